@@ -1,0 +1,399 @@
+"""The meeting plan and the bot's settings: one TOML file, validated as a whole.
+
+Secrets never live in the file: the bot token comes from ``TELEGRAM_BOT_TOKEN``. Loading reports
+every problem at once, each with the key that is wrong, so an office fixes its file in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from bot.domain.timespec import TimeSpec, TimeSpecError, parse_clock
+
+CONFIG_ENV = "HOINGHI_CONFIG"
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
+DEFAULT_CONFIG = Path("config.toml")
+DEFAULT_DB_FILE = "hoinghi.db"
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+
+
+def _time_spec(value: Any) -> TimeSpec:
+    if isinstance(value, TimeSpec):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("time_unreadable", "not a time: {value}", {"value": repr(value)})
+    try:
+        return TimeSpec.parse(value)
+    except TimeSpecError as exc:
+        raise PydanticCustomError(exc.code, "bad time: {value}", {"value": value}) from None
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    try:
+        return parse_clock(str(value))
+    except TimeSpecError as exc:
+        raise PydanticCustomError(exc.code, "bad clock: {value}", {"value": str(value)}) from None
+
+
+PlanTime = Annotated[TimeSpec, BeforeValidator(_time_spec)]
+Clock = Annotated[time, BeforeValidator(_clock)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Venue(_Section):
+    """Where the meeting is held."""
+
+    name: Text
+    address: Text
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+    @property
+    def map_url(self) -> str:
+        """A map link that opens in any phone's browser or maps app."""
+        return f"https://maps.google.com/?q={self.latitude:.6f},{self.longitude:.6f}"
+
+
+class Meeting(_Section):
+    """The meeting itself; times are stored in UTC and shown in ``timezone``."""
+
+    code: str
+    plan_number: Text
+    organizer: Text
+    title: Text
+    short_title: Text | None = None
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int = Field(gt=0, le=100_000)
+    rsvp_deadline: PlanTime
+    locale: Literal["vi", "en"] = "vi"
+    venue: Venue
+
+    @field_validator("code")
+    @classmethod
+    def _code_is_safe(cls, value: str) -> str:
+        if not _CODE.fullmatch(value):
+            raise PydanticCustomError("bad_code", "bad code: {value}", {"value": value})
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError(
+                "bad_timezone", "unknown zone: {value}", {"value": value}
+            ) from None
+        return value
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _local_to_utc(cls, value: Any, info: ValidationInfo) -> Any:
+        zone_name = info.data.get("timezone")
+        if zone_name is None:  # the zone has its own error already
+            return datetime(2000, 1, 1, tzinfo=UTC)
+        zone = ZoneInfo(zone_name)
+        if info.field_name == "ends_at" and "starts_at" in info.data:
+            spec = _time_spec(value)
+            if spec.is_relative:
+                return spec.resolve(info.data["starts_at"], zone)
+        if isinstance(value, datetime):
+            local = value
+        else:
+            try:
+                local = datetime.fromisoformat(str(value))
+            except ValueError:
+                raise PydanticCustomError(
+                    "time_unreadable", "bad time: {value}", {"value": str(value)}
+                ) from None
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=zone)
+        return local.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> Meeting:
+        if self.ends_at <= self.starts_at:
+            raise PydanticCustomError("ends_before_start", "the meeting ends before it starts")
+        if self.rsvp_deadline_at > self.starts_at:
+            raise PydanticCustomError("rsvp_after_start", "the RSVP deadline is after the start")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The meeting's IANA zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def display_title(self) -> str:
+        """The short title where one is given."""
+        return self.short_title or self.title
+
+    @property
+    def rsvp_deadline_at(self) -> datetime:
+        """The RSVP deadline as a UTC instant."""
+        return self.resolve(self.rsvp_deadline)
+
+    def resolve(self, spec: TimeSpec) -> datetime:
+        """A plan time as a UTC instant for this meeting."""
+        return spec.resolve(self.starts_at, self.zone)
+
+    def local(self, instant: datetime) -> datetime:
+        """A UTC instant in the meeting's local time."""
+        return instant.astimezone(self.zone)
+
+
+class Office(_Section):
+    """The office that runs the meeting."""
+
+    name: Text
+    contact: Text
+    admin_ids: list[int] = Field(default_factory=list)
+    chat_id: int | None = None
+
+    @field_validator("admin_ids")
+    @classmethod
+    def _ids_are_users(cls, value: list[int]) -> list[int]:
+        for user_id in value:
+            if user_id <= 0:
+                raise PydanticCustomError("bad_user_id", "bad user id: {value}", {"value": user_id})
+        return value
+
+    @field_validator("chat_id")
+    @classmethod
+    def _chat_is_group(cls, value: int | None) -> int | None:
+        if value is not None and value >= 0:
+            raise PydanticCustomError("bad_group_id", "bad group id: {value}", {"value": value})
+        return value
+
+
+class TelegramSettings(_Section):
+    """Where the Bot API lives (a self-hosted server may replace the public one)."""
+
+    api_base_url: str = "https://api.telegram.org/bot"
+    file_base_url: str = "https://api.telegram.org/file/bot"
+
+    @field_validator("api_base_url", "file_base_url")
+    @classmethod
+    def _is_http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
+        return value
+
+
+class DatabaseSettings(_Section):
+    """The database URL; empty means an SQLite file next to the config."""
+
+    url: str | None = None
+
+
+class AgendaItem(_Section):
+    """One item of the programme (section III), in local wall-clock time."""
+
+    start: Clock
+    end: Clock
+    title: Text
+    presenter: Text | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> AgendaItem:
+        if self.end <= self.start:
+            raise PydanticCustomError("ends_before_start", "the item ends before it starts")
+        return self
+
+
+class Theme(_Section):
+    """A discussion theme for speeches (section IV)."""
+
+    key: Annotated[str, Field(min_length=1, max_length=16)]
+    title: Text
+
+
+class Group(_Section):
+    """An invitee group (section II.3) with its place in protocol order."""
+
+    key: str
+    label: Text
+    order: int = Field(ge=0)
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_slug(cls, value: str) -> str:
+        if not _SLUG.fullmatch(value):
+            raise PydanticCustomError("bad_key", "bad key: {value}", {"value": value})
+        return value
+
+
+class Task(_Section):
+    """A preparation task of section VI."""
+
+    key: Annotated[str, Field(min_length=1, max_length=16)]
+    title: Text
+    description: Annotated[str, Field(max_length=2000)] = ""
+    owner: Text
+    deliverable: Text | None = None
+    deadline: PlanTime
+
+
+def _unique(items: Sequence[Any], attribute: str) -> None:
+    seen: set[Any] = set()
+    for item in items:
+        value = getattr(item, attribute)
+        if value in seen:
+            raise PydanticCustomError(
+                "duplicate_key", "{value} appears twice", {"value": str(value)}
+            )
+        seen.add(value)
+
+
+class Config(_Section):
+    """The whole file."""
+
+    meeting: Meeting
+    office: Office
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    agenda: list[AgendaItem] = Field(min_length=1)
+    themes: list[Theme] = Field(default_factory=list)
+    groups: list[Group] = Field(min_length=1)
+    tasks: list[Task] = Field(default_factory=list)
+
+    @field_validator("themes", "groups", "tasks")
+    @classmethod
+    def _keys_are_unique(cls, value: list[Any]) -> list[Any]:
+        _unique(value, "key")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _orders_are_unique(cls, value: list[Group]) -> list[Group]:
+        _unique(value, "order")
+        return value
+
+    @property
+    def groups_in_order(self) -> list[Group]:
+        """Invitee groups in protocol order."""
+        return sorted(self.groups, key=lambda group: group.order)
+
+    def group(self, key: str) -> Group | None:
+        """The group with this key, if any."""
+        return next((group for group in self.groups if group.key == key), None)
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with the config file: where, and a catalog code with parameters."""
+
+    key: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; ``problems`` lists everything that is wrong."""
+
+    def __init__(self, path: Path, problems: list[ConfigProblem]) -> None:
+        super().__init__(f"{path}: {len(problems)} problem(s)")
+        self.path = path
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config and the file it came from."""
+
+    path: Path
+    config: Config
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or an SQLite file next to the config."""
+        if self.config.database.url:
+            return self.config.database.url
+        return f"sqlite+aiosqlite:///{(self.path.parent / DEFAULT_DB_FILE).resolve()}"
+
+
+def config_path(explicit: str | Path | None, environ: dict[str, str] | None = None) -> Path:
+    """``--config``, else ``$HOINGHI_CONFIG``, else ``./config.toml``."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    return DEFAULT_CONFIG
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and validate ``path`` or raise ConfigError with every problem found."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            path, [ConfigProblem("", "file_not_found", {"path": str(path)})]
+        ) from None
+    except OSError as exc:
+        problem = ConfigProblem("", "file_unreadable", {"path": str(path), "reason": exc.strerror})
+        raise ConfigError(path, [problem]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, [ConfigProblem("", "not_utf8", {"path": str(path)})]) from None
+    except tomllib.TOMLDecodeError as exc:
+        problem = ConfigProblem("", "toml_syntax", {"detail": str(exc)})
+        raise ConfigError(path, [problem]) from None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(path, [_problem(error, data) for error in exc.errors()]) from None
+    return LoadedConfig(path=path, config=config)
+
+
+def _problem(error: Any, data: dict[str, Any]) -> ConfigProblem:
+    """Turn one pydantic error into a problem keyed like the TOML file (1-based tables)."""
+    parts: list[str] = []
+    node: Any = data
+    for loc in error["loc"]:
+        if isinstance(loc, int):
+            parts[-1] = f"{parts[-1]}[{loc + 1}]"
+            node = node[loc] if isinstance(node, list) and loc < len(node) else None
+            if isinstance(node, dict) and isinstance(node.get("key"), str):
+                parts[-1] += f" ({node['key']})"
+            continue
+        if not isinstance(loc, str) or loc.startswith(("function-", "function_")):
+            continue
+        parts.append(loc)
+        node = node.get(loc) if isinstance(node, dict) else None
+    params = {"detail": error.get("msg", "")}
+    params.update({k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, str | int)})
+    if "input" in error and not isinstance(error["input"], dict | list):
+        params.setdefault("value", str(error["input"]))
+    return ConfigProblem(key=".".join(parts), code=error["type"], params=params)

@@ -1,0 +1,108 @@
+"""Times in the plan: absolute local times or offsets from the meeting start.
+
+A plan moves as a whole when the meeting moves, so every deadline may be written relative to the
+meeting start:
+
+* ``-7d``, ``-2h``, ``-30s``, ``-1d12h`` — an exact offset from the start;
+* ``-1d@08:00``, ``0d@06:30`` — a day offset counted in the meeting's local calendar, at a local
+  wall-clock time (so ``-1d@08:00`` is 08:00 the day before, whatever hour the meeting starts);
+* ``2024-05-21T17:00`` — an absolute local time in the meeting's zone (an explicit offset such as
+  ``+07:00`` is honoured).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_OFFSET = re.compile(r"^(?P<sign>[+-])?(?P<parts>(?:\d+[dhms])+)(?:@(?P<at>\d{1,2}:\d{2}))?$")
+_PART = re.compile(r"(\d+)([dhms])")
+
+
+class TimeSpecError(ValueError):
+    """A time in the plan that cannot be read; ``code`` names the text-catalog entry."""
+
+    def __init__(self, code: str, value: str) -> None:
+        super().__init__(f"{code}: {value!r}")
+        self.code = code
+        self.value = value
+
+
+@dataclass(frozen=True)
+class TimeSpec:
+    """A parsed plan time; resolve it against the meeting start to get a UTC instant."""
+
+    text: str
+    absolute: datetime | None = None
+    offset: timedelta = timedelta(0)
+    day_offset: int | None = None
+    at: time | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> TimeSpec:
+        """Read ``text`` or raise TimeSpecError."""
+        raw = text.strip()
+        match = _OFFSET.fullmatch(raw)
+        if match:
+            sign = -1 if match["sign"] == "-" else 1
+            parts = [(int(n), unit) for n, unit in _PART.findall(match["parts"])]
+            if match["at"] is None:
+                seconds = sum(n * _UNIT_SECONDS[unit] for n, unit in parts)
+                return cls(text=raw, offset=timedelta(seconds=sign * seconds))
+            if any(unit != "d" for _, unit in parts):
+                raise TimeSpecError("time_at_needs_days", raw)
+            return cls(
+                text=raw, day_offset=sign * sum(n for n, _ in parts), at=_parse_clock(match["at"])
+            )
+        try:
+            absolute = datetime.fromisoformat(raw)
+        except ValueError:
+            raise TimeSpecError("time_unreadable", raw) from None
+        return cls(text=raw, absolute=absolute)
+
+    @property
+    def is_relative(self) -> bool:
+        """True when the time moves with the meeting."""
+        return self.absolute is None
+
+    def resolve(self, meeting_start: datetime, zone: ZoneInfo) -> datetime:
+        """The UTC instant this time names for a meeting starting at ``meeting_start``."""
+        if meeting_start.tzinfo is None:
+            raise ValueError("meeting_start must be timezone-aware")
+        if self.absolute is not None:
+            local = self.absolute
+            if local.tzinfo is None:
+                local = local.replace(tzinfo=zone)
+            return local.astimezone(UTC)
+        if self.day_offset is not None and self.at is not None:
+            day: date = meeting_start.astimezone(zone).date() + timedelta(days=self.day_offset)
+            return datetime.combine(day, self.at, tzinfo=zone).astimezone(UTC)
+        return (meeting_start + self.offset).astimezone(UTC)
+
+
+def parse_local_datetime(text: str, zone: ZoneInfo) -> datetime:
+    """An absolute time in the meeting's zone (naive means local), returned in UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise TimeSpecError("time_unreadable", text) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+def _parse_clock(text: str) -> time:
+    hours, minutes = (int(part) for part in text.split(":"))
+    if hours > 23 or minutes > 59:
+        raise TimeSpecError("time_bad_clock", text)
+    return time(hours, minutes)
+
+
+def parse_clock(text: str) -> time:
+    """A wall-clock ``HH:MM`` or raise TimeSpecError."""
+    if not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):
+        raise TimeSpecError("time_bad_clock", text)
+    return _parse_clock(text.strip())
