@@ -1,0 +1,123 @@
+"""Tables: meeting, delegates, channel identities, invitations, RSVPs and the audit log.
+
+Every outgoing bulk message will be a row too (the outbox of deliveries addresses a delegate
+through a channel identity), so identities carry the chat address and reachability.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storage.base import Base, Id, UTCDateTime
+
+
+class Meeting(Base):
+    """The meeting a config describes; synced from the config at start."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Delegate(Base):
+    """A person invited to the meeting, as the office's list describes them."""
+
+    __tablename__ = "delegates"
+    __table_args__ = (UniqueConstraint("meeting_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    full_name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str] = mapped_column(String(200))
+    organization: Mapped[str] = mapped_column(String(200))
+    group_key: Mapped[str] = mapped_column(String(40), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    is_simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    rsvp: Mapped[Rsvp] = relationship(back_populates="delegate", lazy="raise", uselist=False)
+
+
+class ChannelIdentity(Base):
+    """A chat account (Telegram today, Zalo later) linked to a delegate.
+
+    ``pending_input`` remembers what the bot asked this account for (a decline reason, a
+    substitute's name), so a conversation survives a restart.
+    """
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        UniqueConstraint("delegate_id", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("delegates.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    chat_address: Mapped[str] = mapped_column(String(64))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    linked_via: Mapped[str] = mapped_column(String(16))
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unreachable_reason: Mapped[str | None] = mapped_column(String(200))
+    pending_input: Mapped[str | None] = mapped_column(String(32))
+    pending_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Invitation(Base):
+    """A personal invitation token; re-issuing revokes the old one and adds a new row."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delegate_id: Mapped[int] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), index=True
+    )
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Rsvp(Base):
+    """A delegate's answer; one row per delegate, created with status ``no_answer``."""
+
+    __tablename__ = "rsvps"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    delegate_id: Mapped[int] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    substitute_name: Mapped[str | None] = mapped_column(String(200))
+    substitute_position: Mapped[str | None] = mapped_column(String(200))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    delegate: Mapped[Delegate] = relationship(back_populates="rsvp", lazy="raise")
+
+
+class AuditEntry(Base):
+    """Who changed what, when, from what to what."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[int | None] = mapped_column(Id)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

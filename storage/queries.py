@@ -1,0 +1,130 @@
+"""Query helpers shared by the services. They flush when they must, and never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
+
+
+async def meeting_by_code(session: AsyncSession, code: str) -> Meeting | None:
+    """The meeting with this code."""
+    return await session.scalar(select(Meeting).where(Meeting.code == code))
+
+
+async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str, Delegate]:
+    """Every delegate of a meeting, keyed by code."""
+    rows = await session.scalars(select(Delegate).where(Delegate.meeting_id == meeting_id))
+    return {delegate.code: delegate for delegate in rows}
+
+
+async def identity(session: AsyncSession, channel: str, external_id: str) -> ChannelIdentity | None:
+    """The chat account with this channel and id, if linked."""
+    return await session.scalar(
+        select(ChannelIdentity).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        )
+    )
+
+
+async def identity_of_delegate(
+    session: AsyncSession, delegate_id: int, channel: str
+) -> ChannelIdentity | None:
+    """The account a delegate linked on a channel."""
+    return await session.scalar(
+        select(ChannelIdentity).where(
+            ChannelIdentity.delegate_id == delegate_id, ChannelIdentity.channel == channel
+        )
+    )
+
+
+async def active_invitation(session: AsyncSession, token: str) -> Invitation | None:
+    """The unrevoked invitation with this token."""
+    return await session.scalar(
+        select(Invitation).where(Invitation.token == token, Invitation.revoked_at.is_(None))
+    )
+
+
+async def active_tokens(session: AsyncSession, meeting_id: int) -> dict[int, str]:
+    """The current invitation token of each delegate of a meeting."""
+    rows = await session.execute(
+        select(Invitation.delegate_id, Invitation.token)
+        .join(Delegate, Delegate.id == Invitation.delegate_id)
+        .where(Delegate.meeting_id == meeting_id, Invitation.revoked_at.is_(None))
+    )
+    return {delegate_id: token for delegate_id, token in rows.tuples()}
+
+
+async def delegates_with_phone(
+    session: AsyncSession, meeting_id: int, phone: str
+) -> list[Delegate]:
+    """Delegates of a meeting whose normalised phone is exactly ``phone``."""
+    rows = await session.scalars(
+        select(Delegate).where(Delegate.meeting_id == meeting_id, Delegate.phone == phone)
+    )
+    return list(rows)
+
+
+async def rsvp_of(session: AsyncSession, delegate_id: int) -> Rsvp:
+    """A delegate's RSVP row (created with the delegate)."""
+    rsvp = await session.scalar(select(Rsvp).where(Rsvp.delegate_id == delegate_id))
+    if rsvp is None:
+        raise LookupError(f"delegate {delegate_id} has no RSVP row")
+    return rsvp
+
+
+async def roster(
+    session: AsyncSession, meeting_id: int
+) -> list[tuple[Delegate, Rsvp, ChannelIdentity | None]]:
+    """Every delegate with their answer and linked account (any channel, first found)."""
+    rows = await session.execute(
+        select(Delegate, Rsvp, ChannelIdentity)
+        .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+        .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+        .where(Delegate.meeting_id == meeting_id)
+        .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
+    )
+    seen: set[int] = set()
+    result: list[tuple[Delegate, Rsvp, ChannelIdentity | None]] = []
+    for delegate, rsvp, ident in rows.tuples():
+        if delegate.id not in seen:
+            seen.add(delegate.id)
+            result.append((delegate, rsvp, ident))
+    return result
+
+
+async def count_delegates(session: AsyncSession, meeting_id: int) -> int:
+    """How many delegates a meeting has."""
+    total = await session.scalar(
+        select(func.count()).select_from(Delegate).where(Delegate.meeting_id == meeting_id)
+    )
+    return int(total or 0)
+
+
+def add_audit(
+    session: AsyncSession,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: int | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry:
+    """Record who changed what, when, from what to what."""
+    entry = AuditEntry(
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
