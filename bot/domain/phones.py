@@ -1,0 +1,92 @@
+"""Phone numbers: normalise what the office types into E.164, and mask them for logs.
+
+Vietnamese numbering (since the 2018 landline re-numbering): a national significant
+number (NSN, what follows "+84" or the trunk "0") is either
+  * 9 digits starting with 3, 5, 7, 8 or 9 - mobile (e.g. 912 345 678), or
+  * 10 digits starting with 2 - landline, area code included (e.g. 24 3825 1234 for Hanoi).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+_VN_COUNTRY_CODE = "84"
+_MOBILE_LEADING_DIGITS = frozenset("35789")
+# Characters people put between digit groups; anything else (letters, "/", ",") makes the
+# value ambiguous - often two numbers in one cell - so we refuse it rather than guess.
+_SEPARATORS = frozenset(" .-()")
+_FOREIGN_MIN_DIGITS = 8
+_E164_MAX_DIGITS = 15
+_MASK = "*" * 7
+_KEEP_LAST = 3
+
+
+def _is_vn_nsn(nsn: str) -> bool:
+    """Whether `nsn` is a plausible Vietnamese national significant number."""
+    if len(nsn) == 9:
+        return nsn[0] in _MOBILE_LEADING_DIGITS
+    if len(nsn) == 10:
+        return nsn[0] == "2"
+    return False
+
+
+def _vn(nsn: str) -> str | None:
+    """E.164 for a Vietnamese NSN, or None if it is not plausible."""
+    return f"+{_VN_COUNTRY_CODE}{nsn}" if _is_vn_nsn(nsn) else None
+
+
+def normalize_phone(raw: str) -> str | None:
+    """Return `raw` as an E.164 number ("+84912345678"), or None if it is not plausible."""
+    # NFKC folds full-width digits/plus and no-break spaces (common in pasted text) to ASCII.
+    text = unicodedata.normalize("NFKC", raw).strip()
+    # Excel users force text with a leading apostrophe; it sometimes survives into CSV.
+    text = text.removeprefix("'").strip()
+    international = False
+    if text.startswith("+"):
+        international = True
+        text = text[1:]
+    elif text.startswith("00"):
+        # "00" is the international call prefix in Vietnam; a domestic number never has it.
+        international = True
+        text = text[2:]
+    digits = []
+    for ch in text:
+        if "0" <= ch <= "9":
+            digits.append(ch)
+        elif not (ch in _SEPARATORS or ch.isspace()):
+            return None
+    number = "".join(digits)
+    if not number:
+        return None
+
+    if international:
+        if number.startswith(_VN_COUNTRY_CODE):
+            nsn = number[len(_VN_COUNTRY_CODE) :]
+            # "+84 (0) 912 ..." / "+840912..." - the trunk 0 kept by mistake.
+            if nsn.startswith("0"):
+                nsn = nsn[1:]
+            return _vn(nsn)
+        if _FOREIGN_MIN_DIGITS <= len(number) <= _E164_MAX_DIGITS and number[0] != "0":
+            return "+" + number
+        return None
+
+    if number.startswith("0"):
+        return _vn(number[1:])
+    # No trunk 0: either the country code was typed without "+", or Excel stored the number
+    # as a numeric value and dropped the leading 0. NSN lengths (9/10) and "84"+NSN lengths
+    # (11/12) do not overlap, so the length tells which case we are in.
+    if len(number) in (9, 10):
+        return _vn(number)
+    if number.startswith(_VN_COUNTRY_CODE):
+        return _vn(number[len(_VN_COUNTRY_CODE) :])
+    return None
+
+
+def mask_phone(e164: str) -> str:
+    """Hide all but the country code and last 3 digits, for logs: "+84*******678"."""
+    digits = "".join(ch for ch in e164 if "0" <= ch <= "9")
+    # A fixed-width mask so the log does not even reveal the number's length.
+    if len(digits) <= _KEEP_LAST + len(_VN_COUNTRY_CODE):
+        return _MASK
+    prefix = "+" + _VN_COUNTRY_CODE if digits.startswith(_VN_COUNTRY_CODE) else "+"
+    return prefix + _MASK + digits[-_KEEP_LAST:]

@@ -1,0 +1,54 @@
+"""RSVP answers and the rules for changing them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class RsvpStatus(StrEnum):
+    """What a delegate has answered."""
+
+    NO_ANSWER = "no_answer"
+    ATTENDING = "attending"
+    DECLINED = "declined"
+    SUBSTITUTE = "substitute"
+
+    @property
+    def is_present(self) -> bool:
+        """Someone will take the seat: the delegate or their substitute."""
+        return self in (RsvpStatus.ATTENDING, RsvpStatus.SUBSTITUTE)
+
+
+# Longest free texts we accept in chat; longer ones are refused with a clear answer, not cut.
+MAX_REASON = 500
+MAX_SUBSTITUTE_NAME = 120
+MAX_SUBSTITUTE_POSITION = 200
+
+
+@dataclass(frozen=True)
+class RsvpAnswer:
+    """A complete answer as the delegate gave it."""
+
+    status: RsvpStatus
+    reason: str | None = None
+    substitute_name: str | None = None
+    substitute_position: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status is RsvpStatus.SUBSTITUTE and not (
+            self.substitute_name and self.substitute_position
+        ):
+            raise ValueError("a substitute needs a name and a position")
+        if self.status is not RsvpStatus.SUBSTITUTE and (
+            self.substitute_name or self.substitute_position
+        ):
+            raise ValueError("only a substitute answer names a substitute")
+        if self.status is not RsvpStatus.DECLINED and self.reason:
+            raise ValueError("only a declined answer has a reason")
+
+
+def answers_open(now: datetime, deadline: datetime) -> bool:
+    """Answers may be given or changed up to and including the deadline."""
+    return now <= deadline

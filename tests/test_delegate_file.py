@@ -1,0 +1,649 @@
+import re
+import unicodedata
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from bot.delegate_file import (
+    CANONICAL_HEADINGS,
+    MAX_CELL_CHARS,
+    DelegateRow,
+    Group,
+    ParsedDelegates,
+    RowProblem,
+    parse_delegate_file,
+)
+from bot.domain.phones import normalize_phone
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "delegates.csv"
+
+GROUPS = [
+    Group("trung_uong_hoi", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam"),
+    Group(
+        "lanh_dao_thanh_pho",
+        "Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố",
+    ),
+    Group("so_ban_nganh", "Đại diện lãnh đạo các ban, sở, ngành, đoàn thể thành phố"),
+    Group(
+        "cap_uy_dia_phuong",
+        "Lãnh đạo cấp ủy 5 địa phương (quận Hoàn Kiếm, quận Cầu Giấy, quận Long Biên, "
+        "huyện Đông Anh, thị xã Sơn Tây)",
+    ),
+    Group("ban_thuong_vu", "Ban Thường vụ Hội LHPN thành phố"),
+    Group("chu_tich_cap_huyen", "Chủ tịch Hội LHPN các quận, huyện, thị xã"),
+    Group("ban_chuyen_mon", "Trưởng các ban, đơn vị trực thuộc Hội LHPN thành phố"),
+    Group("bao_chi", "Phóng viên các cơ quan báo chí"),
+]
+EXPECTED_COUNTS = {
+    "trung_uong_hoi": 2,
+    "lanh_dao_thanh_pho": 4,
+    "so_ban_nganh": 10,
+    "cap_uy_dia_phuong": 5,
+    "ban_thuong_vu": 9,
+    "chu_tich_cap_huyen": 30,
+    "ban_chuyen_mon": 10,
+    "bao_chi": 10,
+}
+DISTRICT_UNITS = [
+    *(
+        "quận " + u
+        for u in (
+            "Ba Đình",
+            "Hoàn Kiếm",
+            "Tây Hồ",
+            "Long Biên",
+            "Cầu Giấy",
+            "Đống Đa",
+            "Hai Bà Trưng",
+            "Hoàng Mai",
+            "Thanh Xuân",
+            "Nam Từ Liêm",
+            "Bắc Từ Liêm",
+            "Hà Đông",
+        )
+    ),
+    "thị xã Sơn Tây",
+    *(
+        "huyện " + u
+        for u in (
+            "Ba Vì",
+            "Chương Mỹ",
+            "Đan Phượng",
+            "Đông Anh",
+            "Gia Lâm",
+            "Hoài Đức",
+            "Mê Linh",
+            "Mỹ Đức",
+            "Phú Xuyên",
+            "Phúc Thọ",
+            "Quốc Oai",
+            "Sóc Sơn",
+            "Thạch Thất",
+            "Thanh Oai",
+            "Thanh Trì",
+            "Thường Tín",
+            "Ứng Hòa",
+        )
+    ),
+]
+
+HEADER = "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự"
+GOOD = "DB001,Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,chu_tich_cap_huyen,0912 345 001,1"
+
+
+def write_csv(tmp_path: Path, *lines: str, name: str = "delegates.csv", bom: bool = False) -> Path:
+    path = tmp_path / name
+    data = "\n".join(lines).encode("utf-8")
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
+    return path
+
+
+def write_xlsx(
+    tmp_path: Path, rows: Sequence[Sequence[object]], name: str = "delegates.xlsx"
+) -> Path:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for number, row in enumerate(rows, start=1):
+        for column, value in enumerate(row, start=1):
+            if value is not None:
+                sheet.cell(row=number, column=column, value=value)
+    path = tmp_path / name
+    workbook.save(path)
+    return path
+
+
+def parse(path: Path) -> ParsedDelegates:
+    return parse_delegate_file(path, GROUPS)
+
+
+def only_problem(result: ParsedDelegates) -> RowProblem:
+    assert len(result.problems) == 1, result.problems
+    return result.problems[0]
+
+
+# --- the shipped example ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def example() -> ParsedDelegates:
+    return parse_delegate_file(EXAMPLE, GROUPS)
+
+
+def test_example_file_parses_into_80_delegates_without_problems(example: ParsedDelegates) -> None:
+    assert example.problems == []
+    assert example.ignored_columns == []
+    assert len(example.rows) == 80
+    assert [r.row for r in example.rows] == list(range(2, 82))
+    assert [r.code for r in example.rows] == [f"DB{i:03d}" for i in range(1, 81)]
+
+
+def test_example_file_has_the_exact_group_counts_of_the_plan(example: ParsedDelegates) -> None:
+    assert Counter(r.group_key for r in example.rows) == EXPECTED_COUNTS
+
+
+def test_example_file_groups_written_as_labels_resolve_to_keys(example: ParsedDelegates) -> None:
+    raw = EXAMPLE.read_text(encoding="utf-8")
+    assert '"Chủ tịch Hội LHPN các quận, huyện, thị xã"' in raw
+    assert all(r.group_key in EXPECTED_COUNTS for r in example.rows)
+
+
+def test_example_file_has_one_chair_per_hanoi_district_in_rank_order(
+    example: ParsedDelegates,
+) -> None:
+    chairs = [r for r in example.rows if r.group_key == "chu_tich_cap_huyen"]
+    assert [r.organization for r in chairs] == [f"Hội LHPN {u}" for u in DISTRICT_UNITS]
+    assert [r.rank for r in chairs] == list(range(1, 31))
+    assert {r.position for r in chairs} == {"Chủ tịch"}
+
+
+def test_example_file_ranks_start_at_one_within_each_group(example: ParsedDelegates) -> None:
+    for key, count in EXPECTED_COUNTS.items():
+        ranks = [r.rank for r in example.rows if r.group_key == key]
+        assert ranks == list(range(1, count + 1)), key
+
+
+def test_example_file_phones_are_unique_and_some_are_missing(example: ParsedDelegates) -> None:
+    phones = [r.phone for r in example.rows if r.phone is not None]
+    assert len(phones) == len(set(phones))
+    assert 6 <= 80 - len(phones) <= 10
+    assert all(normalize_phone(p) == p for p in phones)
+
+
+def test_example_file_exercises_html_escaping_and_full_diacritics(
+    example: ParsedDelegates,
+) -> None:
+    assert any("&" in r.organization for r in example.rows)
+    assert all(r.full_name == unicodedata.normalize("NFC", r.full_name) for r in example.rows)
+    assert len({r.full_name for r in example.rows}) == 80
+
+
+# --- file-level problems -----------------------------------------------------------------------
+
+
+def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
+    result = parse(tmp_path / "absent.csv")
+    assert result == ParsedDelegates([], [RowProblem(None, None, "file_not_found", None)], [])
+
+
+@pytest.mark.parametrize("name", ["delegates.xls", "delegates.txt", "delegates"])
+def test_other_extensions_are_unsupported(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text(HEADER + "\n" + GOOD, encoding="utf-8")
+    problem = only_problem(parse(path))
+    assert (problem.row, problem.column, problem.code) == (None, None, "unsupported_format")
+    assert problem.value == (Path(name).suffix or None)
+
+
+def test_extension_check_is_case_insensitive(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, HEADER, GOOD, name="DELEGATES.CSV")
+    assert parse(path).problems == []
+
+
+def to_cp1258(text: str) -> bytes:
+    """Encode as Windows-1258: precomposed vowels (ê, ơ...) plus combining tone marks."""
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    out = b""
+    for ch in text:
+        decomposed = unicodedata.normalize("NFD", ch)
+        base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in tones))
+        out += (base + "".join(c for c in decomposed if c in tones)).encode("cp1258")
+    return out
+
+
+def test_windows_vietnamese_cp1258_csv_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes(to_cp1258(HEADER + "\n" + GOOD))
+    assert only_problem(parse(path)) == RowProblem(None, None, "not_utf8", None)
+
+
+def test_latin1_csv_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes("Mã,Name\nDB001,Hélène".encode("latin-1"))
+    assert only_problem(parse(path)).code == "not_utf8"
+
+
+@pytest.mark.parametrize("content", [b"", b"   \n\n \r\n"])
+def test_empty_csv_is_reported(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes(content)
+    assert only_problem(parse(path)) == RowProblem(None, None, "empty_file", None)
+
+
+def test_csv_of_empty_cells_only_is_empty(tmp_path: Path) -> None:
+    assert only_problem(parse(write_csv(tmp_path, ",,,", " , ,"))).code == "empty_file"
+
+
+def test_xlsx_with_an_empty_sheet_is_empty(tmp_path: Path) -> None:
+    assert only_problem(parse(write_xlsx(tmp_path, []))).code == "empty_file"
+
+
+def test_corrupt_xlsx_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.xlsx"
+    path.write_bytes(b"PK\x03\x04 this is not really a workbook")
+    assert only_problem(parse(path)) == RowProblem(None, None, "unreadable_file", None)
+
+
+def test_csv_renamed_to_xlsx_is_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.xlsx"
+    path.write_text(HEADER + "\n" + GOOD, encoding="utf-8")
+    assert only_problem(parse(path)).code == "unreadable_file"
+
+
+def test_header_without_data_rows_is_reported(tmp_path: Path) -> None:
+    result = parse(write_csv(tmp_path, HEADER, ",,,,,,"))
+    assert result.rows == []
+    assert only_problem(result) == RowProblem(None, None, "no_rows", None)
+
+
+def test_missing_required_columns_are_named_by_their_vietnamese_heading(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "Mã,Họ và tên,Đơn vị", "DB001,Nguyễn Thị Lan,Sở Y tế")
+    result = parse(path)
+    assert result.rows == []
+    assert result.problems == [
+        RowProblem(None, "Chức vụ", "missing_column", None),
+        RowProblem(None, "Nhóm", "missing_column", None),
+    ]
+
+
+def test_missing_column_heading_is_the_canonical_vietnamese_one() -> None:
+    assert CANONICAL_HEADINGS["full_name"] == "Họ và tên"
+
+
+def test_heading_given_twice_is_a_duplicate_column(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, HEADER + ",Code", GOOD + ",DB999")
+    result = parse(path)
+    assert result.problems == [RowProblem(1, "Code", "duplicate_column", None)]
+    assert result.rows == []
+
+
+def test_header_problems_do_not_hide_row_problems(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "Mã,Họ và tên,Chức vụ,Đơn vị", "DB001,,Chủ tịch,Sở Y tế")
+    assert parse(path).problems == [
+        RowProblem(None, "Nhóm", "missing_column", None),
+        RowProblem(2, "Họ và tên", "missing_value", None),
+    ]
+
+
+# --- row-level problems ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("index", "heading"),
+    [(0, "Mã"), (1, "Họ và tên"), (2, "Chức vụ"), (3, "Đơn vị"), (4, "Nhóm")],
+)
+def test_empty_required_value_is_missing_value(tmp_path: Path, index: int, heading: str) -> None:
+    cells = GOOD.split(",")
+    cells[index] = "  "
+    result = parse(write_csv(tmp_path, HEADER, GOOD.replace("DB001", "DB000"), ",".join(cells)))
+    assert only_problem(result) == RowProblem(3, heading, "missing_value", None)
+    assert [r.row for r in result.rows] == [2]
+
+
+def test_optional_phone_and_rank_may_be_empty(tmp_path: Path) -> None:
+    line = "DB001,Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,chu_tich_cap_huyen,,"
+    result = parse(write_csv(tmp_path, HEADER, line))
+    assert result.problems == []
+    assert (result.rows[0].phone, result.rows[0].rank) == (None, None)
+
+
+def test_group_outside_the_plan_is_unknown(tmp_path: Path) -> None:
+    line = GOOD.replace("chu_tich_cap_huyen", "khach_moi")
+    assert only_problem(parse(write_csv(tmp_path, HEADER, line))) == RowProblem(
+        2, "Nhóm", "unknown_group", "khach_moi"
+    )
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "CHU_TICH_CAP_HUYEN",
+        "Chủ tịch Hội LHPN các quận, huyện, thị xã",
+        "chủ tịch hội lhpn các   quận,  huyện, thị xã",
+        unicodedata.normalize("NFD", "Chủ tịch Hội LHPN các quận, huyện, thị xã"),
+    ],
+)
+def test_group_matches_key_or_label_ignoring_case_spacing_and_unicode_form(
+    tmp_path: Path, written: str
+) -> None:
+    line = GOOD.replace("chu_tich_cap_huyen", f'"{written}"')
+    result = parse(write_csv(tmp_path, HEADER, line))
+    assert result.problems == []
+    assert result.rows[0].group_key == "chu_tich_cap_huyen"
+
+
+def test_group_label_with_old_style_tone_placement_still_matches(tmp_path: Path) -> None:
+    # "Thành uỷ" (old-style) vs "Thành ủy" (new-style) are the same word to the office.
+    written = '"Lãnh đạo Thành uỷ, HĐND, UBND, Uỷ ban MTTQ Việt Nam thành phố"'
+    line = GOOD.replace("chu_tich_cap_huyen", written)
+    result = parse(write_csv(tmp_path, HEADER, line))
+    assert result.problems == []
+    assert result.rows[0].group_key == "lanh_dao_thanh_pho"
+
+
+def test_implausible_phone_is_bad_phone(tmp_path: Path) -> None:
+    line = GOOD.replace("0912 345 001", "0912 345")
+    assert only_problem(parse(write_csv(tmp_path, HEADER, line))) == RowProblem(
+        2, "Điện thoại", "bad_phone", "0912 345"
+    )
+
+
+def test_phone_is_stored_normalised(tmp_path: Path) -> None:
+    result = parse(write_csv(tmp_path, HEADER, GOOD))
+    assert result.rows[0].phone == "+84912345001"
+
+
+@pytest.mark.parametrize("rank", ["-1", "abc", "1.5", "một"])
+def test_rank_that_is_not_a_non_negative_integer_is_bad_rank(tmp_path: Path, rank: str) -> None:
+    line = GOOD.removesuffix(",1") + "," + rank
+    assert only_problem(parse(write_csv(tmp_path, HEADER, line))) == RowProblem(
+        2, "Thứ tự", "bad_rank", rank
+    )
+
+
+@pytest.mark.parametrize(("written", "rank"), [("0", 0), ("07", 7), ("3.0", 3)])
+def test_whole_number_ranks_are_accepted(tmp_path: Path, written: str, rank: int) -> None:
+    line = GOOD.removesuffix(",1") + "," + written
+    result = parse(write_csv(tmp_path, HEADER, line))
+    assert result.problems == []
+    assert result.rows[0].rank == rank
+
+
+def test_repeated_code_is_reported_on_the_later_row_only(tmp_path: Path) -> None:
+    second = GOOD.replace("Nguyễn Thị Lan", "Trần Thị Mai").replace("DB001", "db001")
+    result = parse(write_csv(tmp_path, HEADER, GOOD, second))
+    assert only_problem(result) == RowProblem(3, "Mã", "duplicate_code", "db001")
+    assert [r.row for r in result.rows] == [2]
+
+
+def test_cell_longer_than_200_chars_is_too_long_and_value_is_truncated(tmp_path: Path) -> None:
+    long_position = "Phó Chủ tịch " * 20
+    line = GOOD.replace("Chủ tịch", long_position.strip(), 1)
+    problem = only_problem(parse(write_csv(tmp_path, HEADER, line)))
+    assert (problem.row, problem.column, problem.code) == (2, "Chức vụ", "too_long")
+    assert problem.value is not None
+    assert len(problem.value) == 60
+    assert long_position.startswith(problem.value.removesuffix("…"))
+
+
+def test_cell_of_exactly_200_chars_is_accepted(tmp_path: Path) -> None:
+    line = GOOD.replace("Chủ tịch", "x" * MAX_CELL_CHARS, 1)
+    assert parse(write_csv(tmp_path, HEADER, line)).problems == []
+
+
+@pytest.mark.parametrize("code", ["DB 001", "DB\t001", "D" * 33])
+def test_code_with_whitespace_or_over_32_chars_is_bad_code(tmp_path: Path, code: str) -> None:
+    line = GOOD.replace("DB001", f'"{code}"')
+    assert only_problem(parse(write_csv(tmp_path, HEADER, line))) == RowProblem(
+        2, "Mã", "bad_code", code
+    )
+
+
+def test_code_of_32_chars_is_accepted(tmp_path: Path) -> None:
+    line = GOOD.replace("DB001", "D" * 32)
+    assert parse(write_csv(tmp_path, HEADER, line)).problems == []
+
+
+def test_problem_column_is_the_heading_as_written_in_the_file(tmp_path: Path) -> None:
+    header = " MÃ , họ tên ,Chức Vụ,ĐƠN VỊ, nhóm ,SĐT,thứ tự"
+    line = GOOD.replace("chu_tich_cap_huyen", "khach_moi")
+    assert only_problem(parse(write_csv(tmp_path, header, line))) == RowProblem(
+        2, "nhóm", "unknown_group", "khach_moi"
+    )
+
+
+def test_all_problems_in_the_file_are_reported_at_once(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        HEADER,
+        GOOD,
+        "DB001,,Chủ tịch,Hội LHPN quận Tây Hồ,khach_moi,12345,x",
+        "",
+        "DB 003,Lê Thị Hoa,Chủ tịch,Hội LHPN quận Long Biên,chu_tich_cap_huyen,0912 345 003,3",
+    )
+    result = parse(path)
+    assert result.problems == [
+        RowProblem(3, "Họ và tên", "missing_value", None),
+        RowProblem(3, "Mã", "duplicate_code", "DB001"),
+        RowProblem(3, "Nhóm", "unknown_group", "khach_moi"),
+        RowProblem(3, "Điện thoại", "bad_phone", "12345"),
+        RowProblem(3, "Thứ tự", "bad_rank", "x"),
+        RowProblem(5, "Mã", "bad_code", "DB 003"),
+    ]
+    assert [r.row for r in result.rows] == [2]
+
+
+# --- formats, headings, normalisation ------------------------------------------------------------
+
+
+def test_csv_with_and_without_bom_parse_identically(tmp_path: Path) -> None:
+    plain = parse(write_csv(tmp_path, HEADER, GOOD, name="plain.csv"))
+    with_bom = parse(write_csv(tmp_path, HEADER, GOOD, name="bom.csv", bom=True))
+    assert plain == with_bom
+    assert plain.problems == []
+    assert plain.rows[0].code == "DB001"
+
+
+def test_semicolon_delimited_csv_as_saved_by_european_excel(tmp_path: Path) -> None:
+    header = HEADER.replace(",", ";")
+    line = (
+        "DB001;Nguyễn Thị Lan;Chủ tịch;Hội LHPN quận Ba Đình;"
+        "Chủ tịch Hội LHPN các quận, huyện, thị xã;0912 345 001;1"
+    )
+    result = parse(write_csv(tmp_path, header, line))
+    assert result.problems == []
+    assert result.rows[0].group_key == "chu_tich_cap_huyen"
+    assert result.rows[0].organization == "Hội LHPN quận Ba Đình"
+
+
+def test_tab_delimited_csv(tmp_path: Path) -> None:
+    result = parse(write_csv(tmp_path, HEADER.replace(",", "\t"), GOOD.replace(",", "\t")))
+    assert result.problems == []
+    assert len(result.rows) == 1
+
+
+def test_utf16_csv_from_excel_unicode_text_export(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes(("\n".join([HEADER, GOOD]).replace(",", "\t")).encode("utf-16"))
+    assert parse(path).problems == []
+
+
+def test_english_headings_and_stt_serial_column_is_ignored_not_rank(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        "STT,Code,Full name,Position,Organisation,Group,Phone,Rank,Notes",
+        "1,DB001,Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,chu_tich_cap_huyen,,5,VIP",
+    )
+    result = parse(path)
+    assert result.problems == []
+    assert result.ignored_columns == ["STT", "Notes"]
+    assert result.rows == [
+        DelegateRow(
+            row=2,
+            code="DB001",
+            full_name="Nguyễn Thị Lan",
+            position="Chủ tịch",
+            organization="Hội LHPN quận Ba Đình",
+            group_key="chu_tich_cap_huyen",
+            phone=None,
+            rank=5,
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "code,full_name,position,unit,group,phone,rank",
+        "ma,name,position,organization,group,số điện thoại,rank",
+        "Mã,Họ tên,Chức vụ,Đơn vị,Nhóm,sđt,Thứ tự",
+        unicodedata.normalize("NFD", HEADER),
+    ],
+)
+def test_heading_synonyms_are_recognised(tmp_path: Path, header: str) -> None:
+    result = parse(write_csv(tmp_path, header, GOOD))
+    assert result.problems == []
+    assert result.ignored_columns == []
+    assert result.rows[0].phone == "+84912345001"
+    assert result.rows[0].rank == 1
+
+
+def test_values_are_nfc_normalised_and_whitespace_collapsed(tmp_path: Path) -> None:
+    nfd_name = unicodedata.normalize("NFD", "  Nguyễn   Thị\u00a0 Lan ")
+    line = f'DB001,{nfd_name},"Phó Chủ tịch\nThường trực", Sở Y tế ,bao_chi,,'
+    row = parse(write_csv(tmp_path, HEADER, line)).rows[0]
+    assert row.full_name == "Nguyễn Thị Lan"
+    assert row.position == "Phó Chủ tịch Thường trực"
+    assert row.organization == "Sở Y tế"
+
+
+def test_blank_csv_lines_keep_excel_row_numbers(tmp_path: Path) -> None:
+    second = GOOD.replace("DB001", "DB002").replace("0912 345 001", "bad")
+    path = write_csv(tmp_path, HEADER, GOOD, "", ",,,,,,", "", second)
+    result = parse(path)
+    assert [r.row for r in result.rows] == [2]
+    assert only_problem(result) == RowProblem(6, "Điện thoại", "bad_phone", "bad")
+
+
+def test_multi_line_cell_counts_as_one_excel_row(tmp_path: Path) -> None:
+    first = GOOD.replace("Chủ tịch,", '"Chủ tịch\nHội LHPN",', 1)
+    second = GOOD.replace("DB001", "DB002").replace("chu_tich_cap_huyen", "nope")
+    result = parse(write_csv(tmp_path, HEADER, first, second))
+    assert only_problem(result) == RowProblem(3, "Nhóm", "unknown_group", "nope")
+
+
+def test_rows_with_only_a_serial_number_are_skipped(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, "STT," + HEADER, "1," + GOOD, "2,,,,,,,", "3,,,,,,,")
+    result = parse(path)
+    assert result.problems == []
+    assert len(result.rows) == 1
+
+
+def test_title_rows_above_the_heading_are_skipped_and_rows_keep_excel_numbers(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "DANH SÁCH ĐẠI BIỂU,,,,,,",
+        '"Hội nghị sơ kết giữa nhiệm kỳ, Kế hoạch 60/KH-BTV",,,,,,',
+        ",,,,,,",
+        HEADER,
+        GOOD,
+        GOOD.replace("DB001", "DB002").replace("0912 345 001", "x"),
+    )
+    result = parse(path)
+    assert [r.row for r in result.rows] == [5]
+    assert only_problem(result) == RowProblem(6, "Điện thoại", "bad_phone", "x")
+
+
+def test_xlsx_numeric_codes_phones_and_ranks_are_read_as_excel_shows_them(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            HEADER.split(","),
+            [12, "Nguyễn Thị Lan", "Chủ tịch", "Hội LHPN quận Ba Đình", "chu_tich_cap_huyen",
+             912345678, 3.0],
+            [13.0, "Trần Thị Mai", "Chủ tịch", "Hội LHPN quận Tây Hồ", "chu_tich_cap_huyen",
+             2438251234, 4],
+            [14, "Lê Thị Hoa", "Chủ tịch", "Hội LHPN quận Long Biên", "chu_tich_cap_huyen",
+             "+84 912 345 679", 2.5],
+        ],
+    )  # fmt: skip
+    result = parse(path)
+    assert [(r.code, r.phone, r.rank) for r in result.rows] == [
+        ("12", "+84912345678", 3),
+        ("13", "+842438251234", 4),
+    ]
+    assert result.problems == [RowProblem(4, "Thứ tự", "bad_rank", "2.5")]
+
+
+def test_xlsx_blank_rows_keep_excel_row_numbers(tmp_path: Path) -> None:
+    good = GOOD.split(",")
+    bad = [*good[:4], "khach_moi", "", ""]
+    bad[0] = "DB002"
+    path = write_xlsx(tmp_path, [HEADER.split(","), good, [], [None, None], bad])
+    result = parse(path)
+    assert [r.row for r in result.rows] == [2]
+    assert only_problem(result) == RowProblem(5, "Nhóm", "unknown_group", "khach_moi")
+
+
+def test_xlsx_reads_the_first_worksheet_even_if_another_is_active(tmp_path: Path) -> None:
+    workbook = Workbook()
+    first = workbook.active
+    assert first is not None
+    for row in (HEADER.split(","), GOOD.split(",")):
+        first.append(row)
+    other = workbook.create_sheet("Ghi chú")
+    other.append(["nothing to see"])
+    workbook.active = 1
+    path = tmp_path / "delegates.XLSX"
+    workbook.save(path)
+    result = parse(path)
+    assert result.problems == []
+    assert [r.code for r in result.rows] == ["DB001"]
+
+
+def test_xlsx_reports_several_problems_with_headings_as_written(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["Code", "Name", "Position", "Unit", "Group", "Phone"],
+            ["A 1", "Lan", "Chủ tịch", "Sở Y tế", "bao_chi", "0912"],
+            ["A2", None, "Chủ tịch", "Sở Y tế", "bao_chi", None],
+        ],
+    )
+    assert parse(path).problems == [
+        RowProblem(2, "Code", "bad_code", "A 1"),
+        RowProblem(2, "Phone", "bad_phone", "0912"),
+        RowProblem(3, "Name", "missing_value", None),
+    ]
+
+
+def test_xlsx_with_a_wrong_dimension_record_is_still_read_in_full(tmp_path: Path) -> None:
+    # Some generators write <dimension ref="A1"/>; read-only openpyxl would trust it.
+    source = write_xlsx(tmp_path, [HEADER.split(","), GOOD.split(",")], name="source.xlsx")
+    path = tmp_path / "delegates.xlsx"
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as damaged:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename.startswith("xl/worksheets/"):
+                data = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1"', data)
+            damaged.writestr(item, data)
+    result = parse(path)
+    assert result.problems == []
+    assert [r.code for r in result.rows] == ["DB001"]
+
+
+def test_file_with_more_rows_than_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.delegate_file.MAX_DATA_ROWS", 2)
+    lines = [GOOD.replace("DB001", f"DB00{i}") for i in range(1, 4)]
+    result = parse(write_csv(tmp_path, HEADER, *lines))
+    assert result.problems == [RowProblem(None, None, "too_many_rows", "2")]

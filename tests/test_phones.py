@@ -1,0 +1,96 @@
+import pytest
+
+from bot.domain.phones import mask_phone, normalize_phone
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0912 345 678",
+        "0912.345.678",
+        "0912-345-678",
+        "0912345678",
+        "+84 912 345 678",
+        "+84912345678",
+        "84912345678",
+        "84 912 345 678",
+        "0084 912 345 678",
+        "+84 (0) 912 345 678",
+        "  0912 345 678  ",
+        "0912\u00a0345\u00a0678",  # no-break spaces from pasted web text
+        "'0912345678",  # Excel's force-text apostrophe
+    ],
+)
+def test_vietnamese_mobile_formats_normalise_to_e164(raw: str) -> None:
+    assert normalize_phone(raw) == "+84912345678"
+
+
+def test_nine_digit_mobile_without_leading_zero_is_what_excel_left_of_a_number() -> None:
+    assert normalize_phone("912345678") == "+84912345678"
+
+
+@pytest.mark.parametrize(
+    "raw", ["(024) 3825 1234", "024 3825 1234", "+84 24 3825 1234", "842438251234"]
+)
+def test_hanoi_landline_normalises_with_area_code(raw: str) -> None:
+    assert normalize_phone(raw) == "+842438251234"
+
+
+def test_landline_stored_as_number_without_leading_zero_is_accepted() -> None:
+    assert normalize_phone("2438251234") == "+842438251234"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+33 1 42 68 53 00", "+33142685300"),
+        ("+1 (202) 555-0143", "+12025550143"),
+        ("+65 6123 4567", "+6561234567"),
+    ],
+)
+def test_foreign_numbers_with_plus_are_kept_as_e164(raw: str, expected: str) -> None:
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        "không có",
+        "0912 345 67a",
+        "091234567",  # one digit short
+        "09123456789",  # one digit too many
+        "0112345678",  # mobiles never start with 1 after the trunk 0
+        "0612345678",
+        "12345",
+        "+84 12 345",  # "+84" but not a plausible Vietnamese number
+        "+1234567",  # foreign, too short
+        "+1234567890123456",  # foreign, longer than E.164 allows
+        "+0912345678",
+        "0912345678 / 0987654321",  # two numbers in one cell
+        "0912345678, 0987654321",
+        "++84912345678",
+        "0912+345678",
+    ],
+)
+def test_implausible_numbers_are_rejected(raw: str) -> None:
+    assert normalize_phone(raw) is None
+
+
+def test_mask_keeps_country_code_and_last_three_digits() -> None:
+    assert mask_phone("+84912345678") == "+84*******678"
+
+
+def test_mask_hides_landline_length_too() -> None:
+    assert mask_phone("+842438251234") == "+84*******234"
+
+
+def test_mask_of_foreign_number_keeps_only_plus_and_last_three_digits() -> None:
+    assert mask_phone("+33142685300") == "+*******300"
+
+
+def test_mask_never_returns_the_digits_of_a_short_or_odd_value() -> None:
+    assert mask_phone("12345") == "*******"
+    assert mask_phone("") == "*******"
+    assert "912345" not in mask_phone("0912345678")
