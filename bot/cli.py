@@ -1,0 +1,386 @@
+"""The ``hoinghi`` command and the composition root: config → engine → services → bot.
+
+Nothing is built at import time; each sub-command builds what it needs, in that order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.engine import make_url
+
+from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path, load_config
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.tokens import deep_link
+from bot.logs import setup_logging
+from bot.services import Services, build_services
+from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
+from bot.texts.formatting import clock, long_date, moment
+from schedules.clock import SystemClock
+from storage.engine import create_engine, create_sessionmaker
+from storage.migrate import upgrade_database
+
+log = logging.getLogger("hoinghi")
+
+EXIT_OK, EXIT_USAGE, EXIT_INVALID = 0, 2, 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; the exit code is 0 on success."""
+    args = _parser().parse_args(argv)
+    setup_logging(
+        logging.DEBUG if args.verbose else logging.INFO, secrets=[os.environ.get(TOKEN_ENV, "")]
+    )
+    command: Callable[[argparse.Namespace], int] = args.command
+    return command(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hoinghi", description="Trợ lý điều phối đại biểu hội nghị (Telegram)."
+    )
+    parser.add_argument(
+        "--config", help="tệp cấu hình (mặc định: $HOINGHI_CONFIG, rồi ./config.toml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="ghi nhật ký chi tiết")
+    sub = parser.add_subparsers(required=True, metavar="LỆNH")
+
+    sub.add_parser("run", help="chạy bot (tự tạo hoặc nâng cấp cơ sở dữ liệu)").set_defaults(
+        command=cmd_run
+    )
+    sub.add_parser("check", help="kiểm tra tệp cấu hình và in tóm tắt kế hoạch").set_defaults(
+        command=cmd_check
+    )
+    db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(required=True, metavar="LỆNH")
+    db.add_parser("upgrade", help="tạo hoặc nâng cấp cơ sở dữ liệu").set_defaults(
+        command=cmd_db_upgrade
+    )
+
+    delegates = sub.add_parser("delegates", help="danh sách đại biểu").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    imp = delegates.add_parser("import", help="nhập danh sách đại biểu từ tệp CSV hoặc XLSX")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(command=cmd_delegates_import)
+
+    invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    exp = invites.add_parser("export", help="xuất đường liên kết cá nhân ra tệp CSV hoặc XLSX")
+    exp.add_argument("file", type=Path)
+    exp.add_argument(
+        "--bot-username",
+        help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
+    )
+    exp.set_defaults(command=cmd_invites_export)
+    return parser
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _out(text: str, stream: TextIO | None = None) -> None:
+    print(text, file=stream or sys.stdout)
+
+
+def _load(args: argparse.Namespace) -> tuple[LoadedConfig, Catalog] | int:
+    """The validated config and a catalog in its locale, or an exit code after printing why."""
+    path = config_path(args.config)
+    try:
+        loaded = load_config(path)
+    except ConfigError as exc:
+        _print_config_errors(load_catalog(DEFAULT_LOCALE), exc)
+        return EXIT_INVALID
+    return loaded, load_catalog(loaded.config.meeting.locale)
+
+
+def _print_config_errors(catalog: Catalog, error: ConfigError) -> None:
+    _out(
+        catalog.plain("cli.config_invalid", path=error.path, count=len(error.problems)), sys.stderr
+    )
+    for problem in error.problems:
+        key = f"config_errors.{problem.code}"
+        params = {"value": "", "detail": "", **problem.params}
+        message = catalog.plain(key if catalog.has(key) else "config_errors.other", **params)
+        where = problem.key or catalog.plain("cli.config_file")
+        _out(catalog.plain("cli.problem_line", where=where, message=message), sys.stderr)
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]) -> int:
+    """Config → engine (created or upgraded) → services, then ``work``; always disposes."""
+    engine = create_engine(loaded.database_url)
+    try:
+        await upgrade_database(engine)
+        services = await build_services(loaded.config, create_sessionmaker(engine), SystemClock())
+        return await work(services)
+    finally:
+        await engine.dispose()
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the config and print the plan as the office wrote it."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    for line in plan_summary(config, catalog, loaded[0]):
+        _out(line)
+    return EXIT_OK
+
+
+def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list[str]:
+    """A readable summary of the plan, line by line."""
+    meeting = config.meeting
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    lines = [
+        catalog.plain("check.title", plan=meeting.plan_number, title=meeting.title),
+        catalog.plain("check.organizer", organizer=meeting.organizer),
+        catalog.plain(
+            "check.when",
+            start=clock(starts),
+            end=clock(ends),
+            date=long_date(catalog, starts),
+            zone=meeting.timezone,
+        ),
+        catalog.plain("check.where", venue=meeting.venue.name, address=meeting.venue.address),
+        catalog.plain("check.map", url=meeting.venue.map_url),
+        catalog.plain("check.capacity", capacity=meeting.capacity),
+        catalog.plain(
+            "check.rsvp_deadline", deadline=moment(catalog, meeting.local(meeting.rsvp_deadline_at))
+        ),
+        "",
+        catalog.plain("check.agenda", count=len(config.agenda)),
+    ]
+    for item in config.agenda:
+        lines.append(
+            catalog.plain(
+                "check.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
+            )
+        )
+    lines += ["", catalog.plain("check.themes", count=len(config.themes))]
+    lines += [catalog.plain("check.theme_item", key=t.key, title=t.title) for t in config.themes]
+    lines += ["", catalog.plain("check.groups", count=len(config.groups))]
+    lines += [
+        catalog.plain("check.group_item", order=g.order, label=g.label, key=g.key)
+        for g in config.groups_in_order
+    ]
+    lines += ["", catalog.plain("check.tasks", count=len(config.tasks))]
+    for task in config.tasks:
+        due = moment(catalog, meeting.local(meeting.resolve(task.deadline)))
+        lines.append(
+            catalog.plain(
+                "check.task_item", key=task.key, title=task.title, owner=task.owner, deadline=due
+            )
+        )
+    office = config.office
+    lines += [
+        "",
+        catalog.plain("check.office", name=office.name, admins=len(office.admin_ids)),
+        catalog.plain(
+            "check.office_chat",
+            chat=office.chat_id if office.chat_id is not None else catalog.plain("check.none"),
+        ),
+        catalog.plain("check.database", url=_safe_url(loaded.database_url)),
+        catalog.plain(
+            "check.token_set" if os.environ.get(TOKEN_ENV) else "check.token_missing", env=TOKEN_ENV
+        ),
+        "",
+        catalog.plain("check.valid", path=loaded.path),
+    ]
+    return lines
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Create the database or bring it to the newest schema."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+
+    async def upgrade() -> tuple[str | None, str | None]:
+        engine = create_engine(loaded[0].database_url)
+        try:
+            return await upgrade_database(engine)
+        finally:
+            await engine.dispose()
+
+    before, after = asyncio.run(upgrade())
+    catalog = loaded[1]
+    key = "cli.db_current" if before == after else "cli.db_upgraded"
+    _out(
+        catalog.plain(
+            key, url=_safe_url(loaded[0].database_url), before=before or "—", after=after or "—"
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_delegates_import(args: argparse.Namespace) -> int:
+    """Import or update delegates by code; a file with any problem imports nothing."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    parsed = parse_delegate_file(args.file, [FileGroup(g.key, g.label) for g in config.groups])
+    if parsed.ignored_columns:
+        _out(catalog.plain("import.ignored_columns", columns=", ".join(parsed.ignored_columns)))
+    if parsed.problems:
+        _out(
+            catalog.plain("import.rejected", path=args.file, count=len(parsed.problems)), sys.stderr
+        )
+        for problem in parsed.problems:
+            _out(
+                catalog.plain(
+                    "cli.problem_line",
+                    where=_where(catalog, problem.row, problem.column),
+                    message=catalog.plain(
+                        f"import.problem.{problem.code}", value=problem.value or ""
+                    ),
+                ),
+                sys.stderr,
+            )
+        return EXIT_INVALID
+
+    async def work(services: Services) -> int:
+        summary = await services.delegates.import_rows(parsed.rows, actor="cli:import")
+        _out(
+            catalog.plain(
+                "import.done",
+                path=args.file,
+                rows=len(parsed.rows),
+                created=summary.created,
+                updated=summary.updated,
+                unchanged=summary.unchanged,
+            )
+        )
+        if summary.absent:
+            _out(
+                catalog.plain(
+                    "import.absent", count=len(summary.absent), codes=", ".join(summary.absent)
+                )
+            )
+        return EXIT_OK
+
+    return asyncio.run(_with_services(loaded[0], work))
+
+
+def _where(catalog: Catalog, row: int | None, column: str | None) -> str:
+    if row is not None and column:
+        return catalog.plain("import.where_row_column", row=row, column=column)
+    if row is not None:
+        return catalog.plain("import.where_row", row=row)
+    if column:
+        return catalog.plain("import.where_column", column=column)
+    return catalog.plain("import.where_file")
+
+
+def cmd_invites_export(args: argparse.Namespace) -> int:
+    """Write each delegate's personal link to a CSV or XLSX file."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    path: Path = args.file
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        _out(catalog.plain("export.bad_format", path=path), sys.stderr)
+        return EXIT_USAGE
+    token = os.environ.get(TOKEN_ENV, "")
+    if not args.bot_username and not token:
+        _out(catalog.plain("export.need_username", env=TOKEN_ENV), sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        username = args.bot_username
+        if not username:
+            from handlers.telegram.app import fetch_bot_username
+
+            username = await fetch_bot_username(token, services)
+        username = username.lstrip("@")
+        labels = {g.key: g.label for g in config.groups}
+        headings = [
+            catalog.plain(f"export.heading.{name}") for name in ("code", "name", "group", "link")
+        ]
+        rows = [
+            [
+                link.code,
+                link.full_name,
+                labels.get(link.group_key, link.group_key),
+                deep_link(username, link.token),
+            ]
+            for link in await services.invitations.links()
+        ]
+        _write_table(path, headings, rows)
+        _out(catalog.plain("export.done", path=path, count=len(rows), username=username))
+        return EXIT_OK
+
+    return asyncio.run(_with_services(loaded[0], work))
+
+
+def _write_table(path: Path, headings: list[str], rows: list[list[str]]) -> None:
+    """CSV with a BOM (so Excel reads Vietnamese correctly) or a formatted XLSX sheet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(headings)
+            writer.writerows(rows)
+        return
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(headings)
+    for row in rows:
+        sheet.append(row)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for column in sheet.columns:
+        width = max(len(str(cell.value or "")) for cell in column)
+        sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 80)
+    workbook.save(path)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot until interrupted."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog = loaded[1]
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        _out(catalog.plain("cli.token_missing", env=TOKEN_ENV), sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        from handlers.telegram.app import build_application, serve
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
+                loop.add_signal_handler(signum, stop.set)
+        await serve(build_application(services, catalog, token), stop)
+        return EXIT_OK
+
+    log.info("database: %s", _safe_url(loaded[0].database_url))
+    return asyncio.run(_with_services(loaded[0], work))

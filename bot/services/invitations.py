@@ -1,0 +1,153 @@
+"""Personal invitations: linking a chat account to a delegate, and the links to hand out."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.phones import normalize_phone
+from bot.domain.protocol import protocol_key
+from bot.domain.tokens import looks_like_token
+from bot.services.context import ServiceContext
+from bot.services.views import DelegateView, RsvpView
+from storage import queries
+from storage.models import ChannelIdentity, Delegate
+from storage.uow import unit_of_work
+
+
+class LinkOutcome(StrEnum):
+    """How an attempt to link a chat account ended."""
+
+    LINKED = "linked"
+    ALREADY_LINKED = "already_linked"
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105
+    TOKEN_TAKEN = "token_taken"  # noqa: S105
+    ACCOUNT_TAKEN = "account_taken"
+    PHONE_NO_MATCH = "phone_no_match"
+    PHONE_AMBIGUOUS = "phone_ambiguous"
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """The outcome and, where there is one, the delegate concerned and their answer."""
+
+    outcome: LinkOutcome
+    delegate: DelegateView | None = None
+    rsvp: RsvpView | None = None
+
+
+@dataclass(frozen=True)
+class ChatAccount:
+    """A chat account as a channel adapter sees it: who wrote, and where to answer."""
+
+    channel: str
+    external_id: str
+    chat_address: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this account."""
+        return f"{self.channel}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class InviteLink:
+    """One row of the invitation export."""
+
+    code: str
+    full_name: str
+    group_key: str
+    token: str
+
+
+class InvitationService:
+    """Links chat accounts to delegates and lists the personal invitations."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def link_by_token(self, account: ChatAccount, token: str) -> LinkResult:
+        """Link ``account`` to the delegate whose invitation carries ``token``."""
+        if not looks_like_token(token):
+            return LinkResult(LinkOutcome.UNKNOWN_TOKEN)
+        async with unit_of_work(self._ctx.sessions) as session:
+            invitation = await queries.active_invitation(session, token)
+            # The index finds the row; the constant-time compare keeps the final check honest.
+            if invitation is None or not hmac.compare_digest(invitation.token, token):
+                return LinkResult(LinkOutcome.UNKNOWN_TOKEN)
+            delegate = await session.get_one(Delegate, invitation.delegate_id)
+            return await self._link(session, account, delegate, via="invitation")
+
+    async def link_by_phone(self, account: ChatAccount, phone: str) -> LinkResult:
+        """Link ``account`` to the one delegate whose phone is ``phone``."""
+        normalized = normalize_phone(phone)
+        if normalized is None:
+            return LinkResult(LinkOutcome.PHONE_NO_MATCH)
+        async with unit_of_work(self._ctx.sessions) as session:
+            matches = await queries.delegates_with_phone(session, self._ctx.meeting_id, normalized)
+            if not matches:
+                return LinkResult(LinkOutcome.PHONE_NO_MATCH)
+            if len(matches) > 1:
+                return LinkResult(LinkOutcome.PHONE_AMBIGUOUS)
+            return await self._link(session, account, matches[0], via="phone")
+
+    async def _link(
+        self, session: AsyncSession, account: ChatAccount, delegate: Delegate, *, via: str
+    ) -> LinkResult:
+        rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
+        mine = await queries.identity(session, account.channel, account.external_id)
+        if mine is not None:
+            if mine.delegate_id == delegate.id:
+                return LinkResult(LinkOutcome.ALREADY_LINKED, DelegateView.of(delegate), rsvp)
+            other = await session.get_one(Delegate, mine.delegate_id)
+            return LinkResult(LinkOutcome.ACCOUNT_TAKEN, DelegateView.of(other))
+        if await queries.identity_of_delegate(session, delegate.id, account.channel) is not None:
+            return LinkResult(LinkOutcome.TOKEN_TAKEN, DelegateView.of(delegate))
+        now = self._ctx.clock.now()
+        session.add(
+            ChannelIdentity(
+                delegate_id=delegate.id,
+                channel=account.channel,
+                external_id=account.external_id,
+                chat_address=account.chat_address,
+                linked_at=now,
+                linked_via=via,
+            )
+        )
+        queries.add_audit(
+            session,
+            at=now,
+            actor=account.actor,
+            action="identity.linked",
+            entity="delegate",
+            entity_id=delegate.id,
+            before=None,
+            after={"channel": account.channel, "external_id": account.external_id, "via": via},
+        )
+        return LinkResult(LinkOutcome.LINKED, DelegateView.of(delegate), rsvp)
+
+    async def whoami(self, account: ChatAccount) -> LinkResult | None:
+        """The delegate this account is linked to, with their answer; None if not linked."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            mine = await queries.identity(session, account.channel, account.external_id)
+            if mine is None:
+                return None
+            delegate = await session.get_one(Delegate, mine.delegate_id)
+            rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
+            return LinkResult(LinkOutcome.ALREADY_LINKED, DelegateView.of(delegate), rsvp)
+
+    async def links(self) -> list[InviteLink]:
+        """Every delegate's current invitation, in protocol order."""
+        order = {group.key: group.order for group in self._ctx.config.groups}
+        async with unit_of_work(self._ctx.sessions) as session:
+            delegates = await queries.delegates_by_code(session, self._ctx.meeting_id)
+            tokens = await queries.active_tokens(session, self._ctx.meeting_id)
+        ordered = sorted(delegates.values(), key=protocol_key(order))
+        return [
+            InviteLink(d.code, d.full_name, d.group_key, tokens[d.id])
+            for d in ordered
+            if d.id in tokens
+        ]

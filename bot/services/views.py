@@ -1,0 +1,55 @@
+"""Plain values the services hand to adapters: no ORM objects leave a transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.rsvp import RsvpStatus
+from storage.models import Delegate, Rsvp
+
+
+@dataclass(frozen=True)
+class DelegateView:
+    """A delegate as chat adapters show them."""
+
+    id: int
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+
+    @classmethod
+    def of(cls, delegate: Delegate) -> DelegateView:
+        """Copy the fields adapters need out of a row."""
+        return cls(
+            id=delegate.id,
+            code=delegate.code,
+            full_name=delegate.full_name,
+            position=delegate.position,
+            organization=delegate.organization,
+            group_key=delegate.group_key,
+        )
+
+
+@dataclass(frozen=True)
+class RsvpView:
+    """A delegate's current answer."""
+
+    status: RsvpStatus
+    reason: str | None
+    substitute_name: str | None
+    substitute_position: str | None
+    answered_at: datetime | None
+
+    @classmethod
+    def of(cls, rsvp: Rsvp) -> RsvpView:
+        """Copy an RSVP row."""
+        return cls(
+            status=RsvpStatus(rsvp.status),
+            reason=rsvp.reason,
+            substitute_name=rsvp.substitute_name,
+            substitute_position=rsvp.substitute_position,
+            answered_at=rsvp.answered_at,
+        )

@@ -1,0 +1,94 @@
+"""The text catalog: every sentence a person reads, keyed, in Vietnamese and English.
+
+Messages are Telegram HTML, so every parameter is escaped unless it is wrapped in :class:`Html`
+(text this program built from already escaped pieces). Plain-text output (the CLI) uses
+:meth:`Catalog.plain`, which escapes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+LOCALES = ("vi", "en")
+DEFAULT_LOCALE = "vi"
+_HERE = Path(__file__).parent
+
+
+class Html(str):
+    """A string that is already safe Telegram HTML and must not be escaped again."""
+
+    __slots__ = ()
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def placeholders(template: str) -> set[str]:
+    """The named placeholders of a catalog template."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class Catalog:
+    """Looks up and fills texts for one locale, falling back to Vietnamese for nothing."""
+
+    def __init__(self, texts: Mapping[str, Mapping[str, str]], locale: str = DEFAULT_LOCALE):
+        if locale not in texts:
+            raise ValueError(f"unknown locale {locale!r}")
+        self._texts = texts
+        self.locale = locale
+
+    def with_locale(self, locale: str) -> Catalog:
+        """The same catalog speaking another locale."""
+        return Catalog(self._texts, locale)
+
+    def keys(self, locale: str | None = None) -> set[str]:
+        """Every key of a locale."""
+        return set(self._texts[locale or self.locale])
+
+    def template(self, key: str, locale: str | None = None) -> str:
+        """The raw template of ``key``."""
+        return self._texts[locale or self.locale][key]
+
+    def html(self, key: str, /, **params: object) -> Html:
+        """``key`` filled with HTML-escaped parameters."""
+        safe = {
+            name: value if isinstance(value, Html) else html.escape(str(value), quote=False)
+            for name, value in params.items()
+        }
+        return Html(self.template(key).format_map(safe))
+
+    def plain(self, key: str, /, **params: object) -> str:
+        """``key`` filled as plain text (for the terminal and files)."""
+        return self.template(key).format_map({k: str(v) for k, v in params.items()})
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` exists in this locale."""
+        return key in self._texts[self.locale]
+
+
+@cache
+def _load_all() -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = {}
+    for locale in LOCALES:
+        with (_HERE / f"{locale}.toml").open("rb") as fh:
+            texts[locale] = _flatten(tomllib.load(fh))
+    return texts
+
+
+def load_catalog(locale: str = DEFAULT_LOCALE) -> Catalog:
+    """The catalog shipped with hoinghi, speaking ``locale``."""
+    return Catalog(_load_all(), locale)

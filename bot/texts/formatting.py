@@ -1,0 +1,28 @@
+"""Dates and times as an official letter writes them, in the meeting's local time."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from bot.texts import Catalog
+
+
+def long_date(catalog: Catalog, local: datetime) -> str:
+    """``Thứ Ba, ngày 28/5/2024`` (no leading zeros, as Vietnamese letters write it)."""
+    return catalog.plain(
+        "date.long",
+        weekday=catalog.plain(f"date.weekday.{local.weekday()}"),
+        day=local.day,
+        month=local.month,
+        year=local.year,
+    )
+
+
+def clock(value: datetime | time) -> str:
+    """``08:00``."""
+    return value.strftime("%H:%M")
+
+
+def moment(catalog: Catalog, local: datetime) -> str:
+    """``17:00, Thứ Ba, ngày 21/5/2024``."""
+    return catalog.plain("date.moment", time=clock(local), date=long_date(catalog, local))

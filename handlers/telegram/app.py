@@ -1,0 +1,127 @@
+"""The python-telegram-bot Application: handlers wired in one place, nothing built at import."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.services import Services
+from bot.texts import Catalog
+from handlers.telegram import errors, misc, office, rsvp, start
+from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
+from handlers.telegram.keyboards import RSVP_PATTERN
+
+log = logging.getLogger(__name__)
+
+DELEGATE_COMMANDS = ("start", "trangthai", "help", "id")
+OFFICE_COMMANDS = ("thongke", "chuatraloi")
+
+
+def build_application(
+    services: Services,
+    catalog: Catalog,
+    token: str,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The bot for ``services``; ``request`` lets tests plug in the fake Bot API."""
+    settings = services.config.telegram
+    builder = (
+        Application.builder()
+        .token(token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.file_base_url)
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                tzinfo=services.config.meeting.zone,
+            )
+        )
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(_publish_commands)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    install(application.bot_data, services, catalog)
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    """Every command, button and message kind the bot answers, on one screen."""
+    private = filters.ChatType.PRIVATE
+    new = filters.UpdateType.MESSAGE  # edits are deliberately ignored: an answer is a new message
+    application.add_handlers(
+        [
+            CommandHandler("start", start.start, filters=private & new),
+            CommandHandler("trangthai", start.show_status, filters=private & new),
+            CommandHandler(["help", "trogiup"], misc.help_command, filters=new),
+            CommandHandler("id", misc.id_command, filters=new),
+            CommandHandler("thongke", office.counts, filters=new),
+            CommandHandler("chuatraloi", office.unanswered, filters=new),
+            CallbackQueryHandler(rsvp.on_button, pattern=RSVP_PATTERN),
+            CallbackQueryHandler(misc.stale_button),
+            MessageHandler(private & new & filters.CONTACT, start.contact),
+            MessageHandler(private & new & filters.TEXT & ~filters.COMMAND, rsvp.on_text),
+            # Anything else in private (stickers, photos, unknown commands) gets a hint.
+            MessageHandler(private & new, misc.hint),
+        ]
+    )
+    application.add_error_handler(errors.on_error)
+
+
+async def _publish_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """Show the command menu: delegates' commands for all, office commands for admins."""
+    catalog = catalog_of_bot_data(application.bot_data)
+    services = services_of_bot_data(application.bot_data)
+    delegate = [BotCommand(name, catalog.plain(f"commands.{name}")) for name in DELEGATE_COMMANDS]
+    office_menu = delegate + [
+        BotCommand(name, catalog.plain(f"commands.{name}")) for name in OFFICE_COMMANDS
+    ]
+    try:
+        await application.bot.set_my_commands(delegate)
+        for admin_id in services.config.office.admin_ids:
+            await application.bot.set_my_commands(office_menu, scope=BotCommandScopeChat(admin_id))
+    except TelegramError as exc:
+        # An admin who never opened the bot has no chat yet; the menu is a convenience.
+        log.warning("could not publish the command menu: %s", type(exc).__name__)
+
+
+async def serve(application: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+    """Poll for updates until ``stop`` is set, then shut down cleanly."""
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info("bot @%s is polling", application.bot.username)
+        await stop.wait()
+        await application.updater.stop()
+        await application.stop()
+
+
+async def fetch_bot_username(token: str, services: Services) -> str:
+    """The bot's @username from getMe, for personal links."""
+    settings = services.config.telegram
+    async with Bot(
+        token, base_url=settings.api_base_url, base_file_url=settings.file_base_url
+    ) as bot:
+        return bot.username

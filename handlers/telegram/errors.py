@@ -1,0 +1,55 @@
+"""The last resort: log what broke (never tokens or message bodies) and tell both sides."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from handlers.telegram.context import Context, catalog_of, services_of
+
+log = logging.getLogger(__name__)
+
+
+def _describe(update: object) -> str:
+    if not isinstance(update, Update):
+        return type(update).__name__
+    kinds = [
+        name
+        for name in (
+            "message",
+            "edited_message",
+            "callback_query",
+            "my_chat_member",
+            "channel_post",
+        )
+        if getattr(update, name, None) is not None
+    ]
+    return f"update {update.update_id} ({', '.join(kinds) or 'other'})"
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the failure with context; apologise to the user; leave a short note to the office."""
+    error = context.error
+    where = _describe(update)
+    if isinstance(error, NetworkError | Forbidden):
+        # The platform, not our code: PTB retries polling itself, and a blocked user is no bug.
+        log.warning("telegram error while handling %s: %s", where, type(error).__name__)
+        return
+    log.error("unexpected error while handling %s", where, exc_info=error)
+    catalog = catalog_of(context)
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if chat is not None and chat.type == "private":
+        await _try_send(context, chat.id, catalog.html("errors.unexpected"))
+    office_chat = services_of(context).config.office.chat_id
+    if office_chat is not None:
+        note = catalog.html("errors.office_note", where=where, kind=type(error).__name__)
+        await _try_send(context, office_chat, note)
+
+
+async def _try_send(context: Context, chat_id: int, text: str) -> None:
+    try:
+        await context.bot.send_message(chat_id, text)
+    except TelegramError as exc:  # reporting an error must not raise another one
+        log.warning("could not deliver an error notice: %s", type(exc).__name__)

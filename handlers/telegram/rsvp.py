@@ -1,0 +1,81 @@
+"""RSVP buttons and the typed answers that follow them."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup, Update
+
+from bot.services.rsvp import RsvpResult, RsvpStep
+from handlers.telegram import render
+from handlers.telegram.context import Context, account_of, catalog_of, services_of
+from handlers.telegram.keyboards import cancel_keyboard, decline_keyboard, parse_rsvp_data
+from handlers.telegram.misc import hint
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """A tap on Tham dự / Không tham dự / Cử người dự thay (or their follow-ups)."""
+    query = update.callback_query
+    assert query is not None
+    catalog = catalog_of(context)
+    choice = parse_rsvp_data(query.data)
+    if choice is None:
+        await query.answer(catalog.plain("hint.stale_button"), show_alert=True)
+        return
+    result = await services_of(context).rsvp.choose(account_of(update), choice)
+    if result.step is RsvpStep.UNCHANGED:
+        # A second tap or a redelivered update: nothing changed, and a toast says so.
+        await query.answer(catalog.plain("rsvp.unchanged"))
+        return
+    toast = catalog.plain("rsvp.toast_recorded") if result.step is RsvpStep.RECORDED else None
+    await query.answer(toast)
+    await _reply(update, context, result)
+
+
+async def on_text(update: Update, context: Context) -> None:
+    """Typed text in private: a reason, a substitute's name or position, or a hint."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    result = await services_of(context).rsvp.submit_text(account_of(update), message.text)
+    if result.step in (RsvpStep.NOTHING_PENDING, RsvpStep.NOT_LINKED):
+        await hint(update, context)
+        return
+    await _reply(update, context, result)
+
+
+async def _reply(update: Update, context: Context, result: RsvpResult) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    services, catalog = services_of(context), catalog_of(context)
+    config = services.config
+    markup: InlineKeyboardMarkup | None = None
+    step = result.step
+    if step in (RsvpStep.RECORDED, RsvpStep.UNCHANGED):
+        assert result.rsvp is not None
+        text = render.recorded(catalog, config, result.rsvp, result.previous)
+    elif step is RsvpStep.ASK_REASON:
+        text, markup = catalog.html("rsvp.ask_reason"), decline_keyboard(catalog)
+    elif step is RsvpStep.ASK_SUBSTITUTE_NAME:
+        text, markup = catalog.html("rsvp.ask_substitute_name"), cancel_keyboard(catalog)
+    elif step is RsvpStep.ASK_SUBSTITUTE_POSITION:
+        text = catalog.html("rsvp.ask_substitute_position", name=result.substitute_name or "")
+        markup = cancel_keyboard(catalog)
+    elif step is RsvpStep.CANCELLED:
+        assert result.rsvp is not None
+        text = catalog.html("rsvp.cancelled", answer=render.answer(catalog, result.rsvp))
+    elif step is RsvpStep.CLOSED:
+        assert result.rsvp is not None
+        text = catalog.html(
+            "rsvp.closed",
+            deadline=render.deadline_text(catalog, config),
+            answer=render.answer(catalog, result.rsvp),
+            contact=config.office.contact,
+        )
+    elif step is RsvpStep.TOO_LONG:
+        text, markup = (
+            catalog.html("rsvp.too_long", limit=result.limit or 0),
+            cancel_keyboard(catalog),
+        )
+    elif step is RsvpStep.EMPTY:
+        text, markup = catalog.html("rsvp.empty"), cancel_keyboard(catalog)
+    else:  # NOT_LINKED from a button: the account was unlinked since the card was sent
+        text = catalog.html("hint.not_linked", contact=config.office.contact)
+    await context.bot.send_message(chat.id, text, reply_markup=markup)
