@@ -56,7 +56,7 @@ async def active_tokens(session: AsyncSession, meeting_id: int) -> dict[int, str
         .join(Delegate, Delegate.id == Invitation.delegate_id)
         .where(Delegate.meeting_id == meeting_id, Invitation.revoked_at.is_(None))
     )
-    return {delegate_id: token for delegate_id, token in rows.tuples()}
+    return {delegate_id: token for delegate_id, token in rows.all()}
 
 
 async def delegates_with_phone(
@@ -90,7 +90,7 @@ async def roster(
     )
     seen: set[int] = set()
     result: list[tuple[Delegate, Rsvp, ChannelIdentity | None]] = []
-    for delegate, rsvp, ident in rows.tuples():
+    for delegate, rsvp, ident in rows.all():
         if delegate.id not in seen:
             seen.add(delegate.id)
             result.append((delegate, rsvp, ident))

@@ -55,7 +55,7 @@ class Catalog:
         """The same catalog speaking another locale."""
         return Catalog(self._texts, locale)
 
-    def keys(self, locale: str | None = None) -> set[str]:
+    def all_keys(self, locale: str | None = None) -> set[str]:
         """Every key of a locale."""
         return set(self._texts[locale or self.locale])
 

@@ -109,6 +109,8 @@ async def _publish_commands(application: Application) -> None:  # type: ignore[t
 async def serve(application: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
     """Poll for updates until ``stop`` is set, then shut down cleanly."""
     async with application:
+        if application.post_init is not None:  # run_polling would call it; we run by hand
+            await application.post_init(application)
         await application.start()
         assert application.updater is not None
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)

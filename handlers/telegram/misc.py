@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from telegram import Update
+import logging
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
 
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
+
+log = logging.getLogger(__name__)
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -39,4 +44,14 @@ async def stale_button(update: Update, context: Context) -> None:
     """A button whose data we never sent (old or forged): say so, change nothing."""
     query = update.callback_query
     assert query is not None
-    await query.answer(catalog_of(context).plain("hint.stale_button"), show_alert=True)
+    await answer_query(query, catalog_of(context).plain("hint.stale_button"), alert=True)
+
+
+async def answer_query(
+    query: CallbackQuery, text: str | None = None, *, alert: bool = False
+) -> None:
+    """Answer a button tap; a query already answered (a redelivered update) is no error."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest as exc:
+        log.info("callback query not answered: %s", exc.message)

@@ -8,7 +8,7 @@ from bot.services.rsvp import RsvpResult, RsvpStep
 from handlers.telegram import render
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import cancel_keyboard, decline_keyboard, parse_rsvp_data
-from handlers.telegram.misc import hint
+from handlers.telegram.misc import answer_query, hint
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -18,15 +18,15 @@ async def on_button(update: Update, context: Context) -> None:
     catalog = catalog_of(context)
     choice = parse_rsvp_data(query.data)
     if choice is None:
-        await query.answer(catalog.plain("hint.stale_button"), show_alert=True)
+        await answer_query(query, catalog.plain("hint.stale_button"), alert=True)
         return
     result = await services_of(context).rsvp.choose(account_of(update), choice)
     if result.step is RsvpStep.UNCHANGED:
         # A second tap or a redelivered update: nothing changed, and a toast says so.
-        await query.answer(catalog.plain("rsvp.unchanged"))
+        await answer_query(query, catalog.plain("rsvp.unchanged"))
         return
     toast = catalog.plain("rsvp.toast_recorded") if result.step is RsvpStep.RECORDED else None
-    await query.answer(toast)
+    await answer_query(query, toast)
     await _reply(update, context, result)
 
 
@@ -42,8 +42,6 @@ async def on_text(update: Update, context: Context) -> None:
 
 
 async def _reply(update: Update, context: Context, result: RsvpResult) -> None:
-    chat = update.effective_chat
-    assert chat is not None
     services, catalog = services_of(context), catalog_of(context)
     config = services.config
     markup: InlineKeyboardMarkup | None = None
@@ -78,4 +76,4 @@ async def _reply(update: Update, context: Context, result: RsvpResult) -> None:
         text, markup = catalog.html("rsvp.empty"), cancel_keyboard(catalog)
     else:  # NOT_LINKED from a button: the account was unlinked since the card was sent
         text = catalog.html("hint.not_linked", contact=config.office.contact)
-    await context.bot.send_message(chat.id, text, reply_markup=markup)
+    await context.bot.send_message(account_of(update).chat_address, text, reply_markup=markup)
