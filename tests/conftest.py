@@ -1,0 +1,104 @@
+"""Shared fixtures: the example plan, a fresh migrated SQLite file per test, an injected clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Config, load_config
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.services import Services, build_services
+from schedules.clock import ManualClock
+from storage.engine import create_engine, create_sessionmaker
+from storage.migrate import upgrade_database
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import BotHarness, start_harness, wired_config
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = ROOT / "config.example.toml"
+EXAMPLE_DELEGATES = ROOT / "examples" / "delegates.csv"
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def local(*args: int) -> datetime:
+    """A Hanoi wall-clock time as an aware datetime."""
+    return datetime(*args, tzinfo=HANOI)  # type: ignore[misc]
+
+
+@pytest.fixture
+def config() -> Config:
+    """The example plan, Kế hoạch 60/KH-BTV."""
+    return load_config(EXAMPLE_CONFIG).config
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Ten days before the meeting, well before the RSVP deadline (21/5 17:00)."""
+    return ManualClock(local(2024, 5, 18, 9, 0))
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A fresh SQLite file, brought to the newest schema by the real migrations."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    await upgrade_database(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the test database."""
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def services(
+    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> Services:
+    """Every service, wired to the example plan and the test database."""
+    return await build_services(config, sessions, clock)
+
+
+@pytest.fixture
+async def imported(services: Services) -> Services:
+    """Services after importing the 80 example delegates."""
+    parsed = parse_delegate_file(
+        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
+    )
+    assert parsed.problems == []
+    await services.delegates.import_rows(parsed.rows, actor="test")
+    return services
+
+
+@pytest.fixture
+def fake() -> FakeBotApi:
+    """A fresh fake Bot API; the office group of the example plan exists in it."""
+    fake = FakeBotApi()
+    fake.group(-1001000000001, "Văn phòng Hội LHPN Hà Nội")
+    return fake
+
+
+@pytest.fixture
+async def harness(
+    fake: FakeBotApi, config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> AsyncIterator[BotHarness]:
+    """The real bot with the 80 example delegates imported, talking to the fake Bot API.
+
+    Every test using it fails if the bot made a call the official Bot API would refuse.
+    """
+    services = await build_services(wired_config(config, fake), sessions, clock)
+    parsed = parse_delegate_file(
+        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
+    )
+    await services.delegates.import_rows(parsed.rows, actor="test")
+    harness = await start_harness(fake, services, clock)
+    yield harness
+    await harness.app.shutdown()
+    fake.assert_no_violations()

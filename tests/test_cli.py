@@ -1,0 +1,140 @@
+"""The ``hoinghi`` command as an office uses it: check, db upgrade, import, export."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.cli import main
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+
+
+@pytest.fixture
+def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder holding a copy of the example plan as ./config.toml."""
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return tmp_path
+
+
+def delegate_count(folder: Path) -> int:
+    """Delegates in the office's SQLite file."""
+    with sqlite3.connect(folder / "hoinghi.db") as db:
+        return int(db.execute("SELECT count(*) FROM delegates").fetchone()[0])
+
+
+def test_check_prints_the_plan_in_vietnamese(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "Kế hoạch số 60/KH-BTV: Hội nghị sơ kết giữa nhiệm kỳ" in out
+    assert "Thời gian: 08:00–11:30, Thứ Ba, ngày 28/5/2024 (múi giờ Asia/Ho_Chi_Minh)" in out
+    assert "Hạn xác nhận tham dự: 17:00, Thứ Ba, ngày 21/5/2024" in out
+    assert "Chương trình (7 mục):" in out and "Nhiệm vụ chuẩn bị (5):" in out
+    assert "chưa đặt biến môi trường TELEGRAM_BOT_TOKEN" in out
+    assert out.rstrip().endswith("Tệp cấu hình config.toml hợp lệ.")
+
+
+def test_check_reports_every_error_with_its_key_and_fails(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    text = text.replace("capacity = 80", 'capacity = "tám mươi"').replace(
+        'timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Hanoi"'
+    )
+    (office / "config.toml").write_text(text, encoding="utf-8")
+    assert main(["check"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "Tệp cấu hình config.toml có 2 lỗi:",
+        '  - meeting.timezone: múi giờ "Hanoi" không tồn tại; ví dụ đúng: "Asia/Ho_Chi_Minh".',
+        "  - meeting.capacity: phải là số nguyên.",
+    ]
+
+
+def test_config_path_comes_from_the_flag_or_the_environment(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (office / "config.toml").rename(office / "plan.toml")
+    assert main(["check"]) == 3
+    assert "không tìm thấy tệp cấu hình config.toml" in capsys.readouterr().err
+    assert main(["--config", "plan.toml", "check"]) == 0
+    monkeypatch.setenv("HOINGHI_CONFIG", "plan.toml")
+    assert main(["check"]) == 0
+
+
+def test_import_then_reimport_never_duplicates(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].endswith("thêm mới 80, cập nhật 0, không đổi 0.")
+    assert out[-1].endswith("thêm mới 0, cập nhật 0, không đổi 80.")
+    assert delegate_count(office) == 80
+
+
+def test_a_file_with_a_bad_row_imports_nothing_and_names_row_and_column(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = EXAMPLE_DELEGATES.read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if ",so_ban_nganh," in line)
+    lines[index] = lines[index].replace(",so_ban_nganh,", ",so_khong_co,")
+    bad = office / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["delegates", "import", str(bad)]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"Chưa nhập tệp {bad}: có 1 lỗi cần sửa (cơ sở dữ liệu chưa thay đổi gì):"
+    assert err[1].startswith(
+        f'  - Dòng {index + 1}, cột «Nhóm»: nhóm "so_khong_co" không có trong kế hoạch'
+    )
+    assert not (office / "hoinghi.db").exists() or delegate_count(office) == 0
+
+
+def test_db_upgrade_creates_then_reports_current(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert main(["db", "upgrade"]) == 0
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.endswith("phiên bản — → 0001.")
+    assert second.endswith("đã ở phiên bản mới nhất (0001).")
+
+
+def test_export_writes_one_personal_link_per_delegate_to_xlsx(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "export", "links.xlsx", "--bot-username", "@hoinghi_bot"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Đã xuất 80 đường liên kết cá nhân (bot @hoinghi_bot) ra links.xlsx."
+    )
+    sheet = load_workbook(office / "links.xlsx").active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("Mã", "Họ và tên", "Nhóm", "Đường liên kết cá nhân")
+    assert len(rows) == 81
+    assert all(str(r[3]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])
+    assert sheet.freeze_panes == "A2"
+
+
+def test_export_without_username_or_token_says_what_is_needed(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invites", "export", "links.csv"]) == 2
+    assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
+    assert main(["invites", "export", "links.pdf", "--bot-username", "x"]) == 2
+
+
+def test_run_without_token_explains_where_to_get_one(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run"]) == 2
+    assert "@BotFather" in capsys.readouterr().err

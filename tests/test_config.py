@@ -1,0 +1,149 @@
+"""The plan file: the example is complete, and every kind of mistake is reported with its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, LoadedConfig, config_path, load_config
+from tests.conftest import EXAMPLE_CONFIG, local
+
+
+def edited(tmp_path: Path, *replacements: tuple[str, str]) -> Path:
+    """A copy of the example with some text replaced, as an office would edit it."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text, f"the example no longer contains {old!r}"
+        text = text.replace(old, new, 1)
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems(path: Path) -> list[tuple[str, str]]:
+    """(key, code) of every problem loading ``path`` reports."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [(problem.key, problem.code) for problem in caught.value.problems]
+
+
+def test_example_plan_encodes_kh_60_completely() -> None:
+    config = load_config(EXAMPLE_CONFIG).config
+    meeting = config.meeting
+    assert meeting.plan_number == "60/KH-BTV"
+    assert meeting.starts_at == local(2024, 5, 28, 8, 0)
+    assert meeting.ends_at == local(2024, 5, 28, 11, 30)
+    assert meeting.starts_at.weekday() == 1  # a Tuesday
+    assert meeting.capacity == 80
+    assert meeting.venue.name == "Hội trường Hội LHPN Hà Nội"
+    assert "Số 7 phố Tôn Thất Thuyết" in meeting.venue.address
+    assert len(config.agenda) == 7
+    assert [t.key for t in config.themes] == [
+        "1.1",
+        "1.2",
+        "1.3",
+        "1.4",
+        "1.5",
+        "2.1",
+        "2.2",
+        "2.3",
+        "3",
+    ]
+    assert [g.order for g in config.groups_in_order] == list(range(1, 9))
+    assert [t.key for t in config.tasks] == ["VI.1.1", "VI.1.2", "VI.1.3", "VI.1.4", "VI.2"]
+    assert meeting.rsvp_deadline_at == local(2024, 5, 21, 17, 0)
+    assert (
+        config.office.admin_ids and config.office.chat_id is not None and config.office.chat_id < 0
+    )
+
+
+def test_moving_the_meeting_date_moves_every_relative_deadline(tmp_path: Path) -> None:
+    moved = load_config(
+        edited(
+            tmp_path,
+            ('starts_at = "2024-05-28T08:00"', 'starts_at = "2024-06-04T08:00"'),
+            ('ends_at = "2024-05-28T11:30"', 'ends_at = "+3h30m"'),
+        )
+    ).config
+    assert moved.meeting.ends_at == local(2024, 6, 4, 11, 30)
+    assert moved.meeting.rsvp_deadline_at == local(2024, 5, 28, 17, 0)
+    task = next(t for t in moved.tasks if t.key == "VI.1.1")
+    assert moved.meeting.resolve(task.deadline) == local(2024, 5, 14, 17, 0)
+
+
+def test_every_problem_is_reported_at_once_with_its_key(tmp_path: Path) -> None:
+    path = edited(
+        tmp_path,
+        ('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hanoi_City"'),
+        ("capacity = 80", "capacity = 0"),
+        ('rsvp_deadline = "-7d@17:00"', 'rsvp_deadline = "bảy ngày trước"'),
+        ('start = "07:30"', 'start = "7h30"'),
+        ('key = "ban_thuong_vu"', 'key = "trung_uong_hoi"'),
+        ('deadline = "-21d@17:00"', 'deadline = "-21h@17:00"'),
+        ("admin_ids = [100000001, 100000002]", "admin_ids = [-5]"),
+        ('name = "Văn phòng Hội LHPN thành phố Hà Nội"', 'nam = "Văn phòng"'),
+    )
+    assert problems(path) == [
+        ("meeting.timezone", "bad_timezone"),
+        ("meeting.capacity", "greater_than"),
+        ("meeting.rsvp_deadline", "time_unreadable"),
+        ("office.name", "missing"),
+        ("office.admin_ids", "bad_user_id"),
+        ("office.nam", "extra_forbidden"),
+        ("agenda[1].start", "time_bad_clock"),
+        ("groups", "duplicate_key"),
+        ("tasks[1] (VI.1.1).deadline", "time_at_needs_days"),
+    ]
+
+
+def test_meeting_that_ends_before_it_starts_is_refused(tmp_path: Path) -> None:
+    path = edited(tmp_path, ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-28T07:00"'))
+    assert problems(path) == [("meeting", "ends_before_start")]
+
+
+def test_rsvp_deadline_after_the_start_is_refused(tmp_path: Path) -> None:
+    path = edited(tmp_path, ('rsvp_deadline = "-7d@17:00"', 'rsvp_deadline = "+1h"'))
+    assert problems(path) == [("meeting", "rsvp_after_start")]
+
+
+def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = edited(tmp_path, ("capacity = 80", "capacity = = 80"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    [problem] = caught.value.problems
+    assert problem.code == "toml_syntax"
+    line = EXAMPLE_CONFIG.read_text(encoding="utf-8").splitlines().index("capacity = 80") + 1
+    assert f"line {line}" in problem.params["detail"]
+
+
+def test_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    assert problems(tmp_path / "nope.toml") == [("", "file_not_found")]
+
+
+def test_file_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes('title = "Hội nghị"'.encode("utf-16"))
+    assert problems(path) == [("", "not_utf8")]
+
+
+def test_config_path_prefers_flag_then_environment_then_default() -> None:
+    assert config_path("a.toml", {"HOINGHI_CONFIG": "b.toml"}) == Path("a.toml")
+    assert config_path(None, {"HOINGHI_CONFIG": "b.toml"}) == Path("b.toml")
+    assert config_path(None, {}) == Path("config.toml")
+
+
+def test_default_database_is_an_sqlite_file_next_to_the_config(tmp_path: Path) -> None:
+    loaded = load_config(edited(tmp_path))
+    assert loaded.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'hoinghi.db'}"
+    custom = LoadedConfig(
+        path=loaded.path,
+        config=loaded.config.model_copy(
+            update={
+                "database": loaded.config.database.model_copy(
+                    update={"url": "postgresql+asyncpg://h/db"}
+                )
+            }
+        ),
+    )
+    assert custom.database_url == "postgresql+asyncpg://h/db"

@@ -1,0 +1,149 @@
+"""Use cases without a chat: importing delegates, invitations, RSVP rules and office counts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.delegate_file import DelegateRow
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus, answers_open
+from bot.domain.tokens import TOKEN_BYTES, deep_link, looks_like_token, new_token
+from bot.services import Services
+from bot.services.invitations import ChatAccount, LinkOutcome
+from bot.services.rsvp import RsvpChoice, RsvpStep
+from storage.models import AuditEntry, Delegate, Invitation, Rsvp
+
+ALICE = ChatAccount("telegram", "42", "42")
+
+
+def row(code: str, **changes: object) -> DelegateRow:
+    """A valid delegate row."""
+    base = DelegateRow(
+        row=2,
+        code=code,
+        full_name="Nguyễn Thị Lan",
+        position="Chủ tịch",
+        organization="Hội LHPN quận Ba Đình",
+        group_key="chu_tich_cap_huyen",
+        phone="+84912345001",
+        rank=1,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def count(services: Services, model: type) -> int:  # type: ignore[type-arg]
+    """Rows of a table."""
+    async with services.ctx.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_reimport_updates_by_code_and_never_duplicates(services: Services) -> None:
+    first = await services.delegates.import_rows([row("A1"), row("A2")], actor="t")
+    again = await services.delegates.import_rows(
+        [row("A1", position="Phó Chủ tịch"), row("A2")], actor="t"
+    )
+    assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
+    assert (again.created, again.updated, again.unchanged, again.absent) == (0, 1, 1, [])
+    assert await count(services, Delegate) == 2
+    assert await count(services, Invitation) == 2
+    assert await count(services, Rsvp) == 2
+
+
+async def test_reimport_keeps_tokens_answers_and_reports_delegates_left_out(
+    services: Services,
+) -> None:
+    await services.delegates.import_rows([row("A1"), row("A2")], actor="t")
+    tokens = {link.code: link.token for link in await services.invitations.links()}
+    await services.invitations.link_by_token(ALICE, tokens["A1"])
+    await services.rsvp.choose(ALICE, RsvpChoice.ATTEND)
+    summary = await services.delegates.import_rows(
+        [row("A1", full_name="Nguyễn Thị Lan Anh")], actor="t"
+    )
+    assert summary.absent == ["A2"]
+    assert {link.code: link.token for link in await services.invitations.links()} == tokens
+    assert (await services.invitations.whoami(ALICE)).rsvp.status is RsvpStatus.ATTENDING  # type: ignore[union-attr]
+
+
+async def test_audit_log_never_holds_a_full_phone_number(services: Services) -> None:
+    await services.delegates.import_rows([row("A1")], actor="cli:import")
+    await services.delegates.import_rows([row("A1", phone="+84912345999")], actor="cli:import")
+    async with services.ctx.sessions() as session:
+        entries = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    assert [(e.actor, e.action) for e in entries] == [
+        ("cli:import", "delegate.created"),
+        ("cli:import", "delegate.updated"),
+    ]
+    assert entries[1].before["phone"] == "+84*******001"  # type: ignore[index]
+    assert entries[1].after["phone"] == "+84*******999"  # type: ignore[index]
+    assert "912345" not in str([e.before for e in entries] + [e.after for e in entries])
+
+
+def test_tokens_have_192_bits_and_fit_a_deep_link() -> None:
+    tokens = {new_token() for _ in range(1000)}
+    assert len(tokens) == 1000
+    assert TOKEN_BYTES * 8 >= 128
+    assert all(len(t) == 32 and looks_like_token(t) for t in tokens)
+    link = deep_link("hoinghi_bot", next(iter(tokens)))
+    assert len(link.split("start=")[1]) <= 64
+
+
+def test_answers_are_open_up_to_and_including_the_deadline(clock) -> None:  # type: ignore[no-untyped-def]
+    deadline = clock.now()
+    assert answers_open(deadline - timedelta(seconds=1), deadline)
+    assert answers_open(deadline, deadline)
+    assert not answers_open(deadline + timedelta(microseconds=1), deadline)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"status": RsvpStatus.SUBSTITUTE, "substitute_name": "A"},
+        {"status": RsvpStatus.ATTENDING, "substitute_name": "A", "substitute_position": "B"},
+        {"status": RsvpStatus.ATTENDING, "reason": "x"},
+    ],
+)
+def test_incoherent_answers_cannot_be_built(kwargs: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ValueError):
+        RsvpAnswer(**kwargs)
+
+
+async def test_unlinked_account_cannot_answer(imported: Services) -> None:
+    assert (await imported.rsvp.choose(ALICE, RsvpChoice.ATTEND)).step is RsvpStep.NOT_LINKED
+    assert (await imported.rsvp.submit_text(ALICE, "lý do")).step is RsvpStep.NOT_LINKED
+
+
+async def test_a_pending_question_survives_a_restart(
+    imported: Services, config, sessions, clock
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.services import build_services
+
+    token = (await imported.invitations.links())[0].token
+    await imported.invitations.link_by_token(ALICE, token)
+    assert (
+        await imported.rsvp.choose(ALICE, RsvpChoice.SUBSTITUTE)
+    ).step is RsvpStep.ASK_SUBSTITUTE_NAME
+    restarted = await build_services(config, sessions, clock)  # a new process, the same database
+    assert (
+        await restarted.rsvp.submit_text(ALICE, "Lê Thị Hoa")
+    ).step is RsvpStep.ASK_SUBSTITUTE_POSITION
+    result = await restarted.rsvp.submit_text(ALICE, "Phó Chủ tịch")
+    assert result.step is RsvpStep.RECORDED
+    assert result.rsvp is not None and result.rsvp.substitute_name == "Lê Thị Hoa"
+
+
+async def test_counts_put_groups_in_protocol_order_and_tally_presence(imported: Services) -> None:
+    links = await imported.invitations.links()
+    for number, link in enumerate(links[:3]):
+        account = ChatAccount("telegram", str(number), str(number))
+        assert (
+            await imported.invitations.link_by_token(account, link.token)
+        ).outcome is LinkOutcome.LINKED
+        await imported.rsvp.choose(account, RsvpChoice.ATTEND)
+    counts = await imported.reports.counts()
+    assert [g.key for g in counts.groups][:2] == ["trung_uong_hoi", "lanh_dao_thanh_pho"]
+    assert (counts.overall.total, counts.overall.linked, counts.overall.present) == (80, 3, 3)
+    assert counts.groups[0].tally.by_status[RsvpStatus.ATTENDING] == 2
+    assert sum(len(g.delegates) for g in await imported.reports.unanswered()) == 77

@@ -1,0 +1,58 @@
+"""Storage: UTC timestamps, SQLite pragmas, and migrations that match the models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage.base import Base
+from storage.migrate import head_revision
+from storage.models import Meeting
+
+
+async def test_timestamps_are_stored_in_utc_and_come_back_aware(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    hanoi_time = datetime(2024, 5, 28, 8, 0, tzinfo=timezone(timedelta(hours=7)))
+    async with sessions() as session, session.begin():
+        session.add(Meeting(code="m", title="t", starts_at=hanoi_time, created_at=hanoi_time))
+    async with sessions() as session:
+        raw = await session.scalar(text("SELECT starts_at FROM meetings"))
+        meeting = await session.scalar(select(Meeting))
+    assert raw == "2024-05-28 01:00:00.000000"
+    assert meeting is not None
+    assert meeting.starts_at == hanoi_time
+    assert meeting.starts_at.tzinfo is UTC
+
+
+async def test_naive_datetimes_are_refused(sessions: async_sessionmaker[AsyncSession]) -> None:
+    naive = datetime(2024, 5, 28, 8, 0)
+    with pytest.raises(StatementError, match="naive datetime"):
+        async with sessions() as session, session.begin():
+            session.add(Meeting(code="m", title="t", starts_at=naive, created_at=datetime.now(UTC)))
+
+
+async def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        pragmas = {
+            name: (await connection.execute(text(f"PRAGMA {name}"))).scalar()
+            for name in ("journal_mode", "foreign_keys", "busy_timeout")
+        }
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 15000}
+
+
+async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -> None:
+    def compare(connection: Connection) -> tuple[str | None, list[object]]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return context.get_current_revision(), compare_metadata(context, Base.metadata)
+
+    async with engine.connect() as connection:
+        revision, diff = await connection.run_sync(compare)
+    assert revision == head_revision()
+    assert diff == []

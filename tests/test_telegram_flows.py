@@ -1,0 +1,478 @@
+"""Delegates and the office in Telegram, end to end through python-telegram-bot's HTTP stack.
+
+Each test drives the real Application with updates from the fake Bot API, which also fails
+the test if the bot makes any call the official Bot API would refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.delegate_file import DelegateRow
+from bot.domain.rsvp import RsvpStatus
+from handlers.telegram.app import serve
+from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
+from tests.harness import ADMIN_ID, BotHarness
+
+
+def buttons(message: dict) -> list[str]:  # type: ignore[type-arg]
+    """Labels of a message's inline keyboard."""
+    markup = message.get("reply_markup") or {}
+    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
+
+
+async def status_of(harness: BotHarness, code: str) -> Rsvp:
+    """The stored RSVP of a delegate."""
+    async with harness.services.ctx.sessions() as session:
+        return await session.scalar(
+            select(Rsvp)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == code)
+        )
+
+
+async def audit_count(harness: BotHarness, action: str) -> int:
+    """How many audit rows of ``action`` exist."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.scalars(select(AuditEntry).where(AuditEntry.action == action))
+        return len(list(rows))
+
+
+# --- linking ---------------------------------------------------------------------------------
+
+
+async def test_opening_a_personal_link_links_the_account_and_shows_the_invitation_card(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB001")
+    intro, card = (m["text"] for m in user.messages)
+    assert intro.startswith("Tài khoản Telegram của đồng chí đã được liên kết")
+    assert "Kính gửi đồng chí Phạm Thị Thanh Mai" in card
+    assert "Thứ Ba, ngày 28/5/2024, từ 08:00 đến 11:30" in card
+    assert "Hội trường Hội LHPN Hà Nội" in card
+    assert "Số 7 phố Tôn Thất Thuyết, phường Dịch Vọng Hậu, quận Cầu Giấy" in card
+    assert "07:30–08:00: Đón tiếp đại biểu" in card
+    assert "Ý kiến hiện tại của đồng chí: Chưa trả lời." in card
+    assert "trước 17:00, Thứ Ba, ngày 21/5/2024" in card
+    sent = harness.fake.calls_to("sendMessage")[-1].params["text"]
+    assert '<a href="https://maps.google.com/?q=21.029850,105.785230">' in sent
+    assert buttons(user.last_message) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
+    assert await audit_count(harness, "identity.linked") == 1
+
+
+async def test_start_without_token_explains_and_offers_the_phone_button(
+    harness: BotHarness,
+) -> None:
+    user = harness.new_user()
+    await harness.send(user.command("/start"))
+    assert user.last_text().startswith("Kính chào đồng chí! Đây là trợ lý của Văn phòng Hội LHPN")
+    keyboard = user.reply_keyboard
+    assert keyboard is not None
+    assert keyboard["keyboard"][0][0] == {
+        "text": "📱 Chia sẻ số điện thoại",
+        "request_contact": True,
+    }
+
+
+async def test_wrong_token_gets_a_clear_answer_and_links_nothing(harness: BotHarness) -> None:
+    user = harness.new_user()
+    await harness.send(user.command("/start " + "x" * 32))
+    await harness.send(user.command("/start not-a-token"))
+    assert [m["text"] for m in user.messages] == [
+        "Đường liên kết này không đúng hoặc đã hết hiệu lực. Xin đồng chí kiểm tra lại đường "
+        "liên kết trong giấy mời, hoặc liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, "
+        "điện thoại 024 3834 5678."
+    ] * 2
+    assert await audit_count(harness, "identity.linked") == 0
+
+
+async def test_token_already_linked_to_another_account_is_refused(harness: BotHarness) -> None:
+    await harness.open_invitation("DB010")
+    intruder = await harness.open_invitation("DB010")
+    assert intruder.last_text().startswith(
+        "Giấy mời này đã được liên kết với một tài khoản Telegram khác."
+    )
+    assert await audit_count(harness, "identity.linked") == 1
+
+
+async def test_account_linked_to_one_delegate_cannot_take_a_second_invitation(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB011")
+    await harness.open_invitation("DB012", user)
+    assert user.last_text().startswith(
+        "Tài khoản Telegram này đã được liên kết với giấy mời của đồng chí "
+    )
+    assert await audit_count(harness, "identity.linked") == 1
+
+
+async def test_opening_the_link_again_shows_the_card_and_changes_nothing(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB001")
+    await harness.open_invitation("DB001", user)
+    assert user.messages[-2]["text"].startswith("Tài khoản này đã được liên kết với giấy mời")
+    assert "Kính gửi đồng chí Phạm Thị Thanh Mai" in user.last_text()
+    assert await audit_count(harness, "identity.linked") == 1
+
+
+async def test_sharing_own_phone_number_links_the_matching_delegate(harness: BotHarness) -> None:
+    user = harness.new_user()
+    await harness.send(user.command("/start"))
+    phone = await _phone_of(harness, "DB020")
+    await harness.send(user.share_contact(phone.removeprefix("+")))
+    assert "Kính gửi đồng chí" in user.last_text()
+    async with harness.services.ctx.sessions() as session:
+        ident = await session.scalar(select(ChannelIdentity))
+    assert ident is not None and ident.linked_via == "phone" and ident.external_id == str(user.id)
+
+
+async def test_sharing_someone_elses_contact_is_refused(harness: BotHarness) -> None:
+    user = harness.new_user()
+    await harness.send(user.share_contact(await _phone_of(harness, "DB020"), own=False))
+    assert user.last_text() == (
+        "Xin đồng chí chia sẻ số điện thoại của chính mình bằng nút «📱 Chia sẻ số điện thoại»."
+    )
+    assert await audit_count(harness, "identity.linked") == 0
+
+
+async def test_unknown_phone_number_is_not_linked(harness: BotHarness) -> None:
+    user = harness.new_user()
+    await harness.send(user.share_contact("84999000111"))
+    assert user.last_text().startswith("Số điện thoại này chưa có trong danh sách đại biểu.")
+
+
+async def test_phone_number_shared_by_two_delegates_is_not_linked(harness: BotHarness) -> None:
+    phone = await _phone_of(harness, "DB020")
+    async with harness.services.ctx.sessions() as session, session.begin():
+        other = await session.scalar(select(Delegate).where(Delegate.code == "DB021"))
+        assert other is not None
+        other.phone = phone
+    user = harness.new_user()
+    await harness.send(user.share_contact(phone))
+    assert user.last_text().startswith("Số điện thoại này trùng với nhiều đại biểu")
+    assert await audit_count(harness, "identity.linked") == 0
+
+
+async def _phone_of(harness: BotHarness, code: str) -> str:
+    async with harness.services.ctx.sessions() as session:
+        phone = await session.scalar(select(Delegate.phone).where(Delegate.code == code))
+    assert phone
+    return phone
+
+
+# --- answering -------------------------------------------------------------------------------
+
+
+async def test_tapping_attend_records_the_answer_and_confirms(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB030")
+    await harness.send(user.tap("✅ Tham dự"))
+    assert user.last_text().startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị.")
+    assert (await status_of(harness, "DB030")).status == RsvpStatus.ATTENDING
+    assert harness.fake.calls_to("answerCallbackQuery")[-1].params["text"] == "Đã ghi nhận."
+
+
+async def test_second_tap_changes_nothing_and_says_so(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB030")
+    card = user.last_message
+    await harness.send(user.tap("✅ Tham dự", message=card))
+    messages_after_first = len(user.messages)
+    await harness.send(user.tap("✅ Tham dự", message=card))
+    assert len(user.messages) == messages_after_first
+    assert harness.fake.calls_to("answerCallbackQuery")[-1].params["text"] == (
+        "Ý kiến này đã được ghi nhận trước đó; không có thay đổi."
+    )
+    assert await audit_count(harness, "rsvp.changed") == 1
+
+
+async def test_redelivered_update_has_no_second_effect(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB031")
+    tap = user.tap("✅ Tham dự")
+    await harness.send(tap)
+    messages = len(user.messages)
+    await harness.send(tap)  # Telegram redelivers an update whose offset was never confirmed
+    assert len(user.messages) == messages
+    assert await audit_count(harness, "rsvp.changed") == 1
+
+
+async def test_declining_with_a_reason_records_the_reason(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB032")
+    await harness.send(user.tap("❌ Không tham dự"))
+    assert user.last_text().startswith("Xin đồng chí cho biết lý do không tham dự (không bắt buộc)")
+    assert buttons(user.last_message) == ["Không nêu lý do", "Huỷ"]
+    await harness.send(user.text("Trùng lịch tiếp đoàn công tác của Trung ương"))
+    assert user.last_text().startswith(
+        "Đã ghi nhận: đồng chí không tham dự hội nghị "
+        "(lý do: Trùng lịch tiếp đoàn công tác của Trung ương)."
+    )
+    rsvp = await status_of(harness, "DB032")
+    assert (rsvp.status, rsvp.reason) == (
+        RsvpStatus.DECLINED,
+        "Trùng lịch tiếp đoàn công tác của Trung ương",
+    )
+
+
+async def test_declining_without_a_reason(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB033")
+    await harness.send(user.tap("❌ Không tham dự"))
+    await harness.send(user.tap("Không nêu lý do"))
+    rsvp = await status_of(harness, "DB033")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
+    assert user.last_text().startswith("Đã ghi nhận: đồng chí không tham dự hội nghị. Xin cảm ơn")
+
+
+async def test_sending_a_substitute_asks_name_then_position_and_confirms(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    assert user.last_text() == "Xin đồng chí cho biết họ và tên người dự thay (gõ vào ô tin nhắn)."
+    await harness.send(user.text("  Lê Thị   Hương "))
+    assert user.last_text() == "Xin đồng chí cho biết chức vụ, đơn vị của đồng chí Lê Thị Hương."
+    await harness.send(user.text("Phó Chủ tịch Hội LHPN quận Ba Đình"))
+    assert user.last_text().startswith(
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, "
+        "Phó Chủ tịch Hội LHPN quận Ba Đình."
+    )
+    rsvp = await status_of(harness, "DB040")
+    assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_position) == (
+        RsvpStatus.SUBSTITUTE,
+        "Lê Thị Hương",
+        "Phó Chủ tịch Hội LHPN quận Ba Đình",
+    )
+
+
+async def test_cancelling_a_substitute_keeps_the_previous_answer(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB041")
+    await harness.send(user.tap("✅ Tham dự"))
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    await harness.send(user.tap("Huỷ"))
+    assert user.last_text() == "Đã huỷ thao tác. Ý kiến hiện tại của đồng chí: Tham dự."
+    await harness.send(user.text("Nguyễn Văn A"))  # no longer awaited: a hint, not an answer
+    assert user.last_text().startswith("Xin đồng chí trả lời bằng các nút")
+    assert (await status_of(harness, "DB041")).status == RsvpStatus.ATTENDING
+
+
+async def test_changing_an_answer_mentions_the_previous_one(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB042")
+    await harness.send(user.tap("✅ Tham dự"))
+    await harness.send(user.tap("❌ Không tham dự"))
+    await harness.send(user.tap("Không nêu lý do"))
+    assert "(Ý kiến trước đó: Tham dự.)" in user.last_text()
+    assert await audit_count(harness, "rsvp.changed") == 2
+
+
+async def test_too_long_reason_is_refused_and_still_awaited(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB043")
+    await harness.send(user.tap("❌ Không tham dự"))
+    await harness.send(user.text("x" * 501))
+    assert (
+        user.last_text() == "Nội dung quá dài (tối đa 500 ký tự). Xin đồng chí nhập ngắn gọn hơn."
+    )
+    await harness.send(user.text("Đi công tác"))
+    assert (await status_of(harness, "DB043")).reason == "Đi công tác"
+
+
+async def test_answers_are_final_after_the_deadline(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB050")
+    await harness.send(user.tap("✅ Tham dự"))
+    card = user.messages[-2]
+    harness.clock.set(harness.services.config.meeting.rsvp_deadline_at + timedelta(seconds=1))
+    await harness.send(user.tap("❌ Không tham dự", message=card))
+    assert user.last_text().startswith(
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; ý kiến của đồng chí "
+        "được giữ nguyên. Ý kiến hiện tại của đồng chí: Tham dự."
+    )
+    assert "đồng chí Trần Thu Hà" in user.last_text()
+    assert (await status_of(harness, "DB050")).status == RsvpStatus.ATTENDING
+    await harness.send(user.command("/trangthai"))
+    assert "Thời hạn xác nhận đã kết thúc" in user.last_text()
+    assert buttons(user.last_message) == []
+
+
+async def test_answer_given_exactly_at_the_deadline_counts(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB051")
+    harness.clock.set(harness.services.config.meeting.rsvp_deadline_at)
+    await harness.send(user.tap("✅ Tham dự"))
+    assert (await status_of(harness, "DB051")).status == RsvpStatus.ATTENDING
+
+
+async def test_status_command_shows_the_current_answer(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB052")
+    await harness.send(user.tap("❌ Không tham dự"))
+    await harness.send(user.text("Ốm"))
+    await harness.send(user.command("/trangthai"))
+    assert "Ý kiến hiện tại của đồng chí: Không tham dự (lý do: Ốm)." in user.last_text()
+    stranger = harness.new_user()
+    await harness.send(stranger.command("/trangthai"))
+    assert stranger.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+
+
+# --- stray input ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sticker", "photo", "text", "unknown_command"])
+async def test_unexpected_input_gets_a_hint_never_silence(harness: BotHarness, kind: str) -> None:
+    user = await harness.open_invitation("DB060")
+    update = {
+        "sticker": user.sticker,
+        "photo": user.photo,
+        "text": lambda: user.text("tôi đồng ý"),
+        "unknown_command": lambda: user.command("/xyz"),
+    }[kind]()
+    await harness.send(update)
+    assert user.last_text() == (
+        "Xin đồng chí trả lời bằng các nút bên dưới giấy mời; gõ /trangthai để xem lại giấy mời, "
+        "/help để xem hướng dẫn."
+    )
+
+
+async def test_stranger_sending_a_sticker_is_told_how_to_start(harness: BotHarness) -> None:
+    user = harness.new_user()
+    await harness.send(user.sticker())
+    assert user.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+
+
+async def test_forged_callback_data_changes_nothing(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB061")
+    for data in ("rsvp:attend_everyone", "delegate:1:attend", "rsvp:", "x" * 64):
+        await harness.send(user.tap_data(data))
+    calls = harness.fake.calls_to("answerCallbackQuery")
+    assert [c.params["text"] for c in calls] == [
+        "Nút này không còn hiệu lực. Xin đồng chí gõ /trangthai để mở lại giấy mời."
+    ] * 4
+    assert await audit_count(harness, "rsvp.changed") == 0
+
+
+async def test_unlinked_account_tapping_an_old_button_is_told_to_link(harness: BotHarness) -> None:
+    user = harness.new_user()
+    await harness.send(user.tap_data("rsvp:attend"))
+    assert user.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+
+
+async def test_edited_messages_are_ignored(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB062")
+    earlier = user.text("xin chào")
+    await harness.send(earlier)
+    await harness.send(user.tap("❌ Không tham dự"))
+    prompt_count = len(user.messages)
+    await harness.send(user.edited(earlier["message"], "Lý do sửa"))
+    assert len(user.messages) == prompt_count
+    assert (await status_of(harness, "DB062")).status == RsvpStatus.NO_ANSWER
+
+
+async def test_names_with_html_are_escaped_everywhere(harness: BotHarness) -> None:
+    row = DelegateRow(
+        row=2,
+        code="DB099",
+        full_name="<b>Ngô & Co</b>",
+        position="Phóng viên <i>",
+        organization="Báo Pháp luật & Xã hội",
+        group_key="bao_chi",
+        phone=None,
+        rank=99,
+    )
+    await harness.services.delegates.import_rows([row], actor="test")
+    links = await harness.services.invitations.links()
+    harness.tokens.update({link.code: link.token for link in links})
+    user = await harness.open_invitation("DB099")
+    assert (
+        "Kính gửi đồng chí <b>Ngô & Co</b>\nPhóng viên <i>, Báo Pháp luật & Xã hội"
+        in user.last_text()
+    )
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    await harness.send(user.text("<script>alert(1)</script>"))
+    await harness.send(user.text("A & B <c>"))
+    assert "<script>alert(1)</script>, A & B <c>" in user.last_text()
+    await harness.send(harness.admin().command("/chuatraloi"))
+    harness.fake.assert_no_violations()
+
+
+# --- office ---------------------------------------------------------------------------------
+
+
+async def test_office_commands_are_refused_to_everyone_but_admins(harness: BotHarness) -> None:
+    delegate = await harness.open_invitation("DB070")
+    stranger = harness.new_user()
+    for user in (delegate, stranger):
+        for command in ("/thongke", "/chuatraloi"):
+            await harness.send(user.command(command))
+            assert user.last_text() == (
+                "Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng phụ trách hội nghị."
+            )
+
+
+async def test_admin_counts_in_private_and_in_the_office_group(harness: BotHarness) -> None:
+    admin = harness.admin()
+    await harness.send(admin.command("/thongke"))
+    assert "Tổng số đại biểu: 80 (đã liên kết Telegram: 0)" in admin.last_text()
+    group = harness.fake.group(-1001000000001, "Văn phòng")
+    await harness.send(group.command(admin, "/thongke"))
+    assert "Dự kiến có mặt: 0/80 chỗ" in group.last_text()
+
+
+async def test_help_lists_office_commands_only_for_admins(harness: BotHarness) -> None:
+    delegate = await harness.open_invitation("DB071")
+    await harness.send(delegate.command("/help"))
+    assert "/thongke" not in delegate.last_text()
+    admin = harness.admin()
+    await harness.send(admin.command("/help"))
+    assert "/thongke — thống kê xác nhận" in admin.last_text()
+
+
+async def test_id_command_tells_user_and_chat_ids(harness: BotHarness) -> None:
+    admin = harness.admin()
+    await harness.send(admin.command("/id"))
+    assert admin.last_text() == (
+        f"Mã số Telegram của đồng chí: {ADMIN_ID}\nMã cuộc trò chuyện này: {ADMIN_ID}"
+    )
+
+
+async def test_delegate_chatter_in_a_group_is_deliberately_ignored(harness: BotHarness) -> None:
+    group = harness.fake.group(-1001000000001, "Văn phòng")
+    member = harness.new_user()
+    await harness.send(group.text(member, "xin chào"))
+    await harness.send(group.command(member, "/start"))
+    assert group.messages == []
+
+
+async def test_unexpected_error_apologises_and_notes_the_office(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(harness.services.reports, "counts", broken)
+    admin = harness.admin()
+    await harness.send(admin.command("/thongke"))
+    assert admin.last_text().startswith("Xin lỗi đồng chí, bot gặp lỗi khi xử lý yêu cầu.")
+    office = harness.fake.messages_to(-1001000000001)
+    assert office[-1]["text"].startswith("⚠️ Bot gặp lỗi khi xử lý update")
+    assert "RuntimeError" in office[-1]["text"]
+    assert "database on fire" not in office[-1]["text"]
+
+
+# --- the real run loop ------------------------------------------------------------------------
+
+
+async def test_polling_bot_publishes_its_menu_and_answers(harness: BotHarness) -> None:
+    stop = asyncio.Event()
+    await harness.app.shutdown()  # serve() initialises the application itself
+    running = asyncio.create_task(serve(harness.app, stop))
+    user = harness.new_user()
+    harness.fake.enqueue(user.command(f"/start {harness.tokens['DB001']}"))
+    await harness.fake.wait_until(lambda: len(user.messages) >= 2)
+    stop.set()
+    await running
+    assert "Kính gửi đồng chí Phạm Thị Thanh Mai" in user.last_text()
+    menus = {
+        scope: [c["command"] for c in commands]
+        for (scope, _), commands in harness.fake.commands.items()
+    }
+    assert ["start", "trangthai", "help", "id"] in menus.values()
+    assert ["start", "trangthai", "help", "id", "thongke", "chuatraloi"] in menus.values()
+    await harness.app.initialize()  # the fixture shuts it down again

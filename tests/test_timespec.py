@@ -1,0 +1,69 @@
+"""Plan times: offsets from the meeting start, local clock times on a day, absolute times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.domain.timespec import TimeSpec, TimeSpecError
+from tests.conftest import HANOI, local
+
+START = local(2024, 5, 28, 8, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("-7d", local(2024, 5, 21, 8, 0)),
+        ("-2h", local(2024, 5, 28, 6, 0)),
+        ("-30s", local(2024, 5, 28, 7, 59, 30)),
+        ("-1d12h", local(2024, 5, 26, 20, 0)),
+        ("+3h30m", local(2024, 5, 28, 11, 30)),
+        ("-1d@08:00", local(2024, 5, 27, 8, 0)),
+        ("0d@06:30", local(2024, 5, 28, 6, 30)),
+        ("-3d@16:00", local(2024, 5, 25, 16, 0)),
+        ("2024-05-21T17:00", local(2024, 5, 21, 17, 0)),
+        ("2024-05-21T10:00+00:00", local(2024, 5, 21, 17, 0)),
+    ],
+)
+def test_time_resolves_against_the_meeting_start(text: str, expected: datetime) -> None:
+    resolved = TimeSpec.parse(text).resolve(START, HANOI)
+    assert resolved == expected
+    assert resolved.tzinfo is UTC
+
+
+def test_day_offset_with_clock_counts_local_calendar_days_not_24_hours() -> None:
+    late_start = local(2024, 5, 28, 23, 30)  # 16:30 UTC: the UTC date is the same day
+    early_start = local(2024, 5, 28, 1, 0)  # 18:00 UTC on the 27th
+    spec = TimeSpec.parse("-1d@08:00")
+    assert spec.resolve(late_start, HANOI) == local(2024, 5, 27, 8, 0)
+    assert spec.resolve(early_start, HANOI) == local(2024, 5, 27, 8, 0)
+
+
+def test_relative_and_absolute_times_are_told_apart() -> None:
+    assert TimeSpec.parse("-7d").is_relative
+    assert not TimeSpec.parse("2024-05-21T17:00").is_relative
+    assert TimeSpec.parse("-7d").offset == timedelta(days=-7)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("soon", "time_unreadable"),
+        ("-7", "time_unreadable"),
+        ("7x", "time_unreadable"),
+        ("-2h@08:00", "time_at_needs_days"),
+        ("-1d@25:00", "time_bad_clock"),
+        ("-1d@08:61", "time_bad_clock"),
+    ],
+)
+def test_unreadable_times_name_what_is_wrong(text: str, code: str) -> None:
+    with pytest.raises(TimeSpecError) as caught:
+        TimeSpec.parse(text)
+    assert caught.value.code == code
+
+
+def test_resolving_against_a_naive_start_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        TimeSpec.parse("-7d").resolve(datetime(2024, 5, 28, 8, 0), HANOI)
