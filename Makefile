@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CONFIG ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
 
 .PHONY: run test lint check clean
 
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hoinghi run
+	$(BIN)/hoinghi --config $(CONFIG) run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -26,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 check: $(STAMP)
-	$(BIN)/hoinghi check
+	$(BIN)/hoinghi --config $(CONFIG) check
 
 clean:
 	rm -rf $(VENV) build *.egg-info
