@@ -6,6 +6,7 @@ import asyncio
 import datetime as dtm
 import json
 import warnings
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -555,3 +556,160 @@ async def test_spec_path_decides_which_methods_exist(tmp_path: Path) -> None:
             await raw_request(bot, "sendMessage", {"chat_id": 1001, "text": "hi"})
 
     assert fake.violations == ["sendMessage: unknown method 'sendMessage'"]
+
+
+# --- flood limits ----------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def limited(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> FakeBotApi:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta
+    return FakeBotApi(enforce_limits=True, clock=clock)
+
+
+@pytest.fixture
+async def limited_bot(limited: FakeBotApi) -> AsyncIterator[Bot]:
+    async with limited.make_bot() as bot:
+        yield bot
+
+
+async def test_31st_message_in_one_second_is_refused_with_retry_after_1_and_not_stored(
+    limited: FakeBotApi, limited_bot: Bot
+) -> None:
+    users = [limited.user(2001 + n, f"Đại biểu {n}") for n in range(31)]
+    for user in users[:30]:
+        await limited_bot.send_message(user.id, "Giấy mời")
+
+    with pytest.raises(RetryAfter) as caught:
+        await limited_bot.send_message(users[30].id, "Giấy mời")
+
+    assert caught.value.retry_after == dtm.timedelta(seconds=1)
+    assert users[30].messages == []
+    assert limited.rate_limited == 1
+    assert limited.calls_to("sendMessage")[-1].error_code == 429
+    assert limited.calls_to("sendMessage")[-1].error == "Too Many Requests: retry after 1"
+    assert limited.sent_counts() == Counter({user.id: 1 for user in users[:30]})
+    limited.assert_no_violations()
+
+
+async def test_fourth_quick_message_to_a_private_chat_is_refused_until_a_second_passes(
+    limited: FakeBotApi, limited_bot: Bot, clock: FakeClock
+) -> None:
+    an = limited.user(1001, "An")
+    for n in range(3):
+        await limited_bot.send_message(an.id, f"Tin {n}")
+
+    with pytest.raises(RetryAfter) as caught:
+        await limited_bot.send_message(an.id, "Tin 3")
+    clock.advance(1)
+    await limited_bot.send_message(an.id, "Tin 3 (gửi lại)")
+
+    assert caught.value.retry_after == dtm.timedelta(seconds=1)
+    assert [m["text"] for m in an.messages] == ["Tin 0", "Tin 1", "Tin 2", "Tin 3 (gửi lại)"]
+    assert [call.error_code for call in limited.calls_to("sendMessage")] == [
+        None,
+        None,
+        None,
+        429,
+        None,
+    ]
+    assert limited.rate_limited == 1
+
+
+async def test_21st_message_to_a_group_within_60_seconds_waits_for_the_oldest_to_expire(
+    limited: FakeBotApi, limited_bot: Bot, clock: FakeClock
+) -> None:
+    group = limited.group(-1001234567890, "Ban tổ chức")
+    for n in range(20):  # one a second: t = 0 … 19
+        await limited_bot.send_message(group.id, f"Tin {n}")
+        clock.advance(1)
+    clock.advance(5)  # t = 25; the first message (t = 0) leaves the window at t = 60
+
+    with pytest.raises(RetryAfter) as caught:
+        await limited_bot.send_message(group.id, "Tin 20")
+    clock.advance(35)
+    await limited_bot.send_message(group.id, "Tin 20 (gửi lại)")
+
+    assert caught.value.retry_after == dtm.timedelta(seconds=35)
+    assert len(group.messages) == 21
+    assert group.last_text() == "Tin 20 (gửi lại)"
+    assert limited.rate_limited == 1
+
+
+async def test_sending_to_another_chat_during_the_retry_after_penalty_is_refused_too(
+    limited: FakeBotApi, limited_bot: Bot, clock: FakeClock
+) -> None:
+    group = limited.group(-1001234567890, "Ban tổ chức")
+    an = limited.user(1001, "An")
+    for n in range(20):
+        await limited_bot.send_message(group.id, f"Tin {n}")
+    clock.advance(25)
+    with pytest.raises(RetryAfter) as first:
+        await limited_bot.send_message(group.id, "Tin 20")
+    clock.advance(5)
+
+    # An's chat is under every limit, but the bot ignored retry_after: 30 of 35 s remain.
+    with pytest.raises(RetryAfter) as penalty:
+        await limited_bot.send_message(an.id, "Chào An")
+    clock.advance(30)
+    await limited_bot.send_message(an.id, "Chào An")
+
+    assert first.value.retry_after == dtm.timedelta(seconds=35)
+    assert penalty.value.retry_after == dtm.timedelta(seconds=30)
+    assert limited.rate_limited == 2
+    assert [m["text"] for m in an.messages] == ["Chào An"]
+    assert limited.sent_counts() == Counter({group.id: 20, an.id: 1})
+
+
+async def test_limits_are_off_by_default(fake: FakeBotApi, an: FakeUser, bot: Bot) -> None:
+    for n in range(100):
+        await bot.send_message(an.id, f"Tin {n}")
+
+    assert len(an.messages) == 100
+    assert fake.rate_limited == 0
+    assert fake.sent_counts() == Counter({an.id: 100})
+
+
+async def test_sent_counts_count_only_delivered_messages(
+    limited: FakeBotApi, limited_bot: Bot
+) -> None:
+    an = limited.user(1001, "An")
+    binh = limited.user(1002, "Bình")
+    group = limited.group(-100, "Tổ thư ký")
+    limited.block(binh.id)
+    incoming = an.text("Cho tôi xin chương trình")
+
+    await limited_bot.send_document(an.id, b"%PDF", filename="chuong-trinh.pdf")
+    await limited_bot.copy_message(group.id, an.id, incoming["message"]["message_id"])
+    await limited_bot.send_chat_action(an.id, "typing")  # a status, not a message
+    with pytest.raises(BadRequest):
+        await limited_bot.send_message(an.id, "<b>unclosed", parse_mode="HTML")
+    with pytest.raises(Forbidden):
+        await limited_bot.send_message(binh.id, "Giấy mời")
+    await limited_bot.send_message(an.id, "Tin 2")
+    await limited_bot.send_message(an.id, "Tin 3")
+    with pytest.raises(RetryAfter):
+        await limited_bot.send_message(an.id, "Tin 4")
+
+    assert limited.sent_counts() == Counter({an.id: 3, group.id: 1})
+    assert limited.violations == [
+        "sendMessage: Bad Request: can't parse entities: can't find end tag for \"b\""
+    ]

@@ -13,6 +13,11 @@ Telegram would reject because the bot built it wrongly is a *violation*: it is r
 ``FakeBotApi.violations`` and answered with HTTP 400, so PTB raises ``BadRequest`` just as in
 production. State-dependent refusals a correct bot must cope with (blocked user, "message is not
 modified", editing a deleted message) are answered the same way but are not violations.
+
+``FakeBotApi(enforce_limits=True)`` also applies Telegram's flood limits to sending methods and
+answers a message over them with 429 ``retry_after`` (counted in ``rate_limited``, not a
+violation); ``tests.fakes.server.FakeBotApiServer`` serves the fake over loopback HTTP so a bot in
+another process can talk to it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ import functools
 import html
 import itertools
 import json
+import math
 import os
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -50,6 +56,10 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_ANSWER_LIMIT = 200
 CALLBACK_DATA_MAX_BYTES = 64
+# Flood limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+OVERALL_LIMIT, OVERALL_WINDOW = 30, 1.0  # messages per sliding window (seconds), all chats
+PRIVATE_BURST, PRIVATE_RATE = 3, 1.0  # token bucket per private chat: capacity, tokens/second
+GROUP_LIMIT, GROUP_WINDOW = 20, 60.0  # messages per sliding window (seconds), per group
 
 
 class SpecViolation(AssertionError):
@@ -482,6 +492,81 @@ _INLINE_BUTTON_DECOR = frozenset({"text", "icon_custom_emoji_id", "style"})
 _BOT_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 
 
+# Senders whose result is not a message in the chat (a typing status, a draft preview).
+_NOT_MESSAGES = frozenset({"sendChatAction", "sendMessageDraft", "sendRichMessageDraft"})
+
+
+def _is_sending(method: str) -> bool:
+    """Whether ``method`` delivers a message, so it counts towards the flood limits."""
+    if method in ("copyMessage", "forwardMessage"):
+        return True
+    return method.startswith("send") and method not in _NOT_MESSAGES
+
+
+def _chat_number(chat_id: Any) -> int | None:
+    # "@channelusername" chat ids have no number; only the overall limit applies to them.
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return None
+
+
+def _whole_seconds(wait: float) -> int:
+    # Float noise from clock arithmetic must not round 1.0000000001 up to a whole extra second.
+    return max(1, math.ceil(wait - 1e-9))
+
+
+def _window_wait(window: deque[float] | None, now: float, limit: int, length: float) -> float:
+    """Seconds until a sliding ``length``-second ``window`` has room for one more message."""
+    if window is None:
+        return 0.0
+    while window and window[0] <= now - length:
+        window.popleft()
+    return window[0] + length - now if len(window) >= limit else 0.0
+
+
+class _FloodLimits:
+    """Telegram's flood limits: overall and per-group sliding windows, per-user token buckets."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._overall: deque[float] = deque()
+        self._groups: dict[int, deque[float]] = {}
+        self._buckets: dict[int, tuple[float, float]] = {}  # chat id -> (tokens, as of when)
+        self._penalty_until = -math.inf
+
+    def retry_after(self, chat_id: int | None) -> int | None:
+        """Whole seconds the bot must wait before this message, or ``None`` if it may go now."""
+        now = self._clock()
+        if now < self._penalty_until:
+            # Telegram keeps refusing a bot that ignores retry_after, whichever chat it targets.
+            return _whole_seconds(self._penalty_until - now)
+        waits = [_window_wait(self._overall, now, OVERALL_LIMIT, OVERALL_WINDOW)]
+        if chat_id is not None and chat_id > 0:
+            waits.append((1.0 - self._tokens(chat_id, now)) / PRIVATE_RATE)
+        elif chat_id is not None and chat_id < 0:
+            waits.append(_window_wait(self._groups.get(chat_id), now, GROUP_LIMIT, GROUP_WINDOW))
+        wait = max(waits)
+        if wait <= 0:
+            return None
+        seconds = _whole_seconds(wait)
+        self._penalty_until = now + seconds
+        return seconds
+
+    def delivered(self, chat_id: int | None) -> None:
+        """Charge one delivered message to the limits."""
+        now = self._clock()
+        self._overall.append(now)
+        if chat_id is not None and chat_id > 0:
+            self._buckets[chat_id] = (self._tokens(chat_id, now) - 1.0, now)
+        elif chat_id is not None and chat_id < 0:
+            self._groups.setdefault(chat_id, deque()).append(now)
+
+    def _tokens(self, chat_id: int, now: float) -> float:
+        tokens, since = self._buckets.get(chat_id, (float(PRIVATE_BURST), now))
+        return min(float(PRIVATE_BURST), tokens + (now - since) * PRIVATE_RATE)
+
+
 class _Transport(httpx.AsyncBaseTransport):
     def __init__(self, fake: FakeBotApi) -> None:
         self._fake = fake
@@ -503,13 +588,20 @@ class FakeBotApi:
         bot_id: int = 123456,
         bot_username: str = "hoinghi_test_bot",
         spec_path: Path | None = None,
+        enforce_limits: bool = False,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        """``enforce_limits`` turns on Telegram's flood limits, timed by ``clock`` (seconds)."""
         self.token = token
         self.base_url = "https://fake-bot-api.test/bot"
         self.base_file_url = "https://fake-bot-api.test/file/bot"
         self.transport: httpx.AsyncBaseTransport = _Transport(self)
         self.calls: list[ApiCall] = []
         self.violations: list[str] = []
+        self.enforce_limits = enforce_limits
+        self.rate_limited = 0
+        self._limits = _FloodLimits(clock or time.monotonic)
+        self._sent: Counter[int] = Counter()
         self.bot_user: JsonDict = {
             "id": bot_id,
             "is_bot": True,
@@ -567,6 +659,10 @@ class FakeBotApi:
     def calls_to(self, method: str) -> list[ApiCall]:
         """Every recorded call to ``method``, including refused ones."""
         return [call for call in self.calls if call.method == method]
+
+    def sent_counts(self) -> Counter[int]:
+        """Messages delivered by sending methods, per chat id (refused calls not counted)."""
+        return Counter(self._sent)
 
     def messages_to(self, chat_id: int) -> list[JsonDict]:
         """Messages the bot sent to ``chat_id``, with edits applied, oldest first."""
@@ -707,11 +803,25 @@ class FakeBotApi:
         if fault is not None:
             # Validation still ran above, so an injected failure never hides a bot bug.
             return self._inject(call, fault, request)
+        sending = _is_sending(call.method) and "chat_id" in call.params
+        chat_number = _chat_number(call.params.get("chat_id"))
+        if sending and self.enforce_limits:
+            retry_after = self._limits.retry_after(chat_number)
+            if retry_after is not None:
+                self.rate_limited += 1
+                call.error_code = 429
+                call.error = f"Too Many Requests: retry after {retry_after}"
+                return _error_response(429, call.error, retry_after)
         try:
             result = await self._execute(method or name, call)
         except _Reject as reject:
             self._record(call, reject)
             return _error_response(reject.error_code, reject.description)
+        if sending and self.enforce_limits:
+            # sendMediaGroup delivers one message per item; the limits charge it as one call.
+            self._limits.delivered(chat_number)
+        if sending and chat_number is not None:
+            self._sent[chat_number] += len(result) if isinstance(result, list) else 1
         return httpx.Response(200, json={"ok": True, "result": result})
 
     def _record(self, call: ApiCall, reject: _Reject) -> None:
