@@ -23,6 +23,7 @@ from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.tokens import deep_link
+from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
 from bot.services import Services, build_services
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
@@ -33,7 +34,7 @@ from storage.migrate import upgrade_database
 
 log = logging.getLogger("hoinghi")
 
-EXIT_OK, EXIT_USAGE, EXIT_INVALID = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 2, 3, 4
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -330,7 +331,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         _out(catalog.plain("export.done", path=path, count=len(rows), username=username))
         return EXIT_OK
 
-    return asyncio.run(_with_services(loaded[0], work))
+    return _run_channel(catalog, loaded[0], work)
 
 
 def _write_table(path: Path, headings: list[str], rows: list[list[str]]) -> None:
@@ -383,4 +384,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     log.info("database: %s", _safe_url(loaded[0].database_url))
-    return asyncio.run(_with_services(loaded[0], work))
+    return _run_channel(catalog, loaded[0], work)
+
+
+def _run_channel(
+    catalog: Catalog, loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]
+) -> int:
+    """Run work that talks to the messaging platform; a refusal is an answer, not a traceback."""
+    try:
+        return asyncio.run(_with_services(loaded, work))
+    except ChannelUnavailable as exc:
+        _out(
+            catalog.plain(f"cli.channel_{exc.reason}", env=TOKEN_ENV, detail=exc.detail), sys.stderr
+        )
+        return EXIT_UNAVAILABLE

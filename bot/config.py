@@ -35,6 +35,8 @@ TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 DEFAULT_CONFIG = Path("config.toml")
 DEFAULT_DB_FILE = "hoinghi.db"
 
+# Stands in for a time that could not be read, so later checks do not report it twice.
+_PLACEHOLDER = datetime(2000, 1, 1, tzinfo=UTC)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_]{0,39}$")
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
@@ -121,12 +123,13 @@ class Meeting(_Section):
     def _local_to_utc(cls, value: Any, info: ValidationInfo) -> Any:
         zone_name = info.data.get("timezone")
         if zone_name is None:  # the zone has its own error already
-            return datetime(2000, 1, 1, tzinfo=UTC)
+            return _PLACEHOLDER
         zone = ZoneInfo(zone_name)
-        if info.field_name == "ends_at" and "starts_at" in info.data:
+        if info.field_name == "ends_at":
             spec = _time_spec(value)
             if spec.is_relative:
-                return spec.resolve(info.data["starts_at"], zone)
+                start = info.data.get("starts_at")
+                return _PLACEHOLDER if start is None else spec.resolve(start, zone)
         if isinstance(value, datetime):
             local = value
         else:
@@ -140,13 +143,23 @@ class Meeting(_Section):
             local = local.replace(tzinfo=zone)
         return local.astimezone(UTC)
 
-    @model_validator(mode="after")
-    def _ends_after_start(self) -> Meeting:
-        if self.ends_at <= self.starts_at:
+    @field_validator("ends_at")
+    @classmethod
+    def _ends_after_start(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("starts_at")
+        if start is not None and value != _PLACEHOLDER and value <= start:
             raise PydanticCustomError("ends_before_start", "the meeting ends before it starts")
-        if self.rsvp_deadline_at > self.starts_at:
-            raise PydanticCustomError("rsvp_after_start", "the RSVP deadline is after the start")
-        return self
+        return value
+
+    @field_validator("rsvp_deadline")
+    @classmethod
+    def _deadline_before_start(cls, value: TimeSpec, info: ValidationInfo) -> TimeSpec:
+        start, zone = info.data.get("starts_at"), info.data.get("timezone")
+        if start is None or zone is None or start == _PLACEHOLDER:
+            return value  # the start has its own error
+        if value.resolve(start, ZoneInfo(zone)) > start:
+            raise PydanticCustomError("rsvp_after_start", "the deadline is after the start")
+        return value
 
     @property
     def zone(self) -> ZoneInfo:
@@ -216,6 +229,31 @@ class DatabaseSettings(_Section):
     url: str | None = None
 
 
+class Reminders(_Section):
+    """Automatic messages. Chasing offsets count from the RSVP deadline; the others from the
+    meeting start. An empty list or ``""`` turns a kind off."""
+
+    rsvp_chase: list[PlanTime] = Field(
+        default_factory=lambda: [TimeSpec.parse("-3d@08:00"), TimeSpec.parse("-1d@08:00")]
+    )
+    day_before: PlanTime | None = Field(default_factory=lambda: TimeSpec.parse("-1d@16:00"))
+    meeting_morning: PlanTime | None = Field(default_factory=lambda: TimeSpec.parse("0d@06:30"))
+
+    @field_validator("day_before", "meeting_morning", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class OutboxSettings(_Section):
+    """How fast and how stubbornly bulk messages are sent."""
+
+    rate_per_second: float = Field(default=30.0, gt=0, le=1000)
+    batch_size: int = Field(default=30, ge=1, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    tick_seconds: float = Field(default=2.0, gt=0, le=3600)
+
+
 class AgendaItem(_Section):
     """One item of the programme (section III), in local wall-clock time."""
 
@@ -282,6 +320,8 @@ class Config(_Section):
     office: Office
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
+    reminders: Reminders = Field(default_factory=Reminders)
+    outbox: OutboxSettings = OutboxSettings()
     agenda: list[AgendaItem] = Field(min_length=1)
     themes: list[Theme] = Field(default_factory=list)
     groups: list[Group] = Field(min_length=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, Id, UTCDateTime
@@ -42,7 +42,6 @@ class Delegate(Base):
     group_key: Mapped[str] = mapped_column(String(40), index=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     rank: Mapped[int | None] = mapped_column(Integer)
-    is_simulated: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -73,6 +72,7 @@ class ChannelIdentity(Base):
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     pending_input: Mapped[str | None] = mapped_column(String(32))
     pending_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Invitation(Base):
@@ -121,3 +121,67 @@ class AuditEntry(Base):
     entity_id: Mapped[int | None] = mapped_column(Id)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class OutboundMessage(Base):
+    """Something the bot sends to many: a reminder, a broadcast, the agenda, an office note.
+
+    Automatic kinds carry a ``dedupe_key`` so planning them twice creates one row. A
+    broadcast is composed in chat while ``status`` is ``draft`` (``draft_step`` says what the
+    office is asked for next). ``expires_at`` closes the window after which a message that
+    could not go out in time is skipped instead of sent late.
+    """
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(24))
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    audience: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(80))
+    report_to: Mapped[str | None] = mapped_column(String(64))
+    draft_step: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Delivery(Base):
+    """One recipient of one outbound message, and how sending it went.
+
+    pending → sending → sent / failed / blocked; ``not_linked`` and ``skipped`` are final
+    states for recipients who could not be reached at all. ``parts_sent`` lets a multi-part
+    message resume after a crash without repeating the parts already delivered.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("message_id", "recipient"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="CASCADE"), index=True
+    )
+    delegate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    chat_address: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    platform_message_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+Index("ix_deliveries_due", Delivery.status, Delivery.next_attempt_at)

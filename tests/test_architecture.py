@@ -59,16 +59,24 @@ def test_importing_the_core_loads_no_telegram_module() -> None:
 
 
 def test_ruff_bans_telegram_imports_outside_the_adapter(tmp_path: Path) -> None:
-    leak = ROOT / "bot" / "_leak_probe.py"
+    leak = tmp_path / "bot" / "leak.py"
+    leak.parent.mkdir()
     leak.write_text("import telegram\n", encoding="utf-8")
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "ruff", "check", "--select", "TID251", str(leak)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-    finally:
-        leak.unlink()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--config",
+            str(ROOT / "pyproject.toml"),
+            "--select",
+            "TID251",
+            str(leak),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1
     assert "Only handlers/telegram/ may import python-telegram-bot" in result.stdout

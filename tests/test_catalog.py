@@ -63,8 +63,8 @@ def test_vietnamese_texts_carry_full_diacritics() -> None:
 
 def test_parameters_are_escaped_but_trusted_html_is_not() -> None:
     text = VI.html("rsvp.current", status="<b>Ngô & Co</b>")
-    assert text == "Ý kiến hiện tại của đồng chí: <b>&lt;b&gt;Ngô &amp; Co&lt;/b&gt;</b>."
-    assert VI.html("rsvp.cancelled", answer=Html("<b>x</b>")) == "Đã huỷ thao tác. <b>x</b>"
+    assert text == "Nội dung đồng chí đã xác nhận: <b>&lt;b&gt;Ngô &amp; Co&lt;/b&gt;</b>."
+    assert VI.html("rsvp.cancelled", answer=Html("<b>x</b>")) == "Đã hủy thao tác. <b>x</b>"
     assert VI.plain("rsvp.too_long", limit=5).startswith("Nội dung quá dài (tối đa 5 ký tự)")
 
 

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from storage.migrate import head_revision
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
 
 
@@ -105,8 +106,8 @@ def test_db_upgrade_creates_then_reports_current(
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "upgrade"]) == 0
     first, second = capsys.readouterr().out.splitlines()
-    assert first.endswith("phiên bản — → 0001.")
-    assert second.endswith("đã ở phiên bản mới nhất (0001).")
+    assert first.endswith(f"phiên bản — → {head_revision()}.")
+    assert second.endswith(f"đã ở phiên bản mới nhất ({head_revision()}).")
 
 
 def test_export_writes_one_personal_link_per_delegate_to_xlsx(

@@ -99,12 +99,26 @@ def test_every_problem_is_reported_at_once_with_its_key(tmp_path: Path) -> None:
 
 def test_meeting_that_ends_before_it_starts_is_refused(tmp_path: Path) -> None:
     path = edited(tmp_path, ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-28T07:00"'))
-    assert problems(path) == [("meeting", "ends_before_start")]
+    assert problems(path) == [("meeting.ends_at", "ends_before_start")]
 
 
 def test_rsvp_deadline_after_the_start_is_refused(tmp_path: Path) -> None:
     path = edited(tmp_path, ('rsvp_deadline = "-7d@17:00"', 'rsvp_deadline = "+1h"'))
-    assert problems(path) == [("meeting", "rsvp_after_start")]
+    assert problems(path) == [("meeting.rsvp_deadline", "rsvp_after_start")]
+
+
+def test_an_unreadable_start_does_not_make_a_valid_relative_end_look_wrong(tmp_path: Path) -> None:
+    path = edited(
+        tmp_path,
+        ('starts_at = "2024-05-28T08:00"', 'starts_at = "28/5/2024 8h"'),
+        ('ends_at = "2024-05-28T11:30"', 'ends_at = "+3h30m"'),
+    )
+    assert problems(path) == [("meeting.starts_at", "time_unreadable")]
+
+
+def test_a_fractional_capacity_is_explained_in_vietnamese(tmp_path: Path) -> None:
+    path = edited(tmp_path, ("capacity = 80", "capacity = 80.5"))
+    assert problems(path) == [("meeting.capacity", "int_from_float")]
 
 
 def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:

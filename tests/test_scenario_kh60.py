@@ -159,7 +159,11 @@ async def test_kh60_office_imports_hands_out_links_and_counts_every_answer(
             if line.startswith("• ")
         ]
         assert listed == silent_codes  # both in protocol order, as the export is
-        assert await audit_rows(harness) == attending + substitute + declined
+        # A decline counts from the tap; a reason typed afterwards is one more audited change.
+        assert (
+            await audit_rows(harness)
+            == attending + substitute + declined + expected["decline_reason"]
+        )
     finally:
         await harness.app.shutdown()
         await engine.dispose()

@@ -147,3 +147,12 @@ async def test_counts_put_groups_in_protocol_order_and_tally_presence(imported: 
     assert (counts.overall.total, counts.overall.linked, counts.overall.present) == (80, 3, 3)
     assert counts.groups[0].tally.by_status[RsvpStatus.ATTENDING] == 2
     assert sum(len(g.delegates) for g in await imported.reports.unanswered()) == 77
+
+
+async def test_reimport_matches_codes_without_case(services: Services) -> None:
+    await services.delegates.import_rows([row("DB001")], actor="t")
+    summary = await services.delegates.import_rows(
+        [row("db001", position="Phó Chủ tịch")], actor="t"
+    )
+    assert (summary.created, summary.updated, summary.absent) == (0, 1, [])
+    assert await count(services, Delegate) == 1

@@ -56,7 +56,7 @@ async def test_opening_a_personal_link_links_the_account_and_shows_the_invitatio
     assert "Hội trường Hội LHPN Hà Nội" in card
     assert "Số 7 phố Tôn Thất Thuyết, phường Dịch Vọng Hậu, quận Cầu Giấy" in card
     assert "07:30–08:00: Đón tiếp đại biểu" in card
-    assert "Ý kiến hiện tại của đồng chí: Chưa trả lời." in card
+    assert "Nội dung đồng chí đã xác nhận: Chưa trả lời." in card
     assert "trước 17:00, Thứ Ba, ngày 21/5/2024" in card
     sent = harness.fake.calls_to("sendMessage")[-1].params["text"]
     assert '<a href="https://maps.google.com/?q=21.029850,105.785230">' in sent
@@ -83,7 +83,7 @@ async def test_wrong_token_gets_a_clear_answer_and_links_nothing(harness: BotHar
     await harness.send(user.command("/start " + "x" * 32))
     await harness.send(user.command("/start not-a-token"))
     assert [m["text"] for m in user.messages] == [
-        "Đường liên kết này không đúng hoặc đã hết hiệu lực. Xin đồng chí kiểm tra lại đường "
+        "Đường liên kết này không đúng hoặc đã hết hiệu lực. Đề nghị đồng chí kiểm tra lại đường "
         "liên kết trong giấy mời, hoặc liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, "
         "điện thoại 024 3834 5678."
     ] * 2
@@ -135,7 +135,7 @@ async def test_sharing_someone_elses_contact_is_refused(harness: BotHarness) -> 
     user = harness.new_user()
     await harness.send(user.share_contact(await _phone_of(harness, "DB020"), own=False))
     assert user.last_text() == (
-        "Xin đồng chí chia sẻ số điện thoại của chính mình bằng nút «📱 Chia sẻ số điện thoại»."
+        "Đề nghị đồng chí chia sẻ số điện thoại của chính mình bằng nút «📱 Chia sẻ số điện thoại»."
     )
     assert await audit_count(harness, "identity.linked") == 0
 
@@ -184,7 +184,7 @@ async def test_second_tap_changes_nothing_and_says_so(harness: BotHarness) -> No
     await harness.send(user.tap("✅ Tham dự", message=card))
     assert len(user.messages) == messages_after_first
     assert harness.fake.calls_to("answerCallbackQuery")[-1].params["text"] == (
-        "Ý kiến này đã được ghi nhận trước đó; không có thay đổi."
+        "Nội dung này đã được ghi nhận trước đó; không có thay đổi."
     )
     assert await audit_count(harness, "rsvp.changed") == 1
 
@@ -202,8 +202,11 @@ async def test_redelivered_update_has_no_second_effect(harness: BotHarness) -> N
 async def test_declining_with_a_reason_records_the_reason(harness: BotHarness) -> None:
     user = await harness.open_invitation("DB032")
     await harness.send(user.tap("❌ Không tham dự"))
-    assert user.last_text().startswith("Xin đồng chí cho biết lý do không tham dự (không bắt buộc)")
-    assert buttons(user.last_message) == ["Không nêu lý do", "Huỷ"]
+    assert user.last_text().startswith(
+        "Đã ghi nhận: đồng chí không tham dự hội nghị. Đề nghị đồng chí cho biết lý do"
+    )
+    assert (await status_of(harness, "DB032")).status == RsvpStatus.DECLINED  # from the tap
+    assert buttons(user.last_message) == ["Không nêu lý do", "Hủy"]
     await harness.send(user.text("Trùng lịch tiếp đoàn công tác của Trung ương"))
     assert user.last_text().startswith(
         "Đã ghi nhận: đồng chí không tham dự hội nghị "
@@ -222,7 +225,9 @@ async def test_declining_without_a_reason(harness: BotHarness) -> None:
     await harness.send(user.tap("Không nêu lý do"))
     rsvp = await status_of(harness, "DB033")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
-    assert user.last_text().startswith("Đã ghi nhận: đồng chí không tham dự hội nghị. Xin cảm ơn")
+    assert user.last_text().startswith(
+        "Đã ghi nhận: đồng chí không tham dự hội nghị. Trân trọng cảm ơn"
+    )
 
 
 async def test_sending_a_substitute_asks_name_then_position_and_confirms(
@@ -230,9 +235,13 @@ async def test_sending_a_substitute_asks_name_then_position_and_confirms(
 ) -> None:
     user = await harness.open_invitation("DB040")
     await harness.send(user.tap("👤 Cử người dự thay"))
-    assert user.last_text() == "Xin đồng chí cho biết họ và tên người dự thay (gõ vào ô tin nhắn)."
+    assert (
+        user.last_text() == "Đề nghị đồng chí cho biết họ và tên người dự thay (gõ vào ô tin nhắn)."
+    )
     await harness.send(user.text("  Lê Thị   Hương "))
-    assert user.last_text() == "Xin đồng chí cho biết chức vụ, đơn vị của đồng chí Lê Thị Hương."
+    assert (
+        user.last_text() == "Đề nghị đồng chí cho biết chức vụ, đơn vị của đồng chí Lê Thị Hương."
+    )
     await harness.send(user.text("Phó Chủ tịch Hội LHPN quận Ba Đình"))
     assert user.last_text().startswith(
         "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, "
@@ -250,10 +259,10 @@ async def test_cancelling_a_substitute_keeps_the_previous_answer(harness: BotHar
     user = await harness.open_invitation("DB041")
     await harness.send(user.tap("✅ Tham dự"))
     await harness.send(user.tap("👤 Cử người dự thay"))
-    await harness.send(user.tap("Huỷ"))
-    assert user.last_text() == "Đã huỷ thao tác. Ý kiến hiện tại của đồng chí: Tham dự."
+    await harness.send(user.tap("Hủy"))
+    assert user.last_text() == "Đã hủy thao tác. Nội dung đồng chí đã xác nhận: Tham dự."
     await harness.send(user.text("Nguyễn Văn A"))  # no longer awaited: a hint, not an answer
-    assert user.last_text().startswith("Xin đồng chí trả lời bằng các nút")
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các nút")
     assert (await status_of(harness, "DB041")).status == RsvpStatus.ATTENDING
 
 
@@ -261,8 +270,8 @@ async def test_changing_an_answer_mentions_the_previous_one(harness: BotHarness)
     user = await harness.open_invitation("DB042")
     await harness.send(user.tap("✅ Tham dự"))
     await harness.send(user.tap("❌ Không tham dự"))
+    assert "(Trước đó đồng chí đã xác nhận: Tham dự.)" in user.last_text()
     await harness.send(user.tap("Không nêu lý do"))
-    assert "(Ý kiến trước đó: Tham dự.)" in user.last_text()
     assert await audit_count(harness, "rsvp.changed") == 2
 
 
@@ -271,7 +280,8 @@ async def test_too_long_reason_is_refused_and_still_awaited(harness: BotHarness)
     await harness.send(user.tap("❌ Không tham dự"))
     await harness.send(user.text("x" * 501))
     assert (
-        user.last_text() == "Nội dung quá dài (tối đa 500 ký tự). Xin đồng chí nhập ngắn gọn hơn."
+        user.last_text()
+        == "Nội dung quá dài (tối đa 500 ký tự). Đề nghị đồng chí nhập ngắn gọn hơn."
     )
     await harness.send(user.text("Đi công tác"))
     assert (await status_of(harness, "DB043")).reason == "Đi công tác"
@@ -284,8 +294,8 @@ async def test_answers_are_final_after_the_deadline(harness: BotHarness) -> None
     harness.clock.set(harness.services.config.meeting.rsvp_deadline_at + timedelta(seconds=1))
     await harness.send(user.tap("❌ Không tham dự", message=card))
     assert user.last_text().startswith(
-        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; ý kiến của đồng chí "
-        "được giữ nguyên. Ý kiến hiện tại của đồng chí: Tham dự."
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; nội dung đồng chí đã "
+        "xác nhận được giữ nguyên. Nội dung đồng chí đã xác nhận: Tham dự."
     )
     assert "đồng chí Trần Thu Hà" in user.last_text()
     assert (await status_of(harness, "DB050")).status == RsvpStatus.ATTENDING
@@ -306,7 +316,7 @@ async def test_status_command_shows_the_current_answer(harness: BotHarness) -> N
     await harness.send(user.tap("❌ Không tham dự"))
     await harness.send(user.text("Ốm"))
     await harness.send(user.command("/trangthai"))
-    assert "Ý kiến hiện tại của đồng chí: Không tham dự (lý do: Ốm)." in user.last_text()
+    assert "Nội dung đồng chí đã xác nhận: Không tham dự (lý do: Ốm)." in user.last_text()
     stranger = harness.new_user()
     await harness.send(stranger.command("/trangthai"))
     assert stranger.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
@@ -326,8 +336,8 @@ async def test_unexpected_input_gets_a_hint_never_silence(harness: BotHarness, k
     }[kind]()
     await harness.send(update)
     assert user.last_text() == (
-        "Xin đồng chí trả lời bằng các nút bên dưới giấy mời; gõ /trangthai để xem lại giấy mời, "
-        "/help để xem hướng dẫn."
+        "Đề nghị đồng chí trả lời bằng các nút bên dưới giấy mời; gõ /trangthai để xem lại "
+        "giấy mời, /help để xem hướng dẫn."
     )
 
 
@@ -343,7 +353,7 @@ async def test_forged_callback_data_changes_nothing(harness: BotHarness) -> None
         await harness.send(user.tap_data(data))
     calls = harness.fake.calls_to("answerCallbackQuery")
     assert [c.params["text"] for c in calls] == [
-        "Nút này không còn hiệu lực. Xin đồng chí gõ /trangthai để mở lại giấy mời."
+        "Nút này không còn hiệu lực. Đề nghị đồng chí gõ /trangthai để mở lại giấy mời."
     ] * 4
     assert await audit_count(harness, "rsvp.changed") == 0
 
@@ -362,7 +372,7 @@ async def test_edited_messages_are_ignored(harness: BotHarness) -> None:
     prompt_count = len(user.messages)
     await harness.send(user.edited(earlier["message"], "Lý do sửa"))
     assert len(user.messages) == prompt_count
-    assert (await status_of(harness, "DB062")).status == RsvpStatus.NO_ANSWER
+    assert (await status_of(harness, "DB062")).reason is None
 
 
 async def test_names_with_html_are_escaped_everywhere(harness: BotHarness) -> None:
@@ -449,7 +459,7 @@ async def test_unexpected_error_apologises_and_notes_the_office(
     monkeypatch.setattr(harness.services.reports, "counts", broken)
     admin = harness.admin()
     await harness.send(admin.command("/thongke"))
-    assert admin.last_text().startswith("Xin lỗi đồng chí, bot gặp lỗi khi xử lý yêu cầu.")
+    assert admin.last_text().startswith("Xin lỗi đồng chí, hệ thống gặp sự cố khi xử lý yêu cầu.")
     office = harness.fake.messages_to(-1001000000001)
     assert office[-1]["text"].startswith("⚠️ Bot gặp lỗi khi xử lý update")
     assert "RuntimeError" in office[-1]["text"]
@@ -476,3 +486,71 @@ async def test_polling_bot_publishes_its_menu_and_answers(harness: BotHarness) -
     assert ["start", "trangthai", "help", "id"] in menus.values()
     assert ["start", "trangthai", "help", "id", "thongke", "chuatraloi"] in menus.values()
     await harness.app.initialize()  # the fixture shuts it down again
+
+
+# --- found in review ----------------------------------------------------------------------------
+
+
+async def test_redelivered_substitute_name_is_not_taken_as_the_position(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB044")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    name = user.text("Nguyễn Thị Lan")
+    await harness.send(name)
+    await harness.send(name)  # Telegram delivers it again after a crash
+    assert (
+        user.last_text() == "Đề nghị đồng chí cho biết chức vụ, đơn vị của đồng chí Nguyễn Thị Lan."
+    )
+    await harness.send(user.text("Phó Chủ tịch"))
+    rsvp = await status_of(harness, "DB044")
+    assert (rsvp.substitute_name, rsvp.substitute_position) == ("Nguyễn Thị Lan", "Phó Chủ tịch")
+
+
+async def test_typing_the_same_reason_again_says_nothing_changed(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB045")
+    card = user.last_message
+    await harness.send(user.tap("❌ Không tham dự", message=card))
+    await harness.send(user.text("Bận"))
+    await harness.send(user.tap("❌ Không tham dự", message=card))
+    await harness.send(user.text("Bận"))
+    assert user.last_text() == "Nội dung này đã được ghi nhận trước đó; không có thay đổi."
+    assert await audit_count(harness, "rsvp.changed") == 2
+
+
+async def test_cancel_with_nothing_pending_says_so(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB046")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    prompt = user.last_message
+    await harness.send(user.tap("Hủy", message=prompt))
+    await harness.send(user.tap("Hủy", message=prompt))
+    assert user.last_text() == "Không có thao tác nào đang chờ để hủy."
+
+
+async def test_foreign_number_shared_without_plus_links(harness: BotHarness) -> None:
+    async with harness.services.ctx.sessions() as session, session.begin():
+        delegate = await session.scalar(select(Delegate).where(Delegate.code == "DB075"))
+        assert delegate is not None
+        delegate.phone = "+4915112345678"
+    user = harness.new_user()
+    await harness.send(user.share_contact("4915112345678"))
+    assert "Kính gửi đồng chí" in user.last_text()
+
+
+async def test_a_very_long_programme_is_split_and_keeps_the_buttons_on_the_last_part(
+    harness: BotHarness,
+) -> None:
+    config = harness.services.config
+    item = config.agenda[0]
+    long_agenda = [
+        item.model_copy(update={"title": f"{n:02d} " + "Nội dung " * 50}) for n in range(20)
+    ]
+    object.__setattr__(
+        harness.services.ctx, "config", config.model_copy(update={"agenda": long_agenda})
+    )
+    user = await harness.open_invitation("DB047")
+    card_parts = user.messages[1:]
+    assert len(card_parts) >= 3
+    assert all(len(m["text"]) <= 4096 for m in card_parts)
+    assert buttons(card_parts[-1]) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
+    assert all(buttons(m) == [] for m in card_parts[:-1])

@@ -48,9 +48,15 @@ class DelegateService:
         now = self._ctx.clock.now()
         created = updated = unchanged = 0
         async with unit_of_work(self._ctx.sessions) as session:
-            existing = await queries.delegates_by_code(session, self._ctx.meeting_id)
+            # Codes are compared without case, as the file parser does: "db001" is DB001.
+            existing = {
+                code.casefold(): delegate
+                for code, delegate in (
+                    await queries.delegates_by_code(session, self._ctx.meeting_id)
+                ).items()
+            }
             for row in rows:
-                delegate = existing.get(row.code)
+                delegate = existing.get(row.code.casefold())
                 if delegate is None:
                     delegate = Delegate(
                         meeting_id=self._ctx.meeting_id,
@@ -97,6 +103,6 @@ class DelegateService:
                     after=_audited(after),
                 )
                 updated += 1
-        listed = {row.code for row in rows}
-        absent = sorted(code for code in existing if code not in listed)
+        listed = {row.code.casefold() for row in rows}
+        absent = sorted(d.code for key, d in existing.items() if key not in listed)
         return ImportSummary(created=created, updated=updated, unchanged=unchanged, absent=absent)

@@ -83,7 +83,10 @@ class InvitationService:
 
     async def link_by_phone(self, account: ChatAccount, phone: str) -> LinkResult:
         """Link ``account`` to the one delegate whose phone is ``phone``."""
-        normalized = normalize_phone(phone)
+        raw = phone.strip()
+        if raw.isdigit() and not raw.startswith("0"):
+            raw = f"+{raw}"  # chat apps send international numbers without the plus sign
+        normalized = normalize_phone(raw)
         if normalized is None:
             return LinkResult(LinkOutcome.PHONE_NO_MATCH)
         async with unit_of_work(self._ctx.sessions) as session:

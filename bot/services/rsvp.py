@@ -51,6 +51,7 @@ class RsvpStep(StrEnum):
     """What happened, so the adapter knows what to say."""
 
     RECORDED = "recorded"
+    CONFIRMED = "confirmed"  # nothing changed, but the person finished a step: confirm it
     UNCHANGED = "unchanged"
     CLOSED = "closed"
     NOT_LINKED = "not_linked"
@@ -58,6 +59,8 @@ class RsvpStep(StrEnum):
     ASK_SUBSTITUTE_NAME = "ask_substitute_name"
     ASK_SUBSTITUTE_POSITION = "ask_substitute_position"
     CANCELLED = "cancelled"
+    NOTHING_TO_CANCEL = "nothing_to_cancel"
+    DUPLICATE = "duplicate"  # the same message delivered again: already handled
     TOO_LONG = "too_long"
     EMPTY = "empty"
     NOTHING_PENDING = "nothing_pending"
@@ -144,26 +147,48 @@ class RsvpService:
             if choice is RsvpChoice.CANCEL:
                 had_pending = ident.pending_input is not None
                 _clear(ident)
-                step = RsvpStep.CANCELLED if had_pending else RsvpStep.UNCHANGED
+                step = RsvpStep.CANCELLED if had_pending else RsvpStep.NOTHING_TO_CANCEL
                 return RsvpResult(step, current)
             if not self.is_open():
                 _clear(ident)
                 return RsvpResult(RsvpStep.CLOSED, current)
             if choice is RsvpChoice.DECLINE:
+                # The reason is optional, so the decline counts from the tap; a reason typed
+                # afterwards is added to it.
+                keep_reason = current.reason if current.status is RsvpStatus.DECLINED else None
+                result = await self._record(
+                    session, ident, account, RsvpAnswer(RsvpStatus.DECLINED, reason=keep_reason)
+                )
                 _await(ident, Awaiting.DECLINE_REASON)
-                return RsvpResult(RsvpStep.ASK_REASON, current)
+                return RsvpResult(RsvpStep.ASK_REASON, result.rsvp, previous=result.previous)
             if choice is RsvpChoice.SUBSTITUTE:
                 _await(ident, Awaiting.SUBSTITUTE_NAME)
                 return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
-            status = RsvpStatus.ATTENDING if choice is RsvpChoice.ATTEND else RsvpStatus.DECLINED
-            return await self._record(session, ident, account, RsvpAnswer(status))
+            if choice is RsvpChoice.DECLINE_WITHOUT_REASON:
+                result = await self._record(
+                    session, ident, account, RsvpAnswer(RsvpStatus.DECLINED)
+                )
+                if result.step is RsvpStep.UNCHANGED:
+                    return RsvpResult(RsvpStep.CONFIRMED, result.rsvp)
+                return result
+            return await self._record(session, ident, account, RsvpAnswer(RsvpStatus.ATTENDING))
 
-    async def submit_text(self, account: ChatAccount, text: str) -> RsvpResult:
-        """Take a typed reason, substitute name or position, if the bot asked for one."""
+    async def submit_text(
+        self, account: ChatAccount, text: str, *, message_id: int | None = None
+    ) -> RsvpResult:
+        """Take a typed reason, substitute name or position, if the bot asked for one.
+
+        ``message_id`` (increasing within a chat) recognises a message delivered twice, which
+        must not be taken as the answer to the next question.
+        """
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
             if ident is None:
                 return RsvpResult(RsvpStep.NOT_LINKED)
+            if message_id is not None:
+                if ident.last_message_id is not None and message_id <= ident.last_message_id:
+                    return RsvpResult(RsvpStep.DUPLICATE)
+                ident.last_message_id = message_id
             if ident.pending_input is None:
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
             current = RsvpView.of(await queries.rsvp_of(session, ident.delegate_id))

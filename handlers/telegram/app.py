@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -19,6 +21,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.texts import Catalog
 from handlers.telegram import errors, misc, office, rsvp, start
@@ -97,17 +100,19 @@ async def _publish_commands(application: Application) -> None:  # type: ignore[t
     office_menu = delegate + [
         BotCommand(name, catalog.plain(f"commands.{name}")) for name in OFFICE_COMMANDS
     ]
-    try:
-        await application.bot.set_my_commands(delegate)
-        for admin_id in services.config.office.admin_ids:
+    await application.bot.set_my_commands(delegate)
+    for admin_id in services.config.office.admin_ids:
+        try:
             await application.bot.set_my_commands(office_menu, scope=BotCommandScopeChat(admin_id))
-    except TelegramError as exc:
-        # An admin who never opened the bot has no chat yet; the menu is a convenience.
-        log.warning("could not publish the command menu: %s", type(exc).__name__)
+        except TelegramError as exc:
+            # An admin who never opened the bot has no chat yet; the others still get a menu.
+            log.warning("no office menu for one admin: %s", type(exc).__name__)
 
 
 async def serve(application: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
     """Poll for updates until ``stop`` is set, then shut down cleanly."""
+    with channel_errors():
+        await application.initialize()
     async with application:
         if application.post_init is not None:  # run_polling would call it; we run by hand
             await application.post_init(application)
@@ -120,10 +125,30 @@ async def serve(application: Application, stop: asyncio.Event) -> None:  # type:
         await application.stop()
 
 
-async def fetch_bot_username(token: str, services: Services) -> str:
+async def fetch_bot_username(
+    token: str, services: Services, *, request: BaseRequest | None = None
+) -> str:
     """The bot's @username from getMe, for personal links."""
     settings = services.config.telegram
-    async with Bot(
-        token, base_url=settings.api_base_url, base_file_url=settings.file_base_url
-    ) as bot:
-        return bot.username
+    bot = Bot(
+        token,
+        base_url=settings.api_base_url,
+        base_file_url=settings.file_base_url,
+        request=request,
+    )
+    with channel_errors():
+        async with bot:
+            return bot.username
+
+
+@contextmanager
+def channel_errors() -> Iterator[None]:
+    """Turn Telegram's start-up failures into the core's ChannelUnavailable (token never shown)."""
+    try:
+        yield
+    except InvalidToken:
+        raise ChannelUnavailable("invalid_token") from None
+    except NetworkError:
+        raise ChannelUnavailable("network") from None
+    except TelegramError as exc:
+        raise ChannelUnavailable("other", type(exc).__name__) from None

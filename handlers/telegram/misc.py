@@ -30,12 +30,13 @@ async def id_command(update: Update, context: Context) -> None:
     await message.reply_html(catalog_of(context).html("misc.id", user_id=user.id, chat_id=chat.id))
 
 
-async def hint(update: Update, context: Context) -> None:
+async def hint(update: Update, context: Context, *, linked: bool | None = None) -> None:
     """A short hint for stickers, photos or stray text in private: never silence."""
     message = update.effective_message
     assert message is not None
     services, catalog = services_of(context), catalog_of(context)
-    linked = await services.invitations.whoami(account_of(update)) is not None
+    if linked is None:
+        linked = await services.invitations.whoami(account_of(update)) is not None
     key = "hint.use_buttons" if linked else "hint.not_linked"
     await message.reply_html(catalog.html(key, contact=services.config.office.contact))
 

@@ -113,6 +113,15 @@ def recorded(catalog: Catalog, config: Config, rsvp: RsvpView, previous: RsvpSta
     return Html("\n".join(parts))
 
 
+def ask_reason(catalog: Catalog, previous: RsvpStatus | None) -> Html:
+    """The decline is recorded; ask for the optional reason, noting a changed answer."""
+    text = catalog.html("rsvp.ask_reason")
+    if previous is None or previous in (RsvpStatus.NO_ANSWER, RsvpStatus.DECLINED):
+        return text
+    changed = catalog.html("rsvp.changed_from", previous=status_label(catalog, previous))
+    return Html(f"{text}\n{changed}")
+
+
 def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> Html:
     return catalog.html(
         key,

@@ -34,9 +34,13 @@ async def on_text(update: Update, context: Context) -> None:
     """Typed text in private: a reason, a substitute's name or position, or a hint."""
     message = update.effective_message
     assert message is not None and message.text is not None
-    result = await services_of(context).rsvp.submit_text(account_of(update), message.text)
+    result = await services_of(context).rsvp.submit_text(
+        account_of(update), message.text, message_id=message.message_id
+    )
+    if result.step is RsvpStep.DUPLICATE:
+        return  # a redelivered message: it was answered the first time
     if result.step in (RsvpStep.NOTHING_PENDING, RsvpStep.NOT_LINKED):
-        await hint(update, context)
+        await hint(update, context, linked=result.step is RsvpStep.NOTHING_PENDING)
         return
     await _reply(update, context, result)
 
@@ -46,11 +50,15 @@ async def _reply(update: Update, context: Context, result: RsvpResult) -> None:
     config = services.config
     markup: InlineKeyboardMarkup | None = None
     step = result.step
-    if step in (RsvpStep.RECORDED, RsvpStep.UNCHANGED):
+    if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED):
         assert result.rsvp is not None
         text = render.recorded(catalog, config, result.rsvp, result.previous)
+    elif step is RsvpStep.UNCHANGED:
+        text = catalog.html("rsvp.unchanged")
+    elif step is RsvpStep.NOTHING_TO_CANCEL:
+        text = catalog.html("rsvp.nothing_to_cancel")
     elif step is RsvpStep.ASK_REASON:
-        text, markup = catalog.html("rsvp.ask_reason"), decline_keyboard(catalog)
+        text, markup = render.ask_reason(catalog, result.previous), decline_keyboard(catalog)
     elif step is RsvpStep.ASK_SUBSTITUTE_NAME:
         text, markup = catalog.html("rsvp.ask_substitute_name"), cancel_keyboard(catalog)
     elif step is RsvpStep.ASK_SUBSTITUTE_POSITION:

@@ -82,12 +82,14 @@ async def _send_card(update: Update, context: Context, result: LinkResult) -> No
     assert message is not None and result.delegate is not None and result.rsvp is not None
     services, catalog = services_of(context), catalog_of(context)
     is_open = services.rsvp.is_open()
-    await message.reply_html(
-        render.invitation_card(
-            catalog, services.config, result.delegate, result.rsvp, is_open=is_open
-        ),
-        reply_markup=rsvp_keyboard(catalog) if is_open else None,
+    card = render.invitation_card(
+        catalog, services.config, result.delegate, result.rsvp, is_open=is_open
     )
+    # A long programme can exceed one message; the buttons go with the last part.
+    *head, last = render.split_lines(card.split("\n"))
+    for chunk in head:
+        await message.reply_html(chunk)
+    await message.reply_html(last, reply_markup=rsvp_keyboard(catalog) if is_open else None)
 
 
 async def show_status(update: Update, context: Context) -> None:

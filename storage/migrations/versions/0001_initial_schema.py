@@ -57,7 +57,6 @@ def upgrade() -> None:
         sa.Column("group_key", sa.String(length=40), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("rank", sa.Integer(), nullable=True),
-        sa.Column("is_simulated", sa.Boolean(), nullable=False),
         sa.Column("created_at", storage.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", storage.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
