@@ -25,7 +25,7 @@ from bot.delegate_file import parse_delegate_file
 from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
-from bot.services import Services, build_services
+from bot.services import Services, build_outbox, build_scheduler, build_services
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import clock, long_date, moment
 from schedules.clock import SystemClock
@@ -39,6 +39,8 @@ EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 2, 3, 4
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one sub-command; the exit code is 0 on success."""
+    # python-telegram-bot's retry_after becomes a timedelta; opt in now (the code reads both).
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
     setup_logging(
         logging.DEBUG if args.verbose else logging.INFO, secrets=[os.environ.get(TOKEN_ENV, "")]
@@ -374,13 +376,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     async def work(services: Services) -> int:
         from handlers.telegram.app import build_application, serve
+        from handlers.telegram.channel import TelegramSender
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
                 loop.add_signal_handler(signum, stop.set)
-        await serve(build_application(services, catalog, token), stop)
+        sender = TelegramSender.build(token, services.config.telegram)
+        outbox = build_outbox(services, catalog, {sender.channel: sender})
+        await serve(
+            build_application(services, catalog, token),
+            stop,
+            sender=sender,
+            scheduler=build_scheduler(services, outbox),
+        )
         return EXIT_OK
 
     log.info("database: %s", _safe_url(loaded[0].database_url))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import BotHarness, start_harness, wired_config
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `hoinghi` does; see bot/cli.py
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
@@ -101,4 +104,5 @@ async def harness(
     harness = await start_harness(fake, services, clock)
     yield harness
     await harness.app.shutdown()
+    await harness.outbox_bot_shutdown()
     fake.assert_no_violations()

@@ -8,13 +8,36 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.config import Config
-from bot.services import Services
+from bot.domain.reminders import planned_messages
+from bot.services import Services, build_outbox
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application
+from handlers.telegram.channel import TelegramSender
 from schedules.clock import ManualClock
+from schedules.outbox import Outbox
+from schedules.planner import sync_planned
+from schedules.ratelimit import Limits, Pacer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser, deliver
 
 ADMIN_ID = 100000001  # in config.example.toml's [office] admin_ids
+OFFICE_CHAT = -1001000000001  # config.example.toml's [office] chat_id
+
+
+class FakeTime:
+    """Monotonic time for the pacer that moves only when the pacer sleeps: no real waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def monotonic(self) -> float:
+        """The current fake monotonic time."""
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """Jump forward instead of waiting."""
+        self.now += seconds
+        self.slept += seconds
 
 
 def wired_config(config: Config, fake: FakeBotApi) -> Config:
@@ -33,8 +56,33 @@ class BotHarness:
     fake: FakeBotApi
     services: Services
     clock: ManualClock
+    outbox: Outbox
+    time: FakeTime
     tokens: dict[str, str] = field(default_factory=dict)
+    linked: dict[str, FakeUser] = field(default_factory=dict)
     _next_user_id: int = 500_000_000
+
+    async def tick(self) -> None:
+        """One outbox tick, as the scheduler would run it at the clock's current time."""
+        await self.outbox.tick()
+
+    async def plan(self) -> None:
+        """Store the plan's automatic messages (what the scheduler does at start)."""
+        await sync_planned(
+            self.services.ctx.sessions,
+            self.clock,
+            self.services.ctx.meeting_id,
+            planned_messages(self.services.config),
+        )
+
+    async def outbox_bot_shutdown(self) -> None:
+        """Close the outbox's own Bot."""
+        for sender in self.outbox.senders.values():
+            await sender.bot.shutdown()  # type: ignore[attr-defined]
+
+    def user_for(self, code: str) -> FakeUser:
+        """The Telegram user who opened ``code``'s link (see :meth:`open_invitation`)."""
+        return self.linked[code]
 
     async def send(self, update: dict[str, Any]) -> None:
         """Deliver one update and wait until every handler for it has finished."""
@@ -53,6 +101,7 @@ class BotHarness:
         """The delegate with ``code`` opens their personal link."""
         user = user or self.new_user(code)
         await self.send(user.command(f"/start {self.tokens[code]}"))
+        self.linked.setdefault(code, user)
         return user
 
 
@@ -67,11 +116,18 @@ async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock
         get_updates_request=fake.make_request(),
     )
     await app.initialize()
+    sender = TelegramSender.build(fake.token, services.config.telegram, request=fake.make_request())
+    await sender.bot.initialize()
+    time = FakeTime()
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
+    outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=pacer)
     links = await services.invitations.links()
     return BotHarness(
         app=app,
         fake=fake,
         services=services,
         clock=clock,
+        outbox=outbox,
+        time=time,
         tokens={link.code: link.token for link in links},
     )

@@ -166,6 +166,7 @@ async def test_kh60_office_imports_hands_out_links_and_counts_every_answer(
         )
     finally:
         await harness.app.shutdown()
+        await harness.outbox_bot_shutdown()
         await engine.dispose()
     fake.assert_no_violations()
 

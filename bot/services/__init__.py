@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
+from bot.domain.reminders import planned_messages
+from bot.services.composer import MessageComposer
 from bot.services.context import ServiceContext
 from bot.services.delegates import DelegateService
 from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
+from bot.texts import Catalog
 from schedules.clock import Clock
+from schedules.outbox import ChannelSender, Outbox
+from schedules.planner import sync_planned
+from schedules.ratelimit import Limits, Pacer
+from schedules.scheduler import OutboxScheduler
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,41 @@ class Services:
     def is_office_admin(self, user_id: int) -> bool:
         """Whether a chat user may use office commands."""
         return user_id in self.ctx.config.office.admin_ids
+
+
+def build_outbox(
+    services: Services,
+    catalog: Catalog,
+    senders: Mapping[str, ChannelSender],
+    *,
+    pacer: Pacer | None = None,
+) -> Outbox:
+    """The outbox for this meeting, pacing sends to the configured rate."""
+    settings = services.config.outbox
+    return Outbox(
+        services.ctx.sessions,
+        services.ctx.clock,
+        senders,
+        MessageComposer(services.config, catalog, services.reports, services.ctx.clock),
+        pacer or Pacer(Limits(overall_per_second=settings.rate_per_second)),
+        meeting_id=services.ctx.meeting_id,
+        batch_size=settings.batch_size,
+        max_attempts=settings.max_attempts,
+    )
+
+
+def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
+    """The tick that drives ``outbox``, re-planning the automatic messages at start."""
+
+    async def plan() -> None:
+        await sync_planned(
+            services.ctx.sessions,
+            services.ctx.clock,
+            services.ctx.meeting_id,
+            planned_messages(services.config),
+        )
+
+    return OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
 
 
 async def build_services(

@@ -132,6 +132,28 @@ class InvitationService:
         )
         return LinkResult(LinkOutcome.LINKED, DelegateView.of(delegate), rsvp)
 
+    async def set_reachable(self, account: ChatAccount, *, reachable: bool, reason: str) -> bool:
+        """Record that an account blocked the bot (or came back); True if anything changed."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None or (ident.unreachable_at is None) == reachable:
+                return False
+            now = self._ctx.clock.now()
+            before = {"reachable": ident.unreachable_at is None}
+            ident.unreachable_at = None if reachable else now
+            ident.unreachable_reason = None if reachable else reason
+            queries.add_audit(
+                session,
+                at=now,
+                actor=account.actor,
+                action="identity.reachable" if reachable else "identity.unreachable",
+                entity="delegate",
+                entity_id=ident.delegate_id,
+                before=before,
+                after={"reachable": reachable, "reason": reason},
+            )
+            return True
+
     async def whoami(self, account: ChatAccount) -> LinkResult | None:
         """The delegate this account is linked to, with their answer; None if not linked."""
         async with unit_of_work(self._ctx.sessions) as session:

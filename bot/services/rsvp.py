@@ -39,6 +39,24 @@ class RsvpChoice(StrEnum):
     CANCEL = "cancel"
 
 
+RSVP_ACTION_PREFIX = "rsvp:"
+
+
+def rsvp_action(choice: RsvpChoice) -> str:
+    """The action data a channel puts on a button for ``choice`` (names no record)."""
+    return f"{RSVP_ACTION_PREFIX}{choice.value}"
+
+
+def parse_rsvp_action(data: str | None) -> RsvpChoice | None:
+    """The choice an action names, or None for anything the bot did not send."""
+    if not data or not data.startswith(RSVP_ACTION_PREFIX):
+        return None
+    try:
+        return RsvpChoice(data.removeprefix(RSVP_ACTION_PREFIX))
+    except ValueError:
+        return None
+
+
 class Awaiting(StrEnum):
     """What the bot asked the delegate to type."""
 

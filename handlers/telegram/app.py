@@ -14,6 +14,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     MessageHandler,
@@ -24,9 +25,11 @@ from telegram.request import BaseRequest
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.texts import Catalog
-from handlers.telegram import errors, misc, office, rsvp, start
+from handlers.telegram import errors, members, misc, office, rsvp, start
+from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
 from handlers.telegram.keyboards import RSVP_PATTERN
+from schedules.scheduler import OutboxScheduler
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("thongke", office.counts, filters=new),
             CommandHandler("chuatraloi", office.unanswered, filters=new),
             CallbackQueryHandler(rsvp.on_button, pattern=RSVP_PATTERN),
+            ChatMemberHandler(members.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(misc.stale_button),
             MessageHandler(private & new & filters.CONTACT, start.contact),
             MessageHandler(private & new & filters.TEXT & ~filters.COMMAND, rsvp.on_text),
@@ -109,20 +113,36 @@ async def _publish_commands(application: Application) -> None:  # type: ignore[t
             log.warning("no office menu for one admin: %s", type(exc).__name__)
 
 
-async def serve(application: Application, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
-    """Poll for updates until ``stop`` is set, then shut down cleanly."""
+async def serve(
+    application: Application,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+    *,
+    sender: TelegramSender | None = None,
+    scheduler: OutboxScheduler | None = None,
+) -> None:
+    """Poll for updates and tick the outbox until ``stop`` is set, then shut down cleanly."""
     with channel_errors():
         await application.initialize()
-    async with application:
-        if application.post_init is not None:  # run_polling would call it; we run by hand
-            await application.post_init(application)
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
-        log.info("bot @%s is polling", application.bot.username)
-        await stop.wait()
-        await application.updater.stop()
-        await application.stop()
+        if sender is not None:
+            await sender.bot.initialize()
+    try:
+        async with application:
+            if application.post_init is not None:  # run_polling would call it; we run by hand
+                await application.post_init(application)
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            if scheduler is not None:
+                await scheduler.start()
+            log.info("bot @%s is polling", application.bot.username)
+            await stop.wait()
+            if scheduler is not None:
+                await scheduler.stop()
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        if sender is not None:
+            await sender.bot.shutdown()
 
 
 async def fetch_bot_username(

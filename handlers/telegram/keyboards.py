@@ -5,31 +5,15 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.services.rsvp import RsvpChoice
+from bot.services.rsvp import RsvpChoice, rsvp_action
 from bot.texts import Catalog
 
-RSVP_PREFIX = "rsvp:"
 RSVP_PATTERN = r"^rsvp:[a-z_]{1,20}$"
-
-
-def rsvp_data(choice: RsvpChoice) -> str:
-    """Callback data for an RSVP button."""
-    return f"{RSVP_PREFIX}{choice.value}"
-
-
-def parse_rsvp_data(data: str | None) -> RsvpChoice | None:
-    """The choice a callback names, or None for anything we did not send."""
-    if not data or not data.startswith(RSVP_PREFIX):
-        return None
-    try:
-        return RsvpChoice(data.removeprefix(RSVP_PREFIX))
-    except ValueError:
-        return None
 
 
 def _button(catalog: Catalog, choice: RsvpChoice) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        catalog.plain(f"buttons.{choice.value}"), callback_data=rsvp_data(choice)
+        catalog.plain(f"buttons.{choice.value}"), callback_data=rsvp_action(choice)
     )
 
 

@@ -9,31 +9,10 @@ from bot.domain.rsvp import RsvpStatus
 from bot.services.reports import Counts, Tally, UnansweredGroup
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, long_date, moment
+from bot.texts.formatting import clock, long_date
+from bot.texts.presenters import agenda, deadline_text, status_label
 
 MESSAGE_LIMIT = 4096  # characters after entity parsing; we count the HTML, which is longer
-
-
-def status_label(catalog: Catalog, status: RsvpStatus) -> str:
-    """The name of an answer."""
-    return catalog.plain(f"status.{status.value}")
-
-
-def agenda(catalog: Catalog, config: Config) -> Html:
-    """The programme, one line per item."""
-    return Html(
-        "\n".join(
-            catalog.html(
-                "card.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
-            )
-            for item in config.agenda
-        )
-    )
-
-
-def deadline_text(catalog: Catalog, config: Config) -> str:
-    """The RSVP deadline in local time."""
-    return moment(catalog, config.meeting.local(config.meeting.rsvp_deadline_at))
 
 
 def answer(catalog: Catalog, rsvp: RsvpView) -> Html:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup, Update
 
-from bot.services.rsvp import RsvpResult, RsvpStep
+from bot.services.rsvp import RsvpResult, RsvpStep, parse_rsvp_action
+from bot.texts.presenters import deadline_text
 from handlers.telegram import render
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
-from handlers.telegram.keyboards import cancel_keyboard, decline_keyboard, parse_rsvp_data
+from handlers.telegram.keyboards import cancel_keyboard, decline_keyboard
 from handlers.telegram.misc import answer_query, hint
 
 
@@ -16,7 +17,7 @@ async def on_button(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
     catalog = catalog_of(context)
-    choice = parse_rsvp_data(query.data)
+    choice = parse_rsvp_action(query.data)
     if choice is None:
         await answer_query(query, catalog.plain("hint.stale_button"), alert=True)
         return
@@ -71,7 +72,7 @@ async def _reply(update: Update, context: Context, result: RsvpResult) -> None:
         assert result.rsvp is not None
         text = catalog.html(
             "rsvp.closed",
-            deadline=render.deadline_text(catalog, config),
+            deadline=deadline_text(catalog, config),
             answer=render.answer(catalog, result.rsvp),
             contact=config.office.contact,
         )

@@ -1,0 +1,147 @@
+"""Outbound messages as the core sees them: channel-neutral parts, recipients and results.
+
+The core composes a message as parts (rich text in the catalog's small HTML subset, a venue,
+a file, buttons); a channel adapter renders and sends each part and answers with a
+:class:`SendResult`. Nothing here knows Telegram.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    """What an outbound message is for; each kind has its own skip window."""
+
+    RSVP_REMINDER = "rsvp_reminder"
+    RSVP_SUMMARY = "rsvp_summary"
+    DAY_BEFORE = "day_before"
+    MORNING_AGENDA = "morning_agenda"
+    BROADCAST = "broadcast"
+    OFFICE_NOTE = "office_note"
+
+
+class MessageStatus(StrEnum):
+    """Where an outbound message is in its life."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    DONE = "done"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    """Where one recipient's copy is."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    NOT_LINKED = "not_linked"
+    SKIPPED = "skipped"
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing more will happen to this delivery (unless the office resends)."""
+        return self not in (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+class Audience(StrEnum):
+    """Who a message goes to; ``GROUP`` is followed by ``:<group key>``."""
+
+    LINKED = "linked"
+    ATTENDING = "attending"
+    PRESENT = "present"  # attending delegates and those who send a substitute
+    NO_ANSWER = "no_answer"
+    DECLINED = "declined"
+    GROUP = "group"
+    OFFICE = "office"
+
+
+# A broadcast the office scheduled is still worth sending this long after its time.
+BROADCAST_WINDOW = timedelta(hours=12)
+# Sent later than this after its due time, a message is logged and reported as late.
+LATE_AFTER = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """Rich text in the catalog's HTML subset (b, i, a, code), already escaped."""
+
+    html: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: a label and the action data it carries back."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class VenuePart:
+    """A place on the map."""
+
+    latitude: float
+    longitude: float
+    title: str
+    address: str
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """A file to attach."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+    caption_html: str = ""
+
+
+Part = TextPart | VenuePart | FilePart
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """A whole message for one recipient, in the order its parts are sent."""
+
+    parts: tuple[Part, ...]
+
+
+class SendOutcome(StrEnum):
+    """How one send went, as far as the outbox needs to know."""
+
+    SENT = "sent"
+    RATE_LIMITED = "rate_limited"  # retry after ``retry_after``; pause everything
+    TRANSIENT = "transient"  # server error or timeout: retry with backoff
+    BLOCKED = "blocked"  # the person blocked the bot or is gone: never retry
+    FAILED = "failed"  # the platform refused this message: do not retry
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of one send, with what the outbox records."""
+
+    outcome: SendOutcome
+    platform_message_id: str | None = None
+    retry_after: float | None = None
+    error: str | None = None
+
+
+def encode_buttons(rows: tuple[tuple[Button, ...], ...]) -> list[list[list[str]]]:
+    """Buttons as JSON-friendly lists, to store with a message."""
+    return [[[button.label, button.data] for button in row] for row in rows]
+
+
+def decode_buttons(rows: object) -> tuple[tuple[Button, ...], ...]:
+    """Buttons stored by :func:`encode_buttons`."""
+    if not isinstance(rows, list):
+        return ()
+    return tuple(tuple(Button(str(label), str(data)) for label, data in row) for row in rows)

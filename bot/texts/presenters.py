@@ -1,0 +1,54 @@
+"""Pieces of text the core and every channel adapter compose messages from."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from bot.domain.rsvp import RsvpStatus
+from bot.texts import Catalog, Html
+from bot.texts.formatting import clock, long_date, moment
+
+
+def status_label(catalog: Catalog, status: RsvpStatus) -> str:
+    """The name of an answer."""
+    return catalog.plain(f"status.{status.value}")
+
+
+def agenda(catalog: Catalog, config: Config, *, presenters: bool = False) -> Html:
+    """The programme, one line per item (with who presents, for the full agenda)."""
+    lines = []
+    for item in config.agenda:
+        line = catalog.html(
+            "card.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
+        )
+        if presenters and item.presenter:
+            line = Html(line + catalog.html("card.agenda_presenter", presenter=item.presenter))
+        lines.append(line)
+    return Html("\n".join(lines))
+
+
+def deadline_text(catalog: Catalog, config: Config) -> str:
+    """The RSVP deadline in local time."""
+    return moment(catalog, config.meeting.local(config.meeting.rsvp_deadline_at))
+
+
+def meeting_details(catalog: Catalog, config: Config) -> Html:
+    """Title, date and time, hall, address with a map link, and the full programme."""
+    meeting = config.meeting
+    starts = meeting.local(meeting.starts_at)
+    return Html(
+        "\n\n".join(
+            [
+                catalog.html("details.title", title=meeting.title),
+                catalog.html(
+                    "card.when_where",
+                    date=long_date(catalog, starts),
+                    start=clock(starts),
+                    end=clock(meeting.local(meeting.ends_at)),
+                    venue=meeting.venue.name,
+                    address=meeting.venue.address,
+                    map_url=meeting.venue.map_url,
+                ),
+                catalog.html("card.agenda", agenda=agenda(catalog, config, presenters=True)),
+            ]
+        )
+    )

@@ -1,0 +1,74 @@
+"""APScheduler drives the outbox: one short tick that queues, sends and reports.
+
+No job is persisted in APScheduler: every reminder is a row, so after a restart the tick
+simply finds what is due (and what fell due while the bot was down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from schedules.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class OutboxScheduler:
+    """Starts the outbox (recovery, planning) and ticks it every ``tick_seconds``."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        tick_seconds: float,
+        plan: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.outbox = outbox
+        self._tick_seconds = tick_seconds
+        self._plan = plan
+        self._scheduler: AsyncIOScheduler | None = None
+        self._running: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Put in-flight deliveries back, sync the plan's messages, then tick."""
+        await self.outbox.recover()
+        await self._plan()
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=self._tick_seconds,
+            id="outbox",
+            max_instances=1,  # a long drain is never run twice at once
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def _tick(self) -> None:
+        self._running = asyncio.current_task()
+        try:
+            await self.outbox.tick()
+        except Exception:  # the next tick tries again; one bad tick must not stop sending
+            log.exception("outbox tick failed")
+        finally:
+            self._running = None
+
+    async def stop(self) -> None:
+        """Stop ticking and let a tick in progress finish its current batch."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        running = self._running
+        if running is not None and not running.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(running), timeout=30)
+            except TimeoutError:
+                log.warning("stopped while sending; unsent deliveries resume at the next start")

@@ -1,0 +1,370 @@
+"""The outbox: due selection, catch-up, skip windows, each Telegram error class, reports.
+
+Time is the harness's ManualClock (wall time) and FakeTime (the pacer's monotonic time):
+nothing sleeps until 08:00.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import select
+
+from bot.domain.outbound import MessageKind
+from storage.models import ChannelIdentity, Delivery, OutboundMessage
+from tests.conftest import local
+from tests.harness import OFFICE_CHAT, BotHarness
+
+REMINDER_1 = local(2024, 5, 18, 8, 0)  # -3d@08:00 before the deadline 21/5 17:00
+REMINDER_2 = local(2024, 5, 20, 8, 0)  # -1d@08:00
+DEADLINE = local(2024, 5, 21, 17, 0)
+
+
+async def deliveries(harness: BotHarness, kind: MessageKind) -> Counter[str]:
+    """Delivery statuses of every message of ``kind``."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.scalars(
+            select(Delivery.status)
+            .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+            .where(OutboundMessage.kind == kind)
+        )
+        return Counter(rows)
+
+
+async def message_status(harness: BotHarness, kind: MessageKind) -> list[str]:
+    """Statuses of the messages of ``kind``, oldest first."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.scalars(
+            select(OutboundMessage.status)
+            .where(OutboundMessage.kind == kind)
+            .order_by(OutboundMessage.id)
+        )
+        return list(rows)
+
+
+def texts(harness: BotHarness, chat_id: int) -> list[str]:
+    """What a chat has received, in order."""
+    return [m.get("text") or m.get("caption") or "" for m in harness.fake.messages_to(chat_id)]
+
+
+async def linked_answers(harness: BotHarness) -> None:
+    """Five delegates link: two attend, one sends a substitute, one declines, one stays silent."""
+    for code in ("DB001", "DB002", "DB003", "DB004", "DB005"):
+        await harness.open_invitation(code)
+    await harness.send(harness.user_for("DB001").tap("✅ Tham dự"))
+    await harness.send(harness.user_for("DB002").tap("✅ Tham dự"))
+    sub = harness.user_for("DB003")
+    await harness.send(sub.tap("👤 Cử người dự thay"))
+    await harness.send(sub.text("Lê Thị Hoa"))
+    await harness.send(sub.text("Phó Trưởng ban"))
+    await harness.send(harness.user_for("DB004").tap("❌ Không tham dự"))
+    await harness.send(harness.user_for("DB004").tap("Không nêu lý do"))
+
+
+# --- due selection and RSVP chasing -------------------------------------------------------------
+
+
+async def test_nothing_goes_out_before_its_time(harness: BotHarness) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(REMINDER_1 - timedelta(seconds=1))
+    before = len(harness.fake.calls_to("sendMessage"))
+    await harness.tick()
+    assert len(harness.fake.calls_to("sendMessage")) == before
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["scheduled", "scheduled"]
+
+
+async def test_rsvp_chasing_reaches_linked_silent_delegates_and_reports_to_the_office(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(REMINDER_1)
+    await harness.tick()
+    silent = harness.user_for("DB005")
+    reminder = silent.last_message
+    assert reminder["text"].startswith("Kính gửi đồng chí ")
+    assert "chưa xác nhận tham dự" in reminder["text"]
+    labels = [b["text"] for row in reminder["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert report.startswith("📨 Báo cáo gửi nhắc xác nhận tham dự")
+    assert "Đã gửi: 1 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 75 · Bỏ qua: 0" in report
+    assert (
+        "Tình hình xác nhận: đã trả lời 4/80; chưa trả lời 76; chưa mở đường liên kết: 75."
+        in report
+    )
+    assert "Chưa mở đường liên kết (75), đề nghị gọi điện:" in report
+    assert "• DB006 — " in report
+    # The reminder's buttons work like the card's.
+    await harness.send(silent.tap("✅ Tham dự", message=reminder))
+    assert silent.last_text().startswith("✅ Đã ghi nhận")
+
+
+async def test_a_tick_sends_each_reminder_once(harness: BotHarness) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(REMINDER_1)
+    await harness.tick()
+    await harness.tick()
+    harness.clock.set(REMINDER_1 + timedelta(hours=1))
+    await harness.tick()
+    reminders = [t for t in texts(harness, harness.user_for("DB005").id) if "chưa xác nhận" in t]
+    assert len(reminders) == 1
+
+
+async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(REMINDER_1 + timedelta(hours=3))  # the bot was down at 08:00
+    with caplog.at_level(logging.WARNING, logger="schedules.outbox"):
+        await harness.tick()
+    assert any("is late by 3:00:00" in r.getMessage() for r in caplog.records)
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    assert "⚠️ Gửi muộn 180 phút so với dự kiến" in texts(harness, OFFICE_CHAT)[-1]
+
+
+async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(DEADLINE + timedelta(minutes=1))  # both reminders missed
+    with caplog.at_level(logging.WARNING, logger="schedules.outbox"):
+        await harness.tick()
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped", "skipped"]
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {}
+    notices = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⚠️ Không gửi")]
+    assert len(notices) == 2
+    assert notices[0].startswith(
+        "⚠️ Không gửi nhắc xác nhận tham dự (dự kiến lúc 08:00, Thứ Bảy, ngày 18/5/2024)"
+    )
+    assert sum("skipped rsvp_reminder" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_dropped_ones(
+    harness: BotHarness,
+) -> None:
+    await harness.plan()
+    config = harness.services.config
+    reminders = config.reminders.model_copy(update={"rsvp_chase": config.reminders.rsvp_chase[:1]})
+    object.__setattr__(
+        harness.services.ctx, "config", config.model_copy(update={"reminders": reminders})
+    )
+    await harness.plan()
+    await harness.plan()
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["scheduled", "cancelled"]
+
+
+# --- errors from Telegram -----------------------------------------------------------------------
+
+
+async def reminder_for_one(harness: BotHarness) -> int:
+    """DB005 linked and silent, the first reminder due now; returns DB005's chat id."""
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(REMINDER_1)
+    return harness.user_for("DB005").id
+
+
+async def test_429_pauses_all_sending_for_retry_after_then_delivers(harness: BotHarness) -> None:
+    chat = await reminder_for_one(harness)
+    harness.fake.fail_next(
+        "sendMessage", error_code=429, description="Too Many Requests: retry after 7", retry_after=7
+    )
+    await harness.tick()
+    assert harness.outbox.stats.rate_limited == 1
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"pending": 1, "not_linked": 75}
+    harness.clock.advance(timedelta(seconds=7))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    assert harness.time.slept >= 7  # the pacer held every send for the whole retry_after
+    assert sum("chưa xác nhận" in t for t in texts(harness, chat)) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"error_code": 502, "description": "Bad Gateway"},
+        {"error_code": 500, "description": "Internal Server Error"},
+        {"timeout": True},
+    ],
+)
+async def test_server_errors_and_timeouts_are_retried_with_backoff(
+    harness: BotHarness, fault: dict
+) -> None:  # type: ignore[type-arg]
+    chat = await reminder_for_one(harness)
+    harness.fake.fail_next("sendMessage", **fault)
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"pending": 1, "not_linked": 75}
+    harness.clock.advance(timedelta(seconds=1))
+    await harness.tick()  # backoff is 2 s after the first attempt: not yet
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"pending": 1, "not_linked": 75}
+    harness.clock.advance(timedelta(seconds=1))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    assert harness.outbox.stats.retried == 1
+    assert sum("chưa xác nhận" in t for t in texts(harness, chat)) == 1
+
+
+async def test_retries_are_bounded_and_the_failure_reported_with_its_reason(
+    harness: BotHarness,
+) -> None:
+    await reminder_for_one(harness)
+    harness.fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=5)
+    for _ in range(6):
+        await harness.tick()
+        harness.clock.advance(timedelta(minutes=5))
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"failed": 1, "not_linked": 75}
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert "Gửi không thành công (1):" in report
+    assert "DB005 — " in report and "NetworkError: Bad Gateway" in report
+
+
+async def test_blocked_user_is_marked_unreachable_not_retried_and_reported(
+    harness: BotHarness,
+) -> None:
+    chat = await reminder_for_one(harness)
+    harness.fake.block(chat)
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"blocked": 1, "not_linked": 75}
+    tries = [c for c in harness.fake.calls if c.params.get("chat_id") == chat and c.error_code]
+    assert [c.error_code for c in tries] == [403]  # one try, no retry
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert "Đã chặn bot hoặc không còn liên lạc được (1), đề nghị gọi điện:" in report
+    async with harness.services.ctx.sessions() as session:
+        ident = await session.scalar(
+            select(ChannelIdentity).where(ChannelIdentity.external_id == str(chat))
+        )
+    assert ident is not None and ident.unreachable_at is not None
+    # The next message does not even try.
+    harness.clock.set(REMINDER_2)
+    calls = len(harness.fake.calls)
+    await harness.tick()
+    assert [c.params.get("chat_id") for c in harness.fake.calls[calls:]] == [OFFICE_CHAT]
+
+
+async def test_blocking_the_bot_update_marks_the_delegate_unreachable(harness: BotHarness) -> None:
+    chat = await reminder_for_one(harness)
+    await harness.send(harness.fake.block(chat))
+    harness.fake.unblock(chat)  # even if Telegram would deliver again, we know they left
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"blocked": 1, "not_linked": 75}
+    await harness.send(harness.fake.unblock(chat))  # they came back
+    harness.clock.set(REMINDER_2)
+    await harness.tick()
+    assert (await deliveries(harness, MessageKind.RSVP_REMINDER))["sent"] == 1
+
+
+async def test_a_400_is_failed_with_its_reason_and_not_retried(harness: BotHarness) -> None:
+    await reminder_for_one(harness)
+    harness.fake.fail_next(
+        "sendMessage", error_code=400, description="Bad Request: message is too long"
+    )
+    await harness.tick()
+    harness.clock.advance(timedelta(hours=1))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"failed": 1, "not_linked": 75}
+    async with harness.services.ctx.sessions() as session:
+        error = await session.scalar(select(Delivery.last_error).where(Delivery.status == "failed"))
+    assert error == "400 Message is too long"
+
+
+async def test_deliveries_in_flight_at_a_crash_are_sent_after_restart(harness: BotHarness) -> None:
+    chat = await reminder_for_one(harness)
+    await harness.outbox.queue_due()
+    claimed = await harness.outbox._claim()  # the process dies right after claiming
+    assert len(claimed) == 1
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sending": 1, "not_linked": 75}
+    assert await harness.outbox.recover() == 1
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    assert sum("chưa xác nhận" in t for t in texts(harness, chat)) == 1
+
+
+# --- the day before and the meeting morning -----------------------------------------------------
+
+
+async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confirmed(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(local(2024, 5, 28, 6, 30))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {"sent": 3}
+    assert await message_status(harness, MessageKind.DAY_BEFORE) == [
+        "skipped"
+    ]  # "tomorrow" is past
+    for code in ("DB001", "DB002", "DB003"):
+        chat = harness.user_for(code).id
+        calls = [c for c in harness.fake.calls if c.params.get("chat_id") == chat]
+        assert [c.method for c in calls[-3:]] == ["sendMessage", "sendVenue", "sendDocument"]
+        text = calls[-3].params["text"]
+        assert "chương trình hội nghị sáng nay" in text
+        assert "08:35–09:05: Báo cáo sơ kết giữa nhiệm kỳ" in text
+        assert "Hội trường Hội LHPN Hà Nội" in text
+        venue = calls[-2].params
+        assert (venue["latitude"], venue["longitude"]) == (21.02985, 105.78523)
+        upload = calls[-1].uploads["document"]
+        assert upload.file_name == "hoi-nghi-60-KH-BTV.ics"
+        event = next(iter(Calendar.from_ical(upload.content).walk("VEVENT")))
+        assert event.decoded("DTSTART") == local(2024, 5, 28, 8, 0)
+    substitute_text = texts(harness, harness.user_for("DB003").id)[-3]
+    assert "chuyển thông tin này tới đồng chí Lê Thị Hoa" in substitute_text
+    for code in ("DB004", "DB005"):
+        assert not any("sáng nay" in t for t in texts(harness, harness.user_for(code).id))
+
+
+async def test_day_before_reminder_goes_at_16_00_the_day_before(harness: BotHarness) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(local(2024, 5, 27, 15, 59))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {}
+    harness.clock.set(local(2024, 5, 27, 16, 0))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"sent": 3}
+    assert "ngày mai đồng chí dự hội nghị" in texts(harness, harness.user_for("DB001").id)[-3]
+
+
+async def test_the_agenda_is_skipped_once_the_meeting_is_over(harness: BotHarness) -> None:
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(local(2024, 5, 28, 11, 31))
+    await harness.tick()
+    assert await message_status(harness, MessageKind.MORNING_AGENDA) == ["skipped"]
+    assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {}
+
+
+async def test_a_long_agenda_is_split_cleanly_under_4096_characters(harness: BotHarness) -> None:
+    config = harness.services.config
+    item = config.agenda[0]
+    long_agenda = [
+        item.model_copy(update={"title": f"Mục {n}: " + "báo cáo " * 40}) for n in range(30)
+    ]
+    new_config = config.model_copy(update={"agenda": long_agenda})
+    object.__setattr__(harness.services.ctx, "config", new_config)
+    object.__setattr__(harness.outbox._composer, "_config", new_config)
+    await linked_answers(harness)
+    await harness.plan()
+    harness.clock.set(local(2024, 5, 28, 6, 30))
+    await harness.tick()
+    chat = harness.user_for("DB001").id
+    parts = [
+        c
+        for c in harness.fake.calls
+        if c.params.get("chat_id") == chat and c.method == "sendMessage"
+    ]
+    pack = [c.params["text"] for c in parts if "báo cáo báo cáo" in c.params["text"]]
+    assert len(pack) >= 3
+    assert all(len(text) <= 4096 for text in pack)
+    assert all(text.count("<b>") == text.count("</b>") for text in pack)
+    assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {"sent": 3}
