@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.delegate_file import DelegateRow
 from bot.domain.rsvp import RsvpStatus
-from handlers.telegram.app import serve
+from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
 from tests.harness import ADMIN_ID, BotHarness
 
@@ -483,8 +483,8 @@ async def test_polling_bot_publishes_its_menu_and_answers(harness: BotHarness) -
         scope: [c["command"] for c in commands]
         for (scope, _), commands in harness.fake.commands.items()
     }
-    assert ["start", "trangthai", "help", "id"] in menus.values()
-    assert ["start", "trangthai", "help", "id", "thongke", "chuatraloi"] in menus.values()
+    assert list(DELEGATE_COMMANDS) in menus.values()
+    assert [*DELEGATE_COMMANDS, *OFFICE_COMMANDS] in menus.values()
     await harness.app.initialize()  # the fixture shuts it down again
 
 

@@ -106,3 +106,39 @@ def parse_clock(text: str) -> time:
     if not re.fullmatch(r"\d{1,2}:\d{2}", text.strip()):
         raise TimeSpecError("time_bad_clock", text)
     return _parse_clock(text.strip())
+
+
+_TYPED = re.compile(
+    r"^\s*(?:(?P<h1>\d{1,2})[:hg](?P<m1>\d{2})\s*(?:(?:ngày\s*)?(?P<d1>\d{1,2})/(?P<mo1>\d{1,2})"
+    r"(?:/(?P<y1>\d{4}))?)?"
+    r"|(?:ngày\s*)?(?P<d2>\d{1,2})/(?P<mo2>\d{1,2})(?:/(?P<y2>\d{4}))?\s+(?P<h2>\d{1,2})[:hg](?P<m2>\d{2}))"
+    r"\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_typed_time(text: str, now_local: datetime) -> datetime | None:
+    """A time an office member types, as they would write it: ``08:00 27/5``, ``27/5 08:00``,
+    ``27/5/2024 8h30``, or just ``14:00`` (today). Returns an aware local datetime or None."""
+    match = _TYPED.fullmatch(text)
+    if match is None:
+        return None
+    hour = int(match["h1"] or match["h2"])
+    minute = int(match["m1"] or match["m2"])
+    day = match["d1"] or match["d2"]
+    month = match["mo1"] or match["mo2"]
+    year = match["y1"] or match["y2"]
+    try:
+        if day is None:
+            return now_local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return now_local.replace(
+            year=int(year) if year else now_local.year,
+            month=int(month),
+            day=int(day),
+            hour=hour,
+            minute=minute,
+            second=0,
+            microsecond=0,
+        )
+    except ValueError:  # 31/2, 25:00 and the like
+        return None

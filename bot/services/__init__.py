@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.domain.reminders import planned_messages
+from bot.services.broadcasts import BroadcastService
 from bot.services.composer import MessageComposer
 from bot.services.context import ServiceContext
 from bot.services.delegates import DelegateService
@@ -33,6 +34,7 @@ class Services:
     invitations: InvitationService
     rsvp: RsvpService
     reports: ReportService
+    broadcasts: BroadcastService
 
     @property
     def config(self) -> Config:
@@ -91,4 +93,5 @@ async def build_services(
         invitations=InvitationService(ctx),
         rsvp=RsvpService(ctx),
         reports=ReportService(ctx),
+        broadcasts=BroadcastService(ctx),
     )

@@ -3,7 +3,6 @@ and the reports the office gets when a message has gone out."""
 
 from __future__ import annotations
 
-import html
 from datetime import timedelta
 
 from bot.config import Config
@@ -23,7 +22,7 @@ from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpChoice, rsvp_action
 from bot.texts import Catalog, Html
 from bot.texts.formatting import moment
-from bot.texts.presenters import deadline_text, meeting_details
+from bot.texts.presenters import broadcast_html, deadline_text, meeting_details
 from schedules.clock import Clock
 from schedules.outbox import DeliveryReport, MessageView, Problem, Recipient
 
@@ -127,12 +126,8 @@ class MessageComposer:
         )
 
     def broadcast_text(self, body: str) -> TextPart:
-        """An office broadcast as delegates see it: the office's words, escaped, with a header."""
-        return TextPart(
-            self._catalog.html(
-                "broadcast.text", office=self._config.office.name, body=Html(html.escape(body))
-            )
-        )
+        """An office broadcast as delegates see it."""
+        return TextPart(broadcast_html(self._catalog, self._config.office.name, body))
 
     # --- what the office gets ------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from bot.config import Config
 from bot.domain.rsvp import RsvpStatus
 from bot.texts import Catalog, Html
@@ -52,3 +54,17 @@ def meeting_details(catalog: Catalog, config: Config) -> Html:
             ]
         )
     )
+
+
+def broadcast_html(catalog: Catalog, office: str, body: str) -> Html:
+    """An office broadcast as delegates see it: the office's words, escaped, under a header."""
+    return catalog.html("broadcast.text", office=office, body=Html(html.escape(body, quote=False)))
+
+
+def audience_label(catalog: Catalog, config: Config, audience: str) -> str:
+    """Who an audience is, in words."""
+    kind, _, key = audience.partition(":")
+    if kind == "group":
+        group = config.group(key)
+        return catalog.plain("audience.group", label=group.label if group else key)
+    return catalog.plain(f"audience.{kind}")

@@ -25,7 +25,7 @@ from telegram.request import BaseRequest
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.texts import Catalog
-from handlers.telegram import errors, members, misc, office, rsvp, start
+from handlers.telegram import broadcast, errors, members, misc, office, rsvp, start
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
 from handlers.telegram.keyboards import RSVP_PATTERN
@@ -34,7 +34,7 @@ from schedules.scheduler import OutboxScheduler
 log = logging.getLogger(__name__)
 
 DELEGATE_COMMANDS = ("start", "trangthai", "help", "id")
-OFFICE_COMMANDS = ("thongke", "chuatraloi")
+OFFICE_COMMANDS = ("thongke", "chuatraloi", "thongbao", "lichthongbao")
 
 
 def build_application(
@@ -84,6 +84,9 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("id", misc.id_command, filters=new),
             CommandHandler("thongke", office.counts, filters=new),
             CommandHandler("chuatraloi", office.unanswered, filters=new),
+            CommandHandler("thongbao", broadcast.start, filters=new),
+            CommandHandler("lichthongbao", broadcast.listing, filters=new),
+            CallbackQueryHandler(broadcast.on_button, pattern=broadcast.BROADCAST_PATTERN),
             CallbackQueryHandler(rsvp.on_button, pattern=RSVP_PATTERN),
             ChatMemberHandler(members.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(misc.stale_button),

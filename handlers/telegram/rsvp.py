@@ -6,7 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.services.rsvp import RsvpResult, RsvpStep, parse_rsvp_action
 from bot.texts.presenters import deadline_text
-from handlers.telegram import render
+from handlers.telegram import broadcast, render
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import cancel_keyboard, decline_keyboard
 from handlers.telegram.misc import answer_query, hint
@@ -35,6 +35,8 @@ async def on_text(update: Update, context: Context) -> None:
     """Typed text in private: a reason, a substitute's name or position, or a hint."""
     message = update.effective_message
     assert message is not None and message.text is not None
+    if await broadcast.on_text(update, context):
+        return  # an office member writing a notice
     result = await services_of(context).rsvp.submit_text(
         account_of(update), message.text, message_id=message.message_id
     )

@@ -1,0 +1,377 @@
+"""Office broadcasts: write the text, choose who gets it, preview the exact count, confirm or
+schedule; then the outbox sends it and reports. The draft is a row, so is every step."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.outbound import (
+    BROADCAST_WINDOW,
+    Audience,
+    DeliveryStatus,
+    MessageKind,
+    MessageStatus,
+)
+from bot.domain.timespec import parse_typed_time
+from bot.services.context import ServiceContext
+from bot.services.invitations import ChatAccount
+from schedules.outbox import in_audience
+from storage import queries
+from storage.models import Delivery, OutboundMessage
+from storage.uow import unit_of_work
+
+# Telegram's 4096 minus room for the header the office's name adds.
+MAX_BROADCAST = 3500
+BROADCAST_ACTION = "bc:"
+
+
+class DraftStep(StrEnum):
+    """What the bot is waiting for from the office member composing a broadcast."""
+
+    TEXT = "text"
+    AUDIENCE = "audience"
+    CONFIRM = "confirm"
+    TIME = "time"
+
+
+class BroadcastStep(StrEnum):
+    """What happened, so the adapter knows what to say."""
+
+    ASK_TEXT = "ask_text"
+    ASK_AUDIENCE = "ask_audience"
+    PREVIEW = "preview"
+    ASK_TIME = "ask_time"
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    TOO_LONG = "too_long"
+    EMPTY = "empty"
+    BAD_TIME = "bad_time"
+    PAST_TIME = "past_time"
+    NO_RECIPIENTS = "no_recipients"
+    GONE = "gone"  # the draft or broadcast no longer exists or has already gone out
+    RESENT = "resent"
+    NOTHING_TO_RESEND = "nothing_to_resend"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who an audience reaches right now."""
+
+    reachable: int
+    blocked: int
+    not_linked: list[tuple[str, str]]  # (code, full name)
+
+
+@dataclass(frozen=True)
+class BroadcastResult:
+    """The step reached and what the reply needs."""
+
+    step: BroadcastStep
+    message_id: int | None = None
+    body: str | None = None
+    audience: str | None = None
+    reach: Reach | None = None
+    due_at: datetime | None = None
+    count: int = 0
+    limit: int = MAX_BROADCAST
+
+
+@dataclass(frozen=True)
+class BroadcastSummary:
+    """A broadcast in the office's list."""
+
+    id: int
+    status: MessageStatus
+    audience: str
+    due_at: datetime | None
+    preview: str
+    deliveries: Counter[str] = field(default_factory=Counter)
+
+
+def audience_action(message_id: int, audience: str) -> str:
+    """Button data choosing an audience (a group key is at most 40 characters: fits 64 bytes)."""
+    return f"{BROADCAST_ACTION}aud:{message_id}:{audience}"
+
+
+class BroadcastService:
+    """The use cases of office broadcasts; every method is for office admins only."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def start(self, admin: ChatAccount) -> BroadcastResult:
+        """Begin a new broadcast (an unfinished draft of the same person is dropped)."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.created_by == admin.actor,
+                    OutboundMessage.status == MessageStatus.DRAFT,
+                )
+                .values(status=MessageStatus.CANCELLED, finished_at=now)
+            )
+            draft = OutboundMessage(
+                meeting_id=self._ctx.meeting_id,
+                kind=MessageKind.BROADCAST,
+                status=MessageStatus.DRAFT,
+                draft_step=DraftStep.TEXT,
+                audience=Audience.LINKED,
+                created_by=admin.actor,
+                report_to=admin.chat_address,
+                created_at=now,
+            )
+            session.add(draft)
+            await session.flush()
+            return BroadcastResult(BroadcastStep.ASK_TEXT, message_id=draft.id)
+
+    async def accept_text(self, admin: ChatAccount, text: str) -> BroadcastResult | None:
+        """Take the broadcast's text or its sending time; None when no draft waits for text."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            draft = await session.scalar(
+                select(OutboundMessage).where(
+                    OutboundMessage.created_by == admin.actor,
+                    OutboundMessage.status == MessageStatus.DRAFT,
+                    OutboundMessage.draft_step.in_([DraftStep.TEXT, DraftStep.TIME]),
+                )
+            )
+            if draft is None:
+                return None
+            if draft.draft_step == DraftStep.TIME:
+                return await self._take_time(session, draft, text)
+            body = text.strip()
+            if not body:
+                return BroadcastResult(BroadcastStep.EMPTY, message_id=draft.id)
+            if len(body) > MAX_BROADCAST:
+                return BroadcastResult(BroadcastStep.TOO_LONG, message_id=draft.id)
+            draft.body = body
+            draft.draft_step = DraftStep.AUDIENCE
+            return BroadcastResult(BroadcastStep.ASK_AUDIENCE, message_id=draft.id, body=body)
+
+    async def choose_audience(
+        self, admin: ChatAccount, message_id: int, audience: str
+    ) -> BroadcastResult:
+        """Set who gets the broadcast and show the preview with the exact number of recipients."""
+        if not self._valid_audience(audience):
+            return BroadcastResult(BroadcastStep.GONE)
+        async with unit_of_work(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            if draft is None or draft.draft_step not in (DraftStep.AUDIENCE, DraftStep.CONFIRM):
+                return BroadcastResult(BroadcastStep.GONE)
+            draft.audience = audience
+            draft.draft_step = DraftStep.CONFIRM
+            reach = await self._reach(session, audience)
+            step = BroadcastStep.PREVIEW if reach.reachable else BroadcastStep.NO_RECIPIENTS
+            return BroadcastResult(
+                step, message_id=draft.id, body=draft.body, audience=audience, reach=reach
+            )
+
+    async def send_now(self, admin: ChatAccount, message_id: int) -> BroadcastResult:
+        """Confirm: the outbox sends it at its next tick."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            if draft is None or draft.draft_step != DraftStep.CONFIRM:
+                return BroadcastResult(BroadcastStep.GONE)
+            now = self._ctx.clock.now()
+            reach = await self._reach(session, draft.audience)
+            self._schedule(draft, now)
+            return BroadcastResult(
+                BroadcastStep.QUEUED, message_id=draft.id, reach=reach, audience=draft.audience
+            )
+
+    async def ask_time(self, admin: ChatAccount, message_id: int) -> BroadcastResult:
+        """The office wants it sent later: ask when."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            if draft is None or draft.draft_step != DraftStep.CONFIRM:
+                return BroadcastResult(BroadcastStep.GONE)
+            draft.draft_step = DraftStep.TIME
+            return BroadcastResult(BroadcastStep.ASK_TIME, message_id=draft.id)
+
+    async def _take_time(
+        self, session: AsyncSession, draft: OutboundMessage, text: str
+    ) -> BroadcastResult:
+        meeting = self._ctx.config.meeting
+        now = self._ctx.clock.now()
+        when = parse_typed_time(text, meeting.local(now))
+        if when is None:
+            return BroadcastResult(BroadcastStep.BAD_TIME, message_id=draft.id)
+        if when <= now:
+            return BroadcastResult(BroadcastStep.PAST_TIME, message_id=draft.id, due_at=when)
+        self._schedule(draft, when)
+        reach = await self._reach(session, draft.audience)
+        return BroadcastResult(
+            BroadcastStep.SCHEDULED,
+            message_id=draft.id,
+            due_at=when,
+            reach=reach,
+            audience=draft.audience,
+        )
+
+    def _schedule(self, draft: OutboundMessage, when: datetime) -> None:
+        draft.status = MessageStatus.SCHEDULED
+        draft.draft_step = None
+        draft.due_at = when
+        draft.expires_at = when + BROADCAST_WINDOW
+
+    async def cancel(self, admin: ChatAccount, message_id: int | None = None) -> BroadcastResult:
+        """Drop a draft, or a scheduled broadcast that has not gone out yet."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            query = select(OutboundMessage).where(
+                OutboundMessage.kind == MessageKind.BROADCAST,
+                OutboundMessage.meeting_id == self._ctx.meeting_id,
+                OutboundMessage.status.in_([MessageStatus.DRAFT, MessageStatus.SCHEDULED]),
+            )
+            if message_id is None:
+                query = query.where(
+                    OutboundMessage.created_by == admin.actor,
+                    OutboundMessage.status == MessageStatus.DRAFT,
+                )
+            else:
+                query = query.where(OutboundMessage.id == message_id)
+            message = await session.scalar(query)
+            if message is None:
+                return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
+            now = self._ctx.clock.now()
+            message.status = MessageStatus.CANCELLED
+            message.draft_step = None
+            message.finished_at = now
+            queries.add_audit(
+                session,
+                at=now,
+                actor=admin.actor,
+                action="broadcast.cancelled",
+                entity="outbound_message",
+                entity_id=message.id,
+                before=None,
+                after={"due_at": message.due_at.isoformat() if message.due_at else None},
+            )
+            return BroadcastResult(BroadcastStep.CANCELLED, message_id=message.id)
+
+    async def resend_failed(self, admin: ChatAccount, message_id: int) -> BroadcastResult:
+        """Put the deliveries that failed back in the queue; the office gets a new report."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            message = await session.get(OutboundMessage, message_id)
+            if (
+                message is None
+                or message.kind != MessageKind.BROADCAST
+                or message.meeting_id != self._ctx.meeting_id
+            ):
+                return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
+            failed = list(
+                await session.scalars(
+                    select(Delivery).where(
+                        Delivery.message_id == message_id,
+                        Delivery.status == DeliveryStatus.FAILED,
+                    )
+                )
+            )
+            if not failed:
+                return BroadcastResult(BroadcastStep.NOTHING_TO_RESEND, message_id=message_id)
+            for delivery in failed:
+                delivery.status = DeliveryStatus.PENDING
+                delivery.attempts = 0
+                delivery.next_attempt_at = now
+                delivery.updated_at = now
+            message.status = MessageStatus.QUEUED
+            message.finished_at = None
+            message.expires_at = now + BROADCAST_WINDOW
+            message.report_to = admin.chat_address
+            queries.add_audit(
+                session,
+                at=now,
+                actor=admin.actor,
+                action="broadcast.resent",
+                entity="outbound_message",
+                entity_id=message_id,
+                before=None,
+                after={"deliveries": len(failed)},
+            )
+            return BroadcastResult(BroadcastStep.RESENT, message_id=message_id, count=len(failed))
+
+    async def recent(self, limit: int = 10) -> list[BroadcastSummary]:
+        """Scheduled broadcasts first, then the latest ones sent, with their delivery counts."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            rows = list(
+                await session.scalars(
+                    select(OutboundMessage)
+                    .where(
+                        OutboundMessage.meeting_id == self._ctx.meeting_id,
+                        OutboundMessage.kind == MessageKind.BROADCAST,
+                        OutboundMessage.status.in_(
+                            [MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.DONE]
+                        ),
+                    )
+                    .order_by(OutboundMessage.id.desc())
+                    .limit(limit)
+                )
+            )
+            counts: dict[int, Counter[str]] = {row.id: Counter() for row in rows}
+            deliveries = await session.execute(
+                select(Delivery.message_id, Delivery.status).where(
+                    Delivery.message_id.in_(list(counts))
+                )
+            )
+            for message_id, status in deliveries.all():
+                counts[message_id][status] += 1
+        rows.sort(key=lambda row: (row.status != MessageStatus.SCHEDULED, -row.id))
+        return [
+            BroadcastSummary(
+                id=row.id,
+                status=MessageStatus(row.status),
+                audience=row.audience,
+                due_at=row.due_at,
+                preview=(row.body or "")[:80],
+                deliveries=counts[row.id],
+            )
+            for row in rows
+        ]
+
+    def _valid_audience(self, audience: str) -> bool:
+        kind, _, group = audience.partition(":")
+        if kind == Audience.GROUP:
+            return self._ctx.config.group(group) is not None
+        return (
+            kind
+            in (
+                Audience.LINKED,
+                Audience.ATTENDING,
+                Audience.PRESENT,
+                Audience.NO_ANSWER,
+                Audience.DECLINED,
+            )
+            and not group
+        )
+
+    async def _draft(
+        self, session: AsyncSession, admin: ChatAccount, message_id: int
+    ) -> OutboundMessage | None:
+        return await session.scalar(
+            select(OutboundMessage).where(
+                OutboundMessage.id == message_id,
+                OutboundMessage.created_by == admin.actor,
+                OutboundMessage.status == MessageStatus.DRAFT,
+            )
+        )
+
+    async def _reach(self, session: AsyncSession, audience: str) -> Reach:
+        reachable = blocked = 0
+        not_linked: list[tuple[str, str]] = []
+        for delegate, rsvp, ident in await queries.roster(session, self._ctx.meeting_id):
+            if not in_audience(audience, delegate, rsvp, ident):
+                continue
+            if ident is None:
+                not_linked.append((delegate.code, delegate.full_name))
+            elif ident.unreachable_at is not None:
+                blocked += 1
+            else:
+                reachable += 1
+        return Reach(reachable=reachable, blocked=blocked, not_linked=not_linked)

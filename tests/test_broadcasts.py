@@ -1,0 +1,208 @@
+"""Office broadcasts in chat: text → audience → preview with the exact count → send or schedule,
+then the report, the one-tap resend, and the list with cancel buttons."""
+
+from __future__ import annotations
+
+from bot.domain.outbound import MessageKind
+from tests.conftest import local
+from tests.harness import BotHarness
+from tests.test_outbox import deliveries, linked_answers, message_status, texts
+from tests.test_telegram_flows import buttons
+
+
+async def compose(harness: BotHarness, text: str, audience_button: str) -> None:
+    """The admin writes a notice and picks an audience, up to the preview."""
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    assert admin.last_text().startswith("📢 Soạn thông báo")
+    await harness.send(admin.text(text))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    assert buttons(admin.last_message) == [
+        "Tất cả đại biểu đã liên kết",
+        "Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)",
+        "Đại biểu chưa trả lời",
+        "Đại biểu không tham dự",
+        "Theo nhóm thành phần…",
+        "Hủy",
+    ]
+    await harness.send(admin.tap(audience_button))
+
+
+async def test_preview_shows_the_exact_count_and_who_will_not_get_it(harness: BotHarness) -> None:
+    await linked_answers(harness)  # DB005 linked and silent; 75 others never linked
+    await compose(
+        harness, "Kính mời các đồng chí dự họp trù bị lúc 14:00.", "Đại biểu chưa trả lời"
+    )
+    preview = harness.admin().last_text()
+    assert (
+        "📢 Thông báo của Văn phòng Hội LHPN thành phố Hà Nội\n\nKính mời các đồng chí" in preview
+    )
+    assert "Đối tượng: Đại biểu chưa trả lời\nSẽ gửi tới: 1 người." in preview
+    assert "75 đại biểu chưa mở đường liên kết nên sẽ không nhận được" in preview
+    assert buttons(harness.admin().last_message) == ["📤 Gửi ngay", "🕘 Hẹn giờ gửi", "Hủy"]
+
+
+async def test_confirmed_broadcast_reaches_exactly_the_audience_and_reports(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await compose(
+        harness, "Họp trù bị lúc 14:00.", "Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)"
+    )
+    admin = harness.admin()
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    assert admin.last_text().startswith("📤 Đã xếp thông báo số ")
+    await harness.tick()
+    for code in ("DB001", "DB002", "DB003"):
+        assert texts(harness, harness.user_for(code).id)[-1].endswith("Họp trù bị lúc 14:00.")
+    for code in ("DB004", "DB005"):
+        assert not texts(harness, harness.user_for(code).id)[-1].endswith("Họp trù bị lúc 14:00.")
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3}
+    report = admin.last_text()
+    assert report.startswith("📨 Báo cáo gửi thông báo số ")
+    assert "Đã gửi: 3 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0" in report
+
+
+async def test_office_text_is_escaped_not_interpreted(harness: BotHarness) -> None:
+    await linked_answers(harness)
+    await compose(harness, "<b>Khẩn</b> & quan trọng", "Tất cả đại biểu đã liên kết")
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    await harness.tick()
+    assert texts(harness, harness.user_for("DB005").id)[-1].endswith("<b>Khẩn</b> & quan trọng")
+    harness.fake.assert_no_violations()
+
+
+async def test_cancel_at_preview_sends_nothing(harness: BotHarness) -> None:
+    await linked_answers(harness)
+    await compose(harness, "Nội dung thử.", "Tất cả đại biểu đã liên kết")
+    await harness.send(harness.admin().tap("Hủy"))
+    assert harness.admin().last_text().startswith("Đã hủy thông báo")
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {}
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled"]
+
+
+async def test_scheduled_broadcast_waits_for_its_time_and_can_be_listed(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await compose(harness, "Nhắc mang thẻ đại biểu.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    assert admin.last_text().startswith(
+        "Đề nghị đồng chí nhập thời điểm gửi (giờ Asia/Ho_Chi_Minh)"
+    )
+    await harness.send(admin.text("hôm nay"))
+    assert admin.last_text().startswith("Chưa đọc được thời điểm.")
+    await harness.send(admin.text("08:00 1/5"))
+    assert admin.last_text().startswith("Thời điểm 08:00, Thứ Tư, ngày 1/5/2024 đã qua.")
+    await harness.send(admin.text("07:00 27/5"))
+    assert admin.last_text().startswith(
+        "🕘 Đã hẹn gửi thông báo số 1 lúc 07:00, Thứ Hai, ngày 27/5/2024 tới 5 người"
+    )
+    await harness.send(admin.command("/lichthongbao"))
+    assert (
+        "🕘 Số 1 — hẹn 07:00, Thứ Hai, ngày 27/5/2024 — Tất cả đại biểu đã liên kết"
+        in admin.last_text()
+    )
+    assert buttons(admin.last_message) == ["Hủy thông báo số 1"]
+    harness.clock.set(local(2024, 5, 27, 6, 59))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {}
+    harness.clock.set(local(2024, 5, 27, 7, 0))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}
+
+
+async def test_a_scheduled_broadcast_cancelled_from_the_list_never_goes(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await compose(harness, "Sẽ bị hủy.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.text("07:00 27/5"))
+    await harness.send(admin.command("/lichthongbao"))
+    await harness.send(admin.tap("Hủy thông báo số 1"))
+    assert admin.last_text() == "Đã hủy thông báo 1."
+    harness.clock.set(local(2024, 5, 27, 7, 0))
+    await harness.tick()
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled"]
+    assert await deliveries(harness, MessageKind.BROADCAST) == {}
+
+
+async def test_one_tap_resends_to_those_it_failed_to_reach(harness: BotHarness) -> None:
+    await linked_answers(harness)
+    await compose(harness, "Thông báo quan trọng.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    harness.fake.fail_next(
+        "sendMessage", error_code=400, description="Bad Request: chat is being migrated"
+    )
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 4, "failed": 1}
+    report = admin.last_message
+    assert "Gửi không thành công (1):" in report["text"]
+    assert buttons(report) == ["🔁 Gửi lại cho 1 người chưa nhận được"]
+    await harness.send(admin.tap("🔁 Gửi lại cho 1 người chưa nhận được"))
+    assert admin.last_text().startswith("🔁 Đã xếp gửi lại thông báo số 1 cho 1 người.")
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}
+    assert "Đã gửi: 5 · Chặn bot: 0 · Lỗi: 0" in admin.last_text()
+    await harness.send(admin.tap("🔁 Gửi lại cho 1 người chưa nhận được", message=report))
+    assert admin.last_text() == "Thông báo số 1 không còn ai cần gửi lại."
+
+
+async def test_a_group_audience_counts_only_that_group(harness: BotHarness) -> None:
+    await linked_answers(harness)  # DB001–DB002 are trung_uong_hoi; DB003–DB005 are not
+    await compose(harness, "Gửi lãnh đạo Trung ương Hội.", "Theo nhóm thành phần…")
+    admin = harness.admin()
+    assert buttons(admin.last_message)[0] == "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam"
+    await harness.send(admin.tap("Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam"))
+    assert "Sẽ gửi tới: 2 người." in admin.last_text()
+
+
+async def test_too_long_notice_is_refused_and_still_awaited(harness: BotHarness) -> None:
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("x" * 3501))
+    assert admin.last_text() == "Nội dung quá dài (tối đa 3500 ký tự). Đề nghị rút gọn rồi gửi lại."
+    await harness.send(admin.text("Ngắn gọn."))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+
+
+async def test_only_admins_may_broadcast_or_press_broadcast_buttons(harness: BotHarness) -> None:
+    delegate = await harness.open_invitation("DB010")
+    await harness.send(delegate.command("/thongbao"))
+    assert delegate.last_text().startswith("Xin lỗi đồng chí, lệnh này chỉ dành cho")
+    await harness.send(delegate.command("/lichthongbao"))
+    assert delegate.last_text().startswith("Xin lỗi đồng chí, lệnh này chỉ dành cho")
+    for data in ("bc:now:1", "bc:resend:1", "bc:cancel:1", "bc:aud:1:linked"):
+        await harness.send(delegate.tap_data(data))
+    refusals = [c.params.get("text") for c in harness.fake.calls_to("answerCallbackQuery")]
+    assert (
+        refusals[-4:]
+        == ["Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng phụ trách hội nghị."] * 4
+    )
+
+
+async def test_forged_broadcast_buttons_from_an_admin_change_nothing(harness: BotHarness) -> None:
+    admin = harness.admin()
+    for data in (
+        "bc:now:999",
+        "bc:aud:999:linked",
+        "bc:aud:1:group:khong_co",
+        "bc:zzz:1",
+        "bc:now:x",
+    ):
+        await harness.send(admin.tap_data(data))
+        assert admin.last_text().startswith("Thông báo này không còn ở bước đó")
+    assert await message_status(harness, MessageKind.BROADCAST) == []
+
+
+async def test_an_unfinished_draft_is_replaced_by_a_new_one(harness: BotHarness) -> None:
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("Bản mới."))
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
