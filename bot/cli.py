@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.reminders import planned_messages
 from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
@@ -191,6 +192,16 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
         lines.append(
             catalog.plain(
                 "check.task_item", key=task.key, title=task.title, owner=task.owner, deadline=due
+            )
+        )
+    lines += ["", catalog.plain("check.reminders")]
+    for planned in planned_messages(config):
+        when = moment(catalog, meeting.local(planned.due_at))
+        lines.append(
+            catalog.plain(
+                "check.reminder_item",
+                what=catalog.plain(f"kind.{planned.kind.value}", id=""),
+                when=when,
             )
         )
     office = config.office

@@ -33,23 +33,28 @@ def deadline_text(catalog: Catalog, config: Config) -> str:
     return moment(catalog, config.meeting.local(config.meeting.rsvp_deadline_at))
 
 
-def meeting_details(catalog: Catalog, config: Config) -> Html:
-    """Title, date and time, hall, address with a map link, and the full programme."""
+def when_where(catalog: Catalog, config: Config) -> Html:
+    """Date, time, hall, and address with a map link."""
     meeting = config.meeting
     starts = meeting.local(meeting.starts_at)
+    return catalog.html(
+        "card.when_where",
+        date=long_date(catalog, starts),
+        start=clock(starts),
+        end=clock(meeting.local(meeting.ends_at)),
+        venue=meeting.venue.name,
+        address=meeting.venue.address,
+        map_url=meeting.venue.map_url,
+    )
+
+
+def meeting_details(catalog: Catalog, config: Config) -> Html:
+    """Title, date and time, hall, address with a map link, and the full programme."""
     return Html(
         "\n\n".join(
             [
-                catalog.html("details.title", title=meeting.title),
-                catalog.html(
-                    "card.when_where",
-                    date=long_date(catalog, starts),
-                    start=clock(starts),
-                    end=clock(meeting.local(meeting.ends_at)),
-                    venue=meeting.venue.name,
-                    address=meeting.venue.address,
-                    map_url=meeting.venue.map_url,
-                ),
+                catalog.html("details.title", title=config.meeting.title),
+                when_where(catalog, config),
                 catalog.html("card.agenda", agenda=agenda(catalog, config, presenters=True)),
             ]
         )

@@ -9,8 +9,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.services.reports import Counts, Tally, UnansweredGroup
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, long_date
-from bot.texts.presenters import agenda, deadline_text, status_label
+from bot.texts.presenters import agenda, deadline_text, status_label, when_where
 
 MESSAGE_LIMIT = 4096  # characters after entity parsing; we count the HTML, which is longer
 
@@ -35,7 +34,6 @@ def invitation_card(
 ) -> Html:
     """The invitation: who is invited, to what, when, where, the programme, the answer."""
     meeting = config.meeting
-    starts = meeting.local(meeting.starts_at)
     closing = "card.answer_until" if is_open else "card.answers_closed"
     return Html(
         "\n\n".join(
@@ -52,15 +50,7 @@ def invitation_card(
                     title=meeting.title,
                     plan=meeting.plan_number,
                 ),
-                catalog.html(
-                    "card.when_where",
-                    date=long_date(catalog, starts),
-                    start=clock(starts),
-                    end=clock(meeting.local(meeting.ends_at)),
-                    venue=meeting.venue.name,
-                    address=meeting.venue.address,
-                    map_url=meeting.venue.map_url,
-                ),
+                when_where(catalog, config),
                 catalog.html("card.agenda", agenda=agenda(catalog, config)),
                 answer(catalog, rsvp),
                 catalog.html(
