@@ -33,5 +33,8 @@ def setup_logging(level: int = logging.INFO, *, secrets: Iterable[str] = ()) -> 
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every request URL, and Telegram's URLs contain the token.
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "apscheduler", "alembic"):
+    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # "maximum number of running instances reached" every tick while a long drain runs is
+    # expected (max_instances=1 is how a drain is never run twice), not worth a warning.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

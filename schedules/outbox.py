@@ -194,6 +194,7 @@ class Outbox:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.stats = OutboxStats()
+        self._stopping = False
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -212,8 +213,14 @@ class Outbox:
         self.stats.recovered += recovered
         return recovered
 
+    def request_stop(self) -> None:
+        """Finish the batch being sent, then send no more (the process is stopping)."""
+        self._stopping = True
+
     async def tick(self) -> None:
         """Queue what fell due, send what is due, report what finished (and send the reports)."""
+        if self._stopping:
+            return
         await self.queue_due()
         await self.drain()
         if await self.finish():
@@ -344,7 +351,7 @@ class Outbox:
 
     async def drain(self) -> None:
         """Send every due delivery, batch by batch, until none is due."""
-        while batch := await self._claim():
+        while not self._stopping and (batch := await self._claim()):
             await asyncio.gather(*(self._deliver(item) for item in batch))
 
     async def _claim(self) -> list[_Claimed]:

@@ -17,6 +17,9 @@ from schedules.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
+# A batch on the wire needs a few seconds at most; past this, stopping wins.
+STOP_GRACE_SECONDS = 30
+
 
 class OutboxScheduler:
     """Starts the outbox (recovery, planning) and ticks it every ``tick_seconds``."""
@@ -62,13 +65,20 @@ class OutboxScheduler:
             self._running = None
 
     async def stop(self) -> None:
-        """Stop ticking and let a tick in progress finish its current batch."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        """Stop ticking; the tick in progress finishes the batch on the wire, then returns.
+
+        APScheduler's shutdown cancels running jobs, which would leave that batch ``sending``
+        (and resent at the next start), so pause first, let the tick end, then shut down.
+        """
+        if self._scheduler is None:
+            return
+        self._scheduler.pause()
+        self.outbox.request_stop()
         running = self._running
         if running is not None and not running.done():
             try:
-                await asyncio.wait_for(asyncio.shield(running), timeout=30)
+                await asyncio.wait_for(asyncio.shield(running), timeout=STOP_GRACE_SECONDS)
             except TimeoutError:
                 log.warning("stopped while sending; unsent deliveries resume at the next start")
+        self._scheduler.shutdown(wait=False)
+        self._scheduler = None
