@@ -417,8 +417,8 @@ class Outbox:
             return
         parts = sender.prepare(outbound)
         for index in range(item.parts_sent, len(parts)):
-            await self._pacer.acquire(item.chat_address)
-            result = await sender.send(item.chat_address, parts[index])
+            async with self._pacer.slot(item.chat_address):
+                result = await sender.send(item.chat_address, parts[index])
             if result.outcome is not SendOutcome.SENT:
                 await self._handle_failure(item, result)
                 return

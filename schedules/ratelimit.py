@@ -1,17 +1,25 @@
 """Pacing sends to a messaging platform's flood limits, without ever sleeping in tests.
 
-Each send books the earliest slot that respects every limit at once (the generic cell rate
-algorithm: one "theoretical arrival time" per limit), then waits for it. Booking before
-waiting keeps concurrent senders from racing for the same slot. A 429 from the platform
-pauses every sender until its ``retry_after`` has passed.
+Telegram counts messages in a sliding window, so the pacer does too, and it counts each send
+from the moment its request *completed* — the latest moment the platform can have seen it.
+Times booked in advance fail when the event loop stalls (a garbage collection, a slow disk):
+delayed sends bunch up and overflow the window. Overall: a new send may start only when the
+send ``overall_per_second`` places back completed at least a window (one second stretched by
+``margin``) ago, and never closer than half the average interval to the previous start, so a
+stall or a pause is not followed by a burst. Per chat: a token bucket (private chats
+allow a short burst; groups get 20 a minute). A 429 pauses every sender until its
+``retry_after`` has passed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -26,8 +34,17 @@ class Limits:
     margin: float = 0.02
 
 
-class _Cell:
-    """One limit: an emission interval and a burst tolerance."""
+@dataclass
+class _Send:
+    """One send counted by the overall window: when it started and when it completed."""
+
+    started: float
+    completed: float | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _Bucket:
+    """A per-chat limit: an emission interval and a burst tolerance (GCRA)."""
 
     __slots__ = ("interval", "tat", "tolerance")
 
@@ -39,12 +56,12 @@ class _Cell:
     def earliest(self, now: float) -> float:
         return max(now, self.tat - self.tolerance)
 
-    def book(self, slot: float) -> None:
-        self.tat = max(self.tat, slot) + self.interval
+    def take(self, now: float) -> None:
+        self.tat = max(self.tat, now) + self.interval
 
 
 class Pacer:
-    """Hands out send slots under the overall, per-private-chat and per-group limits."""
+    """Lets sends through under the overall, per-private-chat and per-group limits."""
 
     def __init__(
         self,
@@ -57,40 +74,69 @@ class Pacer:
         self._now = now
         self._sleep = sleep
         stretch = 1 + limits.margin
-        self._overall = _Cell(stretch / limits.overall_per_second)
+        self._window_count = max(1, math.floor(limits.overall_per_second))
+        self._window = stretch * self._window_count / limits.overall_per_second
+        self._min_gap = self._window / self._window_count / 2
+        self._sends: deque[_Send] = deque(maxlen=self._window_count)
         self._private_interval = stretch / limits.private_per_second
         self._group_interval = stretch * 60 / limits.group_per_minute
-        self._chats: dict[str, _Cell] = {}
+        self._chats: dict[str, _Bucket] = {}
         self._paused_until = 0.0
+        self._lock = asyncio.Lock()
 
-    def _cell(self, chat: str) -> _Cell:
-        cell = self._chats.get(chat)
-        if cell is None:
-            is_group = chat.startswith("-")
-            cell = (
-                _Cell(self._group_interval)
-                if is_group
-                else _Cell(self._private_interval, self.limits.private_burst)
-            )
-            self._chats[chat] = cell
-        return cell
+    def _bucket(self, chat: str) -> _Bucket:
+        bucket = self._chats.get(chat)
+        if bucket is None:
+            if chat.startswith("-"):
+                bucket = _Bucket(self._group_interval)
+            else:
+                bucket = _Bucket(self._private_interval, self.limits.private_burst)
+            self._chats[chat] = bucket
+        return bucket
 
-    def reserve(self, chat: str) -> float:
-        """Book the earliest slot for a send to ``chat``; returns seconds to wait for it."""
-        now = self._now()
-        cell = self._cell(chat)
-        slot = max(self._overall.earliest(now), cell.earliest(now), self._paused_until)
-        self._overall.book(slot)
-        cell.book(slot)
-        return slot - now
+    async def _overall_earliest(self, now: float) -> float:
+        """When the window allows the next start (waiting for the oldest send to complete)."""
+        if not self._sends:
+            return now
+        earliest = self._sends[-1].started + self._min_gap
+        if len(self._sends) == self._window_count:
+            oldest = self._sends[0]
+            await oldest.done.wait()
+            assert oldest.completed is not None
+            earliest = max(earliest, oldest.completed + self._window)
+        return max(self._now(), earliest)
 
-    async def acquire(self, chat: str) -> None:
-        """Wait until a send to ``chat`` may go."""
-        wait = self.reserve(chat)
-        while wait > 0:
-            await self._sleep(wait)
-            # A 429 may have paused everything while we slept.
-            wait = self._paused_until - self._now()
+    @asynccontextmanager
+    async def slot(self, chat: str) -> AsyncIterator[None]:
+        """Hold a send slot for ``chat`` around the send itself."""
+        send = await self._acquire(chat)
+        try:
+            yield
+        finally:
+            send.completed = self._now()
+            send.done.set()
+
+    async def _acquire(self, chat: str) -> _Send:
+        bucket = self._bucket(chat)
+        while True:
+            # Wait for this chat (and any pause) without holding up other chats.
+            now = self._now()
+            wait = max(bucket.earliest(now), self._paused_until) - now
+            if wait > 0:
+                await self._sleep(wait)
+                continue
+            async with self._lock:  # starts are decided one at a time, on real times
+                wait = max(await self._overall_earliest(self._now()), self._paused_until)
+                wait -= self._now()
+                if wait > 0:
+                    await self._sleep(wait)
+                now = self._now()
+                if bucket.earliest(now) > now or self._paused_until > now:
+                    continue  # the chat's budget or a 429 changed while we waited
+                send = _Send(started=now)
+                self._sends.append(send)
+                bucket.take(now)
+                return send
 
     def pause(self, seconds: float) -> None:
         """Stop every send for ``seconds`` (the platform said to retry after that)."""
