@@ -36,6 +36,7 @@ BAD_RANK: Final = "bad_rank"
 DUPLICATE_CODE: Final = "duplicate_code"
 TOO_LONG: Final = "too_long"
 BAD_CODE: Final = "bad_code"
+BAD_ROLE: Final = "bad_role"
 
 PROBLEM_CODES: Final = (
     FILE_NOT_FOUND,
@@ -54,7 +55,14 @@ PROBLEM_CODES: Final = (
     DUPLICATE_CODE,
     TOO_LONG,
     BAD_CODE,
+    BAD_ROLE,
 )
+
+# --- roles -------------------------------------------------------------------------------------
+# A contact is the focal point of a preparation task (office staff, a department's contact);
+# they get messages from the bot but are not invitees and do not take a seat in the hall.
+ROLE_DELEGATE: Final = "delegate"
+ROLE_CONTACT: Final = "contact"
 
 SUPPORTED_SUFFIXES: Final = (".csv", ".xlsx")
 MAX_CELL_CHARS: Final = 200
@@ -76,8 +84,12 @@ CANONICAL_HEADINGS: Final[dict[str, str]] = {
     "group": "Nhóm",
     "phone": "Điện thoại",
     "rank": "Thứ tự",
+    "role": "Vai trò",
 }
 REQUIRED_FIELDS: Final = ("code", "full_name", "position", "organization", "group")
+
+# Fields a contact may leave empty: they are not seated, so they need no invitee group.
+_OPTIONAL_FOR_CONTACTS: Final = frozenset({"group"})
 
 # Keys are normalised with _heading_key. Unaccented Vietnamese variants are accepted because
 # many people type without a Vietnamese keyboard. "STT" (số thứ tự) is deliberately absent:
@@ -100,6 +112,26 @@ _HEADING_ALIASES: Final[dict[str, str]] = {
             "sdt",
         ),
         "rank": ("rank", "thứ tự", "thu tu"),
+        "role": ("role", "vai trò", "vai tro", "loại", "loai"),
+    }.items()
+    for alias in aliases
+}
+
+# Matched through _skeleton, so each unaccented spelling is already covered by its accented
+# one; both are listed as the spellings the office is told it may use.
+_ROLE_ALIASES: Final[dict[str, str]] = {
+    alias: role
+    for role, aliases in {
+        ROLE_DELEGATE: ("delegate", "đại biểu", "dai bieu", "db"),
+        ROLE_CONTACT: (
+            "contact",
+            "đầu mối",
+            "dau moi",
+            "liên hệ",
+            "lien he",
+            "cán bộ đầu mối",
+            "can bo dau moi",
+        ),
     }.items()
     for alias in aliases
 }
@@ -117,16 +149,19 @@ class Group:
 
 @dataclass(frozen=True)
 class DelegateRow:
-    """One valid delegate; `row` is the row number Excel shows (heading row = 1)."""
+    """One valid person (delegate or contact); `row` is Excel's row number (heading row = 1)."""
 
     row: int
     code: str
     full_name: str
     position: str
     organization: str
-    group_key: str
+    group_key: str  # "" only for a contact whose group cell was empty
     phone: str | None
     rank: int | None
+    # Last and defaulted so rows built before contacts existed (and files without a role
+    # column) stay delegates.
+    role: str = ROLE_DELEGATE
 
 
 @dataclass(frozen=True)
@@ -337,6 +372,19 @@ class _GroupResolver:
         )
 
 
+# Matched like group labels (_skeleton) so "Đầu mối", "dau moi" and "ĐẦU  MỐI" all match.
+_ROLE_BY_SKELETON: Final[dict[str, str]] = {
+    _skeleton(alias): role for alias, role in _ROLE_ALIASES.items()
+}
+
+
+def _parse_role(value: str) -> str | None:
+    """ROLE_DELEGATE for an empty cell, the role a cell names, or None if it names none."""
+    if not value:
+        return ROLE_DELEGATE
+    return _ROLE_BY_SKELETON.get(_skeleton(value))
+
+
 def _parse_rank(value: str) -> int | None:
     """A non-negative whole number ("3", "3.0"), or None if it is not one."""
     if re.fullmatch(r"\d+", value):
@@ -378,8 +426,8 @@ def _parse_rows(
             nfc = unicodedata.normalize("NFC", raw)
             values[field] = nfc.strip() if field == "code" else _clean(nfc)
         # Blank in every recognised column: skipped. This also skips template rows where only
-        # the serial-number column (STT) was pre-filled.
-        if not any(values.values()):
+        # the serial-number column (STT) or the role (a dropdown's default) was pre-filled.
+        if not any(value for field, value in values.items() if field != "role"):
             continue
         data_rows += 1
         if data_rows > MAX_DATA_ROWS:
@@ -393,8 +441,13 @@ def _parse_rows(
             if len(value) > MAX_CELL_CHARS:
                 problem(field, TOO_LONG, value)
                 too_long.add(field)
+        role_value = values.get("role", "")
+        role = None if "role" in too_long else _parse_role(role_value)
         for field in REQUIRED_FIELDS:
-            if field in values and not values[field]:
+            # An unreadable role gets its own problem; guessing it to demand or waive the
+            # group would only add a second, possibly wrong, complaint about the same row.
+            exempt = role != ROLE_DELEGATE and field in _OPTIONAL_FOR_CONTACTS
+            if field in values and not values[field] and not exempt:
                 problem(field, MISSING_VALUE, None)
 
         code = values.get("code", "")
@@ -413,6 +466,8 @@ def _parse_rows(
             group_key = groups.resolve(group_value)
             if group_key is None:
                 problem("group", UNKNOWN_GROUP, group_value)
+        elif not group_value and role == ROLE_CONTACT:
+            group_key = ""
 
         phone: str | None = None
         phone_value = values.get("phone", "")
@@ -428,8 +483,11 @@ def _parse_rows(
             if rank is None:
                 problem("rank", BAD_RANK, rank_value)
 
+        if role is None and "role" not in too_long:
+            problem("role", BAD_ROLE, role_value)
+
         problems.extend(row_problems)
-        if header_ok and not row_problems and group_key is not None:
+        if header_ok and not row_problems and group_key is not None and role is not None:
             rows.append(
                 DelegateRow(
                     row=number,
@@ -440,6 +498,7 @@ def _parse_rows(
                     group_key=group_key,
                     phone=phone,
                     rank=rank,
+                    role=role,
                 )
             )
 

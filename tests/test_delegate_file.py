@@ -9,8 +9,12 @@ import pytest
 from openpyxl import Workbook
 
 from bot.delegate_file import (
+    BAD_ROLE,
     CANONICAL_HEADINGS,
     MAX_CELL_CHARS,
+    PROBLEM_CODES,
+    ROLE_CONTACT,
+    ROLE_DELEGATE,
     DelegateRow,
     Group,
     ParsedDelegates,
@@ -20,6 +24,7 @@ from bot.delegate_file import (
 from bot.domain.phones import normalize_phone
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "delegates.csv"
+CONTACTS_EXAMPLE = EXAMPLE.with_name("contacts.csv")
 
 GROUPS = [
     Group("trung_uong_hoi", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam"),
@@ -647,3 +652,233 @@ def test_file_with_more_rows_than_the_limit_is_refused(
     lines = [GOOD.replace("DB001", f"DB00{i}") for i in range(1, 4)]
     result = parse(write_csv(tmp_path, HEADER, *lines))
     assert result.problems == [RowProblem(None, None, "too_many_rows", "2")]
+
+
+# --- roles: delegates and task contacts ---------------------------------------------------------
+
+ROLE_HEADER = HEADER + ",Vai trò"
+# A task's focal point: office staff, not an invitee, so the group is left empty.
+CONTACT = "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng Hội LHPN thành phố,,0967 218 401,,đầu mối"
+
+
+def test_bad_role_is_a_problem_code_and_role_has_a_vietnamese_heading() -> None:
+    assert BAD_ROLE == "bad_role"
+    assert BAD_ROLE in PROBLEM_CODES
+    assert (ROLE_DELEGATE, ROLE_CONTACT) == ("delegate", "contact")
+    assert CANONICAL_HEADINGS["role"] == "Vai trò"
+
+
+def test_without_a_role_column_everyone_is_a_delegate(
+    tmp_path: Path, example: ParsedDelegates
+) -> None:
+    result = parse(write_csv(tmp_path, HEADER, GOOD))
+    assert result.problems == []
+    assert [r.role for r in result.rows] == ["delegate"]
+    assert {r.role for r in example.rows} == {"delegate"}
+
+
+def test_role_defaults_to_delegate_for_rows_built_in_code() -> None:
+    row = DelegateRow(2, "DB001", "Nguyễn Thị Lan", "Chủ tịch", "Sở Y tế", "bao_chi", None, None)
+    assert row.role == ROLE_DELEGATE
+
+
+@pytest.mark.parametrize(
+    ("written", "role"),
+    [
+        ("", "delegate"),
+        ("đại biểu", "delegate"),
+        ("Đại Biểu", "delegate"),
+        ("dai bieu", "delegate"),
+        ("DB", "delegate"),
+        ("Delegate", "delegate"),
+        ("contact", "contact"),
+        ("CONTACT", "contact"),
+        ("Đầu mối", "contact"),
+        ("dau moi", "contact"),
+        ("  ĐẦU   MỐI ", "contact"),
+        (unicodedata.normalize("NFD", "đầu mối"), "contact"),
+        ("liên hệ", "contact"),
+        ("lien he", "contact"),
+        ("Cán bộ đầu mối", "contact"),
+        ("can bo dau moi", "contact"),
+    ],
+)
+def test_role_values_in_vietnamese_english_or_unaccented(
+    tmp_path: Path, written: str, role: str
+) -> None:
+    result = parse(write_csv(tmp_path, ROLE_HEADER, f"{GOOD},{written}"))
+    assert result.problems == []
+    assert [(r.role, r.group_key) for r in result.rows] == [(role, "chu_tich_cap_huyen")]
+
+
+@pytest.mark.parametrize("heading", ["Vai trò", "vai tro", "Role", "Loại", "loai", "VAI TRÒ (*)"])
+def test_role_heading_synonyms_are_recognised(tmp_path: Path, heading: str) -> None:
+    result = parse(write_csv(tmp_path, f"{HEADER},{heading}", CONTACT))
+    assert result.problems == []
+    assert result.ignored_columns == []
+    assert result.rows[0].role == ROLE_CONTACT
+
+
+@pytest.mark.parametrize("written", ["khách mời", "member", "đại biểu đầu mối", "x"])
+def test_unknown_role_is_bad_role_on_its_row_and_heading_as_written(
+    tmp_path: Path, written: str
+) -> None:
+    second = GOOD.replace("DB001", "DB002").replace("0912 345 001", "0912 345 002")
+    path = write_csv(tmp_path, HEADER + ", loại ", GOOD + ",đại biểu", f"{second},{written}")
+    result = parse(path)
+    assert only_problem(result) == RowProblem(3, "loại", "bad_role", written)
+    assert [r.row for r in result.rows] == [2]
+
+
+def test_bad_role_with_an_empty_group_is_reported_once(tmp_path: Path) -> None:
+    # Whether the group is required depends on the role, so only the role is reported.
+    line = CONTACT.replace("đầu mối", "khách mời")
+    assert only_problem(parse(write_csv(tmp_path, ROLE_HEADER, line))) == RowProblem(
+        2, "Vai trò", "bad_role", "khách mời"
+    )
+
+
+def test_too_long_role_is_too_long_not_bad_role(tmp_path: Path) -> None:
+    line = CONTACT.replace("đầu mối", "x" * (MAX_CELL_CHARS + 1))
+    problem = only_problem(parse(write_csv(tmp_path, ROLE_HEADER, line)))
+    assert (problem.row, problem.column, problem.code) == (2, "Vai trò", "too_long")
+
+
+def test_contact_with_an_empty_group_is_accepted_with_an_empty_group_key(tmp_path: Path) -> None:
+    result = parse(write_csv(tmp_path, ROLE_HEADER, CONTACT))
+    assert result.problems == []
+    assert result.rows == [
+        DelegateRow(
+            row=2,
+            code="NV01",
+            full_name="Trần Thị Mỹ Duyên",
+            position="Chuyên viên",
+            organization="Văn phòng Hội LHPN thành phố",
+            group_key="",
+            phone="+84967218401",
+            rank=None,
+            role="contact",
+        )
+    ]
+
+
+def test_contact_may_still_name_a_group(tmp_path: Path) -> None:
+    line = CONTACT.replace(",,0967", ",ban_chuyen_mon,0967")
+    result = parse(write_csv(tmp_path, ROLE_HEADER, line))
+    assert result.problems == []
+    assert [(r.role, r.group_key) for r in result.rows] == [("contact", "ban_chuyen_mon")]
+
+
+def test_contact_with_an_unknown_group_is_unknown_group(tmp_path: Path) -> None:
+    line = CONTACT.replace(",,0967", ",khach_moi,0967")
+    result = parse(write_csv(tmp_path, ROLE_HEADER, line))
+    assert result.rows == []
+    assert only_problem(result) == RowProblem(2, "Nhóm", "unknown_group", "khach_moi")
+
+
+@pytest.mark.parametrize("role", ["", "đại biểu", "delegate"])
+def test_delegate_with_an_empty_group_is_still_missing_value(tmp_path: Path, role: str) -> None:
+    line = CONTACT.replace("đầu mối", role)
+    result = parse(write_csv(tmp_path, ROLE_HEADER, line))
+    assert result.rows == []
+    assert only_problem(result) == RowProblem(2, "Nhóm", "missing_value", None)
+
+
+@pytest.mark.parametrize(
+    ("index", "heading"), [(0, "Mã"), (1, "Họ và tên"), (2, "Chức vụ"), (3, "Đơn vị")]
+)
+def test_contact_still_needs_code_name_position_and_organization(
+    tmp_path: Path, index: int, heading: str
+) -> None:
+    cells = CONTACT.split(",")
+    cells[index] = ""
+    result = parse(write_csv(tmp_path, ROLE_HEADER, ",".join(cells)))
+    assert result.rows == []
+    assert only_problem(result) == RowProblem(2, heading, "missing_value", None)
+
+
+def test_group_column_is_required_even_in_a_list_of_contacts(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path,
+        "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò",
+        "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng Hội LHPN thành phố,đầu mối",
+    )
+    result = parse(path)
+    assert result.rows == []
+    assert result.problems == [RowProblem(None, "Nhóm", "missing_column", None)]
+
+
+def test_rows_with_only_a_prefilled_role_are_skipped(tmp_path: Path) -> None:
+    result = parse(write_csv(tmp_path, ROLE_HEADER, CONTACT, ",,,,,,,đại biểu", ",,,,,,,đầu mối"))
+    assert result.problems == []
+    assert [r.code for r in result.rows] == ["NV01"]
+
+
+def test_delegates_and_contacts_mix_in_one_xlsx(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [ROLE_HEADER.split(","), [*GOOD.split(","), "Đại biểu"], CONTACT.split(",")],
+    )
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.code, r.role, r.group_key) for r in result.rows] == [
+        ("DB001", "delegate", "chu_tich_cap_huyen"),
+        ("NV01", "contact", ""),
+    ]
+
+
+# --- the shipped contacts example ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def contacts_example() -> ParsedDelegates:
+    return parse_delegate_file(CONTACTS_EXAMPLE, GROUPS)
+
+
+def test_contacts_example_parses_into_8_contacts_without_problems(
+    contacts_example: ParsedDelegates,
+) -> None:
+    assert contacts_example.problems == []
+    assert contacts_example.ignored_columns == []
+    assert [r.code for r in contacts_example.rows] == [f"NV{i:02d}" for i in range(1, 9)]
+    assert {r.role for r in contacts_example.rows} == {"contact"}
+    assert {r.group_key for r in contacts_example.rows} == {""}
+
+
+def test_contacts_example_uses_the_canonical_headings_and_full_diacritics(
+    contacts_example: ParsedDelegates,
+) -> None:
+    raw = CONTACTS_EXAMPLE.read_text(encoding="utf-8")
+    assert raw.splitlines()[0] == "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự,Vai trò"
+    assert raw == unicodedata.normalize("NFC", raw)
+    assert len({r.full_name for r in contacts_example.rows}) == 8
+
+
+def test_contacts_example_covers_the_owner_units_of_the_plan_tasks(
+    contacts_example: ParsedDelegates,
+) -> None:
+    units = Counter(r.organization for r in contacts_example.rows)
+    assert units == {
+        "Văn phòng Hội LHPN thành phố": 4,
+        "Ban Tổ chức – Kiểm tra Hội LHPN thành phố": 1,
+        "Ban Tuyên giáo Hội LHPN thành phố": 2,
+        "Ban Gia đình – Xã hội Hội LHPN thành phố": 1,
+    }
+
+
+def test_contacts_example_phones_are_unique_and_do_not_collide_with_delegates(
+    contacts_example: ParsedDelegates, example: ParsedDelegates
+) -> None:
+    phones = [r.phone for r in contacts_example.rows]
+    assert None not in phones
+    assert len(set(phones)) == 8
+    assert not set(phones) & {r.phone for r in example.rows}
+    # Mobiles: the bot reaches contacts through Telegram accounts tied to mobile numbers.
+    assert all(p is not None and p.startswith("+84") and len(p) == 12 for p in phones)
+
+
+def test_contacts_and_delegates_examples_share_no_code_or_name(
+    contacts_example: ParsedDelegates, example: ParsedDelegates
+) -> None:
+    assert not {r.code for r in contacts_example.rows} & {r.code for r in example.rows}
+    assert not {r.full_name for r in contacts_example.rows} & {r.full_name for r in example.rows}
