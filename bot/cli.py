@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
@@ -77,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     imp = delegates.add_parser("import", help="nhập danh sách đại biểu từ tệp CSV hoặc XLSX")
     imp.add_argument("file", type=Path)
     imp.set_defaults(command=cmd_delegates_import)
+
+    people = sub.add_parser(
+        "people", help="người đầu mối nhiệm vụ (cùng định dạng, cột Vai trò = đầu mối)"
+    ).add_subparsers(required=True, metavar="LỆNH")
+    imp_people = people.add_parser("import", help="nhập danh sách (như delegates import)")
+    imp_people.add_argument("file", type=Path)
+    imp_people.set_defaults(command=cmd_delegates_import)
 
     invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
         required=True, metavar="LỆNH"
@@ -194,16 +202,23 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
                 "check.task_item", key=task.key, title=task.title, owner=task.owner, deadline=due
             )
         )
+        if task.contacts:
+            lines.append(catalog.plain("check.task_contacts", contacts=", ".join(task.contacts)))
     lines += ["", catalog.plain("check.reminders")]
-    for planned in planned_messages(config):
-        when = moment(catalog, meeting.local(planned.due_at))
-        lines.append(
-            catalog.plain(
-                "check.reminder_item",
-                what=catalog.plain(f"kind.{planned.kind.value}", id=""),
-                when=when,
-            )
+    planned = planned_messages(config)
+    for message in planned:
+        if message.kind in (MessageKind.TASK_REMINDER, MessageKind.TASK_OVERDUE):
+            continue  # summarised below: one line per task would drown the plan
+        when = moment(catalog, meeting.local(message.due_at))
+        what = catalog.plain(f"kind.{message.kind.value}", id="")
+        lines.append(catalog.plain("check.reminder_item", what=what, when=when))
+    lines.append(
+        catalog.plain(
+            "check.task_reminders",
+            reminders=sum(p.kind is MessageKind.TASK_REMINDER for p in planned),
+            mornings=sum(p.kind is MessageKind.TASK_OVERDUE for p in planned),
         )
+    )
     office = config.office
     lines += [
         "",
@@ -335,7 +350,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
             [
                 link.code,
                 link.full_name,
-                labels.get(link.group_key, link.group_key),
+                labels.get(link.group_key)
+                or (catalog.plain("export.contact") if link.role == "contact" else link.group_key),
                 deep_link(username, link.token),
             ]
             for link in await services.invitations.links()

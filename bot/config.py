@@ -238,8 +238,10 @@ class Reminders(_Section):
     )
     day_before: PlanTime | None = Field(default_factory=lambda: TimeSpec.parse("-1d@16:00"))
     meeting_morning: PlanTime | None = Field(default_factory=lambda: TimeSpec.parse("0d@06:30"))
+    # Overdue preparation tasks are reported to the office chat every morning at this time.
+    task_escalation: Clock | None = Field(default_factory=lambda: time(8, 0))
 
-    @field_validator("day_before", "meeting_morning", mode="before")
+    @field_validator("day_before", "meeting_morning", "task_escalation", mode="before")
     @classmethod
     def _empty_is_off(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -291,8 +293,12 @@ class Group(_Section):
         return value
 
 
+def _default_task_reminders() -> list[TimeSpec]:
+    return [TimeSpec.parse(text) for text in ("-7d@08:00", "-3d@08:00", "-1d@08:00", "0d@08:00")]
+
+
 class Task(_Section):
-    """A preparation task of section VI."""
+    """A preparation task of section VI, the people who answer for it, and its reminders."""
 
     key: Annotated[str, Field(min_length=1, max_length=16)]
     title: Text
@@ -300,6 +306,19 @@ class Task(_Section):
     owner: Text
     deliverable: Text | None = None
     deadline: PlanTime
+    # Counted from the task's deadline, not the meeting.
+    reminders: list[PlanTime] = Field(default_factory=_default_task_reminders)
+    # Codes of people from the imported list, or "group:<key>" for every delegate of a group.
+    contacts: list[Annotated[str, Field(min_length=1, max_length=48)]] = Field(default_factory=list)
+
+    @field_validator("contacts")
+    @classmethod
+    def _group_contacts_name_a_key(cls, value: list[str]) -> list[str]:
+        for contact in value:
+            kind, _, key = contact.partition(":")
+            if kind == "group" and not _SLUG.fullmatch(key):
+                raise PydanticCustomError("bad_key", "bad key: {value}", {"value": contact})
+        return value
 
 
 def _unique(items: Sequence[Any], attribute: str) -> None:
@@ -332,6 +351,18 @@ class Config(_Section):
     def _keys_are_unique(cls, value: list[Any]) -> list[Any]:
         _unique(value, "key")
         return value
+
+    @model_validator(mode="after")
+    def _task_groups_exist(self) -> Config:
+        keys = {group.key for group in self.groups}
+        for task in self.tasks:
+            for contact in task.contacts:
+                kind, _, key = contact.partition(":")
+                if kind == "group" and key not in keys:
+                    raise PydanticCustomError(
+                        "unknown_group", "unknown group: {value}", {"value": contact}
+                    )
+        return self
 
     @field_validator("groups")
     @classmethod

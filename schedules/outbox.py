@@ -46,7 +46,15 @@ from bot.domain.rsvp import RsvpStatus
 from schedules.clock import Clock
 from schedules.ratelimit import Pacer
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp
+from storage.models import (
+    ChannelIdentity,
+    Delegate,
+    Delivery,
+    OutboundMessage,
+    Rsvp,
+    Task,
+    TaskAssignment,
+)
 from storage.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -283,9 +291,7 @@ class Outbox:
             assert message.report_to is not None
             session.add(self._office_delivery(message.id, message.report_to, now))
             return
-        for delegate, rsvp, ident in await queries.roster(session, self._meeting_id):
-            if not in_audience(message.audience, delegate, rsvp, ident):
-                continue
+        for delegate, ident in await self._recipients_of(session, message.audience):
             status = DeliveryStatus.PENDING
             if ident is None:
                 status = DeliveryStatus.NOT_LINKED
@@ -309,6 +315,32 @@ class Outbox:
                     updated_at=now,
                 )
             )
+
+    async def _recipients_of(
+        self, session: AsyncSession, audience: str
+    ) -> list[tuple[Delegate, ChannelIdentity | None]]:
+        kind, _, key = audience.partition(":")
+        if kind == Audience.TASK:
+            # Assignees who have not reported the task done, while it is open.
+            rows = await session.execute(
+                select(Delegate, ChannelIdentity)
+                .join(TaskAssignment, TaskAssignment.person_id == Delegate.id)
+                .join(Task, Task.id == TaskAssignment.task_id)
+                .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+                .where(
+                    Task.meeting_id == self._meeting_id,
+                    Task.key == key,
+                    Task.archived_at.is_(None),
+                    Task.closed_at.is_(None),
+                    TaskAssignment.status != "done",
+                )
+            )
+            return [(delegate, ident) for delegate, ident in rows.all()]
+        return [
+            (delegate, ident)
+            for delegate, rsvp, ident in await queries.roster(session, self._meeting_id)
+            if in_audience(audience, delegate, rsvp, ident)
+        ]
 
     def _office_delivery(self, message_id: int, address: str, now: datetime) -> Delivery:
         channel = next(iter(self.senders))
@@ -416,6 +448,9 @@ class Outbox:
             await self._finish_delivery(item.id, DeliveryStatus.FAILED, error=type(exc).__name__)
             return
         parts = sender.prepare(outbound)
+        if not parts:  # e.g. an overdue report on a morning when nothing is overdue
+            await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error="nothing to send")
+            return
         for index in range(item.parts_sent, len(parts)):
             async with self._pacer.slot(item.chat_address):
                 result = await sender.send(item.chat_address, parts[index])
@@ -577,7 +612,7 @@ def in_audience(
             return status is RsvpStatus.DECLINED
         case Audience.GROUP:
             return delegate.group_key == group
-        case Audience.OFFICE:
+        case Audience.OFFICE | Audience.TASK:
             return False
 
 

@@ -42,6 +42,8 @@ class Delegate(Base):
     group_key: Mapped[str] = mapped_column(String(40), index=True)
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     rank: Mapped[int | None] = mapped_column(Integer)
+    # "delegate" (invited, counts against capacity) or "contact" (answers for a task only).
+    role: Mapped[str] = mapped_column(String(16), default="delegate", server_default="delegate")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -185,3 +187,59 @@ class Delivery(Base):
 
 
 Index("ix_deliveries_due", Delivery.status, Delivery.next_attempt_at)
+
+
+class Task(Base):
+    """A preparation task of the plan (section VI), kept in step with the config."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("meeting_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(500))
+    owner: Mapped[str] = mapped_column(String(500))
+    deliverable: Mapped[str | None] = mapped_column(String(500))
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TaskAssignment(Base):
+    """One person answering for a task (a district task has one per district chair)."""
+
+    __tablename__ = "task_assignments"
+    __table_args__ = (UniqueConstraint("task_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class TaskEvidence(Base):
+    """A deliverable attached to an assignment: a file (kept by the platform) or a link."""
+
+    __tablename__ = "task_evidence"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("task_assignments.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    file_ref: Mapped[str | None] = mapped_column(String(200))
+    size: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(80))

@@ -80,12 +80,12 @@ async def rsvp_of(session: AsyncSession, delegate_id: int) -> Rsvp:
 async def roster(
     session: AsyncSession, meeting_id: int
 ) -> list[tuple[Delegate, Rsvp, ChannelIdentity | None]]:
-    """Every delegate with their answer and linked account (any channel, first found)."""
+    """Every delegate (not task contacts) with their answer and linked account."""
     rows = await session.execute(
         select(Delegate, Rsvp, ChannelIdentity)
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
-        .where(Delegate.meeting_id == meeting_id)
+        .where(Delegate.meeting_id == meeting_id, Delegate.role == "delegate")
         .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
     )
     seen: set[int] = set()

@@ -8,6 +8,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.config import Config
+from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.services import Services, build_outbox
 from bot.texts import load_catalog
@@ -66,13 +67,16 @@ class BotHarness:
         """One outbox tick, as the scheduler would run it at the clock's current time."""
         await self.outbox.tick()
 
-    async def plan(self) -> None:
-        """Store the plan's automatic messages (what the scheduler does at start)."""
+    async def plan(self, *kinds: MessageKind) -> None:
+        """Store the plan's automatic messages (what the scheduler does at start), optionally
+        only those of some kinds, and sync the plan's tasks."""
+        await self.services.tasks.sync()
+        planned = planned_messages(self.services.config)
         await sync_planned(
             self.services.ctx.sessions,
             self.clock,
             self.services.ctx.meeting_id,
-            planned_messages(self.services.config),
+            [p for p in planned if not kinds or p.kind in kinds],
         )
 
     async def outbox_bot_shutdown(self) -> None:

@@ -139,3 +139,17 @@ def test_run_without_token_explains_where_to_get_one(
 ) -> None:
     assert main(["run"]) == 2
     assert "@BotFather" in capsys.readouterr().err
+
+
+def test_contacts_import_alongside_delegates_and_get_links_too(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = EXAMPLE_DELEGATES.parent / "contacts.csv"
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["people", "import", str(contacts)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].endswith("thêm mới 8, cập nhật 0, không đổi 0.")  # no delegate listed as absent
+    assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
+    rows = (office / "links.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 1 + 80 + 8
+    assert sum(",Đầu mối nhiệm vụ chuẩn bị," in row for row in rows) == 8

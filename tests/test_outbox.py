@@ -19,6 +19,7 @@ from storage.models import ChannelIdentity, Delivery, OutboundMessage
 from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness
 
+MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
 REMINDER_1 = local(2024, 5, 18, 8, 0)  # -3d@08:00 before the deadline 21/5 17:00
 REMINDER_2 = local(2024, 5, 20, 8, 0)  # -1d@08:00
 DEADLINE = local(2024, 5, 21, 17, 0)
@@ -70,7 +71,7 @@ async def linked_answers(harness: BotHarness) -> None:
 
 async def test_nothing_goes_out_before_its_time(harness: BotHarness) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(REMINDER_1 - timedelta(seconds=1))
     before = len(harness.fake.calls_to("sendMessage"))
     await harness.tick()
@@ -82,7 +83,7 @@ async def test_rsvp_chasing_reaches_linked_silent_delegates_and_reports_to_the_o
     harness: BotHarness,
 ) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(REMINDER_1)
     await harness.tick()
     silent = harness.user_for("DB005")
@@ -108,7 +109,7 @@ async def test_rsvp_chasing_reaches_linked_silent_delegates_and_reports_to_the_o
 
 async def test_a_tick_sends_each_reminder_once(harness: BotHarness) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(REMINDER_1)
     await harness.tick()
     await harness.tick()
@@ -122,7 +123,7 @@ async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(
     harness: BotHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(REMINDER_1 + timedelta(hours=3))  # the bot was down at 08:00
     with caplog.at_level(logging.WARNING, logger="schedules.outbox"):
         await harness.tick()
@@ -135,7 +136,7 @@ async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
     harness: BotHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(DEADLINE + timedelta(minutes=1))  # both reminders missed
     with caplog.at_level(logging.WARNING, logger="schedules.outbox"):
         await harness.tick()
@@ -152,14 +153,14 @@ async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
 async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_dropped_ones(
     harness: BotHarness,
 ) -> None:
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     config = harness.services.config
     reminders = config.reminders.model_copy(update={"rsvp_chase": config.reminders.rsvp_chase[:1]})
     object.__setattr__(
         harness.services.ctx, "config", config.model_copy(update={"reminders": reminders})
     )
-    await harness.plan()
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
+    await harness.plan(*MEETING_KINDS)
     assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["scheduled", "cancelled"]
 
 
@@ -169,7 +170,7 @@ async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_
 async def reminder_for_one(harness: BotHarness) -> int:
     """DB005 linked and silent, the first reminder due now; returns DB005's chat id."""
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(REMINDER_1)
     return harness.user_for("DB005").id
 
@@ -296,7 +297,7 @@ async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confi
     harness: BotHarness,
 ) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(local(2024, 5, 28, 6, 30))
     await harness.tick()
     assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {"sent": 3}
@@ -325,7 +326,7 @@ async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confi
 
 async def test_day_before_reminder_goes_at_16_00_the_day_before(harness: BotHarness) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(local(2024, 5, 27, 15, 59))
     await harness.tick()
     assert await deliveries(harness, MessageKind.DAY_BEFORE) == {}
@@ -337,7 +338,7 @@ async def test_day_before_reminder_goes_at_16_00_the_day_before(harness: BotHarn
 
 async def test_the_agenda_is_skipped_once_the_meeting_is_over(harness: BotHarness) -> None:
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(local(2024, 5, 28, 11, 31))
     await harness.tick()
     assert await message_status(harness, MessageKind.MORNING_AGENDA) == ["skipped"]
@@ -354,7 +355,7 @@ async def test_a_long_agenda_is_split_cleanly_under_4096_characters(harness: Bot
     object.__setattr__(harness.services.ctx, "config", new_config)
     object.__setattr__(harness.outbox._composer, "_config", new_config)
     await linked_answers(harness)
-    await harness.plan()
+    await harness.plan(*MEETING_KINDS)
     harness.clock.set(local(2024, 5, 28, 6, 30))
     await harness.tick()
     chat = harness.user_for("DB001").id

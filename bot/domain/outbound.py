@@ -21,6 +21,8 @@ class MessageKind(StrEnum):
     MORNING_AGENDA = "morning_agenda"
     BROADCAST = "broadcast"
     OFFICE_NOTE = "office_note"
+    TASK_REMINDER = "task_reminder"
+    TASK_OVERDUE = "task_overdue"
 
 
 class MessageStatus(StrEnum):
@@ -61,8 +63,11 @@ class Audience(StrEnum):
     DECLINED = "declined"
     GROUP = "group"
     OFFICE = "office"
+    TASK = "task"  # followed by ":<task key>": assignees who have not reported it done
 
 
+# The office chat of [office] chat_id is a Telegram group.
+OFFICE_CHANNEL = "telegram"
 # A broadcast the office scheduled is still worth sending this long after its time.
 BROADCAST_WINDOW = timedelta(hours=12)
 # Sent later than this after its due time, a message is logged and reported as late.

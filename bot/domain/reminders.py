@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
 from bot.domain.outbound import Audience, MessageKind
@@ -61,4 +61,45 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
                 report_to=office,
             )
         )
+    planned += _task_messages(config, office)
+    return planned
+
+
+def _task_messages(config: Config, office: str | None) -> list[PlannedMessage]:
+    """Reminders before each task's deadline; an overdue report every morning after the first."""
+    meeting = config.meeting
+    planned = []
+    for task in config.tasks:
+        deadline = meeting.resolve(task.deadline)
+        for spec in task.reminders:
+            due = spec.resolve(deadline, meeting.zone)
+            planned.append(
+                PlannedMessage(
+                    kind=MessageKind.TASK_REMINDER,
+                    dedupe_key=f"{meeting.code}:{MessageKind.TASK_REMINDER}:{task.key}:{spec.text}",
+                    audience=f"{Audience.TASK}:{task.key}",
+                    due_at=due,
+                    expires_at=max(due, deadline),  # after the deadline, escalation takes over
+                    report_to=None,
+                )
+            )
+    at = config.reminders.task_escalation
+    if at is None or office is None or not config.tasks:
+        return planned
+    first = min(meeting.local(meeting.resolve(t.deadline)).date() for t in config.tasks)
+    last = meeting.local(meeting.starts_at).date()
+    day = first + timedelta(days=1)
+    while day <= last:
+        due = datetime.combine(day, at, tzinfo=meeting.zone).astimezone(UTC)
+        planned.append(
+            PlannedMessage(
+                kind=MessageKind.TASK_OVERDUE,
+                dedupe_key=f"{meeting.code}:{MessageKind.TASK_OVERDUE}:{day.isoformat()}",
+                audience=Audience.OFFICE,
+                due_at=due,
+                expires_at=due + timedelta(hours=10),  # the morning report is stale by evening
+                report_to=office,
+            )
+        )
+        day += timedelta(days=1)
     return planned

@@ -17,6 +17,7 @@ from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
+from bot.services.tasks import TaskService
 from bot.texts import Catalog
 from schedules.clock import Clock
 from schedules.outbox import ChannelSender, Outbox
@@ -35,6 +36,7 @@ class Services:
     rsvp: RsvpService
     reports: ReportService
     broadcasts: BroadcastService
+    tasks: TaskService
 
     @property
     def config(self) -> Config:
@@ -59,7 +61,9 @@ def build_outbox(
         services.ctx.sessions,
         services.ctx.clock,
         senders,
-        MessageComposer(services.config, catalog, services.reports, services.ctx.clock),
+        MessageComposer(
+            services.config, catalog, services.reports, services.tasks, services.ctx.clock
+        ),
         pacer or Pacer(Limits(overall_per_second=settings.rate_per_second)),
         meeting_id=services.ctx.meeting_id,
         batch_size=settings.batch_size,
@@ -71,6 +75,7 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
     """The tick that drives ``outbox``, re-planning the automatic messages at start."""
 
     async def plan() -> None:
+        await services.tasks.sync()
         await sync_planned(
             services.ctx.sessions,
             services.ctx.clock,
@@ -94,4 +99,5 @@ async def build_services(
         rsvp=RsvpService(ctx),
         reports=ReportService(ctx),
         broadcasts=BroadcastService(ctx),
+        tasks=TaskService(ctx),
     )

@@ -20,9 +20,16 @@ from bot.domain.outbound import (
 from bot.domain.rsvp import RsvpStatus
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpChoice, rsvp_action
+from bot.services.tasks import TaskService
 from bot.texts import Catalog, Html
 from bot.texts.formatting import moment
-from bot.texts.presenters import broadcast_html, deadline_text, meeting_details
+from bot.texts.presenters import (
+    broadcast_html,
+    deadline_text,
+    meeting_details,
+    task_buttons,
+    task_summary,
+)
 from schedules.clock import Clock
 from schedules.outbox import DeliveryReport, MessageView, Problem, Recipient
 
@@ -38,11 +45,17 @@ class MessageComposer:
     """Implements the outbox's Composer for this meeting."""
 
     def __init__(
-        self, config: Config, catalog: Catalog, reports: ReportService, clock: Clock
+        self,
+        config: Config,
+        catalog: Catalog,
+        reports: ReportService,
+        tasks: TaskService,
+        clock: Clock,
     ) -> None:
         self._config = config
         self._catalog = catalog
         self._reports = reports
+        self._tasks = tasks
         self._clock = clock
 
     # --- what recipients get -------------------------------------------------------------------
@@ -51,9 +64,23 @@ class MessageComposer:
         """The message for one recipient."""
         match message.kind:
             case MessageKind.OFFICE_NOTE:
+                if message.body is None and "template" in message.params:
+                    values = message.params.get("values") or {}
+                    text = self._catalog.html(str(message.params["template"]), **values)
+                    return Outbound((TextPart(text),))
                 return Outbound(
                     (TextPart(message.body or "", decode_buttons(message.params.get("buttons"))),)
                 )
+            case MessageKind.TASK_REMINDER:
+                assert recipient is not None
+                return await self._task_reminder(message, recipient)
+            case MessageKind.TASK_OVERDUE:
+                overdue = await self._tasks.overdue()
+                if not overdue:
+                    return Outbound(())
+                lines = [self._catalog.html("task_overdue.title", count=len(overdue))]
+                lines += [task_summary(self._catalog, self._config, task) for task in overdue]
+                return Outbound((TextPart(Html("\n\n".join(lines))),))
             case MessageKind.RSVP_REMINDER:
                 assert recipient is not None
                 return Outbound((self._rsvp_reminder(recipient),))
@@ -79,6 +106,22 @@ class MessageComposer:
             for choice in (RsvpChoice.ATTEND, RsvpChoice.DECLINE, RsvpChoice.SUBSTITUTE)
         )
         return TextPart(text, buttons)
+
+    async def _task_reminder(self, message: MessageView, recipient: Recipient) -> Outbound:
+        key = message.audience.partition(":")[2]
+        task = next((t for t in await self._tasks.office_board() if t.key == key), None)
+        if task is None or task.closed:
+            return Outbound(())
+        catalog = self._catalog
+        text = catalog.html(
+            "task_reminder.text",
+            name=recipient.full_name,
+            key=task.key,
+            title=task.title,
+            deliverable=task.deliverable or "—",
+            deadline=moment(catalog, self._config.meeting.local(task.deadline_at)),
+        )
+        return Outbound((TextPart(text, task_buttons(catalog, task.id)),))
 
     def _meeting_pack(self, kind: MessageKind, recipient: Recipient) -> Outbound:
         catalog, config = self._catalog, self._config
@@ -137,6 +180,8 @@ class MessageComposer:
 
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
         """Sent, blocked, failed with reasons, and who never opened their link."""
+        if report.message.kind in (MessageKind.TASK_OVERDUE, MessageKind.OFFICE_NOTE):
+            return None  # it went to the office itself: nothing to report back
         catalog, counts = self._catalog, report.counts
         lines = [
             catalog.html("report.title", what=self.kind_label(report.message)),
@@ -199,6 +244,8 @@ class MessageComposer:
 
     def skip_notice(self, message: MessageView, late_by: timedelta) -> TextPart | None:
         """Why a message did not go: its time had passed while the bot was not running."""
+        if message.kind is MessageKind.TASK_OVERDUE:
+            return None  # a newer morning report says the same, and more recently
         catalog, meeting = self._catalog, self._config.meeting
         due = moment(catalog, meeting.local(message.due_at)) if message.due_at else "—"
         return TextPart(

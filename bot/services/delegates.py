@@ -14,7 +14,7 @@ from storage import queries
 from storage.models import Delegate, Invitation, Rsvp
 from storage.uow import unit_of_work
 
-_FIELDS = ("full_name", "position", "organization", "group_key", "phone", "rank")
+_FIELDS = ("full_name", "position", "organization", "group_key", "phone", "rank", "role")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,10 @@ class DelegateService:
                     after=_audited(after),
                 )
                 updated += 1
+        # A contacts file says nothing about delegates, and the other way round.
         listed = {row.code.casefold() for row in rows}
-        absent = sorted(d.code for key, d in existing.items() if key not in listed)
+        roles = {row.role for row in rows}
+        absent = sorted(
+            d.code for key, d in existing.items() if key not in listed and d.role in roles
+        )
         return ImportSummary(created=created, updated=updated, unchanged=unchanged, absent=absent)

@@ -61,6 +61,7 @@ class InviteLink:
     full_name: str
     group_key: str
     token: str
+    role: str = "delegate"
 
 
 class InvitationService:
@@ -172,7 +173,7 @@ class InvitationService:
             tokens = await queries.active_tokens(session, self._ctx.meeting_id)
         ordered = sorted(delegates.values(), key=protocol_key(order))
         return [
-            InviteLink(d.code, d.full_name, d.group_key, tokens[d.id])
+            InviteLink(d.code, d.full_name, d.group_key, tokens[d.id], d.role)
             for d in ordered
             if d.id in tokens
         ]

@@ -19,6 +19,12 @@ class DelegateView:
     position: str
     organization: str
     group_key: str
+    role: str = "delegate"
+
+    @property
+    def is_contact(self) -> bool:
+        """A task contact rather than an invited delegate."""
+        return self.role == "contact"
 
     @classmethod
     def of(cls, delegate: Delegate) -> DelegateView:
@@ -30,6 +36,7 @@ class DelegateView:
             position=delegate.position,
             organization=delegate.organization,
             group_key=delegate.group_key,
+            role=delegate.role,
         )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import html
 
 from bot.config import Config
+from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import TaskStatus
+from bot.services.tasks import TaskAction, TaskLine, task_action
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date, moment
 
@@ -73,3 +76,65 @@ def audience_label(catalog: Catalog, config: Config, audience: str) -> str:
         group = config.group(key)
         return catalog.plain("audience.group", label=group.label if group else key)
     return catalog.plain(f"audience.{kind}")
+
+
+def task_buttons(catalog: Catalog, task_id: int) -> tuple[tuple[Button, ...], ...]:
+    """Đã hoàn thành / Đang thực hiện / Cần hỗ trợ / Gửi sản phẩm for one task."""
+    return tuple(
+        (Button(catalog.plain(f"buttons.task_{action.value}"), task_action(action, task_id)),)
+        for action in (TaskAction.DONE, TaskAction.PROGRESS, TaskAction.HELP, TaskAction.FILE)
+    )
+
+
+def task_summary(catalog: Catalog, config: Config, task: TaskLine) -> Html:
+    """A task as a board shows it: deadline, state, who reported what, deliverables."""
+    meeting = config.meeting
+    done = sum(a.status is TaskStatus.DONE for a in task.assignments)
+    if task.closed:
+        state = catalog.plain("task_state.closed")
+    elif task.done:
+        state = catalog.plain("task_state.done")
+    elif task.overdue:
+        state = catalog.plain("task_state.overdue")
+    else:
+        state = catalog.plain("task_state.open")
+    last = task.last_update
+    lines = [
+        catalog.html(
+            "task_board.task",
+            key=task.key,
+            title=task.title,
+            owner=task.owner,
+            deadline=moment(catalog, meeting.local(task.deadline_at)),
+            state=state,
+            done=done,
+            total=len(task.assignments),
+            updated=moment(catalog, meeting.local(last))
+            if last
+            else catalog.plain("task_state.never"),
+        )
+    ]
+    for a in task.assignments:
+        if a.status is TaskStatus.DONE and len(task.assignments) > 3:
+            continue  # a district task lists only who is still missing
+        key = "task_board.person_note" if a.note else "task_board.person"
+        lines.append(
+            catalog.html(
+                key,
+                name=a.full_name,
+                organization=a.organization,
+                status=catalog.plain(f"task_status.{a.status.value}"),
+                note=a.note or "",
+                unlinked=catalog.plain("task_board.unlinked") if not a.linked else "",
+            )
+        )
+    for evidence in task.evidence:
+        lines.append(
+            catalog.html(
+                "task_board.link" if evidence.url else "task_board.file",
+                name=evidence.name,
+                url=evidence.url or "",
+                by=evidence.by,
+            )
+        )
+    return Html("\n".join(lines))

@@ -25,7 +25,7 @@ from telegram.request import BaseRequest
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.texts import Catalog
-from handlers.telegram import broadcast, errors, members, misc, office, rsvp, start
+from handlers.telegram import broadcast, errors, members, misc, office, rsvp, start, tasks
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
 from handlers.telegram.keyboards import RSVP_PATTERN
@@ -33,7 +33,7 @@ from schedules.scheduler import OutboxScheduler
 
 log = logging.getLogger(__name__)
 
-DELEGATE_COMMANDS = ("start", "trangthai", "help", "id")
+DELEGATE_COMMANDS = ("start", "trangthai", "nhiemvu", "help", "id")
 OFFICE_COMMANDS = ("thongke", "chuatraloi", "thongbao", "lichthongbao")
 
 
@@ -86,12 +86,15 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("chuatraloi", office.unanswered, filters=new),
             CommandHandler("thongbao", broadcast.start, filters=new),
             CommandHandler("lichthongbao", broadcast.listing, filters=new),
+            CommandHandler("nhiemvu", tasks.board, filters=new),
+            CallbackQueryHandler(tasks.on_button, pattern=tasks.TASK_PATTERN),
             CallbackQueryHandler(broadcast.on_button, pattern=broadcast.BROADCAST_PATTERN),
             CallbackQueryHandler(rsvp.on_button, pattern=RSVP_PATTERN),
             ChatMemberHandler(members.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
             CallbackQueryHandler(misc.stale_button),
             MessageHandler(private & new & filters.CONTACT, start.contact),
             MessageHandler(private & new & filters.TEXT & ~filters.COMMAND, rsvp.on_text),
+            MessageHandler(private & new & filters.Document.ALL, misc.on_document),
             # Anything else in private (stickers, photos, unknown commands) gets a hint.
             MessageHandler(private & new, misc.hint),
         ]

@@ -56,3 +56,11 @@ async def answer_query(
         await query.answer(text, show_alert=alert)
     except BadRequest as exc:
         log.info("callback query not answered: %s", exc.message)
+
+
+async def on_document(update: Update, context: Context) -> None:
+    """A document in private: a task's deliverable if one was asked for, else a hint."""
+    from handlers.telegram import tasks  # tasks imports this module for answer_query
+
+    if not await tasks.on_document(update, context):
+        await hint(update, context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import ReplyKeyboardRemove, Update
 
 from bot.services.invitations import LinkOutcome, LinkResult
-from handlers.telegram import render
+from handlers.telegram import render, tasks
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import rsvp_keyboard, share_phone_keyboard
 
@@ -80,6 +80,9 @@ async def _show_card(
 async def _send_card(update: Update, context: Context, result: LinkResult) -> None:
     message = update.effective_message
     assert message is not None and result.delegate is not None and result.rsvp is not None
+    if result.delegate.is_contact:  # a task contact has tasks, not an invitation
+        await tasks.board(update, context)
+        return
     services, catalog = services_of(context), catalog_of(context)
     is_open = services.rsvp.is_open()
     card = render.invitation_card(

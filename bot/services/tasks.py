@@ -1,0 +1,619 @@
+"""Section VI as a task board: tasks from the plan, the people who answer for them, their
+reports (done, in progress with a note, need help), their deliverables, and the office's view.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.outbound import OFFICE_CHANNEL, Audience, MessageKind, MessageStatus
+from bot.domain.tasks import MAX_TASK_NOTE, TaskStatus, is_overdue
+from bot.services.context import ServiceContext
+from bot.services.invitations import ChatAccount
+from storage import queries
+from storage.models import (
+    ChannelIdentity,
+    Delegate,
+    Delivery,
+    OutboundMessage,
+    Task,
+    TaskAssignment,
+    TaskEvidence,
+)
+from storage.uow import unit_of_work
+
+log = logging.getLogger(__name__)
+
+TASK_ACTION_PREFIX = "task:"
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+class TaskAction(StrEnum):
+    """A task button."""
+
+    DONE = "done"
+    PROGRESS = "progress"
+    HELP = "help"
+    FILE = "file"
+    CLOSE = "close"
+    GET_FILE = "getfile"
+
+
+def task_action(action: TaskAction, target_id: int) -> str:
+    """Button data for a task action (the id of a task, or of evidence for GET_FILE)."""
+    return f"{TASK_ACTION_PREFIX}{action.value}:{target_id}"
+
+
+def parse_task_action(data: str | None) -> tuple[TaskAction, int] | None:
+    """The action and id a button names, or None for anything the bot did not send."""
+    if not data or not data.startswith(TASK_ACTION_PREFIX):
+        return None
+    action, _, target = data.removeprefix(TASK_ACTION_PREFIX).partition(":")
+    try:
+        return TaskAction(action), int(target)
+    except ValueError:
+        return None
+
+
+class TaskStep(StrEnum):
+    """What happened, so the adapter knows what to say."""
+
+    RECORDED = "recorded"
+    UNCHANGED = "unchanged"
+    ASK_NOTE = "ask_note"
+    ASK_HELP = "ask_help"
+    ASK_FILE = "ask_file"
+    FILE_SAVED = "file_saved"
+    HELP_SENT = "help_sent"
+    NOT_ASSIGNED = "not_assigned"
+    GONE = "gone"
+    NOT_LINKED = "not_linked"
+    TOO_LONG = "too_long"
+    EMPTY = "empty"
+    NOT_A_FILE = "not_a_file"
+    NOTHING_PENDING = "nothing_pending"
+    DUPLICATE = "duplicate"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    """A deliverable as the board lists it."""
+
+    id: int
+    kind: str
+    name: str
+    url: str | None
+    by: str
+
+
+@dataclass(frozen=True)
+class AssignmentLine:
+    """One assignee's standing on a task."""
+
+    code: str
+    full_name: str
+    organization: str
+    status: TaskStatus
+    note: str | None
+    updated_at: datetime | None
+    linked: bool
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """A task on a board."""
+
+    id: int
+    key: str
+    title: str
+    owner: str
+    deliverable: str | None
+    deadline_at: datetime
+    overdue: bool
+    closed: bool
+    assignments: list[AssignmentLine]
+    evidence: list[EvidenceLine] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Every assignee reported it done."""
+        return bool(self.assignments) and all(a.status is TaskStatus.DONE for a in self.assignments)
+
+    @property
+    def last_update(self) -> datetime | None:
+        """The latest report of any assignee."""
+        times = [a.updated_at for a in self.assignments if a.updated_at is not None]
+        return max(times) if times else None
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The step reached and what the reply needs."""
+
+    step: TaskStep
+    task: TaskLine | None = None
+    status: TaskStatus | None = None
+    evidence_id: int | None = None
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What syncing the plan's tasks did."""
+
+    created: int
+    updated: int
+    archived: int
+    unknown_contacts: list[str]
+
+
+class _Pending(StrEnum):
+    NOTE = "task_note"
+    HELP = "task_help"
+    FILE = "task_file"
+
+
+class TaskService:
+    """Tasks of the plan and everything people do with them."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    # --- the plan --------------------------------------------------------------------------------
+
+    async def sync(self) -> SyncReport:
+        """Bring the task rows in line with the config; reported progress is never lost.
+
+        A task removed from the plan is archived, not deleted; a contact removed from a task
+        loses the assignment only if they never reported on it.
+        """
+        config, now = self._ctx.config, self._ctx.clock.now()
+        created = updated = archived = 0
+        unknown: list[str] = []
+        async with unit_of_work(self._ctx.sessions) as session:
+            people = await queries.delegates_by_code(session, self._ctx.meeting_id)
+            by_code = {code.casefold(): person for code, person in people.items()}
+            rows = {
+                task.key: task
+                for task in await session.scalars(
+                    select(Task).where(Task.meeting_id == self._ctx.meeting_id)
+                )
+            }
+            for planned in config.tasks:
+                task = rows.get(planned.key)
+                values = {
+                    "title": planned.title,
+                    "owner": planned.owner,
+                    "deliverable": planned.deliverable,
+                    "deadline_at": config.meeting.resolve(planned.deadline),
+                }
+                if task is None:
+                    task = Task(
+                        meeting_id=self._ctx.meeting_id,
+                        key=planned.key,
+                        created_at=now,
+                        updated_at=now,
+                        **values,
+                    )
+                    session.add(task)
+                    await session.flush()
+                    created += 1
+                elif task.archived_at is not None or any(
+                    getattr(task, k) != v for k, v in values.items()
+                ):
+                    for name, value in values.items():
+                        setattr(task, name, value)
+                    task.archived_at = None
+                    task.updated_at = now
+                    updated += 1
+                wanted: set[int] = set()
+                for contact in planned.contacts:
+                    kind, _, key = contact.partition(":")
+                    if kind == "group" and key:
+                        wanted |= {
+                            p.id
+                            for p in people.values()
+                            if p.group_key == key and p.role == "delegate"
+                        }
+                    elif (person := by_code.get(contact.casefold())) is not None:
+                        wanted.add(person.id)
+                    else:
+                        unknown.append(contact)
+                await self._sync_assignments(session, task, wanted)
+            for key, task in rows.items():
+                if key not in {t.key for t in config.tasks} and task.archived_at is None:
+                    task.archived_at = now
+                    archived += 1
+        if unknown:
+            log.warning("task contacts not in the imported list: %s", ", ".join(sorted(unknown)))
+        return SyncReport(created, updated, archived, sorted(set(unknown)))
+
+    async def _sync_assignments(self, session: AsyncSession, task: Task, wanted: set[int]) -> None:
+        existing = {
+            a.person_id: a
+            for a in await session.scalars(
+                select(TaskAssignment).where(TaskAssignment.task_id == task.id)
+            )
+        }
+        for person_id in wanted - existing.keys():
+            session.add(
+                TaskAssignment(task_id=task.id, person_id=person_id, status=TaskStatus.TODO)
+            )
+        for person_id, assignment in existing.items():
+            if person_id not in wanted and assignment.updated_at is None:
+                await session.delete(assignment)
+
+    # --- assignees -------------------------------------------------------------------------------
+
+    async def report(self, account: ChatAccount, task_id: int, action: TaskAction) -> TaskResult:
+        """An assignee's button: done at once; in progress and need help ask for a note."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._assignment(session, account, task_id)
+            if isinstance(found, TaskResult):
+                return found
+            ident, task, assignment = found
+            if action is TaskAction.DONE:
+                changed = self._set_status(
+                    session, account, task, assignment, TaskStatus.DONE, None
+                )
+                ident.pending_input, ident.pending_data = None, None
+                step = TaskStep.RECORDED if changed else TaskStep.UNCHANGED
+                return TaskResult(step, await self._line(session, task), TaskStatus.DONE)
+            if action is TaskAction.PROGRESS:
+                self._set_status(
+                    session, account, task, assignment, TaskStatus.IN_PROGRESS, assignment.note
+                )
+                ident.pending_input, ident.pending_data = _Pending.NOTE, {"task_id": task.id}
+                return TaskResult(
+                    TaskStep.ASK_NOTE, await self._line(session, task), TaskStatus.IN_PROGRESS
+                )
+            if action is TaskAction.HELP:
+                self._set_status(
+                    session, account, task, assignment, TaskStatus.NEED_HELP, assignment.note
+                )
+                await self._office_note(session, "task_note.help", task, ident.delegate_id, note="")
+                ident.pending_input, ident.pending_data = _Pending.HELP, {"task_id": task.id}
+                return TaskResult(
+                    TaskStep.ASK_HELP, await self._line(session, task), TaskStatus.NEED_HELP
+                )
+            ident.pending_input, ident.pending_data = _Pending.FILE, {"task_id": task.id}
+            return TaskResult(TaskStep.ASK_FILE, await self._line(session, task))
+
+    async def submit_text(
+        self, account: ChatAccount, text: str, *, message_id: int | None = None
+    ) -> TaskResult:
+        """A typed note, description of the help needed, or a link as the deliverable."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            pending = ident.pending_input if ident is not None else None
+            if ident is None or pending not in {p.value for p in _Pending}:
+                return TaskResult(TaskStep.NOTHING_PENDING)
+            if message_id is not None:
+                if ident.last_message_id is not None and message_id <= ident.last_message_id:
+                    return TaskResult(TaskStep.DUPLICATE)
+                ident.last_message_id = message_id
+            found = await self._assignment(
+                session, account, int((ident.pending_data or {}).get("task_id", 0))
+            )
+            if isinstance(found, TaskResult):
+                ident.pending_input = ident.pending_data = None
+                return found
+            _, task, assignment = found
+            value = " ".join(text.split())
+            if not value:
+                return TaskResult(TaskStep.EMPTY)
+            if len(value) > MAX_TASK_NOTE:
+                return TaskResult(TaskStep.TOO_LONG)
+            if pending == _Pending.FILE:
+                url = _URL.search(value)
+                if url is None:
+                    return TaskResult(TaskStep.NOT_A_FILE)
+                evidence = self._add_evidence(
+                    session, account, assignment, kind="link", name=value, url=url.group(0)
+                )
+                await session.flush()
+                await self._office_note(
+                    session, "task_note.file", task, ident.delegate_id, note=value
+                )
+                ident.pending_input = ident.pending_data = None
+                return TaskResult(
+                    TaskStep.FILE_SAVED, await self._line(session, task), evidence_id=evidence.id
+                )
+            status = TaskStatus(assignment.status)
+            self._set_status(session, account, task, assignment, status, value)
+            ident.pending_input = ident.pending_data = None
+            if pending == _Pending.HELP:
+                await self._office_note(
+                    session, "task_note.help_detail", task, ident.delegate_id, note=value
+                )
+                return TaskResult(TaskStep.HELP_SENT, await self._line(session, task), status)
+            return TaskResult(TaskStep.RECORDED, await self._line(session, task), status)
+
+    async def submit_file(
+        self, account: ChatAccount, *, name: str, file_ref: str, size: int | None
+    ) -> TaskResult:
+        """A document sent after the assignee pressed "Gửi sản phẩm"."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None or ident.pending_input != _Pending.FILE:
+                return TaskResult(TaskStep.NOTHING_PENDING)
+            found = await self._assignment(
+                session, account, int((ident.pending_data or {}).get("task_id", 0))
+            )
+            if isinstance(found, TaskResult):
+                return found
+            _, task, assignment = found
+            evidence = self._add_evidence(
+                session,
+                account,
+                assignment,
+                kind="file",
+                name=name[:300],
+                file_ref=file_ref,
+                size=size,
+            )
+            await session.flush()
+            await self._office_note(session, "task_note.file", task, ident.delegate_id, note=name)
+            ident.pending_input = ident.pending_data = None
+            return TaskResult(
+                TaskStep.FILE_SAVED, await self._line(session, task), evidence_id=evidence.id
+            )
+
+    def is_waiting_for_task_input(self, pending_input: str | None) -> bool:
+        """Whether a chat account's pending question belongs to the task board."""
+        return pending_input in {p.value for p in _Pending}
+
+    async def pending_for(self, account: ChatAccount) -> str | None:
+        """What a chat account was asked to type, if the task board asked it."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None or not self.is_waiting_for_task_input(ident.pending_input):
+                return None
+            return ident.pending_input
+
+    async def board_for(self, account: ChatAccount) -> list[TaskLine] | None:
+        """The tasks this account answers for (None when the account is not linked)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None:
+                return None
+            task_ids = await session.scalars(
+                select(TaskAssignment.task_id).where(TaskAssignment.person_id == ident.delegate_id)
+            )
+            return await self._lines(session, set(task_ids))
+
+    # --- the office ------------------------------------------------------------------------------
+
+    async def office_board(self) -> list[TaskLine]:
+        """Every live task, overdue first, then by deadline."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            return await self._lines(session, None)
+
+    async def overdue(self) -> list[TaskLine]:
+        """Tasks past their deadline that are neither done nor closed."""
+        return [line for line in await self.office_board() if line.overdue]
+
+    async def close(self, account: ChatAccount, task_id: int) -> TaskResult:
+        """The office closes a task (done another way, or dropped): no reminders, no escalation."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            task = await self._live_task(session, task_id)
+            if task is None:
+                return TaskResult(TaskStep.GONE)
+            if task.closed_at is not None:
+                return TaskResult(TaskStep.UNCHANGED, await self._line(session, task))
+            task.closed_at, task.closed_by, task.updated_at = now, account.actor, now
+            queries.add_audit(
+                session,
+                at=now,
+                actor=account.actor,
+                action="task.closed",
+                entity="task",
+                entity_id=task.id,
+                before={"closed": False},
+                after={"closed": True},
+            )
+            return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+
+    async def evidence_file(self, evidence_id: int) -> TaskEvidence | None:
+        """A stored deliverable, for the office to open."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            return await session.get(TaskEvidence, evidence_id)
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    async def _live_task(self, session: AsyncSession, task_id: int) -> Task | None:
+        task = await session.get(Task, task_id)
+        if task is None or task.meeting_id != self._ctx.meeting_id or task.archived_at is not None:
+            return None
+        return task
+
+    async def _assignment(
+        self, session: AsyncSession, account: ChatAccount, task_id: int
+    ) -> tuple[ChannelIdentity, Task, TaskAssignment] | TaskResult:
+        ident = await queries.identity(session, account.channel, account.external_id)
+        if ident is None:
+            return TaskResult(TaskStep.NOT_LINKED)
+        task = await self._live_task(session, task_id)
+        if task is None:
+            return TaskResult(TaskStep.GONE)
+        assignment = await session.scalar(
+            select(TaskAssignment).where(
+                TaskAssignment.task_id == task.id, TaskAssignment.person_id == ident.delegate_id
+            )
+        )
+        if assignment is None:  # another unit's task, or forged button data
+            return TaskResult(TaskStep.NOT_ASSIGNED)
+        if task.closed_at is not None:
+            return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+        return ident, task, assignment
+
+    def _set_status(
+        self,
+        session: AsyncSession,
+        account: ChatAccount,
+        task: Task,
+        assignment: TaskAssignment,
+        status: TaskStatus,
+        note: str | None,
+    ) -> bool:
+        """The one place an assignment's status changes; audited; False if nothing changed."""
+        if assignment.status == status and assignment.note == note:
+            return False
+        now = self._ctx.clock.now()
+        queries.add_audit(
+            session,
+            at=now,
+            actor=account.actor,
+            action="task.status",
+            entity="task",
+            entity_id=task.id,
+            before={
+                "person_id": assignment.person_id,
+                "status": assignment.status,
+                "note": assignment.note,
+            },
+            after={"person_id": assignment.person_id, "status": str(status), "note": note},
+        )
+        assignment.status, assignment.note = status, note
+        assignment.updated_at, assignment.updated_by = now, account.actor
+        return True
+
+    def _add_evidence(
+        self, session: AsyncSession, account: ChatAccount, assignment: TaskAssignment, **values: Any
+    ) -> TaskEvidence:
+        now = self._ctx.clock.now()
+        evidence = TaskEvidence(
+            assignment_id=assignment.id,
+            channel=account.channel,
+            created_at=now,
+            created_by=account.actor,
+            **values,
+        )
+        session.add(evidence)
+        assignment.updated_at, assignment.updated_by = now, account.actor
+        return evidence
+
+    async def _office_note(
+        self, session: AsyncSession, template: str, task: Task, person_id: int, *, note: str
+    ) -> None:
+        """Queue a note to the office chat (sent by the outbox at its next tick)."""
+        chat = self._ctx.config.office.chat_id
+        if chat is None:
+            return
+        person = await session.get_one(Delegate, person_id)
+        now = self._ctx.clock.now()
+        message = OutboundMessage(
+            meeting_id=self._ctx.meeting_id,
+            kind=MessageKind.OFFICE_NOTE,
+            status=MessageStatus.QUEUED,
+            audience=Audience.OFFICE,
+            body=None,
+            params={
+                "template": template,
+                "values": {
+                    "key": task.key,
+                    "title": task.title,
+                    "name": person.full_name,
+                    "organization": person.organization,
+                    "note": note,
+                },
+            },
+            due_at=now,
+            created_by="system",
+            created_at=now,
+            queued_at=now,
+        )
+        session.add(message)
+        await session.flush()
+        session.add(
+            Delivery(
+                message_id=message.id,
+                delegate_id=None,
+                recipient=f"chat:{chat}",
+                channel=OFFICE_CHANNEL,
+                chat_address=str(chat),
+                status="pending",
+                attempts=0,
+                parts_sent=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def _line(self, session: AsyncSession, task: Task) -> TaskLine:
+        return (await self._lines(session, {task.id}))[0]
+
+    async def _lines(self, session: AsyncSession, task_ids: set[int] | None) -> list[TaskLine]:
+        now = self._ctx.clock.now()
+        query = select(Task).where(
+            Task.meeting_id == self._ctx.meeting_id, Task.archived_at.is_(None)
+        )
+        if task_ids is not None:
+            query = query.where(Task.id.in_(task_ids))
+        tasks = list(await session.scalars(query))
+        rows = (
+            await session.execute(
+                select(TaskAssignment, Delegate, ChannelIdentity)
+                .join(Delegate, Delegate.id == TaskAssignment.person_id)
+                .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+                .where(TaskAssignment.task_id.in_([t.id for t in tasks]))
+                .order_by(Delegate.rank, Delegate.code)
+            )
+        ).all()
+        evidence = (
+            await session.execute(
+                select(TaskEvidence, TaskAssignment.task_id, Delegate.full_name)
+                .join(TaskAssignment, TaskAssignment.id == TaskEvidence.assignment_id)
+                .join(Delegate, Delegate.id == TaskAssignment.person_id)
+                .where(TaskAssignment.task_id.in_([t.id for t in tasks]))
+                .order_by(TaskEvidence.id)
+            )
+        ).all()
+        lines = []
+        for task in tasks:
+            assignments = [
+                AssignmentLine(
+                    code=person.code,
+                    full_name=person.full_name,
+                    organization=person.organization,
+                    status=TaskStatus(a.status),
+                    note=a.note,
+                    updated_at=a.updated_at,
+                    linked=ident is not None,
+                )
+                for a, person, ident in rows
+                if a.task_id == task.id
+            ]
+            done = bool(assignments) and all(a.status is TaskStatus.DONE for a in assignments)
+            lines.append(
+                TaskLine(
+                    id=task.id,
+                    key=task.key,
+                    title=task.title,
+                    owner=task.owner,
+                    deliverable=task.deliverable,
+                    deadline_at=task.deadline_at,
+                    overdue=is_overdue(
+                        task.deadline_at, now, done=done, closed=task.closed_at is not None
+                    ),
+                    closed=task.closed_at is not None,
+                    assignments=assignments,
+                    evidence=[
+                        EvidenceLine(e.id, e.kind, e.name, e.url, name)
+                        for e, task_id, name in evidence
+                        if task_id == task.id
+                    ],
+                )
+            )
+        lines.sort(key=lambda line: (not line.overdue, line.deadline_at, line.key))
+        return lines

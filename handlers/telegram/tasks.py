@@ -1,0 +1,181 @@
+"""The task board in Telegram: ``/nhiemvu``, the four task buttons, notes, files and links."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.domain.outbound import Button
+from bot.services.tasks import TaskAction, TaskResult, TaskStep, parse_task_action, task_action
+from bot.texts import Html
+from bot.texts.presenters import task_buttons, task_summary
+from handlers.telegram import render
+from handlers.telegram.context import Context, account_of, catalog_of, services_of
+from handlers.telegram.misc import answer_query
+
+TASK_PATTERN = r"^task:"
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram
+
+
+def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
+    )
+
+
+async def board(update: Update, context: Context) -> None:
+    """``/nhiemvu``: every task for the office; one's own tasks, with buttons, for a contact."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    services, catalog = services_of(context), catalog_of(context)
+    config = services.config
+    if services.is_office_admin(user.id):
+        lines = await services.tasks.office_board()
+        if not lines:
+            await context.bot.send_message(chat.id, catalog.html("task_board.empty"))
+            return
+        texts = [catalog.html("task_board.office_title")]
+        texts += [task_summary(catalog, config, line) for line in lines]
+        buttons = [
+            [
+                InlineKeyboardButton(
+                    catalog.plain("buttons.task_close", key=line.key),
+                    callback_data=task_action(TaskAction.CLOSE, line.id),
+                )
+            ]
+            for line in lines
+            if not line.closed and not line.done
+        ]
+        buttons += [
+            [
+                InlineKeyboardButton(
+                    catalog.plain("buttons.task_getfile", name=e.name[:40]),
+                    callback_data=task_action(TaskAction.GET_FILE, e.id),
+                )
+            ]
+            for line in lines
+            for e in line.evidence
+            if e.kind == "file"
+        ]
+        *head, last = render.split_lines(Html("\n\n".join(texts)).split("\n"))
+        for text in head:
+            await context.bot.send_message(chat.id, text)
+        await context.bot.send_message(
+            chat.id, last, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+        )
+        return
+    if chat.type != "private":
+        return  # a delegate's tasks are shown in private only
+    mine = await services.tasks.board_for(account_of(update))
+    if not mine:
+        key = "hint.not_linked" if mine is None else "task_board.none_for_you"
+        await context.bot.send_message(chat.id, catalog.html(key, contact=config.office.contact))
+        return
+    for line in mine:
+        markup = None if line.closed else _markup(task_buttons(catalog, line.id))
+        await context.bot.send_message(
+            chat.id, task_summary(catalog, config, line), reply_markup=markup
+        )
+
+
+async def on_button(update: Update, context: Context) -> None:
+    """A task button: an assignee's report, or the office closing a task or opening a file."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and user is not None
+    services, catalog = services_of(context), catalog_of(context)
+    parsed = parse_task_action(query.data)
+    if parsed is None:
+        await answer_query(query, catalog.plain("hint.stale_button"), alert=True)
+        return
+    action, target = parsed
+    if action in (TaskAction.CLOSE, TaskAction.GET_FILE):
+        if not services.is_office_admin(user.id):
+            await answer_query(query, catalog.plain("office.refused"), alert=True)
+            return
+        await answer_query(query)
+        if action is TaskAction.GET_FILE:
+            await _send_evidence(update, context, target)
+            return
+        result = await services.tasks.close(account_of(update), target)
+    else:
+        await answer_query(query)
+        result = await services.tasks.report(account_of(update), target, action)
+    await _reply(update, context, result)
+
+
+async def on_text(update: Update, context: Context) -> bool:
+    """Typed text the task board asked for (a note, what help, a link); False otherwise."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    result = await services_of(context).tasks.submit_text(
+        account_of(update), message.text, message_id=message.message_id
+    )
+    if result.step is TaskStep.NOTHING_PENDING:
+        return False
+    if result.step is not TaskStep.DUPLICATE:
+        await _reply(update, context, result)
+    return True
+
+
+async def on_document(update: Update, context: Context) -> bool:
+    """A file sent as a task's deliverable; False when no task asked for one."""
+    message = update.effective_message
+    assert message is not None and message.document is not None
+    services, catalog = services_of(context), catalog_of(context)
+    account = account_of(update)
+    if await services.tasks.pending_for(account) != "task_file":
+        return False
+    document = message.document
+    if document.file_size and document.file_size > MAX_EVIDENCE_BYTES:
+        await message.reply_html(catalog.html("task.file_too_large", limit_mb=20))
+        return True
+    result = await services.tasks.submit_file(
+        account,
+        name=document.file_name or catalog.plain("task.unnamed_file"),
+        file_ref=document.file_id,
+        size=document.file_size,
+    )
+    await _reply(update, context, result)
+    return True
+
+
+async def _send_evidence(update: Update, context: Context, evidence_id: int) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    evidence = await services_of(context).tasks.evidence_file(evidence_id)
+    if evidence is None or evidence.file_ref is None:
+        await context.bot.send_message(chat.id, catalog_of(context).html("task.gone"))
+        return
+    # Telegram keeps the file: sending it by its id needs no download and no re-upload.
+    await context.bot.send_document(chat.id, evidence.file_ref, caption=evidence.name[:1000])
+
+
+async def _reply(update: Update, context: Context, result: TaskResult) -> None:
+    services, catalog = services_of(context), catalog_of(context)
+    config = services.config
+    chat_id = account_of(update).chat_address
+    task = result.task
+    key = f"task.{result.step.value}"
+    params: dict[str, object] = {"contact": config.office.contact, "limit": 500}
+    if task is not None:
+        params.update(key_=task.key, title=task.title)
+    if result.status is not None:
+        params["status"] = catalog.plain(f"task_status.{result.status.value}")
+    text = catalog.html(key, **{k.rstrip("_"): v for k, v in params.items()})
+    markup = None
+    if (
+        result.step
+        in (
+            TaskStep.RECORDED,
+            TaskStep.UNCHANGED,
+            TaskStep.HELP_SENT,
+            TaskStep.FILE_SAVED,
+            TaskStep.CLOSED,
+        )
+        and task
+    ):
+        text = Html(text + "\n\n" + task_summary(catalog, config, task))
+    if result.step in (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE):
+        markup = None
+    await context.bot.send_message(chat_id, text, reply_markup=markup)

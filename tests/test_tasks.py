@@ -1,0 +1,285 @@
+"""Section VI as a task board: assignees, reminders, reports, evidence, escalation, boards."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.outbound import MessageKind
+from storage.models import AuditEntry, TaskAssignment
+from tests.conftest import ROOT, local
+from tests.harness import OFFICE_CHAT, BotHarness
+from tests.test_outbox import deliveries, texts
+from tests.test_telegram_flows import buttons
+
+CONTACTS = ROOT / "examples" / "contacts.csv"
+TASK_BUTTONS = ["✅ Đã hoàn thành", "⏳ Đang thực hiện", "🆘 Cần hỗ trợ", "📎 Gửi sản phẩm"]
+# VI.1.1 is due 17:00 on 7/5/2024 (-21d@17:00 before the meeting on 28/5).
+VI_1_1_DUE = local(2024, 5, 7, 17, 0)
+
+
+async def with_contacts(harness: BotHarness) -> None:
+    """Import the plan's task contacts, sync the tasks, plan every automatic message."""
+    groups = [FileGroup(g.key, g.label) for g in harness.services.config.groups]
+    parsed = parse_delegate_file(CONTACTS, groups)
+    assert parsed.problems == []
+    await harness.services.delegates.import_rows(parsed.rows, actor="test")
+    harness.tokens.update(
+        {link.code: link.token for link in await harness.services.invitations.links()}
+    )
+    await harness.plan(MessageKind.TASK_REMINDER, MessageKind.TASK_OVERDUE)
+
+
+async def task_id(harness: BotHarness, key: str) -> int:
+    """The row id of a task."""
+    board = await harness.services.tasks.office_board()
+    return next(line.id for line in board if line.key == key)
+
+
+async def board_text(harness: BotHarness) -> str:
+    """The office's /nhiemvu board, all of its messages joined."""
+    admin = harness.admin()
+    before = len(admin.messages)
+    await harness.send(admin.command("/nhiemvu"))
+    return "\n".join(m["text"] for m in admin.messages[before:])
+
+
+async def audit_count(harness: BotHarness, action: str) -> int:
+    """Audit rows of ``action``."""
+    async with harness.services.ctx.sessions() as session:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
+            )
+            or 0
+        )
+
+
+async def test_tasks_come_from_the_plan_with_their_contacts(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    board = {line.key: line for line in await harness.services.tasks.office_board()}
+    assert sorted(board) == ["VI.1.1", "VI.1.2", "VI.1.3", "VI.1.4", "VI.2"]
+    assert [a.code for a in board["VI.1.2"].assignments] == ["NV01", "NV02"]
+    assert len(board["VI.2"].assignments) == 30  # a district task reaches every district chair
+    assert board["VI.1.1"].deadline_at == VI_1_1_DUE
+
+
+async def test_unknown_contacts_are_reported_before_the_people_are_imported(
+    harness: BotHarness,
+) -> None:
+    report = await harness.services.tasks.sync()
+    assert report.unknown_contacts == ["NV01", "NV02", "NV03", "NV04", "NV06"]
+    assert report.created == 5
+
+
+async def test_reminders_go_at_their_offsets_with_four_buttons(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    assert "VI.1.1" in owner.last_text() and buttons(owner.last_message) == TASK_BUTTONS
+    harness.clock.set(local(2024, 4, 30, 7, 59))  # -7d@08:00 before 7/5
+    await harness.tick()
+    count = len(owner.messages)
+    harness.clock.set(local(2024, 4, 30, 8, 0))
+    await harness.tick()
+    assert len(owner.messages) == count + 1
+    assert owner.last_text().startswith("Kính gửi đồng chí ")
+    assert "Văn phòng xin nhắc nhiệm vụ VI.1.1" in owner.last_text()
+    assert "Hạn hoàn thành: 17:00, Thứ Ba, ngày 7/5/2024." in owner.last_text()
+    assert buttons(owner.last_message) == TASK_BUTTONS
+
+
+async def test_a_task_reported_done_gets_no_more_reminders(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("✅ Đã hoàn thành"))
+    assert owner.last_text().startswith("Đã ghi nhận nhiệm vụ VI.1.1: đã hoàn thành.")
+    count = len(owner.messages)
+    for day in (30, 4, 6, 7):
+        harness.clock.set(local(2024, 4 if day == 30 else 5, day, 8, 0))
+        await harness.tick()
+    assert len(owner.messages) == count
+    assert await audit_count(harness, "task.status") == 1
+
+
+async def test_in_progress_asks_for_a_note_and_the_board_shows_it(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    assert owner.last_text().startswith("Đã ghi nhận nhiệm vụ VI.1.3: đang thực hiện. Đề nghị")
+    await harness.send(owner.text("Đã quay xong, đang dựng phim"))
+    assert owner.last_text().startswith("Đã ghi nhận nhiệm vụ VI.1.3: đang thực hiện.")
+    assert "đang thực hiện — Đã quay xong, đang dựng phim" in await board_text(harness)
+
+
+async def test_need_help_goes_to_the_office_chat_naming_task_and_person(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV06")
+    await harness.send(owner.tap("🆘 Cần hỗ trợ"))
+    await harness.send(owner.text("Cần thêm 2 bài tham luận của quận nội thành"))
+    assert owner.last_text().startswith("Đã chuyển nội dung cần hỗ trợ về nhiệm vụ VI.1.4")
+    await harness.tick()
+    help_notes = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("🆘")]
+    assert len(help_notes) == 2
+    assert "cần hỗ trợ về nhiệm vụ VI.1.4" in help_notes[0]
+    assert help_notes[1].endswith("Cần thêm 2 bài tham luận của quận nội thành")
+
+
+async def test_a_file_or_a_link_is_kept_as_the_deliverable_and_the_office_can_open_it(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    await harness.send(
+        owner.document(
+            "Du-thao-bao-cao-so-ket.docx",
+            b"PK\x03\x04 docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        )
+    )
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
+    await harness.send(owner.tap("📎 Gửi sản phẩm", message=owner.messages[1]))
+    await harness.send(owner.text("Bản trên Drive: https://drive.example/baocao"))
+    await harness.tick()
+    notes = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📎")]
+    assert "gửi sản phẩm nhiệm vụ VI.1.1: Du-thao-bao-cao-so-ket.docx" in notes[0]
+    board = await board_text(harness)
+    admin = harness.admin()
+    assert (
+        "📎 Tệp Du-thao-bao-cao-so-ket.docx" in board
+        and "📎 Bản trên Drive: https://drive.example/baocao" in board
+    )
+    await harness.send(admin.tap("Mở tệp: Du-thao-bao-cao-so-ket.docx"))
+    sent = harness.fake.calls_to("sendDocument")[-1]
+    assert sent.params["chat_id"] == admin.id and isinstance(sent.params["document"], str)
+
+
+async def test_a_file_over_20_mb_is_refused_with_a_way_out(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    update = owner.document("clip.mp4", b"x", "video/mp4")
+    update["message"]["document"]["file_size"] = 21 * 1024 * 1024
+    await harness.send(update)
+    assert owner.last_text().startswith("Tệp lớn hơn 20 MB, bot không nhận được.")
+
+
+async def test_overdue_tasks_are_escalated_every_morning_until_done(harness: BotHarness) -> None:
+    harness.clock.set(local(2024, 5, 1, 9, 0))
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    harness.clock.set(local(2024, 5, 8, 8, 0))
+    await harness.tick()
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert report.startswith("⏰ Nhiệm vụ quá hạn chưa hoàn thành: 1")
+    assert "VI.1.1 — Xây dựng dự thảo báo cáo sơ kết" in report
+    harness.clock.set(local(2024, 5, 9, 8, 0))
+    await harness.tick()
+    assert texts(harness, OFFICE_CHAT)[-1].startswith("⏰ Nhiệm vụ quá hạn chưa hoàn thành: 1")
+    await harness.send(owner.tap("✅ Đã hoàn thành", message=owner.messages[1]))
+    reports = len(texts(harness, OFFICE_CHAT))
+    harness.clock.set(local(2024, 5, 10, 8, 0))
+    await harness.tick()
+    assert len(texts(harness, OFFICE_CHAT)) == reports  # nothing overdue: nothing sent
+    assert (await deliveries(harness, MessageKind.TASK_OVERDUE))["skipped"] == 1
+
+
+async def test_the_office_can_close_a_task_and_escalation_stops(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    admin = harness.admin()
+    await harness.send(admin.command("/nhiemvu"))
+    assert "Đóng nhiệm vụ VI.1.1" in buttons(admin.last_message)
+    await harness.send(admin.tap("Đóng nhiệm vụ VI.1.1"))
+    assert admin.last_text().startswith("Nhiệm vụ VI.1.1 đã được Văn phòng đóng")
+    harness.clock.set(local(2024, 5, 8, 8, 0))
+    await harness.tick()
+    assert not any(t.startswith("⏰") for t in texts(harness, OFFICE_CHAT))
+    assert await audit_count(harness, "task.closed") == 1
+
+
+async def test_office_board_puts_overdue_first_with_owner_deadline_and_state(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    harness.clock.set(local(2024, 5, 15, 9, 0))  # VI.1.1 and VI.1.2 are past due
+    board = await board_text(harness)
+    first, second = board.index("VI.1.1 —"), board.index("VI.1.2 —")
+    assert board.index("VI.2 —") > second > first
+    assert "Đơn vị: Ban Tổ chức – Kiểm tra · Hạn: 17:00, Thứ Ba, ngày 7/5/2024" in board
+    assert "Tình trạng: ⚠️ quá hạn (0/1 đã hoàn thành) · Cập nhật: chưa có" in board
+
+
+async def test_a_contact_sees_only_their_own_tasks(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV01")
+    await harness.send(owner.command("/nhiemvu"))
+    assert "VI.1.2 —" in owner.last_text() and "VI.1.1" not in owner.last_text()
+    delegate = await harness.open_invitation("DB006")  # not a district chair: no task
+    await harness.send(delegate.command("/nhiemvu"))
+    assert delegate.last_text().startswith("Đồng chí chưa được giao nhiệm vụ chuẩn bị nào.")
+
+
+@pytest.mark.parametrize(
+    "forged", ["task:done:{other}", "task:close:{mine}", "task:getfile:1", "task:done:999"]
+)
+async def test_nobody_changes_a_task_that_is_not_theirs(harness: BotHarness, forged: str) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV04")  # VI.1.3 only
+    data = forged.format(
+        other=await task_id(harness, "VI.1.1"), mine=await task_id(harness, "VI.1.3")
+    )
+    await harness.send(owner.tap_data(data))
+    answered = harness.fake.calls_to("answerCallbackQuery")[-1].params.get("text")
+    replies = {
+        "task:done:{other}": "Nhiệm vụ này không được giao cho đồng chí nên không thể cập nhật.",
+        "task:done:999": "Nhiệm vụ này không còn trong kế hoạch.",
+    }
+    if forged in replies:
+        assert owner.last_text().startswith(replies[forged])
+    else:
+        assert (
+            answered
+            == "Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng phụ trách hội nghị."
+        )
+    assert await audit_count(harness, "task.status") == 0
+    assert await audit_count(harness, "task.closed") == 0
+
+
+async def test_district_chairs_report_the_district_task_and_the_board_counts_them(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    chairs = ["DB037", "DB038", "DB039"]
+    for code in chairs:
+        chair = await harness.open_invitation(code)
+        await harness.send(chair.command("/nhiemvu"))
+        await harness.send(chair.tap("✅ Đã hoàn thành"))
+    line = next(t for t in await harness.services.tasks.office_board() if t.key == "VI.2")
+    assert sum(a.status == "done" for a in line.assignments) == 3
+    assert "(3/30 đã hoàn thành)" in await board_text(harness)
+
+
+async def test_resync_after_a_config_edit_keeps_progress_and_archives_removed_tasks(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("✅ Đã hoàn thành"))
+    config = harness.services.config
+    tasks = [
+        t.model_copy(update={"title": t.title + " (sửa)"}) if t.key == "VI.1.1" else t
+        for t in config.tasks
+        if t.key != "VI.1.3"
+    ]
+    object.__setattr__(harness.services.ctx, "config", config.model_copy(update={"tasks": tasks}))
+    report = await harness.services.tasks.sync()
+    assert (report.updated, report.archived) == (1, 1)
+    board = {line.key: line for line in await harness.services.tasks.office_board()}
+    assert "VI.1.3" not in board
+    assert board["VI.1.1"].title.endswith("(sửa)") and board["VI.1.1"].done
+    async with harness.services.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(TaskAssignment)) == 35
