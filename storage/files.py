@@ -1,0 +1,236 @@
+"""Content-addressed file store for uploaded speech drafts (tham luận).
+
+Blobs live under a configured root at ``root/ab/cd/<sha256>``: the path is derived only from the
+digest of the content, so nothing a user sends ever becomes part of a path. The original file name
+is kept only as a sanitized display name (for the database and for download names) and as the
+source of the suffix, which must also agree with the content's magic bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+ALLOWED_SUFFIXES: Final = (".docx", ".doc", ".pdf", ".odt", ".rtf", ".txt")
+# Telegram's Bot API refuses to hand a bot any file larger than this.
+MAX_BYTES: Final = 20 * 1024 * 1024
+MAX_NAME_CHARS: Final = 120
+# Most file systems cap a name at 255 bytes, and Vietnamese letters take up to 3 bytes in UTF-8,
+# so 120 characters alone do not guarantee that a browser or desktop can save the download.
+MAX_NAME_BYTES: Final = 255
+DIR_MODE: Final = 0o750
+FILE_MODE: Final = 0o640
+
+RejectCode = Literal["empty", "too_large", "bad_type"]
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
+# Punctuation that is harmless in a file name on every common OS and in a Content-Disposition.
+_SAFE_PUNCTUATION = frozenset("-_.,()[]+&'!#~")
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+    # Windows also reserves the superscript-digit forms (COM¹, LPT²…).
+    | {f"{dev}{digit}" for dev in ("COM", "LPT") for digit in "0123456789¹²³"}
+)
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_MAGIC: Final[dict[str, bytes]] = {
+    ".pdf": b"%PDF",
+    ".docx": _ZIP_MAGIC,
+    ".odt": _ZIP_MAGIC,
+    ".doc": _OLE_MAGIC,
+    ".rtf": b"{\\rtf",
+}
+
+
+class FileRejected(ValueError):
+    """An upload the store refuses; ``code`` says why in a form the bot can translate."""
+
+    def __init__(self, code: RejectCode, detail: str) -> None:
+        """Keep the machine-readable code next to a detail meant for logs."""
+        super().__init__(f"{code}: {detail}")
+        self.code: RejectCode = code
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What the database should record about a stored upload."""
+
+    sha256: str
+    size: int
+    path: Path
+    display_name: str
+    suffix: str
+    created: bool
+
+
+def _split_name(name: str, fallback: str) -> tuple[str, str]:
+    """Sanitize a user-supplied file name into (stem, lower-case suffix or "")."""
+    name = unicodedata.normalize("NFC", name)
+    # Clients on either OS may send a full path; only its last component is a name.
+    name = re.split(r"[/\\]", name)[-1]
+    kept: list[str] = []
+    for char in name:
+        category = unicodedata.category(char)
+        if category[0] in "LNM" or char in _SAFE_PUNCTUATION:
+            kept.append(char)
+        elif category == "Cf":
+            # Bidi overrides and zero-width characters only serve to disguise a name
+            # ("evil\u202ecod.exe" shows as "evilexe.doc"), so they vanish without a trace.
+            continue
+        else:
+            kept.append(" ")
+    # Trailing dots go before the suffix is read: Windows saves "report.pdf." as "report.pdf".
+    cleaned = " ".join("".join(kept).split()).rstrip(" .")
+    stem, suffix = cleaned, ""
+    dot = cleaned.rfind(".")
+    if dot >= 0 and _SUFFIX.fullmatch(cleaned[dot:]):
+        stem, suffix = cleaned[:dot], cleaned[dot:].lower()
+    stem = _trim_stem(stem)
+    # Windows refuses device names whatever follows the first dot ("CON.tar.docx" too).
+    if stem.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    stem = _trim_stem(_cap(stem, MAX_NAME_CHARS - len(suffix), MAX_NAME_BYTES - len(suffix)))
+    return stem or fallback, suffix
+
+
+def _trim_stem(stem: str) -> str:
+    """Strip leading dots/dashes (hidden files, CLI flags) and the trailing dots Windows drops."""
+    return stem.lstrip(" .-").rstrip(" .")
+
+
+def _cap(text: str, max_chars: int, max_bytes: int) -> str:
+    """Cut text to at most max_chars characters and max_bytes UTF-8 bytes."""
+    text = text[:max_chars]
+    while len(text.encode("utf-8")) > max_bytes:
+        text = text[:-1]
+    return text
+
+
+def sanitize_filename(name: str, *, fallback: str = "tham-luan") -> str:
+    """A display name safe to store and to offer as a download name; never a path."""
+    stem, suffix = _split_name(name, fallback)
+    return stem + suffix
+
+
+def _validate_digest(sha256: str) -> str:
+    """Return the digest if it is 64 lower-case hex characters, else raise ValueError."""
+    if not isinstance(sha256, str) or not _DIGEST.fullmatch(sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return sha256
+
+
+def _check_content(suffix: str, content: bytes) -> None:
+    """Raise FileRejected unless the content looks like the format its suffix claims."""
+    if suffix == ".txt":
+        # Only BOM-marked UTF-16 is accepted: guessing it from bare bytes misreads other text.
+        encoding = "utf-16" if content[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+        try:
+            text = content.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise FileRejected("bad_type", f"text is not UTF-8 or UTF-16 with BOM: {exc}") from exc
+        if "\x00" in text:
+            raise FileRejected("bad_type", "text contains NUL characters")
+        if not text.strip():
+            raise FileRejected("empty", "text file holds only whitespace")
+        return
+    if not content.startswith(_MAGIC[suffix]):
+        raise FileRejected("bad_type", f"content does not start like a {suffix} file")
+
+
+class FileStore:
+    """Blobs on disk under ``root``, addressed by the SHA-256 of their content."""
+
+    def __init__(self, root: Path) -> None:
+        """Remember the root (made absolute); nothing is created until the first put."""
+        self.root = Path(root).resolve()
+
+    def check(self, filename: str, size: int | None) -> str:
+        """Return the suffix if name and announced size are acceptable, else raise FileRejected.
+
+        Meant to run before downloading; ``size`` is None when the client did not announce one.
+        """
+        _stem, suffix = _split_name(filename, "")
+        # The type goes first: telling someone an .exe is too large would send them the wrong way.
+        if suffix not in ALLOWED_SUFFIXES:
+            raise FileRejected("bad_type", f"suffix {suffix or '(none)'!r} is not accepted")
+        if size is not None:
+            if size < 0:
+                raise ValueError(f"negative size {size}")
+            if size == 0:
+                raise FileRejected("empty", "file is empty")
+            if size > MAX_BYTES:
+                raise FileRejected("too_large", f"{size} bytes is over {MAX_BYTES}")
+        return suffix
+
+    def put(self, filename: str, content: bytes) -> StoredFile:
+        """Validate and store content; identical content maps to the existing blob."""
+        suffix = self.check(filename, len(content))
+        _check_content(suffix, content)
+        digest = hashlib.sha256(content).hexdigest()
+        path = self.path_for(digest)
+        created = not (path.is_file() and path.stat().st_size == len(content))
+        # A blob with the right name but the wrong size was damaged outside this code; replace it.
+        if created:
+            self._write_atomically(path, content)
+        return StoredFile(
+            sha256=digest,
+            size=len(content),
+            path=path,
+            display_name=sanitize_filename(filename),
+            suffix=suffix,
+            created=created,
+        )
+
+    def open(self, sha256: str) -> bytes:
+        """The stored content for a digest; FileNotFoundError if it was never stored."""
+        return self.path_for(sha256).read_bytes()
+
+    def path_for(self, sha256: str) -> Path:
+        """Where the blob for a digest lives; ValueError unless it is a 64-char lower-case hex."""
+        digest = _validate_digest(sha256)
+        return self.root / digest[:2] / digest[2:4] / digest
+
+    def _write_atomically(self, path: Path, content: bytes) -> None:
+        """Write via a temp file in the same directory so readers never see a partial blob."""
+        self._make_dirs(path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(content)
+                tmp.flush()
+                os.fchmod(tmp.fileno(), FILE_MODE)
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        # The rename itself only survives a power cut once the directory entry is on disk.
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @staticmethod
+    def _make_dirs(directory: Path) -> None:
+        """Create missing directories top-down with DIR_MODE, whatever the umask says."""
+        missing: list[Path] = []
+        while not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        for each in reversed(missing):
+            try:
+                each.mkdir(mode=DIR_MODE)
+            except FileExistsError:
+                continue  # another writer created it first; its mode is theirs to have set
+            each.chmod(DIR_MODE)
