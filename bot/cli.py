@@ -305,6 +305,14 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
                     "import.absent", count=len(summary.absent), codes=", ".join(summary.absent)
                 )
             )
+        if summary.role_kept:
+            codes = ", ".join(summary.role_kept)
+            _out(catalog.plain("import.role_kept", count=len(summary.role_kept), codes=codes))
+        # Tasks name people by code: who answers for what may have changed with this list.
+        synced = await services.tasks.sync()
+        if synced.unknown_contacts:
+            codes = ", ".join(synced.unknown_contacts)
+            _out(catalog.plain("import.unknown_contacts", codes=codes))
         return EXIT_OK
 
     return asyncio.run(_with_services(loaded[0], work))

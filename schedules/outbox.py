@@ -13,7 +13,9 @@ Crash safety: a delivery is marked ``sending`` before its first send and every d
 is committed right after the platform accepts it. After a kill, :meth:`Outbox.recover` puts
 ``sending`` rows back to ``pending``; the only part that can go out twice is the one part of
 each claimed delivery that was on the wire at the kill, so at most ``batch_size`` messages
-(one batch) are repeated, and none is lost.
+(one batch) are repeated, and none is lost. A send that timed out although Telegram delivered
+it is retried too, so a timeout can also repeat a message. :meth:`Outbox.recover` assumes one
+bot process per database: it puts back every ``sending`` row, whoever claimed it.
 """
 
 from __future__ import annotations
@@ -335,7 +337,13 @@ class Outbox:
                     TaskAssignment.status != "done",
                 )
             )
-            return [(delegate, ident) for delegate, ident in rows.all()]
+            seen: set[int] = set()
+            unique: list[tuple[Delegate, ChannelIdentity | None]] = []
+            for delegate, ident in rows.all():  # one row per person, however many accounts
+                if delegate.id not in seen:
+                    seen.add(delegate.id)
+                    unique.append((delegate, ident))
+            return unique
         return [
             (delegate, ident)
             for delegate, rsvp, ident in await queries.roster(session, self._meeting_id)
@@ -400,7 +408,8 @@ class Outbox:
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
                     .limit(self.batch_size)
-                    # PostgreSQL: several bot processes may share one outbox. SQLite: a no-op.
+                    # Row locks for PostgreSQL (a no-op on SQLite). Sharing one outbox between
+                    # processes also needs recover() to know who claimed what; it does not yet.
                     .with_for_update(skip_locked=True, of=Delivery)
                 )
             ).all()
@@ -440,13 +449,17 @@ class Outbox:
         )
 
     async def _deliver(self, item: _Claimed) -> None:
-        sender = self.senders[item.channel]
+        """Send one delivery; whatever goes wrong ends in a recorded state, never 'sending'."""
         try:
-            outbound = await self._composer.content(item.message, item.recipient)
-        except Exception as exc:  # a bug in composing must not stall the whole outbox
-            log.exception("could not compose delivery %d of message %d", item.id, item.message.id)
+            await self._send_parts(item)
+        except Exception as exc:  # a bug here must not stall the outbox or strand the row
+            log.exception("delivery %d of message %d failed", item.id, item.message.id)
+            self.stats.failed += 1
             await self._finish_delivery(item.id, DeliveryStatus.FAILED, error=type(exc).__name__)
-            return
+
+    async def _send_parts(self, item: _Claimed) -> None:
+        sender = self.senders[item.channel]
+        outbound = await self._composer.content(item.message, item.recipient)
         parts = sender.prepare(outbound)
         if not parts:  # e.g. an overdue report on a morning when nothing is overdue
             await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error="nothing to send")

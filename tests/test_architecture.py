@@ -80,3 +80,13 @@ def test_ruff_bans_telegram_imports_outside_the_adapter(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "Only handlers/telegram/ may import python-telegram-bot" in result.stdout
+
+
+def test_texts_depend_only_on_the_domain_and_config() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in (ROOT / "bot" / "texts").rglob("*.py")
+        for name in imported_modules(path)
+        if name.startswith(("bot.services", "handlers", "storage", "schedules"))
+    ]
+    assert offenders == []

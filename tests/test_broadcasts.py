@@ -124,7 +124,7 @@ async def test_a_scheduled_broadcast_cancelled_from_the_list_never_goes(
     await harness.send(admin.text("07:00 27/5"))
     await harness.send(admin.command("/lichthongbao"))
     await harness.send(admin.tap("Hủy thông báo số 1"))
-    assert admin.last_text() == "Đã hủy thông báo 1."
+    assert admin.last_text() == "Đã hủy thông báo số 1."
     harness.clock.set(local(2024, 5, 27, 7, 0))
     await harness.tick()
     assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled"]
@@ -206,3 +206,20 @@ async def test_an_unfinished_draft_is_replaced_by_a_new_one(harness: BotHarness)
     await harness.send(admin.command("/thongbao"))
     await harness.send(admin.text("Bản mới."))
     assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
+async def test_a_notice_full_of_ampersands_is_measured_as_sent_and_goes_out(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("R&D " * 875))  # 3,500 typed, 6,125 once "&" is escaped
+    assert admin.last_text() == "Nội dung quá dài (tối đa 3500 ký tự). Đề nghị rút gọn rồi gửi lại."
+    await harness.send(admin.text("R&D " * 800))  # 3,200 typed, 5,600 escaped: still too long
+    assert admin.last_text().startswith("Nội dung quá dài")
+    await harness.send(admin.text("R&D " * 437))  # 3,495 once escaped (the last space trimmed)
+    await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}

@@ -77,9 +77,9 @@ def test_import_then_reimport_never_duplicates(
 ) -> None:
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[-2].endswith("thêm mới 80, cập nhật 0, không đổi 0.")
-    assert out[-1].endswith("thêm mới 0, cập nhật 0, không đổi 80.")
+    out = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Đã nhập")]
+    assert out[0].endswith("thêm mới 80, cập nhật 0, không đổi 0.")
+    assert out[1].endswith("thêm mới 0, cập nhật 0, không đổi 80.")
     assert delegate_count(office) == 80
 
 
@@ -153,3 +153,19 @@ def test_contacts_import_alongside_delegates_and_get_links_too(
     rows = (office / "links.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(rows) == 1 + 80 + 8
     assert sum(",Đầu mối nhiệm vụ chuẩn bị," in row for row in rows) == 8
+
+
+def test_a_contacts_file_never_turns_a_delegate_into_a_contact(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    lines = (EXAMPLE_DELEGATES.parent / "contacts.csv").read_text(encoding="utf-8").splitlines()
+    lines[1] = "DB001" + lines[1][lines[1].index(",") :]
+    contacts = office / "contacts.csv"
+    contacts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["people", "import", str(contacts)]) == 0
+    assert "vai trò được giữ nguyên: DB001" in capsys.readouterr().out
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        assert db.execute("SELECT role FROM delegates WHERE code = 'DB001'").fetchone() == (
+            "delegate",
+        )

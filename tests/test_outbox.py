@@ -309,7 +309,7 @@ async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confi
         calls = [c for c in harness.fake.calls if c.params.get("chat_id") == chat]
         assert [c.method for c in calls[-3:]] == ["sendMessage", "sendVenue", "sendDocument"]
         text = calls[-3].params["text"]
-        assert "chương trình hội nghị sáng nay" in text
+        assert "chương trình hội nghị hôm nay" in text
         assert "08:35–09:05: Báo cáo sơ kết giữa nhiệm kỳ" in text
         assert "Hội trường Hội LHPN Hà Nội" in text
         venue = calls[-2].params
@@ -321,7 +321,7 @@ async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confi
     substitute_text = texts(harness, harness.user_for("DB003").id)[-3]
     assert "chuyển thông tin này tới đồng chí Lê Thị Hoa" in substitute_text
     for code in ("DB004", "DB005"):
-        assert not any("sáng nay" in t for t in texts(harness, harness.user_for(code).id))
+        assert not any("hội nghị hôm nay" in t for t in texts(harness, harness.user_for(code).id))
 
 
 async def test_day_before_reminder_goes_at_16_00_the_day_before(harness: BotHarness) -> None:
@@ -369,3 +369,22 @@ async def test_a_long_agenda_is_split_cleanly_under_4096_characters(harness: Bot
     assert all(len(text) <= 4096 for text in pack)
     assert all(text.count("<b>") == text.count("</b>") for text in pack)
     assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {"sent": 3}
+
+
+async def test_a_failure_while_sending_never_strands_a_delivery(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = await reminder_for_one(harness)
+    sender = harness.outbox.senders["telegram"]
+
+    def broken(outbound: object) -> list[object]:
+        raise RuntimeError("bug in splitting")
+
+    monkeypatch.setattr(sender, "prepare", broken)
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"failed": 1, "not_linked": 75}
+    async with harness.services.ctx.sessions() as session:
+        error = await session.scalar(select(Delivery.last_error).where(Delivery.status == "failed"))
+    assert error == "RuntimeError"
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["done", "scheduled"]
+    assert not any("chưa xác nhận" in t for t in texts(harness, chat))

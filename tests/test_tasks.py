@@ -85,7 +85,7 @@ async def test_reminders_go_at_their_offsets_with_four_buttons(harness: BotHarne
     await harness.tick()
     assert len(owner.messages) == count + 1
     assert owner.last_text().startswith("Kính gửi đồng chí ")
-    assert "Văn phòng xin nhắc nhiệm vụ VI.1.1" in owner.last_text()
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.1" in owner.last_text()
     assert "Hạn hoàn thành: 17:00, Thứ Ba, ngày 7/5/2024." in owner.last_text()
     assert buttons(owner.last_message) == TASK_BUTTONS
 
@@ -174,17 +174,19 @@ async def test_overdue_tasks_are_escalated_every_morning_until_done(harness: Bot
     owner = await harness.open_invitation("NV03")
     harness.clock.set(local(2024, 5, 8, 8, 0))
     await harness.tick()
-    report = texts(harness, OFFICE_CHAT)[-1]
+    report = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")][-1]
     assert report.startswith("⏰ Nhiệm vụ quá hạn chưa hoàn thành: 1")
     assert "VI.1.1 — Xây dựng dự thảo báo cáo sơ kết" in report
     harness.clock.set(local(2024, 5, 9, 8, 0))
     await harness.tick()
-    assert texts(harness, OFFICE_CHAT)[-1].startswith("⏰ Nhiệm vụ quá hạn chưa hoàn thành: 1")
+    overdue = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
+    assert len(overdue) == 2 and overdue[-1].startswith("⏰ Nhiệm vụ quá hạn chưa hoàn thành: 1")
     await harness.send(owner.tap("✅ Đã hoàn thành", message=owner.messages[1]))
-    reports = len(texts(harness, OFFICE_CHAT))
     harness.clock.set(local(2024, 5, 10, 8, 0))
     await harness.tick()
-    assert len(texts(harness, OFFICE_CHAT)) == reports  # nothing overdue: nothing sent
+    assert (
+        len([t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]) == 2
+    )  # nothing overdue
     assert (await deliveries(harness, MessageKind.TASK_OVERDUE))["skipped"] == 1
 
 
@@ -192,9 +194,9 @@ async def test_the_office_can_close_a_task_and_escalation_stops(harness: BotHarn
     await with_contacts(harness)
     admin = harness.admin()
     await harness.send(admin.command("/nhiemvu"))
-    assert "Đóng nhiệm vụ VI.1.1" in buttons(admin.last_message)
-    await harness.send(admin.tap("Đóng nhiệm vụ VI.1.1"))
-    assert admin.last_text().startswith("Nhiệm vụ VI.1.1 đã được Văn phòng đóng")
+    assert "Kết thúc theo dõi VI.1.1" in buttons(admin.last_message)
+    await harness.send(admin.tap("Kết thúc theo dõi VI.1.1"))
+    assert admin.last_text().startswith("Văn phòng đã kết thúc theo dõi nhiệm vụ VI.1.1")
     harness.clock.set(local(2024, 5, 8, 8, 0))
     await harness.tick()
     assert not any(t.startswith("⏰") for t in texts(harness, OFFICE_CHAT))
@@ -209,7 +211,7 @@ async def test_office_board_puts_overdue_first_with_owner_deadline_and_state(
     board = await board_text(harness)
     first, second = board.index("VI.1.1 —"), board.index("VI.1.2 —")
     assert board.index("VI.2 —") > second > first
-    assert "Đơn vị: Ban Tổ chức – Kiểm tra · Hạn: 17:00, Thứ Ba, ngày 7/5/2024" in board
+    assert "Đơn vị chủ trì: Ban Tổ chức – Kiểm tra · Hạn: 17:00, Thứ Ba, ngày 7/5/2024" in board
     assert "Tình trạng: ⚠️ quá hạn (0/1 đã hoàn thành) · Cập nhật: chưa có" in board
 
 
@@ -283,3 +285,29 @@ async def test_resync_after_a_config_edit_keeps_progress_and_archives_removed_ta
     assert board["VI.1.1"].title.endswith("(sửa)") and board["VI.1.1"].done
     async with harness.services.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(TaskAssignment)) == 35
+
+
+async def test_a_second_need_help_tap_does_not_page_the_office_twice(harness: BotHarness) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV06")
+    card = owner.last_message
+    await harness.send(owner.tap("🆘 Cần hỗ trợ", message=card))
+    await harness.send(owner.tap("Hủy"))
+    assert owner.last_text() == "Đã hủy thao tác với nhiệm vụ VI.1.4."
+    await harness.send(owner.tap("🆘 Cần hỗ trợ", message=card))
+    await harness.tick()
+    assert len([t for t in texts(harness, OFFICE_CHAT) if t.startswith("🆘")]) == 1
+
+
+async def test_task_reminders_report_only_problems_to_the_office(harness: BotHarness) -> None:
+    harness.clock.set(local(2024, 4, 29, 9, 0))
+    await with_contacts(harness)
+    await harness.open_invitation("NV03")  # VI.1.1's contact is linked; VI.1.2's two are not
+    harness.clock.set(local(2024, 4, 30, 8, 0))
+    await harness.tick()
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
+    assert len(reports) == 0  # VI.1.1's first reminder reached everyone: nothing to report
+    harness.clock.set(local(2024, 5, 7, 8, 0))  # VI.1.2's -7d@08:00
+    await harness.tick()
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
+    assert len(reports) == 1 and "Chưa mở đường liên kết (2)" in reports[0]

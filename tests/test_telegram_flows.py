@@ -554,3 +554,13 @@ async def test_a_very_long_programme_is_split_and_keeps_the_buttons_on_the_last_
     assert all(len(m["text"]) <= 4096 for m in card_parts)
     assert buttons(card_parts[-1]) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
     assert all(buttons(m) == [] for m in card_parts[:-1])
+
+
+def test_an_overlong_line_is_cut_at_a_space_and_never_inside_an_entity() -> None:
+    from handlers.telegram.render import split_lines
+
+    line = ("R&amp;D " * 1000).strip()
+    parts = split_lines([line])
+    assert all(len(part) <= 4096 for part in parts)
+    assert all(not part.endswith("&") and "&amp" not in part.replace("&amp;", "") for part in parts)
+    assert " ".join(parts) == line

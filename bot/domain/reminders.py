@@ -80,7 +80,7 @@ def _task_messages(config: Config, office: str | None) -> list[PlannedMessage]:
                     audience=f"{Audience.TASK}:{task.key}",
                     due_at=due,
                     expires_at=max(due, deadline),  # after the deadline, escalation takes over
-                    report_to=None,
+                    report_to=office,
                 )
             )
     at = config.reminders.task_escalation

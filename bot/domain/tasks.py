@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 MAX_TASK_NOTE = 500
+
+TASK_ACTION_PREFIX = "task:"
+
+
+class TaskAction(StrEnum):
+    """A task button."""
+
+    DONE = "done"
+    PROGRESS = "progress"
+    HELP = "help"
+    FILE = "file"
+    CLOSE = "close"
+    GET_FILE = "getfile"
+    CANCEL = "cancel"  # stop being asked for a note, a description or a file
+
+
+def task_action(action: TaskAction, target_id: int) -> str:
+    """Button data for a task action (the id of a task, or of evidence for GET_FILE)."""
+    return f"{TASK_ACTION_PREFIX}{action.value}:{target_id}"
+
+
+def parse_task_action(data: str | None) -> tuple[TaskAction, int] | None:
+    """The action and id a button names, or None for anything the bot did not send."""
+    if not data or not data.startswith(TASK_ACTION_PREFIX):
+        return None
+    action, _, target = data.removeprefix(TASK_ACTION_PREFIX).partition(":")
+    try:
+        return TaskAction(action), int(target)
+    except ValueError:
+        return None
 
 
 class TaskStatus(StrEnum):
@@ -20,3 +51,54 @@ class TaskStatus(StrEnum):
 def is_overdue(deadline: datetime, now: datetime, *, done: bool, closed: bool) -> bool:
     """Past its deadline and neither done nor closed by the office."""
     return now > deadline and not done and not closed
+
+
+@dataclass(frozen=True)
+class EvidenceLine:
+    """A deliverable as the board lists it."""
+
+    id: int
+    kind: str
+    name: str
+    url: str | None
+    by: str
+
+
+@dataclass(frozen=True)
+class AssignmentLine:
+    """One assignee's standing on a task."""
+
+    code: str
+    full_name: str
+    organization: str
+    status: TaskStatus
+    note: str | None
+    updated_at: datetime | None
+    linked: bool
+
+
+@dataclass(frozen=True)
+class TaskLine:
+    """A task on a board."""
+
+    id: int
+    key: str
+    title: str
+    owner: str
+    deliverable: str | None
+    deadline_at: datetime
+    overdue: bool
+    closed: bool
+    assignments: list[AssignmentLine]
+    evidence: list[EvidenceLine] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Every assignee reported it done."""
+        return bool(self.assignments) and all(a.status is TaskStatus.DONE for a in self.assignments)
+
+    @property
+    def last_update(self) -> datetime | None:
+        """The latest report of any assignee."""
+        times = [a.updated_at for a in self.assignments if a.updated_at is not None]
+        return max(times) if times else None

@@ -3,6 +3,7 @@ schedule; then the outbox sends it and reports. The draft is a row, so is every 
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -149,7 +150,8 @@ class BroadcastService:
             body = text.strip()
             if not body:
                 return BroadcastResult(BroadcastStep.EMPTY, message_id=draft.id)
-            if len(body) > MAX_BROADCAST:
+            # Escaped as it will be sent: "&" becomes "&amp;", so count what Telegram counts.
+            if len(html.escape(body, quote=False)) > MAX_BROADCAST:
                 return BroadcastResult(BroadcastStep.TOO_LONG, message_id=draft.id)
             draft.body = body
             draft.draft_step = DraftStep.AUDIENCE

@@ -109,7 +109,7 @@ class MessageComposer:
 
     async def _task_reminder(self, message: MessageView, recipient: Recipient) -> Outbound:
         key = message.audience.partition(":")[2]
-        task = next((t for t in await self._tasks.office_board() if t.key == key), None)
+        task = await self._tasks.line(key)
         if task is None or task.closed:
             return Outbound(())
         catalog = self._catalog
@@ -182,6 +182,9 @@ class MessageComposer:
         """Sent, blocked, failed with reasons, and who never opened their link."""
         if report.message.kind in (MessageKind.TASK_OVERDUE, MessageKind.OFFICE_NOTE):
             return None  # it went to the office itself: nothing to report back
+        reached_all = set(report.counts) <= {DeliveryStatus.SENT, DeliveryStatus.SKIPPED}
+        if report.message.kind is MessageKind.TASK_REMINDER and reached_all:
+            return None  # twenty reminders a plan: the office hears only about problems
         catalog, counts = self._catalog, report.counts
         lines = [
             catalog.html("report.title", what=self.kind_label(report.message)),
@@ -244,8 +247,9 @@ class MessageComposer:
 
     def skip_notice(self, message: MessageView, late_by: timedelta) -> TextPart | None:
         """Why a message did not go: its time had passed while the bot was not running."""
-        if message.kind is MessageKind.TASK_OVERDUE:
-            return None  # a newer morning report says the same, and more recently
+        if message.kind in (MessageKind.TASK_OVERDUE, MessageKind.TASK_REMINDER):
+            # The next morning's overdue report says what matters; twenty notices would not.
+            return None
         catalog, meeting = self._catalog, self._config.meeting
         due = moment(catalog, meeting.local(message.due_at)) if message.due_at else "—"
         return TextPart(
@@ -253,6 +257,6 @@ class MessageComposer:
                 "report.skipped",
                 what=self.kind_label(message),
                 due=due,
-                hours=round(late_by / timedelta(hours=1), 1),
+                hours=f"{late_by / timedelta(hours=1):.1f}".replace(".", ","),
             )
         )

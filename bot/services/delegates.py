@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.delegate_file import DelegateRow
@@ -25,6 +25,7 @@ class ImportSummary:
     updated: int
     unchanged: int
     absent: list[str]  # codes in the database that the file no longer lists (kept, not deleted)
+    role_kept: list[str] = field(default_factory=list)  # listed with another role: unchanged
 
 
 def _values(delegate: Delegate | DelegateRow) -> dict[str, Any]:
@@ -47,6 +48,7 @@ class DelegateService:
         """Upsert delegates by code; new ones get an invitation and an empty answer."""
         now = self._ctx.clock.now()
         created = updated = unchanged = 0
+        role_kept: list[str] = []
         async with unit_of_work(self._ctx.sessions) as session:
             # Codes are compared without case, as the file parser does: "db001" is DB001.
             existing = {
@@ -85,6 +87,11 @@ class DelegateService:
                     )
                     created += 1
                     continue
+                if row.role != delegate.role:
+                    # A contacts file must not turn a delegate into a contact (they would drop
+                    # out of the RSVP figures); a delegate can be a task contact by their code.
+                    role_kept.append(delegate.code)
+                    row = replace(row, role=delegate.role)
                 before, after = _values(delegate), _values(row)
                 if before == after:
                     unchanged += 1
@@ -109,4 +116,10 @@ class DelegateService:
         absent = sorted(
             d.code for key, d in existing.items() if key not in listed and d.role in roles
         )
-        return ImportSummary(created=created, updated=updated, unchanged=unchanged, absent=absent)
+        return ImportSummary(
+            created=created,
+            updated=updated,
+            unchanged=unchanged,
+            absent=absent,
+            role_kept=role_kept,
+        )

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import OFFICE_CHANNEL, Audience, MessageKind, MessageStatus
-from bot.domain.tasks import MAX_TASK_NOTE, TaskStatus, is_overdue
+from bot.domain.tasks import (
+    MAX_TASK_NOTE,
+    AssignmentLine,
+    EvidenceLine,
+    TaskAction,
+    TaskLine,
+    TaskStatus,
+    is_overdue,
+)
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from storage import queries
@@ -32,35 +39,7 @@ from storage.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
-TASK_ACTION_PREFIX = "task:"
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
-
-
-class TaskAction(StrEnum):
-    """A task button."""
-
-    DONE = "done"
-    PROGRESS = "progress"
-    HELP = "help"
-    FILE = "file"
-    CLOSE = "close"
-    GET_FILE = "getfile"
-
-
-def task_action(action: TaskAction, target_id: int) -> str:
-    """Button data for a task action (the id of a task, or of evidence for GET_FILE)."""
-    return f"{TASK_ACTION_PREFIX}{action.value}:{target_id}"
-
-
-def parse_task_action(data: str | None) -> tuple[TaskAction, int] | None:
-    """The action and id a button names, or None for anything the bot did not send."""
-    if not data or not data.startswith(TASK_ACTION_PREFIX):
-        return None
-    action, _, target = data.removeprefix(TASK_ACTION_PREFIX).partition(":")
-    try:
-        return TaskAction(action), int(target)
-    except ValueError:
-        return None
 
 
 class TaskStep(StrEnum):
@@ -82,57 +61,7 @@ class TaskStep(StrEnum):
     NOTHING_PENDING = "nothing_pending"
     DUPLICATE = "duplicate"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class EvidenceLine:
-    """A deliverable as the board lists it."""
-
-    id: int
-    kind: str
-    name: str
-    url: str | None
-    by: str
-
-
-@dataclass(frozen=True)
-class AssignmentLine:
-    """One assignee's standing on a task."""
-
-    code: str
-    full_name: str
-    organization: str
-    status: TaskStatus
-    note: str | None
-    updated_at: datetime | None
-    linked: bool
-
-
-@dataclass(frozen=True)
-class TaskLine:
-    """A task on a board."""
-
-    id: int
-    key: str
-    title: str
-    owner: str
-    deliverable: str | None
-    deadline_at: datetime
-    overdue: bool
-    closed: bool
-    assignments: list[AssignmentLine]
-    evidence: list[EvidenceLine] = field(default_factory=list)
-
-    @property
-    def done(self) -> bool:
-        """Every assignee reported it done."""
-        return bool(self.assignments) and all(a.status is TaskStatus.DONE for a in self.assignments)
-
-    @property
-    def last_update(self) -> datetime | None:
-        """The latest report of any assignee."""
-        times = [a.updated_at for a in self.assignments if a.updated_at is not None]
-        return max(times) if times else None
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -260,11 +189,17 @@ class TaskService:
             if isinstance(found, TaskResult):
                 return found
             ident, task, assignment = found
+            if action is TaskAction.CANCEL:
+                if not self.is_waiting_for_task_input(ident.pending_input):
+                    return TaskResult(TaskStep.NOTHING_PENDING)
+                ident.pending_input, ident.pending_data = None, None
+                return TaskResult(TaskStep.CANCELLED, await self._line(session, task))
             if action is TaskAction.DONE:
                 changed = self._set_status(
                     session, account, task, assignment, TaskStatus.DONE, None
                 )
-                ident.pending_input, ident.pending_data = None, None
+                if self.is_waiting_for_task_input(ident.pending_input):  # not an RSVP question
+                    ident.pending_input, ident.pending_data = None, None
                 step = TaskStep.RECORDED if changed else TaskStep.UNCHANGED
                 return TaskResult(step, await self._line(session, task), TaskStatus.DONE)
             if action is TaskAction.PROGRESS:
@@ -276,14 +211,19 @@ class TaskService:
                     TaskStep.ASK_NOTE, await self._line(session, task), TaskStatus.IN_PROGRESS
                 )
             if action is TaskAction.HELP:
-                self._set_status(
+                changed = self._set_status(
                     session, account, task, assignment, TaskStatus.NEED_HELP, assignment.note
                 )
-                await self._office_note(session, "task_note.help", task, ident.delegate_id, note="")
+                if changed:  # a second tap must not page the office twice
+                    await self._office_note(
+                        session, "task_note.help", task, ident.delegate_id, note=""
+                    )
                 ident.pending_input, ident.pending_data = _Pending.HELP, {"task_id": task.id}
                 return TaskResult(
                     TaskStep.ASK_HELP, await self._line(session, task), TaskStatus.NEED_HELP
                 )
+            if action is not TaskAction.FILE:  # close and open-file are the office's buttons
+                return TaskResult(TaskStep.NOT_ASSIGNED)
             ident.pending_input, ident.pending_data = _Pending.FILE, {"task_id": task.id}
             return TaskResult(TaskStep.ASK_FILE, await self._line(session, task))
 
@@ -371,13 +311,11 @@ class TaskService:
         """Whether a chat account's pending question belongs to the task board."""
         return pending_input in {p.value for p in _Pending}
 
-    async def pending_for(self, account: ChatAccount) -> str | None:
-        """What a chat account was asked to type, if the task board asked it."""
+    async def waiting_for_file(self, account: ChatAccount) -> bool:
+        """Whether this account was asked for a task's deliverable."""
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
-            if ident is None or not self.is_waiting_for_task_input(ident.pending_input):
-                return None
-            return ident.pending_input
+            return ident is not None and ident.pending_input == _Pending.FILE
 
     async def board_for(self, account: ChatAccount) -> list[TaskLine] | None:
         """The tasks this account answers for (None when the account is not linked)."""
@@ -391,6 +329,19 @@ class TaskService:
             return await self._lines(session, set(task_ids))
 
     # --- the office ------------------------------------------------------------------------------
+
+    async def line(self, key: str) -> TaskLine | None:
+        """One live task by its key."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            task_id = await session.scalar(
+                select(Task.id).where(
+                    Task.meeting_id == self._ctx.meeting_id,
+                    Task.key == key,
+                    Task.archived_at.is_(None),
+                )
+            )
+            lines = await self._lines(session, {task_id}) if task_id is not None else []
+        return lines[0] if lines else None
 
     async def office_board(self) -> list[TaskLine]:
         """Every live task, overdue first, then by deadline."""
@@ -491,6 +442,20 @@ class TaskService:
         self, session: AsyncSession, account: ChatAccount, assignment: TaskAssignment, **values: Any
     ) -> TaskEvidence:
         now = self._ctx.clock.now()
+        queries.add_audit(
+            session,
+            at=now,
+            actor=account.actor,
+            action="task.evidence",
+            entity="task",
+            entity_id=assignment.task_id,
+            before=None,
+            after={
+                "person_id": assignment.person_id,
+                "kind": values.get("kind"),
+                "name": values.get("name"),
+            },
+        )
         evidence = TaskEvidence(
             assignment_id=assignment.id,
             channel=account.channel,

@@ -7,8 +7,7 @@ import html
 from bot.config import Config
 from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.tasks import TaskStatus
-from bot.services.tasks import TaskAction, TaskLine, task_action
+from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date, moment
 

@@ -34,7 +34,11 @@ def _cancel_row(catalog: Catalog) -> list[InlineKeyboardButton]:
 
 @office_only
 async def start(update: Update, context: Context) -> None:
-    """``/thongbao``: begin a notice."""
+    """``/thongbao``: begin a notice (in private: the text is typed there)."""
+    chat = update.effective_chat
+    if chat is not None and chat.type != "private":
+        await context.bot.send_message(chat.id, catalog_of(context).html("broadcast.private_only"))
+        return
     result = await services_of(context).broadcasts.start(account_of(update))
     await _reply(update, context, result)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.domain.outbound import Button
-from bot.services.tasks import TaskAction, TaskResult, TaskStep, parse_task_action, task_action
+from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
+from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
 from bot.texts.presenters import task_buttons, task_summary
 from handlers.telegram import render
@@ -124,7 +125,7 @@ async def on_document(update: Update, context: Context) -> bool:
     assert message is not None and message.document is not None
     services, catalog = services_of(context), catalog_of(context)
     account = account_of(update)
-    if await services.tasks.pending_for(account) != "task_file":
+    if not await services.tasks.waiting_for_file(account):
         return False
     document = message.document
     if document.file_size and document.file_size > MAX_EVIDENCE_BYTES:
@@ -154,28 +155,29 @@ async def _send_evidence(update: Update, context: Context, evidence_id: int) -> 
 async def _reply(update: Update, context: Context, result: TaskResult) -> None:
     services, catalog = services_of(context), catalog_of(context)
     config = services.config
-    chat_id = account_of(update).chat_address
     task = result.task
-    key = f"task.{result.step.value}"
-    params: dict[str, object] = {"contact": config.office.contact, "limit": 500}
+    params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
     if task is not None:
-        params.update(key_=task.key, title=task.title)
+        params.update(key=task.key, title=task.title)
     if result.status is not None:
         params["status"] = catalog.plain(f"task_status.{result.status.value}")
-    text = catalog.html(key, **{k.rstrip("_"): v for k, v in params.items()})
-    markup = None
-    if (
-        result.step
-        in (
-            TaskStep.RECORDED,
-            TaskStep.UNCHANGED,
-            TaskStep.HELP_SENT,
-            TaskStep.FILE_SAVED,
-            TaskStep.CLOSED,
-        )
-        and task
-    ):
+    text = catalog.html(f"task.{result.step.value}", **params)
+    if result.step in _SHOWS_TASK and task is not None:
         text = Html(text + "\n\n" + task_summary(catalog, config, task))
-    if result.step in (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE):
-        markup = None
-    await context.bot.send_message(chat_id, text, reply_markup=markup)
+    markup = None
+    if result.step in _ASKS and task is not None:
+        cancel = InlineKeyboardButton(
+            catalog.plain("buttons.cancel"), callback_data=task_action(TaskAction.CANCEL, task.id)
+        )
+        markup = InlineKeyboardMarkup([[cancel]])
+    await context.bot.send_message(account_of(update).chat_address, text, reply_markup=markup)
+
+
+_SHOWS_TASK = (
+    TaskStep.RECORDED,
+    TaskStep.UNCHANGED,
+    TaskStep.HELP_SENT,
+    TaskStep.FILE_SAVED,
+    TaskStep.CLOSED,
+)
+_ASKS = (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE)
