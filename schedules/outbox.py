@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.outbound import (
     LATE_AFTER,
+    OFFICE_CHANNEL,
     Audience,
     DeliveryStatus,
     MessageKind,
@@ -291,7 +292,7 @@ class Outbox:
     ) -> None:
         if message.audience == Audience.OFFICE:
             assert message.report_to is not None
-            session.add(self._office_delivery(message.id, message.report_to, now))
+            session.add(office_delivery(message.id, message.report_to, now))
             return
         for delegate, ident in await self._recipients_of(session, message.audience):
             status = DeliveryStatus.PENDING
@@ -350,42 +351,18 @@ class Outbox:
             if in_audience(audience, delegate, rsvp, ident)
         ]
 
-    def _office_delivery(self, message_id: int, address: str, now: datetime) -> Delivery:
-        channel = next(iter(self.senders))
-        return Delivery(
-            message_id=message_id,
-            delegate_id=None,
-            recipient=f"{OFFICE_RECIPIENT}{address}",
-            channel=channel,
-            chat_address=address,
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            parts_sent=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-
     async def _add_office_note(
         self, session: AsyncSession, note: TextPart, address: str, now: datetime
     ) -> None:
         """Queue a note to an office chat; the same drain sends it."""
-        message = OutboundMessage(
+        await queue_office_note(
+            session,
             meeting_id=self._meeting_id,
-            kind=MessageKind.OFFICE_NOTE,
-            status=MessageStatus.QUEUED,
-            audience=Audience.OFFICE,
+            address=address,
+            now=now,
             body=note.html,
             params={"buttons": encode_buttons(note.buttons)},
-            due_at=now,
-            created_by="system",
-            report_to=None,
-            created_at=now,
-            queued_at=now,
         )
-        session.add(message)
-        await session.flush()
-        session.add(self._office_delivery(message.id, address, now))
 
     # --- 2. drain ------------------------------------------------------------------------------
 
@@ -604,6 +581,55 @@ class Outbox:
                     )
                 )
             return reports
+
+
+def office_delivery(message_id: int, address: str, now: datetime) -> Delivery:
+    """The one delivery of a message to an office chat."""
+    return Delivery(
+        message_id=message_id,
+        delegate_id=None,
+        recipient=f"{OFFICE_RECIPIENT}{address}",
+        channel=OFFICE_CHANNEL,
+        chat_address=address,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        parts_sent=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def queue_office_note(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    address: str,
+    now: datetime,
+    body: str | None,
+    params: dict[str, Any],
+) -> None:
+    """Queue a note to an office chat in the caller's transaction; the outbox sends it.
+
+    ``body`` is ready HTML, or None with ``params`` naming a catalog ``template`` and its
+    ``values`` (so services queue notes without writing prose).
+    """
+    message = OutboundMessage(
+        meeting_id=meeting_id,
+        kind=MessageKind.OFFICE_NOTE,
+        status=MessageStatus.QUEUED,
+        audience=Audience.OFFICE,
+        body=body,
+        params=params,
+        due_at=now,
+        created_by="system",
+        report_to=None,
+        created_at=now,
+        queued_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    session.add(office_delivery(message.id, address, now))
 
 
 def in_audience(

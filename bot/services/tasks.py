@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.outbound import OFFICE_CHANNEL, Audience, MessageKind, MessageStatus
 from bot.domain.tasks import (
     MAX_TASK_NOTE,
     AssignmentLine,
@@ -25,12 +24,11 @@ from bot.domain.tasks import (
 )
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
+from schedules.outbox import queue_office_note
 from storage import queries
 from storage.models import (
     ChannelIdentity,
     Delegate,
-    Delivery,
-    OutboundMessage,
     Task,
     TaskAssignment,
     TaskEvidence,
@@ -475,44 +473,20 @@ class TaskService:
         if chat is None:
             return
         person = await session.get_one(Delegate, person_id)
-        now = self._ctx.clock.now()
-        message = OutboundMessage(
+        values = {
+            "key": task.key,
+            "title": task.title,
+            "name": person.full_name,
+            "organization": person.organization,
+            "note": note,
+        }
+        await queue_office_note(
+            session,
             meeting_id=self._ctx.meeting_id,
-            kind=MessageKind.OFFICE_NOTE,
-            status=MessageStatus.QUEUED,
-            audience=Audience.OFFICE,
+            address=str(chat),
+            now=self._ctx.clock.now(),
             body=None,
-            params={
-                "template": template,
-                "values": {
-                    "key": task.key,
-                    "title": task.title,
-                    "name": person.full_name,
-                    "organization": person.organization,
-                    "note": note,
-                },
-            },
-            due_at=now,
-            created_by="system",
-            created_at=now,
-            queued_at=now,
-        )
-        session.add(message)
-        await session.flush()
-        session.add(
-            Delivery(
-                message_id=message.id,
-                delegate_id=None,
-                recipient=f"chat:{chat}",
-                channel=OFFICE_CHANNEL,
-                chat_address=str(chat),
-                status="pending",
-                attempts=0,
-                parts_sent=0,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
+            params={"template": template, "values": values},
         )
 
     async def _line(self, session: AsyncSession, task: Task) -> TaskLine:
