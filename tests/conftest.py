@@ -46,10 +46,20 @@ def clock() -> ManualClock:
     return ManualClock(local(2024, 5, 18, 9, 0))
 
 
+# Set to a PostgreSQL URL (postgresql+asyncpg://…) to run the suite on PostgreSQL; each test
+# then starts from an empty schema. Unset: a fresh SQLite file per test.
+TEST_DATABASE_ENV = "HOINGHI_TEST_DATABASE_URL"
+
+
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A fresh SQLite file, brought to the newest schema by the real migrations."""
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    """A fresh database, brought to the newest schema by the real migrations."""
+    url = os.environ.get(TEST_DATABASE_ENV) or f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    engine = create_engine(url)
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            await connection.exec_driver_sql("CREATE SCHEMA public")
     await upgrade_database(engine)
     yield engine
     await engine.dispose()
