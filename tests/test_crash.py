@@ -234,12 +234,17 @@ async def stored_outbox(config_path: Path) -> tuple[list[OutboundMessage], list[
 # --- the bot in a child process ------------------------------------------------------------------
 
 
+# Every line any bot process of this module logged: checked for the token and message bodies.
+EVERY_LOG_LINE: list[str] = []
+
+
 @dataclass
 class BotProcess:
     """One ``hoinghi run`` in a child process; its stderr is drained into ``tail``."""
 
     process: asyncio.subprocess.Process
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=60))
+    logged: list[str] = field(default_factory=list)  # everything, for the privacy check
     _reader: asyncio.Task[None] | None = None
 
     @classmethod
@@ -267,7 +272,10 @@ class BotProcess:
         # Read to the end, so that a chatty bot never blocks on a full pipe.
         assert self.process.stderr is not None
         async for line in self.process.stderr:
-            self.tail.append(line.decode("utf-8", errors="replace").rstrip())
+            text = line.decode("utf-8", errors="replace").rstrip()
+            self.tail.append(text)
+            self.logged.append(text)
+            EVERY_LOG_LINE.append(text)
 
     def log(self) -> str:
         """The last lines the bot logged, for assertion messages."""
@@ -374,6 +382,9 @@ async def test_sigkill_mid_drain_loses_no_message_and_repeats_at_most_one_batch_
     # flight, and the bound above was put to the test rather than met trivially.
     assert duplicates >= KILLS, f"only {duplicates} duplicates: the kills missed the drain"
     assert all(BODY in message["text"] for uid in uids for message in fake.messages_to(uid))
+    # Four real runs, three of them killed: the log never shows the token or a message body.
+    assert EVERY_LOG_LINE, "the bot logged nothing"
+    assert not [line for line in EVERY_LOG_LINE if fake.token in line or BODY in line]
 
     [report] = fake.messages_to(OFFICE_CHAT)
     assert "Báo cáo gửi thông báo số" in report["text"]
