@@ -199,6 +199,7 @@ class Task(Base):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     owner: Mapped[str] = mapped_column(String(500))
     deliverable: Mapped[str | None] = mapped_column(String(500))
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -87,6 +87,7 @@ async def test_reminders_go_at_their_offsets_with_four_buttons(harness: BotHarne
     assert owner.last_text().startswith("Kính gửi đồng chí ")
     assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.1" in owner.last_text()
     assert "Hạn hoàn thành: 17:00, Thứ Ba, ngày 7/5/2024." in owner.last_text()
+    assert "Chủ trì, phối hợp các ban xây dựng dự thảo báo cáo sơ kết" in owner.last_text()
     assert buttons(owner.last_message) == TASK_BUTTONS
 
 

@@ -84,6 +84,7 @@ class TaskLine:
     id: int
     key: str
     title: str
+    description: str
     owner: str
     deliverable: str | None
     deadline_at: datetime

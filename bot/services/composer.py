@@ -118,6 +118,7 @@ class MessageComposer:
             name=recipient.full_name,
             key=task.key,
             title=task.title,
+            description=task.description or "—",
             deliverable=task.deliverable or "—",
             deadline=moment(catalog, self._config.meeting.local(task.deadline_at)),
         )

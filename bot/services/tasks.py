@@ -118,6 +118,7 @@ class TaskService:
                 task = rows.get(planned.key)
                 values = {
                     "title": planned.title,
+                    "description": planned.description,
                     "owner": planned.owner,
                     "deliverable": planned.deliverable,
                     "deadline_at": config.meeting.resolve(planned.deadline),
@@ -539,6 +540,7 @@ class TaskService:
                     id=task.id,
                     key=task.key,
                     title=task.title,
+                    description=task.description,
                     owner=task.owner,
                     deliverable=task.deliverable,
                     deadline_at=task.deadline_at,

@@ -27,6 +27,7 @@ def upgrade() -> None:
         ),
         sa.Column("key", sa.String(length=16), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("description", sa.Text(), server_default="", nullable=False),
         sa.Column("owner", sa.String(length=500), nullable=False),
         sa.Column("deliverable", sa.String(length=500), nullable=True),
         sa.Column("deadline_at", storage.base.UTCDateTime(timezone=True), nullable=False),
