@@ -141,8 +141,3 @@ class Pacer:
     def pause(self, seconds: float) -> None:
         """Stop every send for ``seconds`` (the platform said to retry after that)."""
         self._paused_until = max(self._paused_until, self._now() + seconds)
-
-    @property
-    def paused_for(self) -> float:
-        """Seconds left in the current pause (0 when sending may go on)."""
-        return max(0.0, self._paused_until - self._now())

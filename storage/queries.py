@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
@@ -95,14 +95,6 @@ async def roster(
             seen.add(delegate.id)
             result.append((delegate, rsvp, ident))
     return result
-
-
-async def count_delegates(session: AsyncSession, meeting_id: int) -> int:
-    """How many delegates a meeting has."""
-    total = await session.scalar(
-        select(func.count()).select_from(Delegate).where(Delegate.meeting_id == meeting_id)
-    )
-    return int(total or 0)
 
 
 def add_audit(

@@ -49,6 +49,7 @@ class CalendarEvent:
     longitude: float | None = None
     organizer_name: str | None = None
     url: str | None = None
+    organizer_label: str = ORGANIZER_LABEL  # the catalog supplies it; this is the fallback
     sequence: int = 0
     stamp: datetime | None = None
 
@@ -149,7 +150,7 @@ def _description(event: CalendarEvent) -> str:
     """The description, headed by the organizer (ORGANIZER itself needs a mailto address)."""
     if event.organizer_name is None:
         return event.description
-    head = f"{ORGANIZER_LABEL}: {event.organizer_name}"
+    head = f"{event.organizer_label}: {event.organizer_name}"
     return f"{head}\n{event.description}" if event.description else head
 
 

@@ -16,7 +16,6 @@ class MessageKind(StrEnum):
     """What an outbound message is for; each kind has its own skip window."""
 
     RSVP_REMINDER = "rsvp_reminder"
-    RSVP_SUMMARY = "rsvp_summary"
     DAY_BEFORE = "day_before"
     MORNING_AGENDA = "morning_agenda"
     BROADCAST = "broadcast"

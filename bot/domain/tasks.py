@@ -99,6 +99,16 @@ class TaskLine:
         return bool(self.assignments) and all(a.status is TaskStatus.DONE for a in self.assignments)
 
     @property
+    def can_close(self) -> bool:
+        """The office may still close it: neither closed nor done."""
+        return not self.closed and not self.done
+
+    @property
+    def files(self) -> list[EvidenceLine]:
+        """Deliverables kept as files (links open by themselves)."""
+        return [e for e in self.evidence if e.kind == "file"]
+
+    @property
     def last_update(self) -> datetime | None:
         """The latest report of any assignee."""
         times = [a.updated_at for a in self.assignments if a.updated_at is not None]

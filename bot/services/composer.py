@@ -164,6 +164,7 @@ class MessageComposer:
                 latitude=meeting.venue.latitude,
                 longitude=meeting.venue.longitude,
                 organizer_name=meeting.organizer,
+                organizer_label=self._catalog.plain("ics.organizer"),
                 url=meeting.venue.map_url,
                 stamp=meeting.starts_at,
             )

@@ -46,7 +46,7 @@ async def board(update: Update, context: Context) -> None:
                 )
             ]
             for line in lines
-            if not line.closed and not line.done
+            if line.can_close
         ]
         buttons += [
             [
@@ -56,8 +56,7 @@ async def board(update: Update, context: Context) -> None:
                 )
             ]
             for line in lines
-            for e in line.evidence
-            if e.kind == "file"
+            for e in line.files
         ]
         *head, last = render.split_lines(Html("\n\n".join(texts)).split("\n"))
         for text in head:
