@@ -32,6 +32,7 @@ from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import clock, long_date, moment
 from schedules.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
+from storage.files import FileStore
 from storage.migrate import upgrade_database
 
 log = logging.getLogger("hoinghi")
@@ -138,7 +139,12 @@ async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaita
     engine = create_engine(loaded.database_url)
     try:
         await upgrade_database(engine)
-        services = await build_services(loaded.config, create_sessionmaker(engine), SystemClock())
+        services = await build_services(
+            loaded.config,
+            create_sessionmaker(engine),
+            SystemClock(),
+            files=FileStore(loaded.drafts_dir),
+        )
         return await work(services)
     finally:
         await engine.dispose()
@@ -188,7 +194,18 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
             )
         )
     lines += ["", catalog.plain("check.themes", count=len(config.themes))]
-    lines += [catalog.plain("check.theme_item", key=t.key, title=t.title) for t in config.themes]
+    for theme in config.themes:
+        lines.append(catalog.plain("check.theme_item", key=theme.key, title=theme.title))
+        if theme.speakers:
+            lines.append(catalog.plain("check.theme_speakers", codes=", ".join(theme.speakers)))
+    if config.themes:
+        lines.append(
+            catalog.plain(
+                "check.drafts",
+                deadline=moment(catalog, meeting.local(meeting.resolve(config.drafts.deadline))),
+                directory=loaded.drafts_dir,
+            )
+        )
     lines += ["", catalog.plain("check.groups", count=len(config.groups))]
     lines += [
         catalog.plain("check.group_item", order=g.order, label=g.label, key=g.key)
@@ -313,6 +330,10 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         if synced.unknown_contacts:
             codes = ", ".join(synced.unknown_contacts)
             _out(catalog.plain("import.unknown_contacts", codes=codes))
+        speakers = await services.drafts.sync()  # and so do the themes' speakers
+        if speakers.unknown_speakers:
+            codes = ", ".join(speakers.unknown_speakers)
+            _out(catalog.plain("import.unknown_speakers", codes=codes))
         return EXIT_OK
 
     return asyncio.run(_with_services(loaded[0], work))

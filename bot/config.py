@@ -272,10 +272,28 @@ class AgendaItem(_Section):
 
 
 class Theme(_Section):
-    """A discussion theme for speeches (section IV)."""
+    """A discussion theme for speeches (section IV) and who is asked to speak on it."""
 
     key: Annotated[str, Field(min_length=1, max_length=16)]
     title: Text
+    # Codes of people from the imported list; the office may add more with /phancong.
+    speakers: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)
+
+
+def _default_draft_reminders() -> list[TimeSpec]:
+    return [TimeSpec.parse(text) for text in ("-3d@08:00", "-1d@08:00", "0d@08:00")]
+
+
+class DraftSettings(_Section):
+    """Speech drafts (tham luận): where uploads are kept, when they are due, when to remind."""
+
+    # Relative to the config file's folder; files are stored by content hash, never by a name
+    # a user chose.
+    directory: Annotated[str, Field(min_length=1, max_length=500)] = "tham-luan"
+    # Counted from the meeting start.
+    deadline: PlanTime = Field(default_factory=lambda: TimeSpec.parse("-7d@17:00"))
+    # Counted from the draft deadline; speakers who have sent nothing yet are reminded.
+    reminders: list[PlanTime] = Field(default_factory=_default_draft_reminders)
 
 
 class Group(_Section):
@@ -343,6 +361,7 @@ class Config(_Section):
     outbox: OutboxSettings = OutboxSettings()
     agenda: list[AgendaItem] = Field(min_length=1)
     themes: list[Theme] = Field(default_factory=list)
+    drafts: DraftSettings = Field(default_factory=DraftSettings)
     groups: list[Group] = Field(min_length=1)
     tasks: list[Task] = Field(default_factory=list)
 
@@ -363,6 +382,16 @@ class Config(_Section):
                         "unknown_group", "unknown group: {value}", {"value": contact}
                     )
         return self
+
+    @field_validator("drafts")
+    @classmethod
+    def _drafts_due_before_start(cls, value: DraftSettings, info: ValidationInfo) -> DraftSettings:
+        meeting = info.data.get("meeting")
+        if meeting is None or meeting.starts_at == _PLACEHOLDER:
+            return value  # the meeting has its own error
+        if meeting.resolve(value.deadline) > meeting.starts_at:
+            raise PydanticCustomError("drafts_after_start", "drafts are due after the start")
+        return value
 
     @field_validator("groups")
     @classmethod
@@ -411,6 +440,11 @@ class LoadedConfig:
         if self.config.database.url:
             return self.config.database.url
         return f"sqlite+aiosqlite:///{(self.path.parent / DEFAULT_DB_FILE).resolve()}"
+
+    @property
+    def drafts_dir(self) -> Path:
+        """Where uploaded speech drafts are stored (relative paths count from the config)."""
+        return (self.path.parent / self.config.drafts.directory).resolve()
 
 
 def config_path(explicit: str | Path | None, environ: dict[str, str] | None = None) -> Path:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import (
     LATE_AFTER,
     OFFICE_CHANNEL,
@@ -55,6 +56,7 @@ from storage.models import (
     Delivery,
     OutboundMessage,
     Rsvp,
+    SpeechAssignment,
     Task,
     TaskAssignment,
 )
@@ -323,6 +325,24 @@ class Outbox:
         self, session: AsyncSession, audience: str
     ) -> list[tuple[Delegate, ChannelIdentity | None]]:
         kind, _, key = audience.partition(":")
+        if kind == Audience.PERSON:
+            person = await session.get(Delegate, int(key)) if key.isdigit() else None
+            if person is None or person.meeting_id != self._meeting_id:
+                return []
+            ident = await queries.identity_of_delegate(session, person.id, OFFICE_CHANNEL)
+            return [(person, ident)]
+        if kind == Audience.DRAFT_MISSING:
+            rows = await session.execute(
+                select(Delegate, ChannelIdentity)
+                .join(SpeechAssignment, SpeechAssignment.person_id == Delegate.id)
+                .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+                .where(
+                    SpeechAssignment.meeting_id == self._meeting_id,
+                    SpeechAssignment.status == DraftStatus.WAITING,
+                )
+                .order_by(Delegate.rank, Delegate.code)
+            )
+            return _one_per_person(rows.all())
         if kind == Audience.TASK:
             # Assignees who have not reported the task done, while it is open.
             rows = await session.execute(
@@ -338,13 +358,7 @@ class Outbox:
                     TaskAssignment.status != "done",
                 )
             )
-            seen: set[int] = set()
-            unique: list[tuple[Delegate, ChannelIdentity | None]] = []
-            for delegate, ident in rows.all():  # one row per person, however many accounts
-                if delegate.id not in seen:
-                    seen.add(delegate.id)
-                    unique.append((delegate, ident))
-            return unique
+            return _one_per_person(rows.all())
         return [
             (delegate, ident)
             for delegate, rsvp, ident in await queries.roster(session, self._meeting_id)
@@ -608,6 +622,7 @@ async def queue_office_note(
     now: datetime,
     body: str | None,
     params: dict[str, Any],
+    kind: MessageKind = MessageKind.OFFICE_NOTE,
 ) -> None:
     """Queue a note to an office chat in the caller's transaction; the outbox sends it.
 
@@ -616,7 +631,7 @@ async def queue_office_note(
     """
     message = OutboundMessage(
         meeting_id=meeting_id,
-        kind=MessageKind.OFFICE_NOTE,
+        kind=kind,
         status=MessageStatus.QUEUED,
         audience=Audience.OFFICE,
         body=body,
@@ -630,6 +645,46 @@ async def queue_office_note(
     session.add(message)
     await session.flush()
     session.add(office_delivery(message.id, address, now))
+
+
+def _one_per_person(
+    rows: Sequence[Any],
+) -> list[tuple[Delegate, ChannelIdentity | None]]:
+    """One recipient per person, however many assignments or accounts the join found."""
+    seen: set[int] = set()
+    unique: list[tuple[Delegate, ChannelIdentity | None]] = []
+    for delegate, ident in rows:
+        if delegate.id not in seen:
+            seen.add(delegate.id)
+            unique.append((delegate, ident))
+    return unique
+
+
+async def queue_to_person(
+    session: AsyncSession,
+    *,
+    meeting_id: int,
+    kind: MessageKind,
+    person_id: int,
+    now: datetime,
+    params: dict[str, Any],
+    report_to: str | None,
+) -> None:
+    """Queue a message to one person in the caller's transaction; the next tick sends it (or
+    records that the person has not linked an account or cannot be reached)."""
+    session.add(
+        OutboundMessage(
+            meeting_id=meeting_id,
+            kind=kind,
+            status=MessageStatus.SCHEDULED,
+            audience=f"{Audience.PERSON}:{person_id}",
+            params=params,
+            due_at=now,
+            created_by="system",
+            report_to=report_to,
+            created_at=now,
+        )
+    )
 
 
 def in_audience(
@@ -651,7 +706,7 @@ def in_audience(
             return status is RsvpStatus.DECLINED
         case Audience.GROUP:
             return delegate.group_key == group
-        case Audience.OFFICE | Audience.TASK:
+        case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:
             return False
 
 

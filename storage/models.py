@@ -1,4 +1,4 @@
-"""Tables: meeting, delegates, channel identities, invitations, RSVPs and the audit log.
+"""Tables: meeting, delegates, identities, invitations, RSVPs, audit, outbox, tasks, drafts.
 
 Every outgoing bulk message will be a row too (the outbox of deliveries addresses a delegate
 through a channel identity), so identities carry the chat address and reachability.
@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, Id, UTCDateTime
@@ -244,3 +254,73 @@ class TaskEvidence(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(80))
+
+
+class SpeechAssignment(Base):
+    """A speaker asked to speak on a theme of section IV, and where their draft stands."""
+
+    __tablename__ = "speech_assignments"
+    __table_args__ = (UniqueConstraint("meeting_id", "theme_key", "person_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    theme_key: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), index=True
+    )
+    # "plan" (from the config, removed with it) or "office" (added by /phancong).
+    source: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_by: Mapped[str | None] = mapped_column(String(80))
+    # A draft being typed over several messages; kept here, not in the chat's pending
+    # question, so an RSVP tap in between loses none of it.
+    text_buffer: Mapped[list[str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DraftVersion(Base):
+    """One upload of a draft: the blob lives in the file store under its SHA-256."""
+
+    __tablename__ = "draft_versions"
+    __table_args__ = (UniqueConstraint("assignment_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("speech_assignments.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    display_name: Mapped[str] = mapped_column(String(300))
+    suffix: Mapped[str] = mapped_column(String(10))
+    # The platform's own reference to the upload, so the office gets it without a re-upload.
+    channel: Mapped[str | None] = mapped_column(String(16))
+    file_ref: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class DraftComment(Base):
+    """One message of the thread between the office and a speaker about a draft."""
+
+    __tablename__ = "draft_comments"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("speech_assignments.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("draft_versions.id", ondelete="SET NULL")
+    )
+    from_office: Mapped[bool] = mapped_column(Boolean)
+    author: Mapped[str] = mapped_column(String(80))
+    author_name: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# Replies in a chat name the message they answer; the bot finds the draft through the delivery.
+Index("ix_deliveries_platform_message", Delivery.chat_address, Delivery.platform_message_id)

@@ -17,6 +17,7 @@ from bot.delegate_file import parse_delegate_file
 from bot.services import Services, build_services
 from schedules.clock import ManualClock
 from storage.engine import create_engine, create_sessionmaker
+from storage.files import FileStore
 from storage.migrate import upgrade_database
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import BotHarness, start_harness, wired_config
@@ -72,11 +73,20 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
+def files(tmp_path: Path) -> FileStore:
+    """A fresh store for uploaded speech drafts."""
+    return FileStore(tmp_path / "drafts")
+
+
+@pytest.fixture
 async def services(
-    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    files: FileStore,
 ) -> Services:
     """Every service, wired to the example plan and the test database."""
-    return await build_services(config, sessions, clock)
+    return await build_services(config, sessions, clock, files=files)
 
 
 @pytest.fixture
@@ -100,13 +110,17 @@ def fake() -> FakeBotApi:
 
 @pytest.fixture
 async def harness(
-    fake: FakeBotApi, config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+    fake: FakeBotApi,
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    files: FileStore,
 ) -> AsyncIterator[BotHarness]:
     """The real bot with the 80 example delegates imported, talking to the fake Bot API.
 
     Every test using it fails if the bot made a call the official Bot API would refuse.
     """
-    services = await build_services(wired_config(config, fake), sessions, clock)
+    services = await build_services(wired_config(config, fake), sessions, clock, files=files)
     parsed = parse_delegate_file(
         EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
     )

@@ -71,6 +71,7 @@ class BotHarness:
         """Store the plan's automatic messages (what the scheduler does at start), optionally
         only those of some kinds, and sync the plan's tasks."""
         await self.services.tasks.sync()
+        await self.services.drafts.sync()
         planned = planned_messages(self.services.config)
         await sync_planned(
             self.services.ctx.sessions,

@@ -94,7 +94,8 @@ def slow_fake(delay: float) -> FakeBotApi:
 
 
 def write_config(tmp_path: Path, server: FakeBotApiServer) -> Path:
-    """The example plan on a fresh database, talking to the fake, draining fast, no reminders."""
+    """The example plan on a fresh database, talking to the fake, draining fast, no reminders
+    and no speakers."""
     plan = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     assert plan["office"]["chat_id"] == OFFICE_CHAT
     plan["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"}
@@ -105,6 +106,9 @@ def write_config(tmp_path: Path, server: FakeBotApiServer) -> Path:
         "tick_seconds": 0.2,
     }
     plan["reminders"] = {"rsvp_chase": [], "day_before": "", "meeting_morning": ""}
+    # Only the broadcast goes out: no speech assignment notices to the speakers among them.
+    plan["themes"] = [{"key": t["key"], "title": t["title"]} for t in plan["themes"]]
+    plan["drafts"] = plan["drafts"] | {"reminders": []}
     path = tmp_path / "config.toml"
     path.write_text(toml_document(plan), encoding="utf-8")
     return path

@@ -122,7 +122,8 @@ async def test_kh60_office_imports_hands_out_links_and_counts_every_answer(
 
         # One delegate taps twice; one stranger uses a wrong link; a delegate tries /thongke.
         twice = users[next(code for code, answer in plan.items() if answer == "attend")]
-        await harness.send(twice.tap("✅ Tham dự", message=twice.messages[1]))
+        card = next(m for m in twice.messages if "✅ Tham dự" in str(m.get("reply_markup")))
+        await harness.send(twice.tap("✅ Tham dự", message=card))
         stranger = fake.user(799_999_999, "Lạ")
         await harness.send(stranger.command("/start AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
         assert stranger.last_text().startswith("Đường liên kết này không đúng")

@@ -22,6 +22,13 @@ class MessageKind(StrEnum):
     OFFICE_NOTE = "office_note"
     TASK_REMINDER = "task_reminder"
     TASK_OVERDUE = "task_overdue"
+    DRAFT_ASSIGNED = "draft_assigned"  # a speaker learns their theme and deadline
+    DRAFT_REMINDER = "draft_reminder"  # speakers who have sent nothing yet
+    DRAFT_MISSING = "draft_missing"  # the office's list of missing drafts at the deadline
+    DRAFT_VERSION = "draft_version"  # a new version, posted to the office chat
+    DRAFT_COMMENT = "draft_comment"  # the office's comment, relayed to the speaker
+    DRAFT_REPLY = "draft_reply"  # the speaker's answer, relayed to the office chat
+    DRAFT_VERDICT = "draft_verdict"  # final or needs revision, told to the speaker
 
 
 class MessageStatus(StrEnum):
@@ -63,6 +70,8 @@ class Audience(StrEnum):
     GROUP = "group"
     OFFICE = "office"
     TASK = "task"  # followed by ":<task key>": assignees who have not reported it done
+    PERSON = "person"  # followed by ":<delegate id>": one person
+    DRAFT_MISSING = "draft_missing"  # speakers with a theme and no draft sent yet
 
 
 # The office chat of [office] chat_id is a Telegram group.
@@ -107,9 +116,21 @@ class FilePart:
     content: bytes
     mime_type: str
     caption_html: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
 
 
-Part = TextPart | VenuePart | FilePart
+@dataclass(frozen=True)
+class SharedFilePart:
+    """A file the platform already holds (a user's upload), sent again by its reference:
+    no download, no re-upload. Only the channel it came from can send it."""
+
+    channel: str
+    file_ref: str
+    caption_html: str = ""
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+Part = TextPart | VenuePart | FilePart | SharedFilePart
 
 
 @dataclass(frozen=True)

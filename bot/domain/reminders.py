@@ -23,7 +23,8 @@ class PlannedMessage:
 
 
 def planned_messages(config: Config) -> list[PlannedMessage]:
-    """RSVP chasing, the day-before reminder and the meeting-morning agenda for ``config``."""
+    """RSVP chasing, the day-before reminder, the meeting-morning agenda, task and speech-draft
+    reminders for ``config``."""
     meeting = config.meeting
     office = str(config.office.chat_id) if config.office.chat_id is not None else None
     deadline = meeting.rsvp_deadline_at
@@ -62,6 +63,38 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
             )
         )
     planned += _task_messages(config, office)
+    planned += _draft_messages(config, office)
+    return planned
+
+
+def _draft_messages(config: Config, office: str | None) -> list[PlannedMessage]:
+    """Reminders to speakers with nothing sent, and the office's list at the deadline."""
+    if not config.themes:
+        return []
+    meeting = config.meeting
+    deadline = meeting.resolve(config.drafts.deadline)
+    planned = [
+        PlannedMessage(
+            kind=MessageKind.DRAFT_REMINDER,
+            dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_REMINDER}:{spec.text}",
+            audience=Audience.DRAFT_MISSING,
+            due_at=spec.resolve(deadline, meeting.zone),
+            expires_at=deadline,  # after the deadline the office calls; a bot nag would not help
+            report_to=office,
+        )
+        for spec in config.drafts.reminders
+    ]
+    if office is not None:
+        planned.append(
+            PlannedMessage(
+                kind=MessageKind.DRAFT_MISSING,
+                dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_MISSING}",
+                audience=Audience.OFFICE,
+                due_at=deadline,
+                expires_at=meeting.starts_at,
+                report_to=office,
+            )
+        )
     return planned
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -13,6 +14,7 @@ from bot.services.broadcasts import BroadcastService
 from bot.services.composer import MessageComposer
 from bot.services.context import ServiceContext
 from bot.services.delegates import DelegateService
+from bot.services.drafts import DraftService
 from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
 from bot.services.reports import ReportService
@@ -24,6 +26,7 @@ from schedules.outbox import ChannelSender, Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer
 from schedules.scheduler import OutboxScheduler
+from storage.files import FileStore
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Services:
     reports: ReportService
     broadcasts: BroadcastService
     tasks: TaskService
+    drafts: DraftService
 
     @property
     def config(self) -> Config:
@@ -62,7 +66,12 @@ def build_outbox(
         services.ctx.clock,
         senders,
         MessageComposer(
-            services.config, catalog, services.reports, services.tasks, services.ctx.clock
+            services.config,
+            catalog,
+            services.reports,
+            services.tasks,
+            services.drafts,
+            services.ctx.clock,
         ),
         pacer or Pacer(Limits(overall_per_second=settings.rate_per_second)),
         meeting_id=services.ctx.meeting_id,
@@ -76,6 +85,7 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
 
     async def plan() -> None:
         await services.tasks.sync()
+        await services.drafts.sync()
         await sync_planned(
             services.ctx.sessions,
             services.ctx.clock,
@@ -87,9 +97,17 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
 
 
 async def build_services(
-    config: Config, sessions: async_sessionmaker[AsyncSession], clock: Clock
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    files: FileStore | None = None,
 ) -> Services:
-    """Sync the meeting row from the config and wire the services to it."""
+    """Sync the meeting row from the config and wire the services to it.
+
+    ``files`` keeps uploaded speech drafts; by default ``[drafts] directory`` as written
+    (the CLI passes it resolved against the config file's folder).
+    """
     meeting_id = await sync_meeting(sessions, config, clock)
     ctx = ServiceContext(config=config, sessions=sessions, clock=clock, meeting_id=meeting_id)
     return Services(
@@ -100,4 +118,5 @@ async def build_services(
         reports=ReportService(ctx),
         broadcasts=BroadcastService(ctx),
         tasks=TaskService(ctx),
+        drafts=DraftService(ctx, files or FileStore(Path(config.drafts.directory))),
     )

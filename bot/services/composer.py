@@ -3,37 +3,71 @@ and the reports the office gets when a message has gone out."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 from bot.config import Config
+from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import CalendarEvent, build_ics, ics_filename
 from bot.domain.outbound import (
+    OFFICE_CHANNEL,
     Button,
     DeliveryStatus,
     FilePart,
     MessageKind,
     Outbound,
+    SharedFilePart,
     TextPart,
     VenuePart,
     decode_buttons,
 )
 from bot.domain.rsvp import RsvpStatus
+from bot.services.drafts import DraftService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpChoice, rsvp_action
 from bot.services.tasks import TaskService
 from bot.texts import Catalog, Html
-from bot.texts.formatting import moment
+from bot.texts.formatting import file_size, moment, short_moment
 from bot.texts.presenters import (
     broadcast_html,
+    compose_buttons,
     deadline_text,
     meeting_details,
     task_buttons,
     task_summary,
+    verdict_buttons,
 )
 from schedules.clock import Clock
 from schedules.outbox import DeliveryReport, MessageView, Problem, Recipient
 
 ICS_MIME = "text/calendar"
+_MIME = {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".rtf": "application/rtf",
+    ".txt": "text/plain",
+}
+# Kinds that go to the office chat itself.
+_TO_OFFICE = frozenset(
+    {
+        MessageKind.TASK_OVERDUE,
+        MessageKind.OFFICE_NOTE,
+        MessageKind.DRAFT_VERSION,
+        MessageKind.DRAFT_REPLY,
+        MessageKind.DRAFT_MISSING,
+    }
+)
+# Kinds the office hears about only when someone was not reached.
+_REPORT_PROBLEMS_ONLY = frozenset(
+    {MessageKind.TASK_REMINDER, MessageKind.DRAFT_COMMENT, MessageKind.DRAFT_VERDICT}
+)
+
+
+def _mime(name: str) -> str:
+    return _MIME.get(Path(name).suffix.lower(), "application/octet-stream")
 
 
 def resend_action(message_id: int) -> str:
@@ -50,12 +84,14 @@ class MessageComposer:
         catalog: Catalog,
         reports: ReportService,
         tasks: TaskService,
+        drafts: DraftService,
         clock: Clock,
     ) -> None:
         self._config = config
         self._catalog = catalog
         self._reports = reports
         self._tasks = tasks
+        self._drafts = drafts
         self._clock = clock
 
     # --- what recipients get -------------------------------------------------------------------
@@ -89,7 +125,172 @@ class MessageComposer:
                 return self._meeting_pack(message.kind, recipient)
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
+            case (
+                MessageKind.DRAFT_ASSIGNED
+                | MessageKind.DRAFT_REMINDER
+                | MessageKind.DRAFT_COMMENT
+                | MessageKind.DRAFT_VERDICT
+            ):
+                assert recipient is not None
+                return await self._to_speaker(message, recipient)
+            case MessageKind.DRAFT_VERSION | MessageKind.DRAFT_REPLY | MessageKind.DRAFT_MISSING:
+                return await self._to_office(message)
         raise ValueError(f"no content for {message.kind}")
+
+    # --- speech drafts -------------------------------------------------------------------------
+
+    async def _to_speaker(self, message: MessageView, recipient: Recipient) -> Outbound:
+        catalog, meeting = self._catalog, self._config.meeting
+        deadline = moment(catalog, meeting.local(self._drafts.deadline_at))
+        if message.kind is MessageKind.DRAFT_REMINDER:
+            missing = [
+                line
+                for line in await self._drafts.missing()
+                if line.code == recipient.code  # this person's themes still without a draft
+            ]
+            return Outbound(
+                tuple(
+                    TextPart(
+                        catalog.html(
+                            "draft_reminder.text",
+                            name=recipient.full_name,
+                            key=line.theme_key,
+                            theme=line.theme_title,
+                            deadline=deadline,
+                            how=catalog.html("draft_mine.how"),
+                        ),
+                        compose_buttons(catalog, line),
+                    )
+                    for line in missing
+                )
+            )
+        if message.kind is MessageKind.DRAFT_COMMENT:
+            found = await self._drafts.comment(int(message.params.get("comment_id", 0)))
+            if found is None:
+                return Outbound(())
+            about, comment = found
+            version = (
+                catalog.html("draft_comment.version", number=comment.version_number)
+                if comment.version_number
+                else ""
+            )
+            reply = Button(
+                catalog.plain("buttons.draft_reply"), draft_action(DraftAction.REPLY, about.id)
+            )
+            text = catalog.html(
+                "draft_comment.text", key=about.theme_key, version=Html(version), body=comment.body
+            )
+            return Outbound((TextPart(text, ((reply,),)),))
+        line = await self._drafts.line(int(message.params.get("assignment_id", 0)))
+        if line is None:
+            return Outbound(())
+        if message.kind is MessageKind.DRAFT_ASSIGNED:
+            text = catalog.html(
+                "draft_assigned.text",
+                name=recipient.full_name,
+                title=meeting.title,
+                key=line.theme_key,
+                theme=line.theme_title,
+                deadline=deadline,
+                how=catalog.html("draft_mine.how"),
+            )
+            return Outbound((TextPart(text, compose_buttons(catalog, line)),))
+        status = DraftStatus(str(message.params.get("status")))
+        found_version = await self._drafts.version_file(int(message.params.get("version_id", 0)))
+        number = found_version.version.number if found_version is not None else line.versions
+        if status is DraftStatus.FINAL:
+            text = catalog.html("draft_verdict.final", key=line.theme_key, number=number)
+        else:
+            before = self._clock.now() < self._drafts.deadline_at
+            when = (
+                catalog.html("draft_verdict.before", deadline=deadline)
+                if before
+                else catalog.html("draft_verdict.asap")
+            )
+            text = catalog.html(
+                "draft_verdict.revision", key=line.theme_key, number=number, when=when
+            )
+        return Outbound((TextPart(text),))
+
+    async def _to_office(self, message: MessageView) -> Outbound:
+        catalog, meeting = self._catalog, self._config.meeting
+        if message.kind is MessageKind.DRAFT_MISSING:
+            return Outbound((TextPart(await self._missing_report()),))
+        if message.kind is MessageKind.DRAFT_REPLY:
+            found = await self._drafts.comment(int(message.params.get("comment_id", 0)))
+            if found is None:
+                return Outbound(())
+            line, comment = found
+            text = catalog.html(
+                "draft_post.reply",
+                name=line.full_name,
+                organization=line.organization,
+                key=line.theme_key,
+                body=comment.body,
+            )
+            return Outbound((TextPart(text),))
+        stored = await self._drafts.version_file(int(message.params.get("version_id", 0)))
+        if stored is None:
+            return Outbound(())
+        version, line = stored.version, stored.draft
+        late = version.created_at > line.deadline_at
+        caption = catalog.html(
+            "draft_post.caption",
+            key=line.theme_key,
+            number=version.number,
+            name=line.full_name,
+            position=line.position,
+            organization=line.organization,
+            time=short_moment(catalog, meeting.local(version.created_at)),
+            size=file_size(catalog, version.size),
+            late=Html(catalog.html("draft_post.late") if late else ""),
+        )
+        buttons = verdict_buttons(catalog, version.id, version.number)
+        if stored.file_ref is not None and stored.channel == OFFICE_CHANNEL:
+            # The platform still has the speaker's upload: send it by reference.
+            return Outbound((SharedFilePart(OFFICE_CHANNEL, stored.file_ref, caption, buttons),))
+        content = await asyncio.to_thread(stored.path.read_bytes)
+        return Outbound(
+            (
+                FilePart(
+                    version.display_name, content, _mime(version.display_name), caption, buttons
+                ),
+            )
+        )
+
+    async def _missing_report(self) -> Html:
+        catalog, meeting = self._catalog, self._config.meeting
+        board = await self._drafts.board()
+        missing = [line for line in board if line.missing]
+        lines = [
+            catalog.html(
+                "draft_missing.title",
+                deadline=moment(catalog, meeting.local(self._drafts.deadline_at)),
+                received=len(board) - len(missing),
+                total=len(board),
+            )
+        ]
+        lines += self._missing_lines(missing)
+        if not missing:
+            lines.append(catalog.html("draft_missing.all_in", total=len(board)))
+        return Html("\n".join(lines))
+
+    def _missing_lines(self, missing: list[DraftLine]) -> list[Html]:
+        if not missing:
+            return []
+        catalog = self._catalog
+        lines = [catalog.html("draft_missing.list", count=len(missing))]
+        lines += [
+            catalog.html(
+                "draft_missing.person",
+                code=line.code,
+                name=line.full_name,
+                organization=line.organization,
+                key=line.theme_key,
+            )
+            for line in missing
+        ]
+        return lines
 
     def _rsvp_reminder(self, recipient: Recipient) -> TextPart:
         catalog, meeting = self._catalog, self._config.meeting
@@ -182,11 +383,14 @@ class MessageComposer:
 
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
         """Sent, blocked, failed with reasons, and who never opened their link."""
-        if report.message.kind in (MessageKind.TASK_OVERDUE, MessageKind.OFFICE_NOTE):
-            return None  # it went to the office itself: nothing to report back
+        kind = report.message.kind
+        if kind in _TO_OFFICE or kind is MessageKind.DRAFT_ASSIGNED:
+            # It went to the office itself, or (an assignment notice) a speaker who has not
+            # linked yet sees it in /thamluan: nothing to report back.
+            return None
         reached_all = set(report.counts) <= {DeliveryStatus.SENT, DeliveryStatus.SKIPPED}
-        if report.message.kind is MessageKind.TASK_REMINDER and reached_all:
-            return None  # twenty reminders a plan: the office hears only about problems
+        if kind in _REPORT_PROBLEMS_ONLY and reached_all:
+            return None  # the office hears only about problems
         catalog, counts = self._catalog, report.counts
         lines = [
             catalog.html("report.title", what=self.kind_label(report.message)),
@@ -214,6 +418,8 @@ class MessageComposer:
                     not_linked=overall.total - overall.linked,
                 )
             )
+        if report.message.kind is MessageKind.DRAFT_REMINDER:
+            lines += self._missing_lines(await self._drafts.missing())
         lines += self._problem_lines("report.failed", report.failed, with_error=True)
         lines += self._problem_lines("report.blocked", report.blocked)
         lines += self._problem_lines("report.not_linked", report.not_linked)
@@ -249,8 +455,14 @@ class MessageComposer:
 
     def skip_notice(self, message: MessageView, late_by: timedelta) -> TextPart | None:
         """Why a message did not go: its time had passed while the bot was not running."""
-        if message.kind in (MessageKind.TASK_OVERDUE, MessageKind.TASK_REMINDER):
-            # The next morning's overdue report says what matters; twenty notices would not.
+        if message.kind in (
+            MessageKind.TASK_OVERDUE,
+            MessageKind.TASK_REMINDER,
+            MessageKind.DRAFT_REMINDER,
+            MessageKind.DRAFT_MISSING,
+        ):
+            # The next morning's overdue report (for drafts, /thamluan) says what matters; a
+            # notice per missed reminder would not.
             return None
         catalog, meeting = self._catalog, self._config.meeting
         due = moment(catalog, meeting.local(message.due_at)) if message.due_at else "—"

@@ -26,3 +26,20 @@ def clock(value: datetime | time) -> str:
 def moment(catalog: Catalog, local: datetime) -> str:
     """``17:00, Thứ Ba, ngày 21/5/2024``."""
     return catalog.plain("date.moment", time=clock(local), date=long_date(catalog, local))
+
+
+def short_moment(catalog: Catalog, local: datetime) -> str:
+    """``14:05, 28/4``, as a receipt says it."""
+    return catalog.plain("date.short", time=clock(local), day=local.day, month=local.month)
+
+
+def file_size(catalog: Catalog, size: int) -> str:
+    """``245 KB``, ``1,2 MB`` (a decimal comma where the locale writes one)."""
+    if size < 1024:
+        return catalog.plain("size.bytes", value=size)
+    if size < 1024 * 1024:
+        return catalog.plain("size.kb", value=-(-size // 1024))
+    value = f"{size / (1024 * 1024):.1f}"
+    if catalog.locale == "vi":
+        value = value.replace(".", ",")
+    return catalog.plain("size.mb", value=value)

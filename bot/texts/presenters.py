@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 from bot.config import Config
+from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, long_date, moment
+from bot.texts.formatting import clock, file_size, long_date, moment, short_moment
 
 
 def status_label(catalog: Catalog, status: RsvpStatus) -> str:
@@ -137,3 +139,112 @@ def task_summary(catalog: Catalog, config: Config, task: TaskLine) -> Html:
             )
         )
     return Html("\n".join(lines))
+
+
+# Comments are quoted on boards, not shown whole.
+_QUOTE_CHARS = 200
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _QUOTE_CHARS else flat[: _QUOTE_CHARS - 1] + "…"
+
+
+def draft_status_label(catalog: Catalog, status: DraftStatus) -> str:
+    """``đã chốt``."""
+    return catalog.plain(f"draft_status.{status.value}")
+
+
+def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: datetime) -> Html:
+    """An assignment as the office's /thamluan lists it."""
+    meeting = config.meeting
+    version = ""
+    if line.latest is not None:
+        version = catalog.html(
+            "draft_board.version",
+            number=line.latest.number,
+            time=short_moment(catalog, meeting.local(line.latest.created_at)),
+            size=file_size(catalog, line.latest.size),
+        )
+    text = catalog.html(
+        "draft_board.line",
+        key=line.theme_key,
+        name=line.full_name,
+        organization=line.organization,
+        status=draft_status_label(catalog, line.status),
+        version=Html(version),
+        late=Html(catalog.html("draft_board.late") if line.late(now) else ""),
+        unlinked=Html("" if line.linked else catalog.html("draft_board.unlinked")),
+    )
+    comment = line.last_comment
+    if comment is not None:
+        key = "draft_board.comment_office" if comment.from_office else "draft_board.comment_speaker"
+        text = Html(
+            text
+            + catalog.html(
+                key,
+                time=short_moment(catalog, meeting.local(comment.created_at)),
+                body=_quote(comment.body),
+            )
+        )
+    return text
+
+
+def draft_mine(catalog: Catalog, config: Config, line: DraftLine) -> Html:
+    """A speaker's own assignment: theme, deadline, status, latest version."""
+    meeting = config.meeting
+    version = ""
+    if line.latest is not None:
+        version = catalog.html(
+            "draft_mine.version",
+            number=line.latest.number,
+            time=short_moment(catalog, meeting.local(line.latest.created_at)),
+            size=file_size(catalog, line.latest.size),
+        )
+    return catalog.html(
+        "draft_mine.line",
+        key=line.theme_key,
+        title=line.theme_title,
+        deadline=moment(catalog, meeting.local(line.deadline_at)),
+        status=draft_status_label(catalog, line.status),
+        version=Html(version),
+        buffered=Html(
+            catalog.html(
+                "draft_mine.buffered", chunks=line.buffered_chunks, chars=line.buffered_chars
+            )
+            if line.buffered_chunks
+            else ""
+        ),
+    )
+
+
+def themes_list(catalog: Catalog, config: Config) -> Html:
+    """The themes of section IV, one per line."""
+    return Html(
+        "\n".join(
+            catalog.html("draft_board.theme", key=t.key, title=t.title) for t in config.themes
+        )
+    )
+
+
+def compose_buttons(catalog: Catalog, line: DraftLine) -> tuple[tuple[Button, ...], ...]:
+    """A speaker's button to type a draft as messages."""
+    label = catalog.plain("buttons.draft_compose", key=line.theme_key)
+    return ((Button(label, draft_action(DraftAction.COMPOSE, line.id)),),)
+
+
+def verdict_buttons(
+    catalog: Catalog, version_id: int, number: int
+) -> tuple[tuple[Button, ...], ...]:
+    """The office's buttons under a version's post."""
+    return (
+        (
+            Button(
+                catalog.plain("buttons.draft_final", number=number),
+                draft_action(DraftAction.FINAL, version_id),
+            ),
+            Button(
+                catalog.plain("buttons.draft_revise"), draft_action(DraftAction.REVISE, version_id)
+            ),
+        ),
+    )

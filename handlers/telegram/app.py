@@ -25,7 +25,17 @@ from telegram.request import BaseRequest
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.texts import Catalog
-from handlers.telegram import broadcast, errors, members, misc, office, rsvp, start, tasks
+from handlers.telegram import (
+    broadcast,
+    drafts,
+    errors,
+    members,
+    misc,
+    office,
+    rsvp,
+    start,
+    tasks,
+)
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
 from handlers.telegram.keyboards import RSVP_PATTERN
@@ -33,8 +43,8 @@ from schedules.scheduler import OutboxScheduler
 
 log = logging.getLogger(__name__)
 
-DELEGATE_COMMANDS = ("start", "trangthai", "nhiemvu", "help", "id")
-OFFICE_COMMANDS = ("thongke", "chuatraloi", "thongbao", "lichthongbao")
+DELEGATE_COMMANDS = ("start", "trangthai", "nhiemvu", "thamluan", "help", "id")
+OFFICE_COMMANDS = ("thongke", "chuatraloi", "thongbao", "lichthongbao", "phancong")
 
 
 def build_application(
@@ -87,7 +97,10 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("thongbao", broadcast.start, filters=new),
             CommandHandler("lichthongbao", broadcast.listing, filters=new),
             CommandHandler("nhiemvu", tasks.board, filters=new),
+            CommandHandler("thamluan", drafts.board, filters=new),
+            CommandHandler("phancong", drafts.assign, filters=new),
             CallbackQueryHandler(tasks.on_button, pattern=tasks.TASK_PATTERN),
+            CallbackQueryHandler(drafts.on_button, pattern=drafts.DRAFT_PATTERN),
             CallbackQueryHandler(broadcast.on_button, pattern=broadcast.BROADCAST_PATTERN),
             CallbackQueryHandler(rsvp.on_button, pattern=RSVP_PATTERN),
             ChatMemberHandler(members.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
@@ -95,6 +108,12 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             MessageHandler(private & new & filters.CONTACT, start.contact),
             MessageHandler(private & new & filters.TEXT & ~filters.COMMAND, rsvp.on_text),
             MessageHandler(private & new & filters.Document.ALL, misc.on_document),
+            # In a group, only replies to the bot's own posts reach it (privacy mode): a reply
+            # to a draft's post in the office chat is a comment for the speaker.
+            MessageHandler(
+                filters.ChatType.GROUPS & new & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+                drafts.on_office_reply,
+            ),
             # Anything else in private (stickers, photos, unknown commands) gets a hint.
             MessageHandler(private & new, misc.hint),
         ]

@@ -24,6 +24,7 @@ from bot.domain.outbound import (
     Part,
     SendOutcome,
     SendResult,
+    SharedFilePart,
     TextPart,
     VenuePart,
 )
@@ -112,12 +113,19 @@ class TelegramSender:
             return SendResult(SendOutcome.FAILED, error=f"{type(exc).__name__}: {exc.message}")
         return SendResult(SendOutcome.SENT, platform_message_id=str(sent.message_id))
 
-    async def _send_file(self, chat_id: int, part: FilePart):  # type: ignore[no-untyped-def]
+    async def _send_file(self, chat_id: int, part: FilePart | SharedFilePart):  # type: ignore[no-untyped-def]
+        # A shared file is one Telegram already holds: its file_id needs no upload.
+        document = (
+            part.file_ref
+            if isinstance(part, SharedFilePart)
+            else InputFile(part.content, filename=part.filename)
+        )
         return await self.bot.send_document(
             chat_id,
-            InputFile(part.content, filename=part.filename),
+            document,
             caption=part.caption_html or None,
             parse_mode=ParseMode.HTML,
+            reply_markup=_keyboard(part.buttons),
         )
 
 

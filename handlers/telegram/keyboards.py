@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
+from bot.domain.outbound import Button
 from bot.services.rsvp import RsvpChoice, rsvp_action
 from bot.texts import Catalog
 
@@ -46,4 +47,13 @@ def share_phone_keyboard(catalog: Catalog) -> ReplyKeyboardMarkup:
         [[KeyboardButton(catalog.plain("buttons.share_phone"), request_contact=True)]],
         one_time_keyboard=True,
         resize_keyboard=True,
+    )
+
+
+def markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    """The core's channel-neutral buttons as an inline keyboard (None for no buttons)."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
     )

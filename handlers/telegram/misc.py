@@ -59,8 +59,11 @@ async def answer_query(
 
 
 async def on_document(update: Update, context: Context) -> None:
-    """A document in private: a task's deliverable if one was asked for, else a hint."""
-    from handlers.telegram import tasks  # tasks imports this module for answer_query
+    """A document in private: a task's deliverable if one was asked for, else a speech draft
+    from a speaker, else a hint."""
+    from handlers.telegram import drafts, tasks  # both import this module for answer_query
 
-    if not await tasks.on_document(update, context):
+    if await tasks.on_document(update, context):
+        return
+    if not await drafts.on_document(update, context):
         await hint(update, context)

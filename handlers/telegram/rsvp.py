@@ -6,7 +6,7 @@ from telegram import InlineKeyboardMarkup, Update
 
 from bot.services.rsvp import RsvpResult, RsvpStep, parse_rsvp_action
 from bot.texts.presenters import deadline_text
-from handlers.telegram import broadcast, render, tasks
+from handlers.telegram import broadcast, drafts, render, tasks
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import cancel_keyboard, decline_keyboard
 from handlers.telegram.misc import answer_query, hint
@@ -39,6 +39,8 @@ async def on_text(update: Update, context: Context) -> None:
         return  # an office member writing a notice
     if await tasks.on_text(update, context):
         return  # a note, a help request or a link for a task
+    if await drafts.on_text(update, context):
+        return  # a piece of a typed speech, or an answer to the office's comment
     result = await services_of(context).rsvp.submit_text(
         account_of(update), message.text, message_id=message.message_id
     )

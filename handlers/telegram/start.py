@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import ReplyKeyboardRemove, Update
 
 from bot.services.invitations import LinkOutcome, LinkResult
-from handlers.telegram import render, tasks
+from handlers.telegram import drafts, render, tasks
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import rsvp_keyboard, share_phone_keyboard
 
@@ -74,6 +74,9 @@ async def _show_card(
     await message.reply_html(
         catalog_of(context).html(intro_key), reply_markup=ReplyKeyboardRemove()
     )
+    # A speaker learns their theme and deadline; the invitation (and its buttons) comes last,
+    # where the screen ends.
+    await drafts.show_mine(update, context, quiet=True)
     await _send_card(update, context, result)
 
 

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot.domain.outbound import Button
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
 from bot.texts.presenters import task_buttons, task_summary
 from handlers.telegram import render
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
+from handlers.telegram.keyboards import markup
 from handlers.telegram.misc import answer_query
 
 TASK_PATTERN = r"^task:"
 MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram
-
-
-def _markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
-    )
 
 
 async def board(update: Update, context: Context) -> None:
@@ -73,9 +65,9 @@ async def board(update: Update, context: Context) -> None:
         await context.bot.send_message(chat.id, catalog.html(key, contact=config.office.contact))
         return
     for line in mine:
-        markup = None if line.closed else _markup(task_buttons(catalog, line.id))
+        keyboard = None if line.closed else markup(task_buttons(catalog, line.id))
         await context.bot.send_message(
-            chat.id, task_summary(catalog, config, line), reply_markup=markup
+            chat.id, task_summary(catalog, config, line), reply_markup=keyboard
         )
 
 

@@ -1,0 +1,110 @@
+"""Speech drafts (tham luận): assignments to themes, versions, the office's comments and verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+DRAFT_ACTION_PREFIX = "dr:"
+# A typed draft may run over many messages; beyond this it belongs in a file.
+MAX_TEXT_DRAFT = 60_000
+# One comment or reply is one Telegram message with a header, so it stays under 4096.
+MAX_COMMENT = 3_000
+
+
+class DraftStatus(StrEnum):
+    """Where a speaker's draft stands."""
+
+    WAITING = "waiting"  # nothing sent yet
+    SUBMITTED = "submitted"  # a version waits for the office
+    REVISION = "revision"  # the office asked for changes
+    FINAL = "final"  # the office approved it (đã chốt)
+
+
+class DraftAction(StrEnum):
+    """A draft button. Speakers: compose a text, finish it, cancel, reply, pick a theme for a
+    file (the target is an assignment). Office: approve, ask for revision, open the file (the
+    target is a version)."""
+
+    COMPOSE = "compose"
+    FINISH = "finish"
+    CANCEL = "cancel"
+    REPLY = "reply"
+    PICK = "pick"
+    FINAL = "final"
+    REVISE = "revise"
+    GET_FILE = "getfile"
+
+
+OFFICE_ACTIONS = frozenset({DraftAction.FINAL, DraftAction.REVISE, DraftAction.GET_FILE})
+
+
+def draft_action(action: DraftAction, assignment_id: int = 0) -> str:
+    """Button data naming an action on one assignment."""
+    return f"{DRAFT_ACTION_PREFIX}{action.value}:{assignment_id}"
+
+
+def parse_draft_action(data: str | None) -> tuple[DraftAction, int] | None:
+    """The action and assignment a button names, or None for anything the bot did not send."""
+    if not data or not data.startswith(DRAFT_ACTION_PREFIX):
+        return None
+    action, _, target = data.removeprefix(DRAFT_ACTION_PREFIX).partition(":")
+    try:
+        return DraftAction(action), int(target)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class VersionLine:
+    """One stored version of a draft."""
+
+    id: int
+    number: int
+    kind: str  # "file" or "text"
+    display_name: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CommentLine:
+    """One message of the thread between the office and a speaker."""
+
+    from_office: bool
+    author_name: str
+    body: str
+    created_at: datetime
+    version_number: int | None
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    """An assignment as boards, reminders and the export show it."""
+
+    id: int
+    theme_key: str
+    theme_title: str
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    linked: bool
+    deadline_at: datetime
+    status: DraftStatus
+    latest: VersionLine | None
+    versions: int
+    last_comment: CommentLine | None
+    buffered_chunks: int = 0  # pieces of a draft being typed, not yet sent as a version
+    buffered_chars: int = 0
+
+    @property
+    def missing(self) -> bool:
+        """Nothing sent yet."""
+        return self.latest is None
+
+    def late(self, now: datetime) -> bool:
+        """Past the deadline with nothing sent."""
+        return self.missing and now > self.deadline_at

@@ -1,0 +1,1080 @@
+"""Speech drafts (tham luận, section IV): who speaks on which theme, the versions they send,
+the thread with the office, and the office's verdict.
+
+Uploads are checked twice: by name and announced size before anything is downloaded
+(:meth:`DraftService.check_upload`), and by content when stored (:class:`storage.files.FileStore`
+reads the magic bytes). The office sees each new version in its chat, replies to that post to
+comment, and marks the draft final or in need of revision; everything between the office and the
+speaker goes through the outbox, so nothing is lost to a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.drafts import (
+    MAX_COMMENT,
+    MAX_TEXT_DRAFT,
+    CommentLine,
+    DraftLine,
+    DraftStatus,
+    VersionLine,
+)
+from bot.domain.outbound import MessageKind
+from bot.services.context import ServiceContext
+from bot.services.invitations import ChatAccount
+from schedules.outbox import queue_office_note, queue_to_person
+from storage import queries
+from storage.files import FileRejected, FileStore, RejectCode, sanitize_filename
+from storage.models import (
+    ChannelIdentity,
+    Delegate,
+    Delivery,
+    DraftComment,
+    DraftVersion,
+    OutboundMessage,
+    SpeechAssignment,
+)
+from storage.uow import unit_of_work
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIX = ".txt"
+# Messages a reply may answer, on each side of the thread.
+_OFFICE_THREAD = (MessageKind.DRAFT_VERSION, MessageKind.DRAFT_REPLY)
+_SPEAKER_THREAD = (
+    MessageKind.DRAFT_COMMENT,
+    MessageKind.DRAFT_VERDICT,
+    MessageKind.DRAFT_ASSIGNED,
+)
+
+
+class _Pending(StrEnum):
+    TEXT = "draft_text"  # typing a draft over several messages
+    REPLY = "draft_reply"  # the next text answers the office
+    PICK = "draft_pick"  # a file arrived; which theme is it for?
+
+
+class DraftStep(StrEnum):
+    """What happened, so the adapter knows what to say."""
+
+    RECEIVED = "received"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    NOT_LINKED = "not_linked"
+    NOT_SPEAKER = "not_speaker"
+    PICK_THEME = "pick_theme"
+    GONE = "gone"
+    COMPOSING = "composing"
+    CHUNK_ADDED = "chunk_added"
+    TOO_LONG = "too_long"
+    EMPTY = "empty"
+    CANCELLED = "cancelled"
+    NOTHING_PENDING = "nothing_pending"
+    REPEATED = "repeated"  # a redelivered message: already handled
+    ASK_REPLY = "ask_reply"
+    RELAYED = "relayed"
+    NOT_A_DRAFT_POST = "not_a_draft_post"
+    VERDICT = "verdict"
+    UNCHANGED = "unchanged"
+    SUPERSEDED = "superseded"
+    NOT_ALLOWED = "not_allowed"  # a reply in the office chat from someone not on the staff list
+    COMMENT_TOO_LONG = "comment_too_long"
+    COMMENT_EMPTY = "comment_empty"
+    DOWNLOAD_FAILED = "download_failed"
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """The step reached and what the reply needs."""
+
+    step: DraftStep
+    draft: DraftLine | None = None
+    version: VersionLine | None = None
+    reject: RejectCode | None = None
+    chunks: int = 0
+    chars: int = 0
+    choices: tuple[DraftLine, ...] = ()
+    newer: int | None = None  # the newer version a stale verdict button was overtaken by
+
+
+@dataclass(frozen=True)
+class HeldUpload:
+    """A document waiting for the speaker to say which theme it is for."""
+
+    file_ref: str
+    name: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """What the outbox and the office need to send a version again."""
+
+    version: VersionLine
+    draft: DraftLine
+    channel: str | None
+    file_ref: str | None
+    path: Path
+
+
+class AssignOutcome(StrEnum):
+    """How an office assignment command ended."""
+
+    ASSIGNED = "assigned"
+    ALREADY = "already"
+    REMOVED = "removed"
+    NOT_ASSIGNED = "not_assigned"
+    HAS_VERSIONS = "has_versions"
+    UNKNOWN_PERSON = "unknown_person"
+    UNKNOWN_THEME = "unknown_theme"
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    """An assignment change and the line it concerns."""
+
+    outcome: AssignOutcome
+    draft: DraftLine | None = None
+
+
+@dataclass(frozen=True)
+class DraftSync:
+    """What syncing the plan's speakers did."""
+
+    created: int
+    removed: int
+    unknown_speakers: list[str]
+
+
+@dataclass(frozen=True)
+class ExportedDraft:
+    """One row of the export index."""
+
+    draft: DraftLine
+    file_name: str | None
+
+
+class DraftService:
+    """Assignments, uploads, the office thread and the verdict."""
+
+    def __init__(self, ctx: ServiceContext, files: FileStore) -> None:
+        self._ctx = ctx
+        self.files = files
+
+    @property
+    def deadline_at(self) -> datetime:
+        """When drafts are due (one deadline for every theme)."""
+        config = self._ctx.config
+        return config.meeting.resolve(config.drafts.deadline)
+
+    # --- assignments -----------------------------------------------------------------------------
+
+    async def sync(self) -> DraftSync:
+        """Bring the plan's assignments in line with the config.
+
+        Assignments the office added with a command stay; one the plan dropped is removed only if
+        nothing was sent for it yet. A new assignment tells a linked speaker their theme and
+        deadline at once; the others see it when they open their personal link.
+        """
+        config, now = self._ctx.config, self._ctx.clock.now()
+        created = removed = 0
+        unknown: list[str] = []
+        async with unit_of_work(self._ctx.sessions) as session:
+            people = await queries.delegates_by_code(session, self._ctx.meeting_id)
+            by_code = {code.casefold(): person for code, person in people.items()}
+            wanted: set[tuple[str, int]] = set()
+            for theme in config.themes:
+                for code in theme.speakers:
+                    person = by_code.get(code.casefold())
+                    if person is None:
+                        unknown.append(code)
+                    else:
+                        wanted.add((theme.key, person.id))
+            rows = list(
+                await session.scalars(
+                    select(SpeechAssignment).where(
+                        SpeechAssignment.meeting_id == self._ctx.meeting_id
+                    )
+                )
+            )
+            existing = {(row.theme_key, row.person_id): row for row in rows}
+            for theme_key, person_id in sorted(wanted - existing.keys()):
+                await self._add_assignment(session, theme_key, person_id, "plan", "plan", now)
+                created += 1
+            for key, row in existing.items():
+                if (
+                    row.source == "plan"
+                    and key not in wanted
+                    and not await self._has_versions(session, row.id)
+                ):
+                    await session.delete(row)
+                    removed += 1
+        if unknown:
+            log.warning("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
+        return DraftSync(created, removed, sorted(set(unknown)))
+
+    async def assign(self, actor: str, code: str, theme_key: str) -> AssignResult:
+        """The office asks a person on the list to speak on a theme."""
+        now = self._ctx.clock.now()
+        if self._theme(theme_key) is None:
+            return AssignResult(AssignOutcome.UNKNOWN_THEME)
+        async with unit_of_work(self._ctx.sessions) as session:
+            person = await self._person(session, code)
+            if person is None:
+                return AssignResult(AssignOutcome.UNKNOWN_PERSON)
+            row = await self._assignment_of(session, self._theme_key(theme_key), person.id)
+            if row is not None:
+                return AssignResult(AssignOutcome.ALREADY, await self._line(session, row.id))
+            row = await self._add_assignment(
+                session, self._theme_key(theme_key), person.id, "office", actor, now
+            )
+            return AssignResult(AssignOutcome.ASSIGNED, await self._line(session, row.id))
+
+    async def unassign(self, actor: str, code: str, theme_key: str) -> AssignResult:
+        """The office withdraws an assignment that has no versions yet."""
+        if self._theme(theme_key) is None:
+            return AssignResult(AssignOutcome.UNKNOWN_THEME)
+        async with unit_of_work(self._ctx.sessions) as session:
+            person = await self._person(session, code)
+            if person is None:
+                return AssignResult(AssignOutcome.UNKNOWN_PERSON)
+            row = await self._assignment_of(session, self._theme_key(theme_key), person.id)
+            if row is None:
+                return AssignResult(AssignOutcome.NOT_ASSIGNED)
+            line = await self._line(session, row.id)
+            if await self._has_versions(session, row.id):
+                return AssignResult(AssignOutcome.HAS_VERSIONS, line)
+            queries.add_audit(
+                session,
+                at=self._ctx.clock.now(),
+                actor=actor,
+                action="draft.unassigned",
+                entity="speech_assignment",
+                entity_id=row.id,
+                before={"theme": row.theme_key, "person_id": row.person_id},
+                after=None,
+            )
+            await session.delete(row)
+            return AssignResult(AssignOutcome.REMOVED, line)
+
+    # --- what people see -------------------------------------------------------------------------
+
+    async def mine(self, account: ChatAccount) -> list[DraftLine] | None:
+        """This account's assignments (None when the account is not linked)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None:
+                return None
+            return await self._lines(session, person_id=ident.delegate_id)
+
+    async def board(self) -> list[DraftLine]:
+        """Every assignment, in the order of the themes, then protocol rank."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            return await self._lines(session)
+
+    async def missing(self) -> list[DraftLine]:
+        """Assignments with nothing sent yet."""
+        return [line for line in await self.board() if line.missing]
+
+    async def line(self, assignment_id: int) -> DraftLine | None:
+        """One assignment."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            lines = await self._lines(session, assignment_ids=[assignment_id])
+        return lines[0] if lines else None
+
+    async def comment(self, comment_id: int) -> tuple[DraftLine, CommentLine] | None:
+        """One message of a thread, with its draft (for the outbox)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            row = await session.get(DraftComment, comment_id)
+            if row is None:
+                return None
+            lines = await self._lines(session, assignment_ids=[row.assignment_id])
+            if not lines:
+                return None
+            number = None
+            if row.version_id is not None:
+                version = await session.get(DraftVersion, row.version_id)
+                number = version.number if version is not None else None
+            return lines[0], CommentLine(
+                row.from_office, row.author_name, row.body, row.created_at, number
+            )
+
+    async def thread(self, assignment_id: int) -> list[CommentLine]:
+        """The whole thread of one draft, oldest first."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            rows = (
+                await session.execute(
+                    select(DraftComment, DraftVersion.number)
+                    .outerjoin(DraftVersion, DraftVersion.id == DraftComment.version_id)
+                    .where(DraftComment.assignment_id == assignment_id)
+                    .order_by(DraftComment.id)
+                )
+            ).all()
+        return [
+            CommentLine(c.from_office, c.author_name, c.body, c.created_at, number)
+            for c, number in rows
+        ]
+
+    async def version_file(self, version_id: int) -> VersionFile | None:
+        """A stored version, for the office chat or a download."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            version = await session.get(DraftVersion, version_id)
+            if version is None:
+                return None
+            lines = await self._lines(session, assignment_ids=[version.assignment_id])
+            if not lines:
+                return None
+            return VersionFile(
+                version=_version_line(version),
+                draft=lines[0],
+                channel=version.channel,
+                file_ref=version.file_ref,
+                path=self.files.path_for(version.sha256),
+            )
+
+    # --- uploads ---------------------------------------------------------------------------------
+
+    def check_upload(self, filename: str, size: int | None) -> RejectCode | None:
+        """Why a file cannot be a draft, judged before it is downloaded; None if it may be."""
+        try:
+            self.files.check(filename, size)
+        except FileRejected as exc:
+            return exc.code
+        return None
+
+    async def targets(self, account: ChatAccount) -> DraftResult:
+        """Which assignment an uploaded file is for: the only one, or the speaker must pick."""
+        lines = await self.mine(account)
+        if lines is None:
+            return DraftResult(DraftStep.NOT_LINKED)
+        if not lines:
+            return DraftResult(DraftStep.NOT_SPEAKER)
+        if len(lines) == 1:
+            return DraftResult(DraftStep.RECEIVED, draft=lines[0])
+        return DraftResult(DraftStep.PICK_THEME, choices=tuple(lines))
+
+    async def hold(self, account: ChatAccount, upload: HeldUpload) -> None:
+        """Keep a document until the speaker picks its theme."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is not None:
+                ident.pending_input = _Pending.PICK
+                ident.pending_data = {
+                    "file_ref": upload.file_ref,
+                    "name": upload.name,
+                    "size": upload.size,
+                }
+
+    async def take_held(self, account: ChatAccount) -> HeldUpload | None:
+        """The document waiting for a theme, if the speaker still has one; forgets it."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None or ident.pending_input != _Pending.PICK:
+                return None
+            data = ident.pending_data or {}
+            ident.pending_input = ident.pending_data = None
+            size = data.get("size")
+            return HeldUpload(
+                str(data.get("file_ref", "")),
+                str(data.get("name", "")),
+                int(size) if size is not None else None,
+            )
+
+    async def store_file(
+        self,
+        account: ChatAccount,
+        assignment_id: int,
+        *,
+        name: str,
+        content: bytes,
+        file_ref: str | None,
+    ) -> DraftResult:
+        """A downloaded document becomes a new version (or is recognised as one already sent)."""
+        return await self._store(
+            account, assignment_id, name=name, content=content, file_ref=file_ref, kind="file"
+        )
+
+    # --- typed drafts ----------------------------------------------------------------------------
+
+    async def compose(self, account: ChatAccount, assignment_id: int) -> DraftResult:
+        """Start (or resume) typing a draft: every text until "Xong" belongs to it."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._own(session, account, assignment_id)
+            if isinstance(found, DraftResult):
+                return found
+            ident, row = found
+            ident.pending_input, ident.pending_data = _Pending.TEXT, {"assignment_id": row.id}
+            chunks = row.text_buffer or []
+            return DraftResult(
+                DraftStep.COMPOSING,
+                draft=await self._line(session, row.id),
+                chunks=len(chunks),
+                chars=sum(len(c) for c in chunks),
+            )
+
+    async def add_text(self, account: ChatAccount, text: str, *, message_id: int) -> DraftResult:
+        """A piece of a typed draft; NOTHING_PENDING when the account is not typing one."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None or ident.pending_input != _Pending.TEXT:
+                return DraftResult(DraftStep.NOTHING_PENDING)
+            if ident.last_message_id is not None and message_id <= ident.last_message_id:
+                return DraftResult(DraftStep.REPEATED)
+            ident.last_message_id = message_id
+            found = await self._own(session, account, _pending_id(ident))
+            if isinstance(found, DraftResult):
+                ident.pending_input = ident.pending_data = None
+                return found
+            _, row = found
+            chunk = text.strip()
+            if not chunk:
+                return DraftResult(DraftStep.EMPTY)
+            chunks = list(row.text_buffer or [])
+            total = sum(len(c) for c in chunks) + len(chunk)
+            if total > MAX_TEXT_DRAFT:
+                return DraftResult(
+                    DraftStep.TOO_LONG,
+                    draft=await self._line(session, row.id),
+                    chunks=len(chunks),
+                    chars=total - len(chunk),
+                )
+            row.text_buffer = [*chunks, chunk]  # a new list, so the JSON column is saved
+            return DraftResult(
+                DraftStep.CHUNK_ADDED,
+                draft=await self._line(session, row.id),
+                chunks=len(chunks) + 1,
+                chars=total,
+            )
+
+    async def finish_text(self, account: ChatAccount, assignment_id: int) -> DraftResult:
+        """ "Xong": the typed pieces become one version, stored as a UTF-8 text file."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._own(session, account, assignment_id)
+            if isinstance(found, DraftResult):
+                return found
+            ident, row = found
+            chunks = list(row.text_buffer or [])
+            if ident.pending_input == _Pending.TEXT:
+                ident.pending_input = ident.pending_data = None
+            theme_key = row.theme_key
+        if not chunks:
+            return DraftResult(DraftStep.EMPTY)
+        content = "\n\n".join(chunks).encode("utf-8-sig")  # the BOM tells Word it is UTF-8
+        result = await self._store(
+            account,
+            assignment_id,
+            name=f"tham-luan-{theme_key}{TEXT_SUFFIX}",
+            content=content,
+            file_ref=None,
+            kind="text",
+        )
+        if result.step in (DraftStep.RECEIVED, DraftStep.DUPLICATE):
+            async with unit_of_work(self._ctx.sessions) as session:
+                stored = await session.get(SpeechAssignment, assignment_id)
+                if stored is not None:
+                    stored.text_buffer = None
+        return result
+
+    async def cancel(self, account: ChatAccount, assignment_id: int) -> DraftResult:
+        """Stop typing (the pieces are dropped) or stop replying."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._own(session, account, assignment_id)
+            if isinstance(found, DraftResult):
+                return found
+            ident, row = found
+            dropped = bool(row.text_buffer)
+            row.text_buffer = None
+            waiting = ident.pending_input in (_Pending.TEXT, _Pending.REPLY)
+            if waiting:
+                ident.pending_input = ident.pending_data = None
+            if not waiting and not dropped:
+                return DraftResult(DraftStep.NOTHING_PENDING)
+            return DraftResult(DraftStep.CANCELLED, draft=await self._line(session, row.id))
+
+    # --- the thread with the office --------------------------------------------------------------
+
+    async def comment_from_office(
+        self,
+        account: ChatAccount,
+        *,
+        chat_address: str,
+        replied_to: int,
+        author_name: str,
+        text: str,
+        allowed: bool,
+    ) -> DraftResult:
+        """An office member's reply to a draft post: kept with the draft, sent to the speaker.
+
+        ``allowed`` says whether the author is office staff; a reply from anyone else to a
+        draft post is refused (NOT_ALLOWED), a reply to any other message is NOT_A_DRAFT_POST.
+        """
+        body = text.strip()
+        async with unit_of_work(self._ctx.sessions) as session:
+            params = await self._thread_post(session, chat_address, replied_to, _OFFICE_THREAD)
+            if params is None:
+                return DraftResult(DraftStep.NOT_A_DRAFT_POST)
+            row = await session.get(SpeechAssignment, int(params.get("assignment_id", 0)))
+            if row is None or row.meeting_id != self._ctx.meeting_id:
+                return DraftResult(DraftStep.GONE)
+            if not allowed:
+                return DraftResult(DraftStep.NOT_ALLOWED)
+            if not body:
+                return DraftResult(DraftStep.COMMENT_EMPTY)
+            if len(body) > MAX_COMMENT:
+                return DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(body))
+            version_id = params.get("version_id")
+            comment = await self._add_comment(
+                session,
+                row,
+                version_id=int(version_id) if version_id else await self._latest_id(session, row),
+                from_office=True,
+                actor=account.actor,
+                author_name=author_name,
+                body=body,
+            )
+            await queue_to_person(
+                session,
+                meeting_id=self._ctx.meeting_id,
+                kind=MessageKind.DRAFT_COMMENT,
+                person_id=row.person_id,
+                now=self._ctx.clock.now(),
+                params={"assignment_id": row.id, "comment_id": comment.id},
+                report_to=self._office_address,
+            )
+            return DraftResult(DraftStep.RELAYED, draft=await self._line(session, row.id))
+
+    async def begin_reply(self, account: ChatAccount, assignment_id: int) -> DraftResult:
+        """The speaker's "Trả lời Văn phòng" button: the next text goes to the office."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._own(session, account, assignment_id)
+            if isinstance(found, DraftResult):
+                return found
+            ident, row = found
+            ident.pending_input, ident.pending_data = _Pending.REPLY, {"assignment_id": row.id}
+            return DraftResult(DraftStep.ASK_REPLY, draft=await self._line(session, row.id))
+
+    async def reply_from_speaker(
+        self, account: ChatAccount, text: str, *, message_id: int, replied_to: int | None
+    ) -> DraftResult:
+        """The speaker answers the office: by replying to a relayed message, or after the
+        button. NOTHING_PENDING when the text is neither."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None:
+                return DraftResult(DraftStep.NOTHING_PENDING)
+            assignment_id: int | None = None
+            if replied_to is not None:
+                params = await self._thread_post(
+                    session, account.chat_address, replied_to, _SPEAKER_THREAD
+                )
+                if params is not None:
+                    assignment_id = int(params.get("assignment_id", 0))
+            if assignment_id is None and ident.pending_input == _Pending.REPLY:
+                assignment_id = _pending_id(ident)
+            if assignment_id is None:
+                return DraftResult(DraftStep.NOTHING_PENDING)
+            if ident.last_message_id is not None and message_id <= ident.last_message_id:
+                return DraftResult(DraftStep.REPEATED)
+            ident.last_message_id = message_id
+            found = await self._own(session, account, assignment_id)
+            if isinstance(found, DraftResult):
+                return found
+            _, row = found
+            body = text.strip()
+            if not body:
+                return DraftResult(DraftStep.COMMENT_EMPTY)
+            if len(body) > MAX_COMMENT:
+                return DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(body))
+            if ident.pending_input == _Pending.REPLY:
+                ident.pending_input = ident.pending_data = None
+            person = await session.get_one(Delegate, row.person_id)
+            comment = await self._add_comment(
+                session,
+                row,
+                version_id=await self._latest_id(session, row),
+                from_office=False,
+                actor=account.actor,
+                author_name=person.full_name,
+                body=body,
+            )
+            await self._post_to_office(
+                session,
+                MessageKind.DRAFT_REPLY,
+                {"assignment_id": row.id, "comment_id": comment.id},
+            )
+            return DraftResult(DraftStep.RELAYED, draft=await self._line(session, row.id))
+
+    async def set_verdict(
+        self, account: ChatAccount, version_id: int, status: DraftStatus
+    ) -> DraftResult:
+        """The office marks the version it looked at final, or asks for a revision."""
+        if status not in (DraftStatus.FINAL, DraftStatus.REVISION):
+            raise ValueError(f"not a verdict: {status}")
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            version = await session.get(DraftVersion, version_id)
+            row = await session.get(SpeechAssignment, version.assignment_id) if version else None
+            if version is None or row is None or row.meeting_id != self._ctx.meeting_id:
+                return DraftResult(DraftStep.GONE)
+            latest = await self._latest_number(session, row.id)
+            if latest != version.number:
+                return DraftResult(
+                    DraftStep.SUPERSEDED,
+                    draft=await self._line(session, row.id),
+                    version=_version_line(version),
+                    newer=latest,
+                )
+            if row.status == status:
+                return DraftResult(
+                    DraftStep.UNCHANGED,
+                    draft=await self._line(session, row.id),
+                    version=_version_line(version),
+                )
+            queries.add_audit(
+                session,
+                at=now,
+                actor=account.actor,
+                action="draft.verdict",
+                entity="speech_assignment",
+                entity_id=row.id,
+                before={"status": row.status, "version": version.number},
+                after={"status": str(status), "version": version.number},
+            )
+            row.status, row.status_at, row.status_by, row.updated_at = (
+                status,
+                now,
+                account.actor,
+                now,
+            )
+            await queue_to_person(
+                session,
+                meeting_id=self._ctx.meeting_id,
+                kind=MessageKind.DRAFT_VERDICT,
+                person_id=row.person_id,
+                now=now,
+                params={"assignment_id": row.id, "version_id": version.id, "status": str(status)},
+                report_to=self._office_address,
+            )
+            return DraftResult(
+                DraftStep.VERDICT,
+                draft=await self._line(session, row.id),
+                version=_version_line(version),
+            )
+
+    def is_waiting_for_draft_input(self, pending_input: str | None) -> bool:
+        """Whether a chat account's pending question belongs to the drafts."""
+        return pending_input in {p.value for p in _Pending}
+
+    # --- export ----------------------------------------------------------------------------------
+
+    async def export(
+        self, directory: Path, name_for: Callable[[DraftLine, bool], str]
+    ) -> list[ExportedDraft]:
+        """Copy the latest version of every draft into ``directory`` under the name
+        ``name_for(line, with_code)`` gives (sanitized; ``with_code`` asks for a name that also
+        tells two speakers of one unit apart); returns one row per assignment for the index."""
+        lines = await self.board()
+        rows: list[ExportedDraft] = []
+        taken: set[str] = set()
+        for line in lines:
+            if line.latest is None:
+                rows.append(ExportedDraft(line, None))
+                continue
+            name = _export_name(line, name_for, taken)
+            taken.add(name.casefold())
+            source = self.files.path_for(line.latest.sha256)
+            await asyncio.to_thread(_copy, source, directory / name)
+            rows.append(ExportedDraft(line, name))
+        return rows
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    @property
+    def _office_address(self) -> str | None:
+        chat = self._ctx.config.office.chat_id
+        return str(chat) if chat is not None else None
+
+    def _theme(self, key: str) -> Any:
+        wanted = key.strip().casefold()
+        return next((t for t in self._ctx.config.themes if t.key.casefold() == wanted), None)
+
+    def _theme_key(self, key: str) -> str:
+        theme = self._theme(key)
+        assert theme is not None
+        return str(theme.key)
+
+    async def _person(self, session: AsyncSession, code: str) -> Delegate | None:
+        people = await queries.delegates_by_code(session, self._ctx.meeting_id)
+        wanted = code.strip().casefold()
+        return next((p for c, p in people.items() if c.casefold() == wanted), None)
+
+    async def _assignment_of(
+        self, session: AsyncSession, theme_key: str, person_id: int
+    ) -> SpeechAssignment | None:
+        return await session.scalar(
+            select(SpeechAssignment).where(
+                SpeechAssignment.meeting_id == self._ctx.meeting_id,
+                SpeechAssignment.theme_key == theme_key,
+                SpeechAssignment.person_id == person_id,
+            )
+        )
+
+    async def _add_assignment(
+        self,
+        session: AsyncSession,
+        theme_key: str,
+        person_id: int,
+        source: str,
+        actor: str,
+        now: datetime,
+    ) -> SpeechAssignment:
+        row = SpeechAssignment(
+            meeting_id=self._ctx.meeting_id,
+            theme_key=theme_key,
+            person_id=person_id,
+            source=source,
+            status=DraftStatus.WAITING,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        queries.add_audit(
+            session,
+            at=now,
+            actor=actor,
+            action="draft.assigned",
+            entity="speech_assignment",
+            entity_id=row.id,
+            before=None,
+            after={"theme": theme_key, "person_id": person_id, "source": source},
+        )
+        linked = await session.scalar(
+            select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == person_id).limit(1)
+        )
+        if linked is not None:  # the others see it when they open their link
+            await queue_to_person(
+                session,
+                meeting_id=self._ctx.meeting_id,
+                kind=MessageKind.DRAFT_ASSIGNED,
+                person_id=person_id,
+                now=now,
+                params={"assignment_id": row.id},
+                report_to=None,
+            )
+        return row
+
+    async def _has_versions(self, session: AsyncSession, assignment_id: int) -> bool:
+        found = await session.scalar(
+            select(DraftVersion.id).where(DraftVersion.assignment_id == assignment_id).limit(1)
+        )
+        return found is not None
+
+    async def _latest_number(self, session: AsyncSession, assignment_id: int) -> int:
+        latest = await session.scalar(
+            select(func.max(DraftVersion.number)).where(DraftVersion.assignment_id == assignment_id)
+        )
+        return int(latest or 0)
+
+    async def _latest_id(self, session: AsyncSession, row: SpeechAssignment) -> int | None:
+        return await session.scalar(
+            select(DraftVersion.id)
+            .where(DraftVersion.assignment_id == row.id)
+            .order_by(DraftVersion.number.desc())
+            .limit(1)
+        )
+
+    async def _own(
+        self, session: AsyncSession, account: ChatAccount, assignment_id: int
+    ) -> tuple[ChannelIdentity, SpeechAssignment] | DraftResult:
+        """The account's identity and its assignment; a result saying why not otherwise."""
+        ident = await queries.identity(session, account.channel, account.external_id)
+        if ident is None:
+            return DraftResult(DraftStep.NOT_LINKED)
+        row = await session.get(SpeechAssignment, assignment_id)
+        if row is None or row.meeting_id != self._ctx.meeting_id:
+            return DraftResult(DraftStep.GONE)
+        if row.person_id != ident.delegate_id:  # another speaker's draft, or forged button data
+            return DraftResult(DraftStep.NOT_SPEAKER)
+        return ident, row
+
+    async def _store(
+        self,
+        account: ChatAccount,
+        assignment_id: int,
+        *,
+        name: str,
+        content: bytes,
+        file_ref: str | None,
+        kind: str,
+    ) -> DraftResult:
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._own(session, account, assignment_id)
+            if isinstance(found, DraftResult):
+                return found
+        try:
+            stored = await asyncio.to_thread(self.files.put, name, content)
+        except FileRejected as exc:
+            log.info("draft upload rejected: %s", exc.code)
+            return DraftResult(DraftStep.REJECTED, reject=exc.code)
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._own(session, account, assignment_id)
+            if isinstance(found, DraftResult):
+                return found
+            _, row = found
+            same = await session.scalar(
+                select(DraftVersion)
+                .where(DraftVersion.assignment_id == row.id, DraftVersion.sha256 == stored.sha256)
+                .order_by(DraftVersion.number)
+                .limit(1)
+            )
+            if same is not None:
+                return DraftResult(
+                    DraftStep.DUPLICATE,
+                    draft=await self._line(session, row.id),
+                    version=_version_line(same),
+                )
+            version = DraftVersion(
+                assignment_id=row.id,
+                number=await self._latest_number(session, row.id) + 1,
+                kind=kind,
+                sha256=stored.sha256,
+                size=stored.size,
+                display_name=stored.display_name,
+                suffix=stored.suffix,
+                channel=account.channel if file_ref else None,
+                file_ref=file_ref,
+                created_at=now,
+                created_by=account.actor,
+            )
+            session.add(version)
+            await session.flush()
+            queries.add_audit(
+                session,
+                at=now,
+                actor=account.actor,
+                action="draft.version",
+                entity="speech_assignment",
+                entity_id=row.id,
+                before={"status": row.status},
+                after={
+                    "status": str(DraftStatus.SUBMITTED),
+                    "version": version.number,
+                    "sha256": stored.sha256,
+                    "size": stored.size,
+                },
+            )
+            row.status, row.updated_at = DraftStatus.SUBMITTED, now
+            await self._post_to_office(
+                session,
+                MessageKind.DRAFT_VERSION,
+                {"assignment_id": row.id, "version_id": version.id},
+            )
+            return DraftResult(
+                DraftStep.RECEIVED,
+                draft=await self._line(session, row.id),
+                version=_version_line(version),
+            )
+
+    async def _post_to_office(
+        self, session: AsyncSession, kind: MessageKind, params: dict[str, Any]
+    ) -> None:
+        address = self._office_address
+        if address is None:
+            log.info("no office chat configured: %s not posted", kind)
+            return
+        await queue_office_note(
+            session,
+            meeting_id=self._ctx.meeting_id,
+            address=address,
+            now=self._ctx.clock.now(),
+            body=None,
+            params=params,
+            kind=kind,
+        )
+
+    async def _add_comment(
+        self,
+        session: AsyncSession,
+        row: SpeechAssignment,
+        *,
+        version_id: int | None,
+        from_office: bool,
+        actor: str,
+        author_name: str,
+        body: str,
+    ) -> DraftComment:
+        now = self._ctx.clock.now()
+        comment = DraftComment(
+            assignment_id=row.id,
+            version_id=version_id,
+            from_office=from_office,
+            author=actor,
+            author_name=author_name[:200],
+            body=body,
+            created_at=now,
+        )
+        session.add(comment)
+        await session.flush()
+        queries.add_audit(
+            session,
+            at=now,
+            actor=actor,
+            action="draft.comment",
+            entity="speech_assignment",
+            entity_id=row.id,
+            before=None,
+            after={"comment_id": comment.id, "from_office": from_office},
+        )
+        row.updated_at = now
+        return comment
+
+    async def _thread_post(
+        self,
+        session: AsyncSession,
+        chat_address: str,
+        message_id: int,
+        kinds: Sequence[MessageKind],
+    ) -> dict[str, Any] | None:
+        """The params of the draft message the bot sent as ``message_id`` to this chat."""
+        params = await session.scalar(
+            select(OutboundMessage.params)
+            .join(Delivery, Delivery.message_id == OutboundMessage.id)
+            .where(
+                Delivery.chat_address == chat_address,
+                Delivery.platform_message_id == str(message_id),
+                OutboundMessage.meeting_id == self._ctx.meeting_id,
+                OutboundMessage.kind.in_([str(kind) for kind in kinds]),
+            )
+            .limit(1)
+        )
+        return dict(params) if params else None
+
+    async def _line(self, session: AsyncSession, assignment_id: int) -> DraftLine:
+        return (await self._lines(session, assignment_ids=[assignment_id]))[0]
+
+    async def _lines(
+        self,
+        session: AsyncSession,
+        *,
+        person_id: int | None = None,
+        assignment_ids: Iterable[int] | None = None,
+    ) -> list[DraftLine]:
+        query = (
+            select(SpeechAssignment, Delegate, ChannelIdentity)
+            .join(Delegate, Delegate.id == SpeechAssignment.person_id)
+            .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+            .where(SpeechAssignment.meeting_id == self._ctx.meeting_id)
+        )
+        if person_id is not None:
+            query = query.where(SpeechAssignment.person_id == person_id)
+        if assignment_ids is not None:
+            query = query.where(SpeechAssignment.id.in_(list(assignment_ids)))
+        rows = (await session.execute(query)).all()
+        ids = [row.id for row, _, _ in rows]
+        versions: dict[int, list[DraftVersion]] = {}
+        for version in await session.scalars(
+            select(DraftVersion)
+            .where(DraftVersion.assignment_id.in_(ids))
+            .order_by(DraftVersion.number)
+        ):
+            versions.setdefault(version.assignment_id, []).append(version)
+        numbers = {v.id: v.number for vs in versions.values() for v in vs}
+        last_comments: dict[int, DraftComment] = {}
+        for each in await session.scalars(
+            select(DraftComment)
+            .where(DraftComment.assignment_id.in_(ids))
+            .order_by(DraftComment.id)
+        ):
+            last_comments[each.assignment_id] = each
+        themes = {
+            theme.key: (index, theme.title) for index, theme in enumerate(self._ctx.config.themes)
+        }
+        deadline = self.deadline_at
+        seen: set[int] = set()
+        lines: list[tuple[tuple[Any, ...], DraftLine]] = []
+        for row, person, ident in rows:
+            if row.id in seen:  # one line per assignment, however many accounts
+                continue
+            seen.add(row.id)
+            mine = versions.get(row.id, [])
+            comment = last_comments.get(row.id)
+            order, title = themes.get(row.theme_key, (len(themes), row.theme_key))
+            line = DraftLine(
+                id=row.id,
+                theme_key=row.theme_key,
+                theme_title=title,
+                code=person.code,
+                full_name=person.full_name,
+                position=person.position,
+                organization=person.organization,
+                linked=ident is not None,
+                deadline_at=deadline,
+                status=DraftStatus(row.status),
+                latest=_version_line(mine[-1]) if mine else None,
+                versions=len(mine),
+                last_comment=CommentLine(
+                    comment.from_office,
+                    comment.author_name,
+                    comment.body,
+                    comment.created_at,
+                    numbers.get(comment.version_id or 0),
+                )
+                if comment is not None
+                else None,
+                buffered_chunks=len(row.text_buffer or []),
+                buffered_chars=sum(len(chunk) for chunk in row.text_buffer or []),
+            )
+            lines.append(((order, person.rank is None, person.rank or 0, person.code), line))
+        lines.sort(key=lambda item: item[0])
+        return [line for _, line in lines]
+
+
+def _pending_id(ident: ChannelIdentity) -> int:
+    return int((ident.pending_data or {}).get("assignment_id", 0))
+
+
+def _version_line(version: DraftVersion) -> VersionLine:
+    return VersionLine(
+        id=version.id,
+        number=version.number,
+        kind=version.kind,
+        display_name=version.display_name,
+        size=version.size,
+        sha256=version.sha256,
+        created_at=version.created_at,
+    )
+
+
+def _export_name(
+    line: DraftLine, name_for: Callable[[DraftLine, bool], str], taken: set[str]
+) -> str:
+    """The caller's name for a draft, sanitized, with the stored suffix, unique in ``taken``."""
+    assert line.latest is not None
+    suffix = Path(line.latest.display_name).suffix.lower() or TEXT_SUFFIX
+    fallback = f"tham-luan-{line.id}"
+    name = sanitize_filename(name_for(line, False) + suffix, fallback=fallback)
+    if name.casefold() in taken:  # two speakers of one unit on one theme
+        name = sanitize_filename(name_for(line, True) + suffix, fallback=fallback)
+    index = 2
+    while name.casefold() in taken:
+        name = sanitize_filename(f"{name_for(line, True)} ({index}){suffix}", fallback=fallback)
+        index += 1
+    return name
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())
