@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.domain.tokens import deep_link
@@ -97,6 +99,15 @@ def _parser() -> argparse.ArgumentParser:
         help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
     )
     exp.set_defaults(command=cmd_invites_export)
+
+    drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    exp_drafts = drafts.add_parser(
+        "export", help="xuất bản mới nhất của mọi tham luận và danh mục Excel vào một thư mục"
+    )
+    exp_drafts.add_argument("directory", type=Path)
+    exp_drafts.set_defaults(command=cmd_drafts_export)
     return parser
 
 
@@ -392,14 +403,108 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     return _run_channel(catalog, loaded[0], work)
 
 
+DRAFTS_INDEX = "danh-muc-tham-luan.xlsx"
+
+
+def cmd_drafts_export(args: argparse.Namespace) -> int:
+    """Copy the latest version of every speech draft, named by unit and theme, and write an
+    index spreadsheet next to them."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    directory: Path = args.directory
+    if directory.exists() and not directory.is_dir():
+        _out(catalog.plain("drafts_export.not_a_directory", path=directory), sys.stderr)
+        return EXIT_USAGE
+    meeting = config.meeting
+
+    def name_for(line: DraftLine, with_code: bool) -> str:
+        assert line.latest is not None
+        key = "drafts_export.name_with_code" if with_code else "drafts_export.name"
+        return catalog.plain(
+            key,
+            organization=line.organization,
+            code=line.code,
+            theme=line.theme_key,
+            number=line.latest.number,
+        )
+
+    def when(instant: datetime | None) -> str:
+        return meeting.local(instant).strftime("%d/%m/%Y %H:%M") if instant else ""
+
+    async def work(services: Services) -> int:
+        exported = await services.drafts.export(directory, name_for)
+        headings = [
+            catalog.plain(f"drafts_export.heading.{name}")
+            for name in (
+                "theme",
+                "theme_title",
+                "code",
+                "name",
+                "position",
+                "organization",
+                "status",
+                "versions",
+                "received",
+                "size",
+                "file",
+                "sha256",
+                "last_comment",
+            )
+        ]
+        rows = []
+        for item in exported:
+            line, latest, comment = item.draft, item.draft.latest, item.draft.last_comment
+            rows.append(
+                [
+                    line.theme_key,
+                    line.theme_title,
+                    line.code,
+                    line.full_name,
+                    line.position,
+                    line.organization,
+                    catalog.plain(f"draft_status.{line.status.value}"),
+                    str(line.versions),
+                    when(latest.created_at if latest else None),
+                    str(latest.size) if latest else "",
+                    item.file_name or "",
+                    latest.sha256 if latest else "",
+                    comment.body if comment else "",
+                ]
+            )
+        _write_table(directory / DRAFTS_INDEX, headings, rows)
+        files = sum(item.file_name is not None for item in exported)
+        _out(
+            catalog.plain(
+                "drafts_export.done",
+                files=files,
+                missing=len(exported) - files,
+                index=DRAFTS_INDEX,
+                path=directory,
+            )
+        )
+        return EXIT_OK
+
+    return asyncio.run(_with_services(loaded[0], work))
+
+
+# A cell starting like this is a formula to Excel and LibreOffice: text people typed (a name,
+# a comment) must never run as one.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _write_table(path: Path, headings: list[str], rows: list[list[str]]) -> None:
-    """CSV with a BOM (so Excel reads Vietnamese correctly) or a formatted XLSX sheet."""
+    """CSV with a BOM (so Excel reads Vietnamese correctly) or a formatted XLSX sheet; cells
+    that a spreadsheet would take for a formula stay text."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(headings)
-            writer.writerows(rows)
+            writer.writerows(
+                [["'" + v if v.startswith(_FORMULA_START) else v for v in row] for row in rows]
+            )
         return
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -409,6 +514,9 @@ def _write_table(path: Path, headings: list[str], rows: list[list[str]]) -> None
     sheet.append(headings)
     for row in rows:
         sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":  # openpyxl reads "=…" as a formula; keep it text
+                cell.data_type = "s"
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     sheet.freeze_panes = "A2"

@@ -322,6 +322,12 @@ class _StoredFile:
     file_unique_id: str
     file_path: str
     content: bytes
+    announced_size: int | None = None
+
+    @property
+    def size(self) -> int:
+        """The size Telegram announces for the file."""
+        return len(self.content) if self.announced_size is None else self.announced_size
 
 
 @dataclass
@@ -450,11 +456,32 @@ class FakeUser(_FakeChatView):
             )
         return self._fake._incoming(self.id, self.obj, {"photo": sizes})
 
-    def document(self, file_name: str, content: bytes, mime_type: str) -> JsonDict:
-        """A document message update; the bot can fetch it with getFile and download it."""
-        stored = self._fake._register_file("documents", PurePosixPath(file_name).suffix, content)
+    def document(
+        self,
+        file_name: str | None,
+        content: bytes,
+        mime_type: str,
+        *,
+        announced_size: int | None = None,
+    ) -> JsonDict:
+        """A document message update; the bot can fetch it with getFile and download it.
+
+        ``file_name=None`` sends a document without a name (Telegram allows that);
+        ``announced_size`` makes Telegram announce a size other than the content's (a file
+        over the 20 MB download limit without building one in memory).
+        """
+        suffix = PurePosixPath(file_name).suffix if file_name else ""
+        stored = self._fake._register_file("documents", suffix, content)
+        if announced_size is not None:
+            stored.announced_size = announced_size
         document = _document_obj(stored, file_name, mime_type)
         return self._fake._incoming(self.id, self.obj, {"document": document})
+
+    def reply(self, to: JsonDict, text: str) -> JsonDict:
+        """A text message replying to ``to`` (a message in this chat)."""
+        return self._fake._incoming(
+            self.id, self.obj, {"text": text, "reply_to_message": self._fake._current(to)}
+        )
 
     def edited(self, message: JsonDict, new_text: str) -> JsonDict:
         """An edited_message update for one of this user's earlier text messages."""
@@ -476,15 +503,27 @@ class FakeGroup(_FakeChatView):
         """A command message update from ``user`` in this group."""
         return self._fake._command(self.id, user.obj, text)
 
+    def reply(self, user: FakeUser, to: JsonDict, text: str) -> JsonDict:
+        """``user`` replies to ``to`` (a message in this group) with text."""
+        return self._fake._incoming(
+            self.id, user.obj, {"text": text, "reply_to_message": self._fake._current(to)}
+        )
 
-def _document_obj(stored: _StoredFile, file_name: str, mime_type: str) -> JsonDict:
-    return {
+
+# Bots may download files of at most 20 MB (https://core.telegram.org/bots/api#getfile).
+BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+
+def _document_obj(stored: _StoredFile, file_name: str | None, mime_type: str) -> JsonDict:
+    document: JsonDict = {
         "file_id": stored.file_id,
         "file_unique_id": stored.file_unique_id,
-        "file_name": file_name,
         "mime_type": mime_type,
-        "file_size": len(stored.content),
+        "file_size": stored.size,
     }
+    if file_name is not None:
+        document["file_name"] = file_name
+    return document
 
 
 _CONTENT_KEYS = ("text", "caption", "document", "photo", "sticker", "contact", "location", "venue")
@@ -1030,10 +1069,14 @@ class FakeBotApi:
         stored = self._files.get(str(params["file_id"]))
         if stored is None:
             raise _bad(f"wrong file_id {params['file_id']!r}")
+        if stored.size > BOT_DOWNLOAD_LIMIT:
+            # What Telegram answers; a bot that reads file_size first never asks.
+            self.violations.append(f"getFile for a file of {stored.size} bytes (over 20 MB)")
+            raise _refused(400, "Bad Request: file is too big")
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.content),
+            "file_size": stored.size,
             "file_path": stored.file_path,
         }
 

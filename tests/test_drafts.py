@@ -1,0 +1,800 @@
+"""Speech drafts (tham luận): assignments, versions and dedup, receipts, rejected input, the
+office's comments both ways, final / needs revision, reminders and the office board."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.cli import main
+from bot.config import load_config
+from bot.domain.drafts import DraftAction, DraftStatus, draft_action
+from bot.domain.outbound import MessageKind
+from bot.services import build_services
+from bot.services.invitations import ChatAccount
+from schedules.clock import ManualClock
+from storage.engine import create_engine, create_sessionmaker
+from storage.files import FileStore
+from storage.models import AuditEntry, DraftComment, DraftVersion, SpeechAssignment
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
+from tests.fakes.telegram_api import FakeGroup, FakeUser
+from tests.harness import OFFICE_CHAT, BotHarness
+from tests.test_outbox import deliveries, texts
+from tests.test_telegram_flows import buttons
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+SPEAKERS = [
+    "DB031",
+    "DB033",
+    "DB036",
+    "DB038",
+    "DB040",
+    "DB042",
+    "DB045",
+    "DB050",
+    "DB055",
+    "DB060",
+]
+# The example plan: drafts due 17:00 on 21/5/2024, a week before the meeting on 28/5.
+DEADLINE = local(2024, 5, 21, 17, 0)
+
+
+def docx(text: str, size: int = 2048) -> bytes:
+    """Bytes that start like a .docx (a ZIP archive), ``size`` long, unique per ``text``."""
+    body = b"PK\x03\x04" + text.encode("utf-8")
+    return body + b"\x00" * (size - len(body))
+
+
+def press(user: FakeUser, label: str) -> dict[str, Any]:
+    """A tap on the newest message that carries the button ``label`` (the user scrolls to it)."""
+    message = next(m for m in reversed(user.messages) if label in buttons(m))
+    return user.tap(label, message=message)
+
+
+def office(harness: BotHarness) -> FakeGroup:
+    """The office group of the example plan."""
+    return harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+
+
+def office_posts(harness: BotHarness) -> list[dict[str, Any]]:
+    """What the bot posted to the office chat."""
+    return harness.fake.messages_to(OFFICE_CHAT)
+
+
+async def speaker(harness: BotHarness, code: str = "DB031") -> FakeUser:
+    """Assignments synced from the plan, then ``code`` opens their link."""
+    await harness.services.drafts.sync()
+    return await harness.open_invitation(code)
+
+
+async def upload(
+    harness: BotHarness, user: FakeUser, name: str | None, content: bytes, **kwargs: Any
+) -> str:
+    """Send a document and return the bot's answer."""
+    await harness.send(user.document(name, content, DOCX, **kwargs))
+    return user.last_text()
+
+
+async def versions(harness: BotHarness) -> list[DraftVersion]:
+    """Every stored version, oldest first."""
+    async with harness.services.ctx.sessions() as session:
+        return list(await session.scalars(select(DraftVersion).order_by(DraftVersion.id)))
+
+
+async def comments(harness: BotHarness) -> list[tuple[bool, str]]:
+    """The thread: (from the office?, body), oldest first."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.scalars(select(DraftComment).order_by(DraftComment.id))
+        return [(c.from_office, c.body) for c in rows]
+
+
+async def status_of(harness: BotHarness, code: str) -> DraftStatus:
+    """The draft status of ``code``'s only assignment."""
+    lines = [line for line in await harness.services.drafts.board() if line.code == code]
+    assert len(lines) == 1
+    return lines[0].status
+
+
+# --- assignments ---------------------------------------------------------------------------------
+
+
+async def test_plan_speakers_become_one_assignment_each_in_theme_order(
+    harness: BotHarness,
+) -> None:
+    report = await harness.services.drafts.sync()
+    assert (report.created, report.removed, report.unknown_speakers) == (10, 0, [])
+    board = await harness.services.drafts.board()
+    assert [(line.theme_key, line.code) for line in board] == [
+        ("1.1", "DB031"),
+        ("1.2", "DB036"),
+        ("1.3", "DB040"),
+        ("1.4", "DB045"),
+        ("1.5", "DB050"),
+        ("2.1", "DB033"),
+        ("2.2", "DB055"),
+        ("2.3", "DB038"),
+        ("3", "DB042"),
+        ("3", "DB060"),
+    ]
+    assert {line.status for line in board} == {DraftStatus.WAITING}
+    assert {line.deadline_at for line in board} == {DEADLINE}
+    again = await harness.services.drafts.sync()
+    assert (again.created, again.removed) == (0, 0)
+
+
+async def test_unknown_speaker_codes_are_reported_and_dropped_speakers_removed(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    config = harness.services.config
+    themes = [
+        theme.model_copy(update={"speakers": ["DB031", "ZZ999"]}) if theme.key == "1.1" else theme
+        for theme in config.themes
+        if theme.key != "3"  # DB042 and DB060 are no longer asked to speak
+    ]
+    harness.services.ctx.__dict__["config"] = config.model_copy(update={"themes": themes})
+    report = await harness.services.drafts.sync()
+    assert (report.created, report.removed, report.unknown_speakers) == (0, 2, ["ZZ999"])
+
+
+async def test_speaker_sees_theme_and_deadline_when_opening_the_link_and_in_thamluan(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    shown = [m["text"] for m in user.messages if "Tham luận được phân công" in m.get("text", "")]
+    assert len(shown) == 1
+    assert "Chủ đề 1.1: Kết quả tuyên truyền" in shown[0]
+    assert "Hạn gửi bài: 17:00, Thứ Ba, ngày 21/5/2024" in shown[0]
+    assert "Tình trạng: chưa nộp" in shown[0]
+    # The invitation with its answer buttons stays the last message.
+    assert buttons(user.last_message) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
+
+    await harness.send(user.command("/thamluan"))
+    assert "Hạn gửi bài: 17:00, Thứ Ba, ngày 21/5/2024" in user.last_text()
+    assert buttons(user.last_message) == ["✍️ Soạn tham luận 1.1 bằng tin nhắn"]
+
+
+async def test_someone_without_a_theme_is_told_so_by_thamluan(harness: BotHarness) -> None:
+    await harness.services.drafts.sync()
+    user = await harness.open_invitation("DB001")
+    await harness.send(user.command("/thamluan"))
+    assert user.last_text().startswith("Đồng chí chưa được phân công tham luận")
+
+
+async def test_office_assigns_and_withdraws_with_phancong(harness: BotHarness) -> None:
+    await harness.services.drafts.sync()
+    chair = await harness.open_invitation("DB032")
+    admin = harness.admin()
+
+    await harness.send(admin.command("/phancong DB032 1.1"))
+    assert admin.last_text() == (
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 1.1; "
+        "hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Bot đã báo người được phân công."
+    )
+    await harness.tick()
+    assert chair.last_text().startswith("Kính gửi đồng chí Trần Thị Hồng Vân")
+    assert "Chủ đề 1.1: Kết quả tuyên truyền" in chair.last_text()
+    await harness.send(admin.command("/phancong db032 1.1"))
+    assert admin.last_text().startswith("Đồng chí Trần Thị Hồng Vân đã được phân công")
+
+    await harness.send(admin.command("/phancong ZZ1 1.1"))
+    assert admin.last_text() == "Không có người mã ZZ1 trong danh sách đã nhập."
+    await harness.send(admin.command("/phancong DB032 9.9"))
+    assert admin.last_text().startswith("Không có chủ đề 9.9. Các chủ đề (mục IV):\n• 1.1:")
+    await harness.send(admin.command("/phancong DB032"))
+    assert admin.last_text().startswith("Cú pháp: /phancong <mã đại biểu> <chủ đề>")
+
+    await harness.send(admin.command("/phancong huy DB032 1.1"))
+    assert (
+        admin.last_text() == "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Trần Thị Hồng Vân."
+    )
+    assert [line.code for line in await harness.services.drafts.board()].count("DB032") == 0
+
+
+async def test_an_assignment_with_versions_cannot_be_withdrawn(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.send(harness.admin().command("/phancong huy DB031 1.1"))
+    assert "không hủy phân công được" in harness.admin().last_text()
+    assert len(await harness.services.drafts.board()) == 10
+
+
+async def test_phancong_is_refused_to_a_delegate(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await harness.send(user.command("/phancong DB032 1.1"))
+    assert user.last_text().startswith("Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng")
+
+
+# --- uploads, versions, receipts -----------------------------------------------------------------
+
+
+async def test_upload_becomes_version_1_with_a_receipt_and_is_stored_by_its_hash(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    content = docx("bản đầu")
+    answer = await upload(harness, user, "Tham luận Ba Đình.docx", content)
+    assert answer == (
+        "✅ Đã nhận bản 1 lúc 09:00, 18/5 (2 KB) — tham luận chủ đề 1.1. "
+        "Văn phòng sẽ xem và góp ý qua bot."
+    )
+    [version] = await versions(harness)
+    digest = hashlib.sha256(content).hexdigest()
+    assert (version.number, version.kind, version.size, version.sha256) == (1, "file", 2048, digest)
+    assert version.display_name == "Tham luận Ba Đình.docx"
+    assert harness.services.drafts.files.open(digest) == content
+    assert await status_of(harness, "DB031") is DraftStatus.SUBMITTED
+
+
+async def test_each_new_upload_is_a_new_version_and_an_identical_one_is_not_stored_twice(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "v1.docx", docx("một"))
+    harness.clock.advance(timedelta(hours=5, minutes=5))
+    answer = await upload(harness, user, "v2.docx", docx("hai", size=3 * 1024 * 1024))
+    assert answer.startswith("✅ Đã nhận bản 2 lúc 14:05, 18/5 (3,0 MB)")
+    answer = await upload(harness, user, "v1 gửi lại.docx", docx("một"))
+    assert answer.startswith("Bản này giống hệt bản 1 đồng chí đã gửi lúc 09:00, 18/5")
+    assert [v.number for v in await versions(harness)] == [1, 2]
+    blobs = [p for p in harness.services.drafts.files.root.rglob("*") if p.is_file()]
+    assert len(blobs) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "announced", "expected"),
+    [
+        ("virus.exe", b"MZ\x90\x00", None, "Bot chỉ nhận tham luận dạng .docx"),
+        (None, b"PK\x03\x04abc", None, "Bot chỉ nhận tham luận dạng .docx"),
+        ("lon.pdf", b"%PDF-1.7", 21 * 1024 * 1024, "Tệp lớn hơn 20 MB"),
+        ("rong.docx", b"", None, "Tệp không có nội dung"),
+    ],
+    ids=["other-type", "no-name", "over-20-mb", "empty"],
+)
+async def test_rejected_files_get_a_clear_answer_before_any_download(
+    harness: BotHarness, name: str | None, content: bytes, announced: int | None, expected: str
+) -> None:
+    user = await speaker(harness)
+    answer = await upload(harness, user, name, content, announced_size=announced)
+    assert answer.startswith(expected)
+    assert harness.fake.calls_to("getFile") == []
+    assert await versions(harness) == []
+    assert await status_of(harness, "DB031") is DraftStatus.WAITING
+
+
+async def test_a_file_whose_content_is_not_its_type_is_rejected_after_download(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    answer = await upload(harness, user, "bai.pdf", b"MZ this is a program, not a PDF")
+    assert answer.startswith("Bot chỉ nhận tham luận dạng .docx")
+    assert len(harness.fake.calls_to("getFile")) == 1
+    assert await versions(harness) == []
+
+
+async def test_a_path_in_the_file_name_never_reaches_the_disk(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "../../etc/passwd.docx", docx("x"))
+    [version] = await versions(harness)
+    assert version.display_name == "passwd.docx"
+    root = harness.services.drafts.files.root
+    assert [p.name for p in root.rglob("*") if p.is_file()] == [version.sha256]
+
+
+async def test_a_document_from_someone_without_a_theme_is_not_taken(harness: BotHarness) -> None:
+    await harness.services.drafts.sync()
+    user = await harness.open_invitation("DB001")
+    answer = await upload(harness, user, "bai.docx", docx("x"))
+    assert answer.startswith("Đồng chí chưa được phân công tham luận nên bot không nhận tệp này")
+    stranger = harness.new_user()
+    answer = await upload(harness, stranger, "bai.docx", docx("x"))
+    assert answer.startswith("Tài khoản Telegram này chưa được liên kết")
+    assert await versions(harness) == []
+
+
+async def test_a_speaker_of_two_themes_picks_the_theme_of_a_file(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await harness.send(harness.admin().command("/phancong DB031 2.3"))
+    await upload(harness, user, "bai.docx", docx("x"))
+    assert (
+        user.last_text()
+        == "Đồng chí được phân công nhiều chủ đề. Đề nghị chọn chủ đề của tệp bai.docx:"
+    )
+    assert [b[:12] for b in buttons(user.last_message)] == ["Chủ đề 1.1: ", "Chủ đề 2.3: "]
+    await harness.send(user.tap(buttons(user.last_message)[1]))
+    assert user.last_text().startswith(
+        "✅ Đã nhận bản 1 lúc 09:00, 18/5 (2 KB) — tham luận chủ đề 2.3"
+    )
+    board = await harness.services.drafts.board()
+    lines = {line.theme_key: line for line in board if line.code == "DB031"}
+    assert (lines["1.1"].versions, lines["2.3"].versions) == (0, 1)
+
+
+# --- typed drafts --------------------------------------------------------------------------------
+
+
+async def test_a_typed_draft_over_several_messages_becomes_one_version(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    assert "bấm «Xong, gửi bản này»" in user.last_text()
+    parts = ["Kính thưa các đồng chí,", "Phần một: kết quả.", "Phần hai: kiến nghị."]
+    for number, part in enumerate(parts, start=1):
+        await harness.send(user.text(part))
+        assert user.last_text().startswith(f"Đã nhận đoạn {number} (tổng ")
+    assert buttons(user.last_message) == ["✅ Xong, gửi bản này", "Hủy"]
+    await harness.send(user.tap("✅ Xong, gửi bản này"))
+    assert user.last_text().startswith("✅ Đã nhận bản 1 lúc 09:00, 18/5")
+    [version] = await versions(harness)
+    assert (version.kind, version.display_name) == ("text", "tham-luan-1.1.txt")
+    stored = harness.services.drafts.files.open(version.sha256)
+    assert stored.decode("utf-8-sig") == "\n\n".join(parts)
+    # The next text is no longer part of a draft.
+    await harness.send(user.text("Xin cảm ơn"))
+    assert len(await versions(harness)) == 1
+
+
+async def test_a_typed_draft_survives_an_rsvp_answer_in_between(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    card = next(m for m in user.messages if "✅ Tham dự" in buttons(m))
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(user.text("Đoạn đầu."))
+    await harness.send(user.tap("❌ Không tham dự", message=card))  # asks for a reason
+    await harness.send(user.text("Bận công tác"))  # the reason, not the draft
+    await harness.send(user.command("/thamluan"))
+    assert "Đang soạn dở: 1 đoạn, 9 ký tự" in user.last_text()
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    assert user.last_text().startswith("✍️ Đồng chí đang soạn dở tham luận chủ đề 1.1 (1 đoạn")
+    await harness.send(user.text("Đoạn sau."))
+    await harness.send(user.tap("✅ Xong, gửi bản này"))
+    [version] = await versions(harness)
+    assert harness.services.drafts.files.open(version.sha256).decode("utf-8-sig") == (
+        "Đoạn đầu.\n\nĐoạn sau."
+    )
+
+
+async def test_a_redelivered_piece_is_not_added_twice_and_cancel_drops_the_pieces(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    piece = user.text("Một đoạn.")
+    await harness.send(piece)
+    await harness.send(piece)  # Telegram delivered the same update again
+    assert user.last_text().startswith("Đã nhận đoạn 1 (tổng 9 ký tự)")
+    await harness.send(user.tap("Hủy"))
+    assert user.last_text() == "Đã hủy thao tác với tham luận chủ đề 1.1."
+    mine = next(line for line in await harness.services.drafts.board() if line.code == "DB031")
+    await harness.send(user.tap_data(draft_action(DraftAction.FINISH, mine.id)))
+    assert user.last_text().startswith("Chưa có nội dung nào")
+    assert await versions(harness) == []
+
+
+async def test_finishing_with_nothing_typed_says_so(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(user.tap("✅ Xong, gửi bản này"))
+    assert user.last_text().startswith("Chưa có nội dung nào")
+    assert await versions(harness) == []
+
+
+async def test_a_typed_draft_over_the_limit_keeps_what_it_has(harness: BotHarness) -> None:
+    from bot.domain.drafts import MAX_TEXT_DRAFT
+
+    user = await speaker(harness)
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    chunk = "x" * 4000
+    for _ in range(MAX_TEXT_DRAFT // 4000):
+        await harness.send(user.text(chunk))
+    await harness.send(user.text(chunk))
+    assert user.last_text().startswith(
+        f"Bài soạn bằng tin nhắn dài tối đa {MAX_TEXT_DRAFT} ký tự; đoạn vừa gửi chưa được ghép "
+        f"(đã có {MAX_TEXT_DRAFT} ký tự)"
+    )
+    await harness.send(user.tap("✅ Xong, gửi bản này"))
+    [version] = await versions(harness)
+    assert len(harness.services.drafts.files.open(version.sha256).decode("utf-8-sig")) == (
+        MAX_TEXT_DRAFT + 2 * (MAX_TEXT_DRAFT // 4000 - 1)
+    )
+
+
+async def test_someone_else_s_compose_button_is_refused(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    other = next(line for line in await harness.services.drafts.board() if line.code == "DB036")
+    await harness.send(user.tap_data(draft_action(DraftAction.COMPOSE, other.id)))
+    assert user.last_text().startswith("Đồng chí chưa được phân công tham luận")
+    await harness.send(user.text("Nội dung"))
+    assert await versions(harness) == []
+
+
+# --- the office loop -----------------------------------------------------------------------------
+
+
+async def test_each_version_is_posted_to_the_office_by_file_id_with_verdict_buttons(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    update = user.document("Ba Đình.docx", docx("v1"), DOCX)
+    await harness.send(update)
+    file_id = update["message"]["document"]["file_id"]
+    await harness.tick()
+    [post] = office_posts(harness)
+    assert post["caption"].startswith(
+        "📝 Tham luận chủ đề 1.1 — bản 1\nNguyễn Thị Lan Phương, Chủ tịch, Hội LHPN quận Ba Đình\n"
+        "Nhận lúc 09:00, 18/5 · 2 KB\n↩️ Trả lời tin này"
+    )
+    assert buttons(post) == ["✅ Chốt bản 1", "✏️ Cần chỉnh sửa"]
+    [call] = harness.fake.calls_to("sendDocument")
+    assert call.params["document"] == file_id and call.uploads == {}  # no re-upload
+
+
+async def test_a_typed_draft_is_posted_to_the_office_as_a_text_file(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(user.text("Nội dung tham luận."))
+    await harness.send(user.tap("✅ Xong, gửi bản này"))
+    await harness.tick()
+    [call] = harness.fake.calls_to("sendDocument")
+    upload_ = call.uploads["document"]
+    assert upload_.file_name == "tham-luan-1.1.txt"
+    assert upload_.content.decode("utf-8-sig") == "Nội dung tham luận."
+
+
+async def test_comments_go_both_ways_and_the_thread_is_kept(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    [post] = office_posts(harness)
+    admin, group = harness.admin(), office(harness)
+
+    await harness.send(group.reply(admin, post, "Đề nghị bổ sung số liệu năm 2023."))
+    assert texts(harness, OFFICE_CHAT)[-1] == (
+        "Đã chuyển góp ý tới đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình)."
+    )
+    await harness.tick()
+    comment = user.last_message
+    assert comment["text"] == (
+        "💬 Góp ý của Văn phòng về tham luận chủ đề 1.1 (bản 1):\n\n"
+        "Đề nghị bổ sung số liệu năm 2023.\n\n"
+        "↩️ Đồng chí trả lời tin này, hoặc bấm nút bên dưới, để gửi ý kiến lại Văn phòng."
+    )
+    assert buttons(comment) == ["↩️ Trả lời Văn phòng"]
+
+    await harness.send(user.reply(comment, "Tôi sẽ bổ sung trong bản 2."))
+    assert user.last_text() == "Đã chuyển ý kiến của đồng chí tới Văn phòng."
+    await harness.tick()
+    relayed = office_posts(harness)[-1]
+    assert relayed["text"].startswith(
+        "💬 Đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) trả lời về tham luận chủ đề 1.1:"
+        "\n\nTôi sẽ bổ sung trong bản 2."
+    )
+
+    await harness.send(group.reply(admin, relayed, "Cảm ơn đồng chí."))
+    await harness.tick()
+    assert "Cảm ơn đồng chí." in user.last_text()
+    await harness.send(user.tap("↩️ Trả lời Văn phòng"))
+    assert user.last_text().startswith("Đề nghị đồng chí gõ ý kiến gửi Văn phòng")
+    await harness.send(user.text("Vâng ạ."))
+    await harness.tick()
+    assert "Vâng ạ." in office_posts(harness)[-1]["text"]
+
+    assert await comments(harness) == [
+        (True, "Đề nghị bổ sung số liệu năm 2023."),
+        (False, "Tôi sẽ bổ sung trong bản 2."),
+        (True, "Cảm ơn đồng chí."),
+        (False, "Vâng ạ."),
+    ]
+    thread = await harness.services.drafts.thread((await harness.services.drafts.board())[0].id)
+    assert [c.version_number for c in thread] == [1, 1, 1, 1]
+
+
+async def test_a_reply_from_someone_not_on_the_staff_list_is_not_relayed(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    [post] = office_posts(harness)
+    member = harness.new_user("Cán bộ")
+    before = len(user.messages)
+    await harness.send(office(harness).reply(member, post, "Góp ý"))
+    assert texts(harness, OFFICE_CHAT)[-1].startswith("Góp ý chưa được chuyển: chỉ cán bộ")
+    await harness.tick()
+    assert len(user.messages) == before
+    assert await comments(harness) == []
+
+
+async def test_office_chatter_and_replies_to_other_bot_messages_are_left_alone(
+    harness: BotHarness,
+) -> None:
+    admin, group = harness.admin(), office(harness)
+    await harness.send(group.text(admin, "Chào cả nhà"))
+    assert harness.fake.messages_to(OFFICE_CHAT) == []
+    await harness.send(group.command(admin, "/id"))
+    [answer] = harness.fake.messages_to(OFFICE_CHAT)
+    await harness.send(group.reply(admin, answer, "Cảm ơn bot"))
+    assert len(harness.fake.messages_to(OFFICE_CHAT)) == 1  # no answer to a non-draft reply
+    assert await comments(harness) == []
+
+
+async def test_the_office_marks_revision_then_final_and_the_speaker_is_told(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    [post] = office_posts(harness)
+    admin = harness.admin()
+
+    await harness.send(admin.tap("✏️ Cần chỉnh sửa", message=post))
+    assert texts(harness, OFFICE_CHAT)[-1].startswith(
+        "✏️ Văn phòng đề nghị đồng chí Nguyễn Thị Lan Phương chỉnh sửa tham luận chủ đề 1.1 (bản 1)"
+    )
+    await harness.tick()
+    assert user.last_text() == (
+        "✏️ Văn phòng đề nghị đồng chí chỉnh sửa tham luận chủ đề 1.1 (bản 1) theo góp ý và gửi lại "
+        "bản mới vào cuộc trò chuyện này trước 17:00, Thứ Ba, ngày 21/5/2024."
+    )
+    assert await status_of(harness, "DB031") is DraftStatus.REVISION
+
+    # The old post's buttons cannot settle a newer version.
+    await upload(harness, user, "bai2.docx", docx("v2"))
+    assert await status_of(harness, "DB031") is DraftStatus.SUBMITTED
+    await harness.send(admin.tap("✅ Chốt bản 1", message=post))
+    assert harness.fake.calls_to("answerCallbackQuery")[-1].params["text"] == (
+        "Đã có bản 2 mới hơn; đề nghị xem và quyết định trên bản mới."
+    )
+    await harness.tick()
+    newest = office_posts(harness)[-1]
+    await harness.send(admin.tap("✅ Chốt bản 2", message=newest))
+    await harness.tick()
+    assert user.last_text() == (
+        "✅ Văn phòng đã chốt tham luận chủ đề 1.1 của đồng chí (bản 2). Trân trọng cảm ơn đồng chí!"
+    )
+    assert await status_of(harness, "DB031") is DraftStatus.FINAL
+    await harness.send(admin.tap("✅ Chốt bản 2", message=newest))  # a second tap
+    assert harness.fake.calls_to("answerCallbackQuery")[-1].params["text"] == (
+        "Tham luận này đã ở trạng thái «đã chốt»."
+    )
+    async with harness.services.ctx.sessions() as session:
+        verdicts = list(
+            await session.scalars(
+                select(AuditEntry.after).where(AuditEntry.action == "draft.verdict")
+            )
+        )
+    assert verdicts == [
+        {"status": "revision", "version": 1},
+        {"status": "final", "version": 2},
+    ]
+
+
+async def test_verdict_buttons_are_refused_to_a_delegate(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    [version] = await versions(harness)
+    await harness.send(user.tap_data(draft_action(DraftAction.FINAL, version.id)))
+    assert (
+        harness.fake.calls_to("answerCallbackQuery")[-1]
+        .params["text"]
+        .startswith("Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng")
+    )
+    assert await status_of(harness, "DB031") is DraftStatus.SUBMITTED
+
+
+# --- reminders and the office's view -------------------------------------------------------------
+
+
+async def test_reminders_reach_speakers_without_a_draft_and_the_office_gets_the_missing_list(
+    harness: BotHarness,
+) -> None:
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)
+    sent = await harness.open_invitation("DB031")
+    waiting = await harness.open_invitation("DB036")
+    await upload(harness, sent, "bai.docx", docx("v1"))
+    await harness.tick()  # the version's post
+
+    harness.clock.set(local(2024, 5, 18, 8, 0))  # -3d@08:00
+    await harness.tick()
+    assert waiting.last_text().startswith(
+        "Kính gửi đồng chí Vũ Thị Mỹ Hạnh,\n\nVăn phòng trân trọng nhắc đồng chí gửi tham luận "
+        "chủ đề 1.2"
+    )
+    assert buttons(waiting.last_message) == ["✍️ Soạn tham luận 1.2 bằng tin nhắn"]
+    assert not any("nhắc đồng chí gửi tham luận" in t for t in texts(harness, sent.id))
+    assert await deliveries(harness, MessageKind.DRAFT_REMINDER) == Counter(
+        {"sent": 1, "not_linked": 8}
+    )
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert report.startswith("📨 Báo cáo gửi nhắc gửi tham luận")
+    assert "Tham luận chưa gửi" not in report
+    assert (
+        "Chưa gửi (9):" in report
+        and "• DB036 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa): chủ đề 1.2" in report
+    )
+    assert "DB031" not in report.split("Chưa gửi (9):")[1].split("\n\n")[0]
+
+    harness.clock.set(DEADLINE)
+    await harness.tick()
+    missing = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
+    assert len(missing) == 1
+    assert missing[0].startswith(
+        "⏰ Đến hạn gửi tham luận (17:00, Thứ Ba, ngày 21/5/2024): đã nhận 1/10 bài.\n\n"
+        "Chưa gửi (9):"
+    )
+
+
+async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    update = user.document("bai.docx", docx("v1"), DOCX)
+    await harness.send(update)
+    await harness.tick()
+    await harness.send(office(harness).reply(harness.admin(), office_posts(harness)[0], "Tốt."))
+    admin = harness.admin()
+    before = len(admin.messages)
+    await harness.send(admin.command("/thamluan"))
+    board = "\n".join(m["text"] for m in admin.messages[before:])
+    assert board.startswith(
+        "📝 Tham luận — hạn nộp 17:00, Thứ Ba, ngày 21/5/2024\n"
+        "Đã nộp 1/10 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa nộp 9"
+    )
+    assert (
+        "Chủ đề 1.1 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình)\n"
+        "Tình trạng: đã nộp, chờ Văn phòng xem · bản 1 nhận lúc 09:00, 18/5, 2 KB\n"
+        "💬 Góp ý gần nhất của Văn phòng (09:00, 18/5): Tốt."
+    ) in board
+    assert (
+        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa nộp · chưa mở"
+        in board
+    )
+    assert buttons(admin.last_message) == ["Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"]
+    await harness.send(admin.tap("Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"))
+    assert admin.last_message["document"]["file_id"] == update["message"]["document"]["file_id"]
+
+
+async def test_thamluan_marks_missing_drafts_overdue_after_the_deadline(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    harness.clock.set(DEADLINE + timedelta(minutes=1))
+    admin = harness.admin()
+    await harness.send(admin.command("/thamluan"))
+    assert "Tình trạng: chưa nộp · ⚠️ quá hạn" in admin.last_text()
+
+
+async def test_every_draft_change_is_audited(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await upload(harness, user, "bai.docx", docx("v1"))  # identical: no change
+    async with harness.services.ctx.sessions() as session:
+        actions = Counter(await session.scalars(select(AuditEntry.action)))
+        assignments = len(list(await session.scalars(select(SpeechAssignment))))
+    assert actions["draft.assigned"] == assignments == 10
+    assert actions["draft.version"] == 1
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+async def _submit_drafts(folder: Path) -> None:
+    """Two speakers of the example plan send drafts into the office's own database and folder."""
+    loaded = load_config(folder / "config.toml")
+    engine = create_engine(loaded.database_url)
+    try:
+        services = await build_services(
+            loaded.config,
+            create_sessionmaker(engine),
+            ManualClock(local(2024, 5, 18, 9, 0)),
+            files=FileStore(loaded.drafts_dir),
+        )
+        await services.drafts.sync()
+        tokens = {link.code: link.token for link in await services.invitations.links()}
+        ba_dinh = ChatAccount("telegram", "1", "1")
+        dong_da = ChatAccount("telegram", "2", "2")
+        await services.invitations.link_by_token(ba_dinh, tokens["DB031"])
+        await services.invitations.link_by_token(dong_da, tokens["DB036"])
+        [mine] = await services.drafts.mine(ba_dinh) or []
+        for text in ("bản một", "bản hai"):
+            await services.drafts.store_file(
+                ba_dinh, mine.id, name="bai.docx", content=docx(text), file_ref=None
+            )
+        await services.drafts.begin_reply(ba_dinh, mine.id)
+        await services.drafts.reply_from_speaker(
+            ba_dinh, '=HYPERLINK("http://x")', message_id=10, replied_to=None
+        )
+        [theirs] = await services.drafts.mine(dong_da) or []
+        await services.drafts.compose(dong_da, theirs.id)
+        await services.drafts.add_text(dong_da, "Nội dung & <ý kiến>", message_id=1)
+        await services.drafts.finish_text(dong_da, theirs.id)
+    finally:
+        await engine.dispose()
+
+
+def test_drafts_export_writes_the_latest_versions_named_by_unit_and_theme_and_an_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    asyncio.run(_submit_drafts(tmp_path))
+
+    assert main(["drafts", "export", "xuat"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Đã xuất 2 tham luận (bản mới nhất của mỗi bài) và danh mục danh-muc-tham-luan.xlsx "
+        "vào xuat; 8 phân công chưa có bài."
+    )
+    out = tmp_path / "xuat"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "Hội LHPN quận Ba Đình - chủ đề 1.1 - bản 2.docx",
+        "Hội LHPN quận Đống Đa - chủ đề 1.2 - bản 1.txt",
+        "danh-muc-tham-luan.xlsx",
+    ]
+    assert (out / "Hội LHPN quận Ba Đình - chủ đề 1.1 - bản 2.docx").read_bytes() == docx("bản hai")
+    text = (out / "Hội LHPN quận Đống Đa - chủ đề 1.2 - bản 1.txt").read_bytes()
+    assert text.decode("utf-8-sig") == "Nội dung & <ý kiến>"
+
+    sheet = load_workbook(out / "danh-muc-tham-luan.xlsx").active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:7] == (
+        "Chủ đề",
+        "Nội dung chủ đề",
+        "Mã",
+        "Họ và tên",
+        "Chức vụ",
+        "Đơn vị",
+        "Tình trạng",
+    )
+    assert len(rows) == 11 and sheet.freeze_panes == "A2" and sheet.auto_filter.ref
+    by_code = {row[2]: row for row in rows[1:]}
+    assert by_code["DB031"][6:12] == (
+        "đã nộp, chờ Văn phòng xem",
+        "2",
+        "18/05/2024 09:00",
+        "2048",
+        "Hội LHPN quận Ba Đình - chủ đề 1.1 - bản 2.docx",
+        hashlib.sha256(docx("bản hai")).hexdigest(),
+    )
+    assert by_code["DB040"][6:11] == ("chưa nộp", "0", None, None, None)
+    # What a speaker typed is text in the sheet, never a formula.
+    comment = sheet.cell(row=[r[2] for r in rows].index("DB031") + 1, column=13)
+    assert (comment.value, comment.data_type) == ('=HYPERLINK("http://x")', "s")
+
+
+def test_drafts_export_refuses_a_file_as_its_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "xuat").write_text("not a folder")
+    assert main(["drafts", "export", "xuat"]) == 2
+    assert capsys.readouterr().err.strip() == "xuat không phải là thư mục."
+
+
+async def test_a_comment_that_cannot_reach_the_speaker_is_reported_to_the_office(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    [post] = office_posts(harness)
+    await harness.send(harness.fake.block(user.id))  # the speaker blocked the bot meanwhile
+    await harness.send(office(harness).reply(harness.admin(), post, "Góp ý"))
+    await harness.tick()
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert report.startswith("📨 Báo cáo gửi góp ý tham luận")
+    assert "• DB031 — Nguyễn Thị Lan Phương" in report
+    assert await deliveries(harness, MessageKind.DRAFT_COMMENT) == Counter({"blocked": 1})
