@@ -417,6 +417,9 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
     if directory.exists() and not directory.is_dir():
         _out(catalog.plain("drafts_export.not_a_directory", path=directory), sys.stderr)
         return EXIT_USAGE
+    if directory.is_dir() and any(directory.iterdir()):
+        _out(catalog.plain("drafts_export.not_empty", path=directory), sys.stderr)
+        return EXIT_USAGE
     meeting = config.meeting
 
     def name_for(line: DraftLine, with_code: bool) -> str:

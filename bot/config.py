@@ -278,6 +278,8 @@ class Theme(_Section):
     title: Text
     # Codes of people from the imported list; the office may add more with /phancong.
     speakers: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)
+    # When this theme's drafts are due, if not at [drafts] deadline (counted from the start).
+    deadline: PlanTime | None = None
 
 
 def _default_draft_reminders() -> list[TimeSpec]:
@@ -339,6 +341,14 @@ class Task(_Section):
         return value
 
 
+def _due_before_start(spec: TimeSpec, info: ValidationInfo) -> None:
+    meeting = info.data.get("meeting")
+    if meeting is None or meeting.starts_at == _PLACEHOLDER:
+        return  # the meeting has its own error
+    if meeting.resolve(spec) > meeting.starts_at:
+        raise PydanticCustomError("drafts_after_start", "drafts are due after the start")
+
+
 def _unique(items: Sequence[Any], attribute: str) -> None:
     seen: set[Any] = set()
     for item in items:
@@ -386,12 +396,24 @@ class Config(_Section):
     @field_validator("drafts")
     @classmethod
     def _drafts_due_before_start(cls, value: DraftSettings, info: ValidationInfo) -> DraftSettings:
-        meeting = info.data.get("meeting")
-        if meeting is None or meeting.starts_at == _PLACEHOLDER:
-            return value  # the meeting has its own error
-        if meeting.resolve(value.deadline) > meeting.starts_at:
-            raise PydanticCustomError("drafts_after_start", "drafts are due after the start")
+        _due_before_start(value.deadline, info)
         return value
+
+    @field_validator("themes")
+    @classmethod
+    def _theme_drafts_due_before_start(
+        cls, value: list[Theme], info: ValidationInfo
+    ) -> list[Theme]:
+        for theme in value:
+            if theme.deadline is not None:
+                _due_before_start(theme.deadline, info)
+        return value
+
+    def draft_deadline(self, theme_key: str) -> datetime:
+        """When drafts on a theme are due: the theme's own deadline, else [drafts] deadline."""
+        theme = next((t for t in self.themes if t.key == theme_key), None)
+        spec = theme.deadline if theme is not None and theme.deadline else self.drafts.deadline
+        return self.meeting.resolve(spec)
 
     @field_validator("groups")
     @classmethod

@@ -44,6 +44,7 @@ from bot.domain.outbound import (
     SendOutcome,
     SendResult,
     TextPart,
+    audience_deadline,
     encode_buttons,
 )
 from bot.domain.rsvp import RsvpStatus
@@ -292,7 +293,7 @@ class Outbox:
     async def _add_deliveries(
         self, session: AsyncSession, message: OutboundMessage, now: datetime
     ) -> None:
-        if message.audience == Audience.OFFICE:
+        if message.audience.partition(":")[0] == Audience.OFFICE:
             assert message.report_to is not None
             session.add(office_delivery(message.id, message.report_to, now))
             return
@@ -332,17 +333,20 @@ class Outbox:
             ident = await queries.identity_of_delegate(session, person.id, OFFICE_CHANNEL)
             return [(person, ident)]
         if kind == Audience.DRAFT_MISSING:
-            rows = await session.execute(
+            query = (
                 select(Delegate, ChannelIdentity)
                 .join(SpeechAssignment, SpeechAssignment.person_id == Delegate.id)
                 .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
                 .where(
                     SpeechAssignment.meeting_id == self._meeting_id,
                     SpeechAssignment.status == DraftStatus.WAITING,
+                    SpeechAssignment.withdrawn_at.is_(None),
                 )
                 .order_by(Delegate.rank, Delegate.code)
             )
-            return _one_per_person(rows.all())
+            if (deadline := audience_deadline(audience)) is not None:
+                query = query.where(SpeechAssignment.deadline_at == deadline)
+            return _one_per_person((await session.execute(query)).all())
         if kind == Audience.TASK:
             # Assignees who have not reported the task done, while it is open.
             rows = await session.execute(

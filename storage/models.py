@@ -270,6 +270,9 @@ class SpeechAssignment(Base):
     )
     # "plan" (from the config, removed with it) or "office" (added by /phancong).
     source: Mapped[str] = mapped_column(String(8))
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Withdrawn by the office: kept (a re-sync of the plan must not bring it back), not shown.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16))
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     status_by: Mapped[str | None] = mapped_column(String(80))
@@ -319,6 +322,11 @@ class DraftComment(Base):
     author: Mapped[str] = mapped_column(String(80))
     author_name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # A file sent with the comment (an edited draft), kept by the platform.
+    file_ref: Mapped[str | None] = mapped_column(String(200))
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    # The chat message it came from ("<chat>:<message id>"): a redelivered update adds nothing.
+    source_ref: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

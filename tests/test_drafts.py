@@ -18,6 +18,7 @@ from bot.cli import main
 from bot.config import load_config
 from bot.domain.drafts import DraftAction, DraftStatus, draft_action
 from bot.domain.outbound import MessageKind
+from bot.domain.timespec import TimeSpec
 from bot.services import build_services
 from bot.services.invitations import ChatAccount
 from schedules.clock import ManualClock
@@ -153,7 +154,7 @@ async def test_speaker_sees_theme_and_deadline_when_opening_the_link_and_in_tham
     assert len(shown) == 1
     assert "Chủ đề 1.1: Kết quả tuyên truyền" in shown[0]
     assert "Hạn gửi bài: 17:00, Thứ Ba, ngày 21/5/2024" in shown[0]
-    assert "Tình trạng: chưa nộp" in shown[0]
+    assert "Tình trạng: chưa gửi" in shown[0]
     # The invitation with its answer buttons stays the last message.
     assert buttons(user.last_message) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
 
@@ -242,9 +243,14 @@ async def test_each_new_upload_is_a_new_version_and_an_identical_one_is_not_stor
     harness.clock.advance(timedelta(hours=5, minutes=5))
     answer = await upload(harness, user, "v2.docx", docx("hai", size=3 * 1024 * 1024))
     assert answer.startswith("✅ Đã nhận bản 2 lúc 14:05, 18/5 (3,0 MB)")
-    answer = await upload(harness, user, "v1 gửi lại.docx", docx("một"))
-    assert answer.startswith("Bản này giống hệt bản 1 đồng chí đã gửi lúc 09:00, 18/5")
+    answer = await upload(harness, user, "v2 gửi lại.docx", docx("hai", size=3 * 1024 * 1024))
+    assert answer.startswith("Bản này giống hệt bản 2 đồng chí đã gửi lúc 14:05, 18/5")
     assert [v.number for v in await versions(harness)] == [1, 2]
+    # Going back to the first text is a new version; its bytes are kept once.
+    answer = await upload(harness, user, "v1 gửi lại.docx", docx("một"))
+    assert answer.startswith("✅ Đã nhận bản 3 lúc 14:05, 18/5 (2 KB)")
+    stored = await versions(harness)
+    assert [v.number for v in stored] == [1, 2, 3] and stored[0].sha256 == stored[2].sha256
     blobs = [p for p in harness.services.drafts.files.root.rglob("*") if p.is_file()]
     assert len(blobs) == 2
 
@@ -306,7 +312,7 @@ async def test_a_speaker_of_two_themes_picks_the_theme_of_a_file(harness: BotHar
     await upload(harness, user, "bai.docx", docx("x"))
     assert (
         user.last_text()
-        == "Đồng chí được phân công nhiều chủ đề. Đề nghị chọn chủ đề của tệp bai.docx:"
+        == "Đồng chí được phân công nhiều chủ đề. Đề nghị đồng chí chọn chủ đề của tệp bai.docx:"
     )
     assert [b[:12] for b in buttons(user.last_message)] == ["Chủ đề 1.1: ", "Chủ đề 2.3: "]
     await harness.send(user.tap(buttons(user.last_message)[1]))
@@ -336,8 +342,9 @@ async def test_a_typed_draft_over_several_messages_becomes_one_version(harness: 
     assert (version.kind, version.display_name) == ("text", "tham-luan-1.1.txt")
     stored = harness.services.drafts.files.open(version.sha256)
     assert stored.decode("utf-8-sig") == "\n\n".join(parts)
-    # The next text is no longer part of a draft.
+    # The next text is no longer part of a draft: the usual hint answers it.
     await harness.send(user.text("Xin cảm ơn"))
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các nút bên dưới giấy mời")
     assert len(await versions(harness)) == 1
 
 
@@ -409,8 +416,9 @@ async def test_someone_else_s_compose_button_is_refused(harness: BotHarness) -> 
     user = await speaker(harness)
     other = next(line for line in await harness.services.drafts.board() if line.code == "DB036")
     await harness.send(user.tap_data(draft_action(DraftAction.COMPOSE, other.id)))
-    assert user.last_text().startswith("Đồng chí chưa được phân công tham luận")
+    assert user.last_text().startswith("Tham luận này không được phân công cho đồng chí")
     await harness.send(user.text("Nội dung"))
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các nút bên dưới giấy mời")
     assert await versions(harness) == []
 
 
@@ -614,7 +622,6 @@ async def test_reminders_reach_speakers_without_a_draft_and_the_office_gets_the_
     )
     report = texts(harness, OFFICE_CHAT)[-1]
     assert report.startswith("📨 Báo cáo gửi nhắc gửi tham luận")
-    assert "Tham luận chưa gửi" not in report
     assert (
         "Chưa gửi (9):" in report
         and "• DB036 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa): chủ đề 1.2" in report
@@ -644,16 +651,16 @@ async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(
     await harness.send(admin.command("/thamluan"))
     board = "\n".join(m["text"] for m in admin.messages[before:])
     assert board.startswith(
-        "📝 Tham luận — hạn nộp 17:00, Thứ Ba, ngày 21/5/2024\n"
-        "Đã nộp 1/10 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa nộp 9"
+        "📝 Tham luận — hạn gửi 17:00, Thứ Ba, ngày 21/5/2024\n"
+        "Đã gửi 1/10 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa gửi 9"
     )
     assert (
         "Chủ đề 1.1 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình)\n"
-        "Tình trạng: đã nộp, chờ Văn phòng xem · bản 1 nhận lúc 09:00, 18/5, 2 KB\n"
+        "Tình trạng: đã gửi, chờ Văn phòng xem · bản 1 nhận lúc 09:00, 18/5, 2 KB\n"
         "💬 Góp ý gần nhất của Văn phòng (09:00, 18/5): Tốt."
     ) in board
     assert (
-        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa nộp · chưa mở"
+        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa gửi · chưa mở"
         in board
     )
     assert buttons(admin.last_message) == ["Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"]
@@ -668,7 +675,7 @@ async def test_thamluan_marks_missing_drafts_overdue_after_the_deadline(
     harness.clock.set(DEADLINE + timedelta(minutes=1))
     admin = harness.admin()
     await harness.send(admin.command("/thamluan"))
-    assert "Tình trạng: chưa nộp · ⚠️ quá hạn" in admin.last_text()
+    assert "Tình trạng: chưa gửi · ⚠️ quá hạn" in admin.last_text()
 
 
 async def test_every_draft_change_is_audited(harness: BotHarness) -> None:
@@ -759,20 +766,20 @@ def test_drafts_export_writes_the_latest_versions_named_by_unit_and_theme_and_an
     assert len(rows) == 11 and sheet.freeze_panes == "A2" and sheet.auto_filter.ref
     by_code = {row[2]: row for row in rows[1:]}
     assert by_code["DB031"][6:12] == (
-        "đã nộp, chờ Văn phòng xem",
+        "đã gửi, chờ Văn phòng xem",
         "2",
         "18/05/2024 09:00",
         "2048",
         "Hội LHPN quận Ba Đình - chủ đề 1.1 - bản 2.docx",
         hashlib.sha256(docx("bản hai")).hexdigest(),
     )
-    assert by_code["DB040"][6:11] == ("chưa nộp", "0", None, None, None)
+    assert by_code["DB040"][6:11] == ("chưa gửi", "0", None, None, None)
     # What a speaker typed is text in the sheet, never a formula.
     comment = sheet.cell(row=[r[2] for r in rows].index("DB031") + 1, column=13)
     assert (comment.value, comment.data_type) == ('=HYPERLINK("http://x")', "s")
 
 
-def test_drafts_export_refuses_a_file_as_its_target(
+def test_drafts_export_refuses_a_file_or_a_folder_holding_files_as_its_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "config.toml").write_text(
@@ -782,6 +789,14 @@ def test_drafts_export_refuses_a_file_as_its_target(
     (tmp_path / "xuat").write_text("not a folder")
     assert main(["drafts", "export", "xuat"]) == 2
     assert capsys.readouterr().err.strip() == "xuat không phải là thư mục."
+    # An earlier export's "bản 2" next to a new "bản 3" would mislead: a folder must be empty.
+    (tmp_path / "cu").mkdir()
+    (tmp_path / "cu" / "Hội LHPN quận Ba Đình - chủ đề 1.1 - bản 2.docx").write_bytes(b"PK")
+    assert main(["drafts", "export", "cu"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Thư mục cu đã có tệp. Đề nghị chọn một thư mục mới hoặc thư mục trống, để danh mục "
+        "khớp đúng các tệp trong thư mục."
+    )
 
 
 async def test_a_comment_that_cannot_reach_the_speaker_is_reported_to_the_office(
@@ -798,3 +813,182 @@ async def test_a_comment_that_cannot_reach_the_speaker_is_reported_to_the_office
     assert report.startswith("📨 Báo cáo gửi góp ý tham luận")
     assert "• DB031 — Nguyễn Thị Lan Phương" in report
     assert await deliveries(harness, MessageKind.DRAFT_COMMENT) == Counter({"blocked": 1})
+
+
+# --- what the review found -----------------------------------------------------------------------
+
+
+async def test_text_while_a_file_waits_for_its_theme_asks_to_choose(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await harness.send(harness.admin().command("/phancong DB031 2.3"))
+    await upload(harness, user, "bai.docx", docx("x"))
+    await harness.send(user.text("Xin chào"))
+    assert user.last_text().startswith("Bot đang chờ đồng chí chọn chủ đề cho tệp vừa gửi")
+    assert await versions(harness) == []
+
+
+async def test_two_files_waiting_for_a_theme_each_go_where_their_button_says(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await harness.send(harness.admin().command("/phancong DB031 2.3"))
+    await upload(harness, user, "A.docx", docx("A"))
+    ask_a = user.last_message
+    await upload(harness, user, "B.docx", docx("B"))
+    ask_b = user.last_message
+    await harness.send(user.tap(buttons(ask_a)[0], message=ask_a))  # A is for 1.1
+    await harness.send(user.tap(buttons(ask_b)[1], message=ask_b))  # B is for 2.3
+    stored = {v.display_name: v.assignment_id for v in await versions(harness)}
+    board = {
+        line.theme_key: line.id
+        for line in await harness.services.drafts.board()
+        if line.code == "DB031"
+    }
+    assert stored == {"A.docx": board["1.1"], "B.docx": board["2.3"]}
+    await harness.send(user.tap(buttons(ask_a)[1], message=ask_a))  # a second tap on A
+    assert user.last_text() == "Tệp chờ chọn chủ đề không còn. Đề nghị đồng chí gửi lại tệp."
+    assert len(await versions(harness)) == 2
+
+
+async def test_cancelling_a_reply_to_the_office_keeps_a_draft_being_typed(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(user.text("Đoạn đầu."))
+    mine = next(line for line in await harness.services.drafts.board() if line.code == "DB031")
+    await harness.send(user.tap_data(draft_action(DraftAction.REPLY, mine.id)))
+    await harness.send(user.tap("Hủy"))
+    assert user.last_text() == "Đã hủy thao tác với tham luận chủ đề 1.1."
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    assert "(1 đoạn, 9 ký tự)" in user.last_text()
+
+
+async def test_a_reply_to_the_office_while_typing_a_draft_goes_to_the_office(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    await harness.send(office(harness).reply(harness.admin(), office_posts(harness)[0], "Góp ý"))
+    await harness.tick()
+    comment = user.last_message
+    await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
+    await harness.send(user.reply(comment, "Đã rõ ạ."))
+    assert user.last_text() == "Đã chuyển ý kiến của đồng chí tới Văn phòng."
+    await harness.send(user.text("Đoạn một."))
+    assert user.last_text().startswith("Đã nhận đoạn 1 (tổng 9 ký tự)")
+
+
+async def test_a_redelivered_office_reply_is_relayed_once(harness: BotHarness) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    reply = office(harness).reply(harness.admin(), office_posts(harness)[0], "Góp ý")
+    await harness.send(reply)
+    await harness.send(reply)
+    await harness.tick()
+    assert await comments(harness) == [(True, "Góp ý")]
+    assert sum("Góp ý của Văn phòng" in t for t in texts(harness, user.id)) == 1
+
+
+async def test_the_office_can_reply_with_an_edited_file_and_the_speaker_gets_it(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    admin = harness.admin()
+    post = office_posts(harness)[0]
+    edited = harness.fake._incoming(
+        OFFICE_CHAT,
+        admin.obj,
+        {
+            "caption": "Văn phòng đã biên tập, đồng chí xem lại.",
+            "document": admin.document("bien-tap.docx", docx("sửa"), DOCX)["message"]["document"],
+            "reply_to_message": harness.fake._current(post),
+        },
+    )
+    await harness.send(edited)
+    await harness.tick()
+    text, attached = user.messages[-2], user.messages[-1]
+    assert text["text"].startswith(
+        "💬 Góp ý của Văn phòng về tham luận chủ đề 1.1 (bản 1):\n\n"
+        "Văn phòng đã biên tập, đồng chí xem lại."
+    )
+    assert attached["caption"] == "📎 Tệp kèm góp ý của Văn phòng: bien-tap.docx"
+    assert attached["document"]["file_id"] == edited["message"]["document"]["file_id"]
+    photo = harness.fake._incoming(
+        OFFICE_CHAT,
+        admin.obj,
+        {
+            "photo": admin.photo()["message"]["photo"],
+            "reply_to_message": harness.fake._current(post),
+        },
+    )
+    await harness.send(photo)
+    assert texts(harness, OFFICE_CHAT)[-1].startswith("Góp ý chưa được chuyển: bot chỉ chuyển")
+
+
+async def test_a_withdrawn_plan_assignment_stays_withdrawn_after_a_resync(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    await harness.send(harness.admin().command("/phancong huy DB031 1.1"))
+    report = await harness.services.drafts.sync()
+    assert report.created == 0
+    assert "DB031" not in [line.code for line in await harness.services.drafts.board()]
+    await harness.send(harness.admin().command("/phancong DB031 1.1"))  # assigned again
+    assert [line.code for line in await harness.services.drafts.board()].count("DB031") == 1
+
+
+async def test_a_theme_with_its_own_deadline_has_its_own_reminders_and_missing_list(
+    harness: BotHarness,
+) -> None:
+    config = harness.services.config
+    early = TimeSpec.parse("-10d@17:00")  # 18/5 17:00
+    themes = [
+        t.model_copy(update={"deadline": early}) if t.key == "1.1" else t for t in config.themes
+    ]
+    harness.services.ctx.__dict__["config"] = config.model_copy(update={"themes": themes})
+    harness.clock.set(local(2024, 5, 14, 9, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)
+    lan = await harness.open_invitation("DB031")
+    hanh = await harness.open_invitation("DB036")
+    board = {line.code: line for line in await harness.services.drafts.board()}
+    assert board["DB031"].deadline_at == local(2024, 5, 18, 17, 0)
+    assert board["DB036"].deadline_at == DEADLINE
+
+    harness.clock.set(local(2024, 5, 15, 8, 0))  # -3d@08:00 before 1.1's deadline only
+    await harness.tick()
+    assert "Hạn gửi bài: 17:00, Thứ Bảy, ngày 18/5/2024" in lan.last_text()
+    assert not any("nhắc đồng chí gửi tham luận" in t for t in texts(harness, hanh.id))
+    harness.clock.set(local(2024, 5, 18, 17, 0))
+    await harness.tick()
+    missing = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
+    assert missing == [
+        "⏰ Đến hạn gửi tham luận (17:00, Thứ Bảy, ngày 18/5/2024): đã nhận 0/1 bài.\n\n"
+        "Chưa gửi (1):\n• DB031 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình): chủ đề 1.1"
+    ]
+    harness.clock.advance(timedelta(minutes=1))
+    admin = harness.admin()
+    await harness.send(admin.command("/thamluan"))
+    board_text = "\n".join(m["text"] for m in admin.messages)
+    assert "hạn gửi riêng 17:00, Thứ Bảy, ngày 18/5/2024 · ⚠️ quá hạn" in board_text
+
+
+async def test_a_comment_full_of_ampersands_stays_one_message_with_its_reply_button(
+    harness: BotHarness,
+) -> None:
+    from bot.domain.drafts import MAX_COMMENT
+
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    post = office_posts(harness)[0]
+    await harness.send(office(harness).reply(harness.admin(), post, "&" * (MAX_COMMENT // 5 + 1)))
+    assert texts(harness, OFFICE_CHAT)[-1].startswith(f"Nội dung dài quá {MAX_COMMENT} ký tự")
+    await harness.send(office(harness).reply(harness.admin(), post, "&" * (MAX_COMMENT // 5)))
+    await harness.tick()
+    assert buttons(user.last_message) == ["↩️ Trả lời Văn phòng"]
+    assert "&" * (MAX_COMMENT // 5) in user.last_text()

@@ -29,8 +29,9 @@ class DraftAction(StrEnum):
 
     COMPOSE = "compose"
     FINISH = "finish"
-    CANCEL = "cancel"
+    CANCEL = "cancel"  # drop a draft being typed
     REPLY = "reply"
+    STOP_REPLY = "noreply"  # not answering the office after all (a typed draft is kept)
     PICK = "pick"
     FINAL = "final"
     REVISE = "revise"
@@ -40,18 +41,30 @@ class DraftAction(StrEnum):
 OFFICE_ACTIONS = frozenset({DraftAction.FINAL, DraftAction.REVISE, DraftAction.GET_FILE})
 
 
-def draft_action(action: DraftAction, assignment_id: int = 0) -> str:
-    """Button data naming an action on one assignment."""
-    return f"{DRAFT_ACTION_PREFIX}{action.value}:{assignment_id}"
+@dataclass(frozen=True)
+class ParsedAction:
+    """What a draft button names: the action, its target, and for PICK the held file."""
+
+    action: DraftAction
+    target: int
+    token: int | None = None
 
 
-def parse_draft_action(data: str | None) -> tuple[DraftAction, int] | None:
-    """The action and assignment a button names, or None for anything the bot did not send."""
+def draft_action(action: DraftAction, target: int, token: int | None = None) -> str:
+    """Button data naming an action on an assignment or a version (``token``: which held
+    file a PICK is for)."""
+    data = f"{DRAFT_ACTION_PREFIX}{action.value}:{target}"
+    return data if token is None else f"{data}:{token}"
+
+
+def parse_draft_action(data: str | None) -> ParsedAction | None:
+    """The action a button names, or None for anything the bot did not send."""
     if not data or not data.startswith(DRAFT_ACTION_PREFIX):
         return None
-    action, _, target = data.removeprefix(DRAFT_ACTION_PREFIX).partition(":")
+    action, _, rest = data.removeprefix(DRAFT_ACTION_PREFIX).partition(":")
+    target, _, token = rest.partition(":")
     try:
-        return DraftAction(action), int(target)
+        return ParsedAction(DraftAction(action), int(target), int(token) if token else None)
     except ValueError:
         return None
 
@@ -78,6 +91,8 @@ class CommentLine:
     body: str
     created_at: datetime
     version_number: int | None
+    file_ref: str | None = None  # a file sent with the comment (an edited draft)
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ a file, buttons); a channel adapter renders and sends each part and answers with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
@@ -60,7 +60,8 @@ class DeliveryStatus(StrEnum):
 
 
 class Audience(StrEnum):
-    """Who a message goes to; ``GROUP`` is followed by ``:<group key>``."""
+    """Who a message goes to; ``GROUP`` is followed by ``:<group key>``, ``OFFICE`` may be
+    followed by what the report is about."""
 
     LINKED = "linked"
     ATTENDING = "attending"
@@ -71,7 +72,8 @@ class Audience(StrEnum):
     OFFICE = "office"
     TASK = "task"  # followed by ":<task key>": assignees who have not reported it done
     PERSON = "person"  # followed by ":<delegate id>": one person
-    DRAFT_MISSING = "draft_missing"  # speakers with a theme and no draft sent yet
+    # Followed by ":<deadline as a UNIX time>": speakers due then with no draft sent yet.
+    DRAFT_MISSING = "draft_missing"
 
 
 # The office chat of [office] chat_id is a Telegram group.
@@ -170,3 +172,9 @@ def decode_buttons(rows: object) -> tuple[tuple[Button, ...], ...]:
     if not isinstance(rows, list):
         return ()
     return tuple(tuple(Button(str(label), str(data)) for label, data in row) for row in rows)
+
+
+def audience_deadline(audience: str) -> datetime | None:
+    """The deadline a ``draft_missing:<time>`` or ``office:<time>`` audience names."""
+    _, _, stamp = audience.partition(":")
+    return datetime.fromtimestamp(int(stamp), tz=UTC) if stamp.isdigit() else None

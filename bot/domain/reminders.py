@@ -68,33 +68,36 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
 
 
 def _draft_messages(config: Config, office: str | None) -> list[PlannedMessage]:
-    """Reminders to speakers with nothing sent, and the office's list at the deadline."""
-    if not config.themes:
-        return []
+    """For each deadline the themes use: reminders to speakers with nothing sent, and the
+    office's list at the deadline."""
     meeting = config.meeting
-    deadline = meeting.resolve(config.drafts.deadline)
-    planned = [
-        PlannedMessage(
-            kind=MessageKind.DRAFT_REMINDER,
-            dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_REMINDER}:{spec.text}",
-            audience=Audience.DRAFT_MISSING,
-            due_at=spec.resolve(deadline, meeting.zone),
-            expires_at=deadline,  # after the deadline the office calls; a bot nag would not help
-            report_to=office,
-        )
-        for spec in config.drafts.reminders
-    ]
-    if office is not None:
-        planned.append(
-            PlannedMessage(
-                kind=MessageKind.DRAFT_MISSING,
-                dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_MISSING}",
-                audience=Audience.OFFICE,
-                due_at=deadline,
-                expires_at=meeting.starts_at,
-                report_to=office,
+    planned = []
+    for deadline in sorted({config.draft_deadline(theme.key) for theme in config.themes}):
+        stamp = f"{int(deadline.timestamp())}"
+        audience = f"{Audience.DRAFT_MISSING}:{stamp}"
+        for spec in config.drafts.reminders:
+            planned.append(
+                PlannedMessage(
+                    kind=MessageKind.DRAFT_REMINDER,
+                    dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_REMINDER}:{stamp}:{spec.text}",
+                    audience=audience,
+                    due_at=spec.resolve(deadline, meeting.zone),
+                    # After the deadline the office calls; a bot nag would not help.
+                    expires_at=deadline,
+                    report_to=office,
+                )
             )
-        )
+        if office is not None:
+            planned.append(
+                PlannedMessage(
+                    kind=MessageKind.DRAFT_MISSING,
+                    dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_MISSING}:{stamp}",
+                    audience=f"{Audience.OFFICE}:{stamp}",
+                    due_at=deadline,
+                    expires_at=meeting.starts_at,
+                    report_to=office,
+                )
+            )
     return planned
 
 

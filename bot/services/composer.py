@@ -4,7 +4,7 @@ and the reports the office gets when a message has gone out."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.config import Config
@@ -17,9 +17,11 @@ from bot.domain.outbound import (
     FilePart,
     MessageKind,
     Outbound,
+    Part,
     SharedFilePart,
     TextPart,
     VenuePart,
+    audience_deadline,
     decode_buttons,
 )
 from bot.domain.rsvp import RsvpStatus
@@ -141,11 +143,10 @@ class MessageComposer:
 
     async def _to_speaker(self, message: MessageView, recipient: Recipient) -> Outbound:
         catalog, meeting = self._catalog, self._config.meeting
-        deadline = moment(catalog, meeting.local(self._drafts.deadline_at))
         if message.kind is MessageKind.DRAFT_REMINDER:
             missing = [
                 line
-                for line in await self._drafts.missing()
+                for line in await self._drafts.missing(audience_deadline(message.audience))
                 if line.code == recipient.code  # this person's themes still without a draft
             ]
             return Outbound(
@@ -156,7 +157,7 @@ class MessageComposer:
                             name=recipient.full_name,
                             key=line.theme_key,
                             theme=line.theme_title,
-                            deadline=deadline,
+                            deadline=moment(catalog, meeting.local(line.deadline_at)),
                             how=catalog.html("draft_mine.how"),
                         ),
                         compose_buttons(catalog, line),
@@ -180,10 +181,15 @@ class MessageComposer:
             text = catalog.html(
                 "draft_comment.text", key=about.theme_key, version=Html(version), body=comment.body
             )
-            return Outbound((TextPart(text, ((reply,),)),))
+            parts: list[Part] = [TextPart(text, ((reply,),))]
+            if comment.file_ref is not None:  # an edited draft, sent on by its Telegram id
+                caption = catalog.html("draft_comment.file", name=comment.file_name or "")
+                parts.append(SharedFilePart(OFFICE_CHANNEL, comment.file_ref, caption))
+            return Outbound(tuple(parts))
         line = await self._drafts.line(int(message.params.get("assignment_id", 0)))
         if line is None:
             return Outbound(())
+        deadline = moment(catalog, meeting.local(line.deadline_at))
         if message.kind is MessageKind.DRAFT_ASSIGNED:
             text = catalog.html(
                 "draft_assigned.text",
@@ -201,7 +207,7 @@ class MessageComposer:
         if status is DraftStatus.FINAL:
             text = catalog.html("draft_verdict.final", key=line.theme_key, number=number)
         else:
-            before = self._clock.now() < self._drafts.deadline_at
+            before = self._clock.now() < line.deadline_at
             when = (
                 catalog.html("draft_verdict.before", deadline=deadline)
                 if before
@@ -215,7 +221,8 @@ class MessageComposer:
     async def _to_office(self, message: MessageView) -> Outbound:
         catalog, meeting = self._catalog, self._config.meeting
         if message.kind is MessageKind.DRAFT_MISSING:
-            return Outbound((TextPart(await self._missing_report()),))
+            deadline = audience_deadline(message.audience) or self._drafts.deadline_at
+            return Outbound((TextPart(await self._missing_report(deadline)),))
         if message.kind is MessageKind.DRAFT_REPLY:
             found = await self._drafts.comment(int(message.params.get("comment_id", 0)))
             if found is None:
@@ -258,14 +265,14 @@ class MessageComposer:
             )
         )
 
-    async def _missing_report(self) -> Html:
+    async def _missing_report(self, deadline: datetime) -> Html:
         catalog, meeting = self._catalog, self._config.meeting
-        board = await self._drafts.board()
+        board = [line for line in await self._drafts.board() if line.deadline_at == deadline]
         missing = [line for line in board if line.missing]
         lines = [
             catalog.html(
                 "draft_missing.title",
-                deadline=moment(catalog, meeting.local(self._drafts.deadline_at)),
+                deadline=moment(catalog, meeting.local(deadline)),
                 received=len(board) - len(missing),
                 total=len(board),
             )
@@ -419,7 +426,8 @@ class MessageComposer:
                 )
             )
         if report.message.kind is MessageKind.DRAFT_REMINDER:
-            lines += self._missing_lines(await self._drafts.missing())
+            due = audience_deadline(report.message.audience)
+            lines += self._missing_lines(await self._drafts.missing(due))
         lines += self._problem_lines("report.failed", report.failed, with_error=True)
         lines += self._problem_lines("report.blocked", report.blocked)
         lines += self._problem_lines("report.not_linked", report.not_linked)

@@ -11,6 +11,7 @@ speaker goes through the outbox, so nothing is lost to a restart.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -62,7 +63,11 @@ _SPEAKER_THREAD = (
 class _Pending(StrEnum):
     TEXT = "draft_text"  # typing a draft over several messages
     REPLY = "draft_reply"  # the next text answers the office
-    PICK = "draft_pick"  # a file arrived; which theme is it for?
+    PICK = "draft_pick"  # files arrived; which theme is each for?
+
+
+# Files waiting for a theme, newest kept: a speaker with two themes rarely sends more at once.
+MAX_HELD = 5
 
 
 class DraftStep(StrEnum):
@@ -74,6 +79,7 @@ class DraftStep(StrEnum):
     NOT_LINKED = "not_linked"
     NOT_SPEAKER = "not_speaker"
     PICK_THEME = "pick_theme"
+    PICK_PENDING = "pick_pending"  # text typed while a file waits for its theme
     GONE = "gone"
     COMPOSING = "composing"
     CHUNK_ADDED = "chunk_added"
@@ -92,6 +98,7 @@ class DraftStep(StrEnum):
     COMMENT_TOO_LONG = "comment_too_long"
     COMMENT_EMPTY = "comment_empty"
     DOWNLOAD_FAILED = "download_failed"
+    UNSUPPORTED = "unsupported"  # a reply to a draft post that is neither text nor a file
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,13 @@ class DraftResult:
 
 @dataclass(frozen=True)
 class HeldUpload:
-    """A document waiting for the speaker to say which theme it is for."""
+    """A document waiting for the speaker to say which theme it is for (``token`` tells the
+    held files apart: the id of the message that brought it)."""
 
     file_ref: str
     name: str
     size: int | None
+    token: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,7 +183,7 @@ class DraftService:
 
     @property
     def deadline_at(self) -> datetime:
-        """When drafts are due (one deadline for every theme)."""
+        """When drafts are due unless their theme says otherwise ([drafts] deadline)."""
         config = self._ctx.config
         return config.meeting.resolve(config.drafts.deadline)
 
@@ -208,6 +217,7 @@ class DraftService:
                     )
                 )
             )
+            # Withdrawn rows count as existing: the office's withdrawal outlives a re-sync.
             existing = {(row.theme_key, row.person_id): row for row in rows}
             for theme_key, person_id in sorted(wanted - existing.keys()):
                 await self._add_assignment(session, theme_key, person_id, "plan", "plan", now)
@@ -215,11 +225,16 @@ class DraftService:
             for key, row in existing.items():
                 if (
                     row.source == "plan"
+                    and row.withdrawn_at is None
                     and key not in wanted
                     and not await self._has_versions(session, row.id)
                 ):
                     await session.delete(row)
                     removed += 1
+                    continue
+                deadline = config.draft_deadline(row.theme_key)
+                if row.deadline_at != deadline:  # the plan moved the deadline
+                    row.deadline_at, row.updated_at = deadline, now
         if unknown:
             log.warning("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
         return DraftSync(created, removed, sorted(set(unknown)))
@@ -234,11 +249,15 @@ class DraftService:
             if person is None:
                 return AssignResult(AssignOutcome.UNKNOWN_PERSON)
             row = await self._assignment_of(session, self._theme_key(theme_key), person.id)
-            if row is not None:
+            if row is not None and row.withdrawn_at is None:
                 return AssignResult(AssignOutcome.ALREADY, await self._line(session, row.id))
-            row = await self._add_assignment(
-                session, self._theme_key(theme_key), person.id, "office", actor, now
-            )
+            if row is not None:  # withdrawn earlier: assigned again
+                row.withdrawn_at, row.source, row.updated_at = None, "office", now
+                await self._announce(session, row, actor, now)
+            else:
+                row = await self._add_assignment(
+                    session, self._theme_key(theme_key), person.id, "office", actor, now
+                )
             return AssignResult(AssignOutcome.ASSIGNED, await self._line(session, row.id))
 
     async def unassign(self, actor: str, code: str, theme_key: str) -> AssignResult:
@@ -250,14 +269,15 @@ class DraftService:
             if person is None:
                 return AssignResult(AssignOutcome.UNKNOWN_PERSON)
             row = await self._assignment_of(session, self._theme_key(theme_key), person.id)
-            if row is None:
+            if row is None or row.withdrawn_at is not None:
                 return AssignResult(AssignOutcome.NOT_ASSIGNED)
             line = await self._line(session, row.id)
             if await self._has_versions(session, row.id):
                 return AssignResult(AssignOutcome.HAS_VERSIONS, line)
+            now = self._ctx.clock.now()
             queries.add_audit(
                 session,
-                at=self._ctx.clock.now(),
+                at=now,
                 actor=actor,
                 action="draft.unassigned",
                 entity="speech_assignment",
@@ -265,7 +285,7 @@ class DraftService:
                 before={"theme": row.theme_key, "person_id": row.person_id},
                 after=None,
             )
-            await session.delete(row)
+            row.withdrawn_at, row.updated_at = now, now
             return AssignResult(AssignOutcome.REMOVED, line)
 
     # --- what people see -------------------------------------------------------------------------
@@ -283,9 +303,13 @@ class DraftService:
         async with unit_of_work(self._ctx.sessions) as session:
             return await self._lines(session)
 
-    async def missing(self) -> list[DraftLine]:
-        """Assignments with nothing sent yet."""
-        return [line for line in await self.board() if line.missing]
+    async def missing(self, deadline: datetime | None = None) -> list[DraftLine]:
+        """Assignments with nothing sent yet (those due at ``deadline``, if given)."""
+        return [
+            line
+            for line in await self.board()
+            if line.missing and (deadline is None or line.deadline_at == deadline)
+        ]
 
     async def line(self, assignment_id: int) -> DraftLine | None:
         """One assignment."""
@@ -306,9 +330,7 @@ class DraftService:
             if row.version_id is not None:
                 version = await session.get(DraftVersion, row.version_id)
                 number = version.number if version is not None else None
-            return lines[0], CommentLine(
-                row.from_office, row.author_name, row.body, row.created_at, number
-            )
+            return lines[0], _comment_line(row, number)
 
     async def thread(self, assignment_id: int) -> list[CommentLine]:
         """The whole thread of one draft, oldest first."""
@@ -321,10 +343,7 @@ class DraftService:
                     .order_by(DraftComment.id)
                 )
             ).all()
-        return [
-            CommentLine(c.from_office, c.author_name, c.body, c.created_at, number)
-            for c, number in rows
-        ]
+        return [_comment_line(c, number) for c, number in rows]
 
     async def version_file(self, version_id: int) -> VersionFile | None:
         """A stored version, for the office chat or a download."""
@@ -365,30 +384,44 @@ class DraftService:
         return DraftResult(DraftStep.PICK_THEME, choices=tuple(lines))
 
     async def hold(self, account: ChatAccount, upload: HeldUpload) -> None:
-        """Keep a document until the speaker picks its theme."""
+        """Keep a document until the speaker picks its theme (several may wait)."""
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
-            if ident is not None:
-                ident.pending_input = _Pending.PICK
-                ident.pending_data = {
+            if ident is None:
+                return
+            held = _held(ident) if ident.pending_input == _Pending.PICK else []
+            held.append(
+                {
+                    "token": upload.token,
                     "file_ref": upload.file_ref,
                     "name": upload.name,
                     "size": upload.size,
                 }
+            )
+            ident.pending_input = _Pending.PICK
+            ident.pending_data = {"held": held[-MAX_HELD:]}
 
-    async def take_held(self, account: ChatAccount) -> HeldUpload | None:
-        """The document waiting for a theme, if the speaker still has one; forgets it."""
+    async def take_held(self, account: ChatAccount, token: int | None) -> HeldUpload | None:
+        """The held document a theme button was for, if it still waits; forgets it."""
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
-            if ident is None or ident.pending_input != _Pending.PICK:
+            if ident is None or ident.pending_input != _Pending.PICK or token is None:
                 return None
-            data = ident.pending_data or {}
-            ident.pending_input = ident.pending_data = None
-            size = data.get("size")
+            held = _held(ident)
+            found = next((item for item in held if item.get("token") == token), None)
+            if found is None:
+                return None
+            rest = [item for item in held if item is not found]
+            if rest:
+                ident.pending_data = {"held": rest}
+            else:
+                ident.pending_input = ident.pending_data = None
+            size = found.get("size")
             return HeldUpload(
-                str(data.get("file_ref", "")),
-                str(data.get("name", "")),
+                str(found.get("file_ref", "")),
+                str(found.get("name", "")),
                 int(size) if size is not None else None,
+                token,
             )
 
     async def store_file(
@@ -406,6 +439,31 @@ class DraftService:
         )
 
     # --- typed drafts ----------------------------------------------------------------------------
+
+    async def take_text(
+        self, account: ChatAccount, text: str, *, message_id: int, replied_to: int | None
+    ) -> DraftResult:
+        """Private text, if it belongs to the drafts: a reply to the office's message first
+        (the speaker chose it explicitly), then a piece of a draft being typed, an answer after
+        "Trả lời Văn phòng", or a reminder to pick a theme. NOTHING_PENDING otherwise."""
+        if replied_to is not None:
+            result = await self.reply_from_speaker(
+                account, text, message_id=message_id, replied_to=replied_to, after_button=False
+            )
+            if result.step is not DraftStep.NOTHING_PENDING:
+                return result
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            pending = ident.pending_input if ident is not None else None
+        if pending == _Pending.TEXT:
+            return await self.add_text(account, text, message_id=message_id)
+        if pending == _Pending.REPLY:
+            return await self.reply_from_speaker(
+                account, text, message_id=message_id, replied_to=None
+            )
+        if pending == _Pending.PICK:
+            return DraftResult(DraftStep.PICK_PENDING)
+        return DraftResult(DraftStep.NOTHING_PENDING)
 
     async def compose(self, account: ChatAccount, assignment_id: int) -> DraftResult:
         """Start (or resume) typing a draft: every text until "Xong" belongs to it."""
@@ -486,16 +544,21 @@ class DraftService:
                     stored.text_buffer = None
         return result
 
-    async def cancel(self, account: ChatAccount, assignment_id: int) -> DraftResult:
-        """Stop typing (the pieces are dropped) or stop replying."""
+    async def cancel(
+        self, account: ChatAccount, assignment_id: int, *, typing: bool
+    ) -> DraftResult:
+        """Stop typing a draft (``typing``: its pieces are dropped) or stop answering the
+        office (a draft being typed is kept)."""
+        wanted = _Pending.TEXT if typing else _Pending.REPLY
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._own(session, account, assignment_id)
             if isinstance(found, DraftResult):
                 return found
             ident, row = found
-            dropped = bool(row.text_buffer)
-            row.text_buffer = None
-            waiting = ident.pending_input in (_Pending.TEXT, _Pending.REPLY)
+            dropped = typing and bool(row.text_buffer)
+            if typing:
+                row.text_buffer = None
+            waiting = ident.pending_input == wanted and _pending_id(ident) == row.id
             if waiting:
                 ident.pending_input = ident.pending_data = None
             if not waiting and not dropped:
@@ -509,29 +572,40 @@ class DraftService:
         account: ChatAccount,
         *,
         chat_address: str,
+        message_id: int,
         replied_to: int,
         author_name: str,
         text: str,
         allowed: bool,
+        attachment: HeldUpload | None = None,
+        supported: bool = True,
     ) -> DraftResult:
         """An office member's reply to a draft post: kept with the draft, sent to the speaker.
 
         ``allowed`` says whether the author is office staff; a reply from anyone else to a
         draft post is refused (NOT_ALLOWED), a reply to any other message is NOT_A_DRAFT_POST.
+        ``attachment`` is a file sent with the comment (an edited draft); ``supported`` is
+        False for content that cannot be relayed (a photo, a sticker). ``message_id`` of the
+        reply makes a redelivered update a no-op.
         """
         body = text.strip()
         async with unit_of_work(self._ctx.sessions) as session:
             params = await self._thread_post(session, chat_address, replied_to, _OFFICE_THREAD)
             if params is None:
                 return DraftResult(DraftStep.NOT_A_DRAFT_POST)
-            row = await session.get(SpeechAssignment, int(params.get("assignment_id", 0)))
-            if row is None or row.meeting_id != self._ctx.meeting_id:
+            row = await self._live(session, int(params.get("assignment_id", 0)))
+            if row is None:
                 return DraftResult(DraftStep.GONE)
             if not allowed:
                 return DraftResult(DraftStep.NOT_ALLOWED)
-            if not body:
+            if not supported:
+                return DraftResult(DraftStep.UNSUPPORTED)
+            source = f"{chat_address}:{message_id}"
+            if await self._seen(session, source):
+                return DraftResult(DraftStep.REPEATED)
+            if not body and attachment is None:
                 return DraftResult(DraftStep.COMMENT_EMPTY)
-            if len(body) > MAX_COMMENT:
+            if _too_long(body):
                 return DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(body))
             version_id = params.get("version_id")
             comment = await self._add_comment(
@@ -542,6 +616,8 @@ class DraftService:
                 actor=account.actor,
                 author_name=author_name,
                 body=body,
+                source_ref=source,
+                attachment=attachment,
             )
             await queue_to_person(
                 session,
@@ -565,10 +641,16 @@ class DraftService:
             return DraftResult(DraftStep.ASK_REPLY, draft=await self._line(session, row.id))
 
     async def reply_from_speaker(
-        self, account: ChatAccount, text: str, *, message_id: int, replied_to: int | None
+        self,
+        account: ChatAccount,
+        text: str,
+        *,
+        message_id: int,
+        replied_to: int | None,
+        after_button: bool = True,
     ) -> DraftResult:
-        """The speaker answers the office: by replying to a relayed message, or after the
-        button. NOTHING_PENDING when the text is neither."""
+        """The speaker answers the office: by replying to a relayed message, or (with
+        ``after_button``) after "Trả lời Văn phòng". NOTHING_PENDING when the text is neither."""
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
             if ident is None:
@@ -580,7 +662,7 @@ class DraftService:
                 )
                 if params is not None:
                     assignment_id = int(params.get("assignment_id", 0))
-            if assignment_id is None and ident.pending_input == _Pending.REPLY:
+            if after_button and assignment_id is None and ident.pending_input == _Pending.REPLY:
                 assignment_id = _pending_id(ident)
             if assignment_id is None:
                 return DraftResult(DraftStep.NOTHING_PENDING)
@@ -594,7 +676,7 @@ class DraftService:
             body = text.strip()
             if not body:
                 return DraftResult(DraftStep.COMMENT_EMPTY)
-            if len(body) > MAX_COMMENT:
+            if _too_long(body):
                 return DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(body))
             if ident.pending_input == _Pending.REPLY:
                 ident.pending_input = ident.pending_data = None
@@ -607,6 +689,7 @@ class DraftService:
                 actor=account.actor,
                 author_name=person.full_name,
                 body=body,
+                source_ref=f"{account.chat_address}:{message_id}",
             )
             await self._post_to_office(
                 session,
@@ -624,8 +707,8 @@ class DraftService:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             version = await session.get(DraftVersion, version_id)
-            row = await session.get(SpeechAssignment, version.assignment_id) if version else None
-            if version is None or row is None or row.meeting_id != self._ctx.meeting_id:
+            row = await self._live(session, version.assignment_id) if version else None
+            if version is None or row is None:
                 return DraftResult(DraftStep.GONE)
             latest = await self._latest_number(session, row.id)
             if latest != version.number:
@@ -744,12 +827,21 @@ class DraftService:
             theme_key=theme_key,
             person_id=person_id,
             source=source,
+            deadline_at=self._ctx.config.draft_deadline(theme_key),
             status=DraftStatus.WAITING,
             created_at=now,
             updated_at=now,
         )
         session.add(row)
         await session.flush()
+        await self._announce(session, row, actor, now)
+        return row
+
+    async def _announce(
+        self, session: AsyncSession, row: SpeechAssignment, actor: str, now: datetime
+    ) -> None:
+        """Audit a new assignment and tell the speaker, if they have linked an account (the
+        others see it when they open their personal link)."""
         queries.add_audit(
             session,
             at=now,
@@ -758,22 +850,34 @@ class DraftService:
             entity="speech_assignment",
             entity_id=row.id,
             before=None,
-            after={"theme": theme_key, "person_id": person_id, "source": source},
+            after={"theme": row.theme_key, "person_id": row.person_id, "source": row.source},
         )
         linked = await session.scalar(
-            select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == person_id).limit(1)
+            select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == row.person_id).limit(1)
         )
-        if linked is not None:  # the others see it when they open their link
+        if linked is not None:
             await queue_to_person(
                 session,
                 meeting_id=self._ctx.meeting_id,
                 kind=MessageKind.DRAFT_ASSIGNED,
-                person_id=person_id,
+                person_id=row.person_id,
                 now=now,
                 params={"assignment_id": row.id},
                 report_to=None,
             )
+
+    async def _live(self, session: AsyncSession, assignment_id: int) -> SpeechAssignment | None:
+        """An assignment of this meeting that the office has not withdrawn."""
+        row = await session.get(SpeechAssignment, assignment_id)
+        if row is None or row.meeting_id != self._ctx.meeting_id or row.withdrawn_at is not None:
+            return None
         return row
+
+    async def _seen(self, session: AsyncSession, source_ref: str) -> bool:
+        found = await session.scalar(
+            select(DraftComment.id).where(DraftComment.source_ref == source_ref).limit(1)
+        )
+        return found is not None
 
     async def _has_versions(self, session: AsyncSession, assignment_id: int) -> bool:
         found = await session.scalar(
@@ -802,8 +906,8 @@ class DraftService:
         ident = await queries.identity(session, account.channel, account.external_id)
         if ident is None:
             return DraftResult(DraftStep.NOT_LINKED)
-        row = await session.get(SpeechAssignment, assignment_id)
-        if row is None or row.meeting_id != self._ctx.meeting_id:
+        row = await self._live(session, assignment_id)
+        if row is None:
             return DraftResult(DraftStep.GONE)
         if row.person_id != ident.delegate_id:  # another speaker's draft, or forged button data
             return DraftResult(DraftStep.NOT_SPEAKER)
@@ -834,17 +938,19 @@ class DraftService:
             if isinstance(found, DraftResult):
                 return found
             _, row = found
-            same = await session.scalar(
+            # Only the newest counts: going back to an earlier text is a new version (the store
+            # keeps its bytes once either way).
+            newest = await session.scalar(
                 select(DraftVersion)
-                .where(DraftVersion.assignment_id == row.id, DraftVersion.sha256 == stored.sha256)
-                .order_by(DraftVersion.number)
+                .where(DraftVersion.assignment_id == row.id)
+                .order_by(DraftVersion.number.desc())
                 .limit(1)
             )
-            if same is not None:
+            if newest is not None and newest.sha256 == stored.sha256:
                 return DraftResult(
                     DraftStep.DUPLICATE,
                     draft=await self._line(session, row.id),
-                    version=_version_line(same),
+                    version=_version_line(newest),
                 )
             version = DraftVersion(
                 assignment_id=row.id,
@@ -915,6 +1021,8 @@ class DraftService:
         actor: str,
         author_name: str,
         body: str,
+        source_ref: str,
+        attachment: HeldUpload | None = None,
     ) -> DraftComment:
         now = self._ctx.clock.now()
         comment = DraftComment(
@@ -924,6 +1032,9 @@ class DraftService:
             author=actor,
             author_name=author_name[:200],
             body=body,
+            file_ref=attachment.file_ref if attachment else None,
+            file_name=attachment.name[:300] if attachment else None,
+            source_ref=source_ref,
             created_at=now,
         )
         session.add(comment)
@@ -976,7 +1087,10 @@ class DraftService:
             select(SpeechAssignment, Delegate, ChannelIdentity)
             .join(Delegate, Delegate.id == SpeechAssignment.person_id)
             .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
-            .where(SpeechAssignment.meeting_id == self._ctx.meeting_id)
+            .where(
+                SpeechAssignment.meeting_id == self._ctx.meeting_id,
+                SpeechAssignment.withdrawn_at.is_(None),
+            )
         )
         if person_id is not None:
             query = query.where(SpeechAssignment.person_id == person_id)
@@ -1002,7 +1116,6 @@ class DraftService:
         themes = {
             theme.key: (index, theme.title) for index, theme in enumerate(self._ctx.config.themes)
         }
-        deadline = self.deadline_at
         seen: set[int] = set()
         lines: list[tuple[tuple[Any, ...], DraftLine]] = []
         for row, person, ident in rows:
@@ -1021,17 +1134,11 @@ class DraftService:
                 position=person.position,
                 organization=person.organization,
                 linked=ident is not None,
-                deadline_at=deadline,
+                deadline_at=row.deadline_at,
                 status=DraftStatus(row.status),
                 latest=_version_line(mine[-1]) if mine else None,
                 versions=len(mine),
-                last_comment=CommentLine(
-                    comment.from_office,
-                    comment.author_name,
-                    comment.body,
-                    comment.created_at,
-                    numbers.get(comment.version_id or 0),
-                )
+                last_comment=_comment_line(comment, numbers.get(comment.version_id or 0))
                 if comment is not None
                 else None,
                 buffered_chunks=len(row.text_buffer or []),
@@ -1044,6 +1151,29 @@ class DraftService:
 
 def _pending_id(ident: ChannelIdentity) -> int:
     return int((ident.pending_data or {}).get("assignment_id", 0))
+
+
+def _held(ident: ChannelIdentity) -> list[dict[str, Any]]:
+    held = (ident.pending_data or {}).get("held")
+    return [dict(item) for item in held] if isinstance(held, list) else []
+
+
+def _too_long(body: str) -> bool:
+    """Over the limit as Telegram will count it once escaped for HTML (``&`` grows to five
+    characters), so a comment always fits one message and its reply button."""
+    return len(html.escape(body, quote=False)) > MAX_COMMENT
+
+
+def _comment_line(comment: DraftComment, version_number: int | None) -> CommentLine:
+    return CommentLine(
+        from_office=comment.from_office,
+        author_name=comment.author_name,
+        body=comment.body,
+        created_at=comment.created_at,
+        version_number=version_number,
+        file_ref=comment.file_ref,
+        file_name=comment.file_name,
+    )
 
 
 def _version_line(version: DraftVersion) -> VersionLine:

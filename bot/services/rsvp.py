@@ -65,6 +65,9 @@ class Awaiting(StrEnum):
     SUBSTITUTE_POSITION = "substitute_position"
 
 
+_AWAITING = frozenset(a.value for a in Awaiting)
+
+
 class RsvpStep(StrEnum):
     """What happened, so the adapter knows what to say."""
 
@@ -207,7 +210,7 @@ class RsvpService:
                 if ident.last_message_id is not None and message_id <= ident.last_message_id:
                     return RsvpResult(RsvpStep.DUPLICATE)
                 ident.last_message_id = message_id
-            if ident.pending_input is None:
+            if ident.pending_input not in _AWAITING:  # nothing, or another flow's question
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
             current = RsvpView.of(await queries.rsvp_of(session, ident.delegate_id))
             if not self.is_open():

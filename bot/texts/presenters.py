@@ -156,8 +156,10 @@ def draft_status_label(catalog: Catalog, status: DraftStatus) -> str:
 
 
 def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: datetime) -> Html:
-    """An assignment as the office's /thamluan lists it."""
+    """An assignment as the office's /thamluan lists it (its deadline only when its theme has
+    one of its own)."""
     meeting = config.meeting
+    default_deadline = meeting.resolve(config.drafts.deadline)
     version = ""
     if line.latest is not None:
         version = catalog.html(
@@ -173,6 +175,13 @@ def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: dat
         organization=line.organization,
         status=draft_status_label(catalog, line.status),
         version=Html(version),
+        due=Html(
+            catalog.html(
+                "draft_board.due", deadline=moment(catalog, meeting.local(line.deadline_at))
+            )
+            if line.deadline_at != default_deadline
+            else ""
+        ),
         late=Html(catalog.html("draft_board.late") if line.late(now) else ""),
         unlinked=Html("" if line.linked else catalog.html("draft_board.unlinked")),
     )

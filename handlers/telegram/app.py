@@ -111,7 +111,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             # In a group, only replies to the bot's own posts reach it (privacy mode): a reply
             # to a draft's post in the office chat is a comment for the speaker.
             MessageHandler(
-                filters.ChatType.GROUPS & new & filters.REPLY & filters.TEXT & ~filters.COMMAND,
+                filters.ChatType.GROUPS & new & filters.REPLY & ~filters.COMMAND,
                 drafts.on_office_reply,
             ),
             # Anything else in private (stickers, photos, unknown commands) gets a hint.

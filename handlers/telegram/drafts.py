@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot.domain.drafts import (
     MAX_COMMENT,
@@ -27,11 +27,10 @@ from bot.texts.presenters import (
     draft_status_label,
     themes_list,
 )
-from handlers.telegram import render
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import markup
 from handlers.telegram.misc import answer_query
-from handlers.telegram.office import office_only
+from handlers.telegram.office import office_only, send_board
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +81,7 @@ async def board(update: Update, context: Context) -> None:
             for line in lines
             if line.latest is not None
         ]
-        *head, last = render.split_lines(Html("\n\n".join(texts)).split("\n"))
-        for text in head:
-            await context.bot.send_message(chat.id, text)
-        await context.bot.send_message(
-            chat.id, last, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
-        )
+        await send_board(context, chat.id, texts, buttons)
         return
     if chat.type != "private":
         return  # a speaker's drafts are shown in private only
@@ -162,7 +156,7 @@ async def on_button(update: Update, context: Context) -> None:
     if parsed is None:
         await answer_query(query, catalog.plain("hint.stale_button"), alert=True)
         return
-    action, target = parsed
+    action, target = parsed.action, parsed.target
     account = account_of(update)
     drafts = services.drafts
     if action in OFFICE_ACTIONS:
@@ -182,12 +176,12 @@ async def on_button(update: Update, context: Context) -> None:
         result = await drafts.compose(account, target)
     elif action is DraftAction.FINISH:
         result = await drafts.finish_text(account, target)
-    elif action is DraftAction.CANCEL:
-        result = await drafts.cancel(account, target)
+    elif action in (DraftAction.CANCEL, DraftAction.STOP_REPLY):
+        result = await drafts.cancel(account, target, typing=action is DraftAction.CANCEL)
     elif action is DraftAction.REPLY:
         result = await drafts.begin_reply(account, target)
     else:  # PICK: the theme for a document that arrived earlier
-        held = await drafts.take_held(account)
+        held = await drafts.take_held(account, parsed.token)
         if held is None:
             await _say(update, context, catalog.html("draft.pick_expired"))
             return
@@ -203,16 +197,12 @@ async def on_text(update: Update, context: Context) -> bool:
     False when the text is neither, so the next handler may take it."""
     message = update.effective_message
     assert message is not None and message.text is not None
-    drafts = services_of(context).drafts
-    account = account_of(update)
-    result = await drafts.add_text(account, message.text, message_id=message.message_id)
-    if result.step is DraftStep.NOTHING_PENDING:
-        result = await drafts.reply_from_speaker(
-            account,
-            message.text,
-            message_id=message.message_id,
-            replied_to=_replied_to_bot(context, message),
-        )
+    result = await services_of(context).drafts.take_text(
+        account_of(update),
+        message.text,
+        message_id=message.message_id,
+        replied_to=_replied_to_bot(context, message),
+    )
     if result.step is DraftStep.NOTHING_PENDING:
         return False
     if result.step is not DraftStep.REPEATED:
@@ -241,7 +231,7 @@ async def on_document(update: Update, context: Context) -> bool:
     if reject is not None:  # judged before downloading anything
         await message.reply_html(catalog.html(f"draft.rejected_{reject}"))
         return True
-    held = HeldUpload(document.file_id, name, document.file_size)
+    held = HeldUpload(document.file_id, name, document.file_size, message.message_id)
     if target.step is DraftStep.PICK_THEME:
         await drafts.hold(account_of(update), held)
         buttons = [
@@ -250,7 +240,7 @@ async def on_document(update: Update, context: Context) -> bool:
                     catalog.plain("buttons.draft_pick", key=line.theme_key, title=line.theme_title)[
                         :64
                     ],
-                    callback_data=draft_action(DraftAction.PICK, line.id),
+                    callback_data=draft_action(DraftAction.PICK, line.id, held.token),
                 )
             ]
             for line in target.choices
@@ -266,26 +256,34 @@ async def on_document(update: Update, context: Context) -> bool:
 
 
 async def on_office_reply(update: Update, context: Context) -> None:
-    """A reply in the office chat to a draft post: the comment goes to the speaker. Replies to
-    anything else are the office talking among themselves: the bot stays silent."""
+    """A reply in the office chat to a draft post: the comment (text, or a file such as an
+    edited draft, with its caption) goes to the speaker. Replies to anything else are the
+    office talking among themselves: the bot stays silent."""
     message, user, chat = update.effective_message, update.effective_user, update.effective_chat
-    assert message is not None and message.text is not None
-    assert user is not None and chat is not None
+    assert message is not None and user is not None and chat is not None
     services, catalog = services_of(context), catalog_of(context)
     if services.config.office.chat_id != chat.id:
         return
     replied_to = _replied_to_bot(context, message)
     if replied_to is None:
         return
+    document = message.document
+    attachment = None
+    if document is not None:
+        name = document.file_name or catalog.plain("draft.unnamed_file")
+        attachment = HeldUpload(document.file_id, name, document.file_size, message.message_id)
     result = await services.drafts.comment_from_office(
         account_of(update),
         chat_address=str(chat.id),
+        message_id=message.message_id,
         replied_to=replied_to,
         author_name=user.full_name,
-        text=message.text,
+        text=message.text or message.caption or "",
         allowed=services.is_office_admin(user.id),
+        attachment=attachment,
+        supported=message.text is not None or document is not None,
     )
-    if result.step is DraftStep.NOT_A_DRAFT_POST:
+    if result.step in (DraftStep.NOT_A_DRAFT_POST, DraftStep.REPEATED):
         return
     if result.step is DraftStep.RELAYED:
         assert result.draft is not None
@@ -296,6 +294,8 @@ async def on_office_reply(update: Update, context: Context) -> None:
         )
     elif result.step is DraftStep.NOT_ALLOWED:
         text = catalog.html("draft_office.not_admin")
+    elif result.step is DraftStep.UNSUPPORTED:
+        text = catalog.html("draft_office.unsupported")
     elif result.step is DraftStep.COMMENT_TOO_LONG:
         text = catalog.html("draft.comment_too_long", limit=MAX_COMMENT)
     elif result.step is DraftStep.COMMENT_EMPTY:
@@ -323,6 +323,11 @@ async def _download_and_store(
     try:
         telegram_file = await context.bot.get_file(held.file_ref)
         content = bytes(await telegram_file.download_as_bytearray())
+    except BadRequest as exc:
+        if "too big" in exc.message.lower():  # no size was announced, Telegram measured it
+            return DraftResult(DraftStep.REJECTED, reject="too_large")
+        log.warning("draft download refused: %s", type(exc).__name__)
+        return DraftResult(DraftStep.DOWNLOAD_FAILED)
     except TelegramError as exc:
         log.warning("draft download failed: %s", type(exc).__name__)
         return DraftResult(DraftStep.DOWNLOAD_FAILED)
@@ -424,6 +429,8 @@ async def _reply(update: Update, context: Context, result: DraftResult) -> None:
         params["limit"] = MAX_COMMENT
     elif step is DraftStep.NOT_LINKED:
         key = "hint.not_linked"
+    elif step is DraftStep.NOT_SPEAKER:  # a button for someone else's draft
+        key = "draft.not_yours"
     else:
         key = f"draft.{step.value}"
     if (
@@ -450,7 +457,7 @@ async def _reply(update: Update, context: Context, result: DraftResult) -> None:
                 [
                     InlineKeyboardButton(
                         catalog.plain("buttons.cancel"),
-                        callback_data=draft_action(DraftAction.CANCEL, line.id),
+                        callback_data=draft_action(DraftAction.STOP_REPLY, line.id),
                     )
                 ]
             ]

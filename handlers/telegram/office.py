@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from functools import wraps
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from handlers.telegram import render
 from handlers.telegram.context import Context, catalog_of, services_of
@@ -27,6 +27,35 @@ def office_only(handler: Handler) -> Handler:
         await handler(update, context)
 
     return guarded
+
+
+# Telegram caps an inline keyboard at about 100 buttons; a long board spreads them out.
+MAX_BUTTONS_PER_MESSAGE = 50
+
+
+async def send_board(
+    context: Context,
+    chat_id: int,
+    texts: Sequence[str],
+    buttons: Sequence[list[InlineKeyboardButton]],
+) -> None:
+    """A board: its blocks split at Telegram's length limit, the buttons under the last part
+    (and, beyond 50, under short follow-up messages)."""
+    *head, last = render.split_lines("\n\n".join(texts).split("\n"))
+    for text in head:
+        await context.bot.send_message(chat_id, text)
+    rows = list(buttons)
+    chunks = [
+        rows[i : i + MAX_BUTTONS_PER_MESSAGE] for i in range(0, len(rows), MAX_BUTTONS_PER_MESSAGE)
+    ]
+    first = InlineKeyboardMarkup(chunks[0]) if chunks else None
+    await context.bot.send_message(chat_id, last, reply_markup=first)
+    for chunk in chunks[1:]:
+        await context.bot.send_message(
+            chat_id,
+            catalog_of(context).html("misc.more_buttons"),
+            reply_markup=InlineKeyboardMarkup(chunk),
+        )
 
 
 async def _send_lines(update: Update, context: Context, lines: Sequence[str]) -> None:

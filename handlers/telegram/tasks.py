@@ -8,10 +8,10 @@ from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
 from bot.texts.presenters import task_buttons, task_summary
-from handlers.telegram import render
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import markup
 from handlers.telegram.misc import answer_query
+from handlers.telegram.office import send_board
 
 TASK_PATTERN = r"^task:"
 MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # what a bot may download from Telegram
@@ -50,12 +50,7 @@ async def board(update: Update, context: Context) -> None:
             for line in lines
             for e in line.files
         ]
-        *head, last = render.split_lines(Html("\n\n".join(texts)).split("\n"))
-        for text in head:
-            await context.bot.send_message(chat.id, text)
-        await context.bot.send_message(
-            chat.id, last, reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
-        )
+        await send_board(context, chat.id, texts, buttons)
         return
     if chat.type != "private":
         return  # a delegate's tasks are shown in private only

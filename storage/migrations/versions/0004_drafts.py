@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-28 00:40:55.192936
+Create Date: 2026-11-28 01:08:00.258652
 """
 
 from collections.abc import Sequence
@@ -31,6 +31,8 @@ def upgrade() -> None:
             "person_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("source", sa.String(length=8), nullable=False),
+        sa.Column("deadline_at", storage.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("withdrawn_at", storage.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_at", storage.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status_by", sa.String(length=80), nullable=True),
@@ -58,6 +60,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("speech_assignments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_speech_assignments_deadline_at"), ["deadline_at"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_speech_assignments_person_id"), ["person_id"], unique=False
         )
@@ -108,6 +113,9 @@ def upgrade() -> None:
         sa.Column("author", sa.String(length=80), nullable=False),
         sa.Column("author_name", sa.String(length=200), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("file_ref", sa.String(length=200), nullable=True),
+        sa.Column("file_name", sa.String(length=300), nullable=True),
+        sa.Column("source_ref", sa.String(length=64), nullable=True),
         sa.Column("created_at", storage.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["assignment_id"],
@@ -122,6 +130,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_draft_comments")),
+        sa.UniqueConstraint("source_ref", name=op.f("uq_draft_comments_source_ref")),
     )
     with op.batch_alter_table("draft_comments", schema=None) as batch_op:
         batch_op.create_index(
@@ -150,5 +159,6 @@ def downgrade() -> None:
     op.drop_table("draft_versions")
     with op.batch_alter_table("speech_assignments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_speech_assignments_person_id"))
+        batch_op.drop_index(batch_op.f("ix_speech_assignments_deadline_at"))
 
     op.drop_table("speech_assignments")
