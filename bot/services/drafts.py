@@ -467,19 +467,7 @@ class DraftService:
 
     async def compose(self, account: ChatAccount, assignment_id: int) -> DraftResult:
         """Start (or resume) typing a draft: every text until "Xong" belongs to it."""
-        async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._own(session, account, assignment_id)
-            if isinstance(found, DraftResult):
-                return found
-            ident, row = found
-            ident.pending_input, ident.pending_data = _Pending.TEXT, {"assignment_id": row.id}
-            chunks = row.text_buffer or []
-            return DraftResult(
-                DraftStep.COMPOSING,
-                draft=await self._line(session, row.id),
-                chunks=len(chunks),
-                chars=sum(len(c) for c in chunks),
-            )
+        return await self._ask(account, assignment_id, _Pending.TEXT, DraftStep.COMPOSING)
 
     async def add_text(self, account: ChatAccount, text: str, *, message_id: int) -> DraftResult:
         """A piece of a typed draft; NOTHING_PENDING when the account is not typing one."""
@@ -632,13 +620,25 @@ class DraftService:
 
     async def begin_reply(self, account: ChatAccount, assignment_id: int) -> DraftResult:
         """The speaker's "Trả lời Văn phòng" button: the next text goes to the office."""
+        return await self._ask(account, assignment_id, _Pending.REPLY, DraftStep.ASK_REPLY)
+
+    async def _ask(
+        self, account: ChatAccount, assignment_id: int, pending: _Pending, step: DraftStep
+    ) -> DraftResult:
+        """Remember what the speaker's next text is for; say how much is typed so far."""
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._own(session, account, assignment_id)
             if isinstance(found, DraftResult):
                 return found
             ident, row = found
-            ident.pending_input, ident.pending_data = _Pending.REPLY, {"assignment_id": row.id}
-            return DraftResult(DraftStep.ASK_REPLY, draft=await self._line(session, row.id))
+            ident.pending_input, ident.pending_data = pending, {"assignment_id": row.id}
+            chunks = row.text_buffer or []
+            return DraftResult(
+                step,
+                draft=await self._line(session, row.id),
+                chunks=len(chunks),
+                chars=sum(len(c) for c in chunks),
+            )
 
     async def reply_from_speaker(
         self,

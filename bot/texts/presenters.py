@@ -155,19 +155,24 @@ def draft_status_label(catalog: Catalog, status: DraftStatus) -> str:
     return catalog.plain(f"draft_status.{status.value}")
 
 
+def _latest_version(catalog: Catalog, config: Config, line: DraftLine, key: str) -> str:
+    """The latest version's number, time and size in template ``key`` ("" if none yet)."""
+    if line.latest is None:
+        return ""
+    return catalog.html(
+        key,
+        number=line.latest.number,
+        time=short_moment(catalog, config.meeting.local(line.latest.created_at)),
+        size=file_size(catalog, line.latest.size),
+    )
+
+
 def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: datetime) -> Html:
     """An assignment as the office's /thamluan lists it (its deadline only when its theme has
     one of its own)."""
     meeting = config.meeting
     default_deadline = meeting.resolve(config.drafts.deadline)
-    version = ""
-    if line.latest is not None:
-        version = catalog.html(
-            "draft_board.version",
-            number=line.latest.number,
-            time=short_moment(catalog, meeting.local(line.latest.created_at)),
-            size=file_size(catalog, line.latest.size),
-        )
+    version = _latest_version(catalog, config, line, "draft_board.version")
     text = catalog.html(
         "draft_board.line",
         key=line.theme_key,
@@ -202,14 +207,7 @@ def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: dat
 def draft_mine(catalog: Catalog, config: Config, line: DraftLine) -> Html:
     """A speaker's own assignment: theme, deadline, status, latest version."""
     meeting = config.meeting
-    version = ""
-    if line.latest is not None:
-        version = catalog.html(
-            "draft_mine.version",
-            number=line.latest.number,
-            time=short_moment(catalog, meeting.local(line.latest.created_at)),
-            size=file_size(catalog, line.latest.size),
-        )
+    version = _latest_version(catalog, config, line, "draft_mine.version")
     return catalog.html(
         "draft_mine.line",
         key=line.theme_key,
