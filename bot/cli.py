@@ -8,13 +8,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
 import logging
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -23,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.documents.workbook import Cell, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
@@ -30,6 +29,7 @@ from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
 from bot.services import Services, build_outbox, build_scheduler, build_services
+from bot.services.report_file import audit_table, office_report_workbook
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import clock, long_date, moment
 from schedules.clock import SystemClock
@@ -108,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp_drafts.add_argument("directory", type=Path)
     exp_drafts.set_defaults(command=cmd_drafts_export)
+
+    report = sub.add_parser(
+        "report", help="báo cáo Excel: đại biểu, tổng hợp, tham luận, nhiệm vụ, gửi tin"
+    )
+    report.add_argument("file", type=Path)
+    report.set_defaults(command=cmd_report)
+
+    audit = sub.add_parser("audit", help="nhật ký thay đổi").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    exp_audit = audit.add_parser(
+        "export", help="xuất mọi thay đổi (ai, khi nào, thay đổi gì) ra tệp CSV hoặc XLSX"
+    )
+    exp_audit.add_argument("file", type=Path)
+    exp_audit.set_defaults(command=cmd_audit_export)
     return parser
 
 
@@ -396,11 +411,65 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
             ]
             for link in await services.invitations.links()
         ]
-        _write_table(path, headings, rows)
+        write_table(path, headings, rows)
         _out(catalog.plain("export.done", path=path, count=len(rows), username=username))
         return EXIT_OK
 
     return _run_channel(catalog, loaded[0], work)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the office's report workbook."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    path: Path = args.file
+    if path.suffix.lower() != ".xlsx":
+        _out(catalog.plain("report_file.bad_format", path=path), sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        report = await services.office_report.collect()
+        _write_file(path, office_report_workbook(catalog, config, report))
+        _out(
+            catalog.plain(
+                "report_file.done",
+                path=path,
+                delegates=len(report.delegates),
+                drafts=len(report.drafts),
+                tasks=len(report.tasks),
+                messages=len(report.messages),
+            )
+        )
+        return EXIT_OK
+
+    return asyncio.run(_with_services(loaded[0], work))
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Write every audited change (who, when, what, from, to) to CSV or XLSX."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    path: Path = args.file
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        _out(catalog.plain("export.bad_format", path=path), sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        headings, rows = audit_table(catalog, config, await services.office_report.audit())
+        write_table(path, headings, rows)
+        _out(catalog.plain("audit_export.done", count=len(rows), path=path))
+        return EXIT_OK
+
+    return asyncio.run(_with_services(loaded[0], work))
 
 
 DRAFTS_INDEX = "danh-muc-tham-luan.xlsx"
@@ -433,9 +502,6 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
             number=line.latest.number,
         )
 
-    def when(instant: datetime | None) -> str:
-        return meeting.local(instant).strftime("%d/%m/%Y %H:%M") if instant else ""
-
     async def work(services: Services) -> int:
         exported = await services.drafts.export(directory, name_for)
         headings = [
@@ -456,7 +522,7 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
                 "last_comment",
             )
         ]
-        rows = []
+        rows: list[list[Cell]] = []
         for item in exported:
             line, latest, comment = item.draft, item.draft.latest, item.draft.last_comment
             rows.append(
@@ -468,15 +534,15 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
                     line.position,
                     line.organization,
                     catalog.plain(f"draft_status.{line.status.value}"),
-                    str(line.versions),
-                    when(latest.created_at if latest else None),
-                    str(latest.size) if latest else "",
-                    item.file_name or "",
-                    latest.sha256 if latest else "",
-                    comment.body if comment else "",
+                    line.versions,
+                    meeting.local(latest.created_at) if latest else None,
+                    latest.size if latest else None,
+                    item.file_name,
+                    latest.sha256 if latest else None,
+                    comment.body if comment else None,
                 ]
             )
-        _write_table(directory / DRAFTS_INDEX, headings, rows)
+        write_table(directory / DRAFTS_INDEX, headings, rows)
         files = sum(item.file_name is not None for item in exported)
         _out(
             catalog.plain(
@@ -490,44 +556,6 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(_with_services(loaded[0], work))
-
-
-# A cell starting like this is a formula to Excel and LibreOffice: text people typed (a name,
-# a comment) must never run as one.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _write_table(path: Path, headings: list[str], rows: list[list[str]]) -> None:
-    """CSV with a BOM (so Excel reads Vietnamese correctly) or a formatted XLSX sheet; cells
-    that a spreadsheet would take for a formula stay text."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(headings)
-            writer.writerows(
-                [["'" + v if v.startswith(_FORMULA_START) else v for v in row] for row in rows]
-            )
-        return
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.append(headings)
-    for row in rows:
-        sheet.append(row)
-        for cell in sheet[sheet.max_row]:
-            if cell.data_type == "f":  # openpyxl reads "=…" as a formula; keep it text
-                cell.data_type = "s"
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = sheet.dimensions
-    for column in sheet.columns:
-        width = max(len(str(cell.value or "")) for cell in column)
-        sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 80)
-    workbook.save(path)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

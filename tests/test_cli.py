@@ -172,14 +172,14 @@ def test_a_contacts_file_never_turns_a_delegate_into_a_contact(
 
 
 def test_tables_keep_typed_text_that_looks_like_a_formula_as_text(tmp_path: Path) -> None:
-    from bot.cli import _write_table
+    from bot.documents.workbook import write_table
 
     rows = [["DB001", '=HYPERLINK("http://x","bấm")'], ["DB002", "Nguyễn Thị A"]]
-    _write_table(tmp_path / "t.xlsx", ["Mã", "Họ và tên"], rows)
+    write_table(tmp_path / "t.xlsx", ["Mã", "Họ và tên"], rows)
     sheet = load_workbook(tmp_path / "t.xlsx").active
     cell = sheet["B2"]
     assert (cell.value, cell.data_type) == ('=HYPERLINK("http://x","bấm")', "s")
-    _write_table(tmp_path / "t.csv", ["Mã", "Họ và tên"], rows)
+    write_table(tmp_path / "t.csv", ["Mã", "Họ và tên"], rows)
     lines = (tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()
     assert lines[1] == 'DB001,"\'=HYPERLINK(""http://x"",""bấm"")"'
     assert lines[2] == "DB002,Nguyễn Thị A"

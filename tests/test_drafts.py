@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -767,13 +767,13 @@ def test_drafts_export_writes_the_latest_versions_named_by_unit_and_theme_and_an
     by_code = {row[2]: row for row in rows[1:]}
     assert by_code["DB031"][6:12] == (
         "đã gửi, chờ Văn phòng xem",
-        "2",
-        "18/05/2024 09:00",
-        "2048",
+        2,
+        datetime(2024, 5, 18, 9, 0),
+        2048,
         "Hội LHPN quận Ba Đình - chủ đề 1.1 - bản 2.docx",
         hashlib.sha256(docx("bản hai")).hexdigest(),
     )
-    assert by_code["DB040"][6:11] == ("chưa gửi", "0", None, None, None)
+    assert by_code["DB040"][6:11] == ("chưa gửi", 0, None, None, None)
     # What a speaker typed is text in the sheet, never a formula.
     comment = sheet.cell(row=[r[2] for r in rows].index("DB031") + 1, column=13)
     assert (comment.value, comment.data_type) == ('=HYPERLINK("http://x")', "s")

@@ -17,6 +17,7 @@ from bot.services.delegates import DelegateService
 from bot.services.drafts import DraftService
 from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
+from bot.services.office_report import OfficeReportService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
 from bot.services.tasks import TaskService
@@ -41,6 +42,7 @@ class Services:
     broadcasts: BroadcastService
     tasks: TaskService
     drafts: DraftService
+    office_report: OfficeReportService
 
     @property
     def config(self) -> Config:
@@ -110,13 +112,17 @@ async def build_services(
     """
     meeting_id = await sync_meeting(sessions, config, clock)
     ctx = ServiceContext(config=config, sessions=sessions, clock=clock, meeting_id=meeting_id)
+    reports = ReportService(ctx)
+    tasks = TaskService(ctx)
+    drafts = DraftService(ctx, files or FileStore(Path(config.drafts.directory)))
     return Services(
         ctx=ctx,
         delegates=DelegateService(ctx),
         invitations=InvitationService(ctx),
         rsvp=RsvpService(ctx),
-        reports=ReportService(ctx),
+        reports=reports,
         broadcasts=BroadcastService(ctx),
-        tasks=TaskService(ctx),
-        drafts=DraftService(ctx, files or FileStore(Path(config.drafts.directory))),
+        tasks=tasks,
+        drafts=drafts,
+        office_report=OfficeReportService(ctx, reports, drafts, tasks),
     )

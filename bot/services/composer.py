@@ -72,6 +72,32 @@ def _mime(name: str) -> str:
     return _MIME.get(Path(name).suffix.lower(), "application/octet-stream")
 
 
+def meeting_calendar(config: Config, catalog: Catalog) -> bytes:
+    """The meeting as an .ics file: the morning pack attaches it and ``/lich`` sends it."""
+    meeting = config.meeting
+    description = "\n".join(
+        [meeting.title, ""]
+        + [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in config.agenda]
+    )
+    return build_ics(
+        CalendarEvent(
+            uid=f"{meeting.code}@hoinghi",
+            title=meeting.display_title,
+            starts_at=meeting.starts_at,
+            ends_at=meeting.ends_at,
+            timezone=meeting.timezone,
+            location=f"{meeting.venue.name}, {meeting.venue.address}",
+            description=description,
+            latitude=meeting.venue.latitude,
+            longitude=meeting.venue.longitude,
+            organizer_name=meeting.organizer,
+            organizer_label=catalog.plain("ics.organizer"),
+            url=meeting.venue.map_url,
+            stamp=meeting.starts_at,
+        )
+    )
+
+
 def resend_action(message_id: int) -> str:
     """The button data that resends a broadcast to those it failed to reach."""
     return f"bc:resend:{message_id}"
@@ -355,28 +381,7 @@ class MessageComposer:
 
     def calendar_file(self) -> bytes:
         """The meeting as an .ics file (the same file wherever the bot attaches it)."""
-        meeting = self._config.meeting
-        description = "\n".join(
-            [meeting.title, ""]
-            + [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in self._config.agenda]
-        )
-        return build_ics(
-            CalendarEvent(
-                uid=f"{meeting.code}@hoinghi",
-                title=meeting.display_title,
-                starts_at=meeting.starts_at,
-                ends_at=meeting.ends_at,
-                timezone=meeting.timezone,
-                location=f"{meeting.venue.name}, {meeting.venue.address}",
-                description=description,
-                latitude=meeting.venue.latitude,
-                longitude=meeting.venue.longitude,
-                organizer_name=meeting.organizer,
-                organizer_label=self._catalog.plain("ics.organizer"),
-                url=meeting.venue.map_url,
-                stamp=meeting.starts_at,
-            )
-        )
+        return meeting_calendar(self._config, self._catalog)
 
     def broadcast_text(self, body: str) -> TextPart:
         """An office broadcast as delegates see it."""

@@ -76,7 +76,7 @@ def audience_label(catalog: Catalog, config: Config, audience: str) -> str:
     if kind == "group":
         group = config.group(key)
         return catalog.plain("audience.group", label=group.label if group else key)
-    return catalog.plain(f"audience.{kind}")
+    return catalog.plain(f"audience.{kind}", key=key)
 
 
 def task_buttons(catalog: Catalog, task_id: int) -> tuple[tuple[Button, ...], ...]:

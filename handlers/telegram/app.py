@@ -27,6 +27,7 @@ from bot.services import Services
 from bot.texts import Catalog
 from handlers.telegram import (
     broadcast,
+    documents,
     drafts,
     errors,
     members,
@@ -43,8 +44,8 @@ from schedules.scheduler import OutboxScheduler
 
 log = logging.getLogger(__name__)
 
-DELEGATE_COMMANDS = ("start", "trangthai", "nhiemvu", "thamluan", "help", "id")
-OFFICE_COMMANDS = ("thongke", "chuatraloi", "thongbao", "lichthongbao", "phancong")
+DELEGATE_COMMANDS = ("start", "trangthai", "lich", "nhiemvu", "thamluan", "help", "id")
+OFFICE_COMMANDS = ("thongke", "chuatraloi", "baocao", "thongbao", "lichthongbao", "phancong")
 
 
 def build_application(
@@ -90,6 +91,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
         [
             CommandHandler("start", start.start, filters=private & new),
             CommandHandler("trangthai", start.show_status, filters=private & new),
+            CommandHandler("lich", documents.calendar, filters=private & new),
+            CommandHandler("baocao", documents.report, filters=new),
             CommandHandler(["help", "trogiup"], misc.help_command, filters=new),
             CommandHandler("id", misc.id_command, filters=new),
             CommandHandler("thongke", office.counts, filters=new),

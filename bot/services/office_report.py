@@ -1,0 +1,213 @@
+"""Everything the office's report file holds, and the audit log, read in one place.
+
+The rows are plain values; :mod:`bot.services.report_file` turns them into Vietnamese sheets and
+:mod:`bot.documents.workbook` into a file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.drafts import DraftLine
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.protocol import protocol_key
+from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import TaskLine
+from bot.services.context import ServiceContext
+from bot.services.drafts import DraftService
+from bot.services.reports import Counts, ReportService
+from bot.services.tasks import TaskService
+from storage import queries
+from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, OutboundMessage
+from storage.uow import unit_of_work
+
+
+@dataclass(frozen=True)
+class DelegateRow:
+    """A delegate as the report lists them."""
+
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+    status: RsvpStatus
+    reason: str | None
+    substitute_name: str | None
+    substitute_position: str | None
+    answered_at: datetime | None
+    linked: bool
+    unreachable_reason: str | None  # set when the linked account cannot be reached
+
+    @property
+    def reachable(self) -> bool | None:
+        """Whether the bot can write to them (None when no account is linked)."""
+        return None if not self.linked else self.unreachable_reason is None
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A message to many (a notice, a reminder) and how its deliveries went."""
+
+    id: int
+    kind: MessageKind
+    audience: str
+    status: MessageStatus
+    due_at: datetime | None
+    finished_at: datetime | None
+    counts: Counter[DeliveryStatus]
+
+
+@dataclass(frozen=True)
+class OfficeReport:
+    """The whole meeting as the office's workbook shows it."""
+
+    counts: Counts
+    delegates: list[DelegateRow]
+    drafts: list[DraftLine]
+    tasks: list[TaskLine]
+    messages: list[MessageRow]
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One change: when, by whom (the account and, if known, the person), what, from, to."""
+
+    at: datetime
+    actor: str
+    person: str | None
+    is_office: bool
+    action: str
+    entity: str
+    entity_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+# Messages about one person's draft or to the office itself are not bulk sending.
+_BULK_KINDS = frozenset(
+    {
+        MessageKind.BROADCAST,
+        MessageKind.RSVP_REMINDER,
+        MessageKind.DAY_BEFORE,
+        MessageKind.MORNING_AGENDA,
+        MessageKind.TASK_REMINDER,
+        MessageKind.DRAFT_REMINDER,
+    }
+)
+
+
+class OfficeReportService:
+    """Reads the report and the audit log."""
+
+    def __init__(
+        self, ctx: ServiceContext, reports: ReportService, drafts: DraftService, tasks: TaskService
+    ) -> None:
+        self._ctx = ctx
+        self._reports = reports
+        self._drafts = drafts
+        self._tasks = tasks
+
+    async def collect(self) -> OfficeReport:
+        """Delegates in protocol order, the group summary, drafts, tasks and sending."""
+        order = {group.key: group.order for group in self._ctx.config.groups}
+        async with unit_of_work(self._ctx.sessions) as session:
+            roster = await queries.roster(session, self._ctx.meeting_id)
+            roster.sort(key=lambda row: protocol_key(order)(row[0]))
+            delegates = [
+                DelegateRow(
+                    code=delegate.code,
+                    full_name=delegate.full_name,
+                    position=delegate.position,
+                    organization=delegate.organization,
+                    group_key=delegate.group_key,
+                    status=RsvpStatus(rsvp.status),
+                    reason=rsvp.reason,
+                    substitute_name=rsvp.substitute_name,
+                    substitute_position=rsvp.substitute_position,
+                    answered_at=rsvp.answered_at,
+                    linked=ident is not None,
+                    unreachable_reason=(
+                        (ident.unreachable_reason or "—")
+                        if ident is not None and ident.unreachable_at is not None
+                        else None
+                    ),
+                )
+                for delegate, rsvp, ident in roster
+            ]
+            messages = await self._messages(session)
+        return OfficeReport(
+            counts=await self._reports.counts(),
+            delegates=delegates,
+            drafts=await self._drafts.board(),
+            tasks=sorted(await self._tasks.office_board(), key=lambda task: task.key),
+            messages=messages,
+        )
+
+    async def audit(self) -> list[AuditRow]:
+        """Every audited change, oldest first, with the person behind a chat account."""
+        admins = {str(user_id) for user_id in self._ctx.config.office.admin_ids}
+        async with unit_of_work(self._ctx.sessions) as session:
+            people = {
+                f"{ident.channel}:{ident.external_id}": f"{person.full_name} ({person.code})"
+                for ident, person in await session.execute(
+                    select(ChannelIdentity, Delegate).join(
+                        Delegate, Delegate.id == ChannelIdentity.delegate_id
+                    )
+                )
+            }
+            entries = list(
+                await session.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id))
+            )
+        return [
+            AuditRow(
+                at=entry.at,
+                actor=entry.actor,
+                person=people.get(entry.actor),
+                is_office=entry.actor.partition(":")[2] in admins,
+                action=entry.action,
+                entity=entry.entity,
+                entity_id=entry.entity_id,
+                before=entry.before,
+                after=entry.after,
+            )
+            for entry in entries
+        ]
+
+    async def _messages(self, session: AsyncSession) -> list[MessageRow]:
+        rows = list(
+            await session.scalars(
+                select(OutboundMessage)
+                .where(
+                    OutboundMessage.meeting_id == self._ctx.meeting_id,
+                    OutboundMessage.kind.in_([str(kind) for kind in _BULK_KINDS]),
+                    OutboundMessage.status != MessageStatus.DRAFT,
+                )
+                .order_by(OutboundMessage.due_at, OutboundMessage.id)
+            )
+        )
+        counts: dict[int, Counter[DeliveryStatus]] = {row.id: Counter() for row in rows}
+        for message_id, status, number in await session.execute(
+            select(Delivery.message_id, Delivery.status, func.count())
+            .where(Delivery.message_id.in_(list(counts)))
+            .group_by(Delivery.message_id, Delivery.status)
+        ):
+            counts[message_id][DeliveryStatus(status)] = number
+        return [
+            MessageRow(
+                id=row.id,
+                kind=MessageKind(row.kind),
+                audience=row.audience,
+                status=MessageStatus(row.status),
+                due_at=row.due_at,
+                finished_at=row.finished_at,
+                counts=counts[row.id],
+            )
+            for row in rows
+        ]

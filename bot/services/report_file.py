@@ -1,0 +1,265 @@
+"""The office's report workbook and the audit log as Vietnamese sheets (words from the catalog)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from bot.config import Config
+from bot.documents.workbook import Cell, Sheet, workbook_bytes
+from bot.domain.outbound import DeliveryStatus
+from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import AssignmentLine
+from bot.services.office_report import AuditRow, OfficeReport
+from bot.services.reports import Tally
+from bot.texts import Catalog
+from bot.texts.presenters import audience_label, draft_status_label
+
+_DELIVERY_COLUMNS = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.BLOCKED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.NOT_LINKED,
+    DeliveryStatus.SKIPPED,
+)
+
+
+def office_report_sheets(catalog: Catalog, config: Config, report: OfficeReport) -> list[Sheet]:
+    """Delegates, the summary by group, speech drafts, tasks and sending, one sheet each."""
+    local = _local(config)
+    return [
+        _delegates(catalog, config, report, local),
+        _groups(catalog, report),
+        _drafts(catalog, report, local),
+        _tasks(catalog, report, local),
+        _messages(catalog, config, report, local),
+    ]
+
+
+def audit_table(
+    catalog: Catalog, config: Config, rows: list[AuditRow]
+) -> tuple[list[str], list[list[Cell]]]:
+    """Every change with who, when, what: headings and rows for a CSV or a sheet."""
+    local = _local(config)
+    names = ("at", "who", "account", "action", "entity", "id", "before", "after")
+    headings = _headings(catalog, "audit", names)
+    body: list[list[Cell]] = []
+    for row in rows:
+        if row.is_office:
+            who = catalog.plain("report_sheet.audit.office", person=row.person or "")
+        elif row.person is not None:
+            who = row.person
+        else:
+            kind = row.actor.partition(":")[0]
+            key = f"report_sheet.audit.actor_{kind}"
+            who = catalog.plain(key) if catalog.has(key) else row.actor
+        action_key = f"report_sheet.audit_action.{row.action.replace('.', '_')}"
+        body.append(
+            [
+                local(row.at),
+                who.strip(),
+                row.actor,
+                catalog.plain(action_key) if catalog.has(action_key) else row.action,
+                row.entity,
+                row.entity_id,
+                _json(row.before),
+                _json(row.after),
+            ]
+        )
+    return headings, body
+
+
+# --- sheets -------------------------------------------------------------------------------------
+
+
+def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: Any) -> Sheet:
+    labels = {group.key: group.label for group in config.groups}
+    yes, no = catalog.plain("report_sheet.yes"), catalog.plain("report_sheet.no")
+    rows: list[list[Cell]] = []
+    for number, row in enumerate(report.delegates, start=1):
+        reachable = row.reachable
+        rows.append(
+            [
+                number,
+                row.code,
+                row.full_name,
+                row.position,
+                row.organization,
+                labels.get(row.group_key, row.group_key),
+                catalog.plain(f"status.{row.status.value}"),
+                row.reason,
+                row.substitute_name,
+                row.substitute_position,
+                local(row.answered_at),
+                yes if row.linked else no,
+                None if reachable is None else (yes if reachable else no),
+                row.unreachable_reason,
+            ]
+        )
+    names = (
+        "number", "code", "name", "position", "organization", "group", "answer", "reason",
+        "substitute", "substitute_position", "answered_at", "linked", "reachable", "reach_note",
+    )  # fmt: skip
+    return Sheet(
+        catalog.plain("report_sheet.delegates.title"),
+        _headings(catalog, "delegates", names),
+        rows,
+    )
+
+
+def _groups(catalog: Catalog, report: OfficeReport) -> Sheet:
+    counts = report.counts
+
+    def cells(label: str, tally: Tally) -> list[Cell]:
+        by = tally.by_status
+        return [
+            label,
+            tally.total,
+            by[RsvpStatus.ATTENDING],
+            by[RsvpStatus.SUBSTITUTE],
+            by[RsvpStatus.DECLINED],
+            by[RsvpStatus.NO_ANSWER],
+            tally.present,
+            tally.linked,
+        ]
+
+    rows: list[list[Cell]] = [
+        [number, *cells(group.label, group.tally)]
+        for number, group in enumerate(counts.groups, start=1)
+    ]
+    rows.append([None, *cells(catalog.plain("report_sheet.groups.total_row"), counts.overall)])
+    rows.append([None, catalog.plain("report_sheet.groups.capacity"), counts.capacity])
+    rows.append(
+        [
+            None,
+            catalog.plain("report_sheet.groups.free"),
+            counts.capacity - counts.overall.present,
+        ]
+    )
+    names = (
+        "number", "group", "total", "attending", "substitute", "declined", "no_answer",
+        "present", "linked",
+    )  # fmt: skip
+    return Sheet(
+        catalog.plain("report_sheet.groups.title"), _headings(catalog, "groups", names), rows
+    )
+
+
+def _drafts(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
+    rows: list[list[Cell]] = []
+    for line in report.drafts:
+        latest, comment = line.latest, line.last_comment
+        rows.append(
+            [
+                line.theme_key,
+                line.theme_title,
+                line.code,
+                line.full_name,
+                line.organization,
+                local(line.deadline_at),
+                draft_status_label(catalog, line.status),
+                line.versions,
+                local(latest.created_at) if latest else None,
+                latest.size if latest else None,
+                latest.display_name if latest else None,
+                comment.body if comment else None,
+            ]
+        )
+    names = (
+        "theme", "theme_title", "code", "name", "organization", "deadline", "status",
+        "versions", "received", "size", "file", "last_comment",
+    )  # fmt: skip
+    return Sheet(
+        catalog.plain("report_sheet.drafts.title"),
+        _headings(catalog, "drafts", names),
+        rows,
+        wrap=frozenset({1, 11}),
+    )
+
+
+def _tasks(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
+    rows: list[list[Cell]] = []
+    for task in report.tasks:
+        if task.closed:
+            state = catalog.plain("task_state.closed")
+        elif task.done:
+            state = catalog.plain("task_state.done")
+        elif task.overdue:
+            state = catalog.plain("task_state.overdue")
+        else:
+            state = catalog.plain("task_state.open")
+        people: list[AssignmentLine | None] = list(task.assignments) or [None]
+        for person in people:
+            rows.append(
+                [
+                    task.key,
+                    task.title,
+                    task.owner,
+                    local(task.deadline_at),
+                    state,
+                    person.full_name if person else None,
+                    person.organization if person else None,
+                    catalog.plain(f"task_status.{person.status.value}") if person else None,
+                    person.note if person else None,
+                    local(person.updated_at) if person else None,
+                ]
+            )
+    names = (
+        "key", "title_column", "owner", "deadline", "state", "person", "organization", "status",
+        "note", "updated_at",
+    )  # fmt: skip
+    return Sheet(
+        catalog.plain("report_sheet.tasks.title"),
+        _headings(catalog, "tasks", names),
+        rows,
+        wrap=frozenset({1}),
+    )
+
+
+def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any) -> Sheet:
+    rows: list[list[Cell]] = []
+    for message in report.messages:
+        rows.append(
+            [
+                message.id,
+                catalog.plain(f"kind.{message.kind.value}", id=message.id),
+                audience_label(catalog, config, message.audience),
+                local(message.due_at),
+                catalog.plain(f"report_sheet.message_status.{message.status.value}"),
+                local(message.finished_at),
+                *(message.counts[status] for status in _DELIVERY_COLUMNS),
+            ]
+        )
+    names = (
+        "id", "kind", "audience", "due_at", "status", "finished_at", "sent", "blocked",
+        "failed", "not_linked", "skipped",
+    )  # fmt: skip
+    return Sheet(
+        catalog.plain("report_sheet.messages.title"),
+        _headings(catalog, "messages", names),
+        rows,
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _headings(catalog: Catalog, sheet: str, names: tuple[str, ...]) -> list[str]:
+    return [catalog.plain(f"report_sheet.{sheet}.{name}") for name in names]
+
+
+def _local(config: Config) -> Any:
+    def local(instant: datetime | None) -> datetime | None:
+        return config.meeting.local(instant) if instant is not None else None
+
+    return local
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def office_report_workbook(catalog: Catalog, config: Config, report: OfficeReport) -> bytes:
+    """The office's report as .xlsx bytes (what ``hoinghi report`` writes, ``/baocao`` sends)."""
+    return workbook_bytes(office_report_sheets(catalog, config, report))

@@ -1,0 +1,260 @@
+"""The files an office opens: the report workbook (/baocao, `hoinghi report`), the audit log
+(`hoinghi audit export`) and the calendar file (/lich), read back with openpyxl and icalendar."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from datetime import datetime
+from pathlib import Path
+
+import icalendar
+import pytest
+from openpyxl import load_workbook
+
+from bot.cli import main
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.services.composer import meeting_calendar
+from bot.texts import load_catalog
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.harness import OFFICE_CHAT, BotHarness
+
+TRICKY = 'Nguyễn Thị "Hạnh" & <Bảo> Ngọc'
+SHEETS = ["Đại biểu", "Tổng hợp theo thành phần", "Tham luận", "Nhiệm vụ chuẩn bị", "Gửi tin"]
+
+
+async def rename(harness: BotHarness, code: str, full_name: str) -> None:
+    """Re-import the example list with one delegate renamed (as the office would)."""
+    services = harness.services
+    parsed = parse_delegate_file(
+        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
+    )
+    rows = [
+        dataclasses.replace(row, full_name=full_name) if row.code == code else row
+        for row in parsed.rows
+    ]
+    await services.delegates.import_rows(rows, actor="test")
+
+
+async def answers(harness: BotHarness) -> None:
+    """DB001 attends, DB002 declines with a reason, DB003 (renamed) sends a substitute, DB004
+    links and blocks the bot."""
+    await rename(harness, "DB003", TRICKY)
+    for code in ("DB001", "DB002", "DB003", "DB004"):
+        await harness.open_invitation(code)
+    await harness.send(harness.user_for("DB001").tap("✅ Tham dự"))
+    decliner = harness.user_for("DB002")
+    await harness.send(decliner.tap("❌ Không tham dự"))
+    await harness.send(decliner.text("Trùng lịch công tác & họp <khẩn>"))
+    sub = harness.user_for("DB003")
+    await harness.send(sub.tap("👤 Cử người dự thay"))
+    await harness.send(sub.text("Lê Thị Hoa"))
+    await harness.send(sub.text("Phó Chủ tịch"))
+    await harness.send(harness.fake.block(harness.user_for("DB004").id))
+
+
+def sent_file(harness: BotHarness, chat_id: int) -> tuple[str, bytes]:
+    """Name and bytes of the last file the bot uploaded to ``chat_id``."""
+    call = next(
+        c
+        for c in reversed(harness.fake.calls_to("sendDocument"))
+        if int(c.params["chat_id"]) == chat_id
+    )
+    upload = call.uploads["document"]
+    return upload.file_name, upload.content
+
+
+# --- the report workbook -------------------------------------------------------------------------
+
+
+async def test_baocao_sends_the_admin_a_workbook_of_five_sheets_in_protocol_order(
+    harness: BotHarness,
+) -> None:
+    await answers(harness)
+    admin = harness.admin()
+    await harness.send(admin.command("/baocao"))
+    name, content = sent_file(harness, admin.id)
+    assert name == "bao-cao-60-KH-BTV-20240518-0900.xlsx"
+    assert admin.last_message["caption"].startswith("📊 Báo cáo hội nghị lúc 09:00 18/05/2024")
+    book = load_workbook(io.BytesIO(content))
+    assert book.sheetnames == SHEETS
+
+    sheet = book["Đại biểu"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == (
+        "STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Trả lời",
+        "Lý do không tham dự", "Người dự thay", "Chức vụ người dự thay", "Trả lời lúc",
+        "Đã liên kết Telegram", "Bot liên lạc được", "Ghi chú liên lạc",
+    )  # fmt: skip
+    assert len(rows) == 81
+    # Protocol order: the groups in their plan order, then each delegate's rank.
+    assert [r[1] for r in rows[1:6]] == ["DB001", "DB002", "DB003", "DB004", "DB005"]
+    by_code = {r[1]: r for r in rows[1:]}
+    assert by_code["DB001"][6] == "Tham dự"
+    assert by_code["DB002"][6:8] == ("Không tham dự", "Trùng lịch công tác & họp <khẩn>")
+    assert by_code["DB003"][2] == TRICKY
+    assert by_code["DB003"][6:10] == ("Cử người dự thay", None, "Lê Thị Hoa", "Phó Chủ tịch")
+    assert by_code["DB001"][10] == datetime(2024, 5, 18, 9, 0)  # local time, a real date cell
+    assert sheet["K2"].number_format == "dd/mm/yyyy hh:mm"
+    assert by_code["DB001"][11:13] == ("Có", "Có")
+    assert by_code["DB004"][11:13] == ("Có", "Chưa")
+    assert by_code["DB005"][11:13] == ("Chưa", None)
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:N81"
+    assert sheet.column_dimensions["C"].width >= len(TRICKY) + 2
+
+    groups = list(book["Tổng hợp theo thành phần"].iter_rows(values_only=True))
+    assert groups[0][:4] == ("STT", "Thành phần", "Số đại biểu", "Tham dự")
+    total = next(r for r in groups if r[1] == "Tổng cộng")
+    assert total[2:9] == (80, 1, 1, 1, 77, 2, 4)
+    assert next(r for r in groups if r[1] == "Sức chứa hội trường")[2] == 80
+    assert next(r for r in groups if r[1] == "Số chỗ còn trống")[2] == 78
+
+
+async def test_the_report_holds_drafts_tasks_and_sending(harness: BotHarness) -> None:
+    await harness.plan()
+    await harness.open_invitation("DB031")
+    await harness.tick()
+    content = await report_bytes(harness)
+    book = load_workbook(io.BytesIO(content))
+    drafts = list(book["Tham luận"].iter_rows(values_only=True))
+    assert len(drafts) == 11 and drafts[1][:3] == ("1.1", drafts[1][1], "DB031")
+    assert drafts[1][5] == datetime(2024, 5, 21, 17, 0) and drafts[1][6] == "chưa gửi"
+    tasks = list(book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True))
+    assert [r[0] for r in tasks[1:]].count("VI.2") == 30  # one row per district chair
+    sending = list(book["Gửi tin"].iter_rows(values_only=True))
+    assert sending[0][:7] == ("Số", "Loại tin", "Đối tượng", "Dự kiến gửi", "Trạng thái",
+                              "Hoàn tất lúc", "Đã gửi")  # fmt: skip
+    chase = [r for r in sending[1:] if r[1] == "nhắc xác nhận tham dự"]
+    assert [r[4] for r in chase] == ["đã gửi xong", "chờ đến giờ"]
+    assert chase[0][6] == 1 and chase[0][9] == 79  # one linked delegate, 79 not linked
+
+
+async def report_bytes(harness: BotHarness) -> bytes:
+    from bot.services.report_file import office_report_workbook
+
+    services = harness.services
+    catalog = load_catalog(services.config.meeting.locale)
+    return office_report_workbook(catalog, services.config, await services.office_report.collect())
+
+
+async def test_baocao_in_the_office_group_sends_the_file_privately(harness: BotHarness) -> None:
+    admin = harness.admin()
+    group = harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    await harness.send(admin.command("/start"))  # the admin has a private chat with the bot
+    await harness.send(group.command(admin, "/baocao"))
+    assert sent_file(harness, admin.id)[0].endswith(".xlsx")
+    assert harness.fake.messages_to(OFFICE_CHAT)[-1]["text"] == (
+        "Đã gửi tệp báo cáo vào tin nhắn riêng của đồng chí."
+    )
+    assert not any("document" in m for m in harness.fake.messages_to(OFFICE_CHAT))
+
+
+async def test_baocao_is_refused_to_a_delegate(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB001")
+    await harness.send(user.command("/baocao"))
+    assert user.last_text().startswith("Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng")
+    assert harness.fake.calls_to("sendDocument") == []
+
+
+@pytest.fixture
+def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder holding a copy of the example plan as ./config.toml."""
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    return tmp_path
+
+
+def test_report_command_writes_the_workbook(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["report", "bao-cao.xlsx"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Đã ghi báo cáo vào bao-cao.xlsx: 80 đại biểu, 10 tham luận, 5 nhiệm vụ, 0 lượt gửi tin."
+    )
+    book = load_workbook(office / "bao-cao.xlsx")
+    assert book.sheetnames == SHEETS
+    assert book["Đại biểu"].max_row == 81
+    assert main(["report", "bao-cao.pdf"]) == 2
+
+
+# --- the audit log -------------------------------------------------------------------------------
+
+
+async def test_audit_export_names_who_changed_what_and_when(
+    harness: BotHarness, tmp_path: Path
+) -> None:
+    from bot.documents.workbook import write_table
+    from bot.services.report_file import audit_table
+
+    await answers(harness)
+    await harness.send(harness.admin().command("/phancong DB032 1.1"))
+    services = harness.services
+    catalog = load_catalog("vi")
+    headings, rows = audit_table(catalog, services.config, await services.office_report.audit())
+    write_table(tmp_path / "audit.csv", headings, rows)
+    with (tmp_path / "audit.csv").open(encoding="utf-8-sig", newline="") as fh:
+        read = list(csv.reader(fh))
+    assert read[0] == [
+        "Thời điểm", "Người thực hiện", "Tài khoản", "Thay đổi", "Đối tượng", "Mã đối tượng",
+        "Trước", "Sau",
+    ]  # fmt: skip
+    changes = [r for r in read[1:] if r[3] == "trả lời giấy mời"]
+    # DB001 attends; DB002 declines on the tap, then adds the reason; DB003's substitute.
+    assert [r[2] for r in changes] == [
+        "telegram:500000001", "telegram:500000002", "telegram:500000002", "telegram:500000003"
+    ]  # fmt: skip
+    decline = next(r for r in changes if "Trùng lịch" in r[7])
+    assert decline[0] == "18/05/2024 09:00"
+    assert decline[1].startswith("Hoàng Thị Ngọc Diệp (DB002)")
+    assert '"reason": "Trùng lịch công tác & họp <khẩn>"' in decline[7]
+    tricky = next(r for r in changes if "Lê Thị Hoa" in r[7])
+    assert tricky[1] == f"{TRICKY} (DB003)"
+    assigned = [r for r in read[1:] if r[3] == "phân công tham luận"]
+    assert assigned[-1][1] == "Văn phòng" and assigned[-1][2] == "telegram:100000001"
+    imported = [r for r in read[1:] if r[3] == "thêm đại biểu"]
+    assert len(imported) == 80
+
+
+def test_audit_export_command_writes_every_change(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["audit", "export", "nhat-ky.csv"]) == 0
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert out.startswith("Đã xuất ") and out.endswith(" thay đổi ra nhat-ky.csv.")
+    with (office / "nhat-ky.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    count = int(out.split()[2])
+    assert len(rows) == count + 1
+    assert {r[1] for r in rows[1:] if r[3] == "thêm đại biểu"} == {"Dòng lệnh hoinghi"}
+
+
+# --- the calendar --------------------------------------------------------------------------------
+
+
+async def test_lich_sends_a_linked_delegate_the_meeting_calendar(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB001")
+    await harness.send(user.command("/lich"))
+    name, content = sent_file(harness, user.id)
+    assert name == "hoi-nghi-60-KH-BTV.ics"
+    event = next(iter(icalendar.Calendar.from_ical(content).walk("VEVENT")))
+    start = event.decoded("DTSTART")
+    assert (start.hour, start.minute, str(start.tzinfo)) == (8, 0, "Asia/Ho_Chi_Minh")
+    assert str(event["LOCATION"]).startswith("Hội trường Hội LHPN Hà Nội, ")
+    assert "07:30–08:00 Đón tiếp đại biểu" in str(event["DESCRIPTION"])
+    # The same file the meeting-morning messages attach.
+    config = harness.services.config
+    assert content == meeting_calendar(config, load_catalog(config.meeting.locale))
+
+
+async def test_lich_asks_a_stranger_to_open_their_link(harness: BotHarness) -> None:
+    stranger = harness.new_user()
+    await harness.send(stranger.command("/lich"))
+    assert stranger.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+    assert harness.fake.calls_to("sendDocument") == []
