@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.documents.slips import Slip, SlipTexts, build_slips
 from bot.documents.workbook import Cell, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
@@ -32,6 +33,7 @@ from bot.services import Services, build_outbox, build_scheduler, build_services
 from bot.services.report_file import audit_table, office_report_workbook
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import clock, long_date, moment
+from bot.texts.presenters import deadline_text
 from schedules.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
@@ -99,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
         help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
     )
     exp.set_defaults(command=cmd_invites_export)
+    prn = invites.add_parser(
+        "print", help="phiếu in kèm giấy mời (DOCX): họ tên, chức vụ, đơn vị, mã QR đường liên kết"
+    )
+    prn.add_argument("file", type=Path)
+    prn.add_argument(
+        "--bot-username",
+        help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
+    )
+    prn.set_defaults(command=cmd_invites_print)
 
     drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
         required=True, metavar="LỆNH"
@@ -391,12 +402,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def work(services: Services) -> int:
-        username = args.bot_username
-        if not username:
-            from handlers.telegram.app import fetch_bot_username
-
-            username = await fetch_bot_username(token, services)
-        username = username.lstrip("@")
+        username = await _bot_username(args.bot_username, token, services)
         labels = {g.key: g.label for g in config.groups}
         headings = [
             catalog.plain(f"export.heading.{name}") for name in ("code", "name", "group", "link")
@@ -416,6 +422,67 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _run_channel(catalog, loaded[0], work)
+
+
+def cmd_invites_print(args: argparse.Namespace) -> int:
+    """Write one printable slip per delegate, with a QR code of their personal link."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    path: Path = args.file
+    if path.suffix.lower() != ".docx":
+        _out(catalog.plain("slips.bad_format", path=path), sys.stderr)
+        return EXIT_USAGE
+    token = os.environ.get(TOKEN_ENV, "")
+    if not args.bot_username and not token:
+        _out(catalog.plain("export.need_username", env=TOKEN_ENV), sys.stderr)
+        return EXIT_USAGE
+    meeting = config.meeting
+
+    async def work(services: Services) -> int:
+        username = await _bot_username(args.bot_username, token, services)
+        slips = [
+            Slip(
+                code=link.code,
+                full_name=link.full_name,
+                position=link.position,
+                organization=link.organization,
+                link=deep_link(username, link.token),
+            )
+            for link in await services.invitations.links()
+            if link.role == "delegate"  # task contacts get no paper invitation
+        ]
+        start = meeting.local(meeting.starts_at)
+        texts = SlipTexts(
+            title=meeting.title,
+            when_where=catalog.plain(
+                "slips.when_where",
+                time=clock(start),
+                date=long_date(catalog, start),
+                venue=meeting.venue.name,
+                address=meeting.venue.address,
+            ),
+            greeting=catalog.template("slips.greeting"),
+            instruction=catalog.plain("slips.instruction"),
+            link_hint=catalog.template("slips.link_hint"),
+            deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
+            contact=catalog.plain("slips.contact", contact=config.office.contact),
+        )
+        _write_file(path, build_slips(slips, texts))
+        _out(catalog.plain("slips.done", count=len(slips), path=path, username=username))
+        return EXIT_OK
+
+    return _run_channel(catalog, loaded[0], work)
+
+
+async def _bot_username(given: str | None, token: str, services: Services) -> str:
+    """``--bot-username`` without its @, else the bot's own name from Telegram's getMe."""
+    if given:
+        return given.lstrip("@")
+    from handlers.telegram.app import fetch_bot_username
+
+    return (await fetch_bot_username(token, services)).lstrip("@")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

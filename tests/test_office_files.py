@@ -258,3 +258,50 @@ async def test_lich_asks_a_stranger_to_open_their_link(harness: BotHarness) -> N
     await harness.send(stranger.command("/lich"))
     assert stranger.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
     assert harness.fake.calls_to("sendDocument") == []
+
+
+# --- printable invitation slips ------------------------------------------------------------------
+
+
+def test_invites_print_writes_one_slip_per_delegate_with_their_qr_code(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    from bot.documents.slips import qr_png
+
+    with EXAMPLE_DELEGATES.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    for row in rows:
+        if row[0] == "DB003":
+            row[1], row[3] = TRICKY, "Ban Tổ chức & Ban Tuyên giáo <TW>"
+    with (office / "ds.csv").open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    assert main(["delegates", "import", "ds.csv"]) == 0
+    assert main(["people", "import", str(EXAMPLE_DELEGATES.parent / "contacts.csv")]) == 0
+    assert main(["invites", "print", "phieu.docx", "--bot-username", "@hoinghi_bot"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Đã ghi 80 phiếu kèm giấy mời (bot @hoinghi_bot) vào phieu.docx."
+    )
+
+    document = Document(str(office / "phieu.docx"))
+    assert len(document.tables) == 80  # delegates only: task contacts get no paper invitation
+    slip = next(t for t in document.tables if "DB003" in t.cell(0, 1).text)
+    left, right = slip.cell(0, 0).text, slip.cell(0, 1).text
+    assert f"Kính gửi đồng chí {TRICKY}" in left
+    assert "Ban Tổ chức & Ban Tuyên giáo <TW>" in left
+    assert "08:00, Thứ Ba, ngày 28/5/2024 — Hội trường Hội LHPN Hà Nội" in left
+    assert "Đề nghị đồng chí xác nhận tham dự trước 17:00, Thứ Ba, ngày 21/5/2024." in left
+    assert "Quét mã để xác nhận tham dự" in right
+    link = right.split("hoặc mở đường liên kết: ", 1)[1].split()[0]
+    assert link.startswith("https://t.me/hoinghi_bot?start=")
+    blip = slip._tbl.xpath(".//a:blip")[0].get(qn("r:embed"))
+    assert document.part.related_parts[blip].blob == qr_png(link)
+
+
+def test_invites_print_refuses_another_format(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invites", "print", "phieu.pdf", "--bot-username", "hoinghi_bot"]) == 2
+    assert capsys.readouterr().err.strip() == "Phiếu in chỉ ghi ra tệp .docx, không phải phieu.pdf."

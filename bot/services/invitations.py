@@ -62,6 +62,8 @@ class InviteLink:
     group_key: str
     token: str
     role: str = "delegate"
+    position: str = ""
+    organization: str = ""
 
 
 class InvitationService:
@@ -173,7 +175,9 @@ class InvitationService:
             tokens = await queries.active_tokens(session, self._ctx.meeting_id)
         ordered = sorted(delegates.values(), key=protocol_key(order))
         return [
-            InviteLink(d.code, d.full_name, d.group_key, tokens[d.id], d.role)
+            InviteLink(
+                d.code, d.full_name, d.group_key, tokens[d.id], d.role, d.position, d.organization
+            )
             for d in ordered
             if d.id in tokens
         ]

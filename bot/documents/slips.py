@@ -1,0 +1,301 @@
+"""Printable invitation slips (phiếu kèm giấy mời): a .docx to cut up and attach to invitations.
+
+Each delegate gets one framed slip: who it is for and what the meeting is on the left, a QR code
+of the delegate's personal link on the right with the link itself printed small underneath, so
+it can be typed when the code cannot be scanned. Three slips fit on an A4 page, separated by
+dashed cut lines, and no slip is ever split across two pages.
+
+Every word on a slip comes from the caller (:class:`SlipTexts`), already in the meeting's
+language. Text goes into the document only as text, so names with "&", "<" or quotes print as
+typed; characters XML cannot hold at all (stray control characters) are dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import segno
+from docx import Document
+from docx.document import Document as DocxDocument
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.oxml.xmlchemy import BaseOxmlElement
+from docx.shared import Cm, Length, Pt, Twips
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+from docx.text.run import Run
+
+# The typeface of Vietnamese administrative documents (Nghị định 30/2020/NĐ-CP).
+_FONT: Final = "Times New Roman"
+
+# A4 portrait in twentieths of a point, the exact values Word itself writes.
+_PAGE_WIDTH: Final = Twips(11906)
+_PAGE_HEIGHT: Final = Twips(16838)
+_MARGIN: Final = Cm(1.5)
+# 18 cm of usable width: the text column and the QR column (cell padding included).
+_TEXT_COLUMN: Final = Cm(14.2)
+_QR_COLUMN: Final = Cm(3.8)
+_QR_WIDTH: Final = Cm(3.3)
+# Three slips and three cut lines (about 0.9 cm each) fill the 26.7 cm of usable height with
+# some room to spare, so a page holds exactly three slips unless a slip's text outgrows this.
+_SLIP_HEIGHT: Final = Cm(7.8)
+
+_NAME_SIZE: Final = Pt(13)
+_BODY_SIZE: Final = Pt(12)
+_SMALL_BODY_SIZE: Final = Pt(11)
+_TINY_SIZE: Final = Pt(8)
+
+_QR_ERROR: Final = "m"
+_QR_SCALE: Final = 10
+# Two modules of quiet zone: the cell padding and the blank column beside it add the rest.
+_QR_BORDER: Final = 2
+
+_FRAME_BORDER: Final = {"w:val": "single", "w:sz": "8", "w:space": "0", "w:color": "000000"}
+_CUT_BORDER: Final = {"w:val": "dashed", "w:sz": "6", "w:space": "1", "w:color": "808080"}
+_THEME_FONT_ATTRIBUTES: Final = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
+_FONT_ATTRIBUTES: Final = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
+# What may follow w:tblBorders inside w:tblPr (ECMA-376 17.4.60), so the borders go before them.
+_TBL_PR_AFTER_BORDERS: Final = (
+    "w:shd",
+    "w:tblLayout",
+    "w:tblCellMar",
+    "w:tblLook",
+    "w:tblCaption",
+    "w:tblDescription",
+    "w:tblPrChange",
+)
+
+# Characters XML 1.0 cannot contain at all; lxml refuses the whole string if one slips in.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class Slip:
+    """One delegate's slip: who it is for and the personal link its QR code opens."""
+
+    code: str  # delegate code, printed small (e.g. "DB031")
+    full_name: str
+    position: str
+    organization: str
+    link: str  # personal link, e.g. "https://t.me/hoinghi_bot?start=<token>"
+
+
+@dataclass(frozen=True)
+class SlipTexts:
+    """Every word printed on a slip, already in the meeting's language (no prose in this module)."""
+
+    title: str  # the meeting title, e.g. "Hội nghị sơ kết giữa nhiệm kỳ ..."
+    when_where: str  # e.g. "08:00, Thứ Ba, ngày 28/5/2024 — Hội trường ..., 19 Lê Thánh Tông"
+    greeting: str  # template with {name}, e.g. "Kính gửi đồng chí {name}"
+    instruction: str  # e.g. "Quét mã để xác nhận tham dự"
+    link_hint: str  # template with {link}, e.g. "hoặc mở đường liên kết: {link}"
+    deadline: str  # e.g. "Đề nghị đồng chí xác nhận trước 17:00, Thứ Ba, ngày 21/5/2024."
+    contact: str  # e.g. "Liên hệ: Văn phòng Hội LHPN Hà Nội, 024 3825 xxxx"
+
+
+def qr_png(link: str) -> bytes:
+    """The QR code of ``link`` as PNG bytes (deterministic for a given link)."""
+    # make_qr never picks a Micro QR, which many phone cameras cannot read; segno may still
+    # raise the error correction above "m" when that costs no extra modules.
+    code = segno.make_qr(link, error=_QR_ERROR)
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=_QR_SCALE, border=_QR_BORDER)
+    return buffer.getvalue()
+
+
+def build_slips(slips: Sequence[Slip], texts: SlipTexts) -> bytes:
+    """A .docx with one slip per delegate, several per A4 page, separated by cut lines."""
+    document = Document()
+    _set_up_page(document)
+    _set_up_fonts(document)
+    for index, slip in enumerate(slips):
+        if index:
+            _cut_line(document.add_paragraph())
+        _fill_slip(_slip_table(document), slip, texts)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _set_up_page(document: DocxDocument) -> None:
+    """A4 portrait with 1.5 cm margins on every side."""
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.PORTRAIT
+    section.page_width = _PAGE_WIDTH
+    section.page_height = _PAGE_HEIGHT
+    section.top_margin = section.bottom_margin = _MARGIN
+    section.left_margin = section.right_margin = _MARGIN
+
+
+def _set_up_fonts(document: DocxDocument) -> None:
+    """Times New Roman and tight single spacing as the defaults, for paragraph marks too."""
+    styles = document.styles
+    for r_fonts in styles.element.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:rFonts"):
+        _use_font(r_fonts)
+    normal = styles["Normal"]
+    normal.font.name = _FONT
+    normal.font.size = _BODY_SIZE
+    _use_font(normal.element.get_or_add_rPr().get_or_add_rFonts())
+    normal.paragraph_format.space_before = Pt(0)
+    normal.paragraph_format.space_after = Pt(0)
+    normal.paragraph_format.line_spacing = 1.0
+
+
+def _use_font(r_fonts: BaseOxmlElement) -> None:
+    """Point every script slot of a ``w:rFonts`` at the slips' font, overriding theme fonts."""
+    # A theme attribute wins over the explicit one beside it, so it has to go.
+    for name in _THEME_FONT_ATTRIBUTES:
+        r_fonts.attrib.pop(qn(name), None)
+    # Word and LibreOffice read w:eastAsia (and w:cs) for some characters depending on language
+    # and hint settings, so every slot names the same font and no letter falls back to another.
+    for name in _FONT_ATTRIBUTES:
+        r_fonts.set(qn(name), _FONT)
+
+
+def _cut_line(paragraph: Paragraph) -> None:
+    """An empty paragraph drawn as a dashed line halfway between two slips."""
+    p_pr = paragraph._p.get_or_add_pPr()
+    borders = OxmlElement("w:pBdr")
+    borders.append(_border("w:bottom", _CUT_BORDER))
+    # pBdr goes into an empty pPr first; python-docx then puts spacing after it, as the schema
+    # requires.
+    p_pr.append(borders)
+    paragraph.paragraph_format.space_before = Pt(12)
+    paragraph.paragraph_format.line_spacing = Pt(1)
+    paragraph.paragraph_format.space_after = Pt(12)
+
+
+def _border(side: str, spec: Mapping[str, str]) -> BaseOxmlElement:
+    """One border element (``w:top``, ``w:bottom``…) with the attributes of ``spec``."""
+    element: BaseOxmlElement = OxmlElement(
+        side, attrs={qn(key): value for key, value in spec.items()}
+    )
+    return element
+
+
+def _slip_table(document: DocxDocument) -> Table:
+    """A framed one-row, two-column table of fixed widths that never breaks across pages."""
+    table: Table = document.add_table(rows=1, cols=2)
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
+    tbl_pr = table._tbl.tblPr
+    borders = OxmlElement("w:tblBorders")
+    for side in ("w:top", "w:left", "w:bottom", "w:right"):
+        borders.append(_border(side, _FRAME_BORDER))
+    tbl_pr.insert_element_before(borders, *_TBL_PR_AFTER_BORDERS)
+    row = table.rows[0]
+    row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
+    row.height = _SLIP_HEIGHT
+    row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
+    for column, width in zip(table.columns, (_TEXT_COLUMN, _QR_COLUMN), strict=True):
+        column.width = width
+        for cell in column.cells:
+            cell.width = width
+            cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.TOP
+    return table
+
+
+def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
+    """Write one delegate's slip into its table."""
+    text_cell, qr_cell = table.rows[0].cells
+    left = _CellWriter(text_cell)
+
+    greeting = left.paragraph(space_after=Pt(2))
+    before, *rest = _split(texts.greeting, "{name}")
+    if before:
+        _run(greeting, before, _NAME_SIZE)
+    for after in rest:
+        _run(greeting, slip.full_name, _NAME_SIZE, bold=True)
+        if after:
+            _run(greeting, after, _NAME_SIZE)
+    for line in (slip.position, slip.organization):
+        if _clean(line):
+            _run(left.paragraph(), line, _BODY_SIZE)
+
+    _run(left.paragraph(space_before=Pt(8)), texts.title, _BODY_SIZE, bold=True)
+    _run(left.paragraph(space_before=Pt(2)), texts.when_where, _BODY_SIZE)
+    _run(left.paragraph(space_before=Pt(8)), texts.deadline, _BODY_SIZE, italic=True)
+    _run(left.paragraph(space_before=Pt(4)), texts.contact, _SMALL_BODY_SIZE)
+
+    right = _CellWriter(qr_cell)
+    _run(right.paragraph(align=WD_ALIGN_PARAGRAPH.RIGHT), slip.code, _TINY_SIZE)
+    picture = _run(right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(2)), "", None)
+    inline = picture.add_picture(io.BytesIO(qr_png(slip.link)), width=_QR_WIDTH)._inline
+    # Word writes these zeros itself; without them LibreOffice pads the picture on the left and
+    # pushes it past the cell's right edge.
+    for distance in ("distT", "distB", "distL", "distR"):
+        inline.set(distance, "0")
+    instruction = right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3))
+    _run(instruction, texts.instruction, _SMALL_BODY_SIZE, bold=True)
+    hint = slip.link.join(_split(texts.link_hint, "{link}"))
+    _run(right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER), hint, _TINY_SIZE)
+
+
+class _CellWriter:
+    """Adds paragraphs to a table cell, starting with the empty one every new cell holds."""
+
+    def __init__(self, cell: _Cell) -> None:
+        """Write into ``cell``, which must still be as python-docx created it."""
+        self._cell = cell
+        self._used = False
+
+    def paragraph(
+        self,
+        *,
+        align: WD_ALIGN_PARAGRAPH | None = None,
+        space_before: Length | None = None,
+        space_after: Length | None = None,
+    ) -> Paragraph:
+        """The next paragraph of the cell, aligned and spaced as asked."""
+        paragraph: Paragraph = (
+            self._cell.paragraphs[0] if not self._used else self._cell.add_paragraph()
+        )
+        self._used = True
+        if align is not None:
+            paragraph.alignment = align
+        if space_before is not None:
+            paragraph.paragraph_format.space_before = space_before
+        if space_after is not None:
+            paragraph.paragraph_format.space_after = space_after
+        return paragraph
+
+
+def _run(
+    paragraph: Paragraph,
+    text: str,
+    size: Length | None,
+    *,
+    bold: bool = False,
+    italic: bool = False,
+) -> Run:
+    """Append ``text`` as a run in the slips' font; python-docx escapes it as XML text."""
+    run = paragraph.add_run(_clean(text))
+    run.font.name = _FONT
+    _use_font(run._r.get_or_add_rPr().get_or_add_rFonts())
+    if size is not None:
+        run.font.size = size
+    if bold:
+        run.bold = True
+    if italic:
+        run.italic = True
+    return run
+
+
+def _split(template: str, placeholder: str) -> list[str]:
+    """The text around each ``placeholder`` in ``template``; without one, the value goes last."""
+    parts = template.split(placeholder)
+    if len(parts) == 1:
+        return [f"{template} " if template else "", ""]
+    return parts
+
+
+def _clean(text: str) -> str:
+    """``text`` without the characters an XML document cannot hold."""
+    return _NOT_XML.sub("", text)
