@@ -713,3 +713,12 @@ async def test_sent_counts_count_only_delivered_messages(
     assert limited.violations == [
         "sendMessage: Bad Request: can't parse entities: can't find end tag for \"b\""
     ]
+
+
+def test_the_shipped_bot_api_spec_is_the_official_list_beside_the_repository() -> None:
+    from handlers.telegram.simulator import DEFAULT_SPEC_PATH
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "telegram-bot-api" / "api.min.json"
+    if not shared.exists():
+        pytest.skip("the shared copy of api.min.json is not beside this checkout")
+    assert DEFAULT_SPEC_PATH.read_bytes() == shared.read_bytes()
