@@ -12,13 +12,23 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.engine import make_url
 
-from bot.config import TOKEN_ENV, Config, ConfigError, LoadedConfig, config_path, load_config
+from bot.config import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG,
+    TOKEN_ENV,
+    Config,
+    ConfigError,
+    LoadedConfig,
+    config_path,
+    load_config,
+)
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.documents.slips import Slip, SlipTexts, build_slips
@@ -41,7 +51,11 @@ from storage.migrate import upgrade_database
 
 log = logging.getLogger("hoinghi")
 
-EXIT_OK, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 2, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+# The example plan and lists beside the package (a checkout or an editable install).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = PROJECT_ROOT / "config.example.toml"
+EXAMPLES = PROJECT_ROOT / "examples"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,6 +133,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp_drafts.add_argument("directory", type=Path)
     exp_drafts.set_defaults(command=cmd_drafts_export)
+
+    rehearse = sub.add_parser(
+        "rehearse",
+        help="diễn tập cả kế hoạch trên một máy, với Telegram mô phỏng (không cần token)",
+    )
+    rehearse.add_argument(
+        "--delegates", type=Path, default=EXAMPLES / "delegates.csv", help="danh sách đại biểu"
+    )
+    rehearse.add_argument(
+        "--contacts", type=Path, default=EXAMPLES / "contacts.csv", help="danh sách đầu mối"
+    )
+    rehearse.add_argument(
+        "--report", type=Path, default=Path("bao-cao-dien-tap.xlsx"), help="tệp báo cáo"
+    )
+    rehearse.set_defaults(command=cmd_rehearse)
 
     report = sub.add_parser(
         "report", help="báo cáo Excel: đại biểu, tổng hợp, tham luận, nhiệm vụ, gửi tin"
@@ -422,6 +451,45 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _run_channel(catalog, loaded[0], work)
+
+
+def cmd_rehearse(args: argparse.Namespace) -> int:
+    """Run the whole plan against the simulated Bot API and say whether every step happened."""
+    if not args.config and not os.environ.get(CONFIG_ENV) and not DEFAULT_CONFIG.exists():
+        args.config = str(EXAMPLE_CONFIG)  # a newcomer's first command needs no file of their own
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog = loaded[1]
+    contacts: Path | None = args.contacts if args.contacts and args.contacts.exists() else None
+    for path in (args.delegates,):
+        if not path.exists():
+            _out(catalog.plain("rehearsal.no_file", path=path), sys.stderr)
+            return EXIT_USAGE
+    from handlers.telegram.rehearsal import rehearse
+
+    _out(catalog.plain("rehearsal.title", path=loaded[0].path, delegates=args.delegates))
+    with tempfile.TemporaryDirectory(prefix="hoinghi-dien-tap-") as workdir:
+        result = asyncio.run(
+            rehearse(
+                loaded[0],
+                catalog,
+                delegates=args.delegates,
+                contacts=contacts,
+                report=args.report,
+                workdir=Path(workdir),
+            )
+        )
+    for line in result.transcript:
+        _out(line)
+    _out("")
+    _out(catalog.plain("rehearsal.summary_title"))
+    _out(result.summary)
+    _out("")
+    for label, ok in result.checks:
+        _out(("✓ " if ok else "✗ ") + label)
+    _out(catalog.plain("rehearsal.passed" if result.passed else "rehearsal.failed"))
+    return EXIT_OK if result.passed else EXIT_FAILED
 
 
 def cmd_invites_print(args: argparse.Namespace) -> int:

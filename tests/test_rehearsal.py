@@ -1,0 +1,48 @@
+"""``hoinghi rehearse``: the whole example plan on the simulated Telegram, as CI's smoke test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.cli import main
+
+
+def test_rehearsal_plays_the_example_plan_and_passes_every_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no config.toml here: the example plan is used
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["rehearse"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("🎬 Diễn tập kế hoạch ") and "config.example.toml" in lines[0]
+    assert lines[1] == (
+        "[29/04 08:00] Văn phòng nhập danh sách (80 đại biểu, 8 đầu mối nhiệm vụ) và phát hành "
+        "giấy mời kèm đường liên kết cá nhân."
+    )
+    # The real thing happened, in plan time, to people marked as simulated.
+    assert "Đại biểu DB001 Phạm Thị Thanh Mai (mô phỏng) mở đường liên kết" in out
+    assert "[18/05 08:00] Bot gửi xong nhắc xác nhận tham dự" in out
+    assert "Văn phòng (mô phỏng) trả lời bài đăng tham luận của DB031 để góp ý" in out
+    assert "Đại biểu DB031 (mô phỏng) gửi tham luận chủ đề 1.1, bản 2." in out
+    assert "[28/05 06:30] Bot gửi xong chương trình sáng ngày hội nghị: " in out
+    assert "Tình hình cuối cùng (lệnh /thongke của Văn phòng):" in out
+    assert "✗" not in out
+    assert lines[-1].startswith("✅ Diễn tập thành công")
+    # The office report is written; nothing real was touched.
+    book = load_workbook(tmp_path / "bao-cao-dien-tap.xlsx")
+    assert book["Đại biểu"].max_row == 81
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bao-cao-dien-tap.xlsx"]
+
+
+def test_rehearsal_without_the_delegate_list_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    assert main(["rehearse", "--delegates", "khong-co.csv"]) == 2
+    assert capsys.readouterr().err.strip() == "Không tìm thấy tệp khong-co.csv."
