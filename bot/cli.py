@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -52,6 +53,8 @@ from storage.migrate import upgrade_database
 log = logging.getLogger("hoinghi")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+# Telegram bot usernames: 5–32 letters, digits and underscores (a wrong one prints broken QR codes).
+BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
 # The example plan and lists beside the package (a checkout or an editable install).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = PROJECT_ROOT / "config.example.toml"
@@ -429,6 +432,9 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     if not args.bot_username and not token:
         _out(catalog.plain("export.need_username", env=TOKEN_ENV), sys.stderr)
         return EXIT_USAGE
+    if args.bot_username and not BOT_USERNAME.fullmatch(args.bot_username.lstrip("@")):
+        _out(catalog.plain("export.bad_username", name=args.bot_username), sys.stderr)
+        return EXIT_USAGE
 
     async def work(services: Services) -> int:
         username = await _bot_username(args.bot_username, token, services)
@@ -505,6 +511,9 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     token = os.environ.get(TOKEN_ENV, "")
     if not args.bot_username and not token:
         _out(catalog.plain("export.need_username", env=TOKEN_ENV), sys.stderr)
+        return EXIT_USAGE
+    if args.bot_username and not BOT_USERNAME.fullmatch(args.bot_username.lstrip("@")):
+        _out(catalog.plain("export.bad_username", name=args.bot_username), sys.stderr)
         return EXIT_USAGE
     meeting = config.meeting
 

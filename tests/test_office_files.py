@@ -99,13 +99,18 @@ async def test_baocao_sends_the_admin_a_workbook_of_five_sheets_in_protocol_orde
     assert by_code["DB001"][10] == datetime(2024, 5, 18, 9, 0)  # local time, a real date cell
     assert sheet["K2"].number_format == "dd/mm/yyyy hh:mm"
     assert by_code["DB001"][11:13] == ("Có", "Có")
-    assert by_code["DB004"][11:13] == ("Có", "Chưa")
+    assert by_code["DB004"][11:14] == (
+        "Có",
+        "Không",
+        "Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
+    )
     assert by_code["DB005"][11:13] == ("Chưa", None)
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:N81"
     assert sheet.column_dimensions["C"].width >= len(TRICKY) + 2
 
     groups = list(book["Tổng hợp theo thành phần"].iter_rows(values_only=True))
     assert groups[0][:4] == ("STT", "Thành phần", "Số đại biểu", "Tham dự")
+    assert book["Tổng hợp theo thành phần"].auto_filter.ref == "A1:I9"  # totals stay below
     total = next(r for r in groups if r[1] == "Tổng cộng")
     assert total[2:9] == (80, 1, 1, 1, 77, 2, 4)
     assert next(r for r in groups if r[1] == "Sức chứa hội trường")[2] == 80
@@ -124,11 +129,14 @@ async def test_the_report_holds_drafts_tasks_and_sending(harness: BotHarness) ->
     tasks = list(book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True))
     assert [r[0] for r in tasks[1:]].count("VI.2") == 30  # one row per district chair
     sending = list(book["Gửi tin"].iter_rows(values_only=True))
-    assert sending[0][:7] == ("Số", "Loại tin", "Đối tượng", "Dự kiến gửi", "Trạng thái",
-                              "Hoàn tất lúc", "Đã gửi")  # fmt: skip
+    assert sending[0] == (
+        "Số", "Loại tin", "Đối tượng", "Dự kiến gửi", "Trạng thái", "Hoàn tất lúc",
+        "Tổng số người nhận", "Đã gửi", "Chặn bot", "Lỗi", "Chưa liên kết", "Bỏ qua",
+        "Đang chờ gửi",
+    )  # fmt: skip
     chase = [r for r in sending[1:] if r[1] == "nhắc xác nhận tham dự"]
     assert [r[4] for r in chase] == ["đã gửi xong", "chờ đến giờ"]
-    assert chase[0][6] == 1 and chase[0][9] == 79  # one linked delegate, 79 not linked
+    assert chase[0][6:13] == (80, 1, 0, 0, 79, 0, 0)  # one linked delegate, 79 not linked
 
 
 async def report_bytes(harness: BotHarness) -> bytes:
@@ -216,7 +224,14 @@ async def test_audit_export_names_who_changed_what_and_when(
     tricky = next(r for r in changes if "Lê Thị Hoa" in r[7])
     assert tricky[1] == f"{TRICKY} (DB003)"
     assigned = [r for r in read[1:] if r[3] == "phân công tham luận"]
-    assert assigned[-1][1] == "Văn phòng" and assigned[-1][2] == "telegram:100000001"
+    assert assigned[-1][1:5] == [
+        "Văn phòng",
+        "telegram:100000001",
+        "phân công tham luận",
+        "tham luận",
+    ]
+    blocked = next(r for r in read[1:] if r[3] == "bot không liên lạc được (bị chặn)")
+    assert blocked[1].endswith("(DB004)") and blocked[4] == "đại biểu"
     imported = [r for r in read[1:] if r[3] == "thêm đại biểu"]
     assert len(imported) == 80
 
@@ -295,7 +310,10 @@ def test_invites_print_writes_one_slip_per_delegate_with_their_qr_code(
     assert "Đề nghị đồng chí xác nhận tham dự trước 17:00, Thứ Ba, ngày 21/5/2024." in left
     assert "Quét mã để xác nhận tham dự" in right
     link = right.split("hoặc mở đường liên kết: ", 1)[1].split()[0]
-    assert link.startswith("https://t.me/hoinghi_bot?start=")
+    assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
+    with (office / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
+        exported = {row[0]: row[3] for row in csv.reader(fh)}
+    assert link == exported["DB003"]  # this delegate's own link, not a neighbour's
     blip = slip._tbl.xpath(".//a:blip")[0].get(qn("r:embed"))
     assert document.part.related_parts[blip].blob == qr_png(link)
 
@@ -305,3 +323,52 @@ def test_invites_print_refuses_another_format(
 ) -> None:
     assert main(["invites", "print", "phieu.pdf", "--bot-username", "hoinghi_bot"]) == 2
     assert capsys.readouterr().err.strip() == "Phiếu in chỉ ghi ra tệp .docx, không phải phieu.pdf."
+
+
+async def test_delegates_follow_their_rank_within_a_group_not_their_code(
+    harness: BotHarness,
+) -> None:
+    services = harness.services
+    parsed = parse_delegate_file(
+        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
+    )
+    rows = [dataclasses.replace(r, rank=9) if r.code == "DB001" else r for r in parsed.rows]
+    await services.delegates.import_rows(rows, actor="test")
+    sheet = load_workbook(io.BytesIO(await report_bytes(harness)))["Đại biểu"]
+    codes = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert codes[:3] == ["DB002", "DB001", "DB003"]
+
+
+async def test_control_characters_someone_typed_do_not_break_the_report(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB002")
+    await harness.send(user.tap("❌ Không tham dự"))
+    await harness.send(user.text("Bận\x07 công\x0c tác"))
+    sheet = load_workbook(io.BytesIO(await report_bytes(harness)))["Đại biểu"]
+    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == "DB002")
+    assert row[7] == "Bận công tác"
+
+
+async def test_baocao_tells_an_admin_without_a_private_chat_how_to_get_the_file(
+    harness: BotHarness,
+) -> None:
+    admin = harness.admin()
+    group = harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    harness.fake.fail_next(
+        "sendDocument",
+        error_code=403,
+        description="Forbidden: bot can't initiate conversation with a user",
+    )
+    await harness.send(group.command(admin, "/baocao"))
+    assert harness.fake.messages_to(OFFICE_CHAT)[-1]["text"].startswith(
+        "Bot chưa gửi được tệp vào tin nhắn riêng. Đề nghị đồng chí mở trò chuyện riêng với bot"
+    )
+
+
+def test_invites_print_refuses_a_bot_name_that_would_print_broken_qr_codes(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["invites", "print", "phieu.docx", "--bot-username", "t.me/hoinghi"]) == 2
+    assert capsys.readouterr().err.startswith("Tên bot t.me/hoinghi không hợp lệ")
+    assert not (office / "phieu.docx").exists()

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
@@ -37,6 +38,8 @@ class Sheet:
     rows: Sequence[Sequence[Cell]]
     # Columns (0-based) whose long text should wrap instead of widening the column.
     wrap: frozenset[int] = field(default_factory=frozenset)
+    # Rows under the table (totals): outside the filter, so sorting never moves them.
+    footer: Sequence[Sequence[Cell]] = ()
 
 
 def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
@@ -49,8 +52,8 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
         sheet.append(list(spec.headings))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in spec.rows:
-            sheet.append([_naive(value) for value in row])
+        for row in [*spec.rows, *spec.footer]:
+            sheet.append([_cell(value) for value in row])
             for cell in sheet[sheet.max_row]:
                 if cell.data_type == "f":  # openpyxl reads "=…" as a formula: keep it text
                     cell.data_type = "s"
@@ -60,9 +63,11 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
                     cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.freeze_panes = "A2"
         if spec.rows:
-            sheet.auto_filter.ref = sheet.dimensions
+            last = get_column_letter(len(spec.headings))
+            sheet.auto_filter.ref = f"A1:{last}{len(spec.rows) + 1}"
         for index, heading in enumerate(spec.headings):
-            values = [heading] + [_shown(row[index]) for row in spec.rows if index < len(row)]
+            every = [*spec.rows, *spec.footer]
+            values = [heading] + [_shown(row[index]) for row in every if index < len(row)]
             width = max(len(value) for value in values)
             sheet.column_dimensions[get_column_letter(index + 1)].width = min(
                 max(width + 2, 8), MAX_WIDTH
@@ -90,10 +95,13 @@ def write_table(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cel
         path.write_bytes(workbook_bytes([Sheet(path.stem, headings, rows)]))
 
 
-def _naive(value: Cell) -> Cell:
+def _cell(value: Cell) -> Cell:
     # Excel has no time zones: the caller passes local times, which are written as they read.
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)
+    if isinstance(value, str):
+        # Control characters someone typed (a bell, a form feed) make openpyxl refuse the file.
+        return str(ILLEGAL_CHARACTERS_RE.sub("", value))
     return value
 
 

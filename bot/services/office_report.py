@@ -6,6 +6,7 @@ The rows are plain values; :mod:`bot.services.report_file` turns them into Vietn
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,7 +147,7 @@ class OfficeReportService:
             counts=await self._reports.counts(),
             delegates=delegates,
             drafts=await self._drafts.board(),
-            tasks=sorted(await self._tasks.office_board(), key=lambda task: task.key),
+            tasks=sorted(await self._tasks.office_board(), key=lambda task: _natural(task.key)),
             messages=messages,
         )
 
@@ -211,3 +212,10 @@ class OfficeReportService:
             )
             for row in rows
         ]
+
+
+def _natural(key: str) -> list[Any]:
+    """``VI.1.2`` before ``VI.1.10``: numbers compare as numbers."""
+    return [
+        (0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"[.\-]", key)
+    ]

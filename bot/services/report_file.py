@@ -46,10 +46,10 @@ def audit_table(
     headings = _headings(catalog, "audit", names)
     body: list[list[Cell]] = []
     for row in rows:
-        if row.is_office:
-            who = catalog.plain("report_sheet.audit.office", person=row.person or "")
-        elif row.person is not None:
+        if row.person is not None:  # an admin who is also on the list is that person
             who = row.person
+        elif row.is_office:
+            who = catalog.plain("report_sheet.audit.office")
         else:
             kind = row.actor.partition(":")[0]
             key = f"report_sheet.audit.actor_{kind}"
@@ -61,7 +61,7 @@ def audit_table(
                 who.strip(),
                 row.actor,
                 catalog.plain(action_key) if catalog.has(action_key) else row.action,
-                row.entity,
+                _label(catalog, f"report_sheet.audit_entity.{row.entity}", row.entity),
                 row.entity_id,
                 _json(row.before),
                 _json(row.after),
@@ -76,6 +76,7 @@ def audit_table(
 def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: Any) -> Sheet:
     labels = {group.key: group.label for group in config.groups}
     yes, no = catalog.plain("report_sheet.yes"), catalog.plain("report_sheet.no")
+    cannot = catalog.plain("report_sheet.cannot")
     rows: list[list[Cell]] = []
     for number, row in enumerate(report.delegates, start=1):
         reachable = row.reachable
@@ -93,8 +94,8 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
                 row.substitute_position,
                 local(row.answered_at),
                 yes if row.linked else no,
-                None if reachable is None else (yes if reachable else no),
-                row.unreachable_reason,
+                None if reachable is None else (yes if reachable else cannot),
+                _unreachable(catalog, row.unreachable_reason),
             ]
         )
     names = (
@@ -128,21 +129,20 @@ def _groups(catalog: Catalog, report: OfficeReport) -> Sheet:
         [number, *cells(group.label, group.tally)]
         for number, group in enumerate(counts.groups, start=1)
     ]
-    rows.append([None, *cells(catalog.plain("report_sheet.groups.total_row"), counts.overall)])
-    rows.append([None, catalog.plain("report_sheet.groups.capacity"), counts.capacity])
-    rows.append(
-        [
-            None,
-            catalog.plain("report_sheet.groups.free"),
-            counts.capacity - counts.overall.present,
-        ]
-    )
+    footer: list[list[Cell]] = [
+        [None, *cells(catalog.plain("report_sheet.groups.total_row"), counts.overall)],
+        [None, catalog.plain("report_sheet.groups.capacity"), counts.capacity],
+        [None, catalog.plain("report_sheet.groups.free"), counts.capacity - counts.overall.present],
+    ]
     names = (
         "number", "group", "total", "attending", "substitute", "declined", "no_answer",
         "present", "linked",
     )  # fmt: skip
     return Sheet(
-        catalog.plain("report_sheet.groups.title"), _headings(catalog, "groups", names), rows
+        catalog.plain("report_sheet.groups.title"),
+        _headings(catalog, "groups", names),
+        rows,
+        footer=footer,
     )
 
 
@@ -228,12 +228,14 @@ def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any
                 local(message.due_at),
                 catalog.plain(f"report_sheet.message_status.{message.status.value}"),
                 local(message.finished_at),
+                sum(message.counts.values()),
                 *(message.counts[status] for status in _DELIVERY_COLUMNS),
+                message.counts[DeliveryStatus.PENDING] + message.counts[DeliveryStatus.SENDING],
             ]
         )
     names = (
-        "id", "kind", "audience", "due_at", "status", "finished_at", "sent", "blocked",
-        "failed", "not_linked", "skipped",
+        "id", "kind", "audience", "due_at", "status", "finished_at", "total", "sent", "blocked",
+        "failed", "not_linked", "skipped", "waiting",
     )  # fmt: skip
     return Sheet(
         catalog.plain("report_sheet.messages.title"),
@@ -254,6 +256,22 @@ def _local(config: Config) -> Any:
         return config.meeting.local(instant) if instant is not None else None
 
     return local
+
+
+def _label(catalog: Catalog, key: str, fallback: str) -> str:
+    return catalog.plain(key) if catalog.has(key) else fallback
+
+
+def _unreachable(catalog: Catalog, reason: str | None) -> str | None:
+    """Why the bot cannot write to someone, in words (Telegram's own text kept as detail)."""
+    if reason is None:
+        return None
+    lowered = reason.lower()
+    if "blocked" in lowered or "kicked" in lowered:
+        return catalog.plain("report_sheet.unreachable.blocked")
+    if "deactivated" in lowered:
+        return catalog.plain("report_sheet.unreachable.deleted")
+    return catalog.plain("report_sheet.unreachable.other", detail=reason)
 
 
 def _json(value: dict[str, Any] | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import InputFile, Update
-from telegram.error import Forbidden
+from telegram.error import BadRequest, Forbidden
 
 from bot.domain.ics import ics_filename
 from bot.services.composer import meeting_calendar
@@ -35,8 +35,10 @@ async def report(update: Update, context: Context) -> None:
             InputFile(content, filename=name),
             caption=catalog.html("report_file.caption", time=f"{now:%H:%M %d/%m/%Y}"),
         )
-    except Forbidden:
-        # An admin who never opened a private chat with the bot cannot receive files there.
+    except (Forbidden, BadRequest) as exc:
+        # An admin who never opened a private chat with the bot (or blocked it) cannot receive
+        # files there: Telegram says "Forbidden" or "chat not found".
+        log.info("report not sent privately: %s", type(exc).__name__)
         await message.reply_html(catalog.html("report_file.open_private"))
         return
     if chat.type != "private":
