@@ -33,7 +33,17 @@ def setup_logging(level: int = logging.INFO, *, secrets: Iterable[str] = ()) -> 
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every request URL, and Telegram's URLs contain the token.
-    for noisy in ("httpx", "httpcore", "telegram.ext.ExtBot", "alembic"):
+    # telegram.Bot logs its API URLs, token included, at DEBUG; aiosqlite and SQLAlchemy log
+    # SQL parameters (phone numbers, what people typed) at DEBUG: -v must not reveal them.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "telegram.Bot",
+        "telegram.ext.ExtBot",
+        "alembic",
+        "aiosqlite",
+        "sqlalchemy.engine",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # "maximum number of running instances reached" every tick while a long drain runs is
     # expected (max_instances=1 is how a drain is never run twice), not worth a warning.

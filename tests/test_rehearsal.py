@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from tests.conftest import EXAMPLE_DELEGATES
 
 
 def test_rehearsal_plays_the_example_plan_and_passes_every_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no config.toml here: the example plan is used
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    assert main(["rehearse"]) == 0
-    out = capsys.readouterr().out
+    assert main(["-v", "rehearse"]) == 0  # -v: debug logs too, for the privacy check below
+    captured = capsys.readouterr()
+    out, logs = captured.out, captured.err
     lines = out.splitlines()
     assert lines[0].startswith("🎬 Diễn tập kế hoạch ") and "config.example.toml" in lines[0]
     assert lines[1] == (
@@ -37,6 +42,24 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
     book = load_workbook(tmp_path / "bao-cao-dien-tap.xlsx")
     assert book["Đại biểu"].max_row == 81
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bao-cao-dien-tap.xlsx"]
+    # Privacy: the logs of the whole plan hold no token, no full phone number, no message body.
+    assert " DEBUG " in logs
+    assert "TEST-TOKEN" not in logs
+    with EXAMPLE_DELEGATES.open(encoding="utf-8", newline="") as fh:
+        phones = [row["Điện thoại"] for row in csv.DictReader(fh) if row["Điện thoại"]]
+    assert len(phones) > 50
+    for raw in phones:
+        if raw:
+            local = "0" + "".join(ch for ch in raw if ch.isdigit())[-9:]
+            for shape in (raw, local, "+84" + local[1:]):
+                assert shape not in logs, f"a phone number is in the logs: {shape[:4]}…"
+    for body in (
+        "Trùng lịch công tác đã bố trí trước",  # a decline reason
+        "Kính mời các đồng chí đến sớm 15 phút",  # the office's notice
+        "Đề nghị đồng chí bổ sung số liệu năm 2023",  # a comment on a draft
+        "Cần thêm kinh phí in ấn tài liệu",  # a request for help
+    ):
+        assert body not in logs
 
 
 def test_rehearsal_without_the_delegate_list_says_so(
