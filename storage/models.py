@@ -332,3 +332,17 @@ class DraftComment(Base):
 
 # Replies in a chat name the message they answer; the bot finds the draft through the delivery.
 Index("ix_deliveries_platform_message", Delivery.chat_address, Delivery.platform_message_id)
+
+
+class LinkFailure(Base):
+    """A wrong invitation token sent by a chat account: five in an hour slow that account down."""
+
+    __tablename__ = "link_failures"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_link_failures_account", LinkFailure.channel, LinkFailure.external_id, LinkFailure.at)

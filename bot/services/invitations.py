@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.phones import normalize_phone
 from bot.domain.protocol import protocol_key
-from bot.domain.tokens import looks_like_token
+from bot.domain.tokens import looks_like_token, new_token
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
-from storage.models import ChannelIdentity, Delegate
+from storage.models import ChannelIdentity, Delegate, Invitation, LinkFailure
 from storage.uow import unit_of_work
+
+# Wrong tokens tolerated from one account within the window before it is slowed down.
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(hours=1)
 
 
 class LinkOutcome(StrEnum):
@@ -28,6 +34,7 @@ class LinkOutcome(StrEnum):
     ACCOUNT_TAKEN = "account_taken"
     PHONE_NO_MATCH = "phone_no_match"
     PHONE_AMBIGUOUS = "phone_ambiguous"
+    SLOWED_DOWN = "slowed_down"  # too many wrong tokens from this account lately
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,25 @@ class LinkResult:
     outcome: LinkOutcome
     delegate: DelegateView | None = None
     rsvp: RsvpView | None = None
+    retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
+
+
+class OfficeStep(StrEnum):
+    """How an office action on someone's invitation ended."""
+
+    REISSUED = "reissued"
+    UNLINKED = "unlinked"
+    NOT_LINKED = "not_linked"
+    UNKNOWN_PERSON = "unknown_person"
+
+
+@dataclass(frozen=True)
+class OfficeResult:
+    """The outcome, the person, and for a re-issue the new token (shown to the office only)."""
+
+    step: OfficeStep
+    delegate: DelegateView | None = None
+    token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,13 +99,37 @@ class InvitationService:
         self._ctx = ctx
 
     async def link_by_token(self, account: ChatAccount, token: str) -> LinkResult:
-        """Link ``account`` to the delegate whose invitation carries ``token``."""
-        if not looks_like_token(token):
-            return LinkResult(LinkOutcome.UNKNOWN_TOKEN)
+        """Link ``account`` to the delegate whose invitation carries ``token``.
+
+        Five wrong tokens within an hour slow the account down: until the oldest of them is an
+        hour old, further tries are answered without being looked at (and do not count).
+        """
+        now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            invitation = await queries.active_invitation(session, token)
+            recent = list(
+                await session.scalars(
+                    select(LinkFailure.at)
+                    .where(
+                        LinkFailure.channel == account.channel,
+                        LinkFailure.external_id == account.external_id,
+                        LinkFailure.at > now - FAILURE_WINDOW,
+                    )
+                    .order_by(LinkFailure.at.desc())
+                    .limit(MAX_FAILURES)
+                )
+            )
+            if len(recent) >= MAX_FAILURES:
+                return LinkResult(
+                    LinkOutcome.SLOWED_DOWN, retry_after=recent[-1] + FAILURE_WINDOW - now
+                )
+            invitation = (
+                await queries.active_invitation(session, token) if looks_like_token(token) else None
+            )
             # The index finds the row; the constant-time compare keeps the final check honest.
             if invitation is None or not hmac.compare_digest(invitation.token, token):
+                session.add(
+                    LinkFailure(channel=account.channel, external_id=account.external_id, at=now)
+                )
                 return LinkResult(LinkOutcome.UNKNOWN_TOKEN)
             delegate = await session.get_one(Delegate, invitation.delegate_id)
             return await self._link(session, account, delegate, via="invitation")
@@ -134,6 +184,72 @@ class InvitationService:
             after={"channel": account.channel, "external_id": account.external_id, "via": via},
         )
         return LinkResult(LinkOutcome.LINKED, DelegateView.of(delegate), rsvp)
+
+    # --- the office ------------------------------------------------------------------------------
+
+    async def reissue(self, actor: str, code: str) -> OfficeResult:
+        """A new personal link for a delegate; the old one stops working at once."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            delegate = await self._person(session, code)
+            if delegate is None:
+                return OfficeResult(OfficeStep.UNKNOWN_PERSON)
+            old = list(
+                await session.scalars(
+                    select(Invitation).where(
+                        Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None)
+                    )
+                )
+            )
+            for invitation in old:
+                invitation.revoked_at = now
+            token = new_token()
+            session.add(Invitation(delegate_id=delegate.id, token=token, created_at=now))
+            queries.add_audit(
+                session,
+                at=now,
+                actor=actor,
+                action="invitation.reissued",
+                entity="delegate",
+                entity_id=delegate.id,
+                before={"active_links": len(old)},  # never the tokens themselves
+                after={"active_links": 1},
+            )
+            return OfficeResult(OfficeStep.REISSUED, DelegateView.of(delegate), token)
+
+    async def unlink(self, actor: str, code: str) -> OfficeResult:
+        """Forget the chat account linked to a delegate (a lost phone): their link, or a new
+        one, can then be opened from another account."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            delegate = await self._person(session, code)
+            if delegate is None:
+                return OfficeResult(OfficeStep.UNKNOWN_PERSON)
+            idents = list(
+                await session.scalars(
+                    select(ChannelIdentity).where(ChannelIdentity.delegate_id == delegate.id)
+                )
+            )
+            if not idents:
+                return OfficeResult(OfficeStep.NOT_LINKED, DelegateView.of(delegate))
+            for ident in idents:
+                queries.add_audit(
+                    session,
+                    at=now,
+                    actor=actor,
+                    action="identity.unlinked",
+                    entity="delegate",
+                    entity_id=delegate.id,
+                    before={"channel": ident.channel, "external_id": ident.external_id},
+                    after=None,
+                )
+                await session.delete(ident)
+            return OfficeResult(OfficeStep.UNLINKED, DelegateView.of(delegate))
+
+    async def _person(self, session: AsyncSession, code: str) -> Delegate | None:
+        people = await queries.delegates_by_code(session, self._ctx.meeting_id)
+        wanted = code.strip().casefold()
+        return next((p for c, p in people.items() if c.casefold() == wanted), None)
 
     async def set_reachable(self, account: ChatAccount, *, reachable: bool, reason: str) -> bool:
         """Record that an account blocked the bot (or came back); True if anything changed."""

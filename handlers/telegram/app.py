@@ -45,7 +45,16 @@ from schedules.scheduler import OutboxScheduler
 log = logging.getLogger(__name__)
 
 DELEGATE_COMMANDS = ("start", "trangthai", "lich", "nhiemvu", "thamluan", "help", "id")
-OFFICE_COMMANDS = ("thongke", "chuatraloi", "baocao", "thongbao", "lichthongbao", "phancong")
+OFFICE_COMMANDS = (
+    "thongke",
+    "chuatraloi",
+    "baocao",
+    "thongbao",
+    "lichthongbao",
+    "phancong",
+    "caplai",
+    "golienket",
+)
 
 
 def build_application(
@@ -97,6 +106,8 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("id", misc.id_command, filters=new),
             CommandHandler("thongke", office.counts, filters=new),
             CommandHandler("chuatraloi", office.unanswered, filters=new),
+            CommandHandler("caplai", office.reissue, filters=new),
+            CommandHandler("golienket", office.unlink, filters=new),
             CommandHandler("thongbao", broadcast.start, filters=new),
             CommandHandler("lichthongbao", broadcast.listing, filters=new),
             CommandHandler("nhiemvu", tasks.board, filters=new),

@@ -8,8 +8,10 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.domain.tokens import deep_link
+from bot.services.invitations import OfficeStep
 from handlers.telegram import render
-from handlers.telegram.context import Context, catalog_of, services_of
+from handlers.telegram.context import Context, account_of, catalog_of, services_of
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
@@ -78,3 +80,53 @@ async def unanswered(update: Update, context: Context) -> None:
     """``/chuatraloi``: who has not answered, by group, in protocol order."""
     groups = await services_of(context).reports.unanswered()
     await _send_lines(update, context, render.unanswered(catalog_of(context), groups))
+
+
+@office_only
+async def reissue(update: Update, context: Context) -> None:
+    """``/caplai <code>``: a new personal link for a delegate; the old one stops working.
+
+    The link is a secret, so it is only ever shown in a private chat."""
+    message, chat = update.effective_message, update.effective_chat
+    assert message is not None and chat is not None
+    services, catalog = services_of(context), catalog_of(context)
+    if chat.type != "private":
+        await message.reply_html(catalog.html("office.private_only"))
+        return
+    if len(context.args or []) != 1:
+        await message.reply_html(catalog.html("office.reissue_usage"))
+        return
+    code = (context.args or [""])[0]
+    result = await services.invitations.reissue(account_of(update).actor, code)
+    if result.step is OfficeStep.UNKNOWN_PERSON or result.delegate is None:
+        await message.reply_html(catalog.html("office.unknown_person", code=code))
+        return
+    assert result.token is not None
+    await message.reply_html(
+        catalog.html(
+            "office.reissued",
+            name=result.delegate.full_name,
+            code=result.delegate.code,
+            link=deep_link(context.bot.username, result.token),
+        )
+    )
+
+
+@office_only
+async def unlink(update: Update, context: Context) -> None:
+    """``/golienket <code>``: forget the Telegram account linked to a delegate (a lost phone)."""
+    message = update.effective_message
+    assert message is not None
+    services, catalog = services_of(context), catalog_of(context)
+    if len(context.args or []) != 1:
+        await message.reply_html(catalog.html("office.unlink_usage"))
+        return
+    code = (context.args or [""])[0]
+    result = await services.invitations.unlink(account_of(update).actor, code)
+    if result.step is OfficeStep.UNKNOWN_PERSON or result.delegate is None:
+        await message.reply_html(catalog.html("office.unknown_person", code=code))
+        return
+    key = "office.unlinked" if result.step is OfficeStep.UNLINKED else "office.was_not_linked"
+    await message.reply_html(
+        catalog.html(key, name=result.delegate.full_name, code=result.delegate.code)
+    )

@@ -61,6 +61,8 @@ async def _answer_link(update: Update, context: Context, result: LinkResult) -> 
         await _show_card(update, context, result, intro_key=intro)
         return
     params: dict[str, object] = {"contact": contact_line}
+    if result.retry_after is not None:  # slowed down after too many wrong links
+        params["minutes"] = max(1, -(-int(result.retry_after.total_seconds()) // 60))
     if result.outcome is LinkOutcome.ACCOUNT_TAKEN and result.delegate is not None:
         params["name"] = result.delegate.full_name
     await message.reply_html(catalog.html(f"start.{result.outcome.value}", **params))

@@ -1,0 +1,122 @@
+"""Invitation tokens: wrong links slow an account down; the office re-issues a link and unlinks a
+lost account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.services.invitations import ChatAccount
+from storage.models import AuditEntry
+from tests.fakes.telegram_api import FakeUser
+from tests.harness import OFFICE_CHAT, BotHarness
+
+WRONG = "A" * 32  # has a token's shape, matches no invitation
+
+
+async def test_five_wrong_links_in_an_hour_slow_the_account_down(harness: BotHarness) -> None:
+    stranger = harness.new_user()
+    for _ in range(5):
+        await harness.send(stranger.command(f"/start {WRONG}"))
+        assert stranger.last_text().startswith("Đường liên kết này không đúng")
+    # Even the right link is not looked at while the account is slowed down.
+    await harness.send(stranger.command(f"/start {harness.tokens['DB001']}"))
+    assert stranger.last_text().startswith("Đồng chí đã mở đường liên kết không đúng nhiều lần.")
+    assert "thử lại sau 60 phút" in stranger.last_text()
+    assert await harness.services.invitations.whoami(account(stranger)) is None
+    # Another account is not affected.
+    other = await harness.open_invitation("DB002")
+    assert await harness.services.invitations.whoami(account(other)) is not None
+    harness.clock.advance(timedelta(minutes=30))
+    await harness.send(stranger.command(f"/start {harness.tokens['DB001']}"))
+    assert "thử lại sau 30 phút" in stranger.last_text()
+    harness.clock.advance(timedelta(minutes=30, seconds=1))
+    await harness.send(stranger.command(f"/start {harness.tokens['DB001']}"))
+    assert (
+        stranger.last_text() != ""
+        and await harness.services.invitations.whoami(account(stranger)) is not None
+    )
+
+
+async def test_the_office_reissues_a_link_and_the_old_one_stops_working(
+    harness: BotHarness,
+) -> None:
+    admin = harness.admin()
+    old = harness.tokens["DB001"]
+    await harness.send(admin.command("/caplai DB001"))
+    reply = admin.last_text()
+    assert reply.startswith(
+        "Đã cấp đường liên kết mới cho đồng chí Phạm Thị Thanh Mai (DB001); "
+        "đường liên kết cũ không còn dùng được:\nhttps://t.me/hoinghi_test_bot?start="
+    )
+    new = reply.split("?start=", 1)[1].split()[0]
+    assert new != old and len(new) == 32
+    late = harness.new_user()
+    await harness.send(late.command(f"/start {old}"))
+    assert late.last_text().startswith("Đường liên kết này không đúng hoặc đã hết hiệu lực")
+    await harness.send(late.command(f"/start {new}"))
+    assert await harness.services.invitations.whoami(account(late)) is not None
+    async with harness.services.ctx.sessions() as session:
+        audit = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "invitation.reissued")
+            )
+        )
+    assert [(a.before, a.after) for a in audit] == [({"active_links": 1}, {"active_links": 1})]
+    assert old not in str(audit[0].before) and new not in str(audit[0].after)
+
+
+async def test_a_link_is_never_reissued_into_a_group(harness: BotHarness) -> None:
+    admin = harness.admin()
+    group = harness.fake.group(OFFICE_CHAT, "Văn phòng")
+    await harness.send(group.command(admin, "/caplai DB001"))
+    assert harness.fake.messages_to(OFFICE_CHAT)[-1]["text"].startswith(
+        "Đường liên kết cá nhân là thông tin riêng"
+    )
+    assert "?start=" not in harness.fake.messages_to(OFFICE_CHAT)[-1]["text"]
+    lost = harness.new_user()
+    await harness.send(lost.command(f"/start {harness.tokens['DB001']}"))  # still valid
+    assert await harness.services.invitations.whoami(account(lost)) is not None
+
+
+async def test_the_office_unlinks_a_lost_account_and_a_new_one_can_link(
+    harness: BotHarness,
+) -> None:
+    lost = await harness.open_invitation("DB001")
+    admin = harness.admin()
+    await harness.send(admin.command("/golienket db001"))
+    assert admin.last_text() == (
+        "Đã gỡ tài khoản Telegram đã liên kết của đồng chí Phạm Thị Thanh Mai (DB001). Đồng chí "
+        "có thể mở đường liên kết (hoặc đường liên kết mới cấp bằng /caplai DB001) từ tài khoản "
+        "khác."
+    )
+    await harness.send(lost.command("/trangthai"))
+    assert lost.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+    replacement = harness.new_user()
+    await harness.send(replacement.command(f"/start {harness.tokens['DB001']}"))
+    assert await harness.services.invitations.whoami(account(replacement)) is not None
+    await harness.send(admin.command("/golienket DB099"))
+    assert admin.last_text() == "Không có người mã DB099 trong danh sách đã nhập."
+    await harness.send(admin.command("/golienket DB002"))
+    assert (
+        admin.last_text()
+        == "Đồng chí Hoàng Thị Ngọc Diệp (DB002) chưa liên kết tài khoản Telegram nào."
+    )
+
+
+async def test_delegates_cannot_reissue_or_unlink(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB001")
+    for command in ("/caplai DB002", "/golienket DB002"):
+        await harness.send(user.command(command))
+        assert user.last_text().startswith(
+            "Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng"
+        )
+    assert harness.tokens["DB002"] in {
+        link.token for link in await harness.services.invitations.links()
+    }
+
+
+def account(user: FakeUser) -> ChatAccount:
+    """The chat account of a simulated user."""
+    return ChatAccount("telegram", str(user.id), str(user.id))
