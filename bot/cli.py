@@ -41,11 +41,13 @@ from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
 from bot.services import Services, build_outbox, build_scheduler, build_services
+from bot.services.privacy import PurgeStep
 from bot.services.report_file import audit_table, office_report_workbook
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
-from bot.texts.formatting import clock, long_date, moment
+from bot.texts.formatting import clock, file_size, long_date, moment
 from bot.texts.presenters import deadline_text
 from schedules.clock import SystemClock
+from storage.backup import BackupError, backup_sqlite
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
@@ -93,6 +95,18 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="tạo hoặc nâng cấp cơ sở dữ liệu").set_defaults(
         command=cmd_db_upgrade
     )
+    backup = db.add_parser(
+        "backup", help="sao lưu cơ sở dữ liệu SQLite (chạy được khi bot đang chạy)"
+    )
+    backup.add_argument("file", type=Path)
+    backup.set_defaults(command=cmd_db_backup)
+
+    purge = sub.add_parser(
+        "purge", help="xóa dữ liệu cá nhân sau hội nghị, giữ danh sách và số liệu tổng hợp"
+    )
+    purge.add_argument("--drafts", action="store_true", help="xóa cả các bản tham luận đã gửi")
+    purge.add_argument("--force", action="store_true", help="xóa cả khi hội nghị chưa kết thúc")
+    purge.set_defaults(command=cmd_purge)
 
     delegates = sub.add_parser("delegates", help="danh sách đại biểu").add_subparsers(
         required=True, metavar="LỆNH"
@@ -345,6 +359,54 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """Copy the SQLite database to a new file, consistently, even while the bot runs."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog = loaded[1]
+    url = make_url(loaded[0].database_url)
+    if not url.drivername.startswith("sqlite") or not url.database:
+        _out(catalog.plain("backup.not_sqlite"), sys.stderr)
+        return EXIT_USAGE
+    try:
+        size = backup_sqlite(Path(url.database), args.file)
+    except BackupError as exc:
+        _out(catalog.plain(f"backup.{exc.code}", path=args.file, source=url.database), sys.stderr)
+        return EXIT_USAGE
+    _out(catalog.plain("backup.done", path=args.file, size=file_size(catalog, size)))
+    _out(catalog.plain("backup.restore", path=args.file, source=url.database))
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Remove personal data after the meeting, keeping the list and the counts."""
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog = loaded[1]
+
+    async def work(services: Services) -> int:
+        summary = await services.privacy.purge(drafts=args.drafts, force=args.force)
+        if summary.step is PurgeStep.NOT_OVER:
+            _out(catalog.plain("purge.not_over"), sys.stderr)
+            return EXIT_USAGE
+        _out(
+            catalog.plain(
+                "purge.done",
+                phones=summary.phones,
+                accounts=summary.accounts,
+                deliveries=summary.deliveries,
+                audit=summary.audit_entries,
+                drafts=summary.drafts,
+                comments=summary.comments,
+            )
+        )
+        return EXIT_OK
+
+    return asyncio.run(_with_services(loaded[0], work))
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:

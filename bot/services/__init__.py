@@ -18,6 +18,7 @@ from bot.services.drafts import DraftService
 from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
 from bot.services.office_report import OfficeReportService
+from bot.services.privacy import PrivacyService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
 from bot.services.tasks import TaskService
@@ -43,6 +44,7 @@ class Services:
     tasks: TaskService
     drafts: DraftService
     office_report: OfficeReportService
+    privacy: PrivacyService
 
     @property
     def config(self) -> Config:
@@ -114,7 +116,8 @@ async def build_services(
     ctx = ServiceContext(config=config, sessions=sessions, clock=clock, meeting_id=meeting_id)
     reports = ReportService(ctx)
     tasks = TaskService(ctx)
-    drafts = DraftService(ctx, files or FileStore(Path(config.drafts.directory)))
+    store = files or FileStore(Path(config.drafts.directory))
+    drafts = DraftService(ctx, store)
     return Services(
         ctx=ctx,
         delegates=DelegateService(ctx),
@@ -125,4 +128,5 @@ async def build_services(
         tasks=tasks,
         drafts=drafts,
         office_report=OfficeReportService(ctx, reports, drafts, tasks),
+        privacy=PrivacyService(ctx, store),
     )

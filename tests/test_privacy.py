@@ -1,0 +1,124 @@
+"""Privacy after the meeting: an online backup of the database, a documented restore, and the
+purge of personal data that keeps the list, the answers and the counts."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.cli import main
+from bot.services.privacy import ERASED, PurgeStep
+from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.harness import BotHarness
+from tests.test_drafts import DOCX, docx
+
+
+@pytest.fixture
+def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder holding a copy of the example plan as ./config.toml."""
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    return tmp_path
+
+
+def test_backup_copies_the_database_and_the_documented_restore_works(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("Đã sao lưu cơ sở dữ liệu vào sao-luu/hoinghi-28-5.db (")
+    assert out[-1].startswith("Khôi phục: dừng bot, xóa ")
+    with sqlite3.connect(office / "sao-luu" / "hoinghi-28-5.db") as db:
+        assert db.execute("SELECT count(*) FROM delegates").fetchone() == (80,)
+    # A second backup never overwrites the first.
+    assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 2
+    assert "đã có" in capsys.readouterr().err
+    # Restore as README says: the database is lost, the backup is copied back, the bot works.
+    (office / "hoinghi.db").unlink()
+    for extra in ("hoinghi.db-wal", "hoinghi.db-shm"):
+        (office / extra).unlink(missing_ok=True)
+    shutil.copy(office / "sao-luu" / "hoinghi-28-5.db", office / "hoinghi.db")
+    assert main(["report", "bao-cao.xlsx"]) == 0
+    assert "80 đại biểu" in capsys.readouterr().out
+
+
+def test_backup_without_a_database_says_so(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "backup", "x.db"]) == 2
+    assert capsys.readouterr().err.startswith("Chưa có cơ sở dữ liệu tại ")
+
+
+async def test_purge_is_refused_before_the_meeting_ends(harness: BotHarness) -> None:
+    await harness.open_invitation("DB001")
+    summary = await harness.services.privacy.purge(drafts=True)
+    assert summary.step is PurgeStep.NOT_OVER
+    async with harness.services.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ChannelIdentity)) == 1
+
+
+async def test_purge_removes_personal_data_and_keeps_the_answers_and_counts(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    speaker = await harness.open_invitation("DB031")
+    await harness.send(
+        speaker.tap(
+            "✅ Tham dự",
+            message=next(m for m in speaker.messages if "✅ Tham dự" in str(m.get("reply_markup"))),
+        )
+    )
+    await harness.send(speaker.document("bai.docx", docx("v1"), DOCX))
+    await harness.tick()
+    before = await harness.services.reports.counts()
+    [version] = await _all(harness, DraftVersion)
+    blob = harness.services.drafts.files.path_for(version.sha256)
+    assert blob.exists()
+
+    harness.clock.set(harness.services.config.meeting.ends_at)
+    summary = await harness.services.privacy.purge(drafts=True)
+    assert summary.step is PurgeStep.PURGED
+    assert (summary.accounts, summary.drafts) == (1, 1)
+    assert summary.phones == sum(1 for row in _rows() if row)
+
+    after = await harness.services.reports.counts()
+    assert after.overall.by_status == before.overall.by_status  # the answers stay
+    assert after.overall.linked == 0
+    async with harness.services.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).where(Delegate.phone.is_not(None))) == 0
+        assert (
+            await session.scalar(
+                select(func.count()).where(
+                    Delivery.delegate_id.is_not(None), Delivery.chat_address.is_not(None)
+                )
+            )
+            == 0  # the office group's own deliveries keep their address
+        )
+        actors = set(await session.scalars(select(AuditEntry.actor)))
+    assert f"telegram:{speaker.id}" not in actors and f"telegram:{ERASED}" in actors
+    assert await _all(harness, DraftVersion) == [] and not blob.exists()
+    # The old personal link no longer works.
+    stranger = harness.new_user()
+    await harness.send(stranger.command(f"/start {harness.tokens['DB031']}"))
+    assert stranger.last_text().startswith("Đường liên kết này không đúng hoặc đã hết hiệu lực")
+
+
+async def _all(harness: BotHarness, model: type) -> list:  # type: ignore[type-arg]
+    async with harness.services.ctx.sessions() as session:
+        return list(await session.scalars(select(model)))
+
+
+def _rows() -> list[str]:
+    import csv
+
+    with EXAMPLE_DELEGATES.open(encoding="utf-8", newline="") as fh:
+        return [row["Điện thoại"] for row in csv.DictReader(fh)]
