@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
 
@@ -55,6 +55,9 @@ from storage.migrate import upgrade_database
 log = logging.getLogger("hoinghi")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+WEBHOOK_SECRET_ENV = "HOINGHI_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
+# What Telegram accepts as a webhook secret_token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 # Telegram bot usernames: 5–32 letters, digits and underscores (a wrong one prints broken QR codes).
 BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
 # The example plan and lists beside the package (a checkout or an editable install).
@@ -85,9 +88,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="ghi nhật ký chi tiết")
     sub = parser.add_subparsers(required=True, metavar="LỆNH")
 
-    sub.add_parser("run", help="chạy bot (tự tạo hoặc nâng cấp cơ sở dữ liệu)").set_defaults(
-        command=cmd_run
+    run = sub.add_parser("run", help="chạy bot (tự tạo hoặc nâng cấp cơ sở dữ liệu)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help=f"nhận cập nhật qua webhook thay vì long polling (khóa bí mật: ${WEBHOOK_SECRET_ENV})",
     )
+    run.add_argument("--listen", default="127.0.0.1:8443", help="địa chỉ:cổng máy chủ webhook")
+    run.add_argument("--url", help="địa chỉ công khai HTTPS mà Telegram gửi cập nhật tới")
+    run.set_defaults(command=cmd_run)
     sub.add_parser("check", help="kiểm tra tệp cấu hình và in tóm tắt kế hoạch").set_defaults(
         command=cmd_check
     )
@@ -774,6 +783,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not token:
         _out(catalog.plain("cli.token_missing", env=TOKEN_ENV), sys.stderr)
         return EXIT_USAGE
+    webhook = _webhook_settings(args, catalog) if args.webhook else None
+    if isinstance(webhook, int):
+        return webhook
 
     async def work(services: Services) -> int:
         from handlers.telegram.app import build_application, serve
@@ -791,11 +803,33 @@ def cmd_run(args: argparse.Namespace) -> int:
             stop,
             sender=sender,
             scheduler=build_scheduler(services, outbox),
+            webhook=webhook,
         )
         return EXIT_OK
 
     log.info("database: %s", _safe_url(loaded[0].database_url))
     return _run_channel(catalog, loaded[0], work)
+
+
+def _webhook_settings(args: argparse.Namespace, catalog: Catalog) -> Any:
+    """The webhook from ``--listen``, ``--url`` and the secret in the environment, or an exit
+    code after saying every problem."""
+    from handlers.telegram.app import Webhook
+
+    problems = []
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "")
+    if not WEBHOOK_SECRET.fullmatch(secret):
+        problems.append(catalog.plain("cli.webhook_secret", env=WEBHOOK_SECRET_ENV))
+    host, _, port = str(args.listen).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append(catalog.plain("cli.webhook_listen", value=args.listen))
+    if not args.url or not str(args.url).startswith("https://"):
+        problems.append(catalog.plain("cli.webhook_url", value=args.url or ""))
+    if problems:
+        for problem in problems:
+            _out(problem, sys.stderr)
+        return EXIT_USAGE
+    return Webhook(listen=host, port=int(port), url=str(args.url), secret=secret)
 
 
 def _run_channel(

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -152,14 +154,36 @@ async def _publish_commands(application: Application) -> None:  # type: ignore[t
             log.warning("no office menu for one admin: %s", type(exc).__name__)
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where Telegram delivers updates in webhook mode, and the secret it must present.
+
+    Telegram POSTs each update to ``url`` (public, HTTPS, usually behind a reverse proxy that
+    forwards to ``listen``:``port``) with the header ``X-Telegram-Bot-Api-Secret-Token``; a
+    request without the right secret is refused with 403 before it reaches a handler.
+    """
+
+    listen: str
+    port: int
+    url: str
+    secret: str
+
+    @property
+    def path(self) -> str:
+        """The URL path the local server answers on."""
+        return urlsplit(self.url).path.lstrip("/")
+
+
 async def serve(
     application: Application,  # type: ignore[type-arg]
     stop: asyncio.Event,
     *,
     sender: TelegramSender | None = None,
     scheduler: OutboxScheduler | None = None,
+    webhook: Webhook | None = None,
 ) -> None:
-    """Poll for updates and tick the outbox until ``stop`` is set, then shut down cleanly."""
+    """Receive updates (long polling, or ``webhook``) and tick the outbox until ``stop`` is
+    set, then shut down cleanly."""
     with channel_errors():
         await application.initialize()
         if sender is not None:
@@ -170,10 +194,24 @@ async def serve(
                 await application.post_init(application)
             await application.start()
             assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            if webhook is None:
+                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                log.info("bot @%s is polling", application.bot.username)
+            else:
+                await application.updater.start_webhook(
+                    listen=webhook.listen,
+                    port=webhook.port,
+                    url_path=webhook.path,
+                    webhook_url=webhook.url,
+                    secret_token=webhook.secret,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+                log.info(
+                    "bot @%s receives updates on %s:%d", application.bot.username,
+                    webhook.listen, webhook.port,
+                )  # fmt: skip
             if scheduler is not None:
                 await scheduler.start()
-            log.info("bot @%s is polling", application.bot.username)
             await stop.wait()
             if scheduler is not None:
                 await scheduler.stop()

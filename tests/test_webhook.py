@@ -1,0 +1,104 @@
+"""Webhook mode on loopback: Telegram's POSTs are accepted only with the secret token."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+import pytest
+
+from bot.cli import main
+from bot.services import Services
+from bot.texts import load_catalog
+from handlers.telegram.app import Webhook, build_application, serve
+from handlers.telegram.simulator import FakeBotApi
+from tests.harness import wired_config
+
+SECRET = "s3cret-token-for-the-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_webhook_accepts_telegrams_posts_only_with_the_secret_token(
+    imported: Services, fake: FakeBotApi
+) -> None:
+    services = imported
+    services.ctx.__dict__["config"] = wired_config(services.config, fake)
+    app = build_application(
+        services,
+        load_catalog("vi"),
+        fake.token,
+        request=fake.make_request(),
+        get_updates_request=fake.make_request(),
+    )
+    port = free_port()
+    hook = Webhook("127.0.0.1", port, "https://hoinghi.example.vn/tg/hook", SECRET)
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve(app, stop, webhook=hook))
+    try:
+        await fake.wait_until(lambda: bool(fake.calls_to("setWebhook")))
+        [call] = fake.calls_to("setWebhook")
+        assert call.params["url"] == "https://hoinghi.example.vn/tg/hook"
+        assert call.params["secret_token"] == SECRET
+        user = fake.user(555_000_111, "An")
+        local = f"http://127.0.0.1:{port}/tg/hook"
+        async with httpx.AsyncClient() as client:
+            for _ in range(50):  # the server may need a moment to accept connections
+                try:
+                    refused = await client.post(local, json=user.command("/start"))
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.05)
+            wrong = await client.post(
+                local,
+                json=user.command("/start"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "not-the-secret-token"},
+            )
+            assert (refused.status_code, wrong.status_code) == (403, 403)
+            assert user.messages == []  # neither reached a handler
+            right = await client.post(
+                local,
+                json=user.command("/start"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            )
+            assert right.status_code == 200
+        await fake.wait_until(lambda: bool(user.messages))
+        assert user.last_text().startswith("Kính chào đồng chí! Đây là trợ lý của")
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+    fake.assert_no_violations()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--url", "https://x.vn/h"], "", "Chế độ webhook cần khóa bí mật"),
+        (
+            ["--url", "http://x.vn/h"],
+            SECRET,
+            "Cần --url là địa chỉ công khai bắt đầu bằng https://",
+        ),
+        (["--listen", "8443", "--url", "https://x.vn/h"], SECRET, "Địa chỉ lắng nghe 8443"),
+    ],
+    ids=["no-secret", "not-https", "bad-listen"],
+)
+def test_webhook_mode_explains_a_missing_secret_or_a_wrong_address(
+    args: list[str],
+    env: str,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("HOINGHI_WEBHOOK_SECRET", env)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    from tests.conftest import EXAMPLE_CONFIG
+
+    assert main(["--config", str(EXAMPLE_CONFIG), "run", "--webhook", *args]) == 2
+    assert expected in capsys.readouterr().err
