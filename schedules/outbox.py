@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.drafts import DraftStatus
@@ -213,13 +213,22 @@ class Outbox:
     # --- lifecycle -----------------------------------------------------------------------------
 
     async def recover(self) -> int:
-        """After a crash: deliveries that were in flight go back to pending. Returns how many."""
+        """After a crash: deliveries that were in flight go back to pending. Returns how many.
+
+        The interrupted attempt does not count towards giving up: a crash is no verdict on the
+        message, and a batch of 30 killed mid-drain must not lose a fifth of its tries.
+        """
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
             result = await session.execute(
                 update(Delivery)
                 .where(Delivery.status == DeliveryStatus.SENDING)
-                .values(status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now)
+                .values(
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=now,
+                    updated_at=now,
+                    attempts=case((Delivery.attempts > 0, Delivery.attempts - 1), else_=0),
+                )
             )
         recovered = int(getattr(result, "rowcount", 0) or 0)
         if recovered:
@@ -458,6 +467,11 @@ class Outbox:
         parts = sender.prepare(outbound)
         if not parts:  # e.g. an overdue report on a morning when nothing is overdue
             await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error="nothing to send")
+            return
+        if item.parts_sent >= len(parts):
+            # The content shrank since its first parts went out (a speaker's reminder lists one
+            # theme fewer once a draft arrived): what is left to send is nothing.
+            await self._record_part(item.id, item.parts_sent, len(parts), None)
             return
         for index in range(item.parts_sent, len(parts)):
             async with self._pacer.slot(item.chat_address):

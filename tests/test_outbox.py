@@ -388,3 +388,45 @@ async def test_a_failure_while_sending_never_strands_a_delivery(
     assert error == "RuntimeError"
     assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["done", "scheduled"]
     assert not any("chưa xác nhận" in t for t in texts(harness, chat))
+
+
+async def test_a_delivery_whose_content_shrank_below_the_parts_already_sent_is_finished(
+    harness: BotHarness,
+) -> None:
+    """A speaker's reminder listed two themes; one part went out before a crash, and a draft
+    arrived meanwhile: the reminder is now one part. The delivery must end as sent, not stay
+    in flight forever (it did: every restart put it back, every retry sent nothing)."""
+    from tests.test_telegram_flows import buttons
+
+    await harness.services.drafts.sync()
+    speaker = await harness.open_invitation("DB031")
+    await harness.send(harness.admin().command("/phancong DB031 2.3"))
+    harness.clock.set(local(2024, 5, 18, 8, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER)
+    # The crash: the reminder is queued, its first part recorded, the delivery left in flight.
+    await harness.outbox.queue_due()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        delivery = await session.scalar(
+            select(Delivery)
+            .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+            .where(OutboundMessage.kind == MessageKind.DRAFT_REMINDER)
+        )
+        assert delivery is not None
+        delivery.status, delivery.parts_sent = "sending", 1
+    # Meanwhile the speaker sends the draft for the first theme.
+    await harness.send(
+        speaker.document("bai.docx", b"PK\x03\x04" + b"x" * 100, "application/msword")
+    )
+    await harness.send(speaker.tap(buttons(speaker.last_message)[0]))
+    assert speaker.last_text().startswith("✅ Đã nhận bản 1")
+    before = len(speaker.messages)
+    await harness.outbox.recover()
+    await harness.tick()
+    # The nine other speakers have not opened their links.
+    assert await deliveries(harness, MessageKind.DRAFT_REMINDER) == Counter(
+        {"sent": 1, "not_linked": 9}
+    )
+    reminders = [
+        m for m in speaker.messages[before:] if "nhắc đồng chí gửi tham luận" in m.get("text", "")
+    ]
+    assert reminders == []  # nothing left to send: the one remaining theme had gone out
