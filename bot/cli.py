@@ -173,6 +173,12 @@ def _parser() -> argparse.ArgumentParser:
     rehearse.add_argument(
         "--report", type=Path, default=Path("bao-cao-dien-tap.xlsx"), help="tệp báo cáo"
     )
+    rehearse.add_argument(
+        "--faults",
+        action="store_true",
+        help="diễn tập khi có sự cố: lỗi 5xx, quá giờ, 429, bot bị dừng đột ngột, người chặn bot",
+    )
+    rehearse.add_argument("--seed", type=int, default=60, help="hạt giống ngẫu nhiên")
     rehearse.set_defaults(command=cmd_rehearse)
 
     report = sub.add_parser(
@@ -543,7 +549,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
         if not path.exists():
             _out(catalog.plain("rehearsal.no_file", path=path), sys.stderr)
             return EXIT_USAGE
-    from handlers.telegram.rehearsal import rehearse
+    from handlers.telegram.rehearsal import Faults, rehearse
 
     _out(catalog.plain("rehearsal.title", path=loaded[0].path, delegates=args.delegates))
     with tempfile.TemporaryDirectory(prefix="hoinghi-dien-tap-") as workdir:
@@ -555,6 +561,8 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
                 contacts=contacts,
                 report=args.report,
                 workdir=Path(workdir),
+                seed=args.seed,
+                faults=Faults() if args.faults else None,
             )
         )
     for line in result.transcript:

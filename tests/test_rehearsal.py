@@ -69,3 +69,24 @@ def test_rehearsal_without_the_delegate_list_says_so(
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
     assert main(["rehearse", "--delegates", "khong-co.csv"]) == 2
     assert capsys.readouterr().err.strip() == "Không tìm thấy tệp khong-co.csv."
+
+
+def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """10% 5xx, timeouts and 429 bursts on the outbox's sends, the bot killed around sends at
+    random (at least 20 times) and restarted from the database, three delegates blocking the
+    bot: every step still happens, every delivery settles, nothing fails for good, repeats stay
+    within kills × one batch, every acknowledged answer is stored, the blocked are reported."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    code = main(["rehearse", "--faults"])
+    out = capsys.readouterr().out
+    assert code == 0, [line for line in out.splitlines() if line.startswith("✗")]
+    assert "⚡ Tiến trình bot bị dừng đột ngột (mô phỏng) và khởi động lại" in out
+    kills = next(line for line in out.splitlines() if line.startswith("✓ Bot bị dừng đột ngột"))
+    assert int(kills.split("khởi động lại ")[1].split()[0]) >= 20
+    assert "✓ Mọi lượt gửi đã có kết quả (đang dở: 0, lỗi hẳn: 0)" in out
+    assert "✓ Mọi trả lời đã được bot xác nhận đều có trong cơ sở dữ liệu (mất: 0)" in out
+    assert "✓ 3 đại biểu chặn bot đều được báo cho Văn phòng (chưa báo: 0)" in out
+    assert "✓ Tin gửi lặp lại: " in out and "✗" not in out

@@ -62,10 +62,12 @@ def build_outbox(
     senders: Mapping[str, ChannelSender],
     *,
     pacer: Pacer | None = None,
+    outbox_class: type[Outbox] = Outbox,
 ) -> Outbox:
-    """The outbox for this meeting, pacing sends to the configured rate."""
+    """The outbox for this meeting, pacing sends to the configured rate (``outbox_class``
+    lets the rehearsal's fault injection stand in)."""
     settings = services.config.outbox
-    return Outbox(
+    return outbox_class(
         services.ctx.sessions,
         services.ctx.clock,
         senders,

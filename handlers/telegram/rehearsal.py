@@ -13,6 +13,7 @@ transcript and in their Telegram names.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 from collections import Counter
@@ -28,7 +29,7 @@ from sqlalchemy import func, select
 from bot.config import Config, LoadedConfig
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SendOutcome, SendResult
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services, build_outbox, build_services
@@ -53,6 +54,110 @@ _ADMIN_ID = 900_000_001
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
+@dataclass(frozen=True)
+class Faults:
+    """What goes wrong in a rehearsal with faults; every roll comes from the seed."""
+
+    error_rate: float = 0.10  # a send answered with a 5xx
+    timeout_rate: float = 0.03  # a send that times out (before reaching Telegram)
+    burst_rate: float = 0.01  # a 429 with retry_after: the outbox pauses everything
+    kill_rate: float = 0.05  # the bot process dies just before or just after a send
+    blockers: int = 3  # delegates who block the bot in the last days
+
+
+class _Killed(BaseException):
+    """The simulated death of the bot process: nothing catches it but the rehearsal."""
+
+
+@dataclass
+class _FaultStats:
+    kills: int = 0
+    delivered_parts: int = 0  # parts Telegram accepted, counted as they went out
+    injected: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Process:
+    """One run of the bot between two kills."""
+
+    dead: bool = False
+
+
+async def _never() -> None:
+    """What a dead process does from now on: nothing, ever (asyncio.run cancels the wait)."""
+    await asyncio.Event().wait()
+
+
+class _MortalOutbox(Outbox):
+    """The outbox of a process that can die: once dead, it writes nothing more to the database,
+    so what it had sent but not yet recorded is sent again after the restart, as for real."""
+
+    process = _Process()
+
+    async def _record_part(self, *args: Any, **kwargs: Any) -> None:
+        if self.process.dead:
+            await _never()
+        await super()._record_part(*args, **kwargs)
+
+    async def _retry(self, *args: Any, **kwargs: Any) -> None:
+        if self.process.dead:
+            await _never()
+        await super()._retry(*args, **kwargs)
+
+    async def _finish_delivery(self, *args: Any, **kwargs: Any) -> None:
+        if self.process.dead:
+            await _never()
+        await super()._finish_delivery(*args, **kwargs)
+
+
+class _FaultySender:
+    """The outbox's Telegram sender, with the faults of a bad day injected around it."""
+
+    def __init__(
+        self,
+        inner: TelegramSender,
+        rng: random.Random,
+        faults: Faults,
+        stats: _FaultStats,
+        process: _Process,
+    ) -> None:
+        self.inner = inner
+        self.channel = inner.channel
+        self.bot = inner.bot
+        self._rng, self._faults, self._stats = rng, faults, stats
+        self._process = process
+
+    def prepare(self, outbound: Any) -> Any:
+        return self.inner.prepare(outbound)
+
+    async def send(self, address: str, part: Any) -> SendResult:
+        if self._process.dead:
+            await _never()  # the rest of a dead process's batch never runs again
+        faults, roll = self._faults, self._rng.random()
+        if roll < faults.kill_rate / 2:
+            self._die()
+        roll -= faults.kill_rate / 2
+        for name, rate, result in (
+            ("5xx", faults.error_rate, SendResult(SendOutcome.TRANSIENT, error="502 Bad Gateway")),
+            ("timeout", faults.timeout_rate, SendResult(SendOutcome.TRANSIENT, error="TimedOut")),
+            ("429", faults.burst_rate, SendResult(SendOutcome.RATE_LIMITED, retry_after=3.0)),
+        ):
+            if roll < rate:
+                self._stats.injected[name] += 1
+                return result
+            roll -= rate
+        sent = await self.inner.send(address, part)
+        if sent.outcome is SendOutcome.SENT:
+            self._stats.delivered_parts += 1
+        if self._rng.random() < faults.kill_rate / 2:
+            self._die()  # after Telegram took it, before the outbox wrote it down
+        return sent
+
+    def _die(self) -> None:
+        self._process.dead = True
+        raise _Killed
+
+
 class _FakeTime:
     """Monotonic time for the pacer that moves only when the pacer waits: nothing sleeps."""
 
@@ -73,6 +178,8 @@ class Rehearsal:
     transcript: list[str] = field(default_factory=list)
     checks: list[tuple[str, bool]] = field(default_factory=list)
     summary: str = ""
+    kills: int = 0
+    duplicates: int = 0
 
     @property
     def passed(self) -> bool:
@@ -96,6 +203,10 @@ class _Stage:
     result: Rehearsal
     users: dict[str, FakeUser] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
+    faults: Faults | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    stats: _FaultStats = field(default_factory=_FaultStats)
+    plan: dict[str, str] = field(default_factory=dict)
 
     def say(self, text: str) -> None:
         local = self.config.meeting.local(self.clock.now())
@@ -122,11 +233,22 @@ async def rehearse(
     report: Path,
     workdir: Path,
     seed: int = 60,
+    faults: Faults | None = None,
 ) -> Rehearsal:
-    """Run the plan of ``loaded`` on the simulator, in ``workdir``; write the report."""
+    """Run the plan of ``loaded`` on the simulator, in ``workdir``; write the report.
+
+    With ``faults``, the outbox's sends fail, time out and hit 429s at random, the bot is
+    killed around sends and restarted from the database, and some delegates block the bot;
+    the checks then also prove that nothing was lost and little was repeated.
+    """
     result = Rehearsal()
     fake = FakeBotApi(bot_username=BOT_USERNAME)
     config = _rehearsal_config(loaded.config, fake, workdir)
+    if faults is not None:
+        # One delivery in flight at a time: an in-process kill then stops exactly what a dead
+        # process would (tests/test_crash.py kills real processes with batches of 30).
+        outbox = config.outbox.model_copy(update={"batch_size": 1})
+        config = config.model_copy(update={"outbox": outbox})
     engine = create_engine(f"sqlite+aiosqlite:///{workdir / 'dien-tap.db'}")
     try:
         await upgrade_database(engine)
@@ -135,6 +257,9 @@ async def rehearse(
             config, create_sessionmaker(engine), clock, files=FileStore(workdir / "tham-luan")
         )
         stage = await _set_up(config, catalog, services, fake, clock, result)
+        if faults is not None:
+            stage.faults, stage.rng = faults, random.Random(seed + 1)  # noqa: S311
+            await _restart(stage, killed=False)
         try:
             await _play(stage, delegates, contacts, random.Random(seed))  # noqa: S311 (a script, not a secret)
             await _finish(stage, report)
@@ -245,7 +370,7 @@ async def _play(stage: _Stage, delegates: Path, contacts: Path | None, rng: rand
     start = stage.clock.now()
     # Speakers and task contacts always open their link: their parts of the play need them.
     needed = {code for theme in stage.config.themes for code in theme.speakers}
-    plan = _answers(delegates_only, rng, needed)
+    plan = stage.plan = _answers(delegates_only, rng, needed)
     for index, (code, answer) in enumerate(plan.items()):
         if answer == "never":
             continue
@@ -262,18 +387,55 @@ async def _play(stage: _Stage, delegates: Path, contacts: Path | None, rng: rand
     events += _draft_events(stage, names)
     events += _broadcast_events(stage)
 
+    if stage.faults is not None:
+        events += _blocking_events(stage, plan)
     times = sorted({at for at, _ in events} | {p.due_at for p in planned_messages(stage.config)})
-    end = stage.config.meeting.starts_at
-    for at in times:
-        if at > end or at < start:
-            continue
+    times = [at for at in times if start <= at <= stage.config.meeting.starts_at]
+    for index, at in enumerate(times):
         stage.clock.set(at)
         for when, action in events:
             if when == at:
                 await action()
         await _tick(stage)
-    stage.clock.set(end)
+        following = times[index + 1] if index + 1 < len(times) else at + timedelta(hours=1)
+        await _catch_up(stage, until=following)
+    stage.clock.set(stage.config.meeting.starts_at)
     await _tick(stage)
+    await _catch_up(stage, until=stage.config.meeting.ends_at)
+
+
+async def _catch_up(stage: _Stage, *, until: datetime) -> None:
+    """Retries fall due seconds to minutes later: let the clock run to them (as the scheduler's
+    tick every few seconds would), never past the next event."""
+    if stage.faults is None:
+        return
+    while True:
+        async with stage.services.ctx.sessions() as session:
+            due = await session.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status == DeliveryStatus.PENDING
+                )
+            )
+        if due is None or due >= until:
+            return
+        stage.clock.set(max(due, stage.clock.now()))
+        await _tick(stage)
+
+
+def _blocking_events(stage: _Stage, plan: dict[str, str]) -> list[tuple[datetime, Action]]:
+    """A few delegates who confirmed block the bot two days before the meeting."""
+    assert stage.faults is not None
+    at = stage.config.meeting.starts_at - timedelta(days=2, hours=4)
+    codes = [code for code, answer in plan.items() if answer == "attend"][: stage.faults.blockers]
+
+    async def act() -> None:
+        for code in codes:
+            user = stage.users.get(code)
+            if user is not None:
+                await stage.send(stage.fake.block(user.id))
+                stage.say(stage.catalog.plain("rehearsal.blocked", code=code))
+
+    return [(at, act)]
 
 
 def _office_hours(start: datetime, index: int) -> datetime:
@@ -449,11 +611,47 @@ def _broadcast_events(stage: _Stage) -> list[tuple[datetime, Action]]:
     return [(at, act)]
 
 
+async def _restart(stage: _Stage, *, killed: bool) -> None:
+    """A new outbox, as a restarted process builds it: in-flight deliveries go back to pending."""
+    sender = next(iter(stage.outbox.senders.values()))
+    inner = sender.inner if isinstance(sender, _FaultySender) else sender
+    assert isinstance(inner, TelegramSender) and stage.faults is not None
+    process = _Process()
+    faulty = _FaultySender(inner, stage.rng, stage.faults, stage.stats, process)
+    time = _FakeTime()
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
+    outbox = build_outbox(
+        stage.services,
+        stage.catalog,
+        {faulty.channel: faulty},
+        pacer=pacer,
+        outbox_class=_MortalOutbox,
+    )
+    assert isinstance(outbox, _MortalOutbox)
+    outbox.process = process
+    stage.outbox = outbox
+    recovered = await stage.outbox.recover()
+    if killed:
+        stage.stats.kills += 1
+        stage.say(stage.catalog.plain("rehearsal.killed", recovered=recovered))
+
+
+async def _run_ticks(stage: _Stage) -> None:
+    """Ticks until one completes without the process dying (a kill restarts the outbox)."""
+    for _ in range(100):
+        try:
+            await stage.outbox.tick()
+            await stage.outbox.tick()  # the reports the first tick queued
+            return
+        except _Killed:
+            await _restart(stage, killed=True)
+    raise RuntimeError("the outbox was killed 100 times in a row")
+
+
 async def _tick(stage: _Stage) -> None:
     """One scheduler tick at the clock's time; what finished is told in the transcript."""
     before = stage.clock.now()
-    await stage.outbox.tick()
-    await stage.outbox.tick()  # the reports the first tick queued
+    await _run_ticks(stage)
     async with stage.services.ctx.sessions() as session:
         finished = list(
             await session.scalars(
@@ -584,6 +782,8 @@ async def _checks(stage: _Stage, report: Path, written: bool) -> None:
             written,
         )
     )
+    if stage.faults is not None:
+        await _fault_checks(stage)
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -616,3 +816,70 @@ def _docx(key: str, name: str, version: int) -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+async def _fault_checks(stage: _Stage) -> None:
+    """Under faults: every delivery settled, none failed, repeats within the in-flight bound,
+    every acknowledged answer stored, every blocked delegate reported to the office."""
+    services, catalog, stats = stage.services, stage.catalog, stage.stats
+    check = stage.result.checks.append
+    async with services.ctx.sessions() as session:
+        statuses = Counter(
+            {
+                DeliveryStatus(status): number
+                for status, number in await session.execute(
+                    select(Delivery.status, func.count()).group_by(Delivery.status)
+                )
+            }
+        )
+        recorded = int(await session.scalar(select(func.sum(Delivery.parts_sent))) or 0)
+    unsettled = statuses[DeliveryStatus.PENDING] + statuses[DeliveryStatus.SENDING]
+    duplicates = stats.delivered_parts - recorded
+    bound = stats.kills * stage.outbox.batch_size
+    stage.result.kills, stage.result.duplicates = stats.kills, duplicates
+    injected = ", ".join(f"{name} {count}" for name, count in sorted(stats.injected.items()))
+    check(
+        (
+            catalog.plain("rehearsal.check.kills", kills=stats.kills, injected=injected),
+            stats.kills >= 20,
+        )
+    )
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.settled",
+                unsettled=unsettled,
+                failed=statuses[DeliveryStatus.FAILED],
+            ),
+            unsettled == 0 and statuses[DeliveryStatus.FAILED] == 0,
+        )
+    )
+    check(
+        (
+            catalog.plain("rehearsal.check.duplicates", duplicates=duplicates, bound=bound),
+            0 <= duplicates <= bound,
+        )
+    )
+    wanted = {
+        "attend": RsvpStatus.ATTENDING,
+        "substitute": RsvpStatus.SUBSTITUTE,
+        "decline": RsvpStatus.DECLINED,
+    }
+    stored = {
+        view.code: view for group in await services.reports.unanswered() for view in group.delegates
+    }
+    lost = [code for code, answer in stage.plan.items() if answer in wanted and code in stored]
+    check((catalog.plain("rehearsal.check.acknowledged", lost=len(lost)), not lost))
+    office = "\n".join(m.get("text", "") for m in stage.fake.messages_to(stage.office.id))
+    blockers = [code for code, answer in stage.plan.items() if answer == "attend"][
+        : stage.faults.blockers if stage.faults else 0
+    ]
+    unreported = [code for code in blockers if f"{code} —" not in office]
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.blocked", count=len(blockers), unreported=len(unreported)
+            ),
+            not unreported,
+        )
+    )
