@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.ids import parse_id
+
 DRAFT_ACTION_PREFIX = "dr:"
 # A typed draft may run over many messages; beyond this it belongs in a file.
 MAX_TEXT_DRAFT = 60_000
@@ -63,8 +65,11 @@ def parse_draft_action(data: str | None) -> ParsedAction | None:
         return None
     action, _, rest = data.removeprefix(DRAFT_ACTION_PREFIX).partition(":")
     target, _, token = rest.partition(":")
+    number, held = parse_id(target), parse_id(token) if token else None
+    if number is None or (token and held is None):
+        return None
     try:
-        return ParsedAction(DraftAction(action), int(target), int(token) if token else None)
+        return ParsedAction(DraftAction(action), number, held)
     except ValueError:
         return None
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.ids import parse_id
+
 MAX_TASK_NOTE = 500
 
 TASK_ACTION_PREFIX = "task:"
@@ -33,8 +35,9 @@ def parse_task_action(data: str | None) -> tuple[TaskAction, int] | None:
     if not data or not data.startswith(TASK_ACTION_PREFIX):
         return None
     action, _, target = data.removeprefix(TASK_ACTION_PREFIX).partition(":")
+    number = parse_id(target)
     try:
-        return TaskAction(action), int(target)
+        return (TaskAction(action), number) if number is not None else None
     except ValueError:
         return None
 

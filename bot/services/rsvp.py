@@ -216,7 +216,7 @@ class RsvpService:
             if not self.is_open():
                 _clear(ident)
                 return RsvpResult(RsvpStep.CLOSED, current)
-            value = " ".join(text.split())
+            value = " ".join(text.replace("\x00", "").split())  # PostgreSQL refuses NUL
             awaiting = Awaiting(ident.pending_input)
             if not value:
                 return RsvpResult(RsvpStep.EMPTY, current)

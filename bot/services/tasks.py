@@ -246,7 +246,7 @@ class TaskService:
                 ident.pending_input = ident.pending_data = None
                 return found
             _, task, assignment = found
-            value = " ".join(text.split())
+            value = " ".join(text.replace("\x00", "").split())  # PostgreSQL refuses NUL
             if not value:
                 return TaskResult(TaskStep.EMPTY)
             if len(value) > MAX_TASK_NOTE:
@@ -256,7 +256,12 @@ class TaskService:
                 if url is None:
                     return TaskResult(TaskStep.NOT_A_FILE)
                 evidence = self._add_evidence(
-                    session, account, assignment, kind="link", name=value, url=url.group(0)
+                    session,
+                    account,
+                    assignment,
+                    kind="link",
+                    name=value[:300],  # cut to the column's size (a note may be 500 long)
+                    url=url.group(0)[:2000],
                 )
                 await session.flush()
                 await self._office_note(

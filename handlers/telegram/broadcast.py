@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.domain.ids import parse_id
 from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
 from bot.services.broadcasts import (
     BROADCAST_ACTION,
@@ -131,7 +132,7 @@ async def on_button(update: Update, context: Context) -> None:
         return
     action, _, rest = (query.data or "").removeprefix(BROADCAST_ACTION).partition(":")
     target, _, audience = rest.partition(":")
-    message_id = int(target) if target.isdigit() else None
+    message_id = parse_id(target)
     admin = account_of(update)
     broadcasts = services.broadcasts
     await answer_query(query)

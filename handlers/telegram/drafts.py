@@ -130,7 +130,8 @@ async def assign(update: Update, context: Context) -> None:
     drafts = services.drafts
     result = await (drafts.unassign if remove else drafts.assign)(actor, code, theme)
     line = result.draft
-    params: dict[str, object] = {"code": code, "key": theme, "themes": themes}
+    # What the office typed is echoed back cut short, so the answer always fits one message.
+    params: dict[str, object] = {"code": code[:40], "key": theme[:40], "themes": themes}
     if line is not None:
         params.update(
             name=line.full_name,
@@ -181,6 +182,12 @@ async def on_button(update: Update, context: Context) -> None:
     elif action is DraftAction.REPLY:
         result = await drafts.begin_reply(account, target)
     else:  # PICK: the theme for a document that arrived earlier
+        mine = await drafts.mine(account)
+        if mine is None or target not in {line.id for line in mine}:
+            # Checked before the held file is taken: a wrong button must not lose it.
+            step = DraftStep.NOT_LINKED if mine is None else DraftStep.NOT_SPEAKER
+            await _reply(update, context, DraftResult(step))
+            return
         held = await drafts.take_held(account, parsed.token)
         if held is None:
             await _say(update, context, catalog.html("draft.pick_expired"))
