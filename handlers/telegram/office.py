@@ -17,14 +17,16 @@ Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 def office_only(handler: Handler) -> Handler:
-    """Refuse politely unless the sender is an office admin."""
+    """Refuse politely in private unless the sender is an office admin; in a group, where a
+    refusal would only be noise for everyone, a non-admin's office command is ignored."""
 
     @wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
-        user, message = update.effective_user, update.effective_message
+        user, message, chat = update.effective_user, update.effective_message, update.effective_chat
         assert message is not None
         if user is None or not services_of(context).is_office_admin(user.id):
-            await message.reply_html(catalog_of(context).html("office.refused"))
+            if chat is None or chat.type == "private":
+                await message.reply_html(catalog_of(context).html("office.refused"))
             return
         await handler(update, context)
 
