@@ -36,6 +36,19 @@ def local(*args: int) -> datetime:
 
 
 @pytest.fixture
+def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An office's working folder holding a copy of the example plan as ./config.toml, with no
+    config path or bot token in the environment (for tests that drive the `hoinghi` CLI)."""
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def config() -> Config:
     """The example plan, Kế hoạch 60/KH-BTV."""
     return load_config(EXAMPLE_CONFIG).config

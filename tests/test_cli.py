@@ -10,19 +10,7 @@ from openpyxl import load_workbook
 
 from bot.cli import main
 from storage.migrate import head_revision
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
-
-
-@pytest.fixture
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder holding a copy of the example plan as ./config.toml."""
-    (tmp_path / "config.toml").write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
-    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
-    return tmp_path
+from tests.conftest import EXAMPLE_DELEGATES
 
 
 def delegate_count(folder: Path) -> int:

@@ -18,7 +18,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.services.composer import meeting_calendar
 from bot.texts import load_catalog
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import OFFICE_CHAT, BotHarness
 
 TRICKY = 'Nguyễn Thị "Hạnh" & <Bảo> Ngọc'
@@ -164,17 +164,6 @@ async def test_baocao_is_refused_to_a_delegate(harness: BotHarness) -> None:
     await harness.send(user.command("/baocao"))
     assert user.last_text().startswith("Xin lỗi đồng chí, lệnh này chỉ dành cho cán bộ Văn phòng")
     assert harness.fake.calls_to("sendDocument") == []
-
-
-@pytest.fixture
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder holding a copy of the example plan as ./config.toml."""
-    (tmp_path / "config.toml").write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
-    return tmp_path
 
 
 def test_report_command_writes_the_workbook(

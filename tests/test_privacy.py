@@ -13,20 +13,9 @@ from sqlalchemy import func, select
 from bot.cli import main
 from bot.services.privacy import ERASED, PurgeStep
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import BotHarness
 from tests.test_drafts import DOCX, docx
-
-
-@pytest.fixture
-def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder holding a copy of the example plan as ./config.toml."""
-    (tmp_path / "config.toml").write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
-    return tmp_path
 
 
 def test_backup_copies_the_database_and_the_documented_restore_works(
