@@ -242,13 +242,11 @@ class DraftService:
     async def assign(self, actor: str, code: str, theme_key: str) -> AssignResult:
         """The office asks a person on the list to speak on a theme."""
         now = self._ctx.clock.now()
-        if self._theme(theme_key) is None:
-            return AssignResult(AssignOutcome.UNKNOWN_THEME)
         async with unit_of_work(self._ctx.sessions) as session:
-            person = await self._person(session, code)
-            if person is None:
-                return AssignResult(AssignOutcome.UNKNOWN_PERSON)
-            row = await self._assignment_of(session, self._theme_key(theme_key), person.id)
+            found = await self._target(session, code, theme_key)
+            if isinstance(found, AssignResult):
+                return found
+            person, row = found
             if row is not None and row.withdrawn_at is None:
                 return AssignResult(AssignOutcome.ALREADY, await self._line(session, row.id))
             if row is not None:  # withdrawn earlier: assigned again
@@ -262,13 +260,11 @@ class DraftService:
 
     async def unassign(self, actor: str, code: str, theme_key: str) -> AssignResult:
         """The office withdraws an assignment that has no versions yet."""
-        if self._theme(theme_key) is None:
-            return AssignResult(AssignOutcome.UNKNOWN_THEME)
         async with unit_of_work(self._ctx.sessions) as session:
-            person = await self._person(session, code)
-            if person is None:
-                return AssignResult(AssignOutcome.UNKNOWN_PERSON)
-            row = await self._assignment_of(session, self._theme_key(theme_key), person.id)
+            found = await self._target(session, code, theme_key)
+            if isinstance(found, AssignResult):
+                return found
+            _, row = found
             if row is None or row.withdrawn_at is not None:
                 return AssignResult(AssignOutcome.NOT_ASSIGNED)
             line = await self._line(session, row.id)
@@ -788,6 +784,17 @@ class DraftService:
     def _office_address(self) -> str | None:
         chat = self._ctx.config.office.chat_id
         return str(chat) if chat is not None else None
+
+    async def _target(
+        self, session: AsyncSession, code: str, theme_key: str
+    ) -> tuple[Delegate, SpeechAssignment | None] | AssignResult:
+        """The person and their assignment (if any) an office command names, or why not."""
+        if self._theme(theme_key) is None:
+            return AssignResult(AssignOutcome.UNKNOWN_THEME)
+        person = await self._person(session, code)
+        if person is None:
+            return AssignResult(AssignOutcome.UNKNOWN_PERSON)
+        return person, await self._assignment_of(session, self._theme_key(theme_key), person.id)
 
     def _theme(self, key: str) -> Any:
         wanted = key.strip().casefold()
