@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.domain.timespec import TimeSpec, TimeSpecError, parse_clock
+from bot.domain.timespec import TimeSpec, TimeSpecError, parse_clock, parse_local_datetime
 
 CONFIG_ENV = "HOINGHI_CONFIG"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
@@ -130,18 +130,15 @@ class Meeting(_Section):
             if spec.is_relative:
                 start = info.data.get("starts_at")
                 return _PLACEHOLDER if start is None else spec.resolve(start, zone)
-        if isinstance(value, datetime):
-            local = value
-        else:
-            try:
-                local = datetime.fromisoformat(str(value))
-            except ValueError:
-                raise PydanticCustomError(
-                    "time_unreadable", "bad time: {value}", {"value": str(value)}
-                ) from None
-        if local.tzinfo is None:
-            local = local.replace(tzinfo=zone)
-        return local.astimezone(UTC)
+        if isinstance(value, datetime):  # TOML's own local date-times
+            local = value if value.tzinfo is not None else value.replace(tzinfo=zone)
+            return local.astimezone(UTC)
+        try:
+            return parse_local_datetime(str(value), zone)
+        except TimeSpecError:
+            raise PydanticCustomError(
+                "time_unreadable", "bad time: {value}", {"value": str(value)}
+            ) from None
 
     @field_validator("ends_at")
     @classmethod

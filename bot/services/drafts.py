@@ -752,10 +752,6 @@ class DraftService:
                 version=_version_line(version),
             )
 
-    def is_waiting_for_draft_input(self, pending_input: str | None) -> bool:
-        """Whether a chat account's pending question belongs to the drafts."""
-        return pending_input in {p.value for p in _Pending}
-
     # --- export ----------------------------------------------------------------------------------
 
     async def export(

@@ -15,8 +15,6 @@ from handlers.telegram.office import office_only
 
 log = logging.getLogger(__name__)
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 @office_only
 async def report(update: Update, context: Context) -> None:
