@@ -16,10 +16,21 @@ async def meeting_by_code(session: AsyncSession, code: str) -> Meeting | None:
     return await session.scalar(select(Meeting).where(Meeting.code == code))
 
 
+def fold_code(code: str) -> str:
+    """A person's code as lists and commands are matched: without case or spaces around it
+    ("db001" is DB001)."""
+    return code.strip().casefold()
+
+
 async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str, Delegate]:
-    """Every delegate of a meeting, keyed by code."""
+    """Every person of a meeting, keyed by :func:`fold_code` of their code."""
     rows = await session.scalars(select(Delegate).where(Delegate.meeting_id == meeting_id))
-    return {delegate.code: delegate for delegate in rows}
+    return {fold_code(delegate.code): delegate for delegate in rows}
+
+
+async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
+    """The person with this code (matched as :func:`fold_code` does), if any."""
+    return (await delegates_by_code(session, meeting_id)).get(fold_code(code))
 
 
 async def identity(session: AsyncSession, channel: str, external_id: str) -> ChannelIdentity | None:

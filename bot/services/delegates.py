@@ -51,14 +51,9 @@ class DelegateService:
         role_kept: list[str] = []
         async with unit_of_work(self._ctx.sessions) as session:
             # Codes are compared without case, as the file parser does: "db001" is DB001.
-            existing = {
-                code.casefold(): delegate
-                for code, delegate in (
-                    await queries.delegates_by_code(session, self._ctx.meeting_id)
-                ).items()
-            }
+            existing = await queries.delegates_by_code(session, self._ctx.meeting_id)
             for row in rows:
-                delegate = existing.get(row.code.casefold())
+                delegate = existing.get(queries.fold_code(row.code))
                 if delegate is None:
                     delegate = Delegate(
                         meeting_id=self._ctx.meeting_id,
@@ -111,7 +106,7 @@ class DelegateService:
                 )
                 updated += 1
         # A contacts file says nothing about delegates, and the other way round.
-        listed = {row.code.casefold() for row in rows}
+        listed = {queries.fold_code(row.code) for row in rows}
         roles = {row.role for row in rows}
         absent = sorted(
             d.code for key, d in existing.items() if key not in listed and d.role in roles

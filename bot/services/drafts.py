@@ -201,11 +201,10 @@ class DraftService:
         unknown: list[str] = []
         async with unit_of_work(self._ctx.sessions) as session:
             people = await queries.delegates_by_code(session, self._ctx.meeting_id)
-            by_code = {code.casefold(): person for code, person in people.items()}
             wanted: set[tuple[str, int]] = set()
             for theme in config.themes:
                 for code in theme.speakers:
-                    person = by_code.get(code.casefold())
+                    person = people.get(queries.fold_code(code))
                     if person is None:
                         unknown.append(code)
                     else:
@@ -787,7 +786,7 @@ class DraftService:
         """The person and their assignment (if any) an office command names, or why not."""
         if self._theme(theme_key) is None:
             return AssignResult(AssignOutcome.UNKNOWN_THEME)
-        person = await self._person(session, code)
+        person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
         if person is None:
             return AssignResult(AssignOutcome.UNKNOWN_PERSON)
         return person, await self._assignment_of(session, self._theme_key(theme_key), person.id)
@@ -800,11 +799,6 @@ class DraftService:
         theme = self._theme(key)
         assert theme is not None
         return str(theme.key)
-
-    async def _person(self, session: AsyncSession, code: str) -> Delegate | None:
-        people = await queries.delegates_by_code(session, self._ctx.meeting_id)
-        wanted = code.strip().casefold()
-        return next((p for c, p in people.items() if c.casefold() == wanted), None)
 
     async def _assignment_of(
         self, session: AsyncSession, theme_key: str, person_id: int

@@ -191,7 +191,7 @@ class InvitationService:
         """A new personal link for a delegate; the old one stops working at once."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            delegate = await self._person(session, code)
+            delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
             if delegate is None:
                 return OfficeResult(OfficeStep.UNKNOWN_PERSON)
             old = list(
@@ -222,7 +222,7 @@ class InvitationService:
         one, can then be opened from another account."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            delegate = await self._person(session, code)
+            delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
             if delegate is None:
                 return OfficeResult(OfficeStep.UNKNOWN_PERSON)
             idents = list(
@@ -245,11 +245,6 @@ class InvitationService:
                 )
                 await session.delete(ident)
             return OfficeResult(OfficeStep.UNLINKED, DelegateView.of(delegate))
-
-    async def _person(self, session: AsyncSession, code: str) -> Delegate | None:
-        people = await queries.delegates_by_code(session, self._ctx.meeting_id)
-        wanted = code.strip().casefold()
-        return next((p for c, p in people.items() if c.casefold() == wanted), None)
 
     async def set_reachable(self, account: ChatAccount, *, reachable: bool, reason: str) -> bool:
         """Record that an account blocked the bot (or came back); True if anything changed."""

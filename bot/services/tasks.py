@@ -107,7 +107,6 @@ class TaskService:
         unknown: list[str] = []
         async with unit_of_work(self._ctx.sessions) as session:
             people = await queries.delegates_by_code(session, self._ctx.meeting_id)
-            by_code = {code.casefold(): person for code, person in people.items()}
             rows = {
                 task.key: task
                 for task in await session.scalars(
@@ -151,7 +150,7 @@ class TaskService:
                             for p in people.values()
                             if p.group_key == key and p.role == "delegate"
                         }
-                    elif (person := by_code.get(contact.casefold())) is not None:
+                    elif (person := people.get(queries.fold_code(contact))) is not None:
                         wanted.add(person.id)
                     else:
                         unknown.append(contact)
