@@ -170,11 +170,9 @@ class MessageComposer:
     async def _to_speaker(self, message: MessageView, recipient: Recipient) -> Outbound:
         catalog, meeting = self._catalog, self._config.meeting
         if message.kind is MessageKind.DRAFT_REMINDER:
-            missing = [
-                line
-                for line in await self._drafts.missing(audience_deadline(message.audience))
-                if line.code == recipient.code  # this person's themes still without a draft
-            ]
+            missing = await self._drafts.missing(
+                audience_deadline(message.audience), person_id=recipient.delegate_id
+            )
             return Outbound(
                 tuple(
                     TextPart(

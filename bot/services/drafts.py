@@ -298,11 +298,16 @@ class DraftService:
         async with unit_of_work(self._ctx.sessions) as session:
             return await self._lines(session)
 
-    async def missing(self, deadline: datetime | None = None) -> list[DraftLine]:
-        """Assignments with nothing sent yet (those due at ``deadline``, if given)."""
+    async def missing(
+        self, deadline: datetime | None = None, *, person_id: int | None = None
+    ) -> list[DraftLine]:
+        """Assignments with nothing sent yet: those due at ``deadline`` and of ``person_id``,
+        if given (a reminder reads only its recipient's, not the whole board)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            lines = await self._lines(session, person_id=person_id)
         return [
             line
-            for line in await self.board()
+            for line in lines
             if line.missing and (deadline is None or line.deadline_at == deadline)
         ]
 
