@@ -20,6 +20,7 @@ from bot.domain.outbound import (
     MessageStatus,
 )
 from bot.domain.timespec import parse_typed_time
+from bot.domain.typed import typed
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from schedules.outbox import in_audience
@@ -147,7 +148,7 @@ class BroadcastService:
                 return None
             if draft.draft_step == DraftStep.TIME:
                 return await self._take_time(session, draft, text)
-            body = text.strip()
+            body = typed(text).strip()
             if not body:
                 return BroadcastResult(BroadcastStep.EMPTY, message_id=draft.id)
             # Escaped as it will be sent: "&" becomes "&amp;", so count what Telegram counts.

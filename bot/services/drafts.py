@@ -32,6 +32,7 @@ from bot.domain.drafts import (
     VersionLine,
 )
 from bot.domain.outbound import MessageKind
+from bot.domain.typed import typed
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from schedules.outbox import queue_office_note, queue_to_person
@@ -446,7 +447,7 @@ class DraftService:
         """Private text, if it belongs to the drafts: a reply to the office's message first
         (the speaker chose it explicitly), then a piece of a draft being typed, an answer after
         "Trả lời Văn phòng", or a reminder to pick a theme. NOTHING_PENDING otherwise."""
-        text = text.replace("\x00", "")  # PostgreSQL refuses NUL in text
+        text = typed(text)
         if replied_to is not None:
             result = await self.reply_from_speaker(
                 account, text, message_id=message_id, replied_to=replied_to, after_button=False
@@ -577,7 +578,7 @@ class DraftService:
         False for content that cannot be relayed (a photo, a sticker). ``message_id`` of the
         reply makes a redelivered update a no-op.
         """
-        body = text.replace("\x00", "").strip()
+        body = typed(text).strip()
         async with unit_of_work(self._ctx.sessions) as session:
             params = await self._thread_post(session, chat_address, replied_to, _OFFICE_THREAD)
             if params is None:

@@ -21,6 +21,7 @@ from bot.domain.rsvp import (
     RsvpStatus,
     answers_open,
 )
+from bot.domain.typed import one_line
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from bot.services.views import RsvpView
@@ -216,7 +217,7 @@ class RsvpService:
             if not self.is_open():
                 _clear(ident)
                 return RsvpResult(RsvpStep.CLOSED, current)
-            value = " ".join(text.replace("\x00", "").split())  # PostgreSQL refuses NUL
+            value = one_line(text)
             awaiting = Awaiting(ident.pending_input)
             if not value:
                 return RsvpResult(RsvpStep.EMPTY, current)

@@ -22,6 +22,7 @@ from bot.domain.tasks import (
     TaskStatus,
     is_overdue,
 )
+from bot.domain.typed import one_line
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from schedules.outbox import queue_office_note
@@ -245,7 +246,7 @@ class TaskService:
                 ident.pending_input = ident.pending_data = None
                 return found
             _, task, assignment = found
-            value = " ".join(text.replace("\x00", "").split())  # PostgreSQL refuses NUL
+            value = one_line(text)
             if not value:
                 return TaskResult(TaskStep.EMPTY)
             if len(value) > MAX_TASK_NOTE:
