@@ -255,3 +255,62 @@ def verdict_buttons(
             ),
         ),
     )
+
+
+def task_office_buttons(catalog: Catalog, lines: list[TaskLine]) -> list[tuple[Button, ...]]:
+    """The office's buttons under the task board: close each open task, open each file."""
+    rows: list[tuple[Button, ...]] = [
+        (
+            Button(
+                catalog.plain("buttons.task_close", key=line.key),
+                task_action(TaskAction.CLOSE, line.id),
+            ),
+        )
+        for line in lines
+        if line.can_close
+    ]
+    rows += [
+        (
+            Button(
+                catalog.plain("buttons.task_getfile", name=e.name[:40]),
+                task_action(TaskAction.GET_FILE, e.id),
+            ),
+        )
+        for line in lines
+        for e in line.files
+    ]
+    return rows
+
+
+def draft_board_title(catalog: Catalog, config: Config, lines: list[DraftLine]) -> Html:
+    """The head of the office's /thamluan: the common deadline and the counts."""
+    meeting = config.meeting
+    sent = sum(not line.missing for line in lines)
+    return catalog.html(
+        "draft_board.office_title",
+        deadline=moment(catalog, meeting.local(meeting.resolve(config.drafts.deadline))),
+        submitted=sent,
+        total=len(lines),
+        final=sum(line.status is DraftStatus.FINAL for line in lines),
+        revision=sum(line.status is DraftStatus.REVISION for line in lines),
+        missing=len(lines) - sent,
+    )
+
+
+def draft_file_buttons(catalog: Catalog, lines: list[DraftLine]) -> list[tuple[Button, ...]]:
+    """The office's buttons under /thamluan: open the latest version of each draft."""
+    return [
+        (
+            Button(
+                catalog.plain(
+                    "buttons.draft_getfile",
+                    key=line.theme_key,
+                    name=line.full_name,
+                    number=line.latest.number,
+                )[:64],
+                draft_action(DraftAction.GET_FILE, line.latest.id),
+            ),
+        )
+        for line in lines
+        if line.latest is not None
+    ]

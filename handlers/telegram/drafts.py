@@ -23,6 +23,8 @@ from bot.texts.formatting import file_size, moment, short_moment
 from bot.texts.presenters import (
     compose_buttons,
     draft_board_line,
+    draft_board_title,
+    draft_file_buttons,
     draft_mine,
     draft_status_label,
     themes_list,
@@ -53,34 +55,9 @@ async def board(update: Update, context: Context) -> None:
             await context.bot.send_message(chat.id, catalog.html("draft_board.empty"))
             return
         now = services.ctx.clock.now()
-        counts = {status: sum(line.status is status for line in lines) for status in DraftStatus}
-        texts = [
-            catalog.html(
-                "draft_board.office_title",
-                deadline=moment(catalog, config.meeting.local(services.drafts.deadline_at)),
-                submitted=sum(not line.missing for line in lines),
-                total=len(lines),
-                final=counts[DraftStatus.FINAL],
-                revision=counts[DraftStatus.REVISION],
-                missing=sum(line.missing for line in lines),
-            )
-        ]
+        texts = [draft_board_title(catalog, config, lines)]
         texts += [draft_board_line(catalog, config, line, now) for line in lines]
-        buttons = [
-            [
-                InlineKeyboardButton(
-                    catalog.plain(
-                        "buttons.draft_getfile",
-                        key=line.theme_key,
-                        name=line.full_name,
-                        number=line.latest.number,
-                    )[:64],
-                    callback_data=draft_action(DraftAction.GET_FILE, line.latest.id),
-                )
-            ]
-            for line in lines
-            if line.latest is not None
-        ]
+        buttons = draft_file_buttons(catalog, lines)
         await send_board(context, chat.id, texts, buttons)
         return
     if chat.type != "private":
@@ -351,7 +328,12 @@ async def _send_version(update: Update, context: Context, version_id: int) -> No
     if stored is None:
         await context.bot.send_message(chat.id, catalog.html("draft_office.gone"))
         return
-    caption = f"{stored.draft.theme_key} — {stored.draft.full_name} — {stored.version.display_name}"
+    caption = catalog.plain(
+        "draft_office.file_caption",
+        key=stored.draft.theme_key,
+        name=stored.draft.full_name,
+        file=stored.version.display_name,
+    )
     if stored.file_ref is not None:
         # Telegram keeps the upload: sending it by its id needs no re-upload.
         await context.bot.send_document(

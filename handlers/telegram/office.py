@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot.domain.outbound import Button
 from bot.domain.tokens import deep_link
 from bot.services.invitations import OfficeStep
 from handlers.telegram import render
@@ -41,14 +42,17 @@ async def send_board(
     context: Context,
     chat_id: int,
     texts: Sequence[str],
-    buttons: Sequence[list[InlineKeyboardButton]],
+    buttons: Sequence[tuple[Button, ...]],
 ) -> None:
     """A board: its blocks split at Telegram's length limit, the buttons under the last part
     (and, beyond 50, under short follow-up messages)."""
     *head, last = render.split_lines("\n\n".join(texts).split("\n"))
     for text in head:
         await context.bot.send_message(chat_id, text)
-    rows = list(buttons)
+    rows = [
+        [InlineKeyboardButton(button.label, callback_data=button.data) for button in row]
+        for row in buttons
+    ]
     chunks = [
         rows[i : i + MAX_BUTTONS_PER_MESSAGE] for i in range(0, len(rows), MAX_BUTTONS_PER_MESSAGE)
     ]

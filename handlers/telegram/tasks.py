@@ -7,7 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
-from bot.texts.presenters import task_buttons, task_summary
+from bot.texts.presenters import task_buttons, task_office_buttons, task_summary
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import markup
 from handlers.telegram.misc import answer_query
@@ -30,26 +30,7 @@ async def board(update: Update, context: Context) -> None:
             return
         texts = [catalog.html("task_board.office_title")]
         texts += [task_summary(catalog, config, line) for line in lines]
-        buttons = [
-            [
-                InlineKeyboardButton(
-                    catalog.plain("buttons.task_close", key=line.key),
-                    callback_data=task_action(TaskAction.CLOSE, line.id),
-                )
-            ]
-            for line in lines
-            if line.can_close
-        ]
-        buttons += [
-            [
-                InlineKeyboardButton(
-                    catalog.plain("buttons.task_getfile", name=e.name[:40]),
-                    callback_data=task_action(TaskAction.GET_FILE, e.id),
-                )
-            ]
-            for line in lines
-            for e in line.files
-        ]
+        buttons = task_office_buttons(catalog, lines)
         await send_board(context, chat.id, texts, buttons)
         return
     if chat.type != "private":
