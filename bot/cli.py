@@ -136,19 +136,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp = invites.add_parser("export", help="xuất đường liên kết cá nhân ra tệp CSV hoặc XLSX")
     exp.add_argument("file", type=Path)
-    exp.add_argument(
-        "--bot-username",
-        help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
-    )
+    _bot_username_option(exp)
     exp.set_defaults(command=cmd_invites_export)
     prn = invites.add_parser(
         "print", help="phiếu in kèm giấy mời (DOCX): họ tên, chức vụ, đơn vị, mã QR đường liên kết"
     )
     prn.add_argument("file", type=Path)
-    prn.add_argument(
-        "--bot-username",
-        help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
-    )
+    _bot_username_option(prn)
     prn.set_defaults(command=cmd_invites_print)
 
     drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
@@ -506,11 +500,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         _out(catalog.plain("export.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
     token = os.environ.get(TOKEN_ENV, "")
-    if not args.bot_username and not token:
-        _out(catalog.plain("export.need_username", env=TOKEN_ENV), sys.stderr)
-        return EXIT_USAGE
-    if args.bot_username and not BOT_USERNAME.fullmatch(args.bot_username.lstrip("@")):
-        _out(catalog.plain("export.bad_username", name=args.bot_username), sys.stderr)
+    if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
+        _out(problem, sys.stderr)
         return EXIT_USAGE
 
     async def work(services: Services) -> int:
@@ -588,11 +579,8 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         _out(catalog.plain("slips.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
     token = os.environ.get(TOKEN_ENV, "")
-    if not args.bot_username and not token:
-        _out(catalog.plain("export.need_username", env=TOKEN_ENV), sys.stderr)
-        return EXIT_USAGE
-    if args.bot_username and not BOT_USERNAME.fullmatch(args.bot_username.lstrip("@")):
-        _out(catalog.plain("export.bad_username", name=args.bot_username), sys.stderr)
+    if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
+        _out(problem, sys.stderr)
         return EXIT_USAGE
     meeting = config.meeting
 
@@ -630,6 +618,22 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return _run_channel(catalog, loaded[0], work)
+
+
+def _bot_username_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bot-username",
+        help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
+    )
+
+
+def _bot_username_problem(given: str | None, token: str, catalog: Catalog) -> str | None:
+    """Why personal links cannot be made: no name and no token, or not a bot username."""
+    if not given and not token:
+        return catalog.plain("export.need_username", env=TOKEN_ENV)
+    if given and not BOT_USERNAME.fullmatch(given.lstrip("@")):
+        return catalog.plain("export.bad_username", name=given)
+    return None
 
 
 async def _bot_username(given: str | None, token: str, services: Services) -> str:
