@@ -17,28 +17,11 @@ from handlers.telegram.channel import TelegramSender
 from schedules.clock import ManualClock
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
-from schedules.ratelimit import Limits, Pacer
+from schedules.ratelimit import Limits, Pacer, VirtualTime
 from tests.fakes.telegram_api import FakeBotApi, FakeUser, deliver
 
 ADMIN_ID = 100000001  # in config.example.toml's [office] admin_ids
 OFFICE_CHAT = -1001000000001  # config.example.toml's [office] chat_id
-
-
-class FakeTime:
-    """Monotonic time for the pacer that moves only when the pacer sleeps: no real waiting."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept = 0.0
-
-    def monotonic(self) -> float:
-        """The current fake monotonic time."""
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        """Jump forward instead of waiting."""
-        self.now += seconds
-        self.slept += seconds
 
 
 def wired_config(config: Config, fake: FakeBotApi) -> Config:
@@ -58,7 +41,7 @@ class BotHarness:
     services: Services
     clock: ManualClock
     outbox: Outbox
-    time: FakeTime
+    time: VirtualTime
     tokens: dict[str, str] = field(default_factory=dict)
     linked: dict[str, FakeUser] = field(default_factory=dict)
     _next_user_id: int = 500_000_000
@@ -123,7 +106,7 @@ async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock
     await app.initialize()
     sender = TelegramSender.build(fake.token, services.config.telegram, request=fake.make_request())
     await sender.bot.initialize()
-    time = FakeTime()
+    time = VirtualTime(start=1000.0)
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
     outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=pacer)
     links = await services.invitations.links()

@@ -1,6 +1,6 @@
 """The outbox: due selection, catch-up, skip windows, each Telegram error class, reports.
 
-Time is the harness's ManualClock (wall time) and FakeTime (the pacer's monotonic time):
+Time is the harness's ManualClock (wall time) and VirtualTime (the pacer's monotonic time):
 nothing sleeps until 08:00.
 """
 

@@ -41,7 +41,7 @@ from handlers.telegram.simulator import FakeBotApi, FakeGroup, FakeUser, JsonDic
 from schedules.clock import ManualClock
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
-from schedules.ratelimit import Limits, Pacer
+from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
@@ -156,19 +156,6 @@ class _FaultySender:
     def _die(self) -> None:
         self._process.dead = True
         raise _Killed
-
-
-class _FakeTime:
-    """Monotonic time for the pacer that moves only when the pacer waits: nothing sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass
@@ -330,7 +317,7 @@ async def _set_up(
         await app.post_init(app)  # the command menus, as `hoinghi run` publishes them
     sender = TelegramSender.build(fake.token, config.telegram, request=fake.make_request())
     await sender.bot.initialize()
-    time = _FakeTime()
+    time = VirtualTime()
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
     outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=pacer)
     return _Stage(config, catalog, services, fake, app, outbox, clock, office, admin, result)
@@ -618,7 +605,7 @@ async def _restart(stage: _Stage, *, killed: bool) -> None:
     assert isinstance(inner, TelegramSender) and stage.faults is not None
     process = _Process()
     faulty = _FaultySender(inner, stage.rng, stage.faults, stage.stats, process)
-    time = _FakeTime()
+    time = VirtualTime()
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
     outbox = build_outbox(
         stage.services,
