@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -74,19 +75,30 @@ def test_rehearsal_without_the_delegate_list_says_so(
 def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """10% 5xx, timeouts and 429 bursts on the outbox's sends, the bot killed around sends at
-    random (at least 20 times) and restarted from the database, three delegates blocking the
-    bot: every step still happens, every delivery settles, nothing fails for good, repeats stay
-    within kills × one batch, every acknowledged answer is stored, the blocked are reported."""
+    """The simulated Bot API answers 10% of every call the bot makes with a 502, times out 3%
+    and starts 429 bursts at 1% — the outbox's sends and the bot's own replies alike — the bot
+    is killed around sends at random (at least 20 times) and restarted from the database, three
+    delegates block the bot: every step still happens, every delivery settles, nothing fails
+    for good, repeats stay within kills × one batch, every acknowledged answer is stored and
+    nothing unacknowledged is stored wrongly, the blocked are reported."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
     code = main(["rehearse", "--faults"])
     out = capsys.readouterr().out
     assert code == 0, [line for line in out.splitlines() if line.startswith("✗")]
+    lines = out.splitlines()
     assert "⚡ Tiến trình bot bị dừng đột ngột (mô phỏng) và khởi động lại" in out
-    kills = next(line for line in out.splitlines() if line.startswith("✓ Bot bị dừng đột ngột"))
+    kills = next(line for line in lines if line.startswith("✓ Bot bị dừng đột ngột"))
     assert int(kills.split("khởi động lại ")[1].split()[0]) >= 20
+    faults = re.search(
+        r"✓ Telegram mô phỏng báo lỗi (\d+) lần khi bot gửi tin hàng loạt .* và (\d+) lần khi bot "
+        r"trả lời trực tiếp",
+        out,
+    )
+    assert faults is not None
+    assert int(faults[1]) > 0 and int(faults[2]) > 0  # the bot's own replies were hit too
     assert "✓ Mọi lượt gửi đã có kết quả (đang dở: 0, lỗi hẳn: 0)" in out
     assert "✓ Mọi trả lời đã được bot xác nhận đều có trong cơ sở dữ liệu (mất: 0)" in out
+    assert any(line.startswith("✓ Đã đối chiếu ") and line.endswith("(sai: 0)") for line in lines)
     assert "✓ 3 đại biểu chặn bot đều được báo cho Văn phòng (chưa báo: 0)" in out
     assert "✓ Tin gửi lặp lại: " in out and "✗" not in out

@@ -13,7 +13,6 @@ from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, U
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -42,6 +41,7 @@ from handlers.telegram import (
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
 from handlers.telegram.keyboards import RSVP_PATTERN
+from handlers.telegram.requests import RetryingRateLimiter
 from schedules.scheduler import OutboxScheduler
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def build_application(
                 tzinfo=services.config.meeting.zone,
             )
         )
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(RetryingRateLimiter(max_retries=3))
         .post_init(_publish_commands)
     )
     if request is not None:

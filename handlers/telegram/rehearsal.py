@@ -9,6 +9,12 @@ through event by event, so a month of preparation takes well under a minute and 
 Everything happens in a temporary folder (database, uploaded drafts); the real database and the
 real Telegram API are never touched. Simulated people are marked "(mô phỏng)" in the
 transcript and in their Telegram names.
+
+With faults (``hoinghi rehearse --faults``) the simulated Bot API has a bad day
+(:meth:`FakeBotApi.chaos`: 5xx, timeouts and 429 bursts on every call the bot makes, bulk sends
+and direct replies alike), the bot process is killed around the outbox's sends and restarted
+from the database, and some delegates block the bot; the checks then prove that nothing was
+lost and little was repeated.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import asyncio
 import io
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +36,28 @@ from sqlalchemy import func, select
 from bot.config import Config, LoadedConfig
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SendOutcome, SendResult
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import TaskStatus, parse_task_action
+from bot.domain.typed import one_line
 from bot.services import Services, build_outbox, build_services
 from bot.services.report_file import office_report_workbook
 from bot.texts import Catalog
 from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
-from handlers.telegram.simulator import FakeBotApi, FakeGroup, FakeUser, JsonDict, deliver
+from handlers.telegram.requests import RetryingRateLimiter
+from handlers.telegram.simulator import (
+    CHAOS_KINDS,
+    ApiCall,
+    Chaos,
+    FakeBotApi,
+    FakeGroup,
+    FakeUser,
+    JsonDict,
+    deliver,
+)
 from schedules.clock import ManualClock
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
@@ -45,7 +65,16 @@ from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
-from storage.models import Delivery, OutboundMessage, SpeechAssignment
+from storage.models import (
+    Delegate,
+    Delivery,
+    DraftComment,
+    DraftVersion,
+    OutboundMessage,
+    Rsvp,
+    SpeechAssignment,
+    TaskAssignment,
+)
 
 SIMULATED = "mô phỏng"
 BOT_USERNAME = "hoinghi_dien_tap_bot"
@@ -56,13 +85,25 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @dataclass(frozen=True)
 class Faults:
-    """What goes wrong in a rehearsal with faults; every roll comes from the seed."""
+    """What goes wrong in a rehearsal with faults; every roll comes from the seed.
 
-    error_rate: float = 0.10  # a send answered with a 5xx
-    timeout_rate: float = 0.03  # a send that times out (before reaching Telegram)
-    burst_rate: float = 0.01  # a 429 with retry_after: the outbox pauses everything
-    kill_rate: float = 0.05  # the bot process dies just before or just after a send
+    The first three are the simulated Bot API's (:class:`Chaos`): they hit every call the bot
+    makes, the outbox's sends and the handlers' replies and toasts alike.
+    """
+
+    error_rate: float = 0.10  # a call answered 502 Bad Gateway
+    timeout_rate: float = 0.03  # a call that times out (before reaching Telegram)
+    burst_rate: float = 0.01  # a burst of 429s starts: the outbox pauses everything
+    burst_length: int = 3  # calls answered 429 in one burst
+    burst_retry_after: int = 1  # seconds; the bot's replies wait them in virtual time
+    kill_rate: float = 0.05  # the bot process dies just before or just after an outbox send
     blockers: int = 3  # delegates who block the bot in the last days
+
+
+# How often a simulated person repeats a tap or a command the bot does not seem to answer.
+_TRIES = 3
+# Something the database must show at the end of the rehearsal.
+Check = Callable[[], Awaitable[bool]]
 
 
 class _Killed(BaseException):
@@ -73,7 +114,8 @@ class _Killed(BaseException):
 class _FaultStats:
     kills: int = 0
     delivered_parts: int = 0  # parts Telegram accepted, counted as they went out
-    injected: Counter[str] = field(default_factory=Counter)
+    outbox_faults: Counter[str] = field(default_factory=Counter)  # by kind, on outbox sends
+    unacknowledged: int = 0  # steps whose answer from the bot never arrived
 
 
 @dataclass
@@ -110,8 +152,10 @@ class _MortalOutbox(Outbox):
         await super()._finish_delivery(*args, **kwargs)
 
 
-class _FaultySender:
-    """The outbox's Telegram sender, with the faults of a bad day injected around it."""
+class _MortalSender:
+    """The outbox's Telegram sender in a process that can be killed just before or just after
+    a send. The Bot API's own faults come from the simulator's chaos; this only notes which of
+    them hit the outbox's sends (the rehearsal is sequential, so the attribution is exact)."""
 
     def __init__(
         self,
@@ -120,12 +164,13 @@ class _FaultySender:
         faults: Faults,
         stats: _FaultStats,
         process: _Process,
+        chaos: Chaos,
     ) -> None:
         self.inner = inner
         self.channel = inner.channel
         self.bot = inner.bot
         self._rng, self._faults, self._stats = rng, faults, stats
-        self._process = process
+        self._process, self._chaos = process, chaos
 
     def prepare(self, outbound: Any) -> Any:
         return self.inner.prepare(outbound)
@@ -133,24 +178,15 @@ class _FaultySender:
     async def send(self, address: str, part: Any) -> SendResult:
         if self._process.dead:
             await _never()  # the rest of a dead process's batch never runs again
-        faults, roll = self._faults, self._rng.random()
-        if roll < faults.kill_rate / 2:
+        if self._rng.random() < self._faults.kill_rate / 2:
             self._die()
-        roll -= faults.kill_rate / 2
-        for name, rate, result in (
-            ("5xx", faults.error_rate, SendResult(SendOutcome.TRANSIENT, error="502 Bad Gateway")),
-            ("timeout", faults.timeout_rate, SendResult(SendOutcome.TRANSIENT, error="TimedOut")),
-            ("429", faults.burst_rate, SendResult(SendOutcome.RATE_LIMITED, retry_after=3.0)),
-        ):
-            if roll < rate:
-                self._stats.injected[name] += 1
-                return result
-            roll -= rate
+        before = self._chaos.injected.copy()
         sent = await self.inner.send(address, part)
+        self._stats.outbox_faults.update(self._chaos.injected - before)
         if sent.outcome is SendOutcome.SENT:
             self._stats.delivered_parts += 1
-        if self._rng.random() < faults.kill_rate / 2:
-            self._die()  # after Telegram took it, before the outbox wrote it down
+        if self._rng.random() < self._faults.kill_rate / 2:
+            self._die()  # after Telegram answered, before the outbox wrote it down
         return sent
 
     def _die(self) -> None:
@@ -167,6 +203,9 @@ class Rehearsal:
     summary: str = ""
     kills: int = 0
     duplicates: int = 0
+    outbox_faults: Counter[str] = field(default_factory=Counter)  # injected on outbox sends
+    reply_faults: Counter[str] = field(default_factory=Counter)  # on the handlers' own calls
+    unacknowledged: int = 0  # steps whose answer from the bot never arrived
 
     @property
     def passed(self) -> bool:
@@ -191,9 +230,14 @@ class _Stage:
     users: dict[str, FakeUser] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     faults: Faults | None = None
+    chaos: Chaos | None = None
     rng: random.Random = field(default_factory=random.Random)
     stats: _FaultStats = field(default_factory=_FaultStats)
     plan: dict[str, str] = field(default_factory=dict)
+    # What the database must show: for every step the bot acknowledged (``acknowledged``), and
+    # whether or not it did (``consistent``: nothing stored that the person did not do).
+    acknowledged: list[Check] = field(default_factory=list)
+    consistent: list[Check] = field(default_factory=list)
 
     def say(self, text: str) -> None:
         local = self.config.meeting.local(self.clock.now())
@@ -201,6 +245,17 @@ class _Stage:
 
     async def send(self, update: JsonDict) -> None:
         await deliver(self.app, update)
+
+    async def ask(self, update: JsonDict) -> bool:
+        """Send ``update`` and say whether the bot's answer reached its person."""
+        before = len(self.fake.calls)
+        await self.send(update)
+        return _answered(update, self.fake.calls[before:])
+
+    def missed(self, who: str) -> None:
+        """A step whose answer never arrived: told in the transcript, counted, not checked."""
+        self.stats.unacknowledged += 1
+        self.say(self.catalog.plain("rehearsal.unanswered", who=who))
 
     def user(self, code: str, name: str) -> FakeUser:
         if code not in self.users:
@@ -224,9 +279,10 @@ async def rehearse(
 ) -> Rehearsal:
     """Run the plan of ``loaded`` on the simulator, in ``workdir``; write the report.
 
-    With ``faults``, the outbox's sends fail, time out and hit 429s at random, the bot is
-    killed around sends and restarted from the database, and some delegates block the bot;
-    the checks then also prove that nothing was lost and little was repeated.
+    With ``faults``, every call the bot makes to the simulated Bot API (the outbox's sends and
+    the handlers' replies) can fail, time out or hit a 429 burst, the bot is killed around the
+    outbox's sends and restarted from the database, and some delegates block the bot; the
+    checks then also prove that nothing was lost and little was repeated.
     """
     result = Rehearsal()
     fake = FakeBotApi(bot_username=BOT_USERNAME)
@@ -246,6 +302,14 @@ async def rehearse(
         stage = await _set_up(config, catalog, services, fake, clock, result)
         if faults is not None:
             stage.faults, stage.rng = faults, random.Random(seed + 1)  # noqa: S311
+            stage.chaos = fake.chaos(
+                random.Random(seed + 2),  # noqa: S311 (a script, not a secret)
+                error_rate=faults.error_rate,
+                timeout_rate=faults.timeout_rate,
+                burst_rate=faults.burst_rate,
+                burst_length=faults.burst_length,
+                burst_retry_after=faults.burst_retry_after,
+            )
             await _restart(stage, killed=False)
         try:
             await _play(stage, delegates, contacts, random.Random(seed))  # noqa: S311 (a script, not a secret)
@@ -312,6 +376,11 @@ async def _set_up(
         request=fake.make_request(),
         get_updates_request=fake.make_request(),
     )
+    limiter = app.bot.rate_limiter
+    if isinstance(limiter, RetryingRateLimiter):
+        # The bot's retries of its replies wait in virtual time, as the outbox's pacer does.
+        replies_time = VirtualTime()
+        limiter.use_time(replies_time.monotonic, replies_time.sleep)
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)  # the command menus, as `hoinghi run` publishes them
@@ -442,23 +511,51 @@ def _answers(codes: list[str], rng: random.Random, needed: set[str]) -> dict[str
     return plan
 
 
+_WANTED = {
+    "attend": RsvpStatus.ATTENDING,
+    "substitute": RsvpStatus.SUBSTITUTE,
+    "decline": RsvpStatus.DECLINED,
+}
+
+
 def _opener(stage: _Stage, code: str, name: str, answer: str) -> Action:
     async def act() -> None:
         user = stage.user(code, name)
-        await stage.send(user.command(f"/start {stage.tokens[code]}"))
         catalog = stage.catalog
+        attend = catalog.plain("buttons.attend")
+
+        def card() -> bool:  # a contact's answer is the task board; a delegate's, the card
+            return answer == "contact" or _latest_with(user, attend) is not None
+
+        opened = await _insist(
+            stage, lambda: user.command(f"/start {stage.tokens[code]}"), until=card
+        )
+        if not opened:
+            stage.missed(code)
+            return
         if answer == "contact":
             stage.say(catalog.plain("rehearsal.contact_opens", code=code, name=name))
             return
+        wanted = _WANTED.get(answer)
+        # Whatever the bot managed to answer, only this answer (or none) may be stored.
+        allowed = (RsvpStatus.NO_ANSWER,) if wanted is None else (wanted, RsvpStatus.NO_ANSWER)
+        stage.consistent.append(partial(_rsvp_is, stage, code, *allowed))
+        answered = True
         if answer == "attend":
-            await stage.send(_tap_latest(user, catalog.plain("buttons.attend")))
+            answered = bool(await _tap(stage, user, attend))
         elif answer == "substitute":
-            await stage.send(_tap_latest(user, catalog.plain("buttons.substitute")))
-            await stage.send(user.text(f"Nguyễn Thị Dự Thay ({SIMULATED})"))
-            await stage.send(user.text("Phó Chủ tịch"))
+            answered = bool(await _tap(stage, user, catalog.plain("buttons.substitute")))
+            if answered:
+                await stage.ask(user.text(f"Nguyễn Thị Dự Thay ({SIMULATED})"))
+                answered = await stage.ask(user.text("Phó Chủ tịch"))
         elif answer == "decline":
-            await stage.send(_tap_latest(user, catalog.plain("buttons.decline")))
-            await stage.send(user.text("Trùng lịch công tác đã bố trí trước"))
+            answered = bool(await _tap(stage, user, catalog.plain("buttons.decline")))
+            if answered:
+                answered = await stage.ask(user.text("Trùng lịch công tác đã bố trí trước"))
+        if wanted is not None and answered:
+            stage.acknowledged.append(partial(_rsvp_is, stage, code, wanted))
+        elif not answered:
+            stage.missed(code)
         label = catalog.plain(f"rehearsal.answer.{answer}")
         stage.say(catalog.plain("rehearsal.opens", code=code, name=name, answer=label))
 
@@ -487,11 +584,29 @@ def _task_events(stage: _Stage) -> list[tuple[datetime, Action]]:
             user = stage.users.get(code)
             if user is None:
                 return
-            await stage.send(user.command("/nhiemvu"))
             label = catalog.plain("buttons.task_help" if action == "help" else "buttons.task_done")
-            await stage.send(_tap_latest(user, label))
+            status = TaskStatus.NEED_HELP if action == "help" else TaskStatus.DONE
+            await _insist(
+                stage,
+                lambda: user.command("/nhiemvu"),
+                until=lambda: bool(_latest_with(user, label)),
+            )
+            tapped = await _tap(stage, user, label)
+            parsed = parse_task_action(tapped)
+            if parsed is None:
+                stage.missed(code)
+                return
+            task_id = parsed[1]
+            stage.consistent.append(
+                partial(_task_is, stage, code, task_id, status, TaskStatus.TODO)
+            )
+            stage.acknowledged.append(partial(_task_is, stage, code, task_id, status))
             if action == "help":
-                await stage.send(user.text("Cần thêm kinh phí in ấn tài liệu"))
+                need = "Cần thêm kinh phí in ấn tài liệu"
+                if await stage.ask(user.text(need)):
+                    stage.acknowledged.append(partial(_task_note_is, stage, code, task_id, need))
+                else:
+                    stage.missed(code)
             stage.say(catalog.plain(f"rehearsal.task_{action}", code=code, key=key))
 
         events.append((at, act))
@@ -510,6 +625,7 @@ def _draft_events(stage: _Stage, names: dict[str, str]) -> list[tuple[datetime, 
     base = deadline - timedelta(days=4)
     events: list[tuple[datetime, Action]] = []
     senders = speakers[:-1]  # the last speaker never sends
+    office = catalog.plain("rehearsal.office_person")
 
     for index, (key, code) in enumerate(senders):
         at = base + timedelta(hours=index)
@@ -519,14 +635,23 @@ def _draft_events(stage: _Stage, names: dict[str, str]) -> list[tuple[datetime, 
             if user is None:
                 return
             if index == len(senders) - 1:  # typed as messages
-                await stage.send(_tap_latest(user, catalog.plain("buttons.draft_compose", key=key)))
-                await stage.send(user.text("Kính thưa các đồng chí, thay mặt Hội LHPN địa phương…"))
-                await stage.send(user.text("…xin trân trọng cảm ơn."))
-                await stage.send(_tap_latest(user, catalog.plain("buttons.draft_finish")))
+                stored = bool(
+                    await _tap(stage, user, catalog.plain("buttons.draft_compose", key=key))
+                )
+                if stored:
+                    await stage.ask(
+                        user.text("Kính thưa các đồng chí, thay mặt Hội LHPN địa phương…")
+                    )
+                    await stage.ask(user.text("…xin trân trọng cảm ơn."))
+                    stored = bool(await _tap(stage, user, catalog.plain("buttons.draft_finish")))
             else:
-                await stage.send(
+                stored = await stage.ask(
                     user.document(f"tham-luan-{key}.docx", _docx(key, names[code], 1), DOCX)
                 )
+            if stored:
+                stage.acknowledged.append(partial(_has_version, stage, code, key, 1))
+            else:
+                stage.missed(code)
             stage.say(catalog.plain("rehearsal.draft_sent", code=code, key=key, number=1))
 
         events.append((at, upload))
@@ -537,9 +662,11 @@ def _draft_events(stage: _Stage, names: dict[str, str]) -> list[tuple[datetime, 
         post = _latest_office_post(stage, "📝", contains=names[first_code])
         if post is None:
             return
-        await stage.send(
-            stage.office.reply(stage.admin, post, "Đề nghị đồng chí bổ sung số liệu năm 2023.")
-        )
+        text = "Đề nghị đồng chí bổ sung số liệu năm 2023."
+        if await stage.ask(stage.office.reply(stage.admin, post, text)):
+            stage.acknowledged.append(partial(_has_comment, stage, text, from_office=True))
+        else:
+            stage.missed(office)
         stage.say(catalog.plain("rehearsal.office_comment", code=first_code))
 
     async def answer() -> None:
@@ -550,30 +677,43 @@ def _draft_events(stage: _Stage, names: dict[str, str]) -> list[tuple[datetime, 
             (m for m in reversed(user.messages) if "Góp ý" in m.get("text", "")), None
         )
         if comment_message is not None:
-            await stage.send(user.reply(comment_message, "Xin cảm ơn, tôi sẽ bổ sung ngay."))
-        await stage.send(
-            user.document(
-                f"tham-luan-{first_key}.docx", _docx(first_key, names[first_code], 2), DOCX
-            )
+            text = "Xin cảm ơn, tôi sẽ bổ sung ngay."
+            if await stage.ask(user.reply(comment_message, text)):
+                stage.acknowledged.append(partial(_has_comment, stage, text, from_office=False))
+            else:
+                stage.missed(first_code)
+        second = user.document(
+            f"tham-luan-{first_key}.docx", _docx(first_key, names[first_code], 2), DOCX
         )
+        if await stage.ask(second):
+            stage.acknowledged.append(partial(_has_version, stage, first_code, first_key, 2))
+        else:
+            stage.missed(first_code)
         stage.say(catalog.plain("rehearsal.draft_sent", code=first_code, key=first_key, number=2))
 
     async def approve() -> None:
-        post = _latest_office_post(
-            stage, "📝", contains=catalog.plain("buttons.draft_final", number=2)
-        )
+        final = catalog.plain("buttons.draft_final", number=2)
+        post = _latest_office_post(stage, "📝", contains=final)
         if post is not None:
-            await stage.send(
-                stage.admin.tap(catalog.plain("buttons.draft_final", number=2), message=post)
-            )
+            if await _insist(stage, lambda: stage.admin.tap(final, message=post)):
+                stage.acknowledged.append(
+                    partial(_draft_is, stage, first_code, first_key, DraftStatus.FINAL)
+                )
+            else:
+                stage.missed(office)
             stage.say(catalog.plain("rehearsal.office_final", code=first_code))
         if len(senders) > 1:
-            other = _latest_office_post(stage, "📝", contains=names[senders[1][1]])
+            other_key, other_code = senders[1]
+            other = _latest_office_post(stage, "📝", contains=names[other_code])
             if other is not None:
-                await stage.send(
-                    stage.admin.tap(catalog.plain("buttons.draft_revise"), message=other)
-                )
-                stage.say(catalog.plain("rehearsal.office_revise", code=senders[1][1]))
+                revise = catalog.plain("buttons.draft_revise")
+                if await _insist(stage, lambda: stage.admin.tap(revise, message=other)):
+                    stage.acknowledged.append(
+                        partial(_draft_is, stage, other_code, other_key, DraftStatus.REVISION)
+                    )
+                else:
+                    stage.missed(office)
+                stage.say(catalog.plain("rehearsal.office_revise", code=other_code))
 
     events += [
         (base + timedelta(hours=len(senders) + 1), comment),
@@ -589,11 +729,22 @@ def _broadcast_events(stage: _Stage) -> list[tuple[datetime, Action]]:
 
     async def act() -> None:
         admin = stage.admin
-        await stage.send(admin.command("/thongbao"))
-        await stage.send(admin.text("Kính mời các đồng chí đến sớm 15 phút để ổn định tổ chức."))
-        await stage.send(_tap_latest(admin, catalog.plain("audience.present")))
-        await stage.send(_tap_latest(admin, catalog.plain("buttons.bc_now")))
-        stage.say(catalog.plain("rehearsal.broadcast"))
+        text = "Kính mời các đồng chí đến sớm 15 phút để ổn định tổ chức."
+        for _ in range(_TRIES):
+            # A step whose answer did not arrive leaves the next step's buttons missing: the
+            # office starts again (/thongbao drops the unfinished notice).
+            if not (
+                await _insist(stage, lambda: admin.command("/thongbao"))
+                and await stage.ask(admin.text(text))
+                and await _tap(stage, admin, catalog.plain("audience.present"))
+            ):
+                continue
+            # Not started again after this: the notice may be queued already.
+            if not await _tap(stage, admin, catalog.plain("buttons.bc_now")):
+                stage.missed(catalog.plain("rehearsal.office_person"))
+            stage.say(catalog.plain("rehearsal.broadcast"))
+            return
+        stage.missed(catalog.plain("rehearsal.office_person"))
 
     return [(at, act)]
 
@@ -601,10 +752,11 @@ def _broadcast_events(stage: _Stage) -> list[tuple[datetime, Action]]:
 async def _restart(stage: _Stage, *, killed: bool) -> None:
     """A new outbox, as a restarted process builds it: in-flight deliveries go back to pending."""
     sender = next(iter(stage.outbox.senders.values()))
-    inner = sender.inner if isinstance(sender, _FaultySender) else sender
-    assert isinstance(inner, TelegramSender) and stage.faults is not None
+    inner = sender.inner if isinstance(sender, _MortalSender) else sender
+    assert isinstance(inner, TelegramSender)
+    assert stage.faults is not None and stage.chaos is not None
     process = _Process()
-    faulty = _FaultySender(inner, stage.rng, stage.faults, stage.stats, process)
+    faulty = _MortalSender(inner, stage.rng, stage.faults, stage.stats, process, stage.chaos)
     time = VirtualTime()
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
     outbox = build_outbox(
@@ -680,7 +832,10 @@ async def _finish(stage: _Stage, report: Path) -> None:
     services, catalog, result = stage.services, stage.catalog, stage.result
     admin = stage.admin
     before = len(admin.messages)
-    await stage.send(admin.command("/thongke"))
+    for _ in range(_TRIES):  # the office asks again while the answer does not arrive
+        before = len(admin.messages)
+        if await stage.ask(admin.command("/thongke")):
+            break
     result.summary = "\n".join(m.get("text", "") for m in admin.messages[before:])
     data = office_report_workbook(catalog, stage.config, await services.office_report.collect())
     written = _write(report, data)
@@ -776,13 +931,60 @@ async def _checks(stage: _Stage, report: Path, written: bool) -> None:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _tap_latest(user: FakeUser, label: str) -> JsonDict:
-    """A tap on the newest message that carries the button ``label``."""
+def _latest_with(user: FakeUser, label: str) -> JsonDict | None:
+    """The newest message in ``user``'s chat that carries the button ``label``."""
     for message in reversed(user.messages):
         rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
         if any(button.get("text") == label for row in rows for button in row):
-            return user.tap(label, message=message)
-    raise LookupError(f"no button {label!r} in the chat of a simulated person")
+            return message
+    return None
+
+
+async def _tap(stage: _Stage, user: FakeUser, label: str) -> str | None:
+    """Tap the button ``label`` on the newest message that carries it, again while the bot's
+    answer does not arrive (as a person would); the tapped button's data once answered, None
+    if there is no such button or no answer came."""
+    for _ in range(_TRIES):
+        message = _latest_with(user, label)
+        if message is None:
+            return None
+        update = user.tap(label, message=message)
+        if await stage.ask(update):
+            return str(update["callback_query"]["data"])
+    return None
+
+
+async def _insist(
+    stage: _Stage, make: Callable[[], JsonDict], *, until: Callable[[], bool] | None = None
+) -> bool:
+    """Send what ``make`` builds (a command, a tap); send it again while the bot's answer does
+    not arrive, or ``until`` does not hold, as a person would: whether it finally did."""
+    for _ in range(_TRIES):
+        if await stage.ask(make()) and (until is None or until()):
+            return True
+    return False
+
+
+def _answered(update: JsonDict, calls: Sequence[ApiCall]) -> bool:
+    """Whether the bot's answer to ``update`` reached its person: a message in the chat it came
+    from, or a toast with text on the tap. The calls are those made while it was handled (the
+    rehearsal is sequential); a call that failed, however often retried, answered nothing."""
+    query = update.get("callback_query") or {}
+    message = update.get("message") or query.get("message") or {}
+    chat = message.get("chat", {}).get("id")
+    for call in calls:
+        if call.error is not None or call.error_code is not None:
+            continue
+        if call.method == "answerCallbackQuery":
+            if call.params.get("callback_query_id") == query.get("id") and call.params.get("text"):
+                return True
+        elif _is_message(call) and call.params.get("chat_id") == chat:
+            return True
+    return False
+
+
+def _is_message(call: ApiCall) -> bool:
+    return call.method.startswith("send") and call.method != "sendChatAction"
 
 
 def _latest_office_post(stage: _Stage, prefix: str, contains: str | None = None) -> JsonDict | None:
@@ -805,10 +1007,23 @@ def _docx(key: str, name: str, version: int) -> bytes:
     return buffer.getvalue()
 
 
+def _kinds(counts: Counter[str]) -> str:
+    return ", ".join(f"{kind} {counts[kind]}" for kind in CHAOS_KINDS)
+
+
 async def _fault_checks(stage: _Stage) -> None:
     """Under faults: every delivery settled, none failed, repeats within the in-flight bound,
-    every acknowledged answer stored, every blocked delegate reported to the office."""
+    every acknowledged answer stored and nothing stored that nobody did, every blocked delegate
+    reported to the office.
+
+    The bound on repeats: a kill can only repeat what was in flight when the process died, at
+    most one batch (``batch_size`` parts; one here): a part Telegram accepted just before the
+    kill, not yet written down, goes again after the restart. The chaos's timeouts fire before
+    the call reaches the chat, so they repeat nothing (a real timeout may: that too is one part
+    in flight), and the handlers' replies are no deliveries. So repeats ≤ kills × batch_size.
+    """
     services, catalog, stats = stage.services, stage.catalog, stage.stats
+    assert stage.chaos is not None
     check = stage.result.checks.append
     async with services.ctx.sessions() as session:
         statuses = Counter(
@@ -823,12 +1038,35 @@ async def _fault_checks(stage: _Stage) -> None:
     unsettled = statuses[DeliveryStatus.PENDING] + statuses[DeliveryStatus.SENDING]
     duplicates = stats.delivered_parts - recorded
     bound = stats.kills * stage.outbox.batch_size
-    stage.result.kills, stage.result.duplicates = stats.kills, duplicates
-    injected = ", ".join(f"{name} {count}" for name, count in sorted(stats.injected.items()))
+    outbox_faults = stats.outbox_faults
+    reply_faults = stage.chaos.injected - outbox_faults
+    result = stage.result
+    result.kills, result.duplicates = stats.kills, duplicates
+    result.outbox_faults, result.reply_faults = outbox_faults, reply_faults
+    result.unacknowledged = stats.unacknowledged
     check(
         (
-            catalog.plain("rehearsal.check.kills", kills=stats.kills, injected=injected),
+            catalog.plain(
+                "rehearsal.check.kills", kills=stats.kills, injected=_kinds(stage.chaos.injected)
+            ),
             stats.kills >= 20,
+        )
+    )
+    limiter = stage.app.bot.rate_limiter
+    retried = sum(limiter.retried.values()) if isinstance(limiter, RetryingRateLimiter) else 0
+    gave_up = sum(limiter.gave_up.values()) if isinstance(limiter, RetryingRateLimiter) else 0
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.faults",
+                outbox=outbox_faults.total(),
+                outbox_kinds=_kinds(outbox_faults),
+                replies=reply_faults.total(),
+                reply_kinds=_kinds(reply_faults),
+                retried=retried,
+                gave_up=gave_up,
+            ),
+            outbox_faults.total() > 0 and reply_faults.total() > 0,
         )
     )
     check(
@@ -847,16 +1085,20 @@ async def _fault_checks(stage: _Stage) -> None:
             0 <= duplicates <= bound,
         )
     )
-    wanted = {
-        "attend": RsvpStatus.ATTENDING,
-        "substitute": RsvpStatus.SUBSTITUTE,
-        "decline": RsvpStatus.DECLINED,
-    }
-    stored = {
-        view.code: view for group in await services.reports.unanswered() for view in group.delegates
-    }
-    lost = [code for code, answer in stage.plan.items() if answer in wanted and code in stored]
+    lost = [holds for holds in stage.acknowledged if not await holds()]
     check((catalog.plain("rehearsal.check.acknowledged", lost=len(lost)), not lost))
+    wrong = [holds for holds in stage.consistent if not await holds()]
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.unacknowledged",
+                acknowledged=len(stage.acknowledged),
+                unacknowledged=stats.unacknowledged,
+                wrong=len(wrong),
+            ),
+            not wrong,
+        )
+    )
     office = "\n".join(m.get("text", "") for m in stage.fake.messages_to(stage.office.id))
     blockers = [code for code, answer in stage.plan.items() if answer == "attend"][
         : stage.faults.blockers if stage.faults else 0
@@ -870,3 +1112,78 @@ async def _fault_checks(stage: _Stage) -> None:
             not unreported,
         )
     )
+
+
+# --- what the database shows ---------------------------------------------------------------------
+
+
+async def _scalar(stage: _Stage, statement: Any) -> Any:
+    async with stage.services.ctx.sessions() as session:
+        return await session.scalar(statement)
+
+
+async def _rsvp_is(stage: _Stage, code: str, *statuses: RsvpStatus) -> bool:
+    """The delegate's stored answer is one of ``statuses``."""
+    stored = await _scalar(
+        stage,
+        select(Rsvp.status)
+        .join(Delegate, Delegate.id == Rsvp.delegate_id)
+        .where(Delegate.code == code),
+    )
+    return stored in statuses
+
+
+async def _task_is(stage: _Stage, code: str, task_id: int, *statuses: TaskStatus) -> bool:
+    """The person's report on the task is one of ``statuses``."""
+    return await _scalar(stage, _assignment_of(TaskAssignment.status, code, task_id)) in statuses
+
+
+async def _task_note_is(stage: _Stage, code: str, task_id: int, note: str) -> bool:
+    """The person's note on the task is ``note`` (as typed, on one line)."""
+    stored = await _scalar(stage, _assignment_of(TaskAssignment.note, code, task_id))
+    return bool(stored == one_line(note))
+
+
+def _assignment_of(column: Any, code: str, task_id: int) -> Any:
+    return (
+        select(column)
+        .select_from(TaskAssignment)
+        .join(Delegate, Delegate.id == TaskAssignment.person_id)
+        .where(Delegate.code == code, TaskAssignment.task_id == task_id)
+    )
+
+
+def _speech_of(column: Any, code: str, key: str) -> Any:
+    return (
+        select(column)
+        .select_from(SpeechAssignment)
+        .join(Delegate, Delegate.id == SpeechAssignment.person_id)
+        .where(Delegate.code == code, SpeechAssignment.theme_key == key)
+    )
+
+
+async def _has_version(stage: _Stage, code: str, key: str, number: int) -> bool:
+    """The speaker's draft on theme ``key`` has a version ``number`` (or a later one)."""
+    latest = await _scalar(
+        stage,
+        _speech_of(func.max(DraftVersion.number), code, key).join(
+            DraftVersion, DraftVersion.assignment_id == SpeechAssignment.id
+        ),
+    )
+    return latest is not None and int(latest) >= number
+
+
+async def _draft_is(stage: _Stage, code: str, key: str, status: DraftStatus) -> bool:
+    """The speaker's draft on theme ``key`` stands at ``status``."""
+    return bool(await _scalar(stage, _speech_of(SpeechAssignment.status, code, key)) == status)
+
+
+async def _has_comment(stage: _Stage, body: str, *, from_office: bool) -> bool:
+    """A comment with ``body`` is in a draft's thread, from the office or from the speaker."""
+    count = await _scalar(
+        stage,
+        select(func.count())
+        .select_from(DraftComment)
+        .where(DraftComment.body == body, DraftComment.from_office == from_office),
+    )
+    return bool(count)

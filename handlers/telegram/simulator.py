@@ -21,6 +21,11 @@ modified", editing a deleted message) are answered the same way but are not viol
 answers a message over them with 429 ``retry_after`` (counted in ``rate_limited``, not a
 violation); ``tests.fakes.server.FakeBotApiServer`` serves the fake over loopback HTTP so a bot in
 another process can talk to it.
+
+Trouble on the server's side is injected two ways: ``fail_next`` answers the next calls to one
+method with a chosen error, and ``chaos`` answers calls at random, from a seed, with 5xx,
+timeouts and bursts of 429 (see :class:`Chaos`). Both answer only after the request was
+validated, so an injected failure never hides a bug in the request.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import itertools
 import json
 import math
 import os
+import random
 import re
 import time
 from collections import Counter, deque
@@ -339,6 +345,101 @@ class _Fault:
     description: str
     retry_after: int | None
     timeout: bool
+
+
+# Never touched by chaos: receiving updates, the bot's identity, file downloads (served apart),
+# and the set-up calls a bot makes once at start. Everything else — every reply, toast, send,
+# edit or lookup the bot makes while it works — can fail.
+CHAOS_EXEMPT = frozenset(
+    {
+        "getUpdates",
+        "getMe",
+        "getFile",
+        "logOut",
+        "close",
+        "setMyCommands",
+        "deleteMyCommands",
+        "getMyCommands",
+        "setWebhook",
+        "deleteWebhook",
+        "getWebhookInfo",
+        "setMyName",
+        "setMyDescription",
+        "setMyShortDescription",
+        "setChatMenuButton",
+        "setMyDefaultAdministratorRights",
+    }
+)
+CHAOS_KINDS = ("5xx", "timeout", "429")
+
+
+@dataclass
+class Chaos:
+    """A seeded bad day of the Bot API, installed with :meth:`FakeBotApi.chaos`.
+
+    Every call to a method outside ``CHAOS_EXEMPT`` takes one roll of ``rng``: with
+    ``error_rate`` it is answered 502 Bad Gateway, with ``timeout_rate`` an httpx read timeout is
+    raised before the call is executed (nothing reaches the chat), with ``burst_rate`` a burst of
+    429s starts. A burst is counted in calls, not seconds, so it is the same for a seed however
+    fast the bot runs: the call that starts it and the next ``burst_length - 1`` chaos-eligible
+    calls, whatever their method, are answered 429 with ``retry_after`` = ``burst_retry_after``
+    (no roll is taken during a burst). The same seed and the same sequence of calls give the same
+    faults. ``injected`` counts what was injected by kind (``5xx``, ``timeout``, ``429``),
+    ``by_method`` by (method, kind); ``rolls`` is how many calls were eligible.
+    """
+
+    rng: random.Random
+    error_rate: float = 0.10
+    timeout_rate: float = 0.03
+    burst_rate: float = 0.01
+    burst_length: int = 3
+    burst_retry_after: int = 1
+    injected: Counter[str] = field(default_factory=Counter, init=False)
+    by_method: Counter[tuple[str, str]] = field(default_factory=Counter, init=False)
+    rolls: int = field(default=0, init=False)
+    _burst_left: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        rates = (self.error_rate, self.timeout_rate, self.burst_rate)
+        if any(rate < 0 for rate in rates) or sum(rates) > 1:
+            raise ValueError(f"chaos rates must be at least 0 and add up to at most 1: {rates}")
+        if self.burst_length < 1 or self.burst_retry_after < 1:
+            raise ValueError("a burst is at least one call with retry_after of at least 1 s")
+
+    @property
+    def total(self) -> int:
+        """Every fault injected so far."""
+        return sum(self.injected.values())
+
+    def roll(self, method: str) -> _Fault | None:
+        """The fault for this call of ``method``, or ``None`` to let it through."""
+        if method in CHAOS_EXEMPT:
+            return None
+        self.rolls += 1
+        if self._burst_left > 0:
+            self._burst_left -= 1
+            return self._count(method, "429")
+        roll = self.rng.random()
+        if roll < self.error_rate:
+            return self._count(method, "5xx")
+        roll -= self.error_rate
+        if roll < self.timeout_rate:
+            return self._count(method, "timeout")
+        roll -= self.timeout_rate
+        if roll < self.burst_rate:
+            self._burst_left = self.burst_length - 1
+            return self._count(method, "429")
+        return None
+
+    def _count(self, method: str, kind: str) -> _Fault:
+        self.injected[kind] += 1
+        self.by_method[method, kind] += 1
+        if kind == "5xx":
+            return _Fault(502, "Bad Gateway", None, timeout=False)
+        if kind == "timeout":
+            return _Fault(0, "timeout", None, timeout=True)
+        wait = self.burst_retry_after
+        return _Fault(429, f"Too Many Requests: retry after {wait}", wait, timeout=False)
 
 
 class _FakeChatView:
@@ -660,6 +761,7 @@ class FakeBotApi:
         self._callback_ids = itertools.count(1)
         self._callbacks_answered: dict[str, bool] = {}
         self._faults: dict[str, deque[_Fault]] = {}
+        self._chaos: Chaos | None = None
         self._queue: list[JsonDict] = []
         # Events bind to the running loop on first wait, so building the fake outside a loop
         # (e.g. in a sync fixture) is fine.
@@ -769,6 +871,28 @@ class FakeBotApi:
         fault = _Fault(error_code, description, retry_after, timeout)
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
+    def chaos(
+        self,
+        rng: random.Random,
+        *,
+        error_rate: float = 0.10,
+        timeout_rate: float = 0.03,
+        burst_rate: float = 0.01,
+        burst_length: int = 3,
+        burst_retry_after: int = 1,
+    ) -> Chaos:
+        """From now on, answer calls at random with 5xx, timeouts and 429 bursts (see
+        :class:`Chaos`); returns it, to read what was injected. ``fail_next`` still goes first."""
+        self._chaos = Chaos(
+            rng,
+            error_rate=error_rate,
+            timeout_rate=timeout_rate,
+            burst_rate=burst_rate,
+            burst_length=burst_length,
+            burst_retry_after=burst_retry_after,
+        )
+        return self._chaos
+
     def next_update_id(self) -> int:
         """A fresh, increasing update_id."""
         return next(self._update_ids)
@@ -842,6 +966,8 @@ class FakeBotApi:
             self._record(call, reject)
             if fault is None:
                 return _error_response(reject.error_code, reject.description)
+        if fault is None and self._chaos is not None:
+            fault = self._chaos.roll(call.method)  # only a valid call gets here
         if fault is not None:
             # Validation still ran above, so an injected failure never hides a bot bug.
             return self._inject(call, fault, request)

@@ -1,0 +1,147 @@
+"""The bot's own Bot API requests (replies, toasts, files it sends back): retried when they fail
+on the way rather than at Telegram.
+
+Only the ``Application``'s bot uses :class:`RetryingRateLimiter`. The outbox sends through its
+own bare ``Bot`` (:class:`handlers.telegram.channel.TelegramSender`, no rate limiter at all), so
+each of its sends is tried exactly once and the outbox sees the real error: it keeps its own,
+durable retry policy (a row per recipient, attempts counted, backoff in plan time, every sender
+paused on a 429). A send is therefore never retried twice over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.ext import AIORateLimiter
+
+log = logging.getLogger(__name__)
+
+Result = bool | dict[str, Any] | list[dict[str, Any]]
+# What AIORateLimiter adds to Telegram's retry_after before trying again.
+RETRY_AFTER_MARGIN = 0.1
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """PTB's ``AIORateLimiter`` (the 30-a-second and 20-a-minute-per-group pacing), plus retries.
+
+    - A 5xx or a network failure (``NetworkError``) or a timeout (``TimedOut``) is tried again,
+      at most ``network_retries`` times, after ``backoff``, then twice, four times as long.
+      ``BadRequest`` is a ``NetworkError`` in PTB but is Telegram refusing the request itself:
+      it is never retried. Nor is anything else (``Forbidden``: the user blocked the bot;
+      ``InvalidToken``, ``Conflict``, ``ChatMigrated``).
+    - A 429 (``RetryAfter``) holds every request of this bot for ``retry_after`` + 0.1 s, then
+      the request is tried again, at most ``max_retries`` times, as ``AIORateLimiter`` does; here
+      the wait uses the injectable ``sleep``, so a rehearsal does not wait in real time.
+
+    What still fails after the retries is raised to the handler (and logged by the error
+    handler) as before. A timeout does not say whether Telegram got the request: the answer may
+    have been lost, not the request, and the retry then shows the person the same reply twice.
+    That is the in-flight bound of a reply (one repeat per timeout) and is preferred to a tap
+    left unanswered; the bot never edits messages and tolerates a toast answered twice, so a
+    repeat does no more than that.
+
+    ``retried`` and ``gave_up`` count by error class name, for the rehearsal's report.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_retries: int = 3,
+        network_retries: int = 3,
+        backoff: float = 0.5,
+        now: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        # AIORateLimiter itself retries nothing (max_retries=0): its wait after a 429 is a real
+        # asyncio.sleep; the retries happen in _patiently, with the injectable clock.
+        super().__init__(max_retries=0)
+        self.flood_retries = max_retries
+        self.network_retries = network_retries
+        self.backoff = backoff
+        self.retried: Counter[str] = Counter()
+        self.gave_up: Counter[str] = Counter()
+        self._now, self._sleep = now, sleep
+        self._paused_until = float("-inf")
+
+    def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``)."""
+        self._now, self._sleep = now, sleep
+        self._paused_until = float("-inf")
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Result]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Result:
+        """Pace the request as ``AIORateLimiter`` does and retry what failed on the way."""
+        flood_retries = self.flood_retries if rate_limit_args is None else rate_limit_args
+
+        async def patiently(*call_args: Any, **call_kwargs: Any) -> Result:
+            return await self._patiently(callback, call_args, call_kwargs, endpoint, flood_retries)
+
+        return await super().process_request(patiently, args, kwargs, endpoint, data, None)
+
+    async def _patiently(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Result]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        endpoint: str,
+        flood_retries: int,
+    ) -> Result:
+        network = flood = 0
+        while True:
+            pause = self._paused_until - self._now()
+            if pause > 0:
+                await self._sleep(pause)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if flood >= flood_retries:
+                    # AIORateLimiter then logs "after maximum of 0 retries": its own, none.
+                    self._give_up(endpoint, exc, flood)
+                    raise
+                flood += 1
+                wait = _seconds(exc) + RETRY_AFTER_MARGIN
+                self._paused_until = max(self._paused_until, self._now() + wait)
+                self.retried[type(exc).__name__] += 1
+                log.info("%s: rate limited, every request waits %.1f s", endpoint, wait)
+            except NetworkError as exc:
+                if isinstance(exc, BadRequest):
+                    raise  # Telegram refused the request itself: the same again fails the same
+                if network >= self.network_retries:
+                    self._give_up(endpoint, exc, network)
+                    raise
+                wait = self.backoff * 2**network
+                network += 1
+                self.retried[type(exc).__name__] += 1
+                log.info(
+                    "%s failed (%s): try %d of %d in %.1f s",
+                    endpoint, type(exc).__name__, network + 1, self.network_retries + 1, wait,
+                )  # fmt: skip
+                await self._sleep(wait)
+
+    def _give_up(self, endpoint: str, exc: Exception, retries: int) -> None:
+        self.gave_up[type(exc).__name__] += 1
+        log.warning(
+            "%s failed (%s) after %d retries: given up", endpoint, type(exc).__name__, retries
+        )
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB warns while it moves retry_after to timedelta
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
