@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.delegate_file import DelegateRow
 from bot.domain.rsvp import RsvpStatus
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
+from handlers.telegram.requests import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
 from tests.harness import ADMIN_ID, BotHarness
 
@@ -464,6 +465,24 @@ async def test_unexpected_error_apologises_and_notes_the_office(
     assert office[-1]["text"].startswith("⚠️ Bot gặp lỗi khi xử lý update")
     assert "RuntimeError" in office[-1]["text"]
     assert "database on fire" not in office[-1]["text"]
+
+
+async def test_a_flood_limit_outlasting_the_retries_is_logged_not_apologised_for(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = harness.admin()
+    limiter = harness.app.bot.rate_limiter
+    assert isinstance(limiter, RetryingRateLimiter)
+    limiter.use_time(harness.time.monotonic, harness.time.sleep)  # waits in virtual time
+    # Four 429s in a row: the first try and the limiter's three retries.
+    harness.fake.fail_next(
+        "sendMessage", error_code=429, description="Too Many Requests", retry_after=5, times=4
+    )
+    await harness.send(admin.command("/thongke"))
+    assert admin.messages == []
+    assert harness.fake.messages_to(-1001000000001) == []  # no note to the office either
+    assert "telegram error while handling update" in caplog.text
+    assert "RetryAfter" in caplog.text
 
 
 # --- the real run loop ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
 from handlers.telegram.context import Context, catalog_of, services_of
 
@@ -33,8 +33,9 @@ async def on_error(update: object, context: Context) -> None:
     """Log the failure with context; apologise to the user; leave a short note to the office."""
     error = context.error
     where = _describe(update)
-    if isinstance(error, NetworkError | Forbidden):
-        # The platform, not our code: PTB retries polling itself, and a blocked user is no bug.
+    if isinstance(error, NetworkError | Forbidden | RetryAfter):
+        # The platform, not our code: PTB retries polling itself, a blocked user is no bug, and
+        # a flood limit that outlasted the retries would only be made worse by an apology.
         log.warning("telegram error while handling %s: %s", where, type(error).__name__)
         return
     log.error("unexpected error while handling %s", where, exc_info=error)
