@@ -211,6 +211,8 @@ class TelegramSettings(_Section):
 
     api_base_url: str = "https://api.telegram.org/bot"
     file_base_url: str = "https://api.telegram.org/file/bot"
+    # Updates handled at once (one chat's updates always in turn); 1 = strictly one at a time.
+    concurrent_updates: int = Field(default=32, ge=1, le=512)
 
     @field_validator("api_base_url", "file_base_url")
     @classmethod

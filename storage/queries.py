@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
@@ -40,6 +41,25 @@ async def identity(session: AsyncSession, channel: str, external_id: str) -> Cha
             ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
         )
     )
+
+
+async def identities(
+    session: AsyncSession, accounts: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], ChannelIdentity]:
+    """The linked accounts among ``accounts`` ((channel, id) pairs), keyed the same way: one
+    query per channel."""
+    by_channel: dict[str, set[str]] = {}
+    for channel, external_id in accounts:
+        by_channel.setdefault(channel, set()).add(external_id)
+    found: dict[tuple[str, str], ChannelIdentity] = {}
+    for channel, external_ids in by_channel.items():
+        rows = await session.scalars(
+            select(ChannelIdentity).where(
+                ChannelIdentity.channel == channel, ChannelIdentity.external_id.in_(external_ids)
+            )
+        )
+        found.update(((ident.channel, ident.external_id), ident) for ident in rows)
+    return found
 
 
 async def identity_of_delegate(
@@ -88,6 +108,16 @@ async def rsvp_of(session: AsyncSession, delegate_id: int) -> Rsvp:
     return rsvp
 
 
+async def rsvps_of(session: AsyncSession, delegate_ids: Iterable[int]) -> dict[int, Rsvp]:
+    """The RSVP rows of these delegates (each created with its delegate), by delegate id."""
+    wanted = set(delegate_ids)
+    rows = await session.scalars(select(Rsvp).where(Rsvp.delegate_id.in_(wanted)))
+    found = {rsvp.delegate_id: rsvp for rsvp in rows}
+    if missing := wanted - found.keys():
+        raise LookupError(f"delegate(s) {sorted(missing)} have no RSVP row")
+    return found
+
+
 async def roster(
     session: AsyncSession, meeting_id: int
 ) -> list[tuple[Delegate, Rsvp, ChannelIdentity | None]]:
@@ -131,3 +161,13 @@ def add_audit(
     )
     session.add(entry)
     return entry
+
+
+async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write many audit entries (columns of :class:`AuditEntry` as dicts) in one statement.
+
+    Unlike :func:`add_audit` the new ids are not read back, which lets SQLite take the rows
+    in one ``executemany`` instead of one INSERT … RETURNING each.
+    """
+    if rows:
+        await session.execute(insert(AuditEntry), rows)

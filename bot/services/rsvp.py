@@ -6,12 +6,11 @@ what the bot is waiting for is stored on the chat account, so a restart loses no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.rsvp import (
     MAX_REASON,
@@ -22,11 +21,12 @@ from bot.domain.rsvp import (
     answers_open,
 )
 from bot.domain.typed import one_line
+from bot.services.batching import Batcher
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from bot.services.views import RsvpView
 from storage import queries
-from storage.models import ChannelIdentity
+from storage.models import ChannelIdentity, Rsvp
 from storage.uow import unit_of_work
 
 
@@ -88,6 +88,9 @@ class RsvpStep(StrEnum):
     NOTHING_PENDING = "nothing_pending"
 
 
+Tap = tuple[ChatAccount, "RsvpChoice"]
+
+
 @dataclass(frozen=True)
 class RsvpResult:
     """The step reached, the answer as it now stands, and details for the reply."""
@@ -99,14 +102,23 @@ class RsvpResult:
     substitute_name: str | None = None
 
 
-async def record_rsvp(
-    session: AsyncSession, delegate_id: int, answer: RsvpAnswer, *, actor: str, now: datetime
-) -> tuple[bool, RsvpStatus, RsvpView]:
-    """Store ``answer`` unless it is already the answer; audit the change.
+@dataclass(frozen=True)
+class RsvpChange:
+    """What :func:`apply_rsvp` did: whether the answer changed, from what, to what, and the
+    audit entry the caller writes (None when nothing changed)."""
 
-    Returns (changed, previous status, current answer). This is the only place an RSVP changes.
+    changed: bool
+    previous: RsvpStatus
+    current: RsvpView
+    audit: dict[str, Any] | None = None
+
+
+def apply_rsvp(rsvp: Rsvp, answer: RsvpAnswer, *, actor: str, now: datetime) -> RsvpChange:
+    """Change the loaded ``rsvp`` to ``answer`` unless it is already the answer.
+
+    This is the only place an RSVP changes; the caller writes the returned audit entry (so a
+    batch of answers writes its entries in one statement).
     """
-    rsvp = await queries.rsvp_of(session, delegate_id)
     before = RsvpView.of(rsvp)
     unchanged = (
         before.status == answer.status
@@ -115,24 +127,24 @@ async def record_rsvp(
         and before.substitute_position == answer.substitute_position
     )
     if unchanged:
-        return False, before.status, before
+        return RsvpChange(False, before.status, before)
     rsvp.status = answer.status
     rsvp.reason = answer.reason
     rsvp.substitute_name = answer.substitute_name
     rsvp.substitute_position = answer.substitute_position
     rsvp.answered_at = now
     rsvp.updated_at = now
-    queries.add_audit(
-        session,
-        at=now,
-        actor=actor,
-        action="rsvp.changed",
-        entity="delegate",
-        entity_id=delegate_id,
-        before=_audited(before),
-        after=_audited(RsvpView.of(rsvp)),
-    )
-    return True, before.status, RsvpView.of(rsvp)
+    after = RsvpView.of(rsvp)
+    audit = {
+        "at": now,
+        "actor": actor,
+        "action": "rsvp.changed",
+        "entity": "delegate",
+        "entity_id": rsvp.delegate_id,
+        "before": _audited(before),
+        "after": _audited(after),
+    }
+    return RsvpChange(True, before.status, after, audit)
 
 
 def _audited(view: RsvpView) -> dict[str, Any]:
@@ -149,6 +161,7 @@ class RsvpService:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        self._taps: Batcher[Tap, RsvpResult] = Batcher(self._choose_all)
 
     @property
     def deadline(self) -> datetime:
@@ -160,40 +173,67 @@ class RsvpService:
         return answers_open(self._ctx.clock.now(), self.deadline)
 
     async def choose(self, account: ChatAccount, choice: RsvpChoice) -> RsvpResult:
-        """Act on a button: record an answer, or ask for what the answer still needs."""
+        """Act on a button: record an answer, or ask for what the answer still needs.
+
+        Taps that arrive while another tap is being written are decided together, in one
+        transaction (:mod:`bot.services.batching`); each still gets its own result.
+        """
+        return await self._taps.submit((account, choice))
+
+    async def _choose_all(self, taps: Sequence[Tap]) -> list[RsvpResult]:
+        """Decide a batch of taps in one transaction: one read of the accounts, one of the
+        answers, then every tap in arrival order."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
-            if ident is None:
-                return RsvpResult(RsvpStep.NOT_LINKED)
-            current = RsvpView.of(await queries.rsvp_of(session, ident.delegate_id))
-            if choice is RsvpChoice.CANCEL:
-                had_pending = ident.pending_input is not None
-                _clear(ident)
-                step = RsvpStep.CANCELLED if had_pending else RsvpStep.NOTHING_TO_CANCEL
-                return RsvpResult(step, current)
-            if not self.is_open():
-                _clear(ident)
-                return RsvpResult(RsvpStep.CLOSED, current)
-            if choice is RsvpChoice.DECLINE:
-                # The reason is optional, so the decline counts from the tap; a reason typed
-                # afterwards is added to it.
-                keep_reason = current.reason if current.status is RsvpStatus.DECLINED else None
-                result = await self._record(
-                    session, ident, account, RsvpAnswer(RsvpStatus.DECLINED, reason=keep_reason)
-                )
-                _await(ident, Awaiting.DECLINE_REASON)
-                return RsvpResult(RsvpStep.ASK_REASON, result.rsvp, previous=result.previous)
-            if choice is RsvpChoice.SUBSTITUTE:
-                _await(ident, Awaiting.SUBSTITUTE_NAME)
-                return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
-            if choice is RsvpChoice.DECLINE_WITHOUT_REASON:
-                result = await self._record(
-                    session, ident, account, RsvpAnswer(RsvpStatus.DECLINED)
-                )
-                if result.step is RsvpStep.UNCHANGED:
-                    return RsvpResult(RsvpStep.CONFIRMED, result.rsvp)
-                return result
-            return await self._record(session, ident, account, RsvpAnswer(RsvpStatus.ATTENDING))
+            idents = await queries.identities(session, [_key(account) for account, _ in taps])
+            answers = await queries.rsvps_of(session, [i.delegate_id for i in idents.values()])
+            now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
+            results = [
+                self._decide(idents.get(_key(account)), answers, account, choice, now, audits)
+                for account, choice in taps
+            ]
+            await queries.insert_audit(session, audits)
+            return results
+
+    def _decide(
+        self,
+        ident: ChannelIdentity | None,
+        answers: dict[int, Rsvp],
+        account: ChatAccount,
+        choice: RsvpChoice,
+        now: datetime,
+        audits: list[dict[str, Any]],
+    ) -> RsvpResult:
+        if ident is None:
+            return RsvpResult(RsvpStep.NOT_LINKED)
+        rsvp = answers[ident.delegate_id]
+        current = RsvpView.of(rsvp)
+        if choice is RsvpChoice.CANCEL:
+            had_pending = ident.pending_input is not None
+            _clear(ident)
+            step = RsvpStep.CANCELLED if had_pending else RsvpStep.NOTHING_TO_CANCEL
+            return RsvpResult(step, current)
+        if not answers_open(now, self.deadline):
+            _clear(ident)
+            return RsvpResult(RsvpStep.CLOSED, current)
+        if choice is RsvpChoice.DECLINE:
+            # The reason is optional, so the decline counts from the tap; a reason typed
+            # afterwards is added to it.
+            keep_reason = current.reason if current.status is RsvpStatus.DECLINED else None
+            answer = RsvpAnswer(RsvpStatus.DECLINED, reason=keep_reason)
+            result = self._record(ident, rsvp, account, answer, now, audits)
+            _await(ident, Awaiting.DECLINE_REASON)
+            return RsvpResult(RsvpStep.ASK_REASON, result.rsvp, previous=result.previous)
+        if choice is RsvpChoice.SUBSTITUTE:
+            _await(ident, Awaiting.SUBSTITUTE_NAME)
+            return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
+        if choice is RsvpChoice.DECLINE_WITHOUT_REASON:
+            answer = RsvpAnswer(RsvpStatus.DECLINED)
+            result = self._record(ident, rsvp, account, answer, now, audits)
+            if result.step is RsvpStep.UNCHANGED:
+                return RsvpResult(RsvpStep.CONFIRMED, result.rsvp)
+            return result
+        answer = RsvpAnswer(RsvpStatus.ATTENDING)
+        return self._record(ident, rsvp, account, answer, now, audits)
 
     async def submit_text(
         self, account: ChatAccount, text: str, *, message_id: int | None = None
@@ -213,48 +253,70 @@ class RsvpService:
                 ident.last_message_id = message_id
             if ident.pending_input not in _AWAITING:  # nothing, or another flow's question
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
-            current = RsvpView.of(await queries.rsvp_of(session, ident.delegate_id))
-            if not self.is_open():
-                _clear(ident)
-                return RsvpResult(RsvpStep.CLOSED, current)
-            value = one_line(text)
-            awaiting = Awaiting(ident.pending_input)
-            if not value:
-                return RsvpResult(RsvpStep.EMPTY, current)
-            if awaiting is Awaiting.DECLINE_REASON:
-                if len(value) > MAX_REASON:
-                    return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_REASON)
-                answer = RsvpAnswer(RsvpStatus.DECLINED, reason=value)
-                return await self._record(session, ident, account, answer)
-            if awaiting is Awaiting.SUBSTITUTE_NAME:
-                if len(value) > MAX_SUBSTITUTE_NAME:
-                    return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_NAME)
-                _await(ident, Awaiting.SUBSTITUTE_POSITION, {"name": value})
-                return RsvpResult(RsvpStep.ASK_SUBSTITUTE_POSITION, current, substitute_name=value)
-            if len(value) > MAX_SUBSTITUTE_POSITION:
-                return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_POSITION)
-            name = str((ident.pending_data or {}).get("name", ""))
-            if not name:  # the name was lost (an old row): ask again rather than guess
-                _await(ident, Awaiting.SUBSTITUTE_NAME)
-                return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
-            answer = RsvpAnswer(
-                RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=value
-            )
-            return await self._record(session, ident, account, answer)
+            rsvp = await queries.rsvp_of(session, ident.delegate_id)
+            audits: list[dict[str, Any]] = []
+            awaiting, now = Awaiting(ident.pending_input), self._ctx.clock.now()
+            result = self._typed(ident, awaiting, rsvp, account, text, now, audits)
+            await queries.insert_audit(session, audits)
+            return result
 
-    async def _record(
+    def _typed(
         self,
-        session: AsyncSession,
         ident: ChannelIdentity,
+        awaiting: Awaiting,
+        rsvp: Rsvp,
+        account: ChatAccount,
+        text: str,
+        now: datetime,
+        audits: list[dict[str, Any]],
+    ) -> RsvpResult:
+        """Decide what a typed answer means for the question the account was asked."""
+        current = RsvpView.of(rsvp)
+        if not answers_open(now, self.deadline):
+            _clear(ident)
+            return RsvpResult(RsvpStep.CLOSED, current)
+        value = one_line(text)
+        if not value:
+            return RsvpResult(RsvpStep.EMPTY, current)
+        if awaiting is Awaiting.DECLINE_REASON:
+            if len(value) > MAX_REASON:
+                return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_REASON)
+            answer = RsvpAnswer(RsvpStatus.DECLINED, reason=value)
+            return self._record(ident, rsvp, account, answer, now, audits)
+        if awaiting is Awaiting.SUBSTITUTE_NAME:
+            if len(value) > MAX_SUBSTITUTE_NAME:
+                return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_NAME)
+            _await(ident, Awaiting.SUBSTITUTE_POSITION, {"name": value})
+            return RsvpResult(RsvpStep.ASK_SUBSTITUTE_POSITION, current, substitute_name=value)
+        if len(value) > MAX_SUBSTITUTE_POSITION:
+            return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_POSITION)
+        name = str((ident.pending_data or {}).get("name", ""))
+        if not name:  # the name was lost (an old row): ask again rather than guess
+            _await(ident, Awaiting.SUBSTITUTE_NAME)
+            return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
+        answer = RsvpAnswer(RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=value)
+        return self._record(ident, rsvp, account, answer, now, audits)
+
+    def _record(
+        self,
+        ident: ChannelIdentity,
+        rsvp: Rsvp,
         account: ChatAccount,
         answer: RsvpAnswer,
+        now: datetime,
+        audits: list[dict[str, Any]],
     ) -> RsvpResult:
+        """Record ``answer`` and end the question; the audit entry joins ``audits``."""
         _clear(ident)
-        changed, previous, current = await record_rsvp(
-            session, ident.delegate_id, answer, actor=account.actor, now=self._ctx.clock.now()
-        )
-        step = RsvpStep.RECORDED if changed else RsvpStep.UNCHANGED
-        return RsvpResult(step, current, previous=previous)
+        change = apply_rsvp(rsvp, answer, actor=account.actor, now=now)
+        if change.audit is not None:
+            audits.append(change.audit)
+        step = RsvpStep.RECORDED if change.changed else RsvpStep.UNCHANGED
+        return RsvpResult(step, change.current, previous=change.previous)
+
+
+def _key(account: ChatAccount) -> tuple[str, str]:
+    return account.channel, account.external_id
 
 
 def _await(ident: ChannelIdentity, what: Awaiting, data: dict[str, Any] | None = None) -> None:

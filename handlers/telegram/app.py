@@ -42,6 +42,7 @@ from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
 from handlers.telegram.keyboards import RSVP_PATTERN
 from handlers.telegram.requests import RetryingRateLimiter
+from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.scheduler import OutboxScheduler
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def build_application(
             )
         )
         .rate_limiter(RetryingRateLimiter(max_retries=3))
+        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
         .post_init(_publish_commands)
     )
     if request is not None:
@@ -217,6 +219,9 @@ async def serve(
                 await scheduler.stop()
             await application.updater.stop()
             await application.stop()
+            processor = application.update_processor
+            if isinstance(processor, ChatOrderedUpdateProcessor):
+                await processor.drain()  # replies the last updates left to send after them
     finally:
         if sender is not None:
             await sender.bot.shutdown()

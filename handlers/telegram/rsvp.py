@@ -10,6 +10,7 @@ from handlers.telegram import broadcast, drafts, render, tasks
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.keyboards import cancel_keyboard, decline_keyboard
 from handlers.telegram.misc import answer_query, hint
+from handlers.telegram.updates import reply_later
 
 
 async def on_button(update: Update, context: Context) -> None:
@@ -28,7 +29,8 @@ async def on_button(update: Update, context: Context) -> None:
         return
     toast = catalog.plain("rsvp.toast_recorded") if result.step is RsvpStep.RECORDED else None
     await answer_query(query, toast)
-    await _reply(update, context, result)
+    # The toast answered the tap; the message may wait for Telegram's rate limit at a surge.
+    await reply_later(context, update, _reply(update, context, result))
 
 
 async def on_text(update: Update, context: Context) -> None:

@@ -1,0 +1,79 @@
+"""Group commit: callers that arrive while a transaction is being written share the next one.
+
+A tap costs one SQLite write transaction, and most of that cost is the round trips, not the
+data. When many delegates tap at once (the invitation has just gone out), the taps that arrive
+while one transaction is in progress are decided together in the next: one read of their
+accounts, one of their answers, one commit. A lone caller still gets a batch of one at once,
+so nothing ever waits for a timer, and a quiet bot behaves exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+DEFAULT_MAX_BATCH = 256
+
+
+class Batcher(Generic[Item, Result]):
+    """Feeds submitted items to ``run`` in batches, in order; each caller gets its own result.
+
+    ``run`` takes a batch and returns one result per item, in the same order, all in one
+    transaction. If it raises for a batch of several, each item is run again alone, so an item
+    that cannot be handled fails only its own caller.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._run = run
+        self._max_batch = max_batch
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        """Run ``item`` in the next batch and return its result (or raise its error)."""
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            try:
+                await self._settle(batch)
+            except BaseException as exc:  # cancelled at shutdown: nobody is left hanging
+                for _, future in batch + self._waiting:
+                    if not future.done():
+                        future.set_exception(exc)
+                self._waiting.clear()
+                raise
+
+    async def _settle(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self._run([item for item, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0][1].done():  # done: the caller gave up; the error is theirs alone
+                    batch[0][1].set_exception(exc)
+                return
+            for single in batch:  # find the one at fault; the others still succeed
+                await self._settle([single])
+            return
+        if len(results) != len(batch):
+            raise RuntimeError(f"a batch of {len(batch)} gave {len(results)} results")
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():  # done: the caller gave up; the work is done all the same
+                future.set_result(result)

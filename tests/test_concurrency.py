@@ -1,0 +1,329 @@
+"""Many delegates at once: taps decided together in one transaction (group commit), updates of
+different chats side by side, one chat's updates strictly in turn, and a tap's confirmation
+sent after the tap so that the next person's tap is not kept waiting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from telegram import Update
+from telegram.ext import ApplicationBuilder, CallbackContext, MessageHandler, filters
+
+from bot.domain.rsvp import RsvpStatus
+from bot.services.batching import Batcher
+from handlers.telegram.app import serve
+from handlers.telegram.updates import ChatOrderedUpdateProcessor, reply_later
+from storage.models import AuditEntry, Delegate, Rsvp
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import BotHarness
+
+ATTENDING = "✅ Đã ghi nhận: đồng chí tham dự hội nghị."
+
+# --- group commit ------------------------------------------------------------------------------
+
+
+class Recorder:
+    """A batch runner that records its batches and can be held inside the first one."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.hold = asyncio.Event()
+        self.inside = asyncio.Event()
+
+    async def run(self, items: Sequence[str]) -> list[str]:
+        self.batches.append(list(items))
+        self.inside.set()
+        await self.hold.wait()
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [item.upper() for item in items]
+
+
+async def test_a_lone_caller_is_run_at_once_in_a_batch_of_one() -> None:
+    recorder = Recorder()
+    recorder.hold.set()
+    batcher = Batcher(recorder.run)
+    assert await batcher.submit("a") == "A"
+    assert recorder.batches == [["a"]]
+
+
+async def test_callers_arriving_during_a_write_share_the_next_batch_in_order() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder.run)
+    first = asyncio.create_task(batcher.submit("a"))
+    await recorder.inside.wait()  # "a" is being written
+    later = [asyncio.create_task(batcher.submit(item)) for item in ("b", "c", "d")]
+    await asyncio.sleep(0)  # let them queue (a scheduling point, not a wait for time)
+    recorder.hold.set()
+    assert await asyncio.gather(first, *later) == ["A", "B", "C", "D"]
+    assert recorder.batches == [["a"], ["b", "c", "d"]]
+
+
+async def test_a_batch_never_exceeds_its_maximum_size() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder.run, max_batch=2)
+    first = asyncio.create_task(batcher.submit("a"))
+    await recorder.inside.wait()
+    later = [asyncio.create_task(batcher.submit(item)) for item in ("b", "c", "d", "e", "f")]
+    await asyncio.sleep(0)
+    recorder.hold.set()
+    await asyncio.gather(first, *later)
+    assert recorder.batches == [["a"], ["b", "c"], ["d", "e"], ["f"]]
+
+
+async def test_an_item_that_fails_fails_only_its_own_caller() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder.run)
+    first = asyncio.create_task(batcher.submit("a"))
+    await recorder.inside.wait()
+    later = [asyncio.create_task(batcher.submit(item)) for item in ("b", "bad", "c")]
+    await asyncio.sleep(0)
+    recorder.hold.set()
+    results = await asyncio.gather(first, *later, return_exceptions=True)
+    assert results[:2] == ["A", "B"] and results[3] == "C"
+    assert isinstance(results[2], ValueError)
+    # The shared batch failed, so each of its items was tried alone.
+    assert recorder.batches == [["a"], ["b", "bad", "c"], ["b"], ["bad"], ["c"]]
+
+
+async def test_a_caller_that_gives_up_does_not_stop_the_others() -> None:
+    recorder = Recorder()
+    batcher = Batcher(recorder.run)
+    first = asyncio.create_task(batcher.submit("a"))
+    await recorder.inside.wait()
+    impatient = asyncio.create_task(batcher.submit("b"))
+    patient = asyncio.create_task(batcher.submit("c"))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    recorder.hold.set()
+    assert await first == "A" and await patient == "C"
+    assert impatient.cancelled()
+    assert recorder.batches == [["a"], ["b", "c"]]  # the work of "b" was done all the same
+
+
+def count_answer_writes(engine: AsyncEngine) -> Counter[str]:
+    """Counts the statements that write answers from now on (an executemany counts once)."""
+    writes: Counter[str] = Counter()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _statement(*args: Any) -> None:
+        statement: str = args[2]
+        if statement.startswith("UPDATE rsvps"):
+            writes["update"] += 1
+
+    return writes
+
+
+async def test_simultaneous_taps_share_transactions_and_each_is_recorded_and_audited(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    codes = [f"DB{n:03d}" for n in range(1, 41)]
+    users = [await harness.open_invitation(code) for code in codes]
+    writes = count_answer_writes(engine)
+
+    await asyncio.gather(*(harness.send(user.tap("✅ Tham dự")) for user in users))
+
+    async with harness.services.ctx.sessions() as session:
+        statuses = Counter(
+            await session.scalars(
+                select(Rsvp.status).join(Delegate).where(Delegate.code.in_(codes))
+            )
+        )
+        audited = await session.scalar(
+            select(func.count()).where(AuditEntry.action == "rsvp.changed")
+        )
+    assert statuses == Counter({RsvpStatus.ATTENDING: 40})
+    assert audited == 40
+    assert all(user.last_text().startswith(ATTENDING) for user in users)
+    # The 40 taps reach the service in the same turn of the event loop, so one statement
+    # writes all 40 answers.
+    assert writes["update"] == 1
+
+
+# --- the update processor ----------------------------------------------------------------------
+
+
+class Script:
+    """Handlers that log what they do and can be held until a test lets them go."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
+        self.started: dict[str, asyncio.Event] = {}
+
+    def gate(self, text: str) -> asyncio.Event:
+        return self.gates.setdefault(text, asyncio.Event())
+
+    def began(self, text: str) -> asyncio.Event:
+        return self.started.setdefault(text, asyncio.Event())
+
+    async def handle(self, update: Update, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        assert update.effective_message is not None and update.effective_chat is not None
+        text = update.effective_message.text or ""
+        self.log.append(f"start {text}")
+        self.began(text).set()
+        if text in self.gates:
+            await self.gates[text].wait()
+        self.log.append(f"end {text}")
+        if text.startswith("later"):
+            await reply_later(context, update, self.reply(text))
+
+    async def reply(self, text: str) -> None:
+        await self.gate(f"reply {text}").wait()
+        self.log.append(f"reply {text}")
+        if text == "later boom":
+            raise RuntimeError("the reply failed")
+
+
+def processing_app(fake: FakeBotApi, script: Script) -> Any:
+    app = fake.wire(ApplicationBuilder()).concurrent_updates(ChatOrderedUpdateProcessor(8)).build()
+    app.add_handler(MessageHandler(filters.TEXT, script.handle))
+    return app
+
+
+@asynccontextmanager
+async def running(app: Any) -> AsyncIterator[None]:
+    """The app initialised and started (no polling: the test hands it the updates)."""
+    async with app:
+        await app.start()
+        try:
+            yield
+        finally:
+            await app.stop()
+
+
+async def process(app: Any, raw: dict[str, Any]) -> asyncio.Task[None]:
+    """Hand ``raw`` to the app's update processor, as polling does; returns the task."""
+    update = Update.de_json(raw, app.bot)
+    return asyncio.create_task(
+        app.update_processor.process_update(update, app.process_update(update))
+    )
+
+
+async def test_one_chats_updates_wait_their_turn_while_other_chats_go_ahead() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script)
+    alice, bob = fake.user(1, "Alice"), fake.user(2, "Bob")
+    script.gate("a1")
+    async with running(app):
+        a1 = await process(app, alice.text("a1"))
+        await script.began("a1").wait()
+        a2 = await process(app, alice.text("a2"))
+        b1 = await process(app, bob.text("b1"))
+        await b1  # Bob is not held up by Alice's slow first update
+        assert script.log == ["start a1", "start b1", "end b1"]
+        script.gates["a1"].set()
+        await asyncio.gather(a1, a2)
+    assert script.log == ["start a1", "start b1", "end b1", "end a1", "start a2", "end a2"]
+
+
+async def test_a_deferred_reply_follows_its_update_and_precedes_the_chats_next_update() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script)
+    alice, bob = fake.user(1, "Alice"), fake.user(2, "Bob")
+    held = script.gate("reply later one")
+    async with running(app):
+        first = await process(app, alice.text("later one"))
+        await first  # the update is done: its place is free although the reply is not sent
+        assert script.log == ["start later one", "end later one"]
+        second = await process(app, alice.text("two"))
+        other = await process(app, bob.text("b1"))
+        await other
+        assert "start two" not in script.log  # Alice's next update waits for her reply
+        held.set()
+        await second
+        await app.update_processor.drain()
+    assert script.log == [
+        "start later one",
+        "end later one",
+        "start b1",
+        "end b1",
+        "reply later one",
+        "start two",
+        "end two",
+    ]
+
+
+async def test_a_failing_deferred_reply_reaches_the_error_handlers_and_frees_the_chat() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script)
+    errors: list[str] = []
+
+    async def on_error(update: object, context: CallbackContext[Any, Any, Any, Any]) -> None:
+        errors.append(str(context.error))
+
+    app.add_error_handler(on_error)
+    alice = fake.user(1, "Alice")
+    script.gate("reply later boom").set()
+    async with running(app):
+        await (await process(app, alice.text("later boom")))
+        await app.update_processor.drain()
+        await (await process(app, alice.text("after")))
+    assert errors == ["the reply failed"]
+    assert script.log[-2:] == ["start after", "end after"]
+
+
+async def test_without_the_processor_a_deferred_reply_is_sent_at_once() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = fake.wire(ApplicationBuilder()).build()
+    app.add_handler(MessageHandler(filters.TEXT, script.handle))
+    script.gate("reply later now").set()
+    async with app:
+        await app.process_update(Update.de_json(fake.user(1, "Alice").text("later now"), app.bot))
+    assert script.log == ["start later now", "end later now", "reply later now"]
+
+
+@pytest.mark.parametrize("wrong", [0, 513, "nhiều"])
+def test_concurrent_updates_outside_its_range_is_a_config_error(wrong: object) -> None:
+    from bot.config import TelegramSettings
+
+    with pytest.raises(ValueError, match="concurrent_updates"):
+        TelegramSettings.model_validate({"concurrent_updates": wrong})
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+async def test_a_burst_of_taps_through_polling_is_answered_and_confirmed_in_order(
+    harness: BotHarness,
+) -> None:
+    codes = [f"DB{n:03d}" for n in range(1, 21)]
+    users = [await harness.open_invitation(code) for code in codes]
+    decliner = users[-1]
+    stop = asyncio.Event()
+    await harness.app.shutdown()  # serve() initialises the application itself
+    running = asyncio.create_task(serve(harness.app, stop))
+    for user in users[:-1]:
+        harness.fake.enqueue(user.tap("✅ Tham dự"))
+    harness.fake.enqueue(decliner.tap("❌ Không tham dự"))
+    harness.fake.enqueue(decliner.text("Trùng lịch công tác"))
+    await harness.fake.wait_until(
+        lambda: (
+            all(u.last_text().startswith(ATTENDING) for u in users[:-1])
+            and "Trùng lịch công tác" in decliner.last_text()
+        )
+    )
+    stop.set()
+    await running
+    await harness.app.initialize()  # the fixture shuts it down again
+
+    answered = [c for c in harness.fake.calls_to("answerCallbackQuery") if not c.error]
+    assert len(answered) == 20
+    # The decliner's chat stays in order: the question, then the reason taken.
+    question, taken = (m["text"] for m in decliner.messages[-2:])
+    assert question.startswith("Đã ghi nhận: đồng chí không tham dự hội nghị. Đề nghị")
+    assert taken.startswith("Đã ghi nhận: đồng chí không tham dự hội nghị (lý do: Trùng lịch")
+    async with harness.services.ctx.sessions() as session:
+        statuses = Counter(
+            await session.scalars(
+                select(Rsvp.status).join(Delegate).where(Delegate.code.in_(codes))
+            )
+        )
+    assert statuses == Counter({RsvpStatus.ATTENDING: 19, RsvpStatus.DECLINED: 1})
