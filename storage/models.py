@@ -346,3 +346,16 @@ class LinkFailure(Base):
 
 
 Index("ix_link_failures_account", LinkFailure.channel, LinkFailure.external_id, LinkFailure.at)
+
+
+class HandledUpdate(Base):
+    """An update a chat platform delivered and the bot handled to the end, by the id the
+    platform gave it: a copy delivered again keeps that id and is skipped. Rows older than two
+    days are removed as new ones come (Telegram keeps an update at most 24 hours)."""
+
+    __tablename__ = "handled_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -253,14 +253,17 @@ def _text(message: dict[str, Any]) -> str:
 
 
 async def snapshot(h: BotHarness) -> dict[str, Any]:
-    """Every row of every table, and the drafts folder: "nothing changed" compares these."""
+    """Every row of every table, and the drafts folder: "nothing changed" compares these.
+
+    Not ``handled_updates``: every update, refused or not, is recorded there as handled.
+    """
     async with h.services.ctx.sessions() as session:
         connection = await session.connection()
         names = await connection.run_sync(lambda c: inspect(c).get_table_names())
         rows = {
             name: sorted(map(repr, (await session.execute(text(f'SELECT * FROM "{name}"'))).all()))
             for name in names
-            if name != "alembic_version"
+            if name not in ("alembic_version", "handled_updates")
         }
     root = h.services.drafts.files.root
     rows["files"] = sorted(str(p) for p in root.rglob("*")) if root.exists() else []

@@ -4,7 +4,8 @@ while keeping what the office must keep: the list of delegates, their answers an
 Removed: phone numbers, the Telegram accounts linked to delegates (chat ids), the chat
 addresses of past deliveries, wrong-link records, pending questions; account ids in the audit
 log are replaced; invitation links stop working. With ``drafts``: the uploaded speech drafts
-(files and versions) and the comment threads.
+(files and versions) and the comment threads. The ids of handled updates go too: they name no
+one, but after the meeting nothing needs them and emptying the table costs nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from storage.models import (
     Delivery,
     DraftComment,
     DraftVersion,
+    HandledUpdate,
     Invitation,
     LinkFailure,
 )
@@ -107,6 +109,7 @@ class PrivacyService:
                 update(Delivery).where(Delivery.delegate_id.in_(people)).values(chat_address=None)
             )
             await session.execute(delete(LinkFailure))
+            await session.execute(delete(HandledUpdate))
             await session.execute(
                 update(Invitation)
                 .where(Invitation.delegate_id.in_(people), Invitation.revoked_at.is_(None))

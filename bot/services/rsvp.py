@@ -208,7 +208,7 @@ class RsvpService:
         rsvp = answers[ident.delegate_id]
         current = RsvpView.of(rsvp)
         if choice is RsvpChoice.CANCEL:
-            had_pending = ident.pending_input is not None
+            had_pending = ident.pending_input in _AWAITING
             _clear(ident)
             step = RsvpStep.CANCELLED if had_pending else RsvpStep.NOTHING_TO_CANCEL
             return RsvpResult(step, current)
@@ -325,5 +325,8 @@ def _await(ident: ChannelIdentity, what: Awaiting, data: dict[str, Any] | None =
 
 
 def _clear(ident: ChannelIdentity) -> None:
-    ident.pending_input = None
-    ident.pending_data = None
+    # Only the RSVP's own question: a draft being typed or a task note the bot waits for goes
+    # on (a tap on the card that changes nothing must not end it).
+    if ident.pending_input in _AWAITING:
+        ident.pending_input = None
+        ident.pending_data = None

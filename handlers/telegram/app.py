@@ -19,6 +19,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
@@ -28,6 +29,7 @@ from bot.services import Services
 from bot.texts import Catalog
 from handlers.telegram import (
     broadcast,
+    dedupe,
     documents,
     drafts,
     errors,
@@ -100,6 +102,9 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
     """Every command, button and message kind the bot answers, on one screen."""
     private = filters.ChatType.PRIVATE
     new = filters.UpdateType.MESSAGE  # edits are deliberately ignored: an answer is a new message
+    # A copy of an update Telegram delivers again (even after later ones) is skipped here; an
+    # update is recorded as handled last, unless a handler raised (see handlers/telegram/dedupe.py).
+    application.add_handler(TypeHandler(Update, dedupe.skip_handled), group=dedupe.FIRST_GROUP)
     application.add_handlers(
         [
             CommandHandler("start", start.start, filters=private & new),
@@ -136,7 +141,9 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             MessageHandler(private & new, misc.hint),
         ]
     )
+    application.add_handler(TypeHandler(Update, dedupe.record_handled), group=dedupe.LAST_GROUP)
     application.add_error_handler(errors.on_error)
+    application.add_error_handler(dedupe.keep_failed_unrecorded)  # after on_error: it stops
 
 
 async def _publish_commands(application: Application) -> None:  # type: ignore[type-arg]
