@@ -102,7 +102,9 @@ class TelegramSender:
                 sent = await self._send_file(chat_id, part)
         except RetryAfter as exc:
             return SendResult(
-                SendOutcome.RATE_LIMITED, retry_after=_seconds(exc), error="429 Too Many Requests"
+                SendOutcome.RATE_LIMITED,
+                retry_after=retry_after_seconds(exc),
+                error="429 Too Many Requests",
             )
         except Forbidden as exc:
             return SendResult(SendOutcome.BLOCKED, error=f"403 {exc.message}")
@@ -132,7 +134,8 @@ class TelegramSender:
         )
 
 
-def _seconds(exc: RetryAfter) -> float:
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait, in seconds, whichever type PTB gives it in."""
     with warnings.catch_warnings():  # PTB warns while it moves retry_after to timedelta
         warnings.simplefilter("ignore")
         value = exc.retry_after

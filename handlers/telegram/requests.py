@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import timedelta
 from typing import Any
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter
+
+from handlers.telegram.channel import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class RetryingRateLimiter(AIORateLimiter):
                     self._give_up(endpoint, exc, flood)
                     raise
                 flood += 1
-                wait = _seconds(exc) + RETRY_AFTER_MARGIN
+                wait = retry_after_seconds(exc) + RETRY_AFTER_MARGIN
                 self._paused_until = max(self._paused_until, self._now() + wait)
                 self.retried[type(exc).__name__] += 1
                 log.info("%s: rate limited, every request waits %.1f s", endpoint, wait)
@@ -138,10 +138,3 @@ class RetryingRateLimiter(AIORateLimiter):
         log.warning(
             "%s failed (%s) after %d retries: given up", endpoint, type(exc).__name__, retries
         )
-
-
-def _seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB warns while it moves retry_after to timedelta
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
