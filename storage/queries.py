@@ -102,10 +102,7 @@ async def delegates_with_phone(
 
 async def rsvp_of(session: AsyncSession, delegate_id: int) -> Rsvp:
     """A delegate's RSVP row (created with the delegate)."""
-    rsvp = await session.scalar(select(Rsvp).where(Rsvp.delegate_id == delegate_id))
-    if rsvp is None:
-        raise LookupError(f"delegate {delegate_id} has no RSVP row")
-    return rsvp
+    return (await rsvps_of(session, [delegate_id]))[delegate_id]
 
 
 async def rsvps_of(session: AsyncSession, delegate_ids: Iterable[int]) -> dict[int, Rsvp]:
