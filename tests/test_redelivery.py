@@ -20,7 +20,9 @@ from sqlalchemy import delete, event, func, select
 from bot.domain.drafts import DraftStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskAction, TaskStatus, task_action
-from handlers.telegram.dedupe import HandledUpdates, handled_updates
+from bot.services.handled_updates import HandledUpdates
+from handlers.telegram.context import CHANNEL
+from handlers.telegram.dedupe import handled_updates
 from storage.models import (
     AuditEntry,
     ChannelIdentity,
@@ -379,7 +381,7 @@ async def test_handled_updates_are_forgotten_after_two_days(harness: BotHarness)
 async def test_the_same_update_id_from_another_bot_is_another_update(
     harness: BotHarness,
 ) -> None:
-    handled = HandledUpdates(harness.services.ctx.sessions, harness.clock)
+    handled = HandledUpdates(harness.services.ctx.sessions, harness.clock, channel=CHANNEL)
     await handled.record(111, 42)
     await handled.record(111, 42)  # a second record of one id is no error
     for memory in ("kept", "read again from the table"):
@@ -395,7 +397,7 @@ async def test_the_same_update_id_from_another_bot_is_another_update(
 async def test_records_of_updates_finishing_together_share_one_transaction(
     harness: BotHarness,
 ) -> None:
-    handled = HandledUpdates(harness.services.ctx.sessions, harness.clock)
+    handled = HandledUpdates(harness.services.ctx.sessions, harness.clock, channel=CHANNEL)
     await handled.seen(111, 1)  # the table is read once, before the rush
     commits = 0
 
