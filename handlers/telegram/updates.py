@@ -73,10 +73,12 @@ async def reply_later(context: Context, update: object, reply: Reply) -> None:
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     """At most ``max_concurrent_updates`` at once; one chat's updates strictly in turn.
 
-    PTB's concurrency limit is taken first (its ``process_update`` is final), so updates of one
-    chat waiting for their turn hold places: a burst of N messages from one person slows the
-    others down for N of that person's updates (milliseconds each), never longer. A chat's turn
-    ends when the replies its update left for later (:func:`reply_later`) have been sent.
+    A chat's turn ends when the replies its update left for later (:func:`reply_later`) have
+    been sent. PTB's concurrency limit is taken first (its ``process_update`` is final), so an
+    update waiting for its chat's turn holds a place until then — while a confirmation waits
+    in the rate limiter, that can be seconds. Known weakness: at a surge, people tapping twice
+    can fill every place and hold up the others' taps; taking the turn before the place (an own
+    semaphore) would fix it.
     """
 
     def __init__(self, max_concurrent_updates: int) -> None:
