@@ -10,12 +10,13 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application, ApplicationBuilder, ExtBot
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
 
 from handlers.telegram.requests import RetryingRateLimiter
 from handlers.telegram.simulator import CHAOS_EXEMPT, Chaos
@@ -329,6 +330,138 @@ async def test_429_retries_are_bounded_by_max_retries(
 
     assert outcomes(fake) == [429] * 4
     assert limiter_of(app).gave_up == Counter({"RetryAfter": 1})
+
+
+def too_many(fake: FakeBotApi, retry_after: int, *, times: int = 1) -> None:
+    fake.fail_next(
+        "sendMessage",
+        error_code=429,
+        description=f"Too Many Requests: retry after {retry_after}",
+        retry_after=retry_after,
+        times=times,
+    )
+
+
+async def test_the_429_a_request_gives_up_on_still_pauses_the_next_request(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+    time: VirtualTime,
+) -> None:
+    too_many(fake, 1, times=4)
+    with pytest.raises(RetryAfter):
+        await app.bot.send_message(an.id, "given up")
+    assert time.slept == pytest.approx(3 * 1.1)  # waited before each of the three retries
+
+    await app.bot.send_message(an.id, "next")
+
+    assert time.slept == pytest.approx(4 * 1.1)  # the fourth 429 held the next request too
+    assert outcomes(fake) == [429, 429, 429, 429, None]
+    assert [m["text"] for m in an.messages] == ["next"]
+
+
+async def test_a_toast_is_answered_at_once_during_a_429_pause(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+    time: VirtualTime,
+) -> None:
+    query_id = an.tap_data("x")["callback_query"]["id"]
+    limiter_of(app).flood_retries = 0
+    too_many(fake, 20)
+    with pytest.raises(RetryAfter):
+        await app.bot.send_message(an.id, "hi")  # gives up at once: a pause of 20.1 s begins
+
+    assert await app.bot.answer_callback_query(query_id, text="Đã ghi nhận.")
+    assert time.slept == 0
+    await app.bot.send_message(an.id, "after")
+    assert time.slept == pytest.approx(20.1)
+    assert outcomes(fake) == [429, None, None]
+
+
+async def test_a_pause_lengthened_while_a_request_waits_is_waited_out(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+    time: VirtualTime,
+) -> None:
+    # While "a" waits out its 2.1 s pause, "b" is sent, takes a 429 of 5 s and gives up: the
+    # pause now ends 5.1 s after that, and "a" must wait for it too.
+    limiter_of(app).flood_retries = 0  # "b" gives up on its first 429; "a" may retry once
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await time.sleep(seconds)
+        if len(waits) == 1:
+            too_many(fake, 5)
+            with pytest.raises(RetryAfter):
+                await app.bot.send_message(an.id, "b")
+
+    limiter_of(app).use_time(time.monotonic, sleep)
+    too_many(fake, 2)
+
+    await app.bot.send_message(an.id, "a", rate_limit_args=1)
+
+    assert waits == [pytest.approx(2.1), pytest.approx(5.1)]
+    assert outcomes(fake) == [429, 429, None]
+    assert [m["text"] for m in an.messages] == ["a"]
+
+
+async def test_a_request_queued_when_a_pause_begins_queues_again_after_it(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+    time: VirtualTime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # "a" has passed the pause check and waits for its turn in AIORateLimiter's pacing when
+    # "b" takes a 429. "a" must not go out when its turn comes, during the pause, nor in a
+    # burst at the pause's end: it waits the pause out and takes a new turn in the pacing.
+    limiter_of(app).flood_retries = 0  # "b" gives up on its 429 at once
+    pacing = AIORateLimiter.process_request
+    turns: list[str] = []
+
+    async def queue(self: AIORateLimiter, *args: Any) -> Any:
+        text = args[4].get("text")  # data: the request's parameters
+        turns.append(text)
+        if turns == ["a"]:
+            too_many(fake, 3)
+            with pytest.raises(RetryAfter):
+                await app.bot.send_message(an.id, "b")
+        return await pacing(self, *args)
+
+    monkeypatch.setattr(AIORateLimiter, "process_request", queue)
+
+    await app.bot.send_message(an.id, "a")
+
+    assert turns == ["a", "b", "a"]
+    assert outcomes(fake) == [429, None]  # "b" refused, then "a" sent once
+    assert time.slept == pytest.approx(3.1)
+    assert [m["text"] for m in an.messages] == ["a"]
+
+
+async def test_a_retry_after_a_429_takes_a_new_turn_in_the_pacing(
+    app: Application,  # type: ignore[type-arg]
+    fake: FakeBotApi,
+    an: FakeUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pacing = AIORateLimiter.process_request
+    turns: list[str] = []
+
+    async def queue(self: AIORateLimiter, *args: Any) -> Any:
+        turns.append(args[4].get("text"))
+        return await pacing(self, *args)
+
+    monkeypatch.setattr(AIORateLimiter, "process_request", queue)
+    too_many(fake, 1)
+    fake.fail_next("sendMessage", error_code=502, description="Bad Gateway")
+
+    await app.bot.send_message(an.id, "hi")
+
+    assert outcomes(fake) == [429, 502, None]
+    assert turns == ["hi", "hi", "hi"]  # each try is paced, not only the first
 
 
 async def test_a_reply_survives_a_chaos_burst_and_5xx_on_the_way(

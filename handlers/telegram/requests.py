@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 # What AIORateLimiter adds to Telegram's retry_after before trying again.
 RETRY_AFTER_MARGIN = 0.1
+# Requests a 429 pause does not hold: a toast must reach the person within seconds, and
+# Telegram does not count it towards the message limits.
+UNPAUSED = frozenset({"answerCallbackQuery"})
 
 
 class RetryingRateLimiter(AIORateLimiter):
@@ -37,9 +40,15 @@ class RetryingRateLimiter(AIORateLimiter):
       ``BadRequest`` is a ``NetworkError`` in PTB but is Telegram refusing the request itself:
       it is never retried. Nor is anything else (``Forbidden``: the user blocked the bot;
       ``InvalidToken``, ``Conflict``, ``ChatMigrated``).
-    - A 429 (``RetryAfter``) holds every request of this bot for ``retry_after`` + 0.1 s, then
-      the request is tried again, at most ``max_retries`` times, as ``AIORateLimiter`` does; here
-      the wait uses the injectable ``sleep``, so a rehearsal does not wait in real time.
+    - A 429 (``RetryAfter``) pauses every request of this bot for ``retry_after`` + 0.1 s — also
+      when it is the last 429 a request will take — then the request is tried again, at most
+      ``max_retries`` times. The wait uses the injectable ``sleep``, so a rehearsal does not
+      wait in real time. Only toasts (``answerCallbackQuery``) are not held: Telegram does not
+      count them, and a tap not answered within seconds fails for the person.
+    - Every try, first or retry, waits for the pause *before* it queues for the 30-a-second
+      pacing, and a request that reaches the front of that queue while a pause is on goes back
+      to wait and queue again. So a pause ends in paced sending, not in a burst of everything
+      that queued during it.
 
     What still fails after the retries is raised to the handler (and logged by the error
     handler) as before. A timeout does not say whether Telegram got the request: the answer may
@@ -60,8 +69,9 @@ class RetryingRateLimiter(AIORateLimiter):
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        # AIORateLimiter itself retries nothing (max_retries=0): its wait after a 429 is a real
-        # asyncio.sleep; the retries happen in _patiently, with the injectable clock.
+        # AIORateLimiter itself retries nothing (max_retries=0) and never sees a 429: its wait
+        # would be a real asyncio.sleep. The retries happen in process_request, on the
+        # injectable clock.
         super().__init__(max_retries=0)
         self.flood_retries = max_retries
         self.network_retries = network_retries
@@ -87,35 +97,32 @@ class RetryingRateLimiter(AIORateLimiter):
     ) -> Result:
         """Pace the request as ``AIORateLimiter`` does and retry what failed on the way."""
         flood_retries = self.flood_retries if rate_limit_args is None else rate_limit_args
+        paused = endpoint not in UNPAUSED
 
-        async def patiently(*call_args: Any, **call_kwargs: Any) -> Result:
-            return await self._patiently(callback, call_args, call_kwargs, endpoint, flood_retries)
+        async def attempt(*call_args: Any, **call_kwargs: Any) -> Result:
+            if paused and self._paused_until > self._now():
+                raise _PauseBegan  # while this request queued: queue again after the pause
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter as exc:
+                raise _Flooded(exc) from None  # for process_request, not AIORateLimiter
 
-        return await super().process_request(patiently, args, kwargs, endpoint, data, None)
-
-    async def _patiently(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Result]],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        endpoint: str,
-        flood_retries: int,
-    ) -> Result:
         network = flood = 0
         while True:
-            pause = self._paused_until - self._now()
-            if pause > 0:
-                await self._sleep(pause)
+            if paused:
+                await self._wait_out_pause()
             try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                if flood >= flood_retries:
-                    # AIORateLimiter then logs "after maximum of 0 retries": its own, none.
-                    self._give_up(endpoint, exc, flood)
-                    raise
-                flood += 1
+                return await super().process_request(attempt, args, kwargs, endpoint, data, None)
+            except _PauseBegan:
+                continue
+            except _Flooded as flooded:
+                exc = flooded.exc
                 wait = retry_after_seconds(exc) + RETRY_AFTER_MARGIN
                 self._paused_until = max(self._paused_until, self._now() + wait)
+                if flood >= flood_retries:
+                    self._give_up(endpoint, exc, flood)
+                    raise exc from None
+                flood += 1
                 self.retried[type(exc).__name__] += 1
                 log.info("%s: rate limited, every request waits %.1f s", endpoint, wait)
             except NetworkError as exc:
@@ -133,8 +140,25 @@ class RetryingRateLimiter(AIORateLimiter):
                 )  # fmt: skip
                 await self._sleep(wait)
 
+    async def _wait_out_pause(self) -> None:
+        # A loop, not a single wait: another request's 429 may lengthen the pause meanwhile.
+        while (pause := self._paused_until - self._now()) > 0:
+            await self._sleep(pause)
+
     def _give_up(self, endpoint: str, exc: Exception, retries: int) -> None:
         self.gave_up[type(exc).__name__] += 1
         log.warning(
             "%s failed (%s) after %d retries: given up", endpoint, type(exc).__name__, retries
         )
+
+
+class _PauseBegan(Exception):
+    """A 429 pause began while the request waited for its turn in the pacing."""
+
+
+class _Flooded(Exception):
+    """A 429, carried past ``AIORateLimiter`` (which would log it as an error and re-raise)."""
+
+    def __init__(self, exc: RetryAfter) -> None:
+        super().__init__()
+        self.exc = exc
