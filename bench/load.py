@@ -355,7 +355,12 @@ async def run_hoinghi(
         setup_seconds = time.perf_counter() - setup_started
         linked = (await services.reports.counts()).overall.linked
 
-        workers = concurrency or app.update_processor.max_concurrent_updates
+        processor = app.update_processor
+        workers = concurrency or (
+            processor.places
+            if isinstance(processor, ChatOrderedUpdateProcessor)
+            else processor.max_concurrent_updates
+        )
         first = len(fake.calls)
         started = time.perf_counter()
         seconds, latencies = await feed(app, taps, workers)

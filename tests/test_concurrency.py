@@ -157,6 +157,7 @@ class Script:
         self.log: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}
         self.started: dict[str, asyncio.Event] = {}
+        self.spawned: list[asyncio.Task[None]] = []
 
     def gate(self, text: str) -> asyncio.Event:
         return self.gates.setdefault(text, asyncio.Event())
@@ -174,6 +175,12 @@ class Script:
         self.log.append(f"end {text}")
         if text.startswith("later"):
             await reply_later(context, update, self.reply(text))
+        if text.startswith("spawn"):  # a task that outlives the update, then replies
+            self.spawned.append(asyncio.create_task(self.spawn(context, update, text)))
+
+    async def spawn(self, context: Any, update: Update, text: str) -> None:
+        await self.gate(f"task {text}").wait()
+        await reply_later(context, update, self.reply(text))
 
     async def reply(self, text: str) -> None:
         await self.gate(f"reply {text}").wait()
@@ -182,8 +189,9 @@ class Script:
             raise RuntimeError("the reply failed")
 
 
-def processing_app(fake: FakeBotApi, script: Script) -> Any:
-    app = fake.wire(ApplicationBuilder()).concurrent_updates(ChatOrderedUpdateProcessor(8)).build()
+def processing_app(fake: FakeBotApi, script: Script, *, places: int = 8) -> Any:
+    processor = ChatOrderedUpdateProcessor(places)
+    app = fake.wire(ApplicationBuilder()).concurrent_updates(processor).build()
     app.add_handler(MessageHandler(filters.TEXT, script.handle))
     return app
 
@@ -249,6 +257,86 @@ async def test_a_deferred_reply_follows_its_update_and_precedes_the_chats_next_u
         "start two",
         "end two",
     ]
+
+
+async def test_an_update_waiting_for_its_chats_turn_holds_no_place_another_chat_needs() -> None:
+    # One place. Alice's confirmation is held (Telegram's queue); her next update waits for
+    # it. Bob's tap must still be handled: Alice's waiting update does not sit on the place.
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script, places=1)
+    alice, bob = fake.user(1, "Alice"), fake.user(2, "Bob")
+    held = script.gate("reply later one")
+    async with running(app):
+        await (await process(app, alice.text("later one")))
+        second = await process(app, alice.text("two"))
+        other = await process(app, bob.text("b1"))
+        try:
+            await asyncio.wait_for(other, timeout=10)  # a guard: without the fix it never ends
+        finally:
+            held.set()  # so that a failure here does not hang the test at stop
+        assert script.log == ["start later one", "end later one", "start b1", "end b1"]
+        await second
+        await app.update_processor.drain()
+    assert script.log[-3:] == ["reply later one", "start two", "end two"]
+
+
+async def test_the_places_limit_how_many_updates_are_handled_at_once() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script, places=2)
+    users = [fake.user(n, f"U{n}") for n in (1, 2, 3)]
+    for n in (1, 2, 3):
+        script.gate(f"u{n}")
+    async with running(app):
+        tasks = [await process(app, user.text(f"u{n}")) for n, user in enumerate(users, 1)]
+        await script.began("u1").wait()
+        await script.began("u2").wait()
+        assert script.log == ["start u1", "start u2"]  # the third waits for a place
+        script.gates["u1"].set()
+        await script.began("u3").wait()
+        script.gates["u2"].set()
+        script.gates["u3"].set()
+        await asyncio.gather(*tasks)
+    assert script.log == ["start u1", "start u2", "end u1", "start u3", "end u2", "end u3"]
+    assert app.update_processor.places == 2
+
+
+async def test_a_reply_deferred_by_a_task_that_outlived_its_update_is_still_sent() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script)
+    alice = fake.user(1, "Alice")
+    script.gate("reply spawn").set()
+    async with running(app):
+        await (await process(app, alice.text("spawn")))  # the update is done, its task waits
+        script.gate("task spawn").set()
+        await asyncio.gather(*script.spawned)
+        await app.update_processor.drain()
+    assert script.log == ["start spawn", "end spawn", "reply spawn"]
+
+
+async def test_a_chat_is_not_left_locked_when_its_replies_are_cancelled_before_they_run() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script)
+    alice = fake.user(1, "Alice")
+    cancelled: list[asyncio.Task[Any]] = []
+    loop = asyncio.get_running_loop()
+
+    def cancel_replies(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        if ChatOrderedUpdateProcessor.__name__ in getattr(coro, "__qualname__", ""):
+            task.cancel()  # in the loop iteration that created it: it never runs a line
+            cancelled.append(task)
+        return task
+
+    loop.set_task_factory(cancel_replies)
+    try:
+        async with running(app):
+            await (await process(app, alice.text("later one")))
+            await asyncio.gather(*cancelled, return_exceptions=True)
+            await asyncio.wait_for(await process(app, alice.text("two")), timeout=10)
+    finally:
+        loop.set_task_factory(None)
+    assert len(cancelled) == 1 and cancelled[0].cancelled()
+    assert script.log == ["start later one", "end later one", "start two", "end two"]
 
 
 async def test_a_failing_deferred_reply_reaches_the_error_handlers_and_frees_the_chat() -> None:

@@ -3,7 +3,7 @@
 PTB processes updates one at a time by default. That is safe but slow when many delegates tap
 at once; its ``concurrent_updates=True`` is fast but lets two updates of one person race (a
 tap and the reason typed after it). :class:`ChatOrderedUpdateProcessor` takes the middle road:
-at most ``max_concurrent_updates`` updates in flight, and each chat's updates in the order they
+at most ``places`` updates handled at once, and each chat's updates in the order they
 arrived, so a conversation is never reordered. Concurrent taps of different people are then
 decided together by the services' group commit (:mod:`bot.services.batching`).
 
@@ -32,6 +32,8 @@ from handlers.telegram.context import Context
 log = logging.getLogger(__name__)
 
 Reply = Coroutine[Any, Any, object]
+# PTB's own concurrency limit, set out of reach: the processor's places are the real limit.
+UNBOUNDED = 2**20
 
 
 @dataclass
@@ -44,11 +46,17 @@ class _Turn:
 
 @dataclass
 class _Later:
-    """The replies an update's handlers left to be sent after them."""
+    """The replies an update's handlers left to be sent after them.
+
+    ``closed`` once the handlers are done: a task they started may still hold this object (it
+    copied the context variable) and call :func:`reply_later` after that; nobody would read
+    the list then, so such a reply is sent at once.
+    """
 
     context: Context | None = None
     update: object = None
     replies: list[Reply] = field(default_factory=list)
+    closed: bool = False
 
 
 _later: ContextVar[_Later | None] = ContextVar("hoinghi_replies_later", default=None)
@@ -60,10 +68,11 @@ async def reply_later(context: Context, update: object, reply: Reply) -> None:
     Under :class:`ChatOrderedUpdateProcessor` (``hoinghi run``, polling or webhook) the update's
     place is freed for the next one while the reply waits for Telegram's rate limit; an error
     in the reply goes to the error handlers like any other. Anywhere else — a test or the
-    rehearsal calling ``process_update`` directly — the reply is sent at once.
+    rehearsal calling ``process_update`` directly, or a task that outlived its update — the
+    reply is sent at once.
     """
     later = _later.get()
-    if later is None:
+    if later is None or later.closed:
         await reply
         return
     later.context, later.update = context, update
@@ -71,45 +80,61 @@ async def reply_later(context: Context, update: object, reply: Reply) -> None:
 
 
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
-    """At most ``max_concurrent_updates`` at once; one chat's updates strictly in turn.
+    """At most ``places`` updates handled at once; one chat's updates strictly in turn.
 
-    A chat's turn ends when the replies its update left for later (:func:`reply_later`) have
-    been sent. PTB's concurrency limit is taken first (its ``process_update`` is final), so an
-    update waiting for its chat's turn holds a place until then — while a confirmation waits
-    in the rate limiter, that can be seconds. Known weakness: at a surge, people tapping twice
-    can fill every place and hold up the others' taps; taking the turn before the place (an own
-    semaphore) would fix it.
+    An update first waits for its chat's turn, then for a place, and gives the place back as
+    soon as its handlers are done. The chat's turn ends later, when the replies the update left
+    for after it (:func:`reply_later`) have been sent — which, while confirmations queue for
+    Telegram's 30 a second, can take seconds. A person who taps twice in a surge therefore
+    holds only their own chat, never a place another person's tap needs.
+
+    PTB's own limit (``max_concurrent_updates``, taken before :meth:`do_process_update`, whose
+    caller is final) is set so high that it never binds: were it the limit, an update waiting
+    for its chat's turn would hold a place all that time.
     """
 
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
+    def __init__(self, places: int) -> None:
+        super().__init__(UNBOUNDED)
+        if places < 1:
+            raise ValueError("places must be at least 1")
+        self.places = places
+        self._free = asyncio.Semaphore(places)
         self._turns: dict[int, _Turn] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for the chat's turn, run the update's handlers (``coroutine``), then leave the
-        replies they deferred to a task that ends the turn once they are sent."""
+        """Wait for the chat's turn and a place, run the update's handlers (``coroutine``), free
+        the place, and leave the replies they deferred to a task that ends the turn once they
+        are sent."""
         chat = _chat_of(update)
-        await self._enter(chat)
+        try:
+            await self._enter(chat)
+        except BaseException:
+            _close(coroutine)
+            raise
         later = _Later()
         token = _later.set(later)
         try:
-            await coroutine
+            async with self._free:
+                await coroutine
         except BaseException:
+            _close(coroutine)  # cancelled while it waited for a place: it never ran
             for reply in later.replies:
                 reply.close()
             self._leave(chat)
             raise
         finally:
+            later.closed = True
             _later.reset(token)
         if not later.replies or later.context is None:
             self._leave(chat)
             return
-        sending = later.context.application.create_task(
-            self._send(chat, later), update=later.update, name="hoinghi-replies"
-        )
+        # A plain task, not Application.create_task: _send reports each reply's error itself,
+        # and serve() waits for these tasks (drain) after Application.stop, when PTB would warn
+        # that it does not.
+        sending = asyncio.get_running_loop().create_task(self._send(later), name="hoinghi-replies")
         self._sending.add(sending)
-        sending.add_done_callback(self._sending.discard)
+        sending.add_done_callback(lambda task: self._sent(task, chat, later))
 
     async def drain(self) -> None:
         """Return once every deferred reply has been sent (or has failed)."""
@@ -120,20 +145,24 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
-        """Nothing left to do: ``Application.stop`` already waited for the deferred replies."""
+        """Nothing left to do: ``serve()`` already waited for the deferred replies."""
         if self._sending:
             log.warning("%d deferred replies were still pending at shutdown", len(self._sending))
 
-    async def _send(self, chat: int | None, later: _Later) -> None:
+    async def _send(self, later: _Later) -> None:
         assert later.context is not None
-        try:
-            for reply in later.replies:
-                try:
-                    await reply
-                except Exception as exc:  # each reply's error is reported on its own
-                    await later.context.application.process_error(later.update, exc)
-        finally:
-            self._leave(chat)
+        for reply in later.replies:
+            try:
+                await reply
+            except Exception as exc:  # each reply's error is reported on its own
+                await later.context.application.process_error(later.update, exc)
+
+    def _sent(self, task: asyncio.Task[None], chat: int | None, later: _Later) -> None:
+        """End the chat's turn, also when the task was cancelled before it ever ran."""
+        self._sending.discard(task)
+        for reply in later.replies:
+            reply.close()  # no-op for those sent; a cancelled one is not "never awaited"
+        self._leave(chat)
 
     async def _enter(self, chat: int | None) -> None:
         if chat is None:  # an update of no chat and no user (a poll's state): no order to keep
@@ -156,6 +185,12 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         turn.holders -= 1
         if not turn.holders:
             del self._turns[chat]
+
+
+def _close(awaitable: Awaitable[Any]) -> None:
+    """Close a coroutine that will never run, so Python does not warn it was never awaited."""
+    if isinstance(awaitable, Coroutine):
+        awaitable.close()
 
 
 def _chat_of(update: object) -> int | None:
