@@ -19,7 +19,7 @@ from telegram.ext import ApplicationBuilder, CallbackContext, MessageHandler, fi
 from bot.domain.rsvp import RsvpStatus
 from bot.services.batching import Batcher
 from handlers.telegram.app import serve
-from handlers.telegram.updates import ChatOrderedUpdateProcessor, reply_later
+from handlers.telegram.updates import REPLIES_AT_ONCE, ChatOrderedUpdateProcessor, reply_later
 from storage.models import AuditEntry, Delegate, Rsvp
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import BotHarness
@@ -183,6 +183,7 @@ class Script:
         await reply_later(context, update, self.reply(text))
 
     async def reply(self, text: str) -> None:
+        self.began(f"reply {text}").set()
         await self.gate(f"reply {text}").wait()
         self.log.append(f"reply {text}")
         if text == "later boom":
@@ -337,6 +338,33 @@ async def test_a_chat_is_not_left_locked_when_its_replies_are_cancelled_before_t
         loop.set_task_factory(None)
     assert len(cancelled) == 1 and cancelled[0].cancelled()
     assert script.log == ["start later one", "end later one", "start two", "end two"]
+
+
+async def test_deferred_replies_are_prepared_a_limited_number_at_a_time_in_order() -> None:
+    # At a surge, confirmations wait for Telegram's 30 a second. Only the next ones to go are
+    # built; the rest wait unstarted, and each finished reply lets the next in line begin.
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script, places=64)
+    surge = REPLIES_AT_ONCE + 10
+    users = [fake.user(n, f"U{n}") for n in range(1, surge + 1)]
+    async with running(app):
+        for n, user in enumerate(users, 1):
+            await (await process(app, user.text(f"later {n}")))
+        for n in range(1, REPLIES_AT_ONCE + 1):
+            await script.began(f"reply later {n}").wait()
+        for _ in range(20):  # let anything else that could start, start (no time passes)
+            await asyncio.sleep(0)
+        preparing = [
+            k for k, event in script.started.items() if k.startswith("reply") and event.is_set()
+        ]
+        assert len(preparing) == REPLIES_AT_ONCE
+        script.gate("reply later 1").set()
+        await script.began(f"reply later {REPLIES_AT_ONCE + 1}").wait()
+        for n in range(2, surge + 1):
+            script.gate(f"reply later {n}").set()
+        await app.update_processor.drain()
+    replies = [entry for entry in script.log if entry.startswith("reply")]
+    assert replies[0] == "reply later 1" and len(replies) == surge
 
 
 async def test_a_failing_deferred_reply_reaches_the_error_handlers_and_frees_the_chat() -> None:
