@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
+
+AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]  # declared, so a Table
 
 
 async def meeting_by_code(session: AsyncSession, code: str) -> Meeting | None:
@@ -43,22 +45,24 @@ async def identity(session: AsyncSession, channel: str, external_id: str) -> Cha
     )
 
 
-async def identities(
+async def identities_with_rsvps(
     session: AsyncSession, accounts: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], ChannelIdentity]:
-    """The linked accounts among ``accounts`` ((channel, id) pairs), keyed the same way: one
-    query per channel."""
+) -> dict[tuple[str, str], tuple[ChannelIdentity, Rsvp]]:
+    """The linked accounts among ``accounts`` ((channel, id) pairs), keyed the same way, each
+    with its delegate's RSVP row: one query per channel."""
     by_channel: dict[str, set[str]] = {}
     for channel, external_id in accounts:
         by_channel.setdefault(channel, set()).add(external_id)
-    found: dict[tuple[str, str], ChannelIdentity] = {}
+    found: dict[tuple[str, str], tuple[ChannelIdentity, Rsvp]] = {}
     for channel, external_ids in by_channel.items():
-        rows = await session.scalars(
-            select(ChannelIdentity).where(
+        rows = await session.execute(
+            select(ChannelIdentity, Rsvp)
+            .join(Rsvp, Rsvp.delegate_id == ChannelIdentity.delegate_id)
+            .where(
                 ChannelIdentity.channel == channel, ChannelIdentity.external_id.in_(external_ids)
             )
         )
-        found.update(((ident.channel, ident.external_id), ident) for ident in rows)
+        found.update(((ident.channel, ident.external_id), (ident, rsvp)) for ident, rsvp in rows)
     return found
 
 
@@ -164,7 +168,10 @@ async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     """Write many audit entries (columns of :class:`AuditEntry` as dicts) in one statement.
 
     Unlike :func:`add_audit` the new ids are not read back, which lets SQLite take the rows
-    in one ``executemany`` instead of one INSERT … RETURNING each.
+    in one ``executemany`` instead of one INSERT … RETURNING each; and the statement goes to
+    the session's connection as a plain table insert, past the ORM's bulk machinery, which
+    costs more than the insert itself.
     """
     if rows:
-        await session.execute(insert(AuditEntry), rows)
+        connection = await session.connection()
+        await connection.execute(insert(AUDIT_TABLE), rows)

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,7 @@ KEEP = timedelta(hours=48)
 PURGE_EVERY = timedelta(hours=1)
 
 Handled = tuple[int, int, datetime]  # bot id, update id, when
+TABLE: Table = HandledUpdate.__table__  # type: ignore[assignment]  # declared, so a Table
 
 
 class HandledUpdates:
@@ -101,5 +102,6 @@ class HandledUpdates:
             insert = (
                 sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
             )
-            await session.execute(insert(HandledUpdate).on_conflict_do_nothing(), rows)
+            connection = await session.connection()  # a table insert: no ORM bulk machinery
+            await connection.execute(insert(TABLE).on_conflict_do_nothing(), rows)
         return [None] * len(batch)

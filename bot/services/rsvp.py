@@ -181,31 +181,30 @@ class RsvpService:
         return await self._taps.submit((account, choice))
 
     async def _choose_all(self, taps: Sequence[Tap]) -> list[RsvpResult]:
-        """Decide a batch of taps in one transaction: one read of the accounts, one of the
+        """Decide a batch of taps in one transaction: one read of the accounts with their
         answers, then every tap in arrival order."""
         async with unit_of_work(self._ctx.sessions) as session:
-            idents = await queries.identities(session, [_key(account) for account, _ in taps])
-            answers = await queries.rsvps_of(session, [i.delegate_id for i in idents.values()])
+            accounts = [_key(account) for account, _ in taps]
+            linked = await queries.identities_with_rsvps(session, accounts)
             now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
             results = [
-                self._decide(idents.get(_key(account)), answers, account, choice, now, audits)
-                for account, choice in taps
+                self._decide(linked.get(key), account, choice, now, audits)
+                for key, (account, choice) in zip(accounts, taps, strict=True)
             ]
             await queries.insert_audit(session, audits)
             return results
 
     def _decide(
         self,
-        ident: ChannelIdentity | None,
-        answers: dict[int, Rsvp],
+        linked: tuple[ChannelIdentity, Rsvp] | None,
         account: ChatAccount,
         choice: RsvpChoice,
         now: datetime,
         audits: list[dict[str, Any]],
     ) -> RsvpResult:
-        if ident is None:
+        if linked is None:
             return RsvpResult(RsvpStep.NOT_LINKED)
-        rsvp = answers[ident.delegate_id]
+        ident, rsvp = linked
         current = RsvpView.of(rsvp)
         if choice is RsvpChoice.CANCEL:
             had_pending = ident.pending_input in _AWAITING
