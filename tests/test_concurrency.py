@@ -5,6 +5,7 @@ sent after the tap so that the next person's tap is not kept waiting."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -443,3 +444,22 @@ async def test_a_burst_of_taps_through_polling_is_answered_and_confirmed_in_orde
             )
         )
     assert statuses == Counter({RsvpStatus.ATTENDING: 19, RsvpStatus.DECLINED: 1})
+
+
+async def test_serve_freezes_the_start_up_heap_out_of_the_collectors_passes(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB001")
+    gc.unfreeze()
+    stop = asyncio.Event()
+    await harness.app.shutdown()  # serve() initialises the application itself
+    running = asyncio.create_task(serve(harness.app, stop))
+    try:
+        harness.fake.enqueue(user.tap("✅ Tham dự"))
+        await harness.fake.wait_until(lambda: user.last_text().startswith(ATTENDING))
+        assert gc.get_freeze_count() > 10_000  # the modules, PTB, SQLAlchemy, the catalog
+    finally:
+        stop.set()
+        await running
+        gc.unfreeze()
+        await harness.app.initialize()  # the fixture shuts it down again
