@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_
 
 SQLITE_BUSY_TIMEOUT_S = 15
 
@@ -39,7 +42,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: one trip to aiosqlite's thread instead of three (a cursor
+        # opened, the statement, the cursor closed). Every transaction pays it, and at a surge
+        # of taps the trips, not SQLite, are what a write transaction costs.
+        try:
+            await_(connection.connection.driver_connection.execute("BEGIN IMMEDIATE"))
+        except sqlite3.Error as error:  # as SQLAlchemy would raise it (SQLITE_BUSY: locked)
+            raise DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
 
     return engine
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import storage.engine
 from storage.base import Base
+from storage.engine import create_engine
 from storage.migrate import head_revision
 from storage.models import Meeting
 
@@ -50,6 +54,32 @@ async def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(engine: A
             for name in ("journal_mode", "foreign_keys", "busy_timeout")
         }
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 15000}
+
+
+async def test_a_transaction_begins_immediate_and_a_locked_database_is_an_sqlalchemy_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.engine, "SQLITE_BUSY_TIMEOUT_S", 0)  # fail at once, not in 15 s
+    path = tmp_path / "locked.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            # A read-only transaction still takes the write lock: BEGIN IMMEDIATE, not deferred.
+            async with engine.begin() as connection:
+                await connection.execute(text("SELECT count(*) FROM t"))
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    holder.execute("BEGIN IMMEDIATE")
+            holder.execute("BEGIN IMMEDIATE")
+            with pytest.raises(OperationalError, match="database is locked"):
+                async with engine.begin() as connection:
+                    await connection.execute(text("SELECT count(*) FROM t"))
+        finally:
+            holder.close()
+    finally:
+        await engine.dispose()
 
 
 async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -> None:
