@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
 
-AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]  # declared, so a Table
+# The declared tables, for statements that skip the ORM (declarative makes them Tables).
+AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
+IDENTITY_TABLE: Table = ChannelIdentity.__table__  # type: ignore[assignment]
+RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 
 
 async def meeting_by_code(session: AsyncSession, code: str) -> Meeting | None:
@@ -45,25 +48,79 @@ async def identity(session: AsyncSession, channel: str, external_id: str) -> Cha
     )
 
 
-async def identities_with_rsvps(
+class AnsweringRow(NamedTuple):
+    """A linked account with its delegate's RSVP, as plain values (:func:`answering_rows`)."""
+
+    channel: str
+    external_id: str
+    identity_id: int
+    delegate_id: int
+    pending_input: str | None
+    pending_data: dict[str, Any] | None
+    rsvp_id: int
+    status: str
+    reason: str | None
+    substitute_name: str | None
+    substitute_position: str | None
+    answered_at: datetime | None
+
+
+IDENTITY_FIELDS = ("channel", "external_id", "id", "delegate_id", "pending_input", "pending_data")
+RSVP_FIELDS = ("id", "status", "reason", "substitute_name", "substitute_position", "answered_at")
+# The columns of an AnsweringRow, in the order of its fields.
+ANSWERING_COLUMNS = (
+    *(IDENTITY_TABLE.c[name] for name in IDENTITY_FIELDS),
+    *(RSVP_TABLE.c[name] for name in RSVP_FIELDS),
+)
+# What a tap can change in an RSVP row.
+ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
+
+
+async def answering_rows(
     session: AsyncSession, accounts: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[ChannelIdentity, Rsvp]]:
-    """The linked accounts among ``accounts`` ((channel, id) pairs), keyed the same way, each
-    with its delegate's RSVP row: one query per channel."""
+) -> list[AnsweringRow]:
+    """The linked accounts among ``accounts`` ((channel, id) pairs), each with its delegate's
+    RSVP: one query per channel, read as table rows, not ORM objects — a batch of taps changes
+    a few columns of each and stores them with :func:`store_answering`."""
     by_channel: dict[str, set[str]] = {}
     for channel, external_id in accounts:
         by_channel.setdefault(channel, set()).add(external_id)
-    found: dict[tuple[str, str], tuple[ChannelIdentity, Rsvp]] = {}
+    ident, rsvp = IDENTITY_TABLE.c, RSVP_TABLE.c
+    found: list[AnsweringRow] = []
     for channel, external_ids in by_channel.items():
         rows = await session.execute(
-            select(ChannelIdentity, Rsvp)
-            .join(Rsvp, Rsvp.delegate_id == ChannelIdentity.delegate_id)
-            .where(
-                ChannelIdentity.channel == channel, ChannelIdentity.external_id.in_(external_ids)
-            )
+            select(*ANSWERING_COLUMNS)
+            .join_from(IDENTITY_TABLE, RSVP_TABLE, rsvp.delegate_id == ident.delegate_id)
+            .where(ident.channel == channel, ident.external_id.in_(external_ids))
         )
-        found.update(((ident.channel, ident.external_id), (ident, rsvp)) for ident, rsvp in rows)
+        found.extend(AnsweringRow._make(row) for row in rows)
     return found
+
+
+async def store_answering(
+    session: AsyncSession, *, answers: list[dict[str, Any]], questions: list[dict[str, Any]]
+) -> None:
+    """Store what a batch of taps changed, one ``executemany`` each: ``answers`` (RSVP columns
+    by ``rsvp_id``) and ``questions`` (``pending_input``/``pending_data`` by ``identity_id``)."""
+    connection = await session.connection()
+    if answers:
+        rsvp = RSVP_TABLE.c
+        await connection.execute(
+            update(RSVP_TABLE)
+            .where(rsvp.id == bindparam("rsvp_id"))
+            .values({column: bindparam(column) for column in ANSWER_COLUMNS}),
+            answers,
+        )
+    if questions:
+        ident = IDENTITY_TABLE.c
+        await connection.execute(
+            update(IDENTITY_TABLE)
+            .where(ident.id == bindparam("identity_id"))
+            .values(
+                pending_input=bindparam("pending_input"), pending_data=bindparam("pending_data")
+            ),
+            questions,
+        )
 
 
 async def identity_of_delegate(

@@ -21,6 +21,8 @@ from bot.domain.drafts import DraftStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskAction, TaskStatus, task_action
 from bot.services.handled_updates import HandledUpdates
+from bot.services.invitations import ChatAccount
+from bot.services.rsvp import RsvpChoice, RsvpStep
 from handlers.telegram.context import CHANNEL
 from handlers.telegram.dedupe import handled_updates
 from storage.models import (
@@ -311,7 +313,8 @@ async def test_a_new_tap_on_an_old_button_is_a_change_of_mind_and_counts(
 
 
 async def handled_ids(harness: BotHarness) -> list[int]:
-    """The update ids recorded as handled, oldest first."""
+    """The update ids stored as handled, oldest first (once the records made are stored)."""
+    await handled_updates(harness.app.bot_data).flush()
     async with harness.services.ctx.sessions() as session:
         return list(
             await session.scalars(select(HandledUpdate.update_id).order_by(HandledUpdate.update_id))
@@ -381,9 +384,10 @@ async def test_handled_updates_are_forgotten_after_two_days(harness: BotHarness)
 async def test_the_same_update_id_from_another_bot_is_another_update(
     harness: BotHarness,
 ) -> None:
-    handled = HandledUpdates(harness.services.ctx.sessions, harness.clock, channel=CHANNEL)
+    handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
     await handled.record(111, 42)
     await handled.record(111, 42)  # a second record of one id is no error
+    await handled.flush()
     for memory in ("kept", "read again from the table"):
         assert await handled.seen(111, 42), memory
         assert not await handled.seen(222, 42), memory
@@ -397,7 +401,7 @@ async def test_the_same_update_id_from_another_bot_is_another_update(
 async def test_records_of_updates_finishing_together_share_one_transaction(
     harness: BotHarness,
 ) -> None:
-    handled = HandledUpdates(harness.services.ctx.sessions, harness.clock, channel=CHANNEL)
+    handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
     await handled.seen(111, 1)  # the table is read once, before the rush
     commits = 0
 
@@ -409,11 +413,39 @@ async def test_records_of_updates_finishing_together_share_one_transaction(
     event.listen(engine.sync_engine, "commit", count)
     try:
         await asyncio.gather(*(handled.record(111, update_id) for update_id in range(1, 51)))
+        await handled.flush()
     finally:
         event.remove(engine.sync_engine, "commit", count)
     assert commits == 1  # fifty records, one transaction
     handled.reload()
     assert [await handled.seen(111, update_id) for update_id in (1, 50, 51)] == [True, True, False]
+
+
+async def test_a_record_and_a_tap_submitted_together_share_one_commit(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB001")
+    account = ChatAccount("telegram", str(user.id), str(user.id))
+    await handled_updates(harness.app.bot_data).flush()  # the /start update's own record
+    handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
+    await handled.seen(111, 1)
+    commits = 0
+
+    def count(*_: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    engine = harness.services.ctx.sessions.kw["bind"]
+    event.listen(engine.sync_engine, "commit", count)
+    try:
+        await handled.record(111, 7)  # not waited for: it rides in the next transaction
+        result = await harness.services.rsvp.choose(account, RsvpChoice.ATTEND)
+        await handled.flush()
+    finally:
+        event.remove(engine.sync_engine, "commit", count)
+    assert commits == 1 and result.step is RsvpStep.RECORDED
+    handled.reload()
+    assert await handled.seen(111, 7)
 
 
 async def test_the_privacy_purge_empties_the_handled_updates(harness: BotHarness) -> None:

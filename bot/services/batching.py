@@ -5,13 +5,22 @@ data. When many delegates tap at once (the invitation has just gone out), the ta
 while one transaction is in progress are decided together in the next: one read of their
 accounts, one of their answers, one commit. A lone caller still gets a batch of one at once,
 so nothing ever waits for a timer, and a quiet bot behaves exactly as before.
+
+:class:`GroupCommit` carries this across services: SQLite takes one write transaction at a
+time, so two services each committing their own batches (the taps' answers, the ids of the
+updates handled) would take turns at the lock and each wait for the other's commit. Sharing one
+stream of transactions, each service's batch becomes a part of the next commit instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.uow import unit_of_work
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -77,3 +86,44 @@ class Batcher(Generic[Item, Result]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():  # done: the caller gave up; the work is done all the same
                 future.set_result(result)
+
+
+Work = Callable[[AsyncSession, Sequence[Item]], Awaitable[Sequence[Result]]]
+
+
+class GroupCommit:
+    """One stream of write transactions shared by the services: the items submitted while one
+    commits, whatever service they are for, are written together in the next.
+
+    Each item comes with its ``work``: a function that writes a batch of such items in the
+    session it is given and returns one result per item (it does not commit). A transaction
+    runs each work once, on its items in arrival order, then commits. If a transaction fails,
+    each of its items is written again alone (:class:`Batcher`), so one bad item fails only its
+    own caller.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = DEFAULT_MAX_BATCH
+    ) -> None:
+        self._sessions = sessions
+        self._batcher: Batcher[tuple[Work[Any, Any], Any], Any] = Batcher(
+            self._commit, max_batch=max_batch
+        )
+
+    async def submit(self, work: Work[Item, Result], item: Item) -> Result:
+        """Write ``item`` with ``work`` in the next transaction and return its result."""
+        return cast(Result, await self._batcher.submit((work, item)))
+
+    async def _commit(self, batch: Sequence[tuple[Work[Any, Any], Any]]) -> list[Any]:
+        parts: dict[Work[Any, Any], list[int]] = {}  # each work's items, in arrival order
+        for index, (work, _) in enumerate(batch):
+            parts.setdefault(work, []).append(index)
+        results: list[Any] = [None] * len(batch)
+        async with unit_of_work(self._sessions) as session:
+            for work, indexes in parts.items():
+                done = await work(session, [batch[index][1] for index in indexes])
+                if len(done) != len(indexes):
+                    raise RuntimeError(f"a batch of {len(indexes)} gave {len(done)} results")
+                for index, result in zip(indexes, done, strict=True):
+                    results[index] = result
+        return results

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
+from bot.services.batching import GroupCommit
 from schedules.clock import Clock
 
 
 @dataclass(frozen=True)
 class ServiceContext:
-    """Shared dependencies of the services; ``meeting_id`` is the config's meeting row."""
+    """Shared dependencies of the services; ``meeting_id`` is the config's meeting row;
+    ``writes`` the write transactions that services batching their work share."""
 
     config: Config
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     meeting_id: int
+    writes: GroupCommit = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "writes", GroupCommit(self.sessions))

@@ -1,7 +1,10 @@
 """The updates a bot has handled, so that a copy Telegram delivers again is recognised.
 
 The ids are read from ``handled_updates`` once per bot, then kept in memory; the records of
-updates finishing together share one transaction (:mod:`bot.services.batching`). Each commit
+updates finishing together are written together, in the services' shared stream of write
+transactions (:class:`bot.services.batching.GroupCommit`): a surge of taps then commits each
+batch of answers and the records of the taps before them at once, rather than taking turns at
+SQLite's one write lock. Each commit
 of records removes, at most once an hour, the rows older than :data:`KEEP`, two days. Telegram
 keeps an undelivered update at most 24 hours, so no older copy can come; and after a week
 without updates Telegram starts the ids again at random, so an id kept forever could match a
@@ -12,18 +15,19 @@ each recognise only the copies of updates they handled themselves.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.batching import Batcher
-from schedules.clock import Clock
+from bot.services.context import ServiceContext
 from storage.models import HandledUpdate
-from storage.uow import unit_of_work
+
+log = logging.getLogger(__name__)
 
 KEEP = timedelta(hours=48)
 PURGE_EVERY = timedelta(hours=1)
@@ -36,24 +40,24 @@ class HandledUpdates:
     """The ids of the updates handled to the end in the last :data:`KEEP`, per bot: read from
     the table once, then kept in memory and written through in batches."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, *, channel: str
-    ) -> None:
-        self._sessions = sessions
-        self._clock = clock
+    def __init__(self, ctx: ServiceContext, *, channel: str) -> None:
+        self._sessions = ctx.sessions
+        self._clock = ctx.clock
+        self._writes = ctx.writes
         self._channel = channel
         # Per bot: update id → when it was handled, oldest first (the order they came in).
         self._known: dict[int, dict[int, datetime]] = {}
         self._loading = asyncio.Lock()
-        self._writes: Batcher[Handled, None] = Batcher(self._write)
         self._purged_at: datetime | None = None
+        self._storing: set[asyncio.Future[None]] = set()
 
     async def seen(self, bot_id: int, update_id: int) -> bool:
         """Whether ``update_id`` was handled already."""
         return update_id in await self._ids(bot_id)
 
     async def record(self, bot_id: int, update_id: int) -> None:
-        """Remember ``update_id`` as handled (known at once, stored when the batch commits)."""
+        """Remember ``update_id`` as handled: known at once, stored with the next write
+        transaction — which the update does not wait for (:meth:`flush` does)."""
         now = self._clock.now()
         known = await self._ids(bot_id)
         known[update_id] = now
@@ -62,7 +66,21 @@ class HandledUpdates:
             if known[oldest] >= now - KEEP:
                 break
             del known[oldest]
-        await self._writes.submit((bot_id, update_id, now))
+        storing = asyncio.ensure_future(self._writes.submit(self._write, (bot_id, update_id, now)))
+        self._storing.add(storing)
+        storing.add_done_callback(self._stored)
+
+    async def flush(self) -> None:
+        """Return once every record made so far is stored (or has failed to be)."""
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
+
+    def _stored(self, storing: asyncio.Future[None]) -> None:
+        self._storing.discard(storing)
+        if not storing.cancelled() and (error := storing.exception()) is not None:
+            # This process still knows the ids; only a copy after a restart would meet the
+            # services' own idempotency instead.
+            log.warning("handled update ids could not be stored: %s", type(error).__name__)
 
     def reload(self) -> None:
         """Forget what memory holds, as a restarted process has: the table is read again."""
@@ -85,23 +103,20 @@ class HandledUpdates:
                     self._known[bot_id] = {update_id: at for update_id, at in rows}
             return self._known[bot_id]
 
-    async def _write(self, batch: Sequence[Handled]) -> list[None]:
+    async def _write(self, session: AsyncSession, batch: Sequence[Handled]) -> list[None]:
         """Store a batch of records; once an hour, drop the rows older than :data:`KEEP`."""
         now = max(at for _, _, at in batch)
         rows = [
             {"channel": self._channel, "bot_id": bot_id, "update_id": update_id, "handled_at": at}
             for bot_id, update_id, at in batch
         ]
-        async with unit_of_work(self._sessions) as session:
-            if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
-                await session.execute(
-                    delete(HandledUpdate).where(HandledUpdate.handled_at < now - KEEP)
-                )
-                self._purged_at = now
-            # A copy recorded twice (two processes, or a restart in between) is no error.
-            insert = (
-                sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+        if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
+            await session.execute(
+                delete(HandledUpdate).where(HandledUpdate.handled_at < now - KEEP)
             )
-            connection = await session.connection()  # a table insert: no ORM bulk machinery
-            await connection.execute(insert(TABLE).on_conflict_do_nothing(), rows)
+            self._purged_at = now
+        # A copy recorded twice (two processes, or a restart in between) is no error.
+        connection = await session.connection()  # a table insert: no ORM bulk machinery
+        insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+        await connection.execute(insert(TABLE).on_conflict_do_nothing(), rows)
         return [None] * len(batch)

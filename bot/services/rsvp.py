@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
@@ -21,7 +23,6 @@ from bot.domain.rsvp import (
     answers_open,
 )
 from bot.domain.typed import one_line
-from bot.services.batching import Batcher
 from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from bot.services.views import RsvpView
@@ -104,7 +105,7 @@ class RsvpResult:
 
 @dataclass(frozen=True)
 class RsvpChange:
-    """What :func:`apply_rsvp` did: whether the answer changed, from what, to what, and the
+    """What :func:`apply_rsvp` decided: whether the answer changed, from what, to what, and the
     audit entry the caller writes (None when nothing changed)."""
 
     changed: bool
@@ -113,13 +114,14 @@ class RsvpChange:
     audit: dict[str, Any] | None = None
 
 
-def apply_rsvp(rsvp: Rsvp, answer: RsvpAnswer, *, actor: str, now: datetime) -> RsvpChange:
-    """Change the loaded ``rsvp`` to ``answer`` unless it is already the answer.
+def apply_rsvp(
+    before: RsvpView, answer: RsvpAnswer, *, delegate_id: int, actor: str, now: datetime
+) -> RsvpChange:
+    """The answer ``before`` becomes with ``answer`` (itself, if it already is the answer).
 
-    This is the only place an RSVP changes; the caller writes the returned audit entry (so a
-    batch of answers writes its entries in one statement).
+    This is the only place an RSVP changes; the caller stores ``current`` and writes the
+    returned audit entry (so a batch of answers is stored in one statement each).
     """
-    before = RsvpView.of(rsvp)
     unchanged = (
         before.status == answer.status
         and before.reason == answer.reason
@@ -128,23 +130,59 @@ def apply_rsvp(rsvp: Rsvp, answer: RsvpAnswer, *, actor: str, now: datetime) -> 
     )
     if unchanged:
         return RsvpChange(False, before.status, before)
-    rsvp.status = answer.status
-    rsvp.reason = answer.reason
-    rsvp.substitute_name = answer.substitute_name
-    rsvp.substitute_position = answer.substitute_position
-    rsvp.answered_at = now
-    rsvp.updated_at = now
-    after = RsvpView.of(rsvp)
+    after = RsvpView(
+        status=answer.status,
+        reason=answer.reason,
+        substitute_name=answer.substitute_name,
+        substitute_position=answer.substitute_position,
+        answered_at=now,
+    )
     audit = {
         "at": now,
         "actor": actor,
         "action": "rsvp.changed",
         "entity": "delegate",
-        "entity_id": rsvp.delegate_id,
+        "entity_id": delegate_id,
         "before": _audited(before),
         "after": _audited(after),
     }
     return RsvpChange(True, before.status, after, audit)
+
+
+@dataclass
+class Answering:
+    """One delegate's answer and the question the bot asked their account, as a tap or a typed
+    answer changes them. Plain values: the batch of taps loads and stores them as table rows,
+    a typed answer through the ORM (:meth:`of` and :meth:`store`)."""
+
+    identity_id: int
+    delegate_id: int
+    rsvp_id: int
+    answer: RsvpView
+    pending_input: str | None
+    pending_data: dict[str, Any] | None
+    answer_changed: bool = False
+    pending_changed: bool = False
+
+    @classmethod
+    def of(cls, ident: ChannelIdentity, rsvp: Rsvp) -> Answering:
+        """Copy an account and its delegate's RSVP row."""
+        return cls(
+            ident.id, ident.delegate_id, rsvp.id, RsvpView.of(rsvp),
+            ident.pending_input, ident.pending_data,
+        )  # fmt: skip
+
+    def store(self, ident: ChannelIdentity, rsvp: Rsvp, now: datetime) -> None:
+        """Copy what changed back onto the rows :meth:`of` copied."""
+        if self.pending_changed:
+            ident.pending_input, ident.pending_data = self.pending_input, self.pending_data
+        if self.answer_changed:
+            rsvp.status = self.answer.status
+            rsvp.reason = self.answer.reason
+            rsvp.substitute_name = self.answer.substitute_name
+            rsvp.substitute_position = self.answer.substitute_position
+            rsvp.answered_at = self.answer.answered_at
+            rsvp.updated_at = now
 
 
 def _audited(view: RsvpView) -> dict[str, Any]:
@@ -161,7 +199,6 @@ class RsvpService:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
-        self._taps: Batcher[Tap, RsvpResult] = Batcher(self._choose_all)
 
     @property
     def deadline(self) -> datetime:
@@ -175,28 +212,33 @@ class RsvpService:
     async def choose(self, account: ChatAccount, choice: RsvpChoice) -> RsvpResult:
         """Act on a button: record an answer, or ask for what the answer still needs.
 
-        Taps that arrive while another tap is being written are decided together, in one
-        transaction (:mod:`bot.services.batching`); each still gets its own result.
+        Taps that arrive while a transaction is being written are decided together in the
+        next (:class:`bot.services.batching.GroupCommit`); each still gets its own result.
         """
-        return await self._taps.submit((account, choice))
+        return await self._ctx.writes.submit(self._choose_all, (account, choice))
 
-    async def _choose_all(self, taps: Sequence[Tap]) -> list[RsvpResult]:
-        """Decide a batch of taps in one transaction: one read of the accounts with their
-        answers, then every tap in arrival order."""
-        async with unit_of_work(self._ctx.sessions) as session:
-            accounts = [_key(account) for account, _ in taps]
-            linked = await queries.identities_with_rsvps(session, accounts)
-            now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
-            results = [
-                self._decide(linked.get(key), account, choice, now, audits)
-                for key, (account, choice) in zip(accounts, taps, strict=True)
-            ]
-            await queries.insert_audit(session, audits)
-            return results
+    async def _choose_all(self, session: AsyncSession, taps: Sequence[Tap]) -> list[RsvpResult]:
+        """Decide a batch of taps in ``session``: one read of the accounts with their answers,
+        every tap in arrival order, then one write of what changed."""
+        accounts = [_key(account) for account, _ in taps]
+        rows = await queries.answering_rows(session, accounts)
+        linked = {(row.channel, row.external_id): _answering(row) for row in rows}
+        now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
+        results = [
+            self._decide(linked.get(key), account, choice, now, audits)
+            for key, (account, choice) in zip(accounts, taps, strict=True)
+        ]
+        await queries.store_answering(
+            session,
+            answers=[_answer_row(a, now) for a in linked.values() if a.answer_changed],
+            questions=[_question_row(a) for a in linked.values() if a.pending_changed],
+        )
+        await queries.insert_audit(session, audits)
+        return results
 
     def _decide(
         self,
-        linked: tuple[ChannelIdentity, Rsvp] | None,
+        linked: Answering | None,
         account: ChatAccount,
         choice: RsvpChoice,
         now: datetime,
@@ -204,8 +246,8 @@ class RsvpService:
     ) -> RsvpResult:
         if linked is None:
             return RsvpResult(RsvpStep.NOT_LINKED)
-        ident, rsvp = linked
-        current = RsvpView.of(rsvp)
+        ident = linked
+        current = linked.answer
         if choice is RsvpChoice.CANCEL:
             had_pending = ident.pending_input in _AWAITING
             _clear(ident)
@@ -219,7 +261,7 @@ class RsvpService:
             # afterwards is added to it.
             keep_reason = current.reason if current.status is RsvpStatus.DECLINED else None
             answer = RsvpAnswer(RsvpStatus.DECLINED, reason=keep_reason)
-            result = self._record(ident, rsvp, account, answer, now, audits)
+            result = self._record(ident, account, answer, now, audits)
             _await(ident, Awaiting.DECLINE_REASON)
             return RsvpResult(RsvpStep.ASK_REASON, result.rsvp, previous=result.previous)
         if choice is RsvpChoice.SUBSTITUTE:
@@ -227,12 +269,12 @@ class RsvpService:
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
         if choice is RsvpChoice.DECLINE_WITHOUT_REASON:
             answer = RsvpAnswer(RsvpStatus.DECLINED)
-            result = self._record(ident, rsvp, account, answer, now, audits)
+            result = self._record(ident, account, answer, now, audits)
             if result.step is RsvpStep.UNCHANGED:
                 return RsvpResult(RsvpStep.CONFIRMED, result.rsvp)
             return result
         answer = RsvpAnswer(RsvpStatus.ATTENDING)
-        return self._record(ident, rsvp, account, answer, now, audits)
+        return self._record(ident, account, answer, now, audits)
 
     async def submit_text(
         self, account: ChatAccount, text: str, *, message_id: int | None = None
@@ -254,23 +296,24 @@ class RsvpService:
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
             rsvp = await queries.rsvp_of(session, ident.delegate_id)
             audits: list[dict[str, Any]] = []
-            awaiting, now = Awaiting(ident.pending_input), self._ctx.clock.now()
-            result = self._typed(ident, awaiting, rsvp, account, text, now, audits)
+            answering, now = Answering.of(ident, rsvp), self._ctx.clock.now()
+            awaiting = Awaiting(ident.pending_input)
+            result = self._typed(answering, awaiting, account, text, now, audits)
+            answering.store(ident, rsvp, now)
             await queries.insert_audit(session, audits)
             return result
 
     def _typed(
         self,
-        ident: ChannelIdentity,
+        ident: Answering,
         awaiting: Awaiting,
-        rsvp: Rsvp,
         account: ChatAccount,
         text: str,
         now: datetime,
         audits: list[dict[str, Any]],
     ) -> RsvpResult:
         """Decide what a typed answer means for the question the account was asked."""
-        current = RsvpView.of(rsvp)
+        current = ident.answer
         if not answers_open(now, self.deadline):
             _clear(ident)
             return RsvpResult(RsvpStep.CLOSED, current)
@@ -281,7 +324,7 @@ class RsvpService:
             if len(value) > MAX_REASON:
                 return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_REASON)
             answer = RsvpAnswer(RsvpStatus.DECLINED, reason=value)
-            return self._record(ident, rsvp, account, answer, now, audits)
+            return self._record(ident, account, answer, now, audits)
         if awaiting is Awaiting.SUBSTITUTE_NAME:
             if len(value) > MAX_SUBSTITUTE_NAME:
                 return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_NAME)
@@ -294,12 +337,11 @@ class RsvpService:
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
         answer = RsvpAnswer(RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=value)
-        return self._record(ident, rsvp, account, answer, now, audits)
+        return self._record(ident, account, answer, now, audits)
 
     def _record(
         self,
-        ident: ChannelIdentity,
-        rsvp: Rsvp,
+        ident: Answering,
         account: ChatAccount,
         answer: RsvpAnswer,
         now: datetime,
@@ -307,7 +349,11 @@ class RsvpService:
     ) -> RsvpResult:
         """Record ``answer`` and end the question; the audit entry joins ``audits``."""
         _clear(ident)
-        change = apply_rsvp(rsvp, answer, actor=account.actor, now=now)
+        change = apply_rsvp(
+            ident.answer, answer, delegate_id=ident.delegate_id, actor=account.actor, now=now
+        )
+        if change.changed:
+            ident.answer, ident.answer_changed = change.current, True
         if change.audit is not None:
             audits.append(change.audit)
         step = RsvpStep.RECORDED if change.changed else RsvpStep.UNCHANGED
@@ -318,14 +364,46 @@ def _key(account: ChatAccount) -> tuple[str, str]:
     return account.channel, account.external_id
 
 
-def _await(ident: ChannelIdentity, what: Awaiting, data: dict[str, Any] | None = None) -> None:
-    ident.pending_input = what.value
-    ident.pending_data = data
+def _await(ident: Answering, what: Awaiting, data: dict[str, Any] | None = None) -> None:
+    ident.pending_input, ident.pending_data, ident.pending_changed = what.value, data, True
 
 
-def _clear(ident: ChannelIdentity) -> None:
+def _clear(ident: Answering) -> None:
     # Only the RSVP's own question: a draft being typed or a task note the bot waits for goes
     # on (a tap on the card that changes nothing must not end it).
     if ident.pending_input in _AWAITING:
-        ident.pending_input = None
-        ident.pending_data = None
+        ident.pending_input, ident.pending_data, ident.pending_changed = None, None, True
+
+
+def _answering(row: queries.AnsweringRow) -> Answering:
+    answer = RsvpView(
+        status=RsvpStatus(row.status),
+        reason=row.reason,
+        substitute_name=row.substitute_name,
+        substitute_position=row.substitute_position,
+        answered_at=row.answered_at,
+    )
+    return Answering(
+        row.identity_id, row.delegate_id, row.rsvp_id, answer, row.pending_input, row.pending_data
+    )
+
+
+def _answer_row(answering: Answering, now: datetime) -> dict[str, Any]:
+    answer = answering.answer
+    return {
+        "rsvp_id": answering.rsvp_id,
+        "status": str(answer.status),
+        "reason": answer.reason,
+        "substitute_name": answer.substitute_name,
+        "substitute_position": answer.substitute_position,
+        "answered_at": answer.answered_at,
+        "updated_at": now,
+    }
+
+
+def _question_row(answering: Answering) -> dict[str, Any]:
+    return {
+        "identity_id": answering.identity_id,
+        "pending_input": answering.pending_input,
+        "pending_data": answering.pending_data,
+    }

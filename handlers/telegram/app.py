@@ -231,6 +231,7 @@ async def serve(
             processor = application.update_processor
             if isinstance(processor, ChatOrderedUpdateProcessor):
                 await processor.drain()  # replies the last updates left to send after them
+            await dedupe.flush_handled(application.bot_data)  # the last updates' ids, stored
     finally:
         if sender is not None:
             await sender.bot.shutdown()

@@ -21,8 +21,9 @@ repeated tap or message changes nothing): it covers a crash between an update's 
 record of its id.
 
 The store itself (memory, batched records, the two-day window) is
-:class:`bot.services.handled_updates.HandledUpdates`. It costs about a fifth of the inbound rate of
-bench/load.py; a read and a write transaction per update cut it about six times.
+:class:`bot.services.handled_updates.HandledUpdates`. Its records ride in the services' shared
+write transactions: committed on their own, they took turns with the taps' answers at SQLite's
+write lock and cost a fifth of bench/load.py's inbound rate.
 """
 
 from __future__ import annotations
@@ -48,10 +49,15 @@ def handled_updates(bot_data: dict[str, object]) -> HandledUpdates:
     handled = bot_data.get(_KEY)
     if not isinstance(handled, HandledUpdates):
         services = services_of_bot_data(bot_data)
-        handled = bot_data[_KEY] = HandledUpdates(
-            services.ctx.sessions, services.ctx.clock, channel=CHANNEL
-        )
+        handled = bot_data[_KEY] = HandledUpdates(services.ctx, channel=CHANNEL)
     return handled
+
+
+async def flush_handled(bot_data: dict[str, object]) -> None:
+    """Wait until the ids recorded so far are stored (``serve()``, at shutdown)."""
+    handled = bot_data.get(_KEY)
+    if isinstance(handled, HandledUpdates):
+        await handled.flush()
 
 
 async def skip_handled(update: Update, context: Context) -> None:
