@@ -26,8 +26,8 @@ Timed phase, the same on every side: each of the N users taps "✅ Tham dự" on
 ``telegram.Update`` before the clock starts, taps in an order shuffled by ``--seed``). K worker
 tasks sharing one queue hand each update to the Application's update processor, as polling
 does (``await app.update_processor.process_update(update, app.process_update(update))``; K =
-``--concurrency``, by default the processor's ``max_concurrent_updates``, i.e. ``[telegram]
-concurrent_updates``).
+``--concurrency``, by default the processor's ``places`` (PTB's: ``max_concurrent_updates``),
+i.e. ``[telegram] concurrent_updates``).
 
 * one **update** = one tap; its **latency** is the time the processor takes for it: handler
   lookup, the handler (for hoinghi the group-committed SQLite transaction that records the
