@@ -163,17 +163,10 @@ async def delegates_with_phone(
 
 async def rsvp_of(session: AsyncSession, delegate_id: int) -> Rsvp:
     """A delegate's RSVP row (created with the delegate)."""
-    return (await rsvps_of(session, [delegate_id]))[delegate_id]
-
-
-async def rsvps_of(session: AsyncSession, delegate_ids: Iterable[int]) -> dict[int, Rsvp]:
-    """The RSVP rows of these delegates (each created with its delegate), by delegate id."""
-    wanted = set(delegate_ids)
-    rows = await session.scalars(select(Rsvp).where(Rsvp.delegate_id.in_(wanted)))
-    found = {rsvp.delegate_id: rsvp for rsvp in rows}
-    if missing := wanted - found.keys():
-        raise LookupError(f"delegate(s) {sorted(missing)} have no RSVP row")
-    return found
+    rsvp = await session.scalar(select(Rsvp).where(Rsvp.delegate_id == delegate_id))
+    if rsvp is None:
+        raise LookupError(f"delegate {delegate_id} has no RSVP row")
+    return rsvp
 
 
 async def roster(
