@@ -238,16 +238,15 @@ class RsvpService:
 
     def _decide(
         self,
-        linked: Answering | None,
+        ident: Answering | None,
         account: ChatAccount,
         choice: RsvpChoice,
         now: datetime,
         audits: list[dict[str, Any]],
     ) -> RsvpResult:
-        if linked is None:
+        if ident is None:
             return RsvpResult(RsvpStep.NOT_LINKED)
-        ident = linked
-        current = linked.answer
+        current = ident.answer
         if choice is RsvpChoice.CANCEL:
             had_pending = ident.pending_input in _AWAITING
             _clear(ident)
@@ -376,16 +375,10 @@ def _clear(ident: Answering) -> None:
 
 
 def _answering(row: queries.AnsweringRow) -> Answering:
-    answer = RsvpView(
-        status=RsvpStatus(row.status),
-        reason=row.reason,
-        substitute_name=row.substitute_name,
-        substitute_position=row.substitute_position,
-        answered_at=row.answered_at,
-    )
     return Answering(
-        row.identity_id, row.delegate_id, row.rsvp_id, answer, row.pending_input, row.pending_data
-    )
+        row.identity_id, row.delegate_id, row.rsvp_id, RsvpView.of(row),
+        row.pending_input, row.pending_data,
+    )  # fmt: skip
 
 
 def _answer_row(answering: Answering, now: datetime) -> dict[str, Any]:

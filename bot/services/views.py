@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.domain.rsvp import RsvpStatus
 from storage.models import Delegate, Rsvp
+from storage.queries import AnsweringRow
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ class RsvpView:
     answered_at: datetime | None
 
     @classmethod
-    def of(cls, rsvp: Rsvp) -> RsvpView:
-        """Copy an RSVP row."""
+    def of(cls, rsvp: Rsvp | AnsweringRow) -> RsvpView:
+        """Copy an RSVP row (an ORM object, or read with its account as plain values)."""
         return cls(
             status=RsvpStatus(rsvp.status),
             reason=rsvp.reason,
