@@ -6,7 +6,7 @@ what the bot is waiting for is stored on the chat account, so a restart loses no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -152,8 +152,7 @@ def apply_rsvp(
 @dataclass
 class Answering:
     """One delegate's answer and the question the bot asked their account, as a tap or a typed
-    answer changes them. Plain values: the batch of taps loads and stores them as table rows,
-    a typed answer through the ORM (:meth:`of` and :meth:`store`)."""
+    answer changes them. Plain values, stored with :func:`_store` (what changed, as table rows)."""
 
     identity_id: int
     delegate_id: int
@@ -171,18 +170,6 @@ class Answering:
             ident.id, ident.delegate_id, rsvp.id, RsvpView.of(rsvp),
             ident.pending_input, ident.pending_data,
         )  # fmt: skip
-
-    def store(self, ident: ChannelIdentity, rsvp: Rsvp, now: datetime) -> None:
-        """Copy what changed back onto the rows :meth:`of` copied."""
-        if self.pending_changed:
-            ident.pending_input, ident.pending_data = self.pending_input, self.pending_data
-        if self.answer_changed:
-            rsvp.status = self.answer.status
-            rsvp.reason = self.answer.reason
-            rsvp.substitute_name = self.answer.substitute_name
-            rsvp.substitute_position = self.answer.substitute_position
-            rsvp.answered_at = self.answer.answered_at
-            rsvp.updated_at = now
 
 
 def _audited(view: RsvpView) -> dict[str, Any]:
@@ -228,12 +215,7 @@ class RsvpService:
             self._decide(linked.get(key), account, choice, now, audits)
             for key, (account, choice) in zip(accounts, taps, strict=True)
         ]
-        await queries.store_answering(
-            session,
-            answers=[_answer_row(a, now) for a in linked.values() if a.answer_changed],
-            questions=[_question_row(a) for a in linked.values() if a.pending_changed],
-        )
-        await queries.insert_audit(session, audits)
+        await _store(session, linked.values(), now, audits)
         return results
 
     def _decide(
@@ -298,8 +280,8 @@ class RsvpService:
             answering, now = Answering.of(ident, rsvp), self._ctx.clock.now()
             awaiting = Awaiting(ident.pending_input)
             result = self._typed(answering, awaiting, account, text, now, audits)
-            answering.store(ident, rsvp, now)
-            await queries.insert_audit(session, audits)
+            # The ORM flushes only what it changed on ``ident`` (last_message_id) at commit.
+            await _store(session, [answering], now, audits)
             return result
 
     def _typed(
@@ -379,6 +361,22 @@ def _answering(row: queries.AnsweringRow) -> Answering:
         row.identity_id, row.delegate_id, row.rsvp_id, RsvpView.of(row),
         row.pending_input, row.pending_data,
     )  # fmt: skip
+
+
+async def _store(
+    session: AsyncSession,
+    answerings: Iterable[Answering],
+    now: datetime,
+    audits: list[dict[str, Any]],
+) -> None:
+    """Write what the decisions changed, one statement per kind, and their audit entries."""
+    answerings = list(answerings)
+    await queries.store_answering(
+        session,
+        answers=[_answer_row(a, now) for a in answerings if a.answer_changed],
+        questions=[_question_row(a) for a in answerings if a.pending_changed],
+    )
+    await queries.insert_audit(session, audits)
 
 
 def _answer_row(answering: Answering, now: datetime) -> dict[str, Any]:
