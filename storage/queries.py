@@ -7,14 +7,25 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
+from storage.models import (
+    AuditEntry,
+    ChannelIdentity,
+    Delegate,
+    HandledUpdate,
+    Invitation,
+    Meeting,
+    Rsvp,
+)
 
 # The declared tables, for statements that skip the ORM (declarative makes them Tables).
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 IDENTITY_TABLE: Table = ChannelIdentity.__table__  # type: ignore[assignment]
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
+HANDLED_TABLE: Table = HandledUpdate.__table__  # type: ignore[assignment]
 
 
 async def meeting_by_code(session: AsyncSession, code: str) -> Meeting | None:
@@ -225,3 +236,11 @@ async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     if rows:
         connection = await session.connection()
         await connection.execute(insert(AUDIT_TABLE), rows)
+
+
+async def insert_handled_updates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Store handled update ids (columns of :class:`HandledUpdate` as dicts) in one statement,
+    as a table insert; an id stored twice (two processes, or a restart between) is no error."""
+    connection = await session.connection()
+    insert_into = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
+    await connection.execute(insert_into(HANDLED_TABLE).on_conflict_do_nothing(), rows)

@@ -19,12 +19,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.context import ServiceContext
+from storage import queries
 from storage.models import HandledUpdate
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,6 @@ KEEP = timedelta(hours=48)
 PURGE_EVERY = timedelta(hours=1)
 
 Handled = tuple[int, int, datetime]  # bot id, update id, when
-TABLE: Table = HandledUpdate.__table__  # type: ignore[assignment]  # declared, so a Table
 
 
 class HandledUpdates:
@@ -115,8 +113,5 @@ class HandledUpdates:
                 delete(HandledUpdate).where(HandledUpdate.handled_at < now - KEEP)
             )
             self._purged_at = now
-        # A copy recorded twice (two processes, or a restart in between) is no error.
-        connection = await session.connection()  # a table insert: no ORM bulk machinery
-        insert = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
-        await connection.execute(insert(TABLE).on_conflict_do_nothing(), rows)
+        await queries.insert_handled_updates(session, rows)
         return [None] * len(batch)
