@@ -3,8 +3,8 @@
 A tap costs one SQLite write transaction, and most of that cost is the round trips, not the
 data. When many delegates tap at once (the invitation has just gone out), the taps that arrive
 while one transaction is in progress are decided together in the next: one read of their
-accounts, one of their answers, one commit. A lone caller still gets a batch of one at once,
-so nothing ever waits for a timer, and a quiet bot behaves exactly as before.
+accounts and answers, one write of what changed, one commit. A lone caller still gets a batch
+of one at once, so nothing ever waits for a timer, and a quiet bot behaves exactly as before.
 
 :class:`GroupCommit` carries this across services: SQLite takes one write transaction at a
 time, so two services each committing their own batches (the taps' answers, the ids of the
@@ -122,8 +122,6 @@ class GroupCommit:
         async with unit_of_work(self._sessions) as session:
             for work, indexes in parts.items():
                 done = await work(session, [batch[index][1] for index in indexes])
-                if len(done) != len(indexes):
-                    raise RuntimeError(f"a batch of {len(indexes)} gave {len(done)} results")
-                for index, result in zip(indexes, done, strict=True):
+                for index, result in zip(indexes, done, strict=True):  # one result per item
                     results[index] = result
         return results
