@@ -14,15 +14,19 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util.concurrency import await_
+
+from storage.sqlite_driver import one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_S = 15
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite: WAL, foreign keys, busy timeout and BEGIN IMMEDIATE."""
-    if make_url(url).get_backend_name() != "sqlite":
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    if parsed.get_driver_name() == "aiosqlite":
+        kwargs.setdefault("module", one_trip_dbapi())  # one trip per statement
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -42,11 +46,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Straight to the driver: one trip to aiosqlite's thread instead of three (a cursor
-        # opened, the statement, the cursor closed). Every transaction pays it, and at a surge
-        # of taps the trips, not SQLite, are what a write transaction costs.
+        # Straight to the DBAPI connection, as SQLAlchemy's own BEGIN would go: one trip to
+        # aiosqlite's thread (storage.sqlite_driver).
         try:
-            await_(connection.connection.driver_connection.execute("BEGIN IMMEDIATE"))
+            connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:  # as SQLAlchemy would raise it (SQLITE_BUSY: locked)
             raise DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
 

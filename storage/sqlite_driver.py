@@ -1,0 +1,165 @@
+"""SQLAlchemy's aiosqlite adapter, with one trip to the database thread per statement.
+
+aiosqlite runs each sqlite3 call on a thread of its own and hands the result back to the event
+loop. SQLAlchemy's adapter (``sqlalchemy.dialects.sqlite.aiosqlite``) makes one such call per
+DBAPI step: a cursor opened, the statement executed, its rows fetched, the cursor closed — four
+trips for a SELECT, three for an INSERT — and a ROLLBACK each time a connection goes back to the
+pool, even just after a COMMIT. A trip is nothing to SQLite, but its answer waits for the
+loop's next turn, and when many delegates tap at once a turn carries everyone else's work too.
+At such a surge the trips, not SQLite, were what a write transaction cost: sixteen per
+transaction in bench/load.py, for five statements.
+
+Here a statement runs whole on the thread in one trip (executed, every row fetched, the cursor
+closed), and a COMMIT or ROLLBACK with no transaction open makes no trip at all. The rest is
+SQLAlchemy's adapter unchanged: the connection, its errors, the server-side cursors of streamed
+results. :func:`storage.engine.create_engine` installs it for ``sqlite+aiosqlite`` URLs.
+
+The one trip is aiosqlite's ``Connection._execute`` (run a function on the connection's thread),
+as SQLAlchemy's own adapter reaches into aiosqlite's ``_tx`` queue and ``_conn``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+Description = tuple[tuple[Any, ...], ...] | None
+Outcome = tuple[Description, list[Any], int, int | None]  # description, rows, rowcount, lastrowid
+
+
+def _run_statement(
+    connection: aiosqlite.Connection, operation: str, parameters: Any, *, many: bool
+) -> Outcome:
+    """On the connection's thread: the statement, its rows, and the cursor closed."""
+    cursor = connection._conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A client-side cursor whose statement is one trip; it holds the results, not a cursor."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    _awaitable_cursor_close = False  # nothing is open on the thread to close
+    arraysize = 1
+
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
+        # Not the base's __init__: it opens an aiosqlite cursor, a trip of its own.
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows: collections.deque[Any] = collections.deque()
+        self._description: Description = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        """sqlite3 ignores input sizes."""
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            return await_(self._run(operation, parameters, many=False))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        try:
+            return await_(self._run(operation, seq_of_parameters, many=True))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
+        async with self._adapt_connection._execute_mutex:
+            try:
+                outcome: Outcome = await self._connection._execute(
+                    _run_statement, self._connection, operation, parameters, many=many
+                )
+            except asyncio.CancelledError:
+                # The statement still runs on the thread (a BEGIN may yet take the lock), so
+                # what the loop's thread sees of the connection is no longer to be trusted.
+                if isinstance(self._adapt_connection, OneTripConnection):
+                    self._adapt_connection.abandoned = True
+                raise
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection, with :class:`OneTripCursor` and no empty ends."""
+
+    __slots__ = ("abandoned",)
+
+    _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.abandoned = False  # a statement's trip was cancelled and may still be running
+
+    def commit(self) -> None:
+        if self._may_be_in_transaction():
+            super().commit()
+            self.abandoned = False  # the COMMIT ran after whatever was still running
+
+    def rollback(self) -> None:
+        # Every connection going back to the pool is rolled back, most often just after its
+        # COMMIT: with nothing open, sqlite3 would do nothing, so the trip is saved.
+        if self._may_be_in_transaction():
+            super().rollback()
+            self.abandoned = False  # the ROLLBACK ran after whatever was still running
+
+    def _may_be_in_transaction(self) -> bool:
+        if self.abandoned:  # the thread may be about to open one: ask it, in turn
+            return True
+        # Otherwise nothing runs on the thread for this connection, whose user is waiting for
+        # this very call, so the loop's thread may read the state.
+        return self._connection._connection is not None and self._connection.in_transaction
+
+
+class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module SQLAlchemy's aiosqlite dialect is given (``create_engine(module=…)``)."""
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        return OneTripConnection(self, super().connect(*arg, **kw)._connection)
+
+
+def one_trip_dbapi() -> OneTripDbapi:
+    return OneTripDbapi(aiosqlite, sqlite3)

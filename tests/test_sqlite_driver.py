@@ -1,0 +1,157 @@
+"""storage.sqlite_driver: a statement is one trip to aiosqlite's thread, and nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.engine import create_engine, create_sessionmaker
+from storage.models import Meeting
+
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
+        await connection.run_sync(lambda sync: Meeting.__table__.create(sync))
+    yield engine
+    await engine.dispose()
+
+
+class Trips(Counter[str]):
+    """Every call run on an aiosqlite thread, by what it ran (the SQL's verb, for a statement).
+
+    With :meth:`hold_begins`, a BEGIN waits on the thread, as it would for the write lock,
+    until a ROLLBACK is on its way or the gate opens.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.begun = asyncio.Event()  # a BEGIN is on its way to the thread
+        self._gate: threading.Event | None = None
+
+    def hold_begins(self) -> threading.Event:
+        self._gate = threading.Event()
+        return self._gate
+
+    def made(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[..., Any]:
+        sql = next((arg for arg in args if isinstance(arg, str)), None)
+        self[sql.split()[0] if sql else getattr(fn, "__name__", "?")] += 1
+        gate = self._gate
+        if gate is not None and fn.__name__ == "rollback":
+            gate.set()
+        if sql != "BEGIN IMMEDIATE":
+            return fn
+        self.begun.set()
+        if gate is None:
+            return fn
+
+        def held(*args: Any, **kw: Any) -> Any:
+            gate.wait(timeout=10)
+            return fn(*args, **kw)
+
+        return held
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> Trips:
+    made = Trips()
+    original = aiosqlite.Connection._execute
+
+    async def counted(
+        self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kw: Any
+    ) -> Any:
+        return await original(self, partial(made.made(fn, args), *args, **kw))
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return made
+
+
+async def test_a_write_transaction_makes_one_trip_per_statement_and_none_to_return_its_connection(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    async with engine.connect() as connection:  # the pool's connection, made before counting
+        await connection.execute(text("SELECT 1"))
+    trips.clear()
+    async with engine.begin() as connection:
+        await connection.execute(text("SELECT count(*) FROM t"))
+        await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+    # SQLAlchemy's own adapter: BEGIN 1, SELECT 4 (cursor, execute, fetch, close), INSERT 3,
+    # COMMIT 1, and a ROLLBACK as the connection goes back to the pool.
+    assert trips == Counter({"BEGIN": 1, "SELECT": 1, "INSERT": 1, "commit": 1})
+
+
+async def test_rows_row_counts_and_new_ids_come_back_from_the_one_trip(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    sessions = create_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        meeting = Meeting(code="m", title="Hội nghị", starts_at=NOW, created_at=NOW)
+        session.add(meeting)
+        await session.flush()
+        new_id = meeting.id
+        await session.execute(
+            text("INSERT INTO t (v) VALUES (:v)"), [{"v": "a"}, {"v": "b"}, {"v": "c"}]
+        )
+        changed = await session.execute(text("UPDATE t SET v = v || '!' WHERE v != 'b'"))
+        rows = (await session.execute(text("SELECT v FROM t ORDER BY k"))).all()
+    assert new_id == 1
+    assert changed.rowcount == 2  # type: ignore[attr-defined]
+    assert [v for (v,) in rows] == ["a!", "b", "c!"]
+    async with sessions() as session:
+        assert await session.get(Meeting, new_id) is not None
+
+
+async def test_a_failed_statement_is_an_sqlalchemy_error_and_its_transaction_rolls_back(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    sessions = create_sessionmaker(engine)
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        async with sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
+            await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
+    assert trips["rollback"] == 1  # a transaction was open: its ROLLBACK makes the trip
+    async with sessions() as session, session.begin():  # the write lock was released
+        await session.execute(text("INSERT INTO t (v) VALUES ('b')"))
+    async with sessions() as session:
+        assert (await session.scalars(text("SELECT v FROM t"))).all() == ["b"]
+
+
+async def test_a_statement_cancelled_on_its_way_still_has_its_transaction_rolled_back(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    # A BEGIN waiting on the thread (for the write lock) is abandoned by its task, and runs
+    # later. The connection's ROLLBACK must follow it there, or the connection goes back to the
+    # pool inside a transaction, holding the lock, and the next write fails.
+    sessions = create_sessionmaker(engine)
+
+    async def write(v: str) -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": v})
+
+    gate = trips.hold_begins()
+    waiting = asyncio.create_task(write("lost"))
+    await trips.begun.wait()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    gate.set()  # had no ROLLBACK come, the BEGIN runs now, after its task has ended
+    assert trips["rollback"] == 1
+    await asyncio.wait_for(write("kept"), timeout=5)
+    async with sessions() as session:
+        assert (await session.scalars(text("SELECT v FROM t"))).all() == ["kept"]
