@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,11 +20,9 @@ SQLITE_BUSY_TIMEOUT_S = 15
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite: WAL, foreign keys, busy timeout and BEGIN IMMEDIATE."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
+    if make_url(url).get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
-    if parsed.get_driver_name() == "aiosqlite":
-        kwargs.setdefault("module", one_trip_dbapi())  # one trip per statement
+    kwargs.setdefault("module", one_trip_dbapi())  # aiosqlite, one trip per statement
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -46,12 +42,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Straight to the DBAPI connection, as SQLAlchemy's own BEGIN would go: one trip to
-        # aiosqlite's thread (storage.sqlite_driver).
-        try:
-            connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:  # as SQLAlchemy would raise it (SQLITE_BUSY: locked)
-            raise DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
+        # The BEGIN rides in the trip of the transaction's first statement to aiosqlite's
+        # thread (storage.sqlite_driver); a lock it cannot take fails that statement.
+        connection.connection.dbapi_connection.begin_with_next_statement("BEGIN IMMEDIATE")
 
     return engine
 

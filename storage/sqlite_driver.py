@@ -10,9 +10,12 @@ At such a surge the trips, not SQLite, were what a write transaction cost: sixte
 transaction in bench/load.py, for five statements.
 
 Here a statement runs whole on the thread in one trip (executed, every row fetched, the cursor
-closed), and a COMMIT or ROLLBACK with no transaction open makes no trip at all. The rest is
-SQLAlchemy's adapter unchanged: the connection, its errors, the server-side cursors of streamed
-results. :func:`storage.engine.create_engine` installs it for ``sqlite+aiosqlite`` URLs.
+closed); a transaction's BEGIN rides in the trip of its first statement
+(:meth:`OneTripConnection.begin_with_next_statement`); and a COMMIT or ROLLBACK with no
+transaction open makes no trip at all. A write transaction of five statements is now six trips.
+The rest is SQLAlchemy's adapter unchanged: the connection, its errors, the server-side cursors
+of streamed results. :func:`storage.engine.create_engine` installs it for ``sqlite+aiosqlite``
+URLs.
 
 The one trip is aiosqlite's ``Connection._execute`` (run a function on the connection's thread),
 as SQLAlchemy's own adapter reaches into aiosqlite's ``_tx`` queue and ``_conn``.
@@ -20,11 +23,10 @@ as SQLAlchemy's own adapter reaches into aiosqlite's ``_tx`` queue and ``_conn``
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
@@ -41,11 +43,14 @@ Outcome = tuple[Description, list[Any], int, int | None]  # description, rows, r
 
 
 def _run_statement(
-    connection: aiosqlite.Connection, operation: str, parameters: Any, *, many: bool
+    connection: aiosqlite.Connection, operation: str, parameters: Any, *, many: bool, begin: str
 ) -> Outcome:
-    """On the connection's thread: the statement, its rows, and the cursor closed."""
+    """On the connection's thread: the pending BEGIN if any, the statement, its rows, and the
+    cursor closed."""
     cursor = connection._conn.cursor()
     try:
+        if begin:
+            cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
         elif parameters is None:
@@ -108,17 +113,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             self._adapt_connection._handle_exception(error)
 
     async def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
-            try:
-                outcome: Outcome = await self._connection._execute(
-                    _run_statement, self._connection, operation, parameters, many=many
-                )
-            except asyncio.CancelledError:
-                # The statement still runs on the thread (a BEGIN may yet take the lock), so
-                # what the loop's thread sees of the connection is no longer to be trusted.
-                if isinstance(self._adapt_connection, OneTripConnection):
-                    self._adapt_connection.abandoned = True
-                raise
+        connection = cast("OneTripConnection", self._adapt_connection)  # its _cursor_cls
+        begin = connection.take_begin()
+        async with connection._execute_mutex:
+            outcome: Outcome = await self._connection._execute(
+                _run_statement, self._connection, operation, parameters, many=many, begin=begin
+            )
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -126,31 +126,47 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection, with :class:`OneTripCursor` and no empty ends."""
 
-    __slots__ = ("abandoned",)
+    __slots__ = ("_begin",)
 
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
-        self.abandoned = False  # a statement's trip was cancelled and may still be running
+        self._begin = ""
+
+    def begin_with_next_statement(self, begin: str) -> None:
+        """Run ``begin`` (a transaction's BEGIN) on the thread just before the next statement,
+        in its trip. It fails as that statement would; a COMMIT or ROLLBACK before any
+        statement drops it, since no transaction was opened."""
+        self._begin = begin
+
+    def take_begin(self) -> str:
+        begin, self._begin = self._begin, ""
+        return begin
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin:
+            # A streamed result reads through aiosqlite's own cursor, step by step: its
+            # transaction begins first, in a trip of its own.
+            OneTripCursor(self).execute(self.take_begin())
+        return super().cursor(server_side)
 
     def commit(self) -> None:
+        self._begin = ""
         if self._may_be_in_transaction():
             super().commit()
-            self.abandoned = False  # the COMMIT ran after whatever was still running
 
     def rollback(self) -> None:
+        self._begin = ""
         # Every connection going back to the pool is rolled back, most often just after its
         # COMMIT: with nothing open, sqlite3 would do nothing, so the trip is saved.
         if self._may_be_in_transaction():
             super().rollback()
-            self.abandoned = False  # the ROLLBACK ran after whatever was still running
 
     def _may_be_in_transaction(self) -> bool:
-        if self.abandoned:  # the thread may be about to open one: ask it, in turn
-            return True
-        # Otherwise nothing runs on the thread for this connection, whose user is waiting for
-        # this very call, so the loop's thread may read the state.
+        # Read from the loop's thread: nothing runs on the thread for this connection, whose
+        # user is waiting for this very call. (A statement whose wait is cancelled leaves its
+        # trip running, but SQLAlchemy then closes the connection instead of rolling it back.)
         return self._connection._connection is not None and self._connection.in_transaction
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -37,7 +38,7 @@ class Trips(Counter[str]):
     """Every call run on an aiosqlite thread, by what it ran (the SQL's verb, for a statement).
 
     With :meth:`hold_begins`, a BEGIN waits on the thread, as it would for the write lock,
-    until a ROLLBACK is on its way or the gate opens.
+    until the gate opens.
     """
 
     def __init__(self) -> None:
@@ -49,15 +50,16 @@ class Trips(Counter[str]):
         self._gate = threading.Event()
         return self._gate
 
-    def made(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[..., Any]:
-        sql = next((arg for arg in args if isinstance(arg, str)), None)
-        self[sql.split()[0] if sql else getattr(fn, "__name__", "?")] += 1
-        gate = self._gate
-        if gate is not None and fn.__name__ == "rollback":
-            gate.set()
-        if sql != "BEGIN IMMEDIATE":
+    def made(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Callable[..., Any]:
+        sql = [kw.get("begin"), next((arg for arg in args if isinstance(arg, str)), None)]
+        verbs = [statement.split()[0] for statement in sql if statement]
+        self["+".join(verbs) or getattr(fn, "__name__", "?")] += 1
+        if "BEGIN" not in verbs:
             return fn
         self.begun.set()
+        gate = self._gate
         if gate is None:
             return fn
 
@@ -76,7 +78,7 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Trips:
     async def counted(
         self: aiosqlite.Connection, fn: Callable[..., Any], *args: Any, **kw: Any
     ) -> Any:
-        return await original(self, partial(made.made(fn, args), *args, **kw))
+        return await original(self, partial(made.made(fn, args, kw), *args, **kw))
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     return made
@@ -91,9 +93,37 @@ async def test_a_write_transaction_makes_one_trip_per_statement_and_none_to_retu
     async with engine.begin() as connection:
         await connection.execute(text("SELECT count(*) FROM t"))
         await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
-    # SQLAlchemy's own adapter: BEGIN 1, SELECT 4 (cursor, execute, fetch, close), INSERT 3,
-    # COMMIT 1, and a ROLLBACK as the connection goes back to the pool.
-    assert trips == Counter({"BEGIN": 1, "SELECT": 1, "INSERT": 1, "commit": 1})
+    # SQLAlchemy's own adapter: BEGIN 3 (cursor, execute, close), SELECT 4 (cursor, execute,
+    # fetch, close), INSERT 3, COMMIT 1, and a ROLLBACK as the connection goes back to the pool.
+    assert trips == Counter({"BEGIN+SELECT": 1, "INSERT": 1, "commit": 1})
+
+
+async def test_a_transaction_without_statements_makes_no_trip_and_the_next_still_begins(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    async with engine.begin():
+        pass
+    assert trips == Counter()
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t (v) VALUES ('a')"))
+    assert trips == Counter({"BEGIN+INSERT": 1, "commit": 1})
+
+
+async def test_a_streamed_result_reads_inside_its_transaction(
+    engine: AsyncEngine, trips: Trips, tmp_path: Path
+) -> None:
+    holder = sqlite3.connect(tmp_path / "trips.db", isolation_level=None, timeout=0)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (v) VALUES ('a'), ('b')"))
+        async with engine.begin() as connection:
+            streamed = await connection.stream(text("SELECT v FROM t ORDER BY k"))
+            assert [v async for (v,) in streamed] == ["a", "b"]
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                holder.execute("BEGIN IMMEDIATE")  # the stream's transaction holds the lock
+    finally:
+        holder.close()
+    assert trips["BEGIN"] == 1  # the stream's own BEGIN, before aiosqlite's cursor
 
 
 async def test_rows_row_counts_and_new_ids_come_back_from_the_one_trip(
@@ -132,12 +162,13 @@ async def test_a_failed_statement_is_an_sqlalchemy_error_and_its_transaction_rol
         assert (await session.scalars(text("SELECT v FROM t"))).all() == ["b"]
 
 
-async def test_a_statement_cancelled_on_its_way_still_has_its_transaction_rolled_back(
+async def test_a_statement_cancelled_on_its_way_costs_its_connection_and_nothing_else(
     engine: AsyncEngine, trips: Trips
 ) -> None:
-    # A BEGIN waiting on the thread (for the write lock) is abandoned by its task, and runs
-    # later. The connection's ROLLBACK must follow it there, or the connection goes back to the
-    # pool inside a transaction, holding the lock, and the next write fails.
+    # A statement waiting on the thread (its BEGIN, for the write lock) is abandoned by its
+    # task, and runs later. Its connection must not go back to the pool, where it would hold
+    # the lock inside a transaction and fail the next write: SQLAlchemy closes it, in the
+    # thread's turn, and no ROLLBACK decides from a state the thread is still changing.
     sessions = create_sessionmaker(engine)
 
     async def write(v: str) -> None:
@@ -146,12 +177,12 @@ async def test_a_statement_cancelled_on_its_way_still_has_its_transaction_rolled
 
     gate = trips.hold_begins()
     waiting = asyncio.create_task(write("lost"))
-    await trips.begun.wait()
+    await asyncio.wait_for(trips.begun.wait(), timeout=5)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    gate.set()  # had no ROLLBACK come, the BEGIN runs now, after its task has ended
-    assert trips["rollback"] == 1
+    gate.set()  # the statement runs now, after its task has ended
+    assert trips == Counter({"BEGIN+INSERT": 1, "close": 1})
     await asyncio.wait_for(write("kept"), timeout=5)
     async with sessions() as session:
         assert (await session.scalars(text("SELECT v FROM t"))).all() == ["kept"]
