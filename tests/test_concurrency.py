@@ -9,22 +9,24 @@ import gc
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackContext, MessageHandler, filters
 
 from bot.domain.rsvp import RsvpStatus
-from bot.services.batching import Batcher
+from bot.services.batching import Batcher, GroupCommit
 from handlers.telegram.app import serve
 from handlers.telegram.updates import REPLIES_AT_ONCE, ChatOrderedUpdateProcessor, reply_later
-from storage.models import AuditEntry, Delegate, Rsvp
+from storage.models import AuditEntry, Delegate, Meeting, Rsvp
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import BotHarness
 
+NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 ATTENDING = "✅ Đã ghi nhận: đồng chí tham dự hội nghị."
 
 # --- group commit ------------------------------------------------------------------------------
@@ -107,6 +109,59 @@ async def test_a_caller_that_gives_up_does_not_stop_the_others() -> None:
     assert await first == "A" and await patient == "C"
     assert impatient.cancelled()
     assert recorder.batches == [["a"], ["b", "c"]]  # the work of "b" was done all the same
+
+
+async def test_group_commit_runs_each_work_once_a_transaction_and_a_failure_rolls_back_only_its_item(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    calls: list[tuple[str, list[str]]] = []
+    hold, inside = asyncio.Event(), asyncio.Event()
+
+    async def answers(session: AsyncSession, items: Sequence[str]) -> list[str]:
+        calls.append(("answers", list(items)))
+        inside.set()
+        await hold.wait()
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [item.upper() for item in items]
+
+    async def meetings(session: AsyncSession, codes: Sequence[str]) -> list[int]:
+        calls.append(("meetings", list(codes)))
+        session.add_all(
+            Meeting(code=code, title=code, starts_at=NOW, created_at=NOW) for code in codes
+        )
+        await session.flush()
+        return [len(code) for code in codes]
+
+    commit = GroupCommit(sessions)
+    first = asyncio.create_task(commit.submit(answers, "a"))
+    await inside.wait()  # the first transaction is being written
+    later = [
+        asyncio.create_task(commit.submit(work, item))  # type: ignore[arg-type]
+        for work, item in ((meetings, "m1"), (answers, "bad"), (meetings, "m22"), (answers, "b"))
+    ]
+    await asyncio.sleep(0)  # let them queue (a scheduling point, not a wait for time)
+    hold.set()
+    results = await asyncio.gather(first, *later, return_exceptions=True)
+
+    assert results[:2] == ["A", 2] and results[3:] == [3, "B"]
+    assert isinstance(results[2], ValueError)
+    assert calls == [
+        ("answers", ["a"]),
+        # the next transaction: each work once, on its items in arrival order; it fails ...
+        ("meetings", ["m1", "m22"]),
+        ("answers", ["bad", "b"]),
+        # ... so each item is written again alone, and only "bad" fails
+        ("meetings", ["m1"]),
+        ("answers", ["bad"]),
+        ("meetings", ["m22"]),
+        ("answers", ["b"]),
+    ]
+    async with sessions() as session:  # the failed transaction's meetings were rolled back
+        assert (await session.scalars(select(Meeting.code).order_by(Meeting.code))).all() == [
+            "m1",
+            "m22",
+        ]
 
 
 def count_answer_writes(engine: AsyncEngine) -> Counter[str]:
