@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -44,7 +46,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # The BEGIN rides in the trip of the transaction's first statement to aiosqlite's
         # thread (storage.sqlite_driver); a lock it cannot take fails that statement.
-        connection.connection.dbapi_connection.begin_with_next_statement("BEGIN IMMEDIATE")
+        try:
+            connection.connection.dbapi_connection.begin_with_next_statement("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:  # as SQLAlchemy raises a statement's
+            raise DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
 
     return engine
 

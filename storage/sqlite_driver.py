@@ -47,10 +47,16 @@ def _run_statement(
 ) -> Outcome:
     """On the connection's thread: the pending BEGIN if any, the statement, its rows, and the
     cursor closed."""
+    if begin:
+        try:
+            connection._conn.execute(
+                begin
+            ).close()  # its own cursor: lastrowid stays the statement's
+        except sqlite3.Error as error:
+            error.add_note(f"while beginning the transaction: {begin}")
+            raise
     cursor = connection._conn.cursor()
     try:
-        if begin:
-            cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
         elif parameters is None:
@@ -67,10 +73,9 @@ def _run_statement(
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A client-side cursor whose statement is one trip; it holds the results, not a cursor."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_description", "_lastrowid", "_rowcount", "arraysize")
 
     _awaitable_cursor_close = False  # nothing is open on the thread to close
-    arraysize = 1
 
     def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
         # Not the base's __init__: it opens an aiosqlite cursor, a trip of its own.
@@ -81,6 +86,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Description = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self.arraysize = 1
 
     @property
     def description(self) -> Any:
@@ -100,6 +106,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def setinputsizes(self, *inputsizes: Any) -> None:
         """sqlite3 ignores input sizes."""
 
+    def nextset(self) -> None:
+        raise self._adapt_connection.dbapi.NotSupportedError("SQLite has one result set")
+
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
             return await_(self._run(operation, parameters, many=False))
@@ -116,9 +125,17 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         connection = cast("OneTripConnection", self._adapt_connection)  # its _cursor_cls
         begin = connection.take_begin()
         async with connection._execute_mutex:
-            outcome: Outcome = await self._connection._execute(
-                _run_statement, self._connection, operation, parameters, many=many, begin=begin
-            )
+            try:
+                outcome: Outcome = await self._connection._execute(
+                    _run_statement, self._connection, operation, parameters, many=many, begin=begin
+                )
+            except sqlite3.Error:
+                # The trip is over, so the state may be read. If the BEGIN failed (the lock was
+                # not to be had), or SQLite rolled the transaction back, the next statement of
+                # this transaction must begin it again, not run on its own in autocommit.
+                if begin and not connection.in_transaction_now():
+                    connection.begin_with_next_statement(begin)
+                raise
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -138,6 +155,10 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """Run ``begin`` (a transaction's BEGIN) on the thread just before the next statement,
         in its trip. It fails as that statement would; a COMMIT or ROLLBACK before any
         statement drops it, since no transaction was opened."""
+        if self._begin or self.in_transaction_now():
+            # Two users of one connection (a StaticPool's in-memory database): fail as SQLite
+            # would, rather than let the second's statements join the first's transaction.
+            raise self.dbapi.OperationalError("cannot start a transaction within a transaction")
         self._begin = begin
 
     def take_begin(self) -> str:
@@ -153,17 +174,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         self._begin = ""
-        if self._may_be_in_transaction():
+        if self.in_transaction_now():
             super().commit()
 
     def rollback(self) -> None:
         self._begin = ""
         # Every connection going back to the pool is rolled back, most often just after its
         # COMMIT: with nothing open, sqlite3 would do nothing, so the trip is saved.
-        if self._may_be_in_transaction():
+        if self.in_transaction_now():
             super().rollback()
 
-    def _may_be_in_transaction(self) -> bool:
+    def in_transaction_now(self) -> bool:
+        """Whether SQLite has a transaction open on this connection."""
         # Read from the loop's thread: nothing runs on the thread for this connection, whose
         # user is waiting for this very call. (A statement whose wait is cancelled leaves its
         # trip running, but SQLAlchemy then closes the connection instead of rolling it back.)

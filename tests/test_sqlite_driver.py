@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine, create_sessionmaker
@@ -126,6 +126,43 @@ async def test_a_streamed_result_reads_inside_its_transaction(
     assert trips["BEGIN"] == 1  # the stream's own BEGIN, before aiosqlite's cursor
 
 
+async def test_a_begin_that_found_the_lock_taken_is_run_again_before_the_next_statement(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    # Otherwise the transaction's later statements would run in autocommit, each its own
+    # transaction, and a rollback would undo nothing.
+    holder = sqlite3.connect(tmp_path / "trips.db", isolation_level=None, timeout=0)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("PRAGMA busy_timeout = 0"))  # fail at once
+            await connection.commit()
+            holder.execute("BEGIN IMMEDIATE")
+            transaction = await connection.begin()
+            with pytest.raises(OperationalError, match="database is locked") as locked:
+                await connection.execute(text("SELECT count(*) FROM t"))
+            assert locked.value.orig is not None
+            assert locked.value.orig.__notes__ == [
+                "while beginning the transaction: BEGIN IMMEDIATE"
+            ]
+            holder.execute("COMMIT")
+            await connection.execute(text("INSERT INTO t (v) VALUES ('undone')"))
+            await transaction.rollback()
+        assert holder.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    finally:
+        holder.close()
+
+
+async def test_two_users_of_one_in_memory_connection_cannot_share_a_transaction() -> None:
+    engine = create_engine("sqlite+aiosqlite://")  # one connection for all (StaticPool)
+    try:
+        async with engine.connect() as first, engine.connect() as second:
+            await first.begin()
+            with pytest.raises(OperationalError, match="within a transaction"):
+                await second.begin()
+    finally:
+        await engine.dispose()
+
+
 async def test_rows_row_counts_and_new_ids_come_back_from_the_one_trip(
     engine: AsyncEngine, trips: Trips
 ) -> None:
@@ -179,9 +216,9 @@ async def test_a_statement_cancelled_on_its_way_costs_its_connection_and_nothing
     waiting = asyncio.create_task(write("lost"))
     await asyncio.wait_for(trips.begun.wait(), timeout=5)
     waiting.cancel()
+    gate.set()  # the statement runs, though its task no longer waits for it
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    gate.set()  # the statement runs now, after its task has ended
     assert trips == Counter({"BEGIN+INSERT": 1, "close": 1})
     await asyncio.wait_for(write("kept"), timeout=5)
     async with sessions() as session:
