@@ -7,12 +7,13 @@ trips for a SELECT, three for an INSERT — and a ROLLBACK each time a connectio
 pool, even just after a COMMIT. A trip is nothing to SQLite, but its answer waits for the
 loop's next turn, and when many delegates tap at once a turn carries everyone else's work too.
 At such a surge the trips, not SQLite, were what a write transaction cost: sixteen per
-transaction in bench/load.py, for five statements.
+transaction in bench/load.py, for a BEGIN, four statements and a COMMIT.
 
 Here a statement runs whole on the thread in one trip (executed, every row fetched, the cursor
 closed); a transaction's BEGIN rides in the trip of its first statement
 (:meth:`OneTripConnection.begin_with_next_statement`); and a COMMIT or ROLLBACK with no
-transaction open makes no trip at all. A write transaction of five statements is now six trips.
+transaction open makes no trip at all. That write transaction is now five trips: one per
+statement, and the COMMIT.
 The rest is SQLAlchemy's adapter unchanged: the connection, its errors, the server-side cursors
 of streamed results. :func:`storage.engine.create_engine` installs it for ``sqlite+aiosqlite``
 URLs.
@@ -49,9 +50,8 @@ def _run_statement(
     cursor closed."""
     if begin:
         try:
-            connection._conn.execute(
-                begin
-            ).close()  # its own cursor: lastrowid stays the statement's
+            # On a cursor of its own, so that lastrowid stays the statement's.
+            connection._conn.execute(begin).close()
         except sqlite3.Error as error:
             error.add_note(f"while beginning the transaction: {begin}")
             raise
