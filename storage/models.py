@@ -35,6 +35,11 @@ class Meeting(Base):
     title: Mapped[str] = mapped_column(String(500))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The revision of the meeting's calendar event (bot.services.meetings): SEQUENCE, a digest
+    # of what the event says, and when that last changed (DTSTAMP).
+    calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    calendar_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    calendar_revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Delegate(Base):

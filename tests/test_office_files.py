@@ -252,9 +252,13 @@ async def test_lich_sends_a_linked_delegate_the_meeting_calendar(harness: BotHar
     assert (start.hour, start.minute, str(start.tzinfo)) == (8, 0, "Asia/Ho_Chi_Minh")
     assert str(event["LOCATION"]).startswith("Hội trường Hội LHPN Hà Nội, ")
     assert "07:30–08:00 Đón tiếp đại biểu" in str(event["DESCRIPTION"])
+    # The first revision of the event, stamped when the bot first saw the plan.
+    assert event["SEQUENCE"] == 0
+    assert event.decoded("DTSTAMP") == harness.services.ctx.calendar.revised_at
     # The same file the meeting-morning messages attach.
     config = harness.services.config
-    assert content == meeting_calendar(config, load_catalog(config.meeting.locale))
+    catalog = load_catalog(config.meeting.locale)
+    assert content == meeting_calendar(config, catalog, harness.services.ctx.calendar)
 
 
 async def test_lich_asks_a_stranger_to_open_their_link(harness: BotHarness) -> None:

@@ -6,15 +6,19 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Config
 from bot.delegate_file import DelegateRow
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus, answers_open
 from bot.domain.tokens import TOKEN_BYTES, deep_link, looks_like_token, new_token
 from bot.services import Services
 from bot.services.invitations import ChatAccount, LinkOutcome
+from bot.services.meetings import CalendarRevision, sync_meeting
 from bot.services.rsvp import RsvpChoice, RsvpStep
-from storage.models import AuditEntry, Delegate, Invitation, Rsvp
+from schedules.clock import ManualClock
+from storage.models import AuditEntry, Delegate, Invitation, Meeting, Rsvp
 
 ALICE = ChatAccount("telegram", "42", "42")
 
@@ -156,3 +160,54 @@ async def test_reimport_matches_codes_without_case(services: Services) -> None:
     )
     assert (summary.created, summary.updated, summary.absent) == (0, 1, [])
     assert await count(services, Delegate) == 1
+
+
+# --- the meeting's calendar event ---------------------------------------------------------------
+
+
+def moved(config: Config, by: timedelta) -> Config:
+    meeting = config.meeting.model_copy(
+        update={"starts_at": config.meeting.starts_at + by, "ends_at": config.meeting.ends_at + by}
+    )
+    return config.model_copy(update={"meeting": meeting})
+
+
+async def test_a_plan_that_moves_the_meeting_earlier_revises_its_calendar_event(
+    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    first = await sync_meeting(sessions, config, clock)
+    assert first.calendar == CalendarRevision(sequence=0, revised_at=clock.now())
+
+    clock.advance(timedelta(days=1))
+    same = await sync_meeting(sessions, config, clock)  # a restart with the same plan
+    assert same == first
+
+    clock.advance(timedelta(days=1))
+    earlier = await sync_meeting(sessions, moved(config, -timedelta(hours=2)), clock)
+    # A higher SEQUENCE and a later DTSTAMP: calendar apps holding the first file take this one,
+    # though the meeting now starts earlier than the first file's DTSTAMP would suggest.
+    assert earlier.id == first.id
+    assert earlier.calendar == CalendarRevision(sequence=1, revised_at=clock.now())
+
+
+async def test_a_plan_change_the_calendar_event_does_not_show_keeps_its_revision(
+    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    first = await sync_meeting(sessions, config, clock)
+    clock.advance(timedelta(days=1))
+    quieter = config.model_copy(
+        update={"outbox": config.outbox.model_copy(update={"rate_per_second": 10})}
+    )
+    assert (await sync_meeting(sessions, quieter, clock)).calendar == first.calendar
+
+
+async def test_a_meeting_row_kept_before_calendar_revisions_gets_revision_one(
+    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> None:
+    # Its files said SEQUENCE 0 with a DTSTAMP at the meeting's start, later than now.
+    await sync_meeting(sessions, config, clock)
+    async with sessions() as session, session.begin():
+        await session.execute(update(Meeting).values(calendar_fingerprint=None))
+    clock.advance(timedelta(hours=1))
+    synced = await sync_meeting(sessions, config, clock)
+    assert synced.calendar == CalendarRevision(sequence=1, revised_at=clock.now())

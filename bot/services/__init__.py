@@ -78,6 +78,7 @@ def build_outbox(
             services.tasks,
             services.drafts,
             services.ctx.clock,
+            services.ctx.calendar,
         ),
         pacer or Pacer(Limits(overall_per_second=settings.rate_per_second)),
         meeting_id=services.ctx.meeting_id,
@@ -114,8 +115,14 @@ async def build_services(
     ``files`` keeps uploaded speech drafts; by default ``[drafts] directory`` as written
     (the CLI passes it resolved against the config file's folder).
     """
-    meeting_id = await sync_meeting(sessions, config, clock)
-    ctx = ServiceContext(config=config, sessions=sessions, clock=clock, meeting_id=meeting_id)
+    meeting = await sync_meeting(sessions, config, clock)
+    ctx = ServiceContext(
+        config=config,
+        sessions=sessions,
+        clock=clock,
+        meeting_id=meeting.id,
+        calendar=meeting.calendar,
+    )
     reports = ReportService(ctx)
     tasks = TaskService(ctx)
     store = files or FileStore(Path(config.drafts.directory))

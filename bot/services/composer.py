@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
-from bot.domain.ics import CalendarEvent, build_ics, ics_filename
+from bot.domain.ics import build_ics, ics_filename
 from bot.domain.outbound import (
     OFFICE_CHANNEL,
     Button,
@@ -26,6 +26,7 @@ from bot.domain.outbound import (
 )
 from bot.domain.rsvp import RsvpStatus
 from bot.services.drafts import DraftService
+from bot.services.meetings import CalendarRevision, meeting_event
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpChoice, rsvp_action
 from bot.services.tasks import TaskService
@@ -72,29 +73,10 @@ def _mime(name: str) -> str:
     return _MIME.get(Path(name).suffix.lower(), "application/octet-stream")
 
 
-def meeting_calendar(config: Config, catalog: Catalog) -> bytes:
+def meeting_calendar(config: Config, catalog: Catalog, revision: CalendarRevision) -> bytes:
     """The meeting as an .ics file: the morning pack attaches it and ``/lich`` sends it."""
-    meeting = config.meeting
-    description = "\n".join(
-        [meeting.title, ""]
-        + [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in config.agenda]
-    )
     return build_ics(
-        CalendarEvent(
-            uid=f"{meeting.code}@hoinghi",
-            title=meeting.display_title,
-            starts_at=meeting.starts_at,
-            ends_at=meeting.ends_at,
-            timezone=meeting.timezone,
-            location=f"{meeting.venue.name}, {meeting.venue.address}",
-            description=description,
-            latitude=meeting.venue.latitude,
-            longitude=meeting.venue.longitude,
-            organizer_name=meeting.organizer,
-            organizer_label=catalog.plain("ics.organizer"),
-            url=meeting.venue.map_url,
-            stamp=meeting.starts_at,
-        )
+        meeting_event(config, organizer_label=catalog.plain("ics.organizer"), revision=revision)
     )
 
 
@@ -114,6 +96,7 @@ class MessageComposer:
         tasks: TaskService,
         drafts: DraftService,
         clock: Clock,
+        calendar: CalendarRevision,
     ) -> None:
         self._config = config
         self._catalog = catalog
@@ -121,6 +104,7 @@ class MessageComposer:
         self._tasks = tasks
         self._drafts = drafts
         self._clock = clock
+        self._calendar = calendar
 
     # --- what recipients get -------------------------------------------------------------------
 
@@ -379,7 +363,7 @@ class MessageComposer:
 
     def calendar_file(self) -> bytes:
         """The meeting as an .ics file (the same file wherever the bot attaches it)."""
-        return meeting_calendar(self._config, self._catalog)
+        return meeting_calendar(self._config, self._catalog, self._calendar)
 
     def broadcast_text(self, body: str) -> TextPart:
         """An office broadcast as delegates see it."""

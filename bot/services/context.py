@@ -8,18 +8,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.services.batching import GroupCommit
+from bot.services.meetings import CalendarRevision
 from schedules.clock import Clock
 
 
 @dataclass(frozen=True)
 class ServiceContext:
-    """Shared dependencies of the services; ``meeting_id`` is the config's meeting row;
-    ``writes`` the write transactions that services batching their work share."""
+    """Shared dependencies of the services; ``meeting_id`` is the config's meeting row and
+    ``calendar`` the revision of its calendar event; ``writes`` the write transactions that
+    services batching their work share."""
 
     config: Config
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     meeting_id: int
+    calendar: CalendarRevision
     writes: GroupCommit = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,20 +1,82 @@
-"""The meeting row that anchors delegates; kept in step with the config."""
+"""The meeting row that anchors delegates; kept in step with the config.
+
+The row also keeps the revision of the meeting's calendar event. Delegates import the ``.ics``
+file (``/lich``, the morning pack) into their calendars, and a calendar app replaces an event
+it already holds (same UID) only with a newer revision: a higher SEQUENCE, or the same one with
+a later DTSTAMP (RFC 5546). So each time the plan changes what the event says (its time, its
+venue, its programme), SEQUENCE goes up by one and DTSTAMP becomes the time the change was
+seen. A meeting moved earlier then moves in the delegates' calendars too.
+"""
 
 from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
+from bot.domain.ics import CalendarEvent
 from schedules.clock import Clock
 from storage import queries
 from storage.models import Meeting
 from storage.uow import unit_of_work
 
 
+@dataclass(frozen=True)
+class CalendarRevision:
+    """Which revision of the meeting's event an ``.ics`` file carries."""
+
+    sequence: int
+    revised_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncedMeeting:
+    id: int
+    calendar: CalendarRevision
+
+
+def meeting_event(
+    config: Config, *, organizer_label: str = "", revision: CalendarRevision | None = None
+) -> CalendarEvent:
+    """The meeting as a calendar event (``organizer_label`` comes from the text catalog)."""
+    meeting = config.meeting
+    description = "\n".join(
+        [meeting.title, ""]
+        + [f"{item.start:%H:%M}–{item.end:%H:%M} {item.title}" for item in config.agenda]
+    )
+    return CalendarEvent(
+        uid=f"{meeting.code}@hoinghi",
+        title=meeting.display_title,
+        starts_at=meeting.starts_at,
+        ends_at=meeting.ends_at,
+        timezone=meeting.timezone,
+        location=f"{meeting.venue.name}, {meeting.venue.address}",
+        description=description,
+        latitude=meeting.venue.latitude,
+        longitude=meeting.venue.longitude,
+        organizer_name=meeting.organizer,
+        organizer_label=organizer_label,
+        url=meeting.venue.map_url,
+        sequence=revision.sequence if revision else 0,
+        stamp=revision.revised_at if revision else None,
+    )
+
+
+def calendar_fingerprint(config: Config) -> str:
+    """A digest of what the plan's calendar event says, to notice when it changes."""
+    return hashlib.sha256(repr(meeting_event(config)).encode()).hexdigest()
+
+
 async def sync_meeting(
     sessions: async_sessionmaker[AsyncSession], config: Config, clock: Clock
-) -> int:
-    """Create or update the meeting row for ``config``; returns its id."""
+) -> SyncedMeeting:
+    """Create or update the meeting row for ``config``, and revise its calendar event if the
+    plan changed what the event says."""
+    fingerprint = calendar_fingerprint(config)
+    now = clock.now()
     async with unit_of_work(sessions) as session:
         meeting = await queries.meeting_by_code(session, config.meeting.code)
         if meeting is None:
@@ -22,11 +84,21 @@ async def sync_meeting(
                 code=config.meeting.code,
                 title=config.meeting.title,
                 starts_at=config.meeting.starts_at,
-                created_at=clock.now(),
+                created_at=now,
+                calendar_sequence=0,
+                calendar_fingerprint=fingerprint,
+                calendar_revised_at=now,
             )
             session.add(meeting)
         else:
             meeting.title = config.meeting.title
             meeting.starts_at = config.meeting.starts_at
+            if meeting.calendar_fingerprint != fingerprint:
+                # Also from a row kept before revisions were (its files said SEQUENCE 0 and
+                # a DTSTAMP at the meeting's start, which may be later than now).
+                meeting.calendar_sequence += 1
+                meeting.calendar_fingerprint = fingerprint
+                meeting.calendar_revised_at = now
         await session.flush()
-        return meeting.id
+        revised_at = meeting.calendar_revised_at or now
+        return SyncedMeeting(meeting.id, CalendarRevision(meeting.calendar_sequence, revised_at))

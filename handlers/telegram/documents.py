@@ -56,6 +56,9 @@ async def calendar(update: Update, context: Context) -> None:
         await message.reply_html(catalog.html("hint.not_linked", contact=config.office.contact))
         return
     await message.reply_document(
-        InputFile(meeting_calendar(config, catalog), filename=ics_filename(config.meeting.code)),
+        InputFile(
+            meeting_calendar(config, catalog, services.ctx.calendar),
+            filename=ics_filename(config.meeting.code),
+        ),
         caption=catalog.html("meeting_pack.ics_caption"),
     )

@@ -1,0 +1,36 @@
+"""calendar revision of the meeting
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-28 11:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.base
+
+revision: str = "0007"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("calendar_sequence", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(sa.Column("calendar_fingerprint", sa.String(length=64), nullable=True))
+        batch_op.add_column(
+            sa.Column("calendar_revised_at", storage.base.UTCDateTime(timezone=True), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("meetings", schema=None) as batch_op:
+        batch_op.drop_column("calendar_revised_at")
+        batch_op.drop_column("calendar_fingerprint")
+        batch_op.drop_column("calendar_sequence")
