@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
@@ -14,10 +15,12 @@ from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import storage.engine
+from bot.services import Services
 from storage.base import Base
 from storage.engine import create_engine
-from storage.migrate import head_revision
+from storage.migrate import alembic_config, head_revision
 from storage.models import Meeting
+from tests.test_services import row as delegate_row
 
 
 async def test_timestamps_are_stored_in_utc_and_come_back_aware(
@@ -91,3 +94,24 @@ async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -
         revision, diff = await connection.run_sync(compare)
     assert revision == head_revision()
     assert diff == []
+
+
+async def test_downgrading_the_column_migrations_keeps_the_delegates_and_their_answers(
+    engine: AsyncEngine, services: Services
+) -> None:
+    # On SQLite a batch drop_column rebuilds the table; dropping the old table with foreign
+    # keys on would cascade to every child row. The downgrades drop columns in place.
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")  # through 0007 (meetings) and 0003 (delegates)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(downgrade)
+        counts = [
+            (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            for table in ("meetings", "delegates", "rsvps")
+        ]
+    assert counts == [1, 1, 1]

@@ -113,8 +113,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("delegates", schema=None) as batch_op:
-        batch_op.drop_column("role")
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35+), not a batch: on SQLite a batch rebuilds the
+    # table, and dropping the old one with foreign keys on would cascade to every answer.
+    op.drop_column("delegates", "role")
 
     with op.batch_alter_table("task_evidence", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_task_evidence_assignment_id"))

@@ -30,7 +30,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("meetings", schema=None) as batch_op:
-        batch_op.drop_column("calendar_revised_at")
-        batch_op.drop_column("calendar_fingerprint")
-        batch_op.drop_column("calendar_sequence")
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35+), not a batch: on SQLite a batch rebuilds the
+    # table, and dropping the old one with foreign keys on would cascade to every delegate.
+    for column in ("calendar_revised_at", "calendar_fingerprint", "calendar_sequence"):
+        op.drop_column("meetings", column)
