@@ -28,9 +28,13 @@ RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledUpdate.__table__  # type: ignore[assignment]
 
 
-async def meeting_by_code(session: AsyncSession, code: str) -> Meeting | None:
-    """The meeting with this code."""
-    return await session.scalar(select(Meeting).where(Meeting.code == code))
+async def meeting_by_code(
+    session: AsyncSession, code: str, *, for_update: bool = False
+) -> Meeting | None:
+    """The meeting with this code (``for_update``: its row locked until the transaction ends,
+    where the database locks rows; SQLite's BEGIN IMMEDIATE already holds the whole file)."""
+    query = select(Meeting).where(Meeting.code == code)
+    return await session.scalar(query.with_for_update() if for_update else query)
 
 
 def fold_code(code: str) -> str:

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from bot.cli import main
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.services.composer import meeting_calendar
+from bot.services.meetings import meeting_calendar
 from bot.texts import load_catalog
 from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import OFFICE_CHAT, BotHarness

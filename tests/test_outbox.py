@@ -318,6 +318,8 @@ async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confi
         assert upload.file_name == "hoi-nghi-60-KH-BTV.ics"
         event = next(iter(Calendar.from_ical(upload.content).walk("VEVENT")))
         assert event.decoded("DTSTART") == local(2024, 5, 28, 8, 0)
+        # the meeting's calendar revision, as /lich sends it
+        assert event.decoded("DTSTAMP") == harness.services.ctx.calendar.revised_at
     substitute_text = texts(harness, harness.user_for("DB003").id)[-3]
     assert "chuyển thông tin này tới đồng chí Lê Thị Hoa" in substitute_text
     for code in ("DB004", "DB005"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -188,6 +189,33 @@ async def test_a_plan_that_moves_the_meeting_earlier_revises_its_calendar_event(
     # though the meeting now starts earlier than the first file's DTSTAMP would suggest.
     assert earlier.id == first.id
     assert earlier.calendar == CalendarRevision(sequence=1, revised_at=clock.now())
+
+
+def venue_renamed(config: Config) -> Config:
+    venue = config.meeting.venue.model_copy(update={"name": "Hội trường tầng 2"})
+    return config.model_copy(update={"meeting": config.meeting.model_copy(update={"venue": venue})})
+
+
+def agenda_retitled(config: Config) -> Config:
+    first = config.agenda[0].model_copy(update={"title": "Đón tiếp đại biểu, phát tài liệu"})
+    return config.model_copy(update={"agenda": [first, *config.agenda[1:]]})
+
+
+def in_english(config: Config) -> Config:
+    return config.model_copy(update={"meeting": config.meeting.model_copy(update={"locale": "en"})})
+
+
+@pytest.mark.parametrize("change", [venue_renamed, agenda_retitled, in_english])
+async def test_any_change_the_calendar_file_shows_revises_the_event(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    change: Callable[[Config], Config],
+) -> None:
+    await sync_meeting(sessions, config, clock)
+    clock.advance(timedelta(hours=1))
+    changed = await sync_meeting(sessions, change(config), clock)
+    assert changed.calendar == CalendarRevision(sequence=1, revised_at=clock.now())
 
 
 async def test_a_plan_change_the_calendar_event_does_not_show_keeps_its_revision(

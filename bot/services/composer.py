@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
-from bot.domain.ics import build_ics, ics_filename
+from bot.domain.ics import ics_filename
 from bot.domain.outbound import (
     OFFICE_CHANNEL,
     Button,
@@ -26,7 +26,7 @@ from bot.domain.outbound import (
 )
 from bot.domain.rsvp import RsvpStatus
 from bot.services.drafts import DraftService
-from bot.services.meetings import CalendarRevision, meeting_event
+from bot.services.meetings import CalendarRevision, meeting_calendar
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpChoice, rsvp_action
 from bot.services.tasks import TaskService
@@ -71,13 +71,6 @@ _REPORT_PROBLEMS_ONLY = frozenset(
 
 def _mime(name: str) -> str:
     return _MIME.get(Path(name).suffix.lower(), "application/octet-stream")
-
-
-def meeting_calendar(config: Config, catalog: Catalog, revision: CalendarRevision) -> bytes:
-    """The meeting as an .ics file: the morning pack attaches it and ``/lich`` sends it."""
-    return build_ics(
-        meeting_event(config, organizer_label=catalog.plain("ics.organizer"), revision=revision)
-    )
 
 
 def resend_action(message_id: int) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
-from bot.domain.ics import CalendarEvent
+from bot.domain.ics import CalendarEvent, build_ics
+from bot.texts import Catalog, load_catalog
 from schedules.clock import Clock
 from storage import queries
 from storage.models import Meeting
@@ -65,9 +66,21 @@ def meeting_event(
     )
 
 
+def meeting_calendar(config: Config, catalog: Catalog, revision: CalendarRevision) -> bytes:
+    """The meeting as an .ics file: the morning pack attaches it and ``/lich`` sends it."""
+    return build_ics(
+        meeting_event(config, organizer_label=catalog.plain("ics.organizer"), revision=revision)
+    )
+
+
+_ANY_REVISION = CalendarRevision(sequence=0, revised_at=datetime(2000, 1, 1, tzinfo=UTC))
+
+
 def calendar_fingerprint(config: Config) -> str:
-    """A digest of what the plan's calendar event says, to notice when it changes."""
-    return hashlib.sha256(repr(meeting_event(config)).encode()).hexdigest()
+    """A digest of the file the plan makes, its revision aside: whatever a delegate would see
+    change in it (the time, the venue, the programme, the wording in the plan's language)."""
+    calendar = meeting_calendar(config, load_catalog(config.meeting.locale), _ANY_REVISION)
+    return hashlib.sha256(calendar).hexdigest()
 
 
 async def sync_meeting(
@@ -78,7 +91,8 @@ async def sync_meeting(
     fingerprint = calendar_fingerprint(config)
     now = clock.now()
     async with unit_of_work(sessions) as session:
-        meeting = await queries.meeting_by_code(session, config.meeting.code)
+        # Locked (on PostgreSQL) so that two processes starting at once revise it in turn.
+        meeting = await queries.meeting_by_code(session, config.meeting.code, for_update=True)
         if meeting is None:
             meeting = Meeting(
                 code=config.meeting.code,

@@ -8,7 +8,7 @@ from telegram import InputFile, Update
 from telegram.error import BadRequest, Forbidden
 
 from bot.domain.ics import ics_filename
-from bot.services.composer import meeting_calendar
+from bot.services.meetings import meeting_calendar
 from bot.services.report_file import office_report_workbook
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
 from handlers.telegram.office import office_only
