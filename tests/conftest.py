@@ -15,6 +15,7 @@ from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.services import Services, build_services
+from handlers.telegram.dedupe import flush_handled
 from schedules.clock import ManualClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
@@ -140,6 +141,9 @@ async def harness(
     await services.delegates.import_rows(parsed.rows, actor="test")
     harness = await start_harness(fake, services, clock)
     yield harness
+    # As serve() does at shutdown: the handled-update records still being written are stored
+    # first, so that no trip to the database thread outlives the test's event loop.
+    await flush_handled(harness.app.bot_data)
     await harness.app.shutdown()
     await harness.outbox_bot_shutdown()
     fake.assert_no_violations()
