@@ -35,13 +35,13 @@ class CalendarRevision:
 
 @dataclass(frozen=True)
 class SyncedMeeting:
+    """The meeting row as the plan left it: its id and its calendar event's revision."""
+
     id: int
     calendar: CalendarRevision
 
 
-def meeting_event(
-    config: Config, *, organizer_label: str = "", revision: CalendarRevision | None = None
-) -> CalendarEvent:
+def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:
     """The meeting as a calendar event (``organizer_label`` comes from the text catalog)."""
     meeting = config.meeting
     description = "\n".join(
@@ -61,16 +61,14 @@ def meeting_event(
         organizer_name=meeting.organizer,
         organizer_label=organizer_label,
         url=meeting.venue.map_url,
-        sequence=revision.sequence if revision else 0,
-        stamp=revision.revised_at if revision else None,
+        sequence=revision.sequence,
+        stamp=revision.revised_at,
     )
 
 
 def meeting_calendar(config: Config, catalog: Catalog, revision: CalendarRevision) -> bytes:
     """The meeting as an .ics file: the morning pack attaches it and ``/lich`` sends it."""
-    return build_ics(
-        meeting_event(config, organizer_label=catalog.plain("ics.organizer"), revision=revision)
-    )
+    return build_ics(_event(config, catalog.plain("ics.organizer"), revision))
 
 
 _ANY_REVISION = CalendarRevision(sequence=0, revised_at=datetime(2000, 1, 1, tzinfo=UTC))
@@ -114,5 +112,6 @@ async def sync_meeting(
                 meeting.calendar_fingerprint = fingerprint
                 meeting.calendar_revised_at = now
         await session.flush()
-        revised_at = meeting.calendar_revised_at or now
+        revised_at = meeting.calendar_revised_at
+        assert revised_at is not None  # set above whenever the fingerprint was
         return SyncedMeeting(meeting.id, CalendarRevision(meeting.calendar_sequence, revised_at))
