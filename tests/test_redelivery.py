@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -398,25 +399,31 @@ async def test_the_same_update_id_from_another_bot_is_another_update(
     assert sorted(rows) == [(111, 42)]
 
 
+@contextmanager
+def counting_commits(harness: BotHarness) -> Iterator[Counter[str]]:
+    """Counts the database's commits (``["commit"]``) while the block runs."""
+    commits: Counter[str] = Counter()
+
+    def count(*_: Any) -> None:
+        commits["commit"] += 1
+
+    engine = harness.services.ctx.sessions.kw["bind"]
+    event.listen(engine.sync_engine, "commit", count)
+    try:
+        yield commits
+    finally:
+        event.remove(engine.sync_engine, "commit", count)
+
+
 async def test_records_of_updates_finishing_together_share_one_transaction(
     harness: BotHarness,
 ) -> None:
     handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
     await handled.seen(111, 1)  # the table is read once, before the rush
-    commits = 0
-
-    def count(*_: Any) -> None:
-        nonlocal commits
-        commits += 1
-
-    engine = harness.services.ctx.sessions.kw["bind"]
-    event.listen(engine.sync_engine, "commit", count)
-    try:
+    with counting_commits(harness) as commits:
         await asyncio.gather(*(handled.record(111, update_id) for update_id in range(1, 51)))
         await handled.flush()
-    finally:
-        event.remove(engine.sync_engine, "commit", count)
-    assert commits == 1  # fifty records, one transaction
+    assert commits["commit"] == 1  # fifty records, one transaction
     handled.reload()
     assert [await handled.seen(111, update_id) for update_id in (1, 50, 51)] == [True, True, False]
 
@@ -429,21 +436,11 @@ async def test_a_record_and_a_tap_submitted_together_share_one_commit(
     await handled_updates(harness.app.bot_data).flush()  # the /start update's own record
     handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
     await handled.seen(111, 1)
-    commits = 0
-
-    def count(*_: Any) -> None:
-        nonlocal commits
-        commits += 1
-
-    engine = harness.services.ctx.sessions.kw["bind"]
-    event.listen(engine.sync_engine, "commit", count)
-    try:
+    with counting_commits(harness) as commits:
         await handled.record(111, 7)  # not waited for: it rides in the next transaction
         result = await harness.services.rsvp.choose(account, RsvpChoice.ATTEND)
         await handled.flush()
-    finally:
-        event.remove(engine.sync_engine, "commit", count)
-    assert commits == 1 and result.step is RsvpStep.RECORDED
+    assert commits["commit"] == 1 and result.step is RsvpStep.RECORDED
     handled.reload()
     assert await handled.seen(111, 7)
 
