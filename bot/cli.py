@@ -60,6 +60,10 @@ WEBHOOK_SECRET_ENV = "HOINGHI_WEBHOOK_SECRET"  # noqa: S105 (a variable name, no
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 # Telegram bot usernames: 5–32 letters, digits and underscores (a wrong one prints broken QR codes).
 BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
+# What @BotFather issues: the bot's numeric id, a colon, then 35 base64url characters (30 or more
+# accepted). A pasted quote, space or half token is said as such before any request: sent to
+# Telegram it only comes back as a network failure.
+BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
 # The example plan and lists beside the package (a checkout or an editable install).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = PROJECT_ROOT / "config.example.toml"
@@ -337,13 +341,33 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
             chat=office.chat_id if office.chat_id is not None else catalog.plain("check.none"),
         ),
         catalog.plain("check.database", url=_safe_url(loaded.database_url)),
-        catalog.plain(
-            "check.token_set" if os.environ.get(TOKEN_ENV) else "check.token_missing", env=TOKEN_ENV
-        ),
+        catalog.plain(_token_state(), env=TOKEN_ENV),
         "",
         catalog.plain("check.valid", path=loaded.path),
     ]
     return lines
+
+
+def _token_state() -> str:
+    """The ``check`` line for the bot token: set, missing or malformed (never the token)."""
+    token = _bot_token()
+    if not token:
+        return "check.token_missing"
+    return "check.token_set" if BOT_TOKEN.fullmatch(token) else "check.token_malformed"
+
+
+def _bot_token() -> str:
+    """The bot token from the environment, without the spaces a paste may bring."""
+    return os.environ.get(TOKEN_ENV, "").strip()
+
+
+def _token_problem(token: str, catalog: Catalog) -> str | None:
+    """Why ``token`` cannot be a bot token (missing, or not the shape @BotFather issues)."""
+    if not token:
+        return catalog.plain("cli.token_missing", env=TOKEN_ENV)
+    if not BOT_TOKEN.fullmatch(token):
+        return catalog.plain("cli.token_malformed", env=TOKEN_ENV)
+    return None
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -499,7 +523,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".xlsx"):
         _out(catalog.plain("export.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
-    token = os.environ.get(TOKEN_ENV, "")
+    token = _bot_token()
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
         return EXIT_USAGE
@@ -578,7 +602,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     if path.suffix.lower() != ".docx":
         _out(catalog.plain("slips.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
-    token = os.environ.get(TOKEN_ENV, "")
+    token = _bot_token()
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
         return EXIT_USAGE
@@ -628,10 +652,12 @@ def _bot_username_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _bot_username_problem(given: str | None, token: str, catalog: Catalog) -> str | None:
-    """Why personal links cannot be made: no name and no token, or not a bot username."""
+    """Why personal links cannot be made: no name and no usable token, or not a bot username."""
     if not given and not token:
         return catalog.plain("export.need_username", env=TOKEN_ENV)
-    if given and not BOT_USERNAME.fullmatch(given.lstrip("@")):
+    if not given:
+        return _token_problem(token, catalog)
+    if not BOT_USERNAME.fullmatch(given.lstrip("@")):
         return catalog.plain("export.bad_username", name=given)
     return None
 
@@ -791,9 +817,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        _out(catalog.plain("cli.token_missing", env=TOKEN_ENV), sys.stderr)
+    token = _bot_token()
+    if (problem := _token_problem(token, catalog)) is not None:
+        _out(problem, sys.stderr)
         return EXIT_USAGE
     webhook = _webhook_settings(args, catalog) if args.webhook else None
     if isinstance(webhook, int):
