@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import (
     CONFIG_ENV,
@@ -50,6 +51,7 @@ from schedules.clock import SystemClock
 from storage.backup import BackupError, backup_sqlite
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
+from storage.guard import DatabaseUnavailable, check_sqlite_file, check_writable, explained
 from storage.migrate import upgrade_database
 
 log = logging.getLogger("hoinghi")
@@ -230,11 +232,13 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+Revisions = tuple[str | None, str | None]  # the schema before and after the upgrade
+
+
 async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]) -> int:
     """Config → engine (created or upgraded) → services, then ``work``; always disposes."""
-    engine = create_engine(loaded.database_url)
-    try:
-        await upgrade_database(engine)
+
+    async def with_engine(engine: AsyncEngine, _: Revisions) -> int:
         services = await build_services(
             loaded.config,
             create_sessionmaker(engine),
@@ -242,8 +246,40 @@ async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaita
             files=FileStore(loaded.drafts_dir),
         )
         return await work(services)
+
+    return await _with_database(loaded, with_engine)
+
+
+async def _with_database(
+    loaded: LoadedConfig, work: Callable[[AsyncEngine, Revisions], Awaitable[int]]
+) -> int:
+    """The engine, its schema created or upgraded and writing checked, then ``work``; always
+    disposes. A database that cannot be used is said in one line (exit code 4), before anything
+    else runs."""
+    url = loaded.database_url
+    engine = create_engine(url)
+    try:
+        check_sqlite_file(url)
+        with explained(url):
+            revisions = await upgrade_database(engine)
+        await check_writable(engine)
+        return await work(engine, revisions)
+    except DatabaseUnavailable as problem:
+        catalog = load_catalog(loaded.config.meeting.locale)
+        _out(_database_problem(catalog, problem), sys.stderr)
+        return EXIT_UNAVAILABLE
     finally:
         await engine.dispose()
+
+
+def _database_problem(catalog: Catalog, problem: DatabaseUnavailable) -> str:
+    """Why the database cannot be used, and what to do, in one line."""
+    return catalog.plain(
+        f"cli.database_{problem.reason}",
+        database=problem.where,
+        folder=problem.folder,
+        detail=problem.detail,
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -376,22 +412,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
 
-    async def upgrade() -> tuple[str | None, str | None]:
-        engine = create_engine(loaded[0].database_url)
-        try:
-            return await upgrade_database(engine)
-        finally:
-            await engine.dispose()
-
-    before, after = asyncio.run(upgrade())
     catalog = loaded[1]
-    key = "cli.db_current" if before == after else "cli.db_upgraded"
-    _out(
-        catalog.plain(
-            key, url=_safe_url(loaded[0].database_url), before=before or "—", after=after or "—"
-        )
-    )
-    return EXIT_OK
+
+    async def report(_: AsyncEngine, revisions: Revisions) -> int:
+        before, after = revisions
+        key = "cli.db_current" if before == after else "cli.db_upgraded"
+        url = _safe_url(loaded[0].database_url)
+        _out(catalog.plain(key, url=url, before=before or "—", after=after or "—"))
+        return EXIT_OK
+
+    return asyncio.run(_with_database(loaded[0], report))
 
 
 def cmd_db_backup(args: argparse.Namespace) -> int:
