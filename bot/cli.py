@@ -51,8 +51,14 @@ from schedules.clock import SystemClock
 from storage.backup import BackupError, backup_sqlite
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
-from storage.guard import DatabaseUnavailable, check_sqlite_file, check_writable, explained
-from storage.migrate import upgrade_database
+from storage.guard import (
+    DatabaseLock,
+    DatabaseUnavailable,
+    check_sqlite_file,
+    check_writable,
+    explained,
+)
+from storage.migrate import current_revision, head_revision, upgrade_database
 
 log = logging.getLogger("hoinghi")
 
@@ -235,8 +241,14 @@ def _safe_url(url: str) -> str:
 Revisions = tuple[str | None, str | None]  # the schema before and after the upgrade
 
 
-async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]) -> int:
-    """Config → engine (created or upgraded) → services, then ``work``; always disposes."""
+async def _with_services(
+    loaded: LoadedConfig,
+    work: Callable[[Services], Awaitable[int]],
+    *,
+    exclusive: str | None = None,
+) -> int:
+    """Config → engine (created or upgraded) → services, then ``work``; always disposes.
+    ``exclusive``: see :func:`_with_database`."""
 
     async def with_engine(engine: AsyncEngine, _: Revisions) -> int:
         services = await build_services(
@@ -247,33 +259,58 @@ async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaita
         )
         return await work(services)
 
-    return await _with_database(loaded, with_engine)
+    return await _with_database(loaded, with_engine, exclusive=exclusive)
 
 
 async def _with_database(
-    loaded: LoadedConfig, work: Callable[[AsyncEngine, Revisions], Awaitable[int]]
+    loaded: LoadedConfig,
+    work: Callable[[AsyncEngine, Revisions], Awaitable[int]],
+    *,
+    exclusive: str | None = None,
 ) -> int:
     """The engine, its schema created or upgraded and writing checked, then ``work``; always
     disposes. A database that cannot be used is said in one line (exit code 4), before anything
-    else runs."""
+    else runs.
+
+    ``exclusive`` names a command that must be alone on the database (``run``: its outbox
+    recovery would reset another's deliveries in flight; ``purge``): it holds the database's
+    lock until it ends, and is refused while another process holds it. Any other command takes
+    the lock only to change the schema, which must not change under a running bot, and
+    otherwise runs beside it.
+    """
     url = loaded.database_url
     engine = create_engine(url)
+    lock = DatabaseLock(url, exclusive or "db upgrade")
     try:
         check_sqlite_file(url)
+        if exclusive:
+            await lock.acquire()
         with explained(url):
+            if await current_revision(engine) != head_revision():
+                await lock.acquire()  # refused while a bot runs on the older schema
             revisions = await upgrade_database(engine)
         await check_writable(engine)
         return await work(engine, revisions)
     except DatabaseUnavailable as problem:
         catalog = load_catalog(loaded.config.meeting.locale)
-        _out(_database_problem(catalog, problem), sys.stderr)
+        _out(_database_problem(catalog, problem, exclusive or "upgrade"), sys.stderr)
         return EXIT_UNAVAILABLE
     finally:
+        await lock.release()
         await engine.dispose()
 
 
-def _database_problem(catalog: Catalog, problem: DatabaseUnavailable) -> str:
-    """Why the database cannot be used, and what to do, in one line."""
+def _database_problem(catalog: Catalog, problem: DatabaseUnavailable, doing: str) -> str:
+    """Why the database cannot be used, and what to do, in one line; ``doing`` is what was
+    refused when another process holds it (``run``, ``purge`` or ``upgrade``)."""
+    if problem.reason == "in_use":
+        command, _, pid = problem.holder.rpartition(" ")
+        holder = (
+            catalog.plain("cli.database_holder", command=command, pid=pid)
+            if command and pid.isdigit()
+            else catalog.plain("cli.database_holder_unknown")
+        )
+        return catalog.plain(f"cli.database_in_use_{doing}", database=problem.where, holder=holder)
     return catalog.plain(
         f"cli.database_{problem.reason}",
         database=problem.where,
@@ -469,7 +506,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
 
-    return asyncio.run(_with_services(loaded[0], work))
+    # A running bot would record accounts and addresses again right after: it stops first.
+    return asyncio.run(_with_services(loaded[0], work, exclusive="purge"))
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
@@ -876,7 +914,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     log.info("database: %s", _safe_url(loaded[0].database_url))
-    return _run_channel(catalog, loaded[0], work)
+    return _run_channel(catalog, loaded[0], work, exclusive="run")
 
 
 def _webhook_settings(args: argparse.Namespace, catalog: Catalog) -> Any:
@@ -901,11 +939,15 @@ def _webhook_settings(args: argparse.Namespace, catalog: Catalog) -> Any:
 
 
 def _run_channel(
-    catalog: Catalog, loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]
+    catalog: Catalog,
+    loaded: LoadedConfig,
+    work: Callable[[Services], Awaitable[int]],
+    *,
+    exclusive: str | None = None,
 ) -> int:
     """Run work that talks to the messaging platform; a refusal is an answer, not a traceback."""
     try:
-        return asyncio.run(_with_services(loaded, work))
+        return asyncio.run(_with_services(loaded, work, exclusive=exclusive))
     except ChannelUnavailable as exc:
         _out(
             catalog.plain(f"cli.channel_{exc.reason}", env=TOKEN_ENV, detail=exc.detail), sys.stderr
