@@ -238,7 +238,8 @@ async def test_every_logger_at_debug_and_sql_echo_still_show_no_personal_value(
     engine.sync_engine.echo = False
     captured = capsys.readouterr()
     log = captured.out + captured.err
-    assert " DEBUG telegram.ext.ExtBot: " in log and " DEBUG aiosqlite: " in log
+    assert " DEBUG telegram.ext.ExtBot: " in log
+    assert " DEBUG aiosqlite: " in log or engine.dialect.name != "sqlite"
     assert "sqlalchemy.engine.Engine" in log
     assert leaks(log, forbidden_in_logs(tokens, phone, harness.fake.token)) == []
     assert leaks(log, bodies_sent(mai, toan, diep, phuong)) == []
