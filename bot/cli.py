@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import (
     CONFIG_ENV,
@@ -50,7 +51,14 @@ from schedules.clock import SystemClock
 from storage.backup import BackupError, backup_sqlite
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
-from storage.migrate import upgrade_database
+from storage.guard import (
+    DatabaseLock,
+    DatabaseUnavailable,
+    check_sqlite_file,
+    check_writable,
+    explained,
+)
+from storage.migrate import current_revision, head_revision, upgrade_database
 
 log = logging.getLogger("hoinghi")
 
@@ -60,6 +68,10 @@ WEBHOOK_SECRET_ENV = "HOINGHI_WEBHOOK_SECRET"  # noqa: S105 (a variable name, no
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
 # Telegram bot usernames: 5–32 letters, digits and underscores (a wrong one prints broken QR codes).
 BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
+# What @BotFather issues: the bot's numeric id, a colon, then 35 base64url characters (30 or more
+# accepted). A pasted quote, space or half token is said as such before any request: sent to
+# Telegram it only comes back as a network failure.
+BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
 # The example plan and lists beside the package (a checkout or an editable install).
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = PROJECT_ROOT / "config.example.toml"
@@ -226,11 +238,19 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]) -> int:
-    """Config → engine (created or upgraded) → services, then ``work``; always disposes."""
-    engine = create_engine(loaded.database_url)
-    try:
-        await upgrade_database(engine)
+Revisions = tuple[str | None, str | None]  # the schema before and after the upgrade
+
+
+async def _with_services(
+    loaded: LoadedConfig,
+    work: Callable[[Services], Awaitable[int]],
+    *,
+    exclusive: str | None = None,
+) -> int:
+    """Config → engine (created or upgraded) → services, then ``work``; always disposes.
+    ``exclusive``: see :func:`_with_database`."""
+
+    async def with_engine(engine: AsyncEngine, _: Revisions) -> int:
         services = await build_services(
             loaded.config,
             create_sessionmaker(engine),
@@ -238,8 +258,65 @@ async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaita
             files=FileStore(loaded.drafts_dir),
         )
         return await work(services)
+
+    return await _with_database(loaded, with_engine, exclusive=exclusive)
+
+
+async def _with_database(
+    loaded: LoadedConfig,
+    work: Callable[[AsyncEngine, Revisions], Awaitable[int]],
+    *,
+    exclusive: str | None = None,
+) -> int:
+    """The engine, its schema created or upgraded and writing checked, then ``work``; always
+    disposes. A database that cannot be used is said in one line (exit code 4), before anything
+    else runs.
+
+    ``exclusive`` names a command that must be alone on the database (``run``: its outbox
+    recovery would reset another's deliveries in flight; ``purge``): it holds the database's
+    lock until it ends, and is refused while another process holds it. Any other command takes
+    the lock only to change the schema, which must not change under a running bot, and
+    otherwise runs beside it.
+    """
+    url = loaded.database_url
+    engine = create_engine(url)
+    lock = DatabaseLock(url, exclusive or "db upgrade")
+    try:
+        check_sqlite_file(url)
+        if exclusive:
+            await lock.acquire()
+        with explained(url):
+            if await current_revision(engine) != head_revision():
+                await lock.acquire()  # refused while a bot runs on the older schema
+            revisions = await upgrade_database(engine)
+        await check_writable(engine)
+        return await work(engine, revisions)
+    except DatabaseUnavailable as problem:
+        catalog = load_catalog(loaded.config.meeting.locale)
+        _out(_database_problem(catalog, problem, exclusive or "upgrade"), sys.stderr)
+        return EXIT_UNAVAILABLE
     finally:
+        await lock.release()
         await engine.dispose()
+
+
+def _database_problem(catalog: Catalog, problem: DatabaseUnavailable, doing: str) -> str:
+    """Why the database cannot be used, and what to do, in one line; ``doing`` is what was
+    refused when another process holds it (``run``, ``purge`` or ``upgrade``)."""
+    if problem.reason == "in_use":
+        command, _, pid = problem.holder.rpartition(" ")
+        holder = (
+            catalog.plain("cli.database_holder", command=command, pid=pid)
+            if command and pid.isdigit()
+            else catalog.plain("cli.database_holder_unknown")
+        )
+        return catalog.plain(f"cli.database_in_use_{doing}", database=problem.where, holder=holder)
+    return catalog.plain(
+        f"cli.database_{problem.reason}",
+        database=problem.where,
+        folder=problem.folder,
+        detail=problem.detail,
+    )
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -337,13 +414,33 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
             chat=office.chat_id if office.chat_id is not None else catalog.plain("check.none"),
         ),
         catalog.plain("check.database", url=_safe_url(loaded.database_url)),
-        catalog.plain(
-            "check.token_set" if os.environ.get(TOKEN_ENV) else "check.token_missing", env=TOKEN_ENV
-        ),
+        catalog.plain(_token_state(), env=TOKEN_ENV),
         "",
         catalog.plain("check.valid", path=loaded.path),
     ]
     return lines
+
+
+def _token_state() -> str:
+    """The ``check`` line for the bot token: set, missing or malformed (never the token)."""
+    token = _bot_token()
+    if not token:
+        return "check.token_missing"
+    return "check.token_set" if BOT_TOKEN.fullmatch(token) else "check.token_malformed"
+
+
+def _bot_token() -> str:
+    """The bot token from the environment, without the spaces a paste may bring."""
+    return os.environ.get(TOKEN_ENV, "").strip()
+
+
+def _token_problem(token: str, catalog: Catalog) -> str | None:
+    """Why ``token`` cannot be a bot token (missing, or not the shape @BotFather issues)."""
+    if not token:
+        return catalog.plain("cli.token_missing", env=TOKEN_ENV)
+    if not BOT_TOKEN.fullmatch(token):
+        return catalog.plain("cli.token_malformed", env=TOKEN_ENV)
+    return None
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -352,22 +449,16 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
 
-    async def upgrade() -> tuple[str | None, str | None]:
-        engine = create_engine(loaded[0].database_url)
-        try:
-            return await upgrade_database(engine)
-        finally:
-            await engine.dispose()
-
-    before, after = asyncio.run(upgrade())
     catalog = loaded[1]
-    key = "cli.db_current" if before == after else "cli.db_upgraded"
-    _out(
-        catalog.plain(
-            key, url=_safe_url(loaded[0].database_url), before=before or "—", after=after or "—"
-        )
-    )
-    return EXIT_OK
+
+    async def report(_: AsyncEngine, revisions: Revisions) -> int:
+        before, after = revisions
+        key = "cli.db_current" if before == after else "cli.db_upgraded"
+        url = _safe_url(loaded[0].database_url)
+        _out(catalog.plain(key, url=url, before=before or "—", after=after or "—"))
+        return EXIT_OK
+
+    return asyncio.run(_with_database(loaded[0], report))
 
 
 def cmd_db_backup(args: argparse.Namespace) -> int:
@@ -415,7 +506,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
 
-    return asyncio.run(_with_services(loaded[0], work))
+    # A running bot would record accounts and addresses again right after: it stops first.
+    return asyncio.run(_with_services(loaded[0], work, exclusive="purge"))
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
@@ -499,7 +591,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".xlsx"):
         _out(catalog.plain("export.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
-    token = os.environ.get(TOKEN_ENV, "")
+    token = _bot_token()
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
         return EXIT_USAGE
@@ -578,7 +670,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     if path.suffix.lower() != ".docx":
         _out(catalog.plain("slips.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
-    token = os.environ.get(TOKEN_ENV, "")
+    token = _bot_token()
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
         return EXIT_USAGE
@@ -628,10 +720,12 @@ def _bot_username_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _bot_username_problem(given: str | None, token: str, catalog: Catalog) -> str | None:
-    """Why personal links cannot be made: no name and no token, or not a bot username."""
+    """Why personal links cannot be made: no name and no usable token, or not a bot username."""
     if not given and not token:
         return catalog.plain("export.need_username", env=TOKEN_ENV)
-    if given and not BOT_USERNAME.fullmatch(given.lstrip("@")):
+    if not given:
+        return _token_problem(token, catalog)
+    if not BOT_USERNAME.fullmatch(given.lstrip("@")):
         return catalog.plain("export.bad_username", name=given)
     return None
 
@@ -791,9 +885,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        _out(catalog.plain("cli.token_missing", env=TOKEN_ENV), sys.stderr)
+    token = _bot_token()
+    if (problem := _token_problem(token, catalog)) is not None:
+        _out(problem, sys.stderr)
         return EXIT_USAGE
     webhook = _webhook_settings(args, catalog) if args.webhook else None
     if isinstance(webhook, int):
@@ -820,7 +914,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     log.info("database: %s", _safe_url(loaded[0].database_url))
-    return _run_channel(catalog, loaded[0], work)
+    return _run_channel(catalog, loaded[0], work, exclusive="run")
 
 
 def _webhook_settings(args: argparse.Namespace, catalog: Catalog) -> Any:
@@ -845,11 +939,15 @@ def _webhook_settings(args: argparse.Namespace, catalog: Catalog) -> Any:
 
 
 def _run_channel(
-    catalog: Catalog, loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]
+    catalog: Catalog,
+    loaded: LoadedConfig,
+    work: Callable[[Services], Awaitable[int]],
+    *,
+    exclusive: str | None = None,
 ) -> int:
     """Run work that talks to the messaging platform; a refusal is an answer, not a traceback."""
     try:
-        return asyncio.run(_with_services(loaded, work))
+        return asyncio.run(_with_services(loaded, work, exclusive=exclusive))
     except ChannelUnavailable as exc:
         _out(
             catalog.plain(f"cli.channel_{exc.reason}", env=TOKEN_ENV, detail=exc.detail), sys.stderr

@@ -22,6 +22,9 @@ SQLITE_BUSY_TIMEOUT_S = 15
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite: WAL, foreign keys, busy timeout and BEGIN IMMEDIATE."""
+    # SQL parameters are phone numbers and what people typed: an error's message, which ends in
+    # a log, and the SQL echo show the statement without them.
+    kwargs.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     kwargs.setdefault("module", one_trip_dbapi())  # aiosqlite, one trip per statement

@@ -38,6 +38,16 @@ async def upgrade_database(engine: AsyncEngine) -> tuple[str | None, str | None]
         return await connection.run_sync(_upgrade)
 
 
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (``None`` for a new one)."""
+
+    def _current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current)
+
+
 def head_revision() -> str | None:
     """The newest revision this code ships."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from asyncio.subprocess import DEVNULL, PIPE
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from bot.errors import ChannelUnavailable
 from bot.logs import RedactingFormatter
 from bot.services import Services, build_services
 from handlers.telegram.app import fetch_bot_username
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import wired_config
@@ -51,7 +52,7 @@ async def test_cli_export_with_a_rejected_token_explains_and_never_prints_it(
         )
         config = tmp_path / "config.toml"
         config.write_text(text, encoding="utf-8")
-        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "777:SECRET-REVOKED")
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "777000:SECRET-REVOKED-by-the-test-0123456789")
         args = ["--config", str(config)]
         assert (
             await asyncio.to_thread(main, [*args, "delegates", "import", str(EXAMPLE_DELEGATES)])
@@ -62,6 +63,61 @@ async def test_cli_export_with_a_rejected_token_explains_and_never_prints_it(
     assert code == 4
     assert "Telegram từ chối token của bot." in captured.err
     assert "SECRET-REVOKED" not in captured.out + captured.err
+    assert not (tmp_path / "l.csv").exists()
+
+
+WELL_FORMED = "7712345678:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"  # made up, shaped as @BotFather's
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        WELL_FORMED[:24],  # half of it copied
+        f'"{WELL_FORMED}"',  # with the quotes of a shell example
+        WELL_FORMED.replace(":", " "),
+        f"bot{WELL_FORMED}",  # as it appears in an API URL
+        WELL_FORMED.replace("AAH", "ĂÂH"),  # a keyboard in Vietnamese mode
+    ],
+    ids=["half", "quoted", "no-colon", "url-prefix", "diacritics"],
+)
+async def test_a_malformed_token_is_named_as_such_before_any_request_and_never_printed(
+    token: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake = FakeBotApi()
+    async with FakeBotApiServer(fake) as server:
+        text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+            'api_base_url = "https://api.telegram.org/bot"', f'api_base_url = "{server.base_url}"'
+        )
+        config = tmp_path / "config.toml"
+        config.write_text(text, encoding="utf-8")
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+        args = ["--config", str(config)]
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", *args, "run", cwd=ROOT, stdout=DEVNULL, stderr=PIPE
+        )
+        _, run_err = await bot.communicate()
+        export = await asyncio.to_thread(
+            main, [*args, "invites", "export", str(tmp_path / "l.csv")]
+        )
+        check = await asyncio.to_thread(main, [*args, "check"])
+    captured = capsys.readouterr()
+    assert (bot.returncode, export, check) == (2, 2, 0)
+    malformed = (
+        "Biến môi trường TELEGRAM_BOT_TOKEN không chứa một token bot đúng dạng. Token do "
+        "@BotFather cấp có dạng 123456789:AAH…: một dãy chữ số, dấu hai chấm, rồi ít nhất 30 ký "
+        "tự gồm chữ cái không dấu, chữ số, _ hoặc -. Đề nghị sao chép lại token từ @BotFather "
+        "(không kèm dấu ngoặc hay khoảng trắng), rồi chạy lại."
+    )
+    assert run_err.decode().splitlines() == [malformed]
+    assert captured.err.splitlines() == [malformed]
+    assert "Token của bot: giá trị trong biến môi trường TELEGRAM_BOT_TOKEN không đúng dạng" in (
+        captured.out
+    )
+    assert fake.calls == []  # nothing was sent to Telegram with it
+    assert token[:20] not in captured.out + captured.err + run_err.decode()
     assert not (tmp_path / "l.csv").exists()
 
 

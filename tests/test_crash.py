@@ -252,13 +252,15 @@ class BotProcess:
     _reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, config_path: Path, fake: FakeBotApi) -> BotProcess:
-        """Start the bot as an office would: the command, a config file and a token."""
+    async def start(cls, config_path: Path, fake: FakeBotApi, *options: str) -> BotProcess:
+        """Start the bot as an office would: the command, a config file and a token, and
+        ``options`` before the sub-command (e.g. ``-v``)."""
         env = os.environ | {TOKEN_ENV: fake.token, "PYTHONUNBUFFERED": "1", "PTB_TIMEDELTA": "1"}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot",
+            *options,
             "--config",
             str(config_path),
             "run",
@@ -322,9 +324,11 @@ class BotProcess:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(config_path: Path, fake: FakeBotApi) -> AsyncIterator[BotProcess]:
+async def running_bot(
+    config_path: Path, fake: FakeBotApi, *options: str
+) -> AsyncIterator[BotProcess]:
     """A started bot, killed on the way out unless the test already stopped it."""
-    bot = await BotProcess.start(config_path, fake)
+    bot = await BotProcess.start(config_path, fake, *options)
     try:
         yield bot
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import re
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
-from tests.conftest import EXAMPLE_DELEGATES
+from storage.guard import DatabaseLock
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
 
 
 def test_rehearsal_plays_the_example_plan_and_passes_every_check(
@@ -80,10 +82,19 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     is killed around sends at random (at least 20 times) and restarted from the database, three
     delegates block the bot: every step still happens, every delivery settles, nothing fails
     for good, repeats stay within kills × one batch, every acknowledged answer is stored and
-    nothing unacknowledged is stored wrongly, the blocked are reported."""
+    nothing unacknowledged is stored wrongly, the blocked are reported. Meanwhile the office's
+    real bot runs on the plan's database: the rehearsal, on a database of its own, goes on."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
-    code = main(["rehearse", "--faults"])
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    running_bot = DatabaseLock(f"sqlite+aiosqlite:///{tmp_path / 'hoinghi.db'}", "run")
+    asyncio.run(running_bot.acquire())
+    try:
+        code = main(["rehearse", "--faults"])
+    finally:
+        asyncio.run(running_bot.release())
     out = capsys.readouterr().out
     assert code == 0, [line for line in out.splitlines() if line.startswith("✗")]
     lines = out.splitlines()

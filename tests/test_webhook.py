@@ -95,7 +95,7 @@ def test_webhook_mode_explains_a_missing_secret_or_a_wrong_address(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:made-up-token-of-the-webhook-tests")
     monkeypatch.setenv("HOINGHI_WEBHOOK_SECRET", env)
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
     from tests.conftest import EXAMPLE_CONFIG

@@ -727,7 +727,7 @@ class FakeBotApi:
     def __init__(
         self,
         *,
-        token: str = "123456:TEST-TOKEN",  # noqa: S107 (made up: the simulator has no secrets)
+        token: str = "123456:TEST-TOKEN-of-the-simulated-bot-api",  # noqa: S107 (made up)
         bot_id: int = 123456,
         bot_username: str = "hoinghi_test_bot",
         spec_path: Path | None = None,
