@@ -2,15 +2,70 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import re
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from bot.cli import main
-from tests.conftest import EXAMPLE_DELEGATES
+from bot.config import Config, load_config
+from bot.domain.outbound import MessageKind, MessageStatus
+from bot.texts import Catalog, load_catalog
+from handlers.telegram.rehearsal import Rehearsal, rehearse
+from storage.engine import create_engine, create_sessionmaker
+from storage.models import OutboundMessage
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
+
+EXAMPLE_CONTACTS = ROOT / "examples" / "contacts.csv"
+
+
+@dataclass(frozen=True)
+class Played:
+    """A rehearsal of the example plan, with its folder (database and report) kept."""
+
+    result: Rehearsal
+    folder: Path
+    config: Config
+    catalog: Catalog
+
+
+def play(folder: Path, delegates: Path = EXAMPLE_DELEGATES, contacts: Path | None = None) -> Played:
+    """Rehearse the example plan with ``delegates`` (and ``contacts``) in ``folder``."""
+    loaded = load_config(EXAMPLE_CONFIG)
+    catalog = load_catalog(loaded.config.meeting.locale)
+    result = asyncio.run(
+        rehearse(
+            loaded,
+            catalog,
+            delegates=delegates,
+            contacts=contacts,
+            report=folder / "bao-cao-dien-tap.xlsx",
+            workdir=folder,
+        )
+    )
+    return Played(result, folder, loaded.config, catalog)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Played:
+    """The example plan and lists, rehearsed once for the tests that read its results."""
+    return play(tmp_path_factory.mktemp("dien-tap"), contacts=EXAMPLE_CONTACTS)
+
+
+async def stored_messages(folder: Path) -> list[OutboundMessage]:
+    """Every outbound message the rehearsal left in its database."""
+    engine = create_engine(f"sqlite+aiosqlite:///{folder / 'dien-tap.db'}")
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return list(await session.scalars(select(OutboundMessage)))
+    finally:
+        await engine.dispose()
 
 
 def test_rehearsal_plays_the_example_plan_and_passes_every_check(
@@ -102,3 +157,23 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     assert any(line.startswith("✓ Đã đối chiếu ") and line.endswith("(sai: 0)") for line in lines)
     assert "✓ 3 đại biểu chặn bot đều được báo cho Văn phòng (chưa báo: 0)" in out
     assert "✓ Tin gửi lặp lại: " in out and "✗" not in out
+
+
+async def test_the_transcript_tells_each_finished_message_once(example: Played) -> None:
+    """The meeting's start is also the last planned time (the overdue report of 28/05 08:00):
+    the second tick there told that report again, as if the office had got it twice."""
+    catalog, meeting = example.catalog, example.config.meeting
+    expected: Counter[str] = Counter()
+    for message in await stored_messages(example.folder):
+        if message.kind == MessageKind.OFFICE_NOTE or message.status != MessageStatus.DONE:
+            continue
+        assert message.finished_at is not None
+        what = catalog.plain(f"kind.{message.kind}", id=message.id)
+        expected[f"[{meeting.local(message.finished_at):%d/%m %H:%M}] Bot gửi xong {what}:"] += 1
+    told = Counter(
+        line.split(":", 2)[0] + ":" + line.split(":", 2)[1] + ":"
+        for line in example.result.transcript
+        if " Bot gửi xong " in line
+    )
+    assert told == expected
+    assert expected["[28/05 08:00] Bot gửi xong báo cáo nhiệm vụ quá hạn:"] == 1

@@ -238,6 +238,9 @@ class _Stage:
     # whether or not it did (``consistent``: nothing stored that the person did not do).
     acknowledged: list[Check] = field(default_factory=list)
     consistent: list[Check] = field(default_factory=list)
+    # Messages the transcript has told about: a second tick at the same time (the meeting's
+    # start is also the last planned time) finds them finished "now" again.
+    told: set[int] = field(default_factory=set)
 
     def say(self, text: str) -> None:
         local = self.config.meeting.local(self.clock.now())
@@ -797,10 +800,12 @@ async def _tick(stage: _Stage) -> None:
                 select(OutboundMessage).where(
                     OutboundMessage.finished_at == before,
                     OutboundMessage.kind.not_in([str(MessageKind.OFFICE_NOTE)]),
+                    OutboundMessage.id.not_in(stage.told),
                 )
             )
         )
         for message in finished:
+            stage.told.add(message.id)
             counts = Counter(
                 {
                     DeliveryStatus(status): number
