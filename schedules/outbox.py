@@ -7,7 +7,8 @@ A tick (scheduled by :mod:`schedules.scheduler`) does three things:
    to have blocked the bot); a message past its window is skipped and the skip reported;
 2. **drain** due deliveries: claim a batch (``pending`` → ``sending``, committed), send each
    part under the platform's limits, record every part as it goes out;
-3. **finish** messages with no delivery left in flight and report to the office.
+3. **finish** messages with no delivery left in flight and report to the office; a message
+   that went to nobody (an empty audience, or nothing to say) ends ``skipped``, not ``done``.
 
 Crash safety: a delivery is marked ``sending`` before its first send and every delivered part
 is committed right after the platform accepts it. After a kill, :meth:`Outbox.recover` puts
@@ -43,6 +44,7 @@ from bot.domain.outbound import (
     Part,
     SendOutcome,
     SendResult,
+    SkipReason,
     TextPart,
     audience_deadline,
     encode_buttons,
@@ -66,6 +68,8 @@ from storage.uow import unit_of_work
 log = logging.getLogger(__name__)
 
 OFFICE_RECIPIENT = "chat:"
+# The error a delivery is skipped with when its content for that recipient came out empty.
+NOTHING_TO_SEND = "nothing to send"
 
 
 class ChannelSender(Protocol):
@@ -139,6 +143,8 @@ class DeliveryReport:
     blocked: list[Problem]
     not_linked: list[Problem]
     late_by: timedelta | None = None
+    # Set when the message went to nobody at all: it ends skipped, not sent.
+    skipped: SkipReason | None = None
 
 
 class Composer(Protocol):
@@ -271,6 +277,10 @@ class Outbox:
                 if message.expires_at is not None and now > message.expires_at:
                     message.status = MessageStatus.SKIPPED
                     message.finished_at = now
+                    message.params = {
+                        **(message.params or {}),
+                        "skip_reason": SkipReason.WINDOW_CLOSED.value,
+                    }
                     self.stats.skipped_messages += 1
                     log.warning(
                         "skipped %s message %d: due %s, window closed %s",
@@ -466,7 +476,7 @@ class Outbox:
         outbound = await self._composer.content(item.message, item.recipient)
         parts = sender.prepare(outbound)
         if not parts:  # e.g. an overdue report on a morning when nothing is overdue
-            await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error="nothing to send")
+            await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error=NOTHING_TO_SEND)
             return
         if item.parts_sent >= len(parts):
             # The content shrank since its first parts went out (a speaker's reminder lists one
@@ -560,8 +570,10 @@ class Outbox:
         """Close messages whose deliveries are all final and queue their reports; returns how
         many reports were queued.
 
-        Reports are composed between two transactions: the composer may read the database
-        itself, and SQLite has one writer at a time.
+        A message that went to nobody at all (no one in its audience, or nothing to say to
+        anyone) is closed as skipped, with the reason, not as sent. Reports are composed between
+        two transactions: the composer may read the database itself, and SQLite has one writer
+        at a time.
         """
         reports = await self._finished_reports()
         notes = [(report, await self._composer.completion_report(report)) for report in reports]
@@ -573,6 +585,12 @@ class Outbox:
                 if message.status != MessageStatus.QUEUED:
                     continue  # another process finished it meanwhile
                 message.status = MessageStatus.DONE
+                if report.skipped is not None:
+                    message.status = MessageStatus.SKIPPED
+                    message.params = {
+                        **(message.params or {}),
+                        "skip_reason": report.skipped.value,
+                    }
                 message.finished_at = now
                 if note is not None and message.report_to:
                     await self._add_office_note(session, note, message.report_to, now)
@@ -610,6 +628,7 @@ class Outbox:
                         blocked=_problems(rows, DeliveryStatus.BLOCKED),
                         not_linked=_problems(rows, DeliveryStatus.NOT_LINKED),
                         late_by=timedelta(seconds=late) if late else None,
+                        skipped=_reached_nobody(rows),
                     )
                 )
             return reports
@@ -749,6 +768,19 @@ async def _recipients(session: AsyncSession, delegate_ids: list[int]) -> dict[in
         )
         for delegate, rsvp in rows.all()
     }
+
+
+def _reached_nobody(rows: Sequence[Any]) -> SkipReason | None:
+    """Why a finished message went to nobody at all; None if it went, or was meant to go, to
+    someone (a copy sent, failed, blocked, or waiting for a person to link)."""
+    if not rows:
+        return SkipReason.NO_RECIPIENTS
+    if all(
+        delivery.status == DeliveryStatus.SKIPPED and delivery.last_error == NOTHING_TO_SEND
+        for delivery, _ in rows
+    ):
+        return SkipReason.NOTHING_TO_SEND
+    return None
 
 
 def _problems(rows: Sequence[Any], status: DeliveryStatus) -> list[Problem]:

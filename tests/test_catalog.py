@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.outbound import SkipReason
 from bot.domain.rsvp import RsvpStatus
 from bot.services.invitations import LinkOutcome
 from bot.services.rsvp import RsvpChoice
@@ -52,6 +53,8 @@ def test_every_computed_key_exists() -> None:
         + [f"rsvp.recorded_{s.value}" for s in RsvpStatus]
         + [f"commands.{name}" for name in DELEGATE_COMMANDS + OFFICE_COMMANDS]
         + [f"date.weekday.{day}" for day in range(7)]
+        + [f"report_sheet.message_skipped.{r.value}" for r in SkipReason]
+        + [f"rehearsal.not_sent.{r.value}" for r in SkipReason]
     )
     assert sorted(set(computed) - VI.all_keys()) == []
 

@@ -150,6 +150,37 @@ async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
     assert sum("skipped rsvp_reminder" in r.getMessage() for r in caplog.records) == 2
 
 
+async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_only_if_a_notice(
+    harness: BotHarness,
+) -> None:
+    """An automatic message that finds nobody is not "sent" and the office hears nothing of it;
+    the office's own notice to nobody is skipped too, and reported, so they learn it."""
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        for kind in (MessageKind.RSVP_REMINDER, MessageKind.BROADCAST):
+            session.add(
+                OutboundMessage(
+                    meeting_id=harness.services.ctx.meeting_id,
+                    kind=kind,
+                    status="scheduled",
+                    audience="group:khong_co_ai",
+                    body="Thông báo" if kind is MessageKind.BROADCAST else None,
+                    params={},
+                    due_at=now,
+                    created_by="test",
+                    report_to=str(OFFICE_CHAT),
+                    created_at=now,
+                )
+            )
+    await harness.tick()
+
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped"]
+    assert await message_status(harness, MessageKind.BROADCAST) == ["skipped"]
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
+    assert len(reports) == 1 and reports[0].startswith("📨 Báo cáo gửi thông báo số ")
+    assert "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 0" in reports[0]
+
+
 async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_dropped_ones(
     harness: BotHarness,
 ) -> None:

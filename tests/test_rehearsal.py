@@ -177,3 +177,25 @@ async def test_the_transcript_tells_each_finished_message_once(example: Played) 
     )
     assert told == expected
     assert expected["[28/05 08:00] Bot gửi xong báo cáo nhiệm vụ quá hạn:"] == 1
+
+
+async def test_a_message_that_reached_nobody_is_told_as_not_sent(example: Played) -> None:
+    """VI.1.1's contact reports it done on 30/04: its later reminders have nobody to go to, and
+    before VI.1.3 falls overdue the morning report has nothing to say. None of them was sent:
+    the transcript and the sending sheet said "gửi xong: 0 người nhận" / "đã gửi xong"."""
+    transcript = example.result.transcript
+    assert "[04/05 08:00] Bot không gửi nhắc nhiệm vụ: không có người nhận." in transcript
+    assert (
+        "[08/05 08:00] Bot không gửi báo cáo nhiệm vụ quá hạn: không có nội dung cần gửi."
+        in transcript
+    )
+    assert not [line for line in transcript if ": 0 người nhận, 0 chưa mở" in line]
+    skipped = [
+        message
+        for message in await stored_messages(example.folder)
+        if message.kind == MessageKind.TASK_REMINDER and message.status == MessageStatus.SKIPPED
+    ]
+    assert len(skipped) == 6
+    book = load_workbook(example.folder / "bao-cao-dien-tap.xlsx")
+    statuses = {row[0]: row[4] for row in book["Gửi tin"].iter_rows(min_row=2, values_only=True)}
+    assert {statuses[message.id] for message in skipped} == {"không gửi (không có người nhận)"}

@@ -375,6 +375,11 @@ class MessageComposer:
             # It went to the office itself, or (an assignment notice) a speaker who has not
             # linked yet sees it in /thamluan: nothing to report back.
             return None
+        if report.skipped is not None and kind is not MessageKind.BROADCAST:
+            # An automatic message that found nobody to tell (every task reported done, nothing
+            # overdue): nothing went out, so there is nothing to report. The office's own notice
+            # is reported even then: they sent it and must learn it reached nobody.
+            return None
         reached_all = set(report.counts) <= {DeliveryStatus.SENT, DeliveryStatus.SKIPPED}
         if kind in _REPORT_PROBLEMS_ONLY and reached_all:
             return None  # the office hears only about problems

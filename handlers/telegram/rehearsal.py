@@ -37,7 +37,14 @@ from bot.config import Config, LoadedConfig
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.drafts import DraftStatus
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SendOutcome, SendResult
+from bot.domain.outbound import (
+    DeliveryStatus,
+    MessageKind,
+    MessageStatus,
+    SendOutcome,
+    SendResult,
+    skip_reason,
+)
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, parse_task_action
@@ -818,7 +825,8 @@ async def _tick(stage: _Stage) -> None:
             )
             what = stage.catalog.plain(f"kind.{message.kind}", id=message.id)
             if message.status == MessageStatus.SKIPPED:
-                stage.say(stage.catalog.plain("rehearsal.skipped", what=what))
+                reason = skip_reason(message.params)
+                stage.say(stage.catalog.plain(f"rehearsal.not_sent.{reason.value}", what=what))
                 continue
             stage.say(
                 stage.catalog.plain(
