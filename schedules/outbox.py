@@ -17,6 +17,11 @@ each claimed delivery that was on the wire at the kill, so at most ``batch_size`
 (one batch) are repeated, and none is lost. A send that timed out although Telegram delivered
 it is retried too, so a timeout can also repeat a message. :meth:`Outbox.recover` assumes one
 bot process per database: it puts back every ``sending`` row, whoever claimed it.
+
+No platform tells a bot whether a send it never heard back from arrived, so a delivery caught in
+flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat.
+A completion report is queued in the same transaction that closes its message, so a kill at any
+point queues it once; only its own send can repeat, as any other.
 """
 
 from __future__ import annotations
@@ -150,8 +155,11 @@ class DeliveryReport:
 class Composer(Protocol):
     """Writes what the outbox sends (implemented in the core, with the text catalog)."""
 
-    async def content(self, message: MessageView, recipient: Recipient | None) -> Outbound:
-        """The message for one recipient (``None`` for an office chat)."""
+    async def content(
+        self, message: MessageView, recipient: Recipient | None, *, repeat: bool = False
+    ) -> Outbound:
+        """The message for one recipient (``None`` for an office chat); ``repeat`` when an
+        earlier copy may have arrived (a stop caught it in flight)."""
         ...
 
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
@@ -188,6 +196,7 @@ class _Claimed:
     attempts: int
     message: MessageView
     recipient: Recipient | None
+    interrupted: bool
 
 
 class Outbox:
@@ -222,7 +231,8 @@ class Outbox:
         """After a crash: deliveries that were in flight go back to pending. Returns how many.
 
         The interrupted attempt does not count towards giving up: a crash is no verdict on the
-        message, and a batch of 30 killed mid-drain must not lose a fifth of its tries.
+        message, and a batch of 30 killed mid-drain must not lose a fifth of its tries. Each is
+        marked interrupted: what was on the wire at the crash may have arrived.
         """
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
@@ -234,6 +244,7 @@ class Outbox:
                     next_attempt_at=now,
                     updated_at=now,
                     attempts=case((Delivery.attempts > 0, Delivery.attempts - 1), else_=0),
+                    interrupted_at=now,
                 )
             )
         recovered = int(getattr(result, "rowcount", 0) or 0)
@@ -446,6 +457,7 @@ class Outbox:
                         attempts=delivery.attempts,
                         message=MessageView.of(message),
                         recipient=recipients.get(delivery.delegate_id or 0),
+                        interrupted=delivery.interrupted_at is not None,
                     )
                 )
             return claimed
@@ -473,7 +485,10 @@ class Outbox:
 
     async def _send_parts(self, item: _Claimed) -> None:
         sender = self.senders[item.channel]
-        outbound = await self._composer.content(item.message, item.recipient)
+        # Only a first part can be a repeat the recipient would read as one: a later part
+        # resumes where the recorded ones stopped.
+        repeat = item.interrupted and item.parts_sent == 0
+        outbound = await self._composer.content(item.message, item.recipient, repeat=repeat)
         parts = sender.prepare(outbound)
         if not parts:  # e.g. an overdue report on a morning when nothing is overdue
             await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error=NOTHING_TO_SEND)

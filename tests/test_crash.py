@@ -93,9 +93,9 @@ def slow_fake(delay: float) -> FakeBotApi:
     return fake
 
 
-def write_config(tmp_path: Path, server: FakeBotApiServer) -> Path:
-    """The example plan on a fresh database, talking to the fake, draining fast, no reminders
-    and no speakers."""
+def write_config(tmp_path: Path, server: FakeBotApiServer, **outbox: Any) -> Path:
+    """The example plan on a fresh database, talking to the fake, draining fast (``outbox``
+    overrides more of its settings), no reminders and no speakers."""
     plan = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     assert plan["office"]["chat_id"] == OFFICE_CHAT
     plan["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"}
@@ -104,6 +104,7 @@ def write_config(tmp_path: Path, server: FakeBotApiServer) -> Path:
         "rate_per_second": 200,
         "batch_size": BATCH_SIZE,
         "tick_seconds": 0.2,
+        **outbox,
     }
     plan["reminders"] = {"rsvp_chase": [], "day_before": "", "meeting_morning": ""}
     # Only the broadcast goes out: no speech assignment notices to the speakers among them.
@@ -429,4 +430,37 @@ async def test_sigterm_mid_drain_lets_the_batch_on_the_wire_finish(tmp_path: Pat
     _, deliveries = await stored_outbox(config_path)
     in_flight = [d.recipient for d in deliveries if d.status == DeliveryStatus.SENDING]
     assert in_flight == [], f"left 'sending' by a clean stop: {in_flight}"
+    fake.assert_no_violations()
+
+
+async def test_a_report_on_the_wire_at_a_sigkill_is_queued_once_and_sent_again_as_a_repeat(
+    tmp_path: Path,
+) -> None:
+    """The office got the same report twice after a kill. It was queued once (in the transaction
+    that closes the broadcast); the kill caught its own send on the wire, and the restart sent
+    it again with nothing to say so. The second copy now says it may be a repeat."""
+    fake = slow_fake(0.3)  # the report reaches the office chat well before the bot hears so
+
+    async with FakeBotApiServer(fake) as server:
+        config_path = write_config(tmp_path, server)
+        await prepare_database(config_path, fake, linked=3)
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, lambda: fake.sent_counts()[OFFICE_CHAT] > 0, "first report")
+            await bot.kill()
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, lambda: fake.sent_counts()[OFFICE_CHAT] > 1, "report again")
+            assert await bot.stop() == 0, f"bot log:\n{bot.log()}"
+
+    first, again = (m["text"] for m in fake.messages_to(OFFICE_CHAT))
+    assert first.startswith("📨 Báo cáo gửi thông báo số ")
+    assert again == (
+        "🔁 Tin gửi lại: bot bị dừng đột ngột đúng lúc đang gửi tin này. Nếu Văn phòng đã nhận "
+        "bản trước, xin bỏ qua bản này.\n" + first
+    )
+    messages, deliveries = await stored_outbox(config_path)
+    [broadcast] = [m for m in messages if m.kind == MessageKind.BROADCAST]
+    [note] = [m for m in messages if m.kind == MessageKind.OFFICE_NOTE]  # queued once
+    assert broadcast.status == note.status == MessageStatus.DONE
+    [copy] = [d for d in deliveries if d.message_id == note.id]
+    assert copy.status == DeliveryStatus.SENT and copy.interrupted_at is not None
     fake.assert_no_violations()

@@ -101,8 +101,26 @@ class MessageComposer:
 
     # --- what recipients get -------------------------------------------------------------------
 
-    async def content(self, message: MessageView, recipient: Recipient | None) -> Outbound:
-        """The message for one recipient."""
+    async def content(
+        self, message: MessageView, recipient: Recipient | None, *, repeat: bool = False
+    ) -> Outbound:
+        """The message for one recipient; an office chat's copy that may be a repeat says so."""
+        outbound = await self._content(message, recipient)
+        if repeat and recipient is None:
+            # A stop caught the first copy in flight: it may have arrived, and the office must
+            # not read the same report twice as two events. A delegate's copy goes unmarked:
+            # the formal letter stays as written, and at most one batch repeats per stop.
+            return self._marked_repeat(outbound)
+        return outbound
+
+    def _marked_repeat(self, outbound: Outbound) -> Outbound:
+        if not outbound.parts or not isinstance(first := outbound.parts[0], TextPart):
+            return outbound  # a file's caption has little room; the file itself is the same
+        mark = self._catalog.html("report.repeat")
+        marked = TextPart(Html(f"{mark}\n{first.html}"), first.buttons)
+        return Outbound((marked, *outbound.parts[1:]))
+
+    async def _content(self, message: MessageView, recipient: Recipient | None) -> Outbound:
         match message.kind:
             case MessageKind.OFFICE_NOTE:
                 if message.body is None and "template" in message.params:
