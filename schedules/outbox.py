@@ -19,7 +19,8 @@ it is retried too, so a timeout can also repeat a message. :meth:`Outbox.recover
 bot process per database: it puts back every ``sending`` row, whoever claimed it.
 
 No platform tells a bot whether a send it never heard back from arrived, so a delivery caught in
-flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat.
+flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat,
+and a delivery that then fails is reported as one that may have arrived, not as plainly failed.
 A completion report is queued in the same transaction that closes its message, so a kill at any
 point queues it once; only its own send can repeat, as any other.
 """
@@ -136,6 +137,8 @@ class Problem:
     code: str
     full_name: str
     error: str | None = None
+    # When a stop caught this delivery in flight: the copy on the wire then may have arrived.
+    interrupted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -800,7 +803,12 @@ def _reached_nobody(rows: Sequence[Any]) -> SkipReason | None:
 
 def _problems(rows: Sequence[Any], status: DeliveryStatus) -> list[Problem]:
     return [
-        Problem(code=delegate.code, full_name=delegate.full_name, error=delivery.last_error)
+        Problem(
+            code=delegate.code,
+            full_name=delegate.full_name,
+            error=delivery.last_error,
+            interrupted_at=delivery.interrupted_at,
+        )
         for delivery, delegate in rows
         if delivery.status == status and delegate is not None
     ]

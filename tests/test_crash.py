@@ -464,3 +464,39 @@ async def test_a_report_on_the_wire_at_a_sigkill_is_queued_once_and_sent_again_a
     [copy] = [d for d in deliveries if d.message_id == note.id]
     assert copy.status == DeliveryStatus.SENT and copy.interrupted_at is not None
     fake.assert_no_violations()
+
+
+async def test_a_delegate_reached_just_before_a_sigkill_is_reported_as_maybe_reached_when_the_retries_fail(
+    tmp_path: Path,
+) -> None:
+    """Telegram delivered the notice; the kill came before the bot heard so; after the restart
+    every try to send it again met a 502. The office was told "NetworkError: Bad Gateway" for
+    someone who had the notice: the report now says the first copy may have arrived."""
+    fake = slow_fake(0.3)
+
+    async with FakeBotApiServer(fake) as server:
+        config_path = write_config(tmp_path, server, max_attempts=2)
+        [uid] = await prepare_database(config_path, fake, linked=1)
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, reached_at_least(fake, [uid], 1), "the notice delivered")
+            await bot.kill()
+        fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=2)
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, lambda: fake.sent_counts()[OFFICE_CHAT] > 0, "the report")
+            assert await bot.stop() == 0, f"bot log:\n{bot.log()}"
+
+    [notice] = fake.messages_to(uid)  # the copy the kill caught on the wire
+    assert BODY in notice["text"]
+    [report] = fake.messages_to(OFFICE_CHAT)
+    assert "Lỗi: 1" in report["text"]
+    line = next(line for line in report["text"].splitlines() if line.startswith("• DB001 — "))
+    assert re.fullmatch(
+        r"• DB001 — Phạm Thị Thanh Mai: có thể đã nhận được tin \(bot bị dừng đột ngột đúng lúc "
+        r"đang gửi, \d\d:\d\d, \d+/\d+\) nhưng gửi lại không thành công: NetworkError: Bad Gateway",
+        line,
+    ), line
+    _, deliveries = await stored_outbox(config_path)
+    [copy] = [d for d in deliveries if d.recipient.startswith("delegate:")]
+    assert copy.status == DeliveryStatus.FAILED and copy.interrupted_at is not None
+    assert copy.last_error == "NetworkError: Bad Gateway"
+    fake.assert_no_violations()

@@ -449,7 +449,20 @@ class MessageComposer:
         catalog = self._catalog
         lines = [catalog.html(key, count=len(problems))]
         for problem in problems:
-            if with_error:
+            if with_error and problem.interrupted_at is not None:
+                # The copy on the wire when the bot was stopped may well have arrived: failing
+                # to send it again says nothing about that one.
+                when = short_moment(catalog, self._config.meeting.local(problem.interrupted_at))
+                lines.append(
+                    catalog.html(
+                        "report.person_maybe_received",
+                        code=problem.code,
+                        name=problem.full_name,
+                        time=when,
+                        error=problem.error or "",
+                    )
+                )
+            elif with_error:
                 lines.append(
                     catalog.html(
                         "report.person_error",
