@@ -563,8 +563,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     _out(result.summary)
     _out("")
     for label, ok in result.checks:
-        _out(("✓ " if ok else "✗ ") + label)
-    _out(catalog.plain("rehearsal.passed" if result.passed else "rehearsal.failed"))
+        _out({True: "✓ ", False: "✗ ", None: "– "}[ok] + label)
+    verdict = "passed" if result.complete else "passed_partly" if result.passed else "failed"
+    _out(catalog.plain(f"rehearsal.{verdict}"))
     return EXIT_OK if result.passed else EXIT_FAILED
 
 

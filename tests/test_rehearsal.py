@@ -6,6 +6,7 @@ import asyncio
 import csv
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,3 +200,84 @@ async def test_a_message_that_reached_nobody_is_told_as_not_sent(example: Played
     book = load_workbook(example.folder / "bao-cao-dien-tap.xlsx")
     statuses = {row[0]: row[4] for row in book["Gửi tin"].iter_rows(min_row=2, values_only=True)}
     assert {statuses[message.id] for message in skipped} == {"không gửi (không có người nhận)"}
+
+
+def write_list(path: Path, source: Path, keep: Callable[[list[str]], bool]) -> Path:
+    """A copy of the CSV list ``source`` with only the rows ``keep`` accepts."""
+    with source.open(encoding="utf-8", newline="") as fh:
+        heading, *rows = list(csv.reader(fh))
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([heading, *(row for row in rows if keep(row))])
+    return path
+
+
+def test_a_list_lacking_speakers_contacts_and_a_group_is_rehearsed_and_the_gaps_told(
+    tmp_path: Path,
+) -> None:
+    """An office's own list need not have the example's people: the rehearsal crashed with
+    KeyError: 'DB031'. Now what the plan asks of someone the lists lack is told, that part is
+    left out, and the parts of the others are played (DB040 and DB045 take the roles of the
+    first two speakers)."""
+    delegates = write_list(
+        tmp_path / "dai-bieu.csv",
+        EXAMPLE_DELEGATES,
+        lambda row: row[0] not in ("DB031", "DB036") and row[4] != "bao_chi",
+    )
+    contacts = write_list(
+        tmp_path / "dau-moi.csv", EXAMPLE_CONTACTS, lambda row: row[0] not in ("NV03", "NV04")
+    )
+    (tmp_path / "dien-tap").mkdir()
+    played = play(tmp_path / "dien-tap", delegates, contacts)
+
+    transcript = [line.split("] ", 1)[1] for line in played.result.transcript]
+    gaps = [line for line in transcript if line.startswith(("Kế hoạch giao", "Danh sách không"))]
+    assert gaps == [
+        "Kế hoạch giao tham luận chủ đề 1.1 cho DB031 nhưng danh sách không có mã này: bỏ qua "
+        "phần tham luận của người này.",
+        "Kế hoạch giao tham luận chủ đề 1.2 cho DB036 nhưng danh sách không có mã này: bỏ qua "
+        "phần tham luận của người này.",
+        "Kế hoạch giao nhiệm vụ VI.1.1 cho NV03 nhưng danh sách không có mã này: bỏ qua phần "
+        "báo cáo nhiệm vụ của người này.",
+        "Kế hoạch giao nhiệm vụ VI.1.3 cho NV04 nhưng danh sách không có mã này: bỏ qua phần "
+        "báo cáo nhiệm vụ của người này.",
+        "Danh sách không có đại biểu nào thuộc nhóm «Phóng viên các cơ quan báo chí» của kế hoạch.",
+    ]
+    assert "Văn phòng (mô phỏng) chốt tham luận của DB040." in transcript
+    assert "Văn phòng (mô phỏng) đề nghị DB045 chỉnh sửa tham luận." in transcript
+    assert not any("NV03" in line or "NV04" in line for line in transcript if line not in gaps)
+    assert played.result.complete, [label for label, ok in played.result.checks if not ok]
+
+
+def test_a_list_of_five_people_is_rehearsed_and_says_what_it_could_not_play(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five delegates, none of them a speaker, all five answering: the speeches and the RSVP
+    chasing have nobody to play them. The rehearsal passes on what could be played and marks
+    the rest "–" with the reason, instead of failing (or crashing) on what the list lacks."""
+    five = write_list(tmp_path / "nam-nguoi.csv", EXAMPLE_DELEGATES, lambda row: row[0] <= "DB005")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    assert main(["rehearse", "--delegates", str(five)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines[1] == (
+        "[29/04 08:00] Văn phòng nhập danh sách (5 đại biểu, 8 đầu mối nhiệm vụ) và phát hành "
+        "giấy mời kèm đường liên kết cá nhân."
+    )
+    assert sum("danh sách không có mã này: bỏ qua phần tham luận" in line for line in lines) == 10
+    assert (
+        "[29/04 08:00] Kế hoạch giao nhiệm vụ VI.2 cho nhóm «Chủ tịch Hội LHPN các quận, huyện, "
+        "thị xã» nhưng danh sách không có ai thuộc nhóm này: bỏ qua phần báo cáo của nhóm."
+    ) in lines
+    not_played = [line for line in lines if line.startswith("– ")]
+    assert not_played == [
+        "– Đã gửi nhắc xác nhận tham dự: 0 lượt (không diễn tập phần này: trong danh sách không "
+        "có đại biểu nào được diễn tập là chưa trả lời)",
+        "– Đã gửi nhắc gửi tham luận: 0 lượt (không diễn tập phần này: danh sách không có ai "
+        "được kế hoạch giao tham luận)",
+        "– Tham luận: 0 bài đã chốt, 0 lượt góp ý và trả lời (không diễn tập phần này: danh sách "
+        "không có ai được kế hoạch giao tham luận)",
+    ]
+    assert "✓ Đã gửi chương trình sáng ngày hội nghị: 5 lượt" in lines
+    assert not [line for line in lines if line.startswith("✗")]
+    assert lines[-1].startswith("✅ Diễn tập thành công: mọi bước mà danh sách cho phép")
