@@ -160,6 +160,36 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     assert "✓ Tin gửi lặp lại: " in out and "✗" not in out
 
 
+def test_a_list_the_import_would_refuse_is_refused_with_its_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows the import would refuse were dropped without a word, so an office rehearsed a
+    list it could not import and saw checks fail for people it thought were on it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    (tmp_path / "thieu-cot.csv").write_text("Mã,Họ và tên\nDB001,Phạm Thị Thanh Mai\n", "utf-8")
+    assert main(["rehearse", "--delegates", "thieu-cot.csv"]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "Chưa diễn tập được với tệp thieu-cot.csv: có 3 lỗi cần sửa, như khi nhập bằng lệnh "
+        "hoinghi delegates import:",
+        "  - Cột «Chức vụ»: thiếu cột bắt buộc.",
+        "  - Cột «Đơn vị»: thiếu cột bắt buộc.",
+        "  - Cột «Nhóm»: thiếu cột bắt buộc.",
+    ]
+
+
+def test_a_contacts_file_that_does_not_exist_is_named_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    code = main(["rehearse", "--delegates", str(EXAMPLE_DELEGATES), "--contacts", "dau-moi.csv"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "Không tìm thấy tệp dau-moi.csv."
+
+
 async def test_the_transcript_tells_each_finished_message_once(example: Played) -> None:
     """The meeting's start is also the last planned time (the overdue report of 28/05 08:00):
     the second tick there told that report again, as if the office had got it twice."""
