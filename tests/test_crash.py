@@ -454,8 +454,8 @@ async def test_a_report_on_the_wire_at_a_sigkill_is_queued_once_and_sent_again_a
     first, again = (m["text"] for m in fake.messages_to(OFFICE_CHAT))
     assert first.startswith("📨 Báo cáo gửi thông báo số ")
     assert again == (
-        "🔁 Tin gửi lại: bot bị dừng đột ngột đúng lúc đang gửi tin này. Nếu Văn phòng đã nhận "
-        "bản trước, xin bỏ qua bản này.\n" + first
+        "🔁 Tin gửi lại: bot bị dừng đột ngột đúng lúc đang gửi tin này, nên Văn phòng có thể đã "
+        "nhận tin này trước đó.\n" + first
     )
     messages, deliveries = await stored_outbox(config_path)
     [broadcast] = [m for m in messages if m.kind == MessageKind.BROADCAST]
