@@ -32,7 +32,7 @@ from bot.config import (
     load_config,
 )
 from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
+from bot.delegate_file import RowProblem, parse_delegate_file
 from bot.documents.slips import Slip, SlipTexts, build_slips
 from bot.documents.workbook import Cell, write_table
 from bot.domain.drafts import DraftLine
@@ -571,6 +571,14 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
     return asyncio.run(_with_services(loaded[0], work))
 
 
+def _print_problems(catalog: Catalog, problems: Sequence[RowProblem]) -> None:
+    """One line per problem of a list, to stderr, as ``delegates import`` says them."""
+    for problem in problems:
+        message = catalog.plain(f"import.problem.{problem.code}", value=problem.value or "")
+        where = _where(catalog, problem.row, problem.column)
+        _out(catalog.plain("cli.problem_line", where=where, message=message), sys.stderr)
+
+
 def _where(catalog: Catalog, row: int | None, column: str | None) -> str:
     if row is not None and column:
         return catalog.plain("import.where_row_column", row=row, column=column)
@@ -627,11 +635,26 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
-    contacts: Path | None = args.contacts if args.contacts and args.contacts.exists() else None
-    for path in (args.delegates,):
+    # The example contacts are a default that may be missing (an installed copy has no
+    # examples/); a contacts file the office names must exist.
+    default_contacts = args.contacts == EXAMPLES / "contacts.csv"
+    contacts: Path | None = args.contacts if args.contacts.exists() else None
+    for path in (args.delegates, *(() if default_contacts else (args.contacts,))):
         if not path.exists():
             _out(catalog.plain("rehearsal.no_file", path=path), sys.stderr)
             return EXIT_USAGE
+    groups = [FileGroup(g.key, g.label) for g in loaded[0].config.groups]
+    for path in (args.delegates, contacts):
+        # A list the import would refuse is refused here too, with the same reasons: played
+        # with its bad rows dropped, it would look fine to an office that then cannot import it.
+        problems = parse_delegate_file(path, groups).problems if path is not None else []
+        if problems:
+            _out(
+                catalog.plain("rehearsal.list_rejected", path=path, count=len(problems)),
+                sys.stderr,
+            )
+            _print_problems(catalog, problems)
+            return EXIT_INVALID
     from handlers.telegram.rehearsal import Faults, rehearse
 
     _out(catalog.plain("rehearsal.title", path=loaded[0].path, delegates=args.delegates))
@@ -655,8 +678,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     _out(result.summary)
     _out("")
     for label, ok in result.checks:
-        _out(("✓ " if ok else "✗ ") + label)
-    _out(catalog.plain("rehearsal.passed" if result.passed else "rehearsal.failed"))
+        _out({True: "✓ ", False: "✗ ", None: "– "}[ok] + label)
+    verdict = "passed" if result.complete else "passed_partly" if result.passed else "failed"
+    _out(catalog.plain(f"rehearsal.{verdict}"))
     return EXIT_OK if result.passed else EXIT_FAILED
 
 

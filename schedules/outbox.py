@@ -7,7 +7,8 @@ A tick (scheduled by :mod:`schedules.scheduler`) does three things:
    to have blocked the bot); a message past its window is skipped and the skip reported;
 2. **drain** due deliveries: claim a batch (``pending`` → ``sending``, committed), send each
    part under the platform's limits, record every part as it goes out;
-3. **finish** messages with no delivery left in flight and report to the office.
+3. **finish** messages with no delivery left in flight and report to the office; a message
+   that went to nobody (an empty audience, or nothing to say) ends ``skipped``, not ``done``.
 
 Crash safety: a delivery is marked ``sending`` before its first send and every delivered part
 is committed right after the platform accepts it. After a kill, :meth:`Outbox.recover` puts
@@ -16,6 +17,12 @@ each claimed delivery that was on the wire at the kill, so at most ``batch_size`
 (one batch) are repeated, and none is lost. A send that timed out although Telegram delivered
 it is retried too, so a timeout can also repeat a message. :meth:`Outbox.recover` assumes one
 bot process per database: it puts back every ``sending`` row, whoever claimed it.
+
+No platform tells a bot whether a send it never heard back from arrived, so a delivery caught in
+flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat,
+and a delivery that then fails is reported as one that may have arrived, not as plainly failed.
+A completion report is queued in the same transaction that closes its message, so a kill at any
+point queues it once; only its own send can repeat, as any other.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from bot.domain.outbound import (
     Part,
     SendOutcome,
     SendResult,
+    SkipReason,
     TextPart,
     audience_deadline,
     encode_buttons,
@@ -66,6 +74,8 @@ from storage.uow import unit_of_work
 log = logging.getLogger(__name__)
 
 OFFICE_RECIPIENT = "chat:"
+# The error a delivery is skipped with when its content for that recipient came out empty.
+NOTHING_TO_SEND = "nothing to send"
 
 
 class ChannelSender(Protocol):
@@ -127,6 +137,8 @@ class Problem:
     code: str
     full_name: str
     error: str | None = None
+    # When a stop caught this delivery in flight: the copy on the wire then may have arrived.
+    interrupted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -139,13 +151,18 @@ class DeliveryReport:
     blocked: list[Problem]
     not_linked: list[Problem]
     late_by: timedelta | None = None
+    # Set when the message went to nobody at all: it ends skipped, not sent.
+    skipped: SkipReason | None = None
 
 
 class Composer(Protocol):
     """Writes what the outbox sends (implemented in the core, with the text catalog)."""
 
-    async def content(self, message: MessageView, recipient: Recipient | None) -> Outbound:
-        """The message for one recipient (``None`` for an office chat)."""
+    async def content(
+        self, message: MessageView, recipient: Recipient | None, *, repeat: bool = False
+    ) -> Outbound:
+        """The message for one recipient (``None`` for an office chat); ``repeat`` when an
+        earlier copy may have arrived (a stop caught it in flight)."""
         ...
 
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
@@ -182,6 +199,7 @@ class _Claimed:
     attempts: int
     message: MessageView
     recipient: Recipient | None
+    interrupted: bool
 
 
 class Outbox:
@@ -216,7 +234,8 @@ class Outbox:
         """After a crash: deliveries that were in flight go back to pending. Returns how many.
 
         The interrupted attempt does not count towards giving up: a crash is no verdict on the
-        message, and a batch of 30 killed mid-drain must not lose a fifth of its tries.
+        message, and a batch of 30 killed mid-drain must not lose a fifth of its tries. Each is
+        marked interrupted: what was on the wire at the crash may have arrived.
         """
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
@@ -228,6 +247,7 @@ class Outbox:
                     next_attempt_at=now,
                     updated_at=now,
                     attempts=case((Delivery.attempts > 0, Delivery.attempts - 1), else_=0),
+                    interrupted_at=now,
                 )
             )
         recovered = int(getattr(result, "rowcount", 0) or 0)
@@ -271,6 +291,10 @@ class Outbox:
                 if message.expires_at is not None and now > message.expires_at:
                     message.status = MessageStatus.SKIPPED
                     message.finished_at = now
+                    message.params = {
+                        **(message.params or {}),
+                        "skip_reason": SkipReason.WINDOW_CLOSED.value,
+                    }
                     self.stats.skipped_messages += 1
                     log.warning(
                         "skipped %s message %d: due %s, window closed %s",
@@ -436,6 +460,7 @@ class Outbox:
                         attempts=delivery.attempts,
                         message=MessageView.of(message),
                         recipient=recipients.get(delivery.delegate_id or 0),
+                        interrupted=delivery.interrupted_at is not None,
                     )
                 )
             return claimed
@@ -463,10 +488,13 @@ class Outbox:
 
     async def _send_parts(self, item: _Claimed) -> None:
         sender = self.senders[item.channel]
-        outbound = await self._composer.content(item.message, item.recipient)
+        # Only a first part can be a repeat the recipient would read as one: a later part
+        # resumes where the recorded ones stopped.
+        repeat = item.interrupted and item.parts_sent == 0
+        outbound = await self._composer.content(item.message, item.recipient, repeat=repeat)
         parts = sender.prepare(outbound)
         if not parts:  # e.g. an overdue report on a morning when nothing is overdue
-            await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error="nothing to send")
+            await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error=NOTHING_TO_SEND)
             return
         if item.parts_sent >= len(parts):
             # The content shrank since its first parts went out (a speaker's reminder lists one
@@ -560,8 +588,10 @@ class Outbox:
         """Close messages whose deliveries are all final and queue their reports; returns how
         many reports were queued.
 
-        Reports are composed between two transactions: the composer may read the database
-        itself, and SQLite has one writer at a time.
+        A message that went to nobody at all (no one in its audience, or nothing to say to
+        anyone) is closed as skipped, with the reason, not as sent. Reports are composed between
+        two transactions: the composer may read the database itself, and SQLite has one writer
+        at a time.
         """
         reports = await self._finished_reports()
         notes = [(report, await self._composer.completion_report(report)) for report in reports]
@@ -573,6 +603,12 @@ class Outbox:
                 if message.status != MessageStatus.QUEUED:
                     continue  # another process finished it meanwhile
                 message.status = MessageStatus.DONE
+                if report.skipped is not None:
+                    message.status = MessageStatus.SKIPPED
+                    message.params = {
+                        **(message.params or {}),
+                        "skip_reason": report.skipped.value,
+                    }
                 message.finished_at = now
                 if note is not None and message.report_to:
                     await self._add_office_note(session, note, message.report_to, now)
@@ -610,6 +646,7 @@ class Outbox:
                         blocked=_problems(rows, DeliveryStatus.BLOCKED),
                         not_linked=_problems(rows, DeliveryStatus.NOT_LINKED),
                         late_by=timedelta(seconds=late) if late else None,
+                        skipped=_reached_nobody(rows),
                     )
                 )
             return reports
@@ -751,9 +788,27 @@ async def _recipients(session: AsyncSession, delegate_ids: list[int]) -> dict[in
     }
 
 
+def _reached_nobody(rows: Sequence[Any]) -> SkipReason | None:
+    """Why a finished message went to nobody at all; None if it went, or was meant to go, to
+    someone (a copy sent, failed, blocked, or waiting for a person to link)."""
+    if not rows:
+        return SkipReason.NO_RECIPIENTS
+    if all(
+        delivery.status == DeliveryStatus.SKIPPED and delivery.last_error == NOTHING_TO_SEND
+        for delivery, _ in rows
+    ):
+        return SkipReason.NOTHING_TO_SEND
+    return None
+
+
 def _problems(rows: Sequence[Any], status: DeliveryStatus) -> list[Problem]:
     return [
-        Problem(code=delegate.code, full_name=delegate.full_name, error=delivery.last_error)
+        Problem(
+            code=delegate.code,
+            full_name=delegate.full_name,
+            error=delivery.last_error,
+            interrupted_at=delivery.interrupted_at,
+        )
         for delivery, delegate in rows
         if delivery.status == status and delegate is not None
     ]

@@ -174,7 +174,9 @@ class Delivery(Base):
 
     pending → sending → sent / failed / blocked; ``not_linked`` and ``skipped`` are final
     states for recipients who could not be reached at all. ``parts_sent`` lets a multi-part
-    message resume after a crash without repeating the parts already delivered.
+    message resume after a crash without repeating the parts already delivered;
+    ``interrupted_at`` says when a stop caught it in flight, so the copy on the wire then may
+    have arrived although nothing recorded it.
     """
 
     __tablename__ = "deliveries"
@@ -199,6 +201,7 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    interrupted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 Index("ix_deliveries_due", Delivery.status, Delivery.next_attempt_at)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.outbound import SkipReason
 from bot.domain.rsvp import RsvpStatus
 from bot.services.invitations import LinkOutcome
 from bot.services.rsvp import RsvpChoice
@@ -44,6 +45,16 @@ def test_every_literal_key_used_in_the_code_exists() -> None:
     assert sorted(keys - VI.all_keys()) == []
 
 
+def _rehearsal_reasons() -> set[str]:
+    """The reasons the rehearsal gives for a part it did not play (written as string literals
+    in ``_not_played``)."""
+    source = (ROOT / "handlers" / "telegram" / "rehearsal.py").read_text(encoding="utf-8")
+    body = source.split("def _not_played", 1)[1].split("\nasync def ", 1)[0]
+    reasons = set(re.findall(r'"(no_[a-z_]+|one_speaker)"', body))
+    assert len(reasons) >= 7  # the scan really found them
+    return reasons
+
+
 def test_every_computed_key_exists() -> None:
     computed = (
         [f"status.{s.value}" for s in RsvpStatus]
@@ -52,6 +63,10 @@ def test_every_computed_key_exists() -> None:
         + [f"rsvp.recorded_{s.value}" for s in RsvpStatus]
         + [f"commands.{name}" for name in DELEGATE_COMMANDS + OFFICE_COMMANDS]
         + [f"date.weekday.{day}" for day in range(7)]
+        + [f"report_sheet.message_skipped.{r.value}" for r in SkipReason]
+        + [f"rehearsal.not_sent.{r.value}" for r in SkipReason]
+        + [f"rehearsal.{verdict}" for verdict in ("passed", "passed_partly", "failed")]
+        + [f"rehearsal.why.{why}" for why in _rehearsal_reasons()]
     )
     assert sorted(set(computed) - VI.all_keys()) == []
 

@@ -93,9 +93,9 @@ def slow_fake(delay: float) -> FakeBotApi:
     return fake
 
 
-def write_config(tmp_path: Path, server: FakeBotApiServer) -> Path:
-    """The example plan on a fresh database, talking to the fake, draining fast, no reminders
-    and no speakers."""
+def write_config(tmp_path: Path, server: FakeBotApiServer, **outbox: Any) -> Path:
+    """The example plan on a fresh database, talking to the fake, draining fast (``outbox``
+    overrides more of its settings), no reminders and no speakers."""
     plan = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     assert plan["office"]["chat_id"] == OFFICE_CHAT
     plan["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"}
@@ -104,6 +104,7 @@ def write_config(tmp_path: Path, server: FakeBotApiServer) -> Path:
         "rate_per_second": 200,
         "batch_size": BATCH_SIZE,
         "tick_seconds": 0.2,
+        **outbox,
     }
     plan["reminders"] = {"rsvp_chase": [], "day_before": "", "meeting_morning": ""}
     # Only the broadcast goes out: no speech assignment notices to the speakers among them.
@@ -433,4 +434,73 @@ async def test_sigterm_mid_drain_lets_the_batch_on_the_wire_finish(tmp_path: Pat
     _, deliveries = await stored_outbox(config_path)
     in_flight = [d.recipient for d in deliveries if d.status == DeliveryStatus.SENDING]
     assert in_flight == [], f"left 'sending' by a clean stop: {in_flight}"
+    fake.assert_no_violations()
+
+
+async def test_a_report_on_the_wire_at_a_sigkill_is_queued_once_and_sent_again_as_a_repeat(
+    tmp_path: Path,
+) -> None:
+    """The office got the same report twice after a kill. It was queued once (in the transaction
+    that closes the broadcast); the kill caught its own send on the wire, and the restart sent
+    it again with nothing to say so. The second copy now says it may be a repeat."""
+    fake = slow_fake(0.3)  # the report reaches the office chat well before the bot hears so
+
+    async with FakeBotApiServer(fake) as server:
+        config_path = write_config(tmp_path, server)
+        await prepare_database(config_path, fake, linked=3)
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, lambda: fake.sent_counts()[OFFICE_CHAT] > 0, "first report")
+            await bot.kill()
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, lambda: fake.sent_counts()[OFFICE_CHAT] > 1, "report again")
+            assert await bot.stop() == 0, f"bot log:\n{bot.log()}"
+
+    first, again = (m["text"] for m in fake.messages_to(OFFICE_CHAT))
+    assert first.startswith("📨 Báo cáo gửi thông báo số ")
+    assert again == (
+        "🔁 Tin gửi lại: bot bị dừng đột ngột đúng lúc đang gửi tin này, nên Văn phòng có thể đã "
+        "nhận tin này trước đó.\n" + first
+    )
+    messages, deliveries = await stored_outbox(config_path)
+    [broadcast] = [m for m in messages if m.kind == MessageKind.BROADCAST]
+    [note] = [m for m in messages if m.kind == MessageKind.OFFICE_NOTE]  # queued once
+    assert broadcast.status == note.status == MessageStatus.DONE
+    [copy] = [d for d in deliveries if d.message_id == note.id]
+    assert copy.status == DeliveryStatus.SENT and copy.interrupted_at is not None
+    fake.assert_no_violations()
+
+
+async def test_a_delegate_reached_just_before_a_sigkill_is_reported_as_maybe_reached_when_the_retries_fail(
+    tmp_path: Path,
+) -> None:
+    """Telegram delivered the notice; the kill came before the bot heard so; after the restart
+    every try to send it again met a 502. The office was told "NetworkError: Bad Gateway" for
+    someone who had the notice: the report now says the first copy may have arrived."""
+    fake = slow_fake(0.3)
+
+    async with FakeBotApiServer(fake) as server:
+        config_path = write_config(tmp_path, server, max_attempts=2)
+        [uid] = await prepare_database(config_path, fake, linked=1)
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, reached_at_least(fake, [uid], 1), "the notice delivered")
+            await bot.kill()
+        fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=2)
+        async with running_bot(config_path, fake) as bot:
+            await bot.until(fake, lambda: fake.sent_counts()[OFFICE_CHAT] > 0, "the report")
+            assert await bot.stop() == 0, f"bot log:\n{bot.log()}"
+
+    [notice] = fake.messages_to(uid)  # the copy the kill caught on the wire
+    assert BODY in notice["text"]
+    [report] = fake.messages_to(OFFICE_CHAT)
+    assert "Lỗi: 1" in report["text"]
+    line = next(line for line in report["text"].splitlines() if line.startswith("• DB001 — "))
+    assert re.fullmatch(
+        r"• DB001 — Phạm Thị Thanh Mai: có thể đã nhận được tin \(bot bị dừng đột ngột đúng lúc "
+        r"đang gửi, \d\d:\d\d, \d+/\d+\) nhưng gửi lại không thành công: NetworkError: Bad Gateway",
+        line,
+    ), line
+    _, deliveries = await stored_outbox(config_path)
+    [copy] = [d for d in deliveries if d.recipient.startswith("delegate:")]
+    assert copy.status == DeliveryStatus.FAILED and copy.interrupted_at is not None
+    assert copy.last_error == "NetworkError: Bad Gateway"
     fake.assert_no_violations()

@@ -9,12 +9,24 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot.domain.outbound import MessageKind
+from bot.domain.outbound import (
+    BROADCAST_WINDOW,
+    Audience,
+    MessageKind,
+    MessageStatus,
+    Part,
+    SendResult,
+)
+from bot.services import build_outbox
+from bot.texts import load_catalog
+from schedules.outbox import ChannelSender, Outbox
+from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delivery, OutboundMessage
 from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -148,6 +160,37 @@ async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
         "⚠️ Không gửi nhắc xác nhận tham dự (dự kiến lúc 08:00, Thứ Bảy, ngày 18/5/2024)"
     )
     assert sum("skipped rsvp_reminder" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_only_if_a_notice(
+    harness: BotHarness,
+) -> None:
+    """An automatic message that finds nobody is not "sent" and the office hears nothing of it;
+    the office's own notice to nobody is skipped too, and reported, so they learn it."""
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        for kind in (MessageKind.RSVP_REMINDER, MessageKind.BROADCAST):
+            session.add(
+                OutboundMessage(
+                    meeting_id=harness.services.ctx.meeting_id,
+                    kind=kind,
+                    status="scheduled",
+                    audience="group:khong_co_ai",
+                    body="Thông báo" if kind is MessageKind.BROADCAST else None,
+                    params={},
+                    due_at=now,
+                    created_by="test",
+                    report_to=str(OFFICE_CHAT),
+                    created_at=now,
+                )
+            )
+    await harness.tick()
+
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped"]
+    assert await message_status(harness, MessageKind.BROADCAST) == ["skipped"]
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
+    assert len(reports) == 1 and reports[0].startswith("📨 Báo cáo gửi thông báo số ")
+    assert "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 0" in reports[0]
 
 
 async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_dropped_ones(
@@ -432,3 +475,162 @@ async def test_a_delivery_whose_content_shrank_below_the_parts_already_sent_is_f
         m for m in speaker.messages[before:] if "nhắc đồng chí gửi tham luận" in m.get("text", "")
     ]
     assert reminders == []  # nothing left to send: the one remaining theme had gone out
+
+
+# --- a kill at any point -------------------------------------------------------------------------
+
+
+class Killed(BaseException):
+    """The process dies here: nothing in the outbox catches it, nothing after it runs."""
+
+
+class Death:
+    """Counts the points where the process could die, and dies at the ``at``-th."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.points = at, 0
+
+    def point(self) -> None:
+        """One more point passed; die if it is the chosen one."""
+        self.points += 1
+        if self.points == self.at:
+            raise Killed
+
+
+class MortalOutbox(Outbox):
+    """An outbox that can die before or after each of its transactions."""
+
+    death = Death(0)
+
+    async def _mortal(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self.death.point()
+        result = await getattr(super(), name)(*args, **kwargs)
+        self.death.point()
+        return result
+
+    async def queue_due(self) -> int:
+        return int(await self._mortal("queue_due"))
+
+    async def _claim(self) -> Any:
+        return await self._mortal("_claim")
+
+    async def _record_part(self, *args: Any, **kwargs: Any) -> None:
+        await self._mortal("_record_part", *args, **kwargs)
+
+    async def _retry(self, *args: Any, **kwargs: Any) -> None:
+        await self._mortal("_retry", *args, **kwargs)
+
+    async def _finish_delivery(self, *args: Any, **kwargs: Any) -> None:
+        await self._mortal("_finish_delivery", *args, **kwargs)
+
+    async def finish(self) -> int:
+        return int(await self._mortal("finish"))
+
+
+class MortalSender:
+    """The outbox's sender in a process that can die just before or just after a send (after:
+    Telegram has the message, the bot never hears so)."""
+
+    def __init__(self, inner: ChannelSender, death: Death) -> None:
+        self.inner, self.death = inner, death
+        self.channel = inner.channel
+
+    def prepare(self, outbound: Any) -> Any:
+        return self.inner.prepare(outbound)
+
+    async def send(self, address: str, part: Part) -> SendResult:
+        self.death.point()
+        result = await self.inner.send(address, part)
+        self.death.point()
+        return result
+
+
+async def test_a_kill_at_any_point_queues_a_report_once_and_marks_a_copy_sent_again(
+    harness: BotHarness,
+) -> None:
+    """Every point where a process can die while a notice goes to two delegates and its report
+    to the office: before and after each transaction of the outbox and each send. Whatever the
+    point, after the restart the report is queued exactly once, reaches the office, and a copy
+    sent again says it may be a repeat (the office once read the same report twice)."""
+    catalog = load_catalog(harness.services.config.meeting.locale)
+    sender = harness.outbox.senders["telegram"]
+    for code in ("DB001", "DB002"):
+        await harness.open_invitation(code)
+
+    def outbox(death: Death | None) -> Outbox:
+        senders: dict[str, Any] = {sender.channel: sender}
+        if death is not None:
+            senders = {sender.channel: MortalSender(sender, death)}
+        pacer = Pacer(Limits(), now=harness.time.monotonic, sleep=harness.time.sleep)
+        built = build_outbox(
+            harness.services,
+            catalog,
+            senders,
+            pacer=pacer,
+            outbox_class=MortalOutbox if death is not None else Outbox,
+        )
+        built.batch_size = 1  # one delivery in flight: an in-process death stops just what dies
+        if isinstance(built, MortalOutbox) and death is not None:
+            built.death = death
+        return built
+
+    at = 0
+    while True:
+        at += 1
+        now = harness.clock.now()
+        async with harness.services.ctx.sessions() as session, session.begin():
+            notice = OutboundMessage(
+                meeting_id=harness.services.ctx.meeting_id,
+                kind=MessageKind.BROADCAST,
+                status=MessageStatus.SCHEDULED,
+                audience=Audience.LINKED,
+                body=f"Thông báo thử số {at}",
+                params={},
+                due_at=now,
+                expires_at=now + BROADCAST_WINDOW,
+                created_by="test",
+                report_to=str(OFFICE_CHAT),
+                created_at=now,
+            )
+            session.add(notice)
+        death = Death(at)
+        dying = outbox(death)
+        try:
+            for _ in range(3):
+                await dying.tick()
+            died = False
+        except Killed:
+            died = True
+        restarted = outbox(None)
+        await restarted.recover()
+        await restarted.tick()
+        await restarted.tick()
+
+        title = f"📨 Báo cáo gửi thông báo số {notice.id}\n"
+        async with harness.services.ctx.sessions() as session:
+            queued = list(
+                await session.scalars(
+                    select(OutboundMessage.status).where(
+                        OutboundMessage.kind == MessageKind.OFFICE_NOTE,
+                        OutboundMessage.body.startswith(
+                            f"📨 <b>Báo cáo gửi thông báo số {notice.id}</b>"
+                        ),
+                    )
+                )
+            )
+            status = await session.scalar(
+                select(OutboundMessage.status).where(OutboundMessage.id == notice.id)
+            )
+        copies = [t for t in texts(harness, OFFICE_CHAT) if title in t]
+        plain = [t for t in copies if t.startswith(title)]
+        marked = [t for t in copies if t.startswith("🔁 Tin gửi lại: ")]
+        assert status == MessageStatus.DONE, at
+        assert queued == [MessageStatus.DONE], at  # queued once, whatever the point
+        assert copies and len(plain) <= 1 and len(plain) + len(marked) == len(copies) <= 2, (
+            at,
+            copies,
+        )
+        if not died:
+            assert death.points > 20  # every point of a whole run was tried
+            assert len(copies) == 1 and plain
+            break

@@ -5,14 +5,69 @@ from __future__ import annotations
 import asyncio
 import csv
 import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from bot.cli import main
+from bot.config import Config, load_config
+from bot.domain.outbound import MessageKind, MessageStatus
+from bot.texts import Catalog, load_catalog
+from handlers.telegram.rehearsal import Rehearsal, rehearse
+from storage.engine import create_engine, create_sessionmaker
 from storage.guard import DatabaseLock
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from storage.models import OutboundMessage
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
+
+EXAMPLE_CONTACTS = ROOT / "examples" / "contacts.csv"
+
+
+@dataclass(frozen=True)
+class Played:
+    """A rehearsal of the example plan, with its folder (database and report) kept."""
+
+    result: Rehearsal
+    folder: Path
+    config: Config
+    catalog: Catalog
+
+
+def play(folder: Path, delegates: Path = EXAMPLE_DELEGATES, contacts: Path | None = None) -> Played:
+    """Rehearse the example plan with ``delegates`` (and ``contacts``) in ``folder``."""
+    loaded = load_config(EXAMPLE_CONFIG)
+    catalog = load_catalog(loaded.config.meeting.locale)
+    result = asyncio.run(
+        rehearse(
+            loaded,
+            catalog,
+            delegates=delegates,
+            contacts=contacts,
+            report=folder / "bao-cao-dien-tap.xlsx",
+            workdir=folder,
+        )
+    )
+    return Played(result, folder, loaded.config, catalog)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Played:
+    """The example plan and lists, rehearsed once for the tests that read its results."""
+    return play(tmp_path_factory.mktemp("dien-tap"), contacts=EXAMPLE_CONTACTS)
+
+
+async def stored_messages(folder: Path) -> list[OutboundMessage]:
+    """Every outbound message the rehearsal left in its database."""
+    engine = create_engine(f"sqlite+aiosqlite:///{folder / 'dien-tap.db'}")
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return list(await session.scalars(select(OutboundMessage)))
+    finally:
+        await engine.dispose()
 
 
 def test_rehearsal_plays_the_example_plan_and_passes_every_check(
@@ -113,3 +168,156 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     assert any(line.startswith("✓ Đã đối chiếu ") and line.endswith("(sai: 0)") for line in lines)
     assert "✓ 3 đại biểu chặn bot đều được báo cho Văn phòng (chưa báo: 0)" in out
     assert "✓ Tin gửi lặp lại: " in out and "✗" not in out
+
+
+def test_a_list_the_import_would_refuse_is_refused_with_its_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows the import would refuse were dropped without a word, so an office rehearsed a
+    list it could not import and saw checks fail for people it thought were on it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    (tmp_path / "thieu-cot.csv").write_text("Mã,Họ và tên\nDB001,Phạm Thị Thanh Mai\n", "utf-8")
+    assert main(["rehearse", "--delegates", "thieu-cot.csv"]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "Chưa diễn tập được với tệp thieu-cot.csv: có 3 lỗi cần sửa, như khi nhập bằng lệnh "
+        "hoinghi delegates import:",
+        "  - Cột «Chức vụ»: thiếu cột bắt buộc.",
+        "  - Cột «Đơn vị»: thiếu cột bắt buộc.",
+        "  - Cột «Nhóm»: thiếu cột bắt buộc.",
+    ]
+
+
+def test_a_contacts_file_that_does_not_exist_is_named_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    code = main(["rehearse", "--delegates", str(EXAMPLE_DELEGATES), "--contacts", "dau-moi.csv"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "Không tìm thấy tệp dau-moi.csv."
+
+
+async def test_the_transcript_tells_each_finished_message_once(example: Played) -> None:
+    """The meeting's start is also the last planned time (the overdue report of 28/05 08:00):
+    the second tick there told that report again, as if the office had got it twice."""
+    catalog, meeting = example.catalog, example.config.meeting
+    expected: Counter[str] = Counter()
+    for message in await stored_messages(example.folder):
+        if message.kind == MessageKind.OFFICE_NOTE or message.status != MessageStatus.DONE:
+            continue
+        assert message.finished_at is not None
+        what = catalog.plain(f"kind.{message.kind}", id=message.id)
+        expected[f"[{meeting.local(message.finished_at):%d/%m %H:%M}] Bot gửi xong {what}:"] += 1
+    told = Counter(
+        line.split(":", 2)[0] + ":" + line.split(":", 2)[1] + ":"
+        for line in example.result.transcript
+        if " Bot gửi xong " in line
+    )
+    assert told == expected
+    assert expected["[28/05 08:00] Bot gửi xong báo cáo nhiệm vụ quá hạn:"] == 1
+
+
+async def test_a_message_that_reached_nobody_is_told_as_not_sent(example: Played) -> None:
+    """VI.1.1's contact reports it done on 30/04: its later reminders have nobody to go to, and
+    before VI.1.3 falls overdue the morning report has nothing to say. None of them was sent:
+    the transcript and the sending sheet said "gửi xong: 0 người nhận" / "đã gửi xong"."""
+    transcript = example.result.transcript
+    assert "[04/05 08:00] Bot không gửi nhắc nhiệm vụ: không có người nhận." in transcript
+    assert (
+        "[08/05 08:00] Bot không gửi báo cáo nhiệm vụ quá hạn: không có nội dung cần gửi."
+        in transcript
+    )
+    assert not [line for line in transcript if ": 0 người nhận, 0 chưa mở" in line]
+    skipped = [
+        message
+        for message in await stored_messages(example.folder)
+        if message.kind == MessageKind.TASK_REMINDER and message.status == MessageStatus.SKIPPED
+    ]
+    assert len(skipped) == 6
+    book = load_workbook(example.folder / "bao-cao-dien-tap.xlsx")
+    statuses = {row[0]: row[4] for row in book["Gửi tin"].iter_rows(min_row=2, values_only=True)}
+    assert {statuses[message.id] for message in skipped} == {"không gửi (không có người nhận)"}
+
+
+def write_list(path: Path, source: Path, keep: Callable[[list[str]], bool]) -> Path:
+    """A copy of the CSV list ``source`` with only the rows ``keep`` accepts."""
+    with source.open(encoding="utf-8", newline="") as fh:
+        heading, *rows = list(csv.reader(fh))
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([heading, *(row for row in rows if keep(row))])
+    return path
+
+
+def test_a_list_lacking_speakers_contacts_and_a_group_is_rehearsed_and_the_gaps_told(
+    tmp_path: Path,
+) -> None:
+    """An office's own list need not have the example's people: the rehearsal crashed with
+    KeyError: 'DB031'. Now what the plan asks of someone the lists lack is told, that part is
+    left out, and the parts of the others are played (DB040 and DB045 take the roles of the
+    first two speakers)."""
+    delegates = write_list(
+        tmp_path / "dai-bieu.csv",
+        EXAMPLE_DELEGATES,
+        lambda row: row[0] not in ("DB031", "DB036") and row[4] != "bao_chi",
+    )
+    contacts = write_list(
+        tmp_path / "dau-moi.csv", EXAMPLE_CONTACTS, lambda row: row[0] not in ("NV03", "NV04")
+    )
+    (tmp_path / "dien-tap").mkdir()
+    played = play(tmp_path / "dien-tap", delegates, contacts)
+
+    transcript = [line.split("] ", 1)[1] for line in played.result.transcript]
+    gaps = [line for line in transcript if line.startswith(("Kế hoạch giao", "Danh sách không"))]
+    assert gaps == [
+        "Kế hoạch giao tham luận chủ đề 1.1 cho DB031 nhưng danh sách không có mã này: bỏ qua "
+        "phần tham luận của người này.",
+        "Kế hoạch giao tham luận chủ đề 1.2 cho DB036 nhưng danh sách không có mã này: bỏ qua "
+        "phần tham luận của người này.",
+        "Kế hoạch giao nhiệm vụ VI.1.1 cho NV03 nhưng danh sách không có mã này: bỏ qua phần "
+        "báo cáo nhiệm vụ của người này.",
+        "Kế hoạch giao nhiệm vụ VI.1.3 cho NV04 nhưng danh sách không có mã này: bỏ qua phần "
+        "báo cáo nhiệm vụ của người này.",
+        "Danh sách không có đại biểu nào thuộc nhóm «Phóng viên các cơ quan báo chí» của kế hoạch.",
+    ]
+    assert "Văn phòng (mô phỏng) chốt tham luận của DB040." in transcript
+    assert "Văn phòng (mô phỏng) đề nghị DB045 chỉnh sửa tham luận." in transcript
+    assert not any("NV03" in line or "NV04" in line for line in transcript if line not in gaps)
+    assert played.result.complete, [label for label, ok in played.result.checks if not ok]
+
+
+def test_a_list_of_five_people_is_rehearsed_and_says_what_it_could_not_play(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Five delegates, none of them a speaker, all five answering: the speeches and the RSVP
+    chasing have nobody to play them. The rehearsal passes on what could be played and marks
+    the rest "–" with the reason, instead of failing (or crashing) on what the list lacks."""
+    five = write_list(tmp_path / "nam-nguoi.csv", EXAMPLE_DELEGATES, lambda row: row[0] <= "DB005")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    assert main(["rehearse", "--delegates", str(five)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines[1] == (
+        "[29/04 08:00] Văn phòng nhập danh sách (5 đại biểu, 8 đầu mối nhiệm vụ) và phát hành "
+        "giấy mời kèm đường liên kết cá nhân."
+    )
+    assert sum("danh sách không có mã này: bỏ qua phần tham luận" in line for line in lines) == 10
+    assert (
+        "[29/04 08:00] Kế hoạch giao nhiệm vụ VI.2 cho nhóm «Chủ tịch Hội LHPN các quận, huyện, "
+        "thị xã» nhưng danh sách không có ai thuộc nhóm này: bỏ qua phần báo cáo của nhóm."
+    ) in lines
+    not_played = [line for line in lines if line.startswith("– ")]
+    assert not_played == [
+        "– Đã gửi nhắc xác nhận tham dự: 0 lượt (không diễn tập phần này: trong danh sách không "
+        "có đại biểu nào được diễn tập là chưa trả lời)",
+        "– Đã gửi nhắc gửi tham luận: 0 lượt (không diễn tập phần này: danh sách không có ai "
+        "được kế hoạch giao tham luận)",
+        "– Tham luận: 0 bài đã chốt, 0 lượt góp ý và trả lời (không diễn tập phần này: danh sách "
+        "không có ai được kế hoạch giao tham luận)",
+    ]
+    assert "✓ Đã gửi chương trình sáng ngày hội nghị: 5 lượt" in lines
+    assert not [line for line in lines if line.startswith("✗")]
+    assert lines[-1].startswith("✅ Diễn tập thành công: mọi bước mà danh sách cho phép")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.domain.outbound import MessageKind
-from storage.models import AuditEntry, TaskAssignment
+from bot.domain.outbound import MessageKind, MessageStatus
+from storage.models import AuditEntry, Delivery, OutboundMessage, TaskAssignment
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.test_outbox import deliveries, texts
@@ -189,6 +192,61 @@ async def test_overdue_tasks_are_escalated_every_morning_until_done(harness: Bot
         len([t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]) == 2
     )  # nothing overdue
     assert (await deliveries(harness, MessageKind.TASK_OVERDUE))["skipped"] == 1
+
+
+async def messages_of(harness: BotHarness, kind: MessageKind) -> list[OutboundMessage]:
+    """The messages of ``kind`` that have been sent or skipped, oldest first."""
+    async with harness.services.ctx.sessions() as session:
+        return list(
+            await session.scalars(
+                select(OutboundMessage)
+                .where(OutboundMessage.kind == kind, OutboundMessage.finished_at.is_not(None))
+                .order_by(OutboundMessage.due_at)
+            )
+        )
+
+
+async def test_a_task_reminder_with_nobody_left_to_remind_is_skipped_not_sent(
+    harness: BotHarness,
+) -> None:
+    from tests.test_office_files import report_bytes
+
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("✅ Đã hoàn thành"))  # VI.1.1 is done before its first reminder
+    harness.clock.set(local(2024, 4, 30, 8, 0))
+    before = len(harness.fake.calls)
+    await harness.tick()
+
+    [reminder] = await messages_of(harness, MessageKind.TASK_REMINDER)
+    assert reminder.audience == "task:VI.1.1"
+    assert reminder.status == MessageStatus.SKIPPED
+    assert (reminder.params or {})["skip_reason"] == "no_recipients"
+    async with harness.services.ctx.sessions() as session:
+        copies = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.message_id == reminder.id)
+        )
+    assert copies == 0
+    assert harness.fake.calls[before:] == []  # nobody, not even the office, was written to
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    [row] = [r for r in book["Gửi tin"].iter_rows(values_only=True) if r[0] == reminder.id]
+    assert row[4] == "không gửi (không có người nhận)" and row[6] == 0
+
+
+async def test_an_overdue_report_with_nothing_overdue_is_skipped_not_sent(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("✅ Đã hoàn thành"))
+    harness.clock.set(local(2024, 5, 8, 8, 0))  # the first morning after VI.1.1's deadline
+    await harness.tick()
+
+    [report] = await messages_of(harness, MessageKind.TASK_OVERDUE)
+    assert report.status == MessageStatus.SKIPPED
+    assert (report.params or {})["skip_reason"] == "nothing_to_send"
+    assert await deliveries(harness, MessageKind.TASK_OVERDUE) == {"skipped": 1}
+    assert not any(t.startswith("⏰") for t in texts(harness, OFFICE_CHAT))
 
 
 async def test_the_office_can_close_a_task_and_escalation_stops(harness: BotHarness) -> None:

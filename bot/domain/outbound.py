@@ -7,9 +7,11 @@ a file, buttons); a channel adapter renders and sends each part and answers with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class MessageKind(StrEnum):
@@ -40,6 +42,20 @@ class MessageStatus(StrEnum):
     DONE = "done"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+
+
+class SkipReason(StrEnum):
+    """Why a message went to nobody (kept in its params as ``skip_reason``)."""
+
+    WINDOW_CLOSED = "window_closed"  # its time passed while the bot was not running
+    NO_RECIPIENTS = "no_recipients"  # nobody was in its audience (all reported the task done)
+    NOTHING_TO_SEND = "nothing_to_send"  # its content was empty (nothing overdue that morning)
+
+
+def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:
+    """Why a skipped message was not sent; a skip recorded before reasons were kept was the
+    only kind there was then, a closed window."""
+    return SkipReason((params or {}).get("skip_reason", SkipReason.WINDOW_CLOSED))
 
 
 class DeliveryStatus(StrEnum):

@@ -101,8 +101,26 @@ class MessageComposer:
 
     # --- what recipients get -------------------------------------------------------------------
 
-    async def content(self, message: MessageView, recipient: Recipient | None) -> Outbound:
-        """The message for one recipient."""
+    async def content(
+        self, message: MessageView, recipient: Recipient | None, *, repeat: bool = False
+    ) -> Outbound:
+        """The message for one recipient; an office chat's copy that may be a repeat says so."""
+        outbound = await self._content(message, recipient)
+        if repeat and recipient is None:
+            # A stop caught the first copy in flight: it may have arrived, and the office must
+            # not read the same report twice as two events. A delegate's copy goes unmarked:
+            # the formal letter stays as written, and at most one batch repeats per stop.
+            return self._marked_repeat(outbound)
+        return outbound
+
+    def _marked_repeat(self, outbound: Outbound) -> Outbound:
+        if not outbound.parts or not isinstance(first := outbound.parts[0], TextPart):
+            return outbound  # a file's caption has little room; the file itself is the same
+        mark = self._catalog.html("report.repeat")
+        marked = TextPart(Html(f"{mark}\n{first.html}"), first.buttons)
+        return Outbound((marked, *outbound.parts[1:]))
+
+    async def _content(self, message: MessageView, recipient: Recipient | None) -> Outbound:
         match message.kind:
             case MessageKind.OFFICE_NOTE:
                 if message.body is None and "template" in message.params:
@@ -375,6 +393,11 @@ class MessageComposer:
             # It went to the office itself, or (an assignment notice) a speaker who has not
             # linked yet sees it in /thamluan: nothing to report back.
             return None
+        if report.skipped is not None and kind is not MessageKind.BROADCAST:
+            # An automatic message that found nobody to tell (every task reported done, nothing
+            # overdue): nothing went out, so there is nothing to report. The office's own notice
+            # is reported even then: they sent it and must learn it reached nobody.
+            return None
         reached_all = set(report.counts) <= {DeliveryStatus.SENT, DeliveryStatus.SKIPPED}
         if kind in _REPORT_PROBLEMS_ONLY and reached_all:
             return None  # the office hears only about problems
@@ -426,7 +449,20 @@ class MessageComposer:
         catalog = self._catalog
         lines = [catalog.html(key, count=len(problems))]
         for problem in problems:
-            if with_error:
+            if with_error and problem.interrupted_at is not None:
+                # The copy on the wire when the bot was stopped may well have arrived: failing
+                # to send it again says nothing about that one.
+                when = short_moment(catalog, self._config.meeting.local(problem.interrupted_at))
+                lines.append(
+                    catalog.html(
+                        "report.person_maybe_received",
+                        code=problem.code,
+                        name=problem.full_name,
+                        time=when,
+                        error=problem.error or "",
+                    )
+                )
+            elif with_error:
                 lines.append(
                     catalog.html(
                         "report.person_error",

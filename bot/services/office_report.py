@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.drafts import DraftLine
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason, skip_reason
 from bot.domain.protocol import protocol_key
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskLine
@@ -63,6 +63,7 @@ class MessageRow:
     due_at: datetime | None
     finished_at: datetime | None
     counts: Counter[DeliveryStatus]
+    skip_reason: SkipReason | None = None  # why it was not sent, when it was skipped
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,9 @@ class OfficeReportService:
                 due_at=row.due_at,
                 finished_at=row.finished_at,
                 counts=counts[row.id],
+                skip_reason=(
+                    skip_reason(row.params) if row.status == MessageStatus.SKIPPED else None
+                ),
             )
             for row in rows
         ]

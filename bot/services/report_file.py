@@ -11,7 +11,7 @@ from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
-from bot.services.office_report import AuditRow, OfficeReport
+from bot.services.office_report import AuditRow, MessageRow, OfficeReport
 from bot.services.reports import Tally
 from bot.texts import Catalog
 from bot.texts.presenters import audience_label, draft_status_label
@@ -226,7 +226,7 @@ def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any
                 catalog.plain(f"kind.{message.kind.value}", id=message.id),
                 audience_label(catalog, config, message.audience),
                 local(message.due_at),
-                catalog.plain(f"report_sheet.message_status.{message.status.value}"),
+                _message_status(catalog, message),
                 local(message.finished_at),
                 sum(message.counts.values()),
                 *(message.counts[status] for status in _DELIVERY_COLUMNS),
@@ -245,6 +245,13 @@ def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _message_status(catalog: Catalog, message: MessageRow) -> str:
+    """Where a message stands; a skipped one says why it was not sent."""
+    if message.skip_reason is not None:
+        return catalog.plain(f"report_sheet.message_skipped.{message.skip_reason.value}")
+    return catalog.plain(f"report_sheet.message_status.{message.status.value}")
 
 
 def _headings(catalog: Catalog, sheet: str, names: tuple[str, ...]) -> list[str]:

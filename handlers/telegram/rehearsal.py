@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,10 +35,17 @@ from docx import Document
 from sqlalchemy import func, select
 
 from bot.config import Config, LoadedConfig
+from bot.delegate_file import DelegateRow, parse_delegate_file
 from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
 from bot.domain.drafts import DraftStatus
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SendOutcome, SendResult
+from bot.domain.outbound import (
+    DeliveryStatus,
+    MessageKind,
+    MessageStatus,
+    SendOutcome,
+    SendResult,
+    skip_reason,
+)
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, parse_task_action
@@ -75,6 +83,7 @@ from storage.models import (
     SpeechAssignment,
     TaskAssignment,
 )
+from storage.queries import fold_code
 
 SIMULATED = "mô phỏng"
 BOT_USERNAME = "hoinghi_dien_tap_bot"
@@ -196,10 +205,14 @@ class _MortalSender:
 
 @dataclass
 class Rehearsal:
-    """What the rehearsal did: the transcript and the checks that decide its exit code."""
+    """What the rehearsal did: the transcript and the checks that decide its exit code.
+
+    A check is passed (True), failed (False), or not rehearsed (None): the lists give the plan
+    nobody to play that part, and its label says so.
+    """
 
     transcript: list[str] = field(default_factory=list)
-    checks: list[tuple[str, bool]] = field(default_factory=list)
+    checks: list[tuple[str, bool | None]] = field(default_factory=list)
     summary: str = ""
     kills: int = 0
     duplicates: int = 0
@@ -209,8 +222,22 @@ class Rehearsal:
 
     @property
     def passed(self) -> bool:
-        """Every expected step happened."""
+        """Every step the lists let the plan play happened."""
+        return any(ok for _, ok in self.checks) and all(ok is not False for _, ok in self.checks)
+
+    @property
+    def complete(self) -> bool:
+        """Every step of the plan was played (the lists lacked nobody it needs) and happened."""
         return bool(self.checks) and all(ok for _, ok in self.checks)
+
+
+@dataclass(frozen=True)
+class _Cast:
+    """Who on the lists plays the plan's parts, by the codes the lists write."""
+
+    speakers: list[tuple[str, str]]  # (theme key, code) for each assignment to someone listed
+    contacts: dict[str, list[str]]  # task key → the contacts the plan names by code, listed
+    group_tasks: list[str]  # tasks given to a group with at least one listed delegate
 
 
 @dataclass
@@ -234,10 +261,14 @@ class _Stage:
     rng: random.Random = field(default_factory=random.Random)
     stats: _FaultStats = field(default_factory=_FaultStats)
     plan: dict[str, str] = field(default_factory=dict)
+    cast: _Cast = field(default_factory=lambda: _Cast([], {}, []))
     # What the database must show: for every step the bot acknowledged (``acknowledged``), and
     # whether or not it did (``consistent``: nothing stored that the person did not do).
     acknowledged: list[Check] = field(default_factory=list)
     consistent: list[Check] = field(default_factory=list)
+    # Messages the transcript has told about: a second tick at the same time (the meeting's
+    # start is also the last planned time) finds them finished "now" again.
+    told: set[int] = field(default_factory=set)
 
     def say(self, text: str) -> None:
         local = self.config.meeting.local(self.clock.now())
@@ -421,11 +452,12 @@ async def _play(stage: _Stage, delegates: Path, contacts: Path | None, rng: rand
             "rehearsal.start", count=len(delegates_only), contacts=len(people) - len(delegates_only)
         )
     )
+    stage.cast = _cast(stage, people)
 
     events: list[tuple[datetime, Action]] = []
     start = stage.clock.now()
     # Speakers and task contacts always open their link: their parts of the play need them.
-    needed = {code for theme in stage.config.themes for code in theme.speakers}
+    needed = {code for _, code in stage.cast.speakers}
     plan = stage.plan = _answers(delegates_only, rng, needed)
     for index, (code, answer) in enumerate(plan.items()):
         if answer == "never":
@@ -458,6 +490,51 @@ async def _play(stage: _Stage, delegates: Path, contacts: Path | None, rng: rand
     stage.clock.set(stage.config.meeting.starts_at)
     await _tick(stage)
     await _catch_up(stage, until=stage.config.meeting.ends_at)
+
+
+def _cast(stage: _Stage, people: list[DelegateRow]) -> _Cast:
+    """Who on the lists plays each part the plan gives a person; a part given to someone the
+    lists lack is told in the transcript and left out of the play (an office rehearses its own
+    plan with its own list, which may not have the example's speakers or contacts)."""
+    config, catalog = stage.config, stage.catalog
+    listed = {fold_code(row.code): row.code for row in people}
+    groups = {row.group_key for row in people if row.role == "delegate"}
+    labels = {group.key: group.label for group in config.groups}
+    speakers: list[tuple[str, str]] = []
+    unlisted_speakers: dict[str, list[str]] = {}
+    for theme in config.themes:
+        for code in theme.speakers:
+            if (found := listed.get(fold_code(code))) is not None:
+                speakers.append((theme.key, found))
+            else:
+                unlisted_speakers.setdefault(code, []).append(theme.key)
+    contacts: dict[str, list[str]] = {}
+    group_tasks: list[str] = []
+    unlisted_contacts: dict[str, list[str]] = {}
+    empty_groups: list[tuple[str, str]] = []
+    for task in config.tasks:
+        contacts[task.key] = []
+        for contact in task.contacts:
+            kind, _, key = contact.partition(":")
+            if kind == "group" and key:
+                if key in groups:
+                    group_tasks.append(task.key)
+                else:
+                    empty_groups.append((task.key, labels.get(key, key)))
+            elif (found := listed.get(fold_code(contact))) is not None:
+                contacts[task.key].append(found)
+            else:
+                unlisted_contacts.setdefault(contact, []).append(task.key)
+    for code, themes in unlisted_speakers.items():
+        stage.say(catalog.plain("rehearsal.gap.speaker", code=code, themes=", ".join(themes)))
+    for code, tasks in unlisted_contacts.items():
+        stage.say(catalog.plain("rehearsal.gap.contact", code=code, tasks=", ".join(tasks)))
+    for task_key, label in empty_groups:
+        stage.say(catalog.plain("rehearsal.gap.task_group", task=task_key, group=label))
+    for group in config.groups:
+        if group.key not in groups:
+            stage.say(catalog.plain("rehearsal.gap.group", group=group.label))
+    return _Cast(speakers, contacts, group_tasks)
 
 
 async def _catch_up(stage: _Stage, *, until: datetime) -> None:
@@ -574,7 +651,7 @@ def _task_events(stage: _Stage) -> list[tuple[datetime, Action]]:
             default=deadline,
         )
         at = first + timedelta(hours=2)
-        contacts = [c for c in task.contacts if not c.startswith("group:")]
+        contacts = stage.cast.contacts.get(task.key, [])
         if not contacts or index == 1:
             continue  # the second task is left undone: its owner never reports
         code = contacts[0]
@@ -618,7 +695,7 @@ def _draft_events(stage: _Stage, names: dict[str, str]) -> list[tuple[datetime, 
     answers and sends a second version, which the office approves; one is asked to revise; the
     last speaker types a draft; one sends nothing (the office's missing list shows it)."""
     config, catalog = stage.config, stage.catalog
-    speakers = [(theme.key, code) for theme in config.themes for code in theme.speakers]
+    speakers = stage.cast.speakers
     if not speakers:
         return []
     deadline = min(config.draft_deadline(key) for key, _ in speakers)
@@ -656,6 +733,8 @@ def _draft_events(stage: _Stage, names: dict[str, str]) -> list[tuple[datetime, 
 
         events.append((at, upload))
 
+    if not senders:
+        return events  # one speaker on the list, who sends nothing: the office's list shows it
     first_key, first_code = senders[0]
 
     async def comment() -> None:
@@ -797,10 +876,12 @@ async def _tick(stage: _Stage) -> None:
                 select(OutboundMessage).where(
                     OutboundMessage.finished_at == before,
                     OutboundMessage.kind.not_in([str(MessageKind.OFFICE_NOTE)]),
+                    OutboundMessage.id.not_in(stage.told),
                 )
             )
         )
         for message in finished:
+            stage.told.add(message.id)
             counts = Counter(
                 {
                     DeliveryStatus(status): number
@@ -813,7 +894,8 @@ async def _tick(stage: _Stage) -> None:
             )
             what = stage.catalog.plain(f"kind.{message.kind}", id=message.id)
             if message.status == MessageStatus.SKIPPED:
-                stage.say(stage.catalog.plain("rehearsal.skipped", what=what))
+                reason = skip_reason(message.params)
+                stage.say(stage.catalog.plain(f"rehearsal.not_sent.{reason.value}", what=what))
                 continue
             stage.say(
                 stage.catalog.plain(
@@ -848,10 +930,50 @@ def _write(path: Path, data: bytes) -> bool:
     return path.stat().st_size == len(data) > 0
 
 
+def _not_played(stage: _Stage) -> dict[str, str]:
+    """The checks whose part of the play nobody on the lists played, and why (a catalog key of
+    ``rehearsal.why``): the check is then told as not rehearsed instead of failed."""
+    config, cast = stage.config, stage.cast
+    answers = set(stage.plan.values())
+    contacts = any(cast.contacts.values()) or bool(cast.group_tasks)
+    # The play reports tasks done only for the first, fourth and later tasks with a contact.
+    left_undone = [
+        task
+        for index, task in enumerate(config.tasks)
+        if index in (1, 2) or not cast.contacts.get(task.key)
+    ]
+    why = {
+        "linked": "no_openers" if not (answers - {"never"}) and not contacts else "",
+        "answered": "" if answers & {"attend", "substitute", "decline"} else "no_answers",
+        MessageKind.RSVP_REMINDER: "" if "silent" in answers else "no_silent",
+        MessageKind.TASK_REMINDER: "" if contacts else "no_contacts",
+        MessageKind.DRAFT_REMINDER: "" if cast.speakers else "no_speakers",
+        "office": "" if left_undone and config.reminders.task_escalation else "no_overdue",
+        "drafts": ""
+        if len(cast.speakers) > 1
+        else "one_speaker"
+        if cast.speakers
+        else "no_speakers",
+    }
+    for kind in (MessageKind.BROADCAST, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA):
+        why[kind] = "" if answers & {"attend", "substitute"} else "no_present"
+    return {part: reason for part, reason in why.items() if reason}
+
+
 async def _checks(stage: _Stage, report: Path, written: bool) -> None:
     services, catalog, fake = stage.services, stage.catalog, stage.fake
     counts = (await services.reports.counts()).overall
-    check = stage.result.checks.append
+    not_played = _not_played(stage)
+
+    def check(item: tuple[str, bool], part: str | None = None) -> None:
+        label, ok = item
+        if part in not_played and not ok:
+            why = catalog.plain(f"rehearsal.why.{not_played[part]}")
+            stage.result.checks.append(
+                (catalog.plain("rehearsal.check.not_rehearsed", check=label, why=why), None)
+            )
+        else:
+            stage.result.checks.append((label, ok))
 
     async def delivered(kind: MessageKind) -> int:
         async with services.ctx.sessions() as session:
@@ -870,9 +992,10 @@ async def _checks(stage: _Stage, report: Path, written: bool) -> None:
         (
             catalog.plain("rehearsal.check.linked", count=counts.linked, total=counts.total),
             counts.linked > 0,
-        )
+        ),
+        "linked",
     )
-    check((catalog.plain("rehearsal.check.answered", count=answered), answered > 0))
+    check((catalog.plain("rehearsal.check.answered", count=answered), answered > 0), "answered")
     for kind in (
         MessageKind.RSVP_REMINDER,
         MessageKind.TASK_REMINDER,
@@ -887,16 +1010,19 @@ async def _checks(stage: _Stage, report: Path, written: bool) -> None:
             if kind is MessageKind.BROADCAST
             else catalog.plain(f"kind.{kind.value}", id="")
         )
-        check((catalog.plain("rehearsal.check.kind", what=label, count=number), number > 0))
+        check((catalog.plain("rehearsal.check.kind", what=label, count=number), number > 0), kind)
     office_texts = [
         m.get("text") or m.get("caption") or "" for m in fake.messages_to(stage.office.id)
     ]
-    overdue = sum(t.startswith("⏰ ") for t in office_texts)
+    # A copy sent again after a kill is still the report it repeats.
+    repeat = re.sub(r"<[^>]+>", "", catalog.plain("report.repeat")) + "\n"
+    overdue = sum(t.removeprefix(repeat).startswith("⏰ ") for t in office_texts)
     check(
         (
             catalog.plain("rehearsal.check.office", count=len(office_texts), overdue=overdue),
             overdue > 0,
-        )
+        ),
+        "office",
     )
     async with services.ctx.sessions() as session:
         final = int(
@@ -916,7 +1042,8 @@ async def _checks(stage: _Stage, report: Path, written: bool) -> None:
         (
             catalog.plain("rehearsal.check.drafts", final=final, comments=comments),
             final > 0 and comments >= 2,
-        )
+        ),
+        "drafts",
     )
     check(
         (
