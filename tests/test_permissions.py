@@ -596,7 +596,7 @@ async def task_closed(scene: Scene, said: Said) -> None:
 async def evidence_sent(scene: Scene, said: Said) -> None:
     [document] = said.documents
     assert document["chat_id"] == (OFFICE_CHAT if scene.group else ADMIN_ID)
-    assert said.all == ["bao-cao-so-ket.docx"]
+    assert said.all == [scene.say("task.file_caption", name="bao-cao-so-ket.docx")]
 
 
 async def composing(scene: Scene, said: Said) -> None:

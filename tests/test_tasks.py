@@ -11,6 +11,7 @@ from bot.domain.outbound import MessageKind
 from storage.models import AuditEntry, TaskAssignment
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.samples import DOCX, docx
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
 
@@ -157,6 +158,25 @@ async def test_a_file_or_a_link_is_kept_as_the_deliverable_and_the_office_can_op
     await harness.send(admin.tap("Mở tệp: Du-thao-bao-cao-so-ket.docx"))
     sent = harness.fake.calls_to("sendDocument")[-1]
     assert sent.params["chat_id"] == admin.id and isinstance(sent.params["document"], str)
+
+
+async def test_a_deliverable_named_like_html_reaches_the_office_exactly_as_it_was_named(
+    harness: BotHarness,
+) -> None:
+    # A "<" alone made Telegram refuse the caption (the office could never open the file), and
+    # a well-formed link in the name became a live link in the office's chat.
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    name = 'Báo cáo <1> & <a href="https://evil.example/">bấm</a>.docx'
+    await harness.send(owner.document(name, docx("báo cáo"), DOCX))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
+    await board_text(harness)
+    admin = harness.admin()
+    await harness.send(admin.tap(f"Mở tệp: {name[:40]}"))
+    [sent] = harness.fake.calls_to("sendDocument")
+    assert sent.error is None
+    assert admin.messages[-1]["caption"] == f"📎 Tệp {name}"
 
 
 async def test_a_file_over_20_mb_is_refused_with_a_way_out(harness: BotHarness) -> None:

@@ -111,12 +111,15 @@ async def on_document(update: Update, context: Context) -> bool:
 async def _send_evidence(update: Update, context: Context, evidence_id: int) -> None:
     chat = update.effective_chat
     assert chat is not None
+    catalog = catalog_of(context)
     evidence = await services_of(context).tasks.evidence_file(evidence_id)
     if evidence is None or evidence.file_ref is None:
-        await context.bot.send_message(chat.id, catalog_of(context).html("task.gone"))
+        await context.bot.send_message(chat.id, catalog.html("task.gone"))
         return
-    # Telegram keeps the file: sending it by its id needs no download and no re-upload.
-    await context.bot.send_document(chat.id, evidence.file_ref, caption=evidence.name[:1000])
+    # Telegram keeps the file: sending it by its id needs no download and no re-upload. The
+    # name is the sender's (at most 300 characters): escaped, it is shown as they wrote it.
+    caption = catalog.html("task.file_caption", name=evidence.name)
+    await context.bot.send_document(chat.id, evidence.file_ref, caption=caption)
 
 
 async def _reply(update: Update, context: Context, result: TaskResult) -> None:
