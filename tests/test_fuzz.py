@@ -664,7 +664,7 @@ async def office_posts_with_buttons(fuzzed: Fuzzed) -> FakeGroup:
     office = fuzzed.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
     if not buttons_in(office.messages):
         speaker = await fuzzed.sender("speaker")
-        draft = b"PK\x03\x04" + b"Tham luan" + b"\x00" * 2048
+        draft = docx("Tham luận")
         await fuzzed.send(speaker.document("Tham luận.docx", draft, DOCX), "a speaker's draft")
         await fuzzed.settle("a speaker's draft")
         assert buttons_in(office.messages), "a new draft version was not posted to the office"
