@@ -3,7 +3,7 @@
 Blobs live under a configured root at ``root/ab/cd/<sha256>``: the path is derived only from the
 digest of the content, so nothing a user sends ever becomes part of a path. The original file name
 is kept only as a sanitized display name (for the database and for download names) and as the
-source of the suffix, which must also agree with the content's magic bytes.
+source of the suffix, which the content must live up to (:func:`storage.content.check_content`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,17 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
+
+from storage.content import FileRejected, check_content
 
 ALLOWED_SUFFIXES: Final = (".docx", ".doc", ".pdf", ".odt", ".rtf", ".txt")
+# A task's deliverable may also be a spreadsheet, a presentation, a photo or a short video.
+DELIVERABLE_SUFFIXES: Final = (
+    *ALLOWED_SUFFIXES,
+    *(".xlsx", ".xls", ".ods", ".pptx", ".ppt", ".odp"),
+    *(".jpg", ".jpeg", ".png", ".mp4", ".mov"),
+)
 # Telegram's Bot API refuses to hand a bot any file larger than this.
 MAX_BYTES: Final = 20 * 1024 * 1024
 MAX_NAME_CHARS: Final = 120
@@ -27,8 +35,6 @@ MAX_NAME_CHARS: Final = 120
 MAX_NAME_BYTES: Final = 255
 DIR_MODE: Final = 0o750
 FILE_MODE: Final = 0o640
-
-RejectCode = Literal["empty", "too_large", "bad_type"]
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
@@ -39,25 +45,6 @@ _WINDOWS_RESERVED = frozenset(
     # Windows also reserves the superscript-digit forms (COM¹, LPT²…).
     | {f"{dev}{digit}" for dev in ("COM", "LPT") for digit in "0123456789¹²³"}
 )
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP_MAGIC = b"PK\x03\x04"
-_MAGIC: Final[dict[str, bytes]] = {
-    ".pdf": b"%PDF",
-    ".docx": _ZIP_MAGIC,
-    ".odt": _ZIP_MAGIC,
-    ".doc": _OLE_MAGIC,
-    ".rtf": b"{\\rtf",
-}
-
-
-class FileRejected(ValueError):
-    """An upload the store refuses; ``code`` says why in a form the bot can translate."""
-
-    def __init__(self, code: RejectCode, detail: str) -> None:
-        """Keep the machine-readable code next to a detail meant for logs."""
-        super().__init__(f"{code}: {detail}")
-        self.code: RejectCode = code
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -128,22 +115,23 @@ def _validate_digest(sha256: str) -> str:
     return sha256
 
 
-def _check_content(suffix: str, content: bytes) -> None:
-    """Raise FileRejected unless the content looks like the format its suffix claims."""
-    if suffix == ".txt":
-        # Only BOM-marked UTF-16 is accepted: guessing it from bare bytes misreads other text.
-        encoding = "utf-16" if content[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
-        try:
-            text = content.decode(encoding)
-        except UnicodeDecodeError as exc:
-            raise FileRejected("bad_type", f"text is not UTF-8 or UTF-16 with BOM: {exc}") from exc
-        if "\x00" in text:
-            raise FileRejected("bad_type", "text contains NUL characters")
-        if not text.strip():
-            raise FileRejected("empty", "text file holds only whitespace")
-        return
-    if not content.startswith(_MAGIC[suffix]):
-        raise FileRejected("bad_type", f"content does not start like a {suffix} file")
+def check_upload(filename: str, size: int | None, allowed: tuple[str, ...]) -> str:
+    """Return the suffix if name and announced size are acceptable, else raise FileRejected.
+
+    Meant to run before downloading; ``size`` is None when the client did not announce one.
+    """
+    _stem, suffix = _split_name(filename, "")
+    # The type goes first: telling someone an .exe is too large would send them the wrong way.
+    if suffix not in allowed:
+        raise FileRejected("bad_type", f"suffix {suffix or '(none)'!r} is not accepted")
+    if size is not None:
+        if size < 0:
+            raise ValueError(f"negative size {size}")
+        if size == 0:
+            raise FileRejected("empty", "file is empty")
+        if size > MAX_BYTES:
+            raise FileRejected("too_large", f"{size} bytes is over {MAX_BYTES}")
+    return suffix
 
 
 class FileStore:
@@ -154,27 +142,14 @@ class FileStore:
         self.root = Path(root).resolve()
 
     def check(self, filename: str, size: int | None) -> str:
-        """Return the suffix if name and announced size are acceptable, else raise FileRejected.
-
-        Meant to run before downloading; ``size`` is None when the client did not announce one.
-        """
-        _stem, suffix = _split_name(filename, "")
-        # The type goes first: telling someone an .exe is too large would send them the wrong way.
-        if suffix not in ALLOWED_SUFFIXES:
-            raise FileRejected("bad_type", f"suffix {suffix or '(none)'!r} is not accepted")
-        if size is not None:
-            if size < 0:
-                raise ValueError(f"negative size {size}")
-            if size == 0:
-                raise FileRejected("empty", "file is empty")
-            if size > MAX_BYTES:
-                raise FileRejected("too_large", f"{size} bytes is over {MAX_BYTES}")
-        return suffix
+        """The suffix of a draft's name, if name and announced size are acceptable; else
+        FileRejected (see :func:`check_upload`)."""
+        return check_upload(filename, size, ALLOWED_SUFFIXES)
 
     def put(self, filename: str, content: bytes) -> StoredFile:
         """Validate and store content; identical content maps to the existing blob."""
         suffix = self.check(filename, len(content))
-        _check_content(suffix, content)
+        check_content(suffix, content)
         digest = hashlib.sha256(content).hexdigest()
         path = self.path_for(digest)
         created = not (path.is_file() and path.stat().st_size == len(content))

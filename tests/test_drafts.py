@@ -28,10 +28,10 @@ from storage.models import AuditEntry, DraftComment, DraftVersion, SpeechAssignm
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.fakes.telegram_api import FakeGroup, FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
 
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 SPEAKERS = [
     "DB031",
     "DB033",
@@ -46,12 +46,6 @@ SPEAKERS = [
 ]
 # The example plan: drafts due 17:00 on 21/5/2024, a week before the meeting on 28/5.
 DEADLINE = local(2024, 5, 21, 17, 0)
-
-
-def docx(text: str, size: int = 2048) -> bytes:
-    """Bytes that start like a .docx (a ZIP archive), ``size`` long, unique per ``text``."""
-    body = b"PK\x03\x04" + text.encode("utf-8")
-    return body + b"\x00" * (size - len(body))
 
 
 def press(user: FakeUser, label: str) -> dict[str, Any]:
@@ -284,6 +278,30 @@ async def test_a_file_whose_content_is_not_its_type_is_rejected_after_download(
     assert answer.startswith("Bot chỉ nhận tham luận dạng .docx")
     assert len(harness.fake.calls_to("getFile")) == 1
     assert await versions(harness) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (zip_bytes([("evil.exe", b"MZ\x90\x00 a program")]), "Bên trong tệp có chương trình"),
+        (office_file("docx", "bài", main_type=MACRO_MAIN_TYPE), "Tệp có chứa macro"),
+        (office_file("xlsx", "bảng"), "Tệp không có cấu trúc của định dạng"),
+    ],
+    ids=["program-inside", "docm-renamed", "workbook-renamed"],
+)
+async def test_a_docx_that_is_not_a_sound_word_document_is_refused_kept_nowhere_and_not_posted(
+    harness: BotHarness, content: bytes, expected: str
+) -> None:
+    # The attack reported: a ZIP archive holding evil.exe, named .docx, was stored and posted.
+    user = await speaker(harness)
+    answer = await upload(harness, user, "Tham luận Ba Đình.docx", content)
+    assert answer.startswith(expected)
+    assert await versions(harness) == []
+    root = harness.services.drafts.files.root
+    assert not root.exists() or [p for p in root.rglob("*") if p.is_file()] == []
+    await harness.tick()
+    assert office_posts(harness) == []
+    assert await status_of(harness, "DB031") is DraftStatus.WAITING
 
 
 async def test_a_path_in_the_file_name_never_reaches_the_disk(harness: BotHarness) -> None:

@@ -17,6 +17,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -192,6 +193,44 @@ async def test_caption_longer_than_1024_characters_is_a_violation(
     assert fake.violations == [
         "sendDocument: Bad Request: message caption is too long: "
         "1025 characters after entities parsing, max 1024"
+    ]
+
+
+async def test_captions_are_parsed_as_telegram_html_like_texts(
+    fake: FakeBotApi, an: FakeUser, bot: Bot
+) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_document(an.id, b"x", filename="a.txt", caption="Tệp <1>", parse_mode="HTML")
+    await bot.send_document(
+        an.id, b"x", filename="a.txt", caption="<b>Ngô</b> &amp; Co", parse_mode="HTML"
+    )
+    await bot.send_document(an.id, b"x", filename="a.txt", caption="Tệp <1> & Co")
+
+    assert fake.violations == [
+        "sendDocument: Bad Request: can't parse entities: '<' at offset 4 does not start a tag "
+        "(escape it as &lt;)"
+    ]
+    assert [m["caption"] for m in an.messages] == ["Ngô & Co", "Tệp <1> & Co"]
+
+
+async def test_captions_inside_a_media_group_are_checked_like_any_caption(
+    fake: FakeBotApi, an: FakeUser, bot: Bot
+) -> None:
+    file_id = (await bot.send_document(an.id, b"x", filename="a.txt")).document.file_id
+
+    def group(caption: str) -> list[InputMediaDocument]:
+        return [InputMediaDocument(file_id, caption=caption, parse_mode="HTML")] * 2
+
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+        await bot.send_media_group(an.id, group("<a href='x'>"))
+    with pytest.raises(BadRequest, match="caption is too long"):
+        await bot.send_media_group(an.id, group("<b>" + "c" * 1025 + "</b>"))
+    await bot.send_media_group(an.id, group("<b>" + "c" * 1024 + "</b>"))
+
+    assert fake.violations == [
+        "sendMediaGroup: Bad Request: can't parse entities: can't find end tag for \"a\"",
+        "sendMediaGroup: Bad Request: media[0] caption is too long: "
+        "1025 characters after entities parsing, max 1024",
     ]
 
 

@@ -18,11 +18,12 @@ from storage.files import (
     FileStore,
     sanitize_filename,
 )
+from tests.samples import office_file, ole
 
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
-DOCX = b"PK\x03\x04\x14\x00\x06\x00word/document.xml"
-ODT = b"PK\x03\x04\x14\x00\x00\x08mimetypeapplication/vnd.oasis.opendocument.text"
-DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 24
+DOCX = office_file("docx", "Tham luận")
+ODT = office_file("odt", "Tham luận")
+DOC = ole(("WordDocument", 2))
 RTF = b"{\\rtf1\\ansi Tham lu\\u7853?n}"
 TXT = "Tham luận của Quận Hoàn Kiếm\n".encode()
 

@@ -18,6 +18,12 @@ After every update:
 After every example the outbox ticks once, so what the bot queued (office notes, relayed
 comments, notices) is sent through the same checks.
 
+What people give — names, positions and units from the delegate list, typed reasons, substitute
+names, task notes and links, file names of deliverables and drafts, draft comments both ways,
+notice bodies — is sent full of markup along each flow, and every HTML message and caption it
+reaches must show it exactly as given: escaped text parses (the fake refuses what Telegram would)
+and is displayed as typed, never as a tag or a live link.
+
 Examples are fixed (``derandomize``) so CI is deterministic. To explore further locally:
 ``HOINGHI_FUZZ_EXAMPLES=500 HOINGHI_FUZZ_RANDOM=1 pytest tests/test_fuzz.py``.
 
@@ -32,20 +38,24 @@ import itertools
 import os
 import traceback
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from storage.models import ChannelIdentity
+from bot.domain.outbound import MessageKind
+from schedules.outbox import queue_to_person
+from storage.models import ChannelIdentity, TaskEvidence
+from storage.uow import unit_of_work
 from tests.conftest import ROOT, local
 from tests.fakes.telegram_api import FakeBotApi, FakeGroup, FakeUser
 from tests.harness import ADMIN_ID, OFFICE_CHAT, BotHarness
+from tests.samples import docx
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
@@ -654,7 +664,7 @@ async def office_posts_with_buttons(fuzzed: Fuzzed) -> FakeGroup:
     office = fuzzed.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
     if not buttons_in(office.messages):
         speaker = await fuzzed.sender("speaker")
-        draft = b"PK\x03\x04" + b"Tham luan" + b"\x00" * 2048
+        draft = docx("Tham luận")
         await fuzzed.send(speaker.document("Tham luận.docx", draft, DOCX), "a speaker's draft")
         await fuzzed.settle("a speaker's draft")
         assert buttons_in(office.messages), "a new draft version was not posted to the office"
@@ -801,3 +811,258 @@ def test_the_fuzzed_bot_starts_before_the_deadlines_and_walks_later_start_after_
 ) -> None:
     # The walks before the deadlines rely on the clock fixture, the later ones on this moment.
     assert clock.now() < config.meeting.rsvp_deadline_at < MEETING_MORNING
+
+
+# --- what people give, in every HTML message and caption it reaches ----------------------------
+
+# Pieces that mean something to Telegram's HTML parser, joined by single spaces: the bot's own
+# tidying of what people type (one line, runs of whitespace collapsed) leaves them as typed, so
+# each message that shows them must show them exactly, not as markup and not refused.
+HOSTILE_PIECES = [
+    *(piece for piece in HTML_LIKE if piece.strip() == piece),
+    "a<b",
+    "x > y",
+    "&#39;",
+    '"trích dẫn"',
+    "Nguyễn Thị Hương",
+]
+hostile_texts = st.lists(st.sampled_from(HOSTILE_PIECES), min_size=1, max_size=4).map(" ".join)
+ROUTE_FUZZ = settings(FUZZ, max_examples=int(os.environ.get("HOINGHI_FUZZ_EXAMPLES", "8")))
+DELEGATE_FILE = ROOT / "examples" / "delegates.csv"
+
+
+def shown(message: JsonDict) -> str:
+    """What a person sees of a message: its text, or the caption of its file."""
+    return str(message.get("text") or message.get("caption") or "")
+
+
+async def shows(
+    fuzzed: Fuzzed, chat_id: int, given: str, update: JsonDict | None, what: str
+) -> JsonDict:
+    """Deliver ``update`` (None: one outbox tick) and require a new message in ``chat_id`` that
+    shows ``given`` exactly as the person gave it; returns that message."""
+    before = len(fuzzed.fake.messages_to(chat_id))
+    if update is None:
+        await fuzzed.settle(what)
+    else:
+        await fuzzed.send(update, what)
+    new = fuzzed.fake.messages_to(chat_id)[before:]
+    showing = [message for message in new if given in shown(message)]
+    assert showing, f"{what}: {short(given)} is not shown as given in {[shown(m) for m in new]}"
+    return showing[-1]
+
+
+def newest_with_button(messages: list[JsonDict], prefix: str) -> tuple[JsonDict, str]:
+    """The newest message with a button whose data starts with ``prefix``, and that data."""
+    for message, button in reversed(buttons_in(messages)):
+        if button["callback_data"].startswith(prefix):
+            return message, str(button["callback_data"])
+    raise LookupError(f"no button {prefix!r}")
+
+
+async def tap(fuzzed: Fuzzed, user: FakeUser, data: str, message: JsonDict) -> None:
+    """Tap the button with ``data`` on ``message``, answered once."""
+    await expect_one_answer(fuzzed, user.tap_data(data, message=message), f"tapping {data}")
+
+
+async def rename(fuzzed: Fuzzed, codes: set[str], text: str) -> None:
+    """The office imports a list in which ``codes`` have ``text`` as name, position and unit."""
+    services = fuzzed.harness.services
+    groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+    rows = [
+        replace(row, full_name=text, position=text, organization=text)
+        for path in (DELEGATE_FILE, CONTACTS_FILE)
+        for row in parse_delegate_file(path, groups).rows
+        if row.code in codes
+    ]
+    assert {row.code for row in rows} == codes
+    await services.delegates.import_rows(rows, actor="test")
+
+
+async def person_id(fuzzed: Fuzzed, user: FakeUser) -> int:
+    """The delegate a Telegram user is linked to."""
+    async with fuzzed.harness.services.ctx.sessions() as session:
+        found = await session.scalar(
+            select(ChannelIdentity.delegate_id).where(ChannelIdentity.external_id == str(user.id))
+        )
+    assert found is not None
+    return int(found)
+
+
+async def newest_evidence_id(fuzzed: Fuzzed) -> int:
+    """The id of the deliverable received last."""
+    async with fuzzed.harness.services.ctx.sessions() as session:
+        return int(await session.scalar(select(func.max(TaskEvidence.id))) or 0)
+
+
+async def speaker_with_a_post(fuzzed: Fuzzed, text: str) -> tuple[FakeUser, JsonDict]:
+    """A speaker who sent a new version, and its post in the office chat."""
+    user = await fuzzed.sender("speaker")
+    content = docx(f"{text} {len(fuzzed.fake.calls)}")  # a new version every time
+    await fuzzed.send(user.document("Tham luận.docx", content, DOCX), "a draft")
+    await fuzzed.settle("a draft")
+    post, _ = newest_with_button(fuzzed.fake.messages_to(OFFICE_CHAT), "dr:final:")
+    return user, post
+
+
+async def through_the_delegate_list(fuzzed: Fuzzed, text: str) -> None:
+    """Names, positions and units of the list: the card, the office's lists and boards, the
+    post of a draft."""
+    delegate, speaker, contact = (fuzzed._next(c) for c in (DELEGATES, SPEAKERS, CONTACTS))
+    await rename(fuzzed, {delegate, speaker, contact}, text)
+    admin = fuzzed.harness.admin()
+    user = await fuzzed.linked(delegate)
+    await shows(fuzzed, user.id, text, user.command("/trangthai"), "the invitation card")
+    await shows(fuzzed, admin.id, text, admin.command("/chuatraloi"), "who has not answered")
+    await shows(fuzzed, admin.id, text, admin.command("/nhiemvu"), "the task board")
+    author = await fuzzed.linked(speaker)
+    content = docx(f"{text} {len(fuzzed.fake.calls)}")
+    await fuzzed.send(author.document("Tham luận.docx", content, DOCX), "a draft")
+    await shows(fuzzed, OFFICE_CHAT, text, None, "the draft's post to the office")
+    await shows(fuzzed, admin.id, text, admin.command("/thamluan"), "the drafts board")
+
+
+async def through_a_decline_reason(fuzzed: Fuzzed, text: str) -> None:
+    """A reason for not attending: the receipt and the card."""
+    user = await fuzzed.sender("giving_reason")
+    await shows(fuzzed, user.id, text, user.text(text), "the recorded reason")
+    await shows(fuzzed, user.id, text, user.command("/trangthai"), "the card with the reason")
+
+
+async def through_a_substitute(fuzzed: Fuzzed, text: str) -> None:
+    """A substitute's name and position: the questions, the receipt, the card, the
+    meeting-morning message."""
+    user = await fuzzed.sender("naming_substitute")
+    await shows(fuzzed, user.id, text, user.text(text), "the question for the position")
+    await shows(fuzzed, user.id, text, user.text(text), "the recorded substitute")
+    await shows(fuzzed, user.id, text, user.command("/trangthai"), "the card with the substitute")
+    harness = fuzzed.harness
+    async with unit_of_work(harness.services.ctx.sessions) as session:
+        await queue_to_person(
+            session,
+            meeting_id=harness.services.ctx.meeting_id,
+            kind=MessageKind.MORNING_AGENDA,
+            person_id=await person_id(fuzzed, user),
+            now=harness.clock.now(),
+            params={},
+            report_to=None,
+        )
+    await shows(fuzzed, user.id, text, None, "the meeting-morning message")
+
+
+async def through_task_notes(fuzzed: Fuzzed, text: str) -> None:
+    """A progress note and what help is needed: the receipt, the board, the office's note."""
+    user = await fuzzed.linked(fuzzed._next(CONTACTS))
+    await fuzzed.send(user.command("/nhiemvu"), "/nhiemvu")
+    message, data = newest_with_button(user.messages, "task:progress:")
+    task = data.rsplit(":", 1)[1]
+    await tap(fuzzed, user, data, message)
+    await shows(fuzzed, user.id, text, user.text(text), "the task with the progress note")
+    admin = fuzzed.harness.admin()
+    await shows(fuzzed, admin.id, text, admin.command("/nhiemvu"), "the office's task board")
+    await tap(fuzzed, user, f"task:help:{task}", message)  # from in progress to need help
+    await fuzzed.send(user.text(text), "what help is needed")
+    await shows(fuzzed, OFFICE_CHAT, text, None, "the office's note of the help needed")
+
+
+async def through_a_task_link(fuzzed: Fuzzed, text: str) -> None:
+    """A link sent as a deliverable: the receipt, the office's note, the board."""
+    user = await fuzzed.linked(fuzzed._next(CONTACTS))
+    await fuzzed.send(user.command("/nhiemvu"), "/nhiemvu")
+    await tap(fuzzed, user, *reversed(newest_with_button(user.messages, "task:file:")))
+    link = f"{text} https://drive.example/tai-lieu"
+    await shows(fuzzed, user.id, link, user.text(link), "the receipt of the link")
+    await shows(fuzzed, OFFICE_CHAT, link, None, "the office's note of the link")
+    admin = fuzzed.harness.admin()
+    await shows(fuzzed, admin.id, link, admin.command("/nhiemvu"), "the office's task board")
+
+
+async def through_a_deliverable_file_name(fuzzed: Fuzzed, text: str) -> None:
+    """A file sent as a deliverable: the receipt, the office's note, the board, the file as the
+    office opens it."""
+    user = await fuzzed.linked(fuzzed._next(CONTACTS))
+    await fuzzed.send(user.command("/nhiemvu"), "/nhiemvu")
+    await tap(fuzzed, user, *reversed(newest_with_button(user.messages, "task:file:")))
+    name = f"{text}.docx"
+    update = user.document(name, docx(text), DOCX)
+    await shows(fuzzed, user.id, name, update, "the receipt of the file")
+    await shows(fuzzed, OFFICE_CHAT, name, None, "the office's note of the file")
+    admin = fuzzed.harness.admin()
+    await shows(fuzzed, admin.id, name, admin.command("/nhiemvu"), "the office's task board")
+    data = f"task:getfile:{await newest_evidence_id(fuzzed)}"
+    board = next(m for m, b in buttons_in(admin.messages) if b["callback_data"] == data)
+    await shows(fuzzed, admin.id, name, admin.tap_data(data, message=board), "the file itself")
+
+
+async def through_a_draft_file_name(fuzzed: Fuzzed, text: str) -> None:
+    """A draft's file name, asked about when its speaker has two themes."""
+    speaker = fuzzed._next(SPEAKERS)
+    user = await fuzzed.linked(speaker)
+    other = "1.1" if speaker == "DB042" else "3"
+    admin = fuzzed.harness.admin()
+    await fuzzed.send(admin.command(f"/phancong {speaker} {other}"), "a second theme")
+    update = user.document(f"{text}.docx", docx(text), DOCX)
+    message = await shows(fuzzed, user.id, f"{text}.docx", update, "the question of the theme")
+    await tap(fuzzed, user, *reversed(newest_with_button([message], "dr:pick:")))
+
+
+async def through_draft_comments(fuzzed: Fuzzed, text: str) -> None:
+    """Comments both ways, the board's quote of the last one, and a file the office sends back
+    with its name."""
+    user, post = await speaker_with_a_post(fuzzed, text)
+    admin, office = fuzzed.harness.admin(), fuzzed.fake.group(OFFICE_CHAT, "Văn phòng")
+    await fuzzed.send(office.reply(admin, post, text), "the office's comment")
+    comment = await shows(fuzzed, user.id, text, None, "the comment to the speaker")
+    await fuzzed.send(user.reply(comment, text), "the speaker's answer")
+    await shows(fuzzed, OFFICE_CHAT, text, None, "the answer in the office chat")
+    await shows(fuzzed, admin.id, text, admin.command("/thamluan"), "the drafts board")
+    edited = fuzzed.fake._incoming(
+        OFFICE_CHAT,
+        admin.obj,
+        {
+            "caption": text,
+            "document": admin.document(f"{text}.docx", docx(text), DOCX)["message"]["document"],
+            "reply_to_message": fuzzed.fake._current(post),
+        },
+    )
+    await fuzzed.send(edited, "the office's edited file")
+    await shows(fuzzed, user.id, f"{text}.docx", None, "the office's file to the speaker")
+
+
+async def through_a_notice(fuzzed: Fuzzed, text: str) -> None:
+    """An office notice: the preview, and the notice as delegates get it."""
+    user = await fuzzed.linked(fuzzed._next(DELEGATES))
+    admin = await fuzzed.sender("admin_writing_notice")
+    await fuzzed.send(admin.text(text), "the notice")
+    message, data = next(
+        (m, str(b["callback_data"]))
+        for m, b in buttons_in(admin.messages[-1:])
+        if str(b["callback_data"]).endswith(":linked")
+    )
+    preview = await shows(fuzzed, admin.id, text, admin.tap_data(data, message=message), "preview")
+    await tap(fuzzed, admin, *reversed(newest_with_button([preview], "bc:now:")))
+    await shows(fuzzed, user.id, text, None, "the notice to a delegate")
+
+
+ROUTES = [
+    through_the_delegate_list,
+    through_a_decline_reason,
+    through_a_substitute,
+    through_task_notes,
+    through_a_task_link,
+    through_a_deliverable_file_name,
+    through_a_draft_file_name,
+    through_draft_comments,
+    through_a_notice,
+]
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[route.__name__ for route in ROUTES])
+@ROUTE_FUZZ
+@given(text=hostile_texts)
+async def test_what_people_give_is_shown_exactly_as_given_in_every_html_message_it_reaches(
+    fuzzed: Fuzzed, route: Any, text: str
+) -> None:
+    # Every message and caption is also parsed by the fake Bot API as Telegram would: markup
+    # that slipped through unescaped is refused there (a violation) or changes what is shown.
+    await route(fuzzed, text)

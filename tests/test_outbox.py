@@ -30,6 +30,7 @@ from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delivery, OutboundMessage
 from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.samples import docx
 
 MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
 REMINDER_1 = local(2024, 5, 18, 8, 0)  # -3d@08:00 before the deadline 21/5 17:00
@@ -459,9 +460,7 @@ async def test_a_delivery_whose_content_shrank_below_the_parts_already_sent_is_f
         assert delivery is not None
         delivery.status, delivery.parts_sent = "sending", 1
     # Meanwhile the speaker sends the draft for the first theme.
-    await harness.send(
-        speaker.document("bai.docx", b"PK\x03\x04" + b"x" * 100, "application/msword")
-    )
+    await harness.send(speaker.document("bai.docx", docx("bài"), "application/msword"))
     await harness.send(speaker.tap(buttons(speaker.last_message)[0]))
     assert speaker.last_text().startswith("✅ Đã nhận bản 1")
     before = len(speaker.messages)

@@ -39,6 +39,7 @@ from storage.models import (
 from tests.conftest import ROOT
 from tests.fakes.telegram_api import FakeGroup, FakeUser
 from tests.harness import ADMIN_ID, OFFICE_CHAT, BotHarness
+from tests.samples import docx
 
 CONTACTS = ROOT / "examples" / "contacts.csv"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -287,7 +288,7 @@ async def with_evidence(scene: Scene) -> None:
     h = scene.h
     owner = h.linked.get("NV03") or await h.open_invitation("NV03")
     await h.send(owner.tap_data(f"task:file:{scene.ids['vi11']}"))
-    await h.send(owner.document("bao-cao-so-ket.docx", b"PK\x03\x04 bao cao", DOCX))
+    await h.send(owner.document("bao-cao-so-ket.docx", docx("báo cáo"), DOCX))
     [line] = [t for t in await h.services.tasks.office_board() if t.key == "VI.1.1"]
     scene.ids["evidence"] = line.files[0].id
 
@@ -296,7 +297,7 @@ async def with_version(scene: Scene) -> None:
     """DB036 sent version 1 of theme 1.2; it is posted to the office group."""
     h = scene.h
     speaker = await h.open_invitation("DB036")
-    await h.send(speaker.document("Dong Da.docx", b"PK\x03\x04 ban 1", DOCX))
+    await h.send(speaker.document("Dong Da.docx", docx("bản 1"), DOCX))
     await h.tick()
     line = next(x for x in await h.services.drafts.board() if x.code == "DB036")
     assert line.latest is not None
@@ -334,7 +335,7 @@ async def with_other_reply(scene: Scene) -> None:
 async def _held_file(h: BotHarness, code: str, user: FakeUser, theme: str) -> tuple[int, int]:
     """``code`` speaks on a second theme and sent a file: the bot asks which theme it is for."""
     await h.services.drafts.assign("test", code, theme)
-    await h.send(user.document("bai.docx", b"PK\x03\x04 " + code.encode(), DOCX))
+    await h.send(user.document("bai.docx", docx(code), DOCX))
     keyboard = user.last_message["reply_markup"]["inline_keyboard"]
     _, _, assignment, token = keyboard[-1][0]["callback_data"].split(":")
     return int(assignment), int(token)
@@ -596,7 +597,7 @@ async def task_closed(scene: Scene, said: Said) -> None:
 async def evidence_sent(scene: Scene, said: Said) -> None:
     [document] = said.documents
     assert document["chat_id"] == (OFFICE_CHAT if scene.group else ADMIN_ID)
-    assert said.all == ["bao-cao-so-ket.docx"]
+    assert said.all == [scene.say("task.file_caption", name="bao-cao-so-ket.docx")]
 
 
 async def composing(scene: Scene, said: Said) -> None:

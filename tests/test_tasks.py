@@ -14,6 +14,7 @@ from bot.domain.outbound import MessageKind, MessageStatus
 from storage.models import AuditEntry, Delivery, OutboundMessage, TaskAssignment
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
 
@@ -139,11 +140,7 @@ async def test_a_file_or_a_link_is_kept_as_the_deliverable_and_the_office_can_op
     owner = await harness.open_invitation("NV03")
     await harness.send(owner.tap("📎 Gửi sản phẩm"))
     await harness.send(
-        owner.document(
-            "Du-thao-bao-cao-so-ket.docx",
-            b"PK\x03\x04 docx",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        )
+        owner.document("Du-thao-bao-cao-so-ket.docx", docx("Dự thảo báo cáo sơ kết"), DOCX)
     )
     assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
     await harness.send(owner.tap("📎 Gửi sản phẩm", message=owner.messages[1]))
@@ -160,6 +157,58 @@ async def test_a_file_or_a_link_is_kept_as_the_deliverable_and_the_office_can_op
     await harness.send(admin.tap("Mở tệp: Du-thao-bao-cao-so-ket.docx"))
     sent = harness.fake.calls_to("sendDocument")[-1]
     assert sent.params["chat_id"] == admin.id and isinstance(sent.params["document"], str)
+
+
+async def test_a_deliverable_named_like_html_reaches_the_office_exactly_as_it_was_named(
+    harness: BotHarness,
+) -> None:
+    # A "<" alone made Telegram refuse the caption (the office could never open the file), and
+    # a well-formed link in the name became a live link in the office's chat.
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    name = 'Báo cáo <1> & <a href="https://evil.example/">bấm</a>.docx'
+    await harness.send(owner.document(name, docx("báo cáo"), DOCX))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
+    await board_text(harness)
+    admin = harness.admin()
+    await harness.send(admin.tap(f"Mở tệp: {name[:40]}"))
+    [sent] = harness.fake.calls_to("sendDocument")
+    assert sent.error is None
+    assert admin.messages[-1]["caption"] == f"📎 Tệp {name}"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected", "fetched"),
+    [
+        (
+            "Bao-cao.docx",
+            zip_bytes([("evil.exe", b"MZ\x90\x00 a program")]),
+            "Bên trong tệp có chương trình",
+            1,
+        ),
+        ("Bao-cao.docx", office_file("docx", main_type=MACRO_MAIN_TYPE), "Tệp có chứa macro", 1),
+        ("Bieu-tong-hop.xlsx", office_file("docx"), "Tệp không có cấu trúc của định dạng", 1),
+        ("setup.exe", b"MZ\x90\x00 a program", "Bot nhận sản phẩm dạng văn bản", 0),
+    ],
+    ids=["program-inside", "docm-renamed", "document-renamed-xlsx", "a-program"],
+)
+async def test_a_refused_deliverable_is_answered_kept_nowhere_and_the_office_never_hears_of_it(
+    harness: BotHarness, name: str, content: bytes, expected: str, fetched: int
+) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    await harness.send(owner.document(name, content, DOCX))
+    assert owner.last_text().startswith(expected)
+    assert len(harness.fake.calls_to("getFile")) == fetched
+    await harness.tick()
+    assert [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📎")] == []
+    [task] = [line for line in await harness.services.tasks.office_board() if line.key == "VI.1.1"]
+    assert task.evidence == []
+    # Nothing is lost: the task still waits for its deliverable, and a sound file is taken.
+    await harness.send(owner.document("Bao-cao.docx", docx("Báo cáo sơ kết"), DOCX))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
 
 
 async def test_a_file_over_20_mb_is_refused_with_a_way_out(harness: BotHarness) -> None:

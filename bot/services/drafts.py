@@ -3,9 +3,10 @@ the thread with the office, and the office's verdict.
 
 Uploads are checked twice: by name and announced size before anything is downloaded
 (:meth:`DraftService.check_upload`), and by content when stored (:class:`storage.files.FileStore`
-reads the magic bytes). The office sees each new version in its chat, replies to that post to
-comment, and marks the draft final or in need of revision; everything between the office and the
-speaker goes through the outbox, so nothing is lost to a restart.
+asks :func:`storage.content.check_content`, which judges every upload's bytes). The office sees
+each new version in its chat, replies to that post to comment, and marks the draft final or in
+need of revision; everything between the office and the speaker goes through the outbox, so
+nothing is lost to a restart.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from schedules.outbox import queue_office_note, queue_to_person
 from storage import queries
-from storage.files import FileRejected, FileStore, RejectCode, sanitize_filename
+from storage.content import FileRejected, RejectCode
+from storage.files import FileStore, sanitize_filename
 from storage.models import (
     ChannelIdentity,
     Delegate,

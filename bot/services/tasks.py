@@ -4,6 +4,7 @@ reports (done, in progress with a note, need help), their deliverables, and the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from bot.services.context import ServiceContext
 from bot.services.invitations import ChatAccount
 from schedules.outbox import queue_office_note
 from storage import queries
+from storage.content import FileRejected, RejectCode, check_content
+from storage.files import DELIVERABLE_SUFFIXES, check_upload
 from storage.models import (
     ChannelIdentity,
     Delegate,
@@ -57,6 +60,7 @@ class TaskStep(StrEnum):
     TOO_LONG = "too_long"
     EMPTY = "empty"
     NOT_A_FILE = "not_a_file"
+    REJECTED = "rejected"  # a file refused by name, size or content; ``reject`` says why
     NOTHING_PENDING = "nothing_pending"
     DUPLICATE = "duplicate"
     CLOSED = "closed"
@@ -71,6 +75,7 @@ class TaskResult:
     task: TaskLine | None = None
     status: TaskStatus | None = None
     evidence_id: int | None = None
+    reject: RejectCode | None = None
 
 
 @dataclass(frozen=True)
@@ -281,10 +286,26 @@ class TaskService:
                 return TaskResult(TaskStep.HELP_SENT, await self._line(session, task), status)
             return TaskResult(TaskStep.RECORDED, await self._line(session, task), status)
 
+    def check_upload(self, filename: str, size: int | None) -> RejectCode | None:
+        """Why a file cannot be a deliverable, judged before it is downloaded; None if it may."""
+        try:
+            check_upload(filename, size, DELIVERABLE_SUFFIXES)
+        except FileRejected as exc:
+            return exc.code
+        return None
+
     async def submit_file(
-        self, account: ChatAccount, *, name: str, file_ref: str, size: int | None
+        self, account: ChatAccount, *, name: str, file_ref: str, content: bytes
     ) -> TaskResult:
-        """A document sent after the assignee pressed "Gửi sản phẩm"."""
+        """A document sent after the assignee pressed "Gửi sản phẩm", downloaded: kept (by the
+        platform's reference) and announced to the office only if its bytes are sound."""
+        try:
+            suffix = check_upload(name, len(content), DELIVERABLE_SUFFIXES)
+            # Unpacking an archive's directory is CPU work: off the event loop.
+            await asyncio.to_thread(check_content, suffix, content)
+        except FileRejected as exc:
+            log.info("task deliverable rejected: %s", exc.code)
+            return TaskResult(TaskStep.REJECTED, reject=exc.code)
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
             if ident is None or ident.pending_input != _Pending.FILE:
@@ -302,7 +323,7 @@ class TaskService:
                 kind="file",
                 name=name[:300],
                 file_ref=file_ref,
-                size=size,
+                size=len(content),
             )
             await session.flush()
             await self._office_note(session, "task_note.file", task, ident.delegate_id, note=name)

@@ -1,11 +1,13 @@
-"""Files in chat: ``/baocao`` (the office's report workbook) and ``/lich`` (the .ics)."""
+"""Files in chat: ``/baocao`` (the office's report workbook), ``/lich`` (the .ics), and the
+download of documents people send (drafts, deliverables)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from telegram import InputFile, Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.domain.ics import ics_filename
 from bot.services.meetings import meeting_calendar
@@ -62,3 +64,21 @@ async def calendar(update: Update, context: Context) -> None:
         ),
         caption=catalog.html("meeting_pack.ics_caption"),
     )
+
+
+async def fetch_document(
+    context: Context, file_ref: str, what: str
+) -> bytes | Literal["too_large", "failed"]:
+    """The bytes of a document someone sent (its announced size was checked before), or why
+    not: ``too_large`` when no size was announced and Telegram measured it, else ``failed``.
+    ``what`` names the upload in the log."""
+    try:
+        telegram_file = await context.bot.get_file(file_ref)
+        return bytes(await telegram_file.download_as_bytearray())
+    except BadRequest as exc:
+        if "too big" in exc.message.lower():
+            return "too_large"
+        log.warning("%s download refused: %s", what, type(exc).__name__)
+    except TelegramError as exc:
+        log.warning("%s download failed: %s", what, type(exc).__name__)
+    return "failed"

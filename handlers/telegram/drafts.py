@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, TelegramError
 
 from bot.domain.drafts import (
     MAX_COMMENT,
@@ -30,6 +29,7 @@ from bot.texts.presenters import (
     themes_list,
 )
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
+from handlers.telegram.documents import fetch_document
 from handlers.telegram.keyboards import markup
 from handlers.telegram.misc import answer_query
 from handlers.telegram.office import office_only, send_board
@@ -304,16 +304,10 @@ async def _download_and_store(
     update: Update, context: Context, assignment_id: int, held: HeldUpload
 ) -> DraftResult:
     """Fetch the upload from Telegram (at most 20 MB, checked before) and store a version."""
-    try:
-        telegram_file = await context.bot.get_file(held.file_ref)
-        content = bytes(await telegram_file.download_as_bytearray())
-    except BadRequest as exc:
-        if "too big" in exc.message.lower():  # no size was announced, Telegram measured it
-            return DraftResult(DraftStep.REJECTED, reject="too_large")
-        log.warning("draft download refused: %s", type(exc).__name__)
-        return DraftResult(DraftStep.DOWNLOAD_FAILED)
-    except TelegramError as exc:
-        log.warning("draft download failed: %s", type(exc).__name__)
+    content = await fetch_document(context, held.file_ref, "draft")
+    if content == "too_large":
+        return DraftResult(DraftStep.REJECTED, reject="too_large")
+    if isinstance(content, str):
         return DraftResult(DraftStep.DOWNLOAD_FAILED)
     return await services_of(context).drafts.store_file(
         account_of(update), assignment_id, name=held.name, content=content, file_ref=held.file_ref

@@ -1034,6 +1034,14 @@ class FakeBotApi:
             _check_text(call.params["text"], parse_mode, "message text", TEXT_LIMIT)
         if "caption" in call.params:
             _check_text(call.params["caption"], parse_mode, "message caption", CAPTION_LIMIT)
+        # An album (sendMediaGroup) or a replaced file (editMessageMedia) carries its captions,
+        # each with its own parse_mode, inside the media objects.
+        media = call.params.get("media")
+        items = media if isinstance(media, list) else [media]
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and "caption" in item:
+                what = f"media[{index}] caption"
+                _check_text(str(item["caption"]), item.get("parse_mode"), what, CAPTION_LIMIT)
         addressed = {"chat_id", "message_id"} <= call.params.keys()
         inline = "inline_message_id" in call.params
         if method.startswith("editMessage") and not (addressed or inline):

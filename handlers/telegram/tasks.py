@@ -6,9 +6,10 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
 from bot.services.tasks import TaskResult, TaskStep
-from bot.texts import Html
+from bot.texts import Catalog, Html
 from bot.texts.presenters import task_buttons, task_office_buttons, task_summary
 from handlers.telegram.context import Context, account_of, catalog_of, services_of
+from handlers.telegram.documents import fetch_document
 from handlers.telegram.keyboards import markup
 from handlers.telegram.misc import answer_query
 from handlers.telegram.office import send_board
@@ -95,28 +96,43 @@ async def on_document(update: Update, context: Context) -> bool:
     if not await services.tasks.waiting_for_file(account):
         return False
     document = message.document
-    if document.file_size and document.file_size > MAX_EVIDENCE_BYTES:
-        await message.reply_html(catalog.html("task.file_too_large", limit_mb=20))
+    name = document.file_name or catalog.plain("task.unnamed_file")
+    reject = services.tasks.check_upload(name, document.file_size)
+    if reject is not None:  # judged before downloading anything
+        await message.reply_html(_rejected(catalog, reject))
+        return True
+    # The bytes are judged too (a program inside a .docx…) before the office hears of them.
+    content = await fetch_document(context, document.file_id, "deliverable")
+    if isinstance(content, str):
+        text = _rejected(catalog, content) if content == "too_large" else None
+        await message.reply_html(text or catalog.html("task.download_failed"))
         return True
     result = await services.tasks.submit_file(
-        account,
-        name=document.file_name or catalog.plain("task.unnamed_file"),
-        file_ref=document.file_id,
-        size=document.file_size,
+        account, name=name, file_ref=document.file_id, content=content
     )
     await _reply(update, context, result)
     return True
 
 
+def _rejected(catalog: Catalog, reject: str) -> Html:
+    """Why a file cannot be a deliverable, and what to send instead."""
+    if reject == "too_large":
+        return catalog.html("task.file_too_large", limit_mb=MAX_EVIDENCE_BYTES // (1024 * 1024))
+    return catalog.html(f"task.rejected_{reject}")
+
+
 async def _send_evidence(update: Update, context: Context, evidence_id: int) -> None:
     chat = update.effective_chat
     assert chat is not None
+    catalog = catalog_of(context)
     evidence = await services_of(context).tasks.evidence_file(evidence_id)
     if evidence is None or evidence.file_ref is None:
-        await context.bot.send_message(chat.id, catalog_of(context).html("task.gone"))
+        await context.bot.send_message(chat.id, catalog.html("task.gone"))
         return
-    # Telegram keeps the file: sending it by its id needs no download and no re-upload.
-    await context.bot.send_document(chat.id, evidence.file_ref, caption=evidence.name[:1000])
+    # Telegram keeps the file: sending it by its id needs no download and no re-upload. The
+    # name is the sender's (at most 300 characters): escaped, it is shown as they wrote it.
+    caption = catalog.html("task.file_caption", name=evidence.name)
+    await context.bot.send_document(chat.id, evidence.file_ref, caption=caption)
 
 
 async def _reply(update: Update, context: Context, result: TaskResult) -> None:
@@ -128,7 +144,10 @@ async def _reply(update: Update, context: Context, result: TaskResult) -> None:
         params.update(key=task.key, title=task.title)
     if result.status is not None:
         params["status"] = catalog.plain(f"task_status.{result.status.value}")
-    text = catalog.html(f"task.{result.step.value}", **params)
+    if result.step is TaskStep.REJECTED and result.reject is not None:
+        text = _rejected(catalog, result.reject)
+    else:
+        text = catalog.html(f"task.{result.step.value}", **params)
     if result.step in _SHOWS_TASK and task is not None:
         text = Html(text + "\n\n" + task_summary(catalog, config, task))
     markup = None
