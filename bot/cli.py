@@ -15,6 +15,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +30,7 @@ from bot.config import (
     LoadedConfig,
     config_path,
     load_config,
+    plan_warnings,
 )
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
@@ -222,6 +224,18 @@ def _print_config_errors(catalog: Catalog, error: ConfigError) -> None:
         _out(catalog.plain("cli.problem_line", where=where, message=message), sys.stderr)
 
 
+def _plan_warnings(loaded: LoadedConfig, catalog: Catalog) -> list[tuple[str, str]]:
+    """What the plan says that its office probably did not mean: (key, message) pairs."""
+    meeting = loaded.config.meeting
+    lines = []
+    for warning in plan_warnings(loaded.config, SystemClock().now()):
+        params = dict(warning.params)
+        if isinstance(start := params.get("start"), datetime):
+            params["start"] = moment(catalog, meeting.local(start))
+        lines.append((warning.key, catalog.plain(f"config_warnings.{warning.code}", **params)))
+    return lines
+
+
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -253,6 +267,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     config, catalog = loaded[0].config, loaded[1]
     for line in plan_summary(config, catalog, loaded[0]):
         _out(line)
+    # Valid is not the same as meant: a past date or the example's ids pass every rule.
+    if warnings := _plan_warnings(loaded[0], catalog):
+        _out(catalog.plain("check.valid_with_warnings", path=loaded[0].path, count=len(warnings)))
+        for key, message in warnings:
+            _out(catalog.plain("cli.problem_line", where=key, message=message))
+    else:
+        _out(catalog.plain("check.valid", path=loaded[0].path))
     return EXIT_OK
 
 
@@ -341,7 +362,6 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
             "check.token_set" if os.environ.get(TOKEN_ENV) else "check.token_missing", env=TOKEN_ENV
         ),
         "",
-        catalog.plain("check.valid", path=loaded.path),
     ]
     return lines
 
@@ -791,6 +811,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
+    log.info("plan: %s", loaded[0].path)
+    for key, message in _plan_warnings(loaded[0], catalog):
+        log.warning("%s: %s", key, message)
     token = os.environ.get(TOKEN_ENV, "").strip()
     if not token:
         _out(catalog.plain("cli.token_missing", env=TOKEN_ENV), sys.stderr)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from bot.config import EXAMPLE_ADMIN_IDS, EXAMPLE_CHAT_ID, load_config
 from storage.migrate import head_revision
-from tests.conftest import EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 
 
 def delegate_count(folder: Path) -> int:
@@ -29,7 +34,108 @@ def test_check_prints_the_plan_in_vietnamese(
     assert "Hạn xác nhận tham dự: 17:00, Thứ Ba, ngày 21/5/2024" in out
     assert "Chương trình (7 mục):" in out and "Nhiệm vụ chuẩn bị (5):" in out
     assert "chưa đặt biến môi trường TELEGRAM_BOT_TOKEN" in out
-    assert out.rstrip().endswith("Tệp cấu hình config.toml hợp lệ.")
+    assert "Tệp cấu hình config.toml hợp lệ, nhưng có 3 điểm cần lưu ý:" in out
+
+
+def test_check_warns_of_a_past_meeting_and_the_examples_placeholder_ids(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0  # still valid: warnings are not errors
+    out = capsys.readouterr().out.splitlines()
+    assert out[-4:] == [
+        "Tệp cấu hình config.toml hợp lệ, nhưng có 3 điểm cần lưu ý:",
+        "  - meeting.starts_at: hội nghị đã diễn ra (khai mạc 08:00, Thứ Ba, ngày 28/5/2024), "
+        "trước thời điểm hiện tại. Nếu đây là hội nghị mới, đề nghị sửa ngày họp "
+        "(starts_at, ends_at).",
+        "  - office.admin_ids: 100000001, 100000002 là mã số mẫu của config.example.toml, không "
+        "phải cán bộ Văn phòng. Đề nghị thay bằng mã số Telegram thật (mỗi người gửi /id cho bot "
+        "để xem mã số của mình).",
+        "  - office.chat_id: -1001000000001 là mã nhóm mẫu của config.example.toml. Đề nghị thay "
+        "bằng mã nhóm Telegram thật của Văn phòng (gửi /id trong nhóm để xem), hoặc bỏ trống nếu "
+        "chưa có nhóm.",
+    ]
+
+
+def own_plan(office: Path) -> None:
+    """The example plan made an office's own: next year's date, real ids for the office."""
+    year = datetime.now(UTC).year + 1
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    for old, new in (
+        ('"2024-05-28T', f'"{year}-05-28T'),
+        ("admin_ids = [100000001, 100000002]", "admin_ids = [123456789, 100000002]"),
+        ("chat_id = -1001000000001", "chat_id = -1009876543210"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    (office / "config.toml").write_text(text, encoding="utf-8")
+
+
+def test_check_of_an_own_plan_names_only_the_placeholder_left(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own_plan(office)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [
+        "Tệp cấu hình config.toml hợp lệ, nhưng có 1 điểm cần lưu ý:",
+        "  - office.admin_ids: 100000002 là mã số mẫu của config.example.toml, không phải cán bộ "
+        "Văn phòng. Đề nghị thay bằng mã số Telegram thật (mỗi người gửi /id cho bot để xem mã "
+        "số của mình).",
+    ]
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    (office / "config.toml").write_text(text.replace(", 100000002]", "]"), encoding="utf-8")
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "Tệp cấu hình config.toml hợp lệ."
+
+
+def test_the_placeholder_ids_are_those_config_example_toml_ships_with() -> None:
+    office = load_config(EXAMPLE_CONFIG).config.office
+    assert set(office.admin_ids) == EXAMPLE_ADMIN_IDS
+    assert office.chat_id == EXAMPLE_CHAT_ID
+
+
+def test_run_logs_the_plan_warnings_at_start(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run"]) == 2  # no token: it stops there, after saying what the plan lacks
+    err = capsys.readouterr().err
+    assert " WARNING hoinghi: meeting.starts_at: hội nghị đã diễn ra (khai mạc 08:00, " in err
+    assert " WARNING hoinghi: office.admin_ids: 100000001, 100000002 là mã số mẫu " in err
+    assert " WARNING hoinghi: office.chat_id: -1001000000001 là mã nhóm mẫu " in err
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_run_says_which_plan_it_runs(tmp_path: Path) -> None:
+    # A stand-in for the installed command: the Makefile's own lines run, nothing else.
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "hoinghi"
+    fake.write_text('#!/bin/sh\necho hoinghi "$@"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "installed").touch()
+    os.utime(tmp_path / "pyproject.toml", (0, 0))  # the stand-in install is up to date
+    env = {k: v for k, v in os.environ.items() if k not in ("HOINGHI_CONFIG", "MAKEFLAGS")}
+
+    def make_run() -> list[str]:
+        done = subprocess.run(
+            ["make", "-s", "-f", str(ROOT / "Makefile"), "run", "BIN=bin", "STAMP=installed"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    assert make_run() == [
+        "Chạy theo kế hoạch: config.example.toml (chưa có config.toml — sao chép "
+        "config.example.toml thành config.toml để dùng kế hoạch của mình)",
+        "hoinghi --config config.example.toml run",
+    ]
+    (tmp_path / "config.toml").touch()
+    assert make_run() == ["Chạy theo kế hoạch: config.toml", "hoinghi --config config.toml run"]
+    env["HOINGHI_CONFIG"] = "ke-hoach.toml"
+    assert make_run() == ["Chạy theo kế hoạch: ke-hoach.toml", "hoinghi --config ke-hoach.toml run"]
 
 
 def test_check_reports_every_error_with_its_key_and_fails(
