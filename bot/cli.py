@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy.engine import make_url
 
@@ -43,7 +43,7 @@ from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
 from bot.services import Services, build_outbox, build_scheduler, build_services
-from bot.services.privacy import PurgeStep
+from bot.services.privacy import PurgeStep, PurgeSummary
 from bot.services.report_file import audit_table, office_report_workbook
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import clock, file_size, long_date, moment
@@ -55,6 +55,7 @@ from storage.files import FileStore
 from storage.migrate import upgrade_database
 
 log = logging.getLogger("hoinghi")
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 WEBHOOK_SECRET_ENV = "HOINGHI_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
@@ -117,6 +118,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--drafts", action="store_true", help="xóa cả các bản tham luận đã gửi")
     purge.add_argument("--force", action="store_true", help="xóa cả khi hội nghị chưa kết thúc")
+    answer = purge.add_mutually_exclusive_group()
+    answer.add_argument(
+        "--dry-run", action="store_true", help="chỉ cho biết sẽ xóa những gì, không xóa"
+    )
+    answer.add_argument(
+        "-y", "--yes", action="store_true", help="xóa ngay, không hỏi lại (khi chạy từ kịch bản)"
+    )
     purge.set_defaults(command=cmd_purge)
 
     delegates = sub.add_parser("delegates", help="danh sách đại biểu").add_subparsers(
@@ -240,7 +248,7 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaitable[int]]) -> int:
+async def _with_services(loaded: LoadedConfig, work: Callable[[Services], Awaitable[T]]) -> T:
     """Config → engine (created or upgraded) → services, then ``work``; always disposes."""
     engine = create_engine(loaded.database_url)
     try:
@@ -411,31 +419,83 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """Remove personal data after the meeting, keeping the list and the counts."""
+    """Remove personal data after the meeting, keeping the list and the counts: first say what
+    goes, then remove it only once the office says yes (at the prompt, or with ``--yes``)."""
     loaded = _load(args)
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
 
-    async def work(services: Services) -> int:
-        summary = await services.privacy.purge(drafts=args.drafts, force=args.force)
-        if summary.step is PurgeStep.NOT_OVER:
-            _out(catalog.plain("purge.not_over"), sys.stderr)
-            return EXIT_USAGE
-        _out(
-            catalog.plain(
-                "purge.done",
-                phones=summary.phones,
-                accounts=summary.accounts,
-                deliveries=summary.deliveries,
-                audit=summary.audit_entries,
-                drafts=summary.drafts,
-                comments=summary.comments,
-            )
-        )
-        return EXIT_OK
+    async def preview(services: Services) -> PurgeSummary:
+        return await services.privacy.preview(drafts=args.drafts, force=args.force)
 
-    return asyncio.run(_with_services(loaded[0], work))
+    async def purge(services: Services) -> PurgeSummary:
+        return await services.privacy.purge(drafts=args.drafts, force=args.force)
+
+    planned = asyncio.run(_with_services(loaded[0], preview))
+    if planned.step is PurgeStep.NOT_OVER:
+        _out(catalog.plain("purge.not_over"), sys.stderr)
+        return EXIT_USAGE
+    for line in _purge_preview(catalog, planned, drafts=args.drafts):
+        _out(line)
+    if args.dry_run:
+        _out(catalog.plain("purge.dry_run"))
+        return EXIT_OK
+    if not args.yes:
+        # Nobody to ask (a script, a cron job): nothing is removed without an explicit --yes.
+        if not sys.stdin.isatty():
+            _out(catalog.plain("purge.needs_yes"), sys.stderr)
+            return EXIT_USAGE
+        # Asked outside the event loop: Ctrl-C at the prompt leaves no thread waiting on stdin.
+        if not _confirmed(catalog.plain("purge.confirm")):
+            _out(catalog.plain("purge.cancelled"))
+            return EXIT_FAILED
+    summary = asyncio.run(_with_services(loaded[0], purge))
+    _out(
+        catalog.plain(
+            "purge.done",
+            phones=summary.phones,
+            accounts=summary.accounts,
+            deliveries=summary.deliveries,
+            audit=summary.audit_entries,
+            drafts=summary.drafts,
+            comments=summary.comments,
+        )
+    )
+    return EXIT_OK
+
+
+def _purge_preview(catalog: Catalog, planned: PurgeSummary, *, drafts: bool) -> list[str]:
+    """What a purge removes, kind by kind, and what it keeps."""
+    lines = [
+        catalog.plain("purge.preview"),
+        catalog.plain("purge.preview_phones", count=planned.phones),
+        catalog.plain("purge.preview_accounts", count=planned.accounts),
+        catalog.plain("purge.preview_deliveries", count=planned.deliveries),
+        catalog.plain("purge.preview_links", count=planned.links),
+        catalog.plain("purge.preview_link_failures", count=planned.link_failures),
+        catalog.plain("purge.preview_audit", count=planned.audit_entries),
+    ]
+    if drafts:
+        lines.append(catalog.plain("purge.preview_drafts", count=planned.drafts))
+        lines.append(catalog.plain("purge.preview_comments", count=planned.comments))
+    else:
+        lines.append(catalog.plain("purge.preview_drafts_kept"))
+    lines.append(catalog.plain("purge.preview_kept"))
+    return lines
+
+
+# What counts as yes at a prompt: the English letter the prompt shows, and the Vietnamese word.
+YES_ANSWERS = ("y", "yes", "c", "có")
+
+
+def _confirmed(prompt: str) -> bool:
+    """Whether the person at the terminal answers yes; anything else, or end of input, is no."""
+    try:
+        answer = input(prompt)
+    except EOFError:
+        return False
+    return answer.strip().casefold() in YES_ANSWERS
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
