@@ -35,9 +35,10 @@ from bot.config import (
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.documents.slips import Slip, SlipTexts, build_slips
-from bot.documents.workbook import Cell, write_table
+from bot.documents.workbook import Cell, Link, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
+from bot.domain.phones import display_phone
 from bot.domain.reminders import planned_messages
 from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
@@ -587,16 +588,18 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     async def work(services: Services) -> int:
         username = await _bot_username(args.bot_username, token, services)
         labels = {g.key: g.label for g in config.groups}
-        headings = [
-            catalog.plain(f"export.heading.{name}") for name in ("code", "name", "group", "link")
-        ]
-        rows = [
+        names = ("code", "name", "position", "organization", "group", "phone", "link")
+        headings = [catalog.plain(f"export.heading.{name}") for name in names]
+        rows: list[list[Cell]] = [
             [
                 link.code,
                 link.full_name,
+                link.position,
+                link.organization,
                 labels.get(link.group_key)
                 or (catalog.plain("export.contact") if link.role == "contact" else link.group_key),
-                deep_link(username, link.token),
+                display_phone(link.phone) if link.phone else None,
+                Link(deep_link(username, link.token)),
             ]
             for link in await services.invitations.links()
         ]

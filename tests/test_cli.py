@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import sqlite3
@@ -214,10 +215,38 @@ def test_export_writes_one_personal_link_per_delegate_to_xlsx(
     )
     sheet = load_workbook(office / "links.xlsx").active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("Mã", "Họ và tên", "Nhóm", "Đường liên kết cá nhân")
+    assert rows[0] == (
+        "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm", "Điện thoại", "Đường liên kết cá nhân"
+    )  # fmt: skip
     assert len(rows) == 81
-    assert all(str(r[3]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])
+    assert all(str(r[6]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])
     assert sheet.freeze_panes == "A2"
+
+
+def test_exported_links_carry_phone_position_and_unit_and_open_with_a_click(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "export", "links.xlsx", "--bot-username", "hoinghi_bot"]) == 0
+    sheet = load_workbook(office / "links.xlsx").active
+    by_code = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    # The list has DB003 as "0386 003 246", DB004 as "0773-004-519"; DB001 has no phone.
+    assert [c.value for c in by_code["DB003"][:6]] == [
+        "DB003", "Vũ Thị Hồng Nhung", "Phó Bí thư Thành ủy", "Thành ủy Hà Nội",
+        "Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố", "0386 003 246",
+    ]  # fmt: skip
+    assert by_code["DB004"][5].value == "0773 004 519"
+    assert by_code["DB001"][5].value is None
+    for row in by_code.values():
+        link = row[6]
+        assert str(link.value).startswith("https://t.me/hoinghi_bot?start=")
+        assert link.hyperlink is not None and link.hyperlink.target == link.value
+        assert link.style == "Hyperlink"
+    assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
+    with (office / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
+        read = {row[0]: row for row in csv.reader(fh)}
+    assert read["DB003"][:6] == [c.value for c in by_code["DB003"][:6]]
+    assert read["DB003"][6] == by_code["DB003"][6].value
 
 
 def test_export_without_username_or_token_says_what_is_needed(

@@ -2,7 +2,8 @@
 
 Every sheet gets bold headings, a frozen header row, filters and column widths that fit the
 content. Dates are real date cells in the meeting's local time (the caller converts), numbers
-are numbers, and text someone typed that starts like a formula stays text.
+are numbers, web addresses given as :class:`Link` are clickable, and text someone typed that
+starts like a formula stays text.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
-Cell = str | int | float | datetime | None
+
+@dataclass(frozen=True)
+class Link:
+    """A web address: a clickable hyperlink cell in a workbook, the address itself in a CSV."""
+
+    url: str
+
+
+Cell = str | int | float | datetime | Link | None
 
 # A cell starting like this is a formula to Excel and LibreOffice.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -54,11 +63,14 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
             cell.font = Font(bold=True)
         for row in [*spec.rows, *spec.footer]:
             sheet.append([_cell(value) for value in row])
-            for cell in sheet[sheet.max_row]:
+            for value, cell in zip(row, sheet[sheet.max_row], strict=False):
                 if cell.data_type == "f":  # openpyxl reads "=…" as a formula: keep it text
                     cell.data_type = "s"
                 elif isinstance(cell.value, datetime):
                     cell.number_format = DATE_FORMAT
+                if isinstance(value, Link):
+                    cell.hyperlink = value.url
+                    cell.style = "Hyperlink"
                 if cell.column - 1 in spec.wrap:
                     cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.freeze_panes = "A2"
@@ -96,6 +108,8 @@ def write_table(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cel
 
 
 def _cell(value: Cell) -> Cell:
+    if isinstance(value, Link):
+        value = value.url  # shown as it is, so it can be copied into a text message
     # Excel has no time zones: the caller passes local times, which are written as they read.
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)
@@ -110,12 +124,16 @@ def _shown(value: Cell) -> str:
         return ""
     if isinstance(value, datetime):
         return "00/00/0000 00:00"
+    if isinstance(value, Link):
+        return value.url
     return str(value)
 
 
 def _csv_value(value: Cell) -> str:
     if value is None:
         return ""
+    if isinstance(value, Link):
+        value = value.url
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     text = str(value)
