@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import icalendar
@@ -209,9 +210,17 @@ async def test_audit_export_names_who_changed_what_and_when(
     decline = next(r for r in changes if "Trùng lịch" in r[7])
     assert decline[0] == "18/05/2024 09:00"
     assert decline[1].startswith("Hoàng Thị Ngọc Diệp (DB002)")
-    assert '"reason": "Trùng lịch công tác & họp <khẩn>"' in decline[7]
+    assert decline[6:8] == [
+        "Trạng thái: Không tham dự",
+        "Trạng thái: Không tham dự; Lý do: Trùng lịch công tác & họp <khẩn>",
+    ]
+    assert changes[0][6:8] == ["Trạng thái: Chưa trả lời", "Trạng thái: Tham dự"]
     tricky = next(r for r in changes if "Lê Thị Hoa" in r[7])
     assert tricky[1] == f"{TRICKY} (DB003)"
+    assert tricky[7] == (
+        "Trạng thái: Cử người dự thay; Người dự thay: Lê Thị Hoa; "
+        "Chức vụ người dự thay: Phó Chủ tịch"
+    )
     assigned = [r for r in read[1:] if r[3] == "phân công tham luận"]
     assert assigned[-1][1:5] == [
         "Văn phòng",
@@ -219,10 +228,68 @@ async def test_audit_export_names_who_changed_what_and_when(
         "phân công tham luận",
         "tham luận",
     ]
+    assert assigned[-1][7].startswith("Nội dung tham luận: 1.1; Người: ")
+    assert assigned[-1][7].endswith(" (DB032); Phân công theo: Văn phòng")
     blocked = next(r for r in read[1:] if r[3] == "bot không liên lạc được (bị chặn)")
     assert blocked[1].endswith("(DB004)") and blocked[4] == "đại biểu"
+    assert blocked[6:8] == [
+        "Bot liên lạc được: Có",
+        "Bot liên lạc được: Không; Lý do: Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
+    ]
+    linked = next(r for r in read[1:] if r[3] == "liên kết tài khoản")
+    assert linked[7] == "Kênh: Telegram; Tài khoản: 500000001; Liên kết qua: đường liên kết cá nhân"
     imported = [r for r in read[1:] if r[3] == "thêm đại biểu"]
     assert len(imported) == 80
+    assert imported[0][7] == (
+        "Mã: DB001; Họ và tên: Phạm Thị Thanh Mai; Chức vụ: Phó Chủ tịch Hội LHPN Việt Nam; "
+        "Đơn vị: Trung ương Hội LHPN Việt Nam; Thành phần: Đại diện lãnh đạo Trung ương Hội LHPN Việt "
+        "Nam; Thứ tự: 1; "
+        "Vai trò: đại biểu"
+    )
+    # No raw JSON and no English key is left for the office to decode.
+    sides = [cell for r in read[1:] for cell in r[6:8] if cell]
+    assert not [c for c in sides if c.startswith("{") or re.search(r"\b[a-z]+_[a-z_]+\b", c)]
+
+
+def test_audited_times_sizes_and_statuses_read_in_words_and_local_time() -> None:
+    from bot.config import load_config
+    from bot.services.office_report import AuditRow
+    from bot.services.report_file import audit_table
+    from tests.conftest import EXAMPLE_CONFIG
+
+    config = load_config(EXAMPLE_CONFIG).config
+    at = datetime(2024, 5, 20, 1, 0, tzinfo=UTC)
+
+    def row(action: str, before: dict | None, after: dict | None) -> AuditRow:  # type: ignore[type-arg]
+        return AuditRow(at, "telegram:100000001", None, True, action, "x", 7, before, after)
+
+    rows = [
+        row("broadcast.cancelled", None, {"due_at": "2024-05-20T01:00:00+00:00"}),
+        row(
+            "draft.version",
+            {"status": "waiting"},
+            {"status": "submitted", "version": 2, "size": 250_000},
+        ),
+        row(
+            "task.status",
+            {"person_id": 99, "status": "todo", "note": None},
+            {"person_id": 99, "status": "need_help", "note": "Thiếu kinh phí"},
+        ),
+        row("task.closed", {"closed": False}, {"closed": True}),
+    ]
+    _, body = audit_table(load_catalog("vi"), config, rows)
+    assert [r[6:8] for r in body] == [
+        [None, "Dự kiến gửi: 20/05/2024 08:00"],
+        [
+            "Trạng thái: chưa gửi",
+            "Trạng thái: đã gửi, chờ Văn phòng xem; Bản số: 2; Dung lượng: 245 KB",
+        ],
+        [
+            "Người: 99; Trạng thái: chưa báo cáo",
+            "Người: 99; Trạng thái: cần hỗ trợ; Ghi chú: Thiếu kinh phí",
+        ],
+        ["Kết thúc theo dõi: Không", "Kết thúc theo dõi: Có"],
+    ]
 
 
 def test_audit_export_command_writes_every_change(
