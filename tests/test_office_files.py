@@ -181,6 +181,32 @@ def test_report_command_writes_the_workbook(
     assert main(["report", "bao-cao.pdf"]) == 2
 
 
+def test_every_workbook_prints_a4_landscape_one_page_wide_with_headings_on_each_page(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["report", "bao-cao.xlsx"]) == 0
+    assert main(["invites", "export", "giay-moi.xlsx", "--bot-username", "hoinghi_bot"]) == 0
+    assert main(["audit", "export", "nhat-ky.xlsx"]) == 0
+    assert main(["drafts", "export", "tham-luan-xuat"]) == 0
+    books = [
+        "bao-cao.xlsx",
+        "giay-moi.xlsx",
+        "nhat-ky.xlsx",
+        "tham-luan-xuat/danh-muc-tham-luan.xlsx",
+    ]
+    sheets = [sheet for name in books for sheet in load_workbook(office / name).worksheets]
+    assert len(sheets) == len(SHEETS) + 3
+    for sheet in sheets:
+        setup, margins = sheet.page_setup, sheet.page_margins
+        assert (setup.paperSize, setup.orientation) == (9, "landscape"), sheet.title  # 9: A4
+        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage is True, sheet.title
+        assert sheet.print_title_rows == "$1:$1", sheet.title  # the headings on every page
+        assert (margins.left, margins.right, margins.top, margins.bottom) == (0.4, 0.4, 0.6, 0.6)
+        assert sheet.oddFooter.center.text == "&P/&N"  # page numbers
+
+
 # --- the audit log -------------------------------------------------------------------------------
 
 

@@ -19,6 +19,9 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
 MAX_WIDTH = 60
 SHEET_TITLE_CHARS = 31  # Excel's limit
+# Page margins in inches, as openpyxl takes them: about 1 cm at the sides, 1.5 cm top and bottom.
+PRINT_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6, "header": 0.3, "footer": 0.3}
 _SHEET_TITLE_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
 
 
@@ -74,6 +79,7 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
                 if cell.column - 1 in spec.wrap:
                     cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.freeze_panes = "A2"
+        _print_setup(sheet)
         if spec.rows:
             last = get_column_letter(len(spec.headings))
             sheet.auto_filter.ref = f"A1:{last}{len(spec.rows) + 1}"
@@ -87,6 +93,20 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _print_setup(sheet: Worksheet) -> None:
+    """Print as an office prints a table: A4 landscape, every column on one page width (as many
+    pages down as it takes), the heading row on every page, page numbers in the footer."""
+    setup = sheet.page_setup
+    setup.paperSize = Worksheet.PAPERSIZE_A4
+    setup.orientation = Worksheet.ORIENTATION_LANDSCAPE
+    setup.fitToWidth, setup.fitToHeight = 1, 0  # 0: no limit on the number of pages down
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.print_title_rows = "1:1"
+    sheet.page_margins = PageMargins(**PRINT_MARGINS)
+    sheet.print_options.horizontalCentered = True
+    sheet.oddFooter.center.text = "&P/&N"
 
 
 def csv_bytes(headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
