@@ -207,6 +207,41 @@ def test_every_workbook_prints_a4_landscape_one_page_wide_with_headings_on_each_
         assert sheet.oddFooter.center.text == "&P/&N"  # page numbers
 
 
+# What an A4 landscape page holds between the margins, in Excel's column-width units (the width
+# of a digit of the 11-point font, about 7 pixels at 96 dpi): (297 mm - 2 x 1 cm) / 7 px.
+A4_LANDSCAPE_COLUMNS = 148
+
+
+async def test_the_report_prints_one_page_wide_at_more_than_half_its_size(
+    harness: BotHarness,
+) -> None:
+    await answers(harness)  # a long name, a reason, a substitute, a blocked account's note
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    for sheet in book.worksheets:  # 11-point text prints at 6 points or more
+        total = sum(sheet.column_dimensions[c].width for c in sheet.column_dimensions)
+        assert A4_LANDSCAPE_COLUMNS / total >= 0.55, (sheet.title, total)
+
+
+def test_long_text_wraps_in_its_column_and_the_row_grows_to_fit(tmp_path: Path) -> None:
+    from bot.documents.workbook import LINE_HEIGHT, WRAP_WIDTH, Sheet, workbook_bytes
+
+    position = "Phó Chủ tịch Ủy ban nhân dân thành phố phụ trách khối văn hóa – xã hội"  # 71
+    sheet = Sheet(
+        "t",
+        ["Họ và tên", "Chức vụ", "Đã liên kết Telegram"],
+        [["Nguyễn Thị A", position, "Có"], ["Trần Văn B", "Chủ tịch", "Chưa"]],
+        wrap=frozenset({1}),
+    )
+    book = load_workbook(io.BytesIO(workbook_bytes([sheet]))).active
+    assert book.column_dimensions["B"].width == WRAP_WIDTH  # not the 73 its longest text asks
+    assert book["B2"].alignment.wrap_text and book["B2"].alignment.vertical == "top"
+    assert book.row_dimensions[2].height == 3 * LINE_HEIGHT  # 71 characters in lines of 24
+    assert book.row_dimensions[3].height is None  # one line: the default height
+    # A long heading over a short answer wraps between its words instead of widening it.
+    assert book.column_dimensions["C"].width == len("Telegram") + 4
+    assert book.row_dimensions[1].height == 2 * LINE_HEIGHT
+
+
 # --- the audit log -------------------------------------------------------------------------------
 
 

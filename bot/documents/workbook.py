@@ -37,6 +37,9 @@ Cell = str | int | float | datetime | Link | None
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
 MAX_WIDTH = 60
+# Columns whose text wraps stop here: on an A4 page one page wide, every column counts.
+WRAP_WIDTH = 25
+LINE_HEIGHT = 15  # points: one line of the default 11-point font
 SHEET_TITLE_CHARS = 31  # Excel's limit
 # Page margins in inches, as openpyxl takes them: about 1 cm at the sides, 1.5 cm top and bottom.
 PRINT_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6, "header": 0.3, "footer": 0.3}
@@ -66,6 +69,7 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
         sheet.append(list(spec.headings))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
         for row in [*spec.rows, *spec.footer]:
             sheet.append([_cell(value) for value in row])
             for value, cell in zip(row, sheet[sheet.max_row], strict=False):
@@ -76,23 +80,64 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
                 if isinstance(value, Link):
                     cell.hyperlink = value.url
                     cell.style = "Hyperlink"
-                if cell.column - 1 in spec.wrap:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+                # Top-aligned, so a row's short cells line up with the first line of its long ones.
+                cell.alignment = Alignment(wrap_text=cell.column - 1 in spec.wrap, vertical="top")
         sheet.freeze_panes = "A2"
         _print_setup(sheet)
         if spec.rows:
             last = get_column_letter(len(spec.headings))
             sheet.auto_filter.ref = f"A1:{last}{len(spec.rows) + 1}"
+        every = [*spec.rows, *spec.footer]
+        widths: list[float] = []
         for index, heading in enumerate(spec.headings):
-            every = [*spec.rows, *spec.footer]
-            values = [heading] + [_shown(row[index]) for row in every if index < len(row)]
-            width = max(len(value) for value in values)
-            sheet.column_dimensions[get_column_letter(index + 1)].width = min(
-                max(width + 2, 8), MAX_WIDTH
-            )
+            # A heading wraps between its words: its longest word (and the filter's button)
+            # counts, not the whole heading, so a long heading does not widen a narrow column.
+            longest_word = max((len(word) for word in heading.split()), default=0) + 2
+            shown = [len(_shown(row[index])) for row in every if index < len(row)]
+            width = max([longest_word, *shown])
+            cap = WRAP_WIDTH if index in spec.wrap else MAX_WIDTH
+            widths.append(min(max(width + 2, 8), cap))
+            sheet.column_dimensions[get_column_letter(index + 1)].width = widths[-1]
+        _fit_row_heights(sheet, widths, spec.wrap)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _fit_row_heights(sheet: Worksheet, widths: Sequence[float], wrap: frozenset[int]) -> None:
+    """Give rows with wrapped text the height of their lines. LibreOffice keeps the default
+    height of a row that has none, and its wrapped lines would print over the next row."""
+    for row in sheet.iter_rows():
+        lines = max(
+            (
+                _wrapped_lines(str(cell.value), widths[cell.column - 1])
+                for cell in row
+                if cell.value is not None
+                and cell.column <= len(widths)
+                and (cell.row == 1 or cell.column - 1 in wrap)
+            ),
+            default=1,
+        )
+        if lines > 1:
+            sheet.row_dimensions[row[0].row].height = LINE_HEIGHT * lines
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes in a column ``width`` characters wide, wrapped at spaces."""
+    room = max(int(width) - 1, 1)  # the cell's padding
+    lines = 0
+    for paragraph in text.splitlines() or [""]:
+        lines += 1
+        used = 0
+        for word in paragraph.split():
+            if used and used + 1 + len(word) > room:
+                lines += 1
+                used = 0
+            used += (1 if used else 0) + len(word)
+            while used > room:  # a word longer than the column breaks inside it
+                lines += 1
+                used -= room
+    return lines
 
 
 def _print_setup(sheet: Worksheet) -> None:

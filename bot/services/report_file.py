@@ -109,6 +109,7 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
         catalog.plain("report_sheet.delegates.title"),
         _headings(catalog, "delegates", names),
         rows,
+        wrap=frozenset({3, 4, 5, 7, 8, 9, 13}),
     )
 
 
@@ -145,6 +146,7 @@ def _groups(catalog: Catalog, report: OfficeReport) -> Sheet:
         catalog.plain("report_sheet.groups.title"),
         _headings(catalog, "groups", names),
         rows,
+        wrap=frozenset({1}),
         footer=footer,
     )
 
@@ -177,7 +179,7 @@ def _drafts(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
         catalog.plain("report_sheet.drafts.title"),
         _headings(catalog, "drafts", names),
         rows,
-        wrap=frozenset({1, 11}),
+        wrap=frozenset({1, 4, 10, 11}),
     )
 
 
@@ -216,7 +218,7 @@ def _tasks(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
         catalog.plain("report_sheet.tasks.title"),
         _headings(catalog, "tasks", names),
         rows,
-        wrap=frozenset({1}),
+        wrap=frozenset({1, 2, 6, 8}),
     )
 
 
@@ -244,6 +246,7 @@ def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any
         catalog.plain("report_sheet.messages.title"),
         _headings(catalog, "messages", names),
         rows,
+        wrap=frozenset({2}),
     )
 
 
