@@ -75,9 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # python-telegram-bot's retry_after becomes a timedelta; opt in now (the code reads both).
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
-    setup_logging(
-        logging.DEBUG if args.verbose else logging.INFO, secrets=[os.environ.get(TOKEN_ENV, "")]
-    )
+    # The running bot's log is its output; an office command answers in Vietnamese, and its
+    # internal notes stay out of that answer unless -v asks for them.
+    quiet = logging.INFO if args.command is cmd_run else logging.WARNING
+    setup_logging(logging.DEBUG if args.verbose else quiet, secrets=[os.environ.get(TOKEN_ENV, "")])
     command: Callable[[argparse.Namespace], int] = args.command
     return command(args)
 

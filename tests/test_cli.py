@@ -178,6 +178,27 @@ def test_import_then_reimport_never_duplicates(
     assert delegate_count(office) == 80
 
 
+def test_import_answers_in_vietnamese_only_and_keeps_log_lines_in_the_log(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = EXAMPLE_DELEGATES.parent / "contacts.csv"
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == (
+        "Lưu ý: kế hoạch giao nhiệm vụ cho mã chưa có trong danh sách: NV01, NV02, NV03, NV04, "
+        "NV06 (nhập danh sách đầu mối bằng `hoinghi people import`)."
+    )
+    assert err == ""  # no English line above the Vietnamese note
+    assert main(["people", "import", str(contacts)]) == 0
+    assert capsys.readouterr().err == ""
+    # The note is still in the log, at its level, for whoever asks for the log.
+    for name in ("hoinghi.db", "hoinghi.db-wal", "hoinghi.db-shm"):  # a fresh database again
+        (office / name).unlink(missing_ok=True)
+    assert main(["-v", "delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    err = capsys.readouterr().err
+    assert " INFO bot.services.tasks: task contacts not in the imported list: NV01, " in err
+
+
 def test_a_file_with_a_bad_row_imports_nothing_and_names_row_and_column(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
