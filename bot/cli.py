@@ -35,7 +35,7 @@ from bot.config import (
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.documents.slips import Slip, SlipTexts, build_slips
-from bot.documents.workbook import Cell, Link, write_table
+from bot.documents.workbook import Cell, Link, table_bytes, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
 from bot.domain.phones import display_phone
@@ -149,12 +149,14 @@ def _parser() -> argparse.ArgumentParser:
     exp = invites.add_parser("export", help="xuất đường liên kết cá nhân ra tệp CSV hoặc XLSX")
     exp.add_argument("file", type=Path)
     _bot_username_option(exp)
+    _force_option(exp)
     exp.set_defaults(command=cmd_invites_export)
     prn = invites.add_parser(
         "print", help="phiếu in kèm giấy mời (DOCX): họ tên, chức vụ, đơn vị, mã QR đường liên kết"
     )
     prn.add_argument("file", type=Path)
     _bot_username_option(prn)
+    _force_option(prn)
     prn.set_defaults(command=cmd_invites_print)
 
     drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
@@ -185,12 +187,14 @@ def _parser() -> argparse.ArgumentParser:
         help="diễn tập khi có sự cố: lỗi 5xx, quá giờ, 429, bot bị dừng đột ngột, người chặn bot",
     )
     rehearse.add_argument("--seed", type=int, default=60, help="hạt giống ngẫu nhiên")
+    _force_option(rehearse)
     rehearse.set_defaults(command=cmd_rehearse)
 
     report = sub.add_parser(
         "report", help="báo cáo Excel: đại biểu, tổng hợp, tham luận, nhiệm vụ, gửi tin"
     )
     report.add_argument("file", type=Path)
+    _force_option(report)
     report.set_defaults(command=cmd_report)
 
     audit = sub.add_parser("audit", help="nhật ký thay đổi").add_subparsers(
@@ -200,6 +204,7 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="xuất mọi thay đổi (ai, khi nào, thay đổi gì) ra tệp CSV hoặc XLSX"
     )
     exp_audit.add_argument("file", type=Path)
+    _force_option(exp_audit)
     exp_audit.set_defaults(command=cmd_audit_export)
     return parser
 
@@ -232,6 +237,39 @@ def _print_config_errors(catalog: Catalog, error: ConfigError) -> None:
         message = catalog.plain(key if catalog.has(key) else "config_errors.other", **params)
         where = problem.key or catalog.plain("cli.config_file")
         _out(catalog.plain("cli.problem_line", where=where, message=message), sys.stderr)
+
+
+def _force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="ghi đè nếu tệp đã có")
+
+
+def _target_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
+    """Why a command should not write ``path``: its folder is missing (a mistyped path must not
+    create folders), it is a folder, or it exists and ``--force`` was not given."""
+    if not path.parent.is_dir():
+        return catalog.plain("output.no_folder", folder=path.parent, path=path)
+    if path.is_dir():
+        return catalog.plain("output.is_folder", path=path)
+    if path.exists() and not force:
+        return catalog.plain("output.exists", path=path)
+    return None
+
+
+def _write_file(path: Path, content: bytes, *, force: bool, catalog: Catalog) -> str | None:
+    """Write ``content`` to ``path`` (a new file unless ``force``: checked again as it is
+    opened); None, or why it could not be written."""
+    try:
+        with path.open("wb" if force else "xb") as fh:
+            fh.write(content)
+    except FileExistsError:
+        return catalog.plain("output.exists", path=path)
+    except FileNotFoundError:
+        return catalog.plain("output.no_folder", folder=path.parent, path=path)
+    except IsADirectoryError:
+        return catalog.plain("output.is_folder", path=path)
+    except OSError as exc:  # e.g. the file is open in Excel on Windows
+        return catalog.plain("output.unwritable", path=path, reason=exc.strerror or exc)
+    return None
 
 
 def _plan_warnings(loaded: LoadedConfig, catalog: Catalog) -> list[tuple[str, str]]:
@@ -413,7 +451,10 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     try:
         size = backup_sqlite(Path(url.database), args.file)
     except BackupError as exc:
-        _out(catalog.plain(f"backup.{exc.code}", path=args.file, source=url.database), sys.stderr)
+        message = catalog.plain(
+            f"backup.{exc.code}", path=args.file, source=url.database, folder=args.file.parent
+        )
+        _out(message, sys.stderr)
         return EXIT_USAGE
     _out(catalog.plain("backup.done", path=args.file, size=file_size(catalog, size)))
     _out(catalog.plain("backup.restore", path=args.file, source=url.database))
@@ -581,6 +622,9 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".xlsx"):
         _out(catalog.plain("export.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
     token = os.environ.get(TOKEN_ENV, "")
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
@@ -604,7 +648,10 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
             ]
             for link in await services.invitations.links()
         ]
-        write_table(path, headings, rows)
+        content = table_bytes(path, headings, rows)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(catalog.plain("export.done", path=path, count=len(rows), username=username))
         return EXIT_OK
 
@@ -619,6 +666,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
+    if (problem := _target_problem(args.report, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)  # said now, not after the whole rehearsal
+        return EXIT_USAGE
     contacts: Path | None = args.contacts if args.contacts and args.contacts.exists() else None
     for path in (args.delegates,):
         if not path.exists():
@@ -662,6 +712,9 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     if path.suffix.lower() != ".docx":
         _out(catalog.plain("slips.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
     token = os.environ.get(TOKEN_ENV, "")
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
@@ -697,7 +750,10 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
             deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
             contact=catalog.plain("slips.contact", contact=config.office.contact),
         )
-        _write_file(path, build_slips(slips, texts))
+        content = build_slips(slips, texts)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(catalog.plain("slips.done", count=len(slips), path=path, username=username))
         return EXIT_OK
 
@@ -739,10 +795,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if path.suffix.lower() != ".xlsx":
         _out(catalog.plain("report_file.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
 
     async def work(services: Services) -> int:
         report = await services.office_report.collect()
-        _write_file(path, office_report_workbook(catalog, config, report))
+        content = office_report_workbook(catalog, config, report)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(
             catalog.plain(
                 "report_file.done",
@@ -758,11 +820,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     return asyncio.run(_with_services(loaded[0], work))
 
 
-def _write_file(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-
-
 def cmd_audit_export(args: argparse.Namespace) -> int:
     """Write every audited change (who, when, what, from, to) to CSV or XLSX."""
     loaded = _load(args)
@@ -773,10 +830,16 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".xlsx"):
         _out(catalog.plain("export.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
 
     async def work(services: Services) -> int:
         headings, rows = audit_table(catalog, config, await services.office_report.audit())
-        write_table(path, headings, rows)
+        content = table_bytes(path, headings, rows)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(catalog.plain("audit_export.done", count=len(rows), path=path))
         return EXIT_OK
 
@@ -794,6 +857,9 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
         return loaded
     config, catalog = loaded[0].config, loaded[1]
     directory: Path = args.directory
+    if not directory.parent.is_dir():
+        _out(catalog.plain("output.no_folder", folder=directory.parent, path=directory), sys.stderr)
+        return EXIT_USAGE
     if directory.exists() and not directory.is_dir():
         _out(catalog.plain("drafts_export.not_a_directory", path=directory), sys.stderr)
         return EXIT_USAGE
@@ -866,6 +932,7 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
 
+    directory.mkdir(exist_ok=True)  # the one folder this command makes: its own, empty
     return asyncio.run(_with_services(loaded[0], work))
 
 

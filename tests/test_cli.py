@@ -327,3 +327,77 @@ def test_tables_keep_typed_text_that_looks_like_a_formula_as_text(tmp_path: Path
     lines = (tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()
     assert lines[1] == 'DB001,"\'=HYPERLINK(""http://x"",""bấm"")"'
     assert lines[2] == "DB002,Nguyễn Thị A"
+
+
+# --- files the commands write: never over an existing file without --force, never a new folder ---
+
+WRITERS = [
+    ["invites", "export", "giay-moi.xlsx", "--bot-username", "hoinghi_bot"],
+    ["invites", "export", "giay-moi.csv", "--bot-username", "hoinghi_bot"],
+    ["invites", "print", "phieu.docx", "--bot-username", "hoinghi_bot"],
+    ["report", "bao-cao.xlsx"],
+    ["audit", "export", "nhat-ky.csv"],
+    ["audit", "export", "nhat-ky.xlsx"],
+]
+
+
+@pytest.mark.parametrize("command", WRITERS, ids=lambda c: " ".join(c[:3]))
+def test_a_command_keeps_an_existing_file_unless_told_to_overwrite_it(
+    office: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    name = next(arg for arg in command if "." in arg)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    (office / name).write_bytes(b"the office's own file")
+    capsys.readouterr()
+    assert main(command) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"Tệp {name} đã có nên chưa ghi đè. Thêm --force để ghi đè, hoặc chọn tên tệp khác."
+    )
+    assert (office / name).read_bytes() == b"the office's own file"
+    assert main([*command, "--force"]) == 0
+    assert (office / name).read_bytes() != b"the office's own file"
+
+
+@pytest.mark.parametrize("command", WRITERS, ids=lambda c: " ".join(c[:3]))
+def test_a_command_refuses_a_missing_folder_and_names_it(
+    office: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    name = next(arg for arg in command if "." in arg)
+    target = f"bao-cao-thang-5/{name}"
+    command = [target if arg == name else arg for arg in command]
+    assert main(command) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"Thư mục bao-cao-thang-5 chưa có nên chưa ghi {target}. Đề nghị kiểm tra lại đường "
+        "dẫn, hoặc tạo thư mục trước."
+    )
+    assert not (office / "bao-cao-thang-5").exists()
+
+
+def test_drafts_export_makes_only_its_own_folder_never_a_missing_parent(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["drafts", "export", "xuat/tham-luan"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Thư mục xuat chưa có nên chưa ghi xuat/tham-luan. Đề nghị kiểm tra lại đường dẫn, "
+        "hoặc tạo thư mục trước."
+    )
+    assert not (office / "xuat").exists()
+    assert main(["drafts", "export", "tham-luan-xuat"]) == 0
+    assert (office / "tham-luan-xuat" / "danh-muc-tham-luan.xlsx").is_file()
+
+
+def test_rehearse_says_before_it_starts_that_its_report_would_overwrite_a_file(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (office / "bao-cao-dien-tap.xlsx").write_bytes(b"last week's rehearsal")
+    assert main(["rehearse"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was played
+    assert captured.err.strip() == (
+        "Tệp bao-cao-dien-tap.xlsx đã có nên chưa ghi đè. Thêm --force để ghi đè, hoặc chọn "
+        "tên tệp khác."
+    )
+    assert (office / "bao-cao-dien-tap.xlsx").read_bytes() == b"last week's rehearsal"
+    assert main(["rehearse", "--report", "khong-co/bao-cao.xlsx"]) == 2
+    assert capsys.readouterr().err.startswith("Thư mục khong-co chưa có nên chưa ghi ")
+    assert not (office / "khong-co").exists()

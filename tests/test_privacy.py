@@ -25,6 +25,14 @@ def test_backup_copies_the_database_and_the_documented_restore_works(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    # A mistyped folder is named, not created.
+    assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Thư mục sao-luu chưa có nên chưa sao lưu vào sao-luu/hoinghi-28-5.db. Đề nghị kiểm tra "
+        "lại đường dẫn, hoặc tạo thư mục trước."
+    )
+    assert not (office / "sao-luu").exists()
+    (office / "sao-luu").mkdir()
     assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-2].startswith("Đã sao lưu cơ sở dữ liệu vào sao-luu/hoinghi-28-5.db (")

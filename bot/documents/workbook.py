@@ -163,13 +163,16 @@ def csv_bytes(headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def write_table(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
-    """One table to ``path``: CSV for ``.csv``, otherwise a one-sheet workbook."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def table_bytes(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    """One table as ``path`` names it: CSV for ``.csv``, otherwise a one-sheet workbook."""
     if path.suffix.lower() == ".csv":
-        path.write_bytes(csv_bytes(headings, rows))
-    else:
-        path.write_bytes(workbook_bytes([Sheet(path.stem, headings, rows)]))
+        return csv_bytes(headings, rows)
+    return workbook_bytes([Sheet(path.stem, headings, rows)])
+
+
+def write_table(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
+    """One table to ``path`` (see :func:`table_bytes`); its folder must exist."""
+    path.write_bytes(table_bytes(path, headings, rows))
 
 
 def _cell(value: Cell) -> Cell:
