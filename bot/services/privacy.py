@@ -116,7 +116,7 @@ class PrivacyService:
                     entry.actor = _scrubbed_actor(entry.actor)
                     for side in ("before", "after"):
                         value = getattr(entry, side)
-                        if isinstance(value, dict) and any(k in value for k in _ACCOUNT_KEYS):
+                        if _holds_an_account(value):
                             setattr(entry, side, _scrubbed(value))
             if drafts:
                 blobs = sorted(set(await session.scalars(select(DraftVersion.sha256))))
@@ -186,12 +186,16 @@ async def _count(session: Any, query: Any) -> int:
 
 
 def _names_an_account(entry: AuditEntry) -> bool:
-    """Whether an audit entry holds a chat account's id, as its actor or in what changed."""
+    """Whether an audit entry still holds a chat account's id or a phone number, as its actor or
+    in what changed (one purged already, or one with empty fields, has nothing left to remove)."""
     if _scrubbed_actor(entry.actor) != entry.actor:
         return True
-    return any(
-        isinstance(value, dict) and any(k in value for k in _ACCOUNT_KEYS)
-        for value in (entry.before, entry.after)
+    return _holds_an_account(entry.before) or _holds_an_account(entry.after)
+
+
+def _holds_an_account(value: Any) -> bool:
+    return isinstance(value, dict) and any(
+        value.get(key) not in (None, ERASED) for key in _ACCOUNT_KEYS
     )
 
 
@@ -201,4 +205,7 @@ def _scrubbed_actor(actor: str) -> str:
 
 
 def _scrubbed(value: dict[str, Any]) -> dict[str, Any]:
-    return {key: (ERASED if key in _ACCOUNT_KEYS else item) for key, item in value.items()}
+    return {
+        key: (ERASED if key in _ACCOUNT_KEYS and item is not None else item)
+        for key, item in value.items()
+    }
