@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-CONFIG ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
+CONFIG ?= $(or $(HOINGHI_CONFIG),$(if $(wildcard config.toml),config.toml,config.example.toml))
+# Said before the bot starts: which plan runs, and how to run one's own when there is none yet.
+PLAN_NOTE = Chạy theo kế hoạch: $(CONFIG)$(if $(and $(filter config.example.toml,$(CONFIG)),$(if $(wildcard config.toml),,none)), (chưa có config.toml — sao chép config.example.toml thành config.toml để dùng kế hoạch của mình))
 
 .PHONY: run test lint check rehearse clean
 
@@ -18,6 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	@echo '$(PLAN_NOTE)'
 	$(BIN)/hoinghi --config $(CONFIG) run
 
 test: $(STAMP)
@@ -29,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 rehearse: $(STAMP)
-	$(BIN)/hoinghi rehearse
+	$(BIN)/hoinghi rehearse --force
 
 check: $(STAMP)
 	$(BIN)/hoinghi --config $(CONFIG) check

@@ -15,8 +15,9 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,19 +31,21 @@ from bot.config import (
     LoadedConfig,
     config_path,
     load_config,
+    plan_warnings,
 )
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import RowProblem, parse_delegate_file
 from bot.documents.slips import Slip, SlipTexts, build_slips
-from bot.documents.workbook import Cell, write_table
+from bot.documents.workbook import Cell, Link, table_bytes, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
+from bot.domain.phones import display_phone
 from bot.domain.reminders import planned_messages
 from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
 from bot.services import Services, build_outbox, build_scheduler, build_services
-from bot.services.privacy import PurgeStep
+from bot.services.privacy import PurgeStep, PurgeSummary
 from bot.services.report_file import audit_table, office_report_workbook
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import clock, file_size, long_date, moment
@@ -61,6 +64,7 @@ from storage.guard import (
 from storage.migrate import current_revision, head_revision, upgrade_database
 
 log = logging.getLogger("hoinghi")
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
 WEBHOOK_SECRET_ENV = "HOINGHI_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
@@ -83,9 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # python-telegram-bot's retry_after becomes a timedelta; opt in now (the code reads both).
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
-    setup_logging(
-        logging.DEBUG if args.verbose else logging.INFO, secrets=[os.environ.get(TOKEN_ENV, "")]
-    )
+    # The running bot's log is its output; an office command answers in Vietnamese, and its
+    # internal notes stay out of that answer unless -v asks for them.
+    quiet = logging.INFO if args.command is cmd_run else logging.WARNING
+    setup_logging(logging.DEBUG if args.verbose else quiet, secrets=[os.environ.get(TOKEN_ENV, "")])
     command: Callable[[argparse.Namespace], int] = args.command
     return command(args)
 
@@ -127,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--drafts", action="store_true", help="xóa cả các bản tham luận đã gửi")
     purge.add_argument("--force", action="store_true", help="xóa cả khi hội nghị chưa kết thúc")
+    answer = purge.add_mutually_exclusive_group()
+    answer.add_argument(
+        "--dry-run", action="store_true", help="chỉ cho biết sẽ xóa những gì, không xóa"
+    )
+    answer.add_argument(
+        "-y", "--yes", action="store_true", help="xóa ngay, không hỏi lại (khi chạy từ kịch bản)"
+    )
     purge.set_defaults(command=cmd_purge)
 
     delegates = sub.add_parser("delegates", help="danh sách đại biểu").add_subparsers(
@@ -149,12 +161,14 @@ def _parser() -> argparse.ArgumentParser:
     exp = invites.add_parser("export", help="xuất đường liên kết cá nhân ra tệp CSV hoặc XLSX")
     exp.add_argument("file", type=Path)
     _bot_username_option(exp)
+    _force_option(exp)
     exp.set_defaults(command=cmd_invites_export)
     prn = invites.add_parser(
         "print", help="phiếu in kèm giấy mời (DOCX): họ tên, chức vụ, đơn vị, mã QR đường liên kết"
     )
     prn.add_argument("file", type=Path)
     _bot_username_option(prn)
+    _force_option(prn)
     prn.set_defaults(command=cmd_invites_print)
 
     drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
@@ -185,12 +199,14 @@ def _parser() -> argparse.ArgumentParser:
         help="diễn tập khi có sự cố: lỗi 5xx, quá giờ, 429, bot bị dừng đột ngột, người chặn bot",
     )
     rehearse.add_argument("--seed", type=int, default=60, help="hạt giống ngẫu nhiên")
+    _force_option(rehearse)
     rehearse.set_defaults(command=cmd_rehearse)
 
     report = sub.add_parser(
         "report", help="báo cáo Excel: đại biểu, tổng hợp, tham luận, nhiệm vụ, gửi tin"
     )
     report.add_argument("file", type=Path)
+    _force_option(report)
     report.set_defaults(command=cmd_report)
 
     audit = sub.add_parser("audit", help="nhật ký thay đổi").add_subparsers(
@@ -200,6 +216,7 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="xuất mọi thay đổi (ai, khi nào, thay đổi gì) ra tệp CSV hoặc XLSX"
     )
     exp_audit.add_argument("file", type=Path)
+    _force_option(exp_audit)
     exp_audit.set_defaults(command=cmd_audit_export)
     return parser
 
@@ -234,6 +251,51 @@ def _print_config_errors(catalog: Catalog, error: ConfigError) -> None:
         _out(catalog.plain("cli.problem_line", where=where, message=message), sys.stderr)
 
 
+def _force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="ghi đè nếu tệp đã có")
+
+
+def _target_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
+    """Why a command should not write ``path``: its folder is missing (a mistyped path must not
+    create folders), it is a folder, or it exists and ``--force`` was not given."""
+    if not path.parent.is_dir():
+        return catalog.plain("output.no_folder", folder=path.parent, path=path)
+    if path.is_dir():
+        return catalog.plain("output.is_folder", path=path)
+    if path.exists() and not force:
+        return catalog.plain("output.exists", path=path)
+    return None
+
+
+def _write_file(path: Path, content: bytes, *, force: bool, catalog: Catalog) -> str | None:
+    """Write ``content`` to ``path`` (a new file unless ``force``: checked again as it is
+    opened); None, or why it could not be written."""
+    try:
+        with path.open("wb" if force else "xb") as fh:
+            fh.write(content)
+    except FileExistsError:
+        return catalog.plain("output.exists", path=path)
+    except FileNotFoundError:
+        return catalog.plain("output.no_folder", folder=path.parent, path=path)
+    except IsADirectoryError:
+        return catalog.plain("output.is_folder", path=path)
+    except OSError as exc:  # e.g. the file is open in Excel on Windows
+        return catalog.plain("output.unwritable", path=path, reason=exc.strerror or exc)
+    return None
+
+
+def _plan_warnings(loaded: LoadedConfig, catalog: Catalog) -> list[tuple[str, str]]:
+    """What the plan says that its office probably did not mean: (key, message) pairs."""
+    meeting = loaded.config.meeting
+    lines = []
+    for warning in plan_warnings(loaded.config, SystemClock().now()):
+        params = dict(warning.params)
+        if isinstance(start := params.get("start"), datetime):
+            params["start"] = moment(catalog, meeting.local(start))
+        lines.append((warning.key, catalog.plain(f"config_warnings.{warning.code}", **params)))
+    return lines
+
+
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -243,14 +305,15 @@ Revisions = tuple[str | None, str | None]  # the schema before and after the upg
 
 async def _with_services(
     loaded: LoadedConfig,
-    work: Callable[[Services], Awaitable[int]],
+    work: Callable[[Services], Awaitable[T]],
     *,
     exclusive: str | None = None,
-) -> int:
+) -> T | int:
     """Config → engine (created or upgraded) → services, then ``work``; always disposes.
-    ``exclusive``: see :func:`_with_database`."""
+    ``exclusive``: see :func:`_with_database`, which answers with an exit code instead when
+    the database cannot be used."""
 
-    async def with_engine(engine: AsyncEngine, _: Revisions) -> int:
+    async def with_engine(engine: AsyncEngine, _: Revisions) -> T:
         services = await build_services(
             loaded.config,
             create_sessionmaker(engine),
@@ -264,10 +327,10 @@ async def _with_services(
 
 async def _with_database(
     loaded: LoadedConfig,
-    work: Callable[[AsyncEngine, Revisions], Awaitable[int]],
+    work: Callable[[AsyncEngine, Revisions], Awaitable[T]],
     *,
     exclusive: str | None = None,
-) -> int:
+) -> T | int:
     """The engine, its schema created or upgraded and writing checked, then ``work``; always
     disposes. A database that cannot be used is said in one line (exit code 4), before anything
     else runs.
@@ -330,6 +393,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     config, catalog = loaded[0].config, loaded[1]
     for line in plan_summary(config, catalog, loaded[0]):
         _out(line)
+    # Valid is not the same as meant: a past date or the example's ids pass every rule.
+    if warnings := _plan_warnings(loaded[0], catalog):
+        _out(catalog.plain("check.valid_with_warnings", path=loaded[0].path, count=len(warnings)))
+        for key, message in warnings:
+            _out(catalog.plain("cli.problem_line", where=key, message=message))
+    else:
+        _out(catalog.plain("check.valid", path=loaded[0].path))
     return EXIT_OK
 
 
@@ -416,7 +486,6 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
         catalog.plain("check.database", url=_safe_url(loaded.database_url)),
         catalog.plain(_token_state(), env=TOKEN_ENV),
         "",
-        catalog.plain("check.valid", path=loaded.path),
     ]
     return lines
 
@@ -474,7 +543,10 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     try:
         size = backup_sqlite(Path(url.database), args.file)
     except BackupError as exc:
-        _out(catalog.plain(f"backup.{exc.code}", path=args.file, source=url.database), sys.stderr)
+        message = catalog.plain(
+            f"backup.{exc.code}", path=args.file, source=url.database, folder=args.file.parent
+        )
+        _out(message, sys.stderr)
         return EXIT_USAGE
     _out(catalog.plain("backup.done", path=args.file, size=file_size(catalog, size)))
     _out(catalog.plain("backup.restore", path=args.file, source=url.database))
@@ -482,32 +554,88 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    """Remove personal data after the meeting, keeping the list and the counts."""
+    """Remove personal data after the meeting, keeping the list and the counts: first say what
+    goes, then remove it only once the office says yes (at the prompt, or with ``--yes``)."""
     loaded = _load(args)
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
 
-    async def work(services: Services) -> int:
-        summary = await services.privacy.purge(drafts=args.drafts, force=args.force)
-        if summary.step is PurgeStep.NOT_OVER:
-            _out(catalog.plain("purge.not_over"), sys.stderr)
-            return EXIT_USAGE
-        _out(
-            catalog.plain(
-                "purge.done",
-                phones=summary.phones,
-                accounts=summary.accounts,
-                deliveries=summary.deliveries,
-                audit=summary.audit_entries,
-                drafts=summary.drafts,
-                comments=summary.comments,
-            )
-        )
-        return EXIT_OK
+    async def preview(services: Services) -> PurgeSummary:
+        return await services.privacy.preview(drafts=args.drafts, force=args.force)
 
+    async def purge(services: Services) -> PurgeSummary:
+        return await services.privacy.purge(drafts=args.drafts, force=args.force)
+
+    planned = asyncio.run(_with_services(loaded[0], preview))
+    if isinstance(planned, int):  # the database cannot be used: said already
+        return planned
+    if planned.step is PurgeStep.NOT_OVER:
+        _out(catalog.plain("purge.not_over"), sys.stderr)
+        return EXIT_USAGE
+    for line in _purge_preview(catalog, planned, drafts=args.drafts):
+        _out(line)
+    if args.dry_run:
+        _out(catalog.plain("purge.dry_run"))
+        return EXIT_OK
+    if not args.yes:
+        # Nobody to ask (a script, a cron job): nothing is removed without an explicit --yes.
+        if not sys.stdin.isatty():
+            _out(catalog.plain("purge.needs_yes"), sys.stderr)
+            return EXIT_USAGE
+        # Asked outside the event loop: Ctrl-C at the prompt leaves no thread waiting on stdin.
+        if not _confirmed(catalog.plain("purge.confirm")):
+            _out(catalog.plain("purge.cancelled"))
+            return EXIT_FAILED
     # A running bot would record accounts and addresses again right after: it stops first.
-    return asyncio.run(_with_services(loaded[0], work, exclusive="purge"))
+    summary = asyncio.run(_with_services(loaded[0], purge, exclusive="purge"))
+    if isinstance(summary, int):
+        return summary
+    _out(
+        catalog.plain(
+            "purge.done",
+            phones=summary.phones,
+            accounts=summary.accounts,
+            deliveries=summary.deliveries,
+            audit=summary.audit_entries,
+            drafts=summary.drafts,
+            comments=summary.comments,
+        )
+    )
+    return EXIT_OK
+
+
+def _purge_preview(catalog: Catalog, planned: PurgeSummary, *, drafts: bool) -> list[str]:
+    """What a purge removes, kind by kind, and what it keeps."""
+    lines = [
+        catalog.plain("purge.preview"),
+        catalog.plain("purge.preview_phones", count=planned.phones),
+        catalog.plain("purge.preview_accounts", count=planned.accounts),
+        catalog.plain("purge.preview_deliveries", count=planned.deliveries),
+        catalog.plain("purge.preview_links", count=planned.links),
+        catalog.plain("purge.preview_link_failures", count=planned.link_failures),
+        catalog.plain("purge.preview_audit", count=planned.audit_entries),
+    ]
+    if drafts:
+        lines.append(catalog.plain("purge.preview_drafts", count=planned.drafts))
+        lines.append(catalog.plain("purge.preview_comments", count=planned.comments))
+    else:
+        lines.append(catalog.plain("purge.preview_drafts_kept"))
+    lines.append(catalog.plain("purge.preview_kept"))
+    return lines
+
+
+# What counts as yes at a prompt: the English letter the prompt shows, and the Vietnamese word.
+YES_ANSWERS = ("y", "yes", "c", "có")
+
+
+def _confirmed(prompt: str) -> bool:
+    """Whether the person at the terminal answers yes; anything else, or end of input, is no."""
+    try:
+        answer = input(prompt)
+    except EOFError:
+        return False
+    return answer.strip().casefold() in YES_ANSWERS
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
@@ -599,6 +727,9 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".xlsx"):
         _out(catalog.plain("export.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
     token = _bot_token()
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
@@ -607,20 +738,25 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     async def work(services: Services) -> int:
         username = await _bot_username(args.bot_username, token, services)
         labels = {g.key: g.label for g in config.groups}
-        headings = [
-            catalog.plain(f"export.heading.{name}") for name in ("code", "name", "group", "link")
-        ]
-        rows = [
+        names = ("code", "name", "position", "organization", "group", "phone", "link")
+        headings = [catalog.plain(f"export.heading.{name}") for name in names]
+        rows: list[list[Cell]] = [
             [
                 link.code,
                 link.full_name,
+                link.position,
+                link.organization,
                 labels.get(link.group_key)
                 or (catalog.plain("export.contact") if link.role == "contact" else link.group_key),
-                deep_link(username, link.token),
+                display_phone(link.phone) if link.phone else None,
+                Link(deep_link(username, link.token)),
             ]
             for link in await services.invitations.links()
         ]
-        write_table(path, headings, rows)
+        content = table_bytes(path, headings, rows)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(catalog.plain("export.done", path=path, count=len(rows), username=username))
         return EXIT_OK
 
@@ -635,6 +771,9 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
+    if (problem := _target_problem(args.report, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)  # said now, not after the whole rehearsal
+        return EXIT_USAGE
     # The example contacts are a default that may be missing (an installed copy has no
     # examples/); a contacts file the office names must exist.
     default_contacts = args.contacts == EXAMPLES / "contacts.csv"
@@ -694,6 +833,9 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     if path.suffix.lower() != ".docx":
         _out(catalog.plain("slips.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
     token = _bot_token()
     if (problem := _bot_username_problem(args.bot_username, token, catalog)) is not None:
         _out(problem, sys.stderr)
@@ -729,7 +871,10 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
             deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
             contact=catalog.plain("slips.contact", contact=config.office.contact),
         )
-        _write_file(path, build_slips(slips, texts))
+        content = build_slips(slips, texts)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(catalog.plain("slips.done", count=len(slips), path=path, username=username))
         return EXIT_OK
 
@@ -773,10 +918,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if path.suffix.lower() != ".xlsx":
         _out(catalog.plain("report_file.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
 
     async def work(services: Services) -> int:
         report = await services.office_report.collect()
-        _write_file(path, office_report_workbook(catalog, config, report))
+        content = office_report_workbook(catalog, config, report)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(
             catalog.plain(
                 "report_file.done",
@@ -792,11 +943,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     return asyncio.run(_with_services(loaded[0], work))
 
 
-def _write_file(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-
-
 def cmd_audit_export(args: argparse.Namespace) -> int:
     """Write every audited change (who, when, what, from, to) to CSV or XLSX."""
     loaded = _load(args)
@@ -807,10 +953,16 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     if path.suffix.lower() not in (".csv", ".xlsx"):
         _out(catalog.plain("export.bad_format", path=path), sys.stderr)
         return EXIT_USAGE
+    if (problem := _target_problem(path, args.force, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
 
     async def work(services: Services) -> int:
         headings, rows = audit_table(catalog, config, await services.office_report.audit())
-        write_table(path, headings, rows)
+        content = table_bytes(path, headings, rows)
+        if (problem := _write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            _out(problem, sys.stderr)
+            return EXIT_USAGE
         _out(catalog.plain("audit_export.done", count=len(rows), path=path))
         return EXIT_OK
 
@@ -828,6 +980,9 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
         return loaded
     config, catalog = loaded[0].config, loaded[1]
     directory: Path = args.directory
+    if not directory.parent.is_dir():
+        _out(catalog.plain("output.no_folder", folder=directory.parent, path=directory), sys.stderr)
+        return EXIT_USAGE
     if directory.exists() and not directory.is_dir():
         _out(catalog.plain("drafts_export.not_a_directory", path=directory), sys.stderr)
         return EXIT_USAGE
@@ -900,6 +1055,7 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
 
+    directory.mkdir(exist_ok=True)  # the one folder this command makes: its own, empty
     return asyncio.run(_with_services(loaded[0], work))
 
 
@@ -909,6 +1065,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
+    log.info("plan: %s", loaded[0].path)
+    for key, message in _plan_warnings(loaded[0], catalog):
+        log.warning("%s: %s", key, message)
     token = _bot_token()
     if (problem := _token_problem(token, catalog)) is not None:
         _out(problem, sys.stderr)

@@ -34,6 +34,9 @@ CONFIG_ENV = "HOINGHI_CONFIG"
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 DEFAULT_CONFIG = Path("config.toml")
 DEFAULT_DB_FILE = "hoinghi.db"
+# The office ids config.example.toml ships with: a plan still carrying them has no real office.
+EXAMPLE_ADMIN_IDS = frozenset({100000001, 100000002})
+EXAMPLE_CHAT_ID = -1001000000001
 
 # Stands in for a time that could not be read, so later checks do not report it twice.
 _PLACEHOLDER = datetime(2000, 1, 1, tzinfo=UTC)
@@ -466,6 +469,26 @@ class LoadedConfig:
     def drafts_dir(self) -> Path:
         """Where uploaded speech drafts are stored (relative paths count from the config)."""
         return (self.path.parent / self.config.drafts.directory).resolve()
+
+
+def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
+    """What a valid plan says that its office probably did not mean: a meeting already over,
+    the example's placeholder ids for the office."""
+    warnings = []
+    meeting = config.meeting
+    if meeting.ends_at <= now:
+        warnings.append(
+            ConfigProblem("meeting.starts_at", "meeting_past", {"start": meeting.starts_at})
+        )
+    placeholders = [i for i in config.office.admin_ids if i in EXAMPLE_ADMIN_IDS]
+    if placeholders:
+        ids = ", ".join(str(i) for i in placeholders)
+        warnings.append(ConfigProblem("office.admin_ids", "example_admin_ids", {"ids": ids}))
+    if config.office.chat_id == EXAMPLE_CHAT_ID:
+        warnings.append(
+            ConfigProblem("office.chat_id", "example_chat_id", {"chat": EXAMPLE_CHAT_ID})
+        )
+    return warnings
 
 
 def config_path(explicit: str | Path | None, environ: dict[str, str] | None = None) -> Path:

@@ -21,7 +21,8 @@ def backup_sqlite(source: Path, target: Path) -> int:
         raise BackupError("no_database")
     if target.exists():
         raise BackupError("target_exists")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():  # a mistyped path must not create folders
+        raise BackupError("no_folder")
     with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src:
         dst = sqlite3.connect(target)
         try:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import os
+import shutil
 import sqlite3
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from bot.config import EXAMPLE_ADMIN_IDS, EXAMPLE_CHAT_ID, load_config
 from storage.migrate import head_revision
-from tests.conftest import EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 
 
 def delegate_count(folder: Path) -> int:
@@ -29,7 +35,108 @@ def test_check_prints_the_plan_in_vietnamese(
     assert "Hạn xác nhận tham dự: 17:00, Thứ Ba, ngày 21/5/2024" in out
     assert "Chương trình (7 mục):" in out and "Nhiệm vụ chuẩn bị (5):" in out
     assert "chưa đặt biến môi trường TELEGRAM_BOT_TOKEN" in out
-    assert out.rstrip().endswith("Tệp cấu hình config.toml hợp lệ.")
+    assert "Tệp cấu hình config.toml hợp lệ, nhưng có 3 điểm cần lưu ý:" in out
+
+
+def test_check_warns_of_a_past_meeting_and_the_examples_placeholder_ids(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0  # still valid: warnings are not errors
+    out = capsys.readouterr().out.splitlines()
+    assert out[-4:] == [
+        "Tệp cấu hình config.toml hợp lệ, nhưng có 3 điểm cần lưu ý:",
+        "  - meeting.starts_at: hội nghị đã diễn ra (khai mạc 08:00, Thứ Ba, ngày 28/5/2024), "
+        "trước thời điểm hiện tại. Nếu đây là hội nghị mới, đề nghị sửa ngày họp "
+        "(starts_at, ends_at).",
+        "  - office.admin_ids: 100000001, 100000002 là mã số mẫu của config.example.toml, không "
+        "phải cán bộ Văn phòng. Đề nghị thay bằng mã số Telegram thật (mỗi người gửi /id cho bot "
+        "để xem mã số của mình).",
+        "  - office.chat_id: -1001000000001 là mã nhóm mẫu của config.example.toml. Đề nghị thay "
+        "bằng mã nhóm Telegram thật của Văn phòng (gửi /id trong nhóm để xem), hoặc bỏ trống nếu "
+        "chưa có nhóm.",
+    ]
+
+
+def own_plan(office: Path) -> None:
+    """The example plan made an office's own: next year's date, real ids for the office."""
+    year = datetime.now(UTC).year + 1
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    for old, new in (
+        ('"2024-05-28T', f'"{year}-05-28T'),
+        ("admin_ids = [100000001, 100000002]", "admin_ids = [123456789, 100000002]"),
+        ("chat_id = -1001000000001", "chat_id = -1009876543210"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    (office / "config.toml").write_text(text, encoding="utf-8")
+
+
+def test_check_of_an_own_plan_names_only_the_placeholder_left(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own_plan(office)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == [
+        "Tệp cấu hình config.toml hợp lệ, nhưng có 1 điểm cần lưu ý:",
+        "  - office.admin_ids: 100000002 là mã số mẫu của config.example.toml, không phải cán bộ "
+        "Văn phòng. Đề nghị thay bằng mã số Telegram thật (mỗi người gửi /id cho bot để xem mã "
+        "số của mình).",
+    ]
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    (office / "config.toml").write_text(text.replace(", 100000002]", "]"), encoding="utf-8")
+    assert main(["check"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "Tệp cấu hình config.toml hợp lệ."
+
+
+def test_the_placeholder_ids_are_those_config_example_toml_ships_with() -> None:
+    office = load_config(EXAMPLE_CONFIG).config.office
+    assert set(office.admin_ids) == EXAMPLE_ADMIN_IDS
+    assert office.chat_id == EXAMPLE_CHAT_ID
+
+
+def test_run_logs_the_plan_warnings_at_start(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run"]) == 2  # no token: it stops there, after saying what the plan lacks
+    err = capsys.readouterr().err
+    assert " WARNING hoinghi: meeting.starts_at: hội nghị đã diễn ra (khai mạc 08:00, " in err
+    assert " WARNING hoinghi: office.admin_ids: 100000001, 100000002 là mã số mẫu " in err
+    assert " WARNING hoinghi: office.chat_id: -1001000000001 là mã nhóm mẫu " in err
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_run_says_which_plan_it_runs(tmp_path: Path) -> None:
+    # A stand-in for the installed command: the Makefile's own lines run, nothing else.
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "hoinghi"
+    fake.write_text('#!/bin/sh\necho hoinghi "$@"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    (tmp_path / "pyproject.toml").touch()
+    (tmp_path / "installed").touch()
+    os.utime(tmp_path / "pyproject.toml", (0, 0))  # the stand-in install is up to date
+    env = {k: v for k, v in os.environ.items() if k not in ("HOINGHI_CONFIG", "MAKEFLAGS")}
+
+    def make_run() -> list[str]:
+        done = subprocess.run(
+            ["make", "-s", "-f", str(ROOT / "Makefile"), "run", "BIN=bin", "STAMP=installed"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    assert make_run() == [
+        "Chạy theo kế hoạch: config.example.toml (chưa có config.toml — sao chép "
+        "config.example.toml thành config.toml để dùng kế hoạch của mình)",
+        "hoinghi --config config.example.toml run",
+    ]
+    (tmp_path / "config.toml").touch()
+    assert make_run() == ["Chạy theo kế hoạch: config.toml", "hoinghi --config config.toml run"]
+    env["HOINGHI_CONFIG"] = "ke-hoach.toml"
+    assert make_run() == ["Chạy theo kế hoạch: ke-hoach.toml", "hoinghi --config ke-hoach.toml run"]
 
 
 def test_check_reports_every_error_with_its_key_and_fails(
@@ -71,6 +178,27 @@ def test_import_then_reimport_never_duplicates(
     assert delegate_count(office) == 80
 
 
+def test_import_answers_in_vietnamese_only_and_keeps_log_lines_in_the_log(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = EXAMPLE_DELEGATES.parent / "contacts.csv"
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == (
+        "Lưu ý: kế hoạch giao nhiệm vụ cho mã chưa có trong danh sách: NV01, NV02, NV03, NV04, "
+        "NV06 (nhập danh sách đầu mối bằng `hoinghi people import`)."
+    )
+    assert err == ""  # no English line above the Vietnamese note
+    assert main(["people", "import", str(contacts)]) == 0
+    assert capsys.readouterr().err == ""
+    # The note is still in the log, at its level, for whoever asks for the log.
+    for name in ("hoinghi.db", "hoinghi.db-wal", "hoinghi.db-shm"):  # a fresh database again
+        (office / name).unlink(missing_ok=True)
+    assert main(["-v", "delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    err = capsys.readouterr().err
+    assert " INFO bot.services.tasks: task contacts not in the imported list: NV01, " in err
+
+
 def test_a_file_with_a_bad_row_imports_nothing_and_names_row_and_column(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,10 +236,38 @@ def test_export_writes_one_personal_link_per_delegate_to_xlsx(
     )
     sheet = load_workbook(office / "links.xlsx").active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("Mã", "Họ và tên", "Nhóm", "Đường liên kết cá nhân")
+    assert rows[0] == (
+        "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm", "Điện thoại", "Đường liên kết cá nhân"
+    )  # fmt: skip
     assert len(rows) == 81
-    assert all(str(r[3]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])
+    assert all(str(r[6]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])
     assert sheet.freeze_panes == "A2"
+
+
+def test_exported_links_carry_phone_position_and_unit_and_open_with_a_click(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "export", "links.xlsx", "--bot-username", "hoinghi_bot"]) == 0
+    sheet = load_workbook(office / "links.xlsx").active
+    by_code = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    # The list has DB003 as "0386 003 246", DB004 as "0773-004-519"; DB001 has no phone.
+    assert [c.value for c in by_code["DB003"][:6]] == [
+        "DB003", "Vũ Thị Hồng Nhung", "Phó Bí thư Thành ủy", "Thành ủy Hà Nội",
+        "Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố", "0386 003 246",
+    ]  # fmt: skip
+    assert by_code["DB004"][5].value == "0773 004 519"
+    assert by_code["DB001"][5].value is None
+    for row in by_code.values():
+        link = row[6]
+        assert str(link.value).startswith("https://t.me/hoinghi_bot?start=")
+        assert link.hyperlink is not None and link.hyperlink.target == link.value
+        assert link.style == "Hyperlink"
+    assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
+    with (office / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
+        read = {row[0]: row for row in csv.reader(fh)}
+    assert read["DB003"][:6] == [c.value for c in by_code["DB003"][:6]]
+    assert read["DB003"][6] == by_code["DB003"][6].value
 
 
 def test_export_without_username_or_token_says_what_is_needed(
@@ -171,3 +327,77 @@ def test_tables_keep_typed_text_that_looks_like_a_formula_as_text(tmp_path: Path
     lines = (tmp_path / "t.csv").read_text(encoding="utf-8-sig").splitlines()
     assert lines[1] == 'DB001,"\'=HYPERLINK(""http://x"",""bấm"")"'
     assert lines[2] == "DB002,Nguyễn Thị A"
+
+
+# --- files the commands write: never over an existing file without --force, never a new folder ---
+
+WRITERS = [
+    ["invites", "export", "giay-moi.xlsx", "--bot-username", "hoinghi_bot"],
+    ["invites", "export", "giay-moi.csv", "--bot-username", "hoinghi_bot"],
+    ["invites", "print", "phieu.docx", "--bot-username", "hoinghi_bot"],
+    ["report", "bao-cao.xlsx"],
+    ["audit", "export", "nhat-ky.csv"],
+    ["audit", "export", "nhat-ky.xlsx"],
+]
+
+
+@pytest.mark.parametrize("command", WRITERS, ids=lambda c: " ".join(c[:3]))
+def test_a_command_keeps_an_existing_file_unless_told_to_overwrite_it(
+    office: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    name = next(arg for arg in command if "." in arg)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    (office / name).write_bytes(b"the office's own file")
+    capsys.readouterr()
+    assert main(command) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"Tệp {name} đã có nên chưa ghi đè. Thêm --force để ghi đè, hoặc chọn tên tệp khác."
+    )
+    assert (office / name).read_bytes() == b"the office's own file"
+    assert main([*command, "--force"]) == 0
+    assert (office / name).read_bytes() != b"the office's own file"
+
+
+@pytest.mark.parametrize("command", WRITERS, ids=lambda c: " ".join(c[:3]))
+def test_a_command_refuses_a_missing_folder_and_names_it(
+    office: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    name = next(arg for arg in command if "." in arg)
+    target = f"bao-cao-thang-5/{name}"
+    command = [target if arg == name else arg for arg in command]
+    assert main(command) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"Thư mục bao-cao-thang-5 chưa có nên chưa ghi {target}. Đề nghị kiểm tra lại đường "
+        "dẫn, hoặc tạo thư mục trước."
+    )
+    assert not (office / "bao-cao-thang-5").exists()
+
+
+def test_drafts_export_makes_only_its_own_folder_never_a_missing_parent(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["drafts", "export", "xuat/tham-luan"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Thư mục xuat chưa có nên chưa ghi xuat/tham-luan. Đề nghị kiểm tra lại đường dẫn, "
+        "hoặc tạo thư mục trước."
+    )
+    assert not (office / "xuat").exists()
+    assert main(["drafts", "export", "tham-luan-xuat"]) == 0
+    assert (office / "tham-luan-xuat" / "danh-muc-tham-luan.xlsx").is_file()
+
+
+def test_rehearse_says_before_it_starts_that_its_report_would_overwrite_a_file(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (office / "bao-cao-dien-tap.xlsx").write_bytes(b"last week's rehearsal")
+    assert main(["rehearse"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing was played
+    assert captured.err.strip() == (
+        "Tệp bao-cao-dien-tap.xlsx đã có nên chưa ghi đè. Thêm --force để ghi đè, hoặc chọn "
+        "tên tệp khác."
+    )
+    assert (office / "bao-cao-dien-tap.xlsx").read_bytes() == b"last week's rehearsal"
+    assert main(["rehearse", "--report", "khong-co/bao-cao.xlsx"]) == 2
+    assert capsys.readouterr().err.startswith("Thư mục khong-co chưa có nên chưa ghi ")
+    assert not (office / "khong-co").exists()

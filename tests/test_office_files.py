@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import icalendar
@@ -180,6 +181,67 @@ def test_report_command_writes_the_workbook(
     assert main(["report", "bao-cao.pdf"]) == 2
 
 
+def test_every_workbook_prints_a4_landscape_one_page_wide_with_headings_on_each_page(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["report", "bao-cao.xlsx"]) == 0
+    assert main(["invites", "export", "giay-moi.xlsx", "--bot-username", "hoinghi_bot"]) == 0
+    assert main(["audit", "export", "nhat-ky.xlsx"]) == 0
+    assert main(["drafts", "export", "tham-luan-xuat"]) == 0
+    books = [
+        "bao-cao.xlsx",
+        "giay-moi.xlsx",
+        "nhat-ky.xlsx",
+        "tham-luan-xuat/danh-muc-tham-luan.xlsx",
+    ]
+    sheets = [sheet for name in books for sheet in load_workbook(office / name).worksheets]
+    assert len(sheets) == len(SHEETS) + 3
+    for sheet in sheets:
+        setup, margins = sheet.page_setup, sheet.page_margins
+        assert (setup.paperSize, setup.orientation) == (9, "landscape"), sheet.title  # 9: A4
+        assert (setup.fitToWidth, setup.fitToHeight) == (1, 0), sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage is True, sheet.title
+        assert sheet.print_title_rows == "$1:$1", sheet.title  # the headings on every page
+        assert (margins.left, margins.right, margins.top, margins.bottom) == (0.4, 0.4, 0.6, 0.6)
+        assert sheet.oddFooter.center.text == "&P/&N"  # page numbers
+
+
+# What an A4 landscape page holds between the margins, in Excel's column-width units (the width
+# of a digit of the 11-point font, about 7 pixels at 96 dpi): (297 mm - 2 x 1 cm) / 7 px.
+A4_LANDSCAPE_COLUMNS = 148
+
+
+async def test_the_report_prints_one_page_wide_at_more_than_half_its_size(
+    harness: BotHarness,
+) -> None:
+    await answers(harness)  # a long name, a reason, a substitute, a blocked account's note
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    for sheet in book.worksheets:  # 11-point text prints at 6 points or more
+        total = sum(sheet.column_dimensions[c].width for c in sheet.column_dimensions)
+        assert A4_LANDSCAPE_COLUMNS / total >= 0.55, (sheet.title, total)
+
+
+def test_long_text_wraps_in_its_column_and_the_row_grows_to_fit(tmp_path: Path) -> None:
+    from bot.documents.workbook import LINE_HEIGHT, WRAP_WIDTH, Sheet, workbook_bytes
+
+    position = "Phó Chủ tịch Ủy ban nhân dân thành phố phụ trách khối văn hóa – xã hội"  # 71
+    sheet = Sheet(
+        "t",
+        ["Họ và tên", "Chức vụ", "Đã liên kết Telegram"],
+        [["Nguyễn Thị A", position, "Có"], ["Trần Văn B", "Chủ tịch", "Chưa"]],
+        wrap=frozenset({1}),
+    )
+    book = load_workbook(io.BytesIO(workbook_bytes([sheet]))).active
+    assert book.column_dimensions["B"].width == WRAP_WIDTH  # not the 73 its longest text asks
+    assert book["B2"].alignment.wrap_text and book["B2"].alignment.vertical == "top"
+    assert book.row_dimensions[2].height == 3 * LINE_HEIGHT  # 71 characters in lines of 24
+    assert book.row_dimensions[3].height is None  # one line: the default height
+    # A long heading over a short answer wraps between its words instead of widening it.
+    assert book.column_dimensions["C"].width == len("Telegram") + 4
+    assert book.row_dimensions[1].height == 2 * LINE_HEIGHT
+
+
 # --- the audit log -------------------------------------------------------------------------------
 
 
@@ -209,9 +271,17 @@ async def test_audit_export_names_who_changed_what_and_when(
     decline = next(r for r in changes if "Trùng lịch" in r[7])
     assert decline[0] == "18/05/2024 09:00"
     assert decline[1].startswith("Hoàng Thị Ngọc Diệp (DB002)")
-    assert '"reason": "Trùng lịch công tác & họp <khẩn>"' in decline[7]
+    assert decline[6:8] == [
+        "Trạng thái: Không tham dự",
+        "Trạng thái: Không tham dự; Lý do: Trùng lịch công tác & họp <khẩn>",
+    ]
+    assert changes[0][6:8] == ["Trạng thái: Chưa trả lời", "Trạng thái: Tham dự"]
     tricky = next(r for r in changes if "Lê Thị Hoa" in r[7])
     assert tricky[1] == f"{TRICKY} (DB003)"
+    assert tricky[7] == (
+        "Trạng thái: Cử người dự thay; Người dự thay: Lê Thị Hoa; "
+        "Chức vụ người dự thay: Phó Chủ tịch"
+    )
     assigned = [r for r in read[1:] if r[3] == "phân công tham luận"]
     assert assigned[-1][1:5] == [
         "Văn phòng",
@@ -219,10 +289,68 @@ async def test_audit_export_names_who_changed_what_and_when(
         "phân công tham luận",
         "tham luận",
     ]
+    assert assigned[-1][7].startswith("Nội dung tham luận: 1.1; Người: ")
+    assert assigned[-1][7].endswith(" (DB032); Phân công theo: Văn phòng")
     blocked = next(r for r in read[1:] if r[3] == "bot không liên lạc được (bị chặn)")
     assert blocked[1].endswith("(DB004)") and blocked[4] == "đại biểu"
+    assert blocked[6:8] == [
+        "Bot liên lạc được: Có",
+        "Bot liên lạc được: Không; Lý do: Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
+    ]
+    linked = next(r for r in read[1:] if r[3] == "liên kết tài khoản")
+    assert linked[7] == "Kênh: Telegram; Tài khoản: 500000001; Liên kết qua: đường liên kết cá nhân"
     imported = [r for r in read[1:] if r[3] == "thêm đại biểu"]
     assert len(imported) == 80
+    assert imported[0][7] == (
+        "Mã: DB001; Họ và tên: Phạm Thị Thanh Mai; Chức vụ: Phó Chủ tịch Hội LHPN Việt Nam; "
+        "Đơn vị: Trung ương Hội LHPN Việt Nam; Thành phần: Đại diện lãnh đạo Trung ương Hội LHPN Việt "
+        "Nam; Thứ tự: 1; "
+        "Vai trò: đại biểu"
+    )
+    # No raw JSON and no English key is left for the office to decode.
+    sides = [cell for r in read[1:] for cell in r[6:8] if cell]
+    assert not [c for c in sides if c.startswith("{") or re.search(r"\b[a-z]+_[a-z_]+\b", c)]
+
+
+def test_audited_times_sizes_and_statuses_read_in_words_and_local_time() -> None:
+    from bot.config import load_config
+    from bot.services.office_report import AuditRow
+    from bot.services.report_file import audit_table
+    from tests.conftest import EXAMPLE_CONFIG
+
+    config = load_config(EXAMPLE_CONFIG).config
+    at = datetime(2024, 5, 20, 1, 0, tzinfo=UTC)
+
+    def row(action: str, before: dict | None, after: dict | None) -> AuditRow:  # type: ignore[type-arg]
+        return AuditRow(at, "telegram:100000001", None, True, action, "x", 7, before, after)
+
+    rows = [
+        row("broadcast.cancelled", None, {"due_at": "2024-05-20T01:00:00+00:00"}),
+        row(
+            "draft.version",
+            {"status": "waiting"},
+            {"status": "submitted", "version": 2, "size": 250_000},
+        ),
+        row(
+            "task.status",
+            {"person_id": 99, "status": "todo", "note": None},
+            {"person_id": 99, "status": "need_help", "note": "Thiếu kinh phí"},
+        ),
+        row("task.closed", {"closed": False}, {"closed": True}),
+    ]
+    _, body = audit_table(load_catalog("vi"), config, rows)
+    assert [r[6:8] for r in body] == [
+        [None, "Dự kiến gửi: 20/05/2024 08:00"],
+        [
+            "Trạng thái: chưa gửi",
+            "Trạng thái: đã gửi, chờ Văn phòng xem; Bản số: 2; Dung lượng: 245 KB",
+        ],
+        [
+            "Người: 99; Trạng thái: chưa báo cáo",
+            "Người: 99; Trạng thái: cần hỗ trợ; Ghi chú: Thiếu kinh phí",
+        ],
+        ["Kết thúc theo dõi: Không", "Kết thúc theo dõi: Có"],
+    ]
 
 
 def test_audit_export_command_writes_every_change(
@@ -305,7 +433,7 @@ def test_invites_print_writes_one_slip_per_delegate_with_their_qr_code(
     link = right.split("hoặc mở đường liên kết: ", 1)[1].split()[0]
     assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
     with (office / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
-        exported = {row[0]: row[3] for row in csv.reader(fh)}
+        exported = {row[0]: row[-1] for row in csv.reader(fh)}
     assert link == exported["DB003"]  # this delegate's own link, not a neighbour's
     blip = slip._tbl.xpath(".//a:blip")[0].get(qn("r:embed"))
     assert document.part.related_parts[blip].blob == qr_png(link)

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.domain.phones import mask_phone, normalize_phone
+from bot.domain.phones import display_phone, mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,19 @@ def test_mask_never_returns_the_digits_of_a_short_or_odd_value() -> None:
     assert mask_phone("12345") == "*******"
     assert mask_phone("") == "*******"
     assert "912345" not in mask_phone("0912345678")
+
+
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [
+        ("+84912345678", "0912 345 678"),
+        ("+84386003246", "0386 003 246"),
+        ("+842438251234", "024 3825 1234"),
+        ("+842838221234", "028 3822 1234"),
+        ("+842033825123", "0203 382 5123"),
+        ("+4915112345678", "+4915112345678"),
+    ],
+)
+def test_display_writes_a_number_as_an_office_dials_it(e164: str, shown: str) -> None:
+    assert display_phone(e164) == shown
+    assert normalize_phone(shown) == e164  # and it reads back as the same number

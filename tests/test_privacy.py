@@ -3,8 +3,11 @@ purge of personal data that keeps the list, the answers and the counts."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,14 @@ def test_backup_copies_the_database_and_the_documented_restore_works(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    # A mistyped folder is named, not created.
+    assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Thư mục sao-luu chưa có nên chưa sao lưu vào sao-luu/hoinghi-28-5.db. Đề nghị kiểm tra "
+        "lại đường dẫn, hoặc tạo thư mục trước."
+    )
+    assert not (office / "sao-luu").exists()
+    (office / "sao-luu").mkdir()
     assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-2].startswith("Đã sao lưu cơ sở dữ liệu vào sao-luu/hoinghi-28-5.db (")
@@ -74,9 +85,13 @@ async def test_purge_removes_personal_data_and_keeps_the_answers_and_counts(
     assert blob.exists()
 
     harness.clock.set(harness.services.config.meeting.ends_at)
+    preview = await harness.services.privacy.preview(drafts=True)
+    assert preview.step is PurgeStep.PREVIEW
+    assert await _all(harness, DraftVersion) != []  # a preview removes nothing
     summary = await harness.services.privacy.purge(drafts=True)
     assert summary.step is PurgeStep.PURGED
-    assert (summary.accounts, summary.drafts) == (1, 1)
+    assert dataclasses.replace(preview, step=PurgeStep.PURGED) == summary  # what it said it would
+    assert (summary.accounts, summary.drafts, summary.links) == (1, 1, 80)
     assert summary.phones == sum(1 for row in _rows() if row)
 
     after = await harness.services.reports.counts()
@@ -111,3 +126,113 @@ def _rows() -> list[str]:
 
     with EXAMPLE_DELEGATES.open(encoding="utf-8", newline="") as fh:
         return [row["Điện thoại"] for row in csv.DictReader(fh)]
+
+
+# --- purge from the command line: it says what goes, and removes it only on a clear yes ------------
+
+
+class Terminal(io.StringIO):
+    """Standard input as a person at a terminal types it."""
+
+    def isatty(self) -> bool:
+        """A terminal, so a command may ask."""
+        return True
+
+
+def stored_phones(folder: Path) -> int:
+    """Delegates whose phone number is still in the office's database."""
+    with sqlite3.connect(folder / "hoinghi.db") as db:
+        return int(
+            db.execute("SELECT count(*) FROM delegates WHERE phone IS NOT NULL").fetchone()[0]
+        )
+
+
+PHONES = sum(1 for phone in _rows() if phone)
+PREVIEW = [
+    "Dữ liệu cá nhân sẽ bị xóa:",
+    f"  - số điện thoại: {PHONES}",
+    "  - tài khoản Telegram đã liên kết: 0",
+    "  - địa chỉ nhận tin của các lượt gửi: 0",
+    "  - đường liên kết cá nhân (sẽ hết hiệu lực): 80",
+    "  - lần mở sai đường liên kết (ghi kèm tài khoản): 0",
+    # The entries adding a delegate with a phone: it is masked there, and still goes.
+    f"  - dòng nhật ký ghi mã tài khoản hoặc số điện thoại (được thay bằng «đã-xóa»): {PHONES}",
+]
+
+
+def test_purge_dry_run_counts_each_kind_and_removes_nothing(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0  # the meeting is over
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))  # a dry run asks nothing
+    assert main(["purge", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        *PREVIEW,
+        "Các bản tham luận và góp ý được giữ lại (thêm --drafts để xóa cả tham luận).",
+        "Giữ lại: danh sách đại biểu, nội dung trả lời và số liệu tổng hợp.",
+        "Chạy thử (--dry-run): chưa xóa gì.",
+    ]
+    assert main(["purge", "--dry-run", "--drafts"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[len(PREVIEW) : len(PREVIEW) + 2] == [
+        "  - bản tham luận đã gửi (cả tệp): 0",
+        "  - góp ý, trao đổi về tham luận: 0",
+    ]
+    assert stored_phones(office) == PHONES
+
+
+def test_purge_without_a_terminal_or_yes_refuses_and_removes_nothing(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # a pipe says nothing of consent
+    assert main(["purge"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[: len(PREVIEW)] == PREVIEW
+    assert captured.err.strip() == (
+        "Chưa xóa gì: lệnh không chạy tại terminal nên không hỏi xác nhận được. Thêm --yes để "
+        "xóa, hoặc --dry-run để chỉ xem những gì sẽ bị xóa."
+    )
+    assert stored_phones(office) == PHONES
+
+
+def test_purge_at_a_terminal_removes_only_after_yes(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    prompt = (
+        "Xóa vĩnh viễn các dữ liệu trên? Không thể hoàn tác; nên sao lưu trước bằng "
+        "`hoinghi db backup`. Gõ y để xóa [y/N]: "
+    )
+    for answer in ("\n", "n\n", "khong\n", ""):  # Enter, no, anything else, end of input
+        monkeypatch.setattr(sys, "stdin", Terminal(answer))
+        assert main(["purge"]) == 1
+        out = capsys.readouterr().out
+        assert prompt in out and out.endswith("Chưa xóa gì.\n")
+        assert stored_phones(office) == PHONES
+    monkeypatch.setattr(sys, "stdin", Terminal("có\n"))
+    assert main(["purge"]) == 0
+    out = capsys.readouterr().out
+    assert prompt in out and f"Đã xóa dữ liệu cá nhân: {PHONES} số điện thoại" in out
+    assert stored_phones(office) == 0
+
+
+def test_purge_with_yes_removes_without_asking(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    assert main(["purge", "--yes"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[: len(PREVIEW)] == PREVIEW and "Gõ y để xóa" not in "".join(out)
+    assert out[-1].startswith(f"Đã xóa dữ liệu cá nhân: {PHONES} số điện thoại")
+    assert stored_phones(office) == 0
+    # Once purged, nothing is left to count: a second look says so.
+    assert main(["purge", "--dry-run"]) == 0
+    assert [line.rsplit(": ", 1)[-1] for line in capsys.readouterr().out.splitlines()[1:7]] == [
+        "0"
+    ] * 6

@@ -2,7 +2,8 @@
 
 Every sheet gets bold headings, a frozen header row, filters and column widths that fit the
 content. Dates are real date cells in the meeting's local time (the caller converts), numbers
-are numbers, and text someone typed that starts like a formula stays text.
+are numbers, web addresses given as :class:`Link` are clickable, and text someone typed that
+starts like a formula stays text.
 """
 
 from __future__ import annotations
@@ -18,14 +19,30 @@ from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
 
-Cell = str | int | float | datetime | None
+
+@dataclass(frozen=True)
+class Link:
+    """A web address: a clickable hyperlink cell in a workbook, the address itself in a CSV."""
+
+    url: str
+
+
+Cell = str | int | float | datetime | Link | None
 
 # A cell starting like this is a formula to Excel and LibreOffice.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 DATE_FORMAT = "dd/mm/yyyy hh:mm"
 MAX_WIDTH = 60
+# Columns whose text wraps stop here: on an A4 page one page wide, every column counts.
+WRAP_WIDTH = 25
+LINE_HEIGHT = 15  # points: one line of the default 11-point font
 SHEET_TITLE_CHARS = 31  # Excel's limit
+# Page margins in inches, as openpyxl takes them: about 1 cm at the sides, 1.5 cm top and bottom.
+PRINT_MARGINS = {"left": 0.4, "right": 0.4, "top": 0.6, "bottom": 0.6, "header": 0.3, "footer": 0.3}
 _SHEET_TITLE_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
 
 
@@ -52,29 +69,89 @@ def workbook_bytes(sheets: Sequence[Sheet]) -> bytes:
         sheet.append(list(spec.headings))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
         for row in [*spec.rows, *spec.footer]:
             sheet.append([_cell(value) for value in row])
-            for cell in sheet[sheet.max_row]:
+            for value, cell in zip(row, sheet[sheet.max_row], strict=False):
                 if cell.data_type == "f":  # openpyxl reads "=…" as a formula: keep it text
                     cell.data_type = "s"
                 elif isinstance(cell.value, datetime):
                     cell.number_format = DATE_FORMAT
-                if cell.column - 1 in spec.wrap:
-                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+                if isinstance(value, Link):
+                    cell.hyperlink = value.url
+                    cell.style = "Hyperlink"
+                # Top-aligned, so a row's short cells line up with the first line of its long ones.
+                cell.alignment = Alignment(wrap_text=cell.column - 1 in spec.wrap, vertical="top")
         sheet.freeze_panes = "A2"
+        _print_setup(sheet)
         if spec.rows:
             last = get_column_letter(len(spec.headings))
             sheet.auto_filter.ref = f"A1:{last}{len(spec.rows) + 1}"
+        every = [*spec.rows, *spec.footer]
+        widths: list[float] = []
         for index, heading in enumerate(spec.headings):
-            every = [*spec.rows, *spec.footer]
-            values = [heading] + [_shown(row[index]) for row in every if index < len(row)]
-            width = max(len(value) for value in values)
-            sheet.column_dimensions[get_column_letter(index + 1)].width = min(
-                max(width + 2, 8), MAX_WIDTH
-            )
+            # A heading wraps between its words: its longest word (and the filter's button)
+            # counts, not the whole heading, so a long heading does not widen a narrow column.
+            longest_word = max((len(word) for word in heading.split()), default=0) + 2
+            shown = [len(_shown(row[index])) for row in every if index < len(row)]
+            width = max([longest_word, *shown])
+            cap = WRAP_WIDTH if index in spec.wrap else MAX_WIDTH
+            widths.append(min(max(width + 2, 8), cap))
+            sheet.column_dimensions[get_column_letter(index + 1)].width = widths[-1]
+        _fit_row_heights(sheet, widths, spec.wrap)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _fit_row_heights(sheet: Worksheet, widths: Sequence[float], wrap: frozenset[int]) -> None:
+    """Give rows with wrapped text the height of their lines. LibreOffice keeps the default
+    height of a row that has none, and its wrapped lines would print over the next row."""
+    for row in sheet.iter_rows():
+        lines = max(
+            (
+                _wrapped_lines(str(cell.value), widths[cell.column - 1])
+                for cell in row
+                if cell.value is not None
+                and cell.column <= len(widths)
+                and (cell.row == 1 or cell.column - 1 in wrap)
+            ),
+            default=1,
+        )
+        if lines > 1:
+            sheet.row_dimensions[row[0].row].height = LINE_HEIGHT * lines
+
+
+def _wrapped_lines(text: str, width: float) -> int:
+    """How many lines ``text`` takes in a column ``width`` characters wide, wrapped at spaces."""
+    room = max(int(width) - 1, 1)  # the cell's padding
+    lines = 0
+    for paragraph in text.splitlines() or [""]:
+        lines += 1
+        used = 0
+        for word in paragraph.split():
+            if used and used + 1 + len(word) > room:
+                lines += 1
+                used = 0
+            used += (1 if used else 0) + len(word)
+            while used > room:  # a word longer than the column breaks inside it
+                lines += 1
+                used -= room
+    return lines
+
+
+def _print_setup(sheet: Worksheet) -> None:
+    """Print as an office prints a table: A4 landscape, every column on one page width (as many
+    pages down as it takes), the heading row on every page, page numbers in the footer."""
+    setup = sheet.page_setup
+    setup.paperSize = Worksheet.PAPERSIZE_A4
+    setup.orientation = Worksheet.ORIENTATION_LANDSCAPE
+    setup.fitToWidth, setup.fitToHeight = 1, 0  # 0: no limit on the number of pages down
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.print_title_rows = "1:1"
+    sheet.page_margins = PageMargins(**PRINT_MARGINS)
+    sheet.print_options.horizontalCentered = True
+    sheet.oddFooter.center.text = "&P/&N"
 
 
 def csv_bytes(headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
@@ -86,16 +163,21 @@ def csv_bytes(headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def write_table(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
-    """One table to ``path``: CSV for ``.csv``, otherwise a one-sheet workbook."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def table_bytes(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    """One table as ``path`` names it: CSV for ``.csv``, otherwise a one-sheet workbook."""
     if path.suffix.lower() == ".csv":
-        path.write_bytes(csv_bytes(headings, rows))
-    else:
-        path.write_bytes(workbook_bytes([Sheet(path.stem, headings, rows)]))
+        return csv_bytes(headings, rows)
+    return workbook_bytes([Sheet(path.stem, headings, rows)])
+
+
+def write_table(path: Path, headings: Sequence[str], rows: Sequence[Sequence[Cell]]) -> None:
+    """One table to ``path`` (see :func:`table_bytes`); its folder must exist."""
+    path.write_bytes(table_bytes(path, headings, rows))
 
 
 def _cell(value: Cell) -> Cell:
+    if isinstance(value, Link):
+        value = value.url  # shown as it is, so it can be copied into a text message
     # Excel has no time zones: the caller passes local times, which are written as they read.
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)
@@ -110,12 +192,16 @@ def _shown(value: Cell) -> str:
         return ""
     if isinstance(value, datetime):
         return "00/00/0000 00:00"
+    if isinstance(value, Link):
+        return value.url
     return str(value)
 
 
 def _csv_value(value: Cell) -> str:
     if value is None:
         return ""
+    if isinstance(value, Link):
+        value = value.url
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
     text = str(value)

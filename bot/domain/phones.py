@@ -19,6 +19,9 @@ _FOREIGN_MIN_DIGITS = 8
 _E164_MAX_DIGITS = 15
 _MASK = "*" * 7
 _KEEP_LAST = 3
+# Since 2017 Hanoi (24) and Ho Chi Minh City (28) have two-digit area codes, every other
+# province three (203 Quảng Ninh, 236 Đà Nẵng, …).
+_TWO_DIGIT_AREAS = frozenset({"24", "28"})
 
 
 def _is_vn_nsn(nsn: str) -> bool:
@@ -90,3 +93,17 @@ def mask_phone(e164: str) -> str:
         return _MASK
     prefix = "+" + _VN_COUNTRY_CODE if digits.startswith(_VN_COUNTRY_CODE) else "+"
     return prefix + _MASK + digits[-_KEEP_LAST:]
+
+
+def display_phone(e164: str) -> str:
+    """A stored number as an office dials it: "0912 345 678", "024 3825 1234"; foreign
+    numbers stay E.164. The spaces also keep Excel from reading it as a number."""
+    if not e164.startswith("+" + _VN_COUNTRY_CODE):
+        return e164
+    nsn = e164[1 + len(_VN_COUNTRY_CODE) :]
+    if not (nsn.isdigit() and _is_vn_nsn(nsn)):
+        return e164
+    if len(nsn) == 9:  # mobile: 0912 345 678
+        return f"0{nsn[:3]} {nsn[3:6]} {nsn[6:]}"
+    area = 2 if nsn[:2] in _TWO_DIGIT_AREAS else 3
+    return f"0{nsn[:area]} {nsn[area:-4]} {nsn[-4:]}"

@@ -238,7 +238,8 @@ class DraftService:
                 if row.deadline_at != deadline:  # the plan moved the deadline
                     row.deadline_at, row.updated_at = deadline, now
         if unknown:
-            log.warning("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
+            # A note, not a warning: the report carries them to the caller, who tells the office.
+            log.info("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
         return DraftSync(created, removed, sorted(set(unknown)))
 
     async def assign(self, actor: str, code: str, theme_key: str) -> AssignResult:

@@ -90,6 +90,7 @@ class InviteLink:
     role: str = "delegate"
     position: str = ""
     organization: str = ""
+    phone: str | None = None  # E.164, for the office to send the link by SMS or Zalo
 
 
 class InvitationService:
@@ -287,7 +288,14 @@ class InvitationService:
         ordered = sorted(delegates.values(), key=protocol_key(order))
         return [
             InviteLink(
-                d.code, d.full_name, d.group_key, tokens[d.id], d.role, d.position, d.organization
+                d.code,
+                d.full_name,
+                d.group_key,
+                tokens[d.id],
+                d.role,
+                d.position,
+                d.organization,
+                d.phone,
             )
             for d in ordered
             if d.id in tokens

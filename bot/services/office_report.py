@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +90,8 @@ class AuditRow:
     entity_id: int | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    # "Name (code)" of each person the change names by id (a task's or a draft's person_id).
+    names: dict[int, str] = field(default_factory=dict)
 
 
 # Messages about one person's draft or to the office itself are not bulk sending.
@@ -164,6 +166,14 @@ class OfficeReportService:
                     )
                 )
             }
+            by_id = {
+                person_id: f"{full_name} ({code})"
+                for person_id, full_name, code in await session.execute(
+                    select(Delegate.id, Delegate.full_name, Delegate.code).where(
+                        Delegate.meeting_id == self._ctx.meeting_id
+                    )
+                )
+            }
             entries = list(
                 await session.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id))
             )
@@ -178,6 +188,13 @@ class OfficeReportService:
                 entity_id=entry.entity_id,
                 before=entry.before,
                 after=entry.after,
+                names={
+                    person_id: by_id[person_id]
+                    for side in (entry.before, entry.after)
+                    if isinstance(side, dict)
+                    and isinstance(person_id := side.get("person_id"), int)
+                    and person_id in by_id
+                },
             )
             for entry in entries
         ]

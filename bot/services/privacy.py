@@ -42,12 +42,13 @@ class PurgeStep(StrEnum):
     """How a purge request ended."""
 
     PURGED = "purged"
+    PREVIEW = "preview"  # counted only: nothing was removed
     NOT_OVER = "not_over"  # the meeting has not ended: personal data is still needed
 
 
 @dataclass(frozen=True)
 class PurgeSummary:
-    """What was removed."""
+    """What was removed (or, for a preview, what would be)."""
 
     step: PurgeStep
     phones: int = 0
@@ -56,6 +57,8 @@ class PurgeSummary:
     audit_entries: int = 0
     drafts: int = 0
     comments: int = 0
+    links: int = 0  # personal links that stop working
+    link_failures: int = 0  # records of wrong links opened, with the account that opened them
 
 
 class PrivacyService:
@@ -65,36 +68,29 @@ class PrivacyService:
         self._ctx = ctx
         self._files = files
 
+    async def preview(self, *, drafts: bool, force: bool = False) -> PurgeSummary:
+        """What :meth:`purge` would remove now, counted the same way; changes nothing."""
+        if self._refused(force):
+            return PurgeSummary(PurgeStep.NOT_OVER)
+        async with unit_of_work(self._ctx.sessions) as session:
+            return await self._counts(session, PurgeStep.PREVIEW, drafts=drafts)
+
     async def purge(self, *, drafts: bool, force: bool = False) -> PurgeSummary:
         """Remove personal data (see the module's docstring); refused before the meeting ends
         unless ``force``."""
-        now = self._ctx.clock.now()
-        if now < self._ctx.config.meeting.ends_at and not force:
+        if self._refused(force):
             return PurgeSummary(PurgeStep.NOT_OVER)
+        now = self._ctx.clock.now()
         meeting_id = self._ctx.meeting_id
         blobs: list[str] = []
         async with unit_of_work(self._ctx.sessions) as session:
+            summary = await self._counts(session, PurgeStep.PURGED, drafts=drafts)
             people = select(Delegate.id).where(Delegate.meeting_id == meeting_id)
-            phones = await _count(
-                session,
-                select(Delegate.id).where(
-                    Delegate.meeting_id == meeting_id, Delegate.phone.is_not(None)
-                ),
-            )
             await session.execute(
                 update(Delegate).where(Delegate.meeting_id == meeting_id).values(phone=None)
             )
-            accounts = await _count(
-                session, select(ChannelIdentity.id).where(ChannelIdentity.delegate_id.in_(people))
-            )
             await session.execute(
                 delete(ChannelIdentity).where(ChannelIdentity.delegate_id.in_(people))
-            )
-            deliveries = await _count(
-                session,
-                select(Delivery.id).where(
-                    Delivery.delegate_id.in_(people), Delivery.chat_address.is_not(None)
-                ),
             )
             # Anything still waiting to be sent has nowhere to go now.
             await session.execute(
@@ -115,25 +111,15 @@ class PrivacyService:
                 .where(Invitation.delegate_id.in_(people), Invitation.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            audit_entries = 0
             for entry in await session.scalars(select(AuditEntry)):
-                changed = False
-                channel, _, external = entry.actor.partition(":")
-                if external.isdigit():  # a chat account's id
-                    entry.actor = f"{channel}:{ERASED}"
-                    changed = True
-                for side in ("before", "after"):
-                    value = getattr(entry, side)
-                    if isinstance(value, dict) and any(k in value for k in _ACCOUNT_KEYS):
-                        setattr(entry, side, _scrubbed(value))
-                        changed = True
-                audit_entries += changed
-            versions = comments = 0
+                if _names_an_account(entry):
+                    entry.actor = _scrubbed_actor(entry.actor)
+                    for side in ("before", "after"):
+                        value = getattr(entry, side)
+                        if _holds_an_account(value):
+                            setattr(entry, side, _scrubbed(value))
             if drafts:
-                rows = list(await session.scalars(select(DraftVersion)))
-                blobs = sorted({row.sha256 for row in rows})
-                versions = len(rows)
-                comments = await _count(session, select(DraftComment.id))
+                blobs = sorted(set(await session.scalars(select(DraftVersion.sha256))))
                 await session.execute(delete(DraftComment))
                 await session.execute(delete(DraftVersion))
             queries.add_audit(
@@ -145,17 +131,53 @@ class PrivacyService:
                 entity_id=meeting_id,
                 before=None,
                 after={
-                    "phones": phones,
-                    "accounts": accounts,
-                    "deliveries": deliveries,
-                    "drafts": versions,
-                    "comments": comments,
+                    "phones": summary.phones,
+                    "accounts": summary.accounts,
+                    "deliveries": summary.deliveries,
+                    "drafts": summary.drafts,
+                    "comments": summary.comments,
                 },
             )
         for digest in blobs:
             await asyncio.to_thread(self._files.path_for(digest).unlink, missing_ok=True)
+        return summary
+
+    def _refused(self, force: bool) -> bool:
+        return self._ctx.clock.now() < self._ctx.config.meeting.ends_at and not force
+
+    async def _counts(self, session: Any, step: PurgeStep, *, drafts: bool) -> PurgeSummary:
+        """How many of each kind of personal data a purge removes, before it removes them."""
+        people = select(Delegate.id).where(Delegate.meeting_id == self._ctx.meeting_id)
+        audit_entries = sum(
+            _names_an_account(entry) for entry in await session.scalars(select(AuditEntry))
+        )
         return PurgeSummary(
-            PurgeStep.PURGED, phones, accounts, deliveries, audit_entries, versions, comments
+            step,
+            phones=await _count(
+                session,
+                select(Delegate.id).where(
+                    Delegate.meeting_id == self._ctx.meeting_id, Delegate.phone.is_not(None)
+                ),
+            ),
+            accounts=await _count(
+                session, select(ChannelIdentity.id).where(ChannelIdentity.delegate_id.in_(people))
+            ),
+            deliveries=await _count(
+                session,
+                select(Delivery.id).where(
+                    Delivery.delegate_id.in_(people), Delivery.chat_address.is_not(None)
+                ),
+            ),
+            audit_entries=audit_entries,
+            drafts=await _count(session, select(DraftVersion.id)) if drafts else 0,
+            comments=await _count(session, select(DraftComment.id)) if drafts else 0,
+            links=await _count(
+                session,
+                select(Invitation.id).where(
+                    Invitation.delegate_id.in_(people), Invitation.revoked_at.is_(None)
+                ),
+            ),
+            link_failures=await _count(session, select(LinkFailure.id)),
         )
 
 
@@ -163,5 +185,27 @@ async def _count(session: Any, query: Any) -> int:
     return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
+def _names_an_account(entry: AuditEntry) -> bool:
+    """Whether an audit entry still holds a chat account's id or a phone number, as its actor or
+    in what changed (one purged already, or one with empty fields, has nothing left to remove)."""
+    if _scrubbed_actor(entry.actor) != entry.actor:
+        return True
+    return _holds_an_account(entry.before) or _holds_an_account(entry.after)
+
+
+def _holds_an_account(value: Any) -> bool:
+    return isinstance(value, dict) and any(
+        value.get(key) not in (None, ERASED) for key in _ACCOUNT_KEYS
+    )
+
+
+def _scrubbed_actor(actor: str) -> str:
+    channel, _, external = actor.partition(":")
+    return f"{channel}:{ERASED}" if external.isdigit() else actor  # a chat account's id
+
+
 def _scrubbed(value: dict[str, Any]) -> dict[str, Any]:
-    return {key: (ERASED if key in _ACCOUNT_KEYS else item) for key, item in value.items()}
+    return {
+        key: (ERASED if key in _ACCOUNT_KEYS and item is not None else item)
+        for key, item in value.items()
+    }

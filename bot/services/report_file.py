@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +14,11 @@ from bot.domain.tasks import AssignmentLine
 from bot.services.office_report import AuditRow, MessageRow, OfficeReport
 from bot.services.reports import Tally
 from bot.texts import Catalog
+from bot.texts.formatting import file_size
 from bot.texts.presenters import audience_label, draft_status_label
 
+# How a time inside an audited change is written (as the CSV writes date cells).
+LOCAL_MOMENT = "%d/%m/%Y %H:%M"
 _DELIVERY_COLUMNS = (
     DeliveryStatus.SENT,
     DeliveryStatus.BLOCKED,
@@ -63,8 +66,8 @@ def audit_table(
                 catalog.plain(action_key) if catalog.has(action_key) else row.action,
                 _label(catalog, f"report_sheet.audit_entity.{row.entity}", row.entity),
                 row.entity_id,
-                _json(row.before),
-                _json(row.after),
+                _change(catalog, config, row, row.before),
+                _change(catalog, config, row, row.after),
             ]
         )
     return headings, body
@@ -106,6 +109,7 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
         catalog.plain("report_sheet.delegates.title"),
         _headings(catalog, "delegates", names),
         rows,
+        wrap=frozenset({3, 4, 5, 7, 8, 9, 13}),
     )
 
 
@@ -142,6 +146,7 @@ def _groups(catalog: Catalog, report: OfficeReport) -> Sheet:
         catalog.plain("report_sheet.groups.title"),
         _headings(catalog, "groups", names),
         rows,
+        wrap=frozenset({1}),
         footer=footer,
     )
 
@@ -174,7 +179,7 @@ def _drafts(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
         catalog.plain("report_sheet.drafts.title"),
         _headings(catalog, "drafts", names),
         rows,
-        wrap=frozenset({1, 11}),
+        wrap=frozenset({1, 4, 10, 11}),
     )
 
 
@@ -213,7 +218,7 @@ def _tasks(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
         catalog.plain("report_sheet.tasks.title"),
         _headings(catalog, "tasks", names),
         rows,
-        wrap=frozenset({1}),
+        wrap=frozenset({1, 2, 6, 8}),
     )
 
 
@@ -241,6 +246,7 @@ def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any
         catalog.plain("report_sheet.messages.title"),
         _headings(catalog, "messages", names),
         rows,
+        wrap=frozenset({2}),
     )
 
 
@@ -281,8 +287,57 @@ def _unreachable(catalog: Catalog, reason: str | None) -> str | None:
     return catalog.plain("report_sheet.unreachable.other", detail=reason)
 
 
-def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+# Which catalog section names the values of an audited "status", by the action's prefix.
+_STATUS_SECTIONS = {"rsvp": "status", "draft": "draft_status", "task": "task_status"}
+CHANGE_SEPARATOR = "; "
+# Keys whose few values the catalog words (report_sheet.audit_value.<key>_<value>).
+_WORDED_KEYS = frozenset({"role", "via", "channel", "source", "kind"})
+
+
+def _change(
+    catalog: Catalog, config: Config, row: AuditRow, value: dict[str, Any] | None
+) -> str | None:
+    """One side of an audited change as the office reads it: "Trạng thái: Tham dự; Lý do: …"
+    (labels from the catalog, values in words, times in the meeting's zone; empty fields left
+    out)."""
+    if value is None:
+        return None
+    parts = [
+        catalog.plain(
+            "report_sheet.audit.change",
+            field=_label(catalog, f"report_sheet.audit_field.{key}", key),
+            value=_audited_value(catalog, config, row, key, item),
+        )
+        for key, item in value.items()
+        if item is not None and item != ""
+    ]
+    return CHANGE_SEPARATOR.join(parts) or None
+
+
+def _audited_value(catalog: Catalog, config: Config, row: AuditRow, key: str, item: Any) -> str:
+    """One audited value in words."""
+    if isinstance(item, bool):
+        return catalog.plain(f"report_sheet.audit_value.{str(item).lower()}")
+    if key == "status":
+        section = _STATUS_SECTIONS.get(row.action.partition(".")[0])
+        return _label(catalog, f"{section}.{item}", str(item)) if section else str(item)
+    if key == "group_key":
+        group = config.group(str(item))
+        return group.label if group is not None else str(item)
+    if key == "person_id" and isinstance(item, int):
+        return row.names.get(item, str(item))
+    if key == "size" and isinstance(item, int):
+        return file_size(catalog, item)
+    if key == "reason" and row.action.startswith("identity."):
+        return _unreachable(catalog, str(item)) or str(item)  # the platform's English words
+    if key.endswith("_at") and isinstance(item, str):
+        with contextlib.suppress(ValueError):
+            moment = datetime.fromisoformat(item)
+            if moment.tzinfo is not None:
+                return config.meeting.local(moment).strftime(LOCAL_MOMENT)
+    if key in _WORDED_KEYS:
+        return _label(catalog, f"report_sheet.audit_value.{key}_{item}", str(item))
+    return str(item)
 
 
 def office_report_workbook(catalog: Catalog, config: Config, report: OfficeReport) -> bytes:

@@ -166,7 +166,8 @@ class TaskService:
                     task.archived_at = now
                     archived += 1
         if unknown:
-            log.warning("task contacts not in the imported list: %s", ", ".join(sorted(unknown)))
+            # A note, not a warning: the report carries them to the caller, who tells the office.
+            log.info("task contacts not in the imported list: %s", ", ".join(sorted(unknown)))
         return SyncReport(created, updated, archived, sorted(set(unknown)))
 
     async def _sync_assignments(self, session: AsyncSession, task: Task, wanted: set[int]) -> None:
