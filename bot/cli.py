@@ -31,7 +31,7 @@ from bot.config import (
     load_config,
 )
 from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
+from bot.delegate_file import RowProblem, parse_delegate_file
 from bot.documents.slips import Slip, SlipTexts, build_slips
 from bot.documents.workbook import Cell, write_table
 from bot.domain.drafts import DraftLine
@@ -427,21 +427,16 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
     parsed = parse_delegate_file(args.file, [FileGroup(g.key, g.label) for g in config.groups])
     if parsed.ignored_columns:
         _out(catalog.plain("import.ignored_columns", columns=", ".join(parsed.ignored_columns)))
+    if parsed.warnings:
+        _out(catalog.plain("import.warnings", path=args.file))
+        for warning in parsed.warnings:
+            _out(_problem_line(catalog, "import.warning", warning))
     if parsed.problems:
         _out(
             catalog.plain("import.rejected", path=args.file, count=len(parsed.problems)), sys.stderr
         )
         for problem in parsed.problems:
-            _out(
-                catalog.plain(
-                    "cli.problem_line",
-                    where=_where(catalog, problem.row, problem.column),
-                    message=catalog.plain(
-                        f"import.problem.{problem.code}", value=problem.value or ""
-                    ),
-                ),
-                sys.stderr,
-            )
+            _out(_problem_line(catalog, "import.problem", problem), sys.stderr)
         return EXIT_INVALID
 
     async def work(services: Services) -> int:
@@ -477,6 +472,15 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(_with_services(loaded[0], work))
+
+
+def _problem_line(catalog: Catalog, section: str, problem: RowProblem) -> str:
+    """One problem or warning of a delegate file: where it is, then what it is."""
+    return catalog.plain(
+        "cli.problem_line",
+        where=_where(catalog, problem.row, problem.column),
+        message=catalog.plain(f"{section}.{problem.code}", value=problem.value or ""),
+    )
 
 
 def _where(catalog: Catalog, row: int | None, column: str | None) -> str:

@@ -3,20 +3,27 @@
 Every problem in the file is collected (not just the first) so the office can fix the
 spreadsheet in one pass; callers import nothing when `problems` is non-empty.
 Problems carry machine codes only; the CLI turns them into prose through the text catalog.
+
+The file is read as a stream, one row at a time, and reading stops at the first limit
+crossed (file size, unpacked size, cell size, rows), so no file - however large, deep or
+hostile - costs more than a few tens of megabytes or more than a few seconds.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import datetime as dt
+import dataclasses
 import io
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
+from bot.documents import xlsx_reader
 from bot.domain.phones import normalize_phone
 
 # --- problem codes (file-level ones have row=None) -----------------------------------------
@@ -37,6 +44,10 @@ DUPLICATE_CODE: Final = "duplicate_code"
 TOO_LONG: Final = "too_long"
 BAD_CODE: Final = "bad_code"
 BAD_ROLE: Final = "bad_role"
+FILE_TOO_LARGE: Final = "file_too_large"
+UNPACKED_TOO_LARGE: Final = "unpacked_too_large"
+CELL_TOO_LARGE: Final = "cell_too_large"
+ROW_TOO_LARGE: Final = "row_too_large"
 
 PROBLEM_CODES: Final = (
     FILE_NOT_FOUND,
@@ -56,7 +67,16 @@ PROBLEM_CODES: Final = (
     TOO_LONG,
     BAD_CODE,
     BAD_ROLE,
+    FILE_TOO_LARGE,
+    UNPACKED_TOO_LARGE,
+    CELL_TOO_LARGE,
+    ROW_TOO_LARGE,
 )
+
+# --- warnings: the import goes ahead, the office is told --------------------------------------
+STOPPED_AT_BLANK_ROWS: Final = "stopped_at_blank_rows"
+
+WARNING_CODES: Final = (STOPPED_AT_BLANK_ROWS,)
 
 # --- roles -------------------------------------------------------------------------------------
 # A contact is the focal point of a preparation task (office staff, a department's contact);
@@ -67,8 +87,23 @@ ROLE_CONTACT: Final = "contact"
 SUPPORTED_SUFFIXES: Final = (".csv", ".xlsx")
 MAX_CELL_CHARS: Final = 200
 MAX_CODE_CHARS: Final = 32
-# A guard for files uploaded through the bot: a delegate list is hundreds of rows at most.
+# A delegate list is hundreds of rows at most. Rows with any content after the heading row
+# count; reading stops at the first one over the limit. The one place to change it.
 MAX_DATA_ROWS: Final = 5000
+# --- limits on reading: each is checked before the work it guards, never after ---------------
+# The bot's own upload limit; a 5,000-row list is well under 2 MB in either format.
+MAX_FILE_BYTES: Final = 20 * 1024 * 1024
+# Per part of an .xlsx (a sheet, the shared strings), unpacked: the zip's declared size is
+# checked before inflating, and zipfile never yields more than it declares. A 10,000-row list
+# needs a few MB; the limit also bounds the time a part can take to parse (a few seconds).
+MAX_UNPACKED_BYTES: Final = 16 * 1024 * 1024
+# Excel's own limit per cell; a longer cell comes from a damaged or hostile file.
+MAX_RAW_CELL_CHARS: Final = 32_767
+# A CSV record longer than this (bytes in UTF-8, characters in UTF-16) is not a spreadsheet row.
+_MAX_RECORD_SIZE = 1024 * 1024
+# Past the table, Excel may keep thousands of formatted but empty rows; reading stops after
+# this many blank rows in a row instead of walking to row 1,048,576.
+MAX_BLANK_RUN: Final = 1000
 _MAX_VALUE_CHARS = 60
 # Office spreadsheets usually start with a title block ("DANH SÁCH ĐẠI BIỂU ...") above the
 # real heading row, so we look for the heading within the first few non-empty rows.
@@ -176,20 +211,31 @@ class RowProblem:
 
 @dataclass(frozen=True)
 class ParsedDelegates:
-    """Valid rows, every problem found, and the headings that were not recognised."""
+    """Valid rows, every problem found, the headings not recognised, and warnings."""
 
     rows: list[DelegateRow]
     problems: list[RowProblem]
     ignored_columns: list[str]
+    # Things the office should know that do not stop the import; same shape as problems.
+    warnings: list[RowProblem] = dataclasses.field(default_factory=list)
 
 
 class _FileProblem(Exception):
-    """Internal: reading stopped at a file-level problem."""
+    """Internal: reading stopped; `row` and `column` (0-based) say where, when known."""
 
-    def __init__(self, code: str, value: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        value: str | None = None,
+        *,
+        row: int | None = None,
+        column: int | None = None,
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.value = value
+        self.row = row
+        self.column = column
 
 
 # --- text helpers ----------------------------------------------------------------------------
@@ -222,43 +268,108 @@ def _truncate(value: str) -> str:
     return value[: _MAX_VALUE_CHARS - 1] + "…"
 
 
-def _cell_text(value: object) -> str:
-    """A cell as text, the way the office would read it in Excel."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    # Excel stores every number as a float: code 12 arrives as 12.0, a phone as 912345678.0.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime) and value.time() == dt.time():
-        return value.date().isoformat()
-    return str(value)
+# --- readers: yield (excel_row_number, {column index: text}) -----------------------------------
+
+Row = dict[int, str]  # only the cells with something other than whitespace
 
 
-# --- readers: yield (excel_row_number, cells) -------------------------------------------------
+def _column_letter(index: int) -> str:
+    """Excel's name for the 0-based column `index`: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
-    data = path.read_bytes()
-    if not data.strip():
-        raise _FileProblem(EMPTY_FILE)
-    try:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            # Excel's "Unicode Text" export is UTF-16 with a BOM; it is unambiguous, so accept it.
-            text = data.decode("utf-16")
-        else:
-            text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _FileProblem(NOT_UTF8) from None
-    delimiter = _detect_delimiter(text)
-    # newline="" so quoted cells containing line breaks stay one record, as in Excel.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        # Each record is one Excel row, blank lines included ([]), so enumerate matches Excel.
-        yield from enumerate(reader, start=1)
-    except csv.Error:
-        raise _FileProblem(UNREADABLE_FILE) from None
+def _sparse(cells: Iterable[str]) -> Row:
+    return {i: c for i, c in enumerate(cells) if c and not c.isspace()}
+
+
+class _RecordLines:
+    """The lines of a CSV for csv.reader, refusing a record longer than a row can be."""
+
+    def __init__(self, next_line: Callable[[], str]) -> None:
+        self._next_line = next_line
+        self._size = 0
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._next_line()
+        if not line:
+            raise StopIteration
+        self._size += len(line)
+        if self._size > _MAX_RECORD_SIZE:
+            raise _FileProblem(ROW_TOO_LARGE)
+        return line
+
+    def record_done(self) -> None:
+        self._size = 0
+
+
+def _csv_lines(file: BinaryIO, encoding: str) -> Callable[[], str]:
+    """A function returning the next line of `file` as text ("" at the end), never more
+    than _MAX_RECORD_SIZE + 1 of it: one enormous line is never read whole."""
+    if encoding == "utf-16":
+        text = io.TextIOWrapper(file, encoding=encoding, newline="")
+        return lambda: text.readline(_MAX_RECORD_SIZE + 1)
+    first = True
+
+    def utf8_line() -> str:
+        # Decoded line by line (a newline byte never occurs inside a UTF-8 character), so a
+        # wrong byte is reported on its own row, and never before a limit met on an earlier
+        # one; a text reader would decode thousands of bytes ahead.
+        nonlocal first
+        raw = file.readline(_MAX_RECORD_SIZE + 1)
+        if first:
+            raw, first = raw.removeprefix(codecs.BOM_UTF8), False
+        if len(raw) > _MAX_RECORD_SIZE:
+            return "x" * len(raw)  # cut inside a character, perhaps: only its length matters
+        return raw.decode("utf-8")
+
+    return utf8_line
+
+
+def _csv_encoding(head: bytes) -> str:
+    # Excel's "Unicode Text" export is UTF-16 with a BOM; it is unambiguous, so accept it.
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8"
+
+
+def _read_csv(path: Path) -> Generator[tuple[int, Row], None, None]:
+    with path.open("rb") as file:
+        head = file.read(64 * 1024)
+        encoding = _csv_encoding(head)
+        # Leniently: a wrong byte is reported on its row, once reading gets there.
+        delimiter = _detect_delimiter(
+            codecs.getincrementaldecoder(encoding)("replace").decode(head)
+        )
+        file.seek(0)
+        lines = _RecordLines(_csv_lines(file, encoding))
+        # newline="" semantics (lines keep their ends) so quoted cells containing line breaks
+        # stay one record, as in Excel.
+        reader = csv.reader(lines, delimiter=delimiter)
+        # Each record is one Excel row, blank lines included ([]), so the count matches.
+        number = 0
+        try:
+            for record in reader:
+                number += 1
+                lines.record_done()
+                for index, cell in enumerate(record):
+                    if len(cell) > MAX_RAW_CELL_CHARS:
+                        raise _FileProblem(CELL_TOO_LARGE, row=number, column=index)
+                yield number, _sparse(record)
+        except _FileProblem as exc:
+            exc.row = exc.row or number + 1
+            raise
+        except UnicodeDecodeError:
+            raise _FileProblem(NOT_UTF8, row=number + 1) from None
+        except csv.Error:
+            raise _FileProblem(UNREADABLE_FILE, row=number + 1) from None
 
 
 def _detect_delimiter(text: str) -> str:
@@ -272,33 +383,41 @@ def _detect_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
-    # Imported lazily: the bot only needs openpyxl when someone imports a spreadsheet.
-    from openpyxl import load_workbook
+_XLSX_LIMITS: Final = xlsx_reader.Limits(
+    max_part_bytes=MAX_UNPACKED_BYTES, max_cell_chars=MAX_RAW_CELL_CHARS
+)
+_XLSX_CODES: Final = {
+    xlsx_reader.UNREADABLE: UNREADABLE_FILE,
+    xlsx_reader.PART_TOO_LARGE: UNPACKED_TOO_LARGE,
+    xlsx_reader.CELL_TOO_LARGE: CELL_TOO_LARGE,
+}
 
+
+def _read_xlsx(path: Path) -> Generator[tuple[int, Row], None, None]:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception:
-        # openpyxl raises a zoo of exceptions on damaged input (BadZipFile, KeyError,
-        # InvalidFileException, XML errors...); to the office they all mean "cannot read".
-        raise _FileProblem(UNREADABLE_FILE) from None
-    try:
-        if not workbook.worksheets:
-            raise _FileProblem(EMPTY_FILE)
-        sheet = workbook.worksheets[0]
-        # Some generators write a wrong <dimension> (e.g. "A1"); forget it and read every row.
-        sheet.reset_dimensions()
-        try:
-            # iter_rows starts at row 1 and fills missing rows with (), so numbering is Excel's.
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, [_cell_text(v) for v in values]
-        except _FileProblem:
-            raise
-        except Exception:
-            raise _FileProblem(UNREADABLE_FILE) from None
-    finally:
-        # Read-only workbooks keep the zip file open until closed.
-        workbook.close()
+        with xlsx_reader.XlsxBook(path, _XLSX_LIMITS) as book:
+            if not book.sheets:
+                raise _FileProblem(EMPTY_FILE)
+            yield from book.rows(book.sheets[0])
+    except xlsx_reader.XlsxProblem as exc:
+        code = _XLSX_CODES[exc.code]
+        value = str(MAX_UNPACKED_BYTES // (1024 * 1024)) if code == UNPACKED_TOO_LARGE else None
+        raise _FileProblem(code, value, row=exc.row, column=exc.column) from None
+
+
+def _until_blank_run(
+    records: Iterator[tuple[int, Row]], warnings: list[RowProblem]
+) -> Generator[tuple[int, Row], None, None]:
+    """The records up to a run of more than MAX_BLANK_RUN blank rows, where reading stops."""
+    blank = 0
+    for number, cells in records:
+        blank = 0 if cells else blank + 1
+        if blank > MAX_BLANK_RUN:
+            warnings.append(
+                RowProblem(number - blank + 1, None, STOPPED_AT_BLANK_ROWS, str(MAX_BLANK_RUN))
+            )
+            return
+        yield number, cells
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -311,28 +430,37 @@ class _Header:
     written: dict[str, str]  # field -> heading as written
     ignored: list[str]
     problems: list[RowProblem]
+    by_index: dict[int, str]  # cell index -> heading as written, recognised or not
 
 
-def _find_header(records: list[tuple[int, list[str]]]) -> tuple[int, _Header] | None:
-    """Index into `records` and the parsed heading row, or None if every row is blank."""
-    non_empty = [i for i, (_, cells) in enumerate(records) if any(c.strip() for c in cells)]
-    if not non_empty:
-        return None
-    for i in non_empty[:_HEADER_SEARCH_ROWS]:
-        recognised = {_HEADING_ALIASES.get(_heading_key(c)) for c in records[i][1]} - {None}
+def _find_header(
+    records: Iterator[tuple[int, Row]],
+) -> tuple[_Header, Iterator[tuple[int, Row]]] | None:
+    """The heading row and the records after it, or None if every row is blank."""
+    seen: list[tuple[int, Row]] = []
+    for number, cells in records:
+        if not cells:
+            continue
+        recognised = {_HEADING_ALIASES.get(_heading_key(c)) for c in cells.values()} - {None}
         if len(recognised) >= _MIN_HEADINGS_FOR_HEADER:
-            return i, _parse_header(*records[i])
+            return _parse_header(number, cells), records
+        seen.append((number, cells))
+        if len(seen) == _HEADER_SEARCH_ROWS:
+            break
+    if not seen:
+        return None
     # No plausible heading row: treat the first non-empty row as one so the office is told
     # which columns are missing.
-    return non_empty[0], _parse_header(*records[non_empty[0]])
+    return _parse_header(*seen[0]), itertools.chain(seen[1:], records)
 
 
-def _parse_header(row: int, cells: list[str]) -> _Header:
-    header = _Header(row=row, columns={}, written={}, ignored=[], problems=[])
-    for index, raw in enumerate(cells):
+def _parse_header(row: int, cells: Row) -> _Header:
+    header = _Header(row=row, columns={}, written={}, ignored=[], problems=[], by_index={})
+    for index, raw in sorted(cells.items()):
         written = _clean(raw)
         if not written:
             continue
+        header.by_index[index] = written
         field = _HEADING_ALIASES.get(_heading_key(written))
         if field is None:
             if written not in header.ignored:
@@ -408,20 +536,30 @@ class _RowProblems:
 
 
 def _parse_rows(
-    records: Iterable[tuple[int, list[str]]],
+    records: Iterable[tuple[int, Row]],
     header: _Header,
     groups: _GroupResolver,
+    max_rows: int,
 ) -> tuple[list[DelegateRow], list[RowProblem]]:
     rows: list[DelegateRow] = []
     problems: list[RowProblem] = []
     first_row_of_code: dict[str, int] = {}
     header_ok = not header.problems
     data_rows = 0
+    content_rows = 0
 
     for number, cells in records:
+        if not cells:
+            continue
+        # Every row with content counts towards the limit, so a file of a million rows that
+        # only fill unrecognised columns stops as early as one of a million delegates.
+        content_rows += 1
+        if content_rows > max_rows:
+            problems.append(RowProblem(number, None, TOO_MANY_ROWS, str(max_rows)))
+            break
         values: dict[str, str] = {}
         for field, index in header.columns.items():
-            raw = cells[index] if index < len(cells) else ""
+            raw = cells.get(index, "")
             # Codes keep inner spaces so "DB 001" is reported rather than silently merged.
             nfc = unicodedata.normalize("NFC", raw)
             values[field] = nfc.strip() if field == "code" else _clean(nfc)
@@ -430,9 +568,6 @@ def _parse_rows(
         if not any(value for field, value in values.items() if field != "role"):
             continue
         data_rows += 1
-        if data_rows > MAX_DATA_ROWS:
-            problems.append(RowProblem(None, None, TOO_MANY_ROWS, str(MAX_DATA_ROWS)))
-            break
 
         row_problems: list[RowProblem] = []
         problem = _RowProblems(number, header.written, row_problems).add
@@ -507,37 +642,75 @@ def _parse_rows(
     return rows, problems
 
 
-def parse_delegate_file(path: Path, groups: Sequence[Group]) -> ParsedDelegates:
+def parse_delegate_file(
+    path: Path, groups: Sequence[Group], *, max_rows: int | None = None
+) -> ParsedDelegates:
     """Read and validate a delegate list (.csv or .xlsx); never raises on bad input."""
     if not path.is_file():
         return _file_level(FILE_NOT_FOUND, None)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         return _file_level(UNSUPPORTED_FORMAT, path.suffix or None)
-    reader = _read_csv if suffix == ".csv" else _read_xlsx
     try:
-        # Materialised: delegate lists are small, and header detection needs to look ahead.
-        records = list(reader(path))
-    except _FileProblem as exc:
-        return _file_level(exc.code, exc.value)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return _file_level(FILE_TOO_LARGE, str(MAX_FILE_BYTES // (1024 * 1024)))
     except OSError:
         return _file_level(UNREADABLE_FILE, None)
-
-    found = _find_header(records)
-    if found is None:
-        return _file_level(EMPTY_FILE, None)
-    index, header = found
-    rows, row_problems = _parse_rows(records[index + 1 :], header, _GroupResolver(groups))
+    reader = _read_csv if suffix == ".csv" else _read_xlsx
+    warnings: list[RowProblem] = []
+    source = reader(path)
+    stream = _until_blank_run(source, warnings)
+    header: _Header | None = None
+    rows: list[DelegateRow] = []
+    problems: list[RowProblem] = []
+    try:
+        found = _find_header(stream)
+        if found is None:
+            return _file_level(EMPTY_FILE, None, warnings)
+        header, after = found
+        problems = header.problems
+        rows, row_problems = _parse_rows(
+            after, header, _GroupResolver(groups), max_rows or MAX_DATA_ROWS
+        )
+        problems = problems + row_problems
+    except _FileProblem as exc:
+        # Reading stopped at a limit or a damaged part: what was found so far is reported
+        # with it, and nothing is imported.
+        column = None if exc.column is None else _column_name(exc.column, header)
+        problems = [*problems, RowProblem(exc.row, column, exc.code, _shown(exc.value))]
+        rows = []
+    except OSError:
+        problems = [*problems, RowProblem(None, None, UNREADABLE_FILE, None)]
+        rows = []
+    finally:
+        # Closes the file (and the zip) when reading stopped early.
+        stream.close()
+        source.close()
     return ParsedDelegates(
         rows=rows,
-        problems=header.problems + row_problems,
-        ignored_columns=header.ignored,
+        problems=problems,
+        ignored_columns=[] if header is None else header.ignored,
+        warnings=warnings,
     )
 
 
-def _file_level(code: str, value: str | None) -> ParsedDelegates:
+def _column_name(index: int, header: _Header | None) -> str:
+    """The heading of column `index` as written, or Excel's letter for it (A, B, ...)."""
+    if header is not None and index in header.by_index:
+        return header.by_index[index]
+    return _column_letter(index)
+
+
+def _shown(value: str | None) -> str | None:
+    return None if value is None else _truncate(value)
+
+
+def _file_level(
+    code: str, value: str | None, warnings: list[RowProblem] | None = None
+) -> ParsedDelegates:
     return ParsedDelegates(
         rows=[],
-        problems=[RowProblem(None, None, code, None if value is None else _truncate(value))],
+        problems=[RowProblem(None, None, code, _shown(value))],
         ignored_columns=[],
+        warnings=warnings or [],
     )

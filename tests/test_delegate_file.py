@@ -1,8 +1,11 @@
+import json
 import re
+import subprocess
+import sys
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,10 @@ from openpyxl import Workbook
 from bot.delegate_file import (
     BAD_ROLE,
     CANONICAL_HEADINGS,
+    MAX_BLANK_RUN,
     MAX_CELL_CHARS,
+    MAX_FILE_BYTES,
+    MAX_RAW_CELL_CHARS,
     PROBLEM_CODES,
     ROLE_CONTACT,
     ROLE_DELEGATE,
@@ -19,8 +25,10 @@ from bot.delegate_file import (
     Group,
     ParsedDelegates,
     RowProblem,
+    _read_xlsx,
     parse_delegate_file,
 )
+from bot.documents.xlsx_reader import MAX_PARTS
 from bot.domain.phones import normalize_phone
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "delegates.csv"
@@ -220,10 +228,16 @@ def to_cp1258(text: str) -> bytes:
     return out
 
 
-def test_windows_vietnamese_cp1258_csv_is_not_utf8(tmp_path: Path) -> None:
+def test_windows_vietnamese_cp1258_csv_is_not_utf8_from_its_first_row(tmp_path: Path) -> None:
     path = tmp_path / "delegates.csv"
     path.write_bytes(to_cp1258(HEADER + "\n" + GOOD))
-    assert only_problem(parse(path)) == RowProblem(None, None, "not_utf8", None)
+    assert only_problem(parse(path)) == RowProblem(1, None, "not_utf8", None)
+
+
+def test_csv_not_utf8_further_down_names_the_row_of_the_wrong_byte(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, HEADER, GOOD)
+    path.write_bytes(path.read_bytes() + b"\n" + to_cp1258(GOOD.replace("DB001", "DB002")))
+    assert parse(path).problems == [RowProblem(3, None, "not_utf8", None)]
 
 
 def test_latin1_csv_is_not_utf8(tmp_path: Path) -> None:
@@ -645,13 +659,293 @@ def test_xlsx_with_a_wrong_dimension_record_is_still_read_in_full(tmp_path: Path
     assert [r.code for r in result.rows] == ["DB001"]
 
 
-def test_file_with_more_rows_than_the_limit_is_refused(
+def test_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("bot.delegate_file.MAX_DATA_ROWS", 2)
     lines = [GOOD.replace("DB001", f"DB00{i}") for i in range(1, 4)]
     result = parse(write_csv(tmp_path, HEADER, *lines))
-    assert result.problems == [RowProblem(None, None, "too_many_rows", "2")]
+    assert result.problems == [RowProblem(4, None, "too_many_rows", "2")]
+
+
+# --- limits: reading stops at the first one crossed, and no file costs much memory ------------
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES = (
+    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+    'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+    'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+    'worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
+)
+
+
+def write_raw_xlsx(
+    path: Path, sheet: Iterable[str], strings: Iterable[str] = (), extra_parts: int = 0
+) -> Path:
+    """An .xlsx written part by part, as a hostile generator could: `sheet` is <sheetData>."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", _TYPES)
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{_PACKAGE}"><Relationship Id="rId1" '
+            f'Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}"><sheets>'
+            '<sheet name="Danh sách" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{_PACKAGE}">'
+            f'<Relationship Id="rId1" Type="{_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>",
+        )
+        for name, pieces in (
+            ("xl/sharedStrings.xml", [f'<sst xmlns="{_MAIN}">', *strings, "</sst>"]),
+            (
+                "xl/worksheets/sheet1.xml",
+                [f'<worksheet xmlns="{_MAIN}"><sheetData>', *sheet, "</sheetData></worksheet>"],
+            ),
+        ):
+            with z.open(name, "w", force_zip64=True) as part:
+                for piece in pieces:
+                    part.write(piece.encode())
+        for number in range(extra_parts):
+            z.writestr(f"customXml/item{number}.xml", "")
+    return path
+
+
+def inline_row(number: int, values: Sequence[str]) -> str:
+    cells = "".join(
+        f'<c r="{chr(65 + i)}{number}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(values)
+        if v
+    )
+    return f'<row r="{number}">{cells}</row>'
+
+
+def good_row(number: int) -> str:
+    return inline_row(number, GOOD.replace("DB001", f"DB{number:03d}").split(","))
+
+
+def peak_memory_mb(path: Path) -> tuple[float, list[list[object]]]:
+    """Parse `path` in a fresh interpreter: its peak resident memory (MB) and the problems."""
+    probe = (
+        "import json, re, sys\n"
+        "from pathlib import Path\n"
+        "from bot.delegate_file import parse_delegate_file\n"
+        "result = parse_delegate_file(Path(sys.argv[1]), [])\n"
+        # VmHWM, not getrusage: Linux carries the parent's high-water mark into a child.
+        "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "print(json.dumps([peak / 1024, [[p.row, p.column, p.code] for p in result.problems]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(path)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak, problems = json.loads(done.stdout)
+    return peak, problems
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux)"
+)
+
+
+def test_csv_reading_stops_at_the_first_row_over_the_limit_before_the_rest_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.delegate_file.MAX_DATA_ROWS", 2)
+    lines = [GOOD.replace("DB001", f"DB00{i}") for i in range(1, 4)]
+    path = write_csv(tmp_path, HEADER, *lines)
+    # Past the limit the file is not even valid UTF-8: reading must never get there.
+    path.write_bytes(path.read_bytes() + b"\n" + to_cp1258(GOOD.replace("DB001", "DB009")))
+    result = parse(path)
+    assert result.problems == [RowProblem(4, None, "too_many_rows", "2")]
+
+
+def test_xlsx_reading_stops_at_the_first_row_over_the_limit_before_a_damaged_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.delegate_file.MAX_DATA_ROWS", 2)
+    damaged = '<row r="5"><c r="A5" t="s"><v>999</v></c></row>'  # no such shared string
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2), good_row(3), good_row(4), damaged],
+    )
+    assert parse(path).problems == [RowProblem(4, None, "too_many_rows", "2")]
+
+
+def test_xlsx_far_away_row_is_read_without_the_empty_rows_before_it(tmp_path: Path) -> None:
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2), good_row(1_048_576)],
+    )
+    numbers = [number for number, _ in _read_xlsx(path)]
+    assert numbers == [1, 2, 1_048_576]
+    result = parse(path)
+    assert result.problems == []
+    assert [r.row for r in result.rows] == [2, 1_048_576]
+
+
+def test_csv_reading_stops_after_more_than_1000_blank_rows_and_says_where(
+    tmp_path: Path,
+) -> None:
+    later = GOOD.replace("DB001", "DB002").replace("0912 345 001", "0912 345 002")
+    path = write_csv(tmp_path, HEADER, GOOD, *[",,,,,,"] * (MAX_BLANK_RUN + 1), later)
+    result = parse(path)
+    assert [r.code for r in result.rows] == ["DB001"]
+    assert result.problems == []
+    assert result.warnings == [RowProblem(3, None, "stopped_at_blank_rows", "1000")]
+
+
+def test_csv_blank_rows_up_to_the_limit_do_not_stop_reading(tmp_path: Path) -> None:
+    later = GOOD.replace("DB001", "DB002").replace("0912 345 001", "0912 345 002")
+    path = write_csv(tmp_path, HEADER, GOOD, *[""] * MAX_BLANK_RUN, later)
+    result = parse(path)
+    assert [r.code for r in result.rows] == ["DB001", "DB002"]
+    assert result.warnings == []
+
+
+def test_xlsx_formatted_empty_rows_after_the_table_stop_reading(tmp_path: Path) -> None:
+    blank = [f'<row r="{n}"><c r="A{n}" s="1"/></row>' for n in range(3, 3 + MAX_BLANK_RUN + 1)]
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2), *blank, good_row(5000)],
+    )
+    result = parse(path)
+    assert [r.row for r in result.rows] == [2]
+    assert result.warnings == [RowProblem(3, None, "stopped_at_blank_rows", "1000")]
+
+
+@pytest.mark.parametrize("kind", ["inline", "shared", "csv"])
+def test_cell_longer_than_excel_allows_is_cell_too_large_with_row_and_column(
+    tmp_path: Path, kind: str
+) -> None:
+    huge = "Phó " * (MAX_RAW_CELL_CHARS // 4 + 1)
+    cells = GOOD.split(",")
+    cells[2] = huge
+    if kind == "csv":
+        path = write_csv(tmp_path, HEADER, ",".join(cells))
+    elif kind == "shared":  # built by hand: openpyxl cuts text to 32,767 characters
+        row = inline_row(2, cells[:2]).replace("</row>", '<c r="C2" t="s"><v>0</v></c></row>')
+        head = inline_row(1, HEADER.split(","))
+        path = write_raw_xlsx(tmp_path / "d.xlsx", [head, row], [f"<si><t>{huge}</t></si>"])
+    else:
+        path = write_raw_xlsx(tmp_path / "d.xlsx", [inline_row(1, HEADER.split(",")),
+                                                    inline_row(2, cells)])  # fmt: skip
+    result = parse(path)
+    assert result.problems == [RowProblem(2, "Chức vụ", "cell_too_large", None)]
+    assert result.rows == []
+
+
+def test_cell_too_large_before_the_heading_row_is_named_by_its_column_letter(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path, "Danh sách," + "x" * (MAX_RAW_CELL_CHARS + 1), HEADER, GOOD)
+    assert parse(path).problems == [RowProblem(1, "B", "cell_too_large", None)]
+
+
+def test_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    with path.open("wb") as file:
+        file.write((HEADER + "\n" + GOOD + "\n").encode())
+        file.truncate(MAX_FILE_BYTES + 1)  # sparse: no 20 MB written to the disk
+    assert only_problem(parse(path)) == RowProblem(None, None, "file_too_large", "20")
+
+
+def test_csv_line_of_a_million_characters_is_row_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes((HEADER + "\n" + GOOD + "\n").encode() + b"x," * 600_000)
+    result = parse(path)
+    assert result.problems == [RowProblem(3, None, "row_too_large", None)]
+
+
+@needs_proc
+@pytest.mark.parametrize("where", ["sheet", "shared strings"])
+def test_xlsx_zip_bomb_is_refused_before_it_is_inflated(tmp_path: Path, where: str) -> None:
+    bomb = ("Nguyễn " * 1_000_000 for _ in range(15))  # ~120 MB of text, ~150 KB zipped
+    if where == "sheet":
+        sheet = [
+            inline_row(1, HEADER.split(",")),
+            '<row r="2"><c r="B2" t="inlineStr"><is><t>',
+            *bomb,
+            "</t></is></c></row>",
+        ]
+        path = write_raw_xlsx(tmp_path / "bomb.xlsx", sheet)
+    else:
+        sheet = [inline_row(1, HEADER.split(",")), '<row r="2"><c r="B2" t="s"><v>0</v></c></row>']
+        path = write_raw_xlsx(tmp_path / "bomb.xlsx", sheet, ["<si><t>", *bomb, "</t></si>"])
+    assert path.stat().st_size < 1024 * 1024
+    peak, problems = peak_memory_mb(path)
+    assert problems == [[None, None, "unpacked_too_large"]]
+    assert peak < 100
+
+
+def test_xlsx_part_with_more_elements_than_the_budget_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.documents.xlsx_reader.MAX_ELEMENTS", 1000)
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2)],
+        ["<si><t>a</t></si>"] * 600,
+    )
+    assert only_problem(parse(path)) == RowProblem(None, None, "unpacked_too_large", "16")
+
+
+def test_xlsx_zip_listing_more_parts_than_a_workbook_has_is_unreadable(tmp_path: Path) -> None:
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2)],
+        extra_parts=MAX_PARTS + 1,
+    )
+    assert only_problem(parse(path)) == RowProblem(None, None, "unreadable_file", None)
+
+
+def test_xlsx_part_declaring_entities_is_unreadable(tmp_path: Path) -> None:
+    laughs = '<!DOCTYPE sst [<!ENTITY a "ha">]>'
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), '<row r="2"><c r="B2" t="s"><v>0</v></c></row>'],
+    )
+    data = {}
+    with zipfile.ZipFile(path) as z:
+        data = {item.filename: z.read(item) for item in z.infolist()}
+    data["xl/sharedStrings.xml"] = (
+        laughs + f'<sst xmlns="{_MAIN}"><si><t>&a;</t></si></sst>'
+    ).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, content in data.items():
+            z.writestr(name, content)
+    assert only_problem(parse(path)) == RowProblem(None, None, "unreadable_file", None)
+
+
+def test_xlsx_tag_that_never_ends_is_unreadable_without_buffering_it(tmp_path: Path) -> None:
+    endless = f'<row r="2"><c r="A2" t="inlineStr" x="{"y" * 2_000_000}"/></row>'
+    path = write_raw_xlsx(tmp_path / "d.xlsx", [inline_row(1, HEADER.split(",")), endless])
+    result = parse(path)
+    assert result.problems == [RowProblem(2, None, "unreadable_file", None)]
+
+
+@needs_proc
+def test_csv_of_one_enormous_line_stays_small_in_memory(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes((HEADER + "\nDB001,").encode() + b"A" * (MAX_FILE_BYTES - 100))
+    peak, problems = peak_memory_mb(path)
+    assert problems == [[2, None, "row_too_large"]]
+    assert peak < 100
 
 
 # --- roles: delegates and task contacts ---------------------------------------------------------
