@@ -288,10 +288,15 @@ def _sparse(cells: Iterable[str]) -> Row:
 
 
 class _RecordLines:
-    """The lines of a CSV for csv.reader, refusing a record longer than a row can be."""
+    """The lines of a CSV for csv.reader, refusing a record longer than a row can be.
+
+    The current record's text is kept (at most _MAX_RECORD_SIZE of it), so a cell too large
+    for csv.reader's own field limit can still be named by its column.
+    """
 
     def __init__(self, next_line: Callable[[], str]) -> None:
         self._next_line = next_line
+        self._lines: list[str] = []
         self._size = 0
 
     def __iter__(self) -> _RecordLines:
@@ -301,13 +306,43 @@ class _RecordLines:
         line = self._next_line()
         if not line:
             raise StopIteration
+        self._lines.append(line)
         self._size += len(line)
         if self._size > _MAX_RECORD_SIZE:
             raise _FileProblem(ROW_TOO_LARGE)
         return line
 
     def record_done(self) -> None:
-        self._size = 0
+        self._lines, self._size = [], 0
+
+    def oversized_column(self, delimiter: str) -> int | None:
+        """The column of the first cell longer than MAX_RAW_CELL_CHARS in the current record."""
+        text = "".join(self._lines)
+        for column, (start, end) in enumerate(_field_spans(text, delimiter)):
+            if end - start > MAX_RAW_CELL_CHARS:
+                return column
+        return None
+
+
+def _field_spans(text: str, delimiter: str) -> Iterator[tuple[int, int]]:
+    """Where each field of one CSV record (perhaps cut short) starts and ends, quotes aside."""
+    position, length = 0, len(text)
+    while True:
+        if text.startswith('"', position):
+            start, search = position + 1, position + 1
+            # A doubled quote is a quote inside the field; a single one closes it.
+            while (quote := text.find('"', search)) >= 0 and text.startswith('""', quote):
+                search = quote + 2
+            end = length if quote < 0 else quote
+            stop = text.find(delimiter, end)
+        else:
+            start = position
+            stop = text.find(delimiter, position)
+            end = length if stop < 0 else stop
+        yield start, end
+        if stop < 0:
+            return
+        position = stop + 1
 
 
 def _csv_lines(file: BinaryIO, encoding: str) -> Callable[[], str]:
@@ -327,7 +362,9 @@ def _csv_lines(file: BinaryIO, encoding: str) -> Callable[[], str]:
         if first:
             raw, first = raw.removeprefix(codecs.BOM_UTF8), False
         if len(raw) > _MAX_RECORD_SIZE:
-            return "x" * len(raw)  # cut inside a character, perhaps: only its length matters
+            # Past the limit anyway; only its length and its delimiters matter now, and the
+            # cut may fall inside a character.
+            return raw.decode("utf-8", "replace")
         return raw.decode("utf-8")
 
     return utf8_line
@@ -365,11 +402,23 @@ def _read_csv(path: Path) -> Generator[tuple[int, Row], None, None]:
                 yield number, _sparse(record)
         except _FileProblem as exc:
             exc.row = exc.row or number + 1
+            if exc.code == ROW_TOO_LARGE:
+                _name_oversized_cell(exc, lines, delimiter)
             raise
         except UnicodeDecodeError:
             raise _FileProblem(NOT_UTF8, row=number + 1) from None
         except csv.Error:
-            raise _FileProblem(UNREADABLE_FILE, row=number + 1) from None
+            # csv.reader refuses a field over its own limit (128 KiB) as a generic error.
+            problem = _FileProblem(UNREADABLE_FILE, row=number + 1)
+            _name_oversized_cell(problem, lines, delimiter)
+            raise problem from None
+
+
+def _name_oversized_cell(problem: _FileProblem, lines: _RecordLines, delimiter: str) -> None:
+    """Make `problem` a cell too large, with its column, if the record holds one."""
+    column = lines.oversized_column(delimiter)
+    if column is not None:
+        problem.code, problem.column = CELL_TOO_LARGE, column
 
 
 def _detect_delimiter(text: str) -> str:

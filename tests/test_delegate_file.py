@@ -939,12 +939,42 @@ def test_xlsx_tag_that_never_ends_is_unreadable_without_buffering_it(tmp_path: P
     assert result.problems == [RowProblem(2, None, "unreadable_file", None)]
 
 
+@pytest.mark.parametrize("quoted", [True, False])
+def test_csv_cell_over_the_csv_modules_own_limit_is_cell_too_large_with_row_and_column(
+    tmp_path: Path, quoted: bool
+) -> None:
+    # Python's csv refuses a field over 128 KiB with a bare csv.Error.
+    address = "số 5, ngõ 12, phố Huế; " * 10_000 if quoted else "x" * 200_000
+    cells = GOOD.split(",")
+    cells[3] = f'"{address}"' if quoted else address
+    path = write_csv(tmp_path, HEADER, GOOD.replace("DB001", "DB000"), ",".join(cells))
+    result = parse(path)
+    assert result.problems == [RowProblem(3, "Đơn vị", "cell_too_large", None)]
+    assert result.rows == []
+
+
+def test_csv_quoted_cell_over_the_limit_across_lines_is_named_by_its_column(
+    tmp_path: Path,
+) -> None:
+    cells = GOOD.split(",")
+    cells[2] = '"' + "Phó Chủ tịch\n" * 12_000 + '"'
+    result = parse(write_csv(tmp_path, HEADER, ",".join(cells)))
+    assert result.problems == [RowProblem(2, "Chức vụ", "cell_too_large", None)]
+
+
+def test_csv_record_over_a_million_characters_names_its_huge_cell(tmp_path: Path) -> None:
+    cells = GOOD.split(",")
+    cells[1] = "A" * 1_100_000
+    result = parse(write_csv(tmp_path, HEADER, ",".join(cells)))
+    assert result.problems == [RowProblem(2, "Họ và tên", "cell_too_large", None)]
+
+
 @needs_proc
 def test_csv_of_one_enormous_line_stays_small_in_memory(tmp_path: Path) -> None:
     path = tmp_path / "delegates.csv"
     path.write_bytes((HEADER + "\nDB001,").encode() + b"A" * (MAX_FILE_BYTES - 100))
     peak, problems = peak_memory_mb(path)
-    assert problems == [[2, None, "row_too_large"]]
+    assert problems == [[2, "Họ và tên", "cell_too_large"]]
     assert peak < 100
 
 
