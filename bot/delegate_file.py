@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from bot.documents import xlsx_reader
+from bot.domain.invisible import BIDI_CONTROLS, invisible_in, shown, strip_invisible
 from bot.domain.phones import normalize_phone
 
 # --- problem codes (file-level ones have row=None) -----------------------------------------
@@ -48,6 +49,8 @@ FILE_TOO_LARGE: Final = "file_too_large"
 UNPACKED_TOO_LARGE: Final = "unpacked_too_large"
 CELL_TOO_LARGE: Final = "cell_too_large"
 ROW_TOO_LARGE: Final = "row_too_large"
+INVISIBLE_IN_CODE: Final = "invisible_in_code"
+BIDI_CONTROL: Final = "bidi_control"
 
 PROBLEM_CODES: Final = (
     FILE_NOT_FOUND,
@@ -71,12 +74,15 @@ PROBLEM_CODES: Final = (
     UNPACKED_TOO_LARGE,
     CELL_TOO_LARGE,
     ROW_TOO_LARGE,
+    INVISIBLE_IN_CODE,
+    BIDI_CONTROL,
 )
 
 # --- warnings: the import goes ahead, the office is told --------------------------------------
 STOPPED_AT_BLANK_ROWS: Final = "stopped_at_blank_rows"
+INVISIBLE_REMOVED: Final = "invisible_removed"
 
-WARNING_CODES: Final = (STOPPED_AT_BLANK_ROWS,)
+WARNING_CODES: Final = (STOPPED_AT_BLANK_ROWS, INVISIBLE_REMOVED)
 
 # --- roles -------------------------------------------------------------------------------------
 # A contact is the focal point of a preparation task (office staff, a department's contact);
@@ -242,8 +248,11 @@ class _FileProblem(Exception):
 
 
 def _clean(value: str) -> str:
-    """NFC, trimmed, internal whitespace runs collapsed to one space."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    """Invisible characters dropped, NFC, trimmed, whitespace runs collapsed to one space."""
+    # Dropped before NFC: a zero-width joiner between a letter and its accent would
+    # otherwise keep them from composing.
+    text = unicodedata.normalize("NFC", strip_invisible(value))
+    return _WHITESPACE.sub(" ", text).strip()
 
 
 def _heading_key(heading: str) -> str:
@@ -580,8 +589,10 @@ class _RowProblems:
     into: list[RowProblem]
 
     def add(self, field: str, code: str, value: str | None) -> None:
-        shown = None if value is None else _truncate(value)
-        self.into.append(RowProblem(self.row, self.written[field], code, shown))
+        # Shown with its invisible characters spelled out: printed raw, they would hide
+        # the problem, or (an escape sequence) act on the office's terminal.
+        value = None if value is None else _truncate(shown(value))
+        self.into.append(RowProblem(self.row, self.written[field], code, value))
 
 
 def _parse_rows(
@@ -589,6 +600,7 @@ def _parse_rows(
     header: _Header,
     groups: _GroupResolver,
     max_rows: int,
+    warnings: list[RowProblem],
 ) -> tuple[list[DelegateRow], list[RowProblem]]:
     rows: list[DelegateRow] = []
     problems: list[RowProblem] = []
@@ -607,35 +619,53 @@ def _parse_rows(
             problems.append(RowProblem(number, None, TOO_MANY_ROWS, str(max_rows)))
             break
         values: dict[str, str] = {}
+        refused: dict[str, str] = {}  # field -> the cell, hiding what cannot be stripped
+        removed: dict[str, list[str]] = {}  # field -> the invisible characters stripped
         for field, index in header.columns.items():
             raw = cells.get(index, "")
+            hidden = invisible_in(raw)
+            # A code must be what it looks like: with a zero-width space, "DB001" becomes a
+            # second code that looks like the first. A bidi control shows a name in another
+            # order than it is stored, and stripping it would store a name the office never
+            # saw. Both are refused; any other invisible character only hides, and goes.
+            if hidden and (field == "code" or not BIDI_CONTROLS.isdisjoint(raw)):
+                refused[field] = unicodedata.normalize("NFC", raw).strip()
+            elif hidden:
+                removed[field] = hidden
             # Codes keep inner spaces so "DB 001" is reported rather than silently merged.
-            nfc = unicodedata.normalize("NFC", raw)
-            values[field] = nfc.strip() if field == "code" else _clean(nfc)
+            text = unicodedata.normalize("NFC", strip_invisible(raw))
+            values[field] = text.strip() if field == "code" else _clean(text)
         # Blank in every recognised column: skipped. This also skips template rows where only
         # the serial-number column (STT) or the role (a dropdown's default) was pre-filled.
         if not any(value for field, value in values.items() if field != "role"):
             continue
         data_rows += 1
+        for field, characters in removed.items():
+            warnings.append(
+                RowProblem(number, header.written[field], INVISIBLE_REMOVED, ", ".join(characters))
+            )
 
         row_problems: list[RowProblem] = []
         problem = _RowProblems(number, header.written, row_problems).add
-        too_long: set[str] = set()
+        reported: set[str] = set()  # fields with a problem that makes further checks moot
+        for field, raw in refused.items():
+            problem(field, INVISIBLE_IN_CODE if field == "code" else BIDI_CONTROL, raw)
+            reported.add(field)
         for field, value in values.items():
-            if len(value) > MAX_CELL_CHARS:
+            if len(value) > MAX_CELL_CHARS and field not in reported:
                 problem(field, TOO_LONG, value)
-                too_long.add(field)
+                reported.add(field)
         role_value = values.get("role", "")
-        role = None if "role" in too_long else _parse_role(role_value)
+        role = None if "role" in reported else _parse_role(role_value)
         for field in REQUIRED_FIELDS:
             # An unreadable role gets its own problem; guessing it to demand or waive the
             # group would only add a second, possibly wrong, complaint about the same row.
             exempt = role != ROLE_DELEGATE and field in _OPTIONAL_FOR_CONTACTS
-            if field in values and not values[field] and not exempt:
+            if field in values and not values[field] and not exempt and field not in reported:
                 problem(field, MISSING_VALUE, None)
 
         code = values.get("code", "")
-        if code and "code" not in too_long:
+        if code and "code" not in reported:
             if len(code) > MAX_CODE_CHARS or _WHITESPACE.search(code):
                 problem("code", BAD_CODE, code)
             else:
@@ -646,7 +676,7 @@ def _parse_rows(
 
         group_key: str | None = None
         group_value = values.get("group", "")
-        if group_value and "group" not in too_long:
+        if group_value and "group" not in reported:
             group_key = groups.resolve(group_value)
             if group_key is None:
                 problem("group", UNKNOWN_GROUP, group_value)
@@ -655,19 +685,19 @@ def _parse_rows(
 
         phone: str | None = None
         phone_value = values.get("phone", "")
-        if phone_value and "phone" not in too_long:
+        if phone_value and "phone" not in reported:
             phone = normalize_phone(phone_value)
             if phone is None:
                 problem("phone", BAD_PHONE, phone_value)
 
         rank: int | None = None
         rank_value = values.get("rank", "")
-        if rank_value and "rank" not in too_long:
+        if rank_value and "rank" not in reported:
             rank = _parse_rank(rank_value)
             if rank is None:
                 problem("rank", BAD_RANK, rank_value)
 
-        if role is None and "role" not in too_long:
+        if role is None and "role" not in reported:
             problem("role", BAD_ROLE, role_value)
 
         problems.extend(row_problems)
@@ -719,7 +749,7 @@ def parse_delegate_file(
         header, after = found
         problems = header.problems
         rows, row_problems = _parse_rows(
-            after, header, _GroupResolver(groups), max_rows or MAX_DATA_ROWS
+            after, header, _GroupResolver(groups), max_rows or MAX_DATA_ROWS, warnings
         )
         problems = problems + row_problems
     except _FileProblem as exc:
@@ -751,7 +781,7 @@ def _column_name(index: int, header: _Header | None) -> str:
 
 
 def _shown(value: str | None) -> str | None:
-    return None if value is None else _truncate(value)
+    return None if value is None else _truncate(shown(value))
 
 
 def _file_level(

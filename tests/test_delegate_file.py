@@ -668,6 +668,97 @@ def test_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over(
     assert result.problems == [RowProblem(4, None, "too_many_rows", "2")]
 
 
+# --- invisible and control characters --------------------------------------------------------
+
+
+def test_code_followed_by_a_zero_width_space_is_refused_not_a_second_code(tmp_path: Path) -> None:
+    twin = GOOD.replace("DB001", "DB001\u200b").replace("Nguyễn Thị Lan", "Trần Thị Mai")
+    result = parse(write_csv(tmp_path, HEADER, GOOD, twin.replace("0912 345 001", "")))
+    assert [r.code for r in result.rows] == ["DB001"]
+    assert result.problems == [RowProblem(3, "Mã", "invisible_in_code", "DB001<U+200B>")]
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("\ufeffDB001", "<U+FEFF>DB001"),
+        ("DB\u200d001", "DB<U+200D>001"),
+        ("DB001\x00", "DB001<U+0000>"),
+        ("DB\x1b[2J001", "DB<U+001B>[2J001"),
+        ("DB\u202e100", "DB<U+202E>100"),
+        ("DB\u3164001", "DB<U+3164>001"),
+    ],
+)
+def test_code_with_an_invisible_or_control_character_is_refused_and_shown(
+    tmp_path: Path, written: str, shown: str
+) -> None:
+    result = parse(write_csv(tmp_path, HEADER, GOOD.replace("DB001", written)))
+    assert result.problems == [RowProblem(2, "Mã", "invisible_in_code", shown)]
+    assert result.rows == []
+
+
+def test_hidden_characters_are_stripped_from_text_with_a_warning_naming_them(
+    tmp_path: Path,
+) -> None:
+    cells = GOOD.split(",")
+    cells[1] = "Nguyễn\u200b Thị\x00 Lan\x1b"
+    cells[2] = "Chủ tịch\ufeff"
+    cells[3] = "\u2060Hội LHPN quận Ba Đình"
+    result = parse(write_csv(tmp_path, HEADER, ",".join(cells)))
+    assert result.problems == []
+    row = result.rows[0]
+    assert (row.full_name, row.position, row.organization) == (
+        "Nguyễn Thị Lan",
+        "Chủ tịch",
+        "Hội LHPN quận Ba Đình",
+    )
+    assert result.warnings == [
+        RowProblem(2, "Họ và tên", "invisible_removed", "U+200B, U+0000, U+001B"),
+        RowProblem(2, "Chức vụ", "invisible_removed", "U+FEFF"),
+        RowProblem(2, "Đơn vị", "invisible_removed", "U+2060"),
+    ]
+
+
+def test_xlsx_escaped_control_characters_are_stripped_too(tmp_path: Path) -> None:
+    cells = GOOD.split(",")
+    cells[1] = "Nguyễn Thị Lan_x001B_"  # how Excel writes a character XML cannot hold
+    path = write_raw_xlsx(tmp_path / "d.xlsx", [inline_row(1, HEADER.split(",")),
+                                                inline_row(2, cells)])  # fmt: skip
+    result = parse(path)
+    assert result.rows[0].full_name == "Nguyễn Thị Lan"
+    assert result.warnings == [RowProblem(2, "Họ và tên", "invisible_removed", "U+001B")]
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202b", "\u2067", "\u2066"])
+def test_bidi_control_in_a_name_is_refused_with_row_and_column(
+    tmp_path: Path, control: str
+) -> None:
+    line = GOOD.replace("Nguyễn Thị Lan", f"{control}naL ihT nễyugN\u202c")
+    result = parse(write_csv(tmp_path, HEADER, line))
+    code = f"U+{ord(control):04X}"
+    assert result.problems == [
+        RowProblem(2, "Họ và tên", "bidi_control", f"<{code}>naL ihT nễyugN<U+202C>")
+    ]
+    assert result.rows == []
+
+
+def test_a_joiner_between_a_letter_and_its_accents_does_not_keep_them_apart(
+    tmp_path: Path,
+) -> None:
+    nfd = unicodedata.normalize("NFD", "Nguyễn Thị Lan")
+    name = nfd.replace("e\u0302", "e\u200d\u0302")
+    result = parse(write_csv(tmp_path, HEADER, GOOD.replace("Nguyễn Thị Lan", name)))
+    assert result.rows[0].full_name == "Nguyễn Thị Lan"
+    assert unicodedata.is_normalized("NFC", result.rows[0].full_name)
+
+
+def test_headings_with_hidden_characters_are_recognised(tmp_path: Path) -> None:
+    header = "\ufeffMã,Họ và tên\u200b,Chức vụ,Đơn vị\u00ad,Nhóm,Điện thoại,Thứ tự"
+    result = parse(write_xlsx(tmp_path, [header.split(","), GOOD.split(",")]))
+    assert result.problems == []
+    assert result.ignored_columns == []
+
+
 # --- limits: reading stops at the first one crossed, and no file costs much memory ------------
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
