@@ -115,6 +115,7 @@ _MAX_VALUE_CHARS = 60
 # real heading row, so we look for the heading within the first few non-empty rows.
 _HEADER_SEARCH_ROWS = 10
 _MIN_HEADINGS_FOR_HEADER = 2
+_SERIAL = "serial"  # the serial-number column: recognised, never read
 
 # Field -> the heading we print when the column is missing (the office works in Vietnamese).
 CANONICAL_HEADINGS: Final[dict[str, str]] = {
@@ -132,31 +133,62 @@ REQUIRED_FIELDS: Final = ("code", "full_name", "position", "organization", "grou
 # Fields a contact may leave empty: they are not seated, so they need no invitee group.
 _OPTIONAL_FOR_CONTACTS: Final = frozenset({"group"})
 
-# Keys are normalised with _heading_key. Unaccented Vietnamese variants are accepted because
-# many people type without a Vietnamese keyboard. "STT" (số thứ tự) is deliberately absent:
-# in Vietnamese spreadsheets it is a serial-number column, not the protocol rank.
-_HEADING_ALIASES: Final[dict[str, str]] = {
-    alias: field
-    for field, aliases in {
-        "code": ("code", "ma", "mã", "mã đại biểu", "ma dai bieu"),
-        "full_name": ("full name", "name", "họ và tên", "họ tên", "ho va ten", "ho ten"),
-        "position": ("position", "chức vụ", "chuc vu"),
-        "organization": ("organization", "organisation", "unit", "đơn vị", "don vi"),
-        "group": ("group", "nhóm", "nhom"),
-        "phone": (
-            "phone",
-            "điện thoại",
-            "số điện thoại",
-            "sđt",
-            "dien thoai",
-            "so dien thoai",
-            "sdt",
-        ),
-        "rank": ("rank", "thứ tự", "thu tu"),
-        "role": ("role", "vai trò", "vai tro", "loại", "loai"),
-    }.items()
-    for alias in aliases
+# The headings Vietnamese offices really write, matched through _heading_key: case, diacritics,
+# spacing and the punctuation between words ("Cơ quan, đơn vị", "Chức vụ/Chức danh") do not
+# matter, so "HỌ VÀ TÊN", "ho ten" and "Họ  tên" are one heading. "STT" (số thứ tự) is the
+# serial-number column, known but unused: it is not the protocol rank.
+_HEADING_SPELLINGS: Final[dict[str, tuple[str, ...]]] = {
+    "code": ("code", "mã", "mã số", "mã đại biểu", "mã ĐB", "mã số đại biểu"),
+    "full_name": (
+        "full name",
+        "name",
+        "họ và tên",
+        "họ tên",
+        "họ và tên đại biểu",
+        "họ tên đại biểu",
+        "tên đại biểu",
+    ),
+    "position": ("position", "title", "chức vụ", "chức danh", "chức vụ, chức danh"),
+    "organization": (
+        "organization",
+        "organisation",
+        "unit",
+        "đơn vị",
+        "cơ quan",
+        "cơ quan, đơn vị",
+        "đơn vị, cơ quan",
+        "đơn vị công tác",
+        "cơ quan công tác",
+        "cơ quan, đơn vị công tác",
+        "nơi công tác",
+    ),
+    "group": (
+        "group",
+        "nhóm",
+        "nhóm đại biểu",
+        "thành phần",
+        "thành phần đại biểu",
+        "đối tượng",
+    ),
+    "phone": (
+        "phone",
+        "mobile",
+        "điện thoại",
+        "số điện thoại",
+        "điện thoại di động",
+        "điện thoại liên hệ",
+        "di động",
+        "số di động",
+        "ĐTDĐ",
+        "SĐT",
+        "số ĐT",
+        "ĐT",
+    ),
+    "rank": ("rank", "thứ tự", "thứ tự ưu tiên"),
+    "role": ("role", "vai trò", "loại"),
+    _SERIAL: ("STT", "TT", "số TT", "số thứ tự", "no"),
 }
+
 
 # Matched through _skeleton, so each unaccented spelling is already covered by its accented
 # one; both are listed as the spellings the office is told it may use.
@@ -256,9 +288,11 @@ def _clean(value: str) -> str:
 
 
 def _heading_key(heading: str) -> str:
+    """A heading reduced to what tells it apart: no case, diacritics or punctuation."""
+    key = _skeleton(heading).replace("_", " ")
     # Trailing "*" / ":" are how templates mark required fields ("Họ và tên (*)", "Mã:").
-    key = _clean(heading).casefold().replace("_", " ")
     key = re.sub(r"\s*(\(\*\)|\*|:)\s*$", "", key)
+    key = re.sub(r"[,;/&.\-–]+", " ", key)
     return _WHITESPACE.sub(" ", key).strip()
 
 
@@ -269,6 +303,13 @@ def _skeleton(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", _clean(text).casefold())
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.replace("đ", "d")
+
+
+_HEADING_ALIASES: Final[dict[str, str]] = {
+    _heading_key(spelling): field
+    for field, spellings in _HEADING_SPELLINGS.items()
+    for spelling in spellings
+}
 
 
 def _truncate(value: str) -> str:
@@ -512,6 +553,25 @@ def _find_header(
     return _parse_header(*seen[0]), itertools.chain(seen[1:], records)
 
 
+# "(1)", "1", "[1]", "1." or "(A)": the numbering row offices put under the headings.
+_COLUMN_NUMBER = re.compile(r"[(\[]?\s*(\d{1,3}|[A-Za-z])\s*[)\]]?\.?")
+
+
+def _without_numbering_row(
+    records: Iterator[tuple[int, Row]],
+) -> Iterator[tuple[int, Row]]:
+    """`records` without a row of column numbers ("(1) (2) … (7)") right under the headings."""
+    for number, cells in records:
+        numbering = len(cells) >= 2 and all(
+            _COLUMN_NUMBER.fullmatch(c.strip()) for c in cells.values()
+        )
+        if not numbering:
+            yield number, cells
+        if cells:
+            break
+    yield from records
+
+
 def _parse_header(row: int, cells: Row) -> _Header:
     header = _Header(row=row, columns={}, written={}, ignored=[], problems=[], by_index={})
     for index, raw in sorted(cells.items()):
@@ -520,6 +580,8 @@ def _parse_header(row: int, cells: Row) -> _Header:
             continue
         header.by_index[index] = written
         field = _HEADING_ALIASES.get(_heading_key(written))
+        if field == _SERIAL:
+            continue
         if field is None:
             if written not in header.ignored:
                 header.ignored.append(written)
@@ -749,7 +811,11 @@ def parse_delegate_file(
         header, after = found
         problems = header.problems
         rows, row_problems = _parse_rows(
-            after, header, _GroupResolver(groups), max_rows or MAX_DATA_ROWS, warnings
+            _without_numbering_row(after),
+            header,
+            _GroupResolver(groups),
+            max_rows or MAX_DATA_ROWS,
+            warnings,
         )
         problems = problems + row_problems
     except _FileProblem as exc:

@@ -491,7 +491,9 @@ def test_utf16_csv_from_excel_unicode_text_export(tmp_path: Path) -> None:
     assert parse(path).problems == []
 
 
-def test_english_headings_and_stt_serial_column_is_ignored_not_rank(tmp_path: Path) -> None:
+def test_english_headings_and_stt_serial_column_is_known_not_rank_nor_an_ignored_column(
+    tmp_path: Path,
+) -> None:
     path = write_csv(
         tmp_path,
         "STT,Code,Full name,Position,Organisation,Group,Phone,Rank,Notes",
@@ -499,7 +501,7 @@ def test_english_headings_and_stt_serial_column_is_ignored_not_rank(tmp_path: Pa
     )
     result = parse(path)
     assert result.problems == []
-    assert result.ignored_columns == ["STT", "Notes"]
+    assert result.ignored_columns == ["Notes"]
     assert result.rows == [
         DelegateRow(
             row=2,
@@ -529,6 +531,79 @@ def test_heading_synonyms_are_recognised(tmp_path: Path, header: str) -> None:
     assert result.ignored_columns == []
     assert result.rows[0].phone == "+84912345001"
     assert result.rows[0].rank == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "STT,Mã đại biểu,Họ và tên,Chức danh,Cơ quan,Thành phần,Di động,Thứ tự",
+        'TT,Mã số,Họ tên đại biểu,Chức vụ/Chức danh,"Cơ quan, đơn vị",Nhóm đại biểu,SĐT,Thứ tự',
+        "Số TT,Mã ĐB,HỌ VÀ TÊN,CHỨC VỤ,ĐƠN VỊ CÔNG TÁC,ĐỐI TƯỢNG,Số điện thoại,THỨ TỰ",
+        "stt,ma,ho ten,chuc danh,co quan,thanh phan,dien thoai,thu tu",
+        "Số thứ tự, Mã (*) ,  Họ   và  tên ,Chức vụ:,Nơi công tác,Thành phần đại biểu,ĐTDĐ,Thứ tự",
+        "STT,Mã,Họ và tên,Chức vụ - chức danh,Đơn vị; cơ quan,Nhóm,Điện thoại di động,Thứ tự",
+    ],
+)
+def test_headings_offices_really_write_are_recognised(tmp_path: Path, header: str) -> None:
+    result = parse(write_csv(tmp_path, header, "1," + GOOD))
+    assert result.problems == []
+    assert result.ignored_columns == []
+    assert result.rows[0] == DelegateRow(
+        row=2,
+        code="DB001",
+        full_name="Nguyễn Thị Lan",
+        position="Chủ tịch",
+        organization="Hội LHPN quận Ba Đình",
+        group_key="chu_tich_cap_huyen",
+        phone="+84912345001",
+        rank=1,
+    )
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        "(1),(2),(3),(4),(5),(6),(7),(8)",
+        "1,2,3,4,5,6,7,8",
+        "[1],[2],[3],[4],[5],[6],[7],[8]",
+        "(A),(B),(1),(2),(3),(4),(5),(6)",
+    ],
+)
+def test_row_of_column_numbers_under_the_headings_is_not_a_delegate(
+    tmp_path: Path, numbers: str
+) -> None:
+    path = write_csv(tmp_path, "STT," + HEADER, numbers, "1," + GOOD)
+    result = parse(path)
+    assert result.problems == []
+    assert [r.row for r in result.rows] == [3]
+
+
+def test_xlsx_of_an_office_title_blank_rows_headings_and_numbering(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["HỘI LHPN THÀNH PHỐ HÀ NỘI", None, None, "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM"],
+            [],
+            [None, "DANH SÁCH ĐẠI BIỂU DỰ HỘI NGHỊ SƠ KẾT GIỮA NHIỆM KỲ"],
+            [],
+            ["STT", "Họ và tên", "Chức danh", "Cơ quan", "Thành phần", "Điện thoại", "Mã"],
+            ["(1)", "(2)", "(3)", "(4)", "(5)", "(6)", "(7)"],
+            [1, "Nguyễn Thị Lan", "Chủ tịch", "Hội LHPN quận Ba Đình", "chu_tich_cap_huyen",
+             "0912345001", "DB001"],
+        ],
+    )  # fmt: skip
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.row, r.code, r.position, r.organization) for r in result.rows] == [
+        (7, "DB001", "Chủ tịch", "Hội LHPN quận Ba Đình")
+    ]
+
+
+def test_only_the_row_right_under_the_headings_can_be_a_numbering_row(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, HEADER, GOOD, "1,2,3,4,5,6,7")
+    result = parse(path)
+    assert [r.row for r in result.rows] == [2]
+    assert RowProblem(3, "Nhóm", "unknown_group", "5") in result.problems
 
 
 def test_values_are_nfc_normalised_and_whitespace_collapsed(tmp_path: Path) -> None:
