@@ -479,7 +479,9 @@ def _problem_line(catalog: Catalog, section: str, problem: RowProblem) -> str:
     return catalog.plain(
         "cli.problem_line",
         where=_where(catalog, problem.row, problem.column),
-        message=catalog.plain(f"{section}.{problem.code}", value=problem.value or ""),
+        message=catalog.plain(
+            f"{section}.{problem.code}", value=problem.value or "", detail=problem.detail or ""
+        ),
     )
 
 

@@ -25,7 +25,7 @@ from typing import BinaryIO, Final
 
 from bot.documents import xlsx_reader
 from bot.domain.invisible import BIDI_CONTROLS, invisible_in, shown, strip_invisible
-from bot.domain.phones import normalize_phone
+from bot.domain.phones import first_phone, normalize_phone
 
 # --- problem codes (file-level ones have row=None) -----------------------------------------
 FILE_NOT_FOUND: Final = "file_not_found"
@@ -81,8 +81,9 @@ PROBLEM_CODES: Final = (
 # --- warnings: the import goes ahead, the office is told --------------------------------------
 STOPPED_AT_BLANK_ROWS: Final = "stopped_at_blank_rows"
 INVISIBLE_REMOVED: Final = "invisible_removed"
+PHONE_FIRST_KEPT: Final = "phone_first_kept"
 
-WARNING_CODES: Final = (STOPPED_AT_BLANK_ROWS, INVISIBLE_REMOVED)
+WARNING_CODES: Final = (STOPPED_AT_BLANK_ROWS, INVISIBLE_REMOVED, PHONE_FIRST_KEPT)
 
 # --- roles -------------------------------------------------------------------------------------
 # A contact is the focal point of a preparation task (office staff, a department's contact);
@@ -245,6 +246,8 @@ class RowProblem:
     column: str | None
     code: str
     value: str | None
+    # A second parameter for the few messages that need one (the number kept of a cell).
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -749,7 +752,15 @@ def _parse_rows(
         phone_value = values.get("phone", "")
         if phone_value and "phone" not in reported:
             phone = normalize_phone(phone_value)
-            if phone is None:
+            # A note ("(Zalo)") or a second number in the cell should not hold up the whole
+            # list: the first plausible number is kept, and the office is told which.
+            found = None if phone is not None else first_phone(phone_value)
+            if found is not None:
+                phone, kept = found
+                written = header.written["phone"]
+                shown_value = _truncate(shown(phone_value))
+                warnings.append(RowProblem(number, written, PHONE_FIRST_KEPT, shown_value, kept))
+            elif phone is None:
                 problem("phone", BAD_PHONE, phone_value)
 
         rank: int | None = None

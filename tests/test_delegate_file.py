@@ -371,6 +371,41 @@ def test_implausible_phone_is_bad_phone(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("cell", "e164", "kept"),
+    [
+        ("0912.345.679 (Zalo)", "+84912345679", "0912.345.679"),
+        ("0912345678 - 02438251234", "+84912345678", "0912345678"),
+        ("0912345678/0987654321", "+84912345678", "0912345678"),
+    ],
+)
+def test_phone_cell_with_a_note_or_two_numbers_keeps_the_first_and_says_so(
+    tmp_path: Path, cell: str, e164: str, kept: str
+) -> None:
+    result = parse(write_xlsx(tmp_path, [HEADER.split(","),
+                                         GOOD.replace("0912 345 001", cell).split(",")]))  # fmt: skip
+    assert result.problems == []
+    assert [r.phone for r in result.rows] == [e164]
+    assert result.warnings == [RowProblem(2, "Điện thoại", "phone_first_kept", cell, kept)]
+
+
+def test_one_odd_phone_cell_no_longer_holds_up_the_whole_list(tmp_path: Path) -> None:
+    second = GOOD.replace("DB001", "DB002").replace("0912 345 001", '"0912.345.002 (Zalo)"')
+    result = parse(write_csv(tmp_path, HEADER, GOOD, second))
+    assert result.problems == []
+    assert [(r.code, r.phone) for r in result.rows] == [
+        ("DB001", "+84912345001"),
+        ("DB002", "+84912345002"),
+    ]
+
+
+def test_phone_cell_with_no_plausible_number_is_still_bad_phone(tmp_path: Path) -> None:
+    line = GOOD.replace("0912 345 001", "0912 345 / Zalo")
+    result = parse(write_csv(tmp_path, HEADER, line))
+    assert result.problems == [RowProblem(2, "Điện thoại", "bad_phone", "0912 345 / Zalo")]
+    assert result.warnings == []
+
+
 def test_phone_is_stored_normalised(tmp_path: Path) -> None:
     result = parse(write_csv(tmp_path, HEADER, GOOD))
     assert result.rows[0].phone == "+84912345001"
