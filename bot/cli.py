@@ -122,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp = delegates.add_parser("import", help="nhập danh sách đại biểu từ tệp CSV hoặc XLSX")
     imp.add_argument("file", type=Path)
+    _sheet_option(imp)
     imp.set_defaults(command=cmd_delegates_import)
 
     people = sub.add_parser(
@@ -129,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     ).add_subparsers(required=True, metavar="LỆNH")
     imp_people = people.add_parser("import", help="nhập danh sách (như delegates import)")
     imp_people.add_argument("file", type=Path)
+    _sheet_option(imp_people)
     imp_people.set_defaults(command=cmd_delegates_import)
 
     invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
@@ -190,6 +192,14 @@ def _parser() -> argparse.ArgumentParser:
     exp_audit.add_argument("file", type=Path)
     exp_audit.set_defaults(command=cmd_audit_export)
     return parser
+
+
+def _sheet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sheet",
+        metavar="TÊN",
+        help="trang (sheet) của tệp XLSX cần đọc; mặc định: trang có dòng tiêu đề danh sách",
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -424,7 +434,8 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     config, catalog = loaded[0].config, loaded[1]
-    parsed = parse_delegate_file(args.file, [FileGroup(g.key, g.label) for g in config.groups])
+    groups = [FileGroup(g.key, g.label) for g in config.groups]
+    parsed = parse_delegate_file(args.file, groups, sheet=args.sheet)
     if parsed.ignored_columns:
         _out(catalog.plain("import.ignored_columns", columns=", ".join(parsed.ignored_columns)))
     if parsed.warnings:

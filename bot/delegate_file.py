@@ -51,6 +51,8 @@ CELL_TOO_LARGE: Final = "cell_too_large"
 ROW_TOO_LARGE: Final = "row_too_large"
 INVISIBLE_IN_CODE: Final = "invisible_in_code"
 BIDI_CONTROL: Final = "bidi_control"
+OLD_EXCEL: Final = "old_excel"
+UNKNOWN_SHEET: Final = "unknown_sheet"
 
 PROBLEM_CODES: Final = (
     FILE_NOT_FOUND,
@@ -76,14 +78,24 @@ PROBLEM_CODES: Final = (
     ROW_TOO_LARGE,
     INVISIBLE_IN_CODE,
     BIDI_CONTROL,
+    OLD_EXCEL,
+    UNKNOWN_SHEET,
 )
 
 # --- warnings: the import goes ahead, the office is told --------------------------------------
 STOPPED_AT_BLANK_ROWS: Final = "stopped_at_blank_rows"
 INVISIBLE_REMOVED: Final = "invisible_removed"
 PHONE_FIRST_KEPT: Final = "phone_first_kept"
+SHEET_READ: Final = "sheet_read"
+SHEET_IGNORED: Final = "sheet_ignored"
 
-WARNING_CODES: Final = (STOPPED_AT_BLANK_ROWS, INVISIBLE_REMOVED, PHONE_FIRST_KEPT)
+WARNING_CODES: Final = (
+    STOPPED_AT_BLANK_ROWS,
+    INVISIBLE_REMOVED,
+    PHONE_FIRST_KEPT,
+    SHEET_READ,
+    SHEET_IGNORED,
+)
 
 # --- roles -------------------------------------------------------------------------------------
 # A contact is the focal point of a preparation task (office staff, a department's contact);
@@ -92,6 +104,10 @@ ROLE_DELEGATE: Final = "delegate"
 ROLE_CONTACT: Final = "contact"
 
 SUPPORTED_SUFFIXES: Final = (".csv", ".xlsx")
+# Excel 97-2003 (.xls) and password-protected workbooks are OLE2 compound files.
+_OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Sheets whose top is searched for the heading row when none is named; more is not a list.
+_MAX_SHEETS_SEARCHED = 50
 MAX_CELL_CHARS: Final = 200
 MAX_CODE_CHARS: Final = 32
 # A delegate list is hundreds of rows at most. Rows with any content after the heading row
@@ -271,12 +287,14 @@ class _FileProblem(Exception):
         *,
         row: int | None = None,
         column: int | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(code)
         self.code = code
         self.value = value
         self.row = row
         self.column = column
+        self.detail = detail
 
 
 # --- text helpers ----------------------------------------------------------------------------
@@ -434,6 +452,10 @@ def _read_csv(path: Path) -> Generator[tuple[int, Row], None, None]:
     with path.open("rb") as file:
         head = file.read(64 * 1024)
         encoding = _csv_encoding(head)
+        if encoding != "utf-16" and head[:1024].count(0) * 4 > len(head[:1024]):
+            # UTF-16 without its BOM: every other byte of Latin text is zero. It would decode
+            # as UTF-8 full of NULs, which are then stripped as invisible: refuse it instead.
+            raise _FileProblem(NOT_UTF8, row=1)
         # Leniently: a wrong byte is reported on its row, once reading gets there.
         delimiter = _detect_delimiter(
             codecs.getincrementaldecoder(encoding)("replace").decode(head)
@@ -495,16 +517,69 @@ _XLSX_CODES: Final = {
 }
 
 
-def _read_xlsx(path: Path) -> Generator[tuple[int, Row], None, None]:
+def _read_xlsx(
+    path: Path, sheet: str | None, warnings: list[RowProblem]
+) -> Generator[tuple[int, Row], None, None]:
     try:
         with xlsx_reader.XlsxBook(path, _XLSX_LIMITS) as book:
             if not book.sheets:
                 raise _FileProblem(EMPTY_FILE)
-            yield from book.rows(book.sheets[0])
+            chosen = _choose_sheet(book, sheet)
+            if len(book.sheets) > 1:
+                others = ", ".join(s.name for s in book.sheets if s is not chosen)
+                read = RowProblem(None, None, SHEET_READ, _shown(chosen.name), _shown(others))
+                warnings.append(read)
+            yield from book.rows(chosen)
     except xlsx_reader.XlsxProblem as exc:
         code = _XLSX_CODES[exc.code]
         value = str(MAX_UNPACKED_BYTES // (1024 * 1024)) if code == UNPACKED_TOO_LARGE else None
         raise _FileProblem(code, value, row=exc.row, column=exc.column) from None
+
+
+def _choose_sheet(book: xlsx_reader.XlsxBook, name: str | None) -> xlsx_reader.SheetRef:
+    """The sheet named `name`, or else the one whose headings name most required columns."""
+    sheets = book.sheets
+    if name is not None:
+        exact = [s for s in sheets if s.name == name]
+        loose = [s for s in sheets if _skeleton(s.name) == _skeleton(name)]
+        if exact or len(loose) == 1:
+            return (exact or loose)[0]
+        listed = ", ".join(s.name for s in sheets)
+        raise _FileProblem(UNKNOWN_SHEET, name, detail=listed)
+    # Offices put a cover page, instructions or a summary before the list. Visible sheets
+    # first, each in tab order; a tie keeps the earlier one.
+    ordered = sorted(sheets, key=lambda s: not s.visible)[:_MAX_SHEETS_SEARCHED]
+    best, best_score = ordered[0], 0
+    for candidate in ordered:
+        score = _heading_score(book, candidate)
+        if score > best_score:
+            best, best_score = candidate, score
+        if score == len(REQUIRED_FIELDS):
+            break
+    return best
+
+
+def _heading_score(book: xlsx_reader.XlsxBook, sheet: xlsx_reader.SheetRef) -> int:
+    """How many required columns the best heading row near the top of `sheet` names."""
+    rows = book.rows(sheet)
+    best, seen, blank = 0, 0, 0
+    try:
+        for _, cells in rows:
+            blank = 0 if cells else blank + 1
+            if blank > MAX_BLANK_RUN:
+                break
+            if not cells:
+                continue
+            fields = {_HEADING_ALIASES.get(_heading_key(c)) for c in cells.values()}
+            best = max(best, len(fields.intersection(REQUIRED_FIELDS)))
+            seen += 1
+            if seen == _HEADER_SEARCH_ROWS or best == len(REQUIRED_FIELDS):
+                break
+    except xlsx_reader.XlsxProblem:
+        return 0  # reported if this sheet ends up being read; it is no better a candidate
+    finally:
+        rows.close()
+    return best
 
 
 def _until_blank_run(
@@ -795,22 +870,40 @@ def _parse_rows(
 
 
 def parse_delegate_file(
-    path: Path, groups: Sequence[Group], *, max_rows: int | None = None
+    path: Path,
+    groups: Sequence[Group],
+    *,
+    sheet: str | None = None,
+    max_rows: int | None = None,
 ) -> ParsedDelegates:
-    """Read and validate a delegate list (.csv or .xlsx); never raises on bad input."""
+    """Read and validate a delegate list (.csv or .xlsx); never raises on bad input.
+
+    `sheet` names the worksheet of an .xlsx to read; without it, the sheet whose headings
+    name most required columns is read (a cover page often comes first).
+    """
     if not path.is_file():
         return _file_level(FILE_NOT_FOUND, None)
     suffix = path.suffix.lower()
+    if suffix == ".xls":
+        return _file_level(OLD_EXCEL, None)
     if suffix not in SUPPORTED_SUFFIXES:
         return _file_level(UNSUPPORTED_FORMAT, path.suffix or None)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             return _file_level(FILE_TOO_LARGE, str(MAX_FILE_BYTES // (1024 * 1024)))
+        with path.open("rb") as file:
+            if file.read(len(_OLE2_SIGNATURE)) == _OLE2_SIGNATURE:
+                # An .xls renamed, or a workbook Excel encrypted with a password.
+                return _file_level(OLD_EXCEL, None)
     except OSError:
         return _file_level(UNREADABLE_FILE, None)
-    reader = _read_csv if suffix == ".csv" else _read_xlsx
     warnings: list[RowProblem] = []
-    source = reader(path)
+    if suffix == ".csv":
+        if sheet is not None:
+            warnings.append(RowProblem(None, None, SHEET_IGNORED, _shown(sheet)))
+        source = _read_csv(path)
+    else:
+        source = _read_xlsx(path, sheet, warnings)
     stream = _until_blank_run(source, warnings)
     header: _Header | None = None
     rows: list[DelegateRow] = []
@@ -833,7 +926,8 @@ def parse_delegate_file(
         # Reading stopped at a limit or a damaged part: what was found so far is reported
         # with it, and nothing is imported.
         column = None if exc.column is None else _column_name(exc.column, header)
-        problems = [*problems, RowProblem(exc.row, column, exc.code, _shown(exc.value))]
+        problem = RowProblem(exc.row, column, exc.code, _shown(exc.value), _shown(exc.detail))
+        problems = [*problems, problem]
         rows = []
     except OSError:
         problems = [*problems, RowProblem(None, None, UNREADABLE_FILE, None)]

@@ -203,7 +203,7 @@ def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
     assert result == ParsedDelegates([], [RowProblem(None, None, "file_not_found", None)], [])
 
 
-@pytest.mark.parametrize("name", ["delegates.xls", "delegates.txt", "delegates"])
+@pytest.mark.parametrize("name", ["delegates.ods", "delegates.txt", "delegates"])
 def test_other_extensions_are_unsupported(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text(HEADER + "\n" + GOOD, encoding="utf-8")
@@ -993,7 +993,7 @@ def test_xlsx_far_away_row_is_read_without_the_empty_rows_before_it(tmp_path: Pa
         tmp_path / "delegates.xlsx",
         [inline_row(1, HEADER.split(",")), good_row(2), good_row(1_048_576)],
     )
-    numbers = [number for number, _ in _read_xlsx(path)]
+    numbers = [number for number, _ in _read_xlsx(path, None, [])]
     assert numbers == [1, 2, 1_048_576]
     result = parse(path)
     assert result.problems == []
@@ -1177,6 +1177,118 @@ def test_csv_of_one_enormous_line_stays_small_in_memory(tmp_path: Path) -> None:
     peak, problems = peak_memory_mb(path)
     assert problems == [[2, "Họ và tên", "cell_too_large"]]
     assert peak < 100
+
+
+# --- workbooks of several sheets, and files to convert first -----------------------------------
+
+COVER = [
+    ["HỘI LIÊN HIỆP PHỤ NỮ THÀNH PHỐ HÀ NỘI"],
+    [],
+    ["KẾ HOẠCH"],
+    ["Tổ chức Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội"],
+    [None, None, "Hà Nội, ngày 10 tháng 5 năm 2024"],
+]
+CONTACT_ROW = "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng,,0967 218 401,,đầu mối"
+
+
+def write_workbook(
+    tmp_path: Path, sheets: dict[str, list[list[object]]], hidden: Sequence[str] = ()
+) -> Path:
+    workbook = Workbook()
+    workbook.remove(workbook.worksheets[0])
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for number, row in enumerate(rows, start=1):
+            for column, value in enumerate(row, start=1):
+                if value is not None:
+                    sheet.cell(row=number, column=column, value=value)
+        if title in hidden:
+            sheet.sheet_state = "hidden"
+    path = tmp_path / "delegates.xlsx"
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_list_on_a_second_sheet_after_a_cover_page_is_found(tmp_path: Path) -> None:
+    listing = [["DANH SÁCH ĐẠI BIỂU"], [], HEADER.split(","), GOOD.split(",")]
+    result = parse(write_workbook(tmp_path, {"Bìa": COVER, "Danh sách": listing}))
+    assert result.problems == []
+    assert [(r.row, r.code) for r in result.rows] == [(4, "DB001")]
+    assert result.warnings == [RowProblem(None, None, "sheet_read", "Danh sách", "Bìa")]
+
+
+def test_named_sheet_is_read_whatever_the_others_hold(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path,
+        {
+            "Đại biểu": [ROLE_HEADER.split(","), GOOD.split(",")],
+            "Đầu mối": [ROLE_HEADER.split(","), CONTACT_ROW.split(",")],
+        },
+    )
+    assert [r.code for r in parse(path).rows] == ["DB001"]
+    for name in ("Đầu mối", "đầu mối", "DAU MOI"):
+        result = parse_delegate_file(path, GROUPS, sheet=name)
+        assert [r.code for r in result.rows] == ["NV01"], name
+        assert result.warnings == [RowProblem(None, None, "sheet_read", "Đầu mối", "Đại biểu")]
+
+
+def test_unknown_sheet_name_is_refused_listing_the_sheets(tmp_path: Path) -> None:
+    listing = [HEADER.split(","), GOOD.split(",")]
+    path = write_workbook(tmp_path, {"Bìa": COVER, "Danh sách": listing})
+    result = parse_delegate_file(path, GROUPS, sheet="Trang 3")
+    assert result.rows == []
+    assert result.problems == [RowProblem(None, None, "unknown_sheet", "Trang 3", "Bìa, Danh sách")]
+
+
+def test_workbook_with_no_headings_anywhere_says_which_sheet_was_read(tmp_path: Path) -> None:
+    path = write_workbook(tmp_path, {"Bìa": COVER, "Ghi chú": [["Ghi chú của Văn phòng"]]})
+    result = parse(path)
+    assert [p.code for p in result.problems] == ["missing_column"] * 5 + ["no_rows"]
+    assert result.warnings == [RowProblem(None, None, "sheet_read", "Bìa", "Ghi chú")]
+
+
+def test_visible_sheet_is_preferred_to_a_hidden_one_with_the_same_headings(
+    tmp_path: Path,
+) -> None:
+    old = GOOD.replace("Nguyễn Thị Lan", "Bản cũ").split(",")
+    path = write_workbook(
+        tmp_path,
+        {"Bản cũ": [HEADER.split(","), old], "Danh sách": [HEADER.split(","), GOOD.split(",")]},
+        hidden=["Bản cũ"],
+    )
+    assert [r.full_name for r in parse(path).rows] == ["Nguyễn Thị Lan"]
+
+
+def test_workbook_of_one_sheet_gets_no_note_about_sheets(tmp_path: Path) -> None:
+    result = parse(write_workbook(tmp_path, {"Danh sách": [HEADER.split(","), GOOD.split(",")]}))
+    assert result.warnings == []
+
+
+def test_sheet_option_on_a_csv_is_ignored_with_a_note(tmp_path: Path) -> None:
+    result = parse_delegate_file(write_csv(tmp_path, HEADER, GOOD), GROUPS, sheet="Danh sách")
+    assert [r.code for r in result.rows] == ["DB001"]
+    assert result.warnings == [RowProblem(None, None, "sheet_ignored", "Danh sách")]
+
+
+@pytest.mark.parametrize("name", ["delegates.xls", "DELEGATES.XLS"])
+def test_xls_file_is_refused_with_how_to_save_it_as_xlsx(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    assert only_problem(parse(path)) == RowProblem(None, None, "old_excel", None)
+
+
+def test_xls_or_password_protected_workbook_named_xlsx_is_old_excel(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    assert only_problem(parse(path)) == RowProblem(None, None, "old_excel", None)
+
+
+def test_utf16_csv_without_its_bom_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes("Code,Name,Position,Unit,Group\nDB001,Lan,Chair,Office,bao_chi".encode(
+        "utf-16-le"
+    ))  # fmt: skip
+    assert only_problem(parse(path)) == RowProblem(1, None, "not_utf8", None)
 
 
 # --- roles: delegates and task contacts ---------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from openpyxl import Workbook
 
 from bot.cli import main
 
@@ -25,3 +26,37 @@ def test_a_phone_cell_with_two_numbers_imports_with_a_note_naming_row_column_and
         "0912345678. Nếu cần số khác, xin sửa ô này rồi nhập lại.",
     ]
     assert out[2].startswith(f"Đã nhập 1 người từ {path}")
+
+
+def test_sheet_option_reads_the_named_sheet_and_the_output_says_which(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workbook = Workbook()
+    cover = workbook.worksheets[0]
+    cover.title = "Bìa"
+    cover.append(["KẾ HOẠCH HỘI NGHỊ"])
+    for title, code in (("Đợt 1", "DB001"), ("Đợt 2", "DB002")):
+        sheet = workbook.create_sheet(title)
+        sheet.append(HEADER.split(","))
+        sheet.append(ROW.format(phone="").replace("DB001", code).split(","))
+    workbook.save(office / "ds.xlsx")
+    assert main(["delegates", "import", "ds.xlsx", "--sheet", "Đợt 2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (
+        "  - Tệp: tệp có nhiều trang (sheet); đã đọc danh sách ở trang «Đợt 2» (các trang khác: "
+        'Bìa, Đợt 1). Để đọc trang khác, thêm --sheet "TÊN TRANG" vào lệnh.'
+    )
+    assert main(["people", "import", "ds.xlsx", "--sheet", "Đợt 9"]) == 3
+    assert capsys.readouterr().err.splitlines()[1] == (
+        "  - Tệp: tệp không có trang (sheet) «Đợt 9»; các trang trong tệp: Bìa, Đợt 1, Đợt 2."
+    )
+
+
+def test_an_xls_file_is_refused_in_vietnamese_with_the_steps_to_convert_it(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (office / "ds.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    assert main(["delegates", "import", "ds.xls"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].startswith("  - Tệp: tệp Excel 97–2003 (.xls) hoặc tệp Excel có đặt mật khẩu")
+    assert "Lưu thành (Save As), chọn kiểu «Excel Workbook (*.xlsx)»" in err[1]

@@ -21,7 +21,7 @@ import re
 import struct
 import zipfile
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,7 +44,8 @@ _CHUNK = 64 * 1024
 _MAX_TOKEN_BYTES = 1024 * 1024
 # Parsing time goes with the number of elements, not bytes: a part packed with tiny elements
 # (a million one-letter shared strings) would take many seconds. A 10,000-row list of ten
-# columns has about 300,000 elements in its sheet and fewer in its shared strings.
+# columns has about 300,000 elements in its sheet and fewer in its shared strings. The budget
+# is for the whole workbook, however many of its sheets are looked at.
 MAX_ELEMENTS: Final = 1_000_000
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d*)")
@@ -109,6 +110,8 @@ class XlsxBook:
             self._zip.close()
             raise
         self._strings: _SharedStrings | None = None
+        self._strings_problem: XlsxProblem | None = None
+        self._budget = _Budget(MAX_ELEMENTS)
 
     def __enter__(self) -> XlsxBook:
         return self
@@ -125,10 +128,10 @@ class XlsxBook:
         """Release the file."""
         self._zip.close()
 
-    def rows(self, sheet: SheetRef) -> Iterator[tuple[int, Row]]:
+    def rows(self, sheet: SheetRef) -> Generator[tuple[int, Row], None, None]:
         """Each row present in the sheet, in file order, as (Excel row number, cells)."""
         strings = self._shared_strings()
-        handler = _SheetHandler(strings, self._limits.max_cell_chars)
+        handler = _SheetHandler(self._budget, strings, self._limits.max_cell_chars)
         yield from self._stream(sheet.part, handler, self._limits.max_part_bytes)
 
     # --- structure ---------------------------------------------------------------------------
@@ -170,17 +173,25 @@ class XlsxBook:
             raise XlsxProblem(PART_TOO_LARGE)
 
     def _shared_strings(self) -> _SharedStrings:
+        # Read once, and a failure remembered: every sheet looked at needs the table.
+        if self._strings_problem is not None:
+            raise self._strings_problem
         if self._strings is None:
             strings = _SharedStrings(self._limits.max_cell_chars)
             if self._strings_part is not None:
-                for _ in self._stream(
-                    self._strings_part, _StringsHandler(strings), self._limits.max_part_bytes
-                ):
-                    pass
+                handler = _StringsHandler(self._budget, strings)
+                try:
+                    for _ in self._stream(self._strings_part, handler, self._limits.max_part_bytes):
+                        pass
+                except XlsxProblem as problem:
+                    self._strings_problem = problem
+                    raise
             self._strings = strings
         return self._strings
 
-    def _stream(self, part: str, handler: _Handler, limit: int) -> Iterator[tuple[int, Row]]:
+    def _stream(
+        self, part: str, handler: _Handler, limit: int
+    ) -> Generator[tuple[int, Row], None, None]:
         """Feed `part` to expat in pieces, yielding what `handler` completes after each."""
         self._check_size(part, limit)
         parser = _parser(handler)
@@ -242,6 +253,13 @@ def _check_central_directory(path: Path) -> None:
 # --- expat plumbing ---------------------------------------------------------------------------
 
 
+class _Budget:
+    """Elements a workbook may still make the parser handle."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+
 class _Handler:
     """Base for the part handlers: completed rows, end of data, and why reading stopped.
 
@@ -250,18 +268,18 @@ class _Handler:
     strict-OOXML file, whose namespaces differ, then reads the same.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, budget: _Budget | None = None) -> None:
         self.done = False
         # A problem met while parsing a piece is raised only after the rows completed before
         # it in that piece were handed out, so limits are met in the order of the rows.
         self.failed: XlsxProblem | None = None
         self._ready: list[tuple[int, Row]] = []
-        self._elements = 0
+        self._budget = budget or _Budget(MAX_ELEMENTS)
 
     def count(self) -> bool:
-        """Count one more element; False once the part has more than MAX_ELEMENTS."""
-        self._elements += 1
-        if self._elements <= MAX_ELEMENTS:
+        """Count one more element; False once the workbook's budget is spent."""
+        self._budget.left -= 1
+        if self._budget.left >= 0:
             return True
         if self.failed is None:
             self.failed = XlsxProblem(PART_TOO_LARGE, row=self.where())
@@ -391,8 +409,8 @@ class _SharedStrings:
 class _StringsHandler(_Handler):
     """Fills a _SharedStrings from sharedStrings.xml: the text of <t> in <si>, not <rPh>."""
 
-    def __init__(self, strings: _SharedStrings) -> None:
-        super().__init__()
+    def __init__(self, budget: _Budget, strings: _SharedStrings) -> None:
+        super().__init__(budget)
         self._strings = strings
         self._parts: list[str] | None = None
         self._size = 0
@@ -436,8 +454,8 @@ class _StringsHandler(_Handler):
 class _SheetHandler(_Handler):
     """Turns <sheetData> into rows of non-empty cells; stops at its end."""
 
-    def __init__(self, strings: _SharedStrings, max_chars: int) -> None:
-        super().__init__()
+    def __init__(self, budget: _Budget, strings: _SharedStrings, max_chars: int) -> None:
+        super().__init__(budget)
         self._strings = strings
         self._max_chars = max_chars
         self._in_data = False
