@@ -313,7 +313,7 @@ def _heading_key(heading: str) -> str:
     key = _skeleton(heading).replace("_", " ")
     # Trailing "*" / ":" are how templates mark required fields ("Họ và tên (*)", "Mã:").
     key = re.sub(r"\s*(\(\*\)|\*|:)\s*$", "", key)
-    key = re.sub(r"[,;/&.\-–]+", " ", key)
+    key = re.sub(r"[,;/&.()\-–]+", " ", key)
     return _WHITESPACE.sub(" ", key).strip()
 
 

@@ -1,3 +1,4 @@
+import io
 import json
 import re
 import subprocess
@@ -9,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from bot.delegate_file import (
@@ -577,6 +580,7 @@ def test_heading_synonyms_are_recognised(tmp_path: Path, header: str) -> None:
         "stt,ma,ho ten,chuc danh,co quan,thanh phan,dien thoai,thu tu",
         "Số thứ tự, Mã (*) ,  Họ   và  tên ,Chức vụ:,Nơi công tác,Thành phần đại biểu,ĐTDĐ,Thứ tự",
         "STT,Mã,Họ và tên,Chức vụ - chức danh,Đơn vị; cơ quan,Nhóm,Điện thoại di động,Thứ tự",
+        "STT,Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại (di động),Thứ tự (ưu tiên)",
     ],
 )
 def test_headings_offices_really_write_are_recognised(tmp_path: Path, header: str) -> None:
@@ -1289,6 +1293,51 @@ def test_utf16_csv_without_its_bom_is_not_utf8(tmp_path: Path) -> None:
         "utf-16-le"
     ))  # fmt: skip
     assert only_problem(parse(path)) == RowProblem(1, None, "not_utf8", None)
+
+
+# --- a malformed file is an answer, never a traceback ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workbook_bytes() -> bytes:
+    buffer = io.BytesIO()
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (["DANH SÁCH"], [], HEADER.split(","), GOOD.split(","), CONTACT.split(",")):
+        sheet.append(row)
+    workbook.create_sheet("Ghi chú").append(["x", 1, 2.5, True])
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_damaged_workbook_is_reported_never_raised(
+    tmp_path_factory: pytest.TempPathFactory, workbook_bytes: bytes, data: st.DataObject
+) -> None:
+    damaged = bytearray(workbook_bytes)
+    for _ in range(data.draw(st.integers(1, 8), label="flips")):
+        at = data.draw(st.integers(0, len(damaged) - 1), label="at")
+        damaged[at] = data.draw(st.integers(0, 255), label="byte")
+    cut = data.draw(st.integers(len(damaged) // 2, len(damaged)), label="length")
+    path = tmp_path_factory.mktemp("fuzz") / "delegates.xlsx"
+    path.write_bytes(bytes(damaged[:cut]))
+    result = parse_delegate_file(path, GROUPS, sheet=data.draw(st.none() | st.text(max_size=5)))
+    assert isinstance(result, ParsedDelegates)
+    assert result.problems or result.rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+def test_any_bytes_as_a_csv_are_reported_never_raised(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "delegates.csv"
+    path.write_bytes((HEADER + "\n").encode() + content)
+    result = parse_delegate_file(path, GROUPS)
+    assert isinstance(result, ParsedDelegates)
+    assert result.problems or result.rows
 
 
 # --- roles: delegates and task contacts ---------------------------------------------------------
