@@ -106,19 +106,18 @@ ROLE_CONTACT: Final = "contact"
 SUPPORTED_SUFFIXES: Final = (".csv", ".xlsx")
 # Excel 97-2003 (.xls) and password-protected workbooks are OLE2 compound files.
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# Sheets whose top is searched for the heading row when none is named; more is not a list.
-_MAX_SHEETS_SEARCHED = 50
 MAX_CELL_CHARS: Final = 200
 MAX_CODE_CHARS: Final = 32
 # A delegate list is hundreds of rows at most. Rows with any content after the heading row
-# count; reading stops at the first one over the limit. The one place to change it.
+# count; reading stops at the first one over the limit. The one place to change it (callers
+# may pass max_rows to parse_delegate_file instead).
 MAX_DATA_ROWS: Final = 5000
 # --- limits on reading: each is checked before the work it guards, never after ---------------
 # The bot's own upload limit; a 5,000-row list is well under 2 MB in either format.
 MAX_FILE_BYTES: Final = 20 * 1024 * 1024
 # Per part of an .xlsx (a sheet, the shared strings), unpacked: the zip's declared size is
 # checked before inflating, and zipfile never yields more than it declares. A 10,000-row list
-# needs a few MB; the limit also bounds the time a part can take to parse (a few seconds).
+# needs a few MB. (Parsing time is bounded by the reader's element budget, MAX_ELEMENTS.)
 MAX_UNPACKED_BYTES: Final = 16 * 1024 * 1024
 # Excel's own limit per cell; a longer cell comes from a damaged or hostile file.
 MAX_RAW_CELL_CHARS: Final = 32_767
@@ -132,6 +131,8 @@ _MAX_VALUE_CHARS = 60
 # real heading row, so we look for the heading within the first few non-empty rows.
 _HEADER_SEARCH_ROWS = 10
 _MIN_HEADINGS_FOR_HEADER = 2
+# Sheets whose top is searched for the heading row when none is named.
+_MAX_SHEETS_SEARCHED = 50
 _SERIAL = "serial"  # the serial-number column: recognised, never read
 
 # Field -> the heading we print when the column is missing (the office works in Vietnamese).
@@ -256,7 +257,7 @@ class DelegateRow:
 
 @dataclass(frozen=True)
 class RowProblem:
-    """One problem; `column` is the heading as written in the file, `code` a catalog key."""
+    """One problem or warning; `column` is the heading as written, `code` a catalog key."""
 
     row: int | None
     column: str | None

@@ -8,9 +8,19 @@ import pytest
 from openpyxl import Workbook
 
 from bot.cli import main
+from bot.delegate_file import PROBLEM_CODES, WARNING_CODES
+from bot.texts import LOCALES, load_catalog
 
 HEADER = "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại"
 ROW = "DB001,Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,chu_tich_cap_huyen,{phone}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_problem_and_warning_of_a_delegate_file_has_a_text(locale: str) -> None:
+    catalog = load_catalog(locale)
+    keys = [f"import.problem.{code}" for code in PROBLEM_CODES]
+    keys += [f"import.warning.{code}" for code in WARNING_CODES]
+    assert [key for key in keys if not catalog.has(key)] == []
 
 
 def test_a_phone_cell_with_two_numbers_imports_with_a_note_naming_row_column_and_number(
@@ -43,12 +53,12 @@ def test_sheet_option_reads_the_named_sheet_and_the_output_says_which(
     assert main(["delegates", "import", "ds.xlsx", "--sheet", "Đợt 2"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1] == (
-        "  - Tệp: tệp có nhiều trang (sheet); đã đọc danh sách ở trang «Đợt 2» (các trang khác: "
+        "  - Tệp: có nhiều trang (sheet); đã đọc danh sách ở trang «Đợt 2» (các trang khác: "
         'Bìa, Đợt 1). Để đọc trang khác, thêm --sheet "TÊN TRANG" vào lệnh.'
     )
     assert main(["people", "import", "ds.xlsx", "--sheet", "Đợt 9"]) == 3
     assert capsys.readouterr().err.splitlines()[1] == (
-        "  - Tệp: tệp không có trang (sheet) «Đợt 9»; các trang trong tệp: Bìa, Đợt 1, Đợt 2."
+        "  - Tệp: không có trang (sheet) «Đợt 9»; các trang trong tệp: Bìa, Đợt 1, Đợt 2."
     )
 
 

@@ -38,7 +38,7 @@ MAX_COLUMNS: Final = 16_384
 # A workbook has a few dozen parts (a hundred with pictures); a central directory with
 # hundreds of thousands of entries costs zipfile hundreds of megabytes before any check.
 MAX_PARTS: Final = 2000
-_MAX_STRUCTURE_BYTES = 4 * 1024 * 1024  # workbook.xml and relationship parts
+_MAX_STRUCTURE_BYTES = 1024 * 1024  # workbook.xml and relationship parts: a few KB each
 _CHUNK = 64 * 1024
 # A tag, attribute or comment is buffered whole by expat; no honest one comes near this.
 _MAX_TOKEN_BYTES = 1024 * 1024
