@@ -127,6 +127,7 @@ _MAX_RECORD_SIZE = 1024 * 1024
 # this many blank rows in a row instead of walking to row 1,048,576.
 MAX_BLANK_RUN: Final = 1000
 _MAX_VALUE_CHARS = 60
+_MAX_SHEET_LIST_CHARS = 300  # a list of sheet names, in a message
 # Office spreadsheets usually start with a title block ("DANH SÁCH ĐẠI BIỂU ...") above the
 # real heading row, so we look for the heading within the first few non-empty rows.
 _HEADER_SEARCH_ROWS = 10
@@ -334,10 +335,10 @@ _HEADING_ALIASES: Final[dict[str, str]] = {
 }
 
 
-def _truncate(value: str) -> str:
-    if len(value) <= _MAX_VALUE_CHARS:
+def _truncate(value: str, limit: int = _MAX_VALUE_CHARS) -> str:
+    if len(value) <= limit:
         return value
-    return value[: _MAX_VALUE_CHARS - 1] + "…"
+    return value[: limit - 1] + "…"
 
 
 # --- readers: yield (excel_row_number, {column index: text}) -----------------------------------
@@ -528,7 +529,8 @@ def _read_xlsx(
             chosen = _choose_sheet(book, sheet)
             if len(book.sheets) > 1:
                 others = ", ".join(s.name for s in book.sheets if s is not chosen)
-                read = RowProblem(None, None, SHEET_READ, _shown(chosen.name), _shown(others))
+                shown_others = _shown(others, _MAX_SHEET_LIST_CHARS)
+                read = RowProblem(None, None, SHEET_READ, _shown(chosen.name), shown_others)
                 warnings.append(read)
             yield from book.rows(chosen)
     except xlsx_reader.XlsxProblem as exc:
@@ -927,7 +929,8 @@ def parse_delegate_file(
         # Reading stopped at a limit or a damaged part: what was found so far is reported
         # with it, and nothing is imported.
         column = None if exc.column is None else _column_name(exc.column, header)
-        problem = RowProblem(exc.row, column, exc.code, _shown(exc.value), _shown(exc.detail))
+        detail = _shown(exc.detail, _MAX_SHEET_LIST_CHARS)
+        problem = RowProblem(exc.row, column, exc.code, _shown(exc.value), detail)
         problems = [*problems, problem]
         rows = []
     except OSError:
@@ -952,8 +955,8 @@ def _column_name(index: int, header: _Header | None) -> str:
     return _column_letter(index)
 
 
-def _shown(value: str | None) -> str | None:
-    return None if value is None else _truncate(shown(value))
+def _shown(value: str | None, limit: int = _MAX_VALUE_CHARS) -> str | None:
+    return None if value is None else _truncate(shown(value), limit)
 
 
 def _file_level(

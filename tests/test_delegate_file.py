@@ -1244,6 +1244,13 @@ def test_unknown_sheet_name_is_refused_listing_the_sheets(tmp_path: Path) -> Non
     assert result.problems == [RowProblem(None, None, "unknown_sheet", "Trang 3", "Bìa, Danh sách")]
 
 
+def test_unknown_sheet_lists_long_sheet_names_in_full(tmp_path: Path) -> None:
+    names = ["Đại biểu cấp thành phố", "Đại biểu quận, huyện, thị xã", "Bìa kế hoạch số 60"]
+    path = write_workbook(tmp_path, {name: [HEADER.split(",")] for name in names})
+    result = parse_delegate_file(path, GROUPS, sheet="Đầu mối")
+    assert result.problems == [RowProblem(None, None, "unknown_sheet", "Đầu mối", ", ".join(names))]
+
+
 def test_workbook_with_no_headings_anywhere_says_which_sheet_was_read(tmp_path: Path) -> None:
     path = write_workbook(tmp_path, {"Bìa": COVER, "Ghi chú": [["Ghi chú của Văn phòng"]]})
     result = parse(path)
