@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +68,15 @@ _TYPES = (
 
 
 def write_xlsx(
-    path: Path, sheet: Iterable[str], strings: Iterable[str] = (), extra_parts: int = 0
+    path: Path,
+    sheet: Iterable[str],
+    strings: Iterable[str] = (),
+    extra_parts: int = 0,
+    more_sheets: Sequence[Iterable[str]] = (),
 ) -> None:
-    """An .xlsx with one sheet whose <sheetData> is `sheet`, and shared strings `strings`."""
+    """An .xlsx whose sheets' <sheetData> are `sheet` then `more_sheets`, and shared strings
+    `strings`; `extra_parts` empty parts pad the zip."""
+    sheets = [sheet, *more_sheets]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("[Content_Types].xml", _TYPES)
         z.writestr(
@@ -79,21 +85,28 @@ def write_xlsx(
             f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
             "</Relationships>",
         )
+        entries = "".join(
+            f'<sheet name="Trang {n}" sheetId="{n}" r:id="rId{n}"/>'
+            for n in range(1, len(sheets) + 1)
+        )
         z.writestr(
             "xl/workbook.xml",
-            f'<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets>'
-            '<sheet name="Danh sách" sheetId="1" r:id="rId1"/></sheets></workbook>',
+            f'<workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets>{entries}</sheets></workbook>',
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+            for n in range(1, len(sheets) + 1)
         )
         z.writestr(
             "xl/_rels/workbook.xml.rels",
             f'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
-            "</Relationships>",
+            f'{rels}<Relationship Id="rIdS" Type="{_REL}/sharedStrings" '
+            'Target="sharedStrings.xml"/></Relationships>',
         )
         _stream(z, "xl/sharedStrings.xml", [f'<sst xmlns="{_NS}">', *strings, "</sst>"])
-        _stream(z, "xl/worksheets/sheet1.xml", [f'<worksheet xmlns="{_NS}"><sheetData>',
-                                                *sheet, "</sheetData></worksheet>"])  # fmt: skip
+        for n, pieces in enumerate(sheets, start=1):
+            head, tail = f'<worksheet xmlns="{_NS}"><sheetData>', "</sheetData></worksheet>"
+            _stream(z, f"xl/worksheets/sheet{n}.xml", [head, *pieces, tail])
         for number in range(extra_parts):
             z.writestr(f"customXml/item{number}.xml", "")
 
@@ -198,6 +211,13 @@ def entries_150k(path: Path) -> None:
     write_xlsx(path, [inline_row(1, HEADING)], extra_parts=150_000)
 
 
+def sheets_60(path: Path) -> None:
+    """60 sheets of 50,000 empty rows with a formatted cell each, then the list."""
+    junk = [f'<row r="{n}"><c r="A{n}" s="1"/></row>' for n in range(1, 50_001)]
+    listing = [inline_row(1, HEADING), inline_row(2, delegate(1))]
+    write_xlsx(path, junk, more_sheets=[list(junk) for _ in range(59)] + [listing])
+
+
 def entity_bomb(path: Path) -> None:
     """Shared strings with a DTD of nested entities (billion laughs)."""
     dtd = '<!DOCTYPE sst [<!ENTITY a "aaaaaaaaaa">' + "".join(
@@ -256,6 +276,7 @@ FILES: dict[str, tuple[str, Callable[[Path], None]]] = {
     "shared_400mb": (".xlsx", shared_400mb),
     "strings_1m": (".xlsx", strings_1m),
     "entries_150k": (".xlsx", entries_150k),
+    "sheets_60": (".xlsx", sheets_60),
     "entity_bomb": (".xlsx", entity_bomb),
     "csv_rows_600k": (".csv", csv_rows_600k),
     "csv_line": (".csv", csv_line),
