@@ -146,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     imp = delegates.add_parser("import", help="nhập danh sách đại biểu từ tệp CSV hoặc XLSX")
     imp.add_argument("file", type=Path)
+    _sheet_option(imp)
     imp.set_defaults(command=cmd_delegates_import)
 
     people = sub.add_parser(
@@ -153,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     ).add_subparsers(required=True, metavar="LỆNH")
     imp_people = people.add_parser("import", help="nhập danh sách (như delegates import)")
     imp_people.add_argument("file", type=Path)
+    _sheet_option(imp_people)
     imp_people.set_defaults(command=cmd_delegates_import)
 
     invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
@@ -219,6 +221,14 @@ def _parser() -> argparse.ArgumentParser:
     _force_option(exp_audit)
     exp_audit.set_defaults(command=cmd_audit_export)
     return parser
+
+
+def _sheet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sheet",
+        metavar="TÊN",
+        help="trang (sheet) của tệp XLSX cần đọc; mặc định: trang có dòng tiêu đề danh sách",
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -644,24 +654,20 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     config, catalog = loaded[0].config, loaded[1]
-    parsed = parse_delegate_file(args.file, [FileGroup(g.key, g.label) for g in config.groups])
+    groups = [FileGroup(g.key, g.label) for g in config.groups]
+    parsed = parse_delegate_file(args.file, groups, sheet=args.sheet)
     if parsed.ignored_columns:
         _out(catalog.plain("import.ignored_columns", columns=", ".join(parsed.ignored_columns)))
+    if parsed.warnings:
+        _out(catalog.plain("import.warnings", path=args.file))
+        for warning in parsed.warnings:
+            _out(_problem_line(catalog, "import.warning", warning))
     if parsed.problems:
         _out(
             catalog.plain("import.rejected", path=args.file, count=len(parsed.problems)), sys.stderr
         )
         for problem in parsed.problems:
-            _out(
-                catalog.plain(
-                    "cli.problem_line",
-                    where=_where(catalog, problem.row, problem.column),
-                    message=catalog.plain(
-                        f"import.problem.{problem.code}", value=problem.value or ""
-                    ),
-                ),
-                sys.stderr,
-            )
+            _out(_problem_line(catalog, "import.problem", problem), sys.stderr)
         return EXIT_INVALID
 
     async def work(services: Services) -> int:
@@ -699,12 +705,21 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
     return asyncio.run(_with_services(loaded[0], work))
 
 
+def _problem_line(catalog: Catalog, section: str, problem: RowProblem) -> str:
+    """One problem or warning of a delegate file: where it is, then what it is."""
+    return catalog.plain(
+        "cli.problem_line",
+        where=_where(catalog, problem.row, problem.column),
+        message=catalog.plain(
+            f"{section}.{problem.code}", value=problem.value or "", detail=problem.detail or ""
+        ),
+    )
+
+
 def _print_problems(catalog: Catalog, problems: Sequence[RowProblem]) -> None:
     """One line per problem of a list, to stderr, as ``delegates import`` says them."""
     for problem in problems:
-        message = catalog.plain(f"import.problem.{problem.code}", value=problem.value or "")
-        where = _where(catalog, problem.row, problem.column)
-        _out(catalog.plain("cli.problem_line", where=where, message=message), sys.stderr)
+        _out(_problem_line(catalog, "import.problem", problem), sys.stderr)
 
 
 def _where(catalog: Catalog, row: int | None, column: str | None) -> str:

@@ -3,21 +3,29 @@
 Every problem in the file is collected (not just the first) so the office can fix the
 spreadsheet in one pass; callers import nothing when `problems` is non-empty.
 Problems carry machine codes only; the CLI turns them into prose through the text catalog.
+
+The file is read as a stream, one row at a time, and reading stops at the first limit
+crossed (file size, unpacked size, cell size, rows), so no file - however large, deep or
+hostile - costs more than a few tens of megabytes or more than a few seconds.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import datetime as dt
+import dataclasses
 import io
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
-from bot.domain.phones import normalize_phone
+from bot.documents import xlsx_reader
+from bot.domain.invisible import BIDI_CONTROLS, invisible_in, shown, strip_invisible
+from bot.domain.phones import first_phone, normalize_phone
 
 # --- problem codes (file-level ones have row=None) -----------------------------------------
 FILE_NOT_FOUND: Final = "file_not_found"
@@ -37,6 +45,14 @@ DUPLICATE_CODE: Final = "duplicate_code"
 TOO_LONG: Final = "too_long"
 BAD_CODE: Final = "bad_code"
 BAD_ROLE: Final = "bad_role"
+FILE_TOO_LARGE: Final = "file_too_large"
+UNPACKED_TOO_LARGE: Final = "unpacked_too_large"
+CELL_TOO_LARGE: Final = "cell_too_large"
+ROW_TOO_LARGE: Final = "row_too_large"
+INVISIBLE_IN_CODE: Final = "invisible_in_code"
+BIDI_CONTROL: Final = "bidi_control"
+OLD_EXCEL: Final = "old_excel"
+UNKNOWN_SHEET: Final = "unknown_sheet"
 
 PROBLEM_CODES: Final = (
     FILE_NOT_FOUND,
@@ -56,6 +72,29 @@ PROBLEM_CODES: Final = (
     TOO_LONG,
     BAD_CODE,
     BAD_ROLE,
+    FILE_TOO_LARGE,
+    UNPACKED_TOO_LARGE,
+    CELL_TOO_LARGE,
+    ROW_TOO_LARGE,
+    INVISIBLE_IN_CODE,
+    BIDI_CONTROL,
+    OLD_EXCEL,
+    UNKNOWN_SHEET,
+)
+
+# --- warnings: the import goes ahead, the office is told --------------------------------------
+STOPPED_AT_BLANK_ROWS: Final = "stopped_at_blank_rows"
+INVISIBLE_REMOVED: Final = "invisible_removed"
+PHONE_FIRST_KEPT: Final = "phone_first_kept"
+SHEET_READ: Final = "sheet_read"
+SHEET_IGNORED: Final = "sheet_ignored"
+
+WARNING_CODES: Final = (
+    STOPPED_AT_BLANK_ROWS,
+    INVISIBLE_REMOVED,
+    PHONE_FIRST_KEPT,
+    SHEET_READ,
+    SHEET_IGNORED,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -65,15 +104,37 @@ ROLE_DELEGATE: Final = "delegate"
 ROLE_CONTACT: Final = "contact"
 
 SUPPORTED_SUFFIXES: Final = (".csv", ".xlsx")
+# Excel 97-2003 (.xls) and password-protected workbooks are OLE2 compound files.
+_OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_CELL_CHARS: Final = 200
 MAX_CODE_CHARS: Final = 32
-# A guard for files uploaded through the bot: a delegate list is hundreds of rows at most.
+# A delegate list is hundreds of rows at most. Rows with any content after the heading row
+# count; reading stops at the first one over the limit. The one place to change it (callers
+# may pass max_rows to parse_delegate_file instead).
 MAX_DATA_ROWS: Final = 5000
+# --- limits on reading: each is checked before the work it guards, never after ---------------
+# The bot's own upload limit; a 5,000-row list is well under 2 MB in either format.
+MAX_FILE_BYTES: Final = 20 * 1024 * 1024
+# Per part of an .xlsx (a sheet, the shared strings), unpacked: the zip's declared size is
+# checked before inflating, and zipfile never yields more than it declares. A 10,000-row list
+# needs a few MB. (Parsing time is bounded by the reader's element budget, MAX_ELEMENTS.)
+MAX_UNPACKED_BYTES: Final = 16 * 1024 * 1024
+# Excel's own limit per cell; a longer cell comes from a damaged or hostile file.
+MAX_RAW_CELL_CHARS: Final = 32_767
+# A CSV record longer than this (bytes in UTF-8, characters in UTF-16) is not a spreadsheet row.
+_MAX_RECORD_SIZE = 1024 * 1024
+# Past the table, Excel may keep thousands of formatted but empty rows; reading stops after
+# this many blank rows in a row instead of walking to row 1,048,576.
+MAX_BLANK_RUN: Final = 1000
 _MAX_VALUE_CHARS = 60
+_MAX_SHEET_LIST_CHARS = 300  # a list of sheet names, in a message
 # Office spreadsheets usually start with a title block ("DANH SÁCH ĐẠI BIỂU ...") above the
 # real heading row, so we look for the heading within the first few non-empty rows.
 _HEADER_SEARCH_ROWS = 10
 _MIN_HEADINGS_FOR_HEADER = 2
+# Sheets whose top is searched for the heading row when none is named.
+_MAX_SHEETS_SEARCHED = 50
+_SERIAL = "serial"  # the serial-number column: recognised, never read
 
 # Field -> the heading we print when the column is missing (the office works in Vietnamese).
 CANONICAL_HEADINGS: Final[dict[str, str]] = {
@@ -91,31 +152,62 @@ REQUIRED_FIELDS: Final = ("code", "full_name", "position", "organization", "grou
 # Fields a contact may leave empty: they are not seated, so they need no invitee group.
 _OPTIONAL_FOR_CONTACTS: Final = frozenset({"group"})
 
-# Keys are normalised with _heading_key. Unaccented Vietnamese variants are accepted because
-# many people type without a Vietnamese keyboard. "STT" (số thứ tự) is deliberately absent:
-# in Vietnamese spreadsheets it is a serial-number column, not the protocol rank.
-_HEADING_ALIASES: Final[dict[str, str]] = {
-    alias: field
-    for field, aliases in {
-        "code": ("code", "ma", "mã", "mã đại biểu", "ma dai bieu"),
-        "full_name": ("full name", "name", "họ và tên", "họ tên", "ho va ten", "ho ten"),
-        "position": ("position", "chức vụ", "chuc vu"),
-        "organization": ("organization", "organisation", "unit", "đơn vị", "don vi"),
-        "group": ("group", "nhóm", "nhom"),
-        "phone": (
-            "phone",
-            "điện thoại",
-            "số điện thoại",
-            "sđt",
-            "dien thoai",
-            "so dien thoai",
-            "sdt",
-        ),
-        "rank": ("rank", "thứ tự", "thu tu"),
-        "role": ("role", "vai trò", "vai tro", "loại", "loai"),
-    }.items()
-    for alias in aliases
+# The headings Vietnamese offices really write, matched through _heading_key: case, diacritics,
+# spacing and the punctuation between words ("Cơ quan, đơn vị", "Chức vụ/Chức danh") do not
+# matter, so "HỌ VÀ TÊN", "ho ten" and "Họ  tên" are one heading. "STT" (số thứ tự) is the
+# serial-number column, known but unused: it is not the protocol rank.
+_HEADING_SPELLINGS: Final[dict[str, tuple[str, ...]]] = {
+    "code": ("code", "mã", "mã số", "mã đại biểu", "mã ĐB", "mã số đại biểu"),
+    "full_name": (
+        "full name",
+        "name",
+        "họ và tên",
+        "họ tên",
+        "họ và tên đại biểu",
+        "họ tên đại biểu",
+        "tên đại biểu",
+    ),
+    "position": ("position", "title", "chức vụ", "chức danh", "chức vụ, chức danh"),
+    "organization": (
+        "organization",
+        "organisation",
+        "unit",
+        "đơn vị",
+        "cơ quan",
+        "cơ quan, đơn vị",
+        "đơn vị, cơ quan",
+        "đơn vị công tác",
+        "cơ quan công tác",
+        "cơ quan, đơn vị công tác",
+        "nơi công tác",
+    ),
+    "group": (
+        "group",
+        "nhóm",
+        "nhóm đại biểu",
+        "thành phần",
+        "thành phần đại biểu",
+        "đối tượng",
+    ),
+    "phone": (
+        "phone",
+        "mobile",
+        "điện thoại",
+        "số điện thoại",
+        "điện thoại di động",
+        "điện thoại liên hệ",
+        "di động",
+        "số di động",
+        "ĐTDĐ",
+        "SĐT",
+        "số ĐT",
+        "ĐT",
+    ),
+    "rank": ("rank", "thứ tự", "thứ tự ưu tiên"),
+    "role": ("role", "vai trò", "loại"),
+    _SERIAL: ("STT", "TT", "số TT", "số thứ tự", "no"),
 }
+
 
 # Matched through _skeleton, so each unaccented spelling is already covered by its accented
 # one; both are listed as the spellings the office is told it may use.
@@ -166,44 +258,64 @@ class DelegateRow:
 
 @dataclass(frozen=True)
 class RowProblem:
-    """One problem; `column` is the heading as written in the file, `code` a catalog key."""
+    """One problem or warning; `column` is the heading as written, `code` a catalog key."""
 
     row: int | None
     column: str | None
     code: str
     value: str | None
+    # A second parameter for the few messages that need one (the number kept of a cell).
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
 class ParsedDelegates:
-    """Valid rows, every problem found, and the headings that were not recognised."""
+    """Valid rows, every problem found, the headings not recognised, and warnings."""
 
     rows: list[DelegateRow]
     problems: list[RowProblem]
     ignored_columns: list[str]
+    # Things the office should know that do not stop the import; same shape as problems.
+    warnings: list[RowProblem] = dataclasses.field(default_factory=list)
 
 
 class _FileProblem(Exception):
-    """Internal: reading stopped at a file-level problem."""
+    """Internal: reading stopped; `row` and `column` (0-based) say where, when known."""
 
-    def __init__(self, code: str, value: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        value: str | None = None,
+        *,
+        row: int | None = None,
+        column: int | None = None,
+        detail: str | None = None,
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.value = value
+        self.row = row
+        self.column = column
+        self.detail = detail
 
 
 # --- text helpers ----------------------------------------------------------------------------
 
 
 def _clean(value: str) -> str:
-    """NFC, trimmed, internal whitespace runs collapsed to one space."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    """Invisible characters dropped, NFC, trimmed, whitespace runs collapsed to one space."""
+    # Dropped before NFC: a zero-width joiner between a letter and its accent would
+    # otherwise keep them from composing.
+    text = unicodedata.normalize("NFC", strip_invisible(value))
+    return _WHITESPACE.sub(" ", text).strip()
 
 
 def _heading_key(heading: str) -> str:
+    """A heading reduced to what tells it apart: no case, diacritics or punctuation."""
+    key = _skeleton(heading).replace("_", " ")
     # Trailing "*" / ":" are how templates mark required fields ("Họ và tên (*)", "Mã:").
-    key = _clean(heading).casefold().replace("_", " ")
     key = re.sub(r"\s*(\(\*\)|\*|:)\s*$", "", key)
+    key = re.sub(r"[,;/&.()\-–]+", " ", key)
     return _WHITESPACE.sub(" ", key).strip()
 
 
@@ -216,49 +328,174 @@ def _skeleton(text: str) -> str:
     return stripped.replace("đ", "d")
 
 
-def _truncate(value: str) -> str:
-    if len(value) <= _MAX_VALUE_CHARS:
+_HEADING_ALIASES: Final[dict[str, str]] = {
+    _heading_key(spelling): field
+    for field, spellings in _HEADING_SPELLINGS.items()
+    for spelling in spellings
+}
+
+
+def _truncate(value: str, limit: int = _MAX_VALUE_CHARS) -> str:
+    if len(value) <= limit:
         return value
-    return value[: _MAX_VALUE_CHARS - 1] + "…"
+    return value[: limit - 1] + "…"
 
 
-def _cell_text(value: object) -> str:
-    """A cell as text, the way the office would read it in Excel."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    # Excel stores every number as a float: code 12 arrives as 12.0, a phone as 912345678.0.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime) and value.time() == dt.time():
-        return value.date().isoformat()
-    return str(value)
+# --- readers: yield (excel_row_number, {column index: text}) -----------------------------------
+
+Row = dict[int, str]  # only the cells with something other than whitespace
 
 
-# --- readers: yield (excel_row_number, cells) -------------------------------------------------
+def _column_letter(index: int) -> str:
+    """Excel's name for the 0-based column `index`: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
-    data = path.read_bytes()
-    if not data.strip():
-        raise _FileProblem(EMPTY_FILE)
-    try:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            # Excel's "Unicode Text" export is UTF-16 with a BOM; it is unambiguous, so accept it.
-            text = data.decode("utf-16")
+def _sparse(cells: Iterable[str]) -> Row:
+    return {i: c for i, c in enumerate(cells) if c and not c.isspace()}
+
+
+class _RecordLines:
+    """The lines of a CSV for csv.reader, refusing a record longer than a row can be.
+
+    The current record's text is kept (at most _MAX_RECORD_SIZE of it), so a cell too large
+    for csv.reader's own field limit can still be named by its column.
+    """
+
+    def __init__(self, next_line: Callable[[], str]) -> None:
+        self._next_line = next_line
+        self._lines: list[str] = []
+        self._size = 0
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._next_line()
+        if not line:
+            raise StopIteration
+        self._lines.append(line)
+        self._size += len(line)
+        if self._size > _MAX_RECORD_SIZE:
+            raise _FileProblem(ROW_TOO_LARGE)
+        return line
+
+    def record_done(self) -> None:
+        self._lines, self._size = [], 0
+
+    def oversized_column(self, delimiter: str) -> int | None:
+        """The column of the first cell longer than MAX_RAW_CELL_CHARS in the current record."""
+        text = "".join(self._lines)
+        for column, (start, end) in enumerate(_field_spans(text, delimiter)):
+            if end - start > MAX_RAW_CELL_CHARS:
+                return column
+        return None
+
+
+def _field_spans(text: str, delimiter: str) -> Iterator[tuple[int, int]]:
+    """Where each field of one CSV record (perhaps cut short) starts and ends, quotes aside."""
+    position, length = 0, len(text)
+    while True:
+        if text.startswith('"', position):
+            start, search = position + 1, position + 1
+            # A doubled quote is a quote inside the field; a single one closes it.
+            while (quote := text.find('"', search)) >= 0 and text.startswith('""', quote):
+                search = quote + 2
+            end = length if quote < 0 else quote
+            stop = text.find(delimiter, end)
         else:
-            text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _FileProblem(NOT_UTF8) from None
-    delimiter = _detect_delimiter(text)
-    # newline="" so quoted cells containing line breaks stay one record, as in Excel.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        # Each record is one Excel row, blank lines included ([]), so enumerate matches Excel.
-        yield from enumerate(reader, start=1)
-    except csv.Error:
-        raise _FileProblem(UNREADABLE_FILE) from None
+            start = position
+            stop = text.find(delimiter, position)
+            end = length if stop < 0 else stop
+        yield start, end
+        if stop < 0:
+            return
+        position = stop + 1
+
+
+def _csv_lines(file: BinaryIO, encoding: str) -> Callable[[], str]:
+    """A function returning the next line of `file` as text ("" at the end), never more
+    than _MAX_RECORD_SIZE + 1 of it: one enormous line is never read whole."""
+    if encoding == "utf-16":
+        text = io.TextIOWrapper(file, encoding=encoding, newline="")
+        return lambda: text.readline(_MAX_RECORD_SIZE + 1)
+    first = True
+
+    def utf8_line() -> str:
+        # Decoded line by line (a newline byte never occurs inside a UTF-8 character), so a
+        # wrong byte is reported on its own row, and never before a limit met on an earlier
+        # one; a text reader would decode thousands of bytes ahead.
+        nonlocal first
+        raw = file.readline(_MAX_RECORD_SIZE + 1)
+        if first:
+            raw, first = raw.removeprefix(codecs.BOM_UTF8), False
+        if len(raw) > _MAX_RECORD_SIZE:
+            # Past the limit anyway; only its length and its delimiters matter now, and the
+            # cut may fall inside a character.
+            return raw.decode("utf-8", "replace")
+        return raw.decode("utf-8")
+
+    return utf8_line
+
+
+def _csv_encoding(head: bytes) -> str:
+    # Excel's "Unicode Text" export is UTF-16 with a BOM; it is unambiguous, so accept it.
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8"
+
+
+def _read_csv(path: Path) -> Generator[tuple[int, Row], None, None]:
+    with path.open("rb") as file:
+        head = file.read(64 * 1024)
+        encoding = _csv_encoding(head)
+        if encoding != "utf-16" and head[:1024].count(0) * 4 > len(head[:1024]):
+            # UTF-16 without its BOM: every other byte of Latin text is zero. It would decode
+            # as UTF-8 full of NULs, which are then stripped as invisible: refuse it instead.
+            raise _FileProblem(NOT_UTF8, row=1)
+        # Leniently: a wrong byte is reported on its row, once reading gets there.
+        delimiter = _detect_delimiter(
+            codecs.getincrementaldecoder(encoding)("replace").decode(head)
+        )
+        file.seek(0)
+        lines = _RecordLines(_csv_lines(file, encoding))
+        # newline="" semantics (lines keep their ends) so quoted cells containing line breaks
+        # stay one record, as in Excel.
+        reader = csv.reader(lines, delimiter=delimiter)
+        # Each record is one Excel row, blank lines included ([]), so the count matches.
+        number = 0
+        try:
+            for record in reader:
+                number += 1
+                lines.record_done()
+                for index, cell in enumerate(record):
+                    if len(cell) > MAX_RAW_CELL_CHARS:
+                        raise _FileProblem(CELL_TOO_LARGE, row=number, column=index)
+                yield number, _sparse(record)
+        except _FileProblem as exc:
+            exc.row = exc.row or number + 1
+            if exc.code == ROW_TOO_LARGE:
+                _name_oversized_cell(exc, lines, delimiter)
+            raise
+        except UnicodeDecodeError:
+            raise _FileProblem(NOT_UTF8, row=number + 1) from None
+        except csv.Error:
+            # csv.reader refuses a field over its own limit (128 KiB) as a generic error.
+            problem = _FileProblem(UNREADABLE_FILE, row=number + 1)
+            _name_oversized_cell(problem, lines, delimiter)
+            raise problem from None
+
+
+def _name_oversized_cell(problem: _FileProblem, lines: _RecordLines, delimiter: str) -> None:
+    """Make `problem` a cell too large, with its column, if the record holds one."""
+    column = lines.oversized_column(delimiter)
+    if column is not None:
+        problem.code, problem.column = CELL_TOO_LARGE, column
 
 
 def _detect_delimiter(text: str) -> str:
@@ -272,33 +509,95 @@ def _detect_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
-    # Imported lazily: the bot only needs openpyxl when someone imports a spreadsheet.
-    from openpyxl import load_workbook
+_XLSX_LIMITS: Final = xlsx_reader.Limits(
+    max_part_bytes=MAX_UNPACKED_BYTES, max_cell_chars=MAX_RAW_CELL_CHARS
+)
+_XLSX_CODES: Final = {
+    xlsx_reader.UNREADABLE: UNREADABLE_FILE,
+    xlsx_reader.PART_TOO_LARGE: UNPACKED_TOO_LARGE,
+    xlsx_reader.CELL_TOO_LARGE: CELL_TOO_LARGE,
+}
 
+
+def _read_xlsx(
+    path: Path, sheet: str | None, warnings: list[RowProblem]
+) -> Generator[tuple[int, Row], None, None]:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception:
-        # openpyxl raises a zoo of exceptions on damaged input (BadZipFile, KeyError,
-        # InvalidFileException, XML errors...); to the office they all mean "cannot read".
-        raise _FileProblem(UNREADABLE_FILE) from None
+        with xlsx_reader.XlsxBook(path, _XLSX_LIMITS) as book:
+            if not book.sheets:
+                raise _FileProblem(EMPTY_FILE)
+            chosen = _choose_sheet(book, sheet)
+            if len(book.sheets) > 1:
+                others = ", ".join(s.name for s in book.sheets if s is not chosen)
+                shown_others = _shown(others, _MAX_SHEET_LIST_CHARS)
+                read = RowProblem(None, None, SHEET_READ, _shown(chosen.name), shown_others)
+                warnings.append(read)
+            yield from book.rows(chosen)
+    except xlsx_reader.XlsxProblem as exc:
+        code = _XLSX_CODES[exc.code]
+        value = str(MAX_UNPACKED_BYTES // (1024 * 1024)) if code == UNPACKED_TOO_LARGE else None
+        raise _FileProblem(code, value, row=exc.row, column=exc.column) from None
+
+
+def _choose_sheet(book: xlsx_reader.XlsxBook, name: str | None) -> xlsx_reader.SheetRef:
+    """The sheet named `name`, or else the one whose headings name most required columns."""
+    sheets = book.sheets
+    if name is not None:
+        exact = [s for s in sheets if s.name == name]
+        loose = [s for s in sheets if _skeleton(s.name) == _skeleton(name)]
+        if exact or len(loose) == 1:
+            return (exact or loose)[0]
+        listed = ", ".join(s.name for s in sheets)
+        raise _FileProblem(UNKNOWN_SHEET, name, detail=listed)
+    # Offices put a cover page, instructions or a summary before the list. Visible sheets
+    # first, each in tab order; a tie keeps the earlier one.
+    ordered = sorted(sheets, key=lambda s: not s.visible)[:_MAX_SHEETS_SEARCHED]
+    best, best_score = ordered[0], 0
+    for candidate in ordered:
+        score = _heading_score(book, candidate)
+        if score > best_score:
+            best, best_score = candidate, score
+        if score == len(REQUIRED_FIELDS):
+            break
+    return best
+
+
+def _heading_score(book: xlsx_reader.XlsxBook, sheet: xlsx_reader.SheetRef) -> int:
+    """How many required columns the best heading row near the top of `sheet` names."""
+    rows = book.rows(sheet)
+    best, seen, blank = 0, 0, 0
     try:
-        if not workbook.worksheets:
-            raise _FileProblem(EMPTY_FILE)
-        sheet = workbook.worksheets[0]
-        # Some generators write a wrong <dimension> (e.g. "A1"); forget it and read every row.
-        sheet.reset_dimensions()
-        try:
-            # iter_rows starts at row 1 and fills missing rows with (), so numbering is Excel's.
-            for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, [_cell_text(v) for v in values]
-        except _FileProblem:
-            raise
-        except Exception:
-            raise _FileProblem(UNREADABLE_FILE) from None
+        for _, cells in rows:
+            blank = 0 if cells else blank + 1
+            if blank > MAX_BLANK_RUN:
+                break
+            if not cells:
+                continue
+            fields = {_HEADING_ALIASES.get(_heading_key(c)) for c in cells.values()}
+            best = max(best, len(fields.intersection(REQUIRED_FIELDS)))
+            seen += 1
+            if seen == _HEADER_SEARCH_ROWS or best == len(REQUIRED_FIELDS):
+                break
+    except xlsx_reader.XlsxProblem:
+        return 0  # reported if this sheet ends up being read; it is no better a candidate
     finally:
-        # Read-only workbooks keep the zip file open until closed.
-        workbook.close()
+        rows.close()
+    return best
+
+
+def _until_blank_run(
+    records: Iterator[tuple[int, Row]], warnings: list[RowProblem]
+) -> Generator[tuple[int, Row], None, None]:
+    """The records up to a run of more than MAX_BLANK_RUN blank rows, where reading stops."""
+    blank = 0
+    for number, cells in records:
+        blank = 0 if cells else blank + 1
+        if blank > MAX_BLANK_RUN:
+            warnings.append(
+                RowProblem(number - blank + 1, None, STOPPED_AT_BLANK_ROWS, str(MAX_BLANK_RUN))
+            )
+            return
+        yield number, cells
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -311,29 +610,59 @@ class _Header:
     written: dict[str, str]  # field -> heading as written
     ignored: list[str]
     problems: list[RowProblem]
+    by_index: dict[int, str]  # cell index -> heading as written, recognised or not
 
 
-def _find_header(records: list[tuple[int, list[str]]]) -> tuple[int, _Header] | None:
-    """Index into `records` and the parsed heading row, or None if every row is blank."""
-    non_empty = [i for i, (_, cells) in enumerate(records) if any(c.strip() for c in cells)]
-    if not non_empty:
-        return None
-    for i in non_empty[:_HEADER_SEARCH_ROWS]:
-        recognised = {_HEADING_ALIASES.get(_heading_key(c)) for c in records[i][1]} - {None}
+def _find_header(
+    records: Iterator[tuple[int, Row]],
+) -> tuple[_Header, Iterator[tuple[int, Row]]] | None:
+    """The heading row and the records after it, or None if every row is blank."""
+    seen: list[tuple[int, Row]] = []
+    for number, cells in records:
+        if not cells:
+            continue
+        recognised = {_HEADING_ALIASES.get(_heading_key(c)) for c in cells.values()} - {None}
         if len(recognised) >= _MIN_HEADINGS_FOR_HEADER:
-            return i, _parse_header(*records[i])
+            return _parse_header(number, cells), records
+        seen.append((number, cells))
+        if len(seen) == _HEADER_SEARCH_ROWS:
+            break
+    if not seen:
+        return None
     # No plausible heading row: treat the first non-empty row as one so the office is told
     # which columns are missing.
-    return non_empty[0], _parse_header(*records[non_empty[0]])
+    return _parse_header(*seen[0]), itertools.chain(seen[1:], records)
 
 
-def _parse_header(row: int, cells: list[str]) -> _Header:
-    header = _Header(row=row, columns={}, written={}, ignored=[], problems=[])
-    for index, raw in enumerate(cells):
+# "(1)", "1", "[1]", "1." or "(A)": the numbering row offices put under the headings.
+_COLUMN_NUMBER = re.compile(r"[(\[]?\s*(\d{1,3}|[A-Za-z])\s*[)\]]?\.?")
+
+
+def _without_numbering_row(
+    records: Iterator[tuple[int, Row]],
+) -> Iterator[tuple[int, Row]]:
+    """`records` without a row of column numbers ("(1) (2) … (7)") right under the headings."""
+    for number, cells in records:
+        numbering = len(cells) >= 2 and all(
+            _COLUMN_NUMBER.fullmatch(c.strip()) for c in cells.values()
+        )
+        if not numbering:
+            yield number, cells
+        if cells:
+            break
+    yield from records
+
+
+def _parse_header(row: int, cells: Row) -> _Header:
+    header = _Header(row=row, columns={}, written={}, ignored=[], problems=[], by_index={})
+    for index, raw in sorted(cells.items()):
         written = _clean(raw)
         if not written:
             continue
+        header.by_index[index] = written
         field = _HEADING_ALIASES.get(_heading_key(written))
+        if field == _SERIAL:
+            continue
         if field is None:
             if written not in header.ignored:
                 header.ignored.append(written)
@@ -403,55 +732,83 @@ class _RowProblems:
     into: list[RowProblem]
 
     def add(self, field: str, code: str, value: str | None) -> None:
-        shown = None if value is None else _truncate(value)
-        self.into.append(RowProblem(self.row, self.written[field], code, shown))
+        # Shown with its invisible characters spelled out: printed raw, they would hide
+        # the problem, or (an escape sequence) act on the office's terminal.
+        value = None if value is None else _truncate(shown(value))
+        self.into.append(RowProblem(self.row, self.written[field], code, value))
 
 
 def _parse_rows(
-    records: Iterable[tuple[int, list[str]]],
+    records: Iterable[tuple[int, Row]],
     header: _Header,
     groups: _GroupResolver,
+    max_rows: int,
+    warnings: list[RowProblem],
 ) -> tuple[list[DelegateRow], list[RowProblem]]:
     rows: list[DelegateRow] = []
     problems: list[RowProblem] = []
     first_row_of_code: dict[str, int] = {}
     header_ok = not header.problems
     data_rows = 0
+    content_rows = 0
 
     for number, cells in records:
+        if not cells:
+            continue
+        # Every row with content counts towards the limit, so a file of a million rows that
+        # only fill unrecognised columns stops as early as one of a million delegates.
+        content_rows += 1
+        if content_rows > max_rows:
+            problems.append(RowProblem(number, None, TOO_MANY_ROWS, str(max_rows)))
+            break
         values: dict[str, str] = {}
+        refused: dict[str, str] = {}  # field -> the cell, hiding what cannot be stripped
+        removed: dict[str, list[str]] = {}  # field -> the invisible characters stripped
         for field, index in header.columns.items():
-            raw = cells[index] if index < len(cells) else ""
+            raw = cells.get(index, "")
+            hidden = invisible_in(raw)
+            # A code must be what it looks like: with a zero-width space, "DB001" becomes a
+            # second code that looks like the first. A bidi control shows a name in another
+            # order than it is stored, and stripping it would store a name the office never
+            # saw. Both are refused; any other invisible character only hides, and goes.
+            if hidden and (field == "code" or not BIDI_CONTROLS.isdisjoint(raw)):
+                refused[field] = unicodedata.normalize("NFC", raw).strip()
+            elif hidden:
+                removed[field] = hidden
             # Codes keep inner spaces so "DB 001" is reported rather than silently merged.
-            nfc = unicodedata.normalize("NFC", raw)
-            values[field] = nfc.strip() if field == "code" else _clean(nfc)
+            text = unicodedata.normalize("NFC", strip_invisible(raw))
+            values[field] = text.strip() if field == "code" else _clean(text)
         # Blank in every recognised column: skipped. This also skips template rows where only
         # the serial-number column (STT) or the role (a dropdown's default) was pre-filled.
         if not any(value for field, value in values.items() if field != "role"):
             continue
         data_rows += 1
-        if data_rows > MAX_DATA_ROWS:
-            problems.append(RowProblem(None, None, TOO_MANY_ROWS, str(MAX_DATA_ROWS)))
-            break
+        for field, characters in removed.items():
+            warnings.append(
+                RowProblem(number, header.written[field], INVISIBLE_REMOVED, ", ".join(characters))
+            )
 
         row_problems: list[RowProblem] = []
         problem = _RowProblems(number, header.written, row_problems).add
-        too_long: set[str] = set()
+        reported: set[str] = set()  # fields with a problem that makes further checks moot
+        for field, raw in refused.items():
+            problem(field, INVISIBLE_IN_CODE if field == "code" else BIDI_CONTROL, raw)
+            reported.add(field)
         for field, value in values.items():
-            if len(value) > MAX_CELL_CHARS:
+            if len(value) > MAX_CELL_CHARS and field not in reported:
                 problem(field, TOO_LONG, value)
-                too_long.add(field)
+                reported.add(field)
         role_value = values.get("role", "")
-        role = None if "role" in too_long else _parse_role(role_value)
+        role = None if "role" in reported else _parse_role(role_value)
         for field in REQUIRED_FIELDS:
             # An unreadable role gets its own problem; guessing it to demand or waive the
             # group would only add a second, possibly wrong, complaint about the same row.
             exempt = role != ROLE_DELEGATE and field in _OPTIONAL_FOR_CONTACTS
-            if field in values and not values[field] and not exempt:
+            if field in values and not values[field] and not exempt and field not in reported:
                 problem(field, MISSING_VALUE, None)
 
         code = values.get("code", "")
-        if code and "code" not in too_long:
+        if code and "code" not in reported:
             if len(code) > MAX_CODE_CHARS or _WHITESPACE.search(code):
                 problem("code", BAD_CODE, code)
             else:
@@ -462,7 +819,7 @@ def _parse_rows(
 
         group_key: str | None = None
         group_value = values.get("group", "")
-        if group_value and "group" not in too_long:
+        if group_value and "group" not in reported:
             group_key = groups.resolve(group_value)
             if group_key is None:
                 problem("group", UNKNOWN_GROUP, group_value)
@@ -471,19 +828,27 @@ def _parse_rows(
 
         phone: str | None = None
         phone_value = values.get("phone", "")
-        if phone_value and "phone" not in too_long:
+        if phone_value and "phone" not in reported:
             phone = normalize_phone(phone_value)
-            if phone is None:
+            # A note ("(Zalo)") or a second number in the cell should not hold up the whole
+            # list: the first plausible number is kept, and the office is told which.
+            found = None if phone is not None else first_phone(phone_value)
+            if found is not None:
+                phone, kept = found
+                written = header.written["phone"]
+                shown_value = _truncate(shown(phone_value))
+                warnings.append(RowProblem(number, written, PHONE_FIRST_KEPT, shown_value, kept))
+            elif phone is None:
                 problem("phone", BAD_PHONE, phone_value)
 
         rank: int | None = None
         rank_value = values.get("rank", "")
-        if rank_value and "rank" not in too_long:
+        if rank_value and "rank" not in reported:
             rank = _parse_rank(rank_value)
             if rank is None:
                 problem("rank", BAD_RANK, rank_value)
 
-        if role is None and "role" not in too_long:
+        if role is None and "role" not in reported:
             problem("role", BAD_ROLE, role_value)
 
         problems.extend(row_problems)
@@ -507,37 +872,99 @@ def _parse_rows(
     return rows, problems
 
 
-def parse_delegate_file(path: Path, groups: Sequence[Group]) -> ParsedDelegates:
-    """Read and validate a delegate list (.csv or .xlsx); never raises on bad input."""
+def parse_delegate_file(
+    path: Path,
+    groups: Sequence[Group],
+    *,
+    sheet: str | None = None,
+    max_rows: int | None = None,
+) -> ParsedDelegates:
+    """Read and validate a delegate list (.csv or .xlsx); never raises on bad input.
+
+    `sheet` names the worksheet of an .xlsx to read; without it, the sheet whose headings
+    name most required columns is read (a cover page often comes first).
+    """
     if not path.is_file():
         return _file_level(FILE_NOT_FOUND, None)
     suffix = path.suffix.lower()
+    if suffix == ".xls":
+        return _file_level(OLD_EXCEL, None)
     if suffix not in SUPPORTED_SUFFIXES:
         return _file_level(UNSUPPORTED_FORMAT, path.suffix or None)
-    reader = _read_csv if suffix == ".csv" else _read_xlsx
     try:
-        # Materialised: delegate lists are small, and header detection needs to look ahead.
-        records = list(reader(path))
-    except _FileProblem as exc:
-        return _file_level(exc.code, exc.value)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return _file_level(FILE_TOO_LARGE, str(MAX_FILE_BYTES // (1024 * 1024)))
+        with path.open("rb") as file:
+            if file.read(len(_OLE2_SIGNATURE)) == _OLE2_SIGNATURE:
+                # An .xls renamed, or a workbook Excel encrypted with a password.
+                return _file_level(OLD_EXCEL, None)
     except OSError:
         return _file_level(UNREADABLE_FILE, None)
-
-    found = _find_header(records)
-    if found is None:
-        return _file_level(EMPTY_FILE, None)
-    index, header = found
-    rows, row_problems = _parse_rows(records[index + 1 :], header, _GroupResolver(groups))
+    warnings: list[RowProblem] = []
+    if suffix == ".csv":
+        if sheet is not None:
+            warnings.append(RowProblem(None, None, SHEET_IGNORED, _shown(sheet)))
+        source = _read_csv(path)
+    else:
+        source = _read_xlsx(path, sheet, warnings)
+    stream = _until_blank_run(source, warnings)
+    header: _Header | None = None
+    rows: list[DelegateRow] = []
+    problems: list[RowProblem] = []
+    try:
+        found = _find_header(stream)
+        if found is None:
+            return _file_level(EMPTY_FILE, None, warnings)
+        header, after = found
+        problems = header.problems
+        rows, row_problems = _parse_rows(
+            _without_numbering_row(after),
+            header,
+            _GroupResolver(groups),
+            max_rows or MAX_DATA_ROWS,
+            warnings,
+        )
+        problems = problems + row_problems
+    except _FileProblem as exc:
+        # Reading stopped at a limit or a damaged part: what was found so far is reported
+        # with it, and nothing is imported.
+        column = None if exc.column is None else _column_name(exc.column, header)
+        detail = _shown(exc.detail, _MAX_SHEET_LIST_CHARS)
+        problem = RowProblem(exc.row, column, exc.code, _shown(exc.value), detail)
+        problems = [*problems, problem]
+        rows = []
+    except OSError:
+        problems = [*problems, RowProblem(None, None, UNREADABLE_FILE, None)]
+        rows = []
+    finally:
+        # Closes the file (and the zip) when reading stopped early.
+        stream.close()
+        source.close()
     return ParsedDelegates(
         rows=rows,
-        problems=header.problems + row_problems,
-        ignored_columns=header.ignored,
+        problems=problems,
+        ignored_columns=[] if header is None else header.ignored,
+        warnings=warnings,
     )
 
 
-def _file_level(code: str, value: str | None) -> ParsedDelegates:
+def _column_name(index: int, header: _Header | None) -> str:
+    """The heading of column `index` as written, or Excel's letter for it (A, B, ...)."""
+    if header is not None and index in header.by_index:
+        return header.by_index[index]
+    return _column_letter(index)
+
+
+def _shown(value: str | None, limit: int = _MAX_VALUE_CHARS) -> str | None:
+    return None if value is None else _truncate(shown(value), limit)
+
+
+def _file_level(
+    code: str, value: str | None, warnings: list[RowProblem] | None = None
+) -> ParsedDelegates:
     return ParsedDelegates(
         rows=[],
-        problems=[RowProblem(None, None, code, None if value is None else _truncate(value))],
+        problems=[RowProblem(None, None, code, _shown(value))],
         ignored_columns=[],
+        warnings=warnings or [],
     )

@@ -1,17 +1,26 @@
+import io
+import json
 import re
+import subprocess
+import sys
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from bot.delegate_file import (
     BAD_ROLE,
     CANONICAL_HEADINGS,
+    MAX_BLANK_RUN,
     MAX_CELL_CHARS,
+    MAX_FILE_BYTES,
+    MAX_RAW_CELL_CHARS,
     PROBLEM_CODES,
     ROLE_CONTACT,
     ROLE_DELEGATE,
@@ -19,8 +28,10 @@ from bot.delegate_file import (
     Group,
     ParsedDelegates,
     RowProblem,
+    _read_xlsx,
     parse_delegate_file,
 )
+from bot.documents.xlsx_reader import MAX_PARTS
 from bot.domain.phones import normalize_phone
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "delegates.csv"
@@ -195,7 +206,7 @@ def test_missing_file_is_reported_not_raised(tmp_path: Path) -> None:
     assert result == ParsedDelegates([], [RowProblem(None, None, "file_not_found", None)], [])
 
 
-@pytest.mark.parametrize("name", ["delegates.xls", "delegates.txt", "delegates"])
+@pytest.mark.parametrize("name", ["delegates.ods", "delegates.txt", "delegates"])
 def test_other_extensions_are_unsupported(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     path.write_text(HEADER + "\n" + GOOD, encoding="utf-8")
@@ -220,10 +231,16 @@ def to_cp1258(text: str) -> bytes:
     return out
 
 
-def test_windows_vietnamese_cp1258_csv_is_not_utf8(tmp_path: Path) -> None:
+def test_windows_vietnamese_cp1258_csv_is_not_utf8_from_its_first_row(tmp_path: Path) -> None:
     path = tmp_path / "delegates.csv"
     path.write_bytes(to_cp1258(HEADER + "\n" + GOOD))
-    assert only_problem(parse(path)) == RowProblem(None, None, "not_utf8", None)
+    assert only_problem(parse(path)) == RowProblem(1, None, "not_utf8", None)
+
+
+def test_csv_not_utf8_further_down_names_the_row_of_the_wrong_byte(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, HEADER, GOOD)
+    path.write_bytes(path.read_bytes() + b"\n" + to_cp1258(GOOD.replace("DB001", "DB002")))
+    assert parse(path).problems == [RowProblem(3, None, "not_utf8", None)]
 
 
 def test_latin1_csv_is_not_utf8(tmp_path: Path) -> None:
@@ -357,6 +374,41 @@ def test_implausible_phone_is_bad_phone(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("cell", "e164", "kept"),
+    [
+        ("0912.345.679 (Zalo)", "+84912345679", "0912.345.679"),
+        ("0912345678 - 02438251234", "+84912345678", "0912345678"),
+        ("0912345678/0987654321", "+84912345678", "0912345678"),
+    ],
+)
+def test_phone_cell_with_a_note_or_two_numbers_keeps_the_first_and_says_so(
+    tmp_path: Path, cell: str, e164: str, kept: str
+) -> None:
+    result = parse(write_xlsx(tmp_path, [HEADER.split(","),
+                                         GOOD.replace("0912 345 001", cell).split(",")]))  # fmt: skip
+    assert result.problems == []
+    assert [r.phone for r in result.rows] == [e164]
+    assert result.warnings == [RowProblem(2, "Điện thoại", "phone_first_kept", cell, kept)]
+
+
+def test_one_odd_phone_cell_no_longer_holds_up_the_whole_list(tmp_path: Path) -> None:
+    second = GOOD.replace("DB001", "DB002").replace("0912 345 001", '"0912.345.002 (Zalo)"')
+    result = parse(write_csv(tmp_path, HEADER, GOOD, second))
+    assert result.problems == []
+    assert [(r.code, r.phone) for r in result.rows] == [
+        ("DB001", "+84912345001"),
+        ("DB002", "+84912345002"),
+    ]
+
+
+def test_phone_cell_with_no_plausible_number_is_still_bad_phone(tmp_path: Path) -> None:
+    line = GOOD.replace("0912 345 001", "0912 345 / Zalo")
+    result = parse(write_csv(tmp_path, HEADER, line))
+    assert result.problems == [RowProblem(2, "Điện thoại", "bad_phone", "0912 345 / Zalo")]
+    assert result.warnings == []
+
+
 def test_phone_is_stored_normalised(tmp_path: Path) -> None:
     result = parse(write_csv(tmp_path, HEADER, GOOD))
     assert result.rows[0].phone == "+84912345001"
@@ -477,7 +529,9 @@ def test_utf16_csv_from_excel_unicode_text_export(tmp_path: Path) -> None:
     assert parse(path).problems == []
 
 
-def test_english_headings_and_stt_serial_column_is_ignored_not_rank(tmp_path: Path) -> None:
+def test_english_headings_and_stt_serial_column_is_known_not_rank_nor_an_ignored_column(
+    tmp_path: Path,
+) -> None:
     path = write_csv(
         tmp_path,
         "STT,Code,Full name,Position,Organisation,Group,Phone,Rank,Notes",
@@ -485,7 +539,7 @@ def test_english_headings_and_stt_serial_column_is_ignored_not_rank(tmp_path: Pa
     )
     result = parse(path)
     assert result.problems == []
-    assert result.ignored_columns == ["STT", "Notes"]
+    assert result.ignored_columns == ["Notes"]
     assert result.rows == [
         DelegateRow(
             row=2,
@@ -515,6 +569,80 @@ def test_heading_synonyms_are_recognised(tmp_path: Path, header: str) -> None:
     assert result.ignored_columns == []
     assert result.rows[0].phone == "+84912345001"
     assert result.rows[0].rank == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "STT,Mã đại biểu,Họ và tên,Chức danh,Cơ quan,Thành phần,Di động,Thứ tự",
+        'TT,Mã số,Họ tên đại biểu,Chức vụ/Chức danh,"Cơ quan, đơn vị",Nhóm đại biểu,SĐT,Thứ tự',
+        "Số TT,Mã ĐB,HỌ VÀ TÊN,CHỨC VỤ,ĐƠN VỊ CÔNG TÁC,ĐỐI TƯỢNG,Số điện thoại,THỨ TỰ",
+        "stt,ma,ho ten,chuc danh,co quan,thanh phan,dien thoai,thu tu",
+        "Số thứ tự, Mã (*) ,  Họ   và  tên ,Chức vụ:,Nơi công tác,Thành phần đại biểu,ĐTDĐ,Thứ tự",
+        "STT,Mã,Họ và tên,Chức vụ - chức danh,Đơn vị; cơ quan,Nhóm,Điện thoại di động,Thứ tự",
+        "STT,Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại (di động),Thứ tự (ưu tiên)",
+    ],
+)
+def test_headings_offices_really_write_are_recognised(tmp_path: Path, header: str) -> None:
+    result = parse(write_csv(tmp_path, header, "1," + GOOD))
+    assert result.problems == []
+    assert result.ignored_columns == []
+    assert result.rows[0] == DelegateRow(
+        row=2,
+        code="DB001",
+        full_name="Nguyễn Thị Lan",
+        position="Chủ tịch",
+        organization="Hội LHPN quận Ba Đình",
+        group_key="chu_tich_cap_huyen",
+        phone="+84912345001",
+        rank=1,
+    )
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        "(1),(2),(3),(4),(5),(6),(7),(8)",
+        "1,2,3,4,5,6,7,8",
+        "[1],[2],[3],[4],[5],[6],[7],[8]",
+        "(A),(B),(1),(2),(3),(4),(5),(6)",
+    ],
+)
+def test_row_of_column_numbers_under_the_headings_is_not_a_delegate(
+    tmp_path: Path, numbers: str
+) -> None:
+    path = write_csv(tmp_path, "STT," + HEADER, numbers, "1," + GOOD)
+    result = parse(path)
+    assert result.problems == []
+    assert [r.row for r in result.rows] == [3]
+
+
+def test_xlsx_of_an_office_title_blank_rows_headings_and_numbering(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["HỘI LHPN THÀNH PHỐ HÀ NỘI", None, None, "CỘNG HOÀ XÃ HỘI CHỦ NGHĨA VIỆT NAM"],
+            [],
+            [None, "DANH SÁCH ĐẠI BIỂU DỰ HỘI NGHỊ SƠ KẾT GIỮA NHIỆM KỲ"],
+            [],
+            ["STT", "Họ và tên", "Chức danh", "Cơ quan", "Thành phần", "Điện thoại", "Mã"],
+            ["(1)", "(2)", "(3)", "(4)", "(5)", "(6)", "(7)"],
+            [1, "Nguyễn Thị Lan", "Chủ tịch", "Hội LHPN quận Ba Đình", "chu_tich_cap_huyen",
+             "0912345001", "DB001"],
+        ],
+    )  # fmt: skip
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.row, r.code, r.position, r.organization) for r in result.rows] == [
+        (7, "DB001", "Chủ tịch", "Hội LHPN quận Ba Đình")
+    ]
+
+
+def test_only_the_row_right_under_the_headings_can_be_a_numbering_row(tmp_path: Path) -> None:
+    path = write_csv(tmp_path, HEADER, GOOD, "1,2,3,4,5,6,7")
+    result = parse(path)
+    assert [r.row for r in result.rows] == [2]
+    assert RowProblem(3, "Nhóm", "unknown_group", "5") in result.problems
 
 
 def test_values_are_nfc_normalised_and_whitespace_collapsed(tmp_path: Path) -> None:
@@ -645,13 +773,578 @@ def test_xlsx_with_a_wrong_dimension_record_is_still_read_in_full(tmp_path: Path
     assert [r.code for r in result.rows] == ["DB001"]
 
 
-def test_file_with_more_rows_than_the_limit_is_refused(
+def test_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("bot.delegate_file.MAX_DATA_ROWS", 2)
     lines = [GOOD.replace("DB001", f"DB00{i}") for i in range(1, 4)]
     result = parse(write_csv(tmp_path, HEADER, *lines))
-    assert result.problems == [RowProblem(None, None, "too_many_rows", "2")]
+    assert result.problems == [RowProblem(4, None, "too_many_rows", "2")]
+
+
+# --- invisible and control characters --------------------------------------------------------
+
+
+def test_code_followed_by_a_zero_width_space_is_refused_not_a_second_code(tmp_path: Path) -> None:
+    twin = GOOD.replace("DB001", "DB001\u200b").replace("Nguyễn Thị Lan", "Trần Thị Mai")
+    result = parse(write_csv(tmp_path, HEADER, GOOD, twin.replace("0912 345 001", "")))
+    assert [r.code for r in result.rows] == ["DB001"]
+    assert result.problems == [RowProblem(3, "Mã", "invisible_in_code", "DB001<U+200B>")]
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("\ufeffDB001", "<U+FEFF>DB001"),
+        ("DB\u200d001", "DB<U+200D>001"),
+        ("DB001\x00", "DB001<U+0000>"),
+        ("DB\x1b[2J001", "DB<U+001B>[2J001"),
+        ("DB\u202e100", "DB<U+202E>100"),
+        ("DB\u3164001", "DB<U+3164>001"),
+    ],
+)
+def test_code_with_an_invisible_or_control_character_is_refused_and_shown(
+    tmp_path: Path, written: str, shown: str
+) -> None:
+    result = parse(write_csv(tmp_path, HEADER, GOOD.replace("DB001", written)))
+    assert result.problems == [RowProblem(2, "Mã", "invisible_in_code", shown)]
+    assert result.rows == []
+
+
+def test_hidden_characters_are_stripped_from_text_with_a_warning_naming_them(
+    tmp_path: Path,
+) -> None:
+    cells = GOOD.split(",")
+    cells[1] = "Nguyễn\u200b Thị\x00 Lan\x1b"
+    cells[2] = "Chủ tịch\ufeff"
+    cells[3] = "\u2060Hội LHPN quận Ba Đình"
+    result = parse(write_csv(tmp_path, HEADER, ",".join(cells)))
+    assert result.problems == []
+    row = result.rows[0]
+    assert (row.full_name, row.position, row.organization) == (
+        "Nguyễn Thị Lan",
+        "Chủ tịch",
+        "Hội LHPN quận Ba Đình",
+    )
+    assert result.warnings == [
+        RowProblem(2, "Họ và tên", "invisible_removed", "U+200B, U+0000, U+001B"),
+        RowProblem(2, "Chức vụ", "invisible_removed", "U+FEFF"),
+        RowProblem(2, "Đơn vị", "invisible_removed", "U+2060"),
+    ]
+
+
+def test_xlsx_escaped_control_characters_are_stripped_too(tmp_path: Path) -> None:
+    cells = GOOD.split(",")
+    cells[1] = "Nguyễn Thị Lan_x001B_"  # how Excel writes a character XML cannot hold
+    path = write_raw_xlsx(tmp_path / "d.xlsx", [inline_row(1, HEADER.split(",")),
+                                                inline_row(2, cells)])  # fmt: skip
+    result = parse(path)
+    assert result.rows[0].full_name == "Nguyễn Thị Lan"
+    assert result.warnings == [RowProblem(2, "Họ và tên", "invisible_removed", "U+001B")]
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202b", "\u2067", "\u2066"])
+def test_bidi_control_in_a_name_is_refused_with_row_and_column(
+    tmp_path: Path, control: str
+) -> None:
+    line = GOOD.replace("Nguyễn Thị Lan", f"{control}naL ihT nễyugN\u202c")
+    result = parse(write_csv(tmp_path, HEADER, line))
+    code = f"U+{ord(control):04X}"
+    assert result.problems == [
+        RowProblem(2, "Họ và tên", "bidi_control", f"<{code}>naL ihT nễyugN<U+202C>")
+    ]
+    assert result.rows == []
+
+
+def test_a_joiner_between_a_letter_and_its_accents_does_not_keep_them_apart(
+    tmp_path: Path,
+) -> None:
+    nfd = unicodedata.normalize("NFD", "Nguyễn Thị Lan")
+    name = nfd.replace("e\u0302", "e\u200d\u0302")
+    result = parse(write_csv(tmp_path, HEADER, GOOD.replace("Nguyễn Thị Lan", name)))
+    assert result.rows[0].full_name == "Nguyễn Thị Lan"
+    assert unicodedata.is_normalized("NFC", result.rows[0].full_name)
+
+
+def test_headings_with_hidden_characters_are_recognised(tmp_path: Path) -> None:
+    header = "\ufeffMã,Họ và tên\u200b,Chức vụ,Đơn vị\u00ad,Nhóm,Điện thoại,Thứ tự"
+    result = parse(write_xlsx(tmp_path, [header.split(","), GOOD.split(",")]))
+    assert result.problems == []
+    assert result.ignored_columns == []
+
+
+# --- limits: reading stops at the first one crossed, and no file costs much memory ------------
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES = (
+    '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+    'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+    'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+    'worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'
+)
+
+
+def write_raw_xlsx(
+    path: Path, sheet: Iterable[str], strings: Iterable[str] = (), extra_parts: int = 0
+) -> Path:
+    """An .xlsx written part by part, as a hostile generator could: `sheet` is <sheetData>."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", _TYPES)
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{_PACKAGE}"><Relationship Id="rId1" '
+            f'Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_RELS}"><sheets>'
+            '<sheet name="Danh sách" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{_PACKAGE}">'
+            f'<Relationship Id="rId1" Type="{_RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{_RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+            "</Relationships>",
+        )
+        for name, pieces in (
+            ("xl/sharedStrings.xml", [f'<sst xmlns="{_MAIN}">', *strings, "</sst>"]),
+            (
+                "xl/worksheets/sheet1.xml",
+                [f'<worksheet xmlns="{_MAIN}"><sheetData>', *sheet, "</sheetData></worksheet>"],
+            ),
+        ):
+            with z.open(name, "w", force_zip64=True) as part:
+                for piece in pieces:
+                    part.write(piece.encode())
+        for number in range(extra_parts):
+            z.writestr(f"customXml/item{number}.xml", "")
+    return path
+
+
+def inline_row(number: int, values: Sequence[str]) -> str:
+    cells = "".join(
+        f'<c r="{chr(65 + i)}{number}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(values)
+        if v
+    )
+    return f'<row r="{number}">{cells}</row>'
+
+
+def good_row(number: int) -> str:
+    return inline_row(number, GOOD.replace("DB001", f"DB{number:03d}").split(","))
+
+
+def peak_memory_mb(path: Path) -> tuple[float, list[list[object]]]:
+    """Parse `path` in a fresh interpreter: its peak resident memory (MB) and the problems."""
+    probe = (
+        "import json, re, sys\n"
+        "from pathlib import Path\n"
+        "from bot.delegate_file import parse_delegate_file\n"
+        "result = parse_delegate_file(Path(sys.argv[1]), [])\n"
+        # VmHWM, not getrusage: Linux carries the parent's high-water mark into a child.
+        "peak = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+        "print(json.dumps([peak / 1024, [[p.row, p.column, p.code] for p in result.problems]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(path)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peak, problems = json.loads(done.stdout)
+    return peak, problems
+
+
+needs_proc = pytest.mark.skipif(
+    not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux)"
+)
+
+
+def test_csv_reading_stops_at_the_first_row_over_the_limit_before_the_rest_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.delegate_file.MAX_DATA_ROWS", 2)
+    lines = [GOOD.replace("DB001", f"DB00{i}") for i in range(1, 4)]
+    path = write_csv(tmp_path, HEADER, *lines)
+    # Past the limit the file is not even valid UTF-8: reading must never get there.
+    path.write_bytes(path.read_bytes() + b"\n" + to_cp1258(GOOD.replace("DB001", "DB009")))
+    result = parse(path)
+    assert result.problems == [RowProblem(4, None, "too_many_rows", "2")]
+
+
+def test_xlsx_reading_stops_at_the_first_row_over_the_limit_before_a_damaged_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.delegate_file.MAX_DATA_ROWS", 2)
+    damaged = '<row r="5"><c r="A5" t="s"><v>999</v></c></row>'  # no such shared string
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2), good_row(3), good_row(4), damaged],
+    )
+    assert parse(path).problems == [RowProblem(4, None, "too_many_rows", "2")]
+
+
+def test_xlsx_far_away_row_is_read_without_the_empty_rows_before_it(tmp_path: Path) -> None:
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2), good_row(1_048_576)],
+    )
+    numbers = [number for number, _ in _read_xlsx(path, None, [])]
+    assert numbers == [1, 2, 1_048_576]
+    result = parse(path)
+    assert result.problems == []
+    assert [r.row for r in result.rows] == [2, 1_048_576]
+
+
+def test_csv_reading_stops_after_more_than_1000_blank_rows_and_says_where(
+    tmp_path: Path,
+) -> None:
+    later = GOOD.replace("DB001", "DB002").replace("0912 345 001", "0912 345 002")
+    path = write_csv(tmp_path, HEADER, GOOD, *[",,,,,,"] * (MAX_BLANK_RUN + 1), later)
+    result = parse(path)
+    assert [r.code for r in result.rows] == ["DB001"]
+    assert result.problems == []
+    assert result.warnings == [RowProblem(3, None, "stopped_at_blank_rows", "1000")]
+
+
+def test_csv_blank_rows_up_to_the_limit_do_not_stop_reading(tmp_path: Path) -> None:
+    later = GOOD.replace("DB001", "DB002").replace("0912 345 001", "0912 345 002")
+    path = write_csv(tmp_path, HEADER, GOOD, *[""] * MAX_BLANK_RUN, later)
+    result = parse(path)
+    assert [r.code for r in result.rows] == ["DB001", "DB002"]
+    assert result.warnings == []
+
+
+def test_xlsx_formatted_empty_rows_after_the_table_stop_reading(tmp_path: Path) -> None:
+    blank = [f'<row r="{n}"><c r="A{n}" s="1"/></row>' for n in range(3, 3 + MAX_BLANK_RUN + 1)]
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2), *blank, good_row(5000)],
+    )
+    result = parse(path)
+    assert [r.row for r in result.rows] == [2]
+    assert result.warnings == [RowProblem(3, None, "stopped_at_blank_rows", "1000")]
+
+
+@pytest.mark.parametrize("kind", ["inline", "shared", "csv"])
+def test_cell_longer_than_excel_allows_is_cell_too_large_with_row_and_column(
+    tmp_path: Path, kind: str
+) -> None:
+    huge = "Phó " * (MAX_RAW_CELL_CHARS // 4 + 1)
+    cells = GOOD.split(",")
+    cells[2] = huge
+    if kind == "csv":
+        path = write_csv(tmp_path, HEADER, ",".join(cells))
+    elif kind == "shared":  # built by hand: openpyxl cuts text to 32,767 characters
+        row = inline_row(2, cells[:2]).replace("</row>", '<c r="C2" t="s"><v>0</v></c></row>')
+        head = inline_row(1, HEADER.split(","))
+        path = write_raw_xlsx(tmp_path / "d.xlsx", [head, row], [f"<si><t>{huge}</t></si>"])
+    else:
+        path = write_raw_xlsx(tmp_path / "d.xlsx", [inline_row(1, HEADER.split(",")),
+                                                    inline_row(2, cells)])  # fmt: skip
+    result = parse(path)
+    assert result.problems == [RowProblem(2, "Chức vụ", "cell_too_large", None)]
+    assert result.rows == []
+
+
+def test_cell_too_large_before_the_heading_row_is_named_by_its_column_letter(
+    tmp_path: Path,
+) -> None:
+    path = write_csv(tmp_path, "Danh sách," + "x" * (MAX_RAW_CELL_CHARS + 1), HEADER, GOOD)
+    assert parse(path).problems == [RowProblem(1, "B", "cell_too_large", None)]
+
+
+def test_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    with path.open("wb") as file:
+        file.write((HEADER + "\n" + GOOD + "\n").encode())
+        file.truncate(MAX_FILE_BYTES + 1)  # sparse: no 20 MB written to the disk
+    assert only_problem(parse(path)) == RowProblem(None, None, "file_too_large", "20")
+
+
+def test_csv_line_of_a_million_characters_is_row_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes((HEADER + "\n" + GOOD + "\n").encode() + b"x," * 600_000)
+    result = parse(path)
+    assert result.problems == [RowProblem(3, None, "row_too_large", None)]
+
+
+@needs_proc
+@pytest.mark.parametrize("where", ["sheet", "shared strings"])
+def test_xlsx_zip_bomb_is_refused_before_it_is_inflated(tmp_path: Path, where: str) -> None:
+    bomb = ("Nguyễn " * 1_000_000 for _ in range(15))  # ~120 MB of text, ~150 KB zipped
+    if where == "sheet":
+        sheet = [
+            inline_row(1, HEADER.split(",")),
+            '<row r="2"><c r="B2" t="inlineStr"><is><t>',
+            *bomb,
+            "</t></is></c></row>",
+        ]
+        path = write_raw_xlsx(tmp_path / "bomb.xlsx", sheet)
+    else:
+        sheet = [inline_row(1, HEADER.split(",")), '<row r="2"><c r="B2" t="s"><v>0</v></c></row>']
+        path = write_raw_xlsx(tmp_path / "bomb.xlsx", sheet, ["<si><t>", *bomb, "</t></si>"])
+    assert path.stat().st_size < 1024 * 1024
+    peak, problems = peak_memory_mb(path)
+    assert problems == [[None, None, "unpacked_too_large"]]
+    assert peak < 100
+
+
+def test_xlsx_part_with_more_elements_than_the_budget_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.documents.xlsx_reader.MAX_ELEMENTS", 1000)
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2)],
+        ["<si><t>a</t></si>"] * 600,
+    )
+    assert only_problem(parse(path)) == RowProblem(None, None, "unpacked_too_large", "16")
+
+
+def test_xlsx_zip_listing_more_parts_than_a_workbook_has_is_unreadable(tmp_path: Path) -> None:
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), good_row(2)],
+        extra_parts=MAX_PARTS + 1,
+    )
+    assert only_problem(parse(path)) == RowProblem(None, None, "unreadable_file", None)
+
+
+def test_xlsx_part_declaring_entities_is_unreadable(tmp_path: Path) -> None:
+    laughs = '<!DOCTYPE sst [<!ENTITY a "ha">]>'
+    path = write_raw_xlsx(
+        tmp_path / "delegates.xlsx",
+        [inline_row(1, HEADER.split(",")), '<row r="2"><c r="B2" t="s"><v>0</v></c></row>'],
+    )
+    data = {}
+    with zipfile.ZipFile(path) as z:
+        data = {item.filename: z.read(item) for item in z.infolist()}
+    data["xl/sharedStrings.xml"] = (
+        laughs + f'<sst xmlns="{_MAIN}"><si><t>&a;</t></si></sst>'
+    ).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, content in data.items():
+            z.writestr(name, content)
+    assert only_problem(parse(path)) == RowProblem(None, None, "unreadable_file", None)
+
+
+def test_xlsx_tag_that_never_ends_is_unreadable_without_buffering_it(tmp_path: Path) -> None:
+    endless = f'<row r="2"><c r="A2" t="inlineStr" x="{"y" * 2_000_000}"/></row>'
+    path = write_raw_xlsx(tmp_path / "d.xlsx", [inline_row(1, HEADER.split(",")), endless])
+    result = parse(path)
+    assert result.problems == [RowProblem(2, None, "unreadable_file", None)]
+
+
+@pytest.mark.parametrize("quoted", [True, False])
+def test_csv_cell_over_the_csv_modules_own_limit_is_cell_too_large_with_row_and_column(
+    tmp_path: Path, quoted: bool
+) -> None:
+    # Python's csv refuses a field over 128 KiB with a bare csv.Error.
+    address = "số 5, ngõ 12, phố Huế; " * 10_000 if quoted else "x" * 200_000
+    cells = GOOD.split(",")
+    cells[3] = f'"{address}"' if quoted else address
+    path = write_csv(tmp_path, HEADER, GOOD.replace("DB001", "DB000"), ",".join(cells))
+    result = parse(path)
+    assert result.problems == [RowProblem(3, "Đơn vị", "cell_too_large", None)]
+    assert result.rows == []
+
+
+def test_csv_quoted_cell_over_the_limit_across_lines_is_named_by_its_column(
+    tmp_path: Path,
+) -> None:
+    cells = GOOD.split(",")
+    cells[2] = '"' + "Phó Chủ tịch\n" * 12_000 + '"'
+    result = parse(write_csv(tmp_path, HEADER, ",".join(cells)))
+    assert result.problems == [RowProblem(2, "Chức vụ", "cell_too_large", None)]
+
+
+def test_csv_record_over_a_million_characters_names_its_huge_cell(tmp_path: Path) -> None:
+    cells = GOOD.split(",")
+    cells[1] = "A" * 1_100_000
+    result = parse(write_csv(tmp_path, HEADER, ",".join(cells)))
+    assert result.problems == [RowProblem(2, "Họ và tên", "cell_too_large", None)]
+
+
+@needs_proc
+def test_csv_of_one_enormous_line_stays_small_in_memory(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes((HEADER + "\nDB001,").encode() + b"A" * (MAX_FILE_BYTES - 100))
+    peak, problems = peak_memory_mb(path)
+    assert problems == [[2, "Họ và tên", "cell_too_large"]]
+    assert peak < 100
+
+
+# --- workbooks of several sheets, and files to convert first -----------------------------------
+
+COVER = [
+    ["HỘI LIÊN HIỆP PHỤ NỮ THÀNH PHỐ HÀ NỘI"],
+    [],
+    ["KẾ HOẠCH"],
+    ["Tổ chức Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội"],
+    [None, None, "Hà Nội, ngày 10 tháng 5 năm 2024"],
+]
+CONTACT_ROW = "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng,,0967 218 401,,đầu mối"
+
+
+def write_workbook(
+    tmp_path: Path, sheets: dict[str, list[list[object]]], hidden: Sequence[str] = ()
+) -> Path:
+    workbook = Workbook()
+    workbook.remove(workbook.worksheets[0])
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for number, row in enumerate(rows, start=1):
+            for column, value in enumerate(row, start=1):
+                if value is not None:
+                    sheet.cell(row=number, column=column, value=value)
+        if title in hidden:
+            sheet.sheet_state = "hidden"
+    path = tmp_path / "delegates.xlsx"
+    workbook.save(path)
+    return path
+
+
+def test_xlsx_list_on_a_second_sheet_after_a_cover_page_is_found(tmp_path: Path) -> None:
+    listing = [["DANH SÁCH ĐẠI BIỂU"], [], HEADER.split(","), GOOD.split(",")]
+    result = parse(write_workbook(tmp_path, {"Bìa": COVER, "Danh sách": listing}))
+    assert result.problems == []
+    assert [(r.row, r.code) for r in result.rows] == [(4, "DB001")]
+    assert result.warnings == [RowProblem(None, None, "sheet_read", "Danh sách", "Bìa")]
+
+
+def test_named_sheet_is_read_whatever_the_others_hold(tmp_path: Path) -> None:
+    path = write_workbook(
+        tmp_path,
+        {
+            "Đại biểu": [ROLE_HEADER.split(","), GOOD.split(",")],
+            "Đầu mối": [ROLE_HEADER.split(","), CONTACT_ROW.split(",")],
+        },
+    )
+    assert [r.code for r in parse(path).rows] == ["DB001"]
+    for name in ("Đầu mối", "đầu mối", "DAU MOI"):
+        result = parse_delegate_file(path, GROUPS, sheet=name)
+        assert [r.code for r in result.rows] == ["NV01"], name
+        assert result.warnings == [RowProblem(None, None, "sheet_read", "Đầu mối", "Đại biểu")]
+
+
+def test_unknown_sheet_name_is_refused_listing_the_sheets(tmp_path: Path) -> None:
+    listing = [HEADER.split(","), GOOD.split(",")]
+    path = write_workbook(tmp_path, {"Bìa": COVER, "Danh sách": listing})
+    result = parse_delegate_file(path, GROUPS, sheet="Trang 3")
+    assert result.rows == []
+    assert result.problems == [RowProblem(None, None, "unknown_sheet", "Trang 3", "Bìa, Danh sách")]
+
+
+def test_unknown_sheet_lists_long_sheet_names_in_full(tmp_path: Path) -> None:
+    names = ["Đại biểu cấp thành phố", "Đại biểu quận, huyện, thị xã", "Bìa kế hoạch số 60"]
+    path = write_workbook(tmp_path, {name: [HEADER.split(",")] for name in names})
+    result = parse_delegate_file(path, GROUPS, sheet="Đầu mối")
+    assert result.problems == [RowProblem(None, None, "unknown_sheet", "Đầu mối", ", ".join(names))]
+
+
+def test_workbook_with_no_headings_anywhere_says_which_sheet_was_read(tmp_path: Path) -> None:
+    path = write_workbook(tmp_path, {"Bìa": COVER, "Ghi chú": [["Ghi chú của Văn phòng"]]})
+    result = parse(path)
+    assert [p.code for p in result.problems] == ["missing_column"] * 5 + ["no_rows"]
+    assert result.warnings == [RowProblem(None, None, "sheet_read", "Bìa", "Ghi chú")]
+
+
+def test_visible_sheet_is_preferred_to_a_hidden_one_with_the_same_headings(
+    tmp_path: Path,
+) -> None:
+    old = GOOD.replace("Nguyễn Thị Lan", "Bản cũ").split(",")
+    path = write_workbook(
+        tmp_path,
+        {"Bản cũ": [HEADER.split(","), old], "Danh sách": [HEADER.split(","), GOOD.split(",")]},
+        hidden=["Bản cũ"],
+    )
+    assert [r.full_name for r in parse(path).rows] == ["Nguyễn Thị Lan"]
+
+
+def test_workbook_of_one_sheet_gets_no_note_about_sheets(tmp_path: Path) -> None:
+    result = parse(write_workbook(tmp_path, {"Danh sách": [HEADER.split(","), GOOD.split(",")]}))
+    assert result.warnings == []
+
+
+def test_sheet_option_on_a_csv_is_ignored_with_a_note(tmp_path: Path) -> None:
+    result = parse_delegate_file(write_csv(tmp_path, HEADER, GOOD), GROUPS, sheet="Danh sách")
+    assert [r.code for r in result.rows] == ["DB001"]
+    assert result.warnings == [RowProblem(None, None, "sheet_ignored", "Danh sách")]
+
+
+@pytest.mark.parametrize("name", ["delegates.xls", "DELEGATES.XLS"])
+def test_xls_file_is_refused_with_how_to_save_it_as_xlsx(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    assert only_problem(parse(path)) == RowProblem(None, None, "old_excel", None)
+
+
+def test_xls_or_password_protected_workbook_named_xlsx_is_old_excel(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    assert only_problem(parse(path)) == RowProblem(None, None, "old_excel", None)
+
+
+def test_utf16_csv_without_its_bom_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "delegates.csv"
+    path.write_bytes("Code,Name,Position,Unit,Group\nDB001,Lan,Chair,Office,bao_chi".encode(
+        "utf-16-le"
+    ))  # fmt: skip
+    assert only_problem(parse(path)) == RowProblem(1, None, "not_utf8", None)
+
+
+# --- a malformed file is an answer, never a traceback ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workbook_bytes() -> bytes:
+    buffer = io.BytesIO()
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in (["DANH SÁCH"], [], HEADER.split(","), GOOD.split(","), CONTACT.split(",")):
+        sheet.append(row)
+    workbook.create_sheet("Ghi chú").append(["x", 1, 2.5, True])
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_damaged_workbook_is_reported_never_raised(
+    tmp_path_factory: pytest.TempPathFactory, workbook_bytes: bytes, data: st.DataObject
+) -> None:
+    damaged = bytearray(workbook_bytes)
+    for _ in range(data.draw(st.integers(1, 8), label="flips")):
+        at = data.draw(st.integers(0, len(damaged) - 1), label="at")
+        damaged[at] = data.draw(st.integers(0, 255), label="byte")
+    cut = data.draw(st.integers(len(damaged) // 2, len(damaged)), label="length")
+    path = tmp_path_factory.mktemp("fuzz") / "delegates.xlsx"
+    path.write_bytes(bytes(damaged[:cut]))
+    result = parse_delegate_file(path, GROUPS, sheet=data.draw(st.none() | st.text(max_size=5)))
+    assert isinstance(result, ParsedDelegates)
+    assert result.problems or result.rows
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
+def test_any_bytes_as_a_csv_are_reported_never_raised(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "delegates.csv"
+    path.write_bytes((HEADER + "\n").encode() + content)
+    result = parse_delegate_file(path, GROUPS)
+    assert isinstance(result, ParsedDelegates)
+    assert result.problems or result.rows
 
 
 # --- roles: delegates and task contacts ---------------------------------------------------------

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.domain.phones import display_phone, mask_phone, normalize_phone
+from bot.domain.phones import display_phone, first_phone, mask_phone, normalize_phone
 
 
 @pytest.mark.parametrize(
@@ -110,3 +110,43 @@ def test_mask_never_returns_the_digits_of_a_short_or_odd_value() -> None:
 def test_display_writes_a_number_as_an_office_dials_it(e164: str, shown: str) -> None:
     assert display_phone(e164) == shown
     assert normalize_phone(shown) == e164  # and it reads back as the same number
+
+
+@pytest.mark.parametrize(
+    ("cell", "e164", "written"),
+    [
+        ("0912.345.679 (Zalo)", "+84912345679", "0912.345.679"),
+        ("0912345678 - 02438251234", "+84912345678", "0912345678"),
+        ("0912345678/0987654321", "+84912345678", "0912345678"),
+        ("0912345678; 0987654321", "+84912345678", "0912345678"),
+        ("0912345678\n0987654321", "+84912345678", "0912345678"),
+        ("0912345678 hoặc 0987654321", "+84912345678", "0912345678"),
+        ("ĐT: 0912 345 678", "+84912345678", "0912 345 678"),
+        ("DĐ 0912345678, CQ 024 3825 1234", "+84912345678", "0912345678"),
+        ("0912345678-0987654321", "+84912345678", "0912345678"),
+        ("0912 345 678 0987 654 321", "+84912345678", "0912 345 678"),
+        ("(024) 3825 1234 - 0912345678", "+842438251234", "(024) 3825 1234"),
+        ("+84 912 345 678 (cá nhân)", "+84912345678", "+84 912 345 678"),
+        ("Zalo 0912345678", "+84912345678", "0912345678"),
+        ("0912 345 - 0987654321", "+84987654321", "0987654321"),
+    ],
+)
+def test_first_phone_takes_the_first_plausible_number_of_a_cell(
+    cell: str, e164: str, written: str
+) -> None:
+    assert first_phone(cell) == (e164, written)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "Zalo",
+        "12/05/1970",
+        "09l2345678",  # a letter inside a number is not a separator
+        "0912 345",
+        "0912 345 6789",  # one digit too many: never cut down to a number that fits
+        "0912345678 0243825123",  # the second half is no number, so the whole is not two
+    ],
+)
+def test_first_phone_never_guesses_a_number_out_of_a_wrong_one(cell: str) -> None:
+    assert first_phone(cell) is None

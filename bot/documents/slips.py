@@ -32,6 +32,8 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
+from bot.domain.invisible import printable
+
 # The typeface of Vietnamese administrative documents (Nghị định 30/2020/NĐ-CP).
 _FONT: Final = "Times New Roman"
 
@@ -297,5 +299,5 @@ def _split(template: str, placeholder: str) -> list[str]:
 
 
 def _clean(text: str) -> str:
-    """``text`` without the characters an XML document cannot hold."""
-    return _NOT_XML.sub("", text)
+    """``text`` without the characters an XML document cannot hold, nor invisible ones."""
+    return printable(_NOT_XML.sub("", text))

@@ -16,12 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
+
+from bot.domain.invisible import printable
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,9 @@ def _cell(value: Cell) -> Cell:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)
     if isinstance(value, str):
-        # Control characters someone typed (a bell, a form feed) make openpyxl refuse the file.
-        return str(ILLEGAL_CHARACTERS_RE.sub("", value))
+        # Control characters someone typed (a bell, a form feed) make openpyxl refuse the
+        # file; zero-width and bidi characters would hide or reorder what the office reads.
+        return printable(value)
     return value
 
 
@@ -204,7 +206,8 @@ def _csv_value(value: Cell) -> str:
         value = value.url
     if isinstance(value, datetime):
         return value.strftime("%d/%m/%Y %H:%M")
-    text = str(value)
+    # Cleaned first: a zero-width space must not hide a formula from the check below.
+    text = printable(str(value))
     if isinstance(value, str) and text.startswith(FORMULA_START):
         return "'" + text
     return text

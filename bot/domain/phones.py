@@ -8,6 +8,7 @@ number (NSN, what follows "+84" or the trunk "0") is either
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 _VN_COUNTRY_CODE = "84"
@@ -82,6 +83,40 @@ def normalize_phone(raw: str) -> str | None:
         return _vn(number)
     if number.startswith(_VN_COUNTRY_CODE):
         return _vn(number[len(_VN_COUNTRY_CODE) :])
+    return None
+
+
+# What offices put between two numbers in one cell: "/", ",", ";", a line break, a dash with
+# spaces around it ("0912345678 - 0243825123") or a word ("hoặc").
+_BETWEEN_NUMBERS = re.compile(r"[/,;|&\n]|\s[-–—]\s|\s(?:hoặc|hoac|or|và|va|and)\s", re.IGNORECASE)
+# A note in parentheses, with at least one letter in it: "(Zalo)", "(cơ quan)".
+_NOTE = re.compile(r"\([^()]*[^\W\d_][^()]*\)")
+# From the first digit (or "+", or "(" of an area code) to the last one, separators between.
+_NUMBER = re.compile(r"\+?\(?\d[\d\s.\-()]*\d")
+_PLAIN_SEPARATOR = re.compile(r"[\s.\-]+")
+
+
+def first_phone(raw: str) -> tuple[str, str] | None:
+    """The first plausible number of a cell that holds several, or one with a note or a label
+    ("0912.345.679 (Zalo)", "ĐT: 0912345678", "0912345678/0987654321"): its E.164 form and
+    the text it was read from, or None if no part of the cell is a plausible number.
+
+    A number is never cut short to make it fit: each part is taken whole, and two numbers
+    joined by a plain separator ("0912345678-0987654321") are split only where both halves
+    are plausible numbers.
+    """
+    text = unicodedata.normalize("NFKC", raw)
+    for part in _BETWEEN_NUMBERS.split(text):
+        match = _NUMBER.search(_NOTE.sub(" ", part))
+        if match is None:
+            continue
+        written = match.group().strip()
+        if (e164 := normalize_phone(written)) is not None:
+            return e164, written
+        for gap in _PLAIN_SEPARATOR.finditer(written):
+            left, right = written[: gap.start()], written[gap.end() :]
+            if (e164 := normalize_phone(left)) is not None and normalize_phone(right):
+                return e164, left
     return None
 
 
