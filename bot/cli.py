@@ -1080,13 +1080,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
-    token = _bot_token()
-    if (problem := _token_problem(token, catalog)) is not None:
-        _out(problem, sys.stderr)  # alone: a refusal before anything starts says one thing
-        return EXIT_USAGE
     log.info("plan: %s", loaded[0].path)
     for key, message in _plan_warnings(loaded[0], catalog):
         log.warning("%s: %s", key, message)
+    token = _bot_token()
+    if (problem := _token_problem(token, catalog)) is not None:
+        _out(problem, sys.stderr)
+        return EXIT_USAGE
     webhook = _webhook_settings(args, catalog) if args.webhook else None
     if isinstance(webhook, int):
         return webhook
