@@ -56,12 +56,12 @@ from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot.config import Config, load_config  # noqa: E402
 from bot.delegate_file import DelegateRow  # noqa: E402
+from bot.domain.channels import ChatAccount, LinkOutcome  # noqa: E402
+from bot.domain.clock import SystemClock  # noqa: E402
 from bot.domain.outbound import Audience, MessageKind, MessageStatus  # noqa: E402
 from bot.services import build_outbox, build_services  # noqa: E402
-from bot.services.invitations import ChatAccount, LinkOutcome  # noqa: E402
 from bot.texts import load_catalog  # noqa: E402
 from handlers.telegram.channel import TelegramSender  # noqa: E402
-from schedules.clock import SystemClock  # noqa: E402
 from schedules.ratelimit import Limits  # noqa: E402
 from storage.engine import create_engine, create_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402

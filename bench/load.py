@@ -102,9 +102,13 @@ from telegram.ext import (  # noqa: E402
 
 from bot.config import Config, load_config  # noqa: E402
 from bot.delegate_file import DelegateRow  # noqa: E402
-from bot.domain.rsvp import RsvpStatus  # noqa: E402
+from bot.domain.clock import ManualClock  # noqa: E402
+from bot.domain.rsvp import (  # noqa: E402
+    RsvpChoice,
+    RsvpStatus,
+    rsvp_action,
+)
 from bot.services import Services, build_services  # noqa: E402
-from bot.services.rsvp import RsvpChoice, rsvp_action  # noqa: E402
 from bot.texts import Catalog, load_catalog  # noqa: E402
 from handlers.telegram.app import (  # noqa: E402
     build_application,
@@ -115,7 +119,6 @@ from handlers.telegram.context import install  # noqa: E402
 from handlers.telegram.keyboards import rsvp_keyboard  # noqa: E402
 from handlers.telegram.simulator import ApiCall, FakeBotApi, FakeUser  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402
-from schedules.clock import ManualClock  # noqa: E402
 from storage.engine import create_engine, create_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
 from tests.harness import wired_config  # noqa: E402

@@ -22,6 +22,7 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import build_outbox, build_scheduler
 from bot.config import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -37,20 +38,19 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import RowProblem, parse_delegate_file
 from bot.documents.slips import Slip, SlipTexts, build_slips
 from bot.documents.workbook import Cell, Link, table_bytes, write_table
+from bot.domain.clock import SystemClock
 from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
 from bot.domain.phones import display_phone
 from bot.domain.reminders import planned_messages
-from bot.domain.tokens import deep_link
 from bot.errors import ChannelUnavailable
 from bot.logs import setup_logging
-from bot.services import Services, build_outbox, build_scheduler, build_services
+from bot.services import Services, build_services
 from bot.services.privacy import PurgeStep, PurgeSummary
 from bot.services.report_file import audit_table, office_report_workbook
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import clock, file_size, long_date, moment
 from bot.texts.presenters import deadline_text
-from schedules.clock import SystemClock
 from storage.backup import BackupError, backup_sqlite
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
@@ -764,7 +764,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
                 labels.get(link.group_key)
                 or (catalog.plain("export.contact") if link.role == "contact" else link.group_key),
                 display_phone(link.phone) if link.phone else None,
-                Link(deep_link(username, link.token)),
+                Link(telegram_link(username, link.token)),
             ]
             for link in await services.invitations.links()
         ]
@@ -865,7 +865,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
                 full_name=link.full_name,
                 position=link.position,
                 organization=link.organization,
-                link=deep_link(username, link.token),
+                link=telegram_link(username, link.token),
             )
             for link in await services.invitations.links()
             if link.role == "delegate"  # task contacts get no paper invitation
@@ -1092,7 +1092,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return webhook
 
     async def work(services: Services) -> int:
-        from handlers.telegram.app import build_application, serve
+        from bot.chat import Inbox
+        from handlers.telegram.app import build_application, serve, telegram_link_maker
         from handlers.telegram.channel import TelegramSender
 
         stop = asyncio.Event()
@@ -1100,14 +1101,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
                 loop.add_signal_handler(signum, stop.set)
-        sender = TelegramSender.build(token, services.config.telegram)
+        sender = TelegramSender.build(token, services.config.telegram, catalog)
         outbox = build_outbox(services, catalog, {sender.channel: sender})
+        inbox = Inbox(services, catalog)
+        application = build_application(inbox, services, catalog, token)
         await serve(
-            build_application(services, catalog, token),
+            application,
             stop,
             sender=sender,
             scheduler=build_scheduler(services, outbox),
             webhook=webhook,
+            on_ready=lambda username: inbox.links.append(telegram_link_maker(username)),
         )
         return EXIT_OK
 
@@ -1151,3 +1155,10 @@ def _run_channel(
             catalog.plain(f"cli.channel_{exc.reason}", env=TOKEN_ENV, detail=exc.detail), sys.stderr
         )
         return EXIT_UNAVAILABLE
+
+
+def telegram_link(username: str, token: str) -> str:
+    """A person's Telegram link (the adapter builds it; imported only when links are made)."""
+    from handlers.telegram.app import deep_link
+
+    return deep_link(username, token)

@@ -33,41 +33,45 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.domain.drafts import DraftStatus
+from bot.domain.channels import ChannelInfo
+from bot.domain.clock import Clock
 from bot.domain.outbound import (
     LATE_AFTER,
-    OFFICE_CHANNEL,
+    OFFICE_PLACE,
     Audience,
+    Button,
     DeliveryStatus,
     MessageKind,
     MessageStatus,
-    Outbound,
-    Part,
     SendOutcome,
     SendResult,
     SkipReason,
     TextPart,
-    audience_deadline,
+    VenuePart,
     encode_buttons,
 )
+from bot.domain.ports import (
+    Audiences,
+    ChannelSender,
+    Composer,
+    DeliveryReport,
+    MessageView,
+    Problem,
+    Recipient,
+)
 from bot.domain.rsvp import RsvpStatus
-from schedules.clock import Clock
 from schedules.ratelimit import Pacer
 from storage import queries
 from storage.models import (
-    ChannelIdentity,
     Delegate,
     Delivery,
     OutboundMessage,
     Rsvp,
-    SpeechAssignment,
-    Task,
-    TaskAssignment,
 )
 from storage.uow import unit_of_work
 
@@ -78,100 +82,16 @@ OFFICE_RECIPIENT = "chat:"
 NOTHING_TO_SEND = "nothing to send"
 
 
-class ChannelSender(Protocol):
-    """A messaging platform, as the outbox uses it."""
-
-    channel: str
-
-    def prepare(self, outbound: Outbound) -> Sequence[Part]:
-        """The parts as this platform sends them (e.g. long text split to its limit)."""
-        ...
-
-    async def send(self, address: str, part: Part) -> SendResult:
-        """Send one part; never raises for platform errors, answers with a result."""
-        ...
-
-
-@dataclass(frozen=True)
-class MessageView:
-    """An outbound message as the composer sees it."""
-
-    id: int
-    kind: MessageKind
-    audience: str
-    body: str | None
-    params: Mapping[str, Any]
-    due_at: datetime | None
-
-    @classmethod
-    def of(cls, row: OutboundMessage) -> MessageView:
-        """Copy a row."""
-        return cls(
-            id=row.id,
-            kind=MessageKind(row.kind),
-            audience=row.audience,
-            body=row.body,
-            params=dict(row.params or {}),
-            due_at=row.due_at,
-        )
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """A delegate receiving a message, with what personalises it."""
-
-    delegate_id: int
-    code: str
-    full_name: str
-    position: str
-    organization: str
-    group_key: str
-    rsvp: RsvpStatus
-    substitute_name: str | None
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A recipient the office should know about: who, and why they did not get it."""
-
-    code: str
-    full_name: str
-    error: str | None = None
-    # When a stop caught this delivery in flight: the copy on the wire then may have arrived.
-    interrupted_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    """How a finished message went, for the office."""
-
-    message: MessageView
-    counts: Counter[DeliveryStatus]
-    failed: list[Problem]
-    blocked: list[Problem]
-    not_linked: list[Problem]
-    late_by: timedelta | None = None
-    # Set when the message went to nobody at all: it ends skipped, not sent.
-    skipped: SkipReason | None = None
-
-
-class Composer(Protocol):
-    """Writes what the outbox sends (implemented in the core, with the text catalog)."""
-
-    async def content(
-        self, message: MessageView, recipient: Recipient | None, *, repeat: bool = False
-    ) -> Outbound:
-        """The message for one recipient (``None`` for an office chat); ``repeat`` when an
-        earlier copy may have arrived (a stop caught it in flight)."""
-        ...
-
-    async def completion_report(self, report: DeliveryReport) -> TextPart | None:
-        """What to tell the office when a message has gone to everyone it could reach."""
-        ...
-
-    def skip_notice(self, message: MessageView, late_by: timedelta) -> TextPart | None:
-        """What to tell the office when a message was skipped because its time had passed."""
-        ...
+def message_view(row: OutboundMessage) -> MessageView:
+    """An outbound message row as the composer sees it."""
+    return MessageView(
+        id=row.id,
+        kind=MessageKind(row.kind),
+        audience=row.audience,
+        body=row.body,
+        params=dict(row.params or {}),
+        due_at=row.due_at,
+    )
 
 
 @dataclass
@@ -211,6 +131,7 @@ class Outbox:
         clock: Clock,
         senders: Mapping[str, ChannelSender],
         composer: Composer,
+        audiences: Audiences,
         pacer: Pacer,
         *,
         meeting_id: int,
@@ -221,6 +142,7 @@ class Outbox:
         self._clock = clock
         self.senders = senders
         self._composer = composer
+        self._audiences = audiences
         self._pacer = pacer
         self._meeting_id = meeting_id
         self.batch_size = batch_size
@@ -303,7 +225,7 @@ class Outbox:
                         message.due_at,
                         message.expires_at,
                     )
-                    notice = self._composer.skip_notice(MessageView.of(message), late_by)
+                    notice = self._composer.skip_notice(message_view(message), late_by)
                     if notice is not None and message.report_to:
                         await self._add_office_note(session, notice, message.report_to, now)
                     continue
@@ -327,93 +249,57 @@ class Outbox:
         self, session: AsyncSession, message: OutboundMessage, now: datetime
     ) -> None:
         if message.audience.partition(":")[0] == Audience.OFFICE:
-            assert message.report_to is not None
-            session.add(office_delivery(message.id, message.report_to, now))
+            place = message.report_to or OFFICE_PLACE
+            for channel, address in await self._audiences.places(session, place, self.senders):
+                session.add(office_delivery(message.id, channel, address, now))
             return
-        for delegate, ident in await self._recipients_of(session, message.audience):
-            status = DeliveryStatus.PENDING
-            if ident is None:
+        for person in await self._audiences.people(session, message.audience, self.senders):
+            account = person.accounts[0] if person.accounts else None
+            if account is None:
                 status = DeliveryStatus.NOT_LINKED
-            elif ident.unreachable_at is not None:
+            elif account.reachable:
+                status = DeliveryStatus.PENDING
+            else:
                 status = DeliveryStatus.BLOCKED
             session.add(
                 Delivery(
                     message_id=message.id,
-                    delegate_id=delegate.id,
-                    recipient=f"delegate:{delegate.id}",
-                    channel=ident.channel if ident else None,
-                    chat_address=ident.chat_address if ident else None,
+                    delegate_id=person.delegate_id,
+                    recipient=f"delegate:{person.delegate_id}",
+                    channel=account.channel if account else None,
+                    chat_address=account.chat_address if account else None,
                     status=status,
                     attempts=0,
                     parts_sent=0,
                     next_attempt_at=now if status is DeliveryStatus.PENDING else None,
-                    last_error=ident.unreachable_reason
-                    if status is DeliveryStatus.BLOCKED and ident
+                    last_error=account.unreachable_reason
+                    if account and status is DeliveryStatus.BLOCKED
                     else None,
                     created_at=now,
                     updated_at=now,
                 )
             )
 
-    async def _recipients_of(
-        self, session: AsyncSession, audience: str
-    ) -> list[tuple[Delegate, ChannelIdentity | None]]:
-        kind, _, key = audience.partition(":")
-        if kind == Audience.PERSON:
-            person = await session.get(Delegate, int(key)) if key.isdigit() else None
-            if person is None or person.meeting_id != self._meeting_id:
-                return []
-            ident = await queries.identity_of_delegate(session, person.id, OFFICE_CHANNEL)
-            return [(person, ident)]
-        if kind == Audience.DRAFT_MISSING:
-            query = (
-                select(Delegate, ChannelIdentity)
-                .join(SpeechAssignment, SpeechAssignment.person_id == Delegate.id)
-                .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
-                .where(
-                    SpeechAssignment.meeting_id == self._meeting_id,
-                    SpeechAssignment.status == DraftStatus.WAITING,
-                    SpeechAssignment.withdrawn_at.is_(None),
-                )
-                .order_by(Delegate.rank, Delegate.code)
-            )
-            if (deadline := audience_deadline(audience)) is not None:
-                query = query.where(SpeechAssignment.deadline_at == deadline)
-            return _one_per_person((await session.execute(query)).all())
-        if kind == Audience.TASK:
-            # Assignees who have not reported the task done, while it is open.
-            rows = await session.execute(
-                select(Delegate, ChannelIdentity)
-                .join(TaskAssignment, TaskAssignment.person_id == Delegate.id)
-                .join(Task, Task.id == TaskAssignment.task_id)
-                .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
-                .where(
-                    Task.meeting_id == self._meeting_id,
-                    Task.key == key,
-                    Task.archived_at.is_(None),
-                    Task.closed_at.is_(None),
-                    TaskAssignment.status != "done",
-                )
-            )
-            return _one_per_person(rows.all())
-        return [
-            (delegate, ident)
-            for delegate, rsvp, ident in await queries.roster(session, self._meeting_id)
-            if in_audience(audience, delegate, rsvp, ident)
-        ]
-
     async def _add_office_note(
-        self, session: AsyncSession, note: TextPart, address: str, now: datetime
+        self, session: AsyncSession, note: TextPart, report_to: str, now: datetime
     ) -> None:
-        """Queue a note to an office chat; the same drain sends it."""
-        await queue_office_note(
-            session,
+        """Queue a note to the office chats ``report_to`` names; the same drain sends it."""
+        message = OutboundMessage(
             meeting_id=self._meeting_id,
-            address=address,
-            now=now,
+            kind=MessageKind.OFFICE_NOTE,
+            status=MessageStatus.QUEUED,
+            audience=Audience.OFFICE,
             body=note.html,
             params={"buttons": encode_buttons(note.buttons)},
+            due_at=now,
+            created_by="system",
+            report_to=report_to,
+            created_at=now,
+            queued_at=now,
         )
+        session.add(message)
+        await session.flush()
+        await self._add_deliveries(session, message, now)
 
     # --- 2. drain ------------------------------------------------------------------------------
 
@@ -458,7 +344,7 @@ class Outbox:
                         channel=delivery.channel,
                         parts_sent=delivery.parts_sent,
                         attempts=delivery.attempts,
-                        message=MessageView.of(message),
+                        message=message_view(message),
                         recipient=recipients.get(delivery.delegate_id or 0),
                         interrupted=delivery.interrupted_at is not None,
                     )
@@ -487,12 +373,20 @@ class Outbox:
             await self._finish_delivery(item.id, DeliveryStatus.FAILED, error=type(exc).__name__)
 
     async def _send_parts(self, item: _Claimed) -> None:
-        sender = self.senders[item.channel]
+        sender = self.senders.get(item.channel)
+        if sender is None:  # the channel stopped running since the delivery was queued
+            await self._finish_delivery(
+                item.id, DeliveryStatus.BLOCKED, error=f"{item.channel}: not running",
+                unreachable=False,
+            )  # fmt: skip
+            return
         # Only a first part can be a repeat the recipient would read as one: a later part
         # resumes where the recorded ones stopped.
         repeat = item.interrupted and item.parts_sent == 0
-        outbound = await self._composer.content(item.message, item.recipient, repeat=repeat)
+        where = ChannelInfo(sender.channel, sender.capabilities)
+        outbound = await self._composer.content(item.message, item.recipient, where, repeat=repeat)
         parts = sender.prepare(outbound)
+        menus = not sender.capabilities.buttons
         if not parts:  # e.g. an overdue report on a morning when nothing is overdue
             await self._finish_delivery(item.id, DeliveryStatus.SKIPPED, error=NOTHING_TO_SEND)
             return
@@ -508,14 +402,27 @@ class Outbox:
                 await self._handle_failure(item, result)
                 return
             self.stats.sent_parts += 1
-            await self._record_part(item.id, index + 1, len(parts), result.platform_message_id)
+            part = parts[index]
+            # Where choices are typed as numbers, they answer the menu this part ends with.
+            menu = part.buttons if menus and not isinstance(part, VenuePart) else ()
+            await self._record_part(
+                item.id, index + 1, len(parts), result.platform_message_id, menu=menu
+            )
 
     async def _record_part(
-        self, delivery_id: int, parts_sent: int, total: int, platform_id: str | None
+        self,
+        delivery_id: int,
+        parts_sent: int,
+        total: int,
+        platform_id: str | None,
+        *,
+        menu: tuple[tuple[Button, ...], ...] = (),
     ) -> None:
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
             delivery = await session.get_one(Delivery, delivery_id)
+            if menu and delivery.channel and delivery.chat_address:
+                await queries.remember_menu(session, delivery.channel, delivery.chat_address, menu)
             delivery.parts_sent = parts_sent
             delivery.updated_at = now
             if delivery.platform_message_id is None:
@@ -571,7 +478,9 @@ class Outbox:
             delivery.status = status
             delivery.last_error = error
             delivery.updated_at = now
-            if unreachable and delivery.delegate_id is not None and delivery.channel:
+            if status is not DeliveryStatus.BLOCKED or delivery.delegate_id is None:
+                return
+            if unreachable and delivery.channel:
                 ident = await queries.identity_of_delegate(
                     session, delivery.delegate_id, delivery.channel
                 )
@@ -581,6 +490,26 @@ class Outbox:
                     log.info(
                         "delegate %d is unreachable on %s", delivery.delegate_id, delivery.channel
                     )
+            await self._fall_back(session, delivery, now)
+
+    async def _fall_back(self, session: AsyncSession, delivery: Delivery, now: datetime) -> None:
+        """A person who cannot be reached where the delivery went gets it on their next
+        reachable account, from its first part."""
+        assert delivery.delegate_id is not None
+        accounts = await self._audiences.accounts_of(session, delivery.delegate_id, self.senders)
+        tried = (delivery.channel, delivery.chat_address)
+        for account in accounts:
+            if account.reachable and (account.channel, account.chat_address) != tried:
+                log.info(
+                    "delivery %d moves from %s to %s", delivery.id, delivery.channel,
+                    account.channel,
+                )  # fmt: skip
+                delivery.channel, delivery.chat_address = account.channel, account.chat_address
+                delivery.status = DeliveryStatus.PENDING
+                delivery.parts_sent = delivery.attempts = 0
+                delivery.platform_message_id = None
+                delivery.next_attempt_at = now
+                return
 
     # --- 3. finish -----------------------------------------------------------------------------
 
@@ -640,7 +569,7 @@ class Outbox:
                 late = (message.params or {}).get("late_seconds", 0)
                 reports.append(
                     DeliveryReport(
-                        message=MessageView.of(message),
+                        message=message_view(message),
                         counts=counts,
                         failed=_problems(rows, DeliveryStatus.FAILED),
                         blocked=_problems(rows, DeliveryStatus.BLOCKED),
@@ -652,13 +581,13 @@ class Outbox:
             return reports
 
 
-def office_delivery(message_id: int, address: str, now: datetime) -> Delivery:
-    """The one delivery of a message to an office chat."""
+def office_delivery(message_id: int, channel: str, address: str, now: datetime) -> Delivery:
+    """The delivery of a message to one office chat."""
     return Delivery(
         message_id=message_id,
         delegate_id=None,
-        recipient=f"{OFFICE_RECIPIENT}{address}",
-        channel=OFFICE_CHANNEL,
+        recipient=f"{OFFICE_RECIPIENT}{channel}:{address}",
+        channel=channel,
         chat_address=address,
         status=DeliveryStatus.PENDING,
         attempts=0,
@@ -667,102 +596,6 @@ def office_delivery(message_id: int, address: str, now: datetime) -> Delivery:
         created_at=now,
         updated_at=now,
     )
-
-
-async def queue_office_note(
-    session: AsyncSession,
-    *,
-    meeting_id: int,
-    address: str,
-    now: datetime,
-    body: str | None,
-    params: dict[str, Any],
-    kind: MessageKind = MessageKind.OFFICE_NOTE,
-) -> None:
-    """Queue a note to an office chat in the caller's transaction; the outbox sends it.
-
-    ``body`` is ready HTML, or None with ``params`` naming a catalog ``template`` and its
-    ``values`` (so services queue notes without writing prose).
-    """
-    message = OutboundMessage(
-        meeting_id=meeting_id,
-        kind=kind,
-        status=MessageStatus.QUEUED,
-        audience=Audience.OFFICE,
-        body=body,
-        params=params,
-        due_at=now,
-        created_by="system",
-        report_to=None,
-        created_at=now,
-        queued_at=now,
-    )
-    session.add(message)
-    await session.flush()
-    session.add(office_delivery(message.id, address, now))
-
-
-def _one_per_person(
-    rows: Sequence[Any],
-) -> list[tuple[Delegate, ChannelIdentity | None]]:
-    """One recipient per person, however many assignments or accounts the join found."""
-    seen: set[int] = set()
-    unique: list[tuple[Delegate, ChannelIdentity | None]] = []
-    for delegate, ident in rows:
-        if delegate.id not in seen:
-            seen.add(delegate.id)
-            unique.append((delegate, ident))
-    return unique
-
-
-async def queue_to_person(
-    session: AsyncSession,
-    *,
-    meeting_id: int,
-    kind: MessageKind,
-    person_id: int,
-    now: datetime,
-    params: dict[str, Any],
-    report_to: str | None,
-) -> None:
-    """Queue a message to one person in the caller's transaction; the next tick sends it (or
-    records that the person has not linked an account or cannot be reached)."""
-    session.add(
-        OutboundMessage(
-            meeting_id=meeting_id,
-            kind=kind,
-            status=MessageStatus.SCHEDULED,
-            audience=f"{Audience.PERSON}:{person_id}",
-            params=params,
-            due_at=now,
-            created_by="system",
-            report_to=report_to,
-            created_at=now,
-        )
-    )
-
-
-def in_audience(
-    audience: str, delegate: Delegate, rsvp: Rsvp, ident: ChannelIdentity | None
-) -> bool:
-    """Whether a delegate belongs to an audience (linked or not: the caller decides that)."""
-    status = RsvpStatus(rsvp.status)
-    kind, _, group = audience.partition(":")
-    match Audience(kind):
-        case Audience.LINKED:
-            return ident is not None
-        case Audience.ATTENDING:
-            return status is RsvpStatus.ATTENDING
-        case Audience.PRESENT:
-            return status.is_present
-        case Audience.NO_ANSWER:
-            return status is RsvpStatus.NO_ANSWER
-        case Audience.DECLINED:
-            return status is RsvpStatus.DECLINED
-        case Audience.GROUP:
-            return delegate.group_key == group
-        case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:
-            return False
 
 
 async def _recipients(session: AsyncSession, delegate_ids: list[int]) -> dict[int, Recipient]:

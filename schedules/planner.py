@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.domain.clock import Clock
 from bot.domain.outbound import MessageStatus
 from bot.domain.reminders import PlannedMessage
-from schedules.clock import Clock
 from storage.models import OutboundMessage
 from storage.uow import unit_of_work
 

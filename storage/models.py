@@ -66,10 +66,14 @@ class Delegate(Base):
 
 
 class ChannelIdentity(Base):
-    """A chat account (Telegram today, Zalo later) linked to a delegate.
+    """A chat account (on any channel) linked to a person; a person may have one per channel.
 
     ``pending_input`` remembers what the bot asked this account for (a decline reason, a
-    substitute's name), so a conversation survives a restart.
+    substitute's name), so a conversation survives a restart. ``last_seen_at`` (the last event
+    from it) decides which of a person's accounts messages go to. ``menu`` is the last set of
+    choices sent to an account of a channel without buttons, for the number typed next.
+    ``recent_events`` holds the channel's ids of the last events whose effect was stored with
+    this account, so a copy delivered again after a crash changes nothing.
     """
 
     __tablename__ = "channel_identities"
@@ -89,7 +93,24 @@ class ChannelIdentity(Base):
     unreachable_reason: Mapped[str | None] = mapped_column(String(200))
     pending_input: Mapped[str | None] = mapped_column(String(32))
     pending_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    last_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    menu: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    recent_events: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class PersonRole(Base):
+    """A role a person holds (``office``, ``checkin``), who granted it and when."""
+
+    __tablename__ = "person_roles"
+    __table_args__ = (UniqueConstraint("person_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    granted_by: Mapped[str] = mapped_column(String(80))
 
 
 class Invitation(Base):
@@ -330,7 +351,8 @@ class DraftComment(Base):
     author: Mapped[str] = mapped_column(String(80))
     author_name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    # A file sent with the comment (an edited draft), kept by the platform.
+    # A file sent with the comment (an edited draft), kept by the platform it came through.
+    file_channel: Mapped[str | None] = mapped_column(String(16))
     file_ref: Mapped[str | None] = mapped_column(String(200))
     file_name: Mapped[str | None] = mapped_column(String(300))
     # The chat message it came from ("<chat>:<message id>"): a redelivered update adds nothing.
@@ -356,14 +378,15 @@ class LinkFailure(Base):
 Index("ix_link_failures_account", LinkFailure.channel, LinkFailure.external_id, LinkFailure.at)
 
 
-class HandledUpdate(Base):
-    """An update a chat platform delivered and the bot handled to the end, by the id the
-    platform gave it: a copy delivered again keeps that id and is skipped. Rows older than two
-    days are removed as new ones come (Telegram keeps an update at most 24 hours)."""
+class HandledEvent(Base):
+    """An event a chat platform delivered and the bot handled to the end, by the identity the
+    platform gave it (Telegram's update id, another platform's message id) and the bot it came
+    to: a copy delivered again keeps that identity and is skipped. Rows older than two days are
+    removed as new ones come (Telegram keeps an update at most 24 hours)."""
 
-    __tablename__ = "handled_updates"
+    __tablename__ = "handled_events"
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bot_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

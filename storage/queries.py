@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -15,7 +15,7 @@ from storage.models import (
     AuditEntry,
     ChannelIdentity,
     Delegate,
-    HandledUpdate,
+    HandledEvent,
     Invitation,
     Meeting,
     Rsvp,
@@ -25,7 +25,7 @@ from storage.models import (
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 IDENTITY_TABLE: Table = ChannelIdentity.__table__  # type: ignore[assignment]
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
-HANDLED_TABLE: Table = HandledUpdate.__table__  # type: ignore[assignment]
+HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
 
 
 async def meeting_by_code(
@@ -187,7 +187,8 @@ async def rsvp_of(session: AsyncSession, delegate_id: int) -> Rsvp:
 async def roster(
     session: AsyncSession, meeting_id: int
 ) -> list[tuple[Delegate, Rsvp, ChannelIdentity | None]]:
-    """Every delegate (not task contacts) with their answer and linked account."""
+    """Every delegate (not task contacts) with their answer and their best linked account (a
+    reachable one before a blocked one, then the one used last)."""
     rows = await session.execute(
         select(Delegate, Rsvp, ChannelIdentity)
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
@@ -195,13 +196,22 @@ async def roster(
         .where(Delegate.meeting_id == meeting_id, Delegate.role == "delegate")
         .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
     )
-    seen: set[int] = set()
-    result: list[tuple[Delegate, Rsvp, ChannelIdentity | None]] = []
+    best: dict[int, tuple[Delegate, Rsvp, ChannelIdentity | None]] = {}
     for delegate, rsvp, ident in rows.all():
-        if delegate.id not in seen:
-            seen.add(delegate.id)
-            result.append((delegate, rsvp, ident))
-    return result
+        kept = best.get(delegate.id)
+        if kept is None or (ident is not None and _rank(ident) > _rank(kept[2])):
+            best[delegate.id] = (delegate, rsvp, ident)
+    return list(best.values())
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _rank(ident: ChannelIdentity | None) -> tuple[bool, datetime, datetime]:
+    """How good an account is to reach its person by: reachable, used last, linked last."""
+    if ident is None:
+        return (False, _NEVER, _NEVER)
+    return (ident.unreachable_at is None, ident.last_seen_at or _NEVER, ident.linked_at)
 
 
 def add_audit(
@@ -242,9 +252,39 @@ async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
         await connection.execute(insert(AUDIT_TABLE), rows)
 
 
-async def insert_handled_updates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Store handled update ids (columns of :class:`HandledUpdate` as dicts) in one statement,
+async def insert_handled_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Store handled event ids (columns of :class:`HandledEvent` as dicts) in one statement,
     as a table insert; an id stored twice (two processes, or a restart between) is no error."""
     connection = await session.connection()
     insert_into = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
     await connection.execute(insert_into(HANDLED_TABLE).on_conflict_do_nothing(), rows)
+
+
+# How many event ids an account remembers (:func:`first_time`): the events of one chat are
+# handled in turn, so a copy delivered again is among the last few, never further back.
+RECENT_EVENTS = 20
+
+
+def first_time(ident: ChannelIdentity, event_id: str | None) -> bool:
+    """Remember that ``event_id`` reached ``ident`` (in the caller's transaction, with the
+    event's effect); False when it had already: a copy delivered again. No id: always True."""
+    if event_id is None:
+        return True
+    recent = list(ident.recent_events or [])
+    if event_id in recent:
+        return False
+    ident.recent_events = [*recent[-(RECENT_EVENTS - 1) :], event_id]  # a new list is saved
+    return True
+
+
+async def remember_menu(
+    session: AsyncSession, channel: str, chat_address: str, buttons: Iterable[Iterable[Any]]
+) -> None:
+    """Keep the choices last sent to an account of a channel without buttons, in order, as
+    [label, action data] pairs: the number or words typed next pick one (``bot.chat.menus``)."""
+    data = [[button.label, button.data] for row in buttons for button in row]
+    await session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
+        .values(menu=data)
+    )

@@ -7,14 +7,16 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bot.app import build_outbox
+from bot.chat import Inbox
 from bot.config import Config
+from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
-from bot.services import Services, build_outbox
+from bot.services import Services
 from bot.texts import load_catalog
-from handlers.telegram.app import build_application
+from handlers.telegram.app import build_application, telegram_link_maker
 from handlers.telegram.channel import TelegramSender
-from schedules.clock import ManualClock
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
@@ -96,7 +98,9 @@ class BotHarness:
 async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock) -> BotHarness:
     """Build and initialise the application as `hoinghi run` does, minus polling."""
     catalog = load_catalog(services.config.meeting.locale)
+    inbox = Inbox(services, catalog)
     app = build_application(
+        inbox,
         services,
         catalog,
         fake.token,
@@ -104,11 +108,15 @@ async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock
         get_updates_request=fake.make_request(),
     )
     await app.initialize()
-    sender = TelegramSender.build(fake.token, services.config.telegram, request=fake.make_request())
+    sender = TelegramSender.build(
+        fake.token, services.config.telegram, catalog, request=fake.make_request()
+    )
     await sender.bot.initialize()
     time = VirtualTime(start=1000.0)
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
     outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=pacer)
+    await app.bot.initialize()
+    inbox.links.append(telegram_link_maker(app.bot.username))
     links = await services.invitations.links()
     return BotHarness(
         app=app,

@@ -49,7 +49,7 @@ def test_storage_and_schedules_do_not_reach_up_into_bot_services_or_handlers() -
 
 def test_importing_the_core_loads_no_telegram_module() -> None:
     code = (
-        "import sys, bot.cli, bot.services, storage.models, schedules.clock; "
+        "import sys, bot.cli, bot.services, storage.models, bot.domain.clock; "
         "print(sorted(m for m in sys.modules if m == 'telegram' or m.startswith('telegram.')))"
     )
     result = subprocess.run(

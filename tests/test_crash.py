@@ -35,6 +35,8 @@ from sqlalchemy import select
 from bot.config import TOKEN_ENV, load_config
 from bot.delegate_file import DelegateRow, parse_delegate_file
 from bot.delegate_file import Group as FileGroup
+from bot.domain.channels import ChatAccount
+from bot.domain.clock import SystemClock
 from bot.domain.outbound import (
     BROADCAST_WINDOW,
     Audience,
@@ -43,9 +45,8 @@ from bot.domain.outbound import (
     MessageStatus,
 )
 from bot.services import build_services
-from bot.services.invitations import ChatAccount, LinkOutcome
+from bot.services.invitations import LinkOutcome
 from handlers.telegram.channel import CHANNEL
-from schedules.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database
 from storage.models import Delivery, OutboundMessage
@@ -215,7 +216,7 @@ async def prepare_database(config_path: Path, fake: FakeBotApi, *, linked: int) 
                     due_at=now,
                     expires_at=now + BROADCAST_WINDOW,
                     created_by="test",
-                    report_to=str(OFFICE_CHAT),
+                    report_to=f"telegram:{OFFICE_CHAT}",
                     created_at=now,
                 )
             )

@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.config import load_config
+from bot.domain.channels import ChatAccount
+from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftAction, DraftStatus, draft_action
 from bot.domain.outbound import MessageKind
 from bot.domain.timespec import TimeSpec
 from bot.services import build_services
-from bot.services.invitations import ChatAccount
-from schedules.clock import ManualClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.models import AuditEntry, DraftComment, DraftVersion, SpeechAssignment
@@ -734,11 +734,11 @@ async def _submit_drafts(folder: Path) -> None:
             )
         await services.drafts.begin_reply(ba_dinh, mine.id)
         await services.drafts.reply_from_speaker(
-            ba_dinh, '=HYPERLINK("http://x")', message_id=10, replied_to=None
+            ba_dinh, '=HYPERLINK("http://x")', event_id="10", replied_to=None
         )
         [theirs] = await services.drafts.mine(dong_da) or []
         await services.drafts.compose(dong_da, theirs.id)
-        await services.drafts.add_text(dong_da, "Nội dung & <ý kiến>", message_id=1)
+        await services.drafts.add_text(dong_da, "Nội dung & <ý kiến>", event_id="1")
         await services.drafts.finish_text(dong_da, theirs.id)
     finally:
         await engine.dispose()

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.services.invitations import ChatAccount
+from bot.domain.channels import ChatAccount
 from storage.models import AuditEntry
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness

@@ -21,10 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.clock import SystemClock
 from bot.domain.phones import normalize_phone
 from bot.logs import LibraryValuesFilter, redact, setup_logging
 from bot.services import build_services
-from schedules.clock import SystemClock
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, HANOI

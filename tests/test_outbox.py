@@ -15,6 +15,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
+from bot.app import build_outbox
 from bot.domain.outbound import (
     BROADCAST_WINDOW,
     Audience,
@@ -23,7 +24,6 @@ from bot.domain.outbound import (
     Part,
     SendResult,
 )
-from bot.services import build_outbox
 from bot.texts import load_catalog
 from schedules.outbox import ChannelSender, Outbox
 from schedules.ratelimit import Limits, Pacer

@@ -22,10 +22,11 @@ from sqlalchemy import inspect, select, text
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
 from bot.domain.tasks import TaskStatus
-from bot.services.invitations import ChatAccount
+from bot.services.access import OfficeActor
 from handlers.telegram.context import catalog_of_bot_data
 from storage.models import (
     ChannelIdentity,
@@ -165,6 +166,13 @@ class Scene:
     def account(self, user_id: int) -> ChatAccount:
         return ChatAccount("telegram", str(user_id), str(user_id))
 
+    async def office(self, user_id: int) -> OfficeActor:
+        """An admin of ``[office] admin_ids`` as the office actor the core issues."""
+        access = self.h.services.access
+        actor = access.office(await access.caller(self.account(user_id)))
+        assert actor is not None
+        return actor
+
 
 @dataclass
 class Said:
@@ -256,7 +264,7 @@ def _text(message: dict[str, Any]) -> str:
 async def snapshot(h: BotHarness) -> dict[str, Any]:
     """Every row of every table, and the drafts folder: "nothing changed" compares these.
 
-    Not ``handled_updates``: every update, refused or not, is recorded there as handled.
+    Not ``handled_events``: every update, refused or not, is recorded there as handled.
     """
     async with h.services.ctx.sessions() as session:
         connection = await session.connection()
@@ -264,7 +272,7 @@ async def snapshot(h: BotHarness) -> dict[str, Any]:
         rows = {
             name: sorted(map(repr, (await session.execute(text(f'SELECT * FROM "{name}"'))).all()))
             for name in names
-            if name not in ("alembic_version", "handled_updates")
+            if name not in ("alembic_version", "handled_events")
         }
     root = h.services.drafts.files.root
     rows["files"] = sorted(str(p) for p in root.rglob("*")) if root.exists() else []
@@ -334,7 +342,7 @@ async def with_other_reply(scene: Scene) -> None:
 
 async def _held_file(h: BotHarness, code: str, user: FakeUser, theme: str) -> tuple[int, int]:
     """``code`` speaks on a second theme and sent a file: the bot asks which theme it is for."""
-    await h.services.drafts.assign("test", code, theme)
+    await h.services.drafts.assign(h.services.access.local_operator(), code, theme)
     await h.send(user.document("bai.docx", docx(code), DOCX))
     keyboard = user.last_message["reply_markup"]["inline_keyboard"]
     _, _, assignment, token = keyboard[-1][0]["callback_data"].split(":")
@@ -354,7 +362,7 @@ async def with_other_file(scene: Scene) -> None:
 
 async def _notice(scene: Scene, admin_id: int, *, audience: str | None) -> int:
     """A notice draft of ``admin_id`` with its text, and its audience if given."""
-    broadcasts, account = scene.h.services.broadcasts, scene.account(admin_id)
+    broadcasts, account = scene.h.services.broadcasts, await scene.office(admin_id)
     draft = await broadcasts.start(account)
     assert draft.message_id is not None
     await broadcasts.accept_text(account, "Kính mời các đồng chí dự họp trù bị.")
@@ -380,7 +388,7 @@ async def with_other_admin_draft(scene: Scene) -> None:
 
 async def with_other_admin_scheduled(scene: Scene) -> None:
     """The second admin scheduled a notice for tomorrow."""
-    account = scene.account(OTHER_ADMIN_ID)
+    account = await scene.office(OTHER_ADMIN_ID)
     message_id = await _notice(scene, OTHER_ADMIN_ID, audience=Audience.LINKED)
     await scene.h.services.broadcasts.ask_time(account, message_id)
     result = await scene.h.services.broadcasts.accept_text(account, "08:00 19/5")
@@ -395,7 +403,7 @@ async def with_other_admin_failed_notice(scene: Scene) -> None:
     if "DB001" not in h.linked:
         await h.open_invitation("DB001")
     message_id = await _notice(scene, OTHER_ADMIN_ID, audience=Audience.LINKED)
-    await h.services.broadcasts.send_now(scene.account(OTHER_ADMIN_ID), message_id)
+    await h.services.broadcasts.send_now(await scene.office(OTHER_ADMIN_ID), message_id)
     h.fake.fail_next("sendMessage", description="Bad Request: chat is being migrated")
     await h.tick()
     assert DeliveryStatus.FAILED in await _deliveries(h, message_id)

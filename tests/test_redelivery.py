@@ -18,21 +18,21 @@ import httpx
 import pytest
 from sqlalchemy import delete, event, func, select
 
+from bot.domain.channels import ChatAccount
 from bot.domain.drafts import DraftStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskAction, TaskStatus, task_action
-from bot.services.handled_updates import HandledUpdates
-from bot.services.invitations import ChatAccount
+from bot.services.handled_events import HandledEvents
 from bot.services.rsvp import RsvpChoice, RsvpStep
-from handlers.telegram.context import CHANNEL
 from handlers.telegram.dedupe import handled_updates
+from handlers.telegram.events import CHANNEL
 from storage.models import (
     AuditEntry,
     ChannelIdentity,
     Delegate,
     DraftComment,
     DraftVersion,
-    HandledUpdate,
+    HandledEvent,
     OutboundMessage,
     Rsvp,
     TaskAssignment,
@@ -53,7 +53,7 @@ async def forget_handled(harness: BotHarness, update: dict[str, Any]) -> None:
     """Lose the record of ``update``, as a crash right after its effect and a restart would."""
     async with harness.services.ctx.sessions() as session, session.begin():
         await session.execute(
-            delete(HandledUpdate).where(HandledUpdate.update_id == update["update_id"])
+            delete(HandledEvent).where(HandledEvent.event_id == str(update["update_id"]))
         )
     handled_updates(harness.app.bot_data).reload()
 
@@ -317,8 +317,8 @@ async def handled_ids(harness: BotHarness) -> list[int]:
     """The update ids stored as handled, oldest first (once the records made are stored)."""
     await handled_updates(harness.app.bot_data).flush()
     async with harness.services.ctx.sessions() as session:
-        return list(
-            await session.scalars(select(HandledUpdate.update_id).order_by(HandledUpdate.update_id))
+        return sorted(
+            int(event_id) for event_id in await session.scalars(select(HandledEvent.event_id))
         )
 
 
@@ -378,25 +378,25 @@ async def test_handled_updates_are_forgotten_after_two_days(harness: BotHarness)
     await harness.send(user.command("/trangthai"))
     assert await handled_ids(harness) == [late["update_id"], late["update_id"] + 1]
     handled = handled_updates(harness.app.bot_data)
-    assert not await handled.seen(harness.app.bot.id, start)  # forgotten in memory too
-    assert await handled.seen(harness.app.bot.id, late["update_id"])
+    assert not await handled.seen(str(harness.app.bot.id), str(start))  # forgotten in memory too
+    assert await handled.seen(str(harness.app.bot.id), str(late["update_id"]))
 
 
 async def test_the_same_update_id_from_another_bot_is_another_update(
     harness: BotHarness,
 ) -> None:
-    handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
-    await handled.record(111, 42)
-    await handled.record(111, 42)  # a second record of one id is no error
+    handled = HandledEvents(harness.services.ctx, channel=CHANNEL)
+    await handled.record(str(111), str(42))
+    await handled.record(str(111), str(42))  # a second record of one id is no error
     await handled.flush()
     for memory in ("kept", "read again from the table"):
-        assert await handled.seen(111, 42), memory
-        assert not await handled.seen(222, 42), memory
-        assert not await handled.seen(111, 43), memory
+        assert await handled.seen(str(111), str(42)), memory
+        assert not await handled.seen(str(222), str(42)), memory
+        assert not await handled.seen(str(111), str(43)), memory
         handled.reload()
     async with harness.services.ctx.sessions() as session:
-        rows = (await session.execute(select(HandledUpdate.bot_id, HandledUpdate.update_id))).all()
-    assert sorted(rows) == [(111, 42)]
+        rows = (await session.execute(select(HandledEvent.bot_id, HandledEvent.event_id))).all()
+    assert sorted(rows) == [("111", "42")]
 
 
 @contextmanager
@@ -418,14 +418,20 @@ def counting_commits(harness: BotHarness) -> Iterator[Counter[str]]:
 async def test_records_of_updates_finishing_together_share_one_transaction(
     harness: BotHarness,
 ) -> None:
-    handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
-    await handled.seen(111, 1)  # the table is read once, before the rush
+    handled = HandledEvents(harness.services.ctx, channel=CHANNEL)
+    await handled.seen(str(111), str(1))  # the table is read once, before the rush
     with counting_commits(harness) as commits:
-        await asyncio.gather(*(handled.record(111, update_id) for update_id in range(1, 51)))
+        await asyncio.gather(
+            *(handled.record(str(111), str(update_id)) for update_id in range(1, 51))
+        )
         await handled.flush()
     assert commits["commit"] == 1  # fifty records, one transaction
     handled.reload()
-    assert [await handled.seen(111, update_id) for update_id in (1, 50, 51)] == [True, True, False]
+    assert [await handled.seen(str(111), str(update_id)) for update_id in (1, 50, 51)] == [
+        True,
+        True,
+        False,
+    ]
 
 
 async def test_a_record_and_a_tap_submitted_together_share_one_commit(
@@ -434,15 +440,15 @@ async def test_a_record_and_a_tap_submitted_together_share_one_commit(
     user = await harness.open_invitation("DB001")
     account = ChatAccount("telegram", str(user.id), str(user.id))
     await handled_updates(harness.app.bot_data).flush()  # the /start update's own record
-    handled = HandledUpdates(harness.services.ctx, channel=CHANNEL)
-    await handled.seen(111, 1)
+    handled = HandledEvents(harness.services.ctx, channel=CHANNEL)
+    await handled.seen(str(111), str(1))
     with counting_commits(harness) as commits:
-        await handled.record(111, 7)  # not waited for: it rides in the next transaction
+        await handled.record(str(111), str(7))  # not waited for: it rides in the next transaction
         result = await harness.services.rsvp.choose(account, RsvpChoice.ATTEND)
         await handled.flush()
     assert commits["commit"] == 1 and result.step is RsvpStep.RECORDED
     handled.reload()
-    assert await handled.seen(111, 7)
+    assert await handled.seen(str(111), str(7))
 
 
 async def test_the_privacy_purge_empties_the_handled_updates(harness: BotHarness) -> None:

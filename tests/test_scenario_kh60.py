@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from bot.cli import main
 from bot.config import load_config
+from bot.domain.clock import ManualClock
 from bot.services import build_services
-from schedules.clock import ManualClock
 from storage.engine import create_engine, create_sessionmaker
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
 from tests.fakes.telegram_api import FakeBotApi, FakeUser

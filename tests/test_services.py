@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
 from bot.delegate_file import DelegateRow
+from bot.domain.channels import ChatAccount
+from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus, answers_open
-from bot.domain.tokens import TOKEN_BYTES, deep_link, looks_like_token, new_token
+from bot.domain.tokens import TOKEN_BYTES, looks_like_token, new_token
 from bot.services import Services
-from bot.services.invitations import ChatAccount, LinkOutcome
+from bot.services.invitations import LinkOutcome
 from bot.services.meetings import CalendarRevision, sync_meeting
 from bot.services.rsvp import RsvpChoice, RsvpStep
-from schedules.clock import ManualClock
+from handlers.telegram.app import deep_link
 from storage.models import AuditEntry, Delegate, Invitation, Meeting, Rsvp
 
 ALICE = ChatAccount("telegram", "42", "42")

@@ -576,10 +576,10 @@ async def test_a_very_long_programme_is_split_and_keeps_the_buttons_on_the_last_
 
 
 def test_an_overlong_line_is_cut_at_a_space_and_never_inside_an_entity() -> None:
-    from handlers.telegram.render import split_lines
+    from bot.texts.splitting import split_lines
 
     line = ("R&amp;D " * 1000).strip()
-    parts = split_lines([line])
+    parts = split_lines([line], 4096)
     assert all(len(part) <= 4096 for part in parts)
     assert all(not part.endswith("&") and "&amp" not in part.replace("&amp;", "") for part in parts)
     assert " ".join(parts) == line

@@ -8,6 +8,7 @@ import socket
 import httpx
 import pytest
 
+from bot.chat import Inbox
 from bot.cli import main
 from bot.services import Services
 from bot.texts import load_catalog
@@ -29,9 +30,11 @@ async def test_webhook_accepts_telegrams_posts_only_with_the_secret_token(
 ) -> None:
     services = imported
     services.ctx.__dict__["config"] = wired_config(services.config, fake)
+    catalog = load_catalog("vi")
     app = build_application(
+        Inbox(services, catalog),
         services,
-        load_catalog("vi"),
+        catalog,
         fake.token,
         request=fake.make_request(),
         get_updates_request=fake.make_request(),

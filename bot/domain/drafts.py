@@ -26,8 +26,8 @@ class DraftStatus(StrEnum):
 
 class DraftAction(StrEnum):
     """A draft button. Speakers: compose a text, finish it, cancel, reply, pick a theme for a
-    file (the target is an assignment). Office: approve, ask for revision, open the file (the
-    target is a version)."""
+    file (the target is an assignment). Office: approve, ask for revision, open the file, and
+    (where the channel has no reply threads) comment (the target is a version)."""
 
     COMPOSE = "compose"
     FINISH = "finish"
@@ -38,9 +38,12 @@ class DraftAction(StrEnum):
     FINAL = "final"
     REVISE = "revise"
     GET_FILE = "getfile"
+    COMMENT = "comment"
 
 
-OFFICE_ACTIONS = frozenset({DraftAction.FINAL, DraftAction.REVISE, DraftAction.GET_FILE})
+OFFICE_ACTIONS = frozenset(
+    {DraftAction.FINAL, DraftAction.REVISE, DraftAction.GET_FILE, DraftAction.COMMENT}
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class CommentLine:
     version_number: int | None
     file_ref: str | None = None  # a file sent with the comment (an edited draft)
     file_name: str | None = None
+    file_channel: str | None = None  # the channel that holds ``file_ref``
 
 
 @dataclass(frozen=True)

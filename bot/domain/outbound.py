@@ -92,8 +92,9 @@ class Audience(StrEnum):
     DRAFT_MISSING = "draft_missing"
 
 
-# The office chat of [office] chat_id is a Telegram group.
-OFFICE_CHANNEL = "telegram"
+# Where office notes and reports go when no one chat is named: the office's group chats where
+# it has them, else each staff member privately (bot.services.audiences).
+OFFICE_PLACE = "office"
 # A broadcast the office scheduled is still worth sending this long after its time.
 BROADCAST_WINDOW = timedelta(hours=12)
 # Sent later than this after its due time, a message is logged and reported as late.
@@ -102,10 +103,13 @@ LATE_AFTER = timedelta(minutes=2)
 
 @dataclass(frozen=True)
 class TextPart:
-    """Rich text in the catalog's HTML subset (b, i, a, code), already escaped."""
+    """Rich text in the catalog's HTML subset (b, i, a, code), already escaped, with the
+    choices it offers. ``ask_phone``: True offers a way to share one's own phone number where
+    the channel has one, False withdraws it once it is no longer needed, None leaves it be."""
 
     html: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    ask_phone: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -128,13 +132,15 @@ class VenuePart:
 
 @dataclass(frozen=True)
 class FilePart:
-    """A file to attach."""
+    """A file to attach; ``download_url`` is where a channel that carries no files sends the
+    person instead (their personal web page), when there is one."""
 
     filename: str
     content: bytes
     mime_type: str
     caption_html: str = ""
     buttons: tuple[tuple[Button, ...], ...] = ()
+    download_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,7 @@ class SharedFilePart:
     file_ref: str
     caption_html: str = ""
     buttons: tuple[tuple[Button, ...], ...] = ()
+    download_url: str | None = None
 
 
 Part = TextPart | VenuePart | FilePart | SharedFilePart
@@ -156,6 +163,84 @@ class Outbound:
     """A whole message for one recipient, in the order its parts are sent."""
 
     parts: tuple[Part, ...]
+
+    @classmethod
+    def text(cls, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Outbound:
+        """One text part."""
+        return cls((TextPart(html, buttons),))
+
+    @property
+    def buttons(self) -> tuple[tuple[Button, ...], ...]:
+        """The choices the message offers (those of its last part that has any)."""
+        for part in reversed(self.parts):
+            if not isinstance(part, VenuePart) and part.buttons:
+                return part.buttons
+        return ()
+
+
+@dataclass(frozen=True)
+class Toast:
+    """The short note a channel shows right where a choice was tapped (Telegram's toast);
+    ``alert`` when it must be acknowledged. A channel without taps sends it as a message when
+    nothing else answers."""
+
+    text: str
+    alert: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message of an answer: where it goes and what it says.
+
+    ``to`` is a chat address on the channel the event came from, None for the chat it came
+    from; ``private`` sends it to the person's own chat instead (a file the office should not
+    post in a group). ``if_unreachable`` is what to say in the event's chat when ``private``
+    fails because the person never opened a private chat with the bot.
+    """
+
+    outbound: Outbound
+    to: str | None = None
+    private: bool = False
+    if_unreachable: Outbound | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the core answers to one inbound event: an optional toast, then messages."""
+
+    replies: tuple[Reply, ...] = ()
+    toast: Toast | None = None
+
+    @classmethod
+    def say(cls, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Answer:
+        """One text message back to where the event came from."""
+        return cls((Reply(Outbound.text(html, buttons)),))
+
+    @classmethod
+    def of(cls, *outbounds: Outbound, toast: Toast | None = None) -> Answer:
+        """Messages back to where the event came from, in order."""
+        return cls(tuple(Reply(outbound) for outbound in outbounds), toast)
+
+    def then(self, other: Answer) -> Answer:
+        """This answer followed by ``other`` (the first toast wins)."""
+        return Answer(self.replies + other.replies, self.toast or other.toast)
+
+    def privately(self) -> Answer:
+        """The same messages, each to the sender's own chat (a choice tapped under a message
+        in a group is answered to the person, not to the group)."""
+        return Answer(
+            tuple(Reply(r.outbound, private=True, if_unreachable=r.if_unreachable)
+                  for r in self.replies),
+            self.toast,
+        )  # fmt: skip
+
+    @property
+    def is_silent(self) -> bool:
+        """Nothing to say at all (an update the bot ignores)."""
+        return not self.replies and self.toast is None
+
+
+SILENCE = Answer()
 
 
 class SendOutcome(StrEnum):

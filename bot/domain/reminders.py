@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
-from bot.domain.outbound import Audience, MessageKind
+from bot.domain.outbound import OFFICE_PLACE, Audience, MessageKind
 from bot.domain.timespec import TimeSpec
 
 
@@ -19,14 +19,14 @@ class PlannedMessage:
     audience: str
     due_at: datetime
     expires_at: datetime
-    report_to: str | None
+    report_to: str
 
 
 def planned_messages(config: Config) -> list[PlannedMessage]:
     """RSVP chasing, the day-before reminder, the meeting-morning agenda, task and speech-draft
     reminders for ``config``."""
     meeting = config.meeting
-    office = str(config.office.chat_id) if config.office.chat_id is not None else None
+    office = OFFICE_PLACE  # the office's group chats, else each staff member privately
     deadline = meeting.rsvp_deadline_at
     planned = [
         PlannedMessage(
@@ -67,7 +67,7 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
     return planned
 
 
-def _draft_messages(config: Config, office: str | None) -> list[PlannedMessage]:
+def _draft_messages(config: Config, office: str) -> list[PlannedMessage]:
     """For each deadline the themes use: reminders to speakers with nothing sent, and the
     office's list at the deadline."""
     meeting = config.meeting
@@ -87,21 +87,20 @@ def _draft_messages(config: Config, office: str | None) -> list[PlannedMessage]:
                     report_to=office,
                 )
             )
-        if office is not None:
-            planned.append(
-                PlannedMessage(
-                    kind=MessageKind.DRAFT_MISSING,
-                    dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_MISSING}:{stamp}",
-                    audience=f"{Audience.OFFICE}:{stamp}",
-                    due_at=deadline,
-                    expires_at=meeting.starts_at,
-                    report_to=office,
-                )
+        planned.append(
+            PlannedMessage(
+                kind=MessageKind.DRAFT_MISSING,
+                dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_MISSING}:{stamp}",
+                audience=f"{Audience.OFFICE}:{stamp}",
+                due_at=deadline,
+                expires_at=meeting.starts_at,
+                report_to=office,
             )
+        )
     return planned
 
 
-def _task_messages(config: Config, office: str | None) -> list[PlannedMessage]:
+def _task_messages(config: Config, office: str) -> list[PlannedMessage]:
     """Reminders before each task's deadline; an overdue report every morning after the first."""
     meeting = config.meeting
     planned = []
@@ -120,7 +119,7 @@ def _task_messages(config: Config, office: str | None) -> list[PlannedMessage]:
                 )
             )
     at = config.reminders.task_escalation
-    if at is None or office is None or not config.tasks:
+    if at is None or not config.tasks:
         return planned
     first = min(meeting.local(meeting.resolve(t.deadline)).date() for t in config.tasks)
     last = meeting.local(meeting.starts_at).date()

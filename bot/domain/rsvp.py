@@ -52,3 +52,31 @@ class RsvpAnswer:
 def answers_open(now: datetime, deadline: datetime) -> bool:
     """Answers may be given or changed up to and including the deadline."""
     return now <= deadline
+
+
+class RsvpChoice(StrEnum):
+    """A button the delegate can press."""
+
+    ATTEND = "attend"
+    DECLINE = "decline"
+    DECLINE_WITHOUT_REASON = "decline_skip"
+    SUBSTITUTE = "substitute"
+    CANCEL = "cancel"
+
+
+RSVP_ACTION_PREFIX = "rsvp:"
+
+
+def rsvp_action(choice: RsvpChoice) -> str:
+    """The action data a channel puts on a button for ``choice`` (names no record)."""
+    return f"{RSVP_ACTION_PREFIX}{choice.value}"
+
+
+def parse_rsvp_action(data: str | None) -> RsvpChoice | None:
+    """The choice an action names, or None for anything the bot did not send."""
+    if not data or not data.startswith(RSVP_ACTION_PREFIX):
+        return None
+    try:
+        return RsvpChoice(data.removeprefix(RSVP_ACTION_PREFIX))
+    except ValueError:
+        return None

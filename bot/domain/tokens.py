@@ -17,8 +17,3 @@ def new_token() -> str:
 def looks_like_token(text: str) -> bool:
     """Whether ``text`` has a token's shape (cheap check before any database look-up)."""
     return bool(_SHAPE.fullmatch(text))
-
-
-def deep_link(bot_username: str, token: str) -> str:
-    """The personal link that opens the bot with ``/start <token>``."""
-    return f"https://t.me/{bot_username}?start={token}"

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
-from bot.domain.reminders import planned_messages
+from bot.domain.clock import Clock
+from bot.services.access import Access
+from bot.services.audiences import AudienceService
 from bot.services.broadcasts import BroadcastService
-from bot.services.composer import MessageComposer
 from bot.services.context import ServiceContext
 from bot.services.delegates import DelegateService
 from bot.services.drafts import DraftService
@@ -22,12 +22,6 @@ from bot.services.privacy import PrivacyService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
 from bot.services.tasks import TaskService
-from bot.texts import Catalog
-from schedules.clock import Clock
-from schedules.outbox import ChannelSender, Outbox
-from schedules.planner import sync_planned
-from schedules.ratelimit import Limits, Pacer
-from schedules.scheduler import OutboxScheduler
 from storage.files import FileStore
 
 
@@ -36,6 +30,8 @@ class Services:
     """Every use case of the bot, built once by the composition root."""
 
     ctx: ServiceContext
+    access: Access
+    audiences: AudienceService
     delegates: DelegateService
     invitations: InvitationService
     rsvp: RsvpService
@@ -50,57 +46,6 @@ class Services:
     def config(self) -> Config:
         """The plan the services run."""
         return self.ctx.config
-
-    def is_office_admin(self, user_id: int) -> bool:
-        """Whether a chat user may use office commands."""
-        return user_id in self.ctx.config.office.admin_ids
-
-
-def build_outbox(
-    services: Services,
-    catalog: Catalog,
-    senders: Mapping[str, ChannelSender],
-    *,
-    pacer: Pacer | None = None,
-    outbox_class: type[Outbox] = Outbox,
-) -> Outbox:
-    """The outbox for this meeting, pacing sends to the configured rate (``outbox_class``
-    lets the rehearsal's fault injection stand in)."""
-    settings = services.config.outbox
-    return outbox_class(
-        services.ctx.sessions,
-        services.ctx.clock,
-        senders,
-        MessageComposer(
-            services.config,
-            catalog,
-            services.reports,
-            services.tasks,
-            services.drafts,
-            services.ctx.clock,
-            services.ctx.calendar,
-        ),
-        pacer or Pacer(Limits(overall_per_second=settings.rate_per_second)),
-        meeting_id=services.ctx.meeting_id,
-        batch_size=settings.batch_size,
-        max_attempts=settings.max_attempts,
-    )
-
-
-def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
-    """The tick that drives ``outbox``, re-planning the automatic messages at start."""
-
-    async def plan() -> None:
-        await services.tasks.sync()
-        await services.drafts.sync()
-        await sync_planned(
-            services.ctx.sessions,
-            services.ctx.clock,
-            services.ctx.meeting_id,
-            planned_messages(services.config),
-        )
-
-    return OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
 
 
 async def build_services(
@@ -129,6 +74,8 @@ async def build_services(
     drafts = DraftService(ctx, store)
     return Services(
         ctx=ctx,
+        access=Access(ctx),
+        audiences=AudienceService(ctx),
         delegates=DelegateService(ctx),
         invitations=InvitationService(ctx),
         rsvp=RsvpService(ctx),

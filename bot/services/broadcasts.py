@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import (
     BROADCAST_WINDOW,
+    OFFICE_PLACE,
     Audience,
     DeliveryStatus,
     MessageKind,
@@ -21,9 +22,9 @@ from bot.domain.outbound import (
 )
 from bot.domain.timespec import parse_typed_time
 from bot.domain.typed import typed
+from bot.services.access import OfficeActor
+from bot.services.audiences import in_audience
 from bot.services.context import ServiceContext
-from bot.services.invitations import ChatAccount
-from schedules.outbox import in_audience
 from storage import queries
 from storage.models import Delivery, OutboundMessage
 from storage.uow import unit_of_work
@@ -108,7 +109,7 @@ class BroadcastService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
-    async def start(self, admin: ChatAccount) -> BroadcastResult:
+    async def start(self, admin: OfficeActor) -> BroadcastResult:
         """Begin a new broadcast (an unfinished draft of the same person is dropped)."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
@@ -127,14 +128,14 @@ class BroadcastService:
                 draft_step=DraftStep.TEXT,
                 audience=Audience.LINKED,
                 created_by=admin.actor,
-                report_to=admin.chat_address,
+                report_to=admin.report_to or OFFICE_PLACE,
                 created_at=now,
             )
             session.add(draft)
             await session.flush()
             return BroadcastResult(BroadcastStep.ASK_TEXT, message_id=draft.id)
 
-    async def accept_text(self, admin: ChatAccount, text: str) -> BroadcastResult | None:
+    async def accept_text(self, admin: OfficeActor, text: str) -> BroadcastResult | None:
         """Take the broadcast's text or its sending time; None when no draft waits for text."""
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await session.scalar(
@@ -159,7 +160,7 @@ class BroadcastService:
             return BroadcastResult(BroadcastStep.ASK_AUDIENCE, message_id=draft.id, body=body)
 
     async def choose_audience(
-        self, admin: ChatAccount, message_id: int, audience: str
+        self, admin: OfficeActor, message_id: int, audience: str
     ) -> BroadcastResult:
         """Set who gets the broadcast and show the preview with the exact number of recipients."""
         if not self._valid_audience(audience):
@@ -176,7 +177,7 @@ class BroadcastService:
                 step, message_id=draft.id, body=draft.body, audience=audience, reach=reach
             )
 
-    async def send_now(self, admin: ChatAccount, message_id: int) -> BroadcastResult:
+    async def send_now(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
         """Confirm: the outbox sends it at its next tick."""
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await self._draft(session, admin, message_id)
@@ -189,7 +190,7 @@ class BroadcastService:
                 BroadcastStep.QUEUED, message_id=draft.id, reach=reach, audience=draft.audience
             )
 
-    async def ask_time(self, admin: ChatAccount, message_id: int) -> BroadcastResult:
+    async def ask_time(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
         """The office wants it sent later: ask when."""
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await self._draft(session, admin, message_id)
@@ -224,7 +225,7 @@ class BroadcastService:
         draft.due_at = when
         draft.expires_at = when + BROADCAST_WINDOW
 
-    async def cancel(self, admin: ChatAccount, message_id: int | None = None) -> BroadcastResult:
+    async def cancel(self, admin: OfficeActor, message_id: int | None = None) -> BroadcastResult:
         """Drop a draft, or a scheduled broadcast that has not gone out yet."""
         async with unit_of_work(self._ctx.sessions) as session:
             query = select(OutboundMessage).where(
@@ -258,7 +259,7 @@ class BroadcastService:
             )
             return BroadcastResult(BroadcastStep.CANCELLED, message_id=message.id)
 
-    async def resend_failed(self, admin: ChatAccount, message_id: int) -> BroadcastResult:
+    async def resend_failed(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
         """Put the deliveries that failed back in the queue; the office gets a new report."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
@@ -287,7 +288,7 @@ class BroadcastService:
             message.status = MessageStatus.QUEUED
             message.finished_at = None
             message.expires_at = now + BROADCAST_WINDOW
-            message.report_to = admin.chat_address
+            message.report_to = admin.report_to or OFFICE_PLACE
             queries.add_audit(
                 session,
                 at=now,
@@ -355,7 +356,7 @@ class BroadcastService:
         )
 
     async def _draft(
-        self, session: AsyncSession, admin: ChatAccount, message_id: int
+        self, session: AsyncSession, admin: OfficeActor, message_id: int
     ) -> OutboundMessage | None:
         return await session.scalar(
             select(OutboundMessage).where(
@@ -369,7 +370,7 @@ class BroadcastService:
         reachable = blocked = 0
         not_linked: list[tuple[str, str]] = []
         for delegate, rsvp, ident in await queries.roster(session, self._ctx.meeting_id):
-            if not in_audience(audience, delegate, rsvp, ident):
+            if not in_audience(audience, delegate, rsvp, linked=ident is not None):
                 continue
             if ident is None:
                 not_linked.append((delegate.code, delegate.full_name))

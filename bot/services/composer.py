@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.config import Config
+from bot.domain.channels import ChannelInfo
+from bot.domain.clock import Clock
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import (
-    OFFICE_CHANNEL,
     Button,
     DeliveryStatus,
     FilePart,
@@ -24,11 +25,11 @@ from bot.domain.outbound import (
     audience_deadline,
     decode_buttons,
 )
+from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
 from bot.domain.rsvp import RsvpStatus
 from bot.services.drafts import DraftService
 from bot.services.meetings import CalendarRevision, meeting_calendar
 from bot.services.reports import ReportService
-from bot.services.rsvp import RsvpChoice, rsvp_action
 from bot.services.tasks import TaskService
 from bot.texts import Catalog, Html
 from bot.texts.formatting import file_size, moment, short_moment
@@ -37,12 +38,11 @@ from bot.texts.presenters import (
     compose_buttons,
     deadline_text,
     meeting_details,
+    rsvp_buttons,
     task_buttons,
     task_summary,
     verdict_buttons,
 )
-from schedules.clock import Clock
-from schedules.outbox import DeliveryReport, MessageView, Problem, Recipient
 
 ICS_MIME = "text/calendar"
 _MIME = {
@@ -102,10 +102,16 @@ class MessageComposer:
     # --- what recipients get -------------------------------------------------------------------
 
     async def content(
-        self, message: MessageView, recipient: Recipient | None, *, repeat: bool = False
+        self,
+        message: MessageView,
+        recipient: Recipient | None,
+        channel: ChannelInfo,
+        *,
+        repeat: bool = False,
     ) -> Outbound:
-        """The message for one recipient; an office chat's copy that may be a repeat says so."""
-        outbound = await self._content(message, recipient)
+        """The message for one recipient on ``channel``; an office chat's copy that may be a
+        repeat says so."""
+        outbound = await self._content(message, recipient, channel)
         if repeat and recipient is None:
             # A stop caught the first copy in flight: it may have arrived, and the office must
             # not read the same report twice as two events. A delegate's copy goes unmarked:
@@ -120,7 +126,9 @@ class MessageComposer:
         marked = TextPart(Html(f"{mark}\n{first.html}"), first.buttons)
         return Outbound((marked, *outbound.parts[1:]))
 
-    async def _content(self, message: MessageView, recipient: Recipient | None) -> Outbound:
+    async def _content(
+        self, message: MessageView, recipient: Recipient | None, channel: ChannelInfo
+    ) -> Outbound:
         match message.kind:
             case MessageKind.OFFICE_NOTE:
                 if message.body is None and "template" in message.params:
@@ -155,14 +163,16 @@ class MessageComposer:
                 | MessageKind.DRAFT_VERDICT
             ):
                 assert recipient is not None
-                return await self._to_speaker(message, recipient)
+                return await self._to_speaker(message, recipient, channel)
             case MessageKind.DRAFT_VERSION | MessageKind.DRAFT_REPLY | MessageKind.DRAFT_MISSING:
-                return await self._to_office(message)
+                return await self._to_office(message, channel)
         raise ValueError(f"no content for {message.kind}")
 
     # --- speech drafts -------------------------------------------------------------------------
 
-    async def _to_speaker(self, message: MessageView, recipient: Recipient) -> Outbound:
+    async def _to_speaker(
+        self, message: MessageView, recipient: Recipient, channel: ChannelInfo
+    ) -> Outbound:
         catalog, meeting = self._catalog, self._config.meeting
         if message.kind is MessageKind.DRAFT_REMINDER:
             missing = await self._drafts.missing(
@@ -201,9 +211,13 @@ class MessageComposer:
                 "draft_comment.text", key=about.theme_key, version=Html(version), body=comment.body
             )
             parts: list[Part] = [TextPart(text, ((reply,),))]
-            if comment.file_ref is not None:  # an edited draft, sent on by its Telegram id
-                caption = catalog.html("draft_comment.file", name=comment.file_name or "")
-                parts.append(SharedFilePart(OFFICE_CHANNEL, comment.file_ref, caption))
+            if comment.file_ref is not None:  # an edited draft, kept by the office's platform
+                name = comment.file_name or ""
+                if comment.file_channel in (None, channel.name) and channel.capabilities.files_out:
+                    caption = catalog.html("draft_comment.file", name=name)
+                    parts.append(SharedFilePart(channel.name, comment.file_ref, caption))
+                else:  # another platform holds it: it cannot travel here
+                    parts.append(TextPart(catalog.html("draft_comment.file_elsewhere", name=name)))
             return Outbound(tuple(parts))
         line = await self._drafts.line(int(message.params.get("assignment_id", 0)))
         if line is None:
@@ -237,7 +251,7 @@ class MessageComposer:
             )
         return Outbound((TextPart(text),))
 
-    async def _to_office(self, message: MessageView) -> Outbound:
+    async def _to_office(self, message: MessageView, channel: ChannelInfo) -> Outbound:
         catalog, meeting = self._catalog, self._config.meeting
         if message.kind is MessageKind.DRAFT_MISSING:
             deadline = audience_deadline(message.audience) or self._drafts.deadline_at
@@ -271,10 +285,12 @@ class MessageComposer:
             size=file_size(catalog, version.size),
             late=Html(catalog.html("draft_post.late") if late else ""),
         )
-        buttons = verdict_buttons(catalog, version.id, version.number)
-        if stored.file_ref is not None and stored.channel == OFFICE_CHANNEL:
+        buttons = verdict_buttons(
+            catalog, version.id, version.number, comment=not channel.capabilities.reply_threads
+        )
+        if stored.file_ref is not None and stored.channel == channel.name:
             # The platform still has the speaker's upload: send it by reference.
-            return Outbound((SharedFilePart(OFFICE_CHANNEL, stored.file_ref, caption, buttons),))
+            return Outbound((SharedFilePart(channel.name, stored.file_ref, caption, buttons),))
         content = await asyncio.to_thread(stored.path.read_bytes)
         return Outbound(
             (
@@ -328,11 +344,7 @@ class MessageComposer:
             deadline=deadline_text(catalog, self._config),
             contact=self._config.office.contact,
         )
-        buttons = tuple(
-            (Button(catalog.plain(f"buttons.{choice.value}"), rsvp_action(choice)),)
-            for choice in (RsvpChoice.ATTEND, RsvpChoice.DECLINE, RsvpChoice.SUBSTITUTE)
-        )
-        return TextPart(text, buttons)
+        return TextPart(text, rsvp_buttons(catalog))
 
     async def _task_reminder(self, message: MessageView, recipient: Recipient) -> Outbound:
         key = message.audience.partition(":")[2]

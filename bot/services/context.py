@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
+from bot.domain.clock import Clock
 from bot.services.batching import GroupCommit
 from bot.services.meetings import CalendarRevision
-from schedules.clock import Clock
 
 
 @dataclass(frozen=True)

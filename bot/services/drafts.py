@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.channels import ChatAccount
 from bot.domain.drafts import (
     MAX_COMMENT,
     MAX_TEXT_DRAFT,
@@ -34,9 +36,9 @@ from bot.domain.drafts import (
 )
 from bot.domain.outbound import MessageKind
 from bot.domain.typed import typed
+from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
-from bot.services.invitations import ChatAccount
-from schedules.outbox import queue_office_note, queue_to_person
+from bot.services.queueing import queue_office_note, queue_to_person
 from storage import queries
 from storage.content import FileRejected, RejectCode
 from storage.files import FileStore, sanitize_filename
@@ -66,6 +68,7 @@ _SPEAKER_THREAD = (
 class _Pending(StrEnum):
     TEXT = "draft_text"  # typing a draft over several messages
     REPLY = "draft_reply"  # the next text answers the office
+    COMMENT = "draft_comment"  # the office's next text comments on a draft
     PICK = "draft_pick"  # files arrived; which theme is each for?
 
 
@@ -102,6 +105,7 @@ class DraftStep(StrEnum):
     COMMENT_EMPTY = "comment_empty"
     DOWNLOAD_FAILED = "download_failed"
     UNSUPPORTED = "unsupported"  # a reply to a draft post that is neither text nor a file
+    ASK_COMMENT = "ask_comment"  # the office chose to comment: its next text is the comment
 
 
 @dataclass(frozen=True)
@@ -120,13 +124,23 @@ class DraftResult:
 
 @dataclass(frozen=True)
 class HeldUpload:
-    """A document waiting for the speaker to say which theme it is for (``token`` tells the
-    held files apart: the id of the message that brought it)."""
+    """A file a person sent, kept by the channel it came through (``file_ref`` works there
+    only): a draft waiting for the speaker to say which theme it is for (``token`` tells the
+    held files apart), or a file the office attached to a comment."""
 
+    channel: str
     file_ref: str
     name: str
     size: int | None
     token: int = 0
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """What an office comment answers: a draft, and the version it is about (if known)."""
+
+    assignment_id: int
+    version_id: int | None
 
 
 @dataclass(frozen=True)
@@ -242,7 +256,7 @@ class DraftService:
             log.info("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
         return DraftSync(created, removed, sorted(set(unknown)))
 
-    async def assign(self, actor: str, code: str, theme_key: str) -> AssignResult:
+    async def assign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
         """The office asks a person on the list to speak on a theme."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
@@ -254,14 +268,14 @@ class DraftService:
                 return AssignResult(AssignOutcome.ALREADY, await self._line(session, row.id))
             if row is not None:  # withdrawn earlier: assigned again
                 row.withdrawn_at, row.source, row.updated_at = None, "office", now
-                await self._announce(session, row, actor, now)
+                await self._announce(session, row, office.actor, now)
             else:
                 row = await self._add_assignment(
-                    session, self._theme_key(theme_key), person.id, "office", actor, now
+                    session, self._theme_key(theme_key), person.id, "office", office.actor, now
                 )
             return AssignResult(AssignOutcome.ASSIGNED, await self._line(session, row.id))
 
-    async def unassign(self, actor: str, code: str, theme_key: str) -> AssignResult:
+    async def unassign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
         """The office withdraws an assignment that has no versions yet."""
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._target(session, code, theme_key)
@@ -277,7 +291,7 @@ class DraftService:
             queries.add_audit(
                 session,
                 at=now,
-                actor=actor,
+                actor=office.actor,
                 action="draft.unassigned",
                 entity="speech_assignment",
                 entity_id=row.id,
@@ -394,9 +408,12 @@ class DraftService:
             if ident is None:
                 return
             held = _held(ident) if ident.pending_input == _Pending.PICK else []
+            if any(item.get("token") == upload.token for item in held):
+                return  # the same file delivered again
             held.append(
                 {
                     "token": upload.token,
+                    "channel": upload.channel,
                     "file_ref": upload.file_ref,
                     "name": upload.name,
                     "size": upload.size,
@@ -422,6 +439,7 @@ class DraftService:
                 ident.pending_input = ident.pending_data = None
             size = found.get("size")
             return HeldUpload(
+                str(found.get("channel", account.channel)),
                 str(found.get("file_ref", "")),
                 str(found.get("name", "")),
                 int(size) if size is not None else None,
@@ -445,7 +463,7 @@ class DraftService:
     # --- typed drafts ----------------------------------------------------------------------------
 
     async def take_text(
-        self, account: ChatAccount, text: str, *, message_id: int, replied_to: int | None
+        self, account: ChatAccount, text: str, *, event_id: str | None, replied_to: str | None
     ) -> DraftResult:
         """Private text, if it belongs to the drafts: a reply to the office's message first
         (the speaker chose it explicitly), then a piece of a draft being typed, an answer after
@@ -453,7 +471,7 @@ class DraftService:
         text = typed(text)
         if replied_to is not None:
             result = await self.reply_from_speaker(
-                account, text, message_id=message_id, replied_to=replied_to, after_button=False
+                account, text, event_id=event_id, replied_to=replied_to, after_button=False
             )
             if result.step is not DraftStep.NOTHING_PENDING:
                 return result
@@ -461,11 +479,9 @@ class DraftService:
             ident = await queries.identity(session, account.channel, account.external_id)
             pending = ident.pending_input if ident is not None else None
         if pending == _Pending.TEXT:
-            return await self.add_text(account, text, message_id=message_id)
+            return await self.add_text(account, text, event_id=event_id)
         if pending == _Pending.REPLY:
-            return await self.reply_from_speaker(
-                account, text, message_id=message_id, replied_to=None
-            )
+            return await self.reply_from_speaker(account, text, event_id=event_id, replied_to=None)
         if pending == _Pending.PICK:
             return DraftResult(DraftStep.PICK_PENDING)
         return DraftResult(DraftStep.NOTHING_PENDING)
@@ -474,15 +490,16 @@ class DraftService:
         """Start (or resume) typing a draft: every text until "Xong" belongs to it."""
         return await self._ask(account, assignment_id, _Pending.TEXT, DraftStep.COMPOSING)
 
-    async def add_text(self, account: ChatAccount, text: str, *, message_id: int) -> DraftResult:
+    async def add_text(
+        self, account: ChatAccount, text: str, *, event_id: str | None
+    ) -> DraftResult:
         """A piece of a typed draft; NOTHING_PENDING when the account is not typing one."""
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
             if ident is None or ident.pending_input != _Pending.TEXT:
                 return DraftResult(DraftStep.NOTHING_PENDING)
-            if ident.last_message_id is not None and message_id <= ident.last_message_id:
+            if not queries.first_time(ident, event_id):
                 return DraftResult(DraftStep.REPEATED)
-            ident.last_message_id = message_id
             found = await self._own(session, account, _pending_id(ident))
             if isinstance(found, DraftResult):
                 ident.pending_input = ident.pending_data = None
@@ -560,68 +577,120 @@ class DraftService:
 
     # --- the thread with the office --------------------------------------------------------------
 
+    async def office_post(
+        self, channel: str, chat_address: str, replied_to: str
+    ) -> ThreadPost | None:
+        """The draft post of the office's thread a reply in ``chat_address`` answers, if the
+        bot's message ``replied_to`` is one (a new version, or a speaker's answer)."""
+        async with self._ctx.sessions() as session:
+            params = await self._thread_post(
+                session, channel, chat_address, replied_to, _OFFICE_THREAD
+            )
+        if params is None:
+            return None
+        version_id = params.get("version_id")
+        return ThreadPost(int(params.get("assignment_id", 0)), int(version_id or 0) or None)
+
     async def comment_from_office(
         self,
-        account: ChatAccount,
+        office: OfficeActor,
+        post: ThreadPost,
         *,
-        chat_address: str,
-        message_id: int,
-        replied_to: int,
-        author_name: str,
+        source: str,
         text: str,
-        allowed: bool,
         attachment: HeldUpload | None = None,
         supported: bool = True,
+        chosen_by: ChatAccount | None = None,
     ) -> DraftResult:
-        """An office member's reply to a draft post: kept with the draft, sent to the speaker.
+        """The office's comment on a draft: kept with the draft, sent to the speaker.
 
-        ``allowed`` says whether the author is office staff; a reply from anyone else to a
-        draft post is refused (NOT_ALLOWED), a reply to any other message is NOT_A_DRAFT_POST.
-        ``attachment`` is a file sent with the comment (an edited draft); ``supported`` is
-        False for content that cannot be relayed (a photo, a sticker). ``message_id`` of the
-        reply makes a redelivered update a no-op.
+        ``post`` is what the comment answers (a draft post replied to, or the version whose
+        "comment" choice was taken); ``source`` names the message it came in, so a copy
+        delivered again adds nothing. ``attachment`` is a file sent with it (an edited draft);
+        ``supported`` is False for content that cannot be relayed (a photo, a sticker).
+        ``chosen_by``: the account that chose "comment" (:meth:`begin_comment`) and now
+        typed it: it stops waiting once the comment is taken, or the draft is gone.
         """
         body = typed(text).strip()
         async with unit_of_work(self._ctx.sessions) as session:
-            params = await self._thread_post(session, chat_address, replied_to, _OFFICE_THREAD)
-            if params is None:
-                return DraftResult(DraftStep.NOT_A_DRAFT_POST)
-            row = await self._live(session, int(params.get("assignment_id", 0)))
+            row = await self._live(session, post.assignment_id)
+            ident = None
+            if chosen_by is not None:
+                ident = await queries.identity(session, chosen_by.channel, chosen_by.external_id)
             if row is None:
+                if ident is not None and ident.pending_input == _Pending.COMMENT:
+                    ident.pending_input = ident.pending_data = None
                 return DraftResult(DraftStep.GONE)
-            if not allowed:
-                return DraftResult(DraftStep.NOT_ALLOWED)
             if not supported:
                 return DraftResult(DraftStep.UNSUPPORTED)
-            source = f"{chat_address}:{message_id}"
             if await self._seen(session, source):
                 return DraftResult(DraftStep.REPEATED)
             if not body and attachment is None:
                 return DraftResult(DraftStep.COMMENT_EMPTY)
             if _too_long(body):
                 return DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(body))
-            version_id = params.get("version_id")
             comment = await self._add_comment(
                 session,
                 row,
-                version_id=int(version_id) if version_id else await self._latest_id(session, row),
+                version_id=post.version_id or await self._latest_id(session, row),
                 from_office=True,
-                actor=account.actor,
-                author_name=author_name,
+                actor=office.actor,
+                author_name=office.name,
                 body=body,
                 source_ref=source,
                 attachment=attachment,
             )
-            await queue_to_person(
+            if ident is not None and ident.pending_input == _Pending.COMMENT:
+                ident.pending_input = ident.pending_data = None
+            queue_to_person(
                 session,
                 meeting_id=self._ctx.meeting_id,
                 kind=MessageKind.DRAFT_COMMENT,
                 person_id=row.person_id,
                 now=self._ctx.clock.now(),
                 params={"assignment_id": row.id, "comment_id": comment.id},
-                report_to=self._office_address,
             )
             return DraftResult(DraftStep.RELAYED, draft=await self._line(session, row.id))
+
+    async def begin_comment(
+        self, office: OfficeActor, account: ChatAccount, version_id: int
+    ) -> DraftResult:
+        """The office's "comment" choice under a version, where there are no reply threads:
+        the next text from this account is the comment."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            version = await session.get(DraftVersion, version_id)
+            row = await self._live(session, version.assignment_id) if version else None
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if version is None or row is None:
+                return DraftResult(DraftStep.GONE)
+            if ident is None:  # an account of [office] admin_ids that is on no list
+                return DraftResult(DraftStep.NOT_LINKED)
+            ident.pending_input = _Pending.COMMENT
+            ident.pending_data = {"assignment_id": row.id, "version_id": version.id}
+            return DraftResult(
+                DraftStep.ASK_COMMENT,
+                draft=await self._line(session, row.id),
+                version=_version_line(version),
+            )
+
+    async def pending_comment(self, account: ChatAccount) -> ThreadPost | None:
+        """The draft this account's next text comments on, if it chose to comment."""
+        async with self._ctx.sessions() as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+        if ident is None or ident.pending_input != _Pending.COMMENT:
+            return None
+        data = ident.pending_data or {}
+        version_id = data.get("version_id")
+        return ThreadPost(int(data.get("assignment_id", 0)), int(version_id or 0) or None)
+
+    async def end_comment(self, account: ChatAccount) -> bool:
+        """Stop waiting for this account's comment; False when none was awaited."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None or ident.pending_input != _Pending.COMMENT:
+                return False
+            ident.pending_input = ident.pending_data = None
+            return True
 
     async def begin_reply(self, account: ChatAccount, assignment_id: int) -> DraftResult:
         """The speaker's "Trả lời Văn phòng" button: the next text goes to the office."""
@@ -650,8 +719,8 @@ class DraftService:
         account: ChatAccount,
         text: str,
         *,
-        message_id: int,
-        replied_to: int | None,
+        event_id: str | None,
+        replied_to: str | None,
         after_button: bool = True,
     ) -> DraftResult:
         """The speaker answers the office: by replying to a relayed message, or (with
@@ -663,7 +732,7 @@ class DraftService:
             assignment_id: int | None = None
             if replied_to is not None:
                 params = await self._thread_post(
-                    session, account.chat_address, replied_to, _SPEAKER_THREAD
+                    session, account.channel, account.chat_address, replied_to, _SPEAKER_THREAD
                 )
                 if params is not None:
                     assignment_id = int(params.get("assignment_id", 0))
@@ -671,9 +740,8 @@ class DraftService:
                 assignment_id = _pending_id(ident)
             if assignment_id is None:
                 return DraftResult(DraftStep.NOTHING_PENDING)
-            if ident.last_message_id is not None and message_id <= ident.last_message_id:
+            if not queries.first_time(ident, event_id):
                 return DraftResult(DraftStep.REPEATED)
-            ident.last_message_id = message_id
             found = await self._own(session, account, assignment_id)
             if isinstance(found, DraftResult):
                 return found
@@ -694,7 +762,7 @@ class DraftService:
                 actor=account.actor,
                 author_name=person.full_name,
                 body=body,
-                source_ref=f"{account.chat_address}:{message_id}",
+                source_ref=source_of(account.channel, account.chat_address, event_id),
             )
             await self._post_to_office(
                 session,
@@ -704,7 +772,7 @@ class DraftService:
             return DraftResult(DraftStep.RELAYED, draft=await self._line(session, row.id))
 
     async def set_verdict(
-        self, account: ChatAccount, version_id: int, status: DraftStatus
+        self, office: OfficeActor, version_id: int, status: DraftStatus
     ) -> DraftResult:
         """The office marks the version it looked at final, or asks for a revision."""
         if status not in (DraftStatus.FINAL, DraftStatus.REVISION):
@@ -732,7 +800,7 @@ class DraftService:
             queries.add_audit(
                 session,
                 at=now,
-                actor=account.actor,
+                actor=office.actor,
                 action="draft.verdict",
                 entity="speech_assignment",
                 entity_id=row.id,
@@ -742,17 +810,16 @@ class DraftService:
             row.status, row.status_at, row.status_by, row.updated_at = (
                 status,
                 now,
-                account.actor,
+                office.actor,
                 now,
             )
-            await queue_to_person(
+            queue_to_person(
                 session,
                 meeting_id=self._ctx.meeting_id,
                 kind=MessageKind.DRAFT_VERDICT,
                 person_id=row.person_id,
                 now=now,
                 params={"assignment_id": row.id, "version_id": version.id, "status": str(status)},
-                report_to=self._office_address,
             )
             return DraftResult(
                 DraftStep.VERDICT,
@@ -783,11 +850,6 @@ class DraftService:
         return rows
 
     # --- helpers ---------------------------------------------------------------------------------
-
-    @property
-    def _office_address(self) -> str | None:
-        chat = self._ctx.config.office.chat_id
-        return str(chat) if chat is not None else None
 
     async def _target(
         self, session: AsyncSession, code: str, theme_key: str
@@ -863,14 +925,14 @@ class DraftService:
             select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == row.person_id).limit(1)
         )
         if linked is not None:
-            await queue_to_person(
+            queue_to_person(
                 session,
                 meeting_id=self._ctx.meeting_id,
                 kind=MessageKind.DRAFT_ASSIGNED,
                 person_id=row.person_id,
                 now=now,
                 params={"assignment_id": row.id},
-                report_to=None,
+                report_to=None,  # an unlinked speaker sees it in /thamluan: nothing to report
             )
 
     async def _live(self, session: AsyncSession, assignment_id: int) -> SpeechAssignment | None:
@@ -1004,14 +1066,9 @@ class DraftService:
     async def _post_to_office(
         self, session: AsyncSession, kind: MessageKind, params: dict[str, Any]
     ) -> None:
-        address = self._office_address
-        if address is None:
-            log.info("no office chat configured: %s not posted", kind)
-            return
-        await queue_office_note(
+        queue_office_note(
             session,
             meeting_id=self._ctx.meeting_id,
-            address=address,
             now=self._ctx.clock.now(),
             body=None,
             params=params,
@@ -1039,6 +1096,7 @@ class DraftService:
             author=actor,
             author_name=author_name[:200],
             body=body,
+            file_channel=attachment.channel if attachment else None,
             file_ref=attachment.file_ref if attachment else None,
             file_name=attachment.name[:300] if attachment else None,
             source_ref=source_ref,
@@ -1062,8 +1120,9 @@ class DraftService:
     async def _thread_post(
         self,
         session: AsyncSession,
+        channel: str,
         chat_address: str,
-        message_id: int,
+        message_id: str,
         kinds: Sequence[MessageKind],
     ) -> dict[str, Any] | None:
         """The params of the draft message the bot sent as ``message_id`` to this chat."""
@@ -1071,8 +1130,9 @@ class DraftService:
             select(OutboundMessage.params)
             .join(Delivery, Delivery.message_id == OutboundMessage.id)
             .where(
+                Delivery.channel == channel,
                 Delivery.chat_address == chat_address,
-                Delivery.platform_message_id == str(message_id),
+                Delivery.platform_message_id == message_id,
                 OutboundMessage.meeting_id == self._ctx.meeting_id,
                 OutboundMessage.kind.in_([str(kind) for kind in kinds]),
             )
@@ -1156,6 +1216,12 @@ class DraftService:
         return [line for _, line in lines]
 
 
+def source_of(channel: str, chat_address: str, event_id: str | None) -> str:
+    """The message a comment came in, as its ``source_ref``: a copy of the event delivered
+    again matches it; an event without an id is never taken for another."""
+    return f"{channel}:{chat_address}:{event_id or uuid.uuid4().hex}"
+
+
 def _pending_id(ident: ChannelIdentity) -> int:
     return int((ident.pending_data or {}).get("assignment_id", 0))
 
@@ -1180,6 +1246,7 @@ def _comment_line(comment: DraftComment, version_number: int | None) -> CommentL
         version_number=version_number,
         file_ref=comment.file_ref,
         file_name=comment.file_name,
+        file_channel=comment.file_channel,
     )
 
 

@@ -10,9 +10,11 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.channels import ChatAccount
 from bot.domain.phones import normalize_phone
 from bot.domain.protocol import protocol_key
 from bot.domain.tokens import looks_like_token, new_token
+from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
@@ -63,20 +65,6 @@ class OfficeResult:
     step: OfficeStep
     delegate: DelegateView | None = None
     token: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatAccount:
-    """A chat account as a channel adapter sees it: who wrote, and where to answer."""
-
-    channel: str
-    external_id: str
-    chat_address: str
-
-    @property
-    def actor(self) -> str:
-        """How the audit log names this account."""
-        return f"{self.channel}:{self.external_id}"
 
 
 @dataclass(frozen=True)
@@ -188,7 +176,7 @@ class InvitationService:
 
     # --- the office ------------------------------------------------------------------------------
 
-    async def reissue(self, actor: str, code: str) -> OfficeResult:
+    async def reissue(self, office: OfficeActor, code: str) -> OfficeResult:
         """A new personal link for a delegate; the old one stops working at once."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
@@ -209,7 +197,7 @@ class InvitationService:
             queries.add_audit(
                 session,
                 at=now,
-                actor=actor,
+                actor=office.actor,
                 action="invitation.reissued",
                 entity="delegate",
                 entity_id=delegate.id,
@@ -218,7 +206,7 @@ class InvitationService:
             )
             return OfficeResult(OfficeStep.REISSUED, DelegateView.of(delegate), token)
 
-    async def unlink(self, actor: str, code: str) -> OfficeResult:
+    async def unlink(self, office: OfficeActor, code: str) -> OfficeResult:
         """Forget the chat account linked to a delegate (a lost phone): their link, or a new
         one, can then be opened from another account."""
         now = self._ctx.clock.now()
@@ -237,7 +225,7 @@ class InvitationService:
                 queries.add_audit(
                     session,
                     at=now,
-                    actor=actor,
+                    actor=office.actor,
                     action="identity.unlinked",
                     entity="delegate",
                     entity_id=delegate.id,

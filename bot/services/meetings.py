@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
+from bot.domain.clock import Clock
 from bot.domain.ics import CalendarEvent, build_ics
 from bot.texts import Catalog, load_catalog
-from schedules.clock import Clock
 from storage import queries
 from storage.models import Meeting
 from storage.uow import unit_of_work

@@ -28,7 +28,7 @@ from storage.models import (
     Delivery,
     DraftComment,
     DraftVersion,
-    HandledUpdate,
+    HandledEvent,
     Invitation,
     LinkFailure,
 )
@@ -105,7 +105,7 @@ class PrivacyService:
                 update(Delivery).where(Delivery.delegate_id.in_(people)).values(chat_address=None)
             )
             await session.execute(delete(LinkFailure))
-            await session.execute(delete(HandledUpdate))
+            await session.execute(delete(HandledEvent))
             await session.execute(
                 update(Invitation)
                 .where(Invitation.delegate_id.in_(people), Invitation.revoked_at.is_(None))

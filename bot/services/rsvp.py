@@ -14,49 +14,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.channels import ChatAccount
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
     RsvpAnswer,
+    RsvpChoice,
     RsvpStatus,
     answers_open,
 )
 from bot.domain.typed import one_line
 from bot.services.context import ServiceContext
-from bot.services.invitations import ChatAccount
 from bot.services.views import RsvpView
 from storage import queries
 from storage.models import ChannelIdentity, Rsvp
 from storage.uow import unit_of_work
-
-
-class RsvpChoice(StrEnum):
-    """A button the delegate can press."""
-
-    ATTEND = "attend"
-    DECLINE = "decline"
-    DECLINE_WITHOUT_REASON = "decline_skip"
-    SUBSTITUTE = "substitute"
-    CANCEL = "cancel"
-
-
-RSVP_ACTION_PREFIX = "rsvp:"
-
-
-def rsvp_action(choice: RsvpChoice) -> str:
-    """The action data a channel puts on a button for ``choice`` (names no record)."""
-    return f"{RSVP_ACTION_PREFIX}{choice.value}"
-
-
-def parse_rsvp_action(data: str | None) -> RsvpChoice | None:
-    """The choice an action names, or None for anything the bot did not send."""
-    if not data or not data.startswith(RSVP_ACTION_PREFIX):
-        return None
-    try:
-        return RsvpChoice(data.removeprefix(RSVP_ACTION_PREFIX))
-    except ValueError:
-        return None
 
 
 class Awaiting(StrEnum):
@@ -258,21 +231,19 @@ class RsvpService:
         return self._record(ident, account, answer, now, audits)
 
     async def submit_text(
-        self, account: ChatAccount, text: str, *, message_id: int | None = None
+        self, account: ChatAccount, text: str, *, event_id: str | None = None
     ) -> RsvpResult:
         """Take a typed reason, substitute name or position, if the bot asked for one.
 
-        ``message_id`` (increasing within a chat) recognises a message delivered twice, which
-        must not be taken as the answer to the next question.
+        ``event_id`` (the channel's identity of the message) recognises a message delivered
+        twice, which must not be taken as the answer to the next question.
         """
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(session, account.channel, account.external_id)
             if ident is None:
                 return RsvpResult(RsvpStep.NOT_LINKED)
-            if message_id is not None:
-                if ident.last_message_id is not None and message_id <= ident.last_message_id:
-                    return RsvpResult(RsvpStep.DUPLICATE)
-                ident.last_message_id = message_id
+            if not queries.first_time(ident, event_id):
+                return RsvpResult(RsvpStep.DUPLICATE)
             if ident.pending_input not in _AWAITING:  # nothing, or another flow's question
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
             rsvp = await queries.rsvp_of(session, ident.delegate_id)
@@ -280,7 +251,7 @@ class RsvpService:
             answering, now = Answering.of(ident, rsvp), self._ctx.clock.now()
             awaiting = Awaiting(ident.pending_input)
             result = self._typed(answering, awaiting, account, text, now, audits)
-            # The ORM flushes only what it changed on ``ident`` (last_message_id) at commit.
+            # The ORM flushes only what it changed on ``ident`` (recent_events) at commit.
             await _store(session, [answering], now, audits)
             return result
 

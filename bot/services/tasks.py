@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.channels import ChatAccount
 from bot.domain.tasks import (
     MAX_TASK_NOTE,
     AssignmentLine,
@@ -24,9 +25,9 @@ from bot.domain.tasks import (
     is_overdue,
 )
 from bot.domain.typed import one_line
+from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
-from bot.services.invitations import ChatAccount
-from schedules.outbox import queue_office_note
+from bot.services.queueing import queue_office_note
 from storage import queries
 from storage.content import FileRejected, RejectCode, check_content
 from storage.files import DELIVERABLE_SUFFIXES, check_upload
@@ -233,7 +234,7 @@ class TaskService:
             return TaskResult(TaskStep.ASK_FILE, await self._line(session, task))
 
     async def submit_text(
-        self, account: ChatAccount, text: str, *, message_id: int | None = None
+        self, account: ChatAccount, text: str, *, event_id: str | None = None
     ) -> TaskResult:
         """A typed note, description of the help needed, or a link as the deliverable."""
         async with unit_of_work(self._ctx.sessions) as session:
@@ -241,10 +242,8 @@ class TaskService:
             pending = ident.pending_input if ident is not None else None
             if ident is None or pending not in {p.value for p in _Pending}:
                 return TaskResult(TaskStep.NOTHING_PENDING)
-            if message_id is not None:
-                if ident.last_message_id is not None and message_id <= ident.last_message_id:
-                    return TaskResult(TaskStep.DUPLICATE)
-                ident.last_message_id = message_id
+            if not queries.first_time(ident, event_id):
+                return TaskResult(TaskStep.DUPLICATE)
             found = await self._assignment(
                 session, account, int((ident.pending_data or {}).get("task_id", 0))
             )
@@ -378,7 +377,7 @@ class TaskService:
         """Tasks past their deadline that are neither done nor closed."""
         return [line for line in await self.office_board() if line.overdue]
 
-    async def close(self, account: ChatAccount, task_id: int) -> TaskResult:
+    async def close(self, office: OfficeActor, task_id: int) -> TaskResult:
         """The office closes a task (done another way, or dropped): no reminders, no escalation."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
@@ -387,11 +386,11 @@ class TaskService:
                 return TaskResult(TaskStep.GONE)
             if task.closed_at is not None:
                 return TaskResult(TaskStep.UNCHANGED, await self._line(session, task))
-            task.closed_at, task.closed_by, task.updated_at = now, account.actor, now
+            task.closed_at, task.closed_by, task.updated_at = now, office.actor, now
             queries.add_audit(
                 session,
                 at=now,
-                actor=account.actor,
+                actor=office.actor,
                 action="task.closed",
                 entity="task",
                 entity_id=task.id,
@@ -496,10 +495,7 @@ class TaskService:
     async def _office_note(
         self, session: AsyncSession, template: str, task: Task, person_id: int, *, note: str
     ) -> None:
-        """Queue a note to the office chat (sent by the outbox at its next tick)."""
-        chat = self._ctx.config.office.chat_id
-        if chat is None:
-            return
+        """Queue a note to the office (sent by the outbox at its next tick)."""
         person = await session.get_one(Delegate, person_id)
         values = {
             "key": task.key,
@@ -508,10 +504,9 @@ class TaskService:
             "organization": person.organization,
             "note": note,
         }
-        await queue_office_note(
+        queue_office_note(
             session,
             meeting_id=self._ctx.meeting_id,
-            address=str(chat),
             now=self._ctx.clock.now(),
             body=None,
             params={"template": template, "values": values},

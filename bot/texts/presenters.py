@@ -8,7 +8,7 @@ from datetime import datetime
 from bot.config import Config
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, file_size, long_date, moment, short_moment
@@ -241,10 +241,11 @@ def compose_buttons(catalog: Catalog, line: DraftLine) -> tuple[tuple[Button, ..
 
 
 def verdict_buttons(
-    catalog: Catalog, version_id: int, number: int
+    catalog: Catalog, version_id: int, number: int, *, comment: bool = False
 ) -> tuple[tuple[Button, ...], ...]:
-    """The office's buttons under a version's post."""
-    return (
+    """The office's choices under a version's post (``comment``: also "comment", where the
+    channel has no reply threads to comment by replying)."""
+    rows: tuple[tuple[Button, ...], ...] = (
         (
             Button(
                 catalog.plain("buttons.draft_final", number=number),
@@ -255,6 +256,10 @@ def verdict_buttons(
             ),
         ),
     )
+    if comment:
+        label = catalog.plain("buttons.draft_comment")
+        rows += ((Button(label, draft_action(DraftAction.COMMENT, version_id)),),)
+    return rows
 
 
 def task_office_buttons(catalog: Catalog, lines: list[TaskLine]) -> list[tuple[Button, ...]]:
@@ -314,3 +319,31 @@ def draft_file_buttons(catalog: Catalog, lines: list[DraftLine]) -> list[tuple[B
         for line in lines
         if line.latest is not None
     ]
+
+
+def _rsvp_choice(catalog: Catalog, choice: RsvpChoice) -> Button:
+    return Button(catalog.plain(f"buttons.{choice.value}"), rsvp_action(choice))
+
+
+def rsvp_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+    """Tham dự / Không tham dự / Cử người dự thay: an answer names no record, so forged data
+    cannot touch another person's answer (who chose decides whose answer changes)."""
+    return tuple(
+        (_rsvp_choice(catalog, choice),)
+        for choice in (RsvpChoice.ATTEND, RsvpChoice.DECLINE, RsvpChoice.SUBSTITUTE)
+    )
+
+
+def decline_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+    """Decline without a reason, or cancel."""
+    return (
+        (
+            _rsvp_choice(catalog, RsvpChoice.DECLINE_WITHOUT_REASON),
+            _rsvp_choice(catalog, RsvpChoice.CANCEL),
+        ),
+    )
+
+
+def cancel_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+    """Cancel what the bot is asking for."""
+    return ((_rsvp_choice(catalog, RsvpChoice.CANCEL),),)

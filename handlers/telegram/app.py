@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -13,37 +13,16 @@ from urllib.parse import urlsplit
 from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    ChatMemberHandler,
-    CommandHandler,
-    Defaults,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import Application, Defaults, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.chat import Inbox
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.texts import Catalog
-from handlers.telegram import (
-    broadcast,
-    dedupe,
-    documents,
-    drafts,
-    errors,
-    members,
-    misc,
-    office,
-    rsvp,
-    start,
-    tasks,
-)
+from handlers.telegram import dedupe, errors, inbound
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
-from handlers.telegram.keyboards import RSVP_PATTERN
 from handlers.telegram.requests import RetryingRateLimiter
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.scheduler import OutboxScheduler
@@ -64,6 +43,7 @@ OFFICE_COMMANDS = (
 
 
 def build_application(
+    inbox: Inbox,
     services: Services,
     catalog: Catalog,
     token: str,
@@ -94,54 +74,17 @@ def build_application(
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
-    install(application.bot_data, services, catalog)
+    install(application.bot_data, inbox, services, catalog)
     register_handlers(application)
     return application
 
 
 def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    """Every command, button and message kind the bot answers, on one screen."""
-    private = filters.ChatType.PRIVATE
-    new = filters.UpdateType.MESSAGE  # edits are deliberately ignored: an answer is a new message
+    """One handler for every update: the core decides what each one is for."""
     # A copy of an update Telegram delivers again (even after later ones) is skipped here; an
     # update is recorded as handled last, unless a handler raised (see handlers/telegram/dedupe.py).
     application.add_handler(TypeHandler(Update, dedupe.skip_handled), group=dedupe.FIRST_GROUP)
-    application.add_handlers(
-        [
-            CommandHandler("start", start.start, filters=private & new),
-            CommandHandler("trangthai", start.show_status, filters=private & new),
-            CommandHandler("lich", documents.calendar, filters=private & new),
-            CommandHandler("baocao", documents.report, filters=new),
-            CommandHandler(["help", "trogiup"], misc.help_command, filters=new),
-            CommandHandler("id", misc.id_command, filters=new),
-            CommandHandler("thongke", office.counts, filters=new),
-            CommandHandler("chuatraloi", office.unanswered, filters=new),
-            CommandHandler("caplai", office.reissue, filters=new),
-            CommandHandler("golienket", office.unlink, filters=new),
-            CommandHandler("thongbao", broadcast.start, filters=new),
-            CommandHandler("lichthongbao", broadcast.listing, filters=new),
-            CommandHandler("nhiemvu", tasks.board, filters=new),
-            CommandHandler("thamluan", drafts.board, filters=new),
-            CommandHandler("phancong", drafts.assign, filters=new),
-            CallbackQueryHandler(tasks.on_button, pattern=tasks.TASK_PATTERN),
-            CallbackQueryHandler(drafts.on_button, pattern=drafts.DRAFT_PATTERN),
-            CallbackQueryHandler(broadcast.on_button, pattern=broadcast.BROADCAST_PATTERN),
-            CallbackQueryHandler(rsvp.on_button, pattern=RSVP_PATTERN),
-            ChatMemberHandler(members.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER),
-            CallbackQueryHandler(misc.stale_button),
-            MessageHandler(private & new & filters.CONTACT, start.contact),
-            MessageHandler(private & new & filters.TEXT & ~filters.COMMAND, rsvp.on_text),
-            MessageHandler(private & new & filters.Document.ALL, misc.on_document),
-            # In a group, only replies to the bot's own posts reach it (privacy mode): a reply
-            # to a draft's post in the office chat is a comment for the speaker.
-            MessageHandler(
-                filters.ChatType.GROUPS & new & filters.REPLY & ~filters.COMMAND,
-                drafts.on_office_reply,
-            ),
-            # Anything else in private (stickers, photos, unknown commands) gets a hint.
-            MessageHandler(private & new, misc.hint),
-        ]
-    )
+    application.add_handler(TypeHandler(Update, inbound.on_update))
     application.add_handler(TypeHandler(Update, dedupe.record_handled), group=dedupe.LAST_GROUP)
     application.add_error_handler(errors.on_error)
     application.add_error_handler(dedupe.keep_failed_unrecorded)  # after on_error: it stops
@@ -191,6 +134,7 @@ async def serve(
     sender: TelegramSender | None = None,
     scheduler: OutboxScheduler | None = None,
     webhook: Webhook | None = None,
+    on_ready: Callable[[str], object] | None = None,
 ) -> None:
     """Receive updates (long polling, or ``webhook``) and tick the outbox until ``stop`` is
     set, then shut down cleanly."""
@@ -202,6 +146,8 @@ async def serve(
         async with application:
             if application.post_init is not None:  # run_polling would call it; we run by hand
                 await application.post_init(application)
+            if on_ready is not None:  # the bot's @username is known once it is initialised
+                on_ready(application.bot.username)
             await application.start()
             assert application.updater is not None
             if webhook is None:
@@ -260,6 +206,20 @@ async def fetch_bot_username(
     with channel_errors():
         async with bot:
             return bot.username
+
+
+def telegram_link_maker(username: str) -> Callable[[str], str]:
+    """Makes a person's Telegram link from their token: it opens the bot with ``/start``."""
+
+    def make(token: str) -> str:
+        return deep_link(username.lstrip("@"), token)
+
+    return make
+
+
+def deep_link(bot_username: str, token: str) -> str:
+    """The personal link that opens the bot with ``/start <token>``."""
+    return f"https://t.me/{bot_username}?start={token}"
 
 
 @contextmanager

@@ -14,51 +14,39 @@ import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, LinkPreviewOptions
-from telegram.constants import ParseMode
+from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import BaseRequest
 
 from bot.config import TelegramSettings
-from bot.domain.outbound import (
-    Button,
-    FilePart,
-    Outbound,
-    Part,
-    SendOutcome,
-    SendResult,
-    SharedFilePart,
-    TextPart,
-    VenuePart,
-)
-from handlers.telegram.render import split_lines
+from bot.domain.outbound import Outbound, Part, SendOutcome, SendResult
+from bot.texts import Catalog
+from handlers.telegram.render import CAPABILITIES, CHANNEL, prepare, send_part
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "telegram"
 # Telegram's answers that mean the person cannot be reached at all (not a bug in the message).
 _UNREACHABLE = ("chat not found", "user is deactivated", "bot was blocked", "bot was kicked")
-
-
-def _keyboard(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
-    )
 
 
 class TelegramSender:
     """Sends outbox parts through the Bot API."""
 
     channel = CHANNEL
+    capabilities = CAPABILITIES
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, catalog: Catalog) -> None:
         self.bot = bot
+        self._catalog = catalog
 
     @classmethod
     def build(
-        cls, token: str, settings: TelegramSettings, *, request: BaseRequest | None = None
+        cls,
+        token: str,
+        settings: TelegramSettings,
+        catalog: Catalog,
+        *,
+        request: BaseRequest | None = None,
     ) -> TelegramSender:
         """A sender with its own Bot (initialise it with ``async with sender.bot``)."""
         return cls(
@@ -67,39 +55,18 @@ class TelegramSender:
                 base_url=settings.api_base_url,
                 base_file_url=settings.file_base_url,
                 request=request,
-            )
+            ),
+            catalog,
         )
 
     def prepare(self, outbound: Outbound) -> Sequence[Part]:
         """Split text over Telegram's 4096 characters at line breaks; buttons go last."""
-        parts: list[Part] = []
-        for part in outbound.parts:
-            if not isinstance(part, TextPart):
-                parts.append(part)
-                continue
-            *head, last = split_lines(part.html.split("\n"))
-            parts += [TextPart(chunk) for chunk in head]
-            parts.append(TextPart(last, part.buttons))
-        return parts
+        return prepare(outbound, self._catalog)
 
     async def send(self, address: str, part: Part) -> SendResult:
         """Send one part and say how it went; Telegram's errors become outcomes."""
-        chat_id = int(address)
         try:
-            if isinstance(part, TextPart):
-                sent = await self.bot.send_message(
-                    chat_id,
-                    part.html,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=_keyboard(part.buttons),
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-            elif isinstance(part, VenuePart):
-                sent = await self.bot.send_venue(
-                    chat_id, part.latitude, part.longitude, part.title, part.address
-                )
-            else:
-                sent = await self._send_file(chat_id, part)
+            sent = await send_part(self.bot, int(address), part, self._catalog)
         except RetryAfter as exc:
             return SendResult(
                 SendOutcome.RATE_LIMITED,
@@ -117,21 +84,6 @@ class TelegramSender:
         except TelegramError as exc:
             return SendResult(SendOutcome.FAILED, error=f"{type(exc).__name__}: {exc.message}")
         return SendResult(SendOutcome.SENT, platform_message_id=str(sent.message_id))
-
-    async def _send_file(self, chat_id: int, part: FilePart | SharedFilePart):  # type: ignore[no-untyped-def]
-        # A shared file is one Telegram already holds: its file_id needs no upload.
-        document = (
-            part.file_ref
-            if isinstance(part, SharedFilePart)
-            else InputFile(part.content, filename=part.filename)
-        )
-        return await self.bot.send_document(
-            chat_id,
-            document,
-            caption=part.caption_html or None,
-            parse_mode=ParseMode.HTML,
-            reply_markup=_keyboard(part.buttons),
-        )
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:

@@ -1,25 +1,35 @@
-"""Typed access to what handlers need from python-telegram-bot's context and updates."""
+"""What the Telegram handlers find in python-telegram-bot's ``bot_data``: the core's inbox, the
+services (for the adapter's own duties: redelivery, errors) and the catalog."""
 
 from __future__ import annotations
 
-from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.chat import Inbox
 from bot.services import Services
-from bot.services.invitations import ChatAccount
 from bot.texts import Catalog
 
-CHANNEL = "telegram"
+_INBOX = "hoinghi.inbox"
 _SERVICES = "hoinghi.services"
 _CATALOG = "hoinghi.catalog"
 
 Context = ContextTypes.DEFAULT_TYPE
 
 
-def install(bot_data: dict[str, object], services: Services, catalog: Catalog) -> None:
-    """Put the services and the catalog where handlers find them."""
+def install(
+    bot_data: dict[str, object], inbox: Inbox, services: Services, catalog: Catalog
+) -> None:
+    """Put the inbox, the services and the catalog where handlers find them."""
+    bot_data[_INBOX] = inbox
     bot_data[_SERVICES] = services
     bot_data[_CATALOG] = catalog
+
+
+def inbox_of_bot_data(bot_data: dict[str, object]) -> Inbox:
+    """The core's entry point for events."""
+    inbox = bot_data[_INBOX]
+    assert isinstance(inbox, Inbox)
+    return inbox
 
 
 def services_of_bot_data(bot_data: dict[str, object]) -> Services:
@@ -44,13 +54,3 @@ def services_of(context: Context) -> Services:
 def catalog_of(context: Context) -> Catalog:
     """The catalog, from a handler's context."""
     return catalog_of_bot_data(context.bot_data)
-
-
-def account_of(update: Update) -> ChatAccount:
-    """The chat account that sent ``update`` (a private chat: the user is the chat)."""
-    user = update.effective_user
-    if user is None:
-        raise ValueError("update without a user")
-    # Delegates talk to the bot in private, where the chat id is the user id; a button on an
-    # old message may come without its chat, so the user id is the address that always works.
-    return ChatAccount(channel=CHANNEL, external_id=str(user.id), chat_address=str(user.id))

@@ -6,7 +6,7 @@ before the offset was confirmed. Such a copy can arrive after later updates of t
 then nothing but its id tells it from a person tapping an old button again (a change of mind,
 which must count): a late copy of "✅ Tham dự" would undo the decline typed since, a late
 "⏳ Đang thực hiện" would reopen a task reported done. So the ids of handled updates are kept,
-per bot, in the ``handled_updates`` table, and three callbacks use them:
+per bot, in the ``handled_events`` table, and three callbacks use them:
 
 - :func:`skip_handled` runs first (group :data:`FIRST_GROUP`) and stops an update whose id is
   known, before any other handler sees it;
@@ -21,7 +21,7 @@ repeated tap or message changes nothing): it covers a crash between an update's 
 record of its id.
 
 The store itself (memory, batched records, the two-day window) is
-:class:`bot.services.handled_updates.HandledUpdates`. Its records ride in the services' shared
+:class:`bot.services.handled_events.HandledEvents`. Its records ride in the services' shared
 write transactions: committed on their own, they took turns with the taps' answers at SQLite's
 write lock and cost a fifth of bench/load.py's inbound rate.
 """
@@ -34,35 +34,36 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.services.handled_updates import HandledUpdates
-from handlers.telegram.context import CHANNEL, Context, services_of_bot_data
+from bot.services.handled_events import HandledEvents
+from handlers.telegram.context import Context, services_of_bot_data
+from handlers.telegram.events import CHANNEL
 
 log = logging.getLogger(__name__)
 
 FIRST_GROUP = -1  # before the handlers of group 0
 LAST_GROUP = 1_000  # after every other group
-_KEY = "hoinghi.handled_updates"
+_KEY = "hoinghi.handled_events"
 
 
-def handled_updates(bot_data: dict[str, object]) -> HandledUpdates:
+def handled_updates(bot_data: dict[str, object]) -> HandledEvents:
     """The handled updates of the application whose ``bot_data`` this is."""
     handled = bot_data.get(_KEY)
-    if not isinstance(handled, HandledUpdates):
+    if not isinstance(handled, HandledEvents):
         services = services_of_bot_data(bot_data)
-        handled = bot_data[_KEY] = HandledUpdates(services.ctx, channel=CHANNEL)
+        handled = bot_data[_KEY] = HandledEvents(services.ctx, channel=CHANNEL)
     return handled
 
 
 async def flush_handled(bot_data: dict[str, object]) -> None:
     """Wait until the ids recorded so far are stored (``serve()``, at shutdown)."""
     handled = bot_data.get(_KEY)
-    if isinstance(handled, HandledUpdates):
+    if isinstance(handled, HandledEvents):
         await handled.flush()
 
 
 async def skip_handled(update: Update, context: Context) -> None:
     """Stop an update whose id was handled already: a copy Telegram delivered again."""
-    if await handled_updates(context.bot_data).seen(context.bot.id, update.update_id):
+    if await handled_updates(context.bot_data).seen(str(context.bot.id), str(update.update_id)):
         log.info("update %d was handled already; the copy is skipped", update.update_id)
         raise ApplicationHandlerStop
 
@@ -70,7 +71,7 @@ async def skip_handled(update: Update, context: Context) -> None:
 async def record_handled(update: Update, context: Context) -> None:
     """Record the id of an update every handler has finished with."""
     try:
-        await handled_updates(context.bot_data).record(context.bot.id, update.update_id)
+        await handled_updates(context.bot_data).record(str(context.bot.id), str(update.update_id))
     except SQLAlchemyError as exc:
         # The person's action went through and was answered, and this process knows the id;
         # only a copy after a restart would meet the services' own idempotency instead.

@@ -34,9 +34,12 @@ from typing import Any
 from docx import Document
 from sqlalchemy import func, select
 
+from bot.app import build_outbox
+from bot.chat import Inbox
 from bot.config import Config, LoadedConfig
 from bot.delegate_file import DelegateRow, parse_delegate_file
 from bot.delegate_file import Group as FileGroup
+from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import (
     DeliveryStatus,
@@ -50,10 +53,10 @@ from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, parse_task_action
 from bot.domain.typed import one_line
-from bot.services import Services, build_outbox, build_services
+from bot.services import Services, build_services
 from bot.services.report_file import office_report_workbook
 from bot.texts import Catalog
-from handlers.telegram.app import build_application
+from handlers.telegram.app import build_application, telegram_link_maker
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.requests import RetryingRateLimiter
 from handlers.telegram.simulator import (
@@ -66,7 +69,6 @@ from handlers.telegram.simulator import (
     JsonDict,
     deliver,
 )
-from schedules.clock import ManualClock
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
@@ -139,28 +141,6 @@ async def _never() -> None:
     await asyncio.Event().wait()
 
 
-class _MortalOutbox(Outbox):
-    """The outbox of a process that can die: once dead, it writes nothing more to the database,
-    so what it had sent but not yet recorded is sent again after the restart, as for real."""
-
-    process = _Process()
-
-    async def _record_part(self, *args: Any, **kwargs: Any) -> None:
-        if self.process.dead:
-            await _never()
-        await super()._record_part(*args, **kwargs)
-
-    async def _retry(self, *args: Any, **kwargs: Any) -> None:
-        if self.process.dead:
-            await _never()
-        await super()._retry(*args, **kwargs)
-
-    async def _finish_delivery(self, *args: Any, **kwargs: Any) -> None:
-        if self.process.dead:
-            await _never()
-        await super()._finish_delivery(*args, **kwargs)
-
-
 class _MortalSender:
     """The outbox's Telegram sender in a process that can be killed just before or just after
     a send. The Bot API's own faults come from the simulator's chaos; this only notes which of
@@ -177,6 +157,7 @@ class _MortalSender:
     ) -> None:
         self.inner = inner
         self.channel = inner.channel
+        self.capabilities = inner.capabilities
         self.bot = inner.bot
         self._rng, self._faults, self._stats = rng, faults, stats
         self._process, self._chaos = process, chaos
@@ -400,7 +381,9 @@ async def _set_up(
     assert chat_id is not None
     office = fake.group(chat_id, f"Văn phòng ({SIMULATED})")
     admin = fake.user(config.office.admin_ids[0], f"Cán bộ Văn phòng ({SIMULATED})")
+    inbox = Inbox(services, catalog)
     app = build_application(
+        inbox,
         services,
         catalog,
         fake.token,
@@ -415,7 +398,8 @@ async def _set_up(
     await app.initialize()
     if app.post_init is not None:
         await app.post_init(app)  # the command menus, as `hoinghi run` publishes them
-    sender = TelegramSender.build(fake.token, config.telegram, request=fake.make_request())
+    inbox.links.append(telegram_link_maker(app.bot.username))
+    sender = TelegramSender.build(fake.token, config.telegram, catalog, request=fake.make_request())
     await sender.bot.initialize()
     time = VirtualTime()
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
@@ -838,16 +822,9 @@ async def _restart(stage: _Stage, *, killed: bool) -> None:
     faulty = _MortalSender(inner, stage.rng, stage.faults, stage.stats, process, stage.chaos)
     time = VirtualTime()
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
-    outbox = build_outbox(
-        stage.services,
-        stage.catalog,
-        {faulty.channel: faulty},
-        pacer=pacer,
-        outbox_class=_MortalOutbox,
+    stage.outbox = build_outbox(
+        stage.services, stage.catalog, {faulty.channel: faulty}, pacer=pacer
     )
-    assert isinstance(outbox, _MortalOutbox)
-    outbox.process = process
-    stage.outbox = outbox
     recovered = await stage.outbox.recover()
     if killed:
         stage.stats.kills += 1

@@ -1,192 +1,134 @@
-"""Service results as Telegram HTML, through the text catalog."""
+"""The core's messages as Telegram messages: HTML text cut at 4,096 characters with the choices
+as inline buttons under the last part, venues as map pins, files as documents."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
-from bot.config import Config
-from bot.domain.rsvp import RsvpStatus
-from bot.services.reports import Counts, Tally, UnansweredGroup
-from bot.services.views import DelegateView, RsvpView
-from bot.texts import Catalog, Html
-from bot.texts.presenters import agenda, deadline_text, status_label, when_where
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    LinkPreviewOptions,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+from telegram.constants import ParseMode
 
+from bot.domain.channels import Capabilities
+from bot.domain.outbound import (
+    Button,
+    Outbound,
+    Part,
+    SharedFilePart,
+    TextPart,
+    VenuePart,
+)
+from bot.texts import Catalog
+from bot.texts.splitting import split_lines
+
+CHANNEL = "telegram"
 MESSAGE_LIMIT = 4096  # characters after entity parsing; we count the HTML, which is longer
+# Telegram caps an inline keyboard at about 100 buttons; a long board spreads them out.
+MAX_BUTTONS_PER_MESSAGE = 50
+
+CAPABILITIES = Capabilities(
+    buttons=True,
+    files_out=True,
+    files_in=True,
+    reply_threads=True,
+    location_pins=True,
+    html=True,
+    max_text=MESSAGE_LIMIT,
+    groups=True,
+    phone_request=True,
+)
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 
-def answer(catalog: Catalog, rsvp: RsvpView) -> Html:
-    """The current answer with its details."""
-    label = status_label(catalog, rsvp.status)
-    if rsvp.status is RsvpStatus.SUBSTITUTE:
-        return catalog.html(
-            "rsvp.current_substitute",
-            status=label,
-            name=rsvp.substitute_name or "",
-            position=rsvp.substitute_position or "",
-        )
-    if rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
-        return catalog.html("rsvp.current_declined_reason", status=label, reason=rsvp.reason)
-    return catalog.html("rsvp.current", status=label)
-
-
-def invitation_card(
-    catalog: Catalog, config: Config, delegate: DelegateView, rsvp: RsvpView, *, is_open: bool
-) -> Html:
-    """The invitation: who is invited, to what, when, where, the programme, the answer."""
-    meeting = config.meeting
-    closing = "card.answer_until" if is_open else "card.answers_closed"
-    return Html(
-        "\n\n".join(
-            [
-                catalog.html(
-                    "card.greeting",
-                    name=delegate.full_name,
-                    position=delegate.position,
-                    organization=delegate.organization,
-                ),
-                catalog.html(
-                    "card.invitation",
-                    organizer=meeting.organizer,
-                    title=meeting.title,
-                    plan=meeting.plan_number,
-                ),
-                when_where(catalog, config),
-                catalog.html("card.agenda", agenda=agenda(catalog, config)),
-                answer(catalog, rsvp),
-                catalog.html(
-                    closing,
-                    deadline=deadline_text(catalog, config),
-                    contact=config.office.contact,
-                ),
-            ]
-        )
+def keyboard(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
+    """The core's choices as an inline keyboard (None for no choices)."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in rows]
     )
 
 
-def recorded(catalog: Catalog, config: Config, rsvp: RsvpView, previous: RsvpStatus | None) -> Html:
-    """The confirmation after an answer was stored."""
-    if rsvp.status is RsvpStatus.SUBSTITUTE:
-        text = catalog.html(
-            "rsvp.recorded_substitute",
-            name=rsvp.substitute_name or "",
-            position=rsvp.substitute_position or "",
+def prepare(outbound: Outbound, catalog: Catalog) -> list[Part]:
+    """The parts as Telegram takes them: text cut at line breaks to its limit, the choices
+    under the last piece (beyond 50, under short follow-up messages)."""
+    parts: list[Part] = []
+    for part in outbound.parts:
+        if not isinstance(part, TextPart):
+            parts.append(part)
+            continue
+        *head, last = split_lines(part.html.split("\n"), MESSAGE_LIMIT)
+        parts += [TextPart(chunk) for chunk in head]
+        rows = part.buttons
+        chunks = [
+            rows[i : i + MAX_BUTTONS_PER_MESSAGE]
+            for i in range(0, len(rows), MAX_BUTTONS_PER_MESSAGE)
+        ]
+        parts.append(TextPart(last, chunks[0] if chunks else (), part.ask_phone))
+        more = catalog.html("misc.more_buttons")
+        parts += [TextPart(more, chunk) for chunk in chunks[1:]]
+    return parts
+
+
+def _markup(part: TextPart, catalog: Catalog) -> Markup:
+    if part.buttons:
+        return keyboard(part.buttons)
+    if part.ask_phone is True:
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(catalog.plain("buttons.share_phone"), request_contact=True)]],
+            one_time_keyboard=True,
+            resize_keyboard=True,
         )
-    elif rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
-        text = catalog.html("rsvp.recorded_declined_reason", reason=rsvp.reason)
-    else:
-        text = catalog.html(f"rsvp.recorded_{rsvp.status.value}")
-    parts = [text]
-    if previous is not None and previous is not RsvpStatus.NO_ANSWER:
-        parts.append(catalog.html("rsvp.changed_from", previous=status_label(catalog, previous)))
-    parts.append(catalog.html("rsvp.change_until", deadline=deadline_text(catalog, config)))
-    return Html("\n".join(parts))
+    if part.ask_phone is False:
+        return ReplyKeyboardRemove()
+    return None
 
 
-def ask_reason(catalog: Catalog, previous: RsvpStatus | None) -> Html:
-    """The decline is recorded; ask for the optional reason, noting a changed answer."""
-    text = catalog.html("rsvp.ask_reason")
-    if previous is None or previous in (RsvpStatus.NO_ANSWER, RsvpStatus.DECLINED):
-        return text
-    changed = catalog.html("rsvp.changed_from", previous=status_label(catalog, previous))
-    return Html(f"{text}\n{changed}")
-
-
-def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> Html:
-    return catalog.html(
-        key,
-        total=tally.total,
-        linked=tally.linked,
-        attending=tally.by_status[RsvpStatus.ATTENDING],
-        substitute=tally.by_status[RsvpStatus.SUBSTITUTE],
-        declined=tally.by_status[RsvpStatus.DECLINED],
-        no_answer=tally.by_status[RsvpStatus.NO_ANSWER],
-        present=tally.present,
-        **params,
+async def send_part(bot: Bot, chat_id: int | str, part: Part, catalog: Catalog) -> Message:
+    """Send one prepared part; Telegram's errors are raised as python-telegram-bot raises them."""
+    if isinstance(part, TextPart):
+        return await bot.send_message(
+            chat_id,
+            part.html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=_markup(part, catalog),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+    if isinstance(part, VenuePart):
+        return await bot.send_venue(
+            chat_id, part.latitude, part.longitude, part.title, part.address
+        )
+    if isinstance(part, SharedFilePart) and part.channel != CHANNEL:
+        # Another platform holds it: Telegram cannot send it by that platform's reference.
+        text = catalog.html("file.elsewhere") if not part.caption_html else part.caption_html
+        return await send_part(bot, chat_id, TextPart(text, part.buttons), catalog)
+    # A shared file is one Telegram already holds: its file_id needs no upload.
+    document = (
+        part.file_ref
+        if isinstance(part, SharedFilePart)
+        else InputFile(part.content, filename=part.filename)
+    )
+    return await bot.send_document(
+        chat_id,
+        document,
+        caption=part.caption_html or None,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(part.buttons),
     )
 
 
-def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
-    """The office's statistics, as lines ready for :func:`split_lines`."""
-    lines = [
-        catalog.html("office.counts_title", title=config.meeting.display_title),
-        _tally_line(catalog, "office.counts_overall", result.overall, capacity=result.capacity),
-    ]
-    if result.overall.present > result.capacity:
-        lines.append(
-            catalog.html(
-                "office.counts_over_capacity",
-                present=result.overall.present,
-                capacity=result.capacity,
-            )
-        )
-    lines.append(catalog.html("office.counts_by_group"))
-    for number, group in enumerate(result.groups, start=1):
-        lines.append(
-            _tally_line(
-                catalog, "office.counts_group", group.tally, number=number, label=group.label
-            )
-        )
-    return lines
-
-
-def unanswered(catalog: Catalog, groups: list[UnansweredGroup]) -> list[Html]:
-    """Who has not answered, by group in protocol order."""
-    if not groups:
-        return [catalog.html("office.unanswered_none")]
-    total = sum(len(group.delegates) for group in groups)
-    lines = [catalog.html("office.unanswered_title", total=total)]
-    for group in groups:
-        lines.append(
-            catalog.html("office.unanswered_group", label=group.label, count=len(group.delegates))
-        )
-        for person in group.delegates:
-            key = "office.unanswered_linked" if person.linked else "office.unanswered_unlinked"
-            lines.append(
-                catalog.html(
-                    key,
-                    code=person.code,
-                    name=person.full_name,
-                    position=person.position,
-                    organization=person.organization,
-                )
-            )
-    return lines
-
-
-def split_lines(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Join lines into messages of at most ``limit`` characters, splitting at line breaks.
-
-    A single line longer than the limit (a long paragraph someone typed) is cut at a space,
-    never inside an HTML entity; rendered lines never carry a tag across such a cut because
-    person-typed text is escaped and tags wrap only short labels.
-    """
-    messages: list[str] = []
-    current: list[str] = []
-    size = 0
-    for whole in lines:
-        for line in _cut(whole, limit):
-            extra = len(line) + (1 if current else 0)
-            if current and size + extra > limit:
-                messages.append("\n".join(current))
-                current, size = [], 0
-                extra = len(line)
-            current.append(line)
-            size += extra
-    if current:
-        messages.append("\n".join(current))
-    return messages
-
-
-def _cut(line: str, limit: int) -> list[str]:
-    pieces = []
-    while len(line) > limit:
-        cut = line.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        entity = line.rfind("&", 0, cut)
-        if entity != -1 and ";" not in line[entity:cut]:
-            cut = entity  # do not split "&amp;" in two
-        pieces.append(line[:cut])
-        line = line[cut:].lstrip(" ")
-    pieces.append(line)
-    return pieces
+async def send_outbound(
+    bot: Bot, chat_id: int | str, outbound: Outbound, catalog: Catalog
+) -> Sequence[Message]:
+    """Send a whole message, part after part."""
+    return [await send_part(bot, chat_id, part, catalog) for part in prepare(outbound, catalog)]

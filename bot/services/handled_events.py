@@ -1,6 +1,7 @@
-"""The updates a bot has handled, so that a copy Telegram delivers again is recognised.
+"""The events a bot has handled, so that a copy a platform delivers again is recognised.
 
-The ids are read from ``handled_updates`` once per bot, then kept in memory; the records of
+The ids (the channel's own identity of an event, as a string) are read from ``handled_events``
+once per bot, then kept in memory; the records of
 updates finishing together are written together, in the services' shared stream of write
 transactions (:class:`bot.services.batching.GroupCommit`): a surge of taps then commits each
 batch of answers and the records of the taps before them at once, rather than taking turns at
@@ -24,18 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.context import ServiceContext
 from storage import queries
-from storage.models import HandledUpdate
+from storage.models import HandledEvent
 
 log = logging.getLogger(__name__)
 
 KEEP = timedelta(hours=48)
 PURGE_EVERY = timedelta(hours=1)
 
-Handled = tuple[int, int, datetime]  # bot id, update id, when
+Handled = tuple[str, str, datetime]  # bot id, event id, when
 
 
-class HandledUpdates:
-    """The ids of the updates handled to the end in the last :data:`KEEP`, per bot: read from
+class HandledEvents:
+    """The ids of the events handled to the end in the last :data:`KEEP`, per bot: read from
     the table once, then kept in memory and written through in batches."""
 
     def __init__(self, ctx: ServiceContext, *, channel: str) -> None:
@@ -43,28 +44,28 @@ class HandledUpdates:
         self._clock = ctx.clock
         self._writes = ctx.writes
         self._channel = channel
-        # Per bot: update id → when it was handled, oldest first (the order they came in).
-        self._known: dict[int, dict[int, datetime]] = {}
+        # Per bot: event id → when it was handled, oldest first (the order they came in).
+        self._known: dict[str, dict[str, datetime]] = {}
         self._loading = asyncio.Lock()
         self._purged_at: datetime | None = None
         self._storing: set[asyncio.Future[None]] = set()
 
-    async def seen(self, bot_id: int, update_id: int) -> bool:
-        """Whether ``update_id`` was handled already."""
-        return update_id in await self._ids(bot_id)
+    async def seen(self, bot_id: str, event_id: str) -> bool:
+        """Whether ``event_id`` was handled already."""
+        return event_id in await self._ids(bot_id)
 
-    async def record(self, bot_id: int, update_id: int) -> None:
-        """Remember ``update_id`` as handled: known at once, stored with the next write
+    async def record(self, bot_id: str, event_id: str) -> None:
+        """Remember ``event_id`` as handled: known at once, stored with the next write
         transaction — which the update does not wait for (:meth:`flush` does)."""
         now = self._clock.now()
         known = await self._ids(bot_id)
-        known[update_id] = now
+        known[event_id] = now
         while known:  # forget what Telegram can no longer deliver
             oldest = next(iter(known))
             if known[oldest] >= now - KEEP:
                 break
             del known[oldest]
-        storing = asyncio.ensure_future(self._writes.submit(self._write, (bot_id, update_id, now)))
+        storing = asyncio.ensure_future(self._writes.submit(self._write, (bot_id, event_id, now)))
         self._storing.add(storing)
         storing.add_done_callback(self._stored)
 
@@ -84,7 +85,7 @@ class HandledUpdates:
         """Forget what memory holds, as a restarted process has: the table is read again."""
         self._known.clear()
 
-    async def _ids(self, bot_id: int) -> dict[int, datetime]:
+    async def _ids(self, bot_id: str) -> dict[str, datetime]:
         known = self._known.get(bot_id)
         if known is not None:
             return known
@@ -92,26 +93,22 @@ class HandledUpdates:
             if bot_id not in self._known:
                 async with self._sessions() as session:
                     rows = await session.execute(
-                        select(HandledUpdate.update_id, HandledUpdate.handled_at)
-                        .where(
-                            HandledUpdate.channel == self._channel, HandledUpdate.bot_id == bot_id
-                        )
-                        .order_by(HandledUpdate.handled_at)
+                        select(HandledEvent.event_id, HandledEvent.handled_at)
+                        .where(HandledEvent.channel == self._channel, HandledEvent.bot_id == bot_id)
+                        .order_by(HandledEvent.handled_at)
                     )
-                    self._known[bot_id] = {update_id: at for update_id, at in rows}
+                    self._known[bot_id] = {event_id: at for event_id, at in rows}
             return self._known[bot_id]
 
     async def _write(self, session: AsyncSession, batch: Sequence[Handled]) -> list[None]:
         """Store a batch of records; once an hour, drop the rows older than :data:`KEEP`."""
         now = max(at for _, _, at in batch)
         rows = [
-            {"channel": self._channel, "bot_id": bot_id, "update_id": update_id, "handled_at": at}
-            for bot_id, update_id, at in batch
+            {"channel": self._channel, "bot_id": bot_id, "event_id": event_id, "handled_at": at}
+            for bot_id, event_id, at in batch
         ]
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
-            await session.execute(
-                delete(HandledUpdate).where(HandledUpdate.handled_at < now - KEEP)
-            )
+            await session.execute(delete(HandledEvent).where(HandledEvent.handled_at < now - KEEP))
             self._purged_at = now
-        await queries.insert_handled_updates(session, rows)
+        await queries.insert_handled_events(session, rows)
         return [None] * len(batch)

@@ -1,0 +1,400 @@
+"""Speech drafts in conversation: the boards, assignments, uploads, typed drafts, the choices of
+speakers and office, and the office's comments that go to the speaker."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from bot.chat.turn import Turn
+from bot.domain.channels import FileTooLarge, FileUnavailable
+from bot.domain.drafts import (
+    MAX_COMMENT,
+    MAX_TEXT_DRAFT,
+    OFFICE_ACTIONS,
+    DraftAction,
+    DraftStatus,
+    draft_action,
+    parse_draft_action,
+)
+from bot.domain.inbound import Action, Command, FileIn, Text, Unsupported
+from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePart
+from bot.services.access import OfficeActor
+from bot.services.drafts import (
+    AssignOutcome,
+    DraftResult,
+    DraftStep,
+    HeldUpload,
+    ThreadPost,
+    source_of,
+)
+from bot.texts import Html
+from bot.texts.formatting import file_size, moment, short_moment
+from bot.texts.presenters import (
+    compose_buttons,
+    draft_board_line,
+    draft_board_title,
+    draft_file_buttons,
+    draft_mine,
+    draft_status_label,
+    themes_list,
+)
+
+log = logging.getLogger(__name__)
+
+UNASSIGN_WORDS = frozenset({"huy", "hủy", "xoa", "xóa", "remove"})
+_MIME = "application/octet-stream"
+
+
+# --- boards and assignments ----------------------------------------------------------------------
+
+
+async def board(turn: Turn) -> Answer:
+    """Every draft for the office; one's own assignments for a speaker."""
+    catalog, config = turn.catalog, turn.config
+    if (await turn.caller()).is_office:
+        lines = await turn.services.drafts.board()
+        if not lines:
+            return turn.say("draft_board.empty")
+        now = turn.services.ctx.clock.now()
+        texts = [draft_board_title(catalog, config, lines)]
+        texts += [draft_board_line(catalog, config, line, now) for line in lines]
+        return Answer.say("\n\n".join(texts), tuple(draft_file_buttons(catalog, lines)))
+    if turn.in_group:
+        return Answer()  # a speaker's drafts are shown in private only
+    return await mine(turn, quiet=False)
+
+
+async def mine(turn: Turn, *, quiet: bool) -> Answer:
+    """A speaker's assignments with the choice to type one; ``quiet`` says nothing to others."""
+    lines = await turn.services.drafts.mine(turn.account)
+    if not lines:
+        if quiet:
+            return Answer()
+        key = "hint.not_linked" if lines is None else "draft_mine.none"
+        return turn.say(key, contact=turn.config.office.contact).privately()
+    catalog = turn.catalog
+    return Answer.of(
+        *(
+            Outbound.text(
+                Html(
+                    draft_mine(catalog, turn.config, line) + "\n\n" + catalog.html("draft_mine.how")
+                ),
+                compose_buttons(catalog, line),
+            )
+            for line in lines
+        )
+    ).privately()
+
+
+async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
+    """``/phancong <code> <theme>`` assigns; ``/phancong huy <code> <theme>`` withdraws."""
+    catalog, config = turn.catalog, turn.config
+    args = list(command.args)
+    remove = bool(args) and args[0].casefold() in UNASSIGN_WORDS
+    if remove:
+        args = args[1:]
+    themes = themes_list(catalog, config)
+    if len(args) != 2:
+        return turn.say("draft_office.usage", themes=themes)
+    code, theme = args
+    drafts = turn.services.drafts
+    result = await (drafts.unassign if remove else drafts.assign)(office, code, theme)
+    line = result.draft
+    # What the office typed is echoed back cut short, so the answer always fits one message.
+    params: dict[str, object] = {"code": code[:40], "key": theme[:40], "themes": themes}
+    if line is not None:
+        params.update(
+            name=line.full_name,
+            organization=line.organization,
+            key=line.theme_key,
+            deadline=moment(catalog, config.meeting.local(line.deadline_at)),
+        )
+    if result.outcome is AssignOutcome.ASSIGNED:
+        log.info("speech assigned by the office")
+    return turn.say(f"draft_office.{result.outcome.value}", **params)
+
+
+# --- choices -------------------------------------------------------------------------------------
+
+
+async def on_action(turn: Turn, action: Action) -> Answer:
+    """A speaker's compose / done / cancel / reply / pick, or the office's approve / needs
+    revision / open file / comment."""
+    parsed = parse_draft_action(action.data)
+    if parsed is None:
+        return Answer(toast=turn.toast("hint.stale_button", alert=True))
+    what, target = parsed.action, parsed.target
+    account, drafts = turn.account, turn.services.drafts
+    if what in OFFICE_ACTIONS:
+        office = await turn.office()
+        if office is None:
+            return Answer(toast=turn.toast("office.refused", alert=True))
+        if what is DraftAction.GET_FILE:
+            return await _version_file(turn, target)
+        if what is DraftAction.COMMENT:
+            return reply(turn, await drafts.begin_comment(office, account, target)).privately()
+        status = DraftStatus.FINAL if what is DraftAction.FINAL else DraftStatus.REVISION
+        return _verdict(turn, office, await drafts.set_verdict(office, target, status))
+    if what is DraftAction.COMPOSE:
+        result = await drafts.compose(account, target)
+    elif what is DraftAction.FINISH:
+        result = await drafts.finish_text(account, target)
+    elif what in (DraftAction.CANCEL, DraftAction.STOP_REPLY):
+        result = await drafts.cancel(account, target, typing=what is DraftAction.CANCEL)
+    elif what is DraftAction.REPLY:
+        result = await drafts.begin_reply(account, target)
+    else:  # PICK: the theme for a file that arrived earlier
+        lines = await drafts.mine(account)
+        if lines is None or target not in {line.id for line in lines}:
+            # Checked before the held file is taken: a wrong choice must not lose it.
+            step = DraftStep.NOT_LINKED if lines is None else DraftStep.NOT_SPEAKER
+            return reply(turn, DraftResult(step)).privately()
+        held = await drafts.take_held(account, parsed.token)
+        if held is None:
+            return turn.say("draft.pick_expired").privately()
+        result = await _fetch_and_store(turn, target, held)
+    return reply(turn, result).privately()
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+async def on_text(turn: Turn, text: Text) -> Answer | None:
+    """Private text for the drafts: the office's comment it chose to make, a piece of a typed
+    draft, or a speaker's answer to the office. None when the text is none of these."""
+    drafts = turn.services.drafts
+    post = await drafts.pending_comment(turn.account)
+    if post is not None:
+        office = await turn.office()
+        if office is not None:
+            return await _comment(turn, office, post, text.text, event_id=text.event_id)
+        await drafts.end_comment(turn.account)  # no longer office staff
+    result = await drafts.take_text(
+        turn.account, text.text, event_id=text.event_id, replied_to=text.reply_to
+    )
+    if result.step is DraftStep.NOTHING_PENDING:
+        return None
+    if result.step is DraftStep.REPEATED:
+        return Answer()
+    return reply(turn, result).privately()
+
+
+async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
+    """A file from a speaker becomes a new version; None when the sender is no speaker and
+    not linked, so the caller can give its usual hint."""
+    drafts = turn.services.drafts
+    target = await drafts.targets(turn.account)
+    if target.step is DraftStep.NOT_LINKED:
+        return None
+    if target.step is DraftStep.NOT_SPEAKER:
+        return turn.say("draft.not_speaker", contact=turn.config.office.contact)
+    name = sent.name or turn.catalog.plain("draft.unnamed_file")
+    reject = drafts.check_upload(name, sent.size)
+    if reject is not None:  # judged before downloading anything
+        return turn.say(f"draft.rejected_{reject}")
+    held = HeldUpload(turn.channel.name, sent.file_ref, name, sent.size, held_token(sent))
+    if target.step is DraftStep.PICK_THEME:
+        await drafts.hold(turn.account, held)
+        rows = tuple(
+            (
+                Button(
+                    turn.catalog.plain(
+                        "buttons.draft_pick", key=line.theme_key, title=line.theme_title
+                    )[:64],
+                    draft_action(DraftAction.PICK, line.id, held.token),
+                ),
+            )
+            for line in target.choices
+        )
+        return turn.say("draft.pick_theme", rows, name=name)
+    assert target.draft is not None
+    return reply(turn, await _fetch_and_store(turn, target.draft.id, held)).privately()
+
+
+async def on_group_reply(turn: Turn, event: Text | FileIn | Unsupported) -> Answer:
+    """A reply in an office group to a draft post: the comment (text, or a file such as an
+    edited draft, with its caption) goes to the speaker. Replies to anything else are the office
+    talking among themselves: the bot stays silent."""
+    if event.reply_to is None or not await _is_office_group(turn):
+        return Answer()
+    drafts = turn.services.drafts
+    post = await drafts.office_post(turn.channel.name, event.chat.address, event.reply_to)
+    if post is None:
+        return Answer()
+    office = await turn.office()
+    if office is None:
+        return turn.say("draft_office.not_admin")
+    attachment = None
+    if isinstance(event, FileIn):
+        name = event.name or turn.catalog.plain("draft.unnamed_file")
+        attachment = HeldUpload(turn.channel.name, event.file_ref, name, event.size)
+    body = (
+        event.text
+        if isinstance(event, Text)
+        else event.caption
+        if isinstance(event, FileIn)
+        else ""
+    )
+    return await _comment(
+        turn, office, post, body, event_id=event.event_id, attachment=attachment,
+        supported=not isinstance(event, Unsupported), in_thread=True,
+    )  # fmt: skip
+
+
+async def _comment(
+    turn: Turn,
+    office: OfficeActor,
+    post: ThreadPost,
+    body: str,
+    *,
+    event_id: str | None,
+    attachment: HeldUpload | None = None,
+    supported: bool = True,
+    in_thread: bool = False,
+) -> Answer:
+    result = await turn.services.drafts.comment_from_office(
+        office,
+        post,
+        source=source_of(turn.channel.name, turn.event.chat.address, event_id),
+        text=body,
+        attachment=attachment,
+        supported=supported,
+        chosen_by=None if in_thread else turn.account,
+    )
+    if result.step is DraftStep.REPEATED:
+        return Answer()
+    if result.step is DraftStep.RELAYED:
+        assert result.draft is not None
+        return turn.say(
+            "draft_office.relayed",
+            name=result.draft.full_name,
+            organization=result.draft.organization,
+        )
+    if result.step is DraftStep.UNSUPPORTED:
+        return turn.say("draft_office.unsupported")
+    if result.step is DraftStep.COMMENT_TOO_LONG:
+        return turn.say("draft.comment_too_long", limit=MAX_COMMENT)
+    if result.step is DraftStep.COMMENT_EMPTY:
+        return turn.say("draft.comment_empty")
+    return turn.say("draft_office.gone")
+
+
+async def _is_office_group(turn: Turn) -> bool:
+    places = await turn.services.audiences.office_groups(turn.channel.name)
+    return turn.event.chat.address in places
+
+
+def held_token(sent: FileIn) -> int:
+    """What tells a held file apart in the theme choices: from the event's identity, so the
+    same file delivered again is recognised (nine digits fit the choice's data)."""
+    seed = sent.event_id or f"{sent.file_ref}:{sent.name}"
+    return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big") % 1_000_000_000
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+async def _fetch_and_store(turn: Turn, assignment_id: int, held: HeldUpload) -> DraftResult:
+    """Fetch the upload from its channel (its size was checked before) and store a version."""
+    files = turn.channel.files
+    if files is None or held.channel != turn.channel.name:
+        return DraftResult(DraftStep.DOWNLOAD_FAILED)
+    try:
+        content = await files.fetch(held.file_ref)
+    except FileTooLarge:  # no size was announced, the platform measured it
+        return DraftResult(DraftStep.REJECTED, reject="too_large")
+    except FileUnavailable:
+        return DraftResult(DraftStep.DOWNLOAD_FAILED)
+    return await turn.services.drafts.store_file(
+        turn.account, assignment_id, name=held.name, content=content, file_ref=held.file_ref
+    )
+
+
+async def _version_file(turn: Turn, version_id: int) -> Answer:
+    stored = await turn.services.drafts.version_file(version_id)
+    if stored is None:
+        return turn.say("draft_office.gone")
+    caption = turn.catalog.html(
+        "draft_office.file_caption",
+        key=stored.draft.theme_key,
+        name=stored.draft.full_name,
+        file=stored.version.display_name,
+    )
+    if stored.file_ref is not None and stored.channel == turn.channel.name:
+        # The platform keeps the upload: sending it by its reference needs no re-upload.
+        return Answer.of(Outbound((SharedFilePart(turn.channel.name, stored.file_ref, caption),)))
+    content = stored.path.read_bytes()
+    part = FilePart(stored.version.display_name, content, _MIME, caption)
+    return Answer.of(Outbound((part,)))
+
+
+def _verdict(turn: Turn, office: OfficeActor, result: DraftResult) -> Answer:
+    catalog = turn.catalog
+    line, version = result.draft, result.version
+    if result.step is DraftStep.GONE or line is None or version is None:
+        return Answer(toast=turn.toast("draft_office.gone", alert=True))
+    if result.step is DraftStep.SUPERSEDED:
+        return Answer(toast=turn.toast("draft_office.superseded", alert=True, newer=result.newer))
+    if result.step is DraftStep.UNCHANGED:
+        status = draft_status_label(catalog, line.status)
+        return Answer(toast=turn.toast("draft_office.unchanged", status=status))
+    key = (
+        "draft_office.verdict_final"
+        if line.status is DraftStatus.FINAL
+        else "draft_office.verdict_revision"
+    )
+    return turn.say(
+        key, by=office.name, key=line.theme_key, name=line.full_name, number=version.number
+    )
+
+
+def reply(turn: Turn, result: DraftResult) -> Answer:
+    """What the bot tells the speaker (or the office member commenting) after a step."""
+    catalog, config = turn.catalog, turn.config
+    line = result.draft
+    params: dict[str, object] = {
+        "contact": config.office.contact,
+        "limit": MAX_TEXT_DRAFT,
+        "chunks": result.chunks,
+        "chars": result.chars,
+    }
+    if line is not None:
+        params.update(key=line.theme_key, title=line.theme_title, name=line.full_name)
+    if result.version is not None:
+        params.update(
+            number=result.version.number,
+            time=short_moment(catalog, config.meeting.local(result.version.created_at)),
+            size=file_size(catalog, result.version.size),
+        )
+    step = result.step
+    if step is DraftStep.REJECTED:
+        key = f"draft.rejected_{result.reject}"
+    elif step is DraftStep.COMPOSING and result.chunks:
+        key = "draft.composing_resume"
+    elif step is DraftStep.COMMENT_TOO_LONG:
+        key = "draft.comment_too_long"
+        params["limit"] = MAX_COMMENT
+    elif step is DraftStep.NOT_LINKED:
+        key = "hint.not_linked"
+    elif step is DraftStep.NOT_SPEAKER:  # a choice for someone else's draft
+        key = "draft.not_yours"
+    else:
+        key = f"draft.{step.value}"
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if step in (DraftStep.COMPOSING, DraftStep.CHUNK_ADDED, DraftStep.TOO_LONG) and line:
+        buttons = (
+            (
+                Button(
+                    catalog.plain("buttons.draft_finish"),
+                    draft_action(DraftAction.FINISH, line.id),
+                ),
+                Button(catalog.plain("buttons.cancel"), draft_action(DraftAction.CANCEL, line.id)),
+            ),
+        )
+    elif step is DraftStep.ASK_REPLY and line is not None:
+        cancel = Button(
+            catalog.plain("buttons.cancel"), draft_action(DraftAction.STOP_REPLY, line.id)
+        )
+        buttons = ((cancel,),)
+    return Answer.say(catalog.html(key, **params), buttons)

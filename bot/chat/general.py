@@ -1,0 +1,51 @@
+"""Help, the calendar file, and the hints for what the bot did not ask for."""
+
+from __future__ import annotations
+
+from bot.chat.turn import Turn
+from bot.domain.ics import ics_filename
+from bot.domain.outbound import Answer, FilePart, Outbound
+from bot.services.meetings import meeting_calendar
+
+ICS_MIME = "text/calendar"
+
+
+async def help_text(turn: Turn) -> Answer:
+    """What a delegate can do, and what the office can do if the sender is office staff."""
+    parts = [turn.html("help.delegate", contact=turn.config.office.contact)]
+    if (await turn.caller()).is_office:
+        parts.append(turn.html("help.office"))
+    return Answer.say("\n\n".join(parts))
+
+
+async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
+    """A short hint for stickers, photos or stray text in private: never silence."""
+    if linked is None:
+        linked = await turn.services.invitations.whoami(turn.account) is not None
+    key = "hint.use_buttons" if linked else "hint.not_linked"
+    return turn.say(key, contact=turn.config.office.contact)
+
+
+def stale(turn: Turn) -> Answer:
+    """A choice the bot never offered (old or forged): say so, change nothing."""
+    return Answer(toast=turn.toast("hint.stale_button", alert=True))
+
+
+async def calendar(turn: Turn) -> Answer:
+    """``/lich``: the meeting as an .ics file, for a linked delegate (or the office)."""
+    caller = await turn.caller()
+    if not caller.linked and not caller.is_office:
+        return turn.not_linked()
+    config = turn.config
+    return Answer.of(
+        Outbound(
+            (
+                FilePart(
+                    ics_filename(config.meeting.code),
+                    meeting_calendar(config, turn.catalog, turn.services.ctx.calendar),
+                    ICS_MIME,
+                    turn.html("meeting_pack.ics_caption"),
+                ),
+            )
+        )
+    )

@@ -1,0 +1,197 @@
+"""The one entry point for everything people send: which use case an event is for, whether the
+sender may run it, and what the bot answers.
+
+Channel adapters call :meth:`Inbox.handle` with a neutral event and render the :class:`Answer`.
+They hold no permission check and no routing: a new channel cannot forget one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import TYPE_CHECKING
+
+from bot.chat import drafts, general, linking, menus, notices, office, rsvp, tasks
+from bot.chat.office import LinkMaker
+from bot.chat.turn import Turn
+from bot.domain.channels import ChannelInfo
+from bot.domain.inbound import (
+    Action,
+    Command,
+    Event,
+    FileIn,
+    PhoneShared,
+    Reachability,
+    Text,
+    Unsupported,
+)
+from bot.domain.outbound import Answer
+from bot.services.access import OfficeActor
+from bot.texts import Catalog
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class Who(Enum):
+    """Who may run a command: anyone (the use case decides what they see), or office staff."""
+
+    ANYONE = auto()
+    OFFICE = auto()
+
+
+@dataclass(frozen=True)
+class Route:
+    """A command: what runs it, who may, and whether it works in a group chat (elsewhere than
+    private, a command that does not is ignored, as a person's own things are shown privately)."""
+
+    run: Callable[[Turn, Command, OfficeActor | None], Awaitable[Answer]]
+    who: Who = Who.ANYONE
+    in_groups: bool = True
+
+
+def _anyone(handler: Callable[[Turn], Awaitable[Answer]]) -> Route:
+    async def run(turn: Turn, _command: Command, _office: OfficeActor | None) -> Answer:
+        return await handler(turn)
+
+    return Route(run)
+
+
+def _private(handler: Callable[[Turn, Command], Awaitable[Answer]]) -> Route:
+    async def run(turn: Turn, command: Command, _office: OfficeActor | None) -> Answer:
+        return await handler(turn, command)
+
+    return Route(run, in_groups=False)
+
+
+def _office(handler: Callable[[Turn, OfficeActor], Awaitable[Answer]]) -> Route:
+    async def run(turn: Turn, _command: Command, office: OfficeActor | None) -> Answer:
+        assert office is not None
+        return await handler(turn, office)
+
+    return Route(run, Who.OFFICE)
+
+
+def _office_args(handler: Callable[[Turn, Command, OfficeActor], Awaitable[Answer]]) -> Route:
+    async def run(turn: Turn, command: Command, office: OfficeActor | None) -> Answer:
+        assert office is not None
+        return await handler(turn, command, office)
+
+    return Route(run, Who.OFFICE)
+
+
+async def _status(turn: Turn, _command: Command) -> Answer:
+    return await linking.status(turn)
+
+
+async def _calendar(turn: Turn, _command: Command) -> Answer:
+    return await general.calendar(turn)
+
+
+class Inbox:
+    """Routes events to use cases and answers them; one per process, shared by the channels."""
+
+    def __init__(
+        self, services: Services, catalog: Catalog, links: Sequence[LinkMaker] = ()
+    ) -> None:
+        self._services = services
+        self._catalog = catalog
+        self.links: list[LinkMaker] = list(links)
+        self.commands: dict[str, Route] = {
+            "start": _private(linking.start),
+            "trangthai": _private(_status),
+            "lich": _private(_calendar),
+            "help": _anyone(general.help_text),
+            "trogiup": _anyone(general.help_text),
+            "nhiemvu": _anyone(tasks.board),
+            "thamluan": _anyone(drafts.board),
+            "thongke": _office(office.counts),
+            "chuatraloi": _office(office.unanswered),
+            "baocao": _office(office.report),
+            "thongbao": _office(notices.start),
+            "lichthongbao": _office(notices.listing),
+            "phancong": _office_args(drafts.assign),
+            "caplai": _office_args(self._reissue),
+            "golienket": _office_args(office.unlink),
+        }
+        self.actions: dict[str, Callable[[Turn, Action], Awaitable[Answer]]] = {
+            "rsvp": rsvp.on_action,
+            "task": tasks.on_action,
+            "dr": drafts.on_action,
+            "bc": notices.on_action,
+        }
+
+    async def _reissue(self, turn: Turn, command: Command, actor: OfficeActor) -> Answer:
+        return await office.reissue(turn, command, actor, self.links)
+
+    async def handle(self, event: Event, channel: ChannelInfo) -> Answer:
+        """Everything the bot answers to ``event`` from ``channel``."""
+        turn = Turn(event, channel, self._services, self._catalog)
+        answer = await self._route(turn, event)
+        if not channel.capabilities.buttons and not event.in_group:
+            await menus.remember(turn, answer)
+        return answer
+
+    async def _route(self, turn: Turn, event: Event) -> Answer:
+        match event:
+            case Command():
+                return await self._command(turn, event)
+            case Action():
+                return await self._action(turn, event)
+            case Text():
+                return await self._text(turn, event)
+            case FileIn():
+                return await self._file(turn, event)
+            case PhoneShared():
+                return await linking.phone(turn, event) if not event.in_group else Answer()
+            case Reachability():
+                return await linking.reachability(turn, event)
+            case Unsupported():
+                if event.in_group:
+                    return await drafts.on_group_reply(turn, event)
+                return await general.hint(turn)
+        raise TypeError(f"not an event: {event!r}")
+
+    async def _command(self, turn: Turn, command: Command) -> Answer:
+        route = self.commands.get(command.name.casefold())
+        if route is None or (command.in_group and not route.in_groups):
+            # An unknown command in private gets the usual hint; in a group, silence.
+            return Answer() if command.in_group else await general.hint(turn)
+        actor = None
+        if route.who is Who.OFFICE:
+            actor = await turn.office()
+            if actor is None:
+                return turn.refused()
+        return await route.run(turn, command, actor)
+
+    async def _action(self, turn: Turn, action: Action) -> Answer:
+        prefix = action.data.partition(":")[0]
+        handler = self.actions.get(prefix)
+        if handler is None:
+            return general.stale(turn)
+        return await handler(turn, action)
+
+    async def _text(self, turn: Turn, text: Text) -> Answer:
+        if text.in_group:
+            return await drafts.on_group_reply(turn, text)
+        chosen = await menus.choice(turn, text)
+        if chosen is not None:
+            return await self._action(turn, chosen)
+        for dialog in (notices.on_text, tasks.on_text, drafts.on_text, rsvp.on_text):
+            answer = await dialog(turn, text)
+            if answer is not None:
+                return answer
+        return await general.hint(turn)
+
+    async def _file(self, turn: Turn, sent: FileIn) -> Answer:
+        if sent.in_group:
+            return await drafts.on_group_reply(turn, sent)
+        for take in (tasks.on_file, drafts.on_file):
+            answer = await take(turn, sent)
+            if answer is not None:
+                return answer
+        return await general.hint(turn)

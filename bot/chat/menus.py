@@ -1,0 +1,76 @@
+"""Choices on a channel without buttons: a numbered menu the person answers by typing.
+
+The last choices sent to an account are kept with it (``ChannelIdentity.menu``, written when an
+answer or an outbox message offers them). A number picks one of them; so does the option's own
+words, case and diacritics ignored ("tham du" is "✅ Tham dự"). Only the newest menu counts: a
+number it does not have is not taken as an answer to an older one.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.chat.turn import Turn
+from bot.domain.inbound import Action, Text
+from bot.domain.outbound import Answer, Button
+from storage import queries
+from storage.uow import unit_of_work
+
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+
+def fold(text: str) -> str:
+    """Text as people may type it on a phone: no diacritics, no case, no symbols, single
+    spaces ("✅ Tham dự" and "tham du" fold alike)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    words = re.sub(r"[^\w]+", " ", plain.casefold())
+    return " ".join(words.split())
+
+
+def offered(answer: Answer) -> tuple[Button, ...]:
+    """The choices an answer ends with (those of its last message that offers any)."""
+    for reply in reversed(answer.replies):
+        rows = reply.outbound.buttons
+        if rows:
+            return tuple(button for row in rows for button in row)
+    return ()
+
+
+async def remember(turn: Turn, answer: Answer) -> None:
+    """Keep the choices ``answer`` offers as the account's menu (nothing offered: kept as is,
+    so a hint does not take away the choices the person was answering)."""
+    choices = offered(answer)
+    if not choices:
+        return
+    async with unit_of_work(turn.services.ctx.sessions) as session:
+        await queries.remember_menu(
+            session, turn.account.channel, turn.account.chat_address, ((b,) for b in choices)
+        )
+
+
+async def choice(turn: Turn, text: Text) -> Action | None:
+    """The choice typed ``text`` picks from the account's menu, as the action it carries;
+    None when it picks none (then it is free text for whatever the bot asked)."""
+    if turn.channel.capabilities.buttons:
+        return None
+    async with turn.services.ctx.sessions() as session:
+        ident = await queries.identity(session, turn.account.channel, turn.account.external_id)
+    menu = [(str(label), str(data)) for label, data in (ident.menu or [])] if ident else []
+    if not menu:
+        return None
+    picked: str | None = None
+    number = _NUMBER.match(text.text)
+    if number is not None:
+        index = int(number.group(1)) - 1
+        if 0 <= index < len(menu):
+            picked = menu[index][1]
+    else:
+        typed = fold(text.text)
+        picked = next((data for label, data in menu if typed and fold(label) == typed), None)
+    return (
+        None
+        if picked is None
+        else Action(account=text.account, chat=text.chat, event_id=text.event_id, data=picked)
+    )

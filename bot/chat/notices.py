@@ -1,0 +1,218 @@
+"""Office notices (``/thongbao``, ``/lichthongbao``): write, choose who gets it, preview the exact
+count, send now or schedule; the scheduled list with cancel; resend to those it failed."""
+
+from __future__ import annotations
+
+from bot.chat.turn import Turn
+from bot.domain.ids import parse_id
+from bot.domain.inbound import Action, Text
+from bot.domain.outbound import Answer, Audience, Button, DeliveryStatus, MessageStatus
+from bot.services.access import OfficeActor
+from bot.services.broadcasts import (
+    BROADCAST_ACTION,
+    MAX_BROADCAST,
+    BroadcastResult,
+    BroadcastStep,
+    audience_action,
+)
+from bot.texts import Html
+from bot.texts.formatting import moment
+from bot.texts.presenters import audience_label, broadcast_html
+
+_SIMPLE_AUDIENCES = (Audience.LINKED, Audience.PRESENT, Audience.NO_ANSWER, Audience.DECLINED)
+
+Rows = tuple[tuple[Button, ...], ...]
+
+
+def _cancel_row(turn: Turn) -> tuple[Button, ...]:
+    return (Button(turn.catalog.plain("buttons.cancel"), f"{BROADCAST_ACTION}cancel"),)
+
+
+async def start(turn: Turn, office: OfficeActor) -> Answer:
+    """``/thongbao``: begin a notice (in private: the text is typed there)."""
+    if turn.in_group:
+        return turn.say("broadcast.private_only")
+    return reply(turn, await turn.services.broadcasts.start(office))
+
+
+async def listing(turn: Turn, office: OfficeActor) -> Answer:
+    """``/lichthongbao``: scheduled notices (with a cancel choice each) and recent ones."""
+    catalog, config = turn.catalog, turn.config
+    items = await turn.services.broadcasts.recent()
+    if not items:
+        return turn.say("broadcast.list_empty")
+    lines: list[str] = [catalog.html("broadcast.list_title")]
+    rows: list[tuple[Button, ...]] = []
+    for item in items:
+        who = audience_label(catalog, config, item.audience)
+        counts = item.deliveries
+        if item.status is MessageStatus.SCHEDULED and item.due_at is not None:
+            when = moment(catalog, config.meeting.local(item.due_at))
+            lines.append(
+                catalog.html(
+                    "broadcast.list_scheduled",
+                    id=item.id,
+                    when=when,
+                    audience=who,
+                    preview=item.preview,
+                )
+            )
+            rows.append(
+                (
+                    Button(
+                        catalog.plain("buttons.bc_cancel_id", id=item.id),
+                        f"{BROADCAST_ACTION}cancel:{item.id}",
+                    ),
+                )
+            )
+        elif item.status is MessageStatus.QUEUED:
+            lines.append(
+                catalog.html(
+                    "broadcast.list_sending",
+                    id=item.id,
+                    audience=who,
+                    sent=counts[DeliveryStatus.SENT],
+                    total=sum(counts.values()),
+                )
+            )
+        else:
+            lines.append(
+                catalog.html(
+                    "broadcast.list_done",
+                    id=item.id,
+                    audience=who,
+                    sent=counts[DeliveryStatus.SENT],
+                    blocked=counts[DeliveryStatus.BLOCKED],
+                    failed=counts[DeliveryStatus.FAILED],
+                    not_linked=counts[DeliveryStatus.NOT_LINKED],
+                )
+            )
+    return Answer.say("\n".join(lines), tuple(rows))
+
+
+async def on_text(turn: Turn, text: Text) -> Answer | None:
+    """Typed text from office staff composing a notice; None if no notice waits for it."""
+    office = await turn.office()
+    if office is None:
+        return None
+    result = await turn.services.broadcasts.accept_text(office, text.text)
+    return None if result is None else reply(turn, result)
+
+
+async def on_action(turn: Turn, action: Action) -> Answer:
+    """Every notice choice: audience, groups, send now, schedule, cancel, resend."""
+    office = await turn.office()
+    if office is None:
+        return Answer(toast=turn.toast("office.refused", alert=True))
+    what, _, rest = action.data.removeprefix(BROADCAST_ACTION).partition(":")
+    target, _, audience = rest.partition(":")
+    message_id = parse_id(target)
+    broadcasts = turn.services.broadcasts
+    if what == "cancel":
+        result = await broadcasts.cancel(office, message_id)
+    elif message_id is None:
+        result = BroadcastResult(BroadcastStep.GONE)
+    elif what == "aud":
+        result = await broadcasts.choose_audience(office, message_id, audience)
+    elif what == "groups":
+        return turn.say("broadcast.choose_group", _groups(turn, message_id))
+    elif what == "now":
+        result = await broadcasts.send_now(office, message_id)
+    elif what == "later":
+        result = await broadcasts.ask_time(office, message_id)
+    elif what == "resend":
+        result = await broadcasts.resend_failed(office, message_id)
+    else:
+        result = BroadcastResult(BroadcastStep.GONE)
+    return reply(turn, result)
+
+
+def _groups(turn: Turn, message_id: int) -> Rows:
+    rows = tuple(
+        (Button(group.label[:60], audience_action(message_id, f"{Audience.GROUP}:{group.key}")),)
+        for group in turn.config.groups_in_order
+    )
+    return (*rows, _cancel_row(turn))
+
+
+def reply(turn: Turn, result: BroadcastResult) -> Answer:
+    """What the office is told after a step of writing a notice."""
+    catalog, config = turn.catalog, turn.config
+    step, message_id = result.step, result.message_id
+    if step is BroadcastStep.ASK_TEXT:
+        return turn.say("broadcast.ask_text", (_cancel_row(turn),), limit=MAX_BROADCAST)
+    if step is BroadcastStep.ASK_AUDIENCE:
+        assert message_id is not None
+        rows: Rows = tuple(
+            (
+                Button(
+                    audience_label(catalog, config, audience),
+                    audience_action(message_id, audience),
+                ),
+            )
+            for audience in _SIMPLE_AUDIENCES
+        )
+        rows += (
+            (Button(catalog.plain("buttons.bc_groups"), f"{BROADCAST_ACTION}groups:{message_id}"),),
+            _cancel_row(turn),
+        )
+        return turn.say("broadcast.ask_audience", rows)
+    if step in (BroadcastStep.PREVIEW, BroadcastStep.NO_RECIPIENTS):
+        return _preview(turn, result)
+    if step in (BroadcastStep.QUEUED, BroadcastStep.SCHEDULED):
+        assert result.reach is not None
+        when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
+        return turn.say(
+            f"broadcast.{step.value}", id=message_id, reachable=result.reach.reachable, when=when
+        )
+    if step is BroadcastStep.ASK_TIME:
+        return turn.say("broadcast.ask_time", (_cancel_row(turn),), zone=config.meeting.timezone)
+    if step is BroadcastStep.PAST_TIME:
+        assert result.due_at is not None
+        return turn.say(
+            "broadcast.past_time", when=moment(catalog, config.meeting.local(result.due_at))
+        )
+    if step is BroadcastStep.CANCELLED:
+        return turn.say("broadcast.cancelled", id=message_id)
+    # too long, empty, bad time, gone, resent, nothing to resend
+    return turn.say(
+        f"broadcast.{step.value}", id=message_id or "", limit=result.limit, count=result.count
+    )
+
+
+def _preview(turn: Turn, result: BroadcastResult) -> Answer:
+    catalog, config = turn.catalog, turn.config
+    assert result.reach is not None and result.message_id is not None and result.audience
+    reach = result.reach
+    lines = [
+        catalog.html("broadcast.preview_header"),
+        broadcast_html(catalog, config.office.name, result.body or ""),
+        catalog.html(
+            "broadcast.preview_footer",
+            audience=audience_label(catalog, config, result.audience),
+            reachable=reach.reachable,
+        ),
+    ]
+    if reach.blocked:
+        lines.append(catalog.html("broadcast.preview_blocked", blocked=reach.blocked))
+    if reach.not_linked:
+        names = ", ".join(f"{code} {name}" for code, name in reach.not_linked)
+        lines.append(
+            catalog.html("broadcast.preview_not_linked", count=len(reach.not_linked), names=names)
+        )
+    rows: Rows = ()
+    if result.step is BroadcastStep.NO_RECIPIENTS:
+        lines.append(catalog.html("broadcast.no_recipients"))
+    else:
+        rows = (
+            (
+                Button(
+                    catalog.plain("buttons.bc_now"), f"{BROADCAST_ACTION}now:{result.message_id}"
+                ),
+                Button(
+                    catalog.plain("buttons.bc_later"),
+                    f"{BROADCAST_ACTION}later:{result.message_id}",
+                ),
+            ),
+        )
+    return Answer.say(Html("\n\n".join(lines)), (*rows, _cancel_row(turn)))

@@ -1,0 +1,84 @@
+"""Office commands: counts, who has not answered, the report file, and a person's link."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.chat import replies
+from bot.chat.turn import Turn
+from bot.domain.inbound import Command
+from bot.domain.outbound import Answer, FilePart, Outbound
+from bot.services.access import OfficeActor
+from bot.services.invitations import OfficeStep
+from bot.services.report_file import office_report_workbook
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Makes a person's link from their token, one per channel that links by a personal link.
+LinkMaker = Callable[[str], str]
+
+
+async def counts(turn: Turn, office: OfficeActor) -> Answer:
+    """``/thongke``: answers by status and group against the capacity."""
+    result = await turn.services.reports.counts()
+    return Answer.say("\n".join(replies.counts(turn.catalog, turn.config, result)))
+
+
+async def unanswered(turn: Turn, office: OfficeActor) -> Answer:
+    """``/chuatraloi``: who has not answered, by group, in protocol order."""
+    groups = await turn.services.reports.unanswered()
+    return Answer.say("\n".join(replies.unanswered(turn.catalog, groups)))
+
+
+async def report(turn: Turn, office: OfficeActor) -> Answer:
+    """``/baocao``: the report workbook, sent to the staff member privately (never into a
+    group, where everyone would see the delegates' answers)."""
+    catalog, config = turn.catalog, turn.config
+    services = turn.services
+    content = office_report_workbook(catalog, config, await services.office_report.collect())
+    now = config.meeting.local(services.ctx.clock.now())
+    name = catalog.plain("report_file.name", code=config.meeting.code, stamp=f"{now:%Y%m%d-%H%M}")
+    caption = catalog.html("report_file.caption", time=f"{now:%H:%M %d/%m/%Y}")
+    # A person who never opened a private chat with the bot (or blocked it) cannot receive
+    # files there.
+    sent = turn.private(
+        Outbound((FilePart(name, content, XLSX_MIME, caption),)),
+        if_unreachable=Outbound.text(catalog.html("report_file.open_private")),
+    )
+    if not turn.in_group:
+        return Answer((sent,))
+    return Answer((sent,)).then(turn.say("report_file.sent_private"))
+
+
+async def reissue(
+    turn: Turn, command: Command, office: OfficeActor, links: Sequence[LinkMaker]
+) -> Answer:
+    """``/caplai <code>``: a new personal link for a person; the old one stops working. The
+    link is a secret, so it is only ever shown in a private chat."""
+    if turn.in_group:
+        return turn.say("office.private_only")
+    if len(command.args) != 1:
+        return turn.say("office.reissue_usage")
+    code = command.args[0]
+    result = await turn.services.invitations.reissue(office, code)
+    if result.step is OfficeStep.UNKNOWN_PERSON or result.delegate is None:
+        return turn.say("office.unknown_person", code=code)
+    assert result.token is not None
+    return turn.say(
+        "office.reissued",
+        name=result.delegate.full_name,
+        code=result.delegate.code,
+        link="\n".join(make(result.token) for make in links),
+    )
+
+
+async def unlink(turn: Turn, command: Command, office: OfficeActor) -> Answer:
+    """``/golienket <code>``: forget the chat accounts linked to a person (a lost phone)."""
+    if len(command.args) != 1:
+        return turn.say("office.unlink_usage")
+    code = command.args[0]
+    result = await turn.services.invitations.unlink(office, code)
+    if result.step is OfficeStep.UNKNOWN_PERSON or result.delegate is None:
+        return turn.say("office.unknown_person", code=code)
+    key = "office.unlinked" if result.step is OfficeStep.UNLINKED else "office.was_not_linked"
+    return turn.say(key, name=result.delegate.full_name, code=result.delegate.code)

@@ -1,0 +1,150 @@
+"""Service results as messages, through the text catalog: the invitation card, the answers to
+an RSVP, the office's counts, and the choices they offer."""
+
+from __future__ import annotations
+
+from bot.config import Config
+from bot.domain.rsvp import RsvpStatus
+from bot.services.reports import Counts, Tally, UnansweredGroup
+from bot.services.views import DelegateView, RsvpView
+from bot.texts import Catalog, Html
+from bot.texts.presenters import agenda, deadline_text, status_label, when_where
+
+
+def answer(catalog: Catalog, rsvp: RsvpView) -> Html:
+    """The current answer with its details."""
+    label = status_label(catalog, rsvp.status)
+    if rsvp.status is RsvpStatus.SUBSTITUTE:
+        return catalog.html(
+            "rsvp.current_substitute",
+            status=label,
+            name=rsvp.substitute_name or "",
+            position=rsvp.substitute_position or "",
+        )
+    if rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
+        return catalog.html("rsvp.current_declined_reason", status=label, reason=rsvp.reason)
+    return catalog.html("rsvp.current", status=label)
+
+
+def invitation_card(
+    catalog: Catalog, config: Config, delegate: DelegateView, rsvp: RsvpView, *, is_open: bool
+) -> Html:
+    """The invitation: who is invited, to what, when, where, the programme, the answer."""
+    meeting = config.meeting
+    closing = "card.answer_until" if is_open else "card.answers_closed"
+    return Html(
+        "\n\n".join(
+            [
+                catalog.html(
+                    "card.greeting",
+                    name=delegate.full_name,
+                    position=delegate.position,
+                    organization=delegate.organization,
+                ),
+                catalog.html(
+                    "card.invitation",
+                    organizer=meeting.organizer,
+                    title=meeting.title,
+                    plan=meeting.plan_number,
+                ),
+                when_where(catalog, config),
+                catalog.html("card.agenda", agenda=agenda(catalog, config)),
+                answer(catalog, rsvp),
+                catalog.html(
+                    closing,
+                    deadline=deadline_text(catalog, config),
+                    contact=config.office.contact,
+                ),
+            ]
+        )
+    )
+
+
+def recorded(catalog: Catalog, config: Config, rsvp: RsvpView, previous: RsvpStatus | None) -> Html:
+    """The confirmation after an answer was stored."""
+    if rsvp.status is RsvpStatus.SUBSTITUTE:
+        text = catalog.html(
+            "rsvp.recorded_substitute",
+            name=rsvp.substitute_name or "",
+            position=rsvp.substitute_position or "",
+        )
+    elif rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
+        text = catalog.html("rsvp.recorded_declined_reason", reason=rsvp.reason)
+    else:
+        text = catalog.html(f"rsvp.recorded_{rsvp.status.value}")
+    parts = [text]
+    if previous is not None and previous is not RsvpStatus.NO_ANSWER:
+        parts.append(catalog.html("rsvp.changed_from", previous=status_label(catalog, previous)))
+    parts.append(catalog.html("rsvp.change_until", deadline=deadline_text(catalog, config)))
+    return Html("\n".join(parts))
+
+
+def ask_reason(catalog: Catalog, previous: RsvpStatus | None) -> Html:
+    """The decline is recorded; ask for the optional reason, noting a changed answer."""
+    text = catalog.html("rsvp.ask_reason")
+    if previous is None or previous in (RsvpStatus.NO_ANSWER, RsvpStatus.DECLINED):
+        return text
+    changed = catalog.html("rsvp.changed_from", previous=status_label(catalog, previous))
+    return Html(f"{text}\n{changed}")
+
+
+def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> Html:
+    return catalog.html(
+        key,
+        total=tally.total,
+        linked=tally.linked,
+        attending=tally.by_status[RsvpStatus.ATTENDING],
+        substitute=tally.by_status[RsvpStatus.SUBSTITUTE],
+        declined=tally.by_status[RsvpStatus.DECLINED],
+        no_answer=tally.by_status[RsvpStatus.NO_ANSWER],
+        present=tally.present,
+        **params,
+    )
+
+
+def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
+    """The office's statistics, as lines ready for :func:`split_lines`."""
+    lines = [
+        catalog.html("office.counts_title", title=config.meeting.display_title),
+        _tally_line(catalog, "office.counts_overall", result.overall, capacity=result.capacity),
+    ]
+    if result.overall.present > result.capacity:
+        lines.append(
+            catalog.html(
+                "office.counts_over_capacity",
+                present=result.overall.present,
+                capacity=result.capacity,
+            )
+        )
+    lines.append(catalog.html("office.counts_by_group"))
+    for number, group in enumerate(result.groups, start=1):
+        lines.append(
+            _tally_line(
+                catalog, "office.counts_group", group.tally, number=number, label=group.label
+            )
+        )
+    return lines
+
+
+def unanswered(catalog: Catalog, groups: list[UnansweredGroup]) -> list[Html]:
+    """Who has not answered, by group in protocol order."""
+    if not groups:
+        return [catalog.html("office.unanswered_none")]
+    total = sum(len(group.delegates) for group in groups)
+    lines = [catalog.html("office.unanswered_title", total=total)]
+    for group in groups:
+        lines.append(
+            catalog.html("office.unanswered_group", label=group.label, count=len(group.delegates))
+        )
+        for person in group.delegates:
+            key = "office.unanswered_linked" if person.linked else "office.unanswered_unlinked"
+            lines.append(
+                catalog.html(
+                    key,
+                    code=person.code,
+                    name=person.full_name,
+                    position=person.position,
+                    organization=person.organization,
+                )
+            )
+    return lines

@@ -1,0 +1,73 @@
+"""Answering the invitation: the three choices and the typed answers that follow them."""
+
+from __future__ import annotations
+
+from bot.chat import replies
+from bot.chat.turn import Turn
+from bot.domain.inbound import Action, Text
+from bot.domain.outbound import Answer
+from bot.domain.rsvp import parse_rsvp_action
+from bot.services.rsvp import RsvpResult, RsvpStep
+from bot.texts.presenters import cancel_buttons, deadline_text, decline_buttons
+
+
+async def on_action(turn: Turn, action: Action) -> Answer:
+    """Tham dự / Không tham dự / Cử người dự thay (or their follow-ups)."""
+    choice = parse_rsvp_action(action.data)
+    if choice is None:
+        return Answer(toast=turn.toast("hint.stale_button", alert=True))
+    result = await turn.services.rsvp.choose(turn.account, choice)
+    if result.step is RsvpStep.UNCHANGED:
+        # A second tap or a redelivered update: nothing changed, and a toast says so.
+        return Answer(toast=turn.toast("rsvp.unchanged"))
+    toast = turn.toast("rsvp.toast_recorded") if result.step is RsvpStep.RECORDED else None
+    return Answer(reply(turn, result).privately().replies, toast)
+
+
+async def on_text(turn: Turn, text: Text) -> Answer | None:
+    """A typed reason, substitute name or position; None when nothing of the RSVP waits."""
+    result = await turn.services.rsvp.submit_text(turn.account, text.text, event_id=text.event_id)
+    if result.step is RsvpStep.DUPLICATE:
+        return Answer()  # a redelivered message: it was answered the first time
+    if result.step in (RsvpStep.NOTHING_PENDING, RsvpStep.NOT_LINKED):
+        return None
+    return reply(turn, result).privately()
+
+
+def reply(turn: Turn, result: RsvpResult) -> Answer:
+    """What the bot says after an RSVP step."""
+    catalog, config = turn.catalog, turn.config
+    step = result.step
+    if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED):
+        assert result.rsvp is not None
+        return Answer.say(replies.recorded(catalog, config, result.rsvp, result.previous))
+    if step is RsvpStep.UNCHANGED:
+        return turn.say("rsvp.unchanged")
+    if step is RsvpStep.NOTHING_TO_CANCEL:
+        return turn.say("rsvp.nothing_to_cancel")
+    if step is RsvpStep.ASK_REASON:
+        return Answer.say(replies.ask_reason(catalog, result.previous), decline_buttons(catalog))
+    if step is RsvpStep.ASK_SUBSTITUTE_NAME:
+        return turn.say("rsvp.ask_substitute_name", cancel_buttons(catalog))
+    if step is RsvpStep.ASK_SUBSTITUTE_POSITION:
+        return turn.say(
+            "rsvp.ask_substitute_position", cancel_buttons(catalog),
+            name=result.substitute_name or "",
+        )  # fmt: skip
+    if step is RsvpStep.CANCELLED:
+        assert result.rsvp is not None
+        return turn.say("rsvp.cancelled", answer=replies.answer(catalog, result.rsvp))
+    if step is RsvpStep.CLOSED:
+        assert result.rsvp is not None
+        return turn.say(
+            "rsvp.closed",
+            deadline=deadline_text(catalog, config),
+            answer=replies.answer(catalog, result.rsvp),
+            contact=config.office.contact,
+        )
+    if step is RsvpStep.TOO_LONG:
+        return turn.say("rsvp.too_long", cancel_buttons(catalog), limit=result.limit or 0)
+    if step is RsvpStep.EMPTY:
+        return turn.say("rsvp.empty", cancel_buttons(catalog))
+    # NOT_LINKED from a choice: the account was unlinked since the card was sent
+    return turn.not_linked()

@@ -1,0 +1,144 @@
+"""The task board in conversation: the board, the four reports, notes, files and links, and the
+office closing a task or opening a deliverable."""
+
+from __future__ import annotations
+
+from bot.chat.turn import Turn
+from bot.domain.channels import FileTooLarge, FileUnavailable
+from bot.domain.inbound import Action, FileIn, Text
+from bot.domain.outbound import Answer, Button, Outbound, SharedFilePart, TextPart
+from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
+from bot.services.tasks import TaskResult, TaskStep
+from bot.texts import Html
+from bot.texts.presenters import task_buttons, task_office_buttons, task_summary
+
+MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # the largest file a chat platform hands a bot
+
+
+async def board(turn: Turn) -> Answer:
+    """Every task for the office; one's own tasks, with their choices, for a contact."""
+    catalog, config = turn.catalog, turn.config
+    if (await turn.caller()).is_office:
+        lines = await turn.services.tasks.office_board()
+        if not lines:
+            return turn.say("task_board.empty")
+        texts = [catalog.html("task_board.office_title")]
+        texts += [task_summary(catalog, config, line) for line in lines]
+        rows = tuple(task_office_buttons(catalog, lines))
+        return Answer.say("\n\n".join(texts), rows)
+    if turn.in_group:
+        return Answer()  # a person's tasks are shown in private only
+    mine = await turn.services.tasks.board_for(turn.account)
+    if not mine:
+        key = "hint.not_linked" if mine is None else "task_board.none_for_you"
+        return turn.say(key, contact=config.office.contact)
+    return Answer.of(
+        *(
+            Outbound.text(
+                task_summary(catalog, config, line),
+                () if line.closed else task_buttons(catalog, line.id),
+            )
+            for line in mine
+        )
+    )
+
+
+async def on_action(turn: Turn, action: Action) -> Answer:
+    """An assignee's report, or the office closing a task or opening a file."""
+    parsed = parse_task_action(action.data)
+    if parsed is None:
+        return Answer(toast=turn.toast("hint.stale_button", alert=True))
+    what, target = parsed
+    tasks = turn.services.tasks
+    if what in (TaskAction.CLOSE, TaskAction.GET_FILE):
+        office = await turn.office()
+        if office is None:
+            return Answer(toast=turn.toast("office.refused", alert=True))
+        if what is TaskAction.GET_FILE:
+            return await _evidence(turn, target)
+        return reply(turn, await tasks.close(office, target)).privately()
+    return reply(turn, await tasks.report(turn.account, target, what)).privately()
+
+
+async def on_text(turn: Turn, text: Text) -> Answer | None:
+    """Typed text the board asked for (a note, what help, a link); None otherwise."""
+    result = await turn.services.tasks.submit_text(turn.account, text.text, event_id=text.event_id)
+    if result.step is TaskStep.NOTHING_PENDING:
+        return None
+    if result.step is TaskStep.DUPLICATE:
+        return Answer()
+    return reply(turn, result).privately()
+
+
+async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
+    """A file sent as a task's deliverable; None when no task asked for one."""
+    tasks = turn.services.tasks
+    if not await tasks.waiting_for_file(turn.account):
+        return None
+    name = sent.name or turn.catalog.plain("task.unnamed_file")
+    reject = tasks.check_upload(name, sent.size)
+    if reject is not None:  # judged before downloading anything
+        return Answer.say(_rejected(turn, reject))
+    # The bytes are judged too (a program inside a .docx…) before the office hears of them.
+    files = turn.channel.files
+    try:
+        if files is None:
+            raise FileUnavailable
+        content = await files.fetch(sent.file_ref)
+    except FileTooLarge:  # no size was announced, the platform measured it
+        return Answer.say(_rejected(turn, "too_large"))
+    except FileUnavailable:
+        return turn.say("task.download_failed")
+    result = await tasks.submit_file(
+        turn.account, name=name, file_ref=sent.file_ref, content=content
+    )
+    return reply(turn, result).privately()
+
+
+def _rejected(turn: Turn, reject: str) -> str:
+    """Why a file cannot be a deliverable, and what to send instead."""
+    if reject == "too_large":
+        return turn.html("task.file_too_large", limit_mb=MAX_EVIDENCE_BYTES // (1024 * 1024))
+    return turn.html(f"task.rejected_{reject}")
+
+
+async def _evidence(turn: Turn, evidence_id: int) -> Answer:
+    evidence = await turn.services.tasks.evidence_file(evidence_id)
+    if evidence is None or evidence.file_ref is None or evidence.channel != turn.channel.name:
+        return turn.say("task.gone")
+    # The platform keeps the file: sending it by its reference needs no download. The name is
+    # the sender's (at most 300 characters): escaped, it is shown as they wrote it.
+    caption = turn.html("task.file_caption", name=evidence.name)
+    return Answer.of(Outbound((SharedFilePart(turn.channel.name, evidence.file_ref, caption),)))
+
+
+def reply(turn: Turn, result: TaskResult) -> Answer:
+    """What the bot says after a task step."""
+    catalog, config = turn.catalog, turn.config
+    task = result.task
+    params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
+    if task is not None:
+        params.update(key=task.key, title=task.title)
+    if result.status is not None:
+        params["status"] = catalog.plain(f"task_status.{result.status.value}")
+    if result.step is TaskStep.REJECTED and result.reject is not None:
+        text = Html(_rejected(turn, result.reject))
+    else:
+        text = catalog.html(f"task.{result.step.value}", **params)
+    if result.step in _SHOWS_TASK and task is not None:
+        text = Html(text + "\n\n" + task_summary(catalog, config, task))
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if result.step in _ASKS and task is not None:
+        cancel = Button(catalog.plain("buttons.cancel"), task_action(TaskAction.CANCEL, task.id))
+        buttons = ((cancel,),)
+    return Answer.of(Outbound((TextPart(text, buttons),)))
+
+
+_SHOWS_TASK = (
+    TaskStep.RECORDED,
+    TaskStep.UNCHANGED,
+    TaskStep.HELP_SENT,
+    TaskStep.FILE_SAVED,
+    TaskStep.CLOSED,
+)
+_ASKS = (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE)

@@ -1,0 +1,160 @@
+"""The ports between the core and what drives it: the channels that send, the composer that
+writes, and the audiences that say who receives what.
+
+The outbox (:mod:`schedules.outbox`) sends through these and nothing else; the services
+implement the composer and the audiences; each channel adapter implements a sender. None of them
+imports another: the composition root (:mod:`bot.app`) plugs them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.channels import Capabilities, ChannelInfo
+from bot.domain.outbound import (
+    DeliveryStatus,
+    MessageKind,
+    Outbound,
+    Part,
+    SendResult,
+    SkipReason,
+    TextPart,
+)
+from bot.domain.rsvp import RsvpStatus
+
+
+class ChannelSender(Protocol):
+    """A messaging platform, as the outbox uses it."""
+
+    channel: str
+    capabilities: Capabilities
+
+    def prepare(self, outbound: Outbound) -> Sequence[Part]:
+        """The parts as this platform sends them (e.g. long text split to its limit)."""
+        ...
+
+    async def send(self, address: str, part: Part) -> SendResult:
+        """Send one part; never raises for platform errors, answers with a result."""
+        ...
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """An outbound message as the composer sees it."""
+
+    id: int
+    kind: MessageKind
+    audience: str
+    body: str | None
+    params: Mapping[str, Any]
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A person receiving a message, with what personalises it."""
+
+    delegate_id: int
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+    rsvp: RsvpStatus
+    substitute_name: str | None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A recipient the office should know about: who, and why they did not get it."""
+
+    code: str
+    full_name: str
+    error: str | None = None
+    # When a stop caught this delivery in flight: the copy on the wire then may have arrived.
+    interrupted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """How a finished message went, for the office."""
+
+    message: MessageView
+    counts: Mapping[DeliveryStatus, int]
+    failed: list[Problem]
+    blocked: list[Problem]
+    not_linked: list[Problem]
+    late_by: timedelta | None = None
+    # Set when the message went to nobody at all: it ends skipped, not sent.
+    skipped: SkipReason | None = None
+
+
+class Composer(Protocol):
+    """Writes what the outbox sends (implemented in the core, with the text catalog)."""
+
+    async def content(
+        self,
+        message: MessageView,
+        recipient: Recipient | None,
+        channel: ChannelInfo,
+        *,
+        repeat: bool = False,
+    ) -> Outbound:
+        """The message for one recipient (``None`` for an office chat) on ``channel``;
+        ``repeat`` when an earlier copy may have arrived (a stop caught it in flight)."""
+        ...
+
+    async def completion_report(self, report: DeliveryReport) -> TextPart | None:
+        """What to tell the office when a message has gone to everyone it could reach."""
+        ...
+
+    def skip_notice(self, message: MessageView, late_by: timedelta) -> TextPart | None:
+        """What to tell the office when a message was skipped because its time had passed."""
+        ...
+
+
+@dataclass(frozen=True)
+class Account:
+    """One of a person's chat accounts, as the outbox addresses it."""
+
+    channel: str
+    chat_address: str
+    reachable: bool
+    unreachable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Addressee:
+    """A person an audience names, and their accounts, the best one first (the one they used
+    last, reachable on a channel that is running)."""
+
+    delegate_id: int
+    accounts: tuple[Account, ...]
+
+
+class Audiences(Protocol):
+    """Who an audience names, and where the office's notes go."""
+
+    async def people(
+        self, session: AsyncSession, audience: str, channels: Collection[str]
+    ) -> list[Addressee]:
+        """The people of ``audience``, each with their accounts on ``channels``."""
+        ...
+
+    async def places(
+        self, session: AsyncSession, report_to: str, channels: Collection[str]
+    ) -> list[tuple[str, str]]:
+        """The chats (channel, address) that ``report_to`` names on ``channels``: one chat, or
+        for the office, its group chats, else each staff member privately."""
+        ...
+
+    async def accounts_of(
+        self, session: AsyncSession, delegate_id: int, channels: Collection[str]
+    ) -> tuple[Account, ...]:
+        """A person's accounts on ``channels``, the best one first."""
+        ...

@@ -1,0 +1,214 @@
+"""Who may do what: the callers the core sees, their roles, and the office actors only this
+module issues.
+
+Every use case that only the office may run takes an :class:`OfficeActor`. Its constructor wants
+a key that only this module holds, so a channel adapter cannot make one up: it has to pass the
+event's account through :meth:`Access.office`, which says yes only to office staff. Office staff
+are people on the list with the ``office`` role (granted with ``hoinghi staff add``), linked on
+any channel; the Telegram ids of ``[office] admin_ids`` stay office staff as a bootstrap, so a
+new installation can be run before anyone is granted anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.channels import ChatAccount, place
+from bot.services.context import ServiceContext
+from bot.services.views import DelegateView
+from storage import queries
+from storage.models import ChannelIdentity, Delegate, PersonRole
+from storage.uow import unit_of_work
+
+# The channel whose account ids [office] admin_ids lists.
+BOOTSTRAP_CHANNEL = "telegram"
+# How the audit log names the person at the office's computer (the command line).
+LOCAL_OPERATOR = "cli"
+
+
+class Role(StrEnum):
+    """A role a person can hold."""
+
+    OFFICE = "office"  # runs the meeting: office commands, reports, notices, verdicts
+    CHECKIN = "checkin"  # the reception desk on the meeting day
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The sender of an event as the core judges them."""
+
+    account: ChatAccount
+    person: DelegateView | None
+    roles: frozenset[Role]
+
+    @property
+    def linked(self) -> bool:
+        """Linked to someone on the list."""
+        return self.person is not None
+
+    @property
+    def is_office(self) -> bool:
+        """Office staff."""
+        return Role.OFFICE in self.roles
+
+
+_KEY = object()
+
+
+class OfficeActor:
+    """Office staff, as every office-only use case demands: who (for the audit log), their
+    name (for the speaker reading a comment), and where reports for them go."""
+
+    __slots__ = ("actor", "name", "person_id", "report_to")
+
+    def __init__(
+        self, key: object, *, actor: str, name: str, report_to: str | None, person_id: int | None
+    ) -> None:
+        if key is not _KEY:
+            raise TypeError("office actors are issued by bot.services.access only")
+        self.actor = actor
+        self.name = name
+        self.report_to = report_to
+        self.person_id = person_id
+
+    def __repr__(self) -> str:
+        return f"OfficeActor({self.actor!r})"
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """What ``staff add`` / ``staff remove`` did: the person, and whether anything changed."""
+
+    person: DelegateView | None
+    changed: bool
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A person with a role, and their linked accounts."""
+
+    person: DelegateView
+    role: Role
+    accounts: tuple[tuple[str, str], ...]  # (channel, chat address)
+
+
+class Access:
+    """Reads callers and their roles, issues office actors, grants and withdraws roles."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    def is_bootstrap_admin(self, account: ChatAccount) -> bool:
+        """An account listed in ``[office] admin_ids``."""
+        return (
+            account.channel == BOOTSTRAP_CHANNEL
+            and account.external_id.isdigit()
+            and int(account.external_id) in self._ctx.config.office.admin_ids
+        )
+
+    async def caller(self, account: ChatAccount) -> Caller:
+        """The person an account is linked to, if any, with their roles (one read)."""
+        async with self._ctx.sessions() as session:
+            person = await session.scalar(
+                select(Delegate)
+                .join(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+                .where(
+                    ChannelIdentity.channel == account.channel,
+                    ChannelIdentity.external_id == account.external_id,
+                    Delegate.meeting_id == self._ctx.meeting_id,
+                )
+            )
+            roles: set[Role] = set()
+            if person is not None:
+                roles = {Role(r) for r in await _roles_of(session, person.id)}
+        if self.is_bootstrap_admin(account):
+            roles.add(Role.OFFICE)
+        view = DelegateView.of(person) if person is not None else None
+        return Caller(account, view, frozenset(roles))
+
+    def office(self, caller: Caller) -> OfficeActor | None:
+        """``caller`` as an office actor, or None when they are not office staff."""
+        if not caller.is_office:
+            return None
+        account = caller.account
+        name = caller.person.full_name if caller.person else account.display_name
+        return OfficeActor(
+            _KEY,
+            actor=account.actor,
+            name=name or account.actor,
+            report_to=place(account.channel, account.chat_address),
+            person_id=caller.person.id if caller.person else None,
+        )
+
+    def local_operator(self) -> OfficeActor:
+        """Whoever runs ``hoinghi`` on the office's computer: the command line is the office's."""
+        return OfficeActor(_KEY, actor=LOCAL_OPERATOR, name="", report_to=None, person_id=None)
+
+    # --- roles ---------------------------------------------------------------------------------
+
+    async def grant(self, actor: OfficeActor, code: str, role: Role) -> RoleChange:
+        """Give the person with ``code`` a role (audited); unchanged if they hold it."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
+            if person is None:
+                return RoleChange(None, changed=False)
+            if role in await _roles_of(session, person.id):
+                return RoleChange(DelegateView.of(person), changed=False)
+            session.add(
+                PersonRole(person_id=person.id, role=role, granted_at=now, granted_by=actor.actor)
+            )
+            queries.add_audit(
+                session, at=now, actor=actor.actor, action="role.granted", entity="delegate",
+                entity_id=person.id, before=None, after={"role": str(role)},
+            )  # fmt: skip
+            return RoleChange(DelegateView.of(person), changed=True)
+
+    async def revoke(self, actor: OfficeActor, code: str, role: Role) -> RoleChange:
+        """Withdraw a role from the person with ``code`` (audited)."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
+            if person is None:
+                return RoleChange(None, changed=False)
+            removed = await session.execute(
+                delete(PersonRole).where(PersonRole.person_id == person.id, PersonRole.role == role)
+            )
+            if not getattr(removed, "rowcount", 0):
+                return RoleChange(DelegateView.of(person), changed=False)
+            queries.add_audit(
+                session, at=now, actor=actor.actor, action="role.revoked", entity="delegate",
+                entity_id=person.id, before={"role": str(role)}, after=None,
+            )  # fmt: skip
+            return RoleChange(DelegateView.of(person), changed=True)
+
+    async def staff(self, role: Role = Role.OFFICE) -> list[StaffMember]:
+        """Everyone holding ``role``, with their linked accounts, in code order."""
+        async with self._ctx.sessions() as session:
+            rows = await session.execute(
+                select(Delegate, ChannelIdentity.channel, ChannelIdentity.chat_address)
+                .join(PersonRole, PersonRole.person_id == Delegate.id)
+                .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+                .where(Delegate.meeting_id == self._ctx.meeting_id, PersonRole.role == role)
+                .order_by(Delegate.code)
+            )
+            members: dict[int, tuple[Delegate, list[tuple[str, str]]]] = {}
+            for person, channel, address in rows.all():
+                entry = members.setdefault(person.id, (person, []))
+                if channel is not None:
+                    entry[1].append((channel, address))
+        return [
+            StaffMember(DelegateView.of(person), role, tuple(accounts))
+            for person, accounts in members.values()
+        ]
+
+
+async def _roles_of(session: AsyncSession, person_id: int) -> Sequence[str]:
+    return list(
+        await session.scalars(select(PersonRole.role).where(PersonRole.person_id == person_id))
+    )

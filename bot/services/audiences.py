@@ -1,0 +1,203 @@
+"""Who a message goes to: the people an audience names, each with their accounts best first,
+and the chats where the office reads its notes. The outbox asks through the ``Audiences`` port.
+
+A person may be linked on several channels. Messages go to the account they used last
+(``last_seen_at``, else the latest linked), reachable, on a channel that is running; the others
+follow as fallbacks, in the same order, if the first turns out to be blocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.channels import parse_place
+from bot.domain.drafts import DraftStatus
+from bot.domain.outbound import OFFICE_PLACE, Audience, audience_deadline
+from bot.domain.ports import Account, Addressee
+from bot.domain.rsvp import RsvpStatus
+from bot.services.access import BOOTSTRAP_CHANNEL, Role
+from bot.services.context import ServiceContext
+from storage import queries
+from storage.models import (
+    ChannelIdentity,
+    Delegate,
+    PersonRole,
+    Rsvp,
+    SpeechAssignment,
+    Task,
+    TaskAssignment,
+)
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def in_audience(audience: str, delegate: Delegate, rsvp: Rsvp, *, linked: bool) -> bool:
+    """Whether a delegate belongs to an audience (linked or not: the caller decides that)."""
+    status = RsvpStatus(rsvp.status)
+    kind, _, group = audience.partition(":")
+    match Audience(kind):
+        case Audience.LINKED:
+            return linked
+        case Audience.ATTENDING:
+            return status is RsvpStatus.ATTENDING
+        case Audience.PRESENT:
+            return status.is_present
+        case Audience.NO_ANSWER:
+            return status is RsvpStatus.NO_ANSWER
+        case Audience.DECLINED:
+            return status is RsvpStatus.DECLINED
+        case Audience.GROUP:
+            return delegate.group_key == group
+        case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:
+            return False
+
+
+def best_first(idents: Iterable[ChannelIdentity], channels: Collection[str]) -> tuple[Account, ...]:
+    """A person's accounts on running ``channels``: reachable ones first, then the one used
+    last, then the one linked last."""
+    usable = [ident for ident in idents if ident.channel in channels]
+    usable.sort(
+        key=lambda i: (
+            i.unreachable_at is None,
+            i.last_seen_at or _NEVER,
+            i.linked_at,
+        ),
+        reverse=True,
+    )
+    return tuple(
+        Account(i.channel, i.chat_address, i.unreachable_at is None, i.unreachable_reason)
+        for i in usable
+    )
+
+
+class AudienceService:
+    """The outbox's ``Audiences``: people of an audience, and the office's places."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def people(
+        self, session: AsyncSession, audience: str, channels: Collection[str]
+    ) -> list[Addressee]:
+        """The people of ``audience``, each with their accounts on ``channels``."""
+        ids = await self._people_ids(session, audience)
+        accounts = await self._accounts(session, ids)
+        return [Addressee(pid, best_first(accounts.get(pid, ()), channels)) for pid in ids]
+
+    async def accounts_of(
+        self, session: AsyncSession, delegate_id: int, channels: Collection[str]
+    ) -> tuple[Account, ...]:
+        """A person's accounts on ``channels``, the best one first."""
+        accounts = await self._accounts(session, [delegate_id])
+        return best_first(accounts.get(delegate_id, ()), channels)
+
+    async def places(
+        self, session: AsyncSession, report_to: str, channels: Collection[str]
+    ) -> list[tuple[str, str]]:
+        """The chats ``report_to`` names: one chat (``channel:address``), or for the office its
+        group chats where it has any, else each staff member privately on their best account."""
+        if report_to != OFFICE_PLACE:
+            found = parse_place(report_to)
+            return [found] if found is not None and found[0] in channels else []
+        office = self._ctx.config.office
+        if office.chat_id is not None and BOOTSTRAP_CHANNEL in channels:
+            return [(BOOTSTRAP_CHANNEL, str(office.chat_id))]
+        staff = list(
+            await session.scalars(
+                select(PersonRole.person_id)
+                .join(Delegate, Delegate.id == PersonRole.person_id)
+                .where(Delegate.meeting_id == self._ctx.meeting_id, PersonRole.role == Role.OFFICE)
+                .order_by(Delegate.code)
+            )
+        )
+        accounts = await self._accounts(session, staff)
+        places: list[tuple[str, str]] = []
+        for person_id in staff:
+            best = best_first(accounts.get(person_id, ()), channels)
+            if best and best[0].reachable:
+                places.append((best[0].channel, best[0].chat_address))
+        if BOOTSTRAP_CHANNEL in channels:
+            for admin_id in office.admin_ids:
+                place = (BOOTSTRAP_CHANNEL, str(admin_id))
+                if place not in places:
+                    places.append(place)
+        return places
+
+    async def office_groups(self, channel: str) -> frozenset[str]:
+        """The addresses of the office's group chats on ``channel``."""
+        chat_id = self._ctx.config.office.chat_id
+        if channel == BOOTSTRAP_CHANNEL and chat_id is not None:
+            return frozenset({str(chat_id)})
+        return frozenset()
+
+    async def _accounts(
+        self, session: AsyncSession, person_ids: Sequence[int]
+    ) -> dict[int, list[ChannelIdentity]]:
+        found: dict[int, list[ChannelIdentity]] = {}
+        for chunk in _chunks(list(dict.fromkeys(person_ids)), 500):
+            rows = await session.scalars(
+                select(ChannelIdentity).where(ChannelIdentity.delegate_id.in_(chunk))
+            )
+            for ident in rows:
+                found.setdefault(ident.delegate_id, []).append(ident)
+        return found
+
+    async def _people_ids(self, session: AsyncSession, audience: str) -> list[int]:
+        """The ids of the people an audience names, in the order messages go out."""
+        meeting_id = self._ctx.meeting_id
+        kind, _, key = audience.partition(":")
+        if kind == Audience.PERSON:
+            person = await session.get(Delegate, int(key)) if key.isdigit() else None
+            if person is None or person.meeting_id != meeting_id:
+                return []
+            return [person.id]
+        if kind == Audience.DRAFT_MISSING:
+            query = (
+                select(Delegate.id)
+                .join(SpeechAssignment, SpeechAssignment.person_id == Delegate.id)
+                .where(
+                    SpeechAssignment.meeting_id == meeting_id,
+                    SpeechAssignment.status == DraftStatus.WAITING,
+                    SpeechAssignment.withdrawn_at.is_(None),
+                )
+                .order_by(Delegate.rank, Delegate.code)
+            )
+            if (deadline := audience_deadline(audience)) is not None:
+                query = query.where(SpeechAssignment.deadline_at == deadline)
+            return _unique(await session.scalars(query))
+        if kind == Audience.TASK:
+            # Assignees who have not reported the task done, while it is open.
+            return _unique(
+                await session.scalars(
+                    select(Delegate.id)
+                    .join(TaskAssignment, TaskAssignment.person_id == Delegate.id)
+                    .join(Task, Task.id == TaskAssignment.task_id)
+                    .where(
+                        Task.meeting_id == meeting_id,
+                        Task.key == key,
+                        Task.archived_at.is_(None),
+                        Task.closed_at.is_(None),
+                        TaskAssignment.status != "done",
+                    )
+                )
+            )
+        return [
+            delegate.id
+            for delegate, rsvp, ident in await queries.roster(session, meeting_id)
+            if in_audience(audience, delegate, rsvp, linked=ident is not None)
+        ]
+
+
+def _unique(ids: Iterable[int]) -> list[int]:
+    """Each id once, in the order first seen (a join may name a person twice)."""
+    return list(dict.fromkeys(ids))
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

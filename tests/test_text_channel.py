@@ -1,0 +1,212 @@
+"""The proof that the core is channel-neutral: a test-only text channel (numbered menus, no files,
+no buttons, string ids) plays the plan through the core alone — linking, the RSVP with a reason
+and with a substitute, a task report, a typed speech draft with an office comment and a verdict,
+a notice, and the morning programme — with no line of ``bot/`` written for it and no Telegram
+running at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import build_outbox
+from bot.chat import Inbox
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.clock import ManualClock
+from bot.domain.drafts import DraftStatus
+from bot.domain.reminders import planned_messages
+from bot.domain.rsvp import RsvpStatus
+from bot.services import Services
+from bot.services.access import Role
+from bot.texts import load_catalog
+from schedules.outbox import Outbox
+from schedules.planner import sync_planned
+from schedules.ratelimit import Limits, Pacer, VirtualTime
+from storage.models import Delegate, Rsvp, SpeechAssignment
+from tests.channels.text_channel import TextChannel, TextPerson
+from tests.conftest import ROOT, local
+
+CONTACTS = ROOT / "examples" / "contacts.csv"
+
+
+@dataclass
+class World:
+    services: Services
+    channel: TextChannel
+    outbox: Outbox
+    clock: ManualClock
+    tokens: dict[str, str]
+
+    async def tick(self) -> None:
+        """The outbox's tick, twice: what is due, then the reports it queued."""
+        await self.outbox.tick()
+        await self.outbox.tick()
+
+    async def linked(self, code: str, name: str) -> TextPerson:
+        """``code`` opens their invitation on the text channel by typing the link's command."""
+        person = self.channel.person(name)
+        await person.type(f"/start {self.tokens[code]}")
+        return person
+
+
+@pytest.fixture
+async def world(imported: Services, clock: ManualClock) -> World:
+    """The example plan with its contacts, NV02 of the office as staff, and the text channel
+    as the only channel running."""
+    groups = [FileGroup(g.key, g.label) for g in imported.config.groups]
+    await imported.delegates.import_rows(parse_delegate_file(CONTACTS, groups).rows, actor="test")
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    await imported.access.grant(imported.access.local_operator(), "NV02", Role.OFFICE)
+    catalog = load_catalog("vi")
+    channel = TextChannel(Inbox(imported, catalog), catalog)
+    time = VirtualTime()
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
+    outbox = build_outbox(imported, catalog, {channel.channel: channel}, pacer=pacer)
+    tokens = {link.code: link.token for link in await imported.invitations.links()}
+    return World(imported, channel, outbox, clock, tokens)
+
+
+async def rsvp_of(services: Services, code: str) -> Rsvp:
+    async with services.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == code)
+        )
+    assert rsvp is not None
+    return rsvp
+
+
+async def test_a_person_links_by_typing_the_start_command_and_reads_the_card_with_a_menu(
+    world: World,
+) -> None:
+    person = world.channel.person("Chị Mai")
+    said = await person.type(f"/start {world.tokens['DB001']}")
+    card = "\n".join(said[1:])
+    assert said[0] == world.channel.catalog.plain("start.linked")
+    assert card.startswith("Kính gửi đồng chí Phạm Thị Thanh Mai\n")
+    assert "🗺 Xem bản đồ đường đến hội trường (https://maps.google.com/?q=" in card
+    assert "<" not in card and "&amp;" not in card  # plain text, entities decoded once
+    assert card.endswith("Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay")
+    assert len(said) == 3 and all(len(text) <= 1000 for text in said)  # cut at line ends
+
+
+async def test_rsvp_by_numbers_with_a_reason_then_a_substitute(world: World) -> None:
+    person = await world.linked("DB001", "Chị Mai")
+    said = await person.type("2")  # Không tham dự
+    assert "lý do" in said[-1]
+    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.DECLINED
+    await person.type("Bận công tác tại Trung ương")
+    declined = await rsvp_of(world.services, "DB001")
+    assert (declined.status, declined.reason) == (
+        RsvpStatus.DECLINED,
+        "Bận công tác tại Trung ương",
+    )
+
+    await person.type("/trangthai")
+    await person.type("cu nguoi du thay")  # the option's words, without diacritics
+    await person.type("Nguyễn Thị Lan")
+    said = await person.type("Phó Chủ tịch Hội LHPN Việt Nam")
+    substitute = await rsvp_of(world.services, "DB001")
+    assert (substitute.status, substitute.substitute_name) == (
+        RsvpStatus.SUBSTITUTE,
+        "Nguyễn Thị Lan",
+    )
+    assert substitute.substitute_position == "Phó Chủ tịch Hội LHPN Việt Nam"
+    assert "Nguyễn Thị Lan" in said[-1]
+
+
+async def test_a_number_the_newest_menu_does_not_have_is_no_answer(world: World) -> None:
+    person = await world.linked("DB001", "Chị Mai")
+    said = await person.type("7")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.NO_ANSWER
+    contact = world.services.config.office.contact
+    assert said == [world.channel.catalog.plain("hint.use_buttons", contact=contact)]
+
+
+async def test_a_task_contact_reports_a_task_done_by_number(world: World) -> None:
+    contact = await world.linked("NV03", "Chị Nga")
+    said = await contact.type("/nhiemvu")
+    assert "VI.1.1" in said[-1]
+    assert "1 – ✅ Đã hoàn thành" in said[-1]
+    await contact.type("1")
+    [line] = [t for t in await world.services.tasks.office_board() if t.key == "VI.1.1"]
+    assert [a.status.value for a in line.assignments if a.code == "NV03"] == ["done"]
+
+
+async def test_a_typed_draft_gets_an_office_comment_and_a_verdict_without_telegram(
+    world: World,
+) -> None:
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    said = await speaker.type("/thamluan")
+    assert "1 – ✍️ Soạn tham luận 1.1 bằng tin nhắn" in said[-1]
+    await speaker.type("1")
+    await speaker.type("Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả nửa nhiệm kỳ.")
+    said = await speaker.type("1")  # ✅ Xong, gửi bản này
+    assert "bản 1" in said[-1]
+
+    await world.tick()  # the version goes to the office: no group here, so to its staff
+    post = office.last
+    assert "Nguyễn Thị Lan Phương" in post and "Chị Vân" not in post  # the list's name
+    assert post.endswith("Trả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này")
+    await office.type("3")
+    said = await office.type("Đề nghị bổ sung số liệu về hội viên mới.")
+    assert said[-1].startswith("Đã chuyển góp ý")
+    await world.tick()
+    assert "Đề nghị bổ sung số liệu về hội viên mới." in "\n".join(speaker.read[-2:])
+
+    said = await office.type("1")  # the post's menu still stands: ✅ Chốt bản 1
+    assert said == [
+        "✅ Trần Thị Mỹ Duyên đã chốt tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương "
+        "(bản 1). Bot đã báo người viết."
+    ]  # the staff member's name from the list, not what the platform calls her
+    await world.tick()
+    assert "đã chốt" in speaker.last
+    async with world.services.ctx.sessions() as session:
+        status = await session.scalar(
+            select(SpeechAssignment.status).where(SpeechAssignment.theme_key == "1.1")
+        )
+    assert status == DraftStatus.FINAL
+
+
+async def test_a_notice_by_numbers_reaches_everyone_linked_on_the_text_channel(
+    world: World,
+) -> None:
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    readers = [await world.linked(code, code) for code in ("DB001", "DB002", "DB003")]
+    await office.type("/thongbao")
+    await office.type("Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5.")
+    said = await office.type("1")  # đại biểu đã liên kết
+    assert "Sẽ gửi tới: 3 người." in said[-1]  # NV02 of the office is no delegate
+    await office.type("1")  # Gửi ngay
+    await world.tick()
+    for reader in readers:
+        assert "Kính mời các đồng chí dự họp trù bị" in reader.last
+
+
+async def test_the_morning_programme_reaches_the_confirmed_as_text_with_the_map_link(
+    world: World,
+) -> None:
+    person = await world.linked("DB001", "Chị Mai")
+    await person.type("1")  # Tham dự
+    await sync_planned(
+        world.services.ctx.sessions,
+        world.clock,
+        world.services.ctx.meeting_id,
+        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
+    )
+    world.clock.set(local(2024, 5, 28, 6, 30))
+    before = len(person.read)
+    await world.tick()
+    programme = "\n".join(person.read[before:])
+    assert "Hội trường Hội LHPN Hà Nội" in programme
+    assert "https://maps.google.com/?q=21.029850,105.785230" in programme
+    assert "07:30–08:00: Đón tiếp đại biểu" in programme
+    ics = world.channel.catalog.plain("file.no_link", caption="")
+    assert programme.endswith(ics.rsplit("\n", 1)[-1])  # the .ics cannot travel: said so
