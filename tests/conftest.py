@@ -16,6 +16,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.clock import ManualClock
 from bot.services import Services, build_services
+from handlers.telegram.context import inbox_of_bot_data
 from handlers.telegram.dedupe import flush_handled
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
@@ -144,6 +145,7 @@ async def harness(
     # As serve() does at shutdown: the handled-update records still being written are stored
     # first, so that no trip to the database thread outlives the test's event loop.
     await flush_handled(harness.app.bot_data)
+    await inbox_of_bot_data(harness.app.bot_data).flush()
     await harness.app.shutdown()
     await harness.outbox_bot_shutdown()
     fake.assert_no_violations()

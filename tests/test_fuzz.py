@@ -49,7 +49,7 @@ from sqlalchemy import func, select
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind
-from schedules.outbox import queue_to_person
+from bot.services.queueing import queue_to_person
 from storage.models import ChannelIdentity, TaskEvidence
 from storage.uow import unit_of_work
 from tests.conftest import ROOT, local
@@ -938,7 +938,7 @@ async def through_a_substitute(fuzzed: Fuzzed, text: str) -> None:
     await shows(fuzzed, user.id, text, user.command("/trangthai"), "the card with the substitute")
     harness = fuzzed.harness
     async with unit_of_work(harness.services.ctx.sessions) as session:
-        await queue_to_person(
+        queue_to_person(
             session,
             meeting_id=harness.services.ctx.meeting_id,
             kind=MessageKind.MORNING_AGENDA,

@@ -15,7 +15,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot.app import build_outbox
+from bot.app import build_composer
 from bot.domain.outbound import (
     BROADCAST_WINDOW,
     Audience,
@@ -24,8 +24,9 @@ from bot.domain.outbound import (
     Part,
     SendResult,
 )
+from bot.domain.ports import ChannelSender
 from bot.texts import load_catalog
-from schedules.outbox import ChannelSender, Outbox
+from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delivery, OutboundMessage
 from tests.conftest import local
@@ -181,7 +182,7 @@ async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_onl
                     params={},
                     due_at=now,
                     created_by="test",
-                    report_to=str(OFFICE_CHAT),
+                    report_to=f"telegram:{OFFICE_CHAT}",
                     created_at=now,
                 )
             )
@@ -533,6 +534,7 @@ class MortalSender:
     def __init__(self, inner: ChannelSender, death: Death) -> None:
         self.inner, self.death = inner, death
         self.channel = inner.channel
+        self.capabilities = inner.capabilities
 
     def prepare(self, outbound: Any) -> Any:
         return self.inner.prepare(outbound)
@@ -561,12 +563,15 @@ async def test_a_kill_at_any_point_queues_a_report_once_and_marks_a_copy_sent_ag
         if death is not None:
             senders = {sender.channel: MortalSender(sender, death)}
         pacer = Pacer(Limits(), now=harness.time.monotonic, sleep=harness.time.sleep)
-        built = build_outbox(
-            harness.services,
-            catalog,
+        services = harness.services
+        built = (MortalOutbox if death is not None else Outbox)(
+            services.ctx.sessions,
+            services.ctx.clock,
             senders,
-            pacer=pacer,
-            outbox_class=MortalOutbox if death is not None else Outbox,
+            build_composer(services, catalog),
+            services.audiences,
+            pacer,
+            meeting_id=services.ctx.meeting_id,
         )
         built.batch_size = 1  # one delivery in flight: an in-process death stops just what dies
         if isinstance(built, MortalOutbox) and death is not None:
@@ -588,7 +593,7 @@ async def test_a_kill_at_any_point_queues_a_report_once_and_marks_a_copy_sent_ag
                 due_at=now,
                 expires_at=now + BROADCAST_WINDOW,
                 created_by="test",
-                report_to=str(OFFICE_CHAT),
+                report_to=f"telegram:{OFFICE_CHAT}",
                 created_at=now,
             )
             session.add(notice)

@@ -131,10 +131,16 @@ class Inbox:
     async def handle(self, event: Event, channel: ChannelInfo) -> Answer:
         """Everything the bot answers to ``event`` from ``channel``."""
         turn = Turn(event, channel, self._services, self._catalog)
+        if not isinstance(event, Reachability):
+            self._services.activity.seen(event.account)  # messages go where people are
         answer = await self._route(turn, event)
         if not channel.capabilities.buttons and not event.in_group:
             await menus.remember(turn, answer)
         return answer
+
+    async def flush(self) -> None:
+        """Return once what the events so far left to store in passing is stored."""
+        await self._services.activity.flush()
 
     async def _route(self, turn: Turn, event: Event) -> Answer:
         match event:

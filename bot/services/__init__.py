@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Config
 from bot.domain.clock import Clock
 from bot.services.access import Access
+from bot.services.activity import Activity
 from bot.services.audiences import AudienceService
 from bot.services.broadcasts import BroadcastService
 from bot.services.context import ServiceContext
@@ -31,6 +32,7 @@ class Services:
 
     ctx: ServiceContext
     access: Access
+    activity: Activity
     audiences: AudienceService
     delegates: DelegateService
     invitations: InvitationService
@@ -75,6 +77,7 @@ async def build_services(
     return Services(
         ctx=ctx,
         access=Access(ctx),
+        activity=Activity(ctx),
         audiences=AudienceService(ctx),
         delegates=DelegateService(ctx),
         invitations=InvitationService(ctx),

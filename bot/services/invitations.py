@@ -160,6 +160,7 @@ class InvitationService:
                 chat_address=account.chat_address,
                 linked_at=now,
                 linked_via=via,
+                last_seen_at=now,  # just used: messages go here from now on
             )
         )
         queries.add_audit(

@@ -22,7 +22,12 @@ from bot.services import Services
 from bot.texts import Catalog
 from handlers.telegram import dedupe, errors, inbound
 from handlers.telegram.channel import TelegramSender
-from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
+from handlers.telegram.context import (
+    catalog_of_bot_data,
+    inbox_of_bot_data,
+    install,
+    services_of_bot_data,
+)
 from handlers.telegram.requests import RetryingRateLimiter
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.scheduler import OutboxScheduler
@@ -178,6 +183,7 @@ async def serve(
             if isinstance(processor, ChatOrderedUpdateProcessor):
                 await processor.drain()  # replies the last updates left to send after them
             await dedupe.flush_handled(application.bot_data)  # the last updates' ids, stored
+            await inbox_of_bot_data(application.bot_data).flush()  # the accounts used, marked
     finally:
         if sender is not None:
             await sender.bot.shutdown()

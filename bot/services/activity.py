@@ -1,0 +1,73 @@
+"""Which of a person's accounts they used last: messages go there first.
+
+Every event a person sends marks its account as seen, at most once per :data:`EVERY` (a tap
+surge writes nothing more than before), in the services' shared stream of write transactions
+(:class:`bot.services.batching.GroupCommit`): the mark rides along with the next commit and
+the event never waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.channels import ChatAccount
+from bot.services.context import ServiceContext
+from storage.queries import IDENTITY_TABLE
+
+log = logging.getLogger(__name__)
+
+# How stale a mark may be: choosing between two channels, a person's last hour is what counts.
+EVERY = timedelta(minutes=10)
+
+Seen = tuple[str, str, datetime]  # channel, account id, when
+
+
+class Activity:
+    """Marks accounts as used, at most once per :data:`EVERY` each."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._clock = ctx.clock
+        self._writes = ctx.writes
+        self._marked: dict[tuple[str, str], datetime] = {}
+        self._storing: set[asyncio.Future[None]] = set()
+
+    def seen(self, account: ChatAccount) -> None:
+        """Mark ``account`` as the one its person used last (written with the next commit)."""
+        now = self._clock.now()
+        key = (account.channel, account.external_id)
+        last = self._marked.get(key)
+        if last is not None and now - last < EVERY:
+            return
+        self._marked[key] = now
+        storing = asyncio.ensure_future(self._writes.submit(_write, (*key, now)))
+        self._storing.add(storing)
+        storing.add_done_callback(self._stored)
+
+    async def flush(self) -> None:
+        """Return once every mark made so far is stored (or has failed to be)."""
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
+
+    def _stored(self, storing: asyncio.Future[None]) -> None:
+        self._storing.discard(storing)
+        if not storing.cancelled() and (error := storing.exception()) is not None:
+            log.warning("accounts used could not be marked: %s", type(error).__name__)
+
+
+async def _write(session: AsyncSession, batch: Sequence[Seen]) -> list[None]:
+    """Store a batch of marks in one statement (an account not linked matches no row)."""
+    ident = IDENTITY_TABLE.c
+    connection = await session.connection()
+    await connection.execute(
+        update(IDENTITY_TABLE)
+        .where(ident.channel == bindparam("k_channel"), ident.external_id == bindparam("k_id"))
+        .values(last_seen_at=bindparam("k_at")),
+        [{"k_channel": channel, "k_id": external, "k_at": at} for channel, external, at in batch],
+    )
+    return [None] * len(batch)
