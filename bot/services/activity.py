@@ -8,7 +8,6 @@ the event never waits for it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
+from bot.services.batching import WriteBehind
 from bot.services.context import ServiceContext
 from storage.queries import IDENTITY_TABLE
 
@@ -33,9 +33,8 @@ class Activity:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._clock = ctx.clock
-        self._writes = ctx.writes
         self._marked: dict[tuple[str, str], datetime] = {}
-        self._storing: set[asyncio.Future[None]] = set()
+        self._marks = WriteBehind(ctx.writes, "accounts used", log)
 
     def seen(self, account: ChatAccount) -> None:
         """Mark ``account`` as the one its person used last (written with the next commit)."""
@@ -45,19 +44,11 @@ class Activity:
         if last is not None and now - last < EVERY:
             return
         self._marked[key] = now
-        storing = asyncio.ensure_future(self._writes.submit(_write, (*key, now)))
-        self._storing.add(storing)
-        storing.add_done_callback(self._stored)
+        self._marks.submit(_write, (*key, now))
 
     async def flush(self) -> None:
         """Return once every mark made so far is stored (or has failed to be)."""
-        while self._storing:
-            await asyncio.gather(*self._storing, return_exceptions=True)
-
-    def _stored(self, storing: asyncio.Future[None]) -> None:
-        self._storing.discard(storing)
-        if not storing.cancelled() and (error := storing.exception()) is not None:
-            log.warning("accounts used could not be marked: %s", type(error).__name__)
+        await self._marks.flush()
 
 
 async def _write(session: AsyncSession, batch: Sequence[Seen]) -> list[None]:

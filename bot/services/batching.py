@@ -15,6 +15,7 @@ stream of transactions, each service's batch becomes a part of the next commit i
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar, cast
 
@@ -125,3 +126,31 @@ class GroupCommit:
                 for index, result in zip(indexes, done, strict=True):  # one result per item
                     results[index] = result
         return results
+
+
+class WriteBehind:
+    """Writes that ride in the shared stream without anyone waiting for them (a record of what
+    happened in passing): :meth:`flush` waits for all made so far; a failure is logged as
+    ``what`` could not be stored, and the caller's work goes on."""
+
+    def __init__(self, writes: GroupCommit, what: str, log: logging.Logger) -> None:
+        self._writes = writes
+        self._what = what
+        self._log = log
+        self._storing: set[asyncio.Future[Any]] = set()
+
+    def submit(self, work: Work[Item, Any], item: Item) -> None:
+        """Write ``item`` with ``work`` in the next transaction; do not wait for it."""
+        storing = asyncio.ensure_future(self._writes.submit(work, item))
+        self._storing.add(storing)
+        storing.add_done_callback(self._stored)
+
+    async def flush(self) -> None:
+        """Return once every write submitted so far is stored (or has failed to be)."""
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
+
+    def _stored(self, storing: asyncio.Future[Any]) -> None:
+        self._storing.discard(storing)
+        if not storing.cancelled() and (error := storing.exception()) is not None:
+            self._log.warning("%s could not be stored: %s", self._what, type(error).__name__)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.batching import WriteBehind
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.models import HandledEvent
@@ -42,13 +43,14 @@ class HandledEvents:
     def __init__(self, ctx: ServiceContext, *, channel: str) -> None:
         self._sessions = ctx.sessions
         self._clock = ctx.clock
-        self._writes = ctx.writes
         self._channel = channel
+        # This process still knows the ids when a record fails; only a copy after a restart
+        # would meet the services' own idempotency instead.
+        self._records = WriteBehind(ctx.writes, "handled event ids", log)
         # Per bot: event id → when it was handled, oldest first (the order they came in).
         self._known: dict[str, dict[str, datetime]] = {}
         self._loading = asyncio.Lock()
         self._purged_at: datetime | None = None
-        self._storing: set[asyncio.Future[None]] = set()
 
     async def seen(self, bot_id: str, event_id: str) -> bool:
         """Whether ``event_id`` was handled already."""
@@ -65,21 +67,11 @@ class HandledEvents:
             if known[oldest] >= now - KEEP:
                 break
             del known[oldest]
-        storing = asyncio.ensure_future(self._writes.submit(self._write, (bot_id, event_id, now)))
-        self._storing.add(storing)
-        storing.add_done_callback(self._stored)
+        self._records.submit(self._write, (bot_id, event_id, now))
 
     async def flush(self) -> None:
         """Return once every record made so far is stored (or has failed to be)."""
-        while self._storing:
-            await asyncio.gather(*self._storing, return_exceptions=True)
-
-    def _stored(self, storing: asyncio.Future[None]) -> None:
-        self._storing.discard(storing)
-        if not storing.cancelled() and (error := storing.exception()) is not None:
-            # This process still knows the ids; only a copy after a restart would meet the
-            # services' own idempotency instead.
-            log.warning("handled update ids could not be stored: %s", type(error).__name__)
+        await self._records.flush()
 
     def reload(self) -> None:
         """Forget what memory holds, as a restarted process has: the table is read again."""
