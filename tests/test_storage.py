@@ -115,3 +115,69 @@ async def test_downgrading_the_column_migrations_keeps_the_delegates_and_their_a
             for table in ("meetings", "delegates", "rsvps")
         ]
     assert counts == [1, 1, 1]
+
+
+def _migrate(connection: Connection, how: str, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, how)(config, revision)
+
+
+async def test_the_channels_migration_keeps_every_row_and_tags_telegrams_places_both_ways(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0009 (channels as adapters): rows written when Telegram was the only channel keep all
+    they said — places and comment sources become ``telegram:…``, handled update ids become
+    strings — and a downgrade gives back exactly what was there."""
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0008")
+        old = [
+            "INSERT INTO channel_identities (delegate_id, channel, external_id, chat_address,"
+            " linked_at, linked_via, last_message_id) SELECT id, 'telegram', '555', '555',"
+            " '2024-05-18 02:00:00', 'invitation', 42 FROM delegates",
+            "INSERT INTO outbound_messages (meeting_id, kind, status, audience, params,"
+            " created_by, report_to, created_at) SELECT id, 'broadcast', 'done', 'linked', '{}',"
+            " 'telegram:1', '-1001000000001', '2024-05-18 02:00:00' FROM meetings",
+            "INSERT INTO deliveries (message_id, recipient, channel, chat_address, status,"
+            " attempts, parts_sent, created_at, updated_at) SELECT id, 'chat:-1001000000001',"
+            " 'telegram', '-1001000000001', 'sent', 1, 1, '2024-05-18 02:00:00',"
+            " '2024-05-18 02:00:00' FROM outbound_messages",
+            "INSERT INTO handled_updates (channel, bot_id, update_id, handled_at)"
+            " VALUES ('telegram', 111, 7, '2024-05-18 02:00:00')",
+        ]
+        for statement in old:
+            await connection.execute(text(statement))
+        await connection.run_sync(_migrate, "upgrade", "0009")
+        upgraded = [
+            (await connection.execute(text(query))).all()
+            for query in (
+                "SELECT channel, external_id, last_seen_at, menu FROM channel_identities",
+                "SELECT report_to FROM outbound_messages",
+                "SELECT recipient FROM deliveries",
+                "SELECT channel, bot_id, event_id FROM handled_events",
+            )
+        ]
+        await connection.run_sync(_migrate, "downgrade", "0008")
+        restored = [
+            (await connection.execute(text(query))).all()
+            for query in (
+                "SELECT report_to FROM outbound_messages",
+                "SELECT recipient FROM deliveries",
+                "SELECT channel, bot_id, update_id FROM handled_updates",
+                "SELECT count(*) FROM channel_identities",
+            )
+        ]
+        await connection.run_sync(_migrate, "upgrade", "head")
+    assert upgraded == [
+        [("telegram", "555", None, None)],
+        [("telegram:-1001000000001",)],
+        [("chat:telegram:-1001000000001",)],
+        [("telegram", "111", "7")],
+    ]
+    assert restored == [
+        [("-1001000000001",)],
+        [("chat:-1001000000001",)],
+        [("telegram", 111, 7)],
+        [(1,)],
+    ]
