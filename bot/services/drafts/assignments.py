@@ -1,0 +1,212 @@
+"""Who speaks on which theme: the plan's speakers synced, and the office's own assignments."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.drafts import DraftStatus
+from bot.domain.outbound import MessageKind
+from bot.services.access import OfficeActor
+from bot.services.drafts.shared import DraftUseCase
+from bot.services.drafts.values import AssignOutcome, AssignResult, DraftSync
+from bot.services.queueing import queue_to_person
+from storage import queries
+from storage.models import ChannelIdentity, Delegate, DraftVersion, SpeechAssignment
+from storage.uow import unit_of_work
+
+# The feature's one logger, named as before the drafts became a package.
+log = logging.getLogger(__package__)
+
+
+class Assignments(DraftUseCase):
+    """The plan's assignments kept in line with the config; the office assigns and withdraws."""
+
+    async def sync(self) -> DraftSync:
+        """Bring the plan's assignments in line with the config.
+
+        Assignments the office added with a command stay; one the plan dropped is removed only if
+        nothing was sent for it yet. A new assignment tells a linked speaker their theme and
+        deadline at once; the others see it when they open their personal link.
+        """
+        config, now = self._ctx.config, self._ctx.clock.now()
+        created = removed = 0
+        unknown: list[str] = []
+        async with unit_of_work(self._ctx.sessions) as session:
+            people = await queries.delegates_by_code(session, self._ctx.meeting_id)
+            wanted: set[tuple[str, int]] = set()
+            for theme in config.themes:
+                for code in theme.speakers:
+                    person = people.get(queries.fold_code(code))
+                    if person is None:
+                        unknown.append(code)
+                    else:
+                        wanted.add((theme.key, person.id))
+            rows = list(
+                await session.scalars(
+                    select(SpeechAssignment).where(
+                        SpeechAssignment.meeting_id == self._ctx.meeting_id
+                    )
+                )
+            )
+            # Withdrawn rows count as existing: the office's withdrawal outlives a re-sync.
+            existing = {(row.theme_key, row.person_id): row for row in rows}
+            for theme_key, person_id in sorted(wanted - existing.keys()):
+                await self._add_assignment(session, theme_key, person_id, "plan", "plan", now)
+                created += 1
+            for key, row in existing.items():
+                if (
+                    row.source == "plan"
+                    and row.withdrawn_at is None
+                    and key not in wanted
+                    and not await self._has_versions(session, row.id)
+                ):
+                    await session.delete(row)
+                    removed += 1
+                    continue
+                deadline = config.draft_deadline(row.theme_key)
+                if row.deadline_at != deadline:  # the plan moved the deadline
+                    row.deadline_at, row.updated_at = deadline, now
+        if unknown:
+            # A note, not a warning: the report carries them to the caller, who tells the office.
+            log.info("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
+        return DraftSync(created, removed, sorted(set(unknown)))
+
+    async def assign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
+        """The office asks a person on the list to speak on a theme."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._target(session, code, theme_key)
+            if isinstance(found, AssignResult):
+                return found
+            person, row = found
+            if row is not None and row.withdrawn_at is None:
+                return AssignResult(AssignOutcome.ALREADY, await self._line(session, row.id))
+            if row is not None:  # withdrawn earlier: assigned again
+                row.withdrawn_at, row.source, row.updated_at = None, "office", now
+                await self._announce(session, row, office.actor, now)
+            else:
+                row = await self._add_assignment(
+                    session, self._theme_key(theme_key), person.id, "office", office.actor, now
+                )
+            return AssignResult(AssignOutcome.ASSIGNED, await self._line(session, row.id))
+
+    async def unassign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
+        """The office withdraws an assignment that has no versions yet."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._target(session, code, theme_key)
+            if isinstance(found, AssignResult):
+                return found
+            _, row = found
+            if row is None or row.withdrawn_at is not None:
+                return AssignResult(AssignOutcome.NOT_ASSIGNED)
+            line = await self._line(session, row.id)
+            if await self._has_versions(session, row.id):
+                return AssignResult(AssignOutcome.HAS_VERSIONS, line)
+            now = self._ctx.clock.now()
+            queries.add_audit(
+                session,
+                at=now,
+                actor=office.actor,
+                action="draft.unassigned",
+                entity="speech_assignment",
+                entity_id=row.id,
+                before={"theme": row.theme_key, "person_id": row.person_id},
+                after=None,
+            )
+            row.withdrawn_at, row.updated_at = now, now
+            return AssignResult(AssignOutcome.REMOVED, line)
+
+    async def _target(
+        self, session: AsyncSession, code: str, theme_key: str
+    ) -> tuple[Delegate, SpeechAssignment | None] | AssignResult:
+        """The person and their assignment (if any) an office command names, or why not."""
+        if self._theme(theme_key) is None:
+            return AssignResult(AssignOutcome.UNKNOWN_THEME)
+        person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
+        if person is None:
+            return AssignResult(AssignOutcome.UNKNOWN_PERSON)
+        return person, await self._assignment_of(session, self._theme_key(theme_key), person.id)
+
+    def _theme(self, key: str) -> Any:
+        wanted = key.strip().casefold()
+        return next((t for t in self._ctx.config.themes if t.key.casefold() == wanted), None)
+
+    def _theme_key(self, key: str) -> str:
+        theme = self._theme(key)
+        assert theme is not None
+        return str(theme.key)
+
+    async def _assignment_of(
+        self, session: AsyncSession, theme_key: str, person_id: int
+    ) -> SpeechAssignment | None:
+        return await session.scalar(
+            select(SpeechAssignment).where(
+                SpeechAssignment.meeting_id == self._ctx.meeting_id,
+                SpeechAssignment.theme_key == theme_key,
+                SpeechAssignment.person_id == person_id,
+            )
+        )
+
+    async def _has_versions(self, session: AsyncSession, assignment_id: int) -> bool:
+        found = await session.scalar(
+            select(DraftVersion.id).where(DraftVersion.assignment_id == assignment_id).limit(1)
+        )
+        return found is not None
+
+    async def _add_assignment(
+        self,
+        session: AsyncSession,
+        theme_key: str,
+        person_id: int,
+        source: str,
+        actor: str,
+        now: datetime,
+    ) -> SpeechAssignment:
+        row = SpeechAssignment(
+            meeting_id=self._ctx.meeting_id,
+            theme_key=theme_key,
+            person_id=person_id,
+            source=source,
+            deadline_at=self._ctx.config.draft_deadline(theme_key),
+            status=DraftStatus.WAITING,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        await self._announce(session, row, actor, now)
+        return row
+
+    async def _announce(
+        self, session: AsyncSession, row: SpeechAssignment, actor: str, now: datetime
+    ) -> None:
+        """Audit a new assignment and tell the speaker, if they have linked an account (the
+        others see it when they open their personal link)."""
+        queries.add_audit(
+            session,
+            at=now,
+            actor=actor,
+            action="draft.assigned",
+            entity="speech_assignment",
+            entity_id=row.id,
+            before=None,
+            after={"theme": row.theme_key, "person_id": row.person_id, "source": row.source},
+        )
+        linked = await session.scalar(
+            select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == row.person_id).limit(1)
+        )
+        if linked is not None:
+            queue_to_person(
+                session,
+                meeting_id=self._ctx.meeting_id,
+                kind=MessageKind.DRAFT_ASSIGNED,
+                person_id=row.person_id,
+                now=now,
+                params={"assignment_id": row.id},
+                report_to=None,  # an unlinked speaker sees it in /thamluan: nothing to report
+            )

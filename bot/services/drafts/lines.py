@@ -1,0 +1,232 @@
+"""The reading of drafts that every use case shares: one line per assignment (theme, speaker,
+versions, the thread's last word), the boards built from them, a stored version, the export."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.channels import ChatAccount
+from bot.domain.drafts import CommentLine, DraftLine, DraftStatus, VersionLine
+from bot.services.context import ServiceContext
+from bot.services.drafts.values import ExportedDraft, VersionFile
+from storage import queries
+from storage.files import FileStore, sanitize_filename
+from storage.models import ChannelIdentity, Delegate, DraftComment, DraftVersion, SpeechAssignment
+from storage.uow import unit_of_work
+
+TEXT_SUFFIX = ".txt"
+
+
+class DraftLines:
+    """What people and the outbox read of the drafts; each method is one unit of work."""
+
+    def __init__(self, ctx: ServiceContext, files: FileStore) -> None:
+        self._ctx = ctx
+        self._files = files
+
+    @property
+    def deadline_at(self) -> datetime:
+        """When drafts are due unless their theme says otherwise ([drafts] deadline)."""
+        config = self._ctx.config
+        return config.meeting.resolve(config.drafts.deadline)
+
+    async def mine(self, account: ChatAccount) -> list[DraftLine] | None:
+        """This account's assignments (None when the account is not linked)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(session, account.channel, account.external_id)
+            if ident is None:
+                return None
+            return await read_lines(session, self._ctx, person_id=ident.delegate_id)
+
+    async def board(self) -> list[DraftLine]:
+        """Every assignment, in the order of the themes, then protocol rank."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            return await read_lines(session, self._ctx)
+
+    async def missing(
+        self, deadline: datetime | None = None, *, person_id: int | None = None
+    ) -> list[DraftLine]:
+        """Assignments with nothing sent yet: those due at ``deadline`` and of ``person_id``,
+        if given (a reminder reads only its recipient's, not the whole board)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            lines = await read_lines(session, self._ctx, person_id=person_id)
+        return [
+            line
+            for line in lines
+            if line.missing and (deadline is None or line.deadline_at == deadline)
+        ]
+
+    async def line(self, assignment_id: int) -> DraftLine | None:
+        """One assignment."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            lines = await read_lines(session, self._ctx, assignment_ids=[assignment_id])
+        return lines[0] if lines else None
+
+    async def version_file(self, version_id: int) -> VersionFile | None:
+        """A stored version, for the office chat or a download."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            version = await session.get(DraftVersion, version_id)
+            if version is None:
+                return None
+            lines = await read_lines(session, self._ctx, assignment_ids=[version.assignment_id])
+            if not lines:
+                return None
+            return VersionFile(
+                version=version_line(version),
+                draft=lines[0],
+                channel=version.channel,
+                file_ref=version.file_ref,
+                path=self._files.path_for(version.sha256),
+            )
+
+    async def export(
+        self, directory: Path, name_for: Callable[[DraftLine, bool], str]
+    ) -> list[ExportedDraft]:
+        """Copy the latest version of every draft into ``directory`` under the name
+        ``name_for(line, with_code)`` gives (sanitized; ``with_code`` asks for a name that also
+        tells two speakers of one unit apart); returns one row per assignment for the index."""
+        lines = await self.board()
+        rows: list[ExportedDraft] = []
+        taken: set[str] = set()
+        for line in lines:
+            if line.latest is None:
+                rows.append(ExportedDraft(line, None))
+                continue
+            name = _export_name(line, name_for, taken)
+            taken.add(name.casefold())
+            source = self._files.path_for(line.latest.sha256)
+            await asyncio.to_thread(_copy, source, directory / name)
+            rows.append(ExportedDraft(line, name))
+        return rows
+
+
+async def read_line(session: AsyncSession, ctx: ServiceContext, assignment_id: int) -> DraftLine:
+    """One live assignment's line, inside the caller's unit of work."""
+    return (await read_lines(session, ctx, assignment_ids=[assignment_id]))[0]
+
+
+async def read_lines(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    person_id: int | None = None,
+    assignment_ids: Iterable[int] | None = None,
+) -> list[DraftLine]:
+    """The live assignments (of ``person_id``, or among ``assignment_ids``, if given) in the
+    order of the themes, then protocol rank, inside the caller's unit of work."""
+    query = (
+        select(SpeechAssignment, Delegate, ChannelIdentity)
+        .join(Delegate, Delegate.id == SpeechAssignment.person_id)
+        .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+        .where(
+            SpeechAssignment.meeting_id == ctx.meeting_id,
+            SpeechAssignment.withdrawn_at.is_(None),
+        )
+    )
+    if person_id is not None:
+        query = query.where(SpeechAssignment.person_id == person_id)
+    if assignment_ids is not None:
+        query = query.where(SpeechAssignment.id.in_(list(assignment_ids)))
+    rows = (await session.execute(query)).all()
+    ids = [row.id for row, _, _ in rows]
+    versions: dict[int, list[DraftVersion]] = {}
+    for version in await session.scalars(
+        select(DraftVersion)
+        .where(DraftVersion.assignment_id.in_(ids))
+        .order_by(DraftVersion.number)
+    ):
+        versions.setdefault(version.assignment_id, []).append(version)
+    numbers = {v.id: v.number for vs in versions.values() for v in vs}
+    last_comments: dict[int, DraftComment] = {}
+    for each in await session.scalars(
+        select(DraftComment).where(DraftComment.assignment_id.in_(ids)).order_by(DraftComment.id)
+    ):
+        last_comments[each.assignment_id] = each
+    themes = {theme.key: (index, theme.title) for index, theme in enumerate(ctx.config.themes)}
+    seen: set[int] = set()
+    lines: list[tuple[tuple[Any, ...], DraftLine]] = []
+    for row, person, ident in rows:
+        if row.id in seen:  # one line per assignment, however many accounts
+            continue
+        seen.add(row.id)
+        mine = versions.get(row.id, [])
+        comment = last_comments.get(row.id)
+        order, title = themes.get(row.theme_key, (len(themes), row.theme_key))
+        line = DraftLine(
+            id=row.id,
+            theme_key=row.theme_key,
+            theme_title=title,
+            code=person.code,
+            full_name=person.full_name,
+            position=person.position,
+            organization=person.organization,
+            linked=ident is not None,
+            deadline_at=row.deadline_at,
+            status=DraftStatus(row.status),
+            latest=version_line(mine[-1]) if mine else None,
+            versions=len(mine),
+            last_comment=comment_line(comment, numbers.get(comment.version_id or 0))
+            if comment is not None
+            else None,
+            buffered_chunks=len(row.text_buffer or []),
+            buffered_chars=sum(len(chunk) for chunk in row.text_buffer or []),
+        )
+        lines.append(((order, person.rank is None, person.rank or 0, person.code), line))
+    lines.sort(key=lambda item: item[0])
+    return [line for _, line in lines]
+
+
+def comment_line(comment: DraftComment, version_number: int | None) -> CommentLine:
+    """A message of a thread as the reply and the outbox show it."""
+    return CommentLine(
+        from_office=comment.from_office,
+        author_name=comment.author_name,
+        body=comment.body,
+        created_at=comment.created_at,
+        version_number=version_number,
+        file_ref=comment.file_ref,
+        file_name=comment.file_name,
+        file_channel=comment.file_channel,
+    )
+
+
+def version_line(version: DraftVersion) -> VersionLine:
+    """A stored version as the reply and the outbox show it."""
+    return VersionLine(
+        id=version.id,
+        number=version.number,
+        kind=version.kind,
+        display_name=version.display_name,
+        size=version.size,
+        sha256=version.sha256,
+        created_at=version.created_at,
+    )
+
+
+def _export_name(
+    line: DraftLine, name_for: Callable[[DraftLine, bool], str], taken: set[str]
+) -> str:
+    """The caller's name for a draft, sanitized, with the stored suffix, unique in ``taken``."""
+    assert line.latest is not None
+    suffix = Path(line.latest.display_name).suffix.lower() or TEXT_SUFFIX
+    fallback = f"tham-luan-{line.id}"
+    name = sanitize_filename(name_for(line, False) + suffix, fallback=fallback)
+    if name.casefold() in taken:  # two speakers of one unit on one theme
+        name = sanitize_filename(name_for(line, True) + suffix, fallback=fallback)
+    index = 2
+    while name.casefold() in taken:
+        name = sanitize_filename(f"{name_for(line, True)} ({index}){suffix}", fallback=fallback)
+        index += 1
+    return name
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes())

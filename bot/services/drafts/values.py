@@ -1,0 +1,125 @@
+"""The value types of the drafts: what the use cases take and what they answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from bot.domain.drafts import DraftLine, VersionLine
+from storage.content import RejectCode
+
+
+class DraftStep(StrEnum):
+    """What happened, so the adapter knows what to say."""
+
+    RECEIVED = "received"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    NOT_LINKED = "not_linked"
+    NOT_SPEAKER = "not_speaker"
+    PICK_THEME = "pick_theme"
+    PICK_PENDING = "pick_pending"  # text typed while a file waits for its theme
+    GONE = "gone"
+    COMPOSING = "composing"
+    CHUNK_ADDED = "chunk_added"
+    TOO_LONG = "too_long"
+    EMPTY = "empty"
+    CANCELLED = "cancelled"
+    NOTHING_PENDING = "nothing_pending"
+    REPEATED = "repeated"  # a redelivered message: already handled
+    ASK_REPLY = "ask_reply"
+    RELAYED = "relayed"
+    NOT_A_DRAFT_POST = "not_a_draft_post"
+    VERDICT = "verdict"
+    UNCHANGED = "unchanged"
+    SUPERSEDED = "superseded"
+    NOT_ALLOWED = "not_allowed"  # a reply in the office chat from someone not on the staff list
+    COMMENT_TOO_LONG = "comment_too_long"
+    COMMENT_EMPTY = "comment_empty"
+    DOWNLOAD_FAILED = "download_failed"
+    UNSUPPORTED = "unsupported"  # a reply to a draft post that is neither text nor a file
+    ASK_COMMENT = "ask_comment"  # the office chose to comment: its next text is the comment
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    """The step reached and what the reply needs."""
+
+    step: DraftStep
+    draft: DraftLine | None = None
+    version: VersionLine | None = None
+    reject: RejectCode | None = None
+    chunks: int = 0
+    chars: int = 0
+    choices: tuple[DraftLine, ...] = ()
+    newer: int | None = None  # the newer version a stale verdict button was overtaken by
+
+
+@dataclass(frozen=True)
+class HeldUpload:
+    """A file a person sent, kept by the channel it came through (``file_ref`` works there
+    only): a draft waiting for the speaker to say which theme it is for (``token`` tells the
+    held files apart), or a file the office attached to a comment."""
+
+    channel: str
+    file_ref: str
+    name: str
+    size: int | None
+    token: int = 0
+
+
+@dataclass(frozen=True)
+class ThreadPost:
+    """What an office comment answers: a draft, and the version it is about (if known)."""
+
+    assignment_id: int
+    version_id: int | None
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """What the outbox and the office need to send a version again."""
+
+    version: VersionLine
+    draft: DraftLine
+    channel: str | None
+    file_ref: str | None
+    path: Path
+
+
+class AssignOutcome(StrEnum):
+    """How an office assignment command ended."""
+
+    ASSIGNED = "assigned"
+    ALREADY = "already"
+    REMOVED = "removed"
+    NOT_ASSIGNED = "not_assigned"
+    HAS_VERSIONS = "has_versions"
+    UNKNOWN_PERSON = "unknown_person"
+    UNKNOWN_THEME = "unknown_theme"
+
+
+@dataclass(frozen=True)
+class AssignResult:
+    """An assignment change and the line it concerns."""
+
+    outcome: AssignOutcome
+    draft: DraftLine | None = None
+
+
+@dataclass(frozen=True)
+class DraftSync:
+    """What syncing the plan's speakers did."""
+
+    created: int
+    removed: int
+    unknown_speakers: list[str]
+
+
+@dataclass(frozen=True)
+class ExportedDraft:
+    """One row of the export index."""
+
+    draft: DraftLine
+    file_name: str | None
