@@ -18,7 +18,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
 
-from handlers.telegram.requests import RetryingRateLimiter
+from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.simulator import CHAOS_EXEMPT, Chaos
 from schedules.ratelimit import VirtualTime
 from storage.models import Delegate, Rsvp

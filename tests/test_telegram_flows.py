@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.delegate_file import DelegateRow
 from bot.domain.rsvp import RsvpStatus
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
-from handlers.telegram.requests import RetryingRateLimiter
+from handlers.telegram.limiter import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
 from tests.harness import ADMIN_ID, BotHarness
 

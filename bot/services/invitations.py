@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
+from bot.domain.order import protocol_key
 from bot.domain.phones import normalize_phone
-from bot.domain.protocol import protocol_key
 from bot.domain.tokens import looks_like_token, new_token
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext

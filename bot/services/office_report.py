@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.drafts import DraftLine
+from bot.domain.order import protocol_key
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason, skip_reason
-from bot.domain.protocol import protocol_key
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskLine
 from bot.services.context import ServiceContext

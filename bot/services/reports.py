@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bot.domain.protocol import protocol_key
+from bot.domain.order import protocol_key
 from bot.domain.rsvp import RsvpStatus
 from bot.services.context import ServiceContext
 from storage import queries

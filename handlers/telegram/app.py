@@ -28,7 +28,7 @@ from handlers.telegram.context import (
     install,
     services_of_bot_data,
 )
-from handlers.telegram.requests import RetryingRateLimiter
+from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.scheduler import OutboxScheduler
 

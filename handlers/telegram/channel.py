@@ -3,7 +3,7 @@
 It uses its own ``Bot`` without python-telegram-bot's rate limiter: the outbox paces bulk
 sending itself and must see every 429 to pause everything, not have it retried out of sight.
 For the same reason it is not given the bot's retries of 5xx and timeouts
-(:mod:`handlers.telegram.requests`): each send is tried once and the outbox retries it by its
+(:mod:`handlers.telegram.limiter`): each send is tried once and the outbox retries it by its
 own durable rules (attempts counted on the row, backoff in plan time), never twice over.
 """
 

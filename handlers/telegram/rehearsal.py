@@ -58,7 +58,7 @@ from bot.services.report_file import office_report_workbook
 from bot.texts import Catalog
 from handlers.telegram.app import build_application, telegram_link_maker
 from handlers.telegram.channel import TelegramSender
-from handlers.telegram.requests import RetryingRateLimiter
+from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.simulator import (
     CHAOS_KINDS,
     ApiCall,

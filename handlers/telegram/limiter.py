@@ -1,5 +1,5 @@
-"""The bot's own Bot API requests (replies, toasts, files it sends back): retried when they fail
-on the way rather than at Telegram.
+"""The rate limiter of the bot's own Bot API requests (replies, toasts, files it sends back),
+which also retries them when they fail on the way rather than at Telegram.
 
 Only the ``Application``'s bot uses :class:`RetryingRateLimiter`. The outbox sends through its
 own bare ``Bot`` (:class:`handlers.telegram.channel.TelegramSender`, no rate limiter at all), so

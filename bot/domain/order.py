@@ -1,4 +1,5 @@
-"""Protocol order: groups in the plan's order, then rank within the group, then code."""
+"""Protocol order, the order of precedence of officials (not :class:`typing.Protocol`): groups
+in the plan's order, then rank within the group, then code."""
 
 from __future__ import annotations
 
