@@ -38,7 +38,7 @@ async def start(turn: Turn, office: OfficeActor) -> Answer:
 async def listing(turn: Turn, office: OfficeActor) -> Answer:
     """``/lichthongbao``: scheduled notices (with a cancel choice each) and recent ones."""
     catalog, config = turn.catalog, turn.config
-    items = await turn.services.broadcasts.recent()
+    items = await turn.services.broadcasts.recent(office)
     if not items:
         return turn.say("broadcast.list_empty")
     lines: list[str] = [catalog.html("broadcast.list_title")]

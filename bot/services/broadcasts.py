@@ -301,8 +301,9 @@ class BroadcastService:
             )
             return BroadcastResult(BroadcastStep.RESENT, message_id=message_id, count=len(failed))
 
-    async def recent(self, limit: int = 10) -> list[BroadcastSummary]:
-        """Scheduled broadcasts first, then the latest ones sent, with their delivery counts."""
+    async def recent(self, admin: OfficeActor, limit: int = 10) -> list[BroadcastSummary]:
+        """Scheduled broadcasts first, then the latest ones sent, with their delivery counts
+        (every office member's: ``admin`` is the proof of asking as the office)."""
         async with unit_of_work(self._ctx.sessions) as session:
             rows = list(
                 await session.scalars(
