@@ -26,6 +26,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
 from bot.domain.tasks import TaskStatus
+from bot.services import Services
 from bot.services.access import OfficeActor
 from handlers.telegram.context import catalog_of_bot_data
 from storage.models import (
@@ -261,12 +262,12 @@ def _text(message: dict[str, Any]) -> str:
     return str(message.get("text", message.get("caption", "")))
 
 
-async def snapshot(h: BotHarness) -> dict[str, Any]:
+async def snapshot(services: Services) -> dict[str, Any]:
     """Every row of every table, and the drafts folder: "nothing changed" compares these.
 
     Not ``handled_events``: every update, refused or not, is recorded there as handled.
     """
-    async with h.services.ctx.sessions() as session:
+    async with services.ctx.sessions() as session:
         connection = await session.connection()
         names = await connection.run_sync(lambda c: inspect(c).get_table_names())
         rows = {
@@ -274,7 +275,7 @@ async def snapshot(h: BotHarness) -> dict[str, Any]:
             for name in names
             if name not in ("alembic_version", "handled_events")
         }
-    root = h.services.drafts.files.root
+    root = services.drafts.files.root
     rows["files"] = sorted(str(p) for p in root.rglob("*")) if root.exists() else []
     return rows
 
@@ -861,7 +862,7 @@ async def test_who_may_do_what(harness: BotHarness, role: str, action: str, outc
         said = await act(scene, spec.data.format(**scene.ids), command=spec.command)
         await spec.allowed(scene, said)
         return
-    before = await snapshot(harness)
+    before = await snapshot(harness.services)
     said = await act(scene, spec.data.format(**scene.ids), command=spec.command)
     if outcome == IGNORED:
         assert said.all == []
@@ -872,4 +873,5 @@ async def test_who_may_do_what(harness: BotHarness, role: str, action: str, outc
         assert said.all in [[scene.say(key)] for key in NOT_LINKED]
     assert not spec.command or said.here(scene) == said.all  # answered where it was asked
     assert said.documents == []
-    assert await snapshot(harness) == before  # no answer, task, draft, notice or file moved
+    # no answer, task, draft, notice or file moved
+    assert await snapshot(harness.services) == before
