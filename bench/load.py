@@ -1,7 +1,7 @@
 """Inbound load: RSVP taps per second through the whole bot, against a no-op PTB bot.
 
 Every side runs in this process against the in-process fake Bot API
-(``handlers.telegram.simulator.FakeBotApi``, no flood limits, no network): the Bot API requests
+(``rehearsal.telegram_api.FakeBotApi``, no flood limits, no network): the Bot API requests
 are encoded by python-telegram-bot's own HTTP layer and decoded, validated and answered by the
 fake through its httpx transport.
 
@@ -117,8 +117,8 @@ from handlers.telegram.app import (  # noqa: E402
 )
 from handlers.telegram.context import install  # noqa: E402
 from handlers.telegram.keyboards import rsvp_keyboard  # noqa: E402
-from handlers.telegram.simulator import ApiCall, FakeBotApi, FakeUser  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402
+from rehearsal.telegram_api import ApiCall, FakeBotApi, FakeUser  # noqa: E402
 from storage.engine import create_engine, create_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
 from tests.harness import wired_config  # noqa: E402

@@ -19,7 +19,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
 
 from handlers.telegram.limiter import RetryingRateLimiter
-from handlers.telegram.simulator import CHAOS_EXEMPT, Chaos
+from rehearsal.telegram_api import CHAOS_EXEMPT, Chaos
 from schedules.ratelimit import VirtualTime
 from storage.models import Delegate, Rsvp
 from tests.fakes.telegram_api import FakeBotApi, FakeUser

@@ -755,7 +755,7 @@ async def test_sent_counts_count_only_delivered_messages(
 
 
 def test_the_shipped_bot_api_spec_is_the_official_list_beside_the_repository() -> None:
-    from handlers.telegram.simulator import DEFAULT_SPEC_PATH
+    from rehearsal.telegram_api import DEFAULT_SPEC_PATH
 
     shared = Path(__file__).resolve().parents[2] / "shared" / "telegram-bot-api" / "api.min.json"
     if not shared.exists():

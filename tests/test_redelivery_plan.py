@@ -27,7 +27,7 @@ import handlers.telegram.rehearsal as rehearsal
 from bot.config import load_config
 from bot.texts import load_catalog
 from handlers.telegram.context import services_of_bot_data
-from handlers.telegram.simulator import FakeBotApi, JsonDict
+from rehearsal.telegram_api import FakeBotApi, JsonDict
 from storage.engine import create_engine, create_sessionmaker
 from storage.models import (
     AuditEntry,

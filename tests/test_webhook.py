@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import Webhook, build_application, serve
-from handlers.telegram.simulator import FakeBotApi
+from rehearsal.telegram_api import FakeBotApi
 from tests.harness import wired_config
 
 SECRET = "s3cret-token-for-the-test"

@@ -1,7 +1,7 @@
 """``hoinghi rehearse``: the whole plan on one machine, without a Telegram token.
 
 The real bot — python-telegram-bot, the handlers, the services, the outbox, SQLite — runs
-against the simulated Bot API (:mod:`handlers.telegram.simulator`, checked against the official
+against the simulated Bot API (:mod:`rehearsal.telegram_api`, checked against the official
 method list) with simulated delegates, speakers, task contacts and office staff. Time is the
 injected clock: the plan's timeline, from the invitations to the meeting morning, is walked
 through event by event, so a month of preparation takes well under a minute and nothing sleeps.
@@ -59,7 +59,7 @@ from bot.texts import Catalog
 from handlers.telegram.app import build_application, telegram_link_maker
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
-from handlers.telegram.simulator import (
+from rehearsal.telegram_api import (
     CHAOS_KINDS,
     ApiCall,
     Chaos,

@@ -1,6 +1,6 @@
 """The simulated Bot API the tests use lives in the product (``hoinghi rehearse`` runs on it)."""
 
-from handlers.telegram.simulator import (
+from rehearsal.telegram_api import (
     OVERALL_LIMIT,
     OVERALL_WINDOW,
     FakeBotApi,

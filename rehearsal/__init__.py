@@ -1,0 +1,1 @@
+"""The rehearsal: the simulated platforms the bot can be run against, and ``hoinghi rehearse``."""
