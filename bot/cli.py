@@ -809,7 +809,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
             )
             _print_problems(catalog, problems)
             return EXIT_INVALID
-    from handlers.telegram.rehearsal import Faults, rehearse
+    from rehearsal import Faults, rehearse
 
     _out(catalog.plain("rehearsal.title", path=loaded[0].path, delegates=args.delegates))
     with tempfile.TemporaryDirectory(prefix="hoinghi-dien-tap-") as workdir:

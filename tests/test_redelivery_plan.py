@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-import handlers.telegram.rehearsal as rehearsal
+import rehearsal.run as rehearsal
 from bot.config import load_config
 from bot.texts import load_catalog
 from handlers.telegram.context import services_of_bot_data

@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.config import Config, load_config
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.texts import Catalog, load_catalog
-from handlers.telegram.rehearsal import Rehearsal, rehearse
+from rehearsal import Rehearsal, rehearse
 from storage.engine import create_engine, create_sessionmaker
 from storage.guard import DatabaseLock
 from storage.models import OutboundMessage

@@ -1,0 +1,374 @@
+"""The end of a rehearsal: the office's last look (``/thongke``), the report, and the checks
+that decide the exit code.
+
+Every check says what it counted; under faults they also prove that nothing was lost and little
+was repeated. The checks read the database and what the simulated people received, never the
+bot's own word: what each step of the play must have left in the database is registered by the
+play as it goes (:attr:`Stage.acknowledged`, :attr:`Stage.consistent`), with the predicates at
+the end of this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.domain.drafts import DraftStatus
+from bot.domain.outbound import DeliveryStatus, MessageKind
+from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import TaskStatus
+from bot.domain.typed import one_line
+from bot.services.report_file import office_report_workbook
+from bot.texts import Catalog
+from rehearsal.people import TRIES
+from rehearsal.stage import Rehearsal, Stage
+from rehearsal.telegram_api import CHAOS_KINDS, FakeBotApi
+from storage.models import (
+    Delegate,
+    Delivery,
+    DraftComment,
+    DraftVersion,
+    OutboundMessage,
+    Rsvp,
+    SpeechAssignment,
+    TaskAssignment,
+)
+
+
+async def finish(stage: Stage, report: Path) -> None:
+    """The office's last look (``/thongke``), the report written to ``report``, every check."""
+    services, catalog, result = stage.services, stage.catalog, stage.result
+    admin = stage.telegram.admin
+    before = len(admin.messages)
+    for _ in range(TRIES):  # the office asks again while the answer does not arrive
+        before = len(admin.messages)
+        if await stage.telegram.ask(admin.command("/thongke")):
+            break
+    result.summary = "\n".join(m.get("text", "") for m in admin.messages[before:])
+    data = office_report_workbook(catalog, stage.config, await services.office_report.collect())
+    written = _write(report, data)
+    await _checks(stage, report, written)
+
+
+def _write(path: Path, data: bytes) -> bool:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path.stat().st_size == len(data) > 0
+
+
+def _not_played(stage: Stage) -> dict[str, str]:
+    """The checks whose part of the play nobody on the lists played, and why (a catalog key of
+    ``rehearsal.why``): the check is then told as not rehearsed instead of failed."""
+    config, cast = stage.config, stage.cast
+    answers = set(stage.plan.values())
+    contacts = any(cast.contacts.values()) or bool(cast.group_tasks)
+    # The play reports tasks done only for the first, fourth and later tasks with a contact.
+    left_undone = [
+        task
+        for index, task in enumerate(config.tasks)
+        if index in (1, 2) or not cast.contacts.get(task.key)
+    ]
+    why = {
+        "linked": "no_openers" if not (answers - {"never"}) and not contacts else "",
+        "answered": "" if answers & {"attend", "substitute", "decline"} else "no_answers",
+        MessageKind.RSVP_REMINDER: "" if "silent" in answers else "no_silent",
+        MessageKind.TASK_REMINDER: "" if contacts else "no_contacts",
+        MessageKind.DRAFT_REMINDER: "" if cast.speakers else "no_speakers",
+        "office": "" if left_undone and config.reminders.task_escalation else "no_overdue",
+        "drafts": ""
+        if len(cast.speakers) > 1
+        else "one_speaker"
+        if cast.speakers
+        else "no_speakers",
+    }
+    for kind in (MessageKind.BROADCAST, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA):
+        why[kind] = "" if answers & {"attend", "substitute"} else "no_present"
+    return {part: reason for part, reason in why.items() if reason}
+
+
+async def _checks(stage: Stage, report: Path, written: bool) -> None:
+    services, catalog = stage.services, stage.catalog
+    counts = (await services.reports.counts()).overall
+    not_played = _not_played(stage)
+
+    def check(item: tuple[str, bool], part: str | None = None) -> None:
+        label, ok = item
+        if part in not_played and not ok:
+            why = catalog.plain(f"rehearsal.why.{not_played[part]}")
+            stage.result.checks.append(
+                (catalog.plain("rehearsal.check.not_rehearsed", check=label, why=why), None)
+            )
+        else:
+            stage.result.checks.append((label, ok))
+
+    async def delivered(kind: MessageKind) -> int:
+        async with services.ctx.sessions() as session:
+            return int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+                    .where(OutboundMessage.kind == kind, Delivery.status == DeliveryStatus.SENT)
+                )
+                or 0
+            )
+
+    answered = counts.total - counts.by_status[RsvpStatus.NO_ANSWER]
+    check(
+        (
+            catalog.plain("rehearsal.check.linked", count=counts.linked, total=counts.total),
+            counts.linked > 0,
+        ),
+        "linked",
+    )
+    check((catalog.plain("rehearsal.check.answered", count=answered), answered > 0), "answered")
+    for kind in (
+        MessageKind.RSVP_REMINDER,
+        MessageKind.TASK_REMINDER,
+        MessageKind.DRAFT_REMINDER,
+        MessageKind.BROADCAST,
+        MessageKind.DAY_BEFORE,
+        MessageKind.MORNING_AGENDA,
+    ):
+        number = await delivered(kind)
+        label = (
+            catalog.plain("rehearsal.broadcast_label")
+            if kind is MessageKind.BROADCAST
+            else catalog.plain(f"kind.{kind.value}", id="")
+        )
+        check((catalog.plain("rehearsal.check.kind", what=label, count=number), number > 0), kind)
+    office_texts = [
+        m.get("text") or m.get("caption") or "" for m in stage.telegram.office_messages()
+    ]
+    # A copy sent again after a kill is still the report it repeats.
+    repeat = re.sub(r"<[^>]+>", "", catalog.plain("report.repeat")) + "\n"
+    overdue = sum(t.removeprefix(repeat).startswith("⏰ ") for t in office_texts)
+    check(
+        (
+            catalog.plain("rehearsal.check.office", count=len(office_texts), overdue=overdue),
+            overdue > 0,
+        ),
+        "office",
+    )
+    async with services.ctx.sessions() as session:
+        final = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(SpeechAssignment)
+                .where(SpeechAssignment.status == "final")
+            )
+            or 0
+        )
+    comments = (
+        len(await services.drafts.thread((await services.drafts.board())[0].id))
+        if await services.drafts.board()
+        else 0
+    )
+    check(
+        (
+            catalog.plain("rehearsal.check.drafts", final=final, comments=comments),
+            final > 0 and comments >= 2,
+        ),
+        "drafts",
+    )
+    check(
+        (
+            catalog.plain("rehearsal.check.report", path=report),
+            written,
+        )
+    )
+    if stage.faults is not None:
+        await _fault_checks(stage)
+
+
+def _kinds(counts: Counter[str]) -> str:
+    return ", ".join(f"{kind} {counts[kind]}" for kind in CHAOS_KINDS)
+
+
+async def _fault_checks(stage: Stage) -> None:
+    """Under faults: every delivery settled, none failed, repeats within the in-flight bound,
+    every acknowledged answer stored and nothing stored that nobody did, every blocked delegate
+    reported to the office.
+
+    The bound on repeats: a kill can only repeat what was in flight when the process died, at
+    most one batch (``batch_size`` parts; one here): a part Telegram accepted just before the
+    kill, not yet written down, goes again after the restart. The chaos's timeouts fire before
+    the call reaches the chat, so they repeat nothing (a real timeout may: that too is one part
+    in flight), and the handlers' replies are no deliveries. So repeats ≤ kills × batch_size.
+    """
+    services, catalog, stats = stage.services, stage.catalog, stage.stats
+    assert stage.chaos is not None
+    check = stage.result.checks.append
+    async with services.ctx.sessions() as session:
+        statuses = Counter(
+            {
+                DeliveryStatus(status): number
+                for status, number in await session.execute(
+                    select(Delivery.status, func.count()).group_by(Delivery.status)
+                )
+            }
+        )
+        recorded = int(await session.scalar(select(func.sum(Delivery.parts_sent))) or 0)
+    unsettled = statuses[DeliveryStatus.PENDING] + statuses[DeliveryStatus.SENDING]
+    duplicates = stats.delivered_parts - recorded
+    bound = stats.kills * stage.outbox.batch_size
+    outbox_faults = stats.outbox_faults
+    reply_faults = stage.chaos.injected - outbox_faults
+    result = stage.result
+    result.kills, result.duplicates = stats.kills, duplicates
+    result.outbox_faults, result.reply_faults = outbox_faults, reply_faults
+    result.unacknowledged = stats.unacknowledged
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.kills", kills=stats.kills, injected=_kinds(stage.chaos.injected)
+            ),
+            stats.kills >= 20,
+        )
+    )
+    retried, gave_up = stage.telegram.retries()
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.faults",
+                outbox=outbox_faults.total(),
+                outbox_kinds=_kinds(outbox_faults),
+                replies=reply_faults.total(),
+                reply_kinds=_kinds(reply_faults),
+                retried=retried,
+                gave_up=gave_up,
+            ),
+            outbox_faults.total() > 0 and reply_faults.total() > 0,
+        )
+    )
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.settled",
+                unsettled=unsettled,
+                failed=statuses[DeliveryStatus.FAILED],
+            ),
+            unsettled == 0 and statuses[DeliveryStatus.FAILED] == 0,
+        )
+    )
+    check(
+        (
+            catalog.plain("rehearsal.check.duplicates", duplicates=duplicates, bound=bound),
+            0 <= duplicates <= bound,
+        )
+    )
+    lost = [holds for holds in stage.acknowledged if not await holds()]
+    check((catalog.plain("rehearsal.check.acknowledged", lost=len(lost)), not lost))
+    wrong = [holds for holds in stage.consistent if not await holds()]
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.unacknowledged",
+                acknowledged=len(stage.acknowledged),
+                unacknowledged=stats.unacknowledged,
+                wrong=len(wrong),
+            ),
+            not wrong,
+        )
+    )
+    office = "\n".join(m.get("text", "") for m in stage.telegram.office_messages())
+    blockers = [code for code, answer in stage.plan.items() if answer == "attend"][
+        : stage.faults.blockers if stage.faults else 0
+    ]
+    unreported = [code for code in blockers if f"{code} —" not in office]
+    check(
+        (
+            catalog.plain(
+                "rehearsal.check.blocked", count=len(blockers), unreported=len(unreported)
+            ),
+            not unreported,
+        )
+    )
+
+
+def spec_check(result: Rehearsal, catalog: Catalog, fake: FakeBotApi) -> None:
+    """The last check: every call the bot made to the simulated Bot API, from its start to its
+    shutdown, was one the official method list allows."""
+    violations = list(fake.violations)
+    result.checks.append(
+        (catalog.plain("rehearsal.check.api", count=len(violations)), not violations)
+    )
+
+
+# --- what the database shows ---------------------------------------------------------------------
+
+
+async def _scalar(stage: Stage, statement: Any) -> Any:
+    async with stage.services.ctx.sessions() as session:
+        return await session.scalar(statement)
+
+
+async def rsvp_is(stage: Stage, code: str, *statuses: RsvpStatus) -> bool:
+    """The delegate's stored answer is one of ``statuses``."""
+    stored = await _scalar(
+        stage,
+        select(Rsvp.status)
+        .join(Delegate, Delegate.id == Rsvp.delegate_id)
+        .where(Delegate.code == code),
+    )
+    return stored in statuses
+
+
+async def task_is(stage: Stage, code: str, task_id: int, *statuses: TaskStatus) -> bool:
+    """The person's report on the task is one of ``statuses``."""
+    return await _scalar(stage, _assignment_of(TaskAssignment.status, code, task_id)) in statuses
+
+
+async def task_note_is(stage: Stage, code: str, task_id: int, note: str) -> bool:
+    """The person's note on the task is ``note`` (as typed, on one line)."""
+    stored = await _scalar(stage, _assignment_of(TaskAssignment.note, code, task_id))
+    return bool(stored == one_line(note))
+
+
+def _assignment_of(column: Any, code: str, task_id: int) -> Any:
+    return (
+        select(column)
+        .select_from(TaskAssignment)
+        .join(Delegate, Delegate.id == TaskAssignment.person_id)
+        .where(Delegate.code == code, TaskAssignment.task_id == task_id)
+    )
+
+
+def _speech_of(column: Any, code: str, key: str) -> Any:
+    return (
+        select(column)
+        .select_from(SpeechAssignment)
+        .join(Delegate, Delegate.id == SpeechAssignment.person_id)
+        .where(Delegate.code == code, SpeechAssignment.theme_key == key)
+    )
+
+
+async def has_version(stage: Stage, code: str, key: str, number: int) -> bool:
+    """The speaker's draft on theme ``key`` has a version ``number`` (or a later one)."""
+    latest = await _scalar(
+        stage,
+        _speech_of(func.max(DraftVersion.number), code, key).join(
+            DraftVersion, DraftVersion.assignment_id == SpeechAssignment.id
+        ),
+    )
+    return latest is not None and int(latest) >= number
+
+
+async def draft_is(stage: Stage, code: str, key: str, status: DraftStatus) -> bool:
+    """The speaker's draft on theme ``key`` stands at ``status``."""
+    return bool(await _scalar(stage, _speech_of(SpeechAssignment.status, code, key)) == status)
+
+
+async def has_comment(stage: Stage, body: str, *, from_office: bool) -> bool:
+    """A comment with ``body`` is in a draft's thread, from the office or from the speaker."""
+    count = await _scalar(
+        stage,
+        select(func.count())
+        .select_from(DraftComment)
+        .where(DraftComment.body == body, DraftComment.from_office == from_office),
+    )
+    return bool(count)

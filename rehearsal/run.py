@@ -1,0 +1,96 @@
+"""One rehearsal from start to end: a throwaway database, the bot on the simulated Telegram,
+the plan played (:mod:`rehearsal.script`), the end and its checks (:mod:`rehearsal.checks`)."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.app import build_outbox
+from bot.chat import Inbox
+from bot.config import Config, LoadedConfig
+from bot.domain.clock import ManualClock
+from bot.domain.reminders import planned_messages
+from bot.services import build_services
+from bot.texts import Catalog
+from rehearsal import telegram
+from rehearsal.checks import finish, spec_check
+from rehearsal.faults import Faults, bad_day
+from rehearsal.script import play, restart
+from rehearsal.stage import Rehearsal, Stage, virtual_pacer
+from rehearsal.telegram_api import FakeBotApi, deliver
+from storage.engine import create_engine, create_sessionmaker
+from storage.files import FileStore
+from storage.migrate import upgrade_database
+
+
+async def rehearse(
+    loaded: LoadedConfig,
+    catalog: Catalog,
+    *,
+    delegates: Path,
+    contacts: Path | None,
+    report: Path,
+    workdir: Path,
+    seed: int = 60,
+    faults: Faults | None = None,
+) -> Rehearsal:
+    """Run the plan of ``loaded`` on the simulator, in ``workdir``; write the report.
+
+    With ``faults``, every call the bot makes to the simulated Bot API (the outbox's sends and
+    the handlers' replies) can fail, time out or hit a 429 burst, the bot is killed around the
+    outbox's sends and restarted from the database, and some delegates block the bot; the
+    checks then also prove that nothing was lost and little was repeated.
+    """
+    result = Rehearsal()
+    fake = FakeBotApi(bot_username=telegram.BOT_USERNAME)
+    config = _rehearsal_config(loaded.config, fake, workdir)
+    if faults is not None:
+        # One delivery in flight at a time: an in-process kill then stops exactly what a dead
+        # process would (tests/test_crash.py kills real processes with batches of 30).
+        one_at_a_time = config.outbox.model_copy(update={"batch_size": 1})
+        config = config.model_copy(update={"outbox": one_at_a_time})
+    engine = create_engine(f"sqlite+aiosqlite:///{workdir / 'dien-tap.db'}")
+    try:
+        await upgrade_database(engine)
+        clock = ManualClock(_start_time(config))
+        services = await build_services(
+            config, create_sessionmaker(engine), clock, files=FileStore(workdir / "tham-luan")
+        )
+        inbox = Inbox(services, catalog)
+        on_telegram = await telegram.open_telegram(config, catalog, services, inbox, fake, deliver)
+        sender = on_telegram.sender
+        outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=virtual_pacer())
+        stage = Stage(config, catalog, services, on_telegram, outbox, clock, result)
+        if faults is not None:
+            stage.faults, stage.rng = faults, random.Random(seed + 1)  # noqa: S311
+            stage.chaos = bad_day(fake, faults, random.Random(seed + 2))  # noqa: S311
+            await restart(stage, killed=False)
+        try:
+            await play(stage, delegates, contacts, random.Random(seed))  # noqa: S311 (a script, not a secret)
+            await finish(stage, report)
+        finally:
+            await on_telegram.shutdown()
+    finally:
+        await engine.dispose()
+    spec_check(result, catalog, fake)
+    return result
+
+
+def _rehearsal_config(config: Config, fake: FakeBotApi, workdir: Path) -> Config:
+    """The plan, pointed at the simulator and a throwaway database, with an office to play."""
+    throwaway = config.model_copy(
+        update={
+            "database": config.database.model_copy(update={"url": None}),
+            "drafts": config.drafts.model_copy(update={"directory": str(workdir / "tham-luan")}),
+        }
+    )
+    return telegram.configured(throwaway, fake)
+
+
+def _start_time(config: Config) -> datetime:
+    """The morning the invitations go out: a day before the first automatic message."""
+    first = min(item.due_at for item in planned_messages(config))
+    local = config.meeting.local(first - timedelta(days=1))
+    return local.replace(hour=8, minute=0, second=0, microsecond=0)

@@ -1,0 +1,465 @@
+"""The plan played: the simulated people and the office do what the plan asks of them, in
+plan time, and the outbox ticks as the scheduler would tick it.
+
+Everyone on the lists opens their personal link (a few never do) and answers the invitation:
+most attend, some send a substitute or decline with a reason, some never answer. Task contacts
+report on their tasks (one asks for help, one task is left overdue), speakers send their drafts
+(as a document or typed) and the office comments on, approves or returns them, the office sends
+a notice. Between the steps the clock jumps to the next one; each tick's finished messages are
+told in the transcript. Under faults some delegates block the bot, and a kill of the process
+restarts the outbox from the database.
+
+What each step must have left in the database is registered as it is played, for the checks
+(:mod:`rehearsal.checks`).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+from docx import Document
+from sqlalchemy import func, select
+
+from bot.app import build_outbox
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.drafts import DraftStatus
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, skip_reason
+from bot.domain.reminders import planned_messages
+from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import TaskStatus, parse_task_action
+from rehearsal.checks import draft_is, has_comment, has_version, rsvp_is, task_is, task_note_is
+from rehearsal.faults import Killed, MortalSender, Process
+from rehearsal.people import SIMULATED, TRIES, answers, cast_of
+from rehearsal.stage import Action, Stage, virtual_pacer
+from rehearsal.telegram import latest_with
+from schedules.planner import sync_planned
+from storage.models import Delivery, OutboundMessage
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+async def play(stage: Stage, delegates: Path, contacts: Path | None, rng: random.Random) -> None:
+    """Play the plan with the people of ``delegates`` (and ``contacts``), from the invitations
+    to the meeting's end; who answers what is rolled from ``rng``."""
+    services, catalog = stage.services, stage.catalog
+    groups = [FileGroup(g.key, g.label) for g in stage.config.groups]
+    people = parse_delegate_file(delegates, groups).rows
+    if contacts is not None:
+        people += parse_delegate_file(contacts, groups).rows
+    await services.delegates.import_rows(people, actor="cli:rehearse")
+    await services.tasks.sync()
+    await services.drafts.sync()
+    await sync_planned(
+        services.ctx.sessions,
+        stage.clock,
+        services.ctx.meeting_id,
+        planned_messages(stage.config),
+    )
+    stage.tokens = {link.code: link.token for link in await services.invitations.links()}
+    names = {row.code: row.full_name for row in people}
+    delegates_only = [row.code for row in people if row.role == "delegate"]
+    stage.say(
+        catalog.plain(
+            "rehearsal.start", count=len(delegates_only), contacts=len(people) - len(delegates_only)
+        )
+    )
+    stage.cast = cast_of(stage.config, catalog, people, stage.say)
+
+    events: list[tuple[datetime, Action]] = []
+    start = stage.clock.now()
+    # Speakers and task contacts always open their link: their parts of the play need them.
+    needed = {code for _, code in stage.cast.speakers}
+    plan = stage.plan = answers(delegates_only, rng, needed)
+    for index, (code, answer) in enumerate(plan.items()):
+        if answer == "never":
+            continue
+        events.append((_office_hours(start, index), _opener(stage, code, names[code], answer)))
+    contact_codes = [row.code for row in people if row.role == "contact"]
+    for index, code in enumerate(contact_codes):
+        events.append(
+            (
+                start + timedelta(hours=1, minutes=index),
+                _opener(stage, code, names[code], "contact"),
+            )
+        )
+    events += _task_events(stage)
+    events += _draft_events(stage, names)
+    events += _broadcast_events(stage)
+
+    if stage.faults is not None:
+        events += _blocking_events(stage, plan)
+    times = sorted({at for at, _ in events} | {p.due_at for p in planned_messages(stage.config)})
+    times = [at for at in times if start <= at <= stage.config.meeting.starts_at]
+    for index, at in enumerate(times):
+        stage.clock.set(at)
+        for when, action in events:
+            if when == at:
+                await action()
+        await _tick(stage)
+        following = times[index + 1] if index + 1 < len(times) else at + timedelta(hours=1)
+        await _catch_up(stage, until=following)
+    stage.clock.set(stage.config.meeting.starts_at)
+    await _tick(stage)
+    await _catch_up(stage, until=stage.config.meeting.ends_at)
+
+
+async def _catch_up(stage: Stage, *, until: datetime) -> None:
+    """Retries fall due seconds to minutes later: let the clock run to them (as the scheduler's
+    tick every few seconds would), never past the next event."""
+    if stage.faults is None:
+        return
+    while True:
+        async with stage.services.ctx.sessions() as session:
+            due = await session.scalar(
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status == DeliveryStatus.PENDING
+                )
+            )
+        if due is None or due >= until:
+            return
+        stage.clock.set(max(due, stage.clock.now()))
+        await _tick(stage)
+
+
+def _blocking_events(stage: Stage, plan: dict[str, str]) -> list[tuple[datetime, Action]]:
+    """A few delegates who confirmed block the bot two days before the meeting."""
+    assert stage.faults is not None
+    tg = stage.telegram
+    at = stage.config.meeting.starts_at - timedelta(days=2, hours=4)
+    codes = [code for code, answer in plan.items() if answer == "attend"][: stage.faults.blockers]
+
+    async def act() -> None:
+        for code in codes:
+            user = tg.users.get(code)
+            if user is not None:
+                await tg.send(tg.fake.block(user.id))
+                stage.say(stage.catalog.plain("rehearsal.blocked", code=code))
+
+    return [(at, act)]
+
+
+def _office_hours(start: datetime, index: int) -> datetime:
+    """When the ``index``-th delegate opens their link: eight a day, 08:00 to 21:00 local."""
+    day, slot = divmod(index, 8)
+    return start + timedelta(days=day, hours=1 + slot * 1.5)
+
+
+_WANTED = {
+    "attend": RsvpStatus.ATTENDING,
+    "substitute": RsvpStatus.SUBSTITUTE,
+    "decline": RsvpStatus.DECLINED,
+}
+
+
+def _opener(stage: Stage, code: str, name: str, answer: str) -> Action:
+    tg = stage.telegram
+
+    async def act() -> None:
+        user = tg.user(code, name)
+        catalog = stage.catalog
+        attend = catalog.plain("buttons.attend")
+
+        def card() -> bool:  # a contact's answer is the task board; a delegate's, the card
+            return answer == "contact" or latest_with(user, attend) is not None
+
+        opened = await tg.insist(lambda: user.command(f"/start {stage.tokens[code]}"), until=card)
+        if not opened:
+            stage.missed(code)
+            return
+        if answer == "contact":
+            stage.say(catalog.plain("rehearsal.contact_opens", code=code, name=name))
+            return
+        wanted = _WANTED.get(answer)
+        # Whatever the bot managed to answer, only this answer (or none) may be stored.
+        allowed = (RsvpStatus.NO_ANSWER,) if wanted is None else (wanted, RsvpStatus.NO_ANSWER)
+        stage.consistent.append(partial(rsvp_is, stage, code, *allowed))
+        answered = True
+        if answer == "attend":
+            answered = bool(await tg.tap(user, attend))
+        elif answer == "substitute":
+            answered = bool(await tg.tap(user, catalog.plain("buttons.substitute")))
+            if answered:
+                await tg.ask(user.text(f"Nguyễn Thị Dự Thay ({SIMULATED})"))
+                answered = await tg.ask(user.text("Phó Chủ tịch"))
+        elif answer == "decline":
+            answered = bool(await tg.tap(user, catalog.plain("buttons.decline")))
+            if answered:
+                answered = await tg.ask(user.text("Trùng lịch công tác đã bố trí trước"))
+        if wanted is not None and answered:
+            stage.acknowledged.append(partial(rsvp_is, stage, code, wanted))
+        elif not answered:
+            stage.missed(code)
+        label = catalog.plain(f"rehearsal.answer.{answer}")
+        stage.say(catalog.plain("rehearsal.opens", code=code, name=name, answer=label))
+
+    return act
+
+
+def _task_events(stage: Stage) -> list[tuple[datetime, Action]]:
+    """Contacts report on their tasks a day after the first reminder; one task stays open so the
+    office sees an overdue report; one contact asks for help."""
+    config, catalog, tg = stage.config, stage.catalog, stage.telegram
+    events: list[tuple[datetime, Action]] = []
+    for index, task in enumerate(config.tasks):
+        deadline = config.meeting.resolve(task.deadline)
+        first = min(
+            (spec.resolve(deadline, config.meeting.zone) for spec in task.reminders),
+            default=deadline,
+        )
+        at = first + timedelta(hours=2)
+        contacts = stage.cast.contacts.get(task.key, [])
+        if not contacts or index == 1:
+            continue  # the second task is left undone: its owner never reports
+        code = contacts[0]
+        action = "help" if index == 2 else "done"
+
+        async def act(code: str = code, key: str = task.key, action: str = action) -> None:
+            user = tg.users.get(code)
+            if user is None:
+                return
+            label = catalog.plain("buttons.task_help" if action == "help" else "buttons.task_done")
+            status = TaskStatus.NEED_HELP if action == "help" else TaskStatus.DONE
+            await tg.insist(
+                lambda: user.command("/nhiemvu"),
+                until=lambda: bool(latest_with(user, label)),
+            )
+            tapped = await tg.tap(user, label)
+            parsed = parse_task_action(tapped)
+            if parsed is None:
+                stage.missed(code)
+                return
+            task_id = parsed[1]
+            stage.consistent.append(partial(task_is, stage, code, task_id, status, TaskStatus.TODO))
+            stage.acknowledged.append(partial(task_is, stage, code, task_id, status))
+            if action == "help":
+                need = "Cần thêm kinh phí in ấn tài liệu"
+                if await tg.ask(user.text(need)):
+                    stage.acknowledged.append(partial(task_note_is, stage, code, task_id, need))
+                else:
+                    stage.missed(code)
+            stage.say(catalog.plain(f"rehearsal.task_{action}", code=code, key=key))
+
+        events.append((at, act))
+    return events
+
+
+def _draft_events(stage: Stage, names: dict[str, str]) -> list[tuple[datetime, Action]]:
+    """Speakers send drafts before the deadline; the office comments on the first, the speaker
+    answers and sends a second version, which the office approves; one is asked to revise; the
+    last speaker types a draft; one sends nothing (the office's missing list shows it)."""
+    config, catalog, tg = stage.config, stage.catalog, stage.telegram
+    speakers = stage.cast.speakers
+    if not speakers:
+        return []
+    deadline = min(config.draft_deadline(key) for key, _ in speakers)
+    base = deadline - timedelta(days=4)
+    events: list[tuple[datetime, Action]] = []
+    senders = speakers[:-1]  # the last speaker never sends
+    office = catalog.plain("rehearsal.office_person")
+
+    for index, (key, code) in enumerate(senders):
+        at = base + timedelta(hours=index)
+
+        async def upload(key: str = key, code: str = code, index: int = index) -> None:
+            user = tg.users.get(code)
+            if user is None:
+                return
+            if index == len(senders) - 1:  # typed as messages
+                stored = bool(await tg.tap(user, catalog.plain("buttons.draft_compose", key=key)))
+                if stored:
+                    await tg.ask(user.text("Kính thưa các đồng chí, thay mặt Hội LHPN địa phương…"))
+                    await tg.ask(user.text("…xin trân trọng cảm ơn."))
+                    stored = bool(await tg.tap(user, catalog.plain("buttons.draft_finish")))
+            else:
+                stored = await tg.ask(
+                    user.document(f"tham-luan-{key}.docx", _docx(key, names[code], 1), DOCX)
+                )
+            if stored:
+                stage.acknowledged.append(partial(has_version, stage, code, key, 1))
+            else:
+                stage.missed(code)
+            stage.say(catalog.plain("rehearsal.draft_sent", code=code, key=key, number=1))
+
+        events.append((at, upload))
+
+    if not senders:
+        return events  # one speaker on the list, who sends nothing: the office's list shows it
+    first_key, first_code = senders[0]
+
+    async def comment() -> None:
+        post = tg.latest_office_post("📝", contains=names[first_code])
+        if post is None:
+            return
+        text = "Đề nghị đồng chí bổ sung số liệu năm 2023."
+        if await tg.ask(tg.office.reply(tg.admin, post, text)):
+            stage.acknowledged.append(partial(has_comment, stage, text, from_office=True))
+        else:
+            stage.missed(office)
+        stage.say(catalog.plain("rehearsal.office_comment", code=first_code))
+
+    async def answer() -> None:
+        user = tg.users.get(first_code)
+        if user is None:
+            return
+        comment_message = next(
+            (m for m in reversed(user.messages) if "Góp ý" in m.get("text", "")), None
+        )
+        if comment_message is not None:
+            text = "Xin cảm ơn, tôi sẽ bổ sung ngay."
+            if await tg.ask(user.reply(comment_message, text)):
+                stage.acknowledged.append(partial(has_comment, stage, text, from_office=False))
+            else:
+                stage.missed(first_code)
+        second = user.document(
+            f"tham-luan-{first_key}.docx", _docx(first_key, names[first_code], 2), DOCX
+        )
+        if await tg.ask(second):
+            stage.acknowledged.append(partial(has_version, stage, first_code, first_key, 2))
+        else:
+            stage.missed(first_code)
+        stage.say(catalog.plain("rehearsal.draft_sent", code=first_code, key=first_key, number=2))
+
+    async def approve() -> None:
+        final = catalog.plain("buttons.draft_final", number=2)
+        post = tg.latest_office_post("📝", contains=final)
+        if post is not None:
+            if await tg.insist(lambda: tg.admin.tap(final, message=post)):
+                stage.acknowledged.append(
+                    partial(draft_is, stage, first_code, first_key, DraftStatus.FINAL)
+                )
+            else:
+                stage.missed(office)
+            stage.say(catalog.plain("rehearsal.office_final", code=first_code))
+        if len(senders) > 1:
+            other_key, other_code = senders[1]
+            other = tg.latest_office_post("📝", contains=names[other_code])
+            if other is not None:
+                revise = catalog.plain("buttons.draft_revise")
+                if await tg.insist(lambda: tg.admin.tap(revise, message=other)):
+                    stage.acknowledged.append(
+                        partial(draft_is, stage, other_code, other_key, DraftStatus.REVISION)
+                    )
+                else:
+                    stage.missed(office)
+                stage.say(catalog.plain("rehearsal.office_revise", code=other_code))
+
+    events += [
+        (base + timedelta(hours=len(senders) + 1), comment),
+        (base + timedelta(hours=len(senders) + 3), answer),
+        (base + timedelta(days=1), approve),
+    ]
+    return events
+
+
+def _broadcast_events(stage: Stage) -> list[tuple[datetime, Action]]:
+    catalog, tg = stage.catalog, stage.telegram
+    at = stage.config.meeting.starts_at - timedelta(days=2, hours=-1)
+
+    async def act() -> None:
+        admin = tg.admin
+        text = "Kính mời các đồng chí đến sớm 15 phút để ổn định tổ chức."
+        for _ in range(TRIES):
+            # A step whose answer did not arrive leaves the next step's buttons missing: the
+            # office starts again (/thongbao drops the unfinished notice).
+            if not (
+                await tg.insist(lambda: admin.command("/thongbao"))
+                and await tg.ask(admin.text(text))
+                and await tg.tap(admin, catalog.plain("audience.present"))
+            ):
+                continue
+            # Not started again after this: the notice may be queued already.
+            if not await tg.tap(admin, catalog.plain("buttons.bc_now")):
+                stage.missed(catalog.plain("rehearsal.office_person"))
+            stage.say(catalog.plain("rehearsal.broadcast"))
+            return
+        stage.missed(catalog.plain("rehearsal.office_person"))
+
+    return [(at, act)]
+
+
+async def restart(stage: Stage, *, killed: bool) -> None:
+    """A new outbox, as a restarted process builds it, over the channels' senders wrapped in a
+    new mortal process: in-flight deliveries go back to pending."""
+    assert stage.faults is not None and stage.chaos is not None
+    process = Process()
+    senders = {
+        sender.channel: MortalSender(
+            sender, stage.rng, stage.faults, stage.stats, process, stage.chaos.injected
+        )
+        for sender in stage.senders
+    }
+    stage.outbox = build_outbox(stage.services, stage.catalog, senders, pacer=virtual_pacer())
+    recovered = await stage.outbox.recover()
+    if killed:
+        stage.stats.kills += 1
+        stage.say(stage.catalog.plain("rehearsal.killed", recovered=recovered))
+
+
+async def _run_ticks(stage: Stage) -> None:
+    """Ticks until one completes without the process dying (a kill restarts the outbox)."""
+    for _ in range(100):
+        try:
+            await stage.outbox.tick()
+            await stage.outbox.tick()  # the reports the first tick queued
+            return
+        except Killed:
+            await restart(stage, killed=True)
+    raise RuntimeError("the outbox was killed 100 times in a row")
+
+
+async def _tick(stage: Stage) -> None:
+    """One scheduler tick at the clock's time; what finished is told in the transcript."""
+    before = stage.clock.now()
+    await _run_ticks(stage)
+    async with stage.services.ctx.sessions() as session:
+        finished = list(
+            await session.scalars(
+                select(OutboundMessage).where(
+                    OutboundMessage.finished_at == before,
+                    OutboundMessage.kind.not_in([str(MessageKind.OFFICE_NOTE)]),
+                    OutboundMessage.id.not_in(stage.told),
+                )
+            )
+        )
+        for message in finished:
+            stage.told.add(message.id)
+            counts = Counter(
+                {
+                    DeliveryStatus(status): number
+                    for status, number in await session.execute(
+                        select(Delivery.status, func.count())
+                        .where(Delivery.message_id == message.id)
+                        .group_by(Delivery.status)
+                    )
+                }
+            )
+            what = stage.catalog.plain(f"kind.{message.kind}", id=message.id)
+            if message.status == MessageStatus.SKIPPED:
+                reason = skip_reason(message.params)
+                stage.say(stage.catalog.plain(f"rehearsal.not_sent.{reason.value}", what=what))
+                continue
+            stage.say(
+                stage.catalog.plain(
+                    "rehearsal.sent",
+                    what=what,
+                    sent=counts[DeliveryStatus.SENT],
+                    not_linked=counts[DeliveryStatus.NOT_LINKED],
+                )
+            )
+
+
+def _docx(key: str, name: str, version: int) -> bytes:
+    """A real Word document for a simulated speech draft."""
+    document = Document()
+    document.add_heading(f"Tham luận chủ đề {key} ({SIMULATED})", level=1)
+    document.add_paragraph(f"{name} — bản {version}.")
+    document.add_paragraph("Nội dung mô phỏng phục vụ diễn tập, không phải tham luận thật.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,101 @@
+"""The stage of one rehearsal: its running pieces, what it has seen so far, and its result."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.config import Config
+from bot.domain.clock import ManualClock
+from bot.domain.ports import ChannelSender
+from bot.services import Services
+from bot.texts import Catalog
+from rehearsal.faults import Faults, FaultStats
+from rehearsal.people import Cast
+from rehearsal.telegram import TelegramStage
+from rehearsal.telegram_api import Chaos
+from schedules.outbox import Outbox
+from schedules.ratelimit import Limits, Pacer, VirtualTime
+
+# Something the database must show at the end of the rehearsal.
+Check = Callable[[], Awaitable[bool]]
+# A step of the play, at its time.
+Action = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Rehearsal:
+    """What the rehearsal did: the transcript and the checks that decide its exit code.
+
+    A check is passed (True), failed (False), or not rehearsed (None): the lists give the plan
+    nobody to play that part, and its label says so.
+    """
+
+    transcript: list[str] = field(default_factory=list)
+    checks: list[tuple[str, bool | None]] = field(default_factory=list)
+    summary: str = ""
+    kills: int = 0
+    duplicates: int = 0
+    outbox_faults: Counter[str] = field(default_factory=Counter)  # injected on outbox sends
+    reply_faults: Counter[str] = field(default_factory=Counter)  # on the handlers' own calls
+    unacknowledged: int = 0  # steps whose answer from the bot never arrived
+
+    @property
+    def passed(self) -> bool:
+        """Every step the lists let the plan play happened."""
+        return any(ok for _, ok in self.checks) and all(ok is not False for _, ok in self.checks)
+
+    @property
+    def complete(self) -> bool:
+        """Every step of the plan was played (the lists lacked nobody it needs) and happened."""
+        return bool(self.checks) and all(ok for _, ok in self.checks)
+
+
+@dataclass
+class Stage:
+    """The running pieces of one rehearsal."""
+
+    config: Config
+    catalog: Catalog
+    services: Services
+    telegram: TelegramStage
+    outbox: Outbox
+    clock: ManualClock
+    result: Rehearsal
+    tokens: dict[str, str] = field(default_factory=dict)
+    faults: Faults | None = None
+    chaos: Chaos | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    stats: FaultStats = field(default_factory=FaultStats)
+    plan: dict[str, str] = field(default_factory=dict)
+    cast: Cast = field(default_factory=lambda: Cast([], {}, []))
+    # What the database must show: for every step the bot acknowledged (``acknowledged``), and
+    # whether or not it did (``consistent``: nothing stored that the person did not do).
+    acknowledged: list[Check] = field(default_factory=list)
+    consistent: list[Check] = field(default_factory=list)
+    # Messages the transcript has told about: a second tick at the same time (the meeting's
+    # start is also the last planned time) finds them finished "now" again.
+    told: set[int] = field(default_factory=set)
+
+    @property
+    def senders(self) -> list[ChannelSender]:
+        """The channels' own senders, as a (re)started process gives them to its outbox."""
+        return [self.telegram.sender]
+
+    def say(self, text: str) -> None:
+        """Add ``text`` to the transcript, at the clock's local time."""
+        local = self.config.meeting.local(self.clock.now())
+        self.result.transcript.append(f"[{local:%d/%m %H:%M}] {text}")
+
+    def missed(self, who: str) -> None:
+        """A step whose answer never arrived: told in the transcript, counted, not checked."""
+        self.stats.unacknowledged += 1
+        self.say(self.catalog.plain("rehearsal.unanswered", who=who))
+
+
+def virtual_pacer() -> Pacer:
+    """The outbox's pacer, waiting in virtual time: nothing in a rehearsal sleeps."""
+    time = VirtualTime()
+    return Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
