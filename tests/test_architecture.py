@@ -268,3 +268,33 @@ def test_ruff_bans_adapter_imports_in_the_core_but_not_in_the_composition_root(
     flagged = sorted({line.split(":")[0] for line in said.splitlines() if "TID251" in line})
     assert flagged == ["bot/services/leak.py", "schedules/leak.py"]
     assert "Only the composition root (bot/app.py)" in said
+
+
+def test_the_rehearsal_kills_around_the_outbox_never_inside_it() -> None:
+    """Issue 16: faults are injected by wrapping a channel's sender, so the rehearsal plays the
+    outbox that runs in production. Nothing in rehearsal/ subclasses the outbox, assigns to one
+    of its private attributes, or patches it with setattr."""
+    offenders = []
+    for path in (ROOT / "rehearsal").rglob("*.py"):
+        where = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base) for base in node.bases]
+                offenders += [f"{where}: {node.name}({b})" for b in bases if "Outbox" in b]
+            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                offenders += [
+                    f"{where}: {ast.unparse(target)} = …"
+                    for target in targets
+                    if isinstance(target, ast.Attribute)
+                    and target.attr.startswith("_")
+                    and "outbox" in ast.unparse(target.value).lower()
+                ]
+            elif (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func).endswith("setattr")
+                and node.args
+                and "outbox" in ast.unparse(node.args[0]).lower()
+            ):
+                offenders.append(f"{where}: {ast.unparse(node)}")
+    assert offenders == []
