@@ -76,6 +76,43 @@ def test_vietnamese_texts_carry_full_diacritics() -> None:
     assert [key for key in VI.all_keys() if unaccented.search(VI.template(key))] == []
 
 
+# The sections whose texts reach people in chat, on whatever channel they use (Telegram, the
+# personal web page, Zalo, a channel without buttons): the command line's, the plan check's and
+# the rehearsal's own lines are Telegram's business where they say so.
+CHAT_SECTIONS = (
+    "audience", "broadcast", "buttons", "card", "day_before", "draft", "draft_assigned",
+    "draft_board", "draft_comment", "draft_mine", "draft_missing", "draft_office", "draft_post",
+    "draft_reminder", "draft_status", "draft_verdict", "errors", "file", "help", "hint", "kind",
+    "meeting_pack", "menu", "morning_agenda", "office", "reminder", "report", "report_file",
+    "rsvp", "start", "status", "task", "task_board", "task_note", "task_overdue",
+    "task_reminder", "task_state", "task_status", "venue",
+)  # fmt: skip
+# Texts really about Telegram: sharing one's phone number is its feature, and the office help
+# names its /id command as Telegram's.
+TELEGRAM_ONLY = frozenset(
+    {"start.welcome", "start.phone_not_own", "buttons.share_phone", "help.office"}
+)
+# How a channel lets people choose is the channel's to say, not the catalog's.
+CHANNEL_WORDS = {
+    "vi": re.compile(r"Telegram|\bnút\b|\bbấm\b", re.IGNORECASE),
+    "en": re.compile(r"Telegram|\bbuttons?\b|\bpress\b|\btap\b", re.IGNORECASE),
+}
+
+
+@pytest.mark.parametrize("locale", sorted(CHANNEL_WORDS))
+def test_texts_sent_in_chat_say_choose_and_never_name_telegram_or_its_buttons(locale: str) -> None:
+    catalog = load_catalog(locale)
+    words = CHANNEL_WORDS[locale]
+    offenders = [
+        key
+        for key in sorted(catalog.all_keys())
+        if key.split(".", 1)[0] in CHAT_SECTIONS
+        and key not in TELEGRAM_ONLY
+        and words.search(catalog.template(key))
+    ]
+    assert offenders == []
+
+
 def test_parameters_are_escaped_but_trusted_html_is_not() -> None:
     text = VI.html("rsvp.current", status="<b>Ngô & Co</b>")
     assert text == "Nội dung đồng chí đã xác nhận: <b>&lt;b&gt;Ngô &amp; Co&lt;/b&gt;</b>."

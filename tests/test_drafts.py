@@ -320,7 +320,7 @@ async def test_a_document_from_someone_without_a_theme_is_not_taken(harness: Bot
     assert answer.startswith("Đồng chí chưa được phân công tham luận nên bot không nhận tệp này")
     stranger = harness.new_user()
     answer = await upload(harness, stranger, "bai.docx", docx("x"))
-    assert answer.startswith("Tài khoản Telegram này chưa được liên kết")
+    assert answer.startswith("Tài khoản này chưa được liên kết")
     assert await versions(harness) == []
 
 
@@ -348,7 +348,7 @@ async def test_a_speaker_of_two_themes_picks_the_theme_of_a_file(harness: BotHar
 async def test_a_typed_draft_over_several_messages_becomes_one_version(harness: BotHarness) -> None:
     user = await speaker(harness)
     await harness.send(press(user, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
-    assert "bấm «Xong, gửi bản này»" in user.last_text()
+    assert "chọn «Xong, gửi bản này»" in user.last_text()
     parts = ["Kính thưa các đồng chí,", "Phần một: kết quả.", "Phần hai: kiến nghị."]
     for number, part in enumerate(parts, start=1):
         await harness.send(user.text(part))
@@ -362,7 +362,7 @@ async def test_a_typed_draft_over_several_messages_becomes_one_version(harness: 
     assert stored.decode("utf-8-sig") == "\n\n".join(parts)
     # The next text is no longer part of a draft: the usual hint answers it.
     await harness.send(user.text("Xin cảm ơn"))
-    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các nút bên dưới giấy mời")
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các lựa chọn dưới giấy mời")
     assert len(await versions(harness)) == 1
 
 
@@ -436,7 +436,7 @@ async def test_someone_else_s_compose_button_is_refused(harness: BotHarness) -> 
     await harness.send(user.tap_data(draft_action(DraftAction.COMPOSE, other.id)))
     assert user.last_text().startswith("Tham luận này không được phân công cho đồng chí")
     await harness.send(user.text("Nội dung"))
-    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các nút bên dưới giấy mời")
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các lựa chọn dưới giấy mời")
     assert await versions(harness) == []
 
 
@@ -489,7 +489,7 @@ async def test_comments_go_both_ways_and_the_thread_is_kept(harness: BotHarness)
     assert comment["text"] == (
         "💬 Góp ý của Văn phòng về tham luận chủ đề 1.1 (bản 1):\n\n"
         "Đề nghị bổ sung số liệu năm 2023.\n\n"
-        "↩️ Đồng chí trả lời tin này, hoặc bấm nút bên dưới, để gửi ý kiến lại Văn phòng."
+        "↩️ Để gửi ý kiến lại Văn phòng, đồng chí chọn «Trả lời Văn phòng» dưới đây."
     )
     assert buttons(comment) == ["↩️ Trả lời Văn phòng"]
 

@@ -87,22 +87,19 @@ async def test_the_office_unlinks_a_lost_account_and_a_new_one_can_link(
     admin = harness.admin()
     await harness.send(admin.command("/golienket db001"))
     assert admin.last_text() == (
-        "Đã gỡ tài khoản Telegram đã liên kết của đồng chí Phạm Thị Thanh Mai (DB001). Đồng chí "
+        "Đã gỡ các tài khoản đã liên kết của đồng chí Phạm Thị Thanh Mai (DB001). Đồng chí "
         "có thể mở đường liên kết (hoặc đường liên kết mới cấp bằng /caplai DB001) từ tài khoản "
         "khác."
     )
     await harness.send(lost.command("/trangthai"))
-    assert lost.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+    assert lost.last_text().startswith("Tài khoản này chưa được liên kết")
     replacement = harness.new_user()
     await harness.send(replacement.command(f"/start {harness.tokens['DB001']}"))
     assert await harness.services.invitations.whoami(account(replacement)) is not None
     await harness.send(admin.command("/golienket DB099"))
     assert admin.last_text() == "Không có người mã DB099 trong danh sách đã nhập."
     await harness.send(admin.command("/golienket DB002"))
-    assert (
-        admin.last_text()
-        == "Đồng chí Hoàng Thị Ngọc Diệp (DB002) chưa liên kết tài khoản Telegram nào."
-    )
+    assert admin.last_text() == "Đồng chí Hoàng Thị Ngọc Diệp (DB002) chưa liên kết tài khoản nào."
 
 
 async def test_delegates_cannot_reissue_or_unlink(harness: BotHarness) -> None:

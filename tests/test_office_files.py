@@ -87,7 +87,7 @@ async def test_baocao_sends_the_admin_a_workbook_of_five_sheets_in_protocol_orde
     assert rows[0] == (
         "STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Trả lời",
         "Lý do không tham dự", "Người dự thay", "Chức vụ người dự thay", "Trả lời lúc",
-        "Đã liên kết Telegram", "Bot liên lạc được", "Ghi chú liên lạc",
+        "Đã liên kết tài khoản", "Bot liên lạc được", "Ghi chú liên lạc",
     )  # fmt: skip
     assert len(rows) == 81
     # Protocol order: the groups in their plan order, then each delegate's rank.
@@ -392,7 +392,7 @@ async def test_lich_sends_a_linked_delegate_the_meeting_calendar(harness: BotHar
 async def test_lich_asks_a_stranger_to_open_their_link(harness: BotHarness) -> None:
     stranger = harness.new_user()
     await harness.send(stranger.command("/lich"))
-    assert stranger.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+    assert stranger.last_text().startswith("Tài khoản này chưa được liên kết")
     assert harness.fake.calls_to("sendDocument") == []
 
 

@@ -151,7 +151,7 @@ PHONES = sum(1 for phone in _rows() if phone)
 PREVIEW = [
     "Dữ liệu cá nhân sẽ bị xóa:",
     f"  - số điện thoại: {PHONES}",
-    "  - tài khoản Telegram đã liên kết: 0",
+    "  - tài khoản đã liên kết: 0",
     "  - địa chỉ nhận tin của các lượt gửi: 0",
     "  - đường liên kết cá nhân (sẽ hết hiệu lực): 80",
     "  - lần mở sai đường liên kết (ghi kèm tài khoản): 0",

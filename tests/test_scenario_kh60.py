@@ -140,7 +140,7 @@ async def test_kh60_office_imports_hands_out_links_and_counts_every_answer(
         await harness.send(admin.command("/thongke"))
         stats = admin.last_text()
         assert (
-            "Tổng số đại biểu: 80 (đã liên kết Telegram: 80)\n"
+            "Tổng số đại biểu: 80 (đã liên kết tài khoản: 80)\n"
             f"✅ Tham dự: {attending}\n👤 Cử người dự thay: {substitute}\n"
             f"❌ Không tham dự: {declined}\n⏳ Chưa trả lời: {silent}\n"
             f"Dự kiến có mặt: {attending + substitute}/80 chỗ"

@@ -51,7 +51,7 @@ async def test_opening_a_personal_link_links_the_account_and_shows_the_invitatio
 ) -> None:
     user = await harness.open_invitation("DB001")
     intro, card = (m["text"] for m in user.messages)
-    assert intro.startswith("Tài khoản Telegram của đồng chí đã được liên kết")
+    assert intro.startswith("Tài khoản của đồng chí đã được liên kết")
     assert "Kính gửi đồng chí Phạm Thị Thanh Mai" in card
     assert "Thứ Ba, ngày 28/5/2024, từ 08:00 đến 11:30" in card
     assert "Hội trường Hội LHPN Hà Nội" in card
@@ -94,9 +94,7 @@ async def test_wrong_token_gets_a_clear_answer_and_links_nothing(harness: BotHar
 async def test_token_already_linked_to_another_account_is_refused(harness: BotHarness) -> None:
     await harness.open_invitation("DB010")
     intruder = await harness.open_invitation("DB010")
-    assert intruder.last_text().startswith(
-        "Giấy mời này đã được liên kết với một tài khoản Telegram khác."
-    )
+    assert intruder.last_text().startswith("Giấy mời này đã được liên kết với một tài khoản khác.")
     assert await audit_count(harness, "identity.linked") == 1
 
 
@@ -105,9 +103,7 @@ async def test_account_linked_to_one_delegate_cannot_take_a_second_invitation(
 ) -> None:
     user = await harness.open_invitation("DB011")
     await harness.open_invitation("DB012", user)
-    assert user.last_text().startswith(
-        "Tài khoản Telegram này đã được liên kết với giấy mời của đồng chí "
-    )
+    assert user.last_text().startswith("Tài khoản này đã được liên kết với giấy mời của đồng chí ")
     assert await audit_count(harness, "identity.linked") == 1
 
 
@@ -263,7 +259,7 @@ async def test_cancelling_a_substitute_keeps_the_previous_answer(harness: BotHar
     await harness.send(user.tap("Hủy"))
     assert user.last_text() == "Đã hủy thao tác. Nội dung đồng chí đã xác nhận: Tham dự."
     await harness.send(user.text("Nguyễn Văn A"))  # no longer awaited: a hint, not an answer
-    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các nút")
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các lựa chọn")
     assert (await status_of(harness, "DB041")).status == RsvpStatus.ATTENDING
 
 
@@ -320,7 +316,7 @@ async def test_status_command_shows_the_current_answer(harness: BotHarness) -> N
     assert "Nội dung đồng chí đã xác nhận: Không tham dự (lý do: Ốm)." in user.last_text()
     stranger = harness.new_user()
     await harness.send(stranger.command("/trangthai"))
-    assert stranger.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+    assert stranger.last_text().startswith("Tài khoản này chưa được liên kết")
 
 
 # --- stray input ------------------------------------------------------------------------------
@@ -337,7 +333,7 @@ async def test_unexpected_input_gets_a_hint_never_silence(harness: BotHarness, k
     }[kind]()
     await harness.send(update)
     assert user.last_text() == (
-        "Đề nghị đồng chí trả lời bằng các nút bên dưới giấy mời; gõ /trangthai để xem lại "
+        "Đề nghị đồng chí trả lời bằng các lựa chọn dưới giấy mời; gõ /trangthai để xem lại "
         "giấy mời, /help để xem hướng dẫn."
     )
 
@@ -345,7 +341,7 @@ async def test_unexpected_input_gets_a_hint_never_silence(harness: BotHarness, k
 async def test_stranger_sending_a_sticker_is_told_how_to_start(harness: BotHarness) -> None:
     user = harness.new_user()
     await harness.send(user.sticker())
-    assert user.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+    assert user.last_text().startswith("Tài khoản này chưa được liên kết")
 
 
 async def test_forged_callback_data_changes_nothing(harness: BotHarness) -> None:
@@ -354,7 +350,7 @@ async def test_forged_callback_data_changes_nothing(harness: BotHarness) -> None
         await harness.send(user.tap_data(data))
     calls = harness.fake.calls_to("answerCallbackQuery")
     assert [c.params["text"] for c in calls] == [
-        "Nút này không còn hiệu lực. Đề nghị đồng chí gõ /trangthai để mở lại giấy mời."
+        "Lựa chọn này không còn hiệu lực. Đề nghị đồng chí gõ /trangthai để mở lại giấy mời."
     ] * 4
     assert await audit_count(harness, "rsvp.changed") == 0
 
@@ -362,7 +358,7 @@ async def test_forged_callback_data_changes_nothing(harness: BotHarness) -> None
 async def test_unlinked_account_tapping_an_old_button_is_told_to_link(harness: BotHarness) -> None:
     user = harness.new_user()
     await harness.send(user.tap_data("rsvp:attend"))
-    assert user.last_text().startswith("Tài khoản Telegram này chưa được liên kết")
+    assert user.last_text().startswith("Tài khoản này chưa được liên kết")
 
 
 async def test_edited_messages_are_ignored(harness: BotHarness) -> None:
@@ -420,7 +416,7 @@ async def test_office_commands_are_refused_to_everyone_but_admins(harness: BotHa
 async def test_admin_counts_in_private_and_in_the_office_group(harness: BotHarness) -> None:
     admin = harness.admin()
     await harness.send(admin.command("/thongke"))
-    assert "Tổng số đại biểu: 80 (đã liên kết Telegram: 0)" in admin.last_text()
+    assert "Tổng số đại biểu: 80 (đã liên kết tài khoản: 0)" in admin.last_text()
     group = harness.fake.group(-1001000000001, "Văn phòng")
     await harness.send(group.command(admin, "/thongke"))
     assert "Dự kiến có mặt: 0/80 chỗ" in group.last_text()
