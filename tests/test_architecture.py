@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md, checked on every import (lazy ones included): nothing outside
+"""The layering of docs/architecture.md, checked on every import (lazy ones included): nothing outside
 handlers/telegram/ imports python-telegram-bot; the core (``bot/`` but its composition root and
 CLI, ``storage/``, ``schedules/``) imports no channel adapter; ``schedules/`` runs no use case;
 ``bot/domain`` and ``bot/texts`` stand on nothing but the plan; ``storage/`` on nothing of ours.

@@ -1,8 +1,8 @@
 """`hoinghi -v run` logs what happened, never what people typed, tokens or phone numbers in full.
 
-The README promises it for every level. The first test drives the real process at DEBUG against
-the loopback fake Bot API through each kind of personal input, and greps its whole log; the
-second turns every library's logger to DEBUG (and SQLAlchemy's echo on) in process, where a
+docs/operations.md promises it for every level. The first test drives the real process at DEBUG
+against the loopback fake Bot API through each kind of personal input, and greps its whole log;
+the second turns every library's logger to DEBUG (and SQLAlchemy's echo on) in process, where a
 quieted logger would otherwise have kept the promise by its level alone.
 """
 

@@ -1,6 +1,6 @@
-"""Who may do what: README "Commands and who may use them" as a matrix, one test per
-(role, action), each asserting the exact outcome and, when the action does not happen, that the
-database, the drafts folder and the files the bot sent are exactly as before.
+"""Who may do what: "Chat commands and who may use them" of docs/operations.md as a matrix, one
+test per (role, action), each asserting the exact outcome and, when the action does not happen,
+that the database, the drafts folder and the files the bot sent are exactly as before.
 
 Roles: the office admin in private; a linked delegate (DB031, who also speaks on theme 1.1 and,
 as a district chair, reports on task VI.2, so "own only" can be shown); a task contact (NV03,
@@ -58,7 +58,7 @@ OK, NO, LN, IG, NA = ALLOWED, REFUSED, LINK, IGNORED, None  # NA: not asserted (
 # fmt: off
 # The matrix. NA marks a pair that is not tested: the same code path as a neighbouring cell
 # (kept out so the file stays fast), a button that is never sent to that role, or a pair where
-# the code disagrees with the README (reported, not asserted). In the actions, <own task> and
+# the code disagrees with the docs (reported, not asserted). In the actions, <own task> and
 # <own draft> are the actor's; <other task> is a task of someone else (NV03's VI.1.1, or DB031's
 # VI.2 for NV03), <other draft> DB036's theme 1.2; <version> is DB036's version 1 and
 # <evidence> NV03's deliverable for VI.1.1; <draft> is the admin's own notice draft.
@@ -125,12 +125,12 @@ MATRIX: dict[str, tuple[str | None, ...]] = {
     "bc:resend:<other admin's notice>":       (OK, NO, NA, NA, NA, NA),
 }
 # fmt: on
-# Left out because the code disagrees with the README (to be settled, then added here):
-# a non-admin's office command in a group is refused in public (README: non-admins ignored);
+# Left out because the code disagrees with docs/operations.md (to be settled, then added here):
+# a non-admin's office command in a group is refused in public (docs: non-admins ignored);
 # /thongbao from an admin in a group only points to the private chat; dr:pick from someone not
-# linked says the file is gone (README: told to link); dr:pick naming another speaker's theme
+# linked says the file is gone (docs: told to link); dr:pick naming another speaker's theme
 # with one's own waiting file is refused but drops that file; bc:groups and bc:cancel:<id> act
-# on another admin's draft. Not in the README: rsvp buttons pressed by a task contact.
+# on another admin's draft. Not in the docs: rsvp buttons pressed by a task contact.
 
 CASES = [
     (role, action, outcome)

@@ -42,7 +42,8 @@ def test_backup_copies_the_database_and_the_documented_restore_works(
     # A second backup never overwrites the first.
     assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 2
     assert "đã có" in capsys.readouterr().err
-    # Restore as README says: the database is lost, the backup is copied back, the bot works.
+    # Restore as docs/operations.md says: the database is lost, the backup is copied back, the bot
+    # works.
     (office / "hoinghi.db").unlink()
     for extra in ("hoinghi.db-wal", "hoinghi.db-shm"):
         (office / extra).unlink(missing_ok=True)
