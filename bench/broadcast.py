@@ -54,12 +54,14 @@ from telegram.error import RetryAfter  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
+from bot.app import build_outbox  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
 from bot.delegate_file import DelegateRow  # noqa: E402
-from bot.domain.channels import ChatAccount, LinkOutcome  # noqa: E402
+from bot.domain.channels import ChatAccount  # noqa: E402
 from bot.domain.clock import SystemClock  # noqa: E402
 from bot.domain.outbound import Audience, MessageKind, MessageStatus  # noqa: E402
-from bot.services import build_outbox, build_services  # noqa: E402
+from bot.services import build_services  # noqa: E402
+from bot.services.invitations import LinkOutcome  # noqa: E402
 from bot.texts import load_catalog  # noqa: E402
 from handlers.telegram.channel import TelegramSender  # noqa: E402
 from schedules.ratelimit import Limits  # noqa: E402
@@ -214,8 +216,8 @@ async def run_hoinghi(count: int, db_path: Path) -> Result:
 
         timed = TimedTransport(fake.transport)
         request = HTTPXRequest(httpx_kwargs={"transport": timed})
-        sender = TelegramSender.build(fake.token, config.telegram, request=request)
         catalog = load_catalog(config.meeting.locale)
+        sender = TelegramSender.build(fake.token, config.telegram, catalog, request=request)
         outbox = build_outbox(services, catalog, {sender.channel: sender})  # default Pacer
         tick_seconds = config.outbox.tick_seconds
         ticks = 0

@@ -100,6 +100,7 @@ from telegram.ext import (  # noqa: E402
     Defaults,
 )
 
+from bot.chat import Inbox  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
 from bot.delegate_file import DelegateRow  # noqa: E402
 from bot.domain.clock import ManualClock  # noqa: E402
@@ -110,13 +111,14 @@ from bot.domain.rsvp import (  # noqa: E402
 )
 from bot.services import Services, build_services  # noqa: E402
 from bot.texts import Catalog, load_catalog  # noqa: E402
+from bot.texts.presenters import rsvp_buttons  # noqa: E402
 from handlers.telegram.app import (  # noqa: E402
     build_application,
     freeze_startup_heap,
     register_handlers,
 )
 from handlers.telegram.context import install  # noqa: E402
-from handlers.telegram.keyboards import rsvp_keyboard  # noqa: E402
+from handlers.telegram.render import keyboard as inline_keyboard  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402
 from rehearsal.telegram_api import ApiCall, FakeBotApi, FakeUser  # noqa: E402
 from storage.engine import create_engine, create_sessionmaker  # noqa: E402
@@ -321,7 +323,7 @@ def unlimited_application(services: Services, catalog: Catalog, fake: FakeBotApi
         .concurrent_updates(ChatOrderedUpdateProcessor(config.telegram.concurrent_updates))
         .build()
     )
-    install(app.bot_data, services, catalog)
+    install(app.bot_data, Inbox(services, catalog), services, catalog)
     register_handlers(app)
     return app
 
@@ -329,6 +331,7 @@ def unlimited_application(services: Services, catalog: Catalog, fake: FakeBotApi
 def production_application(services: Services, catalog: Catalog, fake: FakeBotApi) -> AnyApp:
     """The Application exactly as ``hoinghi run`` builds it, talking to the fake."""
     return build_application(
+        Inbox(services, catalog),
         services,
         catalog,
         fake.token,
@@ -441,7 +444,7 @@ async def run_baseline(
 
     setup_started = time.perf_counter()
     users = [fake.user(FIRST_USER_ID + i, f"Đại biểu {i + 1}") for i in range(count)]
-    keyboard = rsvp_keyboard(catalog)
+    keyboard = inline_keyboard(rsvp_buttons(catalog))
     async with fake.make_bot() as bot:  # a plain Bot: the cards are not paced by the limiter
         for user in users:
             await bot.send_message(user.id, BASELINE_CARD, reply_markup=keyboard)
