@@ -1010,3 +1010,27 @@ async def test_a_comment_full_of_ampersands_stays_one_message_with_its_reply_but
     await harness.tick()
     assert buttons(user.last_message) == ["↩️ Trả lời Văn phòng"]
     assert "&" * (MAX_COMMENT // 5) in user.last_text()
+
+
+async def test_without_an_office_group_an_admin_comments_by_replying_to_the_private_post(
+    harness: BotHarness,
+) -> None:
+    """No office group configured: a new version reaches the office's admins privately, and a
+    reply to that post is the comment the speaker gets — as a reply in the group would be."""
+    services = harness.services
+    office = services.config.office.model_copy(update={"chat_id": None})
+    services.ctx.__dict__["config"] = services.config.model_copy(update={"office": office})
+    await services.drafts.sync()
+    admin = harness.admin()
+    harness.fake.user(100000002, "Văn phòng 2")  # the other admin has opened the bot too
+    speaker = await harness.open_invitation("DB036")
+    await harness.send(speaker.document("Dong Da.docx", docx("bản 1"), DOCX))
+    await harness.tick()
+    post = admin.last_message
+    assert "1.2" in post["caption"]
+    await harness.send(admin.reply(post, "Đề nghị bổ sung số liệu hội viên mới."))
+    assert admin.last_text().startswith("Đã chuyển góp ý")
+    await harness.tick()
+    assert "Đề nghị bổ sung số liệu hội viên mới." in "\n".join(
+        str(m.get("text", "")) for m in speaker.messages[-2:]
+    )

@@ -161,9 +161,14 @@ async def on_action(turn: Turn, action: Action) -> Answer:
 
 
 async def on_text(turn: Turn, text: Text) -> Answer | None:
-    """Private text for the drafts: the office's comment it chose to make, a piece of a typed
-    draft, or a speaker's answer to the office. None when the text is none of these."""
+    """Private text for the drafts: the office's comment (a reply to a draft post it got
+    privately, or after choosing to comment), a piece of a typed draft, or a speaker's answer to
+    the office. None when the text is none of these."""
     drafts = turn.services.drafts
+    if text.reply_to is not None:  # where the office has no group, draft posts come privately
+        replied = await drafts.office_post(turn.channel.name, text.chat.address, text.reply_to)
+        if replied is not None and (office := await turn.office()) is not None:
+            return await _comment(turn, office, replied, text.text, event_id=text.event_id)
     post = await drafts.pending_comment(turn.account)
     if post is not None:
         office = await turn.office()
