@@ -100,6 +100,7 @@ from telegram.ext import (  # noqa: E402
     Defaults,
 )
 
+from bot.app import freeze_startup_heap  # noqa: E402
 from bot.chat import Inbox  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
 from bot.delegate_file import DelegateRow  # noqa: E402
@@ -112,11 +113,7 @@ from bot.domain.rsvp import (  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
 from bot.texts import Catalog, load_catalog  # noqa: E402
 from bot.texts.presenters import rsvp_buttons  # noqa: E402
-from handlers.telegram.app import (  # noqa: E402
-    build_application,
-    freeze_startup_heap,
-    register_handlers,
-)
+from handlers.telegram.app import build_application, register_handlers  # noqa: E402
 from handlers.telegram.context import install  # noqa: E402
 from handlers.telegram.render import keyboard as inline_keyboard  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402

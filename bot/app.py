@@ -1,22 +1,291 @@
 """The composition root: config → storage → services → outbox and scheduler → channels.
 
 This is the one place that knows the channel adapters; the core (``bot.domain``,
-``bot.services``, ``bot.chat``), ``storage`` and ``schedules`` never import them.
+``bot.services``, ``bot.chat``), ``storage`` and ``schedules`` never import them, and the CLI
+reaches them only through an :class:`App`. An adapter is imported when its channel is built or
+makes links, never at import time: a command that talks to no platform loads none of their
+libraries.
+
+A chat channel runs when its token is set in the environment (:data:`CHANNELS`); another channel
+(Zalo, the web server) is one more entry there, and the CLI does not change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+import gc
+import os
+import re
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.chat import Inbox
+from bot.chat.office import LinkMaker
+from bot.config import TOKEN_ENV, LoadedConfig
+from bot.domain.clock import SystemClock
 from bot.domain.ports import ChannelSender
 from bot.domain.reminders import planned_messages
-from bot.services import Services
+from bot.services import Services, build_services
 from bot.services.composer import MessageComposer
 from bot.texts import Catalog
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer
 from schedules.scheduler import OutboxScheduler
+from storage.engine import create_engine, create_sessionmaker
+from storage.files import FileStore
+from storage.guard import DatabaseLock, check_sqlite_file, check_writable, explained
+from storage.migrate import current_revision, head_revision, upgrade_database
+
+Env = Mapping[str, str]
+Revisions = tuple[str | None, str | None]  # the schema before and after the upgrade
+
+WEBHOOK_SECRET_ENV = "HOINGHI_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
+# What Telegram accepts as a webhook secret_token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
+# Telegram bot usernames: 5–32 letters, digits and underscores (a wrong one prints broken QR codes).
+BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
+# What @BotFather issues: the bot's numeric id, a colon, then 35 base64url characters (30 or more
+# accepted). A pasted quote, space or half token is said as such before any request: sent to
+# Telegram it only comes back as a network failure.
+BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why the app will not start or make links, as a catalog key and its parameters: the CLI
+    says it in the plan's language."""
+
+    key: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Storage:
+    """The database, at the newest schema."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    revisions: Revisions
+
+
+@asynccontextmanager
+async def open_storage(
+    loaded: LoadedConfig, *, exclusive: str | None = None
+) -> AsyncIterator[Storage]:
+    """The engine, its schema created or upgraded and writing checked; always disposed. A
+    database that cannot be used raises :class:`storage.guard.DatabaseUnavailable` before
+    anything else runs.
+
+    ``exclusive`` names a command that must be alone on the database (``run``: its outbox
+    recovery would reset another's deliveries in flight; ``purge``): it holds the database's
+    lock until it ends, and is refused while another process holds it. Any other command takes
+    the lock only to change the schema, which must not change under a running bot, and
+    otherwise runs beside it.
+    """
+    url = loaded.database_url
+    engine = create_engine(url)
+    lock = DatabaseLock(url, exclusive or "db upgrade")
+    try:
+        check_sqlite_file(url)
+        if exclusive:
+            await lock.acquire()
+        with explained(url):
+            if await current_revision(engine) != head_revision():
+                await lock.acquire()  # refused while a bot runs on the older schema
+            revisions = await upgrade_database(engine)
+        await check_writable(engine)
+        yield Storage(engine, create_sessionmaker(engine), revisions)
+    finally:
+        await lock.release()
+        await engine.dispose()
+
+
+# --- channels ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Where a channel takes its platform's posts in webhook mode (``host``:``port``, reached
+    from the public ``url``), and the secret each post must carry."""
+
+    host: str
+    port: int
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class ChannelSetup:
+    """What a channel is built from: its token, the core, and how it takes updates."""
+
+    token: str
+    services: Services
+    catalog: Catalog
+    inbox: Inbox
+    webhook: Listening | None = None
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A chat channel ready to run: its sender for the outbox, and ``receiving()``, the span in
+    which it takes its platform's updates (entered to start, left to stop cleanly)."""
+
+    sender: ChannelSender
+    receiving: Callable[[], AbstractAsyncContextManager[None]]
+
+
+@dataclass(frozen=True)
+class LinkSource:
+    """What makes a channel's personal links: the name its bot goes by (said when links are
+    written) and the maker of a person's link from their token."""
+
+    name: str
+    make: LinkMaker
+
+
+@dataclass(frozen=True)
+class ChannelEntry:
+    """A chat channel the app can run, started when its token is set in the environment."""
+
+    name: str
+    token_env: str
+    token_shape: re.Pattern[str]
+    build: Callable[[ChannelSetup], Channel]
+    # The maker of this channel's personal links from its token, the core, and the bot's name
+    # when the office gives it (else the channel asks its platform); None for a channel that
+    # links people another way (e.g. a typed code).
+    links: Callable[[str, Services, str | None], Awaitable[LinkSource]] | None = None
+
+    def token(self, env: Env) -> str:
+        """The token from the environment, without the spaces a paste may bring."""
+        return env.get(self.token_env, "").strip()
+
+    def token_state(self, env: Env) -> str:
+        """``missing``, ``set`` or ``malformed`` (never the token itself)."""
+        token = self.token(env)
+        if not token:
+            return "missing"
+        return "set" if self.token_shape.fullmatch(token) else "malformed"
+
+
+def _telegram(setup: ChannelSetup) -> Channel:
+    """The Telegram bot: python-telegram-bot's Application, and a Bot of its own for the
+    outbox."""
+    from handlers.telegram.app import Webhook, build_application, receiving, telegram_link_maker
+    from handlers.telegram.channel import TelegramSender
+
+    sender = TelegramSender.build(setup.token, setup.services.config.telegram, setup.catalog)
+    application = build_application(setup.inbox, setup.services, setup.catalog, setup.token)
+    listening = setup.webhook
+    webhook = (
+        Webhook(
+            listen=listening.host, port=listening.port, url=listening.url, secret=listening.secret
+        )
+        if listening is not None
+        else None
+    )
+
+    def ready(username: str) -> None:  # the bot's @username is known once it is initialised
+        setup.inbox.links.append(telegram_link_maker(username))
+
+    return Channel(
+        sender,
+        lambda: receiving(application, sender=sender, webhook=webhook, on_ready=ready),
+    )
+
+
+async def _telegram_links(token: str, services: Services, name: str | None) -> LinkSource:
+    """Links that open the bot with ``/start <token>``: the bot's name as given, else from
+    Telegram's getMe."""
+    from handlers.telegram.app import fetch_bot_username, telegram_link_maker
+
+    if not name:
+        name = await fetch_bot_username(token, services)
+    username = name.lstrip("@")
+    return LinkSource(username, telegram_link_maker(username))
+
+
+TELEGRAM = ChannelEntry(
+    name="telegram",
+    token_env=TOKEN_ENV,
+    token_shape=BOT_TOKEN,
+    build=_telegram,
+    links=_telegram_links,
+)
+# Every chat channel the app knows, in the order they start (and link people on paper).
+CHANNELS: tuple[ChannelEntry, ...] = (TELEGRAM,)
+
+
+def configured_channels(env: Env) -> list[ChannelEntry]:
+    """The channels whose token is set in ``env``."""
+    return [entry for entry in CHANNELS if entry.token(env)]
+
+
+def channel_secrets(env: Env) -> list[str]:
+    """Every channel's token as set in ``env``, for the log to mask."""
+    return [env.get(entry.token_env, "") for entry in CHANNELS]
+
+
+def run_refusal(env: Env) -> Refusal | None:
+    """Why ``hoinghi run`` cannot start: no channel's token is set, or one is not the shape its
+    platform issues."""
+    channels = configured_channels(env)
+    if not channels:
+        names = ", ".join(entry.token_env for entry in CHANNELS)
+        return Refusal("cli.token_missing", {"env": names})
+    for entry in channels:
+        if entry.token_state(env) == "malformed":
+            return Refusal("cli.token_malformed", {"env": entry.token_env})
+    return None
+
+
+def links_refusal(env: Env, bot_name: str | None) -> Refusal | None:
+    """Why personal links cannot be made: no bot name given and no usable token, or a name
+    that is not a bot's."""
+    entry = _linking_channel()
+    if bot_name:
+        if not BOT_USERNAME.fullmatch(bot_name.lstrip("@")):
+            return Refusal("export.bad_username", {"name": bot_name})
+        return None
+    state = entry.token_state(env)
+    if state == "missing":
+        return Refusal("export.need_username", {"env": entry.token_env})
+    if state == "malformed":
+        return Refusal("cli.token_malformed", {"env": entry.token_env})
+    return None
+
+
+def _linking_channel() -> ChannelEntry:
+    """The channel whose personal link goes on paper: the first that links by one."""
+    return next(entry for entry in CHANNELS if entry.links is not None)
+
+
+def webhook_settings(listen: str, url: str | None, env: Env) -> Listening | list[Refusal]:
+    """The webhook from ``--listen``, ``--url`` and the secret in ``env``, or every problem."""
+    problems = []
+    secret = env.get(WEBHOOK_SECRET_ENV, "")
+    if not WEBHOOK_SECRET.fullmatch(secret):
+        problems.append(Refusal("cli.webhook_secret", {"env": WEBHOOK_SECRET_ENV}))
+    host, _, port = str(listen).rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append(Refusal("cli.webhook_listen", {"value": listen}))
+    if not url or not str(url).startswith("https://"):
+        problems.append(Refusal("cli.webhook_url", {"value": url or ""}))
+    if problems:
+        return problems
+    return Listening(host=host, port=int(port), url=str(url), secret=secret)
+
+
+# --- outbox and scheduler ----------------------------------------------------------------------
 
 
 def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
@@ -68,3 +337,129 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
         )
 
     return OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonalLinks:
+    """The personal links of every channel that links people by one."""
+
+    sources: Mapping[str, LinkSource]  # by channel, the one that goes on paper first
+
+    @property
+    def name(self) -> str:
+        """The name of the bot whose link goes on paper."""
+        return next(iter(self.sources.values())).name
+
+    def link(self, token: str) -> str:
+        """The link that goes on paper (a QR code, an exported list) for ``token``."""
+        return next(iter(self.sources.values())).make(token)
+
+    def of(self, token: str) -> dict[str, str]:
+        """Each channel's link for ``token``, by channel."""
+        return {channel: source.make(token) for channel, source in self.sources.items()}
+
+
+class App:
+    """One process of hoinghi: the plan, its storage and services, and the channels it runs."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        catalog: Catalog,
+        storage: Storage,
+        services: Services,
+        env: Env,
+    ) -> None:
+        self.loaded = loaded
+        self.catalog = catalog
+        self.storage = storage
+        self.services = services
+        self.env = env
+
+    def channels(self) -> list[ChannelEntry]:
+        """The chat channels this process runs: those whose token is set."""
+        return configured_channels(self.env)
+
+    async def run(
+        self, stop: asyncio.Event | None = None, *, webhook: Listening | None = None
+    ) -> None:
+        """Start every configured channel, then the outbox's scheduler; once ``stop`` is set
+        (by default on SIGINT or SIGTERM), stop them in reverse order, each finishing what it
+        has in hand. ``webhook``: where Telegram posts its updates, instead of long polling."""
+        stop = stop or stop_on_signals()
+        entries = self.channels()
+        if not entries:
+            raise RuntimeError("no channel to run: no channel's token is set")
+        inbox = Inbox(self.services, self.catalog)
+        channels = [
+            entry.build(
+                ChannelSetup(entry.token(self.env), self.services, self.catalog, inbox, webhook)
+            )
+            for entry in entries
+        ]
+        senders = {channel.sender.channel: channel.sender for channel in channels}
+        scheduler = build_scheduler(
+            self.services, build_outbox(self.services, self.catalog, senders)
+        )
+        async with contextlib.AsyncExitStack() as running:
+            running.push_async_callback(inbox.flush)  # last: the accounts the events used, marked
+            for channel in channels:
+                await running.enter_async_context(channel.receiving())
+            await scheduler.start()
+            running.push_async_callback(scheduler.stop)  # first: no batch starts while stopping
+            freeze_startup_heap()
+            await stop.wait()
+
+    async def personal_links(self, *, bot_name: str | None = None) -> PersonalLinks:
+        """Each linking channel's maker of personal links. ``bot_name``: the bot's name for the
+        link on paper, when the office gives it; otherwise the channel asks its platform
+        (which may raise :class:`bot.errors.ChannelUnavailable`)."""
+        paper = _linking_channel()
+        sources: dict[str, LinkSource] = {}
+        for entry in CHANNELS:
+            if entry.links is None or (entry is not paper and not entry.token(self.env)):
+                continue
+            name = bot_name if entry is paper else None
+            sources[entry.name] = await entry.links(entry.token(self.env), self.services, name)
+        return PersonalLinks(sources)
+
+
+@asynccontextmanager
+async def open_app(
+    loaded: LoadedConfig,
+    catalog: Catalog,
+    *,
+    env: Env | None = None,
+    exclusive: str | None = None,
+) -> AsyncIterator[App]:
+    """The app on the plan's database (see :func:`open_storage` for ``exclusive`` and the
+    refusals), its services built; everything closed on the way out."""
+    async with open_storage(loaded, exclusive=exclusive) as storage:
+        services = await build_services(
+            loaded.config, storage.sessions, SystemClock(), files=FileStore(loaded.drafts_dir)
+        )
+        yield App(loaded, catalog, storage, services, os.environ if env is None else env)
+
+
+def stop_on_signals(
+    signals: Sequence[signal.Signals] = (signal.SIGINT, signal.SIGTERM),
+) -> asyncio.Event:
+    """An event set when the process is asked to stop (Ctrl-C, a service manager's SIGTERM)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in signals:
+        with contextlib.suppress(NotImplementedError):  # Windows has no signal handlers
+            loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def freeze_startup_heap() -> None:
+    """Exempt what start-up built (modules, config, catalog, PTB's and SQLAlchemy's tables) from
+    the garbage collector's full passes (``gc.freeze``): it lives as long as the process, and
+    rescanning it on every full pass costs a surge of taps about a tenth of its throughput
+    (bench/load.py)."""
+    gc.collect()
+    gc.freeze()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -30,7 +29,6 @@ from handlers.telegram.context import (
 )
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
-from schedules.scheduler import OutboxScheduler
 
 log = logging.getLogger(__name__)
 
@@ -132,17 +130,17 @@ class Webhook:
         return urlsplit(self.url).path.lstrip("/")
 
 
-async def serve(
+@asynccontextmanager
+async def receiving(
     application: Application,  # type: ignore[type-arg]
-    stop: asyncio.Event,
     *,
     sender: TelegramSender | None = None,
-    scheduler: OutboxScheduler | None = None,
     webhook: Webhook | None = None,
     on_ready: Callable[[str], object] | None = None,
-) -> None:
-    """Receive updates (long polling, or ``webhook``) and tick the outbox until ``stop`` is
-    set, then shut down cleanly."""
+) -> AsyncIterator[None]:
+    """Receive updates (long polling, or ``webhook``) while the block runs, then stop cleanly:
+    the last updates' replies sent and their ids stored. ``sender``'s Bot (the outbox's) is
+    opened and closed with it; ``on_ready`` is told the bot's @username once it is known."""
     with channel_errors():
         await application.initialize()
         if sender is not None:
@@ -171,31 +169,30 @@ async def serve(
                     "bot @%s receives updates on %s:%d", application.bot.username,
                     webhook.listen, webhook.port,
                 )  # fmt: skip
-            if scheduler is not None:
-                await scheduler.start()
-            freeze_startup_heap()
-            await stop.wait()
-            if scheduler is not None:
-                await scheduler.stop()
+            yield
             await application.updater.stop()
             await application.stop()
             processor = application.update_processor
             if isinstance(processor, ChatOrderedUpdateProcessor):
                 await processor.drain()  # replies the last updates left to send after them
             await dedupe.flush_handled(application.bot_data)  # the last updates' ids, stored
-            await inbox_of_bot_data(application.bot_data).flush()  # the accounts used, marked
     finally:
         if sender is not None:
             await sender.bot.shutdown()
 
 
-def freeze_startup_heap() -> None:
-    """Exempt what start-up built (modules, config, catalog, PTB's and SQLAlchemy's tables) from
-    the garbage collector's full passes (``gc.freeze``): it lives as long as the process, and
-    rescanning it on every full pass costs a surge of taps about a tenth of its throughput
-    (bench/load.py)."""
-    gc.collect()
-    gc.freeze()
+async def serve(
+    application: Application,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+    *,
+    webhook: Webhook | None = None,
+) -> None:
+    """Receive updates (long polling, or ``webhook``) until ``stop`` is set, then shut down
+    cleanly: the Telegram channel alone, without the outbox (``hoinghi run`` runs every channel
+    and the outbox through :class:`bot.app.App`)."""
+    async with receiving(application, webhook=webhook):
+        await stop.wait()
+    await inbox_of_bot_data(application.bot_data).flush()  # the accounts used, marked
 
 
 async def fetch_bot_username(

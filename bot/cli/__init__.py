@@ -1,0 +1,171 @@
+"""The ``hoinghi`` command: it parses the arguments and calls the app or the services.
+
+One module per group of commands; :mod:`bot.app` builds what they use, in the order config →
+storage → services → channels. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.app import WEBHOOK_SECRET_ENV, channel_secrets
+from bot.cli.common import force_option, sheet_option
+from bot.cli.db import cmd_db_backup, cmd_db_upgrade, cmd_purge
+from bot.cli.files import (
+    bot_username_option,
+    cmd_audit_export,
+    cmd_drafts_export,
+    cmd_invites_export,
+    cmd_invites_print,
+    cmd_report,
+)
+from bot.cli.people import cmd_delegates_import
+from bot.cli.plan import cmd_check
+from bot.cli.rehearse import EXAMPLES, cmd_rehearse
+from bot.cli.run import cmd_run
+from bot.logs import setup_logging
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one sub-command; the exit code is 0 on success."""
+    # python-telegram-bot's retry_after becomes a timedelta; opt in now (the code reads both).
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    args = _parser().parse_args(argv)
+    # The running bot's log is its output; an office command answers in Vietnamese, and its
+    # internal notes stay out of that answer unless -v asks for them.
+    quiet = logging.INFO if args.command is cmd_run else logging.WARNING
+    setup_logging(logging.DEBUG if args.verbose else quiet, secrets=channel_secrets(os.environ))
+    command: Callable[[argparse.Namespace], int] = args.command
+    return command(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hoinghi", description="Trợ lý điều phối đại biểu hội nghị (Telegram)."
+    )
+    parser.add_argument(
+        "--config", help="tệp cấu hình (mặc định: $HOINGHI_CONFIG, rồi ./config.toml)"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="ghi nhật ký chi tiết")
+    sub = parser.add_subparsers(required=True, metavar="LỆNH")
+
+    run = sub.add_parser("run", help="chạy bot (tự tạo hoặc nâng cấp cơ sở dữ liệu)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help=f"nhận cập nhật qua webhook thay vì long polling (khóa bí mật: ${WEBHOOK_SECRET_ENV})",
+    )
+    run.add_argument("--listen", default="127.0.0.1:8443", help="địa chỉ:cổng máy chủ webhook")
+    run.add_argument("--url", help="địa chỉ công khai HTTPS mà Telegram gửi cập nhật tới")
+    run.set_defaults(command=cmd_run)
+    sub.add_parser("check", help="kiểm tra tệp cấu hình và in tóm tắt kế hoạch").set_defaults(
+        command=cmd_check
+    )
+    db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(required=True, metavar="LỆNH")
+    db.add_parser("upgrade", help="tạo hoặc nâng cấp cơ sở dữ liệu").set_defaults(
+        command=cmd_db_upgrade
+    )
+    backup = db.add_parser(
+        "backup", help="sao lưu cơ sở dữ liệu SQLite (chạy được khi bot đang chạy)"
+    )
+    backup.add_argument("file", type=Path)
+    backup.set_defaults(command=cmd_db_backup)
+
+    purge = sub.add_parser(
+        "purge", help="xóa dữ liệu cá nhân sau hội nghị, giữ danh sách và số liệu tổng hợp"
+    )
+    purge.add_argument("--drafts", action="store_true", help="xóa cả các bản tham luận đã gửi")
+    purge.add_argument("--force", action="store_true", help="xóa cả khi hội nghị chưa kết thúc")
+    answer = purge.add_mutually_exclusive_group()
+    answer.add_argument(
+        "--dry-run", action="store_true", help="chỉ cho biết sẽ xóa những gì, không xóa"
+    )
+    answer.add_argument(
+        "-y", "--yes", action="store_true", help="xóa ngay, không hỏi lại (khi chạy từ kịch bản)"
+    )
+    purge.set_defaults(command=cmd_purge)
+
+    delegates = sub.add_parser("delegates", help="danh sách đại biểu").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    imp = delegates.add_parser("import", help="nhập danh sách đại biểu từ tệp CSV hoặc XLSX")
+    imp.add_argument("file", type=Path)
+    sheet_option(imp)
+    imp.set_defaults(command=cmd_delegates_import)
+
+    people = sub.add_parser(
+        "people", help="người đầu mối nhiệm vụ (cùng định dạng, cột Vai trò = đầu mối)"
+    ).add_subparsers(required=True, metavar="LỆNH")
+    imp_people = people.add_parser("import", help="nhập danh sách (như delegates import)")
+    imp_people.add_argument("file", type=Path)
+    sheet_option(imp_people)
+    imp_people.set_defaults(command=cmd_delegates_import)
+
+    invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    exp = invites.add_parser("export", help="xuất đường liên kết cá nhân ra tệp CSV hoặc XLSX")
+    exp.add_argument("file", type=Path)
+    bot_username_option(exp)
+    force_option(exp)
+    exp.set_defaults(command=cmd_invites_export)
+    prn = invites.add_parser(
+        "print", help="phiếu in kèm giấy mời (DOCX): họ tên, chức vụ, đơn vị, mã QR đường liên kết"
+    )
+    prn.add_argument("file", type=Path)
+    bot_username_option(prn)
+    force_option(prn)
+    prn.set_defaults(command=cmd_invites_print)
+
+    drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    exp_drafts = drafts.add_parser(
+        "export", help="xuất bản mới nhất của mọi tham luận và danh mục Excel vào một thư mục"
+    )
+    exp_drafts.add_argument("directory", type=Path)
+    exp_drafts.set_defaults(command=cmd_drafts_export)
+
+    rehearse = sub.add_parser(
+        "rehearse",
+        help="diễn tập cả kế hoạch trên một máy, với Telegram mô phỏng (không cần token)",
+    )
+    rehearse.add_argument(
+        "--delegates", type=Path, default=EXAMPLES / "delegates.csv", help="danh sách đại biểu"
+    )
+    rehearse.add_argument(
+        "--contacts", type=Path, default=EXAMPLES / "contacts.csv", help="danh sách đầu mối"
+    )
+    rehearse.add_argument(
+        "--report", type=Path, default=Path("bao-cao-dien-tap.xlsx"), help="tệp báo cáo"
+    )
+    rehearse.add_argument(
+        "--faults",
+        action="store_true",
+        help="diễn tập khi có sự cố: lỗi 5xx, quá giờ, 429, bot bị dừng đột ngột, người chặn bot",
+    )
+    rehearse.add_argument("--seed", type=int, default=60, help="hạt giống ngẫu nhiên")
+    force_option(rehearse)
+    rehearse.set_defaults(command=cmd_rehearse)
+
+    report = sub.add_parser(
+        "report", help="báo cáo Excel: đại biểu, tổng hợp, tham luận, nhiệm vụ, gửi tin"
+    )
+    report.add_argument("file", type=Path)
+    force_option(report)
+    report.set_defaults(command=cmd_report)
+
+    audit = sub.add_parser("audit", help="nhật ký thay đổi").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    exp_audit = audit.add_parser(
+        "export", help="xuất mọi thay đổi (ai, khi nào, thay đổi gì) ra tệp CSV hoặc XLSX"
+    )
+    exp_audit.add_argument("file", type=Path)
+    force_option(exp_audit)
+    exp_audit.set_defaults(command=cmd_audit_export)
+    return parser

@@ -1,0 +1,235 @@
+"""What every ``hoinghi`` command shares: exit codes, output, the config, files it writes, and
+the app opened on the plan's database (a database or a platform that cannot be used is an
+answer, not a traceback)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+from sqlalchemy.engine import make_url
+
+from bot.app import App, Refusal, Storage, open_app, open_storage
+from bot.config import TOKEN_ENV, ConfigError, LoadedConfig, config_path, load_config, plan_warnings
+from bot.delegate_file import RowProblem
+from bot.domain.clock import SystemClock
+from bot.errors import ChannelUnavailable
+from bot.services import Services
+from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
+from bot.texts.formatting import moment
+from storage.guard import DatabaseUnavailable
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+
+
+def out(text: str, stream: TextIO | None = None) -> None:
+    """One line to the terminal (stdout unless ``stream``)."""
+    print(text, file=stream or sys.stdout)
+
+
+def say(catalog: Catalog, refusal: Refusal) -> str:
+    """A refusal of the app in words."""
+    return catalog.plain(refusal.key, **refusal.params)
+
+
+def load(args: argparse.Namespace) -> tuple[LoadedConfig, Catalog] | int:
+    """The validated config and a catalog in its locale, or an exit code after printing why."""
+    path = config_path(args.config)
+    try:
+        loaded = load_config(path)
+    except ConfigError as exc:
+        print_config_errors(load_catalog(DEFAULT_LOCALE), exc)
+        return EXIT_INVALID
+    return loaded, load_catalog(loaded.config.meeting.locale)
+
+
+def print_config_errors(catalog: Catalog, error: ConfigError) -> None:
+    """Every problem of a config file, one line each, to stderr."""
+    out(catalog.plain("cli.config_invalid", path=error.path, count=len(error.problems)), sys.stderr)
+    for problem in error.problems:
+        key = f"config_errors.{problem.code}"
+        params = {"value": "", "detail": "", **problem.params}
+        message = catalog.plain(key if catalog.has(key) else "config_errors.other", **params)
+        where = problem.key or catalog.plain("cli.config_file")
+        out(catalog.plain("cli.problem_line", where=where, message=message), sys.stderr)
+
+
+def force_option(parser: argparse.ArgumentParser) -> None:
+    """``--force``: overwrite the file a command writes."""
+    parser.add_argument("--force", action="store_true", help="ghi đè nếu tệp đã có")
+
+
+def sheet_option(parser: argparse.ArgumentParser) -> None:
+    """``--sheet``: which sheet of an XLSX list to read."""
+    parser.add_argument(
+        "--sheet",
+        metavar="TÊN",
+        help="trang (sheet) của tệp XLSX cần đọc; mặc định: trang có dòng tiêu đề danh sách",
+    )
+
+
+def target_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
+    """Why a command should not write ``path``: its folder is missing (a mistyped path must not
+    create folders), it is a folder, or it exists and ``--force`` was not given."""
+    if not path.parent.is_dir():
+        return catalog.plain("output.no_folder", folder=path.parent, path=path)
+    if path.is_dir():
+        return catalog.plain("output.is_folder", path=path)
+    if path.exists() and not force:
+        return catalog.plain("output.exists", path=path)
+    return None
+
+
+def write_file(path: Path, content: bytes, *, force: bool, catalog: Catalog) -> str | None:
+    """Write ``content`` to ``path`` (a new file unless ``force``: checked again as it is
+    opened); None, or why it could not be written."""
+    try:
+        with path.open("wb" if force else "xb") as fh:
+            fh.write(content)
+    except FileExistsError:
+        return catalog.plain("output.exists", path=path)
+    except FileNotFoundError:
+        return catalog.plain("output.no_folder", folder=path.parent, path=path)
+    except IsADirectoryError:
+        return catalog.plain("output.is_folder", path=path)
+    except OSError as exc:  # e.g. the file is open in Excel on Windows
+        return catalog.plain("output.unwritable", path=path, reason=exc.strerror or exc)
+    return None
+
+
+def warnings_of(loaded: LoadedConfig, catalog: Catalog) -> list[tuple[str, str]]:
+    """What the plan says that its office probably did not mean: (key, message) pairs."""
+    meeting = loaded.config.meeting
+    lines = []
+    for warning in plan_warnings(loaded.config, SystemClock().now()):
+        params = dict(warning.params)
+        if isinstance(start := params.get("start"), datetime):
+            params["start"] = moment(catalog, meeting.local(start))
+        lines.append((warning.key, catalog.plain(f"config_warnings.{warning.code}", **params)))
+    return lines
+
+
+def safe_url(url: str) -> str:
+    """A database URL without its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def problem_line(catalog: Catalog, section: str, problem: RowProblem) -> str:
+    """One problem or warning of a delegate file: where it is, then what it is."""
+    return catalog.plain(
+        "cli.problem_line",
+        where=_where(catalog, problem.row, problem.column),
+        message=catalog.plain(
+            f"{section}.{problem.code}", value=problem.value or "", detail=problem.detail or ""
+        ),
+    )
+
+
+def print_problems(catalog: Catalog, problems: Sequence[RowProblem]) -> None:
+    """One line per problem of a list, to stderr, as ``delegates import`` says them."""
+    for problem in problems:
+        out(problem_line(catalog, "import.problem", problem), sys.stderr)
+
+
+def _where(catalog: Catalog, row: int | None, column: str | None) -> str:
+    if row is not None and column:
+        return catalog.plain("import.where_row_column", row=row, column=column)
+    if row is not None:
+        return catalog.plain("import.where_row", row=row)
+    if column:
+        return catalog.plain("import.where_column", column=column)
+    return catalog.plain("import.where_file")
+
+
+# --- the database and the app ------------------------------------------------------------------
+
+
+async def with_storage(
+    loaded: LoadedConfig,
+    catalog: Catalog,
+    work: Callable[[Storage], Awaitable[T]],
+    *,
+    exclusive: str | None = None,
+) -> T | int:
+    """The database at the newest schema (:func:`bot.app.open_storage`), then ``work``. A
+    database that cannot be used is said in one line (exit code 4), before anything else runs."""
+    try:
+        async with open_storage(loaded, exclusive=exclusive) as storage:
+            return await work(storage)
+    except DatabaseUnavailable as problem:
+        out(database_problem(catalog, problem, exclusive or "upgrade"), sys.stderr)
+        return EXIT_UNAVAILABLE
+
+
+async def with_app(
+    loaded: LoadedConfig,
+    catalog: Catalog,
+    work: Callable[[App], Awaitable[T]],
+    *,
+    exclusive: str | None = None,
+) -> T | int:
+    """The app on the plan's database (see :func:`with_storage`), then ``work``; always closed."""
+    try:
+        async with open_app(loaded, catalog, exclusive=exclusive) as app:
+            return await work(app)
+    except DatabaseUnavailable as problem:
+        out(database_problem(catalog, problem, exclusive or "upgrade"), sys.stderr)
+        return EXIT_UNAVAILABLE
+
+
+async def with_services(
+    loaded: LoadedConfig,
+    catalog: Catalog,
+    work: Callable[[Services], Awaitable[T]],
+    *,
+    exclusive: str | None = None,
+) -> T | int:
+    """The app's services (see :func:`with_app`), then ``work``."""
+
+    async def on_services(app: App) -> T:
+        return await work(app.services)
+
+    return await with_app(loaded, catalog, on_services, exclusive=exclusive)
+
+
+def run_channel(
+    catalog: Catalog,
+    loaded: LoadedConfig,
+    work: Callable[[App], Awaitable[int]],
+    *,
+    exclusive: str | None = None,
+) -> int:
+    """Run work that talks to the messaging platform; a refusal is an answer, not a traceback."""
+    try:
+        return asyncio.run(with_app(loaded, catalog, work, exclusive=exclusive))
+    except ChannelUnavailable as exc:
+        out(
+            catalog.plain(f"cli.channel_{exc.reason}", env=TOKEN_ENV, detail=exc.detail), sys.stderr
+        )
+        return EXIT_UNAVAILABLE
+
+
+def database_problem(catalog: Catalog, problem: DatabaseUnavailable, doing: str) -> str:
+    """Why the database cannot be used, and what to do, in one line; ``doing`` is what was
+    refused when another process holds it (``run``, ``purge`` or ``upgrade``)."""
+    if problem.reason == "in_use":
+        command, _, pid = problem.holder.rpartition(" ")
+        holder = (
+            catalog.plain("cli.database_holder", command=command, pid=pid)
+            if command and pid.isdigit()
+            else catalog.plain("cli.database_holder_unknown")
+        )
+        return catalog.plain(f"cli.database_in_use_{doing}", database=problem.where, holder=holder)
+    return catalog.plain(
+        f"cli.database_{problem.reason}",
+        database=problem.where,
+        folder=problem.folder,
+        detail=problem.detail,
+    )

@@ -1,0 +1,153 @@
+"""``hoinghi db upgrade``, ``db backup`` and ``purge``: the database itself."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bot.app import Storage
+from bot.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    load,
+    out,
+    safe_url,
+    with_services,
+    with_storage,
+)
+from bot.services import Services
+from bot.services.privacy import PurgeStep, PurgeSummary
+from bot.texts import Catalog
+from bot.texts.formatting import file_size
+from storage.backup import BackupError, backup_sqlite
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Create the database or bring it to the newest schema."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+
+    catalog = loaded[1]
+
+    async def report(storage: Storage) -> int:
+        before, after = storage.revisions
+        key = "cli.db_current" if before == after else "cli.db_upgraded"
+        url = safe_url(loaded[0].database_url)
+        out(catalog.plain(key, url=url, before=before or "—", after=after or "—"))
+        return EXIT_OK
+
+    return asyncio.run(with_storage(loaded[0], catalog, report))
+
+
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    """Copy the SQLite database to a new file, consistently, even while the bot runs."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog = loaded[1]
+    url = make_url(loaded[0].database_url)
+    if not url.drivername.startswith("sqlite") or not url.database:
+        out(catalog.plain("backup.not_sqlite"), sys.stderr)
+        return EXIT_USAGE
+    try:
+        size = backup_sqlite(Path(url.database), args.file)
+    except BackupError as exc:
+        message = catalog.plain(
+            f"backup.{exc.code}", path=args.file, source=url.database, folder=args.file.parent
+        )
+        out(message, sys.stderr)
+        return EXIT_USAGE
+    out(catalog.plain("backup.done", path=args.file, size=file_size(catalog, size)))
+    out(catalog.plain("backup.restore", path=args.file, source=url.database))
+    return EXIT_OK
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Remove personal data after the meeting, keeping the list and the counts: first say what
+    goes, then remove it only once the office says yes (at the prompt, or with ``--yes``)."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog = loaded[1]
+
+    async def preview(services: Services) -> PurgeSummary:
+        return await services.privacy.preview(drafts=args.drafts, force=args.force)
+
+    async def purge(services: Services) -> PurgeSummary:
+        return await services.privacy.purge(drafts=args.drafts, force=args.force)
+
+    planned = asyncio.run(with_services(loaded[0], catalog, preview))
+    if isinstance(planned, int):  # the database cannot be used: said already
+        return planned
+    if planned.step is PurgeStep.NOT_OVER:
+        out(catalog.plain("purge.not_over"), sys.stderr)
+        return EXIT_USAGE
+    for line in _purge_preview(catalog, planned, drafts=args.drafts):
+        out(line)
+    if args.dry_run:
+        out(catalog.plain("purge.dry_run"))
+        return EXIT_OK
+    if not args.yes:
+        # Nobody to ask (a script, a cron job): nothing is removed without an explicit --yes.
+        if not sys.stdin.isatty():
+            out(catalog.plain("purge.needs_yes"), sys.stderr)
+            return EXIT_USAGE
+        # Asked outside the event loop: Ctrl-C at the prompt leaves no thread waiting on stdin.
+        if not _confirmed(catalog.plain("purge.confirm")):
+            out(catalog.plain("purge.cancelled"))
+            return EXIT_FAILED
+    # A running bot would record accounts and addresses again right after: it stops first.
+    summary = asyncio.run(with_services(loaded[0], catalog, purge, exclusive="purge"))
+    if isinstance(summary, int):
+        return summary
+    out(
+        catalog.plain(
+            "purge.done",
+            phones=summary.phones,
+            accounts=summary.accounts,
+            deliveries=summary.deliveries,
+            audit=summary.audit_entries,
+            drafts=summary.drafts,
+            comments=summary.comments,
+        )
+    )
+    return EXIT_OK
+
+
+def _purge_preview(catalog: Catalog, planned: PurgeSummary, *, drafts: bool) -> list[str]:
+    """What a purge removes, kind by kind, and what it keeps."""
+    lines = [
+        catalog.plain("purge.preview"),
+        catalog.plain("purge.preview_phones", count=planned.phones),
+        catalog.plain("purge.preview_accounts", count=planned.accounts),
+        catalog.plain("purge.preview_deliveries", count=planned.deliveries),
+        catalog.plain("purge.preview_links", count=planned.links),
+        catalog.plain("purge.preview_link_failures", count=planned.link_failures),
+        catalog.plain("purge.preview_audit", count=planned.audit_entries),
+    ]
+    if drafts:
+        lines.append(catalog.plain("purge.preview_drafts", count=planned.drafts))
+        lines.append(catalog.plain("purge.preview_comments", count=planned.comments))
+    else:
+        lines.append(catalog.plain("purge.preview_drafts_kept"))
+    lines.append(catalog.plain("purge.preview_kept"))
+    return lines
+
+
+# What counts as yes at a prompt: the English letter the prompt shows, and the Vietnamese word.
+YES_ANSWERS = ("y", "yes", "c", "có")
+
+
+def _confirmed(prompt: str) -> bool:
+    """Whether the person at the terminal answers yes; anything else, or end of input, is no."""
+    try:
+        answer = input(prompt)
+    except EOFError:
+        return False
+    return answer.strip().casefold() in YES_ANSWERS

@@ -1,0 +1,123 @@
+"""``hoinghi check``: the config validated and the plan printed as its office wrote it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from bot.app import CHANNELS
+from bot.cli.common import EXIT_OK, load, out, safe_url, warnings_of
+from bot.config import Config, LoadedConfig
+from bot.domain.outbound import MessageKind
+from bot.domain.reminders import planned_messages
+from bot.texts import Catalog
+from bot.texts.formatting import clock, long_date, moment
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the config and print the plan as the office wrote it."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    for line in plan_summary(config, catalog, loaded[0]):
+        out(line)
+    # Valid is not the same as meant: a past date or the example's ids pass every rule.
+    if warnings := warnings_of(loaded[0], catalog):
+        out(catalog.plain("check.valid_with_warnings", path=loaded[0].path, count=len(warnings)))
+        for key, message in warnings:
+            out(catalog.plain("cli.problem_line", where=key, message=message))
+    else:
+        out(catalog.plain("check.valid", path=loaded[0].path))
+    return EXIT_OK
+
+
+def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list[str]:
+    """A readable summary of the plan, line by line."""
+    meeting = config.meeting
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    lines = [
+        catalog.plain("check.title", plan=meeting.plan_number, title=meeting.title),
+        catalog.plain("check.organizer", organizer=meeting.organizer),
+        catalog.plain(
+            "check.when",
+            start=clock(starts),
+            end=clock(ends),
+            date=long_date(catalog, starts),
+            zone=meeting.timezone,
+        ),
+        catalog.plain("check.where", venue=meeting.venue.name, address=meeting.venue.address),
+        catalog.plain("check.map", url=meeting.venue.map_url),
+        catalog.plain("check.capacity", capacity=meeting.capacity),
+        catalog.plain(
+            "check.rsvp_deadline", deadline=moment(catalog, meeting.local(meeting.rsvp_deadline_at))
+        ),
+        "",
+        catalog.plain("check.agenda", count=len(config.agenda)),
+    ]
+    for item in config.agenda:
+        lines.append(
+            catalog.plain(
+                "check.agenda_item", start=clock(item.start), end=clock(item.end), title=item.title
+            )
+        )
+    lines += ["", catalog.plain("check.themes", count=len(config.themes))]
+    for theme in config.themes:
+        lines.append(catalog.plain("check.theme_item", key=theme.key, title=theme.title))
+        if theme.speakers:
+            lines.append(catalog.plain("check.theme_speakers", codes=", ".join(theme.speakers)))
+    if config.themes:
+        lines.append(
+            catalog.plain(
+                "check.drafts",
+                deadline=moment(catalog, meeting.local(meeting.resolve(config.drafts.deadline))),
+                directory=loaded.drafts_dir,
+            )
+        )
+    lines += ["", catalog.plain("check.groups", count=len(config.groups))]
+    lines += [
+        catalog.plain("check.group_item", order=g.order, label=g.label, key=g.key)
+        for g in config.groups_in_order
+    ]
+    lines += ["", catalog.plain("check.tasks", count=len(config.tasks))]
+    for task in config.tasks:
+        due = moment(catalog, meeting.local(meeting.resolve(task.deadline)))
+        lines.append(
+            catalog.plain(
+                "check.task_item", key=task.key, title=task.title, owner=task.owner, deadline=due
+            )
+        )
+        if task.contacts:
+            lines.append(catalog.plain("check.task_contacts", contacts=", ".join(task.contacts)))
+    lines += ["", catalog.plain("check.reminders")]
+    planned = planned_messages(config)
+    for message in planned:
+        if message.kind in (MessageKind.TASK_REMINDER, MessageKind.TASK_OVERDUE):
+            continue  # summarised below: one line per task would drown the plan
+        when = moment(catalog, meeting.local(message.due_at))
+        what = catalog.plain(f"kind.{message.kind.value}", id="")
+        lines.append(catalog.plain("check.reminder_item", what=what, when=when))
+    lines.append(
+        catalog.plain(
+            "check.task_reminders",
+            reminders=sum(p.kind is MessageKind.TASK_REMINDER for p in planned),
+            mornings=sum(p.kind is MessageKind.TASK_OVERDUE for p in planned),
+        )
+    )
+    office = config.office
+    lines += [
+        "",
+        catalog.plain("check.office", name=office.name, admins=len(office.admin_ids)),
+        catalog.plain(
+            "check.office_chat",
+            chat=office.chat_id if office.chat_id is not None else catalog.plain("check.none"),
+        ),
+        catalog.plain("check.database", url=safe_url(loaded.database_url)),
+    ]
+    # Each channel's token: set, missing or malformed (never the token itself).
+    lines += [
+        catalog.plain(f"check.token_{entry.token_state(os.environ)}", env=entry.token_env)
+        for entry in CHANNELS
+    ]
+    lines.append("")
+    return lines
