@@ -60,7 +60,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
             )
             print_problems(catalog, problems)
             return EXIT_INVALID
-    from handlers.telegram.rehearsal import Faults, rehearse
+    from rehearsal import Faults, rehearse
 
     out(catalog.plain("rehearsal.title", path=loaded[0].path, delegates=args.delegates))
     with tempfile.TemporaryDirectory(prefix="hoinghi-dien-tap-") as workdir:
