@@ -23,11 +23,12 @@ from bot.cli.files import (
     cmd_invites_print,
     cmd_report,
 )
-from bot.cli.people import cmd_delegates_import
+from bot.cli.people import cmd_delegates_import, cmd_staff_add, cmd_staff_list, cmd_staff_remove
 from bot.cli.plan import cmd_check
 from bot.cli.rehearse import EXAMPLES, cmd_rehearse
 from bot.cli.run import cmd_run
 from bot.logs import setup_logging
+from bot.services.access import Role
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,6 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     sheet_option(imp_people)
     imp_people.set_defaults(command=cmd_delegates_import)
 
+    staff = sub.add_parser(
+        "staff", help="cán bộ Văn phòng: người trong danh sách được giao vai trò"
+    ).add_subparsers(required=True, metavar="LỆNH")
+    staff_add = staff.add_parser("add", help="giao vai trò Văn phòng (hoặc --role) cho người có MÃ")
+    staff_add.add_argument("code", metavar="MÃ")
+    _role_option(staff_add)
+    staff_add.set_defaults(command=cmd_staff_add)
+    staff_remove = staff.add_parser("remove", help="thu hồi vai trò của người có MÃ")
+    staff_remove.add_argument("code", metavar="MÃ")
+    _role_option(staff_remove)
+    staff_remove.set_defaults(command=cmd_staff_remove)
+    staff_list = staff.add_parser("list", help="những người có vai trò, và kênh họ đã liên kết")
+    _role_option(staff_list)
+    staff_list.set_defaults(command=cmd_staff_list)
+
     invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
         required=True, metavar="LỆNH"
     )
@@ -169,3 +185,12 @@ def _parser() -> argparse.ArgumentParser:
     force_option(exp_audit)
     exp_audit.set_defaults(command=cmd_audit_export)
     return parser
+
+
+def _role_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--role",
+        choices=[role.value for role in Role],
+        default=Role.OFFICE.value,
+        help="vai trò: office (Văn phòng, mặc định) hoặc checkin (lễ tân đón tiếp đại biểu)",
+    )

@@ -1,14 +1,17 @@
-"""``hoinghi delegates import`` and ``people import``: who is on the list."""
+"""``hoinghi delegates import``, ``people import`` and ``staff``: who is on the list, and who of
+them runs the meeting."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 
 from bot.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_USAGE,
     load,
     out,
     problem_line,
@@ -17,6 +20,8 @@ from bot.cli.common import (
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.services import Services
+from bot.services.access import Role, RoleChange, StaffMember
+from bot.texts import Catalog
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:
@@ -74,3 +79,109 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work))
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    """Give the person with a code the office role (or ``--role``), audited as the command
+    line's."""
+
+    async def grant(services: Services, role: Role) -> RoleChange:
+        access = services.access
+        return await access.grant(access.local_operator(), args.code, role)
+
+    # The role works at once; the Telegram menu is published when the bot starts.
+    return _change_role(
+        args, grant, done="staff.added", unchanged="staff.already", office_note="staff.menu_note"
+    )
+
+
+def cmd_staff_remove(args: argparse.Namespace) -> int:
+    """Withdraw the office role (or ``--role``) from the person with a code, audited."""
+
+    async def revoke(services: Services, role: Role) -> RoleChange:
+        access = services.access
+        return await access.revoke(access.local_operator(), args.code, role)
+
+    return _change_role(args, revoke, done="staff.removed", unchanged="staff.was_not")
+
+
+def _change_role(
+    args: argparse.Namespace,
+    change: Callable[[Services, Role], Awaitable[RoleChange]],
+    *,
+    done: str,
+    unchanged: str,
+    office_note: str | None = None,
+) -> int:
+    """Grant or withdraw a role and say what changed; an unknown code is refused (exit 2)."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog, role = loaded[1], Role(args.role)
+
+    async def work(services: Services) -> int:
+        result = await change(services, role)
+        if result.person is None:
+            out(catalog.plain("staff.unknown_code", code=args.code), sys.stderr)
+            return EXIT_USAGE
+        person = result.person
+        key = done if result.changed else unchanged
+        name = _role_name(catalog, role)
+        out(catalog.plain(key, name=person.full_name, code=person.code, role=name))
+        if result.changed and office_note is not None and role is Role.OFFICE:
+            out(catalog.plain(office_note))
+        return EXIT_OK
+
+    return asyncio.run(with_services(loaded[0], catalog, work))
+
+
+def cmd_staff_list(args: argparse.Namespace) -> int:
+    """Everyone with the office role (or ``--role``): who they are and where they are linked."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog, role = loaded[0].config, loaded[1], Role(args.role)
+
+    async def work(services: Services) -> int:
+        members = await services.access.staff(role)
+        name = _role_name(catalog, role)
+        if members:
+            out(catalog.plain("staff.list_title", role=name, count=len(members)))
+            for member in members:
+                out(_member_line(catalog, member))
+        else:
+            out(catalog.plain("staff.list_empty", role=name))
+        if role is Role.OFFICE and config.office.admin_ids:
+            out(catalog.plain("staff.bootstrap", count=len(config.office.admin_ids)))
+        return EXIT_OK
+
+    return asyncio.run(with_services(loaded[0], catalog, work))
+
+
+def _member_line(catalog: Catalog, member: StaffMember) -> str:
+    """One staff member: code, name, position, unit, and the channels they are linked on."""
+    person = member.person
+    who = ", ".join(
+        part for part in (person.full_name, person.position, person.organization) if part
+    )
+    channels = list(dict.fromkeys(channel for channel, _ in member.accounts))
+    linked = (
+        catalog.plain(
+            "staff.linked_on", channels=", ".join(_channel_name(catalog, c) for c in channels)
+        )
+        if channels
+        else catalog.plain("staff.not_linked")
+    )
+    return catalog.plain("staff.list_item", code=person.code, person=who, linked=linked)
+
+
+def _role_name(catalog: Catalog, role: Role) -> str:
+    return catalog.plain(f"staff.role.{role.value}")
+
+
+def _channel_name(catalog: Catalog, channel: str) -> str:
+    key = f"channel_name.{channel}"
+    return catalog.plain(key) if catalog.has(key) else channel

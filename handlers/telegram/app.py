@@ -18,6 +18,7 @@ from telegram.request import BaseRequest
 from bot.chat import Inbox
 from bot.errors import ChannelUnavailable
 from bot.services import Services
+from bot.services.access import Role
 from bot.texts import Catalog
 from handlers.telegram import dedupe, errors, inbound
 from handlers.telegram.channel import TelegramSender
@@ -28,6 +29,7 @@ from handlers.telegram.context import (
     services_of_bot_data,
 )
 from handlers.telegram.limiter import RetryingRateLimiter
+from handlers.telegram.render import CHANNEL
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 
 log = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
 
 
 async def _publish_commands(application: Application) -> None:  # type: ignore[type-arg]
-    """Show the command menu: delegates' commands for all, office commands for admins."""
+    """Show the command menu: delegates' commands for all, office commands for office staff."""
     catalog = catalog_of_bot_data(application.bot_data)
     services = services_of_bot_data(application.bot_data)
     delegate = [BotCommand(name, catalog.plain(f"commands.{name}")) for name in DELEGATE_COMMANDS]
@@ -102,12 +104,23 @@ async def _publish_commands(application: Application) -> None:  # type: ignore[t
         BotCommand(name, catalog.plain(f"commands.{name}")) for name in OFFICE_COMMANDS
     ]
     await application.bot.set_my_commands(delegate)
-    for admin_id in services.config.office.admin_ids:
+    for chat_id in await office_chats(services):
         try:
-            await application.bot.set_my_commands(office_menu, scope=BotCommandScopeChat(admin_id))
+            await application.bot.set_my_commands(office_menu, scope=BotCommandScopeChat(chat_id))
         except TelegramError as exc:
             # An admin who never opened the bot has no chat yet; the others still get a menu.
             log.warning("no office menu for one admin: %s", type(exc).__name__)
+
+
+async def office_chats(services: Services) -> list[int]:
+    """The private chats of office staff on Telegram: the ids of ``[office] admin_ids``, then
+    the Telegram accounts of people given the office role (``hoinghi staff add``)."""
+    chats = list(dict.fromkeys(services.config.office.admin_ids))
+    for member in await services.access.staff(Role.OFFICE):
+        for channel, address in member.accounts:
+            if channel == CHANNEL and address.lstrip("-").isdigit() and int(address) not in chats:
+                chats.append(int(address))
+    return chats
 
 
 @dataclass(frozen=True)
