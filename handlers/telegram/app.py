@@ -15,6 +15,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.app import freeze_startup_heap
 from bot.chat import Inbox
 from bot.errors import ChannelUnavailable
 from bot.services import Services
@@ -201,9 +202,11 @@ async def serve(
     webhook: Webhook | None = None,
 ) -> None:
     """Receive updates (long polling, or ``webhook``) until ``stop`` is set, then shut down
-    cleanly: the Telegram channel alone, without the outbox (``hoinghi run`` runs every channel
-    and the outbox through :class:`bot.app.App`)."""
+    cleanly: the Telegram channel alone, without the outbox, its start-up heap frozen as
+    ``hoinghi run`` freezes it (which runs every channel and the outbox through
+    :class:`bot.app.App`)."""
     async with receiving(application, webhook=webhook):
+        freeze_startup_heap()
         await stop.wait()
     await inbox_of_bot_data(application.bot_data).flush()  # the accounts used, marked
 
