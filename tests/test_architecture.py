@@ -24,9 +24,9 @@ from tests.conftest import ROOT
 
 CORE = ("bot", "storage", "schedules")
 # The composition root and the CLI build the application: they are the core's only files that
-# may know the adapters (bot/cli.py now; the package bot/cli/ once the CLI is split up).
-COMPOSITION = ("bot/app.py", "bot/cli.py", "bot/cli/*")
-CLI = ("bot/cli.py", "bot/cli")
+# may know the adapters, and the CLI reaches them only through bot/app.py.
+COMPOSITION = ("bot/app.py", "bot/cli/*")
+CLI = ("bot/cli",)
 
 
 def module_of(path: Path, root: Path) -> str:
@@ -110,10 +110,6 @@ RULES = (
         "the CLI reaches the adapters only through the composition root",
         covers=CLI,
         banned=("handlers",),
-        # `hoinghi rehearse` plays the plan on the simulated Telegram: it is the one adapter
-        # module the CLI imports itself (lazily, only for that command), until the rehearsal
-        # becomes its own top-level package `rehearsal/`, which is no adapter.
-        allowed=("handlers.telegram.rehearsal",),
         plant_in="bot/cli/leak.py",
     ),
     Rule(
@@ -142,21 +138,9 @@ RULES = (
     ),
 )
 RULE_IDS = [rule.says for rule in RULES]
-# bot/cli.py still starts Telegram itself (handlers.telegram.app, .channel); the package bot/cli/
-# that replaces it reaches the adapters through bot/app.py. Until then the CLI's rule must fail
-# (strict), and once bot/cli.py is gone it simply runs: this mark can then be removed.
-_CLI_NOT_SPLIT_YET = pytest.mark.xfail(
-    (ROOT / "bot" / "cli.py").exists(),
-    reason="bot/cli.py imports handlers.telegram.app until the CLI package replaces it",
-    strict=True,
-)
-CURRENT_RULES = [
-    pytest.param(rule, marks=_CLI_NOT_SPLIT_YET if rule.covers == CLI else (), id=rule.says)
-    for rule in RULES
-]
 
 
-@pytest.mark.parametrize("rule", CURRENT_RULES)
+@pytest.mark.parametrize("rule", RULES, ids=RULE_IDS)
 def test_the_layers_import_only_downwards(rule: Rule) -> None:
     assert rule.files(ROOT)  # the rule covers files that exist
     assert rule.offenders(ROOT) == []

@@ -28,14 +28,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     catalog = loaded[1]
-    if (refusal := run_refusal(os.environ)) is not None:
-        out(
-            say(catalog, refusal), sys.stderr
-        )  # alone: a refusal before anything starts says one thing
-        return EXIT_USAGE
     log.info("plan: %s", loaded[0].path)
     for key, message in warnings_of(loaded[0], catalog):
         log.warning("%s: %s", key, message)
+    if (refusal := run_refusal(os.environ)) is not None:
+        out(say(catalog, refusal), sys.stderr)
+        return EXIT_USAGE
     webhook: Listening | None = None
     if args.webhook:
         settings = webhook_settings(args.listen, args.url, os.environ)
