@@ -763,6 +763,7 @@ class FakeBotApi:
         self._faults: dict[str, deque[_Fault]] = {}
         self._chaos: Chaos | None = None
         self._queue: list[JsonDict] = []
+        self.highest_update_returned = 0  # the newest update_id getUpdates has returned
         # Events bind to the running loop on first wait, so building the fake outside a loop
         # (e.g. in a sync fixture) is fine.
         self._queue_changed = asyncio.Event()
@@ -901,6 +902,11 @@ class FakeBotApi:
         """Queue ``update`` for getUpdates, waking a waiting long poll."""
         self._queue.append(update)
         self._queue_changed.set()
+
+    def unconfirmed(self) -> list[int]:
+        """The ids of the queued updates the bot has not confirmed (getUpdates with a higher
+        ``offset``): Telegram delivers them again."""
+        return [update["update_id"] for update in self._queue]
 
     async def wait_until(self, condition: Callable[[], bool], *, limit: float = 10.0) -> None:
         """Return once ``condition()`` holds, re-checking after every call the bot makes.
@@ -1266,7 +1272,11 @@ class FakeBotApi:
                 return []
             finally:
                 self._poller_waiting.clear()
-        return self._queue[:limit]
+        returned = self._queue[:limit]
+        self.highest_update_returned = max(
+            self.highest_update_returned, *(update["update_id"] for update in returned)
+        )
+        return returned
 
     # --- state helpers ----------------------------------------------------------------------
 

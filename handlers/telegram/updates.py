@@ -13,15 +13,25 @@ queue in the rate limiter. Were each tap to wait for its confirmation, the taps 
 would wait too — and a tap not answered within seconds shows the person an endless spinner,
 then fails ("query is too old"). So a tap is answered (``answerCallbackQuery`` is not
 limited) and recorded at once, and its confirmation follows as fast as Telegram allows.
+
+Stopping (:meth:`ChatOrderedUpdateProcessor.stop_taking`) takes no update further: those that
+have not begun — waiting for their chat's turn or for a place, or handed over later — are left
+unhandled, for Telegram to deliver again, and only those being handled finish. Whoever handed an
+update over learns how it ended from :meth:`ChatOrderedUpdateProcessor.outcome`: the poller
+confirms an update to Telegram only once it is handled, the webhook answers 200 only then
+(:mod:`handlers.telegram.receiving`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Coroutine
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from telegram import Update
@@ -38,12 +48,28 @@ UNBOUNDED = 2**20
 REPLIES_AT_ONCE = 30
 
 
+class _Verdict(Enum):
+    """What an update waiting for its chat's turn or a place is told when its wait ends."""
+
+    GO = "go"  # its turn, or a place: it may go on
+    LEFT = "left"  # the bot is stopping: unhandled, for Telegram to deliver again
+
+
+@dataclass(eq=False)
+class _Job:
+    """An update on its way through the processor."""
+
+    update: object
+    chat: int | None
+    waiting: asyncio.Future[_Verdict] | None = None  # while it waits for its turn or a place
+
+
 @dataclass
 class _Turn:
-    """One chat's queue: a fair lock and how many updates hold or wait for it."""
+    """One chat's turn: held by one update at a time, the others queued in arrival order."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    holders: int = 0
+    held: bool = False
+    queue: deque[_Job] = field(default_factory=deque)
 
 
 @dataclass
@@ -93,6 +119,9 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     PTB's own limit (``max_concurrent_updates``, taken before :meth:`do_process_update`, whose
     caller is final) is set so high that it never binds: were it the limit, an update waiting
     for its chat's turn would hold a place all that time.
+
+    An update is *handled* once its handlers have run to the end (an error included: the error
+    handlers have dealt with it); its deferred replies may still be on their way.
     """
 
     def __init__(self, places: int) -> None:
@@ -100,47 +129,117 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         if places < 1:
             raise ValueError("places must be at least 1")
         self.places = places
-        self._free = asyncio.Semaphore(places)
+        self.left = 0  # updates not handled because the bot was stopping
+        self._free = places
+        self._place_queue: deque[_Job] = deque()
         self._outgoing = asyncio.Semaphore(REPLIES_AT_ONCE)
         self._turns: dict[int, _Turn] = {}
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: dict[asyncio.Task[None], _Later] = {}
+        self._running: set[asyncio.Task[Any]] = set()
+        self._outcomes: dict[int, deque[asyncio.Future[bool]]] = {}
+        self._stopping = False
+
+    def outcome(self, update_id: int) -> asyncio.Future[bool]:
+        """How the update with this id, about to be handed over, ends: ``True`` once it is
+        handled, ``False`` if the bot stopped before handling it."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._outcomes.setdefault(update_id, deque()).append(future)
+        return future
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the chat's turn and a place, run the update's handlers (``coroutine``), free
         the place, and leave the replies they deferred to a task that ends the turn once they
-        are sent."""
-        chat = _chat_of(update)
+        are sent. Once stopping, an update that has not begun is left unhandled."""
+        job = _Job(update, _chat_of(update))
         try:
-            await self._enter(chat)
+            verdict = await self._admit(job)
         except BaseException:
-            _close(coroutine)
+            _close(coroutine)  # cancelled while it waited: it never ran
+            self.left += 1
+            self._settle(update, handled=False)
             raise
+        if verdict is not _Verdict.GO:
+            _close(coroutine)
+            self.left += 1
+            self._settle(update, handled=False)
+            return
         later = _Later()
         token = _later.set(later)
+        running = asyncio.current_task()
+        assert running is not None
+        self._running.add(running)
         try:
-            async with self._free:
-                await coroutine
-        except BaseException:
-            _close(coroutine)  # cancelled while it waited for a place: it never ran
+            await coroutine
+        except BaseException as exc:
+            _close(coroutine)
             for reply in later.replies:
                 reply.close()
-            self._leave(chat)
+            self._free_place()
+            self._pass_turn(job.chat)
+            # Cut short while stopping (the grace ran out): Telegram delivers it again.
+            cut = isinstance(exc, asyncio.CancelledError) and self._stopping
+            if cut:
+                self.left += 1
+            self._settle(update, handled=not cut)
             raise
         finally:
+            self._running.discard(running)
             later.closed = True
             _later.reset(token)
+        self._free_place()
+        self._settle(update, handled=True)
         if not later.replies or later.context is None:
-            self._leave(chat)
+            self._pass_turn(job.chat)
             return
         # A plain task, not Application.create_task: _send reports each reply's error itself,
         # and serve() waits for these tasks (drain) after Application.stop, when PTB would warn
         # that it does not.
         sending = asyncio.get_running_loop().create_task(self._send(later), name="hoinghi-replies")
-        self._sending.add(sending)
-        sending.add_done_callback(lambda task: self._sent(task, chat, later))
+        self._sending[sending] = later
+        sending.add_done_callback(lambda task: self._sent(task, job.chat, later))
 
-    async def drain(self) -> None:
-        """Return once every deferred reply has been sent (or has failed)."""
+    def stop_taking(self) -> None:
+        """Take no update further: those waiting for their turn or a place, and those handed
+        over from now on, are left unhandled; the ones being handled go on."""
+        self._stopping = True
+        for turn in self._turns.values():
+            while turn.queue:
+                _tell(turn.queue.popleft(), _Verdict.LEFT)
+        while self._place_queue:
+            _tell(self._place_queue.popleft(), _Verdict.LEFT)
+
+    async def finish(self, deadline: float) -> None:
+        """Wait until the updates being handled are done, and cut short those still running at
+        ``deadline`` (the event loop's time): they are left for Telegram to deliver again."""
+        await _until(deadline, self._running)
+        for task in list(self._running):
+            task.cancel()
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    def settle_rest(self) -> int:
+        """After the application stopped: every update handed over that never reached the
+        processor is left unhandled; returns how many."""
+        rest = 0
+        for futures in self._outcomes.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(False)
+                    rest += 1
+        self._outcomes.clear()
+        self.left += rest
+        return rest
+
+    async def drain(self, deadline: float | None = None) -> None:
+        """Return once every deferred reply has been sent (or has failed); at ``deadline`` (the
+        event loop's time), the replies not sent yet are given up."""
+        if deadline is not None:
+            await _until(deadline, self._sending.keys())
+            unsent = sum(len(later.replies) for later in self._sending.values())
+            if unsent:
+                log.warning("stopping: %d deferred replies not sent in time, given up", unsent)
+            for task in list(self._sending):
+                task.cancel()
         while self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
@@ -158,7 +257,8 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
         # to go: at a surge of 5,000 taps the others wait as unstarted coroutines, not as
         # 5,000 requests built in advance while taps still come in.
         async with self._outgoing:
-            for reply in later.replies:
+            while later.replies:
+                reply = later.replies.pop(0)
                 try:
                     await reply
                 except Exception as exc:  # each reply's error is reported on its own
@@ -166,32 +266,102 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
     def _sent(self, task: asyncio.Task[None], chat: int | None, later: _Later) -> None:
         """End the chat's turn, also when the task was cancelled before it ever ran."""
-        self._sending.discard(task)
+        self._sending.pop(task, None)
         for reply in later.replies:
-            reply.close()  # no-op for those sent; a cancelled one is not "never awaited"
-        self._leave(chat)
+            reply.close()  # those never sent: not "never awaited"
+        self._pass_turn(chat)
 
-    async def _enter(self, chat: int | None) -> None:
-        if chat is None:  # an update of no chat and no user (a poll's state): no order to keep
+    async def _admit(self, job: _Job) -> _Verdict:
+        """The chat's turn, then a place; or why not."""
+        if self._stopping:
+            return _Verdict.LEFT
+        verdict = await self._take_turn(job)
+        if verdict is _Verdict.GO:
+            try:
+                verdict = await self._take_place(job)
+            except BaseException:
+                self._pass_turn(job.chat)
+                raise
+            if verdict is not _Verdict.GO:
+                self._pass_turn(job.chat)
+        return verdict
+
+    async def _take_turn(self, job: _Job) -> _Verdict:
+        if job.chat is None:  # an update of no chat and no user (a poll's state): no order to keep
+            return _Verdict.GO
+        turn = self._turns.setdefault(job.chat, _Turn())
+        if not turn.held:
+            turn.held = True
+            return _Verdict.GO
+        return await _queue(job, turn.queue, lambda: self._pass_turn(job.chat))
+
+    def _pass_turn(self, chat: int | None) -> None:
+        """Hand the chat's turn to its next waiting update, or end it."""
+        if chat is None:
             return
-        turn = self._turns.setdefault(chat, _Turn())
-        turn.holders += 1
-        try:
-            await turn.lock.acquire()
-        except BaseException:
-            self._release(chat, turn, held=False)
-            raise
+        turn = self._turns[chat]
+        while turn.queue:
+            if _tell(turn.queue.popleft(), _Verdict.GO):
+                return
+        del self._turns[chat]
 
-    def _leave(self, chat: int | None) -> None:
-        if chat is not None:
-            self._release(chat, self._turns[chat], held=True)
+    async def _take_place(self, job: _Job) -> _Verdict:
+        if self._free and not self._place_queue:
+            self._free -= 1
+            return _Verdict.GO
+        return await _queue(job, self._place_queue, self._free_place)
 
-    def _release(self, chat: int, turn: _Turn, *, held: bool) -> None:
-        if held:
-            turn.lock.release()
-        turn.holders -= 1
-        if not turn.holders:
-            del self._turns[chat]
+    def _free_place(self) -> None:
+        """Hand the place to the next update waiting for one, or free it."""
+        while self._place_queue:
+            if _tell(self._place_queue.popleft(), _Verdict.GO):
+                return
+        self._free += 1
+
+    def _settle(self, update: object, *, handled: bool) -> None:
+        if not isinstance(update, Update):
+            return
+        futures = self._outcomes.get(update.update_id)
+        if not futures:
+            return
+        future = futures.popleft()
+        if not futures:
+            del self._outcomes[update.update_id]
+        if not future.done():
+            future.set_result(handled)
+
+
+async def _queue(job: _Job, queue: deque[_Job], hand_on: Callable[[], None]) -> _Verdict:
+    """Wait in ``queue`` until told; a wait cancelled just as it was let in hands it on."""
+    job.waiting = asyncio.get_running_loop().create_future()
+    queue.append(job)
+    try:
+        return await job.waiting
+    except asyncio.CancelledError:
+        waiting = job.waiting
+        if waiting.done() and not waiting.cancelled() and waiting.result() is _Verdict.GO:
+            hand_on()
+        else:
+            with contextlib.suppress(ValueError):
+                queue.remove(job)
+        raise
+    finally:
+        job.waiting = None
+
+
+def _tell(job: _Job, verdict: _Verdict) -> bool:
+    """End ``job``'s wait with ``verdict``; ``False`` if it no longer waits (cancelled)."""
+    if job.waiting is None or job.waiting.done():
+        return False
+    job.waiting.set_result(verdict)
+    return True
+
+
+async def _until(deadline: float, tasks: Collection[asyncio.Task[Any]]) -> None:
+    """Wait until ``tasks`` (which shrinks as they end) is empty, or ``deadline``."""
+    loop = asyncio.get_running_loop()
+    while tasks and (left := deadline - loop.time()) > 0:
+        await asyncio.wait(set(tasks), timeout=left)
 
 
 def _close(awaitable: Awaitable[Any]) -> None:
