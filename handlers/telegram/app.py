@@ -89,7 +89,12 @@ def build_application(
             )
         )
         .rate_limiter(RetryingRateLimiter(max_retries=3))
-        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
+        .concurrent_updates(
+            ChatOrderedUpdateProcessor(
+                settings.concurrent_updates,
+                chat_updates_per_minute=settings.chat_updates_per_minute,
+            )
+        )
         .post_init(_publish_commands)
         # Updates come through handlers.telegram.receiving, which confirms an update to
         # Telegram only once it is handled; PTB's Updater confirms it when fetched.

@@ -14,6 +14,12 @@ would wait too — and a tap not answered within seconds shows the person an end
 then fails ("query is too old"). So a tap is answered (``answerCallbackQuery`` is not
 limited) and recorded at once, and its confirmation follows as fast as Telegram allows.
 
+A chat that sends more updates than ``chat_updates_per_minute`` is flooding the bot (a script,
+not a person: the default, 30, is far beyond what anyone taps or types): the updates over that
+budget are dropped without a reply, together with its updates still waiting for their turn,
+which would be answered at Telegram's one message a second per chat for minutes. Other chats
+are not held up by it, and the flood is confirmed to Telegram at once rather than in hand.
+
 Stopping (:meth:`ChatOrderedUpdateProcessor.stop_taking`) takes no update further: those that
 have not begun — waiting for their chat's turn or for a place, or handed over later — are left
 unhandled, for Telegram to deliver again, and only those being handled finish. Whoever handed an
@@ -27,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from contextvars import ContextVar
@@ -53,6 +60,7 @@ class _Verdict(Enum):
 
     GO = "go"  # its turn, or a place: it may go on
     LEFT = "left"  # the bot is stopping: unhandled, for Telegram to deliver again
+    DROPPED = "dropped"  # its chat went over its budget: done with, unanswered
 
 
 @dataclass(eq=False)
@@ -122,14 +130,26 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
     An update is *handled* once its handlers have run to the end (an error included: the error
     handlers have dealt with it); its deferred replies may still be on their way.
+
+    With ``chat_updates_per_minute``, a chat's updates over that many a minute are dropped
+    unanswered, and with them its updates not begun yet (see the module docstring); ``now`` is
+    the budget's clock.
     """
 
-    def __init__(self, places: int) -> None:
+    def __init__(
+        self,
+        places: int,
+        *,
+        chat_updates_per_minute: int = 0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(UNBOUNDED)
         if places < 1:
             raise ValueError("places must be at least 1")
         self.places = places
         self.left = 0  # updates not handled because the bot was stopping
+        self.dropped = 0  # updates of a chat over its budget, dropped unanswered
+        self._budget = _Budget(chat_updates_per_minute, now) if chat_updates_per_minute else None
         self._free = places
         self._place_queue: deque[_Job] = deque()
         self._outgoing = asyncio.Semaphore(REPLIES_AT_ONCE)
@@ -149,16 +169,28 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the chat's turn and a place, run the update's handlers (``coroutine``), free
         the place, and leave the replies they deferred to a task that ends the turn once they
-        are sent. Once stopping, an update that has not begun is left unhandled."""
+        are sent. An update of a chat over its budget is dropped; once stopping, an update that
+        has not begun is left unhandled."""
         job = _Job(update, _chat_of(update))
+        if not self._stopping and self._budget is not None and not self._budget.take(job.chat):
+            self._drop_waiting(job.chat)
+            verdict = _Verdict.DROPPED
+        else:
+            verdict = _Verdict.GO
         try:
-            verdict = await self._admit(job)
+            if verdict is _Verdict.GO:
+                verdict = await self._admit(job)
         except BaseException:
             _close(coroutine)  # cancelled while it waited: it never ran
             self.left += 1
             self._settle(update, handled=False)
             raise
-        if verdict is not _Verdict.GO:
+        if verdict is _Verdict.DROPPED:
+            _close(coroutine)
+            self.dropped += 1
+            self._settle(update, handled=True)  # done with: Telegram may forget it
+            return
+        if verdict is _Verdict.LEFT:
             _close(coroutine)
             self.left += 1
             self._settle(update, handled=False)
@@ -318,6 +350,17 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
                 return
         self._free += 1
 
+    def _drop_waiting(self, chat: int | None) -> None:
+        """Drop the chat's updates that have not begun: those waiting for its turn, and the
+        one holding it while it waits for a place."""
+        turn = self._turns.get(chat) if chat is not None else None
+        if turn is not None:
+            while turn.queue:
+                _tell(turn.queue.popleft(), _Verdict.DROPPED)
+        for job in [job for job in self._place_queue if job.chat == chat]:
+            self._place_queue.remove(job)
+            _tell(job, _Verdict.DROPPED)
+
     def _settle(self, update: object, *, handled: bool) -> None:
         if not isinstance(update, Update):
             return
@@ -329,6 +372,50 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
             del self._outcomes[update.update_id]
         if not future.done():
             future.set_result(handled)
+
+
+class _Budget:
+    """How many updates each chat may still send: ``per_minute`` at once, refilled at
+    ``per_minute`` a minute (a token bucket per chat)."""
+
+    KEPT = 4096  # chats remembered before those with a full budget are forgotten
+
+    def __init__(self, per_minute: int, now: Callable[[], float]) -> None:
+        self.per_minute = per_minute
+        self._now = now
+        self._chats: dict[int, tuple[float, float]] = {}  # chat -> (updates left, as of when)
+        self._flooding: set[int] = set()
+
+    def take(self, chat: int | None) -> bool:
+        """Count one update of ``chat``; ``False`` if it is over the budget."""
+        if chat is None:
+            return True
+        now = self._now()
+        left = self._left(chat, now)
+        if left >= 1:
+            self._remember(chat, left - 1, now)
+            self._flooding.discard(chat)
+            return True
+        self._remember(chat, left, now)
+        if chat not in self._flooding:
+            self._flooding.add(chat)
+            log.info(
+                "a chat sent more than %d updates within a minute: the ones over that are "
+                "dropped without a reply", self.per_minute,
+            )  # fmt: skip
+        return False
+
+    def _left(self, chat: int, now: float) -> float:
+        left, since = self._chats.get(chat, (float(self.per_minute), now))
+        return min(float(self.per_minute), left + (now - since) * self.per_minute / 60)
+
+    def _remember(self, chat: int, left: float, now: float) -> None:
+        if chat not in self._chats and len(self._chats) >= self.KEPT:
+            full = [key for key in self._chats if self._left(key, now) >= self.per_minute]
+            for key in full:
+                del self._chats[key]
+                self._flooding.discard(key)
+        self._chats[chat] = (left, now)
 
 
 async def _queue(job: _Job, queue: deque[_Job], hand_on: Callable[[], None]) -> _Verdict:
