@@ -14,6 +14,7 @@ from bot.services import Services, build_outbox
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
+from handlers.telegram.requests import RetryingRateLimiter
 from schedules.clock import ManualClock
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
@@ -42,6 +43,9 @@ class BotHarness:
     clock: ManualClock
     outbox: Outbox
     time: VirtualTime
+    # The replies' rate limiter waits here (one message a second per chat after a burst of
+    # three), so a test that sends a person many messages does not wait in real time.
+    replies_time: VirtualTime = field(default_factory=VirtualTime)
     tokens: dict[str, str] = field(default_factory=dict)
     linked: dict[str, FakeUser] = field(default_factory=dict)
     _next_user_id: int = 500_000_000
@@ -110,6 +114,10 @@ async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
     outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=pacer)
     links = await services.invitations.links()
+    replies_time = VirtualTime()
+    limiter = app.bot.rate_limiter
+    assert isinstance(limiter, RetryingRateLimiter)
+    limiter.use_time(replies_time.monotonic, replies_time.sleep)
     return BotHarness(
         app=app,
         fake=fake,
@@ -117,5 +125,6 @@ async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock
         clock=clock,
         outbox=outbox,
         time=time,
+        replies_time=replies_time,
         tokens={link.code: link.token for link in links},
     )

@@ -44,6 +44,7 @@ from handlers.telegram import (
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.context import catalog_of_bot_data, install, services_of_bot_data
 from handlers.telegram.keyboards import RSVP_PATTERN
+from handlers.telegram.receiving import Poller, WebhookReceiver
 from handlers.telegram.requests import RetryingRateLimiter
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.scheduler import OutboxScheduler
@@ -61,6 +62,8 @@ OFFICE_COMMANDS = (
     "caplai",
     "golienket",
 )
+# Seconds a stop waits for the updates being handled, and then their deferred replies.
+STOP_GRACE = 5.0
 
 
 def build_application(
@@ -86,8 +89,16 @@ def build_application(
             )
         )
         .rate_limiter(RetryingRateLimiter(max_retries=3))
-        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
+        .concurrent_updates(
+            ChatOrderedUpdateProcessor(
+                settings.concurrent_updates,
+                chat_updates_per_minute=settings.chat_updates_per_minute,
+            )
+        )
         .post_init(_publish_commands)
+        # Updates come through handlers.telegram.receiving, which confirms an update to
+        # Telegram only once it is handled; PTB's Updater confirms it when fetched.
+        .updater(None)
     )
     if request is not None:
         builder = builder.request(request)
@@ -191,9 +202,20 @@ async def serve(
     sender: TelegramSender | None = None,
     scheduler: OutboxScheduler | None = None,
     webhook: Webhook | None = None,
+    grace: float = STOP_GRACE,
 ) -> None:
     """Receive updates (long polling, or ``webhook``) and tick the outbox until ``stop`` is
-    set, then shut down cleanly."""
+    set, then shut down within ``grace`` seconds.
+
+    Stopping takes no update further: polling stops, the webhook stops listening, and the
+    updates not begun yet are left to Telegram, which delivers them again at the next start
+    (they were never confirmed: :mod:`handlers.telegram.receiving`). The updates being handled
+    finish, and their deferred replies are sent; what is still running when ``grace`` runs out
+    is cut short and left to Telegram too.
+    """
+    processor = application.update_processor
+    if not isinstance(processor, ChatOrderedUpdateProcessor):
+        raise TypeError("serve() needs the ChatOrderedUpdateProcessor of build_application")
     with channel_errors():
         await application.initialize()
         if sender is not None:
@@ -203,19 +225,22 @@ async def serve(
             if application.post_init is not None:  # run_polling would call it; we run by hand
                 await application.post_init(application)
             await application.start()
-            assert application.updater is not None
+            receiver: Poller | WebhookReceiver
             if webhook is None:
-                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                receiver = Poller(application, processor)
+                await receiver.start()
                 log.info("bot @%s is polling", application.bot.username)
             else:
-                await application.updater.start_webhook(
+                receiver = WebhookReceiver(
+                    application,
+                    processor,
                     listen=webhook.listen,
                     port=webhook.port,
-                    url_path=webhook.path,
-                    webhook_url=webhook.url,
-                    secret_token=webhook.secret,
-                    allowed_updates=Update.ALL_TYPES,
+                    path=webhook.path,
+                    url=webhook.url,
+                    secret=webhook.secret,
                 )
+                await receiver.start()
                 log.info(
                     "bot @%s receives updates on %s:%d", application.bot.username,
                     webhook.listen, webhook.port,
@@ -224,14 +249,24 @@ async def serve(
                 await scheduler.start()
             freeze_startup_heap()
             await stop.wait()
+            deadline = asyncio.get_running_loop().time() + grace
+            await receiver.stop()
+            processor.stop_taking()
             if scheduler is not None:
                 await scheduler.stop()
-            await application.updater.stop()
-            await application.stop()
-            processor = application.update_processor
-            if isinstance(processor, ChatOrderedUpdateProcessor):
-                await processor.drain()  # replies the last updates left to send after them
+            await processor.finish(deadline)
+            await application.stop()  # nothing is left in its queue but updates to leave
+            await processor.drain(deadline)  # replies the last updates left to send after them
+            processor.settle_rest()
+            await receiver.close()  # polling: confirms what was handled since the last poll
             await dedupe.flush_handled(application.bot_data)  # the last updates' ids, stored
+            if receiver.left:
+                log.info(
+                    "stopped: %d updates received were not handled; Telegram delivers them "
+                    "again at the next start", receiver.left,
+                )  # fmt: skip
+            else:
+                log.info("stopped: every update received was handled")
     finally:
         if sender is not None:
             await sender.bot.shutdown()

@@ -31,6 +31,8 @@ async def start(update: Update, context: Context) -> None:
         )
         return
     result = await services.invitations.link_by_token(account, context.args[0])
+    if result.told:  # slowed down and told so already in this window: no answer to a flood
+        return
     await _answer_link(update, context, result)
 
 
