@@ -216,6 +216,9 @@ class TelegramSettings(_Section):
     file_base_url: str = "https://api.telegram.org/file/bot"
     # Updates handled at once (one chat's updates always in turn); 1 = strictly one at a time.
     concurrent_updates: int = Field(default=32, ge=1, le=512)
+    # Updates one chat may send within a minute; those over it are dropped without a reply (a
+    # flood, not a person). 0 = no limit.
+    chat_updates_per_minute: int = Field(default=30, ge=0, le=10_000)
 
     @field_validator("api_base_url", "file_base_url")
     @classmethod

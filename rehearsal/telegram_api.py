@@ -345,6 +345,7 @@ class _Fault:
     description: str
     retry_after: int | None
     timeout: bool
+    chat_id: int | None = None  # only calls to this chat, if set
 
 
 # Never touched by chaos: receiving updates, the bot's identity, file downloads (served apart),
@@ -669,31 +670,43 @@ def _window_wait(window: deque[float] | None, now: float, limit: int, length: fl
 
 
 class _FloodLimits:
-    """Telegram's flood limits: overall and per-group sliding windows, per-user token buckets."""
+    """Telegram's flood limits: overall and per-group sliding windows, per-user token buckets.
+
+    A message over a limit is refused with ``retry_after``, and so is every message that the
+    limit covers until that time has passed (Telegram keeps refusing a bot that ignores
+    retry_after): one chat's messages for a chat's own limit, every chat's for the overall one.
+    """
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._overall: deque[float] = deque()
         self._groups: dict[int, deque[float]] = {}
         self._buckets: dict[int, tuple[float, float]] = {}  # chat id -> (tokens, as of when)
-        self._penalty_until = -math.inf
+        self._penalty_until = -math.inf  # every chat
+        self._chat_penalty_until: dict[int, float] = {}
 
     def retry_after(self, chat_id: int | None) -> int | None:
         """Whole seconds the bot must wait before this message, or ``None`` if it may go now."""
         now = self._clock()
-        if now < self._penalty_until:
-            # Telegram keeps refusing a bot that ignores retry_after, whichever chat it targets.
-            return _whole_seconds(self._penalty_until - now)
-        waits = [_window_wait(self._overall, now, OVERALL_LIMIT, OVERALL_WINDOW)]
+        penalty = self._penalty_until
+        if chat_id is not None:
+            penalty = max(penalty, self._chat_penalty_until.get(chat_id, -math.inf))
+        if now < penalty:
+            return _whole_seconds(penalty - now)
+        overall = _window_wait(self._overall, now, OVERALL_LIMIT, OVERALL_WINDOW)
+        own = 0.0
         if chat_id is not None and chat_id > 0:
-            waits.append((1.0 - self._tokens(chat_id, now)) / PRIVATE_RATE)
+            own = (1.0 - self._tokens(chat_id, now)) / PRIVATE_RATE
         elif chat_id is not None and chat_id < 0:
-            waits.append(_window_wait(self._groups.get(chat_id), now, GROUP_LIMIT, GROUP_WINDOW))
-        wait = max(waits)
+            own = _window_wait(self._groups.get(chat_id), now, GROUP_LIMIT, GROUP_WINDOW)
+        wait = max(overall, own)
         if wait <= 0:
             return None
         seconds = _whole_seconds(wait)
-        self._penalty_until = now + seconds
+        if overall > 0 or chat_id is None:
+            self._penalty_until = now + seconds
+        else:
+            self._chat_penalty_until[chat_id] = now + seconds
         return seconds
 
     def delivered(self, chat_id: int | None) -> None:
@@ -763,6 +776,7 @@ class FakeBotApi:
         self._faults: dict[str, deque[_Fault]] = {}
         self._chaos: Chaos | None = None
         self._queue: list[JsonDict] = []
+        self.highest_update_returned = 0  # the newest update_id getUpdates has returned
         # Events bind to the running loop on first wait, so building the fake outside a loop
         # (e.g. in a sync fixture) is fine.
         self._queue_changed = asyncio.Event()
@@ -866,9 +880,11 @@ class FakeBotApi:
         retry_after: int | None = None,
         times: int = 1,
         timeout: bool = False,
+        chat_id: int | None = None,
     ) -> None:
-        """Answer the next ``times`` calls to ``method`` with this error (or an httpx timeout)."""
-        fault = _Fault(error_code, description, retry_after, timeout)
+        """Answer the next ``times`` calls to ``method`` (to ``chat_id`` only, if given) with
+        this error (or an httpx timeout)."""
+        fault = _Fault(error_code, description, retry_after, timeout, chat_id)
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
     def chaos(
@@ -901,6 +917,11 @@ class FakeBotApi:
         """Queue ``update`` for getUpdates, waking a waiting long poll."""
         self._queue.append(update)
         self._queue_changed.set()
+
+    def unconfirmed(self) -> list[int]:
+        """The ids of the queued updates the bot has not confirmed (getUpdates with a higher
+        ``offset``): Telegram delivers them again."""
+        return [update["update_id"] for update in self._queue]
 
     async def wait_until(self, condition: Callable[[], bool], *, limit: float = 10.0) -> None:
         """Return once ``condition()`` holds, re-checking after every call the bot makes.
@@ -956,8 +977,7 @@ class FakeBotApi:
         )
         self.calls.append(call)
 
-        faults = self._faults.get(call.method)
-        fault = faults.popleft() if faults else None
+        fault = self._next_fault(call)
         try:
             if method is None:
                 raise _Reject(404, "Not Found", violation=True, why=f"unknown method {name!r}")
@@ -991,6 +1011,16 @@ class FakeBotApi:
         if sending and chat_number is not None:
             self._sent[chat_number] += len(result) if isinstance(result, list) else 1
         return httpx.Response(200, json={"ok": True, "result": result})
+
+    def _next_fault(self, call: ApiCall) -> _Fault | None:
+        """The first fault waiting for this call (its method, and its chat if it names one)."""
+        faults = self._faults.get(call.method, deque())
+        chat = _chat_number(call.params.get("chat_id"))
+        for fault in faults:
+            if fault.chat_id is None or fault.chat_id == chat:
+                faults.remove(fault)
+                return fault
+        return None
 
     def _record(self, call: ApiCall, reject: _Reject) -> None:
         call.error_code, call.error = reject.error_code, reject.description
@@ -1274,7 +1304,11 @@ class FakeBotApi:
                 return []
             finally:
                 self._poller_waiting.clear()
-        return self._queue[:limit]
+        returned = self._queue[:limit]
+        self.highest_update_returned = max(
+            self.highest_update_returned, *(update["update_id"] for update in returned)
+        )
+        return returned
 
     # --- state helpers ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application, telegram_link_maker
 from handlers.telegram.channel import TelegramSender
+from handlers.telegram.limiter import RetryingRateLimiter
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
@@ -44,6 +45,9 @@ class BotHarness:
     clock: ManualClock
     outbox: Outbox
     time: VirtualTime
+    # The replies' rate limiter waits here (one message a second per chat after a burst of
+    # three), so a test that sends a person many messages does not wait in real time.
+    replies_time: VirtualTime = field(default_factory=VirtualTime)
     tokens: dict[str, str] = field(default_factory=dict)
     linked: dict[str, FakeUser] = field(default_factory=dict)
     _next_user_id: int = 500_000_000
@@ -118,6 +122,10 @@ async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock
     await app.bot.initialize()
     inbox.links.append(telegram_link_maker(app.bot.username))
     links = await services.invitations.links()
+    replies_time = VirtualTime()
+    limiter = app.bot.rate_limiter
+    assert isinstance(limiter, RetryingRateLimiter)
+    limiter.use_time(replies_time.monotonic, replies_time.sleep)
     return BotHarness(
         app=app,
         fake=fake,
@@ -125,5 +133,6 @@ async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock
         clock=clock,
         outbox=outbox,
         time=time,
+        replies_time=replies_time,
         tokens={link.code: link.token for link in links},
     )

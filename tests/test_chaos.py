@@ -385,18 +385,19 @@ async def test_a_pause_lengthened_while_a_request_waits_is_waited_out(
     an: FakeUser,
     time: VirtualTime,
 ) -> None:
-    # While "a" waits out its 2.1 s pause, "b" is sent, takes a 429 of 5 s and gives up: the
-    # pause now ends 5.1 s after that, and "a" must wait for it too.
-    limiter_of(app).flood_retries = 0  # "b" gives up on its first 429; "a" may retry once
+    # While "a" waits out its 2.1 s pause, a request for no chat is refused for 5 s (Telegram
+    # refusing the bot as a whole) and gives up: the pause now ends 5.1 s after that, and "a"
+    # must wait for it too.
+    limiter_of(app).flood_retries = 0  # the other request gives up at once; "a" may retry once
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
         await time.sleep(seconds)
         if len(waits) == 1:
-            too_many(fake, 5)
+            fake.fail_next("setMyCommands", error_code=429, description="Too Many", retry_after=5)
             with pytest.raises(RetryAfter):
-                await app.bot.send_message(an.id, "b")
+                await app.bot.set_my_commands([("help", "Trợ giúp")])
 
     limiter_of(app).use_time(time.monotonic, sleep)
     too_many(fake, 2)
@@ -415,28 +416,29 @@ async def test_a_request_queued_when_a_pause_begins_queues_again_after_it(
     time: VirtualTime,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # "a" has passed the pause check and waits for its turn in AIORateLimiter's pacing when
-    # "b" takes a 429. "a" must not go out when its turn comes, during the pause, nor in a
-    # burst at the pause's end: it waits the pause out and takes a new turn in the pacing.
-    limiter_of(app).flood_retries = 0  # "b" gives up on its 429 at once
+    # "a" has passed the pause check and waits for its turn in AIORateLimiter's pacing when a
+    # request for no chat takes a 429 (Telegram refusing the bot as a whole). "a" must not go
+    # out when its turn comes, during the pause, nor in a burst at the pause's end: it waits
+    # the pause out and takes a new turn in the pacing.
+    limiter_of(app).flood_retries = 0  # the other request gives up on its 429 at once
     pacing = AIORateLimiter.process_request
-    turns: list[str] = []
+    turns: list[str | None] = []
 
     async def queue(self: AIORateLimiter, *args: Any) -> Any:
         text = args[4].get("text")  # data: the request's parameters
         turns.append(text)
         if turns == ["a"]:
-            too_many(fake, 3)
+            fake.fail_next("setMyCommands", error_code=429, description="Too Many", retry_after=3)
             with pytest.raises(RetryAfter):
-                await app.bot.send_message(an.id, "b")
+                await app.bot.set_my_commands([("help", "Trợ giúp")])
         return await pacing(self, *args)
 
     monkeypatch.setattr(AIORateLimiter, "process_request", queue)
 
     await app.bot.send_message(an.id, "a")
 
-    assert turns == ["a", "b", "a"]
-    assert outcomes(fake) == [429, None]  # "b" refused, then "a" sent once
+    assert turns == ["a", None, "a"]
+    assert outcomes(fake) == [429, None]  # the commands refused, then "a" sent once
     assert time.slept == pytest.approx(3.1)
     assert [m["text"] for m in an.messages] == ["a"]
 

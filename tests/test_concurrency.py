@@ -442,6 +442,68 @@ async def test_a_failing_deferred_reply_reaches_the_error_handlers_and_frees_the
     assert script.log[-2:] == ["start after", "end after"]
 
 
+async def test_stopping_leaves_the_updates_not_begun_and_finishes_the_ones_being_handled() -> None:
+    # Alice's a1 is being handled, her a2 waits for her turn; with one place, Bob's b1 waits
+    # for it. The stop leaves a2 and b1 (and c1, handed over after it) to Telegram.
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script, places=1)
+    processor = app.update_processor
+    alice, bob, carol = fake.user(1, "Alice"), fake.user(2, "Bob"), fake.user(3, "Carol")
+    script.gate("a1")
+    async with running(app):
+        raw = {"a1": alice.text("a1"), "a2": alice.text("a2"), "b1": bob.text("b1")}
+        outcomes = {text: processor.outcome(update["update_id"]) for text, update in raw.items()}
+        a1 = await process(app, raw["a1"])
+        await script.began("a1").wait()
+        rest = [await process(app, raw["a2"]), await process(app, raw["b1"])]
+        await asyncio.sleep(0)  # a scheduling point: both are waiting now
+        processor.stop_taking()
+        late = carol.text("c1")
+        outcomes["c1"] = processor.outcome(late["update_id"])
+        rest.append(await process(app, late))
+        await asyncio.gather(*rest)
+        assert {text: o.result() for text, o in outcomes.items() if o.done()} == {
+            "a2": False,
+            "b1": False,
+            "c1": False,
+        }
+        script.gates["a1"].set()
+        await a1
+    assert outcomes["a1"].result() is True
+    assert script.log == ["start a1", "end a1"]
+    assert processor.left == 3
+
+
+async def test_a_stop_cuts_a_handler_still_running_at_its_deadline_and_leaves_it() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script)
+    processor = app.update_processor
+    script.gate("stuck")
+    async with running(app):
+        raw = fake.user(1, "Alice").text("stuck")
+        outcome = processor.outcome(raw["update_id"])
+        stuck = await process(app, raw)
+        await script.began("stuck").wait()
+        processor.stop_taking()
+        await processor.finish(asyncio.get_running_loop().time())  # the grace is over
+        await asyncio.gather(stuck, return_exceptions=True)
+    assert stuck.cancelled() and outcome.result() is False
+    assert script.log == ["start stuck"] and processor.left == 1
+
+
+async def test_at_a_stop_the_deferred_replies_not_sent_by_the_deadline_are_given_up() -> None:
+    fake, script = FakeBotApi(), Script()
+    app = processing_app(fake, script)
+    script.gate("reply later one")  # never let go: Telegram does not take it in time
+    async with running(app):
+        await (await process(app, fake.user(1, "Alice").text("later one")))
+        await script.began("reply later one").wait()
+        await app.update_processor.drain(asyncio.get_running_loop().time())
+        # Nothing is left to wait for (a guard: were the reply still pending, this would hang).
+        await asyncio.wait_for(app.update_processor.drain(), timeout=10)
+    assert script.log == ["start later one", "end later one"]
+
+
 async def test_without_the_processor_a_deferred_reply_is_sent_at_once() -> None:
     fake, script = FakeBotApi(), Script()
     app = fake.wire(ApplicationBuilder()).build()

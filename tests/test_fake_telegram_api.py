@@ -693,7 +693,7 @@ async def test_21st_message_to_a_group_within_60_seconds_waits_for_the_oldest_to
     assert limited.rate_limited == 1
 
 
-async def test_sending_to_another_chat_during_the_retry_after_penalty_is_refused_too(
+async def test_a_chat_over_its_own_limit_is_refused_until_retry_after_and_no_other_chat_is(
     limited: FakeBotApi, limited_bot: Bot, clock: FakeClock
 ) -> None:
     group = limited.group(-1001234567890, "Ban tổ chức")
@@ -705,10 +705,10 @@ async def test_sending_to_another_chat_during_the_retry_after_penalty_is_refused
         await limited_bot.send_message(group.id, "Tin 20")
     clock.advance(5)
 
-    # An's chat is under every limit, but the bot ignored retry_after: 30 of 35 s remain.
+    # The group's own limit: the bot ignored retry_after there, 30 of 35 s remain; An's chat
+    # is under every limit, and Telegram refuses only the chat that went over.
     with pytest.raises(RetryAfter) as penalty:
-        await limited_bot.send_message(an.id, "Chào An")
-    clock.advance(30)
+        await limited_bot.send_message(group.id, "Tin 20")
     await limited_bot.send_message(an.id, "Chào An")
 
     assert first.value.retry_after == dtm.timedelta(seconds=35)
@@ -716,6 +716,27 @@ async def test_sending_to_another_chat_during_the_retry_after_penalty_is_refused
     assert limited.rate_limited == 2
     assert [m["text"] for m in an.messages] == ["Chào An"]
     assert limited.sent_counts() == Counter({group.id: 20, an.id: 1})
+
+
+async def test_sending_to_any_chat_during_the_overall_retry_after_penalty_is_refused(
+    limited: FakeBotApi, limited_bot: Bot, clock: FakeClock
+) -> None:
+    users = [limited.user(2001 + n, f"Đại biểu {n}") for n in range(31)]
+    an = limited.user(1001, "An")
+    for user in users[:30]:
+        await limited_bot.send_message(user.id, "Giấy mời")
+    with pytest.raises(RetryAfter):
+        await limited_bot.send_message(users[30].id, "Giấy mời")
+    clock.advance(0.5)
+    # The window has room again at t = 1; the bot ignored retry_after, so every chat waits.
+    with pytest.raises(RetryAfter) as penalty:
+        await limited_bot.send_message(an.id, "Chào An")
+    clock.advance(0.5)
+    await limited_bot.send_message(an.id, "Chào An")
+
+    assert penalty.value.retry_after == dtm.timedelta(seconds=1)
+    assert limited.rate_limited == 2
+    assert [m["text"] for m in an.messages] == ["Chào An"]
 
 
 async def test_limits_are_off_by_default(fake: FakeBotApi, an: FakeUser, bot: Bot) -> None:

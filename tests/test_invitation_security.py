@@ -8,6 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.domain.channels import ChatAccount
+from bot.services import build_services
+from bot.services.invitations import LinkOutcome
 from storage.models import AuditEntry
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -29,14 +31,53 @@ async def test_five_wrong_links_in_an_hour_slow_the_account_down(harness: BotHar
     other = await harness.open_invitation("DB002")
     assert await harness.services.invitations.whoami(account(other)) is not None
     harness.clock.advance(timedelta(minutes=30))
+    said = len(stranger.messages)
     await harness.send(stranger.command(f"/start {harness.tokens['DB001']}"))
-    assert "thử lại sau 30 phút" in stranger.last_text()
+    assert len(stranger.messages) == said  # told once in this slowdown: no answer any more
+    assert await harness.services.invitations.whoami(account(stranger)) is None
     harness.clock.advance(timedelta(minutes=30, seconds=1))
     await harness.send(stranger.command(f"/start {harness.tokens['DB001']}"))
     assert (
         stranger.last_text() != ""
         and await harness.services.invitations.whoami(account(stranger)) is not None
     )
+
+
+async def test_a_slowed_down_account_is_answered_once_a_slowdown_even_across_a_restart(
+    harness: BotHarness,
+) -> None:
+    stranger = harness.new_user()
+    for _ in range(5):
+        await harness.send(stranger.command(f"/start {WRONG}"))
+    said = len(stranger.messages)
+    for _ in range(40):  # a script trying links: one answer, then silence
+        await harness.send(stranger.command(f"/start {WRONG}"))
+        harness.clock.advance(timedelta(seconds=30))
+    assert len(stranger.messages) == said + 1
+    assert "thử lại sau 60 phút" in stranger.last_text()
+    # A restarted bot (new services on the same database) stays silent too.
+    restarted = await build_services(
+        harness.services.config, harness.services.ctx.sessions, harness.clock
+    )
+    result = await restarted.invitations.link_by_token(account(stranger), WRONG)
+    assert (result.outcome, result.told) == (LinkOutcome.SLOWED_DOWN, True)
+    async with harness.services.ctx.sessions() as session:
+        told = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "invitation.slowed_down")
+            )
+        )
+    assert [entry.actor for entry in told] == [f"telegram:{stranger.id}"]
+    # The slowdown ends an hour after the first wrong link; five more wrong links begin a new
+    # one, which is told once again.
+    harness.clock.advance(timedelta(minutes=41))
+    for _ in range(5):
+        await harness.send(stranger.command(f"/start {WRONG}"))
+        assert stranger.last_text().startswith("Đường liên kết này không đúng")
+    for _ in range(3):
+        await harness.send(stranger.command(f"/start {WRONG}"))
+    assert len(stranger.messages) == said + 1 + 5 + 1
+    assert stranger.last_text().startswith("Đồng chí đã mở đường liên kết không đúng nhiều lần.")
 
 
 async def test_the_office_reissues_a_link_and_the_old_one_stops_working(

@@ -24,6 +24,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskAction, TaskStatus, task_action
 from bot.services.handled_events import HandledEvents
 from bot.services.rsvp import RsvpChoice, RsvpStep
+from handlers.telegram.app import Webhook, serve
 from handlers.telegram.dedupe import handled_updates
 from handlers.telegram.events import CHANNEL
 from storage.models import (
@@ -459,20 +460,17 @@ async def test_the_privacy_purge_empties_the_handled_updates(harness: BotHarness
 
 
 async def test_a_webhook_retry_after_later_updates_changes_nothing(harness: BotHarness) -> None:
-    """The copy comes through PTB's own webhook server and update queue, as in production."""
+    """The copy comes through the bot's own webhook server and update queue, as in production."""
     user = await harness.open_invitation("DB002")
     attend = press(user, "✅ Tham dự")
-    app, port = harness.app, free_port()
-    assert app.updater is not None
-    await app.start()
-    await app.updater.start_webhook(  # returns once the server listens
-        listen="127.0.0.1",
-        port=port,
-        url_path="tg/hook",
-        webhook_url="https://hoinghi.example.vn/tg/hook",
-        secret_token=SECRET,
-    )
+    port = free_port()
+    hook = Webhook("127.0.0.1", port, "https://hoinghi.example.vn/tg/hook", SECRET)
+    stop = asyncio.Event()
+    await harness.app.shutdown()  # serve() initialises the application itself
+    running = asyncio.create_task(serve(harness.app, stop, webhook=hook))
     try:
+        # The server listens before the webhook is set.
+        await harness.fake.wait_until(lambda: bool(harness.fake.calls_to("setWebhook")))
         async with httpx.AsyncClient() as client:
 
             async def post(update: dict[str, Any]) -> None:
@@ -495,8 +493,9 @@ async def test_a_webhook_retry_after_later_updates_changes_nothing(harness: BotH
             await post(user.command("/trangthai"))
             await harness.fake.wait_until(lambda: len(user.messages) > said)
     finally:
-        await app.updater.stop()
-        await app.stop()
+        stop.set()
+        await running
+        await harness.app.initialize()  # the fixture shuts it down again
     rsvp = await rsvp_of(harness, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Trùng lịch công tác")
     assert await audit_count(harness, "rsvp.changed") == 3

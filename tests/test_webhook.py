@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from bot.cli import main
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import Webhook, build_application, serve
-from rehearsal.telegram_api import FakeBotApi
+from rehearsal.telegram_api import FakeBotApi, FakeUser
 from tests.harness import wired_config
 
 SECRET = "s3cret-token-for-the-test"
@@ -105,3 +106,72 @@ def test_webhook_mode_explains_a_missing_secret_or_a_wrong_address(
 
     assert main(["--config", str(EXAMPLE_CONFIG), "run", "--webhook", *args]) == 2
     assert expected in capsys.readouterr().err
+
+
+async def test_webhook_answers_200_only_once_handled_and_503_to_what_a_stop_leaves(
+    imported: Services, fake: FakeBotApi
+) -> None:
+    # Telegram keeps at most max_connections (40) requests open; the 120 /start of this test
+    # take four seconds to answer at 30 a second, and the stop comes after the first ten.
+    services = imported
+    services.ctx.__dict__["config"] = wired_config(services.config, fake)
+    port = free_port()
+    hook = Webhook("127.0.0.1", port, "https://hoinghi.example.vn/tg/hook", SECRET)
+    users = [fake.user(555_100_000 + n, f"Khách {n}") for n in range(120)]
+    updates = {user.id: user.command("/start") for user in users}
+    # Per user: the status Telegram got ("refused" if it could not connect), and whether the
+    # update had been answered by then.
+    outcome: dict[int, tuple[int | str, bool]] = {}
+
+    async def post(client: httpx.AsyncClient, user: FakeUser) -> None:
+        try:
+            response = await client.post(
+                f"http://127.0.0.1:{port}/tg/hook",
+                json=updates[user.id],
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            )
+            status: int | str = response.status_code
+        except httpx.TransportError:
+            status = "refused"
+        outcome[user.id] = (status, bool(user.messages))
+
+    def application() -> Any:
+        catalog = load_catalog("vi")
+        return build_application(
+            Inbox(services, catalog), services, catalog, fake.token, request=fake.make_request()
+        )
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve(application(), stop, webhook=hook))
+    await fake.wait_until(lambda: bool(fake.calls_to("setWebhook")))
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=40)) as client:
+        posts = [asyncio.create_task(post(client, user)) for user in users]
+        await fake.wait_until(lambda: sum(bool(user.messages) for user in users) >= 10)
+        stop.set()
+        async with asyncio.timeout(10):  # a deadline, not a wait: the stop takes a moment
+            await running
+            await asyncio.gather(*posts)
+
+    handled = {uid for uid, (status, _) in outcome.items() if status == 200}
+    assert 10 <= len(handled) < len(users)
+    # A 200 tells Telegram the update is done with: never before it is.
+    assert all(answered for status, answered in outcome.values() if status == 200)
+    # What the stop left was refused (503) or never reached the bot: Telegram sends it again.
+    assert {status for uid, (status, _) in outcome.items() if uid not in handled} <= {
+        503,
+        "refused",
+    }
+    assert not any(user.messages for user in users if user.id not in handled)
+
+    # The bot is back: Telegram delivers what it was refused, and each is answered once.
+    outcome.clear()
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve(application(), stop, webhook=hook))
+    await fake.wait_until(lambda: len(fake.calls_to("setWebhook")) == 2)
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=40)) as client:
+        await asyncio.gather(*(post(client, u) for u in users if u.id not in handled))
+    stop.set()
+    await running
+    assert {status for status, _ in outcome.values()} == {200}
+    assert [len(user.messages) for user in users] == [1] * len(users)
+    fake.assert_no_violations()

@@ -6,7 +6,7 @@ from bot.chat import drafts, tasks
 from bot.chat.replies import invitation_card
 from bot.chat.turn import Turn
 from bot.domain.inbound import Command, PhoneShared, Reachability
-from bot.domain.outbound import Answer, Outbound, TextPart
+from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
 from bot.services.invitations import LinkOutcome, LinkResult
 from bot.texts.presenters import rsvp_buttons
 
@@ -33,6 +33,8 @@ async def start(turn: Turn, command: Command) -> Answer:
             )
         )
     result = await services.invitations.link_by_token(turn.account, command.args[0])
+    if result.told:  # slowed down and told so already in this window: no answer to a flood
+        return SILENCE
     return await answer_link(turn, result)
 
 

@@ -18,12 +18,13 @@ from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, Invitation, LinkFailure
+from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, LinkFailure
 from storage.uow import unit_of_work
 
 # Wrong tokens tolerated from one account within the window before it is slowed down.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(hours=1)
+SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited once a slowdown, when the account is told
 
 
 class LinkOutcome(StrEnum):
@@ -47,6 +48,7 @@ class LinkResult:
     delegate: DelegateView | None = None
     rsvp: RsvpView | None = None
     retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
+    told: bool = False  # SLOWED_DOWN: the account was told so already; this try gets no answer
 
 
 class OfficeStep(StrEnum):
@@ -91,7 +93,9 @@ class InvitationService:
         """Link ``account`` to the delegate whose invitation carries ``token``.
 
         Five wrong tokens within an hour slow the account down: until the oldest of them is an
-        hour old, further tries are answered without being looked at (and do not count).
+        hour old, further tries are not looked at (and do not count). The first of them is told
+        how long to wait, and that answer is audited; the others are ``told`` already and get
+        no answer, so a flood of tries is not answered in full.
         """
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
@@ -108,8 +112,31 @@ class InvitationService:
                 )
             )
             if len(recent) >= MAX_FAILURES:
+                # The slowdown began with the last wrong token; the audit log, which survives
+                # a restart, remembers whether the account has been told since.
+                told = await session.scalar(
+                    select(AuditEntry.id)
+                    .where(
+                        AuditEntry.at >= recent[0],
+                        AuditEntry.actor == account.actor,
+                        AuditEntry.action == SLOWED_DOWN_ACTION,
+                    )
+                    .limit(1)
+                )
+                until = recent[-1] + FAILURE_WINDOW
+                if told is None:
+                    queries.add_audit(
+                        session,
+                        at=now,
+                        actor=account.actor,
+                        action=SLOWED_DOWN_ACTION,
+                        entity="identity",
+                        entity_id=None,
+                        before=None,
+                        after={"wrong_links": MAX_FAILURES, "until": until.isoformat()},
+                    )
                 return LinkResult(
-                    LinkOutcome.SLOWED_DOWN, retry_after=recent[-1] + FAILURE_WINDOW - now
+                    LinkOutcome.SLOWED_DOWN, retry_after=until - now, told=told is not None
                 )
             invitation = (
                 await queries.active_invitation(session, token) if looks_like_token(token) else None

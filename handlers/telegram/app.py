@@ -30,6 +30,7 @@ from handlers.telegram.context import (
     services_of_bot_data,
 )
 from handlers.telegram.limiter import RetryingRateLimiter
+from handlers.telegram.receiving import Poller, WebhookReceiver
 from handlers.telegram.render import CHANNEL
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 
@@ -46,6 +47,8 @@ OFFICE_COMMANDS = (
     "caplai",
     "golienket",
 )
+# Seconds a stop waits for the updates being handled, and then their deferred replies.
+STOP_GRACE = 5.0
 
 
 def build_application(
@@ -72,8 +75,16 @@ def build_application(
             )
         )
         .rate_limiter(RetryingRateLimiter(max_retries=3))
-        .concurrent_updates(ChatOrderedUpdateProcessor(settings.concurrent_updates))
+        .concurrent_updates(
+            ChatOrderedUpdateProcessor(
+                settings.concurrent_updates,
+                chat_updates_per_minute=settings.chat_updates_per_minute,
+            )
+        )
         .post_init(_publish_commands)
+        # Updates come through handlers.telegram.receiving, which confirms an update to
+        # Telegram only once it is handled; PTB's Updater confirms it when fetched.
+        .updater(None)
     )
     if request is not None:
         builder = builder.request(request)
@@ -151,10 +162,21 @@ async def receiving(
     sender: TelegramSender | None = None,
     webhook: Webhook | None = None,
     on_ready: Callable[[str], object] | None = None,
+    grace: float = STOP_GRACE,
 ) -> AsyncIterator[None]:
-    """Receive updates (long polling, or ``webhook``) while the block runs, then stop cleanly:
-    the last updates' replies sent and their ids stored. ``sender``'s Bot (the outbox's) is
-    opened and closed with it; ``on_ready`` is told the bot's @username once it is known."""
+    """Receive updates (long polling, or ``webhook``) while the block runs, then stop within
+    ``grace`` seconds. ``sender``'s Bot (the outbox's) is opened and closed with it;
+    ``on_ready`` is told the bot's @username once it is known.
+
+    Stopping takes no update further: polling stops, the webhook stops listening, and the
+    updates not begun yet are left to Telegram, which delivers them again at the next start
+    (they were never confirmed: :mod:`handlers.telegram.receiving`). The updates being handled
+    finish, and their deferred replies are sent; what is still running when ``grace`` runs out
+    is cut short and left to Telegram too.
+    """
+    processor = application.update_processor
+    if not isinstance(processor, ChatOrderedUpdateProcessor):
+        raise TypeError("receiving() needs the ChatOrderedUpdateProcessor of build_application")
     with channel_errors():
         await application.initialize()
         if sender is not None:
@@ -166,30 +188,43 @@ async def receiving(
             if on_ready is not None:  # the bot's @username is known once it is initialised
                 on_ready(application.bot.username)
             await application.start()
-            assert application.updater is not None
+            receiver: Poller | WebhookReceiver
             if webhook is None:
-                await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+                receiver = Poller(application, processor)
+                await receiver.start()
                 log.info("bot @%s is polling", application.bot.username)
             else:
-                await application.updater.start_webhook(
+                receiver = WebhookReceiver(
+                    application,
+                    processor,
                     listen=webhook.listen,
                     port=webhook.port,
-                    url_path=webhook.path,
-                    webhook_url=webhook.url,
-                    secret_token=webhook.secret,
-                    allowed_updates=Update.ALL_TYPES,
+                    path=webhook.path,
+                    url=webhook.url,
+                    secret=webhook.secret,
                 )
+                await receiver.start()
                 log.info(
                     "bot @%s receives updates on %s:%d", application.bot.username,
                     webhook.listen, webhook.port,
                 )  # fmt: skip
             yield
-            await application.updater.stop()
-            await application.stop()
-            processor = application.update_processor
-            if isinstance(processor, ChatOrderedUpdateProcessor):
-                await processor.drain()  # replies the last updates left to send after them
+            deadline = asyncio.get_running_loop().time() + grace
+            await receiver.stop()
+            processor.stop_taking()
+            await processor.finish(deadline)
+            await application.stop()  # nothing is left in its queue but updates to leave
+            await processor.drain(deadline)  # replies the last updates left to send after them
+            processor.settle_rest()
+            await receiver.close()  # polling: confirms what was handled since the last poll
             await dedupe.flush_handled(application.bot_data)  # the last updates' ids, stored
+            if receiver.left:
+                log.info(
+                    "stopped: %d updates received were not handled; Telegram delivers them "
+                    "again at the next start", receiver.left,
+                )  # fmt: skip
+            else:
+                log.info("stopped: every update received was handled")
     finally:
         if sender is not None:
             await sender.bot.shutdown()
@@ -200,12 +235,13 @@ async def serve(
     stop: asyncio.Event,
     *,
     webhook: Webhook | None = None,
+    grace: float = STOP_GRACE,
 ) -> None:
     """Receive updates (long polling, or ``webhook``) until ``stop`` is set, then shut down
-    cleanly: the Telegram channel alone, without the outbox, its start-up heap frozen as
-    ``hoinghi run`` freezes it (which runs every channel and the outbox through
+    within ``grace`` seconds: the Telegram channel alone, without the outbox, its start-up heap
+    frozen as ``hoinghi run`` freezes it (which runs every channel and the outbox through
     :class:`bot.app.App`)."""
-    async with receiving(application, webhook=webhook):
+    async with receiving(application, webhook=webhook, grace=grace):
         freeze_startup_heap()
         await stop.wait()
     await inbox_of_bot_data(application.bot_data).flush()  # the accounts used, marked

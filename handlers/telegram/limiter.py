@@ -11,10 +11,12 @@ paused on a 429). A send is therefore never retried twice over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.error import BadRequest, NetworkError, RetryAfter
@@ -28,23 +30,43 @@ Result = bool | dict[str, Any] | list[dict[str, Any]]
 # What AIORateLimiter adds to Telegram's retry_after before trying again.
 RETRY_AFTER_MARGIN = 0.1
 # Requests a 429 pause does not hold: a toast must reach the person within seconds, and
-# Telegram does not count it towards the message limits.
-UNPAUSED = frozenset({"answerCallbackQuery"})
+# Telegram does not count it towards the message limits; nor does it count receiving updates.
+UNPAUSED = frozenset({"answerCallbackQuery", "getUpdates"})
+# Telegram's limit for one private chat: "avoid sending more than one message per second ... short
+# bursts" (Bot FAQ). The figures of the outbox's pacer and of the simulated Bot API.
+CHAT_BURST, CHAT_RATE = 3, 1.0  # messages at once; messages a second after that
+# A 429 refuses one chat when that chat got too many messages, and every chat when the bot sent
+# too many in all (about 30 a second); nothing in the error tells which. A refusal for a second
+# chat within this many seconds of one for another is taken for the bot as a whole.
+SHARED_429_WINDOW = 1.0
+# Senders that do not put a message in the chat, and so are not paced as one.
+_NOT_MESSAGES = frozenset({"sendChatAction", "sendMessageDraft"})
+_CHATS_KEPT = 1024  # per-chat states kept before the idle ones are forgotten
+_TOO_SHORT = 1e-6  # seconds: a wait shorter than this is rounding, not a wait
 
 
 class RetryingRateLimiter(AIORateLimiter):
-    """PTB's ``AIORateLimiter`` (the 30-a-second and 20-a-minute-per-group pacing), plus retries.
+    """PTB's ``AIORateLimiter`` (the 30-a-second and 20-a-minute-per-group pacing), plus one
+    message a second per private chat, and retries.
 
+    - A message to a private chat waits for that chat's turn: at most :data:`CHAT_BURST` at
+      once, then one a second, counted from when Telegram answered the one before. One chat's
+      messages go one after another in the order they were asked for; other chats do not wait
+      for them. (A person flooding the bot with messages is held back here, and by the update
+      processor's per-chat budget, not everybody with them.)
     - A 5xx or a network failure (``NetworkError``) or a timeout (``TimedOut``) is tried again,
       at most ``network_retries`` times, after ``backoff``, then twice, four times as long.
       ``BadRequest`` is a ``NetworkError`` in PTB but is Telegram refusing the request itself:
       it is never retried. Nor is anything else (``Forbidden``: the user blocked the bot;
       ``InvalidToken``, ``Conflict``, ``ChatMigrated``).
-    - A 429 (``RetryAfter``) pauses every request of this bot for ``retry_after`` + 0.1 s — also
-      when it is the last 429 a request will take — then the request is tried again, at most
-      ``max_retries`` times. The wait uses the injectable ``sleep``, so a rehearsal does not
-      wait in real time. Only toasts (``answerCallbackQuery``) are not held: Telegram does not
-      count them, and a tap not answered within seconds fails for the person.
+    - A 429 (``RetryAfter``) pauses the requests to the refused chat for ``retry_after`` + 0.1 s
+      — also when it is the last 429 a request will take — then the request is tried again, at
+      most ``max_retries`` times. Every request pauses instead when Telegram refuses the bot as
+      a whole: a 429 to a request for no chat (or a channel by name), or a 429 for a second chat
+      within :data:`SHARED_429_WINDOW` of one for another. The wait uses the injectable
+      ``sleep``, so a rehearsal does not wait in real time. Toasts (``answerCallbackQuery``) and
+      getUpdates are never held: Telegram does not count them, and a tap not answered within
+      seconds fails for the person.
     - Every try, first or retry, waits for the pause *before* it queues for the 30-a-second
       pacing, and a request that reaches the front of that queue while a pause is on goes back
       to wait and queue again. So a pause ends in paced sending, not in a burst of everything
@@ -80,11 +102,15 @@ class RetryingRateLimiter(AIORateLimiter):
         self.gave_up: Counter[str] = Counter()
         self._now, self._sleep = now, sleep
         self._paused_until = float("-inf")
+        self._chats: dict[int, _Chat] = {}
+        self._last_refused: tuple[int, float] | None = None  # the chat a 429 refused, and when
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``)."""
         self._now, self._sleep = now, sleep
         self._paused_until = float("-inf")
+        self._chats.clear()
+        self._last_refused = None
 
     async def process_request(
         self,
@@ -95,61 +121,170 @@ class RetryingRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Result:
-        """Pace the request as ``AIORateLimiter`` does and retry what failed on the way."""
+        """Pace the request as ``AIORateLimiter`` does, and per private chat, and retry what
+        failed on the way."""
         flood_retries = self.flood_retries if rate_limit_args is None else rate_limit_args
         paused = endpoint not in UNPAUSED
+        chat_id = _chat_number(data.get("chat_id"))
+        chat = self._chat(chat_id) if chat_id is not None and chat_id > 0 else None
+        paced = chat is not None and _is_message(endpoint)
 
         async def attempt(*call_args: Any, **call_kwargs: Any) -> Result:
-            if paused and self._paused_until > self._now():
+            if paused and self._pause_left(chat_id) > 0:
                 raise _PauseBegan  # while this request queued: queue again after the pause
             try:
                 return await callback(*call_args, **call_kwargs)
             except RetryAfter as exc:
                 raise _Flooded(exc) from None  # for process_request, not AIORateLimiter
+            finally:
+                if paced:
+                    assert chat is not None
+                    chat.spend(self._now())
 
-        network = flood = 0
-        while True:
-            if paused:
-                await self._wait_out_pause()
-            try:
-                return await super().process_request(attempt, args, kwargs, endpoint, data, None)
-            except _PauseBegan:
-                continue
-            except _Flooded as flooded:
-                exc = flooded.exc
-                wait = retry_after_seconds(exc) + RETRY_AFTER_MARGIN
-                self._paused_until = max(self._paused_until, self._now() + wait)
-                if flood >= flood_retries:
-                    self._give_up(endpoint, exc, flood)
-                    raise exc from None
-                flood += 1
-                self.retried[type(exc).__name__] += 1
-                log.info("%s: rate limited, every request waits %.1f s", endpoint, wait)
-            except NetworkError as exc:
-                if isinstance(exc, BadRequest):
-                    raise  # Telegram refused the request itself: the same again fails the same
-                if network >= self.network_retries:
-                    self._give_up(endpoint, exc, network)
-                    raise
-                wait = self.backoff * 2**network
-                network += 1
-                self.retried[type(exc).__name__] += 1
-                log.info(
-                    "%s failed (%s): try %d of %d in %.1f s",
-                    endpoint, type(exc).__name__, network + 1, self.network_retries + 1, wait,
-                )  # fmt: skip
-                await self._sleep(wait)
+        # One message at a time per chat, in order: its turn is counted from the answer to the
+        # one before, and a retry keeps its place ahead of the chat's later messages.
+        async with chat.taking_turn() if paced and chat is not None else contextlib.nullcontext():
+            network = flood = 0
+            while True:
+                if paused:
+                    await self._wait_out_pause(chat_id)
+                if paced and chat is not None:
+                    await self._wait_for_turn(chat)
+                try:
+                    return await super().process_request(
+                        attempt, args, kwargs, endpoint, data, None
+                    )
+                except _PauseBegan:
+                    continue
+                except _Flooded as flooded:
+                    exc = flooded.exc
+                    wait = retry_after_seconds(exc) + RETRY_AFTER_MARGIN
+                    everyone = self._refused(chat_id, wait)
+                    if flood >= flood_retries:
+                        self._give_up(endpoint, exc, flood)
+                        raise exc from None
+                    flood += 1
+                    self.retried[type(exc).__name__] += 1
+                    log.info(
+                        "%s: rate limited, %s waits %.1f s",
+                        endpoint, "every request" if everyone else "its chat", wait,
+                    )  # fmt: skip
+                except NetworkError as exc:
+                    if isinstance(exc, BadRequest):
+                        raise  # Telegram refused the request itself: the same fails the same
+                    if network >= self.network_retries:
+                        self._give_up(endpoint, exc, network)
+                        raise
+                    wait = self.backoff * 2**network
+                    network += 1
+                    self.retried[type(exc).__name__] += 1
+                    log.info(
+                        "%s failed (%s): try %d of %d in %.1f s",
+                        endpoint, type(exc).__name__, network + 1, self.network_retries + 1, wait,
+                    )  # fmt: skip
+                    await self._sleep(wait)
 
-    async def _wait_out_pause(self) -> None:
+    def _refused(self, chat_id: int | None, wait: float) -> bool:
+        """Pause the refused chat, or every request (see the class docstring); ``True`` for
+        every request."""
+        now = self._now()
+        until = now + wait
+        last, self._last_refused = self._last_refused, None
+        if chat_id is not None:
+            self._chat(chat_id).paused_until = max(self._chat(chat_id).paused_until, until)
+            self._last_refused = (chat_id, now)
+            if last is None or last[0] == chat_id or now - last[1] > SHARED_429_WINDOW:
+                return False
+        self._paused_until = max(self._paused_until, until)
+        return True
+
+    def _pause_left(self, chat_id: int | None) -> float:
+        until = self._paused_until
+        if chat_id is not None and (chat := self._chats.get(chat_id)) is not None:
+            until = max(until, chat.paused_until)
+        return until - self._now()
+
+    async def _wait_out_pause(self, chat_id: int | None) -> None:
         # A loop, not a single wait: another request's 429 may lengthen the pause meanwhile.
-        while (pause := self._paused_until - self._now()) > 0:
+        while (pause := self._pause_left(chat_id)) > 0:
             await self._sleep(pause)
+
+    async def _wait_for_turn(self, chat: _Chat) -> None:
+        while (wait := chat.wait(self._now())) > 0:
+            await self._sleep(wait)
+
+    def _chat(self, chat_id: int) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            if len(self._chats) >= _CHATS_KEPT:
+                now = self._now()
+                for key in [key for key, idle in self._chats.items() if idle.idle(now)]:
+                    del self._chats[key]
+            chat = self._chats[chat_id] = _Chat(at=self._now())
+        return chat
 
     def _give_up(self, endpoint: str, exc: Exception, retries: int) -> None:
         self.gave_up[type(exc).__name__] += 1
         log.warning(
             "%s failed (%s) after %d retries: given up", endpoint, type(exc).__name__, retries
         )
+
+
+@dataclass
+class _Chat:
+    """One chat's side of the limits: its messages' token bucket, its 429 pause, its turn."""
+
+    at: float  # when ``tokens`` was counted
+    tokens: float = float(CHAT_BURST)
+    paused_until: float = float("-inf")
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    requests: int = 0  # holding or waiting for the turn
+
+    @contextlib.asynccontextmanager
+    async def taking_turn(self) -> AsyncIterator[None]:
+        """Hold the chat's turn: its messages go one after another, in order."""
+        self.requests += 1
+        try:
+            async with self.turn:
+                yield
+        finally:
+            self.requests -= 1
+
+    def wait(self, now: float) -> float:
+        """Seconds until a message may go."""
+        wait = (1.0 - self._tokens(now)) / CHAT_RATE
+        # Float rounding leaves a few ulps after a wait; on a virtual clock far from zero a
+        # wait that small would not move it, and the wait would never end.
+        return wait if wait > _TOO_SHORT else 0.0
+
+    def spend(self, now: float) -> None:
+        """A message went (or may have): one token less, from now."""
+        self.tokens, self.at = self._tokens(now) - 1.0, now
+
+    def idle(self, now: float) -> bool:
+        """Nothing to remember: a full bucket, no pause, nobody waiting for the turn."""
+        full = self._tokens(now) >= CHAT_BURST
+        return full and self.paused_until <= now and not self.requests
+
+    def _tokens(self, now: float) -> float:
+        return min(float(CHAT_BURST), self.tokens + (now - self.at) * CHAT_RATE)
+
+
+def _chat_number(chat_id: Any) -> int | None:
+    """The chat a request is for; ``None`` for none, or a channel by its @name."""
+    if isinstance(chat_id, int):
+        return chat_id
+    try:
+        return int(chat_id)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_message(endpoint: str) -> bool:
+    """Whether ``endpoint`` puts a message in the chat, so it counts towards its limit."""
+    if endpoint in ("copyMessage", "copyMessages", "forwardMessage", "forwardMessages"):
+        return True
+    return endpoint.startswith("send") and endpoint not in _NOT_MESSAGES
 
 
 class _PauseBegan(Exception):

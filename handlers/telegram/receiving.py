@@ -1,0 +1,260 @@
+"""Receiving updates from Telegram so that stopping the bot loses none and repeats none.
+
+Telegram keeps an update until the bot confirms it, and delivers it again otherwise: for long
+polling, an update is confirmed by asking getUpdates for the ones after it (``offset``); for a
+webhook, by answering its request with 200. python-telegram-bot's ``Updater`` confirms as soon as
+it has *fetched* an update (the next getUpdates, and one more on stop) and answers 200 before the
+update is handled; so an update fetched but not handled yet was lost when the bot stopped —
+unless stopping waited for all of them, which with thousands queued took ten minutes.
+
+Here an update is confirmed only once it is handled (``ChatOrderedUpdateProcessor.outcome``).
+Stopping then takes seconds: no update is fetched or accepted any more, the ones being handled
+finish, and every other one stays with Telegram, which delivers it again at the next start. An
+update handled but not confirmed yet (one handled before an earlier one still in hand) comes
+again too; the bot knows its id and skips it (:mod:`handlers.telegram.dedupe`).
+
+- :class:`Poller`: getUpdates with the offset of the oldest update not handled yet. Telegram
+  returns the 100 oldest unconfirmed updates, so at most 100 are in hand at once from that
+  oldest one on, and a poll returns at once while any is in hand: the poller then asks again
+  as updates finish (or every :data:`RECHECK` seconds), and long-polls only when it holds none.
+- :class:`WebhookReceiver`: each request is answered once its update is handled, 200; an
+  update the bot stopped before handling is answered 503, and Telegram sends it again later.
+  Telegram keeps at most ``max_connections`` (40) requests open at once, so no more updates
+  than that are ever in hand; when the bot stops, it stops listening, so Telegram's next tries
+  fail to connect until the bot is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+import tornado.web
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ExtBot
+from tornado.httpserver import HTTPServer
+
+from handlers.telegram.updates import ChatOrderedUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+POLL_TIMEOUT = 10.0  # seconds a long poll waits for updates, when none is in hand
+RECHECK = 0.5  # seconds between polls while updates are in hand (they return at once)
+LIMIT = 100  # updates a poll returns at most (Telegram's maximum)
+BACKOFF_MAX = 30.0  # seconds between polls that fail, at most
+
+
+class Poller:
+    """Long polling that confirms an update to Telegram only once it is handled."""
+
+    def __init__(
+        self,
+        application: AnyApplication,
+        processor: ChatOrderedUpdateProcessor,
+        *,
+        timeout: float = POLL_TIMEOUT,
+        recheck: float = RECHECK,
+    ) -> None:
+        self._bot = application.bot
+        self._queue = application.update_queue
+        self._processor = processor
+        self._timeout, self._recheck = timeout, recheck
+        self._in_hand: set[int] = set()  # fetched and not handled yet
+        self._highest = 0  # the newest update id fetched
+        self._progress = asyncio.Event()
+        self._stopping = False
+        self._long_poll = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def left(self) -> int:
+        """Updates fetched and not handled: Telegram delivers them again."""
+        return len(self._in_hand)
+
+    async def start(self) -> None:
+        """Make sure no webhook is set (updates pending at Telegram stay), then poll."""
+        await self._bot.delete_webhook()
+        self._task = asyncio.create_task(self._run(), name="hoinghi-polling")
+
+    async def stop(self) -> None:
+        """Fetch no more: a poll on its way returns first, unless it is a long wait."""
+        self._stopping = True
+        self._progress.set()
+        if self._task is None:
+            return
+        if self._long_poll:  # holds nothing: nothing is lost by cutting it
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def close(self) -> None:
+        """Confirm to Telegram the updates handled since the last poll (every one before the
+        oldest left unhandled)."""
+        if not self._highest:
+            return
+        try:
+            await self._bot.get_updates(offset=self._offset(), timeout=0, limit=1)
+        except TelegramError as exc:
+            # They come again at the next start, and are skipped as handled.
+            log.warning("the last handled updates were not confirmed: %s", type(exc).__name__)
+
+    def _offset(self) -> int:
+        """Confirms every update before the oldest one still in hand."""
+        return min(self._in_hand) if self._in_hand else self._highest + 1
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            offset = self._offset()
+            self._long_poll = not self._in_hand
+            try:
+                updates = await self._bot.get_updates(
+                    offset=offset,
+                    timeout=self._timeout if self._long_poll else 0,
+                    limit=LIMIT,
+                    allowed_updates=Update.ALL_TYPES,
+                )
+            except Exception as exc:  # a network or Telegram error, or data PTB cannot read
+                failures += 1
+                wait = min(BACKOFF_MAX, 2.0 ** (failures - 1))
+                log.warning("getUpdates failed (%s): again in %.0f s", type(exc).__name__, wait)
+                await self._pause(wait)
+                continue
+            finally:
+                self._long_poll = False
+            failures = 0
+            new = [update for update in updates if update.update_id > self._highest]
+            for update in new:
+                self._hand_over(update)
+            if not new and self._in_hand:
+                # Only updates in hand came back: ask again once one of them is done. When the
+                # poll was full, only the oldest one's end lets a new update in.
+                full = len(updates) >= LIMIT
+                await self._pause(self._recheck, moved_from=offset if full else None)
+
+    def _hand_over(self, update: Update) -> None:
+        update_id = update.update_id
+        self._highest = update_id
+        self._in_hand.add(update_id)
+        if self._stopping:  # fetched as the bot stops: left to Telegram like the others
+            return
+        outcome = self._processor.outcome(update_id)
+        outcome.add_done_callback(lambda done: self._settled(update_id, done))
+        self._queue.put_nowait(update)
+
+    def _settled(self, update_id: int, outcome: asyncio.Future[bool]) -> None:
+        if outcome.result():
+            self._in_hand.discard(update_id)
+            self._progress.set()
+
+    async def _pause(self, seconds: float, *, moved_from: int | None = None) -> None:
+        """Wait ``seconds``, or less: until an update is done (with ``moved_from``, until the
+        offset moves from it), or the poller stops."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while not self._stopping:
+                    self._progress.clear()
+                    await self._progress.wait()
+                    if moved_from is None or self._offset() != moved_from:
+                        return
+
+
+class WebhookReceiver:
+    """Telegram's webhook requests, each answered once its update is handled."""
+
+    def __init__(
+        self,
+        application: AnyApplication,
+        processor: ChatOrderedUpdateProcessor,
+        *,
+        listen: str,
+        port: int,
+        path: str,
+        url: str,
+        secret: str,
+    ) -> None:
+        self._bot = application.bot
+        self._queue = application.update_queue
+        self._processor = processor
+        self._listen, self._port, self._path = listen, port, path
+        self._url, self._secret = url, secret
+        self._stopping = False
+        self._refused = 0
+        self._server: HTTPServer | None = None
+
+    @property
+    def left(self) -> int:
+        """Updates answered 503 because the bot was stopping: Telegram sends them again."""
+        return self._refused
+
+    async def start(self) -> None:
+        """Listen, then tell Telegram where to deliver updates and the secret to show."""
+        routes = [(rf"/{re.escape(self._path)}/?", _UpdateRequest, {"receiver": self})]
+        self._server = HTTPServer(tornado.web.Application(routes))
+        self._server.listen(self._port, address=self._listen)
+        await self._bot.set_webhook(
+            url=self._url, secret_token=self._secret, allowed_updates=Update.ALL_TYPES
+        )
+
+    async def stop(self) -> None:
+        """Accept no more requests (a request already open is answered 503)."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.stop()
+
+    async def close(self) -> None:
+        """Close the connections left open (every request has been answered)."""
+        if self._server is not None:
+            await self._server.close_all_connections()
+            self._server = None
+
+    async def answer(self, headers: Any, body: bytes) -> HTTPStatus:
+        """The status for one request: 403 without the secret, 200 once its update is handled,
+        503 if the bot stopped first."""
+        if headers.get("Content-Type") != "application/json":
+            return HTTPStatus.FORBIDDEN
+        token = headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(token.encode(), self._secret.encode()):
+            return HTTPStatus.FORBIDDEN
+        if self._stopping:
+            self._refused += 1
+            return HTTPStatus.SERVICE_UNAVAILABLE
+        try:
+            update = Update.de_json(json.loads(body), self._bot)
+        except (ValueError, TypeError, KeyError):
+            log.warning("a webhook request that is no update was refused")
+            return HTTPStatus.BAD_REQUEST
+        if isinstance(self._bot, ExtBot):
+            self._bot.insert_callback_data(update)
+        outcome = self._processor.outcome(update.update_id)
+        await self._queue.put(update)
+        if await outcome:
+            return HTTPStatus.OK
+        self._refused += 1
+        return HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class _UpdateRequest(tornado.web.RequestHandler):
+    """One POST from Telegram."""
+
+    SUPPORTED_METHODS = ("POST",)
+
+    def initialize(self, receiver: WebhookReceiver) -> None:
+        """Tornado's per-request set-up: the receiver the request is for."""
+        self.receiver = receiver
+
+    async def post(self) -> None:
+        """Answer when the update is handled (or refused)."""
+        self.set_status(await self.receiver.answer(self.request.headers, self.request.body))
+
+    def log_exception(self, *args: Any) -> None:
+        """Tornado's request dumps could show an update's text: never logged."""
