@@ -1,0 +1,83 @@
+"""What every bench shares: where it ran, and sides measured fairly.
+
+A figure is a ratio between two sides run in the same process, on the same machine, at the same
+time: the sides take turns (A B A B …, each round in a new order drawn from a seed) and the
+median of each side's rounds is what is reported, so a minute of load from another job falls on
+both sides instead of flattering one of them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import random
+import sqlite3
+import statistics
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def machine() -> str:
+    """Where and when the figures were measured: Python, the system, CPUs, the libraries, the
+    load average at this moment (a loaded machine makes every figure slower, both sides alike)."""
+    import sqlalchemy
+    import telegram
+
+    try:
+        load = "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:  # not every system has one
+        load = "load average unknown"
+    return (
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{platform.platform()}, {os.cpu_count()} CPU(s), {load}; python-telegram-bot "
+        f"{telegram.__version__}, SQLAlchemy {sqlalchemy.__version__}, SQLite "
+        f"{sqlite3.sqlite_version}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@dataclass(frozen=True)
+class Rounds(Generic[T]):
+    """Every round's result of each side, in the order they ran."""
+
+    results: Mapping[str, Sequence[T]]
+    order: Sequence[Sequence[str]]  # the sides' order in each round
+
+    def median(self, side: str, figure: Callable[[T], float]) -> float:
+        """The median of ``figure`` over ``side``'s rounds."""
+        return statistics.median(figure(result) for result in self.results[side])
+
+    def spread(self, side: str, figure: Callable[[T], float]) -> tuple[float, float]:
+        """The lowest and the highest of ``figure`` over ``side``'s rounds."""
+        values = [figure(result) for result in self.results[side]]
+        return min(values), max(values)
+
+
+async def interleaved(
+    sides: Mapping[str, Callable[[], Awaitable[T]]], rounds: int, *, seed: int = 1
+) -> Rounds[T]:
+    """Run every side ``rounds`` times, taking turns: each round runs each side once, in an order
+    shuffled from ``seed`` (so no side always runs first, on a cold cache, or last)."""
+    rng = random.Random(seed)
+    results: dict[str, list[T]] = {name: [] for name in sides}
+    order: list[list[str]] = []
+    for _ in range(rounds):
+        names = list(sides)
+        rng.shuffle(names)
+        order.append(names)
+        for name in names:
+            results[name].append(await sides[name]())
+    return Rounds(results, order)
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The ``share`` percentile (0–1) of ``values`` by the nearest-rank method."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    rank = min(len(ordered), max(1, math.ceil(share * len(ordered))))
+    return ordered[rank - 1]
