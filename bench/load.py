@@ -646,7 +646,8 @@ async def profile(
     print(stage_table(stats, run.taps))
 
 
-# --- report ---
+# --- report -----------------------------------------------------------------------------------
+
 
 def load_average() -> str:
     """The load average now (other jobs on the machine slow every side alike)."""
@@ -654,8 +655,6 @@ def load_average() -> str:
         return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
     except OSError:
         return "load average unknown"
-
----------------------------------------------------------------------------------
 
 
 def spread(values: Sequence[float], digits: int = 1) -> str:
