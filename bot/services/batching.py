@@ -52,11 +52,15 @@ class Batcher(Generic[Item, Result]):
 
     async def submit(self, item: Item) -> Result:
         """Run ``item`` in the next batch and return its result (or raise its error)."""
+        return await self.enqueue(item)
+
+    def enqueue(self, item: Item) -> asyncio.Future[Result]:
+        """Put ``item`` in the next batch; the future holds its result (or its error)."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        return await future
+        return future
 
     async def _write(self) -> None:
         while self._waiting:
@@ -115,6 +119,10 @@ class GroupCommit:
         """Write ``item`` with ``work`` in the next transaction and return its result."""
         return cast(Result, await self._batcher.submit((work, item)))
 
+    def enqueue(self, work: Work[Item, Result], item: Item) -> asyncio.Future[Any]:
+        """Write ``item`` with ``work`` in the next transaction; the future holds its result."""
+        return self._batcher.enqueue((work, item))
+
     async def _commit(self, batch: Sequence[tuple[Work[Any, Any], Any]]) -> list[Any]:
         parts: dict[Work[Any, Any], list[int]] = {}  # each work's items, in arrival order
         for index, (work, _) in enumerate(batch):
@@ -141,7 +149,8 @@ class WriteBehind:
 
     def submit(self, work: Work[Item, Any], item: Item) -> None:
         """Write ``item`` with ``work`` in the next transaction; do not wait for it."""
-        storing = asyncio.ensure_future(self._writes.submit(work, item))
+        # A future in the queue, not a task per write: two of these ride along with every tap.
+        storing = self._writes.enqueue(work, item)
         self._storing.add(storing)
         storing.add_done_callback(self._stored)
 
