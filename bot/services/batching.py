@@ -101,7 +101,10 @@ class GroupCommit:
     commits, whatever service they are for, are written together in the next.
 
     Each item comes with its ``work``: a function that writes a batch of such items in the
-    session it is given and returns one result per item (it does not commit). A transaction
+    session it is given and returns one result per item (it does not commit). A work reads
+    what it needs first; its writes are deferred to the transaction's next trip to SQLite
+    (:func:`storage.uow.unit_of_work`'s ``defer_writes``), so it must not read a write's
+    row count or new ids. A transaction
     runs each work once, on its items in arrival order, then commits. If a transaction fails,
     each of its items is written again alone (:class:`Batcher`), so one bad item fails only its
     own caller.
@@ -128,7 +131,9 @@ class GroupCommit:
         for index, (work, _) in enumerate(batch):
             parts.setdefault(work, []).append(index)
         results: list[Any] = [None] * len(batch)
-        async with unit_of_work(self._sessions) as session:
+        # The works only write what they decided (no row counts, no new ids read back): their
+        # writes ride in the trip of the next read or of the COMMIT (storage.sqlite_driver).
+        async with unit_of_work(self._sessions, defer_writes=True) as session:
             for work, indexes in parts.items():
                 done = await work(session, [batch[index][1] for index in indexes])
                 for index, result in zip(indexes, done, strict=True):  # one result per item
