@@ -42,9 +42,11 @@ every timed run; the 429s are counted.
 
 Two transports: **in-process** (the fake as PTB's httpx transport, no sockets) and **http**
 (``tests.fakes.server.FakeBotApiServer`` on loopback, in its own thread and event loop: PTB's
-whole HTTP stack, sockets included). Sides run in turns (``bench.common.interleaved``: A B A B
-…, each round in a fresh order) and each figure is the median of its rounds, with the lowest
-and highest beside it; the ratios are the median of each round's ratio.
+whole HTTP stack, sockets included). The server's thread shares the interpreter's lock with the
+bot, so latencies over HTTP include waits for it; its CPU is taken off the CPU per tap. Sides
+run in turns (``bench.common.interleaved``: A B A B …, each round in a fresh order) and each
+figure is the median of its rounds, with the lowest and highest beside it; the ratios are the
+median of each round's ratio.
 
 At the end of every run the database (hoinghi, peer) must show all N answers, every tap must
 have been answered once and every user sent exactly one confirmation, and the fake must have
@@ -53,8 +55,8 @@ seen no Bot API violation.
 Usage (from the repository root)::
 
     .venv/bin/python bench/load.py                      # N = 300, K = 1 and 32, both transports,
-                                                        # 3 rounds (about 8 minutes: the
-                                                        # confirmations drain at 30/s)
+                                                        # 3 rounds (10-20 minutes: every run
+                                                        # waits for its confirmations at 30/s)
     .venv/bin/python bench/load.py --delegates 60 --rounds 1    # smoke check
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rounds 5
     .venv/bin/python bench/load.py --profile /tmp/taps.prof     # + one profiled hoinghi run
