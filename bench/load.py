@@ -1,81 +1,86 @@
-"""Inbound load: RSVP taps per second through the whole bot, against a no-op PTB bot.
+"""Inbound load: RSVP taps through the whole bot, against a fair peer and a no-op bot, in turns.
 
-Every side runs in this process against the in-process fake Bot API
-(``rehearsal.telegram_api.FakeBotApi``, no flood limits, no network): the Bot API requests
-are encoded by python-telegram-bot's own HTTP layer and decoded, validated and answered by the
-fake through its httpx transport.
+Three sides, each a python-telegram-bot ``Application`` talking to its own simulated Bot API
+(``rehearsal.telegram_api.FakeBotApi``), each doing for a tap what the person sees:
+``answerCallbackQuery`` with a toast inside the update, and one confirmation message *after*
+the update, paced at Telegram's ~30 messages/s by a rate limiter. No side skips work another
+does; what differs is what each does between the update and the answer.
 
-* **hoinghi**: the production wiring: ``build_services`` on a fresh SQLite file (WAL, BEGIN
-  IMMEDIATE, as ``storage.engine`` sets it up), ``build_application`` exactly as ``hoinghi run``
-  builds it (its rate limiter and its ``ChatOrderedUpdateProcessor`` with ``[telegram]
-  concurrent_updates`` included), the example plan (``config.example.toml``, capacity raised to
-  N, the clock three days before the RSVP deadline). N synthetic delegates (``LD0001``…, spread
-  over the plan's groups) are imported with ``services.delegates.import_rows``; then every
-  delegate's Telegram user sends ``/start <token>`` (from ``services.invitations.links()``) and
-  gets the invitation card. That set-up is not timed and goes through the same handlers
-  (``register_handlers``) on an Application without the rate limiter, so linking 5,000 people
-  is not paced at 30 msg/s.
-* **baseline**: a bare PTB ``Application`` (``fake.wire(ApplicationBuilder())``, no defaults, no
-  rate limiter, PTB's own update processor with the same K) with one ``CallbackQueryHandler``
-  that does what a minimal bot must do for a tap, making as many Bot API calls as hoinghi
-  does: ``await query.answer()`` and one ``send_message`` to the user. Its users first get a
-  card with the same RSVP keyboard (sent by a separate plain Bot, not timed).
+* **hoinghi**: the production wiring: ``build_services`` on an SQLite file (WAL, BEGIN
+  IMMEDIATE, ``storage.engine``), ``build_application`` exactly as ``hoinghi run`` builds it
+  (``RetryingRateLimiter``, ``ChatOrderedUpdateProcessor``, the redelivery guard), the example
+  plan (capacity raised to N, the clock three days before the RSVP deadline). Its confirmation
+  follows the update (``handlers.telegram.updates.reply_later``).
+* **peer**: a plain PTB bot written the ordinary way: PTB's own update processor (32 at
+  once), ``AIORateLimiter(max_retries=3)``, and a handler that writes the answer with the
+  SQLAlchemy ORM on aiosqlite in a transaction of its own (an upsert into an ``answers``
+  table, the same WAL and ``synchronous=NORMAL`` as hoinghi), answers the query with the same
+  toast and sends the same confirmation text from a task (``Application.create_task``) so it
+  too follows the update.
+* **no-op**: the peer without the database: the toast and the deferred confirmation only.
 
-Timed phase, the same on every side: each of the N users taps "✅ Tham dự" on the card
-(``FakeUser.tap``; one ``callback_query`` update per user, built and turned into a
-``telegram.Update`` before the clock starts, taps in an order shuffled by ``--seed``). K worker
-tasks sharing one queue hand each update to the Application's update processor, as polling
-does (``await app.update_processor.process_update(update, app.process_update(update))``; K =
-``--concurrency``, by default the processor's ``places`` (PTB's: ``max_concurrent_updates``),
-i.e. ``[telegram] concurrent_updates``).
+Set-up (not timed): hoinghi imports N delegates and links each one's Telegram user with
+``/start <token>`` (on an Application without the rate limiter), keeping that database as a
+template; the peer and the no-op bot send each user a card with the same RSVP keyboard. Each
+timed run starts from a fresh copy of its side's state, so every run records N first answers.
 
-* one **update** = one tap; its **latency** is the time the processor takes for it: handler
-  lookup, the handler (for hoinghi the group-committed SQLite transaction that records the
-  answer, and the toast), and the Bot API calls made before the update is done;
-* ``updates/s`` = N / wall time from the first update handed over to the last one finished;
-* ``calls/update`` = Bot API calls the fake recorded until every reply was sent, divided by N;
-* ``replies/s`` = N / wall time from the first update to the last confirmation *message* sent.
-  hoinghi answers a tap at once (``answerCallbackQuery``, not rate limited) and sends the
-  confirmation after the update (``handlers.telegram.updates.reply_later``), paced by the rate
-  limiter at Telegram's ~30 messages/s; a bot that sends it inside the handler (the baseline)
-  has replies/s = updates/s.
+Timed run: the N users tap "✅ Tham dự" (the raw updates are built beforehand, in an order
+shuffled by ``--seed``); K workers (``--concurrency``) share one queue and, for each tap, turn
+the JSON into a ``telegram.Update`` (``Update.de_json``, as polling does) and hand it to the
+Application's update processor. The fake enforces Telegram's flood limits (``enforce_limits``:
+30 messages/s in all, about one a second per chat; a message over them is answered 429) during
+every timed run; the 429s are counted.
 
-With ``--variants`` (the default) two more rows separate the rate limiter from the rest:
-**hoinghi, no limiter** (the same handlers, defaults and update processor, without the rate
-limiter; a second fresh database) and **baseline + limiter** (the bare bot with PTB's
-``AIORateLimiter(max_retries=3)``, whose pacing hoinghi's ``RetryingRateLimiter`` keeps).
-PTB's ``AIORateLimiter`` lets requests that carry a ``chat_id`` through at 30 per second
-overall (``answerCallbackQuery`` has none, ``sendMessage`` has one), so a bot that sends its
-confirmation inside the handler cannot finish more than ~30 taps/s however fast the rest is.
+* **taps/s** = N / wall time from the first tap handed over to the last one handled;
+* **latency** = one tap's time from its JSON to its update handled (toast sent, answer stored);
+  **p50** / **p95** by the nearest rank;
+* **CPU ms/tap** = ``time.process_time()`` over the run (taps and the confirmations that
+  follow, until the last is sent) minus the fake's share, divided by N. In-process, the fake
+  runs in the bot's thread: its time is measured around each request (``thread_time``) and
+  taken off. Over HTTP it runs in a thread of its own, whose ``thread_time`` is taken off;
+* **replies/s** = N / wall time until the last confirmation was sent (Telegram's 30/s bounds it).
 
-At the end the database must show all N delegates linked and attending, every tap must have
-been answered and replied to, and the fake must have seen no Bot API violation.
+Two transports: **in-process** (the fake as PTB's httpx transport, no sockets) and **http**
+(``tests.fakes.server.FakeBotApiServer`` on loopback, in its own thread and event loop: PTB's
+whole HTTP stack, sockets included). The server's thread shares the interpreter's lock with the
+bot, so latencies over HTTP include waits for it; its CPU is taken off the CPU per tap. Sides
+run in turns (``bench.common.interleaved``: A B A B …, each round in a fresh order) and each
+figure is the median of its rounds, with the lowest and highest beside it; the ratios are the
+median of each round's ratio.
+
+At the end of every run the database (hoinghi, peer) must show all N answers, every tap must
+have been answered once and every user sent exactly one confirmation, and the fake must have
+seen no Bot API violation.
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/load.py                     # 5,000 delegates, ~9 minutes (the
-                                                       # replies drain at 30/s: 166 s a side)
-    .venv/bin/python bench/load.py --delegates 300     # smoke check, ~30 s
-    .venv/bin/python bench/load.py --concurrency 8 --no-variants
+    .venv/bin/python bench/load.py                      # N = 300, K = 1 and 32, both transports,
+                                                        # 3 rounds (10-20 minutes: every run
+                                                        # waits for its confirmations at 30/s)
+    .venv/bin/python bench/load.py --delegates 60 --rounds 1    # smoke check
+    .venv/bin/python bench/load.py --transports http --concurrency 32 --rounds 5
+    .venv/bin/python bench/load.py --profile /tmp/taps.prof     # + one profiled hoinghi run
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import logging
 import os
-import platform
+import pstats
 import random
-import sqlite3
+import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import warnings
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,12 +89,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-# As `hoinghi` does (bot/cli.py): PTB's retry_after becomes a timedelta.
+# As `hoinghi` does (bot/cli): PTB's retry_after becomes a timedelta.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-import sqlalchemy  # noqa: E402
-import telegram  # noqa: E402
-from telegram import LinkPreviewOptions, Update  # noqa: E402
+import httpx  # noqa: E402
+from sqlalchemy import DateTime, Integer, String, event  # noqa: E402
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: E402
+from sqlalchemy.ext.asyncio import (  # noqa: E402
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column  # noqa: E402
+from telegram import Update  # noqa: E402
 from telegram.constants import ParseMode  # noqa: E402
 from telegram.ext import (  # noqa: E402
     AIORateLimiter,
@@ -100,185 +112,257 @@ from telegram.ext import (  # noqa: E402
     Defaults,
 )
 
+from bench.common import interleaved, machine, percentile  # noqa: E402
 from bot.app import freeze_startup_heap  # noqa: E402
 from bot.chat import Inbox  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
 from bot.delegate_file import DelegateRow  # noqa: E402
 from bot.domain.clock import ManualClock  # noqa: E402
-from bot.domain.rsvp import (  # noqa: E402
-    RsvpChoice,
-    RsvpStatus,
-    rsvp_action,
-)
-from bot.services import Services, build_services  # noqa: E402
+from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action  # noqa: E402
+from bot.services import build_services  # noqa: E402
 from bot.texts import Catalog, load_catalog  # noqa: E402
 from bot.texts.presenters import rsvp_buttons  # noqa: E402
 from handlers.telegram.app import build_application, register_handlers  # noqa: E402
 from handlers.telegram.context import install  # noqa: E402
 from handlers.telegram.render import keyboard as inline_keyboard  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402
-from rehearsal.telegram_api import ApiCall, FakeBotApi, FakeUser  # noqa: E402
+from rehearsal.telegram_api import FakeBotApi, FakeUser  # noqa: E402
 from storage.engine import create_engine, create_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
+from tests.fakes.server import FakeBotApiServer  # noqa: E402
 from tests.harness import wired_config  # noqa: E402
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
+JsonDict = dict[str, Any]
 
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 FIRST_USER_ID = 700_000_001
-TARGET_RATIO = 0.7
-HOINGHI_MAX_RETRIES = 3  # build_application's RetryingRateLimiter(max_retries=3)
-BASELINE_CARD = "Giấy mời dự hội nghị. Đề nghị đồng chí xác nhận tham dự."
-BASELINE_REPLY = "ok"
+PLACES = 32  # updates handled at once on every side: hoinghi's [telegram] concurrent_updates
+MAX_RETRIES = 3  # build_application's RetryingRateLimiter(max_retries=3)
+# The goals of issue 17 (taps): CPU per tap, p95 at 32 concurrent, taps/s against the peer.
+TARGET_CPU_MS = 1.5
+TARGET_P95_MS = 25.0
+TARGET_P95_AT = 32
+TARGET_PEER_RATIO = 1.5
+CARD = "Giấy mời dự hội nghị. Đề nghị đồng chí xác nhận tham dự."
+SIDES = ("hoinghi", "peer", "no-op")
+TRANSPORTS = ("in-process", "http")
+PROFILER: cProfile.Profile | None = None  # set for the one profiled run (--profile)
 
 
 @dataclass
-class Result:
-    """One side's figures."""
+class Run:
+    """One side's figures for one timed run."""
 
-    name: str
-    updates: int
-    seconds: float
+    taps: int
+    seconds: float  # first tap handed over .. last tap handled
+    replied: float  # first tap handed over .. last confirmation sent
     latencies: list[float]
-    calls: Counter[str]
-    refused: int
-    replied_seconds: float  # from the first tap to the last confirmation message sent
-    attending: int | None = None  # hoinghi: delegates recorded as attending afterwards
-    notes: list[str] = field(default_factory=list)
+    cpu: float  # the bot's CPU seconds (the fake's taken off)
+    main_cpu: float  # of which in the event loop's thread (the rest: aiosqlite's threads)
+    fake_cpu: float
+    rate_limited: int  # 429s the fake answered
+    lost: int = 0  # confirmations never delivered (given up after 429s)
     problems: list[str] = field(default_factory=list)
 
     @property
     def per_second(self) -> float:
-        """Updates processed per second of wall time."""
-        return self.updates / self.seconds if self.seconds > 0 else 0.0
-
-    def percentile_ms(self, percent: int) -> float:
-        """The ``percent``-th percentile of the per-update latency, in milliseconds."""
-        if not self.latencies:
-            return 0.0
-        if len(self.latencies) == 1:
-            return self.latencies[0] * 1000
-        cuts = statistics.quantiles(self.latencies, n=100, method="inclusive")
-        return cuts[percent - 1] * 1000
+        """Taps handled per second."""
+        return self.taps / self.seconds
 
     @property
     def replies_per_second(self) -> float:
-        """Confirmation messages sent per second, from the first tap to the last message."""
-        return self.updates / self.replied_seconds if self.replied_seconds > 0 else 0.0
+        """Confirmations sent per second."""
+        return self.taps / self.replied
 
     @property
-    def calls_per_update(self) -> float:
-        """Bot API calls made during the timed phase, per update."""
-        return sum(self.calls.values()) / self.updates if self.updates else 0.0
+    def cpu_ms(self) -> float:
+        """The bot's CPU per tap, in milliseconds."""
+        return self.cpu / self.taps * 1000
+
+    def latency_ms(self, share: float) -> float:
+        """A percentile of the taps' latency, in milliseconds."""
+        return percentile(self.latencies, share) * 1000
 
 
-@dataclass
-class Prepared:
-    """A side ready for the timed phase: its app (initialised), the fake and the taps."""
-
-    app: AnyApp
-    fake: FakeBotApi
-    taps: list[Update]
-    setup_seconds: float
+# --- the fake, in process or over HTTP, with its CPU counted apart -------------------------------
 
 
-# --- feeding -----------------------------------------------------------------------------------
+class CountedTransport(httpx.AsyncBaseTransport):
+    """The fake's transport, counting the CPU each thread spends in it (its requests do not
+    wait for anything, so the thread's CPU across one is the fake's alone)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self.cpu: defaultdict[int, float] = defaultdict(float)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.thread_time()
+        try:
+            return await self._inner.handle_async_request(request)
+        finally:
+            self.cpu[threading.get_ident()] += time.thread_time() - started
 
 
-async def feed(
-    app: AnyApp, updates: Sequence[Update], concurrency: int
-) -> tuple[float, list[float]]:
-    """Hand every update to ``app.process_update`` from ``concurrency`` workers sharing one queue.
+class ServedFake:
+    """A fake served over loopback HTTP from a thread and event loop of its own."""
 
-    Returns the wall time and each update's latency (seconds, in ``updates`` order). Before the
-    clock starts, what the set-up built (the fake's N chats, the N prepared updates, the linked
-    accounts) is frozen out of the garbage collector's passes, as ``hoinghi run`` freezes its
-    start-up heap (``freeze_startup_heap``): each side then pays the collector for what its
-    updates allocate, not for rescanning the harness.
-    """
-    freeze_startup_heap()
-    try:
-        return await _feed(app, updates, concurrency)
-    finally:
-        gc.unfreeze()
+    def __init__(self, fake: FakeBotApi) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.server = FakeBotApiServer(fake)
+        self._call(self.server.start())
+
+    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def cpu(self) -> float:
+        """The server thread's CPU seconds so far."""
+
+        async def now() -> float:
+            return time.thread_time()
+
+        return float(self._call(now()))
+
+    def close(self) -> None:
+        """Stop serving and end the thread."""
+        self._call(self.server.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
 
 
-async def _feed(
-    app: AnyApp, updates: Sequence[Update], concurrency: int
-) -> tuple[float, list[float]]:
-    latencies = [0.0] * len(updates)
-    queue = iter(range(len(updates)))  # next() never yields to the loop: safe to share
+class Stage:
+    """One side's fake, served both ways, and the users it knows."""
 
+    def __init__(self) -> None:
+        self.fake = FakeBotApi()
+        self.counted = CountedTransport(self.fake.transport)
+        self.fake.transport = self.counted
+        self.served: ServedFake | None = None
+        self.users: list[FakeUser] = []
+
+    def serve(self) -> None:
+        """Start the loopback server (after set-up, which goes in process)."""
+        self.served = ServedFake(self.fake)
+
+    def base_urls(self, transport: str) -> tuple[str, str]:
+        """The Bot API and file URLs a bot uses over ``transport``."""
+        if transport == "http":
+            assert self.served is not None
+            return self.served.server.base_url, self.served.server.base_file_url
+        return "https://fake-bot-api.test/bot", "https://fake-bot-api.test/file/bot"
+
+    def wire(
+        self, builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any], transport: str
+    ) -> Any:
+        """Point ``builder`` at the fake over ``transport``."""
+        api, files = self.base_urls(transport)
+        builder = builder.token(self.fake.token).base_url(api).base_file_url(files)
+        if transport == "in-process":
+            builder = builder.request(self.fake.make_request())
+            builder = builder.get_updates_request(self.fake.make_request())
+        return builder
+
+    def fake_cpu(self, transport: str) -> float:
+        """The fake's CPU seconds so far on ``transport``."""
+        if transport == "http":
+            assert self.served is not None
+            return self.served.cpu()
+        return self.counted.cpu[threading.get_ident()]
+
+    def taps(self, label: str, seed: int) -> list[JsonDict]:
+        """One tap on ``label`` per user, on the card the bot sent them, in the seeded order."""
+        expected = rsvp_action(RsvpChoice.ATTEND)
+        order = list(range(len(self.users)))
+        random.Random(seed).shuffle(order)
+        taps = [self.users[index].tap(label) for index in order]
+        assert all(tap["callback_query"]["data"] == expected for tap in taps)
+        return taps
+
+    def close(self) -> None:
+        """Stop the server, if any."""
+        if self.served is not None:
+            self.served.close()
+
+
+# --- the timed phase, the same on every side ---------------------------------------------------
+
+
+async def timed(
+    stage: Stage,
+    transport: str,
+    app: AnyApp,
+    raw: Sequence[JsonDict],
+    concurrency: int,
+    drain: Callable[[], Awaitable[None]],
+    *,
+    strict: bool = True,
+) -> Run:
+    """Feed ``raw`` to ``app`` from ``concurrency`` workers, wait for the confirmations, check
+    what the fake saw. What the set-up built is frozen out of the collector's passes first, as
+    ``hoinghi run`` freezes its start-up heap."""
+    fake = stage.fake
+    first = len(fake.calls)
+    limited = fake.rate_limited
+    latencies = [0.0] * len(raw)
+    queue = iter(range(len(raw)))  # next() never yields to the loop: safe to share
     processor = app.update_processor
 
     async def worker() -> None:
         for index in queue:
-            update = updates[index]
             started = time.perf_counter()
+            update = Update.de_json(raw[index], app.bot)
             await processor.process_update(update, app.process_update(update))
             latencies[index] = time.perf_counter() - started
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(updates)))))
-    return time.perf_counter() - started, latencies
-
-
-async def drain(app: AnyApp) -> None:
-    """Wait for the confirmations hoinghi's handlers left to send after their updates."""
-    processor = app.update_processor
-    if isinstance(processor, ChatOrderedUpdateProcessor):
-        await processor.drain()
-
-
-def order(count: int, seed: int) -> list[int]:
-    """The order in which the ``count`` users tap: a permutation fixed by ``seed``."""
-    indexes = list(range(count))
-    random.Random(seed).shuffle(indexes)
-    return indexes
-
-
-def attend_label(catalog: Catalog) -> str:
-    """The "✅ Tham dự" button's label, as the keyboard shows it."""
-    return catalog.plain(f"buttons.{RsvpChoice.ATTEND.value}")
-
-
-def taps_on_cards(users: Sequence[FakeUser], app: AnyApp, label: str, seed: int) -> list[Update]:
-    """One tap on ``label`` per user, on the card the bot sent them, in the seeded order."""
-    expected = rsvp_action(RsvpChoice.ATTEND)
-    taps = []
-    for index in order(len(users), seed):
-        raw = users[index].tap(label)
-        assert raw["callback_query"]["data"] == expected, raw["callback_query"]["data"]
-        taps.append(Update.de_json(raw, app.bot))
-    return taps
-
-
-def timed_calls(fake: FakeBotApi, first: int) -> tuple[Counter[str], int, list[ApiCall]]:
-    """Calls the fake recorded from index ``first`` on: by method, how many refused, the list."""
+    freeze_startup_heap()
+    fake.enforce_limits = True
+    if PROFILER is not None:
+        PROFILER.enable()
+    try:
+        fake_before, cpu_before = stage.fake_cpu(transport), time.process_time()
+        main_before = time.thread_time() - stage.counted.cpu[threading.get_ident()]
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(raw)))))
+        seconds = time.perf_counter() - started
+        await drain()
+        replied = time.perf_counter() - started
+        cpu, fake_cpu = time.process_time() - cpu_before, stage.fake_cpu(transport) - fake_before
+        main = time.thread_time() - stage.counted.cpu[threading.get_ident()] - main_before
+    finally:
+        if PROFILER is not None:
+            PROFILER.disable()
+        fake.enforce_limits = False
+        gc.unfreeze()
+    run = Run(len(raw), seconds, replied, latencies, cpu - fake_cpu, main, fake_cpu, 0)
     calls = fake.calls[first:]
-    return Counter(c.method for c in calls), sum(1 for c in calls if c.error), calls
-
-
-def check_replies(result: Result, calls: Sequence[ApiCall], count: int) -> None:
-    """Every tap answered once and replied to once, nothing refused."""
+    run.rate_limited = fake.rate_limited - limited
     answered = sum(1 for c in calls if c.method == "answerCallbackQuery" and not c.error)
-    replied = Counter(int(c.params["chat_id"]) for c in calls if c.method == "sendMessage")
-    if answered != count:
-        result.problems.append(f"{answered} of {count} taps answered")
-    if len(replied) != count or any(n != 1 for n in replied.values()):
-        result.problems.append(f"{len(replied)} of {count} users got exactly one reply")
-    if result.refused:
-        result.problems.append(f"{result.refused} Bot API call(s) refused")
+    replied_to = Counter(
+        int(c.params["chat_id"]) for c in calls if c.method == "sendMessage" and not c.error
+    )
+    if answered != len(raw):
+        run.problems.append(f"{answered} of {len(raw)} taps answered")
+    run.lost = len(raw) - len(replied_to)
+    if (strict and run.lost) or any(n != 1 for n in replied_to.values()):
+        run.problems.append(f"{len(replied_to)} of {len(raw)} users got exactly one reply")
+    if fake.violations:
+        run.problems.append(f"{len(fake.violations)} violation(s): {fake.violations[0]}")
+    return run
 
 
 # --- hoinghi -----------------------------------------------------------------------------------
 
 
-def bench_config(fake: FakeBotApi, count: int) -> Config:
+def bench_config(stage: Stage, count: int, transport: str) -> Config:
     """The example plan pointed at the fake, with room for ``count`` delegates in the hall."""
-    config = wired_config(load_config(EXAMPLE_CONFIG).config, fake)
+    config = wired_config(load_config(EXAMPLE_CONFIG).config, stage.fake)
+    api, files = stage.base_urls(transport)
+    telegram = config.telegram.model_copy(update={"api_base_url": api, "file_base_url": files})
     meeting = config.meeting.model_copy(update={"capacity": max(config.meeting.capacity, count)})
-    return config.model_copy(update={"meeting": meeting})
+    return config.model_copy(update={"meeting": meeting, "telegram": telegram})
 
 
 def delegate_rows(config: Config, count: int) -> list[DelegateRow]:
@@ -300,313 +384,432 @@ def delegate_rows(config: Config, count: int) -> list[DelegateRow]:
     ]
 
 
-def unlimited_application(services: Services, catalog: Catalog, fake: FakeBotApi) -> AnyApp:
-    """hoinghi's handlers and defaults as ``build_application`` wires them, minus the limiter."""
-    config = services.config
-    app = (
-        ApplicationBuilder()
-        .token(fake.token)
-        .base_url(config.telegram.api_base_url)
-        .base_file_url(config.telegram.file_base_url)
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                tzinfo=config.meeting.zone,
+class Hoinghi:
+    """hoinghi as ``hoinghi run`` builds it; each run on a fresh copy of the linked database."""
+
+    name = "hoinghi"
+
+    def __init__(self, folder: Path, count: int) -> None:
+        self.stage = Stage()
+        self.count = count
+        self.template = folder / "hoinghi-template.db"
+        self.folder = folder
+        self.runs = 0
+        self.catalog: Catalog | None = None
+
+    def clock(self, config: Config) -> ManualClock:
+        """Three days before the RSVP deadline."""
+        return ManualClock(config.meeting.rsvp_deadline_at - timedelta(days=3))
+
+    async def set_up(self) -> None:
+        """Import and link everyone (not timed), on an Application without the rate limiter."""
+        fake = self.stage.fake
+        config = bench_config(self.stage, self.count, "in-process")
+        assert config.office.chat_id is not None
+        fake.group(config.office.chat_id, "Văn phòng")
+        engine = create_engine(f"sqlite+aiosqlite:///{self.template}")
+        try:
+            await upgrade_database(engine)
+            services = await build_services(config, create_sessionmaker(engine), self.clock(config))
+            self.catalog = catalog = load_catalog(config.meeting.locale)
+            await services.delegates.import_rows(delegate_rows(config, self.count), actor="bench")
+            linker = self.stage.wire(ApplicationBuilder(), "in-process")
+            linker = linker.concurrent_updates(ChatOrderedUpdateProcessor(PLACES)).build()
+            install(linker.bot_data, Inbox(services, catalog), services, catalog)
+            register_handlers(linker)
+            async with linker:
+                for index, link in enumerate(await services.invitations.links()):
+                    user = fake.user(FIRST_USER_ID + index, link.full_name)
+                    update = Update.de_json(user.command(f"/start {link.token}"), linker.bot)
+                    await linker.process_update(update)
+                    self.stage.users.append(user)
+            await services.activity.flush()
+            linked = (await services.reports.counts()).overall.linked
+            if linked != self.count:
+                raise RuntimeError(f"{linked} of {self.count} delegates linked")
+        finally:
+            await engine.dispose()
+
+    async def run(self, transport: str, concurrency: int, seed: int) -> Run:
+        """One timed run on a fresh copy of the template."""
+        assert self.catalog is not None
+        self.runs += 1
+        path = self.folder / f"hoinghi-{self.runs}.db"
+        shutil.copyfile(self.template, path)
+        config = bench_config(self.stage, self.count, transport)
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            services = await build_services(config, create_sessionmaker(engine), self.clock(config))
+            request = self.stage.fake.make_request() if transport == "in-process" else None
+            app = build_application(
+                Inbox(services, self.catalog),
+                services,
+                self.catalog,
+                self.stage.fake.token,
+                request=request,
+                get_updates_request=self.stage.fake.make_request() if request else None,
             )
-        )
-        .request(fake.make_request())
-        .get_updates_request(fake.make_request())
-        .concurrent_updates(ChatOrderedUpdateProcessor(config.telegram.concurrent_updates))
-        .build()
-    )
-    install(app.bot_data, Inbox(services, catalog), services, catalog)
-    register_handlers(app)
-    return app
-
-
-def production_application(services: Services, catalog: Catalog, fake: FakeBotApi) -> AnyApp:
-    """The Application exactly as ``hoinghi run`` builds it, talking to the fake."""
-    return build_application(
-        Inbox(services, catalog),
-        services,
-        catalog,
-        fake.token,
-        request=fake.make_request(),
-        get_updates_request=fake.make_request(),
-    )
-
-
-async def link_everyone(app: AnyApp, services: Services, fake: FakeBotApi) -> list[FakeUser]:
-    """Every delegate's user opens their personal link (``/start <token>``); in link order."""
-    users = []
-    for index, link in enumerate(await services.invitations.links()):
-        user = fake.user(FIRST_USER_ID + index, link.full_name)
-        await app.process_update(Update.de_json(user.command(f"/start {link.token}"), app.bot))
-        users.append(user)
-    return users
-
-
-async def run_hoinghi(
-    name: str, count: int, concurrency: int | None, seed: int, db_path: Path, *, limiter: bool
-) -> tuple[Result, int]:
-    """Import, link, then time the taps; returns the figures and the concurrency used."""
-    fake = FakeBotApi()
-    config = bench_config(fake, count)
-    assert config.office.chat_id is not None
-    fake.group(config.office.chat_id, "Văn phòng")
-    engine = create_engine(f"sqlite+aiosqlite:///{db_path}")
-    try:
-        await upgrade_database(engine)
-        clock = ManualClock(config.meeting.rsvp_deadline_at - timedelta(days=3))
-        services = await build_services(config, create_sessionmaker(engine), clock)
-        catalog = load_catalog(config.meeting.locale)
-
-        setup_started = time.perf_counter()
-        await services.delegates.import_rows(delegate_rows(config, count), actor="bench")
-        linker = unlimited_application(services, catalog, fake)
-        await linker.initialize()
-        users = await link_everyone(linker, services, fake)
-        if limiter:
-            await linker.shutdown()
-            app = production_application(services, catalog, fake)
             await app.initialize()
-        else:
-            app = linker
-        taps = taps_on_cards(users, app, attend_label(catalog), seed)
-        setup_seconds = time.perf_counter() - setup_started
-        linked = (await services.reports.counts()).overall.linked
+            raw = self.stage.taps(attend_label(self.catalog), seed)
+            processor = app.update_processor
+            assert isinstance(processor, ChatOrderedUpdateProcessor)
+            run = await timed(self.stage, transport, app, raw, concurrency, processor.drain)
+            await app.shutdown()
+            await services.activity.flush()
+            attending = (await services.reports.counts()).overall.by_status[RsvpStatus.ATTENDING]
+            if attending != self.count:
+                run.problems.append(f"{attending} of {self.count} attending in the database")
+        finally:
+            await engine.dispose()
+            path.unlink(missing_ok=True)
+        return run
 
-        processor = app.update_processor
-        workers = concurrency or (
-            processor.places
-            if isinstance(processor, ChatOrderedUpdateProcessor)
-            else processor.max_concurrent_updates
+
+def attend_label(catalog: Catalog) -> str:
+    """The "✅ Tham dự" button's label, as the keyboard shows it."""
+    return catalog.plain(f"buttons.{RsvpChoice.ATTEND.value}")
+
+
+# --- the peer and the no-op bot ----------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    """The peer's tables."""
+
+
+class Answer(Base):
+    """One person's answer, as a plain bot keeps it."""
+
+    __tablename__ = "answers"
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    answered_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+def plain_engine(path: Path) -> AsyncEngine:
+    """SQLAlchemy's own aiosqlite engine, with the WAL and sync level hoinghi uses."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{path}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=15000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    return engine
+
+
+class Plain:
+    """A plain PTB bot: the peer (``store=True``) or the no-op bot."""
+
+    def __init__(self, name: str, folder: Path, count: int, catalog: Catalog, *, store: bool):
+        self.name = name
+        self.stage = Stage()
+        self.folder = folder
+        self.count = count
+        self.catalog = catalog
+        self.store = store
+        self.runs = 0
+        # The same words hoinghi says: its toast, and its confirmation of an attendance.
+        self.toast = catalog.plain("rsvp.toast_recorded")
+        self.reply = str(catalog.html("rsvp.recorded_attending"))
+
+    async def set_up(self) -> None:
+        """Each user gets a card with the RSVP keyboard from a plain Bot (not timed)."""
+        fake = self.stage.fake
+        self.stage.users = [
+            fake.user(FIRST_USER_ID + i, f"Đại biểu {i + 1}") for i in range(self.count)
+        ]
+        markup = inline_keyboard(rsvp_buttons(self.catalog))
+        async with fake.make_bot() as bot:
+            for user in self.stage.users:
+                await bot.send_message(user.id, CARD, reply_markup=markup)
+
+    async def run(self, transport: str, concurrency: int, seed: int) -> Run:
+        """One timed run, with a fresh ``answers`` table."""
+        self.runs += 1
+        path = self.folder / f"{self.name}-{self.runs}.db"
+        engine = plain_engine(path)
+        async with engine.begin() as connection:
+            await connection.run_sync(Base.metadata.create_all)
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        later: set[asyncio.Task[Any]] = set()
+        toast, reply, store = self.toast, self.reply, self.store
+
+        async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            query = update.callback_query
+            assert query is not None
+            if store:
+                values = {"user_id": query.from_user.id, "status": "attending"}
+                upsert = sqlite_insert(Answer).values(**values, answered_at=datetime.now(UTC))
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=[Answer.user_id],
+                    set_={
+                        "status": upsert.excluded.status,
+                        "answered_at": upsert.excluded.answered_at,
+                    },
+                )
+                async with sessions.begin() as session:
+                    await session.execute(upsert)
+            await query.answer(toast)
+            task = context.application.create_task(
+                context.bot.send_message(query.from_user.id, reply), update=update
+            )
+            later.add(task)
+            task.add_done_callback(later.discard)
+
+        async def drain() -> None:
+            while later:
+                await asyncio.gather(*later, return_exceptions=True)
+
+        builder = self.stage.wire(ApplicationBuilder(), transport)
+        app = (
+            builder.defaults(Defaults(parse_mode=ParseMode.HTML))
+            .concurrent_updates(PLACES)
+            .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+            .build()
         )
-        first = len(fake.calls)
-        started = time.perf_counter()
-        seconds, latencies = await feed(app, taps, workers)
-        await drain(app)
-        replied = time.perf_counter() - started
-        calls, refused, timed = timed_calls(fake, first)
-        await app.shutdown()
-
-        counts = await services.reports.counts()
-    finally:
-        await engine.dispose()
-
-    attending = counts.overall.by_status[RsvpStatus.ATTENDING]
-    result = Result(name, len(taps), seconds, latencies, calls, refused, replied, attending)
-    check_replies(result, timed, count)
-    if linked != count:
-        result.problems.append(f"{linked} of {count} delegates linked before the taps")
-    if attending != count:
-        result.problems.append(f"{attending} of {count} delegates attending in the database")
-    if fake.violations:
-        result.problems.append(f"{len(fake.violations)} violation(s): {fake.violations[0]}")
-    wiring = (
-        f"build_application (RetryingRateLimiter(max_retries={HOINGHI_MAX_RETRIES}), "
-        f"ChatOrderedUpdateProcessor({config.telegram.concurrent_updates}))"
-        if limiter
-        else "same handlers and defaults, no rate limiter"
-    )
-    result.notes.append(
-        f"{wiring}; set-up {setup_seconds:.1f} s (import + {count} x /start, not timed)"
-    )
-    return result, workers
+        app.add_handler(CallbackQueryHandler(on_tap))
+        try:
+            await app.initialize()
+            raw = self.stage.taps(attend_label(self.catalog), seed)
+            # PTB's AIORateLimiter gives a message up after its retries: counted, not a failure.
+            run = await timed(self.stage, transport, app, raw, concurrency, drain, strict=False)
+            await app.shutdown()
+            if store:
+                async with sessions() as session:
+                    stored = len((await session.execute(Answer.__table__.select())).all())
+                if stored != self.count:
+                    run.problems.append(f"{stored} of {self.count} answers in the database")
+        finally:
+            await engine.dispose()
+            path.unlink(missing_ok=True)
+        return run
 
 
-# --- baseline ----------------------------------------------------------------------------------
+# --- profile -------------------------------------------------------------------------------------
+
+# The stages of a tap, as (module path suffix, function): their CPU per tap under cProfile.
+STAGES = (
+    ("Update.de_json", "telegram/_update.py", "de_json"),
+    ("Application.process_update (all)", "telegram/ext/_application.py", "process_update"),
+    ("  redelivery guard: seen", "handlers/telegram/dedupe.py", "skip_handled"),
+    ("  redelivery guard: record", "handlers/telegram/dedupe.py", "record_handled"),
+    ("  inbound.on_update", "handlers/telegram/inbound.py", "on_update"),
+    ("    events.event_of", "handlers/telegram/events.py", "event_of"),
+    ("    Inbox.handle", "bot/chat/inbox.py", "handle"),
+    ("      GroupCommit._commit (the transaction)", "bot/services/batching.py", "_commit"),
+    ("      RsvpService._choose_all", "bot/services/rsvp.py", "_choose_all"),
+    ("      rsvp reply (render the confirmation)", "bot/chat/rsvp.py", "reply"),
+    ("    answer_query (answerCallbackQuery)", "handlers/telegram/inbound.py", "answer_query"),
+    ("deferred confirmation (inbound._send)", "handlers/telegram/inbound.py", "_send"),
+    ("  rate limiter", "handlers/telegram/limiter.py", "process_request"),
+    (
+        "Bot API requests (HTTPXRequest.do_request)",
+        "telegram/request/_httpxrequest.py",
+        "do_request",
+    ),
+    ("SQLAlchemy execute (AsyncSession.execute)", "sqlalchemy/ext/asyncio/session.py", "execute"),
+    ("logging (Logger.handle)", "logging/__init__.py", "handle"),
+)
 
 
-async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """What a minimal bot does for a tap: answer it and send one message."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    await context.bot.send_message(query.from_user.id, BASELINE_REPLY)
-
-
-async def run_baseline(
-    name: str, count: int, concurrency: int, seed: int, catalog: Catalog, *, limiter: bool
-) -> Result:
-    """The no-op bot: cards sent (not timed), then the same taps, fed the same way."""
-    fake = FakeBotApi()
-    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = fake.wire(ApplicationBuilder())
-    builder = builder.concurrent_updates(concurrency)
-    if limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=HOINGHI_MAX_RETRIES))
-    app = builder.build()
-    app.add_handler(CallbackQueryHandler(on_tap))
-
-    setup_started = time.perf_counter()
-    users = [fake.user(FIRST_USER_ID + i, f"Đại biểu {i + 1}") for i in range(count)]
-    keyboard = inline_keyboard(rsvp_buttons(catalog))
-    async with fake.make_bot() as bot:  # a plain Bot: the cards are not paced by the limiter
-        for user in users:
-            await bot.send_message(user.id, BASELINE_CARD, reply_markup=keyboard)
-    await app.initialize()
-    taps = taps_on_cards(users, app, attend_label(catalog), seed)
-    setup_seconds = time.perf_counter() - setup_started
-
-    first = len(fake.calls)
-    seconds, latencies = await feed(app, taps, concurrency)
-    calls, refused, timed = timed_calls(fake, first)
-    await app.shutdown()
-
-    result = Result(name, len(taps), seconds, latencies, calls, refused, replied_seconds=seconds)
-    check_replies(result, timed, count)
-    if fake.violations:
-        result.problems.append(f"{len(fake.violations)} violation(s): {fake.violations[0]}")
-    wiring = (
-        f"+ AIORateLimiter(max_retries={HOINGHI_MAX_RETRIES}), as hoinghi"
-        if limiter
-        else "no defaults, no rate limiter"
-    )
-    result.notes.append(
-        f"bare Application, one CallbackQueryHandler, {wiring}; set-up {setup_seconds:.1f} s"
-    )
-    return result
-
-
-# --- report ------------------------------------------------------------------------------------
-
-
-def table(results: Sequence[Result]) -> str:
-    """The figures as a small fixed-width table."""
-    lines = [
-        f"{'':22} {'updates':>7} {'seconds':>8} {'updates/s':>9} {'p50 ms':>7} {'p95 ms':>7} "
-        f"{'calls/update':>12} {'replies/s':>9}"
-    ]
-    for r in results:
-        lines.append(
-            f"{r.name:22} {r.updates:7d} {r.seconds:8.2f} {r.per_second:9.1f} "
-            f"{r.percentile_ms(50):7.2f} {r.percentile_ms(95):7.2f} {r.calls_per_update:12.2f} "
-            f"{r.replies_per_second:9.1f}"
-        )
+def stage_table(stats: pstats.Stats, taps: int) -> str:
+    """The stages' cumulative CPU per tap (ms), as cProfile measured them."""
+    totals: dict[str, float] = defaultdict(float)
+    for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        for label, suffix, name in STAGES:
+            if function == name and filename.replace("\\", "/").endswith(suffix):
+                totals[label] += row[3]  # cumulative time
+    lines = [f"  {'stage':48} {'ms/tap':>7}"]
+    for label, _suffix, _name in STAGES:
+        lines.append(f"  {label:48} {totals[label] / taps * 1000:7.3f}")
     return "\n".join(lines)
 
 
-def methods(result: Result) -> str:
-    """The Bot API calls of the timed phase, per method and per update."""
-    return ", ".join(
-        f"{method} {n / result.updates:g}" for method, n in sorted(result.calls.items())
+async def profile(
+    side: Hoinghi | Plain, transport: str, concurrency: int, seed: int, path: str
+) -> None:
+    """One run of ``side`` under cProfile (CPU clock); prints its stages, saves the stats."""
+    global PROFILER
+    PROFILER = profiler = cProfile.Profile(time.process_time)
+    try:
+        run = await side.run(transport, concurrency, seed)
+    finally:
+        PROFILER = None
+    profiler.dump_stats(path)
+    stats = pstats.Stats(path)
+    print(
+        f"profile of {side.name} ({transport}, K = {concurrency}; cProfile's own overhead "
+        f"inflates every figure, compare stages with each other): {run.cpu_ms:.2f} ms/tap CPU "
+        f"in all, stats in {path}"
     )
+    print(stage_table(stats, run.taps))
 
 
-def machine() -> str:
-    """Where the figures were measured."""
+# --- report -----------------------------------------------------------------------------------
+
+
+def load_average() -> str:
+    """The load average now (other jobs on the machine slow every side alike)."""
+    try:
+        return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def spread(values: Sequence[float], digits: int = 1) -> str:
+    """The median, and the lowest and highest in brackets."""
     return (
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.platform()}, {os.cpu_count()} CPU(s); python-telegram-bot "
-        f"{telegram.__version__}, SQLAlchemy {sqlalchemy.__version__}, SQLite "
-        f"{sqlite3.sqlite_version}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f"{statistics.median(values):.{digits}f} "
+        f"[{min(values):.{digits}f}–{max(values):.{digits}f}]"
     )
 
 
-def verdict(ratio: float) -> str:
-    """Whether the hoinghi/baseline ratio meets the target."""
-    if ratio >= TARGET_RATIO:
-        return f"target met (>= {TARGET_RATIO})"
-    return f"TARGET MISSED (< {TARGET_RATIO})"
+def report(
+    transport: str, concurrency: int, runs: dict[str, list[Run]]
+) -> tuple[list[str], list[str]]:
+    """Print one phase's table; returns (missed targets, failed checks)."""
+    rounds = len(next(iter(runs.values())))
+    print(f"\n{transport}, K = {concurrency} (median [lowest–highest] of {rounds} rounds)")
+    print(
+        f"  {'side':8} {'taps/s':>20} {'p50 ms':>18} {'p95 ms':>18} {'CPU ms/tap':>18} "
+        f"{'in loop':>7} {'fake':>5} {'replies/s':>9} {'429s':>4} {'lost':>4}"
+    )
+    for name, side in runs.items():
+        print(
+            f"  {name:8} {spread([r.per_second for r in side]):>20} "
+            f"{spread([r.latency_ms(0.5) for r in side], 2):>18} "
+            f"{spread([r.latency_ms(0.95) for r in side], 2):>18} "
+            f"{spread([r.cpu_ms for r in side], 2):>18} "
+            f"{statistics.median(r.main_cpu / r.taps * 1000 for r in side):7.2f} "
+            f"{statistics.median(r.fake_cpu / r.taps * 1000 for r in side):5.2f} "
+            f"{statistics.median(r.replies_per_second for r in side):9.1f} "
+            f"{sum(r.rate_limited for r in side):4d} {sum(r.lost for r in side):4d}"
+        )
+    missed: list[str] = []
+    where = f"{transport}, K = {concurrency}"
+    ours = runs.get("hoinghi")
+    for other in ("peer", "no-op"):
+        if ours is None or other not in runs:
+            continue
+        ratios = [a.per_second / b.per_second for a, b in zip(ours, runs[other], strict=True)]
+        cpu = [b.cpu / a.cpu for a, b in zip(ours, runs[other], strict=True)]
+        line = (
+            f"  hoinghi/{other}: taps/s {spread(ratios, 3)}; "
+            f"CPU per tap {other}/hoinghi {spread(cpu, 3)}"
+        )
+        if other == "peer" and concurrency >= TARGET_P95_AT:
+            ok = statistics.median(ratios) >= TARGET_PEER_RATIO
+            line += f" (target >= {TARGET_PEER_RATIO}: {'met' if ok else 'MISSED'})"
+            if not ok:
+                missed.append(f"{where}: taps/s {statistics.median(ratios):.3f} x the peer's")
+        print(line)
+    if ours is not None:
+        cpu_ms = statistics.median(r.cpu_ms for r in ours)
+        if cpu_ms > TARGET_CPU_MS:
+            missed.append(f"{where}: {cpu_ms:.2f} ms of CPU per tap (target <= {TARGET_CPU_MS})")
+        if concurrency >= TARGET_P95_AT:
+            p95 = statistics.median(r.latency_ms(0.95) for r in ours)
+            if p95 > TARGET_P95_MS:
+                missed.append(f"{where}: p95 {p95:.1f} ms (target <= {TARGET_P95_MS})")
+    problems = [
+        f"{where}, {name}: {p}" for name, side in runs.items() for r in side for p in r.problems
+    ]
+    return missed, problems
 
 
 async def run(args: argparse.Namespace) -> bool:
-    """Run every side, one after the other, print the figures; True if all checks passed."""
-    with tempfile.TemporaryDirectory(prefix="hoinghi-load-") as folder:
-        hoinghi, workers = await run_hoinghi(
-            "hoinghi",
-            args.delegates,
-            args.concurrency,
-            args.seed,
-            Path(folder) / "load.db",
-            limiter=True,
-        )
-        catalog = load_catalog(load_config(EXAMPLE_CONFIG).config.meeting.locale)
-        baseline = await run_baseline(
-            "baseline (no-op PTB)", args.delegates, workers, args.seed, catalog, limiter=False
-        )
-        results = [hoinghi, baseline]
-        if args.variants:
-            unlimited, _ = await run_hoinghi(
-                "hoinghi, no limiter",
-                args.delegates,
-                workers,
-                args.seed,
-                Path(folder) / "load-unlimited.db",
-                limiter=False,
-            )
-            limited = await run_baseline(
-                "baseline + limiter", args.delegates, workers, args.seed, catalog, limiter=True
-            )
-            results += [unlimited, limited]
-
-    default = "" if args.concurrency else " (the default: build_application's concurrent_updates)"
+    """Set every side up, run the rounds phase by phase, print the figures."""
     print(machine())
-    print(f"delegates (N): {args.delegates}; concurrency (K): {workers}{default}; seed {args.seed}")
-    print(table(results))
-    for r in results:
-        print(f"  {r.name}: Bot API calls per update: {methods(r)}")
-        for note in r.notes:
-            print(f"  {r.name}: {note}")
-    ratio = hoinghi.per_second / baseline.per_second if baseline.per_second else 0.0
-    print(f"ratio hoinghi/baseline updates/s: {ratio:.3f}: {verdict(ratio)}")
-    if args.variants:
-        unlimited, limited = results[2], results[3]
-        print(
-            "  like for like: hoinghi/baseline + limiter "
-            f"{hoinghi.per_second / limited.per_second:.3f}; hoinghi, no limiter/baseline "
-            f"{unlimited.per_second / baseline.per_second:.3f}"
-        )
-    for r in results:
-        if r.attending is not None:
-            print(
-                f"correctness, {r.name}: services.reports.counts() after the taps: "
-                f"{r.attending} of {args.delegates} delegates attending"
-            )
-    problems = [f"{r.name}: {p}" for r in results for p in r.problems]
+    print(
+        f"delegates (N): {args.delegates}; concurrency (K): {args.concurrency}; transports: "
+        f"{', '.join(args.transports)}; rounds: {args.rounds}; seed {args.seed}"
+    )
+    catalog = load_catalog(load_config(EXAMPLE_CONFIG).config.meeting.locale)
+    with tempfile.TemporaryDirectory(prefix="hoinghi-load-") as name:
+        folder = Path(name)
+        sides: dict[str, Hoinghi | Plain] = {}
+        for side in args.sides:
+            if side == "hoinghi":
+                sides[side] = Hoinghi(folder, args.delegates)
+            else:
+                sides[side] = Plain(side, folder, args.delegates, catalog, store=side == "peer")
+        started = time.perf_counter()
+        for each in sides.values():
+            await each.set_up()
+            if "http" in args.transports:
+                each.stage.serve()
+        print(f"set-up (not timed): {time.perf_counter() - started:.1f} s")
+        missed: list[str] = []
+        problems: list[str] = []
+        try:
+            for transport in args.transports:
+                for concurrency in args.concurrency:
+
+                    def side_run(
+                        each: Hoinghi | Plain, t: str = transport, k: int = concurrency
+                    ) -> Callable[[], Awaitable[Run]]:
+                        return lambda: each.run(t, k, args.seed)
+
+                    rounds = await interleaved(
+                        {n: side_run(s) for n, s in sides.items()}, args.rounds, seed=args.seed
+                    )
+                    runs = {n: list(rounds.results[n]) for n in sides}
+                    more_missed, more_problems = report(transport, concurrency, runs)
+                    missed += more_missed
+                    problems += more_problems
+                    turns = ", ".join(" ".join(order) for order in rounds.order)
+                    print(f"  rounds in turn: {turns}; {load_average()}")
+            for name, each in sides.items() if args.profile else ():
+                print()
+                path = f"{args.profile}.{name}" if len(sides) > 1 else args.profile
+                await profile(each, args.transports[0], max(args.concurrency), args.seed, path)
+        finally:
+            for each in sides.values():
+                each.stage.close()
+    print()
+    print(machine())
+    for line in missed:
+        print(f"TARGET MISSED: {line}")
+    if not missed:
+        print("targets met")
     for problem in problems:
         print(f"CHECK FAILED: {problem}")
     if not problems:
-        print("checks passed: every tap answered and replied to once, no refusals, no violations")
+        print("checks passed: every tap answered once, every answer stored, no violations")
     return not problems
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--delegates", type=int, default=5000, help="how many (default 5000)")
+    parser.add_argument("--delegates", type=int, default=300, help="taps per run (default 300)")
     parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=None,
-        help="updates in flight at once (default: the concurrent_updates of the Application "
-        "build_application builds, i.e. PTB's default of 1)",
-    )
-    parser.add_argument("--seed", type=int, default=60, help="shuffles the tap order (default 60)")
+        "--concurrency", type=int, nargs="+", default=[1, PLACES],
+        help=f"taps handed over at once, one phase each (default 1 {PLACES})",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each side per phase (3)")
+    parser.add_argument("--transports", nargs="+", choices=TRANSPORTS, default=list(TRANSPORTS))
+    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    parser.add_argument("--seed", type=int, default=60, help="tap order and side order (60)")
     parser.add_argument(
-        "--variants",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also run hoinghi without the rate limiter and the baseline with it (default: yes)",
+        "--profile", metavar="PATH", help="then one hoinghi run under cProfile, stats saved here"
     )
     args = parser.parse_args(argv)
-    if args.delegates < 1:
-        parser.error("--delegates must be at least 1")
-    if args.concurrency is not None and args.concurrency < 1:
-        parser.error("--concurrency must be at least 1")
+    if args.delegates < 1 or args.rounds < 1 or min(args.concurrency) < 1:
+        parser.error("--delegates, --rounds and --concurrency must be at least 1")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; 0 even if the target is missed (a measurement), 1 if a check failed."""
+    """Run the benchmark; 0 even if a target is missed (a measurement), 1 if a check failed."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     # The apps are initialised, not started (no polling): PTB then warns that it will not await
-    # the replies' tasks at stop. The benchmark waits for them itself (drain).
+    # the tasks it created at stop. The benchmark waits for them itself (drain).
     warnings.filterwarnings("ignore", "Tasks created via `Application.create_task`")
-    for noisy in ("httpx", "telegram", "aiosqlite", "sqlalchemy"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     return 0 if asyncio.run(run(args)) else 1
 
 

@@ -91,6 +91,33 @@ ANSWERING_COLUMNS = (
 ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
 
 
+# The statements of a tap's transaction, built once: SQLAlchemy then neither builds nor
+# re-derives their cache keys on every tap (a few hundred microseconds of CPU per transaction).
+_ANSWERING_SELECT = (
+    select(*ANSWERING_COLUMNS)
+    .join_from(IDENTITY_TABLE, RSVP_TABLE, RSVP_TABLE.c.delegate_id == IDENTITY_TABLE.c.delegate_id)
+    .where(
+        IDENTITY_TABLE.c.channel == bindparam("channel"),
+        IDENTITY_TABLE.c.external_id.in_(bindparam("external_ids", expanding=True)),
+    )
+)
+_ANSWER_UPDATE = (
+    update(RSVP_TABLE)
+    .where(RSVP_TABLE.c.id == bindparam("rsvp_id"))
+    .values({column: bindparam(column) for column in ANSWER_COLUMNS})
+)
+_QUESTION_UPDATE = (
+    update(IDENTITY_TABLE)
+    .where(IDENTITY_TABLE.c.id == bindparam("identity_id"))
+    .values(pending_input=bindparam("pending_input"), pending_data=bindparam("pending_data"))
+)
+_AUDIT_INSERT = insert(AUDIT_TABLE)
+_HANDLED_INSERT = {
+    "sqlite": sqlite_insert(HANDLED_TABLE).on_conflict_do_nothing(),
+    "postgresql": postgresql_insert(HANDLED_TABLE).on_conflict_do_nothing(),
+}
+
+
 async def answering_rows(
     session: AsyncSession, accounts: Iterable[tuple[str, str]]
 ) -> list[AnsweringRow]:
@@ -100,13 +127,10 @@ async def answering_rows(
     by_channel: dict[str, set[str]] = {}
     for channel, external_id in accounts:
         by_channel.setdefault(channel, set()).add(external_id)
-    ident, rsvp = IDENTITY_TABLE.c, RSVP_TABLE.c
     found: list[AnsweringRow] = []
     for channel, external_ids in by_channel.items():
         rows = await session.execute(
-            select(*ANSWERING_COLUMNS)
-            .join_from(IDENTITY_TABLE, RSVP_TABLE, rsvp.delegate_id == ident.delegate_id)
-            .where(ident.channel == channel, ident.external_id.in_(external_ids))
+            _ANSWERING_SELECT, {"channel": channel, "external_ids": list(external_ids)}
         )
         found.extend(AnsweringRow._make(row) for row in rows)
     return found
@@ -117,25 +141,13 @@ async def store_answering(
 ) -> None:
     """Store what a batch of taps changed, one ``executemany`` each: ``answers`` (RSVP columns
     by ``rsvp_id``) and ``questions`` (``pending_input``/``pending_data`` by ``identity_id``)."""
+    if not answers and not questions:
+        return
     connection = await session.connection()
     if answers:
-        rsvp = RSVP_TABLE.c
-        await connection.execute(
-            update(RSVP_TABLE)
-            .where(rsvp.id == bindparam("rsvp_id"))
-            .values({column: bindparam(column) for column in ANSWER_COLUMNS}),
-            answers,
-        )
+        await connection.execute(_ANSWER_UPDATE, answers)
     if questions:
-        ident = IDENTITY_TABLE.c
-        await connection.execute(
-            update(IDENTITY_TABLE)
-            .where(ident.id == bindparam("identity_id"))
-            .values(
-                pending_input=bindparam("pending_input"), pending_data=bindparam("pending_data")
-            ),
-            questions,
-        )
+        await connection.execute(_QUESTION_UPDATE, questions)
 
 
 async def identity_of_delegate(
@@ -249,15 +261,14 @@ async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     """
     if rows:
         connection = await session.connection()
-        await connection.execute(insert(AUDIT_TABLE), rows)
+        await connection.execute(_AUDIT_INSERT, rows)
 
 
 async def insert_handled_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Store handled event ids (columns of :class:`HandledEvent` as dicts) in one statement,
     as a table insert; an id stored twice (two processes, or a restart between) is no error."""
     connection = await session.connection()
-    insert_into = sqlite_insert if connection.dialect.name == "sqlite" else postgresql_insert
-    await connection.execute(insert_into(HANDLED_TABLE).on_conflict_do_nothing(), rows)
+    await connection.execute(_HANDLED_INSERT[connection.dialect.name], rows)
 
 
 # How many event ids an account remembers (:func:`first_time`): the events of one chat are

@@ -14,6 +14,14 @@ closed); a transaction's BEGIN rides in the trip of its first statement
 (:meth:`OneTripConnection.begin_with_next_statement`); and a COMMIT or ROLLBACK with no
 transaction open makes no trip at all. That write transaction is now five trips: one per
 statement, and the COMMIT.
+A transaction may also *defer its writes* (:meth:`OneTripConnection.defer_writes`, what
+:class:`bot.services.batching.GroupCommit` asks for): an INSERT, UPDATE or DELETE without
+RETURNING then waits on the loop's side and rides in the trip of the transaction's next read,
+or of its COMMIT. A tap's transaction — a read of the accounts, then the answers, their audit
+entries, the handled updates and the accounts' marks written — is then two trips, not six. What
+such a write would return (its row count, a new row's id) is not known, so only writes whose
+results nobody reads are deferred; a deferred write that fails raises from the statement or
+COMMIT that carried it, and its transaction rolls back as usual.
 The rest is SQLAlchemy's adapter unchanged: the connection, its errors, the server-side cursors
 of streamed results. :func:`storage.engine.create_engine` installs it for ``sqlite+aiosqlite``
 URLs.
@@ -70,6 +78,36 @@ def _run_statement(
         cursor.close()
 
 
+Deferred = tuple[str, Any, bool]  # a write waiting for the next trip: SQL, parameters, many
+
+
+def _run_deferred(
+    connection: aiosqlite.Connection,
+    deferred: Sequence[Deferred],
+    operation: str | None,
+    parameters: Any,
+    *,
+    many: bool,
+    begin: str,
+) -> Outcome | None:
+    """On the connection's thread: the pending BEGIN, the deferred writes in order, then
+    ``operation`` (a statement, its outcome returned) or, without one, the COMMIT."""
+    if begin:
+        _run_statement(connection, begin, None, many=False, begin="")
+    for sql, values, each in deferred:
+        _run_statement(connection, sql, values, many=each, begin="")
+    if operation is None:
+        connection._conn.commit()
+        return None
+    return _run_statement(connection, operation, parameters, many=many, begin="")
+
+
+def _is_plain_write(operation: str) -> bool:
+    """An INSERT, UPDATE or DELETE that returns nothing."""
+    verb = operation.lstrip()[:6].upper()
+    return verb in ("INSERT", "UPDATE", "DELETE") and "RETURNING" not in operation.upper()
+
+
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A client-side cursor whose statement is one trip; it holds the results, not a cursor."""
 
@@ -123,12 +161,26 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
         connection = cast("OneTripConnection", self._adapt_connection)  # its _cursor_cls
+        if connection.deferring and _is_plain_write(operation):
+            connection.deferred.append((operation, parameters, many))
+            self._description, self._rowcount, self._lastrowid = None, -1, None
+            self._rows = collections.deque()
+            return
         begin = connection.take_begin()
+        deferred = connection.take_deferred()
         async with connection._execute_mutex:
             try:
-                outcome: Outcome = await self._connection._execute(
-                    _run_statement, self._connection, operation, parameters, many=many, begin=begin
-                )
+                if deferred:
+                    done = await self._connection._execute(
+                        _run_deferred, self._connection, deferred, operation, parameters,
+                        many=many, begin=begin,
+                    )  # fmt: skip
+                    outcome = cast(Outcome, done)
+                else:
+                    outcome = await self._connection._execute(
+                        _run_statement, self._connection, operation, parameters,
+                        many=many, begin=begin,
+                    )  # fmt: skip
             except sqlite3.Error:
                 # The trip is over, so the state may be read. If the BEGIN failed (the lock was
                 # not to be had), or SQLite rolled the transaction back, the next statement of
@@ -143,13 +195,25 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection, with :class:`OneTripCursor` and no empty ends."""
 
-    __slots__ = ("_begin",)
+    __slots__ = ("_begin", "deferred", "deferring")
 
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin = ""
+        self.deferring = False  # this transaction's plain writes wait for its next trip
+        self.deferred: list[Deferred] = []
+
+    def defer_writes(self) -> None:
+        """Until this transaction ends, let its INSERTs, UPDATEs and DELETEs without RETURNING
+        ride in the trip of its next read or of its COMMIT (their row counts and new ids are
+        then unknown: only for writes whose results nobody reads)."""
+        self.deferring = True
+
+    def take_deferred(self) -> list[Deferred]:
+        deferred, self.deferred = self.deferred, []
+        return deferred
 
     def begin_with_next_statement(self, begin: str) -> None:
         """Run ``begin`` (a transaction's BEGIN) on the thread just before the next statement,
@@ -173,12 +237,26 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return super().cursor(server_side)
 
     def commit(self) -> None:
-        self._begin = ""
-        if self.in_transaction_now():
+        begin, deferred = self.take_begin(), self.take_deferred()
+        self.deferring = False
+        if deferred:  # the writes, with the BEGIN if none went before them, and the COMMIT
+            try:
+                await_(self._run_deferred_commit(begin, deferred))
+            except Exception as error:
+                self._handle_exception(error)
+        elif self.in_transaction_now():
             super().commit()
+
+    async def _run_deferred_commit(self, begin: str, deferred: list[Deferred]) -> None:
+        async with self._execute_mutex:
+            await self._connection._execute(
+                _run_deferred, self._connection, deferred, None, None, many=False, begin=begin
+            )
 
     def rollback(self) -> None:
         self._begin = ""
+        self.deferring = False
+        self.deferred = []
         # Every connection going back to the pool is rolled back, most often just after its
         # COMMIT: with nothing open, sqlite3 would do nothing, so the trip is saved.
         if self.in_transaction_now():

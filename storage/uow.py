@@ -7,9 +7,23 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.sqlite_driver import OneTripConnection
+
 
 @asynccontextmanager
-async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session inside one transaction; services own it, query helpers only flush."""
+async def unit_of_work(
+    sessions: async_sessionmaker[AsyncSession], *, defer_writes: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """A session inside one transaction; services own it, query helpers only flush.
+
+    ``defer_writes``: on SQLite, the transaction's INSERTs, UPDATEs and DELETEs without
+    RETURNING ride in the trip of its next read or of its COMMIT
+    (:meth:`storage.sqlite_driver.OneTripConnection.defer_writes`); only for a transaction
+    whose writes' row counts and new ids nobody reads.
+    """
     async with sessions() as session, session.begin():
+        if defer_writes:
+            connection = await (await session.connection()).get_raw_connection()
+            if isinstance(connection.dbapi_connection, OneTripConnection):
+                connection.dbapi_connection.defer_writes()
         yield session

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +22,7 @@ from telegram.ext import ApplicationBuilder, CallbackContext, MessageHandler, fi
 from bot.domain.rsvp import RsvpStatus
 from bot.services.batching import Batcher, GroupCommit
 from handlers.telegram.app import serve
+from handlers.telegram.dedupe import flush_handled
 from handlers.telegram.updates import REPLIES_AT_ONCE, ChatOrderedUpdateProcessor, reply_later
 from storage.models import AuditEntry, Delegate, Meeting, Rsvp
 from tests.fakes.telegram_api import FakeBotApi
@@ -201,6 +203,30 @@ async def test_simultaneous_taps_share_transactions_and_each_is_recorded_and_aud
     # The 40 taps reach the service in the same turn of the event loop, so one statement
     # writes all 40 answers.
     assert writes["update"] == 1
+
+
+async def test_a_lone_taps_transaction_makes_two_trips_to_the_database_thread(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = await harness.open_invitation("DB001")
+    await flush_handled(harness.app.bot_data)
+    await harness.services.activity.flush()
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kw: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kw)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    await harness.send(user.tap("✅ Tham dự"))
+    await flush_handled(harness.app.bot_data)  # the update's record, written after it
+
+    assert user.last_text().startswith(ATTENDING)
+    # The tap's transaction: BEGIN with the read of the account and its answer, then the
+    # answer and its audit entry with the COMMIT; the update's record: its INSERT with the
+    # COMMIT. Each write in a trip of its own would be six.
+    assert trips == ["_run_statement", "_run_deferred", "_run_deferred"]
 
 
 # --- the update processor ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import create_engine, create_sessionmaker
 from storage.models import Meeting
+from storage.uow import unit_of_work
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -223,3 +224,40 @@ async def test_a_statement_cancelled_on_its_way_costs_its_connection_and_nothing
     await asyncio.wait_for(write("kept"), timeout=5)
     async with sessions() as session:
         assert (await session.scalars(text("SELECT v FROM t"))).all() == ["kept"]
+
+
+async def test_deferred_writes_ride_with_the_next_read_and_the_commit_in_order(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    sessions = create_sessionmaker(engine)
+    async with unit_of_work(sessions) as session:  # the pool's connection, made before counting
+        await session.execute(text("SELECT 1"))
+    trips.clear()
+    async with unit_of_work(sessions, defer_writes=True) as session:
+        await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
+        await session.execute(text("INSERT INTO t (v) VALUES ('b')"))
+        assert trips == Counter()  # the writes wait on the loop's side
+        counted = await session.execute(text("SELECT count(*) FROM t"))
+        assert counted.scalar_one() == 2  # the read sees them: they went first, in its trip
+        await session.execute(text("UPDATE t SET v = 'c' WHERE v = 'a'"))
+    assert trips == Counter({"BEGIN+SELECT": 1, "_run_deferred": 1})  # the UPDATE + COMMIT
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT v FROM t ORDER BY k"))
+        assert [v for (v,) in rows] == ["c", "b"]
+
+
+async def test_a_deferred_write_that_fails_fails_its_commit_and_nothing_is_stored(
+    engine: AsyncEngine, trips: Trips
+) -> None:
+    sessions = create_sessionmaker(engine)
+    with pytest.raises(IntegrityError):
+        async with unit_of_work(sessions, defer_writes=True) as session:
+            await session.execute(text("INSERT INTO t (v) VALUES ('a')"))
+            await session.execute(text("INSERT INTO t (v) VALUES ('a')"))  # v is UNIQUE
+    assert trips["rollback"] == 1  # the COMMIT's trip stopped at the INSERT: rolled back
+    async with unit_of_work(sessions) as session:  # the connection is sound, writes at once
+        await session.execute(text("INSERT INTO t (v) VALUES ('b')"))
+        assert trips["INSERT"] == 0 and trips["BEGIN+INSERT"] == 1
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT v FROM t"))
+        assert [v for (v,) in rows] == ["b"]

@@ -51,14 +51,22 @@ class Activity:
         await self._marks.flush()
 
 
+# Built once: a statement SQLAlchemy has seen keeps its cache key (no rebuilding per event).
+_MARK = (
+    update(IDENTITY_TABLE)
+    .where(
+        IDENTITY_TABLE.c.channel == bindparam("k_channel"),
+        IDENTITY_TABLE.c.external_id == bindparam("k_id"),
+    )
+    .values(last_seen_at=bindparam("k_at"))
+)
+
+
 async def _write(session: AsyncSession, batch: Sequence[Seen]) -> list[None]:
     """Store a batch of marks in one statement (an account not linked matches no row)."""
-    ident = IDENTITY_TABLE.c
     connection = await session.connection()
     await connection.execute(
-        update(IDENTITY_TABLE)
-        .where(ident.channel == bindparam("k_channel"), ident.external_id == bindparam("k_id"))
-        .values(last_seen_at=bindparam("k_at")),
+        _MARK,
         [{"k_channel": channel, "k_id": external, "k_at": at} for channel, external, at in batch],
     )
     return [None] * len(batch)

@@ -52,11 +52,15 @@ class Batcher(Generic[Item, Result]):
 
     async def submit(self, item: Item) -> Result:
         """Run ``item`` in the next batch and return its result (or raise its error)."""
+        return await self.enqueue(item)
+
+    def enqueue(self, item: Item) -> asyncio.Future[Result]:
+        """Put ``item`` in the next batch; the future holds its result (or its error)."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        return await future
+        return future
 
     async def _write(self) -> None:
         while self._waiting:
@@ -97,7 +101,10 @@ class GroupCommit:
     commits, whatever service they are for, are written together in the next.
 
     Each item comes with its ``work``: a function that writes a batch of such items in the
-    session it is given and returns one result per item (it does not commit). A transaction
+    session it is given and returns one result per item (it does not commit). A work reads
+    what it needs first; its writes are deferred to the transaction's next trip to SQLite
+    (:func:`storage.uow.unit_of_work`'s ``defer_writes``), so it must not read a write's
+    row count or new ids. A transaction
     runs each work once, on its items in arrival order, then commits. If a transaction fails,
     each of its items is written again alone (:class:`Batcher`), so one bad item fails only its
     own caller.
@@ -115,12 +122,18 @@ class GroupCommit:
         """Write ``item`` with ``work`` in the next transaction and return its result."""
         return cast(Result, await self._batcher.submit((work, item)))
 
+    def enqueue(self, work: Work[Item, Result], item: Item) -> asyncio.Future[Any]:
+        """Write ``item`` with ``work`` in the next transaction; the future holds its result."""
+        return self._batcher.enqueue((work, item))
+
     async def _commit(self, batch: Sequence[tuple[Work[Any, Any], Any]]) -> list[Any]:
         parts: dict[Work[Any, Any], list[int]] = {}  # each work's items, in arrival order
         for index, (work, _) in enumerate(batch):
             parts.setdefault(work, []).append(index)
         results: list[Any] = [None] * len(batch)
-        async with unit_of_work(self._sessions) as session:
+        # The works only write what they decided (no row counts, no new ids read back): their
+        # writes ride in the trip of the next read or of the COMMIT (storage.sqlite_driver).
+        async with unit_of_work(self._sessions, defer_writes=True) as session:
             for work, indexes in parts.items():
                 done = await work(session, [batch[index][1] for index in indexes])
                 for index, result in zip(indexes, done, strict=True):  # one result per item
@@ -141,7 +154,8 @@ class WriteBehind:
 
     def submit(self, work: Work[Item, Any], item: Item) -> None:
         """Write ``item`` with ``work`` in the next transaction; do not wait for it."""
-        storing = asyncio.ensure_future(self._writes.submit(work, item))
+        # A future in the queue, not a task per write: two of these ride along with every tap.
+        storing = self._writes.enqueue(work, item)
         self._storing.add(storing)
         storing.add_done_callback(self._stored)
 
