@@ -156,6 +156,10 @@ class MessageComposer:
                 return self._meeting_pack(message.kind, recipient)
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
+            case MessageKind.ECHO:
+                # The confirmation the page showed, written by the same catalog text as in
+                # chat (bot.services.echo): ready HTML.
+                return Outbound((TextPart(Html(str(message.params.get("html", "")))),))
             case (
                 MessageKind.DRAFT_ASSIGNED
                 | MessageKind.DRAFT_REMINDER
@@ -401,9 +405,10 @@ class MessageComposer:
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
         """Sent, blocked, failed with reasons, and who never opened their link."""
         kind = report.message.kind
-        if kind in _TO_OFFICE or kind is MessageKind.DRAFT_ASSIGNED:
+        if kind in _TO_OFFICE or kind in (MessageKind.DRAFT_ASSIGNED, MessageKind.ECHO):
             # It went to the office itself, or (an assignment notice) a speaker who has not
-            # linked yet sees it in /thamluan: nothing to report back.
+            # linked yet sees it in /thamluan, or (an echo) the person saw it on their page:
+            # nothing to report back.
             return None
         if report.skipped is not None and kind is not MessageKind.BROADCAST:
             # An automatic message that found nobody to tell (every task reported done, nothing
