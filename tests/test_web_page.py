@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.services import Services
 from bot.domain.clock import ManualClock
+from bot.services import Services
 from storage.models import AuditEntry, Delegate, Rsvp
 from tests.conftest import local
 from tests.harness import BotHarness
