@@ -209,7 +209,7 @@ def _telegram(setup: ChannelSetup) -> Channel:
             port=listening.port,
             url=listening.url,
             secret=listening.secret,
-            mount=None if hooks is None else _mounter(hooks),
+            mount=None if hooks is None else webhook_mount(hooks),
         )
         if listening is not None
         else None
@@ -227,7 +227,7 @@ def _telegram(setup: ChannelSetup) -> Channel:
     )
 
 
-def _mounter(hooks: MutableMapping[str, Hook]) -> Callable[[str, Hook], Callable[[], None]]:
+def webhook_mount(hooks: MutableMapping[str, Hook]) -> Callable[[str, Hook], Callable[[], None]]:
     """Puts a webhook's handler on the web server's route for ``path``; the returned function
     takes it off (the route then answers 503, and the platform tries again later)."""
 
@@ -426,6 +426,7 @@ class App:
         self.services = services
         self.env = env
         self.web_port: int | None = None  # the port the web server listens on, once it does
+        self.web_serving = asyncio.Event()  # set once it does
 
     def channels(self) -> list[ChannelEntry]:
         """The chat channels this process runs: those whose token is set."""
@@ -477,6 +478,7 @@ class App:
                 self.web_port = await running.enter_async_context(
                     self._serve_web(web, hooks, chat_links, webhook)
                 )
+                self.web_serving.set()
             for channel in channels:
                 await running.enter_async_context(channel.receiving())
             await scheduler.start()

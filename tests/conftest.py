@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -62,9 +63,12 @@ def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def office_web(office: Path) -> Path:
-    """The office's folder with the example plan as shipped: ``[web]`` included, its port any
-    free one (0), so a test that runs it never collides with another server."""
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("port = 8080", "port = 0")
+    """The office's folder with the example plan as shipped: ``[web]`` included, on a port
+    free a moment ago, so a test that runs it does not collide with another server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("port = 8080", f"port = {port}")
     (office / "config.toml").write_text(text, encoding="utf-8")
     return office
 
