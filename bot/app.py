@@ -339,6 +339,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         services.drafts,
         services.ctx.clock,
         services.ctx.calendar,
+        calendar_link=services.invitations.calendar_link,
     )
 
 

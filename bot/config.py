@@ -254,6 +254,11 @@ class WebSettings(_Section):
         """The personal page of ``token``."""
         return f"{self.base_url}/{token}"
 
+    def calendar_url(self, token: str) -> str:
+        """The meeting's .ics as a download from ``token``'s page (the file a chat channel that
+        carries no files links to instead)."""
+        return f"{self.base_url}/{token}/lich.ics"
+
 
 class DatabaseSettings(_Section):
     """The database URL; empty means an SQLite file next to the config."""

@@ -240,6 +240,20 @@ class InvitationService:
             rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
             return PageResult(outcome, account, DelegateView.of(delegate), rsvp)
 
+    async def calendar_link(self, person_id: int) -> str | None:
+        """Where a person downloads the meeting's .ics from their personal page (``[web]``),
+        for a channel that carries no files; None without a web page or a live invitation."""
+        web = self._ctx.config.web
+        if web is None:
+            return None
+        async with self._ctx.sessions() as session:
+            token = await session.scalar(
+                select(Invitation.token).where(
+                    Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
+                )
+            )
+        return web.calendar_url(token) if token is not None else None
+
     # --- the office ------------------------------------------------------------------------------
 
     async def reissue(self, office: OfficeActor, code: str) -> OfficeResult:
