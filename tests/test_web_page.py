@@ -3,6 +3,7 @@ own use cases."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -132,3 +133,30 @@ async def test_a_person_only_on_the_page_is_not_counted_as_linked_to_a_chat(
     await web.open("DB006")
     counts = await imported.reports.counts()
     assert counts.overall.linked == 0
+
+
+async def test_the_page_speaks_english_as_its_second_locale(web: Web) -> None:
+    page = await web.open("DB001", lang="en")
+    assert '<html lang="en">' in page.text
+    assert "Tuesday" in page.text or "Thứ Ba" not in page.text
+    assert 'id="rsvp-attend">I will attend<' in page.text
+    form = page.text.split('id="form-attend"', 1)[1]
+    assert '<input type="hidden" name="lang" value="en">' in form.split("</form>", 1)[0]
+
+
+async def test_every_field_of_a_speakers_page_has_its_label_and_the_page_stays_small(
+    imported: Services,
+) -> None:
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    web = await web_for(imported)
+    try:
+        page = await web.open("DB031")  # a speaker and a district chair: every section
+    finally:
+        await web.client.aclose()
+    html = page.text
+    assert all(f'id="{s}"' in html for s in ("invitation", "answer", "tasks", "drafts"))
+    fields = re.findall(r'<(?:input|textarea|select) (?![^>]*type="hidden")[^>]*id="([^"]+)"', html)
+    assert fields and all(f'<label for="{field}">' in html for field in fields)
+    assert "<script" not in html
+    assert len(page.content) < 60_000

@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -308,18 +308,17 @@ class Site:
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         if origin is not None and origin not in (self.origin, own):
             return PlainTextResponse("", status_code=403)
-        lang = request.query_params.get("lang", "")
+        # The page first: a wrong or ended link reads no upload.
+        visit = await self._open(request, request.query_params.get("lang", ""))
+        if isinstance(visit, Response):
+            return visit
         try:
             form = await read_form(request, files=files)
         except TooLarge:
-            visit = await self._open(request, lang)
-            if isinstance(visit, Response):
-                return visit
             return self._done(visit, visit.catalog.html("draft.rejected_too_large"), ok=False)
         values = {name: text_field(form, name) for name in form}
-        visit = await self._open(request, values.get("lang", "") or lang)
-        if isinstance(visit, Response):
-            return visit
+        if values.get("lang") in LOCALES:
+            visit = replace(visit, catalog=self.catalog.with_locale(values["lang"]))
         if not self.guard.valid(visit.token, values.get("nonce", ""), values.get("csrf", "")):
             return self._done(visit, visit.catalog.html("web.form_expired"), ok=False)
         return visit, values, form
