@@ -160,3 +160,18 @@ async def test_every_field_of_a_speakers_page_has_its_label_and_the_page_stays_s
     assert fields and all(f'<label for="{field}">' in html for field in fields)
     assert "<script" not in html
     assert len(page.content) < 60_000
+
+
+async def test_the_page_offers_the_telegram_bot_with_the_persons_own_deep_link(
+    imported: Services,
+) -> None:
+    web = await web_for(
+        imported, chat_links={"telegram": "https://t.me/hoinghi_bot?start={}".format}
+    )
+    try:
+        page = await web.open("DB001")
+    finally:
+        await web.client.aclose()
+    token = web.tokens["DB001"]
+    assert f'id="chat-telegram" href="https://t.me/hoinghi_bot?start={token}"' in page.text
+    assert "Nhận tin nhắc qua Telegram" in page.text

@@ -48,7 +48,7 @@ from bot.texts.formatting import clock, file_size, long_date, short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.security import AccessLog, Guard, SecureHeaders
-from handlers.web.uploads import TooLarge, read_form, text_field, upload
+from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ CAPABILITIES = Capabilities(
 HERE = Path(__file__).parent
 STATIC_CACHE = "public, max-age=31536000, immutable"
 ICS_MIME = "text/calendar"
+MAX_HOOK_BODY = 1024 * 1024  # a webhook's request, at most
 
 # A chat platform's webhook: the request's headers and body in, the HTTP status out.
 Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
@@ -197,7 +198,11 @@ class Site:
             hook = self.setup.hooks.get(path)
             if hook is None:  # the channel has not started yet, or has stopped
                 return Response(status_code=503)
-            status = await hook(request.headers, await request.body())
+            try:  # an update is a few kilobytes: a larger body is no platform's
+                body = await limited(request, MAX_HOOK_BODY).body()
+            except TooLarge:
+                return Response(status_code=413)
+            status = await hook(request.headers, body)
             return Response(status_code=int(status))
 
         return endpoint
