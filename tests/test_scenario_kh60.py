@@ -14,7 +14,7 @@ from bot.config import load_config
 from bot.domain.clock import ManualClock
 from bot.services import build_services
 from storage.engine import create_engine, create_sessionmaker
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, without_web
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import start_harness, wired_config
 
@@ -25,8 +25,9 @@ GROUP_LABELS = {
 
 
 def office_config(tmp_path: Path) -> Path:
-    """The example plan with its database in ``tmp_path``."""
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    """The example plan with its database in ``tmp_path``, Telegram-only (without ``[web]``
+    the exported link is the bot's, which the delegates of this scenario open)."""
+    text = without_web(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     text = text.replace(
         '# url = "sqlite+aiosqlite:///data/hoinghi.db"',
         f'url = "sqlite+aiosqlite:///{tmp_path / "office.db"}"',
