@@ -18,15 +18,23 @@ import gc
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.chat import Inbox
 from bot.chat.office import LinkMaker
-from bot.config import TOKEN_ENV, LoadedConfig
+from bot.config import TOKEN_ENV, LoadedConfig, WebSettings
 from bot.domain.clock import SystemClock
 from bot.domain.ports import ChannelSender
 from bot.domain.reminders import planned_messages
@@ -43,8 +51,11 @@ from storage.guard import DatabaseLock, check_sqlite_file, check_writable, expla
 from storage.migrate import current_revision, head_revision, upgrade_database
 
 Env = Mapping[str, str]
+# A platform's webhook on the web server: the request's headers and body in, the status out.
+Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
 Revisions = tuple[str | None, str | None]  # the schema before and after the upgrade
 
+WEB_CHANNEL = "web"  # the personal pages' channel (handlers.web.app.CHANNEL)
 WEBHOOK_SECRET_ENV = "HOINGHI_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 # What Telegram accepts as a webhook secret_token.
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{16,256}")
@@ -132,6 +143,11 @@ class ChannelSetup:
     catalog: Catalog
     inbox: Inbox
     webhook: Listening | None = None
+    # The web server's webhook routes: a channel in webhook mode puts its handler there (one
+    # port for the pages and every platform) instead of listening itself.
+    hooks: MutableMapping[str, Hook] | None = None
+    # Filled by a chat channel once it knows how to make its personal links (its bot's name).
+    chat_links: MutableMapping[str, LinkMaker] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,21 +202,40 @@ def _telegram(setup: ChannelSetup) -> Channel:
     sender = TelegramSender.build(setup.token, setup.services.config.telegram, setup.catalog)
     application = build_application(setup.inbox, setup.services, setup.catalog, setup.token)
     listening = setup.webhook
+    hooks = setup.hooks
     webhook = (
         Webhook(
-            listen=listening.host, port=listening.port, url=listening.url, secret=listening.secret
+            listen=listening.host,
+            port=listening.port,
+            url=listening.url,
+            secret=listening.secret,
+            mount=None if hooks is None else webhook_mount(hooks),
         )
         if listening is not None
         else None
     )
 
     def ready(username: str) -> None:  # the bot's @username is known once it is initialised
-        setup.inbox.links.append(telegram_link_maker(username))
+        maker = telegram_link_maker(username)
+        setup.inbox.links.append(maker)
+        if setup.chat_links is not None:
+            setup.chat_links["telegram"] = maker
 
     return Channel(
         sender,
         lambda: receiving(application, sender=sender, webhook=webhook, on_ready=ready),
     )
+
+
+def webhook_mount(hooks: MutableMapping[str, Hook]) -> Callable[[str, Hook], Callable[[], None]]:
+    """Puts a webhook's handler on the web server's route for ``path``; the returned function
+    takes it off (the route then answers 503, and the platform tries again later)."""
+
+    def mount(path: str, hook: Hook) -> Callable[[], None]:
+        hooks[path] = hook
+        return lambda: hooks.pop(path, None) and None
+
+    return mount
 
 
 async def _telegram_links(token: str, services: Services, name: str | None) -> LinkSource:
@@ -235,11 +270,11 @@ def channel_secrets(env: Env) -> list[str]:
     return [env.get(entry.token_env, "") for entry in CHANNELS]
 
 
-def run_refusal(env: Env) -> Refusal | None:
-    """Why ``hoinghi run`` cannot start: no channel's token is set, or one is not the shape its
-    platform issues."""
+def run_refusal(env: Env, web: WebSettings | None = None) -> Refusal | None:
+    """Why ``hoinghi run`` cannot start: nothing to run (no channel's token is set and no
+    ``[web]``), or a token is not the shape its platform issues."""
     channels = configured_channels(env)
-    if not channels:
+    if not channels and web is None:
         names = ", ".join(entry.token_env for entry in CHANNELS)
         return Refusal("cli.token_missing", {"env": names})
     for entry in channels:
@@ -248,15 +283,21 @@ def run_refusal(env: Env) -> Refusal | None:
     return None
 
 
-def links_refusal(env: Env, bot_name: str | None) -> Refusal | None:
-    """Why personal links cannot be made: no bot name given and no usable token, or a name
-    that is not a bot's."""
+def links_refusal(env: Env, bot_name: str | None, web: WebSettings | None = None) -> Refusal | None:
+    """Why personal links cannot be made: no web page (``[web]``), no bot name given and no
+    usable token; or a name that is not a bot's."""
     entry = _linking_channel()
     if bot_name:
         if not BOT_USERNAME.fullmatch(bot_name.lstrip("@")):
             return Refusal("export.bad_username", {"name": bot_name})
         return None
     state = entry.token_state(env)
+    if web is not None:  # the web page's link needs nothing; the bot's joins it if it can
+        return (
+            Refusal("cli.token_malformed", {"env": entry.token_env})
+            if state == "malformed"
+            else None
+        )
     if state == "missing":
         return Refusal("export.need_username", {"env": entry.token_env})
     if state == "malformed":
@@ -298,6 +339,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         services.drafts,
         services.ctx.clock,
         services.ctx.calendar,
+        calendar_link=services.invitations.calendar_link,
     )
 
 
@@ -344,13 +386,19 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
 
 @dataclass(frozen=True)
 class PersonalLinks:
-    """The personal links of every channel that links people by one."""
+    """The personal links of every channel that links people by one: the web page first when
+    there is one (``[web]``), then the chat channels'."""
 
     sources: Mapping[str, LinkSource]  # by channel, the one that goes on paper first
 
     @property
+    def paper(self) -> str:
+        """The channel whose link goes on paper."""
+        return next(iter(self.sources))
+
+    @property
     def name(self) -> str:
-        """The name of the bot whose link goes on paper."""
+        """The name of what the paper link opens: the bot, or the web site."""
         return next(iter(self.sources.values())).name
 
     def link(self, token: str) -> str:
@@ -378,25 +426,46 @@ class App:
         self.storage = storage
         self.services = services
         self.env = env
+        self.web_port: int | None = None  # the port the web server listens on, once it does
+        self.web_serving = asyncio.Event()  # set once it does
 
     def channels(self) -> list[ChannelEntry]:
         """The chat channels this process runs: those whose token is set."""
         return configured_channels(self.env)
 
+    @property
+    def web(self) -> WebSettings | None:
+        """The web server's settings, when the plan has ``[web]``."""
+        return self.services.config.web
+
     async def run(
         self, stop: asyncio.Event | None = None, *, webhook: Listening | None = None
     ) -> None:
-        """Start every configured channel, then the outbox's scheduler; once ``stop`` is set
-        (by default on SIGINT or SIGTERM), stop them in reverse order, each finishing what it
-        has in hand. ``webhook``: where Telegram posts its updates, instead of long polling."""
+        """Start the web server (with ``[web]``), every configured chat channel, then the
+        outbox's scheduler; once ``stop`` is set (by default on SIGINT or SIGTERM), stop them
+        in reverse order, each finishing what it has in hand. ``webhook``: where Telegram posts
+        its updates, instead of long polling (on the web server's port when there is one)."""
         stop = stop or stop_on_signals()
         entries = self.channels()
-        if not entries:
-            raise RuntimeError("no channel to run: no channel's token is set")
+        web = self.web
+        if not entries and web is None:
+            raise RuntimeError("no channel to run: no channel's token is set and no [web]")
         inbox = Inbox(self.services, self.catalog)
+        hooks: dict[str, Hook] = {}
+        chat_links: dict[str, LinkMaker] = {}
+        if web is not None:
+            inbox.links.append(web.link)  # a re-issued link (/caplai) names the page first
         channels = [
             entry.build(
-                ChannelSetup(entry.token(self.env), self.services, self.catalog, inbox, webhook)
+                ChannelSetup(
+                    entry.token(self.env),
+                    self.services,
+                    self.catalog,
+                    inbox,
+                    webhook,
+                    hooks=hooks if web is not None else None,
+                    chat_links=chat_links,
+                )
             )
             for entry in entries
         ]
@@ -406,6 +475,11 @@ class App:
         )
         async with contextlib.AsyncExitStack() as running:
             running.push_async_callback(inbox.flush)  # last: the accounts the events used, marked
+            if web is not None:  # first up, last down: webhooks are answered to the end
+                self.web_port = await running.enter_async_context(
+                    self._serve_web(web, hooks, chat_links, webhook)
+                )
+                self.web_serving.set()
             for channel in channels:
                 await running.enter_async_context(channel.receiving())
             await scheduler.start()
@@ -413,14 +487,47 @@ class App:
             freeze_startup_heap()
             await stop.wait()
 
+    def _serve_web(
+        self,
+        web: WebSettings,
+        hooks: MutableMapping[str, Hook],
+        chat_links: MutableMapping[str, LinkMaker],
+        webhook: Listening | None,
+    ) -> AbstractAsyncContextManager[int]:
+        """The web server of the personal pages (and the webhooks), built on the core."""
+        from handlers.web.app import WebSetup, build_web_app
+        from handlers.web.security import load_secret
+        from handlers.web.server import serving
+
+        paths = (urlsplit(webhook.url).path.strip("/"),) if webhook is not None else ()
+        setup = WebSetup(
+            self.services,
+            self.catalog,
+            web,
+            load_secret(self.loaded.path.parent, self.env),
+            chat_links=chat_links,
+            hooks=hooks,
+            hook_paths=paths,
+        )
+        return serving(build_web_app(setup), host=web.listen, port=web.port, base_url=web.base_url)
+
     async def personal_links(self, *, bot_name: str | None = None) -> PersonalLinks:
-        """Each linking channel's maker of personal links. ``bot_name``: the bot's name for the
-        link on paper, when the office gives it; otherwise the channel asks its platform
-        (which may raise :class:`bot.errors.ChannelUnavailable`)."""
+        """Each linking channel's maker of personal links, the web page's first. ``bot_name``:
+        the bot's name for its link, when the office gives it; otherwise the channel asks its
+        platform (which may raise :class:`bot.errors.ChannelUnavailable`). With ``[web]``, a
+        bot whose name cannot be known (no token, no name given) has no link of its own."""
         paper = _linking_channel()
         sources: dict[str, LinkSource] = {}
+        web = self.web
+        if web is not None:
+            sources[WEB_CHANNEL] = LinkSource(web.base_url, web.link)
         for entry in CHANNELS:
-            if entry.links is None or (entry is not paper and not entry.token(self.env)):
+            if entry.links is None:
+                continue
+            if entry is paper:
+                if web is not None and not bot_name and entry.token_state(self.env) != "set":
+                    continue
+            elif not entry.token(self.env):
                 continue
             name = bot_name if entry is paper else None
             sources[entry.name] = await entry.links(entry.token(self.env), self.services, name)

@@ -228,6 +228,38 @@ class TelegramSettings(_Section):
         return value
 
 
+class WebSettings(_Section):
+    """The web server: what people open (``base_url``, behind the office's reverse proxy) and
+    where the process listens. Personal pages, and Telegram's webhook when it is used."""
+
+    base_url: str
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("base_url")
+    @classmethod
+    def _is_site_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
+        return value.rstrip("/")
+
+    @field_validator("listen")
+    @classmethod
+    def _is_host(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,253}", value):
+            raise PydanticCustomError("bad_host", "bad host: {value}", {"value": value})
+        return value
+
+    def link(self, token: str) -> str:
+        """The personal page of ``token``."""
+        return f"{self.base_url}/{token}"
+
+    def calendar_url(self, token: str) -> str:
+        """The meeting's .ics as a download from ``token``'s page (the file a chat channel that
+        carries no files links to instead)."""
+        return f"{self.base_url}/{token}/lich.ics"
+
+
 class DatabaseSettings(_Section):
     """The database URL; empty means an SQLite file next to the config."""
 
@@ -372,6 +404,7 @@ class Config(_Section):
     office: Office
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings | None = None
     reminders: Reminders = Field(default_factory=Reminders)
     outbox: OutboxSettings = OutboxSettings()
     agenda: list[AgendaItem] = Field(min_length=1)

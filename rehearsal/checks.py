@@ -28,6 +28,7 @@ from rehearsal.people import TRIES
 from rehearsal.stage import Rehearsal, Stage
 from rehearsal.telegram_api import CHAOS_KINDS, FakeBotApi
 from storage.models import (
+    AuditEntry,
     Delegate,
     Delivery,
     DraftComment,
@@ -175,6 +176,8 @@ async def _checks(stage: Stage, report: Path, written: bool) -> None:
         ),
         "drafts",
     )
+    if stage.web is not None:
+        check(await _web_check(stage), "web")
     check(
         (
             catalog.plain("rehearsal.check.report", path=report),
@@ -183,6 +186,50 @@ async def _checks(stage: Stage, report: Path, written: bool) -> None:
     )
     if stage.faults is not None:
         await _fault_checks(stage)
+
+
+async def _web_check(stage: Stage) -> tuple[str, bool]:
+    """The delegates who answered on their personal page, and the draft sent from one: stored
+    as the page's own account did it, and confirmed in their chat by the outbox."""
+    web = stage.web
+    assert web is not None
+    async with stage.services.ctx.sessions() as session:
+        answered = int(
+            await session.scalar(
+                select(func.count(func.distinct(AuditEntry.entity_id))).where(
+                    AuditEntry.action == "rsvp.changed", AuditEntry.actor.like("web:%")
+                )
+            )
+            or 0
+        )
+        drafts = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(DraftVersion)
+                .where(DraftVersion.created_by.like("web:%"))
+            )
+            or 0
+        )
+        echoed = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+                .where(
+                    OutboundMessage.kind == MessageKind.ECHO,
+                    Delivery.status == DeliveryStatus.SENT,
+                )
+            )
+            or 0
+        )
+    ok = (
+        answered == len(web.answers) == len(stage.on_web) > 0
+        and drafts == len(web.drafts) > 0
+        and echoed == answered + drafts
+    )
+    label = stage.catalog.plain("rehearsal.check.web", answers=answered, drafts=drafts,
+                                echoed=echoed)  # fmt: skip
+    return label, ok
 
 
 def _kinds(counts: Counter[str]) -> str:

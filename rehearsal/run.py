@@ -20,6 +20,7 @@ from rehearsal.faults import Faults, bad_day
 from rehearsal.script import play, restart
 from rehearsal.stage import Rehearsal, Stage, virtual_pacer
 from rehearsal.telegram_api import FakeBotApi, deliver
+from rehearsal.web import open_web
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
@@ -67,11 +68,15 @@ async def rehearse(
             stage.faults, stage.rng = faults, random.Random(seed + 1)  # noqa: S311
             stage.chaos = bad_day(fake, faults, random.Random(seed + 2))  # noqa: S311
             await restart(stage, killed=False)
+        else:
+            stage.web = open_web(services, catalog)
         try:
             await play(stage, delegates, contacts, random.Random(seed))  # noqa: S311 (a script, not a secret)
             await finish(stage, report)
         finally:
             await on_telegram.shutdown()
+            if stage.web is not None:
+                await stage.web.close()
     finally:
         await engine.dispose()
     spec_check(result, catalog, fake)

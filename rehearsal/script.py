@@ -76,6 +76,9 @@ async def play(stage: Stage, delegates: Path, contacts: Path | None, rng: random
     # Speakers and task contacts always open their link: their parts of the play need them.
     needed = {code for _, code in stage.cast.speakers}
     plan = stage.plan = answers(delegates_only, rng, needed)
+    if stage.web is not None:
+        stage.web.tokens = stage.tokens
+        stage.on_web = _web_players(plan, needed)
     for index, (code, answer) in enumerate(plan.items()):
         if answer == "never":
             continue
@@ -144,11 +147,33 @@ def _blocking_events(stage: Stage, plan: dict[str, str]) -> list[tuple[datetime,
     return [(at, act)]
 
 
+def _web_players(plan: dict[str, str], needed: set[str]) -> set[str]:
+    """Who answers on their personal page instead of in the chat: the last delegate (in the
+    list's order) of each answer, and none the play needs in the chat (speakers)."""
+    chosen: dict[str, str] = {}
+    for code, answer in plan.items():
+        if answer in _WANTED and code not in needed:
+            chosen[answer] = code
+    return set(chosen.values())
+
+
 def _office_hours(start: datetime, index: int) -> datetime:
     """When the ``index``-th delegate opens their link: eight a day, 08:00 to 21:00 local."""
     day, slot = divmod(index, 8)
     return start + timedelta(days=day, hours=1 + slot * 1.5)
 
+
+# What a delegate on the web fills in, for each answer (the same words as in the chat).
+_WEB_FORMS = {
+    "attend": {"choice": "attend"},
+    "decline": {"choice": "decline", "reason": "Trùng lịch công tác đã bố trí trước"},
+    "substitute": {
+        "choice": "substitute",
+        "name": f"Nguyễn Thị Dự Thay ({SIMULATED})",
+        "position": "Phó Chủ tịch",
+        "unit": "",
+    },
+}
 
 _WANTED = {
     "attend": RsvpStatus.ATTENDING,
@@ -180,7 +205,12 @@ def _opener(stage: Stage, code: str, name: str, answer: str) -> Action:
         allowed = (RsvpStatus.NO_ANSWER,) if wanted is None else (wanted, RsvpStatus.NO_ANSWER)
         stage.consistent.append(partial(rsvp_is, stage, code, *allowed))
         answered = True
-        if answer == "attend":
+        if code in stage.on_web and stage.web is not None:
+            # Opened in the chat, answered on the page: the chat gets the confirmation.
+            answered = await stage.web.submit(code, "rsvp", f"form-{answer}", _WEB_FORMS[answer])
+            if answered:
+                stage.web.answers.append(code)
+        elif answer == "attend":
             answered = bool(await tg.tap(user, attend))
         elif answer == "substitute":
             answered = bool(await tg.tap(user, catalog.plain("buttons.substitute")))
@@ -196,7 +226,8 @@ def _opener(stage: Stage, code: str, name: str, answer: str) -> Action:
         elif not answered:
             stage.missed(code)
         label = catalog.plain(f"rehearsal.answer.{answer}")
-        stage.say(catalog.plain("rehearsal.opens", code=code, name=name, answer=label))
+        opens = "rehearsal.opens_web" if code in stage.on_web else "rehearsal.opens"
+        stage.say(catalog.plain(opens, code=code, name=name, answer=label))
 
     return act
 
@@ -270,7 +301,10 @@ def _draft_events(stage: Stage, names: dict[str, str]) -> list[tuple[datetime, A
             user = tg.users.get(code)
             if user is None:
                 return
-            if index == len(senders) - 1:  # typed as messages
+            if index == 2 and index < len(senders) - 1 and stage.web is not None:
+                # From the personal page: the same file, the same checks and receipt.
+                stored = await _web_upload(stage, code, key, _docx(key, names[code], 1))
+            elif index == len(senders) - 1:  # typed as messages
                 stored = bool(await tg.tap(user, catalog.plain("buttons.draft_compose", key=key)))
                 if stored:
                     await tg.ask(user.text("Kính thưa các đồng chí, thay mặt Hội LHPN địa phương…"))
@@ -355,6 +389,24 @@ def _draft_events(stage: Stage, names: dict[str, str]) -> list[tuple[datetime, A
         (base + timedelta(days=1), approve),
     ]
     return events
+
+
+async def _web_upload(stage: Stage, code: str, key: str, content: bytes) -> bool:
+    """A speaker sends a draft from their personal page."""
+    assert stage.web is not None
+    line = next((line for line in await stage.services.drafts.board() if line.code == code), None)
+    if line is None or line.theme_key != key:
+        return False
+    sent = await stage.web.submit(
+        code,
+        f"draft/{line.id}/file",
+        f"draft-{line.id}-upload",
+        {},
+        files={"file": (f"tham-luan-{key}.docx", content, DOCX)},
+    )
+    if sent:
+        stage.web.drafts.append(code)
+    return sent
 
 
 def _broadcast_events(stage: Stage) -> list[tuple[datetime, Action]]:

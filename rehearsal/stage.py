@@ -16,6 +16,7 @@ from rehearsal.faults import Faults, FaultStats
 from rehearsal.people import Cast
 from rehearsal.telegram import TelegramStage
 from rehearsal.telegram_api import Chaos
+from rehearsal.web import WebStage
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 
@@ -78,6 +79,10 @@ class Stage:
     # Messages the transcript has told about: a second tick at the same time (the meeting's
     # start is also the last planned time) finds them finished "now" again.
     told: set[int] = field(default_factory=set)
+    # The personal pages, and who acts there instead of in the chat (not under faults: a step
+    # moved off Telegram would change the order of the simulated faults, rolled per call).
+    web: WebStage | None = None
+    on_web: set[str] = field(default_factory=set)
 
     @property
     def senders(self) -> list[ChannelSender]:

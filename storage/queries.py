@@ -24,6 +24,9 @@ from storage.models import (
 # The declared tables, for statements that skip the ORM (declarative makes them Tables).
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
 IDENTITY_TABLE: Table = ChannelIdentity.__table__  # type: ignore[assignment]
+# ``linked_via`` of the account a personal web page acts as: it reaches nobody by message, so a
+# person with only that one is not linked to a chat (counts, audiences, the task board).
+PAGE_LINK = "page"
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
 
@@ -192,7 +195,11 @@ async def roster(
     rows = await session.execute(
         select(Delegate, Rsvp, ChannelIdentity)
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-        .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+        .outerjoin(
+            ChannelIdentity,
+            (ChannelIdentity.delegate_id == Delegate.id)
+            & (ChannelIdentity.linked_via != PAGE_LINK),
+        )
         .where(Delegate.meeting_id == meeting_id, Delegate.role == "delegate")
         .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
     )

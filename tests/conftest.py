@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -37,17 +39,38 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=HANOI)  # type: ignore[misc]
 
 
+def without_web(text: str) -> str:
+    """A plan's TOML without its ``[web]`` section: the plan as a Telegram-only office has it
+    (config.example.toml serves the personal pages, and ``run`` would then serve them)."""
+    return re.sub(r"(?ms)^\[web\]\n.*?(?=^\[)", "", text)
+
+
 @pytest.fixture
 def office(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An office's working folder holding a copy of the example plan as ./config.toml, with no
-    config path or bot token in the environment (for tests that drive the `hoinghi` CLI)."""
+    config path or bot token in the environment (for tests that drive the `hoinghi` CLI).
+
+    The copy has no ``[web]``: these tests are about the chat channels and the files, and a
+    plan with ``[web]`` runs a web server (``office_web`` keeps it)."""
     (tmp_path / "config.toml").write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+        without_web(EXAMPLE_CONFIG.read_text(encoding="utf-8")), encoding="utf-8"
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def office_web(office: Path) -> Path:
+    """The office's folder with the example plan as shipped: ``[web]`` included, on a port
+    free a moment ago, so a test that runs it does not collide with another server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("port = 8080", f"port = {port}")
+    (office / "config.toml").write_text(text, encoding="utf-8")
+    return office
 
 
 @pytest.fixture

@@ -131,6 +131,19 @@ RULES = (
         plant_in="bot/texts/leak.py",
     ),
     Rule(
+        "nothing outside handlers/web/ imports the web framework",
+        covers=("bot", "storage", "schedules", "handlers/telegram", "rehearsal"),
+        banned=("starlette", "uvicorn", "jinja2", "python_multipart"),
+        leaving_out=("rehearsal/web.py",),
+        plant_in="bot/services/leak_web.py",
+    ),
+    Rule(
+        "the web adapter imports no other adapter",
+        covers=("handlers/web",),
+        banned=("telegram", "handlers.telegram"),
+        plant_in="handlers/web/leak.py",
+    ),
+    Rule(
         "storage imports nothing of ours above it",
         covers=("storage",),
         banned=("bot", "schedules", "handlers"),
@@ -148,7 +161,8 @@ def test_the_layers_import_only_downwards(rule: Rule) -> None:
 
 def _layout(root: Path) -> None:
     """An empty copy of the project's packages under ``root``."""
-    for folder in ("bot/services", "bot/domain", "bot/texts", "bot/cli", "storage", "schedules"):
+    folders = ("bot/services", "bot/domain", "bot/texts", "bot/cli", "storage", "schedules")
+    for folder in (*folders, "handlers/telegram", "handlers/web", "rehearsal"):
         (root / folder).mkdir(parents=True, exist_ok=True)
         (root / folder / "__init__.py").write_text("", encoding="utf-8")
 

@@ -37,6 +37,10 @@ async def calendar(turn: Turn) -> Answer:
     if not caller.linked and not caller.is_office:
         return turn.not_linked()
     config = turn.config
+    link = None
+    if not turn.channel.capabilities.files_out and caller.person is not None:
+        # A channel that carries no files links to the download on the personal page.
+        link = await turn.services.invitations.calendar_link(caller.person.id)
     return Answer.of(
         Outbound(
             (
@@ -45,6 +49,7 @@ async def calendar(turn: Turn) -> Answer:
                     meeting_calendar(config, turn.catalog, turn.services.ctx.calendar),
                     ICS_MIME,
                     turn.html("meeting_pack.ics_caption"),
+                    download_url=link,
                 ),
             )
         )

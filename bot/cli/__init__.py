@@ -60,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"nhận cập nhật qua webhook thay vì long polling (khóa bí mật: ${WEBHOOK_SECRET_ENV})",
     )
-    run.add_argument("--listen", default="127.0.0.1:8443", help="địa chỉ:cổng máy chủ webhook")
+    run.add_argument(
+        "--listen",
+        help="địa chỉ:cổng máy chủ webhook (mặc định 127.0.0.1:8443; khi có [web]: cổng web)",
+    )
     run.add_argument("--url", help="địa chỉ công khai HTTPS mà Telegram gửi cập nhật tới")
     run.set_defaults(command=cmd_run)
     sub.add_parser("check", help="kiểm tra tệp cấu hình và in tóm tắt kế hoạch").set_defaults(

@@ -44,7 +44,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
     if (problem := target_problem(path, args.force, catalog)) is not None:
         out(problem, sys.stderr)
         return EXIT_USAGE
-    if (refusal := links_refusal(os.environ, args.bot_username)) is not None:
+    if (refusal := links_refusal(os.environ, args.bot_username, config.web)) is not None:
         out(say(catalog, refusal), sys.stderr)
         return EXIT_USAGE
 
@@ -53,6 +53,10 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         labels = {g.key: g.label for g in config.groups}
         names = ("code", "name", "position", "organization", "group", "phone", "link")
         headings = [catalog.plain(f"export.heading.{name}") for name in names]
+        # The paper link first; each other channel's link (the bot's, next to the web page's)
+        # in a column of its own.
+        others = [channel for channel in links.sources if channel != links.paper]
+        headings += [catalog.plain(f"export.heading.link_{channel}") for channel in others]
         rows: list[list[Cell]] = [
             [
                 link.code,
@@ -63,6 +67,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
                 or (catalog.plain("export.contact") if link.role == "contact" else link.group_key),
                 display_phone(link.phone) if link.phone else None,
                 Link(links.link(link.token)),
+                *(Link(links.of(link.token)[channel]) for channel in others),
             ]
             for link in await app.services.invitations.links()
         ]
@@ -70,7 +75,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE
-        out(catalog.plain("export.done", path=path, count=len(rows), username=links.name))
+        done = "export.done_web" if links.paper == "web" else "export.done"
+        out(catalog.plain(done, path=path, count=len(rows), username=links.name))
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work)
@@ -89,7 +95,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     if (problem := target_problem(path, args.force, catalog)) is not None:
         out(problem, sys.stderr)
         return EXIT_USAGE
-    if (refusal := links_refusal(os.environ, args.bot_username)) is not None:
+    if (refusal := links_refusal(os.environ, args.bot_username, config.web)) is not None:
         out(say(catalog, refusal), sys.stderr)
         return EXIT_USAGE
     meeting = config.meeting
@@ -127,7 +133,8 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE
-        out(catalog.plain("slips.done", count=len(slips), path=path, username=links.name))
+        done = "slips.done_web" if links.paper == "web" else "slips.done"
+        out(catalog.plain(done, count=len(slips), path=path, username=links.name))
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work)

@@ -7,7 +7,14 @@ import logging
 import os
 import sys
 
-from bot.app import App, Listening, run_refusal, webhook_settings
+from bot.app import (
+    App,
+    Listening,
+    Refusal,
+    configured_channels,
+    run_refusal,
+    webhook_settings,
+)
 from bot.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -18,8 +25,11 @@ from bot.cli.common import (
     say,
     warnings_of,
 )
+from bot.config import TOKEN_ENV
 
 log = logging.getLogger("hoinghi")
+# Where the webhook's own server listens when there is no web server ([web]) to share.
+DEFAULT_LISTEN = "127.0.0.1:8443"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -31,17 +41,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("plan: %s", loaded[0].path)
     for key, message in warnings_of(loaded[0], catalog):
         log.warning("%s: %s", key, message)
-    if (refusal := run_refusal(os.environ)) is not None:
+    web = loaded[0].config.web
+    if (refusal := run_refusal(os.environ, web)) is not None:
         out(say(catalog, refusal), sys.stderr)
         return EXIT_USAGE
     webhook: Listening | None = None
     if args.webhook:
-        settings = webhook_settings(args.listen, args.url, os.environ)
+        # With [web], Telegram posts to the web server's own port: --listen is that one.
+        listen = args.listen or DEFAULT_LISTEN
+        if web is not None and args.listen is None:
+            listen = f"{web.listen}:{web.port}"
+        settings = webhook_settings(listen, args.url, os.environ)
+        if web is not None and args.listen is not None and not isinstance(settings, list):
+            settings = [Refusal("cli.webhook_listen_web", {"value": args.listen})]
         if isinstance(settings, list):  # every problem said at once
             for problem in settings:
                 out(say(catalog, problem), sys.stderr)
             return EXIT_USAGE
         webhook = settings
+
+    if web is not None:
+        chats = [entry.name for entry in configured_channels(os.environ)]
+        key = "cli.web_with_chats" if chats else "cli.web_alone"
+        log.info(
+            "%s", catalog.plain(key, url=web.base_url, listen=f"{web.listen}:{web.port}",
+                                channels=", ".join(chats), env=TOKEN_ENV),
+        )  # fmt: skip
 
     async def work(app: App) -> int:
         await app.run(webhook=webhook)

@@ -31,6 +31,7 @@ class MessageKind(StrEnum):
     DRAFT_COMMENT = "draft_comment"  # the office's comment, relayed to the speaker
     DRAFT_REPLY = "draft_reply"  # the speaker's answer, relayed to the office chat
     DRAFT_VERDICT = "draft_verdict"  # final or needs revision, told to the speaker
+    ECHO = "echo"  # a step a person took on their personal page, confirmed in their chat
 
 
 class MessageStatus(StrEnum):

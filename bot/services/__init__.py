@@ -16,6 +16,7 @@ from bot.services.broadcasts import BroadcastService
 from bot.services.context import ServiceContext
 from bot.services.delegates import DelegateService
 from bot.services.drafts import DraftService
+from bot.services.echo import Echo
 from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
 from bot.services.office_report import OfficeReportService
@@ -43,6 +44,7 @@ class Services:
     drafts: DraftService
     office_report: OfficeReportService
     privacy: PrivacyService
+    echo: Echo
 
     @property
     def config(self) -> Config:
@@ -88,4 +90,5 @@ async def build_services(
         drafts=drafts,
         office_report=OfficeReportService(ctx, reports, drafts, tasks),
         privacy=PrivacyService(ctx, store),
+        echo=Echo(ctx),
     )

@@ -4,6 +4,7 @@ and the reports the office gets when a message has gone out."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -90,8 +91,12 @@ class MessageComposer:
         drafts: DraftService,
         clock: Clock,
         calendar: CalendarRevision,
+        *,
+        calendar_link: Callable[[int], Awaitable[str | None]] | None = None,
     ) -> None:
         self._config = config
+        # Where a person downloads the .ics on their personal page, for a channel without files.
+        self._calendar_link = calendar_link
         self._catalog = catalog
         self._reports = reports
         self._tasks = tasks
@@ -153,9 +158,16 @@ class MessageComposer:
                 return Outbound((self._rsvp_reminder(recipient),))
             case MessageKind.DAY_BEFORE | MessageKind.MORNING_AGENDA:
                 assert recipient is not None
-                return self._meeting_pack(message.kind, recipient)
+                link = None
+                if not channel.capabilities.files_out and self._calendar_link is not None:
+                    link = await self._calendar_link(recipient.delegate_id)
+                return self._meeting_pack(message.kind, recipient, download_url=link)
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
+            case MessageKind.ECHO:
+                # The confirmation the page showed, written by the same catalog text as in
+                # chat (bot.services.echo): ready HTML.
+                return Outbound((TextPart(Html(str(message.params.get("html", "")))),))
             case (
                 MessageKind.DRAFT_ASSIGNED
                 | MessageKind.DRAFT_REMINDER
@@ -363,7 +375,9 @@ class MessageComposer:
         )
         return Outbound((TextPart(text, task_buttons(catalog, task.id)),))
 
-    def _meeting_pack(self, kind: MessageKind, recipient: Recipient) -> Outbound:
+    def _meeting_pack(
+        self, kind: MessageKind, recipient: Recipient, *, download_url: str | None = None
+    ) -> Outbound:
         catalog, config = self._catalog, self._config
         venue = config.meeting.venue
         parts = [catalog.html(f"{kind.value}.intro", name=recipient.full_name)]
@@ -380,6 +394,7 @@ class MessageComposer:
                     self.calendar_file(),
                     ICS_MIME,
                     catalog.html("meeting_pack.ics_caption"),
+                    download_url=download_url,
                 ),
             )
         )
@@ -401,9 +416,10 @@ class MessageComposer:
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
         """Sent, blocked, failed with reasons, and who never opened their link."""
         kind = report.message.kind
-        if kind in _TO_OFFICE or kind is MessageKind.DRAFT_ASSIGNED:
+        if kind in _TO_OFFICE or kind in (MessageKind.DRAFT_ASSIGNED, MessageKind.ECHO):
             # It went to the office itself, or (an assignment notice) a speaker who has not
-            # linked yet sees it in /thamluan: nothing to report back.
+            # linked yet sees it in /thamluan, or (an echo) the person saw it on their page:
+            # nothing to report back.
             return None
         if report.skipped is not None and kind is not MessageKind.BROADCAST:
             # An automatic message that found nobody to tell (every task reported done, nothing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -49,6 +49,24 @@ class LinkResult:
     rsvp: RsvpView | None = None
     retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
     told: bool = False  # SLOWED_DOWN: the account was told so already; this try gets no answer
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """A personal page opened by its token: the person, their answer, and the account the page
+    acts as (``LINKED`` the first time, ``ALREADY_LINKED`` after); or why not."""
+
+    outcome: LinkOutcome
+    account: ChatAccount | None = None
+    delegate: DelegateView | None = None
+    rsvp: RsvpView | None = None
+    retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
+
+
+def page_account(channel: str, delegate_id: int, name: str = "") -> ChatAccount:
+    """The account a person's personal page acts as: one per person, named by their id (the
+    token is the key to the page, never its name, so no log or audit row holds it)."""
+    return ChatAccount(channel, str(delegate_id), str(delegate_id), name)
 
 
 class OfficeStep(StrEnum):
@@ -99,45 +117,11 @@ class InvitationService:
         """
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            recent = list(
-                await session.scalars(
-                    select(LinkFailure.at)
-                    .where(
-                        LinkFailure.channel == account.channel,
-                        LinkFailure.external_id == account.external_id,
-                        LinkFailure.at > now - FAILURE_WINDOW,
-                    )
-                    .order_by(LinkFailure.at.desc())
-                    .limit(MAX_FAILURES)
-                )
+            slowed = await _slowed_down(
+                session, account.channel, account.external_id, account.actor, now
             )
-            if len(recent) >= MAX_FAILURES:
-                # The slowdown began with the last wrong token; the audit log, which survives
-                # a restart, remembers whether the account has been told since.
-                told = await session.scalar(
-                    select(AuditEntry.id)
-                    .where(
-                        AuditEntry.at >= recent[0],
-                        AuditEntry.actor == account.actor,
-                        AuditEntry.action == SLOWED_DOWN_ACTION,
-                    )
-                    .limit(1)
-                )
-                until = recent[-1] + FAILURE_WINDOW
-                if told is None:
-                    queries.add_audit(
-                        session,
-                        at=now,
-                        actor=account.actor,
-                        action=SLOWED_DOWN_ACTION,
-                        entity="identity",
-                        entity_id=None,
-                        before=None,
-                        after={"wrong_links": MAX_FAILURES, "until": until.isoformat()},
-                    )
-                return LinkResult(
-                    LinkOutcome.SLOWED_DOWN, retry_after=until - now, told=told is not None
-                )
+            if slowed is not None:
+                return slowed
             invitation = (
                 await queries.active_invitation(session, token) if looks_like_token(token) else None
             )
@@ -201,6 +185,74 @@ class InvitationService:
             after={"channel": account.channel, "external_id": account.external_id, "via": via},
         )
         return LinkResult(LinkOutcome.LINKED, DelegateView.of(delegate), rsvp)
+
+    async def open_page(self, token: str, *, channel: str, client: str) -> PageResult:
+        """The person whose invitation carries ``token``, and the account their personal page
+        acts as on ``channel`` (made the first time, audited as a link "via page").
+
+        Wrong tokens count against ``client`` (the page's caller, e.g. a digest of their
+        address) as they count against a chat account in :meth:`link_by_token`: five within
+        an hour, and its tries are not looked at until the oldest is an hour old. A re-issued
+        link's old token is unknown at once.
+        """
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
+            if slowed is not None:
+                return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.retry_after)
+            invitation = (
+                await queries.active_invitation(session, token) if looks_like_token(token) else None
+            )
+            if invitation is None or not hmac.compare_digest(invitation.token, token):
+                session.add(LinkFailure(channel=channel, external_id=client, at=now))
+                return PageResult(LinkOutcome.UNKNOWN_TOKEN)
+            delegate = await session.get_one(Delegate, invitation.delegate_id)
+            account = page_account(channel, delegate.id, delegate.full_name)
+            outcome = LinkOutcome.ALREADY_LINKED
+            if await queries.identity(session, channel, account.external_id) is None:
+                outcome = LinkOutcome.LINKED
+                session.add(
+                    ChannelIdentity(
+                        delegate_id=delegate.id,
+                        channel=channel,
+                        external_id=account.external_id,
+                        chat_address=account.chat_address,
+                        linked_at=now,
+                        linked_via=queries.PAGE_LINK,
+                        # never "used last": a page is not where messages go
+                        last_seen_at=None,
+                    )
+                )
+                queries.add_audit(
+                    session,
+                    at=now,
+                    actor=account.actor,
+                    action="identity.linked",
+                    entity="delegate",
+                    entity_id=delegate.id,
+                    before=None,
+                    after={
+                        "channel": channel,
+                        "external_id": account.external_id,
+                        "via": queries.PAGE_LINK,
+                    },
+                )
+            rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
+            return PageResult(outcome, account, DelegateView.of(delegate), rsvp)
+
+    async def calendar_link(self, person_id: int) -> str | None:
+        """Where a person downloads the meeting's .ics from their personal page (``[web]``),
+        for a channel that carries no files; None without a web page or a live invitation."""
+        web = self._ctx.config.web
+        if web is None:
+            return None
+        async with self._ctx.sessions() as session:
+            token = await session.scalar(
+                select(Invitation.token).where(
+                    Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
+                )
+            )
+        return web.calendar_url(token) if token is not None else None
 
     # --- the office ------------------------------------------------------------------------------
 
@@ -316,3 +368,48 @@ class InvitationService:
             for d in ordered
             if d.id in tokens
         ]
+
+
+async def _slowed_down(
+    session: AsyncSession, channel: str, external_id: str, actor: str, now: datetime
+) -> LinkResult | None:
+    """SLOWED_DOWN when ``external_id`` on ``channel`` sent :data:`MAX_FAILURES` wrong tokens
+    within the window (audited once a slowdown, when the sender is told); None otherwise."""
+    recent = list(
+        await session.scalars(
+            select(LinkFailure.at)
+            .where(
+                LinkFailure.channel == channel,
+                LinkFailure.external_id == external_id,
+                LinkFailure.at > now - FAILURE_WINDOW,
+            )
+            .order_by(LinkFailure.at.desc())
+            .limit(MAX_FAILURES)
+        )
+    )
+    if len(recent) < MAX_FAILURES:
+        return None
+    # The slowdown began with the last wrong token; the audit log, which survives a restart,
+    # remembers whether the sender has been told since.
+    told = await session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.at >= recent[0],
+            AuditEntry.actor == actor,
+            AuditEntry.action == SLOWED_DOWN_ACTION,
+        )
+        .limit(1)
+    )
+    until = recent[-1] + FAILURE_WINDOW
+    if told is None:
+        queries.add_audit(
+            session,
+            at=now,
+            actor=actor,
+            action=SLOWED_DOWN_ACTION,
+            entity="identity",
+            entity_id=None,
+            before=None,
+            after={"wrong_links": MAX_FAILURES, "until": until.isoformat()},
+        )
+    return LinkResult(LinkOutcome.SLOWED_DOWN, retry_after=until - now, told=told is not None)

@@ -527,7 +527,11 @@ class TaskService:
             await session.execute(
                 select(TaskAssignment, Delegate, ChannelIdentity)
                 .join(Delegate, Delegate.id == TaskAssignment.person_id)
-                .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+                .outerjoin(
+                    ChannelIdentity,
+                    (ChannelIdentity.delegate_id == Delegate.id)
+                    & (ChannelIdentity.linked_via != queries.PAGE_LINK),
+                )
                 .where(TaskAssignment.task_id.in_([t.id for t in tasks]))
                 .order_by(Delegate.rank, Delegate.code)
             )

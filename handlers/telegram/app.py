@@ -30,7 +30,7 @@ from handlers.telegram.context import (
     services_of_bot_data,
 )
 from handlers.telegram.limiter import RetryingRateLimiter
-from handlers.telegram.receiving import Poller, WebhookReceiver
+from handlers.telegram.receiving import Mount, Poller, WebhookReceiver
 from handlers.telegram.render import CHANNEL
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 
@@ -148,6 +148,10 @@ class Webhook:
     port: int
     url: str
     secret: str
+    # The web server's route for the webhook (one port for the pages and every platform):
+    # given the path and the handler, it mounts it and returns how to take it off. None: a
+    # server of the webhook's own listens on ``listen``:``port``.
+    mount: Mount | None = None
 
     @property
     def path(self) -> str:
@@ -202,12 +206,16 @@ async def receiving(
                     path=webhook.path,
                     url=webhook.url,
                     secret=webhook.secret,
+                    mount=webhook.mount,
                 )
                 await receiver.start()
-                log.info(
-                    "bot @%s receives updates on %s:%d", application.bot.username,
-                    webhook.listen, webhook.port,
-                )  # fmt: skip
+                if webhook.mount is not None:
+                    log.info("bot @%s receives updates on the web server", application.bot.username)
+                else:
+                    log.info(
+                        "bot @%s receives updates on %s:%d", application.bot.username,
+                        webhook.listen, webhook.port,
+                    )  # fmt: skip
             yield
             deadline = asyncio.get_running_loop().time() + grace
             await receiver.stop()

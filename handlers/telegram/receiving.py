@@ -32,6 +32,7 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -46,6 +47,10 @@ from handlers.telegram.updates import ChatOrderedUpdateProcessor
 log = logging.getLogger(__name__)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+# A webhook handler on another server: the request's headers and body in, the status out.
+Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
+# Mounts a handler on another server's route for a path; returns how to take it off.
+Mount = Callable[[str, Hook], Callable[[], None]]
 
 POLL_TIMEOUT = 10.0  # seconds a long poll waits for updates, when none is in hand
 RECHECK = 0.5  # seconds between polls while updates are in hand (they return at once)
@@ -181,6 +186,7 @@ class WebhookReceiver:
         path: str,
         url: str,
         secret: str,
+        mount: Mount | None = None,
     ) -> None:
         self._bot = application.bot
         self._queue = application.update_queue
@@ -190,6 +196,8 @@ class WebhookReceiver:
         self._stopping = False
         self._refused = 0
         self._server: HTTPServer | None = None
+        self._mount = mount
+        self._unmount: Callable[[], None] | None = None
 
     @property
     def left(self) -> int:
@@ -197,10 +205,14 @@ class WebhookReceiver:
         return self._refused
 
     async def start(self) -> None:
-        """Listen, then tell Telegram where to deliver updates and the secret to show."""
-        routes = [(rf"/{re.escape(self._path)}/?", _UpdateRequest, {"receiver": self})]
-        self._server = HTTPServer(tornado.web.Application(routes))
-        self._server.listen(self._port, address=self._listen)
+        """Listen (or take the web server's route), then tell Telegram where to deliver
+        updates and the secret to show."""
+        if self._mount is not None:
+            self._unmount = self._mount(self._path.strip("/"), self._answer_status)
+        else:
+            routes = [(rf"/{re.escape(self._path)}/?", _UpdateRequest, {"receiver": self})]
+            self._server = HTTPServer(tornado.web.Application(routes))
+            self._server.listen(self._port, address=self._listen)
         await self._bot.set_webhook(
             url=self._url, secret_token=self._secret, allowed_updates=Update.ALL_TYPES
         )
@@ -212,10 +224,17 @@ class WebhookReceiver:
             self._server.stop()
 
     async def close(self) -> None:
-        """Close the connections left open (every request has been answered)."""
+        """Close the connections left open (every request has been answered); on the web
+        server, leave its route (it answers 503 until the bot is back)."""
+        if self._unmount is not None:
+            self._unmount()
+            self._unmount = None
         if self._server is not None:
             await self._server.close_all_connections()
             self._server = None
+
+    async def _answer_status(self, headers: Mapping[str, str], body: bytes) -> int:
+        return int(await self.answer(headers, body))
 
     async def answer(self, headers: Any, body: bytes) -> HTTPStatus:
         """The status for one request: 403 without the secret, 200 once its update is handled,

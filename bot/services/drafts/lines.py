@@ -69,6 +69,16 @@ class DraftLines:
             lines = await read_lines(session, self._ctx, assignment_ids=[assignment_id])
         return lines[0] if lines else None
 
+    async def versions(self, assignment_id: int) -> list[VersionLine]:
+        """Every version of an assignment, newest first (the speaker's receipts)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            rows = await session.scalars(
+                select(DraftVersion)
+                .where(DraftVersion.assignment_id == assignment_id)
+                .order_by(DraftVersion.number.desc())
+            )
+            return [version_line(row) for row in rows]
+
     async def version_file(self, version_id: int) -> VersionFile | None:
         """A stored version, for the office chat or a download."""
         async with unit_of_work(self._ctx.sessions) as session:

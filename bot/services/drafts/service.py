@@ -43,6 +43,7 @@ class DraftService:
         self.missing = lines.missing
         self.line = lines.line
         self.version_file = lines.version_file
+        self.versions = lines.versions
         self.export = lines.export
         # Who speaks on which theme (assignments.py).
         self.sync = assignments.sync
@@ -54,6 +55,7 @@ class DraftService:
         self.hold = uploads.hold
         self.take_held = uploads.take_held
         self.store_file = uploads.store_file
+        self.store = uploads.store
         # Drafts typed in pieces (composing.py).
         self.compose = composing.compose
         self.add_text = composing.add_text

@@ -1,0 +1,47 @@
+"""Telling a person in their chat what they just did on their personal page: the page shows
+the confirmation, and a person linked on a chat channel reads the same words there, as if
+they had answered in chat. The outbox decides which of their accounts gets it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.domain.outbound import MessageKind
+from bot.services.context import ServiceContext
+from bot.services.queueing import queue_to_person
+from storage import queries
+from storage.models import ChannelIdentity
+from storage.uow import unit_of_work
+
+
+class Echo:
+    """Queues a page's confirmations to the person's chat."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def to_chat(self, person_id: int, html: str) -> bool:
+        """Queue ``html`` (catalog HTML) to the person's chat; False, and nothing queued, when
+        they are linked on no chat channel (the page was all they used)."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            chat = await session.scalar(
+                select(ChannelIdentity.id)
+                .where(
+                    ChannelIdentity.delegate_id == person_id,
+                    ChannelIdentity.linked_via != queries.PAGE_LINK,
+                )
+                .limit(1)
+            )
+            if chat is None:
+                return False
+            queue_to_person(
+                session,
+                meeting_id=self._ctx.meeting_id,
+                kind=MessageKind.ECHO,
+                person_id=person_id,
+                now=now,
+                params={"html": html},
+                report_to=None,  # the page showed it already: the office hears nothing of it
+            )
+            return True

@@ -1,0 +1,637 @@
+"""The web application: routes, the personal page and its forms, static files, webhooks.
+
+Handlers are thin: they read a form into plain values, call the use cases the chat calls
+(``services.rsvp``, ``services.tasks``, ``services.drafts``), and render the result with the
+catalog texts the chat uses. The page itself renders from the services' views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bot.chat import replies
+from bot.config import WebSettings
+from bot.domain.channels import Capabilities, ChatAccount
+from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
+from bot.domain.ics import ics_filename
+from bot.domain.rsvp import (
+    MAX_REASON,
+    MAX_SUBSTITUTE_NAME,
+    MAX_SUBSTITUTE_POSITION,
+    RsvpChoice,
+)
+from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
+from bot.domain.tokens import looks_like_token
+from bot.services import Services
+from bot.services.drafts.lines import TEXT_SUFFIX
+from bot.services.drafts.values import DraftResult, DraftStep
+from bot.services.invitations import LinkOutcome, PageResult
+from bot.services.meetings import meeting_calendar
+from bot.services.rsvp import RsvpResult, RsvpStep
+from bot.services.tasks import TaskResult, TaskStep
+from bot.texts import LOCALES, Catalog, Html
+from bot.texts.formatting import clock, file_size, long_date, short_moment
+from bot.texts.presenters import deadline_text
+from handlers.web.flash import Flash, Flashes
+from handlers.web.security import AccessLog, Guard, SecureHeaders
+from handlers.web.uploads import TooLarge, read_form, text_field, upload
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "web"
+# A page is a channel with forms: choices are buttons, files go both ways (downloads and
+# uploads up to 20 MB), no threads, no pins, no groups.
+CAPABILITIES = Capabilities(
+    buttons=True,
+    files_out=True,
+    files_in=True,
+    reply_threads=False,
+    location_pins=False,
+    html=True,
+    max_text=60_000,
+)
+HERE = Path(__file__).parent
+STATIC_CACHE = "public, max-age=31536000, immutable"
+ICS_MIME = "text/calendar"
+
+# A chat platform's webhook: the request's headers and body in, the HTTP status out.
+Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
+LinkMaker = Callable[[str], str]
+
+
+@dataclass
+class WebSetup:
+    """What the web application is built from. ``chat_links`` (a chat channel's name → the
+    maker of a person's link to it) and ``hooks`` (a webhook's path → its handler) are filled
+    by the chat channels as they start; ``hook_paths`` are the webhook paths to answer on."""
+
+    services: Services
+    catalog: Catalog
+    settings: WebSettings
+    secret: bytes
+    chat_links: MutableMapping[str, LinkMaker] = field(default_factory=dict)
+    hooks: MutableMapping[str, Hook] = field(default_factory=dict)
+    hook_paths: tuple[str, ...] = ()
+
+
+class Static:
+    """The stylesheet under a name that changes with its content, cached for a year."""
+
+    def __init__(self, folder: Path) -> None:
+        self.files: dict[str, tuple[Path, str]] = {}
+        self.names: dict[str, str] = {}
+        for path in sorted(folder.iterdir()):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            name = f"{path.stem}.{digest}{path.suffix}"
+            media = "text/css" if path.suffix == ".css" else "application/octet-stream"
+            self.files[name] = (path, media)
+            self.names[path.name] = name
+
+    def url(self, name: str) -> str:
+        """The fingerprinted address of a static file."""
+        return f"/static/{self.names[name]}"
+
+    async def serve(self, request: Request) -> Response:
+        """A static file by its fingerprinted name."""
+        found = self.files.get(request.path_params["name"])
+        if found is None:
+            return PlainTextResponse("", status_code=404)
+        path, media = found
+        return FileResponse(path, media_type=media, headers={"cache-control": STATIC_CACHE})
+
+
+def build_web_app(setup: WebSetup) -> Starlette:
+    """The Starlette application of the personal pages and webhooks."""
+    site = Site(setup)
+    routes = [
+        Route("/", site.home, methods=["GET"]),
+        Route("/robots.txt", site.robots, methods=["GET"]),
+        Route("/static/{name}", site.static.serve, methods=["GET"]),
+    ]
+    # Webhooks first: their paths are the office's choice and must win over a token's.
+    for path in setup.hook_paths:
+        routes.append(Route(f"/{path.strip('/')}", site.hook_endpoint(path), methods=["POST"]))
+    routes += [
+        Route("/{token}", site.page, methods=["GET"]),
+        Route("/{token}/lich.ics", site.calendar, methods=["GET"]),
+        Route("/{token}/in", site.programme, methods=["GET"]),
+        Route("/{token}/rsvp", site.rsvp, methods=["POST"]),
+        Route("/{token}/task/{task_id:int}", site.task, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id:int}/file", site.draft_file, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id:int}/text", site.draft_text, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id:int}/reply", site.draft_reply, methods=["POST"]),
+        Route("/{token}/v/{version_id:int}", site.version, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.add_middleware(SecureHeaders)
+    app.add_middleware(AccessLog)
+    app.state.site = site
+    return app
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A request to a personal page that opened: whose page, in which language."""
+
+    token: str
+    page: PageResult
+    account: ChatAccount
+    person_id: int
+    catalog: Catalog
+
+    @property
+    def lang(self) -> str:
+        """The page's language."""
+        return self.catalog.locale
+
+
+class Site:
+    """The routes' handlers, sharing the services, the catalog and the templates."""
+
+    def __init__(self, setup: WebSetup) -> None:
+        self.setup = setup
+        self.services = setup.services
+        self.config = setup.services.config
+        self.catalog = setup.catalog
+        self.guard = Guard(setup.secret)
+        self.flashes = Flashes()
+        self.static = Static(HERE / "static")
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        base = urlsplit(setup.settings.base_url)
+        self.origin = f"{base.scheme}://{base.netloc}"
+
+    # --- small pages ---------------------------------------------------------------------------
+
+    async def home(self, request: Request) -> Response:
+        """The bare address: no list of anything, only how to reach one's own page."""
+        catalog = self._catalog(request.query_params.get("lang", ""))
+        return self._render("home.html", catalog, status=200)
+
+    async def robots(self, request: Request) -> Response:
+        """Search engines are asked to stay away from the whole site."""
+        return PlainTextResponse("User-agent: *\nDisallow: /\n")
+
+    def hook_endpoint(self, path: str) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint of one webhook path: 503 until its channel is listening."""
+
+        async def endpoint(request: Request) -> Response:
+            hook = self.setup.hooks.get(path)
+            if hook is None:  # the channel has not started yet, or has stopped
+                return Response(status_code=503)
+            status = await hook(request.headers, await request.body())
+            return Response(status_code=int(status))
+
+        return endpoint
+
+    # --- opening a page ------------------------------------------------------------------------
+
+    def _catalog(self, lang: str) -> Catalog:
+        wanted = lang if lang in LOCALES else self.config.meeting.locale
+        return self.catalog.with_locale(wanted)
+
+    def _client(self, request: Request) -> str:
+        address = request.client.host if request.client is not None else "unknown"
+        return self.guard.client_key(address)
+
+    async def _open(self, request: Request, lang: str) -> Visit | Response:
+        """The page of the token in the path, or the answer for a wrong or slowed-down one."""
+        token = str(request.path_params["token"])
+        catalog = self._catalog(lang)
+        if not looks_like_token(token):
+            # Not a link's shape (a typo, a scanner): not a guess at one, so not counted.
+            return self._render("unknown.html", catalog, status=404)
+        opened = await self.services.invitations.open_page(
+            token, channel=CHANNEL, client=self._client(request)
+        )
+        if opened.outcome is LinkOutcome.SLOWED_DOWN:
+            wait = opened.retry_after.total_seconds() if opened.retry_after else 3600
+            minutes = max(1, int(wait // 60) + 1)
+            response = self._render("slowed.html", catalog, status=429, minutes=minutes)
+            response.headers["retry-after"] = str(int(wait) + 1)
+            return response
+        if opened.account is None or opened.delegate is None:
+            return self._render("unknown.html", catalog, status=404)
+        return Visit(token, opened, opened.account, opened.delegate.id, catalog)
+
+    # --- the personal page ---------------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        """The invitation, the answer, the calendar, the tasks and the drafts of one person."""
+        visit = await self._open(request, request.query_params.get("lang", ""))
+        if isinstance(visit, Response):
+            return visit
+        flash = self.flashes.take(request.query_params.get("f", ""), visit.person_id)
+        context = await self._page_context(visit)
+        return self._render("page.html", visit.catalog, flash=flash, **context)
+
+    async def _page_context(self, visit: Visit) -> dict[str, Any]:
+        services, catalog, config = self.services, visit.catalog, self.config
+        delegate, rsvp = visit.page.delegate, visit.page.rsvp
+        assert delegate is not None and rsvp is not None
+        tasks = await services.tasks.board_for(visit.account) or []
+        mine = [
+            (task, next((a for a in task.assignments if a.code == delegate.code), None))
+            for task in tasks
+        ]
+        drafts = []
+        for line in await services.drafts.mine(visit.account) or []:
+            versions = await services.drafts.versions(line.id)
+            thread = await services.drafts.thread(line.id)
+            drafts.append((line, versions, thread))
+        links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
+        return {
+            "delegate": delegate,
+            "rsvp": rsvp,
+            "answer": replies.answer(catalog, rsvp),
+            "is_open": services.rsvp.is_open(),
+            "deadline": deadline_text(catalog, config),
+            "tasks": mine,
+            "drafts": drafts,
+            "chat_links": links,
+            "page_token": visit.token,
+        }
+
+    async def calendar(self, request: Request) -> Response:
+        """The meeting as an .ics file: the same revisioned file as /lich in chat."""
+        visit = await self._open(request, request.query_params.get("lang", ""))
+        if isinstance(visit, Response):
+            return visit
+        content = meeting_calendar(self.config, self.catalog, self.services.ctx.calendar)
+        return _attachment(content, ics_filename(self.config.meeting.code), ICS_MIME)
+
+    async def programme(self, request: Request) -> Response:
+        """The programme as a page to print."""
+        visit = await self._open(request, request.query_params.get("lang", ""))
+        if isinstance(visit, Response):
+            return visit
+        return self._render("programme.html", visit.catalog)
+
+    async def version(self, request: Request) -> Response:
+        """One of the person's own draft versions, as a download (never shown inline)."""
+        visit = await self._open(request, request.query_params.get("lang", ""))
+        if isinstance(visit, Response):
+            return visit
+        found = await self.services.drafts.version_file(int(request.path_params["version_id"]))
+        delegate = visit.page.delegate
+        if found is None or delegate is None or found.draft.code != delegate.code:
+            return self._render("unknown.html", visit.catalog, status=404)
+        content = await asyncio.to_thread(found.path.read_bytes)
+        return _attachment(content, found.version.display_name, "application/octet-stream")
+
+    # --- forms ---------------------------------------------------------------------------------
+
+    async def _posted(
+        self, request: Request, *, files: int = 0
+    ) -> tuple[Visit, dict[str, str], Any] | Response:
+        """The page and the form posted to it, once the form is known to be this server's for
+        this page; else the answer to give (a form from elsewhere, one too large)."""
+        origin = request.headers.get("origin")
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if origin is not None and origin not in (self.origin, own):
+            return PlainTextResponse("", status_code=403)
+        # The page first: a wrong or ended link reads no upload.
+        visit = await self._open(request, request.query_params.get("lang", ""))
+        if isinstance(visit, Response):
+            return visit
+        try:
+            form = await read_form(request, files=files)
+        except TooLarge:
+            return self._done(visit, visit.catalog.html("draft.rejected_too_large"), ok=False)
+        values = {name: text_field(form, name) for name in form}
+        if values.get("lang") in LOCALES:
+            visit = replace(visit, catalog=self.catalog.with_locale(values["lang"]))
+        if not self.guard.valid(visit.token, values.get("nonce", ""), values.get("csrf", "")):
+            return self._done(visit, visit.catalog.html("web.form_expired"), ok=False)
+        return visit, values, form
+
+    def _done(self, visit: Visit, html: str, *, ok: bool, anchor: str = "") -> Response:
+        """Post, redirect, get: the page again, saying ``html`` once."""
+        key = self.flashes.put(Flash(visit.person_id, html, ok))
+        target = f"/{visit.token}?f={key}&lang={visit.lang}" + (f"#{anchor}" if anchor else "")
+        return RedirectResponse(target, status_code=303)
+
+    async def rsvp(self, request: Request) -> Response:
+        """Attend, decline (with an optional reason), or send a substitute: the chat's steps,
+        taken one after the other."""
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        visit, values, _ = posted
+        catalog, rsvp, account = visit.catalog, self.services.rsvp, visit.account
+        choice, nonce = values.get("choice", ""), values.get("nonce", "")
+        result: RsvpResult
+        if choice == "attend":
+            result = await rsvp.choose(account, RsvpChoice.ATTEND)
+        elif choice == "decline":
+            reason = " ".join(values.get("reason", "").split())
+            if len(reason) > MAX_REASON:
+                return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=MAX_REASON))
+            if not reason:
+                result = await rsvp.choose(account, RsvpChoice.DECLINE_WITHOUT_REASON)
+            else:
+                result = await rsvp.choose(account, RsvpChoice.DECLINE)
+                if result.step is RsvpStep.ASK_REASON:
+                    result = await rsvp.submit_text(account, reason, event_id=f"{nonce}:r")
+        elif choice == "substitute":
+            name = " ".join(values.get("name", "").split())
+            position = ", ".join(
+                part
+                for part in (
+                    " ".join(values.get("position", "").split()),
+                    " ".join(values.get("unit", "").split()),
+                )
+                if part
+            )
+            if not name or not position:
+                return self._done(visit, catalog.html("web.rsvp.substitute_missing"), ok=False)
+            for value, limit in ((name, MAX_SUBSTITUTE_NAME), (position, MAX_SUBSTITUTE_POSITION)):
+                if len(value) > limit:
+                    return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=limit))
+            result = await rsvp.choose(account, RsvpChoice.SUBSTITUTE)
+            if result.step is RsvpStep.ASK_SUBSTITUTE_NAME:
+                result = await rsvp.submit_text(account, name, event_id=f"{nonce}:n")
+            if result.step is RsvpStep.ASK_SUBSTITUTE_POSITION:
+                result = await rsvp.submit_text(account, position, event_id=f"{nonce}:p")
+        else:
+            return self._done(visit, catalog.html("web.rsvp.choose"), ok=False, anchor="answer")
+        if result.step in (RsvpStep.ASK_REASON, RsvpStep.ASK_SUBSTITUTE_NAME):
+            # A step the chat would ask a question after, left half-way: nothing waits here.
+            await rsvp.choose(account, RsvpChoice.CANCEL)
+        return await self._rsvp_echoed(visit, result)
+
+    async def _rsvp_echoed(self, visit: Visit, result: RsvpResult) -> Response:
+        if result.step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED) and result.rsvp is not None:
+            # The chat's own confirmation, in the chat's language, where the person chats.
+            chat = replies.recorded(self.catalog, self.config, result.rsvp, result.previous)
+            await self.services.echo.to_chat(visit.person_id, chat)
+        return self._rsvp_done(visit, result)
+
+    def _rsvp_done(self, visit: Visit, result: RsvpResult) -> Response:
+        catalog, config = visit.catalog, self.config
+        step = result.step
+        if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED) and result.rsvp is not None:
+            text = replies.recorded(catalog, config, result.rsvp, result.previous)
+            return self._done(visit, Html(text), ok=True, anchor="answer")
+        if step is RsvpStep.CLOSED and result.rsvp is not None:
+            text = catalog.html(
+                "rsvp.closed",
+                deadline=deadline_text(catalog, config),
+                answer=replies.answer(catalog, result.rsvp),
+                contact=config.office.contact,
+            )
+        elif step is RsvpStep.TOO_LONG:
+            text = catalog.html("rsvp.too_long", limit=result.limit or 0)
+        elif step is RsvpStep.UNCHANGED or step is RsvpStep.DUPLICATE:
+            text = catalog.html("rsvp.unchanged")
+        elif step is RsvpStep.EMPTY:
+            text = catalog.html("rsvp.empty")
+        else:
+            text = catalog.html("web.failed", contact=config.office.contact)
+        ok = step in (RsvpStep.UNCHANGED, RsvpStep.DUPLICATE)
+        return self._done(visit, text, ok=ok, anchor="answer")
+
+    async def task(self, request: Request) -> Response:
+        """The four reports on a task: done, in progress with a note, need help with a
+        description, a deliverable's link."""
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        visit, values, _ = posted
+        tasks, account = self.services.tasks, visit.account
+        task_id = int(request.path_params["task_id"])
+        action, nonce = values.get("action", ""), values.get("nonce", "")
+        note = " ".join(values.get("note", "").split())
+        if len(note) > MAX_TASK_NOTE:
+            return self._task_done(visit, TaskResult(TaskStep.TOO_LONG))
+        wanted = {
+            "done": TaskAction.DONE,
+            "progress": TaskAction.PROGRESS,
+            "help": TaskAction.HELP,
+            "link": TaskAction.FILE,
+        }.get(action)
+        if wanted is None:
+            return self._task_done(visit, TaskResult(TaskStep.NOT_ASSIGNED))
+        if wanted is TaskAction.FILE and not note:
+            return self._task_done(visit, TaskResult(TaskStep.NOT_A_FILE))
+        result = await tasks.report(account, task_id, wanted)
+        if result.step in (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE):
+            if note:
+                result = await tasks.submit_text(account, note, event_id=nonce)
+                if result.step is TaskStep.NOT_A_FILE:
+                    await tasks.report(account, task_id, TaskAction.CANCEL)
+            else:  # in progress or need help without a word: recorded as such, nothing waits
+                await tasks.report(account, task_id, TaskAction.CANCEL)
+                result = TaskResult(
+                    TaskStep.RECORDED if result.step is TaskStep.ASK_NOTE else TaskStep.HELP_SENT,
+                    result.task,
+                    result.status,
+                )
+        return self._task_done(visit, result)
+
+    def _task_done(self, visit: Visit, result: TaskResult) -> Response:
+        catalog, config = visit.catalog, self.config
+        params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
+        if result.task is not None:
+            params.update(key=result.task.key, title=result.task.title)
+        if result.status is not None:
+            params["status"] = catalog.plain(f"task_status.{result.status.value}")
+        text = catalog.html(f"task.{result.step.value}", **params)
+        ok = result.step in (
+            TaskStep.RECORDED,
+            TaskStep.UNCHANGED,
+            TaskStep.HELP_SENT,
+            TaskStep.FILE_SAVED,
+        )
+        anchor = f"task-{result.task.id}" if result.task is not None else "tasks"
+        return self._done(visit, text, ok=ok, anchor=anchor)
+
+    async def draft_file(self, request: Request) -> Response:
+        """A draft uploaded from the page: the chat's checks, store and receipt."""
+        posted = await self._posted(request, files=1)
+        if isinstance(posted, Response):
+            return posted
+        visit, _, form = posted
+        assignment_id = int(request.path_params["assignment_id"])
+        chosen = upload(form, "file")
+        if chosen is None:
+            return self._draft_done(visit, DraftResult(DraftStep.EMPTY), assignment_id)
+        drafts = self.services.drafts
+        name = chosen.filename or ""
+        reject = drafts.check_upload(name, chosen.size)
+        if reject is not None:  # judged by name and size before reading a byte of it
+            result = DraftResult(DraftStep.REJECTED, reject=reject)
+            return self._draft_done(visit, result, assignment_id)
+        content = await chosen.read()
+        await chosen.close()
+        result = await drafts.store_file(
+            visit.account, assignment_id, name=name, content=content, file_ref=None
+        )
+        return await self._draft_echoed(visit, result, assignment_id)
+
+    async def draft_text(self, request: Request) -> Response:
+        """A draft typed in the page's text box: stored as the chat stores a typed draft."""
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        visit, values, _ = posted
+        assignment_id = int(request.path_params["assignment_id"])
+        text = values.get("text", "").strip()
+        if not text:
+            return self._draft_done(visit, DraftResult(DraftStep.EMPTY), assignment_id)
+        if len(text) > MAX_TEXT_DRAFT:
+            return self._draft_done(
+                visit, DraftResult(DraftStep.TOO_LONG, chars=len(text)), assignment_id
+            )
+        line = await self.services.drafts.line(assignment_id)
+        key = line.theme_key if line is not None else str(assignment_id)
+        result = await self.services.drafts.store(
+            visit.account,
+            assignment_id,
+            name=f"tham-luan-{key}{TEXT_SUFFIX}",
+            content=text.replace("\r\n", "\n").encode("utf-8-sig"),
+            file_ref=None,
+            kind="text",
+        )
+        return await self._draft_echoed(visit, result, assignment_id)
+
+    async def draft_reply(self, request: Request) -> Response:
+        """The speaker's answer to the office, relayed as the chat relays it."""
+        posted = await self._posted(request)
+        if isinstance(posted, Response):
+            return posted
+        visit, values, _ = posted
+        assignment_id = int(request.path_params["assignment_id"])
+        text = values.get("text", "").strip()
+        if len(text) > MAX_COMMENT:
+            result = DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(text))
+            return self._draft_done(visit, result, assignment_id)
+        drafts, account = self.services.drafts, visit.account
+        result = await drafts.begin_reply(account, assignment_id)
+        if result.step is DraftStep.ASK_REPLY:
+            result = await drafts.reply_from_speaker(
+                account, text, event_id=values.get("nonce"), replied_to=None
+            )
+            if result.step is DraftStep.COMMENT_EMPTY:
+                await drafts.cancel(account, assignment_id, typing=False)
+        return self._draft_done(visit, result, assignment_id)
+
+    async def _draft_echoed(
+        self, visit: Visit, result: DraftResult, assignment_id: int
+    ) -> Response:
+        if result.step is DraftStep.RECEIVED:
+            chat = self._draft_text(self.catalog, result)
+            await self.services.echo.to_chat(visit.person_id, chat)
+        return self._draft_done(visit, result, assignment_id)
+
+    def _draft_text(self, catalog: Catalog, result: DraftResult) -> Html:
+        """What the chat says after a draft step (bot.chat.drafts.reply), for the page."""
+        config = self.config
+        params: dict[str, object] = {
+            "contact": config.office.contact,
+            "limit": MAX_TEXT_DRAFT,
+            "chunks": result.chunks,
+            "chars": result.chars,
+        }
+        line = result.draft
+        if line is not None:
+            params.update(key=line.theme_key, title=line.theme_title, name=line.full_name)
+        if result.version is not None:
+            params.update(
+                number=result.version.number,
+                time=short_moment(catalog, config.meeting.local(result.version.created_at)),
+                size=file_size(catalog, result.version.size),
+            )
+        step = result.step
+        if step is DraftStep.REJECTED:
+            return catalog.html(f"draft.rejected_{result.reject}", **params)
+        if step is DraftStep.COMMENT_TOO_LONG:
+            return catalog.html("draft.comment_too_long", **{**params, "limit": MAX_COMMENT})
+        if step is DraftStep.TOO_LONG:
+            return catalog.html("web.draft.too_long", limit=MAX_TEXT_DRAFT)
+        if step is DraftStep.EMPTY:
+            return catalog.html("web.draft.empty")
+        if step is DraftStep.NOT_SPEAKER:
+            return catalog.html("web.draft.not_yours", contact=config.office.contact)
+        if catalog.has(f"draft.{step.value}"):
+            return catalog.html(f"draft.{step.value}", **params)
+        return catalog.html("web.failed", contact=config.office.contact)
+
+    def _draft_done(self, visit: Visit, result: DraftResult, assignment_id: int) -> Response:
+        ok = result.step in (DraftStep.RECEIVED, DraftStep.DUPLICATE, DraftStep.RELAYED)
+        text = self._draft_text(visit.catalog, result)
+        return self._done(visit, text, ok=ok, anchor=f"draft-{assignment_id}")
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def _render(
+        self, template: str, catalog: Catalog, *, status: int = 200, **context: Any
+    ) -> Response:
+        config = self.config
+        meeting = config.meeting
+        starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+
+        def t(key: str, /, **params: object) -> Markup:
+            return Markup(catalog.html(key, **params))  # noqa: S704 (catalog HTML is escaped)
+
+        def safe(html: str) -> Markup:
+            return Markup(html)  # noqa: S704 (catalog HTML, its parameters escaped)
+
+        def form_fields(token: str) -> Markup:
+            nonce, signature = self.guard.issue(token)
+            return Markup(  # noqa: S704 (our own values: base64url, nothing to escape)
+                f'<input type="hidden" name="nonce" value="{nonce}">'
+                f'<input type="hidden" name="csrf" value="{signature}">'
+                f'<input type="hidden" name="lang" value="{catalog.locale}">'
+            )
+
+        def local_moment(instant: Any) -> str:
+            return short_moment(catalog, meeting.local(instant))
+
+        page = self.templates.get_template(template).render(
+            t=t,
+            safe=safe,
+            form_fields=form_fields,
+            moment=local_moment,
+            size=lambda value: file_size(catalog, value),
+            lang=catalog.locale,
+            other_lang="en" if catalog.locale == "vi" else "vi",
+            css=self.static.url("site.css"),
+            meeting=meeting,
+            office=config.office,
+            agenda=[(clock(i.start), clock(i.end), i.title, i.presenter) for i in config.agenda],
+            when=catalog.html(
+                "web.when", date=long_date(catalog, starts), start=clock(starts), end=clock(ends)
+            ),
+            **context,
+        )
+        return Response(page, status_code=status, media_type="text/html; charset=utf-8")
+
+
+def _attachment(content: bytes, filename: str, media_type: str) -> Response:
+    """A download: saved, never opened by the browser as a page or run."""
+    response = Response(content, media_type=media_type)
+    ascii_name = filename.encode("ascii", "ignore").decode() or "tep"
+    ascii_name = ascii_name.replace('"', "").replace("\\", "")
+    response.headers["content-disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    )
+    return response

@@ -1,0 +1,62 @@
+"""Uploads read as they arrive, with a hard limit: the body goes to a temporary file on disk
+part by part (python-multipart through Starlette's form parser spools a file past 1 MB to
+disk), and the request is cut off the moment it passes the limit, whatever it announced."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.types import Message
+
+from storage.files import MAX_BYTES
+
+# Room for the form's other fields and the multipart framing around the file.
+FORM_OVERHEAD = 64 * 1024
+# The largest text a form may carry (a typed draft is at most 60,000 characters, up to three
+# bytes each in UTF-8).
+MAX_FIELD = 256 * 1024
+
+
+class TooLarge(Exception):
+    """The request's body passed the limit."""
+
+
+def limited(request: Request, limit: int) -> Request:
+    """``request`` whose body reading raises :class:`TooLarge` once more than ``limit`` bytes
+    came (an announced Content-Length over it is refused before reading anything)."""
+    announced = request.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise TooLarge
+    received = 0
+    upstream = request.receive
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await upstream()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise TooLarge
+        return message
+
+    return Request(request.scope, receive)
+
+
+async def read_form(request: Request, *, files: int = 0) -> FormData:
+    """The posted form, within the limit for a form with ``files`` files (at most one)."""
+    limit = FORM_OVERHEAD + (MAX_BYTES if files else MAX_FIELD)
+    return await limited(request, limit).form(
+        max_files=files, max_fields=12, max_part_size=MAX_FIELD
+    )
+
+
+def text_field(form: FormData, name: str) -> str:
+    """A text field of the form ('' when missing or a file)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def upload(form: FormData, name: str) -> UploadFile | None:
+    """A file field of the form, if a file was chosen."""
+    value = form.get(name)
+    return value if isinstance(value, UploadFile) and value.filename else None

@@ -1,0 +1,134 @@
+"""Drafts and tasks on the personal page: the chat's use cases, checks, store and receipts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.drafts import DraftStatus
+from bot.services import Services
+from storage.models import DraftComment, DraftVersion, TaskAssignment, TaskEvidence
+from tests.samples import docx
+from tests.web_support import Web, flash, form_fields, web_for
+
+SPEAKER = "DB031"  # theme 1.1, and a district chair: task VI.2 is theirs too
+
+
+@pytest.fixture
+async def web(imported: Services) -> AsyncIterator[Web]:
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    web = await web_for(imported)
+    yield web
+    await web.client.aclose()
+
+
+async def _draft_id(web: Web) -> int:
+    [line] = [line for line in await web.services.drafts.board() if line.code == SPEAKER]
+    return line.id
+
+
+async def upload(web: Web, name: str, content: bytes) -> str:
+    """Upload ``content`` as ``name`` from the speaker's page; the message the page shows."""
+    draft = await _draft_id(web)
+    page = await web.open(SPEAKER)
+    fields = form_fields(page.text, f"draft-{draft}-upload")
+    response = await web.client.post(
+        f"/{web.tokens[SPEAKER]}/draft/{draft}/file",
+        data=fields,
+        files={"file": (name, content, "application/octet-stream")},
+    )
+    assert response.status_code == 303
+    return flash((await web.client.get(response.headers["location"])).text)
+
+
+async def test_a_draft_uploaded_on_the_page_is_stored_once_and_receipted_with_its_version(
+    web: Web, imported: Services
+) -> None:
+    content = docx("Tham luận chủ đề 1.1")
+    said = await upload(web, "tham-luan.docx", content)
+    assert said.startswith("✅ Đã nhận bản 1 lúc ")
+    again = await upload(web, "tham-luan (1).docx", content)
+    assert again.startswith("Bản này giống hệt bản 1 đồng chí đã gửi")
+    async with imported.ctx.sessions() as session:
+        versions = list(await session.scalars(select(DraftVersion)))
+    assert [(v.number, v.kind, v.created_by.startswith("web:")) for v in versions] == [
+        (1, "file", True)
+    ]
+    page = await web.open(SPEAKER)
+    assert "Bản 1: tham-luan.docx" in page.text
+
+
+async def test_the_page_refuses_what_the_chat_refuses_by_type_and_by_content(
+    web: Web, imported: Services
+) -> None:
+    refused = "Bot chỉ nhận tham luận dạng .docx, .doc, .pdf"
+    assert (await upload(web, "virus.exe", b"MZ...")).startswith(refused)
+    # Named .docx, but its bytes are no document: storage.content judges it as the chat's.
+    assert (await upload(web, "fake.docx", b"MZ\x90\x00 not a zip at all")).startswith(refused)
+    async with imported.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftVersion))) == []
+
+
+async def test_a_typed_draft_is_stored_as_the_chat_stores_one_and_the_office_reply_is_shown(
+    web: Web, imported: Services
+) -> None:
+    draft = await _draft_id(web)
+    page = await web.post(
+        SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "Kính thưa hội nghị…"}
+    )
+    assert flash(page.text).startswith("✅ Đã nhận bản 1 lúc ")
+    async with imported.ctx.sessions() as session:
+        version = await session.scalar(select(DraftVersion))
+    assert version is not None and (version.kind, version.display_name) == (
+        "text",
+        "tham-luan-1.1.txt",
+    )
+    office = imported.access.local_operator()
+    await imported.drafts.set_verdict(office, version.id, DraftStatus.REVISION)
+    page = await web.post(
+        SPEAKER, f"draft/{draft}/reply", f"draft-{draft}-reply", {"text": "Tôi sẽ sửa ngay."}
+    )
+    assert flash(page.text) == "Đã chuyển ý kiến của đồng chí tới Văn phòng."
+    assert "Tôi sẽ sửa ngay." in page.text
+    assert "Cần chỉnh sửa" in page.text or "chỉnh sửa" in page.text
+    async with imported.ctx.sessions() as session:
+        comments = list(await session.scalars(select(DraftComment)))
+    assert [(c.from_office, c.body) for c in comments] == [(False, "Tôi sẽ sửa ngay.")]
+
+
+async def test_the_four_task_reports_from_the_page(web: Web, imported: Services) -> None:
+    page = await web.open(SPEAKER)
+    task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])
+    done = await web.post(SPEAKER, f"task/{task_id}", f"task-{task_id}-done", {"action": "done"})
+    assert "Đã ghi nhận nhiệm vụ" in flash(done.text)
+    note = await web.post(
+        SPEAKER,
+        f"task/{task_id}",
+        f"task-{task_id}-report",
+        {"action": "progress", "note": "Đã xong 2/3 báo cáo"},
+    )
+    assert "Đã ghi nhận nhiệm vụ" in flash(note.text)
+    helped = await web.post(
+        SPEAKER,
+        f"task/{task_id}",
+        f"task-{task_id}-report",
+        {"action": "help", "note": "Cần số liệu quý I"},
+    )
+    assert flash(helped.text).startswith("Đã chuyển nội dung cần hỗ trợ về nhiệm vụ")
+    linked = await web.post(
+        SPEAKER,
+        f"task/{task_id}",
+        f"task-{task_id}-report",
+        {"action": "link", "note": "https://drive.example.vn/bao-cao"},
+    )
+    assert flash(linked.text).startswith("Đã nhận sản phẩm của nhiệm vụ")
+    async with imported.ctx.sessions() as session:
+        assignment = await session.scalar(
+            select(TaskAssignment).where(TaskAssignment.task_id == task_id).limit(1)
+        )
+        evidence = list(await session.scalars(select(TaskEvidence)))
+    assert assignment is not None
+    assert [(e.kind, e.url) for e in evidence] == [("link", "https://drive.example.vn/bao-cao")]

@@ -1,0 +1,162 @@
+"""The personal page: the invitation as the issue words it, and the answers through the chat's
+own use cases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.clock import ManualClock
+from bot.services import Services
+from storage.models import AuditEntry, Delegate, Rsvp
+from tests.conftest import local
+from tests.harness import BotHarness
+from tests.web_support import Web, flash, web_for
+
+
+@pytest.fixture
+async def web(imported: Services) -> AsyncIterator[Web]:
+    web = await web_for(imported)
+    yield web
+    await web.client.aclose()
+
+
+async def test_the_personal_page_shows_the_invitation_date_hall_programme_and_deadline(
+    web: Web,
+) -> None:
+    page = await web.open("DB001")
+    assert page.status_code == 200
+    html = page.text
+    assert "Thứ Ba, ngày 28/5/2024, từ 08:00 đến 11:30" in html
+    assert "Hội trường Hội LHPN Hà Nội" in html
+    assert 'id="map" href="https://maps.google.com/?q=21.029850,105.785230"' in html
+    assert "đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678" in html
+    assert "Đồng chí có thể xác nhận hoặc thay đổi trước 17:00, Thứ Ba, ngày 21/5/2024." in html
+    assert len(page.content) < 60_000
+
+
+async def test_attending_on_the_page_is_recorded_and_audited_as_the_chat_records_it(
+    web: Web, imported: Services
+) -> None:
+    page = await web.post("DB001", "rsvp", "form-attend", {"choice": "attend"})
+    assert flash(page.text).startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị.")
+    async with imported.ctx.sessions() as session:
+        rows = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "rsvp.changed"))
+        )
+    assert [(r.before["status"], r.after["status"]) for r in rows] == [("no_answer", "attending")]
+    assert rows[0].actor.startswith("web:")
+
+
+async def test_declining_with_a_reason_on_the_page_writes_the_chats_two_audit_rows(
+    web: Web, imported: Services
+) -> None:
+    page = await web.post(
+        "DB002", "rsvp", "form-decline", {"choice": "decline", "reason": "Đi công tác"}
+    )
+    assert flash(page.text).startswith(
+        "Đã ghi nhận: đồng chí không tham dự hội nghị (lý do: Đi công tác)."
+    )
+    async with imported.ctx.sessions() as session:
+        rows = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "rsvp.changed"))
+        )
+    # As in chat: the decline counts from the choice, and the reason is added to it.
+    assert [(r.after["status"], r.after["reason"]) for r in rows] == [
+        ("declined", None),
+        ("declined", "Đi công tác"),
+    ]
+
+
+async def test_a_substitute_from_the_page_keeps_name_and_position_with_unit(
+    web: Web, imported: Services
+) -> None:
+    page = await web.post(
+        "DB003",
+        "rsvp",
+        "form-substitute",
+        {
+            "choice": "substitute",
+            "name": "Lê Thị Hoa",
+            "position": "Phó Chủ tịch",
+            "unit": "Hội LHPN quận Ba Đình",
+        },
+    )
+    assert flash(page.text).startswith(
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hoa, "
+        "Phó Chủ tịch, Hội LHPN quận Ba Đình."
+    )
+    async with imported.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == "DB003")
+        )
+    assert rsvp is not None
+    assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_position) == (
+        "substitute",
+        "Lê Thị Hoa",
+        "Phó Chủ tịch, Hội LHPN quận Ba Đình",
+    )
+
+
+async def test_after_the_deadline_the_page_says_the_answer_is_final_and_whom_to_call(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    await web.post("DB004", "rsvp", "form-attend", {"choice": "attend"})
+    clock.set(local(2024, 5, 21, 17, 1))
+    page = await web.open("DB004")
+    assert 'id="form-attend"' not in page.text
+    assert "nội dung trên là chính thức" in page.text
+    assert "đồng chí Trần Thu Hà" in page.text
+
+
+async def test_a_person_linked_on_telegram_who_answers_on_the_page_gets_the_chat_confirmation(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB005")
+    web = await web_for(harness.services)
+    try:
+        await web.post("DB005", "rsvp", "form-attend", {"choice": "attend"})
+    finally:
+        await web.client.aclose()
+    await harness.tick()
+    assert user.last_text().startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị.")
+
+
+async def test_a_person_only_on_the_page_is_not_counted_as_linked_to_a_chat(
+    web: Web, imported: Services
+) -> None:
+    await web.open("DB006")
+    counts = await imported.reports.counts()
+    assert counts.overall.linked == 0
+
+
+async def test_the_page_speaks_english_as_its_second_locale(web: Web) -> None:
+    page = await web.open("DB001", lang="en")
+    assert '<html lang="en">' in page.text
+    assert "Tuesday" in page.text or "Thứ Ba" not in page.text
+    assert 'id="rsvp-attend">I will attend<' in page.text
+    form = page.text.split('id="form-attend"', 1)[1]
+    assert '<input type="hidden" name="lang" value="en">' in form.split("</form>", 1)[0]
+
+
+async def test_every_field_of_a_speakers_page_has_its_label_and_the_page_stays_small(
+    imported: Services,
+) -> None:
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    web = await web_for(imported)
+    try:
+        page = await web.open("DB031")  # a speaker and a district chair: every section
+    finally:
+        await web.client.aclose()
+    html = page.text
+    assert all(f'id="{s}"' in html for s in ("invitation", "answer", "tasks", "drafts"))
+    fields = re.findall(r'<(?:input|textarea|select) (?![^>]*type="hidden")[^>]*id="([^"]+)"', html)
+    assert fields and all(f'<label for="{field}">' in html for field in fields)
+    assert "<script" not in html
+    assert len(page.content) < 60_000

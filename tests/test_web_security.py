@@ -1,0 +1,215 @@
+"""Safe by construction: headers on every answer, no token in any log, forms only this server
+wrote, wrong tokens slowed down per address, re-issued links ended at once, uploads cut off at
+the limit, downloads never run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import Services
+from bot.services.invitations import MAX_FAILURES
+from storage.files import MAX_BYTES
+from storage.models import DraftVersion, Rsvp
+from tests.web_support import Web, flash, form_fields, web_for
+
+SPEAKER = "DB031"
+
+
+@pytest.fixture
+async def web(imported: Services) -> AsyncIterator[Web]:
+    await imported.drafts.sync()
+    web = await web_for(imported)
+    yield web
+    await web.client.aclose()
+
+
+async def test_every_answer_says_no_referrer_noindex_nosniff_and_allows_no_script(
+    web: Web,
+) -> None:
+    for response in (
+        await web.open("DB001"),
+        await web.client.get("/"),
+        await web.client.get(f"/{'x' * 32}"),
+        await web.client.get(f"/{web.tokens['DB001']}/lich.ics"),
+    ):
+        headers = response.headers
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-robots-tag"] == "noindex, nofollow"
+        assert headers["x-content-type-options"] == "nosniff"
+        csp = headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script" not in csp and "unsafe" not in csp
+        assert "set-cookie" not in headers
+    page = (await web.open("DB001")).text
+    assert '<meta name="robots" content="noindex, nofollow">' in page
+    assert "<script" not in page and "style=" not in page
+    # Nothing but our own server: no third-party asset is loaded.
+    assert 'src="http' not in page and 'href="http' not in page.replace('href="https://maps', "")
+
+
+async def test_static_files_have_fingerprinted_names_and_a_years_cache(web: Web) -> None:
+    page = (await web.open("DB001")).text
+    css = page.split('<link rel="stylesheet" href="', 1)[1].split('"', 1)[0]
+    assert css.startswith("/static/site.") and css.endswith(".css") and len(css) > 22
+    response = await web.client.get(css)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert (await web.client.get("/static/site.css")).status_code == 404
+    assert (await web.open("DB001")).headers["cache-control"] == "no-store"
+
+
+async def test_the_access_log_writes_the_route_and_never_the_token(
+    web: Web, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    token = web.tokens["DB001"]
+    await web.post("DB001", "rsvp", "form-attend", {"choice": "attend"})
+    await web.client.get(f"/{token}/lich.ics")
+    # Every log line of the server's side (httpx logs the test browser's own requests).
+    lines = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    access = [r.getMessage() for r in caplog.records if r.name == "hoinghi.web.access"]
+    assert "POST /{token}/rsvp 303" in " ".join(access)
+    assert any(line.startswith("GET /{token}/lich.ics 200") for line in access)
+    assert not [line for line in lines if token in line]
+
+
+async def test_a_form_this_server_did_not_write_for_this_page_changes_nothing(
+    web: Web, imported: Services
+) -> None:
+    token = web.tokens["DB001"]
+    other = form_fields((await web.open("DB002")).text, "form-attend")
+    for fields in ({}, {"nonce": "abc", "csrf": "forged"}, other):
+        response = await web.client.post(f"/{token}/rsvp", data={**fields, "choice": "attend"})
+        page = await web.client.get(response.headers["location"])
+        assert flash(page.text).startswith("Biểu mẫu đã hết hiệu lực")
+    async with imported.ctx.sessions() as session:
+        statuses = set(await session.scalars(select(Rsvp.status)))
+    assert statuses == {"no_answer"}
+
+
+async def test_a_form_posted_from_another_site_is_refused(web: Web) -> None:
+    fields = form_fields((await web.open("DB001")).text, "form-attend")
+    response = await web.client.post(
+        f"/{web.tokens['DB001']}/rsvp",
+        data={**fields, "choice": "attend"},
+        headers={"origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+
+
+async def test_wrong_tokens_from_one_address_are_slowed_down_as_wrong_links_in_chat(
+    imported: Services,
+) -> None:
+    guesser = await web_for(imported, client_address="198.51.100.9")
+    other = await web_for(imported, client_address="198.51.100.10")
+    try:
+        for n in range(MAX_FAILURES):
+            wrong = await guesser.client.get(f"/{'A' * 31}{n}")
+            assert wrong.status_code == 404
+        slowed = await guesser.open("DB001")  # even the right link waits now
+        assert slowed.status_code == 429
+        assert int(slowed.headers["retry-after"]) > 3000
+        assert "thử lại sau" in slowed.text
+        assert (await other.open("DB001")).status_code == 200  # another address is not
+    finally:
+        await guesser.client.aclose()
+        await other.client.aclose()
+
+
+async def test_a_reissued_link_ends_the_old_page_at_once(web: Web, imported: Services) -> None:
+    old = web.tokens["DB001"]
+    fields = form_fields((await web.open("DB001")).text, "form-attend")
+    result = await imported.invitations.reissue(imported.access.local_operator(), "DB001")
+    assert result.token is not None
+    assert (await web.client.get(f"/{old}")).status_code == 404
+    posted = await web.client.post(f"/{old}/rsvp", data={**fields, "choice": "attend"})
+    assert posted.status_code == 404
+    assert (await web.client.get(f"/{result.token}")).status_code == 200
+
+
+async def _upload_form(web: Web) -> tuple[str, dict[str, str]]:
+    [line] = [line for line in await web.services.drafts.board() if line.code == SPEAKER]
+    page = await web.open(SPEAKER)
+    action = f"/{web.tokens[SPEAKER]}/draft/{line.id}/file"
+    return action, form_fields(page.text, f"draft-{line.id}-upload")
+
+
+async def test_an_upload_past_the_limit_is_cut_off_as_it_streams(
+    web: Web, imported: Services
+) -> None:
+    action, fields = await _upload_form(web)
+    boundary = "xyzBOUNDARY"
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+    )
+    sent = 0
+    chunk = b"%" * (1024 * 1024)
+
+    async def body() -> AsyncIterator[bytes]:  # 40 MB announced by nobody: chunked
+        nonlocal sent
+        yield head.encode()
+        for _ in range(40):
+            sent += len(chunk)
+            yield chunk
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = await web.client.post(
+        action,
+        content=body(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 303
+    page = await web.client.get(response.headers["location"])
+    assert flash(page.text).startswith("Tệp lớn hơn 20 MB")
+    assert sent < MAX_BYTES + 3 * len(chunk)  # reading stopped at the limit, not at the end
+    async with imported.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftVersion))) == []
+
+
+async def test_an_announced_length_past_the_limit_is_refused_before_reading(web: Web) -> None:
+    action, fields = await _upload_form(web)
+    response = await web.client.post(
+        action,
+        data=fields,
+        files={"file": ("x.pdf", b"%PDF-1.4", "application/pdf")},
+        headers={"content-length": str(MAX_BYTES + 10 * 1024 * 1024)},
+    )
+    assert response.status_code == 303
+
+
+async def test_downloads_are_attachments_of_a_type_no_browser_runs(web: Web) -> None:
+    action, fields = await _upload_form(web)
+    html = b"<html><script>alert(1)</script></html>"
+    response = await web.client.post(
+        action, data=fields, files={"file": ("bai.txt", html, "text/html")}
+    )
+    page = (await web.client.get(response.headers["location"])).text
+    version = page.split('id="version-', 1)[1].split('"', 1)[0]
+    download = await web.client.get(f"/{web.tokens[SPEAKER]}/v/{version}")
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert download.headers["content-disposition"].startswith('attachment; filename="bai.txt"')
+    assert download.headers["x-content-type-options"] == "nosniff"
+    # Someone else's page cannot fetch it.
+    assert (await web.client.get(f"/{web.tokens['DB001']}/v/{version}")).status_code == 404
+    ics = await web.client.get(f"/{web.tokens['DB001']}/lich.ics")
+    assert ics.headers["content-disposition"].startswith("attachment;")
+    assert ics.content.startswith(b"BEGIN:VCALENDAR")
+
+
+async def test_no_page_is_served_to_a_path_that_is_no_token_and_it_counts_as_no_guess(
+    web: Web,
+) -> None:
+    for _ in range(MAX_FAILURES + 2):
+        assert (await web.client.get("/favicon.ico")).status_code == 404
+    assert (await web.open("DB001")).status_code == 200
+    robots = await web.client.get("/robots.txt")
+    assert robots.text == "User-agent: *\nDisallow: /\n"

@@ -1,0 +1,108 @@
+"""The web server for real on loopback: `run` with no chat token serves the pages alone, and
+Telegram's webhook is answered on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.app import open_app, run_refusal, webhook_mount
+from bot.chat import Inbox
+from bot.cli import main
+from bot.config import load_config
+from bot.services import Services
+from bot.texts import load_catalog
+from handlers.telegram.app import Webhook, build_application, serve
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from rehearsal.telegram_api import FakeBotApi
+from tests.conftest import EXAMPLE_DELEGATES
+from tests.harness import wired_config
+from tests.web_support import web_setup
+
+SECRET = "s3cret-token-for-the-test"
+
+
+async def test_run_without_a_chat_token_serves_the_personal_pages_alone(
+    office_web: Path,
+) -> None:
+    assert await asyncio.to_thread(main, ["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    loaded = load_config(office_web / "config.toml")
+    assert run_refusal({}, loaded.config.web) is None
+    async with open_app(loaded, load_catalog("vi"), env={}) as app:
+        assert app.channels() == []
+        token = (await app.services.invitations.links())[0].token
+        stop = asyncio.Event()
+        running = asyncio.create_task(app.run(stop))
+        try:
+            await asyncio.wait_for(app.web_serving.wait(), timeout=30)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.web_port}") as client:
+                page = await client.get(f"/{token}")
+                home = await client.get("/")
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, timeout=30)
+    assert page.status_code == 200 and "Thứ Ba, ngày 28/5/2024, từ 08:00 đến 11:30" in page.text
+    assert home.status_code == 200 and token not in home.text
+    assert page.headers["referrer-policy"] == "no-referrer"
+
+
+def test_run_says_when_it_serves_the_web_alone(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bot.cli.run as run_module
+
+    async def no_run(self: object, **kwargs: object) -> None:  # start-up said, then done
+        return None
+
+    monkeypatch.setattr(run_module.App, "run", no_run)
+    assert main(["run"]) == 0
+    assert (
+        " INFO hoinghi: Chưa đặt token kênh trò chuyện nào (TELEGRAM_BOT_TOKEN): "
+        "chỉ chạy trang web http://127.0.0.1:8080 (lắng nghe tại 127.0.0.1:"
+    ) in capsys.readouterr().err
+
+
+async def test_telegrams_webhook_is_answered_on_the_web_servers_port(
+    imported: Services, fake: FakeBotApi
+) -> None:
+    services = imported
+    services.ctx.__dict__["config"] = wired_config(services.config, fake)
+    catalog = load_catalog("vi")
+    hooks: dict[str, object] = {}
+    setup = web_setup(services, hooks=hooks, hook_paths=("tg/hook",))
+    application = build_application(
+        Inbox(services, catalog), services, catalog, fake.token, request=fake.make_request()
+    )
+    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
+        hook = Webhook("127.0.0.1", port, "https://hoinghi.example.vn/tg/hook", SECRET,
+                       mount=webhook_mount(setup.hooks))  # fmt: skip
+        local = f"http://127.0.0.1:{port}/tg/hook"
+        user = fake.user(555_000_222, "An")
+        async with httpx.AsyncClient() as client:
+            before = await client.post(local, json=user.command("/start"))
+            stop = asyncio.Event()
+            running = asyncio.create_task(serve(application, stop, webhook=hook))
+            await fake.wait_until(lambda: bool(fake.calls_to("setWebhook")))
+            wrong = await client.post(local, json=user.command("/start"))
+            right = await client.post(
+                local,
+                json=user.command("/start"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            )
+            stop.set()
+            await asyncio.wait_for(running, 10)
+            after = await client.post(
+                local,
+                json=user.command("/help"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            )
+    # Not listening yet: Telegram tries again later; no secret: refused; after the stop: again.
+    assert (before.status_code, wrong.status_code, right.status_code) == (503, 403, 200)
+    assert after.status_code == 503
+    assert [m for m in user.messages if m.get("text", "").startswith("Kính chào")]
+    assert fake.calls_to("setWebhook")[0].params["url"] == "https://hoinghi.example.vn/tg/hook"
+    fake.assert_no_violations()
