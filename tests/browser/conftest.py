@@ -137,9 +137,15 @@ class Browser:
         from selenium.webdriver.common.by import By
 
         def press() -> None:
+            from selenium.webdriver.support import expected_conditions
+            from selenium.webdriver.support.wait import WebDriverWait
+
+            page = self.driver.find_element(By.TAG_NAME, "html")
             for element in self.driver.find_elements(By.CSS_SELECTOR, "button, a"):
                 if element.text.strip() == name and element.is_displayed():
                     element.click()
+                    # A form posts and is redirected, a link leads on: either way a new page.
+                    WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
                     return
             raise AssertionError(f"no button {name!r}")
 
