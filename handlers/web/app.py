@@ -309,9 +309,7 @@ class Site:
     ) -> tuple[Visit, dict[str, str], Any] | Response:
         """The page and the form posted to it, once the form is known to be this server's for
         this page; else the answer to give (a form from elsewhere, one too large)."""
-        origin = request.headers.get("origin")
-        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if origin is not None and origin not in (self.origin, own):
+        if not self._same_site(request):
             return PlainTextResponse("", status_code=403)
         # The page first: a wrong or ended link reads no upload.
         visit = await self._open(request, request.query_params.get("lang", ""))
@@ -327,6 +325,19 @@ class Site:
         if not self.guard.valid(visit.token, values.get("nonce", ""), values.get("csrf", "")):
             return self._done(visit, visit.catalog.html("web.form_expired"), ok=False)
         return visit, values, form
+
+    def _same_site(self, request: Request) -> bool:
+        """Whether a form was posted from this server's own pages, as far as the browser says.
+
+        Under ``Referrer-Policy: no-referrer`` a browser posts a form with ``Origin: null``
+        (the Fetch standard's rule, which Chromium follows), so there the browser's
+        ``Sec-Fetch-Site`` decides; a browser that sends neither is judged by the form's own
+        signature alone, which every form must carry anyway."""
+        origin = request.headers.get("origin")
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if origin is not None and origin != "null":
+            return origin in (self.origin, own)
+        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
     def _done(self, visit: Visit, html: str, *, ok: bool, anchor: str = "") -> Response:
         """Post, redirect, get: the page again, saying ``html`` once."""

@@ -1,0 +1,346 @@
+"""The personal pages under load: hoinghi's web server against a bare Starlette "hello".
+
+Each server runs in a process of its own (uvicorn, as ``hoinghi run`` starts it, access log
+off), listening on loopback; this process is the clients: ``--clients`` (200) connections at
+once, each asking in turn. hoinghi has ``--invitees`` (5,000) in its SQLite database, and every
+request names a different invitee, drawn from a seed.
+
+* **page**: ``GET /<token>`` — a personal page (the invitation, the answer, the forms).
+* **rsvp**: ``POST /<token>/rsvp`` with the page's own form fields (CSRF signature included),
+  choice "attend", answered 303 as a browser sees it (the redirect is not followed: it is the
+  page again, measured above).
+* **bare**: ``GET /`` of a Starlette app that answers "hello" — the same framework, server and
+  transport with no work at all: the ceiling.
+
+The sides take turns (``bench/common.py``: each round runs every phase once in a shuffled order;
+the median round is reported), and each round starts with a warm-up the figures leave out.
+Goals (issue 18): the page at ≥ 0.5 × the bare server's requests per second, and its p95 under
+50 ms.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/web.py                   # 5,000 invitees, 200 clients, 3 rounds
+    .venv/bin/python bench/web.py --requests 2000 --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx  # noqa: E402
+from common import interleaved, machine, percentile  # noqa: E402
+
+PAGE_RATIO_GOAL = 0.5
+PAGE_P95_GOAL_MS = 50.0
+# The example plan's answers close at 17:00 on 21/5/2024: the bench's clock stands before that.
+BENCH_NOW = datetime(2024, 5, 18, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+SECRET = b"bench-web-secret-not-for-production"
+_HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf|lang)" value="([^"]*)">')
+
+
+# --- the servers (each in its own process) -------------------------------------------------------
+
+
+async def prepare(db: Path, invitees: int) -> None:
+    """A database with ``invitees`` delegates of the example plan."""
+    from bot.config import load_config
+    from bot.delegate_file import DelegateRow
+    from bot.domain.clock import ManualClock
+    from bot.services import build_services
+    from storage.engine import create_engine, create_sessionmaker
+    from storage.migrate import upgrade_database
+    from tests.conftest import EXAMPLE_CONFIG
+
+    config = load_config(EXAMPLE_CONFIG).config
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        await upgrade_database(engine)
+        services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
+        groups = [group.key for group in config.groups]
+        rows = [
+            DelegateRow(
+                row=index + 2,
+                code=f"BD{index + 1:05d}",
+                full_name=f"Nguyễn Thị Đại Biểu {index + 1}",
+                position="Chủ tịch Hội LHPN",
+                organization=f"Cơ sở số {index + 1}",
+                group_key=groups[index % len(groups)],
+                phone=None,
+                rank=index + 1,
+            )
+            for index in range(invitees)
+        ]
+        await services.delegates.import_rows(rows, actor="bench")
+    finally:
+        await engine.dispose()
+
+
+async def serve(side: str, port: int, db: Path) -> None:
+    """Serve ``side`` on 127.0.0.1:``port`` until killed; says "ready" once listening."""
+    from handlers.web.server import serving
+
+    if side == "bare":
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        async def hello(request: Request) -> PlainTextResponse:
+            return PlainTextResponse("hello")
+
+        app = Starlette(routes=[Route("/", hello)])
+        async with serving(app, host="127.0.0.1", port=port):
+            print("ready", flush=True)
+            await asyncio.Event().wait()
+        return
+
+    from bot.config import load_config
+    from bot.domain.clock import ManualClock
+    from bot.services import build_services
+    from bot.texts import load_catalog
+    from handlers.web.app import WebSetup, build_web_app
+    from storage.engine import create_engine, create_sessionmaker
+    from tests.conftest import EXAMPLE_CONFIG
+
+    config = load_config(EXAMPLE_CONFIG).config
+    assert config.web is not None
+    settings = config.web.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
+    app = build_web_app(WebSetup(services, load_catalog("vi"), settings, SECRET))
+    async with serving(app, host="127.0.0.1", port=port):
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+
+# --- the clients (this process) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One timed phase: requests answered, seconds, and each request's latency."""
+
+    name: str
+    requests: int
+    seconds: float
+    latencies: Sequence[float]
+    failures: int
+
+    @property
+    def rate(self) -> float:
+        """Requests answered a second."""
+        return self.requests / self.seconds
+
+    @property
+    def p95_ms(self) -> float:
+        """The 95th percentile latency, in milliseconds."""
+        return percentile(self.latencies, 0.95) * 1000
+
+
+class Server:
+    """A server process of ``bench/web.py serve``."""
+
+    def __init__(self, side: str, db: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "serve", side, str(self.port), str(db)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {side} server did not start")
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """End the process."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+async def load(
+    name: str,
+    count: int,
+    clients: int,
+    request: Callable[[httpx.AsyncClient, int], Awaitable[bool]],
+) -> Phase:
+    """``count`` requests from ``clients`` connections at once; ``request`` makes the i-th and
+    says whether its answer was the right one."""
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    failures = 0
+    next_index = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            nonlocal next_index, failures
+            while next_index < count:
+                index = next_index
+                next_index += 1
+                started = time.perf_counter()
+                try:
+                    ok = await request(client, index)
+                except httpx.TransportError as exc:  # counted, and said once
+                    ok = False
+                    errors[type(exc).__name__] += 1
+                latencies.append(time.perf_counter() - started)
+                failures += not ok
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        seconds = time.perf_counter() - started
+    if errors:
+        print(f"  {name}: " + ", ".join(f"{n} × {e}" for e, n in errors.items()), file=sys.stderr)
+    return Phase(name, count, seconds, latencies, failures)
+
+
+async def form_fields(base: str, tokens: Sequence[str]) -> list[dict[str, str]]:
+    """The attend form's hidden fields on each of ``tokens``' pages (fetched before timing)."""
+    async with httpx.AsyncClient(timeout=60) as client:
+
+        async def one(token: str) -> dict[str, str]:
+            page = (await client.get(f"{base}/{token}")).text
+            start = page.index('id="form-attend"')
+            return dict(_HIDDEN.findall(page[start : page.index("</form>", start)]))
+
+        found: list[dict[str, str]] = []
+        for start in range(0, len(tokens), 50):
+            found += await asyncio.gather(*(one(t) for t in tokens[start : start + 50]))
+        return found
+
+
+async def tokens_of(db: Path) -> list[str]:
+    """Every invitee's token in the bench database."""
+    from sqlalchemy import text
+
+    from storage.engine import create_engine
+
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT token FROM invitations"))
+            return [row[0] for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def bench(args: argparse.Namespace) -> bool:
+    """Prepare, serve both sides, run the rounds, print the figures; True if the goals are met."""
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-web-") as folder:
+        db = Path(folder) / "web.db"
+        await prepare(db, args.invitees)
+        tokens = await tokens_of(db)
+        rng = random.Random(args.seed)
+        hoinghi, bare = Server("hoinghi", db), Server("bare", db)
+        try:
+            picks = [rng.choice(tokens) for _ in range(args.requests)]
+            fields = await form_fields(hoinghi.url, picks)
+
+            async def page(client: httpx.AsyncClient, index: int) -> bool:
+                response = await client.get(f"{hoinghi.url}/{picks[index]}")
+                return response.status_code == 200 and "form-attend" in response.text
+
+            async def rsvp(client: httpx.AsyncClient, index: int) -> bool:
+                response = await client.post(
+                    f"{hoinghi.url}/{picks[index]}/rsvp",
+                    data={**fields[index], "choice": "attend"},
+                    headers={"origin": hoinghi.url},
+                )
+                return response.status_code == 303
+
+            async def hello(client: httpx.AsyncClient, index: int) -> bool:
+                response = await client.get(f"{bare.url}/")
+                return response.status_code == 200
+
+            phases = {"page": page, "rsvp": rsvp, "bare": hello}
+            warm = min(200, args.requests)
+
+            def side(name: str) -> Callable[[], Awaitable[Phase]]:
+                async def run() -> Phase:
+                    await load(name, warm, args.clients, phases[name])  # warm-up, not counted
+                    return await load(name, args.requests, args.clients, phases[name])
+
+                return run
+
+            rounds = await interleaved({name: side(name) for name in phases}, args.rounds)
+        finally:
+            hoinghi.stop()
+            bare.stop()
+    print(
+        f"{args.invitees:,} invitees, {args.requests:,} requests a phase, {args.clients} "
+        f"clients at once, {args.rounds} rounds (order: "
+        + " | ".join(" ".join(order) for order in rounds.order)
+        + ")"
+    )
+    print(f"{'phase':<6} {'req/s (median)':>15} {'range':>17} {'p95 ms':>8} {'failures':>9}")
+    for name in phases:
+        low, high = rounds.spread(name, lambda p: p.rate)
+        p95 = rounds.median(name, lambda p: p.p95_ms)
+        failures = sum(p.failures for p in rounds.results[name])
+        print(
+            f"{name:<6} {rounds.median(name, lambda p: p.rate):>15.0f} "
+            f"{f'{low:.0f}–{high:.0f}':>17} {p95:>8.1f} {failures:>9}"
+        )
+    bare_rate = rounds.median("bare", lambda p: p.rate)
+    page_ratio = rounds.median("page", lambda p: p.rate) / bare_rate
+    rsvp_ratio = rounds.median("rsvp", lambda p: p.rate) / bare_rate
+    page_p95 = rounds.median("page", lambda p: p.p95_ms)
+    failures = sum(p.failures for phase in rounds.results.values() for p in phase)
+    met = page_ratio >= PAGE_RATIO_GOAL and page_p95 < PAGE_P95_GOAL_MS and failures == 0
+    print(
+        f"page / bare: {page_ratio:.2f} (goal ≥ {PAGE_RATIO_GOAL}); rsvp / bare: {rsvp_ratio:.2f}; "
+        f"page p95 {page_p95:.1f} ms (goal < {PAGE_P95_GOAL_MS:.0f}); "
+        + ("goals met" if met else "GOALS MISSED")
+    )
+    return met
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the bench (or, as ``serve``, one of its servers)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        side, port, db = argv[1], int(argv[2]), Path(argv[3])
+        os.environ.setdefault("PYTHONHASHSEED", "0")
+        asyncio.run(serve(side, port, db))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--invitees", type=int, default=5000)
+    parser.add_argument("--requests", type=int, default=3000, help="requests a phase and round")
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    return 0 if asyncio.run(bench(args)) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

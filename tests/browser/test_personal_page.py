@@ -1,0 +1,165 @@
+"""The personal page in a real Chromium at a phone's size (390×844), served by uvicorn on
+loopback; the office's side is the simulated Telegram. Each page and state is saved to
+``out/screenshots/`` and checked by axe-core (WCAG 2.1 A and AA)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.rsvp import RsvpStatus
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from storage.models import Delegate, DraftComment, DraftVersion, Rsvp
+from tests.browser.conftest import Browser
+from tests.harness import OFFICE_CHAT, BotHarness
+from tests.samples import docx
+from tests.web_support import web_setup
+
+SPEAKER = "DB031"  # theme 1.1, and a task contact too
+
+
+@dataclass
+class Site:
+    """The personal pages on a real port, and the bot behind them."""
+
+    harness: BotHarness
+    port: int
+
+    def page(self, code: str) -> str:
+        """The personal link of ``code`` on this server."""
+        return f"http://127.0.0.1:{self.port}/{self.harness.tokens[code]}"
+
+    async def rsvp(self, code: str) -> Rsvp:
+        """``code``'s answer as stored."""
+        async with self.harness.services.ctx.sessions() as session:
+            found = await session.scalar(
+                select(Rsvp)
+                .join(Delegate, Rsvp.delegate_id == Delegate.id)
+                .where(Delegate.code == code)
+            )
+        assert found is not None
+        return found
+
+    def office_texts(self) -> list[str]:
+        """What the office's group has received, texts and captions."""
+        return [
+            message.get("text") or message.get("caption") or ""
+            for message in self.harness.fake.messages_to(OFFICE_CHAT)
+        ]
+
+
+@pytest.fixture
+async def site(harness: BotHarness) -> AsyncIterator[Site]:
+    harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    await harness.services.tasks.sync()
+    await harness.services.drafts.sync()
+    with socket.socket() as probe:  # the page checks a form's origin against its own address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    setup = web_setup(harness.services)
+    setup = replace(
+        setup, settings=setup.settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    )
+    async with serving(build_web_app(setup), host="127.0.0.1", port=port):
+        yield Site(harness, port)
+
+
+async def no_accessibility_problems(browser: Browser) -> None:
+    assert [str(violation) for violation in await browser.axe()] == []
+
+
+async def test_a_delegate_reads_the_invitation_and_attends_from_a_phone(
+    site: Site, browser: Browser
+) -> None:
+    await browser.open(site.page("DB002"))
+    text = await browser.text()
+    assert "Thứ Ba, ngày 28/5/2024, từ 08:00 đến 11:30" in text
+    assert "Nội dung đồng chí đã xác nhận: Chưa trả lời." in text
+    assert "<" not in text  # the catalog's markup is rendered, never shown
+    await browser.screenshot("1-trang-ca-nhan")
+    await no_accessibility_problems(browser)
+    await browser.press("Tôi tham dự")
+    assert "Đã ghi nhận" in await browser.text()
+    await browser.screenshot("2-da-tham-du")
+    await no_accessibility_problems(browser)
+    assert (await site.rsvp("DB002")).status == RsvpStatus.ATTENDING
+
+
+async def test_a_delegate_declines_with_a_reason_then_sends_a_substitute(
+    site: Site, browser: Browser
+) -> None:
+    await browser.open(site.page("DB003"))
+    await browser.fill("Lý do (không bắt buộc)", "Trùng lịch công tác")
+    await browser.press("Tôi không tham dự")
+    rsvp = await site.rsvp("DB003")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Trùng lịch công tác")
+    await browser.screenshot("3-khong-tham-du")
+    await browser.fill("Họ và tên người dự thay", "Trần Thị Bình")
+    await browser.fill("Chức vụ", "Phó Chủ tịch")
+    await browser.press("Cử người dự thay")
+    rsvp = await site.rsvp("DB003")
+    assert (rsvp.status, rsvp.substitute_name) == (RsvpStatus.SUBSTITUTE, "Trần Thị Bình")
+    assert "Trần Thị Bình" in await browser.text()
+    await browser.screenshot("4-cu-nguoi-du-thay")
+    await no_accessibility_problems(browser)
+
+
+async def test_a_speaker_uploads_a_draft_reads_the_office_comment_and_answers_it(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    draft = tmp_path / "tham-luan-1.1.docx"
+    draft.write_bytes(docx("Tham luận chủ đề 1.1 của quận Hoàn Kiếm"))
+    await browser.open(site.page(SPEAKER))
+    await browser.screenshot("5-trang-bao-cao-vien")
+    await no_accessibility_problems(browser)
+    await browser.attach("Tệp tham luận (.docx, .doc, .pdf, .odt, .rtf, .txt; tối đa 20 MB)", draft)
+    await browser.press("Gửi tệp")
+    assert "Đã nhận bản 1" in await browser.text()
+    await site.harness.tick()  # the outbox takes the draft to the office's group
+    assert any(text.startswith("📝 Tham luận chủ đề 1.1 — bản 1") for text in site.office_texts())
+    # The office comments by replying to the draft's post in its group, as in chat.
+    [post] = [
+        message
+        for message in site.harness.fake.messages_to(OFFICE_CHAT)
+        if (message.get("caption") or "").startswith("📝 Tham luận chủ đề 1.1 — bản 1")
+    ]
+    group = site.harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    await site.harness.send(
+        group.reply(site.harness.admin(), post, "Đề nghị bổ sung số liệu năm 2024.")
+    )
+    await browser.open(site.page(SPEAKER))
+    assert "Đề nghị bổ sung số liệu năm 2024." in await browser.text()
+    await browser.fill("Ý kiến gửi Văn phòng", "Tôi sẽ bổ sung trong hôm nay.")
+    await browser.press("Gửi ý kiến")
+    await browser.screenshot("6-gop-y-va-tra-loi")
+    await no_accessibility_problems(browser)
+    await site.harness.tick()
+    assert any("Tôi sẽ bổ sung trong hôm nay." in text for text in site.office_texts())
+    async with site.harness.services.ctx.sessions() as session:
+        versions = list(await session.scalars(select(DraftVersion)))
+        comments = list(await session.scalars(select(DraftComment).order_by(DraftComment.id)))
+    assert [v.number for v in versions] == [1]
+    assert [(c.from_office, c.body) for c in comments] == [
+        (True, "Đề nghị bổ sung số liệu năm 2024."),
+        (False, "Tôi sẽ bổ sung trong hôm nay."),
+    ]
+
+
+async def test_the_printable_programme_and_an_unknown_link_are_readable_and_accessible(
+    site: Site, browser: Browser
+) -> None:
+    await browser.open(site.page("DB002"))
+    await browser.press("In chương trình")
+    assert "Thứ Ba, ngày 28/5/2024" in await browser.text()
+    await browser.screenshot("7-chuong-trinh-in")
+    await no_accessibility_problems(browser)
+    await browser.open(f"http://127.0.0.1:{site.port}/{'A' * 32}")
+    assert "không đúng" in await browser.text()
+    await browser.screenshot("8-duong-lien-ket-sai")
+    await no_accessibility_problems(browser)
