@@ -18,6 +18,17 @@ _FIELDS = ("full_name", "position", "organization", "group_key", "phone", "rank"
 
 
 @dataclass(frozen=True)
+class Absent:
+    """Someone the database holds whom the imported file no longer lists."""
+
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     """What an import changed."""
 
@@ -26,6 +37,7 @@ class ImportSummary:
     unchanged: int
     absent: list[str]  # codes in the database that the file no longer lists (kept, not deleted)
     role_kept: list[str] = field(default_factory=list)  # listed with another role: unchanged
+    absent_people: list[Absent] = field(default_factory=list)  # the absent, by code
 
 
 def _values(delegate: Delegate | DelegateRow) -> dict[str, Any]:
@@ -109,12 +121,16 @@ class DelegateService:
         listed = {queries.fold_code(row.code) for row in rows}
         roles = {row.role for row in rows}
         absent = sorted(
-            d.code for key, d in existing.items() if key not in listed and d.role in roles
+            (d for key, d in existing.items() if key not in listed and d.role in roles),
+            key=lambda d: d.code,
         )
         return ImportSummary(
             created=created,
             updated=updated,
             unchanged=unchanged,
-            absent=absent,
+            absent=[d.code for d in absent],
             role_kept=role_kept,
+            absent_people=[
+                Absent(d.code, d.full_name, d.position, d.organization, d.group_key) for d in absent
+            ],
         )
