@@ -12,12 +12,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 
+from bot.domain.order import LAST
 from bot.domain.outbound import Audience
 from bot.domain.rsvp import RsvpStatus
 from storage.models import ChannelIdentity, Delegate, Rsvp
-
-# Where unknown groups and unranked delegates go in protocol order (as bot.domain's sort key).
-LAST = 10**9
 
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
 
@@ -66,7 +64,8 @@ def group_rank(group_order: Mapping[str, int]) -> ColumnElement[int]:
 
 
 def protocol_key(group_order: Mapping[str, int]) -> tuple[ColumnElement[Any], ...]:
-    """Protocol order as SQL: the plan's group order, then rank (unranked last), then code."""
+    """Protocol order as SQL: the plan's group order, then rank (unranked last), then code —
+    the order of :func:`bot.domain.order.protocol_key`, with its ``LAST``."""
     rank: ColumnElement[int] = func.coalesce(Delegate.rank, LAST)
     code: ColumnElement[str] = Delegate.code.expression
     return (group_rank(group_order), rank, code)
