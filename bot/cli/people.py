@@ -19,9 +19,9 @@ from bot.cli.common import (
 )
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
-from bot.services.import_notes import absent_file_problem, absent_notes
 from bot.services import Services
 from bot.services.access import Role, RoleChange, StaffMember
+from bot.services.import_notes import absent_file_problem, absent_notes
 from bot.texts import Catalog
 
 
