@@ -762,9 +762,17 @@ def report(sizes: Sequence[int], results: dict[int, list[Side]], args: argparse.
             notes = {k: v for k, v in side.notes.items() if k != "prepared"}
             print(f"  {size:,} {side.name}: {json.dumps(notes, ensure_ascii=False)}")
     print(f"runs: {args.runs} (files: {args.file_runs}); medians. {machine()}")
+    targeted = [key for key, _, kind in ROWS if target_of(kind) is not None]
+    unmeasured = [
+        key
+        for key in targeted
+        if TARGET_SIZE in results and results[TARGET_SIZE][0].median(key) is None
+    ]
     if missed:
         print("TARGET MISSED: " + "; ".join(missed))
-    elif TARGET_SIZE in results:
+    if TARGET_SIZE in results and unmeasured:
+        print("not measured (see --only): " + ", ".join(unmeasured))
+    elif TARGET_SIZE in results and not missed:
         print("targets met")
     if TARGET_SIZE in results:
         # The machine may be shared: the CPU time the process itself used is the figure that
