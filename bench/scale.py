@@ -453,8 +453,11 @@ def delegates_csv(path: Path, count: int) -> None:
             )
 
 
-def prepare(folder: Path, count: int) -> tuple[Path, float]:
-    """A database of ``count`` delegates, half of them linked; the import's wall seconds."""
+def prepare(folder: Path, count: int) -> tuple[Path, float, float]:
+    """A database of ``count`` delegates, half of them linked; the import's wall seconds and
+    its CPU seconds (that process alone)."""
+    import resource
+
     db = folder / f"scale-{count}.db"
     config = write_config(folder, db)
     listing = folder / f"delegates-{count}.csv"
@@ -463,7 +466,7 @@ def prepare(folder: Path, count: int) -> tuple[Path, float]:
     with listing.open(encoding="utf-8") as whole, half.open("w", encoding="utf-8") as part:
         part.writelines(line for n, line in enumerate(whole) if n <= max(count // 2, 1))
     env = {**os.environ, "HOINGHI_BENCH_TREE": str(HERE)}
-    seconds = 0.0
+    seconds = cpu = 0.0
     for argv in (
         ["db", "upgrade"],
         ["delegates", "import", str(listing)],
@@ -471,6 +474,7 @@ def prepare(folder: Path, count: int) -> tuple[Path, float]:
         ["delegates", "import", str(half)],
     ):
         started = time.perf_counter()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             [
                 sys.executable,
@@ -489,6 +493,8 @@ def prepare(folder: Path, count: int) -> tuple[Path, float]:
         )
         if argv[-1] == str(listing):
             seconds = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         if done.returncode != 0 or json.loads(done.stdout.splitlines()[-1])["code"] != 0:
             raise SystemExit(f"set-up failed: {argv}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         if argv[0] == "delegates":
@@ -519,7 +525,7 @@ def prepare(folder: Path, count: int) -> tuple[Path, float]:
             ],
         )
     connection.close()
-    return db, seconds
+    return db, seconds, cpu
 
 
 # --- the orchestrator ---------------------------------------------------------------------------
@@ -800,9 +806,10 @@ def orchestrate(args: argparse.Namespace) -> int:
                 db = kept
                 print(f"{size:,} delegates: the database prepared before, {kept}", flush=True)
             else:
-                db, import_s = prepare(work, size)
+                db, import_s, import_cpu = prepare(work, size)
                 print(
-                    f"{size:,} delegates: imported from one CSV in {import_s:.1f} s; set-up "
+                    f"{size:,} delegates: imported from one CSV in {import_s:.1f} s "
+                    f"({import_cpu:.1f} s of CPU); set-up "
                     f"{time.perf_counter() - started:.1f} s",
                     flush=True,
                 )
