@@ -91,8 +91,6 @@ async def test_paging_after_each_person_gives_everyone_once_in_protocol_order(
             if not page:
                 break
             paged += page
-            found = await session.execute(
-                roster.key_of(order, services.ctx.meeting_id, page[-1])
-            )
+            found = await session.execute(roster.key_of(order, services.ctx.meeting_id, page[-1]))
             key = tuple(found.one())
     assert paged == expected
