@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bot.delegate_file import MAX_DATA_ROWS, MAX_ROWS_CEILING
 from bot.domain.timespec import TimeSpec, TimeSpecError, parse_clock, parse_local_datetime
 
 CONFIG_ENV = "HOINGHI_CONFIG"
@@ -260,6 +261,13 @@ class WebSettings(_Section):
         return f"{self.base_url}/{token}/lich.ics"
 
 
+class ImportSettings(_Section):
+    """Reading the office's delegate list (``[import]``)."""
+
+    # Rows with content under the heading row; a longer file is refused at the first row over.
+    max_rows: int = Field(default=MAX_DATA_ROWS, ge=1, le=MAX_ROWS_CEILING)
+
+
 class DatabaseSettings(_Section):
     """The database URL; empty means an SQLite file next to the config."""
 
@@ -407,6 +415,8 @@ class Config(_Section):
     web: WebSettings | None = None
     reminders: Reminders = Field(default_factory=Reminders)
     outbox: OutboxSettings = OutboxSettings()
+    # "import" is a Python keyword: the attribute is ``imports``, the TOML table ``[import]``.
+    imports: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     agenda: list[AgendaItem] = Field(min_length=1)
     themes: list[Theme] = Field(default_factory=list)
     drafts: DraftSettings = Field(default_factory=DraftSettings)

@@ -108,12 +108,15 @@ SUPPORTED_SUFFIXES: Final = (".csv", ".xlsx")
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_CELL_CHARS: Final = 200
 MAX_CODE_CHARS: Final = 32
-# A delegate list is hundreds of rows at most. Rows with any content after the heading row
-# count; reading stops at the first one over the limit. The one place to change it (callers
-# may pass max_rows to parse_delegate_file instead).
-MAX_DATA_ROWS: Final = 5000
+# Rows with any content after the heading row count; reading stops at the first one over the
+# limit. This is the default of the plan's ``[import] max_rows`` (callers pass that as max_rows
+# to parse_delegate_file); a list of 10,000 invitees imports as one file.
+MAX_DATA_ROWS: Final = 10_000
+# The highest ``[import] max_rows`` accepted: the limits below (16 MB a part, a million XML
+# elements) leave room for about 20,000 rows of an .xlsx.
+MAX_ROWS_CEILING: Final = 20_000
 # --- limits on reading: each is checked before the work it guards, never after ---------------
-# The bot's own upload limit; a 5,000-row list is well under 2 MB in either format.
+# The bot's own upload limit; a 10,000-row list is under 2 MB in either format.
 MAX_FILE_BYTES: Final = 20 * 1024 * 1024
 # Per part of an .xlsx (a sheet, the shared strings), unpacked: the zip's declared size is
 # checked before inflating, and zipfile never yields more than it declares. A 10,000-row list

@@ -49,9 +49,10 @@ async def play(stage: Stage, delegates: Path, contacts: Path | None, rng: random
     to the meeting's end; who answers what is rolled from ``rng``."""
     services, catalog = stage.services, stage.catalog
     groups = [FileGroup(g.key, g.label) for g in stage.config.groups]
-    people = parse_delegate_file(delegates, groups).rows
+    max_rows = stage.config.imports.max_rows
+    people = parse_delegate_file(delegates, groups, max_rows=max_rows).rows
     if contacts is not None:
-        people += parse_delegate_file(contacts, groups).rows
+        people += parse_delegate_file(contacts, groups, max_rows=max_rows).rows
     await services.delegates.import_rows(people, actor="cli:rehearse")
     await services.tasks.sync()
     await services.drafts.sync()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -199,38 +199,84 @@ async def rsvp_of(session: AsyncSession, delegate_id: int) -> Rsvp:
     return rsvp
 
 
-async def roster(
-    session: AsyncSession, meeting_id: int
-) -> list[tuple[Delegate, Rsvp, ChannelIdentity | None]]:
+class RosterRow(NamedTuple):
+    """A delegate with their answer and their best linked account, as plain values."""
+
+    delegate_id: int
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+    rank: int | None
+    status: str
+    reason: str | None
+    substitute_name: str | None
+    substitute_position: str | None
+    answered_at: datetime | None
+    linked: bool
+    unreachable_at: datetime | None
+    unreachable_reason: str | None
+
+
+_ROSTER_COLUMNS = (
+    Delegate.id,
+    Delegate.code,
+    Delegate.full_name,
+    Delegate.position,
+    Delegate.organization,
+    Delegate.group_key,
+    Delegate.rank,
+    Rsvp.status,
+    Rsvp.reason,
+    Rsvp.substitute_name,
+    Rsvp.substitute_position,
+    Rsvp.answered_at,
+)
+
+
+async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
     """Every delegate (not task contacts) with their answer and their best linked account (a
-    reachable one before a blocked one, then the one used last)."""
+    reachable one before a blocked one, then the one used last), read as table rows: the
+    report of a meeting of 10,000 is 10,000 tuples, not 30,000 objects."""
+    ident = IDENTITY_TABLE.c
     rows = await session.execute(
-        select(Delegate, Rsvp, ChannelIdentity)
+        select(
+            *_ROSTER_COLUMNS,
+            ident.id,
+            ident.unreachable_at,
+            ident.unreachable_reason,
+            ident.last_seen_at,
+            ident.linked_at,
+        )
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .outerjoin(
-            ChannelIdentity,
-            (ChannelIdentity.delegate_id == Delegate.id)
-            & (ChannelIdentity.linked_via != PAGE_LINK),
+            IDENTITY_TABLE,
+            (ident.delegate_id == Delegate.id) & (ident.linked_via != PAGE_LINK),
         )
         .where(Delegate.meeting_id == meeting_id, Delegate.role == "delegate")
         .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
     )
-    best: dict[int, tuple[Delegate, Rsvp, ChannelIdentity | None]] = {}
-    for delegate, rsvp, ident in rows.all():
-        kept = best.get(delegate.id)
-        if kept is None or (ident is not None and _rank(ident) > _rank(kept[2])):
-            best[delegate.id] = (delegate, rsvp, ident)
-    return list(best.values())
+    best: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        kept = best.get(row[0])
+        if kept is None or (row[12] is not None and _rank(row[13:]) > _rank(kept[13:])):
+            best[row[0]] = tuple(row)
+    return [
+        RosterRow._make((*row[:12], row[12] is not None, row[13], row[14])) for row in best.values()
+    ]
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def _rank(ident: ChannelIdentity | None) -> tuple[bool, datetime, datetime]:
-    """How good an account is to reach its person by: reachable, used last, linked last."""
-    if ident is None:
+def _rank(account: Sequence[Any]) -> tuple[bool, datetime, datetime]:
+    """How good an account (unreachable_at, its reason, last_seen_at, linked_at) is to reach its
+    person by: reachable, used last, linked last; no account at all ranks lowest."""
+    unreachable_at, _, last_seen_at, linked_at = account
+    if linked_at is None:
         return (False, _NEVER, _NEVER)
-    return (ident.unreachable_at is None, ident.last_seen_at or _NEVER, ident.linked_at)
+    return (unreachable_at is None, last_seen_at or _NEVER, linked_at)
 
 
 def add_audit(

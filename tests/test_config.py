@@ -161,3 +161,39 @@ def test_default_database_is_an_sqlite_file_next_to_the_config(tmp_path: Path) -
         ),
     )
     assert custom.database_url == "postgresql+asyncpg://h/db"
+
+
+def test_a_list_of_ten_thousand_imports_as_one_file_by_default_and_the_example_says_so() -> None:
+    from bot.delegate_file import MAX_DATA_ROWS
+
+    assert load_config(EXAMPLE_CONFIG).config.imports.max_rows == MAX_DATA_ROWS == 10_000
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    assert "[import]\n" in example and "\nmax_rows = 10000\n" in example
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        ("0", "greater_than_equal"),
+        ("20001", "less_than_equal"),
+        ('"nhiều"', "int_parsing"),
+        ("5000.5", "int_from_float"),
+    ],
+)
+def test_import_max_rows_out_of_range_is_refused_with_its_key(
+    tmp_path: Path, value: str, code: str
+) -> None:
+    path = edited(tmp_path, ("max_rows = 10000", f"max_rows = {value}"))
+    assert problems(path) == [("import.max_rows", code)]
+
+
+def test_import_max_rows_is_explained_in_vietnamese_by_check(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    config = office / "config.toml"
+    text = config.read_text(encoding="utf-8").replace("max_rows = 10000", "max_rows = 0")
+    config.write_text(text, encoding="utf-8")
+    assert main(["check"]) != 0
+    assert "  - import.max_rows: phải lớn hơn hoặc bằng 1." in capsys.readouterr().err.splitlines()

@@ -782,6 +782,19 @@ def test_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over(
     assert result.problems == [RowProblem(4, None, "too_many_rows", "2")]
 
 
+def test_a_list_of_ten_thousand_reads_as_one_file_and_one_row_more_is_refused(
+    tmp_path: Path,
+) -> None:
+    lines = [
+        f"DB{n:05d},Nguyễn Thị Lan {n},Chủ tịch,Hội LHPN,chu_tich_cap_huyen,,{n}"
+        for n in range(1, 10_002)
+    ]
+    whole = parse(write_csv(tmp_path, HEADER, *lines[:10_000]))
+    assert (whole.problems, len(whole.rows)) == ([], 10_000)
+    over = parse(write_csv(tmp_path, HEADER, *lines, name="over.csv"))
+    assert over.problems == [RowProblem(10_002, None, "too_many_rows", "10000")]
+
+
 # --- invisible and control characters --------------------------------------------------------
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
@@ -70,3 +72,108 @@ def test_an_xls_file_is_refused_in_vietnamese_with_the_steps_to_convert_it(
     err = capsys.readouterr().err.splitlines()
     assert err[1].startswith("  - Tệp: tệp Excel 97–2003 (.xls) hoặc tệp Excel có đặt mật khẩu")
     assert "Lưu thành (Save As), chọn kiểu «Excel Workbook (*.xlsx)»" in err[1]
+
+
+def write_list(path: Path, count: int) -> Path:
+    """A delegate list of ``count`` district chairs, DB001 onwards."""
+    rows = [
+        ROW.format(phone="").replace("DB001", f"DB{n:03d}").replace("Lan", f"Lan {n}")
+        for n in range(1, count + 1)
+    ]
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def absent_lines(out: list[str], count: int = 1) -> Any:
+    """The last import's note on the people its file no longer lists: the line itself, or
+    ``count`` lines from it."""
+    start = max(i for i, line in enumerate(out) if " đã có trong cơ sở dữ liệu nhưng" in line)
+    return out[start] if count == 1 else out[start : start + count]
+
+
+def set_max_rows(office: Path, value: int) -> None:
+    config = office / "config.toml"
+    text, replaced = re.subn(
+        r"\nmax_rows = \d+\n", f"\nmax_rows = {value}\n", config.read_text("utf-8")
+    )
+    assert replaced == 1
+    config.write_text(text, encoding="utf-8")
+
+
+def test_a_list_longer_than_import_max_rows_is_refused_at_the_row_over_naming_the_setting(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    set_max_rows(office, 2)
+    write_list(office / "ds.csv", 3)
+    assert main(["delegates", "import", "ds.csv"]) == 3
+    assert capsys.readouterr().err.splitlines()[1] == (
+        "  - Dòng 4: tệp có quá nhiều dòng (tối đa 2 dòng có nội dung dưới dòng tiêu đề, theo "
+        "mục [import] max_rows của tệp cấu hình); đã dừng đọc tại dòng này."
+    )
+    set_max_rows(office, 3)
+    assert main(["delegates", "import", "ds.csv"]) == 0
+    assert capsys.readouterr().out.startswith("Đã nhập 3 người từ ds.csv: thêm mới 3,")
+
+
+def test_a_reimport_names_every_absent_code_when_there_are_ten_or_fewer(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(write_list(office / "all.csv", 12))]) == 0
+    assert main(["delegates", "import", str(write_list(office / "two.csv", 2))]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert absent_lines(out) == (
+        "Lưu ý: 10 đại biểu đã có trong cơ sở dữ liệu nhưng không có trong tệp này (vẫn được giữ "
+        "nguyên): DB003, DB004, DB005, DB006, DB007, DB008, DB009, DB010, DB011, DB012."
+    )
+
+
+def test_a_reimport_missing_many_counts_them_names_ten_and_says_how_to_list_them_all(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(write_list(office / "all.csv", 25))]) == 0
+    assert main(["delegates", "import", str(write_list(office / "three.csv", 3))]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert absent_lines(out, 2) == [
+        "Lưu ý: 22 đại biểu đã có trong cơ sở dữ liệu nhưng không có trong tệp này (vẫn được giữ "
+        "nguyên), trong đó có DB004, DB005, DB006, DB007, DB008, DB009, DB010, DB011, DB012, "
+        "DB013 và 12 người khác. Nếu tệp này chưa phải danh sách đầy đủ, đề nghị kiểm tra lại.",
+        "Để có danh sách đầy đủ những người này (mã, họ tên, chức vụ, đơn vị), chạy lại lệnh với "
+        "--absent TỆP.xlsx (nhập lại cùng tệp không thay đổi gì thêm).",
+    ]
+
+
+def test_absent_option_writes_every_absent_person_with_name_unit_and_group_to_a_new_file(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(write_list(office / "all.csv", 25))]) == 0
+    three = str(write_list(office / "three.csv", 3))
+    assert main(["delegates", "import", three, "--absent", "vang.csv"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert absent_lines(out, 2)[1] == "Đã ghi danh sách 22 người không có trong tệp vào vang.csv."
+    assert "--absent TỆP.xlsx" not in "\n".join(out)
+    rows = (office / "vang.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0] == "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm"
+    assert rows[1] == (
+        "DB004,Nguyễn Thị Lan 4,Chủ tịch,Hội LHPN quận Ba Đình,"
+        '"Chủ tịch Hội LHPN các quận, huyện, thị xã"'
+    )
+    assert [row.split(",")[0] for row in rows[1:]] == [f"DB{n:03d}" for n in range(4, 26)]
+
+
+def test_absent_option_refuses_an_existing_file_or_another_format_before_importing_anything(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(write_list(office / "all.csv", 12))]) == 0
+    (office / "vang.csv").write_text("giữ nguyên", encoding="utf-8")
+    three = str(write_list(office / "three.csv", 3))
+    assert main(["delegates", "import", three, "--absent", "vang.csv"]) == 2
+    assert main(["delegates", "import", three, "--absent", "vang.txt"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "Tệp vang.csv đã có; đề nghị chọn tên tệp khác cho --absent (chưa nhập gì).",
+        "Danh sách người không có trong tệp được ghi ra tệp .csv hoặc .xlsx, không ghi được ra "
+        "vang.txt (chưa nhập gì).",
+    ]
+    assert (office / "vang.csv").read_text(encoding="utf-8") == "giữ nguyên"
+    assert main(["delegates", "import", "all.csv"]) == 0  # the earlier runs changed nothing
+    assert "thêm mới 0, cập nhật 0, không đổi 12." in capsys.readouterr().out

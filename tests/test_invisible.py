@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from bot.cli import main
 from bot.documents.slips import Slip, build_slips
 from bot.documents.workbook import Sheet, csv_bytes, workbook_bytes
+from bot.domain import invisible
 from bot.domain.invisible import invisible_in, is_invisible, printable, shown, strip_invisible
 from tests.test_slips import TEXTS, cells, link, open_docx
 
@@ -114,3 +115,33 @@ def test_a_name_is_stored_as_it_looks_and_exported_clean(
     assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_hanoi_bot"]) == 0
     rows = list(csv.reader(io.StringIO((office / "links.csv").read_text(encoding="utf-8-sig"))))
     assert rows[1][:2] == ["DB001", "Nguyễn Thị Lan"]
+
+
+def test_the_quick_check_for_plain_text_changes_no_answer_for_any_code_point() -> None:
+    # Plain text skips the character-by-character walk when Python calls it printable and it
+    # holds no filler. That is right only if no such character is one the walk would drop:
+    # checked for every code point (the check is per character, so text of them is alike).
+    skipped = [chr(point) for point in range(0x110000) if invisible._plainly_visible(chr(point))]
+    dropped = [c for c in skipped if is_invisible(c) or unicodedata.category(c) == "Cc"]
+    assert dropped == [] and len(skipped) > 100_000
+
+    # And the three functions answer as the walk does, on every character the walk drops or
+    # keeps as layout, and on a spread of the others, each between letters.
+    def walked(text: str) -> tuple[str, str, list[str]]:
+        kept = "".join(c for c in text if c in "\t\n\r" or not is_invisible(c))
+        kept = "".join(c for c in kept if unicodedata.category(c) != "Cc" or c in "\t\n\r")
+        stripped = "".join(c for c in text if not is_invisible(c))
+        found = list(dict.fromkeys(f"U+{ord(c):04X}" for c in text if is_invisible(c)))
+        return kept, stripped, found
+
+    for point in range(0x110000):
+        char = chr(point)
+        category = unicodedata.category(char)
+        if (
+            point % 251
+            and category not in ("Cc", "Cf", "Zs", "Zl", "Zp")
+            and char not in invisible._FILLERS
+        ):
+            continue
+        text = f"a{char}b"
+        assert (printable(text), strip_invisible(text), invisible_in(text)) == walked(text), point

@@ -67,6 +67,7 @@ MATRIX: dict[str, tuple[str | None, ...]] = {
     # office commands
     "/thongke":                               (OK, NO, NO, NO, IG, OK),
     "/chuatraloi":                            (OK, NO, NA, NO, IG, OK),
+    "un:DB010":                               (OK, NO, NO, NO, NO, OK),
     "/baocao":                                (OK, NO, NA, NO, IG, OK),
     "/thongbao":                              (OK, NO, NA, NO, IG, NA),
     "/lichthongbao":                          (OK, NO, NA, NO, IG, OK),
@@ -465,6 +466,11 @@ async def unanswered_shown(scene: Scene, said: Said) -> None:
     assert said.all[0].startswith("⏳ Đại biểu chưa trả lời: 80")
 
 
+async def next_unanswered_shown(scene: Scene, said: Said) -> None:
+    assert said.here(scene) == said.all
+    assert said.all[0].startswith("⏳ Đại biểu chưa trả lời: 80 (tiếp theo, từ người thứ 11)")
+
+
 async def report_sent_privately(scene: Scene, said: Said) -> None:
     [document] = said.documents
     assert document["chat_id"] == ADMIN_ID
@@ -742,6 +748,7 @@ def _others_notice(data: str) -> Action:
 ACTIONS: dict[str, Action] = {
     "/thongke": _office("/thongke", counts_shown),
     "/chuatraloi": _office("/chuatraloi", unanswered_shown),
+    "un:DB010": _office("un:DB010", next_unanswered_shown),
     "/baocao": _office("/baocao", report_sent_privately),
     "/thongbao": _office("/thongbao", notice_started),
     "/lichthongbao": _office("/lichthongbao", notices_listed),

@@ -433,6 +433,10 @@ async def unanswered_shown(scene: Scene, said: Said) -> None:
     assert said.all[0].startswith("⏳ Đại biểu chưa trả lời: 80")
 
 
+async def next_unanswered_shown(scene: Scene, said: Said) -> None:
+    assert said.all[0].startswith("⏳ Đại biểu chưa trả lời: 80 (tiếp theo, từ người thứ 11)")
+
+
 async def report_sent_privately(scene: Scene, said: Said) -> None:
     [reply] = said.answer.replies
     [part] = said.files
@@ -675,6 +679,7 @@ class Core:
 CORE: dict[str, Core] = {
     "/thongke": Core.of(counts_shown),
     "/chuatraloi": Core.of(unanswered_shown),
+    "un:DB010": Core.of(next_unanswered_shown),
     "/baocao": Core.of(report_sent_privately),
     "/thongbao": Core.of(notice_started),
     "/lichthongbao": Core.of(notices_listed),

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import io
+import random
+import string
 import struct
 import unicodedata
+import zipfile
 import zlib
 
 import pytest
 import segno
+import zxingcpp
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 from docx.table import Table
 
+from bot.documents import slips as slips_module
+from bot.documents.qr import qr_matrix
 from bot.documents.slips import Slip, SlipTexts, build_slips, qr_png
 
 TEXTS = SlipTexts(
@@ -204,6 +210,42 @@ def test_each_slip_holds_exactly_one_picture_and_it_is_the_qr_code_of_its_own_li
         assert picture_blobs(document, table) == [qr_png(slip.link)]
 
 
+def greyscale(png: bytes) -> memoryview:
+    """A 1-bit greyscale PNG as one byte a pixel (0 black, 255 white), rows of the image's
+    width, for a QR reader; its scanlines filtered with "None" or "Up", as segno writes them."""
+    header, raw = png_pixels(png)
+    width, height, depth, color_type = struct.unpack(">IIBB", header[:10])
+    assert (depth, color_type) == (1, 0)
+    stride = (width + 7) // 8
+    previous, rows = bytes(stride), []
+    for row in range(height):
+        start = row * (stride + 1)
+        kind, line = raw[start], raw[start + 1 : start + 1 + stride]
+        assert kind in (0, 2)  # "None", or "Up": each byte plus the one above it
+        if kind == 2:
+            line = bytes((a + b) % 256 for a, b in zip(line, previous, strict=True))
+        previous = line
+        bits = format(int.from_bytes(line, "big"), f"0{stride * 8}b")[:width]
+        rows.append(bits.encode().translate(bytes.maketrans(b"01", b"\x00\xff")))
+    return memoryview(b"".join(rows)).cast("B", (height, width))
+
+
+def test_every_slips_qr_code_reads_back_as_its_own_link_with_a_qr_reader(
+    eighty: tuple[list[Slip], DocxDocument],
+) -> None:
+    # zxing-cpp reads each picture as a phone camera would: from the pixels, not from what
+    # any encoder meant. Eighty slips, eighty pictures, each its own delegate's link.
+    slips, document = eighty
+    read: list[str] = []
+    for table in document.tables:
+        (blob,) = picture_blobs(document, table)
+        found = zxingcpp.read_barcodes(greyscale(blob))
+        read += [barcode.text for barcode in found]
+    assert read == [slip.link for slip in slips]
+    parts = zipfile.ZipFile(io.BytesIO(build_slips(slips, TEXTS))).namelist()
+    assert len([name for name in parts if name.startswith("word/media/")]) == len(slips)
+
+
 def test_qr_png_is_deterministic_and_different_links_give_different_images() -> None:
     assert qr_png(link(1)) == qr_png(link(1))
     assert qr_png(link(1)) != qr_png(link(2))
@@ -272,3 +314,99 @@ def test_an_empty_list_of_delegates_gives_a_valid_document_without_slips() -> No
     assert document.tables == []
     assert len(document.inline_shapes) == 0
     assert round(document.sections[0].page_width.mm) == 210
+
+
+def built_slip_by_slip(slips: list[Slip], texts: SlipTexts) -> bytes:
+    """The slips as python-docx builds them one by one, each picture through add_picture: what
+    build_slips made before it streamed them."""
+    document = Document()
+    slips_module._set_up_page(document)
+    slips_module._set_up_fonts(document)
+    for index, slip in enumerate(slips):
+        if index:
+            slips_module._cut_line(document.add_paragraph())
+        slips_module._fill_slip(slips_module._slip_table(document), slip, texts)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("slips", "texts"),
+    [
+        (make_slips(30), TEXTS),
+        (
+            [
+                Slip("DB031", TRICKY_NAME, "Chủ tịch", TRICKY_ORGANIZATION, link(31)),
+                Slip("DB001", "Lê\x0bVăn\x00 An", "", "Hội LHPN", link(1)),
+                Slip("DB002", " Cách đầu ", "Phó\tChủ tịch\nkiêm", "  ", link(1)),  # same link
+                Slip("DB003", "", "Ủy viên", "Hội LHPN", link(3)),
+            ],
+            TEXTS,
+        ),
+        (
+            make_slips(3),
+            SlipTexts(
+                title="T",
+                when_where="W",
+                greeting="{name}, kính gửi {name}",
+                instruction="I",
+                link_hint="{link}\thoặc gọi",
+                deadline="D",
+                contact="C",
+            ),
+        ),
+        ([], TEXTS),
+    ],
+    ids=["thirty", "odd-texts-and-a-shared-link", "odd-templates", "none"],
+)
+def test_the_streamed_document_is_the_one_python_docx_builds_slip_by_slip(
+    slips: list[Slip], texts: SlipTexts
+) -> None:
+    expected = zipfile.ZipFile(io.BytesIO(built_slip_by_slip(slips, texts)))
+    streamed = zipfile.ZipFile(io.BytesIO(build_slips(slips, texts)))
+    assert sorted(streamed.namelist()) == sorted(expected.namelist())
+    for name in expected.namelist():
+        assert streamed.read(name) == expected.read(name), name
+
+
+def qr_links() -> list[str]:
+    """Links of every length a personal link has, and far beyond: QR versions 1 to 13, all
+    eight masks (checked below), byte and alphanumeric content."""
+    rng = random.Random(17)
+    alphabet = string.ascii_letters + string.digits + "-_"
+    links = [
+        prefix + "".join(rng.choice(alphabet) for _ in range(length))
+        for length in (1, 5, 20, 43, 60, 80, 100, 120, 150, 300)
+        for prefix in ("https://t.me/hoinghi_bot?start=", "https://hoinghi.example.vn/?t=", "")
+        for _ in range(4)
+    ]
+    return [*links, "0123456789", "HTTPS://X/ABC", "https://hoinghi.example.vn/?ma=Đống%20Đa"]
+
+
+def test_the_quick_qr_code_is_segnos_own_symbol_for_every_link() -> None:
+    links = qr_links()
+    made = [segno.make_qr(link, error="m") for link in links]
+    assert {code.mask for code in made} == set(range(8))
+    assert {code.version for code in made} >= set(range(1, 11))
+    for link, code in zip(links, made, strict=True):
+        assert [bytes(row) for row in qr_matrix(link)] == [bytes(row) for row in code.matrix], link
+
+
+def test_the_qr_png_has_the_pixels_segno_writes() -> None:
+    for link in qr_links()[::7]:
+        theirs = io.BytesIO()
+        segno.make_qr(link, error="m").save(theirs, kind="png", scale=10, border=2)
+        assert png_pixels(qr_png(link)) == png_pixels(theirs.getvalue())
+
+
+def png_pixels(png: bytes) -> tuple[bytes, bytes]:
+    """A PNG's header and its image data unpacked (compression set aside)."""
+    position, header, idat = 8, b"", b""
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind, body = png[position + 4 : position + 8], png[position + 8 : position + 8 + length]
+        header = body if kind == b"IHDR" else header
+        idat += body if kind == b"IDAT" else b""
+        position += 12 + length
+    return header, zlib.decompress(idat)

@@ -56,6 +56,11 @@ class World:
 async def world(imported: Services, clock: ManualClock) -> World:
     """The example plan with its contacts, NV02 of the office as staff, and the text channel
     as the only channel running."""
+    return await text_world(imported, clock)
+
+
+async def text_world(imported: Services, clock: ManualClock) -> World:
+    """What the ``world`` fixture gives (for other modules' fixtures)."""
     groups = [FileGroup(g.key, g.label) for g in imported.config.groups]
     await imported.delegates.import_rows(parse_delegate_file(CONTACTS, groups).rows, actor="test")
     await imported.tasks.sync()

@@ -123,6 +123,7 @@ class Inbox:
             "task": tasks.on_action,
             "dr": drafts.on_action,
             "bc": notices.on_action,
+            "un": office.on_action,
         }
 
     async def _reissue(self, turn: Turn, command: Command, actor: OfficeActor) -> Answer:

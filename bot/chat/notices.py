@@ -196,10 +196,23 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
     if reach.blocked:
         lines.append(catalog.html("broadcast.preview_blocked", blocked=reach.blocked))
     if reach.not_linked:
-        names = ", ".join(f"{code} {name}" for code, name in reach.not_linked)
-        lines.append(
-            catalog.html("broadcast.preview_not_linked", count=len(reach.not_linked), names=names)
-        )
+        names = ", ".join(f"{code} {name}" for code, name in reach.first_not_linked)
+        more = reach.not_linked - len(reach.first_not_linked)
+        if not more:
+            lines.append(
+                catalog.html("broadcast.preview_not_linked", count=reach.not_linked, names=names)
+            )
+        else:  # the first few by name, the rest counted: a preview is one message to read
+            lines.append(
+                catalog.html(
+                    "broadcast.preview_not_linked_more",
+                    count=reach.not_linked,
+                    names=names,
+                    more=more,
+                    sheet=catalog.plain("report_sheet.delegates.title"),
+                    column=catalog.plain("report_sheet.delegates.linked"),
+                )
+            )
     rows: Rows = ()
     if result.step is BroadcastStep.NO_RECIPIENTS:
         lines.append(catalog.html("broadcast.no_recipients"))

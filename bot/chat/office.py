@@ -6,13 +6,18 @@ from collections.abc import Callable, Sequence
 
 from bot.chat import replies
 from bot.chat.turn import Turn
-from bot.domain.inbound import Command
-from bot.domain.outbound import Answer, FilePart, Outbound
+from bot.domain.inbound import Action, Command
+from bot.domain.outbound import Answer, Button, FilePart, Outbound
 from bot.services.access import OfficeActor
 from bot.services.invitations import OfficeStep
 from bot.services.report_file import office_report_workbook
+from bot.texts.plain import menu_text
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+UNANSWERED_ACTION = "un:"
+# The shortest line a person can take in the list (code, name, position, unit, separators):
+# no page can hold more people than its characters over this.
+MIN_LINE = 12
 
 # Makes a person's link from their token, one per channel that links by a personal link.
 LinkMaker = Callable[[str], str]
@@ -25,9 +30,36 @@ async def counts(turn: Turn, office: OfficeActor) -> Answer:
 
 
 async def unanswered(turn: Turn, office: OfficeActor) -> Answer:
-    """``/chuatraloi``: who has not answered, by group, in protocol order."""
-    groups = await turn.services.reports.unanswered()
-    return Answer.say("\n".join(replies.unanswered(turn.catalog, groups)))
+    """``/chuatraloi``: who has not answered, by group, in protocol order — the first page."""
+    return await _unanswered_page(turn, after=None)
+
+
+async def on_action(turn: Turn, action: Action) -> Answer:
+    """The next page of ``/chuatraloi`` (``un:<code>``: the people after that delegate)."""
+    if await turn.office() is None:
+        return Answer(toast=turn.toast("office.refused", alert=True))
+    return await _unanswered_page(turn, after=action.data.partition(":")[2] or None)
+
+
+async def _unanswered_page(turn: Turn, after: str | None) -> Answer:
+    """One message of the list, as many people as the channel's message holds, and a choice
+    to see the next ones; the report workbook holds the whole list."""
+    catalog = turn.catalog
+    capabilities = turn.channel.capabilities
+    label = catalog.plain("buttons.next_page")
+    budget = capabilities.max_text
+    if not capabilities.buttons:  # the choice is typed: its menu goes under the text
+        budget -= len(menu_text(catalog, ((Button(label, UNANSWERED_ACTION),),))) + 2
+    reports = turn.services.reports
+    page = await reports.unanswered(limit=budget // MIN_LINE, after=after)
+    if after is not None and not page.groups:
+        # Everyone after that person has answered since: the list starts again.
+        page = await reports.unanswered(limit=budget // MIN_LINE)
+    shown = replies.unanswered(catalog, page, budget)
+    rows: tuple[tuple[Button, ...], ...] = ()
+    if shown.last_code is not None:
+        rows = ((Button(label, f"{UNANSWERED_ACTION}{shown.last_code}"),),)
+    return Answer.say("\n".join(shown.lines), rows)
 
 
 async def report(turn: Turn, office: OfficeActor) -> Answer:

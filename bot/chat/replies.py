@@ -3,9 +3,11 @@ an RSVP, the office's counts, and the choices they offer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.config import Config
 from bot.domain.rsvp import RsvpStatus
-from bot.services.reports import Counts, Tally, UnansweredGroup
+from bot.services.reports import Counts, Tally, UnansweredPage
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog, Html
 from bot.texts.presenters import agenda, deadline_text, status_label, when_where
@@ -126,25 +128,72 @@ def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
     return lines
 
 
-def unanswered(catalog: Catalog, groups: list[UnansweredGroup]) -> list[Html]:
-    """Who has not answered, by group in protocol order."""
-    if not groups:
-        return [catalog.html("office.unanswered_none")]
-    total = sum(len(group.delegates) for group in groups)
-    lines = [catalog.html("office.unanswered_title", total=total)]
-    for group in groups:
-        lines.append(
-            catalog.html("office.unanswered_group", label=group.label, count=len(group.delegates))
-        )
-        for person in group.delegates:
-            key = "office.unanswered_linked" if person.linked else "office.unanswered_unlinked"
-            lines.append(
-                catalog.html(
-                    key,
-                    code=person.code,
-                    name=person.full_name,
-                    position=person.position,
-                    organization=person.organization,
-                )
+@dataclass(frozen=True)
+class UnansweredLines:
+    """A page of the list of delegates who have not answered, as lines of one message: how
+    many people it shows and the code of the last (the next page starts after them)."""
+
+    lines: list[Html]
+    shown: int
+    last_code: str | None
+
+
+def unanswered(catalog: Catalog, page: UnansweredPage, budget: int) -> UnansweredLines:
+    """Who has not answered, by group in protocol order: as many people of ``page`` as fit in
+    ``budget`` characters with the page's title and footer (always at least one)."""
+    if not page.total:
+        return UnansweredLines([catalog.html("office.unanswered_none")], 0, None)
+    first = page.before + 1
+    if page.before:
+        title = catalog.html("office.unanswered_title_more", total=page.total, first=first)
+    else:
+        title = catalog.html("office.unanswered_title", total=page.total)
+    # Room for the longest footer this page could end with.
+    room = budget - len(title) - 1 - len(_unanswered_footer(catalog, page, page.total, True)) - 1
+    lines: list[Html] = [title]
+    shown, last_code = 0, None
+    people = [
+        (group, index == 0, person)
+        for group in page.groups
+        for index, person in enumerate(group.delegates)
+    ]
+    for group, opens_group, person in people:
+        key = "office.unanswered_linked" if person.linked else "office.unanswered_unlinked"
+        adding = [
+            catalog.html(
+                key,
+                code=person.code,
+                name=person.full_name,
+                position=person.position,
+                organization=person.organization,
             )
-    return lines
+        ]
+        if opens_group:  # every group on the page is named, the one it starts inside too
+            heading = catalog.html("office.unanswered_group", label=group.label, count=group.total)
+            adding.insert(0, heading)
+        size = sum(len(text) + 1 for text in adding)
+        if shown and size > room:
+            break
+        lines += adding
+        room -= size
+        shown += 1
+        last_code = person.code
+    last = page.before + shown
+    if page.before or last < page.total:
+        lines.append(_unanswered_footer(catalog, page, last, last < page.total))
+    return UnansweredLines(lines, shown, last_code if last < page.total else None)
+
+
+def _unanswered_footer(catalog: Catalog, page: UnansweredPage, last: int, more: bool) -> Html:
+    shown = catalog.html(
+        "office.unanswered_shown", first=page.before + 1, last=last, total=page.total
+    )
+    if not more:
+        return shown
+    more_text = catalog.html(
+        "office.unanswered_more",
+        next=catalog.plain("buttons.next_page"),
+        sheet=catalog.plain("report_sheet.delegates.title"),
+        column=catalog.plain("report_sheet.delegates.answer"),
+    )
+    return Html(f"{shown} {more_text}")

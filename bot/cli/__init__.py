@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.app import WEBHOOK_SECRET_ENV, channel_secrets
-from bot.cli.common import force_option, sheet_option
+from bot.cli.common import absent_option, force_option, sheet_option
 from bot.cli.db import cmd_db_backup, cmd_db_upgrade, cmd_purge
 from bot.cli.files import (
     bot_username_option,
@@ -99,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     imp = delegates.add_parser("import", help="nhập danh sách đại biểu từ tệp CSV hoặc XLSX")
     imp.add_argument("file", type=Path)
     sheet_option(imp)
+    absent_option(imp)
     imp.set_defaults(command=cmd_delegates_import)
 
     people = sub.add_parser(
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     imp_people = people.add_parser("import", help="nhập danh sách (như delegates import)")
     imp_people.add_argument("file", type=Path)
     sheet_option(imp_people)
+    absent_option(imp_people)
     imp_people.set_defaults(command=cmd_delegates_import)
 
     staff = sub.add_parser(

@@ -75,6 +75,17 @@ def sheet_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def absent_option(parser: argparse.ArgumentParser) -> None:
+    """``--absent``: where to write everyone the database has and the list no longer names."""
+    parser.add_argument(
+        "--absent",
+        type=Path,
+        metavar="TỆP",
+        help="ghi danh sách đầy đủ những người có trong cơ sở dữ liệu mà tệp không còn liệt kê "
+        "ra tệp .csv hoặc .xlsx mới",
+    )
+
+
 def target_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
     """Why a command should not write ``path``: its folder is missing (a mistyped path must not
     create folders), it is a folder, or it exists and ``--force`` was not given."""

@@ -21,6 +21,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.services import Services
 from bot.services.access import Role, RoleChange, StaffMember
+from bot.services.import_notes import absent_file_problem, absent_notes
 from bot.texts import Catalog
 
 
@@ -31,7 +32,9 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         return loaded
     config, catalog = loaded[0].config, loaded[1]
     groups = [FileGroup(g.key, g.label) for g in config.groups]
-    parsed = parse_delegate_file(args.file, groups, sheet=args.sheet)
+    parsed = parse_delegate_file(
+        args.file, groups, sheet=args.sheet, max_rows=config.imports.max_rows
+    )
     if parsed.ignored_columns:
         out(catalog.plain("import.ignored_columns", columns=", ".join(parsed.ignored_columns)))
     if parsed.warnings:
@@ -45,6 +48,9 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         for problem in parsed.problems:
             out(problem_line(catalog, "import.problem", problem), sys.stderr)
         return EXIT_INVALID
+    if args.absent is not None and (refusal := absent_file_problem(catalog, args.absent)):
+        out(refusal, sys.stderr)
+        return EXIT_USAGE
 
     async def work(services: Services) -> int:
         summary = await services.delegates.import_rows(parsed.rows, actor="cli:import")
@@ -58,12 +64,8 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
                 unchanged=summary.unchanged,
             )
         )
-        if summary.absent:
-            out(
-                catalog.plain(
-                    "import.absent", count=len(summary.absent), codes=", ".join(summary.absent)
-                )
-            )
+        for line in absent_notes(catalog, config, summary, args.absent):
+            out(line)
         if summary.role_kept:
             codes = ", ".join(summary.role_kept)
             out(catalog.plain("import.role_kept", count=len(summary.role_kept), codes=codes))

@@ -49,10 +49,15 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
             out(catalog.plain("rehearsal.no_file", path=path), sys.stderr)
             return EXIT_USAGE
     groups = [FileGroup(g.key, g.label) for g in loaded[0].config.groups]
+    max_rows = loaded[0].config.imports.max_rows
     for path in (args.delegates, contacts):
         # A list the import would refuse is refused here too, with the same reasons: played
         # with its bad rows dropped, it would look fine to an office that then cannot import it.
-        problems = parse_delegate_file(path, groups).problems if path is not None else []
+        problems = (
+            parse_delegate_file(path, groups, max_rows=max_rows).problems
+            if path is not None
+            else []
+        )
         if problems:
             out(
                 catalog.plain("rehearsal.list_rejected", path=path, count=len(problems)),

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from html import escape
 from typing import Final
 
-import segno
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.oxml.xmlchemy import BaseOxmlElement
@@ -32,6 +34,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
+from bot.documents.qr import qr_png
 from bot.domain.invisible import printable
 
 # The typeface of Vietnamese administrative documents (Nghị định 30/2020/NĐ-CP).
@@ -53,11 +56,6 @@ _NAME_SIZE: Final = Pt(13)
 _BODY_SIZE: Final = Pt(12)
 _SMALL_BODY_SIZE: Final = Pt(11)
 _TINY_SIZE: Final = Pt(8)
-
-_QR_ERROR: Final = "m"
-_QR_SCALE: Final = 10
-# Two modules of quiet zone: the cell padding and the blank column beside it add the rest.
-_QR_BORDER: Final = 2
 
 _FRAME_BORDER: Final = {"w:val": "single", "w:sz": "8", "w:space": "0", "w:color": "000000"}
 _CUT_BORDER: Final = {"w:val": "dashed", "w:sz": "6", "w:space": "1", "w:color": "808080"}
@@ -102,28 +100,172 @@ class SlipTexts:
     contact: str  # e.g. "Liên hệ: Văn phòng Hội LHPN Hà Nội, 024 3825 xxxx"
 
 
-def qr_png(link: str) -> bytes:
-    """The QR code of ``link`` as PNG bytes (deterministic for a given link)."""
-    # make_qr never picks a Micro QR, which many phone cameras cannot read; segno may still
-    # raise the error correction above "m" when that costs no extra modules.
-    code = segno.make_qr(link, error=_QR_ERROR)
-    buffer = io.BytesIO()
-    code.save(buffer, kind="png", scale=_QR_SCALE, border=_QR_BORDER)
-    return buffer.getvalue()
-
-
 def build_slips(slips: Sequence[Slip], texts: SlipTexts) -> bytes:
-    """A .docx with one slip per delegate, several per A4 page, separated by cut lines."""
-    document = Document()
-    _set_up_page(document)
-    _set_up_fonts(document)
-    for index, slip in enumerate(slips):
-        if index:
-            _cut_line(document.add_paragraph())
-        _fill_slip(_slip_table(document), slip, texts)
+    """A .docx with one slip per delegate, several per A4 page, separated by cut lines.
+
+    python-docx lays out one slip (:func:`_slip_xml`); every slip is that XML with its own
+    words, picture and ids, streamed into the package, and each picture is a part of its own,
+    as python-docx would add it — but without its search of the whole document and of every
+    part before each picture, which made 10,000 slips take hours and most of a gigabyte.
+    The document is the one python-docx builds slip by slip (``tests/test_slips.py`` compares).
+    """
+    skeleton = Document()
+    _set_up_page(skeleton)
+    _set_up_fonts(skeleton)
+    links = list(dict.fromkeys(slip.link for slip in slips))  # a picture part per QR code
+    picture_ids: dict[str, str] = {}
+    if links:
+        # The first picture goes in through python-docx, which names the relationship and
+        # registers the PNG type; the others take the ids it would give them next.
+        first_id, _ = skeleton.part.get_or_add_image(io.BytesIO(qr_png(links[0])))
+        used = set(skeleton.part.rels)
+        picture_ids = dict(zip(links, [first_id, *_unused_ids(used, len(links) - 1)], strict=True))
     buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
+    skeleton.save(buffer)
+    template = _slip_xml(texts)
+    with (
+        zipfile.ZipFile(buffer) as source,
+        zipfile.ZipFile(out := io.BytesIO(), "w", zipfile.ZIP_DEFLATED) as package,
+    ):
+        for entry in source.infolist():
+            content = source.read(entry)
+            if entry.filename == "word/document.xml":
+                head, tail = content.decode().split("<w:sectPr", 1)
+                with package.open(entry.filename, "w") as document:
+                    document.write(head.encode())
+                    for index, slip in enumerate(slips):
+                        xml = template.slip(slip, texts, index + 1, picture_ids[slip.link])
+                        document.write(((template.cut if index else "") + xml).encode())
+                    document.write(("<w:sectPr" + tail).encode())
+            elif entry.filename == "word/_rels/document.xml.rels":
+                more = "".join(
+                    f'<Relationship Id="{picture_ids[link]}" Type="{RT.IMAGE}" '
+                    f'Target="media/image{n}.png"/>'
+                    for n, link in enumerate(links[1:], start=2)
+                )
+                package.writestr(
+                    entry, content.replace(b"</Relationships>", more.encode() + b"</Relationships>")
+                )
+            elif entry.filename == "word/media/image1.png":
+                package.writestr(entry, content)
+                for n, link in enumerate(links[1:], start=2):
+                    package.writestr(f"word/media/image{n}.png", qr_png(link))
+            else:
+                package.writestr(entry, content)
+    return out.getvalue()
+
+
+def _unused_ids(used: set[str], count: int) -> list[str]:
+    """The next ``count`` relationship ids python-docx would choose: the lowest unused."""
+    found: list[str] = []
+    number = 1
+    while len(found) < count:
+        candidate = f"rId{number}"
+        if candidate not in used:
+            found.append(candidate)
+        number += 1
+    return found
+
+
+# Placeholders in the slip laid out once: private-use characters nobody types.
+_MARK: Final = "\ue000\ue001"
+_RUN_CONTENT = re.compile(r"(?<=</w:rPr>)((?:(?!</w:r>).)*?)(?=</w:r>)", re.S)
+
+
+def _mark(name: str) -> str:
+    return f"{_MARK}{name}{_MARK}"
+
+
+@dataclass(frozen=True)
+class _SlipXml:
+    """One slip's XML as python-docx writes it, cut where slips differ: ``pieces`` are the
+    text between the ``places`` (one more piece than places)."""
+
+    pieces: tuple[str, ...]
+    # "name", "code", "hint": a run's content; "position", "organization": a paragraph, left
+    # out when empty (its run content marked "text"); "shape": the picture's number;
+    # "picture": its relationship.
+    places: tuple[str, ...]
+    paragraphs: Mapping[str, str]
+    cut: str  # the cut line between two slips
+
+    def slip(self, slip: Slip, texts: SlipTexts, shape: int, picture: str) -> str:
+        """The XML of ``slip``, its picture the ``shape``-th, in relationship ``picture``."""
+        out = [self.pieces[0]]
+        for place, piece in zip(self.places, self.pieces[1:], strict=True):
+            if place in self.paragraphs:
+                text = _clean(getattr(slip, place))
+                if text:
+                    out.append(self.paragraphs[place].replace(_mark("text"), _run_content(text)))
+            elif place == "name":
+                out.append(_run_content(_clean(slip.full_name)))
+            elif place == "code":
+                out.append(_run_content(_clean(slip.code)))
+            elif place == "hint":
+                hint = slip.link.join(_split(texts.link_hint, "{link}"))
+                out.append(_run_content(_clean(hint)))
+            elif place == "shape":
+                out.append(str(shape))
+            else:
+                out.append(picture)
+            out.append(piece)
+        return "".join(out)
+
+
+def _slip_xml(texts: SlipTexts) -> _SlipXml:
+    """Lay out two slips with python-docx, placeholders for their words, and cut the XML."""
+    document = Document()
+    marked = Slip(
+        _mark("code"), _mark("name"), _mark("position"), _mark("organization"), _mark("link")
+    )
+    _fill_slip(_slip_table(document), marked, texts)
+    _cut_line(document.add_paragraph())
+    _fill_slip(_slip_table(document), marked, texts)
+    xml = document.part.blob.decode()
+    body = xml[xml.index("<w:body>") + len("<w:body>") : xml.index("<w:sectPr")]
+    first_end = body.index("</w:tbl>") + len("</w:tbl>")
+    table, cut = body[:first_end], body[first_end : body.index("<w:tbl>", first_end)]
+    spans: list[tuple[int, int, str]] = []  # where the places are in `table`
+    paragraphs: dict[str, str] = {}
+    for name in ("position", "organization"):
+        at = table.index(_mark(name))
+        start = max(table.rfind("<w:p>", 0, at), table.rfind("<w:p ", 0, at))
+        end = table.index("</w:p>", at) + len("</w:p>")
+        paragraphs[name] = _RUN_CONTENT.sub(_mark("text"), table[start:end])
+        spans.append((start, end, name))
+    for name, mark in (("name", "name"), ("code", "code"), ("hint", "link")):
+        for found in _RUN_CONTENT.finditer(table):
+            if _mark(mark) in found.group(1):
+                spans.append((found.start(1), found.end(1), name))
+    shape = re.search(r'<wp:docPr id="(1)" name="Picture (1)"/>', table)
+    picture = re.search(r'r:embed="(rId\d+)"', table)
+    assert shape is not None and picture is not None
+    spans += [(shape.start(1), shape.end(1), "shape"), (shape.start(2), shape.end(2), "shape")]
+    spans.append((picture.start(1), picture.end(1), "picture"))
+    spans.sort()
+    pieces, places, last = [], [], 0
+    for start, end, name in spans:
+        pieces.append(table[last:start])
+        places.append(name)
+        last = end
+    pieces.append(table[last:])
+    return _SlipXml(tuple(pieces), tuple(places), paragraphs, cut)
+
+
+def _run_content(text: str) -> str:
+    """What python-docx writes inside a run for ``text`` (``Run.text``): a tab as ``w:tab``,
+    a line break as ``w:br``, the rest in ``w:t`` (kept as it is when it starts or ends with a
+    space), escaped as lxml escapes it."""
+    if not text:
+        return ""
+    out: list[str] = []
+    for index, chunk in enumerate(re.split(r"(\t|\r|\n)", text)):
+        if index % 2:
+            out.append("<w:tab/>" if chunk == "\t" else "<w:br/>")
+        elif chunk:
+            space = ' xml:space="preserve"' if len(chunk.strip()) < len(chunk) else ""
+            out.append(f"<w:t{space}>{escape(chunk, quote=False)}</w:t>")
+    return "".join(out)
 
 
 def _set_up_page(document: DocxDocument) -> None:

@@ -32,14 +32,25 @@ def is_invisible(char: str) -> bool:
     return char in _FILLERS
 
 
+def _plainly_visible(text: str) -> bool:
+    """True when `text` has no control, format or filler character, checked in C: Python's
+    printable characters exclude every Cc and Cf one (and line breaks and tabs, which then
+    take the slow way). Most text is like this, and a 10,000-row file has 70,000 cells."""
+    return text.isprintable() and _FILLERS.isdisjoint(text)
+
+
 def invisible_in(text: str) -> list[str]:
     """The invisible characters of `text` as code points ("U+200B"), each once, in order."""
+    if _plainly_visible(text):
+        return []
     found = dict.fromkeys(code_point(c) for c in text if is_invisible(c))
     return list(found)
 
 
 def strip_invisible(text: str) -> str:
     """`text` without its invisible characters (whitespace is left to the caller)."""
+    if _plainly_visible(text):
+        return text
     return "".join(c for c in text if not is_invisible(c))
 
 
@@ -51,6 +62,8 @@ def shown(text: str) -> str:
 def printable(text: str) -> str:
     """`text` as a file the bot writes may hold it: no invisible or control character but
     line breaks and tabs."""
+    if _plainly_visible(text):
+        return text
     return "".join(
         c for c in text if c in _LAYOUT or not (is_invisible(c) or unicodedata.category(c) == "Cc")
     )

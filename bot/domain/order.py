@@ -1,5 +1,11 @@
 """Protocol order, the order of precedence of officials (not :class:`typing.Protocol`): groups
-in the plan's order, then rank within the group, then code."""
+in the plan's order, then rank within the group, then code.
+
+The rule is stated twice, once for objects in memory (:func:`protocol_key`) and once for the
+database (``bot.services.roster.protocol_key``, which pages the roster with LIMIT): both take
+their ``LAST`` from here and compare codes by code point (SQLite's BINARY collation of UTF-8
+text orders as Python orders ``str``); ``tests/test_protocol_order.py`` holds them to one order.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +24,15 @@ class Ranked(Protocol):
     def code(self) -> str: ...
 
 
-_LAST = 10**9
+# Where unknown groups and unranked delegates go.
+LAST = 10**9
 
 
 def protocol_key(group_order: dict[str, int]) -> Callable[[Ranked], tuple[int, int, str]]:
     """A sort key; unknown groups and unranked delegates go last."""
 
     def key(item: Ranked) -> tuple[int, int, str]:
-        rank = _LAST if item.rank is None else item.rank
-        return (group_order.get(item.group_key, _LAST), rank, item.code)
+        rank = LAST if item.rank is None else item.rank
+        return (group_order.get(item.group_key, LAST), rank, item.code)
 
     return key

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,10 +19,9 @@ from bot.domain.channels import parse_place
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import OFFICE_PLACE, Audience, audience_deadline
 from bot.domain.ports import Account, Addressee
-from bot.domain.rsvp import RsvpStatus
+from bot.services import roster
 from bot.services.access import BOOTSTRAP_CHANNEL, Role
 from bot.services.context import ServiceContext
-from storage import queries
 from storage.models import (
     ChannelIdentity,
     Delegate,
@@ -36,28 +35,22 @@ from storage.models import (
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-def in_audience(audience: str, delegate: Delegate, rsvp: Rsvp, *, linked: bool) -> bool:
-    """Whether a delegate belongs to an audience (linked or not: the caller decides that)."""
-    status = RsvpStatus(rsvp.status)
-    kind, _, group = audience.partition(":")
-    match Audience(kind):
-        case Audience.LINKED:
-            return linked
-        case Audience.ATTENDING:
-            return status is RsvpStatus.ATTENDING
-        case Audience.PRESENT:
-            return status.is_present
-        case Audience.NO_ANSWER:
-            return status is RsvpStatus.NO_ANSWER
-        case Audience.DECLINED:
-            return status is RsvpStatus.DECLINED
-        case Audience.GROUP:
-            return delegate.group_key == group
-        case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:
-            return False
+class LinkedAccount(NamedTuple):
+    """A linked chat account as plain values: what choosing where to write needs."""
+
+    delegate_id: int
+    channel: str
+    chat_address: str
+    unreachable_at: datetime | None
+    unreachable_reason: str | None
+    last_seen_at: datetime | None
+    linked_at: datetime
 
 
-def best_first(idents: Iterable[ChannelIdentity], channels: Collection[str]) -> tuple[Account, ...]:
+_ACCOUNT_COLUMNS = tuple(getattr(ChannelIdentity, name) for name in LinkedAccount._fields)
+
+
+def best_first(idents: Iterable[LinkedAccount], channels: Collection[str]) -> tuple[Account, ...]:
     """A person's accounts on running ``channels``: reachable ones first, then the one used
     last, then the one linked last."""
     usable = [ident for ident in idents if ident.channel in channels]
@@ -137,14 +130,15 @@ class AudienceService:
 
     async def _accounts(
         self, session: AsyncSession, person_ids: Sequence[int]
-    ) -> dict[int, list[ChannelIdentity]]:
-        found: dict[int, list[ChannelIdentity]] = {}
+    ) -> dict[int, list[LinkedAccount]]:
+        found: dict[int, list[LinkedAccount]] = {}
         for chunk in _chunks(list(dict.fromkeys(person_ids)), 500):
-            rows = await session.scalars(
-                select(ChannelIdentity).where(ChannelIdentity.delegate_id.in_(chunk))
+            rows = await session.execute(
+                select(*_ACCOUNT_COLUMNS).where(ChannelIdentity.delegate_id.in_(chunk))
             )
-            for ident in rows:
-                found.setdefault(ident.delegate_id, []).append(ident)
+            for row in rows:
+                account = LinkedAccount._make(row)
+                found.setdefault(account.delegate_id, []).append(account)
         return found
 
     async def _people_ids(self, session: AsyncSession, audience: str) -> list[int]:
@@ -186,11 +180,15 @@ class AudienceService:
                     )
                 )
             )
-        return [
-            delegate.id
-            for delegate, rsvp, ident in await queries.roster(session, meeting_id)
-            if in_audience(audience, delegate, rsvp, linked=ident is not None)
-        ]
+        # Read as ids, in the order the outbox has always queued them (group key, rank, code).
+        return list(
+            await session.scalars(
+                select(Delegate.id)
+                .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                .where(roster.delegates_of(meeting_id), roster.in_audience(audience))
+                .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
+            )
+        )
 
 
 def _unique(ids: Iterable[int]) -> list[int]:

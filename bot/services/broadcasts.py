@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import (
@@ -22,11 +22,11 @@ from bot.domain.outbound import (
 )
 from bot.domain.timespec import parse_typed_time
 from bot.domain.typed import typed
+from bot.services import roster
 from bot.services.access import OfficeActor
-from bot.services.audiences import in_audience
 from bot.services.context import ServiceContext
 from storage import queries
-from storage.models import Delivery, OutboundMessage
+from storage.models import Delegate, Delivery, OutboundMessage, Rsvp
 from storage.uow import unit_of_work
 
 # Telegram's 4096 minus room for the header the office's name adds.
@@ -63,13 +63,19 @@ class BroadcastStep(StrEnum):
     NOTHING_TO_RESEND = "nothing_to_resend"
 
 
+# How many of those who cannot be reached a preview names; the rest are counted.
+NAMED_NOT_LINKED = 10
+
+
 @dataclass(frozen=True)
 class Reach:
-    """Who an audience reaches right now."""
+    """Who an audience reaches right now: counts, and the first few who never linked (in
+    protocol order) for the office to phone."""
 
     reachable: int
     blocked: int
-    not_linked: list[tuple[str, str]]  # (code, full name)
+    not_linked: int
+    first_not_linked: list[tuple[str, str]] = field(default_factory=list)  # (code, full name)
 
 
 @dataclass(frozen=True)
@@ -368,15 +374,39 @@ class BroadcastService:
         )
 
     async def _reach(self, session: AsyncSession, audience: str) -> Reach:
-        reachable = blocked = 0
-        not_linked: list[tuple[str, str]] = []
-        for delegate, rsvp, ident in await queries.roster(session, self._ctx.meeting_id):
-            if not in_audience(audience, delegate, rsvp, linked=ident is not None):
-                continue
-            if ident is None:
-                not_linked.append((delegate.code, delegate.full_name))
-            elif ident.unreachable_at is not None:
-                blocked += 1
-            else:
-                reachable += 1
-        return Reach(reachable=reachable, blocked=blocked, not_linked=not_linked)
+        """Counted by the database: 10,000 invitees are three numbers and ten names."""
+        meeting_id = self._ctx.meeting_id
+        members = and_(roster.delegates_of(meeting_id), roster.in_audience(audience))
+        how = case(
+            (roster.reachable(), "reachable"), (roster.linked(), "blocked"), else_="not_linked"
+        ).label("how")
+        counts: Counter[str] = Counter(
+            dict(
+                (
+                    await session.execute(
+                        select(how, func.count())
+                        .select_from(Delegate)
+                        .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                        .where(members)
+                        .group_by(how)
+                    )
+                ).all()
+            )
+        )
+        first: list[tuple[str, str]] = []
+        if counts["not_linked"]:
+            order = {group.key: group.order for group in self._ctx.config.groups}
+            rows = await session.execute(
+                select(Delegate.code, Delegate.full_name)
+                .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                .where(members, ~roster.linked())
+                .order_by(*roster.protocol_key(order))
+                .limit(NAMED_NOT_LINKED)
+            )
+            first = [(code, name) for code, name in rows.all()]
+        return Reach(
+            reachable=counts["reachable"],
+            blocked=counts["blocked"],
+            not_linked=counts["not_linked"],
+            first_not_linked=first,
+        )

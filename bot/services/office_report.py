@@ -123,27 +123,25 @@ class OfficeReportService:
         order = {group.key: group.order for group in self._ctx.config.groups}
         async with unit_of_work(self._ctx.sessions) as session:
             roster = await queries.roster(session, self._ctx.meeting_id)
-            roster.sort(key=lambda row: protocol_key(order)(row[0]))
+            roster.sort(key=protocol_key(order))
             delegates = [
                 DelegateRow(
-                    code=delegate.code,
-                    full_name=delegate.full_name,
-                    position=delegate.position,
-                    organization=delegate.organization,
-                    group_key=delegate.group_key,
-                    status=RsvpStatus(rsvp.status),
-                    reason=rsvp.reason,
-                    substitute_name=rsvp.substitute_name,
-                    substitute_position=rsvp.substitute_position,
-                    answered_at=rsvp.answered_at,
-                    linked=ident is not None,
+                    code=row.code,
+                    full_name=row.full_name,
+                    position=row.position,
+                    organization=row.organization,
+                    group_key=row.group_key,
+                    status=RsvpStatus(row.status),
+                    reason=row.reason,
+                    substitute_name=row.substitute_name,
+                    substitute_position=row.substitute_position,
+                    answered_at=row.answered_at,
+                    linked=row.linked,
                     unreachable_reason=(
-                        (ident.unreachable_reason or "—")
-                        if ident is not None and ident.unreachable_at is not None
-                        else None
+                        (row.unreachable_reason or "—") if row.unreachable_at is not None else None
                     ),
                 )
-                for delegate, rsvp, ident in roster
+                for row in roster
             ]
             messages = await self._messages(session)
         return OfficeReport(

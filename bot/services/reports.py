@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from bot.domain.order import protocol_key
+from sqlalchemy import and_, func, select
+
 from bot.domain.rsvp import RsvpStatus
+from bot.services import roster
 from bot.services.context import ServiceContext
-from storage import queries
+from storage.models import Delegate, Rsvp
 from storage.uow import unit_of_work
 
 
@@ -20,11 +22,11 @@ class Tally:
     linked: int = 0
     by_status: Counter[RsvpStatus] = field(default_factory=Counter)
 
-    def add(self, status: RsvpStatus, *, linked: bool) -> None:
-        """Count one more delegate."""
-        self.total += 1
-        self.linked += linked
-        self.by_status[status] += 1
+    def add(self, status: RsvpStatus, *, linked: bool, times: int = 1) -> None:
+        """Count one more delegate (or ``times`` more alike)."""
+        self.total += times
+        self.linked += linked * times
+        self.by_status[status] += times
 
     @property
     def present(self) -> int:
@@ -63,28 +65,51 @@ class Unanswered:
 
 @dataclass(frozen=True)
 class UnansweredGroup:
-    """Delegates of one group who have not answered, in protocol order."""
+    """Delegates of one group who have not answered, in protocol order: those on a page of the
+    list, and how many the whole group has."""
 
     key: str
     label: str
     delegates: list[Unanswered]
+    total: int
+
+
+@dataclass(frozen=True)
+class UnansweredPage:
+    """Part of the list of delegates who have not answered, in protocol order."""
+
+    total: int  # the whole list
+    before: int  # how many come before this page
+    groups: list[UnansweredGroup]  # the groups with people on this page
+
+    @property
+    def people(self) -> int:
+        """How many this page holds."""
+        return sum(len(group.delegates) for group in self.groups)
 
 
 class ReportService:
-    """Reads the roster for the office."""
+    """Reads the roster for the office: counts and short pages, never the whole roster."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
     async def counts(self) -> Counts:
         """Answers by status, overall and per group, against the hall's capacity."""
+        is_linked = roster.linked().label("linked")
         async with unit_of_work(self._ctx.sessions) as session:
-            roster = await queries.roster(session, self._ctx.meeting_id)
+            rows = await session.execute(
+                select(Delegate.group_key, Rsvp.status, is_linked, func.count())
+                .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                .where(roster.delegates_of(self._ctx.meeting_id))
+                .group_by(Delegate.group_key, Rsvp.status, is_linked)
+            )
+            found = rows.all()
         overall = Tally()
         per_group: dict[str, Tally] = {group.key: Tally() for group in self._ctx.config.groups}
-        for delegate, rsvp, ident in roster:
-            for tally in (overall, per_group.setdefault(delegate.group_key, Tally())):
-                tally.add(RsvpStatus(rsvp.status), linked=ident is not None)
+        for group_key, status, linked, number in found:
+            for tally in (overall, per_group.setdefault(group_key, Tally())):
+                tally.add(RsvpStatus(status), linked=bool(linked), times=number)
         return Counts(
             capacity=self._ctx.config.meeting.capacity,
             overall=overall,
@@ -94,24 +119,70 @@ class ReportService:
             ],
         )
 
-    async def unanswered(self) -> list[UnansweredGroup]:
-        """Delegates with no answer yet, grouped and in protocol order; empty groups left out."""
-        order = {group.key: group.order for group in self._ctx.config.groups}
+    async def unanswered(self, *, limit: int, after: str | None = None) -> UnansweredPage:
+        """Up to ``limit`` delegates with no answer yet, in protocol order, from the one after
+        the delegate coded ``after`` (from the first without it), grouped; delegates of groups
+        the plan no longer has are left out, as the office's counts leave them out."""
+        config, meeting_id = self._ctx.config, self._ctx.meeting_id
+        order = {group.key: group.order for group in config.groups}
+        waiting = and_(
+            roster.delegates_of(meeting_id),
+            Rsvp.status == RsvpStatus.NO_ANSWER.value,
+            Delegate.group_key.in_(list(order)),
+        )
         async with unit_of_work(self._ctx.sessions) as session:
-            roster = await queries.roster(session, self._ctx.meeting_id)
-        waiting = [
-            (delegate, ident is not None)
-            for delegate, rsvp, ident in roster
-            if rsvp.status == RsvpStatus.NO_ANSWER
-        ]
-        waiting.sort(key=lambda pair: protocol_key(order)(pair[0]))
-        groups: list[UnansweredGroup] = []
-        for group in self._ctx.config.groups_in_order:
-            members = [
-                Unanswered(d.code, d.full_name, d.position, d.organization, linked)
-                for d, linked in waiting
-                if d.group_key == group.key
-            ]
-            if members:
-                groups.append(UnansweredGroup(group.key, group.label, members))
-        return groups
+            per_group = dict(
+                (
+                    await session.execute(
+                        select(Delegate.group_key, func.count())
+                        .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                        .where(waiting)
+                        .group_by(Delegate.group_key)
+                    )
+                ).all()
+            )
+            key = None
+            if after is not None:
+                found = (await session.execute(roster.key_of(order, meeting_id, after))).first()
+                key = None if found is None else tuple(found)
+            before = 0
+            if key is not None:
+                before = (
+                    await session.scalar(
+                        select(func.count())
+                        .select_from(Delegate)
+                        .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                        .where(waiting, ~roster.after_key(order, key))
+                    )
+                    or 0
+                )
+            rows = (
+                await session.execute(
+                    select(
+                        Delegate.code,
+                        Delegate.full_name,
+                        Delegate.position,
+                        Delegate.organization,
+                        Delegate.group_key,
+                        roster.linked(),
+                    )
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .where(waiting, roster.after_key(order, key))
+                    .order_by(*roster.protocol_key(order))
+                    .limit(limit)
+                )
+            ).all()
+        people: dict[str, list[Unanswered]] = {}
+        for code, full_name, position, organization, group_key, linked in rows:
+            people.setdefault(group_key, []).append(
+                Unanswered(code, full_name, position, organization, bool(linked))
+            )
+        return UnansweredPage(
+            total=sum(per_group.values()),
+            before=before,
+            groups=[
+                UnansweredGroup(group.key, group.label, people[group.key], per_group[group.key])
+                for group in config.groups_in_order
+                if group.key in people
+            ],
+        )

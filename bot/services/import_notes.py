@@ -1,0 +1,75 @@
+"""What ``delegates import`` says about the people a new file no longer lists.
+
+They are kept (their answers, links and tasks stay), and the office decides about each. A few
+are usual — someone replaced, a name corrected under a new code — and each is named. Thousands
+mean the wrong file, or one part of a list: then the count and the first few codes say so at a
+glance, where 5,000 codes on a terminal would bury it; the whole list, with names and units, goes
+into a table file when the office asks for one (``--absent FILE``), to work through or filter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.config import Config
+from bot.documents.workbook import Cell, table_bytes
+from bot.services.delegates import ImportSummary
+from bot.texts import Catalog
+
+# How many codes of absent people the command names before it counts the rest.
+NAMED_ABSENT = 10
+ABSENT_SUFFIXES = (".csv", ".xlsx")
+
+
+def absent_file_problem(catalog: Catalog, path: Path) -> str | None:
+    """Why the list of absent people cannot go to ``path`` (said before importing anything)."""
+    if path.suffix.lower() not in ABSENT_SUFFIXES:
+        return catalog.plain("import.absent_bad_format", path=path)
+    if not path.parent.is_dir():
+        return catalog.plain("output.no_folder", folder=path.parent, path=path)
+    if path.exists():
+        return catalog.plain("import.absent_exists", path=path)
+    return None
+
+
+def absent_notes(
+    catalog: Catalog, config: Config, summary: ImportSummary, listing: Path | None
+) -> list[str]:
+    """The lines to print about the absent: every code when there are few, else the count and
+    the first ones; with ``listing``, the whole list written there (a new file)."""
+    absent = summary.absent
+    lines: list[str] = []
+    if 0 < len(absent) <= NAMED_ABSENT:
+        lines.append(catalog.plain("import.absent", count=len(absent), codes=", ".join(absent)))
+    elif absent:
+        lines.append(
+            catalog.plain(
+                "import.absent_many",
+                count=len(absent),
+                codes=", ".join(absent[:NAMED_ABSENT]),
+                more=len(absent) - NAMED_ABSENT,
+            )
+        )
+        if listing is None:
+            lines.append(catalog.plain("import.absent_how"))
+    if listing is not None:
+        lines.append(_write_listing(catalog, config, summary, listing))
+    return lines
+
+
+def _write_listing(catalog: Catalog, config: Config, summary: ImportSummary, path: Path) -> str:
+    labels = {group.key: group.label for group in config.groups}
+    names = ("code", "name", "position", "organization", "group")
+    headings = [catalog.plain(f"export.heading.{name}") for name in names]
+    rows: list[list[Cell]] = [
+        [p.code, p.full_name, p.position, p.organization, labels.get(p.group_key, p.group_key)]
+        for p in summary.absent_people
+    ]
+    try:
+        with path.open("xb") as file:  # never over a file that appeared since the check
+            file.write(table_bytes(path, headings, rows))
+    except FileExistsError:
+        return catalog.plain("import.absent_exists", path=path)
+    except OSError as exc:
+        return catalog.plain("output.unwritable", path=path, reason=exc.strerror or exc)
+    return catalog.plain("import.absent_written", count=len(rows), path=path)

@@ -1,0 +1,98 @@
+"""The roster as SQL: who belongs to an audience, who can be reached, and protocol order.
+
+The office's figures, the notice preview and the outbox's recipients are asked of the database
+as counts, ids and short ordered pages, never by loading every delegate as objects: a meeting
+may have 10,000 invitees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+
+from bot.domain.order import LAST
+from bot.domain.outbound import Audience
+from bot.domain.rsvp import RsvpStatus
+from storage import queries
+from storage.models import ChannelIdentity, Delegate, Rsvp
+
+PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
+
+
+def linked() -> ColumnElement[bool]:
+    """The delegate has an account linked on some chat channel (their own web page reaches
+    nobody by message, so it is no link)."""
+    return exists().where(
+        ChannelIdentity.delegate_id == Delegate.id,
+        ChannelIdentity.linked_via != queries.PAGE_LINK,
+    )
+
+
+def reachable() -> ColumnElement[bool]:
+    """The delegate has a linked account that has not blocked the bot."""
+    return exists().where(
+        ChannelIdentity.delegate_id == Delegate.id,
+        ChannelIdentity.linked_via != queries.PAGE_LINK,
+        ChannelIdentity.unreachable_at.is_(None),
+    )
+
+
+def delegates_of(meeting_id: int) -> ColumnElement[bool]:
+    """Invitees of the meeting (task contacts are not on the roster)."""
+    return and_(Delegate.meeting_id == meeting_id, Delegate.role == "delegate")
+
+
+def in_audience(audience: str) -> ColumnElement[bool]:
+    """Whether a roster row (delegates joined with their RSVP) belongs to ``audience``; the
+    audiences that name people some other way (a task, a person, the office) match no one."""
+    kind, _, group = audience.partition(":")
+    match Audience(kind):
+        case Audience.LINKED:
+            return linked()
+        case Audience.ATTENDING:
+            return Rsvp.status == RsvpStatus.ATTENDING.value
+        case Audience.PRESENT:
+            return Rsvp.status.in_(PRESENT_STATUSES)
+        case Audience.NO_ANSWER:
+            return Rsvp.status == RsvpStatus.NO_ANSWER.value
+        case Audience.DECLINED:
+            return Rsvp.status == RsvpStatus.DECLINED.value
+        case Audience.GROUP:
+            return Delegate.group_key == group
+        case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:
+            return false()
+
+
+def group_rank(group_order: Mapping[str, int]) -> ColumnElement[int]:
+    """A group's place in protocol order; groups the plan does not know go last."""
+    return case(dict(group_order), value=Delegate.group_key, else_=LAST)
+
+
+def protocol_key(group_order: Mapping[str, int]) -> tuple[ColumnElement[Any], ...]:
+    """Protocol order as SQL: the plan's group order, then rank (unranked last), then code —
+    the order of :func:`bot.domain.order.protocol_key`, with its ``LAST``."""
+    rank: ColumnElement[int] = func.coalesce(Delegate.rank, LAST)
+    code: ColumnElement[str] = Delegate.code.expression
+    return (group_rank(group_order), rank, code)
+
+
+def after_key(group_order: Mapping[str, int], key: Sequence[Any] | None) -> ColumnElement[bool]:
+    """Rows that come after ``key`` (a value of :func:`protocol_key`) in protocol order."""
+    if key is None:
+        return true()
+    group, rank, code = protocol_key(group_order)
+    later: ColumnElement[bool] = or_(
+        group > key[0],
+        and_(group == key[0], rank > key[1]),
+        and_(group == key[0], rank == key[1], code > key[2]),
+    )
+    return later
+
+
+def key_of(group_order: Mapping[str, int], meeting_id: int, code: str) -> Any:
+    """A statement reading the protocol key of the delegate with ``code``."""
+    return select(*protocol_key(group_order)).where(
+        Delegate.meeting_id == meeting_id, Delegate.code == code
+    )

@@ -1,0 +1,83 @@
+"""An import writes new people, their invitations, answers and audit entries as plain rows,
+one statement a table: what it stores must be what the import stored a row at a time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from bot.delegate_file import DelegateRow
+from bot.services import Services
+from storage.models import AuditEntry, Delegate, Invitation, Rsvp
+
+
+def person(code: str, name: str, rank: int | None = None) -> DelegateRow:
+    """A delegate of the press group, as a list's row gives them."""
+    return DelegateRow(0, code, name, "Phóng viên", "Báo Hà Nội mới", "bao_chi", None, rank)
+
+
+async def test_an_import_of_new_changed_and_unchanged_people_stores_each_once_in_file_order(
+    imported: Services,
+) -> None:
+    services = imported
+    async with services.ctx.sessions() as session:
+        old = {d.code: d for d in await session.scalars(select(Delegate))}
+        last_audit = await session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()))
+    db001, db002 = old["DB001"], old["DB002"]
+    same = DelegateRow(
+        0, "DB002", db002.full_name, db002.position, db002.organization, db002.group_key,
+        db002.phone, db002.rank,
+    )  # fmt: skip
+    changed = replace(same, code="db001", full_name="Tên mới", group_key=db001.group_key)
+    rows = [person("NEW1", "Người mới Một", 2), changed, same, person("NEW2", "Người mới Hai")]
+
+    summary = await services.delegates.import_rows(rows, actor="test")
+
+    assert (summary.created, summary.updated, summary.unchanged) == (2, 1, 1)
+    async with services.ctx.sessions() as session:
+        new = list(
+            await session.scalars(
+                select(Delegate).where(Delegate.code.in_(["NEW1", "NEW2"])).order_by(Delegate.id)
+            )
+        )
+        audit = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.id > last_audit).order_by(AuditEntry.id)
+            )
+        )
+        invitations = list(
+            await session.scalars(
+                select(Invitation).where(Invitation.delegate_id.in_([d.id for d in new]))
+            )
+        )
+        answers = list(
+            await session.scalars(select(Rsvp).where(Rsvp.delegate_id.in_([d.id for d in new])))
+        )
+        renamed = await session.scalar(select(Delegate).where(Delegate.code == "DB001"))
+    now = services.ctx.clock.now()
+    assert [(d.code, d.full_name, d.rank, d.role, d.group_key) for d in new] == [
+        ("NEW1", "Người mới Một", 2, "delegate", "bao_chi"),
+        ("NEW2", "Người mới Hai", None, "delegate", "bao_chi"),
+    ]
+    assert all(
+        d.created_at == d.updated_at == now and d.meeting_id == db001.meeting_id for d in new
+    )
+    # One invitation (a fresh token of its own) and one empty answer for each new person.
+    assert sorted(i.delegate_id for i in invitations) == [d.id for d in new]
+    assert len({i.token for i in invitations}) == 2 and all(len(i.token) == 32 for i in invitations)
+    assert all(i.revoked_at is None and i.created_at == now for i in invitations)
+    assert sorted((a.delegate_id, a.status, a.answered_at) for a in answers) == [
+        (d.id, "no_answer", None) for d in new
+    ]
+    # The audit in the file's order: created, updated, created; the unchanged row says nothing.
+    assert [(e.action, e.entity, e.entity_id, e.actor, e.at) for e in audit] == [
+        ("delegate.created", "delegate", new[0].id, "test", now),
+        ("delegate.updated", "delegate", db001.id, "test", now),
+        ("delegate.created", "delegate", new[1].id, "test", now),
+    ]
+    assert audit[0].before is None and audit[0].after is not None
+    assert audit[0].after["code"] == "NEW1" and audit[0].after["full_name"] == "Người mới Một"
+    assert audit[1].before["full_name"] == db001.full_name
+    assert audit[1].after["full_name"] == "Tên mới"
+    assert renamed is not None and renamed.full_name == "Tên mới" and renamed.updated_at == now

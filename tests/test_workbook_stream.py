@@ -1,0 +1,154 @@
+"""The office's workbooks are written row by row in openpyxl's write-only mode: what the office
+opens must be the workbook the cell-by-cell build made, cell for cell, style for style."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from bot.documents import workbook as module
+from bot.documents.workbook import DATE_FORMAT, Link, Sheet, workbook_bytes
+
+
+def built_cell_by_cell(sheets: Sequence[Sheet]) -> bytes:
+    """The workbook as ``workbook_bytes`` built it before it streamed rows (issue 16's code):
+    every cell appended, then looked up again to be styled, heights fitted afterwards."""
+    book = Workbook()
+    book.remove(book.active)
+    for spec in sheets:
+        title = spec.title.translate(module._SHEET_TITLE_FORBIDDEN)[: module.SHEET_TITLE_CHARS]
+        sheet = book.create_sheet(title=title)
+        sheet.append(list(spec.headings))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for row in [*spec.rows, *spec.footer]:
+            sheet.append([module._cell(value) for value in row])
+            for value, cell in zip(row, sheet[sheet.max_row], strict=False):
+                if cell.data_type == "f":
+                    cell.data_type = "s"
+                elif isinstance(cell.value, datetime):
+                    cell.number_format = DATE_FORMAT
+                if isinstance(value, Link):
+                    cell.hyperlink = value.url
+                    cell.style = "Hyperlink"
+                cell.alignment = Alignment(wrap_text=cell.column - 1 in spec.wrap, vertical="top")
+        sheet.freeze_panes = "A2"
+        module._print_setup(sheet)  # type: ignore[arg-type]
+        if spec.rows:
+            sheet.auto_filter.ref = (
+                f"A1:{get_column_letter(len(spec.headings))}{len(spec.rows) + 1}"
+            )
+        widths = module._widths(spec.headings, [*spec.rows, *spec.footer], spec.wrap)
+        for index, width in enumerate(widths):
+            sheet.column_dimensions[get_column_letter(index + 1)].width = width
+        for cells in sheet.iter_rows():
+            lines = max(
+                (
+                    module._wrapped_lines(str(cell.value), widths[cell.column - 1])
+                    for cell in cells
+                    if cell.value is not None
+                    and cell.column <= len(widths)
+                    and (cell.row == 1 or cell.column - 1 in spec.wrap)
+                ),
+                default=1,
+            )
+            if lines > 1:
+                sheet.row_dimensions[cells[0].row].height = module.LINE_HEIGHT * lines
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def described(sheet: Worksheet) -> dict[str, Any]:
+    """Everything the office sees of a sheet: cells with their styles, sizes, print set-up."""
+    cells = [
+        (
+            cell.coordinate,
+            cell.value,
+            cell.data_type,
+            cell.number_format,
+            cell.font.b,
+            cell.font.u,
+            cell.font.color.rgb if cell.font.color is not None else None,
+            cell.alignment.wrap_text,
+            cell.alignment.vertical,
+            cell.style,
+            cell.hyperlink.target if cell.hyperlink is not None else None,
+        )
+        for row in sheet.iter_rows()
+        for cell in row
+    ]
+    return {
+        "title": sheet.title,
+        "cells": cells,
+        "widths": {k: d.width for k, d in sheet.column_dimensions.items()},
+        "heights": {k: d.height for k, d in sheet.row_dimensions.items() if d.height},
+        "frozen": sheet.freeze_panes,
+        "filter": sheet.auto_filter.ref,
+        "titles": sheet.print_title_rows,
+        "setup": (
+            sheet.page_setup.paperSize,
+            sheet.page_setup.orientation,
+            sheet.page_setup.fitToWidth,
+            sheet.page_setup.fitToHeight,
+            sheet.sheet_properties.pageSetUpPr.fitToPage,
+            sheet.page_margins.left,
+            sheet.page_margins.top,
+            sheet.print_options.horizontalCentered,
+            sheet.oddFooter.center.text,
+        ),
+    }
+
+
+SHEETS = [
+    Sheet(
+        "Đại biểu: danh sách [1/2]* rất dài quá ba mươi mốt ký tự",
+        ["Mã", "Họ và tên", "Ghi chú rất dài của văn phòng", "Thời điểm", "Đường liên kết", "Số"],
+        [
+            [
+                "DB001",
+                "Nguyễn Thị Lan",
+                "ngắn",
+                datetime(2024, 5, 20, 8, 30),
+                Link("https://t.me/b?start=x"),
+                1,
+            ],
+            ["DB002", '=HYPERLINK("x")', "một ghi chú dài " * 9, None, None, 2.5],
+            [
+                "DB003",
+                "Lê\u200bVăn\x07 An",
+                "dòng 1\ndòng 2\ndòng 3",
+                datetime(2024, 5, 21),
+                Link("https://t.me/b?start=y"),
+                None,
+            ],
+            ["DB004", "+84 912", "-1", "@mention", "\tTab", -3],
+            ["DB005"],  # a short row
+        ],
+        wrap=frozenset({2}),
+        footer=[["Tổng", None, "tổng cộng hai dòng " * 3, None, None, 5]],
+    ),
+    Sheet("Trống", ["Một tiêu đề dài được ngắt dòng", "B"], []),
+    Sheet("Có múi giờ", ["Khi"], [[datetime(2024, 5, 20, 8, 30).astimezone()]]),
+]
+
+
+def test_the_streamed_workbook_is_the_one_built_cell_by_cell() -> None:
+    streamed = load_workbook(io.BytesIO(workbook_bytes(SHEETS)))
+    expected = load_workbook(io.BytesIO(built_cell_by_cell(SHEETS)))
+    assert streamed.sheetnames == expected.sheetnames
+    for name in expected.sheetnames:
+        assert described(streamed[name]) == described(expected[name]), name
+    # The sheet of odd rows has what it is meant to: the link, the date, the formula as text.
+    first = streamed.worksheets[0]
+    assert first["E2"].hyperlink.target == "https://t.me/b?start=x" and first["D2"].is_date
+    assert first["B3"].value == '=HYPERLINK("x")' and first["B3"].data_type == "s"
+    assert first.row_dimensions[3].height and first.row_dimensions[7].height
