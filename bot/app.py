@@ -20,7 +20,7 @@ import re
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -125,13 +125,15 @@ class Listening:
 
 @dataclass(frozen=True)
 class ChannelSetup:
-    """What a channel is built from: its token, the core, and how it takes updates."""
+    """What a channel is built from: its token, the core, how it takes updates, and its bot's
+    sending budget, which its replies share with the outbox's sends on that channel."""
 
     token: str
     services: Services
     catalog: Catalog
     inbox: Inbox
     webhook: Listening | None = None
+    budget: Pacer = field(default_factory=Pacer)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,13 @@ class ChannelEntry:
     # when the office gives it (else the channel asks its platform); None for a channel that
     # links people another way (e.g. a typed code).
     links: Callable[[str, Services, str | None], Awaitable[LinkSource]] | None = None
+    # The platform's flood limits for one bot (the overall rate comes from ``[outbox]``).
+    limits: Limits = field(default_factory=Limits)
+
+    def budget(self, services: Services) -> Pacer:
+        """One bot's sending budget, shared by its replies and the outbox's sends."""
+        rate = services.config.outbox.rate_per_second
+        return Pacer(replace(self.limits, overall_per_second=rate))
 
     def token(self, env: Env) -> str:
         """The token from the environment, without the spaces a paste may bring."""
@@ -184,7 +193,9 @@ def _telegram(setup: ChannelSetup) -> Channel:
     from handlers.telegram.channel import TelegramSender
 
     sender = TelegramSender.build(setup.token, setup.services.config.telegram, setup.catalog)
-    application = build_application(setup.inbox, setup.services, setup.catalog, setup.token)
+    application = build_application(
+        setup.inbox, setup.services, setup.catalog, setup.token, budget=setup.budget
+    )
     listening = setup.webhook
     webhook = (
         Webhook(
@@ -306,9 +317,10 @@ def build_outbox(
     catalog: Catalog,
     senders: Mapping[str, ChannelSender],
     *,
-    pacer: Pacer | None = None,
+    pacer: Pacer | Mapping[str, Pacer] | None = None,
 ) -> Outbox:
-    """The outbox for this meeting, pacing sends to the configured rate."""
+    """The outbox for this meeting, pacing sends to the configured rate: on each channel's
+    budget (``pacer`` by channel, shared with that channel's replies), or one for all."""
     settings = services.config.outbox
     return Outbox(
         services.ctx.sessions,
@@ -394,15 +406,19 @@ class App:
         if not entries:
             raise RuntimeError("no channel to run: no channel's token is set")
         inbox = Inbox(self.services, self.catalog)
-        channels = [
-            entry.build(
-                ChannelSetup(entry.token(self.env), self.services, self.catalog, inbox, webhook)
+        channels, budgets = [], {}
+        for entry in entries:
+            budget = entry.budget(self.services)  # one per bot: its replies and the outbox's
+            channel = entry.build(
+                ChannelSetup(
+                    entry.token(self.env), self.services, self.catalog, inbox, webhook, budget
+                )
             )
-            for entry in entries
-        ]
+            channels.append(channel)
+            budgets[channel.sender.channel] = budget
         senders = {channel.sender.channel: channel.sender for channel in channels}
         scheduler = build_scheduler(
-            self.services, build_outbox(self.services, self.catalog, senders)
+            self.services, build_outbox(self.services, self.catalog, senders, pacer=budgets)
         )
         async with contextlib.AsyncExitStack() as running:
             running.push_async_callback(inbox.flush)  # last: the accounts the events used, marked

@@ -132,7 +132,7 @@ class Outbox:
         senders: Mapping[str, ChannelSender],
         composer: Composer,
         audiences: Audiences,
-        pacer: Pacer,
+        pacer: Pacer | Mapping[str, Pacer],
         *,
         meeting_id: int,
         batch_size: int = 30,
@@ -143,7 +143,9 @@ class Outbox:
         self.senders = senders
         self._composer = composer
         self._audiences = audiences
-        self._pacer = pacer
+        # One budget per channel (per bot), shared with that channel's replies; or one for all.
+        self._pacers: Mapping[str, Pacer] = {} if isinstance(pacer, Pacer) else pacer
+        self._pacer = pacer if isinstance(pacer, Pacer) else None
         self._meeting_id = meeting_id
         self.batch_size = batch_size
         self.max_attempts = max_attempts
@@ -303,12 +305,46 @@ class Outbox:
 
     # --- 2. drain ------------------------------------------------------------------------------
 
-    async def drain(self) -> None:
-        """Send every due delivery, batch by batch, until none is due."""
-        while not self._stopping and (batch := await self._claim()):
-            await asyncio.gather(*(self._deliver(item) for item in batch))
+    def pacer(self, channel: str) -> Pacer:
+        """The budget ``channel``'s sends draw on."""
+        if self._pacer is not None:
+            return self._pacer
+        return self._pacers[channel]
 
-    async def _claim(self) -> list[_Claimed]:
+    async def drain(self) -> None:
+        """Send every due delivery until none is due.
+
+        At most ``batch_size`` deliveries are in hand (claimed, ``sending``) at once, as the
+        crash bounds require; but the next ones are claimed as soon as half of them are done,
+        while the rest are still on the wire, so the pacer always has the next sends waiting
+        instead of idling while a batch is saved and the next one read.
+        """
+        running: set[asyncio.Task[None]] = set()
+        refill = max(1, self.batch_size // 2)  # claim more once fewer than this are in hand
+        try:
+            while not self._stopping:
+                claimed = await self._claim(self.batch_size - len(running))
+                for item in claimed:
+                    running.add(asyncio.create_task(self._deliver(item)))
+                if not running:
+                    return
+                # Nothing more due now: let those in hand finish (a retry may fall due), then
+                # look again; else claim more once fewer than ``refill`` are left in hand.
+                threshold = refill if claimed else 1
+                while len(running) >= threshold:
+                    _, pending = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    running = set(pending)
+            await asyncio.gather(*running)  # stopping: the deliveries in hand finish
+        except BaseException:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+
+    async def _claim(self, limit: int | None = None) -> list[_Claimed]:
+        limit = self.batch_size if limit is None else limit
+        if limit <= 0:
+            return []
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
             await self._skip_expired(session, now)
@@ -321,7 +357,7 @@ class Outbox:
                         Delivery.next_attempt_at <= now,
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
-                    .limit(self.batch_size)
+                    .limit(limit)
                     # Row locks for PostgreSQL (a no-op on SQLite). Sharing one outbox between
                     # processes also needs recover() to know who claimed what; it does not yet.
                     .with_for_update(skip_locked=True, of=Delivery)
@@ -396,7 +432,7 @@ class Outbox:
             await self._record_part(item.id, item.parts_sent, len(parts), None)
             return
         for index in range(item.parts_sent, len(parts)):
-            async with self._pacer.slot(item.chat_address):
+            async with self.pacer(item.channel).slot(item.chat_address):
                 result = await sender.send(item.chat_address, parts[index])
             if result.outcome is not SendOutcome.SENT:
                 await self._handle_failure(item, result)
@@ -439,7 +475,7 @@ class Outbox:
         self.stats.errors[result.outcome.value] += 1
         if result.outcome is SendOutcome.RATE_LIMITED:
             wait = max(result.retry_after or 1.0, 1.0)
-            self._pacer.pause(wait)
+            self.pacer(item.channel).pause(wait)
             self.stats.rate_limited += 1
             log.warning("rate limited by the platform: pausing all sends for %.0f s", wait)
             # Not the recipient's fault: the attempt does not count towards giving up.
