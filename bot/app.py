@@ -348,7 +348,9 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
             planned_messages(services.config),
         )
 
-    return OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
+    scheduler = OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
+    services.ctx.due_now.listen(scheduler.wake)  # a confirmed notice goes at once
+    return scheduler
 
 
 # --- the app -----------------------------------------------------------------------------------

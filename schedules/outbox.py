@@ -180,6 +180,11 @@ class Outbox:
         self.stats.recovered += recovered
         return recovered
 
+    @property
+    def stopping(self) -> bool:
+        """Whether the process asked the outbox to stop."""
+        return self._stopping
+
     def request_stop(self) -> None:
         """Finish the batch being sent, then send no more (the process is stopping)."""
         self._stopping = True
@@ -332,8 +337,10 @@ class Outbox:
                 # look again; else claim more once fewer than ``refill`` are left in hand.
                 threshold = refill if claimed else 1
                 while len(running) >= threshold:
-                    _, pending = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    done, pending = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                     running = set(pending)
+                    for task in done:
+                        task.result()  # what gets past _deliver (a kill) ends the drain
             await asyncio.gather(*running)  # stopping: the deliveries in hand finish
         except BaseException:
             for task in running:

@@ -161,6 +161,11 @@ class Pacer:
             wait = self._earliest(urgent) - now
             if wait <= _TOO_SHORT:
                 return True
+            if not urgent:
+                # Wake when a reply could go, to let one that came meanwhile go first.
+                wait_for_replies = self._earliest(True) - now
+                if wait_for_replies > _TOO_SHORT:
+                    wait = wait_for_replies
             await self._sleep(wait)
             if not urgent and self._waiting[0]:
                 return False
@@ -174,7 +179,10 @@ class Pacer:
 
     def _start(self, now: float, urgent: bool) -> None:
         self._starts.append(now)
-        self._due = max(self._due, now - self._forgiven) + self.interval
+        # A start a little late (a timer that woke late) keeps the schedule; one long after it
+        # (the budget was idle) starts it afresh.
+        on_time = now - self._due <= self._forgiven
+        self._due = (self._due if on_time else now) + self.interval
         self.started["reply" if urgent else "bulk"] += 1
 
     async def _enter(self, urgent: bool, *, front: bool) -> None:
