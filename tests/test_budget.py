@@ -13,10 +13,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Config
+from bot.domain.clock import ManualClock
+from bot.services import Services, build_services
 from schedules.scheduler import OutboxScheduler
-from tests.fakes.clock import counting_database_calls
-from tests.harness import BotHarness
+from storage.files import FileStore
+from tests.fakes.clock import EventTime, counting_database_calls
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import OFFICE_CHAT, BotHarness, wired_config
+from tests.surge import link_directly, links_surge, people, start_surge_bot, taps_during_broadcast
 from tests.test_broadcasts import compose
 from tests.test_outbox import linked_answers
 
@@ -85,3 +92,67 @@ async def test_a_wake_ticks_the_outbox_now_and_a_wake_during_a_tick_ticks_once_m
         assert outbox.ticks == 4
     finally:
         await scheduler.stop()
+
+
+# --- surges against Telegram's limits, on one budget -----------------------------------------
+
+
+@pytest.fixture
+async def surge_services(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    files: FileStore,
+    database_busy: Any,
+) -> tuple[Services, FakeBotApi, EventTime]:
+    """Services with nobody imported, a fake enforcing Telegram's limits on virtual time (which
+    waits for the database)."""
+    time = EventTime(start=1000.0, busy=database_busy)
+    fake = FakeBotApi(enforce_limits=True, clock=time.monotonic)
+    fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    services = await build_services(wired_config(config, fake), sessions, clock, files=files)
+    return services, fake, time
+
+
+async def test_250_links_opened_at_25_a_second_all_get_their_card_without_one_429(
+    surge_services: tuple[Services, FakeBotApi, EventTime],
+) -> None:
+    services, fake, time = surge_services
+    users = await people(services, fake, 250)
+    bot = await start_surge_bot(services, fake, now=time.monotonic, sleep=time.sleep)
+    try:
+        figures = await time.run(links_surge(bot, users, per_second=25, sleep=time.sleep))
+    finally:
+        await bot.stop()
+    print(f"250 links at 25/s: {figures.summary()}")
+    assert figures.unanswered == 0 and len(figures.latencies) == 250
+    assert figures.rate_limited == 0 and figures.gave_up == 0
+    fake.assert_no_violations()
+
+
+async def test_a_tap_during_a_broadcast_is_confirmed_within_a_second_and_the_notice_reaches_all(
+    surge_services: tuple[Services, FakeBotApi, EventTime],
+) -> None:
+    services, fake, time = surge_services
+    users = await people(services, fake, 400)
+    bot = await start_surge_bot(services, fake, now=time.monotonic, sleep=time.sleep)
+    try:
+        tappers = users[:60]
+        await time.run(links_surge(bot, tappers, per_second=25, sleep=time.sleep))
+        await link_directly(bot, users[60:])
+        everyone = [user for user, _ in users]
+        taps, notice = await time.run(
+            taps_during_broadcast(
+                bot, everyone, [user for user, _ in tappers], per_second=10, start_after=2.0,
+                sleep=time.sleep,
+            )
+        )  # fmt: skip
+    finally:
+        await bot.stop()
+    print(f"60 taps at 10/s during a notice to 400: {taps.summary()}")
+    print(f"the notice: {'; '.join(notice.notes)}")
+    assert taps.unanswered == 0 and len(taps.latencies) == 60
+    assert max(taps.latencies) <= 1.0  # replies go before the next bulk message
+    assert notice.unanswered == 0  # every one of the 400 got the notice
+    assert taps.rate_limited == 0 and taps.gave_up == 0
+    fake.assert_no_violations()
