@@ -6,14 +6,14 @@ counts a message when the request reaches it, so the pacer counts each send from
 waited for each answer before counting the next would lose a share of the rate to latency.
 
 Overall, starts are paced evenly, one every ``interval`` (a second stretched by ``margin`` over
-the rate). Starts that fell behind the schedule (a timer that woke late, a busy machine that
-did not run the process for a moment) make the time up at no more than 4/3 of the pace, rather
-than losing it for good; behind by more than a window (the budget was idle), the schedule
-starts afresh. Whatever happens, never more than the window's count start within the stretched
-window, so the platform's window never sees one too many as long as the requests' travel times
-differ by less than the margin (20 ms at the defaults). Every start is decided at the real
-time, one at a time; nothing is booked in advance, so a stall is never followed by a burst of
-sends booked before it.
+the rate). A start up to a quarter ``interval`` late (a timer that woke a little late) keeps
+the schedule, so the next one makes that time up; a start later than that (the process was not
+run for a while, or the budget was idle) starts the schedule afresh from now: the time lost is
+not made up by sending faster, which would leave no room for a request that was held up on its
+way. Never more than the window's count start within the stretched window, so the platform's
+window never sees one too many as long as the requests' travel times differ by less than the
+margin (20 ms at the defaults). Every start is decided at the real time, one at a time; nothing
+is booked in advance, so a stall is never followed by a burst of sends booked before it.
 
 Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
 next start before any bulk waiter (the outbox), and may go up to ``reply_burst`` − 1 starts
@@ -90,7 +90,7 @@ class Pacer:
         self._window_count = max(1, math.floor(limits.overall_per_second))
         self._window = stretch * self._window_count / limits.overall_per_second
         self.interval = stretch / limits.overall_per_second
-        self._min_gap = self.interval * 3 / 4  # how fast bulk makes up for lost time
+        self._forgiven = self.interval / 4  # lateness the schedule makes up for
         self._reply_ahead = self.interval * (max(1, limits.reply_burst) - 1)
         self._starts: deque[float] = deque(maxlen=self._window_count)
         self._due = -math.inf  # the even schedule: when the next bulk start is due
@@ -174,19 +174,16 @@ class Pacer:
 
     def _earliest(self, urgent: bool) -> float:
         """When the next start may be, by the even schedule, the window and any pause."""
-        if urgent:
-            earliest = self._due - self._reply_ahead
-        else:
-            earliest = max(self._due, self._starts[-1] + self._min_gap if self._starts else 0.0)
+        earliest = self._due - (self._reply_ahead if urgent else 0.0)
         if len(self._starts) == self._window_count:
             earliest = max(earliest, self._starts[0] + self._window)
         return max(earliest, self._paused_until)
 
     def _start(self, now: float, urgent: bool) -> None:
         self._starts.append(now)
-        # A start behind the schedule keeps it (the next ones make up the time); one more than
-        # a window behind it (the budget was idle) starts it afresh.
-        on_time = now - self._due <= self._window
+        # A start a little behind the schedule keeps it; one further behind (a stall, an idle
+        # budget) starts it afresh: lost time is not made up by sending faster.
+        on_time = now - self._due <= self._forgiven
         self._due = (self._due if on_time else now) + self.interval
         self.started["reply" if urgent else "bulk"] += 1
 
