@@ -9,17 +9,28 @@ time and prints the figures.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import ApplicationBuilder
 
-from bot.config import Config
+import bot.app
+from bot.app import Channel, ChannelEntry, ChannelSetup, open_app
+from bot.config import Config, load_config
 from bot.domain.clock import ManualClock
 from bot.services import Services, build_services
+from bot.texts import load_catalog
+from handlers.telegram.limiter import RetryingRateLimiter
+from schedules.ratelimit import Pacer, VirtualTime
 from schedules.scheduler import OutboxScheduler
 from storage.files import FileStore
+from tests.channels.text_channel import TextChannel
 from tests.fakes.clock import EventTime, counting_database_calls
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import OFFICE_CHAT, BotHarness, wired_config
@@ -156,3 +167,58 @@ async def test_a_tap_during_a_broadcast_is_confirmed_within_a_second_and_the_not
     assert notice.unanswered == 0  # every one of the 400 got the notice
     assert taps.rate_limited == 0 and taps.gave_up == 0
     fake.assert_no_violations()
+
+
+async def test_a_reply_refused_with_429_again_and_again_waits_its_turn_and_is_never_given_up(
+    fake: FakeBotApi,
+) -> None:
+    time = VirtualTime()
+    limiter = RetryingRateLimiter(now=time.monotonic, sleep=time.sleep)  # as build_application
+    application = fake.wire(ApplicationBuilder()).rate_limiter(limiter).build()
+    an = fake.user(1001, "An")
+    async with application:
+        for _ in range(6):
+            fake.fail_next("sendMessage", error_code=429, description="Too Many", retry_after=2)
+        await application.bot.send_message(an.id, "Giấy mời")
+    assert [m["text"] for m in an.messages] == ["Giấy mời"]
+    assert limiter.gave_up == Counter() and limiter.retried == Counter({"RetryAfter": 6})
+    assert time.slept == pytest.approx(6 * 2.1)  # each retry_after, and its 0.1 s margin
+
+
+async def test_run_gives_each_channel_one_budget_its_replies_and_the_outbox_share(
+    office: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The composition root builds one Pacer per channel entry and hands the same one to the
+    channel (its replies) and to the outbox (its sends on that channel)."""
+    handed: dict[str, Any] = {}
+    started = asyncio.Event()
+
+    def build_text(setup: ChannelSetup) -> Channel:
+        handed["channel"] = setup.budget
+        channel = TextChannel(setup.inbox, setup.catalog)
+
+        @asynccontextmanager
+        async def receiving() -> AsyncIterator[None]:
+            yield
+
+        return Channel(channel, receiving)
+
+    real_build_outbox = bot.app.build_outbox
+
+    def build_outbox(*args: Any, **kwargs: Any) -> Any:
+        handed["outbox"] = kwargs["pacer"]
+        return real_build_outbox(*args, **kwargs)
+
+    text = ChannelEntry("text", "HOINGHI_TEXT_TOKEN", re.compile(r"t-\d+"), build_text)
+    monkeypatch.setattr(bot.app, "CHANNELS", (text,))
+    monkeypatch.setattr(bot.app, "build_outbox", build_outbox)
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
+    loaded = load_config(office / "config.toml")
+    async with open_app(loaded, load_catalog("vi"), env={"HOINGHI_TEXT_TOKEN": "t-1"}) as app:
+        stop = asyncio.Event()
+        running = asyncio.create_task(app.run(stop))
+        await asyncio.wait_for(started.wait(), timeout=30)
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)
+    assert isinstance(handed["channel"], Pacer)
+    assert handed["outbox"] == {TextChannel.channel: handed["channel"]}
