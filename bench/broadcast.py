@@ -304,6 +304,16 @@ async def run_baseline(count: int, rtt: float | None) -> Result:
     return result
 
 
+def shown(result: Result) -> Result:
+    """Print one run's figures as it ends (a long run shows its progress), and return it."""
+    print(
+        f"  run: {result.name}: ratio {result.ratio:.3f}, win {result.window_ratio:.3f}, first "
+        f"{result.first:.2f} s, {result.seen.rate_limited} × 429, {result.lost} lost",
+        flush=True,
+    )
+    return result
+
+
 def table(rows: Sequence[tuple[str, Sequence[Result]]]) -> str:
     """Each side's medians (and the spread of its ratio) as a fixed-width table."""
     lines = [
@@ -361,11 +371,11 @@ async def run(args: argparse.Namespace) -> None:
         for rtt in rtts:
             where = "in process" if rtt is None else f"HTTP {rtt * 1000:.0f} ms"
 
-            def hoinghi(rtt: float | None = rtt) -> Awaitable[Result]:
-                return run_hoinghi(args.recipients, template, folder, rtt)
+            async def hoinghi(rtt: float | None = rtt) -> Result:
+                return shown(await run_hoinghi(args.recipients, template, folder, rtt))
 
-            def baseline(rtt: float | None = rtt) -> Awaitable[Result]:
-                return run_baseline(args.recipients, rtt)
+            async def baseline(rtt: float | None = rtt) -> Result:
+                return shown(await run_baseline(args.recipients, rtt))
 
             sides[f"hoinghi, {where}"] = hoinghi
             if args.baseline:

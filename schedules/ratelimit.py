@@ -10,10 +10,14 @@ the rate). A start up to a quarter ``interval`` late (a timer that woke a little
 the schedule, so the next one makes that time up; a start later than that (the process was not
 run for a while, or the budget was idle) starts the schedule afresh from now: the time lost is
 not made up by sending faster, which would leave no room for a request that was held up on its
-way. Never more than the window's count start within the stretched window, so the platform's
-window never sees one too many as long as the requests' travel times differ by less than the
-margin (20 ms at the defaults). Every start is decided at the real time, one at a time; nothing
-is booked in advance, so a stall is never followed by a burst of sends booked before it.
+way. Never more than the window's count start within the stretched window, widened by how much the
+recent requests' times on the way differed (the spread of start-to-answer times of the last
+window's sends through :meth:`Pacer.slot`): the platform counts a message when it arrives, and
+a request held up on its way (a loaded machine, a slow hop) arrives closer to the next ones. On
+a steady network the spread is a few milliseconds and costs nothing; on a loaded machine it
+slows sending down instead of drawing 429s. Every start is decided at the real time, one at a
+time; nothing is booked in advance, so a stall is never followed by a burst of sends booked
+before it.
 
 Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
 next start before any bulk waiter (the outbox), and may go up to ``reply_burst`` − 1 starts
@@ -93,6 +97,8 @@ class Pacer:
         self._forgiven = self.interval / 4  # lateness the schedule makes up for
         self._reply_ahead = self.interval * (max(1, limits.reply_burst) - 1)
         self._starts: deque[float] = deque(maxlen=self._window_count)
+        # Start-to-answer times of the last window's sends, for the spread of travel times.
+        self._trips: deque[float] = deque(maxlen=self._window_count)
         self._due = -math.inf  # the even schedule: when the next bulk start is due
         self._private_interval = stretch / limits.private_per_second
         self._group_interval = stretch * 60 / limits.group_per_minute
@@ -111,6 +117,7 @@ class Pacer:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), starting over."""
         self._now, self._sleep = now, sleep
         self._starts.clear()
+        self._trips.clear()
         self._due = self._paused_until = -math.inf
         self._chats.clear()
 
@@ -129,7 +136,11 @@ class Pacer:
         """Start a send for ``chat`` (``None``: no per-chat limit here) when the budget allows;
         ``urgent`` for a person's reply, which goes before bulk."""
         await self.take(chat, urgent=urgent)
-        yield
+        started = self._now()
+        try:
+            yield
+        finally:
+            self._trips.append(self._now() - started)
 
     async def take(self, chat: str | None, *, urgent: bool = False) -> None:
         """Return when a send for ``chat`` may start, counting it as started."""
@@ -176,7 +187,7 @@ class Pacer:
         """When the next start may be, by the even schedule, the window and any pause."""
         earliest = self._due - (self._reply_ahead if urgent else 0.0)
         if len(self._starts) == self._window_count:
-            earliest = max(earliest, self._starts[0] + self._window)
+            earliest = max(earliest, self._starts[0] + self._window + self.spread)
         return max(earliest, self._paused_until)
 
     def _start(self, now: float, urgent: bool) -> None:
@@ -216,6 +227,11 @@ class Pacer:
                     turn.set_result(None)
                     return
         self._head_held = False
+
+    @property
+    def spread(self) -> float:
+        """How much the recent sends' start-to-answer times differed, in seconds."""
+        return max(self._trips) - min(self._trips) if self._trips else 0.0
 
     def pause(self, seconds: float) -> None:
         """Stop every send for ``seconds`` (the platform said to retry after that); then start

@@ -137,3 +137,24 @@ async def test_timers_that_wake_late_cost_no_rate_and_never_overfill_the_window(
     rate = 600 / (starts[-1] - starts[0])
     assert rate >= 0.99 * 30 / 1.02
     assert overfull_windows(starts) == 0
+
+
+async def test_requests_whose_travel_times_differ_widen_the_window_by_the_difference() -> None:
+    # Telegram counts a message when it arrives: of two requests started a window apart, the
+    # first may arrive late and the second early. Their recent difference widens the window.
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    starts: list[float] = []
+
+    async def send(n: int) -> None:
+        async with pacer.slot(str(1000 + n)):
+            starts.append(clock.now)
+            await clock.sleep(0.05 if n % 2 else 0.25)  # on the way and back
+
+    await clock.run(asyncio.gather(*(send(n) for n in range(151))))
+    assert pacer.spread == pytest.approx(0.2)
+    later = starts[60:]  # once the spread is known
+    spans = [b - a for a, b in zip(later, later[COUNT:], strict=False)]
+    assert min(spans) >= 1.02 + 0.2 - 1e-9
+    # Arriving anywhere within its trip, no 31 messages reach Telegram within one second.
+    assert overfull_windows([at + (0.0 if n % 2 else 0.2) for n, at in enumerate(starts)]) == 0
