@@ -264,7 +264,8 @@ async def run_hoinghi(count: int, template: Path, folder: Path, rtt: float | Non
     stats = outbox.stats
     result.notes.append(
         f"outbox: delivered {stats.delivered}, 429s {stats.rate_limited}, retried "
-        f"{stats.retried}, failed {stats.failed}; budget started {budget.started}"
+        f"{stats.retried}, failed {stats.failed}; budget started {budget.started}, spread of "
+        f"travel times at the end {budget.spread * 1000:.0f} ms"
     )
     return result
 
