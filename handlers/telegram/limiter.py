@@ -145,16 +145,18 @@ class RetryingRateLimiter(AIORateLimiter):
         async def attempt(*call_args: Any, **call_kwargs: Any) -> Result:
             if paused and self._pause_left(chat_id) > 0:
                 raise _PauseBegan  # while this request queued: queue again after the pause
-            if budgeted:
-                await self.budget.take(None, urgent=True)  # the chat's pace is kept here
-            try:
-                return await callback(*call_args, **call_kwargs)
-            except RetryAfter as exc:
-                raise _Flooded(exc) from None  # for process_request, not AIORateLimiter
-            finally:
-                if paced:
-                    assert chat is not None
-                    chat.spend(self._now())
+            # The budget times the request (the spread of travel times); the chat's pace is
+            # kept here.
+            budget = self.budget.slot(None, urgent=True) if budgeted else contextlib.nullcontext()
+            async with budget:
+                try:
+                    return await callback(*call_args, **call_kwargs)
+                except RetryAfter as exc:
+                    raise _Flooded(exc) from None  # for process_request, not AIORateLimiter
+                finally:
+                    if paced:
+                        assert chat is not None
+                        chat.spend(self._now())
 
         # One message at a time per chat, in order: its turn is counted from the answer to the
         # one before, and a retry keeps its place ahead of the chat's later messages.
