@@ -27,7 +27,7 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -136,13 +136,15 @@ class Listening:
 
 @dataclass(frozen=True)
 class ChannelSetup:
-    """What a channel is built from: its token, the core, and how it takes updates."""
+    """What a channel is built from: its token, the core, how it takes updates, and its bot's
+    sending budget, which its replies share with the outbox's sends on that channel."""
 
     token: str
     services: Services
     catalog: Catalog
     inbox: Inbox
     webhook: Listening | None = None
+    budget: Pacer = field(default_factory=Pacer)
     # The web server's webhook routes: a channel in webhook mode puts its handler there (one
     # port for the pages and every platform) instead of listening itself.
     hooks: MutableMapping[str, Hook] | None = None
@@ -180,6 +182,13 @@ class ChannelEntry:
     # when the office gives it (else the channel asks its platform); None for a channel that
     # links people another way (e.g. a typed code).
     links: Callable[[str, Services, str | None], Awaitable[LinkSource]] | None = None
+    # The platform's flood limits for one bot (the overall rate comes from ``[outbox]``).
+    limits: Limits = field(default_factory=Limits)
+
+    def budget(self, services: Services) -> Pacer:
+        """One bot's sending budget, shared by its replies and the outbox's sends."""
+        rate = services.config.outbox.rate_per_second
+        return Pacer(replace(self.limits, overall_per_second=rate))
 
     def token(self, env: Env) -> str:
         """The token from the environment, without the spaces a paste may bring."""
@@ -200,7 +209,9 @@ def _telegram(setup: ChannelSetup) -> Channel:
     from handlers.telegram.channel import TelegramSender
 
     sender = TelegramSender.build(setup.token, setup.services.config.telegram, setup.catalog)
-    application = build_application(setup.inbox, setup.services, setup.catalog, setup.token)
+    application = build_application(
+        setup.inbox, setup.services, setup.catalog, setup.token, budget=setup.budget
+    )
     listening = setup.webhook
     hooks = setup.hooks
     webhook = (
@@ -348,9 +359,10 @@ def build_outbox(
     catalog: Catalog,
     senders: Mapping[str, ChannelSender],
     *,
-    pacer: Pacer | None = None,
+    pacer: Pacer | Mapping[str, Pacer] | None = None,
 ) -> Outbox:
-    """The outbox for this meeting, pacing sends to the configured rate."""
+    """The outbox for this meeting, pacing sends to the configured rate: on each channel's
+    budget (``pacer`` by channel, shared with that channel's replies), or one for all."""
     settings = services.config.outbox
     return Outbox(
         services.ctx.sessions,
@@ -378,7 +390,9 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
             planned_messages(services.config),
         )
 
-    return OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
+    scheduler = OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
+    services.ctx.due_now.listen(scheduler.wake)  # a confirmed notice goes at once
+    return scheduler
 
 
 # --- the app -----------------------------------------------------------------------------------
@@ -455,23 +469,26 @@ class App:
         chat_links: dict[str, LinkMaker] = {}
         if web is not None:
             inbox.links.append(web.link)  # a re-issued link (/caplai) names the page first
-        channels = [
-            entry.build(
+        channels, budgets = [], {}
+        for entry in entries:
+            budget = entry.budget(self.services)  # one per bot: its replies and the outbox's
+            channel = entry.build(
                 ChannelSetup(
                     entry.token(self.env),
                     self.services,
                     self.catalog,
                     inbox,
                     webhook,
+                    budget,
                     hooks=hooks if web is not None else None,
                     chat_links=chat_links,
                 )
             )
-            for entry in entries
-        ]
+            channels.append(channel)
+            budgets[channel.sender.channel] = budget
         senders = {channel.sender.channel: channel.sender for channel in channels}
         scheduler = build_scheduler(
-            self.services, build_outbox(self.services, self.catalog, senders)
+            self.services, build_outbox(self.services, self.catalog, senders, pacer=budgets)
         )
         async with contextlib.AsyncExitStack() as running:
             running.push_async_callback(inbox.flush)  # last: the accounts the events used, marked

@@ -112,6 +112,17 @@ class OutboxStats:
 
 
 @dataclass(frozen=True)
+class _Part:
+    """A part the platform accepted, to be recorded."""
+
+    delivery_id: int
+    parts_sent: int
+    total: int
+    platform_id: str | None
+    menu: tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
 class _Claimed:
     id: int
     chat_address: str
@@ -133,7 +144,7 @@ class Outbox:
         senders: Mapping[str, ChannelSender],
         composer: Composer,
         audiences: Audiences,
-        pacer: Pacer,
+        pacer: Pacer | Mapping[str, Pacer],
         *,
         meeting_id: int,
         batch_size: int = 30,
@@ -144,12 +155,16 @@ class Outbox:
         self.senders = senders
         self._composer = composer
         self._audiences = audiences
-        self._pacer = pacer
+        # One budget per channel (per bot), shared with that channel's replies; or one for all.
+        self._pacers: Mapping[str, Pacer] = {} if isinstance(pacer, Pacer) else pacer
+        self._pacer = pacer if isinstance(pacer, Pacer) else None
         self._meeting_id = meeting_id
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.stats = OutboxStats()
         self._stopping = False
+        self._to_record: list[tuple[_Part, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -178,6 +193,11 @@ class Outbox:
             log.warning("recovered %d deliveries that were in flight at the last stop", recovered)
         self.stats.recovered += recovered
         return recovered
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the process asked the outbox to stop."""
+        return self._stopping
 
     def request_stop(self) -> None:
         """Finish the batch being sent, then send no more (the process is stopping)."""
@@ -311,12 +331,48 @@ class Outbox:
 
     # --- 2. drain ------------------------------------------------------------------------------
 
-    async def drain(self) -> None:
-        """Send every due delivery, batch by batch, until none is due."""
-        while not self._stopping and (batch := await self._claim()):
-            await asyncio.gather(*(self._deliver(item) for item in batch))
+    def pacer(self, channel: str) -> Pacer:
+        """The budget ``channel``'s sends draw on."""
+        if self._pacer is not None:
+            return self._pacer
+        return self._pacers[channel]
 
-    async def _claim(self) -> list[_Claimed]:
+    async def drain(self) -> None:
+        """Send every due delivery until none is due.
+
+        At most ``batch_size`` deliveries are in hand (claimed, ``sending``) at once, as the
+        crash bounds require; but the next ones are claimed as soon as half of them are done,
+        while the rest are still on the wire, so the pacer always has the next sends waiting
+        instead of idling while a batch is saved and the next one read.
+        """
+        running: set[asyncio.Task[None]] = set()
+        refill = max(1, self.batch_size // 2)  # claim more once fewer than this are in hand
+        try:
+            while not self._stopping:
+                claimed = await self._claim(self.batch_size - len(running))
+                for item in claimed:
+                    running.add(asyncio.create_task(self._deliver(item)))
+                if not running:
+                    return
+                # Nothing more due now: let those in hand finish (a retry may fall due), then
+                # look again; else claim more once fewer than ``refill`` are left in hand.
+                threshold = refill if claimed else 1
+                while len(running) >= threshold:
+                    done, pending = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    running = set(pending)
+                    for task in done:
+                        task.result()  # what gets past _deliver (a kill) ends the drain
+            await asyncio.gather(*running)  # stopping: the deliveries in hand finish
+        except BaseException:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+
+    async def _claim(self, limit: int | None = None) -> list[_Claimed]:
+        limit = self.batch_size if limit is None else limit
+        if limit <= 0:
+            return []
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
             await self._skip_expired(session, now)
@@ -329,7 +385,7 @@ class Outbox:
                         Delivery.next_attempt_at <= now,
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
-                    .limit(self.batch_size)
+                    .limit(limit)
                     # Row locks for PostgreSQL (a no-op on SQLite). Sharing one outbox between
                     # processes also needs recover() to know who claimed what; it does not yet.
                     .with_for_update(skip_locked=True, of=Delivery)
@@ -404,7 +460,7 @@ class Outbox:
             await self._record_part(item.id, item.parts_sent, len(parts), None)
             return
         for index in range(item.parts_sent, len(parts)):
-            async with self._pacer.slot(item.chat_address):
+            async with self.pacer(item.channel).slot(item.chat_address):
                 result = await sender.send(item.chat_address, parts[index])
             if result.outcome is not SendOutcome.SENT:
                 await self._handle_failure(item, result)
@@ -426,20 +482,57 @@ class Outbox:
         *,
         menu: tuple[tuple[Button, ...], ...] = (),
     ) -> None:
+        """Record a part the platform accepted; returns once it is committed.
+
+        The parts accepted while one transaction is written share the next (a commit each
+        would cap the outbox at the disk's commits a second, below Telegram's 30 on a busy
+        machine); a delivery is done, and leaves the hand, only once its record is committed.
+        """
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_record.append((_Part(delivery_id, parts_sent, total, platform_id, menu), recorded))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_records())
+        await recorded
+
+    async def _write_records(self) -> None:
+        while self._to_record:
+            batch, self._to_record = self._to_record, []
+            try:
+                await self._write_parts([part for part, _ in batch])
+            except Exception:
+                # Again one by one: a record that cannot be written fails only its delivery.
+                for part, recorded in batch:
+                    try:
+                        await self._write_parts([part])
+                    except Exception as exc:
+                        if not recorded.done():
+                            recorded.set_exception(exc)
+                    else:
+                        if not recorded.done():
+                            recorded.set_result(None)
+                continue
+            for _, recorded in batch:
+                if not recorded.done():
+                    recorded.set_result(None)
+
+    async def _write_parts(self, parts: Sequence[_Part]) -> None:
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
-            delivery = await session.get_one(Delivery, delivery_id)
-            if menu and delivery.channel and delivery.chat_address:
-                await queries.remember_menu(session, delivery.channel, delivery.chat_address, menu)
-            delivery.parts_sent = parts_sent
-            delivery.updated_at = now
-            if delivery.platform_message_id is None:
-                delivery.platform_message_id = platform_id
-            if parts_sent >= total:
-                delivery.status = DeliveryStatus.SENT
-                delivery.sent_at = now
-                delivery.last_error = None
-                self.stats.delivered += 1
+            for part in parts:
+                delivery = await session.get_one(Delivery, part.delivery_id)
+                if part.menu and delivery.channel and delivery.chat_address:
+                    await queries.remember_menu(
+                        session, delivery.channel, delivery.chat_address, part.menu
+                    )
+                delivery.parts_sent = part.parts_sent
+                delivery.updated_at = now
+                if delivery.platform_message_id is None:
+                    delivery.platform_message_id = part.platform_id
+                if part.parts_sent >= part.total:
+                    delivery.status = DeliveryStatus.SENT
+                    delivery.sent_at = now
+                    delivery.last_error = None
+        self.stats.delivered += sum(1 for part in parts if part.parts_sent >= part.total)
 
     async def _handle_failure(self, item: _Claimed, result: SendResult) -> None:
         now = self._clock.now()
@@ -447,7 +540,7 @@ class Outbox:
         self.stats.errors[result.outcome.value] += 1
         if result.outcome is SendOutcome.RATE_LIMITED:
             wait = max(result.retry_after or 1.0, 1.0)
-            self._pacer.pause(wait)
+            self.pacer(item.channel).pause(wait)
             self.stats.rate_limited += 1
             log.warning("rate limited by the platform: pausing all sends for %.0f s", wait)
             # Not the recipient's fault: the attempt does not count towards giving up.

@@ -1,14 +1,32 @@
-"""Pacing sends to a messaging platform's flood limits, without ever sleeping in tests.
+"""One bot's sending budget, shared by everything that sends as that bot, never sleeping in tests.
 
-Telegram counts messages in a sliding window, so the pacer does too, and it counts each send
-from the moment its request *completed* — the latest moment the platform can have seen it.
-Times booked in advance fail when the event loop stalls (a garbage collection, a slow disk):
-delayed sends bunch up and overflow the window. Overall: a new send may start only when the
-send ``overall_per_second`` places back completed at least a window (one second stretched by
-``margin``) ago, and never closer than half the average interval to the previous start, so a
-stall or a pause is not followed by a burst. Per chat: a token bucket (private chats
-allow a short burst; groups get 20 a minute). A 429 pauses every sender until its
-``retry_after`` has passed.
+Telegram counts a bot's messages in a sliding second (about 30) and each chat's on its own; it
+counts a message when the request reaches it, so the pacer counts each send from the moment it
+*starts*, and requests overlap: over a network a request takes a round trip, and a bot that
+waited for each answer before counting the next would lose a share of the rate to latency.
+
+Overall, starts are paced evenly, one every ``interval`` (a second stretched by ``margin`` over
+the rate). A start up to a quarter ``interval`` late (a timer that woke a little late) keeps
+the schedule, so the next one makes that time up; a start later than that (the process was not
+run for a while, or the budget was idle) starts the schedule afresh from now: the time lost is
+not made up by sending faster, which would leave no room for a request that was held up on its
+way. Never more than the window's count start within the stretched window, widened by how much the
+recent requests' times on the way differed (the spread of start-to-answer times of the last
+window's sends through :meth:`Pacer.slot`): the platform counts a message when it arrives, and
+a request held up on its way (a loaded machine, a slow hop) arrives closer to the next ones. On
+a steady network the spread is a few milliseconds and costs nothing; on a loaded machine it
+slows sending down instead of drawing 429s. Every start is decided at the real time, one at a
+time; nothing is booked in advance, so a stall is never followed by a burst of sends booked
+before it.
+
+Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
+next start before any bulk waiter (the outbox), and may go up to ``reply_burst`` − 1 starts
+ahead of the even schedule, so a few replies at once are not held behind each other; the
+window holds them too. A 429 pauses every sender until its ``retry_after`` has passed, and
+after it starts resume at the even pace, replies included: never in a burst.
+
+Per chat (for the senders that ask, the outbox): a token bucket; private chats allow a short
+burst, groups get 20 a minute.
 """
 
 from __future__ import annotations
@@ -19,7 +37,11 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+# Seconds: a wait shorter than this is float rounding, not a wait (on a virtual clock far from
+# zero, adding it would not move the clock, and the wait would never end).
+_TOO_SHORT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -30,17 +52,11 @@ class Limits:
     private_per_second: float = 1.0
     private_burst: int = 3
     group_per_minute: float = 20.0
-    # Stay a hair under each limit: the platform's clock and ours never agree exactly.
+    # Stay a hair under each limit: the platform's clock and ours never agree exactly, and a
+    # request's travel time varies a little.
     margin: float = 0.02
-
-
-@dataclass
-class _Send:
-    """One send counted by the overall window: when it started and when it completed."""
-
-    started: float
-    completed: float | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Replies that may start at once (the rest follow at the even pace).
+    reply_burst: int = 5
 
 
 class _Bucket:
@@ -61,7 +77,8 @@ class _Bucket:
 
 
 class Pacer:
-    """Lets sends through under the overall, per-private-chat and per-group limits."""
+    """One bot's budget: lets sends start under the overall, per-private-chat and per-group
+    limits, replies before bulk (see the module docstring)."""
 
     def __init__(
         self,
@@ -76,13 +93,33 @@ class Pacer:
         stretch = 1 + limits.margin
         self._window_count = max(1, math.floor(limits.overall_per_second))
         self._window = stretch * self._window_count / limits.overall_per_second
-        self._min_gap = self._window / self._window_count / 2
-        self._sends: deque[_Send] = deque(maxlen=self._window_count)
+        self.interval = stretch / limits.overall_per_second
+        self._forgiven = self.interval / 4  # lateness the schedule makes up for
+        self._reply_ahead = self.interval * (max(1, limits.reply_burst) - 1)
+        self._starts: deque[float] = deque(maxlen=self._window_count)
+        # Start-to-answer times of the last window's sends, for the spread of travel times.
+        self._trips: deque[float] = deque(maxlen=self._window_count)
+        self._due = -math.inf  # the even schedule: when the next bulk start is due
         self._private_interval = stretch / limits.private_per_second
         self._group_interval = stretch * 60 / limits.group_per_minute
         self._chats: dict[str, _Bucket] = {}
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
+        self._paused_until = -math.inf
+        # Waiters for the head of the line: replies', then bulk's. One waiter at a time holds
+        # the head, waits for the next start and takes it.
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
+            deque(),
+            deque(),
+        )
+        self._head_held = False
+        self.started = {"reply": 0, "bulk": 0}  # starts granted, by kind
+
+    def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), starting over."""
+        self._now, self._sleep = now, sleep
+        self._starts.clear()
+        self._trips.clear()
+        self._due = self._paused_until = -math.inf
+        self._chats.clear()
 
     def _bucket(self, chat: str) -> _Bucket:
         bucket = self._chats.get(chat)
@@ -94,53 +131,118 @@ class Pacer:
             self._chats[chat] = bucket
         return bucket
 
-    async def _overall_earliest(self, now: float) -> float:
-        """When the window allows the next start (waiting for the oldest send to complete)."""
-        if not self._sends:
-            return now
-        earliest = self._sends[-1].started + self._min_gap
-        if len(self._sends) == self._window_count:
-            oldest = self._sends[0]
-            await oldest.done.wait()
-            assert oldest.completed is not None
-            earliest = max(earliest, oldest.completed + self._window)
-        return max(self._now(), earliest)
-
     @asynccontextmanager
-    async def slot(self, chat: str) -> AsyncIterator[None]:
-        """Hold a send slot for ``chat`` around the send itself."""
-        send = await self._acquire(chat)
+    async def slot(self, chat: str | None, *, urgent: bool = False) -> AsyncIterator[None]:
+        """Start a send for ``chat`` (``None``: no per-chat limit here) when the budget allows;
+        ``urgent`` for a person's reply, which goes before bulk."""
+        await self.take(chat, urgent=urgent)
+        started = self._now()
         try:
             yield
         finally:
-            send.completed = self._now()
-            send.done.set()
+            self._trips.append(self._now() - started)
 
-    async def _acquire(self, chat: str) -> _Send:
-        bucket = self._bucket(chat)
+    async def take(self, chat: str | None, *, urgent: bool = False) -> None:
+        """Return when a send for ``chat`` may start, counting it as started."""
+        bucket = self._bucket(chat) if chat is not None else None
+        front = False  # a bulk waiter that gave way to a reply keeps its place
         while True:
             # Wait for this chat (and any pause) without holding up other chats.
             now = self._now()
-            wait = max(bucket.earliest(now), self._paused_until) - now
-            if wait > 0:
+            wait = max(bucket.earliest(now) if bucket else now, self._paused_until) - now
+            if wait > _TOO_SHORT:
                 await self._sleep(wait)
                 continue
-            async with self._lock:  # starts are decided one at a time, on real times
-                wait = max(await self._overall_earliest(self._now()), self._paused_until)
-                wait -= self._now()
-                if wait > 0:
-                    await self._sleep(wait)
-                now = self._now()
-                if bucket.earliest(now) > now or self._paused_until > now:
-                    continue  # the chat's budget or a 429 changed while we waited
-                send = _Send(started=now)
-                self._sends.append(send)
-                bucket.take(now)
-                return send
+            await self._enter(urgent, front=front)
+            try:
+                if await self._wait_at_head(urgent):
+                    now = self._now()
+                    if bucket is None or bucket.earliest(now) - now <= _TOO_SHORT:
+                        self._start(now, urgent)
+                        if bucket is not None:
+                            bucket.take(now)
+                        return
+                front = True  # a reply came first, or the chat's budget changed meanwhile
+            finally:
+                self._leave()
+
+    async def _wait_at_head(self, urgent: bool) -> bool:
+        """Holding the head, wait for the next start; ``False`` if a bulk waiter must give way
+        to a reply that came meanwhile."""
+        while True:
+            now = self._now()
+            wait = self._earliest(urgent) - now
+            if wait <= _TOO_SHORT:
+                return True
+            if not urgent:
+                # Wake when a reply could go, to let one that came meanwhile go first.
+                wait_for_replies = self._earliest(True) - now
+                if wait_for_replies > _TOO_SHORT:
+                    wait = wait_for_replies
+            await self._sleep(wait)
+            if not urgent and self._waiting[0]:
+                return False
+
+    def _earliest(self, urgent: bool) -> float:
+        """When the next start may be, by the even schedule, the window and any pause."""
+        earliest = self._due - (self._reply_ahead if urgent else 0.0)
+        if len(self._starts) == self._window_count:
+            earliest = max(earliest, self._starts[0] + self._window + self.spread)
+        return max(earliest, self._paused_until)
+
+    def _start(self, now: float, urgent: bool) -> None:
+        self._starts.append(now)
+        # A start a little behind the schedule keeps it; one further behind (a stall, an idle
+        # budget) starts it afresh: lost time is not made up by sending faster.
+        on_time = now - self._due <= self._forgiven
+        self._due = (self._due if on_time else now) + self.interval
+        self.started["reply" if urgent else "bulk"] += 1
+
+    async def _enter(self, urgent: bool, *, front: bool) -> None:
+        """Take the head of the line: replies' waiters before bulk's, each in arrival order."""
+        if not self._head_held and not any(self._waiting):
+            self._head_held = True
+            return
+        line = self._waiting[0 if urgent else 1]
+        turn = asyncio.get_running_loop().create_future()
+        if front:
+            line.appendleft(turn)
+        else:
+            line.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._leave()  # handed the head just as it was cancelled: pass it on
+            elif turn in line:
+                line.remove(turn)
+            raise
+
+    def _leave(self) -> None:
+        """Hand the head to the next waiter, replies first; or free it."""
+        for line in self._waiting:
+            while line:
+                turn = line.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._head_held = False
+
+    @property
+    def spread(self) -> float:
+        """How much the recent sends' start-to-answer times differed, in seconds."""
+        return max(self._trips) - min(self._trips) if self._trips else 0.0
 
     def pause(self, seconds: float) -> None:
-        """Stop every send for ``seconds`` (the platform said to retry after that)."""
+        """Stop every send for ``seconds`` (the platform said to retry after that); then start
+        again at the even pace, replies included."""
         self._paused_until = max(self._paused_until, self._now() + seconds)
+        self._due = max(self._due, self._paused_until + self._reply_ahead)
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of a pause (0 when none)."""
+        return max(0.0, self._paused_until - self._now())
 
 
 class VirtualTime:

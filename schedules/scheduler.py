@@ -36,6 +36,7 @@ class OutboxScheduler:
         self._plan = plan
         self._scheduler: AsyncIOScheduler | None = None
         self._running: asyncio.Task[None] | None = None
+        self._woken = False
 
     async def start(self) -> None:
         """Put in-flight deliveries back, sync the plan's messages, then tick."""
@@ -55,12 +56,27 @@ class OutboxScheduler:
         scheduler.start()
         self._scheduler = scheduler
 
+    def wake(self) -> None:
+        """Tick now, not at the next interval: something fell due (a notice just confirmed).
+        During a tick, tick once more right after it."""
+        if self._scheduler is None:
+            return
+        if self._running is not None:
+            self._woken = True
+            return
+        self._scheduler.modify_job("outbox", next_run_time=datetime.now(UTC))
+
     async def _tick(self) -> None:
         self._running = asyncio.current_task()
         try:
-            await self.outbox.tick()
-        except Exception:  # the next tick tries again; one bad tick must not stop sending
-            log.exception("outbox tick failed")
+            while True:
+                self._woken = False
+                try:
+                    await self.outbox.tick()
+                except Exception:  # the next tick tries again; one bad tick must not stop it
+                    log.exception("outbox tick failed")
+                if not self._woken or self.outbox.stopping:
+                    break
         finally:
             self._running = None
 

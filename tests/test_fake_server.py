@@ -269,3 +269,21 @@ async def test_bot_in_another_process_sends_a_message_the_fake_records(
     assert [m["text"] for m in an.messages] == ["Giấy mời từ tiến trình khác"]
     assert [call.method for call in fake.calls] == ["getMe", "sendMessage"]
     fake.assert_no_violations()
+
+
+async def test_an_injected_round_trip_delays_the_request_before_the_fake_and_the_answer_after(
+    fake: FakeBotApi, an: FakeUser
+) -> None:
+    # Telegram counts a message when the request arrives, half a round trip after it left the
+    # bot; the answer takes the other half back. The fake must see the request between them.
+    waits: list[tuple[float, int]] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append((seconds, len(an.messages)))
+
+    async with FakeBotApiServer(fake, rtt=0.2, sleep=sleep) as served:
+        request = HTTPXRequest()
+        async with Bot(fake.token, base_url=served.base_url, request=request) as bot:
+            waits.clear()  # getMe, when the bot started
+            await bot.send_message(an.id, "Xin chào")
+    assert waits == [(0.1, 0), (0.1, 1)]

@@ -511,8 +511,8 @@ class MortalOutbox(Outbox):
     async def queue_due(self) -> int:
         return int(await self._mortal("queue_due"))
 
-    async def _claim(self) -> Any:
-        return await self._mortal("_claim")
+    async def _claim(self, *args: Any) -> Any:
+        return await self._mortal("_claim", *args)
 
     async def _record_part(self, *args: Any, **kwargs: Any) -> None:
         await self._mortal("_record_part", *args, **kwargs)

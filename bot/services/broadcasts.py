@@ -192,9 +192,11 @@ class BroadcastService:
             now = self._ctx.clock.now()
             reach = await self._reach(session, draft.audience)
             self._schedule(draft, now)
-            return BroadcastResult(
+            result = BroadcastResult(
                 BroadcastStep.QUEUED, message_id=draft.id, reach=reach, audience=draft.audience
             )
+        self._ctx.due_now()  # committed: the outbox sends it now, not at its next tick
+        return result
 
     async def ask_time(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
         """The office wants it sent later: ask when."""
@@ -305,7 +307,9 @@ class BroadcastService:
                 before=None,
                 after={"deliveries": len(failed)},
             )
-            return BroadcastResult(BroadcastStep.RESENT, message_id=message_id, count=len(failed))
+            result = BroadcastResult(BroadcastStep.RESENT, message_id=message_id, count=len(failed))
+        self._ctx.due_now()  # committed: the outbox sends them now, not at its next tick
+        return result
 
     async def recent(self, admin: OfficeActor, limit: int = 10) -> list[BroadcastSummary]:
         """Scheduled broadcasts first, then the latest ones sent, with their delivery counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +11,22 @@ from bot.config import Config
 from bot.domain.clock import Clock
 from bot.services.batching import GroupCommit
 from bot.services.meetings import CalendarRevision
+
+
+class DueNow:
+    """Tells whoever sends the outbox that a message is due now (a notice just confirmed), so
+    it goes at once rather than at the next tick."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever something falls due now."""
+        self._listeners.append(listener)
+
+    def __call__(self) -> None:
+        for listener in self._listeners:
+            listener()
 
 
 @dataclass(frozen=True)
@@ -24,6 +41,7 @@ class ServiceContext:
     meeting_id: int
     calendar: CalendarRevision
     writes: GroupCommit = field(init=False, repr=False, compare=False)
+    due_now: DueNow = field(default_factory=DueNow, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writes", GroupCommit(self.sessions))

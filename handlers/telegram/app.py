@@ -33,6 +33,7 @@ from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.receiving import Mount, Poller, WebhookReceiver
 from handlers.telegram.render import CHANNEL
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
+from schedules.ratelimit import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,10 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    budget: Pacer | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The bot for ``services``; ``request`` lets tests plug in the fake Bot API."""
+    """The bot for ``services``; ``request`` lets tests plug in the fake Bot API; ``budget``:
+    the bot's sending budget, shared with the outbox (else one of its own)."""
     settings = services.config.telegram
     builder = (
         Application.builder()
@@ -74,7 +77,8 @@ def build_application(
                 tzinfo=services.config.meeting.zone,
             )
         )
-        .rate_limiter(RetryingRateLimiter(max_retries=3))
+        # A reply is never given up on a 429 (max_retries=None): it waits its turn.
+        .rate_limiter(RetryingRateLimiter(budget=budget))
         .concurrent_updates(
             ChatOrderedUpdateProcessor(
                 settings.concurrent_updates,

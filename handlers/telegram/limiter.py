@@ -6,6 +6,11 @@ own bare ``Bot`` (:class:`handlers.telegram.channel.TelegramSender`, no rate lim
 each of its sends is tried exactly once and the outbox sees the real error: it keeps its own,
 durable retry policy (a row per recipient, attempts counted, backoff in plan time, every sender
 paused on a 429). A send is therefore never retried twice over.
+
+Both draw on one budget per bot token (:class:`schedules.ratelimit.Pacer`, built by
+``bot/app.py`` for each channel it runs): Telegram has one limit of about 30 messages a second
+per bot, not one for the replies and another for the outbox. The replies take it as *urgent*:
+a person's answer to their own tap goes before the next bulk message of a notice.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter
 
 from handlers.telegram.channel import retry_after_seconds
+from schedules.ratelimit import Limits, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +52,9 @@ _TOO_SHORT = 1e-6  # seconds: a wait shorter than this is rounding, not a wait
 
 
 class RetryingRateLimiter(AIORateLimiter):
-    """PTB's ``AIORateLimiter`` (the 30-a-second and 20-a-minute-per-group pacing), plus one
-    message a second per private chat, and retries.
+    """The bot's budget (30 a second, shared with the outbox, replies first), PTB's
+    ``AIORateLimiter`` for its 20-a-minute-per-group pacing, one message a second per private
+    chat, and retries.
 
     - A message to a private chat waits for that chat's turn: at most :data:`CHAT_BURST` at
       once, then one a second, counted from when Telegram answered the one before. One chat's
@@ -59,18 +66,20 @@ class RetryingRateLimiter(AIORateLimiter):
       ``BadRequest`` is a ``NetworkError`` in PTB but is Telegram refusing the request itself:
       it is never retried. Nor is anything else (``Forbidden``: the user blocked the bot;
       ``InvalidToken``, ``Conflict``, ``ChatMigrated``).
-    - A 429 (``RetryAfter``) pauses the requests to the refused chat for ``retry_after`` + 0.1 s
-      — also when it is the last 429 a request will take — then the request is tried again, at
-      most ``max_retries`` times. Every request pauses instead when Telegram refuses the bot as
-      a whole: a 429 to a request for no chat (or a channel by name), or a 429 for a second chat
-      within :data:`SHARED_429_WINDOW` of one for another. The wait uses the injectable
+    - A 429 (``RetryAfter``) pauses the requests to the refused chat for ``retry_after`` + 0.1 s,
+      then the request is tried again: a reply is never given up on a 429, it waits its turn
+      (``max_retries``, ``None`` by default, bounds the tries where a caller wants a bound).
+      Every request pauses instead when Telegram refuses the bot as a whole: a 429 to a request
+      for no chat (or a channel by name), or a 429 for a second chat within
+      :data:`SHARED_429_WINDOW` of one for another; that pause is the budget's, so the outbox
+      waits too (and the replies wait out the outbox's 429s). The wait uses the injectable
       ``sleep``, so a rehearsal does not wait in real time. Toasts (``answerCallbackQuery``) and
       getUpdates are never held: Telegram does not count them, and a tap not answered within
       seconds fails for the person.
-    - Every try, first or retry, waits for the pause *before* it queues for the 30-a-second
-      pacing, and a request that reaches the front of that queue while a pause is on goes back
-      to wait and queue again. So a pause ends in paced sending, not in a burst of everything
-      that queued during it.
+    - Every try, first or retry, waits for the pause *before* it queues for the budget, and a
+      request that reaches the front while a pause is on goes back to wait and queue again; the
+      budget starts again at its even pace after a pause. So a pause ends in paced sending, not
+      in a burst of everything that queued during it.
 
     What still fails after the retries is raised to the handler (and logged by the error
     handler) as before. A timeout does not say whether Telegram got the request: the answer may
@@ -85,30 +94,32 @@ class RetryingRateLimiter(AIORateLimiter):
     def __init__(
         self,
         *,
-        max_retries: int = 3,
+        max_retries: int | None = None,
         network_retries: int = 3,
         backoff: float = 0.5,
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        budget: Pacer | None = None,
     ) -> None:
         # AIORateLimiter itself retries nothing (max_retries=0) and never sees a 429: its wait
         # would be a real asyncio.sleep. The retries happen in process_request, on the
-        # injectable clock.
-        super().__init__(max_retries=0)
+        # injectable clock. Its overall limiter is off (overall_max_rate=0): the budget is it.
+        super().__init__(overall_max_rate=0, max_retries=0)
+        self.budget = budget or Pacer(Limits(), now=now, sleep=sleep)
         self.flood_retries = max_retries
         self.network_retries = network_retries
         self.backoff = backoff
         self.retried: Counter[str] = Counter()
         self.gave_up: Counter[str] = Counter()
         self._now, self._sleep = now, sleep
-        self._paused_until = float("-inf")
         self._chats: dict[int, _Chat] = {}
         self._last_refused: tuple[int, float] | None = None  # the chat a 429 refused, and when
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
-        """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``)."""
+        """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), the budget
+        too (shared with an outbox, it moves to that time with it)."""
         self._now, self._sleep = now, sleep
-        self._paused_until = float("-inf")
+        self.budget.use_time(now, sleep)
         self._chats.clear()
         self._last_refused = None
 
@@ -128,18 +139,24 @@ class RetryingRateLimiter(AIORateLimiter):
         chat_id = _chat_number(data.get("chat_id"))
         chat = self._chat(chat_id) if chat_id is not None and chat_id > 0 else None
         paced = chat is not None and _is_message(endpoint)
+        # As AIORateLimiter counted its 30 a second: every request for a chat.
+        budgeted = paused and data.get("chat_id") is not None
 
         async def attempt(*call_args: Any, **call_kwargs: Any) -> Result:
             if paused and self._pause_left(chat_id) > 0:
                 raise _PauseBegan  # while this request queued: queue again after the pause
-            try:
-                return await callback(*call_args, **call_kwargs)
-            except RetryAfter as exc:
-                raise _Flooded(exc) from None  # for process_request, not AIORateLimiter
-            finally:
-                if paced:
-                    assert chat is not None
-                    chat.spend(self._now())
+            # The budget times the request (the spread of travel times); the chat's pace is
+            # kept here.
+            budget = self.budget.slot(None, urgent=True) if budgeted else contextlib.nullcontext()
+            async with budget:
+                try:
+                    return await callback(*call_args, **call_kwargs)
+                except RetryAfter as exc:
+                    raise _Flooded(exc) from None  # for process_request, not AIORateLimiter
+                finally:
+                    if paced:
+                        assert chat is not None
+                        chat.spend(self._now())
 
         # One message at a time per chat, in order: its turn is counted from the answer to the
         # one before, and a retry keeps its place ahead of the chat's later messages.
@@ -160,7 +177,7 @@ class RetryingRateLimiter(AIORateLimiter):
                     exc = flooded.exc
                     wait = retry_after_seconds(exc) + RETRY_AFTER_MARGIN
                     everyone = self._refused(chat_id, wait)
-                    if flood >= flood_retries:
+                    if flood_retries is not None and flood >= flood_retries:
                         self._give_up(endpoint, exc, flood)
                         raise exc from None
                     flood += 1
@@ -195,14 +212,14 @@ class RetryingRateLimiter(AIORateLimiter):
             self._last_refused = (chat_id, now)
             if last is None or last[0] == chat_id or now - last[1] > SHARED_429_WINDOW:
                 return False
-        self._paused_until = max(self._paused_until, until)
+        self.budget.pause(wait)
         return True
 
     def _pause_left(self, chat_id: int | None) -> float:
-        until = self._paused_until
+        left = self.budget.paused_for
         if chat_id is not None and (chat := self._chats.get(chat_id)) is not None:
-            until = max(until, chat.paused_until)
-        return until - self._now()
+            left = max(left, chat.paused_until - self._now())
+        return left
 
     async def _wait_out_pause(self, chat_id: int | None) -> None:
         # A loop, not a single wait: another request's 429 may lengthen the pause meanwhile.

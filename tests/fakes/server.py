@@ -11,12 +11,19 @@
 The server runs in the test's event loop and hands every request to the fake's own transport,
 so long polls, injected faults and the recorded calls behave exactly as in-process. It speaks
 just enough HTTP/1.1 for httpx: Content-Length bodies and keep-alive connections.
+
+``rtt`` injects a network's round trip: each request reaches the fake half of it after the
+server read it, and its answer leaves half of it after the fake answered. That is how Telegram
+sees a bot far away: it counts a message towards its limits when the request *arrives* (half a
+round trip after the bot sent it), and the bot learns the outcome half a round trip later. A
+bot that counted its sends from their answers would therefore lose a round trip per window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import httpx
@@ -39,11 +46,25 @@ class _BadRequest(Exception):
 class FakeBotApiServer:
     """Serves ``fake`` on ``http://127.0.0.1:<port>/bot`` until stopped."""
 
-    def __init__(self, fake: FakeBotApi, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Prepare to serve ``fake``; ``port=0`` picks a free port on ``start``."""
+    def __init__(
+        self,
+        fake: FakeBotApi,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        rtt: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Prepare to serve ``fake``; ``port=0`` picks a free port on ``start``; ``rtt``: the
+        round trip in seconds added to every request (half on the way in, half on the way out),
+        waited with ``sleep``."""
         if host != "127.0.0.1":
             raise ValueError(f"the fake Bot API only listens on 127.0.0.1, not {host!r}")
+        if rtt < 0:
+            raise ValueError(f"a round trip cannot be negative: {rtt}")
         self.fake = fake
+        self.rtt = rtt
+        self._sleep = sleep
         self.host = host
         self.port = port
         self.connections_accepted = 0
@@ -133,6 +154,8 @@ class FakeBotApiServer:
         except _BadRequest as error:
             await _write(writer, httpx.Response(error.status, text=str(error)), keep_alive=False)
             return False
+        if self.rtt:
+            await self._sleep(self.rtt / 2)  # on its way to Telegram
         try:
             response = await self.fake.transport.handle_async_request(request)
             await response.aread()
@@ -146,6 +169,8 @@ class FakeBotApiServer:
             failure = httpx.Response(500, text=f"fake Bot API crashed: {error!r}")
             await _write(writer, failure, keep_alive=False)
             return False
+        if self.rtt:
+            await self._sleep(self.rtt / 2)  # the answer on its way back
         await _write(writer, response, keep_alive=keep_alive)
         return keep_alive
 

@@ -1,0 +1,117 @@
+"""The fake Bot API with Telegram's limits, served over loopback HTTP from a process of its own.
+
+A bench's bot and the fake it talks to should not share an event loop (or a garbage collector,
+or a GIL): a pause in one would hold the other up and hide what a network shows. The child
+process serves a fresh ``FakeBotApi(enforce_limits=True)`` behind
+``tests.fakes.server.FakeBotApiServer`` with the round trip asked for, and answers the parent's
+questions over a pipe: where it listens, and afterwards what it accepted and when (on
+``time.monotonic``, the same clock in every process of the machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httpx
+
+from tests.fakes.server import FakeBotApiServer
+from tests.fakes.telegram_api import OVERALL_LIMIT, OVERALL_WINDOW, FakeBotApi
+
+
+class Accepting(httpx.AsyncBaseTransport):
+    """The fake's transport, noting when it accepted each sendMessage (its clock of limits)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.accepted: list[float] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Forward to the fake; note an accepted message."""
+        at = time.monotonic()
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith("/sendMessage") and response.status_code == 200:
+            self.accepted.append(at)
+        return response
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the fake saw: its 429s, what each chat got, when it accepted messages."""
+
+    rate_limited: int
+    sent_counts: dict[int, int]
+    accepted: list[float]
+    violations: int
+
+    def overfull_windows(self) -> int:
+        """How often more than Telegram's 30 messages fell within one sliding second (the fake
+        answers those with 429: this counts what it accepted, as a check of the check)."""
+        times = sorted(self.accepted)
+        return sum(
+            1 for a, b in zip(times, times[OVERALL_LIMIT:], strict=False) if b - a < OVERALL_WINDOW
+        )
+
+
+def seen(fake: FakeBotApi, accepting: Accepting) -> Seen:
+    """The figures of ``fake``."""
+    return Seen(
+        fake.rate_limited,
+        dict(fake.sent_counts()),
+        list(accepting.accepted),
+        len(fake.violations),
+    )
+
+
+def limited_fake(users: Sequence[int]) -> tuple[FakeBotApi, Accepting]:
+    """A fresh fake with Telegram's limits and these private chats, its acceptances timed."""
+    fake = FakeBotApi(enforce_limits=True)
+    for user in users:
+        fake.user(user, f"Đại biểu {user}")
+    accepting = Accepting(fake.transport)
+    fake.transport = accepting
+    return fake, accepting
+
+
+class ServedFake:
+    """A fake Bot API in a child process, over loopback HTTP with ``rtt`` seconds of round trip."""
+
+    def __init__(self, users: Sequence[int], rtt: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_child, args=(child, list(users), rtt), daemon=True)
+        self._process.start()
+        self.base_url, self.token = self._pipe.recv()
+
+    def seen(self) -> Seen:
+        """What the fake saw so far."""
+        self._pipe.send("seen")
+        result: Seen = self._pipe.recv()
+        return result
+
+    def close(self) -> None:
+        """Stop the server and its process."""
+        self._pipe.send("stop")
+        self._process.join(timeout=30)
+
+
+def _child(pipe: Connection, users: list[int], rtt: float) -> None:
+    asyncio.run(_serve(pipe, users, rtt))
+
+
+async def _serve(pipe: Connection, users: list[int], rtt: float) -> None:
+    fake, accepting = limited_fake(users)
+    loop = asyncio.get_running_loop()
+    async with FakeBotApiServer(fake, rtt=rtt) as server:
+        pipe.send((server.base_url, fake.token))
+        while True:
+            command: Any = await loop.run_in_executor(None, pipe.recv)
+            if command == "seen":
+                pipe.send(seen(fake, accepting))
+            else:
+                break

@@ -1,0 +1,224 @@
+"""One sending budget per bot, shared by the outbox and the replies, and a notice that goes at
+once: against the fake Bot API with Telegram's limits, on virtual time (nothing sleeps).
+
+The surges here are the issue's (250 links opened at 25 a second; a tap surge during a
+broadcast), at the size a test can afford; ``bench/surge.py`` runs them at full size in real
+time and prints the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.ext import ApplicationBuilder
+
+import bot.app
+from bot.app import Channel, ChannelEntry, ChannelSetup, open_app
+from bot.config import Config, load_config
+from bot.domain.clock import ManualClock
+from bot.services import Services, build_services
+from bot.texts import load_catalog
+from handlers.telegram.limiter import RetryingRateLimiter
+from schedules.ratelimit import Pacer, VirtualTime
+from schedules.scheduler import OutboxScheduler
+from storage.files import FileStore
+from tests.channels.text_channel import TextChannel
+from tests.fakes.clock import EventTime, counting_database_calls
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import OFFICE_CHAT, BotHarness, wired_config
+from tests.surge import link_directly, links_surge, people, start_surge_bot, taps_during_broadcast
+from tests.test_broadcasts import compose
+from tests.test_outbox import linked_answers
+
+
+@pytest.fixture
+def database_busy() -> Iterator[Any]:
+    with counting_database_calls() as busy:
+        yield busy
+
+
+async def test_confirming_a_notice_wakes_the_outbox_instead_of_waiting_for_its_tick(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    woken: list[str] = []
+    harness.services.ctx.due_now.listen(lambda: woken.append("due now"))
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    assert woken == ["due now"]
+
+
+class CountingOutbox:
+    """An outbox that counts its ticks (the scheduler needs no more of one)."""
+
+    def __init__(self) -> None:
+        self.ticks = 0
+        self.ticked = asyncio.Event()
+        self.hold = asyncio.Event()  # a tick in progress until set
+        self.hold.set()
+        self.stopping = False
+
+    async def recover(self) -> int:
+        return 0
+
+    def request_stop(self) -> None:
+        self.stopping = True
+
+    async def tick(self) -> None:
+        self.ticks += 1
+        self.ticked.set()
+        await self.hold.wait()
+
+
+async def test_a_wake_ticks_the_outbox_now_and_a_wake_during_a_tick_ticks_once_more() -> None:
+    outbox = CountingOutbox()
+
+    async def plan() -> None:
+        return None
+
+    scheduler = OutboxScheduler(outbox, tick_seconds=3600, plan=plan)  # type: ignore[arg-type]
+    await scheduler.start()
+    try:
+        await asyncio.wait_for(outbox.ticked.wait(), timeout=10)  # the first tick, at start
+        outbox.ticked.clear()
+        scheduler.wake()  # not in an hour: now
+        await asyncio.wait_for(outbox.ticked.wait(), timeout=10)
+        assert outbox.ticks == 2
+        outbox.ticked.clear()
+        outbox.hold.clear()
+        scheduler.wake()
+        await asyncio.wait_for(outbox.ticked.wait(), timeout=10)  # a tick in progress...
+        outbox.ticked.clear()
+        scheduler.wake()  # ...when another notice is confirmed
+        outbox.hold.set()
+        await asyncio.wait_for(outbox.ticked.wait(), timeout=10)  # goes right after it
+        assert outbox.ticks == 4
+    finally:
+        await scheduler.stop()
+
+
+# --- surges against Telegram's limits, on one budget -----------------------------------------
+
+
+@pytest.fixture
+async def surge_services(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    files: FileStore,
+    database_busy: Any,
+) -> tuple[Services, FakeBotApi, EventTime]:
+    """Services with nobody imported, a fake enforcing Telegram's limits on virtual time (which
+    waits for the database)."""
+    time = EventTime(start=1000.0, busy=database_busy)
+    fake = FakeBotApi(enforce_limits=True, clock=time.monotonic)
+    fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    services = await build_services(wired_config(config, fake), sessions, clock, files=files)
+    return services, fake, time
+
+
+async def test_250_links_opened_at_25_a_second_all_get_their_card_without_one_429(
+    surge_services: tuple[Services, FakeBotApi, EventTime],
+) -> None:
+    services, fake, time = surge_services
+    users = await people(services, fake, 250)
+    bot = await start_surge_bot(services, fake, now=time.monotonic, sleep=time.sleep)
+    try:
+        figures = await time.run(links_surge(bot, users, per_second=25, sleep=time.sleep))
+    finally:
+        await bot.stop()
+    print(f"250 links at 25/s: {figures.summary()}")
+    assert figures.unanswered == 0 and len(figures.latencies) == 250
+    assert figures.rate_limited == 0 and figures.gave_up == 0
+    fake.assert_no_violations()
+
+
+async def test_a_tap_during_a_broadcast_is_confirmed_within_a_second_and_the_notice_reaches_all(
+    surge_services: tuple[Services, FakeBotApi, EventTime],
+) -> None:
+    services, fake, time = surge_services
+    users = await people(services, fake, 400)
+    bot = await start_surge_bot(services, fake, now=time.monotonic, sleep=time.sleep)
+    try:
+        tappers = users[:60]
+        await time.run(links_surge(bot, tappers, per_second=25, sleep=time.sleep))
+        await link_directly(bot, users[60:])
+        everyone = [user for user, _ in users]
+        taps, notice = await time.run(
+            taps_during_broadcast(
+                bot, everyone, [user for user, _ in tappers], per_second=10, start_after=2.0,
+                sleep=time.sleep,
+            )
+        )  # fmt: skip
+    finally:
+        await bot.stop()
+    print(f"60 taps at 10/s during a notice to 400: {taps.summary()}")
+    print(f"the notice: {'; '.join(notice.notes)}")
+    assert taps.unanswered == 0 and len(taps.latencies) == 60
+    assert max(taps.latencies) <= 1.0  # replies go before the next bulk message
+    assert notice.unanswered == 0  # every one of the 400 got the notice
+    assert taps.rate_limited == 0 and taps.gave_up == 0
+    fake.assert_no_violations()
+
+
+async def test_a_reply_refused_with_429_again_and_again_waits_its_turn_and_is_never_given_up(
+    fake: FakeBotApi,
+) -> None:
+    time = VirtualTime()
+    limiter = RetryingRateLimiter(now=time.monotonic, sleep=time.sleep)  # as build_application
+    application = fake.wire(ApplicationBuilder()).rate_limiter(limiter).build()
+    an = fake.user(1001, "An")
+    async with application:
+        for _ in range(6):
+            fake.fail_next("sendMessage", error_code=429, description="Too Many", retry_after=2)
+        await application.bot.send_message(an.id, "Giấy mời")
+    assert [m["text"] for m in an.messages] == ["Giấy mời"]
+    assert limiter.gave_up == Counter() and limiter.retried == Counter({"RetryAfter": 6})
+    assert time.slept == pytest.approx(6 * 2.1)  # each retry_after, and its 0.1 s margin
+
+
+async def test_run_gives_each_channel_one_budget_its_replies_and_the_outbox_share(
+    office: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The composition root builds one Pacer per channel entry and hands the same one to the
+    channel (its replies) and to the outbox (its sends on that channel)."""
+    handed: dict[str, Any] = {}
+    started = asyncio.Event()
+
+    def build_text(setup: ChannelSetup) -> Channel:
+        handed["channel"] = setup.budget
+        channel = TextChannel(setup.inbox, setup.catalog)
+
+        @asynccontextmanager
+        async def receiving() -> AsyncIterator[None]:
+            yield
+
+        return Channel(channel, receiving)
+
+    real_build_outbox = bot.app.build_outbox
+
+    def build_outbox(*args: Any, **kwargs: Any) -> Any:
+        handed["outbox"] = kwargs["pacer"]
+        return real_build_outbox(*args, **kwargs)
+
+    text = ChannelEntry("text", "HOINGHI_TEXT_TOKEN", re.compile(r"t-\d+"), build_text)
+    monkeypatch.setattr(bot.app, "CHANNELS", (text,))
+    monkeypatch.setattr(bot.app, "build_outbox", build_outbox)
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
+    loaded = load_config(office / "config.toml")
+    async with open_app(loaded, load_catalog("vi"), env={"HOINGHI_TEXT_TOKEN": "t-1"}) as app:
+        stop = asyncio.Event()
+        running = asyncio.create_task(app.run(stop))
+        await asyncio.wait_for(started.wait(), timeout=30)
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)
+    assert isinstance(handed["channel"], Pacer)
+    assert handed["outbox"] == {TextChannel.channel: handed["channel"]}

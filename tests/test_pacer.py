@@ -1,0 +1,160 @@
+"""One bot's sending budget (``schedules.ratelimit.Pacer``): sends paced by when they start,
+replies before bulk, and no burst after a pause or a late timer.
+
+Time is :class:`tests.fakes.clock.EventTime`: every sleeper on one virtual timeline, moved only
+when everything waits for it, so nothing sleeps and every figure is exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+
+import pytest
+
+from schedules.ratelimit import Limits, Pacer
+from tests.fakes.clock import EventTime
+
+WINDOW, COUNT = 1.0, 30  # Telegram's sliding window and how many messages it takes
+
+
+def overfull_windows(starts: list[float]) -> int:
+    """How many times 31 consecutive starts fell within Telegram's one-second window."""
+    ordered = sorted(starts)
+    return sum(1 for a, b in zip(ordered, ordered[COUNT:], strict=False) if b - a < WINDOW)
+
+
+async def test_sends_start_one_interval_apart_while_earlier_ones_are_still_on_their_way() -> None:
+    # Over a network each request takes a round trip; counting a send from its answer would
+    # lose that time every window. Counting from its start, the rate does not depend on it.
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    starts: list[float] = []
+    in_flight = most = 0
+
+    async def send(n: int) -> None:
+        nonlocal in_flight, most
+        async with pacer.slot(str(1000 + n)):
+            starts.append(clock.now)
+            in_flight += 1
+            most = max(most, in_flight)
+        await clock.sleep(0.2)  # the round trip
+        in_flight -= 1
+
+    await clock.run(asyncio.gather(*(send(n) for n in range(301))))
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) == pytest.approx(pacer.interval) and max(gaps) == pytest.approx(pacer.interval)
+    assert starts[-1] == pytest.approx(300 * 1.02 / 30)  # 29.4 a second, whatever the round trip
+    assert most == 6  # 0.2 s / 0.034 s: several requests on the wire at once
+    assert overfull_windows(starts) == 0
+
+
+async def test_a_reply_takes_the_next_start_before_the_bulk_waiting_for_it() -> None:
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    order: list[tuple[str, float]] = []
+
+    async def bulk(n: int) -> None:
+        await pacer.take(str(1000 + n))
+        order.append((f"bulk {n}", clock.now))
+
+    async def reply() -> None:
+        await clock.sleep(0.5)  # a person taps while a notice's 60 messages wait their turn
+        await pacer.take("2000", urgent=True)
+        order.append(("reply", clock.now))
+
+    await clock.run(asyncio.gather(reply(), *(bulk(n) for n in range(60))))
+    at = [name for name, _ in order].index("reply")
+    before, (_, replied), after = order[at - 1], order[at], order[at + 1]
+    assert before[1] <= 0.5 < replied <= 0.5 + pacer.interval  # the very next start
+    assert after[0] == f"bulk {int(before[0].split()[1]) + 1}"  # the bulk goes on after it
+    assert after[1] == pytest.approx(replied + pacer.interval)  # paced, not doubled up
+    assert pacer.started == {"reply": 1, "bulk": 60}
+
+
+async def test_a_few_replies_go_at_once_and_the_rest_at_the_paced_rate() -> None:
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    starts: list[float] = []
+
+    async def reply(n: int) -> None:
+        await pacer.take(str(1000 + n), urgent=True)
+        starts.append(clock.now)
+
+    await clock.run(asyncio.gather(*(reply(n) for n in range(12))))
+    burst = Limits().reply_burst
+    assert starts[:burst] == [0.0] * burst
+    later = starts[burst - 1 :]
+    gaps = [b - a for a, b in itertools.pairwise(later)]
+    assert min(gaps) >= pacer.interval * 0.75 - 1e-9  # no second burst
+    assert overfull_windows(starts) == 0
+
+
+async def test_after_a_pause_sending_resumes_at_the_paced_rate_never_in_a_burst() -> None:
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    starts: list[tuple[str, float]] = []
+
+    async def send(n: int, urgent: bool) -> None:
+        await pacer.take(str(1000 + n), urgent=urgent)
+        starts.append(("reply" if urgent else "bulk", clock.now))
+
+    async def scenario() -> None:
+        first = [asyncio.create_task(send(n, False)) for n in range(10)]
+        await clock.sleep(0.1)
+        pacer.pause(3.0)  # a 429: everybody waits 3 s
+        waiting = [asyncio.create_task(send(100 + n, n % 4 == 0)) for n in range(60)]
+        await asyncio.gather(*first, *waiting)
+
+    await clock.run(scenario())
+    after = [at for _, at in starts if at >= 3.1 - 1e-9]
+    assert len(after) > 60 - 5  # everything that waited for the pause (and the first's rest)
+    assert min(after) >= 3.1 - 1e-9
+    gaps = [b - a for a, b in itertools.pairwise(after)]
+    assert min(gaps) >= pacer.interval * 0.75 - 1e-9  # one at a time, replies included
+    assert [kind for kind, at in starts if at >= 3.1 - 1e-9][:15].count("reply") == 15  # first
+    assert overfull_windows([at for _, at in starts]) == 0
+
+
+async def test_timers_that_wake_late_cost_no_rate_and_never_overfill_the_window() -> None:
+    # An event loop wakes a sleeper a little late (a busy loop, a collection); the schedule
+    # makes up what it can, the window holds whatever happens.
+    clock = EventTime()
+    lateness = random.Random(17)
+
+    async def late_sleep(seconds: float) -> None:
+        await clock.sleep(seconds + lateness.uniform(0, 0.006))
+
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=late_sleep)
+    starts: list[float] = []
+
+    async def send(n: int) -> None:
+        await pacer.take(str(1000 + n))
+        starts.append(clock.now)
+
+    await clock.run(asyncio.gather(*(send(n) for n in range(601))))
+    rate = 600 / (starts[-1] - starts[0])
+    assert rate >= 0.99 * 30 / 1.02
+    assert overfull_windows(starts) == 0
+
+
+async def test_requests_whose_travel_times_differ_widen_the_window_by_the_difference() -> None:
+    # Telegram counts a message when it arrives: of two requests started a window apart, the
+    # first may arrive late and the second early. Their recent difference widens the window.
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    starts: list[float] = []
+
+    async def send(n: int) -> None:
+        async with pacer.slot(str(1000 + n)):
+            starts.append(clock.now)
+            await clock.sleep(0.05 if n % 2 else 0.25)  # on the way and back
+
+    await clock.run(asyncio.gather(*(send(n) for n in range(151))))
+    assert pacer.spread == pytest.approx(0.2)
+    later = starts[60:]  # once the spread is known
+    spans = [b - a for a, b in zip(later, later[COUNT:], strict=False)]
+    assert min(spans) >= 1.02 + 0.2 - 1e-9
+    # Arriving anywhere within its trip, no 31 messages reach Telegram within one second.
+    assert overfull_windows([at + (0.0 if n % 2 else 0.2) for n, at in enumerate(starts)]) == 0
