@@ -15,7 +15,7 @@ from bot.errors import ChannelUnavailable
 from bot.logs import RedactingFormatter
 from bot.services import Services, build_services
 from handlers.telegram.app import fetch_bot_username
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT, without_web
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import wired_config
@@ -48,7 +48,7 @@ async def test_cli_export_with_a_rejected_token_explains_and_never_prints_it(
 ) -> None:
     fake = FakeBotApi()
     async with FakeBotApiServer(fake) as server:
-        text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        text = without_web(EXAMPLE_CONFIG.read_text(encoding="utf-8")).replace(
             'api_base_url = "https://api.telegram.org/bot"', f'api_base_url = "{server.base_url}"'
         )
         config = tmp_path / "config.toml"
@@ -89,7 +89,7 @@ async def test_a_malformed_token_is_named_as_such_before_any_request_and_never_p
 ) -> None:
     fake = FakeBotApi()
     async with FakeBotApiServer(fake) as server:
-        text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(
+        text = without_web(EXAMPLE_CONFIG.read_text(encoding="utf-8")).replace(
             'api_base_url = "https://api.telegram.org/bot"', f'api_base_url = "{server.base_url}"'
         )
         config = tmp_path / "config.toml"

@@ -100,6 +100,9 @@ def write_config(tmp_path: Path, server: FakeBotApiServer, **outbox: Any) -> Pat
     plan = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     assert plan["office"]["chat_id"] == OFFICE_CHAT
     plan["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"}
+    # These runs are about Telegram and the outbox: no web server, which would take the
+    # example's port 8080 (another run on this machine may hold it).
+    plan.pop("web", None)
     plan["telegram"] = {"api_base_url": server.base_url, "file_base_url": server.base_file_url}
     plan["outbox"] = plan.get("outbox", {}) | {
         "rate_per_second": 200,

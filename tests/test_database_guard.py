@@ -34,6 +34,7 @@ from tests.test_crash import running_bot, toml_document
 def office_config(folder: Path, server: FakeBotApiServer, database: Path) -> Path:
     """The example plan in ``folder``, on the SQLite file ``database``, talking to the fake."""
     plan = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    plan.pop("web", None)  # a Telegram run: the example's web port 8080 may be taken here
     plan["database"] = {"url": f"sqlite+aiosqlite:///{database}"}
     plan["telegram"] = {"api_base_url": server.base_url, "file_base_url": server.base_file_url}
     path = folder / "config.toml"

@@ -47,6 +47,7 @@ def future_plan(tmp_path: Path, server: FakeBotApiServer) -> Path:
     """The example plan a month from now (answers and drafts still open), on a fresh database,
     talking to the fake."""
     plan = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    plan.pop("web", None)  # a Telegram run: the example's web port 8080 may be taken here
     day = (datetime.now(UTC) + timedelta(days=30)).astimezone(HANOI).date()
     plan["meeting"] |= {"starts_at": f"{day}T08:00", "ends_at": f"{day}T11:30"}
     plan["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path / 'hoinghi.db'}"}
