@@ -145,7 +145,13 @@ class Browser:
                 if element.text.strip() == name and element.is_displayed():
                     element.click()
                     # A form posts and is redirected, a link leads on: either way a new page.
-                    WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+                    wait = WebDriverWait(self.driver, 30)
+                    wait.until(expected_conditions.staleness_of(page))
+                    wait.until(
+                        lambda driver: (
+                            driver.execute_script("return document.readyState") == "complete"
+                        )
+                    )
                     return
             raise AssertionError(f"no button {name!r}")
 
