@@ -68,11 +68,10 @@ from sqlalchemy import select  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from bench.common import interleaved, machine  # noqa: E402
+from bench.common import delegate_rows, interleaved, machine  # noqa: E402
 from bench.fake_server import Seen, ServedFake, limited_fake, seen  # noqa: E402
 from bot.app import TELEGRAM, build_outbox  # noqa: E402
-from bot.config import Config, load_config  # noqa: E402
-from bot.delegate_file import DelegateRow  # noqa: E402
+from bot.config import load_config  # noqa: E402
 from bot.domain.channels import ChatAccount  # noqa: E402
 from bot.domain.clock import SystemClock  # noqa: E402
 from bot.domain.outbound import Audience, MessageKind, MessageStatus  # noqa: E402
@@ -153,24 +152,6 @@ class Result:
 def chats(count: int) -> range:
     """The private chat ids of ``count`` recipients."""
     return range(FIRST_USER_ID, FIRST_USER_ID + count)
-
-
-def delegate_rows(config: Config, count: int) -> list[DelegateRow]:
-    """``count`` synthetic delegates spread over the plan's groups, with unique codes."""
-    groups = [group.key for group in config.groups]
-    return [
-        DelegateRow(
-            row=index + 2,
-            code=f"BD{index + 1:05d}",
-            full_name=f"Nguyễn Thị Đại Biểu {index + 1}",
-            position="Chủ tịch Hội LHPN",
-            organization=f"Cơ sở số {index + 1}",
-            group_key=groups[index % len(groups)],
-            phone=None,
-            rank=index + 1,
-        )
-        for index in range(count)
-    ]
 
 
 async def prepare(count: int, db_path: Path) -> float:

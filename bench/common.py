@@ -17,7 +17,11 @@ import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.delegate_file import DelegateRow
 
 T = TypeVar("T")
 
@@ -81,3 +85,26 @@ def percentile(values: Sequence[float], share: float) -> float:
         raise ValueError("no values")
     rank = min(len(ordered), max(1, math.ceil(share * len(ordered))))
     return ordered[rank - 1]
+
+
+def delegate_rows(
+    config: Config, count: int, *, prefix: str = "BD", width: int = 5
+) -> list[DelegateRow]:
+    """``count`` synthetic delegates spread over the plan's groups, with unique codes
+    (``prefix`` and the number, zero-padded to ``width``)."""
+    from bot.delegate_file import DelegateRow
+
+    groups = [group.key for group in config.groups]
+    return [
+        DelegateRow(
+            row=index + 2,
+            code=f"{prefix}{index + 1:0{width}d}",
+            full_name=f"Nguyễn Thị Đại Biểu {index + 1}",
+            position="Chủ tịch Hội LHPN",
+            organization=f"Cơ sở số {index + 1}",
+            group_key=groups[index % len(groups)],
+            phone=None,
+            rank=index + 1,
+        )
+        for index in range(count)
+    ]

@@ -112,11 +112,10 @@ from telegram.ext import (  # noqa: E402
     Defaults,
 )
 
-from bench.common import interleaved, machine, percentile  # noqa: E402
+from bench.common import delegate_rows, interleaved, machine, percentile  # noqa: E402
 from bot.app import freeze_startup_heap  # noqa: E402
 from bot.chat import Inbox  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
-from bot.delegate_file import DelegateRow  # noqa: E402
 from bot.domain.clock import ManualClock  # noqa: E402
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action  # noqa: E402
 from bot.services import build_services  # noqa: E402
@@ -365,25 +364,6 @@ def bench_config(stage: Stage, count: int, transport: str) -> Config:
     return config.model_copy(update={"meeting": meeting, "telegram": telegram})
 
 
-def delegate_rows(config: Config, count: int) -> list[DelegateRow]:
-    """``count`` synthetic delegates spread over the plan's groups, with unique codes."""
-    groups = [group.key for group in config.groups]
-    width = max(4, len(str(count)))
-    return [
-        DelegateRow(
-            row=index + 2,
-            code=f"LD{index + 1:0{width}d}",
-            full_name=f"Nguyễn Thị Đại Biểu {index + 1}",
-            position="Chủ tịch Hội LHPN",
-            organization=f"Cơ sở số {index + 1}",
-            group_key=groups[index % len(groups)],
-            phone=None,
-            rank=index + 1,
-        )
-        for index in range(count)
-    ]
-
-
 class Hoinghi:
     """hoinghi as ``hoinghi run`` builds it; each run on a fresh copy of the linked database."""
 
@@ -412,7 +392,10 @@ class Hoinghi:
             await upgrade_database(engine)
             services = await build_services(config, create_sessionmaker(engine), self.clock(config))
             self.catalog = catalog = load_catalog(config.meeting.locale)
-            await services.delegates.import_rows(delegate_rows(config, self.count), actor="bench")
+            await services.delegates.import_rows(
+                delegate_rows(config, self.count, prefix="LD", width=max(4, len(str(self.count)))),
+                actor="bench",
+            )
             linker = self.stage.wire(ApplicationBuilder(), "in-process")
             linker = linker.concurrent_updates(ChatOrderedUpdateProcessor(PLACES)).build()
             install(linker.bot_data, Inbox(services, catalog), services, catalog)

@@ -46,10 +46,10 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
-from common import interleaved, machine, percentile  # noqa: E402
+
+from bench.common import delegate_rows, interleaved, machine, percentile  # noqa: E402
 
 PAGE_RATIO_GOAL = 0.5
 PAGE_P95_GOAL_MS = 50.0
@@ -65,7 +65,6 @@ _HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf|lang)" value="([^"
 async def prepare(db: Path, invitees: int) -> None:
     """A database with ``invitees`` delegates of the example plan."""
     from bot.config import load_config
-    from bot.delegate_file import DelegateRow
     from bot.domain.clock import ManualClock
     from bot.services import build_services
     from storage.engine import create_engine, create_sessionmaker
@@ -77,20 +76,7 @@ async def prepare(db: Path, invitees: int) -> None:
     try:
         await upgrade_database(engine)
         services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
-        groups = [group.key for group in config.groups]
-        rows = [
-            DelegateRow(
-                row=index + 2,
-                code=f"BD{index + 1:05d}",
-                full_name=f"Nguyễn Thị Đại Biểu {index + 1}",
-                position="Chủ tịch Hội LHPN",
-                organization=f"Cơ sở số {index + 1}",
-                group_key=groups[index % len(groups)],
-                phone=None,
-                rank=index + 1,
-            )
-            for index in range(invitees)
-        ]
+        rows = delegate_rows(config, invitees)
         await services.delegates.import_rows(rows, actor="bench")
     finally:
         await engine.dispose()
