@@ -7,6 +7,7 @@ import hashlib
 import logging
 
 from bot.chat.turn import Turn
+from bot.config import Config
 from bot.domain.channels import FileTooLarge, FileUnavailable
 from bot.domain.drafts import (
     MAX_COMMENT,
@@ -28,7 +29,7 @@ from bot.services.drafts import (
     ThreadPost,
     source_of,
 )
-from bot.texts import Html
+from bot.texts import Catalog, Html
 from bot.texts.formatting import file_size, moment, short_moment
 from bot.texts.presenters import (
     compose_buttons,
@@ -354,9 +355,9 @@ def _verdict(turn: Turn, office: OfficeActor, result: DraftResult) -> Answer:
     )
 
 
-def reply(turn: Turn, result: DraftResult) -> Answer:
-    """What the bot tells the speaker (or the office member commenting) after a step."""
-    catalog, config = turn.catalog, turn.config
+def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict[str, object]:
+    """The catalog parameters of a draft step's texts: its theme, version, sizes and limits
+    (one source for the chat's reply and the personal page's)."""
     line = result.draft
     params: dict[str, object] = {
         "contact": config.office.contact,
@@ -372,6 +373,14 @@ def reply(turn: Turn, result: DraftResult) -> Answer:
             time=short_moment(catalog, config.meeting.local(result.version.created_at)),
             size=file_size(catalog, result.version.size),
         )
+    return params
+
+
+def reply(turn: Turn, result: DraftResult) -> Answer:
+    """What the bot tells the speaker (or the office member commenting) after a step."""
+    catalog, config = turn.catalog, turn.config
+    line = result.draft
+    params = result_params(catalog, config, result)
     step = result.step
     if step is DraftStep.REJECTED:
         key = f"draft.rejected_{result.reject}"

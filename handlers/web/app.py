@@ -24,6 +24,7 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from bot.chat import replies
+from bot.chat.drafts import result_params
 from bot.config import WebSettings
 from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
@@ -561,21 +562,7 @@ class Site:
     def _draft_text(self, catalog: Catalog, result: DraftResult) -> Html:
         """What the chat says after a draft step (bot.chat.drafts.reply), for the page."""
         config = self.config
-        params: dict[str, object] = {
-            "contact": config.office.contact,
-            "limit": MAX_TEXT_DRAFT,
-            "chunks": result.chunks,
-            "chars": result.chars,
-        }
-        line = result.draft
-        if line is not None:
-            params.update(key=line.theme_key, title=line.theme_title, name=line.full_name)
-        if result.version is not None:
-            params.update(
-                number=result.version.number,
-                time=short_moment(catalog, config.meeting.local(result.version.created_at)),
-                size=file_size(catalog, result.version.size),
-            )
+        params = result_params(catalog, config, result)
         step = result.step
         if step is DraftStep.REJECTED:
             return catalog.html(f"draft.rejected_{result.reject}", **params)
