@@ -27,8 +27,17 @@ from bot.domain.drafts import DraftLine
 from bot.domain.phones import display_phone
 from bot.services import Services
 from bot.services.report_file import audit_table, office_report_workbook
+from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date
 from bot.texts.presenters import deadline_text
+
+
+def table_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
+    """Why a table export should not write ``path``: not a .csv or .xlsx, or
+    :func:`target_problem`'s reasons."""
+    if path.suffix.lower() not in (".csv", ".xlsx"):
+        return catalog.plain("export.bad_format", path=path)
+    return target_problem(path, force, catalog)
 
 
 def cmd_invites_export(args: argparse.Namespace) -> int:
@@ -38,10 +47,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         return loaded
     config, catalog = loaded[0].config, loaded[1]
     path: Path = args.file
-    if path.suffix.lower() not in (".csv", ".xlsx"):
-        out(catalog.plain("export.bad_format", path=path), sys.stderr)
-        return EXIT_USAGE
-    if (problem := target_problem(path, args.force, catalog)) is not None:
+    if (problem := table_problem(path, args.force, catalog)) is not None:
         out(problem, sys.stderr)
         return EXIT_USAGE
     if (refusal := links_refusal(os.environ, args.bot_username, config.web)) is not None:
@@ -190,10 +196,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         return loaded
     config, catalog = loaded[0].config, loaded[1]
     path: Path = args.file
-    if path.suffix.lower() not in (".csv", ".xlsx"):
-        out(catalog.plain("export.bad_format", path=path), sys.stderr)
-        return EXIT_USAGE
-    if (problem := target_problem(path, args.force, catalog)) is not None:
+    if (problem := table_problem(path, args.force, catalog)) is not None:
         out(problem, sys.stderr)
         return EXIT_USAGE
 
