@@ -340,10 +340,11 @@ class Site:
             return origin in (self.origin, own)
         return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
 
-    def _done(self, visit: Visit, html: str, *, ok: bool, anchor: str = "") -> Response:
+    def _done(self, visit: Visit, html: str, *, ok: bool) -> Response:
         """Post, redirect, get: the page again, saying ``html`` once."""
         key = self.flashes.put(Flash(visit.person_id, html, ok))
-        target = f"/{visit.token}?f={key}&lang={visit.lang}" + (f"#{anchor}" if anchor else "")
+        # To the message itself: on a phone, a jump to the form's section left it out of sight.
+        target = f"/{visit.token}?f={key}&lang={visit.lang}#flash"
         return RedirectResponse(target, status_code=303)
 
     async def rsvp(self, request: Request) -> Response:
@@ -389,7 +390,7 @@ class Site:
             if result.step is RsvpStep.ASK_SUBSTITUTE_POSITION:
                 result = await rsvp.submit_text(account, position, event_id=f"{nonce}:p")
         else:
-            return self._done(visit, catalog.html("web.rsvp.choose"), ok=False, anchor="answer")
+            return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
         if result.step in (RsvpStep.ASK_REASON, RsvpStep.ASK_SUBSTITUTE_NAME):
             # A step the chat would ask a question after, left half-way: nothing waits here.
             await rsvp.choose(account, RsvpChoice.CANCEL)
@@ -406,8 +407,10 @@ class Site:
         catalog, config = visit.catalog, self.config
         step = result.step
         if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED) and result.rsvp is not None:
-            text = replies.recorded(catalog, config, result.rsvp, result.previous)
-            return self._done(visit, Html(text), ok=True, anchor="answer")
+            text = replies.recorded(
+                catalog, config, result.rsvp, result.previous, change_until="web.rsvp.change_until"
+            )
+            return self._done(visit, Html(text), ok=True)
         if step is RsvpStep.CLOSED and result.rsvp is not None:
             text = catalog.html(
                 "rsvp.closed",
@@ -424,7 +427,7 @@ class Site:
         else:
             text = catalog.html("web.failed", contact=config.office.contact)
         ok = step in (RsvpStep.UNCHANGED, RsvpStep.DUPLICATE)
-        return self._done(visit, text, ok=ok, anchor="answer")
+        return self._done(visit, text, ok=ok)
 
     async def task(self, request: Request) -> Response:
         """The four reports on a task: done, in progress with a note, need help with a
@@ -478,8 +481,7 @@ class Site:
             TaskStep.HELP_SENT,
             TaskStep.FILE_SAVED,
         )
-        anchor = f"task-{result.task.id}" if result.task is not None else "tasks"
-        return self._done(visit, text, ok=ok, anchor=anchor)
+        return self._done(visit, text, ok=ok)
 
     async def draft_file(self, request: Request) -> Response:
         """A draft uploaded from the page: the chat's checks, store and receipt."""
@@ -490,19 +492,19 @@ class Site:
         assignment_id = int(request.path_params["assignment_id"])
         chosen = upload(form, "file")
         if chosen is None:
-            return self._draft_done(visit, DraftResult(DraftStep.EMPTY), assignment_id)
+            return self._draft_done(visit, DraftResult(DraftStep.EMPTY))
         drafts = self.services.drafts
         name = chosen.filename or ""
         reject = drafts.check_upload(name, chosen.size)
         if reject is not None:  # judged by name and size before reading a byte of it
             result = DraftResult(DraftStep.REJECTED, reject=reject)
-            return self._draft_done(visit, result, assignment_id)
+            return self._draft_done(visit, result)
         content = await chosen.read()
         await chosen.close()
         result = await drafts.store_file(
             visit.account, assignment_id, name=name, content=content, file_ref=None
         )
-        return await self._draft_echoed(visit, result, assignment_id)
+        return await self._draft_echoed(visit, result)
 
     async def draft_text(self, request: Request) -> Response:
         """A draft typed in the page's text box: stored as the chat stores a typed draft."""
@@ -513,11 +515,9 @@ class Site:
         assignment_id = int(request.path_params["assignment_id"])
         text = values.get("text", "").strip()
         if not text:
-            return self._draft_done(visit, DraftResult(DraftStep.EMPTY), assignment_id)
+            return self._draft_done(visit, DraftResult(DraftStep.EMPTY))
         if len(text) > MAX_TEXT_DRAFT:
-            return self._draft_done(
-                visit, DraftResult(DraftStep.TOO_LONG, chars=len(text)), assignment_id
-            )
+            return self._draft_done(visit, DraftResult(DraftStep.TOO_LONG, chars=len(text)))
         line = await self.services.drafts.line(assignment_id)
         key = line.theme_key if line is not None else str(assignment_id)
         result = await self.services.drafts.store(
@@ -528,7 +528,7 @@ class Site:
             file_ref=None,
             kind="text",
         )
-        return await self._draft_echoed(visit, result, assignment_id)
+        return await self._draft_echoed(visit, result)
 
     async def draft_reply(self, request: Request) -> Response:
         """The speaker's answer to the office, relayed as the chat relays it."""
@@ -540,7 +540,7 @@ class Site:
         text = values.get("text", "").strip()
         if len(text) > MAX_COMMENT:
             result = DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(text))
-            return self._draft_done(visit, result, assignment_id)
+            return self._draft_done(visit, result)
         drafts, account = self.services.drafts, visit.account
         result = await drafts.begin_reply(account, assignment_id)
         if result.step is DraftStep.ASK_REPLY:
@@ -549,15 +549,13 @@ class Site:
             )
             if result.step is DraftStep.COMMENT_EMPTY:
                 await drafts.cancel(account, assignment_id, typing=False)
-        return self._draft_done(visit, result, assignment_id)
+        return self._draft_done(visit, result)
 
-    async def _draft_echoed(
-        self, visit: Visit, result: DraftResult, assignment_id: int
-    ) -> Response:
+    async def _draft_echoed(self, visit: Visit, result: DraftResult) -> Response:
         if result.step is DraftStep.RECEIVED:
             chat = self._draft_text(self.catalog, result)
             await self.services.echo.to_chat(visit.person_id, chat)
-        return self._draft_done(visit, result, assignment_id)
+        return self._draft_done(visit, result)
 
     def _draft_text(self, catalog: Catalog, result: DraftResult) -> Html:
         """What the chat says after a draft step (bot.chat.drafts.reply), for the page."""
@@ -578,10 +576,10 @@ class Site:
             return catalog.html(f"draft.{step.value}", **params)
         return catalog.html("web.failed", contact=config.office.contact)
 
-    def _draft_done(self, visit: Visit, result: DraftResult, assignment_id: int) -> Response:
+    def _draft_done(self, visit: Visit, result: DraftResult) -> Response:
         ok = result.step in (DraftStep.RECEIVED, DraftStep.DUPLICATE, DraftStep.RELAYED)
         text = self._draft_text(visit.catalog, result)
-        return self._done(visit, text, ok=ok, anchor=f"draft-{assignment_id}")
+        return self._done(visit, text, ok=ok)
 
     # --- rendering -----------------------------------------------------------------------------
 

@@ -86,6 +86,9 @@ async def test_a_delegate_reads_the_invitation_and_attends_from_a_phone(
     await no_accessibility_problems(browser)
     await browser.press("Tôi tham dự")
     assert "Đã ghi nhận" in await browser.text()
+    assert browser.url.endswith("#flash")  # the phone shows what was recorded, not the form
+    assert "thay đổi nội dung xác nhận trên trang này trước 17:00" in await browser.text()
+    assert "/trangthai" not in await browser.text()  # a chat command means nothing on a page
     await browser.screenshot("2-da-tham-du")
     await no_accessibility_problems(browser)
     assert (await site.rsvp("DB002")).status == RsvpStatus.ATTENDING
