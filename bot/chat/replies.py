@@ -62,8 +62,16 @@ def invitation_card(
     )
 
 
-def recorded(catalog: Catalog, config: Config, rsvp: RsvpView, previous: RsvpStatus | None) -> Html:
-    """The confirmation after an answer was stored."""
+def recorded(
+    catalog: Catalog,
+    config: Config,
+    rsvp: RsvpView,
+    previous: RsvpStatus | None,
+    *,
+    change_until: str = "rsvp.change_until",
+) -> Html:
+    """The confirmation after an answer was stored; ``change_until`` is the text saying how
+    to change it (in chat a command, on the personal page the page itself)."""
     if rsvp.status is RsvpStatus.SUBSTITUTE:
         text = catalog.html(
             "rsvp.recorded_substitute",
@@ -77,7 +85,7 @@ def recorded(catalog: Catalog, config: Config, rsvp: RsvpView, previous: RsvpSta
     parts = [text]
     if previous is not None and previous is not RsvpStatus.NO_ANSWER:
         parts.append(catalog.html("rsvp.changed_from", previous=status_label(catalog, previous)))
-    parts.append(catalog.html("rsvp.change_until", deadline=deadline_text(catalog, config)))
+    parts.append(catalog.html(change_until, deadline=deadline_text(catalog, config)))
     return Html("\n".join(parts))
 
 
