@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, insert, select, update
+from sqlalchemy import Table, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.channels import ChannelInfo
@@ -646,37 +646,56 @@ class Outbox:
         return added
 
     async def _finished_reports(self) -> list[DeliveryReport]:
+        """Reports for the queued messages whose every delivery is final.
+
+        Counted in SQL, one grouped statement for all queued messages: a broadcast to 10,000
+        people is checked on every drain, and loading each delivery as an object cost the
+        process its memory (issue 17). Only the recipients the office is told about (failed,
+        blocked, not linked) are read, as columns, and only for messages that are finished.
+        """
         async with unit_of_work(self._sessions) as session:
-            queued = list(
-                await session.scalars(
+            queued = {
+                message.id: message
+                for message in await session.scalars(
                     select(OutboundMessage).where(
                         OutboundMessage.meeting_id == self._meeting_id,
                         OutboundMessage.status == MessageStatus.QUEUED,
                     )
                 )
+            }
+            if not queued:
+                return []
+            counts: dict[int, Counter[DeliveryStatus]] = {id_: Counter() for id_ in queued}
+            nothing_to_send: Counter[int] = Counter()
+            grouped = await session.execute(
+                select(
+                    Delivery.message_id,
+                    Delivery.status,
+                    func.count(),
+                    func.sum(case((Delivery.last_error == NOTHING_TO_SEND, 1), else_=0)),
+                )
+                .where(Delivery.message_id.in_(queued))
+                .group_by(Delivery.message_id, Delivery.status)
             )
+            for message_id, status, count, empty in grouped:
+                counts[message_id][DeliveryStatus(status)] += count
+                if status == DeliveryStatus.SKIPPED:
+                    nothing_to_send[message_id] += empty or 0
+            finished = [id_ for id_ in queued if all(s.is_final for s in counts[id_])]
+            problems = await _problems(session, finished)
             reports = []
-            for message in queued:
-                rows = (
-                    await session.execute(
-                        select(Delivery, Delegate)
-                        .outerjoin(Delegate, Delegate.id == Delivery.delegate_id)
-                        .where(Delivery.message_id == message.id)
-                    )
-                ).all()
-                counts: Counter[DeliveryStatus] = Counter(DeliveryStatus(d.status) for d, _ in rows)
-                if any(not status.is_final for status in counts):
-                    continue
+            for id_ in finished:
+                message = queued[id_]
                 late = (message.params or {}).get("late_seconds", 0)
                 reports.append(
                     DeliveryReport(
                         message=message_view(message),
-                        counts=counts,
-                        failed=_problems(rows, DeliveryStatus.FAILED),
-                        blocked=_problems(rows, DeliveryStatus.BLOCKED),
-                        not_linked=_problems(rows, DeliveryStatus.NOT_LINKED),
+                        counts=counts[id_],
+                        failed=problems[id_, DeliveryStatus.FAILED],
+                        blocked=problems[id_, DeliveryStatus.BLOCKED],
+                        not_linked=problems[id_, DeliveryStatus.NOT_LINKED],
                         late_by=timedelta(seconds=late) if late else None,
-                        skipped=_reached_nobody(rows),
+                        skipped=_reached_nobody(counts[id_].total(), nothing_to_send[id_]),
                     )
                 )
             return reports
@@ -722,27 +741,43 @@ async def _recipients(session: AsyncSession, delegate_ids: list[int]) -> dict[in
     }
 
 
-def _reached_nobody(rows: Sequence[Any]) -> SkipReason | None:
-    """Why a finished message went to nobody at all; None if it went, or was meant to go, to
-    someone (a copy sent, failed, blocked, or waiting for a person to link)."""
-    if not rows:
+def _reached_nobody(total: int, nothing_to_send: int) -> SkipReason | None:
+    """Why a finished message went to nobody at all, from its ``total`` deliveries and how many
+    of them had nothing to send; None if it went, or was meant to go, to someone (a copy sent,
+    failed, blocked, or waiting for a person to link)."""
+    if not total:
         return SkipReason.NO_RECIPIENTS
-    if all(
-        delivery.status == DeliveryStatus.SKIPPED and delivery.last_error == NOTHING_TO_SEND
-        for delivery, _ in rows
-    ):
+    if nothing_to_send == total:
         return SkipReason.NOTHING_TO_SEND
     return None
 
 
-def _problems(rows: Sequence[Any], status: DeliveryStatus) -> list[Problem]:
-    return [
-        Problem(
-            code=delegate.code,
-            full_name=delegate.full_name,
-            error=delivery.last_error,
-            interrupted_at=delivery.interrupted_at,
+_REPORTED = (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED, DeliveryStatus.NOT_LINKED)
+
+
+async def _problems(
+    session: AsyncSession, message_ids: Sequence[int]
+) -> defaultdict[tuple[int, DeliveryStatus], list[Problem]]:
+    """The people the office is told about for each finished message, by (message, status):
+    columns only, in the order the deliveries were made."""
+    found: defaultdict[tuple[int, DeliveryStatus], list[Problem]] = defaultdict(list)
+    if not message_ids:
+        return found
+    rows = await session.execute(
+        select(
+            Delivery.message_id,
+            Delivery.status,
+            Delivery.last_error,
+            Delivery.interrupted_at,
+            Delegate.code,
+            Delegate.full_name,
         )
-        for delivery, delegate in rows
-        if delivery.status == status and delegate is not None
-    ]
+        .join(Delegate, Delegate.id == Delivery.delegate_id)
+        .where(Delivery.message_id.in_(message_ids), Delivery.status.in_(_REPORTED))
+        .order_by(Delivery.id)
+    )
+    for message_id, status, error, interrupted_at, code, full_name in rows:
+        found[message_id, DeliveryStatus(status)].append(
+            Problem(code=code, full_name=full_name, error=error, interrupted_at=interrupted_at)
+        )
+    return found
