@@ -11,7 +11,7 @@ CONFIG ?= $(or $(HOINGHI_CONFIG),$(if $(wildcard config.toml),config.toml,config
 # Said before the bot starts: which plan runs, and how to run one's own when there is none yet.
 PLAN_NOTE = Chạy theo kế hoạch: $(CONFIG)$(if $(and $(filter config.example.toml,$(CONFIG)),$(if $(wildcard config.toml),,none)), (chưa có config.toml — sao chép config.example.toml thành config.toml để dùng kế hoạch của mình))
 
-.PHONY: run test test-browser lint check rehearse clean
+.PHONY: run test test-slow test-browser lint check rehearse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Whole processes killed and restarted, and the whole plan played (with faults, with every
+# update delivered twice): about five minutes more, kept out of `make test`'s ten. CI runs both.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 # The web pages in a real Chromium at a phone's size (scripts/browser-deps installs it, as root
 # through apt, with axe-core from npm); screenshots land in out/screenshots/.

@@ -125,6 +125,7 @@ async def surge_services(
     return services, fake, time
 
 
+@pytest.mark.slow
 async def test_250_links_opened_at_25_a_second_all_get_their_card_without_one_429(
     surge_services: tuple[Services, FakeBotApi, EventTime],
 ) -> None:
@@ -141,6 +142,7 @@ async def test_250_links_opened_at_25_a_second_all_get_their_card_without_one_42
     fake.assert_no_violations()
 
 
+@pytest.mark.slow
 async def test_a_tap_during_a_broadcast_is_confirmed_within_a_second_and_the_notice_reaches_all(
     surge_services: tuple[Services, FakeBotApi, EventTime],
 ) -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from bot.config import TOKEN_ENV, load_config
@@ -354,6 +355,7 @@ def reached_at_least(fake: FakeBotApi, uids: list[int], target: int) -> Callable
 # --- the tests -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_drain_loses_no_message_and_repeats_at_most_one_batch_per_kill(
     tmp_path: Path,
 ) -> None:

@@ -127,6 +127,7 @@ def leaks(log: str, forbidden: dict[str, str]) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 async def test_a_verbose_run_logs_no_token_phone_number_or_anything_people_typed(
     tmp_path: Path,
 ) -> None:

@@ -43,6 +43,9 @@ from storage.models import (
 )
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 
+# The whole plan played twice over: `make test-slow`.
+pytestmark = pytest.mark.slow
+
 EXAMPLE_CONTACTS = ROOT / "examples" / "contacts.csv"
 SEED = 60
 TELEGRAM_KEEPS = timedelta(hours=24)

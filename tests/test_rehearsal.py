@@ -24,6 +24,9 @@ from storage.guard import DatabaseLock
 from storage.models import OutboundMessage
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 
+# The whole plan played, many times: `make test-slow`.
+pytestmark = pytest.mark.slow
+
 EXAMPLE_CONTACTS = ROOT / "examples" / "contacts.csv"
 
 

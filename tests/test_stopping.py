@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.config import load_config
 from storage.engine import create_engine
 from storage.migrate import upgrade_database
@@ -52,6 +54,7 @@ async def migrated(config_path: Path) -> None:
         await engine.dispose()
 
 
+@pytest.mark.slow
 async def test_sigterm_with_a_backlog_stops_in_seconds_and_a_restart_handles_exactly_the_rest(
     tmp_path: Path,
 ) -> None:
