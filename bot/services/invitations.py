@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.channels import ChatAccount
 from bot.domain.order import protocol_key
 from bot.domain.phones import normalize_phone
-from bot.domain.tokens import looks_like_token, new_token
+from bot.domain.tokens import looks_like_token, new_link_code, new_token
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
@@ -61,6 +61,7 @@ class PageResult:
     delegate: DelegateView | None = None
     rsvp: RsvpView | None = None
     retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
+    link_code: str | None = None  # the person's personal code, to show on their page
 
 
 def page_account(channel: str, delegate_id: int, name: str = "") -> ChatAccount:
@@ -80,11 +81,13 @@ class OfficeStep(StrEnum):
 
 @dataclass(frozen=True)
 class OfficeResult:
-    """The outcome, the person, and for a re-issue the new token (shown to the office only)."""
+    """The outcome, the person, and for a re-issue the new token and personal code (shown to
+    the office only)."""
 
     step: OfficeStep
     delegate: DelegateView | None = None
     token: str | None = None
+    link_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class InviteLink:
     position: str = ""
     organization: str = ""
     phone: str | None = None  # E.164, for the office to send the link by SMS or Zalo
+    link_code: str = ""  # the personal code (canonical) typed where no link can carry the token
 
 
 class InvitationService:
@@ -211,7 +215,11 @@ class InvitationService:
                     if await queries.identity(session, channel, account.external_id) is not None:
                         rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
                         return PageResult(
-                            LinkOutcome.ALREADY_LINKED, account, DelegateView.of(delegate), rsvp
+                            LinkOutcome.ALREADY_LINKED,
+                            account,
+                            DelegateView.of(delegate),
+                            rsvp,
+                            link_code=invitation.link_code,
                         )
         async with unit_of_work(self._ctx.sessions) as session:
             slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
@@ -255,7 +263,9 @@ class InvitationService:
                     },
                 )
             rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
-            return PageResult(outcome, account, DelegateView.of(delegate), rsvp)
+            return PageResult(
+                outcome, account, DelegateView.of(delegate), rsvp, link_code=invitation.link_code
+            )
 
     async def calendar_link(self, person_id: int) -> str | None:
         """Where a person downloads the meeting's .ics from their personal page (``[web]``),
@@ -274,7 +284,7 @@ class InvitationService:
     # --- the office ------------------------------------------------------------------------------
 
     async def reissue(self, office: OfficeActor, code: str) -> OfficeResult:
-        """A new personal link for a delegate; the old one stops working at once."""
+        """A new personal link and code for a delegate; the old ones stop working at once."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
@@ -289,8 +299,12 @@ class InvitationService:
             )
             for invitation in old:
                 invitation.revoked_at = now
-            token = new_token()
-            session.add(Invitation(delegate_id=delegate.id, token=token, created_at=now))
+            token, code = new_token(), new_link_code()
+            while await queries.link_code_in_use(session, code):  # ever issued: not again
+                code = new_link_code()
+            session.add(
+                Invitation(delegate_id=delegate.id, token=token, link_code=code, created_at=now)
+            )
             queries.add_audit(
                 session,
                 at=now,
@@ -301,7 +315,7 @@ class InvitationService:
                 before={"active_links": len(old)},  # never the tokens themselves
                 after={"active_links": 1},
             )
-            return OfficeResult(OfficeStep.REISSUED, DelegateView.of(delegate), token)
+            return OfficeResult(OfficeStep.REISSUED, DelegateView.of(delegate), token, code)
 
     async def unlink(self, office: OfficeActor, code: str) -> OfficeResult:
         """Forget the chat account linked to a delegate (a lost phone): their link, or a new
@@ -376,11 +390,12 @@ class InvitationService:
                 d.code,
                 d.full_name,
                 d.group_key,
-                tokens[d.id],
+                tokens[d.id][0],
                 d.role,
                 d.position,
                 d.organization,
                 d.phone,
+                tokens[d.id][1],
             )
             for d in ordered
             if d.id in tokens
