@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.channels import ChatAccount
 from bot.domain.order import protocol_key
 from bot.domain.phones import normalize_phone
-from bot.domain.tokens import looks_like_token, new_link_code, new_token
+from bot.domain.tokens import looks_like_token, new_link_code, new_token, parse_link_code
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
@@ -21,7 +22,8 @@ from storage import queries
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, LinkFailure
 from storage.uow import unit_of_work
 
-# Wrong tokens tolerated from one account within the window before it is slowed down.
+# Wrong tokens (and personal codes: they count together) tolerated from one account within the
+# window before it is slowed down.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(hours=1)
 SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited once a slowdown, when the account is told
@@ -32,12 +34,12 @@ class LinkOutcome(StrEnum):
 
     LINKED = "linked"
     ALREADY_LINKED = "already_linked"
-    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105  (a wrong personal code too)
     TOKEN_TAKEN = "token_taken"  # noqa: S105
     ACCOUNT_TAKEN = "account_taken"
     PHONE_NO_MATCH = "phone_no_match"
     PHONE_AMBIGUOUS = "phone_ambiguous"
-    SLOWED_DOWN = "slowed_down"  # too many wrong tokens from this account lately
+    SLOWED_DOWN = "slowed_down"  # too many wrong tokens or codes from this account lately
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,37 @@ class InvitationService:
         how long to wait, and that answer is audited; the others are ``told`` already and get
         no answer, so a flood of tries is not answered in full.
         """
+        return await self._link_by_invitation(
+            account,
+            token,
+            find=queries.active_invitation if looks_like_token(token) else None,
+            key=lambda invitation: invitation.token,
+            via="invitation",
+        )
+
+    async def link_by_code(self, account: ChatAccount, code: str) -> LinkResult:
+        """Link ``account`` to the delegate whose invitation carries the personal ``code``
+        (canonical, :func:`bot.domain.tokens.parse_link_code`): the way of
+        :meth:`link_by_token`, wrong codes and wrong tokens counted together."""
+        return await self._link_by_invitation(
+            account,
+            code,
+            find=queries.active_invitation_by_code if parse_link_code(code) == code else None,
+            key=lambda invitation: invitation.link_code,
+            via="code",
+        )
+
+    async def _link_by_invitation(
+        self,
+        account: ChatAccount,
+        secret: str,
+        *,
+        find: Callable[[AsyncSession, str], Awaitable[Invitation | None]] | None,
+        key: Callable[[Invitation], str],
+        via: str,
+    ) -> LinkResult:
+        """Link ``account`` by the invitation ``find`` finds for ``secret`` (None: a secret
+        of the wrong shape, wrong without a look-up), after the slowdown's check."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             slowed = await _slowed_down(
@@ -126,17 +159,15 @@ class InvitationService:
             )
             if slowed is not None:
                 return slowed
-            invitation = (
-                await queries.active_invitation(session, token) if looks_like_token(token) else None
-            )
+            invitation = await find(session, secret) if find is not None else None
             # The index finds the row; the constant-time compare keeps the final check honest.
-            if invitation is None or not hmac.compare_digest(invitation.token, token):
+            if invitation is None or not hmac.compare_digest(key(invitation), secret):
                 session.add(
                     LinkFailure(channel=account.channel, external_id=account.external_id, at=now)
                 )
                 return LinkResult(LinkOutcome.UNKNOWN_TOKEN)
             delegate = await session.get_one(Delegate, invitation.delegate_id)
-            return await self._link(session, account, delegate, via="invitation")
+            return await self._link(session, account, delegate, via=via)
 
     async def link_by_phone(self, account: ChatAccount, phone: str) -> LinkResult:
         """Link ``account`` to the one delegate whose phone is ``phone``."""
