@@ -261,6 +261,21 @@ class WebSettings(_Section):
         return f"{self.base_url}/{token}/lich.ics"
 
 
+class ZaloSettings(_Section):
+    """The Zalo bot as people are told to find it (``[zalo]``, optional): its name in Zalo's
+    search and its link (the page shows "Mở Zalo, tìm …, gửi mã …" only with a link)."""
+
+    bot_name: str = Field(default="", max_length=100)
+    bot_link: str = ""
+
+    @field_validator("bot_link")
+    @classmethod
+    def _is_http_url_or_empty(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
+            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
+        return value
+
+
 class ImportSettings(_Section):
     """Reading the office's delegate list (``[import]``)."""
 
@@ -413,6 +428,7 @@ class Config(_Section):
     telegram: TelegramSettings = TelegramSettings()
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings | None = None
+    zalo: ZaloSettings = ZaloSettings()
     reminders: Reminders = Field(default_factory=Reminders)
     outbox: OutboxSettings = OutboxSettings()
     # "import" is a Python keyword: the attribute is ``imports``, the TOML table ``[import]``.

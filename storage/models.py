@@ -114,7 +114,8 @@ class PersonRole(Base):
 
 
 class Invitation(Base):
-    """A personal invitation token; re-issuing revokes the old one and adds a new row."""
+    """A personal invitation: its token (the link's key) and its personal code (what a person
+    types where no link can carry the token); re-issuing revokes both and adds a new row."""
 
     __tablename__ = "invitations"
 
@@ -123,6 +124,9 @@ class Invitation(Base):
         ForeignKey("delegates.id", ondelete="CASCADE"), index=True
     )
     token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Canonical (eight characters, no dash: bot.domain.tokens), unique among every row ever
+    # issued, so a revoked code can never come back as someone else's.
+    link_code: Mapped[str] = mapped_column(String(8), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

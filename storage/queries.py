@@ -171,14 +171,32 @@ async def active_invitation(session: AsyncSession, token: str) -> Invitation | N
     )
 
 
-async def active_tokens(session: AsyncSession, meeting_id: int) -> dict[int, str]:
-    """The current invitation token of each delegate of a meeting."""
+async def active_invitation_by_code(session: AsyncSession, code: str) -> Invitation | None:
+    """The unrevoked invitation with this personal code (canonical form)."""
+    return await session.scalar(
+        select(Invitation).where(Invitation.link_code == code, Invitation.revoked_at.is_(None))
+    )
+
+
+async def active_tokens(session: AsyncSession, meeting_id: int) -> dict[int, tuple[str, str]]:
+    """The current invitation token and personal code of each delegate of a meeting."""
     rows = await session.execute(
-        select(Invitation.delegate_id, Invitation.token)
+        select(Invitation.delegate_id, Invitation.token, Invitation.link_code)
         .join(Delegate, Delegate.id == Invitation.delegate_id)
         .where(Delegate.meeting_id == meeting_id, Invitation.revoked_at.is_(None))
     )
-    return {delegate_id: token for delegate_id, token in rows.all()}
+    return {delegate_id: (token, code) for delegate_id, token, code in rows.all()}
+
+
+async def link_codes_in_use(session: AsyncSession) -> set[str]:
+    """Every personal code ever issued, revoked ones too (none may be issued again)."""
+    return set(await session.scalars(select(Invitation.link_code)))
+
+
+async def link_code_in_use(session: AsyncSession, code: str) -> bool:
+    """Whether ``code`` was ever issued."""
+    found = await session.scalar(select(Invitation.id).where(Invitation.link_code == code))
+    return found is not None
 
 
 async def delegates_with_phone(

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from bot.cli import main
 from bot.config import EXAMPLE_ADMIN_IDS, EXAMPLE_CHAT_ID, load_config
+from bot.domain.tokens import parse_link_code
 from storage.migrate import head_revision
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 
@@ -237,10 +238,13 @@ def test_export_writes_one_personal_link_per_delegate_to_xlsx(
     sheet = load_workbook(office / "links.xlsx").active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == (
-        "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm", "Điện thoại", "Đường liên kết cá nhân"
+        "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm", "Điện thoại", "Đường liên kết cá nhân",
+        "Mã cá nhân (gõ trên Zalo)",
     )  # fmt: skip
     assert len(rows) == 81
     assert all(str(r[6]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])
+    assert all(parse_link_code(str(r[7])) and str(r[7])[4] == "-" for r in rows[1:])
+    assert len({r[7] for r in rows[1:]}) == 80
     assert sheet.freeze_panes == "A2"
 
 

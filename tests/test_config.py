@@ -197,3 +197,18 @@ def test_import_max_rows_is_explained_in_vietnamese_by_check(
     config.write_text(text, encoding="utf-8")
     assert main(["check"]) != 0
     assert "  - import.max_rows: phải lớn hơn hoặc bằng 1." in capsys.readouterr().err.splitlines()
+
+
+def test_the_zalo_section_is_optional_and_read_when_given(tmp_path: Path) -> None:
+    assert load_config(EXAMPLE_CONFIG).config.zalo.bot_link == ""  # the example: commented out
+    given = '[zalo]\nbot_name = "Bot Hội nghị"\nbot_link = "https://zalo.me/123"\n\n[reminders]'
+    zalo = load_config(edited(tmp_path, ("[reminders]", given))).config.zalo
+    assert (zalo.bot_name, zalo.bot_link) == ("Bot Hội nghị", "https://zalo.me/123")
+
+
+def test_a_wrong_zalo_key_or_link_is_reported_with_its_key(tmp_path: Path) -> None:
+    wrong = '[zalo]\nbot_nam = "Bot"\nbot_link = "zalo.me/123"\n\n[reminders]'
+    assert problems(edited(tmp_path, ("[reminders]", wrong))) == [
+        ("zalo.bot_link", "bad_url"),
+        ("zalo.bot_nam", "extra_forbidden"),
+    ]

@@ -433,8 +433,9 @@ def test_invites_print_writes_one_slip_per_delegate_with_their_qr_code(
     link = right.split("hoặc mở đường liên kết: ", 1)[1].split()[0]
     assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
     with (office / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
-        exported = {row[0]: row[-1] for row in csv.reader(fh)}
-    assert link == exported["DB003"]  # this delegate's own link, not a neighbour's
+        exported = {row[0]: row for row in csv.reader(fh)}
+    assert link == exported["DB003"][6]  # this delegate's own link, not a neighbour's
+    assert f"Mã cá nhân:\n{exported['DB003'][7]}" in right  # and their own personal code
     blip = slip._tbl.xpath(".//a:blip")[0].get(qn("r:embed"))
     assert document.part.related_parts[blip].blob == qr_png(link)
 
@@ -493,3 +494,26 @@ def test_invites_print_refuses_a_bot_name_that_would_print_broken_qr_codes(
     assert main(["invites", "print", "phieu.docx", "--bot-username", "t.me/hoinghi"]) == 2
     assert capsys.readouterr().err.startswith("Tên bot t.me/hoinghi không hợp lệ")
     assert not (office / "phieu.docx").exists()
+
+
+def test_with_a_zalo_bot_named_the_slip_says_where_to_send_the_code(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from docx import Document
+
+    config = office / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[reminders]", '[zalo]\nbot_name = "Bot Hội nghị LHPN"\n\n[reminders]', 1),
+        encoding="utf-8",
+    )
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "print", "phieu.docx", "--bot-username", "hoinghi_bot"]) == 0
+    assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
+    with (office / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
+        codes = {row[0]: row[7] for row in csv.reader(fh)}
+    document = Document(str(office / "phieu.docx"))
+    slip = next(t for t in document.tables if "DB001" in t.cell(0, 1).text)
+    assert (
+        f"Trên Zalo, tìm «Bot Hội nghị LHPN» và gửi mã:\n{codes['DB001']}" in slip.cell(0, 1).text
+    )

@@ -43,6 +43,7 @@ from bot.domain.outbound import (
     Toast,
 )
 from bot.domain.tasks import TaskAction, TaskStatus, task_action
+from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.services.access import OfficeActor, Role
 from bot.services.drafts import HeldUpload
@@ -489,9 +490,10 @@ async def link_reissued(scene: Scene, said: Said) -> None:
     assert answer.startswith(
         "Đã cấp đường liên kết mới cho đồng chí Phạm Thị Thanh Mai (DB001); đường liên kết cũ"
     )
-    links = {link.code: link.token for link in await scene.services.invitations.links()}
-    assert links["DB001"] != scene.world.tokens["DB001"]
-    assert text_link(links["DB001"]) in answer  # the text channel's way to link
+    links = {link.code: link for link in await scene.services.invitations.links()}
+    assert links["DB001"].token != scene.world.tokens["DB001"]
+    assert text_link(links["DB001"].token) in answer  # the link maker the world was given
+    assert format_link_code(links["DB001"].link_code) in answer  # and the new personal code
 
 
 async def account_unlinked(scene: Scene, said: Said) -> None:
@@ -502,8 +504,14 @@ async def account_unlinked(scene: Scene, said: Said) -> None:
 
 async def welcomed(scene: Scene, said: Said) -> None:
     if scene.role == UNLINKED:
+        # No link payload on the text channel: the unlinked are told to send their code.
         config = scene.services.config
-        welcome = scene.say("start.welcome", office=config.office.name, title=config.meeting.title)
+        welcome = scene.say(
+            "start.welcome_code",
+            office=config.office.name,
+            title=config.meeting.title,
+            contact=config.office.contact,
+        )
         assert said.all == [welcome]
         return
     assert said.all[0] == scene.say("start.already_linked")

@@ -9,6 +9,7 @@ import struct
 import unicodedata
 import zipfile
 import zlib
+from dataclasses import replace
 
 import pytest
 import segno
@@ -31,6 +32,7 @@ TEXTS = SlipTexts(
     link_hint="hoặc mở đường liên kết: {link}",
     deadline="Đề nghị đồng chí xác nhận trước 17:00, Thứ Ba, ngày 21/5/2024.",
     contact="Liên hệ: Văn phòng Hội LHPN Hà Nội, 024 3825 xxxx",
+    code_hint="Mã cá nhân:\n{code}",
 )
 TRICKY_NAME = 'Nguyễn Thị "Hạnh" & <Bảo> Ngọc'
 TRICKY_ORGANIZATION = "Hội LHPN quận Đống Đa & Ba Đình"
@@ -51,6 +53,7 @@ def make_slips(count: int) -> list[Slip]:
             position=f"Phó Chủ tịch phụ trách khối {index:02d}",
             organization=f"Hội LHPN phường Điện Biên số {index:02d}",
             link=link(index),
+            link_code=f"K7PX-{index:04d}".replace("0", "B").replace("1", "C"),
         )
         for index in range(count)
     ]
@@ -167,6 +170,14 @@ def test_every_delegate_gets_one_slip_in_the_given_order_with_all_their_details(
         assert slip.code in qr_column
         assert "Quét mã để xác nhận tham dự" in qr_column
         assert f"hoặc mở đường liên kết: {slip.link}" in qr_column
+        # the personal code right under the QR code's instruction, before the link
+        assert qr_column.index(f"Mã cá nhân:\n{slip.link_code}") == 3
+
+
+def test_a_slip_without_a_personal_code_has_no_line_for_it() -> None:
+    slip = replace(make_slips(1)[0], link_code="")
+    _, qr_column = cells(open_docx(build_slips([slip], TEXTS)).tables[0])
+    assert not any(line.startswith("Mã cá nhân") for line in qr_column) and len(qr_column) == 4
 
 
 def test_the_name_is_printed_in_bold_and_nothing_else_in_the_greeting_is(

@@ -11,10 +11,11 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
-from sqlalchemy.exc import OperationalError, StatementError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import storage.engine
+from bot.domain.tokens import parse_link_code
 from bot.services import Services
 from storage.base import Base
 from storage.engine import create_engine
@@ -181,3 +182,26 @@ async def test_the_channels_migration_keeps_every_row_and_tags_telegrams_places_
         [("telegram", 111, 7)],
         [(1,)],
     ]
+
+
+async def test_the_link_codes_migration_gives_every_invitation_its_own_code(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0010 (personal codes): invitations issued before it, revoked ones too, each get a code of
+    the alphabet, all different; the column then refuses a row without one or a code twice."""
+    await services.delegates.import_rows([delegate_row("A1"), delegate_row("A2")], actor="t")
+    await services.invitations.reissue(services.access.local_operator(), "A1")
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0009")
+        tokens = (await connection.execute(text("SELECT token FROM invitations"))).scalars().all()
+        await connection.run_sync(_migrate, "upgrade", "head")
+        rows = (await connection.execute(text("SELECT token, link_code FROM invitations"))).all()
+    assert sorted(token for token, _ in rows) == sorted(tokens) and len(rows) == 3
+    codes = [code for _, code in rows]
+    assert len(set(codes)) == 3 and all(parse_link_code(code) == code for code in codes)
+    insert = "INSERT INTO invitations (delegate_id, token, link_code, created_at) VALUES "
+    async with engine.connect() as connection:
+        with pytest.raises(IntegrityError):
+            await connection.execute(text(insert + "(1, 'x', NULL, '2024-05-18 02:00:00')"))
+        with pytest.raises(IntegrityError):
+            await connection.execute(text(insert + f"(1, 'y', '{codes[0]}', '2024-05-18')"))

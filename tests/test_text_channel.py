@@ -1,12 +1,15 @@
 """The proof that the core is channel-neutral: a test-only text channel (numbered menus, no files,
-no buttons, string ids) plays the plan through the core alone — linking, the RSVP with a reason
-and with a substitute, a task report, a typed speech draft with an office comment and a verdict,
-a notice, and the morning programme — with no line of ``bot/`` written for it and no Telegram
-running at all."""
+no buttons, no link payload, string ids) plays the plan through the core alone — linking by a
+typed personal code, the RSVP with a reason and with a substitute, a task report, a typed speech
+draft with an office comment and a verdict, a notice, and the morning programme — with no line
+of ``bot/`` written for it and no Telegram running at all."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -15,17 +18,20 @@ from bot.app import build_outbox
 from bot.chat import Inbox
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftStatus
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
+from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.services.access import Role
 from bot.texts import load_catalog
+from bot.texts.plain import to_text
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
-from storage.models import Delegate, Rsvp, SpeechAssignment
+from storage.models import AuditEntry, Delegate, Rsvp, SpeechAssignment
 from tests.channels.text_channel import TextChannel, TextPerson
 from tests.conftest import ROOT, local
 
@@ -39,6 +45,7 @@ class World:
     outbox: Outbox
     clock: ManualClock
     tokens: dict[str, str]
+    codes: dict[str, str]  # each person's personal code, as printed: "K7PX-3QBM"
 
     async def tick(self) -> None:
         """The outbox's tick, twice: what is due, then the reports it queued."""
@@ -46,9 +53,9 @@ class World:
         await self.outbox.tick()
 
     async def linked(self, code: str, name: str) -> TextPerson:
-        """``code`` opens their invitation on the text channel by typing the link's command."""
+        """``code`` opens their invitation on the text channel by typing their personal code."""
         person = self.channel.person(name)
-        await person.type(f"/start {self.tokens[code]}")
+        await person.type(self.codes[code])
         return person
 
 
@@ -71,8 +78,15 @@ async def text_world(imported: Services, clock: ManualClock) -> World:
     time = VirtualTime()
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
     outbox = build_outbox(imported, catalog, {channel.channel: channel}, pacer=pacer)
-    tokens = {link.code: link.token for link in await imported.invitations.links()}
-    return World(imported, channel, outbox, clock, tokens)
+    links = await imported.invitations.links()
+    tokens = {link.code: link.token for link in links}
+    codes = {link.code: format_link_code(link.link_code) for link in links}
+    return World(imported, channel, outbox, clock, tokens, codes)
+
+
+def account_of(person: TextPerson) -> ChatAccount:
+    """The account the text channel reports for ``person``."""
+    return ChatAccount("text", person.id, person.id, person.name)
 
 
 async def rsvp_of(services: Services, code: str) -> Rsvp:
@@ -98,6 +112,98 @@ async def test_a_person_links_by_typing_the_start_command_and_reads_the_card_wit
     assert "<" not in card and "&amp;" not in card  # plain text, entities decoded once
     assert card.endswith("Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay")
     assert len(said) == 3 and all(len(text) <= 1000 for text in said)  # cut at line ends
+
+
+@pytest.mark.parametrize(
+    "typing",
+    [str.lower, lambda code: code.replace("-", ""), lambda code: f" {code.replace('-', ' ')} "],
+    ids=["lowercase", "no dash", "spaces"],
+)
+async def test_a_person_links_by_typing_their_code_however_written_as_by_the_start_link(
+    world: World, typing: Callable[[str], str]
+) -> None:
+    person = world.channel.person("Chị Mai")
+    said = await person.type(typing(world.codes["DB001"]))
+    assert said[0] == world.channel.catalog.plain("start.linked")
+    assert said[1].startswith("Kính gửi đồng chí Phạm Thị Thanh Mai\n")
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    assert len(said) == 3
+    async with world.services.ctx.sessions() as session:
+        linked = (
+            await session.execute(
+                select(AuditEntry.actor, AuditEntry.after).where(
+                    AuditEntry.action == "identity.linked"
+                )
+            )
+        ).all()
+    assert linked == [
+        (f"text:{person.id}", {"channel": "text", "external_id": person.id, "via": "code"})
+    ]
+    assert (await person.type("1"))[0].startswith("✅ Đã ghi nhận: đồng chí tham dự")
+
+
+async def test_wrong_codes_are_answered_then_slow_the_account_down_with_wrong_links(
+    world: World,
+) -> None:
+    catalog, contact = world.channel.catalog, world.services.config.office.contact
+    stranger = world.channel.person("Người lạ")
+    wrong = "BBBB-BBBB"
+    assert wrong not in world.codes.values()
+    for _ in range(2):  # wrong links count too: one slowdown for both
+        await stranger.type(f"/start {'x' * 32}")
+    for _ in range(3):
+        assert await stranger.type(wrong) == [catalog.plain("start.unknown_code", contact=contact)]
+    assert await stranger.type(world.codes["DB001"]) == [
+        catalog.plain("start.slowed_down_code", minutes=60, contact=contact)
+    ]
+    assert await stranger.type(world.codes["DB001"]) == []  # told once: a flood gets no answer
+    assert await world.services.invitations.whoami(account_of(stranger)) is None
+    world.clock.advance(timedelta(hours=1))
+    assert (await stranger.type(world.codes["DB001"]))[0] == catalog.plain("start.linked")
+
+
+async def test_caplai_gives_a_new_code_and_the_old_one_stops_working_at_once(
+    world: World,
+) -> None:
+    office = await world.linked("NV02", "Văn phòng")
+    old = world.codes["DB001"]
+    reply = (await office.type("/caplai DB001"))[-1]
+    found = re.search(r"Mã cá nhân mới [^:]*: ([0-9A-Z]{4}-[0-9A-Z]{4}); mã cũ", reply)
+    assert found is not None and found[1] != old
+    late = world.channel.person("Chị Mai")
+    assert (await late.type(old))[0].startswith("Mã này không đúng hoặc đã hết hiệu lực.")
+    assert (await late.type(found[1]))[0] == world.channel.catalog.plain("start.linked")
+
+
+@pytest.mark.parametrize("first", ["Xin chào", "/start", "123", "K7PX-3QB"])
+async def test_a_first_message_that_is_no_code_is_told_how_to_link(
+    world: World, first: str
+) -> None:
+    config = world.services.config
+    explained = to_text(
+        world.channel.catalog.html(
+            "start.welcome_code",
+            office=config.office.name,
+            title=config.meeting.title,
+            contact=config.office.contact,
+        )
+    )
+    person = world.channel.person("Chị Mai")
+    assert await person.type(first) == [explained]
+    assert "mã cá nhân gồm 8 ký tự" in explained and "trang cá nhân" in explained
+    assert await world.services.invitations.whoami(account_of(person)) is None
+
+
+async def test_a_linked_persons_later_text_is_not_taken_as_a_code(world: World) -> None:
+    mai = await world.linked("DB001", "Chị Mai")
+    said = await mai.type(world.codes["DB002"])
+    assert not any(text.startswith(("Tài khoản này", "Mã này", "Kính chào")) for text in said)
+    mine = await world.services.invitations.whoami(account_of(mai))
+    assert mine is not None and mine.delegate is not None and mine.delegate.code == "DB001"
+    diep = world.channel.person("Chị Diệp")  # DB002's code still opens DB002's invitation
+    assert (await diep.type(world.codes["DB002"]))[0] == world.channel.catalog.plain("start.linked")
 
 
 async def test_rsvp_by_numbers_with_a_reason_then_a_substitute(world: World) -> None:

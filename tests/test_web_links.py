@@ -32,7 +32,11 @@ def test_export_puts_the_personal_page_first_and_telegrams_link_in_a_column_of_i
         "Đã xuất 80 đường liên kết cá nhân (trang http://127.0.0.1:8080) ra links.xlsx."
     )
     rows = list(load_workbook(office_web / "links.xlsx").active.iter_rows(values_only=True))
-    assert rows[0][6:] == ("Đường liên kết cá nhân", "Đường liên kết Telegram")
+    assert rows[0][6:] == (
+        "Đường liên kết cá nhân",
+        "Đường liên kết Telegram",
+        "Mã cá nhân (gõ trên Zalo)",
+    )
     for row in rows[1:]:
         page, telegram = str(row[6]), str(row[7])
         assert page.startswith(PAGE) and telegram.startswith("https://t.me/hoinghi_bot?start=")
@@ -46,7 +50,7 @@ def test_with_a_web_page_the_links_need_no_bot_at_all(
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["invites", "export", "links.csv"]) == 0
     rows = (office_web / "links.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert rows[0].endswith(",Đường liên kết cá nhân")
+    assert rows[0].endswith(",Đường liên kết cá nhân,Mã cá nhân (gõ trên Zalo)")
     assert all(PAGE in row for row in rows[1:])
 
 

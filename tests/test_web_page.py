@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
+from bot.config import ZaloSettings
 from bot.domain.clock import ManualClock
+from bot.domain.tokens import format_link_code
 from bot.services import Services
 from storage.models import AuditEntry, Delegate, Rsvp
 from tests.conftest import local
@@ -175,3 +177,22 @@ async def test_the_page_offers_the_telegram_bot_with_the_persons_own_deep_link(
     token = web.tokens["DB001"]
     assert f'id="chat-telegram" href="https://t.me/hoinghi_bot?start={token}"' in page.text
     assert "Nhận tin nhắc qua Telegram" in page.text
+
+
+async def test_the_page_says_how_to_link_on_zalo_with_the_persons_own_code_when_the_bot_has_a_link(
+    web: Web, imported: Services
+) -> None:
+    assert 'id="zalo-how"' not in (await web.open("DB001")).text  # the example has no [zalo]
+    zalo = ZaloSettings(bot_name="Bot Hội nghị LHPN", bot_link="https://zalo.me/2740000000")
+    web.site.config = imported.config.model_copy(update={"zalo": zalo})
+    page = await web.open("DB001")
+    code = {link.code: link.link_code for link in await imported.invitations.links()}["DB001"]
+    assert (
+        f'<p class="text" id="zalo-how">Mở Zalo, tìm «Bot Hội nghị LHPN», gửi mã '
+        f"<b>{format_link_code(code)}</b>: đồng chí sẽ nhận tin nhắc"
+    ) in page.text
+    assert 'id="chat-zalo" href="https://zalo.me/2740000000"' in page.text
+    web.site.config = imported.config.model_copy(
+        update={"zalo": ZaloSettings(bot_name="Bot Hội nghị LHPN")}  # no link: no line
+    )
+    assert 'id="zalo-how"' not in (await web.open("DB001")).text

@@ -185,6 +185,13 @@ class Inbox:
     async def _text(self, turn: Turn, text: Text) -> Answer:
         if text.in_group:
             return await drafts.on_group_reply(turn, text)
+        if not turn.channel.capabilities.start_payload:
+            # No link can carry a token here: whoever is not linked yet (nor staff by a
+            # bootstrap id) links by typing their personal code. A linked person's text is
+            # never read as one.
+            caller = await turn.caller()
+            if not caller.linked and not caller.roles:
+                return await linking.by_code(turn, text)
         chosen = await menus.choice(turn, text)
         if chosen is not None:
             return await self._action(turn, chosen)

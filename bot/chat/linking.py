@@ -5,8 +5,9 @@ from __future__ import annotations
 from bot.chat import drafts, tasks
 from bot.chat.replies import invitation_card
 from bot.chat.turn import Turn
-from bot.domain.inbound import Command, PhoneShared, Reachability
+from bot.domain.inbound import Command, PhoneShared, Reachability, Text
 from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
+from bot.domain.tokens import parse_link_code
 from bot.services.invitations import LinkOutcome, LinkResult
 from bot.texts.presenters import rsvp_buttons
 
@@ -18,6 +19,8 @@ async def start(turn: Turn, command: Command) -> Answer:
         mine = await services.invitations.whoami(turn.account)
         if mine is not None:
             return await _show_card(turn, mine, intro_key="start.already_linked")
+        if not turn.channel.capabilities.start_payload:
+            return how_to_link_by_code(turn)
         return Answer.of(
             Outbound(
                 (
@@ -36,6 +39,29 @@ async def start(turn: Turn, command: Command) -> Answer:
     if result.told:  # slowed down and told so already in this window: no answer to a flood
         return SILENCE
     return await answer_link(turn, result)
+
+
+async def by_code(turn: Turn, text: Text) -> Answer:
+    """Typed text from an account not linked yet, on a channel whose platform passes no payload
+    with a first message: their personal code links them, the way ``/start <token>`` does (the
+    same result, card, audit and slowdown); anything else is told how to link."""
+    code = parse_link_code(text.text)
+    if code is None:
+        return how_to_link_by_code(turn)
+    result = await turn.services.invitations.link_by_code(turn.account, code)
+    if result.told:  # slowed down and told so already in this window: no answer to a flood
+        return SILENCE
+    return await answer_link(turn, result, by_code=True)
+
+
+def how_to_link_by_code(turn: Turn) -> Answer:
+    """How to link where no link can: send the personal code, and where to find it."""
+    return turn.say(
+        "start.welcome_code",
+        office=turn.config.office.name,
+        title=turn.config.meeting.title,
+        contact=turn.config.office.contact,
+    )
 
 
 async def phone(turn: Turn, shared: PhoneShared) -> Answer:
@@ -63,17 +89,27 @@ async def reachability(turn: Turn, change: Reachability) -> Answer:
     return Answer()
 
 
-async def answer_link(turn: Turn, result: LinkResult) -> Answer:
-    """What a link attempt says: the card when linked, else why not."""
+async def answer_link(turn: Turn, result: LinkResult, *, by_code: bool = False) -> Answer:
+    """What a link attempt says: the card when linked, else why not (a wrong or slowed-down
+    personal code in words of its own: the person typed a code, not a link)."""
     if result.outcome in (LinkOutcome.LINKED, LinkOutcome.ALREADY_LINKED):
         intro = "start.linked" if result.outcome is LinkOutcome.LINKED else "start.already_linked"
         return await _show_card(turn, result, intro_key=intro)
+    key = f"start.{result.outcome.value}"
+    if by_code and result.outcome in _CODE_WORDS:
+        key = _CODE_WORDS[result.outcome]
     params: dict[str, object] = {"contact": turn.config.office.contact}
     if result.retry_after is not None:  # slowed down after too many wrong links
         params["minutes"] = max(1, -(-int(result.retry_after.total_seconds()) // 60))
     if result.outcome is LinkOutcome.ACCOUNT_TAKEN and result.delegate is not None:
         params["name"] = result.delegate.full_name
-    return turn.say(f"start.{result.outcome.value}", **params)
+    return turn.say(key, **params)
+
+
+_CODE_WORDS = {
+    LinkOutcome.UNKNOWN_TOKEN: "start.unknown_code",
+    LinkOutcome.SLOWED_DOWN: "start.slowed_down_code",
+}
 
 
 async def status(turn: Turn) -> Answer:

@@ -8,6 +8,7 @@ from bot.chat import replies
 from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Command
 from bot.domain.outbound import Answer, Button, FilePart, Outbound
+from bot.domain.tokens import format_link_code
 from bot.services.access import OfficeActor
 from bot.services.invitations import OfficeStep
 from bot.services.report_file import office_report_workbook
@@ -85,8 +86,8 @@ async def report(turn: Turn, office: OfficeActor) -> Answer:
 async def reissue(
     turn: Turn, command: Command, office: OfficeActor, links: Sequence[LinkMaker]
 ) -> Answer:
-    """``/caplai <code>``: a new personal link for a person; the old one stops working. The
-    link is a secret, so it is only ever shown in a private chat."""
+    """``/caplai <code>``: a new personal link and code for a person; the old ones stop working.
+    The link is a secret, so it is only ever shown in a private chat."""
     if turn.in_group:
         return turn.say("office.private_only")
     if len(command.args) != 1:
@@ -95,12 +96,13 @@ async def reissue(
     result = await turn.services.invitations.reissue(office, code)
     if result.step is OfficeStep.UNKNOWN_PERSON or result.delegate is None:
         return turn.say("office.unknown_person", code=code)
-    assert result.token is not None
+    assert result.token is not None and result.link_code is not None
     return turn.say(
         "office.reissued",
         name=result.delegate.full_name,
         code=result.delegate.code,
         link="\n".join(make(result.token) for make in links),
+        link_code=format_link_code(result.link_code),
     )
 
 

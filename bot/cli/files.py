@@ -25,6 +25,7 @@ from bot.documents.slips import Slip, SlipTexts, build_slips
 from bot.documents.workbook import Cell, Link, table_bytes, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.phones import display_phone
+from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.services.report_file import audit_table, office_report_workbook
 from bot.texts import Catalog
@@ -41,7 +42,7 @@ def table_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
 
 
 def cmd_invites_export(args: argparse.Namespace) -> int:
-    """Write each delegate's personal link to a CSV or XLSX file."""
+    """Write each delegate's personal link and personal code to a CSV or XLSX file."""
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
@@ -63,6 +64,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         # in a column of its own.
         others = [channel for channel in links.sources if channel != links.paper]
         headings += [catalog.plain(f"export.heading.link_{channel}") for channel in others]
+        # The personal code last: what a person types where no link opens (Zalo).
+        headings.append(catalog.plain("export.heading.link_code"))
         rows: list[list[Cell]] = [
             [
                 link.code,
@@ -74,6 +77,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
                 display_phone(link.phone) if link.phone else None,
                 Link(links.link(link.token)),
                 *(Link(links.of(link.token)[channel]) for channel in others),
+                format_link_code(link.link_code),
             ]
             for link in await app.services.invitations.links()
         ]
@@ -89,7 +93,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
 
 
 def cmd_invites_print(args: argparse.Namespace) -> int:
-    """Write one printable slip per delegate, with a QR code of their personal link."""
+    """Write one printable slip per delegate, with a QR code of their personal link and their
+    personal code."""
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
@@ -115,6 +120,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
                 position=link.position,
                 organization=link.organization,
                 link=links.link(link.token),
+                link_code=format_link_code(link.link_code),
             )
             for link in await app.services.invitations.links()
             if link.role == "delegate"  # task contacts get no paper invitation
@@ -134,6 +140,11 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
             link_hint=catalog.template("slips.link_hint"),
             deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
             contact=catalog.plain("slips.contact", contact=config.office.contact),
+            code_hint=(
+                catalog.template("slips.code_hint_zalo").replace("{bot}", config.zalo.bot_name)
+                if config.zalo.bot_name
+                else catalog.template("slips.code_hint")
+            ),
         )
         content = build_slips(slips, texts)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:

@@ -1,8 +1,9 @@
 """Printable invitation slips (phiếu kèm giấy mời): a .docx to cut up and attach to invitations.
 
 Each delegate gets one framed slip: who it is for and what the meeting is on the left, a QR code
-of the delegate's personal link on the right with the link itself printed small underneath, so
-it can be typed when the code cannot be scanned. Three slips fit on an A4 page, separated by
+of the delegate's personal link on the right with their personal code under it (typed where no
+link opens: Zalo) and the link itself printed small underneath, so it can be typed when the QR
+code cannot be scanned. Three slips fit on an A4 page, separated by
 dashed cut lines, and no slip is ever split across two pages.
 
 Every word on a slip comes from the caller (:class:`SlipTexts`), already in the meeting's
@@ -85,6 +86,7 @@ class Slip:
     position: str
     organization: str
     link: str  # personal link, e.g. "https://t.me/hoinghi_bot?start=<token>"
+    link_code: str = ""  # personal code as printed, e.g. "K7PX-3QBM" (none: no line for it)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class SlipTexts:
     link_hint: str  # template with {link}, e.g. "hoặc mở đường liên kết: {link}"
     deadline: str  # e.g. "Đề nghị đồng chí xác nhận trước 17:00, Thứ Ba, ngày 21/5/2024."
     contact: str  # e.g. "Liên hệ: Văn phòng Hội LHPN Hà Nội, 024 3825 xxxx"
+    code_hint: str = "{code}"  # template with {code}, e.g. "Mã cá nhân:\n{code}"
 
 
 def build_slips(slips: Sequence[Slip], texts: SlipTexts) -> bytes:
@@ -182,9 +185,9 @@ class _SlipXml:
     text between the ``places`` (one more piece than places)."""
 
     pieces: tuple[str, ...]
-    # "name", "code", "hint": a run's content; "position", "organization": a paragraph, left
-    # out when empty (its run content marked "text"); "shape": the picture's number;
-    # "picture": its relationship.
+    # "name", "code", "hint": a run's content; "position", "organization", "link_code": a
+    # paragraph, left out when empty (its run content marked "text"); "shape": the picture's
+    # number; "picture": its relationship.
     places: tuple[str, ...]
     paragraphs: Mapping[str, str]
     cut: str  # the cut line between two slips
@@ -195,6 +198,8 @@ class _SlipXml:
         for place, piece in zip(self.places, self.pieces[1:], strict=True):
             if place in self.paragraphs:
                 text = _clean(getattr(slip, place))
+                if text and place == "link_code":
+                    text = _clean(slip.link_code.join(_split(texts.code_hint, "{code}")))
                 if text:
                     out.append(self.paragraphs[place].replace(_mark("text"), _run_content(text)))
             elif place == "name":
@@ -216,7 +221,12 @@ def _slip_xml(texts: SlipTexts) -> _SlipXml:
     """Lay out two slips with python-docx, placeholders for their words, and cut the XML."""
     document = Document()
     marked = Slip(
-        _mark("code"), _mark("name"), _mark("position"), _mark("organization"), _mark("link")
+        _mark("code"),
+        _mark("name"),
+        _mark("position"),
+        _mark("organization"),
+        _mark("link"),
+        _mark("link_code"),
     )
     _fill_slip(_slip_table(document), marked, texts)
     _cut_line(document.add_paragraph())
@@ -227,7 +237,7 @@ def _slip_xml(texts: SlipTexts) -> _SlipXml:
     table, cut = body[:first_end], body[first_end : body.index("<w:tbl>", first_end)]
     spans: list[tuple[int, int, str]] = []  # where the places are in `table`
     paragraphs: dict[str, str] = {}
-    for name in ("position", "organization"):
+    for name in ("position", "organization", "link_code"):
         at = table.index(_mark(name))
         start = max(table.rfind("<w:p>", 0, at), table.rfind("<w:p ", 0, at))
         end = table.index("</w:p>", at) + len("</w:p>")
@@ -378,6 +388,14 @@ def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
         inline.set(distance, "0")
     instruction = right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3))
     _run(instruction, texts.instruction, _SMALL_BODY_SIZE, bold=True)
+    if _clean(slip.link_code):
+        code = slip.link_code.join(_split(texts.code_hint, "{code}"))
+        _run(
+            right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3)),
+            code,
+            _BODY_SIZE,
+            bold=True,
+        )
     hint = slip.link.join(_split(texts.link_hint, "{link}"))
     _run(right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER), hint, _TINY_SIZE)
 

@@ -21,7 +21,10 @@ class Capabilities:
     ``location_pins``: a place as a pin (else the address with a map link); ``html``: the
     catalog's small HTML subset renders (else plain text); ``max_text``: the longest message;
     ``groups``: the bot can sit in a group chat (the office group); ``phone_request``: a button
-    that shares the person's own phone number.
+    that shares the person's own phone number; ``start_payload``: the platform passes a payload
+    with a person's first message (Telegram's ``/start <token>`` from a deep link), so opening
+    their link links them — without it people link by typing the personal code printed on
+    their invitation.
     """
 
     buttons: bool
@@ -33,6 +36,7 @@ class Capabilities:
     max_text: int
     groups: bool = False
     phone_request: bool = False
+    start_payload: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
-"""Personal invitation tokens: 192 random bits that fit Telegram's deep-link payload."""
+"""Personal invitation tokens: 192 random bits that fit Telegram's deep-link payload; and the
+short personal code a person types from paper on a channel that carries no link payload."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
+from collections.abc import Collection
 
 TOKEN_BYTES = 24  # 192 bits; base64url gives 32 characters, well under the 64 allowed
 _SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -17,3 +20,39 @@ def new_token() -> str:
 def looks_like_token(text: str) -> bool:
     """Whether ``text`` has a token's shape (cheap check before any database look-up)."""
     return bool(_SHAPE.fullmatch(text))
+
+
+# --- personal codes: what a person types from paper where no link can carry a token --------------
+
+# Digits and consonants only. No look-alikes: 0/O, 1/I/L are all left out, so a code read from
+# paper has one reading. No vowels and no W or D either: Vietnamese keyboards (Telex, VNI) turn
+# letters typed after a vowel into tone marks ("AS" → "Á"), "W" into "Ư", "DD" or "D9" into
+# "Đ" — a code without those letters reaches the bot exactly as it was typed.
+CODE_ALPHABET = "23456789BCFGHJKMNPQRSTVXZ"
+CODE_LENGTH = 8  # 25⁸ ≈ 1.5 × 10¹¹ codes, 37 bits
+CODE_GROUP = 4  # shown as two groups of four: K7PX-M3QB
+# What people type between or around the groups, all ignored: spaces, dashes of every width,
+# dots, underscores.
+_CODE_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−_.·]+")
+
+
+def new_link_code(taken: Collection[str] = ()) -> str:
+    """A fresh personal code (canonical: eight characters, no dash), none of ``taken``."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if code not in taken:
+            return code
+
+
+def format_link_code(code: str) -> str:
+    """A canonical code as people read it: ``K7PX-M3QB``."""
+    return f"{code[:CODE_GROUP]}-{code[CODE_GROUP:]}"
+
+
+def parse_link_code(text: str) -> str | None:
+    """The canonical code ``text`` spells, whatever its case, spaces and dashes; None if it
+    spells none (anything else a person writes)."""
+    folded = _CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    if len(folded) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in folded):
+        return None
+    return folded

@@ -11,7 +11,7 @@ from sqlalchemy import Table, insert, select
 from bot.delegate_file import DelegateRow
 from bot.domain.phones import mask_phone
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.tokens import new_token
+from bot.domain.tokens import new_link_code, new_token
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.models import Delegate, Invitation, Rsvp
@@ -122,14 +122,23 @@ class DelegateService:
                 )
                 ids = {code: delegate_id for code, delegate_id in found}
             invitations: list[dict[str, Any]] = []
+            # Every personal code ever issued, so none is issued twice (read once, not per row).
+            codes = await queries.link_codes_in_use(session) if fresh else set()
             answers: list[dict[str, Any]] = []
             audit: list[dict[str, Any]] = []  # in the file's order, created and updated alike
             for row in rows:
                 delegate = existing.get(queries.fold_code(row.code))
                 if delegate is None:
                     new_id = ids[row.code]
+                    code = new_link_code(codes)
+                    codes.add(code)
                     invitations.append(
-                        {"delegate_id": new_id, "token": new_token(), "created_at": now}
+                        {
+                            "delegate_id": new_id,
+                            "token": new_token(),
+                            "link_code": code,
+                            "created_at": now,
+                        }
                     )
                     answers.append(
                         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.channels import ChatAccount
 from bot.domain.order import protocol_key
 from bot.domain.phones import normalize_phone
-from bot.domain.tokens import looks_like_token, new_token
+from bot.domain.tokens import looks_like_token, new_link_code, new_token, parse_link_code
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
@@ -21,7 +22,8 @@ from storage import queries
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, LinkFailure
 from storage.uow import unit_of_work
 
-# Wrong tokens tolerated from one account within the window before it is slowed down.
+# Wrong tokens (and personal codes: they count together) tolerated from one account within the
+# window before it is slowed down.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(hours=1)
 SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited once a slowdown, when the account is told
@@ -32,12 +34,12 @@ class LinkOutcome(StrEnum):
 
     LINKED = "linked"
     ALREADY_LINKED = "already_linked"
-    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105  (a wrong personal code too)
     TOKEN_TAKEN = "token_taken"  # noqa: S105
     ACCOUNT_TAKEN = "account_taken"
     PHONE_NO_MATCH = "phone_no_match"
     PHONE_AMBIGUOUS = "phone_ambiguous"
-    SLOWED_DOWN = "slowed_down"  # too many wrong tokens from this account lately
+    SLOWED_DOWN = "slowed_down"  # too many wrong tokens or codes from this account lately
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class PageResult:
     delegate: DelegateView | None = None
     rsvp: RsvpView | None = None
     retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
+    link_code: str | None = None  # the person's personal code, to show on their page
 
 
 def page_account(channel: str, delegate_id: int, name: str = "") -> ChatAccount:
@@ -80,11 +83,13 @@ class OfficeStep(StrEnum):
 
 @dataclass(frozen=True)
 class OfficeResult:
-    """The outcome, the person, and for a re-issue the new token (shown to the office only)."""
+    """The outcome, the person, and for a re-issue the new token and personal code (shown to
+    the office only)."""
 
     step: OfficeStep
     delegate: DelegateView | None = None
     token: str | None = None
+    link_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class InviteLink:
     position: str = ""
     organization: str = ""
     phone: str | None = None  # E.164, for the office to send the link by SMS or Zalo
+    link_code: str = ""  # the personal code (canonical) typed where no link can carry the token
 
 
 class InvitationService:
@@ -115,6 +121,37 @@ class InvitationService:
         how long to wait, and that answer is audited; the others are ``told`` already and get
         no answer, so a flood of tries is not answered in full.
         """
+        return await self._link_by_invitation(
+            account,
+            token,
+            find=queries.active_invitation if looks_like_token(token) else None,
+            key=lambda invitation: invitation.token,
+            via="invitation",
+        )
+
+    async def link_by_code(self, account: ChatAccount, code: str) -> LinkResult:
+        """Link ``account`` to the delegate whose invitation carries the personal ``code``
+        (canonical, :func:`bot.domain.tokens.parse_link_code`): the way of
+        :meth:`link_by_token`, wrong codes and wrong tokens counted together."""
+        return await self._link_by_invitation(
+            account,
+            code,
+            find=queries.active_invitation_by_code if parse_link_code(code) == code else None,
+            key=lambda invitation: invitation.link_code,
+            via="code",
+        )
+
+    async def _link_by_invitation(
+        self,
+        account: ChatAccount,
+        secret: str,
+        *,
+        find: Callable[[AsyncSession, str], Awaitable[Invitation | None]] | None,
+        key: Callable[[Invitation], str],
+        via: str,
+    ) -> LinkResult:
+        """Link ``account`` by the invitation ``find`` finds for ``secret`` (None: a secret
+        of the wrong shape, wrong without a look-up), after the slowdown's check."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             slowed = await _slowed_down(
@@ -122,17 +159,15 @@ class InvitationService:
             )
             if slowed is not None:
                 return slowed
-            invitation = (
-                await queries.active_invitation(session, token) if looks_like_token(token) else None
-            )
+            invitation = await find(session, secret) if find is not None else None
             # The index finds the row; the constant-time compare keeps the final check honest.
-            if invitation is None or not hmac.compare_digest(invitation.token, token):
+            if invitation is None or not hmac.compare_digest(key(invitation), secret):
                 session.add(
                     LinkFailure(channel=account.channel, external_id=account.external_id, at=now)
                 )
                 return LinkResult(LinkOutcome.UNKNOWN_TOKEN)
             delegate = await session.get_one(Delegate, invitation.delegate_id)
-            return await self._link(session, account, delegate, via="invitation")
+            return await self._link(session, account, delegate, via=via)
 
     async def link_by_phone(self, account: ChatAccount, phone: str) -> LinkResult:
         """Link ``account`` to the one delegate whose phone is ``phone``."""
@@ -211,7 +246,11 @@ class InvitationService:
                     if await queries.identity(session, channel, account.external_id) is not None:
                         rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
                         return PageResult(
-                            LinkOutcome.ALREADY_LINKED, account, DelegateView.of(delegate), rsvp
+                            LinkOutcome.ALREADY_LINKED,
+                            account,
+                            DelegateView.of(delegate),
+                            rsvp,
+                            link_code=invitation.link_code,
                         )
         async with unit_of_work(self._ctx.sessions) as session:
             slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
@@ -255,7 +294,9 @@ class InvitationService:
                     },
                 )
             rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
-            return PageResult(outcome, account, DelegateView.of(delegate), rsvp)
+            return PageResult(
+                outcome, account, DelegateView.of(delegate), rsvp, link_code=invitation.link_code
+            )
 
     async def calendar_link(self, person_id: int) -> str | None:
         """Where a person downloads the meeting's .ics from their personal page (``[web]``),
@@ -274,7 +315,7 @@ class InvitationService:
     # --- the office ------------------------------------------------------------------------------
 
     async def reissue(self, office: OfficeActor, code: str) -> OfficeResult:
-        """A new personal link for a delegate; the old one stops working at once."""
+        """A new personal link and code for a delegate; the old ones stop working at once."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
@@ -289,8 +330,12 @@ class InvitationService:
             )
             for invitation in old:
                 invitation.revoked_at = now
-            token = new_token()
-            session.add(Invitation(delegate_id=delegate.id, token=token, created_at=now))
+            token, code = new_token(), new_link_code()
+            while await queries.link_code_in_use(session, code):  # ever issued: not again
+                code = new_link_code()
+            session.add(
+                Invitation(delegate_id=delegate.id, token=token, link_code=code, created_at=now)
+            )
             queries.add_audit(
                 session,
                 at=now,
@@ -301,7 +346,7 @@ class InvitationService:
                 before={"active_links": len(old)},  # never the tokens themselves
                 after={"active_links": 1},
             )
-            return OfficeResult(OfficeStep.REISSUED, DelegateView.of(delegate), token)
+            return OfficeResult(OfficeStep.REISSUED, DelegateView.of(delegate), token, code)
 
     async def unlink(self, office: OfficeActor, code: str) -> OfficeResult:
         """Forget the chat account linked to a delegate (a lost phone): their link, or a new
@@ -376,11 +421,12 @@ class InvitationService:
                 d.code,
                 d.full_name,
                 d.group_key,
-                tokens[d.id],
+                tokens[d.id][0],
                 d.role,
                 d.position,
                 d.organization,
                 d.phone,
+                tokens[d.id][1],
             )
             for d in ordered
             if d.id in tokens

@@ -36,7 +36,7 @@ from bot.domain.rsvp import (
     RsvpChoice,
 )
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
-from bot.domain.tokens import looks_like_token
+from bot.domain.tokens import format_link_code, looks_like_token
 from bot.services import Services
 from bot.services.drafts.lines import TEXT_SUFFIX
 from bot.services.drafts.values import DraftResult, DraftStep
@@ -264,6 +264,15 @@ class Site:
             thread = await services.drafts.thread(line.id)
             drafts.append((line, versions, thread))
         links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
+        zalo = config.zalo
+        # Zalo opens no personal link: the page says how to find the bot and which code to send.
+        how_to_zalo = None
+        if zalo.bot_link and visit.page.link_code:
+            how_to_zalo = {
+                "bot": zalo.bot_name,
+                "link": zalo.bot_link,
+                "code": format_link_code(visit.page.link_code),
+            }
         return {
             "delegate": delegate,
             "rsvp": rsvp,
@@ -273,6 +282,7 @@ class Site:
             "tasks": mine,
             "drafts": drafts,
             "chat_links": links,
+            "zalo": how_to_zalo,
             "page_token": visit.token,
         }
 

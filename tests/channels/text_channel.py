@@ -1,5 +1,6 @@
 """A chat platform of text only, for tests: no buttons (numbered menus), no files, no HTML, no
-reply threads, opaque string ids. It plugs into the core exactly as a real adapter does — events
+reply threads, no payload with a first message (people link by typing their personal code),
+opaque string ids. It plugs into the core exactly as a real adapter does — events
 to :class:`bot.chat.Inbox`, answers and outbox parts rendered with what it can do — and no line
 of ``bot/`` knows it exists."""
 
@@ -34,6 +35,7 @@ CAPABILITIES = Capabilities(
     location_pins=False,
     html=False,
     max_text=1000,
+    start_payload=False,  # no link carries a token here: people type their personal code
 )
 
 
