@@ -4,15 +4,18 @@ search without diacritics, and the live count by group."""
 
 from __future__ import annotations
 
+import csv
 import inspect
 import typing
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.cli import main
 from bot.config import Config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
@@ -29,10 +32,12 @@ from bot.services.checkin import (
     notice_line,
     summary_text,
 )
+from bot.services.report_file import office_report_sheets
 from bot.texts import load_catalog
 from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
 from tests.conftest import EXAMPLE_DELEGATES, local
+from tests.test_staff import on_the_office_database
 
 CONTACTS = EXAMPLE_DELEGATES.parent / "contacts.csv"
 VI = load_catalog("vi")
@@ -513,3 +518,74 @@ async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day:
             )  # fmt: skip
     async with day.services.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Checkin)) == 1
+
+
+# --- the report workbook and the export ------------------------------------------------------
+
+
+async def test_the_report_workbook_has_a_checkin_sheet_with_the_record_and_totals(
+    day: Day,
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    await day.checkin.guest(desk, "Hoàng Văn Nam", position="Phóng viên", organization="Báo HNM")
+    first = await day.checkin.check_in(desk, "DB001")
+    assert first.checkin is not None
+    day.clock.advance(timedelta(minutes=1))
+    await day.checkin.undo(desk, first.checkin.id)
+    report = await day.services.office_report.collect()
+    sheets = office_report_sheets(VI, day.services.config, report)
+    sheet = sheets[-1]
+    assert sheet.title == "Điểm danh"
+    assert list(sheet.headings) == [
+        "STT", "Mã", "Đại biểu được mời", "Thành phần", "Người đến", "Chức vụ", "Đơn vị",
+        "Tư cách", "Trả lời giấy mời", "Bàn đón tiếp", "Giờ điểm danh", "Người điểm danh",
+        "Hủy lúc", "Người hủy",
+    ]  # fmt: skip
+    at = MORNING.replace(tzinfo=None)
+    rows = [[c.replace(tzinfo=None) if isinstance(c, datetime) else c for c in row]
+            for row in sheet.rows]  # fmt: skip
+    assert rows == [
+        [1, "DB001", "Phạm Thị Thanh Mai", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam",
+         "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam", "Trung ương Hội LHPN Việt Nam",
+         "Đại biểu", "Tham dự", "Bàn 1", at, "Trần Thị Mỹ Duyên", at + timedelta(minutes=1),
+         "Trần Thị Mỹ Duyên"],
+        [2, "DB003", "Vũ Thị Hồng Nhung", "Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam "
+         "thành phố", "Lê Thu Trang", None, "Thành ủy Hà Nội", "Người dự thay",
+         "Cử người dự thay", "Bàn 1", at, "Trần Thị Mỹ Duyên", None, None],
+        [3, None, None, None, "Hoàng Văn Nam", "Phóng viên", "Báo HNM", "Khách ngoài danh sách",
+         None, "Bàn 1", at, "Trần Thị Mỹ Duyên", None, None],
+    ]  # fmt: skip
+    assert [list(row) for row in sheet.footer] == [
+        [None, "Đại biểu có mặt / dự kiến", "1/3"],
+        [None, "Trong đó người dự thay", 1],
+        [None, "Khách ngoài danh sách", 1],
+    ]
+
+
+def test_attendance_export_writes_every_checkin_to_csv(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["people", "import", str(CONTACTS)]) == 0
+
+    async def check_in(app):  # type: ignore[no-untyped-def]
+        access, checkin = app.services.access, app.services.checkin
+        desk = access.office_desk(access.local_operator(), "Bàn 1")
+        await checkin.check_in(desk, "DB001")
+        await checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+
+    on_the_office_database(office, check_in)
+    capsys.readouterr()
+    assert main(["attendance", "export", "diem-danh.csv"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "Đã xuất 2 lượt điểm danh ra diem-danh.csv (có mặt 1/0, khách 1)."
+    )
+    with (office / "diem-danh.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:5] == ["STT", "Mã", "Đại biểu được mời", "Thành phần", "Người đến"]
+    assert [(row[1], row[4], row[7], row[9]) for row in rows[1:]] == [
+        ("DB001", "Phạm Thị Thanh Mai", "Đại biểu", "Bàn 1"),
+        ("", "Hoàng Văn Nam", "Khách ngoài danh sách", "Bàn 1"),
+    ]
+    assert main(["attendance", "export", "diem-danh.txt"]) == 2  # only .csv or .xlsx
