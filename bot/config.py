@@ -316,6 +316,14 @@ class OutboxSettings(_Section):
     tick_seconds: float = Field(default=2.0, gt=0, le=3600)
 
 
+class CheckinSettings(_Section):
+    """The reception desk on the meeting day (``[checkin]``)."""
+
+    # How long after a check-in the desk that made it (or the office, at any time within it)
+    # may undo it: a mistaken tap is noticed at once, a later correction is the office's.
+    undo_minutes: int = Field(default=5, ge=1, le=60)
+
+
 class AgendaItem(_Section):
     """One item of the programme (section III), in local wall-clock time."""
 
@@ -364,6 +372,8 @@ class Group(_Section):
     key: str
     label: Text
     order: int = Field(ge=0)
+    # Where the group sits in the hall ("Khu A, hàng 1–2"), shown at the reception desk.
+    area: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
     @field_validator("key")
     @classmethod
@@ -431,6 +441,7 @@ class Config(_Section):
     zalo: ZaloSettings = ZaloSettings()
     reminders: Reminders = Field(default_factory=Reminders)
     outbox: OutboxSettings = OutboxSettings()
+    checkin: CheckinSettings = Field(default_factory=CheckinSettings)
     # "import" is a Python keyword: the attribute is ``imports``, the TOML table ``[import]``.
     imports: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     agenda: list[AgendaItem] = Field(min_length=1)

@@ -50,9 +50,41 @@ async def finish(stage: Stage, report: Path) -> None:
         if await stage.telegram.ask(admin.command("/thongke")):
             break
     result.summary = "\n".join(m.get("text", "") for m in admin.messages[before:])
+    await _reception(stage)
     data = office_report_workbook(catalog, stage.config, await services.office_report.collect())
     written = _write(report, data)
     await _checks(stage, report, written)
+
+
+async def _reception(stage: Stage) -> None:
+    """The meeting morning at the reception desk: everyone who said they would come (the
+    substitutes by the name they gave) and the first who declined but came after all are
+    checked in at the office's desk; the count and the summary are kept for the checklist."""
+    services = stage.services
+    access, checkin = services.access, services.checkin
+    desk = access.office_desk(access.local_operator(), DESK)
+    async with services.ctx.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Delegate.code, Rsvp.status, Rsvp.substitute_name, Rsvp.substitute_position)
+                .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                .where(Delegate.meeting_id == services.ctx.meeting_id)
+                .order_by(Delegate.code)
+            )
+        ).all()
+    decliners = [code for code, status, _, _ in rows if status == RsvpStatus.DECLINED]
+    for code, status, name, position in rows:
+        if status == RsvpStatus.ATTENDING or code in decliners[:1]:
+            await checkin.check_in(desk, code)
+        elif status == RsvpStatus.SUBSTITUTE:
+            await checkin.check_in(
+                desk, code, substitute_name=name or "", substitute_position=position
+            )
+    stage.reception = (await checkin.count(), bool(decliners))
+
+
+# The label of the rehearsal's one reception desk.
+DESK = "Bàn đón tiếp 1"
 
 
 def _write(path: Path, data: bytes) -> bool:
@@ -88,6 +120,7 @@ def _not_played(stage: Stage) -> dict[str, str]:
     }
     for kind in (MessageKind.BROADCAST, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA):
         why[kind] = "" if answers & {"attend", "substitute"} else "no_present"
+    why["checkin"] = "" if answers & {"attend", "substitute"} else "no_present"
     return {part: reason for part, reason in why.items() if reason}
 
 
@@ -178,6 +211,22 @@ async def _checks(stage: Stage, report: Path, written: bool) -> None:
     )
     if stage.web is not None:
         check(await _web_check(stage), "web")
+    if stage.reception is not None:
+        count, came_declined = stage.reception
+        check(
+            (
+                catalog.plain(
+                    "rehearsal.check.checkin",
+                    present=count.present,
+                    expected=count.expected,
+                    substitutes=count.substitutes,
+                    declined=count.declined_present,
+                ),
+                count.present == count.expected + int(came_declined) > 0
+                and count.declined_present == int(came_declined),
+            ),
+            "checkin",
+        )
     check(
         (
             catalog.plain("rehearsal.check.report", path=report),

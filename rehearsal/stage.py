@@ -11,6 +11,7 @@ from bot.config import Config
 from bot.domain.clock import ManualClock
 from bot.domain.ports import ChannelSender
 from bot.services import Services
+from bot.services.checkin import Attendance
 from bot.texts import Catalog
 from rehearsal.faults import Faults, FaultStats
 from rehearsal.people import Cast
@@ -83,6 +84,9 @@ class Stage:
     # moved off Telegram would change the order of the simulated faults, rolled per call).
     web: WebStage | None = None
     on_web: set[str] = field(default_factory=set)
+    # The meeting morning at the reception desk: the count after the check-in, and whether
+    # someone who had declined came (rehearsal.checks).
+    reception: tuple[Attendance, bool] | None = None
 
     @property
     def senders(self) -> list[ChannelSender]:

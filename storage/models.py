@@ -394,3 +394,48 @@ class HandledEvent(Base):
     bot_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Checkin(Base):
+    """Someone let in at the reception desk on the meeting day: an invitee (``kind`` delegate),
+    the substitute they sent (``substitute``, named here), or a guest who is not on the list
+    (``guest``: no ``delegate_id``, their name, position and unit here). Who let them in, at
+    which desk (a short label the desk chose) and when; an undo keeps the row, with who undid
+    it and when, so the record says what happened at the door.
+
+    An invitee is in at most once: one row per delegate without ``undone_at`` (the partial
+    unique index, on SQLite and PostgreSQL alike). ``request_key`` is the desk's own key for a
+    form it sent: the same form sent again over poor Wi-Fi records nothing twice.
+    """
+
+    __tablename__ = "checkins"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    delegate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    full_name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))
+    organization: Mapped[str | None] = mapped_column(String(200))
+    # The invitee's answer when they came (a decliner who came after all stays visible).
+    answer: Mapped[str | None] = mapped_column(String(16))
+    desk: Mapped[str] = mapped_column(String(40))
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    checked_in_by: Mapped[str] = mapped_column(String(80))
+    staff_name: Mapped[str] = mapped_column(String(200))
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    undone_by: Mapped[str | None] = mapped_column(String(80))
+
+
+Index(
+    "uq_checkins_present",
+    Checkin.delegate_id,
+    unique=True,
+    sqlite_where=Checkin.undone_at.is_(None),
+    postgresql_where=Checkin.undone_at.is_(None),
+)

@@ -342,6 +342,8 @@ WRITERS = [
     ["report", "bao-cao.xlsx"],
     ["audit", "export", "nhat-ky.csv"],
     ["audit", "export", "nhat-ky.xlsx"],
+    ["attendance", "export", "diem-danh.csv"],
+    ["attendance", "export", "diem-danh.xlsx"],
 ]
 
 

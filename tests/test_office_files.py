@@ -23,7 +23,10 @@ from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import OFFICE_CHAT, BotHarness
 
 TRICKY = 'Nguyễn Thị "Hạnh" & <Bảo> Ngọc'
-SHEETS = ["Đại biểu", "Tổng hợp theo thành phần", "Tham luận", "Nhiệm vụ chuẩn bị", "Gửi tin"]
+SHEETS = [
+    "Đại biểu", "Tổng hợp theo thành phần", "Tham luận", "Nhiệm vụ chuẩn bị", "Gửi tin",
+    "Điểm danh",
+]  # fmt: skip
 
 
 async def rename(harness: BotHarness, code: str, full_name: str) -> None:

@@ -17,6 +17,7 @@ from bot.cli.common import absent_option, force_option, sheet_option
 from bot.cli.db import cmd_db_backup, cmd_db_upgrade, cmd_purge
 from bot.cli.files import (
     bot_username_option,
+    cmd_attendance_export,
     cmd_audit_export,
     cmd_drafts_export,
     cmd_invites_export,
@@ -189,6 +190,17 @@ def _parser() -> argparse.ArgumentParser:
     exp_audit.add_argument("file", type=Path)
     force_option(exp_audit)
     exp_audit.set_defaults(command=cmd_audit_export)
+
+    attendance = sub.add_parser("attendance", help="điểm danh ngày hội nghị").add_subparsers(
+        required=True, metavar="LỆNH"
+    )
+    exp_attendance = attendance.add_parser(
+        "export",
+        help="xuất mọi lượt điểm danh (ai đến, với tư cách gì, bàn nào, lúc nào) ra CSV hoặc XLSX",
+    )
+    exp_attendance.add_argument("file", type=Path)
+    force_option(exp_attendance)
+    exp_attendance.set_defaults(command=cmd_attendance_export)
     return parser
 
 

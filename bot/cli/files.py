@@ -1,5 +1,5 @@
-"""``hoinghi invites export``, ``invites print``, ``report``, ``audit export`` and
-``drafts export``: the files the office takes away."""
+"""``hoinghi invites export``, ``invites print``, ``report``, ``audit export``,
+``attendance export`` and ``drafts export``: the files the office takes away."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from bot.domain.drafts import DraftLine
 from bot.domain.phones import display_phone
 from bot.domain.tokens import format_link_code
 from bot.services import Services
-from bot.services.report_file import audit_table, office_report_workbook
+from bot.services.report_file import audit_table, checkin_table, office_report_workbook
 from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date
 from bot.texts.presenters import deadline_text
@@ -218,6 +218,41 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
             out(problem, sys.stderr)
             return EXIT_USAGE
         out(catalog.plain("audit_export.done", count=len(rows), path=path))
+        return EXIT_OK
+
+    return asyncio.run(with_services(loaded[0], catalog, work))
+
+
+def cmd_attendance_export(args: argparse.Namespace) -> int:
+    """Write every check-in at the reception desk (who came, as whom, desk, time, undo) to CSV
+    or XLSX."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    path: Path = args.file
+    if (problem := table_problem(path, args.force, catalog)) is not None:
+        out(problem, sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        records = await services.checkin.records()
+        count = await services.checkin.count()
+        headings, rows = checkin_table(catalog, config, records)
+        content = table_bytes(path, headings, rows)
+        if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            out(problem, sys.stderr)
+            return EXIT_USAGE
+        out(
+            catalog.plain(
+                "attendance_export.done",
+                count=len(rows),
+                path=path,
+                present=count.present,
+                expected=count.expected,
+                guests=len(count.guests),
+            )
+        )
         return EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work))

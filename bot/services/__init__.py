@@ -13,6 +13,7 @@ from bot.services.access import Access
 from bot.services.activity import Activity
 from bot.services.audiences import AudienceService
 from bot.services.broadcasts import BroadcastService
+from bot.services.checkin import CheckinService
 from bot.services.context import ServiceContext
 from bot.services.delegates import DelegateService
 from bot.services.drafts import DraftService
@@ -42,6 +43,7 @@ class Services:
     broadcasts: BroadcastService
     tasks: TaskService
     drafts: DraftService
+    checkin: CheckinService
     office_report: OfficeReportService
     privacy: PrivacyService
     echo: Echo
@@ -76,6 +78,7 @@ async def build_services(
     tasks = TaskService(ctx)
     store = files or FileStore(Path(config.drafts.directory))
     drafts = DraftService(ctx, store)
+    checkin = CheckinService(ctx)
     return Services(
         ctx=ctx,
         access=Access(ctx),
@@ -88,7 +91,8 @@ async def build_services(
         broadcasts=BroadcastService(ctx),
         tasks=tasks,
         drafts=drafts,
-        office_report=OfficeReportService(ctx, reports, drafts, tasks),
+        checkin=checkin,
+        office_report=OfficeReportService(ctx, reports, drafts, tasks, checkin),
         privacy=PrivacyService(ctx, store),
         echo=Echo(ctx),
     )

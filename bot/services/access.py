@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount, place
+from bot.domain.typed import one_line
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView
 from storage import queries
@@ -78,6 +79,40 @@ class OfficeActor:
 
     def __repr__(self) -> str:
         return f"OfficeActor({self.actor!r})"
+
+
+# The longest desk label (a short name the desk chose: "Bàn 1", "Cửa B").
+MAX_DESK = 40
+
+
+class DeskActor:
+    """A reception desk on the meeting day, as every check-in use case demands: the staff
+    member (check-in role, or the office) for the audit log and the desk's screen, the desk's
+    label, and whether they are office staff (who may undo any desk's tap in the window)."""
+
+    __slots__ = ("actor", "desk", "is_office", "name", "person_id")
+
+    def __init__(
+        self, key: object, *, actor: str, name: str, desk: str, person_id: int | None,
+        is_office: bool,
+    ) -> None:  # fmt: skip
+        if key is not _KEY:
+            raise TypeError("desk actors are issued by bot.services.access only")
+        self.actor = actor
+        self.name = name
+        self.desk = desk
+        self.person_id = person_id
+        self.is_office = is_office
+
+    def __repr__(self) -> str:
+        return f"DeskActor({self.actor!r}, desk={self.desk!r})"
+
+
+def desk_label(text: str, fallback: str) -> str:
+    """A desk's label as stored: one line, at most :data:`MAX_DESK` characters; ``fallback``
+    (the staff member's name) when nothing was given."""
+    label = one_line(text)[:MAX_DESK].strip()
+    return label or one_line(fallback)[:MAX_DESK].strip() or LOCAL_OPERATOR
 
 
 @dataclass(frozen=True)
@@ -144,6 +179,31 @@ class Access:
             report_to=place(account.channel, account.chat_address),
             person_id=caller.person.id if caller.person else None,
         )
+
+    def desk(self, caller: Caller, desk: str) -> DeskActor | None:
+        """``caller`` at the reception desk labelled ``desk``, or None unless they hold the
+        check-in role or are office staff (a delegate cannot check anyone in, themselves
+        included)."""
+        if not (caller.is_office or Role.CHECKIN in caller.roles):
+            return None
+        account = caller.account
+        name = (caller.person.full_name if caller.person else account.display_name) or account.actor
+        return DeskActor(
+            _KEY,
+            actor=account.actor,
+            name=name,
+            desk=desk_label(desk, name),
+            person_id=caller.person.id if caller.person else None,
+            is_office=caller.is_office,
+        )
+
+    def office_desk(self, office: OfficeActor, desk: str) -> DeskActor:
+        """The office itself at a desk (the command line, the dashboard's own check-in)."""
+        name = office.name or office.actor
+        return DeskActor(
+            _KEY, actor=office.actor, name=name, desk=desk_label(desk, name),
+            person_id=office.person_id, is_office=True,
+        )  # fmt: skip
 
     def local_operator(self) -> OfficeActor:
         """Whoever runs ``hoinghi`` on the office's computer: the command line is the office's."""

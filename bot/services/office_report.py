@@ -20,10 +20,12 @@ from bot.domain.order import protocol_key
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason, skip_reason
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskLine
+from bot.services.checkin import Attendance, CheckinService, CheckinView
 from bot.services.context import ServiceContext
 from bot.services.drafts import DraftService
 from bot.services.reports import Counts, ReportService
 from bot.services.tasks import TaskService
+from bot.services.views import DelegateView
 from storage import queries
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, OutboundMessage
 from storage.uow import unit_of_work
@@ -75,6 +77,10 @@ class OfficeReport:
     drafts: list[DraftLine]
     tasks: list[TaskLine]
     messages: list[MessageRow]
+    # Check-ins at the reception desk (undone ones kept) with the invitee each names, and the
+    # hall's count; empty before the meeting day.
+    checkins: list[tuple[CheckinView, DelegateView | None]] = field(default_factory=list)
+    attendance: Attendance | None = None
 
 
 @dataclass(frozen=True)
@@ -111,15 +117,22 @@ class OfficeReportService:
     """Reads the report and the audit log."""
 
     def __init__(
-        self, ctx: ServiceContext, reports: ReportService, drafts: DraftService, tasks: TaskService
+        self,
+        ctx: ServiceContext,
+        reports: ReportService,
+        drafts: DraftService,
+        tasks: TaskService,
+        checkin: CheckinService | None = None,
     ) -> None:
         self._ctx = ctx
+        self._checkin = checkin or CheckinService(ctx)
         self._reports = reports
         self._drafts = drafts
         self._tasks = tasks
 
     async def collect(self) -> OfficeReport:
-        """Delegates in protocol order, the group summary, drafts, tasks and sending."""
+        """Delegates in protocol order, the group summary, drafts, tasks, sending and the
+        check-ins at the reception desk."""
         order = {group.key: group.order for group in self._ctx.config.groups}
         async with unit_of_work(self._ctx.sessions) as session:
             roster = await queries.roster(session, self._ctx.meeting_id)
@@ -150,6 +163,8 @@ class OfficeReportService:
             drafts=await self._drafts.board(),
             tasks=sorted(await self._tasks.office_board(), key=lambda task: _natural(task.key)),
             messages=messages,
+            checkins=await self._checkin.records(),
+            attendance=await self._checkin.count(),
         )
 
     async def audit(self) -> list[AuditRow]:

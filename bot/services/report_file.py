@@ -11,8 +11,10 @@ from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
+from bot.services.checkin import Attendance, CheckinView
 from bot.services.office_report import AuditRow, MessageRow, OfficeReport
 from bot.services.reports import Tally
+from bot.services.views import DelegateView
 from bot.texts import Catalog
 from bot.texts.formatting import file_size
 from bot.texts.presenters import audience_label, draft_status_label
@@ -37,7 +39,70 @@ def office_report_sheets(catalog: Catalog, config: Config, report: OfficeReport)
         _drafts(catalog, report, local),
         _tasks(catalog, report, local),
         _messages(catalog, config, report, local),
+        checkin_sheet(catalog, config, report.checkins, report.attendance),
     ]
+
+
+def checkin_table(
+    catalog: Catalog, config: Config, records: list[tuple[CheckinView, DelegateView | None]]
+) -> tuple[list[str], list[list[Cell]]]:
+    """Every check-in (undone ones too: the record), invitees in protocol order and then
+    guests: headings and rows for the "Điểm danh" sheet or ``hoinghi attendance export``."""
+    local = _local(config)
+    labels = {group.key: group.label for group in config.groups}
+    rows: list[list[Cell]] = []
+    for number, (view, person) in enumerate(records, start=1):
+        undone_by = None
+        if view.undone_by is not None:
+            undone_by = view.by if view.undone_by == view.by_actor else view.undone_by
+        rows.append(
+            [
+                number,
+                person.code if person else None,
+                person.full_name if person else None,
+                labels.get(person.group_key, person.group_key) if person else None,
+                view.full_name,
+                view.position,
+                view.organization,
+                catalog.plain(f"checkin.kind.{view.kind.value}"),
+                catalog.plain(f"status.{view.answer.value}") if view.answer else None,
+                view.desk,
+                local(view.at),
+                view.by,
+                local(view.undone_at),
+                undone_by,
+            ]
+        )
+    names = (
+        "number", "code", "invitee", "group", "name", "position", "organization", "kind",
+        "answer", "desk", "at", "by", "undone_at", "undone_by",
+    )  # fmt: skip
+    return _headings(catalog, "checkins", names), rows
+
+
+def checkin_sheet(
+    catalog: Catalog,
+    config: Config,
+    records: list[tuple[CheckinView, DelegateView | None]],
+    attendance: Attendance | None,
+) -> Sheet:
+    """The "Điểm danh" sheet: :func:`checkin_table` with the hall's totals under it."""
+    headings, rows = checkin_table(catalog, config, records)
+    footer: list[list[Cell]] = []
+    if attendance is not None:
+        footer = [
+            [None, catalog.plain("report_sheet.checkins.present_row"),
+             f"{attendance.present}/{attendance.expected}"],
+            [None, catalog.plain("report_sheet.checkins.substitutes_row"), attendance.substitutes],
+            [None, catalog.plain("report_sheet.checkins.guests_row"), len(attendance.guests)],
+        ]  # fmt: skip
+    return Sheet(
+        catalog.plain("report_sheet.checkins.title"),
+        headings,
+        rows,
+        wrap=frozenset({2, 3, 4, 5, 6}),
+        footer=footer,
+    )
 
 
 def audit_table(
@@ -321,6 +386,8 @@ def _audited_value(catalog: Catalog, config: Config, row: AuditRow, key: str, it
     if key == "status":
         section = _STATUS_SECTIONS.get(row.action.partition(".")[0])
         return _label(catalog, f"{section}.{item}", str(item)) if section else str(item)
+    if key == "answer":
+        return _label(catalog, f"status.{item}", str(item))
     if key == "group_key":
         group = config.group(str(item))
         return group.label if group is not None else str(item)

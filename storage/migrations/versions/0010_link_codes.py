@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-12-10 09:00:00.000000
+Create Date: 2026-12-01 22:00:00.000000
 
 Every invitation gets a personal code (``link_code``): eight characters a person types from
 paper where no link can carry the token (Zalo). Existing rows, revoked ones too, get a fresh code

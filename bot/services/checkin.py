@@ -1,0 +1,761 @@
+"""The meeting day at the reception desk: who came, as whom, let in by whom, and the count.
+
+A staff member with the check-in role (or the office) acts as a :class:`DeskActor`, which only
+:meth:`bot.services.access.Access.desk` issues: a delegate without a role cannot get one, so
+nobody checks themselves in through their own page. The desk looks an invitee up by the token
+of their personal link (the QR on the slip and the page) or their code, or searches names
+without diacritics; it checks in the invitee or the substitute they sent, records a guest who
+is not on the list, and may undo a mistaken tap for a few minutes. Each of these is one unit of
+work, audited; a repeated tap finds the invitee already in and says so.
+
+:meth:`CheckinService.attendance` is the live count by group in protocol order (and, for the
+office, who is still missing with their phone numbers); :func:`summary_of` and
+:func:`summary_text` the one-page "Báo cáo số lượng đại biểu có mặt".
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Meeting
+from bot.domain.order import LAST
+from bot.domain.phones import display_phone
+from bot.domain.rsvp import RsvpStatus
+from bot.domain.tokens import looks_like_token
+from bot.domain.typed import fold, one_line
+from bot.services import roster
+from bot.services.access import DeskActor, OfficeActor
+from bot.services.context import ServiceContext
+from bot.services.views import DelegateView, RsvpView
+from bot.texts import Catalog
+from bot.texts.formatting import clock, long_date
+from storage import queries
+from storage.models import Checkin, Delegate, Invitation, Rsvp
+from storage.uow import unit_of_work
+
+# Longest texts a desk may type for a substitute or a guest (as the delegate list's columns).
+MAX_NAME = 200
+MAX_FIELD = 200
+# How many names a search shows: the desk picks one, or types more of the name.
+SEARCH_LIMIT = 20
+
+
+class ArrivalKind(StrEnum):
+    """As whom someone came."""
+
+    DELEGATE = "delegate"  # the invitee in person
+    SUBSTITUTE = "substitute"  # someone in the invitee's place, named at the desk
+    GUEST = "guest"  # not on the list
+
+
+class Notice(StrEnum):
+    """What the desk is told in one line before it lets someone in."""
+
+    ALREADY_IN = "already_in"  # checked in already (when, by whom): nothing more to do
+    DECLINED = "declined"  # answered that they would not come: may still be let in
+    SENT_SUBSTITUTE = "sent_substitute"  # named a substitute: who stands at the desk?
+    NOT_ON_LIST = "not_on_list"  # no invitee has this link or code: record a guest
+    NOT_INVITED = "not_invited"  # on the list for a task only, not invited: record a guest
+    WRONG_MEETING = "wrong_meeting"  # a link of another meeting
+    REVOKED_LINK = "revoked_link"  # an old link the office replaced: check who it is
+
+
+# The notices after which the desk cannot check the person in as an invitee.
+_BLOCKING = frozenset({Notice.ALREADY_IN, Notice.NOT_ON_LIST, Notice.NOT_INVITED,
+                       Notice.WRONG_MEETING})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckinView:
+    """A check-in as the desk and the office see it."""
+
+    id: int
+    kind: ArrivalKind
+    delegate_id: int | None
+    full_name: str  # who came: the invitee, their substitute, or the guest
+    position: str | None
+    organization: str | None
+    answer: RsvpStatus | None  # the invitee's answer when they came
+    desk: str
+    at: datetime
+    by: str  # the staff member's name
+    by_actor: str
+    undone_at: datetime | None = None
+    undone_by: str | None = None
+
+    @classmethod
+    def of(cls, row: Checkin) -> CheckinView:
+        """Copy a row."""
+        return cls(
+            id=row.id,
+            kind=ArrivalKind(row.kind),
+            delegate_id=row.delegate_id,
+            full_name=row.full_name,
+            position=row.position,
+            organization=row.organization,
+            answer=RsvpStatus(row.answer) if row.answer else None,
+            desk=row.desk,
+            at=row.checked_in_at,
+            by=row.staff_name,
+            by_actor=row.checked_in_by,
+            undone_at=row.undone_at,
+            undone_by=row.undone_by,
+        )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What the desk sees of someone: the invitee (their group, seat area and answer), their
+    check-in if they are in already, and the notices to say; ``person`` None when nobody on
+    the list matches."""
+
+    person: DelegateView | None
+    group_label: str | None = None
+    area: str | None = None
+    answer: RsvpView | None = None
+    checkin: CheckinView | None = None
+    notices: tuple[Notice, ...] = ()
+
+    @property
+    def can_check_in(self) -> bool:
+        """Whether "Điểm danh" makes sense (a decliner who came after all: yes, with a notice)."""
+        return self.person is not None and not _BLOCKING.intersection(self.notices)
+
+
+class CheckinStep(StrEnum):
+    """How a check-in, a guest or an undo ended."""
+
+    CHECKED_IN = "checked_in"
+    ALREADY_IN = "already_in"  # nothing recorded: they are in (the row returned)
+    REPEATED = "repeated"  # the same form again (its request key): nothing recorded
+    NOT_FOUND = "not_found"  # no invitee by that link or code
+    NOT_INVITED = "not_invited"
+    WRONG_MEETING = "wrong_meeting"
+    OWN_CHECKIN = "own_checkin"  # the desk's staff member is the invitee: someone else must
+    NAME_MISSING = "name_missing"  # a substitute or a guest needs a name
+    TOO_LONG = "too_long"
+    UNDONE = "undone"
+    ALREADY_UNDONE = "already_undone"
+    TOO_LATE = "too_late"  # the undo window has passed
+    OTHER_DESK = "other_desk"  # only the desk that checked them in (or the office) may undo
+    UNKNOWN_CHECKIN = "unknown_checkin"
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    """The step reached, the check-in concerned, and the desk's view of the person."""
+
+    step: CheckinStep
+    checkin: CheckinView | None = None
+    arrival: Arrival | None = None
+    limit: int | None = None  # TOO_LONG: the longest text accepted
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """An invitee a search found, with whether they are in."""
+
+    person: DelegateView
+    group_label: str
+    status: RsvpStatus
+    checked_in: bool
+
+
+@dataclass(frozen=True)
+class GroupAttendance:
+    """One invitee group at this moment: invited, expected (answered they or a substitute would
+    come), present (checked in: in person or by substitute) and of those, substitutes."""
+
+    key: str
+    label: str
+    area: str | None
+    invited: int = 0
+    expected: int = 0
+    present: int = 0
+    substitutes: int = 0
+
+
+@dataclass(frozen=True)
+class Missing:
+    """An invitee expected but not in yet; ``phone`` only for the office."""
+
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+    status: RsvpStatus
+    substitute_name: str | None
+    phone: str | None
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """The hall at a moment: by group in protocol order, the totals, the guests, the missing."""
+
+    at: datetime
+    groups: list[GroupAttendance]
+    invited: int
+    expected: int
+    present: int
+    substitutes: int
+    declined_present: int  # came although they had declined
+    guests: list[CheckinView]
+    missing: list[Missing] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    """A row of the printable summary."""
+
+    label: str
+    expected: int
+    present: int
+    substitutes: int
+
+
+@dataclass(frozen=True)
+class AttendanceSummary:
+    """ "Báo cáo số lượng đại biểu có mặt": numbers only, ready to print at any moment."""
+
+    title: str
+    at: datetime  # local time of the meeting
+    lines: list[SummaryLine]
+    invited: int
+    expected: int
+    present: int
+    substitutes: int
+    guests: int
+
+    @property
+    def in_hall(self) -> int:
+        """Everyone let in: invitees (or their substitutes) and guests."""
+        return self.present + self.guests
+
+
+class CheckinService:
+    """Looks people up at the desk, checks them in, records guests, undoes, counts."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    @property
+    def undo_window(self) -> timedelta:
+        """How long after a check-in it may be undone."""
+        return timedelta(minutes=self._ctx.config.checkin.undo_minutes)
+
+    # --- the desk ------------------------------------------------------------------------------
+
+    async def lookup(self, desk: DeskActor, key: str) -> Arrival:
+        """Who a scanned link (its token, or the whole address) or a typed code names, as the
+        desk sees them, with the notices to say."""
+        async with self._ctx.sessions() as session:
+            return (await self._find(session, key))[1]
+
+    async def check_in(
+        self,
+        desk: DeskActor,
+        key: str,
+        *,
+        substitute_name: str | None = None,
+        substitute_position: str | None = None,
+        request_key: str | None = None,
+    ) -> CheckinResult:
+        """Check in the invitee ``key`` names (token, address or code); with
+        ``substitute_name`` the substitute who came in their place.
+
+        Idempotent: an invitee already in is not checked in again (ALREADY_IN, with the row);
+        a form sent again with the same ``request_key`` records nothing (REPEATED). A decliner
+        who came after all is checked in (their answer stays on the row).
+        """
+        name = one_line(substitute_name or "")
+        position = one_line(substitute_position or "") or None
+        if substitute_name is not None and not name:
+            return CheckinResult(CheckinStep.NAME_MISSING)
+        if len(name) > MAX_NAME:
+            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_NAME)
+        if position is not None and len(position) > MAX_FIELD:
+            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD)
+        try:
+            return await self._check_in(desk, key, name or None, position, request_key)
+        except IntegrityError:
+            # Two desks at once on a database that does not serialise writers (PostgreSQL):
+            # the other desk's row won; read it back as a repeated tap would.
+            return await self._check_in(desk, key, name or None, position, request_key)
+
+    async def _check_in(
+        self,
+        desk: DeskActor,
+        key: str,
+        substitute: str | None,
+        position: str | None,
+        request_key: str | None,
+    ) -> CheckinResult:
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            if (earlier := await _by_request(session, request_key)) is not None:
+                arrival = (await self._find(session, key))[1]
+                return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier), arrival)
+            person, arrival = await self._find(session, key)
+            if person is None or arrival.person is None:
+                return CheckinResult(_refusal(arrival.notices), arrival=arrival)
+            if arrival.checkin is not None:
+                return CheckinResult(CheckinStep.ALREADY_IN, arrival.checkin, arrival)
+            if Notice.NOT_INVITED in arrival.notices:
+                return CheckinResult(CheckinStep.NOT_INVITED, arrival=arrival)
+            if desk.person_id == person.id:
+                return CheckinResult(CheckinStep.OWN_CHECKIN, arrival=arrival)
+            answer = arrival.answer.status if arrival.answer else None
+            kind = ArrivalKind.SUBSTITUTE if substitute else ArrivalKind.DELEGATE
+            row = Checkin(
+                meeting_id=self._ctx.meeting_id,
+                delegate_id=person.id,
+                kind=kind,
+                full_name=substitute or person.full_name,
+                position=position if substitute else person.position,
+                organization=person.organization,
+                answer=str(answer) if answer else None,
+                desk=desk.desk,
+                checked_in_at=now,
+                checked_in_by=desk.actor,
+                staff_name=desk.name,
+                request_key=request_key,
+            )
+            session.add(row)
+            await session.flush()
+            _audit(session, now, desk, "checkin.recorded", row)
+            view = CheckinView.of(row)
+            notices = tuple(n for n in arrival.notices if n is not Notice.ALREADY_IN)
+            after = Arrival(
+                arrival.person, arrival.group_label, arrival.area, arrival.answer, view, notices
+            )
+            return CheckinResult(CheckinStep.CHECKED_IN, view, after)
+
+    async def guest(
+        self,
+        desk: DeskActor,
+        full_name: str,
+        *,
+        position: str = "",
+        organization: str = "",
+        request_key: str | None = None,
+    ) -> CheckinResult:
+        """Record someone who is not on the list (listed apart from the invitees); the same
+        form sent again (``request_key``) records nothing."""
+        name, position, organization = (
+            one_line(full_name),
+            one_line(position),
+            one_line(organization),
+        )
+        if not name:
+            return CheckinResult(CheckinStep.NAME_MISSING)
+        if len(name) > MAX_NAME:
+            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_NAME)
+        if len(position) > MAX_FIELD or len(organization) > MAX_FIELD:
+            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD)
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            if (earlier := await _by_request(session, request_key)) is not None:
+                return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier))
+            row = Checkin(
+                meeting_id=self._ctx.meeting_id,
+                delegate_id=None,
+                kind=ArrivalKind.GUEST,
+                full_name=name,
+                position=position or None,
+                organization=organization or None,
+                answer=None,
+                desk=desk.desk,
+                checked_in_at=now,
+                checked_in_by=desk.actor,
+                staff_name=desk.name,
+                request_key=request_key,
+            )
+            session.add(row)
+            await session.flush()
+            _audit(session, now, desk, "checkin.recorded", row)
+            return CheckinResult(CheckinStep.CHECKED_IN, CheckinView.of(row))
+
+    async def undo(self, desk: DeskActor, checkin_id: int) -> CheckinResult:
+        """Undo a check-in within ``[checkin] undo_minutes``: by the desk that made it (its
+        label, or the same staff member) or by the office; audited, the row kept."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            row = await session.get(Checkin, checkin_id)
+            if row is None or row.meeting_id != self._ctx.meeting_id:
+                return CheckinResult(CheckinStep.UNKNOWN_CHECKIN)
+            view = CheckinView.of(row)
+            if row.undone_at is not None:
+                return CheckinResult(CheckinStep.ALREADY_UNDONE, view)
+            if now - row.checked_in_at > self.undo_window:
+                return CheckinResult(CheckinStep.TOO_LATE, view)
+            same_desk = row.desk == desk.desk or row.checked_in_by == desk.actor
+            if not (same_desk or desk.is_office):
+                return CheckinResult(CheckinStep.OTHER_DESK, view)
+            row.undone_at, row.undone_by = now, desk.actor
+            _audit(session, now, desk, "checkin.undone", row)
+            return CheckinResult(CheckinStep.UNDONE, CheckinView.of(row))
+
+    async def search(
+        self, desk: DeskActor, text: str, *, limit: int = SEARCH_LIMIT
+    ) -> list[SearchHit]:
+        """Invitees whose name or code holds ``text``, diacritics and case ignored ("nguyen thi
+        ha" finds "Nguyễn Thị Hà"), in protocol order, at most ``limit``."""
+        wanted = fold(text)
+        if not wanted:
+            return []
+        order = self._order()
+        async with self._ctx.sessions() as session:
+            rows = await session.execute(
+                select(Delegate, Rsvp.status, Checkin.id)
+                .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                .outerjoin(Checkin, _present_of(Delegate.id))
+                .where(roster.delegates_of(self._ctx.meeting_id))
+                .order_by(*roster.protocol_key(order))
+            )
+            hits: list[SearchHit] = []
+            for person, status, checkin_id in rows:
+                if wanted in _folded(person.full_name) or wanted in _folded(person.code):
+                    hits.append(
+                        SearchHit(
+                            DelegateView.of(person),
+                            self._label(person.group_key),
+                            RsvpStatus(status),
+                            checkin_id is not None,
+                        )
+                    )
+                    if len(hits) >= limit:
+                        break
+        return hits
+
+    # --- the count ----------------------------------------------------------------------------
+
+    async def attendance(self, viewer: DeskActor | OfficeActor) -> Attendance:
+        """Present / expected by group in protocol order, substitutes, guests, and who is still
+        missing (expected, not in) in protocol order — their phone numbers for the office only."""
+        return await self._attendance(isinstance(viewer, OfficeActor) or viewer.is_office)
+
+    async def count(self) -> Attendance:
+        """:meth:`attendance` without phone numbers (for the report file and the summary)."""
+        return await self._attendance(False)
+
+    async def _attendance(self, office: bool) -> Attendance:
+        meeting_id = self._ctx.meeting_id
+        async with self._ctx.sessions() as session:
+            counted = (
+                await session.execute(
+                    select(Delegate.group_key, Rsvp.status, Checkin.kind, func.count())
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .outerjoin(Checkin, _present_of(Delegate.id))
+                    .where(roster.delegates_of(meeting_id))
+                    .group_by(Delegate.group_key, Rsvp.status, Checkin.kind)
+                )
+            ).all()
+            guests = [
+                CheckinView.of(row)
+                for row in await session.scalars(
+                    select(Checkin)
+                    .where(
+                        Checkin.meeting_id == meeting_id,
+                        Checkin.kind == ArrivalKind.GUEST,
+                        Checkin.undone_at.is_(None),
+                    )
+                    .order_by(Checkin.checked_in_at, Checkin.id)
+                )
+            ]
+            missing_rows = (
+                await session.execute(
+                    select(
+                        Delegate.code,
+                        Delegate.full_name,
+                        Delegate.position,
+                        Delegate.organization,
+                        Delegate.group_key,
+                        Rsvp.status,
+                        Rsvp.substitute_name,
+                        Delegate.phone,
+                    )
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .outerjoin(Checkin, _present_of(Delegate.id))
+                    .where(
+                        roster.delegates_of(meeting_id),
+                        Rsvp.status.in_(roster.PRESENT_STATUSES),
+                        Checkin.id.is_(None),
+                    )
+                    .order_by(*roster.protocol_key(self._order()))
+                )
+            ).all()
+        tallies: dict[str, Counter[str]] = {}
+        overall: Counter[str] = Counter()
+        for group_key, status, kind, number in counted:
+            for tally in (overall, tallies.setdefault(group_key, Counter())):
+                tally["invited"] += number
+                if RsvpStatus(status).is_present:
+                    tally["expected"] += number
+                if kind is not None:
+                    tally["present"] += number
+                    if kind == ArrivalKind.SUBSTITUTE:
+                        tally["substitutes"] += number
+                    if status == RsvpStatus.DECLINED:
+                        tally["declined_present"] += number
+        groups = [
+            GroupAttendance(
+                group.key,
+                group.label,
+                group.area,
+                *(
+                    tallies.get(group.key, Counter())[name]
+                    for name in ("invited", "expected", "present", "substitutes")
+                ),
+            )
+            for group in self._ctx.config.groups_in_order
+        ]
+        missing = [
+            Missing(
+                row.code,
+                row.full_name,
+                row.position,
+                row.organization,
+                row.group_key,
+                RsvpStatus(row.status),
+                row.substitute_name,
+                display_phone(row.phone) if office and row.phone else None,
+            )
+            for row in missing_rows
+        ]
+        return Attendance(
+            at=self._ctx.clock.now(),
+            groups=groups,
+            invited=overall["invited"],
+            expected=overall["expected"],
+            present=overall["present"],
+            substitutes=overall["substitutes"],
+            declined_present=overall["declined_present"],
+            guests=guests,
+            missing=missing,
+        )
+
+    async def summary(self, viewer: DeskActor | OfficeActor) -> AttendanceSummary:
+        """The printable one-page summary, as the hall stands now."""
+        return summary_of(self._ctx.config.meeting, await self.attendance(viewer))
+
+    async def records(self) -> list[tuple[CheckinView, DelegateView | None]]:
+        """Every check-in of the meeting, undone ones included (the record): invitees in
+        protocol order, then guests by time; for the report and the export."""
+        order = self._order()
+        async with self._ctx.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(Checkin, Delegate)
+                    .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
+                    .where(Checkin.meeting_id == self._ctx.meeting_id)
+                )
+            ).all()
+        found = [(CheckinView.of(row), DelegateView.of(person) if person else None, person)
+                 for row, person in rows]  # fmt: skip
+
+        def key(item: tuple[CheckinView, DelegateView | None, Delegate | None]) -> tuple[Any, ...]:
+            view, _, person = item
+            if person is None:
+                return (1, 0, 0, "", view.at, view.id)
+            rank = LAST if person.rank is None else person.rank
+            return (0, order.get(person.group_key, LAST), rank, person.code, view.at, view.id)
+
+        return [(view, person) for view, person, _ in sorted(found, key=key)]
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _order(self) -> dict[str, int]:
+        return {group.key: group.order for group in self._ctx.config.groups}
+
+    def _label(self, group_key: str) -> str:
+        group = self._ctx.config.group(group_key)
+        return group.label if group is not None else group_key
+
+    async def _find(self, session: AsyncSession, key: str) -> tuple[Delegate | None, Arrival]:
+        """The invitee ``key`` names and the desk's view of them."""
+        text = _key_of(key)
+        notices: list[Notice] = []
+        person: Delegate | None = None
+        if looks_like_token(text):
+            invitation = await session.scalar(select(Invitation).where(Invitation.token == text))
+            if invitation is not None and hmac.compare_digest(invitation.token, text):
+                person = await session.get(Delegate, invitation.delegate_id)
+                if invitation.revoked_at is not None:
+                    notices.append(Notice.REVOKED_LINK)
+        if person is None and text:
+            person = await _by_code(session, self._ctx.meeting_id, text)
+        if person is None:
+            return None, Arrival(None, notices=(Notice.NOT_ON_LIST,))
+        if person.meeting_id != self._ctx.meeting_id:
+            return None, Arrival(None, notices=(Notice.WRONG_MEETING,))
+        view = DelegateView.of(person)
+        group = self._ctx.config.group(person.group_key)
+        label = group.label if group is not None else person.group_key
+        area = group.area if group is not None else None
+        if view.is_contact:
+            return person, Arrival(view, label, area, notices=(Notice.NOT_INVITED,))
+        answer = RsvpView.of(await queries.rsvp_of(session, person.id))
+        present = await session.scalar(select(Checkin).where(_present_of(person.id)))
+        checkin = CheckinView.of(present) if present is not None else None
+        if checkin is not None:
+            notices.insert(0, Notice.ALREADY_IN)
+        if answer.status is RsvpStatus.DECLINED:
+            notices.append(Notice.DECLINED)
+        elif answer.status is RsvpStatus.SUBSTITUTE:
+            notices.append(Notice.SENT_SUBSTITUTE)
+        return person, Arrival(view, label, area, answer, checkin, tuple(notices))
+
+
+def _present_of(delegate_id: Any) -> Any:
+    """The check-in that has someone in: the invitee's row without an undo."""
+    return and_(Checkin.delegate_id == delegate_id, Checkin.undone_at.is_(None))
+
+
+def _key_of(key: str) -> str:
+    """A token from a scanned address (``https://…/<token>``, query and fragment dropped), or
+    what was typed, trimmed."""
+    text = key.strip()
+    if "/" in text:
+        text = text.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return text
+
+
+async def _by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
+    """The person with this code, as typed or without case (one indexed read, not the list)."""
+    found = await session.scalar(
+        select(Delegate).where(Delegate.meeting_id == meeting_id, Delegate.code == code)
+    )
+    if found is None:
+        found = await session.scalar(
+            select(Delegate)
+            .where(
+                Delegate.meeting_id == meeting_id,
+                func.lower(Delegate.code) == queries.fold_code(code),
+            )
+            .limit(1)
+        )
+    return found
+
+
+async def _by_request(session: AsyncSession, request_key: str | None) -> Checkin | None:
+    if request_key is None:
+        return None
+    return await session.scalar(select(Checkin).where(Checkin.request_key == request_key))
+
+
+def _refusal(notices: Sequence[Notice]) -> CheckinStep:
+    if Notice.WRONG_MEETING in notices:
+        return CheckinStep.WRONG_MEETING
+    return CheckinStep.NOT_FOUND
+
+
+@functools.lru_cache(maxsize=50_000)
+def _folded(text: str) -> str:
+    # A search folds every invitee's name; the names hardly change between searches.
+    return fold(text)
+
+
+def _audit(
+    session: AsyncSession, now: datetime, desk: DeskActor, action: str, row: Checkin
+) -> None:
+    details: dict[str, Any] = {
+        "kind": row.kind,
+        "person_id": row.delegate_id,
+        "name": row.full_name,
+        "desk": row.desk,
+    }
+    if row.kind == ArrivalKind.GUEST:
+        details |= {"position": row.position, "organization": row.organization}
+    elif row.kind == ArrivalKind.SUBSTITUTE:
+        details["position"] = row.position
+    if row.answer:
+        details["answer"] = row.answer
+    undone = action == "checkin.undone"
+    queries.add_audit(
+        session, at=now, actor=desk.actor, action=action, entity="checkin", entity_id=row.id,
+        before=details if undone else None, after=None if undone else details,
+    )  # fmt: skip
+
+
+# --- the printable summary ------------------------------------------------------------------
+
+
+def summary_of(meeting: Meeting, attendance: Attendance) -> AttendanceSummary:
+    """The summary's numbers from an attendance (``meeting``: the plan's ``[meeting]``)."""
+    return AttendanceSummary(
+        title=meeting.display_title,
+        at=meeting.local(attendance.at),
+        lines=[
+            SummaryLine(group.label, group.expected, group.present, group.substitutes)
+            for group in attendance.groups
+        ],
+        invited=attendance.invited,
+        expected=attendance.expected,
+        present=attendance.present,
+        substitutes=attendance.substitutes,
+        guests=len(attendance.guests),
+    )
+
+
+def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
+    """The summary as plain text, one line a figure (the terminal, the rehearsal, a chat)."""
+    lines = [
+        catalog.plain("checkin.summary.title"),
+        summary.title,
+        catalog.plain(
+            "checkin.summary.at", time=clock(summary.at), date=long_date(catalog, summary.at)
+        ),
+        "",
+        catalog.plain(
+            "checkin.summary.present",
+            present=summary.present,
+            expected=summary.expected,
+            invited=summary.invited,
+        ),
+        catalog.plain("checkin.summary.substitutes", count=summary.substitutes),
+        catalog.plain("checkin.summary.guests", count=summary.guests),
+        catalog.plain("checkin.summary.in_hall", count=summary.in_hall),
+        "",
+        catalog.plain("checkin.summary.by_group"),
+    ]
+    lines += [
+        catalog.plain(
+            "checkin.summary.group",
+            number=number,
+            label=line.label,
+            present=line.present,
+            expected=line.expected,
+            substitutes=line.substitutes,
+        )
+        for number, line in enumerate(summary.lines, start=1)
+    ]
+    return "\n".join(lines)
+
+
+def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | None:
+    """The notices for the desk in one line (None when there is nothing to say); times in the
+    meeting's zone."""
+    if not arrival.notices:
+        return None
+    parts = []
+    for notice in arrival.notices:
+        params: dict[str, object] = {}
+        if notice is Notice.ALREADY_IN and arrival.checkin is not None:
+            params = {"time": clock(meeting.local(arrival.checkin.at)), "by": arrival.checkin.by,
+                      "desk": arrival.checkin.desk}  # fmt: skip
+        if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
+            params = {"name": arrival.answer.substitute_name or ""}
+        parts.append(catalog.plain(f"checkin.notice.{notice.value}", **params))
+    return " ".join(parts)

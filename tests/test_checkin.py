@@ -1,0 +1,591 @@
+"""The meeting day's check-in at the reception desk (issue 21): who may check in, the lookup by
+QR or code with its notices, idempotent check-ins, substitutes, guests, the undo window, the
+search without diacritics, and the live count by group."""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import typing
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.cli import main
+from bot.config import Config
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
+from bot.domain.clock import ManualClock
+from bot.domain.rsvp import RsvpChoice, RsvpStatus
+from bot.services import Services, build_services
+from bot.services.access import DeskActor, Role
+from bot.services.checkin import (
+    ArrivalKind,
+    CheckinStep,
+    GroupAttendance,
+    Notice,
+    notice_line,
+    summary_text,
+)
+from bot.services.report_file import office_report_sheets
+from bot.texts import load_catalog
+from storage.files import FileStore
+from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
+from tests.conftest import EXAMPLE_DELEGATES, local
+from tests.test_staff import on_the_office_database
+
+CONTACTS = EXAMPLE_DELEGATES.parent / "contacts.csv"
+VI = load_catalog("vi")
+MORNING = local(2024, 5, 28, 7, 30)  # "Đón tiếp đại biểu"
+AREA = "Khu A, hàng 1"
+
+
+class Day:
+    """The example meeting on its morning: delegates and contacts imported, answers given,
+    desk staff signed in."""
+
+    def __init__(self, services: Services, clock: ManualClock) -> None:
+        self.services = services
+        self.clock = clock
+        self.tokens: dict[str, str] = {}
+        self.next_user = 5000
+
+    @property
+    def checkin(self):  # type: ignore[no-untyped-def]
+        return self.services.checkin
+
+    async def account(self, code: str) -> ChatAccount:
+        """``code`` links a Telegram account by their personal link."""
+        self.next_user += 1
+        account = ChatAccount("telegram", str(self.next_user), str(self.next_user))
+        await self.services.invitations.link_by_token(account, self.tokens[code])
+        return account
+
+    async def desk(self, code: str, label: str, role: Role | None = Role.CHECKIN) -> DeskActor:
+        """``code``, linked and granted ``role``, signed in at desk ``label``."""
+        account = await self.account(code)
+        access = self.services.access
+        if role is not None:
+            await access.grant(access.local_operator(), code, role)
+        desk = access.desk(await access.caller(account), label)
+        assert desk is not None
+        return desk
+
+
+@pytest.fixture
+async def day(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    files: FileStore,
+) -> Day:
+    """The example plan with an area for the first group; DB010 declined, DB003 sent a
+    substitute, DB001 and DB002 attend; the clock at 07:30 on the meeting day."""
+    groups = [
+        group.model_copy(update={"area": AREA}) if group.key == "trung_uong_hoi" else group
+        for group in config.groups
+    ]
+    services = await build_services(
+        config.model_copy(update={"groups": groups}), sessions, clock, files=files
+    )
+    file_groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+    for path in (EXAMPLE_DELEGATES, CONTACTS):
+        parsed = parse_delegate_file(path, file_groups)
+        await services.delegates.import_rows(parsed.rows, actor="test")
+    day = Day(services, clock)
+    day.tokens = {link.code: link.token for link in await services.invitations.links()}
+    rsvp = services.rsvp
+    for code in ("DB001", "DB002"):
+        await rsvp.choose(await day.account(code), RsvpChoice.ATTEND)
+    await rsvp.choose(await day.account("DB010"), RsvpChoice.DECLINE_WITHOUT_REASON)
+    substitute = await day.account("DB003")
+    await rsvp.choose(substitute, RsvpChoice.SUBSTITUTE)
+    await rsvp.submit_text(substitute, "Lê Thu Trang")
+    await rsvp.submit_text(substitute, "Phó Chánh Văn phòng Thành ủy")
+    clock.set(MORNING)
+    return day
+
+
+async def rows_of(services: Services) -> list[Checkin]:
+    async with services.ctx.sessions() as session:
+        return list(await session.scalars(select(Checkin).order_by(Checkin.id)))
+
+
+# --- who may check in ----------------------------------------------------------------------------
+
+
+async def test_only_the_checkin_role_and_the_office_get_a_desk(day: Day) -> None:
+    access = day.services.access
+    delegate = await access.caller(await day.account("DB001"))
+    assert access.desk(delegate, "Bàn 1") is None  # an invitee on their own page: no desk
+    staff = await day.desk("NV02", "Bàn 1")
+    office = await day.desk("NV01", "Bàn 2", role=Role.OFFICE)
+    assert (staff.desk, staff.name, staff.is_office) == ("Bàn 1", "Trần Thị Mỹ Duyên", False)
+    assert (office.desk, office.is_office) == ("Bàn 2", True)
+
+
+def test_a_desk_actor_made_outside_the_access_module_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"issued by bot\.services\.access only"):
+        DeskActor(object(), actor="web:1", name="x", desk="1", person_id=None, is_office=False)
+
+
+async def test_every_desk_use_case_demands_a_desk_actor(day: Day) -> None:
+    service = day.checkin
+    lacking = []
+    for name in ("lookup", "check_in", "guest", "undo", "search"):
+        method = getattr(service, name)
+        hints = typing.get_type_hints(method)
+        parameters = inspect.signature(method).parameters.values()
+        if not any(hints.get(p.name) is DeskActor and p.default is p.empty for p in parameters):
+            lacking.append(name)
+    assert lacking == []
+
+
+async def test_a_desk_cannot_check_in_its_own_staff_member(day: Day) -> None:
+    desk = await day.desk("DB022", "Bàn 1")  # an invitee who also helps at the desk
+    result = await day.checkin.check_in(desk, "DB022")
+    assert result.step is CheckinStep.OWN_CHECKIN
+    assert await rows_of(day.services) == []
+    other = await day.desk("NV02", "Bàn 2")
+    assert (await day.checkin.check_in(other, "DB022")).step is CheckinStep.CHECKED_IN
+
+
+# --- the lookup ----------------------------------------------------------------------------------
+
+
+async def test_the_scanned_address_shows_name_group_area_and_answer_without_notices(
+    day: Day,
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    address = f"https://hoinghi.example.vn/{day.tokens['DB001']}?utm=qr"
+    arrival = await day.checkin.lookup(desk, address)
+    assert arrival.person is not None
+    assert (arrival.person.code, arrival.person.full_name) == ("DB001", "Phạm Thị Thanh Mai")
+    assert arrival.group_label == "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam"
+    assert arrival.area == AREA
+    assert arrival.answer is not None and arrival.answer.status is RsvpStatus.ATTENDING
+    assert (arrival.notices, arrival.can_check_in) == ((), True)
+    assert notice_line(VI, day.services.config.meeting, arrival) is None
+
+
+async def test_a_code_typed_in_any_case_finds_the_invitee(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    arrival = await day.checkin.lookup(desk, " db003 ")
+    assert arrival.person is not None and arrival.person.code == "DB003"
+    assert arrival.notices == (Notice.SENT_SUBSTITUTE,)
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Đại biểu đã cử người dự thay: Lê Thu Trang."
+    )
+
+
+async def test_someone_not_on_the_list_is_said_so_and_cannot_be_checked_in(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    for key in ("XYZ999", "A" * 32):  # an unknown code, an unknown link
+        arrival = await day.checkin.lookup(desk, key)
+        assert (arrival.person, arrival.notices, arrival.can_check_in) == (
+            None, (Notice.NOT_ON_LIST,), False,
+        )  # fmt: skip
+        assert (await day.checkin.check_in(desk, key)).step is CheckinStep.NOT_FOUND
+    contact = await day.checkin.lookup(desk, "NV03")  # a task contact, not invited
+    assert (contact.notices, contact.can_check_in) == ((Notice.NOT_INVITED,), False)
+    assert (await day.checkin.check_in(desk, "NV03")).step is CheckinStep.NOT_INVITED
+    assert await rows_of(day.services) == []
+
+
+async def test_a_link_of_another_meeting_is_said_so(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    now = day.clock.now()
+    async with day.services.ctx.sessions() as session, session.begin():
+        other = Meeting(code="hoi-nghi-khac", title="Hội nghị khác", starts_at=now, created_at=now)
+        session.add(other)
+        await session.flush()
+        person = Delegate(
+            meeting_id=other.id, code="DB001", full_name="Người khác", position="", organization="",
+            group_key="trung_uong_hoi", created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(person)
+        await session.flush()
+        session.add(Invitation(delegate_id=person.id, token="B" * 32, created_at=now))
+    arrival = await day.checkin.lookup(desk, "B" * 32)
+    assert (arrival.person, arrival.notices) == (None, (Notice.WRONG_MEETING,))
+    assert (await day.checkin.check_in(desk, "B" * 32)).step is CheckinStep.WRONG_MEETING
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Mã QR này thuộc hội nghị khác."
+    )
+
+
+async def test_a_replaced_link_still_shows_the_person_with_a_notice(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    old = day.tokens["DB002"]
+    access = day.services.access
+    await day.services.invitations.reissue(access.local_operator(), "DB002")
+    arrival = await day.checkin.lookup(desk, old)
+    assert arrival.person is not None and arrival.person.code == "DB002"
+    assert (arrival.notices, arrival.can_check_in) == ((Notice.REVOKED_LINK,), True)
+
+
+# --- checking in ---------------------------------------------------------------------------------
+
+
+async def test_a_repeated_tap_checks_in_once_and_says_when_and_by_whom(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    first = await day.checkin.check_in(desk, day.tokens["DB001"])
+    assert first.step is CheckinStep.CHECKED_IN and first.checkin is not None
+    day.clock.advance(timedelta(seconds=20))
+    again = await day.checkin.check_in(desk, day.tokens["DB001"])
+    assert again.step is CheckinStep.ALREADY_IN
+    assert again.checkin == first.checkin
+    assert [row.id for row in await rows_of(day.services)] == [first.checkin.id]
+    arrival = await day.checkin.lookup(desk, "DB001")
+    assert (arrival.notices, arrival.can_check_in) == ((Notice.ALREADY_IN,), False)
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Đã điểm danh lúc 07:30, do Trần Thị Mỹ Duyên (bàn Bàn 1): không cần điểm danh lại."
+    )
+
+
+async def test_a_form_sent_twice_records_once_even_after_an_undo(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    first = await day.checkin.check_in(desk, "DB001", request_key="form-1")
+    assert first.checkin is not None
+    assert (await day.checkin.undo(desk, first.checkin.id)).step is CheckinStep.UNDONE
+    late_copy = await day.checkin.check_in(desk, "DB001", request_key="form-1")
+    assert late_copy.step is CheckinStep.REPEATED
+    assert len(await rows_of(day.services)) == 1
+    assert (await day.checkin.count()).present == 0
+
+
+async def test_a_decliner_who_came_after_all_is_checked_in_with_the_notice(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    arrival = await day.checkin.lookup(desk, "DB010")
+    assert (arrival.notices, arrival.can_check_in) == ((Notice.DECLINED,), True)
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Đại biểu đã báo không tham dự; vẫn điểm danh được nếu đại biểu đến."
+    )
+    result = await day.checkin.check_in(desk, "DB010")
+    assert result.step is CheckinStep.CHECKED_IN and result.checkin is not None
+    assert (result.checkin.kind, result.checkin.answer) == (
+        ArrivalKind.DELEGATE, RsvpStatus.DECLINED,
+    )  # fmt: skip
+    count = await day.checkin.count()
+    assert (count.present, count.declined_present) == (1, 1)
+
+
+async def test_a_substitute_is_checked_in_under_their_own_name(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    result = await day.checkin.check_in(
+        desk, "DB003", substitute_name=" Lê  Thu Trang ", substitute_position="Phó Chánh VP"
+    )
+    assert result.step is CheckinStep.CHECKED_IN and result.checkin is not None
+    view = result.checkin
+    assert (view.kind, view.full_name, view.position, view.organization, view.delegate_id) == (
+        ArrivalKind.SUBSTITUTE, "Lê Thu Trang", "Phó Chánh VP", "Thành ủy Hà Nội",
+        result.arrival.person.id if result.arrival and result.arrival.person else None,
+    )  # fmt: skip
+    assert (await day.checkin.check_in(desk, "DB003", substitute_name="  ")).step is (
+        CheckinStep.NAME_MISSING
+    )
+    count = await day.checkin.count()
+    assert (count.present, count.substitutes) == (1, 1)
+
+
+async def test_a_guest_not_on_the_list_is_recorded_apart_and_a_resent_form_once(
+    day: Day,
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    guest = await day.checkin.guest(
+        desk, "Hoàng Văn Nam", position="Phóng viên", organization="Báo Hà Nội Mới",
+        request_key="guest-form-7",
+    )  # fmt: skip
+    assert guest.step is CheckinStep.CHECKED_IN and guest.checkin is not None
+    assert (guest.checkin.kind, guest.checkin.delegate_id) == (ArrivalKind.GUEST, None)
+    again = await day.checkin.guest(desk, "Hoàng Văn Nam", request_key="guest-form-7")
+    assert (again.step, again.checkin) == (CheckinStep.REPEATED, guest.checkin)
+    assert (await day.checkin.guest(desk, " ")).step is CheckinStep.NAME_MISSING
+    count = await day.checkin.count()
+    assert (count.present, [g.full_name for g in count.guests]) == (0, ["Hoàng Văn Nam"])
+
+
+# --- undo ----------------------------------------------------------------------------------------
+
+
+async def test_the_same_desk_undoes_within_the_window_and_may_check_in_again(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    first = await day.checkin.check_in(desk, "DB001")
+    assert first.checkin is not None
+    day.clock.advance(timedelta(minutes=5))  # [checkin] undo_minutes = 5, the edge included
+    undone = await day.checkin.undo(desk, first.checkin.id)
+    assert undone.step is CheckinStep.UNDONE and undone.checkin is not None
+    assert (undone.checkin.undone_at, undone.checkin.undone_by) == (day.clock.now(), desk.actor)
+    assert (await day.checkin.undo(desk, first.checkin.id)).step is CheckinStep.ALREADY_UNDONE
+    assert (await day.checkin.count()).present == 0
+    again = await day.checkin.check_in(desk, "DB001")
+    assert again.step is CheckinStep.CHECKED_IN
+    assert [row.undone_at is None for row in await rows_of(day.services)] == [False, True]
+
+
+async def test_an_undo_after_the_window_is_refused(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    office = await day.desk("NV01", "Văn phòng", role=Role.OFFICE)
+    first = await day.checkin.check_in(desk, "DB001")
+    assert first.checkin is not None
+    day.clock.advance(timedelta(minutes=5, seconds=1))
+    assert (await day.checkin.undo(desk, first.checkin.id)).step is CheckinStep.TOO_LATE
+    assert (await day.checkin.undo(office, first.checkin.id)).step is CheckinStep.TOO_LATE
+    assert (await day.checkin.count()).present == 1
+
+
+async def test_another_desk_may_not_undo_but_the_office_may(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    other = await day.desk("NV03", "Bàn 2")
+    office = await day.desk("NV01", "Văn phòng", role=Role.OFFICE)
+    first = await day.checkin.check_in(desk, "DB001")
+    assert first.checkin is not None
+    assert (await day.checkin.undo(other, first.checkin.id)).step is CheckinStep.OTHER_DESK
+    assert (await day.checkin.undo(office, first.checkin.id)).step is CheckinStep.UNDONE
+    assert (await day.checkin.undo(desk, 99999)).step is CheckinStep.UNKNOWN_CHECKIN
+
+
+async def test_the_undo_window_comes_from_the_plan(day: Day) -> None:
+    config = day.services.config
+    longer = config.model_copy(
+        update={"checkin": config.checkin.model_copy(update={"undo_minutes": 15})}
+    )
+    services = await build_services(longer, day.services.ctx.sessions, day.clock)
+    assert services.checkin.undo_window == timedelta(minutes=15)
+    assert day.checkin.undo_window == timedelta(minutes=5)
+
+
+# --- the audit log -------------------------------------------------------------------------------
+
+
+async def test_check_ins_and_undos_are_audited_with_desk_and_person(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    result = await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    guest = await day.checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+    assert result.checkin is not None and guest.checkin is not None
+    await day.checkin.undo(desk, guest.checkin.id)
+    await day.checkin.check_in(desk, "DB003")  # already in: nothing audited
+    async with day.services.ctx.sessions() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.entity == "checkin").order_by(AuditEntry.id)
+            )
+        )
+    person_id = result.checkin.delegate_id
+    assert [(e.actor, e.action, e.entity_id, e.before, e.after) for e in entries] == [
+        (desk.actor, "checkin.recorded", result.checkin.id, None,
+         {"kind": "substitute", "person_id": person_id, "name": "Lê Thu Trang", "desk": "Bàn 1",
+          "position": None, "answer": "substitute"}),
+        (desk.actor, "checkin.recorded", guest.checkin.id, None,
+         {"kind": "guest", "person_id": None, "name": "Hoàng Văn Nam", "desk": "Bàn 1",
+          "position": None, "organization": "Báo Hà Nội Mới"}),
+        (desk.actor, "checkin.undone", guest.checkin.id,
+         {"kind": "guest", "person_id": None, "name": "Hoàng Văn Nam", "desk": "Bàn 1",
+          "position": None, "organization": "Báo Hà Nội Mới"}, None),
+    ]  # fmt: skip
+
+
+# --- search --------------------------------------------------------------------------------------
+
+
+async def test_a_name_typed_without_diacritics_or_case_is_found(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    hits = await day.checkin.search(desk, "DINH thi thuy ha")
+    assert [(hit.person.code, hit.person.full_name) for hit in hits] == [
+        ("DB015", "Đinh Thị Thúy Hà")
+    ]
+    assert [hit.person.code for hit in await day.checkin.search(desk, "db01")] == [
+        f"DB01{n}" for n in range(10)
+    ]
+    assert await day.checkin.search(desk, "  ") == []
+
+
+async def test_search_lists_in_protocol_order_and_says_who_is_in(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB022")
+    hits = await day.checkin.search(desk, "thi", limit=500)
+    order = {g.key: g.order for g in day.services.config.groups}
+    async with day.services.ctx.sessions() as session:
+        expected = [
+            code
+            for code, _ in sorted(
+                (
+                    (code, (order[group], rank, code))
+                    for code, name, group, rank in await session.execute(
+                        select(
+                            Delegate.code, Delegate.full_name, Delegate.group_key, Delegate.rank
+                        ).where(Delegate.role == "delegate")
+                    )
+                    if "Thị" in name
+                ),
+                key=lambda item: item[1],
+            )
+        ]
+    assert [hit.person.code for hit in hits] == expected
+    assert [hit.person.code for hit in hits if hit.checked_in] == ["DB022"]
+    assert len(await day.checkin.search(desk, "thi", limit=3)) == 3
+
+
+# --- the count -----------------------------------------------------------------------------------
+
+
+async def test_attendance_counts_present_and_expected_by_group_in_protocol_order(
+    day: Day,
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    await day.checkin.check_in(desk, "DB010")  # declined, came
+    await day.checkin.guest(desk, "Hoàng Văn Nam")
+    count = await day.checkin.count()
+    groups = {group.key: group for group in count.groups}
+    assert [group.key for group in count.groups] == [
+        g.key for g in day.services.config.groups_in_order
+    ]
+    assert groups["trung_uong_hoi"] == GroupAttendance(
+        "trung_uong_hoi", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", AREA, 2, 2, 1, 0
+    )
+    assert (groups["lanh_dao_thanh_pho"].expected, groups["lanh_dao_thanh_pho"].present) == (1, 1)
+    assert groups["lanh_dao_thanh_pho"].substitutes == 1
+    declined_group = groups["so_ban_nganh"]
+    assert (declined_group.invited, declined_group.expected, declined_group.present) == (10, 0, 1)
+    assert (count.invited, count.expected, count.present, count.substitutes) == (80, 3, 3, 1)
+    assert (count.declined_present, len(count.guests)) == (1, 1)
+
+
+async def test_the_missing_list_has_phones_for_the_office_only(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    office = await day.desk("NV01", "Văn phòng", role=Role.OFFICE)
+    await day.checkin.check_in(desk, "DB001")
+    at_desk = await day.checkin.attendance(desk)
+    for_office = await day.checkin.attendance(office)
+    local_operator = await day.checkin.attendance(day.services.access.local_operator())
+    assert [m.code for m in at_desk.missing] == ["DB002", "DB003"]  # protocol order
+    assert [m.phone for m in at_desk.missing] == [None, None]
+    assert [m.phone for m in for_office.missing] == [None, "0386 003 246"]  # DB002 has none
+    assert local_operator.missing == for_office.missing
+    assert for_office.missing[1].substitute_name == "Lê Thu Trang"
+
+
+async def test_the_printable_summary_gives_the_numbers_by_group(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    await day.checkin.guest(desk, "Hoàng Văn Nam")
+    summary = await day.checkin.summary(desk)
+    assert (summary.invited, summary.expected, summary.present) == (80, 3, 2)
+    assert (summary.substitutes, summary.guests, summary.in_hall) == (1, 1, 3)
+    text = summary_text(VI, summary).splitlines()
+    assert text[:9] == [
+        "BÁO CÁO SỐ LƯỢNG ĐẠI BIỂU CÓ MẶT",
+        day.services.config.meeting.display_title,
+        "Tính đến 07:30, Thứ Ba, ngày 28/5/2024",
+        "",
+        "Đại biểu có mặt: 2/3 đại biểu dự kiến (tổng số được mời: 80)",
+        "Trong đó người dự thay: 1",
+        "Khách ngoài danh sách: 1",
+        "Tổng số người đã vào hội trường: 3",
+        "",
+    ]
+    assert text[9:12] == [
+        "Theo thành phần",
+        "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam: có mặt 1/2 (dự thay 0)",
+        "2. Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố: có mặt 1/1 (dự thay 1)",
+    ]
+    assert len(text) == 10 + len(day.services.config.groups)
+
+
+async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day: Day) -> None:
+    """The partial unique index: even a writer that skipped the check cannot let one invitee
+    in twice."""
+    desk = await day.desk("NV02", "Bàn 1")
+    first = await day.checkin.check_in(desk, "DB001")
+    assert first.checkin is not None
+    now = day.clock.now()
+    with pytest.raises(IntegrityError, match=r"(?i)unique"):
+        async with day.services.ctx.sessions() as session, session.begin():
+            session.add(
+                Checkin(
+                    meeting_id=day.services.ctx.meeting_id, delegate_id=first.checkin.delegate_id,
+                    kind="delegate", full_name="x", desk="Bàn 2", checked_in_at=now,
+                    checked_in_by="web:1", staff_name="x",
+                )
+            )  # fmt: skip
+    async with day.services.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Checkin)) == 1
+
+
+# --- the report workbook and the export ------------------------------------------------------
+
+
+async def test_the_report_workbook_has_a_checkin_sheet_with_the_record_and_totals(
+    day: Day,
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    await day.checkin.guest(desk, "Hoàng Văn Nam", position="Phóng viên", organization="Báo HNM")
+    first = await day.checkin.check_in(desk, "DB001")
+    assert first.checkin is not None
+    day.clock.advance(timedelta(minutes=1))
+    await day.checkin.undo(desk, first.checkin.id)
+    report = await day.services.office_report.collect()
+    sheets = office_report_sheets(VI, day.services.config, report)
+    sheet = sheets[-1]
+    assert sheet.title == "Điểm danh"
+    assert list(sheet.headings) == [
+        "STT", "Mã", "Đại biểu được mời", "Thành phần", "Người đến", "Chức vụ", "Đơn vị",
+        "Tư cách", "Trả lời giấy mời", "Bàn đón tiếp", "Giờ điểm danh", "Người điểm danh",
+        "Hủy lúc", "Người hủy",
+    ]  # fmt: skip
+    at = MORNING.replace(tzinfo=None)
+    rows = [[c.replace(tzinfo=None) if isinstance(c, datetime) else c for c in row]
+            for row in sheet.rows]  # fmt: skip
+    assert rows == [
+        [1, "DB001", "Phạm Thị Thanh Mai", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam",
+         "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam", "Trung ương Hội LHPN Việt Nam",
+         "Đại biểu", "Tham dự", "Bàn 1", at, "Trần Thị Mỹ Duyên", at + timedelta(minutes=1),
+         "Trần Thị Mỹ Duyên"],
+        [2, "DB003", "Vũ Thị Hồng Nhung", "Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam "
+         "thành phố", "Lê Thu Trang", None, "Thành ủy Hà Nội", "Người dự thay",
+         "Cử người dự thay", "Bàn 1", at, "Trần Thị Mỹ Duyên", None, None],
+        [3, None, None, None, "Hoàng Văn Nam", "Phóng viên", "Báo HNM", "Khách ngoài danh sách",
+         None, "Bàn 1", at, "Trần Thị Mỹ Duyên", None, None],
+    ]  # fmt: skip
+    assert [list(row) for row in sheet.footer] == [
+        [None, "Đại biểu có mặt / dự kiến", "1/3"],
+        [None, "Trong đó người dự thay", 1],
+        [None, "Khách ngoài danh sách", 1],
+    ]
+
+
+def test_attendance_export_writes_every_checkin_to_csv(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["people", "import", str(CONTACTS)]) == 0
+
+    async def check_in(app):  # type: ignore[no-untyped-def]
+        access, checkin = app.services.access, app.services.checkin
+        desk = access.office_desk(access.local_operator(), "Bàn 1")
+        await checkin.check_in(desk, "DB001")
+        await checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+
+    on_the_office_database(office, check_in)
+    capsys.readouterr()
+    assert main(["attendance", "export", "diem-danh.csv"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "Đã xuất 2 lượt điểm danh ra diem-danh.csv (có mặt 1/0, khách 1)."
+    )
+    with (office / "diem-danh.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][:5] == ["STT", "Mã", "Đại biểu được mời", "Thành phần", "Người đến"]
+    assert [(row[1], row[4], row[7], row[9]) for row in rows[1:]] == [
+        ("DB001", "Phạm Thị Thanh Mai", "Đại biểu", "Bàn 1"),
+        ("", "Hoàng Văn Nam", "Khách ngoài danh sách", "Bàn 1"),
+    ]
+    assert main(["attendance", "export", "diem-danh.txt"]) == 2  # only .csv or .xlsx
