@@ -210,7 +210,9 @@ async def test_a_link_of_another_meeting_is_said_so(day: Day) -> None:
         )  # fmt: skip
         session.add(person)
         await session.flush()
-        session.add(Invitation(delegate_id=person.id, token="B" * 32, created_at=now))
+        session.add(
+            Invitation(delegate_id=person.id, token="B" * 32, link_code="BBBBBBBB", created_at=now)
+        )
     arrival = await day.checkin.lookup(desk, "B" * 32)
     assert (arrival.person, arrival.notices) == (None, (Notice.WRONG_MEETING,))
     assert (await day.checkin.check_in(desk, "B" * 32)).step is CheckinStep.WRONG_MEETING
