@@ -289,6 +289,8 @@ class FakeZaloApi:
         ``secret``: a different header value (a forger's)."""
         if not self.webhook_url:
             raise AssertionError("no webhook is set")
+        if update in self._queue:  # delivered now, not by getUpdates
+            self._queue.remove(update)
         body = {"ok": True, "result": update}
         headers = {WEBHOOK_HEADER: self.webhook_secret if secret is None else secret}
         async with httpx.AsyncClient() as client:

@@ -33,6 +33,7 @@ class Capabilities:
     max_text: int
     groups: bool = False
     phone_request: bool = False
+    start_payload: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,230 @@
+"""The Zalo adapter's parts: the webhook on the web server and its secret, one person's messages
+in order, the poller's back-off and quick stop, the outbox sender's reading of Zalo's refusals,
+the ``[zalo]`` section, and the channel beside Telegram in the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bot.app
+from bot.app import CHANNELS, ZALO, configured_channels
+from bot.config import ConfigError, ZaloSettings, load_config
+from bot.domain.clock import ManualClock
+from bot.domain.outbound import SendOutcome, TextPart
+from bot.domain.rsvp import RsvpStatus
+from bot.services import Services
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from handlers.zalo.app import ZaloWebhook, hook_path
+from handlers.zalo.channel import ZaloSender
+from handlers.zalo.client import ZaloClient
+from handlers.zalo.receiving import Dispatcher, Poller
+from tests.conftest import EXAMPLE_CONFIG
+from tests.fakes.zalo_api import FakeZaloApi
+from tests.test_zalo_flows import rsvp_of
+from tests.web_support import web_setup
+from tests.zalo_support import ZaloWorld, zalo_world
+
+SECRET = "zalo-webhook-secret-of-the-tests"
+
+
+@pytest.fixture
+async def hooked(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
+    """Zalo in webhook mode: its updates POSTed to the web server's secret route."""
+    setup = web_setup(imported, hook_paths=(hook_path(SECRET),))
+    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
+        url = f"http://127.0.0.1:{port}/{hook_path(SECRET)}"
+        webhook = ZaloWebhook(url, SECRET, setup.hooks)
+        async with zalo_world(imported, clock, webhook=webhook) as world:
+            yield world
+
+
+async def test_webhook_mode_sets_the_webhook_and_handles_posts_with_the_secret(
+    hooked: ZaloWorld,
+) -> None:
+    fake = hooked.fake
+    assert fake.webhook_secret == SECRET and fake.webhook_url.endswith(hook_path(SECRET))
+    user = fake.user("Chị Mai")
+    assert await fake.push(user.text(f"/start {hooked.tokens['DB001']}")) == 200
+    assert await fake.push(user.text("1")) == 200  # answered once handled
+    assert (await rsvp_of(hooked.services, "DB001")).status == RsvpStatus.ATTENDING
+    assert not fake.calls_to("getUpdates")
+
+
+async def test_a_webhook_post_with_a_wrong_secret_is_refused_and_not_handled(
+    hooked: ZaloWorld,
+) -> None:
+    fake = hooked.fake
+    user = fake.user("Chị Mai")
+    assert await fake.push(user.text(f"/start {hooked.tokens['DB001']}")) == 200
+    answered = len(user.texts)
+    forged = user.text("2")
+    assert await fake.push(forged, secret=SECRET[:-1] + "X") == 403
+    assert await fake.push(forged, secret="") == 403
+    assert len(user.texts) == answered
+    assert (await rsvp_of(hooked.services, "DB001")).status == RsvpStatus.NO_ANSWER
+
+
+async def test_one_persons_messages_are_handled_in_order_and_others_meanwhile() -> None:
+    release = asyncio.Event()
+    log: list[str] = []
+
+    async def handle(update: dict[str, Any]) -> None:
+        text = update["message"]["text"]
+        log.append(f"start {text}")
+        if text == "a1":
+            await release.wait()
+        log.append(f"end {text}")
+
+    def update(chat: str, text: str) -> dict[str, Any]:
+        return {"message": {"chat": {"id": chat}, "from": {"id": chat}, "text": text}}
+
+    dispatcher = Dispatcher(handle)
+    first = dispatcher.submit(update("a", "a1"))
+    second = dispatcher.submit(update("a", "a2"))
+    other = dispatcher.submit(update("b", "b1"))
+    await other
+    assert log == ["start a1", "start b1", "end b1"]  # a2 waits for a1; b1 does not
+    release.set()
+    assert await first and await second
+    assert log[3:] == ["end a1", "start a2", "end a2"]
+
+
+async def test_typed_answers_that_arrive_together_are_taken_in_order(
+    imported: Services, clock: ManualClock
+) -> None:
+    async with zalo_world(imported, clock) as world:
+        user = await world.linked("DB002", "Anh Hùng")
+        user.text("2")  # Không tham dự → asks a reason
+        user.text("Bận công tác")  # the reason, queued before the first is fetched
+        await world.settle()
+        rsvp = await rsvp_of(world.services, "DB002")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Bận công tác")
+
+
+async def test_the_poller_backs_off_on_errors_and_takes_408_as_nothing_yet() -> None:
+    fake = FakeZaloApi()
+    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
+    waits: list[float] = []
+    handled: list[str] = []
+
+    async def no_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def handle(update: dict[str, Any]) -> None:
+        handled.append(update["message"]["text"])
+
+    fake.fail_next("getUpdates", error_code=502, description="Bad Gateway", times=3)
+    fake.fail_next("getUpdates", timeout=True)
+    poller = Poller(client, Dispatcher(handle), timeout=1, sleep=no_sleep)
+    await poller.start()
+    await fake.wait_until(lambda: any(c.status == 408 for c in fake.calls_to("getUpdates")))
+    assert waits == [1.0, 2.0, 4.0, 8.0]  # then an idle poll: 408 is no failure, no wait
+    fake.user("An").text("xin chào")
+    await fake.wait_until(lambda: bool(handled))
+    await poller.stop()
+    await client.close()
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+    assert handled == ["xin chào"]
+    fake.assert_no_violations()
+
+
+async def test_a_stop_cuts_a_waiting_long_poll_at_once() -> None:
+    fake = FakeZaloApi()
+    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
+
+    async def handle(update: dict[str, Any]) -> None:
+        raise AssertionError("nothing was sent")
+
+    poller = Poller(client, Dispatcher(handle), timeout=600)
+    await poller.start()
+    await fake.wait_for_poller()
+    await asyncio.wait_for(poller.stop(), timeout=5)  # not the poll's ten minutes
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome"),
+    [
+        ({"error_code": 403, "description": "Forbidden: user blocked the bot"}, "blocked"),
+        ({"error_code": 400, "description": "User not found"}, "blocked"),
+        ({"error_code": 429, "description": "Too Many Requests", "retry_after": 7}, "rate_limited"),
+        ({"error_code": 500}, "transient"),
+        ({"error_code": 502, "description": "Bad Gateway"}, "transient"),
+        ({"timeout": True}, "transient"),
+        ({"error_code": 400, "description": "Bad Request: message rejected"}, "failed"),
+        ({"error_code": -201, "description": "Message rejected", "status": 200}, "failed"),
+    ],
+)
+async def test_the_sender_maps_zalos_refusals_to_what_the_outbox_does(
+    fault: dict[str, Any], outcome: str
+) -> None:
+    fake = FakeZaloApi()
+    user = fake.user("An")
+    user.text("chào")
+    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
+    sender = ZaloSender(client, catalog=None)  # type: ignore[arg-type]  # send() needs none
+    fake.fail_next("sendMessage", **fault)
+    result = await sender.send(user.id, TextPart("Thông báo"))
+    sent = await sender.send(user.id, TextPart("Thông báo"))
+    await client.close()
+    assert result.outcome == SendOutcome(outcome)
+    if outcome == "rate_limited":
+        assert result.retry_after == 7
+    assert sent.outcome == SendOutcome.SENT and sent.platform_message_id
+
+
+async def test_a_blocked_user_is_blocked_for_the_sender_without_an_injected_fault() -> None:
+    fake = FakeZaloApi()
+    user = fake.user("An")
+    user.text("chào")
+    user.block()
+    client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
+    result = await ZaloSender(client, None).send(user.id, TextPart("x"))  # type: ignore[arg-type]
+    await client.close()
+    assert result.outcome == SendOutcome.BLOCKED
+
+
+def test_the_zalo_section_has_conservative_defaults_and_every_mistake_is_reported(
+    tmp_path: Path,
+) -> None:
+    defaults = load_config(EXAMPLE_CONFIG).config.zalo
+    assert defaults == ZaloSettings()
+    assert defaults.api_base_url == "https://bot-api.zaloplatforms.com"
+    assert (defaults.messages_per_second, defaults.webhook) == (5.0, False)
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    wrong = '\n[zalo]\napi_base_url = "ftp://zalo"\nmessages_per_second = 0\nwebhok = true\n'
+    path = tmp_path / "config.toml"
+    path.write_text(text + wrong, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [(p.key, p.code) for p in caught.value.problems] == [
+        ("zalo.api_base_url", "bad_url"),
+        ("zalo.messages_per_second", "greater_than"),
+        ("zalo.webhok", "extra_forbidden"),
+    ]
+
+
+def test_telegram_and_zalo_run_side_by_side_or_either_alone_or_neither() -> None:
+    assert [entry.name for entry in CHANNELS] == ["telegram", "zalo"]
+    both = {"TELEGRAM_BOT_TOKEN": "1:" + "a" * 35, "ZALO_BOT_TOKEN": "42:" + "b" * 20}
+    assert [e.name for e in configured_channels(both)] == ["telegram", "zalo"]
+    assert [e.name for e in configured_channels({"ZALO_BOT_TOKEN": "42:x"})] == ["zalo"]
+    assert [e.name for e in configured_channels({"TELEGRAM_BOT_TOKEN": "1:x"})] == ["telegram"]
+    assert configured_channels({}) == []
+    assert ZALO.token_state({"ZALO_BOT_TOKEN": "42:" + "b" * 20}) == "set"
+    assert ZALO.token_state({"ZALO_BOT_TOKEN": '"42:bbb"'}) == "malformed"
+    assert ZALO.links is None  # no link payload on Zalo: the paper keeps Telegram's link
+    assert bot.app._linking_channel().name == "telegram"
+
+
+def test_the_zalo_budget_is_paced_by_its_own_messages_per_second(services: Services) -> None:
+    config = services.config.model_copy(update={"zalo": ZaloSettings(messages_per_second=2.5)})
+    services.ctx.__dict__["config"] = config
+    assert ZALO.budget(services).limits.overall_per_second == 2.5
+    assert bot.app.TELEGRAM.budget(services).limits.overall_per_second == 30.0
