@@ -196,6 +196,7 @@ class FakeZaloApi:
         self.messages_per_second = messages_per_second
         self.rate_limited = 0
         self.returned = 0  # updates getUpdates has handed out
+        self.accepted: list[float] = []  # when each message was accepted (``clock``)
         self._clock = clock or time.monotonic
         self._window: deque[float] = deque()
         self._users: dict[str, _User] = {}
@@ -208,11 +209,13 @@ class FakeZaloApi:
 
     # --- the world ----------------------------------------------------------------------------
 
-    def user(self, name: str) -> FakeZaloUser:
-        """A new Zalo user with an opaque hex id (as the platform gives: no order, no number)."""
-        seed = f"{self.bot_id}:{name}:{next(self._ids)}".encode()
-        user_id = hashlib.sha256(seed).hexdigest()[:20]
-        self._users[user_id] = _User(user_id, name)
+    def user(self, name: str, *, user_id: str | None = None, wrote: bool = False) -> FakeZaloUser:
+        """A new Zalo user with an opaque hex id (as the platform gives: no order, no number);
+        ``wrote``: one who has written to the bot already (the bot may answer them)."""
+        if user_id is None:
+            seed = f"{self.bot_id}:{name}:{next(self._ids)}".encode()
+            user_id = hashlib.sha256(seed).hexdigest()[:20]
+        self._users[user_id] = _User(user_id, name, wrote=wrote)
         return FakeZaloUser(self, self._users[user_id])
 
     def enqueue(self, update: JsonDict) -> None:
@@ -435,6 +438,7 @@ class FakeZaloApi:
             # The bot cannot write first to someone who never wrote to it.
             return self._refuse(call, 403, "Forbidden: the user has not interacted with the bot")
         user.received.append({"method": call.method, **call.params})
+        self.accepted.append(self._clock())
         message_id = f"b{next(self._ids):x}"
         return _ok({"message_id": message_id, "date": int(time.time() * 1000)})
 
