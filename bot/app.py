@@ -294,9 +294,7 @@ def _zalo(setup: ChannelSetup) -> Channel:
     if settings.webhook:
         secret = (os.environ if setup.env is None else setup.env).get(WEBHOOK_SECRET_ENV, "")
         if web is None or setup.hooks is None or not ZALO_WEBHOOK_SECRET.fullmatch(secret):
-            raise ChannelUnavailable(
-                "other", f"[zalo] webhook needs [web] and {WEBHOOK_SECRET_ENV}"
-            )
+            raise ChannelUnavailable("zalo_webhook", WEBHOOK_SECRET_ENV)
         from handlers.zalo.app import hook_path
 
         webhook = ZaloWebhook(f"{web.base_url}/{hook_path(secret)}", secret, setup.hooks)

@@ -5,6 +5,7 @@ the ``[zalo]`` section, and the channel beside Telegram in the composition root.
 from __future__ import annotations
 
 import asyncio
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -228,3 +229,63 @@ def test_the_zalo_budget_is_paced_by_its_own_messages_per_second(services: Servi
     services.ctx.__dict__["config"] = config
     assert ZALO.budget(services).limits.overall_per_second == 2.5
     assert bot.app.TELEGRAM.budget(services).limits.overall_per_second == 30.0
+
+
+async def test_hoinghi_runs_telegram_and_zalo_side_by_side_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.app import open_app
+    from bot.texts import load_catalog
+    from tests.fakes.server import FakeBotApiServer
+    from tests.fakes.telegram_api import FakeBotApi
+    from tests.test_crash import toml_document
+
+    telegram, zalo = FakeBotApi(), FakeZaloApi()
+    telegram.group(-1001000000001, "Văn phòng")  # the example's office group
+    started = asyncio.Event()
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
+    async with FakeBotApiServer(telegram) as tg_server, FakeBotApiServer(zalo) as zalo_server:
+        plan = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+        plan["database"] = {"url": f"sqlite+aiosqlite:///{tmp_path / 'both.db'}"}
+        plan.pop("web", None)
+        plan["telegram"] = {
+            "api_base_url": tg_server.base_url,
+            "file_base_url": tg_server.base_file_url,
+        }
+        plan["zalo"] = {"api_base_url": zalo_server.root_url}
+        path = tmp_path / "config.toml"
+        path.write_text(toml_document(plan), encoding="utf-8")
+        env = {"TELEGRAM_BOT_TOKEN": telegram.token, "ZALO_BOT_TOKEN": zalo.token}
+        async with open_app(load_config(path), load_catalog("vi"), env=env) as app:
+            assert [entry.name for entry in app.channels()] == ["telegram", "zalo"]
+            stop = asyncio.Event()
+            running = asyncio.create_task(app.run(stop))
+            await asyncio.wait_for(started.wait(), timeout=30)
+            user = zalo.user("Chị Mai")
+            user.text("/help")
+            await zalo.wait_until(lambda: bool(user.texts), limit=30)
+            stop.set()
+            await asyncio.wait_for(running, timeout=30)
+    assert "/trangthai" in user.texts[0]
+    assert telegram.calls_to("getUpdates") and zalo.calls_to("getUpdates")
+    telegram.assert_no_violations()
+    zalo.assert_no_violations()
+
+
+async def test_zalo_webhook_mode_without_a_web_server_or_a_secret_is_refused_in_words(
+    imported: Services,
+) -> None:
+    from bot.app import ChannelSetup
+    from bot.chat import Inbox
+    from bot.errors import ChannelUnavailable
+    from bot.texts import load_catalog
+
+    catalog = load_catalog("vi")
+    config = imported.config.model_copy(update={"zalo": ZaloSettings(webhook=True)})
+    imported.ctx.__dict__["config"] = config
+    setup = ChannelSetup("42:" + "z" * 20, imported, catalog, Inbox(imported, catalog), env={})
+    with pytest.raises(ChannelUnavailable) as refused:
+        ZALO.build(setup)
+    assert refused.value.reason == "zalo_webhook"
+    said = catalog.plain(f"cli.channel_{refused.value.reason}", env="", detail="")
+    assert "ZALO_WEBHOOK_SECRET" in said and "[web]" in said

@@ -147,11 +147,11 @@ async def receiving(
         me = await client.get_me()
     except ZaloApiError as exc:
         await client.close()
-        reason = "invalid_token" if exc.code in (401, 404) else "other"
-        raise ChannelUnavailable(reason, f"zalo {exc.code}") from None
+        reason = "zalo_invalid_token" if exc.code in (401, 404) else "zalo_other"
+        raise ChannelUnavailable(reason, str(exc.code)) from None
     except ZaloNetworkError:
         await client.close()
-        raise ChannelUnavailable("network", "zalo") from None
+        raise ChannelUnavailable("zalo_network") from None
     adapter.bot_id = str(me.get("id") or "")
     dispatcher = adapter.dispatcher = Dispatcher(adapter.handle)
     poller: Poller | None = None
@@ -207,6 +207,6 @@ async def fetch_bot(token: str, settings: ZaloSettings) -> dict[str, Any]:
     try:
         return await client.get_me()
     except ZaloError as exc:
-        raise ChannelUnavailable("other", type(exc).__name__) from None
+        raise ChannelUnavailable("zalo_other", type(exc).__name__) from None
     finally:
         await client.close()
