@@ -258,3 +258,43 @@ async def test_a_sticker_an_image_and_an_unsupported_message_get_the_explanation
     stranger.sticker()
     await world.settle()
     assert stranger.texts == [world.catalog.plain("hint.not_linked", contact=contact)]
+
+
+async def test_the_handled_message_ids_are_stored_so_a_copy_after_a_restart_is_skipped(
+    world: ZaloWorld,
+) -> None:
+    from bot.services.handled_events import HandledEvents
+
+    user = await world.linked("DB001", "Chị Mai")
+    update = user.text("1")
+    await world.settle()
+    await world.adapter.handled.flush()
+    restarted = HandledEvents(world.services.ctx, channel="zalo")  # a new process's memory
+    bot_id = world.fake.bot_id
+    assert await restarted.seen(bot_id, update["message"]["message_id"])
+    assert not await restarted.seen(bot_id, "a-message-never-handled")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/thongke",
+        "/chuatraloi",
+        "/baocao",
+        "/thongbao",
+        "/lichthongbao",
+        "/caplai DB001",
+        "/golienket DB001",
+    ],
+)
+async def test_office_commands_on_zalo_answer_staff_and_refuse_delegates(
+    world: ZaloWorld, command: str
+) -> None:
+    delegate = await world.linked("DB001", "Chị Mai")
+    stranger = world.fake.user("Người lạ")
+    refusal = world.catalog.plain("office.refused")
+    assert await world.type(delegate, command) == [refusal]
+    assert await world.type(stranger, command) == [refusal]
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    said = await world.type(office, command)
+    assert said and said != [refusal]
