@@ -289,3 +289,23 @@ async def test_zalo_webhook_mode_without_a_web_server_or_a_secret_is_refused_in_
     assert refused.value.reason == "zalo_webhook"
     said = catalog.plain(f"cli.channel_{refused.value.reason}", env="", detail="")
     assert "ZALO_WEBHOOK_SECRET" in said and "[web]" in said
+
+
+async def test_an_update_whose_handling_fails_is_logged_and_the_next_ones_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handled: list[str] = []
+
+    async def handle(update: dict[str, Any]) -> None:
+        if update["message"]["text"] == "boom":
+            raise RuntimeError("a bug")
+        handled.append(update["message"]["text"])
+
+    def update(text: str) -> dict[str, Any]:
+        return {"message": {"chat": {"id": "c"}, "from": {"id": "c"}, "text": text}}
+
+    dispatcher = Dispatcher(handle)
+    assert await dispatcher.submit(update("boom"))
+    assert await dispatcher.submit(update("after"))
+    assert handled == ["after"]
+    assert "unexpected error while handling a zalo update" in caplog.text

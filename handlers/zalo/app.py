@@ -171,9 +171,9 @@ async def receiving(
         deadline = asyncio.get_running_loop().time() + grace
         if poller is not None:
             await poller.stop()
-        if receiver is not None:
-            receiver.stop()
-            webhook.hooks.pop(webhook.path, None) if webhook is not None else None
+        if receiver is not None and webhook is not None:
+            receiver.stop()  # a request still coming is answered 503; then the route is gone
+            webhook.hooks.pop(webhook.path, None)
         await dispatcher.finish(deadline)
         await adapter.handled.flush()
         if dispatcher.cut:

@@ -85,6 +85,8 @@ class Dispatcher:
             except asyncio.CancelledError:
                 self.cut += 1
                 return False
+            except Exception:  # nobody awaits the task to hear of it: said here, never lost
+                log.exception("unexpected error while handling a zalo update")
         return True
 
     async def finish(self, deadline: float) -> None:
