@@ -38,6 +38,15 @@ reported. Usage (from the repository root)::
     .venv/bin/python bench/broadcast.py                          # 1,000 recipients, 3 rounds
     .venv/bin/python bench/broadcast.py --recipients 5000 --rounds 1 --rtt 200
     .venv/bin/python bench/broadcast.py --recipients 300 --rounds 1   # smoke run
+    .venv/bin/python bench/broadcast.py --zalo 5 --zalo-recipients 200   # the Zalo run only
+    .venv/bin/python bench/broadcast.py --zalo 5 --zalo-recipients 200 --mixed 1200  # both at once
+
+**Zalo** (``--zalo RATE``): the same notice through ``ZaloSender`` and the Zalo channel's own
+budget (``ZALO.budget``: ``[zalo] messages_per_second`` = RATE) to ``--zalo-recipients``
+Zalo users of the simulated Zalo Bot API, which refuses with 429 any message over RATE in a
+sliding second (``FakeZaloApi(messages_per_second=…)``). Figures as above against RATE.
+``--mixed N`` sends the same notice to N Telegram users at the same time, through one outbox
+with each channel on its own budget: both channels at their own limits at once.
 """
 
 from __future__ import annotations
@@ -70,20 +79,23 @@ from telegram.request import HTTPXRequest  # noqa: E402
 
 from bench.common import delegate_rows, interleaved, machine  # noqa: E402
 from bench.fake_server import Seen, ServedFake, limited_fake, seen  # noqa: E402
-from bot.app import TELEGRAM, build_outbox  # noqa: E402
-from bot.config import load_config  # noqa: E402
+from bot.app import TELEGRAM, ZALO, build_outbox  # noqa: E402
+from bot.config import ZaloSettings, load_config  # noqa: E402
 from bot.domain.channels import ChatAccount  # noqa: E402
 from bot.domain.clock import SystemClock  # noqa: E402
 from bot.domain.outbound import Audience, MessageKind, MessageStatus  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.texts import load_catalog  # noqa: E402
 from handlers.telegram.channel import TelegramSender  # noqa: E402
+from handlers.zalo.channel import ZaloSender  # noqa: E402
+from handlers.zalo.client import ZaloClient  # noqa: E402
 from schedules.scheduler import OutboxScheduler  # noqa: E402
 from storage.engine import create_engine, create_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
 from storage.models import OutboundMessage  # noqa: E402
 from storage.uow import unit_of_work  # noqa: E402
 from tests.fakes.telegram_api import OVERALL_LIMIT, OVERALL_WINDOW  # noqa: E402
+from tests.fakes.zalo_api import FakeZaloApi  # noqa: E402
 
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 LIMIT = OVERALL_LIMIT / OVERALL_WINDOW  # Telegram's 30 messages per second, all chats
@@ -286,6 +298,108 @@ async def run_baseline(count: int, rtt: float | None) -> Result:
     return result
 
 
+def zalo_ids(count: int) -> list[str]:
+    """The opaque ids of ``count`` Zalo users."""
+    return [f"{0x5A10_0000_0000 + n:020x}" for n in range(count)]
+
+
+async def run_zalo(count: int, rate: float, *, telegram_count: int = 0) -> None:
+    """The notice to ``count`` Zalo users through the outbox at ``[zalo] messages_per_second``
+    = ``rate``, against a fake that refuses anything faster; with ``telegram_count``, to that
+    many Telegram users too at once (the mixed run: each channel at its own limits, the
+    Telegram fake enforcing Telegram's). Prints each channel's figures."""
+    total = count + telegram_count
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-zalo-") as name:
+        config = load_config(EXAMPLE_CONFIG).config
+        config = config.model_copy(update={"zalo": ZaloSettings(messages_per_second=rate)})
+        engine = create_engine(f"sqlite+aiosqlite:///{Path(name) / 'zalo.db'}")
+        fake = FakeZaloApi(messages_per_second=rate)
+        tg_fake, accepting = limited_fake(chats(telegram_count))
+        try:
+            await upgrade_database(engine)
+            services = await build_services(config, create_sessionmaker(engine), SystemClock())
+            await services.delegates.import_rows(delegate_rows(config, total), actor="bench")
+            links = await services.invitations.links()
+            for user_id, link in zip(zalo_ids(count), links[:count], strict=True):
+                fake.user(user_id, user_id=user_id, wrote=True)
+                account = ChatAccount("zalo", user_id, user_id)
+                await services.invitations.link_by_token(account, link.token)
+            for chat, link in zip(chats(telegram_count), links[count:], strict=True):
+                account = ChatAccount("telegram", str(chat), str(chat))
+                await services.invitations.link_by_token(account, link.token)
+            catalog = load_catalog(config.meeting.locale)
+            client = ZaloClient(fake.token, base_url=fake.base_url, transport=fake.transport)
+            zalo = ZaloSender(client, catalog)
+            telegram = TelegramSender(tg_fake.make_bot(), catalog)
+            senders = {zalo.channel: zalo, telegram.channel: telegram}
+            # One budget per bot, as App.run builds them: Zalo's from [zalo], Telegram's 30/s.
+            budgets = {
+                zalo.channel: ZALO.budget(services),
+                telegram.channel: TELEGRAM.budget(services),
+            }
+            outbox = build_outbox(services, catalog, senders, pacer=budgets)
+            now = services.ctx.clock.now()
+            async with unit_of_work(services.ctx.sessions) as session:
+                session.add(
+                    OutboundMessage(
+                        meeting_id=services.ctx.meeting_id, kind=MessageKind.BROADCAST,
+                        status=MessageStatus.SCHEDULED, audience=Audience.LINKED, body=BODY,
+                        params={}, due_at=now, expires_at=now + timedelta(hours=12),
+                        created_by="bench", report_to=None, created_at=now,
+                    )
+                )  # fmt: skip
+            async with telegram.bot:
+                confirmed = time.monotonic()
+                while True:
+                    await outbox.tick()
+                    async with services.ctx.sessions() as session:
+                        left = await session.scalar(
+                            select(OutboundMessage.id).where(
+                                OutboundMessage.kind == MessageKind.BROADCAST,
+                                OutboundMessage.status != MessageStatus.DONE,
+                            )
+                        )
+                    if left is None:
+                        break
+            await client.close()
+        finally:
+            await engine.dispose()
+    reached = len({call.params["chat_id"] for call in fake.sent()})
+    print(
+        f"zalo, {count} recipients at [zalo] messages_per_second = {rate:g}: "
+        + figures(confirmed, fake.accepted, reached, count, rate, fake.rate_limited)
+        + f", dup {len(fake.sent()) - reached}, violations {len(fake.violations)}",
+        flush=True,
+    )
+    if telegram_count:
+        tg = seen(tg_fake, accepting)
+        tg_reached = sum(1 for chat in chats(telegram_count) if tg.sent_counts.get(chat, 0))
+        print(
+            f"telegram at the same time, {telegram_count} recipients at {LIMIT:g}/s: "
+            + figures(confirmed, tg.accepted, tg_reached, telegram_count, LIMIT, tg.rate_limited)
+            + f", over {tg.overfull_windows()}, violations {tg.violations}",
+            flush=True,
+        )
+
+
+def figures(
+    confirmed: float,
+    accepted: Sequence[float],
+    reached: int,
+    count: int,
+    limit: float,
+    refused: int,
+) -> str:
+    """One channel's seconds, rate, ratio to its limit, first delivery, 429s and losses."""
+    seconds = max(accepted, default=confirmed) - confirmed
+    achieved = (reached - 1) / seconds if seconds > 0 else 0.0
+    return (
+        f"{seconds:.1f} s, rate {achieved:.2f}/s, ratio {achieved / limit:.3f}, "
+        f"first {min(accepted, default=confirmed) - confirmed:.2f} s, {refused} × 429, "
+        f"reached {reached}, lost {count - reached}"
+    )
+
+
 def shown(result: Result) -> Result:
     """Print one run's figures as it ends (a long run shows its progress), and return it."""
     print(
@@ -403,6 +517,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also run the plain PTB bot with AIORateLimiter (default: yes)",
     )
     parser.add_argument("--sides", nargs="*", help="only the sides whose name contains one")
+    parser.add_argument(
+        "--zalo", type=float, metavar="RATE",
+        help="run the Zalo side only, at [zalo] messages_per_second = RATE",
+    )  # fmt: skip
+    parser.add_argument(
+        "--zalo-recipients", type=int, default=200, help="Zalo users for --zalo (default 200)"
+    )
+    parser.add_argument(
+        "--mixed", type=int, default=0, metavar="N",
+        help="with --zalo: N Telegram users too, at once (the mixed run)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.recipients < 2:
         parser.error("--recipients must be at least 2")
@@ -413,6 +538,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; always 0 (a measurement, not a test)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    if args.zalo is not None:
+        print(f"machine: {machine()}")
+        asyncio.run(run_zalo(args.zalo_recipients, args.zalo, telegram_count=args.mixed))
+        return 0
     logging.getLogger("telegram.ext.AIORateLimiter").setLevel(logging.CRITICAL)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # "skipped: a tick is running"
     asyncio.run(run(args))

@@ -38,6 +38,7 @@ from bot.config import TOKEN_ENV, LoadedConfig, WebSettings
 from bot.domain.clock import SystemClock
 from bot.domain.ports import ChannelSender
 from bot.domain.reminders import planned_messages
+from bot.errors import ChannelUnavailable
 from bot.services import Services, build_services
 from bot.services.composer import MessageComposer
 from bot.texts import Catalog
@@ -65,6 +66,11 @@ BOT_USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")
 # accepted). A pasted quote, space or half token is said as such before any request: sent to
 # Telegram it only comes back as a network failure.
 BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+# What Zalo Bot Creator issues: the bot's id, a colon, a secret (its exact alphabet is not
+# documented: anything without spaces or quotes, at least 16 characters).
+ZALO_TOKEN = re.compile(r"[0-9A-Za-z]+:[A-Za-z0-9_.~-]{16,}")
+# What Zalo accepts as a webhook secret_token (8–256 characters; kept to URL-safe ones).
+ZALO_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{8,256}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,8 @@ class ChannelSetup:
     hooks: MutableMapping[str, Hook] | None = None
     # Filled by a chat channel once it knows how to make its personal links (its bot's name).
     chat_links: MutableMapping[str, LinkMaker] | None = None
+    # The process's environment (a channel's secrets beyond its token), else os.environ.
+    env: Env | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,8 @@ class Channel:
 
     sender: ChannelSender
     receiving: Callable[[], AbstractAsyncContextManager[None]]
+    # The web server's webhook paths the channel posts its updates to (mounted as it starts).
+    hook_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,10 +194,12 @@ class ChannelEntry:
     links: Callable[[str, Services, str | None], Awaitable[LinkSource]] | None = None
     # The platform's flood limits for one bot (the overall rate comes from ``[outbox]``).
     limits: Limits = field(default_factory=Limits)
+    # The channel's own overall rate from the plan, where it has one (else ``[outbox]``'s).
+    rate: Callable[[Services], float] | None = None
 
     def budget(self, services: Services) -> Pacer:
         """One bot's sending budget, shared by its replies and the outbox's sends."""
-        rate = services.config.outbox.rate_per_second
+        rate = services.config.outbox.rate_per_second if self.rate is None else self.rate(services)
         return Pacer(replace(self.limits, overall_per_second=rate))
 
     def token(self, env: Env) -> str:
@@ -267,8 +279,49 @@ TELEGRAM = ChannelEntry(
     build=_telegram,
     links=_telegram_links,
 )
+
+
+def _zalo(setup: ChannelSetup) -> Channel:
+    """The Zalo bot: long polling, or the web server's webhook with ``[zalo] webhook``."""
+    from handlers.zalo.app import WEBHOOK_SECRET_ENV, ZaloWebhook, build_adapter, receiving
+
+    settings = setup.services.config.zalo
+    adapter, sender = build_adapter(
+        setup.token, settings, setup.inbox, setup.services, setup.catalog, budget=setup.budget
+    )
+    webhook: ZaloWebhook | None = None
+    web = setup.services.config.web
+    if settings.webhook:
+        secret = (os.environ if setup.env is None else setup.env).get(WEBHOOK_SECRET_ENV, "")
+        if web is None or setup.hooks is None or not ZALO_WEBHOOK_SECRET.fullmatch(secret):
+            raise ChannelUnavailable("zalo_webhook", WEBHOOK_SECRET_ENV)
+        from handlers.zalo.app import hook_path
+
+        webhook = ZaloWebhook(f"{web.base_url}/{hook_path(secret)}", secret, setup.hooks)
+
+    @asynccontextmanager
+    async def running() -> AsyncIterator[None]:
+        try:
+            async with receiving(adapter, webhook=webhook):
+                yield
+        finally:
+            await sender.client.close()
+
+    return Channel(sender, running, hook_paths=(webhook.path,) if webhook is not None else ())
+
+
+ZALO = ChannelEntry(
+    name="zalo",
+    token_env="ZALO_BOT_TOKEN",  # noqa: S106 (a variable name, not a secret)
+    token_shape=ZALO_TOKEN,
+    build=_zalo,
+    links=None,  # no link payload on Zalo: people link by typing their personal code
+    # Zalo publishes no per-chat limit: Telegram's one a second (a burst of three) is kept.
+    limits=Limits(private_per_second=1.0, private_burst=3),
+    rate=lambda services: services.config.zalo.messages_per_second,
+)
 # Every chat channel the app knows, in the order they start (and link people on paper).
-CHANNELS: tuple[ChannelEntry, ...] = (TELEGRAM,)
+CHANNELS: tuple[ChannelEntry, ...] = (TELEGRAM, ZALO)
 
 
 def configured_channels(env: Env) -> list[ChannelEntry]:
@@ -482,6 +535,7 @@ class App:
                     budget,
                     hooks=hooks if web is not None else None,
                     chat_links=chat_links,
+                    env=self.env,
                 )
             )
             channels.append(channel)
@@ -493,8 +547,9 @@ class App:
         async with contextlib.AsyncExitStack() as running:
             running.push_async_callback(inbox.flush)  # last: the accounts the events used, marked
             if web is not None:  # first up, last down: webhooks are answered to the end
+                paths = tuple(path for channel in channels for path in channel.hook_paths)
                 self.web_port = await running.enter_async_context(
-                    self._serve_web(web, hooks, chat_links, webhook)
+                    self._serve_web(web, hooks, chat_links, webhook, paths)
                 )
                 self.web_serving.set()
             for channel in channels:
@@ -510,13 +565,15 @@ class App:
         hooks: MutableMapping[str, Hook],
         chat_links: MutableMapping[str, LinkMaker],
         webhook: Listening | None,
+        channel_paths: tuple[str, ...] = (),
     ) -> AbstractAsyncContextManager[int]:
         """The web server of the personal pages (and the webhooks), built on the core."""
         from handlers.web.app import WebSetup, build_web_app
         from handlers.web.security import load_secret
         from handlers.web.server import serving
 
-        paths = (urlsplit(webhook.url).path.strip("/"),) if webhook is not None else ()
+        paths: tuple[str, ...] = (urlsplit(webhook.url).path.strip("/"),) if webhook else ()
+        paths += channel_paths
         setup = WebSetup(
             self.services,
             self.catalog,

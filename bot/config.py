@@ -229,6 +229,28 @@ class TelegramSettings(_Section):
         return value
 
 
+class ZaloSettings(_Section):
+    """The Zalo bot (``[zalo]``; it runs when ``ZALO_BOT_TOKEN`` is set): where its Bot API
+    lives, how fast it may send, and whether updates come by webhook."""
+
+    api_base_url: str = "https://bot-api.zaloplatforms.com"
+    # Zalo publishes no rate limit for bots. 5 a second is a sixth of what Telegram allows: a
+    # notice to 300 delegates takes a minute, and the free plan's reported 3,000 messages a
+    # month run out long before speed matters. Raise it only once the platform is known to
+    # take more; a 429 pauses the channel whatever this says.
+    messages_per_second: float = Field(default=5.0, gt=0, le=100)
+    # True: Zalo POSTs updates to the web server ([web] required, the secret in
+    # ZALO_WEBHOOK_SECRET); False: long polling (getUpdates), which needs no public address.
+    webhook: bool = False
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _is_http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
+        return value.rstrip("/")
+
+
 class WebSettings(_Section):
     """The web server: what people open (``base_url``, behind the office's reverse proxy) and
     where the process listens. Personal pages, and Telegram's webhook when it is used."""
@@ -436,6 +458,7 @@ class Config(_Section):
     meeting: Meeting
     office: Office
     telegram: TelegramSettings = TelegramSettings()
+    zalo: ZaloSettings = ZaloSettings()
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings | None = None
     zalo: ZaloSettings = ZaloSettings()

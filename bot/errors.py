@@ -6,7 +6,9 @@ from __future__ import annotations
 class ChannelUnavailable(Exception):
     """The messaging platform cannot be used: a rejected token, no network, or another refusal.
 
-    ``reason`` is ``invalid_token``, ``network`` or ``other``; the message never carries the token.
+    ``reason`` is ``invalid_token``, ``network`` or ``other`` (Telegram's), or ``zalo_`` and one
+    of those or ``webhook`` (a catalog key ``cli.channel_<reason>`` each); the message never
+    carries the token.
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:

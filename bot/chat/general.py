@@ -26,6 +26,15 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
     return turn.say(key, contact=turn.config.office.contact)
 
 
+async def unreadable(turn: Turn) -> Answer:
+    """Something a channel without files cannot hand over (a photo, a sticker, a file, a voice
+    note): what to do instead — type the answer, use the personal web page, or call the office.
+    Someone not linked yet is told how to link."""
+    if await turn.services.invitations.whoami(turn.account) is None:
+        return await hint(turn, linked=False)
+    return turn.say("hint.unreadable", contact=turn.config.office.contact)
+
+
 def stale(turn: Turn) -> Answer:
     """A choice the bot never offered (old or forged): say so, change nothing."""
     return Answer(toast=turn.toast("hint.stale_button", alert=True))

@@ -160,6 +160,8 @@ class Inbox:
             case Unsupported():
                 if event.in_group:
                     return await drafts.on_group_reply(turn, event)
+                if not turn.channel.capabilities.files_in:  # it cannot be read here at all
+                    return await general.unreadable(turn)
                 return await general.hint(turn)
         raise TypeError(f"not an event: {event!r}")
 

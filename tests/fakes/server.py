@@ -25,10 +25,19 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Protocol
 
 import httpx
 
-from tests.fakes.telegram_api import FakeBotApi
+
+class ServedFake(Protocol):
+    """What the server needs of a fake platform (the Telegram one, the Zalo one): its transport,
+    and the base URLs it routes by, which the server points at itself while it runs."""
+
+    transport: httpx.AsyncBaseTransport
+    base_url: str
+    base_file_url: str
+
 
 # Telegram accepts uploads of up to 50 MB; anything larger is refused rather than buffered.
 MAX_BODY_BYTES = 50 * 1024 * 1024
@@ -48,7 +57,7 @@ class FakeBotApiServer:
 
     def __init__(
         self,
-        fake: FakeBotApi,
+        fake: ServedFake,
         host: str = "127.0.0.1",
         port: int = 0,
         *,
@@ -76,6 +85,12 @@ class FakeBotApiServer:
     def base_url(self) -> str:
         """The ``base_url`` a bot should use (token and method are appended by PTB)."""
         return f"http://{self.host}:{self.port}/bot"
+
+    @property
+    def root_url(self) -> str:
+        """The server's own address: a platform whose clients add ``/bot<token>/<method>``
+        themselves (Zalo's ``[zalo] api_base_url``) is pointed here."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def base_file_url(self) -> str:

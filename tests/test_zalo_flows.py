@@ -1,0 +1,300 @@
+"""The Zalo channel end to end: the real adapter over loopback HTTP against the simulated Zalo
+Bot API — linking, every RSVP path by numbers and by keywords, free text in dialogs, menus
+answered late, a task report, a typed draft with the office's comment, notices through the
+outbox (one person blocked the bot), the morning programme, long messages, a message delivered
+twice, stickers and what the bot cannot read."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.clock import ManualClock
+from bot.domain.reminders import planned_messages
+from bot.domain.rsvp import RsvpStatus
+from bot.services import Services
+from schedules.planner import sync_planned
+from storage.models import Delegate, Delivery, Rsvp
+from tests.conftest import local
+from tests.zalo_support import ZaloWorld, zalo_world
+
+
+@pytest.fixture
+async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
+    """The example plan with its contacts, NV02 of the office as staff, and Zalo as the only
+    channel running (long polling)."""
+    async with zalo_world(imported, clock) as world:
+        yield world
+
+
+async def rsvp_of(services: Services, code: str) -> Rsvp:
+    async with services.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == code)
+        )
+    assert rsvp is not None
+    return rsvp
+
+
+async def test_linking_by_typed_text_shows_the_card_as_plain_text_with_a_numbered_menu(
+    world: ZaloWorld,
+) -> None:
+    user = world.fake.user("Chị Mai")
+    said = await world.type(user, f"/start {world.tokens['DB001']}")
+    card = "\n".join(said[1:])
+    assert said[0] == world.catalog.plain("start.linked")
+    assert card.startswith("Kính gửi đồng chí Phạm Thị Thanh Mai\n")
+    assert "<" not in card and "&amp;" not in card
+    assert card.endswith("Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay")
+    assert all(0 < len(text) <= 2000 for text in said)
+    assert {call.method for call in world.fake.calls} <= {
+        "getMe",
+        "deleteWebhook",
+        "getUpdates",
+        "sendMessage",
+    }
+
+
+async def test_rsvp_attend_by_number(world: ZaloWorld) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    said = await world.type(user, "1")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
+    assert said and all(len(text) <= 2000 for text in said)
+
+
+async def test_rsvp_attend_by_keyword_without_diacritics(world: ZaloWorld) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "tham du")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
+
+
+async def test_rsvp_decline_by_keyword_with_a_typed_reason(world: ZaloWorld) -> None:
+    user = await world.linked("DB002", "Anh Hùng")
+    said = await world.type(user, "khong tham du")
+    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
+    await world.type(user, "Bận công tác tại Trung ương")
+    rsvp = await rsvp_of(world.services, "DB002")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Bận công tác tại Trung ương")
+
+
+async def test_rsvp_decline_by_number_without_a_reason(world: ZaloWorld) -> None:
+    user = await world.linked("DB002", "Anh Hùng")
+    await world.type(user, "2")
+    await world.type(user, "1")  # Không nêu lý do
+    rsvp = await rsvp_of(world.services, "DB002")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
+
+
+async def test_rsvp_substitute_by_number_with_typed_name_and_position(world: ZaloWorld) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "3")
+    await world.type(user, "Nguyễn Thị Lan")
+    said = await world.type(user, "Phó Chủ tịch Hội LHPN quận")
+    rsvp = await rsvp_of(world.services, "DB001")
+    assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_position) == (
+        RsvpStatus.SUBSTITUTE,
+        "Nguyễn Thị Lan",
+        "Phó Chủ tịch Hội LHPN quận",
+    )
+    assert "Nguyễn Thị Lan" in said[-1]
+
+
+async def test_rsvp_substitute_by_keyword_then_changed_to_attend(world: ZaloWorld) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "cu nguoi du thay")
+    await world.type(user, "Nguyễn Thị Lan")
+    await world.type(user, "Phó Chủ tịch")
+    await world.type(user, "/trangthai")
+    await world.type(user, "Tham dự")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
+
+
+async def test_a_menu_answered_after_a_newer_one_was_sent_answers_the_newer_one(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")  # the card's menu: 1 Tham dự, 2, 3
+    said = await world.type(user, "2")  # newer menu: 1 Không nêu lý do · 2 Hủy
+    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
+    await world.type(user, "1")  # the newer menu's 1, not the card's "Tham dự"
+    rsvp = await rsvp_of(world.services, "DB001")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
+
+
+async def test_a_number_the_newest_menu_does_not_have_is_no_answer(world: ZaloWorld) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    said = await world.type(user, "7")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.NO_ANSWER
+    contact = world.services.config.office.contact
+    assert said == [world.catalog.plain("hint.use_buttons", contact=contact)]
+
+
+async def test_a_task_contact_reports_a_task_done_by_number(world: ZaloWorld) -> None:
+    contact = await world.linked("NV03", "Chị Nga")
+    said = await world.type(contact, "/nhiemvu")
+    assert "VI.1.1" in said[-1] and "1 – ✅ Đã hoàn thành" in said[-1]
+    await world.type(contact, "1")
+    [line] = [t for t in await world.services.tasks.office_board() if t.key == "VI.1.1"]
+    assert [a.status.value for a in line.assignments if a.code == "NV03"] == ["done"]
+
+
+async def test_a_typed_draft_and_the_offices_comment_reach_each_other_as_text(
+    world: ZaloWorld,
+) -> None:
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    said = await world.type(speaker, "/thamluan")
+    assert "1 – ✍️ Soạn tham luận 1.1 bằng tin nhắn" in said[-1]
+    await world.type(speaker, "1")
+    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
+    said = await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    assert "bản 1" in said[-1]
+    await world.tick()  # the version goes to the office's staff privately: no group on Zalo
+    post = office.last_text
+    assert "Nguyễn Thị Lan Phương" in post
+    assert post.endswith("Trả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này")
+    await world.type(office, "3")
+    said = await world.type(office, "Đề nghị bổ sung số liệu về hội viên mới.")
+    assert said[-1].startswith("Đã chuyển góp ý")
+    await world.tick()
+    assert "Đề nghị bổ sung số liệu về hội viên mới." in "\n".join(speaker.texts[-2:])
+
+
+async def test_a_notice_reaches_the_linked_and_the_one_who_blocked_the_bot_is_reported_blocked(
+    world: ZaloWorld,
+) -> None:
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    readers = [await world.linked(code, code) for code in ("DB001", "DB002", "DB003")]
+    readers[1].block()
+    await world.type(office, "/thongbao")
+    await world.type(office, "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5.")
+    said = await world.type(office, "1")  # đại biểu đã liên kết
+    assert "Sẽ gửi tới: 3 người." in said[-1]
+    await world.type(office, "1")  # Gửi ngay
+    await world.tick()
+    assert "Kính mời các đồng chí dự họp trù bị" in readers[0].last_text
+    assert "Kính mời các đồng chí dự họp trù bị" in readers[2].last_text
+    assert not any("họp trù bị" in text for text in readers[1].texts)
+    report = office.last_text
+    assert "DB002" in report  # the office learns who was not reached
+    async with world.services.ctx.sessions() as session:
+        statuses = sorted((await session.scalars(select(Delivery.status))).all())
+    # Two readers reached, one blocked; and the completion report to the office's staff.
+    assert statuses == ["blocked", "sent", "sent", "sent"]
+
+
+async def test_the_morning_programme_reaches_the_confirmed_as_text_with_links(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "1")
+    await sync_planned(
+        world.services.ctx.sessions,
+        world.clock,
+        world.services.ctx.meeting_id,
+        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
+    )
+    world.clock.set(local(2024, 5, 28, 6, 30))
+    before = len(user.texts)
+    await world.tick()
+    programme = "\n".join(user.texts[before:])
+    assert "07:30–08:00: Đón tiếp đại biểu" in programme
+    assert "https://maps.google.com/?q=21.029850,105.785230" in programme
+    assert programme.endswith(f"Tải về: http://127.0.0.1:8080/{world.tokens['DB001']}/lich.ics")
+    assert all(call.method == "sendMessage" for call in world.fake.sent())
+
+
+async def test_a_long_notice_is_split_under_2000_characters_at_line_ends(
+    world: ZaloWorld,
+) -> None:
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    reader = await world.linked("DB001", "Chị Mai")
+    lines = [
+        f"{n:02d}. Nội dung chuẩn bị số {n} của hội nghị, đề nghị các đồng chí lưu ý."
+        for n in range(1, 29)
+    ]
+    body = "\n".join(lines)
+    assert 1900 < len(body) <= 2000  # one Zalo message as the office typed it
+    await world.type(office, "/thongbao")
+    await world.type(office, body)
+    await world.type(office, "1")  # đại biểu đã liên kết
+    before = len(reader.texts)
+    await world.type(office, "1")  # Gửi ngay
+    await world.tick()
+    received = reader.texts[before:]
+    assert len(received) == 2  # the heading made it longer than one message
+    assert all(0 < len(text) <= 2000 for text in received)
+    for line in lines:  # cut at line ends: every line arrives whole, in one message
+        assert sum(line in text.split("\n") for text in received) == 1
+
+
+async def test_a_message_delivered_twice_is_handled_once(world: ZaloWorld) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    update = user.text("1")  # Tham dự
+    await world.settle()
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
+    answered = len(user.texts)
+    world.fake.redeliver(update)  # the same message_id again
+    await world.settle()
+    assert len(user.texts) == answered  # the copy was skipped: nothing answered to it
+    assert world.fake.returned == 3  # /start, "1", and its copy were all fetched
+
+
+async def test_a_sticker_an_image_and_an_unsupported_message_get_the_explanation(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    contact = world.services.config.office.contact
+    explanation = world.catalog.plain("hint.unreadable", contact=contact)
+    for send in (user.sticker, lambda: user.image("ảnh giấy mời"), user.unsupported):
+        before = len(user.texts)
+        send()
+        await world.settle()
+        assert user.texts[before:] == [explanation]
+    stranger = world.fake.user("Người lạ")
+    stranger.sticker()
+    await world.settle()
+    assert stranger.texts == [world.catalog.plain("hint.not_linked", contact=contact)]
+
+
+async def test_the_handled_message_ids_are_stored_so_a_copy_after_a_restart_is_skipped(
+    world: ZaloWorld,
+) -> None:
+    from bot.services.handled_events import HandledEvents
+
+    user = await world.linked("DB001", "Chị Mai")
+    update = user.text("1")
+    await world.settle()
+    await world.adapter.handled.flush()
+    restarted = HandledEvents(world.services.ctx, channel="zalo")  # a new process's memory
+    bot_id = world.fake.bot_id
+    assert await restarted.seen(bot_id, update["message"]["message_id"])
+    assert not await restarted.seen(bot_id, "a-message-never-handled")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/thongke",
+        "/chuatraloi",
+        "/baocao",
+        "/thongbao",
+        "/lichthongbao",
+        "/caplai DB001",
+        "/golienket DB001",
+    ],
+)
+async def test_office_commands_on_zalo_answer_staff_and_refuse_delegates(
+    world: ZaloWorld, command: str
+) -> None:
+    delegate = await world.linked("DB001", "Chị Mai")
+    stranger = world.fake.user("Người lạ")
+    refusal = world.catalog.plain("office.refused")
+    assert await world.type(delegate, command) == [refusal]
+    assert await world.type(stranger, command) == [refusal]
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    said = await world.type(office, command)
+    assert said and said != [refusal]

@@ -1,0 +1,120 @@
+"""The Zalo channel under test: the real adapter (client, long polling or webhook, dispatcher,
+sender) talking over loopback HTTP to the simulated Zalo Bot API, the outbox sending through
+the real ZaloSender, on the example plan with its contacts.
+
+People link through :meth:`ZaloWorld.linked`, the one place that says how a Zalo user links
+(today ``/start <token>`` typed as text; the typed personal code once linking by code lands).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.app import build_outbox
+from bot.chat import Inbox
+from bot.config import ZaloSettings
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.clock import ManualClock
+from bot.services import Services
+from bot.services.access import Role
+from bot.texts import Catalog, load_catalog
+from handlers.zalo.app import ZaloAdapter, ZaloWebhook, build_adapter, receiving
+from handlers.zalo.channel import ZaloSender
+from schedules.outbox import Outbox
+from schedules.ratelimit import Limits, Pacer, VirtualTime
+from tests.conftest import ROOT
+from tests.fakes.server import FakeBotApiServer
+from tests.fakes.zalo_api import FakeZaloApi, FakeZaloUser
+
+CONTACTS = ROOT / "examples" / "contacts.csv"
+SETTLE_LIMIT = 20.0  # seconds: only bounds a test that would otherwise hang
+
+
+@dataclass
+class ZaloWorld:
+    """The plan, the fake platform, the adapter receiving from it and the outbox."""
+
+    services: Services
+    catalog: Catalog
+    fake: FakeZaloApi
+    server: FakeBotApiServer
+    adapter: ZaloAdapter
+    sender: ZaloSender
+    outbox: Outbox
+    clock: ManualClock
+    tokens: dict[str, str]
+
+    async def settle(self) -> None:
+        """Return once every update the platform holds has been fetched and handled."""
+        dispatcher = self.adapter.dispatcher
+        assert dispatcher is not None
+        async with asyncio.timeout(SETTLE_LIMIT):
+            while True:
+                dispatcher.progress.clear()
+                if not self.fake.pending and dispatcher.finished >= self.fake.returned:
+                    return
+                await dispatcher.progress.wait()
+
+    async def type(self, user: FakeZaloUser, text: str) -> list[str]:
+        """``user`` types ``text``; the texts the bot answered with."""
+        before = len(user.texts)
+        user.text(text)
+        await self.settle()
+        return user.texts[before:]
+
+    async def linked(self, code: str, name: str) -> FakeZaloUser:
+        """A Zalo user who links to ``code``'s invitation (the one place that says how)."""
+        user = self.fake.user(name)
+        said = await self.type(user, f"/start {self.tokens[code]}")
+        assert said, "the bot did not answer the link"
+        return user
+
+    async def tick(self) -> None:
+        """The outbox's tick, twice: what is due, then the reports it queued."""
+        await self.outbox.tick()
+        await self.outbox.tick()
+
+
+async def prepare_plan(services: Services) -> None:
+    """The example plan's contacts imported, tasks and drafts synced, NV02 as office staff."""
+    groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+    await services.delegates.import_rows(parse_delegate_file(CONTACTS, groups).rows, actor="test")
+    await services.tasks.sync()
+    await services.drafts.sync()
+    await services.access.grant(services.access.local_operator(), "NV02", Role.OFFICE)
+
+
+@asynccontextmanager
+async def zalo_world(
+    services: Services,
+    clock: ManualClock,
+    *,
+    fake: FakeZaloApi | None = None,
+    webhook: ZaloWebhook | None = None,
+    settings: ZaloSettings | None = None,
+) -> AsyncIterator[ZaloWorld]:
+    """The Zalo channel alone, receiving (long polling unless ``webhook``) while inside."""
+    await prepare_plan(services)
+    fake = fake or FakeZaloApi()
+    catalog = load_catalog("vi")
+    time = VirtualTime()
+    async with FakeBotApiServer(fake) as server:
+        config = (settings or ZaloSettings()).model_copy(update={"api_base_url": server.root_url})
+        rate = config.messages_per_second
+        budget = Pacer(Limits(overall_per_second=rate), now=time.monotonic, sleep=time.sleep)
+        inbox = Inbox(services, catalog)
+        adapter, sender = build_adapter(fake.token, config, inbox, services, catalog, budget=budget)
+        outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=budget)
+        tokens = {link.code: link.token for link in await services.invitations.links()}
+        world = ZaloWorld(services, catalog, fake, server, adapter, sender, outbox, clock, tokens)
+        try:
+            async with receiving(adapter, webhook=webhook, poll_timeout=5.0):
+                yield world
+        finally:
+            await sender.client.close()
+            await inbox.flush()
+    fake.assert_no_violations()
