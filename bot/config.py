@@ -231,8 +231,12 @@ class TelegramSettings(_Section):
 
 class ZaloSettings(_Section):
     """The Zalo bot (``[zalo]``; it runs when ``ZALO_BOT_TOKEN`` is set): where its Bot API
-    lives, how fast it may send, and whether updates come by webhook."""
+    lives, how fast it may send, whether updates come by webhook, and how people are told to
+    find it (its name in Zalo's search and its link: the page shows "Mở Zalo, tìm …, gửi mã …"
+    only with a link)."""
 
+    bot_name: str = Field(default="", max_length=100)
+    bot_link: str = ""
     api_base_url: str = "https://bot-api.zaloplatforms.com"
     # Zalo publishes no rate limit for bots. 5 a second is a sixth of what Telegram allows: a
     # notice to 300 delegates takes a minute, and the free plan's reported 3,000 messages a
@@ -249,6 +253,13 @@ class ZaloSettings(_Section):
         if not re.match(r"^https?://[^\s/]+", value):
             raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
         return value.rstrip("/")
+
+    @field_validator("bot_link")
+    @classmethod
+    def _is_http_url_or_empty(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
+            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
+        return value
 
 
 class WebSettings(_Section):
@@ -281,21 +292,6 @@ class WebSettings(_Section):
         """The meeting's .ics as a download from ``token``'s page (the file a chat channel that
         carries no files links to instead)."""
         return f"{self.base_url}/{token}/lich.ics"
-
-
-class ZaloSettings(_Section):
-    """The Zalo bot as people are told to find it (``[zalo]``, optional): its name in Zalo's
-    search and its link (the page shows "Mở Zalo, tìm …, gửi mã …" only with a link)."""
-
-    bot_name: str = Field(default="", max_length=100)
-    bot_link: str = ""
-
-    @field_validator("bot_link")
-    @classmethod
-    def _is_http_url_or_empty(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
-            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
-        return value
 
 
 class ImportSettings(_Section):
@@ -461,7 +457,6 @@ class Config(_Section):
     zalo: ZaloSettings = ZaloSettings()
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings | None = None
-    zalo: ZaloSettings = ZaloSettings()
     reminders: Reminders = Field(default_factory=Reminders)
     outbox: OutboxSettings = OutboxSettings()
     checkin: CheckinSettings = Field(default_factory=CheckinSettings)
