@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
+from storage.engine import READING
 from storage.sqlite_driver import OneTripConnection
 
 
@@ -27,3 +33,16 @@ async def unit_of_work(
             if isinstance(connection.dbapi_connection, OneTripConnection):
                 connection.dbapi_connection.defer_writes()
         yield session
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+    """A connection for Core selects in one read-only transaction: one consistent view of the
+    database across its statements. On SQLite (WAL) it takes no writer's lock, so it neither
+    waits for a write transaction nor holds one up; it must not write."""
+    engine = sessions.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    async with engine.connect() as connection:
+        await connection.execution_options(**{READING: True})
+        async with connection.begin():
+            yield connection

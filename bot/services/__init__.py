@@ -20,6 +20,7 @@ from bot.services.echo import Echo
 from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
 from bot.services.office_report import OfficeReportService
+from bot.services.pages import PageService
 from bot.services.privacy import PrivacyService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
@@ -37,6 +38,7 @@ class Services:
     audiences: AudienceService
     delegates: DelegateService
     invitations: InvitationService
+    pages: PageService
     rsvp: RsvpService
     reports: ReportService
     broadcasts: BroadcastService
@@ -83,6 +85,7 @@ async def build_services(
         audiences=AudienceService(ctx),
         delegates=DelegateService(ctx),
         invitations=InvitationService(ctx),
+        pages=PageService(ctx),
         rsvp=RsvpService(ctx),
         reports=reports,
         broadcasts=BroadcastService(ctx),

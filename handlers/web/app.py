@@ -40,8 +40,9 @@ from bot.domain.tokens import looks_like_token
 from bot.services import Services
 from bot.services.drafts.lines import TEXT_SUFFIX
 from bot.services.drafts.values import DraftResult, DraftStep
-from bot.services.invitations import LinkOutcome, PageResult
+from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
+from bot.services.pages import PageView
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import LOCALES, Catalog, Html
@@ -147,13 +148,22 @@ def build_web_app(setup: WebSetup) -> Starlette:
 
 @dataclass(frozen=True)
 class Visit:
-    """A request to a personal page that opened: whose page, in which language."""
+    """A request to a personal page that opened: whose page, what it shows, in which
+    language."""
 
     token: str
-    page: PageResult
-    account: ChatAccount
-    person_id: int
+    view: PageView
     catalog: Catalog
+
+    @property
+    def account(self) -> ChatAccount:
+        """The account the page acts as."""
+        return self.view.account
+
+    @property
+    def person_id(self) -> int:
+        """Whose page it is."""
+        return self.view.delegate.id
 
     @property
     def lang(self) -> str:
@@ -172,12 +182,17 @@ class Site:
         self.guard = Guard(setup.secret)
         self.flashes = Flashes()
         self.static = Static(HERE / "static")
+        # Built once; the templates ship with the code, so no stat() of their files per page
+        # to see whether they changed (Jinja's auto_reload). Compiled once per process and kept.
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
+        self._fixed_by_locale: dict[str, dict[str, Any]] = {}
+        self._plain_texts: dict[str, dict[str, Markup]] = {}
         base = urlsplit(setup.settings.base_url)
         self.origin = f"{base.scheme}://{base.netloc}"
 
@@ -218,60 +233,59 @@ class Site:
         address = request.client.host if request.client is not None else "unknown"
         return self.guard.client_key(address)
 
-    async def _open(self, request: Request, lang: str) -> Visit | Response:
-        """The page of the token in the path, or the answer for a wrong or slowed-down one."""
+    async def _open(
+        self, request: Request, lang: str, *, details: bool = False
+    ) -> Visit | Response:
+        """The page of the token in the path (with its tasks and drafts if ``details``), or the
+        answer for a wrong or slowed-down one."""
         token = str(request.path_params["token"])
         catalog = self._catalog(lang)
         if not looks_like_token(token):
             # Not a link's shape (a typo, a scanner): not a guess at one, so not counted.
             return self._render("unknown.html", catalog, status=404)
-        opened = await self.services.invitations.open_page(
-            token, channel=CHANNEL, client=self._client(request)
-        )
-        if opened.outcome is LinkOutcome.SLOWED_DOWN:
-            wait = opened.retry_after.total_seconds() if opened.retry_after else 3600
-            minutes = max(1, int(wait // 60) + 1)
-            response = self._render("slowed.html", catalog, status=429, minutes=minutes)
-            response.headers["retry-after"] = str(int(wait) + 1)
-            return response
-        if opened.account is None or opened.delegate is None:
+        client = self._client(request)
+        pages = self.services.pages
+        # A page opened before is only read; the first view, a wrong token or a client slowed
+        # down goes through open_page, which writes (the page's account, the wrong link).
+        view = await pages.view(token, channel=CHANNEL, client=client, details=details)
+        if view is None:
+            opened = await self.services.invitations.open_page(
+                token, channel=CHANNEL, client=client
+            )
+            if opened.outcome is LinkOutcome.SLOWED_DOWN:
+                wait = opened.retry_after.total_seconds() if opened.retry_after else 3600
+                minutes = max(1, int(wait // 60) + 1)
+                response = self._render("slowed.html", catalog, status=429, minutes=minutes)
+                response.headers["retry-after"] = str(int(wait) + 1)
+                return response
+            if opened.account is not None:
+                view = await pages.view(token, channel=CHANNEL, client=client, details=details)
+        if view is None:
             return self._render("unknown.html", catalog, status=404)
-        return Visit(token, opened, opened.account, opened.delegate.id, catalog)
+        return Visit(token, view, catalog)
 
     # --- the personal page ---------------------------------------------------------------------
 
     async def page(self, request: Request) -> Response:
         """The invitation, the answer, the calendar, the tasks and the drafts of one person."""
-        visit = await self._open(request, request.query_params.get("lang", ""))
+        query = request.query_params
+        visit = await self._open(request, query.get("lang", ""), details=True)
         if isinstance(visit, Response):
             return visit
-        flash = self.flashes.take(request.query_params.get("f", ""), visit.person_id)
-        context = await self._page_context(visit)
-        return self._render("page.html", visit.catalog, flash=flash, **context)
+        flash = self.flashes.take(query.get("f", ""), visit.person_id)
+        return self._render("page.html", visit.catalog, flash=flash, **self._page_context(visit))
 
-    async def _page_context(self, visit: Visit) -> dict[str, Any]:
-        services, catalog, config = self.services, visit.catalog, self.config
-        delegate, rsvp = visit.page.delegate, visit.page.rsvp
-        assert delegate is not None and rsvp is not None
-        tasks = await services.tasks.board_for(visit.account) or []
-        mine = [
-            (task, next((a for a in task.assignments if a.code == delegate.code), None))
-            for task in tasks
-        ]
-        drafts = []
-        for line in await services.drafts.mine(visit.account) or []:
-            versions = await services.drafts.versions(line.id)
-            thread = await services.drafts.thread(line.id)
-            drafts.append((line, versions, thread))
+    def _page_context(self, visit: Visit) -> dict[str, Any]:
+        catalog, view = visit.catalog, visit.view
         links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
         return {
-            "delegate": delegate,
-            "rsvp": rsvp,
-            "answer": replies.answer(catalog, rsvp),
-            "is_open": services.rsvp.is_open(),
-            "deadline": deadline_text(catalog, config),
-            "tasks": mine,
-            "drafts": drafts,
+            "delegate": view.delegate,
+            "rsvp": view.rsvp,
+            "answer": replies.answer(catalog, view.rsvp),
+            "is_open": self.services.rsvp.is_open(),
+            "deadline": deadline_text(catalog, self.config),
+            "tasks": view.tasks,
+            "drafts": view.drafts,
             "chat_links": links,
             "page_token": visit.token,
         }
@@ -297,8 +311,7 @@ class Site:
         if isinstance(visit, Response):
             return visit
         found = await self.services.drafts.version_file(int(request.path_params["version_id"]))
-        delegate = visit.page.delegate
-        if found is None or delegate is None or found.draft.code != delegate.code:
+        if found is None or found.draft.code != visit.view.delegate.code:
             return self._render("unknown.html", visit.catalog, status=404)
         content = await asyncio.to_thread(found.path.read_bytes)
         return _attachment(content, found.version.display_name, "application/octet-stream")
@@ -583,15 +596,46 @@ class Site:
 
     # --- rendering -----------------------------------------------------------------------------
 
+    def _fixed(self, catalog: Catalog) -> dict[str, Any]:
+        """What every page in ``catalog``'s language shows the same way, worked out once: the
+        plan does not change while the server runs."""
+        found = self._fixed_by_locale.get(catalog.locale)
+        if found is None:
+            config = self.config
+            meeting = config.meeting
+            starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+            found = self._fixed_by_locale[catalog.locale] = {
+                "lang": catalog.locale,
+                "other_lang": "en" if catalog.locale == "vi" else "vi",
+                "css": self.static.url("site.css"),
+                "meeting": meeting,
+                "office": config.office,
+                "agenda": [
+                    (clock(i.start), clock(i.end), i.title, i.presenter) for i in config.agenda
+                ],
+                "when": catalog.html(
+                    "web.when",
+                    date=long_date(catalog, starts),
+                    start=clock(starts),
+                    end=clock(ends),
+                ),
+            }
+        return found
+
     def _render(
         self, template: str, catalog: Catalog, *, status: int = 200, **context: Any
     ) -> Response:
-        config = self.config
-        meeting = config.meeting
-        starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+        meeting = self.config.meeting
+        # A text without parameters is the same on every page of a language: filled once.
+        plain = self._plain_texts.setdefault(catalog.locale, {})
 
         def t(key: str, /, **params: object) -> Markup:
-            return Markup(catalog.html(key, **params))  # noqa: S704 (catalog HTML is escaped)
+            if params:
+                return Markup(catalog.html(key, **params))  # noqa: S704 (catalog HTML, escaped)
+            found = plain.get(key)
+            if found is None:
+                found = plain[key] = Markup(catalog.html(key))  # noqa: S704 (catalog HTML)
+            return found
 
         def safe(html: str) -> Markup:
             return Markup(html)  # noqa: S704 (catalog HTML, its parameters escaped)
@@ -613,15 +657,7 @@ class Site:
             form_fields=form_fields,
             moment=local_moment,
             size=lambda value: file_size(catalog, value),
-            lang=catalog.locale,
-            other_lang="en" if catalog.locale == "vi" else "vi",
-            css=self.static.url("site.css"),
-            meeting=meeting,
-            office=config.office,
-            agenda=[(clock(i.start), clock(i.end), i.title, i.presenter) for i in config.agenda],
-            when=catalog.html(
-                "web.when", date=long_date(catalog, starts), start=clock(starts), end=clock(ends)
-            ),
+            **self._fixed(catalog),
             **context,
         )
         return Response(page, status_code=status, media_type="text/html; charset=utf-8")
