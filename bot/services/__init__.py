@@ -63,7 +63,8 @@ async def build_services(
 ) -> Services:
     """Sync the meeting row from the config and wire the services to it.
 
-    ``files`` keeps uploaded speech drafts; by default ``[drafts] directory`` as written
+    ``files`` keeps uploaded speech drafts and the deliverables uploaded on personal pages;
+    by default ``[drafts] directory`` as written
     (the CLI passes it resolved against the config file's folder).
     """
     meeting = await sync_meeting(sessions, config, clock)
@@ -75,8 +76,8 @@ async def build_services(
         calendar=meeting.calendar,
     )
     reports = ReportService(ctx)
-    tasks = TaskService(ctx)
     store = files or FileStore(Path(config.drafts.directory))
+    tasks = TaskService(ctx, store)
     drafts = DraftService(ctx, store)
     return Services(
         ctx=ctx,

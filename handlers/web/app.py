@@ -51,6 +51,7 @@ from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.security import AccessLog, Guard, SecureHeaders
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
+from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def build_web_app(setup: WebSetup) -> Starlette:
         Route("/{token}/in", site.programme, methods=["GET"]),
         Route("/{token}/rsvp", site.rsvp, methods=["POST"]),
         Route("/{token}/task/{task_id:int}", site.task, methods=["POST"]),
+        Route("/{token}/task/{task_id:int}/file", site.task_file, methods=["POST"]),
         Route("/{token}/draft/{assignment_id:int}/file", site.draft_file, methods=["POST"]),
         Route("/{token}/draft/{assignment_id:int}/text", site.draft_text, methods=["POST"]),
         Route("/{token}/draft/{assignment_id:int}/reply", site.draft_reply, methods=["POST"]),
@@ -319,10 +321,11 @@ class Site:
     # --- forms ---------------------------------------------------------------------------------
 
     async def _posted(
-        self, request: Request, *, files: int = 0
+        self, request: Request, *, files: int = 0, too_large: str = "draft.rejected_too_large"
     ) -> tuple[Visit, dict[str, str], Any] | Response:
         """The page and the form posted to it, once the form is known to be this server's for
-        this page; else the answer to give (a form from elsewhere, one too large)."""
+        this page; else the answer to give (a form from elsewhere, one too large: the catalog's
+        ``too_large``)."""
         if not self._same_site(request):
             return PlainTextResponse("", status_code=403)
         # The page first: a wrong or ended link reads no upload.
@@ -332,7 +335,8 @@ class Site:
         try:
             form = await read_form(request, files=files)
         except TooLarge:
-            return self._done(visit, visit.catalog.html("draft.rejected_too_large"), ok=False)
+            text = visit.catalog.html(too_large, limit_mb=MAX_BYTES // (1024 * 1024))
+            return self._done(visit, text, ok=False)
         values = {name: text_field(form, name) for name in form}
         if values.get("lang") in LOCALES:
             visit = replace(visit, catalog=self.catalog.with_locale(values["lang"]))
@@ -480,6 +484,27 @@ class Site:
                 )
         return self._task_done(visit, result)
 
+    async def task_file(self, request: Request) -> Response:
+        """A task's deliverable uploaded from the page: the chat's checks, kept in the file
+        store, announced to the office with the file."""
+        posted = await self._posted(request, files=1, too_large="task.file_too_large")
+        if isinstance(posted, Response):
+            return posted
+        visit, _, form = posted
+        task_id = int(request.path_params["task_id"])
+        chosen = upload(form, "file")
+        if chosen is None:
+            return self._done(visit, visit.catalog.html("web.task.no_file"), ok=False)
+        tasks = self.services.tasks
+        name = chosen.filename or visit.catalog.plain("task.unnamed_file")
+        reject = tasks.check_upload(name, chosen.size)
+        if reject is not None:  # judged by name and size before reading a byte of it
+            return self._task_done(visit, TaskResult(TaskStep.REJECTED, reject=reject))
+        content = await chosen.read()
+        await chosen.close()
+        result = await tasks.store_file(visit.account, task_id, name=name, content=content)
+        return self._task_done(visit, result)
+
     def _task_done(self, visit: Visit, result: TaskResult) -> Response:
         catalog, config = visit.catalog, self.config
         params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
@@ -487,12 +512,18 @@ class Site:
             params.update(key=result.task.key, title=result.task.title)
         if result.status is not None:
             params["status"] = catalog.plain(f"task_status.{result.status.value}")
-        text = catalog.html(f"task.{result.step.value}", **params)
+        if result.step is TaskStep.REJECTED:  # the chat's words for a file it refuses
+            limit_mb = MAX_BYTES // (1024 * 1024)
+            key = "file_too_large" if result.reject == "too_large" else f"rejected_{result.reject}"
+            text = catalog.html(f"task.{key}", limit_mb=limit_mb)
+        else:
+            text = catalog.html(f"task.{result.step.value}", **params)
         ok = result.step in (
             TaskStep.RECORDED,
             TaskStep.UNCHANGED,
             TaskStep.HELP_SENT,
             TaskStep.FILE_SAVED,
+            TaskStep.FILE_DUPLICATE,
         )
         return self._done(visit, text, ok=ok)
 
@@ -608,6 +639,7 @@ class Site:
                 "lang": catalog.locale,
                 "other_lang": "en" if catalog.locale == "vi" else "vi",
                 "css": self.static.url("site.css"),
+                "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,
                 "office": config.office,
                 "agenda": [
