@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.engine import READING
 from storage.sqlite_driver import OneTripConnection
+
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -35,14 +38,19 @@ async def unit_of_work(
         yield session
 
 
-@asynccontextmanager
-async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
-    """A connection for Core selects in one read-only transaction: one consistent view of the
-    database across its statements. On SQLite (WAL) it takes no writer's lock, so it neither
-    waits for a write transaction nor holds one up; it must not write."""
+async def reading(sessions: async_sessionmaker[AsyncSession], work: Callable[[Connection], T]) -> T:
+    """``work``'s result: Core selects it runs on the connection it is given, in one read-only
+    transaction (one consistent view of the database across its statements). On SQLite (WAL)
+    the transaction takes no writer's lock, so it neither waits for a write transaction nor
+    holds one up; ``work`` must not write. It runs whole in one pass to the database side
+    (``run_sync``): a page is read without a trip back to the event loop per step."""
     engine = sessions.kw["bind"]
     assert isinstance(engine, AsyncEngine)
     async with engine.connect() as connection:
-        await connection.execution_options(**{READING: True})
-        async with connection.begin():
-            yield connection
+        return await connection.run_sync(_read_only, work)
+
+
+def _read_only(connection: Connection, work: Callable[[Connection], T]) -> T:
+    connection.execution_options(**{READING: True})
+    with connection.begin():
+        return work(connection)

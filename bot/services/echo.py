@@ -34,9 +34,8 @@ class Echo:
         )
         # Most people answer on their page alone: that they chat nowhere is only read, so
         # their answer does not queue a second time for the writer's lock.
-        async with reading(self._ctx.sessions) as connection:
-            if await connection.scalar(chat) is None:
-                return False
+        if await reading(self._ctx.sessions, lambda connection: connection.scalar(chat)) is None:
+            return False
         async with unit_of_work(self._ctx.sessions) as session:
             if await session.scalar(chat) is None:  # unlinked in between
                 return False

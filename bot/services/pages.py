@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    Connection,
     Integer,
     Select,
     String,
@@ -331,19 +332,20 @@ class PageService:
             "since": now - FAILURE_WINDOW,
             "meeting_id": self._ctx.meeting_id,
         }
-        async with reading(self._ctx.sessions) as connection:
-            row = (await connection.execute(PERSON, values)).first()
-            if (
-                row is None
-                or not hmac.compare_digest(row.token, token)
-                or not row.opened
-                or row.failures >= MAX_FAILURES
-            ):
-                return None
-            rows: Sequence[Any] = ()
-            if details and (row.has_tasks or row.has_drafts):
-                values = {"person_id": row.id, "meeting_id": self._ctx.meeting_id}
-                rows = (await connection.execute(DETAILS, values)).all()
+
+        def read(connection: Connection) -> tuple[Any, Sequence[Any]]:
+            row = connection.execute(PERSON, values).first()
+            if row is None or not row.opened or row.failures >= MAX_FAILURES:
+                return None, ()  # for open_page
+            if not (details and (row.has_tasks or row.has_drafts)):
+                return row, ()
+            return row, connection.execute(
+                DETAILS, {"person_id": row.id, "meeting_id": values["meeting_id"]}
+            ).all()
+
+        row, rows = await reading(self._ctx.sessions, read)
+        if row is None or not hmac.compare_digest(row.token, token):
+            return None
         delegate = DelegateView(
             id=row.id,
             code=row.code,
