@@ -21,6 +21,12 @@ Usage (from the repository root)::
 
     .venv/bin/python bench/web.py                   # 5,000 invitees, 200 clients, 3 rounds
     .venv/bin/python bench/web.py --requests 2000 --rounds 5
+    .venv/bin/python bench/web.py cpu               # CPU per page and per post, in process
+    .venv/bin/python bench/web.py cpu --profile     # ... and where that CPU goes (cProfile)
+
+``cpu`` calls the application directly (no socket, no client) on pages already opened once, as
+in the load phases, and divides this process's CPU time by the requests: a steadier figure
+than requests per second on a machine shared with other work.
 """
 
 from __future__ import annotations
@@ -36,10 +42,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -50,6 +57,9 @@ if str(ROOT) not in sys.path:
 import httpx  # noqa: E402
 
 from bench.common import delegate_rows, interleaved, machine, percentile  # noqa: E402
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 PAGE_RATIO_GOAL = 0.5
 PAGE_P95_GOAL_MS = 50.0
@@ -101,6 +111,14 @@ async def serve(side: str, port: int, db: Path) -> None:
             await asyncio.Event().wait()
         return
 
+    app = await hoinghi_app(db, f"http://127.0.0.1:{port}")
+    async with serving(app, host="127.0.0.1", port=port):
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+
+async def hoinghi_app(db: Path, base_url: str) -> ASGIApp:
+    """hoinghi's web application on the bench database, its clock before the deadline."""
     from bot.config import load_config
     from bot.domain.clock import ManualClock
     from bot.services import build_services
@@ -111,13 +129,107 @@ async def serve(side: str, port: int, db: Path) -> None:
 
     config = load_config(EXAMPLE_CONFIG).config
     assert config.web is not None
-    settings = config.web.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    settings = config.web.model_copy(update={"base_url": base_url})
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
-    app = build_web_app(WebSetup(services, load_catalog("vi"), settings, SECRET))
-    async with serving(app, host="127.0.0.1", port=port):
-        print("ready", flush=True)
-        await asyncio.Event().wait()
+    return build_web_app(WebSetup(services, load_catalog("vi"), settings, SECRET))
+
+
+# --- the CPU a request costs, in this process -----------------------------------------------------
+
+CPU_HOST = "127.0.0.1:8080"
+
+
+async def call(
+    app: ASGIApp, method: str, path: str, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()
+) -> tuple[int, bytes]:
+    """One request straight to ``app`` (no socket, no HTTP client): its status and body."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", CPU_HOST.encode())]
+        + [(name.lower().encode(), value.encode()) for name, value in headers]
+        + ([(b"content-length", str(len(body)).encode())] if body else []),
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+    }
+    asked = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if asked:
+            return {"type": "http.disconnect"}
+        asked = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    status, chunks = 0, []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    return status, b"".join(chunks)
+
+
+async def cpu(args: argparse.Namespace) -> None:
+    """Print the CPU time a page and an RSVP post cost in this process (and, with
+    ``--profile``, the functions that cost most)."""
+    import cProfile
+    import pstats
+
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-web-") as folder:
+        db = Path(folder) / "web.db"
+        await prepare(db, args.invitees)
+        tokens = await tokens_of(db)
+        rng = random.Random(args.seed)
+        picks = [rng.choice(tokens) for _ in range(args.requests)]
+        app = await hoinghi_app(db, f"http://{CPU_HOST}")
+        bodies = []
+        for token in picks:  # each page opened once first, as before the load phases
+            status, page = await call(app, "GET", f"/{token}")
+            assert status == 200, status
+            text = page.decode()
+            start = text.index('id="form-attend"')
+            fields = dict(_HIDDEN.findall(text[start : text.index("</form>", start)]))
+            bodies.append(urlencode({**fields, "choice": "attend"}).encode())
+        # The event loop's thread's own CPU (SQLite's work is on aiosqlite's thread).
+        profiler = cProfile.Profile(time.thread_time) if args.profile else None
+        form = (("origin", f"http://{CPU_HOST}"),)
+        form += (("content-type", "application/x-www-form-urlencoded"),)
+        figures = {}
+        for name in ("page", "rsvp"):
+            if profiler is not None:
+                profiler.enable()
+            started = time.process_time()
+            for token, body in zip(picks, bodies, strict=True):
+                if name == "page":
+                    status, _ = await call(app, "GET", f"/{token}")
+                    assert status == 200, status
+                else:
+                    status, _ = await call(app, "POST", f"/{token}/rsvp", body, form)
+                    assert status == 303, status
+            figures[name] = (time.process_time() - started) / len(picks) * 1000
+            if profiler is not None:
+                profiler.disable()
+    print(f"{args.invitees:,} invitees, {len(picks):,} requests of each kind, in process")
+    for name, ms in figures.items():
+        print(f"{name:<5} {ms:6.2f} ms CPU a request")
+    if profiler is not None:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(45)
+        stats.sort_stats("tottime").print_stats(30)
 
 
 # --- the clients (this process) -------------------------------------------------------------
@@ -365,13 +477,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("PYTHONHASHSEED", "0")
         asyncio.run(serve(side, port, db))
         return 0
+    in_process = argv[:1] == ["cpu"]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--invitees", type=int, default=5000)
-    parser.add_argument("--requests", type=int, default=3000, help="requests a phase and round")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=500 if in_process else 3000,
+        help="requests a phase and round (cpu: of each kind)",
+    )
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    parser.add_argument("--profile", action="store_true", help="cpu: where the time goes")
+    args = parser.parse_args(argv[1:] if in_process else argv)
+    if in_process:
+        asyncio.run(cpu(args))
+        return 0
     return 0 if asyncio.run(bench(args)) else 1
 
 

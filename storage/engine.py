@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import (
 
 from storage.sqlite_driver import one_trip_dbapi
 
+# An execution option of a connection that only reads (storage.uow.reading): on SQLite its
+# transaction begins DEFERRED, not IMMEDIATE.
+READING = "hoinghi_reading"
+
 SQLITE_BUSY_TIMEOUT_S = 15
 
 
@@ -48,11 +52,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # The BEGIN rides in the trip of the transaction's first statement to aiosqlite's
-        # thread (storage.sqlite_driver); a lock it cannot take fails that statement.
+        # thread (storage.sqlite_driver); a lock it cannot take fails that statement. A
+        # transaction that only reads (storage.uow.reading) begins DEFERRED: under WAL it reads
+        # a snapshot and never waits for the writer's lock.
+        begin = "BEGIN" if connection.get_execution_options().get(READING) else "BEGIN IMMEDIATE"
         try:
-            connection.connection.dbapi_connection.begin_with_next_statement("BEGIN IMMEDIATE")
+            connection.connection.dbapi_connection.begin_with_next_statement(begin)
         except sqlite3.Error as error:  # as SQLAlchemy raises a statement's
-            raise DBAPIError.instance("BEGIN IMMEDIATE", None, error, sqlite3.Error) from error
+            raise DBAPIError.instance(begin, None, error, sqlite3.Error) from error
 
     return engine
 

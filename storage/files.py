@@ -1,4 +1,5 @@
-"""Content-addressed file store for uploaded speech drafts (tham luận).
+"""Content-addressed file store for uploaded speech drafts (tham luận) and, from the personal
+page, tasks' deliverables.
 
 Blobs live under a configured root at ``root/ab/cd/<sha256>``: the path is derived only from the
 digest of the content, so nothing a user sends ever becomes part of a path. The original file name
@@ -27,6 +28,26 @@ DELIVERABLE_SUFFIXES: Final = (
     *(".xlsx", ".xls", ".ods", ".pptx", ".ppt", ".odp"),
     *(".jpg", ".jpeg", ".png", ".mp4", ".mov"),
 )
+# What a stored file is sent as (a browser or a chat app opens it by this type).
+MEDIA_TYPES: Final = {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".rtf": "application/rtf",
+    ".txt": "text/plain",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xls": "application/vnd.ms-excel",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".ppt": "application/vnd.ms-powerpoint",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+}
 # Telegram's Bot API refuses to hand a bot any file larger than this.
 MAX_BYTES: Final = 20 * 1024 * 1024
 MAX_NAME_CHARS: Final = 120
@@ -108,6 +129,11 @@ def sanitize_filename(name: str, *, fallback: str = "tham-luan") -> str:
     return stem + suffix
 
 
+def media_type(name: str) -> str:
+    """The media type a stored file is sent as, by its name's suffix."""
+    return MEDIA_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
+
+
 def _validate_digest(sha256: str) -> str:
     """Return the digest if it is 64 lower-case hex characters, else raise ValueError."""
     if not isinstance(sha256, str) or not _DIGEST.fullmatch(sha256):
@@ -146,9 +172,12 @@ class FileStore:
         FileRejected (see :func:`check_upload`)."""
         return check_upload(filename, size, ALLOWED_SUFFIXES)
 
-    def put(self, filename: str, content: bytes) -> StoredFile:
-        """Validate and store content; identical content maps to the existing blob."""
-        suffix = self.check(filename, len(content))
+    def put(
+        self, filename: str, content: bytes, allowed: tuple[str, ...] = ALLOWED_SUFFIXES
+    ) -> StoredFile:
+        """Validate and store content (a draft's types, unless ``allowed`` says others);
+        identical content maps to the existing blob."""
+        suffix = check_upload(filename, len(content), allowed)
         check_content(suffix, content)
         digest = hashlib.sha256(content).hexdigest()
         path = self.path_for(digest)

@@ -271,7 +271,8 @@ class TaskAssignment(Base):
 
 
 class TaskEvidence(Base):
-    """A deliverable attached to an assignment: a file (kept by the platform) or a link."""
+    """A deliverable attached to an assignment: a file (kept by the platform, or in the file
+    store when it came from the personal page) or a link."""
 
     __tablename__ = "task_evidence"
 
@@ -285,6 +286,8 @@ class TaskEvidence(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     file_ref: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int | None] = mapped_column(Integer)
+    # A file kept in the content-addressed store (uploaded on the personal page): its digest.
+    sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(80))
 

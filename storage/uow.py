@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
+from storage.engine import READING
 from storage.sqlite_driver import OneTripConnection
+
+T = TypeVar("T")
 
 
 @asynccontextmanager
@@ -27,3 +36,21 @@ async def unit_of_work(
             if isinstance(connection.dbapi_connection, OneTripConnection):
                 connection.dbapi_connection.defer_writes()
         yield session
+
+
+async def reading(sessions: async_sessionmaker[AsyncSession], work: Callable[[Connection], T]) -> T:
+    """``work``'s result: Core selects it runs on the connection it is given, in one read-only
+    transaction (one consistent view of the database across its statements). On SQLite (WAL)
+    the transaction takes no writer's lock, so it neither waits for a write transaction nor
+    holds one up; ``work`` must not write. It runs whole in one pass to the database side
+    (``run_sync``): a page is read without a trip back to the event loop per step."""
+    engine = sessions.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    async with engine.connect() as connection:
+        return await connection.run_sync(_read_only, work)
+
+
+def _read_only(connection: Connection, work: Callable[[Connection], T]) -> T:
+    connection.execution_options(**{READING: True})
+    with connection.begin():
+        return work(connection)

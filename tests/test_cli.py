@@ -39,6 +39,29 @@ def test_check_prints_the_plan_in_vietnamese(
     assert "Tệp cấu hình config.toml hợp lệ, nhưng có 3 điểm cần lưu ý:" in out
 
 
+def test_check_says_run_needs_the_bot_token_when_there_is_no_web_page(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("Token của bot")] == [
+        "Token của bot: chưa đặt biến môi trường TELEGRAM_BOT_TOKEN. Tệp cấu hình không có mục "
+        "[web], nên `hoinghi run` cần token này mới chạy được."
+    ]
+
+
+def test_check_says_run_serves_the_web_alone_without_a_bot_token_when_web_is_set(
+    office_web: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("Token của bot")] == [
+        "Token của bot: chưa đặt biến môi trường TELEGRAM_BOT_TOKEN. `hoinghi run` vẫn chạy "
+        "trang cá nhân của đại biểu (http://127.0.0.1:8080), nhưng không có bot Telegram; đặt "
+        "TELEGRAM_BOT_TOKEN khi cần cả bot."
+    ]
+
+
 def test_check_warns_of_a_past_meeting_and_the_examples_placeholder_ids(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

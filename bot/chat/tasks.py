@@ -3,14 +3,17 @@ office closing a task or opening a deliverable."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.chat.turn import Turn
 from bot.domain.channels import FileTooLarge, FileUnavailable
 from bot.domain.inbound import Action, FileIn, Text
-from bot.domain.outbound import Answer, Button, Outbound, SharedFilePart, TextPart
+from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePart, TextPart
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
 from bot.texts.presenters import task_buttons, task_office_buttons, task_summary
+from storage.files import media_type, sanitize_filename
 
 MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # the largest file a chat platform hands a bot
 
@@ -104,12 +107,19 @@ def _rejected(turn: Turn, reject: str) -> str:
 
 async def _evidence(turn: Turn, evidence_id: int) -> Answer:
     evidence = await turn.services.tasks.evidence_file(evidence_id)
-    if evidence is None or evidence.file_ref is None or evidence.channel != turn.channel.name:
+    if evidence is None:
         return turn.say("task.gone")
-    # The platform keeps the file: sending it by its reference needs no download. The name is
-    # the sender's (at most 300 characters): escaped, it is shown as they wrote it.
+    # The name is the sender's (at most 300 characters): escaped, it is shown as they wrote it.
     caption = turn.html("task.file_caption", name=evidence.name)
-    return Answer.of(Outbound((SharedFilePart(turn.channel.name, evidence.file_ref, caption),)))
+    if evidence.file_ref is not None and evidence.channel == turn.channel.name:
+        # The platform keeps the file: sending it by its reference needs no download.
+        part = SharedFilePart(turn.channel.name, evidence.file_ref, caption)
+        return Answer.of(Outbound((part,)))
+    if evidence.path is not None:  # uploaded on a personal page: the file store keeps it
+        content = await asyncio.to_thread(evidence.path.read_bytes)
+        name = sanitize_filename(evidence.name, fallback="san-pham")
+        return Answer.of(Outbound((FilePart(name, content, media_type(name), caption),)))
+    return turn.say("task.gone")
 
 
 def reply(turn: Turn, result: TaskResult) -> Answer:

@@ -114,10 +114,16 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
         ),
         catalog.plain("check.database", url=safe_url(loaded.database_url)),
     ]
-    # Each channel's token: set, missing or malformed (never the token itself).
-    lines += [
-        catalog.plain(f"check.token_{entry.token_state(os.environ)}", env=entry.token_env)
-        for entry in CHANNELS
-    ]
+    # Each channel's token: set, missing or malformed (never the token itself). A missing one
+    # stops `hoinghi run` only without [web]: with it, run serves the personal pages alone.
+    for entry in CHANNELS:
+        state = entry.token_state(os.environ)
+        if state == "missing" and config.web is not None:
+            line = catalog.plain(
+                "check.token_missing_web", env=entry.token_env, url=config.web.base_url
+            )
+        else:
+            line = catalog.plain(f"check.token_{state}", env=entry.token_env)
+        lines.append(line)
     lines.append("")
     return lines

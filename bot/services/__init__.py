@@ -21,6 +21,7 @@ from bot.services.echo import Echo
 from bot.services.invitations import InvitationService
 from bot.services.meetings import sync_meeting
 from bot.services.office_report import OfficeReportService
+from bot.services.pages import PageService
 from bot.services.privacy import PrivacyService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
@@ -38,6 +39,7 @@ class Services:
     audiences: AudienceService
     delegates: DelegateService
     invitations: InvitationService
+    pages: PageService
     rsvp: RsvpService
     reports: ReportService
     broadcasts: BroadcastService
@@ -63,7 +65,8 @@ async def build_services(
 ) -> Services:
     """Sync the meeting row from the config and wire the services to it.
 
-    ``files`` keeps uploaded speech drafts; by default ``[drafts] directory`` as written
+    ``files`` keeps uploaded speech drafts and the deliverables uploaded on personal pages;
+    by default ``[drafts] directory`` as written
     (the CLI passes it resolved against the config file's folder).
     """
     meeting = await sync_meeting(sessions, config, clock)
@@ -75,8 +78,8 @@ async def build_services(
         calendar=meeting.calendar,
     )
     reports = ReportService(ctx)
-    tasks = TaskService(ctx)
     store = files or FileStore(Path(config.drafts.directory))
+    tasks = TaskService(ctx, store)
     drafts = DraftService(ctx, store)
     checkin = CheckinService(ctx)
     return Services(
@@ -86,6 +89,7 @@ async def build_services(
         audiences=AudienceService(ctx),
         delegates=DelegateService(ctx),
         invitations=InvitationService(ctx),
+        pages=PageService(ctx),
         rsvp=RsvpService(ctx),
         reports=reports,
         broadcasts=BroadcastService(ctx),

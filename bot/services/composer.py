@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from bot.config import Config
 from bot.domain.channels import ChannelInfo
@@ -44,16 +43,9 @@ from bot.texts.presenters import (
     task_summary,
     verdict_buttons,
 )
+from storage.files import media_type, sanitize_filename
 
 ICS_MIME = "text/calendar"
-_MIME = {
-    ".pdf": "application/pdf",
-    ".doc": "application/msword",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".odt": "application/vnd.oasis.opendocument.text",
-    ".rtf": "application/rtf",
-    ".txt": "text/plain",
-}
 # Kinds that go to the office chat itself.
 _TO_OFFICE = frozenset(
     {
@@ -68,10 +60,6 @@ _TO_OFFICE = frozenset(
 _REPORT_PROBLEMS_ONLY = frozenset(
     {MessageKind.TASK_REMINDER, MessageKind.DRAFT_COMMENT, MessageKind.DRAFT_VERDICT}
 )
-
-
-def _mime(name: str) -> str:
-    return _MIME.get(Path(name).suffix.lower(), "application/octet-stream")
 
 
 def resend_action(message_id: int) -> str:
@@ -139,7 +127,8 @@ class MessageComposer:
                 if message.body is None and "template" in message.params:
                     values = message.params.get("values") or {}
                     text = self._catalog.html(str(message.params["template"]), **values)
-                    return Outbound((TextPart(text),))
+                    attached = await self._stored_deliverable(message.params.get("evidence_id"))
+                    return Outbound((TextPart(text), *attached))
                 return Outbound(
                     (TextPart(message.body or "", decode_buttons(message.params.get("buttons"))),)
                 )
@@ -179,6 +168,19 @@ class MessageComposer:
             case MessageKind.DRAFT_VERSION | MessageKind.DRAFT_REPLY | MessageKind.DRAFT_MISSING:
                 return await self._to_office(message, channel)
         raise ValueError(f"no content for {message.kind}")
+
+    async def _stored_deliverable(self, evidence_id: object) -> tuple[FilePart, ...]:
+        """The deliverable a note announces, as a document, when the file store keeps it (it
+        came from a personal page: no chat platform holds it to send by reference)."""
+        if not isinstance(evidence_id, int):
+            return ()
+        found = await self._tasks.evidence_file(evidence_id)
+        if found is None or found.path is None:
+            return ()
+        content = await asyncio.to_thread(found.path.read_bytes)
+        name = sanitize_filename(found.name, fallback="san-pham")
+        caption = self._catalog.html("task.file_caption", name=found.name)
+        return (FilePart(name, content, media_type(name), caption),)
 
     # --- speech drafts -------------------------------------------------------------------------
 
@@ -307,7 +309,11 @@ class MessageComposer:
         return Outbound(
             (
                 FilePart(
-                    version.display_name, content, _mime(version.display_name), caption, buttons
+                    version.display_name,
+                    content,
+                    media_type(version.display_name),
+                    caption,
+                    buttons,
                 ),
             )
         )

@@ -11,7 +11,7 @@ from bot.services.context import ServiceContext
 from bot.services.queueing import queue_to_person
 from storage import queries
 from storage.models import ChannelIdentity
-from storage.uow import unit_of_work
+from storage.uow import reading, unit_of_work
 
 
 class Echo:
@@ -24,16 +24,20 @@ class Echo:
         """Queue ``html`` (catalog HTML) to the person's chat; False, and nothing queued, when
         they are linked on no chat channel (the page was all they used)."""
         now = self._ctx.clock.now()
-        async with unit_of_work(self._ctx.sessions) as session:
-            chat = await session.scalar(
-                select(ChannelIdentity.id)
-                .where(
-                    ChannelIdentity.delegate_id == person_id,
-                    ChannelIdentity.linked_via != queries.PAGE_LINK,
-                )
-                .limit(1)
+        chat = (
+            select(ChannelIdentity.id)
+            .where(
+                ChannelIdentity.delegate_id == person_id,
+                ChannelIdentity.linked_via != queries.PAGE_LINK,
             )
-            if chat is None:
+            .limit(1)
+        )
+        # Most people answer on their page alone: that they chat nowhere is only read, so
+        # their answer does not queue a second time for the writer's lock.
+        if await reading(self._ctx.sessions, lambda connection: connection.scalar(chat)) is None:
+            return False
+        async with unit_of_work(self._ctx.sessions) as session:
+            if await session.scalar(chat) is None:  # unlinked in between
                 return False
             queue_to_person(
                 session,

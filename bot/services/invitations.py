@@ -63,7 +63,6 @@ class PageResult:
     delegate: DelegateView | None = None
     rsvp: RsvpView | None = None
     retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
-    link_code: str | None = None  # the person's personal code, to show on their page
 
 
 def page_account(channel: str, delegate_id: int, name: str = "") -> ChatAccount:
@@ -231,27 +230,8 @@ class InvitationService:
         link's old token is unknown at once.
         """
         now = self._ctx.clock.now()
-        # A page already opened is only read: every view of it would otherwise queue for
-        # SQLite's one writer. Anything else (a first view, a wrong token) writes below.
-        async with self._ctx.sessions() as session:
-            if await _slowed_down(session, channel, client, f"{channel}:{client}", now) is None:
-                invitation = (
-                    await queries.active_invitation(session, token)
-                    if looks_like_token(token)
-                    else None
-                )
-                if invitation is not None and hmac.compare_digest(invitation.token, token):
-                    delegate = await session.get_one(Delegate, invitation.delegate_id)
-                    account = page_account(channel, delegate.id, delegate.full_name)
-                    if await queries.identity(session, channel, account.external_id) is not None:
-                        rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
-                        return PageResult(
-                            LinkOutcome.ALREADY_LINKED,
-                            account,
-                            DelegateView.of(delegate),
-                            rsvp,
-                            link_code=invitation.link_code,
-                        )
+        # A page opened before is read by bot.services.pages without a writing transaction;
+        # this is for the rest: a first view, a wrong token, a client slowed down.
         async with unit_of_work(self._ctx.sessions) as session:
             slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
             if slowed is not None:
@@ -294,9 +274,7 @@ class InvitationService:
                     },
                 )
             rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
-            return PageResult(
-                outcome, account, DelegateView.of(delegate), rsvp, link_code=invitation.link_code
-            )
+            return PageResult(outcome, account, DelegateView.of(delegate), rsvp)
 
     async def calendar_link(self, person_id: int) -> str | None:
         """Where a person downloads the meeting's .ics from their personal page (``[web]``),

@@ -31,6 +31,7 @@ from storage.models import (
     HandledEvent,
     Invitation,
     LinkFailure,
+    TaskEvidence,
 )
 from storage.uow import unit_of_work
 
@@ -119,7 +120,10 @@ class PrivacyService:
                         if _holds_an_account(value):
                             setattr(entry, side, _scrubbed(value))
             if drafts:
-                blobs = sorted(set(await session.scalars(select(DraftVersion.sha256))))
+                # A deliverable uploaded on a page may be the same bytes as a draft: its blob
+                # stays while a task's evidence still names it.
+                kept = set(await session.scalars(select(TaskEvidence.sha256)))
+                blobs = sorted(set(await session.scalars(select(DraftVersion.sha256))) - kept)
                 await session.execute(delete(DraftComment))
                 await session.execute(delete(DraftVersion))
             queries.add_audit(

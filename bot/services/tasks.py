@@ -9,6 +9,7 @@ import logging
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -30,7 +31,7 @@ from bot.services.context import ServiceContext
 from bot.services.queueing import queue_office_note
 from storage import queries
 from storage.content import FileRejected, RejectCode, check_content
-from storage.files import DELIVERABLE_SUFFIXES, check_upload
+from storage.files import DELIVERABLE_SUFFIXES, FileStore, check_upload
 from storage.models import (
     ChannelIdentity,
     Delegate,
@@ -61,6 +62,7 @@ class TaskStep(StrEnum):
     TOO_LONG = "too_long"
     EMPTY = "empty"
     NOT_A_FILE = "not_a_file"
+    FILE_DUPLICATE = "file_duplicate"  # the same file as one already sent for this task
     REJECTED = "rejected"  # a file refused by name, size or content; ``reject`` says why
     NOTHING_PENDING = "nothing_pending"
     DUPLICATE = "duplicate"
@@ -77,6 +79,19 @@ class TaskResult:
     status: TaskStatus | None = None
     evidence_id: int | None = None
     reject: RejectCode | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A deliverable file, for the office to open: held by the platform of ``channel``
+    (``file_ref``), or kept in the file store (``path``)."""
+
+    id: int
+    name: str
+    channel: str | None
+    file_ref: str | None
+    path: Path | None
+    size: int | None
 
 
 @dataclass(frozen=True)
@@ -98,8 +113,9 @@ class _Pending(StrEnum):
 class TaskService:
     """Tasks of the plan and everything people do with them."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, files: FileStore) -> None:
         self._ctx = ctx
+        self._files = files
 
     # --- the plan --------------------------------------------------------------------------------
 
@@ -332,6 +348,62 @@ class TaskService:
                 TaskStep.FILE_SAVED, await self._line(session, task), evidence_id=evidence.id
             )
 
+    async def store_file(
+        self, account: ChatAccount, task_id: int, *, name: str, content: bytes
+    ) -> TaskResult:
+        """A deliverable uploaded on the personal page for ``task_id``: checked as the chat
+        checks one, kept in the file store, recorded and announced to the office as the chat's
+        deliverable file is (the office's note carries the file itself: no platform holds it).
+        The same file again for the same task is FILE_DUPLICATE, and nobody is told twice."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._assignment(session, account, task_id)
+            if isinstance(found, TaskResult):
+                return found
+        try:
+            # Unpacking an archive's directory and writing to disk: off the event loop.
+            stored = await asyncio.to_thread(self._files.put, name, content, DELIVERABLE_SUFFIXES)
+        except FileRejected as exc:
+            log.info("task deliverable rejected: %s", exc.code)
+            return TaskResult(TaskStep.REJECTED, reject=exc.code)
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._assignment(session, account, task_id)
+            if isinstance(found, TaskResult):
+                return found
+            ident, task, assignment = found
+            same = await session.scalar(
+                select(TaskEvidence.id)
+                .where(
+                    TaskEvidence.assignment_id == assignment.id,
+                    TaskEvidence.sha256 == stored.sha256,
+                )
+                .limit(1)
+            )
+            if same is not None:
+                return TaskResult(
+                    TaskStep.FILE_DUPLICATE, await self._line(session, task), evidence_id=same
+                )
+            evidence = self._add_evidence(
+                session,
+                account,
+                assignment,
+                kind="file",
+                name=name[:300],
+                size=stored.size,
+                sha256=stored.sha256,
+            )
+            await session.flush()
+            await self._office_note(
+                session,
+                "task_note.file",
+                task,
+                ident.delegate_id,
+                note=name,
+                evidence_id=evidence.id,
+            )
+            return TaskResult(
+                TaskStep.FILE_SAVED, await self._line(session, task), evidence_id=evidence.id
+            )
+
     def is_waiting_for_task_input(self, pending_input: str | None) -> bool:
         """Whether a chat account's pending question belongs to the task board."""
         return pending_input in {p.value for p in _Pending}
@@ -399,10 +471,20 @@ class TaskService:
             )
             return TaskResult(TaskStep.CLOSED, await self._line(session, task))
 
-    async def evidence_file(self, evidence_id: int) -> TaskEvidence | None:
-        """A stored deliverable, for the office to open."""
+    async def evidence_file(self, evidence_id: int) -> EvidenceFile | None:
+        """A deliverable file, for the office to open (None for a link, or none such)."""
         async with unit_of_work(self._ctx.sessions) as session:
-            return await session.get(TaskEvidence, evidence_id)
+            evidence = await session.get(TaskEvidence, evidence_id)
+        if evidence is None or evidence.kind != "file":
+            return None
+        return EvidenceFile(
+            id=evidence.id,
+            name=evidence.name,
+            channel=evidence.channel,
+            file_ref=evidence.file_ref,
+            path=self._files.path_for(evidence.sha256) if evidence.sha256 else None,
+            size=evidence.size,
+        )
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -493,9 +575,17 @@ class TaskService:
         return evidence
 
     async def _office_note(
-        self, session: AsyncSession, template: str, task: Task, person_id: int, *, note: str
+        self,
+        session: AsyncSession,
+        template: str,
+        task: Task,
+        person_id: int,
+        *,
+        note: str,
+        evidence_id: int | None = None,
     ) -> None:
-        """Queue a note to the office (sent by the outbox at its next tick)."""
+        """Queue a note to the office (sent by the outbox at its next tick); with
+        ``evidence_id``, a stored deliverable the outbox attaches to it."""
         person = await session.get_one(Delegate, person_id)
         values = {
             "key": task.key,
@@ -504,12 +594,15 @@ class TaskService:
             "organization": person.organization,
             "note": note,
         }
+        params: dict[str, Any] = {"template": template, "values": values}
+        if evidence_id is not None:
+            params["evidence_id"] = evidence_id
         queue_office_note(
             session,
             meeting_id=self._ctx.meeting_id,
             now=self._ctx.clock.now(),
             body=None,
-            params={"template": template, "values": values},
+            params=params,
         )
 
     async def _line(self, session: AsyncSession, task: Task) -> TaskLine:

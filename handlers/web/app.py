@@ -40,8 +40,9 @@ from bot.domain.tokens import format_link_code, looks_like_token
 from bot.services import Services
 from bot.services.drafts.lines import TEXT_SUFFIX
 from bot.services.drafts.values import DraftResult, DraftStep
-from bot.services.invitations import LinkOutcome, PageResult
+from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
+from bot.services.pages import PageView
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import LOCALES, Catalog, Html
@@ -50,6 +51,7 @@ from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.security import AccessLog, Guard, SecureHeaders
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
+from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,7 @@ def build_web_app(setup: WebSetup) -> Starlette:
         Route("/{token}/in", site.programme, methods=["GET"]),
         Route("/{token}/rsvp", site.rsvp, methods=["POST"]),
         Route("/{token}/task/{task_id:int}", site.task, methods=["POST"]),
+        Route("/{token}/task/{task_id:int}/file", site.task_file, methods=["POST"]),
         Route("/{token}/draft/{assignment_id:int}/file", site.draft_file, methods=["POST"]),
         Route("/{token}/draft/{assignment_id:int}/text", site.draft_text, methods=["POST"]),
         Route("/{token}/draft/{assignment_id:int}/reply", site.draft_reply, methods=["POST"]),
@@ -147,13 +150,22 @@ def build_web_app(setup: WebSetup) -> Starlette:
 
 @dataclass(frozen=True)
 class Visit:
-    """A request to a personal page that opened: whose page, in which language."""
+    """A request to a personal page that opened: whose page, what it shows, in which
+    language."""
 
     token: str
-    page: PageResult
-    account: ChatAccount
-    person_id: int
+    view: PageView
     catalog: Catalog
+
+    @property
+    def account(self) -> ChatAccount:
+        """The account the page acts as."""
+        return self.view.account
+
+    @property
+    def person_id(self) -> int:
+        """Whose page it is."""
+        return self.view.delegate.id
 
     @property
     def lang(self) -> str:
@@ -172,12 +184,17 @@ class Site:
         self.guard = Guard(setup.secret)
         self.flashes = Flashes()
         self.static = Static(HERE / "static")
+        # Built once; the templates ship with the code, so no stat() of their files per page
+        # to see whether they changed (Jinja's auto_reload). Compiled once per process and kept.
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,
         )
+        self._fixed_by_locale: dict[str, dict[str, Any]] = {}
+        self._plain_texts: dict[str, dict[str, Markup]] = {}
         base = urlsplit(setup.settings.base_url)
         self.origin = f"{base.scheme}://{base.netloc}"
 
@@ -218,69 +235,68 @@ class Site:
         address = request.client.host if request.client is not None else "unknown"
         return self.guard.client_key(address)
 
-    async def _open(self, request: Request, lang: str) -> Visit | Response:
-        """The page of the token in the path, or the answer for a wrong or slowed-down one."""
+    async def _open(
+        self, request: Request, lang: str, *, details: bool = False
+    ) -> Visit | Response:
+        """The page of the token in the path (with its tasks and drafts if ``details``), or the
+        answer for a wrong or slowed-down one."""
         token = str(request.path_params["token"])
         catalog = self._catalog(lang)
         if not looks_like_token(token):
             # Not a link's shape (a typo, a scanner): not a guess at one, so not counted.
             return self._render("unknown.html", catalog, status=404)
-        opened = await self.services.invitations.open_page(
-            token, channel=CHANNEL, client=self._client(request)
-        )
-        if opened.outcome is LinkOutcome.SLOWED_DOWN:
-            wait = opened.retry_after.total_seconds() if opened.retry_after else 3600
-            minutes = max(1, int(wait // 60) + 1)
-            response = self._render("slowed.html", catalog, status=429, minutes=minutes)
-            response.headers["retry-after"] = str(int(wait) + 1)
-            return response
-        if opened.account is None or opened.delegate is None:
+        client = self._client(request)
+        pages = self.services.pages
+        # A page opened before is only read; the first view, a wrong token or a client slowed
+        # down goes through open_page, which writes (the page's account, the wrong link).
+        view = await pages.view(token, channel=CHANNEL, client=client, details=details)
+        if view is None:
+            opened = await self.services.invitations.open_page(
+                token, channel=CHANNEL, client=client
+            )
+            if opened.outcome is LinkOutcome.SLOWED_DOWN:
+                wait = opened.retry_after.total_seconds() if opened.retry_after else 3600
+                minutes = max(1, int(wait // 60) + 1)
+                response = self._render("slowed.html", catalog, status=429, minutes=minutes)
+                response.headers["retry-after"] = str(int(wait) + 1)
+                return response
+            if opened.account is not None:
+                view = await pages.view(token, channel=CHANNEL, client=client, details=details)
+        if view is None:
             return self._render("unknown.html", catalog, status=404)
-        return Visit(token, opened, opened.account, opened.delegate.id, catalog)
+        return Visit(token, view, catalog)
 
     # --- the personal page ---------------------------------------------------------------------
 
     async def page(self, request: Request) -> Response:
         """The invitation, the answer, the calendar, the tasks and the drafts of one person."""
-        visit = await self._open(request, request.query_params.get("lang", ""))
+        query = request.query_params
+        visit = await self._open(request, query.get("lang", ""), details=True)
         if isinstance(visit, Response):
             return visit
-        flash = self.flashes.take(request.query_params.get("f", ""), visit.person_id)
-        context = await self._page_context(visit)
-        return self._render("page.html", visit.catalog, flash=flash, **context)
+        flash = self.flashes.take(query.get("f", ""), visit.person_id)
+        return self._render("page.html", visit.catalog, flash=flash, **self._page_context(visit))
 
-    async def _page_context(self, visit: Visit) -> dict[str, Any]:
-        services, catalog, config = self.services, visit.catalog, self.config
-        delegate, rsvp = visit.page.delegate, visit.page.rsvp
-        assert delegate is not None and rsvp is not None
-        tasks = await services.tasks.board_for(visit.account) or []
-        mine = [
-            (task, next((a for a in task.assignments if a.code == delegate.code), None))
-            for task in tasks
-        ]
-        drafts = []
-        for line in await services.drafts.mine(visit.account) or []:
-            versions = await services.drafts.versions(line.id)
-            thread = await services.drafts.thread(line.id)
-            drafts.append((line, versions, thread))
+    def _page_context(self, visit: Visit) -> dict[str, Any]:
+        catalog, view = visit.catalog, visit.view
         links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
-        zalo = config.zalo
+        zalo = self.config.zalo
         # Zalo opens no personal link: the page says how to find the bot and which code to send.
         how_to_zalo = None
-        if zalo.bot_link and visit.page.link_code:
+        if zalo.bot_link and view.link_code:
             how_to_zalo = {
                 "bot": zalo.bot_name,
                 "link": zalo.bot_link,
-                "code": format_link_code(visit.page.link_code),
+                "code": format_link_code(view.link_code),
             }
         return {
-            "delegate": delegate,
-            "rsvp": rsvp,
-            "answer": replies.answer(catalog, rsvp),
-            "is_open": services.rsvp.is_open(),
-            "deadline": deadline_text(catalog, config),
-            "tasks": mine,
-            "drafts": drafts,
+            "delegate": view.delegate,
+            "rsvp": view.rsvp,
+            "answer": replies.answer(catalog, view.rsvp),
+            "is_open": self.services.rsvp.is_open(),
+            "deadline": deadline_text(catalog, self.config),
+            "tasks": view.tasks,
+            "drafts": view.drafts,
             "chat_links": links,
             "zalo": how_to_zalo,
             "page_token": visit.token,
@@ -307,8 +323,7 @@ class Site:
         if isinstance(visit, Response):
             return visit
         found = await self.services.drafts.version_file(int(request.path_params["version_id"]))
-        delegate = visit.page.delegate
-        if found is None or delegate is None or found.draft.code != delegate.code:
+        if found is None or found.draft.code != visit.view.delegate.code:
             return self._render("unknown.html", visit.catalog, status=404)
         content = await asyncio.to_thread(found.path.read_bytes)
         return _attachment(content, found.version.display_name, "application/octet-stream")
@@ -316,10 +331,11 @@ class Site:
     # --- forms ---------------------------------------------------------------------------------
 
     async def _posted(
-        self, request: Request, *, files: int = 0
+        self, request: Request, *, files: int = 0, too_large: str = "draft.rejected_too_large"
     ) -> tuple[Visit, dict[str, str], Any] | Response:
         """The page and the form posted to it, once the form is known to be this server's for
-        this page; else the answer to give (a form from elsewhere, one too large)."""
+        this page; else the answer to give (a form from elsewhere, one too large: the catalog's
+        ``too_large``)."""
         if not self._same_site(request):
             return PlainTextResponse("", status_code=403)
         # The page first: a wrong or ended link reads no upload.
@@ -329,7 +345,8 @@ class Site:
         try:
             form = await read_form(request, files=files)
         except TooLarge:
-            return self._done(visit, visit.catalog.html("draft.rejected_too_large"), ok=False)
+            text = visit.catalog.html(too_large, limit_mb=MAX_BYTES // (1024 * 1024))
+            return self._done(visit, text, ok=False)
         values = {name: text_field(form, name) for name in form}
         if values.get("lang") in LOCALES:
             visit = replace(visit, catalog=self.catalog.with_locale(values["lang"]))
@@ -477,6 +494,27 @@ class Site:
                 )
         return self._task_done(visit, result)
 
+    async def task_file(self, request: Request) -> Response:
+        """A task's deliverable uploaded from the page: the chat's checks, kept in the file
+        store, announced to the office with the file."""
+        posted = await self._posted(request, files=1, too_large="task.file_too_large")
+        if isinstance(posted, Response):
+            return posted
+        visit, _, form = posted
+        task_id = int(request.path_params["task_id"])
+        chosen = upload(form, "file")
+        if chosen is None:
+            return self._done(visit, visit.catalog.html("web.task.no_file"), ok=False)
+        tasks = self.services.tasks
+        name = chosen.filename or visit.catalog.plain("task.unnamed_file")
+        reject = tasks.check_upload(name, chosen.size)
+        if reject is not None:  # judged by name and size before reading a byte of it
+            return self._task_done(visit, TaskResult(TaskStep.REJECTED, reject=reject))
+        content = await chosen.read()
+        await chosen.close()
+        result = await tasks.store_file(visit.account, task_id, name=name, content=content)
+        return self._task_done(visit, result)
+
     def _task_done(self, visit: Visit, result: TaskResult) -> Response:
         catalog, config = visit.catalog, self.config
         params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
@@ -484,12 +522,18 @@ class Site:
             params.update(key=result.task.key, title=result.task.title)
         if result.status is not None:
             params["status"] = catalog.plain(f"task_status.{result.status.value}")
-        text = catalog.html(f"task.{result.step.value}", **params)
+        if result.step is TaskStep.REJECTED:  # the chat's words for a file it refuses
+            limit_mb = MAX_BYTES // (1024 * 1024)
+            key = "file_too_large" if result.reject == "too_large" else f"rejected_{result.reject}"
+            text = catalog.html(f"task.{key}", limit_mb=limit_mb)
+        else:
+            text = catalog.html(f"task.{result.step.value}", **params)
         ok = result.step in (
             TaskStep.RECORDED,
             TaskStep.UNCHANGED,
             TaskStep.HELP_SENT,
             TaskStep.FILE_SAVED,
+            TaskStep.FILE_DUPLICATE,
         )
         return self._done(visit, text, ok=ok)
 
@@ -593,15 +637,47 @@ class Site:
 
     # --- rendering -----------------------------------------------------------------------------
 
+    def _fixed(self, catalog: Catalog) -> dict[str, Any]:
+        """What every page in ``catalog``'s language shows the same way, worked out once: the
+        plan does not change while the server runs."""
+        found = self._fixed_by_locale.get(catalog.locale)
+        if found is None:
+            config = self.config
+            meeting = config.meeting
+            starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+            found = self._fixed_by_locale[catalog.locale] = {
+                "lang": catalog.locale,
+                "other_lang": "en" if catalog.locale == "vi" else "vi",
+                "css": self.static.url("site.css"),
+                "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
+                "meeting": meeting,
+                "office": config.office,
+                "agenda": [
+                    (clock(i.start), clock(i.end), i.title, i.presenter) for i in config.agenda
+                ],
+                "when": catalog.html(
+                    "web.when",
+                    date=long_date(catalog, starts),
+                    start=clock(starts),
+                    end=clock(ends),
+                ),
+            }
+        return found
+
     def _render(
         self, template: str, catalog: Catalog, *, status: int = 200, **context: Any
     ) -> Response:
-        config = self.config
-        meeting = config.meeting
-        starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+        meeting = self.config.meeting
+        # A text without parameters is the same on every page of a language: filled once.
+        plain = self._plain_texts.setdefault(catalog.locale, {})
 
         def t(key: str, /, **params: object) -> Markup:
-            return Markup(catalog.html(key, **params))  # noqa: S704 (catalog HTML is escaped)
+            if params:
+                return Markup(catalog.html(key, **params))  # noqa: S704 (catalog HTML, escaped)
+            found = plain.get(key)
+            if found is None:
+                found = plain[key] = Markup(catalog.html(key))  # noqa: S704 (catalog HTML)
+            return found
 
         def safe(html: str) -> Markup:
             return Markup(html)  # noqa: S704 (catalog HTML, its parameters escaped)
@@ -623,15 +699,7 @@ class Site:
             form_fields=form_fields,
             moment=local_moment,
             size=lambda value: file_size(catalog, value),
-            lang=catalog.locale,
-            other_lang="en" if catalog.locale == "vi" else "vi",
-            css=self.static.url("site.css"),
-            meeting=meeting,
-            office=config.office,
-            agenda=[(clock(i.start), clock(i.end), i.title, i.presenter) for i in config.agenda],
-            when=catalog.html(
-                "web.when", date=long_date(catalog, starts), start=clock(starts), end=clock(ends)
-            ),
+            **self._fixed(catalog),
             **context,
         )
         return Response(page, status_code=status, media_type="text/html; charset=utf-8")

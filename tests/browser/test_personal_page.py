@@ -166,3 +166,28 @@ async def test_the_printable_programme_and_an_unknown_link_are_readable_and_acce
     assert "không đúng" in await browser.text()
     await browser.screenshot("8-duong-lien-ket-sai")
     await no_accessibility_problems(browser)
+
+
+async def test_a_task_contact_uploads_a_deliverable_and_the_office_gets_the_file(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    report = tmp_path / "bao-cao-ket-qua.docx"
+    content = docx("Báo cáo kết quả nhiệm vụ")
+    report.write_bytes(content)
+    await browser.open(site.page(SPEAKER))
+    label = "Tệp sản phẩm (văn bản, bảng tính, trình chiếu, ảnh hoặc video; tối đa 20 MB)"
+    await browser.attach(label, report)
+    await browser.press("Gửi tệp sản phẩm")
+    page = await browser.text()
+    assert "Đã nhận sản phẩm của nhiệm vụ" in page
+    assert "bao-cao-ket-qua.docx" in page  # listed under the task as sent
+    await browser.screenshot("9-san-pham-nhiem-vu")
+    await no_accessibility_problems(browser)
+    await site.harness.tick()  # the outbox takes the note and the file to the office's group
+    assert any(
+        "gửi sản phẩm nhiệm vụ" in text and "bao-cao-ket-qua.docx" in text
+        for text in site.office_texts()
+    )
+    [sent] = site.harness.fake.calls_to("sendDocument")
+    assert sent.params["chat_id"] == OFFICE_CHAT
+    assert sent.uploads["document"].content == content

@@ -1,0 +1,445 @@
+"""What a personal page shows, read in one or two statements without a writing transaction.
+
+A page is opened far more often than anything on it changes: every view used to read the
+person, the answer, the tasks and the drafts through a dozen ORM statements, each in a
+transaction that took SQLite's writer's lock. Here an already-opened page is read with Core
+selects in one read-only transaction (:func:`storage.uow.reading`): the person, the invitation,
+the answer and the client's recent wrong links in one statement; the tasks, the deliverables,
+the drafts, their versions and their threads in a second, only for a person who has any. The
+rows become plain frozen values. Anything else (a first view, a wrong token, a client slowed
+down) is :meth:`bot.services.invitations.InvitationService.open_page`'s, which writes.
+
+Nothing is kept between views: each reads the database as it is (an answer just given, a
+change made from the command line by another process, the deadline passed on the clock).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.types import TypeEngine
+
+from bot.domain.channels import ChatAccount
+from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
+from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import TaskStatus, is_overdue
+from bot.domain.tokens import looks_like_token
+from bot.services.context import ServiceContext
+from bot.services.invitations import FAILURE_WINDOW, MAX_FAILURES, page_account
+from bot.services.views import DelegateView, RsvpView
+from storage.base import UTCDateTime
+from storage.models import (
+    ChannelIdentity,
+    Delegate,
+    DraftComment,
+    DraftVersion,
+    Invitation,
+    LinkFailure,
+    Rsvp,
+    SpeechAssignment,
+    Task,
+    TaskAssignment,
+    TaskEvidence,
+)
+from storage.uow import reading
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PageEvidence:
+    """A deliverable the person sent for a task: a stored file or a link."""
+
+    id: int
+    kind: str  # "file" or "link"
+    name: str
+    url: str | None
+    size: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PageTask:
+    """One of the person's tasks, with their own report on it."""
+
+    id: int
+    key: str
+    title: str
+    deliverable: str | None
+    deadline_at: datetime
+    closed: bool
+    overdue: bool
+    status: TaskStatus
+    note: str | None
+    evidence: tuple[PageEvidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageDraft:
+    """One of the person's speech assignments: its versions (newest first) and its thread."""
+
+    id: int
+    theme_key: str
+    theme_title: str
+    deadline_at: datetime
+    status: DraftStatus
+    versions: tuple[VersionLine, ...] = ()
+    thread: tuple[CommentLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class PageView:
+    """An opened personal page: whose it is, the account it acts as, what it shows."""
+
+    account: ChatAccount
+    delegate: DelegateView
+    rsvp: RsvpView
+    tasks: tuple[PageTask, ...] = ()
+    drafts: tuple[PageDraft, ...] = ()
+    link_code: str = ""  # the personal code (canonical), typed where no link carries the token
+
+
+def _table(model: Any) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+DELEGATES = _table(Delegate)
+INVITATIONS = _table(Invitation)
+IDENTITIES = _table(ChannelIdentity)
+RSVPS = _table(Rsvp)
+FAILURES = _table(LinkFailure)
+TASKS = _table(Task)
+TASK_ASSIGNMENTS = _table(TaskAssignment)
+EVIDENCE = _table(TaskEvidence)
+SPEECHES = _table(SpeechAssignment)
+VERSIONS = _table(DraftVersion)
+COMMENTS = _table(DraftComment)
+
+
+def _person_statement() -> Select[Any]:
+    """The person of a token with their answer; whether the page was opened before; the
+    client's wrong links within the window (up to the limit); whether there is more to read."""
+    d, i, r, ci, lf = DELEGATES, INVITATIONS, RSVPS, IDENTITIES, FAILURES
+    channel = bindparam("channel", type_=String)
+    recent = (
+        select(lf.c.id)
+        .where(
+            lf.c.channel == channel,
+            lf.c.external_id == bindparam("client", type_=String),
+            lf.c.at > bindparam("since", type_=UTCDateTime()),
+        )
+        .limit(MAX_FAILURES)
+        .subquery()
+    )
+    return (
+        select(
+            d.c.id,
+            d.c.code,
+            d.c.full_name,
+            d.c.position,
+            d.c.organization,
+            d.c.group_key,
+            d.c.role,
+            i.c.token,
+            i.c.link_code,
+            r.c.status,
+            r.c.reason,
+            r.c.substitute_name,
+            r.c.substitute_position,
+            r.c.answered_at,
+            exists()
+            .where(ci.c.channel == channel, ci.c.external_id == cast(d.c.id, String))
+            .label("opened"),
+            select(func.count()).select_from(recent).scalar_subquery().label("failures"),
+            exists()
+            .where(
+                TASK_ASSIGNMENTS.c.person_id == d.c.id,
+                TASKS.c.id == TASK_ASSIGNMENTS.c.task_id,
+                TASKS.c.meeting_id == bindparam("meeting_id", type_=Integer),
+                TASKS.c.archived_at.is_(None),
+            )
+            .label("has_tasks"),
+            exists()
+            .where(
+                SPEECHES.c.person_id == d.c.id,
+                SPEECHES.c.meeting_id == bindparam("meeting_id", type_=Integer),
+                SPEECHES.c.withdrawn_at.is_(None),
+            )
+            .label("has_drafts"),
+        )
+        .select_from(i.join(d, d.c.id == i.c.delegate_id).join(r, r.c.delegate_id == d.c.id))
+        .where(i.c.token == bindparam("token", type_=String), i.c.revoked_at.is_(None))
+    )
+
+
+# The columns every part of the second statement has, and their types: a part fills those it
+# has and leaves the others NULL (a UNION's rows share the first part's columns and types).
+_COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
+    ("kind", String()),
+    ("id", Integer()),
+    ("parent", Integer()),
+    ("number", Integer()),
+    ("size", Integer()),
+    ("a", String()),
+    ("b", String()),
+    ("c", String()),
+    ("d", String()),
+    ("e", String()),
+    ("at", UTCDateTime()),
+    ("flag", Boolean()),
+    ("flag2", Boolean()),
+)
+
+
+def _part(kind: str, **given: Any) -> list[ColumnElement[Any]]:
+    """One part's columns in :data:`_COLUMNS`' order."""
+    columns: list[ColumnElement[Any]] = []
+    for name, type_ in _COLUMNS:
+        if name == "kind":
+            value: Any = literal(kind, String())
+        else:
+            value = given.pop(name, None)
+        columns.append(type_coerce(null() if value is None else value, type_).label(name))
+    assert not given, given
+    return columns
+
+
+def _details_statement() -> Any:
+    """The person's live tasks (their report, whether every assignee is done), the
+    deliverables they sent, their live speech assignments, the versions and the threads."""
+    t, a, ev = TASKS, TASK_ASSIGNMENTS, EVIDENCE
+    s, v, c = SPEECHES, VERSIONS, COMMENTS
+    person = bindparam("person_id", type_=Integer)
+    meeting = bindparam("meeting_id", type_=Integer)
+    others = a.alias("others")
+    live_task = and_(t.c.meeting_id == meeting, t.c.archived_at.is_(None))
+    live_speech = and_(s.c.meeting_id == meeting, s.c.withdrawn_at.is_(None))
+    tasks = select(
+        *_part(
+            "task",
+            id=t.c.id,
+            a=t.c.key,
+            b=t.c.title,
+            c=a.c.note,
+            d=a.c.status,
+            e=t.c.deliverable,
+            at=t.c.deadline_at,
+            flag=t.c.closed_at.is_not(None),
+            flag2=~exists().where(others.c.task_id == t.c.id, others.c.status != "done"),
+        )
+    ).where(a.c.task_id == t.c.id, a.c.person_id == person, live_task)
+    evidence = select(
+        *_part(
+            "evidence",
+            id=ev.c.id,
+            parent=a.c.task_id,
+            size=ev.c.size,
+            a=ev.c.name,
+            b=ev.c.url,
+            c=ev.c.kind,
+            at=ev.c.created_at,
+        )
+    ).where(ev.c.assignment_id == a.c.id, a.c.person_id == person, a.c.task_id == t.c.id, live_task)
+    drafts = select(
+        *_part("draft", id=s.c.id, a=s.c.theme_key, d=s.c.status, at=s.c.deadline_at)
+    ).where(s.c.person_id == person, live_speech)
+    versions = select(
+        *_part(
+            "version",
+            id=v.c.id,
+            parent=v.c.assignment_id,
+            number=v.c.number,
+            size=v.c.size,
+            a=v.c.display_name,
+            b=v.c.kind,
+            c=v.c.sha256,
+            at=v.c.created_at,
+        )
+    ).where(v.c.assignment_id == s.c.id, s.c.person_id == person, live_speech)
+    about = v.alias("about")
+    comments = (
+        select(
+            *_part(
+                "comment",
+                id=c.c.id,
+                parent=c.c.assignment_id,
+                number=about.c.number,
+                a=c.c.author_name,
+                b=c.c.body,
+                c=c.c.file_name,
+                d=c.c.file_ref,
+                e=c.c.file_channel,
+                at=c.c.created_at,
+                flag=c.c.from_office,
+            )
+        )
+        .select_from(c.join(s, s.c.id == c.c.assignment_id))
+        .outerjoin(about, about.c.id == c.c.version_id)
+        .where(s.c.person_id == person, live_speech)
+    )
+    return union_all(tasks, evidence, drafts, versions, comments)
+
+
+PERSON = _person_statement()
+DETAILS = _details_statement()
+
+
+class PageService:
+    """Reads personal pages that were opened before (see the module's docstring)."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._themes = {theme.key: theme.title for theme in ctx.config.themes}
+        self._theme_order = {theme.key: index for index, theme in enumerate(ctx.config.themes)}
+
+    async def view(
+        self, token: str, *, channel: str, client: str, details: bool = True
+    ) -> PageView | None:
+        """The page of ``token`` as ``channel`` shows it to ``client`` (with its tasks and
+        drafts if ``details``); None when it is not simply to be read: a token that is no live
+        invitation's, a page never opened, a client with too many wrong links lately (for
+        ``open_page`` to answer, and record)."""
+        if not looks_like_token(token):
+            return None
+        now = self._ctx.clock.now()
+        values = {
+            "token": token,
+            "channel": channel,
+            "client": client,
+            "since": now - FAILURE_WINDOW,
+            "meeting_id": self._ctx.meeting_id,
+        }
+
+        def read(connection: Connection) -> tuple[Any, Sequence[Any]]:
+            row = connection.execute(PERSON, values).first()
+            if row is None or not row.opened or row.failures >= MAX_FAILURES:
+                return None, ()  # for open_page
+            if not (details and (row.has_tasks or row.has_drafts)):
+                return row, ()
+            return row, connection.execute(
+                DETAILS, {"person_id": row.id, "meeting_id": values["meeting_id"]}
+            ).all()
+
+        row, rows = await reading(self._ctx.sessions, read)
+        if row is None or not hmac.compare_digest(row.token, token):
+            return None
+        delegate = DelegateView(
+            id=row.id,
+            code=row.code,
+            full_name=row.full_name,
+            position=row.position,
+            organization=row.organization,
+            group_key=row.group_key,
+            role=row.role,
+        )
+        rsvp = RsvpView(
+            status=RsvpStatus(row.status),
+            reason=row.reason,
+            substitute_name=row.substitute_name,
+            substitute_position=row.substitute_position,
+            answered_at=row.answered_at,
+        )
+        account = page_account(channel, row.id, row.full_name)
+        tasks, drafts = self._details(rows, now) if rows else ((), ())
+        return PageView(account, delegate, rsvp, tasks, drafts, link_code=row.link_code)
+
+    def _details(
+        self, rows: Sequence[Any], now: datetime
+    ) -> tuple[tuple[PageTask, ...], tuple[PageDraft, ...]]:
+        by_kind: dict[str, list[Any]] = {}
+        for row in rows:
+            by_kind.setdefault(row.kind, []).append(row)
+        evidence: dict[int, list[PageEvidence]] = {}
+        for row in sorted(by_kind.get("evidence", []), key=lambda row: row.id):
+            evidence.setdefault(row.parent, []).append(
+                PageEvidence(row.id, row.c, row.a, row.b, row.size, row.at)
+            )
+        tasks = [
+            PageTask(
+                id=row.id,
+                key=row.a,
+                title=row.b,
+                deliverable=row.e,
+                deadline_at=row.at,
+                closed=bool(row.flag),
+                overdue=is_overdue(row.at, now, done=bool(row.flag2), closed=bool(row.flag)),
+                status=TaskStatus(row.d),
+                note=row.c,
+                evidence=tuple(evidence.get(row.id, ())),
+            )
+            for row in by_kind.get("task", [])
+        ]
+        # As the chat's board orders them (bot.services.tasks): overdue first, then by deadline.
+        tasks.sort(key=lambda task: (not task.overdue, task.deadline_at, task.key))
+        versions = _grouped(
+            by_kind.get("version", []),
+            lambda row: VersionLine(row.id, row.number, row.b, row.a, row.size, row.c, row.at),
+            key=lambda row: row.number,
+            reverse=True,  # newest first, as bot.services.drafts.lines' versions()
+        )
+        threads = _grouped(
+            by_kind.get("comment", []),
+            lambda row: CommentLine(
+                from_office=bool(row.flag),
+                author_name=row.a,
+                body=row.b,
+                created_at=row.at,
+                version_number=row.number,
+                file_ref=row.d,
+                file_name=row.c,
+                file_channel=row.e,
+            ),
+            key=lambda row: row.id,
+            reverse=False,  # oldest first, as the thread is read
+        )
+        drafts = [
+            PageDraft(
+                id=row.id,
+                theme_key=row.a,
+                theme_title=self._themes.get(row.a, row.a),
+                deadline_at=row.at,
+                status=DraftStatus(row.d),
+                versions=versions.get(row.id, ()),
+                thread=threads.get(row.id, ()),
+            )
+            for row in by_kind.get("draft", [])
+        ]
+        # As bot.services.drafts.lines.read_lines orders one person's: by the plan's themes.
+        order = self._theme_order
+        drafts.sort(key=lambda draft: (order.get(draft.theme_key, len(order)), draft.id))
+        return tuple(tasks), tuple(drafts)
+
+
+def _grouped(
+    rows: Sequence[Any], make: Callable[[Any], T], *, key: Callable[[Any], int], reverse: bool
+) -> Mapping[int, tuple[T, ...]]:
+    """Rows made into values, grouped by their parent, each group in the order of ``key``."""
+    grouped: dict[int, list[T]] = {}
+    for row in sorted(rows, key=key, reverse=reverse):
+        grouped.setdefault(row.parent, []).append(make(row))
+    return {parent: tuple(values) for parent, values in grouped.items()}

@@ -1,0 +1,223 @@
+"""A task's deliverable uploaded on the personal page: the chat's checks and records, kept in
+the file store, and sent to the office as a document through the outbox."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.drafts import DraftStatus
+from storage.files import MAX_BYTES
+from storage.models import AuditEntry, TaskEvidence
+from tests.harness import OFFICE_CHAT, BotHarness
+from tests.samples import docx, zip_bytes
+from tests.test_outbox import texts
+from tests.test_tasks import audit_count, board_text, task_id, with_contacts
+from tests.web_support import Web, flash, form_fields, web_for
+
+OWNER = "NV03"  # the contact of task VI.1.1
+SAVED = "Đã nhận sản phẩm của nhiệm vụ VI.1.1; Văn phòng đã được thông báo."
+
+
+@pytest.fixture
+async def web(harness: BotHarness) -> AsyncIterator[Web]:
+    await with_contacts(harness)
+    web = await web_for(harness.services)
+    yield web
+    await web.client.aclose()
+
+
+async def upload(web: Web, task: int, name: str, content: bytes) -> str:
+    """Send ``content`` as ``name`` from the owner's page as the task's deliverable; the
+    message the page then shows."""
+    page = await web.open(OWNER)
+    fields = form_fields(page.text, f"task-{task}-upload")
+    response = await web.client.post(
+        f"/{web.tokens[OWNER]}/task/{task}/file",
+        data=fields,
+        files={"file": (name, content, "application/octet-stream")},
+    )
+    assert response.status_code == 303
+    return flash((await web.client.get(response.headers["location"])).text)
+
+
+async def evidence(harness: BotHarness) -> list[TaskEvidence]:
+    """Every deliverable recorded."""
+    async with harness.services.ctx.sessions() as session:
+        return list(await session.scalars(select(TaskEvidence).order_by(TaskEvidence.id)))
+
+
+def office_notes(harness: BotHarness) -> list[str]:
+    """The deliverable notes the office chat got (not the files' captions)."""
+    return [t for t in texts(harness, OFFICE_CHAT) if "gửi sản phẩm nhiệm vụ" in t]
+
+
+async def test_a_deliverable_uploaded_on_the_page_is_kept_audited_and_sent_to_the_office(
+    web: Web, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.1")
+    content = docx("Dự thảo báo cáo sơ kết")
+    name = "Du-thao-bao-cao-so-ket.docx"
+    assert await upload(web, task, name, content) == SAVED
+    [row] = await evidence(harness)
+    digest = hashlib.sha256(content).hexdigest()
+    assert (row.kind, row.name, row.channel, row.file_ref, row.sha256, row.size) == (
+        "file",
+        name,
+        "web",
+        None,
+        digest,
+        len(content),
+    )
+    assert harness.services.drafts.files.path_for(digest).read_bytes() == content
+    # The chat's audit row for a deliverable file, by the page's account.
+    async with harness.services.ctx.sessions() as session:
+        [audit] = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "task.evidence")
+        )
+    assert audit.actor.startswith("web:") and audit.after["kind"] == "file"
+    assert audit.after["name"] == name
+    # The office's note, as for a file sent in chat, then the file itself as a document.
+    await harness.tick()
+    [note] = office_notes(harness)
+    assert f"gửi sản phẩm nhiệm vụ VI.1.1: {name}" in note
+    assert f"📎 Tệp {name}" in texts(harness, OFFICE_CHAT)  # the file, with its caption
+    [sent] = harness.fake.calls_to("sendDocument")
+    assert sent.params["chat_id"] == OFFICE_CHAT
+    assert sent.uploads["document"].file_name == name
+    assert sent.uploads["document"].content == content
+    # The page lists it; the office opens it from the board like a file sent in chat.
+    assert name in (await web.open(OWNER)).text.split('id="task-', 1)[1]
+    board = await board_text(harness)
+    assert f"📎 Tệp {name}" in board
+    admin = harness.admin()
+    await harness.send(admin.tap(f"Mở tệp: {name}"))
+    opened = harness.fake.calls_to("sendDocument")[-1]
+    assert opened.params["chat_id"] == admin.id
+    assert opened.uploads["document"].content == content
+
+
+async def test_the_same_deliverable_again_is_recognised_and_the_office_is_told_once(
+    web: Web, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.1")
+    content = docx("Báo cáo")
+    assert await upload(web, task, "Bao-cao.docx", content) == SAVED
+    again = await upload(web, task, "Bao-cao (1).docx", content)
+    assert again.startswith("Tệp này giống hệt tệp đồng chí đã gửi cho nhiệm vụ VI.1.1")
+    assert len(await evidence(harness)) == 1
+    assert await audit_count(harness, "task.evidence") == 1
+    await harness.tick()
+    assert len(office_notes(harness)) == 1
+    # Changed bytes are a new deliverable.
+    assert await upload(web, task, "Bao-cao.docx", docx("Báo cáo, bản sửa")) == SAVED
+    assert len(await evidence(harness)) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("setup.exe", b"MZ\x90\x00 a program", "Bot nhận sản phẩm dạng văn bản"),
+        (
+            "Bao-cao.docx",
+            zip_bytes([("evil.exe", b"MZ\x90\x00 a program")]),
+            "Bên trong tệp có chương trình",
+        ),
+        ("Bao-cao.docx", b"", "Tệp không có nội dung."),
+    ],
+    ids=["a-program", "program-inside", "empty"],
+)
+async def test_a_deliverable_the_chat_refuses_is_refused_on_the_page_and_kept_nowhere(
+    web: Web, harness: BotHarness, name: str, content: bytes, expected: str
+) -> None:
+    task = await task_id(harness, "VI.1.1")
+    assert (await upload(web, task, name, content)).startswith(expected)
+    assert await evidence(harness) == []
+    store = harness.services.drafts.files.root
+    assert not store.exists() or not any(p.is_file() for p in store.rglob("*"))
+    await harness.tick()
+    assert office_notes(harness) == []
+    # Nothing is lost: a sound file is taken after it.
+    assert await upload(web, task, "Bao-cao.docx", docx("Báo cáo sơ kết")) == SAVED
+
+
+async def test_a_page_without_a_chosen_file_asks_for_one(web: Web, harness: BotHarness) -> None:
+    task = await task_id(harness, "VI.1.1")
+    page = await web.open(OWNER)
+    response = await web.client.post(
+        f"/{web.tokens[OWNER]}/task/{task}/file",
+        data=form_fields(page.text, f"task-{task}-upload"),
+        files={"file": ("", b"", "application/octet-stream")},
+    )
+    said = flash((await web.client.get(response.headers["location"])).text)
+    assert said.startswith("Đồng chí chưa chọn tệp.")
+
+
+async def test_a_deliverable_past_20_mb_is_cut_off_as_it_streams_with_the_tasks_way_out(
+    web: Web, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.1")
+    fields = form_fields((await web.open(OWNER)).text, f"task-{task}-upload")
+    boundary = "xyzBOUNDARY"
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    )
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.mp4"\r\n'
+        "Content-Type: video/mp4\r\n\r\n"
+    )
+    sent = 0
+    chunk = b"\0" * (1024 * 1024)
+
+    async def body() -> AsyncIterator[bytes]:  # 40 MB announced by nobody: chunked
+        nonlocal sent
+        yield head.encode()
+        for _ in range(40):
+            sent += len(chunk)
+            yield chunk
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = await web.client.post(
+        f"/{web.tokens[OWNER]}/task/{task}/file",
+        content=body(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert response.status_code == 303
+    said = flash((await web.client.get(response.headers["location"])).text)
+    assert said.startswith("Tệp lớn hơn 20 MB, bot không nhận được. Đề nghị gửi đường liên kết")
+    assert sent < MAX_BYTES + 3 * len(chunk)  # reading stopped at the limit
+    assert await evidence(harness) == []
+
+
+async def test_purging_drafts_keeps_a_blob_a_deliverable_still_uses(
+    web: Web, harness: BotHarness
+) -> None:
+    """The store keeps one blob per content: a deliverable with a draft's very bytes keeps
+    them when the drafts are purged."""
+    services = harness.services
+    await services.drafts.sync()
+    content = docx("Một tệp vừa là tham luận vừa là sản phẩm")
+    [line] = [line for line in await services.drafts.board() if line.code == "DB031"]
+    speaker = await web_for(services)
+    try:
+        page = await speaker.open("DB031")
+        response = await speaker.client.post(
+            f"/{speaker.tokens['DB031']}/draft/{line.id}/file",
+            data=form_fields(page.text, f"draft-{line.id}-upload"),
+            files={"file": ("tham-luan.docx", content, "application/octet-stream")},
+        )
+        assert response.status_code == 303
+    finally:
+        await speaker.client.aclose()
+    assert [v.status for v in await services.drafts.board() if v.code == "DB031"] == [
+        DraftStatus.SUBMITTED
+    ]
+    task = await task_id(harness, "VI.1.1")
+    assert await upload(web, task, "San-pham.docx", content) == SAVED
+    await services.privacy.purge(drafts=True, force=True)
+    digest = hashlib.sha256(content).hexdigest()
+    assert services.drafts.files.path_for(digest).read_bytes() == content
