@@ -9,24 +9,15 @@ number it does not have is not taken as an answer to an older one.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
+from bot.domain.typed import fold
 from storage import queries
 from storage.uow import unit_of_work
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
-
-
-def fold(text: str) -> str:
-    """Text as people may type it on a phone: no diacritics, no case, no symbols, single
-    spaces ("✅ Tham dự" and "tham du" fold alike)."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    plain = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    words = re.sub(r"[^\w]+", " ", plain.casefold())
-    return " ".join(words.split())
 
 
 def offered(answer: Answer) -> tuple[Button, ...]:

@@ -1,6 +1,10 @@
-"""What people type, made storable: PostgreSQL refuses U+0000 in text, so it never gets in."""
+"""What people type, made storable (PostgreSQL refuses U+0000 in text, so it never gets in),
+and made comparable the way they type it on a phone (no diacritics, no case)."""
 
 from __future__ import annotations
+
+import re
+import unicodedata
 
 
 def typed(text: str) -> str:
@@ -11,3 +15,12 @@ def typed(text: str) -> str:
 def one_line(text: str) -> str:
     """``text`` as one line: NUL removed, runs of whitespace collapsed to single spaces."""
     return " ".join(typed(text).split())
+
+
+def fold(text: str) -> str:
+    """Text as people may type it on a phone: no diacritics, no case, no symbols, single
+    spaces ("✅ Tham dự" and "tham du" fold alike)."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    words = re.sub(r"[^\w]+", " ", plain.casefold())
+    return " ".join(words.split())

@@ -14,6 +14,7 @@ from bot.services.activity import Activity
 from bot.services.audiences import AudienceService
 from bot.services.broadcasts import BroadcastService
 from bot.services.context import ServiceContext
+from bot.services.dashboard import DashboardService
 from bot.services.delegates import DelegateService
 from bot.services.drafts import DraftService
 from bot.services.echo import Echo
@@ -23,6 +24,7 @@ from bot.services.office_report import OfficeReportService
 from bot.services.privacy import PrivacyService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
+from bot.services.signin import StaffSignIn
 from bot.services.tasks import TaskService
 from storage.files import FileStore
 
@@ -45,6 +47,8 @@ class Services:
     office_report: OfficeReportService
     privacy: PrivacyService
     echo: Echo
+    signin: StaffSignIn
+    dashboard: DashboardService
 
     @property
     def config(self) -> Config:
@@ -76,9 +80,10 @@ async def build_services(
     tasks = TaskService(ctx)
     store = files or FileStore(Path(config.drafts.directory))
     drafts = DraftService(ctx, store)
+    access = Access(ctx)
     return Services(
         ctx=ctx,
-        access=Access(ctx),
+        access=access,
         activity=Activity(ctx),
         audiences=AudienceService(ctx),
         delegates=DelegateService(ctx),
@@ -91,4 +96,6 @@ async def build_services(
         office_report=OfficeReportService(ctx, reports, drafts, tasks),
         privacy=PrivacyService(ctx, store),
         echo=Echo(ctx),
+        signin=StaffSignIn(ctx, access),
+        dashboard=DashboardService(ctx),
     )

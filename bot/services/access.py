@@ -29,6 +29,8 @@ from storage.uow import unit_of_work
 BOOTSTRAP_CHANNEL = "telegram"
 # How the audit log names the person at the office's computer (the command line).
 LOCAL_OPERATOR = "cli"
+# How the audit log names office staff signed in to the dashboard: "dashboard:<code>".
+DASHBOARD = "dashboard"
 
 
 class Role(StrEnum):
@@ -143,6 +145,23 @@ class Access:
             name=name or account.actor,
             report_to=place(account.channel, account.chat_address),
             person_id=caller.person.id if caller.person else None,
+        )
+
+    async def office_person(self, person_id: int) -> OfficeActor | None:
+        """The person with ``person_id`` as an office actor at the dashboard, or None when
+        they no longer hold the office role (read now: a role withdrawn ends their access)."""
+        async with self._ctx.sessions() as session:
+            person = await session.get(Delegate, person_id)
+            if person is None or person.meeting_id != self._ctx.meeting_id:
+                return None
+            if Role.OFFICE not in await _roles_of(session, person_id):
+                return None
+        return OfficeActor(
+            _KEY,
+            actor=f"{DASHBOARD}:{person.code}",
+            name=person.full_name,
+            report_to=None,
+            person_id=person.id,
         )
 
     def local_operator(self) -> OfficeActor:
