@@ -252,3 +252,26 @@ def test_staff_login_prints_a_link_for_office_staff_only(
     assert main(["staff", "login", "DB010"]) == 2
     assert "hoinghi staff add DB010" in capsys.readouterr().err
     assert main(["staff", "login", "DB999"]) == 2
+
+
+def test_run_without_a_chat_token_prints_a_sign_in_link_for_the_first_office_staff_member(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bot.cli.run as run_module
+    from tests.conftest import EXAMPLE_DELEGATES
+
+    async def no_run(self: object, **kwargs: object) -> None:  # start-up said, then done
+        return None
+
+    monkeypatch.setattr(run_module.App, "run", no_run)
+    assert main(["run"]) == 0
+    assert "/office/signin/" not in capsys.readouterr().out  # no staff yet: no link
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["staff", "add", "DB002"]) == 0
+    assert main(["staff", "add", STAFF]) == 0
+    capsys.readouterr()
+    assert main(["run"]) == 0
+    captured = capsys.readouterr()
+    assert f"{STAFF_NAME} ({STAFF})" in captured.out  # DB001 comes first in code order
+    assert "http://127.0.0.1:8080/office/signin/" in captured.out
+    assert "/office/signin/" not in captured.err  # printed for the operator, never logged
