@@ -381,6 +381,7 @@ class Office:
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
             js=self.static.url("office.js"), meeting=meeting, office=config.office,
             groups=config.groups_in_order, statuses=list(RsvpStatus),
+            group_labels={group.key: group.label for group in config.groups},
             bound=_bound(visit) if isinstance(visit, StaffVisit) else "",
             lifetime=int(LINK_LIFETIME.total_seconds() // 60),
             **context,
