@@ -201,3 +201,23 @@ async def test_after_the_deadline_the_phone_form_is_closed_as_answers_are_in_cha
 async def test_an_unknown_code_is_a_polite_not_found(desk: Desk) -> None:
     response = await desk.client.get("/office/delegates/DB999")
     assert response.status_code == 404 and 'id="message-no_delegate"' in response.text
+
+
+@pytest.mark.parametrize("search", ["", "hoi lhpn"])
+async def test_the_list_goes_on_page_after_page_in_protocol_order(
+    imported: Services, search: str
+) -> None:
+    from bot.services.dashboard import Filters
+
+    dashboard = imported.dashboard
+    whole = await dashboard.delegates(Filters(search=search), limit=1000)
+    seen: list[str] = []
+    after = ""
+    while True:
+        page = await dashboard.delegates(Filters(search=search, after=after), limit=7)
+        assert page.total == whole.total
+        seen += [row.code for row in page.rows]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == [row.code for row in whole.rows] and len(seen) == whole.total > 7

@@ -21,6 +21,8 @@ from storage.models import AuditEntry, ChannelIdentity, Delegate, OutboundMessag
 
 # Rows a page of the list shows; the filters narrow it, the next page goes on.
 PAGE = 100
+# Folded search texts kept (two lists of 10,000 people, edits included): beyond, start again.
+MAX_FOLDS = 20_000
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class DashboardService:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+        self._folds: dict[str, str] = {}
 
     def _order(self) -> dict[str, int]:
         return {group.key: group.order for group in self._ctx.config.groups}
@@ -236,37 +239,74 @@ class DashboardService:
             wanted.append(roster.reachable())
         elif filters.reach == "no":
             wanted.append(~roster.reachable())
+        where = and_(*wanted)
+        columns = (
+            Delegate.id, Delegate.code, Delegate.full_name, Delegate.position,
+            Delegate.organization, Delegate.group_key, Delegate.phone, Rsvp.status,
+        )  # fmt: skip
+        needle = fold(filters.search)
         async with self._ctx.sessions() as session:
-            base = (
-                select(Delegate.id, Delegate.code, Delegate.full_name, Delegate.position,
-                       Delegate.organization, Delegate.group_key, Delegate.phone, Rsvp.status)
-                .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-                .where(and_(*wanted))
-                .order_by(*roster.protocol_key(order))
-            )  # fmt: skip
-            rows = (await session.execute(base)).all()
-            needle = fold(filters.search)
+            base = select(*columns).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
             if needle:
-                # Folded in Python: SQLite cannot strip Vietnamese diacritics, and a list of
-                # invitees (10,000 at most) folds in a few milliseconds.
-                rows = [
-                    r for r in rows
-                    if needle in fold(f"{r.code} {r.full_name} {r.organization} {r.position}")
-                ]  # fmt: skip
-            total = len(rows)
-            if filters.after:
-                codes = [r.code for r in rows]
+                # Folded in Python (SQLite cannot strip Vietnamese diacritics), each text once:
+                # the folds are kept, keyed by the text itself, so an edit is a new key. Only
+                # the searched columns are read for everyone; the page's rows, after.
+                searched = (
+                    select(Delegate.code, Delegate.full_name, Delegate.organization,
+                           Delegate.position)
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .where(where)
+                    .order_by(*roster.protocol_key(order))
+                )  # fmt: skip
+                codes = [
+                    code
+                    for code, *texts in await session.execute(searched)
+                    if needle in self._fold(f"{code} {' '.join(texts)}")
+                ]
+                total = len(codes)
                 start = codes.index(filters.after) + 1 if filters.after in codes else 0
-                rows = rows[start:]
-            page = rows[:limit]
+                wanted_codes = codes[start : start + limit + 1]
+                found = {
+                    row.code: row
+                    for row in await session.execute(base.where(Delegate.code.in_(wanted_codes)))
+                }
+                page = [found[code] for code in wanted_codes]
+            else:
+                counted = select(func.count()).select_from(Delegate)
+                counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
+                total = int(await session.scalar(counted) or 0)
+                key = None
+                if filters.after:
+                    found = await session.execute(
+                        roster.key_of(order, self._ctx.meeting_id, filters.after)
+                    )
+                    first = found.first()
+                    key = None if first is None else tuple(first)
+                page = list(
+                    await session.execute(
+                        base.where(roster.after_key(order, key))
+                        .order_by(*roster.protocol_key(order))
+                        .limit(limit + 1)
+                    )
+                )
+            more = len(page) > limit
+            page = page[:limit]
             accounts = await _accounts(session, [r.id for r in page])
         listed = [
             Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
                 RsvpStatus(r.status), *accounts.get(r.id, ((), ())))
             for r in page
         ]  # fmt: skip
-        more = len(rows) > limit
         return Listing(listed, total, page[-1].code if more and page else None)
+
+    def _fold(self, text: str) -> str:
+        """``text`` folded for the search, from the kept folds when it was folded before."""
+        folded = self._folds.get(text)
+        if folded is None:
+            if len(self._folds) >= MAX_FOLDS:
+                self._folds.clear()
+            folded = self._folds[text] = fold(text)
+        return folded
 
     async def card(self, code: str) -> Card | None:
         """A delegate's page by their code, or None when no invitee has it."""
