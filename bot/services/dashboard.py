@@ -266,11 +266,11 @@ class DashboardService:
                 total = len(codes)
                 start = codes.index(filters.after) + 1 if filters.after in codes else 0
                 wanted_codes = codes[start : start + limit + 1]
-                found = {
+                by_code = {
                     row.code: row
                     for row in await session.execute(base.where(Delegate.code.in_(wanted_codes)))
                 }
-                page = [found[code] for code in wanted_codes]
+                page = [by_code[code] for code in wanted_codes]
             else:
                 counted = select(func.count()).select_from(Delegate)
                 counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
