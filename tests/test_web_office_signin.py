@@ -275,3 +275,20 @@ def test_run_without_a_chat_token_prints_a_sign_in_link_for_the_first_office_sta
     assert f"{STAFF_NAME} ({STAFF})" in captured.out  # DB001 comes first in code order
     assert "http://127.0.0.1:8080/office/signin/" in captured.out
     assert "/office/signin/" not in captured.err  # printed for the operator, never logged
+
+
+async def test_the_access_log_never_writes_a_sign_in_link_or_a_session(
+    desk: Desk, imported: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    link = await imported.signin.link_for_code(STAFF)
+    assert link.secret is not None
+    signed = await desk.use_link(link.secret)
+    cookie = signed.cookies["hoinghi_office"]
+    await desk.client.get("/office/")
+    lines = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    access = [r.getMessage() for r in caplog.records if r.name == "hoinghi.web.access"]
+    assert any(line.startswith("POST /signin/{secret} 303") for line in access), access
+    assert not [line for line in lines if link.secret in line or cookie in line]
