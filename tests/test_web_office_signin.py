@@ -234,6 +234,9 @@ async def test_dangnhap_sends_a_link_to_the_staff_members_own_chat_and_refuses_o
     assert (await desk.use_link(secret)).status_code == 303
     assert "chỉ dành cho cán bộ Văn phòng" in await say(delegate)
     assert await say(staff, group=True) == ""  # a key is never shown in a group
+    # An [office] admin_ids account runs office commands but is no one on the list: no link.
+    bootstrap = ChatAccount("telegram", "100000001", "100000001", "Admin")
+    assert "hoinghi staff add" in await say(bootstrap)
     issued = [e for e in await audit(imported) if e.action == "staff.link_issued"]
     assert [e.actor for e in issued] == ["telegram:501"]
 
