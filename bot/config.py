@@ -269,6 +269,8 @@ class WebSettings(_Section):
     base_url: str
     listen: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    # How long an office staff member stays signed in to the dashboard: a working day.
+    office_session_hours: int = Field(default=10, ge=1, le=168)
 
     @field_validator("base_url")
     @classmethod
@@ -287,6 +289,15 @@ class WebSettings(_Section):
     def link(self, token: str) -> str:
         """The personal page of ``token``."""
         return f"{self.base_url}/{token}"
+
+    @property
+    def secure(self) -> bool:
+        """Served over HTTPS (behind the office's reverse proxy): cookies are then Secure."""
+        return self.base_url.startswith("https://")
+
+    def office_url(self, path: str = "") -> str:
+        """An address of the office's dashboard."""
+        return f"{self.base_url}/office/{path}"
 
     def calendar_url(self, token: str) -> str:
         """The meeting's .ics as a download from ``token``'s page (the file a chat channel that

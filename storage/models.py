@@ -442,3 +442,24 @@ Index(
     sqlite_where=Checkin.undone_at.is_(None),
     postgresql_where=Checkin.undone_at.is_(None),
 )
+
+
+class StaffSession(Base):
+    """A sign-in of office staff to the dashboard: a one-time link (``kind`` "link", used once
+    within minutes) or the browser session it opened (``kind`` "session", a working day). Only
+    the SHA-256 of the secret is kept: the database never holds a key that opens anything."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("delegates.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Where a link was sent ("telegram", "cli"), or the browser a session was opened in.
+    origin: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A link used, or a session signed out: either way it opens nothing any more.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

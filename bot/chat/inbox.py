@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, auto
 from typing import TYPE_CHECKING
 
-from bot.chat import drafts, general, linking, menus, notices, office, rsvp, tasks
+from bot.chat import drafts, general, linking, menus, notices, office, rsvp, signin, tasks
 from bot.chat.office import LinkMaker
 from bot.chat.turn import Turn
 from bot.domain.channels import ChannelInfo
@@ -117,6 +117,8 @@ class Inbox:
             "phancong": _office_args(drafts.assign),
             "caplai": _office_args(self._reissue),
             "golienket": _office_args(office.unlink),
+            # A sign-in link is a key: made in a private chat only.
+            "dangnhap": replace(_office(signin.sign_in), in_groups=False),
         }
         self.actions: dict[str, Callable[[Turn, Action], Awaitable[Answer]]] = {
             "rsvp": rsvp.on_action,

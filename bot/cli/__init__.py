@@ -24,7 +24,13 @@ from bot.cli.files import (
     cmd_invites_print,
     cmd_report,
 )
-from bot.cli.people import cmd_delegates_import, cmd_staff_add, cmd_staff_list, cmd_staff_remove
+from bot.cli.people import (
+    cmd_delegates_import,
+    cmd_staff_add,
+    cmd_staff_list,
+    cmd_staff_login,
+    cmd_staff_remove,
+)
 from bot.cli.plan import cmd_check
 from bot.cli.rehearse import EXAMPLES, cmd_rehearse
 from bot.cli.run import cmd_run
@@ -126,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     staff_list = staff.add_parser("list", help="những người có vai trò, và kênh họ đã liên kết")
     _role_option(staff_list)
     staff_list.set_defaults(command=cmd_staff_list)
+    staff_login = staff.add_parser(
+        "login", help="in đường liên kết đăng nhập trang điều hành (một lần, 10 phút) cho MÃ"
+    )
+    staff_login.add_argument("code", metavar="MÃ")
+    staff_login.set_defaults(command=cmd_staff_login)
 
     invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
         required=True, metavar="LỆNH"

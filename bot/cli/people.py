@@ -22,6 +22,7 @@ from bot.delegate_file import parse_delegate_file
 from bot.services import Services
 from bot.services.access import Role, RoleChange, StaffMember
 from bot.services.import_notes import absent_file_problem, absent_notes
+from bot.services.signin import LINK_LIFETIME, LinkStep
 from bot.texts import Catalog
 
 
@@ -158,6 +159,40 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
             out(catalog.plain("staff.list_empty", role=name))
         if role is Role.OFFICE and config.office.admin_ids:
             out(catalog.plain("staff.bootstrap", count=len(config.office.admin_ids)))
+        return EXIT_OK
+
+    return asyncio.run(with_services(loaded[0], catalog, work))
+
+
+def cmd_staff_login(args: argparse.Namespace) -> int:
+    """Print a one-time sign-in link to the dashboard for the office staff member with a code
+    (for a staff member not linked on any chat yet, handed over in person)."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    web = config.web
+    if web is None:
+        out(catalog.plain("signin.cli_no_web"), sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        result = await services.signin.link_for_code(args.code)
+        if result.step is LinkStep.UNKNOWN_PERSON or result.person is None:
+            out(catalog.plain("staff.unknown_code", code=args.code), sys.stderr)
+            return EXIT_USAGE
+        person = result.person
+        if result.step is not LinkStep.ISSUED or result.secret is None:
+            out(catalog.plain("signin.cli_not_staff", name=person.full_name, code=person.code),
+                sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        out(
+            catalog.plain(
+                "signin.cli_link", name=person.full_name, code=person.code,
+                minutes=int(LINK_LIFETIME.total_seconds() // 60),
+                link=web.office_url(f"signin/{result.secret}"),
+            )
+        )  # fmt: skip
         return EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work))

@@ -26,6 +26,8 @@ from bot.cli.common import (
     warnings_of,
 )
 from bot.config import TOKEN_ENV
+from bot.services.signin import LINK_LIFETIME
+from bot.texts import Catalog
 
 log = logging.getLogger("hoinghi")
 # Where the webhook's own server listens when there is no web server ([web]) to share.
@@ -60,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         webhook = settings
 
+    chats: list[str] = []
     if web is not None:
         chats = [entry.name for entry in configured_channels(os.environ)]
         key = "cli.web_with_chats" if chats else "cli.web_alone"
@@ -69,8 +72,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
 
     async def work(app: App) -> int:
+        if web is not None and not chats:
+            # No chat to send /dangnhap from: the first office staff member's link, here.
+            await print_signin_link(app, catalog)
         await app.run(webhook=webhook)
         return EXIT_OK
 
     log.info("database: %s", safe_url(loaded[0].database_url))
     return run_channel(catalog, loaded[0], work, exclusive="run")
+
+
+async def print_signin_link(app: App, catalog: Catalog) -> None:
+    """A one-time sign-in link to the dashboard for the first office staff member (in code
+    order), printed (never logged: it is a key) when there is one."""
+    web = app.services.config.web
+    signin = app.services.signin
+    code = await signin.first_staff_code()
+    if web is None or code is None:
+        return
+    link = await signin.link_for_code(code)
+    if link.secret is None or link.person is None:
+        return
+    out(
+        catalog.plain(
+            "signin.run_link",
+            name=link.person.full_name,
+            code=link.person.code,
+            minutes=int(LINK_LIFETIME.total_seconds() // 60),
+            link=web.office_url(f"signin/{link.secret}"),
+        )
+    )

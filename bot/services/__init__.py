@@ -15,6 +15,7 @@ from bot.services.audiences import AudienceService
 from bot.services.broadcasts import BroadcastService
 from bot.services.checkin import CheckinService
 from bot.services.context import ServiceContext
+from bot.services.dashboard import DashboardService
 from bot.services.delegates import DelegateService
 from bot.services.drafts import DraftService
 from bot.services.echo import Echo
@@ -25,6 +26,7 @@ from bot.services.pages import PageService
 from bot.services.privacy import PrivacyService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
+from bot.services.signin import StaffSignIn
 from bot.services.tasks import TaskService
 from storage.files import FileStore
 
@@ -49,6 +51,8 @@ class Services:
     office_report: OfficeReportService
     privacy: PrivacyService
     echo: Echo
+    signin: StaffSignIn
+    dashboard: DashboardService
 
     @property
     def config(self) -> Config:
@@ -82,9 +86,10 @@ async def build_services(
     tasks = TaskService(ctx, store)
     drafts = DraftService(ctx, store)
     checkin = CheckinService(ctx)
+    access = Access(ctx)
     return Services(
         ctx=ctx,
-        access=Access(ctx),
+        access=access,
         activity=Activity(ctx),
         audiences=AudienceService(ctx),
         delegates=DelegateService(ctx),
@@ -99,4 +104,6 @@ async def build_services(
         office_report=OfficeReportService(ctx, reports, drafts, tasks, checkin),
         privacy=PrivacyService(ctx, store),
         echo=Echo(ctx),
+        signin=StaffSignIn(ctx, access),
+        dashboard=DashboardService(ctx),
     )

@@ -30,6 +30,8 @@ from storage.uow import unit_of_work
 BOOTSTRAP_CHANNEL = "telegram"
 # How the audit log names the person at the office's computer (the command line).
 LOCAL_OPERATOR = "cli"
+# How the audit log names office staff signed in to the dashboard: "dashboard:<code>".
+DASHBOARD = "dashboard"
 
 
 class Role(StrEnum):
@@ -204,6 +206,23 @@ class Access:
             _KEY, actor=office.actor, name=name, desk=desk_label(desk, name),
             person_id=office.person_id, is_office=True,
         )  # fmt: skip
+
+    async def office_person(self, person_id: int) -> OfficeActor | None:
+        """The person with ``person_id`` as an office actor at the dashboard, or None when
+        they no longer hold the office role (read now: a role withdrawn ends their access)."""
+        async with self._ctx.sessions() as session:
+            person = await session.get(Delegate, person_id)
+            if person is None or person.meeting_id != self._ctx.meeting_id:
+                return None
+            if Role.OFFICE not in await _roles_of(session, person_id):
+                return None
+        return OfficeActor(
+            _KEY,
+            actor=f"{DASHBOARD}:{person.code}",
+            name=person.full_name,
+            report_to=None,
+            person_id=person.id,
+        )
 
     def local_operator(self) -> OfficeActor:
         """Whoever runs ``hoinghi`` on the office's computer: the command line is the office's."""

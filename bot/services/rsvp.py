@@ -25,10 +25,11 @@ from bot.domain.rsvp import (
     answers_open,
 )
 from bot.domain.typed import one_line
+from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import RsvpView
 from storage import queries
-from storage.models import ChannelIdentity, Rsvp
+from storage.models import ChannelIdentity, Delegate, Rsvp
 from storage.uow import unit_of_work
 
 
@@ -254,6 +255,36 @@ class RsvpService:
             # The ORM flushes only what it changed on ``ident`` (recent_events) at commit.
             await _store(session, [answering], now, audits)
             return result
+
+    async def record_by_phone(
+        self, office: OfficeActor, delegate_id: int, answer: RsvpAnswer
+    ) -> RsvpResult:
+        """An answer the office took by phone, recorded on the delegate's behalf: the same
+        rule (:func:`apply_rsvp`) and deadline as an answer given in chat, audited as the staff
+        member's, marked as taken by phone."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            delegate = await session.get(Delegate, delegate_id)
+            if delegate is None or delegate.meeting_id != self._ctx.meeting_id:
+                return RsvpResult(RsvpStep.NOT_LINKED)
+            row = await queries.rsvp_of(session, delegate_id)
+            before = RsvpView.of(row)
+            if not answers_open(now, self.deadline):
+                return RsvpResult(RsvpStep.CLOSED, before)
+            change = apply_rsvp(
+                before, answer, delegate_id=delegate_id, actor=office.actor, now=now
+            )
+            if not change.changed or change.audit is None:
+                return RsvpResult(RsvpStep.UNCHANGED, before, previous=before.status)
+            current = change.current
+            row.status, row.reason = str(current.status), current.reason
+            row.substitute_name = current.substitute_name
+            row.substitute_position = current.substitute_position
+            row.answered_at, row.updated_at = current.answered_at, now
+            # Who took it, and how: the audit's "after" says so beside the answer itself.
+            change.audit["after"] = {**change.audit["after"], "via": "phone", "by": office.name}
+            await queries.insert_audit(session, [change.audit])
+            return RsvpResult(RsvpStep.RECORDED, current, previous=change.previous)
 
     def _typed(
         self,

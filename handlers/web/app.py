@@ -21,7 +21,7 @@ from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from bot.chat import replies
 from bot.chat.drafts import result_params
@@ -49,6 +49,7 @@ from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, file_size, long_date, short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
+from handlers.web.office.app import office_routes
 from handlers.web.security import AccessLog, Guard, SecureHeaders
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
 from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES
@@ -121,7 +122,7 @@ class Static:
 def build_web_app(setup: WebSetup) -> Starlette:
     """The Starlette application of the personal pages and webhooks."""
     site = Site(setup)
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", site.home, methods=["GET"]),
         Route("/robots.txt", site.robots, methods=["GET"]),
         Route("/static/{name}", site.static.serve, methods=["GET"]),
@@ -129,6 +130,7 @@ def build_web_app(setup: WebSetup) -> Starlette:
     # Webhooks first: their paths are the office's choice and must win over a token's.
     for path in setup.hook_paths:
         routes.append(Route(f"/{path.strip('/')}", site.hook_endpoint(path), methods=["POST"]))
+    routes += office_routes(setup, site.static.url("site.css"))  # the office's dashboard
     routes += [
         Route("/{token}", site.page, methods=["GET"]),
         Route("/{token}/lich.ics", site.calendar, methods=["GET"]),

@@ -1,0 +1,375 @@
+"""What the office's dashboard reads: the figures of the overview, the delegate list with its
+filters and search, one delegate's answer, channels and history. Reads only: every change goes
+through the use case the chat uses (``rsvp``, ``invitations``…)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+
+from bot.domain.outbound import MessageKind, MessageStatus
+from bot.domain.rsvp import RsvpStatus
+from bot.domain.typed import fold
+from bot.services import roster
+from bot.services.context import ServiceContext
+from bot.services.views import DelegateView, RsvpView
+from storage import queries
+from storage.models import AuditEntry, ChannelIdentity, Delegate, OutboundMessage, Rsvp
+
+# Rows a page of the list shows; the filters narrow it, the next page goes on.
+PAGE = 100
+# Folded search texts kept (two lists of 10,000 people, edits included): beyond, start again.
+MAX_FOLDS = 20_000
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many invitees a chat channel reaches now, and how many have blocked it."""
+
+    channel: str
+    reachable: int
+    blocked: int
+
+
+@dataclass(frozen=True)
+class Row:
+    """A delegate on the list: who, which group, their answer, where they can be reached."""
+
+    id: int
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+    phone: str | None
+    status: RsvpStatus
+    channels: tuple[str, ...]  # chat channels they can be reached on now
+    blocked: tuple[str, ...]  # chat channels linked but blocked
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A message scheduled to go out."""
+
+    id: int
+    kind: MessageKind
+    audience: str
+    due_at: datetime | None
+    preview: str
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A line of the audit log, its author named."""
+
+    at: datetime
+    who: str
+    action: str
+    entity: str
+    entity_id: int | None
+    subject: str | None  # the person the change is about, when it is a delegate
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The list's filters: group key, answer, channel (reachable on it) and reachability
+    ("yes" reachable on some chat, "no" on none), and a search by name, code, unit."""
+
+    group: str = ""
+    answer: str = ""
+    channel: str = ""
+    reach: str = ""
+    search: str = ""
+    after: str = ""  # the code the previous page ended with
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of the list: its rows, how many match in all, the code to go on after."""
+
+    rows: list[Row]
+    total: int
+    next_after: str | None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One of a delegate's linked accounts."""
+
+    channel: str
+    linked_at: datetime
+    linked_via: str
+    unreachable_at: datetime | None
+    last_seen_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Card:
+    """A delegate's page: who, their answer, their accounts and their history."""
+
+    person: DelegateView
+    phone: str | None
+    rsvp: RsvpView
+    identities: list[Identity]
+    history: list[Activity]
+
+
+class DashboardService:
+    """Read-only views for the dashboard, each one short transaction."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._folds: dict[str, str] = {}
+
+    def _order(self) -> dict[str, int]:
+        return {group.key: group.order for group in self._ctx.config.groups}
+
+    async def reach(self) -> list[Reach]:
+        """Invitees reachable and blocked on each chat channel."""
+        alive = ChannelIdentity.unreachable_at.is_(None)
+        async with self._ctx.sessions() as session:
+            rows = await session.execute(
+                select(
+                    ChannelIdentity.channel,
+                    func.count().filter(alive),
+                    func.count().filter(~alive),
+                )
+                .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                .where(
+                    roster.delegates_of(self._ctx.meeting_id),
+                    ChannelIdentity.linked_via != queries.PAGE_LINK,
+                )
+                .group_by(ChannelIdentity.channel)
+                .order_by(ChannelIdentity.channel)
+            )
+            return [Reach(channel, int(yes), int(no)) for channel, yes, no in rows.all()]
+
+    async def to_phone(self, limit: int = 20) -> tuple[list[Row], int]:
+        """Invitees no chat reaches (never linked, or blocked), who have not answered: the
+        first ``limit`` in protocol order, and how many there are."""
+        listing = await self.delegates(Filters(reach="no", answer=RsvpStatus.NO_ANSWER), limit)
+        return listing.rows, listing.total
+
+    async def upcoming(self, limit: int = 5) -> list[Upcoming]:
+        """Messages scheduled to go out, the soonest first."""
+        async with self._ctx.sessions() as session:
+            rows = await session.scalars(
+                select(OutboundMessage)
+                .where(
+                    OutboundMessage.meeting_id == self._ctx.meeting_id,
+                    OutboundMessage.status == MessageStatus.SCHEDULED,
+                )
+                .order_by(OutboundMessage.due_at, OutboundMessage.id)
+                .limit(limit)
+            )
+            return [
+                Upcoming(r.id, MessageKind(r.kind), r.audience, r.due_at, (r.body or "")[:80])
+                for r in rows
+            ]
+
+    async def activity(self, limit: int = 10) -> list[Activity]:
+        """The latest audited changes, the newest first."""
+        async with self._ctx.sessions() as session:
+            entries = list(
+                await session.scalars(
+                    select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                    .limit(limit)
+                )
+            )  # fmt: skip
+            return await self._named(session, entries)
+
+    async def _named(self, session: Any, entries: list[AuditEntry]) -> list[Activity]:
+        """Audit entries with their authors and subjects as people's names."""
+        accounts = {e.actor for e in entries}
+        codes = {a.partition(":")[2] for a in accounts if a.startswith("dashboard:")}
+        ids = {e.entity_id for e in entries if e.entity == "delegate" and e.entity_id}
+        names: dict[str, str] = {}
+        externals = {a.partition(":")[2] for a in accounts if ":" in a}
+        if externals:
+            for channel, external, name in await session.execute(
+                select(ChannelIdentity.channel, ChannelIdentity.external_id, Delegate.full_name)
+                .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                .where(ChannelIdentity.external_id.in_(externals))
+            ):
+                if f"{channel}:{external}" in accounts:
+                    names[f"{channel}:{external}"] = name
+        by_code: dict[str, str] = {}
+        by_id: dict[int, str] = {}
+        if codes or ids:
+            for person_id, code, name in await session.execute(
+                select(Delegate.id, Delegate.code, Delegate.full_name).where(
+                    Delegate.meeting_id == self._ctx.meeting_id,
+                    (Delegate.code.in_(codes)) | (Delegate.id.in_(ids)),
+                )
+            ):
+                by_code[code], by_id[person_id] = name, name
+        for account in accounts:
+            if account.startswith("dashboard:"):
+                code = account.partition(":")[2]
+                names[account] = by_code.get(code, code)
+        return [
+            Activity(
+                at=e.at,
+                who=names.get(e.actor, e.actor),
+                action=e.action,
+                entity=e.entity,
+                entity_id=e.entity_id,
+                subject=by_id.get(e.entity_id) if e.entity == "delegate" and e.entity_id else None,
+                after=e.after,
+            )
+            for e in entries
+        ]
+
+    async def delegates(self, filters: Filters, limit: int = PAGE) -> Listing:
+        """A page of invitees in protocol order, as the filters and the search narrow it; the
+        search ignores diacritics and case ("nguyen thi ha" finds "Nguyễn Thị Hà")."""
+        order = self._order()
+        wanted: list[ColumnElement[bool]] = [roster.delegates_of(self._ctx.meeting_id)]
+        if filters.group:
+            wanted.append(Delegate.group_key == filters.group)
+        if filters.answer in {s.value for s in RsvpStatus}:
+            wanted.append(Rsvp.status == filters.answer)
+        if filters.channel:
+            wanted.append(_reachable_on(filters.channel))
+        if filters.reach == "yes":
+            wanted.append(roster.reachable())
+        elif filters.reach == "no":
+            wanted.append(~roster.reachable())
+        where = and_(*wanted)
+        columns = (
+            Delegate.id, Delegate.code, Delegate.full_name, Delegate.position,
+            Delegate.organization, Delegate.group_key, Delegate.phone, Rsvp.status,
+        )  # fmt: skip
+        needle = fold(filters.search)
+        async with self._ctx.sessions() as session:
+            base = select(*columns).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
+            if needle:
+                # Folded in Python (SQLite cannot strip Vietnamese diacritics), each text once:
+                # the folds are kept, keyed by the text itself, so an edit is a new key. Only
+                # the searched columns are read for everyone; the page's rows, after.
+                searched = (
+                    select(Delegate.code, Delegate.full_name, Delegate.organization,
+                           Delegate.position)
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .where(where)
+                    .order_by(*roster.protocol_key(order))
+                )  # fmt: skip
+                codes = [
+                    code
+                    for code, *texts in await session.execute(searched)
+                    if needle in self._fold(f"{code} {' '.join(texts)}")
+                ]
+                total = len(codes)
+                start = codes.index(filters.after) + 1 if filters.after in codes else 0
+                wanted_codes = codes[start : start + limit + 1]
+                by_code = {
+                    row.code: row
+                    for row in await session.execute(base.where(Delegate.code.in_(wanted_codes)))
+                }
+                page = [by_code[code] for code in wanted_codes]
+            else:
+                counted = select(func.count()).select_from(Delegate)
+                counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
+                total = int(await session.scalar(counted) or 0)
+                key = None
+                if filters.after:
+                    found = await session.execute(
+                        roster.key_of(order, self._ctx.meeting_id, filters.after)
+                    )
+                    first = found.first()
+                    key = None if first is None else tuple(first)
+                page = list(
+                    await session.execute(
+                        base.where(roster.after_key(order, key))
+                        .order_by(*roster.protocol_key(order))
+                        .limit(limit + 1)
+                    )
+                )
+            more = len(page) > limit
+            page = page[:limit]
+            accounts = await _accounts(session, [r.id for r in page])
+        listed = [
+            Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
+                RsvpStatus(r.status), *accounts.get(r.id, ((), ())))
+            for r in page
+        ]  # fmt: skip
+        return Listing(listed, total, page[-1].code if more and page else None)
+
+    def _fold(self, text: str) -> str:
+        """``text`` folded for the search, from the kept folds when it was folded before."""
+        folded = self._folds.get(text)
+        if folded is None:
+            if len(self._folds) >= MAX_FOLDS:
+                self._folds.clear()
+            folded = self._folds[text] = fold(text)
+        return folded
+
+    async def card(self, code: str) -> Card | None:
+        """A delegate's page by their code, or None when no invitee has it."""
+        async with self._ctx.sessions() as session:
+            person = await session.scalar(
+                select(Delegate).where(
+                    Delegate.meeting_id == self._ctx.meeting_id, Delegate.code == code
+                )
+            )
+            if person is None:
+                return None
+            rsvp = await queries.rsvp_of(session, person.id)
+            idents = await session.scalars(
+                select(ChannelIdentity)
+                .where(ChannelIdentity.delegate_id == person.id)
+                .order_by(ChannelIdentity.linked_at)
+            )
+            identities = [
+                Identity(i.channel, i.linked_at, i.linked_via, i.unreachable_at, i.last_seen_at)
+                for i in idents
+            ]
+            entries = list(
+                await session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.entity == "delegate", AuditEntry.entity_id == person.id)
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                    .limit(50)
+                )
+            )
+            history = await self._named(session, entries)
+        return Card(DelegateView.of(person), person.phone, RsvpView.of(rsvp), identities, history)
+
+
+def _reachable_on(channel: str) -> ColumnElement[bool]:
+    return (
+        select(ChannelIdentity.id)
+        .where(
+            ChannelIdentity.delegate_id == Delegate.id,
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.linked_via != queries.PAGE_LINK,
+            ChannelIdentity.unreachable_at.is_(None),
+        )
+        .exists()
+    )
+
+
+async def _accounts(
+    session: Any, ids: list[int]
+) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """For each delegate, the chat channels they are reachable on and those they blocked."""
+    found: dict[int, tuple[list[str], list[str]]] = {}
+    if ids:
+        rows = await session.execute(
+            select(
+                ChannelIdentity.delegate_id,
+                ChannelIdentity.channel,
+                ChannelIdentity.unreachable_at,
+            ).where(
+                ChannelIdentity.delegate_id.in_(ids),
+                ChannelIdentity.linked_via != queries.PAGE_LINK,
+            )
+        )
+        for delegate_id, channel, unreachable_at in rows.all():
+            yes, no = found.setdefault(delegate_id, ([], []))
+            (yes if unreachable_at is None else no).append(channel)
+    return {k: (tuple(sorted(y)), tuple(sorted(n))) for k, (y, n) in found.items()}

@@ -1,0 +1,275 @@
+"""Office staff signing in to the dashboard: one-time links, browser sessions, signing out.
+
+A link is made for a person with the office role only (``/dangnhap`` in their own private chat,
+or ``hoinghi staff login CODE`` at the office's computer). It opens one browser session, once,
+within :data:`LINK_LIFETIME`; the session lasts ``[web] office_session_hours``. Only the SHA-256
+of each secret is stored. Every session checked reads the person's role again
+(:meth:`bot.services.access.Access.office_person`), so withdrawing the role ends it at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+
+from bot.domain.channels import ChatAccount
+from bot.services.access import Access, OfficeActor, Role
+from bot.services.context import ServiceContext
+from bot.services.views import DelegateView
+from storage import queries
+from storage.models import Delegate, PersonRole, StaffSession
+from storage.uow import unit_of_work
+
+LINK_LIFETIME = timedelta(minutes=10)
+LINK, SESSION = "link", "session"
+MAX_ORIGIN = 120
+
+
+def digest(secret: str) -> str:
+    """What the database keeps of a link's or a session's secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class LinkStep(StrEnum):
+    """What asking for a sign-in link came to."""
+
+    ISSUED = "issued"
+    NOT_STAFF = "not_staff"  # the person does not hold the office role
+    NOT_A_PERSON = "not_a_person"  # an account of [office] admin_ids, on the list as no one
+    UNKNOWN_PERSON = "unknown_person"  # no one has that code
+
+
+@dataclass(frozen=True)
+class SignInLink:
+    """A one-time link's secret (when issued), whose it is, and until when it opens."""
+
+    step: LinkStep
+    person: DelegateView | None = None
+    secret: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A session a link opened: its secret (the cookie), its id, and when it ends."""
+
+    secret: str
+    session_id: int
+    expires_at: datetime
+    actor: OfficeActor
+
+
+class Check(StrEnum):
+    """What a browser's session cookie is worth."""
+
+    NONE = "none"  # no cookie, an unknown one, one signed out or expired: sign in
+    REFUSED = "refused"  # a real session of someone who no longer holds the office role
+    OK = "ok"
+
+
+@dataclass(frozen=True)
+class StaffVisit:
+    """A request from a signed-in staff member: the session and the actor it acts as."""
+
+    check: Check
+    session_id: int | None = None
+    session_hash: str | None = None
+    actor: OfficeActor | None = None
+
+
+@dataclass(frozen=True)
+class SessionLine:
+    """One of a staff member's open sessions, for the list with "sign out everywhere"."""
+
+    id: int
+    origin: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class StaffSignIn:
+    """Issues sign-in links, opens, checks and ends dashboard sessions; all audited."""
+
+    def __init__(self, ctx: ServiceContext, access: Access) -> None:
+        self._ctx = ctx
+        self._access = access
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        """How long a session lasts: ``[web] office_session_hours``."""
+        web = self._ctx.config.web
+        return timedelta(hours=web.office_session_hours if web is not None else 10)
+
+    async def link_for_account(self, account: ChatAccount) -> SignInLink:
+        """A link for the person behind a chat account (``/dangnhap``), sent to that chat."""
+        caller = await self._access.caller(account)
+        if caller.person is None:
+            step = LinkStep.NOT_A_PERSON if caller.is_office else LinkStep.NOT_STAFF
+            return SignInLink(step)
+        return await self._issue(caller.person.code, origin=account.channel, actor=account.actor)
+
+    async def link_for_code(self, code: str) -> SignInLink:
+        """A link for the person with ``code``, printed at the office's computer."""
+        return await self._issue(code, origin="cli", actor=self._access.local_operator().actor)
+
+    async def first_staff_code(self) -> str | None:
+        """The code of the first person (in code order) holding the office role, if any."""
+        async with self._ctx.sessions() as session:
+            found = await session.scalar(
+                select(Delegate.code)
+                .join(PersonRole, PersonRole.person_id == Delegate.id)
+                .where(Delegate.meeting_id == self._ctx.meeting_id, PersonRole.role == Role.OFFICE)
+                .order_by(Delegate.code)
+                .limit(1)
+            )
+        return found
+
+    async def _issue(self, code: str, *, origin: str, actor: str) -> SignInLink:
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
+            if person is None:
+                return SignInLink(LinkStep.UNKNOWN_PERSON)
+            roles = await session.scalars(
+                select(PersonRole.role).where(PersonRole.person_id == person.id)
+            )
+            if Role.OFFICE not in list(roles):
+                return SignInLink(LinkStep.NOT_STAFF, DelegateView.of(person))
+            secret = secrets.token_urlsafe(32)
+            expires = now + LINK_LIFETIME
+            row = StaffSession(
+                person_id=person.id, kind=LINK, token_hash=digest(secret), origin=origin,
+                created_at=now, expires_at=expires,
+            )  # fmt: skip
+            session.add(row)
+            await session.flush()
+            queries.add_audit(
+                session, at=now, actor=actor, action="staff.link_issued", entity="delegate",
+                entity_id=person.id, before=None,
+                after={"name": person.full_name, "via": origin, "link": row.id},
+            )  # fmt: skip
+            return SignInLink(LinkStep.ISSUED, DelegateView.of(person), secret, expires)
+
+    async def link_is_open(self, secret: str) -> bool:
+        """Whether a link would still open a session (read only: showing the page that asks
+        to confirm uses nothing, so a chat's link preview cannot spend it)."""
+        now = self._ctx.clock.now()
+        async with self._ctx.sessions() as session:
+            row = await session.scalar(
+                select(StaffSession).where(StaffSession.token_hash == digest(secret))
+            )
+        return row is not None and row.kind == LINK and _live(row, now)
+
+    async def redeem(self, secret: str, *, browser: str) -> Opened | None:
+        """Spend a link on a new session (once, before it expires, for staff only); None when
+        the link opens nothing."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            link = await session.scalar(
+                select(StaffSession).where(StaffSession.token_hash == digest(secret))
+            )
+            if link is None or link.kind != LINK or not _live(link, now):
+                return None
+            # Spent whatever comes next: a link is used once.
+            spent = await session.execute(
+                update(StaffSession)
+                .where(StaffSession.id == link.id, StaffSession.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            if not getattr(spent, "rowcount", 0):  # another request spent it first
+                return None
+        actor = await self._access.office_person(link.person_id)
+        if actor is None:  # the role was withdrawn since the link was made
+            return None
+        cookie = secrets.token_urlsafe(32)
+        expires = now + self.session_lifetime
+        async with unit_of_work(self._ctx.sessions) as session:
+            row = StaffSession(
+                person_id=link.person_id, kind=SESSION, token_hash=digest(cookie),
+                origin=browser[:MAX_ORIGIN], created_at=now, expires_at=expires,
+            )  # fmt: skip
+            session.add(row)
+            await session.flush()
+            queries.add_audit(
+                session, at=now, actor=actor.actor, action="staff.signed_in", entity="delegate",
+                entity_id=link.person_id, before=None,
+                after={"name": actor.name, "session": row.id, "link": link.id},
+            )  # fmt: skip
+            return Opened(cookie, row.id, expires, actor)
+
+    async def visit(self, cookie: str | None) -> StaffVisit:
+        """What a session cookie is worth now: nothing, a refusal, or a staff member."""
+        if not cookie or len(cookie) > 100:
+            return StaffVisit(Check.NONE)
+        now, hashed = self._ctx.clock.now(), digest(cookie)
+        async with self._ctx.sessions() as session:
+            row = await session.scalar(
+                select(StaffSession).where(StaffSession.token_hash == hashed)
+            )
+        if row is None or row.kind != SESSION or not _live(row, now):
+            return StaffVisit(Check.NONE)
+        actor = await self._access.office_person(row.person_id)
+        if actor is None:
+            return StaffVisit(Check.REFUSED, row.id, hashed)
+        return StaffVisit(Check.OK, row.id, hashed, actor)
+
+    async def sessions(self, office: OfficeActor) -> list[SessionLine]:
+        """``office``'s own open sessions, the newest first."""
+        now = self._ctx.clock.now()
+        async with self._ctx.sessions() as session:
+            rows = await session.scalars(
+                select(StaffSession)
+                .where(
+                    StaffSession.person_id == office.person_id,
+                    StaffSession.kind == SESSION,
+                    StaffSession.ended_at.is_(None),
+                    StaffSession.expires_at > now,
+                )
+                .order_by(StaffSession.created_at.desc(), StaffSession.id.desc())
+            )
+            return [SessionLine(r.id, r.origin, r.created_at, r.expires_at) for r in rows]
+
+    async def sign_out(self, office: OfficeActor, session_id: int) -> int:
+        """End one of ``office``'s own sessions; how many ended (0 or 1)."""
+        return await self._end(office, session_id)
+
+    async def sign_out_everywhere(self, office: OfficeActor) -> int:
+        """End every session of ``office``, this one included; how many ended."""
+        return await self._end(office, None)
+
+    async def _end(self, office: OfficeActor, session_id: int | None) -> int:
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            wanted = [
+                StaffSession.person_id == office.person_id,
+                StaffSession.kind == SESSION,
+                StaffSession.ended_at.is_(None),
+            ]
+            if session_id is not None:
+                wanted.append(StaffSession.id == session_id)
+            ended = list(
+                await session.scalars(
+                    update(StaffSession)
+                    .where(*wanted)
+                    .values(ended_at=now)
+                    .returning(StaffSession.id)
+                )
+            )
+            if ended:
+                queries.add_audit(
+                    session, at=now, actor=office.actor,
+                    action="staff.signed_out" if session_id is not None
+                    else "staff.signed_out_everywhere",
+                    entity="delegate", entity_id=office.person_id, before=None,
+                    after={"name": office.name, "sessions": sorted(ended)},
+                )  # fmt: skip
+            return len(ended)
+
+
+def _live(row: StaffSession, now: datetime) -> bool:
+    return row.ended_at is None and now < row.expires_at

@@ -1,0 +1,467 @@
+"""The dashboard's routes: signing in and out, the overview and its live part, the delegates.
+
+Handlers are thin: they check the session (``services.signin``), read plain values, call one
+use case or view (``services.dashboard``, ``services.rsvp``…) and render a template with the
+catalog. Every form carries a signature bound to the session (:class:`Guard`), so a page of
+another site cannot post one; the cookie is HttpOnly, SameSite=Lax, Secure behind HTTPS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from bot.chat import replies
+from bot.domain.rsvp import (
+    MAX_REASON,
+    MAX_SUBSTITUTE_NAME,
+    MAX_SUBSTITUTE_POSITION,
+    RsvpAnswer,
+    RsvpStatus,
+)
+from bot.domain.typed import one_line
+from bot.services import Services
+from bot.services.access import OfficeActor
+from bot.services.dashboard import Filters
+from bot.services.rsvp import RsvpStep
+from bot.services.signin import LINK_LIFETIME, Check, StaffVisit
+from bot.texts import Catalog
+from bot.texts.formatting import short_moment
+from bot.texts.presenters import deadline_text
+from handlers.web.flash import Flash, Flashes
+from handlers.web.security import Guard
+from handlers.web.uploads import TooLarge, read_form, text_field
+
+if TYPE_CHECKING:
+    from handlers.web.app import WebSetup
+
+HERE = Path(__file__).parent
+COOKIE = "hoinghi_office"
+STATIC_CACHE = "public, max-age=31536000, immutable"
+# The dashboard's own script (the overview refreshing itself) and nothing else: no inline
+# script, no asset but ours, no frame, forms only to ourselves.
+CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+MEDIA = {".css": "text/css", ".js": "text/javascript"}
+# Seconds between two refreshes of the overview's live part.
+POLL_SECONDS = 15
+
+Handler = Callable[[Request], Awaitable[Response]]
+StaffHandler = Callable[[Request, StaffVisit, OfficeActor], Awaitable[Response]]
+
+
+class OfficeStatic:
+    """The dashboard's stylesheet and script, under names that change with their content."""
+
+    def __init__(self, folder: Path, prefix: str) -> None:
+        self.files: dict[str, tuple[Path, str]] = {}
+        self.names: dict[str, str] = {}
+        self.prefix = prefix
+        for path in sorted(folder.iterdir()):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            name = f"{path.stem}.{digest}{path.suffix}"
+            self.files[name] = (path, MEDIA.get(path.suffix, "application/octet-stream"))
+            self.names[path.name] = name
+
+    def url(self, name: str) -> str:
+        """The fingerprinted address of a file."""
+        return f"{self.prefix}/static/{self.names[name]}"
+
+    async def serve(self, request: Request) -> Response:
+        """A file by its fingerprinted name."""
+        found = self.files.get(request.path_params["name"])
+        if found is None:
+            return PlainTextResponse("", status_code=404)
+        path, media = found
+        return FileResponse(path, media_type=media, headers={"cache-control": STATIC_CACHE})
+
+
+class Office:
+    """The dashboard's handlers, sharing the services, the catalog and the templates."""
+
+    def __init__(
+        self, services: Services, catalog: Catalog, base_url: str, secret: bytes, site_css: str
+    ) -> None:
+        self.services = services
+        self.config = services.config
+        self.catalog = catalog.with_locale(services.config.meeting.locale)
+        base = urlsplit(base_url)
+        self.origin = f"{base.scheme}://{base.netloc}"
+        self.root = f"{base.path.rstrip('/')}/office"  # addresses as the browser sees them
+        self.secure = base.scheme == "https"
+        self.guard = Guard(secret)
+        self.flashes = Flashes()
+        self.site_css = site_css
+        self.static = OfficeStatic(HERE / "static", self.root)
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE.parent / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    # --- who is asking -------------------------------------------------------------------------
+
+    async def _visit(self, request: Request) -> StaffVisit:
+        return await self.services.signin.visit(request.cookies.get(COOKIE))
+
+    def staff(self, handler: StaffHandler) -> Handler:
+        """``handler`` for signed-in office staff only: anyone else gets the sign-in page
+        (no session) or a refusal (a session of someone no longer on the office's staff)."""
+
+        async def endpoint(request: Request) -> Response:
+            visit = await self._visit(request)
+            if visit.check is Check.NONE or visit.actor is None:
+                if visit.check is Check.REFUSED:
+                    return self._render("office/message.html", status=403, key="refused")
+                return self._render("office/signin.html", status=401)
+            return await handler(request, visit, visit.actor)
+
+        return endpoint
+
+    async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
+        """The posted form, once it is known to be this server's for ``bound_to``; else the
+        answer to give (a form from another site, or one this server did not sign)."""
+        if not self._same_site(request):
+            return PlainTextResponse("", status_code=403)
+        try:
+            form = await read_form(request)
+        except TooLarge:
+            return PlainTextResponse("", status_code=413)
+        values = {name: text_field(form, name) for name in form}
+        if not self.guard.valid(bound_to, values.get("nonce", ""), values.get("csrf", "")):
+            return self._render("office/message.html", status=403, key="form_expired")
+        return values
+
+    def _same_site(self, request: Request) -> bool:
+        """Whether a form was posted from this server's own pages, as far as the browser says
+        (the personal pages' rule, :meth:`handlers.web.app.Site._same_site`)."""
+        origin = request.headers.get("origin")
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+        if origin is not None and origin != "null":
+            return origin in (self.origin, own)
+        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+
+    def _done(self, visit: StaffVisit, path: str, html: str, *, ok: bool) -> Response:
+        """Post, redirect, get: ``path`` again, saying ``html`` once."""
+        assert visit.session_id is not None
+        key = self.flashes.put(Flash(visit.session_id, html, ok))
+        return RedirectResponse(f"{self.root}/{path}?f={key}#flash", status_code=303)
+
+    def _flash(self, request: Request, visit: StaffVisit) -> Flash | None:
+        assert visit.session_id is not None
+        return self.flashes.take(request.query_params.get("f", ""), visit.session_id)
+
+    # --- signing in and out --------------------------------------------------------------------
+
+    async def signin_help(self, request: Request) -> Response:
+        """How to get a sign-in link."""
+        visit = await self._visit(request)
+        if visit.check is Check.OK:
+            return RedirectResponse(f"{self.root}/", status_code=303)
+        return self._render("office/signin.html")
+
+    async def signin_link(self, request: Request) -> Response:
+        """A link opened: a button to sign in with it. Opening spends nothing (a chat's link
+        preview fetches the address too); the button's post does."""
+        secret = str(request.path_params["secret"])
+        if not await self.services.signin.link_is_open(secret):
+            return self._render("office/message.html", status=410, key="link_spent")
+        return self._render("office/confirm.html", secret=secret)
+
+    async def signin_post(self, request: Request) -> Response:
+        """Spend the link on a session: the cookie, then the overview."""
+        secret = str(request.path_params["secret"])
+        values = await self._form(request, f"signin|{secret}")
+        if isinstance(values, Response):
+            return values
+        browser = one_line(request.headers.get("user-agent", ""))
+        opened = await self.services.signin.redeem(secret, browser=_browser(browser))
+        if opened is None:
+            return self._render("office/message.html", status=410, key="link_spent")
+        response = RedirectResponse(f"{self.root}/", status_code=303)
+        response.set_cookie(
+            COOKIE,
+            opened.secret,
+            max_age=int(self.services.signin.session_lifetime.total_seconds()),
+            path=self.root,
+            secure=self.secure,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    async def signout(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """End this browser's session."""
+        values = await self._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        assert visit.session_id is not None
+        await self.services.signin.sign_out(actor, visit.session_id)
+        return self._signed_out()
+
+    async def sessions(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """One's own open sessions, with "sign out everywhere"."""
+        lines = await self.services.signin.sessions(actor)
+        return self._render(
+            "office/sessions.html", visit=visit, actor=actor, sessions=lines,
+            flash=self._flash(request, visit),
+        )  # fmt: skip
+
+    async def end_session(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """End one of one's sessions (another browser's), or all of them."""
+        values = await self._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        signin = self.services.signin
+        which = values.get("session", "")
+        if which == "all":
+            await signin.sign_out_everywhere(actor)
+            return self._signed_out()
+        if not which.isdigit():
+            return self._done(visit, "sessions", self.catalog.html("dash.sessions.none"), ok=False)
+        ended = await signin.sign_out(actor, int(which))
+        if int(which) == visit.session_id:
+            return self._signed_out()
+        key = "dash.sessions.ended" if ended else "dash.sessions.none"
+        return self._done(visit, "sessions", self.catalog.html(key), ok=bool(ended))
+
+    def _signed_out(self) -> Response:
+        response = self._render("office/message.html", key="signed_out")
+        response.delete_cookie(
+            COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"
+        )
+        return response
+
+    # --- the overview --------------------------------------------------------------------------
+
+    async def overview(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Tổng quan: the whole meeting on one screen."""
+        context = await self._live_context(actor)
+        return self._render(
+            "office/overview.html", visit=visit, actor=actor, poll=POLL_SECONDS, **context
+        )
+
+    async def live(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The overview's figures alone, for its script to put in place."""
+        context = await self._live_context(actor)
+        return self._render("office/live.html", **context)
+
+    async def _live_context(self, actor: OfficeActor) -> dict[str, Any]:
+        services = self.services
+        counts = await services.reports.counts()
+        to_phone, phone_total = await services.dashboard.to_phone()
+        return {
+            "counts": counts,
+            "reach": await services.dashboard.reach(),
+            "to_phone": to_phone,
+            "phone_total": phone_total,
+            "overdue": await services.tasks.overdue(),
+            "missing": await services.drafts.missing(),
+            "upcoming": await services.dashboard.upcoming(),
+            "activity": await services.dashboard.activity(),
+            "now": short_moment(self.catalog, self.config.meeting.local(services.ctx.clock.now())),
+        }
+
+    # --- delegates -----------------------------------------------------------------------------
+
+    async def delegates(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Đại biểu: the list in protocol order, with filters and a search."""
+        query = request.query_params
+        filters = Filters(
+            group=query.get("group", ""),
+            answer=query.get("answer", ""),
+            channel=query.get("channel", ""),
+            reach=query.get("reach", ""),
+            search=query.get("q", "")[:100],
+            after=query.get("after", ""),
+        )
+        listing = await self.services.dashboard.delegates(filters)
+        channels = sorted({r.channel for r in await self.services.dashboard.reach()})
+        next_url = None
+        if listing.next_after is not None:
+            wanted = {k: v for k, v in query.items() if k != "after" and v}
+            next_url = f"{self.root}/delegates?{urlencode({**wanted, 'after': listing.next_after})}"
+        return self._render(
+            "office/delegates.html", visit=visit, actor=actor, filters=filters, listing=listing,
+            channels=channels, next_url=next_url,
+        )  # fmt: skip
+
+    async def delegate(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """A delegate's page: their answer, channels, history, and the phone answer's form."""
+        card = await self.services.dashboard.card(str(request.path_params["code"]))
+        if card is None:
+            return self._render("office/message.html", status=404, key="no_delegate")
+        return self._render(
+            "office/delegate.html", visit=visit, actor=actor, card=card,
+            answer=replies.answer(self.catalog, card.rsvp), is_open=self.services.rsvp.is_open(),
+            deadline=deadline_text(self.catalog, self.config), flash=self._flash(request, visit),
+        )  # fmt: skip
+
+    async def phone_answer(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """An answer taken by phone, recorded on the delegate's behalf through the RSVP use
+        case (its rules and deadline), audited as this staff member's."""
+        code = str(request.path_params["code"])
+        values = await self._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        card = await self.services.dashboard.card(code)
+        if card is None:
+            return self._render("office/message.html", status=404, key="no_delegate")
+        path = f"delegates/{card.person.code}"
+        answer = _phone_answer(values)
+        if isinstance(answer, str):
+            return self._done(visit, path, self.catalog.html(answer), ok=False)
+        result = await self.services.rsvp.record_by_phone(actor, card.person.id, answer)
+        catalog = self.catalog
+        if result.step is RsvpStep.RECORDED and result.rsvp is not None:
+            text = catalog.html(
+                "dash.phone.recorded", name=card.person.full_name,
+                answer=replies.answer(catalog, result.rsvp),
+            )  # fmt: skip
+            return self._done(visit, path, text, ok=True)
+        if result.step is RsvpStep.CLOSED:
+            text = catalog.html("dash.phone.closed", deadline=deadline_text(catalog, self.config))
+            return self._done(visit, path, text, ok=False)
+        return self._done(visit, path, catalog.html("dash.phone.unchanged"), ok=True)
+
+    # --- rendering -----------------------------------------------------------------------------
+
+    def _render(self, template: str, *, status: int = 200, **context: Any) -> Response:
+        catalog, config = self.catalog, self.config
+        meeting = config.meeting
+
+        def t(key: str, /, **params: object) -> Markup:
+            return Markup(catalog.html(key, **params))  # noqa: S704 (catalog HTML is escaped)
+
+        def safe(html: str) -> Markup:
+            return Markup(html)  # noqa: S704 (catalog HTML, its parameters escaped)
+
+        def form_fields(bound_to: str) -> Markup:
+            nonce, signature = self.guard.issue(bound_to)
+            return Markup(  # noqa: S704 (our own values: base64url, nothing to escape)
+                f'<input type="hidden" name="nonce" value="{nonce}">'
+                f'<input type="hidden" name="csrf" value="{signature}">'
+            )
+
+        def moment(instant: Any) -> str:
+            return short_moment(catalog, meeting.local(instant)) if instant else ""
+
+        def status_name(status: RsvpStatus | str) -> str:
+            return catalog.plain(f"status.{RsvpStatus(status).value}")
+
+        def channel_name(channel: str) -> str:
+            key = f"channel_name.{channel}"
+            return catalog.plain(key) if catalog.has(key) else channel
+
+        def action_name(action: str) -> str:
+            key = f"dash.action.{action.replace('.', '_')}"
+            return catalog.plain(key) if catalog.has(key) else action
+
+        visit = context.get("visit")
+        page = self.templates.get_template(template).render(
+            t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
+            channel_name=channel_name, action_name=action_name, lang=catalog.locale,
+            root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
+            js=self.static.url("office.js"), meeting=meeting, office=config.office,
+            groups=config.groups_in_order, statuses=list(RsvpStatus),
+            group_labels={group.key: group.label for group in config.groups},
+            bound=_bound(visit) if isinstance(visit, StaffVisit) else "",
+            lifetime=int(LINK_LIFETIME.total_seconds() // 60),
+            **context,
+        )  # fmt: skip
+        response = Response(page, status_code=status, media_type="text/html; charset=utf-8")
+        response.headers["content-security-policy"] = CSP
+        return response
+
+
+def _bound(visit: StaffVisit) -> str:
+    """What a session's forms are signed for: the session (by its digest, never its key)."""
+    return f"office|{visit.session_hash}"
+
+
+def _browser(agent: str) -> str:
+    """A short name of the browser a session was opened in, for the list of sessions."""
+    names = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+             ("Safari/", "Safari"))  # fmt: skip
+    browser = next((name for mark, name in names if mark in agent), "")
+    systems = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"),
+               ("Windows", "Windows"), ("Mac OS", "macOS"), ("Linux", "Linux"))  # fmt: skip
+    system = next((name for mark, name in systems if mark in agent), "")
+    return " · ".join(part for part in (browser, system) if part) or agent[:40] or "?"
+
+
+def _phone_answer(values: dict[str, str]) -> RsvpAnswer | str:
+    """The answer a phone form describes, or the catalog key of what is wrong with it."""
+    choice = values.get("choice", "")
+    if choice == RsvpStatus.ATTENDING:
+        return RsvpAnswer(RsvpStatus.ATTENDING)
+    if choice == RsvpStatus.DECLINED:
+        reason = one_line(values.get("reason", ""))
+        if len(reason) > MAX_REASON:
+            return "dash.phone.too_long"
+        return RsvpAnswer(RsvpStatus.DECLINED, reason=reason or None)
+    if choice == RsvpStatus.SUBSTITUTE:
+        name = one_line(values.get("name", ""))
+        position = one_line(values.get("position", ""))
+        if not name or not position:
+            return "dash.phone.substitute_missing"
+        if len(name) > MAX_SUBSTITUTE_NAME or len(position) > MAX_SUBSTITUTE_POSITION:
+            return "dash.phone.too_long"
+        return RsvpAnswer(RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=position)
+    return "dash.phone.choose"
+
+
+def office_routes(setup: WebSetup, site_css: str) -> list[BaseRoute]:
+    """The dashboard's routes for the web application: ``/office`` and what is under it
+    (before the personal pages' ``/{token}``, which would take ``/office`` for a token)."""
+    app = build_office_app(
+        setup.services, setup.catalog, setup.settings.base_url, setup.secret, site_css
+    )
+    root = app.state.office.root
+
+    async def to_root(request: Request) -> Response:
+        return RedirectResponse(f"{root}/", status_code=308)
+
+    return [Route("/office", to_root, methods=["GET"]), Mount("/office", app=app)]
+
+
+def build_office_app(
+    services: Services, catalog: Catalog, base_url: str, secret: bytes, site_css: str
+) -> Starlette:
+    """The dashboard as an application to mount at ``/office``."""
+    office = Office(services, catalog, base_url, secret, site_css)
+    staff = office.staff
+    routes = [
+        Route("/", staff(office.overview), methods=["GET"]),
+        Route("/live", staff(office.live), methods=["GET"]),
+        Route("/signin", office.signin_help, methods=["GET"]),
+        Route("/signin/{secret}", office.signin_link, methods=["GET"]),
+        Route("/signin/{secret}", office.signin_post, methods=["POST"]),
+        Route("/signout", staff(office.signout), methods=["POST"]),
+        Route("/sessions", staff(office.sessions), methods=["GET"]),
+        Route("/sessions/end", staff(office.end_session), methods=["POST"]),
+        Route("/delegates", staff(office.delegates), methods=["GET"]),
+        Route("/delegates/{code}", staff(office.delegate), methods=["GET"]),
+        Route("/delegates/{code}/phone", staff(office.phone_answer), methods=["POST"]),
+        Route("/static/{name}", office.static.serve, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.office = office
+    return app

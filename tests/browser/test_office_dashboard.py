@@ -1,0 +1,194 @@
+"""The office's dashboard in a real Chromium on an office screen (1366×768), served by uvicorn
+on loopback: sign in with a one-time link, read the overview, find a delegate without typing
+diacritics, record their answer taken by phone, and see the overview's count change without a
+reload. Each page is saved to ``out/screenshots/office-*.png`` and checked by axe-core."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+from bot.services import Services
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from tests.browser.conftest import (
+    AXE,
+    CHROMEDRIVER,
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    PHONE,
+    Browser,
+)
+from tests.office_support import STAFF, make_staff
+from tests.web_support import web_setup
+
+DESK = (1366, 768)
+
+
+@dataclass
+class Dashboard:
+    """The web application on a real port, and the services behind it."""
+
+    services: Services
+    port: int
+
+    def url(self, path: str = "") -> str:
+        """An address of the dashboard on this server."""
+        return f"http://127.0.0.1:{self.port}/office/{path}"
+
+    async def signin_link(self) -> str:
+        """A fresh one-time link for the staff member, as ``hoinghi staff login`` prints it."""
+        link = await self.services.signin.link_for_code(STAFF)
+        assert link.secret is not None
+        return self.url(f"signin/{link.secret}")
+
+
+@pytest.fixture
+async def dashboard(imported: Services) -> AsyncIterator[Dashboard]:
+    await make_staff(imported)
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    with socket.socket() as probe:  # forms are checked against the server's own address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    setup = web_setup(imported)
+    setup = replace(
+        setup, settings=setup.settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    )
+    async with serving(build_web_app(setup), host="127.0.0.1", port=port):
+        yield Dashboard(imported, port)
+
+
+@pytest.fixture(scope="module")
+def desk_driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium the size of an office screen (the session's one is a phone)."""
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists() or not AXE.exists():
+        pytest.fail("the browser is not installed: run `make test-browser` (scripts/browser-deps)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_AVOID_STATS", "true")  # Selenium Manager stays offline
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-desk')}")
+    options.add_argument(f"--window-size={DESK[0]},{DESK[1]}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    # The window's size includes no browser frame in headless mode: the page gets 1366×768.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": DESK[0], "height": DESK[1], "deviceScaleFactor": 1, "mobile": False},
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def desk(desk_driver: Any) -> Browser:
+    """The office screen's Chromium, with no cookies from an earlier test."""
+    desk_driver.delete_all_cookies()
+    return Browser(desk_driver)
+
+
+async def no_accessibility_problems(browser: Browser) -> None:
+    assert [str(violation) for violation in await browser.axe()] == []
+
+
+async def element_text(browser: Browser, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(
+        await asyncio_run(browser, lambda: browser.driver.find_element(By.ID, element_id).text)
+    )
+
+
+async def asyncio_run(browser: Browser, call: Any) -> Any:
+    import asyncio
+
+    return await asyncio.to_thread(call)
+
+
+async def test_staff_sign_in_find_a_delegate_record_a_phone_answer_and_watch_the_count(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    await desk.open(dashboard.url())
+    assert "/dangnhap" in await desk.text()
+    await desk.screenshot("office-signin")
+    await no_accessibility_problems(desk)
+
+    await desk.open(await dashboard.signin_link())
+    await desk.screenshot("office-signin-confirm")
+    await desk.press("Đăng nhập")
+    assert desk.url == dashboard.url()
+    assert await element_text(desk, "count-total") == "80"
+    await desk.screenshot("office-overview")
+    await no_accessibility_problems(desk)
+
+    await desk.press("Đại biểu")
+    await desk.fill("Tìm theo tên, mã hoặc đơn vị", "nguyen thi thanh nhan")
+    await desk.press("Lọc")
+    assert await element_text(desk, "found") == "Có 1 đại biểu phù hợp."
+    await desk.screenshot("office-delegates-search")
+    await no_accessibility_problems(desk)
+
+    await desk.press("Nguyễn Thị Thanh Nhàn")
+    await desk.choose("Tham dự")
+    await desk.press("Ghi nhận")
+    assert "Đã ghi nhận trả lời qua điện thoại" in await element_text(desk, "flash")
+    assert "Văn phòng ghi nhận qua điện thoại" in await element_text(desk, "history")
+    await desk.screenshot("office-delegate-phone")
+    await no_accessibility_problems(desk)
+
+    # The overview, left open, shows another staff member's answer without a reload.
+    await desk.open(dashboard.url())
+    assert await element_text(desk, "count-attending") == "1"
+    services = dashboard.services
+    other = await services.dashboard.card("DB010")
+    actor = await services.access.office_person(
+        (await services.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert other is not None and actor is not None
+    await services.rsvp.record_by_phone(actor, other.person.id, RsvpAnswer(RsvpStatus.ATTENDING))
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def refreshed() -> None:
+        driver = desk.driver
+        page = driver.find_element(By.TAG_NAME, "html")
+        # The page's script refreshes when the page comes into view, as it does on a timer.
+        driver.execute_script("document.dispatchEvent(new Event('visibilitychange'))")
+        WebDriverWait(driver, 20).until(
+            lambda d: d.find_element(By.ID, "count-attending").text == "2"
+        )
+        assert driver.find_element(By.TAG_NAME, "html") == page  # the same page: no reload
+
+    await asyncio_run(desk, refreshed)
+    await desk.screenshot("office-overview-live")
+
+    await desk.press("Phiên đăng nhập")
+    await desk.screenshot("office-sessions")
+    await no_accessibility_problems(desk)
+    await desk.press("Đăng xuất ở mọi nơi")
+    assert "Đã đăng xuất" in await desk.text()
+
+
+async def test_the_overview_on_a_phone(dashboard: Dashboard, browser: Browser) -> None:
+    await browser.open(await dashboard.signin_link())
+    await browser.press("Đăng nhập")
+    await browser.screenshot("office-overview-phone")
+    await no_accessibility_problems(browser)
+    width = await asyncio_run(
+        browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
+    )
+    assert width <= PHONE[0]  # nothing wider than the screen

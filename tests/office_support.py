@@ -1,0 +1,81 @@
+"""The office's dashboard under test: staff signed in with a one-time link, in browsers driven
+through httpx's ASGI transport (each with its own cookie jar)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import httpx
+
+from bot.services import Services
+from bot.services.access import Role
+from handlers.web.app import build_web_app
+from tests.web_support import BASE, web_setup
+
+STAFF = "DB001"  # holds the office role in these tests
+_HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf)" value="([^"]*)">')
+
+
+def hidden(html: str, form_id: str) -> dict[str, str]:
+    """The signature fields of the form with ``form_id`` on a page."""
+    start = html.index(f'id="{form_id}"')
+    end = html.index("</form>", start)
+    return dict(_HIDDEN.findall(html[start:end]))
+
+
+def text_of(html: str, element_id: str) -> str:
+    """The text of the element with ``element_id``, without tags."""
+    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}"[^>]*>(.*?)</\1>', html, re.S)
+    assert match is not None, element_id
+    return re.sub(r"<[^>]+>", "", match.group(2)).strip()
+
+
+@dataclass
+class Desk:
+    """A browser at the office: its own cookies, on the web application of ``services``."""
+
+    services: Services
+    client: httpx.AsyncClient
+
+    async def sign_in(self, code: str = STAFF) -> httpx.Response:
+        """Open a fresh sign-in link for ``code`` and press «Đăng nhập»; the answer to the
+        post (not followed)."""
+        link = await self.services.signin.link_for_code(code)
+        assert link.secret is not None
+        return await self.use_link(link.secret)
+
+    async def use_link(self, secret: str) -> httpx.Response:
+        """Open the link ``secret`` and press the button, as a browser does."""
+        page = await self.client.get(f"/office/signin/{secret}")
+        if page.status_code != 200:
+            return page
+        fields = hidden(page.text, "form-signin")
+        return await self.client.post(f"/office/signin/{secret}", data=fields)
+
+    async def post(
+        self, path: str, form_id: str, data: dict[str, str], *, page: str | None = None
+    ) -> httpx.Response:
+        """Submit the form ``form_id`` found on ``page`` (``path`` by default), following the
+        redirect back."""
+        shown = await self.client.get(f"/office/{page if page is not None else path}")
+        fields = hidden(shown.text, form_id)
+        response = await self.client.post(f"/office/{path}", data={**fields, **data})
+        if response.status_code == 303:
+            return await self.client.get(response.headers["location"])
+        return response
+
+
+async def desk_for(services: Services, base_url: str = BASE) -> Desk:
+    """A new browser on the dashboard of ``services``."""
+    setup = web_setup(services)
+    setup.settings = setup.settings.model_copy(update={"base_url": base_url})
+    app = build_web_app(setup)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50001))
+    return Desk(services, httpx.AsyncClient(transport=transport, base_url=base_url))
+
+
+async def make_staff(services: Services, code: str = STAFF) -> None:
+    """Give ``code`` the office role, as ``hoinghi staff add`` does."""
+    access = services.access
+    await access.grant(access.local_operator(), code, Role.OFFICE)

@@ -1,0 +1,223 @@
+"""The dashboard's pages for signed-in office staff: the overview's figures (the same counts as
+``/thongke``), the delegate list in protocol order with filters and a search that ignores
+diacritics, a delegate's page, and an answer taken by phone recorded through the RSVP use case."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.channels import ChatAccount
+from bot.domain.rsvp import RsvpChoice, RsvpStatus
+from bot.services import Services
+from storage.models import AuditEntry, Rsvp
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+
+STAFF_NAME = "Phạm Thị Thanh Mai"
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+async def link(services: Services, code: str, user_id: int) -> ChatAccount:
+    """``code`` links a Telegram account with their personal link."""
+    tokens = {item.code: item.token for item in await services.invitations.links()}
+    account = ChatAccount("telegram", str(user_id), str(user_id))
+    await services.invitations.link_by_token(account, tokens[code])
+    return account
+
+
+def codes(html: str) -> list[str]:
+    """The codes of the delegate list's rows, in the order shown."""
+    return re.findall(r"<tr><td>(DB\d+|NV\d+)</td>", html)
+
+
+async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
+    desk: Desk, imported: Services
+) -> None:
+    attending = await link(imported, "DB003", 601)
+    declining = await link(imported, "DB004", 602)
+    await imported.rsvp.choose(attending, RsvpChoice.ATTEND)
+    await imported.rsvp.choose(declining, RsvpChoice.DECLINE_WITHOUT_REASON)
+    page = (await desk.client.get("/office/")).text
+    counts = await imported.reports.counts()  # the figures of /thongke
+    assert text_of(page, "count-total") == "80" == str(counts.overall.total)
+    assert text_of(page, "count-attending") == "1"
+    assert text_of(page, "count-declined") == "1"
+    assert text_of(page, "count-no_answer") == "78"
+    assert text_of(page, "count-present") == "1/80"
+    group = re.search(r'id="group-lanh_dao_thanh_pho">(.*?)</tr>', page, re.S)
+    assert group is not None
+    cells = re.findall(r'<td class="num">(\d+)</td>', group.group(1))
+    assert cells == ["4", "2", "1", "1", "0"]  # total, no answer, attending, declined, substitute
+    assert text_of(page, "reach-telegram") == "2"
+    # Who must be phoned: no chat reaches them and they have not answered (78 of them).
+    assert "(78)" in text_of(page, "phone-title")
+    assert "DB001 — " in page and "DB003 — " not in text_of(page, "to-phone")
+    # The same figures come alone for the page's script, signed-in only.
+    live = await desk.client.get("/office/live")
+    assert live.status_code == 200 and text_of(live.text, "count-attending") == "1"
+    assert "<html" not in live.text
+    assert "script-src 'self'" in live.headers["content-security-policy"]
+    assert "unsafe" not in live.headers["content-security-policy"]
+
+
+async def test_the_overview_refreshes_with_its_own_script_and_works_without(desk: Desk) -> None:
+    page = (await desk.client.get("/office/")).text
+    script = re.search(r'<script src="(/office/static/office\.[0-9a-f]{12}\.js)" defer>', page)
+    assert script is not None
+    assert "<script>" not in page and "onclick" not in page and "style=" not in page
+    served = await desk.client.get(script.group(1))
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/javascript")
+    assert "/office/live" not in served.text  # the address comes from the page
+    assert 'data-live="/office/live"' in page
+
+
+async def test_the_overview_lists_overdue_tasks_missing_drafts_and_latest_activity(
+    desk: Desk, imported: Services, clock
+) -> None:
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    clock.advance(timedelta(days=30))  # past every deadline (and the morning's session)
+    await desk.sign_in()
+    page = (await desk.client.get("/office/")).text
+    overdue = await imported.tasks.overdue()
+    missing = await imported.drafts.missing()
+    assert overdue and missing
+    assert f"({len(overdue)})" in text_of(page, "overdue-title")
+    assert f"({len(missing)})" in text_of(page, "missing-title")
+    # The sign-in is the latest thing that happened, by the staff member's name.
+    activity = re.search(r'id="activity".*?<li>(.*?)</li>', page, re.S)
+    assert activity is not None and f"{STAFF_NAME}: đăng nhập trang điều hành" in activity.group(1)
+
+
+async def test_the_list_is_in_protocol_order_and_filters_by_group_answer_and_reach(
+    desk: Desk, imported: Services
+) -> None:
+    page = (await desk.client.get("/office/delegates")).text
+    shown = codes(page)
+    assert len(shown) == 80 and shown[:3] == ["DB001", "DB002", "DB003"]
+    assert text_of(page, "found") == "Có 80 đại biểu phù hợp."
+    group = await desk.client.get("/office/delegates", params={"group": "lanh_dao_thanh_pho"})
+    assert codes(group.text) == ["DB003", "DB004", "DB005", "DB006"]
+    account = await link(imported, "DB005", 603)
+    await imported.rsvp.choose(account, RsvpChoice.ATTEND)
+    answered = await desk.client.get("/office/delegates", params={"answer": "attending"})
+    assert codes(answered.text) == ["DB005"]
+    reachable = await desk.client.get("/office/delegates", params={"reach": "yes"})
+    assert codes(reachable.text) == ["DB005"]
+    on_telegram = await desk.client.get("/office/delegates", params={"channel": "telegram"})
+    assert codes(on_telegram.text) == ["DB005"]
+    unreachable = await desk.client.get("/office/delegates", params={"reach": "no"})
+    assert len(codes(unreachable.text)) == 79 and "DB005" not in codes(unreachable.text)
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("nguyen thi thanh nhan", ["DB044"]),  # Nguyễn Thị Thanh Nhàn
+        ("DANG THI THU HA", ["DB037"]),  # Đặng Thị Thu Hà: đ is d, case ignored
+        ("Nguyễn Thị Thanh Nhàn", ["DB044"]),  # typed with its diacritics, too
+        ("db044", ["DB044"]),
+    ],
+)
+async def test_the_search_ignores_diacritics_and_case(
+    desk: Desk, typed: str, found: list[str]
+) -> None:
+    page = (await desk.client.get("/office/delegates", params={"q": typed})).text
+    assert codes(page) == found
+
+
+async def test_an_answer_taken_by_phone_is_recorded_audited_by_name_and_counted(
+    desk: Desk, imported: Services, clock
+) -> None:
+    before = await desk.client.get("/office/")
+    assert text_of(before.text, "count-declined") == "0"
+    page = await desk.post(
+        "delegates/DB010/phone", "form-phone",
+        {"choice": "declined", "reason": "Đi công tác  tỉnh"}, page="delegates/DB010",
+    )  # fmt: skip
+    assert "Đã ghi nhận trả lời qua điện thoại" in text_of(page.text, "flash")
+    assert "Đi công tác tỉnh" in text_of(page.text, "current-answer")
+    assert f"Văn phòng ghi nhận qua điện thoại: {STAFF_NAME}" in text_of(page.text, "history")
+    async with imported.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp).join(Rsvp.delegate).where(Rsvp.delegate.has(code="DB010"))
+        )
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "rsvp.changed"))
+    assert rsvp is not None and rsvp.status == RsvpStatus.DECLINED
+    assert rsvp.reason == "Đi công tác tỉnh" and rsvp.answered_at == clock.now()
+    assert entry is not None and entry.actor == f"dashboard:{STAFF}" and entry.at == clock.now()
+    assert entry.after is not None
+    assert entry.after["via"] == "phone" and entry.after["by"] == STAFF_NAME
+    assert entry.after["status"] == "declined"
+    after = await desk.client.get("/office/")
+    assert text_of(after.text, "count-declined") == "1"
+    # The same answer again changes nothing and writes nothing.
+    again = await desk.post(
+        "delegates/DB010/phone", "form-phone",
+        {"choice": "declined", "reason": "Đi công tác tỉnh"}, page="delegates/DB010",
+    )  # fmt: skip
+    assert "không có gì thay đổi" in text_of(again.text, "flash")
+    substitute = await desk.post(
+        "delegates/DB010/phone", "form-phone",
+        {"choice": "substitute", "name": "Lê Văn B", "position": ""}, page="delegates/DB010",
+    )  # fmt: skip
+    assert "họ và tên, chức vụ" in text_of(substitute.text, "flash")
+
+
+async def test_after_the_deadline_the_phone_form_is_closed_as_answers_are_in_chat(
+    desk: Desk, imported: Services, clock
+) -> None:
+    clock.set(imported.rsvp.deadline - timedelta(minutes=1))
+    await desk.sign_in()  # the morning's session has ended by then
+    form_page = await desk.client.get("/office/delegates/DB010")
+    assert 'id="form-phone"' in form_page.text
+    clock.set(imported.rsvp.deadline + timedelta(seconds=1))
+    closed = await desk.client.get("/office/delegates/DB010")
+    assert 'id="phone-closed"' in closed.text and 'id="form-phone"' not in closed.text
+    # A form opened before the deadline and posted after it records nothing.
+    fields = hidden(form_page.text, "form-phone")
+    response = await desk.client.post(
+        "/office/delegates/DB010/phone", data={**fields, "choice": "attending"}
+    )
+    shown = await desk.client.get(response.headers["location"])
+    assert "Thời hạn xác nhận đã kết thúc" in text_of(shown.text, "flash")
+    card = await imported.dashboard.card("DB010")
+    assert card is not None and card.rsvp.status is RsvpStatus.NO_ANSWER
+
+
+async def test_an_unknown_code_is_a_polite_not_found(desk: Desk) -> None:
+    response = await desk.client.get("/office/delegates/DB999")
+    assert response.status_code == 404 and 'id="message-no_delegate"' in response.text
+
+
+@pytest.mark.parametrize("search", ["", "hoi lhpn"])
+async def test_the_list_goes_on_page_after_page_in_protocol_order(
+    imported: Services, search: str
+) -> None:
+    from bot.services.dashboard import Filters
+
+    dashboard = imported.dashboard
+    whole = await dashboard.delegates(Filters(search=search), limit=1000)
+    seen: list[str] = []
+    after = ""
+    while True:
+        page = await dashboard.delegates(Filters(search=search, after=after), limit=7)
+        assert page.total == whole.total
+        seen += [row.code for row in page.rows]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == [row.code for row in whole.rows] and len(seen) == whole.total > 7

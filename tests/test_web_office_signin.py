@@ -1,0 +1,297 @@
+"""Office staff sign in to the dashboard with a one-time link (``/dangnhap`` in their own chat,
+or ``hoinghi staff login CODE``): once, within ten minutes; then a session cookie for a working
+day; sign-out, the list of one's sessions and "sign out everywhere" — every step audited with
+the staff member's name. Nothing else opens the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.chat import Inbox
+from bot.cli import main
+from bot.domain.channels import ChannelInfo, Chat, ChatAccount
+from bot.domain.inbound import Command
+from bot.domain.outbound import TextPart
+from bot.services import Services
+from bot.services.access import Role
+from bot.services.signin import digest
+from bot.texts import load_catalog
+from storage.models import AuditEntry, StaffSession
+from tests.channels.text_channel import CAPABILITIES
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+
+STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001 of the example list
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    yield desk
+    await desk.client.aclose()
+
+
+async def audit(services: Services, prefix: str = "staff.") -> list[AuditEntry]:
+    async with services.ctx.sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry).where(AuditEntry.action.startswith(prefix)).order_by(AuditEntry.id)
+        )
+        return list(rows)
+
+
+async def test_a_sign_in_link_opens_one_session_once_and_both_steps_are_audited_by_name(
+    desk: Desk, imported: Services
+) -> None:
+    link = await imported.signin.link_for_code(STAFF)
+    assert link.secret is not None
+    # Opening the link (as a chat's link preview does) spends nothing: only the button does.
+    for _ in range(2):
+        page = await desk.client.get(f"/office/signin/{link.secret}")
+        assert page.status_code == 200 and 'id="form-signin"' in page.text
+    signed = await desk.use_link(link.secret)
+    assert signed.status_code == 303 and signed.headers["location"] == "/office/"
+    overview = await desk.client.get("/office/")
+    assert overview.status_code == 200
+    assert text_of(overview.text, "staff-name") == STAFF_NAME
+    # The same link a second time, from another browser: it opened its session already.
+    other = await desk_for(imported)
+    again = await other.use_link(link.secret)
+    assert again.status_code == 410 and 'id="message-link_spent"' in again.text
+    assert (await other.client.get("/office/")).status_code == 401
+    await other.client.aclose()
+    entries = await audit(imported)
+    assert [(e.action, e.actor) for e in entries] == [
+        ("staff.link_issued", "cli"),
+        ("staff.signed_in", f"dashboard:{STAFF}"),
+    ]
+    assert entries[1].after is not None and entries[1].after["name"] == STAFF_NAME
+    # Only digests are stored: no secret that opens anything is in the database.
+    async with imported.ctx.sessions() as session:
+        stored = set(await session.scalars(select(StaffSession.token_hash)))
+    assert digest(link.secret) in stored and link.secret not in stored
+
+
+async def test_a_sign_in_link_expires_at_ten_minutes(desk: Desk, imported: Services, clock) -> None:
+    early = await imported.signin.link_for_code(STAFF)
+    late = await imported.signin.link_for_code(STAFF)
+    assert early.secret is not None and late.secret is not None
+    clock.advance(timedelta(minutes=9, seconds=59))
+    assert (await desk.use_link(early.secret)).status_code == 303
+    clock.advance(timedelta(seconds=1))  # ten minutes after it was made
+    expired = await desk.client.get(f"/office/signin/{late.secret}")
+    assert expired.status_code == 410
+    assert await imported.signin.redeem(late.secret, browser="x") is None
+
+
+async def test_the_session_cookie_is_httponly_samesite_lax_scoped_and_lasts_a_working_day(
+    desk: Desk, imported: Services, clock
+) -> None:
+    signed = await desk.sign_in()
+    cookie = signed.headers["set-cookie"]
+    parts = {p.strip().split("=")[0].lower(): p.strip() for p in cookie.split(";")}
+    assert cookie.startswith("hoinghi_office=")
+    assert "httponly" in parts and parts["samesite"].lower() == "samesite=lax"
+    assert parts["path"] == "Path=/office" and parts["max-age"] == "Max-Age=36000"
+    assert "secure" not in parts  # served over http: a Secure cookie would never come back
+    clock.advance(timedelta(hours=9, minutes=59))
+    assert (await desk.client.get("/office/")).status_code == 200
+    clock.advance(timedelta(minutes=1))  # [web] office_session_hours = 10
+    ended = await desk.client.get("/office/")
+    assert ended.status_code == 401 and 'id="signin-how"' in ended.text
+
+
+async def test_behind_https_the_cookie_is_secure(imported: Services) -> None:
+    await make_staff(imported)
+    desk = await desk_for(imported, base_url="https://hoinghi.example.vn")
+    signed = await desk.sign_in()
+    assert "secure" in signed.headers["set-cookie"].lower()
+    await desk.client.aclose()
+
+
+async def test_signing_out_ends_this_session_only_and_everywhere_ends_them_all(
+    desk: Desk, imported: Services
+) -> None:
+    laptop, phone, tablet = desk, await desk_for(imported), await desk_for(imported)
+    for browser in (laptop, phone, tablet):
+        await browser.sign_in()
+    listed = await laptop.client.get("/office/sessions")
+    assert listed.text.count('id="form-end-') == 3 + 1  # one per session, and "everywhere"
+    out = await phone.post("signout", "form-signout", {}, page="")
+    assert out.status_code == 200 and 'id="message-signed_out"' in out.text
+    assert (await phone.client.get("/office/")).status_code == 401
+    assert (await laptop.client.get("/office/")).status_code == 200
+    everywhere = await laptop.post(
+        "sessions/end", "form-end-all", {"session": "all"}, page="sessions"
+    )
+    assert 'id="message-signed_out"' in everywhere.text
+    for browser in (laptop, tablet):
+        assert (await browser.client.get("/office/")).status_code == 401
+    actions = [e.action for e in await audit(imported)]
+    assert actions.count("staff.signed_in") == 3
+    assert actions[-2:] == ["staff.signed_out", "staff.signed_out_everywhere"]
+    for browser in (phone, tablet):
+        await browser.client.aclose()
+
+
+GETS = ("/office/", "/office/live", "/office/sessions", "/office/delegates",
+        "/office/delegates/DB010")  # fmt: skip
+POSTS = ("/office/signout", "/office/sessions/end", "/office/delegates/DB010/phone")
+
+
+async def test_anonymous_visitors_get_the_sign_in_page_on_every_route(desk: Desk) -> None:
+    for path in GETS + POSTS:
+        method = desk.client.get if path in GETS else desk.client.post
+        response = await method(path)
+        assert response.status_code == 401, path
+        assert "/dangnhap" in text_of(response.text, "signin-how"), path
+    assert (await desk.client.get("/office")).headers["location"] == "/office/"
+
+
+async def test_a_delegates_personal_token_never_opens_the_dashboard(
+    desk: Desk, imported: Services
+) -> None:
+    token = {link.code: link.token for link in await imported.invitations.links()}[STAFF]
+    desk.client.cookies.set("hoinghi_office", token, path="/office")
+    for path in GETS:
+        assert (await desk.client.get(path)).status_code == 401, path
+    assert (await desk.client.get(f"/office/signin/{token}")).status_code == 410
+    # Nor does a sign-in link's own secret, used as if it were a session's.
+    link = await imported.signin.link_for_code(STAFF)
+    assert link.secret is not None
+    desk.client.cookies.set("hoinghi_office", link.secret, path="/office")
+    assert (await desk.client.get("/office/")).status_code == 401
+
+
+async def test_a_person_without_the_office_role_is_refused(desk: Desk, imported: Services) -> None:
+    refused = await imported.signin.link_for_code("DB010")
+    assert refused.secret is None and refused.step == "not_staff"
+    await desk.sign_in()
+    access = imported.access
+    await access.revoke(access.local_operator(), STAFF, Role.OFFICE)
+    for path in GETS:
+        response = await desk.client.get(path)
+        assert response.status_code == 403 and 'id="message-refused"' in response.text, path
+
+
+async def test_every_form_refuses_a_post_without_this_sessions_signature(
+    desk: Desk, imported: Services
+) -> None:
+    link = await imported.signin.link_for_code(STAFF)
+    assert link.secret is not None
+    forged = await desk.client.post(f"/office/signin/{link.secret}", data={"nonce": "x"})
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
+    await desk.sign_in()
+    other = await desk_for(imported)
+    await other.sign_in()
+    page = (await other.client.get("/office/delegates/DB010")).text
+    someone_elses = hidden(page, "form-phone")  # signed for the other browser's session
+    for path, data in (
+        ("/office/signout", {}),
+        ("/office/sessions/end", {"session": "all"}),
+        ("/office/delegates/DB010/phone", {"choice": "attending"}),
+    ):
+        for fields in ({}, someone_elses):
+            response = await desk.client.post(path, data={**fields, **data})
+            assert response.status_code == 403, path
+    # A form posted from another site is refused before it is read.
+    cross = await desk.client.post(
+        "/office/signout", data={}, headers={"origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    assert (await desk.client.get("/office/")).status_code == 200  # still signed in
+    rsvp = await imported.dashboard.card("DB010")
+    assert rsvp is not None and rsvp.rsvp.status == "no_answer"
+    await other.client.aclose()
+
+
+async def test_dangnhap_sends_a_link_to_the_staff_members_own_chat_and_refuses_others(
+    desk: Desk, imported: Services
+) -> None:
+    tokens = {link.code: link.token for link in await imported.invitations.links()}
+    staff = ChatAccount("telegram", "501", "501", "Mai")
+    delegate = ChatAccount("telegram", "502", "502", "Yến")
+    await imported.invitations.link_by_token(staff, tokens[STAFF])
+    await imported.invitations.link_by_token(delegate, tokens["DB009"])
+    inbox = Inbox(imported, load_catalog("vi"))
+    channel = ChannelInfo("telegram", CAPABILITIES)
+
+    async def say(account: ChatAccount, *, group: bool = False) -> str:
+        chat = Chat("-100" if group else account.chat_address, is_group=group)
+        command = Command(account=account, chat=chat, event_id=None, name="dangnhap", args=())
+        answer = await inbox.handle(command, channel)
+        parts = [part for reply in answer.replies for part in reply.outbound.parts]
+        return " ".join(part.html for part in parts if isinstance(part, TextPart))
+
+    said = await say(staff)
+    # The link is the plan's address ([web] base_url), here config.example.toml's.
+    assert "10 phút" in said and "http://127.0.0.1:8080/office/signin/" in said
+    secret = said.split("/office/signin/", 1)[1].split()[0].split("<")[0]
+    assert (await desk.use_link(secret)).status_code == 303
+    assert "chỉ dành cho cán bộ Văn phòng" in await say(delegate)
+    assert await say(staff, group=True) == ""  # a key is never shown in a group
+    # An [office] admin_ids account runs office commands but is no one on the list: no link.
+    bootstrap = ChatAccount("telegram", "100000001", "100000001", "Admin")
+    assert "hoinghi staff add" in await say(bootstrap)
+    issued = [e for e in await audit(imported) if e.action == "staff.link_issued"]
+    assert [e.actor for e in issued] == ["telegram:501"]
+
+
+def test_staff_login_prints_a_link_for_office_staff_only(
+    office_web: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import EXAMPLE_DELEGATES
+
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["staff", "add", STAFF]) == 0
+    capsys.readouterr()
+    assert main(["staff", "login", STAFF]) == 0
+    printed = capsys.readouterr().out
+    assert STAFF_NAME in printed and "/office/signin/" in printed and "10 phút" in printed
+    assert main(["staff", "login", "DB010"]) == 2
+    assert "hoinghi staff add DB010" in capsys.readouterr().err
+    assert main(["staff", "login", "DB999"]) == 2
+
+
+def test_run_without_a_chat_token_prints_a_sign_in_link_for_the_first_office_staff_member(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bot.cli.run as run_module
+    from tests.conftest import EXAMPLE_DELEGATES
+
+    async def no_run(self: object, **kwargs: object) -> None:  # start-up said, then done
+        return None
+
+    monkeypatch.setattr(run_module.App, "run", no_run)
+    assert main(["run"]) == 0
+    assert "/office/signin/" not in capsys.readouterr().out  # no staff yet: no link
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["staff", "add", "DB002"]) == 0
+    assert main(["staff", "add", STAFF]) == 0
+    capsys.readouterr()
+    assert main(["run"]) == 0
+    captured = capsys.readouterr()
+    assert f"{STAFF_NAME} ({STAFF})" in captured.out  # DB001 comes first in code order
+    assert "http://127.0.0.1:8080/office/signin/" in captured.out
+    assert "/office/signin/" not in captured.err  # printed for the operator, never logged
+
+
+async def test_the_access_log_never_writes_a_sign_in_link_or_a_session(
+    desk: Desk, imported: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    link = await imported.signin.link_for_code(STAFF)
+    assert link.secret is not None
+    signed = await desk.use_link(link.secret)
+    cookie = signed.cookies["hoinghi_office"]
+    await desk.client.get("/office/")
+    lines = [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    access = [r.getMessage() for r in caplog.records if r.name == "hoinghi.web.access"]
+    assert any(line.startswith("POST /signin/{secret} 303") for line in access), access
+    assert not [line for line in lines if link.secret in line or cookie in line]
