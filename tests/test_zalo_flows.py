@@ -15,7 +15,10 @@ from bot.domain.clock import ManualClock
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
+from bot.texts.plain import to_text
+from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
+from storage import queries
 from storage.models import Delegate, Delivery, Rsvp
 from tests.conftest import local
 from tests.zalo_support import ZaloWorld, zalo_world
@@ -40,11 +43,32 @@ async def rsvp_of(services: Services, code: str) -> Rsvp:
     return rsvp
 
 
-async def test_linking_by_typed_text_shows_the_card_as_plain_text_with_a_numbered_menu(
+async def test_a_first_message_that_is_no_code_is_told_how_to_link_by_the_personal_code(
     world: ZaloWorld,
 ) -> None:
     user = world.fake.user("Chị Mai")
-    said = await world.type(user, f"/start {world.tokens['DB001']}")
+    said = await world.type(user, "Xin chào")
+    config = world.services.config
+    assert said == [
+        to_text(
+            world.catalog.html(
+                "start.welcome_code",
+                office=config.office.name,
+                title=config.meeting.title,
+                contact=config.office.contact,
+            )
+        )
+    ]
+    async with world.services.ctx.sessions() as session:
+        assert await queries.identity(session, CHANNEL, user.id) is None
+
+
+async def test_linking_by_the_typed_code_shows_the_card_as_plain_text_with_a_numbered_menu(
+    world: ZaloWorld,
+) -> None:
+    user = world.fake.user("Chị Mai")
+    typed = world.codes["DB001"].lower().replace("-", " ")  # as read off the paper, loosely
+    said = await world.type(user, typed)
     card = "\n".join(said[1:])
     assert said[0] == world.catalog.plain("start.linked")
     assert card.startswith("Kính gửi đồng chí Phạm Thị Thanh Mai\n")

@@ -19,6 +19,7 @@ from bot.config import ZaloSettings
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.clock import ManualClock
+from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.services.access import Role
 from bot.texts import Catalog, load_catalog
@@ -47,6 +48,7 @@ class ZaloWorld:
     outbox: Outbox
     clock: ManualClock
     tokens: dict[str, str]
+    codes: dict[str, str]  # each invitee's personal code, as printed beside their QR
 
     async def settle(self) -> None:
         """Return once every update the platform holds has been fetched and handled."""
@@ -67,10 +69,11 @@ class ZaloWorld:
         return user.texts[before:]
 
     async def linked(self, code: str, name: str) -> FakeZaloUser:
-        """A Zalo user who links to ``code``'s invitation (the one place that says how)."""
+        """A Zalo user who links to ``code``'s invitation by typing their personal code, as
+        Zalo, with no link payload, has them do (the one place that says how)."""
         user = self.fake.user(name)
-        said = await self.type(user, f"/start {self.tokens[code]}")
-        assert said, "the bot did not answer the link"
+        said = await self.type(user, self.codes[code])
+        assert said and said[0] == self.catalog.plain("start.linked"), said
         return user
 
     async def tick(self) -> None:
@@ -109,8 +112,12 @@ async def zalo_world(
         inbox = Inbox(services, catalog)
         adapter, sender = build_adapter(fake.token, config, inbox, services, catalog, budget=budget)
         outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=budget)
-        tokens = {link.code: link.token for link in await services.invitations.links()}
-        world = ZaloWorld(services, catalog, fake, server, adapter, sender, outbox, clock, tokens)
+        links = await services.invitations.links()
+        tokens = {link.code: link.token for link in links}
+        codes = {link.code: format_link_code(link.link_code) for link in links}
+        world = ZaloWorld(
+            services, catalog, fake, server, adapter, sender, outbox, clock, tokens, codes
+        )
         try:
             async with receiving(adapter, webhook=webhook, poll_timeout=5.0):
                 yield world
