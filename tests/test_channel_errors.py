@@ -115,8 +115,9 @@ async def test_a_malformed_token_is_named_as_such_before_any_request_and_never_p
     # The run's log says the plan and its warnings first; what it says itself is this alone.
     assert said(run_err.decode().splitlines()) == [malformed]
     assert captured.err.splitlines() == [malformed]
-    assert "Token của bot: giá trị trong biến môi trường TELEGRAM_BOT_TOKEN không đúng dạng" in (
-        captured.out
+    assert (
+        "Token bot Telegram: giá trị trong biến môi trường TELEGRAM_BOT_TOKEN không đúng dạng"
+        in (captured.out)
     )
     assert fake.calls == []  # nothing was sent to Telegram with it
     assert token[:20] not in captured.out + captured.err + run_err.decode()

@@ -44,9 +44,26 @@ def test_check_says_run_needs_the_bot_token_when_there_is_no_web_page(
 ) -> None:
     assert main(["check"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line for line in out if line.startswith("Token của bot")] == [
-        "Token của bot: chưa đặt biến môi trường TELEGRAM_BOT_TOKEN. Tệp cấu hình không có mục "
-        "[web], nên `hoinghi run` cần token này mới chạy được."
+    assert [line for line in out if line.startswith("Token bot")] == [
+        "Token bot Telegram: chưa đặt biến môi trường TELEGRAM_BOT_TOKEN. Tệp cấu hình không có "
+        "mục [web] và chưa có token bot nào, nên `hoinghi run` cần token này (hoặc token của kênh "
+        "khác) mới chạy được.",
+        "Token bot Zalo: chưa đặt biến môi trường ZALO_BOT_TOKEN. Tệp cấu hình không có mục [web] "
+        "và chưa có token bot nào, nên `hoinghi run` cần token này (hoặc token của kênh khác) mới "
+        "chạy được.",
+    ]
+
+
+def test_check_says_run_goes_without_the_zalo_bot_when_only_telegrams_token_is_set(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:made-up-token-of-the-check-test-0123456789")
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line for line in out if line.startswith("Token bot")] == [
+        "Token bot Telegram: đã đặt trong biến môi trường TELEGRAM_BOT_TOKEN.",
+        "Token bot Zalo: chưa đặt biến môi trường ZALO_BOT_TOKEN; `hoinghi run` chạy không có "
+        "bot Zalo.",
     ]
 
 
@@ -55,10 +72,13 @@ def test_check_says_run_serves_the_web_alone_without_a_bot_token_when_web_is_set
 ) -> None:
     assert main(["check"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [line for line in out if line.startswith("Token của bot")] == [
-        "Token của bot: chưa đặt biến môi trường TELEGRAM_BOT_TOKEN. `hoinghi run` vẫn chạy "
+    assert [line for line in out if line.startswith("Token bot")] == [
+        "Token bot Telegram: chưa đặt biến môi trường TELEGRAM_BOT_TOKEN. `hoinghi run` vẫn chạy "
         "trang cá nhân của đại biểu (http://127.0.0.1:8080), nhưng không có bot Telegram; đặt "
-        "TELEGRAM_BOT_TOKEN khi cần cả bot."
+        "TELEGRAM_BOT_TOKEN khi cần cả bot.",
+        "Token bot Zalo: chưa đặt biến môi trường ZALO_BOT_TOKEN. `hoinghi run` vẫn chạy trang cá "
+        "nhân của đại biểu (http://127.0.0.1:8080), nhưng không có bot Zalo; đặt ZALO_BOT_TOKEN "
+        "khi cần cả bot.",
     ]
 
 

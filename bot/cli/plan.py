@@ -115,15 +115,23 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
         catalog.plain("check.database", url=safe_url(loaded.database_url)),
     ]
     # Each channel's token: set, missing or malformed (never the token itself). A missing one
-    # stops `hoinghi run` only without [web]: with it, run serves the personal pages alone.
+    # stops `hoinghi run` only when nothing else would run: no [web] and no other channel's.
+    states = {entry.name: entry.token_state(os.environ) for entry in CHANNELS}
     for entry in CHANNELS:
-        state = entry.token_state(os.environ)
+        state = states[entry.name]
+        key = f"check.token_{state}"
         if state == "missing" and config.web is not None:
-            line = catalog.plain(
-                "check.token_missing_web", env=entry.token_env, url=config.web.base_url
+            key = "check.token_missing_web"
+        elif state == "missing" and any(other == "set" for other in states.values()):
+            key = "check.token_missing_other"
+        lines.append(
+            catalog.plain(
+                key,
+                channel=catalog.plain(f"channel_name.{entry.name}"),
+                env=entry.token_env,
+                url=config.web.base_url if config.web is not None else "",
+                source=catalog.plain(f"check.token_source.{entry.name}"),
             )
-        else:
-            line = catalog.plain(f"check.token_{state}", env=entry.token_env)
-        lines.append(line)
+        )
     lines.append("")
     return lines
