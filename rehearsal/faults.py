@@ -76,11 +76,13 @@ class MortalSender:
     out, the tick unwinds to the rehearsal, and the rehearsal builds a new outbox, as a
     restarted process would. The dead process must write nothing afterwards, and it cannot:
     once dead, each of its sends hangs forever, so nothing of it is sent, nor recorded as
-    sent. That suffices because the rehearsal's outbox has one delivery in flight at a time
-    (``batch_size`` 1): the delivery whose send raised is the only coroutine of the dead
-    process that was sending, and it is the one unwound. With a larger batch a sibling already
-    past its send would record it after the kill, which a real kill prevents
-    (tests/test_crash.py kills real processes with batches of 30).
+    sent. That nearly suffices because the rehearsal's outbox has one delivery in flight at a
+    time on each channel (``batch_size`` 1): the delivery whose send raised is the only
+    coroutine of the dead process sending on its channel, and it is the one unwound. The other
+    channel's delivery is cancelled with the drain; if it was already past its send, its
+    record may still be written after the kill (a real kill would repeat that message instead),
+    and with a larger batch more siblings would (tests/test_crash.py kills real processes with
+    batches of 30).
 
     The platform's own faults come from its chaos; this only counts which of them hit the
     outbox's sends (``injected`` is the chaos's running count by kind, counted into ``seen``;
