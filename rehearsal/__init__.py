@@ -10,7 +10,7 @@ Everything happens in a temporary folder (database, uploaded drafts); the real d
 real platforms are never touched. Simulated people are marked "(mô phỏng)" in the transcript and
 in their names on the platform.
 
-With faults (``hoinghi rehearse --faults``) the simulated platform has a bad day, the bot process
+With faults (``hoinghi rehearse --faults``) the simulated platforms have a bad day, the bot process
 is killed around the outbox's sends and restarted from the database, and some delegates block
 the bot; the checks then prove that nothing was lost and little was repeated.
 
@@ -19,7 +19,9 @@ The modules, each read on its own:
 - :mod:`rehearsal.telegram_api` — the simulated Telegram Bot API (``botapi/`` holds the official
   method list it checks every call against); the tests use it too (``tests/fakes``);
 - :mod:`rehearsal.telegram` — Telegram on the stage: the bot's Telegram adapter wired to it, and
-  the people's hands there (a second channel gets its pair of modules beside these two);
+  the people's hands there;
+- :mod:`rehearsal.zalo_api` and :mod:`rehearsal.zalo` — the same pair for Zalo, where a third of
+  the delegates link by their typed personal code and answer by numbers and keywords;
 - :mod:`rehearsal.people` — who plays which part of the plan, and what each delegate answers;
 - :mod:`rehearsal.stage` — the running pieces of one rehearsal and its result;
 - :mod:`rehearsal.script` — the plan played, in plan time;

@@ -27,8 +27,12 @@ from bot.texts import Catalog
 from rehearsal.people import TRIES
 from rehearsal.stage import Rehearsal, Stage
 from rehearsal.telegram_api import CHAOS_KINDS, FakeBotApi
+from rehearsal.zalo_api import TEXT_LIMIT as ZALO_TEXT_LIMIT
+from rehearsal.zalo_api import FakeZaloApi
+from schedules.outbox import NOTHING_TO_SEND
 from storage.models import (
     AuditEntry,
+    ChannelIdentity,
     Delegate,
     Delivery,
     DraftComment,
@@ -36,6 +40,7 @@ from storage.models import (
     OutboundMessage,
     Rsvp,
     SpeechAssignment,
+    Task,
     TaskAssignment,
 )
 
@@ -121,6 +126,9 @@ def _not_played(stage: Stage) -> dict[str, str]:
     for kind in (MessageKind.BROADCAST, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA):
         why[kind] = "" if answers & {"attend", "substitute"} else "no_present"
     why["checkin"] = "" if answers & {"attend", "substitute"} else "no_present"
+    # Contacts are not in the plan of answers: they always open their link.
+    on_zalo = [code for code in stage.on_zalo if stage.plan.get(code) != "never"]
+    why["zalo"] = "" if on_zalo else "no_zalo"
     return {part: reason for part, reason in why.items() if reason}
 
 
@@ -211,6 +219,8 @@ async def _checks(stage: Stage, report: Path, written: bool) -> None:
     )
     if stage.web is not None:
         check(await _web_check(stage), "web")
+    if stage.zalo is not None:
+        check(await _zalo_check(stage), "zalo")
     if stage.reception is not None:
         count, came_declined = stage.reception
         check(
@@ -284,6 +294,124 @@ async def _web_check(stage: Stage) -> tuple[str, bool]:
     return label, ok
 
 
+# What the outbox sends every delegate who should have it, whatever their channel.
+_FOR_EVERYONE = (
+    MessageKind.RSVP_REMINDER,
+    MessageKind.TASK_REMINDER,
+    MessageKind.DRAFT_REMINDER,
+    MessageKind.BROADCAST,
+    MessageKind.DAY_BEFORE,
+    MessageKind.MORNING_AGENDA,
+)
+
+
+async def _zalo_check(stage: Stage) -> tuple[str, bool]:
+    """The people on Zalo: linked by their typed code, answered by numbers and words; every
+    reminder, notice and programme the outbox had for them sent on Zalo as it was on Telegram
+    (none left unsent but to those who blocked the bot); what the platform accepted within its
+    limits (no text over 2,000 characters, no file); what they received from the outbox is
+    what the database records as sent, none lost, none repeated (but within the kills' bound
+    under faults); and a draft's comment from the office reached its speaker on Zalo."""
+    zalo, catalog = stage.zalo, stage.catalog
+    assert zalo is not None
+    by_code = {user.id: code for code, user in zalo.users.items()}
+    async with stage.services.ctx.sessions() as session:
+        linked = {
+            code: delegate_id
+            for code, delegate_id in await session.execute(
+                select(Delegate.code, Delegate.id)
+                .join(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+                .where(ChannelIdentity.channel == zalo.sender.channel)
+            )
+        }
+        answered = int(
+            await session.scalar(
+                select(func.count())
+                .select_from(Rsvp)
+                .where(Rsvp.delegate_id.in_(linked.values()), Rsvp.status != RsvpStatus.NO_ANSWER)
+            )
+            or 0
+        )
+        rows = (
+            await session.execute(
+                select(
+                    Delivery.chat_address, Delivery.status, Delivery.parts_sent, Delivery.last_error
+                )
+                .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+                .where(Delivery.channel == zalo.sender.channel)
+                .where(OutboundMessage.kind.in_([kind.value for kind in _FOR_EVERYONE]))
+            )
+        ).all()
+        recorded: Counter[str] = Counter()
+        for address, parts in await session.execute(
+            select(Delivery.chat_address, Delivery.parts_sent).where(
+                Delivery.channel == zalo.sender.channel
+            )
+        ):
+            recorded[str(address)] += int(parts or 0)
+    blocked = {zalo.users[code].id for code in zalo.blocked}
+    sent = sum(1 for _, status, _, _ in rows if status == DeliveryStatus.SENT)
+    unsent = sum(
+        1
+        for address, status, _, error in rows
+        if status != DeliveryStatus.SENT
+        and not (status == DeliveryStatus.BLOCKED and address in blocked)
+        and not (status == DeliveryStatus.SKIPPED and error == NOTHING_TO_SEND)
+    )
+    received: Counter[str] = Counter()
+    for code, user in zalo.users.items():
+        received[user.id] = len(user.texts) - zalo.replies[code]
+    lost = sum(max(0, recorded[a] - received[a]) for a in by_code)
+    repeated = sum(max(0, received[a] - recorded[a]) for a in by_code)
+    accepted = zalo.fake.sent()
+    longest = max(
+        (len(c.params.get("text") or c.params.get("caption") or "") for c in accepted), default=0
+    )
+    # Anything but a text: a photo or a sticker (a file upload is a violation, refused).
+    files = sum(1 for call in accepted if call.method != "sendMessage")
+    comment = zalo.comment is None or any(
+        zalo.comment in text for user in zalo.users.values() for text in user.texts
+    )
+    bound = stage.stats.kills * stage.outbox.batch_size * len(stage.senders)
+    ok = (
+        len(linked) > 0
+        and unsent == 0
+        and longest <= ZALO_TEXT_LIMIT
+        and files == 0
+        and not zalo.fake.violations
+        and lost == 0
+        and repeated <= (bound if stage.faults is not None else 0)
+        and comment
+        and zalo.answered_copies == 0
+    )
+    label = catalog.plain(
+        "rehearsal.check.zalo",
+        linked=len(linked),
+        answered=answered,
+        sent=sent,
+        unsent=unsent,
+        longest=longest,
+        files=files,
+        lost=lost,
+        repeated=repeated,
+    )
+    if zalo.comment is not None:
+        label += catalog.plain(
+            "rehearsal.check.zalo_comment",
+            reached=catalog.plain("rehearsal.yes" if comment else "rehearsal.no"),
+        )
+    if zalo.bad_day is not None:
+        label += catalog.plain(
+            "rehearsal.check.zalo_faults",
+            outbox=stage.stats.zalo_faults.total(),
+            kinds=_kinds(stage.stats.zalo_faults),
+            copies=zalo.copies,
+            answered=zalo.answered_copies,
+            blocked=len(blocked),
+        )
+    return label, ok
+
+
 def _kinds(counts: Counter[str]) -> str:
     return ", ".join(f"{kind} {counts[kind]}" for kind in CHAOS_KINDS)
 
@@ -314,7 +442,8 @@ async def _fault_checks(stage: Stage) -> None:
         recorded = int(await session.scalar(select(func.sum(Delivery.parts_sent))) or 0)
     unsettled = statuses[DeliveryStatus.PENDING] + statuses[DeliveryStatus.SENDING]
     duplicates = stats.delivered_parts - recorded
-    bound = stats.kills * stage.outbox.batch_size
+    # Each channel has its own places in hand: a kill can catch one batch of each on the wire.
+    bound = stats.kills * stage.outbox.batch_size * len(stage.senders)
     outbox_faults = stats.outbox_faults
     reply_faults = stage.chaos.injected - outbox_faults
     result = stage.result
@@ -375,9 +504,7 @@ async def _fault_checks(stage: Stage) -> None:
         )
     )
     office = "\n".join(m.get("text", "") for m in stage.telegram.office_messages())
-    blockers = [code for code, answer in stage.plan.items() if answer == "attend"][
-        : stage.faults.blockers if stage.faults else 0
-    ]
+    blockers = stage.blockers
     unreported = [code for code in blockers if f"{code} —" not in office]
     check(
         (
@@ -389,13 +516,22 @@ async def _fault_checks(stage: Stage) -> None:
     )
 
 
-def spec_check(result: Rehearsal, catalog: Catalog, fake: FakeBotApi) -> None:
-    """The last check: every call the bot made to the simulated Bot API, from its start to its
-    shutdown, was one the official method list allows."""
+def spec_check(
+    result: Rehearsal, catalog: Catalog, fake: FakeBotApi, zalo: FakeZaloApi | None = None
+) -> None:
+    """The last check: every call the bot made to the simulated Bot API (and to the simulated
+    Zalo Bot API), from its start to its shutdown, was one the official method list allows."""
     violations = list(fake.violations)
     result.checks.append(
         (catalog.plain("rehearsal.check.api", count=len(violations)), not violations)
     )
+    if zalo is not None:
+        result.checks.append(
+            (
+                catalog.plain("rehearsal.check.zalo_api", count=len(zalo.violations)),
+                not zalo.violations,
+            )
+        )
 
 
 # --- what the database shows ---------------------------------------------------------------------
@@ -415,6 +551,16 @@ async def rsvp_is(stage: Stage, code: str, *statuses: RsvpStatus) -> bool:
         .where(Delegate.code == code),
     )
     return stored in statuses
+
+
+async def task_id_of(stage: Stage, key: str) -> int:
+    """The id of the plan's task ``key``."""
+    found = await _scalar(
+        stage,
+        select(Task.id).where(Task.meeting_id == stage.services.ctx.meeting_id, Task.key == key),
+    )
+    assert found is not None
+    return int(found)
 
 
 async def task_is(stage: Stage, code: str, task_id: int, *statuses: TaskStatus) -> bool:

@@ -38,6 +38,7 @@ class Faults:
     burst_retry_after: int = 1  # seconds; the bot's replies wait them in virtual time
     kill_rate: float = 0.05  # the bot process dies just before or just after an outbox send
     blockers: int = 3  # delegates who block the bot in the last days
+    redelivery_rate: float = 0.10  # something typed on Zalo reaches the bot twice
 
 
 class Killed(BaseException):
@@ -51,6 +52,7 @@ class FaultStats:
     kills: int = 0
     delivered_parts: int = 0  # parts the platform accepted, counted as they went out
     outbox_faults: Counter[str] = field(default_factory=Counter)  # by kind, on outbox sends
+    zalo_faults: Counter[str] = field(default_factory=Counter)  # the same on Zalo's
     unacknowledged: int = 0  # steps whose answer from the bot never arrived
 
 
@@ -74,15 +76,18 @@ class MortalSender:
     out, the tick unwinds to the rehearsal, and the rehearsal builds a new outbox, as a
     restarted process would. The dead process must write nothing afterwards, and it cannot:
     once dead, each of its sends hangs forever, so nothing of it is sent, nor recorded as
-    sent. That suffices because the rehearsal's outbox has one delivery in flight at a time
-    (``batch_size`` 1): the delivery whose send raised is the only coroutine of the dead
-    process that was sending, and it is the one unwound. With a larger batch a sibling already
-    past its send would record it after the kill, which a real kill prevents
-    (tests/test_crash.py kills real processes with batches of 30).
+    sent. That nearly suffices because the rehearsal's outbox has one delivery in flight at a
+    time on each channel (``batch_size`` 1): the delivery whose send raised is the only
+    coroutine of the dead process sending on its channel, and it is the one unwound. The other
+    channel's delivery is cancelled with the drain; if it was already past its send, its
+    record may still be written after the kill (a real kill would repeat that message instead),
+    and with a larger batch more siblings would (tests/test_crash.py kills real processes with
+    batches of 30).
 
     The platform's own faults come from its chaos; this only counts which of them hit the
-    outbox's sends (``injected`` is the chaos's running count by kind; the rehearsal is
-    sequential, so the attribution is exact).
+    outbox's sends (``injected`` is the chaos's running count by kind, counted into ``seen``;
+    each platform has its own chaos, and the rehearsal is sequential but for the channels'
+    drains, each with its own platform, so the attribution is exact).
     """
 
     def __init__(
@@ -93,12 +98,14 @@ class MortalSender:
         stats: FaultStats,
         process: Process,
         injected: Counter[str],
+        seen: Counter[str] | None = None,
     ) -> None:
         self.inner = inner
         self.channel: str = inner.channel
         self.capabilities: Capabilities = inner.capabilities
         self._rng, self._faults, self._stats = rng, faults, stats
         self._process, self._injected = process, injected
+        self._seen = stats.outbox_faults if seen is None else seen
 
     def prepare(self, outbound: Outbound) -> Sequence[Part]:
         """The parts as the channel's own sender prepares them."""
@@ -112,7 +119,7 @@ class MortalSender:
             self._die()
         before = self._injected.copy()
         sent = await self.inner.send(address, part)
-        self._stats.outbox_faults.update(self._injected - before)
+        self._seen.update(self._injected - before)
         if sent.outcome is SendOutcome.SENT:
             self._stats.delivered_parts += 1
         if self._rng.random() < self._faults.kill_rate / 2:

@@ -1,5 +1,6 @@
-"""One rehearsal from start to end: a throwaway database, the bot on the simulated Telegram,
-the plan played (:mod:`rehearsal.script`), the end and its checks (:mod:`rehearsal.checks`)."""
+"""One rehearsal from start to end: a throwaway database, the bot on the simulated Telegram and
+Zalo, the plan played (:mod:`rehearsal.script`), the end and its checks
+(:mod:`rehearsal.checks`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from rehearsal.script import play, restart
 from rehearsal.stage import Rehearsal, Stage, virtual_pacer
 from rehearsal.telegram_api import FakeBotApi, deliver
 from rehearsal.web import open_web
+from rehearsal.zalo import ZaloBadDay, open_zalo
+from rehearsal.zalo_api import FakeZaloApi
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
@@ -42,10 +45,12 @@ async def rehearse(
     With ``faults``, every call the bot makes to the simulated Bot API (the outbox's sends and
     the handlers' replies) can fail, time out or hit a 429 burst, the bot is killed around the
     outbox's sends and restarted from the database, and some delegates block the bot; the
-    checks then also prove that nothing was lost and little was repeated.
+    simulated Zalo fails the outbox's Zalo sends at the same rates and delivers some typed
+    messages twice; the checks then also prove that nothing was lost and little was repeated.
     """
     result = Rehearsal()
     fake = FakeBotApi(bot_username=telegram.BOT_USERNAME)
+    zalo_fake = FakeZaloApi()
     config = _rehearsal_config(loaded.config, fake, workdir)
     if faults is not None:
         # One delivery in flight at a time: an in-process kill then stops exactly what a dead
@@ -61,12 +66,18 @@ async def rehearse(
         )
         inbox = Inbox(services, catalog)
         on_telegram = await telegram.open_telegram(config, catalog, services, inbox, fake, deliver)
-        sender = on_telegram.sender
-        outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=virtual_pacer())
-        stage = Stage(config, catalog, services, on_telegram, outbox, clock, result)
+        on_zalo = await open_zalo(services, catalog, inbox, zalo_fake)
+        senders = {sender.channel: sender for sender in (on_telegram.sender, on_zalo.sender)}
+        pacers = {
+            on_telegram.sender.channel: virtual_pacer(),
+            on_zalo.sender.channel: on_zalo.pacer(),
+        }
+        outbox = build_outbox(services, catalog, senders, pacer=pacers)
+        stage = Stage(config, catalog, services, on_telegram, outbox, clock, result, zalo=on_zalo)
         if faults is not None:
             stage.faults, stage.rng = faults, random.Random(seed + 1)  # noqa: S311
             stage.chaos = bad_day(fake, faults, random.Random(seed + 2))  # noqa: S311
+            on_zalo.bad_day = ZaloBadDay(zalo_fake, faults, random.Random(seed + 3))  # noqa: S311
             await restart(stage, killed=False)
         else:
             stage.web = open_web(services, catalog)
@@ -75,11 +86,12 @@ async def rehearse(
             await finish(stage, report)
         finally:
             await on_telegram.shutdown()
+            await on_zalo.shutdown()
             if stage.web is not None:
                 await stage.web.close()
     finally:
         await engine.dispose()
-    spec_check(result, catalog, fake)
+    spec_check(result, catalog, fake, zalo_fake)
     return result
 
 

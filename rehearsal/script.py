@@ -30,13 +30,23 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, skip_reason
+from bot.domain.ports import ChannelSender
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, parse_task_action
-from rehearsal.checks import draft_is, has_comment, has_version, rsvp_is, task_is, task_note_is
+from bot.domain.tokens import format_link_code
+from rehearsal.checks import (
+    draft_is,
+    has_comment,
+    has_version,
+    rsvp_is,
+    task_id_of,
+    task_is,
+    task_note_is,
+)
 from rehearsal.faults import Killed, MortalSender, Process
 from rehearsal.people import SIMULATED, TRIES, answers, cast_of
-from rehearsal.stage import Action, Stage, virtual_pacer
+from rehearsal.stage import Action, Stage
 from rehearsal.telegram import latest_with
 from schedules.planner import sync_planned
 from storage.models import Delivery, OutboundMessage
@@ -62,7 +72,10 @@ async def play(stage: Stage, delegates: Path, contacts: Path | None, rng: random
         services.ctx.meeting_id,
         planned_messages(stage.config),
     )
-    stage.tokens = {link.code: link.token for link in await services.invitations.links()}
+    links = await services.invitations.links()
+    stage.tokens = {link.code: link.token for link in links}
+    if stage.zalo is not None:  # the personal code printed beside each invitation's QR
+        stage.zalo.codes = {link.code: format_link_code(link.link_code) for link in links}
     names = {row.code: row.full_name for row in people}
     delegates_only = [row.code for row in people if row.role == "delegate"]
     stage.say(
@@ -80,6 +93,8 @@ async def play(stage: Stage, delegates: Path, contacts: Path | None, rng: random
     if stage.web is not None:
         stage.web.tokens = stage.tokens
         stage.on_web = _web_players(plan, needed)
+    if stage.zalo is not None:
+        stage.on_zalo = _zalo_players(stage, plan, needed)
     for index, (code, answer) in enumerate(plan.items()):
         if answer == "never":
             continue
@@ -136,12 +151,22 @@ def _blocking_events(stage: Stage, plan: dict[str, str]) -> list[tuple[datetime,
     assert stage.faults is not None
     tg = stage.telegram
     at = stage.config.meeting.starts_at - timedelta(days=2, hours=4)
-    codes = [code for code, answer in plan.items() if answer == "attend"][: stage.faults.blockers]
+    # One of them on Zalo, where blocking tells the bot nothing until its next send fails.
+    attending = [code for code, answer in plan.items() if answer == "attend"]
+    on_zalo = [code for code in attending if code in stage.on_zalo][:1]
+    others = [code for code in attending if code not in stage.on_zalo]
+    codes = stage.blockers = (others[: stage.faults.blockers - len(on_zalo)] + on_zalo)[
+        : stage.faults.blockers
+    ]
 
     async def act() -> None:
         for code in codes:
             user = tg.users.get(code)
-            if user is not None:
+            if stage.zalo is not None and code in stage.zalo.users:
+                stage.zalo.users[code].block()  # Zalo tells the bot nothing: its next send fails
+                stage.zalo.blocked.add(code)
+                stage.say(stage.catalog.plain("rehearsal.blocked_zalo", code=code))
+            elif user is not None:
                 await tg.send(tg.fake.block(user.id))
                 stage.say(stage.catalog.plain("rehearsal.blocked", code=code))
 
@@ -156,6 +181,30 @@ def _web_players(plan: dict[str, str], needed: set[str]) -> set[str]:
         if answer in _WANTED and code not in needed:
             chosen[answer] = code
     return set(chosen.values())
+
+
+def _zalo_players(stage: Stage, plan: dict[str, str], needed: set[str]) -> set[str]:
+    """Who links and acts on Zalo instead of Telegram: every third delegate (in the list's
+    order) but those on the web and the speakers, who send Word files; the speaker who types a
+    draft; and the first task's first contact, who reports on it."""
+    players = {
+        code
+        for index, code in enumerate(plan)
+        if index % 3 == 2 and code not in needed and code not in stage.on_web
+    }
+    if (typed := _typed_speaker(stage)) is not None:
+        players.add(typed)
+    tasks = stage.config.tasks
+    if tasks and (contacts := stage.cast.contacts.get(tasks[0].key)):
+        players.add(contacts[0])
+    return players
+
+
+def _typed_speaker(stage: Stage) -> str | None:
+    """The speaker who types a draft as messages (the last who sends one), when the first is
+    another (the first answers the office's comment with a second file)."""
+    senders = stage.cast.speakers[:-1]
+    return senders[-1][1] if len(senders) > 1 else None
 
 
 def _office_hours(start: datetime, index: int) -> datetime:
@@ -187,6 +236,9 @@ def _opener(stage: Stage, code: str, name: str, answer: str) -> Action:
     tg = stage.telegram
 
     async def act() -> None:
+        if code in stage.on_zalo:
+            await _zalo_opener(stage, code, name, answer)
+            return
         user = tg.user(code, name)
         catalog = stage.catalog
         attend = catalog.plain("buttons.attend")
@@ -233,6 +285,53 @@ def _opener(stage: Stage, code: str, name: str, answer: str) -> Action:
     return act
 
 
+# The button a Zalo menu numbers, and the words a person may type instead.
+_ZALO_WORDS = {
+    "attend": ("buttons.attend", "tham du"),
+    "substitute": ("buttons.substitute", "Cử người dự thay"),
+}
+
+
+async def _zalo_opener(stage: Stage, code: str, name: str, answer: str) -> None:
+    """A person on Zalo types their personal code to link, then answers the invitation by the
+    menu's numbers or by keywords, typing a decline's reason or a substitute's name."""
+    zalo, catalog = stage.zalo, stage.catalog
+    assert zalo is not None
+    zalo.user(code, name)
+    said = await zalo.type(code, zalo.codes[code])
+    if not said or said[0] != catalog.plain("start.linked"):
+        stage.missed(code)
+        return
+    if answer == "contact":
+        stage.say(catalog.plain("rehearsal.contact_opens_zalo", code=code, name=name))
+        return
+    wanted = _WANTED.get(answer)
+    allowed = (RsvpStatus.NO_ANSWER,) if wanted is None else (wanted, RsvpStatus.NO_ANSWER)
+    stage.consistent.append(partial(rsvp_is, stage, code, *allowed))
+    by_number = len(zalo.users) % 2 == 0  # every other person types the number, else words
+    reply: list[str] | None = None
+    if answer in ("attend", "substitute"):
+        label, words = _ZALO_WORDS[answer]
+        if by_number:
+            reply = await zalo.choose(code, catalog.plain(label))
+        else:
+            reply = await zalo.type(code, words)
+        if reply and answer == "substitute":
+            await zalo.type(code, f"Nguyễn Thị Dự Thay ({SIMULATED})")
+            reply = await zalo.type(code, "Phó Chủ tịch")
+    elif answer == "decline":  # by the words, without diacritics, as many type them
+        reply = await zalo.type(code, "khong tham du")
+        if reply:
+            reply = await zalo.type(code, "Trùng lịch công tác đã bố trí trước")
+    answered = answer == "silent" or bool(reply)
+    if wanted is not None and answered:
+        stage.acknowledged.append(partial(rsvp_is, stage, code, wanted))
+    elif not answered:
+        stage.missed(code)
+    label = catalog.plain(f"rehearsal.answer.{answer}")
+    stage.say(catalog.plain("rehearsal.opens_zalo", code=code, name=name, answer=label))
+
+
 def _task_events(stage: Stage) -> list[tuple[datetime, Action]]:
     """Contacts report on their tasks a day after the first reminder; one task stays open so the
     office sees an overdue report; one contact asks for help."""
@@ -252,6 +351,9 @@ def _task_events(stage: Stage) -> list[tuple[datetime, Action]]:
         action = "help" if index == 2 else "done"
 
         async def act(code: str = code, key: str = task.key, action: str = action) -> None:
+            if code in stage.on_zalo:
+                await _zalo_task_report(stage, code, key)
+                return
             user = tg.users.get(code)
             if user is None:
                 return
@@ -281,6 +383,37 @@ def _task_events(stage: Stage) -> list[tuple[datetime, Action]]:
     return events
 
 
+async def _zalo_task_report(stage: Stage, code: str, key: str) -> None:
+    """A task contact on Zalo asks for their tasks and reports one done by its number."""
+    zalo, catalog = stage.zalo, stage.catalog
+    assert zalo is not None
+    if code not in zalo.users:
+        return
+    await zalo.type(code, "/nhiemvu")
+    task_id = await task_id_of(stage, key)
+    stage.consistent.append(
+        partial(task_is, stage, code, task_id, TaskStatus.DONE, TaskStatus.TODO)
+    )
+    if await zalo.choose(code, catalog.plain("buttons.task_done")):
+        stage.acknowledged.append(partial(task_is, stage, code, task_id, TaskStatus.DONE))
+    else:
+        stage.missed(code)
+    stage.say(catalog.plain("rehearsal.task_done_zalo", code=code, key=key))
+
+
+async def _zalo_draft(stage: Stage, code: str, key: str) -> bool:
+    """A speaker on Zalo types a draft: the menu's choice to compose, two messages, and the
+    choice to send it; whether the bot confirmed it."""
+    zalo, catalog = stage.zalo, stage.catalog
+    assert zalo is not None
+    await zalo.type(code, "/thamluan")
+    if not await zalo.choose(code, catalog.plain("buttons.draft_compose", key=key)):
+        return False
+    await zalo.type(code, "Kính thưa các đồng chí, thay mặt địa phương tôi xin báo cáo…")
+    await zalo.type(code, "…xin trân trọng cảm ơn.")
+    return bool(await zalo.choose(code, catalog.plain("buttons.draft_finish")))
+
+
 def _draft_events(stage: Stage, names: dict[str, str]) -> list[tuple[datetime, Action]]:
     """Speakers send drafts before the deadline; the office comments on the first, the speaker
     answers and sends a second version, which the office approves; one is asked to revise; the
@@ -300,9 +433,13 @@ def _draft_events(stage: Stage, names: dict[str, str]) -> list[tuple[datetime, A
 
         async def upload(key: str = key, code: str = code, index: int = index) -> None:
             user = tg.users.get(code)
-            if user is None:
+            if code in stage.on_zalo:
+                if stage.zalo is None or code not in stage.zalo.users:
+                    return
+                stored = await _zalo_draft(stage, code, key)
+            elif user is None:
                 return
-            if index == 2 and index < len(senders) - 1 and stage.web is not None:
+            elif index == 2 and index < len(senders) - 1 and stage.web is not None:
                 # From the personal page: the same file, the same checks and receipt.
                 stored = await _web_upload(stage, code, key, _docx(key, names[code], 1))
             elif index == len(senders) - 1:  # typed as messages
@@ -384,6 +521,23 @@ def _draft_events(stage: Stage, names: dict[str, str]) -> list[tuple[datetime, A
                     stage.missed(office)
                 stage.say(catalog.plain("rehearsal.office_revise", code=other_code))
 
+    typed = _typed_speaker(stage)
+    if typed is not None and typed in stage.on_zalo:
+
+        async def comment_on_zalo(code: str = typed) -> None:
+            # The office comments in its Telegram group; the speaker reads it on Zalo.
+            post = tg.latest_office_post("📝", contains=names[code])
+            if post is None or stage.zalo is None:
+                return
+            text = "Đề nghị đồng chí nêu thêm kết quả nổi bật của địa phương."
+            stage.zalo.comment = text
+            if await tg.ask(tg.office.reply(tg.admin, post, text)):
+                stage.acknowledged.append(partial(has_comment, stage, text, from_office=True))
+            else:
+                stage.missed(office)
+            stage.say(catalog.plain("rehearsal.office_comment", code=code))
+
+        events.append((base + timedelta(hours=len(senders) + 2), comment_on_zalo))
     events += [
         (base + timedelta(hours=len(senders) + 1), comment),
         (base + timedelta(hours=len(senders) + 3), answer),
@@ -441,13 +595,13 @@ async def restart(stage: Stage, *, killed: bool) -> None:
     new mortal process: in-flight deliveries go back to pending."""
     assert stage.faults is not None and stage.chaos is not None
     process = Process()
-    senders = {
+    senders: dict[str, ChannelSender] = {
         sender.channel: MortalSender(
-            sender, stage.rng, stage.faults, stage.stats, process, stage.chaos.injected
+            sender, stage.rng, stage.faults, stage.stats, process, *stage.injected(sender.channel)
         )
         for sender in stage.senders
     }
-    stage.outbox = build_outbox(stage.services, stage.catalog, senders, pacer=virtual_pacer())
+    stage.outbox = build_outbox(stage.services, stage.catalog, senders, pacer=stage.pacers())
     recovered = await stage.outbox.recover()
     if killed:
         stage.stats.kills += 1

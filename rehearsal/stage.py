@@ -18,6 +18,7 @@ from rehearsal.people import Cast
 from rehearsal.telegram import TelegramStage
 from rehearsal.telegram_api import Chaos
 from rehearsal.web import WebStage
+from rehearsal.zalo import ZaloStage
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 
@@ -84,6 +85,10 @@ class Stage:
     # moved off Telegram would change the order of the simulated faults, rolled per call).
     web: WebStage | None = None
     on_web: set[str] = field(default_factory=set)
+    # The simulated Zalo, and who links and acts there instead of Telegram.
+    zalo: ZaloStage | None = None
+    blockers: list[str] = field(default_factory=list)  # who blocks the bot (under faults)
+    on_zalo: set[str] = field(default_factory=set)
     # The meeting morning at the reception desk: the count after the check-in, and whether
     # someone who had declined came (rehearsal.checks).
     reception: tuple[Attendance, bool] | None = None
@@ -91,7 +96,26 @@ class Stage:
     @property
     def senders(self) -> list[ChannelSender]:
         """The channels' own senders, as a (re)started process gives them to its outbox."""
-        return [self.telegram.sender]
+        senders: list[ChannelSender] = [self.telegram.sender]
+        if self.zalo is not None:
+            senders.append(self.zalo.outbox_sender)
+        return senders
+
+    def pacers(self) -> dict[str, Pacer]:
+        """Each channel's budget for a new outbox, waiting in virtual time."""
+        pacers = {self.telegram.sender.channel: virtual_pacer()}
+        if self.zalo is not None:
+            pacers[self.zalo.sender.channel] = self.zalo.pacer()
+        return pacers
+
+    def injected(self, channel: str) -> tuple[Counter[str], Counter[str]]:
+        """What the platform of ``channel`` injected so far, and where its hits on the
+        outbox's sends are counted."""
+        if self.zalo is not None and channel == self.zalo.sender.channel:
+            assert self.zalo.bad_day is not None
+            return self.zalo.bad_day.injected, self.stats.zalo_faults
+        assert self.chaos is not None
+        return self.chaos.injected, self.stats.outbox_faults
 
     def say(self, text: str) -> None:
         """Add ``text`` to the transcript, at the clock's local time."""

@@ -6,7 +6,7 @@ and its command menus, and the outbox's own sender — only its requests go to t
 process. People and the office act as Telegram users do: they open their link, tap buttons,
 type, reply and send documents; a step is answered when the bot's reply reached their chat.
 
-A second simulated channel gets a module like this one, beside its own simulated platform.
+Zalo, the second simulated channel, has its module beside this one (:mod:`rehearsal.zalo`).
 """
 
 from __future__ import annotations

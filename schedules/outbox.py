@@ -13,10 +13,13 @@ A tick (scheduled by :mod:`schedules.scheduler`) does three things:
 Crash safety: a delivery is marked ``sending`` before its first send and every delivered part
 is committed right after the platform accepts it. After a kill, :meth:`Outbox.recover` puts
 ``sending`` rows back to ``pending``; the only part that can go out twice is the one part of
-each claimed delivery that was on the wire at the kill, so at most ``batch_size`` messages
-(one batch) are repeated, and none is lost. A send that timed out although Telegram delivered
-it is retried too, so a timeout can also repeat a message. :meth:`Outbox.recover` assumes one
-bot process per database: it puts back every ``sending`` row, whoever claimed it.
+each claimed delivery that was on the wire at the kill. Each channel has its own places in hand
+(``batch_size`` claimed deliveries at most, so a slow channel never keeps a fast one waiting),
+so at most ``batch_size`` messages per channel are repeated — ``batch_size`` × the number of
+channels with something due at the kill — and none is lost. A send that timed out although
+the platform delivered it is retried too, so a timeout can also repeat a message.
+:meth:`Outbox.recover` assumes one bot process per database: it puts back every ``sending``
+row, whoever claimed it.
 
 No platform tells a bot whether a send it never heard back from arrived, so a delivery caught in
 flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat,
@@ -338,22 +341,62 @@ class Outbox:
         return self._pacers[channel]
 
     async def drain(self) -> None:
-        """Send every due delivery until none is due.
+        """Send every due delivery until none is due, each channel at its own pace.
 
-        At most ``batch_size`` deliveries are in hand (claimed, ``sending``) at once, as the
-        crash bounds require; but the next ones are claimed as soon as half of them are done,
-        while the rest are still on the wire, so the pacer always has the next sends waiting
-        instead of idling while a batch is saved and the next one read.
+        Each channel with something due has its own places in hand (``batch_size`` deliveries
+        claimed, ``sending``, at most) and its own pacer: a slow channel (Zalo, 5 a second)
+        holding its places does not keep a fast one (Telegram, 30) waiting for a place. When
+        every channel is done, one more round looks for what fell due meanwhile on a channel
+        that had finished (a delivery that fell back to another channel, a retry).
+        """
+        while not self._stopping:
+            channels = await self._due_channels()
+            if not channels:
+                return
+            drains = [asyncio.create_task(self._drain_channel(channel)) for channel in channels]
+            try:
+                claimed = await asyncio.gather(*drains)
+            except BaseException:
+                for task in drains:
+                    task.cancel()
+                await asyncio.gather(*drains, return_exceptions=True)
+                raise
+            if not any(claimed):
+                return
+
+    async def _due_channels(self) -> list[str]:
+        """The channels that have a pending delivery due now."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Delivery.channel)
+                .where(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.next_attempt_at <= self._clock.now(),
+                    Delivery.channel.is_not(None),
+                )
+                .distinct()
+            )
+            return sorted(str(channel) for channel in rows)
+
+    async def _drain_channel(self, channel: str) -> bool:
+        """Send ``channel``'s due deliveries until none is due; whether it claimed any.
+
+        At most ``batch_size`` of the channel's deliveries are in hand at once, as the crash
+        bounds require; but the next ones are claimed as soon as half of them are done, while
+        the rest are still on the wire, so the pacer always has the next sends waiting instead
+        of idling while a batch is saved and the next one read.
         """
         running: set[asyncio.Task[None]] = set()
         refill = max(1, self.batch_size // 2)  # claim more once fewer than this are in hand
+        any_claimed = False
         try:
             while not self._stopping:
-                claimed = await self._claim(self.batch_size - len(running))
+                claimed = await self._claim(self.batch_size - len(running), channel)
+                any_claimed = any_claimed or bool(claimed)
                 for item in claimed:
                     running.add(asyncio.create_task(self._deliver(item)))
                 if not running:
-                    return
+                    return any_claimed
                 # Nothing more due now: let those in hand finish (a retry may fall due), then
                 # look again; else claim more once fewer than ``refill`` are left in hand.
                 threshold = refill if claimed else 1
@@ -363,13 +406,15 @@ class Outbox:
                     for task in done:
                         task.result()  # what gets past _deliver (a kill) ends the drain
             await asyncio.gather(*running)  # stopping: the deliveries in hand finish
+            return any_claimed
         except BaseException:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             raise
 
-    async def _claim(self, limit: int | None = None) -> list[_Claimed]:
+    async def _claim(self, limit: int | None = None, channel: str | None = None) -> list[_Claimed]:
+        """Mark up to ``limit`` due deliveries (of ``channel`` only, if given) as sending."""
         limit = self.batch_size if limit is None else limit
         if limit <= 0:
             return []
@@ -383,6 +428,7 @@ class Outbox:
                     .where(
                         Delivery.status == DeliveryStatus.PENDING,
                         Delivery.next_attempt_at <= now,
+                        *(() if channel is None else (Delivery.channel == channel,)),
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
                     .limit(limit)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,15 +21,27 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ApplicationBuilder
 
 import bot.app
-from bot.app import Channel, ChannelEntry, ChannelSetup, open_app
+from bot.app import Channel, ChannelEntry, ChannelSetup, build_outbox, open_app
 from bot.config import Config, load_config
+from bot.domain.channels import Capabilities
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import (
+    Audience,
+    MessageKind,
+    MessageStatus,
+    Outbound,
+    Part,
+    SendOutcome,
+    SendResult,
+)
 from bot.services import Services, build_services
 from bot.texts import load_catalog
 from handlers.telegram.limiter import RetryingRateLimiter
-from schedules.ratelimit import Pacer, VirtualTime
+from schedules.outbox import office_delivery
+from schedules.ratelimit import Limits, Pacer, VirtualTime
 from schedules.scheduler import OutboxScheduler
 from storage.files import FileStore
+from storage.models import OutboundMessage
 from tests.channels.text_channel import TextChannel
 from tests.fakes.clock import EventTime, counting_database_calls
 from tests.fakes.telegram_api import FakeBotApi
@@ -224,3 +236,69 @@ async def test_run_gives_each_channel_one_budget_its_replies_and_the_outbox_shar
         await asyncio.wait_for(running, timeout=30)
     assert isinstance(handed["channel"], Pacer)
     assert handed["outbox"] == {TextChannel.channel: handed["channel"]}
+
+
+# --- two channels on one outbox, each on its own budget --------------------------------------
+
+
+class TimedChannel:
+    """A channel whose sends take ``travel`` seconds of virtual time; when each one started."""
+
+    capabilities = Capabilities(
+        buttons=False, files_out=False, files_in=False, reply_threads=False,
+        location_pins=False, html=False, max_text=2000,
+    )  # fmt: skip
+
+    def __init__(self, channel: str, time: EventTime, travel: float) -> None:
+        self.channel = channel
+        self._time, self._travel = time, travel
+        self.starts: list[float] = []
+
+    def prepare(self, outbound: Outbound) -> Sequence[Part]:
+        """The parts as they are."""
+        return outbound.parts
+
+    async def send(self, address: str, part: Part) -> SendResult:
+        """Accept the part after the travel time."""
+        self.starts.append(self._time.now)
+        await self._time.sleep(self._travel)
+        return SendResult(SendOutcome.SENT, platform_message_id=str(len(self.starts)))
+
+
+async def _queue_notes(services: Services, counts: dict[str, int]) -> None:
+    """A note queued to ``count`` chats of each channel, the slow channel's first in line."""
+    now = services.ctx.clock.now()
+    async with services.ctx.sessions() as session, session.begin():
+        for channel, count in counts.items():
+            note = OutboundMessage(
+                meeting_id=services.ctx.meeting_id, kind=MessageKind.OFFICE_NOTE,
+                status=MessageStatus.QUEUED, audience=Audience.OFFICE, body="Thông báo",
+                params={}, due_at=now, created_by="test", created_at=now, queued_at=now,
+            )  # fmt: skip
+            session.add(note)
+            await session.flush()
+            for n in range(count):
+                session.add(office_delivery(note.id, channel, str(10_000 + n), now))
+
+
+async def test_a_slow_channel_holding_its_places_does_not_hold_back_a_fast_one(
+    services: Services, database_busy: Any
+) -> None:
+    # Zalo at 5 a second and Telegram at 30 on one outbox (issue 19's mixed run): the slow
+    # channel's deliveries are first in line and would fill the shared places in hand.
+    time = EventTime(start=1000.0, busy=database_busy)
+    slow, fast = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    pacers = {
+        "zalo": Pacer(Limits(overall_per_second=5), now=time.monotonic, sleep=time.sleep),
+        "telegram": Pacer(Limits(), now=time.monotonic, sleep=time.sleep),
+    }
+    outbox = build_outbox(services, load_catalog("vi"), {"zalo": slow, "telegram": fast},
+                          pacer=pacers)  # fmt: skip
+    await _queue_notes(services, {"zalo": 60, "telegram": 120})
+    await time.run(outbox.drain())
+    assert (len(slow.starts), len(fast.starts)) == (60, 120)
+    # Each starts at once and keeps its own pace: Telegram's 120 at 29.4 a second, Zalo's 60 at
+    # 4.9 a second, neither waiting for a place the other holds.
+    assert fast.starts[0] - 1000.0 < 0.1 and slow.starts[0] - 1000.0 < 0.1
+    assert fast.starts[-1] - fast.starts[0] == pytest.approx(119 * pacers["telegram"].interval)
+    assert slow.starts[-1] - slow.starts[0] == pytest.approx(59 * pacers["zalo"].interval)

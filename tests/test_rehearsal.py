@@ -97,6 +97,26 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
     assert "Đại biểu DB031 (mô phỏng) gửi tham luận chủ đề 1.1, bản 2." in out
     assert "[28/05 06:30] Bot gửi xong chương trình sáng ngày hội nghị: " in out
     assert "Tình hình cuối cùng (lệnh /thongke của Văn phòng):" in out
+    # A third of the delegates on Zalo: linked by the code they type, served by the outbox.
+    assert (
+        "[29/04 09:02] Đầu mối NV03 Lê Thị Thanh Nga (mô phỏng) nhắn mã cá nhân cho bot trên Zalo "
+        "để liên kết." in lines
+    )
+    assert (
+        "[30/04 13:30] Đại biểu DB012 Cao Thị Ngọc Lan (mô phỏng) nhắn mã cá nhân cho bot trên Zalo"
+        " để liên kết, rồi trả lời bằng số hoặc bằng chữ: báo không tham dự, có lý do." in lines
+    )
+    assert (
+        "[30/04 10:00] Đầu mối NV03 (mô phỏng) báo trên Zalo nhiệm vụ VI.1.1: đã hoàn thành." in out
+    )
+    assert "Văn phòng (mô phỏng) trả lời bài đăng tham luận của DB042 để góp ý" in out
+    assert (
+        "✓ Zalo: 22 người liên kết bằng mã cá nhân, 19 trả lời giấy mời bằng số hoặc bằng chữ; "
+        "77 lượt nhắc, thông báo và chương trình sáng gửi qua Zalo như qua Telegram (không gửi "
+        "được: 0); tin dài nhất 1425/2.000 ký tự, 0 tệp; mất 0, lặp 0; góp ý của Văn phòng về "
+        "tham luận soạn trên Zalo đã tới người viết: có" in lines
+    )
+    assert "✓ Mọi lệnh gửi Zalo đúng các phương thức của Zalo Bot API (vi phạm: 0)" in lines
     assert "✗" not in out
     assert lines[-1].startswith("✅ Diễn tập thành công")
     # The office report is written; nothing real was touched.
@@ -140,7 +160,9 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     is killed around sends at random (at least 20 times) and restarted from the database, three
     delegates block the bot: every step still happens, every delivery settles, nothing fails
     for good, repeats stay within kills × one batch, every acknowledged answer is stored and
-    nothing unacknowledged is stored wrongly, the blocked are reported. Meanwhile the office's
+    nothing unacknowledged is stored wrongly, the blocked are reported. The simulated Zalo fails
+    the outbox's Zalo sends at the same rates, delivers some typed messages twice (the copies
+    must go unanswered) and one of the blockers is on Zalo. Meanwhile the office's
     real bot runs on the plan's database: the rehearsal, on a database of its own, goes on."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
@@ -171,6 +193,14 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     assert any(line.startswith("✓ Đã đối chiếu ") and line.endswith("(sai: 0)") for line in lines)
     assert "✓ 3 đại biểu chặn bot đều được báo cho Văn phòng (chưa báo: 0)" in out
     assert "✓ Tin gửi lặp lại: " in out and "✗" not in out
+    zalo = re.search(
+        r"^✓ Zalo: .*; mất 0, lặp \d+; .*; Zalo mô phỏng báo lỗi (\d+) lần khi bot gửi tin hàng "
+        r"loạt \(.*\), (\d+) tin nhắn tới bot hai lần \(bot trả lời bản sao: 0\), 1 người chặn bot$",
+        out,
+        re.MULTILINE,
+    )
+    assert zalo is not None
+    assert int(zalo[1]) > 0 and int(zalo[2]) > 0
 
 
 def test_a_list_the_import_would_refuse_is_refused_with_its_problems(
