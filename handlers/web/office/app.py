@@ -39,6 +39,7 @@ from bot.texts import Catalog
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
+from handlers.web.office.notices import Notices
 from handlers.web.security import Guard
 from handlers.web.uploads import TooLarge, read_form, text_field
 
@@ -461,6 +462,7 @@ def build_office_app(
         Route("/delegates/{code}", staff(office.delegate), methods=["GET"]),
         Route("/delegates/{code}/phone", staff(office.phone_answer), methods=["POST"]),
         Route("/static/{name}", office.static.serve, methods=["GET"]),
+        *Notices(office).routes(),
     ]
     app = Starlette(routes=routes)
     app.state.office = office
