@@ -116,9 +116,7 @@ async def test_an_uploaded_list_can_be_applied_only_from_the_session_that_sent_i
     await desk.sign_in()
     page = await desk.client.get("/office/import")
     extra = "DB999,Trần Văn Mới,Chuyên viên,Văn phòng Hội,trung_uong_hoi,,9\n"
-    content = (
-        "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự\n" + extra
-    ).encode()
+    content = ("Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự\n" + extra).encode()
     read = await desk.client.post(
         "/office/import",
         data=hidden(page.text, "form-import"),

@@ -70,9 +70,7 @@ async def test_the_slips_are_a_docx_attachment_with_one_page_per_delegate(
     assert disposition.startswith('attachment; filename="giay-moi-60-KH-BTV-')
     assert disposition.endswith('.docx"')
     document = Document(io.BytesIO(response.content))
-    names = [
-        cell.text for table in document.tables for row in table.rows for cell in row.cells
-    ]
+    names = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
     text = "\n".join(names)
     links = await imported.invitations.links()
     # Every delegate's name is on the slips, and each personal page's link under its QR code.
