@@ -22,6 +22,7 @@ from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import moment
+from bot.texts.presenters import problem_line
 from storage.guard import DatabaseUnavailable
 
 T = TypeVar("T")
@@ -132,31 +133,10 @@ def safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def problem_line(catalog: Catalog, section: str, problem: RowProblem) -> str:
-    """One problem or warning of a delegate file: where it is, then what it is."""
-    return catalog.plain(
-        "cli.problem_line",
-        where=_where(catalog, problem.row, problem.column),
-        message=catalog.plain(
-            f"{section}.{problem.code}", value=problem.value or "", detail=problem.detail or ""
-        ),
-    )
-
-
 def print_problems(catalog: Catalog, problems: Sequence[RowProblem]) -> None:
     """One line per problem of a list, to stderr, as ``delegates import`` says them."""
     for problem in problems:
         out(problem_line(catalog, "import.problem", problem), sys.stderr)
-
-
-def _where(catalog: Catalog, row: int | None, column: str | None) -> str:
-    if row is not None and column:
-        return catalog.plain("import.where_row_column", row=row, column=column)
-    if row is not None:
-        return catalog.plain("import.where_row", row=row)
-    if column:
-        return catalog.plain("import.where_column", column=column)
-    return catalog.plain("import.where_file")
 
 
 # --- the database and the app ------------------------------------------------------------------

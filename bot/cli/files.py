@@ -21,16 +21,12 @@ from bot.cli.common import (
     with_services,
     write_file,
 )
-from bot.documents.slips import Slip, SlipTexts, build_slips
-from bot.documents.workbook import Cell, Link, table_bytes, write_table
+from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
-from bot.domain.phones import display_phone
-from bot.domain.tokens import format_link_code
 from bot.services import Services
+from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import audit_table, checkin_table, office_report_workbook
 from bot.texts import Catalog
-from bot.texts.formatting import clock, long_date
-from bot.texts.presenters import deadline_text
 
 
 def table_problem(path: Path, force: bool, catalog: Catalog) -> str | None:
@@ -57,30 +53,12 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
 
     async def work(app: App) -> int:
         links = await app.personal_links(bot_name=args.bot_username)
-        labels = {g.key: g.label for g in config.groups}
-        names = ("code", "name", "position", "organization", "group", "phone", "link")
-        headings = [catalog.plain(f"export.heading.{name}") for name in names]
-        # The paper link first; each other channel's link (the bot's, next to the web page's)
-        # in a column of its own.
-        others = [channel for channel in links.sources if channel != links.paper]
-        headings += [catalog.plain(f"export.heading.link_{channel}") for channel in others]
-        # The personal code last: what a person types where no link opens (Zalo).
-        headings.append(catalog.plain("export.heading.link_code"))
-        rows: list[list[Cell]] = [
-            [
-                link.code,
-                link.full_name,
-                link.position,
-                link.organization,
-                labels.get(link.group_key)
-                or (catalog.plain("export.contact") if link.role == "contact" else link.group_key),
-                display_phone(link.phone) if link.phone else None,
-                Link(links.link(link.token)),
-                *(Link(links.of(link.token)[channel]) for channel in others),
-                format_link_code(link.link_code),
-            ]
-            for link in await app.services.invitations.links()
-        ]
+        others = {
+            channel: source.make for channel, source in links.sources.items()
+            if channel != links.paper
+        }  # fmt: skip
+        people = await app.services.invitations.links()
+        headings, rows = links_table(catalog, config, people, links.link, others)
         content = table_bytes(path, headings, rows)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
@@ -109,49 +87,16 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     if (refusal := links_refusal(os.environ, args.bot_username, config.web)) is not None:
         out(say(catalog, refusal), sys.stderr)
         return EXIT_USAGE
-    meeting = config.meeting
 
     async def work(app: App) -> int:
         links = await app.personal_links(bot_name=args.bot_username)
-        slips = [
-            Slip(
-                code=link.code,
-                full_name=link.full_name,
-                position=link.position,
-                organization=link.organization,
-                link=links.link(link.token),
-                link_code=format_link_code(link.link_code),
-            )
-            for link in await app.services.invitations.links()
-            if link.role == "delegate"  # task contacts get no paper invitation
-        ]
-        start = meeting.local(meeting.starts_at)
-        texts = SlipTexts(
-            title=meeting.title,
-            when_where=catalog.plain(
-                "slips.when_where",
-                time=clock(start),
-                date=long_date(catalog, start),
-                venue=meeting.venue.name,
-                address=meeting.venue.address,
-            ),
-            greeting=catalog.template("slips.greeting"),
-            instruction=catalog.plain("slips.instruction"),
-            link_hint=catalog.template("slips.link_hint"),
-            deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
-            contact=catalog.plain("slips.contact", contact=config.office.contact),
-            code_hint=(
-                catalog.template("slips.code_hint_zalo").replace("{bot}", config.zalo.bot_name)
-                if config.zalo.bot_name
-                else catalog.template("slips.code_hint")
-            ),
-        )
-        content = build_slips(slips, texts)
+        people = await app.services.invitations.links()
+        content, count = slips_document(catalog, config, people, links.link)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE
         done = "slips.done_web" if links.paper == "web" else "slips.done"
-        out(catalog.plain(done, count=len(slips), path=path, username=links.name))
+        out(catalog.plain(done, count=count, path=path, username=links.name))
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work)

@@ -14,7 +14,6 @@ from bot.cli.common import (
     EXIT_USAGE,
     load,
     out,
-    problem_line,
     with_services,
 )
 from bot.delegate_file import Group as FileGroup
@@ -24,6 +23,7 @@ from bot.services.access import Role, RoleChange, StaffMember
 from bot.services.import_notes import absent_file_problem, absent_notes
 from bot.services.signin import LINK_LIFETIME, LinkStep
 from bot.texts import Catalog
+from bot.texts.presenters import problem_line
 
 
 def cmd_delegates_import(args: argparse.Namespace) -> int:

@@ -81,6 +81,8 @@ class Audience(StrEnum):
     followed by what the report is about."""
 
     LINKED = "linked"
+    # Every invitee: those no chat reaches are counted as not linked, for the office to phone.
+    EVERYONE = "everyone"
     ATTENDING = "attending"
     PRESENT = "present"  # attending delegates and those who send a substitute
     NO_ANSWER = "no_answer"

@@ -154,7 +154,7 @@ class BroadcastService:
             if draft is None:
                 return None
             if draft.draft_step == DraftStep.TIME:
-                return await self._take_time(session, draft, text)
+                return await self._take_time(session, admin, draft, text)
             body = typed(text).strip()
             if not body:
                 return BroadcastResult(BroadcastStep.EMPTY, message_id=draft.id)
@@ -192,6 +192,7 @@ class BroadcastService:
             now = self._ctx.clock.now()
             reach = await self._reach(session, draft.audience)
             self._schedule(draft, now)
+            _audit_sending(session, admin, draft, "broadcast.queued", now)
             result = BroadcastResult(
                 BroadcastStep.QUEUED, message_id=draft.id, reach=reach, audience=draft.audience
             )
@@ -208,7 +209,7 @@ class BroadcastService:
             return BroadcastResult(BroadcastStep.ASK_TIME, message_id=draft.id)
 
     async def _take_time(
-        self, session: AsyncSession, draft: OutboundMessage, text: str
+        self, session: AsyncSession, admin: OfficeActor, draft: OutboundMessage, text: str
     ) -> BroadcastResult:
         meeting = self._ctx.config.meeting
         now = self._ctx.clock.now()
@@ -218,6 +219,7 @@ class BroadcastService:
         if when <= now:
             return BroadcastResult(BroadcastStep.PAST_TIME, message_id=draft.id, due_at=when)
         self._schedule(draft, when)
+        _audit_sending(session, admin, draft, "broadcast.scheduled", now)
         reach = await self._reach(session, draft.audience)
         return BroadcastResult(
             BroadcastStep.SCHEDULED,
@@ -358,6 +360,7 @@ class BroadcastService:
             kind
             in (
                 Audience.LINKED,
+                Audience.EVERYONE,
                 Audience.ATTENDING,
                 Audience.PRESENT,
                 Audience.NO_ANSWER,
@@ -414,3 +417,22 @@ class BroadcastService:
             not_linked=counts["not_linked"],
             first_not_linked=first,
         )
+
+
+def _audit_sending(
+    session: AsyncSession, admin: OfficeActor, draft: OutboundMessage, action: str, now: datetime
+) -> None:
+    """Who sent or scheduled a notice, to whom and for when (never its text)."""
+    queries.add_audit(
+        session,
+        at=now,
+        actor=admin.actor,
+        action=action,
+        entity="outbound_message",
+        entity_id=draft.id,
+        before=None,
+        after={
+            "audience": draft.audience,
+            "due_at": draft.due_at.isoformat() if draft.due_at else None,
+        },
+    )

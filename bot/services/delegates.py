@@ -45,6 +45,17 @@ class ImportSummary:
     absent: list[str]  # codes in the database that the file no longer lists (kept, not deleted)
     role_kept: list[str] = field(default_factory=list)  # listed with another role: unchanged
     absent_people: list[Absent] = field(default_factory=list)  # the absent, by code
+    created_codes: list[str] = field(default_factory=list)  # the new people, in the file's order
+    # The people changed, by code: the names of the fields that change (never their values).
+    changed: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _Preview(Exception):
+    """Raised inside an import's transaction to roll it back, carrying what it would change."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__("preview")
+        self.summary = summary
 
 
 def _audit_row(
@@ -83,7 +94,18 @@ class DelegateService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
-    async def import_rows(self, rows: list[DelegateRow], *, actor: str) -> ImportSummary:
+    async def preview_import(self, rows: list[DelegateRow]) -> ImportSummary:
+        """What :meth:`import_rows` would change, changing nothing: the same steps, in a
+        transaction rolled back (so a preview can never disagree with the import's rules)."""
+        try:
+            await self.import_rows(rows, actor="preview", _apply=False)
+        except _Preview as preview:
+            return preview.summary
+        raise AssertionError("a preview always rolls back")  # pragma: no cover
+
+    async def import_rows(
+        self, rows: list[DelegateRow], *, actor: str, _apply: bool = True
+    ) -> ImportSummary:
         """Upsert delegates by code; new ones get an invitation and an empty answer.
 
         New people, their invitations, answers and the audit entries are written as plain
@@ -94,6 +116,8 @@ class DelegateService:
         now = self._ctx.clock.now()
         created = updated = unchanged = 0
         role_kept: list[str] = []
+        created_codes: list[str] = []
+        changed: dict[str, list[str]] = {}
         meeting_id = self._ctx.meeting_id
         async with unit_of_work(self._ctx.sessions) as session:
             # Codes are compared without case, as the file parser does: "db001" is DB001.
@@ -158,6 +182,7 @@ class DelegateService:
                         )
                     )
                     created += 1
+                    created_codes.append(row.code)
                     continue
                 if row.role != delegate.role:
                     # A contacts file must not turn a delegate into a contact (they would drop
@@ -168,6 +193,7 @@ class DelegateService:
                 if before == after:
                     unchanged += 1
                     continue
+                changed[delegate.code] = [name for name in _FIELDS if before[name] != after[name]]
                 for name in _FIELDS:
                     setattr(delegate, name, getattr(row, name))
                 delegate.updated_at = now
@@ -186,20 +212,36 @@ class DelegateService:
                 await connection.execute(insert(INVITATION_TABLE), invitations)
                 await connection.execute(insert(RSVP_TABLE), answers)
             await queries.insert_audit(session, audit)
-        # A contacts file says nothing about delegates, and the other way round.
-        listed = {queries.fold_code(row.code) for row in rows}
-        roles = {row.role for row in rows}
-        absent = sorted(
-            (d for key, d in existing.items() if key not in listed and d.role in roles),
-            key=lambda d: d.code,
-        )
-        return ImportSummary(
-            created=created,
-            updated=updated,
-            unchanged=unchanged,
-            absent=[d.code for d in absent],
-            role_kept=role_kept,
-            absent_people=[
-                Absent(d.code, d.full_name, d.position, d.organization, d.group_key) for d in absent
-            ],
-        )
+            summary = _summary(existing, rows, created, updated, unchanged, role_kept)
+            summary = replace(summary, created_codes=created_codes, changed=changed)
+            if not _apply:
+                raise _Preview(summary)
+        return summary
+
+
+def _summary(
+    existing: dict[str, Delegate],
+    rows: list[DelegateRow],
+    created: int,
+    updated: int,
+    unchanged: int,
+    role_kept: list[str],
+) -> ImportSummary:
+    """The counts, and who the database holds that the file no longer lists."""
+    # A contacts file says nothing about delegates, and the other way round.
+    listed = {queries.fold_code(row.code) for row in rows}
+    roles = {row.role for row in rows}
+    absent = sorted(
+        (d for key, d in existing.items() if key not in listed and d.role in roles),
+        key=lambda d: d.code,
+    )
+    return ImportSummary(
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        absent=[d.code for d in absent],
+        role_kept=role_kept,
+        absent_people=[
+            Absent(d.code, d.full_name, d.position, d.organization, d.group_key) for d in absent
+        ],
+    )

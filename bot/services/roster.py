@@ -51,6 +51,8 @@ def in_audience(audience: str) -> ColumnElement[bool]:
     match Audience(kind):
         case Audience.LINKED:
             return linked()
+        case Audience.EVERYONE:
+            return true()
         case Audience.ATTENDING:
             return Rsvp.status == RsvpStatus.ATTENDING.value
         case Audience.PRESENT:

@@ -6,6 +6,7 @@ import html
 from datetime import datetime
 
 from bot.config import Config
+from bot.delegate_file import RowProblem
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
@@ -347,3 +348,25 @@ def decline_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
 def cancel_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
     """Cancel what the bot is asking for."""
     return ((_rsvp_choice(catalog, RsvpChoice.CANCEL),),)
+
+
+def problem_line(catalog: Catalog, section: str, problem: RowProblem) -> str:
+    """One problem or warning of a delegate file: where it is, then what it is (the words of
+    ``hoinghi delegates import`` and of the dashboard's import alike)."""
+    return catalog.plain(
+        "cli.problem_line",
+        where=_where(catalog, problem.row, problem.column),
+        message=catalog.plain(
+            f"{section}.{problem.code}", value=problem.value or "", detail=problem.detail or ""
+        ),
+    )
+
+
+def _where(catalog: Catalog, row: int | None, column: str | None) -> str:
+    if row is not None and column:
+        return catalog.plain("import.where_row_column", row=row, column=column)
+    if row is not None:
+        return catalog.plain("import.where_row", row=row)
+    if column:
+        return catalog.plain("import.where_column", column=column)
+    return catalog.plain("import.where_file")

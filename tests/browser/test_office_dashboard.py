@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.domain.channels import ChatAccount
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from handlers.web.app import build_web_app
@@ -192,3 +193,53 @@ async def test_the_overview_on_a_phone(dashboard: Dashboard, browser: Browser) -
         browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
     )
     assert width <= PHONE[0]  # nothing wider than the screen
+
+
+async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_and_download(
+    dashboard: Dashboard, desk: Browser, tmp_path: Any
+) -> None:
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+
+    await desk.press("Nhập danh sách")
+    await no_accessibility_problems(desk)
+    header = "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự\n"
+    bad = tmp_path / "danh-sach-loi.csv"
+    bad.write_text(header + "DB090,Trần Thị Mới,Chuyên viên,Văn phòng Hội,khong_co,,1\n", "utf-8")
+    await desk.attach("Tệp danh sách (.csv hoặc .xlsx)", bad)
+    await desk.press("Đọc và kiểm tra")
+    assert "Dòng 2, cột «Nhóm»" in await element_text(desk, "problems")
+    await desk.screenshot("office-import-problems")
+    await no_accessibility_problems(desk)
+    good = tmp_path / "danh-sach.csv"
+    good.write_text(
+        header + "DB090,Trần Thị Mới,Chuyên viên,Văn phòng Hội,trung_uong_hoi,,9\n", "utf-8"
+    )
+    await desk.attach("Tệp danh sách (.csv hoặc .xlsx)", good)
+    await desk.press("Đọc và kiểm tra")
+    assert await element_text(desk, "count-added") == "1"
+    await desk.screenshot("office-import-preview")
+    await no_accessibility_problems(desk)
+    await desk.press("Nhập danh sách này")
+    assert "thêm mới 1" in await element_text(desk, "flash")
+
+    services = dashboard.services
+    token = {link.code: link.token for link in await services.invitations.links()}["DB010"]
+    await services.invitations.link_by_token(ChatAccount("telegram", "610", "610"), token)
+    await desk.press("Thông báo")
+    await desk.fill("Nội dung thông báo (tối đa 3500 ký tự)", "Kính mời các đồng chí dự họp.")
+    await desk.choose("Mọi khách mời (người chưa liên kết được liệt kê để gọi điện)")
+    await desk.press("Xem trước")
+    assert "Sẽ gửi tới: 1 người." in await element_text(desk, "notice-count")
+    assert "(80)" in await element_text(desk, "to-call-title")
+    await desk.screenshot("office-notice-preview")
+    await no_accessibility_problems(desk)
+    await desk.press("Xác nhận gửi")
+    assert "Đã xếp thông báo số 1" in await element_text(desk, "flash")
+    await desk.screenshot("office-notices")
+    await no_accessibility_problems(desk)
+
+    await desk.press("Giấy mời và báo cáo")
+    assert "81 người" in await element_text(desk, "download-links")
+    await desk.screenshot("office-invitations")
+    await no_accessibility_problems(desk)

@@ -9,7 +9,7 @@ another site cannot post one; the cookie is HttpOnly, SameSite=Lax, Secure behin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -39,6 +39,9 @@ from bot.texts import Catalog
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
+from handlers.web.office.downloads import Downloads
+from handlers.web.office.imports import Imports
+from handlers.web.office.notices import Notices
 from handlers.web.security import Guard
 from handlers.web.uploads import TooLarge, read_form, text_field
 
@@ -432,8 +435,9 @@ def office_routes(setup: WebSetup, site_css: str) -> list[BaseRoute]:
     """The dashboard's routes for the web application: ``/office`` and what is under it
     (before the personal pages' ``/{token}``, which would take ``/office`` for a token)."""
     app = build_office_app(
-        setup.services, setup.catalog, setup.settings.base_url, setup.secret, site_css
-    )
+        setup.services, setup.catalog, setup.settings.base_url, setup.secret, site_css,
+        paper=setup.settings.link, chat_links=setup.chat_links,
+    )  # fmt: skip
     root = app.state.office.root
 
     async def to_root(request: Request) -> Response:
@@ -443,10 +447,19 @@ def office_routes(setup: WebSetup, site_css: str) -> list[BaseRoute]:
 
 
 def build_office_app(
-    services: Services, catalog: Catalog, base_url: str, secret: bytes, site_css: str
+    services: Services,
+    catalog: Catalog,
+    base_url: str,
+    secret: bytes,
+    site_css: str,
+    *,
+    paper: Callable[[str], str] | None = None,
+    chat_links: Mapping[str, Callable[[str], str]] | None = None,
 ) -> Starlette:
-    """The dashboard as an application to mount at ``/office``."""
+    """The dashboard as an application to mount at ``/office``; ``paper`` makes the personal
+    link printed on invitations (the personal page's), ``chat_links`` each chat channel's."""
     office = Office(services, catalog, base_url, secret, site_css)
+    page = paper or (lambda token: f"{base_url.rstrip('/')}/{token}")
     staff = office.staff
     routes = [
         Route("/", staff(office.overview), methods=["GET"]),
@@ -461,6 +474,9 @@ def build_office_app(
         Route("/delegates/{code}", staff(office.delegate), methods=["GET"]),
         Route("/delegates/{code}/phone", staff(office.phone_answer), methods=["POST"]),
         Route("/static/{name}", office.static.serve, methods=["GET"]),
+        *Notices(office).routes(),
+        *Imports(office).routes(),
+        *Downloads(office, page, chat_links if chat_links is not None else {}).routes(),
     ]
     app = Starlette(routes=routes)
     app.state.office = office

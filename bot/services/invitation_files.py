@@ -1,0 +1,95 @@
+"""The office's invitation files, built the same for ``hoinghi invites export`` / ``invites
+print`` and for the dashboard's downloads: the table of everyone's personal links and codes,
+and the printable slips (one page per delegate, a QR code of their link and their code)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from bot.config import Config
+from bot.documents.slips import Slip, SlipTexts, build_slips
+from bot.documents.workbook import Cell, Link
+from bot.domain.phones import display_phone
+from bot.domain.tokens import format_link_code
+from bot.services.invitations import InviteLink
+from bot.texts import Catalog
+from bot.texts.formatting import clock, long_date
+from bot.texts.presenters import deadline_text
+
+LinkMaker = Callable[[str], str]
+
+
+def links_table(
+    catalog: Catalog,
+    config: Config,
+    people: Sequence[InviteLink],
+    paper: LinkMaker,
+    others: Mapping[str, LinkMaker],
+) -> tuple[list[str], list[list[Cell]]]:
+    """The headings and rows of the links export: ``paper`` makes the link that goes on paper,
+    ``others`` each other channel's (a column each), the personal code last."""
+    labels = {g.key: g.label for g in config.groups}
+    names = ("code", "name", "position", "organization", "group", "phone", "link")
+    headings = [catalog.plain(f"export.heading.{name}") for name in names]
+    # The paper link first; each other channel's link (the bot's, next to the web page's)
+    # in a column of its own.
+    headings += [catalog.plain(f"export.heading.link_{channel}") for channel in others]
+    # The personal code last: what a person types where no link opens (Zalo).
+    headings.append(catalog.plain("export.heading.link_code"))
+    rows: list[list[Cell]] = [
+        [
+            link.code,
+            link.full_name,
+            link.position,
+            link.organization,
+            labels.get(link.group_key)
+            or (catalog.plain("export.contact") if link.role == "contact" else link.group_key),
+            display_phone(link.phone) if link.phone else None,
+            Link(paper(link.token)),
+            *(Link(make(link.token)) for make in others.values()),
+            format_link_code(link.link_code),
+        ]
+        for link in people
+    ]
+    return headings, rows
+
+
+def slips_document(
+    catalog: Catalog, config: Config, people: Sequence[InviteLink], paper: LinkMaker
+) -> tuple[bytes, int]:
+    """The printable slips (.docx) of the delegates among ``people`` and how many there are."""
+    meeting = config.meeting
+    slips = [
+        Slip(
+            code=link.code,
+            full_name=link.full_name,
+            position=link.position,
+            organization=link.organization,
+            link=paper(link.token),
+            link_code=format_link_code(link.link_code),
+        )
+        for link in people
+        if link.role == "delegate"  # task contacts get no paper invitation
+    ]
+    start = meeting.local(meeting.starts_at)
+    texts = SlipTexts(
+        title=meeting.title,
+        when_where=catalog.plain(
+            "slips.when_where",
+            time=clock(start),
+            date=long_date(catalog, start),
+            venue=meeting.venue.name,
+            address=meeting.venue.address,
+        ),
+        greeting=catalog.template("slips.greeting"),
+        instruction=catalog.plain("slips.instruction"),
+        link_hint=catalog.template("slips.link_hint"),
+        deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
+        contact=catalog.plain("slips.contact", contact=config.office.contact),
+        code_hint=(
+            catalog.template("slips.code_hint_zalo").replace("{bot}", config.zalo.bot_name)
+            if config.zalo.bot_name
+            else catalog.template("slips.code_hint")
+        ),
+    )
+    return build_slips(slips, texts), len(slips)

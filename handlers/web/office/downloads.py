@@ -1,0 +1,107 @@
+"""Giấy mời and Báo cáo on the dashboard: the links export (.xlsx), the printable slips
+(.docx) and the report workbook (.xlsx), built by the same functions as ``hoinghi invites
+export``, ``invites print`` and ``hoinghi report`` (and ``/baocao``), sent as attachments.
+
+The paper link is the personal web page's (the dashboard runs on that web server); each chat
+channel running with it adds its own column, as the CLI adds those it can reach."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.documents.workbook import table_bytes
+from bot.services.access import OfficeActor
+from bot.services.invitation_files import links_table, slips_document
+from bot.services.report_file import office_report_workbook
+from bot.services.signin import StaffVisit
+
+if TYPE_CHECKING:
+    from handlers.web.office.app import Office
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+LinkMaker = Callable[[str], str]
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class Downloads:
+    """The downloads' handlers, on the dashboard's :class:`Office`."""
+
+    def __init__(
+        self, office: Office, paper: LinkMaker, chat_links: Mapping[str, LinkMaker]
+    ) -> None:
+        self.office = office
+        self.paper = paper
+        self.chat_links = chat_links  # filled by the chat channels as they start
+
+    def routes(self) -> list[BaseRoute]:
+        """The downloads' routes, for signed-in office staff only."""
+        staff = self.office.staff
+        return [
+            Route("/invitations", staff(self.page), methods=["GET"]),
+            Route("/invitations/links.xlsx", staff(self.links), methods=["GET"]),
+            Route("/invitations/slips.docx", staff(self.slips), methods=["GET"]),
+            Route("/report.xlsx", staff(self.report), methods=["GET"]),
+        ]
+
+    async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The three downloads, with what each holds."""
+        people = await self.office.services.invitations.links()
+        delegates = sum(1 for person in people if person.role == "delegate")
+        return self.office._render(
+            "office/invitations.html", visit=visit, actor=actor, people=len(people),
+            delegates=delegates, channels=list(self.chat_links),
+        )  # fmt: skip
+
+    async def links(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Everyone's personal links and codes, as ``invites export`` writes them."""
+        office = self.office
+        people = await office.services.invitations.links()
+        headings, rows = links_table(
+            office.catalog, office.config, people, self.paper, dict(self.chat_links)
+        )
+        name = self._name("dash.invitations.links_file")
+        content = table_bytes(Path(name), headings, rows)  # the sheet named as the CLI's
+        return _attachment(content, XLSX, name)
+
+    async def slips(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The printable slips, as ``invites print`` writes them."""
+        office = self.office
+        people = await office.services.invitations.links()
+        content, _ = slips_document(office.catalog, office.config, people, self.paper)
+        return _attachment(content, DOCX, self._name("dash.invitations.slips_file"))
+
+    async def report(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The report workbook, as ``hoinghi report`` and ``/baocao`` make it."""
+        office = self.office
+        services, catalog, config = office.services, office.catalog, office.config
+        content = office_report_workbook(catalog, config, await services.office_report.collect())
+        return _attachment(content, XLSX, self._name("report_file.name"))
+
+    def _name(self, key: str) -> str:
+        office = self.office
+        now = office.config.meeting.local(office.services.ctx.clock.now())
+        stamp = f"{now:%Y%m%d-%H%M}"
+        return office.catalog.plain(key, code=office.config.meeting.code, stamp=stamp)
+
+
+def _attachment(content: bytes, media: str, name: str) -> Response:
+    """``content`` to save as ``name`` (kept to plain characters: a header holds no others),
+    never cached: personal links are secrets."""
+    safe = _UNSAFE.sub("-", name)
+    return Response(
+        content,
+        media_type=media,
+        headers={
+            "content-disposition": f'attachment; filename="{safe}"',
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+        },
+    )

@@ -1,0 +1,89 @@
+"""Giấy mời and Báo cáo on the dashboard: the links export, the printable slips and the report
+workbook come as attachments, built by the CLI's own builders from the list as it stands."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+
+import pytest
+from docx import Document
+from openpyxl import load_workbook
+
+from bot.services import Services
+from bot.texts import load_catalog
+from tests.office_support import Desk, desk_for, make_staff, text_of
+from tests.web_support import BASE
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+async def test_the_invitations_page_offers_the_three_files(desk: Desk) -> None:
+    page = (await desk.client.get("/office/invitations")).text
+    assert 'href="/office/invitations/links.xlsx"' in page
+    assert 'href="/office/invitations/slips.docx"' in page
+    assert 'href="/office/report.xlsx"' in page
+    assert text_of(page, "download-slips").endswith(
+        "80 đại biểu, mỗi người một trang có mã QR dẫn tới trang cá nhân và mã cá nhân."
+    )
+
+
+async def test_the_links_export_is_an_xlsx_attachment_with_each_personal_page_and_code(
+    desk: Desk, imported: Services
+) -> None:
+    response = await desk.client.get("/office/invitations/links.xlsx")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == XLSX
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="duong-lien-ket-60-KH-BTV-')
+    assert disposition.endswith('.xlsx"')
+    assert response.headers["cache-control"] == "no-store"
+    sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    catalog = load_catalog("vi")
+    names = ("code", "name", "position", "organization", "group", "phone", "link", "link_code")
+    assert list(rows[0]) == [catalog.plain(f"export.heading.{name}") for name in names]
+    links = {link.code: link for link in await imported.invitations.links()}
+    assert len(rows) == 1 + len(links) == 81
+    first = rows[1]
+    assert first[0] == "DB001"
+    assert first[6] == f"{BASE}/{links['DB001'].token}"
+
+
+async def test_the_slips_are_a_docx_attachment_with_one_page_per_delegate(
+    desk: Desk, imported: Services
+) -> None:
+    response = await desk.client.get("/office/invitations/slips.docx")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == DOCX
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="giay-moi-60-KH-BTV-')
+    assert disposition.endswith('.docx"')
+    document = Document(io.BytesIO(response.content))
+    names = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    text = "\n".join(names)
+    links = await imported.invitations.links()
+    # Every delegate's name is on the slips, and each personal page's link under its QR code.
+    assert all(link.full_name in text for link in links)
+    assert all(f"{BASE}/{link.token}" in document.element.xml for link in links)
+
+
+async def test_the_report_workbook_is_an_xlsx_attachment_named_as_the_chats(desk: Desk) -> None:
+    response = await desk.client.get("/office/report.xlsx")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == XLSX
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="bao-cao-60-KH-BTV-')
+    workbook = load_workbook(io.BytesIO(response.content), read_only=True)
+    catalog = load_catalog("vi")
+    assert catalog.plain("report_sheet.delegates.title") in workbook.sheetnames

@@ -1,0 +1,127 @@
+"""Nhập danh sách on the dashboard: a list with problems is refused row by row and column by
+column in the CLI's words and changes nothing; a good one shows what it would change (added,
+changed, unchanged, absent) and is applied only when confirmed, audited as the staff member."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import Services
+from storage.models import AuditEntry, Delegate
+from tests.conftest import EXAMPLE_DELEGATES
+from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+async def send_file(desk: Desk, name: str, content: bytes, **extra: str) -> str:
+    """Choose ``content`` as ``name`` on the import page and press «Đọc và kiểm tra»."""
+    page = await desk.client.get("/office/import")
+    fields = hidden(page.text, "form-import")
+    response = await desk.client.post(
+        "/office/import", data={**fields, **extra}, files={"file": (name, content, "text/csv")}
+    )
+    return response.text
+
+
+async def people(services: Services) -> dict[str, str]:
+    async with services.ctx.sessions() as session:
+        rows = await session.execute(select(Delegate.code, Delegate.full_name))
+        return dict(rows.all())
+
+
+def problems(page: str) -> list[str]:
+    return re.findall(r'<li class="problem">(.*?)</li>', page)
+
+
+def good_list() -> bytes:
+    """The example list with DB002 renamed, DB080 left out and DB999 added."""
+    lines = EXAMPLE_DELEGATES.read_text("utf-8").splitlines()
+    lines = [line for line in lines if not line.startswith("DB080,")]
+    lines = [line.replace("Hoàng Thị Ngọc Diệp", "Hoàng Thị Ngọc Diệu") for line in lines]
+    lines.append("DB999,Trần Văn Mới,Chuyên viên,Văn phòng Hội,trung_uong_hoi,,9")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+async def test_a_list_with_bad_rows_is_reported_by_row_and_column_and_nothing_changes(
+    desk: Desk, imported: Services
+) -> None:
+    before = await people(imported)
+    bad = (
+        "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại\n"
+        "DB001,Phạm Thị Thanh Hà,Phó Chủ tịch,Trung ương Hội,trung_uong_hoi,\n"
+        "DB002,Hoàng Thị Ngọc Diệp,Trưởng Ban,Trung ương Hội,khong_co,12ab\n"
+        "DB003,,Phó Bí thư,Thành ủy,lanh_dao_thanh_pho,\n"
+    ).encode()
+    page = await send_file(desk, "ds.csv", bad)
+    assert text_of(page, "problems-title") == (
+        "Chưa nhập tệp ds.csv: có 3 lỗi cần sửa (cơ sở dữ liệu chưa thay đổi gì):"
+    )
+    assert problems(page) == [
+        "Dòng 3, cột «Nhóm»: nhóm &#34;khong_co&#34; không có trong kế hoạch; dùng khoá hoặc "
+        "tên nhóm như trong tệp cấu hình (xem `hoinghi check`).",
+        "Dòng 3, cột «Điện thoại»: số điện thoại &#34;12ab&#34; không hợp lệ.",
+        "Dòng 4, cột «Họ và tên»: chưa có nội dung (bắt buộc).",
+    ]
+    assert 'id="form-apply"' not in page
+    assert await people(imported) == before  # nothing applied, not even DB001's good row
+
+
+async def test_a_good_list_is_previewed_then_applied_only_when_confirmed(
+    desk: Desk, imported: Services
+) -> None:
+    before = await people(imported)
+    page = await send_file(desk, "danh-sach.csv", good_list())
+    assert problems(page) == []
+    assert text_of(page, "count-added") == "1"
+    assert text_of(page, "count-changed") == "1"
+    assert text_of(page, "count-unchanged") == "78"
+    assert text_of(page, "count-absent") == "1"
+    assert text_of(page, "added-codes") == "DB999"
+    assert text_of(page, "changed-codes") == "DB002: họ và tên"
+    assert text_of(page, "absent-codes") == "DB080"
+    assert await people(imported) == before  # a preview writes nothing
+    applied = await desk.client.post(
+        re.search(r'action="(/office/import/[^"]+/apply)"', page).group(1),  # type: ignore[union-attr]
+        data=hidden(page, "form-apply"),
+    )
+    assert applied.status_code == 303
+    shown = (await desk.client.get(applied.headers["location"])).text
+    assert text_of(shown, "flash").startswith(
+        "Đã nhập 80 người từ danh-sach.csv: thêm mới 1, cập nhật 1, không đổi 78. "
+        "1 người không có trong tệp vẫn được giữ nguyên."
+    )
+    after = await people(imported)
+    assert after["DB999"] == "Trần Văn Mới" and after["DB002"] == "Hoàng Thị Ngọc Diệu"
+    assert "DB080" in after  # the absent are kept
+    async with imported.ctx.sessions() as session:
+        signed_in = await session.scalar(
+            select(AuditEntry.actor).where(AuditEntry.action == "staff.signed_in")
+        )
+        changes = (
+            await session.execute(
+                select(AuditEntry.actor, AuditEntry.action, AuditEntry.entity_id)
+                .where(AuditEntry.action.in_(["delegate.created", "delegate.updated"]))
+                .where(AuditEntry.actor != "test")  # the fixture's own import of the list
+            )
+        ).all()
+    assert sorted(action for _, action, _ in changes) == ["delegate.created", "delegate.updated"]
+    assert {actor for actor, _, _ in changes} == {signed_in}
+    # The same confirmation cannot apply twice.
+    again = await desk.client.post(
+        re.search(r'action="(/office/import/[^"]+/apply)"', page).group(1),  # type: ignore[union-attr]
+        data=hidden(page, "form-apply"),
+    )
+    shown = (await desk.client.get(again.headers["location"])).text
+    assert text_of(shown, "flash").startswith("Tệp đã chọn không còn")

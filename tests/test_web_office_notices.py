@@ -1,0 +1,170 @@
+"""Thông báo on the dashboard: the chat's broadcast use cases behind a page — the preview with
+the exact count and those to phone, send now and read the report, resend to those it failed,
+schedule then cancel; every form signed for the session, every step audited as the staff member."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.outbound import MessageKind
+from storage.models import AuditEntry, OutboundMessage
+from tests.harness import BotHarness
+from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
+from tests.test_outbox import deliveries, linked_answers, message_status
+
+STAFF_NAME = "Phạm Thị Thanh Mai"
+
+
+@pytest.fixture
+async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
+    await make_staff(harness.services)
+    desk = await desk_for(harness.services)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+async def preview(desk: Desk, body: str, audience: str) -> str:
+    """Write ``body`` for ``audience`` on the notices page and press «Xem trước»: the preview."""
+    page = await desk.client.get("/office/notices")
+    fields = hidden(page.text, "form-notice")
+    shown = await desk.client.post(
+        "/office/notices/preview", data={**fields, "body": body, "audience": audience}
+    )
+    assert shown.status_code == 200, shown.text
+    return shown.text
+
+
+async def confirm(desk: Desk, page: str, **data: str) -> str:
+    """Press «Xác nhận gửi» on a preview; the notices page it leads to."""
+    action = re.search(r'action="(/office/notices/\d+/send)"', page)
+    assert action is not None
+    sent = await desk.client.post(action.group(1), data={**hidden(page, "form-send"), **data})
+    assert sent.status_code == 303
+    return (await desk.client.get(sent.headers["location"])).text
+
+
+async def audits(harness: BotHarness, prefix: str) -> list[tuple[str, str]]:
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(AuditEntry.actor, AuditEntry.action)
+            .where(AuditEntry.action.startswith(prefix))
+            .order_by(AuditEntry.id)
+        )
+        return [(actor, action) for actor, action in rows.all()]
+
+
+async def test_every_invitee_preview_counts_as_the_chat_and_names_those_to_phone(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)  # five linked, 75 never linked
+    page = await preview(desk, "Họp trù bị lúc 14:00 & 15:00.", "everyone")
+    assert text_of(page, "notice-count") == (
+        "Đối tượng: Mọi khách mời (người chưa liên kết được liệt kê để gọi điện)\n"
+        "Sẽ gửi tới: 5 người."
+    )
+    assert "Họp trù bị lúc 14:00 &amp; 15:00." in text_of(page, "notice-shown")
+    assert text_of(page, "to-call-title").endswith("(75)")
+    assert len(re.findall(r'<li><a href="/office/delegates/', page)) == 10
+    assert text_of(page, "to-call-more").startswith("và 65 người khác")
+
+
+async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_report(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "present")
+    assert "Sẽ gửi tới: 3 người." in text_of(page, "notice-count")
+    listed = await confirm(desk, page, how="now")
+    assert text_of(listed, "flash").startswith("Đã xếp thông báo số 1 vào hàng gửi tới 3 người.")
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3}
+    listed = (await desk.client.get("/office/notices")).text
+    assert text_of(listed, "report-1-sent") == "3"
+    assert text_of(listed, "report-1-failed") == "0"
+    assert 'id="form-resend-1"' not in listed  # nothing failed: nothing to resend
+    # Audited as the staff member who signed in, as the chat audits its office actor.
+    (signed_in,) = await audits(harness, "staff.signed_in")
+    assert await audits(harness, "broadcast.") == [(signed_in[0], "broadcast.queued")]
+
+
+async def test_a_failed_copy_is_resent_from_the_report(desk: Desk, harness: BotHarness) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Thông báo quan trọng.", "linked")
+    await confirm(desk, page, how="now")
+    harness.fake.fail_next(
+        "sendMessage", error_code=400, description="Bad Request: chat is being migrated"
+    )
+    await harness.tick()
+    listed = (await desk.client.get("/office/notices")).text
+    assert text_of(listed, "report-1-sent") == "4"
+    assert text_of(listed, "report-1-failed") == "1"
+    resent = await desk.post("notices/1/resend", "form-resend-1", {}, page="notices")
+    assert text_of(resent.text, "flash").startswith("Đã xếp gửi lại thông báo số 1 cho 1 người.")
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}
+    assert [action for _, action in await audits(harness, "broadcast.")] == [
+        "broadcast.queued",
+        "broadcast.resent",
+    ]
+
+
+async def test_a_scheduled_notice_is_listed_and_cancelled_and_never_goes(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Nhắc lịch họp.", "linked")
+    listed = await confirm(desk, page, how="later", when="08:00 20/5")
+    assert text_of(listed, "flash").startswith("Đã hẹn gửi thông báo số 1 lúc ")
+    assert "Nhắc lịch họp." in text_of(listed, "scheduled-1")
+    cancelled = await desk.post("notices/1/cancel", "form-cancel-1", {}, page="notices")
+    assert text_of(cancelled.text, "flash") == "Đã hủy thông báo số 1."
+    assert 'id="scheduled-none"' in cancelled.text
+    harness.clock.advance(timedelta(days=30))
+    await harness.tick()
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled"]
+    assert await deliveries(harness, MessageKind.BROADCAST) == {}
+    actions = [action for _, action in await audits(harness, "broadcast.")]
+    assert actions == ["broadcast.scheduled", "broadcast.cancelled"]
+
+
+async def test_a_time_that_cannot_be_read_schedules_nothing(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Nhắc lịch họp.", "linked")
+    listed = await confirm(desk, page, how="later", when="sáng mai")
+    assert text_of(listed, "flash").startswith("Chưa đọc được thời điểm.")
+    async with harness.services.ctx.sessions() as session:
+        statuses = list(await session.scalars(select(OutboundMessage.status)))
+    assert statuses == ["cancelled"]
+
+
+async def test_an_empty_or_too_long_notice_is_refused_with_the_text_kept(desk: Desk) -> None:
+    page = await desk.client.get("/office/notices")
+    fields = hidden(page.text, "form-notice")
+    refused = await desk.client.post(
+        "/office/notices/preview", data={**fields, "body": "x" * 3501, "audience": "linked"}
+    )
+    assert refused.status_code == 422
+    assert text_of(refused.text, "notice-error").startswith("Nội dung quá dài (tối đa 3500")
+    fields = hidden(refused.text, "form-notice")
+    refused = await desk.client.post(
+        "/office/notices/preview", data={**fields, "body": "  ", "audience": "linked"}
+    )
+    assert text_of(refused.text, "notice-error") == "Đề nghị gửi nội dung thông báo bằng chữ."
+
+
+async def test_an_audience_the_chat_does_not_offer_is_refused(desk: Desk) -> None:
+    page = await desk.client.get("/office/notices")
+    fields = hidden(page.text, "form-notice")
+    refused = await desk.client.post(
+        "/office/notices/preview", data={**fields, "body": "Xin chào.", "audience": "office"}
+    )
+    assert refused.status_code == 422
+    assert 'id="notice-error"' in refused.text
