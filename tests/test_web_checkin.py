@@ -157,6 +157,7 @@ async def test_the_personal_page_shows_the_desk_view_only_with_a_valid_desk_cook
     assert text_of(seen.text, "person-name") == "Phạm Thị Thanh Mai"
     assert text_of(seen.text, "person-area") == AREA
     assert text_of(seen.text, "person-group") == "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam"
+    assert text_of(seen.text, "person-answer") == "Tham dự"
     assert 'id="form-tap"' in seen.text and 'id="tap"' in seen.text
     # The invitee's own browser (no desk cookie): their page, unchanged, no desk form.
     own = await desk_for(meeting.services)
@@ -234,6 +235,9 @@ async def test_a_substitute_is_checked_in_under_their_own_name(meeting: Day, pho
     page = await phone.client.get(path)
     assert "Người dự thay cho đồng chí" in text_of(page.text, "substitute-for")
     assert 'value="Lê Thu Trang"' in page.text
+    assert text_of(page.text, "person-answer") == (
+        "Cử người dự thay: Lê Thu Trang, Phó Chánh Văn phòng Thành ủy"
+    )
     shown = await post_form(phone, path, "form-tap", {
         "as": "substitute", "substitute_name": "Lê Thu Trang",
         "substitute_position": "Phó Chánh Văn phòng Thành ủy",

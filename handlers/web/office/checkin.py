@@ -31,7 +31,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.chat import replies
 from bot.services.access import DeskActor, OfficeActor
 from bot.services.checkin import (
     Arrival,
@@ -180,9 +179,8 @@ class DeskPages:
         self, desk: DeskActor, session_id: int, arrival: Arrival, key: str
     ) -> dict[str, Any]:
         catalog, config = self.catalog, self.services.config
-        answer = replies.answer(catalog, arrival.answer) if arrival.answer else None
         return {
-            "desk": desk, "arrival": arrival, "key": key, "answer": answer,
+            "desk": desk, "arrival": arrival, "key": key,
             "notice": notice_line(catalog, config.meeting, arrival),
             "desk_bound": _desk_bound(session_id), "request_key": secrets.token_urlsafe(16),
             "can_undo": self._can_undo(desk, arrival.checkin),
