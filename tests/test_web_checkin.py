@@ -392,3 +392,15 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     lines = re.findall(r'<tr id="sum-line-\d+">', summary.text)
     assert len(lines) == len(meeting.services.config.groups)
     await office.client.aclose()
+
+
+async def test_withdrawing_the_checkin_role_ends_the_desk_at_once(
+    meeting: Day, phone: Desk
+) -> None:
+    path = f"/{meeting.tokens['DB001']}"
+    assert 'id="form-tap"' in (await phone.client.get(path)).text
+    access = meeting.services.access
+    await access.revoke(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    assert 'id="form-tap"' not in (await phone.client.get(path)).text  # the invitee's page
+    refused = await phone.client.get("/office/checkin")
+    assert refused.status_code == 403 and 'id="message-refused"' in refused.text
