@@ -17,12 +17,19 @@ the median round is reported), and each round starts with a warm-up the figures 
 Goals (issue 18): the page at ≥ 0.5 × the bare server's requests per second, and its p95 under
 50 ms.
 
+``checkin`` is the meeting day's desk over HTTP (issue 21): a check-in staff member signed in
+with a one-time link and a desk chosen (its cookies), then **lookup** (``GET /<token>`` with
+the desk cookie: the desk's view of the invitee, as the phone's camera opens a slip's QR) and
+**tap** (``POST /office/checkin/in``: «Điểm danh», each invitee once) at ``--invitees``
+(2,000) with ``--clients`` (4) desks at once; goal: each under 200 ms at p95.
+
 Usage (from the repository root)::
 
     .venv/bin/python bench/web.py                   # 5,000 invitees, 200 clients, 3 rounds
     .venv/bin/python bench/web.py --requests 2000 --rounds 5
     .venv/bin/python bench/web.py cpu               # CPU per page and per post, in process
     .venv/bin/python bench/web.py cpu --profile     # ... and where that CPU goes (cProfile)
+    .venv/bin/python bench/web.py checkin           # the desk: lookup and tap, 2,000 invitees
 
 ``cpu`` calls the application directly (no socket, no client) on pages already opened once, as
 in the load phases, and divides this process's CPU time by the requests: a steadier figure
@@ -469,6 +476,95 @@ async def bench(args: argparse.Namespace) -> bool:
     return met
 
 
+CHECKIN_P95_GOAL_MS = 200.0
+DESK_STAFF = "BD00001"  # the bench's check-in staff member (the first synthetic delegate)
+_FIELD = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+
+
+async def desk_session(db: Path, base: str) -> tuple[str, str, dict[str, str]]:
+    """Sign :data:`DESK_STAFF` in at a desk over HTTP, as a phone does: the desk cookie alone,
+    every cookie, and the desk forms' signature (a nonce and its CSRF, valid for the session)."""
+    from bot.config import load_config
+    from bot.domain.clock import ManualClock
+    from bot.services import build_services
+    from bot.services.access import Role
+    from storage.engine import create_engine, create_sessionmaker
+    from tests.conftest import EXAMPLE_CONFIG
+
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        config = load_config(EXAMPLE_CONFIG).config
+        services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
+        access = services.access
+        await access.grant(access.local_operator(), DESK_STAFF, Role.CHECKIN)
+        link = await services.signin.link_for_code(DESK_STAFF)
+    finally:
+        await engine.dispose()
+    assert link.secret is not None
+
+    def form(html: str, form_id: str) -> dict[str, str]:
+        start = html.index(f'id="{form_id}"')
+        return dict(_FIELD.findall(html[start : html.index("</form>", start)]))
+
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers={"origin": base}) as client:
+        page = await client.get(f"/office/signin/{link.secret}")
+        await client.post(f"/office/signin/{link.secret}", data=form(page.text, "form-signin"))
+        page = await client.get("/office/checkin/desk")
+        await client.post("/office/checkin/desk", data={**form(page.text, "form-desk"),
+                                                        "desk": "Bàn 1"})  # fmt: skip
+        page = await client.get("/office/checkin")
+        guest = form(page.text, "form-guest")
+        cookies = {cookie.name: cookie.value for cookie in client.cookies.jar}
+    signature = {"nonce": guest["nonce"], "csrf": guest["csrf"]}
+    every = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    return f"hoinghi_desk={cookies['hoinghi_desk']}", every, signature
+
+
+async def bench_checkin(args: argparse.Namespace) -> bool:
+    """The desk over HTTP: lookups, then taps, each invitee once; True if the goal is met."""
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-checkin-") as folder:
+        db = Path(folder) / "web.db"
+        await prepare(db, args.invitees)
+        tokens = await tokens_of(db)
+        random.Random(args.seed).shuffle(tokens)
+        count = min(args.requests, len(tokens))
+        server = Server("hoinghi", db)
+        try:
+            desk_cookie, cookies, signature = await desk_session(db, server.url)
+
+            async def lookup(connection: Connection, index: int) -> bool:
+                answer = await connection.request("GET", f"/{tokens[index]}", Cookie=desk_cookie)
+                return answer.startswith(b"HTTP/1.1 200") and b'id="form-tap"' in answer
+
+            async def tap(connection: Connection, index: int) -> bool:
+                body = urlencode({**signature, "key": tokens[index], "rk": f"bench-{index:08d}",
+                                  "back": f"/{tokens[index]}", "as": "delegate"})  # fmt: skip
+                answer = await connection.request(
+                    "POST", "/office/checkin/in", body.encode(), Cookie=cookies,
+                    Origin=server.url, Content_Type="application/x-www-form-urlencoded",
+                )  # fmt: skip
+                return answer.startswith(b"HTTP/1.1 303")
+
+            await load("warm", min(50, count), args.clients, server.port, lookup)  # not counted
+            phases = [
+                await load("lookup", count, args.clients, server.port, lookup),
+                await load("tap", count, args.clients, server.port, tap),
+            ]
+        finally:
+            server.stop()
+    print(f"{args.invitees:,} invitees, {count:,} requests a phase, {args.clients} desks at once")
+    print(f"{'phase':<7} {'req/s':>7} {'median ms':>10} {'p95 ms':>8} {'failures':>9}")
+    met = True
+    for phase in phases:
+        median = sorted(phase.latencies)[len(phase.latencies) // 2] * 1000
+        print(f"{phase.name:<7} {phase.rate:>7.0f} {median:>10.1f} {phase.p95_ms:>8.1f} "
+              f"{phase.failures:>9}")  # fmt: skip
+        met = met and phase.p95_ms < CHECKIN_P95_GOAL_MS and phase.failures == 0
+    print(f"goal: p95 < {CHECKIN_P95_GOAL_MS:.0f} ms, no failure: " + ("met" if met else "MISSED"))
+    return met
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench (or, as ``serve``, one of its servers)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -478,19 +574,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(serve(side, port, db))
         return 0
     in_process = argv[:1] == ["cpu"]
+    desk = argv[:1] == ["checkin"]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--invitees", type=int, default=5000)
+    parser.add_argument("--invitees", type=int, default=2000 if desk else 5000)
     parser.add_argument(
         "--requests",
         type=int,
-        default=500 if in_process else 3000,
+        default=500 if in_process else 2000 if desk else 3000,
         help="requests a phase and round (cpu: of each kind)",
     )
-    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=4 if desk else 200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cpu: where the time goes")
-    args = parser.parse_args(argv[1:] if in_process else argv)
+    args = parser.parse_args(argv[1:] if in_process or desk else argv)
+    if desk:
+        return 0 if asyncio.run(bench_checkin(args)) else 1
     if in_process:
         asyncio.run(cpu(args))
         return 0

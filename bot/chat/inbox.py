@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum, auto
 from typing import TYPE_CHECKING
 
@@ -88,6 +88,10 @@ async def _status(turn: Turn, _command: Command) -> Answer:
     return await linking.status(turn)
 
 
+async def _sign_in(turn: Turn, _command: Command) -> Answer:
+    return await signin.sign_in(turn)
+
+
 async def _calendar(turn: Turn, _command: Command) -> Answer:
     return await general.calendar(turn)
 
@@ -117,8 +121,9 @@ class Inbox:
             "phancong": _office_args(drafts.assign),
             "caplai": _office_args(self._reissue),
             "golienket": _office_args(office.unlink),
-            # A sign-in link is a key: made in a private chat only.
-            "dangnhap": replace(_office(signin.sign_in), in_groups=False),
+            # A sign-in link is a key: made in a private chat only, for the office or the
+            # check-in desk's staff (the use case refuses anyone else).
+            "dangnhap": _private(_sign_in),
         }
         self.actions: dict[str, Callable[[Turn, Action], Awaitable[Answer]]] = {
             "rsvp": rsvp.on_action,

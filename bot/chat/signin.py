@@ -1,15 +1,20 @@
-"""``/dangnhap``: a one-time link to the office's dashboard, in the staff member's own chat."""
+"""``/dangnhap``: a one-time link to the office's dashboard (or, for the check-in role, the
+reception desk's pages), in the staff member's own chat."""
 
 from __future__ import annotations
 
 from bot.chat.turn import Turn
 from bot.domain.outbound import Answer
-from bot.services.access import OfficeActor
+from bot.services.access import Role
 from bot.services.signin import LINK_LIFETIME, LinkStep
 
 
-async def sign_in(turn: Turn, _office: OfficeActor) -> Answer:
-    """A link that opens the dashboard once, within minutes; never shown in a group."""
+async def sign_in(turn: Turn) -> Answer:
+    """A link that opens the dashboard once, within minutes, for office or check-in staff;
+    never shown in a group. Anyone else is refused as for an office command."""
+    caller = await turn.caller()
+    if not (caller.is_office or Role.CHECKIN in caller.roles):
+        return turn.refused()
     web = turn.config.web
     if web is None:
         return turn.say("signin.no_web")

@@ -224,6 +224,22 @@ class Access:
             person_id=person.id,
         )
 
+    async def dashboard_desk(self, person_id: int, desk: str) -> DeskActor | None:
+        """The person with ``person_id`` at the dashboard's desk labelled ``desk``, or None
+        unless they hold the check-in or the office role (read now, as :meth:`office_person`)."""
+        async with self._ctx.sessions() as session:
+            person = await session.get(Delegate, person_id)
+            if person is None or person.meeting_id != self._ctx.meeting_id:
+                return None
+            roles = set(await _roles_of(session, person_id))
+        if not roles & {Role.OFFICE, Role.CHECKIN}:
+            return None
+        return DeskActor(
+            _KEY, actor=f"{DASHBOARD}:{person.code}", name=person.full_name,
+            desk=desk_label(desk, person.full_name), person_id=person.id,
+            is_office=Role.OFFICE in roles,
+        )  # fmt: skip
+
     def local_operator(self) -> OfficeActor:
         """Whoever runs ``hoinghi`` on the office's computer: the command line is the office's."""
         return OfficeActor(_KEY, actor=LOCAL_OPERATOR, name="", report_to=None, person_id=None)

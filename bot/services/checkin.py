@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -406,6 +406,24 @@ class CheckinService:
             row.undone_at, row.undone_by = now, desk.actor
             _audit(session, now, desk, "checkin.undone", row)
             return CheckinResult(CheckinStep.UNDONE, CheckinView.of(row))
+
+    async def recent(self, desk: DeskActor, *, limit: int = 10) -> list[CheckinView]:
+        """The check-ins this desk (its label, or the same staff member) made within the undo
+        window and not undone, the newest first: the ones its undo button may still take."""
+        since = self._ctx.clock.now() - self.undo_window
+        async with self._ctx.sessions() as session:
+            rows = await session.scalars(
+                select(Checkin)
+                .where(
+                    Checkin.meeting_id == self._ctx.meeting_id,
+                    Checkin.undone_at.is_(None),
+                    Checkin.checked_in_at >= since,
+                    or_(Checkin.desk == desk.desk, Checkin.checked_in_by == desk.actor),
+                )
+                .order_by(Checkin.checked_in_at.desc(), Checkin.id.desc())
+                .limit(limit)
+            )
+            return [CheckinView.of(row) for row in rows]
 
     async def search(
         self, desk: DeskActor, text: str, *, limit: int = SEARCH_LIMIT

@@ -1,10 +1,12 @@
 """Office staff signing in to the dashboard: one-time links, browser sessions, signing out.
 
-A link is made for a person with the office role only (``/dangnhap`` in their own private chat,
-or ``hoinghi staff login CODE`` at the office's computer). It opens one browser session, once,
-within :data:`LINK_LIFETIME`; the session lasts ``[web] office_session_hours``. Only the SHA-256
-of each secret is stored. Every session checked reads the person's role again
-(:meth:`bot.services.access.Access.office_person`), so withdrawing the role ends it at once.
+A link is made for a person with the office role or the check-in role only (``/dangnhap`` in
+their own private chat, or ``hoinghi staff login CODE`` at the office's computer); a session of
+someone with the check-in role alone (``desk_only``) opens the reception desk's pages only. A
+link opens one browser session, once, within :data:`LINK_LIFETIME`; the session lasts
+``[web] office_session_hours``. Only the SHA-256 of each secret is stored. Every session
+checked reads the person's role again (:meth:`bot.services.access.Access.office_person`), so
+withdrawing the role ends it at once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 
 from bot.domain.channels import ChatAccount
-from bot.services.access import Access, OfficeActor, Role
+from bot.services.access import Access, DeskActor, OfficeActor, Role
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView
 from storage import queries
@@ -39,7 +41,7 @@ class LinkStep(StrEnum):
     """What asking for a sign-in link came to."""
 
     ISSUED = "issued"
-    NOT_STAFF = "not_staff"  # the person does not hold the office role
+    NOT_STAFF = "not_staff"  # the person holds neither the office nor the check-in role
     NOT_A_PERSON = "not_a_person"  # an account of [office] admin_ids, on the list as no one
     UNKNOWN_PERSON = "unknown_person"  # no one has that code
 
@@ -56,12 +58,14 @@ class SignInLink:
 
 @dataclass(frozen=True)
 class Opened:
-    """A session a link opened: its secret (the cookie), its id, and when it ends."""
+    """A session a link opened: its secret (the cookie), its id, and when it ends; ``actor``
+    None for check-in staff (``desk_only``)."""
 
     secret: str
     session_id: int
     expires_at: datetime
-    actor: OfficeActor
+    actor: OfficeActor | None
+    desk_only: bool = False
 
 
 class Check(StrEnum):
@@ -74,12 +78,15 @@ class Check(StrEnum):
 
 @dataclass(frozen=True)
 class StaffVisit:
-    """A request from a signed-in staff member: the session and the actor it acts as."""
+    """A request from a signed-in staff member: the session and the actor it acts as;
+    ``desk_only`` (``actor`` None) for someone with the check-in role alone."""
 
     check: Check
     session_id: int | None = None
     session_hash: str | None = None
     actor: OfficeActor | None = None
+    desk_only: bool = False
+    person_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ class StaffSignIn:
             roles = await session.scalars(
                 select(PersonRole.role).where(PersonRole.person_id == person.id)
             )
-            if Role.OFFICE not in list(roles):
+            if not {Role.OFFICE, Role.CHECKIN}.intersection(roles):
                 return SignInLink(LinkStep.NOT_STAFF, DelegateView.of(person))
             secret = secrets.token_urlsafe(32)
             expires = now + LINK_LIFETIME
@@ -184,8 +191,12 @@ class StaffSignIn:
             if not getattr(spent, "rowcount", 0):  # another request spent it first
                 return None
         actor = await self._access.office_person(link.person_id)
-        if actor is None:  # the role was withdrawn since the link was made
-            return None
+        desk = None
+        if actor is None:
+            desk = await self._access.dashboard_desk(link.person_id, "")
+            if desk is None:  # the role was withdrawn since the link was made
+                return None
+        who, name = (actor.actor, actor.name) if actor is not None else _desk_names(desk)
         cookie = secrets.token_urlsafe(32)
         expires = now + self.session_lifetime
         async with unit_of_work(self._ctx.sessions) as session:
@@ -196,11 +207,11 @@ class StaffSignIn:
             session.add(row)
             await session.flush()
             queries.add_audit(
-                session, at=now, actor=actor.actor, action="staff.signed_in", entity="delegate",
+                session, at=now, actor=who, action="staff.signed_in", entity="delegate",
                 entity_id=link.person_id, before=None,
-                after={"name": actor.name, "session": row.id, "link": link.id},
+                after={"name": name, "session": row.id, "link": link.id},
             )  # fmt: skip
-            return Opened(cookie, row.id, expires, actor)
+            return Opened(cookie, row.id, expires, actor, desk_only=actor is None)
 
     async def visit(self, cookie: str | None) -> StaffVisit:
         """What a session cookie is worth now: nothing, a refusal, or a staff member."""
@@ -215,8 +226,25 @@ class StaffSignIn:
             return StaffVisit(Check.NONE)
         actor = await self._access.office_person(row.person_id)
         if actor is None:
+            if await self._access.dashboard_desk(row.person_id, "") is not None:
+                return StaffVisit(Check.OK, row.id, hashed, desk_only=True, person_id=row.person_id)
             return StaffVisit(Check.REFUSED, row.id, hashed)
-        return StaffVisit(Check.OK, row.id, hashed, actor)
+        return StaffVisit(Check.OK, row.id, hashed, actor, person_id=row.person_id)
+
+    async def desk_session(self, session_id: int) -> tuple[str, int] | None:
+        """A live session's digest and person by its id (the desk cookie names its session
+        by id, signed with the digest), or None when it ended or expired."""
+        now = self._ctx.clock.now()
+        async with self._ctx.sessions() as session:
+            row = await session.get(StaffSession, session_id)
+        if row is None or row.kind != SESSION or not _live(row, now):
+            return None
+        return row.token_hash, row.person_id
+
+    async def sign_out_desk(self, desk: DeskActor, session_id: int) -> int:
+        """End one of a check-in staff member's own sessions; how many ended (0 or 1)."""
+        assert desk.person_id is not None
+        return await self._end_of(desk.person_id, desk.actor, desk.name, session_id)
 
     async def sessions(self, office: OfficeActor) -> list[SessionLine]:
         """``office``'s own open sessions, the newest first."""
@@ -243,10 +271,15 @@ class StaffSignIn:
         return await self._end(office, None)
 
     async def _end(self, office: OfficeActor, session_id: int | None) -> int:
+        if office.person_id is None:  # the command line has no sessions
+            return 0
+        return await self._end_of(office.person_id, office.actor, office.name, session_id)
+
+    async def _end_of(self, person_id: int, actor: str, name: str, session_id: int | None) -> int:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             wanted = [
-                StaffSession.person_id == office.person_id,
+                StaffSession.person_id == person_id,
                 StaffSession.kind == SESSION,
                 StaffSession.ended_at.is_(None),
             ]
@@ -262,13 +295,18 @@ class StaffSignIn:
             )
             if ended:
                 queries.add_audit(
-                    session, at=now, actor=office.actor,
+                    session, at=now, actor=actor,
                     action="staff.signed_out" if session_id is not None
                     else "staff.signed_out_everywhere",
-                    entity="delegate", entity_id=office.person_id, before=None,
-                    after={"name": office.name, "sessions": sorted(ended)},
+                    entity="delegate", entity_id=person_id, before=None,
+                    after={"name": name, "sessions": sorted(ended)},
                 )  # fmt: skip
             return len(ended)
+
+
+def _desk_names(desk: DeskActor | None) -> tuple[str, str]:
+    assert desk is not None
+    return desk.actor, desk.name
 
 
 def _live(row: StaffSession, now: datetime) -> bool:

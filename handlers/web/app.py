@@ -50,6 +50,7 @@ from bot.texts.formatting import clock, file_size, long_date, short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
+from handlers.web.office.checkin import DeskPages, desk_pages_of
 from handlers.web.security import AccessLog, Guard, SecureHeaders
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
 from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES
@@ -130,7 +131,9 @@ def build_web_app(setup: WebSetup) -> Starlette:
     # Webhooks first: their paths are the office's choice and must win over a token's.
     for path in setup.hook_paths:
         routes.append(Route(f"/{path.strip('/')}", site.hook_endpoint(path), methods=["POST"]))
-    routes += office_routes(setup, site.static.url("site.css"))  # the office's dashboard
+    office = office_routes(setup, site.static.url("site.css"))  # the office's dashboard
+    routes += office
+    site.desk = desk_pages_of(office)  # a desk's phone opening a slip's QR sees the desk view
     routes += [
         Route("/{token}", site.page, methods=["GET"]),
         Route("/{token}/lich.ics", site.calendar, methods=["GET"]),
@@ -195,6 +198,7 @@ class Site:
             lstrip_blocks=True,
             auto_reload=False,
         )
+        self.desk: DeskPages | None = None
         self._fixed_by_locale: dict[str, dict[str, Any]] = {}
         self._plain_texts: dict[str, dict[str, Markup]] = {}
         base = urlsplit(setup.settings.base_url)
@@ -271,7 +275,10 @@ class Site:
     # --- the personal page ---------------------------------------------------------------------
 
     async def page(self, request: Request) -> Response:
-        """The invitation, the answer, the calendar, the tasks and the drafts of one person."""
+        """The invitation, the answer, the calendar, the tasks and the drafts of one person;
+        for a reception desk's phone (its desk cookie), the desk's view of that person."""
+        if self.desk is not None and (at_desk := await self.desk.person_page(request)):
+            return at_desk
         query = request.query_params
         visit = await self._open(request, query.get("lang", ""), details=True)
         if isinstance(visit, Response):

@@ -39,6 +39,7 @@ from bot.texts import Catalog
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
+from handlers.web.office.checkin import DeskPages
 from handlers.web.office.downloads import Downloads
 from handlers.web.office.imports import Imports
 from handlers.web.office.notices import Notices
@@ -126,6 +127,8 @@ class Office:
 
         async def endpoint(request: Request) -> Response:
             visit = await self._visit(request)
+            if visit.desk_only:  # the check-in role opens the desk's pages only
+                return self._render("office/message.html", status=403, key="checkin_only")
             if visit.check is Check.NONE or visit.actor is None:
                 if visit.check is Check.REFUSED:
                     return self._render("office/message.html", status=403, key="refused")
@@ -173,7 +176,7 @@ class Office:
         """How to get a sign-in link."""
         visit = await self._visit(request)
         if visit.check is Check.OK:
-            return RedirectResponse(f"{self.root}/", status_code=303)
+            return RedirectResponse(self._home(visit.desk_only), status_code=303)
         return self._render("office/signin.html")
 
     async def signin_link(self, request: Request) -> Response:
@@ -194,7 +197,7 @@ class Office:
         opened = await self.services.signin.redeem(secret, browser=_browser(browser))
         if opened is None:
             return self._render("office/message.html", status=410, key="link_spent")
-        response = RedirectResponse(f"{self.root}/", status_code=303)
+        response = RedirectResponse(self._home(opened.desk_only), status_code=303)
         response.set_cookie(
             COOKIE,
             opened.secret,
@@ -205,6 +208,10 @@ class Office:
             samesite="lax",
         )
         return response
+
+    def _home(self, desk_only: bool) -> str:
+        """Where a session starts: the overview, or the desk's page for the check-in role."""
+        return f"{self.root}/checkin" if desk_only else f"{self.root}/"
 
     async def signout(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """End this browser's session."""
@@ -461,7 +468,7 @@ def build_office_app(
     office = Office(services, catalog, base_url, secret, site_css)
     page = paper or (lambda token: f"{base_url.rstrip('/')}/{token}")
     staff = office.staff
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/", staff(office.overview), methods=["GET"]),
         Route("/live", staff(office.live), methods=["GET"]),
         Route("/signin", office.signin_help, methods=["GET"]),
@@ -478,6 +485,9 @@ def build_office_app(
         *Imports(office).routes(),
         *Downloads(office, page, chat_links if chat_links is not None else {}).routes(),
     ]
+    desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin
+    routes += desk.routes()
     app = Starlette(routes=routes)
     app.state.office = office
+    app.state.desk = desk
     return app

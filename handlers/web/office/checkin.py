@@ -1,0 +1,384 @@
+"""The meeting day on the web: the reception desk's pages and the office's live attendance.
+
+Who checks in: staff with the check-in role (or the office) sign in with the office's one-time
+link; a session of the check-in role alone opens these pages only (``Office.staff`` refuses it
+everywhere else). The desk's label is chosen once per session and kept in the **desk cookie**
+(``hoinghi_desk``: Path=/, HttpOnly, SameSite=Lax, Secure behind HTTPS). It holds no secret:
+the session's id and the label, signed with the server's secret over the session's digest, so
+it is worth something only while that session lives (signing out, expiry or a withdrawn role
+ends it at once) and cannot be turned into an office session. Path=/ because the desk checks
+people in with the QR on their slip: the phone's camera opens the personal page ``/{token}``,
+and with a valid desk cookie that page shows the desk's view of the invitee instead of the
+invitee's own page. The session cookie stays Path=/office, so personal pages never see it.
+
+Every form is signed for the session (:class:`handlers.web.security.Guard`) and carries a
+request key, so a tap repeated (a double tap, a reload that posts again) records once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from bot.services.access import DeskActor, OfficeActor
+from bot.services.checkin import (
+    Arrival,
+    CheckinResult,
+    CheckinStep,
+    CheckinView,
+    notice_line,
+    summary_of,
+)
+from bot.services.signin import Check, StaffVisit
+from bot.texts.formatting import clock, long_date
+from handlers.web.flash import Flash
+
+if TYPE_CHECKING:
+    from handlers.web.office.app import Office
+
+DESK_COOKIE = "hoinghi_desk"
+MAX_COOKIE = 400
+_REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,40}")
+
+DeskHandler = Callable[[Request, StaffVisit, DeskActor], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class DeskPages:
+    """The desk's pages (search, guest, undo, the tap), the desk view of a personal page, and
+    the office's attendance pages; rendered with the dashboard's templates."""
+
+    def __init__(self, office: Office, secret: bytes) -> None:
+        self.office = office
+        self.services = office.services
+        self.catalog = office.catalog
+        self.root = office.root
+        self.site_root = office.root.removesuffix("/office")  # where personal pages live
+        self._secret = hashlib.sha256(b"desk-cookie|" + secret).digest()
+
+    # --- the desk cookie -----------------------------------------------------------------------
+
+    def _sign(self, session_hash: str, payload: str) -> str:
+        mac = hmac.new(self._secret, f"{session_hash}|{payload}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
+
+    def cookie_value(self, session_id: int, session_hash: str, label: str) -> str:
+        """The desk cookie of a session at the desk ``label``."""
+        raw = json.dumps([session_id, label], ensure_ascii=False).encode()
+        payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return f"{payload}.{self._sign(session_hash, payload)}"
+
+    async def desk_of(self, request: Request) -> tuple[int, DeskActor] | None:
+        """The session and the desk a request's desk cookie stands for, or None (no cookie, a
+        forged one, a session ended, a role withdrawn)."""
+        cookie = request.cookies.get(DESK_COOKIE, "")
+        payload, _, signature = cookie.partition(".")
+        if not signature or len(cookie) > MAX_COOKIE:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+            session_id, label = json.loads(raw)
+        except (ValueError, TypeError):
+            return None
+        if not isinstance(session_id, int) or not isinstance(label, str):
+            return None
+        found = await self.services.signin.desk_session(session_id)
+        if found is None:
+            return None
+        session_hash, person_id = found
+        if not hmac.compare_digest(self._sign(session_hash, payload), signature):
+            return None
+        desk = await self.services.access.dashboard_desk(person_id, label)
+        return (session_id, desk) if desk is not None else None
+
+    def _set_cookie(self, response: Response, value: str) -> None:
+        response.set_cookie(
+            DESK_COOKIE, value,
+            max_age=int(self.services.signin.session_lifetime.total_seconds()),
+            path=self.site_root or "/", secure=self.office.secure, httponly=True, samesite="lax",
+        )  # fmt: skip
+
+    # --- who is asking -------------------------------------------------------------------------
+
+    def desk(self, handler: DeskHandler) -> Handler:
+        """``handler`` for a signed-in session (office or check-in role) with its desk chosen;
+        without a desk yet, the page that chooses it."""
+
+        async def endpoint(request: Request) -> Response:
+            visit = await self.office._visit(request)
+            if visit.check is not Check.OK:
+                return self._unsigned(visit)
+            found = await self.desk_of(request)
+            if found is None or found[0] != visit.session_id:
+                return RedirectResponse(f"{self.root}/checkin/desk", status_code=303)
+            return await handler(request, visit, found[1])
+
+        return endpoint
+
+    def _unsigned(self, visit: StaffVisit) -> Response:
+        if visit.check is Check.REFUSED:
+            return self.office._render("office/message.html", status=403, key="refused")
+        return self.office._render("office/signin.html", status=401)
+
+    async def choose_desk(self, request: Request) -> Response:
+        """The desk's label, asked once per session (GET: the form; POST: the cookie)."""
+        visit = await self.office._visit(request)
+        if visit.check is not Check.OK or visit.person_id is None:
+            return self._unsigned(visit)
+        found = await self.desk_of(request)
+        if found is not None and found[0] == visit.session_id:
+            return RedirectResponse(f"{self.root}/checkin", status_code=303)
+        bound = _bound(visit)
+        if request.method == "GET":
+            return self.office._render("office/checkin_desk.html", visit=visit, actor=visit.actor)
+        values = await self.office._form(request, bound)
+        if isinstance(values, Response):
+            return values
+        desk = await self.services.access.dashboard_desk(visit.person_id, values.get("desk", ""))
+        if desk is None:
+            return self._unsigned(StaffVisit(Check.REFUSED))
+        assert visit.session_id is not None and visit.session_hash is not None
+        response = RedirectResponse(f"{self.root}/checkin", status_code=303)
+        self._set_cookie(
+            response, self.cookie_value(visit.session_id, visit.session_hash, desk.desk)
+        )
+        return response
+
+    # --- the desk view of a personal page ------------------------------------------------------
+
+    async def person_page(self, request: Request) -> Response | None:
+        """The desk's view of the invitee whose page ``/{token}`` is (opened by the slip's QR),
+        or None when the request has no valid desk cookie (the invitee's own page then)."""
+        if DESK_COOKIE not in request.cookies:
+            return None
+        found = await self.desk_of(request)
+        if found is None:
+            return None
+        session_id, desk = found
+        token = str(request.path_params["token"])
+        arrival = await self.services.checkin.lookup(desk, token)
+        flash = self.office.flashes.take(request.query_params.get("f", ""), session_id)
+        return self.office._render(
+            "office/checkin_person.html", status=200 if arrival.person else 404,
+            **self._person_context(desk, session_id, arrival, token), flash=flash,
+            back=f"{self.site_root}/{token}",
+        )  # fmt: skip
+
+    def _person_context(
+        self, desk: DeskActor, session_id: int, arrival: Arrival, key: str
+    ) -> dict[str, Any]:
+        catalog, config = self.catalog, self.services.config
+        return {
+            "desk": desk, "arrival": arrival, "key": key,
+            "notice": notice_line(catalog, config.meeting, arrival),
+            "desk_bound": _desk_bound(session_id), "request_key": secrets.token_urlsafe(16),
+            "can_undo": self._can_undo(desk, arrival.checkin),
+        }  # fmt: skip
+
+    def _can_undo(self, desk: DeskActor, checkin: CheckinView | None) -> bool:
+        if checkin is None or checkin.undone_at is not None:
+            return False
+        services = self.services
+        if services.ctx.clock.now() - checkin.at > services.checkin.undo_window:
+            return False
+        return desk.is_office or checkin.desk == desk.desk or checkin.by_actor == desk.actor
+
+    # --- the desk's page: search, guest, recent taps -------------------------------------------
+
+    async def desk_page(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
+        """Điểm danh: a search by name or code (diacritics ignored) with a button each, a guest
+        form, and this desk's recent check-ins with their undo button."""
+        assert visit.session_id is not None
+        text = request.query_params.get("q", "")[:100].strip()
+        checkin = self.services.checkin
+        hits = await checkin.search(desk, text) if text else []
+        recent = [c for c in await checkin.recent(desk) if self._can_undo(desk, c)]
+        return self.office._render(
+            "office/checkin.html", visit=visit, actor=visit.actor, desk=desk, q=text, hits=hits,
+            recent=recent, desk_bound=_desk_bound(visit.session_id),
+            request_key=secrets.token_urlsafe(16), back=self._search_back(text),
+            flash=self.office.flashes.take(request.query_params.get("f", ""), visit.session_id),
+        )  # fmt: skip
+
+    def _search_back(self, text: str) -> str:
+        return f"{self.root}/checkin" + (f"?q={quote(text)}" if text else "")
+
+    async def tap(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
+        """«Điểm danh»: the invitee the form names (the QR's token or a code), in person or by
+        the substitute it names; once, however often the form is sent."""
+        values = await self._desk_form(request, visit)
+        if isinstance(values, Response):
+            return values
+        substitute = None
+        position = None
+        if values.get("as") == "substitute":
+            substitute = values.get("substitute_name", "")
+            position = values.get("substitute_position", "")
+        result = await self.services.checkin.check_in(
+            desk, values.get("key", ""), substitute_name=substitute,
+            substitute_position=position, request_key=_request_key(values),
+        )  # fmt: skip
+        return self._after(visit, values, result)
+
+    async def guest(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
+        """«Khách không có trong danh sách»: a guest's name, position and unit."""
+        values = await self._desk_form(request, visit)
+        if isinstance(values, Response):
+            return values
+        result = await self.services.checkin.guest(
+            desk, values.get("name", ""), position=values.get("position", ""),
+            organization=values.get("organization", ""), request_key=_request_key(values),
+        )  # fmt: skip
+        return self._after(visit, values, result)
+
+    async def undo(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
+        """Undo a mistaken tap within the window (this desk's, or any for the office)."""
+        values = await self._desk_form(request, visit)
+        if isinstance(values, Response):
+            return values
+        which = values.get("checkin", "")
+        if not which.isdigit():
+            return self._after(visit, values, CheckinResult(CheckinStep.UNKNOWN_CHECKIN))
+        result = await self.services.checkin.undo(desk, int(which))
+        return self._after(visit, values, result)
+
+    async def signout(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
+        """End this browser's session at the desk (both cookies go)."""
+        values = await self._desk_form(request, visit)
+        if isinstance(values, Response):
+            return values
+        assert visit.session_id is not None
+        await self.services.signin.sign_out_desk(desk, visit.session_id)
+        response = self.office._signed_out()
+        response.delete_cookie(
+            DESK_COOKIE, path=self.site_root or "/", secure=self.office.secure, httponly=True,
+            samesite="lax",
+        )  # fmt: skip
+        return response
+
+    async def _desk_form(self, request: Request, visit: StaffVisit) -> dict[str, str] | Response:
+        assert visit.session_id is not None
+        return await self.office._form(request, _desk_bound(visit.session_id))
+
+    def _after(self, visit: StaffVisit, values: dict[str, str], result: CheckinResult) -> Response:
+        """Post, redirect, get: back to the page the form was on, saying what happened."""
+        assert visit.session_id is not None
+        ok = result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED, CheckinStep.UNDONE,
+                             CheckinStep.ALREADY_IN)  # fmt: skip
+        key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok))
+        back = values.get("back", "")
+        if not _own_path(back, self.site_root):
+            back = f"{self.root}/checkin"
+        joiner = "&" if "?" in back else "?"
+        return RedirectResponse(f"{back}{joiner}f={key}#flash", status_code=303)
+
+    def _result_html(self, result: CheckinResult) -> str:
+        catalog = self.catalog
+        view = result.checkin
+        name = view.full_name if view else ""
+        if result.arrival is not None and result.arrival.person is not None and not name:
+            name = result.arrival.person.full_name
+        params: dict[str, object] = {"name": name}
+        if result.step is CheckinStep.TOO_LONG:
+            params = {"limit": result.limit or 0}
+        elif result.step is CheckinStep.TOO_LATE:
+            params = {"minutes": self.services.config.checkin.undo_minutes}
+        elif result.step is CheckinStep.ALREADY_IN and view is not None:
+            params |= {"time": clock(self.services.config.meeting.local(view.at)),
+                       "desk": view.desk}  # fmt: skip
+        return catalog.html(f"dash.checkin.result.{result.step.value}", **params)
+
+    # --- the office's attendance ---------------------------------------------------------------
+
+    async def attendance(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Có mặt: present / expected by group, substitutes, guests, the missing with phones;
+        refreshing itself by a short poll."""
+        return self.office._render(
+            "office/attendance.html", visit=visit, actor=actor, poll=ATTENDANCE_POLL,
+            **await self._attendance_context(actor),
+        )  # fmt: skip
+
+    async def attendance_live(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """The attendance's figures alone, for its script to put in place."""
+        return self.office._render(
+            "office/attendance_live.html", **await self._attendance_context(actor)
+        )
+
+    async def _attendance_context(self, actor: OfficeActor) -> dict[str, Any]:
+        seen = await self.services.checkin.attendance(actor)
+        at = self.services.config.meeting.local(seen.at)
+        return {"seen": seen, "at": clock(at), "date": long_date(self.catalog, at)}
+
+    async def summary(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Báo cáo số lượng đại biểu có mặt»: one page, to print."""
+        summary = summary_of(
+            self.services.config.meeting, await self.services.checkin.attendance(actor)
+        )
+        return self.office._render(
+            "office/attendance_summary.html", visit=visit, summary=summary,
+            at=clock(summary.at), date=long_date(self.catalog, summary.at),
+        )  # fmt: skip
+
+    # --- routes --------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        """The routes under ``/office``: the desk's, and the office's attendance."""
+        desk, staff = self.desk, self.office.staff
+        return [
+            Route("/checkin", desk(self.desk_page), methods=["GET"]),
+            Route("/checkin/desk", self.choose_desk, methods=["GET", "POST"]),
+            Route("/checkin/in", desk(self.tap), methods=["POST"]),
+            Route("/checkin/guest", desk(self.guest), methods=["POST"]),
+            Route("/checkin/undo", desk(self.undo), methods=["POST"]),
+            Route("/checkin/signout", desk(self.signout), methods=["POST"]),
+            Route("/attendance", staff(self.attendance), methods=["GET"]),
+            Route("/attendance/live", staff(self.attendance_live), methods=["GET"]),
+            Route("/attendance/summary", staff(self.summary), methods=["GET"]),
+        ]
+
+
+# Seconds between two refreshes of the attendance page.
+ATTENDANCE_POLL = 10
+
+
+def _bound(visit: StaffVisit) -> str:
+    return f"office|{visit.session_hash}"
+
+
+def _desk_bound(session_id: int) -> str:
+    """What the desk's forms are signed for: the session (its id; the cookies prove it)."""
+    return f"desk|{session_id}"
+
+
+def _request_key(values: dict[str, str]) -> str | None:
+    """The form's own key (a tap sent twice sends the same one), when it has its shape."""
+    key = values.get("rk", "")
+    return key if _REQUEST_KEY.fullmatch(key) else None
+
+
+def _own_path(path: str, site_root: str) -> bool:
+    """Whether ``path`` is an address on this site (never another host)."""
+    return path.startswith(f"{site_root}/") and not path.startswith("//") and "\\" not in path
+
+
+def desk_pages_of(routes: list[BaseRoute]) -> DeskPages | None:
+    """The desk's pages among the web application's routes (the office's mount)."""
+    for route in routes:
+        if isinstance(route, Mount) and route.path == "/office" and route.app is not None:
+            found = getattr(getattr(route.app, "state", None), "desk", None)
+            if isinstance(found, DeskPages):
+                return found
+    return None

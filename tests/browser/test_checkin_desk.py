@@ -1,0 +1,103 @@
+"""The meeting morning in a real Chromium: a check-in staff member's phone (390×844) signs in,
+names its desk, opens an invitee's QR address and taps «Điểm danh», finds another invitee
+without typing diacritics; the office's screen (1366×768) follows the attendance and opens the
+printable summary. Each page is saved to ``out/screenshots/checkin-*.png`` and checked by
+axe-core."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from bot.services import Services
+from bot.services.access import Role
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from tests.browser.conftest import PHONE, Browser
+from tests.browser.test_office_dashboard import (
+    Dashboard,
+    asyncio_run,
+    desk,  # noqa: F401 (the office screen's fixture)
+    desk_driver,  # noqa: F401
+    element_text,
+    no_accessibility_problems,
+)
+from tests.office_support import STAFF, make_staff
+from tests.web_support import web_setup
+
+CHECKIN_STAFF = "DB080"
+
+
+@pytest.fixture
+async def hall(imported: Services) -> AsyncIterator[Dashboard]:
+    await make_staff(imported)
+    access = imported.access
+    await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    setup = web_setup(imported)
+    setup = replace(
+        setup, settings=setup.settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    )
+    async with serving(build_web_app(setup), host="127.0.0.1", port=port):
+        yield Dashboard(imported, port)
+
+
+async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_counts(
+    hall: Dashboard,
+    browser: Browser,
+    desk: Browser,  # noqa: F811
+) -> None:
+    services = hall.services
+    link = await services.signin.link_for_code(CHECKIN_STAFF)
+    assert link.secret is not None
+    await browser.open(hall.url(f"signin/{link.secret}"))
+    await browser.press("Đăng nhập")
+    assert browser.url == hall.url("checkin/desk")
+    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
+    await browser.screenshot("checkin-desk-choose")
+    await no_accessibility_problems(browser)
+    await browser.press("Bắt đầu điểm danh")
+    assert browser.url == hall.url("checkin")
+
+    tokens = {link.code: link.token for link in await services.invitations.links()}
+    await browser.open(f"http://127.0.0.1:{hall.port}/{tokens['DB002']}")  # the camera's QR
+    assert await element_text(browser, "person-name") == "Hoàng Thị Ngọc Diệp"
+    await browser.screenshot("checkin-desk-qr")
+    await no_accessibility_problems(browser)
+    await browser.press("Điểm danh")
+    assert await element_text(browser, "flash") == "Đã điểm danh: Hoàng Thị Ngọc Diệp."
+    await browser.screenshot("checkin-desk-done")
+    await no_accessibility_problems(browser)
+    width = await asyncio_run(
+        browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
+    )
+    assert width <= PHONE[0]
+
+    await browser.press("Tìm đại biểu khác")
+    await browser.fill("Họ tên hoặc mã đại biểu (gõ không dấu cũng được)", "pham thi thanh mai")
+    await browser.press("Tìm")
+    await browser.screenshot("checkin-desk-search")
+    await no_accessibility_problems(browser)
+    await browser.press("Điểm danh")
+    assert await element_text(browser, "flash") == "Đã điểm danh: Phạm Thị Thanh Mai."
+    assert "Vừa điểm danh tại bàn này" in await browser.text()
+    await browser.screenshot("checkin-desk-recent")
+
+    staff = await services.signin.link_for_code(STAFF)
+    assert staff.secret is not None
+    await desk.open(hall.url(f"signin/{staff.secret}"))
+    await desk.press("Đăng nhập")
+    await desk.press("Có mặt")
+    present = await element_text(desk, "total-present")
+    assert present.startswith("2/")
+    await desk.screenshot("checkin-office-attendance")
+    await no_accessibility_problems(desk)
+    await desk.press("Báo cáo số lượng đại biểu có mặt (bản in)")
+    assert await element_text(desk, "sum-present") == present
+    await desk.screenshot("checkin-office-summary")
+    await no_accessibility_problems(desk)

@@ -1,0 +1,406 @@
+"""The meeting day on the web (issue 21): staff with the check-in role sign in like the office
+and see the desk's pages only; the slip's QR opens the desk's view of the invitee on a desk's
+phone (its desk cookie) and the invitee's own page anywhere else; a tap records once; a search
+ignores diacritics; guests, substitutes, the undo window; the office's live attendance and its
+printable summary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.chat import Inbox
+from bot.domain.channels import ChannelInfo, Chat, ChatAccount
+from bot.domain.inbound import Command
+from bot.domain.outbound import TextPart
+from bot.domain.phones import display_phone
+from bot.services import Services
+from bot.services.access import Role
+from bot.services.checkin import ArrivalKind
+from bot.services.signin import LinkStep
+from bot.texts import load_catalog
+from handlers.web.office.checkin import DESK_COOKIE
+from storage.models import AuditEntry, Checkin, Delegate
+from tests.channels.text_channel import CAPABILITIES
+from tests.office_support import Desk, desk_for, text_of
+from tests.test_checkin import AREA, Day, day  # noqa: F401 (the meeting-day fixture)
+from tests.web_support import flash
+
+CHECKIN_STAFF = "NV02"  # Trần Thị Mỹ Duyên: the check-in role in these tests
+OFFICE_STAFF = "NV01"
+_INPUT = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+
+
+def fields(html: str, form_id: str) -> dict[str, str]:
+    """Every hidden field of the form ``form_id`` (signature, request key, key, back)."""
+    start = html.index(f'id="{form_id}"')
+    end = html.index("</form>", start)
+    return dict(_INPUT.findall(html[start:end]))
+
+
+async def at_desk(meeting: Day, code: str = CHECKIN_STAFF, *, role: Role = Role.CHECKIN,
+                  label: str = "Bàn 1") -> Desk:  # fmt: skip
+    """A phone at the desk ``label``: ``code`` granted ``role``, signed in, the desk chosen."""
+    access = meeting.services.access
+    await access.grant(access.local_operator(), code, role)
+    desk = await desk_for(meeting.services)
+    signed = await desk.sign_in(code)
+    assert signed.status_code == 303
+    page = await desk.client.get("/office/checkin/desk")
+    chosen = await desk.client.post(
+        "/office/checkin/desk", data={**fields(page.text, "form-desk"), "desk": label}
+    )
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/office/checkin"
+    return desk
+
+
+async def post_form(desk: Desk, page_path: str, form_id: str, extra: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """Submit ``form_id`` as found on ``page_path``; the page it leads back to."""
+    page = await desk.client.get(page_path)
+    data = {**fields(page.text, form_id), **(extra or {})}
+    action = re.search(rf'action="([^"]+)" id="{form_id}"', page.text)
+    assert action is not None
+    response = await desk.client.post(action.group(1), data=data)
+    assert response.status_code == 303, response.text
+    return await desk.client.get(response.headers["location"])
+
+
+async def present(services: Services) -> list[Checkin]:
+    async with services.ctx.sessions() as session:
+        rows = await session.scalars(
+            select(Checkin).where(Checkin.undone_at.is_(None)).order_by(Checkin.id)
+        )
+        return list(rows)
+
+
+@pytest.fixture
+def meeting(day: Day) -> Day:  # noqa: F811 (test_checkin's fixture, under its own name)
+    """The example meeting on its morning (:func:`tests.test_checkin.day`)."""
+    return day
+
+
+@pytest.fixture
+async def phone(meeting: Day) -> AsyncIterator[Desk]:
+    desk = await at_desk(meeting)
+    yield desk
+    await desk.client.aclose()
+
+
+# --- signing in ---------------------------------------------------------------------------------
+
+
+async def test_the_checkin_role_signs_in_to_the_desk_and_every_other_dashboard_page_is_refused(
+    meeting: Day,
+) -> None:
+    access = meeting.services.access
+    await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    desk = await desk_for(meeting.services)
+    signed = await desk.sign_in(CHECKIN_STAFF)
+    assert signed.status_code == 303 and signed.headers["location"] == "/office/checkin"
+    # The desk is chosen once per session before anything else.
+    first = await desk.client.get("/office/checkin")
+    assert first.status_code == 303 and first.headers["location"] == "/office/checkin/desk"
+    for path in ("/office/", "/office/live", "/office/delegates", "/office/delegates/DB001",
+                 "/office/sessions", "/office/attendance", "/office/attendance/live",
+                 "/office/attendance/summary"):  # fmt: skip
+        refused = await desk.client.get(path)
+        assert refused.status_code == 403 and 'id="message-checkin_only"' in refused.text, path
+    refused = await desk.client.post("/office/signout", data={})
+    assert refused.status_code == 403
+    page = await desk.client.get("/office/checkin/desk")
+    await desk.client.post("/office/checkin/desk", data={**fields(page.text, "form-desk"),
+                                                          "desk": "Bàn 1"})  # fmt: skip
+    shown = await desk.client.get("/office/checkin")
+    assert shown.status_code == 200 and "Trần Thị Mỹ Duyên · Bàn 1" in shown.text
+    # Once chosen, the label stays for the session.
+    again = await desk.client.get("/office/checkin/desk")
+    assert again.status_code == 303 and again.headers["location"] == "/office/checkin"
+    # Someone with no role gets no link at all.
+    assert (await meeting.services.signin.link_for_code("DB009")).step is LinkStep.NOT_STAFF
+    await desk.client.aclose()
+
+
+async def test_dangnhap_gives_the_checkin_role_a_link_and_still_refuses_a_delegate(
+    meeting: Day,
+) -> None:
+    services = meeting.services
+    access = services.access
+    await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    staff, delegate = await meeting.account(CHECKIN_STAFF), await meeting.account("DB009")
+    inbox = Inbox(services, load_catalog("vi"))
+    channel = ChannelInfo("telegram", CAPABILITIES)
+
+    async def say(account: ChatAccount) -> str:
+        chat = Chat(account.chat_address, is_group=False)
+        command = Command(account=account, chat=chat, event_id=None, name="dangnhap", args=())
+        answer = await inbox.handle(command, channel)
+        parts = [part for reply in answer.replies for part in reply.outbound.parts]
+        return " ".join(part.html for part in parts if isinstance(part, TextPart))
+
+    assert "/office/signin/" in await say(staff)
+    assert "chỉ dành cho cán bộ Văn phòng" in await say(delegate)
+
+
+# --- the QR on the personal page -----------------------------------------------------------------
+
+
+async def test_the_personal_page_shows_the_desk_view_only_with_a_valid_desk_cookie(
+    meeting: Day, phone: Desk
+) -> None:
+    path = f"/{meeting.tokens['DB001']}"
+    seen = await phone.client.get(path)
+    assert seen.status_code == 200
+    assert text_of(seen.text, "person-name") == "Phạm Thị Thanh Mai"
+    assert text_of(seen.text, "person-area") == AREA
+    assert text_of(seen.text, "person-group") == "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam"
+    assert text_of(seen.text, "person-answer") == "Tham dự"
+    assert 'id="form-tap"' in seen.text and 'id="tap"' in seen.text
+    # The invitee's own browser (no desk cookie): their page, unchanged, no desk form.
+    own = await desk_for(meeting.services)
+    mine = await own.client.get(path)
+    assert mine.status_code == 200 and 'id="form-tap"' not in mine.text
+    assert 'id="person-name"' not in mine.text
+    # A desk cookie made up, or copied onto another session's signature: the invitee's page.
+    own.client.cookies.set(
+        DESK_COOKIE, phone.client.cookies.get(DESK_COOKIE, path="/")[:-4] + "AAAA"
+    )
+    assert 'id="form-tap"' not in (await own.client.get(path)).text
+    await own.client.aclose()
+    # The desk's own notice line: DB010 declined.
+    declined = await phone.client.get(f"/{meeting.tokens['DB010']}")
+    assert "đã báo không tham dự" in text_of(declined.text, "notice")
+
+
+async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_the_session(
+    meeting: Day,
+) -> None:
+    access = meeting.services.access
+    await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    desk = await desk_for(meeting.services)
+    await desk.sign_in(CHECKIN_STAFF)
+    page = await desk.client.get("/office/checkin/desk")
+    chosen = await desk.client.post(
+        "/office/checkin/desk", data={**fields(page.text, "form-desk"), "desk": "Bàn 1"}
+    )
+    cookie = chosen.headers["set-cookie"]
+    parts = {p.strip().split("=")[0].lower(): p.strip() for p in cookie.split(";")}
+    assert cookie.startswith(f"{DESK_COOKIE}=")
+    assert "httponly" in parts and parts["samesite"].lower() == "samesite=lax"
+    assert parts["path"] == "Path=/"
+    value = desk.client.cookies.get(DESK_COOKIE, path="/")
+    assert value is not None
+    path = f"/{meeting.tokens['DB001']}"
+    assert 'id="form-tap"' in (await desk.client.get(path)).text
+    shown = await desk.client.get("/office/checkin")
+    response = await desk.client.post(
+        "/office/checkin/signout", data=fields(shown.text, "form-desk-signout")
+    )
+    assert response.status_code == 200 and 'id="message-signed_out"' in response.text
+    # The same cookie sent again after signing out opens nothing at the desk.
+    desk.client.cookies.set(DESK_COOKIE, value, path="/")
+    assert 'id="form-tap"' not in (await desk.client.get(path)).text
+    await desk.client.aclose()
+
+
+async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk) -> None:
+    path = f"/{meeting.tokens['DB001']}"
+    page = await phone.client.get(path)
+    form = fields(page.text, "form-tap")
+    assert form["key"] == meeting.tokens["DB001"] and len(form["rk"]) >= 16
+    first = await phone.client.post("/office/checkin/in", data=form)
+    assert first.status_code == 303 and first.headers["location"].startswith(f"{path}?f=")
+    shown = await phone.client.get(first.headers["location"])
+    assert flash(shown.text) == "Đã điểm danh: Phạm Thị Thanh Mai."
+    again = await phone.client.post("/office/checkin/in", data=form)  # the same tap again
+    repeated = await phone.client.get(again.headers["location"])
+    assert flash(repeated.text) == (
+        "Lượt bấm này đã được ghi nhận trước đó (Phạm Thị Thanh Mai): không ghi thêm."
+    )
+    rows = await present(meeting.services)
+    assert [(r.delegate_id is not None, r.full_name, r.desk, r.checked_in_by) for r in rows] == [
+        (True, "Phạm Thị Thanh Mai", "Bàn 1", f"dashboard:{CHECKIN_STAFF}")
+    ]
+    # A fresh page: "already in", and no new button.
+    later = await phone.client.get(path)
+    assert 'id="form-tap"' not in later.text
+    assert "Đã điểm danh lúc 07:30" in text_of(later.text, "notice")
+
+
+async def test_a_substitute_is_checked_in_under_their_own_name(meeting: Day, phone: Desk) -> None:
+    path = f"/{meeting.tokens['DB003']}"
+    page = await phone.client.get(path)
+    assert "Người dự thay cho đồng chí" in text_of(page.text, "substitute-for")
+    assert 'value="Lê Thu Trang"' in page.text
+    assert text_of(page.text, "person-answer") == (
+        "Cử người dự thay: Lê Thu Trang, Phó Chánh Văn phòng Thành ủy"
+    )
+    shown = await post_form(phone, path, "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang",
+        "substitute_position": "Phó Chánh Văn phòng Thành ủy",
+    })  # fmt: skip
+    assert flash(shown.text) == "Đã điểm danh: Lê Thu Trang."
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.full_name, row.position) == (
+        ArrivalKind.SUBSTITUTE, "Lê Thu Trang", "Phó Chánh Văn phòng Thành ủy",
+    )  # fmt: skip
+
+
+# --- without a QR --------------------------------------------------------------------------------
+
+
+async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
+    meeting: Day, phone: Desk
+) -> None:
+    page = await phone.client.get("/office/checkin", params={"q": "pham thi thanh mai"})
+    assert 'id="hit-DB001"' in page.text and 'id="form-in-DB001"' in page.text
+    shown = await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
+    assert flash(shown.text) == "Đã điểm danh: Phạm Thị Thanh Mai."
+    assert 'id="in-DB001"' in shown.text and 'id="form-in-DB001"' not in shown.text
+    by_code = await phone.client.get("/office/checkin", params={"q": "db00"})
+    assert 'id="hit-DB002"' in by_code.text
+    nothing = await phone.client.get("/office/checkin", params={"q": "khong ai ten nay"})
+    assert 'id="no-hits"' in nothing.text
+
+
+async def test_a_guest_not_on_the_list_is_recorded_once(meeting: Day, phone: Desk) -> None:
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "Hoàng Văn Khách",
+            "position": "Phóng viên", "organization": "Báo Phụ nữ"}  # fmt: skip
+    for _ in range(2):  # a double tap
+        response = await phone.client.post("/office/checkin/guest", data=form)
+        assert response.status_code == 303
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.delegate_id, row.full_name, row.organization) == (
+        ArrivalKind.GUEST, None, "Hoàng Văn Khách", "Báo Phụ nữ",
+    )  # fmt: skip
+    nameless = await phone.client.post(
+        "/office/checkin/guest", data={**fields(page.text, "form-guest"), "name": " "}
+    )
+    assert flash((await phone.client.get(nameless.headers["location"])).text) == (
+        "Đề nghị nhập họ tên."
+    )
+
+
+async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, phone: Desk) -> None:
+    path = f"/{meeting.tokens['DB002']}"
+    await post_form(phone, path, "form-tap")
+    page = await phone.client.get(path)
+    undo_form = fields(page.text, "form-undo")
+    listed = await phone.client.get("/office/checkin")
+    assert 'id="recent-' in listed.text
+    shown = await post_form(phone, path, "form-undo")
+    assert flash(shown.text).startswith("Đã hủy lượt điểm danh của")
+    assert await present(meeting.services) == []
+    assert 'id="form-tap"' in shown.text  # they can be checked in again
+    # Checked in again; past the window the button is gone and an old form is refused.
+    await post_form(phone, path, "form-tap")
+    page = await phone.client.get(path)
+    late_form = fields(page.text, "form-undo")
+    meeting.clock.advance(
+        timedelta(minutes=meeting.services.config.checkin.undo_minutes, seconds=1)
+    )
+    assert 'id="form-undo"' not in (await phone.client.get(path)).text
+    late = await phone.client.post("/office/checkin/undo", data=late_form)
+    assert "Đã quá" in flash((await phone.client.get(late.headers["location"])).text)
+    assert len(await present(meeting.services)) == 1
+    assert undo_form["checkin"] != late_form["checkin"]
+    async with meeting.services.ctx.sessions() as session:
+        actions = list(await session.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "checkin").order_by(AuditEntry.id)
+        ))  # fmt: skip
+    assert actions == ["checkin.recorded", "checkin.undone", "checkin.recorded"]
+
+
+async def test_desk_forms_need_this_sessions_signature_and_this_site(
+    meeting: Day, phone: Desk
+) -> None:
+    path = f"/{meeting.tokens['DB001']}"
+    form = fields((await phone.client.get(path)).text, "form-tap")
+    unsigned = await phone.client.post("/office/checkin/in", data={**form, "csrf": "x"})
+    assert unsigned.status_code == 403 and 'id="message-form_expired"' in unsigned.text
+    cross = await phone.client.post(
+        "/office/checkin/in", data=form, headers={"origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    other = await at_desk(meeting, "NV04", label="Bàn 2")  # another session's browser
+    borrowed = await other.client.post("/office/checkin/in", data=form)
+    assert borrowed.status_code == 403
+    await other.client.aclose()
+    assert await present(meeting.services) == []
+
+
+# --- the office's attendance ---------------------------------------------------------------------
+
+
+async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests_and_missing(
+    meeting: Day, phone: Desk
+) -> None:
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang"})  # fmt: skip
+    page = await phone.client.get("/office/checkin")
+    await phone.client.post("/office/checkin/guest",
+                            data={**fields(page.text, "form-guest"), "name": "Khách Một"})  # fmt: skip
+    async with meeting.services.ctx.sessions() as session:  # DB002, expected, has a phone
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB002").values(phone="0912345678")
+        )
+        await session.commit()
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    count = await meeting.services.checkin.count()
+    shown = await office.client.get("/office/attendance")
+    assert shown.status_code == 200 and 'data-live="/office/attendance/live"' in shown.text
+    assert "<script>" not in shown.text  # the poll is the static script, nothing inline
+    live = await office.client.get("/office/attendance/live")
+    assert text_of(live.text, "total-present") == f"2/{count.expected}"
+    assert text_of(live.text, "total-substitutes") == "1"
+    assert text_of(live.text, "total-guests") == "1"
+    assert text_of(live.text, "total-missing") == str(count.expected - 2)
+    # Every group's row, in protocol order, as the count has it (DB001 and DB003's groups).
+    assert sum(g.present for g in count.groups) == 2
+    assert [g.key for g in count.groups if g.substitutes] != []
+    for group in count.groups:
+        row = re.search(rf'<tr id="att-{group.key}">(.*?)</tr>', live.text, re.S)
+        assert row is not None
+        assert re.findall(r'<td class="num">(\d+)</td>', row.group(1)) == [
+            str(group.present),
+            str(group.expected),
+            str(group.substitutes),
+            str(group.invited),
+        ]
+    order = [m for m in re.findall(r'<tr id="att-([a-z_0-9]+)">', live.text)]
+    assert order == [g.key for g in meeting.services.config.groups_in_order]
+    # The missing: DB002 attends and is not in yet, with a phone number for the office.
+    assert 'id="missing-DB002"' in live.text and 'id="missing-DB001"' not in live.text
+    seen = await meeting.services.checkin.attendance(meeting.services.access.local_operator())
+    phones = [m.phone for m in seen.missing if m.phone]
+    assert phones == [display_phone("0912345678")]
+    assert [m.code for m in seen.missing] == re.findall(r'<tr id="missing-(\w+)">', live.text)
+    for number in phones:
+        assert f">{number}</a>" in live.text
+    summary = await office.client.get("/office/attendance/summary")
+    assert summary.status_code == 200
+    assert text_of(summary.text, "summary-title") == "BÁO CÁO SỐ LƯỢNG ĐẠI BIỂU CÓ MẶT"
+    assert text_of(summary.text, "sum-present") == f"2/{count.expected}"
+    assert text_of(summary.text, "sum-guests") == "1"
+    assert text_of(summary.text, "sum-in-hall") == "3"
+    assert text_of(summary.text, "sum-invited") == str(count.invited)
+    lines = re.findall(r'<tr id="sum-line-\d+">', summary.text)
+    assert len(lines) == len(meeting.services.config.groups)
+    await office.client.aclose()
+
+
+async def test_withdrawing_the_checkin_role_ends_the_desk_at_once(
+    meeting: Day, phone: Desk
+) -> None:
+    path = f"/{meeting.tokens['DB001']}"
+    assert 'id="form-tap"' in (await phone.client.get(path)).text
+    access = meeting.services.access
+    await access.revoke(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    assert 'id="form-tap"' not in (await phone.client.get(path)).text  # the invitee's page
+    refused = await phone.client.get("/office/checkin")
+    assert refused.status_code == 403 and 'id="message-refused"' in refused.text
