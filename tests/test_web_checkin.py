@@ -106,7 +106,8 @@ async def test_the_checkin_role_signs_in_to_the_desk_and_every_other_dashboard_p
     assert first.status_code == 303 and first.headers["location"] == "/office/checkin/desk"
     for path in ("/office/", "/office/live", "/office/delegates", "/office/delegates/DB001",
                  "/office/sessions", "/office/attendance", "/office/attendance/live",
-                 "/office/attendance/summary"):  # fmt: skip
+                 "/office/attendance/summary", "/office/notices", "/office/import",
+                 "/office/invitations"):  # fmt: skip
         refused = await desk.client.get(path)
         assert refused.status_code == 403 and 'id="message-checkin_only"' in refused.text, path
     refused = await desk.client.post("/office/signout", data={})
