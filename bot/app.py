@@ -28,6 +28,7 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -390,6 +391,10 @@ def webhook_settings(listen: str, url: str | None, env: Env) -> Listening | list
     return Listening(host=host, port=int(port), url=str(url), secret=secret)
 
 
+# How often the scheduler counts the bots' monthly use (bot.services.quotas).
+QUOTA_CHECK_EVERY = timedelta(minutes=1)
+
+
 # --- outbox and scheduler ----------------------------------------------------------------------
 
 
@@ -443,7 +448,23 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
             planned_messages(services.config),
         )
 
-    scheduler = OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
+    checked: list[datetime] = []  # when the quotas were last counted
+
+    async def quotas() -> None:
+        # A minute between counts: the figures move by one tick's sends, and the notes are
+        # kept once in the database whichever process counts.
+        now = services.ctx.clock.now()
+        if checked and now - checked[-1] < QUOTA_CHECK_EVERY:
+            return
+        checked[:] = [now]
+        await services.quotas.check()
+
+    scheduler = OutboxScheduler(
+        outbox,
+        tick_seconds=services.config.outbox.tick_seconds,
+        plan=plan,
+        after_tick=quotas,
+    )
     services.ctx.due_now.listen(scheduler.wake)  # a confirmed notice goes at once
     return scheduler
 
