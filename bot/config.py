@@ -306,6 +306,14 @@ class ZaloSettings(_Section):
         (no colon: a place is ``channel:address``)."""
         return ["zalo", *(f"zalo{number}" for number in range(2, len(self.bots) + 2))]
 
+    def finding(self, number: int) -> tuple[str, str]:
+        """How people find bot ``number`` (0 for ``[zalo]``'s, 1 for the first of
+        ``[[zalo.bots]]``…): its name and its link."""
+        if number == 0:
+            return self.bot_name, self.bot_link
+        bot = self.bots[number - 1]
+        return bot.bot_name, bot.bot_link
+
     def quotas(self) -> list[ChannelQuota]:
         """Each bot's limits, in the order of :meth:`channels`."""
         return [

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import ChannelSetup, channel_secrets, configured_channels, run_refusal
 from bot.chat import Inbox
+from bot.cli import main
 from bot.config import Config, ZaloSettings
+from bot.documents.slips import build_slips
 from bot.domain.clock import ManualClock
 from bot.logs import mask_secrets, setup_logging
 from bot.services import Services, build_services
@@ -20,6 +25,10 @@ from bot.texts import load_catalog
 from handlers.zalo.app import hook_path
 from handlers.zalo.events import event_of
 from storage.models import ChannelIdentity, Delegate
+from tests.conftest import EXAMPLE_DELEGATES
+from tests.quota_support import link_on
+from tests.test_slips import TEXTS, cells, make_slips, open_docx
+from tests.web_support import web_for
 from tests.zalo_support import zalo_world
 
 TOKEN_1 = "4821539067:first-bot-secret-of-the-tests"
@@ -127,3 +136,112 @@ async def test_a_person_links_on_the_second_bot_and_is_counted_there(
         assert channels == ["zalo2"]
         uses = await services.quotas.usage()
         assert [(u.quota.channel, u.people) for u in uses] == [("zalo", 0), ("zalo2", 1)]
+
+
+def three_bots(config: Config, **zalo: object) -> Config:
+    """The example plan with three Zalo bots, each with a name and a link."""
+    settings = ZaloSettings.model_validate(
+        {
+            "bot_name": "Bot Hội nghị 1",
+            "bot_link": "https://zalo.me/1000000001",
+            "bots": [
+                {"token_env": "ZALO_BOT_TOKEN_2", "bot_name": "Bot Hội nghị 2",
+                 "bot_link": "https://zalo.me/1000000002"},
+                {"token_env": "ZALO_BOT_TOKEN_3", "bot_name": "Bot Hội nghị 3",
+                 "bot_link": "https://zalo.me/1000000003"},
+            ],
+            **zalo,
+        }
+    )  # fmt: skip
+    return config.model_copy(update={"zalo": settings})
+
+
+async def person_id(services: Services, code: str) -> int:
+    async with services.ctx.sessions() as session:
+        found = await session.scalar(select(Delegate.id).where(Delegate.code == code))
+    assert found is not None
+    return found
+
+
+async def test_people_are_given_the_bots_in_turn_up_to_the_limit_and_keep_the_bot_they_linked_to(
+    config: Config, imported: Services, clock: ManualClock
+) -> None:
+    assert await imported.quotas.bots_by_code() == {}  # one bot: nothing to choose
+    services = await build_services(
+        three_bots(config, linked_people=30), imported.ctx.sessions, clock
+    )
+    bots = await services.quotas.bots_by_code()
+    assert len(bots) == 80
+    assert {code for code, bot in bots.items() if bot == 0} == {f"DB{n:03d}" for n in range(1, 31)}
+    assert {code for code, bot in bots.items() if bot == 1} == {f"DB{n:03d}" for n in range(31, 61)}
+    assert {code for code, bot in bots.items() if bot == 2} == {f"DB{n:03d}" for n in range(61, 81)}
+    # DB005 wrote to the third bot after all: that is theirs now; nobody else moves.
+    await link_on(services, "zalo3", "DB005")
+    again = await services.quotas.bots_by_code()
+    assert again == {**bots, "DB005": 2}
+    # One person's bot (the personal page) is the same.
+    assert await services.quotas.bot_of(await person_id(services, "DB045")) == 1
+    assert await services.quotas.bot_of(await person_id(services, "DB005")) == 2
+    assert await services.quotas.bot_of(await person_id(services, "DB080")) == 2
+
+
+async def test_past_every_limit_people_are_given_the_last_bot(
+    config: Config, imported: Services, clock: ManualClock
+) -> None:
+    services = await build_services(
+        three_bots(config, linked_people=10), imported.ctx.sessions, clock
+    )
+    bots = await services.quotas.bots_by_code()
+    assert (bots["DB010"], bots["DB011"], bots["DB021"], bots["DB080"]) == (0, 1, 2, 2)
+
+
+async def test_the_personal_page_names_the_bot_the_person_is_given(
+    config: Config, imported: Services, clock: ManualClock
+) -> None:
+    plan = three_bots(config)  # 50 a bot: DB051 onwards on the second
+    services = await build_services(plan, imported.ctx.sessions, clock)
+    web = await web_for(services)
+    try:
+        web.site.config = plan
+        first = (await web.open("DB001")).text
+        assert "tìm «Bot Hội nghị 1»" in first
+        assert 'id="chat-zalo" href="https://zalo.me/1000000001"' in first
+        later = (await web.open("DB060")).text
+        assert "tìm «Bot Hội nghị 2»" in later
+        assert 'id="chat-zalo" href="https://zalo.me/1000000002"' in later
+    finally:
+        await web.client.aclose()
+
+
+def test_a_slip_with_its_own_hint_names_its_bot_and_the_others_keep_the_common_hint() -> None:
+    own = replace(make_slips(2)[0], code_hint="Trên Zalo, tìm «Bot Hội nghị 2» và gửi mã:\n{code}")
+    common = make_slips(2)[1]
+    document = open_docx(build_slips([own, common], TEXTS))
+    _, first = cells(document.tables[0])
+    _, second = cells(document.tables[1])
+    assert f"Trên Zalo, tìm «Bot Hội nghị 2» và gửi mã:\n{own.link_code}" in first
+    assert not any("Bot Hội nghị 2" in line for line in second)
+    assert any(common.link_code in line for line in second)
+
+
+def test_the_export_names_each_persons_zalo_bot_when_there_are_several(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = office / "config.toml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8")
+        + '\n[zalo]\nbot_name = "Bot Hội nghị 1"\nlinked_people = 50\n\n'
+        + '[[zalo.bots]]\ntoken_env = "ZALO_BOT_TOKEN_2"\nbot_name = "Bot Hội nghị 2"\n',
+        encoding="utf-8",
+    )
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "export", "links.xlsx", "--bot-username", "hoinghi_bot"]) == 0
+    rows = list(load_workbook(office / "links.xlsx").active.iter_rows(values_only=True))
+    assert rows[0][-2:] == ("Mã cá nhân (gõ trên Zalo)", "Bot Zalo")
+    by_code = {row[0]: row[-1] for row in rows[1:]}
+    assert (by_code["DB001"], by_code["DB050"], by_code["DB051"], by_code["DB080"]) == (
+        "Bot Hội nghị 1",
+        "Bot Hội nghị 1",
+        "Bot Hội nghị 2",
+        "Bot Hội nghị 2",
+    )

@@ -21,6 +21,7 @@ from bot.cli.common import (
     with_services,
     write_file,
 )
+from bot.config import Config
 from bot.documents.slips import Slip, SlipTexts, build_slips
 from bot.documents.workbook import Cell, Link, table_bytes, write_table
 from bot.domain.drafts import DraftLine
@@ -66,6 +67,11 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         headings += [catalog.plain(f"export.heading.link_{channel}") for channel in others]
         # The personal code last: what a person types where no link opens (Zalo).
         headings.append(catalog.plain("export.heading.link_code"))
+        # Several Zalo bots: the one each person is told to write to, after the code.
+        bots = await app.services.quotas.bots_by_code()
+        if bots:
+            headings.append(catalog.plain("export.heading.zalo_bot"))
+        quotas = config.quotas()
         rows: list[list[Cell]] = [
             [
                 link.code,
@@ -78,6 +84,11 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
                 Link(links.link(link.token)),
                 *(Link(links.of(link.token)[channel]) for channel in others),
                 format_link_code(link.link_code),
+                *(
+                    (config.zalo.finding(bots[link.code])[0] or quotas[bots[link.code]].label,)
+                    if bots
+                    else ()
+                ),
             ]
             for link in await app.services.invitations.links()
         ]
@@ -113,6 +124,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
 
     async def work(app: App) -> int:
         links = await app.personal_links(bot_name=args.bot_username)
+        bots = await app.services.quotas.bots_by_code()  # several Zalo bots: each person's
         slips = [
             Slip(
                 code=link.code,
@@ -121,6 +133,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
                 organization=link.organization,
                 link=links.link(link.token),
                 link_code=format_link_code(link.link_code),
+                code_hint=zalo_hint(catalog, config, bots[link.code]) if bots else "",
             )
             for link in await app.services.invitations.links()
             if link.role == "delegate"  # task contacts get no paper invitation
@@ -155,6 +168,15 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work)
+
+
+def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:
+    """The hint around a slip's code naming the Zalo bot ``bot`` (its place among the plan's
+    bots), or the plain hint when that bot has no name."""
+    name = config.zalo.finding(bot)[0]
+    if not name:
+        return catalog.template("slips.code_hint")
+    return catalog.template("slips.code_hint_zalo").replace("{bot}", name)
 
 
 def bot_username_option(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from bot.domain.quotas import ChannelQuota, QuotaLevel, QuotaUse
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_office_note
 from bot.texts import format_number
-from storage.models import ChannelIdentity, Delivery, OutboundMessage
+from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,70 @@ class QuotaService:
                 )
                 uses.append(QuotaUse(quota, int(people or 0), int(messages or 0), key))
         return uses
+
+    async def bots_by_code(self) -> dict[str, int]:
+        """Which bot (its place in :attr:`quotas`) each person of the meeting is told to write
+        to, by code: the bot they are linked to already; else the bots in turn, each filled
+        up to its people limit in the order people were added (ids never change, so a person
+        keeps their bot between two printings; past every limit, the last bot)."""
+        if len(self.quotas) < 2:
+            return {}
+        index = {quota.channel: number for number, quota in enumerate(self.quotas)}
+        async with self._ctx.sessions() as session:
+            people = (
+                await session.execute(
+                    select(Delegate.id, Delegate.code)
+                    .where(Delegate.meeting_id == self._ctx.meeting_id)
+                    .order_by(Delegate.id)
+                )
+            ).all()
+            linked = (
+                await session.execute(
+                    select(ChannelIdentity.delegate_id, ChannelIdentity.channel)
+                    .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                    .where(
+                        Delegate.meeting_id == self._ctx.meeting_id,
+                        ChannelIdentity.channel.in_(list(index)),
+                    )
+                    .order_by(ChannelIdentity.id)
+                )
+            ).all()
+        on: dict[int, int] = {}
+        for person_id, channel in linked:
+            on.setdefault(person_id, index[channel])
+        return {
+            code: on.get(person_id, self._in_turn(rank))
+            for rank, (person_id, code) in enumerate(people)
+        }
+
+    async def bot_of(self, person_id: int) -> int:
+        """:meth:`bots_by_code` for one person (a personal page): two short reads."""
+        if len(self.quotas) < 2:
+            return 0
+        channels = [quota.channel for quota in self.quotas]
+        async with self._ctx.sessions() as session:
+            channel = await session.scalar(
+                select(ChannelIdentity.channel)
+                .where(
+                    ChannelIdentity.delegate_id == person_id,
+                    ChannelIdentity.channel.in_(channels),
+                )
+                .order_by(ChannelIdentity.id)
+                .limit(1)
+            )
+            if channel is not None:
+                return channels.index(channel)
+            rank = await session.scalar(
+                select(func.count()).where(
+                    Delegate.meeting_id == self._ctx.meeting_id, Delegate.id < person_id
+                )
+            )
+        return self._in_turn(int(rank or 0))
+
+    def _in_turn(self, rank: int) -> int:
+        """The bot of the person added ``rank``-th: each bot filled up to its people limit
+        (every bot has ``[zalo]``'s), then the next; past them all, the last."""
+        return min(rank // self.quotas[0].linked_people, len(self.quotas) - 1)
 
     async def check(self) -> list[str]:
         """Queue a note to the office for each figure that has passed the threshold or reached
