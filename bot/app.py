@@ -28,13 +28,15 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.chat import Inbox
 from bot.chat.office import LinkMaker
-from bot.config import TOKEN_ENV, LoadedConfig, WebSettings
+from bot.config import TOKEN_ENV, Config, LoadedConfig, WebSettings
 from bot.domain.clock import SystemClock
 from bot.domain.ports import ChannelSender
 from bot.domain.reminders import planned_messages
@@ -281,13 +283,20 @@ TELEGRAM = ChannelEntry(
 )
 
 
-def _zalo(setup: ChannelSetup) -> Channel:
-    """The Zalo bot: long polling, or the web server's webhook with ``[zalo] webhook``."""
+def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
+    """A Zalo bot (``channel``: ``zalo``, or ``zalo2``… for ``[[zalo.bots]]``): long polling,
+    or the web server's webhook with ``[zalo] webhook``."""
     from handlers.zalo.app import WEBHOOK_SECRET_ENV, ZaloWebhook, build_adapter, receiving
 
     settings = setup.services.config.zalo
     adapter, sender = build_adapter(
-        setup.token, settings, setup.inbox, setup.services, setup.catalog, budget=setup.budget
+        setup.token,
+        settings,
+        setup.inbox,
+        setup.services,
+        setup.catalog,
+        budget=setup.budget,
+        channel=channel,
     )
     webhook: ZaloWebhook | None = None
     web = setup.services.config.web
@@ -297,7 +306,9 @@ def _zalo(setup: ChannelSetup) -> Channel:
             raise ChannelUnavailable("zalo_webhook", WEBHOOK_SECRET_ENV)
         from handlers.zalo.app import hook_path
 
-        webhook = ZaloWebhook(f"{web.base_url}/{hook_path(secret)}", secret, setup.hooks)
+        webhook = ZaloWebhook(
+            f"{web.base_url}/{hook_path(secret, channel)}", secret, setup.hooks, channel
+        )
 
     @asynccontextmanager
     async def running() -> AsyncIterator[None]:
@@ -324,20 +335,38 @@ ZALO = ChannelEntry(
 CHANNELS: tuple[ChannelEntry, ...] = (TELEGRAM, ZALO)
 
 
-def configured_channels(env: Env) -> list[ChannelEntry]:
-    """The channels whose token is set in ``env``."""
-    return [entry for entry in CHANNELS if entry.token(env)]
+def zalo_bots(config: Config) -> list[ChannelEntry]:
+    """The plan's further Zalo bots (``[[zalo.bots]]``), as channels ``zalo2``, ``zalo3``…:
+    each its own token variable, adapter, sender and sending budget (one Pacer per bot), on
+    ``[zalo]``'s settings."""
+    channels = config.zalo.channels()[1:]
+    return [
+        replace(ZALO, name=channel, token_env=bot.token_env, build=partial(_zalo, channel=channel))
+        for channel, bot in zip(channels, config.zalo.bots, strict=True)
+    ]
 
 
-def channel_secrets(env: Env) -> list[str]:
+def known_channels(config: Config | None = None) -> list[ChannelEntry]:
+    """Every chat channel: :data:`CHANNELS`, then the plan's further Zalo bots."""
+    return [*CHANNELS, *(zalo_bots(config) if config is not None else ())]
+
+
+def configured_channels(env: Env, config: Config | None = None) -> list[ChannelEntry]:
+    """The channels whose token is set in ``env`` (with ``config``: its further bots too)."""
+    return [entry for entry in known_channels(config) if entry.token(env)]
+
+
+def channel_secrets(env: Env, config: Config | None = None) -> list[str]:
     """Every channel's token as set in ``env``, for the log to mask."""
-    return [env.get(entry.token_env, "") for entry in CHANNELS]
+    return [env.get(entry.token_env, "") for entry in known_channels(config)]
 
 
-def run_refusal(env: Env, web: WebSettings | None = None) -> Refusal | None:
+def run_refusal(
+    env: Env, web: WebSettings | None = None, config: Config | None = None
+) -> Refusal | None:
     """Why ``hoinghi run`` cannot start: nothing to run (no channel's token is set and no
     ``[web]``), or a token is not the shape its platform issues."""
-    channels = configured_channels(env)
+    channels = configured_channels(env, config)
     if not channels and web is None:
         names = ", ".join(entry.token_env for entry in CHANNELS)
         return Refusal("cli.token_missing", {"env": names})
@@ -388,6 +417,10 @@ def webhook_settings(listen: str, url: str | None, env: Env) -> Listening | list
     if problems:
         return problems
     return Listening(host=host, port=int(port), url=str(url), secret=secret)
+
+
+# How often the scheduler counts the bots' monthly use (bot.services.quotas).
+QUOTA_CHECK_EVERY = timedelta(minutes=1)
 
 
 # --- outbox and scheduler ----------------------------------------------------------------------
@@ -443,7 +476,23 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
             planned_messages(services.config),
         )
 
-    scheduler = OutboxScheduler(outbox, tick_seconds=services.config.outbox.tick_seconds, plan=plan)
+    checked: list[datetime] = []  # when the quotas were last counted
+
+    async def quotas() -> None:
+        # A minute between counts: the figures move by one tick's sends, and the notes are
+        # kept once in the database whichever process counts.
+        now = services.ctx.clock.now()
+        if checked and now - checked[-1] < QUOTA_CHECK_EVERY:
+            return
+        checked[:] = [now]
+        await services.quotas.check()
+
+    scheduler = OutboxScheduler(
+        outbox,
+        tick_seconds=services.config.outbox.tick_seconds,
+        plan=plan,
+        after_tick=quotas,
+    )
     services.ctx.due_now.listen(scheduler.wake)  # a confirmed notice goes at once
     return scheduler
 
@@ -498,7 +547,7 @@ class App:
 
     def channels(self) -> list[ChannelEntry]:
         """The chat channels this process runs: those whose token is set."""
-        return configured_channels(self.env)
+        return configured_channels(self.env, self.services.config)
 
     @property
     def web(self) -> WebSettings | None:

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.delegate_file import MAX_DATA_ROWS, MAX_ROWS_CEILING
+from bot.domain.quotas import ChannelQuota
 from bot.domain.timespec import TimeSpec, TimeSpecError, parse_clock, parse_local_datetime
 
 CONFIG_ENV = "HOINGHI_CONFIG"
@@ -229,6 +230,40 @@ class TelegramSettings(_Section):
         return value
 
 
+# Zalo counts a bot's month in Vietnam time, whatever the meeting's own zone.
+ZALO_QUOTA_ZONE = "Asia/Ho_Chi_Minh"
+# The environment variable of an extra bot's token: upper-case letters, digits, underscores.
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+# The first bot's token variable (bot.app.ZALO); an extra bot must name another.
+ZALO_TOKEN_ENV = "ZALO_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
+# At most this many bots for one meeting (9 × 50 people is well past any meeting's list).
+MAX_ZALO_BOTS = 9
+
+
+class ZaloBot(_Section):
+    """One more Zalo bot for the same meeting (``[[zalo.bots]]``): the environment variable
+    holding its token, and how people are told to find it. Its limits are the ``[zalo]``
+    ones."""
+
+    token_env: str
+    bot_name: str = Field(default="", max_length=100)
+    bot_link: str = ""
+
+    @field_validator("token_env")
+    @classmethod
+    def _is_env_name(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise PydanticCustomError("bad_env_name", "bad variable: {value}", {"value": value})
+        return value
+
+    @field_validator("bot_link")
+    @classmethod
+    def _is_http_url_or_empty(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
+            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
+        return value
+
+
 class ZaloSettings(_Section):
     """The Zalo bot (``[zalo]``; it runs when ``ZALO_BOT_TOKEN`` is set): where its Bot API
     lives, how fast it may send, whether updates come by webhook, and how people are told to
@@ -246,6 +281,52 @@ class ZaloSettings(_Section):
     # True: Zalo POSTs updates to the web server ([web] required, the secret in
     # ZALO_WEBHOOK_SECRET); False: long polling (getUpdates), which needs no public address.
     webhook: bool = False
+    # A free bot's reported allowance (unverified: shared/reference, competitors.md (c)): the
+    # office is warned once past ``warn_at`` of either, and again at the limit.
+    monthly_messages: int = Field(default=3000, ge=1, le=10_000_000)
+    linked_people: int = Field(default=50, ge=1, le=1_000_000)
+    warn_at: float = Field(default=0.8, gt=0, lt=1)
+    # More bots for the same meeting (each its own token variable): channels zalo2, zalo3…
+    bots: list[ZaloBot] = Field(default_factory=list, max_length=MAX_ZALO_BOTS - 1)
+
+    @field_validator("bots")
+    @classmethod
+    def _distinct_tokens(cls, bots: list[ZaloBot]) -> list[ZaloBot]:
+        seen = {ZALO_TOKEN_ENV}
+        for bot in bots:
+            if bot.token_env in seen:
+                raise PydanticCustomError(
+                    "duplicate_key", "{value} appears twice", {"value": bot.token_env}
+                )
+            seen.add(bot.token_env)
+        return bots
+
+    def channels(self) -> list[str]:
+        """Each bot's channel name, the first bot's ``zalo`` first, then ``zalo2``, ``zalo3``…
+        (no colon: a place is ``channel:address``)."""
+        return ["zalo", *(f"zalo{number}" for number in range(2, len(self.bots) + 2))]
+
+    def finding(self, number: int) -> tuple[str, str]:
+        """How people find bot ``number`` (0 for ``[zalo]``'s, 1 for the first of
+        ``[[zalo.bots]]``…): its name and its link."""
+        if number == 0:
+            return self.bot_name, self.bot_link
+        bot = self.bots[number - 1]
+        return bot.bot_name, bot.bot_link
+
+    def quotas(self) -> list[ChannelQuota]:
+        """Each bot's limits, in the order of :meth:`channels`."""
+        return [
+            ChannelQuota(
+                channel=channel,
+                label="Zalo" if number == 1 else f"Zalo {number}",
+                monthly_messages=self.monthly_messages,
+                linked_people=self.linked_people,
+                warn_at=self.warn_at,
+                zone=ZALO_QUOTA_ZONE,
+            )
+            for number, channel in enumerate(self.channels(), start=1)
+        ]
 
     @field_validator("api_base_url")
     @classmethod
@@ -478,6 +559,10 @@ class Config(_Section):
     drafts: DraftSettings = Field(default_factory=DraftSettings)
     groups: list[Group] = Field(min_length=1)
     tasks: list[Task] = Field(default_factory=list)
+
+    def quotas(self) -> list[ChannelQuota]:
+        """Every chat bot's monthly allowance, for the core to count and warn about."""
+        return self.zalo.quotas()
 
     @field_validator("themes", "groups", "tasks")
     @classmethod

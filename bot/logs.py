@@ -48,6 +48,10 @@ class RedactingFormatter(logging.Formatter):
         super().__init__(fmt)
         self._secrets = [secret for secret in secrets if secret]
 
+    def add(self, secrets: Iterable[str]) -> None:
+        """Redact ``secrets`` as well."""
+        self._secrets += [secret for secret in secrets if secret and secret not in self._secrets]
+
     def format(self, record: logging.LogRecord) -> str:
         """The usual line, with every secret replaced and phone numbers masked."""
         return redact(super().format(record), self._secrets)
@@ -92,6 +96,14 @@ def _without_values(msg: object, args: Any) -> str:
 
 def _number_or_hidden(value: object) -> object:
     return value if isinstance(value, int | float) else HIDDEN
+
+
+def mask_secrets(secrets: Iterable[str]) -> None:
+    """Redact ``secrets`` too from now on (tokens known only once the plan is read: a further
+    bot's token variable is named there)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, RedactingFormatter):
+            handler.formatter.add(secrets)
 
 
 def setup_logging(level: int = logging.INFO, *, secrets: Iterable[str] = ()) -> None:

@@ -30,10 +30,13 @@ class OutboxScheduler:
         *,
         tick_seconds: float,
         plan: Callable[[], Awaitable[None]],
+        after_tick: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.outbox = outbox
         self._tick_seconds = tick_seconds
         self._plan = plan
+        # Runs after each tick (the quotas' check); its failure is logged, the tick goes on.
+        self._after_tick = after_tick
         self._scheduler: AsyncIOScheduler | None = None
         self._running: asyncio.Task[None] | None = None
         self._woken = False
@@ -75,6 +78,11 @@ class OutboxScheduler:
                     await self.outbox.tick()
                 except Exception:  # the next tick tries again; one bad tick must not stop it
                     log.exception("outbox tick failed")
+                if self._after_tick is not None:
+                    try:
+                        await self._after_tick()
+                    except Exception:
+                        log.exception("after-tick check failed")
                 if not self._woken or self.outbox.stopping:
                     break
         finally:

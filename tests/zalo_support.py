@@ -99,8 +99,10 @@ async def zalo_world(
     fake: FakeZaloApi | None = None,
     webhook: ZaloWebhook | None = None,
     settings: ZaloSettings | None = None,
+    channel: str = "zalo",
 ) -> AsyncIterator[ZaloWorld]:
-    """The Zalo channel alone, receiving (long polling unless ``webhook``) while inside."""
+    """The Zalo channel alone, receiving (long polling unless ``webhook``) while inside;
+    ``channel``: the bot's channel (``zalo2``… for a meeting's further bots)."""
     await prepare_plan(services)
     fake = fake or FakeZaloApi()
     catalog = load_catalog("vi")
@@ -110,7 +112,9 @@ async def zalo_world(
         rate = config.messages_per_second
         budget = Pacer(Limits(overall_per_second=rate), now=time.monotonic, sleep=time.sleep)
         inbox = Inbox(services, catalog)
-        adapter, sender = build_adapter(fake.token, config, inbox, services, catalog, budget=budget)
+        adapter, sender = build_adapter(
+            fake.token, config, inbox, services, catalog, budget=budget, channel=channel
+        )
         outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=budget)
         links = await services.invitations.links()
         tokens = {link.code: link.token for link in links}

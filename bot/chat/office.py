@@ -27,7 +27,9 @@ LinkMaker = Callable[[str], str]
 async def counts(turn: Turn, office: OfficeActor) -> Answer:
     """``/thongke``: answers by status and group against the capacity."""
     result = await turn.services.reports.counts()
-    return Answer.say("\n".join(replies.counts(turn.catalog, turn.config, result)))
+    lines = replies.counts(turn.catalog, turn.config, result)
+    lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
+    return Answer.say("\n".join(lines))
 
 
 async def unanswered(turn: Turn, office: OfficeActor) -> Answer:

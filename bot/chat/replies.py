@@ -3,9 +3,11 @@ an RSVP, the office's counts, and the choices they offer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.domain.quotas import QuotaUse
 from bot.domain.rsvp import RsvpStatus
 from bot.services.reports import Counts, Tally, UnansweredPage
 from bot.services.views import DelegateView, RsvpView
@@ -134,6 +136,28 @@ def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
             )
         )
     return lines
+
+
+def quota_lines(catalog: Catalog, uses: Sequence[QuotaUse]) -> list[Html]:
+    """The bots' monthly figures under the counts (``Zalo: 38/50 người, 2.412/3.000 tin tháng
+    12``); nothing while no bot with a quota is in use."""
+    shown = [use for use in uses if use.in_use]
+    if not shown:
+        return []
+    return [catalog.html("quota.title"), *(quota_line(catalog, use) for use in shown)]
+
+
+def quota_line(catalog: Catalog, use: QuotaUse) -> Html:
+    """One bot's figures: people linked and messages this month, against their limits."""
+    return catalog.html(
+        "quota.line",
+        bot=use.quota.label,
+        people=catalog.number(use.people),
+        people_limit=catalog.number(use.quota.linked_people),
+        messages=catalog.number(use.messages),
+        messages_limit=catalog.number(use.quota.monthly_messages),
+        month=use.month,
+    )
 
 
 @dataclass(frozen=True)

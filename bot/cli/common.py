@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -14,11 +15,12 @@ from typing import TextIO, TypeVar
 
 from sqlalchemy.engine import make_url
 
-from bot.app import App, Refusal, Storage, open_app, open_storage
+from bot.app import App, Refusal, Storage, channel_secrets, open_app, open_storage
 from bot.config import TOKEN_ENV, ConfigError, LoadedConfig, config_path, load_config, plan_warnings
 from bot.delegate_file import RowProblem
 from bot.domain.clock import SystemClock
 from bot.errors import ChannelUnavailable
+from bot.logs import mask_secrets
 from bot.services import Services
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import moment
@@ -48,6 +50,8 @@ def load(args: argparse.Namespace) -> tuple[LoadedConfig, Catalog] | int:
     except ConfigError as exc:
         print_config_errors(load_catalog(DEFAULT_LOCALE), exc)
         return EXIT_INVALID
+    # A further Zalo bot's token lives in a variable the plan names: masked from here on.
+    mask_secrets(channel_secrets(os.environ, loaded.config))
     return loaded, load_catalog(loaded.config.meeting.locale)
 
 

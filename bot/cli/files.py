@@ -58,7 +58,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
             if channel != links.paper
         }  # fmt: skip
         people = await app.services.invitations.links()
-        headings, rows = links_table(catalog, config, people, links.link, others)
+        bots = await app.services.quotas.bots_by_code()  # several Zalo bots: each person's
+        headings, rows = links_table(catalog, config, people, links.link, others, bots)
         content = table_bytes(path, headings, rows)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
@@ -91,7 +92,8 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         links = await app.personal_links(bot_name=args.bot_username)
         people = await app.services.invitations.links()
-        content, count = slips_document(catalog, config, people, links.link)
+        bots = await app.services.quotas.bots_by_code()  # several Zalo bots: each person's
+        content, count = slips_document(catalog, config, people, links.link, bots)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE

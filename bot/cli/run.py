@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for key, message in warnings_of(loaded[0], catalog):
         log.warning("%s: %s", key, message)
     web = loaded[0].config.web
-    if (refusal := run_refusal(os.environ, web)) is not None:
+    if (refusal := run_refusal(os.environ, web, loaded[0].config)) is not None:
         out(say(catalog, refusal), sys.stderr)
         return EXIT_USAGE
     webhook: Listening | None = None
@@ -64,7 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     chats: list[str] = []
     if web is not None:
-        chats = [entry.name for entry in configured_channels(os.environ)]
+        chats = [entry.name for entry in configured_channels(os.environ, loaded[0].config)]
         key = "cli.web_with_chats" if chats else "cli.web_alone"
         log.info(
             "%s", catalog.plain(key, url=web.base_url, listen=f"{web.listen}:{web.port}",

@@ -87,6 +87,8 @@ class Slip:
     organization: str
     link: str  # personal link, e.g. "https://t.me/hoinghi_bot?start=<token>"
     link_code: str = ""  # personal code as printed, e.g. "K7PX-3QBM" (none: no line for it)
+    # This slip's own hint around the code (the Zalo bot this person is given), else the texts'.
+    code_hint: str = ""
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,8 @@ class _SlipXml:
             if place in self.paragraphs:
                 text = _clean(getattr(slip, place))
                 if text and place == "link_code":
-                    text = _clean(slip.link_code.join(_split(texts.code_hint, "{code}")))
+                    hint = slip.code_hint or texts.code_hint
+                    text = _clean(slip.link_code.join(_split(hint, "{code}")))
                 if text:
                     out.append(self.paragraphs[place].replace(_mark("text"), _run_content(text)))
             elif place == "name":
@@ -389,7 +392,7 @@ def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
     instruction = right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3))
     _run(instruction, texts.instruction, _SMALL_BODY_SIZE, bold=True)
     if _clean(slip.link_code):
-        code = slip.link_code.join(_split(texts.code_hint, "{code}"))
+        code = slip.link_code.join(_split(slip.code_hint or texts.code_hint, "{code}"))
         _run(
             right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3)),
             code,

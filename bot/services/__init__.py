@@ -24,6 +24,7 @@ from bot.services.meetings import sync_meeting
 from bot.services.office_report import OfficeReportService
 from bot.services.pages import PageService
 from bot.services.privacy import PrivacyService
+from bot.services.quotas import QuotaService
 from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
 from bot.services.signin import StaffSignIn
@@ -53,6 +54,7 @@ class Services:
     echo: Echo
     signin: StaffSignIn
     dashboard: DashboardService
+    quotas: QuotaService
 
     @property
     def config(self) -> Config:
@@ -106,4 +108,5 @@ async def build_services(
         echo=Echo(ctx),
         signin=StaffSignIn(ctx, access),
         dashboard=DashboardService(ctx),
+        quotas=QuotaService(ctx, config.quotas()),
     )

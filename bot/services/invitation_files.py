@@ -25,9 +25,11 @@ def links_table(
     people: Sequence[InviteLink],
     paper: LinkMaker,
     others: Mapping[str, LinkMaker],
+    bots: Mapping[str, int] | None = None,
 ) -> tuple[list[str], list[list[Cell]]]:
     """The headings and rows of the links export: ``paper`` makes the link that goes on paper,
-    ``others`` each other channel's (a column each), the personal code last."""
+    ``others`` each other channel's (a column each), the personal code last; with several Zalo
+    bots (``bots``: each person's code → their bot's place), the bot each person writes to."""
     labels = {g.key: g.label for g in config.groups}
     names = ("code", "name", "position", "organization", "group", "phone", "link")
     headings = [catalog.plain(f"export.heading.{name}") for name in names]
@@ -36,6 +38,10 @@ def links_table(
     headings += [catalog.plain(f"export.heading.link_{channel}") for channel in others]
     # The personal code last: what a person types where no link opens (Zalo).
     headings.append(catalog.plain("export.heading.link_code"))
+    # Several Zalo bots: the one each person is told to write to, after the code.
+    if bots:
+        headings.append(catalog.plain("export.heading.zalo_bot"))
+    quotas = config.quotas()
     rows: list[list[Cell]] = [
         [
             link.code,
@@ -48,6 +54,11 @@ def links_table(
             Link(paper(link.token)),
             *(Link(make(link.token)) for make in others.values()),
             format_link_code(link.link_code),
+            *(
+                (config.zalo.finding(bots[link.code])[0] or quotas[bots[link.code]].label,)
+                if bots
+                else ()
+            ),
         ]
         for link in people
     ]
@@ -55,9 +66,14 @@ def links_table(
 
 
 def slips_document(
-    catalog: Catalog, config: Config, people: Sequence[InviteLink], paper: LinkMaker
+    catalog: Catalog,
+    config: Config,
+    people: Sequence[InviteLink],
+    paper: LinkMaker,
+    bots: Mapping[str, int] | None = None,
 ) -> tuple[bytes, int]:
-    """The printable slips (.docx) of the delegates among ``people`` and how many there are."""
+    """The printable slips (.docx) of the delegates among ``people`` and how many there are;
+    with several Zalo bots (``bots``), each slip names the bot its person writes to."""
     meeting = config.meeting
     slips = [
         Slip(
@@ -67,6 +83,7 @@ def slips_document(
             organization=link.organization,
             link=paper(link.token),
             link_code=format_link_code(link.link_code),
+            code_hint=zalo_hint(catalog, config, bots[link.code]) if bots else "",
         )
         for link in people
         if link.role == "delegate"  # task contacts get no paper invitation
@@ -93,3 +110,12 @@ def slips_document(
         ),
     )
     return build_slips(slips, texts), len(slips)
+
+
+def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:
+    """The hint around a slip's code naming the Zalo bot ``bot`` (its place among the plan's
+    bots), or the plain hint when that bot has no name."""
+    name = config.zalo.finding(bot)[0]
+    if not name:
+        return catalog.template("slips.code_hint")
+    return catalog.template("slips.code_hint_zalo").replace("{bot}", name)

@@ -21,6 +21,7 @@ def queue_office_note(
     params: dict[str, Any],
     kind: MessageKind = MessageKind.OFFICE_NOTE,
     to: str = OFFICE_PLACE,
+    dedupe_key: str | None = None,
 ) -> None:
     """Queue a note to the office (``to``: a place, by default wherever the office reads its
     notes) in the caller's transaction; the outbox's next tick sends it.
@@ -32,6 +33,7 @@ def queue_office_note(
         OutboundMessage(
             meeting_id=meeting_id,
             kind=kind,
+            dedupe_key=dedupe_key,
             status=MessageStatus.SCHEDULED,
             audience=Audience.OFFICE,
             body=body,

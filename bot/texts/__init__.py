@@ -75,6 +75,10 @@ class Catalog:
         """``key`` filled as plain text (for the terminal and files)."""
         return self.template(key).format_map({k: str(v) for k, v in params.items()})
 
+    def number(self, value: int) -> str:
+        """``value`` with its thousands grouped as this locale writes them (2.412, 2,412)."""
+        return format_number(value, self.locale)
+
     def has(self, key: str) -> bool:
         """Whether ``key`` exists in this locale."""
         return key in self._texts[self.locale]
@@ -87,6 +91,12 @@ def _load_all() -> dict[str, dict[str, str]]:
         with (_HERE / f"{locale}.toml").open("rb") as fh:
             texts[locale] = _flatten(tomllib.load(fh))
     return texts
+
+
+def format_number(value: int, locale: str) -> str:
+    """``value`` with its thousands grouped: a dot in Vietnamese (3.000), a comma in English."""
+    grouped = f"{value:,}"
+    return grouped.replace(",", ".") if locale == "vi" else grouped
 
 
 def load_catalog(locale: str = DEFAULT_LOCALE) -> Catalog:

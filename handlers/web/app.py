@@ -284,18 +284,22 @@ class Site:
         if isinstance(visit, Response):
             return visit
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
-        return self._render("page.html", visit.catalog, flash=flash, **self._page_context(visit))
+        bot = await self.services.quotas.bot_of(visit.person_id)
+        return self._render(
+            "page.html", visit.catalog, flash=flash, **self._page_context(visit, bot)
+        )
 
-    def _page_context(self, visit: Visit) -> dict[str, Any]:
+    def _page_context(self, visit: Visit, bot: int = 0) -> dict[str, Any]:
         catalog, view = visit.catalog, visit.view
         links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
-        zalo = self.config.zalo
-        # Zalo opens no personal link: the page says how to find the bot and which code to send.
+        # Zalo opens no personal link: the page says how to find the bot and which code to
+        # send; with several bots, the one this person is given (bot.services.quotas).
+        bot_name, bot_link = self.config.zalo.finding(bot)
         how_to_zalo = None
-        if zalo.bot_link and view.link_code:
+        if bot_link and view.link_code:
             how_to_zalo = {
-                "bot": zalo.bot_name,
-                "link": zalo.bot_link,
+                "bot": bot_name,
+                "link": bot_link,
                 "code": format_link_code(view.link_code),
             }
         return {

@@ -44,9 +44,11 @@ HOOK_PREFIX = "zalo-hook"
 Hook = Callable[[Any, bytes], Any]
 
 
-def hook_path(secret: str) -> str:
-    """The web server's path of the Zalo webhook for ``secret``."""
-    return f"{HOOK_PREFIX}/{hashlib.sha256(secret.encode()).hexdigest()[:24]}"
+def hook_path(secret: str, channel: str = CHANNEL) -> str:
+    """The web server's path of the Zalo webhook for ``secret`` (each further bot, sharing the
+    secret, its own path)."""
+    key = secret if channel == CHANNEL else f"{channel}:{secret}"
+    return f"{HOOK_PREFIX}/{hashlib.sha256(key.encode()).hexdigest()[:24]}"
 
 
 @dataclass
@@ -59,17 +61,18 @@ class ZaloAdapter:
     catalog: Catalog
     budget: Pacer = field(default_factory=Pacer)
     bot_id: str = ""
+    channel: str = CHANNEL  # zalo2, zalo3… for a meeting's further bots
 
     def __post_init__(self) -> None:
         self.dispatcher: Dispatcher | None = None  # while receiving
-        self.handled = HandledEvents(self.services.ctx, channel=CHANNEL)
-        self.info = ChannelInfo(CHANNEL, CAPABILITIES)
+        self.handled = HandledEvents(self.services.ctx, channel=self.channel)
+        self.info = ChannelInfo(self.channel, CAPABILITIES)
 
     async def handle(self, update: dict[str, Any]) -> None:
         """One update, to the end: skipped if its message was handled already, else handed to
         the core, its answer sent, and its id recorded (not when handling failed: a copy may
         then still do what failed)."""
-        event = event_of(update)
+        event = event_of(update, self.channel)
         if event is None:
             return
         ident = message_id(update)
@@ -124,11 +127,12 @@ class ZaloWebhook:
     url: str
     secret: str
     hooks: MutableMapping[str, Any]
+    channel: str = CHANNEL
 
     @property
     def path(self) -> str:
         """The route on the web server."""
-        return hook_path(self.secret)
+        return hook_path(self.secret, self.channel)
 
 
 @asynccontextmanager
@@ -190,13 +194,16 @@ def build_adapter(
     *,
     budget: Pacer | None = None,
     transport: Any = None,
+    channel: str = CHANNEL,
 ) -> tuple[ZaloAdapter, ZaloSender]:
     """The adapter for updates and the outbox's sender, each with a client of its own (a long
-    poll holds a connection)."""
+    poll holds a connection); ``channel`` names the bot (``zalo``, then ``zalo2``…)."""
     client = ZaloClient(token, base_url=settings.api_base_url, transport=transport)
-    adapter = ZaloAdapter(client, inbox, services, catalog, budget or Pacer())
+    adapter = ZaloAdapter(client, inbox, services, catalog, budget or Pacer(), channel=channel)
     sender = ZaloSender(
-        ZaloClient(token, base_url=settings.api_base_url, transport=transport), catalog
+        ZaloClient(token, base_url=settings.api_base_url, transport=transport),
+        catalog,
+        channel=channel,
     )
     return adapter, sender
 

@@ -30,12 +30,12 @@ DEFAULT_RETRY_AFTER = 5.0  # seconds, when a 429 does not say
 class ZaloSender:
     """Sends outbox parts through the Zalo Bot API."""
 
-    channel = CHANNEL
     capabilities = CAPABILITIES
 
-    def __init__(self, client: ZaloClient, catalog: Catalog) -> None:
+    def __init__(self, client: ZaloClient, catalog: Catalog, *, channel: str = CHANNEL) -> None:
         self.client = client
         self._catalog = catalog
+        self.channel = channel  # the outbox paces and records each bot under its own
 
     def prepare(self, outbound: Outbound) -> Sequence[Part]:
         """Plain texts within 2,000 characters, cut at line ends; a menu rides on the last."""

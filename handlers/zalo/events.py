@@ -46,9 +46,10 @@ def chat_id(update: dict[str, Any]) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def event_of(update: dict[str, Any]) -> Event | None:
+def event_of(update: dict[str, Any], channel: str = CHANNEL) -> Event | None:
     """The event an update carries, or None for one the core has no use for (no sender, a
-    group's message: a basic bot is in no group)."""
+    group's message: a basic bot is in no group). ``channel``: the bot's channel (``zalo``,
+    ``zalo2``… when a meeting runs several bots)."""
     message = message_of(update)
     if message is None:
         return None
@@ -61,7 +62,7 @@ def event_of(update: dict[str, Any]) -> Event | None:
     user_id = str(sender["id"])
     address = chat_id(update) or user_id
     account = ChatAccount(
-        channel=CHANNEL,
+        channel=channel,
         external_id=user_id,
         chat_address=address,
         display_name=str(sender.get("display_name") or ""),

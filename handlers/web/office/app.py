@@ -22,6 +22,7 @@ from starlette.responses import FileResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
+from bot.domain.quotas import QuotaUse
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
@@ -278,6 +279,7 @@ class Office:
         return {
             "counts": counts,
             "reach": await services.dashboard.reach(),
+            "quotas": [use for use in await services.quotas.usage() if use.in_use],
             "to_phone": to_phone,
             "phone_total": phone_total,
             "overdue": await services.tasks.overdue(),
@@ -363,6 +365,9 @@ class Office:
         def safe(html: str) -> Markup:
             return Markup(html)  # noqa: S704 (catalog HTML, its parameters escaped)
 
+        def quota_line(use: QuotaUse) -> Markup:
+            return Markup(replies.quota_line(catalog, use))  # noqa: S704 (catalog HTML, escaped)
+
         def form_fields(bound_to: str) -> Markup:
             nonce, signature = self.guard.issue(bound_to)
             return Markup(  # noqa: S704 (our own values: base64url, nothing to escape)
@@ -388,6 +393,7 @@ class Office:
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, lang=catalog.locale,
+            quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
             js=self.static.url("office.js"), meeting=meeting, office=config.office,
             groups=config.groups_in_order, statuses=list(RsvpStatus),

@@ -64,8 +64,9 @@ class Downloads:
         """Everyone's personal links and codes, as ``invites export`` writes them."""
         office = self.office
         people = await office.services.invitations.links()
+        bots = await office.services.quotas.bots_by_code()  # several Zalo bots: each person's
         headings, rows = links_table(
-            office.catalog, office.config, people, self.paper, dict(self.chat_links)
+            office.catalog, office.config, people, self.paper, dict(self.chat_links), bots
         )
         name = self._name("dash.invitations.links_file")
         content = table_bytes(Path(name), headings, rows)  # the sheet named as the CLI's
@@ -75,7 +76,8 @@ class Downloads:
         """The printable slips, as ``invites print`` writes them."""
         office = self.office
         people = await office.services.invitations.links()
-        content, _ = slips_document(office.catalog, office.config, people, self.paper)
+        bots = await office.services.quotas.bots_by_code()
+        content, _ = slips_document(office.catalog, office.config, people, self.paper, bots)
         return _attachment(content, DOCX, self._name("dash.invitations.slips_file"))
 
     async def report(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:

@@ -1,0 +1,167 @@
+"""The chat bots' monthly allowances (``bot.domain.quotas``): the figures counted from the
+database — accounts linked, deliveries sent this month — so every process and a restart agree,
+and the office warned once past the threshold and once at the limit, per bot and month."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.domain.outbound import DeliveryStatus
+from bot.domain.quotas import ChannelQuota, QuotaLevel, QuotaUse
+from bot.services.context import ServiceContext
+from bot.services.queueing import queue_office_note
+from bot.texts import format_number
+from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+# The note's dedupe key: ``quota:<channel>:<month>:<people|messages>:<near|full>``. The key is
+# the memory: the outbox row with it exists once, whichever process queued it first.
+KEY_PREFIX = "quota"
+
+
+class QuotaService:
+    """Counts each configured bot's use and warns the office when it nears its limits."""
+
+    def __init__(self, ctx: ServiceContext, quotas: list[ChannelQuota]) -> None:
+        self._ctx = ctx
+        self.quotas = quotas
+
+    async def usage(self) -> list[QuotaUse]:
+        """Every bot's figures now: people linked to it (on any meeting of this database: the
+        platform counts the bot's users, not a meeting's) and parts sent this month."""
+        now = self._ctx.clock.now()
+        uses = []
+        async with self._ctx.sessions() as session:
+            for quota in self.quotas:
+                start, end, key = quota.month(now)
+                people = await session.scalar(
+                    select(func.count())
+                    .select_from(ChannelIdentity)
+                    .where(ChannelIdentity.channel == quota.channel)
+                )
+                # A message split in parts is that many messages on the platform.
+                messages = await session.scalar(
+                    select(func.coalesce(func.sum(Delivery.parts_sent), 0)).where(
+                        Delivery.channel == quota.channel,
+                        Delivery.status == DeliveryStatus.SENT,
+                        Delivery.sent_at >= start,
+                        Delivery.sent_at < end,
+                    )
+                )
+                uses.append(QuotaUse(quota, int(people or 0), int(messages or 0), key))
+        return uses
+
+    async def bots_by_code(self) -> dict[str, int]:
+        """Which bot (its place in :attr:`quotas`) each person of the meeting is told to write
+        to, by code: the bot they are linked to already; else the bots in turn, each filled
+        up to its people limit in the order people were added (ids never change, so a person
+        keeps their bot between two printings; past every limit, the last bot)."""
+        if len(self.quotas) < 2:
+            return {}
+        index = {quota.channel: number for number, quota in enumerate(self.quotas)}
+        async with self._ctx.sessions() as session:
+            people = (
+                await session.execute(
+                    select(Delegate.id, Delegate.code)
+                    .where(Delegate.meeting_id == self._ctx.meeting_id)
+                    .order_by(Delegate.id)
+                )
+            ).all()
+            linked = (
+                await session.execute(
+                    select(ChannelIdentity.delegate_id, ChannelIdentity.channel)
+                    .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                    .where(
+                        Delegate.meeting_id == self._ctx.meeting_id,
+                        ChannelIdentity.channel.in_(list(index)),
+                    )
+                    .order_by(ChannelIdentity.id)
+                )
+            ).all()
+        on: dict[int, int] = {}
+        for person_id, channel in linked:
+            on.setdefault(person_id, index[channel])
+        return {
+            code: on.get(person_id, self._in_turn(rank))
+            for rank, (person_id, code) in enumerate(people)
+        }
+
+    async def bot_of(self, person_id: int) -> int:
+        """:meth:`bots_by_code` for one person (a personal page): two short reads."""
+        if len(self.quotas) < 2:
+            return 0
+        channels = [quota.channel for quota in self.quotas]
+        async with self._ctx.sessions() as session:
+            channel = await session.scalar(
+                select(ChannelIdentity.channel)
+                .where(
+                    ChannelIdentity.delegate_id == person_id,
+                    ChannelIdentity.channel.in_(channels),
+                )
+                .order_by(ChannelIdentity.id)
+                .limit(1)
+            )
+            if channel is not None:
+                return channels.index(channel)
+            rank = await session.scalar(
+                select(func.count()).where(
+                    Delegate.meeting_id == self._ctx.meeting_id, Delegate.id < person_id
+                )
+            )
+        return self._in_turn(int(rank or 0))
+
+    def _in_turn(self, rank: int) -> int:
+        """The bot of the person added ``rank``-th: each bot filled up to its people limit
+        (every bot has ``[zalo]``'s), then the next; past them all, the last."""
+        return min(rank // self.quotas[0].linked_people, len(self.quotas) - 1)
+
+    async def check(self) -> list[str]:
+        """Queue a note to the office for each figure that has passed the threshold or reached
+        the limit this month and was not noted yet; the keys of the notes queued now."""
+        queued = []
+        for use in await self.usage():
+            for what, used, limit, level in (
+                ("people", use.people, use.quota.linked_people, use.people_level),
+                ("messages", use.messages, use.quota.monthly_messages, use.messages_level),
+            ):
+                if level is QuotaLevel.OK:
+                    continue
+                # Past the limit at once (a large notice): only the limit's note.
+                key = f"{KEY_PREFIX}:{use.quota.channel}:{use.month_key}:{what}:{level}"
+                locale = self._ctx.config.meeting.locale
+                values = {
+                    "bot": use.quota.label,
+                    "used": format_number(used, locale),
+                    "limit": format_number(limit, locale),
+                    "month": use.month,
+                    "percent": int(use.quota.warn_at * 100),
+                }
+                if await self._note_once(key, f"quota.{what}_{level}", values):
+                    queued.append(key)
+        return queued
+
+    async def _note_once(self, key: str, template: str, values: dict[str, object]) -> bool:
+        """Queue the note keyed ``key`` unless it exists; False when it already did."""
+        try:
+            async with self._ctx.sessions() as session, session.begin():
+                found = await session.scalar(
+                    select(OutboundMessage.id).where(OutboundMessage.dedupe_key == key)
+                )
+                if found is not None:
+                    return False
+                queue_office_note(
+                    session,
+                    meeting_id=self._ctx.meeting_id,
+                    now=self._ctx.clock.now(),
+                    body=None,
+                    params={"template": template, "values": values},
+                    dedupe_key=key,
+                )
+        except IntegrityError:  # another process queued it between the look and the write
+            return False
+        log.warning("quota note queued: %s", key)
+        return True
