@@ -8,7 +8,6 @@ catalog texts the chat uses. The page itself renders from the services' views.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
@@ -20,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.chat import replies
@@ -51,7 +50,8 @@ from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
 from handlers.web.office.checkin import DeskPages, desk_pages_of
-from handlers.web.security import AccessLog, Guard, SecureHeaders
+from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
+from handlers.web.static import Static
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
 from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES
 
@@ -70,7 +70,6 @@ CAPABILITIES = Capabilities(
     max_text=60_000,
 )
 HERE = Path(__file__).parent
-STATIC_CACHE = "public, max-age=31536000, immutable"
 ICS_MIME = "text/calendar"
 MAX_HOOK_BODY = 1024 * 1024  # a webhook's request, at most
 
@@ -92,32 +91,6 @@ class WebSetup:
     chat_links: MutableMapping[str, LinkMaker] = field(default_factory=dict)
     hooks: MutableMapping[str, Hook] = field(default_factory=dict)
     hook_paths: tuple[str, ...] = ()
-
-
-class Static:
-    """The stylesheet under a name that changes with its content, cached for a year."""
-
-    def __init__(self, folder: Path) -> None:
-        self.files: dict[str, tuple[Path, str]] = {}
-        self.names: dict[str, str] = {}
-        for path in sorted(folder.iterdir()):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-            name = f"{path.stem}.{digest}{path.suffix}"
-            media = "text/css" if path.suffix == ".css" else "application/octet-stream"
-            self.files[name] = (path, media)
-            self.names[path.name] = name
-
-    def url(self, name: str) -> str:
-        """The fingerprinted address of a static file."""
-        return f"/static/{self.names[name]}"
-
-    async def serve(self, request: Request) -> Response:
-        """A static file by its fingerprinted name."""
-        found = self.files.get(request.path_params["name"])
-        if found is None:
-            return PlainTextResponse("", status_code=404)
-        path, media = found
-        return FileResponse(path, media_type=media, headers={"cache-control": STATIC_CACHE})
 
 
 def build_web_app(setup: WebSetup) -> Starlette:
@@ -368,17 +341,8 @@ class Site:
         return visit, values, form
 
     def _same_site(self, request: Request) -> bool:
-        """Whether a form was posted from this server's own pages, as far as the browser says.
-
-        Under ``Referrer-Policy: no-referrer`` a browser posts a form with ``Origin: null``
-        (the Fetch standard's rule, which Chromium follows), so there the browser's
-        ``Sec-Fetch-Site`` decides; a browser that sends neither is judged by the form's own
-        signature alone, which every form must carry anyway."""
-        origin = request.headers.get("origin")
-        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if origin is not None and origin != "null":
-            return origin in (self.origin, own)
-        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+        """Whether a form was posted from this server's own pages (:func:`same_site`)."""
+        return same_site(request, self.origin)
 
     def _done(self, visit: Visit, html: str, *, ok: bool) -> Response:
         """Post, redirect, get: the page again, saying ``html`` once."""

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("hoinghi.web.access")
@@ -143,3 +144,18 @@ class AccessLog:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+def same_site(request: Request, origin: str) -> bool:
+    """Whether a form was posted from this server's own pages (``origin``, the public address,
+    or the host the request names), as far as the browser says.
+
+    Under ``Referrer-Policy: no-referrer`` a browser posts a form with ``Origin: null`` (the
+    Fetch standard's rule, which Chromium follows), so there the browser's ``Sec-Fetch-Site``
+    decides; a browser that sends neither is judged by the form's own signature alone, which
+    every form must carry anyway."""
+    sent = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if sent is not None and sent != "null":
+        return sent in (origin, own)
+    return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")

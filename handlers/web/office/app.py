@@ -8,7 +8,6 @@ another site cannot post one; the cookie is HttpOnly, SameSite=Lax, Secure behin
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
@@ -44,7 +43,8 @@ from handlers.web.office.checkin import DeskPages
 from handlers.web.office.downloads import Downloads
 from handlers.web.office.imports import Imports
 from handlers.web.office.notices import Notices
-from handlers.web.security import Guard
+from handlers.web.security import Guard, same_site
+from handlers.web.static import Static
 from handlers.web.uploads import TooLarge, read_form, text_field
 
 if TYPE_CHECKING:
@@ -52,45 +52,17 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 COOKIE = "hoinghi_office"
-STATIC_CACHE = "public, max-age=31536000, immutable"
 # The dashboard's own script (the overview refreshing itself) and nothing else: no inline
 # script, no asset but ours, no frame, forms only to ourselves.
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
     "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-MEDIA = {".css": "text/css", ".js": "text/javascript"}
 # Seconds between two refreshes of the overview's live part.
 POLL_SECONDS = 15
 
 Handler = Callable[[Request], Awaitable[Response]]
 StaffHandler = Callable[[Request, StaffVisit, OfficeActor], Awaitable[Response]]
-
-
-class OfficeStatic:
-    """The dashboard's stylesheet and script, under names that change with their content."""
-
-    def __init__(self, folder: Path, prefix: str) -> None:
-        self.files: dict[str, tuple[Path, str]] = {}
-        self.names: dict[str, str] = {}
-        self.prefix = prefix
-        for path in sorted(folder.iterdir()):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-            name = f"{path.stem}.{digest}{path.suffix}"
-            self.files[name] = (path, MEDIA.get(path.suffix, "application/octet-stream"))
-            self.names[path.name] = name
-
-    def url(self, name: str) -> str:
-        """The fingerprinted address of a file."""
-        return f"{self.prefix}/static/{self.names[name]}"
-
-    async def serve(self, request: Request) -> Response:
-        """A file by its fingerprinted name."""
-        found = self.files.get(request.path_params["name"])
-        if found is None:
-            return PlainTextResponse("", status_code=404)
-        path, media = found
-        return FileResponse(path, media_type=media, headers={"cache-control": STATIC_CACHE})
 
 
 class Office:
@@ -109,7 +81,7 @@ class Office:
         self.guard = Guard(secret)
         self.flashes = Flashes()
         self.site_css = site_css
-        self.static = OfficeStatic(HERE / "static", self.root)
+        self.static = Static(HERE / "static", self.root)
         self.templates = Environment(
             loader=FileSystemLoader(HERE.parent / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -153,13 +125,8 @@ class Office:
         return values
 
     def _same_site(self, request: Request) -> bool:
-        """Whether a form was posted from this server's own pages, as far as the browser says
-        (the personal pages' rule, :meth:`handlers.web.app.Site._same_site`)."""
-        origin = request.headers.get("origin")
-        own = f"{request.url.scheme}://{request.headers.get('host', '')}"
-        if origin is not None and origin != "null":
-            return origin in (self.origin, own)
-        return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+        """Whether a form was posted from this server's own pages (:func:`same_site`)."""
+        return same_site(request, self.origin)
 
     def _done(self, visit: StaffVisit, path: str, html: str, *, ok: bool) -> Response:
         """Post, redirect, get: ``path`` again, saying ``html`` once."""
