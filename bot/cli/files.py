@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.app import App, links_refusal
@@ -21,6 +22,7 @@ from bot.cli.common import (
     with_services,
     write_file,
 )
+from bot.config import Config
 from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
 from bot.services import Services
@@ -147,8 +149,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return asyncio.run(with_services(loaded[0], catalog, work))
 
 
-def cmd_audit_export(args: argparse.Namespace) -> int:
-    """Write every audited change (who, when, what, from, to) to CSV or XLSX."""
+# What a table export writes: its headings, its rows, and the line that says it was written.
+Table = tuple[list[str], list[list[Cell]], str]
+
+
+def export_table(
+    args: argparse.Namespace, build: Callable[[Services, Config, Catalog, Path], Awaitable[Table]]
+) -> int:
+    """Write the table ``build`` makes to ``args.file`` (.csv or .xlsx, checked before anything
+    is read), then say what was written."""
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
@@ -159,50 +168,45 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def work(services: Services) -> int:
-        headings, rows = audit_table(catalog, config, await services.office_report.audit())
+        headings, rows, done = await build(services, config, catalog, path)
         content = table_bytes(path, headings, rows)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE
-        out(catalog.plain("audit_export.done", count=len(rows), path=path))
+        out(done)
         return EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work))
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    """Write every audited change (who, when, what, from, to) to CSV or XLSX."""
+
+    async def build(services: Services, config: Config, catalog: Catalog, path: Path) -> Table:
+        headings, rows = audit_table(catalog, config, await services.office_report.audit())
+        return headings, rows, catalog.plain("audit_export.done", count=len(rows), path=path)
+
+    return export_table(args, build)
 
 
 def cmd_attendance_export(args: argparse.Namespace) -> int:
     """Write every check-in at the reception desk (who came, as whom, desk, time, undo) to CSV
     or XLSX."""
-    loaded = load(args)
-    if isinstance(loaded, int):
-        return loaded
-    config, catalog = loaded[0].config, loaded[1]
-    path: Path = args.file
-    if (problem := table_problem(path, args.force, catalog)) is not None:
-        out(problem, sys.stderr)
-        return EXIT_USAGE
 
-    async def work(services: Services) -> int:
-        records = await services.checkin.records()
+    async def build(services: Services, config: Config, catalog: Catalog, path: Path) -> Table:
         count = await services.checkin.count()
-        headings, rows = checkin_table(catalog, config, records)
-        content = table_bytes(path, headings, rows)
-        if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
-            out(problem, sys.stderr)
-            return EXIT_USAGE
-        out(
-            catalog.plain(
-                "attendance_export.done",
-                count=len(rows),
-                path=path,
-                present=count.present,
-                expected=count.expected,
-                guests=len(count.guests),
-            )
+        headings, rows = checkin_table(catalog, config, await services.checkin.records())
+        done = catalog.plain(
+            "attendance_export.done",
+            count=len(rows),
+            path=path,
+            present=count.present,
+            expected=count.expected,
+            guests=len(count.guests),
         )
-        return EXIT_OK
+        return headings, rows, done
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return export_table(args, build)
 
 
 DRAFTS_INDEX = "danh-muc-tham-luan.xlsx"
