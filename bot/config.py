@@ -240,6 +240,13 @@ ZALO_TOKEN_ENV = "ZALO_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 MAX_ZALO_BOTS = 9
 
 
+def _http_url_or_empty(value: str) -> str:
+    """A bot's link as the config gives it: empty, or an http(s) address."""
+    if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
+        raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
+    return value
+
+
 class ZaloBot(_Section):
     """One more Zalo bot for the same meeting (``[[zalo.bots]]``): the environment variable
     holding its token, and how people are told to find it. Its limits are the ``[zalo]``
@@ -259,9 +266,7 @@ class ZaloBot(_Section):
     @field_validator("bot_link")
     @classmethod
     def _is_http_url_or_empty(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
-            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
-        return value
+        return _http_url_or_empty(value)
 
 
 class ZaloSettings(_Section):
@@ -338,9 +343,7 @@ class ZaloSettings(_Section):
     @field_validator("bot_link")
     @classmethod
     def _is_http_url_or_empty(cls, value: str) -> str:
-        if value and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
-            raise PydanticCustomError("bad_url", "bad url: {value}", {"value": value})
-        return value
+        return _http_url_or_empty(value)
 
 
 class WebSettings(_Section):
