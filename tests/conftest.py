@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import shutil
 import socket
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -91,16 +94,40 @@ def clock() -> ManualClock:
 TEST_DATABASE_ENV = "HOINGHI_TEST_DATABASE_URL"
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file brought to the newest schema by the real migrations, once a run: each
+    test's database is a copy of it (migrating took 0.17 s a test, three minutes a suite)."""
+    path = tmp_path_factory.mktemp("schema") / "migrated.db"
+
+    async def migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await upgrade_database(engine)
+        finally:
+            await engine.dispose()  # the last connection closed: the WAL is folded into the file
+
+    # In a thread of its own: no event loop may be running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, migrate()).result()
+    return path
+
+
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A fresh database, brought to the newest schema by the real migrations."""
-    url = os.environ.get(TEST_DATABASE_ENV) or f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+async def engine(tmp_path: Path, migrated_sqlite: Path) -> AsyncIterator[AsyncEngine]:
+    """A fresh database at the newest schema: a copy of the migrated SQLite file, or the
+    PostgreSQL database of ``HOINGHI_TEST_DATABASE_URL`` emptied and migrated."""
+    url = os.environ.get(TEST_DATABASE_ENV)
+    if url is None:
+        target = tmp_path / "test.db"
+        shutil.copyfile(migrated_sqlite, target)
+        url = f"sqlite+aiosqlite:///{target}"
     engine = create_engine(url)
     if engine.dialect.name == "postgresql":
         async with engine.begin() as connection:
             await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
             await connection.exec_driver_sql("CREATE SCHEMA public")
-    await upgrade_database(engine)
+        await upgrade_database(engine)
     yield engine
     await engine.dispose()
 
