@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Whole processes killed and restarted, and the whole plan played (with faults, with every
-# update delivered twice): about five minutes more, kept out of `make test`'s ten. CI runs both.
+# update delivered twice): about four minutes more, kept out of `make test`'s ten. CI runs both.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
