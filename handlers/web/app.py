@@ -37,7 +37,6 @@ from bot.domain.rsvp import (
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
 from bot.domain.tokens import format_link_code, looks_like_token
 from bot.services import Services
-from bot.services.drafts.lines import TEXT_SUFFIX
 from bot.services.drafts.values import DraftResult, DraftStep
 from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
@@ -544,20 +543,8 @@ class Site:
             return posted
         visit, values, _ = posted
         assignment_id = int(request.path_params["assignment_id"])
-        text = values.get("text", "").strip()
-        if not text:
-            return self._draft_done(visit, DraftResult(DraftStep.EMPTY))
-        if len(text) > MAX_TEXT_DRAFT:
-            return self._draft_done(visit, DraftResult(DraftStep.TOO_LONG, chars=len(text)))
-        line = await self.services.drafts.line(assignment_id)
-        key = line.theme_key if line is not None else str(assignment_id)
-        result = await self.services.drafts.store(
-            visit.account,
-            assignment_id,
-            name=f"tham-luan-{key}{TEXT_SUFFIX}",
-            content=text.replace("\r\n", "\n").encode("utf-8-sig"),
-            file_ref=None,
-            kind="text",
+        result = await self.services.drafts.store_typed(
+            visit.account, assignment_id, values.get("text", "")
         )
         return await self._draft_echoed(visit, result)
 

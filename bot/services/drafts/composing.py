@@ -74,21 +74,39 @@ class Composing(DraftUseCase):
             theme_key = row.theme_key
         if not chunks:
             return DraftResult(DraftStep.EMPTY)
-        content = "\n\n".join(chunks).encode("utf-8-sig")  # the BOM tells Word it is UTF-8
-        result = await self._uploads.store(
-            account,
-            assignment_id,
-            name=f"tham-luan-{theme_key}{TEXT_SUFFIX}",
-            content=content,
-            file_ref=None,
-            kind="text",
-        )
+        result = await self._store_text(account, assignment_id, theme_key, "\n\n".join(chunks))
         if result.step in (DraftStep.RECEIVED, DraftStep.DUPLICATE):
             async with unit_of_work(self._ctx.sessions) as session:
                 stored = await session.get(SpeechAssignment, assignment_id)
                 if stored is not None:
                     stored.text_buffer = None
         return result
+
+    async def store_typed(self, account: ChatAccount, assignment_id: int, text: str) -> DraftResult:
+        """A draft typed whole (the personal page's text box): one version, stored as the
+        pieces "Xong" joins are, under the same limit."""
+        text = text.replace("\r\n", "\n").strip()
+        if not text:
+            return DraftResult(DraftStep.EMPTY)
+        if len(text) > MAX_TEXT_DRAFT:
+            return DraftResult(DraftStep.TOO_LONG, chars=len(text))
+        async with self._ctx.sessions() as session:
+            row = await session.get(SpeechAssignment, assignment_id)
+            theme_key = row.theme_key if row is not None else str(assignment_id)
+        return await self._store_text(account, assignment_id, theme_key, text)
+
+    async def _store_text(
+        self, account: ChatAccount, assignment_id: int, theme_key: str, text: str
+    ) -> DraftResult:
+        """``text`` as a version: a UTF-8 text file named after its theme."""
+        return await self._uploads.store(
+            account,
+            assignment_id,
+            name=f"tham-luan-{theme_key}{TEXT_SUFFIX}",
+            content=text.encode("utf-8-sig"),  # the BOM tells Word it is UTF-8
+            file_ref=None,
+            kind="text",
+        )
 
     async def cancel(
         self, account: ChatAccount, assignment_id: int, *, typing: bool

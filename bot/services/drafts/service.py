@@ -60,6 +60,7 @@ class DraftService:
         self.compose = composing.compose
         self.add_text = composing.add_text
         self.finish_text = composing.finish_text
+        self.store_typed = composing.store_typed
         self.cancel = composing.cancel
         # The thread between the office and the speaker (thread.py).
         self.office_post = conversation.office_post
