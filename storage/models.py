@@ -165,6 +165,12 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+# The dashboard's Nhật ký by author or kind, and a delegate's history, newest first.
+Index("ix_audit_log_actor_at", AuditEntry.actor, AuditEntry.at)
+Index("ix_audit_log_action_at", AuditEntry.action, AuditEntry.at)
+Index("ix_audit_log_subject", AuditEntry.entity, AuditEntry.entity_id, AuditEntry.at)
+
+
 class OutboundMessage(Base):
     """Something the bot sends to many: a reminder, a broadcast, the agenda, an office note.
 

@@ -22,6 +22,7 @@ GETS = (
     "/office/invitations/links.xlsx",
     "/office/invitations/slips.docx",
     "/office/report.xlsx",
+    "/office/log",
 )
 POSTS = (
     "/office/notices/preview",

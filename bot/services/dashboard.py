@@ -4,11 +4,11 @@ through the use case the chat uses (``rsvp``, ``invitations``…)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
@@ -17,10 +17,20 @@ from bot.services import roster
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
-from storage.models import AuditEntry, ChannelIdentity, Delegate, OutboundMessage, Rsvp
+from storage.models import (
+    AuditEntry,
+    ChannelIdentity,
+    Delegate,
+    Invitation,
+    OutboundMessage,
+    PersonRole,
+    Rsvp,
+)
 
 # Rows a page of the list shows; the filters narrow it, the next page goes on.
 PAGE = 100
+# Entries a page of the audit log (Nhật ký) shows.
+LOG_PAGE = 50
 # Folded search texts kept (two lists of 10,000 people, edits included): beyond, start again.
 MAX_FOLDS = 20_000
 
@@ -72,6 +82,11 @@ class Activity:
     entity_id: int | None
     subject: str | None  # the person the change is about, when it is a delegate
     after: dict[str, Any] | None
+    id: int = 0
+    actor: str = ""  # the account as audited ("dashboard:<code>", "telegram:<id>", "cli:…")
+    before: dict[str, Any] | None = None
+    # "Name (code)" of each person the change names by id (a task's or a draft's person_id).
+    names: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,28 @@ class Filters:
     reach: str = ""
     search: str = ""
     after: str = ""  # the code the previous page ended with
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    """The audit log's filters: who did it (a person's code), what kind of change (an audited
+    action such as ``rsvp.changed``), local dates from and to (both included)."""
+
+    who: str = ""
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+    before: int = 0  # the entry the previous page ended with
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """A page of the audit log, newest first: its entries, how many match in all, the entry to
+    go on before (None on the last page)."""
+
+    entries: list[Activity]
+    total: int
+    next_before: int | None
 
 
 @dataclass(frozen=True)
@@ -116,6 +153,7 @@ class Card:
     rsvp: RsvpView
     identities: list[Identity]
     history: list[Activity]
+    invitation_id: int = 0  # the live personal link's (0: none), for re-issuing it once
 
 
 class DashboardService:
@@ -182,11 +220,79 @@ class DashboardService:
             )  # fmt: skip
             return await self._named(session, entries)
 
+    async def log(self, filters: LogFilters, limit: int = LOG_PAGE) -> LogPage:
+        """A page of the audit log as the filters narrow it, the newest first: filtered, counted
+        and paged in SQL (the indexes of migration 0014), the page's authors named."""
+        wanted: list[ColumnElement[bool]] = []
+        zone = self._ctx.config.meeting.zone
+        if filters.who:
+            wanted.append(AuditEntry.actor.in_(await self._accounts_of(filters.who)))
+        if filters.action:
+            wanted.append(AuditEntry.action == filters.action)
+        if filters.since is not None:
+            wanted.append(AuditEntry.at >= datetime.combine(filters.since, time(), zone))
+        if filters.until is not None:
+            end = datetime.combine(filters.until + timedelta(days=1), time(), zone)
+            wanted.append(AuditEntry.at < end)
+        async with self._ctx.sessions() as session:
+            total = int(await session.scalar(select(func.count(AuditEntry.id)).where(*wanted)) or 0)
+            page = select(AuditEntry).where(*wanted)
+            if filters.before:
+                last = await session.get(AuditEntry, filters.before)
+                if last is not None:  # strictly older than the previous page's last entry
+                    page = page.where(
+                        or_(
+                            AuditEntry.at < last.at,
+                            and_(AuditEntry.at == last.at, AuditEntry.id < last.id),
+                        )
+                    )
+            entries = list(
+                await session.scalars(
+                    page.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit + 1)
+                )
+            )
+            more = len(entries) > limit
+            entries = entries[:limit]
+            named = await self._named(session, entries)
+            return LogPage(named, total, entries[-1].id if more and entries else None)
+
+    async def _accounts_of(self, code: str) -> list[str]:
+        """Every account a person acts as in the audit log: their dashboard sessions and the
+        chat accounts linked to them now."""
+        accounts = [f"dashboard:{code}"]
+        async with self._ctx.sessions() as session:
+            rows = await session.execute(
+                select(ChannelIdentity.channel, ChannelIdentity.external_id)
+                .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                .where(Delegate.meeting_id == self._ctx.meeting_id, Delegate.code == code)
+            )
+            accounts += [f"{channel}:{external}" for channel, external in rows.all()]
+        return accounts
+
+    async def staff(self) -> list[tuple[str, str]]:
+        """The people holding a role on the office's side (office, check-in): code and name,
+        in code order, for the audit log's "who" choice."""
+        async with self._ctx.sessions() as session:
+            rows = await session.execute(
+                select(Delegate.code, Delegate.full_name)
+                .join(PersonRole, PersonRole.person_id == Delegate.id)
+                .where(Delegate.meeting_id == self._ctx.meeting_id)
+                .distinct()
+                .order_by(Delegate.code)
+            )
+            return [(code, name) for code, name in rows.all()]
+
     async def _named(self, session: Any, entries: list[AuditEntry]) -> list[Activity]:
         """Audit entries with their authors and subjects as people's names."""
         accounts = {e.actor for e in entries}
         codes = {a.partition(":")[2] for a in accounts if a.startswith("dashboard:")}
         ids = {e.entity_id for e in entries if e.entity == "delegate" and e.entity_id}
+        ids |= {
+            person_id
+            for e in entries
+            for side in (e.before, e.after)
+            if isinstance(side, dict) and isinstance(person_id := side.get("person_id"), int)
+        }
         names: dict[str, str] = {}
         externals = {a.partition(":")[2] for a in accounts if ":" in a}
         if externals:
@@ -220,6 +326,16 @@ class DashboardService:
                 entity_id=e.entity_id,
                 subject=by_id.get(e.entity_id) if e.entity == "delegate" and e.entity_id else None,
                 after=e.after,
+                id=e.id,
+                actor=e.actor,
+                before=e.before,
+                names={
+                    person_id: by_id[person_id]
+                    for side in (e.before, e.after)
+                    if isinstance(side, dict)
+                    and isinstance(person_id := side.get("person_id"), int)
+                    and person_id in by_id
+                },
             )
             for e in entries
         ]

@@ -371,7 +371,7 @@ def _change(
         catalog.plain(
             "report_sheet.audit.change",
             field=_label(catalog, f"report_sheet.audit_field.{key}", key),
-            value=_audited_value(catalog, config, row, key, item),
+            value=_audited_value(catalog, config, row.action, row.names, key, item),
         )
         for key, item in value.items()
         if item is not None and item != ""
@@ -379,12 +379,50 @@ def _change(
     return CHANGE_SEPARATOR.join(parts) or None
 
 
-def _audited_value(catalog: Catalog, config: Config, row: AuditRow, key: str, item: Any) -> str:
+def change_lines(
+    catalog: Catalog,
+    config: Config,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    names: dict[int, str],
+) -> list[str]:
+    """An audited change as the office reads it, a line a field: "Trạng thái: Chưa trả lời →
+    Tham dự" (labels and values in words as in the report's sheet; a field on one side only
+    says what it was or became)."""
+    before, after = before or {}, after or {}
+    empty = catalog.plain("dash.log.empty")
+    lines = []
+    for key in [*before, *(key for key in after if key not in before)]:
+        old, new = before.get(key), after.get(key)
+        if old == new and key in before and key in after:
+            continue
+        label = _label(catalog, f"report_sheet.audit_field.{key}", key)
+
+        def worded(item: Any, key: str = key) -> str:
+            if item is None or item == "":
+                return empty
+            return _audited_value(catalog, config, action, names, key, item)
+
+        if key not in after:
+            lines.append(catalog.plain("dash.log.was", field=label, value=worded(old)))
+        elif key not in before:
+            lines.append(catalog.plain("report_sheet.audit.change", field=label, value=worded(new)))
+        else:
+            lines.append(
+                catalog.plain("dash.log.changed", field=label, old=worded(old), new=worded(new))
+            )
+    return lines
+
+
+def _audited_value(
+    catalog: Catalog, config: Config, action: str, names: dict[int, str], key: str, item: Any
+) -> str:
     """One audited value in words."""
     if isinstance(item, bool):
         return catalog.plain(f"report_sheet.audit_value.{str(item).lower()}")
     if key == "status":
-        section = _STATUS_SECTIONS.get(row.action.partition(".")[0])
+        section = _STATUS_SECTIONS.get(action.partition(".")[0])
         return _label(catalog, f"{section}.{item}", str(item)) if section else str(item)
     if key == "answer":
         return _label(catalog, f"status.{item}", str(item))
@@ -392,10 +430,10 @@ def _audited_value(catalog: Catalog, config: Config, row: AuditRow, key: str, it
         group = config.group(str(item))
         return group.label if group is not None else str(item)
     if key == "person_id" and isinstance(item, int):
-        return row.names.get(item, str(item))
+        return names.get(item, str(item))
     if key == "size" and isinstance(item, int):
         return file_size(catalog, item)
-    if key == "reason" and row.action.startswith("identity."):
+    if key == "reason" and action.startswith("identity."):
         return _unreachable(catalog, str(item)) or str(item)  # the platform's English words
     if key.endswith("_at") and isinstance(item, str):
         with contextlib.suppress(ValueError):

@@ -1,0 +1,110 @@
+"""Nhật ký on the dashboard: every audited change, newest first, filtered by who made it, by its
+kind and by date, a page at a time (:meth:`bot.services.dashboard.DashboardService.log`), each
+entry in words: who, when in the meeting's time, what, and its fields "old → new"."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.services.access import OfficeActor
+from bot.services.dashboard import Activity, LogFilters
+from bot.services.report_file import change_lines
+from bot.services.signin import StaffVisit
+
+if TYPE_CHECKING:
+    from handlers.web.office.app import Office
+
+# The kinds of change the "what" choice offers, in the order an office thinks of them.
+ACTIONS = (
+    "rsvp.changed", "identity.linked", "identity.unlinked", "identity.unreachable",
+    "identity.reachable", "invitation.reissued", "invitation.slowed_down", "delegate.created",
+    "delegate.updated", "broadcast.queued", "broadcast.scheduled", "broadcast.cancelled",
+    "broadcast.resent", "task.status", "task.evidence", "task.closed", "draft.assigned",
+    "draft.unassigned", "draft.version", "draft.comment", "draft.verdict", "checkin.recorded",
+    "checkin.undone", "role.granted", "role.revoked", "staff.link_issued", "staff.signed_in",
+    "staff.signed_out", "staff.signed_out_everywhere", "privacy.purged",
+)  # fmt: skip
+
+
+class AuditLog:
+    """The audit log's handler, on the dashboard's :class:`Office`."""
+
+    def __init__(self, office: Office) -> None:
+        self.office = office
+
+    def routes(self) -> list[BaseRoute]:
+        """The audit log's route, for signed-in office staff only."""
+        return [Route("/log", self.office.staff(self.page), methods=["GET"])]
+
+    async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Nhật ký: a page of changes as the filters narrow it, with the next page's link."""
+        office = self.office
+        query = request.query_params
+        before = query.get("before", "")
+        filters = LogFilters(
+            who=query.get("who", "").strip()[:40],
+            action=query.get("action", "") if query.get("action", "") in ACTIONS else "",
+            since=_date(query.get("from", "")),
+            until=_date(query.get("to", "")),
+            before=int(before) if before.isdigit() and len(before) < 19 else 0,
+        )
+        dashboard = office.services.dashboard
+        log = await dashboard.log(filters)
+        next_url = None
+        if log.next_before is not None:
+            wanted = {k: v for k, v in query.items() if k != "before" and v}
+            next_url = f"{office.root}/log?{urlencode({**wanted, 'before': log.next_before})}"
+        return office._render(
+            "office/log.html", visit=visit, actor=actor, filters=filters,
+            entries=[self._entry(entry) for entry in log.entries], total=log.total,
+            next_url=next_url, staff=await dashboard.staff(), actions=ACTIONS,
+            since=query.get("from", "") if filters.since else "",
+            until=query.get("to", "") if filters.until else "",
+            zone=office.config.meeting.timezone,
+        )  # fmt: skip
+
+    def _entry(self, entry: Activity) -> dict[str, Any]:
+        """An entry in words: who (a person's name, else what kind of account), when, what,
+        about whom, and a line per changed field."""
+        office = self.office
+        catalog, config = office.catalog, office.config
+        who = entry.who
+        if who == entry.actor:  # no person behind the account: say what kind of account
+            key = f"report_sheet.audit.actor_{entry.actor.partition(':')[0]}"
+            who = catalog.plain(key) if catalog.has(key) else entry.actor
+        entity_key = f"report_sheet.audit_entity.{entry.entity}"
+        return {
+            "id": entry.id,
+            "at": entry.at,
+            "who": who,
+            "account": entry.actor,
+            "what": action_words(office, entry.action),
+            "subject": entry.subject
+            or (catalog.plain(entity_key) if catalog.has(entity_key) else entry.entity),
+            "lines": change_lines(
+                catalog, config, entry.action, entry.before, entry.after, entry.names
+            ),
+        }
+
+
+def action_words(office: Office, action: str) -> str:
+    """What an audited action did, in words; a kind the catalog does not know says its name."""
+    catalog = office.catalog
+    key = f"dash.action.{action.replace('.', '_')}"
+    if catalog.has(key):
+        return catalog.plain(key)
+    return catalog.plain("dash.log.unknown_action", action=action)
+
+
+def _date(text: str) -> date | None:
+    """A date typed or picked as YYYY-MM-DD, or None."""
+    try:
+        return date.fromisoformat(text.strip()) if text.strip() else None
+    except ValueError:
+        return None

@@ -1,0 +1,151 @@
+"""Nhật ký on the dashboard: every audited change, newest first, in words (who, when in the
+meeting's time, what, and "field: old → new"), filtered by who, by kind and by date, paged in
+SQL with the indexes of migration 0014."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from bot.domain.channels import ChatAccount
+from bot.services import Services
+from storage import queries
+from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+
+STAFF_NAME = "Phạm Thị Thanh Mai"
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+def entries(html: str) -> list[str]:
+    """The ids of the log's entries, in the order shown."""
+    return re.findall(r'<li id="entry-(\d+)">', html)
+
+
+def entry_text(html: str, entry_id: str) -> str:
+    """An entry's text, tags dropped and spaces collapsed."""
+    start = html.index(f'<li id="entry-{entry_id}">')
+    ends = [i for i in (html.find('<li id="entry-', start + 1), html.find("</ol>", start)) if i > 0]
+    chunk = html[start : min(ends)]
+    return " ".join(re.sub(r"<[^>]+>", "", chunk).split())
+
+
+async def test_an_entry_says_who_when_what_and_each_field_old_to_new_in_words(
+    desk: Desk, imported: Services
+) -> None:
+    await desk.post(
+        "delegates/DB010/phone", "form-phone", {"choice": "declined", "reason": "Đi công tác"},
+        page="delegates/DB010",
+    )  # fmt: skip
+    page = await desk.client.get("/office/log")
+    assert page.status_code == 200
+    assert 'href="/office/log" aria-current="page"' in page.text
+    first = entries(page.text)[0]
+    shown = entry_text(page.text, first)
+    # 9:00 on 18/5 in Hanoi (the clock's time), the staff member by name, the kind in words.
+    assert shown.startswith("09:00, 18/5 — ")
+    assert f"{STAFF_NAME}: cập nhật xác nhận tham dự" in shown
+    assert "Trạng thái: Chưa trả lời → Không tham dự" in shown
+    assert "Lý do: (trống) → Đi công tác" in shown
+    assert "Liên kết qua: số điện thoại" in shown
+    assert f"Người ghi nhận: {STAFF_NAME}" in shown
+    assert "{" not in shown and "status" not in shown  # no raw JSON, no column names
+
+
+async def test_the_log_filters_by_who_by_kind_and_by_local_date(
+    desk: Desk, imported: Services, clock
+) -> None:
+    tokens = {item.code: item.token for item in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ChatAccount("telegram", "501", "501"), tokens["DB020"])
+    await desk.post(
+        "delegates/DB010/phone", "form-phone", {"choice": "attending"}, page="delegates/DB010"
+    )
+    mine = await desk.client.get(f"/office/log?who={STAFF}")
+    assert text_of(mine.text, "found") == "Có 2 thay đổi phù hợp."  # signed in, the answer
+    assert all(STAFF_NAME in entry_text(mine.text, e) for e in entries(mine.text))
+    theirs = await desk.client.get("/office/log?who=DB020")
+    assert text_of(theirs.text, "found") == "Có 1 thay đổi phù hợp."
+    assert "liên kết tài khoản" in entry_text(theirs.text, entries(theirs.text)[0])
+    kind = await desk.client.get("/office/log?action=rsvp.changed")
+    assert text_of(kind.text, "found") == "Có 1 thay đổi phù hợp."
+    today = clock.now().date().isoformat()  # 18/5, the same day in UTC and in Hanoi at 9:00
+    tomorrow = (clock.now() + timedelta(days=1)).date().isoformat()
+    on_the_day = await desk.client.get(f"/office/log?action=rsvp.changed&from={today}&to={today}")
+    assert text_of(on_the_day.text, "found") == "Có 1 thay đổi phù hợp."
+    later = await desk.client.get(f"/office/log?from={tomorrow}")
+    assert text_of(later.text, "found") == "Có 0 thay đổi phù hợp."
+    assert entries(later.text) == []
+
+
+async def test_the_log_goes_on_page_after_page_newest_first_without_gaps(
+    desk: Desk, imported: Services, clock
+) -> None:
+    start = clock.now()
+    async with imported.ctx.sessions() as session, session.begin():
+        await queries.insert_audit(
+            session,
+            [
+                {"at": start + timedelta(minutes=n // 2), "actor": "cli:test",
+                 "action": "delegate.updated", "entity": "delegate", "entity_id": None,
+                 "before": {"rank": n}, "after": {"rank": n + 1}}
+                for n in range(120)
+            ],
+        )  # fmt: skip
+    seen: list[str] = []
+    url = "/office/log?action=delegate.updated"
+    while url:
+        page = await desk.client.get(url)
+        assert text_of(page.text, "found") == "Có 120 thay đổi phù hợp."
+        seen += entries(page.text)
+        found = re.search(r'id="next-page" href="([^"]+)"', page.text)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    assert len(seen) == 120 and len(set(seen)) == 120
+    # Newest first: two entries share each minute, the later id first.
+    assert [int(n) for n in seen] == sorted((int(n) for n in seen), reverse=True)
+
+
+async def test_an_unknown_kind_of_change_is_still_shown_in_words(
+    desk: Desk, imported: Services, clock
+) -> None:
+    async with imported.ctx.sessions() as session, session.begin():
+        queries.add_audit(
+            session, at=clock.now(), actor="system", action="future.thing", entity="meeting",
+            entity_id=None, before=None, after={"note": "mới"},
+        )  # fmt: skip
+    page = await desk.client.get("/office/log")
+    shown = entry_text(page.text, entries(page.text)[0])
+    assert "Hệ thống: thao tác «future.thing» (hội nghị)" in shown
+    assert "Ghi chú: mới" in shown
+
+
+async def test_filtering_the_log_by_author_or_kind_reads_an_index_not_the_table(
+    imported: Services,
+) -> None:
+    async with imported.ctx.sessions() as session:
+        plans = {
+            where: " ".join(
+                str(row[-1])
+                for row in await session.execute(
+                    text(
+                        "EXPLAIN QUERY PLAN SELECT id FROM audit_log WHERE " + where
+                        + " ORDER BY at DESC, id DESC LIMIT 51"
+                    )
+                )
+            )
+            for where in ("actor IN ('a', 'b')", "action = 'rsvp.changed'",
+                          "entity = 'delegate' AND entity_id = 3")
+        }  # fmt: skip
+    assert "ix_audit_log_actor_at" in plans["actor IN ('a', 'b')"]
+    assert "ix_audit_log_action_at" in plans["action = 'rsvp.changed'"]
+    assert "ix_audit_log_subject" in plans["entity = 'delegate' AND entity_id = 3"]
