@@ -23,6 +23,7 @@ GETS = (
     "/office/invitations/slips.docx",
     "/office/report.xlsx",
     "/office/log",
+    "/office/delegates/DB010/unlink/telegram",
 )
 POSTS = (
     "/office/notices/preview",
@@ -32,6 +33,8 @@ POSTS = (
     "/office/import",
     "/office/import/abc/apply",
     "/office/import/abc/discard",
+    "/office/delegates/DB010/reissue",
+    "/office/delegates/DB010/unlink/telegram",
 )
 
 

@@ -453,7 +453,15 @@ class DashboardService:
                 )
             )
             history = await self._named(session, entries)
-        return Card(DelegateView.of(person), person.phone, RsvpView.of(rsvp), identities, history)
+            live = await session.scalar(
+                select(func.max(Invitation.id)).where(
+                    Invitation.delegate_id == person.id, Invitation.revoked_at.is_(None)
+                )
+            )
+        return Card(
+            DelegateView.of(person), person.phone, RsvpView.of(rsvp), identities, history,
+            invitation_id=int(live or 0),
+        )  # fmt: skip
 
 
 def _reachable_on(channel: str) -> ColumnElement[bool]:

@@ -75,6 +75,7 @@ class OfficeStep(StrEnum):
     """How an office action on someone's invitation ended."""
 
     REISSUED = "reissued"
+    ALREADY_REISSUED = "already_reissued"  # the link named was replaced already (a second tap)
     UNLINKED = "unlinked"
     NOT_LINKED = "not_linked"
     UNKNOWN_PERSON = "unknown_person"
@@ -292,8 +293,13 @@ class InvitationService:
 
     # --- the office ------------------------------------------------------------------------------
 
-    async def reissue(self, office: OfficeActor, code: str) -> OfficeResult:
-        """A new personal link and code for a delegate; the old ones stop working at once."""
+    async def reissue(
+        self, office: OfficeActor, code: str, *, replacing: int | None = None
+    ) -> OfficeResult:
+        """A new personal link and code for a delegate; the old ones stop working at once.
+
+        ``replacing`` names the invitation the office saw (its id, 0 for none): when another
+        one is live by now (a second tap, or a colleague was quicker), nothing changes."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
@@ -306,6 +312,8 @@ class InvitationService:
                     )
                 )
             )
+            if replacing is not None and replacing != max((i.id for i in old), default=0):
+                return OfficeResult(OfficeStep.ALREADY_REISSUED, DelegateView.of(delegate))
             for invitation in old:
                 invitation.revoked_at = now
             token, code = new_token(), new_link_code()
@@ -326,9 +334,11 @@ class InvitationService:
             )
             return OfficeResult(OfficeStep.REISSUED, DelegateView.of(delegate), token, code)
 
-    async def unlink(self, office: OfficeActor, code: str) -> OfficeResult:
-        """Forget the chat account linked to a delegate (a lost phone): their link, or a new
-        one, can then be opened from another account."""
+    async def unlink(
+        self, office: OfficeActor, code: str, *, channel: str | None = None
+    ) -> OfficeResult:
+        """Forget the chat accounts linked to a delegate (a lost phone), or only those on
+        ``channel``: their link, or a new one, can then be opened from another account."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
@@ -336,7 +346,10 @@ class InvitationService:
                 return OfficeResult(OfficeStep.UNKNOWN_PERSON)
             idents = list(
                 await session.scalars(
-                    select(ChannelIdentity).where(ChannelIdentity.delegate_id == delegate.id)
+                    select(ChannelIdentity).where(
+                        ChannelIdentity.delegate_id == delegate.id,
+                        *(() if channel is None else (ChannelIdentity.channel == channel,)),
+                    )
                 )
             )
             if not idents:

@@ -39,6 +39,7 @@ from bot.texts import Catalog
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
+from handlers.web.office.accounts import Accounts
 from handlers.web.office.checkin import DeskPages
 from handlers.web.office.downloads import Downloads
 from handlers.web.office.imports import Imports
@@ -459,6 +460,7 @@ def build_office_app(
         *Imports(office).routes(),
         *Downloads(office, page, chat_links if chat_links is not None else {}).routes(),
         *AuditLog(office).routes(),
+        *Accounts(office, page, chat_links if chat_links is not None else {}).routes(),
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin
     routes += desk.routes()
