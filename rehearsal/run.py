@@ -4,6 +4,7 @@ Zalo, the plan played (:mod:`rehearsal.script`), the end and its checks
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from rehearsal.faults import Faults, bad_day
 from rehearsal.script import play, restart
 from rehearsal.stage import Rehearsal, Stage, virtual_pacer
 from rehearsal.telegram_api import FakeBotApi, deliver
-from rehearsal.web import open_web
+from rehearsal.web import Watch, open_web, watching
 from rehearsal.zalo import ZaloBadDay, open_zalo
 from rehearsal.zalo_api import FakeZaloApi
 from storage.engine import create_engine, create_sessionmaker
@@ -39,6 +40,7 @@ async def rehearse(
     workdir: Path,
     seed: int = 60,
     faults: Faults | None = None,
+    watch: Watch | None = None,
 ) -> Rehearsal:
     """Run the plan of ``loaded`` on the simulator, in ``workdir``; write the report.
 
@@ -82,8 +84,13 @@ async def rehearse(
         else:
             stage.web = open_web(services, catalog)
         try:
-            await play(stage, delegates, contacts, random.Random(seed))  # noqa: S311 (a script, not a secret)
-            await finish(stage, report)
+            async with contextlib.AsyncExitStack() as served:
+                if watch is not None:
+                    stage.on_imported = await served.enter_async_context(
+                        watching(watch, services, catalog)
+                    )
+                await play(stage, delegates, contacts, random.Random(seed))  # noqa: S311 (a script, not a secret)
+                await finish(stage, report)
         finally:
             await on_telegram.shutdown()
             await on_zalo.shutdown()

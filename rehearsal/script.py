@@ -74,6 +74,8 @@ async def play(stage: Stage, delegates: Path, contacts: Path | None, rng: random
     )
     links = await services.invitations.links()
     stage.tokens = {link.code: link.token for link in links}
+    if stage.on_imported is not None:
+        await stage.on_imported()
     if stage.zalo is not None:  # the personal code printed beside each invitation's QR
         stage.zalo.codes = {link.code: format_link_code(link.link_code) for link in links}
     names = {row.code: row.full_name for row in people}

@@ -84,6 +84,8 @@ class Stage:
     # The personal pages, and who acts there instead of in the chat (not under faults: a step
     # moved off Telegram would change the order of the simulated faults, rolled per call).
     web: WebStage | None = None
+    # hoinghi rehearse --web: called once the list is imported (prints the sign-in link, waits)
+    on_imported: Callable[[], Awaitable[None]] | None = None
     on_web: set[str] = field(default_factory=set)
     # The simulated Zalo, and who links and acts there instead of Telegram.
     zalo: ZaloStage | None = None

@@ -182,6 +182,14 @@ def _parser() -> argparse.ArgumentParser:
         help="diễn tập khi có sự cố: lỗi 5xx, quá giờ, 429, bot bị dừng đột ngột, người chặn bot",
     )
     rehearse.add_argument("--seed", type=int, default=60, help="hạt giống ngẫu nhiên")
+    rehearse.add_argument(
+        "--web",
+        action="store_true",
+        help="mở trang điều hành trên 127.0.0.1 trong khi diễn tập, in đường liên kết đăng nhập",
+    )
+    rehearse.add_argument(
+        "--port", type=int, default=0, help="cổng của trang điều hành (mặc định: một cổng trống)"
+    )
     force_option(rehearse)
     rehearse.set_defaults(command=cmd_rehearse)
 

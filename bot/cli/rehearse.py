@@ -66,6 +66,12 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
             print_problems(catalog, problems)
             return EXIT_INVALID
     from rehearsal import Faults, rehearse
+    from rehearsal.web import Watch
+
+    async def wait() -> None:  # Enter goes on; without a terminal (EOF) at once
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+
+    watch = Watch(args.port, out, wait) if args.web else None
 
     out(catalog.plain("rehearsal.title", path=loaded[0].path, delegates=args.delegates))
     with tempfile.TemporaryDirectory(prefix="hoinghi-dien-tap-") as workdir:
@@ -79,6 +85,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
                 workdir=Path(workdir),
                 seed=args.seed,
                 faults=Faults() if args.faults else None,
+                watch=watch,
             )
         )
     for line in result.transcript:
