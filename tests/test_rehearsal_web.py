@@ -26,7 +26,7 @@ def test_rehearse_web_prints_a_sign_in_link_that_opens_the_dashboard_overview(
         "--delegates", str(EXAMPLE_DELEGATES), "--contacts", str(ROOT / "examples" / "contacts.csv"),
         "--report", str(tmp_path / "bao-cao.xlsx"),
     ]  # fmt: skip
-    process = subprocess.Popen(  # noqa: S603 (our own command)
+    process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, cwd=tmp_path,
     )  # fmt: skip

@@ -54,9 +54,7 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
     new = (await tokens(imported))["DB010"]
     assert new != old
     async with imported.ctx.sessions() as session:
-        code = await session.scalar(
-            select(Invitation.link_code).where(Invitation.token == new)
-        )
+        code = await session.scalar(select(Invitation.link_code).where(Invitation.token == new))
     assert code is not None
     flash = text_of(shown.text, "flash")
     assert "Đã cấp đường liên kết mới cho đồng chí Trịnh Văn Thắng" in flash
