@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.services.access import Role
-from storage.models import Delegate, OutboundMessage
+from storage.models import AuditEntry, Delegate, OutboundMessage
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 
 GETS = (
@@ -24,6 +24,9 @@ GETS = (
     "/office/report.xlsx",
     "/office/log",
     "/office/delegates/DB010/unlink/telegram",
+    "/office/tasks",
+    "/office/tasks/1",
+    "/office/tasks/1/files/1",
 )
 POSTS = (
     "/office/notices/preview",
@@ -35,6 +38,8 @@ POSTS = (
     "/office/import/abc/discard",
     "/office/delegates/DB010/reissue",
     "/office/delegates/DB010/unlink/telegram",
+    "/office/tasks/1/close",
+    "/office/tasks/1/reopen",
 )
 
 
@@ -93,6 +98,8 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
         ("/office/notices/1/resend", {}),
         ("/office/import/abc/apply", {}),
         ("/office/import/abc/discard", {}),
+        ("/office/tasks/1/close", {"note": "Giả mạo."}),
+        ("/office/tasks/1/reopen", {"note": "Giả mạo."}),
     ):
         for fields in ({}, someone_elses):
             response = await desk.client.post(path, data={**fields, **data})
@@ -111,6 +118,8 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
     assert cross.status_code == 403
     async with imported.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+        assert await session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action.in_(["task.closed", "task.reopened"]))) == 0  # fmt: skip
     await other.client.aclose()
 
 

@@ -65,6 +65,7 @@ class EvidenceLine:
     name: str
     url: str | None
     by: str
+    stored: bool = False  # a file this server keeps (uploaded on a personal page)
 
 
 @dataclass(frozen=True)

@@ -463,6 +463,20 @@ class DashboardService:
             invitation_id=int(live or 0),
         )  # fmt: skip
 
+    async def task_history(self, task_id: int, limit: int = 100) -> list[Activity]:
+        """A task's audited changes (reports, deliverables, the office closing and reopening
+        it), the newest first, their authors named."""
+        async with self._ctx.sessions() as session:
+            entries = list(
+                await session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.entity == "task", AuditEntry.entity_id == task_id)
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                    .limit(limit)
+                )
+            )
+            return await self._named(session, entries)
+
 
 def _reachable_on(channel: str) -> ColumnElement[bool]:
     return (

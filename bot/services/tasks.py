@@ -68,6 +68,8 @@ class TaskStep(StrEnum):
     DUPLICATE = "duplicate"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    REOPENED = "reopened"  # the office took a closed task up again
+    ALREADY_OPEN = "already_open"  # reopening a task that is not closed
 
 
 @dataclass(frozen=True)
@@ -449,9 +451,20 @@ class TaskService:
         """Tasks past their deadline that are neither done nor closed."""
         return [line for line in await self.office_board() if line.overdue]
 
-    async def close(self, office: OfficeActor, task_id: int) -> TaskResult:
-        """The office closes a task (done another way, or dropped): no reminders, no escalation."""
+    async def task(self, task_id: int) -> TaskLine | None:
+        """One live task by its id (None for an unknown or archived one)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            lines = await self._lines(session, {task_id})
+        return lines[0] if lines else None
+
+    async def close(self, office: OfficeActor, task_id: int, note: str = "") -> TaskResult:
+        """The office closes a task (done another way, or dropped): no reminders, no escalation.
+        ``note`` (optional, the dashboard's) says why, in the audit row beside the staff name.
+        The assignees are not told: their next tap on the task answers that it is closed."""
         now = self._ctx.clock.now()
+        value = one_line(note)
+        if len(value) > MAX_TASK_NOTE:
+            return TaskResult(TaskStep.TOO_LONG)
         async with unit_of_work(self._ctx.sessions) as session:
             task = await self._live_task(session, task_id)
             if task is None:
@@ -459,6 +472,9 @@ class TaskService:
             if task.closed_at is not None:
                 return TaskResult(TaskStep.UNCHANGED, await self._line(session, task))
             task.closed_at, task.closed_by, task.updated_at = now, office.actor, now
+            after: dict[str, Any] = {"closed": True, "by": office.name}
+            if value:
+                after["note"] = value
             queries.add_audit(
                 session,
                 at=now,
@@ -467,14 +483,54 @@ class TaskService:
                 entity="task",
                 entity_id=task.id,
                 before={"closed": False},
-                after={"closed": True},
+                after=after,
             )
             return TaskResult(TaskStep.CLOSED, await self._line(session, task))
 
-    async def evidence_file(self, evidence_id: int) -> EvidenceFile | None:
-        """A deliverable file, for the office to open (None for a link, or none such)."""
+    async def reopen(self, office: OfficeActor, task_id: int, reason: str) -> TaskResult:
+        """The office takes a closed task up again, saying why (required): reminders and
+        escalation resume from now, as for any open task. Mirrors :meth:`close`: audited with
+        the staff name and the reason; the assignees are not messaged (closing tells them
+        nothing either), their buttons simply work again."""
+        now = self._ctx.clock.now()
+        value = one_line(reason)
+        async with unit_of_work(self._ctx.sessions) as session:
+            task = await self._live_task(session, task_id)
+            if task is None:
+                return TaskResult(TaskStep.GONE)
+            if task.closed_at is None:
+                return TaskResult(TaskStep.ALREADY_OPEN, await self._line(session, task))
+            if not value:
+                return TaskResult(TaskStep.EMPTY, await self._line(session, task))
+            if len(value) > MAX_TASK_NOTE:
+                return TaskResult(TaskStep.TOO_LONG, await self._line(session, task))
+            task.closed_at, task.closed_by, task.updated_at = None, None, now
+            queries.add_audit(
+                session,
+                at=now,
+                actor=office.actor,
+                action="task.reopened",
+                entity="task",
+                entity_id=task.id,
+                before={"closed": True},
+                after={"closed": False, "by": office.name, "note": value},
+            )
+            return TaskResult(TaskStep.REOPENED, await self._line(session, task))
+
+    async def evidence_file(
+        self, evidence_id: int, task_id: int | None = None
+    ) -> EvidenceFile | None:
+        """A deliverable file, for the office to open (None for a link, or none such); with
+        ``task_id``, only one sent for that task."""
         async with unit_of_work(self._ctx.sessions) as session:
             evidence = await session.get(TaskEvidence, evidence_id)
+            if evidence is not None and task_id is not None:
+                owner = await session.scalar(
+                    select(TaskAssignment.task_id).where(
+                        TaskAssignment.id == evidence.assignment_id
+                    )
+                )
+                evidence = evidence if owner == task_id else None
         if evidence is None or evidence.kind != "file":
             return None
         return EvidenceFile(
@@ -669,7 +725,7 @@ class TaskService:
                     closed=task.closed_at is not None,
                     assignments=assignments,
                     evidence=[
-                        EvidenceLine(e.id, e.kind, e.name, e.url, name)
+                        EvidenceLine(e.id, e.kind, e.name, e.url, name, e.sha256 is not None)
                         for e, task_id, name in evidence
                         if task_id == task.id
                     ],

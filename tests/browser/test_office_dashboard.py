@@ -243,3 +243,47 @@ async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_a
     assert "81 người" in await element_text(desk, "download-links")
     await desk.screenshot("office-invitations")
     await no_accessibility_problems(desk)
+
+
+async def test_staff_open_the_task_board_and_close_a_task_from_the_keyboard(
+    dashboard: Dashboard, desk: Browser, browser: Browser
+) -> None:
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.press("Nhiệm vụ")
+    assert desk.url == dashboard.url("tasks")
+    await desk.screenshot("office-tasks")
+    await no_accessibility_problems(desk)
+
+    task = next(line for line in await dashboard.services.tasks.office_board() if not line.closed)
+    await desk.open(dashboard.url(f"tasks/{task.id}"))
+    await desk.fill("Ghi chú (không bắt buộc, tối đa 500 ký tự)", "Đã xong qua giao ban")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def close_by_keyboard() -> None:
+        driver = desk.driver
+        driver.find_element(By.ID, "close-note").send_keys(Keys.TAB)  # to «Kết thúc theo dõi»
+        assert driver.switch_to.active_element.get_attribute("id") == "close"
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "flash"))
+
+    await asyncio_run(desk, close_by_keyboard)
+    assert (await element_text(desk, "flash")).startswith(
+        f"Đã kết thúc theo dõi nhiệm vụ {task.key}"
+    )
+    assert await element_text(desk, "task-state") == "đã kết thúc theo dõi"
+    assert "Đã xong qua giao ban" in await element_text(desk, "history")
+    await desk.screenshot("office-task-closed")
+    await no_accessibility_problems(desk)
+
+    await browser.open(await dashboard.signin_link())  # the same pages on a phone
+    await browser.press("Đăng nhập")
+    for path in ("tasks", f"tasks/{task.id}"):
+        await browser.open(dashboard.url(path))
+        width = await asyncio_run(
+            browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
+        )
+        assert width <= PHONE[0], path
+    await browser.screenshot("office-task-phone")

@@ -45,6 +45,7 @@ from handlers.web.office.downloads import Downloads
 from handlers.web.office.imports import Imports
 from handlers.web.office.log import AuditLog
 from handlers.web.office.notices import Notices
+from handlers.web.office.tasks import Tasks
 from handlers.web.security import Guard, same_site
 from handlers.web.static import Static
 from handlers.web.uploads import TooLarge, read_form, text_field
@@ -457,6 +458,7 @@ def build_office_app(
         Route("/delegates/{code}/phone", staff(office.phone_answer), methods=["POST"]),
         Route("/static/{name}", office.static.serve, methods=["GET"]),
         *Notices(office).routes(),
+        *Tasks(office).routes(),
         *Imports(office).routes(),
         *Downloads(office, page, chat_links if chat_links is not None else {}).routes(),
         *AuditLog(office).routes(),

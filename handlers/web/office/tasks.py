@@ -1,0 +1,164 @@
+"""Nhiệm vụ on the dashboard: the section VI board the chat's ``/nhiemvu`` shows the office
+(overdue first, then by deadline), each task's page with its reports, the office's notes and
+the deliverables to download, and closing or reopening a task with a note. Every step is a use
+case of :class:`bot.services.tasks.TaskService` (closing is the chat's «Kết thúc theo dõi»), so
+the rules and the audit are the chat's; the history is the audit log's
+(:meth:`bot.services.dashboard.DashboardService.task_history`)."""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.domain.ids import parse_id
+from bot.domain.tasks import MAX_TASK_NOTE, TaskLine, TaskStatus
+from bot.services.access import OfficeActor
+from bot.services.signin import StaffVisit
+from bot.services.tasks import TaskResult, TaskStep
+from storage.files import media_type, sanitize_filename
+
+if TYPE_CHECKING:
+    from handlers.web.office.app import Office
+
+
+class Tasks:
+    """The task board's handlers, on the dashboard's :class:`Office`."""
+
+    def __init__(self, office: Office) -> None:
+        self.office = office
+
+    def routes(self) -> list[BaseRoute]:
+        """The task board's routes, for signed-in office staff only."""
+        staff = self.office.staff
+        return [
+            Route("/tasks", staff(self.board), methods=["GET"]),
+            Route("/tasks/{id}", staff(self.task), methods=["GET"]),
+            Route("/tasks/{id}/files/{evidence}", staff(self.download), methods=["GET"]),
+            Route("/tasks/{id}/close", staff(self.close), methods=["POST"]),
+            Route("/tasks/{id}/reopen", staff(self.reopen), methods=["POST"]),
+        ]
+
+    async def board(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Every task of the plan: overdue first, then by deadline, as ``/nhiemvu``."""
+        lines = await self.office.services.tasks.office_board()
+        return self.office._render(
+            "office/tasks.html", visit=visit, actor=actor,
+            rows=[_row(line) for line in lines],
+            overdue=sum(1 for line in lines if line.overdue),
+        )  # fmt: skip
+
+    async def task(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """One task: who answers for it and where each stands, its history (reports, files,
+        the office's notes), its deliverables, and the form to close or reopen it."""
+        office = self.office
+        task_id = _id(request, "id")
+        line = await office.services.tasks.task(task_id)
+        if line is None:
+            return office._render("office/message.html", status=404, key="no_task")
+        history = await office.services.dashboard.task_history(line.id)
+        return office._render(
+            "office/task.html", visit=visit, actor=actor, task=line, row=_row(line),
+            history=history, limit=MAX_TASK_NOTE, flash=office._flash(request, visit),
+        )  # fmt: skip
+
+    async def download(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """A deliverable kept by this server (uploaded on a personal page), saved under the
+        name its sender gave it; one of another task, or held by a chat platform, is not here."""
+        office = self.office
+        tasks = office.services.tasks
+        task_id = _id(request, "id")
+        found = await tasks.evidence_file(_id(request, "evidence"), task_id=task_id)
+        if found is None or found.path is None or await tasks.task(task_id) is None:
+            return office._render("office/message.html", status=404, key="no_task_file")
+        try:
+            content = await asyncio.to_thread(found.path.read_bytes)
+        except FileNotFoundError:
+            return office._render("office/message.html", status=404, key="no_task_file")
+        name = sanitize_filename(found.name, fallback="san-pham")
+        return _attachment(content, media_type(name), name)
+
+    async def close(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Close a task (done another way, or dropped), with an optional note."""
+        office = self.office
+        values = await office._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        task_id = _id(request, "id")
+        result = await office.services.tasks.close(actor, task_id, values.get("note", ""))
+        return self._after(visit, task_id, result, TaskStep.CLOSED)
+
+    async def reopen(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Take a closed task up again, saying why (required)."""
+        office = self.office
+        values = await office._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        task_id = _id(request, "id")
+        result = await office.services.tasks.reopen(actor, task_id, values.get("note", ""))
+        return self._after(visit, task_id, result, TaskStep.REOPENED)
+
+    def _after(
+        self, visit: StaffVisit, task_id: int, result: TaskResult, done: TaskStep
+    ) -> Response:
+        """Back to the task's page (the board when it is gone), saying what happened."""
+        office = self.office
+        key = result.task.key if result.task is not None else ""
+        html = office.catalog.html(f"dash.tasks.{result.step.value}", key=key, limit=MAX_TASK_NOTE)
+        path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
+        return office._done(visit, path, html, ok=result.step is done)
+
+
+def _row(line: TaskLine) -> dict[str, object]:
+    """What the board shows of a task."""
+    assignments = line.assignments
+    state = "open"
+    if line.closed:
+        state = "closed"
+    elif line.overdue:
+        state = "overdue"
+    elif line.done:
+        state = "done"
+    return {
+        "line": line,
+        "state": state,
+        "done": sum(1 for a in assignments if a.status is TaskStatus.DONE),
+        "reported": sum(1 for a in assignments if a.updated_at is not None),
+        "total": len(assignments),
+        "files": len(line.evidence),
+    }
+
+
+def _attachment(content: bytes, media: str, name: str) -> Response:
+    """``content`` to save as ``name``: the name as sent (RFC 5987 ``filename*``, Vietnamese
+    kept) with a plain-letters fallback for old browsers; never cached, never sniffed."""
+    folded = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in folded if c.isascii() and (c.isalnum() or c in "._- "))
+    plain = plain.strip() or "san-pham"
+    return Response(
+        content,
+        media_type=media,
+        headers={
+            "content-disposition": (
+                f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+            ),
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+        },
+    )
+
+
+def _id(request: Request, name: str) -> int:
+    """The row a path names (0, which names none, for what no column could hold)."""
+    return parse_id(str(request.path_params[name])) or 0
+
+
+def _bound(visit: StaffVisit) -> str:
+    from handlers.web.office.app import _bound as bound
+
+    return bound(visit)

@@ -1,0 +1,228 @@
+"""Nhiệm vụ on the dashboard: the chat's task board behind a page — overdue first, each task's
+reports, notes and deliverables (downloaded with their Vietnamese names), closing and reopening
+with a note through TaskService, audited as the staff member; second taps change nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select
+
+from bot.services.invitations import page_account
+from storage.models import AuditEntry, OutboundMessage, Task
+from tests.conftest import local
+from tests.harness import BotHarness
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.samples import docx
+from tests.test_tasks import task_id, with_contacts
+
+STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, given the office role
+FILE_NAME = "Báo cáo tiến độ quận Ba Đình.docx"
+
+
+@pytest.fixture
+async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
+    await with_contacts(harness)
+    await make_staff(harness.services)
+    desk = await desk_for(harness.services)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+def board_keys(html: str) -> list[str]:
+    """The tasks' keys in the order the board lists them."""
+    return re.findall(r'<tr id="task-\d+"[^>]*>\s*<td><a [^>]*><strong>([^<]+)</strong>', html)
+
+
+def flash_text(html: str) -> str:
+    return text_of(html, "flash")
+
+
+async def office_audits(harness: BotHarness, task: int) -> list[tuple[str, str, dict]]:
+    """The office's audit rows on a task: actor, action, after."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.after)
+            .where(
+                AuditEntry.entity == "task",
+                AuditEntry.entity_id == task,
+                AuditEntry.action.in_(["task.closed", "task.reopened"]),
+            )
+            .order_by(AuditEntry.id)
+        )
+        return [(actor, action, after or {}) for actor, action, after in rows.all()]
+
+
+async def queued_messages(harness: BotHarness) -> int:
+    async with harness.services.ctx.sessions() as session:
+        return len(list(await session.scalars(select(OutboundMessage.id))))
+
+
+async def upload(harness: BotHarness, code: str, key: str, name: str, content: bytes) -> int:
+    """A deliverable sent from ``code``'s personal page for task ``key``: its evidence id."""
+    services = harness.services
+    [link] = [link for link in await services.invitations.links() if link.code == code]
+    page = await services.invitations.open_page(link.token, channel="web", client="c")
+    assert page.delegate is not None
+    account = page_account("web", page.delegate.id)
+    result = await services.tasks.store_file(
+        account, await task_id(harness, key), name=name, content=content
+    )
+    assert result.evidence_id is not None
+    return result.evidence_id
+
+
+async def test_the_board_lists_overdue_tasks_first_then_by_deadline(
+    desk: Desk, harness: BotHarness
+) -> None:
+    harness.clock.set(local(2024, 5, 15, 9, 0))  # VI.1.1 (7/5) and VI.1.2 (14/5) past due
+    office = harness.services.access.local_operator()
+    await harness.services.tasks.close(office, await task_id(harness, "VI.1.1"))
+    page = await desk.client.get("/office/tasks")
+    assert page.status_code == 200
+    # VI.1.1, closed, is no longer overdue: it follows the one overdue task, by its deadline.
+    assert board_keys(page.text) == ["VI.1.2", "VI.1.1", "VI.2", "VI.1.3", "VI.1.4"]
+    assert [line.key for line in await harness.services.tasks.office_board()] == board_keys(
+        page.text
+    )
+    row = text_of(page.text, f"task-{await task_id(harness, 'VI.1.2')}")
+    assert "quá hạn" in row and "0/2 đã hoàn thành · 0/2 đã báo cáo · 0 sản phẩm" in row
+    assert "đã kết thúc theo dõi" in text_of(page.text, f"task-{await task_id(harness, 'VI.1.1')}")
+    assert 'href="/office/tasks" aria-current="page"' in page.text
+
+
+async def test_a_tasks_page_shows_its_reports_notes_and_files(
+    desk: Desk, harness: BotHarness
+) -> None:
+    owner = await harness.open_invitation("NV04")  # VI.1.3
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    await harness.send(owner.text("Đã quay xong, đang dựng phim"))
+    evidence = await upload(harness, "NV04", "VI.1.3", FILE_NAME, docx("phim"))
+    task = await task_id(harness, "VI.1.3")
+    page = await desk.client.get(f"/office/tasks/{task}")
+    assert page.status_code == 200
+    people = text_of(page.text, "people")
+    assert "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đang thực hiện" in people
+    assert "Đã quay xong, đang dựng phim" in people
+    history = text_of(page.text, "history")
+    assert "Phạm Thị Hồng Đào: báo cáo nhiệm vụ → đang thực hiện" in history
+    assert "đang thực hiện — Đã quay xong, đang dựng phim" in history
+    assert f"gửi sản phẩm nhiệm vụ: {FILE_NAME}" in history
+    assert f'href="/office/tasks/{task}/files/{evidence}"' in page.text
+    assert FILE_NAME in text_of(page.text, f"file-{evidence}")
+
+
+async def test_a_deliverable_downloads_with_its_vietnamese_name(
+    desk: Desk, harness: BotHarness
+) -> None:
+    content = docx("sản phẩm")
+    evidence = await upload(harness, "NV04", "VI.1.3", FILE_NAME, content)
+    task = await task_id(harness, "VI.1.3")
+    response = await desk.client.get(f"/office/tasks/{task}/files/{evidence}")
+    assert response.status_code == 200 and response.content == content
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="Bao cao tien do quan Ba Dinh.docx"; '
+        f"filename*=UTF-8''{quote(FILE_NAME, safe='')}"
+    )
+    assert response.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_file_of_another_task_or_an_unknown_one_is_not_found(
+    desk: Desk, harness: BotHarness
+) -> None:
+    evidence = await upload(harness, "NV04", "VI.1.3", FILE_NAME, docx("khác"))
+    other = await task_id(harness, "VI.1.1")
+    for path in (
+        f"/office/tasks/{other}/files/{evidence}",
+        f"/office/tasks/{await task_id(harness, 'VI.1.3')}/files/999999",
+        f"/office/tasks/999999/files/{evidence}",
+        "/office/tasks/abc/files/1",
+    ):
+        response = await desk.client.get(path)
+        assert response.status_code == 404, path
+        assert 'id="message-no_task_file"' in response.text, path
+        assert "content-disposition" not in response.headers, path
+
+
+async def test_an_unknown_task_is_a_polite_not_found_page(desk: Desk) -> None:
+    for path in ("/office/tasks/999999", "/office/tasks/abc", "/office/tasks/99999999999999999999"):
+        response = await desk.client.get(path)
+        assert response.status_code == 404, path
+        assert text_of(response.text, "message-no_task").startswith(
+            "Không có nhiệm vụ nào như vậy trong kế hoạch hiện tại."
+        )
+
+
+async def test_close_with_a_note_then_reopen_with_a_reason_audited_as_the_staff_member(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.1")
+    queued = await queued_messages(harness)
+    page = await desk.post(
+        f"tasks/{task}/close", "form-close", {"note": "Đã hoàn thành qua họp giao ban"},
+        page=f"tasks/{task}",
+    )  # fmt: skip
+    assert flash_text(page.text).startswith("Đã kết thúc theo dõi nhiệm vụ VI.1.1")
+    assert text_of(page.text, "task-state") == "đã kết thúc theo dõi"
+    assert 'id="form-reopen"' in page.text and 'id="form-close"' not in page.text
+    history = text_of(page.text, "history")
+    assert f"{STAFF_NAME}: đóng nhiệm vụ — Đã hoàn thành qua họp giao ban" in history
+    page = await desk.post(
+        f"tasks/{task}/reopen", "form-reopen", {"note": "Cần bổ sung số liệu quý II"},
+        page=f"tasks/{task}",
+    )  # fmt: skip
+    assert flash_text(page.text).startswith("Đã mở lại nhiệm vụ VI.1.1")
+    # Open again, and past its deadline (7/5) at the harness's clock: overdue once more.
+    assert text_of(page.text, "task-state") == "quá hạn"
+    assert await office_audits(harness, task) == [
+        (f"dashboard:{STAFF}", "task.closed",
+         {"closed": True, "by": STAFF_NAME, "note": "Đã hoàn thành qua họp giao ban"}),
+        (f"dashboard:{STAFF}", "task.reopened",
+         {"closed": False, "by": STAFF_NAME, "note": "Cần bổ sung số liệu quý II"}),
+    ]  # fmt: skip
+    # As the chat's «Kết thúc theo dõi», neither step messages the responsible people.
+    assert await queued_messages(harness) == queued
+    async with harness.services.ctx.sessions() as session:
+        row = await session.get_one(Task, task)
+        assert row.closed_at is None and row.closed_by is None
+
+
+async def test_reopening_needs_a_reason_and_second_taps_change_nothing(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.2")
+    page = f"tasks/{task}"
+    shown = await desk.client.get(f"/office/{page}")
+    close_fields = hidden(shown.text, "form-close")
+    again = await desk.post(f"tasks/{task}/reopen", "form-close", {"note": "x"}, page=page)
+    assert flash_text(again.text).startswith("Nhiệm vụ VI.1.2 đang được theo dõi, không cần mở lại")
+    await desk.post(f"tasks/{task}/close", "form-close", {}, page=page)
+    reopen_fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-reopen")
+    # A second tap of «Kết thúc theo dõi» (the form of the page as it was before).
+    second = await desk.client.post(f"/office/tasks/{task}/close", data=close_fields)
+    shown_after = await desk.client.get(second.headers["location"])
+    assert flash_text(shown_after.text).startswith(
+        "Nhiệm vụ VI.1.2 đã được kết thúc theo dõi từ trước; không có thay đổi."
+    )
+    empty = await desk.client.post(
+        f"/office/tasks/{task}/reopen", data={**reopen_fields, "note": "   "}
+    )
+    shown_after = await desk.client.get(empty.headers["location"])
+    assert flash_text(shown_after.text) == "Đề nghị ghi lý do mở lại nhiệm vụ VI.1.2."
+    assert text_of(shown_after.text, "task-state") == "đã kết thúc theo dõi"
+    long = await desk.client.post(
+        f"/office/tasks/{task}/reopen", data={**reopen_fields, "note": "a" * 501}
+    )
+    shown_after = await desk.client.get(long.headers["location"])
+    assert flash_text(shown_after.text).startswith("Ghi chú quá dài (tối đa 500 ký tự)")
+    assert [action for _, action, _ in await office_audits(harness, task)] == ["task.closed"]
+    # Closed without a note: the audit row carries no empty note.
+    assert (await office_audits(harness, task))[0][2] == {"closed": True, "by": STAFF_NAME}
