@@ -186,14 +186,18 @@ def _web_players(plan: dict[str, str], needed: set[str]) -> set[str]:
 
 
 def _zalo_players(stage: Stage, plan: dict[str, str], needed: set[str]) -> set[str]:
-    """Who links and acts on Zalo instead of Telegram: every third delegate (in the list's
-    order) but those on the web and the speakers, who send Word files; the speaker who types a
+    """Who links and acts on Zalo instead of Telegram: a third of the delegates (every third in
+    the list's order, topped up from the end of the list where that one is on the web, a
+    speaker who sends Word files or one who never opens the link); the speaker who types a
     draft; and the first task's first contact, who reports on it."""
-    players = {
+    free = [
         code
-        for index, code in enumerate(plan)
-        if index % 3 == 2 and code not in needed and code not in stage.on_web
-    }
+        for code, answer in plan.items()
+        if answer != "never" and code not in needed and code not in stage.on_web
+    ]
+    third = [code for index, code in enumerate(plan) if index % 3 == 2 and code in free]
+    rest = [code for code in reversed(free) if code not in third]
+    players = set(third + rest[: max(0, len(plan) // 3 - len(third))])
     if (typed := _typed_speaker(stage)) is not None:
         players.add(typed)
     tasks = stage.config.tasks

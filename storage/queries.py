@@ -235,6 +235,8 @@ class RosterRow(NamedTuple):
     linked: bool
     unreachable_at: datetime | None
     unreachable_reason: str | None
+    channels: tuple[str, ...] = ()  # the chat channels that reach them, sorted
+    blocked: tuple[str, ...] = ()  # the chat channels linked but no longer reaching them
 
 
 _ROSTER_COLUMNS = (
@@ -266,6 +268,7 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
             ident.unreachable_reason,
             ident.last_seen_at,
             ident.linked_at,
+            ident.channel,
         )
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .outerjoin(
@@ -276,13 +279,36 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
         .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
     )
     best: dict[int, tuple[Any, ...]] = {}
+    reach: dict[int, tuple[set[str], set[str]]] = {}
     for row in rows:
         kept = best.get(row[0])
-        if kept is None or (row[12] is not None and _rank(row[13:]) > _rank(kept[13:])):
+        if kept is None or (row[12] is not None and _rank(row[13:17]) > _rank(kept[13:17])):
             best[row[0]] = tuple(row)
+        if row[12] is not None:
+            reaching, blocked = reach.setdefault(row[0], (set(), set()))
+            (reaching if row[13] is None else blocked).add(row[17])
     return [
-        RosterRow._make((*row[:12], row[12] is not None, row[13], row[14])) for row in best.values()
+        RosterRow._make(
+            (
+                *row[:12],
+                row[12] is not None,
+                row[13],
+                row[14],
+                *_channels(reach.get(row[0])),
+            )
+        )
+        for row in best.values()
     ]
+
+
+def _channels(
+    reach: tuple[set[str], set[str]] | None,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The channels reaching a person, and those only blocked (reached on no account)."""
+    if reach is None:
+        return (), ()
+    reaching, blocked = reach
+    return tuple(sorted(reaching)), tuple(sorted(blocked - reaching))
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -90,7 +90,7 @@ async def test_baocao_sends_the_admin_a_workbook_of_five_sheets_in_protocol_orde
     assert rows[0] == (
         "STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Trả lời",
         "Lý do không tham dự", "Người dự thay", "Chức vụ người dự thay", "Trả lời lúc",
-        "Đã liên kết tài khoản", "Bot liên lạc được", "Ghi chú liên lạc",
+        "Kênh liên lạc", "Bot liên lạc được", "Ghi chú liên lạc",
     )  # fmt: skip
     assert len(rows) == 81
     # Protocol order: the groups in their plan order, then each delegate's rank.
@@ -102,13 +102,13 @@ async def test_baocao_sends_the_admin_a_workbook_of_five_sheets_in_protocol_orde
     assert by_code["DB003"][6:10] == ("Cử người dự thay", None, "Lê Thị Hoa", "Phó Chủ tịch")
     assert by_code["DB001"][10] == datetime(2024, 5, 18, 9, 0)  # local time, a real date cell
     assert sheet["K2"].number_format == "dd/mm/yyyy hh:mm"
-    assert by_code["DB001"][11:13] == ("Có", "Có")
+    assert by_code["DB001"][11:13] == ("Telegram", "Có")
     assert by_code["DB004"][11:14] == (
-        "Có",
+        "Telegram (đã chặn bot)",
         "Không",
         "Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
     )
-    assert by_code["DB005"][11:13] == ("Chưa", None)
+    assert by_code["DB005"][11:13] == ("Chưa liên kết", None)
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:N81"
     assert sheet.column_dimensions["C"].width >= len(TRICKY) + 2
 

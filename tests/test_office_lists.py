@@ -151,7 +151,7 @@ async def test_the_preview_names_ten_who_cannot_be_reached_counts_the_rest_and_s
         "Sẽ gửi tới: 0 người.\n\n"
         "80 đại biểu chưa mở đường liên kết nên sẽ không nhận được (đề nghị gọi điện), trong đó "
         f"có {names} và 70 người khác. Danh sách đầy đủ có trong tệp báo cáo /baocao (trang «Đại "
-        "biểu», cột «Đã liên kết tài khoản»); /chuatraloi liệt kê người chưa trả lời, ghi rõ ai "
+        "biểu», cột «Kênh liên lạc»); /chuatraloi liệt kê người chưa trả lời, ghi rõ ai "
         "chưa mở đường liên kết.\n\n"
         "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
         "chọn đối tượng khác."

@@ -111,8 +111,8 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
     )
     assert "Văn phòng (mô phỏng) trả lời bài đăng tham luận của DB042 để góp ý" in out
     assert (
-        "✓ Zalo: 22 người liên kết bằng mã cá nhân, 19 trả lời giấy mời bằng số hoặc bằng chữ; "
-        "77 lượt nhắc, thông báo và chương trình sáng gửi qua Zalo như qua Telegram (không gửi "
+        "✓ Zalo: 28 người liên kết bằng mã cá nhân, 24 trả lời giấy mời bằng số hoặc bằng chữ; "
+        "94 lượt nhắc, thông báo và chương trình sáng gửi qua Zalo như qua Telegram (không gửi "
         "được: 0); tin dài nhất 1425/2.000 ký tự, 0 tệp; mất 0, lặp 0; góp ý của Văn phòng về "
         "tham luận soạn trên Zalo đã tới người viết: có" in lines
     )

@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+import segno
 from sqlalchemy import select
 
 from bot.config import ZaloSettings
@@ -179,6 +180,33 @@ async def test_the_page_offers_the_telegram_bot_with_the_persons_own_deep_link(
     assert "Nhận tin nhắc qua Telegram" in page.text
 
 
+def dark_modules(page: str) -> set[tuple[int, int]]:
+    """The dark modules (column, row) of the QR code the page's Zalo figure draws, read from
+    the SVG path's runs ("M x y.5" then "h n" to draw, "m dx dy" to move), quiet zone removed."""
+    figure = re.search(r'<figure class="bot-qr" id="zalo-qr">(.*?)</figure>', page, re.S)
+    assert figure is not None and "Quét mã QR bằng Zalo" in figure.group(1)
+    path = re.search(r'class="qrline"[^>]* d="([^"]+)"', figure.group(1))
+    assert path is not None
+    dark: set[tuple[int, int]] = set()
+    x = y = 0.0
+    for op, numbers in re.findall(r"([Mmh])([-\d. ]+)", path.group(1)):
+        values = [float(n) for n in numbers.split()]
+        if op == "M":
+            x, y = values
+        elif op == "m":
+            x, y = x + values[0], y + values[1]
+        else:
+            dark.update((int(x) + i - 4, int(y) - 4) for i in range(int(values[0])))
+            x += values[0]
+    return dark
+
+
+def symbol_of(link: str) -> set[tuple[int, int]]:
+    """The dark modules (column, row) of the QR code segno itself makes for ``link``."""
+    matrix = segno.make_qr(link, error="m").matrix
+    return {(x, y) for y, row in enumerate(matrix) for x, bit in enumerate(row) if bit}
+
+
 async def test_the_page_says_how_to_link_on_zalo_with_the_persons_own_code_when_the_bot_has_a_link(
     web: Web, imported: Services
 ) -> None:
@@ -192,6 +220,7 @@ async def test_the_page_says_how_to_link_on_zalo_with_the_persons_own_code_when_
         f"<b>{format_link_code(code)}</b>: đồng chí sẽ nhận tin nhắc"
     ) in page.text
     assert 'id="chat-zalo" href="https://zalo.me/2740000000"' in page.text
+    assert dark_modules(page.text) == symbol_of("https://zalo.me/2740000000")
     web.site.config = imported.config.model_copy(
         update={"zalo": ZaloSettings(bot_name="Bot Hội nghị LHPN")}  # no link: no line
     )

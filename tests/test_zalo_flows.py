@@ -6,15 +6,18 @@ twice, stickers and what the bot cannot read."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.domain.clock import ManualClock
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
+from bot.services.report_file import office_report_workbook
 from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
@@ -322,3 +325,27 @@ async def test_office_commands_on_zalo_answer_staff_and_refuse_delegates(
     office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
     said = await world.type(office, command)
     assert said and said != [refusal]
+
+
+async def test_the_report_workbook_names_the_channel_that_reaches_each_person(
+    world: ZaloWorld,
+) -> None:
+    await world.linked("DB001", "DB001")
+    blocked = await world.linked("DB002", "DB002")
+    blocked.block()
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    await world.type(office, "/thongbao")
+    await world.type(office, "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5.")
+    await world.type(office, "1")  # đại biểu đã liên kết
+    await world.type(office, "1")  # Gửi ngay: the send to DB002 finds the bot blocked
+    await world.tick()
+    services = world.services
+    content = office_report_workbook(
+        world.catalog, services.config, await services.office_report.collect()
+    )
+    rows = list(load_workbook(io.BytesIO(content))["Đại biểu"].iter_rows(values_only=True))
+    assert rows[0][11] == "Kênh liên lạc"
+    by_code = {row[1]: row for row in rows[1:]}
+    assert by_code["DB001"][11:13] == ("Zalo", "Có")
+    assert by_code["DB002"][11:13] == ("Zalo (đã chặn bot)", "Không")
+    assert by_code["DB003"][11:13] == ("Chưa liên kết", None)

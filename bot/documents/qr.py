@@ -196,6 +196,16 @@ def _finder_like(lines: Sequence[str]) -> int:
     return count
 
 
+@cache
+def qr_svg(link: str) -> str:
+    """The QR code of ``link`` as inline SVG markup (dark on a white square with a quiet zone
+    of four modules), for a web page, hidden from screen readers (the page's caption names it);
+    a page shows few distinct links, so each is made once."""
+    code = segno.make_qr(link, error=ERROR)
+    svg = str(code.svg_inline(scale=4, border=4, light="#fff", svgclass="qr"))
+    return svg.replace("<svg ", '<svg aria-hidden="true" ', 1)  # the caption says what it is
+
+
 def qr_png(link: str) -> bytes:
     """The QR code of ``link`` as the PNG segno writes (``save(kind="png", scale=10,
     border=2)``): 1-bit greyscale, dark modules black."""

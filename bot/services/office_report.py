@@ -47,6 +47,8 @@ class DelegateRow:
     answered_at: datetime | None
     linked: bool
     unreachable_reason: str | None  # set when the linked account cannot be reached
+    channels: tuple[str, ...] = ()  # the chat channels that reach them
+    blocked: tuple[str, ...] = ()  # the chat channels linked but no longer reaching them
 
     @property
     def reachable(self) -> bool | None:
@@ -153,6 +155,8 @@ class OfficeReportService:
                     unreachable_reason=(
                         (row.unreachable_reason or "—") if row.unreachable_at is not None else None
                     ),
+                    channels=row.channels,
+                    blocked=row.blocked,
                 )
                 for row in roster
             ]

@@ -12,7 +12,7 @@ from bot.domain.outbound import DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
 from bot.services.checkin import Attendance, CheckinView
-from bot.services.office_report import AuditRow, MessageRow, OfficeReport
+from bot.services.office_report import AuditRow, DelegateRow, MessageRow, OfficeReport
 from bot.services.reports import Tally
 from bot.services.views import DelegateView
 from bot.texts import Catalog
@@ -143,8 +143,9 @@ def audit_table(
 
 def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: Any) -> Sheet:
     labels = {group.key: group.label for group in config.groups}
-    yes, no = catalog.plain("report_sheet.yes"), catalog.plain("report_sheet.no")
+    yes = catalog.plain("report_sheet.yes")
     cannot = catalog.plain("report_sheet.cannot")
+    not_linked = catalog.plain("report_sheet.not_linked")
     rows: list[list[Cell]] = []
     for number, row in enumerate(report.delegates, start=1):
         reachable = row.reachable
@@ -161,21 +162,44 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
                 row.substitute_name,
                 row.substitute_position,
                 local(row.answered_at),
-                yes if row.linked else no,
+                _reach(catalog, row) if row.linked else not_linked,
                 None if reachable is None else (yes if reachable else cannot),
                 _unreachable(catalog, row.unreachable_reason),
             ]
         )
     names = (
-        "number", "code", "name", "position", "organization", "group", "answer", "reason",
-        "substitute", "substitute_position", "answered_at", "linked", "reachable", "reach_note",
-    )  # fmt: skip
+        "number",
+        "code",
+        "name",
+        "position",
+        "organization",
+        "group",
+        "answer",
+        "reason",
+        "substitute",
+        "substitute_position",
+        "answered_at",
+        "linked",
+        "reachable",
+        "reach_note",
+    )  # fmt: skip  ("linked" names the channels that reach each person)
     return Sheet(
         catalog.plain("report_sheet.delegates.title"),
         _headings(catalog, "delegates", names),
         rows,
         wrap=frozenset({3, 4, 5, 7, 8, 9, 13}),
     )
+
+
+def _reach(catalog: Catalog, row: DelegateRow) -> str:
+    """The chat channels a linked person is reached on, then those they blocked, by name."""
+
+    def name(channel: str) -> str:
+        key = f"channel_name.{channel}"
+        return catalog.plain(key) if catalog.has(key) else channel
+
+    blocked = [catalog.plain("report_sheet.blocked_channel", channel=name(c)) for c in row.blocked]
+    return ", ".join([name(channel) for channel in row.channels] + blocked)
 
 
 def _groups(catalog: Catalog, report: OfficeReport) -> Sheet:

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from bot.chat import replies
 from bot.chat.drafts import result_params
 from bot.config import WebSettings
+from bot.documents.qr import qr_svg
 from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
@@ -273,6 +274,7 @@ class Site:
                 "bot": bot_name,
                 "link": bot_link,
                 "code": format_link_code(view.link_code),
+                "qr": Markup(qr_svg(bot_link)),  # noqa: S704 (segno's own markup of our config's link)
             }
         return {
             "delegate": view.delegate,
