@@ -41,6 +41,7 @@ from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.checkin import DeskPages
 from handlers.web.office.downloads import Downloads
+from handlers.web.office.drafts import Drafts
 from handlers.web.office.imports import Imports
 from handlers.web.office.notices import Notices
 from handlers.web.security import Guard, same_site
@@ -457,6 +458,7 @@ def build_office_app(
         *Notices(office).routes(),
         *Imports(office).routes(),
         *Downloads(office, page, chat_links if chat_links is not None else {}).routes(),
+        *Drafts(office).routes(),
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin
     routes += desk.routes()
