@@ -1,6 +1,6 @@
-"""Who may open the dashboard's notices, import and downloads: anonymous visitors get the
-sign-in page, a delegate's personal token opens nothing, staff who lost the office role are
-refused; every form needs this session's signature; an uploaded list is its session's alone."""
+"""Who may open the dashboard's notices, import, downloads and speech drafts: anonymous visitors
+get the sign-in page, a delegate's personal token opens nothing, staff who lost the office role
+are refused; every form needs this session's signature; an uploaded list is its session's alone."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ GETS = (
     "/office/invitations/links.xlsx",
     "/office/invitations/slips.docx",
     "/office/report.xlsx",
+    "/office/drafts",
+    "/office/drafts/1",
+    "/office/drafts/1/thread",
+    "/office/drafts/1/versions/1",
 )
 POSTS = (
     "/office/notices/preview",
@@ -31,6 +35,9 @@ POSTS = (
     "/office/import",
     "/office/import/abc/apply",
     "/office/import/abc/discard",
+    "/office/drafts/1/comment",
+    "/office/drafts/1/approve",
+    "/office/drafts/1/revise",
 )
 
 
@@ -89,6 +96,9 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
         ("/office/notices/1/resend", {}),
         ("/office/import/abc/apply", {}),
         ("/office/import/abc/discard", {}),
+        ("/office/drafts/1/comment", {"body": "Giả mạo."}),
+        ("/office/drafts/1/approve", {"version": "1"}),
+        ("/office/drafts/1/revise", {"version": "1", "reason": "Giả mạo."}),
     ):
         for fields in ({}, someone_elses):
             response = await desk.client.post(path, data={**fields, **data})
