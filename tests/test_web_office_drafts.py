@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.documents.reading import MAX_SHOWN, Reading, draft_text
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import MAX_COMMENT, DraftStatus
 from bot.domain.outbound import MessageKind
@@ -417,3 +419,32 @@ async def test_a_draft_or_version_that_does_not_exist_is_not_found(
         "không có gì thay đổi."
     )
     assert await audits(harness, "draft.verdict") == []
+
+
+async def test_the_overviews_missing_drafts_lead_to_their_pages(
+    desk: Desk, harness: BotHarness
+) -> None:
+    page = (await desk.client.get("/office/")).text
+    assignment = await draft_id(harness, "DB031")
+    assert f'1.1 — <a href="/office/drafts/{assignment}">Nguyễn Thị Lan Phương</a>' in page
+
+
+def test_a_word_document_declaring_entities_is_not_read() -> None:
+    xml = (
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">]>'
+        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        b"<w:body><w:p><w:r><w:t>&a;&a;</w:t></w:r></w:p></w:body></w:document>"
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("word/document.xml", xml)
+    assert draft_text("bai.docx", archive.getvalue()) is None
+    assert draft_text("bai.docx", b"PK\x03\x04 not an archive") is None
+    assert draft_text("bai.pdf", b"%PDF-1.4") is None
+
+
+def test_a_long_text_is_shown_up_to_the_limit_and_says_it_was_cut() -> None:
+    reading = draft_text("bai.txt", ("a" * 1000 + "\n").encode() * 300)
+    assert reading is not None and reading.cut
+    assert sum(len(p) for p in reading.paragraphs) == MAX_SHOWN
+    assert draft_text("bai.txt", "\ufeffMột\r\nHai\n\n".encode()) == Reading(("Một", "Hai"))
