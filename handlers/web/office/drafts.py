@@ -148,7 +148,10 @@ class Drafts:
         stored = await drafts.version_file(version.id) if version is not None else None
         if stored is None:
             return office._render("office/message.html", status=404, key="no_draft")
-        content = await asyncio.to_thread(stored.path.read_bytes)
+        try:
+            content = await asyncio.to_thread(stored.path.read_bytes)
+        except OSError:  # the file store lost it: say not found rather than fail
+            return office._render("office/message.html", status=404, key="no_draft")
         return _download(content, stored.version.display_name)
 
     async def _reading(self, version: VersionLine) -> Reading | None:
@@ -158,8 +161,11 @@ class Drafts:
         stored = await self.office.services.drafts.version_file(version.id)
         if stored is None:
             return None
-        name = stored.version.display_name
-        return await asyncio.to_thread(lambda: draft_text(name, stored.path.read_bytes()))
+        try:
+            content = await asyncio.to_thread(stored.path.read_bytes)
+        except OSError:  # the file store lost it: the page says it cannot be read
+            return None
+        return await asyncio.to_thread(draft_text, stored.version.display_name, content)
 
     def _status_line(self, line: DraftLine) -> str:
         """``đã gửi bản 2, chờ Văn phòng xem``: the status with the newest version's number."""
