@@ -1,6 +1,6 @@
-"""Who may open the dashboard's notices, import and downloads: anonymous visitors get the
-sign-in page, a delegate's personal token opens nothing, staff who lost the office role are
-refused; every form needs this session's signature; an uploaded list is its session's alone."""
+"""Who may open the dashboard's notices, import, downloads and speech drafts: anonymous visitors
+get the sign-in page, a delegate's personal token opens nothing, staff who lost the office role
+are refused; every form needs this session's signature; an uploaded list is its session's alone."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ GETS = (
     "/office/tasks",
     "/office/tasks/1",
     "/office/tasks/1/files/1",
+    "/office/drafts",
+    "/office/drafts/1",
+    "/office/drafts/1/thread",
+    "/office/drafts/1/versions/1",
 )
 POSTS = (
     "/office/notices/preview",
@@ -40,6 +44,9 @@ POSTS = (
     "/office/delegates/DB010/unlink/telegram",
     "/office/tasks/1/close",
     "/office/tasks/1/reopen",
+    "/office/drafts/1/comment",
+    "/office/drafts/1/approve",
+    "/office/drafts/1/revise",
 )
 
 
@@ -100,6 +107,9 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
         ("/office/import/abc/discard", {}),
         ("/office/tasks/1/close", {"note": "Giả mạo."}),
         ("/office/tasks/1/reopen", {"note": "Giả mạo."}),
+        ("/office/drafts/1/comment", {"body": "Giả mạo."}),
+        ("/office/drafts/1/approve", {"version": "1"}),
+        ("/office/drafts/1/revise", {"version": "1", "reason": "Giả mạo."}),
     ):
         for fields in ({}, someone_elses):
             response = await desk.client.post(path, data={**fields, **data})

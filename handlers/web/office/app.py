@@ -42,6 +42,7 @@ from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.checkin import DeskPages
 from handlers.web.office.downloads import Downloads
+from handlers.web.office.drafts import Drafts
 from handlers.web.office.imports import Imports
 from handlers.web.office.log import AuditLog
 from handlers.web.office.notices import Notices
@@ -463,6 +464,7 @@ def build_office_app(
         *Downloads(office, page, chat_links if chat_links is not None else {}).routes(),
         *AuditLog(office).routes(),
         *Accounts(office, page, chat_links if chat_links is not None else {}).routes(),
+        *Drafts(office).routes(),
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin
     routes += desk.routes()

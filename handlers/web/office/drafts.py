@@ -1,0 +1,310 @@
+"""Tham luận on the dashboard: every theme and its speakers with where their draft stands; a
+draft's versions to download, the newest one's text to read, the thread with the speaker and
+a box to comment, approve or ask for a revision. Every step is a use case of
+:class:`bot.services.drafts.DraftService`, the same the chat's office side runs (``/thamluan``,
+a reply to a draft post, «Chốt» / «Cần chỉnh sửa»): the rules, the outbox to the speaker's
+channel and the audit are theirs."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.documents.reading import MAX_SHOWN, Reading, draft_text, readable
+from bot.domain.drafts import MAX_COMMENT, DraftLine, DraftStatus, VersionLine
+from bot.domain.ids import parse_id
+from bot.services.access import OfficeActor
+from bot.services.drafts import DraftResult, DraftStep, ThreadPost
+from bot.services.signin import StaffVisit
+from bot.texts.formatting import file_size
+from bot.texts.presenters import draft_status_label
+
+if TYPE_CHECKING:
+    from handlers.web.office.app import Office
+
+# Seconds between two looks at a draft's thread while its page is open (a speaker's answer
+# should show within a few seconds; the page's script waits at least five).
+THREAD_POLL_SECONDS = 5
+_MEDIA = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".txt": "text/plain; charset=utf-8",
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+}
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    """A theme of the plan and its speakers' drafts (none yet: no speaker assigned)."""
+
+    key: str
+    title: str
+    lines: tuple[DraftLine, ...]
+
+
+class Drafts:
+    """The speech drafts' handlers, on the dashboard's :class:`Office`."""
+
+    def __init__(self, office: Office) -> None:
+        self.office = office
+
+    def routes(self) -> list[BaseRoute]:
+        """The drafts' routes, for signed-in office staff only."""
+        staff = self.office.staff
+        return [
+            Route("/drafts", staff(self.board), methods=["GET"]),
+            Route("/drafts/{id}", staff(self.draft), methods=["GET"]),
+            Route("/drafts/{id}/thread", staff(self.thread), methods=["GET"]),
+            Route("/drafts/{id}/versions/{number}", staff(self.download), methods=["GET"]),
+            Route("/drafts/{id}/comment", staff(self.comment), methods=["POST"]),
+            Route("/drafts/{id}/approve", staff(self.approve), methods=["POST"]),
+            Route("/drafts/{id}/revise", staff(self.revise), methods=["POST"]),
+        ]
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def board(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Every theme of the plan in its order, each speaker's draft and where it stands
+        (the order of the printed programme, as ``/thamluan`` lists them), late ones marked."""
+        office = self.office
+        config, drafts = office.config, office.services.drafts
+        lines = await drafts.board()
+        by_theme: dict[str, list[DraftLine]] = {}
+        for line in lines:
+            by_theme.setdefault(line.theme_key, []).append(line)
+        rows = [
+            ThemeRow(theme.key, theme.title, tuple(by_theme.pop(theme.key, ())))
+            for theme in config.themes
+        ]
+        # A theme no longer in the plan keeps its speakers' drafts on the page.
+        rows += [
+            ThemeRow(key, found[0].theme_title, tuple(found)) for key, found in by_theme.items()
+        ]
+        now = office.services.ctx.clock.now()
+        count = {status: sum(line.status is status for line in lines) for status in DraftStatus}
+        return office._render(
+            "office/drafts.html", visit=visit, actor=actor, themes=rows, total=len(lines),
+            count=count, late={line.id for line in lines if line.late(now)},
+            deadline=drafts.deadline_at, status_line=self._status_line,
+            flash=office._flash(request, visit),
+        )  # fmt: skip
+
+    async def draft(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """One speaker's draft: its versions, the newest one's text, the thread, the forms."""
+        return await self._page(request, visit, actor)
+
+    async def _page(
+        self,
+        request: Request,
+        visit: StaffVisit,
+        actor: OfficeActor,
+        *,
+        status: int = 200,
+        error: str = "",
+        body: str = "",
+        reason: str = "",
+    ) -> Response:
+        office = self.office
+        drafts = office.services.drafts
+        line = await drafts.line(_id(request))
+        if line is None:
+            return office._render("office/message.html", status=404, key="no_draft")
+        versions = await drafts.versions(line.id)
+        reading = await self._reading(versions[0]) if versions else None
+        return office._render(
+            "office/draft.html", status=status, visit=visit, actor=actor, line=line,
+            versions=versions, reading=reading, shown_limit=MAX_SHOWN,
+            readable=bool(versions) and readable(versions[0].display_name),
+            thread=await drafts.thread(line.id), poll=THREAD_POLL_SECONDS,
+            status_line=self._status_line, size=lambda v: file_size(office.catalog, v),
+            own_deadline=line.deadline_at != drafts.deadline_at, limit=MAX_COMMENT,
+            error=error, body=body, reason=reason, flash=office._flash(request, visit),
+        )  # fmt: skip
+
+    async def thread(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The thread alone, for the draft page's script to put in place."""
+        office = self.office
+        drafts = office.services.drafts
+        line = await drafts.line(_id(request))
+        if line is None:
+            return office._render("office/message.html", status=404, key="no_draft")
+        return office._render(
+            "office/draft_thread.html", line=line, thread=await drafts.thread(line.id)
+        )
+
+    async def download(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """A version as the speaker sent it (a typed draft: the .txt it was stored as)."""
+        office = self.office
+        drafts = office.services.drafts
+        number = parse_id(str(request.path_params["number"]))
+        version = next((v for v in await drafts.versions(_id(request)) if v.number == number), None)
+        stored = await drafts.version_file(version.id) if version is not None else None
+        if stored is None:
+            return office._render("office/message.html", status=404, key="no_draft")
+        try:
+            content = await asyncio.to_thread(stored.path.read_bytes)
+        except OSError:  # the file store lost it: say not found rather than fail
+            return office._render("office/message.html", status=404, key="no_draft")
+        return _download(content, stored.version.display_name)
+
+    async def _reading(self, version: VersionLine) -> Reading | None:
+        """The text of ``version`` to show, if its kind can be read in a page."""
+        if not readable(version.display_name):
+            return None
+        stored = await self.office.services.drafts.version_file(version.id)
+        if stored is None:
+            return None
+        try:
+            content = await asyncio.to_thread(stored.path.read_bytes)
+        except OSError:  # the file store lost it: the page says it cannot be read
+            return None
+        return await asyncio.to_thread(draft_text, stored.version.display_name, content)
+
+    def _status_line(self, line: DraftLine) -> str:
+        """``đã gửi bản 2, chờ Văn phòng xem``: the status with the newest version's number."""
+        catalog = self.office.catalog
+        if line.latest is None:
+            return draft_status_label(catalog, DraftStatus.WAITING)
+        return catalog.plain(f"dash.drafts.status_{line.status.value}", number=line.latest.number)
+
+    # --- acting --------------------------------------------------------------------------------
+
+    async def comment(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The office's comment, kept with the draft and sent to the speaker on their channel
+        (the chat's reply to a draft post); the form's nonce names it, so a second press of
+        the same form sends nothing more."""
+        office = self.office
+        values = await office._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        body = values.get("body", "")
+        post = ThreadPost(_id(request), None)
+        result = await office.services.drafts.comment_from_office(
+            actor, post, source=f"web:office:{values.get('nonce', '')}", text=body
+        )
+        if result.step in (DraftStep.COMMENT_EMPTY, DraftStep.COMMENT_TOO_LONG):
+            error = self._say(result)
+            return await self._page(request, visit, actor, status=422, error=error, body=body)
+        return self._answer(visit, request, result)
+
+    async def approve(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Chốt»: the version the page showed is final; the speaker is told."""
+        office = self.office
+        values = await office._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        version_id = await self._version(request, values)
+        if version_id is None:
+            return self._answer(visit, request, DraftResult(DraftStep.GONE))
+        result = await office.services.drafts.set_verdict(actor, version_id, DraftStatus.FINAL)
+        return self._answer(visit, request, result)
+
+    async def revise(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Cần chỉnh sửa» for the version the page showed, its reason (if typed) first sent as
+        a comment, so the speaker reads what to change before being asked to."""
+        office = self.office
+        values = await office._form(request, _bound(visit))
+        if isinstance(values, Response):
+            return values
+        drafts = office.services.drafts
+        version_id = await self._version(request, values)
+        if version_id is None:
+            return self._answer(visit, request, DraftResult(DraftStep.GONE))
+        reason = values.get("reason", "")
+        line = await drafts.line(_id(request))
+        pending = (  # a verdict that will change something: a second press sends no reason
+            line is not None
+            and line.latest is not None
+            and line.latest.id == version_id
+            and line.status is not DraftStatus.REVISION
+        )
+        if reason.strip() and pending:
+            said = await drafts.comment_from_office(
+                actor,
+                ThreadPost(_id(request), version_id),
+                source=f"web:office:{values.get('nonce', '')}",
+                text=reason,
+            )
+            if said.step in (DraftStep.COMMENT_EMPTY, DraftStep.COMMENT_TOO_LONG):
+                error = self._say(said)
+                return await self._page(
+                    request, visit, actor, status=422, error=error, reason=reason
+                )
+        result = await drafts.set_verdict(actor, version_id, DraftStatus.REVISION)
+        return self._answer(visit, request, result)
+
+    async def _version(self, request: Request, values: dict[str, str]) -> int | None:
+        """The version a verdict form names, if it is one of this draft's."""
+        wanted = parse_id(values.get("version", ""))
+        versions = await self.office.services.drafts.versions(_id(request))
+        return wanted if wanted in {v.id for v in versions} else None
+
+    def _answer(self, visit: StaffVisit, request: Request, result: DraftResult) -> Response:
+        ok = result.step in (
+            DraftStep.RELAYED, DraftStep.REPEATED, DraftStep.VERDICT, DraftStep.UNCHANGED
+        )  # fmt: skip
+        path = "drafts" if result.step is DraftStep.GONE else f"drafts/{_id(request)}"
+        return self.office._done(visit, path, self._say(result), ok=ok)
+
+    def _say(self, result: DraftResult) -> str:
+        """What the page says after a step, in the office's words."""
+        catalog = self.office.catalog
+        line, version = result.draft, result.version
+        params: dict[str, Any] = {"limit": MAX_COMMENT, "chars": result.chars}
+        if line is not None:
+            params.update(
+                name=line.full_name, key=line.theme_key, organization=line.organization,
+                status=draft_status_label(catalog, line.status),
+            )  # fmt: skip
+        if version is not None:
+            params.update(number=version.number)
+        step = result.step
+        if step is DraftStep.VERDICT and line is not None:
+            key = "approved" if line.status is DraftStatus.FINAL else "revision"
+        elif step is DraftStep.SUPERSEDED:
+            key, params["newer"] = "superseded", result.newer
+        elif step in (
+            DraftStep.RELAYED, DraftStep.REPEATED, DraftStep.UNCHANGED,
+            DraftStep.COMMENT_EMPTY, DraftStep.COMMENT_TOO_LONG,
+        ):  # fmt: skip
+            key = step.value
+        else:
+            key = "gone"
+        return catalog.html(f"dash.drafts.{key}", **params)
+
+
+def _download(content: bytes, name: str) -> Response:
+    """``content`` to save as ``name`` (RFC 6266: a plain fallback, the UTF-8 name in
+    ``filename*``), never cached, never taken for a page."""
+    media = _MEDIA.get(PurePath(name).suffix.lower(), "application/octet-stream")
+    plain = name.encode("ascii", "ignore").decode()
+    plain = "".join(c for c in plain if c.isprintable() and c not in '"\\;') or "tham-luan"
+    return Response(
+        content,
+        media_type=media,
+        headers={
+            "content-disposition": (
+                f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
+            ),
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+        },
+    )
+
+
+def _id(request: Request) -> int:
+    """The assignment a path names (0, which names none, for what no column could hold)."""
+    return parse_id(str(request.path_params["id"])) or 0
+
+
+def _bound(visit: StaffVisit) -> str:
+    from handlers.web.office.app import _bound as bound
+
+    return bound(visit)

@@ -1,0 +1,450 @@
+"""Tham luận on the dashboard: the chat's draft use cases behind a page — every theme and speaker
+with where their draft stands, a version downloaded as sent, the newest one's text to read, a
+comment that reaches the speaker on their channel and their answer in the thread, approve or
+ask for a revision (a second press changes nothing), each step audited as the staff member."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+import docx as python_docx
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.documents.reading import MAX_SHOWN, Reading, draft_text
+from bot.domain.channels import ChatAccount
+from bot.domain.drafts import MAX_COMMENT, DraftStatus
+from bot.domain.outbound import MessageKind
+from bot.services.access import OfficeActor
+from storage.models import AuditEntry, DraftComment, OutboundMessage
+from tests.fakes.telegram_api import FakeUser
+from tests.harness import BotHarness
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.samples import DOCX
+from tests.test_drafts import DEADLINE
+
+STAFF_NAME = "Phạm Thị Thanh Mai"
+
+
+@pytest.fixture
+async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
+    await make_staff(harness.services)
+    await harness.services.drafts.sync()
+    desk = await desk_for(harness.services)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+def word(*paragraphs: str) -> bytes:
+    """A real Word document of ``paragraphs``, as a speaker's office software writes it."""
+    document = python_docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+async def upload(harness: BotHarness, code: str, name: str, content: bytes) -> FakeUser:
+    """``code`` opens their link (once) and sends ``content`` as the file ``name``."""
+    user = harness.linked.get(code) or await harness.open_invitation(code)
+    await harness.send(user.document(name, content, DOCX))
+    return user
+
+
+async def draft_id(harness: BotHarness, code: str) -> int:
+    [line] = [line for line in await harness.services.drafts.board() if line.code == code]
+    return line.id
+
+
+async def staff_actor(harness: BotHarness) -> OfficeActor:
+    services = harness.services
+    card = await services.dashboard.card(STAFF)
+    assert card is not None
+    actor = await services.access.office_person(card.person.id)
+    assert actor is not None
+    return actor
+
+
+async def audits(harness: BotHarness, action: str) -> list[tuple[str, Any]]:
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(AuditEntry.actor, AuditEntry.after)
+            .where(AuditEntry.action == action)
+            .order_by(AuditEntry.id)
+        )
+        return [(actor, after) for actor, after in rows.all()]
+
+
+def version_of(html: str, form_id: str) -> str:
+    """The version a verdict form on a draft page is about (its hidden field)."""
+    start = html.index(f'id="{form_id}"')
+    found = re.search(r'name="version" value="(\d+)"', html[start : html.index("</form>", start)])
+    assert found is not None
+    return found.group(1)
+
+
+async def verdict(desk: Desk, assignment: int, form: str, data: dict[str, str]) -> httpx.Response:
+    """Press the approve / revise button of a draft page as shown now; the page it leads to."""
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    fields = {**hidden(page, f"form-{form}"), "version": version_of(page, f"form-{form}")}
+    answer = await desk.client.post(f"/office/drafts/{assignment}/{form}", data={**fields, **data})
+    if answer.status_code == 303:
+        return await desk.client.get(answer.headers["location"])
+    return answer
+
+
+async def verdict_form(desk: Desk, assignment: int, form: str, data: dict[str, str]) -> str:
+    """:func:`verdict`'s page."""
+    return (await verdict(desk, assignment, form, data)).text
+
+
+async def test_the_board_lists_every_theme_in_plan_order_with_each_speakers_status(
+    desk: Desk, harness: BotHarness
+) -> None:
+    services, actor = harness.services, await staff_actor(harness)
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    await upload(harness, "DB036", "bai.docx", word("Bản 1"))
+    await upload(harness, "DB036", "bai.docx", word("Bản 2"))
+    await upload(harness, "DB040", "bai.docx", word("Bản 1"))
+    for code, status in (("DB036", DraftStatus.REVISION), ("DB040", DraftStatus.FINAL)):
+        [newest, *_] = await services.drafts.versions(await draft_id(harness, code))
+        await services.drafts.set_verdict(actor, newest.id, status)
+    await services.drafts.unassign(actor, "DB055", "2.2")
+    harness.clock.set(DEADLINE + timedelta(minutes=1))
+    await desk.sign_in()  # days later: a new session
+
+    page = (await desk.client.get("/office/drafts")).text
+    assert text_of(page, "drafts-summary") == (
+        "Đã gửi 3/9 · Đã chốt 1 · Cần chỉnh sửa 1 · Chưa gửi 6 (quá hạn 6)"
+    )
+    themes = re.findall(r'<th scope="rowgroup" colspan="3">Chủ đề ([0-9.]+):', page)
+    assert themes == ["1.1", "1.2", "1.3", "1.4", "1.5", "2.1", "2.2", "2.3", "3"]
+    rows = re.findall(r'<tr id="draft-(\d+)">', page)
+    statuses = [text_of(page, f"draft-{row}-status") for row in rows]
+    assert [" ".join(s.split()) for s in statuses] == [
+        "đã gửi bản 1, chờ Văn phòng xem",  # 1.1 DB031
+        "đã đề nghị chỉnh sửa bản 2",  # 1.2 DB036
+        "đã chốt bản 1",  # 1.3 DB040
+        "chưa gửi quá hạn · chưa mở đường liên kết",  # 1.4 DB045
+        "chưa gửi quá hạn · chưa mở đường liên kết",  # 1.5 DB050
+        "chưa gửi quá hạn · chưa mở đường liên kết",  # 2.1 DB033
+        "chưa gửi quá hạn · chưa mở đường liên kết",  # 2.3 DB038
+        "chưa gửi quá hạn · chưa mở đường liên kết",  # 3 DB042
+        "chưa gửi quá hạn · chưa mở đường liên kết",  # 3 DB060
+    ]
+    assert text_of(page, "theme-7") == (
+        "Chủ đề 2.2: Nguyên nhân của hạn chế, khó khăn\nChưa phân công người viết."
+    )
+    assert f'href="/office/drafts/{await draft_id(harness, "DB031")}"' in page
+    assert 'href="/office/drafts" aria-current="page"' in page  # in the navigation
+
+
+async def test_a_version_downloads_as_sent_under_its_own_name(
+    desk: Desk, harness: BotHarness
+) -> None:
+    content = word("Kính thưa Đoàn Chủ tịch,")
+    await upload(harness, "DB031", "Tham luận Ba Đình.docx", content)
+    assignment = await draft_id(harness, "DB031")
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert f'href="/office/drafts/{assignment}/versions/1" download' in page
+
+    response = await desk.client.get(f"/office/drafts/{assignment}/versions/1")
+    assert response.status_code == 200
+    assert response.content == content
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="Tham lun Ba nh.docx"; '
+        f"filename*=UTF-8''{quote('Tham luận Ba Đình.docx', safe='')}"
+    )
+    assert response.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    assert response.headers["cache-control"] == "no-store"
+    assert (await desk.client.get(f"/office/drafts/{assignment}/versions/2")).status_code == 404
+
+
+async def test_the_newest_version_is_shown_for_reading_a_docx_and_a_typed_text(
+    desk: Desk, harness: BotHarness
+) -> None:
+    user = await upload(
+        harness,
+        "DB031",
+        "bai.docx",
+        word("Kính thưa Đoàn Chủ tịch,", "Phụ nữ & gia đình <Thủ đô>."),
+    )
+    assignment = await draft_id(harness, "DB031")
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert text_of(page, "text-title") == "Nội dung bản 1"
+    assert re.findall(
+        r"<p>(.*?)</p>", page[page.index('id="draft-text"') :].split("</div>")[0]
+    ) == [
+        "Kính thưa Đoàn Chủ tịch,",
+        "Phụ nữ &amp; gia đình &lt;Thủ đô&gt;.",
+    ]
+
+    account = ChatAccount("telegram", str(user.id), str(user.id))
+    typed = await harness.services.drafts.store_typed(account, assignment, "Dòng một\nDòng hai")
+    assert typed.version is not None and typed.version.number == 2
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert text_of(page, "text-title") == "Nội dung bản 2"
+    assert text_of(page, "draft-text") == "Dòng một\nDòng hai"
+
+    await upload(harness, "DB031", "bai.pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\n%%EOF\n")
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert text_of(page, "text-none") == (
+        "Tệp «bai.pdf» không đọc được trên trang; đề nghị tải về để đọc."
+    )
+
+
+async def test_a_comment_reaches_the_speakers_channel_and_their_answer_joins_the_thread(
+    desk: Desk, harness: BotHarness
+) -> None:
+    user = await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    page = await desk.post(
+        f"drafts/{assignment}/comment", "form-comment",
+        {"body": "Đề nghị bổ sung số liệu năm 2023."}, page=f"drafts/{assignment}",
+    )  # fmt: skip
+    assert text_of(page.text, "flash") == (
+        "Đã gửi góp ý tới đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình); "
+        "bot chuyển tới kênh trò chuyện của người viết."
+    )
+    async with harness.services.ctx.sessions() as session:
+        [queued] = await session.scalars(
+            select(OutboundMessage).where(OutboundMessage.kind == MessageKind.DRAFT_COMMENT)
+        )
+    card = await harness.services.dashboard.card("DB031")
+    assert card is not None and queued.audience == f"person:{card.person.id}"
+    await harness.tick()
+    relayed = user.last_message
+    assert relayed["text"].startswith(
+        "💬 Góp ý của Văn phòng về tham luận chủ đề 1.1 (bản 1):\n\nĐề nghị bổ sung số liệu năm 2023."
+    )
+
+    await harness.send(user.reply(relayed, "Tôi sẽ bổ sung trong bản 2."))
+    thread = (await desk.client.get(f"/office/drafts/{assignment}/thread")).text
+    said = [
+        " ".join(re.sub(r"<[^>]+>", "", li).split())
+        for li in re.findall(r"<li[^>]*>(.*?)</li>", thread, re.S)
+    ]
+    assert said == [
+        f"{STAFF_NAME} (Văn phòng) · 09:00, 18/5 · về bản 1 Đề nghị bổ sung số liệu năm 2023.",
+        "Nguyễn Thị Lan Phương (người viết) · 09:00, 18/5 · về bản 1 Tôi sẽ bổ sung trong bản 2.",
+    ]
+    shown = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert f'data-live="/office/drafts/{assignment}/thread"' in shown
+    assert "Tôi sẽ bổ sung trong bản 2." in text_of(shown, "live")  # without the script too
+    actor = await staff_actor(harness)
+    assert [
+        (who, after["from_office"]) for who, after in await audits(harness, "draft.comment")
+    ] == [
+        (actor.actor, True),
+        (f"telegram:{user.id}", False),
+    ]
+
+
+async def test_the_same_comment_form_pressed_twice_sends_one_comment(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    fields = {**hidden(page, "form-comment"), "body": "Tốt."}
+    first = await desk.client.post(f"/office/drafts/{assignment}/comment", data=fields)
+    second = await desk.client.post(f"/office/drafts/{assignment}/comment", data=fields)
+    shown = (await desk.client.get(second.headers["location"])).text
+    assert first.status_code == second.status_code == 303
+    assert text_of(shown, "flash") == "Góp ý này đã được gửi trước đó; không gửi lại."
+    async with harness.services.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftComment.body))) == ["Tốt."]
+
+
+async def test_an_empty_or_too_long_comment_is_refused_and_the_text_kept(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    long = "Số liệu & " * 301  # 3,010 characters, 3,612 once escaped for the chat
+    page = await desk.post(
+        f"drafts/{assignment}/comment", "form-comment", {"body": long}, page=f"drafts/{assignment}"
+    )
+    assert page.status_code == 422
+    assert text_of(page.text, "comment-error") == (
+        f"Nội dung dài {len(long.strip())} ký tự, quá giới hạn {MAX_COMMENT} ký tự nên chưa được gửi. "
+        "Đề nghị rút gọn hoặc chia thành nhiều góp ý."
+    )
+    assert "Số liệu &amp; Số liệu" in text_of(page.text, "comment-body")
+    page = await desk.post(
+        f"drafts/{assignment}/comment", "form-comment", {"body": "   "}, page=f"drafts/{assignment}"
+    )
+    assert page.status_code == 422
+    assert text_of(page.text, "comment-error") == "Đề nghị nhập nội dung góp ý."
+    async with harness.services.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftComment.body))) == []
+        assert (
+            list(
+                await session.scalars(
+                    select(OutboundMessage.kind).where(
+                        OutboundMessage.kind == MessageKind.DRAFT_COMMENT
+                    )
+                )
+            )
+            == []
+        )
+
+
+async def test_approve_tells_the_speaker_and_a_second_press_changes_nothing(
+    desk: Desk, harness: BotHarness
+) -> None:
+    user = await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    page = await verdict_form(desk, assignment, "approve", {})
+    assert text_of(page, "flash") == (
+        "Đã chốt bản 1 tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương. Bot đã báo người viết."
+    )
+    assert text_of(page, "draft-status") == "đã chốt bản 1"
+    await harness.tick()
+    assert user.last_text() == (
+        "✅ Văn phòng đã chốt tham luận chủ đề 1.1 của đồng chí (bản 1). Trân trọng cảm ơn đồng chí!"
+    )
+    actor = await staff_actor(harness)
+    assert await audits(harness, "draft.verdict") == [
+        (actor.actor, {"status": "final", "version": 1})
+    ]
+
+    page = await verdict_form(desk, assignment, "approve", {})
+    assert (
+        text_of(page, "flash") == "Tham luận này đã ở trạng thái «đã chốt»; không có gì thay đổi."
+    )
+    assert len(await audits(harness, "draft.verdict")) == 1
+    before = len(user.messages)
+    await harness.tick()
+    assert len(user.messages) == before
+
+
+async def test_revise_sends_the_reason_then_the_request_and_a_second_press_sends_nothing(
+    desk: Desk, harness: BotHarness
+) -> None:
+    user = await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    before = len(user.messages)
+    page = await verdict_form(desk, assignment, "revise", {"reason": "Rút gọn còn 5 phút đọc."})
+    assert text_of(page, "flash") == (
+        "Đã đề nghị đồng chí Nguyễn Thị Lan Phương chỉnh sửa bản 1 tham luận chủ đề 1.1. "
+        "Bot đã báo người viết."
+    )
+    assert text_of(page, "draft-status") == "đã đề nghị chỉnh sửa bản 1"
+    await harness.tick()
+    got = sorted(m["text"] for m in user.messages[before:])  # one tick sends both
+    assert len(got) == 2
+    assert got[0].startswith("✏️ Văn phòng đề nghị đồng chí chỉnh sửa tham luận chủ đề 1.1 (bản 1)")
+    assert "Rút gọn còn 5 phút đọc." in got[1]
+    actor = await staff_actor(harness)
+    assert await audits(harness, "draft.verdict") == [
+        (actor.actor, {"status": "revision", "version": 1})
+    ]
+
+    page = await verdict_form(desk, assignment, "revise", {"reason": "Nhắc lại."})
+    assert text_of(page, "flash") == (
+        "Tham luận này đã ở trạng thái «cần chỉnh sửa»; không có gì thay đổi."
+    )
+    async with harness.services.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftComment.body))) == ["Rút gọn còn 5 phút đọc."]
+    assert len(await audits(harness, "draft.verdict")) == 1
+
+
+async def test_a_too_long_reason_changes_nothing_and_is_kept_in_its_box(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    long = "x" * (MAX_COMMENT + 1)
+    page = await verdict(desk, assignment, "revise", {"reason": long})
+    assert page.status_code == 422
+    assert text_of(page.text, "revise-error").startswith(f"Nội dung dài {MAX_COMMENT + 1} ký tự")
+    assert text_of(page.text, "revise-reason") == long
+    assert text_of(page.text, "draft-status") == "đã gửi bản 1, chờ Văn phòng xem"
+    assert await audits(harness, "draft.verdict") == []
+
+
+async def test_a_verdict_on_a_page_overtaken_by_a_newer_version_is_refused(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    fields = hidden(page, "form-approve")
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version is not None
+    await upload(harness, "DB031", "bai.docx", word("Bản 2"))
+    answer = await desk.client.post(
+        f"/office/drafts/{assignment}/approve", data={**fields, "version": version.group(1)}
+    )
+    shown = (await desk.client.get(answer.headers["location"])).text
+    assert text_of(shown, "flash") == (
+        "Đã có bản 2 mới hơn; đề nghị đọc và quyết định trên bản mới."
+    )
+    assert text_of(shown, "draft-status") == "đã gửi bản 2, chờ Văn phòng xem"
+
+
+async def test_a_draft_or_version_that_does_not_exist_is_not_found(
+    desk: Desk, harness: BotHarness
+) -> None:
+    for path in ("/office/drafts/999999", "/office/drafts/999999/thread", "/office/drafts/x",
+                 "/office/drafts/999999/versions/1"):  # fmt: skip
+        response = await desk.client.get(path)
+        assert response.status_code == 404, path
+        assert text_of(response.text, "message-no_draft").startswith("Không có tham luận nào"), path
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    other = await draft_id(harness, "DB036")
+    [version] = await harness.services.drafts.versions(assignment)
+    # A version of another draft, named on this one's form, is refused too.
+    page = await desk.post(
+        f"drafts/{other}/approve",
+        "form-signout",
+        {"version": str(version.id)},
+        page=f"drafts/{other}",
+    )
+    assert text_of(page.text, "flash") == (
+        "Không tìm thấy tham luận hay bản này (có thể Văn phòng đã hủy phân công); "
+        "không có gì thay đổi."
+    )
+    assert await audits(harness, "draft.verdict") == []
+
+
+async def test_the_overviews_missing_drafts_lead_to_their_pages(
+    desk: Desk, harness: BotHarness
+) -> None:
+    page = (await desk.client.get("/office/")).text
+    assignment = await draft_id(harness, "DB031")
+    assert f'1.1 — <a href="/office/drafts/{assignment}">Nguyễn Thị Lan Phương</a>' in page
+
+
+def test_a_word_document_declaring_entities_is_not_read() -> None:
+    xml = (
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">]>'
+        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        b"<w:body><w:p><w:r><w:t>&a;&a;</w:t></w:r></w:p></w:body></w:document>"
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("word/document.xml", xml)
+    assert draft_text("bai.docx", archive.getvalue()) is None
+    assert draft_text("bai.docx", b"PK\x03\x04 not an archive") is None
+    assert draft_text("bai.pdf", b"%PDF-1.4") is None
+
+
+def test_a_long_text_is_shown_up_to_the_limit_and_says_it_was_cut() -> None:
+    reading = draft_text("bai.txt", ("a" * 1000 + "\n").encode() * 300)
+    assert reading is not None and reading.cut
+    assert sum(len(p) for p in reading.paragraphs) == MAX_SHOWN
+    assert draft_text("bai.txt", "\ufeffMột\r\nHai\n\n".encode()) == Reading(("Một", "Hai"))
