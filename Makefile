@@ -11,7 +11,7 @@ CONFIG ?= $(or $(HOINGHI_CONFIG),$(if $(wildcard config.toml),config.toml,config
 # Said before the bot starts: which plan runs, and how to run one's own when there is none yet.
 PLAN_NOTE = Chạy theo kế hoạch: $(CONFIG)$(if $(and $(filter config.example.toml,$(CONFIG)),$(if $(wildcard config.toml),,none)), (chưa có config.toml — sao chép config.example.toml thành config.toml để dùng kế hoạch của mình))
 
-.PHONY: run test test-slow test-browser lint check rehearse clean
+.PHONY: run test test-postgres test-slow test-browser lint check rehearse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: $(STAMP)
 # update delivered twice): about four minutes more, kept out of `make test`'s ten. CI runs both.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
+
+# The same tests as `make test` on a real PostgreSQL server: a throwaway cluster in a temporary
+# folder (scripts/with-postgres), Debian's PostgreSQL installed through apt when missing.
+test-postgres: $(STAMP)
+	./scripts/postgres-deps
+	./scripts/with-postgres $(BIN)/python -m pytest
 
 # The web pages in a real Chromium at a phone's size (scripts/browser-deps installs it, as root
 # through apt, with axe-core from npm); screenshots land in out/screenshots/.

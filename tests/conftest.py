@@ -1,20 +1,30 @@
-"""Shared fixtures: the example plan, a fresh migrated SQLite file per test, an injected clock."""
+"""Shared fixtures: the example plan, a fresh migrated database per test (SQLite, or PostgreSQL
+with HOINGHI_TEST_DATABASE_URL), an injected clock."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
 
 from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
@@ -89,9 +99,53 @@ def clock() -> ManualClock:
     return ManualClock(local(2024, 5, 18, 9, 0))
 
 
-# Set to a PostgreSQL URL (postgresql+asyncpg://…) to run the suite on PostgreSQL; each test
-# then starts from an empty schema. Unset: a fresh SQLite file per test.
+# Set to a PostgreSQL URL (postgresql+asyncpg://…/postgres, as scripts/with-postgres sets it)
+# to run the suite on PostgreSQL: the server must let that role create databases; each test
+# then gets a database of its own, copied from a template migrated once a run. Unset: a fresh
+# SQLite file per test.
 TEST_DATABASE_ENV = "HOINGHI_TEST_DATABASE_URL"
+POSTGRES_TEMPLATE = "hoinghi_template"
+_postgres_databases = itertools.count(1)
+
+
+def postgres_url() -> URL | None:
+    """The PostgreSQL server the suite runs on (``HOINGHI_TEST_DATABASE_URL``), or None."""
+    url = os.environ.get(TEST_DATABASE_ENV)
+    return make_url(url) if url else None
+
+
+async def create_postgres_database(template: str | None = None) -> str:
+    """A new database on the test server, empty or a copy of ``template``: its URL."""
+    server = postgres_url()
+    assert server is not None
+    name = f"hoinghi_test_{os.getpid()}_{next(_postgres_databases)}"
+    copy = f" TEMPLATE {template}" if template else ""
+    await _postgres_admin(f"CREATE DATABASE {name}{copy}")
+    return server.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(url: str) -> None:
+    """Drops a database made by :func:`create_postgres_database`, cutting its connections."""
+    await _postgres_admin(f"DROP DATABASE IF EXISTS {make_url(url).database} WITH (FORCE)")
+
+
+async def _postgres_admin(*statements: str) -> None:
+    # CREATE and DROP DATABASE cannot run inside a transaction: autocommit, no pool.
+    server = postgres_url()
+    assert server is not None
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with admin.connect() as connection:
+            for statement in statements:
+                await connection.exec_driver_sql(statement)
+    finally:
+        await admin.dispose()
+
+
+def _in_own_loop(work: Coroutine[Any, Any, None]) -> None:
+    # In a thread of its own: no event loop may be running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, work).result()
 
 
 @pytest.fixture(scope="session")
@@ -107,29 +161,51 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
         finally:
             await engine.dispose()  # the last connection closed: the WAL is folded into the file
 
-    # In a thread of its own: no event loop may be running in this one.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, migrate()).result()
+    _in_own_loop(migrate())
     return path
 
 
+@pytest.fixture(scope="session")
+def migrated_postgres() -> str:
+    """The PostgreSQL template database brought to the newest schema by the real migrations,
+    once a run: each test's database is a ``CREATE DATABASE … TEMPLATE`` copy of it."""
+    server = postgres_url()
+    assert server is not None
+
+    async def migrate() -> None:
+        await _postgres_admin(
+            f"DROP DATABASE IF EXISTS {POSTGRES_TEMPLATE} WITH (FORCE)",
+            f"CREATE DATABASE {POSTGRES_TEMPLATE}",
+        )
+        url = server.set(database=POSTGRES_TEMPLATE).render_as_string(hide_password=False)
+        engine = create_engine(url)
+        try:
+            await upgrade_database(engine)
+        finally:
+            await engine.dispose()  # a template is copied only while nobody is connected to it
+
+    _in_own_loop(migrate())
+    return POSTGRES_TEMPLATE
+
+
 @pytest.fixture
-async def engine(tmp_path: Path, migrated_sqlite: Path) -> AsyncIterator[AsyncEngine]:
-    """A fresh database at the newest schema: a copy of the migrated SQLite file, or the
-    PostgreSQL database of ``HOINGHI_TEST_DATABASE_URL`` emptied and migrated."""
-    url = os.environ.get(TEST_DATABASE_ENV)
-    if url is None:
+async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """A fresh database at the newest schema: a copy of the migrated SQLite file, or on the
+    PostgreSQL server of ``HOINGHI_TEST_DATABASE_URL`` a copy of the migrated template."""
+    if postgres_url() is None:
         target = tmp_path / "test.db"
-        shutil.copyfile(migrated_sqlite, target)
-        url = f"sqlite+aiosqlite:///{target}"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), target)
+        engine = create_engine(f"sqlite+aiosqlite:///{target}")
+        yield engine
+        await engine.dispose()
+        return
+    url = await create_postgres_database(template=request.getfixturevalue("migrated_postgres"))
     engine = create_engine(url)
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as connection:
-            await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            await connection.exec_driver_sql("CREATE SCHEMA public")
-        await upgrade_database(engine)
-    yield engine
-    await engine.dispose()
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        await drop_postgres_database(url)
 
 
 @pytest.fixture

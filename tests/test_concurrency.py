@@ -206,8 +206,10 @@ async def test_simultaneous_taps_share_transactions_and_each_is_recorded_and_aud
 
 
 async def test_a_lone_taps_transaction_makes_two_trips_to_the_database_thread(
-    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch, engine: AsyncEngine
 ) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's one-trip driver (storage.sqlite_driver): asyncpg has no such thread")
     user = await harness.open_invitation("DB001")
     await flush_handled(harness.app.bot_data)
     await harness.services.activity.flush()

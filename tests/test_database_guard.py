@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tomllib
 from asyncio.subprocess import DEVNULL, PIPE
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,15 @@ from bot.cli import main
 from storage.engine import create_engine
 from storage.guard import DatabaseLock, sqlite_file
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade_database
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT, TEST_DATABASE_ENV
+from tests.conftest import (
+    EXAMPLE_CONFIG,
+    EXAMPLE_DELEGATES,
+    ROOT,
+    TEST_DATABASE_ENV,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_url,
+)
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import OFFICE_CHAT
@@ -185,22 +193,19 @@ def test_every_command_that_opens_the_database_says_so_too(
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh SQLite file, or the PostgreSQL database named by HOINGHI_TEST_DATABASE_URL
-    emptied (skipped when that is not set)."""
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh SQLite file, or a new empty database on the PostgreSQL server of
+    HOINGHI_TEST_DATABASE_URL (skipped when that is not set: `make test-postgres` sets it)."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'hoinghi.db'}"
-    url = os.environ.get(TEST_DATABASE_ENV, "")
-    if not url.startswith("postgresql"):
-        pytest.skip(f"{TEST_DATABASE_ENV} does not name a PostgreSQL database to run on")
-    engine = create_engine(url)
+        yield f"sqlite+aiosqlite:///{tmp_path / 'hoinghi.db'}"
+        return
+    if postgres_url() is None:
+        pytest.skip(f"{TEST_DATABASE_ENV} does not name a PostgreSQL server to run on")
+    url = await create_postgres_database()
     try:
-        async with engine.begin() as connection:
-            await connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            await connection.exec_driver_sql("CREATE SCHEMA public")
+        yield url
     finally:
-        await engine.dispose()
-    return url
+        await drop_postgres_database(url)
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.app import WEBHOOK_SECRET_ENV, channel_secrets
 from bot.cli.common import absent_option, force_option, sheet_option
-from bot.cli.db import cmd_db_backup, cmd_db_upgrade, cmd_purge
+from bot.cli.db import cmd_db_backup, cmd_db_copy, cmd_db_upgrade, cmd_purge
 from bot.cli.files import (
     bot_username_option,
     cmd_attendance_export,
@@ -85,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("file", type=Path)
     backup.set_defaults(command=cmd_db_backup)
+    copy = db.add_parser(
+        "copy", help="chép toàn bộ cơ sở dữ liệu sang một cơ sở dữ liệu trống (SQLite → PostgreSQL)"
+    )
+    copy.add_argument(
+        "--to",
+        required=True,
+        metavar="URL",
+        help="ví dụ postgresql+asyncpg://hoinghi@localhost/hoinghi",
+    )
+    copy.set_defaults(command=cmd_db_copy)
 
     purge = sub.add_parser(
         "purge", help="xóa dữ liệu cá nhân sau hội nghị, giữ danh sách và số liệu tổng hợp"

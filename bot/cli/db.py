@@ -8,12 +8,15 @@ import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from bot.app import Storage
 from bot.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_UNAVAILABLE,
     EXIT_USAGE,
+    database_problem,
     load,
     out,
     safe_url,
@@ -25,6 +28,10 @@ from bot.services.privacy import PurgeStep, PurgeSummary
 from bot.texts import Catalog
 from bot.texts.formatting import file_size
 from storage.backup import BackupError, backup_sqlite
+from storage.copy import Copied, CopyRefused, copy_database
+from storage.engine import create_engine
+from storage.guard import DatabaseLock, DatabaseUnavailable, check_sqlite_file, explained
+from storage.migrate import upgrade_database
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -66,6 +73,63 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     out(catalog.plain("backup.done", path=args.file, size=file_size(catalog, size)))
     out(catalog.plain("backup.restore", path=args.file, source=url.database))
     return EXIT_OK
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    """Copy every row of the plan's database into another, empty one (``--to URL``): how an
+    installation moves from SQLite to PostgreSQL. The bot must be stopped meanwhile."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    catalog = loaded[1]
+    source_url, target_url = loaded[0].database_url, str(args.to)
+    try:
+        target_is = make_url(target_url)
+    except ArgumentError:
+        out(catalog.plain("dbcopy.bad_url"), sys.stderr)
+        return EXIT_USAGE
+    if target_is == make_url(source_url):
+        out(catalog.plain("dbcopy.same_database", url=safe_url(source_url)), sys.stderr)
+        return EXIT_USAGE
+    shown = safe_url(target_url)
+
+    def said(copied: Copied) -> None:
+        out(catalog.plain("dbcopy.table", table=copied.table, rows=copied.target_rows))
+
+    async def work(storage: Storage) -> int:
+        target = create_engine(target_url)
+        lock = DatabaseLock(target_url, "copy")
+        try:
+            check_sqlite_file(target_url)
+            with explained(target_url):
+                await lock.acquire()
+                await upgrade_database(target)
+                copied = await copy_database(storage.engine, target, said)
+        except DatabaseUnavailable as problem:
+            out(database_problem(catalog, problem, "copy"), sys.stderr)
+            return EXIT_UNAVAILABLE
+        except CopyRefused as refused:
+            out(catalog.plain(f"dbcopy.{refused.reason}", url=shown, table=refused.table),
+                sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        except (OSError, DBAPIError) as error:
+            # Which kind of failure only: the driver's message may hold the URL's password.
+            out(catalog.plain("dbcopy.unreachable", url=shown, detail=type(error).__name__),
+                sys.stderr)  # fmt: skip
+            return EXIT_UNAVAILABLE
+        finally:
+            await lock.release()
+            await target.dispose()
+        differing = [c.table for c in copied if c.source_rows != c.target_rows]
+        if differing:
+            out(catalog.plain("dbcopy.differs", tables=", ".join(differing)), sys.stderr)
+            return EXIT_FAILED
+        rows = sum(c.target_rows for c in copied)
+        out(catalog.plain("dbcopy.done", url=shown, tables=len(copied), rows=rows))
+        out(catalog.plain("dbcopy.next", url=shown, files=loaded[0].drafts_dir))
+        return EXIT_OK
+
+    return asyncio.run(with_storage(loaded[0], catalog, work, exclusive="copy"))
 
 
 def cmd_purge(args: argparse.Namespace) -> int:

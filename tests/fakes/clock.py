@@ -79,10 +79,14 @@ class EventTime:
 
 @contextmanager
 def counting_database_calls() -> Iterator[Callable[[], bool]]:
-    """While in the block, count aiosqlite's calls on their way; yields ``busy()``, true while
-    one is (so an :class:`EventTime` does not move while the database works)."""
+    """While in the block, count the database calls on their way (aiosqlite's, and asyncpg's
+    through SQLAlchemy's dialect); yields ``busy()``, true while one is (so an
+    :class:`EventTime` does not move while the database works)."""
+    from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+
     on_the_way = 0
     original: Any = aiosqlite.Connection._execute
+    original_await: Any = asyncpg_dialect.await_
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal on_the_way
@@ -92,8 +96,23 @@ def counting_database_calls() -> Iterator[Callable[[], bool]]:
         finally:
             on_the_way -= 1
 
+    async def counting(awaitable: Awaitable[T]) -> T:
+        nonlocal on_the_way
+        on_the_way += 1
+        try:
+            return await awaitable
+        finally:
+            on_the_way -= 1
+
+    def counted_await(awaitable: Awaitable[T]) -> T:
+        # Every asyncpg call of the dialect goes through its module's await_ (a trip to the
+        # server, as aiosqlite's _execute is a trip to its thread).
+        return original_await(counting(awaitable))  # type: ignore[no-any-return]
+
     aiosqlite.Connection._execute = counted  # type: ignore[method-assign]
+    asyncpg_dialect.await_ = counted_await
     try:
         yield lambda: on_the_way > 0
     finally:
         aiosqlite.Connection._execute = original  # type: ignore[method-assign]
+        asyncpg_dialect.await_ = original_await
