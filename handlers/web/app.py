@@ -36,6 +36,8 @@ from bot.domain.rsvp import (
 )
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
 from bot.domain.tokens import format_link_code, looks_like_token
+from bot.health import Health
+from bot.metrics import Metrics
 from bot.services import Services
 from bot.services.drafts.values import DraftResult, DraftStep
 from bot.services.invitations import LinkOutcome
@@ -49,6 +51,7 @@ from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
 from handlers.web.office.checkin import DeskPages, desk_pages_of
+from handlers.web.probes import Probes
 from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
 from handlers.web.static import Static
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
@@ -90,14 +93,22 @@ class WebSetup:
     chat_links: MutableMapping[str, LinkMaker] = field(default_factory=dict)
     hooks: MutableMapping[str, Hook] = field(default_factory=dict)
     hook_paths: tuple[str, ...] = ()
+    # The process's instruments and readiness (bot.app.App's); a fresh set when not given.
+    metrics: Metrics | None = None
+    health: Health | None = None
 
 
 def build_web_app(setup: WebSetup) -> Starlette:
     """The Starlette application of the personal pages and webhooks."""
     site = Site(setup)
+    probes = Probes(setup)
     routes: list[BaseRoute] = [
         Route("/", site.home, methods=["GET"]),
         Route("/robots.txt", site.robots, methods=["GET"]),
+        # Before a token's routes: these paths are never read as a personal page.
+        Route("/healthz", probes.alive, methods=["GET"]),
+        Route("/readyz", probes.ready, methods=["GET"]),
+        Route("/metrics", probes.metrics, methods=["GET"]),
         Route("/static/{name}", site.static.serve, methods=["GET"]),
     ]
     # Webhooks first: their paths are the office's choice and must win over a token's.
@@ -120,8 +131,9 @@ def build_web_app(setup: WebSetup) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.add_middleware(SecureHeaders)
-    app.add_middleware(AccessLog)
+    app.add_middleware(AccessLog, observe=probes.instruments.observe_request)
     app.state.site = site
+    app.state.probes = probes
     return app
 
 
