@@ -4,11 +4,13 @@ privacy promise of the text ones."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,17 +22,25 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from bot.config import ConfigError, load_config
+import bot.app
+from bot.app import Channel, ChannelEntry, ChannelSetup, open_app
+from bot.chat import Inbox
+from bot.cli import main
+from bot.config import ConfigError, ZaloSettings, load_config
 from bot.domain.outbound import MessageKind
 from bot.health import Health
 from bot.logs import setup_logging, use_format
 from bot.metrics import Metrics
 from bot.services import Services
+from bot.texts import load_catalog
 from handlers.telegram.context import inbox_of_bot_data
 from handlers.web.app import build_web_app
 from storage.engine import create_engine
 from storage.migrate import alembic_config
-from tests.conftest import EXAMPLE_CONFIG
+from tests.channels.text_channel import TextChannel
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.fakes.server import FakeBotApiServer
+from tests.fakes.zalo_api import FakeZaloApi
 from tests.harness import BotHarness
 from tests.test_outbox import MEETING_KINDS, REMINDER_1, linked_answers
 from tests.web_support import BASE, web_for, web_setup
@@ -274,3 +284,82 @@ def test_wrong_logging_format_and_metrics_networks_are_reported_together(tmp_pat
         ("web.metrics_from", "bad_network"),
         ("logging.format", "literal_error"),
     ]
+
+
+# --- the running app ---------------------------------------------------------------------------
+
+
+async def test_a_running_app_serves_its_own_readiness_and_metrics(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` wires its channels into /readyz (not ready once one says its platform fails, nor
+    after it stops) and its inbox and web server into its own /metrics."""
+    plan = office_web / "config.toml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8").replace("metrics = false", "metrics = true", 1),
+        encoding="utf-8",
+    )
+    platform_answers = [True]
+    built: list[TextChannel] = []
+
+    def build_text(setup: ChannelSetup) -> Channel:
+        channel = TextChannel(setup.inbox, setup.catalog)
+        built.append(channel)
+
+        @asynccontextmanager
+        async def receiving() -> AsyncIterator[None]:
+            yield
+
+        return Channel(channel, receiving, connected=lambda: platform_answers[0])
+
+    entry = ChannelEntry("text", "HOINGHI_TEXT_TOKEN", re.compile(r"t-\d+"), build_text)
+    monkeypatch.setattr(bot.app, "CHANNELS", (bot.app.TELEGRAM, entry))
+    started = asyncio.Event()
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
+    assert await asyncio.to_thread(main, ["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    loaded = load_config(plan)
+    async with open_app(loaded, load_catalog("vi"), env={"HOINGHI_TEXT_TOKEN": "t-1"}) as app:
+        token = (await app.services.invitations.links())[0].token
+        stop = asyncio.Event()
+        running = asyncio.create_task(app.run(stop))
+        try:
+            await asyncio.wait_for(started.wait(), timeout=30)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.web_port}") as client:
+                ready = await client.get("/readyz")
+                platform_answers[0] = False
+                failing = await client.get("/readyz")
+                await built[0].person("Khách").type("/help")
+                assert (await client.get(f"/{token}")).status_code == 200
+                exposition = (await client.get("/metrics")).text
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, timeout=30)
+        platform_answers[0] = True
+        stopped = await app.health.readiness()
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "channel:text": "ok"}
+    assert (failing.status_code, failing.json()["failing"]) == (503, ["channel:text"])
+    assert sample(exposition, "hoinghi_update_seconds_count", channel="text") == 1.0
+    assert sample(exposition, "hoinghi_web_request_seconds_count", route="/{token}") == 1.0
+    assert sample(exposition, "hoinghi_outbox_deliveries", status="sent") is not None
+    assert token not in exposition
+    assert stopped.failing == ["channel:text"]
+
+
+async def test_a_zalo_channel_whose_polls_fail_is_not_connected(services: Services) -> None:
+    """ "Connected" is honest: receiving, and its last getUpdates did not fail."""
+    fake = FakeZaloApi()
+    catalog = load_catalog("vi")
+    async with FakeBotApiServer(fake) as server:
+        zalo = ZaloSettings(api_base_url=server.root_url)
+        services.ctx.__dict__["config"] = services.config.model_copy(update={"zalo": zalo})
+        setup = ChannelSetup(fake.token, services, catalog, Inbox(services, catalog))
+        channel = bot.app.ZALO.build(setup)
+        assert channel.connected is not None
+        fake.fail_next("getUpdates", error_code=502, description="Bad Gateway", times=100)
+        async with channel.receiving():
+            started = channel.connected()  # getMe answered, no poll failed yet
+            async with asyncio.timeout(10):  # the first getUpdates fails
+                while channel.connected():  # noqa: ASYNC110 (turns of the loop, no wait)
+                    await asyncio.sleep(0)
+    assert started is True
