@@ -21,6 +21,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from telegram.error import RetryAfter
+from telegram.ext import ApplicationBuilder
 
 import bot.app
 from bot.app import Channel, ChannelEntry, ChannelSetup, open_app
@@ -34,12 +36,15 @@ from bot.metrics import Metrics
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.context import inbox_of_bot_data
+from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.web.app import build_web_app
+from schedules.ratelimit import VirtualTime
 from storage.engine import create_engine
 from storage.migrate import alembic_config
 from tests.channels.text_channel import TextChannel
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
 from tests.fakes.server import FakeBotApiServer
+from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.zalo_api import FakeZaloApi
 from tests.harness import BotHarness
 from tests.test_outbox import MEETING_KINDS, REMINDER_1, linked_answers
@@ -363,3 +368,49 @@ async def test_a_zalo_channel_whose_polls_fail_is_not_connected(services: Servic
                 while channel.connected():  # noqa: ASYNC110 (turns of the loop, no wait)
                     await asyncio.sleep(0)
     assert started is True
+
+
+async def test_probes_leave_the_access_log_to_people_and_webhooks_share_one_label(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    hooks: dict[str, Any] = {}
+    app = metrics_on(services, hooks=hooks, hook_paths=("zalo-hook/0123456789abcdef01234567",))
+
+    async def answered(headers: Any, body: bytes) -> int:
+        return 200
+
+    hooks["zalo-hook/0123456789abcdef01234567"] = answered
+    caplog.set_level(logging.INFO, logger="hoinghi.web.access")
+    async with client_for(app) as client:
+        await client.get("/healthz")
+        await client.get("/readyz")
+        await client.get("/robots.txt")
+        assert (await client.post("/zalo-hook/0123456789abcdef01234567")).status_code == 200
+        exposition = (await client.get("/metrics")).text
+    access = [r.getMessage() for r in caplog.records if r.name == "hoinghi.web.access"]
+    assert [line.rsplit(" ", 2)[0] for line in access] == [
+        "GET /robots.txt 200",
+        "POST /zalo-hook/0123456789abcdef01234567 200",
+    ]
+    assert sample(exposition, "hoinghi_web_request_seconds_count", route="(webhook)") == 1.0
+    assert "0123456789abcdef01234567" not in exposition
+    assert sample(exposition, "hoinghi_web_request_seconds_count", route="/healthz") == 1.0
+
+
+async def test_each_429_to_a_reply_counts_one_pause_of_the_bots_budget(fake: FakeBotApi) -> None:
+    """One chat's 429 (that chat waits) and a second chat's within a second (every chat
+    waits): two pauses on the channel's counter."""
+    time = VirtualTime()
+    limiter = RetryingRateLimiter(max_retries=0, now=time.monotonic, sleep=time.sleep)
+    application = fake.wire(ApplicationBuilder()).rate_limiter(limiter).build()
+    an, binh = fake.user(1001, "An"), fake.user(1002, "Bình")
+    async with application:
+        fake.fail_next("sendMessage", error_code=429, description="Too Many", retry_after=4)
+        with pytest.raises(RetryAfter):
+            await application.bot.send_message(an.id, "An")
+        assert limiter.budget.pauses == 1
+        time.now += 0.5
+        fake.fail_next("sendMessage", error_code=429, description="Too Many", retry_after=4)
+        with pytest.raises(RetryAfter):
+            await application.bot.send_message(binh.id, "Bình")
+    assert limiter.budget.pauses == 2

@@ -74,6 +74,7 @@ CAPABILITIES = Capabilities(
 HERE = Path(__file__).parent
 ICS_MIME = "text/calendar"
 MAX_HOOK_BODY = 1024 * 1024  # a webhook's request, at most
+WEBHOOK_ROUTE = "(webhook)"  # the metrics' route label of every webhook
 
 # A chat platform's webhook: the request's headers and body in, the HTTP status out.
 Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
@@ -131,7 +132,14 @@ def build_web_app(setup: WebSetup) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.add_middleware(SecureHeaders)
-    app.add_middleware(AccessLog, observe=probes.instruments.observe_request)
+    # A webhook's path is made from its secret: its requests are counted under one name.
+    hook_routes = {f"/{path.strip('/')}" for path in setup.hook_paths}
+    observe = probes.instruments.observe_request
+
+    def observe_request(route: str, seconds: float) -> None:
+        observe(WEBHOOK_ROUTE if route in hook_routes else route, seconds)
+
+    app.add_middleware(AccessLog, observe=observe_request)
     app.state.site = site
     app.state.probes = probes
     return app

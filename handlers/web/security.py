@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("hoinghi.web.access")
+# The routes machines ask (handlers.web.probes): their access lines are DEBUG.
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 SECRET_ENV = "HOINGHI_WEB_SECRET"  # noqa: S105 (a variable name, not a secret)
 SECRET_FILE = ".hoinghi-web-secret"  # noqa: S105
@@ -141,7 +143,10 @@ class AccessLog:
             took = time.perf_counter() - started
             route = scope.get("route")
             name = getattr(route, "path", None) or "(no route)"
-            access_log.info("%s %s %d %.1f ms", scope.get("method", "?"), name, status, took * 1000)
+            # A probe asked every few seconds would bury the requests of people: DEBUG.
+            level = logging.DEBUG if name in PROBES else logging.INFO
+            method = scope.get("method", "?")
+            access_log.log(level, "%s %s %d %.1f ms", method, name, status, took * 1000)
             if self.observe is not None:
                 self.observe(name, took)
 
