@@ -4,6 +4,7 @@ privacy promise of the text ones."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import io
 import json
@@ -28,6 +29,7 @@ import bot.app
 from bot.app import Channel, ChannelEntry, ChannelSetup, open_app
 from bot.chat import Inbox
 from bot.cli import main
+from bot.cli.common import load
 from bot.config import ConfigError, ZaloSettings, load_config
 from bot.domain.outbound import MessageKind
 from bot.health import Health
@@ -154,7 +156,9 @@ async def test_readyz_names_a_chat_channel_that_is_not_receiving(
 async def test_metrics_are_off_unless_the_plan_turns_them_on(services: Services) -> None:
     app = build_web_app(web_setup(services))
     async with client_for(app) as client:
-        assert (await client.get("/metrics")).status_code == 404
+        metrics = await client.get("/metrics")
+        nobody = await client.get("/nobodys-page")
+    assert (metrics.status_code, metrics.text) == (404, nobody.text)  # nothing tells it apart
 
 
 async def test_metrics_answer_only_local_clients_that_did_not_come_through_the_proxy(
@@ -414,3 +418,16 @@ async def test_each_429_to_a_reply_counts_one_pause_of_the_bots_budget(fake: Fak
         with pytest.raises(RetryAfter):
             await application.bot.send_message(binh.id, "Bình")
     assert limiter.budget.pauses == 2
+
+
+def test_a_plan_asking_for_json_turns_the_log_to_json_lines(
+    log_output: io.StringIO, tmp_path: Path
+) -> None:
+    plan = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace('format = "text"', 'format = "json"')
+    path = tmp_path / "config.toml"
+    path.write_text(plan, encoding="utf-8")
+    loaded = load(argparse.Namespace(config=str(path)))
+    assert not isinstance(loaded, int)
+    logging.getLogger("hoinghi").warning("bot @%s started", "hoinghi_bot")
+    [line] = log_output.getvalue().splitlines()
+    assert json.loads(line)["message"] == "bot @hoinghi_bot started"

@@ -102,7 +102,7 @@ class WebSetup:
 def build_web_app(setup: WebSetup) -> Starlette:
     """The Starlette application of the personal pages and webhooks."""
     site = Site(setup)
-    probes = Probes(setup)
+    probes = Probes(setup, not_found=site.not_found)
     routes: list[BaseRoute] = [
         Route("/", site.home, methods=["GET"]),
         Route("/robots.txt", site.robots, methods=["GET"]),
@@ -202,6 +202,10 @@ class Site:
         """The bare address: no list of anything, only how to reach one's own page."""
         catalog = self._catalog(request.query_params.get("lang", ""))
         return self._render("home.html", catalog, status=200)
+
+    async def not_found(self, request: Request) -> Response:
+        """What an address that is nobody's page answers: the page of a wrong link."""
+        return self._render("unknown.html", self._catalog(""), status=404)
 
     async def robots(self, request: Request) -> Response:
         """Search engines are asked to stay away from the whole site."""

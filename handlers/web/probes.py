@@ -7,6 +7,7 @@ None of them writes a person's data, an address or a token; none is a personal p
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -27,8 +28,11 @@ PROXIED = ("x-forwarded-for", "forwarded", "x-real-ip")
 class Probes:
     """The three endpoints, on the process's instruments and readiness."""
 
-    def __init__(self, setup: WebSetup) -> None:
+    def __init__(
+        self, setup: WebSetup, not_found: Callable[[Request], Awaitable[Response]]
+    ) -> None:
         self.settings = setup.settings
+        self.not_found = not_found
         self.sessions = setup.services.ctx.sessions
         self.instruments = setup.metrics or Metrics()
         self.health = setup.health or Health(self.sessions.kw["bind"])
@@ -49,11 +53,12 @@ class Probes:
         return JSONResponse(body, status_code=200 if readiness.ready else 503)
 
     async def metrics(self, request: Request) -> Response:
-        """The Prometheus text format; 404 (as for any unknown path) when metrics are off, to
-        a client not in ``[web] metrics_from``, or through the reverse proxy."""
+        """The Prometheus text format; the 404 of any address that is nobody's page when
+        metrics are off, to a client not in ``[web] metrics_from``, or through the reverse
+        proxy."""
         address = request.client.host if request.client is not None else ""
         proxied = any(name in request.headers for name in PROXIED)
         if proxied or not self.settings.may_scrape(address):
-            return PlainTextResponse("Not Found", status_code=404)
+            return await self.not_found(request)
         counts = await reading(self.sessions, queries.delivery_counts)
         return Response(self.instruments.exposition(counts), media_type=CONTENT_TYPE)
