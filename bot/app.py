@@ -29,7 +29,8 @@ from collections.abc import (
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -52,6 +53,10 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.guard import DatabaseLock, check_sqlite_file, check_writable, explained
 from storage.migrate import current_revision, head_revision, upgrade_database
+
+if TYPE_CHECKING:
+    from bot.health import Health
+    from bot.metrics import Metrics
 
 Env = Mapping[str, str]
 # A platform's webhook on the web server: the request's headers and body in, the status out.
@@ -171,6 +176,8 @@ class Channel:
     receiving: Callable[[], AbstractAsyncContextManager[None]]
     # The web server's webhook paths the channel posts its updates to (mounted as it starts).
     hook_paths: tuple[str, ...] = ()
+    # Whether its platform answers now (its last poll did not fail); None: nothing to add.
+    connected: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -246,9 +253,17 @@ def _telegram(setup: ChannelSetup) -> Channel:
         if setup.chat_links is not None:
             setup.chat_links["telegram"] = maker
 
+    started: list[object] = []  # the receiver, once it has started
+
+    def connected() -> bool:  # a poller says how its last getUpdates went; a webhook, nothing
+        return not started or getattr(started[0], "failures", 0) == 0
+
     return Channel(
         sender,
-        lambda: receiving(application, sender=sender, webhook=webhook, on_ready=ready),
+        lambda: receiving(
+            application, sender=sender, webhook=webhook, on_ready=ready, on_receiver=started.append
+        ),
+        connected=connected,
     )
 
 
@@ -318,7 +333,15 @@ def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
         finally:
             await sender.client.close()
 
-    return Channel(sender, running, hook_paths=(webhook.path,) if webhook is not None else ())
+    def connected() -> bool:  # polling: its last getUpdates did not fail
+        return adapter.poller is None or adapter.poller.failures == 0
+
+    return Channel(
+        sender,
+        running,
+        hook_paths=(webhook.path,) if webhook is not None else (),
+        connected=connected,
+    )
 
 
 ZALO = ChannelEntry(
@@ -545,6 +568,21 @@ class App:
         self.web_port: int | None = None  # the port the web server listens on, once it does
         self.web_serving = asyncio.Event()  # set once it does
 
+    @cached_property
+    def metrics(self) -> Metrics:
+        """This app's instruments, on a registry of its own: two apps in one process count
+        apart. Built when first asked for: a command that serves nothing loads no Prometheus."""
+        from bot.metrics import Metrics
+
+        return Metrics()
+
+    @cached_property
+    def health(self) -> Health:
+        """This app's readiness checks (``/readyz``)."""
+        from bot.health import Health
+
+        return Health(self.storage.engine)
+
     def channels(self) -> list[ChannelEntry]:
         """The chat channels this process runs: those whose token is set."""
         return configured_channels(self.env, self.services.config)
@@ -567,6 +605,7 @@ class App:
         if not entries and web is None:
             raise RuntimeError("no channel to run: no channel's token is set and no [web]")
         inbox = Inbox(self.services, self.catalog)
+        inbox.observers.append(self.metrics.observe_update)
         hooks: dict[str, Hook] = {}
         chat_links: dict[str, LinkMaker] = {}
         if web is not None:
@@ -590,9 +629,16 @@ class App:
             channels.append(channel)
             budgets[channel.sender.channel] = budget
         senders = {channel.sender.channel: channel.sender for channel in channels}
-        scheduler = build_scheduler(
-            self.services, build_outbox(self.services, self.catalog, senders, pacer=budgets)
-        )
+        outbox = build_outbox(self.services, self.catalog, senders, pacer=budgets)
+        scheduler = build_scheduler(self.services, outbox)
+        self.metrics.watch_outbox(outbox.stats)
+        self.metrics.watch_pacers(budgets)
+        # Not ready until each channel has started receiving; not ready once it stops.
+        receiving: dict[str, bool] = {}
+        for channel in channels:
+            name = channel.sender.channel
+            receiving[name] = False
+            self.health.channels[name] = partial(_connected, receiving, name, channel)
         async with contextlib.AsyncExitStack() as running:
             running.push_async_callback(inbox.flush)  # last: the accounts the events used, marked
             if web is not None:  # first up, last down: webhooks are answered to the end
@@ -603,6 +649,9 @@ class App:
                 self.web_serving.set()
             for channel in channels:
                 await running.enter_async_context(channel.receiving())
+                name = channel.sender.channel
+                receiving[name] = True
+                running.callback(receiving.__setitem__, name, False)
             await scheduler.start()
             running.push_async_callback(scheduler.stop)  # first: no batch starts while stopping
             freeze_startup_heap()
@@ -631,6 +680,8 @@ class App:
             chat_links=chat_links,
             hooks=hooks,
             hook_paths=paths,
+            metrics=self.metrics,
+            health=self.health,
         )
         return serving(build_web_app(setup), host=web.listen, port=web.port, base_url=web.base_url)
 
@@ -655,6 +706,12 @@ class App:
             name = bot_name if entry is paper else None
             sources[entry.name] = await entry.links(entry.token(self.env), self.services, name)
         return PersonalLinks(sources)
+
+
+def _connected(receiving: Mapping[str, bool], name: str, channel: Channel) -> bool:
+    """Whether ``channel`` is receiving now: started and not stopped, and its own account of
+    its platform (its last poll) not failing."""
+    return receiving.get(name, False) and (channel.connected is None or channel.connected())
 
 
 @asynccontextmanager

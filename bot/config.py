@@ -6,6 +6,7 @@ every problem at once, each with the key that is wrong, so an office fixes its f
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -355,6 +356,33 @@ class WebSettings(_Section):
     port: int = Field(default=8080, ge=1, le=65535)
     # How long an office staff member stays signed in to the dashboard: a working day.
     office_session_hours: int = Field(default=10, ge=1, le=168)
+    # Prometheus metrics on /metrics: off unless asked for, and then answered only to clients
+    # in ``metrics_from`` (addresses or networks) that came straight to the server, not
+    # through the reverse proxy: the world reaches /metrics only through the proxy.
+    metrics: bool = False
+    metrics_from: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+
+    @field_validator("metrics_from")
+    @classmethod
+    def _are_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise PydanticCustomError(
+                    "bad_network", "bad network: {value}", {"value": network}
+                ) from None
+        return value
+
+    def may_scrape(self, address: str) -> bool:
+        """Whether a client at ``address`` may read /metrics."""
+        try:
+            client = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return self.metrics and any(
+            client in ipaddress.ip_network(network, strict=False) for network in self.metrics_from
+        )
 
     @field_validator("base_url")
     @classmethod
@@ -387,6 +415,13 @@ class WebSettings(_Section):
         """The meeting's .ics as a download from ``token``'s page (the file a chat channel that
         carries no files links to instead)."""
         return f"{self.base_url}/{token}/lich.ics"
+
+
+class LoggingSettings(_Section):
+    """How the process writes its log (``[logging]``): ``text`` lines for a person, or
+    ``json`` lines for a log collector."""
+
+    format: Literal["text", "json"] = "text"
 
 
 class ImportSettings(_Section):
@@ -555,6 +590,7 @@ class Config(_Section):
     reminders: Reminders = Field(default_factory=Reminders)
     outbox: OutboxSettings = OutboxSettings()
     checkin: CheckinSettings = Field(default_factory=CheckinSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
     # "import" is a Python keyword: the attribute is ``imports``, the TOML table ``[import]``.
     imports: ImportSettings = Field(default_factory=ImportSettings, alias="import")
     agenda: list[AgendaItem] = Field(min_length=1)

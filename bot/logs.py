@@ -15,9 +15,11 @@ Our own loggers log codes, counts and ids only, so their values are kept.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.phones import mask_phone, normalize_phone
@@ -25,6 +27,13 @@ from bot.domain.phones import mask_phone, normalize_phone
 REDACTED = "[REDACTED]"
 HIDDEN = "[…]"
 OWN_LOGGERS = ("hoinghi", "bot", "handlers", "storage", "schedules")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# What every LogRecord has: anything else on a record is an ``extra`` its caller gave.
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
 # The logger SQLAlchemy's ``echo`` gives a handler of its own, which no root filter reaches.
 SQL_ECHO_LOGGER = "sqlalchemy.engine.Engine"
 
@@ -48,6 +57,11 @@ class RedactingFormatter(logging.Formatter):
         super().__init__(fmt)
         self._secrets = [secret for secret in secrets if secret]
 
+    @property
+    def secrets(self) -> list[str]:
+        """The secrets given so far."""
+        return list(self._secrets)
+
     def add(self, secrets: Iterable[str]) -> None:
         """Redact ``secrets`` as well."""
         self._secrets += [secret for secret in secrets if secret and secret not in self._secrets]
@@ -55,6 +69,33 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """The usual line, with every secret replaced and phone numbers masked."""
         return redact(super().format(record), self._secrets)
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object a line (``[logging] format = "json"``): ``time`` (UTC, ISO 8601),
+    ``level``, ``logger``, ``message``, ``exception`` when there is one, and the extras our own
+    loggers give that are numbers or booleans. Every string is redacted as a text line is."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__("%(message)s", secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON line, its secrets replaced and phone numbers masked."""
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage(), self._secrets),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info), self._secrets)
+        elif record.exc_text:
+            entry["exception"] = redact(record.exc_text, self._secrets)
+        if _is_own(record.name):  # a library's extras are its own business: never written
+            for key, value in vars(record).items():
+                if key not in _RECORD_FIELDS and isinstance(value, int | float | bool):
+                    entry.setdefault(key, value)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def redact(line: str, secrets: Iterable[str] = ()) -> str:
@@ -106,12 +147,23 @@ def mask_secrets(secrets: Iterable[str]) -> None:
             handler.formatter.add(secrets)
 
 
+def use_format(name: str) -> None:
+    """Write the log as ``text`` lines or ``json`` lines from now on (``[logging] format``),
+    with the same secrets redacted."""
+    for handler in logging.getLogger().handlers:
+        formatter = handler.formatter
+        if not isinstance(formatter, RedactingFormatter):
+            continue
+        if name == "json" and not isinstance(formatter, JsonFormatter):
+            handler.setFormatter(JsonFormatter(formatter.secrets))
+        elif name == "text" and isinstance(formatter, JsonFormatter):
+            handler.setFormatter(RedactingFormatter(TEXT_FORMAT, formatter.secrets))
+
+
 def setup_logging(level: int = logging.INFO, *, secrets: Iterable[str] = ()) -> None:
     """Log to stderr; at every level, no token, phone number in full or personal value."""
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
-    )
+    handler.setFormatter(RedactingFormatter(TEXT_FORMAT, secrets))
     values = LibraryValuesFilter()
     handler.addFilter(values)
     root = logging.getLogger()

@@ -112,6 +112,8 @@ class OutboxStats:
     recovered: int = 0
     late_messages: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    # Every part handed to a channel, by (channel, message kind, outcome): bot.metrics reads it.
+    sends: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -508,6 +510,7 @@ class Outbox:
         for index in range(item.parts_sent, len(parts)):
             async with self.pacer(item.channel).slot(item.chat_address):
                 result = await sender.send(item.chat_address, parts[index])
+            self.stats.sends[item.channel, item.message.kind.value, result.outcome.value] += 1
             if result.outcome is not SendOutcome.SENT:
                 await self._handle_failure(item, result)
                 return

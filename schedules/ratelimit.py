@@ -112,6 +112,7 @@ class Pacer:
         )
         self._head_held = False
         self.started = {"reply": 0, "bulk": 0}  # starts granted, by kind
+        self.pauses = 0  # 429 pauses of this bot, whole or one chat's (bot.metrics reads it)
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), starting over."""
@@ -236,6 +237,7 @@ class Pacer:
     def pause(self, seconds: float) -> None:
         """Stop every send for ``seconds`` (the platform said to retry after that); then start
         again at the even pace, replies included."""
+        self.pauses += 1
         self._paused_until = max(self._paused_until, self._now() + seconds)
         self._due = max(self._due, self._paused_until + self._reply_ahead)
 

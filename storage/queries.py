@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from storage.models import (
     AuditEntry,
     ChannelIdentity,
     Delegate,
+    Delivery,
     HandledEvent,
     Invitation,
     Meeting,
@@ -396,3 +397,10 @@ async def remember_menu(
         .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
         .values(menu=data)
     )
+
+
+def delivery_counts(connection: Connection) -> dict[str, int]:
+    """How many deliveries are in each status: one grouped count (on the status index), for
+    the metrics; run with :func:`storage.uow.reading`."""
+    rows = connection.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+    return {str(status): int(count) for status, count in rows}

@@ -8,6 +8,7 @@ They hold no permission check and no routing: a new channel cannot forget one.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -105,6 +106,8 @@ class Inbox:
         self._services = services
         self._catalog = catalog
         self.links: list[LinkMaker] = list(links)
+        # Told each event's channel and the seconds its handling took (bot.metrics).
+        self.observers: list[Callable[[str, float], None]] = []
         self.commands: dict[str, Route] = {
             "start": _private(linking.start),
             "trangthai": _private(_status),
@@ -138,12 +141,17 @@ class Inbox:
 
     async def handle(self, event: Event, channel: ChannelInfo) -> Answer:
         """Everything the bot answers to ``event`` from ``channel``."""
+        started = time.perf_counter()
         turn = Turn(event, channel, self._services, self._catalog)
         if not isinstance(event, Reachability):
             self._services.activity.seen(event.account)  # messages go where people are
         answer = await self._route(turn, event)
         if not channel.capabilities.buttons and not event.in_group:
             await menus.remember(turn, answer)
+        if self.observers:
+            took = time.perf_counter() - started
+            for observe in self.observers:
+                observe(channel.name, took)
         return answer
 
     async def flush(self) -> None:

@@ -20,7 +20,7 @@ from bot.config import TOKEN_ENV, ConfigError, LoadedConfig, config_path, load_c
 from bot.delegate_file import RowProblem
 from bot.domain.clock import SystemClock
 from bot.errors import ChannelUnavailable
-from bot.logs import mask_secrets
+from bot.logs import mask_secrets, use_format
 from bot.services import Services
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import moment
@@ -52,6 +52,7 @@ def load(args: argparse.Namespace) -> tuple[LoadedConfig, Catalog] | int:
         return EXIT_INVALID
     # A further Zalo bot's token lives in a variable the plan names: masked from here on.
     mask_secrets(channel_secrets(os.environ, loaded.config))
+    use_format(loaded.config.logging.format)  # the lines before this are text: no plan yet
     return loaded, load_catalog(loaded.config.meeting.locale)
 
 

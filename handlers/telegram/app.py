@@ -171,10 +171,12 @@ async def receiving(
     webhook: Webhook | None = None,
     on_ready: Callable[[str], object] | None = None,
     grace: float = STOP_GRACE,
+    on_receiver: Callable[[Poller | WebhookReceiver], object] | None = None,
 ) -> AsyncIterator[None]:
     """Receive updates (long polling, or ``webhook``) while the block runs, then stop within
     ``grace`` seconds. ``sender``'s Bot (the outbox's) is opened and closed with it;
-    ``on_ready`` is told the bot's @username once it is known.
+    ``on_ready`` is told the bot's @username once it is known, ``on_receiver`` the receiver
+    once it has started (its ``failures``: the polls that failed in a row).
 
     Stopping takes no update further: polling stops, the webhook stops listening, and the
     updates not begun yet are left to Telegram, which delivers them again at the next start
@@ -220,6 +222,8 @@ async def receiving(
                         "bot @%s receives updates on %s:%d", application.bot.username,
                         webhook.listen, webhook.port,
                     )  # fmt: skip
+            if on_receiver is not None:
+                on_receiver(receiver)
             yield
             deadline = asyncio.get_running_loop().time() + grace
             await receiver.stop()

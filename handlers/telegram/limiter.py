@@ -211,6 +211,7 @@ class RetryingRateLimiter(AIORateLimiter):
             self._chat(chat_id).paused_until = max(self._chat(chat_id).paused_until, until)
             self._last_refused = (chat_id, now)
             if last is None or last[0] == chat_id or now - last[1] > SHARED_429_WINDOW:
+                self.budget.pauses += 1  # one chat's pause: counted as the budget's own are
                 return False
         self.budget.pause(wait)
         return True

@@ -78,6 +78,7 @@ class Poller:
         self._progress = asyncio.Event()
         self._stopping = False
         self._long_poll = False
+        self.failures = 0  # polls that failed in a row (readiness: bot.health)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -117,7 +118,7 @@ class Poller:
         return min(self._in_hand) if self._in_hand else self._highest + 1
 
     async def _run(self) -> None:
-        failures = 0
+        self.failures = 0
         while not self._stopping:
             offset = self._offset()
             self._long_poll = not self._in_hand
@@ -129,14 +130,14 @@ class Poller:
                     allowed_updates=Update.ALL_TYPES,
                 )
             except Exception as exc:  # a network or Telegram error, or data PTB cannot read
-                failures += 1
-                wait = min(BACKOFF_MAX, 2.0 ** (failures - 1))
+                self.failures += 1
+                wait = min(BACKOFF_MAX, 2.0 ** (self.failures - 1))
                 log.warning("getUpdates failed (%s): again in %.0f s", type(exc).__name__, wait)
                 await self._pause(wait)
                 continue
             finally:
                 self._long_poll = False
-            failures = 0
+            self.failures = 0
             new = [update for update in updates if update.update_id > self._highest]
             for update in new:
                 self._hand_over(update)

@@ -37,6 +37,8 @@ from bot.domain.rsvp import (
 )
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
 from bot.domain.tokens import format_link_code, looks_like_token
+from bot.health import Health
+from bot.metrics import Metrics
 from bot.services import Services
 from bot.services.drafts.values import DraftResult, DraftStep
 from bot.services.invitations import LinkOutcome
@@ -50,6 +52,7 @@ from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
 from handlers.web.office.checkin import DeskPages, desk_pages_of
+from handlers.web.probes import Probes
 from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
 from handlers.web.static import Static
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
@@ -72,6 +75,7 @@ CAPABILITIES = Capabilities(
 HERE = Path(__file__).parent
 ICS_MIME = "text/calendar"
 MAX_HOOK_BODY = 1024 * 1024  # a webhook's request, at most
+WEBHOOK_ROUTE = "(webhook)"  # the metrics' route label of every webhook
 
 # A chat platform's webhook: the request's headers and body in, the HTTP status out.
 Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
@@ -91,14 +95,22 @@ class WebSetup:
     chat_links: MutableMapping[str, LinkMaker] = field(default_factory=dict)
     hooks: MutableMapping[str, Hook] = field(default_factory=dict)
     hook_paths: tuple[str, ...] = ()
+    # The process's instruments and readiness (bot.app.App's); a fresh set when not given.
+    metrics: Metrics | None = None
+    health: Health | None = None
 
 
 def build_web_app(setup: WebSetup) -> Starlette:
     """The Starlette application of the personal pages and webhooks."""
     site = Site(setup)
+    probes = Probes(setup, not_found=site.not_found)
     routes: list[BaseRoute] = [
         Route("/", site.home, methods=["GET"]),
         Route("/robots.txt", site.robots, methods=["GET"]),
+        # Before a token's routes: these paths are never read as a personal page.
+        Route("/healthz", probes.alive, methods=["GET"]),
+        Route("/readyz", probes.ready, methods=["GET"]),
+        Route("/metrics", probes.metrics, methods=["GET"]),
         Route("/static/{name}", site.static.serve, methods=["GET"]),
     ]
     # Webhooks first: their paths are the office's choice and must win over a token's.
@@ -121,8 +133,16 @@ def build_web_app(setup: WebSetup) -> Starlette:
     ]
     app = Starlette(routes=routes)
     app.add_middleware(SecureHeaders)
-    app.add_middleware(AccessLog)
+    # A webhook's path is made from its secret: its requests are counted under one name.
+    hook_routes = {f"/{path.strip('/')}" for path in setup.hook_paths}
+    observe = probes.instruments.observe_request
+
+    def observe_request(route: str, seconds: float) -> None:
+        observe(WEBHOOK_ROUTE if route in hook_routes else route, seconds)
+
+    app.add_middleware(AccessLog, observe=observe_request)
     app.state.site = site
+    app.state.probes = probes
     return app
 
 
@@ -183,6 +203,10 @@ class Site:
         """The bare address: no list of anything, only how to reach one's own page."""
         catalog = self._catalog(request.query_params.get("lang", ""))
         return self._render("home.html", catalog, status=200)
+
+    async def not_found(self, request: Request) -> Response:
+        """What an address that is nobody's page answers: the page of a wrong link."""
+        return self._render("unknown.html", self._catalog(""), status=404)
 
     async def robots(self, request: Request) -> Response:
         """Search engines are asked to stay away from the whole site."""

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("hoinghi.web.access")
+# The routes machines ask (handlers.web.probes): their access lines are DEBUG.
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 SECRET_ENV = "HOINGHI_WEB_SECRET"  # noqa: S105 (a variable name, not a secret)
 SECRET_FILE = ".hoinghi-web-secret"  # noqa: S105
@@ -114,10 +117,12 @@ class SecureHeaders:
 
 class AccessLog:
     """One log line per request: method, the *route* it matched (``/{token}/rsvp``, never the
-    path with the token), status and time taken."""
+    path with the token), status and time taken; ``observe`` is told the same route and the
+    seconds (the metrics' latency)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observe: Callable[[str, float], None] | None = None) -> None:
         self.app = app
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,15 +140,15 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_noting)
         finally:
+            took = time.perf_counter() - started
             route = scope.get("route")
             name = getattr(route, "path", None) or "(no route)"
-            access_log.info(
-                "%s %s %d %.1f ms",
-                scope.get("method", "?"),
-                name,
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+            # A probe asked every few seconds would bury the requests of people: DEBUG.
+            level = logging.DEBUG if name in PROBES else logging.INFO
+            method = scope.get("method", "?")
+            access_log.log(level, "%s %s %d %.1f ms", method, name, status, took * 1000)
+            if self.observe is not None:
+                self.observe(name, took)
 
 
 def same_site(request: Request, origin: str) -> bool:

@@ -65,6 +65,7 @@ class ZaloAdapter:
 
     def __post_init__(self) -> None:
         self.dispatcher: Dispatcher | None = None  # while receiving
+        self.poller: Poller | None = None  # while receiving by long polling
         self.handled = HandledEvents(self.services.ctx, channel=self.channel)
         self.info = ChannelInfo(self.channel, CAPABILITIES)
 
@@ -162,7 +163,7 @@ async def receiving(
     receiver: WebhookReceiver | None = None
     try:
         if webhook is None:
-            poller = Poller(client, dispatcher, timeout=poll_timeout)
+            poller = adapter.poller = Poller(client, dispatcher, timeout=poll_timeout)
             await poller.start()
             log.info("zalo bot is polling")
         else:
@@ -175,6 +176,7 @@ async def receiving(
         deadline = asyncio.get_running_loop().time() + grace
         if poller is not None:
             await poller.stop()
+            adapter.poller = None
         if receiver is not None and webhook is not None:
             receiver.stop()  # a request still coming is answered 503; then the route is gone
             webhook.hooks.pop(webhook.path, None)
