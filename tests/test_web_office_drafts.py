@@ -161,7 +161,7 @@ async def test_a_version_downloads_as_sent_under_its_own_name(
     assert response.status_code == 200
     assert response.content == content
     assert response.headers["content-disposition"] == (
-        'attachment; filename="Tham lun Ba nh.docx"; '
+        'attachment; filename="Tham luan Ba Dinh.docx"; '
         f"filename*=UTF-8''{quote('Tham luận Ba Đình.docx', safe='')}"
     )
     assert response.headers["content-type"] == (

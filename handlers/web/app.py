@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -49,6 +49,7 @@ from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, file_size, long_date, short_moment
 from bot.texts.presenters import deadline_text
+from handlers.web.attachment import attachment
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
 from handlers.web.office.checkin import DeskPages, desk_pages_of
@@ -319,7 +320,7 @@ class Site:
         if isinstance(visit, Response):
             return visit
         content = meeting_calendar(self.config, self.catalog, self.services.ctx.calendar)
-        return _attachment(content, ics_filename(self.config.meeting.code), ICS_MIME)
+        return attachment(content, ics_filename(self.config.meeting.code), ICS_MIME)
 
     async def programme(self, request: Request) -> Response:
         """The programme as a page to print."""
@@ -337,7 +338,7 @@ class Site:
         if found is None or found.draft.code != visit.view.delegate.code:
             return self._render("unknown.html", visit.catalog, status=404)
         content = await asyncio.to_thread(found.path.read_bytes)
-        return _attachment(content, found.version.display_name, "application/octet-stream")
+        return attachment(content, found.version.display_name, "application/octet-stream")
 
     # --- forms ---------------------------------------------------------------------------------
 
@@ -693,14 +694,3 @@ class Site:
             **context,
         )
         return Response(page, status_code=status, media_type="text/html; charset=utf-8")
-
-
-def _attachment(content: bytes, filename: str, media_type: str) -> Response:
-    """A download: saved, never opened by the browser as a page or run."""
-    response = Response(content, media_type=media_type)
-    ascii_name = filename.encode("ascii", "ignore").decode() or "tep"
-    ascii_name = ascii_name.replace('"', "").replace("\\", "")
-    response.headers["content-disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-    )
-    return response

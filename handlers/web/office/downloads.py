@@ -7,7 +7,6 @@ channel running with it adds its own column, as the CLI adds those it can reach.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from bot.services.access import OfficeActor
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import office_report_workbook
 from bot.services.signin import StaffVisit
+from handlers.web.attachment import attachment
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LinkMaker = Callable[[str], str]
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class Downloads:
@@ -70,7 +69,7 @@ class Downloads:
         )
         name = self._name("dash.invitations.links_file")
         content = table_bytes(Path(name), headings, rows)  # the sheet named as the CLI's
-        return _attachment(content, XLSX, name)
+        return attachment(content, name, XLSX)
 
     async def slips(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The printable slips, as ``invites print`` writes them."""
@@ -78,32 +77,17 @@ class Downloads:
         people = await office.services.invitations.links()
         bots = await office.services.quotas.bots_by_code()
         content, _ = slips_document(office.catalog, office.config, people, self.paper, bots)
-        return _attachment(content, DOCX, self._name("dash.invitations.slips_file"))
+        return attachment(content, self._name("dash.invitations.slips_file"), DOCX)
 
     async def report(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The report workbook, as ``hoinghi report`` and ``/baocao`` make it."""
         office = self.office
         services, catalog, config = office.services, office.catalog, office.config
         content = office_report_workbook(catalog, config, await services.office_report.collect())
-        return _attachment(content, XLSX, self._name("report_file.name"))
+        return attachment(content, self._name("report_file.name"), XLSX)
 
     def _name(self, key: str) -> str:
         office = self.office
         now = office.config.meeting.local(office.services.ctx.clock.now())
         stamp = f"{now:%Y%m%d-%H%M}"
         return office.catalog.plain(key, code=office.config.meeting.code, stamp=stamp)
-
-
-def _attachment(content: bytes, media: str, name: str) -> Response:
-    """``content`` to save as ``name`` (kept to plain characters: a header holds no others),
-    never cached: personal links are secrets."""
-    safe = _UNSAFE.sub("-", name)
-    return Response(
-        content,
-        media_type=media,
-        headers={
-            "content-disposition": f'attachment; filename="{safe}"',
-            "cache-control": "no-store",
-            "x-content-type-options": "nosniff",
-        },
-    )

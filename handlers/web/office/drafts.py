@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +23,8 @@ from bot.services.drafts import DraftResult, DraftStep, ThreadPost
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import file_size
 from bot.texts.presenters import draft_status_label
+from handlers.web.attachment import attachment
+from storage.files import media_type
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -32,12 +32,6 @@ if TYPE_CHECKING:
 # Seconds between two looks at a draft's thread while its page is open (a speaker's answer
 # should show within a few seconds; the page's script waits at least five).
 THREAD_POLL_SECONDS = 5
-_MEDIA = {
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".txt": "text/plain; charset=utf-8",
-    ".pdf": "application/pdf",
-    ".doc": "application/msword",
-}
 
 
 @dataclass(frozen=True)
@@ -152,7 +146,9 @@ class Drafts:
             content = await asyncio.to_thread(stored.path.read_bytes)
         except OSError:  # the file store lost it: say not found rather than fail
             return office._render("office/message.html", status=404, key="no_draft")
-        return _download(content, stored.version.display_name)
+        return attachment(
+            content, name := stored.version.display_name, media_type(name), fallback="tham-luan"
+        )
 
     async def _reading(self, version: VersionLine) -> Reading | None:
         """The text of ``version`` to show, if its kind can be read in a page."""
@@ -278,25 +274,6 @@ class Drafts:
         else:
             key = "gone"
         return catalog.html(f"dash.drafts.{key}", **params)
-
-
-def _download(content: bytes, name: str) -> Response:
-    """``content`` to save as ``name`` (RFC 6266: a plain fallback, the UTF-8 name in
-    ``filename*``), never cached, never taken for a page."""
-    media = _MEDIA.get(PurePath(name).suffix.lower(), "application/octet-stream")
-    plain = name.encode("ascii", "ignore").decode()
-    plain = "".join(c for c in plain if c.isprintable() and c not in '"\\;') or "tham-luan"
-    return Response(
-        content,
-        media_type=media,
-        headers={
-            "content-disposition": (
-                f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
-            ),
-            "cache-control": "no-store",
-            "x-content-type-options": "nosniff",
-        },
-    )
 
 
 def _id(request: Request) -> int:

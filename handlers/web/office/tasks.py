@@ -8,9 +8,7 @@ the rules and the audit are the chat's; the history is the audit log's
 from __future__ import annotations
 
 import asyncio
-import unicodedata
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,6 +19,7 @@ from bot.domain.tasks import MAX_TASK_NOTE, TaskLine, TaskStatus
 from bot.services.access import OfficeActor
 from bot.services.signin import StaffVisit
 from bot.services.tasks import TaskResult, TaskStep
+from handlers.web.attachment import attachment
 from storage.files import media_type, sanitize_filename
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ class Tasks:
         except FileNotFoundError:
             return office._render("office/message.html", status=404, key="no_task_file")
         name = sanitize_filename(found.name, fallback="san-pham")
-        return _attachment(content, media_type(name), name)
+        return attachment(content, name, media_type(name), fallback="san-pham")
 
     async def close(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Close a task (done another way, or dropped), with an optional note."""
@@ -132,25 +131,6 @@ def _row(line: TaskLine) -> dict[str, object]:
         "total": len(assignments),
         "files": len(line.evidence),
     }
-
-
-def _attachment(content: bytes, media: str, name: str) -> Response:
-    """``content`` to save as ``name``: the name as sent (RFC 5987 ``filename*``, Vietnamese
-    kept) with a plain-letters fallback for old browsers; never cached, never sniffed."""
-    folded = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
-    plain = "".join(c for c in folded if c.isascii() and (c.isalnum() or c in "._- "))
-    plain = plain.strip() or "san-pham"
-    return Response(
-        content,
-        media_type=media,
-        headers={
-            "content-disposition": (
-                f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
-            ),
-            "cache-control": "no-store",
-            "x-content-type-options": "nosniff",
-        },
-    )
 
 
 def _id(request: Request, name: str) -> int:
