@@ -43,6 +43,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -621,7 +622,7 @@ async def prepare_dashboard(db: Path, invitees: int, audit_rows: int) -> None:
                 {
                     "at": at.format(
                         rng.randint(0, 7), rng.randint(0, 9), rng.randint(0, 59), rng.randint(0, 59)
-                    ),  # fmt: skip
+                    ),
                     "actor": rng.choice(
                         ("cli:bench", f"telegram:{700000000 + rng.randint(1, invitees)}")
                     ),
@@ -705,9 +706,12 @@ async def biggest_task(db: Path) -> int:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     try:
         async with engine.connect() as connection:
-            return int((await connection.execute(text(
-                "SELECT task_id FROM task_assignments GROUP BY task_id ORDER BY count(*) DESC"
-            ))).scalars().first())  # fmt: skip
+            found = await connection.execute(
+                text("SELECT task_id FROM task_assignments GROUP BY task_id ORDER BY count(*) DESC")
+            )
+            first = found.scalars().first()
+            assert first is not None, "the plan's tasks have nobody on them"
+            return int(first)
     finally:
         await engine.dispose()
 
@@ -722,7 +726,13 @@ async def bench_dashboard(args: argparse.Namespace) -> bool:
     with tempfile.TemporaryDirectory(prefix="hoinghi-bench-dash-") as folder:
         db = Path(folder) / "web.db"
         started = time.perf_counter()
-        await prepare_dashboard(db, args.invitees, args.audit)
+        kept = Path(args.keep) if args.keep else None
+        if kept is not None and kept.exists():  # prepared by an earlier run: a copy
+            shutil.copyfile(kept, db)
+        else:
+            await prepare_dashboard(db, args.invitees, args.audit)
+            if kept is not None:
+                shutil.copyfile(db, kept)
         print(f"prepared {args.invitees:,} invitees, {args.audit:,} audit rows in "
               f"{time.perf_counter() - started:.0f} s (not timed)")  # fmt: skip
         pages = dashboard_pages(await biggest_task(db))
@@ -763,8 +773,8 @@ async def bench_dashboard(args: argparse.Namespace) -> bool:
                     secret = await office_link(db)
                     page_ = await client.get(f"/office/signin/{secret}")
                     form = dict(_HIDDEN.findall(page_.text))
-                    await client.post(f"/office/signin/{secret}",
-                                      data={k: v for k, v in form.items() if k != "lang"})  # fmt: skip
+                    fields = {k: v for k, v in form.items() if k != "lang"}
+                    await client.post(f"/office/signin/{secret}", data=fields)
                     cookies = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
                 connection = Connection(server.port)
                 for name, path in pages:  # warm
@@ -804,7 +814,6 @@ async def signin_cookie(
     app: ASGIApp, path: str, body: bytes, headers: Sequence[tuple[str, str]]
 ) -> tuple[int, str]:
     """Post the sign-in form in process; the status and the session cookie it sets."""
-    path, _, query = path.partition("?")
     scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
@@ -860,6 +869,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cpu: where the time goes")
     parser.add_argument("--audit", type=int, default=60000, help="dashboard: audit rows")
     parser.add_argument("--only", default="", help="dashboard: the pages whose name has this")
+    parser.add_argument("--keep", default="", help="dashboard: prepare once into this file")
     parser.add_argument("--no-http", action="store_true", help="dashboard: in process only")
     args = parser.parse_args(argv[1:] if in_process or desk or dash else argv)
     if dash:
