@@ -483,7 +483,9 @@ DESK_STAFF = "BD00001"  # the bench's check-in staff member (the first synthetic
 _FIELD = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 
 
-async def desk_session(db: Path, base: str) -> tuple[str, str, dict[str, str]]:
+async def desk_session(
+    db: Path, base: str, transport: httpx.AsyncBaseTransport | None = None
+) -> tuple[str, str, dict[str, str]]:
     """Sign :data:`DESK_STAFF` in at a desk over HTTP, as a phone does: the desk cookie alone,
     every cookie, and the desk forms' signature (a nonce and its CSRF, valid for the session)."""
     from bot.config import load_config
@@ -508,7 +510,9 @@ async def desk_session(db: Path, base: str) -> tuple[str, str, dict[str, str]]:
         start = html.index(f'id="{form_id}"')
         return dict(_FIELD.findall(html[start : html.index("</form>", start)]))
 
-    async with httpx.AsyncClient(base_url=base, timeout=60, headers={"origin": base}) as client:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, headers={"origin": base}, transport=transport
+    ) as client:
         page = await client.get(f"/office/signin/{link.secret}")
         await client.post(f"/office/signin/{link.secret}", data=form(page.text, "form-signin"))
         page = await client.get("/office/checkin/desk")
@@ -520,6 +524,48 @@ async def desk_session(db: Path, base: str) -> tuple[str, str, dict[str, str]]:
     signature = {"nonce": guest["nonce"], "csrf": guest["csrf"]}
     every = "; ".join(f"{name}={value}" for name, value in cookies.items())
     return f"hoinghi_desk={cookies['hoinghi_desk']}", every, signature
+
+
+async def checkin_cpu(args: argparse.Namespace) -> None:
+    """The CPU a tap costs in this process (no socket): the desk's session and cookie checks,
+    the form's signature and request key, the check-in, the 303; with ``--profile``, where."""
+    import cProfile
+    import pstats
+
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-checkin-") as folder:
+        db = Path(folder) / "web.db"
+        await prepare(db, args.invitees)
+        tokens = await tokens_of(db)
+        random.Random(args.seed).shuffle(tokens)
+        base = f"http://{CPU_HOST}"
+        app = await hoinghi_app(db, base)
+        transport = httpx.ASGITransport(app=app)
+        _, cookies, signature = await desk_session(db, base, transport)
+        headers = (("cookie", cookies), ("origin", base),
+                   ("content-type", "application/x-www-form-urlencoded"))  # fmt: skip
+        count = min(args.requests, len(tokens) - 50)
+        costs = []
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
+        for index in range(count + 50):  # the first 50 warm up, not counted
+            body = urlencode({**signature, "key": tokens[index], "rk": f"bench-{index:08d}",
+                              "back": f"/{tokens[index]}", "as": "delegate"})  # fmt: skip
+            if profiler is not None and index >= 50:
+                profiler.enable()
+            before = time.process_time()
+            status, _ = await call(app, "POST", "/office/checkin/in", body.encode(), headers)
+            if index >= 50:
+                costs.append((time.process_time() - before) * 1000)
+            if profiler is not None:
+                profiler.disable()
+            assert status == 303, status
+    print(f"{args.invitees:,} invitees, {count:,} taps in process: CPU ms a tap median "
+          f"{percentile(costs, 0.5):.2f}, p95 {percentile(costs, 0.95):.2f}, "
+          f"mean {sum(costs) / len(costs):.2f}")  # fmt: skip
+    if profiler is not None:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(50)
+        stats.sort_stats("tottime").print_stats(25)
 
 
 async def bench_checkin(args: argparse.Namespace) -> bool:
@@ -869,11 +915,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cpu: where the time goes")
     parser.add_argument("--audit", type=int, default=60000, help="dashboard: audit rows")
     parser.add_argument("--only", default="", help="dashboard: the pages whose name has this")
+    parser.add_argument("--cpu", action="store_true", help="checkin: CPU a tap, in process")
     parser.add_argument("--keep", default="", help="dashboard: prepare once into this file")
     parser.add_argument("--no-http", action="store_true", help="dashboard: in process only")
     args = parser.parse_args(argv[1:] if in_process or desk or dash else argv)
     if dash:
         return 0 if asyncio.run(bench_dashboard(args)) else 1
+    if desk and args.cpu:
+        asyncio.run(checkin_cpu(args))
+        return 0
     if desk:
         return 0 if asyncio.run(bench_checkin(args)) else 1
     if in_process:
