@@ -283,16 +283,6 @@ class StaffSignIn:
             return None
         return row, roles
 
-    async def desk_session(self, session_id: int) -> tuple[str, int] | None:
-        """A live session's digest and person by its id (the desk cookie names its session
-        by id, signed with the digest), or None when it ended or expired."""
-        now = self._ctx.clock.now()
-        async with self._ctx.sessions() as session:
-            row = await session.get(StaffSession, session_id)
-        if row is None or row.kind != SESSION or not _live(row, now):
-            return None
-        return row.token_hash, row.person_id
-
     async def sign_out_desk(self, desk: DeskActor, session_id: int) -> int:
         """End one of a check-in staff member's own sessions; how many ended (0 or 1)."""
         assert desk.person_id is not None
