@@ -492,11 +492,14 @@ class CheckinService:
                     .order_by(Checkin.checked_in_at, Checkin.id)
                 )
             ]
+            # On the connection: plain rows, past the ORM's result machinery (thousands of
+            # people still missing at 10,000 invitees, read on every poll).
+            connection = await session.connection()
             missing_rows = (
                 []
                 if not with_missing
                 else (
-                    await session.execute(
+                    await connection.execute(
                         select(
                             Delegate.code,
                             Delegate.full_name,
