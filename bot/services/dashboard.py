@@ -380,13 +380,13 @@ class DashboardService:
                 connection = await session.connection()
                 rows = (await connection.execute(searched)).all()
                 folds = self._folds
-                found = []
+                matches: list[_Ranked] = []
                 for code, name, organization, position, group_key, rank in rows:
                     text = f"{code} {name} {organization} {position}"
                     if needle in (folds.get(text) or self._fold(text)):
-                        found.append(_Ranked(code, group_key, rank))
-                found.sort(key=protocol_key(order))
-                codes = [person.code for person in found]
+                        matches.append(_Ranked(code, group_key, rank))
+                matches.sort(key=protocol_key(order))
+                codes = [person.code for person in matches]
                 total = len(codes)
                 start = codes.index(filters.after) + 1 if filters.after in codes else 0
                 wanted_codes = codes[start : start + limit + 1]
