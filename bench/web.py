@@ -43,6 +43,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -151,6 +152,7 @@ async def call(
     app: ASGIApp, method: str, path: str, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()
 ) -> tuple[int, bytes]:
     """One request straight to ``app`` (no socket, no HTTP client): its status and body."""
+    path, _, query = path.partition("?")
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -159,7 +161,7 @@ async def call(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "root_path": "",
         "headers": [(b"host", CPU_HOST.encode())]
         + [(name.lower().encode(), value.encode()) for name, value in headers]
@@ -481,7 +483,9 @@ DESK_STAFF = "BD00001"  # the bench's check-in staff member (the first synthetic
 _FIELD = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
 
 
-async def desk_session(db: Path, base: str) -> tuple[str, str, dict[str, str]]:
+async def desk_session(
+    db: Path, base: str, transport: httpx.AsyncBaseTransport | None = None
+) -> tuple[str, str, dict[str, str]]:
     """Sign :data:`DESK_STAFF` in at a desk over HTTP, as a phone does: the desk cookie alone,
     every cookie, and the desk forms' signature (a nonce and its CSRF, valid for the session)."""
     from bot.config import load_config
@@ -506,7 +510,9 @@ async def desk_session(db: Path, base: str) -> tuple[str, str, dict[str, str]]:
         start = html.index(f'id="{form_id}"')
         return dict(_FIELD.findall(html[start : html.index("</form>", start)]))
 
-    async with httpx.AsyncClient(base_url=base, timeout=60, headers={"origin": base}) as client:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, headers={"origin": base}, transport=transport
+    ) as client:
         page = await client.get(f"/office/signin/{link.secret}")
         await client.post(f"/office/signin/{link.secret}", data=form(page.text, "form-signin"))
         page = await client.get("/office/checkin/desk")
@@ -518,6 +524,48 @@ async def desk_session(db: Path, base: str) -> tuple[str, str, dict[str, str]]:
     signature = {"nonce": guest["nonce"], "csrf": guest["csrf"]}
     every = "; ".join(f"{name}={value}" for name, value in cookies.items())
     return f"hoinghi_desk={cookies['hoinghi_desk']}", every, signature
+
+
+async def checkin_cpu(args: argparse.Namespace) -> None:
+    """The CPU a tap costs in this process (no socket): the desk's session and cookie checks,
+    the form's signature and request key, the check-in, the 303; with ``--profile``, where."""
+    import cProfile
+    import pstats
+
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-checkin-") as folder:
+        db = Path(folder) / "web.db"
+        await prepare(db, args.invitees)
+        tokens = await tokens_of(db)
+        random.Random(args.seed).shuffle(tokens)
+        base = f"http://{CPU_HOST}"
+        app = await hoinghi_app(db, base)
+        transport = httpx.ASGITransport(app=app)
+        _, cookies, signature = await desk_session(db, base, transport)
+        headers = (("cookie", cookies), ("origin", base),
+                   ("content-type", "application/x-www-form-urlencoded"))  # fmt: skip
+        count = min(args.requests, len(tokens) - 50)
+        costs = []
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
+        for index in range(count + 50):  # the first 50 warm up, not counted
+            body = urlencode({**signature, "key": tokens[index], "rk": f"bench-{index:08d}",
+                              "back": f"/{tokens[index]}", "as": "delegate"})  # fmt: skip
+            if profiler is not None and index >= 50:
+                profiler.enable()
+            before = time.process_time()
+            status, _ = await call(app, "POST", "/office/checkin/in", body.encode(), headers)
+            if index >= 50:
+                costs.append((time.process_time() - before) * 1000)
+            if profiler is not None:
+                profiler.disable()
+            assert status == 303, status
+    print(f"{args.invitees:,} invitees, {count:,} taps in process: CPU ms a tap median "
+          f"{percentile(costs, 0.5):.2f}, p95 {percentile(costs, 0.95):.2f}, "
+          f"mean {sum(costs) / len(costs):.2f}")  # fmt: skip
+    if profiler is not None:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(50)
+        stats.sort_stats("tottime").print_stats(25)
 
 
 async def bench_checkin(args: argparse.Namespace) -> bool:
@@ -565,6 +613,283 @@ async def bench_checkin(args: argparse.Namespace) -> bool:
     return met
 
 
+DASHBOARD_GOAL_MS = 100.0
+OFFICE_STAFF = "BD00002"  # the bench's office staff member (the second synthetic delegate)
+
+
+async def prepare_dashboard(db: Path, invitees: int, audit_rows: int) -> None:
+    """The dashboard's bench database: ``invitees`` delegates of the example plan with the
+    plan's tasks synced, answers, linked accounts, a sent notice, check-ins, and
+    ``audit_rows`` audit entries (as weeks of a meeting's preparation leave them)."""
+    from sqlalchemy import text
+
+    from bot.config import load_config
+    from bot.domain.clock import ManualClock
+    from bot.services import build_services
+    from bot.services.access import Role
+    from storage.engine import create_engine, create_sessionmaker
+    from tests.conftest import EXAMPLE_CONFIG
+
+    await prepare(db, invitees)
+    config = load_config(EXAMPLE_CONFIG).config
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
+        await services.tasks.sync()
+        access = services.access
+        await access.grant(access.local_operator(), OFFICE_STAFF, Role.OFFICE)
+        rng = random.Random(7)
+        at = "2024-05-1{} 0{}:{:02d}:{:02d}.000000"
+        async with engine.begin() as connection:
+            # Answers: 60 % attending, 10 % declined, 5 % a substitute, the rest none yet.
+            await connection.execute(text(
+                "UPDATE rsvps SET status = CASE WHEN delegate_id % 20 < 12 THEN 'attending' "
+                "WHEN delegate_id % 20 < 14 THEN 'declined' WHEN delegate_id % 20 = 14 THEN "
+                "'substitute' ELSE status END, answered_at = CASE WHEN delegate_id % 20 < 15 "
+                "THEN '2024-05-10 08:00:00.000000' ELSE answered_at END"
+            ))  # fmt: skip
+            # Seven in ten linked on Telegram, one in ten of those unreachable.
+            await connection.execute(text(
+                "INSERT INTO channel_identities (delegate_id, channel, external_id, "
+                "chat_address, linked_at, linked_via, unreachable_at) SELECT id, 'telegram', "
+                "CAST(700000000 + id AS TEXT), CAST(700000000 + id AS TEXT), "
+                "'2024-05-05 08:00:00.000000', 'token', CASE WHEN id % 100 < 7 THEN "
+                "'2024-05-12 08:00:00.000000' END FROM delegates WHERE id % 10 < 7"
+            ))  # fmt: skip
+            # Half of the assignments reported on, some done.
+            await connection.execute(text(
+                "UPDATE task_assignments SET status = CASE WHEN id % 4 = 0 THEN 'done' "
+                "ELSE 'in_progress' END, updated_at = '2024-05-12 08:00:00.000000' "
+                "WHERE id % 2 = 0"
+            ))  # fmt: skip
+            actions = ("rsvp.changed", "identity.linked", "delegate.created", "task.status",
+                       "invitation.reissued", "broadcast.queued", "checkin.recorded")  # fmt: skip
+            rows = [
+                {
+                    "at": at.format(
+                        rng.randint(0, 7), rng.randint(0, 9), rng.randint(0, 59), rng.randint(0, 59)
+                    ),
+                    "actor": rng.choice(
+                        ("cli:bench", f"telegram:{700000000 + rng.randint(1, invitees)}")
+                    ),
+                    "action": rng.choice(actions),
+                    "entity": "delegate",
+                    "entity_id": rng.randint(1, invitees),
+                    "after": '{"status": "attending"}',
+                }
+                for _ in range(audit_rows)
+            ]
+            await connection.execute(text(
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) "
+                "VALUES (:at, :actor, :action, :entity, :entity_id, NULL, :after)"
+            ), rows)  # fmt: skip
+            # A third of the attending already in at the desks.
+            await connection.execute(text(
+                "INSERT INTO checkins (meeting_id, delegate_id, kind, full_name, answer, desk, "
+                "checked_in_at, checked_in_by, staff_name) SELECT d.meeting_id, d.id, "
+                "'delegate', d.full_name, r.status, 'Bàn ' || (d.id % 4 + 1), "
+                "'2024-05-18 01:30:00.000000', 'cli:bench', 'Bench' FROM delegates d JOIN "
+                "rsvps r ON r.delegate_id = d.id WHERE r.status = 'attending' AND d.id % 3 = 0"
+            ))  # fmt: skip
+        operator = access.local_operator()
+        broadcasts = services.broadcasts
+        started = await broadcasts.start(operator)
+        await broadcasts.accept_text(operator, "Kính gửi các đại biểu: thông báo thử.")
+        if started.message_id is not None:
+            await broadcasts.send_now(operator, started.message_id)
+    finally:
+        await engine.dispose()
+
+
+def dashboard_pages(task_id: int) -> list[tuple[str, str]]:
+    """The dashboard's pages the bench asks for: (name, path)."""
+    search = urlencode({"q": "Biểu 77"})
+    return [
+        ("overview", "/office/"),
+        ("live (poll)", "/office/live"),
+        ("delegates", "/office/delegates"),
+        ("delegates filtered", "/office/delegates?answer=attending&channel=telegram"),
+        ("delegates search", f"/office/delegates?{search}"),
+        ("delegate", "/office/delegates/BD05000"),
+        ("notices", "/office/notices"),
+        ("tasks", "/office/tasks"),
+        ("task", f"/office/tasks/{task_id}"),
+        ("log", "/office/log"),
+        ("log filtered", "/office/log?action=rsvp.changed"),
+        ("import", "/office/import"),
+        ("invitations", "/office/invitations"),
+        ("attendance", "/office/attendance"),
+        ("attendance live", "/office/attendance/live"),
+        ("attendance summary", "/office/attendance/summary"),
+    ]
+
+
+async def office_link(db: Path) -> str:
+    """A one-time sign-in link's secret for :data:`OFFICE_STAFF`."""
+    from bot.config import load_config
+    from bot.domain.clock import ManualClock
+    from bot.services import build_services
+    from storage.engine import create_engine, create_sessionmaker
+    from tests.conftest import EXAMPLE_CONFIG
+
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        config = load_config(EXAMPLE_CONFIG).config
+        services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
+        link = await services.signin.link_for_code(OFFICE_STAFF)
+    finally:
+        await engine.dispose()
+    assert link.secret is not None
+    return link.secret
+
+
+async def biggest_task(db: Path) -> int:
+    """The id of the task with the most people on it (the page that shows the most)."""
+    from sqlalchemy import text
+
+    from storage.engine import create_engine
+
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    try:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT task_id FROM task_assignments GROUP BY task_id ORDER BY count(*) DESC")
+            )
+            first = found.scalars().first()
+            assert first is not None, "the plan's tasks have nobody on them"
+            return int(first)
+    finally:
+        await engine.dispose()
+
+
+async def bench_dashboard(args: argparse.Namespace) -> bool:
+    """Every dashboard page: CPU ms in process and wall ms over HTTP (one client) per request;
+    True if every page's p95 is under the goal in process."""
+    import cProfile
+    import pstats
+
+    print(machine())
+    with tempfile.TemporaryDirectory(prefix="hoinghi-bench-dash-") as folder:
+        db = Path(folder) / "web.db"
+        started = time.perf_counter()
+        kept = Path(args.keep) if args.keep else None
+        if kept is not None and kept.exists():  # prepared by an earlier run: a copy
+            shutil.copyfile(kept, db)
+        else:
+            await prepare_dashboard(db, args.invitees, args.audit)
+            if kept is not None:
+                shutil.copyfile(db, kept)
+        print(f"prepared {args.invitees:,} invitees, {args.audit:,} audit rows in "
+              f"{time.perf_counter() - started:.0f} s (not timed)")  # fmt: skip
+        pages = dashboard_pages(await biggest_task(db))
+        if args.only:
+            pages = [(name, path) for name, path in pages if args.only in name]
+        app = await hoinghi_app(db, f"http://{CPU_HOST}")
+        secret = await office_link(db)
+        origin = (("origin", f"http://{CPU_HOST}"),)
+        status, page = await call(app, "GET", f"/office/signin/{secret}")
+        form = dict(_HIDDEN.findall(page.decode()))
+        body = urlencode({k: v for k, v in form.items() if k != "lang"}).encode()
+        form_type = (("content-type", "application/x-www-form-urlencoded"),)
+        status, cookie = await signin_cookie(
+            app, f"/office/signin/{secret}", body, origin + form_type
+        )
+        assert status == 303, status
+        headers = (("cookie", cookie),)
+        cpu: dict[str, list[float]] = {}
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
+        for name, path in pages:  # one each first: the template compiled, caches warm
+            status, _ = await call(app, "GET", path, headers=headers)
+            assert status == 200, (name, status)
+        for _ in range(args.requests):
+            for name, path in pages:
+                if profiler is not None:
+                    profiler.enable()
+                before = time.process_time()
+                await call(app, "GET", path, headers=headers)
+                cpu.setdefault(name, []).append((time.process_time() - before) * 1000)
+                if profiler is not None:
+                    profiler.disable()
+        wall: dict[str, list[float]] = {}
+        if not args.no_http:
+            server = Server("hoinghi", db)
+            try:
+                async with httpx.AsyncClient(base_url=server.url, timeout=60,
+                                             headers={"origin": server.url}) as client:  # fmt: skip
+                    secret = await office_link(db)
+                    page_ = await client.get(f"/office/signin/{secret}")
+                    form = dict(_HIDDEN.findall(page_.text))
+                    fields = {k: v for k, v in form.items() if k != "lang"}
+                    await client.post(f"/office/signin/{secret}", data=fields)
+                    cookies = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)
+                connection = Connection(server.port)
+                for name, path in pages:  # warm
+                    answer = await connection.request("GET", path, Cookie=cookies)
+                    assert answer.startswith(b"HTTP/1.1 200"), (name, answer[:80])
+                for _ in range(args.requests):
+                    for name, path in pages:
+                        before = time.perf_counter()
+                        await connection.request("GET", path, Cookie=cookies)
+                        wall.setdefault(name, []).append((time.perf_counter() - before) * 1000)
+                connection.close()
+            finally:
+                server.stop()
+    print(f"{args.invitees:,} invitees, {args.audit:,} audit rows, {args.requests} requests a "
+          f"page; {machine()}")  # fmt: skip
+    print(f"{'page':<20} {'CPU median':>10} {'CPU p95':>8} {'HTTP median':>11} {'HTTP p95':>9}"
+          f"  (ms; goal < {DASHBOARD_GOAL_MS:.0f})")  # fmt: skip
+    met = True
+    for name, _ in pages:
+        figures = cpu[name]
+        p95 = percentile(figures, 0.95)
+        http = wall.get(name)
+        line = f"{name:<20} {percentile(figures, 0.5):>10.1f} {p95:>8.1f}"
+        if http:
+            line += f" {percentile(http, 0.5):>11.1f} {percentile(http, 0.95):>9.1f}"
+        print(line + ("" if p95 < DASHBOARD_GOAL_MS else "  OVER"))
+        met = met and p95 < DASHBOARD_GOAL_MS
+    print("goal: every page's CPU p95 < 100 ms: " + ("met" if met else "MISSED"))
+    if profiler is not None:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(30)
+    return met
+
+
+async def signin_cookie(
+    app: ASGIApp, path: str, body: bytes, headers: Sequence[tuple[str, str]]
+) -> tuple[int, str]:
+    """Post the sign-in form in process; the status and the session cookie it sets."""
+    scope: dict[str, Any] = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8080),
+        "headers": [(b"host", CPU_HOST.encode())]
+        + [(name.encode(), value.encode()) for name, value in headers]
+        + [(b"content-length", str(len(body)).encode())],
+    }  # fmt: skip
+    sent = False
+    status, cookie = 0, ""
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal status, cookie
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+            for name, value in message["headers"]:
+                if name == b"set-cookie":
+                    cookie = value.decode().split(";", 1)[0]
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    return status, cookie
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the bench (or, as ``serve``, one of its servers)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -575,19 +900,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     in_process = argv[:1] == ["cpu"]
     desk = argv[:1] == ["checkin"]
+    dash = argv[:1] == ["dashboard"]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--invitees", type=int, default=2000 if desk else 5000)
+    parser.add_argument("--invitees", type=int, default=2000 if desk else 10000 if dash else 5000)
     parser.add_argument(
         "--requests",
         type=int,
-        default=500 if in_process else 2000 if desk else 3000,
+        default=500 if in_process else 2000 if desk else 30 if dash else 3000,
         help="requests a phase and round (cpu: of each kind)",
     )
     parser.add_argument("--clients", type=int, default=4 if desk else 200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cpu: where the time goes")
-    args = parser.parse_args(argv[1:] if in_process or desk else argv)
+    parser.add_argument("--audit", type=int, default=60000, help="dashboard: audit rows")
+    parser.add_argument("--only", default="", help="dashboard: the pages whose name has this")
+    parser.add_argument("--cpu", action="store_true", help="checkin: CPU a tap, in process")
+    parser.add_argument("--keep", default="", help="dashboard: prepare once into this file")
+    parser.add_argument("--no-http", action="store_true", help="dashboard: in process only")
+    args = parser.parse_args(argv[1:] if in_process or desk or dash else argv)
+    if dash:
+        return 0 if asyncio.run(bench_dashboard(args)) else 1
+    if desk and args.cpu:
+        asyncio.run(checkin_cpu(args))
+        return 0
     if desk:
         return 0 if asyncio.run(bench_checkin(args)) else 1
     if in_process:

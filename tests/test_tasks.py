@@ -419,3 +419,27 @@ async def test_task_reminders_report_only_problems_to_the_office(harness: BotHar
     await harness.tick()
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
     assert len(reports) == 1 and "Chưa mở đường liên kết (2)" in reports[0]
+
+
+async def test_the_overviews_overdue_tasks_chosen_in_sql_are_the_boards_overdue(
+    harness: BotHarness,
+) -> None:
+    # The overview lists overdue tasks from SQL alone (no one's assignment read): the same
+    # tasks, in the same order, as the board's overdue lines, as tasks are done and closed.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+
+    async def both() -> tuple[list[str], list[str]]:
+        heads = [head.key for head in await tasks.overdue_heads()]
+        return heads, [line.key for line in await tasks.office_board() if line.overdue]
+
+    harness.clock.set(local(2024, 5, 1, 9, 0))
+    assert await both() == ([], [])
+    harness.clock.set(local(2024, 5, 20, 9, 0))
+    heads, board = await both()
+    assert heads == board and len(heads) >= 3
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.tap("✅ Đã hoàn thành", message=owner.messages[1]))
+    await tasks.close(harness.services.access.local_operator(), await task_id(harness, "VI.1.2"))
+    heads, board = await both()
+    assert heads == board and "VI.1.1" not in heads and "VI.1.2" not in heads

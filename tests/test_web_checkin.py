@@ -231,6 +231,31 @@ async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk
     assert "Đã điểm danh lúc 07:30" in text_of(later.text, "notice")
 
 
+async def test_a_tap_needs_the_desk_cookie_of_this_very_session_unforged(
+    meeting: Day, phone: Desk
+) -> None:
+    # The tap's session, person and roles are read once for both cookies: the desk cookie
+    # must still be this session's (another session's, or one with a forged signature, sends
+    # the phone to choose its desk), and nothing is recorded.
+    form = fields((await phone.client.get(f"/{meeting.tokens['DB001']}")).text, "form-tap")
+    mine = phone.client.cookies.get(DESK_COOKIE, path="/")
+    assert mine is not None
+    other = await at_desk(meeting, label="Bàn 2")  # the same staff member, a second session
+    theirs = other.client.cookies.get(DESK_COOKIE, path="/")
+    assert theirs is not None
+    await other.client.aclose()
+    for cookie in (theirs, mine[:-4] + ("AAAA" if not mine.endswith("AAAA") else "BBBB")):
+        phone.client.cookies.set(DESK_COOKIE, cookie, path="/")
+        refused = await phone.client.post("/office/checkin/in", data=form)
+        assert refused.status_code == 303
+        assert refused.headers["location"] == "/office/checkin/desk"
+    assert await present(meeting.services) == []
+    phone.client.cookies.set(DESK_COOKIE, mine, path="/")
+    done = await phone.client.post("/office/checkin/in", data=form)
+    assert done.headers["location"].startswith(f"/{meeting.tokens['DB001']}?f=")
+    assert len(await present(meeting.services)) == 1
+
+
 async def test_a_substitute_is_checked_in_under_their_own_name(meeting: Day, phone: Desk) -> None:
     path = f"/{meeting.tokens['DB003']}"
     page = await phone.client.get(path)
@@ -405,3 +430,40 @@ async def test_withdrawing_the_checkin_role_ends_the_desk_at_once(
     assert 'id="form-tap"' not in (await phone.client.get(path)).text  # the invitee's page
     refused = await phone.client.get("/office/checkin")
     assert refused.status_code == 403 and 'id="message-refused"' in refused.text
+
+
+def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> None:
+    # The attendance's rows of who is missing are written by missing_rows (thousands a poll at
+    # 10,000 invitees); the HTML must be byte for byte what the template's loop made, markup
+    # in names escaped, a substitute named, a phone dialable.
+    from jinja2 import Environment
+    from markupsafe import Markup
+
+    from bot.domain.rsvp import RsvpStatus
+    from bot.services.checkin import Missing
+    from handlers.web.office.checkin import missing_rows
+
+    catalog = load_catalog("vi")
+    loop = (
+        "{% for person in seen.missing %}\n"
+        '<tr id="missing-{{ person.code }}"><th scope="row">{{ person.full_name }}{% if '
+        'person.substitute_name %} <span class="muted">({{ t("dash.attendance.substitute", '
+        "name=person.substitute_name) }})</span>{% endif %}</th><td>{{ person.position }}, "
+        "{{ person.organization }}</td><td>{{ group_labels.get(person.group_key, "
+        'person.group_key) }}</td><td>{% if person.phone %}<a href="tel:{{ person.phone|'
+        "replace(' ', '') }}\">{{ person.phone }}</a>{% endif %}</td></tr>\n"
+        "{% endfor %}\n"
+    )
+    template = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True).from_string(loop)
+    people = [
+        Missing("DB001", "Nguyễn <b>Hà</b>", "Chủ tịch", "Hội & Co", "g1", RsvpStatus.ATTENDING,
+                None, "0912 345 678"),
+        Missing("DB'2", 'Lê "Lan"', "Phó", "Xã A", "gone", RsvpStatus.SUBSTITUTE,
+                "Trần <i>Bình</i>", None),
+    ]  # fmt: skip
+    labels = {"g1": "Nhóm <1>"}
+    old = template.render(
+        seen={"missing": people}, group_labels=labels,
+        t=lambda key, **params: Markup(catalog.html(key, **params)),
+    )  # fmt: skip
+    assert str(missing_rows(catalog, labels, people)) == old

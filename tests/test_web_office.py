@@ -221,3 +221,27 @@ async def test_the_list_goes_on_page_after_page_in_protocol_order(
             break
         after = page.next_after
     assert seen == [row.code for row in whole.rows] and len(seen) == whole.total > 7
+
+
+async def test_a_searchs_matches_come_in_the_lists_protocol_order(imported: Services) -> None:
+    # The search sorts its matches itself (in Python, not SQL): they must come in the order
+    # the list without a search shows them, unranked and unknown-group people included.
+    from sqlalchemy import update
+
+    from bot.services.dashboard import Filters
+    from storage.models import Delegate
+
+    dashboard = imported.dashboard
+    first = await dashboard.delegates(Filters(search="hoi lhpn"), limit=1000)
+    unranked, elsewhere = first.rows[2].code, first.rows[5].code
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(update(Delegate).where(Delegate.code == unranked).values(rank=None))
+        await session.execute(
+            update(Delegate).where(Delegate.code == elsewhere).values(group_key="gone")
+        )
+    everyone = [row.code for row in (await dashboard.delegates(Filters(), limit=1000)).rows]
+    found = await dashboard.delegates(Filters(search="hoi lhpn"), limit=1000)
+    codes = [row.code for row in found.rows]
+    assert {unranked, elsewhere} <= set(codes) and len(codes) > 20
+    assert codes[-1] == elsewhere  # an unknown group goes last
+    assert codes == [code for code in everyone if code in set(codes)]

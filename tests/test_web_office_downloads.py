@@ -87,3 +87,22 @@ async def test_the_report_workbook_is_an_xlsx_attachment_named_as_the_chats(desk
     workbook = load_workbook(io.BytesIO(response.content), read_only=True)
     catalog = load_catalog("vi")
     assert catalog.plain("report_sheet.delegates.title") in workbook.sheetnames
+
+
+async def test_the_invitations_page_counts_in_sql_what_the_links_export_lists(
+    imported: Services,
+) -> None:
+    # The page shows only the two counts: they come from one SQL count, which must agree with
+    # the list the files are built from (a re-issued invitation counted once, a contact apart).
+    from sqlalchemy import update
+
+    from storage.models import Delegate
+
+    await imported.invitations.reissue(imported.access.local_operator(), "DB002")
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    links = await imported.invitations.links()
+    assert await imported.invitations.link_counts() == (80, 79)
+    assert (len(links), sum(1 for link in links if link.role == "delegate")) == (80, 79)

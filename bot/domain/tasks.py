@@ -82,6 +82,17 @@ class AssignmentLine:
 
 
 @dataclass(frozen=True)
+class TaskHead:
+    """A task as a short list names it: the overview's overdue tasks."""
+
+    id: int
+    key: str
+    title: str
+    owner: str
+    deadline_at: datetime
+
+
+@dataclass(frozen=True)
 class TaskLine:
     """A task on a board."""
 

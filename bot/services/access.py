@@ -11,7 +11,7 @@ new installation can be run before anyone is granted anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -115,6 +115,16 @@ def desk_label(text: str, fallback: str) -> str:
     (the staff member's name) when nothing was given."""
     label = one_line(text)[:MAX_DESK].strip()
     return label or one_line(fallback)[:MAX_DESK].strip() or LOCAL_OPERATOR
+
+
+@dataclass(frozen=True)
+class StaffPerson:
+    """What :meth:`Access.staff_actors` needs of a person's row."""
+
+    id: int
+    meeting_id: int
+    code: str
+    full_name: str
 
 
 @dataclass(frozen=True)
@@ -239,6 +249,28 @@ class Access:
             desk=desk_label(desk, person.full_name), person_id=person.id,
             is_office=Role.OFFICE in roles,
         )  # fmt: skip
+
+    def staff_actors(
+        self, person: StaffPerson, roles: Collection[str], desk: str | None
+    ) -> tuple[OfficeActor | None, DeskActor | None]:
+        """The person as :meth:`office_person` and :meth:`dashboard_desk` would issue them, from
+        their row and roles read by the caller in its own transaction (one read for a
+        dashboard request's session, person and roles); no desk actor when ``desk`` is None."""
+        if person.meeting_id != self._ctx.meeting_id:
+            return None, None
+        actor = f"{DASHBOARD}:{person.code}"
+        office = None
+        if Role.OFFICE in roles:
+            office = OfficeActor(
+                _KEY, actor=actor, name=person.full_name, report_to=None, person_id=person.id
+            )
+        at_desk = None
+        if desk is not None and (Role.OFFICE in roles or Role.CHECKIN in roles):
+            at_desk = DeskActor(
+                _KEY, actor=actor, name=person.full_name, desk=desk_label(desk, person.full_name),
+                person_id=person.id, is_office=Role.OFFICE in roles,
+            )  # fmt: skip
+        return office, at_desk
 
     def local_operator(self) -> OfficeActor:
         """Whoever runs ``hoinghi`` on the office's computer: the command line is the office's."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -399,6 +399,23 @@ class InvitationService:
             delegate = await session.get_one(Delegate, mine.delegate_id)
             rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
             return LinkResult(LinkOutcome.ALREADY_LINKED, DelegateView.of(delegate), rsvp)
+
+    async def link_counts(self) -> tuple[int, int]:
+        """How many people :meth:`links` lists, and how many of them are delegates (not task
+        contacts): counted in SQL, for the invitations page, which shows only these."""
+        person = func.count(distinct(Delegate.id))
+        async with unit_of_work(self._ctx.sessions) as session:
+            row = (
+                await session.execute(
+                    select(person, person.filter(Delegate.role == "delegate"))
+                    .join(Invitation, Invitation.delegate_id == Delegate.id)
+                    .where(
+                        Delegate.meeting_id == self._ctx.meeting_id,
+                        Invitation.revoked_at.is_(None),
+                    )
+                )
+            ).one()
+        return int(row[0]), int(row[1])
 
     async def links(self) -> list[InviteLink]:
         """Every delegate's current invitation, in protocol order."""

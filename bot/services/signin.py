@@ -16,16 +16,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Connection, select, update
 
 from bot.domain.channels import ChatAccount
-from bot.services.access import Access, DeskActor, OfficeActor, Role
+from bot.services.access import Access, DeskActor, OfficeActor, Role, StaffPerson
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView
 from storage import queries
 from storage.models import Delegate, PersonRole, StaffSession
-from storage.uow import unit_of_work
+from storage.uow import reading, unit_of_work
 
 LINK_LIFETIME = timedelta(minutes=10)
 LINK, SESSION = "link", "session"
@@ -215,31 +216,72 @@ class StaffSignIn:
 
     async def visit(self, cookie: str | None) -> StaffVisit:
         """What a session cookie is worth now: nothing, a refusal, or a staff member."""
-        if not cookie or len(cookie) > 100:
-            return StaffVisit(Check.NONE)
-        now, hashed = self._ctx.clock.now(), digest(cookie)
-        async with self._ctx.sessions() as session:
-            row = await session.scalar(
-                select(StaffSession).where(StaffSession.token_hash == hashed)
-            )
-        if row is None or row.kind != SESSION or not _live(row, now):
-            return StaffVisit(Check.NONE)
-        actor = await self._access.office_person(row.person_id)
-        if actor is None:
-            if await self._access.dashboard_desk(row.person_id, "") is not None:
-                return StaffVisit(Check.OK, row.id, hashed, desk_only=True, person_id=row.person_id)
-            return StaffVisit(Check.REFUSED, row.id, hashed)
-        return StaffVisit(Check.OK, row.id, hashed, actor, person_id=row.person_id)
+        return (await self.desk_visit(cookie, None))[0]
 
-    async def desk_session(self, session_id: int) -> tuple[str, int] | None:
-        """A live session's digest and person by its id (the desk cookie names its session
-        by id, signed with the digest), or None when it ended or expired."""
-        now = self._ctx.clock.now()
-        async with self._ctx.sessions() as session:
-            row = await session.get(StaffSession, session_id)
-        if row is None or row.kind != SESSION or not _live(row, now):
+    async def desk_visit(
+        self, cookie: str | None, desk: str | None
+    ) -> tuple[StaffVisit, DeskActor | None]:
+        """:meth:`visit`, and the staff member at the desk labelled ``desk`` (None without a
+        desk, or unless they hold the check-in or the office role), from one read: the
+        session, the person and their roles in one read-only transaction (every dashboard
+        request asks this: it takes no writer's lock, so the desks' taps do not queue for it)."""
+        if not cookie or len(cookie) > 100:
+            return StaffVisit(Check.NONE), None
+        hashed = digest(cookie)
+        found = await self._live_session(StaffSession.token_hash == hashed)
+        if found is None:
+            return StaffVisit(Check.NONE), None
+        row, roles = found
+        person = StaffPerson(row.person_id, row.meeting_id, row.code, row.full_name)
+        # The desk actor also says whether they may use the desk at all (either role).
+        actor, at_desk = self._access.staff_actors(person, roles, desk or "")
+        if actor is None and at_desk is None:
+            return StaffVisit(Check.REFUSED, row.id, hashed), None
+        if actor is None:
+            visit = StaffVisit(Check.OK, row.id, hashed, desk_only=True, person_id=person.id)
+        else:
+            visit = StaffVisit(Check.OK, row.id, hashed, actor, person_id=person.id)
+        return visit, at_desk if desk is not None else None
+
+    async def desk_at(self, session_id: int, desk: str) -> tuple[str, DeskActor] | None:
+        """A live session's digest and its staff member at the desk labelled ``desk``, by the
+        session's id (the desk cookie names it so, signed with the digest), in one read; None
+        when the session ended or expired, or they hold neither the check-in nor the office
+        role (read now)."""
+        found = await self._live_session(StaffSession.id == session_id)
+        if found is None:
             return None
-        return row.token_hash, row.person_id
+        row, roles = found
+        person = StaffPerson(row.person_id, row.meeting_id, row.code, row.full_name)
+        at_desk = self._access.staff_actors(person, roles, desk)[1]
+        return None if at_desk is None else (row.token_hash, at_desk)
+
+    async def _live_session(self, which: ColumnElement[bool]) -> tuple[Any, list[str]] | None:
+        """The live session ``which`` selects with its person, and the person's roles: one
+        read-only transaction (no writer's lock: the desks' taps never queue behind it)."""
+
+        def read(connection: Connection) -> tuple[Any, list[str]]:
+            row = connection.execute(
+                select(
+                    StaffSession.id, StaffSession.kind, StaffSession.token_hash,
+                    StaffSession.expires_at, StaffSession.ended_at,
+                    Delegate.id.label("person_id"), Delegate.meeting_id, Delegate.code,
+                    Delegate.full_name,
+                )
+                .join(Delegate, Delegate.id == StaffSession.person_id)
+                .where(which)
+            ).first()  # fmt: skip
+            if row is None:
+                return None, []
+            roles = select(PersonRole.role).where(PersonRole.person_id == row.person_id)
+            return row, list(connection.scalars(roles))
+
+        row, roles = await reading(self._ctx.sessions, read)
+        if row is None or row.kind != SESSION or row.ended_at is not None:
+            return None
+        if not self._ctx.clock.now() < row.expires_at:  # as _live
+            return None
+        return row, roles
 
     async def sign_out_desk(self, desk: DeskActor, session_id: int) -> int:
         """End one of a check-in staff member's own sessions; how many ended (0 or 1)."""

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -21,6 +21,7 @@ from bot.domain.tasks import (
     AssignmentLine,
     EvidenceLine,
     TaskAction,
+    TaskHead,
     TaskLine,
     TaskStatus,
     is_overdue,
@@ -449,7 +450,35 @@ class TaskService:
 
     async def overdue(self) -> list[TaskLine]:
         """Tasks past their deadline that are neither done nor closed."""
-        return [line for line in await self.office_board() if line.overdue]
+        # Chosen in SQL: only the overdue tasks' people are read, not the whole board's.
+        async with unit_of_work(self._ctx.sessions) as session:
+            ids = set(await session.scalars(select(Task.id).where(self._overdue())))
+            lines = await self._lines(session, ids) if ids else []
+        return [line for line in lines if line.overdue]
+
+    async def overdue_heads(self) -> list[TaskHead]:
+        """What the overview lists of the overdue tasks (key, title, owner, deadline), in the
+        board's order: chosen in SQL, without reading anyone's assignment (it is polled)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            rows = await session.execute(
+                select(Task.id, Task.key, Task.title, Task.owner, Task.deadline_at)
+                .where(self._overdue())
+                .order_by(Task.deadline_at, Task.key)
+            )
+            return [TaskHead(*row) for row in rows]
+
+    def _overdue(self) -> ColumnElement[bool]:
+        """Live tasks past their deadline, not closed, and not done by everyone on them
+        (:func:`bot.domain.tasks.is_overdue`, a task with no one on it is not done)."""
+        assigned = TaskAssignment.task_id == Task.id
+        not_done = exists().where(assigned, TaskAssignment.status != TaskStatus.DONE.value)
+        return and_(
+            Task.meeting_id == self._ctx.meeting_id,
+            Task.archived_at.is_(None),
+            Task.closed_at.is_(None),
+            Task.deadline_at < self._ctx.clock.now(),
+            ~exists().where(assigned) | not_done,
+        )
 
     async def task(self, task_id: int) -> TaskLine | None:
         """One live task by its id (None for an unknown or archived one)."""
@@ -672,43 +701,56 @@ class TaskService:
         if task_ids is not None:
             query = query.where(Task.id.in_(task_ids))
         tasks = list(await session.scalars(query))
-        rows = (
-            await session.execute(
-                select(TaskAssignment, Delegate, ChannelIdentity)
-                .join(Delegate, Delegate.id == TaskAssignment.person_id)
-                .outerjoin(
-                    ChannelIdentity,
-                    (ChannelIdentity.delegate_id == Delegate.id)
-                    & (ChannelIdentity.linked_via != queries.PAGE_LINK),
+        ids = [t.id for t in tasks]
+        # Plain columns, not ORM objects: the board reads every assignment (thousands at
+        # 10,000 delegates, a group task has one per district chair), grouped once by task.
+        rows = await session.execute(
+            select(
+                TaskAssignment.task_id, Delegate.code, Delegate.full_name, Delegate.organization,
+                TaskAssignment.status, TaskAssignment.note, TaskAssignment.updated_at,
+                ChannelIdentity.id,
+            )
+            .join(Delegate, Delegate.id == TaskAssignment.person_id)
+            .outerjoin(
+                ChannelIdentity,
+                (ChannelIdentity.delegate_id == Delegate.id)
+                & (ChannelIdentity.linked_via != queries.PAGE_LINK),
+            )
+            .where(TaskAssignment.task_id.in_(ids))
+            .order_by(Delegate.rank, Delegate.code)
+        )  # fmt: skip
+        people: dict[int, list[AssignmentLine]] = {task_id: [] for task_id in ids}
+        statuses = {status.value: status for status in TaskStatus}
+        for task_id, code, full_name, organization, status, note, updated_at, ident in rows:
+            people[task_id].append(
+                AssignmentLine(
+                    code,
+                    full_name,
+                    organization,
+                    statuses[status],
+                    note,
+                    updated_at,
+                    ident is not None,
                 )
-                .where(TaskAssignment.task_id.in_([t.id for t in tasks]))
-                .order_by(Delegate.rank, Delegate.code)
             )
-        ).all()
-        evidence = (
-            await session.execute(
-                select(TaskEvidence, TaskAssignment.task_id, Delegate.full_name)
-                .join(TaskAssignment, TaskAssignment.id == TaskEvidence.assignment_id)
-                .join(Delegate, Delegate.id == TaskAssignment.person_id)
-                .where(TaskAssignment.task_id.in_([t.id for t in tasks]))
-                .order_by(TaskEvidence.id)
+        evidence = await session.execute(
+            select(
+                TaskEvidence.id, TaskEvidence.kind, TaskEvidence.name, TaskEvidence.url,
+                TaskEvidence.sha256, TaskAssignment.task_id, Delegate.full_name,
             )
-        ).all()
+            .join(TaskAssignment, TaskAssignment.id == TaskEvidence.assignment_id)
+            .join(Delegate, Delegate.id == TaskAssignment.person_id)
+            .where(TaskAssignment.task_id.in_(ids))
+            .order_by(TaskEvidence.id)
+        )  # fmt: skip
+        files: dict[int, list[EvidenceLine]] = {task_id: [] for task_id in ids}
+        for evidence_id, kind, name, url, sha256, task_id, by in evidence:
+            files[task_id].append(
+                EvidenceLine(evidence_id, kind, name, url, by, sha256 is not None)
+            )
         lines = []
         for task in tasks:
-            assignments = [
-                AssignmentLine(
-                    code=person.code,
-                    full_name=person.full_name,
-                    organization=person.organization,
-                    status=TaskStatus(a.status),
-                    note=a.note,
-                    updated_at=a.updated_at,
-                    linked=ident is not None,
-                )
-                for a, person, ident in rows
-                if a.task_id == task.id
-            ]
+            assignments = people[task.id]
             done = bool(assignments) and all(a.status is TaskStatus.DONE for a in assignments)
             lines.append(
                 TaskLine(
@@ -724,11 +766,7 @@ class TaskService:
                     ),
                     closed=task.closed_at is not None,
                     assignments=assignments,
-                    evidence=[
-                        EvidenceLine(e.id, e.kind, e.name, e.url, name, e.sha256 is not None)
-                        for e, task_id, name in evidence
-                        if task_id == task.id
-                    ],
+                    evidence=files[task.id],
                 )
             )
         lines.sort(key=lambda line: (not line.overdue, line.deadline_at, line.key))

@@ -96,7 +96,11 @@ class Office:
     # --- who is asking -------------------------------------------------------------------------
 
     async def _visit(self, request: Request) -> StaffVisit:
-        return await self.services.signin.visit(request.cookies.get(COOKIE))
+        return await self.services.signin.visit(self.session_cookie(request))
+
+    def session_cookie(self, request: Request) -> str | None:
+        """The dashboard session's cookie a request carries, if any."""
+        return request.cookies.get(COOKIE)
 
     def staff(self, handler: StaffHandler) -> Handler:
         """``handler`` for signed-in office staff only: anyone else gets the sign-in page
@@ -253,7 +257,7 @@ class Office:
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
             "to_phone": to_phone,
             "phone_total": phone_total,
-            "overdue": await services.tasks.overdue(),
+            "overdue": await services.tasks.overdue_heads(),
             "missing": await services.drafts.missing(),
             "upcoming": await services.dashboard.upcoming(),
             "activity": await services.dashboard.activity(),

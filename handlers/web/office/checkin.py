@@ -23,10 +23,11 @@ import hmac
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -37,10 +38,11 @@ from bot.services.checkin import (
     CheckinResult,
     CheckinStep,
     CheckinView,
+    Missing,
     notice_line,
-    summary_of,
 )
 from bot.services.signin import Check, StaffVisit
+from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date
 from handlers.web.flash import Flash
 
@@ -79,9 +81,9 @@ class DeskPages:
         payload = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         return f"{payload}.{self._sign(session_hash, payload)}"
 
-    async def desk_of(self, request: Request) -> tuple[int, DeskActor] | None:
-        """The session and the desk a request's desk cookie stands for, or None (no cookie, a
-        forged one, a session ended, a role withdrawn)."""
+    def _cookie(self, request: Request) -> tuple[int, str, str, str] | None:
+        """The desk cookie's session id, label, payload and signature as sent (checked by
+        the caller against the session's digest), or None for no cookie or a malformed one."""
         cookie = request.cookies.get(DESK_COOKIE, "")
         payload, _, signature = cookie.partition(".")
         if not signature or len(cookie) > MAX_COOKIE:
@@ -93,14 +95,22 @@ class DeskPages:
             return None
         if not isinstance(session_id, int) or not isinstance(label, str):
             return None
-        found = await self.services.signin.desk_session(session_id)
-        if found is None:
+        return session_id, label, payload, signature
+
+    def _signed(self, session_hash: str, payload: str, signature: str) -> bool:
+        return hmac.compare_digest(self._sign(session_hash, payload), signature)
+
+    async def desk_of(self, request: Request) -> tuple[int, DeskActor] | None:
+        """The session and the desk a request's desk cookie stands for, or None (no cookie, a
+        forged one, a session ended, a role withdrawn)."""
+        cookie = self._cookie(request)
+        if cookie is None:
             return None
-        session_hash, person_id = found
-        if not hmac.compare_digest(self._sign(session_hash, payload), signature):
+        session_id, label, payload, signature = cookie
+        found = await self.services.signin.desk_at(session_id, label)
+        if found is None or not self._signed(found[0], payload, signature):
             return None
-        desk = await self.services.access.dashboard_desk(person_id, label)
-        return (session_id, desk) if desk is not None else None
+        return session_id, found[1]
 
     def _set_cookie(self, response: Response, value: str) -> None:
         response.set_cookie(
@@ -116,13 +126,23 @@ class DeskPages:
         without a desk yet, the page that chooses it."""
 
         async def endpoint(request: Request) -> Response:
-            visit = await self.office._visit(request)
+            # One read for both cookies: the desk cookie must name this very session (signed
+            # with its digest), so the session the visit read is the desk's.
+            cookie = self._cookie(request)
+            visit, desk = await self.services.signin.desk_visit(
+                self.office.session_cookie(request), cookie[1] if cookie is not None else None
+            )
             if visit.check is not Check.OK:
                 return self._unsigned(visit)
-            found = await self.desk_of(request)
-            if found is None or found[0] != visit.session_id:
+            if (
+                cookie is None
+                or desk is None
+                or cookie[0] != visit.session_id
+                or visit.session_hash is None
+                or not self._signed(visit.session_hash, cookie[2], cookie[3])
+            ):
                 return RedirectResponse(f"{self.root}/checkin/desk", status_code=303)
-            return await handler(request, visit, found[1])
+            return await handler(request, visit, desk)
 
         return endpoint
 
@@ -320,13 +340,16 @@ class DeskPages:
     async def _attendance_context(self, actor: OfficeActor) -> dict[str, Any]:
         seen = await self.services.checkin.attendance(actor)
         at = self.services.config.meeting.local(seen.at)
-        return {"seen": seen, "at": clock(at), "date": long_date(self.catalog, at)}
+        return {
+            "seen": seen, "at": clock(at), "date": long_date(self.catalog, at),
+            "missing_rows": missing_rows(
+                self.catalog, {g.key: g.label for g in self.services.config.groups}, seen.missing
+            ),
+        }  # fmt: skip
 
     async def summary(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """«Báo cáo số lượng đại biểu có mặt»: one page, to print."""
-        summary = summary_of(
-            self.services.config.meeting, await self.services.checkin.attendance(actor)
-        )
+        summary = await self.services.checkin.summary(actor)
         return self.office._render(
             "office/attendance_summary.html", visit=visit, summary=summary,
             at=clock(summary.at), date=long_date(self.catalog, summary.at),
@@ -382,3 +405,26 @@ def desk_pages_of(routes: list[BaseRoute]) -> DeskPages | None:
             if isinstance(found, DeskPages):
                 return found
     return None
+
+
+def missing_rows(catalog: Catalog, labels: Mapping[str, str], missing: list[Missing]) -> Markup:
+    """The rows of who is still missing, as the attendance's table shows them (``labels``: the
+    groups' labels by key). Written here rather than in the template: at 10,000 invitees there
+    are thousands, polled every few seconds, and Jinja's work per row was most of the page."""
+    rows = []
+    for person in missing:
+        name = escape(person.full_name)
+        if person.substitute_name:
+            sent = catalog.html("dash.attendance.substitute", name=person.substitute_name)
+            name += Markup(' <span class="muted">(%s)</span>') % Markup(sent)  # noqa: S704
+        phone = ""
+        if person.phone:
+            shown = escape(person.phone)
+            phone = f'<a href="tel:{shown.replace(" ", "")}">{shown}</a>'
+        group = escape(labels.get(person.group_key, person.group_key))
+        rows.append(
+            f'<tr id="missing-{escape(person.code)}"><th scope="row">{name}</th>'
+            f"<td>{escape(person.position)}, {escape(person.organization)}</td>"
+            f"<td>{group}</td><td>{phone}</td></tr>\n"
+        )
+    return Markup("".join(rows))  # noqa: S704 (every value escaped above)

@@ -52,10 +52,9 @@ class Downloads:
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The three downloads, with what each holds."""
-        people = await self.office.services.invitations.links()
-        delegates = sum(1 for person in people if person.role == "delegate")
+        people, delegates = await self.office.services.invitations.link_counts()
         return self.office._render(
-            "office/invitations.html", visit=visit, actor=actor, people=len(people),
+            "office/invitations.html", visit=visit, actor=actor, people=people,
             delegates=delegates, channels=list(self.chat_links),
         )  # fmt: skip
 
