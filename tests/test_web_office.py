@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.channels import ChatAccount
+from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpChoice, RsvpStatus
 from bot.services import Services
+from bot.services.dashboard import Filters
 from storage.models import AuditEntry, Rsvp
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 
@@ -245,3 +247,49 @@ async def test_a_searchs_matches_come_in_the_lists_protocol_order(imported: Serv
     assert {unranked, elsewhere} <= set(codes) and len(codes) > 20
     assert codes[-1] == elsewhere  # an unknown group goes last
     assert codes == [code for code in everyone if code in set(codes)]
+
+
+async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_list_to_phone(
+    imported: Services, clock: ManualClock
+) -> None:
+    # The overview's figures come from one grouped read (DashboardService.figures): they must
+    # be those of /thongke, of the reach by channel and of the list filtered "no chat, no
+    # answer", with accounts on two channels, one blocked, and a personal page's link (no chat).
+    from storage.models import ChannelIdentity, Delegate
+
+    async with imported.ctx.sessions() as session, session.begin():
+        ids = dict((await session.execute(select(Delegate.code, Delegate.id))).all())
+        now = clock.now()
+
+        def account(
+            code: str, channel: str, *, via: str = "token", blocked: bool = False
+        ) -> ChannelIdentity:
+            return ChannelIdentity(
+                delegate_id=ids[code], channel=channel, external_id=f"{code}-{channel}",
+                chat_address=f"{code}-{channel}", linked_at=now, linked_via=via,
+                unreachable_at=now if blocked else None,
+            )  # fmt: skip
+
+        session.add_all([
+            account("DB001", "telegram"), account("DB001", "zalo", blocked=True),
+            account("DB002", "telegram", blocked=True), account("DB003", "zalo"),
+            account("DB004", "page", via="page"), account("DB005", "zalo", blocked=True),
+            account("DB005", "telegram", blocked=True),
+        ])  # fmt: skip
+        answers = {"DB003": "attending", "DB005": "declined"}
+        for code, status in answers.items():
+            found = await session.scalar(select(Rsvp).where(Rsvp.delegate_id == ids[code]))
+            assert found is not None
+            found.status = status
+    figures = await imported.dashboard.figures()
+    assert figures.counts == await imported.reports.counts()
+    assert figures.counts.overall.linked == 4  # DB001, DB002, DB003, DB005: not the page's
+    assert figures.reach == await imported.dashboard.reach()
+    assert [(r.channel, r.reachable, r.blocked) for r in figures.reach] == [
+        ("telegram", 1, 2), ("zalo", 1, 2)
+    ]  # fmt: skip
+    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
+    assert figures.to_phone == listed.total == 77  # 80 but DB001 (reachable), DB003, DB005
+    first = await imported.dashboard.to_phone(limit=3)
+    assert [row.code for row in first] == [row.code for row in listed.rows[:3]]
+    assert [row.code for row in first] == ["DB002", "DB004", "DB006"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from bot.domain.order import protocol_key
 from bot.domain.outbound import MessageKind, MessageStatus
@@ -16,6 +16,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
 from bot.services import roster
 from bot.services.context import ServiceContext
+from bot.services.reports import Counts, counts_of
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
 from storage.models import (
@@ -43,6 +44,15 @@ class Reach:
     channel: str
     reachable: int
     blocked: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The overview's figures: the answers' counts, the reach by channel, how many to phone."""
+
+    counts: Counts
+    reach: list[Reach]
+    to_phone: int  # unanswered and reachable on no chat
 
 
 @dataclass(frozen=True)
@@ -187,11 +197,73 @@ class DashboardService:
             )
             return [Reach(channel, int(yes), int(no)) for channel, yes, no in rows.all()]
 
-    async def to_phone(self, limit: int = 20) -> tuple[list[Row], int]:
+    async def figures(self) -> Figures:
+        """The overview's figures in one pass over the roster: the answers by group, status and
+        link (as :meth:`ReportService.counts`), the reach by channel (as :meth:`reach`) and how
+        many to phone (as :meth:`to_phone` finds them) — read together, as of one moment."""
+        # Each invitee's chat accounts as one text, "telegram,!zalo" ("!": blocked), grouped
+        # with their group and answer: a few dozen rows however many invitees.
+        alive = ChannelIdentity.unreachable_at.is_(None)
+        accounts = (
+            select(
+                func.aggregate_strings(
+                    case((alive, ChannelIdentity.channel), else_="!" + ChannelIdentity.channel),
+                    ",",
+                )
+            )
+            .where(
+                ChannelIdentity.delegate_id == Delegate.id,
+                ChannelIdentity.linked_via != queries.PAGE_LINK,
+            )
+            .scalar_subquery()
+        )
+        each = (
+            select(Delegate.group_key, Rsvp.status, accounts.label("accounts"))
+            .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+            .where(roster.delegates_of(self._ctx.meeting_id))
+            .subquery()
+        )
+        async with self._ctx.sessions() as session:
+            connection = await session.connection()  # plain rows: no ORM result machinery
+            keys = (each.c.group_key, each.c.status, each.c.accounts)
+            found = (await connection.execute(select(*keys, func.count()).group_by(*keys))).all()
+        tallies: list[tuple[str, str, bool, int]] = []
+        reach: dict[str, list[int]] = {}
+        to_phone = 0
+        for group_key, status, linked, number in found:
+            names = linked.split(",") if linked else []
+            tallies.append((group_key, status, bool(names), number))
+            for name in names:
+                blocked = name.startswith("!")
+                reach.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
+            if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in names):
+                to_phone += number
+        return Figures(
+            counts=counts_of(self._ctx.config, tallies),
+            reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
+            to_phone=to_phone,
+        )
+
+    async def to_phone(self, limit: int = 20) -> list[Row]:
         """Invitees no chat reaches (never linked, or blocked), who have not answered: the
-        first ``limit`` in protocol order, and how many there are."""
-        listing = await self.delegates(Filters(reach="no", answer=RsvpStatus.NO_ANSWER), limit)
-        return listing.rows, listing.total
+        first ``limit`` in protocol order (how many in all: :meth:`figures`)."""
+        where = and_(
+            roster.delegates_of(self._ctx.meeting_id),
+            Rsvp.status == RsvpStatus.NO_ANSWER.value,
+            ~roster.reachable(),
+        )
+        async with self._ctx.sessions() as session:
+            page = (
+                await session.execute(
+                    select(*_ROW_COLUMNS)
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .where(where)
+                    .order_by(*roster.protocol_key(self._order()))
+                    .limit(limit)
+                )
+            ).all()
+            accounts = await _accounts(session, [r.id for r in page])
+        return [_row(r, accounts) for r in page]
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
         """Messages scheduled to go out, the soonest first."""
@@ -357,10 +429,7 @@ class DashboardService:
         elif filters.reach == "no":
             wanted.append(~roster.reachable())
         where = and_(*wanted)
-        columns = (
-            Delegate.id, Delegate.code, Delegate.full_name, Delegate.position,
-            Delegate.organization, Delegate.group_key, Delegate.phone, Rsvp.status,
-        )  # fmt: skip
+        columns = _ROW_COLUMNS
         needle = fold(filters.search)
         async with self._ctx.sessions() as session:
             base = select(*columns).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
@@ -416,11 +485,7 @@ class DashboardService:
             more = len(page) > limit
             page = page[:limit]
             accounts = await _accounts(session, [r.id for r in page])
-        listed = [
-            Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
-                RsvpStatus(r.status), *accounts.get(r.id, ((), ())))
-            for r in page
-        ]  # fmt: skip
+        listed = [_row(r, accounts) for r in page]
         return Listing(listed, total, page[-1].code if more and page else None)
 
     def _fold(self, text: str) -> str:
@@ -484,6 +549,19 @@ class DashboardService:
                 )
             )
             return await self._named(session, entries)
+
+
+# A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).
+_ROW_COLUMNS = (
+    Delegate.id, Delegate.code, Delegate.full_name, Delegate.position, Delegate.organization,
+    Delegate.group_key, Delegate.phone, Rsvp.status,
+)  # fmt: skip
+
+
+def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -> Row:
+    """A list's row from its columns (:data:`_ROW_COLUMNS`) and :func:`_accounts`' accounts."""
+    return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
+               RsvpStatus(r.status), *accounts.get(r.id, ((), ())))  # fmt: skip
 
 
 class _Ranked(NamedTuple):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, select
 
+from bot.config import Config
 from bot.domain.rsvp import RsvpStatus
 from bot.services import roster
 from bot.services.context import ServiceContext
@@ -88,6 +90,24 @@ class UnansweredPage:
         return sum(len(group.delegates) for group in self.groups)
 
 
+def counts_of(config: Config, rows: Iterable[tuple[str, str, bool, int]]) -> Counts:
+    """The counts from rows of (group key, answer, linked, how many): overall, then every
+    group of the plan in protocol order (groups it no longer has count in the overall only)."""
+    overall = Tally()
+    per_group: dict[str, Tally] = {group.key: Tally() for group in config.groups}
+    for group_key, status, linked, number in rows:
+        for tally in (overall, per_group.setdefault(group_key, Tally())):
+            tally.add(RsvpStatus(status), linked=bool(linked), times=number)
+    return Counts(
+        capacity=config.meeting.capacity,
+        overall=overall,
+        groups=[
+            GroupTally(group.key, group.label, per_group[group.key])
+            for group in config.groups_in_order
+        ],
+    )
+
+
 class ReportService:
     """Reads the roster for the office: counts and short pages, never the whole roster."""
 
@@ -105,19 +125,7 @@ class ReportService:
                 .group_by(Delegate.group_key, Rsvp.status, is_linked)
             )
             found = rows.all()
-        overall = Tally()
-        per_group: dict[str, Tally] = {group.key: Tally() for group in self._ctx.config.groups}
-        for group_key, status, linked, number in found:
-            for tally in (overall, per_group.setdefault(group_key, Tally())):
-                tally.add(RsvpStatus(status), linked=bool(linked), times=number)
-        return Counts(
-            capacity=self._ctx.config.meeting.capacity,
-            overall=overall,
-            groups=[
-                GroupTally(group.key, group.label, per_group[group.key])
-                for group in self._ctx.config.groups_in_order
-            ],
-        )
+        return counts_of(self._ctx.config, found)
 
     async def unanswered(self, *, limit: int, after: str | None = None) -> UnansweredPage:
         """Up to ``limit`` delegates with no answer yet, in protocol order, from the one after

@@ -249,14 +249,13 @@ class Office:
 
     async def _live_context(self, actor: OfficeActor) -> dict[str, Any]:
         services = self.services
-        counts = await services.reports.counts()
-        to_phone, phone_total = await services.dashboard.to_phone()
+        figures = await services.dashboard.figures()  # counts, reach, to phone: one read
         return {
-            "counts": counts,
-            "reach": await services.dashboard.reach(),
+            "counts": figures.counts,
+            "reach": figures.reach,
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
-            "to_phone": to_phone,
-            "phone_total": phone_total,
+            "to_phone": await services.dashboard.to_phone(),
+            "phone_total": figures.to_phone,
             "overdue": await services.tasks.overdue_heads(),
             "missing": await services.drafts.missing(),
             "upcoming": await services.dashboard.upcoming(),
