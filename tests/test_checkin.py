@@ -450,8 +450,8 @@ async def test_attendance_counts_present_and_expected_by_group_in_protocol_order
         g.key for g in day.services.config.groups_in_order
     ]
     assert groups["trung_uong_hoi"] == GroupAttendance(
-        "trung_uong_hoi", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", AREA, 2, 2, 1, 0
-    )
+        "trung_uong_hoi", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", AREA, 2, 2, 1, 0, 1
+    )  # invited, expected, present, substitutes, still missing
     assert (groups["lanh_dao_thanh_pho"].expected, groups["lanh_dao_thanh_pho"].present) == (1, 1)
     assert groups["lanh_dao_thanh_pho"].substitutes == 1
     declined_group = groups["so_ban_nganh"]
@@ -472,6 +472,29 @@ async def test_the_missing_list_has_phones_for_the_office_only(day: Day) -> None
     assert [m.phone for m in for_office.missing] == [None, "0386 003 246"]  # DB002 has none
     assert local_operator.missing == for_office.missing
     assert for_office.missing[1].substitute_name == "Lê Thu Trang"
+
+
+async def test_the_missing_list_is_a_page_in_protocol_order_with_the_count_and_a_group_filter(
+    day: Day,
+) -> None:
+    # At 10,000 invitees thousands are missing: the list is a page, the counts say how many.
+    office = await day.desk("NV01", "Văn phòng", role=Role.OFFICE)
+    checkin = day.checkin
+    whole = await checkin.attendance(office, limit=1000)
+    codes = [m.code for m in whole.missing]
+    assert whole.missing_total == len(codes) == whole.expected and whole.missing_next is None
+    first = await checkin.attendance(office, limit=1)
+    assert [m.code for m in first.missing] == codes[:1] and first.missing_next == codes[0]
+    assert first.missing_total == whole.missing_total  # the count is everyone's, not the page's
+    second = await checkin.attendance(office, after=codes[0], limit=1)
+    assert [m.code for m in second.missing] == codes[1:2] and second.missing_next == codes[1]
+    last = await checkin.attendance(office, after=codes[-2], limit=1)
+    assert [m.code for m in last.missing] == codes[-1:] and last.missing_next is None
+    group = next(g for g in whole.groups if g.missing > 1)
+    mine = await checkin.attendance(office, group=group.key, limit=1000)
+    theirs = [m.code for m in mine.missing]
+    assert len(theirs) == group.missing and {m.group_key for m in mine.missing} == {group.key}
+    assert theirs == [code for code in codes if code in theirs]  # protocol order kept
 
 
 async def test_the_printable_summary_gives_the_numbers_by_group(day: Day) -> None:

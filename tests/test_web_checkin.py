@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -23,7 +24,7 @@ from bot.services.access import Role
 from bot.services.checkin import ArrivalKind
 from bot.services.signin import LinkStep
 from bot.texts import load_catalog
-from handlers.web.office.checkin import DESK_COOKIE
+from handlers.web.office.checkin import DESK_COOKIE, desk_pages_of
 from storage.models import AuditEntry, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
 from tests.office_support import Desk, desk_for, text_of
@@ -392,11 +393,13 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     for group in count.groups:
         row = re.search(rf'<tr id="att-{group.key}">(.*?)</tr>', live.text, re.S)
         assert row is not None
-        assert re.findall(r'<td class="num">(\d+)</td>', row.group(1)) == [
+        cells = re.findall(r'<td class="num">(?:<a [^>]*>)?(\d+)(?:</a>)?</td>', row.group(1))
+        assert cells == [
             str(group.present),
             str(group.expected),
             str(group.substitutes),
             str(group.invited),
+            str(group.missing),  # still missing, a link to that group's list when any
         ]
     order = [m for m in re.findall(r'<tr id="att-([a-z_0-9]+)">', live.text)]
     assert order == [g.key for g in meeting.services.config.groups_in_order]
@@ -417,6 +420,48 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     assert text_of(summary.text, "sum-invited") == str(count.invited)
     lines = re.findall(r'<tr id="sum-line-\d+">', summary.text)
     assert len(lines) == len(meeting.services.config.groups)
+    await office.client.aclose()
+
+
+async def test_the_attendance_shows_a_page_of_who_is_missing_with_see_more_and_a_group_filter(
+    meeting: Day,
+) -> None:
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    transport = office.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
+    assert pages is not None
+    pages.missing_page = 1  # as 100 of 4,500 at 10,000 invitees: one of a few here
+    seen = await meeting.services.checkin.attendance(
+        meeting.services.access.local_operator(), limit=1000
+    )
+    codes = [m.code for m in seen.missing]
+    assert len(codes) > 2
+    shown = await office.client.get("/office/attendance")
+    assert re.findall(r'<tr id="missing-(\w+)">', shown.text) == codes[:1]
+    assert text_of(shown.text, "total-missing") == str(len(codes))  # the count is everyone's
+    assert text_of(shown.text, "missing-shown") == (
+        f"Đang hiện 1 trong số {len(codes)} đại biểu chưa đến, theo thứ tự nghi lễ."
+    )
+    more = re.search(r'id="missing-more" href="([^"]+)"', shown.text)
+    assert more is not None and more.group(1) == f"/office/attendance?after={codes[0]}#missing"
+    following = await office.client.get(more.group(1).replace("&amp;", "&"))
+    assert re.findall(r'<tr id="missing-(\w+)">', following.text) == codes[1:2]
+    # Its poll asks for the same page; "all groups, from the start" goes back.
+    assert f'data-live="/office/attendance/live?after={codes[0]}"' in following.text
+    live = await office.client.get(f"/office/attendance/live?after={codes[0]}")
+    assert re.findall(r'<tr id="missing-(\w+)">', live.text) == codes[1:2]
+    assert 'id="missing-all" href="/office/attendance#missing"' in following.text
+    # A group's count links to that group's list alone.
+    group = next(g for g in seen.groups if g.missing)
+    link = re.search(rf'href="([^"]+)" id="missing-of-{group.key}">{group.missing}<', shown.text)
+    assert link is not None
+    pages.missing_page = 1000
+    mine = await office.client.get(link.group(1))
+    assert re.findall(r'<tr id="missing-(\w+)">', mine.text) == [
+        m.code for m in seen.missing if m.group_key == group.key
+    ]
+    assert group.label in text_of(mine.text, "missing-title")
     await office.client.aclose()
 
 

@@ -184,6 +184,7 @@ class GroupAttendance:
     expected: int = 0
     present: int = 0
     substitutes: int = 0
+    missing: int = 0  # expected and not in yet
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,10 @@ class Attendance:
     substitutes: int
     declined_present: int  # came although they had declined
     guests: list[CheckinView]
+    # A page of who is still missing, in protocol order (one group's, or everyone's).
     missing: list[Missing] = field(default_factory=list)
+    missing_total: int = 0  # everyone expected and not in yet, every group
+    missing_next: str | None = None  # the code the next page goes on after (None: the last)
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,10 @@ class AttendanceSummary:
     def in_hall(self) -> int:
         """Everyone let in: invitees (or their substitutes) and guests."""
         return self.present + self.guests
+
+
+# People a page of the attendance's "still missing" list shows.
+MISSING_PAGE = 100
 
 
 class CheckinService:
@@ -459,17 +467,44 @@ class CheckinService:
 
     # --- the count ----------------------------------------------------------------------------
 
-    async def attendance(self, viewer: DeskActor | OfficeActor) -> Attendance:
-        """Present / expected by group in protocol order, substitutes, guests, and who is still
-        missing (expected, not in) in protocol order — their phone numbers for the office only."""
-        return await self._attendance(isinstance(viewer, OfficeActor) or viewer.is_office)
+    async def attendance(
+        self,
+        viewer: DeskActor | OfficeActor,
+        *,
+        group: str = "",
+        after: str = "",
+        limit: int = MISSING_PAGE,
+    ) -> Attendance:
+        """Present / expected / missing by group in protocol order, substitutes, guests, and a
+        page of who is still missing (expected, not in) in protocol order: ``limit`` of them,
+        of ``group`` only when given, from the one after the code ``after`` — their phone
+        numbers for the office only."""
+        office = isinstance(viewer, OfficeActor) or viewer.is_office
+        return await self._attendance(office, group=group, after=after, limit=limit)
 
     async def count(self) -> Attendance:
-        """:meth:`attendance` without phone numbers (for the report file and the summary)."""
-        return await self._attendance(False)
+        """:meth:`attendance`'s figures, without the list of who is missing (for the report
+        file and the rehearsal's check)."""
+        return await self._attendance(False, with_missing=False)
 
-    async def _attendance(self, office: bool, *, with_missing: bool = True) -> Attendance:
+    async def _attendance(
+        self,
+        office: bool,
+        *,
+        with_missing: bool = True,
+        group: str = "",
+        after: str = "",
+        limit: int = MISSING_PAGE,
+    ) -> Attendance:
         meeting_id = self._ctx.meeting_id
+        order = self._order()
+        waiting = [
+            roster.delegates_of(meeting_id),
+            Rsvp.status.in_(roster.PRESENT_STATUSES),
+            Checkin.id.is_(None),
+        ]
+        if group:
+            waiting.append(Delegate.group_key == group)
         async with self._ctx.sessions() as session:
             counted = (
                 await session.execute(
@@ -492,9 +527,14 @@ class CheckinService:
                     .order_by(Checkin.checked_in_at, Checkin.id)
                 )
             ]
-            # On the connection: plain rows, past the ORM's result machinery (thousands of
-            # people still missing at 10,000 invitees, read on every poll).
+            # A page of them, never everyone: thousands are still missing at 10,000 invitees,
+            # read on every poll, and nobody reads thousands of names on a screen (the counts
+            # by group say how many). On the connection: plain rows, no ORM result machinery.
             connection = await session.connection()
+            key = None
+            if with_missing and after:
+                found = (await connection.execute(roster.key_of(order, meeting_id, after))).first()
+                key = None if found is None else tuple(found)
             missing_rows = (
                 []
                 if not with_missing
@@ -512,15 +552,14 @@ class CheckinService:
                         )
                         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
                         .outerjoin(Checkin, _present_of(Delegate.id))
-                        .where(
-                            roster.delegates_of(meeting_id),
-                            Rsvp.status.in_(roster.PRESENT_STATUSES),
-                            Checkin.id.is_(None),
-                        )
-                        .order_by(*roster.protocol_key(self._order()))
+                        .where(*waiting, roster.after_key(order, key))
+                        .order_by(*roster.protocol_key(order))
+                        .limit(limit + 1)
                     )
                 ).all()
             )
+        more = len(missing_rows) > limit
+        missing_rows = missing_rows[:limit]
         tallies: dict[str, Counter[str]] = {}
         overall: Counter[str] = Counter()
         for group_key, status, kind, number in counted:
@@ -528,6 +567,8 @@ class CheckinService:
                 tally["invited"] += number
                 if RsvpStatus(status).is_present:
                     tally["expected"] += number
+                    if kind is None:
+                        tally["missing"] += number
                 if kind is not None:
                     tally["present"] += number
                     if kind == ArrivalKind.SUBSTITUTE:
@@ -541,7 +582,7 @@ class CheckinService:
                 group.area,
                 *(
                     tallies.get(group.key, Counter())[name]
-                    for name in ("invited", "expected", "present", "substitutes")
+                    for name in ("invited", "expected", "present", "substitutes", "missing")
                 ),
             )
             for group in self._ctx.config.groups_in_order
@@ -569,6 +610,8 @@ class CheckinService:
             declined_present=overall["declined_present"],
             guests=guests,
             missing=missing,
+            missing_total=overall["missing"],
+            missing_next=missing_rows[-1].code if more and missing_rows else None,
         )
 
     async def summary(self, viewer: DeskActor | OfficeActor) -> AttendanceSummary:

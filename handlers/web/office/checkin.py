@@ -25,7 +25,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.services.access import DeskActor, OfficeActor
 from bot.services.checkin import (
+    MISSING_PAGE,
     Arrival,
     CheckinResult,
     CheckinStep,
@@ -68,6 +69,7 @@ class DeskPages:
         self.root = office.root
         self.site_root = office.root.removesuffix("/office")  # where personal pages live
         self._secret = hashlib.sha256(b"desk-cookie|" + secret).digest()
+        self.missing_page = MISSING_PAGE  # people a page of the attendance's missing list shows
 
     # --- the desk cookie -----------------------------------------------------------------------
 
@@ -326,7 +328,7 @@ class DeskPages:
         refreshing itself by a short poll."""
         return self.office._render(
             "office/attendance.html", visit=visit, actor=actor, poll=ATTENDANCE_POLL,
-            **await self._attendance_context(actor),
+            **await self._attendance_context(request, actor),
         )  # fmt: skip
 
     async def attendance_live(
@@ -334,17 +336,36 @@ class DeskPages:
     ) -> Response:
         """The attendance's figures alone, for its script to put in place."""
         return self.office._render(
-            "office/attendance_live.html", **await self._attendance_context(actor)
+            "office/attendance_live.html", **await self._attendance_context(request, actor)
         )
 
-    async def _attendance_context(self, actor: OfficeActor) -> dict[str, Any]:
-        seen = await self.services.checkin.attendance(actor)
-        at = self.services.config.meeting.local(seen.at)
+    async def _attendance_context(self, request: Request, actor: OfficeActor) -> dict[str, Any]:
+        """The attendance's figures and its page of who is missing: ``?group=`` narrows it to
+        a group, ``?after=`` goes on after a code (the page's own poll asks the same)."""
+        query = request.query_params
+        group, after = query.get("group", "")[:64], query.get("after", "")[:64]
+        config = self.services.config
+        if config.group(group) is None:
+            group = ""
+        seen = await self.services.checkin.attendance(
+            actor, group=group, after=after, limit=self.missing_page
+        )
+        at = config.meeting.local(seen.at)
+        labels = {g.key: g.label for g in config.groups}
+        wanted = {"group": group} if group else {}
+        shown_of = seen.missing_total
+        if group:
+            shown_of = next((g.missing for g in seen.groups if g.key == group), 0)
         return {
             "seen": seen, "at": clock(at), "date": long_date(self.catalog, at),
-            "missing_rows": missing_rows(
-                self.catalog, {g.key: g.label for g in self.services.config.groups}, seen.missing
+            "missing_rows": missing_rows(self.catalog, labels, seen.missing),
+            "missing_group": labels.get(group, ""), "missing_of": shown_of,
+            "live_query": urlencode({**wanted, **({"after": after} if after else {})}),
+            "missing_more": (
+                None if seen.missing_next is None
+                else f"{self.root}/attendance?{urlencode({**wanted, 'after': seen.missing_next})}"
             ),
+            "missing_from_start": bool(group or after),
         }  # fmt: skip
 
     async def summary(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
