@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -33,6 +33,7 @@ from bot.domain.clock import ManualClock
 from bot.services import Services, build_services
 from handlers.telegram.context import inbox_of_bot_data
 from handlers.telegram.dedupe import flush_handled
+from storage.base import Base
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
@@ -100,9 +101,10 @@ def clock() -> ManualClock:
 
 
 # Set to a PostgreSQL URL (postgresql+asyncpg://…/postgres, as scripts/with-postgres sets it)
-# to run the suite on PostgreSQL: the server must let that role create databases; each test
-# then gets a database of its own, copied from a template migrated once a run. Unset: a fresh
-# SQLite file per test.
+# to run the suite on PostgreSQL: the server must let that role create databases. A template
+# is migrated once a run (a process); one copy of it serves every test, emptied before each;
+# a test marked ``fresh_database`` (it changes the schema) gets a copy of its own.
+# Unset: a fresh SQLite file per test.
 TEST_DATABASE_ENV = "HOINGHI_TEST_DATABASE_URL"
 POSTGRES_TEMPLATE = "hoinghi_template"
 _postgres_databases = itertools.count(1)
@@ -142,10 +144,10 @@ async def _postgres_admin(*statements: str) -> None:
         await admin.dispose()
 
 
-def _in_own_loop(work: Coroutine[Any, Any, None]) -> None:
+def _in_own_loop(work: Coroutine[Any, Any, Any]) -> Any:
     # In a thread of its own: no event loop may be running in this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, work).result()
+        return pool.submit(asyncio.run, work).result()
 
 
 @pytest.fixture(scope="session")
@@ -168,16 +170,18 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def migrated_postgres() -> str:
     """The PostgreSQL template database brought to the newest schema by the real migrations,
-    once a run: each test's database is a ``CREATE DATABASE … TEMPLATE`` copy of it."""
+    once a run: the shared database and each ``fresh_database`` test's are copies of it."""
     server = postgres_url()
     assert server is not None
+    # One template per process: xdist workers must not drop each other's while copying it.
+    template = f"{POSTGRES_TEMPLATE}_{os.getpid()}"
 
     async def migrate() -> None:
         await _postgres_admin(
-            f"DROP DATABASE IF EXISTS {POSTGRES_TEMPLATE} WITH (FORCE)",
-            f"CREATE DATABASE {POSTGRES_TEMPLATE}",
+            f"DROP DATABASE IF EXISTS {template} WITH (FORCE)",
+            f"CREATE DATABASE {template}",
         )
-        url = server.set(database=POSTGRES_TEMPLATE).render_as_string(hide_password=False)
+        url = server.set(database=template).render_as_string(hide_password=False)
         engine = create_engine(url)
         try:
             await upgrade_database(engine)
@@ -185,19 +189,74 @@ def migrated_postgres() -> str:
             await engine.dispose()  # a template is copied only while nobody is connected to it
 
     _in_own_loop(migrate())
-    return POSTGRES_TEMPLATE
+    return template
+
+
+@pytest.fixture(scope="session")
+def shared_postgres(migrated_postgres: str) -> tuple[str, str]:
+    """The run's one PostgreSQL database for the tests that leave the schema alone (a copy of
+    the template), and the one statement that empties it before each test."""
+
+    async def create() -> tuple[str, str]:
+        url = await create_postgres_database(template=migrated_postgres)
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.exec_driver_sql(
+                    "SELECT c.relname, pg_get_serial_sequence(quote_ident(c.relname), a.attname)"
+                    " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+                    " WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+                    " AND a.attnum > 0 AND NOT a.attisdropped"
+                    " AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL"
+                )
+                sequences = dict(cast("list[tuple[str, str]]", rows.all()))
+        finally:
+            await engine.dispose()
+        return url, emptying_statement(sequences)
+
+    url, empty = _in_own_loop(create())
+    return url, empty
+
+
+def emptying_statement(sequences: dict[str, str]) -> str:
+    """One DO block that empties every table of the schema (alembic_version aside) and
+    restarts the id sequences a test used: rows deleted children first, only from the tables
+    that hold any. Measured under a load of 4–6: a TRUNCATE of all 19 tables took 0.28–0.33 s,
+    no faster than copying the template (0.2–0.4 s, and as much again to drop it); this takes
+    ~0.06 s (a connection alone ~0.03 s) and needs no superuser."""
+    steps = []
+    for table in reversed(Base.metadata.sorted_tables):  # children before their parents
+        steps.append(f"IF EXISTS (SELECT FROM {table.name}) THEN DELETE FROM {table.name}; END IF;")
+        if sequence := sequences.get(table.name):
+            steps.append(
+                f"IF (SELECT is_called FROM {sequence}) THEN"
+                f" PERFORM setval('{sequence}', 1, false); END IF;"
+            )
+    return "DO $$ BEGIN\n" + "\n".join(steps) + "\nEND $$"
 
 
 @pytest.fixture
 async def engine(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
-    """A fresh database at the newest schema: a copy of the migrated SQLite file, or on the
-    PostgreSQL server of ``HOINGHI_TEST_DATABASE_URL`` a copy of the migrated template."""
+    """A fresh database at the newest schema: a copy of the migrated SQLite file; on the
+    PostgreSQL server of ``HOINGHI_TEST_DATABASE_URL`` the run's shared database emptied, or
+    for a ``fresh_database`` test a copy of the migrated template of its own."""
     if postgres_url() is None:
         target = tmp_path / "test.db"
         shutil.copyfile(request.getfixturevalue("migrated_sqlite"), target)
         engine = create_engine(f"sqlite+aiosqlite:///{target}")
         yield engine
         await engine.dispose()
+        return
+    if request.node.get_closest_marker("fresh_database") is None:
+        url, empty = request.getfixturevalue("shared_postgres")
+        engine = create_engine(url)
+        try:
+            # Emptied before, not after: a test that failed half-way leaves nothing behind.
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql(empty)
+            yield engine
+        finally:
+            await engine.dispose()
         return
     url = await create_postgres_database(template=request.getfixturevalue("migrated_postgres"))
     engine = create_engine(url)

@@ -283,7 +283,9 @@ async def test_a_late_copy_of_a_verdict_button_does_not_undo_a_later_verdict(
     async with harness.services.ctx.sessions() as session:
         verdicts = list(
             await session.scalars(
-                select(AuditEntry.after).where(AuditEntry.action == "draft.verdict")
+                select(AuditEntry.after)
+                .where(AuditEntry.action == "draft.verdict")
+                .order_by(AuditEntry.id)  # in the order given: no table keeps its rows in order
             )
         )
         queued = await session.scalar(

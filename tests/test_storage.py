@@ -97,6 +97,7 @@ async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -
     assert diff == []
 
 
+@pytest.mark.fresh_database
 async def test_downgrading_the_column_migrations_keeps_the_delegates_and_their_answers(
     engine: AsyncEngine, services: Services
 ) -> None:
@@ -124,6 +125,7 @@ def _migrate(connection: Connection, how: str, revision: str) -> None:
     getattr(command, how)(config, revision)
 
 
+@pytest.mark.fresh_database
 async def test_the_channels_migration_keeps_every_row_and_tags_telegrams_places_both_ways(
     engine: AsyncEngine, services: Services
 ) -> None:
@@ -184,6 +186,7 @@ async def test_the_channels_migration_keeps_every_row_and_tags_telegrams_places_
     ]
 
 
+@pytest.mark.fresh_database
 async def test_the_link_codes_migration_gives_every_invitation_its_own_code(
     engine: AsyncEngine, services: Services
 ) -> None:

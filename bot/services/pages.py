@@ -224,7 +224,10 @@ def _part(kind: str, **given: Any) -> list[ColumnElement[Any]]:
             value: Any = literal(kind, String())
         else:
             value = given.pop(name, None)
-        columns.append(type_coerce(null() if value is None else value, type_).label(name))
+        # A missing column is a typed NULL: PostgreSQL types a bare NULL in a UNION's first
+        # part as text, then refuses the integers of the next part under it.
+        column = cast(null(), type_) if value is None else type_coerce(value, type_)
+        columns.append(column.label(name))
     assert not given, given
     return columns
 
