@@ -52,7 +52,13 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.guard import DatabaseLock, check_sqlite_file, check_writable, explained
 from storage.migrate import current_revision, head_revision, upgrade_database
-from storage.sharing import PLAN_LOCK_KEY, one_at_a_time, shares_outbox
+from storage.sharing import (
+    PLAN_LOCK_KEY,
+    SHARED_MARGIN,
+    SharedSendSlots,
+    one_at_a_time,
+    shares_outbox,
+)
 
 Env = Mapping[str, str]
 # A platform's webhook on the web server: the request's headers and body in, the status out.
@@ -209,10 +215,18 @@ class ChannelEntry:
     # The channel's own overall rate from the plan, where it has one (else ``[outbox]``'s).
     rate: Callable[[Services], float] | None = None
 
-    def budget(self, services: Services) -> Pacer:
-        """One bot's sending budget, shared by its replies and the outbox's sends."""
+    def budget(self, services: Services, token: str = "") -> Pacer:
+        """One bot's sending budget, shared by its replies and the outbox's sends; on
+        PostgreSQL its overall rate is shared with every process sending as the same bot."""
         rate = services.config.outbox.rate_per_second if self.rate is None else self.rate(services)
-        return Pacer(replace(self.limits, overall_per_second=rate))
+        limits = replace(self.limits, overall_per_second=rate)
+        pacer = Pacer(limits)
+        if token and shares_outbox(services.ctx.sessions):
+            # A wider margin than one process's: the starts of several processes reach the
+            # platform along different paths, and nothing here sees their travel times.
+            interval = (1 + SHARED_MARGIN) / limits.overall_per_second
+            pacer.share(SharedSendSlots(services.ctx.sessions, token, interval))
+        return pacer
 
     def token(self, env: Env) -> str:
         """The token from the environment, without the spaces a paste may bring."""
@@ -589,7 +603,8 @@ class App:
             inbox.links.append(web.link)  # a re-issued link (/caplai) names the page first
         channels, budgets = [], {}
         for entry in entries:
-            budget = entry.budget(self.services)  # one per bot: its replies and the outbox's
+            # One per bot: its replies and the outbox's (and other processes', shared).
+            budget = entry.budget(self.services, entry.token(self.env))
             channel = entry.build(
                 ChannelSetup(
                     entry.token(self.env),

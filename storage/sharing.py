@@ -7,16 +7,22 @@ number of processes (bot, web, or both) share the database, and
 - the outbox's claims are leases (:mod:`schedules.outbox`), and
 - planning (the reminders' rows, tasks, drafts) runs in one process at a time:
   :func:`one_at_a_time` holds a session advisory lock around it, so a second process starting
-  meanwhile waits, then finds the plan already in the rows.
+  meanwhile waits, then finds the plan already in the rows;
+- a bot's overall sending rate is one for all the processes sending as it
+  (:class:`SharedSendSlots`): the platform counts a bot's messages, not a process's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+log = logging.getLogger(__name__)
 
 # Advisory lock keys ("hoinghi" in ASCII is the database guard's); one per coordinated job.
 PLAN_LOCK_KEY = int.from_bytes(b"hoinghiP", "big") >> 1
@@ -53,3 +59,65 @@ async def one_at_a_time(
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             await connection.commit()
+
+
+def bot_key(token: str) -> str:
+    """How ``send_slots`` names a bot: a hash of its token (the token is a secret)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+# A start is granted only when due by the database's clock; the next is due one interval after
+# it. A grant a little late (the waiter woke, then asked the server) keeps the schedule, so the
+# rate is not lost to round trips; a later one (the bot was idle) starts it afresh from now.
+_TAKE = text(
+    """
+    WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+    taken AS (
+        UPDATE send_slots SET next_at = CASE
+                WHEN clock.now - send_slots.next_at <= :forgiven THEN send_slots.next_at
+                ELSE clock.now END + :interval
+        FROM clock
+        WHERE send_slots.bot_key = :key AND send_slots.next_at <= clock.now
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM taken),
+           (SELECT next_at FROM send_slots WHERE bot_key = :key) - clock.now
+    FROM clock
+    """
+)
+_ADD = text(
+    "INSERT INTO send_slots (bot_key, next_at) VALUES (:key, 0) ON CONFLICT (bot_key) DO NOTHING"
+)
+# How far under the platform's rate the shared schedule stays (one process's pacer: 0.02).
+SHARED_MARGIN = 0.03
+# Seconds a waiter that lost a race for the start it woke for waits before asking again.
+_RETRY = 0.001
+
+
+class SharedSendSlots:
+    """One bot's starts, shared by every process sending as it through one PostgreSQL database:
+    an even schedule (one start every ``interval`` seconds of the server's clock) kept in the
+    bot's ``send_slots`` row, taken with one atomic ``UPDATE … RETURNING`` per start. Nothing is
+    booked ahead: a process asks when it is ready to send and is told to wait otherwise, so a
+    stalled or killed process leaves no start behind it. The per-chat limits and the reply
+    priority stay each process's own (:class:`schedules.ratelimit.Pacer`)."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], token: str, interval: float
+    ) -> None:
+        self._engine = engine_of(sessions)
+        self._key = bot_key(token)
+        self.interval = interval
+        self._added = False
+
+    async def take(self) -> float:
+        """Take the next start if it is due now (returns 0), else the seconds until it is."""
+        params = {"key": self._key, "interval": self.interval, "forgiven": self.interval / 4}
+        async with self._engine.begin() as connection:
+            if not self._added:
+                await connection.execute(_ADD, {"key": self._key})
+                self._added = True
+            taken, wait = (await connection.execute(_TAKE, params)).one()
+        if taken:
+            return 0.0
+        return max(float(wait or 0.0), _RETRY)
