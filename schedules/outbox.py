@@ -181,6 +181,7 @@ class Outbox:
         self.shared = shared
         self.lease = lease
         self.claimant = claimant_id()
+        self._recovered_at: datetime | None = None
         self._clock = clock
         self.senders = senders
         self._composer = composer
@@ -490,6 +491,13 @@ class Outbox:
         if limit <= 0:
             return []
         now = self._clock.now()
+        if self.shared and (
+            self._recovered_at is None or now - self._recovered_at >= self.lease / 3
+        ):
+            # A drain of thousands lasts minutes: a process killed meanwhile must not wait
+            # for its end to have its batch taken back.
+            self._recovered_at = now
+            await self.recover()
         async with unit_of_work(self._sessions) as session:
             await self._skip_expired(session, now)
             rows = (
