@@ -78,6 +78,10 @@ class SharedStarts(Protocol):
         """Take the next start if it is due (0), else return the seconds until it is."""
         ...
 
+    async def pause(self, seconds: float) -> None:
+        """No start for anyone for ``seconds`` (the platform answered 429)."""
+        ...
+
 
 class _Bucket:
     """A per-chat limit: an emission interval and a burst tolerance (GCRA)."""
@@ -133,6 +137,7 @@ class Pacer:
         self._head_held = False
         self.started = {"reply": 0, "bulk": 0}  # starts granted, by kind
         self._shared: SharedStarts | None = None
+        self._pausing: set[asyncio.Task[None]] = set()
 
     def share(self, starts: SharedStarts) -> None:
         """Take every start from ``starts`` too: the bot's rate is shared with other processes."""
@@ -278,6 +283,19 @@ class Pacer:
         again at the even pace, replies included."""
         self._paused_until = max(self._paused_until, self._now() + seconds)
         self._due = max(self._due, self._paused_until + self._reply_ahead)
+        if self._shared is not None:
+            # The platform's 429 is the bot's, not this process's: every process pauses, or
+            # the others keep sending into its penalty.
+            task = asyncio.get_running_loop().create_task(self._pause_shared(self._shared, seconds))
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
+
+    @staticmethod
+    async def _pause_shared(shared: SharedStarts, seconds: float) -> None:
+        try:
+            await shared.pause(seconds)
+        except Exception as exc:  # this process pauses anyway; the others meet their own 429
+            log.warning("the shared pause could not be written (%s)", type(exc).__name__)
 
     @property
     def paused_for(self) -> float:

@@ -87,6 +87,10 @@ _TAKE = text(
     FROM clock
     """
 )
+_PAUSE = text(
+    "UPDATE send_slots SET next_at = GREATEST(next_at,"
+    " extract(epoch FROM clock_timestamp())::float8 + :seconds) WHERE bot_key = :key"
+)
 _ADD = text(
     "INSERT INTO send_slots (bot_key, next_at) VALUES (:key, 0) ON CONFLICT (bot_key) DO NOTHING"
 )
@@ -125,3 +129,9 @@ class SharedSendSlots:
         if taken:
             return 0.0
         return max(float(wait or 0.0), _RETRY)
+
+    async def pause(self, seconds: float) -> None:
+        """No start for any process sending as this bot for ``seconds`` (a 429's retry_after)."""
+        async with self._engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(_PAUSE, {"key": self._key, "seconds": seconds})

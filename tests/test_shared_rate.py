@@ -5,6 +5,8 @@ pacer waits for it after its own checks, and falls back to its own pace if the d
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,6 +48,7 @@ class ScriptedStarts:
     def __init__(self, *answers: float | Exception) -> None:
         self.answers = list(answers)
         self.asked = 0
+        self.paused: list[float] = []
 
     async def take(self) -> float:
         self.asked += 1
@@ -53,6 +56,27 @@ class ScriptedStarts:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    async def pause(self, seconds: float) -> None:
+        self.paused.append(seconds)
+
+
+async def test_a_429_met_by_one_process_pauses_every_process_sending_as_the_bot(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    time = VirtualTime(start=100.0)
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
+    shared = ScriptedStarts()
+    pacer.share(shared)
+    pacer.pause(7.0)
+    await asyncio.gather(*pacer._pausing)
+    assert shared.paused == [7.0]
+    if not shares_outbox(sessions):
+        return  # the schedule in the database is PostgreSQL's
+    one, other = SharedSendSlots(sessions, TOKEN, 0.001), SharedSendSlots(sessions, TOKEN, 0.001)
+    assert await one.take() == 0.0
+    await one.pause(HOUR)
+    assert HOUR - 60 < await other.take() <= HOUR
 
 
 async def test_the_pacer_waits_for_the_shared_start_before_its_own() -> None:
