@@ -11,7 +11,7 @@ CONFIG ?= $(or $(HOINGHI_CONFIG),$(if $(wildcard config.toml),config.toml,config
 # Said before the bot starts: which plan runs, and how to run one's own when there is none yet.
 PLAN_NOTE = Chạy theo kế hoạch: $(CONFIG)$(if $(and $(filter config.example.toml,$(CONFIG)),$(if $(wildcard config.toml),,none)), (chưa có config.toml — sao chép config.example.toml thành config.toml để dùng kế hoạch của mình))
 
-.PHONY: run test test-postgres test-slow test-browser lint check rehearse clean
+.PHONY: run test test-postgres test-slow test-multiprocess test-browser lint check rehearse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test-slow: $(STAMP)
 test-postgres: $(STAMP)
 	./scripts/postgres-deps
 	./scripts/with-postgres $(BIN)/python -m pytest
+
+# Several `hoinghi run` on one PostgreSQL database, SIGKILLed on the way (issue 22): slow, and
+# PostgreSQL only (`make test-slow` on SQLite skips it), so it gets a throwaway cluster here.
+test-multiprocess: $(STAMP)
+	./scripts/postgres-deps
+	./scripts/with-postgres $(BIN)/python -m pytest -m slow tests/test_processes.py
 
 # The web pages in a real Chromium at a phone's size (scripts/browser-deps installs it, as root
 # through apt, with axe-core from npm); screenshots land in out/screenshots/.

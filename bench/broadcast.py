@@ -47,6 +47,15 @@ Zalo users of the simulated Zalo Bot API, which refuses with 429 any message ove
 sliding second (``FakeZaloApi(messages_per_second=…)``). Figures as above against RATE.
 ``--mixed N`` sends the same notice to N Telegram users at the same time, through one outbox
 with each channel on its own budget: both channels at their own limits at once.
+
+**Several processes** (``--processes N``, issue 22; run under ``./scripts/with-postgres``,
+which names the PostgreSQL server): the notice to ``--recipients`` people by one real
+``hoinghi run``, then by N of them on one database with ``--kills`` SIGKILLs (default 2) at
+seeded random points, each victim restarted (``bench/processes.py``). Figures: rate (from the
+first acceptance to the last), 429s, duplicates per kill, lost, and how long after each kill
+another process took its batch back::
+
+    ./scripts/with-postgres .venv/bin/python bench/broadcast.py --processes 3 --recipients 5000
 """
 
 from __future__ import annotations
@@ -500,6 +509,37 @@ async def run(args: argparse.Namespace) -> None:
         )
 
 
+async def run_processes(count: int, processes: int, kills: int, seed: int) -> None:
+    """One process, then ``processes`` with ``kills`` SIGKILLs, on fresh PostgreSQL databases."""
+    from bench.processes import BATCH_SIZE
+    from bench.processes import run as run_many
+    from tests.conftest import create_postgres_database, drop_postgres_database, postgres_url
+
+    if postgres_url() is None:
+        print("--processes needs PostgreSQL: ./scripts/with-postgres .venv/bin/python bench/…")
+        return
+    print(f"machine: {machine()}")
+    missed = []
+    for many, killed in ((1, 0), (processes, kills)):
+        url = await create_postgres_database()
+        try:
+            with tempfile.TemporaryDirectory(prefix="hoinghi-bench-") as name:
+                outcome = await run_many(
+                    url, Path(name), count=count, processes=many, kills=killed, seed=seed
+                )
+        finally:
+            await drop_postgres_database(url)
+        print(outcome.summary())
+        ratio = outcome.rate / LIMIT
+        if ratio < 0.95 or outcome.seen.rate_limited or outcome.lost:
+            missed.append(f"{many} processes: ratio {ratio:.3f}, 429s {outcome.seen.rate_limited}")
+        if outcome.duplicates > killed * BATCH_SIZE:
+            missed.append(f"{many} processes: {outcome.duplicates} duplicates, {killed} kills")
+    print(f"machine after: {machine()}")
+    print("TARGET MISSED: " + "; ".join(missed) if missed else "target met: ratio >= 0.95, "
+          "no 429, nothing lost, duplicates <= one batch per kill")  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -528,6 +568,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--mixed", type=int, default=0, metavar="N",
         help="with --zalo: N Telegram users too, at once (the mixed run)",
     )  # fmt: skip
+    parser.add_argument(
+        "--processes", type=int, metavar="N",
+        help="N `hoinghi run` on one PostgreSQL database (HOINGHI_TEST_DATABASE_URL), vs one",
+    )  # fmt: skip
+    parser.add_argument("--kills", type=int, default=2, help="SIGKILLs with --processes")
     args = parser.parse_args(argv)
     if args.recipients < 2:
         parser.error("--recipients must be at least 2")
@@ -538,6 +583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; always 0 (a measurement, not a test)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    if args.processes is not None:
+        asyncio.run(run_processes(args.recipients, args.processes, args.kills, args.seed))
+        return 0
     if args.zalo is not None:
         print(f"machine: {machine()}")
         asyncio.run(run_zalo(args.zalo_recipients, args.zalo, telegram_count=args.mixed))

@@ -53,6 +53,13 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.guard import DatabaseLock, check_sqlite_file, check_writable, explained
 from storage.migrate import current_revision, head_revision, upgrade_database
+from storage.sharing import (
+    PLAN_LOCK_KEY,
+    SHARED_MARGIN,
+    SharedSendSlots,
+    one_at_a_time,
+    shares_outbox,
+)
 
 if TYPE_CHECKING:
     from bot.health import Health
@@ -109,26 +116,35 @@ async def open_storage(
     database that cannot be used raises :class:`storage.guard.DatabaseUnavailable` before
     anything else runs.
 
-    ``exclusive`` names a command that must be alone on the database (``run``: its outbox
-    recovery would reset another's deliveries in flight; ``purge``): it holds the database's
-    lock until it ends, and is refused while another process holds it. Any other command takes
-    the lock only to change the schema, which must not change under a running bot, and
-    otherwise runs beside it.
+    ``exclusive`` names a command that must be alone on the database (``run`` on SQLite: its
+    outbox recovery would reset another's deliveries in flight; ``purge``): it holds the
+    database's lock until it ends, and is refused while another process holds it. On
+    PostgreSQL ``run`` holds it shared: runs share the outbox through leases. Any other
+    command takes the lock only to change the schema, which must not change under a running
+    bot, and otherwise runs beside it.
     """
     url = loaded.database_url
     engine = create_engine(url)
-    lock = DatabaseLock(url, exclusive or "db upgrade")
+    # On PostgreSQL any number of `run` share the database (leased outbox, shared send rate):
+    # they hold the lock shared, which refuses only a schema change or a purge beside them.
+    shared = exclusive == "run" and engine.dialect.name == "postgresql"
+    lock = DatabaseLock(url, exclusive or "db upgrade", shared=shared)
+    upgrade_lock = DatabaseLock(url, "db upgrade") if shared else lock
     try:
         check_sqlite_file(url)
-        if exclusive:
+        if exclusive and not shared:
             await lock.acquire()
         with explained(url):
             if await current_revision(engine) != head_revision():
-                await lock.acquire()  # refused while a bot runs on the older schema
+                await upgrade_lock.acquire()  # refused while a bot runs on the older schema
             revisions = await upgrade_database(engine)
+        if shared:
+            await upgrade_lock.release()
+            await lock.acquire()
         await check_writable(engine)
         yield Storage(engine, create_sessionmaker(engine), revisions)
     finally:
+        await upgrade_lock.release()
         await lock.release()
         await engine.dispose()
 
@@ -206,10 +222,18 @@ class ChannelEntry:
     # The channel's own overall rate from the plan, where it has one (else ``[outbox]``'s).
     rate: Callable[[Services], float] | None = None
 
-    def budget(self, services: Services) -> Pacer:
-        """One bot's sending budget, shared by its replies and the outbox's sends."""
+    def budget(self, services: Services, token: str = "") -> Pacer:
+        """One bot's sending budget, shared by its replies and the outbox's sends; on
+        PostgreSQL its overall rate is shared with every process sending as the same bot."""
         rate = services.config.outbox.rate_per_second if self.rate is None else self.rate(services)
-        return Pacer(replace(self.limits, overall_per_second=rate))
+        limits = replace(self.limits, overall_per_second=rate)
+        pacer = Pacer(limits)
+        if token and shares_outbox(services.ctx.sessions):
+            # A wider margin than one process's: the starts of several processes reach the
+            # platform along different paths, and nothing here sees their travel times.
+            interval = (1 + SHARED_MARGIN) / limits.overall_per_second
+            pacer.share(SharedSendSlots(services.ctx.sessions, token, interval))
+        return pacer
 
     def token(self, env: Env) -> str:
         """The token from the environment, without the spaces a paste may bring."""
@@ -483,6 +507,9 @@ def build_outbox(
         meeting_id=services.ctx.meeting_id,
         batch_size=settings.batch_size,
         max_attempts=settings.max_attempts,
+        # On PostgreSQL several `hoinghi run` may drain this outbox: claims are leases.
+        shared=shares_outbox(services.ctx.sessions),
+        lease=timedelta(seconds=settings.lease_seconds),
     )
 
 
@@ -490,14 +517,17 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
     """The tick that drives ``outbox``, re-planning the automatic messages at start."""
 
     async def plan() -> None:
-        await services.tasks.sync()
-        await services.drafts.sync()
-        await sync_planned(
-            services.ctx.sessions,
-            services.ctx.clock,
-            services.ctx.meeting_id,
-            planned_messages(services.config),
-        )
+        # One process plans at a time (PostgreSQL): two inserting the same reminders at once
+        # would collide on their keys; the second waits and finds them in place.
+        async with one_at_a_time(services.ctx.sessions, PLAN_LOCK_KEY):
+            await services.tasks.sync()
+            await services.drafts.sync()
+            await sync_planned(
+                services.ctx.sessions,
+                services.ctx.clock,
+                services.ctx.meeting_id,
+                planned_messages(services.config),
+            )
 
     checked: list[datetime] = []  # when the quotas were last counted
 
@@ -612,7 +642,8 @@ class App:
             inbox.links.append(web.link)  # a re-issued link (/caplai) names the page first
         channels, budgets = [], {}
         for entry in entries:
-            budget = entry.budget(self.services)  # one per bot: its replies and the outbox's
+            # One per bot: its replies and the outbox's (and other processes', shared).
+            budget = entry.budget(self.services, entry.token(self.env))
             channel = entry.build(
                 ChannelSetup(
                     entry.token(self.env),

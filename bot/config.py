@@ -462,6 +462,9 @@ class OutboxSettings(_Section):
     batch_size: int = Field(default=30, ge=1, le=1000)
     max_attempts: int = Field(default=5, ge=1, le=50)
     tick_seconds: float = Field(default=2.0, gt=0, le=3600)
+    # PostgreSQL, several processes: how long a claimed delivery stays another's without renewal
+    # (renewed every third of it); a killed process's batch waits this long to be taken back.
+    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
 
 class CheckinSettings(_Section):

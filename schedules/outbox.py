@@ -18,8 +18,17 @@ each claimed delivery that was on the wire at the kill. Each channel has its own
 so at most ``batch_size`` messages per channel are repeated — ``batch_size`` × the number of
 channels with something due at the kill — and none is lost. A send that timed out although
 the platform delivered it is retried too, so a timeout can also repeat a message.
-:meth:`Outbox.recover` assumes one bot process per database: it puts back every ``sending``
-row, whoever claimed it.
+:meth:`Outbox.recover` takes back every ``sending`` row when the outbox is alone on its database
+(SQLite, where the database guard lets one ``hoinghi run`` at a time).
+
+Several processes, one outbox (``shared``, PostgreSQL): a claim is a lease. The batch is picked
+with ``SELECT … FOR UPDATE SKIP LOCKED`` (two processes never pick the same row) and marked, in
+the same transaction, with its claimant (``host:pid:random``) and ``lease_until``; the claimant
+renews its leases every third of the lease while it sends. Recovery, at start and at every tick,
+takes back only rows whose lease expired: a kill costs the rows it held one lease of waiting
+(and at most one repeated part each, as above), while the other processes go on sending; a
+process never takes back a live one's batch. Messages are queued and closed under row locks too,
+so a message is queued once and reported once whichever process gets there first.
 
 No platform tells a bot whether a send it never heard back from arrived, so a delivery caught in
 flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat,
@@ -32,6 +41,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +96,14 @@ OFFICE_RECIPIENT = "chat:"
 DELIVERY_TABLE: Table = Delivery.__table__  # type: ignore[assignment]
 # The error a delivery is skipped with when its content for that recipient came out empty.
 NOTHING_TO_SEND = "nothing to send"
+# How long a claim holds without renewal (renewed every third of it while the batch is sent).
+LEASE = timedelta(seconds=30)
+
+
+def claimant_id() -> str:
+    """This process as a claimant of deliveries: ``host:pid:random`` (a pid is reused after a
+    restart, the random part is not)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def message_view(row: OutboundMessage) -> MessageView:
@@ -154,8 +174,16 @@ class Outbox:
         meeting_id: int,
         batch_size: int = 30,
         max_attempts: int = 5,
+        shared: bool = False,
+        lease: timedelta = LEASE,
     ) -> None:
         self._sessions = sessions
+        # Whether other processes drain the same outbox (PostgreSQL): recovery then takes back
+        # only expired leases, and leases are renewed while a batch is sent.
+        self.shared = shared
+        self.lease = lease
+        self.claimant = claimant_id()
+        self._recovered_at: datetime | None = None
         self._clock = clock
         self.senders = senders
         self._composer = composer
@@ -176,16 +204,25 @@ class Outbox:
     async def recover(self) -> int:
         """After a crash: deliveries that were in flight go back to pending. Returns how many.
 
+        Alone on the database, every ``sending`` row was this outbox's before the crash; shared,
+        only rows whose lease expired (or that carry none) are taken back: the others belong to
+        live processes that renew them.
+
         The interrupted attempt does not count towards giving up: a crash is no verdict on the
         message, and a batch of 30 killed mid-drain must not lose a fifth of its tries. Each is
         marked interrupted: what was on the wire at the crash may have arrived.
         """
         now = self._clock.now()
+        expired = (
+            (Delivery.lease_until.is_(None) | (Delivery.lease_until <= now),) if self.shared else ()
+        )
         async with unit_of_work(self._sessions) as session:
             result = await session.execute(
                 update(Delivery)
-                .where(Delivery.status == DeliveryStatus.SENDING)
+                .where(Delivery.status == DeliveryStatus.SENDING, *expired)
                 .values(
+                    claimed_by=None,
+                    lease_until=None,
                     status=DeliveryStatus.PENDING,
                     next_attempt_at=now,
                     updated_at=now,
@@ -212,6 +249,8 @@ class Outbox:
         """Queue what fell due, send what is due, report what finished (and send the reports)."""
         if self._stopping:
             return
+        if self.shared:  # a process killed meanwhile left its leases to expire
+            await self.recover()
         await self.queue_due()
         await self.drain()
         if await self.finish():
@@ -232,6 +271,9 @@ class Outbox:
                     OutboundMessage.due_at <= now,
                 )
                 .order_by(OutboundMessage.due_at, OutboundMessage.id)
+                # Another process queueing the same message skips it (PostgreSQL; SQLite has
+                # one writer at a time anyway).
+                .with_for_update(skip_locked=True)
             )
             for message in list(due):
                 assert message.due_at is not None
@@ -391,6 +433,7 @@ class Outbox:
         running: set[asyncio.Task[None]] = set()
         refill = max(1, self.batch_size // 2)  # claim more once fewer than this are in hand
         any_claimed = False
+        renewing = asyncio.create_task(self._renew_leases(channel)) if self.shared else None
         try:
             while not self._stopping:
                 claimed = await self._claim(self.batch_size - len(running), channel)
@@ -414,6 +457,35 @@ class Outbox:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
             raise
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+                await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _renew_leases(self, channel: str) -> None:
+        """Every third of the lease, push back the expiry of this process's deliveries in flight
+        on ``channel``: a batch paced slowly, or held by a 429, outlives one lease."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self.renew(channel)
+            except Exception:  # the next renewal tries again; the lease still has two thirds
+                log.exception("renewing the leases of deliveries in flight failed")
+
+    async def renew(self, channel: str | None = None) -> int:
+        """Extend the leases of this process's deliveries in flight (on ``channel`` only, if
+        given) to a full lease from now; returns how many."""
+        async with unit_of_work(self._sessions) as session:
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.claimed_by == self.claimant,
+                    *(() if channel is None else (Delivery.channel == channel,)),
+                )
+                .values(lease_until=self._clock.now() + self.lease)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def _claim(self, limit: int | None = None, channel: str | None = None) -> list[_Claimed]:
         """Mark up to ``limit`` due deliveries (of ``channel`` only, if given) as sending."""
@@ -421,6 +493,13 @@ class Outbox:
         if limit <= 0:
             return []
         now = self._clock.now()
+        if self.shared and (
+            self._recovered_at is None or now - self._recovered_at >= self.lease / 3
+        ):
+            # A drain of thousands lasts minutes: a process killed meanwhile must not wait
+            # for its end to have its batch taken back.
+            self._recovered_at = now
+            await self.recover()
         async with unit_of_work(self._sessions) as session:
             await self._skip_expired(session, now)
             rows = (
@@ -434,8 +513,8 @@ class Outbox:
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
                     .limit(limit)
-                    # Row locks for PostgreSQL (a no-op on SQLite). Sharing one outbox between
-                    # processes also needs recover() to know who claimed what; it does not yet.
+                    # Row locks for PostgreSQL (a no-op on SQLite): a row another process is
+                    # claiming is skipped, not waited for, and never claimed twice.
                     .with_for_update(skip_locked=True, of=Delivery)
                 )
             ).all()
@@ -448,6 +527,8 @@ class Outbox:
                 delivery.status = DeliveryStatus.SENDING
                 delivery.attempts += 1
                 delivery.updated_at = now
+                delivery.claimed_by = self.claimant
+                delivery.lease_until = now + self.lease
                 assert delivery.chat_address is not None and delivery.channel is not None
                 claimed.append(
                     _Claimed(
@@ -581,6 +662,7 @@ class Outbox:
                     delivery.status = DeliveryStatus.SENT
                     delivery.sent_at = now
                     delivery.last_error = None
+                    delivery.claimed_by = delivery.lease_until = None
         self.stats.delivered += sum(1 for part in parts if part.parts_sent >= part.total)
 
     async def _handle_failure(self, item: _Claimed, result: SendResult) -> None:
@@ -615,6 +697,7 @@ class Outbox:
             delivery.status = DeliveryStatus.PENDING
             delivery.next_attempt_at = when
             delivery.last_error = error
+            delivery.claimed_by = delivery.lease_until = None
             delivery.updated_at = self._clock.now()
             if not count_attempt:
                 delivery.attempts -= 1
@@ -628,6 +711,7 @@ class Outbox:
             delivery.status = status
             delivery.last_error = error
             delivery.updated_at = now
+            delivery.claimed_by = delivery.lease_until = None
             if status is not DeliveryStatus.BLOCKED or delivery.delegate_id is None:
                 return
             if unreachable and delivery.channel:
@@ -678,7 +762,10 @@ class Outbox:
         added = 0
         async with unit_of_work(self._sessions) as session:
             for report, note in notes:
-                message = await session.get_one(OutboundMessage, report.message.id)
+                # Locked: two processes finding the message finished close it, and report it, once.
+                message = await session.get_one(
+                    OutboundMessage, report.message.id, with_for_update=True
+                )
                 if message.status != MessageStatus.QUEUED:
                     continue  # another process finished it meanwhile
                 message.status = MessageStatus.DONE

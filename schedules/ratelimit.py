@@ -27,17 +27,27 @@ after it starts resume at the even pace, replies included: never in a burst.
 
 Per chat (for the senders that ask, the outbox): a token bucket; private chats allow a short
 burst, groups get 20 a minute.
+
+Several processes sending as one bot (PostgreSQL, issue 22) share its overall rate: the pacer
+then takes each start from :class:`SharedStarts` too (``storage.sharing.SharedSendSlots``, an
+even schedule in the database), after its own checks and while it holds the head of its line,
+so one process asks for one start at a time. If the database cannot be asked, the process falls
+back to its own pace (and the platform's 429s, which pause it) rather than stop sending.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 # Seconds: a wait shorter than this is float rounding, not a wait (on a virtual clock far from
 # zero, adding it would not move the clock, and the wait would never end).
@@ -57,6 +67,20 @@ class Limits:
     margin: float = 0.02
     # Replies that may start at once (the rest follow at the even pace).
     reply_burst: int = 5
+
+
+class SharedStarts(Protocol):
+    """A bot's overall schedule shared with other processes sending as the same bot."""
+
+    interval: float
+
+    async def take(self) -> float:
+        """Take the next start if it is due (0), else return the seconds until it is."""
+        ...
+
+    async def pause(self, seconds: float) -> None:
+        """No start for anyone for ``seconds`` (the platform answered 429)."""
+        ...
 
 
 class _Bucket:
@@ -113,6 +137,12 @@ class Pacer:
         self._head_held = False
         self.started = {"reply": 0, "bulk": 0}  # starts granted, by kind
         self.pauses = 0  # 429 pauses of this bot, whole or one chat's (bot.metrics reads it)
+        self._shared: SharedStarts | None = None
+        self._pausing: set[asyncio.Task[None]] = set()
+
+    def share(self, starts: SharedStarts) -> None:
+        """Take every start from ``starts`` too: the bot's rate is shared with other processes."""
+        self._shared = starts
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), starting over."""
@@ -159,6 +189,9 @@ class Pacer:
                 if await self._wait_at_head(urgent):
                     now = self._now()
                     if bucket is None or bucket.earliest(now) - now <= _TOO_SHORT:
+                        if self._shared is not None:
+                            await self._take_shared(self._shared)
+                            now = self._now()
                         self._start(now, urgent)
                         if bucket is not None:
                             bucket.take(now)
@@ -166,6 +199,18 @@ class Pacer:
                 front = True  # a reply came first, or the chat's budget changed meanwhile
             finally:
                 self._leave()
+
+    async def _take_shared(self, shared: SharedStarts) -> None:
+        """Holding the head, wait for a start of the bot's shared schedule and take it."""
+        while True:
+            try:
+                wait = await shared.take()
+            except Exception as exc:  # the database is away: keep sending at this process's pace
+                log.warning("the shared send rate could not be read (%s)", type(exc).__name__)
+                return
+            if wait <= _TOO_SHORT:
+                return
+            await self._sleep(wait)
 
     async def _wait_at_head(self, urgent: bool) -> bool:
         """Holding the head, wait for the next start; ``False`` if a bulk waiter must give way
@@ -240,6 +285,19 @@ class Pacer:
         self.pauses += 1
         self._paused_until = max(self._paused_until, self._now() + seconds)
         self._due = max(self._due, self._paused_until + self._reply_ahead)
+        if self._shared is not None:
+            # The platform's 429 is the bot's, not this process's: every process pauses, or
+            # the others keep sending into its penalty.
+            task = asyncio.get_running_loop().create_task(self._pause_shared(self._shared, seconds))
+            self._pausing.add(task)
+            task.add_done_callback(self._pausing.discard)
+
+    @staticmethod
+    async def _pause_shared(shared: SharedStarts, seconds: float) -> None:
+        try:
+            await shared.pause(seconds)
+        except Exception as exc:  # this process pauses anyway; the others meet their own 429
+            log.warning("the shared pause could not be written (%s)", type(exc).__name__)
 
     @property
     def paused_for(self) -> float:

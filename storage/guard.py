@@ -1,8 +1,10 @@
 """Before the database is used: one ``hoinghi run`` at a time, and a file it can really write.
 
-Two bots on one database both recover and drain the same outbox: each start puts the other's
-deliveries in flight back to pending, and people get a message twice. Until several processes
-can share the outbox, :class:`DatabaseLock` lets one process at a time hold a database. The
+Two bots on one SQLite database both recover and drain the same outbox: each start puts the
+other's deliveries in flight back to pending, and people get a message twice. There
+:class:`DatabaseLock` lets one process at a time hold a database. On PostgreSQL the outbox's
+claims are leases (:mod:`schedules.outbox`), so ``run`` holds the lock *shared*: any number of
+runs side by side, while a schema upgrade or a purge (exclusive) waits for them all to end. The
 operating system (SQLite: ``flock`` on a ``.lock`` file beside the database) or the server
 (PostgreSQL: a session advisory lock on a connection of its own) lets go of it when the process
 ends in any way, SIGKILL and power loss included, so a crash never leaves it stuck.
@@ -130,9 +132,12 @@ class DatabaseLock:
     refused can say who holds it.
     """
 
-    def __init__(self, url: str, command: str) -> None:
+    def __init__(self, url: str, command: str, *, shared: bool = False) -> None:
         self.url = url
         self.command = command
+        # PostgreSQL only: held beside other shared holders, refused by (and refusing) an
+        # exclusive one. SQLite's file lock is always exclusive.
+        self.shared = shared
         self._fd: int | None = None
         self._engine: AsyncEngine | None = None
         self._connection: AsyncConnection | None = None
@@ -175,9 +180,8 @@ class DatabaseLock:
             connect_args={"server_settings": {"application_name": name}},
         )
         connection = await self._engine.connect()
-        taken = await connection.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": PG_LOCK_KEY}
-        )
+        take = "pg_try_advisory_lock_shared" if self.shared else "pg_try_advisory_lock"
+        taken = await connection.scalar(text(f"SELECT {take}(:key)"), {"key": PG_LOCK_KEY})
         holder = "" if taken else await _pg_lock_holder(connection)
         await connection.commit()  # no transaction left open for the life of the process
         if not taken:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -233,6 +234,21 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     interrupted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who holds a delivery in flight (``host:pid:random``) and until when: several processes
+    # share one outbox on PostgreSQL, and recovery takes back only leases that expired.
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SendSlot(Base):
+    """The next moment a send may start as one bot, shared by every process sending as it:
+    ``bot_key`` is a hash of the bot's token (never the token), ``next_at`` seconds of the
+    database server's clock (epoch)."""
+
+    __tablename__ = "send_slots"
+
+    bot_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)
 
 
 Index("ix_deliveries_due", Delivery.status, Delivery.next_attempt_at)

@@ -212,6 +212,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 async def test_a_second_run_on_one_database_is_refused_until_the_first_is_killed(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("on PostgreSQL runs share the database (the next test)")
     fake = FakeBotApi()
     fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
     async with FakeBotApiServer(fake) as server:
@@ -266,6 +268,39 @@ async def test_a_second_run_on_one_database_is_refused_until_the_first_is_killed
             await second.until(fake, lambda: polls() > started, "the next bot polling")
             assert await second.stop() == 0, second.log()
     assert len(fake.calls_to("getMe")) == 2 * calls
+    fake.assert_no_violations()
+
+
+@pytest.mark.slow
+async def test_runs_share_a_postgresql_database_and_a_purge_is_refused_beside_them(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("on SQLite one run at a time holds the database (the test before)")
+    fake = FakeBotApi()
+    fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    async with FakeBotApiServer(fake) as server:
+        config = office_config(tmp_path, server, Path("unused"))
+        plan = tomllib.loads(config.read_text(encoding="utf-8"))
+        plan["database"] = {"url": database_url}
+        config.write_text(toml_document(plan), encoding="utf-8")
+        await asyncio.to_thread(import_example, config)
+        started = lambda: len(fake.calls_to("getMe"))  # noqa: E731
+        polls = lambda: len(fake.calls_to("getUpdates"))  # noqa: E731
+        async with running_bot(config, fake) as first:
+            await first.until(fake, lambda: polls() > 0, "the first bot polling")
+            async with running_bot(config, fake) as second:
+                await second.until(fake, lambda: started() >= 2, "the second bot starting")
+                polled = polls()  # the first is in a long poll: the next is the second's
+                await second.until(fake, lambda: polls() > polled, "the second bot polling")
+                capsys.readouterr()
+                args = ["--config", str(config)]
+                assert await asyncio.to_thread(main, [*args, "purge", "--force", "--yes"]) == 4
+                [refusal] = capsys.readouterr().err.splitlines()
+                pids = (first.process.pid, second.process.pid)
+                assert any(f"hoinghi run (PID {pid})" in refusal for pid in pids), refusal
+                assert await second.stop() == 0, second.log()
+            assert await first.stop() == 0, first.log()
     fake.assert_no_violations()
 
 

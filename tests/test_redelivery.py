@@ -402,6 +402,27 @@ async def test_the_same_update_id_from_another_bot_is_another_update(
     assert sorted(rows) == [("111", "42")]
 
 
+async def test_an_update_handled_by_another_process_is_recognised_when_the_database_is_shared(
+    harness: BotHarness,
+) -> None:
+    first = HandledEvents(harness.services.ctx, channel=CHANNEL)  # one `hoinghi run`
+    second = HandledEvents(harness.services.ctx, channel=CHANNEL)  # another, already running
+    first.shared = second.shared = True  # as on PostgreSQL
+    assert not await second.seen(str(111), str(42))  # its memory is loaded, without 42
+    await first.record(str(111), str(42))
+    await first.flush()
+    assert await second.seen(str(111), str(42))  # the copy reached the other process
+    assert not await second.seen(str(111), str(43))
+    alone = HandledEvents(harness.services.ctx, channel=CHANNEL)
+    assert not await alone.seen(str(111), str(44))
+    await first.record(str(111), str(44))
+    await first.flush()
+    alone.shared = False  # SQLite: one process, its memory is the whole truth
+    assert not await alone.seen(str(111), str(44))
+    postgresql = harness.services.ctx.sessions.kw["bind"].dialect.name == "postgresql"
+    assert HandledEvents(harness.services.ctx, channel=CHANNEL).shared is postgresql
+
+
 @contextmanager
 def counting_commits(harness: BotHarness) -> Iterator[Counter[str]]:
     """Counts the database's commits (``["commit"]``) while the block runs."""

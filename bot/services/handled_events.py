@@ -9,8 +9,12 @@ SQLite's one write lock. Each commit
 of records removes, at most once an hour, the rows older than :data:`KEEP`, two days. Telegram
 keeps an undelivered update at most 24 hours, so no older copy can come; and after a week
 without updates Telegram starts the ids again at random, so an id kept forever could match a
-new update. The memory is this process's: several bot processes sharing one database would
-each recognise only the copies of updates they handled themselves.
+new update. The memory is this process's; when several processes share the database
+(PostgreSQL, issue 22: a webhook retry may reach another process than the first delivery), an
+id this process does not know is looked up in the table too (its primary key: one indexed read
+per new update), so a copy handled and recorded by another process is recognised as well. Two
+copies handled at the very same moment by two processes both go through: the services' own
+idempotency covers that, as it covers a crash before the record.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from bot.services.batching import WriteBehind
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.models import HandledEvent
+from storage.sharing import shares_outbox
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +56,28 @@ class HandledEvents:
         self._known: dict[str, dict[str, datetime]] = {}
         self._loading = asyncio.Lock()
         self._purged_at: datetime | None = None
+        # Other processes record what they handle in the same table (PostgreSQL).
+        self.shared = shares_outbox(ctx.sessions)
 
     async def seen(self, bot_id: str, event_id: str) -> bool:
-        """Whether ``event_id`` was handled already."""
-        return event_id in await self._ids(bot_id)
+        """Whether ``event_id`` was handled already (by another process too, when shared)."""
+        known = await self._ids(bot_id)
+        if event_id in known:
+            return True
+        if not self.shared:
+            return False
+        async with self._sessions() as session:
+            handled_at = await session.scalar(
+                select(HandledEvent.handled_at).where(
+                    HandledEvent.channel == self._channel,
+                    HandledEvent.bot_id == bot_id,
+                    HandledEvent.event_id == event_id,
+                )
+            )
+        if handled_at is None:
+            return False
+        known[event_id] = handled_at
+        return True
 
     async def record(self, bot_id: str, event_id: str) -> None:
         """Remember ``event_id`` as handled: known at once, stored with the next write
