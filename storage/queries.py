@@ -164,17 +164,34 @@ async def identity_of_delegate(
     )
 
 
-async def active_invitation(session: AsyncSession, token: str) -> Invitation | None:
-    """The unrevoked invitation with this token."""
+async def active_invitation(
+    session: AsyncSession, meeting_id: int, token: str
+) -> Invitation | None:
+    """The unrevoked invitation of the meeting with this token (another meeting's token in
+    the same database is no invitation here)."""
     return await session.scalar(
-        select(Invitation).where(Invitation.token == token, Invitation.revoked_at.is_(None))
+        select(Invitation)
+        .join(Delegate, Delegate.id == Invitation.delegate_id)
+        .where(
+            Invitation.token == token,
+            Invitation.revoked_at.is_(None),
+            Delegate.meeting_id == meeting_id,
+        )
     )
 
 
-async def active_invitation_by_code(session: AsyncSession, code: str) -> Invitation | None:
-    """The unrevoked invitation with this personal code (canonical form)."""
+async def active_invitation_by_code(
+    session: AsyncSession, meeting_id: int, code: str
+) -> Invitation | None:
+    """The unrevoked invitation of the meeting with this personal code (canonical form)."""
     return await session.scalar(
-        select(Invitation).where(Invitation.link_code == code, Invitation.revoked_at.is_(None))
+        select(Invitation)
+        .join(Delegate, Delegate.id == Invitation.delegate_id)
+        .where(
+            Invitation.link_code == code,
+            Invitation.revoked_at.is_(None),
+            Delegate.meeting_id == meeting_id,
+        )
     )
 
 

@@ -146,7 +146,7 @@ class InvitationService:
         account: ChatAccount,
         secret: str,
         *,
-        find: Callable[[AsyncSession, str], Awaitable[Invitation | None]] | None,
+        find: Callable[[AsyncSession, int, str], Awaitable[Invitation | None]] | None,
         key: Callable[[Invitation], str],
         via: str,
     ) -> LinkResult:
@@ -159,7 +159,9 @@ class InvitationService:
             )
             if slowed is not None:
                 return slowed
-            invitation = await find(session, secret) if find is not None else None
+            invitation = (
+                await find(session, self._ctx.meeting_id, secret) if find is not None else None
+            )
             # The index finds the row; the constant-time compare keeps the final check honest.
             if invitation is None or not hmac.compare_digest(key(invitation), secret):
                 session.add(
@@ -238,7 +240,9 @@ class InvitationService:
             if slowed is not None:
                 return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.retry_after)
             invitation = (
-                await queries.active_invitation(session, token) if looks_like_token(token) else None
+                await queries.active_invitation(session, self._ctx.meeting_id, token)
+                if looks_like_token(token)
+                else None
             )
             if invitation is None or not hmac.compare_digest(invitation.token, token):
                 session.add(LinkFailure(channel=channel, external_id=client, at=now))

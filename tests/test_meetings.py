@@ -1,0 +1,210 @@
+"""Several meetings in one database: plan A (the example, 60/KH-BTV) and plan B (a later
+conference, another code and date, an overlapping list) share one database, and nothing of B
+shows on A's side — its lists, counts, pages, desk, log, files — nor the other way round."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Config, load_config
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
+from bot.domain.clock import ManualClock
+from bot.services import Services, build_services
+from bot.services.dashboard import Filters, LogFilters
+from bot.services.invitations import LinkOutcome
+from storage import queries
+from storage.files import FileStore
+from storage.models import Delegate
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+
+PLAN_B_CODE = "75-KH-BTV"
+PLAN_B_TITLE = "Hội nghị tổng kết công tác Hội năm 2024"
+# Plan B's list: DB001 is someone else than A's DB001; HN07 is A's DB003 (same phone, another
+# code); DB004 is A's DB004 (same code, same phone); HN09 is new.
+PLAN_B_LIST = """Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự
+DB001,Trần Văn Bình,Chánh Văn phòng,Văn phòng Thành ủy,lanh_dao_thanh_pho,0912 000 111,1
+HN07,Vũ Thị Hồng Nhung,Phó Bí thư Thành ủy,Thành ủy Hà Nội,lanh_dao_thanh_pho,0386 003 246,2
+DB004,Đặng Minh Quân,Phó Chủ tịch HĐND thành phố,HĐND thành phố Hà Nội,lanh_dao_thanh_pho,0773-004-519,3
+HN09,Lưu Thị Khánh Hòa,Chuyên viên,Văn phòng Hội,lanh_dao_thanh_pho,0912 000 999,4
+"""
+
+
+def plan_b_config(folder: Path) -> Config:
+    """The example plan made into another meeting: its code, title and date changed."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('code = "60-KH-BTV"', f'code = "{PLAN_B_CODE}"', 1)
+    text = text.replace('plan_number = "60/KH-BTV"', 'plan_number = "75/KH-BTV"', 1)
+    text = text.replace("2024-05-28T", "2024-06-20T")
+    start = text.index("title = ", text.index("[meeting]"))
+    end = text.index("\n", start)
+    text = text[:start] + f'title = "{PLAN_B_TITLE}"' + text[end:]
+    path = folder / "plan-b.toml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path).config
+    assert config.meeting.code == PLAN_B_CODE
+    return config
+
+
+async def import_list(services: Services, path: Path) -> None:
+    """Import a list file into ``services``' meeting."""
+    groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+    parsed = parse_delegate_file(path, groups)
+    assert parsed.problems == []
+    await services.delegates.import_rows(parsed.rows, actor="test")
+
+
+@dataclass
+class TwoPlans:
+    """Plan A and plan B wired to one database."""
+
+    a: Services
+    b: Services
+
+
+@pytest.fixture
+async def two_plans(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> TwoPlans:
+    """Plan A (the example, 80 delegates) and plan B (4 delegates) in one database."""
+    a = await build_services(config, sessions, clock, files=FileStore(tmp_path / "a"))
+    b = await build_services(
+        plan_b_config(tmp_path), sessions, clock, files=FileStore(tmp_path / "b")
+    )
+    await import_list(a, EXAMPLE_DELEGATES)
+    b_list = tmp_path / "plan-b.csv"
+    b_list.write_text(PLAN_B_LIST, encoding="utf-8")
+    await import_list(b, b_list)
+    return TwoPlans(a, b)
+
+
+async def token_of(services: Services, code: str) -> tuple[str, str]:
+    """The live token and personal code of ``code``'s invitation in ``services``' meeting."""
+    links = {link.code: link for link in await services.invitations.links()}
+    return links[code].token, links[code].link_code
+
+
+async def test_two_plans_have_two_meeting_rows_and_the_same_code_twice(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    assert two_plans.a.ctx.meeting_id != two_plans.b.ctx.meeting_id
+    async with sessions() as session:
+        names = {
+            (meeting_id, name)
+            for meeting_id, name in await session.execute(
+                select(Delegate.meeting_id, Delegate.full_name).where(Delegate.code == "DB001")
+            )
+        }
+    assert names == {
+        (two_plans.a.ctx.meeting_id, "Phạm Thị Thanh Mai"),
+        (two_plans.b.ctx.meeting_id, "Trần Văn Bình"),
+    }
+
+
+async def test_counts_and_the_delegate_list_are_the_meeting_s_own(two_plans: TwoPlans) -> None:
+    assert (await two_plans.a.reports.counts()).overall.total == 80
+    assert (await two_plans.b.reports.counts()).overall.total == 4
+    listing = await two_plans.a.dashboard.delegates(Filters(), limit=1000)
+    assert listing.total == 80
+    assert "Trần Văn Bình" not in {row.full_name for row in listing.rows}
+    found = await two_plans.a.dashboard.delegates(Filters(search="Trần Văn Bình"))
+    assert found.total == 0
+    b_rows = (await two_plans.b.dashboard.delegates(Filters())).rows
+    assert [row.code for row in b_rows] == ["DB001", "HN07", "DB004", "HN09"]
+
+
+async def test_a_delegate_page_by_code_shows_the_meeting_s_person(two_plans: TwoPlans) -> None:
+    card_a = await two_plans.a.dashboard.card("DB001")
+    card_b = await two_plans.b.dashboard.card("DB001")
+    assert card_a is not None and card_b is not None
+    assert card_a.person.full_name == "Phạm Thị Thanh Mai"
+    assert card_b.person.full_name == "Trần Văn Bình"
+    assert await two_plans.a.dashboard.card("HN09") is None
+
+
+async def test_the_audit_log_and_activity_show_only_the_meeting_s_entries(
+    two_plans: TwoPlans,
+) -> None:
+    a_log = await two_plans.a.dashboard.log(LogFilters(), limit=1000)
+    b_log = await two_plans.b.dashboard.log(LogFilters(), limit=1000)
+    assert b_log.total == 4  # four people imported into B
+    assert {entry.subject for entry in b_log.entries} >= {"Trần Văn Bình", "Lưu Thị Khánh Hòa"}
+    assert a_log.total == 80
+    assert "Lưu Thị Khánh Hòa" not in {entry.subject for entry in a_log.entries}
+    recent = await two_plans.a.dashboard.activity(limit=100)
+    assert "Lưu Thị Khánh Hòa" not in {entry.subject for entry in recent}
+    b_audit = await two_plans.b.office_report.audit()
+    assert len(b_audit) == 4
+
+
+async def test_invitation_links_are_the_meeting_s_own(two_plans: TwoPlans) -> None:
+    a_links = await two_plans.a.invitations.links()
+    b_links = await two_plans.b.invitations.links()
+    assert len(a_links) == 80 and len(b_links) == 4
+    assert not {link.token for link in a_links} & {link.token for link in b_links}
+
+
+async def test_a_token_or_code_of_another_meeting_links_nothing(two_plans: TwoPlans) -> None:
+    token, code = await token_of(two_plans.b, "HN09")
+    account = ChatAccount("telegram", "7001", "7001", "Hòa")
+    assert (await two_plans.a.invitations.link_by_token(account, token)).outcome is (
+        LinkOutcome.UNKNOWN_TOKEN
+    )
+    assert (await two_plans.a.invitations.link_by_code(account, code)).outcome is (
+        LinkOutcome.UNKNOWN_TOKEN
+    )
+    assert (await two_plans.b.invitations.link_by_token(account, token)).outcome is (
+        LinkOutcome.LINKED
+    )
+
+
+async def test_a_personal_page_of_another_meeting_does_not_open(two_plans: TwoPlans) -> None:
+    token, _ = await token_of(two_plans.b, "HN09")
+    opened = await two_plans.a.invitations.open_page(token, channel="web", client="c1")
+    assert opened.outcome is LinkOutcome.UNKNOWN_TOKEN
+    assert await two_plans.a.pages.view(token, channel="web", client="c1") is None
+    assert (
+        await two_plans.b.invitations.open_page(token, channel="web", client="c1")
+    ).outcome is LinkOutcome.LINKED
+
+
+async def test_the_desk_finds_only_the_meeting_s_invitees(two_plans: TwoPlans) -> None:
+    a, b = two_plans.a, two_plans.b
+    desk = a.access.office_desk(a.access.local_operator(), "Bàn 1")
+    token, code = await token_of(b, "HN09")
+    assert (await a.checkin.lookup(desk, token)).person is None
+    assert (await a.checkin.lookup(desk, code)).person is None
+    assert (await a.checkin.lookup(desk, "HN09")).person is None
+    by_code = (await a.checkin.lookup(desk, "DB001")).person
+    assert by_code is not None and by_code.full_name == "Phạm Thị Thanh Mai"
+    assert await a.checkin.search(desk, "Khánh Hòa") == []
+    await b.checkin.check_in(b.access.office_desk(b.access.local_operator(), "B"), "HN09")
+    assert (await a.checkin.count()).present == 0
+    assert (await b.checkin.count()).present == 1
+    assert await a.checkin.records() == []
+
+
+async def test_a_tap_through_one_meeting_s_bot_never_answers_for_another(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    token, _ = await token_of(two_plans.b, "HN09")
+    account = ChatAccount("telegram", "7002", "7002", "Hòa")
+    await two_plans.b.invitations.link_by_token(account, token)
+    async with sessions() as session:
+        seen_by_a = await queries.answering_rows(
+            session, [("telegram", "7002")], two_plans.a.ctx.meeting_id
+        )
+        seen_by_b = await queries.answering_rows(
+            session, [("telegram", "7002")], two_plans.b.ctx.meeting_id
+        )
+    assert seen_by_a == []
+    assert len(seen_by_b) == 1
