@@ -28,6 +28,7 @@ IDENTITY_TABLE: Table = ChannelIdentity.__table__  # type: ignore[assignment]
 # person with only that one is not linked to a chat (counts, audiences, the task board).
 PAGE_LINK = "page"
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
+DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
 
 
@@ -99,9 +100,13 @@ ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
 _ANSWERING_SELECT = (
     select(*ANSWERING_COLUMNS)
     .join_from(IDENTITY_TABLE, RSVP_TABLE, RSVP_TABLE.c.delegate_id == IDENTITY_TABLE.c.delegate_id)
+    .join(DELEGATE_TABLE, DELEGATE_TABLE.c.id == IDENTITY_TABLE.c.delegate_id)
     .where(
         IDENTITY_TABLE.c.channel == bindparam("channel"),
         IDENTITY_TABLE.c.external_id.in_(bindparam("external_ids", expanding=True)),
+        # An account linked to a person of another meeting in the same database answers
+        # nothing here: this process serves its own meeting only.
+        DELEGATE_TABLE.c.meeting_id == bindparam("meeting_id"),
     )
 )
 _ANSWER_UPDATE = (
@@ -122,10 +127,10 @@ _HANDLED_INSERT = {
 
 
 async def answering_rows(
-    session: AsyncSession, accounts: Iterable[tuple[str, str]]
+    session: AsyncSession, accounts: Iterable[tuple[str, str]], meeting_id: int
 ) -> list[AnsweringRow]:
-    """The linked accounts among ``accounts`` ((channel, id) pairs), each with its delegate's
-    RSVP: one query per channel, read as table rows, not ORM objects — a batch of taps changes
+    """The accounts among ``accounts`` ((channel, id) pairs) linked to a person of the meeting,
+    each with its delegate's RSVP: one query per channel, read as table rows, not ORM objects — a batch of taps changes
     a few columns of each and stores them with :func:`store_answering`."""
     by_channel: dict[str, set[str]] = {}
     for channel, external_id in accounts:
@@ -133,7 +138,8 @@ async def answering_rows(
     found: list[AnsweringRow] = []
     for channel, external_ids in by_channel.items():
         rows = await session.execute(
-            _ANSWERING_SELECT, {"channel": channel, "external_ids": list(external_ids)}
+            _ANSWERING_SELECT,
+            {"channel": channel, "external_ids": list(external_ids), "meeting_id": meeting_id},
         )
         found.extend(AnsweringRow._make(row) for row in rows)
     return found
