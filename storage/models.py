@@ -156,6 +156,10 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # The meeting whose process wrote the entry (several meetings may share the database);
+    # stamped from the session (storage.uow.meeting_sessions), None only on a session that
+    # belongs to no meeting.
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
@@ -166,6 +170,7 @@ class AuditEntry(Base):
 
 
 # The dashboard's Nhật ký by author or kind, and a delegate's history, newest first.
+Index("ix_audit_log_meeting_at", AuditEntry.meeting_id, AuditEntry.at)
 Index("ix_audit_log_actor_at", AuditEntry.actor, AuditEntry.at)
 Index("ix_audit_log_action_at", AuditEntry.action, AuditEntry.at)
 Index("ix_audit_log_subject", AuditEntry.entity, AuditEntry.entity_id, AuditEntry.at)

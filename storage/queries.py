@@ -20,6 +20,7 @@ from storage.models import (
     Meeting,
     Rsvp,
 )
+from storage.uow import session_meeting
 
 # The declared tables, for statements that skip the ORM (declarative makes them Tables).
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
@@ -359,6 +360,7 @@ def add_audit(
 ) -> AuditEntry:
     """Record who changed what, when, from what to what."""
     entry = AuditEntry(
+        meeting_id=session_meeting(session),
         at=at,
         actor=actor,
         action=action,
@@ -380,8 +382,9 @@ async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     costs more than the insert itself.
     """
     if rows:
+        meeting_id = session_meeting(session)
         connection = await session.connection()
-        await connection.execute(_AUDIT_INSERT, rows)
+        await connection.execute(_AUDIT_INSERT, [{"meeting_id": meeting_id, **row} for row in rows])
 
 
 async def insert_handled_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
