@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config, load_config
@@ -21,7 +21,7 @@ from bot.services.dashboard import Filters, LogFilters
 from bot.services.invitations import LinkOutcome
 from storage import queries
 from storage.files import FileStore
-from storage.models import Delegate
+from storage.models import Delegate, DraftVersion, SpeechAssignment
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
 
 PLAN_B_CODE = "75-KH-BTV"
@@ -208,3 +208,42 @@ async def test_a_tap_through_one_meeting_s_bot_never_answers_for_another(
         )
     assert seen_by_a == []
     assert len(seen_by_b) == 1
+
+
+async def test_a_purge_of_one_meeting_leaves_another_meeting_s_log_and_drafts(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    b = two_plans.b
+    token, _ = await token_of(b, "HN09")
+    await b.invitations.link_by_token(ChatAccount("telegram", "7003", "7003", "Hòa"), token)
+    now = b.ctx.clock.now()
+    async with sessions() as session, session.begin():
+        person = await queries.delegate_by_code(session, b.ctx.meeting_id, "HN09")
+        assert person is not None
+        assignment = SpeechAssignment(
+            meeting_id=b.ctx.meeting_id, theme_key="t1", person_id=person.id, source="plan",
+            deadline_at=now, status="assigned", created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(assignment)
+        await session.flush()
+        session.add(
+            DraftVersion(
+                assignment_id=assignment.id,
+                number=1,
+                kind="file",
+                sha256="b" * 64,
+                size=1,
+                display_name="tham-luan.docx",
+                suffix=".docx",
+                created_at=now,
+                created_by="t",
+            )  # fmt: skip
+        )
+    before = (await b.dashboard.log(LogFilters(), limit=1000)).entries
+    summary = await two_plans.a.privacy.purge(drafts=True, force=True)
+    assert summary.drafts == 0  # B's draft is not A's
+    after = (await b.dashboard.log(LogFilters(), limit=1000)).entries
+    assert [entry.actor for entry in after] == [entry.actor for entry in before]
+    assert "telegram:7003" in {entry.actor for entry in after}
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(DraftVersion.id))) == 1
