@@ -6,22 +6,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.app import build_outbox
 from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
 from bot.services import Services, build_services
 from bot.services.dashboard import Filters, LogFilters
 from bot.services.invitations import LinkOutcome
+from bot.texts import load_catalog
 from storage import queries
 from storage.files import FileStore
-from storage.models import Delegate, DraftVersion, SpeechAssignment
+from storage.models import (
+    Delegate,
+    Delivery,
+    DraftVersion,
+    OutboundMessage,
+    SpeechAssignment,
+)
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
 
 PLAN_B_CODE = "75-KH-BTV"
@@ -247,3 +257,55 @@ async def test_a_purge_of_one_meeting_leaves_another_meeting_s_log_and_drafts(
     assert "telegram:7003" in {entry.actor for entry in after}
     async with sessions() as session:
         assert await session.scalar(select(func.count(DraftVersion.id))) == 1
+
+
+class UntouchableSender:
+    """A sender that fails the test if the outbox ever hands it anything."""
+
+    channel = "telegram"
+
+    @property
+    def capabilities(self) -> Any:
+        raise AssertionError("another meeting's delivery reached this plan's sender")
+
+    def prepare(self, outbound: Any) -> Any:
+        raise AssertionError("another meeting's delivery reached this plan's sender")
+
+    async def send(self, address: str, part: Any) -> Any:
+        raise AssertionError("another meeting's delivery reached this plan's sender")
+
+
+async def test_one_meeting_s_outbox_neither_sends_nor_recovers_another_meeting_s_deliveries(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    now = b.ctx.clock.now()
+    async with sessions() as session, session.begin():
+        message = OutboundMessage(
+            meeting_id=b.ctx.meeting_id, kind=MessageKind.OFFICE_NOTE,
+            status=MessageStatus.QUEUED, audience="office", body="B", created_by="t",
+            created_at=now, queued_at=now,
+        )  # fmt: skip
+        session.add(message)
+        await session.flush()
+        for status, address in ((DeliveryStatus.PENDING, "-1"), (DeliveryStatus.SENDING, "-2")):
+            session.add(
+                Delivery(
+                    message_id=message.id,
+                    recipient=address,
+                    channel="telegram",
+                    chat_address=address,
+                    status=status,
+                    attempts=1,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )  # fmt: skip
+            )
+    catalog = load_catalog(a.config.meeting.locale)
+    outbox = build_outbox(a, catalog, {"telegram": UntouchableSender()})  # type: ignore[dict-item]
+    assert await outbox.recover() == 0
+    await outbox.drain()
+    async with sessions() as session:
+        statuses = sorted(await session.scalars(select(Delivery.status)))
+    assert statuses == [DeliveryStatus.PENDING, DeliveryStatus.SENDING]
