@@ -21,7 +21,9 @@ from bot.domain.clock import ManualClock
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
 from bot.services import Services, build_services
 from bot.services.dashboard import Filters, LogFilters
+from bot.services.access import Role
 from bot.services.invitations import LinkOutcome
+from bot.services.signin import Check
 from bot.texts import load_catalog
 from storage import queries
 from storage.files import FileStore
@@ -309,3 +311,17 @@ async def test_one_meeting_s_outbox_neither_sends_nor_recovers_another_meeting_s
     async with sessions() as session:
         statuses = sorted(await session.scalars(select(Delivery.status)))
     assert statuses == [DeliveryStatus.PENDING, DeliveryStatus.SENDING]
+
+
+async def test_a_staff_sign_in_link_of_another_meeting_opens_nothing_and_stays_unspent(
+    two_plans: TwoPlans,
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    await b.access.grant(b.access.local_operator(), "HN09", Role.OFFICE)
+    link = await b.signin.link_for_code("HN09")
+    assert link.secret is not None
+    assert not await a.signin.link_is_open(link.secret)
+    assert await a.signin.redeem(link.secret, browser="x") is None
+    opened = await b.signin.redeem(link.secret, browser="x")
+    assert opened is not None
+    assert (await a.signin.visit(opened.secret)).check is Check.NONE

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from bot.domain.channels import ChatAccount
 from bot.services.access import Access, DeskActor, OfficeActor, Role
@@ -167,19 +167,24 @@ class StaffSignIn:
         to confirm uses nothing, so a chat's link preview cannot spend it)."""
         now = self._ctx.clock.now()
         async with self._ctx.sessions() as session:
-            row = await session.scalar(
-                select(StaffSession).where(StaffSession.token_hash == digest(secret))
-            )
+            row = await session.scalar(self._by_hash(digest(secret)))
         return row is not None and row.kind == LINK and _live(row, now)
+
+    def _by_hash(self, hashed: str) -> Select[tuple[StaffSession]]:
+        """The link or session with this digest, if its person is of this meeting (another
+        meeting's link opened on this plan's server is unknown here, and left unspent)."""
+        return (
+            select(StaffSession)
+            .join(Delegate, Delegate.id == StaffSession.person_id)
+            .where(StaffSession.token_hash == hashed, Delegate.meeting_id == self._ctx.meeting_id)
+        )
 
     async def redeem(self, secret: str, *, browser: str) -> Opened | None:
         """Spend a link on a new session (once, before it expires, for staff only); None when
         the link opens nothing."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            link = await session.scalar(
-                select(StaffSession).where(StaffSession.token_hash == digest(secret))
-            )
+            link = await session.scalar(self._by_hash(digest(secret)))
             if link is None or link.kind != LINK or not _live(link, now):
                 return None
             # Spent whatever comes next: a link is used once.
@@ -219,9 +224,7 @@ class StaffSignIn:
             return StaffVisit(Check.NONE)
         now, hashed = self._ctx.clock.now(), digest(cookie)
         async with self._ctx.sessions() as session:
-            row = await session.scalar(
-                select(StaffSession).where(StaffSession.token_hash == hashed)
-            )
+            row = await session.scalar(self._by_hash(hashed))
         if row is None or row.kind != SESSION or not _live(row, now):
             return StaffVisit(Check.NONE)
         actor = await self._access.office_person(row.person_id)
