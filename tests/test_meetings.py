@@ -19,12 +19,15 @@ from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.reminders import planned_messages
 from bot.services import Services, build_services
-from bot.services.dashboard import Filters, LogFilters
 from bot.services.access import Role
+from bot.services.dashboard import Filters, LogFilters
+from bot.services.broadcasts import BroadcastStep
 from bot.services.invitations import LinkOutcome
 from bot.services.signin import Check
 from bot.texts import load_catalog
+from schedules.planner import sync_planned
 from storage import queries
 from storage.files import FileStore
 from storage.models import (
@@ -249,7 +252,7 @@ async def test_a_purge_of_one_meeting_leaves_another_meeting_s_log_and_drafts(
                 suffix=".docx",
                 created_at=now,
                 created_by="t",
-            )  # fmt: skip
+            )
         )
     before = (await b.dashboard.log(LogFilters(), limit=1000)).entries
     summary = await two_plans.a.privacy.purge(drafts=True, force=True)
@@ -302,7 +305,7 @@ async def test_one_meeting_s_outbox_neither_sends_nor_recovers_another_meeting_s
                     next_attempt_at=now,
                     created_at=now,
                     updated_at=now,
-                )  # fmt: skip
+                )
             )
     catalog = load_catalog(a.config.meeting.locale)
     outbox = build_outbox(a, catalog, {"telegram": UntouchableSender()})  # type: ignore[dict-item]
@@ -325,3 +328,74 @@ async def test_a_staff_sign_in_link_of_another_meeting_opens_nothing_and_stays_u
     opened = await b.signin.redeem(link.secret, browser="x")
     assert opened is not None
     assert (await a.signin.visit(opened.secret)).check is Check.NONE
+
+
+async def test_the_workbook_the_audiences_the_boards_and_the_plan_are_the_meeting_s_own(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    for services in (a, b):
+        await services.tasks.sync()
+        await services.drafts.sync()
+    report = await a.office_report.collect()
+    assert len(report.delegates) == 80
+    assert "Lưu Thị Khánh Hòa" not in {row.full_name for row in report.delegates}
+    assert len((await b.office_report.collect()).delegates) == 4
+    async with sessions() as session:
+        everyone = await a.audiences.people(session, "everyone", ["telegram"])
+    assert len(everyone) == 80
+    assert (await a.reports.unanswered(limit=1000)).total == 80
+    assert (await b.reports.unanswered(limit=1000)).total == 4
+    to_phone, total = await a.dashboard.to_phone(limit=1000)
+    assert total == 80
+    assert "Lưu Thị Khánh Hòa" not in {row.full_name for row in to_phone}
+    a_board = await a.tasks.office_board()
+    b_board = await b.tasks.office_board()
+    assert a_board and {line.key for line in a_board} == {line.key for line in b_board}
+    assert {line.id for line in a_board}.isdisjoint({line.id for line in b_board})
+    # Each plan's reminders, planned into the one database, stay that plan's.
+    await sync_planned(sessions, a.ctx.clock, a.ctx.meeting_id, planned_messages(a.config))
+    planned_a = await scheduled(sessions, a.ctx.meeting_id)
+    await sync_planned(sessions, b.ctx.clock, b.ctx.meeting_id, planned_messages(b.config))
+    await sync_planned(sessions, a.ctx.clock, a.ctx.meeting_id, planned_messages(a.config))
+    planned_b = await scheduled(sessions, b.ctx.meeting_id)
+    assert planned_a and await scheduled(sessions, a.ctx.meeting_id) == planned_a
+    assert len(planned_b) == len(planned_a) and not set(planned_a) & set(planned_b)
+
+
+async def scheduled(sessions: async_sessionmaker[AsyncSession], meeting_id: int) -> list[str]:
+    """The keys of the meeting's automatic messages still to be sent."""
+    async with sessions() as session:
+        return sorted(
+            key or ""
+            for key in await session.scalars(
+                select(OutboundMessage.dedupe_key).where(
+                    OutboundMessage.meeting_id == meeting_id,
+                    OutboundMessage.status == MessageStatus.SCHEDULED,
+                )
+            )
+        )
+
+
+async def test_a_notice_drafted_for_one_meeting_is_not_taken_over_by_another(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    operator = a.access.local_operator()  # the same actor on both plans' command lines
+    token, _ = await token_of(b, "HN09")
+    await b.invitations.link_by_token(ChatAccount("telegram", "7004", "7004", "Hòa"), token)
+    b_draft = (await b.broadcasts.start(operator)).message_id
+    await b.broadcasts.accept_text(operator, "Kính mời dự hội nghị B")
+    chosen = await b.broadcasts.choose_audience(operator, b_draft or 0, "everyone")
+    assert chosen.step is BroadcastStep.PREVIEW
+    a_draft = (await a.broadcasts.start(operator)).message_id
+    assert await a.broadcasts.accept_text(operator, "Kính mời dự hội nghị A") is not None
+    assert (await a.broadcasts.send_now(operator, b_draft or 0)).step is BroadcastStep.GONE
+    async with sessions() as session:
+        rows = {
+            row.id: (row.status, row.body)
+            for row in await session.scalars(select(OutboundMessage))
+            if row.id in (a_draft, b_draft)
+        }
+    assert rows[b_draft or 0] == (MessageStatus.DRAFT, "Kính mời dự hội nghị B")
+    assert rows[a_draft or 0] == (MessageStatus.DRAFT, "Kính mời dự hội nghị A")
