@@ -48,10 +48,14 @@ def upgrade() -> None:
         )
     op.create_index("ix_audit_log_meeting_at", "audit_log", ["meeting_id", "at"])
     for entity, table in _OWNED.items():
-        op.execute(
-            f"UPDATE audit_log SET meeting_id = (SELECT {table}.meeting_id FROM {table} "
-            f"WHERE {table}.id = audit_log.entity_id) "
-            f"WHERE audit_log.entity = '{entity}' AND audit_log.meeting_id IS NULL"
+        # Names from the constant above, never from data; the entity is a bound parameter.
+        op.get_bind().execute(
+            sa.text(
+                f"UPDATE audit_log SET meeting_id = (SELECT {table}.meeting_id FROM {table} "  # noqa: S608
+                f"WHERE {table}.id = audit_log.entity_id) "
+                "WHERE audit_log.entity = :entity AND audit_log.meeting_id IS NULL"
+            ),
+            {"entity": entity},
         )
     op.execute(
         "UPDATE audit_log SET meeting_id = (SELECT delegates.meeting_id FROM "
