@@ -78,11 +78,15 @@ class ChannelIdentity(Base):
 
     __tablename__ = "channel_identities"
     __table_args__ = (
-        UniqueConstraint("channel", "external_id"),
+        # Once per meeting: the same account may be a person's in several meetings of the
+        # database (carried to the next conference's invitation by their phone number).
+        UniqueConstraint("meeting_id", "channel", "external_id"),
         UniqueConstraint("delegate_id", "channel"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # The delegate's meeting, kept here for the unique key above.
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     delegate_id: Mapped[int] = mapped_column(ForeignKey("delegates.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
@@ -393,6 +397,11 @@ class LinkFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+Index(
+    "ix_channel_identities_channel_external_id",
+    ChannelIdentity.channel,
+    ChannelIdentity.external_id,
+)
 Index("ix_link_failures_account", LinkFailure.channel, LinkFailure.external_id, LinkFailure.at)
 
 

@@ -59,11 +59,16 @@ async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) ->
     return (await delegates_by_code(session, meeting_id)).get(fold_code(code))
 
 
-async def identity(session: AsyncSession, channel: str, external_id: str) -> ChannelIdentity | None:
-    """The chat account with this channel and id, if linked."""
+async def identity(
+    session: AsyncSession, meeting_id: int, channel: str, external_id: str
+) -> ChannelIdentity | None:
+    """The chat account with this channel and id, if linked to a person of the meeting (the
+    same account may be linked in another meeting of the database too)."""
     return await session.scalar(
         select(ChannelIdentity).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+            ChannelIdentity.meeting_id == meeting_id,
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id == external_id,
         )
     )
 
@@ -101,13 +106,12 @@ ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
 _ANSWERING_SELECT = (
     select(*ANSWERING_COLUMNS)
     .join_from(IDENTITY_TABLE, RSVP_TABLE, RSVP_TABLE.c.delegate_id == IDENTITY_TABLE.c.delegate_id)
-    .join(DELEGATE_TABLE, DELEGATE_TABLE.c.id == IDENTITY_TABLE.c.delegate_id)
     .where(
         IDENTITY_TABLE.c.channel == bindparam("channel"),
         IDENTITY_TABLE.c.external_id.in_(bindparam("external_ids", expanding=True)),
         # An account linked to a person of another meeting in the same database answers
         # nothing here: this process serves its own meeting only.
-        DELEGATE_TABLE.c.meeting_id == bindparam("meeting_id"),
+        IDENTITY_TABLE.c.meeting_id == bindparam("meeting_id"),
     )
 )
 _ANSWER_UPDATE = (
@@ -131,8 +135,9 @@ async def answering_rows(
     session: AsyncSession, accounts: Iterable[tuple[str, str]], meeting_id: int
 ) -> list[AnsweringRow]:
     """The accounts among ``accounts`` ((channel, id) pairs) linked to a person of the meeting,
-    each with its delegate's RSVP: one query per channel, read as table rows, not ORM objects — a batch of taps changes
-    a few columns of each and stores them with :func:`store_answering`."""
+    each with its delegate's RSVP: one query per channel, read as table rows, not ORM objects
+    — a batch of taps changes a few columns of each and stores them with
+    :func:`store_answering`."""
     by_channel: dict[str, set[str]] = {}
     for channel, external_id in accounts:
         by_channel.setdefault(channel, set()).add(external_id)

@@ -240,7 +240,9 @@ class RsvpService:
         twice, which must not be taken as the answer to the next question.
         """
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None:
                 return RsvpResult(RsvpStep.NOT_LINKED)
             if not queries.first_time(ident, event_id):
