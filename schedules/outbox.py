@@ -171,7 +171,7 @@ class Outbox:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    def _messages(self) -> Select[tuple[int]]:
+    def _messages(self) -> Select[int]:
         """The ids of this meeting's outbound messages (several meetings may share the
         database, each drained by its own process)."""
         return select(OutboundMessage.id).where(OutboundMessage.meeting_id == self._meeting_id)

@@ -170,7 +170,7 @@ class StaffSignIn:
             row = await session.scalar(self._by_hash(digest(secret)))
         return row is not None and row.kind == LINK and _live(row, now)
 
-    def _by_hash(self, hashed: str) -> Select[tuple[StaffSession]]:
+    def _by_hash(self, hashed: str) -> Select[StaffSession]:
         """The link or session with this digest, if its person is of this meeting (another
         meeting's link opened on this plan's server is unknown here, and left unspent)."""
         return (
