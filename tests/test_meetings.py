@@ -4,6 +4,7 @@ shows on A's side — its lists, counts, pages, desk, log, files — nor the oth
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,14 @@ from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
 from bot.domain.reminders import planned_messages
 from bot.services import Services, build_services
 from bot.services.access import Role
-from bot.services.dashboard import Filters, LogFilters
 from bot.services.broadcasts import BroadcastStep
+from bot.services.dashboard import Filters, LogFilters
 from bot.services.invitations import LinkOutcome
 from bot.services.signin import Check
 from bot.texts import load_catalog
 from schedules.planner import sync_planned
 from storage import queries
+from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.models import (
     Delegate,
@@ -37,7 +39,7 @@ from storage.models import (
     OutboundMessage,
     SpeechAssignment,
 )
-from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 
 PLAN_B_CODE = "75-KH-BTV"
 PLAN_B_TITLE = "Hội nghị tổng kết công tác Hội năm 2024"
@@ -100,6 +102,31 @@ async def two_plans(
     b_list.write_text(PLAN_B_LIST, encoding="utf-8")
     await import_list(b, b_list)
     return TwoPlans(a, b)
+
+
+@pytest.fixture
+async def a_linked_then_b(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> tuple[Services, Services, Path]:
+    """Plan A imported, DB001, DB003 and DB004 linked on Telegram (DB003 on Zalo too); plan B
+    built on the same database, its list not imported yet (its path returned)."""
+    a = await build_services(config, sessions, clock, files=FileStore(tmp_path / "a"))
+    await import_list(a, EXAMPLE_DELEGATES)
+    for code, user in (("DB001", "5001"), ("DB003", "5003"), ("DB004", "5004")):
+        token, _ = await token_of(a, code)
+        linked = await a.invitations.link_by_token(ChatAccount("telegram", user, user), token)
+        assert linked.outcome is LinkOutcome.LINKED
+    _, link_code = await token_of(a, "DB003")
+    await a.invitations.link_by_code(ChatAccount("zalo", "z5003", "z5003"), link_code)
+    b = await build_services(
+        plan_b_config(tmp_path), sessions, clock, files=FileStore(tmp_path / "b")
+    )
+    b_list = tmp_path / "plan-b.csv"
+    b_list.write_text(PLAN_B_LIST, encoding="utf-8")
+    return a, b, b_list
 
 
 async def token_of(services: Services, code: str) -> tuple[str, str]:
@@ -399,3 +426,89 @@ async def test_a_notice_drafted_for_one_meeting_is_not_taken_over_by_another(
         }
     assert rows[b_draft or 0] == (MessageStatus.DRAFT, "Kính mời dự hội nghị B")
     assert rows[a_draft or 0] == (MessageStatus.DRAFT, "Kính mời dự hội nghị A")
+
+
+async def test_importing_the_next_meeting_s_list_carries_linked_accounts_by_phone_number(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    a, b, b_list = a_linked_then_b
+    groups = [FileGroup(g.key, g.label) for g in b.config.groups]
+    summary = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
+    # DB003's phone is HN07's in B (another code), DB004 is DB004; B's DB001 is someone else.
+    assert sorted(summary.carried) == ["DB004", "HN07", "HN07"]
+    telegram = ChatAccount("telegram", "5003", "5003")
+    in_b = await b.access.caller(telegram)
+    in_a = await a.access.caller(telegram)
+    assert in_b.person is not None and in_b.person.code == "HN07"
+    assert in_a.person is not None and in_a.person.code == "DB003"
+    assert (await b.access.caller(ChatAccount("zalo", "z5003", "z5003"))).person is not None
+    assert (await b.access.caller(ChatAccount("telegram", "5001", "5001"))).person is None
+    card = await b.dashboard.card("HN07")
+    assert card is not None
+    assert {(i.channel, i.linked_via) for i in card.identities} == {
+        ("telegram", "carried"),
+        ("zalo", "carried"),
+    }
+    log = await b.dashboard.log(LogFilters(action="identity.carried"))
+    assert log.total == 3
+    assert {entry.after["from_meeting"] for entry in log.entries if entry.after} == {"60-KH-BTV"}
+    a_log = await a.dashboard.log(LogFilters(action="identity.carried"))
+    assert a_log.total == 0
+    again = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
+    assert again.carried == []
+
+
+async def test_an_account_linked_for_one_meeting_links_for_the_next_too(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    _, b, b_list = a_linked_then_b
+    await import_list(b, b_list)
+    token, _ = await token_of(b, "DB001")
+    # A's DB001 (another person, no phone in A's list) opens B's DB001 invitation.
+    linked = await b.invitations.link_by_token(ChatAccount("telegram", "5001", "5001"), token)
+    assert linked.outcome is LinkOutcome.LINKED
+    assert linked.delegate is not None and linked.delegate.full_name == "Trần Văn Bình"
+
+
+async def test_a_number_shared_in_the_new_list_carries_nothing(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    _, b, b_list = a_linked_then_b
+    shared = (
+        PLAN_B_LIST + "HN10,Đỗ Văn Tú,Lái xe,Thành ủy Hà Nội,lanh_dao_thanh_pho,0386 003 246,5\n"
+    )
+    b_list.write_text(shared, encoding="utf-8")
+    groups = [FileGroup(g.key, g.label) for g in b.config.groups]
+    summary = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
+    assert summary.carried == ["DB004"]
+
+
+def test_the_command_line_import_says_who_kept_their_accounts(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    asyncio.run(link_in_office(office, "DB003", "5003"))
+    plan_b_config(office)
+    (office / "plan-b.csv").write_text(PLAN_B_LIST, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--config", "plan-b.toml", "delegates", "import", "plan-b.csv"]) == 0
+    assert (
+        "1 người đã liên kết tài khoản trò chuyện ở hội nghị trước (cùng số điện thoại) được "
+        "giữ liên kết cho hội nghị này, không cần mở lại đường liên kết: HN07."
+    ) in capsys.readouterr().out.splitlines()
+
+
+async def link_in_office(office: Path, code: str, user: str) -> None:
+    """Link a Telegram account to ``code`` of the office's plan, as opening the link does."""
+    engine = create_engine(f"sqlite+aiosqlite:///{office / 'hoinghi.db'}")
+    try:
+        plan = load_config(office / "config.toml").config
+        services = await build_services(
+            plan, create_sessionmaker(engine), ManualClock(local(2024, 5, 18, 9, 0))
+        )
+        token, _ = await token_of(services, code)
+        await services.invitations.link_by_token(ChatAccount("telegram", user, user), token)
+    finally:
+        await engine.dispose()
