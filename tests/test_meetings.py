@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from alembic import command
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_outbox
 from bot.config import Config, load_config
@@ -32,6 +33,7 @@ from schedules.planner import sync_planned
 from storage import queries
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
+from storage.migrate import alembic_config
 from storage.models import (
     Delegate,
     Delivery,
@@ -512,3 +514,34 @@ async def link_in_office(office: Path, code: str, user: str) -> None:
         await services.invitations.link_by_token(ChatAccount("telegram", user, user), token)
     finally:
         await engine.dispose()
+
+
+async def test_upgrading_a_database_of_one_meeting_gives_its_log_and_accounts_that_meeting(
+    engine: AsyncEngine, imported: Services
+) -> None:
+    """0017 and 0018 on a database made before them: every audit entry (a sign-in link too,
+    about no meeting's row) and every linked account get the one meeting there is."""
+    token, _ = await token_of(imported, "DB003")
+    await imported.invitations.link_by_token(ChatAccount("telegram", "5003", "5003"), token)
+    await imported.access.grant(imported.access.local_operator(), "DB003", Role.OFFICE)
+    await imported.signin.link_for_code("DB003")
+
+    def migrate(connection: Connection, how: str, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        getattr(command, how)(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(migrate, "downgrade", "0014")
+        await connection.run_sync(migrate, "upgrade", "head")
+        rows = {
+            table: (await connection.execute(text(query))).all()
+            for table, query in (
+                ("audit_log", "SELECT DISTINCT meeting_id FROM audit_log"),
+                ("identities", "SELECT DISTINCT meeting_id FROM channel_identities"),
+            )
+        }
+    assert rows == {
+        "audit_log": [(imported.ctx.meeting_id,)],
+        "identities": [(imported.ctx.meeting_id,)],
+    }
