@@ -42,6 +42,7 @@ from storage.models import (
     SpeechAssignment,
 )
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
+from tests.web_support import web_for
 
 PLAN_B_CODE = "75-KH-BTV"
 PLAN_B_TITLE = "Hội nghị tổng kết công tác Hội năm 2024"
@@ -545,3 +546,16 @@ async def test_upgrading_a_database_of_one_meeting_gives_its_log_and_accounts_th
         "audit_log": [(imported.ctx.meeting_id,)],
         "identities": [(imported.ctx.meeting_id,)],
     }
+
+
+async def test_plan_a_s_web_server_opens_its_own_page_and_not_a_page_of_plan_b(
+    two_plans: TwoPlans,
+) -> None:
+    web = await web_for(two_plans.a)
+    b_token, _ = await token_of(two_plans.b, "HN09")
+    web.tokens["HN09"] = b_token
+    own = await web.open("DB001")
+    assert own.status_code == 200 and "Phạm Thị Thanh Mai" in own.text
+    other = await web.open("HN09")
+    assert other.status_code == 404
+    assert "Lưu Thị Khánh Hòa" not in other.text
