@@ -559,3 +559,14 @@ async def test_plan_a_s_web_server_opens_its_own_page_and_not_a_page_of_plan_b(
     other = await web.open("HN09")
     assert other.status_code == 404
     assert "Lưu Thị Khánh Hòa" not in other.text
+
+
+async def test_an_account_kept_for_the_next_meeting_counts_once_against_the_bot_s_quota(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    a, b, b_list = a_linked_then_b
+    before = {use.quota.channel: use.people for use in await a.quotas.usage()}
+    await import_list(b, b_list)
+    after = {use.quota.channel: use.people for use in await b.quotas.usage()}
+    assert before["zalo"] == 1
+    assert after == before
