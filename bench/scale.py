@@ -505,14 +505,18 @@ def prepare(folder: Path, count: int) -> tuple[Path, float, float]:
     # Every second delegate linked on Telegram; one in a hundred of those blocked the bot.
     connection = sqlite3.connect(db)
     with connection:  # commits; closing below folds the WAL back into the file to be copied
-        ids = [row[0] for row in connection.execute("SELECT id FROM delegates ORDER BY id")]
+        ids = [
+            (row[0], row[1])
+            for row in connection.execute("SELECT id, meeting_id FROM delegates ORDER BY id")
+        ]
         stamp = "2024-05-10 08:00:00.000000"
         connection.executemany(
-            "INSERT INTO channel_identities (delegate_id, channel, external_id, chat_address,"
-            " linked_at, linked_via, unreachable_at, unreachable_reason)"
-            " VALUES (?, 'telegram', ?, ?, ?, 'token', ?, ?)",
+            "INSERT INTO channel_identities (meeting_id, delegate_id, channel, external_id,"
+            " chat_address, linked_at, linked_via, unreachable_at, unreachable_reason)"
+            " VALUES (?, ?, 'telegram', ?, ?, ?, 'token', ?, ?)",
             [
                 (
+                    meeting_id,
                     delegate_id,
                     str(FIRST_USER_ID + n),
                     str(FIRST_USER_ID + n),
@@ -520,7 +524,7 @@ def prepare(folder: Path, count: int) -> tuple[Path, float, float]:
                     stamp if n % 200 == 0 else None,
                     "blocked" if n % 200 == 0 else None,
                 )
-                for n, delegate_id in enumerate(ids)
+                for n, (delegate_id, meeting_id) in enumerate(ids)
                 if n % 2 == 0
             ],
         )

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, func, insert, select, update
+from sqlalchemy import Select, Table, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.channels import ChannelInfo
@@ -201,6 +201,11 @@ class Outbox:
 
     # --- lifecycle -----------------------------------------------------------------------------
 
+    def _messages(self) -> Select[int]:
+        """The ids of this meeting's outbound messages (several meetings may share the
+        database, each drained by its own process)."""
+        return select(OutboundMessage.id).where(OutboundMessage.meeting_id == self._meeting_id)
+
     async def recover(self) -> int:
         """After a crash: deliveries that were in flight go back to pending. Returns how many.
 
@@ -219,7 +224,12 @@ class Outbox:
         async with unit_of_work(self._sessions) as session:
             result = await session.execute(
                 update(Delivery)
-                .where(Delivery.status == DeliveryStatus.SENDING, *expired)
+                .where(
+                    Delivery.status == DeliveryStatus.SENDING,
+                    *expired,
+                    # Another meeting's process sharing the database may be sending its own.
+                    Delivery.message_id.in_(self._messages()),
+                )
                 .values(
                     claimed_by=None,
                     lease_until=None,
@@ -417,6 +427,7 @@ class Outbox:
                     Delivery.status == DeliveryStatus.PENDING,
                     Delivery.next_attempt_at <= self._clock.now(),
                     Delivery.channel.is_not(None),
+                    Delivery.message_id.in_(self._messages()),
                 )
                 .distinct()
             )
@@ -509,6 +520,9 @@ class Outbox:
                     .where(
                         Delivery.status == DeliveryStatus.PENDING,
                         Delivery.next_attempt_at <= now,
+                        # Only this meeting's: another meeting's messages go out through its
+                        # own process, its own bots, in its own words.
+                        OutboundMessage.meeting_id == self._meeting_id,
                         *(() if channel is None else (Delivery.channel == channel,)),
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
@@ -546,6 +560,7 @@ class Outbox:
 
     async def _skip_expired(self, session: AsyncSession, now: datetime) -> None:
         expired = select(OutboundMessage.id).where(
+            OutboundMessage.meeting_id == self._meeting_id,
             OutboundMessage.status == MessageStatus.QUEUED,
             OutboundMessage.expires_at.is_not(None),
             OutboundMessage.expires_at < now,

@@ -79,11 +79,15 @@ class ChannelIdentity(Base):
 
     __tablename__ = "channel_identities"
     __table_args__ = (
-        UniqueConstraint("channel", "external_id"),
+        # Once per meeting: the same account may be a person's in several meetings of the
+        # database (carried to the next conference's invitation by their phone number).
+        UniqueConstraint("meeting_id", "channel", "external_id"),
         UniqueConstraint("delegate_id", "channel"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # The delegate's meeting, kept here for the unique key above.
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     delegate_id: Mapped[int] = mapped_column(ForeignKey("delegates.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
@@ -157,6 +161,10 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
+    # The meeting whose process wrote the entry (several meetings may share the database);
+    # stamped from the session (storage.uow.meeting_sessions), None only on a session that
+    # belongs to no meeting.
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
@@ -167,6 +175,7 @@ class AuditEntry(Base):
 
 
 # The dashboard's Nhật ký by author or kind, and a delegate's history, newest first.
+Index("ix_audit_log_meeting_at", AuditEntry.meeting_id, AuditEntry.at)
 Index("ix_audit_log_actor_at", AuditEntry.actor, AuditEntry.at)
 Index("ix_audit_log_action_at", AuditEntry.action, AuditEntry.at)
 Index("ix_audit_log_subject", AuditEntry.entity, AuditEntry.entity_id, AuditEntry.at)
@@ -404,6 +413,11 @@ class LinkFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+Index(
+    "ix_channel_identities_channel_external_id",
+    ChannelIdentity.channel,
+    ChannelIdentity.external_id,
+)
 Index("ix_link_failures_account", LinkFailure.channel, LinkFailure.external_id, LinkFailure.at)
 
 

@@ -21,6 +21,7 @@ from storage.models import (
     Meeting,
     Rsvp,
 )
+from storage.uow import session_meeting
 
 # The declared tables, for statements that skip the ORM (declarative makes them Tables).
 AUDIT_TABLE: Table = AuditEntry.__table__  # type: ignore[assignment]
@@ -29,6 +30,7 @@ IDENTITY_TABLE: Table = ChannelIdentity.__table__  # type: ignore[assignment]
 # person with only that one is not linked to a chat (counts, audiences, the task board).
 PAGE_LINK = "page"
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
+DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
 
 
@@ -58,11 +60,16 @@ async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) ->
     return (await delegates_by_code(session, meeting_id)).get(fold_code(code))
 
 
-async def identity(session: AsyncSession, channel: str, external_id: str) -> ChannelIdentity | None:
-    """The chat account with this channel and id, if linked."""
+async def identity(
+    session: AsyncSession, meeting_id: int, channel: str, external_id: str
+) -> ChannelIdentity | None:
+    """The chat account with this channel and id, if linked to a person of the meeting (the
+    same account may be linked in another meeting of the database too)."""
     return await session.scalar(
         select(ChannelIdentity).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+            ChannelIdentity.meeting_id == meeting_id,
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id == external_id,
         )
     )
 
@@ -103,6 +110,9 @@ _ANSWERING_SELECT = (
     .where(
         IDENTITY_TABLE.c.channel == bindparam("channel"),
         IDENTITY_TABLE.c.external_id.in_(bindparam("external_ids", expanding=True)),
+        # An account linked to a person of another meeting in the same database answers
+        # nothing here: this process serves its own meeting only.
+        IDENTITY_TABLE.c.meeting_id == bindparam("meeting_id"),
     )
 )
 _ANSWER_UPDATE = (
@@ -123,18 +133,20 @@ _HANDLED_INSERT = {
 
 
 async def answering_rows(
-    session: AsyncSession, accounts: Iterable[tuple[str, str]]
+    session: AsyncSession, accounts: Iterable[tuple[str, str]], meeting_id: int
 ) -> list[AnsweringRow]:
-    """The linked accounts among ``accounts`` ((channel, id) pairs), each with its delegate's
-    RSVP: one query per channel, read as table rows, not ORM objects — a batch of taps changes
-    a few columns of each and stores them with :func:`store_answering`."""
+    """The accounts among ``accounts`` ((channel, id) pairs) linked to a person of the meeting,
+    each with its delegate's RSVP: one query per channel, read as table rows, not ORM objects
+    — a batch of taps changes a few columns of each and stores them with
+    :func:`store_answering`."""
     by_channel: dict[str, set[str]] = {}
     for channel, external_id in accounts:
         by_channel.setdefault(channel, set()).add(external_id)
     found: list[AnsweringRow] = []
     for channel, external_ids in by_channel.items():
         rows = await session.execute(
-            _ANSWERING_SELECT, {"channel": channel, "external_ids": list(external_ids)}
+            _ANSWERING_SELECT,
+            {"channel": channel, "external_ids": list(external_ids), "meeting_id": meeting_id},
         )
         found.extend(AnsweringRow._make(row) for row in rows)
     return found
@@ -165,17 +177,34 @@ async def identity_of_delegate(
     )
 
 
-async def active_invitation(session: AsyncSession, token: str) -> Invitation | None:
-    """The unrevoked invitation with this token."""
+async def active_invitation(
+    session: AsyncSession, meeting_id: int, token: str
+) -> Invitation | None:
+    """The unrevoked invitation of the meeting with this token (another meeting's token in
+    the same database is no invitation here)."""
     return await session.scalar(
-        select(Invitation).where(Invitation.token == token, Invitation.revoked_at.is_(None))
+        select(Invitation)
+        .join(Delegate, Delegate.id == Invitation.delegate_id)
+        .where(
+            Invitation.token == token,
+            Invitation.revoked_at.is_(None),
+            Delegate.meeting_id == meeting_id,
+        )
     )
 
 
-async def active_invitation_by_code(session: AsyncSession, code: str) -> Invitation | None:
-    """The unrevoked invitation with this personal code (canonical form)."""
+async def active_invitation_by_code(
+    session: AsyncSession, meeting_id: int, code: str
+) -> Invitation | None:
+    """The unrevoked invitation of the meeting with this personal code (canonical form)."""
     return await session.scalar(
-        select(Invitation).where(Invitation.link_code == code, Invitation.revoked_at.is_(None))
+        select(Invitation)
+        .join(Delegate, Delegate.id == Invitation.delegate_id)
+        .where(
+            Invitation.link_code == code,
+            Invitation.revoked_at.is_(None),
+            Delegate.meeting_id == meeting_id,
+        )
     )
 
 
@@ -337,6 +366,7 @@ def add_audit(
 ) -> AuditEntry:
     """Record who changed what, when, from what to what."""
     entry = AuditEntry(
+        meeting_id=session_meeting(session),
         at=at,
         actor=actor,
         action=action,
@@ -358,8 +388,9 @@ async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> Non
     costs more than the insert itself.
     """
     if rows:
+        meeting_id = session_meeting(session)
         connection = await session.connection()
-        await connection.execute(_AUDIT_INSERT, rows)
+        await connection.execute(_AUDIT_INSERT, [{"meeting_id": meeting_id, **row} for row in rows])
 
 
 async def insert_handled_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

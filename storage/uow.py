@@ -19,6 +19,27 @@ from storage.sqlite_driver import OneTripConnection
 T = TypeVar("T")
 
 
+# The key of ``Session.info`` naming the meeting a session's writes belong to.
+MEETING_KEY = "hoinghi.meeting_id"
+
+
+def meeting_sessions(
+    sessions: async_sessionmaker[AsyncSession], meeting_id: int
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions like ``sessions`` (the same engine and settings) that know their meeting:
+    the audit entries written through them carry it (:func:`session_meeting`), so that
+    several meetings' processes can share one database and each read only its own log."""
+    kw = dict(sessions.kw)
+    kw["info"] = {**kw.get("info", {}), MEETING_KEY: meeting_id}
+    return async_sessionmaker(class_=sessions.class_, **kw)
+
+
+def session_meeting(session: AsyncSession) -> int | None:
+    """The meeting ``session`` writes for (:func:`meeting_sessions`), or None."""
+    value = session.info.get(MEETING_KEY)
+    return value if isinstance(value, int) else None
+
+
 @asynccontextmanager
 async def unit_of_work(
     sessions: async_sessionmaker[AsyncSession], *, defer_writes: bool = False

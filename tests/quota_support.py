@@ -17,10 +17,15 @@ async def link_on(services: Services, channel: str, *codes: str) -> None:
     now = services.ctx.clock.now()
     async with services.ctx.sessions() as session, session.begin():
         for code in codes:
-            person = await session.scalar(select(Delegate).where(Delegate.code == code))
+            person = await session.scalar(
+                select(Delegate).where(
+                    Delegate.meeting_id == services.ctx.meeting_id, Delegate.code == code
+                )
+            )
             assert person is not None, code
             session.add(
                 ChannelIdentity(
+                    meeting_id=person.meeting_id,
                     delegate_id=person.id,
                     channel=channel,
                     external_id=f"{channel}-{code}",

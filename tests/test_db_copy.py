@@ -125,7 +125,7 @@ def test_a_target_that_holds_data_is_refused_and_left_as_it_was(
     capsys.readouterr()
     assert main(["db", "copy", "--to", other]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"Chưa chép: cơ sở dữ liệu đích {other} đã có dữ liệu (bảng audit_log). Để không trộn hai "
+        f"Chưa chép: cơ sở dữ liệu đích {other} đã có dữ liệu (bảng meetings). Để không trộn hai "
         "bộ dữ liệu, đề nghị dùng một cơ sở dữ liệu mới, còn trống."
     )
     assert counts(other) == before

@@ -63,7 +63,9 @@ async def test_a_first_message_that_is_no_code_is_told_how_to_link_by_the_person
         )
     ]
     async with world.services.ctx.sessions() as session:
-        assert await queries.identity(session, CHANNEL, user.id) is None
+        assert (
+            await queries.identity(session, world.services.ctx.meeting_id, CHANNEL, user.id) is None
+        )
 
 
 async def test_linking_by_the_typed_code_shows_the_card_as_plain_text_with_a_numbered_menu(

@@ -47,7 +47,9 @@ async def choice(turn: Turn, text: Text) -> Action | None:
     if turn.channel.capabilities.buttons:
         return None
     async with turn.services.ctx.sessions() as session:
-        ident = await queries.identity(session, turn.account.channel, turn.account.external_id)
+        ident = await queries.identity(
+            session, turn.services.ctx.meeting_id, turn.account.channel, turn.account.external_id
+        )
     menu = [(str(label), str(data)) for label, data in (ident.menu or [])] if ident else []
     if not menu:
         return None

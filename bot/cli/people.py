@@ -70,6 +70,9 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         if summary.role_kept:
             codes = ", ".join(summary.role_kept)
             out(catalog.plain("import.role_kept", count=len(summary.role_kept), codes=codes))
+        if summary.carried:
+            people = sorted(set(summary.carried))
+            out(catalog.plain("import.carried", count=len(people), codes=", ".join(people)))
         # Tasks name people by code: who answers for what may have changed with this list.
         synced = await services.tasks.sync()
         if synced.unknown_contacts:

@@ -30,6 +30,7 @@ from bot.services.rsvp import RsvpService
 from bot.services.signin import StaffSignIn
 from bot.services.tasks import TaskService
 from storage.files import FileStore
+from storage.uow import meeting_sessions
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ async def build_services(
     meeting = await sync_meeting(sessions, config, clock)
     ctx = ServiceContext(
         config=config,
-        sessions=sessions,
+        # Their audit entries carry the meeting (several may share the database).
+        sessions=meeting_sessions(sessions, meeting.id),
         clock=clock,
         meeting_id=meeting.id,
         calendar=meeting.calendar,

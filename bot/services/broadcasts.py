@@ -122,6 +122,7 @@ class BroadcastService:
             await session.execute(
                 update(OutboundMessage)
                 .where(
+                    OutboundMessage.meeting_id == self._ctx.meeting_id,
                     OutboundMessage.created_by == admin.actor,
                     OutboundMessage.status == MessageStatus.DRAFT,
                 )
@@ -146,6 +147,8 @@ class BroadcastService:
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await session.scalar(
                 select(OutboundMessage).where(
+                    # The same account may be office staff of another meeting too.
+                    OutboundMessage.meeting_id == self._ctx.meeting_id,
                     OutboundMessage.created_by == admin.actor,
                     OutboundMessage.status == MessageStatus.DRAFT,
                     OutboundMessage.draft_step.in_([DraftStep.TEXT, DraftStep.TIME]),
@@ -375,6 +378,7 @@ class BroadcastService:
         return await session.scalar(
             select(OutboundMessage).where(
                 OutboundMessage.id == message_id,
+                OutboundMessage.meeting_id == self._ctx.meeting_id,
                 OutboundMessage.created_by == admin.actor,
                 OutboundMessage.status == MessageStatus.DRAFT,
             )

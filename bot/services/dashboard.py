@@ -287,7 +287,9 @@ class DashboardService:
         async with self._ctx.sessions() as session:
             entries = list(
                 await session.scalars(
-                    select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                    select(AuditEntry)
+                    .where(AuditEntry.meeting_id == self._ctx.meeting_id)
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
                     .limit(limit)
                 )
             )  # fmt: skip
@@ -296,7 +298,7 @@ class DashboardService:
     async def log(self, filters: LogFilters, limit: int = LOG_PAGE) -> LogPage:
         """A page of the audit log as the filters narrow it, the newest first: filtered, counted
         and paged in SQL (the indexes of migration 0014), the page's authors named."""
-        wanted: list[ColumnElement[bool]] = []
+        wanted: list[ColumnElement[bool]] = [AuditEntry.meeting_id == self._ctx.meeting_id]
         zone = self._ctx.config.meeting.zone
         if filters.who:
             wanted.append(AuditEntry.actor.in_(await self._accounts_of(filters.who)))

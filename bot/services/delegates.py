@@ -6,7 +6,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delegate_file import DelegateRow
 from bot.domain.phones import mask_phone
@@ -14,13 +15,15 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import new_link_code, new_token
 from bot.services.context import ServiceContext
 from storage import queries
-from storage.models import Delegate, Invitation, Rsvp
+from storage.models import ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
 from storage.uow import unit_of_work
 
 # The tables a new person's rows go to as plain rows (see DelegateService.import_rows).
 DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 INVITATION_TABLE: Table = Invitation.__table__  # type: ignore[assignment]
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
+# ``linked_via`` of an account carried from an earlier meeting at import.
+CARRIED = "carried"
 _FIELDS = ("full_name", "position", "organization", "group_key", "phone", "rank", "role")
 
 
@@ -48,6 +51,9 @@ class ImportSummary:
     created_codes: list[str] = field(default_factory=list)  # the new people, in the file's order
     # The people changed, by code: the names of the fields that change (never their values).
     changed: dict[str, list[str]] = field(default_factory=dict)
+    # People given the chat accounts they linked in an earlier meeting of the database (found
+    # by their phone number): their codes, one per account carried.
+    carried: list[str] = field(default_factory=list)
 
 
 class _Preview(Exception):
@@ -211,12 +217,122 @@ class DelegateService:
             if invitations:
                 await connection.execute(insert(INVITATION_TABLE), invitations)
                 await connection.execute(insert(RSVP_TABLE), answers)
+            carried = await self._carry_accounts(session, now, actor, audit)
             await queries.insert_audit(session, audit)
             summary = _summary(existing, rows, created, updated, unchanged, role_kept)
-            summary = replace(summary, created_codes=created_codes, changed=changed)
+            summary = replace(
+                summary, created_codes=created_codes, changed=changed, carried=carried
+            )
             if not _apply:
                 raise _Preview(summary)
         return summary
+
+    async def _carry_accounts(
+        self, session: AsyncSession, now: datetime, actor: str, audit: list[dict[str, Any]]
+    ) -> list[str]:
+        """Give the meeting's people the chat accounts they linked in earlier meetings of the
+        database, so the next conference reaches them without a new link: found by phone
+        number (a code is one list's numbering, not a person's), the latest linked account of
+        each channel, not a personal page's; only where the number is one person's in both
+        meetings, and only to someone without an account on that channel here (an account
+        already linked here stays where it is). Audited (``identity.carried``) into ``audit``;
+        the codes of the people given one, once per account."""
+        meeting_id = self._ctx.meeting_id
+        by_phone: dict[str, list[tuple[int, str]]] = {}
+        for person_id, code, phone in await session.execute(
+            select(Delegate.id, Delegate.code, Delegate.phone).where(
+                Delegate.meeting_id == meeting_id, Delegate.phone.is_not(None)
+            )
+        ):
+            if phone is not None:
+                by_phone.setdefault(phone, []).append((person_id, code))
+        sole = {phone: found[0] for phone, found in by_phone.items() if len(found) == 1}
+        if not sole:
+            return []
+        phones = select(Delegate.phone).where(
+            Delegate.meeting_id == meeting_id, Delegate.phone.is_not(None)
+        )
+        # Numbers shared by several people of an earlier meeting say nothing about who linked.
+        shared = {
+            (other, phone)
+            for other, phone in await session.execute(
+                select(Delegate.meeting_id, Delegate.phone)
+                .where(Delegate.meeting_id != meeting_id, Delegate.phone.in_(phones))
+                .group_by(Delegate.meeting_id, Delegate.phone)
+                .having(func.count() > 1)
+            )
+        }
+        taken_accounts: set[tuple[str, str]] = set()
+        taken_people: set[tuple[int, str]] = set()
+        for channel, external_id, person_id in await session.execute(
+            select(
+                ChannelIdentity.channel, ChannelIdentity.external_id, ChannelIdentity.delegate_id
+            ).where(ChannelIdentity.meeting_id == meeting_id)
+        ):
+            taken_accounts.add((channel, external_id))
+            taken_people.add((person_id, channel))
+        earlier = await session.execute(
+            select(ChannelIdentity, Delegate.phone, Delegate.meeting_id, Meeting.code)
+            .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+            .join(Meeting, Meeting.id == Delegate.meeting_id)
+            .where(
+                Delegate.meeting_id != meeting_id,
+                Delegate.phone.in_(phones),
+                ChannelIdentity.linked_via != queries.PAGE_LINK,
+            )
+            .order_by(ChannelIdentity.linked_at.desc(), ChannelIdentity.id.desc())
+        )
+        seen: set[tuple[str, str]] = set()
+        rows: list[dict[str, Any]] = []
+        carried: list[str] = []
+        for ident, phone, other, other_code in earlier:
+            if phone is None or (phone, ident.channel) in seen:
+                continue  # an older account of the same person on the same channel
+            seen.add((phone, ident.channel))
+            target = sole.get(phone)
+            if target is None or (other, phone) in shared:
+                continue
+            person_id, code = target
+            account = (ident.channel, ident.external_id)
+            if (person_id, ident.channel) in taken_people or account in taken_accounts:
+                continue
+            taken_people.add((person_id, ident.channel))
+            taken_accounts.add(account)
+            rows.append(
+                {
+                    "meeting_id": meeting_id,
+                    "delegate_id": person_id,
+                    "channel": ident.channel,
+                    "external_id": ident.external_id,
+                    "chat_address": ident.chat_address,
+                    "linked_at": now,
+                    "linked_via": CARRIED,
+                    # Still blocked if it was; last used when it was (which account goes first).
+                    "unreachable_at": ident.unreachable_at,
+                    "unreachable_reason": ident.unreachable_reason,
+                    "last_seen_at": ident.last_seen_at,
+                }
+            )
+            audit.append(
+                _audit_row(
+                    now,
+                    actor,
+                    "identity.carried",
+                    person_id,
+                    None,
+                    {
+                        "channel": ident.channel,
+                        "external_id": ident.external_id,
+                        "via": CARRIED,
+                        "from_meeting": other_code,
+                    },
+                )
+            )
+            carried.append(code)
+        if rows:
+            connection = await session.connection()
+            await connection.execute(insert(queries.IDENTITY_TABLE), rows)
+        return carried
 
 
 def _summary(

@@ -146,7 +146,7 @@ class InvitationService:
         account: ChatAccount,
         secret: str,
         *,
-        find: Callable[[AsyncSession, str], Awaitable[Invitation | None]] | None,
+        find: Callable[[AsyncSession, int, str], Awaitable[Invitation | None]] | None,
         key: Callable[[Invitation], str],
         via: str,
     ) -> LinkResult:
@@ -159,7 +159,9 @@ class InvitationService:
             )
             if slowed is not None:
                 return slowed
-            invitation = await find(session, secret) if find is not None else None
+            invitation = (
+                await find(session, self._ctx.meeting_id, secret) if find is not None else None
+            )
             # The index finds the row; the constant-time compare keeps the final check honest.
             if invitation is None or not hmac.compare_digest(key(invitation), secret):
                 session.add(
@@ -189,7 +191,9 @@ class InvitationService:
         self, session: AsyncSession, account: ChatAccount, delegate: Delegate, *, via: str
     ) -> LinkResult:
         rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
-        mine = await queries.identity(session, account.channel, account.external_id)
+        mine = await queries.identity(
+            session, self._ctx.meeting_id, account.channel, account.external_id
+        )
         if mine is not None:
             if mine.delegate_id == delegate.id:
                 return LinkResult(LinkOutcome.ALREADY_LINKED, DelegateView.of(delegate), rsvp)
@@ -200,6 +204,7 @@ class InvitationService:
         now = self._ctx.clock.now()
         session.add(
             ChannelIdentity(
+                meeting_id=self._ctx.meeting_id,
                 delegate_id=delegate.id,
                 channel=account.channel,
                 external_id=account.external_id,
@@ -238,7 +243,9 @@ class InvitationService:
             if slowed is not None:
                 return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.retry_after)
             invitation = (
-                await queries.active_invitation(session, token) if looks_like_token(token) else None
+                await queries.active_invitation(session, self._ctx.meeting_id, token)
+                if looks_like_token(token)
+                else None
             )
             if invitation is None or not hmac.compare_digest(invitation.token, token):
                 session.add(LinkFailure(channel=channel, external_id=client, at=now))
@@ -246,10 +253,14 @@ class InvitationService:
             delegate = await session.get_one(Delegate, invitation.delegate_id)
             account = page_account(channel, delegate.id, delegate.full_name)
             outcome = LinkOutcome.ALREADY_LINKED
-            if await queries.identity(session, channel, account.external_id) is None:
+            if (
+                await queries.identity(session, self._ctx.meeting_id, channel, account.external_id)
+                is None
+            ):
                 outcome = LinkOutcome.LINKED
                 session.add(
                     ChannelIdentity(
+                        meeting_id=self._ctx.meeting_id,
                         delegate_id=delegate.id,
                         channel=channel,
                         external_id=account.external_id,
@@ -371,7 +382,9 @@ class InvitationService:
     async def set_reachable(self, account: ChatAccount, *, reachable: bool, reason: str) -> bool:
         """Record that an account blocked the bot (or came back); True if anything changed."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None or (ident.unreachable_at is None) == reachable:
                 return False
             now = self._ctx.clock.now()
@@ -393,7 +406,9 @@ class InvitationService:
     async def whoami(self, account: ChatAccount) -> LinkResult | None:
         """The delegate this account is linked to, with their answer; None if not linked."""
         async with unit_of_work(self._ctx.sessions) as session:
-            mine = await queries.identity(session, account.channel, account.external_id)
+            mine = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if mine is None:
                 return None
             delegate = await session.get_one(Delegate, mine.delegate_id)

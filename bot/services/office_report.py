@@ -178,9 +178,9 @@ class OfficeReportService:
             people = {
                 f"{ident.channel}:{ident.external_id}": f"{person.full_name} ({person.code})"
                 for ident, person in await session.execute(
-                    select(ChannelIdentity, Delegate).join(
-                        Delegate, Delegate.id == ChannelIdentity.delegate_id
-                    )
+                    select(ChannelIdentity, Delegate)
+                    .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                    .where(Delegate.meeting_id == self._ctx.meeting_id)
                 )
             }
             by_id = {
@@ -192,7 +192,11 @@ class OfficeReportService:
                 )
             }
             entries = list(
-                await session.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id))
+                await session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.meeting_id == self._ctx.meeting_id)
+                    .order_by(AuditEntry.at, AuditEntry.id)
+                )
             )
         return [
             AuditRow(

@@ -31,6 +31,7 @@ from storage.models import (
     HandledEvent,
     Invitation,
     LinkFailure,
+    SpeechAssignment,
     TaskEvidence,
 )
 from storage.uow import unit_of_work
@@ -112,7 +113,7 @@ class PrivacyService:
                 .where(Invitation.delegate_id.in_(people), Invitation.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
-            for entry in await session.scalars(select(AuditEntry)):
+            for entry in await session.scalars(self._audit_entries()):
                 if _names_an_account(entry):
                     entry.actor = _scrubbed_actor(entry.actor)
                     for side in ("before", "after"):
@@ -122,10 +123,25 @@ class PrivacyService:
             if drafts:
                 # A deliverable uploaded on a page may be the same bytes as a draft: its blob
                 # stays while a task's evidence still names it.
+                # (another meeting's drafts and evidence in the same database included).
                 kept = set(await session.scalars(select(TaskEvidence.sha256)))
-                blobs = sorted(set(await session.scalars(select(DraftVersion.sha256))) - kept)
-                await session.execute(delete(DraftComment))
-                await session.execute(delete(DraftVersion))
+                kept |= set(
+                    await session.scalars(
+                        select(DraftVersion.sha256).where(
+                            DraftVersion.assignment_id.not_in(self._assignments())
+                        )
+                    )
+                )
+                mine = select(DraftVersion.sha256).where(
+                    DraftVersion.assignment_id.in_(self._assignments())
+                )
+                blobs = sorted(set(await session.scalars(mine)) - kept)
+                await session.execute(
+                    delete(DraftComment).where(DraftComment.assignment_id.in_(self._assignments()))
+                )
+                await session.execute(
+                    delete(DraftVersion).where(DraftVersion.assignment_id.in_(self._assignments()))
+                )
             queries.add_audit(
                 session,
                 at=now,
@@ -146,6 +162,17 @@ class PrivacyService:
             await asyncio.to_thread(self._files.path_for(digest).unlink, missing_ok=True)
         return summary
 
+    def _assignments(self) -> Any:
+        """The ids of this meeting's speech assignments (its drafts' and comments' owners)."""
+        return select(SpeechAssignment.id).where(
+            SpeechAssignment.meeting_id == self._ctx.meeting_id
+        )
+
+    def _audit_entries(self) -> Any:
+        """This meeting's audit entries (another meeting's in the same database are its own
+        purge's business)."""
+        return select(AuditEntry).where(AuditEntry.meeting_id == self._ctx.meeting_id)
+
     def _refused(self, force: bool) -> bool:
         return self._ctx.clock.now() < self._ctx.config.meeting.ends_at and not force
 
@@ -153,7 +180,7 @@ class PrivacyService:
         """How many of each kind of personal data a purge removes, before it removes them."""
         people = select(Delegate.id).where(Delegate.meeting_id == self._ctx.meeting_id)
         audit_entries = sum(
-            _names_an_account(entry) for entry in await session.scalars(select(AuditEntry))
+            _names_an_account(entry) for entry in await session.scalars(self._audit_entries())
         )
         return PurgeSummary(
             step,
@@ -173,8 +200,18 @@ class PrivacyService:
                 ),
             ),
             audit_entries=audit_entries,
-            drafts=await _count(session, select(DraftVersion.id)) if drafts else 0,
-            comments=await _count(session, select(DraftComment.id)) if drafts else 0,
+            drafts=await _count(
+                session,
+                select(DraftVersion.id).where(DraftVersion.assignment_id.in_(self._assignments())),
+            )
+            if drafts
+            else 0,
+            comments=await _count(
+                session,
+                select(DraftComment.id).where(DraftComment.assignment_id.in_(self._assignments())),
+            )
+            if drafts
+            else 0,
             links=await _count(
                 session,
                 select(Invitation.id).where(

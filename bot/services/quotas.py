@@ -38,10 +38,11 @@ class QuotaService:
         async with self._ctx.sessions() as session:
             for quota in self.quotas:
                 start, end, key = quota.month(now)
+                # Distinct accounts: one kept for the next meeting is still one of its users.
                 people = await session.scalar(
-                    select(func.count())
-                    .select_from(ChannelIdentity)
-                    .where(ChannelIdentity.channel == quota.channel)
+                    select(func.count(func.distinct(ChannelIdentity.external_id))).where(
+                        ChannelIdentity.channel == quota.channel
+                    )
                 )
                 # A message split in parts is that many messages on the platform.
                 messages = await session.scalar(

@@ -182,7 +182,7 @@ class RsvpService:
         """Decide a batch of taps in ``session``: one read of the accounts with their answers,
         every tap in arrival order, then one write of what changed."""
         accounts = [_key(account) for account, _ in taps]
-        rows = await queries.answering_rows(session, accounts)
+        rows = await queries.answering_rows(session, accounts, self._ctx.meeting_id)
         linked = {(row.channel, row.external_id): _answering(row) for row in rows}
         now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
         results = [
@@ -240,7 +240,9 @@ class RsvpService:
         twice, which must not be taken as the answer to the next question.
         """
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None:
                 return RsvpResult(RsvpStep.NOT_LINKED)
             if not queries.first_time(ident, event_id):

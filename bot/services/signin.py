@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select, update
+from sqlalchemy import ColumnElement, Connection, Select, select, update
 
 from bot.domain.channels import ChatAccount
 from bot.services.access import Access, DeskActor, OfficeActor, Role, StaffPerson
@@ -168,19 +168,24 @@ class StaffSignIn:
         to confirm uses nothing, so a chat's link preview cannot spend it)."""
         now = self._ctx.clock.now()
         async with self._ctx.sessions() as session:
-            row = await session.scalar(
-                select(StaffSession).where(StaffSession.token_hash == digest(secret))
-            )
+            row = await session.scalar(self._by_hash(digest(secret)))
         return row is not None and row.kind == LINK and _live(row, now)
+
+    def _by_hash(self, hashed: str) -> Select[StaffSession]:
+        """The link or session with this digest, if its person is of this meeting (another
+        meeting's link opened on this plan's server is unknown here, and left unspent)."""
+        return (
+            select(StaffSession)
+            .join(Delegate, Delegate.id == StaffSession.person_id)
+            .where(StaffSession.token_hash == hashed, Delegate.meeting_id == self._ctx.meeting_id)
+        )
 
     async def redeem(self, secret: str, *, browser: str) -> Opened | None:
         """Spend a link on a new session (once, before it expires, for staff only); None when
         the link opens nothing."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            link = await session.scalar(
-                select(StaffSession).where(StaffSession.token_hash == digest(secret))
-            )
+            link = await session.scalar(self._by_hash(digest(secret)))
             if link is None or link.kind != LINK or not _live(link, now):
                 return None
             # Spent whatever comes next: a link is used once.
@@ -269,7 +274,8 @@ class StaffSignIn:
                     Delegate.full_name,
                 )
                 .join(Delegate, Delegate.id == StaffSession.person_id)
-                .where(which)
+                # Another meeting's session opened on this plan's server is unknown here.
+                .where(which, Delegate.meeting_id == self._ctx.meeting_id)
             ).first()  # fmt: skip
             if row is None:
                 return None, []

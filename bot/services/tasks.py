@@ -257,7 +257,9 @@ class TaskService:
     ) -> TaskResult:
         """A typed note, description of the help needed, or a link as the deliverable."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             pending = ident.pending_input if ident is not None else None
             if ident is None or pending not in {p.value for p in _Pending}:
                 return TaskResult(TaskStep.NOTHING_PENDING)
@@ -326,7 +328,9 @@ class TaskService:
             log.info("task deliverable rejected: %s", exc.code)
             return TaskResult(TaskStep.REJECTED, reject=exc.code)
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None or ident.pending_input != _Pending.FILE:
                 return TaskResult(TaskStep.NOTHING_PENDING)
             found = await self._assignment(
@@ -414,13 +418,17 @@ class TaskService:
     async def waiting_for_file(self, account: ChatAccount) -> bool:
         """Whether this account was asked for a task's deliverable."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             return ident is not None and ident.pending_input == _Pending.FILE
 
     async def board_for(self, account: ChatAccount) -> list[TaskLine] | None:
         """The tasks this account answers for (None when the account is not linked)."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None:
                 return None
             task_ids = await session.scalars(
@@ -582,7 +590,9 @@ class TaskService:
     async def _assignment(
         self, session: AsyncSession, account: ChatAccount, task_id: int
     ) -> tuple[ChannelIdentity, Task, TaskAssignment] | TaskResult:
-        ident = await queries.identity(session, account.channel, account.external_id)
+        ident = await queries.identity(
+            session, self._ctx.meeting_id, account.channel, account.external_id
+        )
         if ident is None:
             return TaskResult(TaskStep.NOT_LINKED)
         task = await self._live_task(session, task_id)

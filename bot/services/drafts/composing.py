@@ -31,7 +31,9 @@ class Composing(DraftUseCase):
     ) -> DraftResult:
         """A piece of a typed draft; NOTHING_PENDING when the account is not typing one."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None or ident.pending_input != Pending.TEXT:
                 return DraftResult(DraftStep.NOTHING_PENDING)
             if not queries.first_time(ident, event_id):

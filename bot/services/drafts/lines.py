@@ -40,7 +40,9 @@ class DraftLines:
     async def mine(self, account: ChatAccount) -> list[DraftLine] | None:
         """This account's assignments (None when the account is not linked)."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None:
                 return None
             return await read_lines(session, self._ctx, person_id=ident.delegate_id)

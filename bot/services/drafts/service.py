@@ -94,7 +94,9 @@ class DraftService:
             if result.step is not DraftStep.NOTHING_PENDING:
                 return result
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             pending = ident.pending_input if ident is not None else None
         if pending == Pending.TEXT:
             return await self.add_text(account, text, event_id=event_id)

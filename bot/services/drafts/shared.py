@@ -55,7 +55,9 @@ class DraftUseCase:
         self, session: AsyncSession, account: ChatAccount, assignment_id: int
     ) -> tuple[ChannelIdentity, SpeechAssignment] | DraftResult:
         """The account's identity and its assignment; a result saying why not otherwise."""
-        ident = await queries.identity(session, account.channel, account.external_id)
+        ident = await queries.identity(
+            session, self._ctx.meeting_id, account.channel, account.external_id
+        )
         if ident is None:
             return DraftResult(DraftStep.NOT_LINKED)
         row = await self._live(session, assignment_id)

@@ -83,7 +83,9 @@ class Thread(DraftUseCase):
             row = await self._live(session, post.assignment_id)
             ident = None
             if chosen_by is not None:
-                ident = await queries.identity(session, chosen_by.channel, chosen_by.external_id)
+                ident = await queries.identity(
+                    session, self._ctx.meeting_id, chosen_by.channel, chosen_by.external_id
+                )
             if row is None:
                 if ident is not None and ident.pending_input == Pending.COMMENT:
                     ident.pending_input = ident.pending_data = None
@@ -127,7 +129,9 @@ class Thread(DraftUseCase):
         async with unit_of_work(self._ctx.sessions) as session:
             version = await session.get(DraftVersion, version_id)
             row = await self._live(session, version.assignment_id) if version else None
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if version is None or row is None:
                 return DraftResult(DraftStep.GONE)
             if ident is None:  # an account of [office] admin_ids that is on no list
@@ -143,7 +147,9 @@ class Thread(DraftUseCase):
     async def pending_comment(self, account: ChatAccount) -> ThreadPost | None:
         """The draft this account's next text comments on, if it chose to comment."""
         async with self._ctx.sessions() as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
         if ident is None or ident.pending_input != Pending.COMMENT:
             return None
         data = ident.pending_data or {}
@@ -153,7 +159,9 @@ class Thread(DraftUseCase):
     async def end_comment(self, account: ChatAccount) -> bool:
         """Stop waiting for this account's comment; False when none was awaited."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None or ident.pending_input != Pending.COMMENT:
                 return False
             ident.pending_input = ident.pending_data = None
@@ -175,7 +183,9 @@ class Thread(DraftUseCase):
         """The speaker answers the office: by replying to a relayed message, or (with
         ``after_button``) after "Trả lời Văn phòng". NOTHING_PENDING when the text is neither."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None:
                 return DraftResult(DraftStep.NOTHING_PENDING)
             assignment_id: int | None = None

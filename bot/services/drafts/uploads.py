@@ -64,7 +64,9 @@ class Uploads(DraftUseCase):
     async def hold(self, account: ChatAccount, upload: HeldUpload) -> None:
         """Keep a document until the speaker picks its theme (several may wait)."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None:
                 return
             held = _held(ident) if ident.pending_input == Pending.PICK else []
@@ -85,7 +87,9 @@ class Uploads(DraftUseCase):
     async def take_held(self, account: ChatAccount, token: int | None) -> HeldUpload | None:
         """The held document a theme button was for, if it still waits; forgets it."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(session, account.channel, account.external_id)
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
             if ident is None or ident.pending_input != Pending.PICK or token is None:
                 return None
             held = _held(ident)

@@ -224,6 +224,9 @@ class Imports:
         if summary.role_kept:
             kept = summary.role_kept
             lines.append(catalog.html("import.role_kept", count=len(kept), codes=", ".join(kept)))
+        if summary.carried:
+            people = sorted(set(summary.carried))
+            lines.append(catalog.html("import.carried", count=len(people), codes=", ".join(people)))
         synced = await services.tasks.sync()
         if synced.unknown_contacts:
             codes = ", ".join(synced.unknown_contacts)

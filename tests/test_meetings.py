@@ -1,0 +1,572 @@
+"""Several meetings in one database: plan A (the example, 60/KH-BTV) and plan B (a later
+conference, another code and date, an overlapping list) share one database, and nothing of B
+shows on A's side — its lists, counts, pages, desk, log, files — nor the other way round."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.app import build_outbox
+from bot.config import Config, load_config
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
+from bot.domain.clock import ManualClock
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.reminders import planned_messages
+from bot.services import Services, build_services
+from bot.services.access import Role
+from bot.services.broadcasts import BroadcastStep
+from bot.services.dashboard import Filters, LogFilters
+from bot.services.invitations import LinkOutcome
+from bot.services.signin import Check
+from bot.texts import load_catalog
+from schedules.planner import sync_planned
+from storage import queries
+from storage.engine import create_engine, create_sessionmaker
+from storage.files import FileStore
+from storage.migrate import alembic_config
+from storage.models import (
+    Delegate,
+    Delivery,
+    DraftVersion,
+    OutboundMessage,
+    SpeechAssignment,
+)
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
+from tests.web_support import web_for
+
+PLAN_B_CODE = "75-KH-BTV"
+PLAN_B_TITLE = "Hội nghị tổng kết công tác Hội năm 2024"
+# Plan B's list: DB001 is someone else than A's DB001; HN07 is A's DB003 (same phone, another
+# code); DB004 is A's DB004 (same code, same phone); HN09 is new.
+PLAN_B_LIST = """Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự
+DB001,Trần Văn Bình,Chánh Văn phòng,Văn phòng Thành ủy,lanh_dao_thanh_pho,0912 000 111,1
+HN07,Vũ Thị Hồng Nhung,Phó Bí thư Thành ủy,Thành ủy Hà Nội,lanh_dao_thanh_pho,0386 003 246,2
+DB004,Đặng Minh Quân,Phó Chủ tịch HĐND thành phố,HĐND thành phố Hà Nội,lanh_dao_thanh_pho,0773-004-519,3
+HN09,Lưu Thị Khánh Hòa,Chuyên viên,Văn phòng Hội,lanh_dao_thanh_pho,0912 000 999,4
+"""
+
+
+def plan_b_config(folder: Path) -> Config:
+    """The example plan made into another meeting: its code, title and date changed."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('code = "60-KH-BTV"', f'code = "{PLAN_B_CODE}"', 1)
+    text = text.replace('plan_number = "60/KH-BTV"', 'plan_number = "75/KH-BTV"', 1)
+    text = text.replace("2024-05-28T", "2024-06-20T")
+    start = text.index("title = ", text.index("[meeting]"))
+    end = text.index("\n", start)
+    text = text[:start] + f'title = "{PLAN_B_TITLE}"' + text[end:]
+    path = folder / "plan-b.toml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path).config
+    assert config.meeting.code == PLAN_B_CODE
+    return config
+
+
+async def import_list(services: Services, path: Path) -> None:
+    """Import a list file into ``services``' meeting."""
+    groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+    parsed = parse_delegate_file(path, groups)
+    assert parsed.problems == []
+    await services.delegates.import_rows(parsed.rows, actor="test")
+
+
+@dataclass
+class TwoPlans:
+    """Plan A and plan B wired to one database."""
+
+    a: Services
+    b: Services
+
+
+@pytest.fixture
+async def two_plans(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> TwoPlans:
+    """Plan A (the example, 80 delegates) and plan B (4 delegates) in one database."""
+    a = await build_services(config, sessions, clock, files=FileStore(tmp_path / "a"))
+    b = await build_services(
+        plan_b_config(tmp_path), sessions, clock, files=FileStore(tmp_path / "b")
+    )
+    await import_list(a, EXAMPLE_DELEGATES)
+    b_list = tmp_path / "plan-b.csv"
+    b_list.write_text(PLAN_B_LIST, encoding="utf-8")
+    await import_list(b, b_list)
+    return TwoPlans(a, b)
+
+
+@pytest.fixture
+async def a_linked_then_b(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> tuple[Services, Services, Path]:
+    """Plan A imported, DB001, DB003 and DB004 linked on Telegram (DB003 on Zalo too); plan B
+    built on the same database, its list not imported yet (its path returned)."""
+    a = await build_services(config, sessions, clock, files=FileStore(tmp_path / "a"))
+    await import_list(a, EXAMPLE_DELEGATES)
+    for code, user in (("DB001", "5001"), ("DB003", "5003"), ("DB004", "5004")):
+        token, _ = await token_of(a, code)
+        linked = await a.invitations.link_by_token(ChatAccount("telegram", user, user), token)
+        assert linked.outcome is LinkOutcome.LINKED
+    _, link_code = await token_of(a, "DB003")
+    await a.invitations.link_by_code(ChatAccount("zalo", "z5003", "z5003"), link_code)
+    b = await build_services(
+        plan_b_config(tmp_path), sessions, clock, files=FileStore(tmp_path / "b")
+    )
+    b_list = tmp_path / "plan-b.csv"
+    b_list.write_text(PLAN_B_LIST, encoding="utf-8")
+    return a, b, b_list
+
+
+async def token_of(services: Services, code: str) -> tuple[str, str]:
+    """The live token and personal code of ``code``'s invitation in ``services``' meeting."""
+    links = {link.code: link for link in await services.invitations.links()}
+    return links[code].token, links[code].link_code
+
+
+async def test_two_plans_have_two_meeting_rows_and_the_same_code_twice(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    assert two_plans.a.ctx.meeting_id != two_plans.b.ctx.meeting_id
+    async with sessions() as session:
+        names = {
+            (meeting_id, name)
+            for meeting_id, name in await session.execute(
+                select(Delegate.meeting_id, Delegate.full_name).where(Delegate.code == "DB001")
+            )
+        }
+    assert names == {
+        (two_plans.a.ctx.meeting_id, "Phạm Thị Thanh Mai"),
+        (two_plans.b.ctx.meeting_id, "Trần Văn Bình"),
+    }
+
+
+async def test_counts_and_the_delegate_list_are_the_meeting_s_own(two_plans: TwoPlans) -> None:
+    assert (await two_plans.a.reports.counts()).overall.total == 80
+    assert (await two_plans.b.reports.counts()).overall.total == 4
+    listing = await two_plans.a.dashboard.delegates(Filters(), limit=1000)
+    assert listing.total == 80
+    assert "Trần Văn Bình" not in {row.full_name for row in listing.rows}
+    found = await two_plans.a.dashboard.delegates(Filters(search="Trần Văn Bình"))
+    assert found.total == 0
+    b_rows = (await two_plans.b.dashboard.delegates(Filters())).rows
+    assert [row.code for row in b_rows] == ["DB001", "HN07", "DB004", "HN09"]
+
+
+async def test_a_delegate_page_by_code_shows_the_meeting_s_person(two_plans: TwoPlans) -> None:
+    card_a = await two_plans.a.dashboard.card("DB001")
+    card_b = await two_plans.b.dashboard.card("DB001")
+    assert card_a is not None and card_b is not None
+    assert card_a.person.full_name == "Phạm Thị Thanh Mai"
+    assert card_b.person.full_name == "Trần Văn Bình"
+    assert await two_plans.a.dashboard.card("HN09") is None
+
+
+async def test_the_audit_log_and_activity_show_only_the_meeting_s_entries(
+    two_plans: TwoPlans,
+) -> None:
+    a_log = await two_plans.a.dashboard.log(LogFilters(), limit=1000)
+    b_log = await two_plans.b.dashboard.log(LogFilters(), limit=1000)
+    assert b_log.total == 4  # four people imported into B
+    assert {entry.subject for entry in b_log.entries} >= {"Trần Văn Bình", "Lưu Thị Khánh Hòa"}
+    assert a_log.total == 80
+    assert "Lưu Thị Khánh Hòa" not in {entry.subject for entry in a_log.entries}
+    recent = await two_plans.a.dashboard.activity(limit=100)
+    assert "Lưu Thị Khánh Hòa" not in {entry.subject for entry in recent}
+    b_audit = await two_plans.b.office_report.audit()
+    assert len(b_audit) == 4
+
+
+async def test_invitation_links_are_the_meeting_s_own(two_plans: TwoPlans) -> None:
+    a_links = await two_plans.a.invitations.links()
+    b_links = await two_plans.b.invitations.links()
+    assert len(a_links) == 80 and len(b_links) == 4
+    assert not {link.token for link in a_links} & {link.token for link in b_links}
+
+
+async def test_a_token_or_code_of_another_meeting_links_nothing(two_plans: TwoPlans) -> None:
+    token, code = await token_of(two_plans.b, "HN09")
+    account = ChatAccount("telegram", "7001", "7001", "Hòa")
+    assert (await two_plans.a.invitations.link_by_token(account, token)).outcome is (
+        LinkOutcome.UNKNOWN_TOKEN
+    )
+    assert (await two_plans.a.invitations.link_by_code(account, code)).outcome is (
+        LinkOutcome.UNKNOWN_TOKEN
+    )
+    assert (await two_plans.b.invitations.link_by_token(account, token)).outcome is (
+        LinkOutcome.LINKED
+    )
+
+
+async def test_a_personal_page_of_another_meeting_does_not_open(two_plans: TwoPlans) -> None:
+    token, _ = await token_of(two_plans.b, "HN09")
+    opened = await two_plans.a.invitations.open_page(token, channel="web", client="c1")
+    assert opened.outcome is LinkOutcome.UNKNOWN_TOKEN
+    assert await two_plans.a.pages.view(token, channel="web", client="c1") is None
+    assert (
+        await two_plans.b.invitations.open_page(token, channel="web", client="c1")
+    ).outcome is LinkOutcome.LINKED
+
+
+async def test_the_desk_finds_only_the_meeting_s_invitees(two_plans: TwoPlans) -> None:
+    a, b = two_plans.a, two_plans.b
+    desk = a.access.office_desk(a.access.local_operator(), "Bàn 1")
+    token, code = await token_of(b, "HN09")
+    assert (await a.checkin.lookup(desk, token)).person is None
+    assert (await a.checkin.lookup(desk, code)).person is None
+    assert (await a.checkin.lookup(desk, "HN09")).person is None
+    by_code = (await a.checkin.lookup(desk, "DB001")).person
+    assert by_code is not None and by_code.full_name == "Phạm Thị Thanh Mai"
+    assert await a.checkin.search(desk, "Khánh Hòa") == []
+    await b.checkin.check_in(b.access.office_desk(b.access.local_operator(), "B"), "HN09")
+    assert (await a.checkin.count()).present == 0
+    assert (await b.checkin.count()).present == 1
+    assert await a.checkin.records() == []
+
+
+async def test_a_tap_through_one_meeting_s_bot_never_answers_for_another(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    token, _ = await token_of(two_plans.b, "HN09")
+    account = ChatAccount("telegram", "7002", "7002", "Hòa")
+    await two_plans.b.invitations.link_by_token(account, token)
+    async with sessions() as session:
+        seen_by_a = await queries.answering_rows(
+            session, [("telegram", "7002")], two_plans.a.ctx.meeting_id
+        )
+        seen_by_b = await queries.answering_rows(
+            session, [("telegram", "7002")], two_plans.b.ctx.meeting_id
+        )
+    assert seen_by_a == []
+    assert len(seen_by_b) == 1
+
+
+async def test_a_purge_of_one_meeting_leaves_another_meeting_s_log_and_drafts(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    b = two_plans.b
+    token, _ = await token_of(b, "HN09")
+    await b.invitations.link_by_token(ChatAccount("telegram", "7003", "7003", "Hòa"), token)
+    now = b.ctx.clock.now()
+    async with sessions() as session, session.begin():
+        person = await queries.delegate_by_code(session, b.ctx.meeting_id, "HN09")
+        assert person is not None
+        assignment = SpeechAssignment(
+            meeting_id=b.ctx.meeting_id, theme_key="t1", person_id=person.id, source="plan",
+            deadline_at=now, status="assigned", created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(assignment)
+        await session.flush()
+        session.add(
+            DraftVersion(
+                assignment_id=assignment.id,
+                number=1,
+                kind="file",
+                sha256="b" * 64,
+                size=1,
+                display_name="tham-luan.docx",
+                suffix=".docx",
+                created_at=now,
+                created_by="t",
+            )
+        )
+    before = (await b.dashboard.log(LogFilters(), limit=1000)).entries
+    summary = await two_plans.a.privacy.purge(drafts=True, force=True)
+    assert summary.drafts == 0  # B's draft is not A's
+    after = (await b.dashboard.log(LogFilters(), limit=1000)).entries
+    assert [entry.actor for entry in after] == [entry.actor for entry in before]
+    assert "telegram:7003" in {entry.actor for entry in after}
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(DraftVersion.id))) == 1
+
+
+class UntouchableSender:
+    """A sender that fails the test if the outbox ever hands it anything."""
+
+    channel = "telegram"
+
+    @property
+    def capabilities(self) -> Any:
+        raise AssertionError("another meeting's delivery reached this plan's sender")
+
+    def prepare(self, outbound: Any) -> Any:
+        raise AssertionError("another meeting's delivery reached this plan's sender")
+
+    async def send(self, address: str, part: Any) -> Any:
+        raise AssertionError("another meeting's delivery reached this plan's sender")
+
+
+async def test_one_meeting_s_outbox_neither_sends_nor_recovers_another_meeting_s_deliveries(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    now = b.ctx.clock.now()
+    async with sessions() as session, session.begin():
+        message = OutboundMessage(
+            meeting_id=b.ctx.meeting_id, kind=MessageKind.OFFICE_NOTE,
+            status=MessageStatus.QUEUED, audience="office", body="B", created_by="t",
+            created_at=now, queued_at=now,
+        )  # fmt: skip
+        session.add(message)
+        await session.flush()
+        for status, address in ((DeliveryStatus.PENDING, "-1"), (DeliveryStatus.SENDING, "-2")):
+            session.add(
+                Delivery(
+                    message_id=message.id,
+                    recipient=address,
+                    channel="telegram",
+                    chat_address=address,
+                    status=status,
+                    attempts=1,
+                    next_attempt_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    catalog = load_catalog(a.config.meeting.locale)
+    outbox = build_outbox(a, catalog, {"telegram": UntouchableSender()})  # type: ignore[dict-item]
+    assert await outbox.recover() == 0
+    await outbox.drain()
+    async with sessions() as session:
+        statuses = sorted(await session.scalars(select(Delivery.status)))
+    assert statuses == [DeliveryStatus.PENDING, DeliveryStatus.SENDING]
+
+
+async def test_a_staff_sign_in_link_of_another_meeting_opens_nothing_and_stays_unspent(
+    two_plans: TwoPlans,
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    await b.access.grant(b.access.local_operator(), "HN09", Role.OFFICE)
+    link = await b.signin.link_for_code("HN09")
+    assert link.secret is not None
+    assert not await a.signin.link_is_open(link.secret)
+    assert await a.signin.redeem(link.secret, browser="x") is None
+    opened = await b.signin.redeem(link.secret, browser="x")
+    assert opened is not None
+    assert (await a.signin.visit(opened.secret)).check is Check.NONE
+
+
+async def test_the_workbook_the_audiences_the_boards_and_the_plan_are_the_meeting_s_own(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    for services in (a, b):
+        await services.tasks.sync()
+        await services.drafts.sync()
+    report = await a.office_report.collect()
+    assert len(report.delegates) == 80
+    assert "Lưu Thị Khánh Hòa" not in {row.full_name for row in report.delegates}
+    assert len((await b.office_report.collect()).delegates) == 4
+    async with sessions() as session:
+        everyone = await a.audiences.people(session, "everyone", ["telegram"])
+    assert len(everyone) == 80
+    assert (await a.reports.unanswered(limit=1000)).total == 80
+    assert (await b.reports.unanswered(limit=1000)).total == 4
+    to_phone, total = await a.dashboard.to_phone(limit=1000)
+    assert total == 80
+    assert "Lưu Thị Khánh Hòa" not in {row.full_name for row in to_phone}
+    a_board = await a.tasks.office_board()
+    b_board = await b.tasks.office_board()
+    assert a_board and {line.key for line in a_board} == {line.key for line in b_board}
+    assert {line.id for line in a_board}.isdisjoint({line.id for line in b_board})
+    # Each plan's reminders, planned into the one database, stay that plan's.
+    await sync_planned(sessions, a.ctx.clock, a.ctx.meeting_id, planned_messages(a.config))
+    planned_a = await scheduled(sessions, a.ctx.meeting_id)
+    await sync_planned(sessions, b.ctx.clock, b.ctx.meeting_id, planned_messages(b.config))
+    await sync_planned(sessions, a.ctx.clock, a.ctx.meeting_id, planned_messages(a.config))
+    planned_b = await scheduled(sessions, b.ctx.meeting_id)
+    assert planned_a and await scheduled(sessions, a.ctx.meeting_id) == planned_a
+    assert len(planned_b) == len(planned_a) and not set(planned_a) & set(planned_b)
+
+
+async def scheduled(sessions: async_sessionmaker[AsyncSession], meeting_id: int) -> list[str]:
+    """The keys of the meeting's automatic messages still to be sent."""
+    async with sessions() as session:
+        return sorted(
+            key or ""
+            for key in await session.scalars(
+                select(OutboundMessage.dedupe_key).where(
+                    OutboundMessage.meeting_id == meeting_id,
+                    OutboundMessage.status == MessageStatus.SCHEDULED,
+                )
+            )
+        )
+
+
+async def test_a_notice_drafted_for_one_meeting_is_not_taken_over_by_another(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b = two_plans.a, two_plans.b
+    operator = a.access.local_operator()  # the same actor on both plans' command lines
+    token, _ = await token_of(b, "HN09")
+    await b.invitations.link_by_token(ChatAccount("telegram", "7004", "7004", "Hòa"), token)
+    b_draft = (await b.broadcasts.start(operator)).message_id
+    await b.broadcasts.accept_text(operator, "Kính mời dự hội nghị B")
+    chosen = await b.broadcasts.choose_audience(operator, b_draft or 0, "everyone")
+    assert chosen.step is BroadcastStep.PREVIEW
+    a_draft = (await a.broadcasts.start(operator)).message_id
+    assert await a.broadcasts.accept_text(operator, "Kính mời dự hội nghị A") is not None
+    assert (await a.broadcasts.send_now(operator, b_draft or 0)).step is BroadcastStep.GONE
+    async with sessions() as session:
+        rows = {
+            row.id: (row.status, row.body)
+            for row in await session.scalars(select(OutboundMessage))
+            if row.id in (a_draft, b_draft)
+        }
+    assert rows[b_draft or 0] == (MessageStatus.DRAFT, "Kính mời dự hội nghị B")
+    assert rows[a_draft or 0] == (MessageStatus.DRAFT, "Kính mời dự hội nghị A")
+
+
+async def test_importing_the_next_meeting_s_list_carries_linked_accounts_by_phone_number(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    a, b, b_list = a_linked_then_b
+    groups = [FileGroup(g.key, g.label) for g in b.config.groups]
+    summary = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
+    # DB003's phone is HN07's in B (another code), DB004 is DB004; B's DB001 is someone else.
+    assert sorted(summary.carried) == ["DB004", "HN07", "HN07"]
+    telegram = ChatAccount("telegram", "5003", "5003")
+    in_b = await b.access.caller(telegram)
+    in_a = await a.access.caller(telegram)
+    assert in_b.person is not None and in_b.person.code == "HN07"
+    assert in_a.person is not None and in_a.person.code == "DB003"
+    assert (await b.access.caller(ChatAccount("zalo", "z5003", "z5003"))).person is not None
+    assert (await b.access.caller(ChatAccount("telegram", "5001", "5001"))).person is None
+    card = await b.dashboard.card("HN07")
+    assert card is not None
+    assert {(i.channel, i.linked_via) for i in card.identities} == {
+        ("telegram", "carried"),
+        ("zalo", "carried"),
+    }
+    log = await b.dashboard.log(LogFilters(action="identity.carried"))
+    assert log.total == 3
+    assert {entry.after["from_meeting"] for entry in log.entries if entry.after} == {"60-KH-BTV"}
+    a_log = await a.dashboard.log(LogFilters(action="identity.carried"))
+    assert a_log.total == 0
+    again = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
+    assert again.carried == []
+
+
+async def test_an_account_linked_for_one_meeting_links_for_the_next_too(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    _, b, b_list = a_linked_then_b
+    await import_list(b, b_list)
+    token, _ = await token_of(b, "DB001")
+    # A's DB001 (another person, no phone in A's list) opens B's DB001 invitation.
+    linked = await b.invitations.link_by_token(ChatAccount("telegram", "5001", "5001"), token)
+    assert linked.outcome is LinkOutcome.LINKED
+    assert linked.delegate is not None and linked.delegate.full_name == "Trần Văn Bình"
+
+
+async def test_a_number_shared_in_the_new_list_carries_nothing(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    _, b, b_list = a_linked_then_b
+    shared = (
+        PLAN_B_LIST + "HN10,Đỗ Văn Tú,Lái xe,Thành ủy Hà Nội,lanh_dao_thanh_pho,0386 003 246,5\n"
+    )
+    b_list.write_text(shared, encoding="utf-8")
+    groups = [FileGroup(g.key, g.label) for g in b.config.groups]
+    summary = await b.delegates.import_rows(parse_delegate_file(b_list, groups).rows, actor="t")
+    assert summary.carried == ["DB004"]
+
+
+def test_the_command_line_import_says_who_kept_their_accounts(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    asyncio.run(link_in_office(office, "DB003", "5003"))
+    plan_b_config(office)
+    (office / "plan-b.csv").write_text(PLAN_B_LIST, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["--config", "plan-b.toml", "delegates", "import", "plan-b.csv"]) == 0
+    assert (
+        "1 người đã liên kết tài khoản trò chuyện ở hội nghị trước (cùng số điện thoại) được "
+        "giữ liên kết cho hội nghị này, không cần mở lại đường liên kết: HN07."
+    ) in capsys.readouterr().out.splitlines()
+
+
+async def link_in_office(office: Path, code: str, user: str) -> None:
+    """Link a Telegram account to ``code`` of the office's plan, as opening the link does."""
+    engine = create_engine(f"sqlite+aiosqlite:///{office / 'hoinghi.db'}")
+    try:
+        plan = load_config(office / "config.toml").config
+        services = await build_services(
+            plan, create_sessionmaker(engine), ManualClock(local(2024, 5, 18, 9, 0))
+        )
+        token, _ = await token_of(services, code)
+        await services.invitations.link_by_token(ChatAccount("telegram", user, user), token)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_a_database_of_one_meeting_gives_its_log_and_accounts_that_meeting(
+    engine: AsyncEngine, imported: Services
+) -> None:
+    """0017 and 0018 on a database made before them: every audit entry (a sign-in link too,
+    about no meeting's row) and every linked account get the one meeting there is."""
+    token, _ = await token_of(imported, "DB003")
+    await imported.invitations.link_by_token(ChatAccount("telegram", "5003", "5003"), token)
+    await imported.access.grant(imported.access.local_operator(), "DB003", Role.OFFICE)
+    await imported.signin.link_for_code("DB003")
+
+    def migrate(connection: Connection, how: str, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        getattr(command, how)(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(migrate, "downgrade", "0014")
+        await connection.run_sync(migrate, "upgrade", "head")
+        rows = {
+            table: (await connection.execute(text(query))).all()
+            for table, query in (
+                ("audit_log", "SELECT DISTINCT meeting_id FROM audit_log"),
+                ("identities", "SELECT DISTINCT meeting_id FROM channel_identities"),
+            )
+        }
+    assert rows == {
+        "audit_log": [(imported.ctx.meeting_id,)],
+        "identities": [(imported.ctx.meeting_id,)],
+    }
+
+
+async def test_plan_a_s_web_server_opens_its_own_page_and_not_a_page_of_plan_b(
+    two_plans: TwoPlans,
+) -> None:
+    web = await web_for(two_plans.a)
+    b_token, _ = await token_of(two_plans.b, "HN09")
+    web.tokens["HN09"] = b_token
+    own = await web.open("DB001")
+    assert own.status_code == 200 and "Phạm Thị Thanh Mai" in own.text
+    other = await web.open("HN09")
+    assert other.status_code == 404
+    assert "Lưu Thị Khánh Hòa" not in other.text
+
+
+async def test_an_account_kept_for_the_next_meeting_counts_once_against_the_bot_s_quota(
+    a_linked_then_b: tuple[Services, Services, Path],
+) -> None:
+    a, b, b_list = a_linked_then_b
+    before = {use.quota.channel: use.people for use in await a.quotas.usage()}
+    await import_list(b, b_list)
+    after = {use.quota.channel: use.people for use in await b.quotas.usage()}
+    assert before["zalo"] == 1
+    assert after == before
