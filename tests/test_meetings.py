@@ -376,8 +376,10 @@ async def test_the_workbook_the_audiences_the_boards_and_the_plan_are_the_meetin
     assert len(everyone) == 80
     assert (await a.reports.unanswered(limit=1000)).total == 80
     assert (await b.reports.unanswered(limit=1000)).total == 4
-    to_phone, total = await a.dashboard.to_phone(limit=1000)
-    assert total == 80
+    to_phone = await a.dashboard.to_phone(limit=1000)
+    assert len(to_phone) == 80
+    assert (await a.dashboard.figures()).to_phone == 80
+    assert (await b.dashboard.figures()).to_phone == 4
     assert "Lưu Thị Khánh Hòa" not in {row.full_name for row in to_phone}
     a_board = await a.tasks.office_board()
     b_board = await b.tasks.office_board()

@@ -265,6 +265,7 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
             code: str, channel: str, *, via: str = "token", blocked: bool = False
         ) -> ChannelIdentity:
             return ChannelIdentity(
+                meeting_id=imported.ctx.meeting_id,
                 delegate_id=ids[code], channel=channel, external_id=f"{code}-{channel}",
                 chat_address=f"{code}-{channel}", linked_at=now, linked_via=via,
                 unreachable_at=now if blocked else None,
