@@ -117,6 +117,7 @@ async def test_readyz_names_the_database_when_it_cannot_be_reached(
     }
 
 
+@pytest.mark.fresh_database  # it sets the schema's revision back
 async def test_readyz_names_the_migrations_when_the_database_is_behind(
     services: Services, engine: AsyncEngine
 ) -> None:
