@@ -287,3 +287,28 @@ async def test_staff_open_the_task_board_and_close_a_task_from_the_keyboard(
         )
         assert width <= PHONE[0], path
     await browser.screenshot("office-task-phone")
+
+
+async def test_staff_read_the_log_filtered_by_who_and_reissue_a_delegates_link(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(dashboard.url("delegates/DB010"))
+    await desk.screenshot("office-delegate")
+    await no_accessibility_problems(desk)
+    await desk.press("Cấp lại đường liên kết")
+    assert (await element_text(desk, "flash")).startswith("Đã cấp đường liên kết mới cho đồng chí")
+    await desk.screenshot("office-delegate-reissued")
+    await no_accessibility_problems(desk)
+
+    await desk.press("Nhật ký")
+    assert desk.url == dashboard.url("log")
+    await desk.fill("Người thực hiện (mã)", "DB001")
+    await desk.press("Lọc")
+    assert "who=DB001" in desk.url
+    entries = await element_text(desk, "log")
+    # The re-issue just made, by the signed-in staff member, in words.
+    assert "Phạm Thị Thanh Mai: cấp lại đường liên kết cá nhân (Trịnh Văn Thắng)" in entries
+    await desk.screenshot("office-log")
+    await no_accessibility_problems(desk)
