@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     BigInteger,
     Boolean,
@@ -258,6 +259,12 @@ class SendSlot(Base):
 
     bot_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_at: Mapped[float] = mapped_column(Float)
+    # The earliest each of the next window's starts may be (a ring, ``turn`` its next place):
+    # a start's floor is set by the one a window's count before it (storage.sharing).
+    floors: Mapped[list[float]] = mapped_column(
+        ARRAY(Float).with_variant(JSON(), "sqlite"), server_default="{}"
+    )
+    turn: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 Index("ix_deliveries_due", Delivery.status, Delivery.next_attempt_at)

@@ -66,69 +66,118 @@ def bot_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-# A start is granted only when due by the database's clock; the next is due one interval after
-# it. A grant a quarter interval late at most (the waiter woke, then asked the server) keeps the
-# schedule, so the rate is not lost to round trips; a later one (the bot was idle) starts it
-# afresh from now. Forgiving half an interval was measured faster on a loaded machine (25.6/s
-# against 21.7/s, three processes) but drew 429s: the requests' own travel jitter adds to it.
-_TAKE = text(
-    """
-    WITH clock AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
+# A start is due at the later of the even schedule (``next_at``) and the floor the start one
+# window's count before it set (``floors[turn + 1]``). It is granted only when due by the database's
+# clock; the next is due one interval after it. A grant a quarter interval late at most (the
+# waiter woke, then asked the server) keeps the schedule, so the rate is not lost to round trips;
+# a later one (the bot was idle) starts it afresh from now. Either way the grant's nominal start
+# ``at`` sets the floor of the start a window's count later: at + window + the taker's guard.
+# ``late`` = how far the grant was behind its nominal start. ``:now`` is for tests (else the
+# server's clock). All of it is one autocommitted statement: one round trip per start.
+_DUE = "greatest(s.next_at, coalesce(s.floors[s.turn + 1], s.next_at))"
+_AT = f"CASE WHEN clock.now - {_DUE} <= :forgiven THEN {_DUE} ELSE clock.now END"
+_TAKE = text(  # only the two constants above are formatted in; every value is bound
+    f"""
+    WITH clock AS (
+        SELECT coalesce(CAST(:now AS float8), extract(epoch FROM clock_timestamp())::float8) AS now
+    ),
     taken AS (
-        UPDATE send_slots SET next_at = CASE
-                WHEN clock.now - send_slots.next_at <= :forgiven THEN send_slots.next_at
-                ELSE clock.now END + :interval
+        UPDATE send_slots AS s SET
+            next_at = {_AT} + :interval,
+            floors[s.turn + 1] = {_AT} + :window + :guard,
+            turn = (s.turn + 1) % :count
         FROM clock
-        WHERE send_slots.bot_key = :key AND send_slots.next_at <= clock.now
-        RETURNING 1
+        WHERE s.bot_key = :key AND {_DUE} <= clock.now
+        RETURNING clock.now - (s.next_at - :interval) AS late
     )
-    SELECT (SELECT count(*) FROM taken),
-           (SELECT next_at FROM send_slots WHERE bot_key = :key) - clock.now
+    SELECT (SELECT late FROM taken),
+           (SELECT {_DUE} FROM send_slots AS s WHERE s.bot_key = :key) - clock.now
     FROM clock
-    """
+    """  # noqa: S608
 )
 _PAUSE = text(
     "UPDATE send_slots SET next_at = GREATEST(next_at,"
     " extract(epoch FROM clock_timestamp())::float8 + :seconds) WHERE bot_key = :key"
 )
 _ADD = text(
-    "INSERT INTO send_slots (bot_key, next_at) VALUES (:key, 0) ON CONFLICT (bot_key) DO NOTHING"
+    "INSERT INTO send_slots (bot_key, next_at, floors, turn) VALUES (:key, 0, '{}', 0)"
+    " ON CONFLICT (bot_key) DO NOTHING"
 )
 # How far under the platform's rate the shared schedule stays (one process's pacer: 0.02).
 SHARED_MARGIN = 0.03
+# Seconds a request may spend between the moment its process measured its lateness (just before
+# the send) and the platform's count, unseen: a window's floors are this much over a second.
+TRAVEL = 0.02
 # Seconds a waiter that lost a race for the start it woke for waits before asking again.
 _RETRY = 0.001
 
 
 class SharedSendSlots:
-    """One bot's starts, shared by every process sending as it through one PostgreSQL database:
-    an even schedule (one start every ``interval`` seconds of the server's clock) kept in the
-    bot's ``send_slots`` row, taken with one atomic ``UPDATE … RETURNING`` per start. Nothing is
-    booked ahead: a process asks when it is ready to send and is told to wait otherwise, so a
-    stalled or killed process leaves no start behind it. The per-chat limits and the reply
-    priority stay each process's own (:class:`schedules.ratelimit.Pacer`)."""
+    """One bot's starts, shared by every process sending as it through one PostgreSQL database,
+    taken with one atomic ``UPDATE … RETURNING`` per start from the bot's ``send_slots`` row.
+    Nothing is booked ahead: a process asks when it is ready to send and is told to wait
+    otherwise, so a stalled or killed process leaves no start behind it. The per-chat limits and
+    the reply priority stay each process's own (:class:`schedules.ratelimit.Pacer`).
+
+    Two rules decide when start *k* is due (its nominal start ``at_k``, the database's clock):
+
+    1. the even schedule: ``at_k >= at_(k-1) + interval``;
+    2. the window's floor: ``at_k >= at_(k-n) + window + guard_(k-n)``, where ``n`` is the
+       platform's count a second (30), ``window`` = 1 s + ``TRAVEL``, and ``guard_j`` the
+       lateness the process that took start *j* said it might have (its recent worst).
+
+    A request reaches the platform at ``at_j + late_j``, ``late_j >= 0`` (it is sent after its
+    grant, which is at or after its nominal start). The taker measures its lateness just before
+    it sends (the grant's own, from the server, plus the time since it asked) and gives the
+    start up, unsent, when it is over the guard it booked with (:meth:`Pacer.slot`): every
+    request sent has ``late_j <= guard_j + travel_j``, ``travel_j`` being the unseen part.
+
+    The bound: suppose n + 1 requests reached the platform within one second, and let *j* be the
+    one granted first. Another of them was granted at least n starts later, so by rule 2 at or
+    after ``at_j + window + guard_j``, and reached the platform no earlier; request *j* reached it
+    by ``at_j + guard_j + travel_j``. They are more than a second apart whenever
+    ``travel_j < TRAVEL`` — a contradiction. So no second holds more than n, however late any
+    process runs, as long as what happens after the measurement stays under ``TRAVEL``. It costs
+    rate only where a guard is over ``TRAVEL`` plus the even schedule's margin, and only in the
+    window after such a start."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], token: str, interval: float
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        token: str,
+        interval: float,
+        *,
+        count: int = 30,
     ) -> None:
         self._engine = engine_of(sessions)
         self._key = bot_key(token)
         self.interval = interval
+        self.count = count
+        self.window = 1.0 + TRAVEL
         self._added = False
 
-    async def take(self) -> float:
-        """Take the next start if it is due now (returns 0), else the seconds until it is."""
-        params = {"key": self._key, "interval": self.interval, "forgiven": self.interval / 4}
-        # One statement, committed by itself: one round trip per start, no BEGIN/COMMIT.
+    async def take(self, guard: float = 0.0, *, now: float | None = None) -> tuple[float, float]:
+        """Take the next start if it is due now: ``(0, late)``, ``late`` the seconds the grant
+        was behind it; else ``(seconds until it is, 0)``. ``guard``: the lateness this process
+        may have (the start a window's count later waits for it); ``now``: for tests."""
+        params = {
+            "key": self._key,
+            "interval": self.interval,
+            "forgiven": self.interval / 4,
+            "window": self.window,
+            "guard": guard,
+            "count": self.count,
+            "now": now,
+        }
         async with self._engine.connect() as connection:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             if not self._added:
                 await connection.execute(_ADD, {"key": self._key})
                 self._added = True
-            taken, wait = (await connection.execute(_TAKE, params)).one()
-        if taken:
-            return 0.0
-        return max(float(wait or 0.0), _RETRY)
+            late, wait = (await connection.execute(_TAKE, params)).one()
+        if late is not None:
+            return 0.0, max(0.0, float(late))
+        return max(float(wait or 0.0), _RETRY), 0.0
 
     async def pause(self, seconds: float) -> None:
         """No start for any process sending as this bot for ``seconds`` (a 429's retry_after)."""

@@ -2,10 +2,12 @@
 5,000 people through the fake Bot API with Telegram's limits enforced, and one process picked at
 random is SIGKILLed twice on the way (and restarted, as a service manager does). Nobody is
 missed, each kill repeats at most one batch, the platform never answers 429 (the bot's rate is
-one for all processes), and each killed batch is taken back by another process one lease later.
+one for all processes, and no second holds more than 30 however late a process runs), and each
+killed batch is taken back and delivered by another process.
 
-The rate itself is printed, not asserted (tests assert no wall-clock speed): ``bench/broadcast.py
---processes 3`` measures it against the 0.95 × 30/s target. ``make test-multiprocess`` runs
+The rate and its ratio to 30/s are printed, not asserted (tests assert no wall-clock speed, nor
+how soon the lease let a batch go): ``bench/broadcast.py --processes 3`` measures the rate against
+the 0.95 × 30/s target. ``make test-multiprocess`` runs
 this on a throwaway PostgreSQL cluster."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import BATCH_SIZE, LEASE_SECONDS, TICK_SECONDS, run
+from bench.processes import BATCH_SIZE, run
 from tests.conftest import (
     TEST_DATABASE_ENV,
     create_postgres_database,
@@ -51,7 +53,7 @@ async def test_three_processes_killed_twice_lose_nobody_repeat_one_batch_per_kil
     assert outcome.seen.overfull_windows() == 0
     assert outcome.seen.violations == 0
     for kill in outcome.kills:
-        # Taken back by a live process once the lease ran out (plus a tick and a claim).
+        # The killed process's claimed batch was taken back by a live one (and, nobody being
+        # lost, delivered): never more than the one batch it held.
         assert kill.recovered_after is not None, outcome.summary()
-        assert kill.recovered <= BATCH_SIZE
-        assert kill.recovered_after < LEASE_SECONDS + 10 * TICK_SECONDS, outcome.summary()
+        assert kill.recovered <= BATCH_SIZE, outcome.summary()

@@ -29,11 +29,11 @@ async def test_processes_sending_as_one_bot_share_one_schedule_and_other_bots_ha
     first = SharedSendSlots(sessions, TOKEN, HOUR)  # one process
     second = SharedSendSlots(sessions, TOKEN, HOUR)  # another, sending as the same bot
     other_bot = SharedSendSlots(sessions, OTHER_TOKEN, HOUR)
-    assert await first.take() == 0.0
-    wait = await second.take()
+    assert (await first.take())[0] == 0.0
+    wait, _ = await second.take()
     assert HOUR - 60 < wait <= HOUR  # the bot's next start is an interval after the first
-    assert HOUR - 120 < await first.take() <= HOUR  # nor may the first take it again
-    assert await other_bot.take() == 0.0
+    assert HOUR - 120 < (await first.take())[0] <= HOUR  # nor may the first take it again
+    assert (await other_bot.take())[0] == 0.0
     async with sessions() as session:
         keys = set(await session.scalars(select(SendSlot.bot_key)))
     assert keys == {bot_key(TOKEN), bot_key(OTHER_TOKEN)}
@@ -50,12 +50,12 @@ class ScriptedStarts:
         self.asked = 0
         self.paused: list[float] = []
 
-    async def take(self) -> float:
+    async def take(self, guard: float) -> tuple[float, float]:
         self.asked += 1
         answer = self.answers.pop(0) if self.answers else 0.0
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        return answer, 0.0
 
     async def pause(self, seconds: float) -> None:
         self.paused.append(seconds)
@@ -74,9 +74,9 @@ async def test_a_429_met_by_one_process_pauses_every_process_sending_as_the_bot(
     if not shares_outbox(sessions):
         return  # the schedule in the database is PostgreSQL's
     one, other = SharedSendSlots(sessions, TOKEN, 0.001), SharedSendSlots(sessions, TOKEN, 0.001)
-    assert await one.take() == 0.0
+    assert (await one.take())[0] == 0.0
     await one.pause(HOUR)
-    assert HOUR - 60 < await other.take() <= HOUR
+    assert HOUR - 60 < (await other.take())[0] <= HOUR
 
 
 async def test_the_pacer_waits_for_the_shared_start_before_its_own() -> None:

@@ -1,0 +1,210 @@
+"""No second holds more than the platform's 30 a second from processes sharing a bot's schedule,
+however late they run (issue 22): a loaded machine does not run a process the moment its start
+is granted, and its request reaches the platform late, next to the next process's on-time one.
+
+The bound is argued in ``storage.sharing.SharedSendSlots``; here it is played out on a virtual
+clock (nothing sleeps): three processes take starts from a twin of the schedule's rules
+(:class:`ScheduleRules`, checked against the SQL itself on PostgreSQL), each runs late by a
+pattern, gives a start up when it ran later than it booked for, and the platform's sliding second
+counts the arrivals."""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import deque
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from schedules.ratelimit import FIRST_GUARD, GUARD_STARTS, Limits, Pacer, VirtualTime, guard_of
+from storage.sharing import SHARED_MARGIN, TRAVEL, SharedSendSlots, shares_outbox
+
+RATE = 30
+INTERVAL = (1 + SHARED_MARGIN) / RATE
+ROUND_TRIP = 0.002  # to the database and back
+SENDS = 3_000
+
+
+class ScheduleRules:
+    """The rules of ``SharedSendSlots``' statement, in memory: the even schedule, the window's
+    floors, the forgiven quarter interval."""
+
+    def __init__(self, interval: float = INTERVAL, count: int = RATE) -> None:
+        self.interval, self.count, self.window = interval, count, 1.0 + TRAVEL
+        self.next_at = 0.0
+        self.floors: list[float | None] = [None] * count
+        self.turn = 0
+
+    def due(self) -> float:
+        floor = self.floors[self.turn]
+        return self.next_at if floor is None else max(self.next_at, floor)
+
+    def take(self, guard: float, now: float) -> tuple[float, float]:
+        due = self.due()
+        if due > now:
+            return max(due - now, 0.001), 0.0  # as SharedSendSlots: at least a millisecond
+        at = due if now - due <= self.interval / 4 else now
+        self.next_at = at + self.interval
+        self.floors[self.turn] = at + self.window + guard
+        self.turn = (self.turn + 1) % self.count
+        return 0.0, now - at
+
+
+Lateness = Callable[[int, int, float, random.Random], float]
+
+
+def simulate(
+    lateness: Lateness, *, processes: int = 3, floors: bool = True, seed: int = 22
+) -> tuple[list[float], int]:
+    """Arrival times of ``SENDS`` requests, and the starts given up. ``lateness(process, k, t,
+    rng)``: how long process's k-th grant waits before it is sent. Each process books with the
+    pacer's guard (:func:`guard_of` its last starts) and gives up a start that ran later."""
+    rng = random.Random(seed)
+    rules = ScheduleRules()
+    recent = [deque[float](maxlen=GUARD_STARTS) for _ in range(processes)]
+    asks = [(0.0, p) for p in range(processes)]  # (when a process asks, which)
+    heapq.heapify(asks)
+    arrivals: list[float] = []
+    given_up = 0
+    grants = [0] * processes
+    while len(arrivals) < SENDS:
+        asked, p = heapq.heappop(asks)
+        guard = guard_of(recent[p]) if floors else 0.0
+        wait, late = rules.take(
+            guard if floors else -rules.window + RATE * INTERVAL, asked + ROUND_TRIP / 2
+        )
+        answered = asked + ROUND_TRIP
+        if wait > 0:
+            heapq.heappush(asks, (answered + wait, p))
+            continue
+        grants[p] += 1
+        sent = answered + lateness(p, grants[p], answered, rng)
+        measured = late + sent - asked
+        recent[p].append(measured)
+        if floors and measured > guard:
+            given_up += 1  # unsent: the process asks again once it runs
+            heapq.heappush(asks, (sent, p))
+            continue
+        arrivals.append(sent + rng.uniform(0, TRAVEL / 2))  # the unseen way to the platform
+        heapq.heappush(asks, (answered, p))  # the next waiter asks at once
+    return sorted(arrivals), given_up
+
+
+def fullest_second(arrivals: list[float]) -> int:
+    """The most arrivals within any one second (the platform's sliding window)."""
+    most, first = 0, 0
+    for last, at in enumerate(arrivals):
+        while arrivals[first] <= at - 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def on_time(p: int, k: int, t: float, rng: random.Random) -> float:
+    return rng.uniform(0, 0.003)
+
+
+def sometimes_very_late(p: int, k: int, t: float, rng: random.Random) -> float:
+    return rng.uniform(0.05, 0.4) if rng.random() < 0.1 else rng.uniform(0, 0.003)
+
+
+def one_process_stalls(p: int, k: int, t: float, rng: random.Random) -> float:
+    return 0.5 if p == 0 and k % 20 == 0 else 0.001
+
+
+def every_process_stalls_in_turn(p: int, k: int, t: float, rng: random.Random) -> float:
+    return 0.25 if int(t * 2) % 3 == p else rng.uniform(0, 0.02)
+
+
+def heavy_tail(p: int, k: int, t: float, rng: random.Random) -> float:
+    return min(2.0, rng.paretovariate(1.2) * 0.002)
+
+
+def always_late(p: int, k: int, t: float, rng: random.Random) -> float:
+    return 0.08 + rng.uniform(0, 0.04) if p == 1 else rng.uniform(0, 0.003)
+
+
+@pytest.mark.parametrize(
+    "lateness",
+    [
+        on_time,
+        sometimes_very_late,
+        one_process_stalls,
+        every_process_stalls_in_turn,
+        heavy_tail,
+        always_late,
+    ],
+)
+@pytest.mark.parametrize("seed", [1, 22])
+def test_late_processes_sharing_the_schedule_never_put_31_sends_in_one_second(
+    lateness: Lateness, seed: int
+) -> None:
+    arrivals, _ = simulate(lateness, seed=seed)
+    assert len(arrivals) == SENDS
+    assert fullest_second(arrivals) <= RATE
+
+
+def test_without_the_window_floors_late_processes_put_31_sends_in_one_second() -> None:
+    # The simulation can fail: the even schedule alone (the rules before) lets lateness bunch.
+    arrivals, _ = simulate(sometimes_very_late, floors=False)
+    assert fullest_second(arrivals) > RATE
+
+
+def test_processes_on_time_give_up_no_start_and_keep_the_target_rate() -> None:
+    # The floors cost little where nobody runs late: at least the issue's 0.95 of 30/s (virtual
+    # time: the simulated pace, not this machine's).
+    arrivals, given_up = simulate(on_time)
+    rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    assert rate >= 0.95 * RATE
+    assert given_up == 0
+
+
+async def test_the_statement_keeps_the_rules_of_the_schedule(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    if not shares_outbox(sessions):
+        pytest.skip("the shared schedule is PostgreSQL's: on SQLite one process runs")
+    rng = random.Random(7)
+    slots = SharedSendSlots(sessions, "123456:TEST-TOKEN-rules", INTERVAL)
+    rules = ScheduleRules()
+    now = 1_000.0
+    for _ in range(120):  # several turns of the ring, with grants late, early and on time
+        guard = rng.choice([0.0, 0.01, 0.2])
+        now += rng.choice([0.0, INTERVAL / 8, INTERVAL / 2, INTERVAL, 0.3])
+        expected = rules.take(guard, now)
+        assert await slots.take(guard, now=now) == pytest.approx(expected, abs=1e-6)
+
+
+class OneLateGrant:
+    """A shared schedule granting at once, the first grant ``late`` seconds behind its start."""
+
+    interval = INTERVAL
+
+    def __init__(self, late: float) -> None:
+        self.late = late
+        self.guards: list[float] = []
+
+    async def take(self, guard: float) -> tuple[float, float]:
+        self.guards.append(guard)
+        late, self.late = self.late, 0.0
+        return 0.0, late
+
+    async def pause(self, seconds: float) -> None:
+        pass
+
+
+async def test_a_start_granted_later_than_its_guard_is_given_up_and_the_next_booked_wider() -> None:
+    time = VirtualTime(start=100.0)
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
+    shared = OneLateGrant(0.3)
+    pacer.share(shared)
+    async with pacer.slot("1"):
+        pass
+    assert pacer.given_up == 1
+    assert shared.guards == [FIRST_GUARD, guard_of([0.3])]
+    async with pacer.slot("2"):
+        pass
+    assert pacer.given_up == 1  # the next, on time, is sent
+    assert shared.guards[-1] == guard_of([0.3, 0.0])
