@@ -165,6 +165,7 @@ async def prepare(config_path: Path, count: int) -> None:
                 insert(ChannelIdentity),
                 [
                     {
+                        "meeting_id": services.ctx.meeting_id,
                         "delegate_id": delegate,
                         "channel": "telegram",
                         "external_id": str(chat),

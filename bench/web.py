@@ -650,8 +650,9 @@ async def prepare_dashboard(db: Path, invitees: int, audit_rows: int) -> None:
             ))  # fmt: skip
             # Seven in ten linked on Telegram, one in ten of those unreachable.
             await connection.execute(text(
-                "INSERT INTO channel_identities (delegate_id, channel, external_id, "
-                "chat_address, linked_at, linked_via, unreachable_at) SELECT id, 'telegram', "
+                "INSERT INTO channel_identities (meeting_id, delegate_id, channel, external_id, "
+                "chat_address, linked_at, linked_via, unreachable_at) SELECT meeting_id, id, "
+                "'telegram', "
                 "CAST(700000000 + id AS TEXT), CAST(700000000 + id AS TEXT), "
                 "'2024-05-05 08:00:00.000000', 'token', CASE WHEN id % 100 < 7 THEN "
                 "'2024-05-12 08:00:00.000000' END FROM delegates WHERE id % 10 < 7"
@@ -680,8 +681,9 @@ async def prepare_dashboard(db: Path, invitees: int, audit_rows: int) -> None:
                 for _ in range(audit_rows)
             ]
             await connection.execute(text(
-                "INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after) "
-                "VALUES (:at, :actor, :action, :entity, :entity_id, NULL, :after)"
+                "INSERT INTO audit_log (meeting_id, at, actor, action, entity, entity_id, before, "
+                "after) SELECT id, :at, :actor, :action, :entity, :entity_id, NULL, :after "
+                "FROM meetings"
             ), rows)  # fmt: skip
             # A third of the attending already in at the desks.
             await connection.execute(text(
