@@ -71,7 +71,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,13 +85,13 @@ from sqlalchemy import select  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from bench.common import delegate_rows, interleaved, machine  # noqa: E402
+from bench.common import delegate_rows, interleaved, machine, notice  # noqa: E402
 from bench.fake_server import Seen, ServedFake, limited_fake, seen  # noqa: E402
 from bot.app import TELEGRAM, ZALO, build_outbox  # noqa: E402
 from bot.config import ZaloSettings, load_config  # noqa: E402
 from bot.domain.channels import ChatAccount  # noqa: E402
 from bot.domain.clock import SystemClock  # noqa: E402
-from bot.domain.outbound import Audience, MessageKind, MessageStatus  # noqa: E402
+from bot.domain.outbound import MessageKind, MessageStatus  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from bot.texts import load_catalog  # noqa: E402
 from handlers.telegram.channel import TelegramSender  # noqa: E402
@@ -224,19 +223,7 @@ async def run_hoinghi(count: int, template: Path, folder: Path, rtt: float | Non
             await asyncio.sleep(0.5)  # its first tick, with nothing due, is over
             now = services.ctx.clock.now()
             async with unit_of_work(services.ctx.sessions) as session:
-                message = OutboundMessage(
-                    meeting_id=services.ctx.meeting_id,
-                    kind=MessageKind.BROADCAST,
-                    status=MessageStatus.SCHEDULED,
-                    audience=Audience.LINKED,
-                    body=BODY,
-                    params={},
-                    due_at=now,
-                    expires_at=now + timedelta(hours=12),
-                    created_by="bench",
-                    report_to=None,
-                    created_at=now,
-                )
+                message = notice(services.ctx.meeting_id, BODY, now)
                 session.add(message)
                 await session.flush()
                 message_id = message.id
@@ -349,14 +336,7 @@ async def run_zalo(count: int, rate: float, *, telegram_count: int = 0) -> None:
             outbox = build_outbox(services, catalog, senders, pacer=budgets)
             now = services.ctx.clock.now()
             async with unit_of_work(services.ctx.sessions) as session:
-                session.add(
-                    OutboundMessage(
-                        meeting_id=services.ctx.meeting_id, kind=MessageKind.BROADCAST,
-                        status=MessageStatus.SCHEDULED, audience=Audience.LINKED, body=BODY,
-                        params={}, due_at=now, expires_at=now + timedelta(hours=12),
-                        created_by="bench", report_to=None, created_at=now,
-                    )
-                )  # fmt: skip
+                session.add(notice(services.ctx.meeting_id, BODY, now))
             async with telegram.bot:
                 confirmed = time.monotonic()
                 while True:

@@ -16,12 +16,13 @@ import sqlite3
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.delegate_file import DelegateRow
+    from storage.models import OutboundMessage
 
 T = TypeVar("T")
 
@@ -108,3 +109,18 @@ def delegate_rows(
         )
         for index in range(count)
     ]
+
+
+def notice(
+    meeting_id: int, body: str, now: datetime, report_to: str | None = None
+) -> OutboundMessage:
+    """The office's notice to every linked invitee, due ``now``: what the broadcast benches send."""
+    from bot.domain.outbound import Audience, MessageKind, MessageStatus
+    from storage.models import OutboundMessage
+
+    return OutboundMessage(
+        meeting_id=meeting_id, kind=MessageKind.BROADCAST, status=MessageStatus.SCHEDULED,
+        audience=Audience.LINKED, body=body, params={}, due_at=now,
+        expires_at=now + timedelta(hours=12), created_by="bench", report_to=report_to,
+        created_at=now,
+    )  # fmt: skip

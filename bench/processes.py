@@ -27,20 +27,19 @@ import time
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bench.common import delegate_rows
+from bench.common import delegate_rows, notice
 from bench.fake_server import Seen, limited_fake, seen
 from bot.config import TOKEN_ENV, load_config
 from bot.domain.clock import SystemClock
-from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.services import build_services
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_database
-from storage.models import ChannelIdentity, Delegate, OutboundMessage
+from storage.models import ChannelIdentity, Delegate
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
 from tests.test_crash import toml_document
@@ -177,18 +176,8 @@ async def prepare(config_path: Path, count: int) -> None:
                 ],
             )
             session.add(
-                OutboundMessage(
-                    meeting_id=services.ctx.meeting_id,
-                    kind=MessageKind.BROADCAST,
-                    status=MessageStatus.SCHEDULED,
-                    audience=Audience.LINKED,
-                    body=BODY,
-                    params={},
-                    due_at=now,
-                    expires_at=now + timedelta(hours=12),
-                    created_by="bench",
-                    report_to=f"telegram:{loaded.config.office.chat_id}",
-                    created_at=now,
+                notice(
+                    services.ctx.meeting_id, BODY, now, f"telegram:{loaded.config.office.chat_id}"
                 )
             )
     finally:
