@@ -200,9 +200,14 @@ async def test_simultaneous_taps_share_transactions_and_each_is_recorded_and_aud
     assert statuses == Counter({RsvpStatus.ATTENDING: 40})
     assert audited == 40
     assert all(user.last_text().startswith(ATTENDING) for user in users)
-    # The 40 taps reach the service in the same turn of the event loop, so one statement
-    # writes all 40 answers.
-    assert writes["update"] == 1
+    if engine.dialect.name == "sqlite":
+        # The 40 taps reach the service in the same turn of the event loop (their reads go one
+        # after another through SQLite's one thread), so one statement writes all 40 answers.
+        assert writes["update"] == 1
+    else:
+        # On PostgreSQL the reads before it finish on several pooled connections, in a few
+        # turns: the taps still share statements, at least four answers to one on average.
+        assert 1 <= writes["update"] <= len(codes) // 4
 
 
 async def test_a_lone_taps_transaction_makes_two_trips_to_the_database_thread(

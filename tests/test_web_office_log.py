@@ -132,6 +132,8 @@ async def test_an_unknown_kind_of_change_is_still_shown_in_words(
 async def test_filtering_the_log_by_author_or_kind_reads_an_index_not_the_table(
     imported: Services,
 ) -> None:
+    if imported.ctx.sessions.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN: PostgreSQL's planner reads a small table whole")
     async with imported.ctx.sessions() as session:
         plans = {
             where: " ".join(
