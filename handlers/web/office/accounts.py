@@ -18,6 +18,7 @@ from bot.domain.tokens import format_link_code
 from bot.services.access import OfficeActor
 from bot.services.invitations import OfficeStep
 from bot.services.signin import StaffVisit
+from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -47,7 +48,7 @@ class Accounts:
     async def reissue(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """A new personal link and code; the page shows them once (the flash is taken once)."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         code = str(request.path_params["code"])
@@ -97,7 +98,7 @@ class Accounts:
     async def unlink(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Forget the delegate's accounts on one channel; the lost phone acts as them no more."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         channel = str(request.path_params["channel"])
@@ -118,9 +119,3 @@ class Accounts:
 def _channel_name(office: Office, channel: str) -> str:
     key = f"channel_name.{channel}"
     return office.catalog.plain(key) if office.catalog.has(key) else channel
-
-
-def _bound(visit: StaffVisit) -> str:
-    from handlers.web.office.app import _bound as bound
-
-    return bound(visit)

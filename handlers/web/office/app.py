@@ -40,6 +40,7 @@ from bot.texts.formatting import short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
+from handlers.web.office.binding import session_binding
 from handlers.web.office.checkin import DeskPages
 from handlers.web.office.downloads import Downloads
 from handlers.web.office.drafts import Drafts
@@ -191,7 +192,7 @@ class Office:
 
     async def signout(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """End this browser's session."""
-        values = await self._form(request, _bound(visit))
+        values = await self._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         assert visit.session_id is not None
@@ -210,7 +211,7 @@ class Office:
         self, request: Request, visit: StaffVisit, actor: OfficeActor
     ) -> Response:
         """End one of one's sessions (another browser's), or all of them."""
-        values = await self._form(request, _bound(visit))
+        values = await self._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         signin = self.services.signin
@@ -304,7 +305,7 @@ class Office:
         """An answer taken by phone, recorded on the delegate's behalf through the RSVP use
         case (its rules and deadline), audited as this staff member's."""
         code = str(request.path_params["code"])
-        values = await self._form(request, _bound(visit))
+        values = await self._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         card = await self.services.dashboard.card(code)
@@ -372,18 +373,13 @@ class Office:
             js=self.static.url("office.js"), meeting=meeting, office=config.office,
             groups=config.groups_in_order, statuses=list(RsvpStatus),
             group_labels={group.key: group.label for group in config.groups},
-            bound=_bound(visit) if isinstance(visit, StaffVisit) else "",
+            bound=session_binding(visit) if isinstance(visit, StaffVisit) else "",
             lifetime=int(LINK_LIFETIME.total_seconds() // 60),
             **context,
         )  # fmt: skip
         response = Response(page, status_code=status, media_type="text/html; charset=utf-8")
         response.headers["content-security-policy"] = CSP
         return response
-
-
-def _bound(visit: StaffVisit) -> str:
-    """What a session's forms are signed for: the session (by its digest, never its key)."""
-    return f"office|{visit.session_hash}"
 
 
 def _browser(agent: str) -> str:

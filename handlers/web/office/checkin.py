@@ -46,6 +46,7 @@ from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date
 from handlers.web.flash import Flash
+from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -161,7 +162,7 @@ class DeskPages:
         found = await self.desk_of(request)
         if found is not None and found[0] == visit.session_id:
             return RedirectResponse(f"{self.root}/checkin", status_code=303)
-        bound = _bound(visit)
+        bound = session_binding(visit)
         if request.method == "GET":
             return self.office._render("office/checkin_desk.html", visit=visit, actor=visit.actor)
         values = await self.office._form(request, bound)
@@ -396,10 +397,6 @@ class DeskPages:
 
 # Seconds between two refreshes of the attendance page.
 ATTENDANCE_POLL = 10
-
-
-def _bound(visit: StaffVisit) -> str:
-    return f"office|{visit.session_hash}"
 
 
 def _desk_bound(session_id: int) -> str:

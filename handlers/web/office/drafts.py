@@ -24,6 +24,7 @@ from bot.services.signin import StaffVisit
 from bot.texts.formatting import file_size
 from bot.texts.presenters import draft_status_label
 from handlers.web.attachment import attachment
+from handlers.web.office.binding import session_binding
 from storage.files import media_type
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class Drafts:
         (the chat's reply to a draft post); the form's nonce names it, so a second press of
         the same form sends nothing more."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         body = values.get("body", "")
@@ -193,7 +194,7 @@ class Drafts:
     async def approve(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """«Chốt»: the version the page showed is final; the speaker is told."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         version_id = await self._version(request, values)
@@ -206,7 +207,7 @@ class Drafts:
         """«Cần chỉnh sửa» for the version the page showed, its reason (if typed) first sent as
         a comment, so the speaker reads what to change before being asked to."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         drafts = office.services.drafts
@@ -279,9 +280,3 @@ class Drafts:
 def _id(request: Request) -> int:
     """The assignment a path names (0, which names none, for what no column could hold)."""
     return parse_id(str(request.path_params["id"])) or 0
-
-
-def _bound(visit: StaffVisit) -> str:
-    from handlers.web.office.app import _bound as bound
-
-    return bound(visit)

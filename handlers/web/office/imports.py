@@ -27,6 +27,7 @@ from bot.services.access import OfficeActor
 from bot.services.delegates import ImportSummary
 from bot.services.signin import StaffVisit
 from bot.texts.presenters import problem_line
+from handlers.web.office.binding import session_binding
 from handlers.web.uploads import TooLarge, read_form, text_field, upload
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class Imports:
                 "office/import.html", status=413, visit=visit, actor=actor, too_large=True
             )
         if not office.guard.valid(
-            _bound(visit), text_field(form, "nonce"), text_field(form, "csrf")
+            session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
             return office._render("office/message.html", status=403, key="form_expired")
         sent = upload(form, "file")
@@ -195,7 +196,7 @@ class Imports:
         """Import the list previewed, as ``hoinghi delegates import`` does (then the tasks'
         and the speeches' people are matched again), audited as the staff member."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         assert visit.session_id is not None
@@ -240,7 +241,7 @@ class Imports:
     async def discard(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Drop the uploaded list without importing it."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         assert visit.session_id is not None
@@ -252,9 +253,3 @@ class Imports:
 def _item(line: str) -> str:
     """A line of the CLI's list as an item of the page's (its "  - " marker is the list's)."""
     return line.strip().removeprefix("- ")
-
-
-def _bound(visit: StaffVisit) -> str:
-    from handlers.web.office.app import _bound as bound
-
-    return bound(visit)

@@ -19,6 +19,7 @@ from bot.services.broadcasts import MAX_BROADCAST, BroadcastResult, BroadcastSte
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import moment
 from bot.texts.presenters import audience_label, broadcast_html
+from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -107,7 +108,7 @@ class Notices:
         """Write and choose in one go, then the chat's preview: the notice as delegates will
         read it, the exact count, who is blocked and who must be phoned."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         body, audience = values.get("body", ""), values.get("audience", "")
@@ -147,7 +148,7 @@ class Notices:
         """Send the previewed notice now, or schedule it at the time typed (the chat's reading
         of a time: «08:00 27/5», «14:30»)."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         message_id = _id(request)
@@ -171,7 +172,7 @@ class Notices:
     async def cancel(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Cancel a scheduled notice (or the draft being previewed)."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         result = await office.services.broadcasts.cancel(actor, _id(request))
@@ -180,7 +181,7 @@ class Notices:
     async def resend(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Queue again the copies of a notice that failed."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         result = await office.services.broadcasts.resend_failed(actor, _id(request))
@@ -217,9 +218,3 @@ def _ok(step: BroadcastStep) -> bool:
 def _id(request: Request) -> int:
     """The notice a path names (0, which names none, for what no column could hold)."""
     return parse_id(str(request.path_params["id"])) or 0
-
-
-def _bound(visit: StaffVisit) -> str:
-    from handlers.web.office.app import _bound as bound
-
-    return bound(visit)

@@ -20,6 +20,7 @@ from bot.services.access import OfficeActor
 from bot.services.signin import StaffVisit
 from bot.services.tasks import TaskResult, TaskStep
 from handlers.web.attachment import attachment
+from handlers.web.office.binding import session_binding
 from storage.files import media_type, sanitize_filename
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Tasks:
     async def close(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Close a task (done another way, or dropped), with an optional note."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         task_id = _id(request, "id")
@@ -95,7 +96,7 @@ class Tasks:
     async def reopen(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Take a closed task up again, saying why (required)."""
         office = self.office
-        values = await office._form(request, _bound(visit))
+        values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         task_id = _id(request, "id")
@@ -136,9 +137,3 @@ def _row(line: TaskLine) -> dict[str, object]:
 def _id(request: Request, name: str) -> int:
     """The row a path names (0, which names none, for what no column could hold)."""
     return parse_id(str(request.path_params[name])) or 0
-
-
-def _bound(visit: StaffVisit) -> str:
-    from handlers.web.office.app import _bound as bound
-
-    return bound(visit)
