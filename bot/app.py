@@ -51,7 +51,14 @@ from schedules.ratelimit import Limits, Pacer
 from schedules.scheduler import OutboxScheduler
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
-from storage.guard import DatabaseLock, check_sqlite_file, check_writable, explained
+from storage.guard import (
+    DatabaseLock,
+    bot_scope,
+    check_sqlite_file,
+    check_writable,
+    explained,
+    meeting_scope,
+)
 from storage.migrate import current_revision, head_revision, upgrade_database
 from storage.sharing import (
     PLAN_LOCK_KEY,
@@ -116,22 +123,25 @@ async def open_storage(
     database that cannot be used raises :class:`storage.guard.DatabaseUnavailable` before
     anything else runs.
 
-    ``exclusive`` names a command that must be alone on the database (``run`` on SQLite: its
-    outbox recovery would reset another's deliveries in flight; ``purge``): it holds the
-    database's lock until it ends, and is refused while another process holds it. On
-    PostgreSQL ``run`` holds it shared: runs share the outbox through leases. Any other
-    command takes the lock only to change the schema, which must not change under a running
-    bot, and otherwise runs beside it.
+    ``exclusive`` names a command that holds the database's lock until it ends (see
+    :mod:`storage.guard`): ``purge`` and ``copy`` alone, refused while another process holds
+    it; ``run`` shared with other runs, and on SQLite its meeting alone (a second process of one
+    meeting would reset the first's deliveries in flight). Any other command takes the lock
+    only to change the schema, which must not change under a running bot, and otherwise runs
+    beside it.
     """
     url = loaded.database_url
     engine = create_engine(url)
-    # On PostgreSQL any number of `run` share the database (leased outbox, shared send rate):
-    # they hold the lock shared, which refuses only a schema change or a purge beside them.
-    shared = exclusive == "run" and engine.dialect.name == "postgresql"
+    # Runs hold the lock shared: they refuse only a schema change, a purge or a copy beside them.
+    shared = exclusive == "run"
     lock = DatabaseLock(url, exclusive or "db upgrade", shared=shared)
     upgrade_lock = DatabaseLock(url, "db upgrade") if shared else lock
+    # On SQLite (only: PostgreSQL shares a meeting's outbox by leases), one run per meeting.
+    meeting = DatabaseLock(url, "run", scope=meeting_scope(loaded.config.meeting.code))
     try:
         check_sqlite_file(url)
+        if shared:
+            await meeting.acquire()
         if exclusive and not shared:
             await lock.acquire()
         with explained(url):
@@ -146,6 +156,7 @@ async def open_storage(
     finally:
         await upgrade_lock.release()
         await lock.release()
+        await meeting.release()
         await engine.dispose()
 
 
@@ -671,6 +682,11 @@ class App:
             receiving[name] = False
             self.health.channels[name] = partial(_connected, receiving, name, channel)
         async with contextlib.AsyncExitStack() as running:
+            for entry in entries:  # on SQLite, a bot serves one running meeting (storage.guard)
+                scope = bot_scope(entry.name, entry.token(self.env))
+                bot = DatabaseLock(self.loaded.database_url, "run", scope=scope)
+                await bot.acquire()
+                running.push_async_callback(bot.release)
             running.push_async_callback(inbox.flush)  # last: the accounts the events used, marked
             if web is not None:  # first up, last down: webhooks are answered to the end
                 paths = tuple(path for channel in channels for path in channel.hook_paths)

@@ -1,13 +1,22 @@
-"""Before the database is used: one ``hoinghi run`` at a time, and a file it can really write.
+"""Before the database is used: who may run beside whom, and a file it can really write.
 
-Two bots on one SQLite database both recover and drain the same outbox: each start puts the
-other's deliveries in flight back to pending, and people get a message twice. There
-:class:`DatabaseLock` lets one process at a time hold a database. On PostgreSQL the outbox's
-claims are leases (:mod:`schedules.outbox`), so ``run`` holds the lock *shared*: any number of
-runs side by side, while a schema upgrade or a purge (exclusive) waits for them all to end. The
-operating system (SQLite: ``flock`` on a ``.lock`` file beside the database) or the server
-(PostgreSQL: a session advisory lock on a connection of its own) lets go of it when the process
-ends in any way, SIGKILL and power loss included, so a crash never leaves it stuck.
+Every ``hoinghi run`` holds its database's :class:`DatabaseLock` *shared*: runs side by side,
+while a schema upgrade, a purge or a copy (exclusive) waits for them all to end. What else a run
+holds depends on the database:
+
+- SQLite: two processes of **one meeting** would both recover and drain its outbox (each start
+  puts the other's deliveries in flight back to pending, and people get a message twice), so a
+  run also holds its meeting's lock exclusively (:func:`meeting_scope`): one process per meeting,
+  any number of meetings. And a chat platform hands a bot's messages to one receiver, so each
+  bot a run serves is held exclusively too (:func:`bot_scope`): a second meeting started with
+  the same bot is refused, instead of the two answering each other's people as strangers.
+- PostgreSQL: the outbox's claims are leases (:mod:`schedules.outbox`) and a bot's rate is
+  shared (:mod:`storage.sharing`), so any number of runs of any meetings share the database;
+  the scoped locks are not taken there.
+
+The operating system (SQLite: ``flock`` on ``.lock`` files beside the database) or the server
+(PostgreSQL: a session advisory lock on a connection of its own) lets go of a lock when the
+process ends in any way, SIGKILL and power loss included, so a crash never leaves it stuck.
 
 A database the bot cannot write is said in one line (:class:`DatabaseUnavailable`), not found
 out through a traceback once the bot is already taking updates.
@@ -16,10 +25,12 @@ out through a traceback once the bot is already taking updates.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import text
@@ -27,6 +38,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from storage.sharing import bot_key
 
 # "hoinghi" in ASCII: the advisory lock key every hoinghi process takes on its PostgreSQL database.
 PG_LOCK_KEY = int.from_bytes(b"hoinghi", "big")
@@ -37,7 +50,9 @@ class DatabaseUnavailable(Exception):
     """The database cannot be used; ``reason`` says why in a form the CLI can translate.
 
     ``reason`` is ``in_use`` (``holder`` is the other process's command and id, as
-    ``"run 1234"``, when known), ``folder_missing``, ``folder_read_only``, ``read_only``,
+    ``"run 1234"``, when known), ``meeting_in_use`` and ``bot_in_use`` (a scoped lock:
+    ``detail`` is the meeting's code or the channel's name, ``holder`` as above),
+    ``folder_missing``, ``folder_read_only``, ``read_only``,
     ``not_a_database`` or ``cannot_open`` (``detail``: SQLite's error name); ``where`` is the
     database file, or the URL without its password.
     """
@@ -125,19 +140,46 @@ def explained(url: str) -> Iterator[None]:
         raise problem from None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Something a run holds on an SQLite database besides the database itself: ``reason``
+    is what a process refused is told (``meeting_in_use``, ``bot_in_use``), ``name`` what it
+    names (the meeting's code, the channel), ``key`` the lock file's part of a name."""
+
+    reason: str
+    name: str
+    key: str
+
+
+def meeting_scope(code: str) -> Scope:
+    """One meeting's run (by its ``[meeting] code``; hashed: a code may hold a ``/``)."""
+    return Scope(
+        "meeting_in_use", code, "meeting-" + hashlib.sha256(code.encode()).hexdigest()[:16]
+    )
+
+
+def bot_scope(channel: str, token: str) -> Scope:
+    """One bot's receiving, by a hash of its token (never the token: it is a secret)."""
+    return Scope("bot_in_use", channel, "bot-" + bot_key(token)[:16])
+
+
 class DatabaseLock:
-    """The right to be the one hoinghi process that writes a database in the background.
+    """The right to write a database in the background: alone (exclusive), beside other runs
+    (``shared``), or, on SQLite, for one ``scope`` of it alone (a meeting, a bot).
 
     ``command`` (e.g. ``run``) and the process id are left with the lock, so that a process
     refused can say who holds it.
     """
 
-    def __init__(self, url: str, command: str, *, shared: bool = False) -> None:
+    def __init__(
+        self, url: str, command: str, *, shared: bool = False, scope: Scope | None = None
+    ) -> None:
         self.url = url
         self.command = command
-        # PostgreSQL only: held beside other shared holders, refused by (and refusing) an
-        # exclusive one. SQLite's file lock is always exclusive.
+        # Held beside other shared holders, refused by (and refusing) an exclusive one.
         self.shared = shared
+        # SQLite only (PostgreSQL shares meetings and bots by leases and shared send slots).
+        self.scope = scope
         self._fd: int | None = None
         self._engine: AsyncEngine | None = None
         self._connection: AsyncConnection | None = None
@@ -153,8 +195,10 @@ class DatabaseLock:
             return
         path = sqlite_file(self.url)
         if path is not None:
-            self._fd = _lock_file(path, f"{self.command} {os.getpid()}")
-        elif make_url(self.url).get_backend_name() == "postgresql":
+            self._fd = _lock_file(
+                path, f"{self.command} {os.getpid()}", shared=self.shared, scope=self.scope
+            )
+        elif self.scope is None and make_url(self.url).get_backend_name() == "postgresql":
             await self._lock_postgresql()
 
     async def release(self) -> None:
@@ -206,20 +250,26 @@ async def _pg_lock_holder(connection: AsyncConnection) -> str:
     return str(name or "").removeprefix("hoinghi ")
 
 
-def _lock_file(database: Path, holder: str) -> int:
-    """An open descriptor of ``<database>.lock``, locked; its content is ``holder``."""
-    path = database.with_name(database.name + LOCK_SUFFIX)
+def _lock_file(
+    database: Path, holder: str, *, shared: bool = False, scope: Scope | None = None
+) -> int:
+    """An open descriptor of ``<database>.lock`` (``<database>.<scope key>.lock`` for a
+    scope), locked; its content is ``holder`` (the last shared holder's)."""
+    name = database.name + (f".{scope.key}" if scope else "") + LOCK_SUFFIX
+    path = database.with_name(name)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except FileNotFoundError:
         raise DatabaseUnavailable("folder_missing", str(database)) from None
     except OSError:  # EACCES, EROFS, EPERM: nothing can be written beside the database
         raise DatabaseUnavailable("folder_read_only", str(database)) from None
-    if not _try_lock(fd):
+    if not _try_lock(fd, shared):
         other = ""
         with contextlib.suppress(OSError):
             other = os.read(fd, 200).decode("utf-8", errors="replace").strip()
         os.close(fd)
+        if scope is not None:
+            raise DatabaseUnavailable(scope.reason, str(database), holder=other, detail=scope.name)
         raise DatabaseUnavailable("in_use", str(database), holder=other)
     os.ftruncate(fd, 0)
     os.write(fd, f"{holder}\n".encode())
@@ -229,8 +279,9 @@ def _lock_file(database: Path, holder: str) -> int:
 if sys.platform == "win32":
     import msvcrt
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool) -> bool:
         # Windows locks byte ranges; one far past the holder's line keeps that line readable.
+        # It has no shared lock: there a run holds the database alone, one run at a time.
         os.lseek(fd, 1 << 20, os.SEEK_SET)
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -243,9 +294,9 @@ if sys.platform == "win32":
 else:
     import fcntl
 
-    def _try_lock(fd: int) -> bool:
+    def _try_lock(fd: int, shared: bool) -> bool:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True

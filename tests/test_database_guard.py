@@ -13,6 +13,7 @@ import sys
 import tomllib
 from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,24 @@ from alembic import command
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
+import bot.app
+from bot.app import Channel, ChannelEntry, ChannelSetup, open_app, open_storage
 from bot.cli import main
-from storage.engine import create_engine
-from storage.guard import DatabaseLock, sqlite_file
+from bot.cli.common import database_problem
+from bot.config import LoadedConfig, load_config
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
+from bot.domain.clock import SystemClock
+from bot.domain.outbound import BROADCAST_WINDOW, Audience, MessageKind, MessageStatus
+from bot.services import build_services
+from bot.services.invitations import LinkOutcome
+from bot.texts import load_catalog
+from storage.engine import create_engine, create_sessionmaker
+from storage.guard import DatabaseLock, DatabaseUnavailable, sqlite_file
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade_database
+from storage.models import OutboundMessage
+from tests.channels.text_channel import TextChannel
 from tests.conftest import (
     EXAMPLE_CONFIG,
     EXAMPLE_DELEGATES,
@@ -36,7 +51,7 @@ from tests.conftest import (
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import OFFICE_CHAT
-from tests.test_crash import running_bot, toml_document
+from tests.test_crash import running_bot, toml_document, write_config
 
 
 def office_config(folder: Path, server: FakeBotApiServer, database: Path) -> Path:
@@ -209,7 +224,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 @pytest.mark.slow
-async def test_a_second_run_on_one_database_is_refused_until_the_first_is_killed(
+async def test_a_second_run_of_one_meeting_on_sqlite_is_refused_until_the_first_is_killed(
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if not database_url.startswith("sqlite"):
@@ -234,11 +249,12 @@ async def test_a_second_run_on_one_database_is_refused_until_the_first_is_killed
             )
             assert (code, err[-1]) == (
                 4,
-                f"Bot chưa khởi động: cơ sở dữ liệu {database} đang được tiến trình hoinghi run "
-                f"(PID {first.process.pid}) sử dụng. Mỗi cơ sở dữ liệu chỉ được một bot chạy tại "
-                "một thời điểm (hai bot chạy cùng lúc sẽ gửi trùng tin nhắn). Nếu bot kia đang "
-                "chạy bình thường thì không cần chạy thêm; muốn khởi động lại, đề nghị dừng tiến "
-                "trình đó trước, rồi chạy lại lệnh này.",
+                f"Bot chưa khởi động: hội nghị 60-KH-BTV trên cơ sở dữ liệu {database} đang được "
+                f"tiến trình hoinghi run (PID {first.process.pid}) phục vụ. Trên SQLite, mỗi hội "
+                "nghị chỉ được một tiến trình chạy tại một thời điểm (hai tiến trình cùng chạy sẽ "
+                "gửi trùng tin nhắn); các hội nghị khác vẫn chạy được bên cạnh. Nếu tiến trình kia "
+                "đang chạy bình thường thì không cần chạy thêm; muốn khởi động lại, đề nghị dừng "
+                "tiến trình đó trước, rồi chạy lại lệnh này.",
             ), "\n".join(err)
             assert "Traceback" not in "\n".join(err)
             assert len(fake.calls_to("getMe")) == calls  # the second never reached Telegram
@@ -344,3 +360,229 @@ async def test_the_schema_never_changes_under_a_running_bot(
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
+
+
+# --- several meetings on one database ------------------------------------------------------------
+
+PLAN_B_CODE = "75-KH-BTV"
+SECOND_TOKEN = "654321:TEST-TOKEN-of-the-second-simulated-bot"
+
+
+def plan_on(config: Path, database_url: str, *, code: str | None = None) -> Path:
+    """``config`` (a plan written for a fake) moved onto ``database_url``; with ``code``,
+    another meeting: its own code and number."""
+    plan = tomllib.loads(config.read_text(encoding="utf-8"))
+    plan["database"] = {"url": database_url}
+    if code is not None:
+        plan["meeting"] |= {"code": code, "plan_number": code.replace("-", "/", 1)}
+    config.write_text(toml_document(plan), encoding="utf-8")
+    assert load_config(config).config.meeting.code == (code or "60-KH-BTV")
+    return config
+
+
+async def link_and_announce(configs: list[tuple[Path, FakeBotApi, int]], linked: int) -> None:
+    """Import the example list into each plan's meeting, then (not before: an import carries the
+    accounts linked for an earlier meeting by phone) link its first ``linked`` people to the
+    plan's own bot from ``first_uid`` on, and queue a notice to them, due now."""
+    loaded = [load_config(config) for config, _, _ in configs]
+    engine = create_engine(loaded[0].database_url)
+    try:
+        await upgrade_database(engine)
+        sessions = create_sessionmaker(engine)
+        plans = [await build_services(plan.config, sessions, SystemClock()) for plan in loaded]
+        groups = [FileGroup(g.key, g.label) for g in loaded[0].config.groups]
+        rows = parse_delegate_file(EXAMPLE_DELEGATES, groups).rows
+        for services in plans:
+            await services.delegates.import_rows(rows, actor="test")
+        for services, (_, fake, first_uid) in zip(plans, configs, strict=True):
+            for number, link in enumerate((await services.invitations.links())[:linked]):
+                fake.user(first_uid + number, link.full_name.split()[-1])
+                account = ChatAccount("telegram", str(first_uid + number), str(first_uid + number))
+                result = await services.invitations.link_by_token(account, link.token)
+                assert result.outcome is LinkOutcome.LINKED, (link.code, result.outcome)
+            now = datetime.now(UTC)
+            async with sessions() as session, session.begin():
+                session.add(
+                    OutboundMessage(
+                        meeting_id=services.ctx.meeting_id,
+                        kind=MessageKind.BROADCAST,
+                        status=MessageStatus.SCHEDULED,
+                        audience=Audience.LINKED,
+                        body=f"Thông báo của hội nghị {services.config.meeting.code}.",
+                        params={},
+                        due_at=now,
+                        expires_at=now + BROADCAST_WINDOW,
+                        created_by="test",
+                        report_to=f"telegram:{OFFICE_CHAT}",
+                        created_at=now,
+                    )
+                )
+    finally:
+        await engine.dispose()
+
+
+def people_reached(fake: FakeBotApi) -> set[int]:
+    """The private chats ``fake``'s bot sent anything to (the office group left out)."""
+    return {chat for chat, count in fake.sent_counts().items() if chat > 0 and count}
+
+
+@pytest.mark.slow
+async def test_two_meetings_run_at_once_on_one_database_each_with_its_own_bot(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plan A and plan B, each its own `hoinghi run` with its own bot, on one database: each
+    sends its own notice to its own people only; a purge waits for both. On SQLite a second
+    process of one meeting, or a third meeting started with A's bot, is refused in one line."""
+    linked = 6
+    fake_a, fake_b = FakeBotApi(), FakeBotApi(token=SECOND_TOKEN)
+    for fake in (fake_a, fake_b):
+        fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    async with FakeBotApiServer(fake_a) as server_a, FakeBotApiServer(fake_b) as server_b:
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        config_a = plan_on(write_config(tmp_path / "a", server_a), database_url)
+        config_b = plan_on(write_config(tmp_path / "b", server_b), database_url, code=PLAN_B_CODE)
+        await link_and_announce(
+            [(config_a, fake_a, 7_100_000), (config_b, fake_b, 7_200_000)], linked
+        )
+        people_a = set(range(7_100_000, 7_100_000 + linked))
+        people_b = set(range(7_200_000, 7_200_000 + linked))
+        async with running_bot(config_a, fake_a) as a, running_bot(config_b, fake_b) as b:
+            await a.until(fake_a, lambda: people_reached(fake_a) >= people_a, "A's notice sent")
+            await b.until(fake_b, lambda: people_reached(fake_b) >= people_b, "B's notice sent")
+            assert people_reached(fake_a) == people_a  # nobody of B's, through A's bot
+            assert people_reached(fake_b) == people_b
+            notices = {
+                fake: {
+                    m["text"].rsplit("\n", 1)[-1] for uid in people for m in fake.messages_to(uid)
+                }
+                for fake, people in ((fake_a, people_a), (fake_b, people_b))
+            }
+            assert notices == {
+                fake_a: {"Thông báo của hội nghị 60-KH-BTV."},
+                fake_b: {f"Thông báo của hội nghị {PLAN_B_CODE}."},
+            }
+            capsys.readouterr()
+            assert await asyncio.to_thread(
+                main, ["--config", str(config_a), "purge", "--force", "--yes"]
+            ) == 4  # fmt: skip
+            [refusal] = capsys.readouterr().err.splitlines()
+            assert refusal.startswith("Chưa xóa dữ liệu: cơ sở dữ liệu "), refusal
+
+            if database_url.startswith("sqlite"):
+                database = sqlite_file(database_url)
+                code, err = await hoinghi(config_a, "run", token=fake_a.token)
+                assert (code, said(err)) == (4, [
+                    f"Bot chưa khởi động: hội nghị 60-KH-BTV trên cơ sở dữ liệu {database} đang "
+                    f"được tiến trình hoinghi run (PID {a.process.pid}) phục vụ. Trên SQLite, mỗi "
+                    "hội nghị chỉ được một tiến trình chạy tại một thời điểm (hai tiến trình cùng "
+                    "chạy sẽ gửi trùng tin nhắn); các hội nghị khác vẫn chạy được bên cạnh. Nếu "
+                    "tiến trình kia đang chạy bình thường thì không cần chạy thêm; muốn khởi động "
+                    "lại, đề nghị dừng tiến trình đó trước, rồi chạy lại lệnh này."
+                ]), "\n".join(err)  # fmt: skip
+                (tmp_path / "c").mkdir()
+                config_c = plan_on(
+                    write_config(tmp_path / "c", server_a), database_url, code="80-KH-BTV"
+                )
+                calls = len(fake_a.calls_to("getMe"))
+                code, err = await hoinghi(config_c, "run", token=fake_a.token)
+                assert (code, said(err)) == (4, [
+                    f"Bot chưa khởi động: bot telegram với mã truy cập này đang được tiến trình "
+                    f"hoinghi run (PID {a.process.pid}) dùng cho một hội nghị khác trên cơ sở dữ "
+                    f"liệu {database}. Mỗi bot chỉ phục vụ được một hội nghị đang chạy (nền tảng "
+                    "chỉ chuyển tin nhắn gửi bot đến một nơi nhận, hai hội nghị sẽ trả lời nhầm "
+                    "người của nhau). Đề nghị dùng một bot riêng cho hội nghị này, hoặc dừng hội "
+                    "nghị kia trước, rồi chạy lại lệnh này."
+                ]), "\n".join(err)  # fmt: skip
+                assert len(fake_a.calls_to("getMe")) == calls  # C never reached A's bot
+            assert await b.stop() == 0, b.log()
+            assert await a.stop() == 0, a.log()
+    fake_a.assert_no_violations()
+    fake_b.assert_no_violations()
+
+
+def second_plan(office: Path, code: str = PLAN_B_CODE) -> LoadedConfig:
+    """The office's example plan made into another meeting on the same database file."""
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    path = office / f"{code}.toml"
+    path.write_text(text.replace('code = "60-KH-BTV"', f'code = "{code}"', 1), encoding="utf-8")
+    return load_config(path)
+
+
+async def test_runs_of_two_meetings_share_an_sqlite_database_and_one_meeting_runs_once(
+    office: Path,
+) -> None:
+    plan_a, plan_b = load_config(office / "config.toml"), second_plan(office)
+    assert plan_a.database_url == plan_b.database_url
+    async with open_storage(plan_a, exclusive="run"), open_storage(plan_b, exclusive="run"):
+        with pytest.raises(DatabaseUnavailable) as twice:
+            async with open_storage(plan_a, exclusive="run"):
+                pass
+        with pytest.raises(DatabaseUnavailable) as purge:
+            async with open_storage(plan_b, exclusive="purge"):
+                pass
+    assert (twice.value.reason, twice.value.detail, twice.value.holder) == (
+        "meeting_in_use", "60-KH-BTV", f"run {os.getpid()}"
+    )  # fmt: skip
+    assert (purge.value.reason, purge.value.holder) == ("in_use", f"run {os.getpid()}")
+    async with open_storage(plan_a, exclusive="purge"):  # both ended: the database is free
+        pass
+
+
+async def test_a_bot_serves_one_running_meeting_of_an_sqlite_database(
+    office: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = asyncio.Event()
+
+    def build_text(setup: ChannelSetup) -> Channel:
+        @contextlib.asynccontextmanager
+        async def receiving() -> AsyncIterator[None]:
+            yield
+
+        return Channel(TextChannel(setup.inbox, setup.catalog), receiving)
+
+    text = ChannelEntry("text", "HOINGHI_TEXT_TOKEN", re.compile(r"t-\d+"), build_text)
+    monkeypatch.setattr(bot.app, "CHANNELS", (text,))
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)  # the test process goes on
+    catalog = load_catalog("vi")
+    plan_a, plan_b = load_config(office / "config.toml"), second_plan(office)
+    async with open_app(plan_a, catalog, env={"HOINGHI_TEXT_TOKEN": "t-1"}) as a:
+        stop_a = asyncio.Event()
+        running_a = asyncio.create_task(a.run(stop_a))
+        await asyncio.wait_for(started.wait(), timeout=30)
+        started.clear()
+        async with open_app(plan_b, catalog, env={"HOINGHI_TEXT_TOKEN": "t-1"}) as b:
+            with pytest.raises(DatabaseUnavailable) as same_bot:
+                await b.run(asyncio.Event())
+        assert (same_bot.value.reason, same_bot.value.detail) == ("bot_in_use", "text")
+        assert not started.is_set()  # B started nothing
+        async with open_app(plan_b, catalog, env={"HOINGHI_TEXT_TOKEN": "t-2"}) as b:
+            stop_b = asyncio.Event()
+            running_b = asyncio.create_task(b.run(stop_b))
+            await asyncio.wait_for(started.wait(), timeout=30)  # its own bot: it runs beside A
+            stop_b.set()
+            await asyncio.wait_for(running_b, timeout=30)
+        stop_a.set()
+        await asyncio.wait_for(running_a, timeout=30)
+
+
+def test_a_refused_run_names_the_meeting_or_the_bot_and_the_process_in_one_line() -> None:
+    catalog = load_catalog("en")
+    meeting = DatabaseUnavailable(
+        "meeting_in_use", "/srv/hoinghi.db", holder="run 4242", detail="60-KH-BTV"
+    )
+    bot_held = DatabaseUnavailable("bot_in_use", "/srv/hoinghi.db", holder="", detail="zalo")
+    assert database_problem(catalog, meeting, "run") == (
+        "The bot did not start: the meeting 60-KH-BTV on the database /srv/hoinghi.db is served "
+        "by the process hoinghi run (PID 4242). On SQLite one process at a time may run a meeting "
+        "(two would send messages twice); other meetings can still run beside it. If that "
+        "process is running as it should, there is nothing to start; to restart it, please stop "
+        "that process first, then run this command again."
+    )
+    assert database_problem(catalog, bot_held, "run") == (
+        "The bot did not start: the zalo bot with this token is used by another hoinghi process "
+        "for another meeting on the database /srv/hoinghi.db. A bot can serve one running "
+        "meeting (the platform hands a bot's messages to one receiver, and two meetings would "
+        "answer each other's people as strangers). Please give this meeting a bot of its own, "
+        "or stop the other meeting first, then run this command again."
+    )

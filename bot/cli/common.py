@@ -212,17 +212,28 @@ def run_channel(
         return EXIT_UNAVAILABLE
 
 
+# What a scoped lock's refusal names (:mod:`storage.guard`): the meeting's code, the channel.
+_SCOPE_NAMES = {"meeting_in_use": "meeting", "bot_in_use": "channel"}
+
+
 def database_problem(catalog: Catalog, problem: DatabaseUnavailable, doing: str) -> str:
     """Why the database cannot be used, and what to do, in one line; ``doing`` is what was
     refused when another process holds it (``run``, ``purge`` or ``upgrade``)."""
+    command, _, pid = problem.holder.rpartition(" ")
+    holder = (
+        catalog.plain("cli.database_holder", command=command, pid=pid)
+        if command and pid.isdigit()
+        else catalog.plain("cli.database_holder_unknown")
+    )
     if problem.reason == "in_use":
-        command, _, pid = problem.holder.rpartition(" ")
-        holder = (
-            catalog.plain("cli.database_holder", command=command, pid=pid)
-            if command and pid.isdigit()
-            else catalog.plain("cli.database_holder_unknown")
-        )
         return catalog.plain(f"cli.database_in_use_{doing}", database=problem.where, holder=holder)
+    if (named := _SCOPE_NAMES.get(problem.reason)) is not None:  # a run's scope (storage.guard)
+        return catalog.plain(
+            f"cli.database_{problem.reason}",
+            database=problem.where,
+            holder=holder,
+            **{named: problem.detail},
+        )
     return catalog.plain(
         f"cli.database_{problem.reason}",
         database=problem.where,
