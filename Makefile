@@ -42,6 +42,7 @@ test-postgres: $(STAMP)
 test-multiprocess: $(STAMP)
 	./scripts/postgres-deps
 	./scripts/with-postgres $(BIN)/python -m pytest -m slow tests/test_processes.py
+	./scripts/with-postgres $(BIN)/python -m pytest -m slow tests/test_database_guard.py -k 'two_meetings and postgresql'
 
 # The web pages in a real Chromium at a phone's size (scripts/browser-deps installs it, as root
 # through apt, with axe-core from npm); screenshots land in out/screenshots/.
