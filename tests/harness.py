@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telegram.ext import Application
@@ -11,7 +12,7 @@ from bot.app import build_outbox
 from bot.chat import Inbox
 from bot.config import Config
 from bot.domain.clock import ManualClock
-from bot.domain.outbound import MessageKind
+from bot.domain.outbound import BROADCAST_WINDOW, Audience, MessageKind, MessageStatus
 from bot.domain.reminders import planned_messages
 from bot.services import Services
 from bot.texts import load_catalog
@@ -21,10 +22,31 @@ from handlers.telegram.limiter import RetryingRateLimiter
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
+from storage.models import OutboundMessage
 from tests.fakes.telegram_api import FakeBotApi, FakeUser, deliver
 
 ADMIN_ID = 100000001  # in config.example.toml's [office] admin_ids
 OFFICE_CHAT = -1001000000001  # config.example.toml's [office] chat_id
+
+
+def notice_due(
+    meeting_id: int, body: str, now: datetime, *, audience: str = Audience.LINKED
+) -> OutboundMessage:
+    """An office notice to ``audience``, due ``now``, its report to the office group: the row
+    the office's "send now" leaves, for tests that start from it."""
+    return OutboundMessage(
+        meeting_id=meeting_id,
+        kind=MessageKind.BROADCAST,
+        status=MessageStatus.SCHEDULED,
+        audience=audience,
+        body=body,
+        params={},
+        due_at=now,
+        expires_at=now + BROADCAST_WINDOW,
+        created_by="test",
+        report_to=f"telegram:{OFFICE_CHAT}",
+        created_at=now,
+    )
 
 
 def wired_config(config: Config, fake: FakeBotApi) -> Config:

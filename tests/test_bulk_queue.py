@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.outbound import BROADCAST_WINDOW, DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.outbound import DeliveryStatus, MessageStatus
 from storage.models import ChannelIdentity, Delivery, OutboundMessage
-from tests.harness import OFFICE_CHAT, BotHarness
+from tests.harness import BotHarness, notice_due
 
 
 async def orm_path(
@@ -49,18 +49,8 @@ async def orm_path(
 
 def notice(harness: BotHarness, now: datetime) -> OutboundMessage:
     """A notice to everyone who has not answered, due now."""
-    return OutboundMessage(
-        meeting_id=harness.services.ctx.meeting_id,
-        kind=MessageKind.BROADCAST,
-        status=MessageStatus.SCHEDULED,
-        audience="no_answer",
-        body="Họp trù bị lúc 14:00.",
-        params={},
-        due_at=now,
-        expires_at=now + BROADCAST_WINDOW,
-        created_by="test",
-        report_to=f"telegram:{OFFICE_CHAT}",
-        created_at=now,
+    return notice_due(
+        harness.services.ctx.meeting_id, "Họp trù bị lúc 14:00.", now, audience="no_answer"
     )
 
 

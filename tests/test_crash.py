@@ -39,8 +39,6 @@ from bot.delegate_file import Group as FileGroup
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import SystemClock
 from bot.domain.outbound import (
-    BROADCAST_WINDOW,
-    Audience,
     DeliveryStatus,
     MessageKind,
     MessageStatus,
@@ -54,7 +52,7 @@ from storage.models import Delivery, OutboundMessage
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import OFFICE_CHAT
+from tests.harness import OFFICE_CHAT, notice_due
 
 RECIPIENTS = 300  # the 80 delegates of the example plan and 220 more, all linked to Telegram
 BATCH_SIZE = 10
@@ -209,21 +207,7 @@ async def prepare_database(config_path: Path, fake: FakeBotApi, *, linked: int) 
 
         now = datetime.now(UTC)
         async with sessions() as session, session.begin():
-            session.add(
-                OutboundMessage(
-                    meeting_id=services.ctx.meeting_id,
-                    kind=MessageKind.BROADCAST,
-                    status=MessageStatus.SCHEDULED,
-                    audience=Audience.LINKED,
-                    body=BODY,
-                    params={},
-                    due_at=now,
-                    expires_at=now + BROADCAST_WINDOW,
-                    created_by="test",
-                    report_to=f"telegram:{OFFICE_CHAT}",
-                    created_at=now,
-                )
-            )
+            session.add(notice_due(services.ctx.meeting_id, BODY, now))
     finally:
         await engine.dispose()
     return uids

@@ -30,14 +30,12 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import SystemClock
-from bot.domain.outbound import BROADCAST_WINDOW, Audience, MessageKind, MessageStatus
 from bot.services import build_services
 from bot.services.invitations import LinkOutcome
 from bot.texts import load_catalog
 from storage.engine import create_engine, create_sessionmaker
 from storage.guard import DatabaseLock, DatabaseUnavailable, sqlite_file
 from storage.migrate import alembic_config, current_revision, head_revision, upgrade_database
-from storage.models import OutboundMessage
 from tests.channels.text_channel import TextChannel
 from tests.conftest import (
     EXAMPLE_CONFIG,
@@ -50,7 +48,7 @@ from tests.conftest import (
 )
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import OFFICE_CHAT
+from tests.harness import OFFICE_CHAT, notice_due
 from tests.test_crash import running_bot, toml_document, write_config
 
 
@@ -403,18 +401,10 @@ async def link_and_announce(configs: list[tuple[Path, FakeBotApi, int]], linked:
             now = datetime.now(UTC)
             async with sessions() as session, session.begin():
                 session.add(
-                    OutboundMessage(
-                        meeting_id=services.ctx.meeting_id,
-                        kind=MessageKind.BROADCAST,
-                        status=MessageStatus.SCHEDULED,
-                        audience=Audience.LINKED,
-                        body=f"Thông báo của hội nghị {services.config.meeting.code}.",
-                        params={},
-                        due_at=now,
-                        expires_at=now + BROADCAST_WINDOW,
-                        created_by="test",
-                        report_to=f"telegram:{OFFICE_CHAT}",
-                        created_at=now,
+                    notice_due(
+                        services.ctx.meeting_id,
+                        f"Thông báo của hội nghị {services.config.meeting.code}.",
+                        now,
                     )
                 )
     finally:

@@ -17,8 +17,6 @@ from sqlalchemy import select
 
 from bot.app import build_composer
 from bot.domain.outbound import (
-    BROADCAST_WINDOW,
-    Audience,
     MessageKind,
     MessageStatus,
     Part,
@@ -30,7 +28,7 @@ from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delivery, OutboundMessage
 from tests.conftest import local
-from tests.harness import OFFICE_CHAT, BotHarness
+from tests.harness import OFFICE_CHAT, BotHarness, notice_due
 from tests.samples import docx
 
 MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
@@ -585,19 +583,7 @@ async def test_a_kill_at_any_point_queues_a_report_once_and_marks_a_copy_sent_ag
         at += 1
         now = harness.clock.now()
         async with harness.services.ctx.sessions() as session, session.begin():
-            notice = OutboundMessage(
-                meeting_id=harness.services.ctx.meeting_id,
-                kind=MessageKind.BROADCAST,
-                status=MessageStatus.SCHEDULED,
-                audience=Audience.LINKED,
-                body=f"Thông báo thử số {at}",
-                params={},
-                due_at=now,
-                expires_at=now + BROADCAST_WINDOW,
-                created_by="test",
-                report_to=f"telegram:{OFFICE_CHAT}",
-                created_at=now,
-            )
+            notice = notice_due(harness.services.ctx.meeting_id, f"Thông báo thử số {at}", now)
             session.add(notice)
         death = Death(at)
         dying = outbox(death)

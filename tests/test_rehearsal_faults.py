@@ -13,11 +13,7 @@ from sqlalchemy import select
 
 from bot.app import build_outbox
 from bot.domain.outbound import (
-    BROADCAST_WINDOW,
-    Audience,
     DeliveryStatus,
-    MessageKind,
-    MessageStatus,
     Outbound,
     Part,
     SendOutcome,
@@ -28,8 +24,8 @@ from bot.texts import load_catalog
 from handlers.telegram.render import CAPABILITIES
 from rehearsal.faults import Faults, FaultStats, Killed, MortalSender, Process
 from rehearsal.stage import virtual_pacer
-from storage.models import Delivery, OutboundMessage
-from tests.harness import OFFICE_CHAT, BotHarness
+from storage.models import Delivery
+from tests.harness import BotHarness, notice_due
 
 # kill_rate / 2 is the chance of a kill at each of the two points around a send.
 FAULTS = Faults(kill_rate=0.5)
@@ -88,19 +84,7 @@ async def test_a_kill_after_a_send_counts_the_part_and_leaves_the_delivery_in_fl
     delegate = await harness.open_invitation("DB001")
     now = harness.clock.now()
     async with harness.services.ctx.sessions() as session, session.begin():
-        notice = OutboundMessage(
-            meeting_id=harness.services.ctx.meeting_id,
-            kind=MessageKind.BROADCAST,
-            status=MessageStatus.SCHEDULED,
-            audience=Audience.LINKED,
-            body="Thông báo thử",
-            params={},
-            due_at=now,
-            expires_at=now + BROADCAST_WINDOW,
-            created_by="test",
-            report_to=f"telegram:{OFFICE_CHAT}",
-            created_at=now,
-        )
+        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
         session.add(notice)
     catalog = load_catalog(harness.services.config.meeting.locale)
     stats = FaultStats()
