@@ -1,5 +1,6 @@
-"""The database a bot can use: one it can write, said in one line when it cannot, and one
-``hoinghi run`` at a time."""
+"""The database a bot can use: one it can write, said in one line when it cannot; one
+``hoinghi run`` of a meeting at a time on SQLite, several meetings side by side, each bot held
+by one of them."""
 
 from __future__ import annotations
 
@@ -290,7 +291,7 @@ async def test_runs_share_a_postgresql_database_and_a_purge_is_refused_beside_th
     database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if database_url.startswith("sqlite"):
-        pytest.skip("on SQLite one run at a time holds the database (the test before)")
+        pytest.skip("on SQLite one run of a meeting at a time (the test before)")
     fake = FakeBotApi()
     fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
     async with FakeBotApiServer(fake) as server:
