@@ -18,8 +18,8 @@ each claimed delivery that was on the wire at the kill. Each channel has its own
 so at most ``batch_size`` messages per channel are repeated — ``batch_size`` × the number of
 channels with something due at the kill — and none is lost. A send that timed out although
 the platform delivered it is retried too, so a timeout can also repeat a message.
-:meth:`Outbox.recover` takes back every ``sending`` row when the outbox is alone on its database
-(SQLite, where the database guard lets one ``hoinghi run`` at a time).
+:meth:`Outbox.recover` takes back every ``sending`` row of its meeting when the outbox is alone
+on that meeting (SQLite, where the database guard lets one ``hoinghi run`` of a meeting at a time).
 
 Several processes, one outbox (``shared``, PostgreSQL): a claim is a lease. The batch is picked
 with ``SELECT … FOR UPDATE SKIP LOCKED`` (two processes never pick the same row) and marked, in
@@ -209,9 +209,9 @@ class Outbox:
     async def recover(self) -> int:
         """After a crash: deliveries that were in flight go back to pending. Returns how many.
 
-        Alone on the database, every ``sending`` row was this outbox's before the crash; shared,
-        only rows whose lease expired (or that carry none) are taken back: the others belong to
-        live processes that renew them.
+        Alone on its meeting, every ``sending`` row of it was this outbox's before the crash;
+        shared, only rows whose lease expired (or that carry none) are taken back: the others
+        belong to live processes that renew them.
 
         The interrupted attempt does not count towards giving up: a crash is no verdict on the
         message, and a batch of 30 killed mid-drain must not lose a fifth of its tries. Each is

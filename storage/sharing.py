@@ -1,8 +1,8 @@
 """What several ``hoinghi run`` processes on one PostgreSQL database coordinate through it.
 
-On SQLite the database guard (:mod:`storage.guard`) lets one ``run`` at a time hold the
-database, and none of this is needed: each helper here is a no-op there. On PostgreSQL any
-number of processes (bot, web, or both) share the database, and
+On SQLite the database guard (:mod:`storage.guard`) lets one ``run`` of a meeting at a time
+hold it, and a bot serve one run, so none of this is needed: each helper here is a no-op
+there. On PostgreSQL any number of processes (bot, web, or both) share the database, and
 
 - the outbox's claims are leases (:mod:`schedules.outbox`), and
 - planning (the reminders' rows, tasks, drafts) runs in one process at a time:
