@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from bot.domain.order import protocol_key
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
@@ -33,8 +32,6 @@ from storage.models import (
 PAGE = 100
 # Entries a page of the audit log (Nhật ký) shows.
 LOG_PAGE = 50
-# Folded search texts kept (two lists of 10,000 people, edits included): beyond, start again.
-MAX_FOLDS = 20_000
 
 
 @dataclass(frozen=True)
@@ -172,7 +169,6 @@ class DashboardService:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
-        self._folds: dict[str, str] = {}
 
     def _order(self) -> dict[str, int]:
         return {group.key: group.order for group in self._ctx.config.groups}
@@ -430,74 +426,36 @@ class DashboardService:
             wanted.append(roster.reachable())
         elif filters.reach == "no":
             wanted.append(~roster.reachable())
-        where = and_(*wanted)
-        columns = _ROW_COLUMNS
         needle = fold(filters.search)
+        if needle:
+            # The folded text kept with each person (migration 0019): the matches are chosen,
+            # counted and paged in SQL like any filter, and only the page's rows are read.
+            wanted.append(Delegate.search_text.contains(needle, autoescape=True))
+        where = and_(*wanted)
         async with self._ctx.sessions() as session:
-            base = select(*columns).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-            if needle:
-                # Folded in Python (SQLite cannot strip Vietnamese diacritics), each text once:
-                # the folds are kept, keyed by the text itself, so an edit is a new key. Only
-                # the searched columns are read for everyone; the page's rows, after.
-                searched = (
-                    select(Delegate.code, Delegate.full_name, Delegate.organization,
-                           Delegate.position, Delegate.group_key, Delegate.rank)
-                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-                    .where(where)
-                )  # fmt: skip
-                # On the connection and fetched at once: plain rows, past the ORM's result
-                # machinery and a fetch per row (10,000 of them at 10,000 delegates); only the
-                # matches are put in protocol order (the same order as roster.protocol_key).
-                connection = await session.connection()
-                rows = (await connection.execute(searched)).all()
-                folds = self._folds
-                matches: list[_Ranked] = []
-                for code, name, organization, position, group_key, rank in rows:
-                    text = f"{code} {name} {organization} {position}"
-                    if needle in (folds.get(text) or self._fold(text)):
-                        matches.append(_Ranked(code, group_key, rank))
-                matches.sort(key=protocol_key(order))
-                codes = [person.code for person in matches]
-                total = len(codes)
-                start = codes.index(filters.after) + 1 if filters.after in codes else 0
-                wanted_codes = codes[start : start + limit + 1]
-                by_code = {
-                    row.code: row
-                    for row in await session.execute(base.where(Delegate.code.in_(wanted_codes)))
-                }
-                page = [by_code[code] for code in wanted_codes]
-            else:
-                counted = select(func.count()).select_from(Delegate)
-                counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-                total = int(await session.scalar(counted) or 0)
-                key = None
-                if filters.after:
-                    found = await session.execute(
-                        roster.key_of(order, self._ctx.meeting_id, filters.after)
-                    )
-                    first = found.first()
-                    key = None if first is None else tuple(first)
-                page = list(
-                    await session.execute(
-                        base.where(roster.after_key(order, key))
-                        .order_by(*roster.protocol_key(order))
-                        .limit(limit + 1)
-                    )
+            base = select(*_ROW_COLUMNS).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
+            counted = select(func.count()).select_from(Delegate)
+            counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
+            total = int(await session.scalar(counted) or 0)
+            key = None
+            if filters.after:
+                found = await session.execute(
+                    roster.key_of(order, self._ctx.meeting_id, filters.after)
                 )
+                first = found.first()
+                key = None if first is None else tuple(first)
+            page = list(
+                await session.execute(
+                    base.where(roster.after_key(order, key))
+                    .order_by(*roster.protocol_key(order))
+                    .limit(limit + 1)
+                )
+            )
             more = len(page) > limit
             page = page[:limit]
             accounts = await _accounts(session, [r.id for r in page])
         listed = [_row(r, accounts) for r in page]
         return Listing(listed, total, page[-1].code if more and page else None)
-
-    def _fold(self, text: str) -> str:
-        """``text`` folded for the search, from the kept folds when it was folded before."""
-        folded = self._folds.get(text)
-        if folded is None:
-            if len(self._folds) >= MAX_FOLDS:
-                self._folds.clear()
-            folded = self._folds[text] = fold(text)
-        return folded
 
     async def card(self, code: str) -> Card | None:
         """A delegate's page by their code, or None when no invitee has it."""
@@ -564,14 +522,6 @@ def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -
     """A list's row from its columns (:data:`_ROW_COLUMNS`) and :func:`_accounts`' accounts."""
     return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
                RsvpStatus(r.status), *accounts.get(r.id, ((), ())))  # fmt: skip
-
-
-class _Ranked(NamedTuple):
-    """A search's match, as protocol order sorts it."""
-
-    code: str
-    group_key: str
-    rank: int | None
 
 
 def _reachable_on(channel: str) -> ColumnElement[bool]:
