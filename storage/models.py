@@ -183,6 +183,8 @@ class AuditEntry(Base):
 Index("ix_audit_log_meeting_at", AuditEntry.meeting_id, AuditEntry.at)
 Index("ix_audit_log_actor_at", AuditEntry.actor, AuditEntry.at)
 Index("ix_audit_log_action_at", AuditEntry.action, AuditEntry.at)
+# The dashboard's log filtered by kind of change within its meeting (0019).
+Index("ix_audit_log_meeting_action_at", AuditEntry.meeting_id, AuditEntry.action, AuditEntry.at)
 Index("ix_audit_log_subject", AuditEntry.entity, AuditEntry.entity_id, AuditEntry.at)
 
 
