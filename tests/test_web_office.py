@@ -370,3 +370,32 @@ async def test_upgrading_to_0019_makes_the_people_already_there_searchable(
     assert folded.startswith("db037 dang thi thu ha ")
     found = await imported.dashboard.delegates(Filters(search="DANG THI THU HA"))
     assert [row.code for row in found.rows] == ["DB037"]
+
+
+async def test_the_dashboards_pages_read_without_taking_the_writers_lock(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page that only reads begins DEFERRED on SQLite (storage.uow.read_only / reading): on a
+    # busy morning it neither waits behind the desks' and the chats' writes nor holds them up.
+    from storage.sqlite_driver import OneTripConnection
+
+    if imported.ctx.sessions.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("SQLite's BEGIN IMMEDIATE / DEFERRED")
+    await imported.tasks.sync()
+    [task] = [line for line in await imported.tasks.office_board() if line.key == "VI.2"]
+    begins: list[str] = []
+    original = OneTripConnection.begin_with_next_statement
+
+    def spy(self: OneTripConnection, begin: str) -> None:
+        begins.append(begin)
+        original(self, begin)
+
+    monkeypatch.setattr(OneTripConnection, "begin_with_next_statement", spy)
+    for path in ("/office/", "/office/live", "/office/delegates", "/office/delegates?q=nguyen",
+                 "/office/delegates?reach=no&answer=no_answer", "/office/delegates/DB010",
+                 "/office/tasks", f"/office/tasks/{task.id}", "/office/log",
+                 "/office/log?action=rsvp.changed"):  # fmt: skip
+        begins.clear()
+        response = await desk.client.get(path)
+        assert response.status_code == 200, path
+        assert begins and set(begins) == {"BEGIN"}, (path, begins)

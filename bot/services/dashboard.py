@@ -27,6 +27,7 @@ from storage.models import (
     PersonRole,
     Rsvp,
 )
+from storage.uow import read_only
 
 # Rows a page of the list shows; the filters narrow it, the next page goes on.
 PAGE = 100
@@ -165,7 +166,8 @@ class Card:
 
 
 class DashboardService:
-    """Read-only views for the dashboard, each one short transaction."""
+    """Read-only views for the dashboard, each one short read-only transaction
+    (:func:`storage.uow.read_only`: on SQLite they wait for no writer)."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
@@ -176,7 +178,7 @@ class DashboardService:
     async def reach(self) -> list[Reach]:
         """Invitees reachable and blocked on each chat channel."""
         alive = ChannelIdentity.unreachable_at.is_(None)
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(
                     ChannelIdentity.channel,
@@ -219,7 +221,7 @@ class DashboardService:
             .where(roster.delegates_of(self._ctx.meeting_id))
             .subquery()
         )
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
             keys = (each.c.group_key, each.c.status, each.c.accounts)
             found = (await connection.execute(select(*keys, func.count()).group_by(*keys))).all()
@@ -248,7 +250,7 @@ class DashboardService:
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
             ~roster.reachable(),
         )
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             page = (
                 await session.execute(
                     select(*_ROW_COLUMNS)
@@ -263,7 +265,7 @@ class DashboardService:
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
         """Messages scheduled to go out, the soonest first."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.scalars(
                 select(OutboundMessage)
                 .where(
@@ -280,7 +282,7 @@ class DashboardService:
 
     async def activity(self, limit: int = 10) -> list[Activity]:
         """The latest audited changes, the newest first."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             entries = list(
                 await session.scalars(
                     select(AuditEntry)
@@ -305,7 +307,7 @@ class DashboardService:
         if filters.until is not None:
             end = datetime.combine(filters.until + timedelta(days=1), time(), zone)
             wanted.append(AuditEntry.at < end)
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             total = int(await session.scalar(select(func.count(AuditEntry.id)).where(*wanted)) or 0)
             page = select(AuditEntry).where(*wanted)
             if filters.before:
@@ -331,7 +333,7 @@ class DashboardService:
         """Every account a person acts as in the audit log: their dashboard sessions and the
         chat accounts linked to them now."""
         accounts = [f"dashboard:{code}"]
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(ChannelIdentity.channel, ChannelIdentity.external_id)
                 .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
@@ -343,7 +345,7 @@ class DashboardService:
     async def staff(self) -> list[tuple[str, str]]:
         """The people holding a role on the office's side (office, check-in): code and name,
         in code order, for the audit log's "who" choice."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Delegate.code, Delegate.full_name)
                 .join(PersonRole, PersonRole.person_id == Delegate.id)
@@ -432,7 +434,7 @@ class DashboardService:
             # counted and paged in SQL like any filter, and only the page's rows are read.
             wanted.append(Delegate.search_text.contains(needle, autoescape=True))
         where = and_(*wanted)
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             base = select(*_ROW_COLUMNS).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
             counted = select(func.count()).select_from(Delegate)
             counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
@@ -459,7 +461,7 @@ class DashboardService:
 
     async def card(self, code: str) -> Card | None:
         """A delegate's page by their code, or None when no invitee has it."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             person = await session.scalar(
                 select(Delegate).where(
                     Delegate.meeting_id == self._ctx.meeting_id, Delegate.code == code
@@ -499,7 +501,7 @@ class DashboardService:
     async def task_history(self, task_id: int, limit: int = 100) -> list[Activity]:
         """A task's audited changes (reports, deliverables, the office closing and reopening
         it), the newest first, their authors named."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             entries = list(
                 await session.scalars(
                     select(AuditEntry)

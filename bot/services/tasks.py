@@ -40,7 +40,7 @@ from storage.models import (
     TaskAssignment,
     TaskEvidence,
 )
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -475,7 +475,7 @@ class TaskService:
 
     async def office_board(self) -> list[TaskLine]:
         """Every live task, overdue first, then by deadline."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             return await self._lines(session, None)
 
     async def overdue(self) -> list[TaskLine]:
@@ -489,7 +489,7 @@ class TaskService:
     async def overdue_heads(self) -> list[TaskHead]:
         """What the overview lists of the overdue tasks (key, title, owner, deadline), in the
         board's order: chosen in SQL, without reading anyone's assignment (it is polled)."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Task.id, Task.key, Task.title, Task.owner, Task.deadline_at)
                 .where(self._overdue())
@@ -512,7 +512,7 @@ class TaskService:
 
     async def task(self, task_id: int) -> TaskLine | None:
         """One live task by its id (None for an unknown or archived one)."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             lines = await self._lines(session, {task_id})
         return lines[0] if lines else None
 
@@ -525,7 +525,7 @@ class TaskService:
         task."""
         start = max(0, start)
         limit = PEOPLE_PAGE if limit is None else limit
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             total, done, reported = (
                 await session.execute(
                     select(
