@@ -226,8 +226,8 @@ async def test_the_list_goes_on_page_after_page_in_protocol_order(
 
 
 async def test_a_searchs_matches_come_in_the_lists_protocol_order(imported: Services) -> None:
-    # The search sorts its matches itself (in Python, not SQL): they must come in the order
-    # the list without a search shows them, unranked and unknown-group people included.
+    # A search's matches must come in the order the list without a search shows them,
+    # unranked and unknown-group people included (the search was sorted in Python before 0019).
     from sqlalchemy import update
 
     from bot.services.dashboard import Filters
