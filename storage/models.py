@@ -63,6 +63,10 @@ class Delegate(Base):
     role: Mapped[str] = mapped_column(String(16), default="delegate", server_default="delegate")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Code, name, unit and position folded as a phone types them (no diacritics, no case), what
+    # the dashboard's search looks in: kept by the writes (bot.services.delegates, migration
+    # 0019), since neither SQLite nor a bare PostgreSQL can strip Vietnamese diacritics.
+    search_text: Mapped[str] = mapped_column(String(640), default="", server_default="")
 
     rsvp: Mapped[Rsvp] = relationship(back_populates="delegate", lazy="raise", uselist=False)
 
@@ -179,6 +183,8 @@ class AuditEntry(Base):
 Index("ix_audit_log_meeting_at", AuditEntry.meeting_id, AuditEntry.at)
 Index("ix_audit_log_actor_at", AuditEntry.actor, AuditEntry.at)
 Index("ix_audit_log_action_at", AuditEntry.action, AuditEntry.at)
+# The dashboard's log filtered by kind of change within its meeting (0019).
+Index("ix_audit_log_meeting_action_at", AuditEntry.meeting_id, AuditEntry.action, AuditEntry.at)
 Index("ix_audit_log_subject", AuditEntry.entity, AuditEntry.entity_id, AuditEntry.at)
 
 

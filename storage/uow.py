@@ -59,6 +59,20 @@ async def unit_of_work(
         yield session
 
 
+@asynccontextmanager
+async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session inside one read-only transaction, for a use case that only reads (a
+    dashboard's page): on SQLite (WAL) it begins DEFERRED, as :func:`reading` does, so it
+    neither waits behind the desks' and the chats' writes nor holds them up, and reads one
+    consistent snapshot. Nothing may be written through it (checked when it ends); it is
+    rolled back, there being nothing to commit."""
+    async with sessions() as session:
+        await session.connection(execution_options={READING: True})
+        yield session
+        if session.new or session.dirty or session.deleted:
+            raise AssertionError("a read-only session was given something to write")
+
+
 async def reading(sessions: async_sessionmaker[AsyncSession], work: Callable[[Connection], T]) -> T:
     """``work``'s result: Core selects it runs on the connection it is given, in one read-only
     transaction (one consistent view of the database across its statements). On SQLite (WAL)

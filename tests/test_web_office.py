@@ -226,8 +226,8 @@ async def test_the_list_goes_on_page_after_page_in_protocol_order(
 
 
 async def test_a_searchs_matches_come_in_the_lists_protocol_order(imported: Services) -> None:
-    # The search sorts its matches itself (in Python, not SQL): they must come in the order
-    # the list without a search shows them, unranked and unknown-group people included.
+    # A search's matches must come in the order the list without a search shows them,
+    # unranked and unknown-group people included (the search was sorted in Python before 0019).
     from sqlalchemy import update
 
     from bot.services.dashboard import Filters
@@ -294,3 +294,108 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
     first = await imported.dashboard.to_phone(limit=3)
     assert [row.code for row in first] == [row.code for row in listed.rows[:3]]
     assert [row.code for row in first] == ["DB002", "DB004", "DB006"]
+
+
+async def test_a_search_reads_only_its_matches_from_the_database(imported: Services) -> None:
+    # The search is chosen in SQL on the folded text kept with each person (migration 0019):
+    # no statement reads the people without it (before, all of them were read and folded).
+    from sqlalchemy import event
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    engine = imported.ctx.sessions.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        found = await imported.dashboard.delegates(Filters(search="nguyen thi thanh nhan"))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert [row.code for row in found.rows] == ["DB044"] and found.total == 1
+    reading_people = [s for s in statements if "FROM delegates" in s]
+    assert reading_people and all("search_text LIKE" in s for s in reading_people)
+
+
+async def test_a_renamed_person_is_found_by_the_new_name_and_not_the_old(
+    imported: Services,
+) -> None:
+    from dataclasses import replace
+
+    from bot.delegate_file import Group as FileGroup
+    from bot.delegate_file import parse_delegate_file
+    from tests.conftest import EXAMPLE_DELEGATES
+
+    groups = [FileGroup(g.key, g.label) for g in imported.config.groups]
+    rows = parse_delegate_file(EXAMPLE_DELEGATES, groups).rows
+    renamed = [
+        replace(row, full_name="Trương Thị Ánh Tuyết") if row.code == "DB044" else row
+        for row in rows
+    ]
+    summary = await imported.delegates.import_rows(renamed, actor="test")
+    assert summary.changed == {"DB044": ["full_name"]}
+    dashboard = imported.dashboard
+    assert [r.code for r in (await dashboard.delegates(Filters(search="truong thi anh"))).rows] == [
+        "DB044"
+    ]
+    assert (await dashboard.delegates(Filters(search="nguyen thi thanh nhan"))).rows == []
+
+
+async def test_upgrading_to_0019_makes_the_people_already_there_searchable(
+    imported: Services,
+) -> None:
+    from alembic import command
+    from sqlalchemy import Connection, text
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from storage.migrate import alembic_config
+
+    def migrate(connection: Connection, how: str, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        getattr(command, how)(config, revision)
+
+    engine = imported.ctx.sessions.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    async with engine.begin() as connection:
+        await connection.run_sync(migrate, "downgrade", "0018")
+        await connection.run_sync(migrate, "upgrade", "head")
+        folded = (
+            await connection.execute(text("SELECT search_text FROM delegates WHERE code = 'DB037'"))
+        ).scalar_one()
+        rsvps = (await connection.execute(text("SELECT count(*) FROM rsvps"))).scalar_one()
+    assert rsvps == 80  # the column is added in place: no answer lost to a table rebuilt
+    assert folded.startswith("db037 dang thi thu ha ")
+    found = await imported.dashboard.delegates(Filters(search="DANG THI THU HA"))
+    assert [row.code for row in found.rows] == ["DB037"]
+
+
+async def test_the_dashboards_pages_read_without_taking_the_writers_lock(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page that only reads begins DEFERRED on SQLite (storage.uow.read_only / reading): on a
+    # busy morning it neither waits behind the desks' and the chats' writes nor holds them up.
+    from storage.sqlite_driver import OneTripConnection
+
+    if imported.ctx.sessions.kw["bind"].dialect.name != "sqlite":
+        pytest.skip("SQLite's BEGIN IMMEDIATE / DEFERRED")
+    await imported.tasks.sync()
+    [task] = [line for line in await imported.tasks.office_board() if line.key == "VI.2"]
+    begins: list[str] = []
+    original = OneTripConnection.begin_with_next_statement
+
+    def spy(self: OneTripConnection, begin: str) -> None:
+        begins.append(begin)
+        original(self, begin)
+
+    monkeypatch.setattr(OneTripConnection, "begin_with_next_statement", spy)
+    for path in ("/office/", "/office/live", "/office/delegates", "/office/delegates?q=nguyen",
+                 "/office/delegates?reach=no&answer=no_answer", "/office/delegates/DB010",
+                 "/office/tasks", f"/office/tasks/{task.id}", "/office/log",
+                 "/office/log?action=rsvp.changed"):  # fmt: skip
+        begins.clear()
+        response = await desk.client.get(path)
+        assert response.status_code == 200, path
+        assert begins and set(begins) == {"BEGIN"}, (path, begins)

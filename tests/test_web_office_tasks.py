@@ -226,3 +226,76 @@ async def test_reopening_needs_a_reason_and_second_taps_change_nothing(
     assert [action for _, action, _ in await office_audits(harness, task)] == ["task.closed"]
     # Closed without a note: the audit row carries no empty note.
     assert (await office_audits(harness, task))[0][2] == {"closed": True, "by": STAFF_NAME}
+
+
+async def test_a_tasks_people_come_a_page_at_a_time_with_the_figures_of_everyone(
+    desk: Desk, harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A district task has one person per district chair (1,250 at 10,000 delegates): its page
+    # lists a page of them, in the board's order, and counts everyone in SQL.
+    import bot.services.tasks
+
+    services = harness.services
+    board = await services.tasks.office_board()
+    biggest = max(board, key=lambda line: len(line.assignments))
+    everyone = [f"{a.full_name} ({a.organization})" for a in biggest.assignments]
+    assert len(everyone) > 5
+    monkeypatch.setattr(bot.services.tasks, "PEOPLE_PAGE", 2)
+    seen: list[str] = []
+    path = f"/office/tasks/{biggest.id}"
+    pages = 0
+    while True:
+        page = await desk.client.get(path)
+        assert page.status_code == 200
+        people = text_of(page.text, "people")
+        assert people.startswith(f"Người phụ trách ({len(everyone)})")
+        shown = re.findall(r"<li><strong>([^<]+)</strong> \(([^)]+)\)", page.text)
+        seen += [f"{name} ({unit})" for name, unit in shown]
+        pages += 1
+        first = len(seen) - len(shown) + 1
+        assert text_of(page.text, "people-shown") == (
+            f"Đang hiện người thứ {first} đến {len(seen)} trong số {len(everyone)} người phụ trách."
+        )
+        assert ('id="people-first"' in page.text) == (pages > 1)
+        more = re.search(r'id="people-more" href="([^"]+)"', page.text)
+        if more is None:
+            break
+        path = f"/office/tasks/{biggest.id}{more.group(1).split('#')[0]}"
+    assert seen == everyone and pages == (len(everyone) + 1) // 2
+    found = await services.tasks.task_page(biggest.id, start=0, limit=2)
+    assert found is not None and found.total == len(everyone)
+    assert found.line.overdue == biggest.overdue and found.all_done == biggest.done
+
+
+async def test_someone_linked_on_two_chats_is_listed_once_on_a_task(
+    desk: Desk, harness: BotHarness
+) -> None:
+    from datetime import UTC, datetime
+
+    from storage.models import ChannelIdentity, Delegate
+
+    services = harness.services
+    task = await services.tasks.line("VI.1.3")
+    assert task is not None and len(task.assignments) == 1
+    code = task.assignments[0].code
+    async with services.ctx.sessions() as session, session.begin():
+        person = await session.scalar(
+            select(Delegate).where(Delegate.meeting_id == services.ctx.meeting_id,
+                                   Delegate.code == code)
+        )  # fmt: skip
+        assert person is not None
+        for channel, external in (("telegram", "7001"), ("zalo", "z7001")):
+            session.add(
+                ChannelIdentity(
+                    meeting_id=services.ctx.meeting_id, delegate_id=person.id, channel=channel,
+                    external_id=external, chat_address=external,
+                    linked_at=datetime(2026, 5, 1, tzinfo=UTC), linked_via="code",
+                )
+            )  # fmt: skip
+    line = await services.tasks.task(task.id)
+    assert line is not None and [a.code for a in line.assignments] == [code]
+    assert line.assignments[0].linked
+    page = await desk.client.get(f"/office/tasks/{task.id}")
+    assert text_of(page.text, "people").startswith("Người phụ trách (1)")
+    section = page.text.split('id="people"', 1)[1].split("</section>", 1)[0]
+    assert section.count("<li><strong>") == 1

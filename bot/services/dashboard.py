@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from bot.domain.order import protocol_key
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
@@ -28,13 +27,12 @@ from storage.models import (
     PersonRole,
     Rsvp,
 )
+from storage.uow import read_only
 
 # Rows a page of the list shows; the filters narrow it, the next page goes on.
 PAGE = 100
 # Entries a page of the audit log (Nhật ký) shows.
 LOG_PAGE = 50
-# Folded search texts kept (two lists of 10,000 people, edits included): beyond, start again.
-MAX_FOLDS = 20_000
 
 
 @dataclass(frozen=True)
@@ -168,11 +166,11 @@ class Card:
 
 
 class DashboardService:
-    """Read-only views for the dashboard, each one short transaction."""
+    """Read-only views for the dashboard, each one short read-only transaction
+    (:func:`storage.uow.read_only`: on SQLite they wait for no writer)."""
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
-        self._folds: dict[str, str] = {}
 
     def _order(self) -> dict[str, int]:
         return {group.key: group.order for group in self._ctx.config.groups}
@@ -180,7 +178,7 @@ class DashboardService:
     async def reach(self) -> list[Reach]:
         """Invitees reachable and blocked on each chat channel."""
         alive = ChannelIdentity.unreachable_at.is_(None)
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(
                     ChannelIdentity.channel,
@@ -223,7 +221,7 @@ class DashboardService:
             .where(roster.delegates_of(self._ctx.meeting_id))
             .subquery()
         )
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
             keys = (each.c.group_key, each.c.status, each.c.accounts)
             found = (await connection.execute(select(*keys, func.count()).group_by(*keys))).all()
@@ -252,7 +250,7 @@ class DashboardService:
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
             ~roster.reachable(),
         )
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             page = (
                 await session.execute(
                     select(*_ROW_COLUMNS)
@@ -267,7 +265,7 @@ class DashboardService:
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
         """Messages scheduled to go out, the soonest first."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.scalars(
                 select(OutboundMessage)
                 .where(
@@ -284,7 +282,7 @@ class DashboardService:
 
     async def activity(self, limit: int = 10) -> list[Activity]:
         """The latest audited changes, the newest first."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             entries = list(
                 await session.scalars(
                     select(AuditEntry)
@@ -309,7 +307,7 @@ class DashboardService:
         if filters.until is not None:
             end = datetime.combine(filters.until + timedelta(days=1), time(), zone)
             wanted.append(AuditEntry.at < end)
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             total = int(await session.scalar(select(func.count(AuditEntry.id)).where(*wanted)) or 0)
             page = select(AuditEntry).where(*wanted)
             if filters.before:
@@ -335,7 +333,7 @@ class DashboardService:
         """Every account a person acts as in the audit log: their dashboard sessions and the
         chat accounts linked to them now."""
         accounts = [f"dashboard:{code}"]
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(ChannelIdentity.channel, ChannelIdentity.external_id)
                 .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
@@ -347,7 +345,7 @@ class DashboardService:
     async def staff(self) -> list[tuple[str, str]]:
         """The people holding a role on the office's side (office, check-in): code and name,
         in code order, for the audit log's "who" choice."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Delegate.code, Delegate.full_name)
                 .join(PersonRole, PersonRole.person_id == Delegate.id)
@@ -430,78 +428,40 @@ class DashboardService:
             wanted.append(roster.reachable())
         elif filters.reach == "no":
             wanted.append(~roster.reachable())
-        where = and_(*wanted)
-        columns = _ROW_COLUMNS
         needle = fold(filters.search)
-        async with self._ctx.sessions() as session:
-            base = select(*columns).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-            if needle:
-                # Folded in Python (SQLite cannot strip Vietnamese diacritics), each text once:
-                # the folds are kept, keyed by the text itself, so an edit is a new key. Only
-                # the searched columns are read for everyone; the page's rows, after.
-                searched = (
-                    select(Delegate.code, Delegate.full_name, Delegate.organization,
-                           Delegate.position, Delegate.group_key, Delegate.rank)
-                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-                    .where(where)
-                )  # fmt: skip
-                # On the connection and fetched at once: plain rows, past the ORM's result
-                # machinery and a fetch per row (10,000 of them at 10,000 delegates); only the
-                # matches are put in protocol order (the same order as roster.protocol_key).
-                connection = await session.connection()
-                rows = (await connection.execute(searched)).all()
-                folds = self._folds
-                matches: list[_Ranked] = []
-                for code, name, organization, position, group_key, rank in rows:
-                    text = f"{code} {name} {organization} {position}"
-                    if needle in (folds.get(text) or self._fold(text)):
-                        matches.append(_Ranked(code, group_key, rank))
-                matches.sort(key=protocol_key(order))
-                codes = [person.code for person in matches]
-                total = len(codes)
-                start = codes.index(filters.after) + 1 if filters.after in codes else 0
-                wanted_codes = codes[start : start + limit + 1]
-                by_code = {
-                    row.code: row
-                    for row in await session.execute(base.where(Delegate.code.in_(wanted_codes)))
-                }
-                page = [by_code[code] for code in wanted_codes]
-            else:
-                counted = select(func.count()).select_from(Delegate)
-                counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-                total = int(await session.scalar(counted) or 0)
-                key = None
-                if filters.after:
-                    found = await session.execute(
-                        roster.key_of(order, self._ctx.meeting_id, filters.after)
-                    )
-                    first = found.first()
-                    key = None if first is None else tuple(first)
-                page = list(
-                    await session.execute(
-                        base.where(roster.after_key(order, key))
-                        .order_by(*roster.protocol_key(order))
-                        .limit(limit + 1)
-                    )
+        if needle:
+            # The folded text kept with each person (migration 0019): the matches are chosen,
+            # counted and paged in SQL like any filter, and only the page's rows are read.
+            wanted.append(Delegate.search_text.contains(needle, autoescape=True))
+        where = and_(*wanted)
+        async with read_only(self._ctx.sessions) as session:
+            base = select(*_ROW_COLUMNS).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
+            counted = select(func.count()).select_from(Delegate)
+            counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
+            total = int(await session.scalar(counted) or 0)
+            key = None
+            if filters.after:
+                found = await session.execute(
+                    roster.key_of(order, self._ctx.meeting_id, filters.after)
                 )
+                first = found.first()
+                key = None if first is None else tuple(first)
+            page = list(
+                await session.execute(
+                    base.where(roster.after_key(order, key))
+                    .order_by(*roster.protocol_key(order))
+                    .limit(limit + 1)
+                )
+            )
             more = len(page) > limit
             page = page[:limit]
             accounts = await _accounts(session, [r.id for r in page])
         listed = [_row(r, accounts) for r in page]
         return Listing(listed, total, page[-1].code if more and page else None)
 
-    def _fold(self, text: str) -> str:
-        """``text`` folded for the search, from the kept folds when it was folded before."""
-        folded = self._folds.get(text)
-        if folded is None:
-            if len(self._folds) >= MAX_FOLDS:
-                self._folds.clear()
-            folded = self._folds[text] = fold(text)
-        return folded
-
     async def card(self, code: str) -> Card | None:
         """A delegate's page by their code, or None when no invitee has it."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             person = await session.scalar(
                 select(Delegate).where(
                     Delegate.meeting_id == self._ctx.meeting_id, Delegate.code == code
@@ -541,7 +501,7 @@ class DashboardService:
     async def task_history(self, task_id: int, limit: int = 100) -> list[Activity]:
         """A task's audited changes (reports, deliverables, the office closing and reopening
         it), the newest first, their authors named."""
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             entries = list(
                 await session.scalars(
                     select(AuditEntry)
@@ -564,14 +524,6 @@ def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -
     """A list's row from its columns (:data:`_ROW_COLUMNS`) and :func:`_accounts`' accounts."""
     return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
                RsvpStatus(r.status), *accounts.get(r.id, ((), ())))  # fmt: skip
-
-
-class _Ranked(NamedTuple):
-    """A search's match, as protocol order sorts it."""
-
-    code: str
-    group_key: str
-    rank: int | None
 
 
 def _reachable_on(channel: str) -> ColumnElement[bool]:

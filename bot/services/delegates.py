@@ -6,13 +6,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
 
 from bot.delegate_file import DelegateRow
 from bot.domain.phones import mask_phone
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import new_link_code, new_token
+from bot.domain.typed import fold
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
@@ -25,6 +27,23 @@ RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 # ``linked_via`` of an account carried from an earlier meeting at import.
 CARRIED = "carried"
 _FIELDS = ("full_name", "position", "organization", "group_key", "phone", "rank", "role")
+
+
+def searchable(code: str, full_name: str, organization: str, position: str) -> str:
+    """What the dashboard's search looks in for a person (``delegates.search_text``): their
+    code, name, unit and position folded as a phone types them ("nguyen thi ha")."""
+    return fold(f"{code} {full_name} {organization} {position}")
+
+
+@event.listens_for(Delegate, "before_insert")
+@event.listens_for(Delegate, "before_update")
+def _keep_searchable(mapper: Mapper[Delegate], connection: Any, person: Delegate) -> None:
+    """Every person written through the ORM (an import's changes, a test's new person) keeps
+    the folded text the search reads in step with their name; the plain rows an import adds
+    carry theirs (:meth:`DelegateService.import_rows`)."""
+    person.search_text = searchable(
+        person.code, person.full_name, person.organization, person.position
+    )
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,9 @@ class DelegateService:
                             "code": row.code,
                             "created_at": now,
                             "updated_at": now,
+                            "search_text": searchable(
+                                row.code, row.full_name, row.organization, row.position
+                            ),
                             **{name: getattr(row, name) for name in _FIELDS},
                         }
                         for row in fresh

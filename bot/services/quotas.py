@@ -15,6 +15,7 @@ from bot.services.context import ServiceContext
 from bot.services.queueing import queue_office_note
 from bot.texts import format_number
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
+from storage.uow import read_only
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class QuotaService:
         platform counts the bot's users, not a meeting's) and parts sent this month."""
         now = self._ctx.clock.now()
         uses = []
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             for quota in self.quotas:
                 start, end, key = quota.month(now)
                 # Distinct accounts: one kept for the next meeting is still one of its users.

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -40,11 +40,14 @@ from storage.models import (
     TaskAssignment,
     TaskEvidence,
 )
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 log = logging.getLogger(__name__)
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
+# People a task's page on the dashboard lists at a time (a district task has one per district
+# chair: 1,250 at 10,000 delegates); «Xem tiếp» goes on.
+PEOPLE_PAGE = 100
 
 
 class TaskStep(StrEnum):
@@ -105,6 +108,25 @@ class SyncReport:
     updated: int
     archived: int
     unknown_contacts: list[str]
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    """A task as its page on the dashboard shows it: ``line.assignments`` holds one page of its
+    people (from ``start``, in the board's order), the figures count everyone (in SQL), and
+    ``line.overdue`` is the task's own."""
+
+    line: TaskLine
+    total: int  # people on the task
+    done: int  # of them, reported done
+    reported: int  # of them, reported at all
+    start: int
+    next_start: int | None  # where the next page starts (None: this is the last)
+
+    @property
+    def all_done(self) -> bool:
+        """Everyone on the task reported it done (as :attr:`TaskLine.done` for everyone)."""
+        return self.total > 0 and self.done == self.total
 
 
 class _Pending(StrEnum):
@@ -453,7 +475,7 @@ class TaskService:
 
     async def office_board(self) -> list[TaskLine]:
         """Every live task, overdue first, then by deadline."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             return await self._lines(session, None)
 
     async def overdue(self) -> list[TaskLine]:
@@ -467,7 +489,7 @@ class TaskService:
     async def overdue_heads(self) -> list[TaskHead]:
         """What the overview lists of the overdue tasks (key, title, owner, deadline), in the
         board's order: chosen in SQL, without reading anyone's assignment (it is polled)."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Task.id, Task.key, Task.title, Task.owner, Task.deadline_at)
                 .where(self._overdue())
@@ -490,9 +512,40 @@ class TaskService:
 
     async def task(self, task_id: int) -> TaskLine | None:
         """One live task by its id (None for an unknown or archived one)."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             lines = await self._lines(session, {task_id})
         return lines[0] if lines else None
+
+    async def task_page(
+        self, task_id: int, *, start: int = 0, limit: int | None = None
+    ) -> TaskPage | None:
+        """One live task with a page of its people from ``start`` and the figures of all of
+        them counted in SQL (None for an unknown or archived task): its page on the dashboard
+        reads and writes ``limit`` people (:data:`PEOPLE_PAGE`), not all 1,250 of a district
+        task."""
+        start = max(0, start)
+        limit = PEOPLE_PAGE if limit is None else limit
+        async with read_only(self._ctx.sessions) as session:
+            total, done, reported = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.count().filter(TaskAssignment.status == TaskStatus.DONE.value),
+                        func.count().filter(TaskAssignment.updated_at.is_not(None)),
+                    ).where(TaskAssignment.task_id == task_id)
+                )
+            ).one()
+            lines = await self._lines(
+                session, {task_id}, window=(start, limit + 1), done={task_id: 0 < done == total}
+            )
+        if not lines:
+            return None
+        line = lines[0]
+        more = len(line.assignments) > limit
+        line = replace(line, assignments=line.assignments[:limit])
+        return TaskPage(
+            line, int(total), int(done), int(reported), start, start + limit if more else None
+        )
 
     async def close(self, office: OfficeActor, task_id: int, note: str = "") -> TaskResult:
         """The office closes a task (done another way, or dropped): no reminders, no escalation.
@@ -703,7 +756,16 @@ class TaskService:
     async def _line(self, session: AsyncSession, task: Task) -> TaskLine:
         return (await self._lines(session, {task.id}))[0]
 
-    async def _lines(self, session: AsyncSession, task_ids: set[int] | None) -> list[TaskLine]:
+    async def _lines(
+        self,
+        session: AsyncSession,
+        task_ids: set[int] | None,
+        *,
+        window: tuple[int, int] | None = None,
+        done: dict[int, bool] | None = None,
+    ) -> list[TaskLine]:
+        """The tasks' lines, every person on them; ``window`` (start, how many) reads only
+        those of one task's people, ``done`` then saying whether each task is done by all."""
         now = self._ctx.clock.now()
         query = select(Task).where(
             Task.meeting_id == self._ctx.meeting_id, Task.archived_at.is_(None)
@@ -718,20 +780,22 @@ class TaskService:
             select(
                 TaskAssignment.task_id, Delegate.code, Delegate.full_name, Delegate.organization,
                 TaskAssignment.status, TaskAssignment.note, TaskAssignment.updated_at,
-                ChannelIdentity.id,
+                # Linked on some chat: a test, not a join (a join listed someone with accounts
+                # on two chats twice, and a page by offset would count them twice).
+                exists().where(
+                    ChannelIdentity.delegate_id == Delegate.id,
+                    ChannelIdentity.linked_via != queries.PAGE_LINK,
+                ),
             )
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
-            .outerjoin(
-                ChannelIdentity,
-                (ChannelIdentity.delegate_id == Delegate.id)
-                & (ChannelIdentity.linked_via != queries.PAGE_LINK),
-            )
             .where(TaskAssignment.task_id.in_(ids))
             .order_by(Delegate.rank, Delegate.code)
+            .offset(window[0] if window else None)
+            .limit(window[1] if window else None)
         )  # fmt: skip
         people: dict[int, list[AssignmentLine]] = {task_id: [] for task_id in ids}
         statuses = {status.value: status for status in TaskStatus}
-        for task_id, code, full_name, organization, status, note, updated_at, ident in rows:
+        for task_id, code, full_name, organization, status, note, updated_at, linked in rows:
             people[task_id].append(
                 AssignmentLine(
                     code,
@@ -740,7 +804,7 @@ class TaskService:
                     statuses[status],
                     note,
                     updated_at,
-                    ident is not None,
+                    bool(linked),
                 )
             )
         evidence = await session.execute(
@@ -761,7 +825,11 @@ class TaskService:
         lines = []
         for task in tasks:
             assignments = people[task.id]
-            done = bool(assignments) and all(a.status is TaskStatus.DONE for a in assignments)
+            everyone_done = (
+                done.get(task.id, False)
+                if done is not None
+                else bool(assignments) and all(a.status is TaskStatus.DONE for a in assignments)
+            )
             lines.append(
                 TaskLine(
                     id=task.id,
@@ -772,7 +840,7 @@ class TaskService:
                     deliverable=task.deliverable,
                     deadline_at=task.deadline_at,
                     overdue=is_overdue(
-                        task.deadline_at, now, done=done, closed=task.closed_at is not None
+                        task.deadline_at, now, done=everyone_done, closed=task.closed_at is not None
                     ),
                     closed=task.closed_at is not None,
                     assignments=assignments,

@@ -195,6 +195,56 @@ async def test_the_overview_on_a_phone(dashboard: Dashboard, browser: Browser) -
     assert width <= PHONE[0]  # nothing wider than the screen
 
 
+async def test_on_a_phone_the_navigation_is_a_closed_menu_the_keyboard_opens(
+    dashboard: Dashboard, browser: Browser, desk: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    await browser.open(await dashboard.signin_link())
+    await browser.press("Đăng nhập")
+    driver = browser.driver
+
+    def links_shown() -> list[str]:
+        found = driver.find_elements(By.CSS_SELECTOR, "header nav a")
+        return [a.text.strip() for a in found if a.is_displayed()]
+
+    def menu_height() -> int:
+        return int(driver.find_element(By.TAG_NAME, "header").size["height"])
+
+    assert await asyncio_run(browser, links_shown) == []  # closed: the page comes first
+    closed_height = await asyncio_run(browser, menu_height)
+    assert closed_height < PHONE[1] // 5, closed_height
+    await browser.screenshot("office-menu-phone-closed")
+    await no_accessibility_problems(browser)
+
+    def open_by_keyboard() -> None:
+        toggle = driver.find_element(By.ID, "menu-toggle")
+        toggle.send_keys(Keys.ENTER)  # a <summary>: focusable and opened by the keyboard
+
+    await asyncio_run(browser, open_by_keyboard)
+    shown = await asyncio_run(browser, links_shown)
+    assert len(shown) == 11 and shown[1] == "Đại biểu"
+    await browser.screenshot("office-menu-phone-open")
+    await no_accessibility_problems(browser)
+    await browser.press("Đại biểu")
+    assert browser.url == dashboard.url("delegates")
+    assert await asyncio_run(browser, links_shown) == []  # the next page starts closed again
+
+    # On a desk screen the same navigation is the full bar: every link shown, no menu button.
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    toggle_shown = await asyncio_run(
+        desk, lambda: desk.driver.find_element(By.ID, "menu-toggle").is_displayed()
+    )
+    desk_links = await asyncio_run(
+        desk,
+        lambda: [a.text.strip() for a in desk.driver.find_elements(By.CSS_SELECTOR, "header nav a")
+                 if a.is_displayed()],
+    )  # fmt: skip
+    assert not toggle_shown and desk_links == shown  # the same eleven, once
+
+
 async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_and_download(
     dashboard: Dashboard, desk: Browser, tmp_path: Any
 ) -> None:

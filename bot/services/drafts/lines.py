@@ -19,7 +19,7 @@ from bot.services.drafts.values import ExportedDraft, VersionFile
 from storage import queries
 from storage.files import FileStore, sanitize_filename
 from storage.models import ChannelIdentity, Delegate, DraftComment, DraftVersion, SpeechAssignment
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 TEXT_SUFFIX = ".txt"
 
@@ -56,8 +56,9 @@ class DraftLines:
         self, deadline: datetime | None = None, *, person_id: int | None = None
     ) -> list[DraftLine]:
         """Assignments with nothing sent yet: those due at ``deadline`` and of ``person_id``,
-        if given (a reminder reads only its recipient's, not the whole board)."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        if given (a reminder reads only its recipient's, not the whole board). Read-only: the
+        overview polls it."""
+        async with read_only(self._ctx.sessions) as session:
             lines = await read_lines(session, self._ctx, person_id=person_id)
         return [
             line

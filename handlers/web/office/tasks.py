@@ -18,7 +18,7 @@ from bot.domain.ids import parse_id
 from bot.domain.tasks import MAX_TASK_NOTE, TaskLine, TaskStatus
 from bot.services.access import OfficeActor
 from bot.services.signin import StaffVisit
-from bot.services.tasks import TaskResult, TaskStep
+from bot.services.tasks import TaskPage, TaskResult, TaskStep
 from handlers.web.attachment import attachment
 from handlers.web.office.binding import session_binding
 from storage.files import media_type, sanitize_filename
@@ -58,13 +58,18 @@ class Tasks:
         the office's notes), its deliverables, and the form to close or reopen it."""
         office = self.office
         task_id = _id(request, "id")
-        line = await office.services.tasks.task(task_id)
-        if line is None:
+        # A page of its people at a time (``?from=``), the figures over everyone.
+        start = parse_id(request.query_params.get("from", "")) or 0
+        found = await office.services.tasks.task_page(task_id, start=start)
+        if found is None:
             return office._render("office/message.html", status=404, key="no_task")
+        line = found.line
         history = await office.services.dashboard.task_history(line.id)
+        more = None if found.next_start is None else f"?from={found.next_start}#people"
         return office._render(
-            "office/task.html", visit=visit, actor=actor, task=line, row=_row(line),
-            history=history, limit=MAX_TASK_NOTE, flash=office._flash(request, visit),
+            "office/task.html", visit=visit, actor=actor, task=line, row=_page_row(found),
+            people=found, people_more=more, history=history, limit=MAX_TASK_NOTE,
+            flash=office._flash(request, visit),
         )  # fmt: skip
 
     async def download(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -130,6 +135,26 @@ def _row(line: TaskLine) -> dict[str, object]:
         "done": sum(1 for a in assignments if a.status is TaskStatus.DONE),
         "reported": sum(1 for a in assignments if a.updated_at is not None),
         "total": len(assignments),
+        "files": len(line.evidence),
+    }
+
+
+def _page_row(page: TaskPage) -> dict[str, object]:
+    """What a task's page shows of it, as :func:`_row`, from the figures over everyone."""
+    line = page.line
+    state = "open"
+    if line.closed:
+        state = "closed"
+    elif line.overdue:
+        state = "overdue"
+    elif page.all_done:
+        state = "done"
+    return {
+        "line": line,
+        "state": state,
+        "done": page.done,
+        "reported": page.reported,
+        "total": page.total,
         "files": len(line.evidence),
     }
 
