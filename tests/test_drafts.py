@@ -592,7 +592,9 @@ async def test_the_office_marks_revision_then_final_and_the_speaker_is_told(
     async with harness.services.ctx.sessions() as session:
         verdicts = list(
             await session.scalars(
-                select(AuditEntry.after).where(AuditEntry.action == "draft.verdict")
+                select(AuditEntry.after)
+                .where(AuditEntry.action == "draft.verdict")
+                .order_by(AuditEntry.id)
             )
         )
     assert verdicts == [
