@@ -59,6 +59,16 @@ async def unit_of_work(
         yield session
 
 
+@asynccontextmanager
+async def read_session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for ORM reads only, in one read-only transaction (:func:`reading`'s rule for
+    Core selects): on SQLite (WAL) it begins DEFERRED, so it neither waits for the writer's
+    lock nor holds it; nothing may be written through it."""
+    async with sessions() as session:
+        await session.connection(execution_options={READING: True})
+        yield session
+
+
 async def reading(sessions: async_sessionmaker[AsyncSession], work: Callable[[Connection], T]) -> T:
     """``work``'s result: Core selects it runs on the connection it is given, in one read-only
     transaction (one consistent view of the database across its statements). On SQLite (WAL)
