@@ -4,6 +4,7 @@ Telegram's webhook is answered on the same port."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 from pathlib import Path
@@ -154,3 +155,21 @@ async def test_the_web_servers_connections_send_without_waiting_for_acks() -> No
                     sock.close()
         finally:
             writer.close()
+
+
+async def test_what_start_up_built_is_left_out_of_the_collectors_full_scans() -> None:
+    # A full collection scans every object the process holds: with the start-up's objects in
+    # it, each one stopped every request in flight for 50-130 ms.
+    async def hello(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    kept = {"plan": ["made before serving"]}  # as a plan, a catalog, a compiled template
+    assert gc.is_tracked(kept)
+    assert gc.get_freeze_count() == 0
+    async with serving(hello, host="127.0.0.1", port=0):
+        frozen = gc.get_freeze_count()
+        scanned = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
+    assert frozen > 1000
+    assert id(kept) not in scanned
+    assert gc.get_freeze_count() == 0  # given back to the collector once the server stops
