@@ -31,9 +31,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
-    kwargs.setdefault(
-        "module", one_trip_dbapi(SQLITE_BUSY_TIMEOUT_S)
-    )  # aiosqlite, one trip per statement
+    kwargs.setdefault("module", one_trip_dbapi())  # aiosqlite, one trip per statement
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

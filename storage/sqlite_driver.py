@@ -22,13 +22,6 @@ entries, the handled updates and the accounts' marks written — is then two tri
 such a write would return (its row count, a new row's id) is not known, so only writes whose
 results nobody reads are deferred; a deferred write that fails raises from the statement or
 COMMIT that carried it, and its transaction rolls back as usual.
-The process's write transactions on one database also take turns on the event loop
-(:class:`Writers`): a BEGIN IMMEDIATE waits there, first come first served, until the write
-transaction before it has ended, and reaches SQLite's lock free. Left to SQLite, writers that
-find the lock taken sleep in its busy handler in growing steps (1, 2, 5, 10 … 100 ms) and poll
-again: at eight desks tapping at once a tap waited a quarter of a second that way while each
-transaction holds the lock for a few milliseconds. Other processes still meet SQLite's busy
-wait, as before.
 The rest is SQLAlchemy's adapter unchanged: the connection, its errors, the server-side cursors
 of streamed results. :func:`storage.engine.create_engine` installs it for ``sqlite+aiosqlite``
 URLs.
@@ -39,7 +32,6 @@ as SQLAlchemy's own adapter reaches into aiosqlite's ``_tx`` queue and ``_conn``
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import sqlite3
 from collections.abc import Sequence
@@ -87,36 +79,6 @@ def _run_statement(
 
 
 Deferred = tuple[str, Any, bool]  # a write waiting for the next trip: SQL, parameters, many
-WRITE_BEGIN = "BEGIN IMMEDIATE"  # storage.engine's BEGIN of a transaction that may write
-
-
-class Writers:
-    """The turn of one database's write transactions in this process: a lock on the event
-    loop, taken before a transaction's BEGIN IMMEDIATE and given back when it ends.
-
-    Waiting longer than ``patience`` (SQLite's busy timeout: a transaction that would wait for
-    another of this process to end, which never does) goes on without the turn: SQLite's own
-    busy wait then decides, as it did without this."""
-
-    def __init__(self, patience: float) -> None:
-        self.patience = patience
-        self._lock: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def take(self) -> asyncio.Lock | None:
-        """Wait for the turn; the lock to give back, or None when the wait ran out."""
-        loop = asyncio.get_running_loop()
-        if self._lock is None or self._loop is not loop:  # a lock belongs to one loop
-            self._lock, self._loop = asyncio.Lock(), loop
-        lock = self._lock
-        if not lock.locked():  # nobody writing: taken at once, without a timer
-            await lock.acquire()
-            return lock
-        try:
-            await asyncio.wait_for(lock.acquire(), self.patience)
-        except TimeoutError:
-            return None
-        return lock
 
 
 def _run_deferred(
@@ -206,8 +168,6 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             return
         begin = connection.take_begin()
         deferred = connection.take_deferred()
-        if begin == WRITE_BEGIN:
-            await connection.take_turn()
         async with connection._execute_mutex:
             try:
                 if deferred:
@@ -226,7 +186,6 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 # not to be had), or SQLite rolled the transaction back, the next statement of
                 # this transaction must begin it again, not run on its own in autocommit.
                 if begin and not connection.in_transaction_now():
-                    connection.give_turn_back()  # taken again with the BEGIN's next try
                     connection.begin_with_next_statement(begin)
                 raise
         self._description, rows, self._rowcount, self._lastrowid = outcome
@@ -236,28 +195,15 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection, with :class:`OneTripCursor` and no empty ends."""
 
-    __slots__ = ("_begin", "_turn", "deferred", "deferring", "writers")
+    __slots__ = ("_begin", "deferred", "deferring")
 
     _cursor_cls = OneTripCursor
 
-    def __init__(self, dbapi: Any, connection: Any, writers: Writers) -> None:
+    def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin = ""
         self.deferring = False  # this transaction's plain writes wait for its next trip
         self.deferred: list[Deferred] = []
-        self.writers = writers
-        self._turn: asyncio.Lock | None = None  # the writers' turn, while this one has it
-
-    async def take_turn(self) -> None:
-        """Wait for this process's other write transactions on the database to end."""
-        if self._turn is None:
-            self._turn = await self.writers.take()
-
-    def give_turn_back(self) -> None:
-        """The transaction has ended (or never began): the next writer's turn."""
-        turn, self._turn = self._turn, None
-        if turn is not None:
-            turn.release()
 
     def defer_writes(self) -> None:
         """Until this transaction ends, let its INSERTs, UPDATEs and DELETEs without RETURNING
@@ -293,21 +239,15 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         begin, deferred = self.take_begin(), self.take_deferred()
         self.deferring = False
-        try:
-            if deferred:  # the writes, with the BEGIN if none went before them, and the COMMIT
-                try:
-                    await_(self._run_deferred_commit(begin, deferred))
-                except Exception as error:
-                    self._handle_exception(error)
-            elif self.in_transaction_now():
-                super().commit()
-        finally:
-            if not self.in_transaction_now():
-                self.give_turn_back()
+        if deferred:  # the writes, with the BEGIN if none went before them, and the COMMIT
+            try:
+                await_(self._run_deferred_commit(begin, deferred))
+            except Exception as error:
+                self._handle_exception(error)
+        elif self.in_transaction_now():
+            super().commit()
 
     async def _run_deferred_commit(self, begin: str, deferred: list[Deferred]) -> None:
-        if begin == WRITE_BEGIN:
-            await self.take_turn()
         async with self._execute_mutex:
             await self._connection._execute(
                 _run_deferred, self._connection, deferred, None, None, many=False, begin=begin
@@ -319,23 +259,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self.deferred = []
         # Every connection going back to the pool is rolled back, most often just after its
         # COMMIT: with nothing open, sqlite3 would do nothing, so the trip is saved.
-        try:
-            if self.in_transaction_now():
-                super().rollback()
-        finally:
-            self.give_turn_back()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.give_turn_back()
-
-    def terminate(self) -> None:
-        try:
-            super().terminate()
-        finally:
-            self.give_turn_back()
+        if self.in_transaction_now():
+            super().rollback()
 
     def in_transaction_now(self) -> bool:
         """Whether SQLite has a transaction open on this connection."""
@@ -348,15 +273,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
     """The DBAPI module SQLAlchemy's aiosqlite dialect is given (``create_engine(module=…)``)."""
 
-    def __init__(self, writers: Writers) -> None:
-        super().__init__(aiosqlite, sqlite3)
-        self.writers = writers  # one engine's: its database's write transactions in turn
-
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
-        return OneTripConnection(self, super().connect(*arg, **kw)._connection, self.writers)
+        return OneTripConnection(self, super().connect(*arg, **kw)._connection)
 
 
-def one_trip_dbapi(busy_timeout: float) -> OneTripDbapi:
-    """The DBAPI module of one engine; a writer waits for its turn at most ``busy_timeout``
-    seconds (then SQLite's busy wait decides)."""
-    return OneTripDbapi(Writers(busy_timeout))
+def one_trip_dbapi() -> OneTripDbapi:
+    return OneTripDbapi(aiosqlite, sqlite3)

@@ -127,33 +127,6 @@ async def test_a_streamed_result_reads_inside_its_transaction(
     assert trips["BEGIN"] == 1  # the stream's own BEGIN, before aiosqlite's cursor
 
 
-async def test_a_write_transaction_waits_for_the_one_before_it_on_the_loop_not_in_sqlite(
-    engine: AsyncEngine, trips: Trips
-) -> None:
-    # SQLite's busy handler polls a taken lock in growing sleeps (1, 2, 5 … 100 ms): a writer
-    # of this process waits for its turn on the loop instead, its BEGIN not yet sent, and goes
-    # as soon as the transaction before it has ended.
-    async with engine.connect() as first, engine.connect() as second:
-
-        async def write_b() -> None:
-            async with second.begin():
-                await second.execute(text("INSERT INTO t (v) VALUES ('b')"))
-
-        async with first.begin():
-            await first.execute(text("INSERT INTO t (v) VALUES ('a')"))
-            trips.clear()
-            writing = asyncio.create_task(write_b())
-            for _ in range(50):  # turns of the loop: the second goes as far as it can
-                await asyncio.sleep(0)
-            while_first_open = Counter(trips)
-        await asyncio.wait_for(writing, timeout=5)
-        rows = (await second.execute(text("SELECT v FROM t ORDER BY k"))).scalars().all()
-        await second.rollback()
-    assert while_first_open == Counter()
-    assert trips["BEGIN+INSERT"] == 1 and trips["commit"] == 2
-    assert rows == ["a", "b"]
-
-
 async def test_a_begin_that_found_the_lock_taken_is_run_again_before_the_next_statement(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
