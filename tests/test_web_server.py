@@ -122,10 +122,10 @@ def _server_side(port: int, peer: tuple[str, int]) -> list[socket.socket]:
         except OSError:  # not a socket
             continue
         try:
-            if sock.family == socket.AF_INET and sock.getsockname()[1] == port:
-                if sock.getpeername() == peer:
-                    found.append(sock)
-                    continue
+            ours = sock.family == socket.AF_INET and sock.getsockname()[1] == port
+            if ours and sock.getpeername() == peer:
+                found.append(sock)
+                continue
         except OSError:  # a listener (no peer) or not an internet socket
             pass
         sock.close()
