@@ -7,6 +7,7 @@ printable summary."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -230,6 +231,27 @@ async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk
     later = await phone.client.get(path)
     assert 'id="form-tap"' not in later.text
     assert "Đã điểm danh lúc 07:30" in text_of(later.text, "notice")
+
+
+async def test_the_desks_views_show_while_another_process_holds_the_write_lock(
+    meeting: Day, phone: Desk
+) -> None:
+    # A phone scanning slips only reads: it neither queues for the writer's lock behind the
+    # taps (SQLite's busy wait, tens of ms in steps) nor holds it up for them.
+    engine = meeting.services.ctx.sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's writer's lock")
+    writer = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # as a tap's transaction, or another process's
+        seen = await phone.client.get(f"/{meeting.tokens['DB001']}")
+        searched = await phone.client.get("/office/checkin", params={"q": "pham thi thanh mai"})
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    assert seen.status_code == 200 and 'id="form-tap"' in seen.text
+    assert text_of(seen.text, "person-name") == "Phạm Thị Thanh Mai"
+    assert searched.status_code == 200 and "Phạm Thị Thanh Mai" in searched.text
 
 
 async def test_a_tap_needs_the_desk_cookie_of_this_very_session_unforged(

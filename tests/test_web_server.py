@@ -4,7 +4,10 @@ Telegram's webhook is answered on the same port."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -106,3 +109,48 @@ async def test_telegrams_webhook_is_answered_on_the_web_servers_port(
     assert [m for m in user.messages if m.get("text", "").startswith("Kính chào")]
     assert fake.calls_to("setWebhook")[0].params["url"] == "https://hoinghi.example.vn/tg/hook"
     fake.assert_no_violations()
+
+
+def _server_side(port: int, peer: tuple[str, int]) -> list[socket.socket]:
+    """This process's sockets of the connection from ``peer`` to ``port`` (duplicates of the
+    server's own, read through /proc/self/fd)."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            sock = socket.socket(fileno=os.dup(int(name)))
+        except OSError:  # not a socket
+            continue
+        try:
+            ours = sock.family == socket.AF_INET and sock.getsockname()[1] == port
+            if ours and sock.getpeername() == peer:
+                found.append(sock)
+                continue
+        except OSError:  # a listener (no peer) or not an internet socket
+            pass
+        sock.close()
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd (Linux)")
+async def test_the_web_servers_connections_send_without_waiting_for_acks() -> None:
+    # Nagle's algorithm on a keep-alive connection held an answer's body (written after its
+    # head) until the client's delayed ACK of the head: ~40 ms on every request after the
+    # first. TCP_NODELAY on the server's side of each connection is what prevents it.
+    async def hello(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    async with serving(hello, host="127.0.0.1", port=0) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            accepted = _server_side(port, writer.get_extra_info("sockname"))
+            try:
+                assert len(accepted) == 1
+                assert accepted[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            finally:
+                for sock in accepted:
+                    sock.close()
+        finally:
+            writer.close()

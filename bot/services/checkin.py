@@ -42,7 +42,7 @@ from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date
 from storage import queries
 from storage.models import Checkin, Delegate, Invitation, Rsvp
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 # Longest texts a desk may type for a substitute or a guest (as the delegate list's columns).
 MAX_NAME = 200
@@ -267,8 +267,9 @@ class CheckinService:
 
     async def lookup(self, desk: DeskActor, key: str) -> Arrival:
         """Who a scanned link (its token, or the whole address) or a typed code names, as the
-        desk sees them, with the notices to say."""
-        async with self._ctx.sessions() as session:
+        desk sees them, with the notices to say. A read-only transaction: the desks' phones
+        scanning slips never queue for the writer's lock behind the taps (nor hold it)."""
+        async with read_only(self._ctx.sessions) as session:
             return (await self._find(session, key))[1]
 
     async def check_in(
@@ -419,7 +420,7 @@ class CheckinService:
         """The check-ins this desk (its label, or the same staff member) made within the undo
         window and not undone, the newest first: the ones its undo button may still take."""
         since = self._ctx.clock.now() - self.undo_window
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.scalars(
                 select(Checkin)
                 .where(
@@ -442,7 +443,7 @@ class CheckinService:
         if not wanted:
             return []
         order = self._order()
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Delegate, Rsvp.status, Checkin.id)
                 .join(Rsvp, Rsvp.delegate_id == Delegate.id)
@@ -505,7 +506,7 @@ class CheckinService:
         ]
         if group:
             waiting.append(Delegate.group_key == group)
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             counted = (
                 await session.execute(
                     select(Delegate.group_key, Rsvp.status, Checkin.kind, func.count())
@@ -625,7 +626,7 @@ class CheckinService:
         """Every check-in of the meeting, undone ones included (the record): invitees in
         protocol order, then guests by time; for the report and the export."""
         order = self._order()
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = (
                 await session.execute(
                     select(Checkin, Delegate)
