@@ -35,20 +35,14 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.chat import Inbox
-from bot.chat.office import LinkMaker
 from bot.config import TOKEN_ENV, Config, LoadedConfig, WebSettings
 from bot.domain.clock import SystemClock
 from bot.domain.ports import ChannelSender
-from bot.domain.reminders import planned_messages
 from bot.errors import ChannelUnavailable
 from bot.services import Services, build_services
 from bot.services.composer import MessageComposer
 from bot.texts import Catalog
-from schedules.outbox import Outbox
-from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer
-from schedules.scheduler import OutboxScheduler
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.guard import (
@@ -59,7 +53,7 @@ from storage.guard import (
     explained,
     meeting_scope,
 )
-from storage.migrate import current_revision, head_revision, upgrade_database
+from storage.migrate import schema_is_current, shipped_head, upgrade_database
 from storage.sharing import (
     PLAN_LOCK_KEY,
     SHARED_MARGIN,
@@ -68,9 +62,16 @@ from storage.sharing import (
     shares_outbox,
 )
 
+# Imported where they are used: the conversation (it loads openpyxl) and the outbox's scheduler
+# (APScheduler) cost every command start-up time, and only `run` and `rehearse` use them
+# (tests/test_architecture.py holds the file commands' imports to that).
 if TYPE_CHECKING:
+    from bot.chat import Inbox
+    from bot.chat.office import LinkMaker
     from bot.health import Health
     from bot.metrics import Metrics
+    from schedules.outbox import Outbox
+    from schedules.scheduler import OutboxScheduler
 
 Env = Mapping[str, str]
 # A platform's webhook on the web server: the request's headers and body in, the status out.
@@ -145,9 +146,12 @@ async def open_storage(
         if exclusive and not shared:
             await lock.acquire()
         with explained(url):
-            if await current_revision(engine) != head_revision():
+            if await schema_is_current(engine):
+                # At the newest schema Alembic has nothing to do: not loaded (start-up).
+                revisions: Revisions = (shipped_head(), shipped_head())
+            else:
                 await upgrade_lock.acquire()  # refused while a bot runs on the older schema
-            revisions = await upgrade_database(engine)
+                revisions = await upgrade_database(engine)
         if shared:
             await upgrade_lock.release()
             await lock.acquire()
@@ -261,8 +265,9 @@ class ChannelEntry:
 def _telegram(setup: ChannelSetup) -> Channel:
     """The Telegram bot: python-telegram-bot's Application, and a Bot of its own for the
     outbox."""
-    from handlers.telegram.app import Webhook, build_application, receiving, telegram_link_maker
+    from handlers.telegram.app import Webhook, build_application, receiving
     from handlers.telegram.channel import TelegramSender
+    from handlers.telegram.links import telegram_link_maker
 
     sender = TelegramSender.build(setup.token, setup.services.config.telegram, setup.catalog)
     application = build_application(
@@ -316,9 +321,12 @@ def webhook_mount(hooks: MutableMapping[str, Hook]) -> Callable[[str, Hook], Cal
 async def _telegram_links(token: str, services: Services, name: str | None) -> LinkSource:
     """Links that open the bot with ``/start <token>``: the bot's name as given, else from
     Telegram's getMe."""
-    from handlers.telegram.app import fetch_bot_username, telegram_link_maker
+    from handlers.telegram.links import telegram_link_maker
 
     if not name:
+        # Only to ask getMe: a name the office gives needs no python-telegram-bot (start-up).
+        from handlers.telegram.app import fetch_bot_username
+
         name = await fetch_bot_username(token, services)
     username = name.lstrip("@")
     return LinkSource(username, telegram_link_maker(username))
@@ -507,6 +515,8 @@ def build_outbox(
 ) -> Outbox:
     """The outbox for this meeting, pacing sends to the configured rate: on each channel's
     budget (``pacer`` by channel, shared with that channel's replies), or one for all."""
+    from schedules.outbox import Outbox
+
     settings = services.config.outbox
     return Outbox(
         services.ctx.sessions,
@@ -526,6 +536,9 @@ def build_outbox(
 
 def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
     """The tick that drives ``outbox``, re-planning the automatic messages at start."""
+    from bot.domain.reminders import planned_messages
+    from schedules.planner import sync_planned
+    from schedules.scheduler import OutboxScheduler
 
     async def plan() -> None:
         # One process plans at a time (PostgreSQL): two inserting the same reminders at once
@@ -645,6 +658,8 @@ class App:
         web = self.web
         if not entries and web is None:
             raise RuntimeError("no channel to run: no channel's token is set and no [web]")
+        from bot.chat import Inbox
+
         inbox = Inbox(self.services, self.catalog)
         inbox.observers.append(self.metrics.observe_update)
         hooks: dict[str, Hook] = {}

@@ -19,9 +19,10 @@ from bot.chat import Inbox
 from bot.config import Config
 from bot.services import Services
 from bot.texts import Catalog
-from handlers.telegram.app import build_application, telegram_link_maker
+from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
+from handlers.telegram.links import telegram_link_maker
 from rehearsal.people import SIMULATED, TRIES
 from rehearsal.telegram_api import ApiCall, FakeBotApi, FakeGroup, FakeUser, JsonDict
 from schedules.ratelimit import VirtualTime

@@ -16,9 +16,10 @@ from bot.domain.outbound import BROADCAST_WINDOW, Audience, MessageKind, Message
 from bot.domain.reminders import planned_messages
 from bot.services import Services
 from bot.texts import load_catalog
-from handlers.telegram.app import build_application, telegram_link_maker
+from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
+from handlers.telegram.links import telegram_link_maker
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime

@@ -32,10 +32,11 @@ from bot.domain.channels import ChatAccount
 from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.services import Services
 from bot.texts import load_catalog
-from handlers.telegram.app import build_application, telegram_link_maker
+from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.dedupe import flush_handled
 from handlers.telegram.limiter import RetryingRateLimiter
+from handlers.telegram.links import telegram_link_maker
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer

@@ -20,7 +20,7 @@ from bot.services import Services
 from bot.services.invitations import LinkOutcome
 from bot.services.meetings import CalendarRevision, sync_meeting
 from bot.services.rsvp import RsvpChoice, RsvpStep
-from handlers.telegram.app import deep_link
+from handlers.telegram.links import deep_link
 from storage.models import AuditEntry, Delegate, Invitation, Meeting, Rsvp
 
 ALICE = ChatAccount("telegram", "42", "42")

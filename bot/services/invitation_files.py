@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from bot.config import Config
-from bot.documents.slips import Slip, SlipTexts, build_slips
 from bot.documents.workbook import Cell, Link
 from bot.domain.phones import display_phone
 from bot.domain.tokens import format_link_code
@@ -74,6 +73,10 @@ def slips_document(
 ) -> tuple[bytes, int]:
     """The printable slips (.docx) of the delegates among ``people`` and how many there are;
     with several Zalo bots (``bots``), each slip names the bot its person writes to."""
+    # Here, not at the top: python-docx and segno are for `invites print` alone, and every
+    # other command that lists links would pay their import at start-up.
+    from bot.documents.slips import Slip, SlipTexts, build_slips
+
     meeting = config.meeting
     slips = [
         Slip(

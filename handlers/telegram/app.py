@@ -279,20 +279,6 @@ async def fetch_bot_username(
             return bot.username
 
 
-def telegram_link_maker(username: str) -> Callable[[str], str]:
-    """Makes a person's Telegram link from their token: it opens the bot with ``/start``."""
-
-    def make(token: str) -> str:
-        return deep_link(username.lstrip("@"), token)
-
-    return make
-
-
-def deep_link(bot_username: str, token: str) -> str:
-    """The personal link that opens the bot with ``/start <token>``."""
-    return f"https://t.me/{bot_username}?start={token}"
-
-
 @contextmanager
 def channel_errors() -> Iterator[None]:
     """Turn Telegram's start-up failures into the core's ChannelUnavailable (token never shown)."""
