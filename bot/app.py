@@ -54,6 +54,7 @@ from storage.files import FileStore
 from storage.guard import DatabaseLock, check_sqlite_file, check_writable, explained
 from storage.migrate import current_revision, head_revision, upgrade_database
 from storage.sharing import (
+    AHEAD_STARTS,
     PLAN_LOCK_KEY,
     SHARED_MARGIN,
     SharedSendSlots,
@@ -232,7 +233,10 @@ class ChannelEntry:
             # A wider margin than one process's: the starts of several processes reach the
             # platform along different paths, and nothing here sees their travel times.
             interval = (1 + SHARED_MARGIN) / limits.overall_per_second
-            pacer.share(SharedSendSlots(services.ctx.sessions, token, interval))
+            # Each start booked while the one before waits: the round trip off the send's path.
+            ahead = AHEAD_STARTS * interval
+            slots = SharedSendSlots(services.ctx.sessions, token, interval, ahead=ahead)
+            pacer.share(slots, ahead=ahead)
         return pacer
 
     def token(self, env: Env) -> str:
