@@ -35,7 +35,9 @@ so one process asks for one start at a time. Sharing, a process may book a start
 seconds before it is due (:meth:`Pacer.share`): the head of the line asks that much before its
 own schedule, then hands the head on and waits for its booked start, so the next waiter books
 the next start while this one waits or is on the wire, and the database's round trip is not on
-the send's critical path. If the database cannot be asked, the process falls
+the send's critical path. A 429 met meanwhile holds a booked start back (too late then, it is
+given up); the other processes learn of it from the database, so the starts they booked before
+it was written (``ahead`` at most) still go. If the database cannot be asked, the process falls
 back to its own pace (and the platform's 429s, which pause it) rather than stop sending. A
 process may run late (a loaded machine does not run it at once): it books each start with a
 guard (from its last few lateness measurements), measures its lateness again just before
@@ -201,10 +203,10 @@ class Pacer:
             if grant is None:
                 break
             # Shared: a start booked ahead is waited for without the head of the line (the next
-            # waiter books meanwhile), and never before it can be, nor during a pause.
+            # waiter books meanwhile), and never before it can be, nor during a pause (one met
+            # while it waited makes it late: given up below).
             asked, late, guard, booked = grant
-            wait = max(booked, self._paused_until) - self._now()
-            if wait > _TOO_SHORT:
+            while (wait := max(booked, self._paused_until) - self._now()) > _TOO_SHORT:
                 await self._sleep(wait)
             # The lateness this send has, measured as late as the pacer can; over the guard it
             # was booked with, the start is given up unsent (the schedule kept only that much

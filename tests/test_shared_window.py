@@ -365,3 +365,40 @@ async def test_a_killed_process_leaves_unused_at_most_the_starts_it_booked_ahead
     assert max(gaps) <= AHEAD + INTERVAL + TRAVEL / 2
     assert max(gaps) > 1.5 * INTERVAL + TRAVEL / 2  # the kill did cost its booked starts
     assert rate_of(after) >= 0.95 * RATE
+
+
+class BookedAhead:
+    """A shared schedule granting every start ``ahead`` seconds before it is due."""
+
+    interval = INTERVAL
+
+    def __init__(self, ahead: float) -> None:
+        self.ahead = ahead
+
+    async def take(self, guard: float) -> tuple[float, float]:
+        return 0.0, -self.ahead
+
+    async def pause(self, seconds: float) -> None:
+        pass
+
+
+async def test_a_start_booked_ahead_waits_for_its_time_and_is_not_sent_inside_a_pause() -> None:
+    time = VirtualTime(start=100.0)
+    paused: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        if not paused:  # the platform's 429, met by another send while this one waits
+            paused.append(time.now)
+            pacer.pause(5.0)
+        await time.sleep(seconds)
+
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=sleep)
+    pacer.share(BookedAhead(AHEAD), ahead=AHEAD)
+    async with pacer.slot("1"):
+        sent_at = time.now
+    assert paused == [100.0]
+    assert pacer.given_up == 1  # the start booked before the pause went unsent
+    assert sent_at >= 105.0  # the next one after the pause
+    await asyncio.gather(*pacer._pausing)
+    async with pacer.slot("2"):
+        assert time.now - sent_at == pytest.approx(AHEAD)  # booked ahead: sent at its time
