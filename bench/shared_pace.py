@@ -12,16 +12,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
+from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from bench.common import machine
-from schedules.ratelimit import Limits, Pacer
-from storage.engine import create_engine, create_sessionmaker
-from storage.migrate import upgrade_database
-from storage.sharing import AHEAD_STARTS, SHARED_MARGIN, SharedSendSlots
-from tests.conftest import create_postgres_database, drop_postgres_database, postgres_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
+
+from bench.common import machine  # noqa: E402
+from schedules.ratelimit import Limits, Pacer  # noqa: E402
+from storage.engine import create_engine, create_sessionmaker  # noqa: E402
+from storage.migrate import upgrade_database  # noqa: E402
+from storage.sharing import AHEAD_STARTS, SHARED_MARGIN, SharedSendSlots  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_url,
+)
 
 RATE = 30
 SENDERS = 30
