@@ -16,8 +16,9 @@ window's sends through :meth:`Pacer.slot`): the platform counts a message when i
 a request held up on its way (a loaded machine, a slow hop) arrives closer to the next ones. On
 a steady network the spread is a few milliseconds and costs nothing; on a loaded machine it
 slows sending down instead of drawing 429s. Every start is decided at the real time, one at a
-time; nothing is booked in advance, so a stall is never followed by a burst of sends booked
-before it.
+time; nothing is booked in advance (sharing a schedule, at most ``ahead``, below, and a start
+the process wakes too late for is given up), so a stall is never followed by a burst of sends
+booked before it.
 
 Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
 next start before any bulk waiter (the outbox), and may go up to ``reply_burst`` − 1 starts
