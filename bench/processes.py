@@ -141,7 +141,10 @@ class Outcome:
             count_span = second[-1].counted_at - second[0].counted_at
             waits = max(c.counted_at - c.read_at for c in second)
             lo = call.counted_at - 1.0
-            stall = max((lag for at, lag in self.stalls if lo <= at <= call.counted_at), default=0)
+            stall = max(  # a stall that ended in that second counts: it bunched its reads
+                (lag for at, lag in self.stalls if lo <= at + lag and at <= call.counted_at),
+                default=0,
+            )
             lines.append(
                 f"429 at +{call.counted_at - start:.1f} s: read span {read_span:.3f} s, count "
                 f"span {count_span:.3f} s, read→count ≤ {waits * 1000:.0f} ms, the fake's loop "
