@@ -314,11 +314,13 @@ class Pacer:
 
     def _earliest(self, urgent: bool) -> float:
         """When the next start may be, by the even schedule, the window and any pause (sharing:
-        when it may be booked, ``ahead`` before)."""
-        earliest = self._due - (self._reply_ahead if urgent else 0.0)
+        the even schedule's start may be booked ``ahead`` before it)."""
+        earliest = self._due - (self._reply_ahead if urgent else 0.0) - self._ahead
         if len(self._starts) == self._window_count:
+            # Not booked ahead: a start booked before this process's window allows would have
+            # to wait past its guard for it, and be given up.
             earliest = max(earliest, self._starts[0] + self._window + self.spread)
-        return max(earliest - self._ahead, self._paused_until)
+        return max(earliest, self._paused_until)
 
     def _start(self, now: float, urgent: bool) -> None:
         self._starts.append(now)

@@ -402,3 +402,38 @@ async def test_a_start_booked_ahead_waits_for_its_time_and_is_not_sent_inside_a_
     await asyncio.gather(*pacer._pausing)
     async with pacer.slot("2"):
         assert time.now - sent_at == pytest.approx(AHEAD)  # booked ahead: sent at its time
+
+
+class GrantsAtOnce:
+    """A shared schedule granting every start the moment it is asked for."""
+
+    interval = INTERVAL
+
+    async def take(self, guard: float) -> tuple[float, float]:
+        return 0.0, 0.0
+
+    async def pause(self, seconds: float) -> None:
+        pass
+
+
+async def test_a_start_held_by_the_process_s_own_window_is_not_booked_before_it_and_given_up() -> (
+    None
+):
+    # Requests whose times on the way differ (0 and 0.2 s) widen this process's window by the
+    # spread: the 31st start waits for it, and asks for its start only then (booked earlier, it
+    # would wait past its guard and be given up, a start of the bot's schedule wasted).
+    time = Timeline()
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
+    pacer.share(GrantsAtOnce(), ahead=AHEAD)
+    starts: list[float] = []
+
+    async def send(k: int) -> None:
+        async with pacer.slot(str(k)):
+            starts.append(time.now)
+            await time.sleep(0.2 if k % 2 else 0.0)
+
+    sends = [asyncio.create_task(send(k)) for k in range(RATE + 1)]
+    await time.run(lambda: all(task.done() for task in sends))
+    assert len(starts) == RATE + 1
+    assert pacer.given_up == 0
+    assert starts[-1] - starts[0] == pytest.approx(pacer._window + 0.2)  # the spread waited for
