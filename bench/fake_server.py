@@ -24,19 +24,34 @@ from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import OVERALL_LIMIT, OVERALL_WINDOW, FakeBotApi
 
 
+@dataclass(frozen=True)
+class Call:
+    """One sendMessage as the fake met it: when the server's loop read it off the socket, when
+    the fake counted it towards its limits, and its status (200, or 429 refused)."""
+
+    read_at: float
+    counted_at: float
+    status: int
+
+
 class Accepting(httpx.AsyncBaseTransport):
-    """The fake's transport, noting when it accepted each sendMessage (its clock of limits)."""
+    """The fake's transport, noting when it accepted each sendMessage (its clock of limits), and
+    every sendMessage's :class:`Call`."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.accepted: list[float] = []
+        self.calls: list[Call] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Forward to the fake; note an accepted message."""
         at = time.monotonic()
         response = await self.inner.handle_async_request(request)
-        if request.url.path.endswith("/sendMessage") and response.status_code == 200:
-            self.accepted.append(at)
+        if request.url.path.endswith("/sendMessage"):
+            read_at = float(request.extensions.get("read_at", at))
+            self.calls.append(Call(read_at, at, response.status_code))
+            if response.status_code == 200:
+                self.accepted.append(at)
         return response
 
 
@@ -48,6 +63,7 @@ class Seen:
     sent_counts: dict[int, int]
     accepted: list[float]
     violations: int
+    calls: tuple[Call, ...] = ()
 
     def overfull_windows(self) -> int:
         """How often more than Telegram's 30 messages fell within one sliding second (the fake
@@ -65,6 +81,7 @@ def seen(fake: FakeBotApi, accepting: Accepting) -> Seen:
         dict(fake.sent_counts()),
         list(accepting.accepted),
         len(fake.violations),
+        tuple(accepting.calls),
     )
 
 

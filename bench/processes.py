@@ -14,11 +14,15 @@ Figures, from the fake's own records: ``rate`` = (reached − 1) / (last accepta
 the overall pace once sending started; 429s; ``over`` (31 accepted within a second: a check of
 the fake); ``dup`` (extra copies) and each kill's share of them; ``lost``; and per kill how long
 until another process took its batch back (the ``recovered`` line in a log after the kill).
+Where a 429 came from (:meth:`Outcome.crowding`): for the first 429 of each penalty, the 31
+requests of its second as the fake's server read them off the socket and as the fake counted
+them, and how long the fake's own event loop (this process's) stalled in that second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
 import signal
@@ -53,6 +57,7 @@ LEASE_SECONDS = 5.0
 TICK_SECONDS = 0.5
 RECOVERED = "deliveries that were in flight"
 PHASE_LIMIT_S = 600.0  # a broken build fails instead of hanging
+LAG_TICK_S = 0.005  # the fake's loop is looked at this often for stalls
 
 
 @dataclass
@@ -75,6 +80,8 @@ class Outcome:
     seen: Seen
     kills: list[Kill]
     logs: list[str] = field(default_factory=list)
+    # Stalls of the fake's event loop over 10 ms: (when it was due to wake, how late it woke).
+    stalls: list[tuple[float, float]] = field(default_factory=list)
 
     def counts(self) -> list[int]:
         """Copies each recipient got."""
@@ -110,6 +117,40 @@ class Outcome:
             f"{self.seen.rate_limited}, over {self.seen.overfull_windows()}, dup "
             f"{self.duplicates}, lost {self.lost}\n{kills}"
         )
+
+    def crowding(self) -> str:
+        """Where each penalty's first 429 came from: its second's 31 requests (30 counted and
+        the refused one) read off the socket within ``read span`` and counted within ``count
+        span``; ``read→count`` the longest wait between the two; the fake's loop's longest stall
+        in that second. A read span under 1 s: they reached the fake's loop already that close
+        (the processes, PTB, httpx, loopback, or the loop reading late: see the stall)."""
+        lines = []
+        calls = sorted(self.seen.calls, key=lambda call: call.counted_at)
+        start = calls[0].counted_at if calls else 0.0
+        last_refused = -math.inf
+        for index, call in enumerate(calls):
+            if call.status != 429:
+                continue
+            first_of_penalty = call.counted_at - last_refused > 1.5
+            last_refused = call.counted_at
+            if not first_of_penalty:
+                continue
+            counted = [c for c in calls[:index] if c.status == 200]
+            second = [*counted[-30:], call]
+            read_span = max(c.read_at for c in second) - min(c.read_at for c in second)
+            count_span = second[-1].counted_at - second[0].counted_at
+            waits = max(c.counted_at - c.read_at for c in second)
+            lo = call.counted_at - 1.0
+            stall = max(  # a stall that ended in that second counts: it bunched its reads
+                (lag for at, lag in self.stalls if lo <= at + lag and at <= call.counted_at),
+                default=0,
+            )
+            lines.append(
+                f"429 at +{call.counted_at - start:.1f} s: read span {read_span:.3f} s, count "
+                f"span {count_span:.3f} s, read→count ≤ {waits * 1000:.0f} ms, the fake's loop "
+                f"stalled ≤ {stall * 1000:.0f} ms"
+            )
+        return "\n".join(lines) if lines else "no 429"
 
 
 def chats(count: int) -> range:
@@ -245,6 +286,8 @@ async def run(
     fake.group(office, "Văn phòng")
     logs: list[tuple[float, str]] = []
     done: list[Kill] = []
+    stalls: list[tuple[float, float]] = []
+    watching = asyncio.create_task(_watch_loop(stalls))
     async with FakeBotApiServer(fake) as server:
         config_path = write_config(folder, url, server, office)
         await prepare(config_path, count)
@@ -271,11 +314,23 @@ async def run(
         finally:
             codes = await asyncio.gather(*(p.stop() for p in running), return_exceptions=True)
         figures = seen(fake, accepting)
+    watching.cancel()
+    await asyncio.gather(watching, return_exceptions=True)
     _recoveries(done, logs)
-    outcome = Outcome(count, processes, figures, done, [line for _, line in logs])
+    outcome = Outcome(count, processes, figures, done, [line for _, line in logs], stalls)
     bad = [code for code in codes if code != 0]
     assert not bad, f"a process did not stop cleanly: {bad}\n" + "\n".join(outcome.logs[-40:])
     return outcome
+
+
+async def _watch_loop(stalls: list[tuple[float, float]]) -> None:
+    """Note every stall of this event loop (the fake's) over 10 ms."""
+    while True:
+        due = time.monotonic() + LAG_TICK_S
+        await asyncio.sleep(LAG_TICK_S)
+        lag = time.monotonic() - due
+        if lag > 0.01:
+            stalls.append((due, lag))
 
 
 def _recoveries(kills: Sequence[Kill], logs: Sequence[tuple[float, str]]) -> None:

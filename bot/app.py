@@ -55,6 +55,7 @@ from storage.guard import (
 )
 from storage.migrate import schema_is_current, shipped_head, upgrade_database
 from storage.sharing import (
+    AHEAD_STARTS,
     PLAN_LOCK_KEY,
     SHARED_MARGIN,
     SharedSendSlots,
@@ -247,7 +248,10 @@ class ChannelEntry:
             # A wider margin than one process's: the starts of several processes reach the
             # platform along different paths, and nothing here sees their travel times.
             interval = (1 + SHARED_MARGIN) / limits.overall_per_second
-            pacer.share(SharedSendSlots(services.ctx.sessions, token, interval))
+            # Each start booked while the one before waits: the round trip off the send's path.
+            ahead = AHEAD_STARTS * interval
+            slots = SharedSendSlots(services.ctx.sessions, token, interval, ahead=ahead)
+            pacer.share(slots, ahead=ahead)
         return pacer
 
     def token(self, env: Env) -> str:

@@ -16,8 +16,9 @@ window's sends through :meth:`Pacer.slot`): the platform counts a message when i
 a request held up on its way (a loaded machine, a slow hop) arrives closer to the next ones. On
 a steady network the spread is a few milliseconds and costs nothing; on a loaded machine it
 slows sending down instead of drawing 429s. Every start is decided at the real time, one at a
-time; nothing is booked in advance, so a stall is never followed by a burst of sends booked
-before it.
+time; nothing is booked in advance (sharing a schedule, at most ``ahead``, below, and a start
+the process wakes too late for is given up), so a stall is never followed by a burst of sends
+booked before it.
 
 Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
 next start before any bulk waiter (the outbox), and may go up to ``reply_burst`` − 1 starts
@@ -31,7 +32,13 @@ burst, groups get 20 a minute.
 Several processes sending as one bot (PostgreSQL, issue 22) share its overall rate: the pacer
 then takes each start from :class:`SharedStarts` too (``storage.sharing.SharedSendSlots``, an
 even schedule in the database), after its own checks and while it holds the head of its line,
-so one process asks for one start at a time. If the database cannot be asked, the process falls
+so one process asks for one start at a time. Sharing, a process may book a start up to ``ahead``
+seconds before it is due (:meth:`Pacer.share`): the head of the line asks that much before its
+own schedule, then hands the head on and waits for its booked start, so the next waiter books
+the next start while this one waits or is on the wire, and the database's round trip is not on
+the send's critical path. A 429 met meanwhile holds a booked start back (too late then, it is
+given up); the other processes learn of it from the database, so the starts they booked before
+it was written (``ahead`` at most) still go. If the database cannot be asked, the process falls
 back to its own pace (and the platform's 429s, which pause it) rather than stop sending. A
 process may run late (a loaded machine does not run it at once): it books each start with a
 guard (from its last few lateness measurements), measures its lateness again just before
@@ -157,14 +164,17 @@ class Pacer:
         self.started = {"reply": 0, "bulk": 0}  # starts granted, by kind
         self.pauses = 0  # 429 pauses of this bot, whole or one chat's (bot.metrics reads it)
         self._shared: SharedStarts | None = None
+        self._ahead = 0.0  # how long before its start a shared start is booked
         # Shared: this process's lateness at its last starts (grant to send), and starts given up.
         self._lateness: deque[float] = deque(maxlen=GUARD_STARTS)
         self.given_up = 0
         self._pausing: set[asyncio.Task[None]] = set()
 
-    def share(self, starts: SharedStarts) -> None:
-        """Take every start from ``starts`` too: the bot's rate is shared with other processes."""
+    def share(self, starts: SharedStarts, *, ahead: float = 0.0) -> None:
+        """Take every start from ``starts`` too: the bot's rate is shared with other processes.
+        ``ahead``: how long before a start is due it may be booked (as ``starts`` grants)."""
         self._shared = starts
+        self._ahead = ahead
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), starting over."""
@@ -193,10 +203,15 @@ class Pacer:
             grant = await self._take(chat, urgent=urgent)
             if grant is None:
                 break
-            # Shared: the lateness this send has, measured as late as the pacer can; over the
-            # guard it was booked with, the start is given up unsent (the schedule kept only
-            # that much room after it) and the next one taken with the guard this raised.
-            asked, late, guard = grant
+            # Shared: a start booked ahead is waited for without the head of the line (the next
+            # waiter books meanwhile), and never before it can be, nor during a pause (one met
+            # while it waited makes it late: given up below).
+            asked, late, guard, booked = grant
+            while (wait := max(booked, self._paused_until) - self._now()) > _TOO_SHORT:
+                await self._sleep(wait)
+            # The lateness this send has, measured as late as the pacer can; over the guard it
+            # was booked with, the start is given up unsent (the schedule kept only that much
+            # room after it) and the next one taken with the guard this raised.
             lateness = late + (self._now() - asked)
             self._lateness.append(lateness)
             if lateness <= guard:
@@ -213,9 +228,12 @@ class Pacer:
         """Return when a send for ``chat`` may start, counting it as started."""
         await self._take(chat, urgent=urgent)
 
-    async def _take(self, chat: str | None, *, urgent: bool) -> tuple[float, float, float] | None:
+    async def _take(
+        self, chat: str | None, *, urgent: bool
+    ) -> tuple[float, float, float, float] | None:
         """:meth:`take`; sharing a schedule, the grant: when it was asked for, how late the
-        schedule granted it, and the guard it was booked with."""
+        schedule granted it (negative: ahead), the guard it was booked with, and when it may
+        start here."""
         bucket = self._bucket(chat) if chat is not None else None
         front = False  # a bulk waiter that gave way to a reply keeps its place
         while True:
@@ -230,17 +248,32 @@ class Pacer:
                 if await self._wait_at_head(urgent):
                     now = self._now()
                     if bucket is None or bucket.earliest(now) - now <= _TOO_SHORT:
-                        grant = None
+                        booked = None
                         if self._shared is not None:
                             grant = await self._take_shared(self._shared)
                             now = self._now()
+                            if grant is not None:
+                                booked = self._booked(grant, now)
+                                now = booked[3]
                         self._start(now, urgent)
                         if bucket is not None:
                             bucket.take(now)
-                        return grant
+                        return booked
                 front = True  # a reply came first, or the chat's budget changed meanwhile
             finally:
                 self._leave()
+
+    def _booked(
+        self, grant: tuple[float, float, float], answered: float
+    ) -> tuple[float, float, float, float]:
+        """A shared grant answered at ``answered``, with when it may start here: not before the
+        latest local time its nominal start can be (the answer's arrival plus how far ahead the
+        server said it was), nor before this process's own window allows."""
+        asked, late, guard = grant
+        booked = answered + max(0.0, -late)
+        if len(self._starts) == self._window_count:
+            booked = max(booked, self._starts[0] + self._window + self.spread)
+        return asked, late, guard, booked
 
     async def _take_shared(self, shared: SharedStarts) -> tuple[float, float, float] | None:
         """Holding the head, wait for a start of the bot's shared schedule and take it: when it
@@ -280,9 +313,12 @@ class Pacer:
                 return False
 
     def _earliest(self, urgent: bool) -> float:
-        """When the next start may be, by the even schedule, the window and any pause."""
-        earliest = self._due - (self._reply_ahead if urgent else 0.0)
+        """When the next start may be, by the even schedule, the window and any pause (sharing:
+        the even schedule's start may be booked ``ahead`` before it)."""
+        earliest = self._due - (self._reply_ahead if urgent else 0.0) - self._ahead
         if len(self._starts) == self._window_count:
+            # Not booked ahead: a start booked before this process's window allows would have
+            # to wait past its guard for it, and be given up.
             earliest = max(earliest, self._starts[0] + self._window + self.spread)
         return max(earliest, self._paused_until)
 

@@ -67,13 +67,16 @@ def bot_key(token: str) -> str:
 
 
 # A start is due at the later of the even schedule (``next_at``) and the floor the start one
-# window's count before it set (``floors[turn + 1]``). It is granted only when due by the database's
-# clock; the next is due one interval after it. A grant a quarter interval late at most (the
-# waiter woke, then asked the server) keeps the schedule, so the rate is not lost to round trips;
-# a later one (the bot was idle) starts it afresh from now. Either way the grant's nominal start
-# ``at`` sets the floor of the start a window's count later: at + window + the taker's guard.
-# ``late`` = how far the grant was behind its nominal start. ``:now`` is for tests (else the
-# server's clock). All of it is one autocommitted statement: one round trip per start.
+# window's count before it set (``floors[turn + 1]``). It is granted once it is due within
+# ``:ahead`` seconds of the database's clock (a process books its next start while the one before
+# it is still waiting or on the wire, so the round trip is not on the send's critical path); the
+# next is due one interval after it. A grant a quarter interval late at most (the waiter woke,
+# then asked the server) keeps the schedule, so the rate is not lost to round trips; a later one
+# (the bot was idle) starts it afresh from now. Either way the grant's nominal start ``at`` sets
+# the floor of the start a window's count later: at + window + the taker's guard.
+# ``late`` = how far the grant was behind its nominal start (negative: ahead of it). ``:now`` is
+# for tests (else the server's clock). All of it is one autocommitted statement: one round trip
+# per start.
 _DUE = "greatest(s.next_at, coalesce(s.floors[s.turn + 1], s.next_at))"
 _AT = f"CASE WHEN clock.now - {_DUE} <= :forgiven THEN {_DUE} ELSE clock.now END"
 _TAKE = text(  # only the two constants above are formatted in; every value is bound
@@ -87,11 +90,11 @@ _TAKE = text(  # only the two constants above are formatted in; every value is b
             floors[s.turn + 1] = {_AT} + :window + :guard,
             turn = (s.turn + 1) % :count
         FROM clock
-        WHERE s.bot_key = :key AND {_DUE} <= clock.now
+        WHERE s.bot_key = :key AND {_DUE} <= clock.now + :ahead
         RETURNING clock.now - (s.next_at - :interval) AS late
     )
     SELECT (SELECT late FROM taken),
-           (SELECT {_DUE} FROM send_slots AS s WHERE s.bot_key = :key) - clock.now
+           (SELECT {_DUE} FROM send_slots AS s WHERE s.bot_key = :key) - clock.now - :ahead
     FROM clock
     """  # noqa: S608
 )
@@ -108,6 +111,9 @@ SHARED_MARGIN = 0.03
 # Seconds a request may spend between the moment its process measured its lateness (just before
 # the send) and the platform's count, unseen: a window's floors are this much over a second.
 TRAVEL = 0.02
+# How many intervals ahead of its nominal start a process may book a start: enough to hide a
+# round trip to the database of up to an interval behind the wait for the start before.
+AHEAD_STARTS = 2
 # Seconds a waiter that lost a race for the start it woke for waits before asking again.
 _RETRY = 0.001
 
@@ -115,9 +121,12 @@ _RETRY = 0.001
 class SharedSendSlots:
     """One bot's starts, shared by every process sending as it through one PostgreSQL database,
     taken with one atomic ``UPDATE … RETURNING`` per start from the bot's ``send_slots`` row.
-    Nothing is booked ahead: a process asks when it is ready to send and is told to wait
-    otherwise, so a stalled or killed process leaves no start behind it. The per-chat limits and
-    the reply priority stay each process's own (:class:`schedules.ratelimit.Pacer`).
+    A start is booked at most ``ahead`` seconds before it is due (a process asks for its next
+    start while the one before is still waiting, so the round trip is off the send's critical
+    path), and is told to wait otherwise: a stalled or killed process leaves at most ``ahead``
+    seconds of starts unused behind it, and a start it runs too late for is given up (below).
+    The per-chat limits and the reply priority stay each process's own
+    (:class:`schedules.ratelimit.Pacer`).
 
     Two rules decide when start *k* is due (its nominal start ``at_k``, the database's clock):
 
@@ -126,9 +135,11 @@ class SharedSendSlots:
        platform's count a second (30), ``window`` = 1 s + ``TRAVEL``, and ``guard_j`` the
        lateness the process that took start *j* said it might have (its recent worst).
 
-    A request reaches the platform at ``at_j + late_j``, ``late_j >= 0`` (it is sent after its
-    grant, which is at or after its nominal start). The taker measures its lateness just before
-    it sends (the grant's own, from the server, plus the time since it asked) and gives the
+    A request reaches the platform at ``at_j + late_j``, ``late_j >= 0`` (it is sent at or after
+    its nominal start: a start booked ahead is waited for until the latest local time it can
+    be, the answer's arrival plus how far ahead the server said it was). The taker measures its
+    lateness just before it sends (the grant's own from the server, negative when booked ahead,
+    plus the time since it asked: never less than the true lateness) and gives the
     start up, unsent, when it is over the guard it booked with (:meth:`Pacer.slot`): every
     request sent has ``late_j <= guard_j + travel_j``, ``travel_j`` being the unseen part.
 
@@ -148,18 +159,21 @@ class SharedSendSlots:
         interval: float,
         *,
         count: int = 30,
+        ahead: float = 0.0,
     ) -> None:
         self._engine = engine_of(sessions)
         self._key = bot_key(token)
         self.interval = interval
+        self.ahead = ahead
         self.count = count
         self.window = 1.0 + TRAVEL
         self._added = False
 
     async def take(self, guard: float = 0.0, *, now: float | None = None) -> tuple[float, float]:
-        """Take the next start if it is due now: ``(0, late)``, ``late`` the seconds the grant
-        was behind it; else ``(seconds until it is, 0)``. ``guard``: the lateness this process
-        may have (the start a window's count later waits for it); ``now``: for tests."""
+        """Take the next start if it is due within ``ahead`` seconds: ``(0, late)``, ``late`` the
+        seconds the grant was behind it (negative: before it); else ``(seconds until it may be
+        booked, 0)``. ``guard``: the lateness this process may have (the start a window's count
+        later waits for it); ``now``: for tests."""
         params = {
             "key": self._key,
             "interval": self.interval,
@@ -167,6 +181,7 @@ class SharedSendSlots:
             "window": self.window,
             "guard": guard,
             "count": self.count,
+            "ahead": self.ahead,
             "now": now,
         }
         async with self._engine.connect() as connection:
@@ -176,7 +191,7 @@ class SharedSendSlots:
                 self._added = True
             late, wait = (await connection.execute(_TAKE, params)).one()
         if late is not None:
-            return 0.0, max(0.0, float(late))
+            return 0.0, max(-self.ahead, float(late))
         return max(float(wait or 0.0), _RETRY), 0.0
 
     async def pause(self, seconds: float) -> None:
