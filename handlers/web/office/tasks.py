@@ -119,19 +119,21 @@ class Tasks:
         return office._done(visit, path, html, ok=result.step is done)
 
 
+def _state(line: TaskLine, done: bool) -> str:
+    """A task's state on the board: closed, overdue, done by everyone (``done``), or open."""
+    if line.closed:
+        return "closed"
+    if line.overdue:
+        return "overdue"
+    return "done" if done else "open"
+
+
 def _row(line: TaskLine) -> dict[str, object]:
     """What the board shows of a task."""
     assignments = line.assignments
-    state = "open"
-    if line.closed:
-        state = "closed"
-    elif line.overdue:
-        state = "overdue"
-    elif line.done:
-        state = "done"
     return {
         "line": line,
-        "state": state,
+        "state": _state(line, line.done),
         "done": sum(1 for a in assignments if a.status is TaskStatus.DONE),
         "reported": sum(1 for a in assignments if a.updated_at is not None),
         "total": len(assignments),
@@ -141,21 +143,13 @@ def _row(line: TaskLine) -> dict[str, object]:
 
 def _page_row(page: TaskPage) -> dict[str, object]:
     """What a task's page shows of it, as :func:`_row`, from the figures over everyone."""
-    line = page.line
-    state = "open"
-    if line.closed:
-        state = "closed"
-    elif line.overdue:
-        state = "overdue"
-    elif page.all_done:
-        state = "done"
     return {
-        "line": line,
-        "state": state,
+        "line": page.line,
+        "state": _state(page.line, page.all_done),
         "done": page.done,
         "reported": page.reported,
         "total": page.total,
-        "files": len(line.evidence),
+        "files": len(page.line.evidence),
     }
 
 
