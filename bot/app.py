@@ -47,6 +47,7 @@ from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.guard import (
     DatabaseLock,
+    DatabaseUnavailable,
     bot_scope,
     check_sqlite_file,
     check_writable,
@@ -151,7 +152,7 @@ async def open_storage(
                 # At the newest schema Alembic has nothing to do: not loaded (start-up).
                 revisions: Revisions = (shipped_head(), shipped_head())
             else:
-                await upgrade_lock.acquire()  # refused while a bot runs on the older schema
+                await _for_the_upgrade(upgrade_lock)  # refused while a bot runs on it
                 revisions = await upgrade_database(engine)
         if shared:
             await upgrade_lock.release()
@@ -163,6 +164,18 @@ async def open_storage(
         await lock.release()
         await meeting.release()
         await engine.dispose()
+
+
+async def _for_the_upgrade(lock: DatabaseLock) -> None:
+    """Take the lock a schema change needs; a refusal says it is the upgrade that waits (a run
+    of one meeting after an update, beside another meeting's run on the older schema), not the
+    command's own use of the database."""
+    try:
+        await lock.acquire()
+    except DatabaseUnavailable as refused:
+        if refused.reason != "in_use":
+            raise
+        raise DatabaseUnavailable("upgrade_in_use", refused.where, holder=refused.holder) from None
 
 
 # --- channels ----------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ class DatabaseUnavailable(Exception):
     """The database cannot be used; ``reason`` says why in a form the CLI can translate.
 
     ``reason`` is ``in_use`` (``holder`` is the other process's command and id, as
-    ``"run 1234"``, when known), ``meeting_in_use`` and ``bot_in_use`` (a scoped lock:
+    ``"run 1234"``, when known), ``upgrade_in_use`` (the same, met by a schema change a command
+    needed before its own work), ``meeting_in_use`` and ``bot_in_use`` (a scoped lock:
     ``detail`` is the meeting's code or the channel's name, ``holder`` as above),
     ``folder_missing``, ``folder_read_only``, ``read_only``,
     ``not_a_database`` or ``cannot_open`` (``detail``: SQLite's error name); ``where`` is the

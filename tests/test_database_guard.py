@@ -350,8 +350,9 @@ async def test_the_schema_never_changes_under_a_running_bot(
         message = (
             f"Cơ sở dữ liệu {office / 'hoinghi.db'} cần được nâng cấp lên phiên bản mới, nhưng "
             f"đang được tiến trình hoinghi run (PID {os.getpid()}) sử dụng; thay đổi cấu trúc dữ "
-            "liệu khi bot đang chạy có thể làm bot gặp lỗi. Đề nghị dừng bot rồi khởi động lại "
-            "(`hoinghi run` tự nâng cấp khi bắt đầu), hoặc dừng bot rồi chạy lại lệnh này."
+            "liệu khi bot đang chạy có thể làm bot gặp lỗi. Đề nghị dừng mọi bot đang chạy trên cơ "
+            "sở dữ liệu này rồi khởi động lại (`hoinghi run` tự nâng cấp khi bắt đầu), hoặc dừng "
+            "chúng rồi chạy lại lệnh này."
         )
         assert capsys.readouterr().err.splitlines() == [message, message]
         # Once the bot has stopped, the same command upgrades and imports.
@@ -576,4 +577,41 @@ def test_a_refused_run_names_the_meeting_or_the_bot_and_the_process_in_one_line(
         "meeting (the platform hands a bot's messages to one receiver, and two meetings would "
         "answer each other's people as strangers). Please give this meeting a bot of its own, "
         "or stop the other meeting first, then run this command again."
+    )
+
+
+async def test_a_meeting_s_run_that_needs_an_upgrade_beside_another_s_says_it_is_the_upgrade(
+    office: Path,
+) -> None:
+    """hoinghi was updated and meeting B restarted while meeting A's bot still runs on the older
+    schema: B is refused because the schema cannot change under A, and says so."""
+    plan_a, plan_b = load_config(office / "config.toml"), second_plan(office)
+    async with open_storage(plan_a, exclusive="run"):  # the schema made, then A runs on it
+        pass
+    engine = create_engine(plan_a.database_url)
+    try:
+
+        def back_one(connection: Connection) -> None:  # as if hoinghi was just updated
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "-1")
+
+        async with engine.begin() as connection:
+            await connection.run_sync(back_one)
+    finally:
+        await engine.dispose()
+    running_a = DatabaseLock(plan_a.database_url, "run", shared=True)
+    await running_a.acquire()
+    try:
+        with pytest.raises(DatabaseUnavailable) as refused:
+            async with open_storage(plan_b, exclusive="run"):
+                pass
+    finally:
+        await running_a.release()
+    assert (refused.value.reason, refused.value.holder) == ("upgrade_in_use", f"run {os.getpid()}")
+    assert database_problem(load_catalog("en"), refused.value, "run") == (
+        f"The database {office / 'hoinghi.db'} must be upgraded to a new version, but it is in use "
+        f"by the process hoinghi run (PID {os.getpid()}); changing its structure under a running "
+        "bot could break the bot. Please stop every bot running on this database and start them "
+        "again (`hoinghi run` upgrades when it starts), or stop them and run this command again."
     )

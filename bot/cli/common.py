@@ -225,7 +225,8 @@ def database_problem(catalog: Catalog, problem: DatabaseUnavailable, doing: str)
         if command and pid.isdigit()
         else catalog.plain("cli.database_holder_unknown")
     )
-    if problem.reason == "in_use":
+    if problem.reason in ("in_use", "upgrade_in_use"):
+        doing = "upgrade" if problem.reason == "upgrade_in_use" else doing
         return catalog.plain(f"cli.database_in_use_{doing}", database=problem.where, holder=holder)
     if (named := _SCOPE_NAMES.get(problem.reason)) is not None:  # a run's scope (storage.guard)
         return catalog.plain(
