@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
 )
+from sqlalchemy.orm import ORMExecuteState
 
 from storage.engine import READING
 from storage.sqlite_driver import OneTripConnection
@@ -64,13 +65,26 @@ async def read_only(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator
     """A session inside one read-only transaction, for a use case that only reads (a
     dashboard's page): on SQLite (WAL) it begins DEFERRED, as :func:`reading` does, so it
     neither waits behind the desks' and the chats' writes nor holds them up, and reads one
-    consistent snapshot. Nothing may be written through it (checked when it ends); it is
-    rolled back, there being nothing to commit."""
+    consistent snapshot. Nothing may be written through it: a flush or an INSERT, UPDATE or
+    DELETE it is asked to run raises at once (on PostgreSQL it would otherwise run and be rolled
+    back without a word), and so does a change still pending when it ends; it is rolled back,
+    there being nothing to commit."""
     async with sessions() as session:
+        event.listen(session.sync_session, "before_flush", _no_writing)
+        event.listen(session.sync_session, "do_orm_execute", _no_dml)
         await session.connection(execution_options={READING: True})
         yield session
         if session.new or session.dirty or session.deleted:
-            raise AssertionError("a read-only session was given something to write")
+            _no_writing()
+
+
+def _no_writing(*_: object) -> None:
+    raise AssertionError("a read-only session was given something to write")
+
+
+def _no_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _no_writing()
 
 
 async def reading(sessions: async_sessionmaker[AsyncSession], work: Callable[[Connection], T]) -> T:

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,6 +21,7 @@ from storage.base import Base
 from storage.engine import create_engine
 from storage.migrate import alembic_config, head_revision
 from storage.models import Meeting
+from storage.uow import read_only, unit_of_work
 from tests.test_services import row as delegate_row
 
 
@@ -211,3 +212,23 @@ async def test_the_link_codes_migration_gives_every_invitation_its_own_code(
         async with engine.connect() as connection:
             with pytest.raises(IntegrityError):
                 await connection.execute(text(insert + values))
+
+
+async def test_a_read_only_session_refuses_a_write_at_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = datetime(2024, 5, 1, tzinfo=UTC)
+    async with unit_of_work(sessions) as session:
+        session.add(Meeting(code="RO", title="Hội nghị", starts_at=now, created_at=now))
+    with pytest.raises(AssertionError, match="read-only session"):
+        async with read_only(sessions) as session:
+            await session.execute(update(Meeting).values(title="Đổi tên"))
+    with pytest.raises(AssertionError, match="read-only session"):
+        async with read_only(sessions) as session:
+            meeting = await session.scalar(select(Meeting).where(Meeting.code == "RO"))
+            assert meeting is not None
+            meeting.title = "Đổi tên"
+            await session.flush()
+    async with read_only(sessions) as session:  # reading is what it is for
+        titles = list(await session.scalars(select(Meeting.title).where(Meeting.code == "RO")))
+    assert titles == ["Hội nghị"]
