@@ -49,7 +49,7 @@ class DraftLines:
 
     async def board(self) -> list[DraftLine]:
         """Every assignment, in the order of the themes, then protocol rank."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             return await read_lines(session, self._ctx)
 
     async def missing(
@@ -68,13 +68,13 @@ class DraftLines:
 
     async def line(self, assignment_id: int) -> DraftLine | None:
         """One assignment."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             lines = await read_lines(session, self._ctx, assignment_ids=[assignment_id])
         return lines[0] if lines else None
 
     async def versions(self, assignment_id: int) -> list[VersionLine]:
         """Every version of an assignment, newest first (the speaker's receipts)."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.scalars(
                 select(DraftVersion)
                 .where(DraftVersion.assignment_id == assignment_id)
@@ -84,7 +84,7 @@ class DraftLines:
 
     async def version_file(self, version_id: int) -> VersionFile | None:
         """A stored version, for the office chat or a download."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             version = await session.get(DraftVersion, version_id)
             if version is None:
                 return None

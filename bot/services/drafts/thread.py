@@ -30,7 +30,7 @@ from storage.models import (
     OutboundMessage,
     SpeechAssignment,
 )
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 # Messages a reply may answer, on each side of the thread.
 _OFFICE_THREAD = (MessageKind.DRAFT_VERSION, MessageKind.DRAFT_REPLY)
@@ -247,7 +247,7 @@ class Thread(DraftUseCase):
 
     async def thread(self, assignment_id: int) -> list[CommentLine]:
         """The whole thread of one draft, oldest first."""
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = (
                 await session.execute(
                     select(DraftComment, DraftVersion.number)
