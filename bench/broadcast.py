@@ -511,6 +511,7 @@ async def run_processes(count: int, processes: int, kills: int, seed: int) -> No
             await drop_postgres_database(url)
         print(outcome.summary())
         print(outcome.crowding())
+        print(outcome.collector())
         ratio = outcome.rate / LIMIT
         if ratio < 0.95 or outcome.seen.rate_limited or outcome.lost:
             missed.append(f"{many} processes: ratio {ratio:.3f}, 429s {outcome.seen.rate_limited}")

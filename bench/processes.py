@@ -22,6 +22,7 @@ them, and how long the fake's own event loop (this process's) stalled in that se
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import os
 import random
@@ -82,6 +83,8 @@ class Outcome:
     logs: list[str] = field(default_factory=list)
     # Stalls of the fake's event loop over 10 ms: (when it was due to wake, how late it woke).
     stalls: list[tuple[float, float]] = field(default_factory=list)
+    # The driver's (the fake's) full garbage collections: when (monotonic) and how long.
+    collections: list[tuple[float, float]] = field(default_factory=list)
 
     def counts(self) -> list[int]:
         """Copies each recipient got."""
@@ -151,6 +154,23 @@ class Outcome:
                 f"stalled ≤ {stall * 1000:.0f} ms"
             )
         return "\n".join(lines) if lines else "no 429"
+
+    def collector(self) -> str:
+        """The fake's process's full garbage collections during the run: how many, the longest,
+        and how many of the loop's stalls over 50 ms overlapped one."""
+        longest = max((seconds for _, seconds in self.collections), default=0.0)
+        overlapped = sum(
+            1
+            for at, lag in self.stalls
+            if lag > 0.05
+            and any(start < at + lag and at < start + took for start, took in self.collections)
+        )
+        long_stalls = sum(1 for _, lag in self.stalls if lag > 0.05)
+        return (
+            f"the fake's process: {len(self.collections)} full collections, the longest "
+            f"{longest * 1000:.0f} ms; {overlapped} of its {long_stalls} stalls over 50 ms "
+            "overlapped one"
+        )
 
 
 def chats(count: int) -> range:
@@ -287,7 +307,20 @@ async def run(
     logs: list[tuple[float, str]] = []
     done: list[Kill] = []
     stalls: list[tuple[float, float]] = []
+    collections: list[tuple[float, float]] = []
     watching = asyncio.create_task(_watch_loop(stalls))
+    started: list[float] = []
+
+    def noted(phase: str, info: dict[str, int]) -> None:  # gc.callbacks: the full passes
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            started.append(time.monotonic())
+        elif started:
+            begun = started.pop()
+            collections.append((begun, time.monotonic() - begun))
+
+    gc.callbacks.append(noted)
     async with FakeBotApiServer(fake) as server:
         config_path = write_config(folder, url, server, office)
         await prepare(config_path, count)
@@ -316,8 +349,11 @@ async def run(
         figures = seen(fake, accepting)
     watching.cancel()
     await asyncio.gather(watching, return_exceptions=True)
+    gc.callbacks.remove(noted)
     _recoveries(done, logs)
-    outcome = Outcome(count, processes, figures, done, [line for _, line in logs], stalls)
+    outcome = Outcome(
+        count, processes, figures, done, [line for _, line in logs], stalls, collections
+    )
     bad = [code for code in codes if code != 0]
     assert not bad, f"a process did not stop cleanly: {bad}\n" + "\n".join(outcome.logs[-40:])
     return outcome
