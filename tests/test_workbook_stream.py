@@ -3,6 +3,7 @@ opens must be the workbook the cell-by-cell build made, cell for cell, style for
 
 from __future__ import annotations
 
+import inspect
 import io
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.documents import workbook as module
@@ -152,3 +154,11 @@ def test_the_streamed_workbook_is_the_one_built_cell_by_cell() -> None:
     assert first["E2"].hyperlink.target == "https://t.me/b?start=x" and first["D2"].is_date
     assert first["B3"].value == '=HYPERLINK("x")' and first["B3"].data_type == "s"
     assert first.row_dimensions[3].height and first.row_dimensions[7].height
+
+
+def test_the_openpyxl_method_the_sheets_replace_is_still_there_with_its_arguments() -> None:
+    # bot.documents.workbook gives each write-only sheet its own `_values_to_row` (a private
+    # method of openpyxl's): renamed, the export would only be slower without a word; with
+    # other arguments, every export and report would fail. pyproject pins openpyxl < 3.2 too.
+    method = WriteOnlyWorksheet._values_to_row
+    assert list(inspect.signature(method).parameters) == ["self", "values", "row_idx"]
