@@ -265,6 +265,11 @@ async def test_a_tasks_people_come_a_page_at_a_time_with_the_figures_of_everyone
     found = await services.tasks.task_page(biggest.id, start=0, limit=2)
     assert found is not None and found.total == len(everyone)
     assert found.line.overdue == biggest.overdue and found.all_done == biggest.done
+    past = await services.tasks.task_page(biggest.id, start=10_000, limit=2)  # an old link
+    assert past is not None and past.next_start is None
+    assert [a.full_name for a in past.line.assignments] == [
+        a.full_name for a in biggest.assignments[(len(everyone) - 1) // 2 * 2 :]
+    ]
 
 
 async def test_someone_linked_on_two_chats_is_listed_once_on_a_task(

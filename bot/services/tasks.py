@@ -535,6 +535,8 @@ class TaskService:
                     ).where(TaskAssignment.task_id == task_id)
                 )
             ).one()
+            if total and start >= total:  # past the end (an old link): the last page
+                start = (total - 1) // limit * limit
             lines = await self._lines(
                 session, {task_id}, window=(start, limit + 1), done={task_id: 0 < done == total}
             )
