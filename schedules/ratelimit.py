@@ -225,7 +225,9 @@ class Pacer:
             self._trips.append(self._now() - started)
 
     async def take(self, chat: str | None, *, urgent: bool = False) -> None:
-        """Return when a send for ``chat`` may start, counting it as started."""
+        """Return when a send for ``chat`` may start, counting it as started. For a pacer of
+        its own only (the tests'): sending on a shared schedule goes through :meth:`slot`, which
+        waits for a start booked ahead and gives up one that came too late."""
         await self._take(chat, urgent=urgent)
 
     async def _take(
