@@ -21,6 +21,7 @@ import pytest
 from alembic import command
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import bot.app
 from bot.app import Channel, ChannelEntry, ChannelSetup, open_app, open_storage
@@ -319,6 +320,18 @@ async def test_runs_share_a_postgresql_database_and_a_purge_is_refused_beside_th
     fake.assert_no_violations()
 
 
+async def back_one(engine: AsyncEngine) -> None:
+    """The database one migration behind, as if hoinghi was just updated."""
+
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+
+    async with engine.begin() as connection:
+        await connection.run_sync(downgrade)
+
+
 async def test_the_schema_never_changes_under_a_running_bot(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -326,14 +339,7 @@ async def test_the_schema_never_changes_under_a_running_bot(
     engine = create_engine(url)
     try:
         await upgrade_database(engine)
-
-        def back_one(connection: Connection) -> None:  # as if hoinghi was just updated
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "-1")
-
-        async with engine.begin() as connection:
-            await connection.run_sync(back_one)
+        await back_one(engine)
         behind = await current_revision(engine)
         assert behind != head_revision()
         bot = DatabaseLock(url, "run")  # the running bot, on the older schema
@@ -590,14 +596,7 @@ async def test_a_meeting_s_run_that_needs_an_upgrade_beside_another_s_says_it_is
         pass
     engine = create_engine(plan_a.database_url)
     try:
-
-        def back_one(connection: Connection) -> None:  # as if hoinghi was just updated
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "-1")
-
-        async with engine.begin() as connection:
-            await connection.run_sync(back_one)
+        await back_one(engine)
     finally:
         await engine.dispose()
     running_a = DatabaseLock(plan_a.database_url, "run", shared=True)
