@@ -16,7 +16,7 @@ import sqlite3
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -112,15 +112,22 @@ def delegate_rows(
 
 
 def notice(
-    meeting_id: int, body: str, now: datetime, report_to: str | None = None
+    meeting_id: int,
+    body: str,
+    now: datetime,
+    report_to: str | None = None,
+    *,
+    audience: str = "linked",  # Audience.LINKED (bot.domain is imported only when called)
+    by: str = "bench",
 ) -> OutboundMessage:
-    """The office's notice to every linked invitee, due ``now``: what the broadcast benches send."""
-    from bot.domain.outbound import Audience, MessageKind, MessageStatus
+    """An office notice to ``audience`` (every linked invitee unless told), due ``now``, its
+    report to ``report_to``: what the office's "send now" leaves, for the benches and the
+    tests that start from it."""
+    from bot.domain.outbound import BROADCAST_WINDOW, MessageKind, MessageStatus
     from storage.models import OutboundMessage
 
     return OutboundMessage(
         meeting_id=meeting_id, kind=MessageKind.BROADCAST, status=MessageStatus.SCHEDULED,
-        audience=Audience.LINKED, body=body, params={}, due_at=now,
-        expires_at=now + timedelta(hours=12), created_by="bench", report_to=report_to,
-        created_at=now,
+        audience=audience, body=body, params={}, due_at=now, expires_at=now + BROADCAST_WINDOW,
+        created_by=by, report_to=report_to, created_at=now,
     )  # fmt: skip

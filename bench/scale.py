@@ -67,7 +67,7 @@ if str(TREE) not in sys.path:
     sys.path.insert(0, str(TREE))
 # bench.common is this tree's, whichever code is measured.
 sys.path.insert(1, str(HERE))
-from bench.common import interleaved, machine  # noqa: E402
+from bench.common import interleaved, machine, notice  # noqa: E402
 
 OFFICE_ID = "100000001"  # in config.example.toml's [office] admin_ids
 FIRST_USER_ID = 700_000_001
@@ -241,10 +241,9 @@ async def work_queue(config_path: Path) -> dict[str, Any]:
     """Queue a notice to everyone who has not answered, time it, drain it, read the peak."""
     import handlers.telegram.app  # noqa: F401  (a running bot has the adapter loaded)
     from bot.app import build_outbox
-    from bot.domain.outbound import BROADCAST_WINDOW, MessageKind, MessageStatus
     from bot.texts import load_catalog
     from schedules.ratelimit import Limits, Pacer, VirtualTime
-    from storage.models import Delivery, OutboundMessage
+    from storage.models import Delivery
     from storage.uow import unit_of_work
 
     config, engine, services = await _services(config_path)
@@ -255,21 +254,7 @@ async def work_queue(config_path: Path) -> dict[str, Any]:
     outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=pacer)
     now = services.ctx.clock.now()
     async with unit_of_work(services.ctx.sessions) as session:
-        session.add(
-            OutboundMessage(
-                meeting_id=services.ctx.meeting_id,
-                kind=MessageKind.BROADCAST,
-                status=MessageStatus.SCHEDULED,
-                audience=AUDIENCE,
-                body=BODY,
-                params={},
-                due_at=now,
-                expires_at=now + BROADCAST_WINDOW,
-                created_by="bench",
-                report_to=None,
-                created_at=now,
-            )
-        )
+        session.add(notice(services.ctx.meeting_id, BODY, now, audience=AUDIENCE))
     import gc
 
     gc.collect()

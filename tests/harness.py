@@ -8,11 +8,12 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bench.common import notice
 from bot.app import build_outbox
 from bot.chat import Inbox
 from bot.config import Config
 from bot.domain.clock import ManualClock
-from bot.domain.outbound import BROADCAST_WINDOW, Audience, MessageKind, MessageStatus
+from bot.domain.outbound import Audience, MessageKind
 from bot.domain.reminders import planned_messages
 from bot.services import Services
 from bot.texts import load_catalog
@@ -33,21 +34,9 @@ OFFICE_CHAT = -1001000000001  # config.example.toml's [office] chat_id
 def notice_due(
     meeting_id: int, body: str, now: datetime, *, audience: str = Audience.LINKED
 ) -> OutboundMessage:
-    """An office notice to ``audience``, due ``now``, its report to the office group: the row
-    the office's "send now" leaves, for tests that start from it."""
-    return OutboundMessage(
-        meeting_id=meeting_id,
-        kind=MessageKind.BROADCAST,
-        status=MessageStatus.SCHEDULED,
-        audience=audience,
-        body=body,
-        params={},
-        due_at=now,
-        expires_at=now + BROADCAST_WINDOW,
-        created_by="test",
-        report_to=f"telegram:{OFFICE_CHAT}",
-        created_at=now,
-    )
+    """An office notice to ``audience``, due ``now``, its report to the office group
+    (:func:`bench.common.notice`, as the tests' office sends it)."""
+    return notice(meeting_id, body, now, f"telegram:{OFFICE_CHAT}", audience=audience, by="test")
 
 
 def wired_config(config: Config, fake: FakeBotApi) -> Config:
