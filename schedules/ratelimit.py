@@ -6,16 +6,18 @@ counts a message when the request reaches it, so the pacer counts each send from
 waited for each answer before counting the next would lose a share of the rate to latency.
 
 Overall, starts are paced evenly, one every ``interval`` (a second stretched by ``margin`` over
-the rate). A start up to a quarter ``interval`` late (a timer that woke a little late) keeps
-the schedule, so the next one makes that time up; a start later than that (the process was not
-run for a while, or the budget was idle) starts the schedule afresh from now: the time lost is
-not made up by sending faster, which would leave no room for a request that was held up on its
-way. Never more than the window's count start within the stretched window, widened by how much the
-recent requests' times on the way differed (the spread of start-to-answer times of the last
-window's sends through :meth:`Pacer.slot`): the platform counts a message when it arrives, and
-a request held up on its way (a loaded machine, a slow hop) arrives closer to the next ones. On
-a steady network the spread is a few milliseconds and costs nothing; on a loaded machine it
-slows sending down instead of drawing 429s. Every start is decided at the real time, one at a
+the rate). A start up to two intervals late (a timer that woke late: the loop was saving a
+batch, or collecting) keeps the schedule, so the next ones make that time up, at most three
+within an interval; a start later than that (the process was not run for a while, or the budget
+was idle) starts the schedule afresh from now: a long stall is not made up by a burst. Whatever
+the schedule says, never more than the window's count start within the platform's window plus
+room for requests whose times on the way differ: the spread of start-to-answer times of the
+last window's sends through :meth:`Pacer.slot`, and at least a quarter of the margin. The
+platform counts a message when it arrives, and a request held up on its way (a loaded machine,
+a slow hop) arrives closer to the next ones. An even schedule fills the window to 1 + margin,
+so on a steady network (a spread of a few milliseconds) the window costs nothing and leaves
+the room a late start is made up in; on a loaded machine a wide spread slows sending down
+instead of drawing 429s. Every start is decided at the real time, one at a
 time; nothing is booked in advance (sharing a schedule, at most ``ahead``, below, and a start
 the process wakes too late for is given up), so a stall is never followed by a burst of sends
 booked before it.
@@ -142,9 +144,15 @@ class Pacer:
         self._sleep = sleep
         stretch = 1 + limits.margin
         self._window_count = max(1, math.floor(limits.overall_per_second))
-        self._window = stretch * self._window_count / limits.overall_per_second
+        # The platform's window (a second for Telegram's 30), and the least room this pacer
+        # keeps in it for requests whose travel times differ: a quarter of the margin (5 ms of
+        # a second); the recent spread of travel times when that is more.
+        self._window = self._window_count / limits.overall_per_second
+        self._room = self._window * limits.margin / 4
         self.interval = stretch / limits.overall_per_second
-        self._forgiven = self.interval / 4  # lateness the schedule makes up for
+        # Lateness the schedule makes up for: two intervals; the window still holds (an even
+        # schedule fills it to 1 + margin, so a start a little late can be made up).
+        self._forgiven = 2 * self.interval
         self._reply_ahead = self.interval * (max(1, limits.reply_burst) - 1)
         self._starts: deque[float] = deque(maxlen=self._window_count)
         # Start-to-answer times of the last window's sends, for the spread of travel times.
@@ -274,7 +282,7 @@ class Pacer:
         asked, late, guard = grant
         booked = answered + max(0.0, -late)
         if len(self._starts) == self._window_count:
-            booked = max(booked, self._starts[0] + self._window + self.spread)
+            booked = max(booked, self._starts[0] + self.window)
         return asked, late, guard, booked
 
     async def _take_shared(self, shared: SharedStarts) -> tuple[float, float, float] | None:
@@ -321,7 +329,7 @@ class Pacer:
         if len(self._starts) == self._window_count:
             # Not booked ahead: a start booked before this process's window allows would have
             # to wait past its guard for it, and be given up.
-            earliest = max(earliest, self._starts[0] + self._window + self.spread)
+            earliest = max(earliest, self._starts[0] + self.window)
         return max(earliest, self._paused_until)
 
     def _start(self, now: float, urgent: bool) -> None:
@@ -361,6 +369,12 @@ class Pacer:
                     turn.set_result(None)
                     return
         self._head_held = False
+
+    @property
+    def window(self) -> float:
+        """The span the last window's count of starts must take before another: the platform's
+        window and the room for travel times (:attr:`spread`, at least half the margin)."""
+        return self._window + max(self._room, self.spread)
 
     @property
     def spread(self) -> float:
