@@ -4,6 +4,8 @@ opens must be the workbook the cell-by-cell build made, cell for cell, style for
 from __future__ import annotations
 
 import inspect
+import re
+import zipfile
 import io
 from collections.abc import Sequence
 from datetime import datetime
@@ -162,3 +164,25 @@ def test_the_openpyxl_method_the_sheets_replace_is_still_there_with_its_argument
     # other arguments, every export and report would fail. pyproject pins openpyxl < 3.2 too.
     method = WriteOnlyWorksheet._values_to_row
     assert list(inspect.signature(method).parameters) == ["self", "values", "row_idx"]
+
+
+def _part(content: bytes, name: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return archive.read(name)
+
+
+def test_the_links_are_the_hyperlinks_and_relationships_openpyxl_writes_for_them() -> None:
+    # The sheets' links are written as XML in one go (bot.documents.workbook._LinkWriter), not
+    # as an openpyxl Hyperlink per cell: the bytes must be those openpyxl writes for the same
+    # cells, so Excel and LibreOffice open the same links.
+    ours, theirs = workbook_bytes(SHEETS), built_cell_by_cell(SHEETS)
+    sheet, rels = "xl/worksheets/sheet1.xml", "xl/worksheets/_rels/sheet1.xml.rels"
+    links = re.compile(rb"<hyperlinks>.*</hyperlinks>")
+    found = links.search(_part(ours, sheet))
+    assert found is not None and found.group().count(b"<hyperlink ") == 2
+    assert found.group() == links.search(_part(theirs, sheet)).group()  # type: ignore[union-attr]
+    assert _part(ours, rels) == _part(theirs, rels)
+    assert b'Target="https://t.me/b?start=y" TargetMode="External" Id="rId2"' in _part(ours, rels)
+    # A sheet without links has no relationships at all, as openpyxl writes it.
+    names = zipfile.ZipFile(io.BytesIO(ours)).namelist()
+    assert "xl/worksheets/_rels/sheet2.xml.rels" not in names

@@ -14,16 +14,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell as OpenpyxlCell
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.packaging.relationship import Relationship, RelationshipList
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.xml.constants import PKG_REL_NS, REL_NS
+from openpyxl.xml.functions import Element, SubElement
 
 from bot.domain.invisible import printable
 
@@ -92,13 +97,14 @@ def _write_sheet(workbook: Workbook, spec: Sheet) -> None:
         last = get_column_letter(len(spec.headings))
         sheet.auto_filter.ref = f"A1:{last}{len(spec.rows) + 1}"
     _fit_row_height(sheet, 1, list(spec.headings), widths, frozenset(range(len(widths))))
-    sheet.append([_heading(sheet, text) for text in spec.headings])
     # One cell per column and kind of value, styled once, written again with each row's value:
     # a cell is serialised as it is appended, so the next row may reuse it.
     cells = _CellKinds(sheet, spec.wrap)
+    _take_writer(sheet, cells.links)
+    sheet.append([_heading(sheet, text) for text in spec.headings])
     for number, row in enumerate(every, start=2):
         _fit_row_height(sheet, number, row, widths, spec.wrap)
-        sheet.append([cells.holding(index, value) for index, value in enumerate(row)])
+        sheet.append([cells.holding(index, value, number) for index, value in enumerate(row)])
 
 
 class _RowCell(OpenpyxlCell):  # type: ignore[misc]  # openpyxl has no type hints
@@ -112,8 +118,6 @@ def _own_cells(values: Sequence[OpenpyxlCell], row: int) -> Iterator[OpenpyxlCel
     :func:`_take_cells`."""
     for column, cell in enumerate(values, start=1):
         cell.column, cell.row = column, row
-        if cell.hyperlink is not None:
-            cell.hyperlink.ref = cell.coordinate
         yield cell
 
 
@@ -125,6 +129,78 @@ def _take_cells(sheet: WriteOnlyWorksheet) -> None:
     sheet._values_to_row = _own_cells
 
 
+# The relationship type of a web address a cell links to.
+HYPERLINK_TYPE = f"{REL_NS}/hyperlink"
+_RELATIONSHIP_ID = f"{{{REL_NS}}}id"
+
+
+def _take_writer(sheet: WriteOnlyWorksheet, links: list[tuple[str, str]]) -> None:
+    """Give ``sheet`` the writer openpyxl would make for it on its first row (see
+    ``WriteOnlyWorksheet._get_writer``), one that writes ``links`` (cell, address) as the
+    sheet's hyperlinks when the sheet is closed: set after the sheet's top (widths, frozen
+    row), before its first row."""
+    sheet._writer = _LinkWriter(sheet, links)
+    sheet._writer.write_top()
+
+
+class _LinkWriter(WorksheetWriter):  # type: ignore[misc]  # openpyxl has no type hints
+    """A write-only sheet's writer that writes the sheet's links in one go.
+
+    openpyxl makes a ``Hyperlink`` object per link cell, then a ``Relationship`` object per
+    link, and serialises both through its generic descriptors: 20,000 links (the export of
+    10,000 delegates) cost as much as the rest of the sheet. The elements are the same, made
+    here directly (lxml's, where openpyxl uses lxml) (``tests/test_workbook_stream.py`` compares the bytes)."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet, links: list[tuple[str, str]]) -> None:
+        super().__init__(sheet)
+        self._links = links
+
+    def write_hyperlinks(self) -> None:
+        """The sheet's ``<hyperlinks>``, each linking its cell to a relationship (rId1, …)
+        that :class:`_LinkRelationships` writes with the address."""
+        super().write_hyperlinks()  # none: the cells never hold openpyxl hyperlinks
+        if not self._links:
+            return
+        # Nothing precedes the links among a sheet's relationships (drawings and tables,
+        # which this module never makes, come after them), so theirs are rId1, rId2, …
+        self._rels = _LinkRelationships([url for _, url in self._links], self._rels)
+        element = Element("hyperlinks")
+        for number, (ref, _) in enumerate(self._links, start=1):
+            SubElement(element, "hyperlink", {"ref": ref, _RELATIONSHIP_ID: f"rId{number}"})
+        self.xf.send(element)
+
+
+class _LinkRelationships(RelationshipList):  # type: ignore[misc]  # no type hints
+    """A sheet's relationships whose first ones are its links' addresses (rId1, …, in the
+    order of the links), written as one block of elements."""
+
+    def __init__(self, urls: list[str], others: RelationshipList) -> None:
+        super().__init__()
+        self._urls = urls
+        for other in others:
+            self.append(other)
+
+    def append(self, value: Relationship) -> None:
+        """Add a relationship after the links, numbered after them."""
+        if not value.Id:
+            value.Id = f"rId{len(self._urls) + len(self) + 1}"
+        super().append(value)
+
+    def __bool__(self) -> bool:
+        return bool(self._urls) or len(self) > 0
+
+    def to_tree(self) -> Any:
+        """The ``<Relationships>`` element: the links' first, then any other."""
+        tree = Element(self.tagname)
+        for number, url in enumerate(self._urls, start=1):
+            attributes = {"Type": HYPERLINK_TYPE, "Target": url, "TargetMode": "External"}
+            SubElement(tree, "Relationship", {**attributes, "Id": f"rId{number}"})
+        for other in self:
+            tree.append(other.to_tree())
+        tree.set("xmlns", PKG_REL_NS)  # as openpyxl's RelationshipList.to_tree
+        return tree
+
+
 class _CellKinds:
     """The styled cells a sheet's rows are written with: per column, one for plain values, one
     for dates, one for links."""
@@ -133,9 +209,12 @@ class _CellKinds:
         self._sheet = sheet
         self._wrap = wrap
         self._cells: dict[tuple[int, str], _RowCell] = {}
+        # Each link cell's reference and address, for the sheet's writer (:class:`_LinkWriter`).
+        self.links: list[tuple[str, str]] = []
+        self._letters: dict[int, str] = {}
 
-    def holding(self, index: int, value: Cell) -> _RowCell:
-        """The cell for column ``index`` (0-based) set to ``value``."""
+    def holding(self, index: int, value: Cell, row: int) -> _RowCell:
+        """The cell for column ``index`` (0-based) of row ``row`` set to ``value``."""
         kind = "link" if isinstance(value, Link) else "date" if isinstance(value, datetime) else ""
         cell = self._cells.get((index, kind))
         if cell is None:
@@ -149,8 +228,11 @@ class _CellKinds:
         cell.value = _cell(value)
         if cell.data_type == "f":  # openpyxl reads "=…" as a formula: keep it text
             cell.data_type = "s"
-        if isinstance(value, Link):  # the other kinds' cells never hold one
-            cell.hyperlink = value.url
+        if isinstance(value, Link):
+            letter = self._letters.get(index) or self._letters.setdefault(
+                index, get_column_letter(index + 1)
+            )
+            self.links.append((f"{letter}{row}", value.url))
         return cell
 
 
