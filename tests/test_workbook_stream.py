@@ -4,9 +4,9 @@ opens must be the workbook the cell-by-cell build made, cell for cell, style for
 from __future__ import annotations
 
 import inspect
+import io
 import re
 import zipfile
-import io
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -186,3 +186,37 @@ def test_the_links_are_the_hyperlinks_and_relationships_openpyxl_writes_for_them
     # A sheet without links has no relationships at all, as openpyxl writes it.
     names = zipfile.ZipFile(io.BytesIO(ours)).namelist()
     assert "xl/worksheets/_rels/sheet2.xml.rels" not in names
+
+
+# Text and numbers the rows' own writer must escape and format as openpyxl does.
+ODD_CELLS = Sheet(
+    "Ký tự lạ",
+    ["Văn bản", "Số"],
+    [
+        ["a & b < c > d", 0],
+        ["\"trích dẫn\" và 'nháy'", -3],
+        ["dòng 1\r\ndòng 2\rdòng 3\n", 2.5],
+        ["  hai khoảng trắng đầu", 1e20],
+        ["cuối có khoảng trắng ", 12345678901234567890],
+        ["", float("nan")],
+        ["😀 Đại biểu ✓", 0.1 + 0.2],
+        ["#N/A", None],
+        ["=1+1", float("inf")],
+        ["\tthụt đầu dòng", True],
+    ],
+    wrap=frozenset({0}),
+)
+
+
+def test_the_rows_are_the_xml_openpyxl_writes_for_their_cells(monkeypatch: Any) -> None:
+    # Rows of text and numbers are put together as XML text (bot.documents.workbook._cell_xml)
+    # instead of cell by cell through openpyxl's writer: every sheet, byte for byte, as
+    # openpyxl's writer makes it of the same cells.
+    sheets = [*SHEETS, ODD_CELLS]
+    ours = workbook_bytes(sheets)
+    monkeypatch.setattr(module, "_cell_xml", lambda cell, row: None)
+    theirs = workbook_bytes(sheets)
+    for number in range(1, len(sheets) + 1):
+        name = f"xl/worksheets/sheet{number}.xml"
+        assert _part(ours, name) == _part(theirs, name), name
+    assert b"a &amp; b &lt; c &gt; d" in _part(ours, "xl/worksheets/sheet4.xml")
