@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.documents import workbook as module
@@ -220,3 +221,21 @@ def test_the_rows_are_the_xml_openpyxl_writes_for_their_cells(monkeypatch: Any) 
         name = f"xl/worksheets/sheet{number}.xml"
         assert _part(ours, name) == _part(theirs, name), name
     assert b"a &amp; b &lt; c &gt; d" in _part(ours, "xl/worksheets/sheet4.xml")
+
+
+def test_the_openpyxl_writer_methods_the_sheets_replace_are_still_there_with_their_arguments() -> (
+    None
+):
+    # bot.documents.workbook._SheetWriter overrides these methods of openpyxl's sheet writer
+    # and is set where WriteOnlyWorksheet._get_writer would make openpyxl's own: renamed, the
+    # rows and links would be written by openpyxl again (slower) or not at all.
+    expected = {
+        "__init__": ["self", "ws", "out"],
+        "get_stream": ["self"],
+        "write_row": ["self", "xf", "row", "row_idx"],
+        "write_hyperlinks": ["self"],
+    }
+    for name, parameters in expected.items():
+        method = getattr(WorksheetWriter, name)
+        assert list(inspect.signature(method).parameters) == parameters, name
+    assert "if self._writer is None:" in inspect.getsource(WriteOnlyWorksheet._get_writer)
