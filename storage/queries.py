@@ -211,8 +211,11 @@ async def active_invitation_by_code(
 async def invitation_rows(session: AsyncSession, meeting_id: int) -> Sequence[Any]:
     """Each delegate of a meeting with a current invitation, as a row of the columns the links
     export shows (code, full_name, group_key, rank, role, position, organization, phone, token,
-    link_code): one statement, no ORM object per person (10,000 of them in a large meeting)."""
-    rows = await session.execute(
+    link_code): one statement, no ORM object per person (10,000 of them in a large meeting),
+    run on the session's connection: through the session, the ORM's row handling cost three
+    times the query's own time."""
+    connection = await session.connection()
+    rows = await connection.execute(
         select(
             Delegate.code,
             Delegate.full_name,
