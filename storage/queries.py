@@ -208,14 +208,30 @@ async def active_invitation_by_code(
     )
 
 
-async def active_tokens(session: AsyncSession, meeting_id: int) -> dict[int, tuple[str, str]]:
-    """The current invitation token and personal code of each delegate of a meeting."""
-    rows = await session.execute(
-        select(Invitation.delegate_id, Invitation.token, Invitation.link_code)
-        .join(Delegate, Delegate.id == Invitation.delegate_id)
+async def invitation_rows(session: AsyncSession, meeting_id: int) -> Sequence[Any]:
+    """Each delegate of a meeting with a current invitation, as a row of the columns the links
+    export shows (code, full_name, group_key, rank, role, position, organization, phone, token,
+    link_code): one statement, no ORM object per person (10,000 of them in a large meeting),
+    run on the session's connection: through the session, the ORM's row handling cost three
+    times the query's own time."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(
+            Delegate.code,
+            Delegate.full_name,
+            Delegate.group_key,
+            Delegate.rank,
+            Delegate.role,
+            Delegate.position,
+            Delegate.organization,
+            Delegate.phone,
+            Invitation.token,
+            Invitation.link_code,
+        )
+        .join(Invitation, Invitation.delegate_id == Delegate.id)
         .where(Delegate.meeting_id == meeting_id, Invitation.revoked_at.is_(None))
     )
-    return {delegate_id: (token, code) for delegate_id, token, code in rows.all()}
+    return rows.all()
 
 
 async def link_codes_in_use(session: AsyncSession) -> set[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
+import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.documents import workbook as module
@@ -162,3 +165,77 @@ def test_the_openpyxl_method_the_sheets_replace_is_still_there_with_its_argument
     # other arguments, every export and report would fail. pyproject pins openpyxl < 3.2 too.
     method = WriteOnlyWorksheet._values_to_row
     assert list(inspect.signature(method).parameters) == ["self", "values", "row_idx"]
+
+
+def _part(content: bytes, name: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        return archive.read(name)
+
+
+def test_the_links_are_the_hyperlinks_and_relationships_openpyxl_writes_for_them() -> None:
+    # The sheets' links are written as XML in one go (bot.documents.workbook._LinkWriter), not
+    # as an openpyxl Hyperlink per cell: the bytes must be those openpyxl writes for the same
+    # cells, so Excel and LibreOffice open the same links.
+    ours, theirs = workbook_bytes(SHEETS), built_cell_by_cell(SHEETS)
+    sheet, rels = "xl/worksheets/sheet1.xml", "xl/worksheets/_rels/sheet1.xml.rels"
+    links = re.compile(rb"<hyperlinks>.*</hyperlinks>")
+    found = links.search(_part(ours, sheet))
+    assert found is not None and found.group().count(b"<hyperlink ") == 2
+    assert found.group() == links.search(_part(theirs, sheet)).group()  # type: ignore[union-attr]
+    assert _part(ours, rels) == _part(theirs, rels)
+    assert b'Target="https://t.me/b?start=y" TargetMode="External" Id="rId2"' in _part(ours, rels)
+    # A sheet without links has no relationships at all, as openpyxl writes it.
+    names = zipfile.ZipFile(io.BytesIO(ours)).namelist()
+    assert "xl/worksheets/_rels/sheet2.xml.rels" not in names
+
+
+# Text and numbers the rows' own writer must escape and format as openpyxl does.
+ODD_CELLS = Sheet(
+    "Ký tự lạ",
+    ["Văn bản", "Số"],
+    [
+        ["a & b < c > d", 0],
+        ["\"trích dẫn\" và 'nháy'", -3],
+        ["dòng 1\r\ndòng 2\rdòng 3\n", 2.5],
+        ["  hai khoảng trắng đầu", 1e20],
+        ["cuối có khoảng trắng ", 12345678901234567890],
+        ["", float("nan")],
+        ["😀 Đại biểu ✓", 0.1 + 0.2],
+        ["#N/A", None],
+        ["=1+1", float("inf")],
+        ["\tthụt đầu dòng", True],
+    ],
+    wrap=frozenset({0}),
+)
+
+
+def test_the_rows_are_the_xml_openpyxl_writes_for_their_cells(monkeypatch: Any) -> None:
+    # Rows of text and numbers are put together as XML text (bot.documents.workbook._cell_xml)
+    # instead of cell by cell through openpyxl's writer: every sheet, byte for byte, as
+    # openpyxl's writer makes it of the same cells.
+    sheets = [*SHEETS, ODD_CELLS]
+    ours = workbook_bytes(sheets)
+    monkeypatch.setattr(module, "_cell_xml", lambda cell, row: None)
+    theirs = workbook_bytes(sheets)
+    for number in range(1, len(sheets) + 1):
+        name = f"xl/worksheets/sheet{number}.xml"
+        assert _part(ours, name) == _part(theirs, name), name
+    assert b"a &amp; b &lt; c &gt; d" in _part(ours, "xl/worksheets/sheet4.xml")
+
+
+def test_the_openpyxl_writer_methods_the_sheets_replace_are_still_there_with_their_arguments() -> (
+    None
+):
+    # bot.documents.workbook._SheetWriter overrides these methods of openpyxl's sheet writer
+    # and is set where WriteOnlyWorksheet._get_writer would make openpyxl's own: renamed, the
+    # rows and links would be written by openpyxl again (slower) or not at all.
+    expected = {
+        "__init__": ["self", "ws", "out"],
+        "get_stream": ["self"],
+        "write_row": ["self", "xf", "row", "row_idx"],
+        "write_hyperlinks": ["self"],
+    }
+    for name, parameters in expected.items():
+        method = getattr(WorksheetWriter, name)
+        assert list(inspect.signature(method).parameters) == parameters, name
+    assert "if self._writer is None:" in inspect.getsource(WriteOnlyWorksheet._get_writer)

@@ -436,23 +436,20 @@ class InvitationService:
         """Every delegate's current invitation, in protocol order."""
         order = {group.key: group.order for group in self._ctx.config.groups}
         async with unit_of_work(self._ctx.sessions) as session:
-            delegates = await queries.delegates_by_code(session, self._ctx.meeting_id)
-            tokens = await queries.active_tokens(session, self._ctx.meeting_id)
-        ordered = sorted(delegates.values(), key=protocol_key(order))
+            rows = await queries.invitation_rows(session, self._ctx.meeting_id)
         return [
             InviteLink(
-                d.code,
-                d.full_name,
-                d.group_key,
-                tokens[d.id][0],
-                d.role,
-                d.position,
-                d.organization,
-                d.phone,
-                tokens[d.id][1],
+                row.code,
+                row.full_name,
+                row.group_key,
+                row.token,
+                row.role,
+                row.position,
+                row.organization,
+                row.phone,
+                row.link_code,
             )
-            for d in ordered
-            if d.id in tokens
+            for row in sorted(rows, key=protocol_key(order))
         ]
 
 
