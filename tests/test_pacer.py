@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -117,14 +118,12 @@ async def test_after_a_pause_sending_resumes_at_the_paced_rate_never_in_a_burst(
     assert overfull_windows([at for _, at in starts]) == 0
 
 
-async def test_timers_that_wake_late_cost_no_rate_and_never_overfill_the_window() -> None:
-    # An event loop wakes a sleeper a little late (a busy loop, a collection); the schedule
-    # makes up what it can, the window holds whatever happens.
+async def starts_woken_late(late: Callable[[], float]) -> tuple[list[float], Pacer]:
+    """When 601 sends start on a pacer whose every wait ends ``late()`` seconds late."""
     clock = EventTime()
-    lateness = random.Random(17)
 
     async def late_sleep(seconds: float) -> None:
-        await clock.sleep(seconds + lateness.uniform(0, 0.006))
+        await clock.sleep(seconds + late())
 
     pacer = Pacer(Limits(), now=clock.monotonic, sleep=late_sleep)
     starts: list[float] = []
@@ -134,6 +133,14 @@ async def test_timers_that_wake_late_cost_no_rate_and_never_overfill_the_window(
         starts.append(clock.now)
 
     await clock.run(asyncio.gather(*(send(n) for n in range(601))))
+    return starts, pacer
+
+
+async def test_timers_that_wake_late_cost_no_rate_and_never_overfill_the_window() -> None:
+    # An event loop wakes a sleeper a little late (a busy loop, a collection); the schedule
+    # makes up what it can, the window holds whatever happens.
+    lateness = random.Random(17)
+    starts, _ = await starts_woken_late(lambda: lateness.uniform(0, 0.006))
     rate = 600 / (starts[-1] - starts[0])
     assert rate >= 0.99 * 30 / 1.02
     assert overfull_windows(starts) == 0
@@ -143,20 +150,8 @@ async def test_a_start_woken_up_to_two_intervals_late_is_made_up_and_the_window_
     # A busy loop (a batch being saved, a collection) wakes the pacer 10–60 ms late now and
     # then: the schedule keeps its place and the next starts make the time up, within the
     # window; the rate stays the even schedule's.
-    clock = EventTime()
     stalls = itertools.cycle([0.0] * 29 + [0.012] + [0.0] * 59 + [0.06])
-
-    async def late_sleep(seconds: float) -> None:
-        await clock.sleep(seconds + next(stalls))
-
-    pacer = Pacer(Limits(), now=clock.monotonic, sleep=late_sleep)
-    starts: list[float] = []
-
-    async def send(n: int) -> None:
-        await pacer.take(str(1000 + n))
-        starts.append(clock.now)
-
-    await clock.run(asyncio.gather(*(send(n) for n in range(601))))
+    starts, pacer = await starts_woken_late(lambda: next(stalls))
     assert 600 / (starts[-1] - starts[0]) >= 0.995 * 30 / 1.02
     assert overfull_windows(starts) == 0
     # Made up a little at a time: never four starts within one interval.
