@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import queue
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import aiosqlite
+import aiosqlite.core
 
 T = TypeVar("T")
 _QUIET_TURNS = 3  # turns of the event loop with nothing to run before the clock moves
@@ -87,6 +89,25 @@ def counting_database_calls() -> Iterator[Callable[[], bool]]:
     on_the_way = 0
     original: Any = aiosqlite.Connection._execute
     original_await: Any = asyncpg_dialect.await_
+    original_queue = aiosqlite.core.SimpleQueue
+
+    def arrived(_: object) -> None:
+        nonlocal on_the_way
+        on_the_way -= 1
+
+    class CountedQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+        """A connection's queue to its thread, counting each call until its answer is back:
+        every trip, also those that do not go through ``_execute`` (opening the connection,
+        SQLAlchemy setting its isolation level), which a clock moving meanwhile would put
+        after the next timer."""
+
+        def put_nowait(self, item: Any) -> None:
+            nonlocal on_the_way
+            future = item[0]
+            if future is not None:
+                on_the_way += 1
+                future.add_done_callback(arrived)
+            super().put_nowait(item)
 
     async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal on_the_way
@@ -110,9 +131,11 @@ def counting_database_calls() -> Iterator[Callable[[], bool]]:
         return original_await(counting(awaitable))  # type: ignore[no-any-return]
 
     aiosqlite.Connection._execute = counted  # type: ignore[method-assign]
+    aiosqlite.core.SimpleQueue = CountedQueue  # the connections opened from now on
     asyncpg_dialect.await_ = counted_await
     try:
         yield lambda: on_the_way > 0
     finally:
         aiosqlite.Connection._execute = original  # type: ignore[method-assign]
+        aiosqlite.core.SimpleQueue = original_queue
         asyncpg_dialect.await_ = original_await
