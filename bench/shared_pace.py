@@ -59,7 +59,7 @@ async def paced(
     rate = (len(sent) - 1) / (sent[-1] - sent[0])
     return (
         f"ahead {ahead_starts} intervals: rate {rate:.2f}/s (ratio {rate / RATE:.3f}), given up "
-        f"{pacer.given_up}, guard {pacer.guard * 1000:.0f} ms"
+        f"{pacer.given_up}, late but sent {pacer.stretched}, guard {pacer.guard * 1000:.0f} ms"
     )
 
 

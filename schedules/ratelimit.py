@@ -44,9 +44,10 @@ it was written (``ahead`` at most) still go. If the database cannot be asked, th
 back to its own pace (and the platform's 429s, which pause it) rather than stop sending. A
 process may run late (a loaded machine does not run it at once): it books each start with a
 guard (from its last few lateness measurements), measures its lateness again just before
-the send, and gives the start up unsent when it is over that guard; the shared schedule keeps
-the start a window later clear of the guard, so no second holds more than the platform allows
-(the argument is in ``SharedSendSlots``).
+the send, and when it is over that guard holds the start a window later back by as much
+(if that one is not granted yet, and the start is under an interval late) or else gives the
+start up unsent; the shared schedule keeps the start a window later clear of the guard, so no
+second holds more than the platform allows (the argument is in ``SharedSendSlots``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ import math
 import statistics
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -100,15 +101,40 @@ class SharedStarts(Protocol):
 
     interval: float
 
-    async def take(self, guard: float) -> tuple[float, float]:
-        """Take the next start if it is due: ``(0, late)``, ``late`` the seconds the grant was
-        behind its nominal start; else ``(seconds until it is, 0)``. ``guard``: the lateness
-        this process may have."""
+    async def take(self, guard: float) -> tuple[float, float, Hashable | None]:
+        """Take the next start if it is due: ``(0, late, ticket)``, ``late`` the seconds the
+        grant was behind its nominal start, ``ticket`` what :meth:`stretch` names it by (None:
+        it cannot be); else ``(seconds until it is, 0, None)``. ``guard``: the lateness this
+        process may have."""
+        ...
+
+    async def stretch(self, ticket: Hashable, seconds: float) -> bool:
+        """Hold the start a window's count after the granted start ``ticket`` back ``seconds``
+        more (the granted one goes that much later than its guard): False if that start was
+        granted already, and the late one must be given up."""
         ...
 
     async def pause(self, seconds: float) -> None:
         """No start for anyone for ``seconds`` (the platform answered 429)."""
         ...
+
+
+@dataclass
+class _Grant:
+    """A start of a shared schedule, as this process took it: when it was asked for, how late
+    the schedule granted it (negative: ahead), the guard it was booked with, what the schedule
+    names it by, and when it may start here."""
+
+    asked: float
+    late: float
+    guard: float
+    ticket: Hashable | None
+    booked: float = -math.inf
+
+    def lateness(self, now: float) -> float:
+        """How late a send at ``now`` is, at most (the server may have granted it as soon as it
+        was asked)."""
+        return self.late + (now - self.asked)
 
 
 class _Bucket:
@@ -176,6 +202,7 @@ class Pacer:
         # Shared: this process's lateness at its last starts (grant to send), and starts given up.
         self._lateness: deque[float] = deque(maxlen=GUARD_STARTS)
         self.given_up = 0
+        self.stretched = 0  # late shared starts sent, the next window held back instead
         self._pausing: set[asyncio.Task[None]] = set()
 
     def share(self, starts: SharedStarts, *, ahead: float = 0.0) -> None:
@@ -214,18 +241,19 @@ class Pacer:
             # Shared: a start booked ahead is waited for without the head of the line (the next
             # waiter books meanwhile), and never before it can be, nor during a pause (one met
             # while it waited makes it late: given up below).
-            asked, late, guard, booked = grant
-            while (wait := max(booked, self._paused_until) - self._now()) > _TOO_SHORT:
+            while (wait := max(grant.booked, self._paused_until) - self._now()) > _TOO_SHORT:
                 await self._sleep(wait)
             # The lateness this send has, measured as late as the pacer can; over the guard it
-            # was booked with, the start is given up unsent (the schedule kept only that much
-            # room after it) and the next one taken with the guard this raised.
-            lateness = late + (self._now() - asked)
+            # was booked with, the schedule kept too little room after it: it is sent only if
+            # the start a window's count later can still be held back by as much (a late start
+            # within an interval; later ones cost more held back than given up), else given up
+            # unsent. Either way the next one is taken with the guard this raised.
+            lateness = grant.lateness(self._now())
             self._lateness.append(lateness)
-            if lateness <= guard:
+            if lateness <= grant.guard or await self._stretched(grant, lateness):
                 break
             self.given_up += 1
-            log.debug("a shared start given up: %.3f s late, guard %.3f s", lateness, guard)
+            log.debug("a shared start given up: %.3f s late, guard %.3f s", lateness, grant.guard)
         started = self._now()
         try:
             yield
@@ -238,9 +266,24 @@ class Pacer:
         waits for a start booked ahead and gives up one that came too late."""
         await self._take(chat, urgent=urgent)
 
-    async def _take(
-        self, chat: str | None, *, urgent: bool
-    ) -> tuple[float, float, float, float] | None:
+    async def _stretched(self, grant: _Grant, lateness: float) -> bool:
+        """Whether a shared start ``lateness`` late, past its guard, may still be sent: it is
+        under an interval late and the start a window's count after it was held back by that
+        lateness before it was granted (leaving the guard's room again for the ask), and the
+        send is still within that when the answer is in."""
+        if grant.ticket is None or self._shared is None or lateness >= self.interval:
+            return False
+        try:
+            held = await self._shared.stretch(grant.ticket, lateness)
+        except Exception as exc:  # the database is away: give the start up, as before
+            log.warning("a late shared start could not be kept (%s)", type(exc).__name__)
+            return False
+        if not held or grant.lateness(self._now()) > grant.guard + lateness:
+            return False
+        self.stretched += 1
+        return True
+
+    async def _take(self, chat: str | None, *, urgent: bool) -> _Grant | None:
         """:meth:`take`; sharing a schedule, the grant: when it was asked for, how late the
         schedule granted it (negative: ahead), the guard it was booked with, and when it may
         start here."""
@@ -258,46 +301,42 @@ class Pacer:
                 if await self._wait_at_head(urgent):
                     now = self._now()
                     if bucket is None or bucket.earliest(now) - now <= _TOO_SHORT:
-                        booked = None
+                        grant = None
                         if self._shared is not None:
                             grant = await self._take_shared(self._shared)
                             now = self._now()
                             if grant is not None:
-                                booked = self._booked(grant, now)
-                                now = booked[3]
+                                now = grant.booked = self._booked(grant, now)
                         self._start(now, urgent)
                         if bucket is not None:
                             bucket.take(now)
-                        return booked
+                        return grant
                 front = True  # a reply came first, or the chat's budget changed meanwhile
             finally:
                 self._leave()
 
-    def _booked(
-        self, grant: tuple[float, float, float], answered: float
-    ) -> tuple[float, float, float, float]:
-        """A shared grant answered at ``answered``, with when it may start here: not before the
-        latest local time its nominal start can be (the answer's arrival plus how far ahead the
-        server said it was), nor before this process's own window allows."""
-        asked, late, guard = grant
-        booked = answered + max(0.0, -late)
+    def _booked(self, grant: _Grant, answered: float) -> float:
+        """When a shared grant answered at ``answered`` may start here: not before the latest
+        local time its nominal start can be (the answer's arrival plus how far ahead the server
+        said it was), nor before this process's own window allows."""
+        booked = answered + max(0.0, -grant.late)
         if len(self._starts) == self._window_count:
             booked = max(booked, self._starts[0] + self.window)
-        return asked, late, guard, booked
+        return booked
 
-    async def _take_shared(self, shared: SharedStarts) -> tuple[float, float, float] | None:
-        """Holding the head, wait for a start of the bot's shared schedule and take it: when it
-        was asked for, how late it was granted, the guard; ``None`` if it could not be asked."""
+    async def _take_shared(self, shared: SharedStarts) -> _Grant | None:
+        """Holding the head, wait for a start of the bot's shared schedule and take it;
+        ``None`` if it could not be asked."""
         while True:
             guard = self.guard
             asked = self._now()
             try:
-                wait, late = await shared.take(guard)
+                wait, late, ticket = await shared.take(guard)
             except Exception as exc:  # the database is away: keep sending at this process's pace
                 log.warning("the shared send rate could not be read (%s)", type(exc).__name__)
                 return None
             if wait <= _TOO_SHORT:
-                return asked, late, guard
+                return _Grant(asked, late, guard, ticket)
             await self._sleep(wait)
 
     @property

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
+from typing import cast
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -74,9 +75,9 @@ def bot_key(token: str) -> str:
 # then asked the server) keeps the schedule, so the rate is not lost to round trips; a later one
 # (the bot was idle) starts it afresh from now. Either way the grant's nominal start ``at`` sets
 # the floor of the start a window's count later: at + window + the taker's guard.
-# ``late`` = how far the grant was behind its nominal start (negative: ahead of it). ``:now`` is
-# for tests (else the server's clock). All of it is one autocommitted statement: one round trip
-# per start.
+# ``late`` = how far the grant was behind its nominal start (negative: ahead of it); ``slot`` and
+# ``floor`` = the floor it set and where (the grant's ticket for _STRETCH). ``:now`` is for tests
+# (else the server's clock). All of it is one autocommitted statement: one round trip per start.
 _DUE = "greatest(s.next_at, coalesce(s.floors[s.turn + 1], s.next_at))"
 _AT = f"CASE WHEN clock.now - {_DUE} <= :forgiven THEN {_DUE} ELSE clock.now END"
 _TAKE = text(  # only the two constants above are formatted in; every value is bound
@@ -91,12 +92,22 @@ _TAKE = text(  # only the two constants above are formatted in; every value is b
             turn = (s.turn + 1) % :count
         FROM clock
         WHERE s.bot_key = :key AND {_DUE} <= clock.now + :ahead
-        RETURNING clock.now - (s.next_at - :interval) AS late
+        RETURNING clock.now - (s.next_at - :interval) AS late,
+                  (s.turn + :count - 1) % :count + 1 AS slot,
+                  s.floors[(s.turn + :count - 1) % :count + 1] AS floor
     )
     SELECT (SELECT late FROM taken),
-           (SELECT {_DUE} FROM send_slots AS s WHERE s.bot_key = :key) - clock.now - :ahead
+           (SELECT {_DUE} FROM send_slots AS s WHERE s.bot_key = :key) - clock.now - :ahead,
+           (SELECT slot FROM taken),
+           (SELECT floor FROM taken)
     FROM clock
     """  # noqa: S608
+)
+# A late start holds the start a window's count after it back: its floor, while it is still the
+# one the late start set (the start it holds has not been granted, which overwrites it).
+_STRETCH = text(
+    "UPDATE send_slots SET floors[:slot] = floors[:slot] + :seconds"
+    " WHERE bot_key = :key AND floors[:slot] = :floor"
 )
 _PAUSE = text(
     "UPDATE send_slots SET next_at = GREATEST(next_at,"
@@ -139,9 +150,15 @@ class SharedSendSlots:
     its nominal start: a start booked ahead is waited for until the latest local time it can
     be, the answer's arrival plus how far ahead the server said it was). The taker measures its
     lateness just before it sends (the grant's own from the server, negative when booked ahead,
-    plus the time since it asked: never less than the true lateness) and gives the
-    start up, unsent, when it is over the guard it booked with (:meth:`Pacer.slot`): every
-    request sent has ``late_j <= guard_j + travel_j``, ``travel_j`` being the unseen part.
+    plus the time since it asked: never less than the true lateness). Over the guard it booked
+    with, it *stretches* the grant (:meth:`stretch`): ``guard_j`` grows by the lateness measured,
+    in the floor the grant set, in one conditional statement that holds only while that floor
+    is still the grant's (start *j + n*, which overwrites it, not granted yet); the send then
+    goes if it is still within the grown guard, else it is given up unsent (:meth:`Pacer.slot`;
+    so is a start an interval late or more, which would hold the next window back more than
+    giving it up costs). Either way every request sent has ``late_j <= guard_j + travel_j``,
+    ``guard_j`` as its floor holds it when start *j + n* is granted, ``travel_j`` being the
+    unseen part.
 
     The bound: suppose n + 1 requests reached the platform within one second, and let *j* be the
     one granted first. Another of them was granted at least n starts later, so by rule 2 at or
@@ -169,11 +186,14 @@ class SharedSendSlots:
         self.window = 1.0 + TRAVEL
         self._added = False
 
-    async def take(self, guard: float = 0.0, *, now: float | None = None) -> tuple[float, float]:
-        """Take the next start if it is due within ``ahead`` seconds: ``(0, late)``, ``late`` the
-        seconds the grant was behind it (negative: before it); else ``(seconds until it may be
-        booked, 0)``. ``guard``: the lateness this process may have (the start a window's count
-        later waits for it); ``now``: for tests."""
+    async def take(
+        self, guard: float = 0.0, *, now: float | None = None
+    ) -> tuple[float, float, Hashable | None]:
+        """Take the next start if it is due within ``ahead`` seconds: ``(0, late, ticket)``,
+        ``late`` the seconds the grant was behind it (negative: before it), ``ticket`` the floor
+        it set, for :meth:`stretch`; else ``(seconds until it may be booked, 0, None)``.
+        ``guard``: the lateness this process may have (the start a window's count later waits
+        for it); ``now``: for tests."""
         params = {
             "key": self._key,
             "interval": self.interval,
@@ -189,10 +209,20 @@ class SharedSendSlots:
             if not self._added:
                 await connection.execute(_ADD, {"key": self._key})
                 self._added = True
-            late, wait = (await connection.execute(_TAKE, params)).one()
+            late, wait, slot, floor = (await connection.execute(_TAKE, params)).one()
         if late is not None:
-            return 0.0, max(-self.ahead, float(late))
-        return max(float(wait or 0.0), _RETRY), 0.0
+            return 0.0, max(-self.ahead, float(late)), (int(slot), float(floor))
+        return max(float(wait or 0.0), _RETRY), 0.0, None
+
+    async def stretch(self, ticket: Hashable, seconds: float) -> bool:
+        """Hold the start a window's count after the one granted with ``ticket`` back
+        ``seconds`` more, if it has not been granted yet (see the class's docstring)."""
+        slot, floor = cast(tuple[int, float], ticket)
+        params = {"key": self._key, "slot": slot, "floor": floor, "seconds": seconds}
+        async with self._engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            result = await connection.execute(_STRETCH, params)
+        return bool(result.rowcount)
 
     async def pause(self, seconds: float) -> None:
         """No start for any process sending as this bot for ``seconds`` (a 429's retry_after)."""

@@ -6,6 +6,7 @@ pacer waits for it after its own checks, and falls back to its own pace if the d
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Hashable
 
 import pytest
 from sqlalchemy import select
@@ -30,7 +31,7 @@ async def test_processes_sending_as_one_bot_share_one_schedule_and_other_bots_ha
     second = SharedSendSlots(sessions, TOKEN, HOUR)  # another, sending as the same bot
     other_bot = SharedSendSlots(sessions, OTHER_TOKEN, HOUR)
     assert (await first.take())[0] == 0.0
-    wait, _ = await second.take()
+    wait, _, _ = await second.take()
     assert HOUR - 60 < wait <= HOUR  # the bot's next start is an interval after the first
     assert HOUR - 120 < (await first.take())[0] <= HOUR  # nor may the first take it again
     assert (await other_bot.take())[0] == 0.0
@@ -50,12 +51,15 @@ class ScriptedStarts:
         self.asked = 0
         self.paused: list[float] = []
 
-    async def take(self, guard: float) -> tuple[float, float]:
+    async def take(self, guard: float) -> tuple[float, float, Hashable | None]:
         self.asked += 1
         answer = self.answers.pop(0) if self.answers else 0.0
         if isinstance(answer, Exception):
             raise answer
-        return answer, 0.0
+        return answer, 0.0, None
+
+    async def stretch(self, ticket: Hashable, seconds: float) -> bool:
+        return False
 
     async def pause(self, seconds: float) -> None:
         self.paused.append(seconds)
