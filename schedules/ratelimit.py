@@ -6,10 +6,11 @@ counts a message when the request reaches it, so the pacer counts each send from
 waited for each answer before counting the next would lose a share of the rate to latency.
 
 Overall, starts are paced evenly, one every ``interval`` (a second stretched by ``margin`` over
-the rate). A start up to two intervals late (a timer that woke late: the loop was saving a
-batch, or collecting) keeps the schedule, so the next ones make that time up, at most three
-within an interval; a start later than that (the process was not run for a while, or the budget
-was idle) starts the schedule afresh from now: a long stall is not made up by a burst. Whatever
+the rate). A bulk start up to two intervals late (a timer that woke late: the loop was saving
+a batch, or collecting) keeps the schedule, so the next ones make that time up, at most three
+within an interval (a reply keeps it only a quarter interval late, below); a start later than
+that (the process was not run for a while, or the budget was idle) starts the schedule afresh
+from now: a long stall is not made up by a burst. Whatever
 the schedule says, never more than the window's count start within the platform's window plus
 room for requests whose times on the way differ: the spread of start-to-answer times of the
 last window's sends through :meth:`Pacer.slot`, and at least a quarter of the margin. The
@@ -19,8 +20,8 @@ so on a steady network (a spread of a few milliseconds) the window costs nothing
 the room a late start is made up in; on a loaded machine a wide spread slows sending down
 instead of drawing 429s. Every start is decided at the real time, one at a
 time; nothing is booked in advance (sharing a schedule, at most ``ahead``, below, and a start
-the process wakes too late for is given up), so a stall is never followed by a burst of sends
-booked before it.
+the process wakes too late for is held back or given up), so a stall is never followed by a
+burst of sends booked before it.
 
 Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
 next start before any bulk waiter (the outbox), and may go up to ``reply_burst`` − 1 starts
@@ -240,7 +241,8 @@ class Pacer:
                 break
             # Shared: a start booked ahead is waited for without the head of the line (the next
             # waiter books meanwhile), and never before it can be, nor during a pause (one met
-            # while it waited makes it late: given up below).
+            # while it waited makes it late: given up below, as is one met while it held the
+            # next window back).
             while (wait := max(grant.booked, self._paused_until) - self._now()) > _TOO_SHORT:
                 await self._sleep(wait)
             # The lateness this send has, measured as late as the pacer can; over the guard it
@@ -271,14 +273,16 @@ class Pacer:
         under an interval late and the start a window's count after it was held back by that
         lateness before it was granted (leaving the guard's room again for the ask), and the
         send is still within that when the answer is in."""
-        if grant.ticket is None or self._shared is None or lateness >= self.interval:
+        shared = self._shared
+        if grant.ticket is None or shared is None or lateness >= shared.interval:
             return False
         try:
-            held = await self._shared.stretch(grant.ticket, lateness)
+            held = await shared.stretch(grant.ticket, lateness)
         except Exception as exc:  # the database is away: give the start up, as before
             log.warning("a late shared start could not be kept (%s)", type(exc).__name__)
             return False
-        if not held or grant.lateness(self._now()) > grant.guard + lateness:
+        now = self._now()
+        if not held or grant.lateness(now) > grant.guard + lateness or self._paused_until > now:
             return False
         self.stretched += 1
         return True
@@ -374,8 +378,11 @@ class Pacer:
     def _start(self, now: float, urgent: bool) -> None:
         self._starts.append(now)
         # A start a little behind the schedule keeps it; one further behind (a stall, an idle
-        # budget) starts it afresh: lost time is not made up by sending faster.
-        on_time = now - self._due <= self._forgiven
+        # budget) starts it afresh: lost time is not made up by sending faster. A reply keeps
+        # it only a quarter interval behind: it may go ``reply_burst`` − 1 starts ahead of the
+        # schedule, and ahead of one kept from two intervals back that would be a longer burst.
+        forgiven = self.interval / 4 if urgent else self._forgiven
+        on_time = now - self._due <= forgiven
         self._due = (self._due if on_time else now) + self.interval
         self.started["reply" if urgent else "bulk"] += 1
 
@@ -412,7 +419,7 @@ class Pacer:
     @property
     def window(self) -> float:
         """The span the last window's count of starts must take before another: the platform's
-        window and the room for travel times (:attr:`spread`, at least half the margin)."""
+        window and the room for travel times (:attr:`spread`, at least a quarter of the margin)."""
         return self._window + max(self._room, self.spread)
 
     @property

@@ -144,7 +144,8 @@ class SharedSendSlots:
     1. the even schedule: ``at_k >= at_(k-1) + interval``;
     2. the window's floor: ``at_k >= at_(k-n) + window + guard_(k-n)``, where ``n`` is the
        platform's count a second (30), ``window`` = 1 s + ``TRAVEL``, and ``guard_j`` the
-       lateness the process that took start *j* said it might have (its recent worst).
+       lateness the process that took start *j* said it might have (twice its recent median and
+       5 ms, :func:`schedules.ratelimit.guard_of`).
 
     A request reaches the platform at ``at_j + late_j``, ``late_j >= 0`` (it is sent at or after
     its nominal start: a start booked ahead is waited for until the latest local time it can

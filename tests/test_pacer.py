@@ -92,6 +92,29 @@ async def test_a_few_replies_go_at_once_and_the_rest_at_the_paced_rate() -> None
     assert overfull_windows(starts) == 0
 
 
+@pytest.mark.parametrize("idle_intervals", [0.5, 1.5, 2.0, 10.0])
+async def test_replies_after_an_idle_moment_go_at_most_reply_burst_at_once(
+    idle_intervals: float,
+) -> None:
+    # The schedule is kept for a bulk start up to two intervals late (made up), not for a
+    # reply: replies already go reply_burst - 1 starts ahead of it.
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    starts: list[float] = []
+
+    async def reply(n: int) -> None:
+        await pacer.take(str(1000 + n), urgent=True)
+        starts.append(clock.now)
+
+    async def scenario() -> None:
+        await pacer.take("999")  # a bulk start, then nothing for a while
+        await clock.sleep(pacer.interval * (1 + idle_intervals))
+        await asyncio.gather(*(reply(n) for n in range(12)))
+
+    await clock.run(scenario())
+    assert max(starts.count(at) for at in starts) <= Limits().reply_burst
+
+
 async def test_after_a_pause_sending_resumes_at_the_paced_rate_never_in_a_burst() -> None:
     clock = EventTime()
     pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
