@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -74,7 +74,8 @@ async def test_a_reply_takes_the_next_start_before_the_bulk_waiting_for_it() -> 
     assert pacer.started == {"reply": 1, "bulk": 60}
 
 
-async def test_a_few_replies_go_at_once_and_the_rest_at_the_paced_rate() -> None:
+def replying() -> tuple[EventTime, Pacer, list[float], Callable[[int], Awaitable[None]]]:
+    """A pacer on an event clock, and a reply (chat ``1000 + n``) that records when it started."""
     clock = EventTime()
     pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
     starts: list[float] = []
@@ -83,6 +84,11 @@ async def test_a_few_replies_go_at_once_and_the_rest_at_the_paced_rate() -> None
         await pacer.take(str(1000 + n), urgent=True)
         starts.append(clock.now)
 
+    return clock, pacer, starts, reply
+
+
+async def test_a_few_replies_go_at_once_and_the_rest_at_the_paced_rate() -> None:
+    clock, pacer, starts, reply = replying()
     await clock.run(asyncio.gather(*(reply(n) for n in range(12))))
     burst = Limits().reply_burst
     assert starts[:burst] == [0.0] * burst
@@ -98,13 +104,7 @@ async def test_replies_after_an_idle_moment_go_at_most_reply_burst_at_once(
 ) -> None:
     # The schedule is kept for a bulk start up to two intervals late (made up), not for a
     # reply: replies already go reply_burst - 1 starts ahead of it.
-    clock = EventTime()
-    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
-    starts: list[float] = []
-
-    async def reply(n: int) -> None:
-        await pacer.take(str(1000 + n), urgent=True)
-        starts.append(clock.now)
+    clock, pacer, starts, reply = replying()
 
     async def scenario() -> None:
         await pacer.take("999")  # a bulk start, then nothing for a while
