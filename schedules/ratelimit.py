@@ -180,6 +180,8 @@ class Pacer:
         # Lateness the schedule makes up for: two intervals; the window still holds (an even
         # schedule fills it to 1 + margin, so a start a little late can be made up).
         self._forgiven = 2 * self.interval
+        # A reply's lateness made up: a quarter interval (replies already go ahead, below).
+        self._forgiven_reply = self.interval / 4
         self._reply_ahead = self.interval * (max(1, limits.reply_burst) - 1)
         self._starts: deque[float] = deque(maxlen=self._window_count)
         # Start-to-answer times of the last window's sends, for the spread of travel times.
@@ -381,8 +383,7 @@ class Pacer:
         # budget) starts it afresh: lost time is not made up by sending faster. A reply keeps
         # it only a quarter interval behind: it may go ``reply_burst`` − 1 starts ahead of the
         # schedule, and ahead of one kept from two intervals back that would be a longer burst.
-        forgiven = self.interval / 4 if urgent else self._forgiven
-        on_time = now - self._due <= forgiven
+        on_time = now - self._due <= (self._forgiven_reply if urgent else self._forgiven)
         self._due = (self._due if on_time else now) + self.interval
         self.started["reply" if urgent else "bulk"] += 1
 

@@ -20,7 +20,7 @@ from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation, LinkFailure
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 # Wrong tokens (and personal codes: they count together) tolerated from one account within the
 # window before it is slowed down.
@@ -435,7 +435,7 @@ class InvitationService:
     async def links(self) -> list[InviteLink]:
         """Every delegate's current invitation, in protocol order."""
         order = {group.key: group.order for group in self._ctx.config.groups}
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await queries.invitation_rows(session, self._ctx.meeting_id)
         return [
             InviteLink(
