@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator
 
@@ -247,6 +248,19 @@ async def test_stopping_the_server_ends_a_pending_long_poll(
 
     with pytest.raises(NetworkError):
         await asyncio.wait_for(poll, timeout=5)
+
+
+async def test_stopping_the_server_during_a_long_poll_logs_no_error(
+    fake: FakeBotApi, server: FakeBotApiServer, bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await asyncio.wait_for(fake.wait_for_poller(), timeout=5)
+
+    with caplog.at_level(logging.ERROR):
+        await server.stop()
+        await asyncio.gather(poll, return_exceptions=True)
+
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_bot_in_another_process_sends_a_message_the_fake_records(
