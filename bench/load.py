@@ -42,7 +42,8 @@ every timed run; the 429s are counted.
 
 Two transports: **in-process** (the fake as PTB's httpx transport, no sockets) and **http**
 (``tests.fakes.server.FakeBotApiServer`` on loopback, in its own thread and event loop: PTB's
-whole HTTP stack, sockets included). The server's thread shares the interpreter's lock with the
+whole HTTP stack, sockets included; ``--rtt`` adds a network's round trip to every request, as
+``bench/broadcast.py --rtt`` does). The server's thread shares the interpreter's lock with the
 bot, so latencies over HTTP include waits for it; its CPU is taken off the CPU per tap. Sides
 run in turns (``bench.common.interleaved``: A B A B …, each round in a fresh order) and each
 figure is the median of its rounds, with the lowest and highest beside it; the ratios are the
@@ -59,6 +60,7 @@ Usage (from the repository root)::
                                                         # waits for its confirmations at 30/s)
     .venv/bin/python bench/load.py --delegates 60 --rounds 1    # smoke check
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rounds 5
+    .venv/bin/python bench/load.py --transports http --concurrency 32 --rtt 100  # a real network
     .venv/bin/python bench/load.py --profile /tmp/taps.prof     # + one profiled hoinghi run
 """
 
@@ -206,11 +208,11 @@ class CountedTransport(httpx.AsyncBaseTransport):
 class ServedFake:
     """A fake served over loopback HTTP from a thread and event loop of its own."""
 
-    def __init__(self, fake: FakeBotApi) -> None:
+    def __init__(self, fake: FakeBotApi, rtt: float) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self.server = FakeBotApiServer(fake)
+        self.server = FakeBotApiServer(fake, rtt=rtt)
         self._call(self.server.start())
 
     def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -242,9 +244,10 @@ class Stage:
         self.served: ServedFake | None = None
         self.users: list[FakeUser] = []
 
-    def serve(self) -> None:
-        """Start the loopback server (after set-up, which goes in process)."""
-        self.served = ServedFake(self.fake)
+    def serve(self, rtt: float) -> None:
+        """Start the loopback server (after set-up, which goes in process), each request
+        taking ``rtt`` seconds of round trip."""
+        self.served = ServedFake(self.fake, rtt)
 
     def base_urls(self, transport: str) -> tuple[str, str]:
         """The Bot API and file URLs a bot uses over ``transport``."""
@@ -708,7 +711,8 @@ async def run(args: argparse.Namespace) -> bool:
     print(machine())
     print(
         f"delegates (N): {args.delegates}; concurrency (K): {args.concurrency}; transports: "
-        f"{', '.join(args.transports)}; rounds: {args.rounds}; seed {args.seed}"
+        f"{', '.join(args.transports)}; rounds: {args.rounds}; seed {args.seed}; "
+        f"round trip over HTTP {args.rtt:.0f} ms"
     )
     catalog = load_catalog(load_config(EXAMPLE_CONFIG).config.meeting.locale)
     with tempfile.TemporaryDirectory(prefix="hoinghi-load-") as name:
@@ -723,7 +727,7 @@ async def run(args: argparse.Namespace) -> bool:
         for each in sides.values():
             await each.set_up()
             if "http" in args.transports:
-                each.stage.serve()
+                each.stage.serve(args.rtt / 1000)
         print(f"set-up (not timed): {time.perf_counter() - started:.1f} s")
         missed: list[str] = []
         problems: list[str] = []
@@ -776,11 +780,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each side per phase (3)")
     parser.add_argument("--transports", nargs="+", choices=TRANSPORTS, default=list(TRANSPORTS))
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
+    parser.add_argument(
+        "--rtt", type=float, default=0.0, metavar="MS",
+        help="round trip of every request over HTTP, in ms (default 0: loopback as it is)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=60, help="tap order and side order (60)")
     parser.add_argument(
         "--profile", metavar="PATH", help="then one hoinghi run under cProfile, stats saved here"
     )
     args = parser.parse_args(argv)
+    if args.rtt < 0:
+        parser.error("--rtt cannot be negative")
     if args.delegates < 1 or args.rounds < 1 or min(args.concurrency) < 1:
         parser.error("--delegates, --rounds and --concurrency must be at least 1")
     return args
