@@ -38,7 +38,9 @@ every timed run; the 429s are counted.
   follow, until the last is sent) minus the fake's share, divided by N. In-process, the fake
   runs in the bot's thread: its time is measured around each request (``thread_time``) and
   taken off. Over HTTP it runs in a thread of its own, whose ``thread_time`` is taken off;
-* **replies/s** = N / wall time until the last confirmation was sent (Telegram's 30/s bounds it).
+* **replies/s** = N / wall time until the last confirmation was sent (Telegram's 30/s bounds it);
+* **conns** = the HTTP connections the bot opened to the fake during the run (over HTTP): each
+  one costs CPU in httpx's pool on every request while it is kept.
 
 Two transports: **in-process** (the fake as PTB's httpx transport, no sockets) and **http**
 (``tests.fakes.server.FakeBotApiServer`` on loopback, in its own thread and event loop: PTB's
@@ -164,6 +166,7 @@ class Run:
     fake_cpu: float
     rate_limited: int  # 429s the fake answered
     lost: int = 0  # confirmations never delivered (given up after 429s)
+    connections: int = 0  # HTTP connections the bot opened to the fake (0 in process)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -267,6 +270,13 @@ class Stage:
             builder = builder.get_updates_request(self.fake.make_request())
         return builder
 
+    def connections(self, transport: str) -> int:
+        """The connections the loopback server accepted so far (0 in process)."""
+        if transport == "http":
+            assert self.served is not None
+            return self.served.server.connections_accepted
+        return 0
+
     def fake_cpu(self, transport: str) -> float:
         """The fake's CPU seconds so far on ``transport``."""
         if transport == "http":
@@ -324,6 +334,7 @@ async def timed(
     if PROFILER is not None:
         PROFILER.enable()
     try:
+        opened = stage.connections(transport)
         fake_before, cpu_before = stage.fake_cpu(transport), time.process_time()
         main_before = time.thread_time() - stage.counted.cpu[threading.get_ident()]
         started = time.perf_counter()
@@ -339,6 +350,7 @@ async def timed(
         fake.enforce_limits = False
         gc.unfreeze()
     run = Run(len(raw), seconds, replied, latencies, cpu - fake_cpu, main, fake_cpu, 0)
+    run.connections = stage.connections(transport) - opened
     calls = fake.calls[first:]
     run.rate_limited = fake.rate_limited - limited
     answered = sum(1 for c in calls if c.method == "answerCallbackQuery" and not c.error)
@@ -661,7 +673,7 @@ def report(
     print(f"\n{transport}, K = {concurrency} (median [lowest–highest] of {rounds} rounds)")
     print(
         f"  {'side':8} {'taps/s':>20} {'p50 ms':>18} {'p95 ms':>18} {'CPU ms/tap':>18} "
-        f"{'in loop':>7} {'fake':>5} {'replies/s':>9} {'429s':>4} {'lost':>4}"
+        f"{'in loop':>7} {'fake':>5} {'replies/s':>9} {'429s':>4} {'lost':>4} {'conns':>5}"
     )
     for name, side in runs.items():
         print(
@@ -672,7 +684,8 @@ def report(
             f"{statistics.median(r.main_cpu / r.taps * 1000 for r in side):7.2f} "
             f"{statistics.median(r.fake_cpu / r.taps * 1000 for r in side):5.2f} "
             f"{statistics.median(r.replies_per_second for r in side):9.1f} "
-            f"{sum(r.rate_limited for r in side):4d} {sum(r.lost for r in side):4d}"
+            f"{sum(r.rate_limited for r in side):4d} {sum(r.lost for r in side):4d} "
+            f"{statistics.median(r.connections for r in side):5.0f}"
         )
     missed: list[str] = []
     where = f"{transport}, K = {concurrency}"
