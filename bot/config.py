@@ -222,6 +222,9 @@ class TelegramSettings(_Section):
     # Updates one chat may send within a minute; those over it are dropped without a reply (a
     # flood, not a person). 0 = no limit.
     chat_updates_per_minute: int = Field(default=30, ge=0, le=10_000)
+    # Bot API requests other than messages (toasts answering taps, the command menus) in flight
+    # at once; more wait their turn. Messages are paced by the sending budget instead.
+    concurrent_requests: int = Field(default=16, ge=1, le=256)
 
     @field_validator("api_base_url", "file_base_url")
     @classmethod

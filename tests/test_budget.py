@@ -16,12 +16,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ApplicationBuilder
 
 import bot.app
 from bot.app import Channel, ChannelEntry, ChannelSetup, build_outbox, open_app
+from bot.chat import Inbox
 from bot.config import Config, load_config
 from bot.domain.channels import Capabilities
 from bot.domain.clock import ManualClock
@@ -36,6 +38,7 @@ from bot.domain.outbound import (
 )
 from bot.services import Services, build_services
 from bot.texts import load_catalog
+from handlers.telegram.app import build_application
 from handlers.telegram.limiter import RetryingRateLimiter
 from schedules.outbox import office_delivery
 from schedules.ratelimit import Limits, Pacer, VirtualTime
@@ -197,6 +200,79 @@ async def test_a_reply_refused_with_429_again_and_again_waits_its_turn_and_is_ne
     assert [m["text"] for m in an.messages] == ["Giấy mời"]
     assert limiter.gave_up == Counter() and limiter.retried == Counter({"RetryAfter": 6})
     assert time.slept == pytest.approx(6 * 2.1)  # each retry_after, and its 0.1 s margin
+
+
+class Gate(httpx.AsyncBaseTransport):
+    """The fake's transport, holding the requests for ``method`` until :meth:`open`; it counts
+    them in flight."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, method: str) -> None:
+        self._inner, self._method = inner, method
+        self._opened = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self.in_flight = self.most = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.rsplit("/", 1)[-1] == self._method:
+            await self._count(+1)
+            try:
+                await self._opened.wait()
+            finally:
+                await self._count(-1)
+        return await self._inner.handle_async_request(request)
+
+    async def held(self, count: int) -> None:
+        """Return once ``count`` requests are held."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight >= count)
+
+    def open(self) -> None:
+        """Let the held requests, and those to come, through."""
+        self._opened.set()
+
+    async def _count(self, step: int) -> None:
+        async with self._changed:
+            self.in_flight += step
+            self.most = max(self.most, self.in_flight)
+            self._changed.notify_all()
+
+
+async def test_requests_other_than_messages_wait_for_one_of_concurrent_requests_places_and_messages_do_not(
+    fake: FakeBotApi,
+) -> None:
+    """Toasts and the like hold an HTTP connection each (httpx's pool costs CPU per connection
+    it keeps): at most ``concurrent_requests`` go at once. A message is paced by the budget and
+    must reach Telegram when the budget timed it, so it never waits behind them; nor does the
+    long poll for updates, on its own connection."""
+    gate = Gate(fake.transport, "getMyCommands")
+    fake.transport = gate
+    time = VirtualTime()
+    limiter = RetryingRateLimiter(now=time.monotonic, sleep=time.sleep, concurrent_requests=2)
+    application = fake.wire(ApplicationBuilder()).rate_limiter(limiter).build()
+    an = fake.user(1001, "An")
+    async with application:
+        menus = [asyncio.create_task(application.bot.get_my_commands()) for _ in range(5)]
+        await asyncio.wait_for(gate.held(2), timeout=10)
+        await asyncio.wait_for(application.bot.send_message(an.id, "Giấy mời"), timeout=10)
+        await asyncio.wait_for(application.bot.get_updates(timeout=0), timeout=10)
+        assert [m["text"] for m in an.messages] == ["Giấy mời"]
+        assert gate.in_flight == 2 and not any(menu.done() for menu in menus)
+        gate.open()
+        await asyncio.wait_for(asyncio.gather(*menus), timeout=10)
+    assert gate.most == 2
+    assert len(fake.calls_to("getMyCommands")) == 5
+
+
+def test_the_bot_keeps_the_plans_concurrent_requests(imported: Services, fake: FakeBotApi) -> None:
+    telegram = imported.config.telegram.model_copy(update={"concurrent_requests": 3})
+    imported.ctx.__dict__["config"] = imported.config.model_copy(update={"telegram": telegram})
+    catalog = load_catalog("vi")
+    application = build_application(
+        Inbox(imported, catalog), imported, catalog, fake.token, request=fake.make_request()
+    )
+    limiter = application.bot.rate_limiter
+    assert isinstance(limiter, RetryingRateLimiter)
+    assert limiter.concurrent_requests == 3
 
 
 async def test_run_gives_each_channel_one_budget_its_replies_and_the_outbox_share(

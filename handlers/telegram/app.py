@@ -78,7 +78,9 @@ def build_application(
             )
         )
         # A reply is never given up on a 429 (max_retries=None): it waits its turn.
-        .rate_limiter(RetryingRateLimiter(budget=budget))
+        .rate_limiter(
+            RetryingRateLimiter(budget=budget, concurrent_requests=settings.concurrent_requests)
+        )
         .concurrent_updates(
             ChatOrderedUpdateProcessor(
                 settings.concurrent_updates,

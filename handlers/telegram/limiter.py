@@ -38,6 +38,9 @@ RETRY_AFTER_MARGIN = 0.1
 # Requests a 429 pause does not hold: a toast must reach the person within seconds, and
 # Telegram does not count it towards the message limits; nor does it count receiving updates.
 UNPAUSED = frozenset({"answerCallbackQuery", "getUpdates"})
+# Requests the bound on requests in flight does not hold: the long poll for updates has its own
+# connection (PTB's get_updates_request).
+UNBOUNDED = frozenset({"getUpdates"})
 # Telegram's limit for one private chat: "avoid sending more than one message per second ... short
 # bursts" (Bot FAQ). The figures of the outbox's pacer and of the simulated Bot API.
 CHAT_BURST, CHAT_RATE = 3, 1.0  # messages at once; messages a second after that
@@ -76,6 +79,14 @@ class RetryingRateLimiter(AIORateLimiter):
       ``sleep``, so a rehearsal does not wait in real time. Toasts (``answerCallbackQuery``) and
       getUpdates are never held: Telegram does not count them, and a tap not answered within
       seconds fails for the person.
+    - At most ``concurrent_requests`` requests that the budget does not pace (toasts, the
+      command menus) are in flight at once; the others wait their turn, in order. Each holds
+      an HTTP connection, and httpx's pool does bookkeeping over every connection it keeps
+      (several passes and a ``poll()`` of each idle socket per request: encode/httpcore#1035,
+      pydantic/httpx2#1169), so a bot that opened one per tap of a surge spent more CPU on the
+      pool than on the taps. Paced requests are not held: the budget already bounds them (30 a
+      second times the round trip), and one held back behind toasts would reach Telegram later
+      than the budget timed it, bunched with the next.
     - Every try, first or retry, waits for the pause *before* it queues for the budget, and a
       request that reaches the front while a pause is on goes back to wait and queue again; the
       budget starts again at its even pace after a pause. So a pause ends in paced sending, not
@@ -100,12 +111,17 @@ class RetryingRateLimiter(AIORateLimiter):
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         budget: Pacer | None = None,
+        concurrent_requests: int = 16,
     ) -> None:
         # AIORateLimiter itself retries nothing (max_retries=0) and never sees a 429: its wait
         # would be a real asyncio.sleep. The retries happen in process_request, on the
         # injectable clock. Its overall limiter is off (overall_max_rate=0): the budget is it.
         super().__init__(overall_max_rate=0, max_retries=0)
         self.budget = budget or Pacer(Limits(), now=now, sleep=sleep)
+        if concurrent_requests < 1:
+            raise ValueError(f"concurrent_requests must be at least 1: {concurrent_requests}")
+        self.concurrent_requests = concurrent_requests
+        self._in_flight = asyncio.Semaphore(concurrent_requests)  # the unpaced requests'
         self.flood_retries = max_retries
         self.network_retries = network_retries
         self.backoff = backoff
@@ -146,9 +162,15 @@ class RetryingRateLimiter(AIORateLimiter):
             if paused and self._pause_left(chat_id) > 0:
                 raise _PauseBegan  # while this request queued: queue again after the pause
             # The budget times the request (the spread of travel times); the chat's pace is
-            # kept here.
-            budget = self.budget.slot(None, urgent=True) if budgeted else contextlib.nullcontext()
-            async with budget:
+            # kept here. What it does not pace waits for a place among the requests in flight.
+            place: contextlib.AbstractAsyncContextManager[Any]
+            if budgeted:
+                place = self.budget.slot(None, urgent=True)
+            elif endpoint in UNBOUNDED:
+                place = contextlib.nullcontext()
+            else:
+                place = self._in_flight
+            async with place:
                 try:
                     return await callback(*call_args, **call_kwargs)
                 except RetryAfter as exc:
