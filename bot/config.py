@@ -223,8 +223,9 @@ class TelegramSettings(_Section):
     # flood, not a person). 0 = no limit.
     chat_updates_per_minute: int = Field(default=30, ge=0, le=10_000)
     # Bot API requests other than messages (toasts answering taps, the command menus) in flight
-    # at once; more wait their turn. Messages are paced by the sending budget instead.
-    concurrent_requests: int = Field(default=16, ge=1, le=256)
+    # at once; more wait their turn. Messages are paced by the sending budget instead. At most
+    # half of PTB's pool of 256 connections, which the messages and downloads share.
+    concurrent_requests: int = Field(default=16, ge=1, le=128)
 
     @field_validator("api_base_url", "file_base_url")
     @classmethod

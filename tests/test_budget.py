@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -204,16 +204,20 @@ async def test_a_reply_refused_with_429_again_and_again_waits_its_turn_and_is_ne
 
 class Gate(httpx.AsyncBaseTransport):
     """The fake's transport, holding the requests for ``method`` until :meth:`open`; it counts
-    them in flight."""
+    them in flight and notes when (on ``now``) each one arrived."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, method: str) -> None:
-        self._inner, self._method = inner, method
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, method: str, now: Callable[[], float]
+    ) -> None:
+        self._inner, self._method, self._now = inner, method, now
         self._opened = asyncio.Event()
         self._changed = asyncio.Condition()
         self.in_flight = self.most = 0
+        self.arrived: list[float] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path.rsplit("/", 1)[-1] == self._method:
+            self.arrived.append(self._now())
             await self._count(+1)
             try:
                 await self._opened.wait()
@@ -242,11 +246,10 @@ async def test_requests_other_than_messages_wait_for_one_of_concurrent_requests_
 ) -> None:
     """Toasts and the like hold an HTTP connection each (httpx's pool costs CPU per connection
     it keeps): at most ``concurrent_requests`` go at once. A message is paced by the budget and
-    must reach Telegram when the budget timed it, so it never waits behind them; nor does the
-    long poll for updates, on its own connection."""
-    gate = Gate(fake.transport, "getMyCommands")
-    fake.transport = gate
+    must reach Telegram when the budget timed it, so it never waits behind them."""
     time = VirtualTime()
+    gate = Gate(fake.transport, "getMyCommands", time.monotonic)
+    fake.transport = gate
     limiter = RetryingRateLimiter(now=time.monotonic, sleep=time.sleep, concurrent_requests=2)
     application = fake.wire(ApplicationBuilder()).rate_limiter(limiter).build()
     an = fake.user(1001, "An")
@@ -254,13 +257,36 @@ async def test_requests_other_than_messages_wait_for_one_of_concurrent_requests_
         menus = [asyncio.create_task(application.bot.get_my_commands()) for _ in range(5)]
         await asyncio.wait_for(gate.held(2), timeout=10)
         await asyncio.wait_for(application.bot.send_message(an.id, "Giấy mời"), timeout=10)
-        await asyncio.wait_for(application.bot.get_updates(timeout=0), timeout=10)
         assert [m["text"] for m in an.messages] == ["Giấy mời"]
         assert gate.in_flight == 2 and not any(menu.done() for menu in menus)
         gate.open()
         await asyncio.wait_for(asyncio.gather(*menus), timeout=10)
     assert gate.most == 2
     assert len(fake.calls_to("getMyCommands")) == 5
+
+
+async def test_a_request_that_waited_for_a_place_during_a_pause_goes_after_the_pause(
+    fake: FakeBotApi,
+) -> None:
+    time = VirtualTime()
+    gate = Gate(fake.transport, "getMyCommands", time.monotonic)
+    fake.transport = gate
+    limiter = RetryingRateLimiter(now=time.monotonic, sleep=time.sleep, concurrent_requests=1)
+    application = fake.wire(ApplicationBuilder()).rate_limiter(limiter).build()
+
+    async def waiting_for_a_place() -> None:
+        while not limiter.waiting:  # noqa: ASYNC110 (turns of the loop, no wait)
+            await asyncio.sleep(0)
+
+    async with application:
+        first = asyncio.create_task(application.bot.get_my_commands())
+        await asyncio.wait_for(gate.held(1), timeout=10)
+        second = asyncio.create_task(application.bot.get_my_commands())
+        await asyncio.wait_for(waiting_for_a_place(), timeout=10)
+        limiter.budget.pause(5.0)  # Telegram refused the bot as a whole meanwhile
+        gate.open()
+        await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+    assert gate.arrived == [0.0, pytest.approx(5.0)]
 
 
 def test_the_bot_keeps_the_plans_concurrent_requests(imported: Services, fake: FakeBotApi) -> None:

@@ -38,9 +38,6 @@ RETRY_AFTER_MARGIN = 0.1
 # Requests a 429 pause does not hold: a toast must reach the person within seconds, and
 # Telegram does not count it towards the message limits; nor does it count receiving updates.
 UNPAUSED = frozenset({"answerCallbackQuery", "getUpdates"})
-# Requests the bound on requests in flight does not hold: the long poll for updates has its own
-# connection (PTB's get_updates_request).
-UNBOUNDED = frozenset({"getUpdates"})
 # Telegram's limit for one private chat: "avoid sending more than one message per second ... short
 # bursts" (Bot FAQ). The figures of the outbox's pacer and of the simulated Bot API.
 CHAT_BURST, CHAT_RATE = 3, 1.0  # messages at once; messages a second after that
@@ -86,7 +83,8 @@ class RetryingRateLimiter(AIORateLimiter):
       pydantic/httpx2#1169), so a bot that opened one per tap of a surge spent more CPU on the
       pool than on the taps. Paced requests are not held: the budget already bounds them (30 a
       second times the round trip), and one held back behind toasts would reach Telegram later
-      than the budget timed it, bunched with the next.
+      than the budget timed it, bunched with the next. (getUpdates never comes here: PTB sends
+      it past the rate limiter, on a connection of its own.)
     - Every try, first or retry, waits for the pause *before* it queues for the budget, and a
       request that reaches the front while a pause is on goes back to wait and queue again; the
       budget starts again at its even pace after a pause. So a pause ends in paced sending, not
@@ -121,6 +119,7 @@ class RetryingRateLimiter(AIORateLimiter):
         if concurrent_requests < 1:
             raise ValueError(f"concurrent_requests must be at least 1: {concurrent_requests}")
         self.concurrent_requests = concurrent_requests
+        self.waiting = 0  # unpaced requests waiting for a place
         self._in_flight = asyncio.Semaphore(concurrent_requests)  # the unpaced requests'
         self.flood_retries = max_retries
         self.network_retries = network_retries
@@ -163,14 +162,10 @@ class RetryingRateLimiter(AIORateLimiter):
                 raise _PauseBegan  # while this request queued: queue again after the pause
             # The budget times the request (the spread of travel times); the chat's pace is
             # kept here. What it does not pace waits for a place among the requests in flight.
-            place: contextlib.AbstractAsyncContextManager[Any]
-            if budgeted:
-                place = self.budget.slot(None, urgent=True)
-            elif endpoint in UNBOUNDED:
-                place = contextlib.nullcontext()
-            else:
-                place = self._in_flight
+            place = self.budget.slot(None, urgent=True) if budgeted else self._place()
             async with place:
+                if paused and not budgeted and self._pause_left(chat_id) > 0:
+                    raise _PauseBegan  # while it waited for a place (the budget checks its own)
                 try:
                     return await callback(*call_args, **call_kwargs)
                 except RetryAfter as exc:
@@ -222,6 +217,19 @@ class RetryingRateLimiter(AIORateLimiter):
                         endpoint, type(exc).__name__, network + 1, self.network_retries + 1, wait,
                     )  # fmt: skip
                     await self._sleep(wait)
+
+    @contextlib.asynccontextmanager
+    async def _place(self) -> AsyncIterator[None]:
+        """One of the ``concurrent_requests`` places, taken in turn."""
+        self.waiting += 1
+        try:
+            await self._in_flight.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self._in_flight.release()
 
     def _refused(self, chat_id: int | None, wait: float) -> bool:
         """Pause the refused chat, or every request (see the class docstring); ``True`` for

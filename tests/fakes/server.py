@@ -117,13 +117,15 @@ class FakeBotApiServer:
             return
         self._server.close()
         self._stopping = True
-        handlers = list(self._handlers)
-        for task in handlers:
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        await self._server.wait_closed()
+        try:
+            handlers = list(self._handlers)
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            await self._server.wait_closed()
+        finally:
+            self._stopping = False
         self._server = None
-        self._stopping = False
         if self._saved_urls is not None:
             self.fake.base_url, self.fake.base_file_url = self._saved_urls
 
