@@ -8,8 +8,8 @@ Printed, not asserted: the rate and its ratio to 30/s (tests assert no wall-cloc
 soon the lease let a batch go), and the fake's 429s. The shared schedule bounds every second at
 30 for the lateness a process measures (``tests/test_shared_window.py`` proves that bound on a
 virtual clock); what happens after the measurement (the HTTP client, loopback, the fake's own
-loop) can still put a few sends into an overfull second on the 2-CPU machine (0 in nine runs
-of ten since late starts are stretched, 5 in the other, where the fake's own loop stalled), a
+loop) can still put a few sends into an overfull second on the 2-CPU machine (0 in ten runs
+of eleven since late starts are stretched, 5 in the other, where the fake's own loop stalled), a
 timing figure this test cannot hold steady, so ``bench/broadcast.py --processes 3`` reports it with the
 rate against the 0.95 × 30/s target (bench/README.md). ``make test-multiprocess`` runs
 this on a throwaway PostgreSQL cluster."""
