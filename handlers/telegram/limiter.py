@@ -73,9 +73,9 @@ class RetryingRateLimiter(AIORateLimiter):
       for no chat (or a channel by name), or a 429 for a second chat within
       :data:`SHARED_429_WINDOW` of one for another; that pause is the budget's, so the outbox
       waits too (and the replies wait out the outbox's 429s). The wait uses the injectable
-      ``sleep``, so a rehearsal does not wait in real time. Toasts (``answerCallbackQuery``) and
-      getUpdates are never held: Telegram does not count them, and a tap not answered within
-      seconds fails for the person.
+      ``sleep``, so a rehearsal does not wait in real time. Toasts (``answerCallbackQuery``) are
+      never held by a pause: Telegram does not count them, and a tap not answered within
+      seconds fails for the person (they wait only for a place, below).
     - At most ``concurrent_requests`` requests that the budget does not pace (toasts, the
       command menus) are in flight at once; the others wait their turn, in order. Each holds
       an HTTP connection, and httpx's pool does bookkeeping over every connection it keeps
