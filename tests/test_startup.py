@@ -25,6 +25,7 @@ from tests.conftest import EXAMPLE_DELEGATES, ROOT
 HEAVY = (
     "telegram",
     "httpx",
+    "aiohttp",
     "alembic",
     "mako",
     "pygments",

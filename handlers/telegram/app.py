@@ -32,6 +32,7 @@ from handlers.telegram.context import (
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.receiving import Mount, Poller, WebhookReceiver
 from handlers.telegram.render import CHANNEL
+from handlers.telegram.request import POLL_POOL, new_request
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.ratelimit import Pacer
 
@@ -92,10 +93,9 @@ def build_application(
         # Telegram only once it is handled; PTB's Updater confirms it when fetched.
         .updater(None)
     )
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    client = settings.http_client
+    polling = get_updates_request or new_request(client, pool=POLL_POOL)
+    builder = builder.request(request or new_request(client)).get_updates_request(polling)
     application = builder.build()
     install(application.bot_data, inbox, services, catalog)
     register_handlers(application)
@@ -274,7 +274,7 @@ async def fetch_bot_username(
         token,
         base_url=settings.api_base_url,
         base_file_url=settings.file_base_url,
-        request=request,
+        request=request or new_request(settings.http_client),
     )
     with channel_errors():
         async with bot:

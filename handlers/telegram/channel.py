@@ -22,6 +22,7 @@ from bot.config import TelegramSettings
 from bot.domain.outbound import Outbound, Part, SendOutcome, SendResult
 from bot.texts import Catalog
 from handlers.telegram.render import CAPABILITIES, CHANNEL, prepare, send_part
+from handlers.telegram.request import new_request
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class TelegramSender:
                 token,
                 base_url=settings.api_base_url,
                 base_file_url=settings.file_base_url,
-                request=request,
+                request=request or new_request(settings.http_client),
             ),
             catalog,
         )

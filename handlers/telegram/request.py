@@ -1,0 +1,202 @@
+"""How the bot talks HTTP to the Bot API: aiohttp by default, PTB's own httpx on request.
+
+python-telegram-bot sends every request through a :class:`~telegram.request.BaseRequest`; its
+own, ``HTTPXRequest``, costs 0.8 ms of CPU a request on a small server, 2.1 ms with 32 at once
+(httpx, httpcore and anyio, and a pool whose bookkeeping grows with the connections it keeps:
+encode/httpcore#1035). A tap is two requests and a share of a long poll, so over a real network
+that was most of what a tap cost. :class:`AiohttpRequest` does the same over aiohttp's client,
+whose parser is compiled: 0.3 and 0.24 ms (``bench/http_client.py``). ``[telegram]
+http_client = "httpx"`` goes back to PTB's own, for a network where aiohttp does not work.
+
+Both honour ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` from the environment (read once, at
+start) and verify certificates against certifi's list, as httpx does. An error's text never
+holds the request's address: the token is in it, and a delivery's error is stored and shown to
+the office.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import urllib.request
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+import certifi
+from telegram._utils.defaultvalue import DefaultValue
+from telegram._utils.types import ODVInput, UploadFileDict
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+from bot.logs import redact
+
+HttpClient = Literal["aiohttp", "httpx"]
+# Connections PTB's Application gives its bot (messages, toasts, downloads), and its poll.
+BOT_POOL = 256
+POLL_POOL = 1
+# PTB's defaults (HTTPXRequest): seconds.
+READ_TIMEOUT = 5.0
+WRITE_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 5.0
+POOL_TIMEOUT = 1.0
+MEDIA_WRITE_TIMEOUT = 20.0
+# A proxy's address and the header that gives it the user and password, or none.
+_Proxy = tuple[str | None, dict[str, str] | None]
+NO_PROXY: _Proxy = (None, None)
+
+
+def new_request(client: HttpClient, *, pool: int = BOT_POOL) -> BaseRequest:
+    """A request object for one Bot or for polling (``pool=POLL_POOL``), over ``client``."""
+    if client == "httpx":
+        return HTTPXRequest(connection_pool_size=pool)
+    return AiohttpRequest(connection_pool_size=pool)
+
+
+class AiohttpRequest(BaseRequest):
+    """PTB's requests over one :class:`aiohttp.ClientSession`: the timeouts and the errors
+    HTTPXRequest gives (``TimedOut``, ``NetworkError``), the same form fields and uploads.
+
+    aiohttp has no timeout for writing a request; the four timeouts together bound the whole
+    request instead, so a stalled upload still ends.
+    """
+
+    def __init__(
+        self,
+        connection_pool_size: int = 1,
+        *,
+        read_timeout: float | None = READ_TIMEOUT,
+        write_timeout: float | None = WRITE_TIMEOUT,
+        connect_timeout: float | None = CONNECT_TIMEOUT,
+        pool_timeout: float | None = POOL_TIMEOUT,
+        media_write_timeout: float | None = MEDIA_WRITE_TIMEOUT,
+    ) -> None:
+        self._pool = connection_pool_size
+        self._read = read_timeout
+        self._write = write_timeout
+        self._connect = connect_timeout
+        self._pool_wait = pool_timeout
+        self._media_write = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, _Proxy] = {}
+        self._bypassed: dict[str, bool] = {}
+
+    @property
+    def read_timeout(self) -> float | None:
+        """Seconds to wait for an answer unless a call says otherwise (PTB adds a long poll's)."""
+        return self._read
+
+    async def initialize(self) -> None:
+        """Open the session (inside the running loop, as aiohttp requires); twice is once."""
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._pool,
+                limit_per_host=0,
+                ssl=ssl.create_default_context(cafile=certifi.where()),
+            )
+            # The proxy variables are read here, once, as httpx reads them: aiohttp's own
+            # trust_env reads them and ~/.netrc on every request, in a thread (0.7 ms each).
+            self._proxies, self._bypassed = _proxies_from_env(), {}
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self.USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+
+    async def shutdown(self) -> None:
+        """Close the session and its connections; twice is once."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """One request: its status and its body; a timeout is ``TimedOut``, any other failure
+        of the network ``NetworkError``."""
+        if self._session is None:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        files = request_data.multipart_data if request_data else None
+        fields = request_data.json_parameters if request_data else None
+        read = self._read if isinstance(read_timeout, DefaultValue) else read_timeout
+        connect = self._connect if isinstance(connect_timeout, DefaultValue) else connect_timeout
+        wait = self._pool_wait if isinstance(pool_timeout, DefaultValue) else pool_timeout
+        write = write_timeout
+        if isinstance(write, DefaultValue):
+            write = self._media_write if files else self._write
+        timeout = aiohttp.ClientTimeout(
+            total=_sum(read, write, connect, wait),
+            connect=_sum(connect, wait),
+            sock_connect=connect,
+            sock_read=read,
+        )
+        body: aiohttp.FormData | dict[str, str] | None = fields
+        if files:
+            body = _multipart(fields or {}, files)
+        proxy, proxy_headers = self._proxy_for(url)
+        try:
+            async with self._session.request(
+                method, url, data=body, timeout=timeout, proxy=proxy, proxy_headers=proxy_headers
+            ) as answer:
+                return answer.status, await answer.read()
+        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+            raise TimedOut from exc
+        except aiohttp.ClientError as exc:
+            raise NetworkError(f"aiohttp.{type(exc).__name__}: {_without(url, exc)}") from exc
+
+    def _proxy_for(self, url: str) -> _Proxy:
+        """The proxy ``url`` goes through, if any (``NO_PROXY`` asked once per host)."""
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme)
+        if proxy is None:
+            return NO_PROXY
+        host = parts.hostname or ""
+        if host not in self._bypassed:
+            self._bypassed[host] = bool(urllib.request.proxy_bypass(host))
+        return NO_PROXY if self._bypassed[host] else proxy
+
+
+def _proxies_from_env() -> dict[str, _Proxy]:
+    """``HTTPS_PROXY`` and ``HTTP_PROXY`` (either case), each an ``http://`` proxy, its user and
+    password apart; aiohttp reaches no other kind, and skips them as it does its own."""
+    found: dict[str, _Proxy] = {}
+    for scheme, address in urllib.request.getproxies().items():
+        proxy = urlsplit(address)
+        if scheme in ("http", "https") and proxy.scheme == "http" and proxy.hostname:
+            headers = None
+            if proxy.username:
+                pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+                basic = base64.b64encode(pair.encode()).decode("ascii")
+                headers = {"Proxy-Authorization": f"Basic {basic}"}
+            found[scheme] = (f"http://{proxy.netloc.rpartition('@')[2]}", headers)
+    return found
+
+
+def _sum(*seconds: float | None) -> float | None:
+    """The sum, or None (no limit) if any of them is unlimited."""
+    if any(part is None for part in seconds):
+        return None
+    return sum(part for part in seconds if part is not None)
+
+
+def _multipart(fields: dict[str, str], files: UploadFileDict) -> aiohttp.FormData:
+    """The form PTB's upload is: its parameters as fields, each file as a part of its own."""
+    form = aiohttp.FormData(quote_fields=False)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for name, (filename, content, mime) in files.items():
+        form.add_field(name, content, filename=filename, content_type=mime)
+    return form
+
+
+def _without(url: str, exc: BaseException) -> str:
+    """The error's text without the request's address (the token is in it)."""
+    origin = url.split("/", 3)[:3]
+    return redact(str(exc).replace(url, "/".join(origin)))

@@ -1,0 +1,232 @@
+"""The bot's HTTP client (handlers/telegram/request.py): aiohttp by default, PTB's httpx on request,
+each over real TCP to the fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+from telegram.error import NetworkError, TimedOut
+from telegram.request import HTTPXRequest
+
+from bot.chat import Inbox
+from bot.config import TelegramSettings
+from bot.services import Services
+from bot.texts import load_catalog
+from handlers.telegram.app import build_application
+from handlers.telegram.channel import TelegramSender
+from handlers.telegram.request import AiohttpRequest, new_request
+from tests.fakes.server import FakeBotApiServer
+from tests.fakes.telegram_api import FakeBotApi, FakeUser, UploadedFile
+from tests.test_config import edited, problems
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Both clients honour proxy variables; loopback traffic must reach the server directly.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def fake() -> FakeBotApi:
+    return FakeBotApi()
+
+
+@pytest.fixture
+def an(fake: FakeBotApi) -> FakeUser:
+    return fake.user(1001, "An")
+
+
+@pytest.fixture
+async def server(fake: FakeBotApi) -> AsyncIterator[FakeBotApiServer]:
+    async with FakeBotApiServer(fake) as server:
+        yield server
+
+
+@pytest.fixture
+async def bot(fake: FakeBotApi, server: FakeBotApiServer) -> AsyncIterator[Bot]:
+    """A bot on aiohttp, as ``hoinghi run`` builds it by default."""
+    request = new_request("aiohttp")
+    async with Bot(
+        fake.token, base_url=server.base_url, base_file_url=server.base_file_url, request=request
+    ) as bot:
+        yield bot
+
+
+async def test_a_message_over_aiohttp_reaches_the_bot_api_with_every_field(
+    fake: FakeBotApi, an: FakeUser, bot: Bot
+) -> None:
+    buttons = {"inline_keyboard": [[{"text": "Tham dự", "callback_data": "rsvp:yes"}]]}
+
+    sent = await bot.send_message(an.id, "<b>Giấy mời</b> dự hội nghị", reply_markup=buttons)
+
+    assert sent.message_id == 1
+    assert [call.params for call in fake.calls_to("sendMessage")] == [
+        {
+            "chat_id": 1001,
+            "text": "<b>Giấy mời</b> dự hội nghị",
+            "reply_markup": buttons,
+        }
+    ]
+    fake.assert_no_violations()
+
+
+async def test_a_document_over_aiohttp_arrives_whole_with_its_vietnamese_name_and_caption(
+    fake: FakeBotApi, an: FakeUser, bot: Bot
+) -> None:
+    # A district's draft goes on to the office under the name its author gave it.
+    content = b"PK\x03\x04 tham luan\r\n--not-a-boundary\r\n\x00\xff"
+    name = "Tham luận quận Ba Đình (bản 2).docx"
+
+    await bot.send_document(an.id, content, filename=name, caption="Bản thảo")
+
+    [call] = fake.calls_to("sendDocument")
+    docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert call.uploads == {"document": UploadedFile(name, docx, content)}
+    assert call.params == {"chat_id": 1001, "caption": "Bản thảo"}
+    fake.assert_no_violations()
+
+
+async def test_a_long_poll_over_aiohttp_returns_an_update_enqueued_while_it_waits(
+    fake: FakeBotApi, an: FakeUser, bot: Bot
+) -> None:
+    poll = asyncio.create_task(bot.get_updates(timeout=30))
+    await asyncio.wait_for(fake.wait_for_poller(), timeout=5)
+    update = an.text("chào")
+
+    fake.enqueue(update)
+    updates = await asyncio.wait_for(poll, timeout=5)
+
+    assert [u.update_id for u in updates] == [update["update_id"]]
+
+
+async def test_successive_requests_over_aiohttp_share_one_kept_alive_connection(
+    an: FakeUser, bot: Bot, server: FakeBotApiServer
+) -> None:
+    await bot.send_message(an.id, "Tin 1")
+    await bot.send_message(an.id, "Tin 2")
+
+    assert server.connections_accepted == 1  # getMe from the start, and both messages
+    assert [m["text"] for m in an.messages] == ["Tin 1", "Tin 2"]
+
+
+async def test_an_answer_later_than_the_read_timeout_is_timed_out_and_the_next_goes_through(
+    fake: FakeBotApi, an: FakeUser, server: FakeBotApiServer
+) -> None:
+    request = AiohttpRequest(read_timeout=0.2)
+    async with Bot(fake.token, base_url=server.base_url, request=request) as bot:
+        fake.fail_next("sendMessage", timeout=True)  # the server keeps silent
+        with pytest.raises(TimedOut):
+            await bot.send_message(an.id, "Nhắc hạn")
+        sent = await bot.send_message(an.id, "Nhắc hạn")
+
+    assert sent.message_id == 1
+    assert [call.error for call in fake.calls_to("sendMessage")] == ["timeout", None]
+
+
+async def test_a_refused_connection_is_a_network_error() -> None:
+    port = closed_port()
+    bot = Bot(
+        "123456:" + "A" * 35, base_url=f"http://127.0.0.1:{port}/bot", request=AiohttpRequest()
+    )
+
+    with pytest.raises(NetworkError, match=r"^aiohttp\.ClientConnectorError: Cannot connect"):
+        async with bot:
+            pass
+
+
+async def test_an_errors_text_never_holds_the_token_of_the_address_it_names() -> None:
+    # A delivery's error is stored and shown to the office; the token is in every address.
+    token = "123456:" + "A" * 35
+    bot = Bot(token, base_url="http://127.0.0.1:99999/bot", request=AiohttpRequest())
+
+    with pytest.raises(NetworkError) as caught:
+        async with bot:
+            pass
+
+    assert caught.value.message == "aiohttp.InvalidUrlClientError: http://127.0.0.1:99999"
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_proxy_in_the_environment_carries_the_requests_and_no_proxy_skips_it(
+    fake: FakeBotApi, an: FakeUser, server: FakeBotApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An office that reaches Telegram only through its proxy sets HTTPS_PROXY, as for httpx.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    through_proxy = Bot(fake.token, base_url=server.base_url, request=AiohttpRequest())
+    with pytest.raises(NetworkError, match=r"^aiohttp\.ClientProxyConnectionError"):
+        async with through_proxy:
+            pass
+    assert fake.calls == []
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with Bot(fake.token, base_url=server.base_url, request=AiohttpRequest()) as direct:
+        await direct.send_message(an.id, "Thẳng tới máy chủ")
+    assert an.last_text() == "Thẳng tới máy chủ"
+
+
+async def test_a_proxys_user_and_password_are_sent_apart_and_a_socks_proxy_is_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://v%C4%83n-ph%C3%B2ng:m%E1%BA%ADt@proxy.local:3128")
+    monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1080")
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        address, headers = request._proxy_for("https://api.telegram.org/bot1:x/getMe")
+        credentials = base64.b64encode("văn-phòng:mật".encode()).decode()
+        assert address == "http://proxy.local:3128"
+        assert headers == {"Proxy-Authorization": f"Basic {credentials}"}
+        assert request._proxy_for("http://127.0.0.1:8081/bot1:x/getMe") == (None, None)
+    finally:
+        await request.shutdown()
+
+
+async def test_a_request_before_initialize_or_after_shutdown_is_refused_plainly() -> None:
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request("http://127.0.0.1:1/bot1:x/getMe", "POST")
+    await request.initialize()
+    await request.shutdown()
+    await request.shutdown()  # twice is once
+    with pytest.raises(RuntimeError, match="not initialized"):
+        await request.do_request("http://127.0.0.1:1/bot1:x/getMe", "POST")
+
+
+@pytest.mark.parametrize(("client", "kind"), [("aiohttp", AiohttpRequest), ("httpx", HTTPXRequest)])
+def test_the_plans_http_client_is_what_the_bot_its_poll_and_the_outbox_talk_through(
+    imported: Services, fake: FakeBotApi, client: str, kind: type
+) -> None:
+    telegram = imported.config.telegram.model_copy(update={"http_client": client})
+    imported.ctx.__dict__["config"] = imported.config.model_copy(update={"telegram": telegram})
+    catalog = load_catalog("vi")
+
+    application = build_application(Inbox(imported, catalog), imported, catalog, fake.token)
+    sender = TelegramSender.build(fake.token, telegram, catalog)
+
+    assert isinstance(application.bot.request, kind)
+    assert isinstance(application.bot._request[0], kind)  # the poll's own
+    assert isinstance(sender.bot.request, kind)
+
+
+def test_aiohttp_is_the_default_http_client() -> None:
+    assert TelegramSettings().http_client == "aiohttp"
+
+
+def test_an_unknown_http_client_is_reported_with_its_key(tmp_path: Path) -> None:
+    plan = edited(tmp_path, ('http_client = "aiohttp"', 'http_client = "requests"'))
+
+    assert problems(plan) == [("telegram.http_client", "literal_error")]
