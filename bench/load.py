@@ -167,6 +167,7 @@ class Run:
     rate_limited: int  # 429s the fake answered
     lost: int = 0  # confirmations never delivered (given up after 429s)
     connections: int = 0  # HTTP connections the bot opened to the fake (0 in process)
+    toasts: Counter[str] = field(default_factory=Counter)  # the answers to the taps, by text
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -353,6 +354,9 @@ async def timed(
     run.connections = stage.connections(transport) - opened
     calls = fake.calls[first:]
     run.rate_limited = fake.rate_limited - limited
+    run.toasts = Counter(
+        str(c.params.get("text", "")) for c in calls if c.method == "answerCallbackQuery"
+    )
     answered = sum(1 for c in calls if c.method == "answerCallbackQuery" and not c.error)
     replied_to = Counter(
         int(c.params["chat_id"]) for c in calls if c.method == "sendMessage" and not c.error
@@ -454,9 +458,17 @@ class Hoinghi:
             run = await timed(self.stage, transport, app, raw, concurrency, processor.drain)
             await app.shutdown()
             await services.activity.flush()
-            attending = (await services.reports.counts()).overall.by_status[RsvpStatus.ATTENDING]
+            by_status = (await services.reports.counts()).overall.by_status
+            attending = by_status[RsvpStatus.ATTENDING]
             if attending != self.count:
-                run.problems.append(f"{attending} of {self.count} attending in the database")
+                others = ", ".join(
+                    f"{status.value} {number}" for status, number in by_status.items() if number
+                )
+                toasts = "; ".join(f"{n} × {text!r}" for text, n in run.toasts.most_common())
+                run.problems.append(
+                    f"{attending} of {self.count} attending in the database ({others}); "
+                    f"the taps' toasts: {toasts}"
+                )
         finally:
             await engine.dispose()
             path.unlink(missing_ok=True)
