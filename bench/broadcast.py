@@ -65,7 +65,6 @@ import asyncio
 import logging
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -85,7 +84,7 @@ from sqlalchemy import select  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from bench.common import delegate_rows, interleaved, machine, notice  # noqa: E402
+from bench.common import copy_database, delegate_rows, interleaved, machine, notice  # noqa: E402
 from bench.fake_server import Seen, ServedFake, limited_fake, seen  # noqa: E402
 from bot.app import TELEGRAM, ZALO, build_outbox  # noqa: E402
 from bot.config import ZaloSettings, load_config  # noqa: E402
@@ -195,7 +194,7 @@ async def prepare(count: int, db_path: Path) -> float:
 async def run_hoinghi(count: int, template: Path, folder: Path, rtt: float | None) -> Result:
     """The outbox as ``hoinghi run`` wires it, from the confirmation to the last delivery."""
     db_path = folder / f"run-{time.monotonic_ns()}.db"
-    shutil.copyfile(template, db_path)
+    copy_database(template, db_path)
     served = ServedFake(chats(count), rtt) if rtt is not None else None
     fake, accepting = limited_fake(chats(count)) if served is None else (None, None)
     config = load_config(EXAMPLE_CONFIG).config

@@ -15,8 +15,10 @@ import random
 import sqlite3
 import statistics
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -77,6 +79,15 @@ async def interleaved(
         for name in names:
             results[name].append(await sides[name]())
     return Rounds(results, order)
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Copy the SQLite database ``source`` to ``target`` whole: every committed transaction,
+    those still only in its write-ahead log included. A copy of the file alone misses them
+    while any connection to ``source`` is still open (one a set-up left behind), and then the
+    copy silently lacks its last writes: delegates linked, answered "not linked" when they tap."""
+    with closing(sqlite3.connect(source)) as original, closing(sqlite3.connect(target)) as copy:
+        original.backup(copy)
 
 
 def percentile(values: Sequence[float], share: float) -> float:

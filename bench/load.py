@@ -76,7 +76,6 @@ import logging
 import os
 import pstats
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -116,7 +115,13 @@ from telegram.ext import (  # noqa: E402
     Defaults,
 )
 
-from bench.common import delegate_rows, interleaved, machine, percentile  # noqa: E402
+from bench.common import (  # noqa: E402
+    copy_database,
+    delegate_rows,
+    interleaved,
+    machine,
+    percentile,
+)
 from bot.app import freeze_startup_heap  # noqa: E402
 from bot.chat import Inbox  # noqa: E402
 from bot.config import Config, load_config  # noqa: E402
@@ -127,6 +132,7 @@ from bot.texts import Catalog, load_catalog  # noqa: E402
 from bot.texts.presenters import rsvp_buttons  # noqa: E402
 from handlers.telegram.app import build_application, register_handlers  # noqa: E402
 from handlers.telegram.context import install  # noqa: E402
+from handlers.telegram.dedupe import flush_handled  # noqa: E402
 from handlers.telegram.render import keyboard as inline_keyboard  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402
 from rehearsal.telegram_api import FakeBotApi, FakeUser  # noqa: E402
@@ -425,6 +431,7 @@ class Hoinghi:
                     update = Update.de_json(user.command(f"/start {link.token}"), linker.bot)
                     await linker.process_update(update)
                     self.stage.users.append(user)
+                await flush_handled(linker.bot_data)  # nothing left writing at the copy
             await services.activity.flush()
             linked = (await services.reports.counts()).overall.linked
             if linked != self.count:
@@ -437,7 +444,7 @@ class Hoinghi:
         assert self.catalog is not None
         self.runs += 1
         path = self.folder / f"hoinghi-{self.runs}.db"
-        shutil.copyfile(self.template, path)
+        copy_database(self.template, path)
         config = bench_config(self.stage, self.count, transport)
         engine = create_engine(f"sqlite+aiosqlite:///{path}")
         try:
@@ -452,6 +459,9 @@ class Hoinghi:
                 get_updates_request=self.stage.fake.make_request() if request else None,
             )
             await app.initialize()
+            # Not timed: whether the copy holds every link, so that a tap answered "not linked"
+            # is told apart from a copy of the template that lost some.
+            linked_before = (await services.reports.counts()).overall.linked
             raw = self.stage.taps(attend_label(self.catalog), seed)
             processor = app.update_processor
             assert isinstance(processor, ChatOrderedUpdateProcessor)
@@ -467,7 +477,7 @@ class Hoinghi:
                 toasts = "; ".join(f"{n} × {text!r}" for text, n in run.toasts.most_common())
                 run.problems.append(
                     f"{attending} of {self.count} attending in the database ({others}); "
-                    f"the taps' toasts: {toasts}"
+                    f"the taps' toasts: {toasts}; {linked_before} linked before the run"
                 )
         finally:
             await engine.dispose()

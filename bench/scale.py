@@ -67,7 +67,7 @@ if str(TREE) not in sys.path:
     sys.path.insert(0, str(TREE))
 # bench.common is this tree's, whichever code is measured.
 sys.path.insert(1, str(HERE))
-from bench.common import interleaved, machine, notice  # noqa: E402
+from bench.common import copy_database, interleaved, machine, notice  # noqa: E402
 
 OFFICE_ID = "100000001"  # in config.example.toml's [office] admin_ids
 FIRST_USER_ID = 700_000_001
@@ -594,7 +594,7 @@ def fresh_copy(db: Path, folder: Path, tree: Path) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     copy = folder / db.name
-    shutil.copyfile(db, copy)
+    copy_database(db, copy)
     return write_config(folder, copy, tree)
 
 

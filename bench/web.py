@@ -43,7 +43,6 @@ import asyncio
 import os
 import random
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -64,7 +63,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from bench.common import delegate_rows, interleaved, machine, percentile  # noqa: E402
+from bench.common import copy_database, delegate_rows, interleaved, machine, percentile  # noqa: E402
 from bot.app import freeze_startup_heap  # noqa: E402
 
 if TYPE_CHECKING:
@@ -778,11 +777,11 @@ async def bench_dashboard(args: argparse.Namespace) -> bool:
         started = time.perf_counter()
         kept = Path(args.keep) if args.keep else None
         if kept is not None and kept.exists():  # prepared by an earlier run: a copy
-            shutil.copyfile(kept, db)
+            copy_database(kept, db)
         else:
             await prepare_dashboard(db, args.invitees, args.audit)
             if kept is not None:
-                shutil.copyfile(db, kept)
+                copy_database(db, kept)
         print(f"prepared {args.invitees:,} invitees, {args.audit:,} audit rows in "
               f"{time.perf_counter() - started:.0f} s (not timed)")  # fmt: skip
         pages = dashboard_pages(await biggest_task(db))
