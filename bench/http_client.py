@@ -42,7 +42,8 @@ if str(ROOT) not in sys.path:
 from telegram import Bot, User  # noqa: E402
 
 from bench.common import interleaved, machine  # noqa: E402
-from handlers.telegram.request import HttpClient, new_request  # noqa: E402
+from bot.config import HttpClient  # noqa: E402
+from handlers.telegram.request import new_request  # noqa: E402
 
 CLIENTS: tuple[HttpClient, ...] = ("aiohttp", "httpx")
 TOKEN = "123456:BENCH-token-of-a-loopback-server-xx"

@@ -212,6 +212,10 @@ class Office(_Section):
         return value
 
 
+# The HTTP clients the bot can reach the Telegram Bot API through ([telegram] http_client).
+HttpClient = Literal["aiohttp", "httpx"]
+
+
 class TelegramSettings(_Section):
     """Where the Bot API lives (a self-hosted server may replace the public one)."""
 
@@ -228,7 +232,7 @@ class TelegramSettings(_Section):
     concurrent_requests: int = Field(default=16, ge=1, le=128)
     # The HTTP client the requests go through: aiohttp (0.3 ms of CPU a request, httpx 0.8), or
     # python-telegram-bot's own httpx, for a network where aiohttp does not work.
-    http_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    http_client: HttpClient = "aiohttp"
 
     @field_validator("api_base_url", "file_base_url")
     @classmethod

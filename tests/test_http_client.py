@@ -35,11 +35,6 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fake() -> FakeBotApi:
-    return FakeBotApi()
-
-
-@pytest.fixture
 def an(fake: FakeBotApi) -> FakeUser:
     return fake.user(1001, "An")
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import ssl
 import urllib.request
-from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -29,9 +28,9 @@ from telegram._utils.types import ODVInput, UploadFileDict
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot.config import HttpClient
 from bot.logs import redact
 
-HttpClient = Literal["aiohttp", "httpx"]
 # Connections PTB's Application gives its bot (messages, toasts, downloads), and its poll.
 BOT_POOL = 256
 POLL_POOL = 1
