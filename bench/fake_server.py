@@ -2,10 +2,12 @@
 
 A bench's bot and the fake it talks to should not share an event loop (or a garbage collector,
 or a GIL): a pause in one would hold the other up and hide what a network shows. The child
-process serves a fresh ``FakeBotApi(enforce_limits=True)`` behind
-``tests.fakes.server.FakeBotApiServer`` with the round trip asked for, and answers the parent's
-questions over a pipe: where it listens, and afterwards what it accepted and when (on
-``time.monotonic``, the same clock in every process of the machine).
+process serves a ``FakeBotApi(enforce_limits=True)`` behind ``tests.fakes.server.FakeBotApiServer``
+with the round trip asked for, and answers the parent's questions over a pipe: where it listens,
+and afterwards what it saw. :class:`ServedFake` serves a fresh fake (``broadcast.py``) and says
+what it accepted and when (on ``time.monotonic``, the same clock in every process of the
+machine); :class:`ServedCopy` serves a copy of a fake the bench set up (``load.py``: its users,
+their cards, the taps' callback queries) and says what the bot asked of it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from rehearsal.telegram_api import ApiCall
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import OVERALL_LIMIT, OVERALL_WINDOW, FakeBotApi
 
@@ -132,3 +135,69 @@ async def _serve(pipe: Connection, users: list[int], rtt: float) -> None:
                 pipe.send(seen(fake, accepting))
             else:
                 break
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a served copy of a fake saw of one run: every request (files left out), the 429s it
+    answered, the Bot API violations it found, the connections the bot opened."""
+
+    calls: tuple[ApiCall, ...]
+    rate_limited: int
+    violations: tuple[str, ...]
+    connections: int
+
+
+class ServedCopy:
+    """A copy of ``fake`` as it stands (its chats, its users, the callback queries it issued)
+    served over loopback HTTP from a process of its own, with Telegram's limits enforced and
+    ``rtt`` seconds of round trip; :meth:`observed` reads back what the bot asked of it.
+
+    The copy is the fake's state at the start of one run: what the bot does to it does not come
+    back, so every run starts from the same state."""
+
+    def __init__(self, fake: FakeBotApi, rtt: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child = context.Pipe()
+        self._process = context.Process(target=_copy_child, args=(child, fake, rtt), daemon=True)
+        self._process.start()
+        self.base_url, self.base_file_url = self._pipe.recv()
+
+    def observed(self) -> Observed:
+        """What the copy saw since it started."""
+        self._pipe.send("observed")
+        result: Observed = self._pipe.recv()
+        return result
+
+    def close(self) -> None:
+        """Stop the server and its process."""
+        self._pipe.send("stop")
+        self._process.join(timeout=30)
+
+
+def _copy_child(pipe: Connection, fake: FakeBotApi, rtt: float) -> None:
+    asyncio.run(_serve_copy(pipe, fake, rtt))
+
+
+async def _serve_copy(pipe: Connection, fake: FakeBotApi, rtt: float) -> None:
+    fake.enforce_limits = True
+    first, limited, violations = len(fake.calls), fake.rate_limited, len(fake.violations)
+    loop = asyncio.get_running_loop()
+    async with FakeBotApiServer(fake, rtt=rtt) as server:
+        pipe.send((server.base_url, server.base_file_url))
+        while True:
+            command: Any = await loop.run_in_executor(None, pipe.recv)
+            if command != "observed":
+                break
+            calls = tuple(
+                ApiCall(c.method, c.params, error_code=c.error_code, error=c.error)
+                for c in fake.calls[first:]
+            )
+            pipe.send(
+                Observed(
+                    calls,
+                    fake.rate_limited - limited,
+                    tuple(fake.violations[violations:]),
+                    server.connections_accepted,
+                )
+            )

@@ -37,16 +37,18 @@ every timed run; the 429s are counted.
 * **CPU ms/tap** = ``time.process_time()`` over the run (taps and the confirmations that
   follow, until the last is sent) minus the fake's share, divided by N. In-process, the fake
   runs in the bot's thread: its time is measured around each request (``thread_time``) and
-  taken off. Over HTTP it runs in a thread of its own, whose ``thread_time`` is taken off;
+  taken off. Over HTTP it runs in a process of its own, so none of it is counted;
 * **replies/s** = N / wall time until the last confirmation was sent (Telegram's 30/s bounds it);
-* **conns** = the HTTP connections the bot opened to the fake during the run (over HTTP): each
-  one costs CPU in httpx's pool on every request while it is kept.
+* **conns** = the HTTP connections the bot opened to the fake (over HTTP, its getMe at start
+  included): each one costs CPU in httpx's pool on every request while it is kept.
 
 Two transports: **in-process** (the fake as PTB's httpx transport, no sockets) and **http**
-(``tests.fakes.server.FakeBotApiServer`` on loopback, in its own thread and event loop: PTB's
-whole HTTP stack, sockets included; ``--rtt`` adds a network's round trip to every request, as
-``bench/broadcast.py --rtt`` does). The server's thread shares the interpreter's lock with the
-bot, so latencies over HTTP include waits for it; its CPU is taken off the CPU per tap. Sides
+(a copy of the side's fake, as the set-up and the run's taps left it, served on loopback by
+``tests.fakes.server.FakeBotApiServer`` from a process of its own, ``bench.fake_server.ServedCopy``,
+one for each run: the bot's whole HTTP stack, sockets included; ``--rtt`` adds a network's round
+trip to every request, as ``bench/broadcast.py --rtt`` does). Over HTTP hoinghi talks through
+its plan's client (aiohttp), the peer and the no-op bot through PTB's default, httpx, or
+through aiohttp with ``--plain-client aiohttp``. Sides
 run in turns (``bench.common.interleaved``: A B A B …, each round in a fresh order) and each
 figure is the median of its rounds, with the lowest and highest beside it; the ratios are the
 median of each round's ratio.
@@ -64,6 +66,8 @@ Usage (from the repository root)::
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rounds 5
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rtt 100  # a real network
     .venv/bin/python bench/load.py --profile /tmp/taps.prof     # + one profiled hoinghi run
+    .venv/bin/python bench/load.py --transports http --plain-client aiohttp   # the same client
+    .venv/bin/python bench/load.py --sides hoinghi --rtt 100 --concurrent-requests 32
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ import threading
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,9 +126,10 @@ from bench.common import (  # noqa: E402
     machine,
     percentile,
 )
+from bench.fake_server import Observed, ServedCopy  # noqa: E402
 from bot.app import freeze_startup_heap  # noqa: E402
 from bot.chat import Inbox  # noqa: E402
-from bot.config import Config, load_config  # noqa: E402
+from bot.config import Config, HttpClient, load_config  # noqa: E402
 from bot.domain.clock import ManualClock  # noqa: E402
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action  # noqa: E402
 from bot.services import build_services  # noqa: E402
@@ -134,11 +139,11 @@ from handlers.telegram.app import build_application, register_handlers  # noqa: 
 from handlers.telegram.context import install  # noqa: E402
 from handlers.telegram.dedupe import flush_handled  # noqa: E402
 from handlers.telegram.render import keyboard as inline_keyboard  # noqa: E402
+from handlers.telegram.request import POLL_POOL, new_request  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402
 from rehearsal.telegram_api import FakeBotApi, FakeUser  # noqa: E402
 from storage.engine import create_engine, create_sessionmaker  # noqa: E402
 from storage.migrate import upgrade_database  # noqa: E402
-from tests.fakes.server import FakeBotApiServer  # noqa: E402
 from tests.harness import wired_config  # noqa: E402
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
@@ -157,6 +162,9 @@ CARD = "Giấy mời dự hội nghị. Đề nghị đồng chí xác nhận th
 SIDES = ("hoinghi", "peer", "no-op")
 TRANSPORTS = ("in-process", "http")
 PROFILER: cProfile.Profile | None = None  # set for the one profiled run (--profile)
+TELEGRAM_SETTINGS: dict[
+    str, Any
+] = {}  # hoinghi's [telegram] settings changed (--concurrent-requests)
 
 
 @dataclass
@@ -215,81 +223,73 @@ class CountedTransport(httpx.AsyncBaseTransport):
             self.cpu[threading.get_ident()] += time.thread_time() - started
 
 
-class ServedFake:
-    """A fake served over loopback HTTP from a thread and event loop of its own."""
-
-    def __init__(self, fake: FakeBotApi, rtt: float) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self.server = FakeBotApiServer(fake, rtt=rtt)
-        self._call(self.server.start())
-
-    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
-    def cpu(self) -> float:
-        """The server thread's CPU seconds so far."""
-
-        async def now() -> float:
-            return time.thread_time()
-
-        return float(self._call(now()))
-
-    def close(self) -> None:
-        """Stop serving and end the thread."""
-        self._call(self.server.stop())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-
 class Stage:
-    """One side's fake, served both ways, and the users it knows."""
+    """One side's fake and the users it knows. Over HTTP each run talks to a copy of the fake as
+    it stands, served from a process of its own (``bench.fake_server.ServedCopy``): a server in
+    the bot's process would share its interpreter lock, and its waits would show in the bot's
+    latencies and bunch the messages the fake counts."""
 
     def __init__(self) -> None:
         self.fake = FakeBotApi()
         self.counted = CountedTransport(self.fake.transport)
         self.fake.transport = self.counted
-        self.served: ServedFake | None = None
+        self.served: ServedCopy | None = None
+        self.rtt = 0.0  # seconds of round trip over HTTP
         self.users: list[FakeUser] = []
 
-    def serve(self, rtt: float) -> None:
-        """Start the loopback server (after set-up, which goes in process), each request
-        taking ``rtt`` seconds of round trip."""
-        self.served = ServedFake(self.fake, rtt)
+    def serve(self) -> None:
+        """Serve a copy of the fake as it stands now over loopback HTTP, for one run (after
+        its taps are made: the copy knows their callback queries)."""
+        self.close()
+        self.served = ServedCopy(self.fake, self.rtt)
 
     def base_urls(self, transport: str) -> tuple[str, str]:
         """The Bot API and file URLs a bot uses over ``transport``."""
         if transport == "http":
             assert self.served is not None
-            return self.served.server.base_url, self.served.server.base_file_url
+            return self.served.base_url, self.served.base_file_url
         return "https://fake-bot-api.test/bot", "https://fake-bot-api.test/file/bot"
 
     def wire(
-        self, builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any], transport: str
+        self,
+        builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any],
+        transport: str,
+        client: HttpClient = "httpx",
     ) -> Any:
-        """Point ``builder`` at the fake over ``transport``."""
+        """Point ``builder`` at the fake over ``transport`` (over HTTP through ``client``)."""
         api, files = self.base_urls(transport)
         builder = builder.token(self.fake.token).base_url(api).base_file_url(files)
         if transport == "in-process":
             builder = builder.request(self.fake.make_request())
             builder = builder.get_updates_request(self.fake.make_request())
+        elif client != "httpx":  # else PTB's own default
+            builder = builder.request(new_request(client))
+            builder = builder.get_updates_request(new_request(client, pool=POLL_POOL))
         return builder
 
-    def connections(self, transport: str) -> int:
-        """The connections the loopback server accepted so far (0 in process)."""
-        if transport == "http":
-            assert self.served is not None
-            return self.served.server.connections_accepted
-        return 0
-
     def fake_cpu(self, transport: str) -> float:
-        """The fake's CPU seconds so far on ``transport``."""
+        """The fake's CPU seconds so far in this process (over HTTP it runs in its own)."""
+        if transport == "http":
+            return 0.0
+        return self.counted.cpu[threading.get_ident()]
+
+    def observed(self, transport: str, since: Observed) -> Observed:
+        """What the fake saw after ``since`` (the in-process fake's counts at the run's start)."""
         if transport == "http":
             assert self.served is not None
-            return self.served.cpu()
-        return self.counted.cpu[threading.get_ident()]
+            return self.served.observed()
+        fake = self.fake
+        return Observed(
+            tuple(fake.calls[len(since.calls) :]),
+            fake.rate_limited - since.rate_limited,
+            tuple(fake.violations[len(since.violations) :]),
+            0,
+        )
+
+    def mark(self) -> Observed:
+        """The in-process fake's counts now, for :meth:`observed`."""
+        fake = self.fake
+        return Observed(tuple(fake.calls), fake.rate_limited, tuple(fake.violations), 0)
 
     def taps(self, label: str, seed: int) -> list[JsonDict]:
         """One tap on ``label`` per user, on the card the bot sent them, in the seeded order."""
@@ -301,9 +301,10 @@ class Stage:
         return taps
 
     def close(self) -> None:
-        """Stop the server, if any."""
+        """Stop the served copy, if any."""
         if self.served is not None:
             self.served.close()
+            self.served = None
 
 
 # --- the timed phase, the same on every side ---------------------------------------------------
@@ -323,8 +324,7 @@ async def timed(
     what the fake saw. What the set-up built is frozen out of the collector's passes first, as
     ``hoinghi run`` freezes its start-up heap."""
     fake = stage.fake
-    first = len(fake.calls)
-    limited = fake.rate_limited
+    since = stage.mark()
     latencies = [0.0] * len(raw)
     queue = iter(range(len(raw)))  # next() never yields to the loop: safe to share
     processor = app.update_processor
@@ -337,11 +337,10 @@ async def timed(
             latencies[index] = time.perf_counter() - started
 
     freeze_startup_heap()
-    fake.enforce_limits = True
+    fake.enforce_limits = True  # in process; a served copy enforces them from its start
     if PROFILER is not None:
         PROFILER.enable()
     try:
-        opened = stage.connections(transport)
         fake_before, cpu_before = stage.fake_cpu(transport), time.process_time()
         main_before = time.thread_time() - stage.counted.cpu[threading.get_ident()]
         started = time.perf_counter()
@@ -357,9 +356,10 @@ async def timed(
         fake.enforce_limits = False
         gc.unfreeze()
     run = Run(len(raw), seconds, replied, latencies, cpu - fake_cpu, main, fake_cpu, 0)
-    run.connections = stage.connections(transport) - opened
-    calls = fake.calls[first:]
-    run.rate_limited = fake.rate_limited - limited
+    seen = stage.observed(transport, since)
+    run.connections = seen.connections
+    calls = seen.calls
+    run.rate_limited = seen.rate_limited
     run.toasts = Counter(
         str(c.params.get("text", "")) for c in calls if c.method == "answerCallbackQuery"
     )
@@ -372,8 +372,8 @@ async def timed(
     run.lost = len(raw) - len(replied_to)
     if (strict and run.lost) or any(n != 1 for n in replied_to.values()):
         run.problems.append(f"{len(replied_to)} of {len(raw)} users got exactly one reply")
-    if fake.violations:
-        run.problems.append(f"{len(fake.violations)} violation(s): {fake.violations[0]}")
+    if seen.violations:
+        run.problems.append(f"{len(seen.violations)} violation(s): {seen.violations[0]}")
     return run
 
 
@@ -384,7 +384,9 @@ def bench_config(stage: Stage, count: int, transport: str) -> Config:
     """The example plan pointed at the fake, with room for ``count`` delegates in the hall."""
     config = wired_config(load_config(EXAMPLE_CONFIG).config, stage.fake)
     api, files = stage.base_urls(transport)
-    telegram = config.telegram.model_copy(update={"api_base_url": api, "file_base_url": files})
+    telegram = config.telegram.model_copy(
+        update={"api_base_url": api, "file_base_url": files, **TELEGRAM_SETTINGS}
+    )
     meeting = config.meeting.model_copy(update={"capacity": max(config.meeting.capacity, count)})
     return config.model_copy(update={"meeting": meeting, "telegram": telegram})
 
@@ -445,6 +447,9 @@ class Hoinghi:
         self.runs += 1
         path = self.folder / f"hoinghi-{self.runs}.db"
         copy_database(self.template, path)
+        raw = self.stage.taps(attend_label(self.catalog), seed)
+        if transport == "http":
+            self.stage.serve()
         config = bench_config(self.stage, self.count, transport)
         engine = create_engine(f"sqlite+aiosqlite:///{path}")
         try:
@@ -462,7 +467,6 @@ class Hoinghi:
             # Not timed: whether the copy holds every link, so that a tap answered "not linked"
             # is told apart from a copy of the template that lost some.
             linked_before = (await services.reports.counts()).overall.linked
-            raw = self.stage.taps(attend_label(self.catalog), seed)
             processor = app.update_processor
             assert isinstance(processor, ChatOrderedUpdateProcessor)
             run = await timed(self.stage, transport, app, raw, concurrency, processor.drain)
@@ -480,6 +484,7 @@ class Hoinghi:
                     f"the taps' toasts: {toasts}; {linked_before} linked before the run"
                 )
         finally:
+            self.stage.close()
             await engine.dispose()
             path.unlink(missing_ok=True)
         return run
@@ -523,8 +528,18 @@ def plain_engine(path: Path) -> AsyncEngine:
 class Plain:
     """A plain PTB bot: the peer (``store=True``) or the no-op bot."""
 
-    def __init__(self, name: str, folder: Path, count: int, catalog: Catalog, *, store: bool):
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        count: int,
+        catalog: Catalog,
+        *,
+        store: bool,
+        client: HttpClient = "httpx",
+    ) -> None:
         self.name = name
+        self.client = client  # over HTTP: PTB's default (httpx), as a bot written plainly
         self.stage = Stage()
         self.folder = folder
         self.count = count
@@ -583,7 +598,10 @@ class Plain:
             while later:
                 await asyncio.gather(*later, return_exceptions=True)
 
-        builder = self.stage.wire(ApplicationBuilder(), transport)
+        raw = self.stage.taps(attend_label(self.catalog), seed)
+        if transport == "http":
+            self.stage.serve()
+        builder = self.stage.wire(ApplicationBuilder(), transport, self.client)
         app = (
             builder.defaults(Defaults(parse_mode=ParseMode.HTML))
             .concurrent_updates(PLACES)
@@ -593,7 +611,6 @@ class Plain:
         app.add_handler(CallbackQueryHandler(on_tap))
         try:
             await app.initialize()
-            raw = self.stage.taps(attend_label(self.catalog), seed)
             # PTB's AIORateLimiter gives a message up after its retries: counted, not a failure.
             run = await timed(self.stage, transport, app, raw, concurrency, drain, strict=False)
             await app.shutdown()
@@ -603,6 +620,7 @@ class Plain:
                 if stored != self.count:
                     run.problems.append(f"{stored} of {self.count} answers in the database")
         finally:
+            self.stage.close()
             await engine.dispose()
             path.unlink(missing_ok=True)
         return run
@@ -747,7 +765,8 @@ async def run(args: argparse.Namespace) -> bool:
     print(
         f"delegates (N): {args.delegates}; concurrency (K): {args.concurrency}; transports: "
         f"{', '.join(args.transports)}; rounds: {args.rounds}; seed {args.seed}; "
-        f"round trip over HTTP {args.rtt:.0f} ms"
+        f"round trip over HTTP {args.rtt:.0f} ms; hoinghi's concurrent_requests "
+        f"{TELEGRAM_SETTINGS.get('concurrent_requests', 'as the example plan')}"
     )
     catalog = load_catalog(load_config(EXAMPLE_CONFIG).config.meeting.locale)
     with tempfile.TemporaryDirectory(prefix="hoinghi-load-") as name:
@@ -757,12 +776,14 @@ async def run(args: argparse.Namespace) -> bool:
             if side == "hoinghi":
                 sides[side] = Hoinghi(folder, args.delegates)
             else:
-                sides[side] = Plain(side, folder, args.delegates, catalog, store=side == "peer")
+                sides[side] = Plain(
+                    side, folder, args.delegates, catalog,
+                    store=side == "peer", client=args.plain_client,
+                )  # fmt: skip
         started = time.perf_counter()
         for each in sides.values():
             await each.set_up()
-            if "http" in args.transports:
-                each.stage.serve(args.rtt / 1000)
+            each.stage.rtt = args.rtt / 1000
         print(f"set-up (not timed): {time.perf_counter() - started:.1f} s")
         missed: list[str] = []
         problems: list[str] = []
@@ -819,6 +840,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--rtt", type=float, default=0.0, metavar="MS",
         help="round trip of every request over HTTP, in ms (default 0: loopback as it is)",
     )  # fmt: skip
+    parser.add_argument(
+        "--plain-client", choices=("httpx", "aiohttp"), default="httpx",
+        help="the peer's and the no-op bot's HTTP client (default httpx, PTB's own)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--concurrent-requests", type=int, metavar="N",
+        help="hoinghi's [telegram] concurrent_requests (default: the example plan's)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=60, help="tap order and side order (60)")
     parser.add_argument(
         "--profile", metavar="PATH", help="then one hoinghi run under cProfile, stats saved here"
@@ -834,6 +863,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 0 even if a target is missed (a measurement), 1 if a check failed."""
     args = parse_args(argv)
+    if args.concurrent_requests is not None:
+        TELEGRAM_SETTINGS["concurrent_requests"] = args.concurrent_requests
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     # The apps are initialised, not started (no polling): PTB then warns that it will not await
     # the tasks it created at stop. The benchmark waits for them itself (drain).
