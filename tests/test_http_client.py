@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 from telegram.error import NetworkError, TimedOut
-from telegram.request import HTTPXRequest
+from telegram.request import HTTPXRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.chat import Inbox
 from bot.config import TelegramSettings
@@ -71,6 +72,51 @@ async def test_a_message_over_aiohttp_reaches_the_bot_api_with_every_field(
         }
     ]
     fake.assert_no_violations()
+
+
+async def test_a_request_without_files_is_the_same_urlencoded_form_httpx_sends() -> None:
+    # The same bytes on the wire whichever client the plan names: only the CPU differs.
+    seen: list[tuple[str, bytes]] = []
+
+    async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower().split("\r\n")
+        fields = dict(line.split(": ", 1) for line in head[1:] if ": " in line)
+        body = await reader.readexactly(int(fields["content-length"]))
+        seen.append((fields["content-type"], body))
+        answer = b'{"ok":true,"result":true}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b"Content-Length: %d\r\n\r\n%s" % (len(answer), answer))
+        await writer.drain()
+        writer.close()
+
+    listening = await asyncio.start_server(capture, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    parameters = {
+        "chat_id": 1001,
+        "text": "Đồng chí đã xác nhận <b>tham dự</b> & cảm ơn",
+        "reply_markup": {"inline_keyboard": [[{"text": "✅ Tham dự", "callback_data": "r:a"}]]},
+    }
+    data = RequestData([RequestParameter.from_input(k, v) for k, v in parameters.items()])
+    async with listening:
+        for request in (new_request("aiohttp"), new_request("httpx")):
+            await request.initialize()
+            try:
+                url = f"http://127.0.0.1:{port}/bot1:x/sendMessage"
+                assert await request.do_request(url, "POST", data) == (
+                    200,
+                    b'{"ok":true,"result":true}',
+                )
+            finally:
+                await request.shutdown()
+
+    assert seen[0] == seen[1]
+    assert seen[0] == (
+        "application/x-www-form-urlencoded",
+        b"chat_id=1001&text=%C4%90%E1%BB%93ng+ch%C3%AD+%C4%91%C3%A3+x%C3%A1c+nh%E1%BA%ADn+%3Cb%3E"
+        b"tham+d%E1%BB%B1%3C%2Fb%3E+%26+c%E1%BA%A3m+%C6%A1n&reply_markup=%7B%22inline_keyboard"
+        b"%22%3A+%5B%5B%7B%22text%22%3A+%22%5Cu2705+Tham+d%5Cu1ef1%22%2C+%22callback_data%22%3A+"
+        b"%22r%3Aa%22%7D%5D%5D%7D",
+    )
 
 
 async def test_a_document_over_aiohttp_arrives_whole_with_its_vietnamese_name_and_caption(

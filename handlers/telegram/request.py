@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import ssl
 import urllib.request
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import aiohttp
 import certifi
@@ -43,6 +43,7 @@ MEDIA_WRITE_TIMEOUT = 20.0
 # A proxy's address and the header that gives it the user and password, or none.
 _Proxy = tuple[str | None, dict[str, str] | None]
 NO_PROXY: _Proxy = (None, None)
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def new_request(client: HttpClient, *, pool: int = BOT_POOL) -> BaseRequest:
@@ -136,13 +137,24 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=read,
         )
-        body: aiohttp.FormData | dict[str, str] | None = fields
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
         if files:
             body = _multipart(fields or {}, files)
+        elif fields:
+            # The bytes httpx sends for the same fields. Handed a dict, aiohttp builds a FormData
+            # and a multipart writer (with a random boundary) before it finds it needs neither.
+            body, headers = urlencode(fields).encode("ascii"), _FORM
         proxy, proxy_headers = self._proxy_for(url)
         try:
             async with self._session.request(
-                method, url, data=body, timeout=timeout, proxy=proxy, proxy_headers=proxy_headers
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                proxy=proxy,
+                proxy_headers=proxy_headers,
             ) as answer:
                 return answer.status, await answer.read()
         except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
