@@ -109,7 +109,7 @@ class RetryingRateLimiter(AIORateLimiter):
         now: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         budget: Pacer | None = None,
-        concurrent_requests: int = 16,
+        concurrent_requests: int = 32,
     ) -> None:
         # AIORateLimiter itself retries nothing (max_retries=0) and never sees a 429: its wait
         # would be a real asyncio.sleep. The retries happen in process_request, on the
