@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -98,26 +98,38 @@ def limited_fake(users: Sequence[int]) -> tuple[FakeBotApi, Accepting]:
     return fake, accepting
 
 
-class ServedFake:
-    """A fake Bot API in a child process, over loopback HTTP with ``rtt`` seconds of round trip."""
+class _Child:
+    """A fake served from a child process (spawned: nothing of the parent's loop or threads),
+    asked over a pipe; what it sends first is where it listens."""
 
-    def __init__(self, users: Sequence[int], rtt: float) -> None:
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
         context = multiprocessing.get_context("spawn")
         self._pipe, child = context.Pipe()
-        self._process = context.Process(target=_child, args=(child, list(users), rtt), daemon=True)
+        self._process = context.Process(target=target, args=(child, *args), daemon=True)
         self._process.start()
-        self.base_url, self.token = self._pipe.recv()
+        self._listening: Any = self._pipe.recv()
 
-    def seen(self) -> Seen:
-        """What the fake saw so far."""
-        self._pipe.send("seen")
-        result: Seen = self._pipe.recv()
-        return result
+    def _ask(self, question: str) -> Any:
+        self._pipe.send(question)
+        return self._pipe.recv()
 
     def close(self) -> None:
         """Stop the server and its process."""
         self._pipe.send("stop")
         self._process.join(timeout=30)
+
+
+class ServedFake(_Child):
+    """A fake Bot API in a child process, over loopback HTTP with ``rtt`` seconds of round trip."""
+
+    def __init__(self, users: Sequence[int], rtt: float) -> None:
+        super().__init__(_child, list(users), rtt)
+        self.base_url, self.token = self._listening
+
+    def seen(self) -> Seen:
+        """What the fake saw so far."""
+        result: Seen = self._ask("seen")
+        return result
 
 
 def _child(pipe: Connection, users: list[int], rtt: float) -> None:
@@ -148,7 +160,7 @@ class Observed:
     connections: int
 
 
-class ServedCopy:
+class ServedCopy(_Child):
     """A copy of ``fake`` as it stands (its chats, its users, the callback queries it issued)
     served over loopback HTTP from a process of its own, with Telegram's limits enforced and
     ``rtt`` seconds of round trip; :meth:`observed` reads back what the bot asked of it.
@@ -157,22 +169,13 @@ class ServedCopy:
     back, so every run starts from the same state."""
 
     def __init__(self, fake: FakeBotApi, rtt: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipe, child = context.Pipe()
-        self._process = context.Process(target=_copy_child, args=(child, fake, rtt), daemon=True)
-        self._process.start()
-        self.base_url, self.base_file_url = self._pipe.recv()
+        super().__init__(_copy_child, fake, rtt)
+        self.base_url, self.base_file_url = self._listening
 
     def observed(self) -> Observed:
         """What the copy saw since it started."""
-        self._pipe.send("observed")
-        result: Observed = self._pipe.recv()
+        result: Observed = self._ask("observed")
         return result
-
-    def close(self) -> None:
-        """Stop the server and its process."""
-        self._pipe.send("stop")
-        self._process.join(timeout=30)
 
 
 def _copy_child(pipe: Connection, fake: FakeBotApi, rtt: float) -> None:
