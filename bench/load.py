@@ -162,9 +162,8 @@ CARD = "Giấy mời dự hội nghị. Đề nghị đồng chí xác nhận th
 SIDES = ("hoinghi", "peer", "no-op")
 TRANSPORTS = ("in-process", "http")
 PROFILER: cProfile.Profile | None = None  # set for the one profiled run (--profile)
-TELEGRAM_SETTINGS: dict[
-    str, Any
-] = {}  # hoinghi's [telegram] settings changed (--concurrent-requests)
+# hoinghi's [telegram] settings changed from the example plan's (--concurrent-requests).
+TELEGRAM_SETTINGS: dict[str, Any] = {}
 
 
 @dataclass
