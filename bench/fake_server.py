@@ -159,6 +159,25 @@ class Observed:
     violations: tuple[str, ...]
     connections: int
 
+    @classmethod
+    def since(cls, fake: FakeBotApi, mark: tuple[int, int, int], connections: int) -> Observed:
+        """What ``fake`` saw after ``mark`` (its :func:`counts` then)."""
+        first, limited, violations = mark
+        return cls(
+            tuple(
+                ApiCall(c.method, c.params, error_code=c.error_code, error=c.error)
+                for c in fake.calls[first:]
+            ),
+            fake.rate_limited - limited,
+            tuple(fake.violations[violations:]),
+            connections,
+        )
+
+
+def counts(fake: FakeBotApi) -> tuple[int, int, int]:
+    """Where ``fake``'s calls, 429s and violations stand, for :meth:`Observed.since`."""
+    return len(fake.calls), fake.rate_limited, len(fake.violations)
+
 
 class ServedCopy(_Child):
     """A copy of ``fake`` as it stands (its chats, its users, the callback queries it issued)
@@ -184,7 +203,7 @@ def _copy_child(pipe: Connection, fake: FakeBotApi, rtt: float) -> None:
 
 async def _serve_copy(pipe: Connection, fake: FakeBotApi, rtt: float) -> None:
     fake.enforce_limits = True
-    first, limited, violations = len(fake.calls), fake.rate_limited, len(fake.violations)
+    mark = counts(fake)
     loop = asyncio.get_running_loop()
     async with FakeBotApiServer(fake, rtt=rtt) as server:
         pipe.send((server.base_url, server.base_file_url))
@@ -192,15 +211,4 @@ async def _serve_copy(pipe: Connection, fake: FakeBotApi, rtt: float) -> None:
             command: Any = await loop.run_in_executor(None, pipe.recv)
             if command != "observed":
                 break
-            calls = tuple(
-                ApiCall(c.method, c.params, error_code=c.error_code, error=c.error)
-                for c in fake.calls[first:]
-            )
-            pipe.send(
-                Observed(
-                    calls,
-                    fake.rate_limited - limited,
-                    tuple(fake.violations[violations:]),
-                    server.connections_accepted,
-                )
-            )
+            pipe.send(Observed.since(fake, mark, server.connections_accepted))

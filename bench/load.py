@@ -126,7 +126,7 @@ from bench.common import (  # noqa: E402
     machine,
     percentile,
 )
-from bench.fake_server import Observed, ServedCopy  # noqa: E402
+from bench.fake_server import Observed, ServedCopy, counts  # noqa: E402
 from bot.app import freeze_startup_heap  # noqa: E402
 from bot.chat import Inbox  # noqa: E402
 from bot.config import Config, HttpClient, load_config  # noqa: E402
@@ -272,23 +272,17 @@ class Stage:
             return 0.0
         return self.counted.cpu[threading.get_ident()]
 
-    def observed(self, transport: str, since: Observed) -> Observed:
-        """What the fake saw after ``since`` (the in-process fake's counts at the run's start)."""
+    def observed(self, transport: str, since: tuple[int, int, int]) -> Observed:
+        """What the fake saw after ``since`` (the in-process fake's :meth:`mark` at the run's
+        start; a served copy counts from its own start)."""
         if transport == "http":
             assert self.served is not None
             return self.served.observed()
-        fake = self.fake
-        return Observed(
-            tuple(fake.calls[len(since.calls) :]),
-            fake.rate_limited - since.rate_limited,
-            tuple(fake.violations[len(since.violations) :]),
-            0,
-        )
+        return Observed.since(self.fake, since, 0)
 
-    def mark(self) -> Observed:
-        """The in-process fake's counts now, for :meth:`observed`."""
-        fake = self.fake
-        return Observed(tuple(fake.calls), fake.rate_limited, tuple(fake.violations), 0)
+    def mark(self) -> tuple[int, int, int]:
+        """Where the in-process fake stands now, for :meth:`observed`."""
+        return counts(self.fake)
 
     def taps(self, label: str, seed: int) -> list[JsonDict]:
         """One tap on ``label`` per user, on the card the bot sent them, in the seeded order."""
