@@ -37,7 +37,8 @@ from storage.base import Base
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.server import FakeBotApiServer
+from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `hoinghi` does; see bot/cli.py
@@ -307,6 +308,28 @@ def fake() -> FakeBotApi:
     fake = FakeBotApi()
     fake.group(-1001000000001, "Văn phòng Hội LHPN Hà Nội")
     return fake
+
+
+@pytest.fixture
+def an(fake: FakeBotApi) -> FakeUser:
+    """A delegate with a Telegram account, known to the fake."""
+    return fake.user(1001, "An")
+
+
+@pytest.fixture
+def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback traffic reaches a test's server directly: the HTTP clients honour proxy
+    variables, and a machine behind a proxy would send it there."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+async def fake_server(fake: FakeBotApi, no_proxy: None) -> AsyncIterator[FakeBotApiServer]:
+    """``fake`` served over loopback HTTP, for real bots and other processes to reach."""
+    async with FakeBotApiServer(fake) as server:
+        yield server
 
 
 @pytest.fixture

@@ -38,11 +38,6 @@ class Scripted(random.Random):
 
 
 @pytest.fixture
-def an(fake: FakeBotApi) -> FakeUser:
-    return fake.user(1001, "An")
-
-
-@pytest.fixture
 async def bot(fake: FakeBotApi) -> AsyncIterator[Bot]:
     """A bare Bot, as the outbox's sender has: no limiter, no retries."""
     async with fake.make_bot() as bot:

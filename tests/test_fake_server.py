@@ -16,6 +16,9 @@ from telegram.request import HTTPXRequest
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser, UploadedFile
 
+# Loopback traffic must reach the test's servers directly, whatever proxy the machine has.
+pytestmark = pytest.mark.usefixtures("no_proxy")
+
 # A bot in another process: sends one message through the URLs given on its command line.
 SEND_ONE_MESSAGE = """
 import asyncio
@@ -34,40 +37,23 @@ asyncio.run(main())
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # httpx honours proxy variables; loopback traffic must reach the server directly.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
 @pytest.fixture
 def fake() -> FakeBotApi:
     return FakeBotApi()
 
 
 @pytest.fixture
-def an(fake: FakeBotApi) -> FakeUser:
-    return fake.user(1001, "An")
-
-
-@pytest.fixture
-async def server(fake: FakeBotApi) -> AsyncIterator[FakeBotApiServer]:
-    async with FakeBotApiServer(fake) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeBotApi, server: FakeBotApiServer) -> AsyncIterator[Bot]:
+async def bot(fake: FakeBotApi, fake_server: FakeBotApiServer) -> AsyncIterator[Bot]:
     """A real PTB bot on its default HTTPXRequest: real TCP to the loopback server."""
-    async with Bot(fake.token, base_url=server.base_url, base_file_url=server.base_file_url) as bot:
+    async with Bot(
+        fake.token, base_url=fake_server.base_url, base_file_url=fake_server.base_file_url
+    ) as bot:
         yield bot
 
 
-async def http_exchange(server: FakeBotApiServer, requests: list[bytes]) -> list[bytes]:
+async def http_exchange(fake_server: FakeBotApiServer, requests: list[bytes]) -> list[bytes]:
     """Send raw ``requests`` on one connection, one at a time; return each raw response."""
-    reader, writer = await asyncio.open_connection(server.host, server.port)
+    reader, writer = await asyncio.open_connection(fake_server.host, fake_server.port)
     responses = []
     try:
         for request in requests:
@@ -98,12 +84,12 @@ def get_me_request(fake: FakeBotApi, *, close: bool) -> bytes:
 
 
 async def test_server_listens_on_a_free_loopback_port_and_points_the_fake_at_it(
-    fake: FakeBotApi, server: FakeBotApiServer
+    fake: FakeBotApi, fake_server: FakeBotApiServer
 ) -> None:
-    assert server.port > 0
-    assert server.base_url == f"http://127.0.0.1:{server.port}/bot"
-    assert server.base_file_url == f"http://127.0.0.1:{server.port}/file/bot"
-    assert (fake.base_url, fake.base_file_url) == (server.base_url, server.base_file_url)
+    assert fake_server.port > 0
+    assert fake_server.base_url == f"http://127.0.0.1:{fake_server.port}/bot"
+    assert fake_server.base_file_url == f"http://127.0.0.1:{fake_server.port}/file/bot"
+    assert (fake.base_url, fake.base_file_url) == (fake_server.base_url, fake_server.base_file_url)
 
 
 async def test_stop_restores_the_fakes_own_urls(fake: FakeBotApi) -> None:
@@ -174,21 +160,21 @@ async def test_document_upload_over_http_is_captured_and_downloadable(
 
 
 async def test_ptb_reuses_one_keep_alive_connection_for_successive_requests(
-    fake: FakeBotApi, an: FakeUser, bot: Bot, server: FakeBotApiServer
+    fake: FakeBotApi, an: FakeUser, bot: Bot, fake_server: FakeBotApiServer
 ) -> None:
     await bot.send_message(an.id, "Tin 1")
     await bot.send_message(an.id, "Tin 2")
 
     # getMe (from initialize) and both messages went over the same connection.
-    assert server.connections_accepted == 1
+    assert fake_server.connections_accepted == 1
     assert [m["text"] for m in an.messages] == ["Tin 1", "Tin 2"]
 
 
 async def test_two_requests_share_a_connection_until_connection_close(
-    fake: FakeBotApi, server: FakeBotApiServer
+    fake: FakeBotApi, fake_server: FakeBotApiServer
 ) -> None:
     first, second = await http_exchange(
-        server, [get_me_request(fake, close=False), get_me_request(fake, close=True)]
+        fake_server, [get_me_request(fake, close=False), get_me_request(fake, close=True)]
     )
 
     assert first.startswith(b"HTTP/1.1 200 OK\r\n")
@@ -197,38 +183,40 @@ async def test_two_requests_share_a_connection_until_connection_close(
     assert b"Connection: close\r\n" in second
     body = json.loads(second.partition(b"\r\n\r\n")[2])
     assert body["result"]["username"] == "hoinghi_test_bot"
-    assert server.connections_accepted == 1
+    assert fake_server.connections_accepted == 1
     assert len(fake.calls_to("getMe")) == 2
 
 
-async def test_chunked_body_is_refused_with_411(fake: FakeBotApi, server: FakeBotApiServer) -> None:
+async def test_chunked_body_is_refused_with_411(
+    fake: FakeBotApi, fake_server: FakeBotApiServer
+) -> None:
     request = (
         f"POST /bot{fake.token}/getMe HTTP/1.1\r\n".encode()
         + b"Host: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
     )
 
-    [response] = await http_exchange(server, [request])
+    [response] = await http_exchange(fake_server, [request])
 
     assert response.startswith(b"HTTP/1.1 411 Length Required\r\n")
     assert fake.calls == []
 
 
 async def test_wrong_token_over_http_is_a_401_violation(
-    fake: FakeBotApi, server: FakeBotApiServer
+    fake: FakeBotApi, fake_server: FakeBotApiServer
 ) -> None:
     with pytest.raises(InvalidToken, match="rejected by the server"):
-        async with Bot("999:WRONG", base_url=server.base_url):
+        async with Bot("999:WRONG", base_url=fake_server.base_url):
             pass
 
     assert fake.violations == ["request to '/bot999:WRONG/getMe': wrong token or URL"]
 
 
 async def test_injected_timeout_over_http_arrives_as_timed_out(
-    fake: FakeBotApi, an: FakeUser, server: FakeBotApiServer
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer
 ) -> None:
     # The server keeps silent, so the client's own read timeout fires.
     request = HTTPXRequest(read_timeout=0.2)
-    async with Bot(fake.token, base_url=server.base_url, request=request) as bot:
+    async with Bot(fake.token, base_url=fake_server.base_url, request=request) as bot:
         fake.fail_next("sendMessage", timeout=True)
         with pytest.raises(TimedOut):
             await bot.send_message(an.id, "hi")
@@ -239,40 +227,40 @@ async def test_injected_timeout_over_http_arrives_as_timed_out(
 
 
 async def test_stopping_the_server_ends_a_pending_long_poll(
-    fake: FakeBotApi, server: FakeBotApiServer, bot: Bot
+    fake: FakeBotApi, fake_server: FakeBotApiServer, bot: Bot
 ) -> None:
     poll = asyncio.create_task(bot.get_updates(timeout=30))
     await asyncio.wait_for(fake.wait_for_poller(), timeout=5)
 
-    await server.stop()
+    await fake_server.stop()
 
     with pytest.raises(NetworkError):
         await asyncio.wait_for(poll, timeout=5)
 
 
 async def test_stopping_the_server_during_a_long_poll_logs_no_error(
-    fake: FakeBotApi, server: FakeBotApiServer, bot: Bot, caplog: pytest.LogCaptureFixture
+    fake: FakeBotApi, fake_server: FakeBotApiServer, bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:
     poll = asyncio.create_task(bot.get_updates(timeout=30))
     await asyncio.wait_for(fake.wait_for_poller(), timeout=5)
 
     with caplog.at_level(logging.ERROR):
-        await server.stop()
+        await fake_server.stop()
         await asyncio.gather(poll, return_exceptions=True)
 
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 async def test_bot_in_another_process_sends_a_message_the_fake_records(
-    fake: FakeBotApi, an: FakeUser, server: FakeBotApiServer
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer
 ) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
         SEND_ONE_MESSAGE,
         fake.token,
-        server.base_url,
-        server.base_file_url,
+        fake_server.base_url,
+        fake_server.base_file_url,
         str(an.id),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

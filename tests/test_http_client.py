@@ -26,32 +26,19 @@ from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser, UploadedFile
 from tests.test_config import edited, problems
 
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Both clients honour proxy variables; loopback traffic must reach the server directly.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+# Loopback traffic must reach the test's servers directly, whatever proxy the machine has.
+pytestmark = pytest.mark.usefixtures("no_proxy")
 
 
 @pytest.fixture
-def an(fake: FakeBotApi) -> FakeUser:
-    return fake.user(1001, "An")
-
-
-@pytest.fixture
-async def server(fake: FakeBotApi) -> AsyncIterator[FakeBotApiServer]:
-    async with FakeBotApiServer(fake) as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeBotApi, server: FakeBotApiServer) -> AsyncIterator[Bot]:
+async def bot(fake: FakeBotApi, fake_server: FakeBotApiServer) -> AsyncIterator[Bot]:
     """A bot on aiohttp, as ``hoinghi run`` builds it by default."""
     request = new_request("aiohttp")
     async with Bot(
-        fake.token, base_url=server.base_url, base_file_url=server.base_file_url, request=request
+        fake.token,
+        base_url=fake_server.base_url,
+        base_file_url=fake_server.base_file_url,
+        request=request,
     ) as bot:
         yield bot
 
@@ -149,20 +136,20 @@ async def test_a_long_poll_over_aiohttp_returns_an_update_enqueued_while_it_wait
 
 
 async def test_successive_requests_over_aiohttp_share_one_kept_alive_connection(
-    an: FakeUser, bot: Bot, server: FakeBotApiServer
+    an: FakeUser, bot: Bot, fake_server: FakeBotApiServer
 ) -> None:
     await bot.send_message(an.id, "Tin 1")
     await bot.send_message(an.id, "Tin 2")
 
-    assert server.connections_accepted == 1  # getMe from the start, and both messages
+    assert fake_server.connections_accepted == 1  # getMe from the start, and both messages
     assert [m["text"] for m in an.messages] == ["Tin 1", "Tin 2"]
 
 
 async def test_an_answer_later_than_the_read_timeout_is_timed_out_and_the_next_goes_through(
-    fake: FakeBotApi, an: FakeUser, server: FakeBotApiServer
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer
 ) -> None:
     request = AiohttpRequest(read_timeout=0.2)
-    async with Bot(fake.token, base_url=server.base_url, request=request) as bot:
+    async with Bot(fake.token, base_url=fake_server.base_url, request=request) as bot:
         fake.fail_next("sendMessage", timeout=True)  # the server keeps silent
         with pytest.raises(TimedOut):
             await bot.send_message(an.id, "Nhắc hạn")
@@ -203,18 +190,18 @@ def closed_port() -> int:
 
 
 async def test_a_proxy_in_the_environment_carries_the_requests_and_no_proxy_skips_it(
-    fake: FakeBotApi, an: FakeUser, server: FakeBotApiServer, monkeypatch: pytest.MonkeyPatch
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An office that reaches Telegram only through its proxy sets HTTPS_PROXY, as for httpx.
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
-    through_proxy = Bot(fake.token, base_url=server.base_url, request=AiohttpRequest())
+    through_proxy = Bot(fake.token, base_url=fake_server.base_url, request=AiohttpRequest())
     with pytest.raises(NetworkError, match=r"^aiohttp\.ClientProxyConnectionError"):
         async with through_proxy:
             pass
     assert fake.calls == []
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    async with Bot(fake.token, base_url=server.base_url, request=AiohttpRequest()) as direct:
+    async with Bot(fake.token, base_url=fake_server.base_url, request=AiohttpRequest()) as direct:
         await direct.send_message(an.id, "Thẳng tới máy chủ")
     assert an.last_text() == "Thẳng tới máy chủ"
 
