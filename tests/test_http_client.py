@@ -10,17 +10,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from telegram import Bot
-from telegram.error import NetworkError, TimedOut
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, NetworkError, TimedOut
+from telegram.ext import Defaults, ExtBot
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
 from bot.chat import Inbox
 from bot.config import TelegramSettings
+from bot.domain.outbound import Button, TextPart
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
+from handlers.telegram.limiter import RetryingRateLimiter
+from handlers.telegram.render import keyboard, send_part
 from handlers.telegram.request import AiohttpRequest, new_request
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser, UploadedFile
@@ -59,6 +64,54 @@ async def test_a_message_over_aiohttp_reaches_the_bot_api_with_every_field(
         }
     ]
     fake.assert_no_violations()
+
+
+def replying_bots(fake: FakeBotApi, server: FakeBotApiServer) -> list[Bot]:
+    """The outbox's bare bot, and the application's (PTB's defaults, the rate limiter)."""
+    return [
+        Bot(fake.token, base_url=server.base_url, request=new_request("aiohttp")),
+        ExtBot(
+            fake.token,
+            base_url=server.base_url,
+            request=new_request("aiohttp"),
+            defaults=Defaults(parse_mode=ParseMode.HTML),
+            rate_limiter=RetryingRateLimiter(),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("which", ["outbox", "application"])
+async def test_a_text_part_is_sent_as_send_message_sends_it_and_its_id_is_returned(
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer, which: str
+) -> None:
+    catalog = load_catalog("vi")
+    part = TextPart("<b>Đã ghi nhận</b>: đồng chí tham dự.", ((Button("Đổi ý", "rsvp:menu"),),))
+    bot = replying_bots(fake, fake_server)[["outbox", "application"].index(which)]
+    async with bot:
+        await bot.send_message(
+            an.id,
+            part.html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(part.buttons),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+        message_id = await send_part(bot, an.id, part, catalog)
+
+    by_ptb, ours = fake.calls_to("sendMessage")
+    assert ours.params == by_ptb.params
+    assert message_id == an.messages[-1]["message_id"] == 2
+    fake.assert_no_violations()
+
+
+async def test_a_text_part_refused_by_telegram_raises_as_send_message_raises(
+    fake: FakeBotApi, an: FakeUser, bot: Bot
+) -> None:
+    fake.fail_next(
+        "sendMessage", error_code=403, description="Forbidden: bot was blocked by the user"
+    )
+
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await send_part(bot, an.id, TextPart("Nhắc hạn"), load_catalog("vi"))
 
 
 async def test_a_request_without_files_is_the_same_urlencoded_form_httpx_sends() -> None:

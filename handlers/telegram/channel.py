@@ -67,7 +67,7 @@ class TelegramSender:
     async def send(self, address: str, part: Part) -> SendResult:
         """Send one part and say how it went; Telegram's errors become outcomes."""
         try:
-            sent = await send_part(self.bot, int(address), part, self._catalog)
+            message_id = await send_part(self.bot, int(address), part, self._catalog)
         except RetryAfter as exc:
             return SendResult(
                 SendOutcome.RATE_LIMITED,
@@ -84,7 +84,7 @@ class TelegramSender:
             return SendResult(SendOutcome.TRANSIENT, error=f"{type(exc).__name__}: {exc.message}")
         except TelegramError as exc:
             return SendResult(SendOutcome.FAILED, error=f"{type(exc).__name__}: {exc.message}")
-        return SendResult(SendOutcome.SENT, platform_message_id=str(sent.message_id))
+        return SendResult(SendOutcome.SENT, platform_message_id=str(message_id))
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
