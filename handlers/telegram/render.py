@@ -129,8 +129,10 @@ async def _send_text(bot: Bot, chat_id: int | str, part: TextPart, catalog: Cata
     Telegram answers a message with the whole of it (its entities, its keyboard, the sender),
     and ``send_message`` turns that into PTB objects: a quarter of a millisecond of CPU for each
     confirmation of a tap, a tenth of the tap (bench/README.md), for the one number kept of it.
-    ``Bot._post`` is what ``send_message`` sends through: the bot's defaults, its rate limiter
-    and its errors apply alike (tests/test_http_client.py compares the two requests).
+    ``Bot._post`` is what ``send_message`` sends through: the bot's rate limiter and its errors
+    apply alike, and the fields are those ``send_message`` sends for these arguments
+    (tests/test_http_client.py compares the two requests). A ``Defaults`` entry for a field
+    not named here (``disable_notification``, say) would not reach this request.
     """
     data = {
         "chat_id": chat_id,
