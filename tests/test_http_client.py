@@ -66,18 +66,18 @@ async def test_a_message_over_aiohttp_reaches_the_bot_api_with_every_field(
     fake.assert_no_violations()
 
 
-def replying_bots(fake: FakeBotApi, server: FakeBotApiServer) -> list[Bot]:
-    """The outbox's bare bot, and the application's (PTB's defaults, the rate limiter)."""
-    return [
-        Bot(fake.token, base_url=server.base_url, request=new_request("aiohttp")),
-        ExtBot(
-            fake.token,
-            base_url=server.base_url,
-            request=new_request("aiohttp"),
-            defaults=Defaults(parse_mode=ParseMode.HTML),
-            rate_limiter=RetryingRateLimiter(),
-        ),
-    ]
+def replying_bot(which: str, fake: FakeBotApi, server: FakeBotApiServer) -> Bot:
+    """The outbox's bare bot, or the application's (PTB's defaults, the rate limiter)."""
+    request = new_request("aiohttp")
+    if which == "outbox":
+        return Bot(fake.token, base_url=server.base_url, request=request)
+    return ExtBot(
+        fake.token,
+        base_url=server.base_url,
+        request=request,
+        defaults=Defaults(parse_mode=ParseMode.HTML),
+        rate_limiter=RetryingRateLimiter(),
+    )
 
 
 @pytest.mark.parametrize("which", ["outbox", "application"])
@@ -86,7 +86,7 @@ async def test_a_text_part_is_sent_as_send_message_sends_it_and_its_id_is_return
 ) -> None:
     catalog = load_catalog("vi")
     part = TextPart("<b>Đã ghi nhận</b>: đồng chí tham dự.", ((Button("Đổi ý", "rsvp:menu"),),))
-    bot = replying_bots(fake, fake_server)[["outbox", "application"].index(which)]
+    bot = replying_bot(which, fake, fake_server)
     async with bot:
         await bot.send_message(
             an.id,
