@@ -3,6 +3,8 @@ as inline buttons under the last part, venues as map pins, files as documents.""
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 
 from telegram import (
@@ -47,6 +49,8 @@ CAPABILITIES = Capabilities(
 )
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+# A text's link previews are off: the field as Telegram takes it, JSON-serialized once.
+_NO_PREVIEWS = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())
 
 
 def keyboard(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
@@ -74,14 +78,24 @@ def prepare(outbound: Outbound, catalog: Catalog) -> list[Part]:
             for i in range(0, len(rows), MAX_BUTTONS_PER_MESSAGE)
         ]
         parts.append(TextPart(last, chunks[0] if chunks else (), part.ask_phone))
-        more = catalog.html("misc.more_buttons")
-        parts += [TextPart(more, chunk) for chunk in chunks[1:]]
+        if len(chunks) > 1:
+            more = catalog.html("misc.more_buttons")
+            parts += [TextPart(more, chunk) for chunk in chunks[1:]]
     return parts
 
 
-def _markup(part: TextPart, catalog: Catalog) -> Markup:
+@functools.lru_cache(maxsize=256)
+def _inline_keyboard(rows: tuple[tuple[Button, ...], ...]) -> str:
+    """The inline keyboard of ``rows``, JSON-serialized as Telegram takes it. A handful of
+    keyboards (the answers, a task's states) go out with thousands of messages."""
+    markup = keyboard(rows)
+    assert markup is not None
+    return json.dumps(markup.to_dict())
+
+
+def _markup(part: TextPart, catalog: Catalog) -> Markup | str:
     if part.buttons:
-        return keyboard(part.buttons)
+        return _inline_keyboard(part.buttons)
     if part.ask_phone is True:
         return ReplyKeyboardMarkup(
             [[KeyboardButton(catalog.plain("buttons.share_phone"), request_contact=True)]],
@@ -139,7 +153,7 @@ async def _send_text(bot: Bot, chat_id: int | str, part: TextPart, catalog: Cata
         "text": part.html,
         "parse_mode": ParseMode.HTML,
         "reply_markup": _markup(part, catalog),
-        "link_preview_options": LinkPreviewOptions(is_disabled=True),
+        "link_preview_options": _NO_PREVIEWS,
     }
     sent = await bot._post("sendMessage", data)
     return int(sent["message_id"])
