@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from telegram.ext import ApplicationBuilder
+from telegram.ext import AIORateLimiter, ApplicationBuilder
 
 import bot.app
 from bot.app import Channel, ChannelEntry, ChannelSetup, build_outbox, open_app
@@ -287,6 +287,33 @@ async def test_a_request_that_waited_for_a_place_during_a_pause_goes_after_the_p
         gate.open()
         await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
     assert gate.arrived == [0.0, pytest.approx(5.0)]
+
+
+async def test_only_a_groups_messages_go_through_ptbs_limiter_for_its_20_a_minute(
+    fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AIORateLimiter`` paces a group's (or a channel's) messages at 20 a minute and passes
+    anything else straight on: the bot's limiter hands it the group's requests alone."""
+    handed: list[object] = []
+    process_request = AIORateLimiter.process_request
+
+    async def recorded(self: AIORateLimiter, *args: Any) -> Any:
+        handed.append(args[4].get("chat_id"))  # callback, args, kwargs, endpoint, data, ...
+        return await process_request(self, *args)
+
+    monkeypatch.setattr(AIORateLimiter, "process_request", recorded)
+    time = VirtualTime()
+    limiter = RetryingRateLimiter(now=time.monotonic, sleep=time.sleep)
+    application = fake.wire(ApplicationBuilder()).rate_limiter(limiter).build()
+    an = fake.user(1001, "An")
+    office = fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
+    async with application:
+        await application.bot.send_message(an.id, "Giấy mời")
+        await application.bot.send_message(OFFICE_CHAT, "Tổng hợp")
+        await application.bot.get_my_commands()
+    assert handed == [OFFICE_CHAT]
+    assert [m["text"] for m in an.messages] == ["Giấy mời"]
+    assert office.last_text() == "Tổng hợp"
 
 
 def test_the_bot_keeps_the_plans_concurrent_requests(imported: Services, fake: FakeBotApi) -> None:

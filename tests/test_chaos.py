@@ -20,10 +20,10 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ExtBot
 
 from handlers.telegram.limiter import RetryingRateLimiter
 from rehearsal.telegram_api import CHAOS_EXEMPT, Chaos
-from schedules.ratelimit import VirtualTime
+from schedules.ratelimit import Pacer, VirtualTime
 from storage.models import Delegate, Rsvp
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
-from tests.harness import BotHarness
+from tests.harness import OFFICE_CHAT, BotHarness
 
 
 class Scripted(random.Random):
@@ -411,10 +411,11 @@ async def test_a_request_queued_when_a_pause_begins_queues_again_after_it(
     time: VirtualTime,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # "a" has passed the pause check and waits for its turn in AIORateLimiter's pacing when a
-    # request for no chat takes a 429 (Telegram refusing the bot as a whole). "a" must not go
-    # out when its turn comes, during the pause, nor in a burst at the pause's end: it waits
-    # the pause out and takes a new turn in the pacing.
+    # "a", for the office group, has passed the pause check and waits for its turn in
+    # AIORateLimiter's pacing of groups when a request for no chat takes a 429 (Telegram
+    # refusing the bot as a whole). "a" must not go out when its turn comes, during the pause,
+    # nor in a burst at the pause's end: it waits the pause out and takes a new turn.
+    office = fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
     limiter_of(app).flood_retries = 0  # the other request gives up on its 429 at once
     pacing = AIORateLimiter.process_request
     turns: list[str | None] = []
@@ -430,12 +431,12 @@ async def test_a_request_queued_when_a_pause_begins_queues_again_after_it(
 
     monkeypatch.setattr(AIORateLimiter, "process_request", queue)
 
-    await app.bot.send_message(an.id, "a")
+    await app.bot.send_message(OFFICE_CHAT, "a")
 
-    assert turns == ["a", None, "a"]
+    assert turns == ["a", "a"]  # the commands, for no chat, skip the groups' pacing
     assert outcomes(fake) == [429, None]  # the commands refused, then "a" sent once
     assert time.slept == pytest.approx(3.1)
-    assert [m["text"] for m in an.messages] == ["a"]
+    assert office.last_text() == "a"
 
 
 async def test_a_retry_after_a_429_takes_a_new_turn_in_the_pacing(
@@ -444,21 +445,21 @@ async def test_a_retry_after_a_429_takes_a_new_turn_in_the_pacing(
     an: FakeUser,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pacing = AIORateLimiter.process_request
-    turns: list[str] = []
+    slot = Pacer.slot
+    turns: list[bool] = []
 
-    async def queue(self: AIORateLimiter, *args: Any) -> Any:
-        turns.append(args[4].get("text"))
-        return await pacing(self, *args)
+    def paced(self: Pacer, chat: str | None, *, urgent: bool = False) -> Any:
+        turns.append(urgent)
+        return slot(self, chat, urgent=urgent)
 
-    monkeypatch.setattr(AIORateLimiter, "process_request", queue)
+    monkeypatch.setattr(Pacer, "slot", paced)
     too_many(fake, 1)
     fake.fail_next("sendMessage", error_code=502, description="Bad Gateway")
 
     await app.bot.send_message(an.id, "hi")
 
     assert outcomes(fake) == [429, 502, None]
-    assert turns == ["hi", "hi", "hi"]  # each try is paced, not only the first
+    assert turns == [True, True, True]  # each try is paced by the budget, as a reply
 
 
 async def test_a_reply_survives_a_chaos_burst_and_5xx_on_the_way(

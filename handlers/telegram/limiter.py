@@ -119,8 +119,7 @@ class RetryingRateLimiter(AIORateLimiter):
         if concurrent_requests < 1:
             raise ValueError(f"concurrent_requests must be at least 1: {concurrent_requests}")
         self.concurrent_requests = concurrent_requests
-        self.waiting = 0  # unpaced requests waiting for a place
-        self._in_flight = asyncio.Semaphore(concurrent_requests)  # the unpaced requests'
+        self._places = _Places(concurrent_requests)  # the unpaced requests'
         self.flood_retries = max_retries
         self.network_retries = network_retries
         self.backoff = backoff
@@ -129,6 +128,11 @@ class RetryingRateLimiter(AIORateLimiter):
         self._now, self._sleep = now, sleep
         self._chats: dict[int, _Chat] = {}
         self._last_refused: tuple[int, float] | None = None  # the chat a 429 refused, and when
+
+    @property
+    def waiting(self) -> int:
+        """Unpaced requests waiting for a place."""
+        return self._places.waiting
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), the budget
@@ -156,13 +160,18 @@ class RetryingRateLimiter(AIORateLimiter):
         paced = chat is not None and _is_message(endpoint)
         # As AIORateLimiter counted its 30 a second: every request for a chat.
         budgeted = paused and data.get("chat_id") is not None
+        # What AIORateLimiter still paces: a group or a channel (an id below zero, a @name) at 20
+        # messages a minute, and paid broadcasts. Everything else it would pass straight on.
+        named = chat_id is None and data.get("chat_id") is not None
+        grouped = named or (chat_id is not None and chat_id < 0)
+        through_aio = grouped or bool(data.get("allow_paid_broadcast"))
 
         async def attempt(*call_args: Any, **call_kwargs: Any) -> Result:
             if paused and self._pause_left(chat_id) > 0:
                 raise _PauseBegan  # while this request queued: queue again after the pause
             # The budget times the request (the spread of travel times); the chat's pace is
             # kept here. What it does not pace waits for a place among the requests in flight.
-            place = self.budget.slot(None, urgent=True) if budgeted else self._place()
+            place = self.budget.slot(None, urgent=True) if budgeted else self._places
             async with place:
                 if paused and not budgeted and self._pause_left(chat_id) > 0:
                     raise _PauseBegan  # while it waited for a place (the budget checks its own)
@@ -185,9 +194,11 @@ class RetryingRateLimiter(AIORateLimiter):
                 if paced and chat is not None:
                     await self._wait_for_turn(chat)
                 try:
-                    return await super().process_request(
-                        attempt, args, kwargs, endpoint, data, None
-                    )
+                    if through_aio:
+                        return await super().process_request(
+                            attempt, args, kwargs, endpoint, data, None
+                        )
+                    return await attempt(*args, **kwargs)
                 except _PauseBegan:
                     continue
                 except _Flooded as flooded:
@@ -217,19 +228,6 @@ class RetryingRateLimiter(AIORateLimiter):
                         endpoint, type(exc).__name__, network + 1, self.network_retries + 1, wait,
                     )  # fmt: skip
                     await self._sleep(wait)
-
-    @contextlib.asynccontextmanager
-    async def _place(self) -> AsyncIterator[None]:
-        """One of the ``concurrent_requests`` places, taken in turn."""
-        self.waiting += 1
-        try:
-            await self._in_flight.acquire()
-        finally:
-            self.waiting -= 1
-        try:
-            yield
-        finally:
-            self._in_flight.release()
 
     def _refused(self, chat_id: int | None, wait: float) -> bool:
         """Pause the refused chat, or every request (see the class docstring); ``True`` for
@@ -276,6 +274,24 @@ class RetryingRateLimiter(AIORateLimiter):
         log.warning(
             "%s failed (%s) after %d retries: given up", endpoint, type(exc).__name__, retries
         )
+
+
+class _Places:
+    """``size`` places for requests in flight, taken in turn (an async context manager)."""
+
+    def __init__(self, size: int) -> None:
+        self._free = asyncio.Semaphore(size)
+        self.waiting = 0
+
+    async def __aenter__(self) -> None:
+        self.waiting += 1
+        try:
+            await self._free.acquire()
+        finally:
+            self.waiting -= 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._free.release()
 
 
 @dataclass
