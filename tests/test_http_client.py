@@ -8,12 +8,13 @@ import base64
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, TimedOut
-from telegram.ext import Defaults, ExtBot
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
@@ -22,7 +23,7 @@ from bot.config import TelegramSettings
 from bot.domain.outbound import Button, TextPart
 from bot.services import Services
 from bot.texts import load_catalog
-from handlers.telegram.app import build_application
+from handlers.telegram.app import bot_defaults, build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.render import keyboard, send_part
@@ -67,7 +68,7 @@ async def test_a_message_over_aiohttp_reaches_the_bot_api_with_every_field(
 
 
 def replying_bot(which: str, fake: FakeBotApi, server: FakeBotApiServer) -> Bot:
-    """The outbox's bare bot, or the application's (PTB's defaults, the rate limiter)."""
+    """The outbox's bare bot, or the application's (its defaults, its rate limiter)."""
     request = new_request("aiohttp")
     if which == "outbox":
         return Bot(fake.token, base_url=server.base_url, request=request)
@@ -75,7 +76,7 @@ def replying_bot(which: str, fake: FakeBotApi, server: FakeBotApiServer) -> Bot:
         fake.token,
         base_url=server.base_url,
         request=request,
-        defaults=Defaults(parse_mode=ParseMode.HTML),
+        defaults=bot_defaults(ZoneInfo("Asia/Ho_Chi_Minh")),
         rate_limiter=RetryingRateLimiter(),
     )
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import tzinfo
 from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
@@ -53,6 +54,16 @@ OFFICE_COMMANDS = (
 STOP_GRACE = 5.0
 
 
+def bot_defaults(zone: tzinfo) -> Defaults:
+    """What the bot's messages default to: HTML, no link previews, times in the meeting's zone
+    (``handlers.telegram.render`` sends texts with the same fields)."""
+    return Defaults(
+        parse_mode=ParseMode.HTML,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+        tzinfo=zone,
+    )
+
+
 def build_application(
     inbox: Inbox,
     services: Services,
@@ -71,13 +82,7 @@ def build_application(
         .token(token)
         .base_url(settings.api_base_url)
         .base_file_url(settings.file_base_url)
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                tzinfo=services.config.meeting.zone,
-            )
-        )
+        .defaults(bot_defaults(services.config.meeting.zone))
         # A reply is never given up on a 429 (max_retries=None): it waits its turn.
         .rate_limiter(
             RetryingRateLimiter(budget=budget, concurrent_requests=settings.concurrent_requests)
