@@ -289,7 +289,7 @@ async def test_a_request_that_waited_for_a_place_during_a_pause_goes_after_the_p
     assert gate.arrived == [0.0, pytest.approx(5.0)]
 
 
-async def test_only_a_groups_messages_go_through_ptbs_limiter_for_its_20_a_minute(
+async def test_ptbs_limiter_gets_a_groups_message_not_a_private_one_nor_one_for_no_chat(
     fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``AIORateLimiter`` paces a group's (or a channel's) messages at 20 a minute and passes

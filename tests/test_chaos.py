@@ -443,13 +443,14 @@ async def test_a_retry_after_a_429_takes_a_new_turn_in_the_pacing(
     app: Application,  # type: ignore[type-arg]
     fake: FakeBotApi,
     an: FakeUser,
+    time: VirtualTime,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     slot = Pacer.slot
-    turns: list[bool] = []
+    turns: list[float] = []  # when each try asked the budget for its start
 
     def paced(self: Pacer, chat: str | None, *, urgent: bool = False) -> Any:
-        turns.append(urgent)
+        turns.append(time.monotonic())
         return slot(self, chat, urgent=urgent)
 
     monkeypatch.setattr(Pacer, "slot", paced)
@@ -459,7 +460,9 @@ async def test_a_retry_after_a_429_takes_a_new_turn_in_the_pacing(
     await app.bot.send_message(an.id, "hi")
 
     assert outcomes(fake) == [429, 502, None]
-    assert turns == [True, True, True]  # each try is paced by the budget, as a reply
+    # Each try asks the budget anew: after the 429's second and its 0.1 s margin, then after
+    # the 502's backoff of half a second.
+    assert turns == [0.0, pytest.approx(1.1), pytest.approx(1.6)]
 
 
 async def test_a_reply_survives_a_chaos_burst_and_5xx_on_the_way(
