@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from urllib.parse import urlsplit
 
-from telegram import Bot, BotCommand, BotCommandScopeChat, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults, TypeHandler
@@ -32,7 +32,7 @@ from handlers.telegram.context import (
 )
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.receiving import Mount, Poller, WebhookReceiver
-from handlers.telegram.render import CHANNEL
+from handlers.telegram.render import CHANNEL, NO_LINK_PREVIEWS
 from handlers.telegram.request import POLL_POOL, new_request
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.ratelimit import Pacer
@@ -59,7 +59,7 @@ def bot_defaults(zone: tzinfo) -> Defaults:
     (``handlers.telegram.render`` sends texts with the same fields)."""
     return Defaults(
         parse_mode=ParseMode.HTML,
-        link_preview_options=LinkPreviewOptions(is_disabled=True),
+        link_preview_options=NO_LINK_PREVIEWS,
         tzinfo=zone,
     )
 

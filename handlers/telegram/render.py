@@ -49,8 +49,10 @@ CAPABILITIES = Capabilities(
 )
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
-# A text's link previews are off: the field as Telegram takes it, JSON-serialized once.
-_NO_PREVIEWS = json.dumps(LinkPreviewOptions(is_disabled=True).to_dict())
+# The bot's messages show no link previews (its defaults, handlers.telegram.app.bot_defaults);
+# a text sends the field as Telegram takes it, JSON-serialized once.
+NO_LINK_PREVIEWS = LinkPreviewOptions(is_disabled=True)
+_NO_PREVIEWS = json.dumps(NO_LINK_PREVIEWS.to_dict())
 
 
 def keyboard(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
