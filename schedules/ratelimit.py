@@ -6,28 +6,33 @@ counts a message when the request reaches it, so the pacer counts each send from
 waited for each answer before counting the next would lose a share of the rate to latency.
 
 Overall, starts are paced evenly, one every ``interval`` (a second stretched by ``margin`` over
-the rate). A bulk start up to two intervals late (a timer that woke late: the loop was saving
-a batch, or collecting) keeps the schedule, so the next ones make that time up, at most three
-within an interval (a reply keeps it only a quarter interval late, below); a start later than
-that (the process was not run for a while, or the budget was idle) starts the schedule afresh
-from now: a long stall is not made up by a burst. Whatever
-the schedule says, never more than the window's count start within the platform's window plus
-room for requests whose times on the way differ: the spread of start-to-answer times of the
-last window's sends through :meth:`Pacer.slot`, and at least a quarter of the margin. The
-platform counts a message when it arrives, and a request held up on its way (a loaded machine,
-a slow hop) arrives closer to the next ones. An even schedule fills the window to 1 + margin,
-so on a steady network (a spread of a few milliseconds) the window costs nothing and leaves
-the room a late start is made up in; on a loaded machine a wide spread slows sending down
-instead of drawing 429s. Every start is decided at the real time, one at a
-time; nothing is booked in advance (sharing a schedule, at most ``ahead``, below, and a start
-the process wakes too late for is held back or given up), so a stall is never followed by a
-burst of sends booked before it.
+the rate), and go in groups: the starts of ``grouped_within`` seconds (five of Telegram's 30 a
+second, at most ``reply_burst``) start together, and the next group is due that many intervals
+later. A bot sending at the full rate then wakes a few times a second, not once per message:
+the rate and the window are the same, and waking an idle process costs more CPU than the send
+it wakes for. A bulk start up to two intervals late (a timer that woke late: the loop was
+saving a batch, or collecting) keeps the schedule, so the next ones make that time up, at most
+three starts or one group within an interval (a reply keeps it only a quarter interval late,
+below); a start later than that (the process was not run for a while, or the budget was idle)
+starts the schedule afresh from now: a long stall is not made up by a burst. Whatever the
+schedule says, never more than the window's count start within the platform's window plus room
+for requests whose times on the way differ: the spread of start-to-answer times of the last
+window's sends through :meth:`Pacer.slot`, and at least a quarter of the margin. The platform
+counts a message when it arrives, and a request held up on its way (a loaded machine, a slow
+hop) arrives closer to the next ones. An even schedule fills the window to 1 + margin, so on a
+steady network (a spread of a few milliseconds) the window costs nothing and leaves the room a
+late start is made up in; on a loaded machine a wide spread slows sending down instead of
+drawing 429s. Every start is decided at the real time, one at a time; nothing is booked in
+advance (sharing a schedule, at most ``ahead``, below, and a start the process wakes too late
+for is held back or given up), so a stall is never followed by a burst of sends booked before
+it.
 
 Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
-next start before any bulk waiter (the outbox), and may go up to ``reply_burst`` − 1 starts
-ahead of the even schedule, so a few replies at once are not held behind each other; the
-window holds them too. A 429 pauses every sender until its ``retry_after`` has passed, and
-after it starts resume at the even pace, replies included: never in a burst.
+next start before any bulk waiter (the outbox), and may go ahead of the even schedule by as
+many starts as ``reply_burst`` leaves beyond a group, so a few replies at once are not held
+behind each other; the window holds them too. A 429 pauses every sender until its
+``retry_after`` has passed, and after it starts resume at the even pace, a group at a time,
+replies included: never in a burst.
 
 Per chat (for the senders that ask, the outbox): a token bucket; private chats allow a short
 burst, groups get 20 a minute.
@@ -35,21 +40,22 @@ burst, groups get 20 a minute.
 Several processes sending as one bot (PostgreSQL, issue 22) share its overall rate: the pacer
 then takes each start from :class:`SharedStarts` too (``storage.sharing.SharedSendSlots``, an
 even schedule in the database), after its own checks and while it holds the head of its line,
-so one process asks for one start at a time. Sharing, a process may book a start up to ``ahead``
-seconds before it is due (:meth:`Pacer.share`): the head of the line asks that much before its
-own schedule, then hands the head on and waits for its booked start, so the next waiter books
-the next start while this one waits or is on the wire, and the database's round trip is not on
-the send's critical path. A 429 met meanwhile holds a booked start back (too late then, it is
-given up); the other processes learn of it from the database, so the starts they booked before
-it was written (``ahead`` at most) still go. If the database cannot be asked, the process falls
-back to its own pace (and the platform's 429s, which pause it) rather than stop sending. A
-process may run late (a loaded machine does not run it at once): it books each start with a
-guard (from its last few lateness measurements), measures its lateness again just before
-the send, and when it is over that guard holds the start a window later back by as much
-(if that one is not granted yet, and the start is under an interval late) or else gives the
-start up unsent; the shared schedule keeps the start a window later clear of the guard, so no
-second holds more than the platform allows (the argument is in ``SharedSendSlots``).
-"""
+so one process asks for one start at a time; its own starts are then not grouped (the shared
+schedule grants one at a time, and a group would wait on it anyway). Sharing, a process may
+book a start up to ``ahead`` seconds before it is due (:meth:`Pacer.share`): the head of the
+line asks that much before its own schedule, then hands the head on and waits for its booked
+start, so the next waiter books the next start while this one waits or is on the wire, and the
+database's round trip is not on the send's critical path. A 429 met meanwhile holds a booked
+start back (too late then, it is given up); the other processes learn of it from the database,
+so the starts they booked before it was written (``ahead`` at most) still go. If the database
+cannot be asked, the process falls back to its own pace (and the platform's 429s, which pause
+it) rather than stop sending. A process may run late (a loaded machine does not run it at
+once): it books each start with a guard (from its last few lateness measurements), measures its
+lateness again just before the send, and when it is over that guard holds the start a window
+later back by as much (if that one is not granted yet, and the start is under an interval late)
+or else gives the start up unsent; the shared schedule keeps the start a window later clear of
+the guard, so no second holds more than the platform allows (the argument is in
+``SharedSendSlots``)."""
 
 from __future__ import annotations
 
@@ -93,8 +99,14 @@ class Limits:
     # Stay a hair under each limit: the platform's clock and ours never agree exactly, and a
     # request's travel time varies a little.
     margin: float = 0.02
-    # Replies that may start at once (the rest follow at the even pace).
+    # Sends that may start at once (the rest follow at the even pace).
     reply_burst: int = 5
+    # Seconds of the even schedule whose starts go together, as one group of at most
+    # ``reply_burst`` (five of Telegram's 30 a second; at a rate under one start in this span,
+    # each start goes on its own). A busy bot then wakes six times a second to send, not
+    # thirty: waking an idle process costs more CPU than the send it wakes for
+    # (bench/README.md, 2026-12-03).
+    grouped_within: float = 0.2
 
 
 class SharedStarts(Protocol):
@@ -182,11 +194,17 @@ class Pacer:
         self._forgiven = 2 * self.interval
         # A reply's lateness made up: a quarter interval (replies already go ahead, below).
         self._forgiven_reply = self.interval / 4
-        self._reply_ahead = self.interval * (max(1, limits.reply_burst) - 1)
+        # Starts that go together (see _start), and how far ahead of the schedule replies may
+        # go: a group and this together are at most reply_burst starts.
+        per_group = math.floor(limits.grouped_within / self.interval)
+        self.group = max(1, min(limits.reply_burst, per_group))
+        self._reply_ahead = self.interval * max(0, limits.reply_burst - self.group)
         self._starts: deque[float] = deque(maxlen=self._window_count)
         # Start-to-answer times of the last window's sends, for the spread of travel times.
         self._trips: deque[float] = deque(maxlen=self._window_count)
         self._due = -math.inf  # the even schedule: when the next bulk start is due
+        self._group_at = -math.inf  # when the current group's starts are due
+        self._group_left = 0  # starts the current group still has
         self._private_interval = stretch / limits.private_per_second
         self._group_interval = stretch * 60 / limits.group_per_minute
         self._chats: dict[str, _Bucket] = {}
@@ -213,6 +231,9 @@ class Pacer:
         ``ahead``: how long before a start is due it may be booked (as ``starts`` grants)."""
         self._shared = starts
         self._ahead = ahead
+        # The shared schedule grants one start at a time: no group waits on this process's.
+        self.group, self._group_left = 1, 0
+        self._reply_ahead = self.interval * max(0, self.limits.reply_burst - 1)
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), starting over."""
@@ -220,7 +241,8 @@ class Pacer:
         self._starts.clear()
         self._trips.clear()
         self._lateness.clear()
-        self._due = self._paused_until = -math.inf
+        self._due = self._paused_until = self._group_at = -math.inf
+        self._group_left = 0
         self._chats.clear()
 
     def _bucket(self, chat: str) -> _Bucket:
@@ -379,13 +401,23 @@ class Pacer:
 
     def _start(self, now: float, urgent: bool) -> None:
         self._starts.append(now)
-        # A start a little behind the schedule keeps it; one further behind (a stall, an idle
-        # budget) starts it afresh: lost time is not made up by sending faster. A reply keeps
-        # it only a quarter interval behind: it may go ``reply_burst`` − 1 starts ahead of the
-        # schedule, and ahead of one kept from two intervals back that would be a longer burst.
-        on_time = now - self._due <= (self._forgiven_reply if urgent else self._forgiven)
-        self._due = (self._due if on_time else now) + self.interval
         self.started["reply" if urgent else "bulk"] += 1
+        # The schedule's starts go in groups of ``group``, one group every ``group``
+        # intervals: a start joins the current group while it has room and its span has not
+        # passed; else it begins the next group.
+        if self._group_left and now < self._group_at + self.group * self.interval:
+            self._group_left -= 1
+        else:
+            # A group a little behind the schedule keeps it; one further behind (a stall, an
+            # idle budget) starts it afresh: lost time is not made up by sending faster. A
+            # reply keeps it only a quarter interval behind: it may go ahead of the schedule
+            # (``_reply_ahead``), and ahead of one kept from two intervals back that would be
+            # a longer burst.
+            on_time = now - self._due <= (self._forgiven_reply if urgent else self._forgiven)
+            self._group_at = self._due if on_time else now
+            self._group_left = self.group - 1
+        # The rest of the group may start at once; after it, the next group is due.
+        self._due = self._group_at + (0 if self._group_left else self.group * self.interval)
 
     async def _enter(self, urgent: bool, *, front: bool) -> None:
         """Take the head of the line: replies' waiters before bulk's, each in arrival order."""
@@ -434,6 +466,7 @@ class Pacer:
         self.pauses += 1
         self._paused_until = max(self._paused_until, self._now() + seconds)
         self._due = max(self._due, self._paused_until + self._reply_ahead)
+        self._group_left = 0  # after the pause, a group of its own
         if self._shared is not None:
             # The platform's 429 is the bot's, not this process's: every process pauses, or
             # the others keep sending into its penalty.

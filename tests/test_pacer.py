@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -26,9 +27,10 @@ def overfull_windows(starts: list[float]) -> int:
     return sum(1 for a, b in zip(ordered, ordered[COUNT:], strict=False) if b - a < WINDOW)
 
 
-async def test_sends_start_one_interval_apart_while_earlier_ones_are_still_on_their_way() -> None:
+async def test_sends_start_in_groups_at_the_even_rate_while_earlier_ones_are_on_their_way() -> None:
     # Over a network each request takes a round trip; counting a send from its answer would
     # lose that time every window. Counting from its start, the rate does not depend on it.
+    # The starts of a fifth of a second go together: five, then five 0.17 s later.
     clock = EventTime()
     pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
     starts: list[float] = []
@@ -44,10 +46,14 @@ async def test_sends_start_one_interval_apart_while_earlier_ones_are_still_on_th
         in_flight -= 1
 
     await clock.run(asyncio.gather(*(send(n) for n in range(301))))
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) == pytest.approx(pacer.interval) and max(gaps) == pytest.approx(pacer.interval)
+    assert pacer.group == 5
+    groups = Counter(starts)
+    assert [groups[at] for at in sorted(groups)] == [5] * 60 + [1]
+    gaps = [b - a for a, b in itertools.pairwise(sorted(groups))]
+    assert min(gaps) == pytest.approx(5 * pacer.interval)
+    assert max(gaps) == pytest.approx(5 * pacer.interval)
     assert starts[-1] == pytest.approx(300 * 1.02 / 30)  # 29.4 a second, whatever the round trip
-    assert most == 6  # 0.2 s / 0.034 s: several requests on the wire at once
+    assert most == 10  # 0.2 s / 0.17 s: two groups on the wire at once
     assert overfull_windows(starts) == 0
 
 
@@ -68,9 +74,11 @@ async def test_a_reply_takes_the_next_start_before_the_bulk_waiting_for_it() -> 
     await clock.run(asyncio.gather(reply(), *(bulk(n) for n in range(60))))
     at = [name for name, _ in order].index("reply")
     before, (_, replied), after = order[at - 1], order[at], order[at + 1]
-    assert before[1] <= 0.5 < replied <= 0.5 + pacer.interval  # the very next start
+    # The first start of the very next group (five starts, 0.17 s apart).
+    assert before[1] <= 0.5 < replied <= 0.5 + pacer.group * pacer.interval
     assert after[0] == f"bulk {int(before[0].split()[1]) + 1}"  # the bulk goes on after it
-    assert after[1] == pytest.approx(replied + pacer.interval)  # paced, not doubled up
+    # Paced, not doubled up: the reply took one of its group's starts.
+    assert [at for _, at in order].count(replied) == pacer.group
     assert pacer.started == {"reply": 1, "bulk": 60}
 
 
@@ -90,11 +98,10 @@ def replying() -> tuple[EventTime, Pacer, list[float], Callable[[int], Awaitable
 async def test_a_few_replies_go_at_once_and_the_rest_at_the_paced_rate() -> None:
     clock, pacer, starts, reply = replying()
     await clock.run(asyncio.gather(*(reply(n) for n in range(12))))
-    burst = Limits().reply_burst
-    assert starts[:burst] == [0.0] * burst
-    later = starts[burst - 1 :]
-    gaps = [b - a for a, b in itertools.pairwise(later)]
-    assert min(gaps) >= pacer.interval * 0.75 - 1e-9  # no second burst
+    assert (Limits().reply_burst, pacer.group) == (5, 5)
+    # Five at once, then five every five intervals (0.17 s): no second burst.
+    group = 5 * pacer.interval
+    assert starts == pytest.approx([0.0] * 5 + [group] * 5 + [2 * group] * 2)
     assert overfull_windows(starts) == 0
 
 
@@ -115,7 +122,7 @@ async def test_replies_after_an_idle_moment_go_at_most_reply_burst_at_once(
     assert max(starts.count(at) for at in starts) <= Limits().reply_burst
 
 
-async def test_after_a_pause_sending_resumes_at_the_paced_rate_never_in_a_burst() -> None:
+async def test_after_a_pause_sending_resumes_at_the_paced_rate_a_group_at_a_time() -> None:
     clock = EventTime()
     pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
     starts: list[tuple[str, float]] = []
@@ -135,8 +142,12 @@ async def test_after_a_pause_sending_resumes_at_the_paced_rate_never_in_a_burst(
     after = [at for _, at in starts if at >= 3.1 - 1e-9]
     assert len(after) > 60 - 5  # everything that waited for the pause (and the first's rest)
     assert min(after) >= 3.1 - 1e-9
-    gaps = [b - a for a, b in itertools.pairwise(after)]
-    assert min(gaps) >= pacer.interval * 0.75 - 1e-9  # one at a time, replies included
+    # Never in a burst: five at a time (a group), one group every five intervals, replies
+    # included; not everything that queued during the pause at once.
+    groups = Counter(after)
+    assert max(groups.values()) == pacer.group
+    gaps = [b - a for a, b in itertools.pairwise(sorted(groups))]
+    assert min(gaps) >= pacer.group * pacer.interval - 1e-9
     assert [kind for kind, at in starts if at >= 3.1 - 1e-9][:15].count("reply") == 15  # first
     assert overfull_windows([at for _, at in starts]) == 0
 
@@ -177,8 +188,9 @@ async def test_a_start_woken_up_to_two_intervals_late_is_made_up_and_the_window_
     starts, pacer = await starts_woken_late(lambda: next(stalls))
     assert 600 / (starts[-1] - starts[0]) >= 0.995 * 30 / 1.02
     assert overfull_windows(starts) == 0
-    # Made up a little at a time: never four starts within one interval.
-    assert min(b - a for a, b in zip(starts, starts[3:], strict=False)) >= pacer.interval - 1e-9
+    # Made up a little at a time: never two groups (six starts) within one interval.
+    spans = [b - a for a, b in zip(starts, starts[pacer.group :], strict=False)]
+    assert min(spans) >= pacer.interval - 1e-9
 
 
 async def test_requests_whose_travel_times_differ_widen_the_window_by_the_difference() -> None:
