@@ -55,7 +55,8 @@ lateness again just before the send, and when it is over that guard holds the st
 later back by as much (if that one is not granted yet, and the start is under an interval late)
 or else gives the start up unsent; the shared schedule keeps the start a window later clear of
 the guard, so no second holds more than the platform allows (the argument is in
-``SharedSendSlots``)."""
+``SharedSendSlots``).
+"""
 
 from __future__ import annotations
 
@@ -194,17 +195,12 @@ class Pacer:
         self._forgiven = 2 * self.interval
         # A reply's lateness made up: a quarter interval (replies already go ahead, below).
         self._forgiven_reply = self.interval / 4
-        # Starts that go together (see _start), and how far ahead of the schedule replies may
-        # go: a group and this together are at most reply_burst starts.
-        per_group = math.floor(limits.grouped_within / self.interval)
-        self.group = max(1, min(limits.reply_burst, per_group))
-        self._reply_ahead = self.interval * max(0, limits.reply_burst - self.group)
+        self._group_by(math.floor(limits.grouped_within / self.interval))
         self._starts: deque[float] = deque(maxlen=self._window_count)
         # Start-to-answer times of the last window's sends, for the spread of travel times.
         self._trips: deque[float] = deque(maxlen=self._window_count)
         self._due = -math.inf  # the even schedule: when the next bulk start is due
         self._group_at = -math.inf  # when the current group's starts are due
-        self._group_left = 0  # starts the current group still has
         self._private_interval = stretch / limits.private_per_second
         self._group_interval = stretch * 60 / limits.group_per_minute
         self._chats: dict[str, _Bucket] = {}
@@ -231,9 +227,14 @@ class Pacer:
         ``ahead``: how long before a start is due it may be booked (as ``starts`` grants)."""
         self._shared = starts
         self._ahead = ahead
-        # The shared schedule grants one start at a time: no group waits on this process's.
-        self.group, self._group_left = 1, 0
-        self._reply_ahead = self.interval * max(0, self.limits.reply_burst - 1)
+        self._group_by(1)  # the shared schedule grants one start at a time: no group waits on it
+
+    def _group_by(self, starts: int) -> None:
+        """Let ``starts`` go together (at least one, at most ``reply_burst``; see :meth:`_start`),
+        and replies go ahead of the schedule by as many starts as ``reply_burst`` leaves."""
+        self.group = max(1, min(self.limits.reply_burst, starts))
+        self._group_left = 0  # starts the current group still has
+        self._reply_ahead = self.interval * max(0, self.limits.reply_burst - self.group)
 
     def use_time(self, now: Callable[[], float], sleep: Callable[[float], Awaitable[None]]) -> None:
         """Wait on ``now``/``sleep`` from now on (a rehearsal's ``VirtualTime``), starting over."""
