@@ -30,9 +30,10 @@ it.
 Replies go first: a waiter that is ``urgent`` (a person's reply to their own action) takes the
 next start before any bulk waiter (the outbox), and may go ahead of the even schedule by as
 many starts as ``reply_burst`` leaves beyond a group, so a few replies at once are not held
-behind each other; the window holds them too. A 429 pauses every sender until its
-``retry_after`` has passed, and after it starts resume at the even pace, a group at a time,
-replies included: never in a burst.
+behind each other; the window holds them too. At Telegram's rate a group is the whole burst: a
+reply goes with the next group, at most a group's span (0.17 s) after it was asked for. A 429
+pauses every sender until its ``retry_after`` has passed, and after it starts resume at the
+even pace, a group at a time, replies included: never in a burst.
 
 Per chat (for the senders that ask, the outbox): a token bucket; private chats allow a short
 burst, groups get 20 a minute.
@@ -103,10 +104,10 @@ class Limits:
     # Sends that may start at once (the rest follow at the even pace).
     reply_burst: int = 5
     # Seconds of the even schedule whose starts go together, as one group of at most
-    # ``reply_burst`` (five of Telegram's 30 a second; at a rate under one start in this span,
-    # each start goes on its own). A busy bot then wakes six times a second to send, not
-    # thirty: waking an idle process costs more CPU than the send it wakes for
-    # (bench/README.md, 2026-12-03).
+    # ``reply_burst`` (five of Telegram's 30 a second; where this span holds fewer than three
+    # starts, under about 15 a second, each start goes on its own). A busy bot then wakes six
+    # times a second to send, not thirty: waking an idle process costs more CPU than the send
+    # it wakes for (bench/README.md, 2026-12-03).
     grouped_within: float = 0.2
 
 
@@ -195,12 +196,15 @@ class Pacer:
         self._forgiven = 2 * self.interval
         # A reply's lateness made up: a quarter interval (replies already go ahead, below).
         self._forgiven_reply = self.interval / 4
+        # A start joins a group begun at most this long before it: the rest of a group starts
+        # at that moment, one waiter after another; a later start waits for the next group.
+        self._join_within = self.interval / 4
         self._group_by(math.floor(limits.grouped_within / self.interval))
         self._starts: deque[float] = deque(maxlen=self._window_count)
         # Start-to-answer times of the last window's sends, for the spread of travel times.
         self._trips: deque[float] = deque(maxlen=self._window_count)
-        self._due = -math.inf  # the even schedule: when the next bulk start is due
-        self._group_at = -math.inf  # when the current group's starts are due
+        self._due = -math.inf  # the even schedule: when the next (group's) bulk start is due
+        self._group_began = -math.inf  # when the current group's first start went
         self._private_interval = stretch / limits.private_per_second
         self._group_interval = stretch * 60 / limits.group_per_minute
         self._chats: dict[str, _Bucket] = {}
@@ -230,9 +234,11 @@ class Pacer:
         self._group_by(1)  # the shared schedule grants one start at a time: no group waits on it
 
     def _group_by(self, starts: int) -> None:
-        """Let ``starts`` go together (at least one, at most ``reply_burst``; see :meth:`_start`),
-        and replies go ahead of the schedule by as many starts as ``reply_burst`` leaves."""
-        self.group = max(1, min(self.limits.reply_burst, starts))
+        """Let ``starts`` go together (at most ``reply_burst``; see :meth:`_start`), and replies
+        go ahead of the schedule by as many starts as ``reply_burst`` leaves. Fewer than three
+        go one at a time: a group of two made up two intervals late would meet the next."""
+        group = min(self.limits.reply_burst, starts)
+        self.group = group if group >= 3 else 1
         self._group_left = 0  # starts the current group still has
         self._reply_ahead = self.interval * max(0, self.limits.reply_burst - self.group)
 
@@ -242,7 +248,7 @@ class Pacer:
         self._starts.clear()
         self._trips.clear()
         self._lateness.clear()
-        self._due = self._paused_until = self._group_at = -math.inf
+        self._due = self._paused_until = self._group_began = -math.inf
         self._group_left = 0
         self._chats.clear()
 
@@ -392,8 +398,12 @@ class Pacer:
 
     def _earliest(self, urgent: bool) -> float:
         """When the next start may be, by the even schedule, the window and any pause (sharing:
-        the even schedule's start may be booked ``ahead`` before it)."""
-        earliest = self._due - (self._reply_ahead if urgent else 0.0) - self._ahead
+        the even schedule's start may be booked ``ahead`` before it): at once for the rest of a
+        group that has just begun."""
+        if self._group_open(self._now()):
+            earliest = -math.inf
+        else:
+            earliest = self._due - (self._reply_ahead if urgent else 0.0) - self._ahead
         if len(self._starts) == self._window_count:
             # Not booked ahead: a start booked before this process's window allows would have
             # to wait past its guard for it, and be given up.
@@ -404,21 +414,22 @@ class Pacer:
         self._starts.append(now)
         self.started["reply" if urgent else "bulk"] += 1
         # The schedule's starts go in groups of ``group``, one group every ``group``
-        # intervals: a start joins the current group while it has room and its span has not
-        # passed; else it begins the next group.
-        if self._group_left and now < self._group_at + self.group * self.interval:
+        # intervals: a start joins the group begun just before it while it has room; else it
+        # begins the next group.
+        if self._group_open(now):
             self._group_left -= 1
-        else:
-            # A group a little behind the schedule keeps it; one further behind (a stall, an
-            # idle budget) starts it afresh: lost time is not made up by sending faster. A
-            # reply keeps it only a quarter interval behind: it may go ahead of the schedule
-            # (``_reply_ahead``), and ahead of one kept from two intervals back that would be
-            # a longer burst.
-            on_time = now - self._due <= (self._forgiven_reply if urgent else self._forgiven)
-            self._group_at = self._due if on_time else now
-            self._group_left = self.group - 1
-        # The rest of the group may start at once; after it, the next group is due.
-        self._due = self._group_at + (0 if self._group_left else self.group * self.interval)
+            return
+        # A group a little behind the schedule keeps it; one further behind (a stall, an idle
+        # budget) starts it afresh: lost time is not made up by sending faster. A reply keeps
+        # it only a quarter interval behind: it may go ahead of the schedule (``_reply_ahead``),
+        # and ahead of one kept from two intervals back that would be a longer burst.
+        on_time = now - self._due <= (self._forgiven_reply if urgent else self._forgiven)
+        self._due = (self._due if on_time else now) + self.group * self.interval
+        self._group_began, self._group_left = now, self.group - 1
+
+    def _group_open(self, now: float) -> bool:
+        """Whether a start now joins the current group: it has room, and began just now."""
+        return self._group_left > 0 and now - self._group_began <= self._join_within
 
     async def _enter(self, urgent: bool, *, front: bool) -> None:
         """Take the head of the line: replies' waiters before bulk's, each in arrival order."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -150,6 +151,73 @@ async def test_after_a_pause_sending_resumes_at_the_paced_rate_a_group_at_a_time
     assert min(gaps) >= pacer.group * pacer.interval - 1e-9
     assert [kind for kind, at in starts if at >= 3.1 - 1e-9][:15].count("reply") == 15  # first
     assert overfull_windows([at for _, at in starts]) == 0
+
+
+async def test_a_backlog_just_before_the_next_group_waits_for_it_instead_of_joining_the_last() -> (
+    None
+):
+    # One message opens a group; a notice's messages queued 4.9 intervals later do not fill
+    # that group's room and then go on with the next group at once: nine within 3 ms.
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    starts: list[float] = []
+
+    async def send(n: int, after: float) -> None:
+        await clock.sleep(after)
+        await pacer.take(str(1000 + n))
+        starts.append(clock.now)
+
+    later = 4.9 * pacer.interval
+    await clock.run(asyncio.gather(send(0, 0.0), *(send(n, later) for n in range(1, 11))))
+    group = 5 * pacer.interval
+    assert starts == pytest.approx([0.0] + [group] * 5 + [2 * group] * 5)
+
+
+@pytest.mark.parametrize(("per_second", "group"), [(30, 5), (18, 3), (15, 1), (12, 1), (5, 1)])
+def test_starts_go_in_groups_of_what_a_fifth_of_a_second_holds_but_never_two(
+    per_second: float, group: int
+) -> None:
+    # A group of two made up two intervals late would meet the next group within an interval.
+    assert Pacer(Limits(overall_per_second=per_second)).group == group
+
+
+@pytest.mark.parametrize("per_second", [30, 18, 12])
+@pytest.mark.parametrize("seed", range(6))
+async def test_whatever_comes_when_never_a_burst_and_the_window_holds(
+    per_second: float, seed: int
+) -> None:
+    # Replies and bulk arriving at random, timers waking up to 6 ms late, a 429 pause now and
+    # then: never more than reply_burst at one moment and never more than the platform's count
+    # in its window; at Telegram's rate (no lead for replies), at most one group in an interval.
+    rng = random.Random(seed)
+    clock = EventTime()
+
+    async def late_sleep(seconds: float) -> None:
+        await clock.sleep(seconds + rng.uniform(0, 0.006))
+
+    limits = Limits(overall_per_second=per_second)
+    pacer = Pacer(limits, now=clock.monotonic, sleep=late_sleep)
+    starts: list[float] = []
+
+    async def send(n: int) -> None:
+        await clock.sleep(rng.uniform(0, 6.0))
+        await pacer.take(str(1000 + n), urgent=rng.random() < 0.3)
+        starts.append(clock.now)
+
+    async def pauses() -> None:
+        for _ in range(2):
+            await clock.sleep(rng.uniform(0.5, 3.0))
+            pacer.pause(rng.choice([0.05, 0.3, 1.0]))
+
+    await clock.run(asyncio.gather(pauses(), *(send(n) for n in range(240))))
+    assert len(starts) == 240
+    assert max(starts.count(at) for at in starts) <= limits.reply_burst
+    if per_second == 30:
+        spans = [b - a for a, b in zip(starts, starts[pacer.group :], strict=False)]
+        assert min(spans) >= pacer.interval - 1e-9
+    count = math.floor(per_second)
+    window = count / per_second
+    assert not any(b - a < window for a, b in zip(starts, starts[count:], strict=False))
 
 
 async def starts_woken_late(late: Callable[[], float]) -> tuple[list[float], Pacer]:

@@ -93,6 +93,20 @@ async def test_the_pacer_waits_for_the_shared_start_before_its_own() -> None:
     assert pacer.started["bulk"] == 1
 
 
+async def test_a_process_on_a_shared_schedule_takes_its_starts_one_at_a_time() -> None:
+    # The shared schedule grants one start at a time: the process's own starts are not grouped.
+    time = VirtualTime(start=100.0)
+    pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
+    assert pacer.group == 5
+    pacer.share(ScriptedStarts())
+    starts = []
+    for chat in "123":
+        await pacer.take(chat)
+        starts.append(time.now)
+    assert pacer.group == 1
+    assert starts == pytest.approx([100.0, 100.0 + pacer.interval, 100.0 + 2 * pacer.interval])
+
+
 async def test_the_pacer_sends_at_its_own_pace_when_the_shared_schedule_cannot_be_read() -> None:
     time = VirtualTime(start=100.0)
     pacer = Pacer(Limits(), now=time.monotonic, sleep=time.sleep)
