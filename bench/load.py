@@ -38,10 +38,11 @@ every timed run; the 429s are counted.
   follow, until the last is sent) minus the fake's share, divided by N. In-process, the fake
   runs in the bot's thread: its time is measured around each request (``thread_time``) and
   taken off. Over HTTP it runs in a process of its own, so none of it is counted;
-  **tapping** is the part of it until the last tap was handled, **after** the rest (the
-  confirmations still queued for Telegram's 30 a second), both divided by N. With K taps in
-  hand and the bot's thread busy throughout, the p50 is about K × *tapping*, and the p95 moves
-  with it, not with the CPU after;
+  **tapping** is the part of it until the last tap was handled, **after** the rest (mostly the
+  confirmations still queued for Telegram's 30 a second), both divided by N. K workers each
+  wait for their tap, so a tap's mean latency is K / taps/s; over HTTP, where the process runs
+  on about one CPU while the taps last (*tapping* ≈ 1 / taps/s), the p50 is at or a little
+  below K × *tapping*;
 * **replies/s** = N / wall time until the last confirmation was sent (Telegram's 30/s bounds it);
 * **conns** = the HTTP connections the bot opened to the fake (over HTTP, its getMe at start
   included): each one costs CPU in httpx's pool on every request while it is kept.
