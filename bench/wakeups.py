@@ -33,8 +33,9 @@ if str(ROOT) not in sys.path:
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message  # noqa: E402
 
 from bench.common import machine  # noqa: E402
+from schedules.ratelimit import Limits, Pacer  # noqa: E402
 
-INTERVAL = 1.02 / 30  # the budget's interval between two starts, in seconds
+INTERVAL = Pacer(Limits()).interval  # the budget's interval between two starts, in seconds
 # How many pieces of work each wake-up does: one per start, then groups of 3, 5 (the budget's
 # group) and 10, each group waking once per its share of the interval.
 PER_WAKE = (1, 3, 5, 10)
