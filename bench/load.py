@@ -70,7 +70,7 @@ Usage (from the repository root)::
     .venv/bin/python bench/load.py --delegates 60 --rounds 1    # smoke check
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rounds 5
     .venv/bin/python bench/load.py --transports http --concurrency 32 --rtt 100  # a real network
-    .venv/bin/python bench/load.py --profile /tmp/taps.prof     # + one profiled hoinghi run
+    .venv/bin/python bench/load.py --profile /tmp/taps.folded   # + one sampled run a side
     .venv/bin/python bench/load.py --transports http --plain-client aiohttp   # the same client
     .venv/bin/python bench/load.py --sides hoinghi --rtt 100 --concurrent-requests 32
 """
@@ -79,11 +79,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import gc
 import logging
 import os
-import pstats
 import random
 import statistics
 import sys
@@ -125,6 +123,9 @@ from telegram.ext import (  # noqa: E402
 )
 
 from bench.common import (  # noqa: E402
+    CpuSampler,
+    Phase,
+    Stack,
     copy_database,
     delegate_rows,
     interleaved,
@@ -166,7 +167,7 @@ TARGET_PEER_RATIO = 1.5
 CARD = "Giấy mời dự hội nghị. Đề nghị đồng chí xác nhận tham dự."
 SIDES = ("hoinghi", "peer", "no-op")
 TRANSPORTS = ("in-process", "http")
-PROFILER: cProfile.Profile | None = None  # set for the one profiled run (--profile)
+SAMPLER: CpuSampler | None = None  # set for the one sampled run of each side (--profile)
 # hoinghi's [telegram] settings changed from the example plan's (--concurrent-requests).
 TELEGRAM_SETTINGS: dict[str, Any] = {}
 
@@ -337,8 +338,8 @@ async def timed(
 
     freeze_startup_heap()
     fake.enforce_limits = True  # in process; a served copy enforces them from its start
-    if PROFILER is not None:
-        PROFILER.enable()
+    if SAMPLER is not None:
+        SAMPLER.start("taps")
     try:
         fake_before, cpu_before = stage.fake_cpu(transport), time.process_time()
         main_before = time.thread_time() - stage.counted.cpu[threading.get_ident()]
@@ -346,13 +347,15 @@ async def timed(
         await asyncio.gather(*(worker() for _ in range(min(concurrency, len(raw)))))
         seconds = time.perf_counter() - started
         tapping = time.process_time() - cpu_before - (stage.fake_cpu(transport) - fake_before)
+        if SAMPLER is not None:
+            SAMPLER.switch("after")
         await drain()
         replied = time.perf_counter() - started
         cpu, fake_cpu = time.process_time() - cpu_before, stage.fake_cpu(transport) - fake_before
         main = time.thread_time() - stage.counted.cpu[threading.get_ident()] - main_before
     finally:
-        if PROFILER is not None:
-            PROFILER.disable()
+        if SAMPLER is not None:
+            SAMPLER.stop()
         fake.enforce_limits = False
         gc.unfreeze()
     run = Run(len(raw), seconds, replied, latencies, cpu - fake_cpu, tapping, main, fake_cpu, 0)
@@ -628,62 +631,96 @@ class Plain:
 
 # --- profile -------------------------------------------------------------------------------------
 
-# The stages of a tap, as (module path suffix, function): their CPU per tap under cProfile.
+
+@dataclass(frozen=True)
+class Part:
+    """A part of a tap's work: the frames of ``function`` in a file whose path ends with
+    ``path``; without a function, every frame in a file whose path holds ``path`` (a package,
+    which catches the frames a greenlet starts with); ``waiting``: the event loop's ``select``
+    as the innermost frame, where the CPU of other threads (aiosqlite's) lands while the loop
+    waits, and the kernel's part of waking it."""
+
+    label: str
+    path: str
+    function: str | None = None
+    waiting: bool = False
+
+    def holds(self, stack: Stack) -> bool:
+        """Whether a sampled stack (innermost frame first) is in this stage."""
+        if self.waiting:
+            return bool(stack) and stack[0][1] == "select" and stack[0][0].endswith(self.path)
+        if self.function is None:
+            return any(self.path in filename for filename, _ in stack)
+        return any(
+            name == self.function and filename.replace("\\", "/").endswith(self.path)
+            for filename, name in stack
+        )
+
+
+# The stages of a tap, on any side; those of hoinghi's code are 0 for the others. A stage
+# includes the stages nested in it, and a tap's CPU is spent in several at once.
 STAGES = (
-    ("Update.de_json", "telegram/_update.py", "de_json"),
-    ("Application.process_update (all)", "telegram/ext/_application.py", "process_update"),
-    ("  redelivery guard: seen", "handlers/telegram/dedupe.py", "skip_handled"),
-    ("  redelivery guard: record", "handlers/telegram/dedupe.py", "record_handled"),
-    ("  inbound.on_update", "handlers/telegram/inbound.py", "on_update"),
-    ("    events.event_of", "handlers/telegram/events.py", "event_of"),
-    ("    Inbox.handle", "bot/chat/inbox.py", "handle"),
-    ("      GroupCommit._commit (the transaction)", "bot/services/batching.py", "_commit"),
-    ("      RsvpService._choose_all", "bot/services/rsvp.py", "_choose_all"),
-    ("      rsvp reply (render the confirmation)", "bot/chat/rsvp.py", "reply"),
-    ("    answer_query (answerCallbackQuery)", "handlers/telegram/inbound.py", "answer_query"),
-    ("deferred confirmation (inbound._send)", "handlers/telegram/inbound.py", "_send"),
-    ("  rate limiter", "handlers/telegram/limiter.py", "process_request"),
-    (
-        "Bot API requests (HTTPXRequest.do_request)",
-        "telegram/request/_httpxrequest.py",
-        "do_request",
-    ),
-    ("SQLAlchemy execute (AsyncSession.execute)", "sqlalchemy/ext/asyncio/session.py", "execute"),
-    ("logging (Logger.handle)", "logging/__init__.py", "handle"),
-)
+    Part("Update.de_json (the bench builds the update)", "telegram/_update.py", "de_json"),
+    Part("Application.process_update (the handlers)", "telegram/ext/_application.py",
+          "process_update"),
+    Part("  redelivery guard: seen", "handlers/telegram/dedupe.py", "skip_handled"),
+    Part("  redelivery guard: record", "handlers/telegram/dedupe.py", "record_handled"),
+    Part("  inbound.on_update", "handlers/telegram/inbound.py", "on_update"),
+    Part("    events.event_of", "handlers/telegram/events.py", "event_of"),
+    Part("    Inbox.handle", "bot/chat/inbox.py", "handle"),
+    Part("      RsvpService._choose_all (in the transaction)", "bot/services/rsvp.py",
+          "_choose_all"),
+    Part("      rsvp reply (render the confirmation)", "bot/chat/rsvp.py", "reply"),
+    Part("answerCallbackQuery (the toast)", "telegram/_bot.py", "answer_callback_query"),
+    Part("confirmation: render._send_text (hoinghi)", "handlers/telegram/render.py",
+          "_send_text"),
+    Part("confirmation: Bot.send_message (PTB's)", "telegram/_bot.py", "send_message"),
+    Part("Bot API requests (BaseRequest.post)", "telegram/request/_baserequest.py", "post"),
+    Part("  aiohttp, all of it", "/aiohttp/"),
+    Part("  hoinghi's rate budget (limiter)", "handlers/telegram/limiter.py",
+          "process_request"),
+    Part("  PTB's AIORateLimiter", "telegram/ext/_aioratelimiter.py", "process_request"),
+    Part("the write stream (GroupCommit._commit)", "bot/services/batching.py", "_commit"),
+    Part("SQLAlchemy, all of it", "/sqlalchemy/"),
+    Part("the loop in select (other threads, the kernel)", "selectors.py", waiting=True),
+    Part("logging (Logger.handle)", "logging/__init__.py", "handle"),
+)  # fmt: skip
 
 
-def stage_table(stats: pstats.Stats, taps: int) -> str:
-    """The stages' cumulative CPU per tap (ms), as cProfile measured them."""
-    totals: dict[str, float] = defaultdict(float)
-    for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
-        for label, suffix, name in STAGES:
-            if function == name and filename.replace("\\", "/").endswith(suffix):
-                totals[label] += row[3]  # cumulative time
-    lines = [f"  {'stage':48} {'ms/tap':>7}"]
-    for label, _suffix, _name in STAGES:
-        lines.append(f"  {label:48} {totals[label] / taps * 1000:7.3f}")
+def stage_table(phases: dict[str, Phase], taps: int) -> str:
+    """Each stage's CPU per tap (ms): its share of a phase's samples times the phase's CPU."""
+    names = list(phases)
+    head = "".join(f" {name:>7} {'%':>5}" for name in names)
+    lines = [f"  {'stage (ms of CPU a tap, share of the samples)':52}{head}"]
+    for part in STAGES:
+        cells = ""
+        for phase in phases.values():
+            share = phase.share(part.holds)
+            cells += f" {share * phase.cpu / taps * 1000:7.3f} {share:5.1%}"
+        lines.append(f"  {part.label:52}{cells}")
+    total = "".join(f" {p.cpu / taps * 1000:7.3f} {p.samples:5d}" for p in phases.values())
+    lines.append(f"  {'the whole phase (ms a tap, samples)':52}{total}")
     return "\n".join(lines)
 
 
 async def profile(
     side: Hoinghi | Plain, transport: str, concurrency: int, seed: int, path: str
 ) -> None:
-    """One run of ``side`` under cProfile (CPU clock); prints its stages, saves the stats."""
-    global PROFILER
-    PROFILER = profiler = cProfile.Profile(time.process_time)
+    """One run of ``side`` sampled (:class:`bench.common.CpuSampler`): prints its stages in the
+    taps and after them, saves the stacks in the folded form."""
+    global SAMPLER
+    SAMPLER = sampler = CpuSampler()
     try:
         run = await side.run(transport, concurrency, seed)
     finally:
-        PROFILER = None
-    profiler.dump_stats(path)
-    stats = pstats.Stats(path)
+        SAMPLER = None
+    await asyncio.to_thread(Path(path).write_text, sampler.folded(), encoding="utf-8")
     print(
-        f"profile of {side.name} ({transport}, K = {concurrency}; cProfile's own overhead "
-        f"inflates every figure, compare stages with each other): {run.cpu_ms:.2f} ms/tap CPU "
-        f"in all, stats in {path}"
+        f"profile of {side.name} ({transport}, K = {concurrency}; the process's CPU sampled, "
+        f"the fake's included in-process): {run.cpu_ms:.2f} ms/tap of CPU net of the fake, "
+        f"stacks in {path}"
     )
-    print(stage_table(stats, run.taps))
+    print(stage_table(sampler.phases, run.taps))
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -853,8 +890,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=60, help="tap order and side order (60)")
     parser.add_argument(
-        "--profile", metavar="PATH", help="then one hoinghi run under cProfile, stats saved here"
-    )
+        "--profile", metavar="PATH",
+        help="then one run of each side sampled: where its CPU went, its stacks saved here",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.rtt < 0:
         parser.error("--rtt cannot be negative")
