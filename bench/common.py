@@ -17,14 +17,14 @@ import sqlite3
 import statistics
 import sysconfig
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -152,24 +152,24 @@ def notice(
 
 Frame = tuple[str, str]  # a frame's file and function
 Stack = tuple[Frame, ...]  # the innermost frame first
+STDLIB = f"{sysconfig.get_paths()['stdlib']}/"
 
 
 @dataclass
 class Phase:
-    """What :class:`CpuSampler` saw in one phase of a run: the stacks and the CPU it took."""
+    """What :class:`CpuSampler` saw in one phase of a run: for each stack sampled, the CPU it
+    stands for, and the phase's CPU in all."""
 
-    stacks: Counter[Stack] = field(default_factory=Counter)
-    cpu: float = 0.0  # seconds of the process's CPU
-
-    @property
-    def samples(self) -> int:
-        """How many samples the phase holds."""
-        return sum(self.stacks.values())
+    stacks: defaultdict[Stack, float] = field(default_factory=lambda: defaultdict(float))  # CPU s
+    samples: int = 0
+    cpu: float = 0.0  # seconds of the process's CPU, from the phase's start to its end
 
     def share(self, holds: Callable[[Stack], bool]) -> float:
-        """The share (0–1) of the phase's samples whose stack ``holds``."""
-        total = self.samples
-        return sum(n for stack, n in self.stacks.items() if holds(stack)) / total if total else 0.0
+        """The share (0–1) of the sampled CPU whose stack ``holds``."""
+        total = sum(self.stacks.values())
+        return (
+            sum(cpu for stack, cpu in self.stacks.items() if holds(stack)) / total if total else 0.0
+        )
 
 
 class CpuSampler:
@@ -177,11 +177,13 @@ class CpuSampler:
 
     The process's CPU clock (``ITIMER_PROF``: every thread's time) raises ``SIGPROF`` every
     ``interval`` seconds of it, rounded up to the kernel's tick (4 ms at 250 Hz). Python runs
-    the handler in the main thread, which records the stack that thread is running: about 6 µs
-    a sample, 0.2 % of the CPU at 250 a second. A function's share of the samples is then its
-    share of the CPU; cProfile, hooked on every call, made a tap cost five times as much, and
-    the smallest, most frequent calls most of all. A share is only as exact as the samples are
-    many: a few thousand give a percent or so.
+    the handler in the main thread, which records the stack that thread is running, with the
+    process's CPU since the sample before: signals that come while one is pending are merged
+    (the main thread waiting for the interpreter's lock, say), and the CPU they stood for is
+    not lost. About 6 µs a sample: 0.2 % of the CPU at 250 a second. A function's share of the
+    sampled CPU is then its share of the process's; cProfile, hooked on every call, made a tap
+    cost five times as much, and the smallest, most frequent calls most of all. A share is
+    only as exact as the samples are many: a few thousand give a percent or so.
 
     - The CPU of other threads (aiosqlite's) lands on whatever the main thread runs meanwhile;
       while the event loop waits for them, it lands on the loop's ``select``, as does the
@@ -195,12 +197,16 @@ class CpuSampler:
         self.interval = interval
         self.phases: dict[str, Phase] = {}
         self._current: Phase | None = None
-        self._cpu_at = 0.0
-        self._previous: Callable[[int, FrameType | None], object] | int | None = None
+        self._phase_from = 0.0  # process CPU when the current phase began
+        self._sampled_to = 0.0  # process CPU the last sample accounted for
+        self._previous: tuple[Any, tuple[float, float]] | None = None  # handler, timer
 
     def start(self, phase: str) -> None:
         """Sample from now on into ``phase``."""
-        self._previous = signal.signal(signal.SIGPROF, self._sample)
+        if self._previous is not None:
+            raise RuntimeError("the sampler is running already")
+        handler = signal.signal(signal.SIGPROF, self._sample)
+        self._previous = handler, signal.getitimer(signal.ITIMER_PROF)
         self._switch(phase)
         signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
 
@@ -209,41 +215,50 @@ class CpuSampler:
         self._switch(phase)
 
     def stop(self) -> None:
-        """Stop sampling; the phases keep what was sampled."""
+        """Stop sampling, and put back the handler and the timer found at the start; the phases
+        keep what was sampled."""
+        if self._previous is None:
+            return
+        handler, timer = self._previous
         signal.setitimer(signal.ITIMER_PROF, 0, 0)
         self._switch(None)
-        signal.signal(signal.SIGPROF, self._previous or signal.SIG_DFL)
+        signal.signal(signal.SIGPROF, handler if handler is not None else signal.SIG_DFL)
+        signal.setitimer(signal.ITIMER_PROF, *timer)
+        self._previous = None
 
     def folded(self) -> str:
-        """Every stack as a line ``phase;outermost;…;innermost count``: the "folded" form that
-        flame graph tools (flamegraph.pl, speedscope) read."""
+        """Every stack as a line ``phase;outermost;…;innermost µs``, its CPU in microseconds:
+        the "folded" form that flame graph tools (flamegraph.pl, speedscope) read."""
         lines = []
         for name, phase in self.phases.items():
-            for stack, count in phase.stacks.most_common():
+            for stack, cpu in sorted(phase.stacks.items(), key=lambda item: -item[1]):
                 frames = ";".join(f"{_short(path)}:{function}" for path, function in stack[::-1])
-                lines.append(f"{name};{frames} {count}")
+                lines.append(f"{name};{frames} {round(cpu * 1e6)}")
         return "\n".join(lines) + "\n"
 
     def _switch(self, phase: str | None) -> None:
         now = time.process_time()
         if self._current is not None:
-            self._current.cpu += now - self._cpu_at
+            self._current.cpu += now - self._phase_from
         self._current = None if phase is None else self.phases.setdefault(phase, Phase())
-        self._cpu_at = now
+        self._phase_from = self._sampled_to = now
 
     def _sample(self, _signum: int, frame: FrameType | None) -> None:
         if self._current is None:
             return
+        now = time.process_time()
         stack: list[Frame] = []
         while frame is not None:
             stack.append((frame.f_code.co_filename, frame.f_code.co_name))
             frame = frame.f_back
-        self._current.stacks[tuple(stack)] += 1
+        self._current.stacks[tuple(stack)] += now - self._sampled_to
+        self._current.samples += 1
+        self._sampled_to = now
 
 
 def _short(path: str) -> str:
     """A frame's file, from its package on."""
-    for marker in ("site-packages/", f"{ROOT}/", f"{sysconfig.get_paths()['stdlib']}/"):
+    for marker in ("site-packages/", f"{ROOT}/", STDLIB):
         if marker in path:
             return path.split(marker, 1)[1]
     return path

@@ -633,12 +633,12 @@ class Plain:
 
 
 @dataclass(frozen=True)
-class Part:
-    """A part of a tap's work: the frames of ``function`` in a file whose path ends with
-    ``path``; without a function, every frame in a file whose path holds ``path`` (a package,
-    which catches the frames a greenlet starts with); ``waiting``: the event loop's ``select``
-    as the innermost frame, where the CPU of other threads (aiosqlite's) lands while the loop
-    waits, and the kernel's part of waking it."""
+class ProfileStage:
+    """A stage of a tap's work, read off a sampled stack: a frame of ``function`` in a file
+    whose path ends with ``path``; without a function, any frame in a file whose path holds
+    ``path`` (a package: that catches the frames a greenlet starts with); ``waiting``: the
+    event loop's ``select`` as the innermost frame, where the CPU of other threads (aiosqlite's)
+    lands while the loop waits, and the kernel's part of waking it."""
 
     label: str
     path: str
@@ -652,52 +652,56 @@ class Part:
         if self.function is None:
             return any(self.path in filename for filename, _ in stack)
         return any(
-            name == self.function and filename.replace("\\", "/").endswith(self.path)
-            for filename, name in stack
+            name == self.function and filename.endswith(self.path) for filename, name in stack
         )
 
 
-# The stages of a tap, on any side; those of hoinghi's code are 0 for the others. A stage
-# includes the stages nested in it, and a tap's CPU is spent in several at once.
+# The stages of a tap on any side (those of hoinghi's code are 0 for the others). A stage
+# indented under another runs within it, and its CPU is part of the other's.
 STAGES = (
-    Part("Update.de_json (the bench builds the update)", "telegram/_update.py", "de_json"),
-    Part("Application.process_update (the handlers)", "telegram/ext/_application.py",
-          "process_update"),
-    Part("  redelivery guard: seen", "handlers/telegram/dedupe.py", "skip_handled"),
-    Part("  redelivery guard: record", "handlers/telegram/dedupe.py", "record_handled"),
-    Part("  inbound.on_update", "handlers/telegram/inbound.py", "on_update"),
-    Part("    events.event_of", "handlers/telegram/events.py", "event_of"),
-    Part("    Inbox.handle", "bot/chat/inbox.py", "handle"),
-    Part("      RsvpService._choose_all (in the transaction)", "bot/services/rsvp.py",
-          "_choose_all"),
-    Part("      rsvp reply (render the confirmation)", "bot/chat/rsvp.py", "reply"),
-    Part("answerCallbackQuery (the toast)", "telegram/_bot.py", "answer_callback_query"),
-    Part("confirmation: render._send_text (hoinghi)", "handlers/telegram/render.py",
-          "_send_text"),
-    Part("confirmation: Bot.send_message (PTB's)", "telegram/_bot.py", "send_message"),
-    Part("Bot API requests (BaseRequest.post)", "telegram/request/_baserequest.py", "post"),
-    Part("  aiohttp, all of it", "/aiohttp/"),
-    Part("  hoinghi's rate budget (limiter)", "handlers/telegram/limiter.py",
-          "process_request"),
-    Part("  PTB's AIORateLimiter", "telegram/ext/_aioratelimiter.py", "process_request"),
-    Part("the write stream (GroupCommit._commit)", "bot/services/batching.py", "_commit"),
-    Part("SQLAlchemy, all of it", "/sqlalchemy/"),
-    Part("the loop in select (other threads, the kernel)", "selectors.py", waiting=True),
-    Part("logging (Logger.handle)", "logging/__init__.py", "handle"),
+    ProfileStage("Update.de_json (the bench builds the update)", "telegram/_update.py",
+                 "de_json"),
+    ProfileStage("Application.process_update (the handlers)", "telegram/ext/_application.py",
+                 "process_update"),
+    ProfileStage("  redelivery guard: seen", "handlers/telegram/dedupe.py", "skip_handled"),
+    ProfileStage("  redelivery guard: record", "handlers/telegram/dedupe.py", "record_handled"),
+    ProfileStage("  inbound.on_update", "handlers/telegram/inbound.py", "on_update"),
+    ProfileStage("    events.event_of", "handlers/telegram/events.py", "event_of"),
+    ProfileStage("    Inbox.handle", "bot/chat/inbox.py", "handle"),
+    ProfileStage("      rsvp reply (render the confirmation)", "bot/chat/rsvp.py", "reply"),
+    ProfileStage("  answerCallbackQuery (the toast)", "telegram/_bot.py",
+                 "answer_callback_query"),
+    ProfileStage("the write stream (GroupCommit._commit)", "bot/services/batching.py",
+                 "_commit"),
+    ProfileStage("  RsvpService._choose_all (the taps decided)", "bot/services/rsvp.py",
+                 "_choose_all"),
+    ProfileStage("confirmation: render._send_text (hoinghi)", "handlers/telegram/render.py",
+                 "_send_text"),
+    ProfileStage("confirmation: Bot.send_message (PTB's)", "telegram/_bot.py", "send_message"),
+    ProfileStage("hoinghi's rate budget (limiter)", "handlers/telegram/limiter.py",
+                 "process_request"),
+    ProfileStage("PTB's AIORateLimiter", "telegram/ext/_aioratelimiter.py", "process_request"),
+    ProfileStage("Bot API requests (BaseRequest.post)", "telegram/request/_baserequest.py",
+                 "post"),
+    ProfileStage("aiohttp, all of it", "/aiohttp/"),
+    ProfileStage("SQLAlchemy, all of it", "/sqlalchemy/"),
+    ProfileStage("the loop in select (other threads, the kernel)", "selectors.py",
+                 waiting=True),
+    ProfileStage("logging (Logger.handle)", "logging/__init__.py", "handle"),
 )  # fmt: skip
 
 
 def stage_table(phases: dict[str, Phase], taps: int) -> str:
-    """Each stage's CPU per tap (ms): its share of a phase's samples times the phase's CPU."""
+    """Each stage's CPU per tap (ms): its share of a phase's sampled CPU times the phase's."""
     names = list(phases)
     head = "".join(f" {name:>7} {'%':>5}" for name in names)
-    lines = [f"  {'stage (ms of CPU a tap, share of the samples)':52}{head}"]
-    for part in STAGES:
+    lines = [f"  {'stage (ms of CPU a tap, share of the phase)':52}{head}"]
+    for stage in STAGES:
         cells = ""
         for phase in phases.values():
-            share = phase.share(part.holds)
+            share = phase.share(stage.holds)
             cells += f" {share * phase.cpu / taps * 1000:7.3f} {share:5.1%}"
-        lines.append(f"  {part.label:52}{cells}")
+        lines.append(f"  {stage.label:52}{cells}")
     total = "".join(f" {p.cpu / taps * 1000:7.3f} {p.samples:5d}" for p in phases.values())
     lines.append(f"  {'the whole phase (ms a tap, samples)':52}{total}")
     return "\n".join(lines)

@@ -1,14 +1,17 @@
 """``bench/load.py --profile`` samples the process's CPU (``bench.common.CpuSampler``) instead of
 tracing every call: the samples land on the function that runs, in the phase that is current,
-and the stages of a tap are read off the sampled stacks."""
+each with the CPU since the one before, and the stages of a tap are read off the stacks."""
 
 from __future__ import annotations
 
 import signal
 import time
 
+import pytest
+from pytest import approx
+
 from bench.common import CpuSampler, Phase
-from bench.load import Part
+from bench.load import ProfileStage
 
 ENOUGH = 5  # samples a phase needs here: 20 ms of CPU at the kernel's 4 ms tick
 CPU_LIMIT = 5.0  # seconds of CPU after which a burn gives up (no SIGPROF would be a failure)
@@ -33,7 +36,27 @@ def test_the_samples_land_on_the_function_that_spends_the_cpu() -> None:
     assert taps.samples >= ENOUGH
     in_spin = taps.share(lambda stack: any(name == "_burn_in_spin" for _, name in stack))
     assert in_spin >= 0.8  # a sample may land in start() or stop() around the burn
-    assert taps.cpu > 0
+
+
+def test_the_samples_stand_for_the_phases_cpu_and_the_phases_for_the_whole() -> None:
+    sampler = CpuSampler()
+    before = time.process_time()
+    sampler.start("taps")
+    try:
+        _burn_in_spin(sampler, "taps")
+        sampler.switch("after")
+        _burn_in_spin(sampler, "after")
+    finally:
+        sampler.stop()
+    spent = time.process_time() - before
+
+    taps, after = sampler.phases["taps"], sampler.phases["after"]
+    assert 0 < taps.cpu + after.cpu <= spent
+    assert taps.cpu + after.cpu >= spent - 0.005  # all but the calls to start and stop
+    for phase in (taps, after):
+        sampled = sum(phase.stacks.values())
+        # Up to the last sample: what came after it, under one tick, is the phase's alone.
+        assert 0.5 * phase.cpu <= sampled <= phase.cpu
 
 
 def test_a_switch_sends_the_samples_after_it_to_the_new_phase() -> None:
@@ -62,17 +85,40 @@ def test_the_folded_stacks_name_the_phase_first_and_count_every_sample() -> None
 
     lines = sampler.folded().splitlines()
     assert all(line.startswith("taps;") for line in lines)
-    assert sum(int(line.rsplit(" ", 1)[1]) for line in lines) == sampler.phases["taps"].samples
+    microseconds = sum(int(line.rsplit(" ", 1)[1]) for line in lines)
+    assert abs(microseconds - sum(sampler.phases["taps"].stacks.values()) * 1e6) <= len(lines)
     assert any("tests/test_cpu_sampler.py:_burn_in_spin" in line for line in lines)
 
 
+def _elsewhere(_signum: int, _frame: object) -> None:
+    """Another profiler's handler, there before the sampler."""
+
+
 def test_stopping_puts_back_the_signal_handler_and_the_timer_it_found() -> None:
-    before = signal.getsignal(signal.SIGPROF)
+    found = signal.signal(signal.SIGPROF, _elsewhere)
+    signal.setitimer(signal.ITIMER_PROF, 100, 100)  # 100 s of CPU: it does not fire here
+    try:
+        sampler = CpuSampler()
+        sampler.start("taps")
+        sampler.stop()
+
+        assert signal.getsignal(signal.SIGPROF) is _elsewhere
+        left, interval = signal.getitimer(signal.ITIMER_PROF)
+        assert 99 < left < 101  # the kernel rounds a timer to its tick
+        assert 99 < interval < 101
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        signal.signal(signal.SIGPROF, found)
+
+
+def test_a_second_start_before_a_stop_is_refused() -> None:
     sampler = CpuSampler()
     sampler.start("taps")
-    sampler.stop()
-
-    assert signal.getsignal(signal.SIGPROF) == before
+    try:
+        with pytest.raises(RuntimeError, match="running already"):
+            sampler.start("after")
+    finally:
+        sampler.stop()
     assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
 
 
@@ -85,10 +131,17 @@ def test_a_stage_is_read_off_a_stack_by_function_by_package_or_as_the_loop_waiti
         ("/venv/site-packages/sqlalchemy/engine/base.py", "execute"),
         ("/repo/bot/services/rsvp.py", "_choose_all"),
     )
+    within_select = (
+        ("/venv/site-packages/aiohttp/client.py", "_request"),
+        ("/usr/lib/python3.11/selectors.py", "select"),
+    )
     phase = Phase()
-    phase.stacks.update({waiting: 1, querying: 3})
+    phase.stacks.update({waiting: 0.001, querying: 0.006, within_select: 0.001})
 
-    assert phase.share(Part("choose", "bot/services/rsvp.py", "_choose_all").holds) == 0.75
-    assert phase.share(Part("SQLAlchemy", "/sqlalchemy/").holds) == 0.75
-    assert phase.share(Part("waiting", "selectors.py", waiting=True).holds) == 0.25
-    assert phase.share(Part("other", "bot/services/rsvp.py", "reply").holds) == 0.0
+    assert phase.share(
+        ProfileStage("choose", "bot/services/rsvp.py", "_choose_all").holds
+    ) == approx(0.75)
+    assert phase.share(ProfileStage("SQLAlchemy", "/sqlalchemy/").holds) == approx(0.75)
+    # select as the innermost frame only: the loop waiting, not a call made from within select
+    assert phase.share(ProfileStage("waiting", "selectors.py", waiting=True).holds) == approx(0.125)
+    assert phase.share(ProfileStage("other", "bot/services/rsvp.py", "reply").holds) == 0.0
