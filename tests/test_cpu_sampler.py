@@ -24,35 +24,34 @@ def _burn_in_spin(sampler: CpuSampler, phase: str) -> None:
         sum(i * i for i in range(1_000))
 
 
-def test_the_samples_land_on_the_function_that_spends_the_cpu() -> None:
+def _sampled(*phases: str) -> CpuSampler:
+    """A sampler run over a burn in each of ``phases``, in turn."""
     sampler = CpuSampler()
-    sampler.start("taps")
+    sampler.start(phases[0])
     try:
-        _burn_in_spin(sampler, "taps")
+        for phase in phases:
+            sampler.switch(phase)
+            _burn_in_spin(sampler, phase)
     finally:
         sampler.stop()
+    return sampler
 
-    taps = sampler.phases["taps"]
+
+def test_the_samples_land_on_the_function_that_spends_the_cpu() -> None:
+    taps = _sampled("taps").phases["taps"]
     assert taps.samples >= ENOUGH
     in_spin = taps.share(lambda stack: any(name == "_burn_in_spin" for _, name in stack))
     assert in_spin >= 0.8  # a sample may land in start() or stop() around the burn
 
 
 def test_the_samples_stand_for_the_phases_cpu_and_the_phases_for_the_whole() -> None:
-    sampler = CpuSampler()
     before = time.process_time()
-    sampler.start("taps")
-    try:
-        _burn_in_spin(sampler, "taps")
-        sampler.switch("after")
-        _burn_in_spin(sampler, "after")
-    finally:
-        sampler.stop()
+    sampler = _sampled("taps", "after")
     spent = time.process_time() - before
 
     taps, after = sampler.phases["taps"], sampler.phases["after"]
     assert 0 < taps.cpu + after.cpu <= spent
-    assert taps.cpu + after.cpu >= spent - 0.005  # all but the calls to start and stop
+    assert taps.cpu + after.cpu >= spent - 0.005  # all but making the sampler and starting it
     for phase in (taps, after):
         sampled = sum(phase.stacks.values())
         # Up to the last sample: what came after it, under one tick, is the phase's alone.
@@ -75,14 +74,8 @@ def test_a_switch_sends_the_samples_after_it_to_the_new_phase() -> None:
     assert sampler.phases["taps"].samples <= taps_then + 1  # at most one pending at the switch
 
 
-def test_the_folded_stacks_name_the_phase_first_and_count_every_sample() -> None:
-    sampler = CpuSampler()
-    sampler.start("taps")
-    try:
-        _burn_in_spin(sampler, "taps")
-    finally:
-        sampler.stop()
-
+def test_the_folded_stacks_name_the_phase_first_and_count_the_cpu_in_microseconds() -> None:
+    sampler = _sampled("taps")
     lines = sampler.folded().splitlines()
     assert all(line.startswith("taps;") for line in lines)
     microseconds = sum(int(line.rsplit(" ", 1)[1]) for line in lines)
