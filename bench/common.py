@@ -181,9 +181,10 @@ class CpuSampler:
     process's CPU since the sample before: signals that come while one is pending are merged
     (the main thread waiting for the interpreter's lock, say), and the CPU they stood for is
     not lost. About 6 µs a sample: 0.2 % of the CPU at 250 a second. A function's share of the
-    sampled CPU is then its share of the process's; cProfile, hooked on every call, made a tap
-    cost five times as much, and the smallest, most frequent calls most of all. A share is
-    only as exact as the samples are many: a few thousand give a percent or so.
+    sampled CPU is then its share of the process's, other threads' CPU aside (below); cProfile,
+    hooked on every call, made a tap cost five times as much, and the smallest, most frequent
+    calls most of all. A share is only as exact as the samples are many: a few thousand give a
+    percent or so.
 
     - The CPU of other threads (aiosqlite's) lands on whatever the main thread runs meanwhile;
       while the event loop waits for them, it lands on the loop's ``select``, as does the

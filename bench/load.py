@@ -657,7 +657,8 @@ class ProfileStage:
 
 
 # The stages of a tap on any side (those of hoinghi's code are 0 for the others). A stage
-# indented under another runs within it, and its CPU is part of the other's.
+# indented under another runs within it, and its CPU is part of the other's; stages not
+# indented may overlap too (a limiter wraps the toast's and the confirmation's requests).
 STAGES = (
     ProfileStage("Update.de_json (the bench builds the update)", "telegram/_update.py",
                  "de_json"),

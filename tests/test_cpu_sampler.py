@@ -58,6 +58,21 @@ def test_the_samples_stand_for_the_phases_cpu_and_the_phases_for_the_whole() -> 
         assert 0.5 * phase.cpu <= sampled <= phase.cpu
 
 
+def test_ticks_that_merge_during_one_long_call_keep_their_cpu() -> None:
+    sampler = CpuSampler()
+    sampler.start("taps")
+    try:
+        for _ in range(3):
+            sum(range(5_000_000))  # C code: the handler runs only once it returns
+    finally:
+        sampler.stop()
+
+    taps = sampler.phases["taps"]
+    # Far fewer samples than ticks (a tick is 10 ms at most: 100 Hz), yet all the CPU sampled.
+    assert 0 < taps.samples < taps.cpu / 0.010 / 2
+    assert sum(taps.stacks.values()) >= 0.8 * taps.cpu
+
+
 def test_a_switch_sends_the_samples_after_it_to_the_new_phase() -> None:
     sampler = CpuSampler()
     sampler.start("taps")
@@ -80,7 +95,13 @@ def test_the_folded_stacks_name_the_phase_first_and_count_the_cpu_in_microsecond
     assert all(line.startswith("taps;") for line in lines)
     microseconds = sum(int(line.rsplit(" ", 1)[1]) for line in lines)
     assert abs(microseconds - sum(sampler.phases["taps"].stacks.values()) * 1e6) <= len(lines)
-    assert any("tests/test_cpu_sampler.py:_burn_in_spin" in line for line in lines)
+    burning = [line for line in lines if "tests/test_cpu_sampler.py:_burn_in_spin" in line]
+    assert burning
+    # The outermost frame first: the caller before the function it called.
+    assert all(
+        line.index("test_cpu_sampler.py:_sampled") < line.index("test_cpu_sampler.py:_burn_in_spin")
+        for line in burning
+    )
 
 
 def _elsewhere(_signum: int, _frame: object) -> None:
