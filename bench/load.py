@@ -181,7 +181,7 @@ class Run:
     replied: float  # first tap handed over .. last confirmation sent
     latencies: list[float]
     cpu: float  # the bot's CPU seconds (the fake's taken off)
-    tapping_cpu: float  # of which until the last tap was handled (the rest: the confirmations)
+    tapping_cpu: float  # of which until the last tap was handled (then: mostly the confirmations)
     main_cpu: float  # of which in the event loop's thread (the rest: aiosqlite's threads)
     fake_cpu: float
     rate_limited: int  # 429s the fake answered
