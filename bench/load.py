@@ -35,6 +35,7 @@ ways (:class:`Load`), a phase each:
 * **R a second** (``--rate``, an open loop): the taps arrive at random moments (Poisson, seeded),
   R a second on average, whether the bot keeps up or not; each is timed from when it was due
   (a bot that falls behind pays its taps' wait): what a person waits when R people tap a second.
+  Every round and side get the same schedule (``--seed``): the rounds differ by the machine.
 
 The fake enforces Telegram's flood limits (``enforce_limits``: 30 messages/s in all, about one a
 second per chat; a message over them is answered 429) during every timed run; the 429s are
@@ -53,6 +54,8 @@ counted.
   wait for their tap, so a tap's mean latency is K / taps/s; over HTTP, where the process runs
   on about one CPU while the taps last (*tapping* ≈ 1 / taps/s), the p50 is at or a little
   below K × *tapping*;
+* **handed over late** (R a second) = p50 / p95 of how late each tap was handed over: the loop
+  busy with other taps, or its timer (epoll waits in whole milliseconds);
 * **replies/s** = N / wall time until the last confirmation was sent (Telegram's 30/s bounds it);
 * **conns** = the HTTP connections the bot opened to the fake (over HTTP, its getMe at start
   included): each one costs CPU in httpx's pool on every request while it is kept.
@@ -92,6 +95,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import math
 import os
 import random
 import statistics
@@ -200,6 +204,7 @@ class Run:
     lost: int = 0  # confirmations never delivered (given up after 429s)
     connections: int = 0  # HTTP connections the bot opened to the fake (0 in process)
     toasts: Counter[str] = field(default_factory=Counter)  # the answers to the taps, by text
+    late: list[float] = field(default_factory=list)  # R a second: how late each was handed over
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -324,16 +329,15 @@ class Stage:
 
 @dataclass(frozen=True)
 class Load:
-    """How the taps come: ``workers`` (K) at once, each handing over the next tap as soon as its
-    last was handled, or ``rate`` (R) a second at random moments, whether the bot keeps up or not.
-
-    K workers are a closed loop: they measure the most taps a second the bot can handle, and a
-    tap's mean latency there is K / taps/s whatever the bot does with it (a queue's, by Little's
-    law). R a second is an open loop: what a person waits for their toast when that many people
-    tap a second (independent people: Poisson arrivals, seeded)."""
+    """How a phase's taps come: ``workers`` (K) at once, a closed loop, or ``rate`` (R) a second
+    at random, an open one (the module's docstring says what each measures). Exactly one is set."""
 
     workers: int = 0
     rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (self.workers > 0) == (self.rate > 0) or self.workers < 0 or self.rate < 0:
+            raise ValueError(f"a load is K workers or R a second, not {self!r}")
 
     def __str__(self) -> str:
         return f"K = {self.workers}" if self.workers else f"R = {self.rate:g}/s"
@@ -352,7 +356,11 @@ def arrival_times(count: int, rate: float, seed: int) -> list[float]:
 
 
 async def closed_loop(
-    count: int, workers: int, handle: Callable[[int], Awaitable[None]]
+    count: int,
+    workers: int,
+    handle: Callable[[int], Awaitable[None]],
+    *,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
     """Hand taps ``0 .. count - 1`` to ``handle`` from ``workers`` workers sharing one queue;
     returns each tap's latency in seconds, from its hand-over to its end."""
@@ -361,9 +369,9 @@ async def closed_loop(
 
     async def worker() -> None:
         for index in queue:
-            started = time.perf_counter()
+            started = clock()
             await handle(index)
-            latencies[index] = time.perf_counter() - started
+            latencies[index] = clock() - started
 
     await asyncio.gather(*(worker() for _ in range(min(workers, count))))
     return latencies
@@ -375,11 +383,15 @@ async def open_loop(
     *,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-) -> list[float]:
-    """Hand tap ``i`` to ``handle`` ``due[i]`` seconds from now, each in a task of its own;
-    returns each tap's latency in seconds from when it was due, not from when the loop got to it:
-    a bot that falls behind is charged its taps' wait (no coordinated omission)."""
+) -> tuple[list[float], list[float]]:
+    """Hand tap ``i`` to ``handle`` ``due[i]`` seconds from now, each in a task of its own.
+
+    Returns each tap's latency in seconds from when it was due, not from when the loop got to
+    it (a bot that falls behind is charged its taps' wait: no coordinated omission), and how late
+    it was handed over: the loop busy with other taps, or, when idle, its timer (epoll waits in
+    whole milliseconds, so a sleep can end up to 1 ms late; a webhook's request would not)."""
     latencies = [0.0] * len(due)
+    late = [0.0] * len(due)
     start = clock()
 
     async def one(index: int) -> None:
@@ -391,9 +403,10 @@ async def open_loop(
         wait = start + at - clock()
         if wait > 0:
             await sleep(wait)
+        late[index] = max(0.0, clock() - (start + at))
         tasks.append(asyncio.create_task(one(index)))
     await asyncio.gather(*tasks)
-    return latencies
+    return latencies, late
 
 
 async def timed(
@@ -428,8 +441,9 @@ async def timed(
         fake_before, cpu_before = stage.fake_cpu(transport), time.process_time()
         main_before = time.thread_time() - stage.counted.cpu[threading.get_ident()]
         started = time.perf_counter()
+        late: list[float] = []
         if load.rate:
-            latencies = await open_loop(due, handle)
+            latencies, late = await open_loop(due, handle)
         else:
             latencies = await closed_loop(len(raw), load.workers, handle)
         seconds = time.perf_counter() - started
@@ -446,6 +460,7 @@ async def timed(
         fake.enforce_limits = False
         gc.unfreeze()
     run = Run(len(raw), seconds, replied, latencies, cpu - fake_cpu, tapping, main, fake_cpu, 0)
+    run.late = late
     seen = stage.observed(transport, since)
     run.connections = seen.connections
     calls = seen.calls
@@ -601,7 +616,7 @@ class Answer(Base):
     answered_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-async def given_up(_update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def log_unless_given_up(_update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A confirmation PTB's limiter gave up on after its retries (the limiter logs it, and the
     run counts it as lost) is not logged a second time; any other error is."""
     if not isinstance(context.error, RetryAfter):
@@ -706,7 +721,7 @@ class Plain:
             .build()
         )
         app.add_handler(CallbackQueryHandler(on_tap))
-        app.add_error_handler(given_up)
+        app.add_error_handler(log_unless_given_up)
         try:
             await app.initialize()
             # PTB's AIORateLimiter gives a message up after its retries: counted, not a failure.
@@ -863,6 +878,13 @@ def report(transport: str, load: Load, runs: dict[str, list[Run]]) -> tuple[list
             f"{sum(r.rate_limited for r in side):4d} {sum(r.lost for r in side):4d} "
             f"{statistics.median(r.connections for r in side):5.0f}"
         )
+    if load.rate:
+        late = "; ".join(
+            f"{name} {statistics.median(percentile(r.late, 0.5) for r in side) * 1000:.2f} / "
+            f"{statistics.median(percentile(r.late, 0.95) for r in side) * 1000:.2f}"
+            for name, side in runs.items()
+        )
+        print(f"  handed over late, p50 / p95 ms (the loop busy, or its timer): {late}")
     missed: list[str] = []
     where = f"{transport}, {load}"
     # The goals are for the closed loop (the bot's most taps a second); an open one is reported.
@@ -1007,8 +1029,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.concurrency = [] if args.rate else [1, PLACES]
     if args.delegates < 1 or args.rounds < 1 or min(args.concurrency, default=1) < 1:
         parser.error("--delegates, --rounds and --concurrency must be at least 1")
-    if min(args.rate, default=1) <= 0:
-        parser.error("--rate must be above 0")
+    if not all(math.isfinite(rate) and rate > 0 for rate in args.rate):
+        parser.error("--rate must be a number above 0")
     return args
 
 
