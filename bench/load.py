@@ -336,7 +336,8 @@ class Load:
     rate: float = 0.0
 
     def __post_init__(self) -> None:
-        if (self.workers > 0) == (self.rate > 0) or self.workers < 0 or self.rate < 0:
+        valid = self.workers >= 0 and math.isfinite(self.rate) and self.rate >= 0
+        if not valid or (self.workers > 0) == (self.rate > 0):
             raise ValueError(f"a load is K workers or R a second, not {self!r}")
 
     def __str__(self) -> str:
@@ -388,8 +389,9 @@ async def open_loop(
 
     Returns each tap's latency in seconds from when it was due, not from when the loop got to
     it (a bot that falls behind is charged its taps' wait: no coordinated omission), and how late
-    it was handed over: the loop busy with other taps, or, when idle, its timer (epoll waits in
-    whole milliseconds, so a sleep can end up to 1 ms late; a webhook's request would not)."""
+    its task was created: the loop busy with other taps, or, when idle, its timer (epoll waits
+    in whole milliseconds, so a sleep can end up to 1 ms late; a webhook's request would not).
+    The wait from the task's creation to its first turn is in the latency, not in the lateness."""
     latencies = [0.0] * len(due)
     late = [0.0] * len(due)
     start = clock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import statistics
 
 import pytest
@@ -34,7 +35,10 @@ def test_taps_arrive_at_the_rate_asked_on_average_and_alike_for_a_seed() -> None
 
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert times[0] == 0.0
+    assert times == sorted(times)
     assert statistics.fmean(gaps) == approx(1 / 500, rel=0.02)
+    # Poisson, not evenly spaced: the gaps spread as widely as their mean (exponential).
+    assert statistics.stdev(gaps) == approx(1 / 500, rel=0.05)
     assert arrival_times(20_000, 500.0, seed=85) == times
     assert arrival_times(20_000, 500.0, seed=86) != times
 
@@ -118,6 +122,13 @@ def test_a_rate_that_is_not_a_positive_number_is_refused(
 
 def test_a_load_is_named_as_the_tables_print_it_and_is_one_kind_or_refused() -> None:
     assert [str(Load(workers=32)), str(Load(rate=500.0))] == ["K = 32", "R = 500/s"]
-    for neither_or_both in (Load, lambda: Load(workers=32, rate=500.0)):
+    wrong = (
+        Load,
+        lambda: Load(workers=32, rate=500.0),
+        lambda: Load(rate=math.inf),
+        lambda: Load(rate=math.nan),
+        lambda: Load(workers=-1),
+    )
+    for make in wrong:
         with pytest.raises(ValueError, match="a load is K workers or R a second"):
-            neither_or_both()
+            make()
