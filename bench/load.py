@@ -931,7 +931,7 @@ async def run(args: argparse.Namespace) -> bool:
         f"round trip over HTTP {args.rtt:.0f} ms; hoinghi's concurrent_requests "
         f"{TELEGRAM_SETTINGS.get('concurrent_requests', 'as the example plan')}"
     )
-    loads = [Load(workers=k) for k in args.concurrency] + [Load(rate=r) for r in args.rate]
+    loads: list[Load] = args.loads
     # Sampled: the busiest closed loop, else the fastest arrivals.
     busiest = max(args.concurrency, default=0)
     profiled = Load(workers=busiest) if busiest else Load(rate=max(args.rate))
@@ -1031,7 +1031,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.concurrency = [] if args.rate else [1, PLACES]
     if args.delegates < 1 or args.rounds < 1 or min(args.concurrency, default=1) < 1:
         parser.error("--delegates, --rounds and --concurrency must be at least 1")
-    if not all(math.isfinite(rate) and rate > 0 for rate in args.rate):
+    try:  # a Load knows what a rate may be
+        args.loads = [Load(workers=k) for k in args.concurrency] + [Load(rate=r) for r in args.rate]
+    except ValueError:
         parser.error("--rate must be a number above 0")
     return args
 
