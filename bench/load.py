@@ -25,8 +25,10 @@ template; the peer and the no-op bot send each user a card with the same RSVP ke
 timed run starts from a fresh copy of its side's state, so every run records N first answers.
 
 Timed run: the N users tap "✅ Tham dự" (the raw updates are built beforehand, in an order
-shuffled by ``--seed``); each tap's JSON is turned into a ``telegram.Update`` (``Update.de_json``,
-as polling does) and handed to the Application's update processor. The taps come one of two
+shuffled by ``--seed``); each tap's JSON is turned into a ``telegram.Update`` as that bot's
+polling would (hoinghi: ``handlers.telegram.receiving.update_of``, the tapped message reduced to
+where it is; the plain bots: ``Update.de_json``, as PTB's ``get_updates`` does) and handed to the
+Application's update processor. The taps come one of two
 ways (:class:`Load`), a phase each:
 
 * **K at once** (``--concurrency``, a closed loop): K workers share one queue, each handing over
@@ -160,6 +162,7 @@ from bot.texts.presenters import rsvp_buttons  # noqa: E402
 from handlers.telegram.app import build_application, register_handlers  # noqa: E402
 from handlers.telegram.context import install  # noqa: E402
 from handlers.telegram.dedupe import flush_handled  # noqa: E402
+from handlers.telegram.receiving import update_of  # noqa: E402
 from handlers.telegram.render import keyboard as inline_keyboard  # noqa: E402
 from handlers.telegram.request import POLL_POOL, new_request  # noqa: E402
 from handlers.telegram.updates import ChatOrderedUpdateProcessor  # noqa: E402
@@ -421,18 +424,20 @@ async def timed(
     *,
     seed: int,
     strict: bool = True,
+    parse: Callable[[JsonDict, Any], Update] = Update.de_json,
 ) -> Run:
     """Feed ``raw`` to ``app`` as ``load`` says, wait for the confirmations, check what the fake
-    saw. Each tap's JSON becomes a ``telegram.Update`` (``Update.de_json``, as polling does)
-    inside its latency. What the set-up built is frozen out of the collector's passes first, as
-    ``hoinghi run`` freezes its start-up heap."""
+    saw. Each tap's JSON becomes a ``telegram.Update`` by ``parse``, as the bot's polling does
+    (PTB's ``Update.de_json`` unless the bot has its own), inside its latency. What the set-up
+    built is frozen out of the collector's passes first, as ``hoinghi run`` freezes its start-up
+    heap."""
     fake = stage.fake
     since = stage.mark()
     processor = app.update_processor
     due = arrival_times(len(raw), load.rate, seed) if load.rate else []
 
     async def handle(index: int) -> None:
-        update = Update.de_json(raw[index], app.bot)
+        update = parse(raw[index], app.bot)
         await processor.process_update(update, app.process_update(update))
 
     freeze_startup_heap()
@@ -576,7 +581,9 @@ class Hoinghi:
             linked_before = (await services.reports.counts()).overall.linked
             processor = app.update_processor
             assert isinstance(processor, ChatOrderedUpdateProcessor)
-            run = await timed(self.stage, transport, app, raw, load, processor.drain, seed=seed)
+            run = await timed(
+                self.stage, transport, app, raw, load, processor.drain, seed=seed, parse=update_of
+            )
             await app.shutdown()
             await services.activity.flush()
             by_status = (await services.reports.counts()).overall.by_status

@@ -21,7 +21,8 @@ from rehearsal.checks import finish, spec_check
 from rehearsal.faults import Faults, bad_day
 from rehearsal.script import play, restart
 from rehearsal.stage import Rehearsal, Stage, virtual_pacer
-from rehearsal.telegram_api import FakeBotApi, deliver
+from rehearsal.telegram import deliver
+from rehearsal.telegram_api import FakeBotApi
 from rehearsal.web import Watch, open_web, watching
 from rehearsal.zalo import ZaloBadDay, open_zalo
 from rehearsal.zalo_api import FakeZaloApi

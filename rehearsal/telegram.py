@@ -23,6 +23,7 @@ from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.links import telegram_link_maker
+from handlers.telegram.receiving import update_of
 from rehearsal.people import SIMULATED, TRIES
 from rehearsal.telegram_api import ApiCall, FakeBotApi, FakeGroup, FakeUser, JsonDict
 from schedules.ratelimit import VirtualTime
@@ -32,8 +33,15 @@ BOT_USERNAME = "hoinghi_dien_tap_bot"
 OFFICE_CHAT = -1009999999999
 ADMIN_ID = 900_000_001
 
-# How an update reaches the bot's Application (the simulated Bot API's ``deliver``).
+# How an update reaches the bot's Application (:func:`deliver`).
 Deliver = Callable[[Any, JsonDict], Awaitable[None]]
+
+
+async def deliver(app: Any, update: JsonDict) -> None:
+    """Hand ``update`` to the bot's Application as its polling and its webhook do (the message a
+    tap's button was on reduced to where it is: :func:`handlers.telegram.receiving.update_of`),
+    and wait until it is handled."""
+    await app.process_update(update_of(update, app.bot))
 
 
 def configured(config: Config, fake: FakeBotApi) -> Config:

@@ -21,11 +21,12 @@ from handlers.telegram.app import build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.links import telegram_link_maker
+from rehearsal.telegram import deliver
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import OutboundMessage
-from tests.fakes.telegram_api import FakeBotApi, FakeUser, deliver
+from tests.fakes.telegram_api import FakeBotApi, FakeUser
 
 ADMIN_ID = 100000001  # in config.example.toml's [office] admin_ids
 OFFICE_CHAT = -1001000000001  # config.example.toml's [office] chat_id

@@ -22,7 +22,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
-from telegram import Update
 from telegram.request import HTTPXRequest
 
 from bot.app import build_outbox
@@ -37,6 +36,7 @@ from handlers.telegram.channel import TelegramSender
 from handlers.telegram.dedupe import flush_handled
 from handlers.telegram.limiter import RetryingRateLimiter
 from handlers.telegram.links import telegram_link_maker
+from handlers.telegram.receiving import update_of
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
@@ -93,7 +93,7 @@ class SurgeBot:
 
     def hand_over(self, update: dict[str, Any]) -> None:
         """Give the bot one update, as the poller does (its replies are deferred)."""
-        parsed = Update.de_json(update, self.app.bot)
+        parsed = update_of(update, self.app.bot)
         work = self.processor.process_update(parsed, self.app.process_update(parsed))
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self.handing.add(task)

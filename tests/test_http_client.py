@@ -26,6 +26,7 @@ from bot.texts import load_catalog
 from handlers.telegram.app import bot_defaults, build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
+from handlers.telegram.receiving import UpdatesRequest
 from handlers.telegram.render import keyboard, send_part
 from handlers.telegram.request import AiohttpRequest, new_request
 from tests.fakes.server import FakeBotApiServer
@@ -300,7 +301,8 @@ def test_the_plans_http_client_is_what_the_bot_its_poll_and_the_outbox_talk_thro
     sender = TelegramSender.build(fake.token, telegram, catalog)
 
     assert isinstance(application.bot.request, kind)
-    assert isinstance(application.bot._request[0], kind)  # the poll's own
+    poll = application.bot._request[0]  # the poll's own, its taps reduced
+    assert isinstance(poll, UpdatesRequest) and isinstance(poll.inner, kind)
     assert isinstance(sender.bot.request, kind)
 
 

@@ -31,7 +31,7 @@ from handlers.telegram.context import (
     services_of_bot_data,
 )
 from handlers.telegram.limiter import RetryingRateLimiter
-from handlers.telegram.receiving import Mount, Poller, WebhookReceiver
+from handlers.telegram.receiving import Mount, Poller, UpdatesRequest, WebhookReceiver
 from handlers.telegram.render import CHANNEL, NO_LINK_PREVIEWS
 from handlers.telegram.request import POLL_POOL, new_request
 from handlers.telegram.updates import ChatOrderedUpdateProcessor
@@ -99,7 +99,7 @@ def build_application(
         .updater(None)
     )
     client = settings.http_client
-    polling = get_updates_request or new_request(client, pool=POLL_POOL)
+    polling = UpdatesRequest(get_updates_request or new_request(client, pool=POLL_POOL))
     builder = builder.request(request or new_request(client)).get_updates_request(polling)
     application = builder.build()
     install(application.bot_data, inbox, services, catalog)
