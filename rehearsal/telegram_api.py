@@ -8,7 +8,7 @@ Wire PTB to it through its ordinary HTTP layer, so requests are encoded exactly 
     fake = FakeBotApi()
     app = fake.wire(ApplicationBuilder()).build()        # token, base URLs, both HTTPXRequests
     async with app:
-        await deliver(app, fake.user(1001, "An").command("/start abc"))
+        await deliver(app, fake.user(1001, "An").command("/start abc"))  # rehearsal.telegram's
     fake.assert_no_violations()
 
 Requests are checked against the official method/type list (``api.min.json``); anything real
@@ -49,12 +49,11 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from telegram import Bot, Update
-from telegram.ext import Application, ApplicationBuilder
+from telegram import Bot
+from telegram.ext import ApplicationBuilder
 from telegram.request import HTTPXRequest
 
 JsonDict = dict[str, Any]
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 _B = TypeVar("_B", bound=ApplicationBuilder[Any, Any, Any, Any, Any, Any])
 
 # The official method and type list (Bot API 10.1, MIT licensed, from
@@ -1513,8 +1512,3 @@ def _check_bot_command(command: JsonDict, where: str) -> None:
 def _commands_key(params: JsonDict) -> tuple[str, str]:
     scope = params.get("scope") or {"type": "default"}
     return json.dumps(scope, sort_keys=True), str(params.get("language_code", ""))
-
-
-async def deliver(app: AnyApplication, update: JsonDict) -> None:
-    """Turn an update dict into a ``telegram.Update`` and let ``app`` process it."""
-    await app.process_update(Update.de_json(update, app.bot))

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import Conflict
+from telegram.request import BaseRequest
 
 from bot.chat import Inbox
 from bot.services import Services
@@ -69,6 +71,7 @@ async def test_a_tap_keeps_only_its_messages_id_chat_and_date_and_its_json_is_le
 
 
 def test_a_topics_thread_is_kept_with_the_message_and_nothing_else_is() -> None:
+    """PTB reads a message's thread only where the message says it is a topic's."""
     message = {"message_id": 7, "chat": {"id": -100, "type": "supergroup"}, "date": 5}
     tap = {
         "update_id": 1,
@@ -81,7 +84,8 @@ def test_a_topics_thread_is_kept_with_the_message_and_nothing_else_is() -> None:
         },
     }
 
-    assert reduced(tap)["callback_query"]["message"] == {**message, "message_thread_id": 3}
+    thread = {"message_thread_id": 3, "is_topic_message": True}
+    assert reduced(tap)["callback_query"]["message"] == {**message, **thread}
 
 
 @pytest.mark.parametrize(
@@ -125,15 +129,11 @@ async def test_the_poll_gets_taps_reduced_and_every_other_update_whole(
     assert got_text.message is not None and got_text.message.text == "chào"
 
 
-async def test_a_tap_on_a_message_the_bot_can_no_longer_see_stays_one_it_cannot_see(
+async def test_a_tap_keeps_its_messages_date_so_one_the_bot_cannot_see_stays_inaccessible(
     an: FakeUser, bot: Bot
 ) -> None:
     tap = await card_tap(bot, an)
-    tap["callback_query"]["message"] = {
-        "message_id": tap["callback_query"]["message"]["message_id"],
-        "chat": tap["callback_query"]["message"]["chat"],
-        "date": 0,
-    }
+    tap["callback_query"]["message"]["date"] = 0  # how Telegram marks it (the rest as sent)
 
     query = update_of(tap, bot).callback_query
 
@@ -173,7 +173,26 @@ async def test_the_webhook_hands_the_bot_a_tap_reduced(an: FakeUser, bot: Bot) -
     assert (query.message.text, query.message.reply_markup) == (None, None)
 
 
-async def test_the_bot_hoinghi_run_builds_polls_its_taps_reduced(
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"an update"', b"{not json"])
+async def test_a_webhook_post_that_is_no_update_is_answered_400(body: bytes, bot: Bot) -> None:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    application: Any = SimpleNamespace(bot=bot, update_queue=queue)
+    receiver = WebhookReceiver(
+        application,
+        _Handled(),  # type: ignore[arg-type]
+        listen="127.0.0.1",
+        port=0,
+        path="hook",
+        url="https://hoinghi.example.vn/hook",
+        secret="s3cret",
+    )
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+
+    assert await receiver.answer(headers, body) == 400
+    assert queue.empty()
+
+
+async def test_the_bot_of_build_application_gets_its_taps_reduced_from_its_poll(
     imported: Services, fake: FakeBotApi, an: FakeUser, bot: Bot
 ) -> None:
     catalog = load_catalog("vi")
@@ -193,3 +212,40 @@ async def test_the_bot_hoinghi_run_builds_polls_its_taps_reduced(
     query = update.callback_query
     assert query is not None and query.message is not None and query.data == "rsvp:attend"
     assert (query.message.chat.id, query.message.text) == (an.id, None)
+
+
+class _Answers(BaseRequest):
+    """A poll's request that answers every call with ``status`` and ``body``."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.answer = (status, json.dumps(body).encode())
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 7.5
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        return self.answer
+
+
+async def test_the_polls_timeout_and_telegrams_refusals_are_its_inner_requests() -> None:
+    conflict = {
+        "ok": False,
+        "error_code": 409,
+        "description": "Conflict: terminated by other getUpdates request",
+    }
+    inner = _Answers(409, conflict)
+    request = UpdatesRequest(inner)
+    bot = Bot(
+        "123:abc", request=_Answers(200, {"ok": True, "result": True}), get_updates_request=request
+    )
+
+    assert request.read_timeout == 7.5
+    with pytest.raises(Conflict, match="terminated by other getUpdates request"):
+        await bot.get_updates(timeout=0)

@@ -64,8 +64,9 @@ RECHECK = 0.5  # seconds between polls while updates are in hand (they return at
 LIMIT = 100  # updates a poll returns at most (Telegram's maximum)
 BACKOFF_MAX = 30.0  # seconds between polls that fail, at most
 # What a tap's update keeps of the message its button was on: where that message is. The date
-# too: PTB tells a message the bot can no longer see by its date of 0.
-TAPPED_MESSAGE_KEEPS = ("message_id", "chat", "date", "message_thread_id")
+# too: PTB tells a message the bot can no longer see by its date of 0; and a topic's thread,
+# which PTB reads only where the message says it is a topic's.
+TAPPED_MESSAGE_KEEPS = ("message_id", "chat", "date", "message_thread_id", "is_topic_message")
 
 
 def reduced(update: Any) -> Any:
@@ -73,10 +74,11 @@ def reduced(update: Any) -> Any:
     is (:data:`TAPPED_MESSAGE_KEEPS`); anything else as it is. ``update`` itself is not changed.
 
     Telegram sends that whole message with every tap, the invitation card's text, its entities
-    and keyboard and its sender, and PTB builds all of it into objects: 0.3 ms of a tap's CPU
-    where the reduced update takes 0.13 (bench/README.md). The bot reads none of it: a tap is
-    the person, the chat and the button's data (:func:`handlers.telegram.events.event_of`), and
-    the bot never edits the messages it sent.
+    and keyboard and its sender, and PTB builds all of it into objects: such a tap took 0.18 ms
+    of CPU to parse where the reduced one takes 0.09 (bench/README.md). The bot reads none of
+    it: a tap is the person, the chat and the button's data
+    (:func:`handlers.telegram.events.event_of`), and the bot never edits the messages it sent.
+    (PTB's ``arbitrary_callback_data``, which the bot does not use, would need the keyboard.)
     """
     query = update.get("callback_query") if isinstance(update, dict) else None
     if not isinstance(query, dict) or not isinstance(message := query.get("message"), dict):
@@ -330,7 +332,10 @@ class WebhookReceiver:
             self._refused += 1
             return HTTPStatus.SERVICE_UNAVAILABLE
         try:
-            update = update_of(json.loads(body), self._bot)
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            update = update_of(data, self._bot)
         except (ValueError, TypeError, KeyError):
             log.warning("a webhook request that is no update was refused")
             return HTTPStatus.BAD_REQUEST

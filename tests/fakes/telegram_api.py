@@ -1,5 +1,6 @@
 """The simulated Bot API the tests use lives in the product (``hoinghi rehearse`` runs on it)."""
 
+from rehearsal.telegram import deliver
 from rehearsal.telegram_api import (
     OVERALL_LIMIT,
     OVERALL_WINDOW,
@@ -8,7 +9,6 @@ from rehearsal.telegram_api import (
     FakeUser,
     SpecViolation,
     UploadedFile,
-    deliver,
 )
 
 __all__ = [
