@@ -150,12 +150,15 @@ class _Handled:
         return done
 
 
-async def test_the_webhook_hands_the_bot_a_tap_reduced(an: FakeUser, bot: Bot) -> None:
-    tap = await card_tap(bot, an)
+# A POST as Telegram makes it to the webhook of :func:`webhook`.
+POSTED = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+
+
+def webhook(bot: Bot) -> tuple[WebhookReceiver, asyncio.Queue[Any]]:
+    """A webhook receiver for ``bot``, and the queue it hands the bot's updates to."""
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    application: Any = SimpleNamespace(bot=bot, update_queue=queue)
     receiver = WebhookReceiver(
-        application,
+        SimpleNamespace(bot=bot, update_queue=queue),  # type: ignore[arg-type]
         _Handled(),  # type: ignore[arg-type]
         listen="127.0.0.1",
         port=0,
@@ -163,9 +166,14 @@ async def test_the_webhook_hands_the_bot_a_tap_reduced(an: FakeUser, bot: Bot) -
         url="https://hoinghi.example.vn/hook",
         secret="s3cret",
     )
-    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    return receiver, queue
 
-    status = await receiver.answer(headers, json.dumps(tap).encode())
+
+async def test_the_webhook_hands_the_bot_a_tap_reduced(an: FakeUser, bot: Bot) -> None:
+    tap = await card_tap(bot, an)
+    receiver, queue = webhook(bot)
+
+    status = await receiver.answer(POSTED, json.dumps(tap).encode())
 
     assert status == 200
     query = queue.get_nowait().callback_query
@@ -175,20 +183,9 @@ async def test_the_webhook_hands_the_bot_a_tap_reduced(an: FakeUser, bot: Bot) -
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b'"an update"', b"{not json"])
 async def test_a_webhook_post_that_is_no_update_is_answered_400(body: bytes, bot: Bot) -> None:
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    application: Any = SimpleNamespace(bot=bot, update_queue=queue)
-    receiver = WebhookReceiver(
-        application,
-        _Handled(),  # type: ignore[arg-type]
-        listen="127.0.0.1",
-        port=0,
-        path="hook",
-        url="https://hoinghi.example.vn/hook",
-        secret="s3cret",
-    )
-    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    receiver, queue = webhook(bot)
 
-    assert await receiver.answer(headers, body) == 400
+    assert await receiver.answer(POSTED, body) == 400
     assert queue.empty()
 
 
