@@ -28,8 +28,7 @@ Timed run: the N users tap "✅ Tham dự" (the raw updates are built beforehand
 shuffled by ``--seed``); each tap's JSON is turned into a ``telegram.Update`` as that bot's
 polling would (hoinghi: ``handlers.telegram.receiving.update_of``, the tapped message reduced to
 where it is; the plain bots: ``Update.de_json``, as PTB's ``get_updates`` does) and handed to the
-Application's update processor. The taps come one of two
-ways (:class:`Load`), a phase each:
+Application's update processor. The taps come one of two ways (:class:`Load`), a phase each:
 
 * **K at once** (``--concurrency``, a closed loop): K workers share one queue, each handing over
   its next tap when its last was handled: the most taps a second the bot can handle. A tap's

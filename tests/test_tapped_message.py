@@ -1,7 +1,8 @@
 """A tap reaches the bot with the message its button was on reduced to where it is
 (``handlers.telegram.receiving.reduced``): by polling, by the webhook, and in the tests' and the
 rehearsal's own delivery. Telegram sends that whole message (the card's text, entities and
-keyboard) with every tap, and turning it into PTB objects was half of a tap's parse."""
+keyboard) with every tap, and turning it into PTB objects was about half of a tap's parse for a
+card with entities (bench/README.md)."""
 
 from __future__ import annotations
 
