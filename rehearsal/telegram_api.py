@@ -271,6 +271,22 @@ def _utf16_len(text: str) -> int:
 # --- request decoding ------------------------------------------------------------------------
 
 
+def _parse_json_object(body: bytes) -> dict[str, str]:
+    """A JSON body's fields as Telegram's server reads them (``td::HttpReader``, which takes any
+    body neither form-urlencoded nor multipart for JSON): a string is its text, anything else
+    the JSON that spells it, as a form field carries it."""
+    try:
+        fields = json.loads(body.decode("utf-8"))
+    except ValueError as error:
+        raise _bad(f"can't parse JSON: {error}") from None
+    if not isinstance(fields, dict):
+        raise _bad("JSON object expected")
+    return {
+        key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        for key, value in fields.items()
+    }
+
+
 def _parse_multipart(
     body: bytes, content_type: str
 ) -> tuple[dict[str, str], dict[str, UploadedFile]]:
@@ -962,8 +978,10 @@ class FakeBotApi:
         try:
             if content_type.startswith("multipart/form-data"):
                 values, uploads = _parse_multipart(body, content_type)
-            elif body:
+            elif "application/x-www-form-urlencoded" in content_type.lower():
                 values = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            elif body:
+                values = _parse_json_object(body)
         except (_Reject, UnicodeDecodeError) as error:
             self.violations.append(f"{name}: undecodable request body: {error}")
             return _error_response(400, "Bad Request: undecodable request body")

@@ -187,6 +187,62 @@ async def test_two_requests_share_a_connection_until_connection_close(
     assert len(fake.calls_to("getMe")) == 2
 
 
+def send_message_request(fake: FakeBotApi, content_type: bytes, body: bytes) -> bytes:
+    return (
+        f"POST /bot{fake.token}/sendMessage HTTP/1.1\r\n".encode()
+        + b"Host: 127.0.0.1\r\nContent-Type: "
+        + content_type
+        + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        + body
+    )
+
+
+async def test_a_json_body_is_read_as_telegram_reads_it_strings_as_text_the_rest_as_json(
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer
+) -> None:
+    buttons = {"inline_keyboard": [[{"text": "Tham dự", "callback_data": "rsvp:yes"}]]}
+    body = json.dumps(
+        {"chat_id": an.id, "text": "123", "reply_markup": buttons, "protect_content": "true"},
+        ensure_ascii=False,
+    ).encode()
+
+    [response] = await http_exchange(
+        fake_server, [send_message_request(fake, b"application/json", body)]
+    )
+
+    assert response.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert [call.params for call in fake.calls_to("sendMessage")] == [
+        {"chat_id": an.id, "text": "123", "reply_markup": buttons, "protect_content": True}
+    ]
+    assert an.last_text() == "123"
+    fake.assert_no_violations()
+
+
+@pytest.mark.parametrize(
+    ("body", "description"),
+    [
+        (b'["chat_id", 1001]', "Bad Request: JSON object expected"),
+        (b'{"chat_id": 1001', "Bad Request: can't parse JSON: Expecting ',' delimiter"),
+    ],
+)
+async def test_a_json_body_that_is_no_object_is_refused_with_400_and_a_violation(
+    fake: FakeBotApi, fake_server: FakeBotApiServer, body: bytes, description: str
+) -> None:
+    [response] = await http_exchange(
+        fake_server, [send_message_request(fake, b"application/json", body)]
+    )
+
+    assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert json.loads(response.partition(b"\r\n\r\n")[2]) == {
+        "ok": False,
+        "error_code": 400,
+        "description": "Bad Request: undecodable request body",
+    }
+    [violation] = fake.violations
+    assert violation.startswith(f"sendMessage: undecodable request body: {description}")
+    assert fake.calls == []
+
+
 async def test_chunked_body_is_refused_with_411(
     fake: FakeBotApi, fake_server: FakeBotApiServer
 ) -> None:

@@ -116,8 +116,11 @@ async def test_a_text_part_refused_by_telegram_raises_as_send_message_raises(
         await send_part(bot, an.id, TextPart("Nhắc hạn"), load_catalog("vi"))
 
 
-async def test_a_request_without_files_is_the_same_urlencoded_form_httpx_sends() -> None:
-    # The same bytes on the wire whichever client the plan names: only the CPU differs.
+async def test_a_request_without_files_goes_as_utf8_json_over_aiohttp_and_a_form_over_httpx() -> (
+    None
+):
+    # aiohttp: each of PTB's fields as a JSON string, the Vietnamese as UTF-8 (td's HttpReader
+    # reads a JSON string as a form field's value); httpx: PTB's own form, percent-encoded.
     seen: list[tuple[str, bytes]] = []
 
     async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -151,14 +154,54 @@ async def test_a_request_without_files_is_the_same_urlencoded_form_httpx_sends()
             finally:
                 await request.shutdown()
 
-    assert seen[0] == seen[1]
-    assert seen[0] == (
-        "application/x-www-form-urlencoded",
-        b"chat_id=1001&text=%C4%90%E1%BB%93ng+ch%C3%AD+%C4%91%C3%A3+x%C3%A1c+nh%E1%BA%ADn+%3Cb%3E"
-        b"tham+d%E1%BB%B1%3C%2Fb%3E+%26+c%E1%BA%A3m+%C6%A1n&reply_markup=%7B%22inline_keyboard"
-        b"%22%3A+%5B%5B%7B%22text%22%3A+%22%5Cu2705+Tham+d%5Cu1ef1%22%2C+%22callback_data%22%3A+"
-        b"%22r%3Aa%22%7D%5D%5D%7D",
+    assert seen == [
+        (
+            "application/json",
+            '{"chat_id":"1001","text":"Đồng chí đã xác nhận <b>tham dự</b> & cảm ơn",'
+            '"reply_markup":"{\\"inline_keyboard\\": [[{\\"text\\": \\"\\\\u2705 Tham d'
+            '\\\\u1ef1\\", \\"callback_data\\": \\"r:a\\"}]]}"}'.encode(),
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            b"chat_id=1001&text=%C4%90%E1%BB%93ng+ch%C3%AD+%C4%91%C3%A3+x%C3%A1c+nh%E1%BA%ADn+%3Cb"
+            b"%3Etham+d%E1%BB%B1%3C%2Fb%3E+%26+c%E1%BA%A3m+%C6%A1n&reply_markup=%7B%22inline_keyboa"
+            b"rd%22%3A+%5B%5B%7B%22text%22%3A+%22%5Cu2705+Tham+d%5Cu1ef1%22%2C+%22callback_data%22%"
+            b"3A+%22r%3Aa%22%7D%5D%5D%7D",
+        ),
+    ]
+
+
+async def test_the_same_message_over_aiohttp_and_over_httpx_reaches_the_bot_api_the_same(
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer
+) -> None:
+    buttons = {"inline_keyboard": [[{"text": "✅ Tham dự", "callback_data": "rsvp:yes"}]]}
+    for client in ("aiohttp", "httpx"):
+        async with Bot(
+            fake.token, base_url=fake_server.base_url, request=new_request(client)
+        ) as bot:
+            await bot.send_message(
+                an.id,
+                "<b>Giấy mời</b> dự hội nghị sơ kết &amp; 123",
+                parse_mode=ParseMode.HTML,
+                reply_markup=buttons,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                protect_content=True,
+            )
+
+    over_aiohttp, over_httpx = fake.calls_to("sendMessage")
+    assert (
+        over_aiohttp.params
+        == over_httpx.params
+        == {
+            "chat_id": 1001,
+            "text": "<b>Giấy mời</b> dự hội nghị sơ kết &amp; 123",
+            "parse_mode": "HTML",
+            "reply_markup": buttons,
+            "link_preview_options": {"is_disabled": True},
+            "protect_content": True,
+        }
     )
+    fake.assert_no_violations()
 
 
 async def test_a_document_over_aiohttp_arrives_whole_with_its_vietnamese_name_and_caption(
