@@ -272,9 +272,12 @@ def _utf16_len(text: str) -> int:
 
 
 def _parse_json_object(body: bytes) -> dict[str, str]:
-    """A JSON body's fields as Telegram's server reads them (``td::HttpReader``, which takes any
-    body neither form-urlencoded nor multipart for JSON): a string is its text, anything else
-    the JSON that spells it, as a form field carries it."""
+    """A JSON body's fields as Telegram's server reads them
+    (``td::HttpReader::parse_json_parameters``): a string is its text, anything else the JSON
+    that spells it, as a form field carries it. Stricter than Telegram, which logs a body it
+    cannot parse and goes on with the fields read so far: here that is a 400 and a violation."""
+    if not body:
+        return {}
     try:
         fields = json.loads(body.decode("utf-8"))
     except ValueError as error:
@@ -976,12 +979,16 @@ class FakeBotApi:
         uploads: dict[str, UploadedFile] = {}
         content_type = request.headers.get("content-type", "")
         try:
-            if content_type.startswith("multipart/form-data"):
+            # Which bodies Telegram's server reads, and how (td::HttpReader::read_next).
+            kind = content_type.lower()
+            if "multipart/form-data" in kind:
                 values, uploads = _parse_multipart(body, content_type)
-            elif "application/x-www-form-urlencoded" in content_type.lower():
+            elif "application/x-www-form-urlencoded" in kind:
                 values = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-            elif body:
+            elif "application/json" in kind:
                 values = _parse_json_object(body)
+            elif body:
+                raise _bad(f"a body of type {content_type or 'none'!r} is not read")
         except (_Reject, UnicodeDecodeError) as error:
             self.violations.append(f"{name}: undecodable request body: {error}")
             return _error_response(400, "Bad Request: undecodable request body")

@@ -218,19 +218,38 @@ async def test_a_json_body_is_read_as_telegram_reads_it_strings_as_text_the_rest
     fake.assert_no_violations()
 
 
-@pytest.mark.parametrize(
-    ("body", "description"),
-    [
-        (b'["chat_id", 1001]', "Bad Request: JSON object expected"),
-        (b'{"chat_id": 1001', "Bad Request: can't parse JSON: Expecting ',' delimiter"),
-    ],
-)
-async def test_a_json_body_that_is_no_object_is_refused_with_400_and_a_violation(
-    fake: FakeBotApi, fake_server: FakeBotApiServer, body: bytes, description: str
+async def test_a_json_body_of_any_spelling_of_its_type_is_read_and_a_form_still_is(
+    fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer
 ) -> None:
-    [response] = await http_exchange(
-        fake_server, [send_message_request(fake, b"application/json", body)]
-    )
+    as_json = json.dumps({"chat_id": an.id, "text": "Giấy mời"}, ensure_ascii=False).encode()
+    as_form = b"chat_id=%d&text=Gi%%E1%%BA%%A5y+m%%E1%%BB%%9Di" % an.id
+    requests = [
+        send_message_request(fake, b"Application/JSON; charset=utf-8", as_json),
+        send_message_request(fake, b"application/x-www-form-urlencoded", as_form),
+    ]
+
+    responses = [(await http_exchange(fake_server, [request]))[0] for request in requests]
+
+    assert [response.split(b"\r\n", 1)[0] for response in responses] == [b"HTTP/1.1 200 OK"] * 2
+    assert [call.params for call in fake.calls_to("sendMessage")] == [
+        {"chat_id": an.id, "text": "Giấy mời"}
+    ] * 2
+    fake.assert_no_violations()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "why"),
+    [
+        (b"application/json", b'["chat_id", 1001]', "JSON object expected"),
+        (b"application/json", b'{"chat_id": 1001', "can't parse JSON: Expecting ',' delimiter"),
+        (b"text/plain", b'{"chat_id": 1001}', "a body of type 'text/plain' is not read"),
+    ],
+    ids=["json-not-an-object", "json-malformed", "a-type-telegram-does-not-read"],
+)
+async def test_a_body_telegram_would_not_read_as_fields_is_refused_with_400_and_a_violation(
+    fake: FakeBotApi, fake_server: FakeBotApiServer, content_type: bytes, body: bytes, why: str
+) -> None:
+    [response] = await http_exchange(fake_server, [send_message_request(fake, content_type, body)])
 
     assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert json.loads(response.partition(b"\r\n\r\n")[2]) == {
@@ -239,7 +258,7 @@ async def test_a_json_body_that_is_no_object_is_refused_with_400_and_a_violation
         "description": "Bad Request: undecodable request body",
     }
     [violation] = fake.violations
-    assert violation.startswith(f"sendMessage: undecodable request body: {description}")
+    assert violation.startswith(f"sendMessage: undecodable request body: Bad Request: {why}")
     assert fake.calls == []
 
 
