@@ -11,7 +11,7 @@ until 2026-12-04: the baseline of its JSON bodies.
 * ``--message toast`` (the default): ``answerCallbackQuery`` with a short toast, as a tap gets;
 * ``--message confirmation``: a tap's confirmation, sent as hoinghi sends it
   (``render.send_part``: ``sendMessage`` with the Vietnamese text and its buttons);
-* ``--message notice``: a notice of about a thousand Vietnamese characters, the same way.
+* ``--message notice``: a notice of 906 Vietnamese characters, the same way.
 
 * **CPU ms/req** = ``time.process_time()`` of the bot's process over the timed requests, per
   request;
@@ -20,7 +20,8 @@ until 2026-12-04: the baseline of its JSON bodies.
   connections, which is where httpx's pool bookkeeping grows (encode/httpcore#1035).
 
 The sides take turns (``bench.common.interleaved``); each figure is the median of the rounds,
-lowest and highest beside, and the ratio httpx/aiohttp is taken within each round.
+lowest and highest beside, and the ratios httpx/aiohttp and aiohttp-form/aiohttp are taken
+within each round.
 
     .venv/bin/python bench/http_client.py                  # 2,000 requests, K = 1 and 32, 3 rounds
     .venv/bin/python bench/http_client.py --requests 500 --rounds 1   # a smoke check
@@ -55,7 +56,7 @@ from bench.common import interleaved, machine  # noqa: E402
 from bot.domain.outbound import Button, TextPart  # noqa: E402
 from bot.texts import load_catalog  # noqa: E402
 from handlers.telegram.render import send_part  # noqa: E402
-from handlers.telegram.request import AiohttpRequest, new_request  # noqa: E402
+from handlers.telegram.request import BOT_POOL, AiohttpRequest, new_request  # noqa: E402
 
 CLIENTS = ("aiohttp", "aiohttp-form", "httpx")
 TOKEN = "123456:BENCH-token-of-a-loopback-server-xx"
@@ -102,7 +103,7 @@ class FormRequest(AiohttpRequest):
 
 def request_of(client: str) -> BaseRequest:
     if client == "aiohttp-form":
-        return FormRequest(connection_pool_size=256)
+        return FormRequest(connection_pool_size=BOT_POOL)
     return new_request("httpx" if client == "httpx" else "aiohttp")
 
 
