@@ -293,7 +293,8 @@ def _parse_json_object(body: bytes) -> dict[str, str]:
 def _parse_multipart(
     body: bytes, content_type: str
 ) -> tuple[dict[str, str], dict[str, UploadedFile]]:
-    """Split an httpx ``multipart/form-data`` body into text fields and file parts."""
+    """Split a ``multipart/form-data`` body (httpx's or aiohttp's) into text fields and file
+    parts."""
     boundary = re.search(r'boundary="?([^";]+)"?', content_type)
     if boundary is None:
         raise _bad("multipart body without boundary")

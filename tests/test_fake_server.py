@@ -187,12 +187,14 @@ async def test_two_requests_share_a_connection_until_connection_close(
     assert len(fake.calls_to("getMe")) == 2
 
 
-def send_message_request(fake: FakeBotApi, content_type: bytes, body: bytes) -> bytes:
+def send_message_request(fake: FakeBotApi, content_type: bytes | None, body: bytes) -> bytes:
+    """A raw sendMessage request with ``body``, of ``content_type`` (None: no such header)."""
+    kind = b"" if content_type is None else b"Content-Type: " + content_type + b"\r\n"
     return (
         f"POST /bot{fake.token}/sendMessage HTTP/1.1\r\n".encode()
-        + b"Host: 127.0.0.1\r\nContent-Type: "
-        + content_type
-        + b"\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+        + b"Host: 127.0.0.1\r\n"
+        + kind
+        + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
         + body
     )
 
@@ -243,11 +245,16 @@ async def test_a_json_body_of_any_spelling_of_its_type_is_read_and_a_form_still_
         (b"application/json", b'["chat_id", 1001]', "JSON object expected"),
         (b"application/json", b'{"chat_id": 1001', "can't parse JSON: Expecting ',' delimiter"),
         (b"text/plain", b'{"chat_id": 1001}', "a body of type 'text/plain' is not read"),
+        (None, b"chat_id=1001&text=x", "a body of type 'none' is not read"),
     ],
-    ids=["json-not-an-object", "json-malformed", "a-type-telegram-does-not-read"],
+    ids=["json-not-an-object", "json-malformed", "a-type-telegram-does-not-read", "no-type"],
 )
 async def test_a_body_telegram_would_not_read_as_fields_is_refused_with_400_and_a_violation(
-    fake: FakeBotApi, fake_server: FakeBotApiServer, content_type: bytes, body: bytes, why: str
+    fake: FakeBotApi,
+    fake_server: FakeBotApiServer,
+    content_type: bytes | None,
+    body: bytes,
+    why: str,
 ) -> None:
     [response] = await http_exchange(fake_server, [send_message_request(fake, content_type, body)])
 
