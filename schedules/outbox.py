@@ -402,20 +402,22 @@ class Outbox:
         holding its places does not keep a fast one (Telegram, 30) waiting for a place. When
         every channel is done, one more round looks for what fell due meanwhile on a channel
         that had finished (a delivery that fell back to another channel, a retry).
+
+        A channel whose drain fails (its database read, say) does not cut the others short:
+        cancelled mid-send, a message may have reached the platform unrecorded, and be sent
+        again. They finish their round, then the first failure is raised. Cancelling the drain
+        cancels every channel's.
         """
         while not self._stopping:
             channels = await self._due_channels()
             if not channels:
                 return
             drains = [asyncio.create_task(self._drain_channel(channel)) for channel in channels]
-            try:
-                claimed = await asyncio.gather(*drains)
-            except BaseException:
-                for task in drains:
-                    task.cancel()
-                await asyncio.gather(*drains, return_exceptions=True)
-                raise
-            if not any(claimed):
+            ended = await asyncio.gather(*drains, return_exceptions=True)
+            for outcome in ended:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            if not any(ended):
                 return
 
     async def _due_channels(self) -> list[str]:

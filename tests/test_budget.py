@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
@@ -44,7 +45,7 @@ from schedules.outbox import office_delivery
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from schedules.scheduler import OutboxScheduler
 from storage.files import FileStore
-from storage.models import OutboundMessage
+from storage.models import Delivery, OutboundMessage
 from tests.channels.text_channel import TextChannel
 from tests.fakes.clock import EventTime, counting_database_calls
 from tests.fakes.telegram_api import FakeBotApi
@@ -434,3 +435,79 @@ async def test_a_slow_channel_holding_its_places_does_not_hold_back_a_fast_one(
     assert (telegram.group, pacers["zalo"].group) == (5, 1)
     assert fast.starts[-1] - fast.starts[0] == pytest.approx(115 * telegram.interval)
     assert slow.starts[-1] - slow.starts[0] == pytest.approx(59 * pacers["zalo"].interval)
+
+
+class Crash(BaseException):
+    """What no guard of the outbox catches (the rehearsal's kill is one)."""
+
+
+class CrashingChannel(TimedChannel):
+    """A timed channel whose ``at``-th send fails as no guard catches."""
+
+    def __init__(self, channel: str, time: EventTime, travel: float, *, at: int) -> None:
+        super().__init__(channel, time, travel)
+        self.at = at
+
+    async def send(self, address: str, part: Part) -> SendResult:
+        """Fail at the ``at``-th send, else accept the part after the travel time."""
+        if len(self.starts) + 1 == self.at:
+            raise Crash
+        return await super().send(address, part)
+
+
+async def test_a_channel_failing_mid_drain_lets_the_others_finish_their_round_then_raises(
+    services: Services, database_busy: Any
+) -> None:
+    # Zalo fails on its third send, 0.4 s in, while Telegram's 30 take a second: cancelled
+    # there, a Telegram message on the wire could be sent again after a restart.
+    time = EventTime(start=1000.0, busy=database_busy)
+    failing = CrashingChannel("zalo", time, 0.2, at=3)
+    other = TimedChannel("telegram", time, 0.2)
+    pacers = {
+        "zalo": Pacer(Limits(overall_per_second=5), now=time.monotonic, sleep=time.sleep),
+        "telegram": Pacer(Limits(), now=time.monotonic, sleep=time.sleep),
+    }
+    outbox = build_outbox(services, load_catalog("vi"), {"zalo": failing, "telegram": other},
+                          pacer=pacers)  # fmt: skip
+    await _queue_notes(services, {"zalo": 5, "telegram": 30})
+
+    with pytest.raises(Crash):
+        await time.run(outbox.drain())
+
+    assert (len(failing.starts), len(other.starts)) == (2, 30)
+    assert other.starts[-1] - 1000.0 > 0.4  # Telegram went on after Zalo's failure
+    async with services.ctx.sessions() as session:
+        statuses = Counter(
+            (str(channel), str(status))
+            for channel, status in await session.execute(select(Delivery.channel, Delivery.status))
+        )
+    # Zalo's places in hand stay in flight, for the restarted process to take back.
+    assert statuses == Counter(
+        {("telegram", "sent"): 30, ("zalo", "sent"): 2, ("zalo", "sending"): 3}
+    )
+
+
+async def test_cancelling_the_drain_stops_every_channels_sending_at_once(
+    services: Services, database_busy: Any
+) -> None:
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    pacers = {
+        "zalo": Pacer(Limits(overall_per_second=5), now=time.monotonic, sleep=time.sleep),
+        "telegram": Pacer(Limits(), now=time.monotonic, sleep=time.sleep),
+    }
+    outbox = build_outbox(services, load_catalog("vi"), {"zalo": zalo, "telegram": telegram},
+                          pacer=pacers)  # fmt: skip
+    await _queue_notes(services, {"zalo": 5, "telegram": 30})
+
+    async def cancelled_half_a_second_in() -> None:
+        drain = asyncio.ensure_future(outbox.drain())
+        await time.sleep(0.5)
+        drain.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await drain
+        await time.sleep(5)  # a channel still sending would go on meanwhile
+
+    await time.run(cancelled_half_a_second_in())
+    assert max(zalo.starts + telegram.starts) <= 1000.5
+    assert (len(zalo.starts), len(telegram.starts)) == (3, 15)
