@@ -425,7 +425,9 @@ async def _fault_checks(stage: Stage) -> None:
     most one batch (``batch_size`` parts; one here): a part Telegram accepted just before the
     kill, not yet written down, goes again after the restart. The chaos's timeouts fire before
     the call reaches the chat, so they repeat nothing (a real timeout may: that too is one part
-    in flight), and the handlers' replies are no deliveries. So repeats ≤ kills × batch_size.
+    in flight), and the handlers' replies are no deliveries. A restart may follow the death of
+    each channel's sending in one round (rehearsal.faults). So repeats ≤ kills × batch_size × the
+    channels.
     """
     services, catalog, stats = stage.services, stage.catalog, stage.stats
     assert stage.chaos is not None
@@ -442,7 +444,7 @@ async def _fault_checks(stage: Stage) -> None:
         recorded = int(await session.scalar(select(func.sum(Delivery.parts_sent))) or 0)
     unsettled = statuses[DeliveryStatus.PENDING] + statuses[DeliveryStatus.SENDING]
     duplicates = stats.delivered_parts - recorded
-    # Each channel has its own places in hand: a kill can catch one batch of each on the wire.
+    # Each channel has its own places in hand: a restart can follow one batch of each on the wire.
     bound = stats.kills * stage.outbox.batch_size * len(stage.senders)
     outbox_faults = stats.outbox_faults
     reply_faults = stage.chaos.injected - outbox_faults

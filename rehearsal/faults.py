@@ -7,6 +7,12 @@ the channel's sender (:class:`MortalSender`). The outbox is the production one, 
 methods overridden; after a kill the rehearsal builds a new one on the same database, as a
 restarted process does, and recovers what was in flight (:mod:`rehearsal.script`). Delegates
 who block the bot are a step of the play.
+
+Every roll comes from the seed, and the same seed gives the same run: each platform's chaos
+rolls once per call in the order its channel makes them, and each channel has a die of its
+own for the kills around its sends. The channels send side by side, their database calls
+ending in whatever order the threads finish, so one die shared by them would hand its rolls
+out in that order.
 """
 
 from __future__ import annotations
@@ -76,13 +82,15 @@ class MortalSender:
     out, the tick unwinds to the rehearsal, and the rehearsal builds a new outbox, as a
     restarted process would. The dead process must write nothing afterwards, and it cannot:
     once dead, each of its sends hangs forever, so nothing of it is sent, nor recorded as
-    sent. That nearly suffices because the rehearsal's outbox has one delivery in flight at a
-    time on each channel (``batch_size`` 1): the delivery whose send raised is the only
-    coroutine of the dead process sending on its channel, and it is the one unwound. The other
-    channel's delivery is cancelled with the drain; if it was already past its send, its
-    record may still be written after the kill (a real kill would repeat that message instead),
-    and with a larger batch more siblings would (tests/test_crash.py kills real processes with
-    batches of 30).
+    sent. That suffices because the rehearsal's outbox has one delivery in flight at a time on
+    each channel (``batch_size`` 1): the delivery whose send raised is the only coroutine of
+    the dead process sending on its channel, and it is the one unwound.
+
+    Each channel dies alone, at its own die's roll (a :class:`Process` each): the outbox lets
+    the other channels finish their round when one fails (``Outbox.drain``), and the rehearsal
+    restarts the whole outbox after it. A real kill cuts every channel wherever it is, which
+    would make the run depend on how far the other channel had got, a matter of threads;
+    tests/test_crash.py kills real processes, with batches of 30.
 
     The platform's own faults come from its chaos; this only counts which of them hit the
     outbox's sends (``injected`` is the chaos's running count by kind, counted into ``seen``;

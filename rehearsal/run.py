@@ -78,7 +78,11 @@ async def rehearse(
         outbox = build_outbox(services, catalog, senders, pacer=pacers)
         stage = Stage(config, catalog, services, on_telegram, outbox, clock, result, zalo=on_zalo)
         if faults is not None:
-            stage.faults, stage.rng = faults, random.Random(seed + 1)  # noqa: S311
+            stage.faults = faults
+            stage.dice = {  # a channel's kills do not depend on the others' (rehearsal.faults)
+                sender.channel: random.Random(f"{seed + 1}:{sender.channel}")  # noqa: S311
+                for sender in stage.senders
+            }
             stage.chaos = bad_day(fake, faults, random.Random(seed + 2))  # noqa: S311
             on_zalo.bad_day = ZaloBadDay(zalo_fake, faults, random.Random(seed + 3))  # noqa: S311
             await restart(stage, killed=False)

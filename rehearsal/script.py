@@ -597,13 +597,17 @@ def _broadcast_events(stage: Stage) -> list[tuple[datetime, Action]]:
 
 
 async def restart(stage: Stage, *, killed: bool) -> None:
-    """A new outbox, as a restarted process builds it, over the channels' senders wrapped in a
-    new mortal process: in-flight deliveries go back to pending."""
+    """A new outbox, as a restarted process builds it, over the channels' senders, each
+    wrapped to die at its own dice's roll: in-flight deliveries go back to pending."""
     assert stage.faults is not None and stage.chaos is not None
-    process = Process()
     senders: dict[str, ChannelSender] = {
         sender.channel: MortalSender(
-            sender, stage.rng, stage.faults, stage.stats, process, *stage.injected(sender.channel)
+            sender,
+            stage.dice[sender.channel],
+            stage.faults,
+            stage.stats,
+            Process(),
+            *stage.injected(sender.channel),
         )
         for sender in stage.senders
     }

@@ -70,7 +70,9 @@ class Stage:
     tokens: dict[str, str] = field(default_factory=dict)
     faults: Faults | None = None
     chaos: Chaos | None = None
-    rng: random.Random = field(default_factory=random.Random)
+    # Each channel's own dice for the kills around its sends: the channels send side by side,
+    # so one shared die would give each the rolls in the order the threads happen to finish.
+    dice: dict[str, random.Random] = field(default_factory=dict)
     stats: FaultStats = field(default_factory=FaultStats)
     plan: dict[str, str] = field(default_factory=dict)
     cast: Cast = field(default_factory=lambda: Cast([], {}, []))
