@@ -3,6 +3,7 @@
 #   make test   creates .venv, installs hoinghi with its test tools and runs the tests
 # and one tries the whole plan without a Telegram token:
 #   make rehearse   the example plan on a simulated Telegram, in compressed time
+#   (make rehearse-faults: the same on a bad day)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,8 @@ CONFIG ?= $(or $(HOINGHI_CONFIG),$(if $(wildcard config.toml),config.toml,config
 # Said before the bot starts: which plan runs, and how to run one's own when there is none yet.
 PLAN_NOTE = Chạy theo kế hoạch: $(CONFIG)$(if $(and $(filter config.example.toml,$(CONFIG)),$(if $(wildcard config.toml),,none)), (chưa có config.toml — sao chép config.example.toml thành config.toml để dùng kế hoạch của mình))
 
-.PHONY: run test test-postgres test-slow test-multiprocess test-browser lint check rehearse clean
+.PHONY: run test test-postgres test-slow test-multiprocess test-browser lint check rehearse \
+	rehearse-faults clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +59,12 @@ lint: $(STAMP)
 
 rehearse: $(STAMP)
 	$(BIN)/hoinghi rehearse --force
+
+# The same plan on a bad day: platform errors, 429s, the bot killed and restarted, blockers.
+# A seed gives the same run every time, so its figures before and after a change compare.
+# (`make rehearse --faults` cannot be: make takes --faults as an option of its own.)
+rehearse-faults: $(STAMP)
+	$(BIN)/hoinghi rehearse --force --faults
 
 check: $(STAMP)
 	$(BIN)/hoinghi --config $(CONFIG) check
