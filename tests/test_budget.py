@@ -41,7 +41,7 @@ from bot.services import Services, build_services
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application
 from handlers.telegram.limiter import RetryingRateLimiter
-from schedules.outbox import office_delivery
+from schedules.outbox import Outbox, office_delivery
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from schedules.scheduler import OutboxScheduler
 from storage.files import FileStore
@@ -411,6 +411,19 @@ async def _queue_notes(services: Services, counts: dict[str, int]) -> None:
                 session.add(office_delivery(note.id, channel, str(10_000 + n), now))
 
 
+def zalo_and_telegram(
+    services: Services, time: EventTime, zalo: TimedChannel, telegram: TimedChannel
+) -> tuple[Outbox, dict[str, Pacer]]:
+    """An outbox over both channels, each on its own pacer in virtual time: Zalo's 5 a second,
+    Telegram's 30."""
+    pacers = {
+        "zalo": Pacer(Limits(overall_per_second=5), now=time.monotonic, sleep=time.sleep),
+        "telegram": Pacer(Limits(), now=time.monotonic, sleep=time.sleep),
+    }
+    senders = {"zalo": zalo, "telegram": telegram}
+    return build_outbox(services, load_catalog("vi"), senders, pacer=pacers), pacers
+
+
 async def test_a_slow_channel_holding_its_places_does_not_hold_back_a_fast_one(
     services: Services, database_busy: Any
 ) -> None:
@@ -418,12 +431,7 @@ async def test_a_slow_channel_holding_its_places_does_not_hold_back_a_fast_one(
     # channel's deliveries are first in line and would fill the shared places in hand.
     time = EventTime(start=1000.0, busy=database_busy)
     slow, fast = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    pacers = {
-        "zalo": Pacer(Limits(overall_per_second=5), now=time.monotonic, sleep=time.sleep),
-        "telegram": Pacer(Limits(), now=time.monotonic, sleep=time.sleep),
-    }
-    outbox = build_outbox(services, load_catalog("vi"), {"zalo": slow, "telegram": fast},
-                          pacer=pacers)  # fmt: skip
+    outbox, pacers = zalo_and_telegram(services, time, slow, fast)
     await _queue_notes(services, {"zalo": 60, "telegram": 120})
     await time.run(outbox.drain())
     assert (len(slow.starts), len(fast.starts)) == (60, 120)
@@ -463,12 +471,7 @@ async def test_a_channel_failing_mid_drain_lets_the_others_finish_their_round_th
     time = EventTime(start=1000.0, busy=database_busy)
     failing = CrashingChannel("zalo", time, 0.2, at=3)
     other = TimedChannel("telegram", time, 0.2)
-    pacers = {
-        "zalo": Pacer(Limits(overall_per_second=5), now=time.monotonic, sleep=time.sleep),
-        "telegram": Pacer(Limits(), now=time.monotonic, sleep=time.sleep),
-    }
-    outbox = build_outbox(services, load_catalog("vi"), {"zalo": failing, "telegram": other},
-                          pacer=pacers)  # fmt: skip
+    outbox, _ = zalo_and_telegram(services, time, failing, other)
     await _queue_notes(services, {"zalo": 5, "telegram": 30})
 
     with pytest.raises(Crash):
@@ -492,12 +495,7 @@ async def test_cancelling_the_drain_stops_every_channels_sending_at_once(
 ) -> None:
     time = EventTime(start=1000.0, busy=database_busy)
     zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    pacers = {
-        "zalo": Pacer(Limits(overall_per_second=5), now=time.monotonic, sleep=time.sleep),
-        "telegram": Pacer(Limits(), now=time.monotonic, sleep=time.sleep),
-    }
-    outbox = build_outbox(services, load_catalog("vi"), {"zalo": zalo, "telegram": telegram},
-                          pacer=pacers)  # fmt: skip
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
     await _queue_notes(services, {"zalo": 5, "telegram": 30})
 
     async def cancelled_half_a_second_in() -> None:
