@@ -405,7 +405,9 @@ class Outbox:
 
         A channel whose drain fails (its database read, say) does not cut the others short:
         cancelled mid-send, a message may have reached the platform unrecorded, and be sent
-        again. They finish their round, then the first failure is raised. Cancelling the drain
+        again. They finish their round (however long a slow channel's is: as a channel that
+        finished its round early waits for the others), then the failure is raised, a kill or
+        a cancellation before an error, and any other error logged. Cancelling the drain
         cancels every channel's.
         """
         while not self._stopping:
@@ -414,9 +416,15 @@ class Outbox:
                 return
             drains = [asyncio.create_task(self._drain_channel(channel)) for channel in channels]
             ended = await asyncio.gather(*drains, return_exceptions=True)
-            for outcome in ended:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            failures = sorted(
+                (outcome for outcome in ended if isinstance(outcome, BaseException)),
+                key=lambda failure: isinstance(failure, Exception),
+            )
+            if failures:
+                for other in failures[1:]:
+                    if isinstance(other, Exception):
+                        log.error("another channel's drain failed too", exc_info=other)
+                raise failures[0]
             if not any(ended):
                 return
 
@@ -465,6 +473,11 @@ class Outbox:
                         task.result()  # what gets past _deliver (a kill) ends the drain
             await asyncio.gather(*running)  # stopping: the deliveries in hand finish
             return any_claimed
+        except Exception:
+            # Its own failure (a claim's database read): those in hand are on the wire, and
+            # would be sent again if cut; they finish, and are recorded, first.
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
         except BaseException:
             for task in running:
                 task.cancel()

@@ -9,7 +9,9 @@ time and prints the figures.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
@@ -479,13 +482,8 @@ async def test_a_channel_failing_mid_drain_lets_the_others_finish_their_round_th
 
     assert (len(failing.starts), len(other.starts)) == (2, 30)
     assert other.starts[-1] - 1000.0 > 0.4  # Telegram went on after Zalo's failure
-    async with services.ctx.sessions() as session:
-        statuses = Counter(
-            (str(channel), str(status))
-            for channel, status in await session.execute(select(Delivery.channel, Delivery.status))
-        )
     # Zalo's places in hand stay in flight, for the restarted process to take back.
-    assert statuses == Counter(
+    assert await delivery_statuses(services) == Counter(
         {("telegram", "sent"): 30, ("zalo", "sent"): 2, ("zalo", "sending"): 3}
     )
 
@@ -509,3 +507,95 @@ async def test_cancelling_the_drain_stops_every_channels_sending_at_once(
     await time.run(cancelled_half_a_second_in())
     assert max(zalo.starts + telegram.starts) <= 1000.5
     assert (len(zalo.starts), len(telegram.starts)) == (3, 15)
+
+
+def failing_claims(monkeypatch: pytest.MonkeyPatch, outbox: Outbox, channel: str, at: int) -> None:
+    """``channel``'s ``at``-th claim fails as a database read can ("database is locked")."""
+    real = outbox._claim
+    calls = Counter[str]()
+
+    async def claim(limit: int | None = None, of: str | None = None) -> Any:
+        calls[str(of)] += 1
+        if of == channel and calls[str(of)] == at:
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("SELECT …", {}, locked)
+        return await real(limit, of)
+
+    monkeypatch.setattr(outbox, "_claim", claim)
+
+
+async def delivery_statuses(services: Services) -> Counter[tuple[str, str]]:
+    """How many deliveries of each channel are in each status."""
+    async with services.ctx.sessions() as session:
+        rows = await session.execute(select(Delivery.channel, Delivery.status))
+        return Counter((str(channel), str(status)) for channel, status in rows)
+
+
+async def test_a_channel_whose_claim_fails_finishes_its_own_sends_in_hand_before_raising(
+    services: Services, database_busy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Zalo claims its 5 at once, then its next claim fails while those 5 are still to go out
+    # at 5 a second: cut there, one on the wire could reach Zalo unrecorded.
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    failing_claims(monkeypatch, outbox, "zalo", at=2)
+    await _queue_notes(services, {"zalo": 5, "telegram": 30})
+
+    with pytest.raises(OperationalError):
+        await time.run(outbox.drain())
+
+    assert (len(zalo.starts), len(telegram.starts)) == (5, 30)
+    assert await delivery_statuses(services) == Counter(
+        {("telegram", "sent"): 30, ("zalo", "sent"): 5}
+    )
+
+
+async def test_when_two_channels_fail_a_kill_is_raised_and_the_error_logged(
+    services: Services,
+    database_busy: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), CrashingChannel("telegram", time, 0.2, at=3)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    failing_claims(monkeypatch, outbox, "zalo", at=2)
+    await _queue_notes(services, {"zalo": 5, "telegram": 30})
+
+    with caplog.at_level(logging.ERROR, logger="schedules.outbox"), pytest.raises(Crash):
+        await time.run(outbox.drain())
+
+    logged = [r for r in caplog.records if r.getMessage() == "another channel's drain failed too"]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None and logged[0].exc_info[0] is OperationalError
+
+
+async def test_a_process_cut_while_both_channels_send_repeats_only_what_was_on_the_wire(
+    services: Services, database_busy: Any
+) -> None:
+    """What a kill does to two channels at once (the rehearsal's kills take one channel at a
+    time): the drain cancelled half a second in, a new outbox recovers and sends the rest.
+    Of what each had in hand, Zalo's third send (from 0.4 s) and Telegram's third group of five
+    (from 0.33 s) were on the wire: those six go twice, nothing is lost, far within a batch a
+    channel."""
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"zalo": 5, "telegram": 30})
+
+    async def cut_then_restarted() -> None:
+        drain = asyncio.ensure_future(outbox.drain())
+        await time.sleep(0.5)
+        drain.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await drain
+        restarted, _ = zalo_and_telegram(services, time, zalo, telegram)
+        assert await restarted.recover() == 20 + 3  # what was in hand and not recorded
+        await restarted.drain()
+
+    await time.run(cut_then_restarted())
+    assert await delivery_statuses(services) == Counter(
+        {("telegram", "sent"): 30, ("zalo", "sent"): 5}
+    )
+    assert (len(zalo.starts) - 5, len(telegram.starts) - 30) == (1, 5)
