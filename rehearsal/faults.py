@@ -12,7 +12,9 @@ Every roll comes from the seed, and the same seed gives the same run: each platf
 rolls once per call in the order its channel makes them, and each channel has a die of its
 own for the kills around its sends. The channels send side by side, their database calls
 ending in whatever order the threads finish, so one die shared by them would hand its rolls
-out in that order.
+out in that order. (That assumes each simulated person is on one channel, as the script casts
+them: a delivery falling back from one channel to the other during a round would join the
+other's sends at a moment the threads decide.)
 """
 
 from __future__ import annotations

@@ -206,7 +206,7 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
 def test_a_rehearsal_under_faults_tells_the_same_story_twice_from_one_seed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``make rehearse --faults`` before and after a change is how a refactoring shows it kept
+    """``make rehearse-faults`` before and after a change is how a refactoring shows it kept
     the behaviour: its figures must not move from one run to the next. They did (repeats 11 to
     14, the office group's 40 or 41 messages): the channels send side by side and took the
     kills' rolls from one die in the order their database calls happened to end, and a kill on
