@@ -469,8 +469,12 @@ class Outbox:
                 while len(running) >= threshold:
                     done, pending = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                     running = set(pending)
-                    for task in done:
-                        task.result()  # what gets past _deliver (a kill) ends the drain
+                    # What gets past _deliver (a kill) ends the drain. Every outcome is read
+                    # first: one left unread is logged when its task is collected, at any
+                    # moment, as "Task exception was never retrieved".
+                    for failure in [task.exception() for task in done]:
+                        if failure is not None:
+                            raise failure
             await asyncio.gather(*running)  # stopping: the deliveries in hand finish
             return any_claimed
         except Exception:
