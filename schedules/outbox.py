@@ -477,10 +477,14 @@ class Outbox:
                             raise failure
             await asyncio.gather(*running)  # stopping: the deliveries in hand finish
             return any_claimed
-        except Exception:
+        except Exception as error:
             # Its own failure (a claim's database read): those in hand are on the wire, and
-            # would be sent again if cut; they finish, and are recorded, first.
-            await asyncio.gather(*running, return_exceptions=True)
+            # would be sent again if cut; they finish, and are recorded, first. A kill among
+            # them is raised rather than the error, as drain ranks them.
+            ended = await asyncio.gather(*running, return_exceptions=True)
+            for outcome in ended:
+                if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                    raise outcome from error
             raise
         except BaseException:
             for task in running:

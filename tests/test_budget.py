@@ -531,6 +531,23 @@ async def test_a_channel_whose_claim_fails_finishes_its_own_sends_in_hand_before
     )
 
 
+async def test_a_kill_among_the_sends_a_failed_claim_lets_finish_is_raised_not_the_claims_error(
+    services: Services, database_busy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Zalo's second claim fails with its 5 in hand; they go on, and the third dies of a kill.
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = CrashingChannel("zalo", time, 0.2, at=3), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    failing_claims(monkeypatch, outbox, "zalo", at=2)
+    await _queue_notes(services, {"zalo": 5})
+
+    with pytest.raises(Crash) as raised:
+        await time.run(outbox.drain())
+
+    assert isinstance(raised.value.__cause__, OperationalError)
+    assert len(zalo.starts) == 2
+
+
 async def test_when_two_channels_fail_a_kill_is_raised_and_the_error_logged(
     services: Services,
     database_busy: Any,
