@@ -41,6 +41,8 @@ from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
 
+pytest_plugins = ["tests.unread_failures"]  # a task's failure left unread fails the session
+
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `hoinghi` does; see bot/cli.py
 
 ROOT = Path(__file__).resolve().parents[1]
