@@ -45,7 +45,7 @@ import os
 import secrets
 import socket
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -416,15 +416,12 @@ class Outbox:
                 return
             drains = [asyncio.create_task(self._drain_channel(channel)) for channel in channels]
             ended = await asyncio.gather(*drains, return_exceptions=True)
-            failures = sorted(
-                (outcome for outcome in ended if isinstance(outcome, BaseException)),
-                key=lambda failure: isinstance(failure, Exception),
-            )
-            if failures:
-                for other in failures[1:]:
-                    if isinstance(other, Exception):
+            failure = _first_failure(ended)
+            if failure is not None:
+                for other in ended:
+                    if isinstance(other, Exception) and other is not failure:
                         log.error("another channel's drain failed too", exc_info=other)
-                raise failures[0]
+                raise failure
             if not any(ended):
                 return
 
@@ -472,19 +469,18 @@ class Outbox:
                     # What gets past _deliver (a kill) ends the drain. Every outcome is read
                     # first: one left unread is logged when its task is collected, at any
                     # moment, as "Task exception was never retrieved".
-                    for failure in [task.exception() for task in done]:
-                        if failure is not None:
-                            raise failure
+                    failure = _first_failure(_outcome(task) for task in done)
+                    if failure is not None:
+                        raise failure
             await asyncio.gather(*running)  # stopping: the deliveries in hand finish
             return any_claimed
         except Exception as error:
-            # Its own failure (a claim's database read): those in hand are on the wire, and
-            # would be sent again if cut; they finish, and are recorded, first. A kill among
-            # them is raised rather than the error, as drain ranks them.
-            ended = await asyncio.gather(*running, return_exceptions=True)
-            for outcome in ended:
-                if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
-                    raise outcome from error
+            # Its own failure (a claim's database read, or a delivery's record of its end):
+            # those in hand are on the wire, and would be sent again if cut; they finish, and
+            # are recorded, first. A kill among them is raised rather than the error.
+            failure = _first_failure(await asyncio.gather(*running, return_exceptions=True))
+            if failure is not None and not isinstance(failure, Exception):
+                raise failure from error
             raise
         except BaseException:
             for task in running:
@@ -873,6 +869,19 @@ class Outbox:
                     )
                 )
             return reports
+
+
+def _outcome(task: asyncio.Task[Any]) -> BaseException | None:
+    """How a finished task ended: its failure, a cancellation, or None; read, so the loop
+    never reports it unread."""
+    return asyncio.CancelledError() if task.cancelled() else task.exception()
+
+
+def _first_failure(outcomes: Iterable[object]) -> BaseException | None:
+    """The failure to raise among ``outcomes``: a kill or a cancellation (a BaseException that
+    is no Exception) before an error, else the first error; None if nothing failed."""
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    return min(failures, key=lambda failure: isinstance(failure, Exception), default=None)
 
 
 def office_delivery(message_id: int, channel: str, address: str, now: datetime) -> Delivery:

@@ -9,7 +9,6 @@ time and prints the figures.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import re
 import sqlite3
@@ -45,7 +44,7 @@ from bot.services import Services, build_services
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application
 from handlers.telegram.limiter import RetryingRateLimiter
-from schedules.outbox import Outbox, office_delivery
+from schedules.outbox import Outbox, _first_failure, _outcome, office_delivery
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from schedules.scheduler import OutboxScheduler
 from storage.files import FileStore
@@ -57,6 +56,7 @@ from tests.harness import OFFICE_CHAT, BotHarness, wired_config
 from tests.surge import link_directly, links_surge, people, start_surge_bot, taps_during_broadcast
 from tests.test_broadcasts import compose
 from tests.test_outbox import linked_answers
+from tests.unread_failures import reported_apart
 
 
 @pytest.fixture
@@ -454,14 +454,15 @@ class Crash(BaseException):
 
 
 class CrashingChannel(TimedChannel):
-    """A timed channel whose ``at``-th send fails as no guard catches."""
+    """A timed channel whose ``at``-th send, and every one after it, fails as no guard
+    catches."""
 
     def __init__(self, channel: str, time: EventTime, travel: float, *, at: int) -> None:
         super().__init__(channel, time, travel)
         self.at = at
 
     async def send(self, address: str, part: Part) -> SendResult:
-        """Fail at the ``at``-th send, else accept the part after the travel time."""
+        """Fail from the ``at``-th send on, else accept the part after the travel time."""
         if len(self.starts) + 1 == self.at:
             raise Crash
         return await super().send(address, part)
@@ -568,19 +569,28 @@ async def test_when_two_channels_fail_a_kill_is_raised_and_the_error_logged(
     assert logged[0].exc_info is not None and logged[0].exc_info[0] is OperationalError
 
 
-@asynccontextmanager
-async def unread_task_failures() -> AsyncIterator[list[str]]:
-    """What the event loop reports of tasks collected with their failure never read, from
-    the block's start until every such task has been collected (at its end)."""
-    loop = asyncio.get_running_loop()
-    reported: list[str] = []
-    before = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
-    try:
-        yield reported
-        gc.collect()
-    finally:
-        loop.set_exception_handler(before)
+def test_a_kill_is_raised_before_an_error_whatever_order_they_ended_in() -> None:
+    error, kill, later = OperationalError("SELECT …", {}, Exception()), Crash(), KeyError("x")
+
+    assert _first_failure([None, error, kill, later]) is kill
+    assert _first_failure([error, None, later]) is error
+    assert _first_failure([None, False, True]) is None
+
+
+async def test_a_cancelled_delivery_among_those_ended_is_read_as_a_cancellation() -> None:
+    async def crashes() -> None:
+        raise Crash
+
+    cancelled = asyncio.ensure_future(asyncio.sleep(60))
+    crashed, sent = asyncio.ensure_future(crashes()), asyncio.ensure_future(asyncio.sleep(0))
+    cancelled.cancel()
+    with reported_apart() as unread:
+        await asyncio.wait([cancelled, crashed, sent])
+        outcomes = [_outcome(task) for task in (cancelled, crashed, sent)]
+        del crashed
+
+    assert [type(outcome) for outcome in outcomes] == [asyncio.CancelledError, Crash, type(None)]
+    assert unread.found == []
 
 
 async def test_a_kill_of_several_sends_at_once_leaves_no_failure_unread(
@@ -595,11 +605,10 @@ async def test_a_kill_of_several_sends_at_once_leaves_no_failure_unread(
     outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
     await _queue_notes(services, {"telegram": 30})
 
-    async with unread_task_failures() as unread:
-        with pytest.raises(Crash):
-            await time.run(outbox.drain())
+    with reported_apart() as unread, pytest.raises(Crash):
+        await time.run(outbox.drain())
 
-    assert unread == []
+    assert unread.found == []
     assert len(telegram.starts) == 2
 
 
