@@ -4,27 +4,9 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from tests.unread_failures import GUARD, UnreadFailures
-
-
-@contextmanager
-def guarded_alone() -> Iterator[UnreadFailures]:
-    """A guard of its own on the asyncio logger, the session's set aside meanwhile (what these
-    tests provoke on purpose must not fail the session)."""
-    logger = logging.getLogger("asyncio")
-    guard = UnreadFailures()
-    logger.removeHandler(GUARD)
-    logger.addHandler(guard)
-    try:
-        yield guard
-    finally:
-        logger.removeHandler(guard)
-        logger.addHandler(GUARD)
+from tests.unread_failures import GUARD, reported_apart
 
 
 async def fails() -> None:
@@ -33,26 +15,34 @@ async def fails() -> None:
 
 
 async def test_a_task_collected_with_its_failure_unread_is_named_with_its_exception() -> None:
-    with guarded_alone() as guard:
+    with reported_apart() as guard:
         task = asyncio.ensure_future(fails())
         await asyncio.wait([task])
         del task
-        gc.collect()
 
     assert len(guard.found) == 1
     assert "coro=<fails()" in guard.found[0] and "exception=LookupError" in guard.found[0]
 
 
+async def test_a_future_collected_with_its_failure_unread_is_reported_too() -> None:
+    with reported_apart() as guard:
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(LookupError("không tìm thấy"))
+        del future
+
+    assert len(guard.found) == 1
+    assert "exception=LookupError" in guard.found[0]
+
+
 async def test_a_task_whose_failure_was_read_is_not_reported() -> None:
-    with guarded_alone() as guard:
+    with reported_apart() as guard:
         task = asyncio.ensure_future(fails())
         await asyncio.wait([task])
         assert isinstance(task.exception(), LookupError)
         del task
-        gc.collect()
 
     assert guard.found == []
 
 
-def test_the_session_listens_with_the_guard_from_its_start() -> None:
+def test_the_sessions_guard_listens_on_the_asyncio_logger() -> None:
     assert GUARD in logging.getLogger("asyncio").handlers
