@@ -463,7 +463,7 @@ class CrashingChannel(TimedChannel):
 
     async def send(self, address: str, part: Part) -> SendResult:
         """Fail from the ``at``-th send on, else accept the part after the travel time."""
-        if len(self.starts) + 1 == self.at:
+        if len(self.starts) + 1 >= self.at:  # a failed send is not counted among the starts
             raise Crash
         return await super().send(address, part)
 
