@@ -1,6 +1,6 @@
 """The outbox: every message the bot sends to more than one person goes through here.
 
-A tick (scheduled by :mod:`schedules.scheduler`) does three things:
+The outbox does three things, every few seconds (:mod:`schedules.scheduler` pulses it):
 
 1. **queue** messages that fell due: pick their recipients now, one delivery row each
    (``not_linked`` for delegates who never opened their link, ``blocked`` for those known
@@ -9,6 +9,11 @@ A tick (scheduled by :mod:`schedules.scheduler`) does three things:
    part under the platform's limits, record every part as it goes out;
 3. **finish** messages with no delivery left in flight and report to the office; a message
    that went to nobody (an empty audience, or nothing to say) ends ``skipped``, not ``done``.
+
+A pulse (:meth:`Outbox.pulse`) queues and finishes, then leaves each channel with something due
+draining in the background: no channel waits for another's round, and a reminder falls due at
+its time even while a 10,000-person notice is being sent. :meth:`Outbox.tick` does the same
+three and waits for the sending (the rehearsal, the tests).
 
 Crash safety: a delivery is marked ``sending`` before its first send and every delivered part
 is committed right after the platform accepts it. After a kill, :meth:`Outbox.recover` puts
@@ -40,12 +45,13 @@ point queues it once; only its own send can repeat, as any other.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
 import socket
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -198,6 +204,10 @@ class Outbox:
         self._stopping = False
         self._to_record: list[tuple[_Part, asyncio.Future[None]]] = []
         self._recorder: asyncio.Task[None] | None = None
+        # The channels draining in the background since a pulse, each until nothing is due,
+        # and who is told when one ends (the scheduler, to close and report at once).
+        self._draining: dict[str, asyncio.Task[bool]] = {}
+        self._drained_listeners: list[Callable[[], None]] = []
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -255,8 +265,63 @@ class Outbox:
         """Finish the batch being sent, then send no more (the process is stopping)."""
         self._stopping = True
 
+    async def pulse(self) -> None:
+        """Queue what fell due, report what finished, and leave each channel with something due
+        sending in the background; return without waiting for any send.
+
+        A channel already draining goes on, and takes what fell due for it as it claims its next
+        batch; a channel that had finished starts again. So a channel finishing its round does
+        not wait for a slower one's (Zalo's 5 a second), and the pulse after this one, a few
+        seconds later, queues what falls due then, however long a round lasts. A channel's drain
+        that fails is logged, and the next pulse sends what it left.
+        """
+        if self._stopping:
+            return
+        if self.shared:  # a process killed meanwhile left its leases to expire
+            await self.recover()
+        await self.queue_due()
+        await self._start_drains()
+        if await self.finish():  # its reports to the office
+            await self._start_drains()
+
+    async def _start_drains(self) -> None:
+        """A drain in the background for each channel with something due that has none."""
+        for channel in await self._due_channels():
+            if self._stopping:
+                return
+            if channel not in self._draining:
+                draining = asyncio.create_task(self._drain_channel(channel))
+                self._draining[channel] = draining
+                draining.add_done_callback(functools.partial(self._drained, channel))
+
+    def when_drained(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` whenever a channel's drain started by a pulse has sent all that was
+        due: its messages may be finished, and are best reported now than at the next tick."""
+        self._drained_listeners.append(listener)
+
+    def _drained(self, channel: str, draining: asyncio.Task[bool]) -> None:
+        """``channel``'s drain since a pulse ended: forget it, say why if it failed, and tell
+        the listeners if it sent something (a failure waits for the next tick, as does a drain
+        that found nothing to claim: pulsing again at once could find the same)."""
+        if self._draining.get(channel) is draining:
+            del self._draining[channel]
+        failure = _outcome(draining)
+        if failure is None:
+            if draining.result():
+                for listener in self._drained_listeners:
+                    listener()
+        elif not isinstance(failure, asyncio.CancelledError):
+            log.error(
+                "sending on %s stopped; the next pulse sends the rest", channel, exc_info=failure
+            )
+
+    def draining(self) -> list[asyncio.Task[bool]]:
+        """The channels' drains a pulse left running (what stopping waits for)."""
+        return list(self._draining.values())
+
     async def tick(self) -> None:
-        """Queue what fell due, send what is due, report what finished (and send the reports)."""
+        """Queue what fell due, send what is due, report what finished (and send the reports),
+        and return once all is sent: a pulse that waits (the rehearsal, the tests)."""
         if self._stopping:
             return
         if self.shared:  # a process killed meanwhile left its leases to expire

@@ -1,4 +1,5 @@
-"""APScheduler drives the outbox: one short tick that queues, sends and reports.
+"""APScheduler drives the outbox: one short tick that queues and reports, and leaves the
+channels sending in the background (:meth:`schedules.outbox.Outbox.pulse`).
 
 No job is persisted in APScheduler: every reminder is a row, so after a restart the tick
 simply finds what is due (and what fell due while the bot was down).
@@ -45,6 +46,8 @@ class OutboxScheduler:
         """Put in-flight deliveries back, sync the plan's messages, then tick."""
         await self.outbox.recover()
         await self._plan()
+        # A channel done sending: tick now, to close its messages and report them.
+        self.outbox.when_drained(self.wake)
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
             self._tick,
@@ -75,7 +78,7 @@ class OutboxScheduler:
             while True:
                 self._woken = False
                 try:
-                    await self.outbox.tick()
+                    await self.outbox.pulse()
                 except Exception:  # the next tick tries again; one bad tick must not stop it
                     log.exception("outbox tick failed")
                 if self._after_tick is not None:
@@ -89,20 +92,35 @@ class OutboxScheduler:
             self._running = None
 
     async def stop(self) -> None:
-        """Stop ticking; the tick in progress finishes the batch on the wire, then returns.
+        """Stop ticking; the tick in progress ends, and each channel sending finishes the batch
+        on the wire, then returns.
 
         APScheduler's shutdown cancels running jobs, which would leave that batch ``sending``
-        (and resent at the next start), so pause first, let the tick end, then shut down.
+        (and resent at the next start), so pause first, let the tick and the channels' drains
+        end, close the messages they completed (their reports go at the next start), then shut
+        down. Past the grace a drain is cancelled: what it held goes back to ``pending`` at the
+        next start.
         """
         if self._scheduler is None:
             return
         self._scheduler.pause()
         self.outbox.request_stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE_SECONDS
         running = self._running
         if running is not None and not running.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(running), timeout=STOP_GRACE_SECONDS)
-            except TimeoutError:
+            await asyncio.wait([running], timeout=STOP_GRACE_SECONDS)
+        draining = self.outbox.draining()
+        if draining:
+            _, cut = await asyncio.wait(draining, timeout=max(0.0, deadline - loop.time()))
+            if cut:
                 log.warning("stopped while sending; unsent deliveries resume at the next start")
+                for drain in cut:
+                    drain.cancel()
+                await asyncio.wait(cut)
+        try:  # the messages the last sends completed are closed now, not at the next start
+            await self.outbox.finish()
+        except Exception:
+            log.exception("closing the messages sent before the stop failed")
         self._scheduler.shutdown(wait=False)
         self._scheduler = None

@@ -15,6 +15,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ async def test_confirming_a_notice_wakes_the_outbox_instead_of_waiting_for_its_t
 
 
 class CountingOutbox:
-    """An outbox that counts its ticks (the scheduler needs no more of one)."""
+    """An outbox that counts its pulses as ticks (the scheduler needs no more of one)."""
 
     def __init__(self) -> None:
         self.ticks = 0
@@ -92,10 +93,19 @@ class CountingOutbox:
     def request_stop(self) -> None:
         self.stopping = True
 
-    async def tick(self) -> None:
+    async def pulse(self) -> None:
         self.ticks += 1
         self.ticked.set()
         await self.hold.wait()
+
+    def draining(self) -> list[asyncio.Task[bool]]:
+        return []
+
+    def when_drained(self, listener: Callable[[], None]) -> None:
+        return None
+
+    async def finish(self) -> int:
+        return 0
 
 
 async def test_a_wake_ticks_the_outbox_now_and_a_wake_during_a_tick_ticks_once_more() -> None:
@@ -610,6 +620,250 @@ async def test_a_kill_of_several_sends_at_once_leaves_no_failure_unread(
 
     assert unread.found == []
     assert len(telegram.starts) == 2
+
+
+# --- pulses: each channel sends in the background, on its own -------------------------------
+
+
+async def sent_out(outbox: Outbox) -> None:
+    """Wait for the drains the outbox's pulses left running (none, if they ended already)."""
+    while draining := outbox.draining():
+        await asyncio.wait(draining)
+
+
+async def test_after_a_pulse_a_channel_done_with_its_round_sends_a_new_notice_before_a_slow_one_ends(
+    services: Services, database_busy: Any
+) -> None:
+    # Zalo's 100 take 20 s at 5 a second; Telegram's 30 about one. A second notice for
+    # Telegram, 5 s in, goes at the next pulse, not when Zalo's round ends.
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"zalo": 100, "telegram": 30})
+
+    async def office() -> None:
+        await outbox.pulse()
+        assert len(outbox.draining()) == 2  # the pulse returned; both channels send
+        await time.sleep(5)
+        await _queue_notes(services, {"telegram": 30})
+        await outbox.pulse()
+        await sent_out(outbox)
+
+    await time.run(office())
+    assert (len(zalo.starts), len(telegram.starts)) == (100, 60)
+    assert telegram.starts[29] - 1000.0 < 1.5
+    assert telegram.starts[30] - 1000.0 == pytest.approx(5.0, abs=0.1)
+    assert zalo.starts[-1] - 1000.0 > 19.5
+    assert outbox.draining() == []
+
+
+async def test_a_message_falling_due_during_a_long_round_is_queued_and_sent_at_the_next_pulse(
+    services: Services, database_busy: Any
+) -> None:
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"zalo": 100})
+    clock = services.ctx.clock
+    assert isinstance(clock, ManualClock)
+    async with services.ctx.sessions() as session, session.begin():
+        now = clock.now()
+        due = OutboundMessage(
+            meeting_id=services.ctx.meeting_id, kind=MessageKind.OFFICE_NOTE,
+            status=MessageStatus.SCHEDULED, audience=Audience.OFFICE, body="Nhắc việc",
+            params={}, due_at=now + timedelta(seconds=5), created_by="test", created_at=now,
+            report_to="telegram:555",
+        )  # fmt: skip
+        session.add(due)
+
+    async def office() -> None:
+        await outbox.pulse()  # Zalo's round begins; the reminder is not due yet
+        await time.sleep(6)
+        clock.advance(timedelta(seconds=6))
+        await outbox.pulse()
+        await sent_out(outbox)
+
+    await time.run(office())
+    assert len(telegram.starts) == 1
+    assert telegram.starts[0] - 1000.0 == pytest.approx(6.0, abs=0.1)
+    assert zalo.starts[-1] - 1000.0 > 19.5  # Zalo's round was still on
+    async with services.ctx.sessions() as session:
+        message = await session.get_one(OutboundMessage, due.id)
+        assert message.queued_at == now + timedelta(seconds=6)
+
+
+async def test_a_pulse_leaves_a_channel_already_sending_to_its_own_drain(
+    services: Services, database_busy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    started = Counter[str]()
+    real = outbox._drain_channel
+
+    async def drain_channel(channel: str) -> bool:
+        started[channel] += 1
+        return await real(channel)
+
+    monkeypatch.setattr(outbox, "_drain_channel", drain_channel)
+    await _queue_notes(services, {"zalo": 100})  # 30 in hand, 70 due and waiting
+
+    async def office() -> None:
+        await outbox.pulse()
+        first = outbox.draining()
+        for _ in range(3):
+            await time.sleep(1)
+            await outbox.pulse()
+            assert outbox.draining() == first
+        await sent_out(outbox)
+
+    await time.run(office())
+    assert started == Counter({"zalo": 1})
+    assert await delivery_statuses(services) == Counter({("zalo", "sent"): 100})
+    assert len(zalo.starts) == 100
+
+
+async def test_a_channel_whose_drain_fails_after_a_pulse_is_logged_and_the_next_pulse_sends_the_rest(
+    services: Services,
+    database_busy: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Zalo claims 30 of its 40, and its next claim fails: the 30 go out, the drain ends with
+    # the error logged; Telegram is not touched; the next pulse sends Zalo's last 10.
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    failing_claims(monkeypatch, outbox, "zalo", at=2)
+    await _queue_notes(services, {"zalo": 40, "telegram": 30})
+
+    async def pulse_and_wait() -> None:
+        await outbox.pulse()
+        await sent_out(outbox)
+
+    with caplog.at_level(logging.ERROR, logger="schedules.outbox"):
+        await time.run(pulse_and_wait())
+    assert await delivery_statuses(services) == Counter(
+        {("telegram", "sent"): 30, ("zalo", "sent"): 30, ("zalo", "pending"): 10}
+    )
+    (record,) = caplog.records
+    assert record.getMessage() == "sending on zalo stopped; the next pulse sends the rest"
+    assert record.exc_info is not None and isinstance(record.exc_info[1], OperationalError)
+
+    await time.run(pulse_and_wait())
+    assert await delivery_statuses(services) == Counter(
+        {("telegram", "sent"): 30, ("zalo", "sent"): 40}
+    )
+
+
+async def test_a_channel_done_sending_ticks_the_scheduler_so_its_message_is_reported_at_once(
+    services: Services, database_busy: Any
+) -> None:
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"zalo": 10})
+
+    async def plan() -> None:
+        return None
+
+    async def status() -> str:
+        async with services.ctx.sessions() as session:
+            return str(await session.scalar(select(OutboundMessage.status)))
+
+    async def start_and_watch() -> float:
+        scheduler = OutboxScheduler(outbox, tick_seconds=3600, plan=plan)  # no tick but the first
+        await scheduler.start()
+        try:
+            while await status() != MessageStatus.DONE and time.now < 1060:
+                await time.sleep(0.1)
+            return time.now
+        finally:
+            await scheduler.stop()
+
+    done_at = await time.run(start_and_watch())
+    assert zalo.starts[-1] - 1000.0 == pytest.approx(1.8, abs=0.1)  # 10 at 5 a second
+    assert done_at - 1000.0 == pytest.approx(2.0, abs=0.2)  # its last send's travel, then done
+
+
+async def test_only_a_drain_that_sent_something_tells_its_listeners_so_no_pulse_follows_an_empty_one(
+    services: Services, database_busy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Due by one read and gone by the claim (another process's, on PostgreSQL): pulsing again
+    # at once could find the same, again and again.
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    told: list[str] = []
+    outbox.when_drained(lambda: told.append("drained"))
+    await _queue_notes(services, {"zalo": 3})
+    real = outbox._claim
+
+    async def nothing(limit: int | None = None, of: str | None = None) -> Any:
+        return []
+
+    async def pulse_and_wait() -> None:
+        await outbox.pulse()
+        await sent_out(outbox)
+
+    monkeypatch.setattr(outbox, "_claim", nothing)
+    await time.run(pulse_and_wait())
+    assert told == []
+    monkeypatch.setattr(outbox, "_claim", real)
+    await time.run(pulse_and_wait())
+    assert told == ["drained"]
+    assert len(zalo.starts) == 3
+
+
+async def test_stopping_the_scheduler_lets_each_channel_finish_what_it_has_in_hand(
+    services: Services, database_busy: Any
+) -> None:
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"zalo": 100})
+
+    async def plan() -> None:
+        return None
+
+    async def start_then_stop() -> None:
+        scheduler = OutboxScheduler(outbox, tick_seconds=3600, plan=plan)
+        await scheduler.start()  # its first tick runs now
+        while not zalo.starts:
+            await time.sleep(0.1)
+        await scheduler.stop()
+
+    await time.run(start_then_stop())
+    # The batch in hand (30) went out, the rest waits for the next start; nothing is left
+    # "sending", to be sent again.
+    assert await delivery_statuses(services) == Counter(
+        {("zalo", "sent"): 30, ("zalo", "pending"): 70}
+    )
+    assert outbox.draining() == []
+
+
+async def test_stopping_the_scheduler_closes_a_message_whose_last_sends_the_stop_waited_for(
+    services: Services, database_busy: Any
+) -> None:
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"zalo": 10})
+
+    async def plan() -> None:
+        return None
+
+    async def start_then_stop() -> None:
+        scheduler = OutboxScheduler(outbox, tick_seconds=3600, plan=plan)
+        await scheduler.start()
+        while not zalo.starts:
+            await time.sleep(0.1)
+        await scheduler.stop()  # the 10 were claimed at once, and go out during the stop
+
+    await time.run(start_then_stop())
+    assert await delivery_statuses(services) == Counter({("zalo", "sent"): 10})
+    async with services.ctx.sessions() as session:
+        assert await session.scalar(select(OutboundMessage.status)) == MessageStatus.DONE
 
 
 async def test_a_process_cut_while_both_channels_send_repeats_only_what_was_on_the_wire(
