@@ -514,6 +514,10 @@ class Outbox:
         of idling while a batch is saved and the next one read.
         """
         running: set[asyncio.Task[None]] = set()
+        # The last delivery in hand to each chat: the next one to that chat starts after it, so
+        # a person's messages arrive in the order they were queued (the office's comment, then
+        # the verdict it explains), not in whichever order two requests finish.
+        last_to: dict[str, asyncio.Task[None]] = {}
         refill = max(1, self.batch_size // 2)  # claim more once fewer than this are in hand
         any_claimed = False
         renewing = asyncio.create_task(self._renew_leases(channel)) if self.shared else None
@@ -522,7 +526,11 @@ class Outbox:
                 claimed = await self._claim(self.batch_size - len(running), channel)
                 any_claimed = any_claimed or bool(claimed)
                 for item in claimed:
-                    running.add(asyncio.create_task(self._deliver(item)))
+                    address = item.chat_address
+                    delivery = asyncio.create_task(self._deliver_after(last_to.get(address), item))
+                    last_to[address] = delivery
+                    delivery.add_done_callback(functools.partial(_forget_last, last_to, address))
+                    running.add(delivery)
                 if not running:
                     return any_claimed
                 # Nothing more due now: let those in hand finish (a retry may fall due), then
@@ -654,6 +662,13 @@ class Outbox:
             .where(Delivery.status == DeliveryStatus.PENDING, Delivery.message_id.in_(expired))
             .values(status=DeliveryStatus.SKIPPED, updated_at=now, last_error="window closed")
         )
+
+    async def _deliver_after(self, before: asyncio.Task[None] | None, item: _Claimed) -> None:
+        """Deliver ``item`` once ``before``, the delivery to the same chat ahead of it, ended
+        (however it ended: the drain reads its outcome)."""
+        if before is not None:
+            await asyncio.wait([before])
+        await self._deliver(item)
 
     async def _deliver(self, item: _Claimed) -> None:
         """Send one delivery; whatever goes wrong ends in a recorded state, never 'sending'."""
@@ -934,6 +949,14 @@ class Outbox:
                     )
                 )
             return reports
+
+
+def _forget_last(
+    last_to: dict[str, asyncio.Task[None]], address: str, delivery: asyncio.Task[None]
+) -> None:
+    """``delivery`` to ``address`` ended: no later one waits for it, if it was the last."""
+    if last_to.get(address) is delivery:
+        del last_to[address]
 
 
 def _outcome(task: asyncio.Task[Any]) -> BaseException | None:

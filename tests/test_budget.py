@@ -397,6 +397,7 @@ class TimedChannel:
         self.channel = channel
         self._time, self._travel = time, travel
         self.starts: list[float] = []
+        self.addresses: list[str] = []
 
     def prepare(self, outbound: Outbound) -> Sequence[Part]:
         """The parts as they are."""
@@ -405,6 +406,7 @@ class TimedChannel:
     async def send(self, address: str, part: Part) -> SendResult:
         """Accept the part after the travel time."""
         self.starts.append(self._time.now)
+        self.addresses.append(address)
         await self._time.sleep(self._travel)
         return SendResult(SendOutcome.SENT, platform_message_id=str(len(self.starts)))
 
@@ -457,6 +459,35 @@ async def test_a_slow_channel_holding_its_places_does_not_hold_back_a_fast_one(
     assert (telegram.group, pacers["zalo"].group) == (5, 1)
     assert fast.starts[-1] - fast.starts[0] == pytest.approx(115 * telegram.interval)
     assert slow.starts[-1] - slow.starts[0] == pytest.approx(59 * pacers["zalo"].interval)
+
+
+async def test_two_messages_to_one_chat_go_one_after_the_other_in_the_order_queued(
+    services: Services, database_busy: Any
+) -> None:
+    # The office's comment, then the verdict it explains, queued together for one speaker:
+    # sent at once, the second could arrive first.
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.5)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"telegram": 3})  # chats 10000, 10001, 10002
+    await _queue_notes(services, {"telegram": 3})  # the same three chats, queued after
+    await time.run(outbox.drain())
+    assert sorted(telegram.addresses) == sorted(["10000", "10001", "10002"] * 2)
+    for address in ("10000", "10001", "10002"):
+        first, second = (
+            t for t, a in zip(telegram.starts, telegram.addresses, strict=True) if a == address
+        )
+        assert second - first >= 0.5  # the second started once the first was through
+    async with services.ctx.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Delivery.chat_address, Delivery.id, Delivery.platform_message_id)
+            )
+        ).all()
+    for address in ("10000", "10001", "10002"):
+        mine = sorted((id_, int(sent)) for a, id_, sent in rows if a == address)
+        assert [sent for _, sent in mine] == sorted(sent for _, sent in mine)  # queued order
+    assert telegram.starts[2] - telegram.starts[0] < 0.5  # three chats at once, as before
 
 
 class Crash(BaseException):
