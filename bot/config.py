@@ -767,6 +767,18 @@ def load_config(path: Path) -> LoadedConfig:
     return LoadedConfig(path=path, config=config)
 
 
+def _param(value: object) -> str | int:
+    """A pydantic error's detail as the message shows it: a bound of a decimal setting (90.0,
+    0.5) as a number one writes, anything else as text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else f"{value:g}"
+    return str(value)
+
+
 def _problem(error: Any, data: dict[str, Any]) -> ConfigProblem:
     """Turn one pydantic error into a problem keyed like the TOML file (1-based tables)."""
     parts: list[str] = []
@@ -782,8 +794,8 @@ def _problem(error: Any, data: dict[str, Any]) -> ConfigProblem:
             continue
         parts.append(loc)
         node = node.get(loc) if isinstance(node, dict) else None
-    params = {"detail": error.get("msg", "")}
-    params.update({k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, str | int)})
+    params: dict[str, str | int] = {"detail": error.get("msg", "")}
+    params.update({k: _param(v) for k, v in (error.get("ctx") or {}).items()})
     if "input" in error and not isinstance(error["input"], dict | list):
         params.setdefault("value", str(error["input"]))
     return ConfigProblem(key=".".join(parts), code=error["type"], params=params)

@@ -200,6 +200,26 @@ def test_check_reports_every_error_with_its_key_and_fails(
     ]
 
 
+def test_check_reports_a_decimal_setting_out_of_its_bounds_with_the_bound_and_every_other_error(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    text = (
+        text.replace("latitude = 21.02985", "latitude = 91")
+        .replace("rate_per_second = 30", "rate_per_second = -5")
+        .replace("capacity = 80", 'capacity = "tám mươi"')
+    )
+    (office / "config.toml").write_text(text, encoding="utf-8")
+    assert main(["check"]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "Tệp cấu hình config.toml có 3 lỗi:",
+        "  - meeting.capacity: phải là số nguyên.",
+        "  - meeting.venue.latitude: phải nhỏ hơn hoặc bằng 90.",
+        "  - outbox.rate_per_second: phải lớn hơn 0.",
+    ]
+
+
 def test_config_path_comes_from_the_flag_or_the_environment(
     office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
