@@ -119,7 +119,7 @@ async def test_the_page_reads_what_the_chats_own_services_read(
         SPEAKER, f"task/{task.id}", f"task-{task.id}-report",
         {"action": "progress", "note": "Đã xong phần đầu"},
     )  # fmt: skip
-    view = await imported.pages.view(token, channel=CHANNEL, client=CLIENT)
+    view = await imported.pages.view(token, channel=CHANNEL)
     assert view is not None and page.status_code == 200
     [draft] = view.drafts
     assert draft.versions == tuple(await imported.drafts.versions(line.id))

@@ -231,23 +231,26 @@ class InvitationService:
         acts as on ``channel`` (made the first time, audited as a link "via page").
 
         Wrong tokens count against ``client`` (the page's caller, e.g. a digest of their
-        address) as they count against a chat account in :meth:`link_by_token`: five within
-        an hour, and its tries are not looked at until the oldest is an hour old. A re-issued
-        link's old token is unknown at once.
+        address) as they count against a chat account in :meth:`link_by_token`: after five
+        within an hour its wrong tokens are answered SLOWED_DOWN, and not looked at, until the
+        oldest is an hour old. A live token opens its page all the same: behind one address (a
+        hall's Wi-Fi, a carrier's) there may be a room of delegates, and a token's 192 random
+        bits, not the slowdown, are what keeps it from being guessed. A re-issued link's old
+        token is unknown at once.
         """
         now = self._ctx.clock.now()
         # A page opened before is read by bot.services.pages without a writing transaction;
-        # this is for the rest: a first view, a wrong token, a client slowed down.
+        # this is for the rest: a first view, a wrong token.
         async with unit_of_work(self._ctx.sessions) as session:
-            slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
-            if slowed is not None:
-                return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.retry_after)
             invitation = (
                 await queries.active_invitation(session, self._ctx.meeting_id, token)
                 if looks_like_token(token)
                 else None
             )
             if invitation is None or not hmac.compare_digest(invitation.token, token):
+                slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
+                if slowed is not None:
+                    return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.retry_after)
                 session.add(LinkFailure(channel=channel, external_id=client, at=now))
                 return PageResult(LinkOutcome.UNKNOWN_TOKEN)
             delegate = await session.get_one(Delegate, invitation.delegate_id)

@@ -3,11 +3,11 @@
 A page is opened far more often than anything on it changes: every view used to read the
 person, the answer, the tasks and the drafts through a dozen ORM statements, each in a
 transaction that took SQLite's writer's lock. Here an already-opened page is read with Core
-selects in one read-only transaction (:func:`storage.uow.reading`): the person, the invitation,
-the answer and the client's recent wrong links in one statement; the tasks, the deliverables,
-the drafts, their versions and their threads in a second, only for a person who has any. The
-rows become plain frozen values. Anything else (a first view, a wrong token, a client slowed
-down) is :meth:`bot.services.invitations.InvitationService.open_page`'s, which writes.
+selects in one read-only transaction (:func:`storage.uow.reading`): the person, the invitation
+and the answer in one statement; the tasks, the deliverables, the drafts, their versions and
+their threads in a second, only for a person who has any. The rows become plain frozen values.
+Anything else (a first view, a wrong token) is
+:meth:`bot.services.invitations.InvitationService.open_page`'s, which writes.
 
 Nothing is kept between views: each reads the database as it is (an answer just given, a
 change made from the command line by another process, the deadline passed on the clock).
@@ -33,7 +33,6 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
-    func,
     literal,
     null,
     select,
@@ -48,7 +47,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, is_overdue
 from bot.domain.tokens import looks_like_token
 from bot.services.context import ServiceContext
-from bot.services.invitations import FAILURE_WINDOW, MAX_FAILURES, page_account
+from bot.services.invitations import page_account
 from bot.services.views import DelegateView, RsvpView
 from storage.base import UTCDateTime
 from storage.models import (
@@ -57,7 +56,6 @@ from storage.models import (
     DraftComment,
     DraftVersion,
     Invitation,
-    LinkFailure,
     Rsvp,
     SpeechAssignment,
     Task,
@@ -132,7 +130,6 @@ DELEGATES = _table(Delegate)
 INVITATIONS = _table(Invitation)
 IDENTITIES = _table(ChannelIdentity)
 RSVPS = _table(Rsvp)
-FAILURES = _table(LinkFailure)
 TASKS = _table(Task)
 TASK_ASSIGNMENTS = _table(TaskAssignment)
 EVIDENCE = _table(TaskEvidence)
@@ -142,20 +139,10 @@ COMMENTS = _table(DraftComment)
 
 
 def _person_statement() -> Select[Any]:
-    """The person of a token with their answer; whether the page was opened before; the
-    client's wrong links within the window (up to the limit); whether there is more to read."""
-    d, i, r, ci, lf = DELEGATES, INVITATIONS, RSVPS, IDENTITIES, FAILURES
+    """The person of a token with their answer; whether the page was opened before; whether
+    there is more to read."""
+    d, i, r, ci = DELEGATES, INVITATIONS, RSVPS, IDENTITIES
     channel = bindparam("channel", type_=String)
-    recent = (
-        select(lf.c.id)
-        .where(
-            lf.c.channel == channel,
-            lf.c.external_id == bindparam("client", type_=String),
-            lf.c.at > bindparam("since", type_=UTCDateTime()),
-        )
-        .limit(MAX_FAILURES)
-        .subquery()
-    )
     return (
         select(
             d.c.id,
@@ -175,7 +162,6 @@ def _person_statement() -> Select[Any]:
             exists()
             .where(ci.c.channel == channel, ci.c.external_id == cast(d.c.id, String))
             .label("opened"),
-            select(func.count()).select_from(recent).scalar_subquery().label("failures"),
             exists()
             .where(
                 TASK_ASSIGNMENTS.c.person_id == d.c.id,
@@ -320,27 +306,24 @@ class PageService:
         self._themes = {theme.key: theme.title for theme in ctx.config.themes}
         self._theme_order = {theme.key: index for index, theme in enumerate(ctx.config.themes)}
 
-    async def view(
-        self, token: str, *, channel: str, client: str, details: bool = True
-    ) -> PageView | None:
-        """The page of ``token`` as ``channel`` shows it to ``client`` (with its tasks and
-        drafts if ``details``); None when it is not simply to be read: a token that is no live
-        invitation's, a page never opened, a client with too many wrong links lately (for
-        ``open_page`` to answer, and record)."""
+    async def view(self, token: str, *, channel: str, details: bool = True) -> PageView | None:
+        """The page of ``token`` as ``channel`` shows it (with its tasks and drafts if
+        ``details``); None when it is not simply to be read: a token that is no live
+        invitation's, or a page never opened (for ``open_page`` to answer, and record).
+
+        A live token opens its page whoever asks, however many wrong links their address sent
+        lately: a hall's Wi-Fi or a carrier's shared address puts a room of delegates behind
+        one address, and five wrong links from one of them must not lock out the rest. A
+        token's 192 random bits are what keeps it from being guessed; the slowdown only spares
+        the database a guesser's tries (``open_page``)."""
         if not looks_like_token(token):
             return None
         now = self._ctx.clock.now()
-        values = {
-            "token": token,
-            "channel": channel,
-            "client": client,
-            "since": now - FAILURE_WINDOW,
-            "meeting_id": self._ctx.meeting_id,
-        }
+        values = {"token": token, "channel": channel, "meeting_id": self._ctx.meeting_id}
 
         def read(connection: Connection) -> tuple[Any, Sequence[Any]]:
             row = connection.execute(PERSON, values).first()
-            if row is None or not row.opened or row.failures >= MAX_FAILURES:
+            if row is None or not row.opened:
                 return None, ()  # for open_page
             if not (details and (row.has_tasks or row.has_drafts)):
                 return row, ()

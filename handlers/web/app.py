@@ -251,9 +251,9 @@ class Site:
             return self._render("unknown.html", catalog, status=404)
         client = self._client(request)
         pages = self.services.pages
-        # A page opened before is only read; the first view, a wrong token or a client slowed
-        # down goes through open_page, which writes (the page's account, the wrong link).
-        view = await pages.view(token, channel=CHANNEL, client=client, details=details)
+        # A page opened before is only read; the first view or a wrong token goes through
+        # open_page, which writes (the page's account, the wrong link).
+        view = await pages.view(token, channel=CHANNEL, details=details)
         if view is None:
             opened = await self.services.invitations.open_page(
                 token, channel=CHANNEL, client=client
@@ -265,7 +265,7 @@ class Site:
                 response.headers["retry-after"] = str(int(wait) + 1)
                 return response
             if opened.account is not None:
-                view = await pages.view(token, channel=CHANNEL, client=client, details=details)
+                view = await pages.view(token, channel=CHANNEL, details=details)
         if view is None:
             return self._render("unknown.html", catalog, status=404)
         return Visit(token, view, catalog)
