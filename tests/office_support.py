@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -66,9 +67,9 @@ class Desk:
         return response
 
 
-async def desk_for(services: Services, base_url: str = BASE) -> Desk:
-    """A new browser on the dashboard of ``services``."""
-    setup = web_setup(services)
+async def desk_for(services: Services, base_url: str = BASE, **kwargs: Any) -> Desk:
+    """A new browser on the dashboard of ``services`` (``kwargs``: more of its setup)."""
+    setup = web_setup(services, **kwargs)
     setup.settings = setup.settings.model_copy(update={"base_url": base_url})
     app = build_web_app(setup)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50001))

@@ -34,8 +34,27 @@ async def test_the_invitations_page_offers_the_three_files(desk: Desk) -> None:
     assert 'href="/office/invitations/slips.docx"' in page
     assert 'href="/office/report.xlsx"' in page
     assert text_of(page, "download-slips").endswith(
-        "80 đại biểu, mỗi người một trang có mã QR dẫn tới trang cá nhân và mã cá nhân."
+        "80 đại biểu, mỗi người một phiếu có mã QR dẫn tới trang cá nhân và mã cá nhân (ba phiếu "
+        "một trang A4, cắt theo đường kẻ)."
     )
+
+
+async def test_the_invitations_page_names_the_chat_channels_the_links_export_holds(
+    imported: Services,
+) -> None:
+    # With Telegram and Zalo running (each adds its link maker as it starts), as in a real run.
+    await make_staff(imported)
+    chat_links = {"telegram": lambda token: f"https://t.me/bot?start={token}", "zalo": str}
+    desk = await desk_for(imported, chat_links=chat_links)
+    try:
+        await desk.sign_in()
+        response = await desk.client.get("/office/invitations")
+        assert response.status_code == 200
+        assert "đường liên kết tới trang cá nhân, tới Telegram, Zalo và mã cá nhân." in text_of(
+            response.text, "download-links"
+        )
+    finally:
+        await desk.client.aclose()
 
 
 async def test_the_links_export_is_an_xlsx_attachment_with_each_personal_page_and_code(
