@@ -151,6 +151,9 @@ CANONICAL_HEADINGS: Final[dict[str, str]] = {
     "role": "Vai trò",
 }
 REQUIRED_FIELDS: Final = ("code", "full_name", "position", "organization", "group")
+# Columns a list may leave out: people already imported then keep what they had in them (a list
+# sent round without the phone numbers must not erase them), and the import says so.
+KEPT_WHEN_ABSENT: Final = ("phone", "rank")
 
 # Fields a contact may leave empty: they are not seated, so they need no invitee group.
 _OPTIONAL_FOR_CONTACTS: Final = frozenset({"group"})
@@ -280,6 +283,8 @@ class ParsedDelegates:
     ignored_columns: list[str]
     # Things the office should know that do not stop the import; same shape as problems.
     warnings: list[RowProblem] = dataclasses.field(default_factory=list)
+    # The fields of KEPT_WHEN_ABSENT the file has no column for.
+    absent: frozenset[str] = frozenset()
 
 
 class _FileProblem(Exception):
@@ -943,11 +948,15 @@ def parse_delegate_file(
         # Closes the file (and the zip) when reading stopped early.
         stream.close()
         source.close()
+    absent = frozenset(
+        field for field in KEPT_WHEN_ABSENT if header is not None and field not in header.columns
+    )
     return ParsedDelegates(
         rows=rows,
         problems=problems,
         ignored_columns=[] if header is None else header.ignored,
         warnings=warnings,
+        absent=absent,
     )
 
 

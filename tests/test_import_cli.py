@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from openpyxl import Workbook
 from bot.cli import main
 from bot.delegate_file import PROBLEM_CODES, WARNING_CODES
 from bot.texts import LOCALES, load_catalog
+from tests.conftest import EXAMPLE_DELEGATES
+from tests.test_web_office_import import without_columns
 
 HEADER = "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại"
 ROW = "DB001,Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,chu_tich_cap_huyen,{phone}"
@@ -113,6 +116,25 @@ def test_a_list_longer_than_import_max_rows_is_refused_at_the_row_over_naming_th
     set_max_rows(office, 3)
     assert main(["delegates", "import", "ds.csv"]) == 0
     assert capsys.readouterr().out.startswith("Đã nhập 3 người từ ds.csv: thêm mới 3,")
+
+
+def test_a_reimport_without_the_phone_column_keeps_the_numbers_and_says_how_many(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (office / "no-phones.csv").write_bytes(without_columns("Điện thoại"))
+    with EXAMPLE_DELEGATES.open(encoding="utf-8", newline="") as file:
+        numbers = sum(1 for row in csv.DictReader(file) if row["Điện thoại"])
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    assert main(["delegates", "import", "no-phones.csv"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Đã nhập 80 người từ no-phones.csv: thêm mới 0, cập nhật 0, không đổi 80."
+    assert out[1] == (
+        f"Lưu ý: tệp không có cột «Điện thoại», nên {numbers} người đã có trong danh sách được "
+        "giữ nguyên nội dung cột này như trước."
+    )
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0  # the numbers are there
+    assert "không đổi 80." in capsys.readouterr().out
 
 
 def test_a_reimport_names_every_absent_code_when_there_are_ten_or_fewer(

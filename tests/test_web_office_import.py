@@ -4,6 +4,8 @@ changed, unchanged, absent) and is applied only when confirmed, audited as the s
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
 
@@ -76,6 +78,50 @@ async def test_a_list_with_bad_rows_is_reported_by_row_and_column_and_nothing_ch
     ]
     assert 'id="form-apply"' not in page
     assert await people(imported) == before  # nothing applied, not even DB001's good row
+
+
+def without_columns(*headings: str) -> bytes:
+    """The example list without the columns ``headings``, as CSV."""
+    with EXAMPLE_DELEGATES.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file))
+    keep = [index for index, heading in enumerate(rows[0]) if heading not in headings]
+    out = io.StringIO()
+    csv.writer(out).writerows([[row[index] for index in keep] for row in rows])
+    return out.getvalue().encode("utf-8")
+
+
+async def phones_and_order(services: Services) -> dict[str, tuple[str | None, int | None]]:
+    async with services.ctx.sessions() as session:
+        rows = await session.execute(select(Delegate.code, Delegate.phone, Delegate.rank))
+        return {code: (phone, rank) for code, phone, rank in rows}
+
+
+async def test_a_list_without_the_phone_and_order_columns_keeps_everyone_s_and_says_so(
+    desk: Desk, imported: Services
+) -> None:
+    # The list sent round to the units without the phone numbers (and the order), then
+    # imported again: nobody's number or place is erased.
+    before = await phones_and_order(imported)
+    numbers = sum(1 for phone, _ in before.values() if phone)
+    page = await send_file(desk, "khong-so.csv", without_columns("Điện thoại", "Thứ tự"))
+    assert problems(page) == []
+    assert text_of(page, "count-changed") == "0"
+    assert text_of(page, "count-unchanged") == "80"
+    assert text_of(page, "column-kept-1") == (
+        f"Lưu ý: tệp không có cột «Điện thoại», nên {numbers} người đã có trong danh sách được "
+        "giữ nguyên nội dung cột này như trước."
+    )
+    assert text_of(page, "column-kept-2") == (
+        "Lưu ý: tệp không có cột «Thứ tự», nên 80 người đã có trong danh sách được giữ nguyên "
+        "nội dung cột này như trước."
+    )
+    applied = await desk.client.post(
+        re.search(r'action="(/office/import/[^"]+/apply)"', page).group(1),  # type: ignore[union-attr]
+        data=hidden(page, "form-apply"),
+    )
+    shown = (await desk.client.get(applied.headers["location"])).text
+    assert f"tệp không có cột «Điện thoại», nên {numbers} người" in text_of(shown, "flash")
+    assert await phones_and_order(imported) == before
 
 
 async def test_a_good_list_is_previewed_then_applied_only_when_confirmed(

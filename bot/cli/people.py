@@ -20,7 +20,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.services import Services
 from bot.services.access import Role, RoleChange, StaffMember
-from bot.services.import_notes import absent_file_problem, absent_notes
+from bot.services.import_notes import absent_file_problem, absent_notes, kept_notes
 from bot.services.signin import LINK_LIFETIME, LinkStep
 from bot.texts import Catalog
 from bot.texts.presenters import problem_line
@@ -54,7 +54,9 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     async def work(services: Services) -> int:
-        summary = await services.delegates.import_rows(parsed.rows, actor="cli:import")
+        summary = await services.delegates.import_rows(
+            parsed.rows, actor="cli:import", kept=parsed.absent
+        )
         out(
             catalog.plain(
                 "import.done",
@@ -66,6 +68,8 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
             )
         )
         for line in absent_notes(catalog, config, summary, args.absent):
+            out(line)
+        for line in kept_notes(catalog.plain, summary):
             out(line)
         if summary.role_kept:
             codes = ", ".join(summary.role_kept)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -73,6 +75,9 @@ class ImportSummary:
     # People given the chat accounts they linked in an earlier meeting of the database (found
     # by their phone number): their codes, one per account carried.
     carried: list[str] = field(default_factory=list)
+    # Fields the file had no column for, and how many people already there kept a value in
+    # each (rather than have it emptied); only fields someone kept.
+    kept: dict[str, int] = field(default_factory=dict)
 
 
 class _Preview(Exception):
@@ -119,19 +124,29 @@ class DelegateService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
-    async def preview_import(self, rows: list[DelegateRow]) -> ImportSummary:
+    async def preview_import(
+        self, rows: list[DelegateRow], *, kept: Collection[str] = ()
+    ) -> ImportSummary:
         """What :meth:`import_rows` would change, changing nothing: the same steps, in a
         transaction rolled back (so a preview can never disagree with the import's rules)."""
         try:
-            await self.import_rows(rows, actor="preview", _apply=False)
+            await self.import_rows(rows, actor="preview", kept=kept, _apply=False)
         except _Preview as preview:
             return preview.summary
         raise AssertionError("a preview always rolls back")  # pragma: no cover
 
     async def import_rows(
-        self, rows: list[DelegateRow], *, actor: str, _apply: bool = True
+        self,
+        rows: list[DelegateRow],
+        *,
+        actor: str,
+        kept: Collection[str] = (),
+        _apply: bool = True,
     ) -> ImportSummary:
         """Upsert delegates by code; new ones get an invitation and an empty answer.
+
+        ``kept``: fields the file had no column for (``ParsedDelegates.absent``): people
+        already there keep what they had in them, rather than have them emptied.
 
         New people, their invitations, answers and the audit entries are written as plain
         rows, a statement for each table: through the ORM every new row was an INSERT of its
@@ -143,6 +158,7 @@ class DelegateService:
         role_kept: list[str] = []
         created_codes: list[str] = []
         changed: dict[str, list[str]] = {}
+        kept_values: Counter[str] = Counter()
         meeting_id = self._ctx.meeting_id
         async with unit_of_work(self._ctx.sessions) as session:
             # Codes are compared without case, as the file parser does: "db001" is DB001.
@@ -217,13 +233,17 @@ class DelegateService:
                     # out of the RSVP figures); a delegate can be a task contact by their code.
                     role_kept.append(delegate.code)
                     row = replace(row, role=delegate.role)
-                before, after = _values(delegate), _values(row)
+                before = _values(delegate)
+                after = {**_values(row), **{name: before[name] for name in kept}}
+                for name in kept:
+                    if before[name] is not None:
+                        kept_values[name] += 1
                 if before == after:
                     unchanged += 1
                     continue
                 changed[delegate.code] = [name for name in _FIELDS if before[name] != after[name]]
                 for name in _FIELDS:
-                    setattr(delegate, name, getattr(row, name))
+                    setattr(delegate, name, after[name])
                 delegate.updated_at = now
                 audit.append(
                     _audit_row(
@@ -243,7 +263,11 @@ class DelegateService:
             await queries.insert_audit(session, audit)
             summary = _summary(existing, rows, created, updated, unchanged, role_kept)
             summary = replace(
-                summary, created_codes=created_codes, changed=changed, carried=carried
+                summary,
+                created_codes=created_codes,
+                changed=changed,
+                carried=carried,
+                kept={name: kept_values[name] for name in _FIELDS if kept_values[name]},
             )
             if not _apply:
                 raise _Preview(summary)

@@ -9,12 +9,17 @@ into a table file when the office asks for one (``--absent FILE``), to work thro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bot.config import Config
+from bot.delegate_file import CANONICAL_HEADINGS
 from bot.documents.workbook import Cell, table_bytes
 from bot.services.delegates import ImportSummary
 from bot.texts import Catalog
+
+T = TypeVar("T")
 
 # How many codes of absent people the command names before it counts the rest.
 NAMED_ABSENT = 10
@@ -30,6 +35,16 @@ def absent_file_problem(catalog: Catalog, path: Path) -> str | None:
     if path.exists():
         return catalog.plain("import.absent_exists", path=path)
     return None
+
+
+def kept_notes(say: Callable[..., T], summary: ImportSummary) -> list[T]:
+    """One line for each column the file left out in which people already there kept what
+    they had (their phone numbers, their places in the order), written by ``say`` (the
+    catalog's ``plain`` or ``html``)."""
+    return [
+        say("import.column_kept", column=CANONICAL_HEADINGS[field], count=count)
+        for field, count in summary.kept.items()
+    ]
 
 
 def absent_notes(

@@ -25,6 +25,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import ParsedDelegates, parse_delegate_file
 from bot.services.access import OfficeActor
 from bot.services.delegates import ImportSummary
+from bot.services.import_notes import kept_notes
 from bot.services.signin import StaffVisit
 from bot.texts.presenters import problem_line
 from handlers.web.office.binding import session_binding
@@ -158,7 +159,7 @@ class Imports:
         if parsed.problems:
             path.unlink(missing_ok=True)
             return self._render_read(visit, actor, name, parsed, status=422)
-        summary = await office.services.delegates.preview_import(parsed.rows)
+        summary = await office.services.delegates.preview_import(parsed.rows, kept=parsed.absent)
         assert visit.session_id is not None
         now = office.services.ctx.clock.now()
         key = self.pending.keep(Pending(path, name, sheet, visit.session_id, now + KEPT_FOR))
@@ -190,6 +191,7 @@ class Imports:
             rows=len(parsed.rows), summary=summary, key=key, named=NAMED,
             kept_minutes=int(KEPT_FOR.total_seconds() // 60),
             field_name=lambda field: catalog.plain(f"dash.import.field.{field}"),
+            kept=kept_notes(catalog.html, summary) if summary else [],
         )  # fmt: skip
 
     async def apply(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -213,7 +215,9 @@ class Imports:
             self.pending.drop(str(request.path_params["key"]))
         if parsed.problems:  # cannot happen to a file kept unchanged; said if it does
             return office._done(visit, "import", catalog.html("dash.import.gone"), ok=False)
-        summary = await services.delegates.import_rows(parsed.rows, actor=actor.actor)
+        summary = await services.delegates.import_rows(
+            parsed.rows, actor=actor.actor, kept=parsed.absent
+        )
         lines = [
             catalog.html(
                 "import.done", path=pending.name, rows=len(parsed.rows), created=summary.created,
@@ -222,6 +226,7 @@ class Imports:
         ]  # fmt: skip
         if summary.absent:
             lines.append(catalog.html("dash.import.absent_kept", count=len(summary.absent)))
+        lines += kept_notes(catalog.html, summary)
         if summary.role_kept:
             kept = summary.role_kept
             lines.append(catalog.html("import.role_kept", count=len(kept), codes=", ".join(kept)))
