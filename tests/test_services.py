@@ -141,6 +141,21 @@ async def test_a_pending_question_survives_a_restart(
     assert result.rsvp is not None and result.rsvp.substitute_name == "Lê Thị Hoa"
 
 
+async def test_the_reason_prompts_no_reason_choice_taken_after_the_reason_keeps_it(
+    imported: Services,
+) -> None:
+    # Telegram: the «Không nêu lý do» button under the prompt, tapped after typing the reason.
+    token = (await imported.invitations.links())[0].token
+    await imported.invitations.link_by_token(ALICE, token)
+    assert (await imported.rsvp.choose(ALICE, RsvpChoice.DECLINE)).step is RsvpStep.ASK_REASON
+    await imported.rsvp.submit_text(ALICE, "Bận công tác")
+    late = await imported.rsvp.choose(ALICE, RsvpChoice.DECLINE_WITHOUT_REASON)
+    assert late.step is RsvpStep.CONFIRMED
+    assert late.rsvp is not None and late.rsvp.reason == "Bận công tác"
+    mine = await imported.invitations.whoami(ALICE)
+    assert mine is not None and mine.rsvp is not None and mine.rsvp.reason == "Bận công tác"
+
+
 async def test_counts_put_groups_in_protocol_order_and_tally_presence(imported: Services) -> None:
     links = await imported.invitations.links()
     for number, link in enumerate(links[:3]):

@@ -232,6 +232,26 @@ async def test_rsvp_by_numbers_with_a_reason_then_a_substitute(world: World) -> 
     assert "Nguyễn Thị Lan" in said[-1]
 
 
+async def test_the_reason_prompts_no_reason_number_typed_after_the_reason_never_erases_it(
+    world: World,
+) -> None:
+    # «1 – Không nêu lý do» is still the newest menu after the reason was typed: a later «1»
+    # declined again and erased the reason.
+    person = await world.linked("DB001", "Chị Mai")
+    await person.type("2")  # Không tham dự
+    await person.type("Bận công tác tại Trung ương")
+    said = await person.type("1")
+    declined = await rsvp_of(world.services, "DB001")
+    assert (declined.status, declined.reason) == (
+        RsvpStatus.DECLINED,
+        "Bận công tác tại Trung ương",
+    )
+    assert "không tham dự" in said[0]
+    await person.type("/trangthai")  # the card's menu is back, and answers
+    await person.type("1")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
+
+
 async def test_a_number_the_newest_menu_does_not_have_is_no_answer(world: World) -> None:
     person = await world.linked("DB001", "Chị Mai")
     said = await person.type("7")

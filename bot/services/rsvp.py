@@ -223,6 +223,13 @@ class RsvpService:
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
         if choice is RsvpChoice.DECLINE_WITHOUT_REASON:
+            if (
+                current.status is RsvpStatus.DECLINED
+                and ident.pending_input != Awaiting.DECLINE_REASON
+            ):
+                # The prompt's choice tapped (or typed) after the reason was given: the decline
+                # stands as given, reason and all.
+                return RsvpResult(RsvpStep.CONFIRMED, current)
             answer = RsvpAnswer(RsvpStatus.DECLINED)
             result = self._record(ident, account, answer, now, audits)
             if result.step is RsvpStep.UNCHANGED:
