@@ -212,12 +212,13 @@ async def test_rsvp_by_numbers_with_a_reason_then_a_substitute(world: World) -> 
     assert "lý do" in said[-1]
     assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.DECLINED
-    await person.type("Bận công tác tại Trung ương")
+    said = await person.type("Bận công tác tại Trung ương")
     declined = await rsvp_of(world.services, "DB001")
     assert (declined.status, declined.reason) == (
         RsvpStatus.DECLINED,
         "Bận công tác tại Trung ương",
     )
+    assert "Trước đó" not in said[-1]  # the reason completes the decline; it replaces nothing
 
     await person.type("/trangthai")
     await person.type("cu nguoi du thay")  # the option's words, without diacritics

@@ -74,6 +74,22 @@ async def test_declining_with_a_reason_on_the_page_writes_the_chats_two_audit_ro
     ]
 
 
+async def test_declining_with_a_reason_says_the_answer_it_replaces_not_the_decline_itself(
+    web: Web,
+) -> None:
+    first = await web.post(
+        "DB002", "rsvp", "form-decline", {"choice": "decline", "reason": "Đi công tác"}
+    )
+    assert "Trước đó" not in flash(first.text)  # no answer before: nothing replaced
+    await web.post("DB002", "rsvp", "form-attend", {"choice": "attend"})
+    again = await web.post("DB002", "rsvp", "form-decline", {"choice": "decline", "reason": "Ốm"})
+    assert flash(again.text).splitlines()[:2] == [
+        "Đã ghi nhận: đồng chí không tham dự hội nghị (lý do: Ốm). Trân trọng cảm ơn đồng chí "
+        "đã thông tin.",
+        "(Trước đó đồng chí đã xác nhận: Tham dự.)",
+    ]
+
+
 async def test_a_substitute_from_the_page_keeps_name_and_position_with_unit(
     web: Web, imported: Services
 ) -> None:

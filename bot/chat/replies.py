@@ -85,7 +85,8 @@ def recorded(
     else:
         text = catalog.html(f"rsvp.recorded_{rsvp.status.value}")
     parts = [text]
-    if previous is not None and previous is not RsvpStatus.NO_ANSWER:
+    # Not after a reason added to a decline: «before, you had confirmed: not attending».
+    if previous is not None and previous not in (RsvpStatus.NO_ANSWER, rsvp.status):
         parts.append(catalog.html("rsvp.changed_from", previous=status_label(catalog, previous)))
     parts.append(catalog.html(change_until, deadline=deadline_text(catalog, config)))
     return Html("\n".join(parts))

@@ -396,9 +396,12 @@ class Site:
             if not reason:
                 result = await rsvp.choose(account, RsvpChoice.DECLINE_WITHOUT_REASON)
             else:
-                result = await rsvp.choose(account, RsvpChoice.DECLINE)
-                if result.step is RsvpStep.ASK_REASON:
+                declined = await rsvp.choose(account, RsvpChoice.DECLINE)
+                result = declined
+                if declined.step is RsvpStep.ASK_REASON:
                     result = await rsvp.submit_text(account, reason, event_id=f"{nonce}:r")
+                    if result.step is RsvpStep.RECORDED:  # one answer here: before the decline
+                        result = replace(result, previous=declined.previous)
         elif choice == "substitute":
             name = " ".join(values.get("name", "").split())
             position = ", ".join(
