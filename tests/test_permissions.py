@@ -847,7 +847,8 @@ def refusal_text(scene: Scene, action: Action) -> str:
     return scene.say(key, **params)
 
 
-NOT_LINKED = ("hint.not_linked", "task.not_linked")
+# A channel where no link opens (the core's text channel, Zalo) asks for the personal code.
+NOT_LINKED = ("hint.not_linked", "hint.not_linked_code", "task.not_linked")
 
 
 def test_every_action_in_the_matrix_has_a_scenario() -> None:

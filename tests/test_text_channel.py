@@ -116,8 +116,15 @@ async def test_a_person_links_by_typing_the_start_command_and_reads_the_card_wit
 
 @pytest.mark.parametrize(
     "typing",
-    [str.lower, lambda code: code.replace("-", ""), lambda code: f" {code.replace('-', ' ')} "],
-    ids=["lowercase", "no dash", "spaces"],
+    [
+        str.lower,
+        lambda code: code.replace("-", ""),
+        lambda code: f" {code.replace('-', ' ')} ",
+        lambda code: f"/start {code}",
+        lambda code: f"Mã của tôi là {code}, cảm ơn.",
+        lambda code: f"Mã: «{code.lower()}»",
+    ],
+    ids=["lowercase", "no dash", "spaces", "after /start", "in a sentence", "in quotes"],
 )
 async def test_a_person_links_by_typing_their_code_however_written_as_by_the_start_link(
     world: World, typing: Callable[[str], str]
@@ -193,6 +200,22 @@ async def test_a_first_message_that_is_no_code_is_told_how_to_link(
     person = world.channel.person("Chị Mai")
     assert await person.type(first) == [explained]
     assert "mã cá nhân gồm 8 ký tự" in explained and "trang cá nhân" in explained
+    assert await world.services.invitations.whoami(account_of(person)) is None
+
+
+@pytest.mark.parametrize("typed", ["/trangthai", "/lich", "/nhiemvu", "/thamluan"])
+async def test_a_command_before_linking_says_to_send_the_personal_code_where_no_link_opens(
+    world: World, typed: str
+) -> None:
+    contact = world.services.config.office.contact
+    said = await world.channel.person("Chị Mai").type(typed)
+    assert said == [world.channel.catalog.plain("hint.not_linked_code", contact=contact)]
+    assert "mã cá nhân gồm 8 ký tự" in said[0] and "đường liên kết" not in said[0]
+
+
+async def test_two_codes_in_one_message_link_neither(world: World) -> None:
+    person = world.channel.person("Chị Mai")
+    await person.type(f"{world.codes['DB001']} hoặc {world.codes['DB002']}")
     assert await world.services.invitations.whoami(account_of(person)) is None
 
 

@@ -286,7 +286,8 @@ async def test_a_sticker_an_image_and_an_unsupported_message_get_the_explanation
     stranger = world.fake.user("Người lạ")
     stranger.sticker()
     await world.settle()
-    assert stranger.texts == [world.catalog.plain("hint.not_linked", contact=contact)]
+    # Zalo opens no personal link: the stranger is told to send the code.
+    assert stranger.texts == [world.catalog.plain("hint.not_linked_code", contact=contact)]
 
 
 async def test_the_handled_message_ids_are_stored_so_a_copy_after_a_restart_is_skipped(

@@ -72,7 +72,7 @@ async def mine(turn: Turn, *, quiet: bool) -> Answer:
     if not lines:
         if quiet:
             return Answer()
-        key = "hint.not_linked" if lines is None else "draft_mine.none"
+        key = turn.not_linked_key if lines is None else "draft_mine.none"
         return turn.say(key, contact=turn.config.office.contact).privately()
     catalog = turn.catalog
     return Answer.of(
@@ -390,7 +390,7 @@ def reply(turn: Turn, result: DraftResult) -> Answer:
         key = "draft.comment_too_long"
         params["limit"] = MAX_COMMENT
     elif step is DraftStep.NOT_LINKED:
-        key = "hint.not_linked"
+        key = turn.not_linked_key
     elif step is DraftStep.NOT_SPEAKER:  # a choice for someone else's draft
         key = "draft.not_yours"
     else:

@@ -22,7 +22,7 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
     """A short hint for stickers, photos or stray text in private: never silence."""
     if linked is None:
         linked = await turn.services.invitations.whoami(turn.account) is not None
-    key = "hint.use_buttons" if linked else "hint.not_linked"
+    key = "hint.use_buttons" if linked else turn.not_linked_key
     return turn.say(key, contact=turn.config.office.contact)
 
 

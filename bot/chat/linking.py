@@ -7,7 +7,7 @@ from bot.chat.replies import invitation_card
 from bot.chat.turn import Turn
 from bot.domain.inbound import Command, PhoneShared, Reachability, Text
 from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
-from bot.domain.tokens import parse_link_code
+from bot.domain.tokens import find_link_code, looks_like_token
 from bot.services.invitations import LinkOutcome, LinkResult
 from bot.texts.presenters import rsvp_buttons
 
@@ -35,17 +35,25 @@ async def start(turn: Turn, command: Command) -> Answer:
                 )
             )
         )
-    result = await services.invitations.link_by_token(turn.account, command.args[0])
+    typed = " ".join(command.args)
+    if not looks_like_token(command.args[0]) and (code := find_link_code(typed)) is not None:
+        # «/start K7PX-M3QB»: the personal code, typed after the command (where no link opens,
+        # the bot's welcome asks for it).
+        result = await services.invitations.link_by_code(turn.account, code)
+        by_code = True
+    else:
+        result = await services.invitations.link_by_token(turn.account, command.args[0])
+        by_code = False
     if result.told:  # slowed down and told so already in this window: no answer to a flood
         return SILENCE
-    return await answer_link(turn, result)
+    return await answer_link(turn, result, by_code=by_code)
 
 
 async def by_code(turn: Turn, text: Text) -> Answer:
     """Typed text from an account not linked yet, on a channel whose platform passes no payload
     with a first message: their personal code links them, the way ``/start <token>`` does (the
     same result, card, audit and slowdown); anything else is told how to link."""
-    code = parse_link_code(text.text)
+    code = find_link_code(text.text)
     if code is None:
         return how_to_link_by_code(turn)
     result = await turn.services.invitations.link_by_code(turn.account, code)

@@ -33,7 +33,7 @@ async def board(turn: Turn) -> Answer:
         return Answer()  # a person's tasks are shown in private only
     mine = await turn.services.tasks.board_for(turn.account)
     if not mine:
-        key = "hint.not_linked" if mine is None else "task_board.none_for_you"
+        key = turn.not_linked_key if mine is None else "task_board.none_for_you"
         return turn.say(key, contact=config.office.contact)
     return Answer.of(
         *(

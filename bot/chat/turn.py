@@ -81,5 +81,13 @@ class Turn:
         return self.say("office.refused")
 
     def not_linked(self) -> Answer:
-        """The account is not linked to anyone on the list."""
-        return self.say("hint.not_linked", contact=self.config.office.contact)
+        """The account is not linked to anyone on the list: how to link, on this channel (where
+        no link opens, by sending the personal code)."""
+        return self.say(self.not_linked_key, contact=self.config.office.contact)
+
+    @property
+    def not_linked_key(self) -> str:
+        """The catalog key saying how to link on this channel."""
+        return (
+            "hint.not_linked" if self.channel.capabilities.start_payload else "hint.not_linked_code"
+        )

@@ -49,6 +49,24 @@ def format_link_code(code: str) -> str:
     return f"{code[:CODE_GROUP]}-{code[CODE_GROUP:]}"
 
 
+# A code among other words ("Mã của tôi là K7PX-M3QB", «K7PX M3QB»): two groups of four, apart
+# from any letter or digit around them.
+_CODE_IN_TEXT = re.compile(
+    rf"(?<!\w)([{CODE_ALPHABET}]{{{CODE_GROUP}}})[\s\-‐‑‒–—―−_.·]?([{CODE_ALPHABET}]{{{CODE_GROUP}}})(?!\w)"
+)
+
+
+def find_link_code(text: str) -> str | None:
+    """The code ``text`` is (:func:`parse_link_code`), or else the one code written among its
+    words; None if it holds none, or more than one."""
+    whole = parse_link_code(text)
+    if whole is not None:
+        return whole
+    folded = unicodedata.normalize("NFKC", text).upper()
+    found = {first + second for first, second in _CODE_IN_TEXT.findall(folded)}
+    return found.pop() if len(found) == 1 else None
+
+
 def parse_link_code(text: str) -> str | None:
     """The canonical code ``text`` spells, whatever its case, spaces and dashes; None if it
     spells none (anything else a person writes)."""
