@@ -99,6 +99,29 @@ async def test_a_typed_draft_is_stored_as_the_chat_stores_one_and_the_office_rep
     assert [(c.from_office, c.body) for c in comments] == [(False, "Tôi sẽ sửa ngay.")]
 
 
+async def test_a_task_report_form_sent_again_changes_nothing_and_says_so(
+    web: Web, imported: Services
+) -> None:
+    page = await web.open(SPEAKER)
+    task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])
+    token = web.tokens[SPEAKER]
+    report = {
+        **form_fields(page.text, f"task-{task_id}-report"),
+        "action": "progress",
+        "note": "Đã xong 2/3 báo cáo",
+    }
+    assert (await web.client.post(f"/{token}/task/{task_id}", data=report)).status_code == 303
+    await web.post(SPEAKER, f"task/{task_id}", f"task-{task_id}-done", {"action": "done"})
+    again = await web.client.post(f"/{token}/task/{task_id}", data=report)
+    shown = await web.client.get(again.headers["location"])
+    assert flash(shown.text).startswith("Biểu mẫu này đã được gửi trước đó")
+    async with imported.ctx.sessions() as session:
+        status = await session.scalar(
+            select(TaskAssignment.status).where(TaskAssignment.task_id == task_id).limit(1)
+        )
+    assert status == "done"
+
+
 async def test_the_four_task_reports_from_the_page(web: Web, imported: Services) -> None:
     page = await web.open(SPEAKER)
     task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])

@@ -17,7 +17,7 @@ from bot.services import Services
 from storage.models import AuditEntry, Delegate, Rsvp
 from tests.conftest import local
 from tests.harness import BotHarness
-from tests.web_support import Web, flash, web_for
+from tests.web_support import Web, flash, form_fields, web_for
 
 
 @pytest.fixture
@@ -88,6 +88,27 @@ async def test_declining_with_a_reason_says_the_answer_it_replaces_not_the_decli
         "đã thông tin.",
         "(Trước đó đồng chí đã xác nhận: Tham dự.)",
     ]
+
+
+async def test_an_answer_form_sent_again_changes_nothing_and_says_so(web: Web) -> None:
+    # Decline with a reason, then attend; then the old decline form again (the back button):
+    # it used to decline again, with no reason, while saying nothing had changed.
+    page = await web.open("DB002")
+    old_form = form_fields(page.text, "form-decline")
+    token = web.tokens["DB002"]
+    sent = {**old_form, "choice": "decline", "reason": "Đi công tác"}
+    assert (await web.client.post(f"/{token}/rsvp", data=sent)).status_code == 303
+    await web.post("DB002", "rsvp", "form-attend", {"choice": "attend"})
+    again = await web.client.post(f"/{token}/rsvp", data=sent)
+    shown = await web.client.get(again.headers["location"])
+    assert flash(shown.text).startswith("Biểu mẫu này đã được gửi trước đó")
+    async with web.services.ctx.sessions() as session:
+        status = await session.scalar(
+            select(Rsvp.status)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == "DB002")
+        )
+    assert status == "attending"
 
 
 async def test_a_substitute_from_the_page_keeps_name_and_position_with_unit(

@@ -291,6 +291,16 @@ class InvitationService:
             rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
             return PageResult(outcome, account, DelegateView.of(delegate), rsvp)
 
+    async def first_post(self, account: ChatAccount, form: str) -> bool:
+        """Whether this is the first time the personal page's form ``form`` (its one-time
+        code) is sent by ``account``; remembered, so a form sent again (the browser's back
+        button, an old page kept open, a second tap) changes nothing."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
+            return ident is not None and queries.first_time(ident, f"form:{form}")
+
     async def calendar_link(self, person_id: int) -> str | None:
         """Where a person downloads the meeting's .ics from their personal page (``[web]``),
         for a channel that carries no files; None without a web page or a live invitation."""

@@ -386,6 +386,8 @@ class Site:
         visit, values, _ = posted
         catalog, rsvp, account = visit.catalog, self.services.rsvp, visit.account
         choice, nonce = values.get("choice", ""), values.get("nonce", "")
+        if not await self.services.invitations.first_post(account, nonce):
+            return self._done(visit, catalog.html("web.form_sent_before"), ok=True)
         result: RsvpResult
         if choice == "attend":
             result = await rsvp.choose(account, RsvpChoice.ATTEND)
@@ -472,6 +474,8 @@ class Site:
         tasks, account = self.services.tasks, visit.account
         task_id = int(request.path_params["task_id"])
         action, nonce = values.get("action", ""), values.get("nonce", "")
+        if not await self.services.invitations.first_post(account, nonce):
+            return self._done(visit, visit.catalog.html("web.form_sent_before"), ok=True)
         note = " ".join(values.get("note", "").split())
         if len(note) > MAX_TASK_NOTE:
             return self._task_done(visit, TaskResult(TaskStep.TOO_LONG))
