@@ -280,8 +280,28 @@ async def test_a_number_the_newest_menu_does_not_have_is_no_answer(world: World)
     person = await world.linked("DB001", "Chị Mai")
     said = await person.type("7")
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.NO_ANSWER
-    contact = world.services.config.office.contact
-    assert said == [world.channel.catalog.plain("hint.use_buttons", contact=contact)]
+    assert said == [
+        "Không có lựa chọn số 7. Đề nghị đồng chí gõ một trong các số: 1 – ✅ Tham dự · "
+        "2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay."
+    ]
+
+
+async def test_a_number_the_questions_menu_does_not_have_is_taken_as_no_reason_nor_name(
+    world: World,
+) -> None:
+    person = await world.linked("DB001", "Chị Mai")
+    await person.type("2")  # Không tham dự: the reason, please (1 – no reason · 2 – cancel)
+    said = await person.type("3")
+    assert said[0].startswith("Không có lựa chọn số 3.")
+    declined = await rsvp_of(world.services, "DB001")
+    assert (declined.status, declined.reason) == (RsvpStatus.DECLINED, None)
+    await person.type("Bận công tác")  # the question still stands
+    assert (await rsvp_of(world.services, "DB001")).reason == "Bận công tác"
+    await person.type("/trangthai")
+    await person.type("3")  # Cử người dự thay: the name, please
+    said = await person.type("2")
+    assert said[0].startswith("Không có lựa chọn số 2.")
+    assert (await rsvp_of(world.services, "DB001")).substitute_name is None
 
 
 async def test_a_task_contact_reports_a_task_done_by_number(world: World) -> None:

@@ -210,6 +210,8 @@ class Inbox:
             if not caller.linked and not caller.roles:
                 return await linking.by_code(turn, text)
         chosen = await menus.choice(turn, text)
+        if isinstance(chosen, menus.NotOnMenu):
+            return chosen.answer(turn)
         if chosen is not None:
             return await self._action(turn, chosen)
         for dialog in (notices.on_text, tasks.on_text, drafts.on_text, rsvp.on_text):

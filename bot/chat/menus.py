@@ -3,12 +3,14 @@
 The last choices sent to an account are kept with it (``ChannelIdentity.menu``, written when an
 answer or an outbox message offers them). A number picks one of them; so does the option's own
 words, case and diacritics ignored ("tham du" is "✅ Tham dự"). Only the newest menu counts: a
-number it does not have is not taken as an answer to an older one.
+number it does not have is not taken as an answer to an older one, nor as text (a reason «3»):
+the person is told which numbers there are.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
@@ -41,9 +43,27 @@ async def remember(turn: Turn, answer: Answer) -> None:
         )
 
 
-async def choice(turn: Turn, text: Text) -> Action | None:
+@dataclass(frozen=True)
+class NotOnMenu:
+    """A number typed that the account's newest menu does not have: no answer to anything
+    (not a reason «3», nor a substitute called «2»), and said so with the menu it has."""
+
+    number: int
+    labels: tuple[str, ...]
+
+    def answer(self, turn: Turn) -> Answer:
+        """Which numbers there are to type."""
+        options = turn.catalog.plain("menu.separator").join(
+            turn.catalog.plain("menu.option", number=number, label=label)
+            for number, label in enumerate(self.labels, start=1)
+        )
+        return turn.say("hint.not_on_menu", number=self.number, options=options)
+
+
+async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | None:
     """The choice typed ``text`` picks from the account's menu, as the action it carries;
-    None when it picks none (then it is free text for whatever the bot asked)."""
+    :class:`NotOnMenu` for a number the menu does not have; None when it picks none (then it
+    is free text for whatever the bot asked)."""
     if turn.channel.capabilities.buttons:
         return None
     async with turn.services.ctx.sessions() as session:
@@ -57,8 +77,9 @@ async def choice(turn: Turn, text: Text) -> Action | None:
     number = _NUMBER.match(text.text)
     if number is not None:
         index = int(number.group(1)) - 1
-        if 0 <= index < len(menu):
-            picked = menu[index][1]
+        if not 0 <= index < len(menu):
+            return NotOnMenu(index + 1, tuple(label for label, _ in menu))
+        picked = menu[index][1]
     else:
         typed = fold(text.text)
         picked = next((data for label, data in menu if typed and fold(label) == typed), None)
