@@ -41,6 +41,37 @@ async def test_the_personal_page_shows_the_invitation_date_hall_programme_and_de
     assert len(page.content) < 60_000
 
 
+@pytest.mark.parametrize(
+    ("method", "agent"),
+    [
+        ("HEAD", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Zalo iOS/23.09"),
+        ("GET", "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"),
+        ("GET", "TelegramBot (like TwitterBot)"),
+        ("GET", "WhatsApp/2.23.20.0"),
+    ],
+    ids=["head", "facebook", "telegram", "whatsapp"],
+)
+async def test_a_link_preview_is_not_the_person_opening_their_invitation(
+    web: Web, imported: Services, method: str, agent: str
+) -> None:
+    # Links sent one by one in a chat are fetched for their card: that must not erase the
+    # office's «never opened their link», nor show the person's name in the card.
+    response = await web.client.request(
+        method, f"/{web.tokens['DB036']}", headers={"user-agent": agent}
+    )
+    assert response.status_code == 200
+    assert "Vũ Thị Mỹ Hạnh" not in response.text
+    async with imported.ctx.sessions() as session:
+        linked = await session.scalar(
+            select(AuditEntry.id).where(AuditEntry.action == "identity.linked")
+        )
+    assert linked is None
+    # A phone's browser, even one whose model name ends in "bot", opens it.
+    phone = "Mozilla/5.0 (Linux; Android 9; CUBOT X19) AppleWebKit/537.36 Chrome/120 Mobile"
+    opened = await web.client.get(f"/{web.tokens['DB036']}", headers={"user-agent": phone})
+    assert "Vũ Thị Mỹ Hạnh" in opened.text
+
+
 async def test_attending_on_the_page_is_recorded_and_audited_as_the_chat_records_it(
     web: Web, imported: Services
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -172,6 +173,23 @@ class Visit:
         return self.catalog.locale
 
 
+# Who fetches a link to show a card of it in a chat, or to index it: not a person opening it.
+_PREVIEWERS = re.compile(
+    r"facebookexternalhit|facebot|telegrambot|twitterbot|discordbot|slackbot|linkedinbot"
+    r"|whatsapp|skypeuripreview|googlebot|bingbot|applebot|yandexbot|duckduckbot|baiduspider"
+    r"|pinterestbot|redditbot|embedly|petalbot",
+    re.IGNORECASE,
+)
+
+
+def link_preview(request: Request) -> bool:
+    """Whether ``request`` is a link's preview rather than a person's visit: a HEAD request
+    (what a preview asks first), or a known previewer's or crawler's user agent."""
+    return request.method == "HEAD" or bool(
+        _PREVIEWERS.search(request.headers.get("user-agent", ""))
+    )
+
+
 class Site:
     """The routes' handlers, sharing the services, the catalog and the templates."""
 
@@ -278,6 +296,10 @@ class Site:
         if self.desk is not None and (at_desk := await self.desk.person_page(request)):
             return at_desk
         query = request.query_params
+        if link_preview(request):
+            # Not the person opening their invitation: nothing read, nothing recorded (the
+            # office's «never opened their link» stays true), no name shown in a chat's card.
+            return await self.home(request)
         visit = await self._open(request, query.get("lang", ""), details=True)
         if isinstance(visit, Response):
             return visit
