@@ -520,6 +520,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         services.ctx.clock,
         services.ctx.calendar,
         calendar_link=services.invitations.calendar_link,
+        page_link=services.invitations.page_link,
     )
 
 

@@ -314,6 +314,30 @@ async def test_a_task_contact_reports_a_task_done_by_number(world: World) -> Non
     assert [a.status.value for a in line.assignments if a.code == "NV03"] == ["done"]
 
 
+async def test_where_the_bot_takes_no_files_a_speaker_is_sent_to_their_page_for_one(
+    world: World,
+) -> None:
+    speaker = await world.linked("DB031", "Chị Vân")
+    said = await speaker.type("/thamluan")
+    page = world.services.config.web.link(world.tokens["DB031"])  # type: ignore[union-attr]
+    assert f"xin tải lên trang cá nhân: {page}" in said[-1]
+    assert "vào cuộc trò chuyện này dưới dạng tệp" not in said[-1]
+
+
+async def test_where_the_bot_takes_no_files_a_deliverable_is_asked_as_a_link_or_on_the_page(
+    world: World,
+) -> None:
+    contact = await world.linked("NV03", "Chị Nga")
+    said = await contact.type("/nhiemvu")
+    assert "4 – 📎 Gửi sản phẩm" in said[-1]
+    said = await contact.type("4")
+    page = world.services.config.web.link(world.tokens["NV03"])  # type: ignore[union-attr]
+    assert said[0].startswith(
+        "Đề nghị đồng chí gửi đường liên kết (https://…) tới sản phẩm của nhiệm vụ VI.1.1."
+    )
+    assert f"xin tải lên trang cá nhân: {page}" in said[0]
+
+
 async def test_a_typed_draft_gets_an_office_comment_and_a_verdict_without_telegram(
     world: World,
 ) -> None:

@@ -38,6 +38,7 @@ from bot.texts.presenters import (
     draft_file_buttons,
     draft_mine,
     draft_status_label,
+    how_to_send_draft,
     themes_list,
 )
 
@@ -66,6 +67,15 @@ async def board(turn: Turn) -> Answer:
     return await mine(turn, quiet=False)
 
 
+async def how_to_send(turn: Turn) -> Html:
+    """How the caller sends a draft on this channel (a file here, or on their page)."""
+    page = None
+    caller = await turn.caller()
+    if not turn.channel.capabilities.files_in and caller.person is not None:
+        page = await turn.services.invitations.page_link(caller.person.id)
+    return how_to_send_draft(turn.catalog, turn.config, turn.channel, page)
+
+
 async def mine(turn: Turn, *, quiet: bool) -> Answer:
     """A speaker's assignments with the choice to type one; ``quiet`` says nothing to others."""
     lines = await turn.services.drafts.mine(turn.account)
@@ -75,12 +85,11 @@ async def mine(turn: Turn, *, quiet: bool) -> Answer:
         key = turn.not_linked_key if lines is None else "draft_mine.none"
         return turn.say(key, contact=turn.config.office.contact).privately()
     catalog = turn.catalog
+    how = await how_to_send(turn)
     return Answer.of(
         *(
             Outbound.text(
-                Html(
-                    draft_mine(catalog, turn.config, line) + "\n\n" + catalog.html("draft_mine.how")
-                ),
+                Html(draft_mine(catalog, turn.config, line) + "\n\n" + how),
                 compose_buttons(catalog, line),
             )
             for line in lines

@@ -12,7 +12,12 @@ from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePa
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
-from bot.texts.presenters import task_buttons, task_office_buttons, task_summary
+from bot.texts.presenters import (
+    ask_for_deliverable,
+    task_buttons,
+    task_office_buttons,
+    task_summary,
+)
 from storage.files import media_type, sanitize_filename
 
 MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # the largest file a chat platform hands a bot
@@ -60,7 +65,14 @@ async def on_action(turn: Turn, action: Action) -> Answer:
         if what is TaskAction.GET_FILE:
             return await _evidence(turn, target)
         return reply(turn, await tasks.close(office, target)).privately()
-    return reply(turn, await tasks.report(turn.account, target, what)).privately()
+    result = await tasks.report(turn.account, target, what)
+    if result.step is TaskStep.ASK_FILE and not turn.channel.capabilities.files_in:
+        caller = await turn.caller()
+        page = None
+        if caller.person is not None:
+            page = await turn.services.invitations.page_link(caller.person.id)
+        return reply(turn, result, page=page).privately()
+    return reply(turn, result).privately()
 
 
 async def on_text(turn: Turn, text: Text) -> Answer | None:
@@ -122,8 +134,9 @@ async def _evidence(turn: Turn, evidence_id: int) -> Answer:
     return turn.say("task.gone")
 
 
-def reply(turn: Turn, result: TaskResult) -> Answer:
-    """What the bot says after a task step."""
+def reply(turn: Turn, result: TaskResult, *, page: str | None = None) -> Answer:
+    """What the bot says after a task step; ``page``: the person's page, where a channel that
+    takes no files sends them to upload a deliverable."""
     catalog, config = turn.catalog, turn.config
     task = result.task
     params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
@@ -133,6 +146,8 @@ def reply(turn: Turn, result: TaskResult) -> Answer:
         params["status"] = catalog.plain(f"task_status.{result.status.value}")
     if result.step is TaskStep.REJECTED and result.reject is not None:
         text = Html(_rejected(turn, result.reject))
+    elif result.step is TaskStep.ASK_FILE and task is not None:
+        text = ask_for_deliverable(catalog, config, turn.channel, task.key, page)
     else:
         text = catalog.html(f"task.{result.step.value}", **params)
     if result.step in _SHOWS_TASK and task is not None:

@@ -37,6 +37,7 @@ from bot.texts.presenters import (
     broadcast_html,
     compose_buttons,
     deadline_text,
+    how_to_send_draft,
     meeting_details,
     rsvp_buttons,
     task_buttons,
@@ -81,16 +82,26 @@ class MessageComposer:
         calendar: CalendarRevision,
         *,
         calendar_link: Callable[[int], Awaitable[str | None]] | None = None,
+        page_link: Callable[[int], Awaitable[str | None]] | None = None,
     ) -> None:
         self._config = config
         # Where a person downloads the .ics on their personal page, for a channel without files.
         self._calendar_link = calendar_link
+        # Their personal page, where a channel that takes no files sends them to upload one.
+        self._page_link = page_link
         self._catalog = catalog
         self._reports = reports
         self._tasks = tasks
         self._drafts = drafts
         self._clock = clock
         self._calendar = calendar
+
+    async def _how_to_send(self, channel: ChannelInfo, person_id: int) -> Html:
+        """How a speaker sends their draft on ``channel`` (:func:`how_to_send_draft`)."""
+        page = None
+        if not channel.capabilities.files_in and self._page_link is not None:
+            page = await self._page_link(person_id)
+        return how_to_send_draft(self._catalog, self._config, channel, page)
 
     # --- what recipients get -------------------------------------------------------------------
 
@@ -192,6 +203,7 @@ class MessageComposer:
             missing = await self._drafts.missing(
                 audience_deadline(message.audience), person_id=recipient.delegate_id
             )
+            how = await self._how_to_send(channel, recipient.delegate_id)
             return Outbound(
                 tuple(
                     TextPart(
@@ -201,7 +213,7 @@ class MessageComposer:
                             key=line.theme_key,
                             theme=line.theme_title,
                             deadline=moment(catalog, meeting.local(line.deadline_at)),
-                            how=catalog.html("draft_mine.how"),
+                            how=how,
                         ),
                         compose_buttons(catalog, line),
                     )
@@ -245,7 +257,7 @@ class MessageComposer:
                 key=line.theme_key,
                 theme=line.theme_title,
                 deadline=deadline,
-                how=catalog.html("draft_mine.how"),
+                how=await self._how_to_send(channel, recipient.delegate_id),
             )
             return Outbound((TextPart(text, compose_buttons(catalog, line)),))
         status = DraftStatus(str(message.params.get("status")))

@@ -301,6 +301,20 @@ class InvitationService:
             )
             return ident is not None and queries.first_time(ident, f"form:{form}")
 
+    async def page_link(self, person_id: int) -> str | None:
+        """A person's personal page (``[web]``), where a channel that takes no files sends them
+        to upload one; None without a web page or a live invitation."""
+        web = self._ctx.config.web
+        if web is None:
+            return None
+        async with self._ctx.sessions() as session:
+            token = await session.scalar(
+                select(Invitation.token).where(
+                    Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
+                )
+            )
+        return web.link(token) if token is not None else None
+
     async def calendar_link(self, person_id: int) -> str | None:
         """Where a person downloads the meeting's .ics from their personal page (``[web]``),
         for a channel that carries no files; None without a web page or a live invitation."""

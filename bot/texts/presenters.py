@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.config import Config
 from bot.delegate_file import RowProblem
+from bot.domain.channels import ChannelInfo
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
@@ -370,3 +371,28 @@ def _where(catalog: Catalog, row: int | None, column: str | None) -> str:
     if column:
         return catalog.plain("import.where_column", column=column)
     return catalog.plain("import.where_file")
+
+
+def how_to_send_draft(
+    catalog: Catalog, config: Config, channel: ChannelInfo, page: str | None
+) -> Html:
+    """How a speaker sends a draft on ``channel``: as a file in the chat where the bot takes
+    files; elsewhere typed as messages, or a file uploaded on their personal page ``page`` (or
+    sent to the office, without one)."""
+    if channel.capabilities.files_in:
+        return catalog.html("draft_mine.how")
+    if page is not None:
+        return catalog.html("draft_mine.how_no_files", url=page)
+    return catalog.html("draft_mine.how_no_files_no_page", contact=config.office.contact)
+
+
+def ask_for_deliverable(
+    catalog: Catalog, config: Config, channel: ChannelInfo, key: str, page: str | None
+) -> Html:
+    """The question for a task's deliverable on ``channel`` (a file only where the bot takes
+    files; elsewhere a link, and the page to upload a file on)."""
+    if channel.capabilities.files_in:
+        return catalog.html("task.ask_file", key=key)
+    if page is not None:
+        return catalog.html("task.ask_file_no_files", key=key, url=page)
+    return catalog.html("task.ask_file_no_files_no_page", key=key, contact=config.office.contact)
