@@ -420,8 +420,8 @@ async def test_a_typed_draft_over_the_limit_keeps_what_it_has(harness: BotHarnes
         await harness.send(user.text(chunk))
     await harness.send(user.text(chunk))
     assert user.last_text().startswith(
-        f"Bài soạn bằng tin nhắn dài tối đa {MAX_TEXT_DRAFT} ký tự; đoạn vừa gửi chưa được ghép "
-        f"(đã có {MAX_TEXT_DRAFT} ký tự)"
+        "Bài soạn bằng tin nhắn dài tối đa 60.000 ký tự; đoạn vừa gửi chưa được ghép "
+        "(đã có 60.000 ký tự)"
     )
     await harness.send(user.tap("✅ Xong, gửi bản này"))
     [version] = await versions(harness)

@@ -72,6 +72,30 @@ async def test_the_page_refuses_what_the_chat_refuses_by_type_and_by_content(
         assert list(await session.scalars(select(DraftVersion))) == []
 
 
+async def test_the_longest_typed_draft_in_vietnamese_or_emoji_is_taken_and_a_longer_form_told_so(
+    web: Web, imported: Services
+) -> None:
+    # 60,000 characters is the box's limit; written with diacritics (three bytes each in UTF-8,
+    # each sent as %XX) or emoji, the form was refused as «a file over 20 MB».
+    draft = await _draft_id(web)
+    for text in ("ệ" * 60_000, "🙂" * 30_000):  # the box counts an emoji as two
+        page = await web.post(SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": text})
+        assert flash(page.text).startswith("✅ Đã nhận bản ")
+    longer = await web.post(
+        SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "ệ" * 60_001}
+    )
+    assert flash(longer.text).startswith("Bài gõ dài tối đa 60.000 ký tự.")
+    page = await web.post(
+        SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "🙂" * 100_000}
+    )
+    assert flash(page.text) == (
+        "Nội dung gửi quá dài (bài gõ tối đa 60.000 ký tự). Đề nghị đồng chí rút gọn, hoặc gửi "
+        "cả bài dưới dạng tệp."
+    )
+    async with imported.ctx.sessions() as session:
+        assert len(list(await session.scalars(select(DraftVersion)))) == 2
+
+
 async def test_a_typed_draft_is_stored_as_the_chat_stores_one_and_the_office_reply_is_shown(
     web: Web, imported: Services
 ) -> None:

@@ -30,7 +30,7 @@ from bot.services.drafts import (
     source_of,
 )
 from bot.texts import Catalog, Html
-from bot.texts.formatting import file_size, moment, short_moment
+from bot.texts.formatting import count, file_size, moment, short_moment
 from bot.texts.presenters import (
     compose_buttons,
     draft_board_line,
@@ -370,9 +370,9 @@ def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict
     line = result.draft
     params: dict[str, object] = {
         "contact": config.office.contact,
-        "limit": MAX_TEXT_DRAFT,
+        "limit": count(catalog, MAX_TEXT_DRAFT),
         "chunks": result.chunks,
-        "chars": result.chars,
+        "chars": count(catalog, result.chars),
     }
     if line is not None:
         params.update(key=line.theme_key, title=line.theme_title, name=line.full_name)

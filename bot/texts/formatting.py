@@ -43,3 +43,9 @@ def file_size(catalog: Catalog, size: int) -> str:
     if catalog.locale == "vi":
         value = value.replace(".", ",")
     return catalog.plain("size.mb", value=value)
+
+
+def count(catalog: Catalog, value: int) -> str:
+    """``60.000`` in Vietnamese, ``60,000`` in English: a number people read, grouped."""
+    grouped = f"{value:,}"
+    return grouped.replace(",", ".") if catalog.locale == "vi" else grouped

@@ -48,7 +48,7 @@ from bot.services.pages import PageView
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import LOCALES, Catalog, Html
-from bot.texts.formatting import clock, file_size, long_date, short_moment
+from bot.texts.formatting import clock, count, file_size, long_date, short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.attachment import attachment
 from handlers.web.flash import Flash, Flashes
@@ -365,7 +365,7 @@ class Site:
     # --- forms ---------------------------------------------------------------------------------
 
     async def _posted(
-        self, request: Request, *, files: int = 0, too_large: str = "draft.rejected_too_large"
+        self, request: Request, *, files: int = 0, too_large: str = "web.text_too_large"
     ) -> tuple[Visit, dict[str, str], Any] | Response:
         """The page and the form posted to it, once the form is known to be this server's for
         this page; else the answer to give (a form from elsewhere, one too large: the catalog's
@@ -571,7 +571,7 @@ class Site:
 
     async def draft_file(self, request: Request) -> Response:
         """A draft uploaded from the page: the chat's checks, store and receipt."""
-        posted = await self._posted(request, files=1)
+        posted = await self._posted(request, files=1, too_large="draft.rejected_too_large")
         if isinstance(posted, Response):
             return posted
         visit, _, form = posted
@@ -641,7 +641,7 @@ class Site:
         if step is DraftStep.COMMENT_TOO_LONG:
             return catalog.html("draft.comment_too_long", **{**params, "limit": MAX_COMMENT})
         if step is DraftStep.TOO_LONG:
-            return catalog.html("web.draft.too_long", limit=MAX_TEXT_DRAFT)
+            return catalog.html("web.draft.too_long", limit=count(catalog, MAX_TEXT_DRAFT))
         if step is DraftStep.EMPTY:
             return catalog.html("web.draft.empty")
         if step is DraftStep.NOT_SPEAKER:

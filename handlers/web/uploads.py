@@ -12,9 +12,10 @@ from storage.files import MAX_BYTES
 
 # Room for the form's other fields and the multipart framing around the file.
 FORM_OVERHEAD = 64 * 1024
-# The largest text a form may carry (a typed draft is at most 60,000 characters, up to three
-# bytes each in UTF-8).
-MAX_FIELD = 256 * 1024
+# The largest text a form may carry: a typed draft is at most 60,000 characters, up to four
+# bytes each in UTF-8 (an emoji), and a browser sends each byte of a letter with a diacritic as
+# three characters (%E1%BA%A1): 720,000 bytes for the longest draft.
+MAX_FIELD = 768 * 1024
 
 
 class TooLarge(Exception):
@@ -45,9 +46,9 @@ def limited(request: Request, limit: int) -> Request:
 async def read_form(request: Request, *, files: int = 0) -> FormData:
     """The posted form, within the limit for a form with ``files`` files (at most one)."""
     limit = FORM_OVERHEAD + (MAX_BYTES if files else MAX_FIELD)
-    return await limited(request, limit).form(
-        max_files=files, max_fields=12, max_part_size=MAX_FIELD
-    )
+    # The body's limit is the one that speaks: a field as large as the whole body is no more
+    # than the body (Starlette's own cut would answer a bare English 400).
+    return await limited(request, limit).form(max_files=files, max_fields=12, max_part_size=limit)
 
 
 def text_field(form: FormData, name: str) -> str:
