@@ -16,6 +16,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus, answers_open
 from bot.domain.tokens import TOKEN_BYTES, looks_like_token, new_token
+from bot.domain.typed import bare_name
 from bot.services import Services
 from bot.services.invitations import LinkOutcome
 from bot.services.meetings import CalendarRevision, sync_meeting
@@ -115,6 +116,21 @@ def test_answers_are_open_up_to_and_including_the_deadline(clock) -> None:  # ty
 def test_incoherent_answers_cannot_be_built(kwargs: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValueError):
         RsvpAnswer(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("Đồng chí Lê Văn Hùng", "Lê Văn Hùng"),
+        ("đ/c Lê Văn Hùng", "Lê Văn Hùng"),
+        ("Đ.c: Hùng", "Hùng"),
+        ("Đoàn Văn Chí", "Đoàn Văn Chí"),
+        ("Đ. Cường", "Đ. Cường"),
+        ("đồng chí", "đồng chí"),
+    ],
+)
+def test_a_name_typed_with_its_honorific_is_kept_without_it(typed: str, kept: str) -> None:
+    assert bare_name(typed) == kept
 
 
 async def test_unlinked_account_cannot_answer(imported: Services) -> None:

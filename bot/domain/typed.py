@@ -24,3 +24,15 @@ def fold(text: str) -> str:
     plain = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
     words = re.sub(r"[^\w]+", " ", plain.casefold())
     return " ".join(words.split())
+
+
+# How a name may start when people write it the way letters address someone: «Đồng chí Lê Văn
+# Hùng», «đ/c Hùng», «Đ.c Hùng». The bot adds «đồng chí» itself.
+_HONORIFIC = re.compile(r"^(?:đồng\s+chí|đ\s*[/.]\s*c\b\.?)[\s:,.]*", re.IGNORECASE)
+
+
+def bare_name(text: str) -> str:
+    """A person's name without the honorific it was typed with (the bot says «đồng chí»); the
+    text as it was if nothing would be left."""
+    name = _HONORIFIC.sub("", unicodedata.normalize("NFC", text), count=1).strip()
+    return name or text

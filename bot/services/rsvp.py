@@ -7,7 +7,7 @@ what the bot is waiting for is stored on the chat account, so a restart loses no
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -24,7 +24,7 @@ from bot.domain.rsvp import (
     RsvpStatus,
     answers_open,
 )
-from bot.domain.typed import one_line
+from bot.domain.typed import bare_name, one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import RsvpView
@@ -280,6 +280,8 @@ class RsvpService:
             before = RsvpView.of(row)
             if not answers_open(now, self.deadline):
                 return RsvpResult(RsvpStep.CLOSED, before)
+            if answer.substitute_name:
+                answer = replace(answer, substitute_name=bare_name(answer.substitute_name))
             change = apply_rsvp(
                 before, answer, delegate_id=delegate_id, actor=office.actor, now=now
             )
@@ -318,6 +320,7 @@ class RsvpService:
             answer = RsvpAnswer(RsvpStatus.DECLINED, reason=value)
             return self._record(ident, account, answer, now, audits)
         if awaiting is Awaiting.SUBSTITUTE_NAME:
+            value = bare_name(value)  # «Đồng chí Lê Văn Hùng»: the bot says «đồng chí» itself
             if len(value) > MAX_SUBSTITUTE_NAME:
                 return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_NAME)
             _await(ident, Awaiting.SUBSTITUTE_POSITION, {"name": value})
