@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.services import Services
 from storage import queries
+from tests.conftest import EXAMPLE_DELEGATES
 from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
@@ -58,7 +62,7 @@ async def test_an_entry_says_who_when_what_and_each_field_old_to_new_in_words(
     assert f"{STAFF_NAME}: cập nhật xác nhận tham dự" in shown
     assert "Trạng thái: Chưa trả lời → Không tham dự" in shown
     assert "Lý do: (trống) → Đi công tác" in shown
-    assert "Liên kết qua: số điện thoại" in shown
+    assert "Cách ghi nhận: Văn phòng ghi nhận qua điện thoại" in shown  # not «linked via»
     assert f"Người ghi nhận: {STAFF_NAME}" in shown
     assert "{" not in shown and "status" not in shown  # no raw JSON, no column names
 
@@ -73,6 +77,8 @@ async def test_the_log_filters_by_who_by_kind_and_by_local_date(
     )
     mine = await desk.client.get(f"/office/log?who={STAFF}")
     assert text_of(mine.text, "found") == "Có 2 thay đổi phù hợp."  # signed in, the answer
+    lower = await desk.client.get(f"/office/log?who={STAFF.lower()}")  # as lists match codes
+    assert text_of(lower.text, "found") == "Có 2 thay đổi phù hợp."
     assert all(STAFF_NAME in entry_text(mine.text, e) for e in entries(mine.text))
     theirs = await desk.client.get("/office/log?who=DB020")
     assert text_of(theirs.text, "found") == "Có 1 thay đổi phù hợp."
@@ -86,6 +92,21 @@ async def test_the_log_filters_by_who_by_kind_and_by_local_date(
     later = await desk.client.get(f"/office/log?from={tomorrow}")
     assert text_of(later.text, "found") == "Có 0 thay đổi phù hợp."
     assert entries(later.text) == []
+
+
+async def test_a_change_made_at_the_command_line_is_said_so_on_the_delegate_s_history(
+    desk: Desk, imported: Services
+) -> None:
+    groups = [FileGroup(g.key, g.label) for g in imported.config.groups]
+    rows = parse_delegate_file(EXAMPLE_DELEGATES, groups).rows
+    moved = [replace(row, position="Phó Chủ tịch") for row in rows if row.code == "DB010"]
+    await imported.delegates.import_rows(moved, actor="cli:import")
+    page = (await desk.client.get("/office/delegates/DB010")).text
+    assert "Dòng lệnh hoinghi: " in text_of(page, "history")
+    assert "cli:import" not in page
+    await imported.signin.link_for_code(STAFF)  # asked for at the command line
+    log = (await desk.client.get("/office/log?action=staff.link_issued")).text
+    assert "Yêu cầu từ: dòng lệnh hoinghi (máy của Văn phòng)" in re.sub(r"<[^>]+>", " ", log)
 
 
 async def test_the_log_goes_on_page_after_page_newest_first_without_gaps(

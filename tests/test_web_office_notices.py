@@ -91,6 +91,12 @@ async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_re
     # Audited as the staff member who signed in, as the chat audits its office actor.
     (signed_in,) = await audits(harness, "staff.signed_in")
     assert await audits(harness, "broadcast.") == [(signed_in[0], "broadcast.queued")]
+    # The log says to whom in words, not the audience's key.
+    log = (await desk.client.get("/office/log?action=broadcast.queued")).text
+    assert "Người nhận: Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)" in re.sub(
+        r"<[^>]+>", " ", log
+    )
+    assert "audience" not in re.sub(r"<[^>]+>", " ", log)
 
 
 async def test_a_failed_copy_is_resent_from_the_report(desk: Desk, harness: BotHarness) -> None:

@@ -331,16 +331,22 @@ class DashboardService:
 
     async def _accounts_of(self, code: str) -> list[str]:
         """Every account a person acts as in the audit log: their dashboard sessions and the
-        chat accounts linked to them now."""
-        accounts = [f"dashboard:{code}"]
+        chat accounts linked to them now. The code is matched as lists match it, without case
+        ("nv01" is NV01)."""
         async with read_only(self._ctx.sessions) as session:
+            found = await session.scalar(
+                select(Delegate.code).where(
+                    Delegate.meeting_id == self._ctx.meeting_id,
+                    func.lower(Delegate.code) == queries.fold_code(code),
+                )
+            )
+            code = found or code.strip()
             rows = await session.execute(
                 select(ChannelIdentity.channel, ChannelIdentity.external_id)
                 .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
                 .where(Delegate.meeting_id == self._ctx.meeting_id, Delegate.code == code)
             )
-            accounts += [f"{channel}:{external}" for channel, external in rows.all()]
-        return accounts
+            return [f"dashboard:{code}"] + [f"{channel}:{external}" for channel, external in rows]
 
     async def staff(self) -> list[tuple[str, str]]:
         """The people holding a role on the office's side (office, check-in): code and name,

@@ -421,7 +421,7 @@ def change_lines(
         old, new = before.get(key), after.get(key)
         if old == new and key in before and key in after:
             continue
-        label = _label(catalog, f"report_sheet.audit_field.{key}", key)
+        label = _label(catalog, f"report_sheet.audit_field.{_field(action, key)}", key)
 
         def worded(item: Any, key: str = key) -> str:
             if item is None or item == "":
@@ -439,10 +439,24 @@ def change_lines(
     return lines
 
 
+def _field(action: str, key: str) -> str:
+    """The catalog name of an audited field, where one field means something else in another
+    kind of change: "via" is how an account was linked, but how an answer was taken (by phone)
+    and where a sign-in link was asked for (the command line, a chat)."""
+    kind = action.partition(".")[0]
+    if key == "via" and kind in ("rsvp", "staff"):
+        return f"via_{kind}"
+    return key
+
+
 def _audited_value(
     catalog: Catalog, config: Config, action: str, names: dict[int, str], key: str, item: Any
 ) -> str:
     """One audited value in words."""
+    if key == "audience" and isinstance(item, str):
+        return audience_label(catalog, config, item)
+    if key == "via" and _field(action, key) != key:
+        return _label(catalog, f"report_sheet.audit_value.{_field(action, key)}_{item}", str(item))
     if isinstance(item, bool):
         return catalog.plain(f"report_sheet.audit_value.{str(item).lower()}")
     if key == "status":

@@ -396,3 +396,13 @@ def ask_for_deliverable(
     if page is not None:
         return catalog.html("task.ask_file_no_files", key=key, url=page)
     return catalog.html("task.ask_file_no_files_no_page", key=key, contact=config.office.contact)
+
+
+def actor_label(catalog: Catalog, who: str, actor: str) -> str:
+    """Who made a change, as the office reads it: the person's name (``who``), or, where no
+    person is behind the account (``who`` is the account itself, ``cli:import``), what kind of
+    account it is (the command line, the plan, the system)."""
+    if who != actor:
+        return who
+    key = f"report_sheet.audit.actor_{actor.partition(':')[0]}"
+    return catalog.plain(key) if catalog.has(key) else actor

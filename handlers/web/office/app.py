@@ -37,7 +37,7 @@ from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import deadline_text
+from bot.texts.presenters import actor_label, deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
@@ -364,10 +364,13 @@ class Office:
             key = f"dash.action.{action.replace('.', '_')}"
             return catalog.plain(key) if catalog.has(key) else action
 
+        def who(entry: Any) -> str:
+            return actor_label(catalog, entry.who, entry.actor)
+
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
-            channel_name=channel_name, action_name=action_name, lang=catalog.locale,
+            channel_name=channel_name, action_name=action_name, who=who, lang=catalog.locale,
             quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
             js=self.static.url("office.js"), meeting=meeting, office=config.office,

@@ -16,6 +16,7 @@ from bot.services.access import OfficeActor
 from bot.services.dashboard import Activity, LogFilters
 from bot.services.report_file import change_lines
 from bot.services.signin import StaffVisit
+from bot.texts.presenters import actor_label
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -74,10 +75,7 @@ class AuditLog:
         about whom, and a line per changed field."""
         office = self.office
         catalog, config = office.catalog, office.config
-        who = entry.who
-        if who == entry.actor:  # no person behind the account: say what kind of account
-            key = f"report_sheet.audit.actor_{entry.actor.partition(':')[0]}"
-            who = catalog.plain(key) if catalog.has(key) else entry.actor
+        who = actor_label(catalog, entry.who, entry.actor)
         entity_key = f"report_sheet.audit_entity.{entry.entity}"
         return {
             "id": entry.id,
