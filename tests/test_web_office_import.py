@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from bot.services import Services
@@ -72,7 +73,7 @@ async def test_a_list_with_bad_rows_is_reported_by_row_and_column_and_nothing_ch
     )
     assert problems(page) == [
         "Dòng 3, cột «Nhóm»: nhóm &#34;khong_co&#34; không có trong kế hoạch; dùng khoá hoặc "
-        "tên nhóm như trong tệp cấu hình (xem `hoinghi check`).",
+        "tên nhóm như trong tệp cấu hình (mục Thành phần đại biểu của kế hoạch).",
         "Dòng 3, cột «Điện thoại»: số điện thoại &#34;12ab&#34; không hợp lệ.",
         "Dòng 4, cột «Họ và tên»: chưa có nội dung (bắt buộc).",
     ]
@@ -122,6 +123,25 @@ async def test_a_list_without_the_phone_and_order_columns_keeps_everyone_s_and_s
     shown = (await desk.client.get(applied.headers["location"])).text
     assert f"tệp không có cột «Điện thoại», nên {numbers} người" in text_of(shown, "flash")
     assert await phones_and_order(imported) == before
+
+
+async def test_a_workbook_of_several_sheets_says_which_was_read_and_points_to_the_sheet_field(
+    desk: Desk,
+) -> None:
+    workbook = Workbook()
+    workbook.worksheets[0].title = "Bìa"
+    sheet = workbook.create_sheet("Danh sách")
+    for row in csv.reader(io.StringIO(without_columns().decode("utf-8"))):
+        sheet.append(row)
+    content = io.BytesIO()
+    workbook.save(content)
+    page = await send_file(desk, "ds.xlsx", content.getvalue())
+    section = page[page.index('id="warnings"') :]
+    warnings = re.findall(r"<li>(.*?)</li>", section[: section.index("</section>")])
+    assert warnings == [
+        "Tệp: có nhiều trang (sheet); đã đọc danh sách ở trang «Danh sách» (các trang khác: "
+        "Bìa). Để đọc trang khác, ghi tên trang vào ô «Trang (sheet) cần đọc» rồi chọn lại tệp."
+    ]
 
 
 async def test_a_good_list_is_previewed_then_applied_only_when_confirmed(

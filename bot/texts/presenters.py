@@ -351,15 +351,20 @@ def cancel_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
     return ((_rsvp_choice(catalog, RsvpChoice.CANCEL),),)
 
 
-def problem_line(catalog: Catalog, section: str, problem: RowProblem) -> str:
+def problem_line(
+    catalog: Catalog, section: str, problem: RowProblem, *, prefer: str | None = None
+) -> str:
     """One problem or warning of a delegate file: where it is, then what it is (the words of
-    ``hoinghi delegates import`` and of the dashboard's import alike)."""
+    ``hoinghi delegates import`` and of the dashboard's import alike; ``prefer``: a section
+    whose text, where it has one, replaces the command line's — the dashboard has a field, not
+    an option, for the sheet)."""
+    key = f"{section}.{problem.code}"
+    if prefer is not None and catalog.has(f"{prefer}.{problem.code}"):
+        key = f"{prefer}.{problem.code}"
     return catalog.plain(
         "cli.problem_line",
         where=_where(catalog, problem.row, problem.column),
-        message=catalog.plain(
-            f"{section}.{problem.code}", value=problem.value or "", detail=problem.detail or ""
-        ),
+        message=catalog.plain(key, value=problem.value or "", detail=problem.detail or ""),
     )
 
 

@@ -183,8 +183,14 @@ class Imports:
     ) -> Response:
         office = self.office
         catalog = office.catalog
-        problems = [_item(problem_line(catalog, "import.problem", p)) for p in parsed.problems]
-        warnings = [_item(problem_line(catalog, "import.warning", w)) for w in parsed.warnings]
+        problems = [
+            _item(problem_line(catalog, "import.problem", p, prefer="dash.import.problem"))
+            for p in parsed.problems
+        ]
+        warnings = [
+            _item(problem_line(catalog, "import.warning", w, prefer="dash.import.warning"))
+            for w in parsed.warnings
+        ]
         return office._render(
             "office/import.html", status=status, visit=visit, actor=actor, name=name,
             problems=problems, warnings=warnings, ignored=", ".join(parsed.ignored_columns),
