@@ -246,7 +246,7 @@ async def test_a_repeated_tap_checks_in_once_and_says_when_and_by_whom(day: Day)
     arrival = await day.checkin.lookup(desk, "DB001")
     assert (arrival.notices, arrival.can_check_in) == ((Notice.ALREADY_IN,), False)
     assert notice_line(VI, day.services.config.meeting, arrival) == (
-        "Đã điểm danh lúc 07:30, do Trần Thị Mỹ Duyên (bàn Bàn 1): không cần điểm danh lại."
+        "Đã điểm danh lúc 07:30, do Trần Thị Mỹ Duyên (Bàn 1): không cần điểm danh lại."
     )
 
 

@@ -66,6 +66,10 @@ async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
     # Who must be phoned: no chat reaches them and they have not answered (78 of them).
     assert "(78)" in text_of(page, "phone-title")
     assert "DB001 — " in page and "DB003 — " not in text_of(page, "to-phone")
+    # Numbers written as the exports and the desk write them, not as stored (+84…).
+    assert "· 0855 005 370" in text_of(page, "to-phone") and "+84" not in page
+    card = (await desk.client.get("/office/delegates/DB005")).text
+    assert '<a href="tel:+84855005370">0855 005 370</a>' in card
     # The same figures come alone for the page's script, signed-in only.
     live = await desk.client.get("/office/live")
     assert live.status_code == 200 and text_of(live.text, "count-attending") == "1"
@@ -151,7 +155,9 @@ async def test_an_answer_taken_by_phone_is_recorded_audited_by_name_and_counted(
         {"choice": "declined", "reason": "Đi công tác  tỉnh"}, page="delegates/DB010",
     )  # fmt: skip
     assert "Đã ghi nhận trả lời qua điện thoại" in text_of(page.text, "flash")
-    assert "Đi công tác tỉnh" in text_of(page.text, "current-answer")
+    assert text_of(page.text, "current-answer") == (
+        "Nội dung đại biểu đã xác nhận: Không tham dự (lý do: Đi công tác tỉnh)."
+    )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
     assert f"Văn phòng ghi nhận qua điện thoại: {STAFF_NAME}" in text_of(page.text, "history")
     async with imported.ctx.sessions() as session:
         rsvp = await session.scalar(

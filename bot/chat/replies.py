@@ -15,19 +15,21 @@ from bot.texts import Catalog, Html
 from bot.texts.presenters import agenda, deadline_text, status_label, when_where
 
 
-def answer(catalog: Catalog, rsvp: RsvpView) -> Html:
-    """The current answer with its details."""
+def answer(catalog: Catalog, rsvp: RsvpView, *, to_office: bool = False) -> Html:
+    """The current answer with its details, said to the person who gave it (or, with
+    ``to_office``, to the office, of that person)."""
     label = status_label(catalog, rsvp.status)
+    key = "rsvp.office_current" if to_office else "rsvp.current"
     if rsvp.status is RsvpStatus.SUBSTITUTE:
         return catalog.html(
-            "rsvp.current_substitute",
+            f"{key}_substitute",
             status=label,
             name=rsvp.substitute_name or "",
             position=rsvp.substitute_position or "",
         )
     if rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
-        return catalog.html("rsvp.current_declined_reason", status=label, reason=rsvp.reason)
-    return catalog.html("rsvp.current", status=label)
+        return catalog.html(f"{key}_declined_reason", status=label, reason=rsvp.reason)
+    return catalog.html(key, status=label)
 
 
 def invitation_card(

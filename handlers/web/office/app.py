@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
+from bot.domain.phones import display_phone
 from bot.domain.quotas import QuotaUse
 from bot.domain.rsvp import (
     MAX_REASON,
@@ -295,7 +296,8 @@ class Office:
             return self._render("office/message.html", status=404, key="no_delegate")
         return self._render(
             "office/delegate.html", visit=visit, actor=actor, card=card,
-            answer=replies.answer(self.catalog, card.rsvp), is_open=self.services.rsvp.is_open(),
+            answer=replies.answer(self.catalog, card.rsvp, to_office=True),
+            is_open=self.services.rsvp.is_open(),
             deadline=deadline_text(self.catalog, self.config), flash=self._flash(request, visit),
         )  # fmt: skip
 
@@ -367,10 +369,14 @@ class Office:
         def who(entry: Any) -> str:
             return actor_label(catalog, entry.who, entry.actor)
 
+        def phone(e164: str) -> str:  # as the exports and the reception desk write it
+            return display_phone(e164)
+
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
-            channel_name=channel_name, action_name=action_name, who=who, lang=catalog.locale,
+            channel_name=channel_name, action_name=action_name, who=who, phone=phone,
+            lang=catalog.locale,
             quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
             js=self.static.url("office.js"), meeting=meeting, office=config.office,
