@@ -130,6 +130,21 @@ async def test_wrong_tokens_from_one_address_are_slowed_down_and_right_links_sti
         await other.client.aclose()
 
 
+async def test_addresses_that_are_no_page_are_answered_in_vietnamese_and_a_form_s_leads_back(
+    web: Web, imported: Services
+) -> None:
+    token = web.tokens["DB001"]
+    reloaded = await web.client.get(f"/{token}/rsvp")  # a form's address opened as a page
+    assert (reloaded.status_code, reloaded.headers["location"]) == (303, f"/{token}")
+    for path in ("/khong/co/trang/nay", f"/{token}/khong-co"):
+        nothing = await web.client.get(path)
+        assert nothing.status_code == 404
+        assert "Không mở được giấy mời" in nothing.text and "Not Found" not in nothing.text
+    office = await web.client.get("/office/khong-co-trang-nay")
+    assert office.status_code == 404
+    assert "Không có trang này" in office.text and "Not Found" not in office.text
+
+
 async def test_a_reissued_link_ends_the_old_page_at_once(web: Web, imported: Services) -> None:
     old = web.tokens["DB001"]
     fields = form_fields((await web.open("DB001")).text, "form-attend")

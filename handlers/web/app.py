@@ -133,7 +133,19 @@ def build_web_app(setup: WebSetup) -> Starlette:
         Route("/{token}/draft/{assignment_id:int}/reply", site.draft_reply, methods=["POST"]),
         Route("/{token}/v/{version_id:int}", site.version, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return await site.not_found(request)
+
+    async def not_a_page(request: Request, exc: Exception) -> Response:
+        # A form's address opened as a page (a reload after sending, a link copied from the
+        # address bar): back to the page it belongs to, rather than «Method Not Allowed».
+        token = request.url.path.strip("/").partition("/")[0]
+        if request.method == "GET" and looks_like_token(token):
+            return RedirectResponse(f"/{token}", status_code=303)
+        return await site.not_found(request)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_a_page})
     app.add_middleware(SecureHeaders)
     # A webhook's path is made from its secret: its requests are counted under one name.
     hook_routes = {f"/{path.strip('/')}" for path in setup.hook_paths}

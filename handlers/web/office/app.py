@@ -476,7 +476,13 @@ def build_office_app(
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin
     routes += desk.routes()
-    app = Starlette(routes=routes)
+
+    async def no_page(request: Request, exc: Exception) -> Response:
+        # An address under /office that is no page, or a form's address opened as a page (a
+        # reload, a bookmark): said in the office's words, not Starlette's English.
+        return office._render("office/message.html", status=404, key="no_page")
+
+    app = Starlette(routes=routes, exception_handlers={404: no_page, 405: no_page})
     app.state.office = office
     app.state.desk = desk
     return app
