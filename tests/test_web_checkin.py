@@ -315,6 +315,34 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     assert 'id="no-hits"' in nothing.text
 
 
+async def test_a_search_says_who_sent_a_substitute_or_declined_and_opens_their_card_first(
+    meeting: Day, phone: Desk
+) -> None:
+    # A tap from the search list checked in the invitee in person, however they had answered:
+    # a substitute without the slip was recorded as the delegate, or as a guest.
+    by_substitute = await phone.client.get("/office/checkin", params={"q": "le thu trang"})
+    assert 'id="hit-DB003"' in by_substitute.text  # found by the substitute's own name
+    assert text_of(by_substitute.text, "note-DB003") == "Đã cử người dự thay: Lê Thu Trang"
+    assert 'id="form-in-DB003"' not in by_substitute.text
+    assert 'href="/office/checkin/p/DB003"' in by_substitute.text
+    declined = await phone.client.get("/office/checkin", params={"q": "DB010"})
+    assert text_of(declined.text, "note-DB010") == "Đã báo không tham dự"
+    assert 'id="form-in-DB010"' not in declined.text
+    card = await phone.client.get("/office/checkin/p/DB003")
+    assert text_of(card.text, "person-answer") == (
+        "Cử người dự thay: Lê Thu Trang, Phó Chánh Văn phòng Thành ủy"
+    )
+    shown = await post_form(phone, "/office/checkin/p/DB003", "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang",
+        "substitute_position": "Phó Chánh Văn phòng Thành ủy",
+    })  # fmt: skip
+    assert flash(shown.text) == "Đã điểm danh: Lê Thu Trang."
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.full_name) == (ArrivalKind.SUBSTITUTE, "Lê Thu Trang")
+    nobody = await phone.client.get("/office/checkin/p/KHONGCO")
+    assert nobody.status_code == 404
+
+
 async def test_a_guest_not_on_the_list_is_recorded_once(meeting: Day, phone: Desk) -> None:
     page = await phone.client.get("/office/checkin")
     form = {**fields(page.text, "form-guest"), "name": "Hoàng Văn Khách",

@@ -170,6 +170,13 @@ class SearchHit:
     group_label: str
     status: RsvpStatus
     checked_in: bool
+    substitute_name: str | None = None  # whom they said would come in their place
+
+    @property
+    def needs_a_look(self) -> bool:
+        """Whether the desk must see the person's card before a check-in: they declined, or
+        named a substitute (who stands at the desk?)."""
+        return self.status in (RsvpStatus.DECLINED, RsvpStatus.SUBSTITUTE)
 
 
 @dataclass(frozen=True)
@@ -437,29 +444,32 @@ class CheckinService:
     async def search(
         self, desk: DeskActor, text: str, *, limit: int = SEARCH_LIMIT
     ) -> list[SearchHit]:
-        """Invitees whose name or code holds ``text``, diacritics and case ignored ("nguyen thi
-        ha" finds "Nguyễn Thị Hà"), in protocol order, at most ``limit``."""
+        """Invitees whose name, code or named substitute's name holds ``text``, diacritics and
+        case ignored ("nguyen thi ha" finds "Nguyễn Thị Hà"), in protocol order, at most
+        ``limit``: a substitute who came without the slip is found by their own name."""
         wanted = fold(text)
         if not wanted:
             return []
         order = self._order()
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
-                select(Delegate, Rsvp.status, Checkin.id)
+                select(Delegate, Rsvp.status, Checkin.id, Rsvp.substitute_name)
                 .join(Rsvp, Rsvp.delegate_id == Delegate.id)
                 .outerjoin(Checkin, _present_of(Delegate.id))
                 .where(roster.delegates_of(self._ctx.meeting_id))
                 .order_by(*roster.protocol_key(order))
             )
             hits: list[SearchHit] = []
-            for person, status, checkin_id in rows:
-                if wanted in _folded(person.full_name) or wanted in _folded(person.code):
+            for person, status, checkin_id, substitute in rows:
+                named = (person.full_name, person.code, substitute or "")
+                if any(wanted in _folded(text) for text in named):
                     hits.append(
                         SearchHit(
                             DelegateView.of(person),
                             self._label(person.group_key),
                             RsvpStatus(status),
                             checkin_id is not None,
+                            substitute if status == RsvpStatus.SUBSTITUTE else None,
                         )
                     )
                     if len(hits) >= limit:

@@ -198,6 +198,21 @@ class DeskPages:
             back=f"{self.site_root}/{token}",
         )  # fmt: skip
 
+    async def person_by_code(
+        self, request: Request, visit: StaffVisit, desk: DeskActor
+    ) -> Response:
+        """The desk's view of the invitee a search found (by their code): their answer and the
+        notices, the substitute's form, as the slip's QR shows them."""
+        assert visit.session_id is not None
+        code = str(request.path_params["code"])
+        arrival = await self.services.checkin.lookup(desk, code)
+        flash = self.office.flashes.take(request.query_params.get("f", ""), visit.session_id)
+        return self.office._render(
+            "office/checkin_person.html", status=200 if arrival.person else 404,
+            **self._person_context(desk, visit.session_id, arrival, code), flash=flash,
+            back=f"{self.root}/checkin/p/{quote(code)}",
+        )  # fmt: skip
+
     def _person_context(
         self, desk: DeskActor, session_id: int, arrival: Arrival, key: str
     ) -> dict[str, Any]:
@@ -384,6 +399,7 @@ class DeskPages:
         desk, staff = self.desk, self.office.staff
         return [
             Route("/checkin", desk(self.desk_page), methods=["GET"]),
+            Route("/checkin/p/{code}", desk(self.person_by_code), methods=["GET"]),
             Route("/checkin/desk", self.choose_desk, methods=["GET", "POST"]),
             Route("/checkin/in", desk(self.tap), methods=["POST"]),
             Route("/checkin/guest", desk(self.guest), methods=["POST"]),
