@@ -525,6 +525,24 @@ async def test_the_printable_summary_gives_the_numbers_by_group(day: Day) -> Non
     assert len(text) == 10 + len(day.services.config.groups)
 
 
+async def test_someone_who_declined_and_came_is_counted_apart_from_those_expected(
+    day: Day,
+) -> None:
+    # DB010 declined and came anyway: «có mặt / dự kiến» read 1/3 with nobody expected in yet
+    # (and 3/3 with two still missing once two more came): now 0/3, and one in unexpectedly.
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB010")
+    summary = await day.checkin.summary(desk)
+    assert (summary.expected, summary.arrived, summary.present, summary.unexpected) == (3, 0, 1, 1)
+    text = summary_text(VI, summary).splitlines()
+    assert text[4:6] == [
+        "Đại biểu có mặt: 0/3 đại biểu dự kiến (tổng số được mời: 80)",
+        "Đến ngoài dự kiến (đã báo không tham dự hoặc chưa trả lời): 1",
+    ]
+    count = await day.checkin.count()
+    assert (count.arrived, count.unexpected, count.missing_total) == (0, 1, 3)
+
+
 async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day: Day) -> None:
     """The partial unique index: even a writer that skipped the check cannot let one invitee
     in twice."""

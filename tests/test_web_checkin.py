@@ -434,6 +434,7 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     assert "<script>" not in shown.text  # the poll is the static script, nothing inline
     live = await office.client.get("/office/attendance/live")
     assert text_of(live.text, "total-present") == f"2/{count.expected}"
+    assert 'id="total-unexpected"' not in live.text  # nobody came unexpectedly
     assert text_of(live.text, "total-substitutes") == "1"
     assert text_of(live.text, "total-guests") == "1"
     assert text_of(live.text, "total-missing") == str(count.expected - 2)

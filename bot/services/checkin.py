@@ -193,6 +193,12 @@ class GroupAttendance:
     substitutes: int = 0
     missing: int = 0  # expected and not in yet
 
+    @property
+    def arrived(self) -> int:
+        """Of those expected, how many are in: what «có mặt / dự kiến» counts (someone who
+        declined or never answered and came anyway is in ``present``, not here)."""
+        return self.expected - self.missing
+
 
 @dataclass(frozen=True)
 class Missing:
@@ -225,6 +231,16 @@ class Attendance:
     missing_total: int = 0  # everyone expected and not in yet, every group
     missing_next: str | None = None  # the code the next page goes on after (None: the last)
 
+    @property
+    def arrived(self) -> int:
+        """Of those expected, how many are in (see :attr:`GroupAttendance.arrived`)."""
+        return self.expected - self.missing_total
+
+    @property
+    def unexpected(self) -> int:
+        """Invitees in although they had declined or never answered."""
+        return self.present - self.arrived
+
 
 @dataclass(frozen=True)
 class SummaryLine:
@@ -234,6 +250,7 @@ class SummaryLine:
     expected: int
     present: int
     substitutes: int
+    arrived: int = 0  # of the expected, how many are in
 
 
 @dataclass(frozen=True)
@@ -248,6 +265,12 @@ class AttendanceSummary:
     present: int
     substitutes: int
     guests: int
+    arrived: int = 0  # of the expected, how many are in
+
+    @property
+    def unexpected(self) -> int:
+        """Invitees in although they had declined or never answered."""
+        return self.present - self.arrived
 
     @property
     def in_hall(self) -> int:
@@ -780,7 +803,9 @@ def summary_of(meeting: Meeting, attendance: Attendance) -> AttendanceSummary:
         title=meeting.display_title,
         at=meeting.local(attendance.at),
         lines=[
-            SummaryLine(group.label, group.expected, group.present, group.substitutes)
+            SummaryLine(
+                group.label, group.expected, group.present, group.substitutes, group.arrived
+            )
             for group in attendance.groups
         ],
         invited=attendance.invited,
@@ -788,6 +813,7 @@ def summary_of(meeting: Meeting, attendance: Attendance) -> AttendanceSummary:
         present=attendance.present,
         substitutes=attendance.substitutes,
         guests=len(attendance.guests),
+        arrived=attendance.arrived,
     )
 
 
@@ -802,9 +828,14 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
         "",
         catalog.plain(
             "checkin.summary.present",
-            present=summary.present,
+            present=summary.arrived,
             expected=summary.expected,
             invited=summary.invited,
+        ),
+        *(
+            [catalog.plain("checkin.summary.unexpected", count=summary.unexpected)]
+            if summary.unexpected
+            else []
         ),
         catalog.plain("checkin.summary.substitutes", count=summary.substitutes),
         catalog.plain("checkin.summary.guests", count=summary.guests),
@@ -817,7 +848,7 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
             "checkin.summary.group",
             number=number,
             label=line.label,
-            present=line.present,
+            present=line.arrived,
             expected=line.expected,
             substitutes=line.substitutes,
         )

@@ -92,7 +92,7 @@ def checkin_sheet(
     if attendance is not None:
         footer = [
             [None, catalog.plain("report_sheet.checkins.present_row"),
-             f"{attendance.present}/{attendance.expected}"],
+             f"{attendance.arrived}/{attendance.expected}"],
             [None, catalog.plain("report_sheet.checkins.substitutes_row"), attendance.substitutes],
             [None, catalog.plain("report_sheet.checkins.guests_row"), len(attendance.guests)],
         ]  # fmt: skip
