@@ -392,6 +392,22 @@ async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, pho
     assert actions == ["checkin.recorded", "checkin.undone", "checkin.recorded"]
 
 
+async def test_the_office_undoes_a_wrong_tap_from_the_search_after_the_window(
+    meeting: Day, phone: Desk
+) -> None:
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    meeting.clock.advance(timedelta(hours=3))
+    late_desk = await phone.client.get("/office/checkin/p/DB001")
+    assert 'id="form-undo"' not in late_desk.text  # the desk's window has passed
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    found = await office.client.get("/office/checkin", params={"q": "DB001"})
+    assert 'href="/office/checkin/p/DB001"' in found.text  # «Đã điểm danh» opens the card
+    shown = await post_form(office, "/office/checkin/p/DB001", "form-undo")
+    assert 'id="form-tap"' in shown.text  # the card offers the check-in once more
+    assert await present(meeting.services) == []
+    await office.client.aclose()
+
+
 async def test_desk_forms_need_this_sessions_signature_and_this_site(
     meeting: Day, phone: Desk
 ) -> None:

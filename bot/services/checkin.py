@@ -428,7 +428,8 @@ class CheckinService:
 
     async def undo(self, desk: DeskActor, checkin_id: int) -> CheckinResult:
         """Undo a check-in within ``[checkin] undo_minutes``: by the desk that made it (its
-        label, or the same staff member) or by the office; audited, the row kept."""
+        label, or the same staff member) or by the office; after that, by the office only (a
+        wrong tap must not stay in the attendance report). Audited, the row kept."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             row = await session.get(Checkin, checkin_id)
@@ -437,7 +438,7 @@ class CheckinService:
             view = CheckinView.of(row)
             if row.undone_at is not None:
                 return CheckinResult(CheckinStep.ALREADY_UNDONE, view)
-            if now - row.checked_in_at > self.undo_window:
+            if now - row.checked_in_at > self.undo_window and not desk.is_office:
                 return CheckinResult(CheckinStep.TOO_LATE, view)
             same_desk = row.desk == desk.desk or row.checked_in_by == desk.actor
             if not (same_desk or desk.is_office):

@@ -227,10 +227,12 @@ class DeskPages:
     def _can_undo(self, desk: DeskActor, checkin: CheckinView | None) -> bool:
         if checkin is None or checkin.undone_at is not None:
             return False
+        if desk.is_office:  # the office corrects a wrong tap whenever it is found
+            return True
         services = self.services
         if services.ctx.clock.now() - checkin.at > services.checkin.undo_window:
             return False
-        return desk.is_office or checkin.desk == desk.desk or checkin.by_actor == desk.actor
+        return checkin.desk == desk.desk or checkin.by_actor == desk.actor
 
     # --- the desk's page: search, guest, recent taps -------------------------------------------
 
