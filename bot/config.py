@@ -729,7 +729,33 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
         warnings.append(
             ConfigProblem("office.chat_id", "example_chat_id", {"chat": EXAMPLE_CHAT_ID})
         )
+    warnings += _reminders_never_sent(config)
     return warnings
+
+
+# Where each kind of planned reminder is set in the plan, for a warning about it.
+_REMINDER_KEYS = {
+    "rsvp_reminder": "reminders.rsvp_chase",
+    "day_before": "reminders.day_before",
+    "morning_agenda": "reminders.meeting_morning",
+    "draft_reminder": "drafts.reminders",
+}
+
+
+def _reminders_never_sent(config: Config) -> list[ConfigProblem]:
+    """Reminders planned for after the moment they stop making sense (a chase after the RSVP
+    deadline, a draft reminder after the draft's deadline): the outbox would skip them."""
+    from bot.domain.reminders import planned_messages  # the plan's messages, from a valid plan
+
+    return [
+        ConfigProblem(
+            _REMINDER_KEYS.get(message.kind, "reminders"),
+            "reminder_after_window",
+            {"when": message.due_at, "until": message.expires_at},
+        )
+        for message in planned_messages(config)
+        if message.due_at > message.expires_at
+    ]
 
 
 def config_path(explicit: str | Path | None, environ: dict[str, str] | None = None) -> Path:

@@ -220,6 +220,22 @@ def test_check_reports_a_decimal_setting_out_of_its_bounds_with_the_bound_and_ev
     ]
 
 
+def test_check_warns_of_a_reminder_set_after_its_deadline_that_would_never_go(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        'rsvp_chase = ["-3d@08:00", "-1d@08:00"]', 'rsvp_chase = ["-3d@08:00", "+1d@08:00"]'
+    )
+    (office / "config.toml").write_text(text, encoding="utf-8")
+    assert main(["check"]) == 0  # valid: a warning, not an error
+    out = capsys.readouterr().out
+    assert (
+        "reminders.rsvp_chase: một lần nhắc được đặt lúc 08:00, Thứ Tư, ngày 22/5/2024, sau thời "
+        "hạn của nó (17:00, Thứ Ba, ngày 21/5/2024), nên sẽ không được gửi"
+    ) in out
+
+
 def test_config_path_comes_from_the_flag_or_the_environment(
     office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

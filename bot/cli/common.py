@@ -126,9 +126,10 @@ def warnings_of(loaded: LoadedConfig, catalog: Catalog) -> list[tuple[str, str]]
     meeting = loaded.config.meeting
     lines = []
     for warning in plan_warnings(loaded.config, SystemClock().now()):
-        params = dict(warning.params)
-        if isinstance(start := params.get("start"), datetime):
-            params["start"] = moment(catalog, meeting.local(start))
+        params = {
+            name: moment(catalog, meeting.local(value)) if isinstance(value, datetime) else value
+            for name, value in warning.params.items()
+        }
         lines.append((warning.key, catalog.plain(f"config_warnings.{warning.code}", **params)))
     return lines
 
