@@ -88,6 +88,7 @@ INVISIBLE_REMOVED: Final = "invisible_removed"
 PHONE_FIRST_KEPT: Final = "phone_first_kept"
 SHEET_READ: Final = "sheet_read"
 SHEET_IGNORED: Final = "sheet_ignored"
+UNHEADED_CELL: Final = "unheaded_cell"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -95,6 +96,7 @@ WARNING_CODES: Final = (
     PHONE_FIRST_KEPT,
     SHEET_READ,
     SHEET_IGNORED,
+    UNHEADED_CELL,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -759,6 +761,9 @@ def _parse_rows(
     header_ok = not header.problems
     data_rows = 0
     content_rows = 0
+    # Cells under no heading at all (a note typed beside the table): not read, and said so,
+    # once for each such column, with its first cell.
+    unheaded: dict[int, tuple[int, str]] = {}
 
     for number, cells in records:
         if not cells:
@@ -791,6 +796,9 @@ def _parse_rows(
         if not any(value for field, value in values.items() if field != "role"):
             continue
         data_rows += 1
+        for index, raw in cells.items():
+            if index not in header.by_index and index not in unheaded and _clean(raw):
+                unheaded[index] = (number, _clean(raw))
         for field, characters in removed.items():
             warnings.append(
                 RowProblem(number, header.written[field], INVISIBLE_REMOVED, ", ".join(characters))
@@ -877,6 +885,8 @@ def _parse_rows(
 
     if data_rows == 0:
         problems.append(RowProblem(None, None, NO_ROWS, None))
+    for index, (number, value) in sorted(unheaded.items()):
+        warnings.append(RowProblem(number, _column_letter(index), UNHEADED_CELL, _shown(value)))
     return rows, problems
 
 

@@ -43,6 +43,23 @@ def test_a_phone_cell_with_two_numbers_imports_with_a_note_naming_row_column_and
     assert out[2].startswith(f"Đã nhập 1 người từ {path}")
 
 
+def test_a_cell_under_no_heading_is_named_with_its_row_and_column_not_dropped_silently(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = office / "ds.csv"
+    row = ROW.format(phone="") + ",Ghi chú quan trọng: đi xe lăn"
+    path.write_text(HEADER + "\n" + row + "\n", "utf-8")
+    assert main(["delegates", "import", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        f"Lưu ý khi đọc tệp {path}:",
+        "  - Dòng 2, cột «G»: ô ghi «Ghi chú quan trọng: đi xe lăn» nằm dưới một cột không có "
+        "tiêu đề nên không được nhập (cột này có thể còn ô khác như vậy). Nếu cần, xin đặt tiêu "
+        "đề cho cột, hoặc chuyển nội dung sang cột phù hợp rồi nhập lại.",
+    ]
+    assert out[2].startswith(f"Đã nhập 1 người từ {path}")
+
+
 def test_sheet_option_reads_the_named_sheet_and_the_output_says_which(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
