@@ -125,6 +125,8 @@ def test_incoherent_answers_cannot_be_built(kwargs: dict) -> None:  # type: igno
         ("đ/c Lê Văn Hùng", "Lê Văn Hùng"),
         ("Đ.c: Hùng", "Hùng"),
         ("Đoàn Văn Chí", "Đoàn Văn Chí"),
+        ("Đồng Chính Nghĩa", "Đồng Chính Nghĩa"),
+        ("Đồng Chí Thanh", "Đồng Chí Thanh"),
         ("Đ. Cường", "Đ. Cường"),
         ("đồng chí", "đồng chí"),
     ],

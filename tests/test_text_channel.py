@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import build_outbox
 from bot.chat import Inbox
@@ -31,7 +31,7 @@ from bot.texts.plain import to_text
 from schedules.outbox import Outbox
 from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
-from storage.models import AuditEntry, Delegate, Rsvp, SpeechAssignment
+from storage.models import AuditEntry, Delegate, LinkFailure, Rsvp, SpeechAssignment
 from tests.channels.text_channel import TextChannel, TextPerson
 from tests.conftest import ROOT, local
 
@@ -219,6 +219,17 @@ async def test_two_codes_in_one_message_link_neither(world: World) -> None:
     assert await world.services.invitations.whoami(account_of(person)) is None
 
 
+async def test_a_phone_number_among_words_is_not_read_as_a_wrong_code(world: World) -> None:
+    # «098 5367 2894» holds two groups of four digits: read as a code, it was a wrong one,
+    # counted towards the slowdown.
+    person = world.channel.person("Chị Mai")
+    said = await person.type("SĐT của tôi 098 5367 2894")
+    assert said[0].startswith("Kính chào đồng chí!")  # how to link, not «Mã này không đúng»
+    async with world.services.ctx.sessions() as session:
+        failures = await session.scalar(select(func.count()).select_from(LinkFailure))
+    assert failures == 0
+
+
 async def test_a_linked_persons_later_text_is_not_taken_as_a_code(world: World) -> None:
     mai = await world.linked("DB001", "Chị Mai")
     said = await mai.type(world.codes["DB002"])
@@ -280,10 +291,8 @@ async def test_a_number_the_newest_menu_does_not_have_is_no_answer(world: World)
     person = await world.linked("DB001", "Chị Mai")
     said = await person.type("7")
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.NO_ANSWER
-    assert said == [
-        "Không có lựa chọn số 7. Đề nghị đồng chí gõ một trong các số: 1 – ✅ Tham dự · "
-        "2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay."
-    ]
+    contact = world.services.config.office.contact
+    assert said == [world.channel.catalog.plain("hint.use_buttons", contact=contact)]
 
 
 async def test_a_number_the_questions_menu_does_not_have_is_taken_as_no_reason_nor_name(
@@ -292,7 +301,10 @@ async def test_a_number_the_questions_menu_does_not_have_is_taken_as_no_reason_n
     person = await world.linked("DB001", "Chị Mai")
     await person.type("2")  # Không tham dự: the reason, please (1 – no reason · 2 – cancel)
     said = await person.type("3")
-    assert said[0].startswith("Không có lựa chọn số 3.")
+    assert said[0] == (
+        "Không có lựa chọn số 3. Đề nghị đồng chí gõ một trong các số: 1 – Không nêu lý do · "
+        "2 – Hủy; hoặc gõ /trangthai để xem lại giấy mời."
+    )
     declined = await rsvp_of(world.services, "DB001")
     assert (declined.status, declined.reason) == (RsvpStatus.DECLINED, None)
     await person.type("Bận công tác")  # the question still stands
@@ -302,6 +314,16 @@ async def test_a_number_the_questions_menu_does_not_have_is_taken_as_no_reason_n
     said = await person.type("2")
     assert said[0].startswith("Không có lựa chọn số 2.")
     assert (await rsvp_of(world.services, "DB001")).substitute_name is None
+
+
+async def test_a_number_is_a_task_note_when_the_bot_asks_for_a_note(world: World) -> None:
+    contact = await world.linked("NV03", "Chị Nga")
+    await contact.type("/nhiemvu")
+    await contact.type("2")  # 🔄 Đang thực hiện: a note, please (1 – Hủy)
+    said = await contact.type("50")  # per cent done: the note, not a choice the menu lacks
+    assert not said[0].startswith("Không có lựa chọn")
+    [line] = [t for t in await world.services.tasks.office_board() if t.key == "VI.1.1"]
+    assert [a.note for a in line.assignments if a.code == "NV03"] == ["50"]
 
 
 async def test_a_task_contact_reports_a_task_done_by_number(world: World) -> None:

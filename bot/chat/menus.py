@@ -3,8 +3,8 @@
 The last choices sent to an account are kept with it (``ChannelIdentity.menu``, written when an
 answer or an outbox message offers them). A number picks one of them; so does the option's own
 words, case and diacritics ignored ("tham du" is "✅ Tham dự"). Only the newest menu counts: a
-number it does not have is not taken as an answer to an older one, nor as text (a reason «3»):
-the person is told which numbers there are.
+number it does not have is not taken as an answer to an older one; nor, while the bot asks for a
+reason or a name, as that text (a reason «3»): the person is told which numbers there are.
 """
 
 from __future__ import annotations
@@ -16,10 +16,15 @@ from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
 from bot.domain.typed import fold
+from bot.services.rsvp import Awaiting
 from storage import queries
 from storage.uow import unit_of_work
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+# The questions whose answer is never a bare number (a decline's reason, a substitute's name
+# and position): a number the menu lacks, typed then, is a slip for a choice, not the answer.
+NAMES_ASKED = frozenset(awaiting.value for awaiting in Awaiting)
 
 
 def offered(answer: Answer) -> tuple[Button, ...]:
@@ -45,8 +50,9 @@ async def remember(turn: Turn, answer: Answer) -> None:
 
 @dataclass(frozen=True)
 class NotOnMenu:
-    """A number typed that the account's newest menu does not have: no answer to anything
-    (not a reason «3», nor a substitute called «2»), and said so with the menu it has."""
+    """A number the account's newest menu does not have, typed while the bot asks for a reason
+    or a name: no answer to anything (not a reason «3», nor a substitute called «2»), and said
+    so with the menu it has."""
 
     number: int
     labels: tuple[str, ...]
@@ -78,7 +84,9 @@ async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | None:
     if number is not None:
         index = int(number.group(1)) - 1
         if not 0 <= index < len(menu):
-            return NotOnMenu(index + 1, tuple(label for label, _ in menu))
+            if ident is not None and ident.pending_input in NAMES_ASKED:
+                return NotOnMenu(index + 1, tuple(label for label, _ in menu))
+            return None  # free text for whatever was asked (a task's note may be «50»)
         picked = menu[index][1]
     else:
         typed = fold(text.text)

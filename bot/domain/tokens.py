@@ -63,7 +63,13 @@ def find_link_code(text: str) -> str | None:
     if whole is not None:
         return whole
     folded = unicodedata.normalize("NFKC", text).upper()
-    found = {first + second for first, second in _CODE_IN_TEXT.findall(folded)}
+    found = {
+        first + second
+        for first, second in _CODE_IN_TEXT.findall(folded)
+        # Among other words, digits alone are a phone number's groups («098 5367 2894»), not
+        # a code: a code has a letter (all but one in ten thousand do).
+        if not (first + second).isdigit()
+    }
     return found.pop() if len(found) == 1 else None
 
 
