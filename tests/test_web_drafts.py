@@ -96,6 +96,22 @@ async def test_the_longest_typed_draft_in_vietnamese_or_emoji_is_taken_and_a_lon
         assert len(list(await session.scalars(select(DraftVersion)))) == 2
 
 
+async def test_a_file_form_with_an_outsize_text_field_is_refused_in_words_not_a_bare_400(
+    web: Web,
+) -> None:
+    # A text field of a file's form is held in memory: at most a typed draft's size.
+    draft = await _draft_id(web)
+    fields = form_fields((await web.open(SPEAKER)).text, f"draft-{draft}-upload")
+    response = await web.client.post(
+        f"/{web.tokens[SPEAKER]}/draft/{draft}/file",
+        data={**fields, "lang": "x" * (2 * 1024 * 1024)},
+        files={"file": ("bai.txt", b"Kinh thua", "text/plain")},
+    )
+    assert response.status_code == 303
+    shown = flash((await web.client.get(response.headers["location"])).text)
+    assert shown.startswith("Tệp lớn hơn 20 MB")  # the form's own words, nothing stored
+
+
 async def test_a_typed_draft_is_stored_as_the_chat_stores_one_and_the_office_reply_is_shown(
     web: Web, imported: Services
 ) -> None:

@@ -174,6 +174,22 @@ async def test_a_substitute_from_the_page_keeps_name_and_position_with_unit(
     )
 
 
+async def test_a_form_refused_for_what_it_says_may_be_corrected_and_sent_again(web: Web) -> None:
+    # The form's one-time code is spent when the form is taken, not when it is refused.
+    token = web.tokens["DB003"]
+    form = form_fields((await web.open("DB003")).text, "form-substitute")
+    missing = {**form, "choice": "substitute", "name": "", "position": "Phó Chủ tịch"}
+    refused = await web.client.get(
+        (await web.client.post(f"/{token}/rsvp", data=missing)).headers["location"]
+    )
+    assert not flash(refused.text).startswith("Biểu mẫu này đã được gửi")
+    corrected = {**missing, "name": "Lê Thị Hoa"}
+    taken = await web.client.get(
+        (await web.client.post(f"/{token}/rsvp", data=corrected)).headers["location"]
+    )
+    assert flash(taken.text).startswith("Đã ghi nhận: đồng chí cử người dự thay")
+
+
 async def test_after_the_deadline_the_page_says_the_answer_is_final_and_whom_to_call(
     web: Web, imported: Services, clock: ManualClock
 ) -> None:

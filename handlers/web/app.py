@@ -420,15 +420,34 @@ class Site:
         visit, values, _ = posted
         catalog, rsvp, account = visit.catalog, self.services.rsvp, visit.account
         choice, nonce = values.get("choice", ""), values.get("nonce", "")
+        # What the form says is checked first: a form refused (a reason too long, a name
+        # missing) may be corrected and sent again; one that was taken may not.
+        reason = " ".join(values.get("reason", "").split())
+        name = " ".join(values.get("name", "").split())
+        position = ", ".join(
+            part
+            for part in (
+                " ".join(values.get("position", "").split()),
+                " ".join(values.get("unit", "").split()),
+            )
+            if part
+        )
+        if choice not in ("attend", "decline", "substitute"):
+            return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
+        if choice == "decline" and len(reason) > MAX_REASON:
+            return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=MAX_REASON))
+        if choice == "substitute":
+            if not name or not position:
+                return self._done(visit, catalog.html("web.rsvp.substitute_missing"), ok=False)
+            for value, limit in ((name, MAX_SUBSTITUTE_NAME), (position, MAX_SUBSTITUTE_POSITION)):
+                if len(value) > limit:
+                    return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=limit))
         if not await self.services.invitations.first_post(account, nonce):
             return self._done(visit, catalog.html("web.form_sent_before"), ok=True)
         result: RsvpResult
         if choice == "attend":
             result = await rsvp.choose(account, RsvpChoice.ATTEND)
         elif choice == "decline":
-            reason = " ".join(values.get("reason", "").split())
-            if len(reason) > MAX_REASON:
-                return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=MAX_REASON))
             if not reason:
                 result = await rsvp.choose(account, RsvpChoice.DECLINE_WITHOUT_REASON)
             else:
@@ -438,28 +457,12 @@ class Site:
                     result = await rsvp.submit_text(account, reason, event_id=f"{nonce}:r")
                     if result.step is RsvpStep.RECORDED:  # one answer here: before the decline
                         result = replace(result, previous=declined.previous)
-        elif choice == "substitute":
-            name = " ".join(values.get("name", "").split())
-            position = ", ".join(
-                part
-                for part in (
-                    " ".join(values.get("position", "").split()),
-                    " ".join(values.get("unit", "").split()),
-                )
-                if part
-            )
-            if not name or not position:
-                return self._done(visit, catalog.html("web.rsvp.substitute_missing"), ok=False)
-            for value, limit in ((name, MAX_SUBSTITUTE_NAME), (position, MAX_SUBSTITUTE_POSITION)):
-                if len(value) > limit:
-                    return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=limit))
+        else:
             result = await rsvp.choose(account, RsvpChoice.SUBSTITUTE)
             if result.step is RsvpStep.ASK_SUBSTITUTE_NAME:
                 result = await rsvp.submit_text(account, name, event_id=f"{nonce}:n")
             if result.step is RsvpStep.ASK_SUBSTITUTE_POSITION:
                 result = await rsvp.submit_text(account, position, event_id=f"{nonce}:p")
-        else:
-            return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
         if result.step in (RsvpStep.ASK_REASON, RsvpStep.ASK_SUBSTITUTE_NAME):
             # A step the chat would ask a question after, left half-way: nothing waits here.
             await rsvp.choose(account, RsvpChoice.CANCEL)
@@ -508,8 +511,6 @@ class Site:
         tasks, account = self.services.tasks, visit.account
         task_id = int(request.path_params["task_id"])
         action, nonce = values.get("action", ""), values.get("nonce", "")
-        if not await self.services.invitations.first_post(account, nonce):
-            return self._done(visit, visit.catalog.html("web.form_sent_before"), ok=True)
         note = " ".join(values.get("note", "").split())
         if len(note) > MAX_TASK_NOTE:
             return self._task_done(visit, TaskResult(TaskStep.TOO_LONG))
@@ -523,6 +524,9 @@ class Site:
             return self._task_done(visit, TaskResult(TaskStep.NOT_ASSIGNED))
         if wanted is TaskAction.FILE and not note:
             return self._task_done(visit, TaskResult(TaskStep.NOT_A_FILE))
+        # Checked first, spent then: a refused form may be corrected and sent again.
+        if not await self.services.invitations.first_post(account, nonce):
+            return self._done(visit, visit.catalog.html("web.form_sent_before"), ok=True)
         result = await tasks.report(account, task_id, wanted)
         if result.step in (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE):
             if note:

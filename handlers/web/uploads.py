@@ -5,6 +5,8 @@ disk), and the request is cut off the moment it passes the limit, whatever it an
 from __future__ import annotations
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import Message
 
@@ -46,9 +48,18 @@ def limited(request: Request, limit: int) -> Request:
 async def read_form(request: Request, *, files: int = 0) -> FormData:
     """The posted form, within the limit for a form with ``files`` files (at most one)."""
     limit = FORM_OVERHEAD + (MAX_BYTES if files else MAX_FIELD)
-    # The body's limit is the one that speaks: a field as large as the whole body is no more
-    # than the body (Starlette's own cut would answer a bare English 400).
-    return await limited(request, limit).form(max_files=files, max_fields=12, max_part_size=limit)
+    try:
+        # A text field, of a file's form too, is held in memory: no larger than the longest
+        # text a form may carry (a file goes to disk, within the body's limit).
+        return await limited(request, limit).form(
+            max_files=files, max_fields=12, max_part_size=FORM_OVERHEAD + MAX_FIELD
+        )
+    except (HTTPException, MultiPartException) as exc:
+        # Starlette's own cut of a part too large answers a bare English 400: said as ours.
+        detail = getattr(exc, "detail", None) or getattr(exc, "message", "")
+        if "maximum size" in str(detail):
+            raise TooLarge from exc
+        raise
 
 
 def text_field(form: FormData, name: str) -> str:
