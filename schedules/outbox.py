@@ -56,8 +56,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, Table, case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
@@ -94,7 +95,7 @@ from storage.models import (
     OutboundMessage,
     Rsvp,
 )
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +274,8 @@ class Outbox:
         batch; a channel that had finished starts again. So a channel finishing its round does
         not wait for a slower one's (Zalo's 5 a second), and the pulse after this one, a few
         seconds later, queues what falls due then, however long a round lasts. A channel's drain
-        that fails is logged, and the next pulse sends what it left.
+        that fails is logged, and the next pulse goes on with what is due (a delivery whose end
+        could not be recorded stays ``sending`` until the next start, as after a crash).
         """
         if self._stopping:
             return
@@ -312,7 +314,9 @@ class Outbox:
                     listener()
         elif not isinstance(failure, asyncio.CancelledError):
             log.error(
-                "sending on %s stopped; the next pulse sends the rest", channel, exc_info=failure
+                "sending on %s stopped; the next pulse goes on with what is due",
+                channel,
+                exc_info=failure,
             )
 
     def draining(self) -> list[asyncio.Task[bool]]:
@@ -514,10 +518,6 @@ class Outbox:
         of idling while a batch is saved and the next one read.
         """
         running: set[asyncio.Task[None]] = set()
-        # The last delivery in hand to each chat: the next one to that chat starts after it, so
-        # a person's messages arrive in the order they were queued (the office's comment, then
-        # the verdict it explains), not in whichever order two requests finish.
-        last_to: dict[str, asyncio.Task[None]] = {}
         refill = max(1, self.batch_size // 2)  # claim more once fewer than this are in hand
         any_claimed = False
         renewing = asyncio.create_task(self._renew_leases(channel)) if self.shared else None
@@ -526,11 +526,7 @@ class Outbox:
                 claimed = await self._claim(self.batch_size - len(running), channel)
                 any_claimed = any_claimed or bool(claimed)
                 for item in claimed:
-                    address = item.chat_address
-                    delivery = asyncio.create_task(self._deliver_after(last_to.get(address), item))
-                    last_to[address] = delivery
-                    delivery.add_done_callback(functools.partial(_forget_last, last_to, address))
-                    running.add(delivery)
+                    running.add(asyncio.create_task(self._deliver(item)))
                 if not running:
                     return any_claimed
                 # Nothing more due now: let those in hand finish (a retry may fall due), then
@@ -616,6 +612,7 @@ class Outbox:
                         # own process, its own bots, in its own words.
                         OutboundMessage.meeting_id == self._meeting_id,
                         *(() if channel is None else (Delivery.channel == channel,)),
+                        ~self._earlier_to_the_same_chat(),
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
                     .limit(limit)
@@ -650,6 +647,20 @@ class Outbox:
                 )
             return claimed
 
+    def _earlier_to_the_same_chat(self) -> ColumnElement[bool]:
+        """Whether a delivery queued before this one to the same chat is still to go (pending,
+        a retry waiting included, or on the wire): then this one waits, so a person's messages
+        arrive in the order they were queued (the office's comment, then the verdict it
+        explains), whichever process claims them and however a send ends."""
+        earlier = aliased(Delivery)
+        return exists().where(
+            earlier.channel == Delivery.channel,
+            earlier.chat_address == Delivery.chat_address,
+            earlier.id < Delivery.id,
+            earlier.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+            earlier.message_id.in_(self._messages()),
+        )
+
     async def _skip_expired(self, session: AsyncSession, now: datetime) -> None:
         expired = select(OutboundMessage.id).where(
             OutboundMessage.meeting_id == self._meeting_id,
@@ -662,13 +673,6 @@ class Outbox:
             .where(Delivery.status == DeliveryStatus.PENDING, Delivery.message_id.in_(expired))
             .values(status=DeliveryStatus.SKIPPED, updated_at=now, last_error="window closed")
         )
-
-    async def _deliver_after(self, before: asyncio.Task[None] | None, item: _Claimed) -> None:
-        """Deliver ``item`` once ``before``, the delivery to the same chat ahead of it, ended
-        (however it ended: the drain reads its outcome)."""
-        if before is not None:
-            await asyncio.wait([before])
-        await self._deliver(item)
 
     async def _deliver(self, item: _Claimed) -> None:
         """Send one delivery; whatever goes wrong ends in a recorded state, never 'sending'."""
@@ -902,8 +906,10 @@ class Outbox:
         people is checked on every drain, and loading each delivery as an object cost the
         process its memory (issue 17). Only the recipients the office is told about (failed,
         blocked, not linked) are read, as columns, and only for messages that are finished.
+        Read without the writer's lock (every pulse does it while the channels send); the
+        transaction that closes a message checks it again under its row lock.
         """
-        async with unit_of_work(self._sessions) as session:
+        async with read_only(self._sessions) as session:
             queued = {
                 message.id: message
                 for message in await session.scalars(
@@ -949,14 +955,6 @@ class Outbox:
                     )
                 )
             return reports
-
-
-def _forget_last(
-    last_to: dict[str, asyncio.Task[None]], address: str, delivery: asyncio.Task[None]
-) -> None:
-    """``delivery`` to ``address`` ended: no later one waits for it, if it was the last."""
-    if last_to.get(address) is delivery:
-        del last_to[address]
 
 
 def _outcome(task: asyncio.Task[Any]) -> BaseException | None:

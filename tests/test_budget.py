@@ -490,6 +490,53 @@ async def test_two_messages_to_one_chat_go_one_after_the_other_in_the_order_queu
     assert telegram.starts[2] - telegram.starts[0] < 0.5  # three chats at once, as before
 
 
+class FailsFirstTo(TimedChannel):
+    """A timed channel whose first send to ``address`` fails as a server error does."""
+
+    def __init__(self, channel: str, time: EventTime, travel: float, *, address: str) -> None:
+        super().__init__(channel, time, travel)
+        self.address, self.failed = address, False
+
+    async def send(self, address: str, part: Part) -> SendResult:
+        """A 5xx the first time to ``address``, else accept the part after the travel time."""
+        if address == self.address and not self.failed:
+            self.failed = True
+            await self._time.sleep(self._travel)
+            return SendResult(SendOutcome.TRANSIENT, error="502 Bad Gateway")
+        return await super().send(address, part)
+
+
+async def test_a_message_to_a_chat_waits_for_the_retry_of_the_one_queued_before_it(
+    services: Services, database_busy: Any
+) -> None:
+    # The comment's send meets a 502 and waits for its retry: the verdict queued after it
+    # must not overtake it meanwhile.
+    time = EventTime(start=1000.0, busy=database_busy)
+    zalo = TimedChannel("zalo", time, 0.2)
+    telegram = FailsFirstTo("telegram", time, 0.2, address="10000")
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    await _queue_notes(services, {"telegram": 2})  # chats 10000 and 10001
+    await _queue_notes(services, {"telegram": 2})  # the same two, queued after
+
+    async def until_sent() -> None:
+        while await delivery_statuses(services) != Counter({("telegram", "sent"): 4}):
+            await outbox.drain()
+            await time.sleep(1)
+            services.ctx.clock.advance(timedelta(seconds=1))  # type: ignore[attr-defined]
+
+    await time.run(until_sent(), limit=1100)
+    async with services.ctx.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Delivery.chat_address, Delivery.id, Delivery.platform_message_id)
+            )
+        ).all()
+    for address in ("10000", "10001"):
+        first, then = sorted((id_, int(sent)) for a, id_, sent in rows if a == address)
+        assert first[1] < then[1]  # the one queued first arrived first
+    assert telegram.addresses.count("10000") == 2  # sent once each, after the retry
+
+
 class Crash(BaseException):
     """What no guard of the outbox catches (the rehearsal's kill is one)."""
 
@@ -761,7 +808,7 @@ async def test_a_channel_whose_drain_fails_after_a_pulse_is_logged_and_the_next_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Zalo claims 30 of its 40, and its next claim fails: the 30 go out, the drain ends with
-    # the error logged; Telegram is not touched; the next pulse sends Zalo's last 10.
+    # the error logged; Telegram is not touched; the next pulse sends Zalo's last 10, still due.
     time = EventTime(start=1000.0, busy=database_busy)
     zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
     outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
@@ -778,7 +825,7 @@ async def test_a_channel_whose_drain_fails_after_a_pulse_is_logged_and_the_next_
         {("telegram", "sent"): 30, ("zalo", "sent"): 30, ("zalo", "pending"): 10}
     )
     (record,) = caplog.records
-    assert record.getMessage() == "sending on zalo stopped; the next pulse sends the rest"
+    assert record.getMessage() == "sending on zalo stopped; the next pulse goes on with what is due"
     assert record.exc_info is not None and isinstance(record.exc_info[1], OperationalError)
 
     await time.run(pulse_and_wait())
