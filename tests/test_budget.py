@@ -440,6 +440,17 @@ def zalo_and_telegram(
     return build_outbox(services, load_catalog("vi"), senders, pacer=pacers), pacers
 
 
+def timed_pair(
+    services: Services, busy: Any
+) -> tuple[EventTime, TimedChannel, TimedChannel, Outbox]:
+    """Virtual time from 1,000 s, Zalo and Telegram each taking 0.2 s a send, and the outbox
+    over both (:func:`zalo_and_telegram`)."""
+    time = EventTime(start=1000.0, busy=busy)
+    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
+    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    return time, zalo, telegram, outbox
+
+
 async def test_a_slow_channel_holding_its_places_does_not_hold_back_a_fast_one(
     services: Services, database_busy: Any
 ) -> None:
@@ -605,9 +616,7 @@ async def test_a_channel_whose_claim_fails_finishes_its_own_sends_in_hand_before
 ) -> None:
     # Zalo claims its 5 at once, then its next claim fails while those 5 are still to go out
     # at 5 a second: cut there, one on the wire could reach Zalo unrecorded.
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, telegram, outbox = timed_pair(services, database_busy)
     failing_claims(monkeypatch, outbox, "zalo", at=2)
     await _queue_notes(services, {"zalo": 5, "telegram": 30})
 
@@ -714,9 +723,7 @@ async def test_after_a_pulse_a_channel_done_with_its_round_sends_a_new_notice_be
 ) -> None:
     # Zalo's 100 take 20 s at 5 a second; Telegram's 30 about one. A second notice for
     # Telegram, 5 s in, goes at the next pulse, not when Zalo's round ends.
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, telegram, outbox = timed_pair(services, database_busy)
     await _queue_notes(services, {"zalo": 100, "telegram": 30})
 
     async def office() -> None:
@@ -738,9 +745,7 @@ async def test_after_a_pulse_a_channel_done_with_its_round_sends_a_new_notice_be
 async def test_a_message_falling_due_during_a_long_round_is_queued_and_sent_at_the_next_pulse(
     services: Services, database_busy: Any
 ) -> None:
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, telegram, outbox = timed_pair(services, database_busy)
     await _queue_notes(services, {"zalo": 100})
     clock = services.ctx.clock
     assert isinstance(clock, ManualClock)
@@ -773,9 +778,7 @@ async def test_a_message_falling_due_during_a_long_round_is_queued_and_sent_at_t
 async def test_a_pulse_leaves_a_channel_already_sending_to_its_own_drain(
     services: Services, database_busy: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, _telegram, outbox = timed_pair(services, database_busy)
     started = Counter[str]()
     real = outbox._drain_channel
 
@@ -809,9 +812,7 @@ async def test_a_channel_whose_drain_fails_after_a_pulse_is_logged_and_the_next_
 ) -> None:
     # Zalo claims 30 of its 40, and its next claim fails: the 30 go out, the drain ends with
     # the error logged; Telegram is not touched; the next pulse sends Zalo's last 10, still due.
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, _zalo, _telegram, outbox = timed_pair(services, database_busy)
     failing_claims(monkeypatch, outbox, "zalo", at=2)
     await _queue_notes(services, {"zalo": 40, "telegram": 30})
 
@@ -837,9 +838,7 @@ async def test_a_channel_whose_drain_fails_after_a_pulse_is_logged_and_the_next_
 async def test_a_channel_done_sending_ticks_the_scheduler_so_its_message_is_reported_at_once(
     services: Services, database_busy: Any
 ) -> None:
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, _telegram, outbox = timed_pair(services, database_busy)
     await _queue_notes(services, {"zalo": 10})
 
     async def plan() -> None:
@@ -869,9 +868,7 @@ async def test_only_a_drain_that_sent_something_tells_its_listeners_so_no_pulse_
 ) -> None:
     # Due by one read and gone by the claim (another process's, on PostgreSQL): pulsing again
     # at once could find the same, again and again.
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, _telegram, outbox = timed_pair(services, database_busy)
     told: list[str] = []
     outbox.when_drained(lambda: told.append("drained"))
     await _queue_notes(services, {"zalo": 3})
@@ -893,25 +890,26 @@ async def test_only_a_drain_that_sent_something_tells_its_listeners_so_no_pulse_
     assert len(zalo.starts) == 3
 
 
-async def test_stopping_the_scheduler_lets_each_channel_finish_what_it_has_in_hand(
-    services: Services, database_busy: Any
-) -> None:
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
-    await _queue_notes(services, {"zalo": 100})
+async def stop_once_sending(outbox: Outbox, time: EventTime, channel: TimedChannel) -> None:
+    """Start a scheduler on ``outbox`` (its first tick runs at once, the next in an hour) and
+    stop it as soon as ``channel`` has started sending."""
 
     async def plan() -> None:
         return None
 
-    async def start_then_stop() -> None:
-        scheduler = OutboxScheduler(outbox, tick_seconds=3600, plan=plan)
-        await scheduler.start()  # its first tick runs now
-        while not zalo.starts:
-            await time.sleep(0.1)
-        await scheduler.stop()
+    scheduler = OutboxScheduler(outbox, tick_seconds=3600, plan=plan)
+    await scheduler.start()
+    while not channel.starts:
+        await time.sleep(0.1)
+    await scheduler.stop()
 
-    await time.run(start_then_stop())
+
+async def test_stopping_the_scheduler_lets_each_channel_finish_what_it_has_in_hand(
+    services: Services, database_busy: Any
+) -> None:
+    time, zalo, _telegram, outbox = timed_pair(services, database_busy)
+    await _queue_notes(services, {"zalo": 100})
+    await time.run(stop_once_sending(outbox, time, zalo))
     # The batch in hand (30) went out, the rest waits for the next start; nothing is left
     # "sending", to be sent again.
     assert await delivery_statuses(services) == Counter(
@@ -923,22 +921,10 @@ async def test_stopping_the_scheduler_lets_each_channel_finish_what_it_has_in_ha
 async def test_stopping_the_scheduler_closes_a_message_whose_last_sends_the_stop_waited_for(
     services: Services, database_busy: Any
 ) -> None:
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, _telegram, outbox = timed_pair(services, database_busy)
     await _queue_notes(services, {"zalo": 10})
-
-    async def plan() -> None:
-        return None
-
-    async def start_then_stop() -> None:
-        scheduler = OutboxScheduler(outbox, tick_seconds=3600, plan=plan)
-        await scheduler.start()
-        while not zalo.starts:
-            await time.sleep(0.1)
-        await scheduler.stop()  # the 10 were claimed at once, and go out during the stop
-
-    await time.run(start_then_stop())
+    # The 10 are claimed at once, and go out during the stop.
+    await time.run(stop_once_sending(outbox, time, zalo))
     assert await delivery_statuses(services) == Counter({("zalo", "sent"): 10})
     async with services.ctx.sessions() as session:
         assert await session.scalar(select(OutboundMessage.status)) == MessageStatus.DONE
@@ -952,9 +938,7 @@ async def test_a_process_cut_while_both_channels_send_repeats_only_what_was_on_t
     sends the rest. Of what each had in hand, Zalo's third send (from 0.4 s) and Telegram's
     third group of five (from 0.33 s) were on the wire: those six go twice, nothing is lost,
     far within a batch a channel."""
-    time = EventTime(start=1000.0, busy=database_busy)
-    zalo, telegram = TimedChannel("zalo", time, 0.2), TimedChannel("telegram", time, 0.2)
-    outbox, _ = zalo_and_telegram(services, time, zalo, telegram)
+    time, zalo, telegram, outbox = timed_pair(services, database_busy)
     await _queue_notes(services, {"zalo": 5, "telegram": 30})
 
     async def cut_then_restarted() -> None:

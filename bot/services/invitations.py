@@ -305,29 +305,24 @@ class InvitationService:
         """A person's personal page (``[web]``), where a channel that takes no files sends them
         to upload one; None without a web page or a live invitation."""
         web = self._ctx.config.web
-        if web is None:
-            return None
-        async with self._ctx.sessions() as session:
-            token = await session.scalar(
-                select(Invitation.token).where(
-                    Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
-                )
-            )
-        return web.link(token) if token is not None else None
+        token = await self._live_token(person_id) if web is not None else None
+        return web.link(token) if web is not None and token is not None else None
 
     async def calendar_link(self, person_id: int) -> str | None:
         """Where a person downloads the meeting's .ics from their personal page (``[web]``),
         for a channel that carries no files; None without a web page or a live invitation."""
         web = self._ctx.config.web
-        if web is None:
-            return None
+        token = await self._live_token(person_id) if web is not None else None
+        return web.calendar_url(token) if web is not None and token is not None else None
+
+    async def _live_token(self, person_id: int) -> str | None:
+        """The token of a person's invitation that is not revoked, if any."""
         async with self._ctx.sessions() as session:
-            token = await session.scalar(
+            return await session.scalar(
                 select(Invitation.token).where(
                     Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
                 )
             )
-        return web.calendar_url(token) if token is not None else None
 
     # --- the office ------------------------------------------------------------------------------
 
