@@ -543,6 +543,8 @@ async def test_someone_who_declined_and_came_is_counted_apart_from_those_expecte
     ]
     count = await day.checkin.count()
     assert (count.arrived, count.unexpected, count.missing_total) == (0, 1, 3)
+    assert [g.arrived for g in count.groups] == [g.expected - g.missing for g in count.groups]
+    assert sum(g.present for g in count.groups) - sum(g.arrived for g in count.groups) == 1
 
 
 async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day: Day) -> None:
@@ -624,7 +626,8 @@ def test_attendance_export_writes_every_checkin_to_csv(
     capsys.readouterr()
     assert main(["attendance", "export", "diem-danh.csv"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "Đã xuất 2 lượt điểm danh ra diem-danh.csv (có mặt 1/0, khách 1)."
+        "Đã xuất 2 lượt điểm danh ra diem-danh.csv (đại biểu có mặt 1, trong đó 0/0 đại biểu dự "
+        "kiến; khách 1)."
     )
     with (office / "diem-danh.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))

@@ -462,7 +462,7 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
         assert row is not None
         cells = re.findall(r'<td class="num">(?:<a [^>]*>)?(\d+)(?:</a>)?</td>', row.group(1))
         assert cells == [
-            str(group.present),
+            str(group.arrived),
             str(group.expected),
             str(group.substitutes),
             str(group.invited),
@@ -487,6 +487,24 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     assert text_of(summary.text, "sum-invited") == str(count.invited)
     lines = re.findall(r'<tr id="sum-line-\d+">', summary.text)
     assert len(lines) == len(meeting.services.config.groups)
+    await office.client.aclose()
+
+
+async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_summary(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB010 declined and came anyway: every «có mặt / dự kiến» counts the expected only.
+    await post_form(phone, f"/{meeting.tokens['DB010']}", "form-tap")
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    count = await meeting.services.checkin.count()
+    live = (await office.client.get("/office/attendance/live")).text
+    summary = (await office.client.get("/office/attendance/summary")).text
+    assert text_of(live, "total-present") == f"0/{count.expected}"
+    assert text_of(live, "total-unexpected") == "1"
+    assert text_of(summary, "sum-present") == f"0/{count.expected}"
+    assert text_of(summary, "sum-unexpected") == "1"
+    here = re.findall(r'<tr id="sum-line-\d+">.*?<td class="num">(\d+)</td>', summary)
+    assert sum(map(int, here)) == 0  # the groups add up to the headline
     await office.client.aclose()
 
 

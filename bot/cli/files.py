@@ -200,7 +200,8 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
             "attendance_export.done",
             count=len(rows),
             path=path,
-            present=count.present,
+            in_hall=count.present,
+            present=count.arrived,
             expected=count.expected,
             guests=len(count.guests),
         )
