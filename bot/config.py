@@ -754,7 +754,8 @@ def _reminders_never_sent(config: Config) -> list[ConfigProblem]:
             {"when": message.due_at, "until": message.expires_at},
         )
         for message in planned_messages(config)
-        if message.due_at > message.expires_at
+        # Due at its deadline is past it by the time a tick looks: skipped too.
+        if message.due_at >= message.expires_at
     ]
 
 

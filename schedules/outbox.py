@@ -56,7 +56,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, case, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -612,7 +624,7 @@ class Outbox:
                         # own process, its own bots, in its own words.
                         OutboundMessage.meeting_id == self._meeting_id,
                         *(() if channel is None else (Delivery.channel == channel,)),
-                        ~self._earlier_to_the_same_chat(),
+                        ~self._earlier_to_the_same_chat(now),
                     )
                     .order_by(Delivery.next_attempt_at, Delivery.id)
                     .limit(limit)
@@ -647,17 +659,22 @@ class Outbox:
                 )
             return claimed
 
-    def _earlier_to_the_same_chat(self) -> ColumnElement[bool]:
+    def _earlier_to_the_same_chat(self, now: datetime) -> ColumnElement[bool]:
         """Whether a delivery queued before this one to the same chat is still to go (pending,
-        a retry waiting included, or on the wire): then this one waits, so a person's messages
-        arrive in the order they were queued (the office's comment, then the verdict it
-        explains), whichever process claims them and however a send ends."""
+        a retry waiting included, or on the wire under a live claim): then this one waits, so a
+        person's messages arrive in the order they were queued (the office's comment, then the
+        verdict it explains), whichever process claims them and however a send ends. A row left
+        ``sending`` by a failure, its claim expired, holds nobody back for longer than a lease:
+        it waits for recovery, the chat's later messages do not."""
         earlier = aliased(Delivery)
         return exists().where(
             earlier.channel == Delivery.channel,
             earlier.chat_address == Delivery.chat_address,
             earlier.id < Delivery.id,
-            earlier.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+            or_(
+                earlier.status == DeliveryStatus.PENDING,
+                and_(earlier.status == DeliveryStatus.SENDING, earlier.lease_until > now),
+            ),
             earlier.message_id.in_(self._messages()),
         )
 

@@ -34,6 +34,7 @@ from bot.domain.channels import Capabilities
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import (
     Audience,
+    DeliveryStatus,
     MessageKind,
     MessageStatus,
     Outbound,
@@ -546,6 +547,28 @@ async def test_a_message_to_a_chat_waits_for_the_retry_of_the_one_queued_before_
         first, then = sorted((id_, int(sent)) for a, id_, sent in rows if a == address)
         assert first[1] < then[1]  # the one queued first arrived first
     assert telegram.addresses.count("10000") == 2  # sent once each, after the retry
+
+
+async def test_a_delivery_stuck_sending_holds_its_chat_back_only_while_its_claim_lives(
+    services: Services, database_busy: Any
+) -> None:
+    # The first message to chat 10000 was left «sending» by a failure (its end not recorded):
+    # the chat's next message waits while that claim is live, and goes once it has expired.
+    time, _zalo, telegram, outbox = timed_pair(services, database_busy)
+    await _queue_notes(services, {"telegram": 1})
+    await _queue_notes(services, {"telegram": 1})
+    now = services.ctx.clock.now()
+    async with services.ctx.sessions() as session, session.begin():
+        stuck = await session.scalar(select(Delivery).order_by(Delivery.id).limit(1))
+        assert stuck is not None
+        stuck.status, stuck.lease_until = DeliveryStatus.SENDING, now + timedelta(seconds=30)
+    await time.run(outbox.drain())
+    assert telegram.addresses == []  # held back by a live claim
+    clock = services.ctx.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(seconds=31))
+    await time.run(outbox.drain())
+    assert telegram.addresses == ["10000"]  # the claim expired: the next one goes
 
 
 class Crash(BaseException):

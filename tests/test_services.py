@@ -127,6 +127,7 @@ def test_incoherent_answers_cannot_be_built(kwargs: dict) -> None:  # type: igno
         ("Đoàn Văn Chí", "Đoàn Văn Chí"),
         ("Đồng Chính Nghĩa", "Đồng Chính Nghĩa"),
         ("Đồng Chí Thanh", "Đồng Chí Thanh"),
+        ("ĐỒNG CHÍ LÊ VĂN HÙNG", "LÊ VĂN HÙNG"),
         ("Đ. Cường", "Đ. Cường"),
         ("đồng chí", "đồng chí"),
     ],

@@ -162,6 +162,23 @@ async def test_a_task_report_form_sent_again_changes_nothing_and_says_so(
     assert status == "done"
 
 
+async def test_a_deliverable_form_without_a_link_may_be_corrected_and_sent_again(
+    web: Web,
+) -> None:
+    page = await web.open(SPEAKER)
+    task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])
+    token = web.tokens[SPEAKER]
+    form = {**form_fields(page.text, f"task-{task_id}-report"), "action": "link"}
+    refused = await web.client.post(f"/{token}/task/{task_id}", data={**form, "note": "bản cuối"})
+    shown = flash((await web.client.get(refused.headers["location"])).text)
+    assert not shown.startswith("Biểu mẫu này đã được gửi")
+    fixed = {**form, "note": "https://drive.example.vn/ban-cuoi"}
+    taken = await web.client.post(f"/{token}/task/{task_id}", data=fixed)
+    assert flash((await web.client.get(taken.headers["location"])).text).startswith(
+        "Đã nhận sản phẩm của nhiệm vụ"
+    )
+
+
 async def test_the_four_task_reports_from_the_page(web: Web, imported: Services) -> None:
     page = await web.open(SPEAKER)
     task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])

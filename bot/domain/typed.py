@@ -28,9 +28,9 @@ def fold(text: str) -> str:
 
 # How a name may start when people write it the way letters address someone: «Đồng chí Lê Văn
 # Hùng», «đ/c Hùng», «Đ.c Hùng». The bot adds «đồng chí» itself.
-# Written as a title, «chí» in lower case and a whole word: «Đồng Chính Nghĩa» and «Đồng Chí
-# Thanh» (Đồng a surname) are names.
-_HONORIFIC = re.compile(r"^(?:[Đđ]ồng\s+chí\b|[Đđ]\s*[/.]\s*[Cc]\b\.?)[\s:,.]*")
+# Written as a title, «chí» in lower case (or the whole title in capitals) and a whole word:
+# «Đồng Chính Nghĩa» and «Đồng Chí Thanh» (Đồng a surname) are names.
+_HONORIFIC = re.compile(r"^(?:[Đđ]ồng\s+chí\b|ĐỒNG\s+CHÍ\b|[Đđ]\s*[/.]\s*[Cc]\b\.?)[\s:,.]*")
 
 
 def bare_name(text: str) -> str:

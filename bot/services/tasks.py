@@ -45,6 +45,13 @@ from storage.uow import read_only, unit_of_work
 log = logging.getLogger(__name__)
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+def holds_a_link(text: str) -> bool:
+    """Whether ``text`` carries a deliverable's link (http:// or https://)."""
+    return _URL.search(text) is not None
+
+
 # People a task's page on the dashboard lists at a time (a district task has one per district
 # chair: 1,250 at 10,000 delegates); «Xem tiếp» goes on.
 PEOPLE_PAGE = 100

@@ -46,7 +46,7 @@ from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
 from bot.services.pages import PageView
 from bot.services.rsvp import RsvpResult, RsvpStep
-from bot.services.tasks import TaskResult, TaskStep
+from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, long_date, short_moment
 from bot.texts.presenters import deadline_text
@@ -522,7 +522,7 @@ class Site:
         }.get(action)
         if wanted is None:
             return self._task_done(visit, TaskResult(TaskStep.NOT_ASSIGNED))
-        if wanted is TaskAction.FILE and not note:
+        if wanted is TaskAction.FILE and not holds_a_link(note):
             return self._task_done(visit, TaskResult(TaskStep.NOT_A_FILE))
         # Checked first, spent then: a refused form may be corrected and sent again.
         if not await self.services.invitations.first_post(account, nonce):

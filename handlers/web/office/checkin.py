@@ -210,7 +210,7 @@ class DeskPages:
         return self.office._render(
             "office/checkin_person.html", status=200 if arrival.person else 404,
             **self._person_context(desk, visit.session_id, arrival, code), flash=flash,
-            back=f"{self.root}/checkin/p/{quote(code)}",
+            back=f"{self.root}/checkin/p/{quote(code, safe='')}",
         )  # fmt: skip
 
     def _person_context(
