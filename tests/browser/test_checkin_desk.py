@@ -94,10 +94,13 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     await desk.press("Đăng nhập")
     await desk.press("Có mặt")
     present = await element_text(desk, "total-present")
-    assert present.startswith("2/")
+    # Neither had answered: both are in, neither was expected (counted apart).
+    assert present == "0/0"
+    assert await element_text(desk, "total-unexpected") == "2"
     await desk.screenshot("checkin-office-attendance")
     await no_accessibility_problems(desk)
     await desk.press("Báo cáo số lượng đại biểu có mặt (bản in)")
     assert await element_text(desk, "sum-present") == present
+    assert await element_text(desk, "sum-unexpected") == "2"
     await desk.screenshot("checkin-office-summary")
     await no_accessibility_problems(desk)
