@@ -51,7 +51,7 @@ import os
 import secrets
 import socket
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -289,14 +289,7 @@ class Outbox:
         that fails is logged, and the next pulse goes on with what is due (a delivery whose end
         could not be recorded stays ``sending`` until the next start, as after a crash).
         """
-        if self._stopping:
-            return
-        if self.shared:  # a process killed meanwhile left its leases to expire
-            await self.recover()
-        await self.queue_due()
-        await self._start_drains()
-        if await self.finish():  # its reports to the office
-            await self._start_drains()
+        await self._cycle(self._start_drains)
 
     async def _start_drains(self) -> None:
         """A drain in the background for each channel with something due that has none."""
@@ -338,14 +331,19 @@ class Outbox:
     async def tick(self) -> None:
         """Queue what fell due, send what is due, report what finished (and send the reports),
         and return once all is sent: a pulse that waits (the rehearsal, the tests)."""
+        await self._cycle(self.drain)
+
+    async def _cycle(self, send: Callable[[], Awaitable[object]]) -> None:
+        """Queue, ``send`` (wait for the sending, or start it), report what finished, and
+        ``send`` the reports: a pulse's steps and a tick's, which differ only in ``send``."""
         if self._stopping:
             return
         if self.shared:  # a process killed meanwhile left its leases to expire
             await self.recover()
         await self.queue_due()
-        await self.drain()
-        if await self.finish():
-            await self.drain()
+        await send()
+        if await self.finish():  # its reports to the office
+            await send()
 
     # --- 1. queue ------------------------------------------------------------------------------
 

@@ -16,15 +16,11 @@ from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
 from bot.domain.typed import fold
-from bot.services.rsvp import Awaiting
+from bot.services.rsvp import AWAITING
 from storage import queries
 from storage.uow import unit_of_work
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
-
-# The questions whose answer is never a bare number (a decline's reason, a substitute's name
-# and position): a number the menu lacks, typed then, is a slip for a choice, not the answer.
-NAMES_ASKED = frozenset(awaiting.value for awaiting in Awaiting)
 
 
 def offered(answer: Answer) -> tuple[Button, ...]:
@@ -84,7 +80,8 @@ async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | None:
     if number is not None:
         index = int(number.group(1)) - 1
         if not 0 <= index < len(menu):
-            if ident is not None and ident.pending_input in NAMES_ASKED:
+            # The answer to a reason or a name is never a bare number: a slip for a choice.
+            if ident is not None and ident.pending_input in AWAITING:
                 return NotOnMenu(index + 1, tuple(label for label, _ in menu))
             return None  # free text for whatever was asked (a task's note may be «50»)
         picked = menu[index][1]

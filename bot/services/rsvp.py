@@ -41,7 +41,8 @@ class Awaiting(StrEnum):
     SUBSTITUTE_POSITION = "substitute_position"
 
 
-_AWAITING = frozenset(a.value for a in Awaiting)
+# The questions this service asks (a decline's reason, a substitute's name and position).
+AWAITING = frozenset(a.value for a in Awaiting)
 
 
 class RsvpStep(StrEnum):
@@ -204,7 +205,7 @@ class RsvpService:
             return RsvpResult(RsvpStep.NOT_LINKED)
         current = ident.answer
         if choice is RsvpChoice.CANCEL:
-            had_pending = ident.pending_input in _AWAITING
+            had_pending = ident.pending_input in AWAITING
             _clear(ident)
             step = RsvpStep.CANCELLED if had_pending else RsvpStep.NOTHING_TO_CANCEL
             return RsvpResult(step, current)
@@ -254,7 +255,7 @@ class RsvpService:
                 return RsvpResult(RsvpStep.NOT_LINKED)
             if not queries.first_time(ident, event_id):
                 return RsvpResult(RsvpStep.DUPLICATE)
-            if ident.pending_input not in _AWAITING:  # nothing, or another flow's question
+            if ident.pending_input not in AWAITING:  # nothing, or another flow's question
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
             rsvp = await queries.rsvp_of(session, ident.delegate_id)
             audits: list[dict[str, Any]] = []
@@ -366,7 +367,7 @@ def _await(ident: Answering, what: Awaiting, data: dict[str, Any] | None = None)
 def _clear(ident: Answering) -> None:
     # Only the RSVP's own question: a draft being typed or a task note the bot waits for goes
     # on (a tap on the card that changes nothing must not end it).
-    if ident.pending_input in _AWAITING:
+    if ident.pending_input in AWAITING:
         ident.pending_input, ident.pending_data, ident.pending_changed = None, None, True
 
 
