@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -40,11 +41,16 @@ async def preview(desk: Desk, body: str, audience: str) -> str:
     return shown.text
 
 
-async def confirm(desk: Desk, page: str, **data: str) -> str:
-    """Press «Xác nhận gửi» on a preview; the notices page it leads to."""
+async def press_send(desk: Desk, page: str, **data: str) -> httpx.Response:
+    """Press «Xác nhận gửi» on a preview: the answer as it comes."""
     action = re.search(r'action="(/office/notices/\d+/send)"', page)
     assert action is not None
-    sent = await desk.client.post(action.group(1), data={**hidden(page, "form-send"), **data})
+    return await desk.client.post(action.group(1), data={**hidden(page, "form-send"), **data})
+
+
+async def confirm(desk: Desk, page: str, **data: str) -> str:
+    """Press «Xác nhận gửi» on a preview; the notices page it leads to."""
+    sent = await press_send(desk, page, **data)
     assert sent.status_code == 303
     return (await desk.client.get(sent.headers["location"])).text
 
@@ -139,16 +145,32 @@ async def test_a_scheduled_notice_is_listed_and_cancelled_and_never_goes(
     assert actions == ["broadcast.scheduled", "broadcast.cancelled"]
 
 
-async def test_a_time_that_cannot_be_read_schedules_nothing(
+async def test_a_time_that_cannot_be_read_keeps_the_preview_with_the_time_to_mend(
     desk: Desk, harness: BotHarness
 ) -> None:
     await linked_answers(harness)
     page = await preview(desk, "Nhắc lịch họp.", "linked")
-    listed = await confirm(desk, page, how="later", when="sáng mai")
-    assert text_of(listed, "flash").startswith("Chưa đọc được thời điểm.")
+    refused = await press_send(desk, page, how="later", when="sáng mai")
+    assert refused.status_code == 422
+    assert text_of(refused.text, "notice-error").startswith("Chưa đọc được thời điểm.")
+    # The notice, its audience and the time typed are all still there, «Gửi sau» still chosen.
+    assert "Nhắc lịch họp." in text_of(refused.text, "notice-shown")
+    assert "Sẽ gửi tới: 5 người." in text_of(refused.text, "notice-count")
+    assert 'value="sáng mai"' in refused.text
+    assert re.search(r'id="how-later" name="how" value="later" checked', refused.text)
     async with harness.services.ctx.sessions() as session:
         statuses = list(await session.scalars(select(OutboundMessage.status)))
-    assert statuses == ["cancelled"]
+    assert statuses == ["draft"]
+    # A past time is refused the same way; the time mended, it is scheduled.
+    past = await press_send(desk, refused.text, how="later", when="08:00 1/1/2024")
+    assert past.status_code == 422
+    assert text_of(past.text, "notice-error").endswith(
+        "Đề nghị nhập một thời điểm trong tương lai."
+    )
+    listed = await confirm(desk, past.text, how="later", when="08:00 20/5")
+    assert text_of(listed, "flash").startswith("Đã hẹn gửi thông báo số 1 lúc ")
+    assert "Nhắc lịch họp." in text_of(listed, "scheduled-1")
+    assert [action for _, action in await audits(harness, "broadcast.")] == ["broadcast.scheduled"]
 
 
 async def test_an_empty_or_too_long_notice_is_refused_with_the_text_kept(desk: Desk) -> None:

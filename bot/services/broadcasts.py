@@ -211,6 +211,15 @@ class BroadcastService:
             draft.draft_step = DraftStep.TIME
             return BroadcastResult(BroadcastStep.ASK_TIME, message_id=draft.id)
 
+    async def schedule(self, admin: OfficeActor, message_id: int, text: str) -> BroadcastResult:
+        """Confirm for later with the time in hand (the dashboard's form): a time that cannot be
+        taken leaves the draft at its preview, its text and audience kept for another try."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            if draft is None or draft.draft_step != DraftStep.CONFIRM:
+                return BroadcastResult(BroadcastStep.GONE)
+            return await self._take_time(session, admin, draft, text)
+
     async def _take_time(
         self, session: AsyncSession, admin: OfficeActor, draft: OutboundMessage, text: str
     ) -> BroadcastResult:
@@ -218,9 +227,13 @@ class BroadcastService:
         now = self._ctx.clock.now()
         when = parse_typed_time(text, meeting.local(now))
         if when is None:
-            return BroadcastResult(BroadcastStep.BAD_TIME, message_id=draft.id)
+            return BroadcastResult(
+                BroadcastStep.BAD_TIME, message_id=draft.id, audience=draft.audience
+            )
         if when <= now:
-            return BroadcastResult(BroadcastStep.PAST_TIME, message_id=draft.id, due_at=when)
+            return BroadcastResult(
+                BroadcastStep.PAST_TIME, message_id=draft.id, due_at=when, audience=draft.audience
+            )
         self._schedule(draft, when)
         _audit_sending(session, admin, draft, "broadcast.scheduled", now)
         reach = await self._reach(session, draft.audience)

@@ -131,7 +131,18 @@ class Notices:
             )
         return self._preview(visit, actor, result)
 
-    def _preview(self, visit: StaffVisit, actor: OfficeActor, result: BroadcastResult) -> Response:
+    def _preview(
+        self,
+        visit: StaffVisit,
+        actor: OfficeActor,
+        result: BroadcastResult,
+        *,
+        error: str = "",
+        when: str = "",
+        status: int = 200,
+    ) -> Response:
+        """The notice as delegates will read it, with the form that sends it; after a time that
+        could not be taken, that time again beside what was wrong with it."""
         office = self.office
         catalog, config = office.catalog, office.config
         assert result.reach is not None and result.audience is not None
@@ -141,7 +152,7 @@ class Notices:
             reach=result.reach, shown=shown,
             audience_label=audience_label(catalog, config, result.audience),
             more=result.reach.not_linked - len(result.reach.first_not_linked),
-            zone=config.meeting.timezone,
+            zone=config.meeting.timezone, error=error, when=when, status=status,
         )  # fmt: skip
 
     async def send(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -157,16 +168,15 @@ class Notices:
         if values.get("how") != "later":
             result = await broadcasts.send_now(actor, message_id)
         else:
-            asked = await broadcasts.ask_time(actor, message_id)
-            if asked.step is not BroadcastStep.ASK_TIME:
-                result = asked
-            else:
-                taken = await broadcasts.accept_text(actor, when)
-                result = taken if taken is not None else BroadcastResult(BroadcastStep.GONE)
+            result = await broadcasts.schedule(actor, message_id, when)
             if result.step in (BroadcastStep.BAD_TIME, BroadcastStep.PAST_TIME):
-                # The draft waits for a time in the chat's flow: the page drops it, so a
-                # notice half-made on the web never catches text typed later in the chat.
-                await broadcasts.cancel(actor)
+                # The draft is still at its preview: shown again with the time typed, to mend.
+                assert result.audience is not None
+                shown = await broadcasts.choose_audience(actor, message_id, result.audience)
+                if shown.step is BroadcastStep.PREVIEW:
+                    return self._preview(
+                        visit, actor, shown, error=self._say(result), when=when, status=422
+                    )
         return office._done(visit, "notices", self._say(result), ok=_ok(result.step))
 
     async def cancel(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
