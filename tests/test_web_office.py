@@ -178,11 +178,32 @@ async def test_an_answer_taken_by_phone_is_recorded_audited_by_name_and_counted(
         {"choice": "declined", "reason": "Đi công tác tỉnh"}, page="delegates/DB010",
     )  # fmt: skip
     assert "không có gì thay đổi" in text_of(again.text, "flash")
+
+
+async def test_a_refused_phone_form_is_shown_again_with_what_was_typed(
+    desk: Desk, imported: Services
+) -> None:
     substitute = await desk.post(
         "delegates/DB010/phone", "form-phone",
-        {"choice": "substitute", "name": "Lê Văn B", "position": ""}, page="delegates/DB010",
+        {"choice": "substitute", "name": "Lê Văn <B>", "position": ""}, page="delegates/DB010",
     )  # fmt: skip
+    assert substitute.status_code == 422
     assert "họ và tên, chức vụ" in text_of(substitute.text, "flash")
+    # What was typed is still in the form, to add the position and send again.
+    assert 'value="Lê Văn &lt;B&gt;"' in substitute.text
+    assert 'value="substitute" checked' in substitute.text
+    fields = hidden(substitute.text, "form-phone")
+    mended = await desk.client.post(
+        "/office/delegates/DB010/phone",
+        data={**fields, "choice": "substitute", "name": "Lê Văn B", "position": "Phó Chủ tịch"},
+    )
+    assert mended.status_code == 303
+    async with imported.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp).join(Rsvp.delegate).where(Rsvp.delegate.has(code="DB010"))
+        )
+    assert rsvp is not None and rsvp.status == RsvpStatus.SUBSTITUTE
+    assert rsvp.substitute_name == "Lê Văn B"
 
 
 async def test_after_the_deadline_the_phone_form_is_closed_as_answers_are_in_chat(

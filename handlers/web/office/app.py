@@ -33,7 +33,7 @@ from bot.domain.rsvp import (
 from bot.domain.typed import one_line
 from bot.services import Services
 from bot.services.access import OfficeActor
-from bot.services.dashboard import Filters
+from bot.services.dashboard import Card, Filters
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, StaffVisit
 from bot.texts import Catalog
@@ -294,11 +294,22 @@ class Office:
         card = await self.services.dashboard.card(str(request.path_params["code"]))
         if card is None:
             return self._render("office/message.html", status=404, key="no_delegate")
+        return self._delegate_page(visit, actor, card, self._flash(request, visit))
+
+    def _delegate_page(
+        self,
+        visit: StaffVisit,
+        actor: OfficeActor,
+        card: Card,
+        flash: Flash | None,
+        typed: Mapping[str, str] | None = None,
+    ) -> Response:
+        """The delegate's page; after a phone form refused, with what was typed in it kept."""
         return self._render(
-            "office/delegate.html", visit=visit, actor=actor, card=card,
-            answer=replies.answer(self.catalog, card.rsvp, to_office=True),
-            is_open=self.services.rsvp.is_open(),
-            deadline=deadline_text(self.catalog, self.config), flash=self._flash(request, visit),
+            "office/delegate.html", status=200 if typed is None else 422, visit=visit,
+            actor=actor, card=card, answer=replies.answer(self.catalog, card.rsvp, to_office=True),
+            is_open=self.services.rsvp.is_open(), deadline=deadline_text(self.catalog, self.config),
+            flash=flash, typed=typed or {},
         )  # fmt: skip
 
     async def phone_answer(
@@ -315,8 +326,9 @@ class Office:
             return self._render("office/message.html", status=404, key="no_delegate")
         path = f"delegates/{card.person.code}"
         answer = _phone_answer(values)
-        if isinstance(answer, str):
-            return self._done(visit, path, self.catalog.html(answer), ok=False)
+        if isinstance(answer, str):  # the form again, as typed, beside what is wrong with it
+            refused = Flash(0, self.catalog.html(answer), ok=False)
+            return self._delegate_page(visit, actor, card, refused, typed=values)
         result = await self.services.rsvp.record_by_phone(actor, card.person.id, answer)
         catalog = self.catalog
         if result.step is RsvpStep.RECORDED and result.rsvp is not None:
