@@ -145,6 +145,21 @@ async def test_addresses_that_are_no_page_are_answered_in_vietnamese_and_a_form_
     assert "Không có trang này" in office.text and "Not Found" not in office.text
 
 
+@pytest.mark.parametrize("after", [".", ")", ",", "»", ").", "!"])
+async def test_a_link_with_the_sentence_s_punctuation_after_it_opens_its_page(
+    web: Web, after: str
+) -> None:
+    token = web.tokens["DB001"]
+    trailed = await web.client.get(f"/{token}{after}", params={"lang": "en"})
+    assert trailed.status_code == 303
+    assert trailed.headers["location"] == f"/{token}?lang=en"
+    calendar = await web.client.get(f"/{token}{after}/lich.ics")
+    assert (calendar.status_code, calendar.headers["location"]) == (303, f"/{token}/lich.ics")
+    # A token's own characters after it make another token's shape: no page, and no guess.
+    assert (await web.client.get(f"/{token}x")).status_code == 404
+    assert (await web.client.get(f"/{token}{after}{after}{after}{after}.")).status_code == 404
+
+
 async def test_a_reissued_link_ends_the_old_page_at_once(web: Web, imported: Services) -> None:
     old = web.tokens["DB001"]
     fields = form_fields((await web.open("DB001")).text, "form-attend")

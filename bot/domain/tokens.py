@@ -10,6 +10,9 @@ from collections.abc import Collection
 
 TOKEN_BYTES = 24  # 192 bits; base64url gives 32 characters, well under the 64 allowed
 _SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+# A link pasted at the end of a sentence: «…/AbC…xyz.» or «(…/AbC…xyz)» — the chat that made it
+# a link took the punctuation after it too. No token character can follow a token.
+_TRAILED = re.compile(r"^([A-Za-z0-9_-]{32})[^A-Za-z0-9_-]{1,4}$")
 
 
 def new_token() -> str:
@@ -20,6 +23,13 @@ def new_token() -> str:
 def looks_like_token(text: str) -> bool:
     """Whether ``text`` has a token's shape (cheap check before any database look-up)."""
     return bool(_SHAPE.fullmatch(text))
+
+
+def token_before_punctuation(text: str) -> str | None:
+    """The token ``text`` starts with when only punctuation follows it (a link a chat took with
+    the sentence's «.» or «)»), else None."""
+    found = _TRAILED.fullmatch(text)
+    return found.group(1) if found else None
 
 
 # --- personal codes: what a person types from paper where no link can carry a token --------------

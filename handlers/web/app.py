@@ -37,7 +37,7 @@ from bot.domain.rsvp import (
     RsvpChoice,
 )
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
-from bot.domain.tokens import format_link_code, looks_like_token
+from bot.domain.tokens import format_link_code, looks_like_token, token_before_punctuation
 from bot.health import Health
 from bot.metrics import Metrics
 from bot.services import Services
@@ -277,6 +277,12 @@ class Site:
         token = str(request.path_params["token"])
         catalog = self._catalog(lang)
         if not looks_like_token(token):
+            trimmed = token_before_punctuation(token)
+            if trimmed is not None and request.method == "GET":
+                # The link with the sentence's «.» or «)» after it: the page it meant.
+                path = request.url.path.replace(token, trimmed, 1)
+                query = f"?{request.url.query}" if request.url.query else ""
+                return RedirectResponse(f"{path}{query}", status_code=303)
             # Not a link's shape (a typo, a scanner): not a guess at one, so not counted.
             return self._render("unknown.html", catalog, status=404)
         client = self._client(request)
