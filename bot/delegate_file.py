@@ -741,11 +741,11 @@ class _RowProblems:
     written: dict[str, str]
     into: list[RowProblem]
 
-    def add(self, field: str, code: str, value: str | None) -> None:
+    def add(self, field: str, code: str, value: str | None, detail: str | None = None) -> None:
         # Shown with its invisible characters spelled out: printed raw, they would hide
         # the problem, or (an escape sequence) act on the office's terminal.
         value = None if value is None else _truncate(shown(value))
-        self.into.append(RowProblem(self.row, self.written[field], code, value))
+        self.into.append(RowProblem(self.row, self.written[field], code, value, detail))
 
 
 def _parse_rows(
@@ -830,8 +830,8 @@ def _parse_rows(
             else:
                 # Case-insensitive: "db001" and "DB001" are the same delegate to the office.
                 first = first_row_of_code.setdefault(code.casefold(), number)
-                if first != number:
-                    problem("code", DUPLICATE_CODE, code)
+                if first != number:  # named with the row it repeats, to choose which is right
+                    problem("code", DUPLICATE_CODE, code, str(first))
 
         group_key: str | None = None
         group_value = values.get("group", "")

@@ -33,6 +33,8 @@ from bot.delegate_file import (
 )
 from bot.documents.xlsx_reader import MAX_PARTS
 from bot.domain.phones import normalize_phone
+from bot.texts import load_catalog
+from bot.texts.presenters import problem_line
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "delegates.csv"
 CONTACTS_EXAMPLE = EXAMPLE.with_name("contacts.csv")
@@ -430,11 +432,14 @@ def test_whole_number_ranks_are_accepted(tmp_path: Path, written: str, rank: int
     assert result.rows[0].rank == rank
 
 
-def test_repeated_code_is_reported_on_the_later_row_only(tmp_path: Path) -> None:
+def test_repeated_code_is_reported_on_the_later_row_naming_the_first(tmp_path: Path) -> None:
     second = GOOD.replace("Nguyễn Thị Lan", "Trần Thị Mai").replace("DB001", "db001")
     result = parse(write_csv(tmp_path, HEADER, GOOD, second))
-    assert only_problem(result) == RowProblem(3, "Mã", "duplicate_code", "db001")
+    assert only_problem(result) == RowProblem(3, "Mã", "duplicate_code", "db001", "2")
     assert [r.row for r in result.rows] == [2]
+    assert problem_line(load_catalog("vi"), "import.problem", only_problem(result)) == (
+        '  - Dòng 3, cột «Mã»: mã "db001" trùng với mã ở dòng 2.'
+    )
 
 
 def test_cell_longer_than_200_chars_is_too_long_and_value_is_truncated(tmp_path: Path) -> None:
@@ -485,7 +490,7 @@ def test_all_problems_in_the_file_are_reported_at_once(tmp_path: Path) -> None:
     result = parse(path)
     assert result.problems == [
         RowProblem(3, "Họ và tên", "missing_value", None),
-        RowProblem(3, "Mã", "duplicate_code", "DB001"),
+        RowProblem(3, "Mã", "duplicate_code", "DB001", "2"),
         RowProblem(3, "Nhóm", "unknown_group", "khach_moi"),
         RowProblem(3, "Điện thoại", "bad_phone", "12345"),
         RowProblem(3, "Thứ tự", "bad_rank", "x"),
