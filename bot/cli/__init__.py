@@ -151,7 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     _role_option(staff_remove)
     staff_remove.set_defaults(command=cmd_staff_remove)
     staff_list = staff.add_parser("list", help="những người có vai trò, và kênh họ đã liên kết")
-    _role_option(staff_list)
+    _role_option(staff_list, every=True)
     staff_list.set_defaults(command=cmd_staff_list)
     staff_login = staff.add_parser(
         "login", help="in đường liên kết đăng nhập trang điều hành (một lần, 10 phút) cho MÃ"
@@ -244,10 +244,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _role_option(parser: argparse.ArgumentParser) -> None:
+def _role_option(parser: argparse.ArgumentParser, *, every: bool = False) -> None:
+    """``--role``: office by default, or (``every``, for a listing) every role when not given."""
     parser.add_argument(
         "--role",
         choices=[role.value for role in Role],
-        default=Role.OFFICE.value,
-        help="vai trò: office (Văn phòng, mặc định) hoặc checkin (lễ tân đón tiếp đại biểu)",
+        default=None if every else Role.OFFICE.value,
+        help=(
+            "chỉ một vai trò: office (Văn phòng) hoặc checkin (lễ tân đón tiếp đại biểu);"
+            " mặc định: mọi vai trò"
+            if every
+            else "vai trò: office (Văn phòng, mặc định) hoặc checkin (lễ tân đón tiếp đại biểu)"
+        ),
     )

@@ -149,23 +149,27 @@ def _change_role(
 
 
 def cmd_staff_list(args: argparse.Namespace) -> int:
-    """Everyone with the office role (or ``--role``): who they are and where they are linked."""
+    """Everyone with a role, role by role (or only ``--role``): who they are and where they
+    are linked."""
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
-    config, catalog, role = loaded[0].config, loaded[1], Role(args.role)
+    config, catalog = loaded[0].config, loaded[1]
+    roles = [Role(args.role)] if args.role else list(Role)
 
     async def work(services: Services) -> int:
-        members = await services.access.staff(role)
-        name = _role_name(catalog, role)
-        if members:
-            out(catalog.plain("staff.list_title", role=name, count=len(members)))
-            for member in members:
-                out(_member_line(catalog, member))
-        else:
-            out(catalog.plain("staff.list_empty", role=name))
-        if role is Role.OFFICE and config.office.admin_ids:
-            out(catalog.plain("staff.bootstrap", count=len(config.office.admin_ids)))
+        for role in roles:
+            members = await services.access.staff(role)
+            name = _role_name(catalog, role)
+            if members:
+                out(catalog.plain("staff.list_title", role=name, count=len(members)))
+                for member in members:
+                    out(_member_line(catalog, member))
+            else:
+                option = "" if role is Role.OFFICE else f" --role {role.value}"
+                out(catalog.plain("staff.list_empty", role=name, option=option))
+            if role is Role.OFFICE and config.office.admin_ids:
+                out(catalog.plain("staff.bootstrap", count=len(config.office.admin_ids)))
         return EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work))
