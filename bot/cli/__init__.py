@@ -25,6 +25,7 @@ from bot.cli.files import (
     cmd_invites_print,
     cmd_report,
 )
+from bot.cli.parser import Parser
 from bot.cli.people import (
     cmd_delegates_import,
     cmd_staff_add,
@@ -63,11 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="hoinghi", description="Trợ lý điều phối đại biểu hội nghị (Telegram)."
+    parser = Parser(
+        prog="hoinghi",
+        description=(
+            "Trợ lý điều phối đại biểu hội nghị: giấy mời, xác nhận, nhắc việc và thông báo"
+            " qua trang cá nhân, Zalo và Telegram; trang điều hành cho Văn phòng."
+        ),
     )
     parser.add_argument(
-        "--config", help="tệp cấu hình (mặc định: $HOINGHI_CONFIG, rồi ./config.toml)"
+        "--config",
+        metavar="TỆP",
+        help="tệp cấu hình (mặc định: $HOINGHI_CONFIG, rồi ./config.toml)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="ghi nhật ký chi tiết")
     sub = parser.add_subparsers(required=True, metavar="LỆNH")
@@ -80,9 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--listen",
+        metavar="ĐỊA_CHỈ:CỔNG",
         help="địa chỉ:cổng máy chủ webhook (mặc định 127.0.0.1:8443; khi có [web]: cổng web)",
     )
-    run.add_argument("--url", help="địa chỉ công khai HTTPS mà Telegram gửi cập nhật tới")
+    run.add_argument(
+        "--url", metavar="URL", help="địa chỉ công khai HTTPS mà Telegram gửi cập nhật tới"
+    )
     run.set_defaults(command=cmd_run)
     sub.add_parser("check", help="kiểm tra tệp cấu hình và in tóm tắt kế hoạch").set_defaults(
         command=cmd_check
@@ -94,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     backup = db.add_parser(
         "backup", help="sao lưu cơ sở dữ liệu SQLite (chạy được khi bot đang chạy)"
     )
-    backup.add_argument("file", type=Path)
+    backup.add_argument("file", type=Path, metavar="TỆP")
     backup.set_defaults(command=cmd_db_backup)
     copy = db.add_parser(
         "copy", help="chép toàn bộ cơ sở dữ liệu sang một cơ sở dữ liệu trống (SQLite → PostgreSQL)"
@@ -125,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="LỆNH"
     )
     imp = delegates.add_parser("import", help="nhập danh sách đại biểu từ tệp CSV hoặc XLSX")
-    imp.add_argument("file", type=Path)
+    imp.add_argument("file", type=Path, metavar="TỆP")
     sheet_option(imp)
     absent_option(imp)
     imp.set_defaults(command=cmd_delegates_import)
@@ -134,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
         "people", help="người đầu mối nhiệm vụ (cùng định dạng, cột Vai trò = đầu mối)"
     ).add_subparsers(required=True, metavar="LỆNH")
     imp_people = people.add_parser("import", help="nhập danh sách (như delegates import)")
-    imp_people.add_argument("file", type=Path)
+    imp_people.add_argument("file", type=Path, metavar="TỆP")
     sheet_option(imp_people)
     absent_option(imp_people)
     imp_people.set_defaults(command=cmd_delegates_import)
@@ -163,14 +173,14 @@ def _parser() -> argparse.ArgumentParser:
         required=True, metavar="LỆNH"
     )
     exp = invites.add_parser("export", help="xuất đường liên kết cá nhân ra tệp CSV hoặc XLSX")
-    exp.add_argument("file", type=Path)
+    exp.add_argument("file", type=Path, metavar="TỆP")
     bot_username_option(exp)
     force_option(exp)
     exp.set_defaults(command=cmd_invites_export)
     prn = invites.add_parser(
         "print", help="phiếu in kèm giấy mời (DOCX): họ tên, chức vụ, đơn vị, mã QR đường liên kết"
     )
-    prn.add_argument("file", type=Path)
+    prn.add_argument("file", type=Path, metavar="TỆP")
     bot_username_option(prn)
     force_option(prn)
     prn.set_defaults(command=cmd_invites_print)
@@ -181,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     exp_drafts = drafts.add_parser(
         "export", help="xuất bản mới nhất của mọi tham luận và danh mục Excel vào một thư mục"
     )
-    exp_drafts.add_argument("directory", type=Path)
+    exp_drafts.add_argument("directory", type=Path, metavar="THƯ_MỤC")
     exp_drafts.set_defaults(command=cmd_drafts_export)
 
     rehearse = sub.add_parser(
@@ -189,27 +199,43 @@ def _parser() -> argparse.ArgumentParser:
         help="diễn tập cả kế hoạch trên một máy, với Telegram mô phỏng (không cần token)",
     )
     rehearse.add_argument(
-        "--delegates", type=Path, default=EXAMPLES / "delegates.csv", help="danh sách đại biểu"
+        "--delegates",
+        type=Path,
+        metavar="TỆP",
+        default=EXAMPLES / "delegates.csv",
+        help="danh sách đại biểu",
     )
     rehearse.add_argument(
-        "--contacts", type=Path, default=EXAMPLES / "contacts.csv", help="danh sách đầu mối"
+        "--contacts",
+        type=Path,
+        metavar="TỆP",
+        default=EXAMPLES / "contacts.csv",
+        help="danh sách đầu mối",
     )
     rehearse.add_argument(
-        "--report", type=Path, default=Path("bao-cao-dien-tap.xlsx"), help="tệp báo cáo"
+        "--report",
+        type=Path,
+        metavar="TỆP",
+        default=Path("bao-cao-dien-tap.xlsx"),
+        help="tệp báo cáo",
     )
     rehearse.add_argument(
         "--faults",
         action="store_true",
         help="diễn tập khi có sự cố: lỗi 5xx, quá giờ, 429, bot bị dừng đột ngột, người chặn bot",
     )
-    rehearse.add_argument("--seed", type=int, default=60, help="hạt giống ngẫu nhiên")
+    rehearse.add_argument("--seed", type=int, metavar="SỐ", default=60, help="hạt giống ngẫu nhiên")
     rehearse.add_argument(
         "--web",
         action="store_true",
         help="mở trang điều hành trên 127.0.0.1 trong khi diễn tập, in đường liên kết đăng nhập",
     )
     rehearse.add_argument(
-        "--port", type=int, default=0, help="cổng của trang điều hành (mặc định: một cổng trống)"
+        "--port",
+        type=int,
+        metavar="CỔNG",
+        default=0,
+        help="cổng của trang điều hành (mặc định: một cổng trống)",
     )
     force_option(rehearse)
     rehearse.set_defaults(command=cmd_rehearse)
@@ -217,7 +243,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", help="báo cáo Excel: đại biểu, tổng hợp, tham luận, nhiệm vụ, gửi tin"
     )
-    report.add_argument("file", type=Path)
+    report.add_argument("file", type=Path, metavar="TỆP")
     force_option(report)
     report.set_defaults(command=cmd_report)
 
@@ -227,7 +253,7 @@ def _parser() -> argparse.ArgumentParser:
     exp_audit = audit.add_parser(
         "export", help="xuất mọi thay đổi (ai, khi nào, thay đổi gì) ra tệp CSV hoặc XLSX"
     )
-    exp_audit.add_argument("file", type=Path)
+    exp_audit.add_argument("file", type=Path, metavar="TỆP")
     force_option(exp_audit)
     exp_audit.set_defaults(command=cmd_audit_export)
 
@@ -238,7 +264,7 @@ def _parser() -> argparse.ArgumentParser:
         "export",
         help="xuất mọi lượt điểm danh (ai đến, với tư cách gì, bàn nào, lúc nào) ra CSV hoặc XLSX",
     )
-    exp_attendance.add_argument("file", type=Path)
+    exp_attendance.add_argument("file", type=Path, metavar="TỆP")
     force_option(exp_attendance)
     exp_attendance.set_defaults(command=cmd_attendance_export)
     return parser

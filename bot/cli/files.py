@@ -110,6 +110,7 @@ def bot_username_option(parser: argparse.ArgumentParser) -> None:
     """``--bot-username``: the bot's name for the links, instead of asking Telegram."""
     parser.add_argument(
         "--bot-username",
+        metavar="TÊN",
         help="tên bot (không có @); mặc định hỏi Telegram bằng TELEGRAM_BOT_TOKEN",
     )
 
