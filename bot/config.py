@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -70,6 +71,13 @@ def _clock(value: Any) -> time:
 PlanTime = Annotated[TimeSpec, BeforeValidator(_time_spec)]
 Clock = Annotated[time, BeforeValidator(_clock)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+# TOML writes numbers and true/false as themselves: a setting of the wrong kind (true for
+# seconds, "30" in quotes for a count, 2.5 for a count) is reported, not guessed at. A whole
+# number is still a decimal setting's value (latitude = 21).
+Int = Annotated[int, Strict()]
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+Number = Annotated[float, Strict()]
+Flag = Annotated[bool, Strict()]
 
 
 class _Section(BaseModel):
@@ -81,8 +89,8 @@ class Venue(_Section):
 
     name: Text
     address: Text
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
+    latitude: Number = Field(ge=-90, le=90)
+    longitude: Number = Field(ge=-180, le=180)
 
     @property
     def map_url(self) -> str:
@@ -101,7 +109,7 @@ class Meeting(_Section):
     timezone: str
     starts_at: datetime
     ends_at: datetime
-    capacity: int = Field(gt=0, le=100_000)
+    capacity: Int = Field(gt=0, le=100_000)
     rsvp_deadline: PlanTime
     locale: Literal["vi", "en"] = "vi"
     venue: Venue
@@ -193,8 +201,8 @@ class Office(_Section):
 
     name: Text
     contact: Text
-    admin_ids: list[int] = Field(default_factory=list)
-    chat_id: int | None = None
+    admin_ids: list[Int] = Field(default_factory=list)
+    chat_id: Int | None = None
 
     @field_validator("admin_ids")
     @classmethod
@@ -222,15 +230,15 @@ class TelegramSettings(_Section):
     api_base_url: str = "https://api.telegram.org/bot"
     file_base_url: str = "https://api.telegram.org/file/bot"
     # Updates handled at once (one chat's updates always in turn); 1 = strictly one at a time.
-    concurrent_updates: int = Field(default=32, ge=1, le=512)
+    concurrent_updates: Int = Field(default=32, ge=1, le=512)
     # Updates one chat may send within a minute; those over it are dropped without a reply (a
     # flood, not a person). 0 = no limit.
-    chat_updates_per_minute: int = Field(default=30, ge=0, le=10_000)
+    chat_updates_per_minute: Int = Field(default=30, ge=0, le=10_000)
     # Bot API requests other than messages (toasts answering taps, the command menus) in flight
     # at once; more wait their turn. Messages are paced by the sending budget instead. Over a
     # round trip it bounds the taps answered a second (32 per round trip). At most half of
     # PTB's pool of 256 connections, which the messages and downloads share.
-    concurrent_requests: int = Field(default=32, ge=1, le=128)
+    concurrent_requests: Int = Field(default=32, ge=1, le=128)
     # The HTTP client the requests go through: aiohttp (0.3 ms of CPU a request, httpx 0.8), or
     # python-telegram-bot's own httpx, for a network where aiohttp does not work.
     http_client: HttpClient = "aiohttp"
@@ -295,15 +303,15 @@ class ZaloSettings(_Section):
     # notice to 300 delegates takes a minute, and the free plan's reported 3,000 messages a
     # month run out long before speed matters. Raise it only once the platform is known to
     # take more; a 429 pauses the channel whatever this says.
-    messages_per_second: float = Field(default=5.0, gt=0, le=100)
+    messages_per_second: Number = Field(default=5.0, gt=0, le=100)
     # True: Zalo POSTs updates to the web server ([web] required, the secret in
     # ZALO_WEBHOOK_SECRET); False: long polling (getUpdates), which needs no public address.
-    webhook: bool = False
+    webhook: Flag = False
     # A free bot's reported allowance (unverified: shared/reference, competitors.md (c)): the
     # office is warned once past ``warn_at`` of either, and again at the limit.
-    monthly_messages: int = Field(default=3000, ge=1, le=10_000_000)
-    linked_people: int = Field(default=50, ge=1, le=1_000_000)
-    warn_at: float = Field(default=0.8, gt=0, lt=1)
+    monthly_messages: Int = Field(default=3000, ge=1, le=10_000_000)
+    linked_people: Int = Field(default=50, ge=1, le=1_000_000)
+    warn_at: Number = Field(default=0.8, gt=0, lt=1)
     # More bots for the same meeting (each its own token variable): channels zalo2, zalo3…
     bots: list[ZaloBot] = Field(default_factory=list, max_length=MAX_ZALO_BOTS - 1)
 
@@ -365,13 +373,13 @@ class WebSettings(_Section):
 
     base_url: str
     listen: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: Int = Field(default=8080, ge=1, le=65535)
     # How long an office staff member stays signed in to the dashboard: a working day.
-    office_session_hours: int = Field(default=10, ge=1, le=168)
+    office_session_hours: Int = Field(default=10, ge=1, le=168)
     # Prometheus metrics on /metrics: off unless asked for, and then answered only to clients
     # in ``metrics_from`` (addresses or networks) that came straight to the server, not
     # through the reverse proxy: the world reaches /metrics only through the proxy.
-    metrics: bool = False
+    metrics: Flag = False
     metrics_from: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     @field_validator("metrics_from")
@@ -440,7 +448,7 @@ class ImportSettings(_Section):
     """Reading the office's delegate list (``[import]``)."""
 
     # Rows with content under the heading row; a longer file is refused at the first row over.
-    max_rows: int = Field(default=MAX_DATA_ROWS, ge=1, le=MAX_ROWS_CEILING)
+    max_rows: Int = Field(default=MAX_DATA_ROWS, ge=1, le=MAX_ROWS_CEILING)
 
 
 class DatabaseSettings(_Section):
@@ -470,13 +478,13 @@ class Reminders(_Section):
 class OutboxSettings(_Section):
     """How fast and how stubbornly bulk messages are sent."""
 
-    rate_per_second: float = Field(default=30.0, gt=0, le=1000)
-    batch_size: int = Field(default=30, ge=1, le=1000)
-    max_attempts: int = Field(default=5, ge=1, le=50)
-    tick_seconds: float = Field(default=2.0, gt=0, le=3600)
+    rate_per_second: Number = Field(default=30.0, gt=0, le=1000)
+    batch_size: Int = Field(default=30, ge=1, le=1000)
+    max_attempts: Int = Field(default=5, ge=1, le=50)
+    tick_seconds: Number = Field(default=2.0, gt=0, le=3600)
     # PostgreSQL, several processes: how long a claimed delivery stays another's without renewal
     # (renewed every third of it); a killed process's batch waits this long to be taken back.
-    lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    lease_seconds: Number = Field(default=30.0, ge=1, le=3600)
 
 
 class CheckinSettings(_Section):
@@ -484,7 +492,7 @@ class CheckinSettings(_Section):
 
     # How long after a check-in the desk that made it (or the office, at any time within it)
     # may undo it: a mistaken tap is noticed at once, a later correction is the office's.
-    undo_minutes: int = Field(default=5, ge=1, le=60)
+    undo_minutes: Int = Field(default=5, ge=1, le=60)
 
 
 class AgendaItem(_Section):
@@ -534,7 +542,7 @@ class Group(_Section):
 
     key: str
     label: Text
-    order: int = Field(ge=0)
+    order: Int = Field(ge=0)
     # Where the group sits in the hall ("Khu A, hàng 1–2"), shown at the reception desk.
     area: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
@@ -824,5 +832,20 @@ def _problem(error: Any, data: dict[str, Any]) -> ConfigProblem:
     params: dict[str, str | int] = {"detail": error.get("msg", "")}
     params.update({k: _param(v) for k, v in (error.get("ctx") or {}).items()})
     if "input" in error and not isinstance(error["input"], dict | list):
-        params.setdefault("value", str(error["input"]))
-    return ConfigProblem(key=".".join(parts), code=error["type"], params=params)
+        params.setdefault("value", _param(error["input"]))
+    return ConfigProblem(key=".".join(parts), code=_kind(error), params=params)
+
+
+def _kind(error: Any) -> str:
+    """The catalog's name for an error: a number of the wrong kind is named by what was
+    written instead, which says how to mend it."""
+    code, given = str(error["type"]), error.get("input")
+    if code not in ("int_type", "float_type"):
+        return code
+    if isinstance(given, bool):
+        return "number_not_flag"
+    if isinstance(given, float):
+        return "int_from_float"
+    if isinstance(given, str) and _NUMBER.fullmatch(given.strip()):
+        return "number_quoted"
+    return code

@@ -176,8 +176,10 @@ def test_a_list_of_ten_thousand_imports_as_one_file_by_default_and_the_example_s
     [
         ("0", "greater_than_equal"),
         ("20001", "less_than_equal"),
-        ('"nhiều"', "int_parsing"),
+        ('"nhiều"', "int_type"),
         ("5000.5", "int_from_float"),
+        ('"5000"', "number_quoted"),
+        ("true", "number_not_flag"),
     ],
 )
 def test_import_max_rows_out_of_range_is_refused_with_its_key(
@@ -197,6 +199,31 @@ def test_import_max_rows_is_explained_in_vietnamese_by_check(
     config.write_text(text, encoding="utf-8")
     assert main(["check"]) != 0
     assert "  - import.max_rows: phải lớn hơn hoặc bằng 1." in capsys.readouterr().err.splitlines()
+
+
+def test_settings_of_the_wrong_kind_are_each_reported_not_guessed_at(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    path = edited(
+        tmp_path,
+        ("tick_seconds = 2", "tick_seconds = true"),  # the lax reading took it for 1 second
+        ("port = 8080", 'port = "8080"'),
+        ("capacity = 80", "capacity = 80.5"),
+        ("metrics = false", "metrics = 0"),
+        ("concurrent_updates = 32", 'concurrent_updates = "nhiều"'),
+        ("latitude = 21.02985", "latitude = 21"),  # a whole number is still a decimal's value
+    )
+    assert main(["--config", str(path), "check"]) == 3
+    said = capsys.readouterr().err.splitlines()
+    assert [line for line in said if line.startswith("  - ")] == [
+        "  - meeting.capacity: phải là số nguyên (không có phần thập phân).",
+        "  - telegram.concurrent_updates: phải là số nguyên.",
+        '  - web.port: phải là số, viết không có dấu ngoặc kép: 8080, không phải "8080".',
+        "  - web.metrics: phải là true hoặc false.",
+        "  - outbox.tick_seconds: phải là một số, không phải true hay false.",
+    ]
 
 
 def test_the_zalo_section_is_optional_and_read_when_given(tmp_path: Path) -> None:
