@@ -143,6 +143,15 @@ async def test_addresses_that_are_no_page_are_answered_in_vietnamese_and_a_form_
     office = await web.client.get("/office/khong-co-trang-nay")
     assert office.status_code == 404
     assert "Không có trang này" in office.text and "Not Found" not in office.text
+    # A form's address on the dashboard, reloaded: the page the form was on.
+    for form, page in (
+        ("/office/checkin/in", "/office/checkin"),
+        ("/office/notices/1/send", "/office/notices"),
+        ("/office/delegates/DB001/phone", "/office/delegates/DB001"),
+        ("/office/signout", "/office/"),
+    ):
+        reloaded = await web.client.get(form)
+        assert (reloaded.status_code, reloaded.headers["location"]) == (303, page)
 
 
 @pytest.mark.parametrize("after", [".", ")", ",", "»", ").", "!"])

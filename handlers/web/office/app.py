@@ -450,6 +450,11 @@ def office_routes(setup: WebSetup, site_css: str) -> list[BaseRoute]:
     return [Route("/office", to_root, methods=["GET"]), Mount("/office", app=app)]
 
 
+def _shown(route: Route) -> bool:
+    """Whether ``route`` is a page one opens (GET), not only a form's address."""
+    return route.methods is not None and "GET" in route.methods
+
+
 def build_office_app(
     services: Services,
     catalog: Catalog,
@@ -490,11 +495,25 @@ def build_office_app(
     routes += desk.routes()
 
     async def no_page(request: Request, exc: Exception) -> Response:
-        # An address under /office that is no page, or a form's address opened as a page (a
-        # reload, a bookmark): said in the office's words, not Starlette's English.
+        # An address under /office that is no page: said in the office's words, not
+        # Starlette's English.
         return office._render("office/message.html", status=404, key="no_page")
 
-    app = Starlette(routes=routes, exception_handlers={404: no_page, 405: no_page})
+    pages = [route.path_regex for route in routes if isinstance(route, Route) and _shown(route)]
+
+    async def not_a_page(request: Request, exc: Exception) -> Response:
+        # A form's address opened as a page (a reload after sending, a bookmark, the address
+        # bar): the nearest page above it, the one the form was on.
+        path = request.url.path
+        if request.method in ("GET", "HEAD") and path.startswith(f"{office.root}/"):
+            within = path.removeprefix(office.root)
+            while "/" in within.rstrip("/"):
+                within = within.rstrip("/").rpartition("/")[0] or "/"
+                if any(page.match(within) for page in pages):
+                    return RedirectResponse(f"{office.root}{within}", status_code=303)
+        return await no_page(request, exc)
+
+    app = Starlette(routes=routes, exception_handlers={404: no_page, 405: not_a_page})
     app.state.office = office
     app.state.desk = desk
     return app
