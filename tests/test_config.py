@@ -208,12 +208,12 @@ def test_settings_of_the_wrong_kind_are_each_reported_not_guessed_at(
 
     path = edited(
         tmp_path,
-        ("tick_seconds = 2", "tick_seconds = true"),  # the lax reading took it for 1 second
-        ("port = 8080", 'port = "8080"'),
-        ("capacity = 80", "capacity = 80.5"),
-        ("metrics = false", "metrics = 0"),
-        ("concurrent_updates = 32", 'concurrent_updates = "nhiều"'),
-        ("latitude = 21.02985", "latitude = 21"),  # a whole number is still a decimal's value
+        ("\ntick_seconds = 2\n", "\ntick_seconds = true\n"),  # lax reading: 1 second
+        ("\nport = 8080\n", '\nport = "8080"\n'),
+        ("\ncapacity = 80\n", "\ncapacity = 80.5\n"),
+        ("\nmetrics = false\n", "\nmetrics = 0\n"),
+        ("\nconcurrent_updates = 32\n", '\nconcurrent_updates = "nhiều"\n'),
+        ("\nlatitude = 21.02985\n", "\nlatitude = 21\n"),  # whole, yet a decimal's value
     )
     assert main(["--config", str(path), "check"]) == 3
     said = capsys.readouterr().err.splitlines()
