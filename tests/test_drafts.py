@@ -219,7 +219,7 @@ async def test_upload_becomes_version_1_with_a_receipt_and_is_stored_by_its_hash
     answer = await upload(harness, user, "Tham luận Ba Đình.docx", content)
     assert answer == (
         "✅ Đã nhận bản 1 lúc 09:00, 18/5 (2 KB) — tham luận chủ đề 1.1. "
-        "Văn phòng sẽ xem và góp ý qua bot."
+        "Văn phòng sẽ xem và gửi góp ý tới đồng chí."
     )
     [version] = await versions(harness)
     digest = hashlib.sha256(content).hexdigest()
@@ -317,7 +317,7 @@ async def test_a_document_from_someone_without_a_theme_is_not_taken(harness: Bot
     await harness.services.drafts.sync()
     user = await harness.open_invitation("DB001")
     answer = await upload(harness, user, "bai.docx", docx("x"))
-    assert answer.startswith("Đồng chí chưa được phân công tham luận nên bot không nhận tệp này")
+    assert answer.startswith("Đồng chí chưa được phân công tham luận nên không nhận được tệp này")
     stranger = harness.new_user()
     answer = await upload(harness, stranger, "bai.docx", docx("x"))
     assert answer.startswith("Tài khoản này chưa được liên kết")

@@ -189,7 +189,7 @@ async def test_a_deliverable_named_like_html_reaches_the_office_exactly_as_it_wa
         ),
         ("Bao-cao.docx", office_file("docx", main_type=MACRO_MAIN_TYPE), "Tệp có chứa macro", 1),
         ("Bieu-tong-hop.xlsx", office_file("docx"), "Tệp không có cấu trúc của định dạng", 1),
-        ("setup.exe", b"MZ\x90\x00 a program", "Bot nhận sản phẩm dạng văn bản", 0),
+        ("setup.exe", b"MZ\x90\x00 a program", "Sản phẩm được nhận ở dạng văn bản", 0),
     ],
     ids=["program-inside", "docm-renamed", "document-renamed-xlsx", "a-program"],
 )
@@ -218,7 +218,7 @@ async def test_a_file_over_20_mb_is_refused_with_a_way_out(harness: BotHarness) 
     update = owner.document("clip.mp4", b"x", "video/mp4")
     update["message"]["document"]["file_size"] = 21 * 1024 * 1024
     await harness.send(update)
-    assert owner.last_text().startswith("Tệp lớn hơn 20 MB, bot không nhận được.")
+    assert owner.last_text().startswith("Tệp lớn hơn 20 MB, quá giới hạn nhận tệp.")
 
 
 async def test_overdue_tasks_are_escalated_every_morning_until_done(harness: BotHarness) -> None:

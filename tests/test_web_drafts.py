@@ -96,6 +96,22 @@ async def test_the_longest_typed_draft_in_vietnamese_or_emoji_is_taken_and_a_lon
         assert len(list(await session.scalars(select(DraftVersion)))) == 2
 
 
+async def test_a_draft_assignment_no_longer_there_is_said_in_the_page_s_words(
+    web: Web, imported: Services
+) -> None:
+    draft = await _draft_id(web)
+    fields = form_fields((await web.open(SPEAKER)).text, f"draft-{draft}-type")
+    await imported.drafts.unassign(imported.access.local_operator(), SPEAKER, "1.1")
+    sent = await web.client.post(
+        f"/{web.tokens[SPEAKER]}/draft/{draft}/text", data={**fields, "text": "Bài"}
+    )
+    page = await web.client.get(sent.headers["location"])
+    assert flash(page.text) == (
+        "Phân công tham luận này không còn. Các tham luận hiện được phân công cho đồng chí có "
+        "trên trang này."
+    )  # not «gõ /thamluan»: there is no chat on the page
+
+
 async def test_a_file_form_with_an_outsize_text_field_is_refused_in_words_not_a_bare_400(
     web: Web,
 ) -> None:

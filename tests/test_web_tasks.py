@@ -120,7 +120,7 @@ async def test_the_same_deliverable_again_is_recognised_and_the_office_is_told_o
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("setup.exe", b"MZ\x90\x00 a program", "Bot nhận sản phẩm dạng văn bản"),
+        ("setup.exe", b"MZ\x90\x00 a program", "Sản phẩm được nhận ở dạng văn bản"),
         (
             "Bao-cao.docx",
             zip_bytes([("evil.exe", b"MZ\x90\x00 a program")]),
@@ -156,6 +156,24 @@ async def test_a_page_without_a_chosen_file_asks_for_one(web: Web, harness: BotH
     assert said.startswith("Đồng chí chưa chọn tệp.")
 
 
+async def test_a_task_no_longer_in_the_plan_is_said_in_the_page_s_words_not_the_chat_s(
+    web: Web, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.1")
+    page = await web.open(OWNER)
+    response = await web.client.post(
+        f"/{web.tokens[OWNER]}/task/{task + 1000}/file",
+        data=form_fields(page.text, f"task-{task}-upload"),
+        files={"file": ("Bao-cao.docx", docx("Báo cáo"), "application/octet-stream")},
+    )
+    said = flash((await web.client.get(response.headers["location"])).text)
+    assert said == (
+        "Nhiệm vụ này không còn trong kế hoạch. Các nhiệm vụ hiện tại của đồng chí có trên trang "
+        "này."
+    )  # not «Gõ /nhiemvu»: there is no chat on the page
+    assert await evidence(harness) == []
+
+
 async def test_a_deliverable_past_20_mb_is_cut_off_as_it_streams_with_the_tasks_way_out(
     web: Web, harness: BotHarness
 ) -> None:
@@ -188,7 +206,7 @@ async def test_a_deliverable_past_20_mb_is_cut_off_as_it_streams_with_the_tasks_
     )
     assert response.status_code == 303
     said = flash((await web.client.get(response.headers["location"])).text)
-    assert said.startswith("Tệp lớn hơn 20 MB, bot không nhận được. Đề nghị gửi đường liên kết")
+    assert said.startswith("Tệp lớn hơn 20 MB, quá giới hạn nhận tệp. Đề nghị gửi đường liên kết")
     assert sent < MAX_BYTES + 3 * len(chunk)  # reading stopped at the limit
     assert await evidence(harness) == []
 

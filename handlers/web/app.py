@@ -580,6 +580,8 @@ class Site:
             limit_mb = MAX_BYTES // (1024 * 1024)
             key = "file_too_large" if result.reject == "too_large" else f"rejected_{result.reject}"
             text = catalog.html(f"task.{key}", limit_mb=limit_mb)
+        elif result.step is TaskStep.GONE:  # the chat names its command; the page lists them
+            text = catalog.html("web.task.gone")
         else:
             text = catalog.html(f"task.{result.step.value}", **params)
         ok = result.step in (
@@ -668,6 +670,8 @@ class Site:
             return catalog.html("web.draft.empty")
         if step is DraftStep.NOT_SPEAKER:
             return catalog.html("web.draft.not_yours", contact=config.office.contact)
+        if step is DraftStep.GONE:
+            return catalog.html("web.draft.gone")
         if catalog.has(f"draft.{step.value}"):
             return catalog.html(f"draft.{step.value}", **params)
         return catalog.html("web.failed", contact=config.office.contact)
