@@ -38,7 +38,7 @@ async def test_preview_shows_the_exact_count_and_who_will_not_get_it(harness: Bo
         "📢 Thông báo của Văn phòng Hội LHPN thành phố Hà Nội\n\nKính mời các đồng chí" in preview
     )
     assert "Đối tượng: Đại biểu chưa trả lời\nSẽ gửi tới: 1 người." in preview
-    assert "75 đại biểu chưa mở đường liên kết nên sẽ không nhận được" in preview
+    assert "75 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được" in preview
     assert buttons(harness.admin().last_message) == ["📤 Gửi ngay", "🕘 Hẹn giờ gửi", "Hủy"]
 
 

@@ -680,7 +680,7 @@ async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(
         "💬 Góp ý gần nhất của Văn phòng (09:00, 18/5): Tốt."
     ) in board
     assert (
-        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa gửi · chưa mở"
+        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa gửi · chưa kết nối"
         in board
     )
     assert buttons(admin.last_message) == ["Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"]

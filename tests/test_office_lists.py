@@ -149,10 +149,10 @@ async def test_the_preview_names_ten_who_cannot_be_reached_counts_the_rest_and_s
     names = ", ".join(f"{code} {name}" for code, name in first_ten)
     assert preview.endswith(
         "Sẽ gửi tới: 0 người.\n\n"
-        "80 đại biểu chưa mở đường liên kết nên sẽ không nhận được (đề nghị gọi điện), trong đó "
+        "80 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề nghị gọi điện), trong đó "
         f"có {names} và 70 người khác. Danh sách đầy đủ có trong tệp báo cáo /baocao (trang «Đại "
         "biểu», cột «Kênh liên lạc»); /chuatraloi liệt kê người chưa trả lời, ghi rõ ai "
-        "chưa mở đường liên kết.\n\n"
+        "chưa kết nối kênh nhắn tin.\n\n"
         "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
         "chọn đối tượng khác."
     )
@@ -172,7 +172,7 @@ async def test_the_preview_still_names_everyone_when_ten_or_fewer_cannot_be_reac
     await harness.send(admin.tap(label[:60]))  # a button's label is cut at 60 characters
     names = ", ".join(f"{code} {name}" for code, name in group[1:])
     assert (
-        "Sẽ gửi tới: 1 người.\n\n3 đại biểu chưa mở đường liên kết nên sẽ không nhận được (đề "
+        "Sẽ gửi tới: 1 người.\n\n3 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề "
         f"nghị gọi điện): {names}."
     ) in admin.last_text()
     assert (await harness.services.reports.counts()).overall.by_status[RsvpStatus.ATTENDING] == 1

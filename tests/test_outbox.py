@@ -109,10 +109,10 @@ async def test_rsvp_chasing_reaches_linked_silent_delegates_and_reports_to_the_o
     assert report.startswith("📨 Báo cáo gửi nhắc xác nhận tham dự")
     assert "Đã gửi: 1 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 75 · Bỏ qua: 0" in report
     assert (
-        "Tình hình xác nhận: đã trả lời 4/80; chưa trả lời 76; chưa mở đường liên kết: 75."
+        "Tình hình xác nhận: đã trả lời 4/80; chưa trả lời 76; chưa kết nối kênh nhắn tin: 75."
         in report
     )
-    assert "Chưa mở đường liên kết (75), đề nghị gọi điện:" in report
+    assert "Chưa kết nối kênh nhắn tin (75), đề nghị gọi điện:" in report
     assert "• DB006 — " in report
     # The reminder's buttons work like the card's.
     await harness.send(silent.tap("✅ Tham dự", message=reminder))

@@ -418,7 +418,7 @@ async def test_task_reminders_report_only_problems_to_the_office(harness: BotHar
     harness.clock.set(local(2024, 5, 7, 8, 0))  # VI.1.2's -7d@08:00
     await harness.tick()
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
-    assert len(reports) == 1 and "Chưa mở đường liên kết (2)" in reports[0]
+    assert len(reports) == 1 and "Chưa kết nối kênh nhắn tin (2)" in reports[0]
 
 
 async def test_the_overviews_overdue_tasks_chosen_in_sql_are_the_boards_overdue(

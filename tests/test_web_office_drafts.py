@@ -134,12 +134,12 @@ async def test_the_board_lists_every_theme_in_plan_order_with_each_speakers_stat
         "đã gửi bản 1, chờ Văn phòng xem",  # 1.1 DB031
         "đã đề nghị chỉnh sửa bản 2",  # 1.2 DB036
         "đã chốt bản 1",  # 1.3 DB040
-        "chưa gửi quá hạn · chưa mở đường liên kết",  # 1.4 DB045
-        "chưa gửi quá hạn · chưa mở đường liên kết",  # 1.5 DB050
-        "chưa gửi quá hạn · chưa mở đường liên kết",  # 2.1 DB033
-        "chưa gửi quá hạn · chưa mở đường liên kết",  # 2.3 DB038
-        "chưa gửi quá hạn · chưa mở đường liên kết",  # 3 DB042
-        "chưa gửi quá hạn · chưa mở đường liên kết",  # 3 DB060
+        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 1.4 DB045
+        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 1.5 DB050
+        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 2.1 DB033
+        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 2.3 DB038
+        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 3 DB042
+        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 3 DB060
     ]
     assert text_of(page, "theme-7") == (
         "Chủ đề 2.2: Nguyên nhân của hạn chế, khó khăn\nChưa phân công người viết."
