@@ -328,7 +328,7 @@ def test_audited_times_sizes_and_statuses_read_in_words_and_local_time() -> None
         return AuditRow(at, "telegram:100000001", None, True, action, "x", 7, before, after)
 
     rows = [
-        row("broadcast.cancelled", None, {"due_at": "2024-05-20T01:00:00+00:00"}),
+        row("broadcast.cancelled", {"due_at": "2024-05-20T01:00:00+00:00"}, None),
         row(
             "draft.version",
             {"status": "waiting"},
@@ -343,7 +343,7 @@ def test_audited_times_sizes_and_statuses_read_in_words_and_local_time() -> None
     ]
     _, body = audit_table(load_catalog("vi"), config, rows)
     assert [r[6:8] for r in body] == [
-        [None, "Dự kiến gửi: 20/05/2024 08:00"],
+        ["Dự kiến gửi: 20/05/2024 08:00", None],  # the time a cancelled notice no longer has
         [
             "Trạng thái: chưa gửi",
             "Trạng thái: đã gửi, chờ Văn phòng xem; Bản số: 2; Dung lượng: 245 KB",

@@ -175,3 +175,37 @@ async def test_filtering_the_log_by_author_or_kind_reads_an_index_not_the_table(
     assert "ix_audit_log_action_at" in plans["action = 'rsvp.changed'"]
     assert "ix_audit_log_subject" in plans["entity = 'delegate' AND entity_id = 3"]
     assert "ix_audit_log_meeting_action_at" in plans["meeting_id = 1 AND action = 'rsvp.changed'"]
+
+
+async def test_a_notice_task_or_draft_is_named_and_a_dropped_notice_draft_is_not_logged(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    broadcasts = imported.broadcasts
+    # A draft dropped at its preview was never a notice: nothing to log.
+    dropped = await broadcasts.start(office)
+    await broadcasts.accept_text(office, "Bản nháp bỏ.")
+    await broadcasts.cancel(office)
+    scheduled = await broadcasts.start(office)
+    assert scheduled.message_id is not None and scheduled.message_id != dropped.message_id
+    await broadcasts.accept_text(office, "Nhắc lịch họp.")
+    await broadcasts.choose_audience(office, scheduled.message_id, "linked")
+    await broadcasts.schedule(office, scheduled.message_id, "08:00 20/5")
+    await broadcasts.cancel(office, scheduled.message_id)
+    await imported.tasks.sync()
+    task = next(line.id for line in await imported.tasks.office_board() if line.key == "VI.1.1")
+    await imported.tasks.close(office, task, "Đã xong qua điện thoại")
+    await imported.tasks.reopen(office, task, "Cần bổ sung báo cáo")
+    await imported.drafts.sync()
+    await imported.drafts.unassign(office, "DB031", "1.1")
+    page = (await desk.client.get("/office/log?action=broadcast.cancelled")).text
+    [cancelled] = entries(page)
+    shown = entry_text(page, cancelled)
+    assert f"hủy thông báo (thông báo số {scheduled.message_id})" in shown
+    assert "Dự kiến gửi: 20/05/2024 08:00 → (bỏ)" in shown  # the time it no longer has
+    page = (await desk.client.get("/office/log?action=task.reopened")).text
+    [reopened] = entries(page)
+    assert "mở lại nhiệm vụ (nhiệm vụ VI.1.1)" in entry_text(page, reopened)
+    page = (await desk.client.get("/office/log?action=draft.unassigned")).text
+    [unassigned] = entries(page)
+    assert "(tham luận chủ đề 1.1 — Nguyễn Thị Lan Phương)" in entry_text(page, unassigned)

@@ -270,19 +270,23 @@ class BroadcastService:
             if message is None:
                 return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
             now = self._ctx.clock.now()
+            was_scheduled = message.status == MessageStatus.SCHEDULED
             message.status = MessageStatus.CANCELLED
             message.draft_step = None
             message.finished_at = now
-            queries.add_audit(
-                session,
-                at=now,
-                actor=admin.actor,
-                action="broadcast.cancelled",
-                entity="outbound_message",
-                entity_id=message.id,
-                before=None,
-                after={"due_at": message.due_at.isoformat() if message.due_at else None},
-            )
+            if was_scheduled and message.due_at is not None:
+                # A notice the office had set a time for: the log says that time is gone. A
+                # draft dropped before it was confirmed was never a notice, and is not logged.
+                queries.add_audit(
+                    session,
+                    at=now,
+                    actor=admin.actor,
+                    action="broadcast.cancelled",
+                    entity="outbound_message",
+                    entity_id=message.id,
+                    before={"due_at": message.due_at.isoformat()},
+                    after=None,
+                )
             return BroadcastResult(BroadcastStep.CANCELLED, message_id=message.id)
 
     async def resend_failed(self, admin: OfficeActor, message_id: int) -> BroadcastResult:

@@ -26,6 +26,8 @@ from storage.models import (
     OutboundMessage,
     PersonRole,
     Rsvp,
+    SpeechAssignment,
+    Task,
 )
 from storage.uow import read_only
 
@@ -96,6 +98,9 @@ class Activity:
     before: dict[str, Any] | None = None
     # "Name (code)" of each person the change names by id (a task's or a draft's person_id).
     names: dict[int, str] = field(default_factory=dict)
+    # What the change is about when it is no person: a notice's number, a task's key, a
+    # draft's theme and speaker ("1.1 — Nguyễn Thị Lan Phương").
+    about: str | None = None
 
 
 @dataclass(frozen=True)
@@ -396,6 +401,7 @@ class DashboardService:
             if account.startswith("dashboard:"):
                 code = account.partition(":")[2]
                 names[account] = by_code.get(code, code)
+        things = await self._things(session, entries)
         return [
             Activity(
                 at=e.at,
@@ -415,9 +421,31 @@ class DashboardService:
                     and isinstance(person_id := side.get("person_id"), int)
                     and person_id in by_id
                 },
+                about=things.get((e.entity, e.entity_id or 0)),
             )
             for e in entries
         ]
+
+    async def _things(self, session: Any, entries: list[AuditEntry]) -> dict[tuple[str, int], str]:
+        """The names of the notices, tasks and drafts the entries are about."""
+        wanted: dict[str, set[int]] = {}
+        for e in entries:
+            if e.entity_id:
+                wanted.setdefault(e.entity, set()).add(e.entity_id)
+        found = {("outbound_message", n): str(n) for n in wanted.get("outbound_message", ())}
+        if ids := wanted.get("task"):
+            for task_id, key in await session.execute(
+                select(Task.id, Task.key).where(Task.id.in_(ids))
+            ):
+                found["task", task_id] = key
+        if ids := wanted.get("speech_assignment"):
+            for row_id, theme, name in await session.execute(
+                select(SpeechAssignment.id, SpeechAssignment.theme_key, Delegate.full_name)
+                .join(Delegate, Delegate.id == SpeechAssignment.person_id)
+                .where(SpeechAssignment.id.in_(ids))
+            ):
+                found["speech_assignment", row_id] = f"{theme} — {name}"
+        return found
 
     async def delegates(self, filters: Filters, limit: int = PAGE) -> Listing:
         """A page of invitees in protocol order, as the filters and the search narrow it; the

@@ -228,6 +228,9 @@ class OfficeReportService:
                     OutboundMessage.meeting_id == self._ctx.meeting_id,
                     OutboundMessage.kind.in_([str(kind) for kind in _BULK_KINDS]),
                     OutboundMessage.status != MessageStatus.DRAFT,
+                    # A draft dropped before it was confirmed was never a notice: only what
+                    # was queued or scheduled (then perhaps cancelled) has a time.
+                    OutboundMessage.due_at.is_not(None),
                 )
                 .order_by(OutboundMessage.due_at, OutboundMessage.id)
             )

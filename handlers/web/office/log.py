@@ -23,13 +23,14 @@ if TYPE_CHECKING:
 
 # The kinds of change the "what" choice offers, in the order an office thinks of them.
 ACTIONS = (
-    "rsvp.changed", "identity.linked", "identity.unlinked", "identity.unreachable",
-    "identity.reachable", "invitation.reissued", "invitation.slowed_down", "delegate.created",
-    "delegate.updated", "broadcast.queued", "broadcast.scheduled", "broadcast.cancelled",
-    "broadcast.resent", "task.status", "task.evidence", "task.closed", "draft.assigned",
-    "draft.unassigned", "draft.version", "draft.comment", "draft.verdict", "checkin.recorded",
-    "checkin.undone", "role.granted", "role.revoked", "staff.link_issued", "staff.signed_in",
-    "staff.signed_out", "staff.signed_out_everywhere", "privacy.purged",
+    "rsvp.changed", "identity.linked", "identity.carried", "identity.unlinked",
+    "identity.unreachable", "identity.reachable", "invitation.reissued",
+    "invitation.slowed_down", "delegate.created", "delegate.updated", "broadcast.queued",
+    "broadcast.scheduled", "broadcast.cancelled", "broadcast.resent", "task.status",
+    "task.evidence", "task.closed", "task.reopened", "draft.assigned", "draft.unassigned",
+    "draft.version", "draft.comment", "draft.verdict", "checkin.recorded", "checkin.undone",
+    "role.granted", "role.revoked", "staff.link_issued", "staff.signed_in", "staff.signed_out",
+    "staff.signed_out_everywhere", "privacy.purged",
 )  # fmt: skip
 
 
@@ -76,19 +77,27 @@ class AuditLog:
         office = self.office
         catalog, config = office.catalog, office.config
         who = actor_label(catalog, entry.who, entry.actor)
-        entity_key = f"report_sheet.audit_entity.{entry.entity}"
         return {
             "id": entry.id,
             "at": entry.at,
             "who": who,
             "account": entry.actor,
             "what": action_words(office, entry.action),
-            "subject": entry.subject
-            or (catalog.plain(entity_key) if catalog.has(entity_key) else entry.entity),
+            "subject": entry.subject or self._thing(entry),
             "lines": change_lines(
                 catalog, config, entry.action, entry.before, entry.after, entry.names
             ),
         }
+
+    def _thing(self, entry: Activity) -> str:
+        """What a change is about when it is no person: «thông báo số 12», «nhiệm vụ VI.1.1»,
+        «tham luận 1.1 — Nguyễn Thị Lan Phương»; the kind alone when it is gone."""
+        catalog = self.office.catalog
+        named = f"dash.log.about.{entry.entity}"
+        if entry.about and catalog.has(named):
+            return catalog.plain(named, about=entry.about)
+        kind = f"report_sheet.audit_entity.{entry.entity}"
+        return catalog.plain(kind) if catalog.has(kind) else entry.entity
 
 
 def action_words(office: Office, action: str) -> str:
