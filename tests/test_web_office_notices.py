@@ -196,3 +196,26 @@ async def test_an_audience_the_chat_does_not_offer_is_refused(desk: Desk) -> Non
     )
     assert refused.status_code == 422
     assert 'id="notice-error"' in refused.text
+
+
+async def test_a_preview_leads_back_to_its_text_and_audience_to_change_them(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Họp trù bị lúc 14:00 & 15:00.", "present")
+    edit = re.search(r'href="(/office/notices\?sua=\d+)" id="notice-edit"', page)
+    assert edit is not None
+    form = (await desk.client.get(edit.group(1))).text
+    assert ">Họp trù bị lúc 14:00 &amp; 15:00.</textarea>" in form
+    assert re.search(r'name="audience" value="present" checked', form)
+    # Changed and previewed again: the new text, and no cancelled notice in the log for it.
+    fields = hidden(form, "form-notice")
+    again = await desk.client.post(
+        "/office/notices/preview",
+        data={**fields, "body": "Họp trù bị lúc 15:00.", "audience": "linked"},
+    )
+    assert "Họp trù bị lúc 15:00." in text_of(again.text, "notice-shown")
+    assert await audits(harness, "broadcast.") == []
+    # Someone else's draft, or one gone, opens the empty form.
+    empty = (await desk.client.get("/office/notices?sua=1")).text
+    assert "></textarea>" in empty

@@ -27,7 +27,7 @@ from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.models import Delegate, Delivery, OutboundMessage, Rsvp
-from storage.uow import unit_of_work
+from storage.uow import read_only, unit_of_work
 
 # Telegram's 4096 minus room for the header the office's name adds.
 MAX_BROADCAST = 3500
@@ -184,6 +184,17 @@ class BroadcastService:
             step = BroadcastStep.PREVIEW if reach.reachable else BroadcastStep.NO_RECIPIENTS
             return BroadcastResult(
                 step, message_id=draft.id, body=draft.body, audience=audience, reach=reach
+            )
+
+    async def draft(self, admin: OfficeActor, message_id: int) -> BroadcastResult | None:
+        """``admin``'s own unfinished draft: its text and audience, to write it again (the
+        dashboard's «Sửa nội dung»); None when it is gone or someone else's."""
+        async with read_only(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            if draft is None or draft.body is None:
+                return None
+            return BroadcastResult(
+                BroadcastStep.PREVIEW, message_id=draft.id, body=draft.body, audience=draft.audience
             )
 
     async def send_now(self, admin: OfficeActor, message_id: int) -> BroadcastResult:

@@ -61,7 +61,15 @@ class Notices:
         return [(value, audience_label(catalog, config, value)) for value in chosen]
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """The form to write a notice, the scheduled ones and the report of those sent."""
+        """The form to write a notice, the scheduled ones and the report of those sent; from a
+        preview's «Sửa nội dung» (``?sua=ID``), the form holding that draft's text and audience."""
+        editing = parse_id(request.query_params.get("sua", ""))
+        if editing:
+            draft = await self.office.services.broadcasts.draft(actor, editing)
+            if draft is not None:
+                return await self._page(
+                    request, visit, actor, body=draft.body or "", audience=draft.audience or ""
+                )
         return await self._page(request, visit, actor)
 
     async def _page(
