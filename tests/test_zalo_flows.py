@@ -142,6 +142,26 @@ async def test_rsvp_substitute_by_keyword_then_changed_to_attend(world: ZaloWorl
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
 
 
+async def test_after_an_answer_the_invitation_s_numbers_and_words_answer_again(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "3")
+    await world.type(user, "Nguyễn Thị Lan")
+    said = await world.type(user, "Phó Chủ tịch")
+    # The answer offers the invitation's choices again: the newest menu is no longer the
+    # finished name prompt's «1 – Hủy».
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    await world.type(user, "tham du")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
+    await world.type(user, "2")
+    await world.type(user, "1")  # Không nêu lý do
+    await world.type(user, "1")  # the invitation's «Tham dự» again, not a stale «Hủy»
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
+
+
 async def test_a_menu_answered_after_a_newer_one_was_sent_answers_the_newer_one(
     world: ZaloWorld,
 ) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from bot.chat import replies
 from bot.chat.turn import Turn
 from bot.domain.inbound import Action, Text
-from bot.domain.outbound import Answer
+from bot.domain.outbound import Answer, Button
 from bot.domain.rsvp import parse_rsvp_action
 from bot.services.rsvp import RsvpResult, RsvpStep
-from bot.texts.presenters import cancel_buttons, deadline_text, decline_buttons
+from bot.texts.presenters import cancel_buttons, deadline_text, decline_buttons, rsvp_buttons
 
 
 async def on_action(turn: Turn, action: Action) -> Answer:
@@ -40,7 +40,8 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
     step = result.step
     if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED):
         assert result.rsvp is not None
-        return Answer.say(replies.recorded(catalog, config, result.rsvp, result.previous))
+        recorded = replies.recorded(catalog, config, result.rsvp, result.previous)
+        return Answer.say(recorded, _to_change(turn))
     if step is RsvpStep.UNCHANGED:
         return turn.say("rsvp.unchanged")
     if step is RsvpStep.NOTHING_TO_CANCEL:
@@ -56,7 +57,8 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         )  # fmt: skip
     if step is RsvpStep.CANCELLED:
         assert result.rsvp is not None
-        return turn.say("rsvp.cancelled", answer=replies.answer(catalog, result.rsvp))
+        answer = replies.answer(catalog, result.rsvp)
+        return turn.say("rsvp.cancelled", _to_change(turn), answer=answer)
     if step is RsvpStep.CLOSED:
         assert result.rsvp is not None
         return turn.say(
@@ -71,3 +73,12 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         return turn.say("rsvp.empty", cancel_buttons(catalog))
     # NOT_LINKED from a choice: the account was unlinked since the card was sent
     return turn.not_linked()
+
+
+def _to_change(turn: Turn) -> tuple[tuple[Button, ...], ...]:
+    """Where choices are numbers typed (Zalo), the invitation's three again under the answer:
+    the numbers a person scrolls up to are the newest menu once more, not a finished prompt's
+    «Hủy». Buttons stay on the invitation's card, so a channel with them needs none here."""
+    if turn.channel.capabilities.buttons:
+        return ()
+    return rsvp_buttons(turn.catalog)
