@@ -246,7 +246,33 @@ async def test_a_repeated_tap_checks_in_once_and_says_when_and_by_whom(day: Day)
     arrival = await day.checkin.lookup(desk, "DB001")
     assert (arrival.notices, arrival.can_check_in) == ((Notice.ALREADY_IN,), False)
     assert notice_line(VI, day.services.config.meeting, arrival) == (
-        "Đã điểm danh lúc 07:30, do Trần Thị Mỹ Duyên (Bàn 1): không cần điểm danh lại."
+        "Đã điểm danh đại biểu Phạm Thị Thanh Mai lúc 07:30, do Trần Thị Mỹ Duyên (Bàn 1): "
+        "không cần điểm danh lại."
+    )
+
+
+async def test_a_second_desk_is_told_who_came_for_a_delegate_who_had_named_a_substitute(
+    day: Day,
+) -> None:
+    first, second = await day.desk("NV02", "Bàn 1"), await day.desk("NV05", "Bàn 2")
+    came = await day.checkin.check_in(first, "DB003")  # the delegate herself, not Lê Thu Trang
+    assert came.checkin is not None and came.checkin.kind is ArrivalKind.DELEGATE
+    arrival = await day.checkin.lookup(second, "DB003")
+    assert arrival.notices == (Notice.ALREADY_IN,)  # not «sent a substitute» any more
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Đã điểm danh đại biểu Vũ Thị Hồng Nhung (tự đến dự, không phải người dự thay) lúc 07:30, "
+        "do "
+        "Trần Thị Mỹ Duyên (Bàn 1): không cần điểm danh lại."
+    )
+    await day.checkin.undo(first, came.checkin.id)
+    substitute = await day.checkin.check_in(
+        first, "DB003", substitute_name="Lê Thu Trang", substitute_position="Phó Chánh VP"
+    )
+    assert substitute.checkin is not None
+    arrival = await day.checkin.lookup(second, "DB003")
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Đã điểm danh người dự thay Lê Thu Trang lúc 07:30, do Trần Thị Mỹ Duyên (Bàn 1): "
+        "không cần điểm danh lại."
     )
 
 

@@ -230,7 +230,7 @@ async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk
     # A fresh page: "already in", and no new button.
     later = await phone.client.get(path)
     assert 'id="form-tap"' not in later.text
-    assert "Đã điểm danh lúc 07:30" in text_of(later.text, "notice")
+    assert "Đã điểm danh đại biểu Phạm Thị Thanh Mai lúc 07:30" in text_of(later.text, "notice")
 
 
 async def test_the_desks_views_show_while_another_process_holds_the_write_lock(

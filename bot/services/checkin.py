@@ -716,8 +716,10 @@ class CheckinService:
         present = await session.scalar(select(Checkin).where(_present_of(person.id)))
         checkin = CheckinView.of(present) if present is not None else None
         if checkin is not None:
+            # Who came is said with it; the answer given before no longer matters at the desk
+            # (a card saying «sent a substitute» after the delegate came herself misleads).
             notices.insert(0, Notice.ALREADY_IN)
-        if answer.status is RsvpStatus.DECLINED:
+        elif answer.status is RsvpStatus.DECLINED:
             notices.append(Notice.DECLINED)
         elif answer.status is RsvpStatus.SUBSTITUTE:
             notices.append(Notice.SENT_SUBSTITUTE)
@@ -867,8 +869,13 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
     for notice in arrival.notices:
         params: dict[str, object] = {}
         if notice is Notice.ALREADY_IN and arrival.checkin is not None:
-            params = {"time": clock(meeting.local(arrival.checkin.at)), "by": arrival.checkin.by,
-                      "desk": arrival.checkin.desk}  # fmt: skip
+            came = arrival.checkin
+            kind = came.kind.value
+            if came.kind is ArrivalKind.DELEGATE and came.answer is RsvpStatus.SUBSTITUTE:
+                kind = "in_person"  # she had named a substitute, and came herself
+            who = catalog.plain(f"checkin.came.{kind}", name=came.full_name)
+            params = {"who": who, "time": clock(meeting.local(came.at)), "by": came.by,
+                      "desk": came.desk}  # fmt: skip
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
         parts.append(catalog.plain(f"checkin.notice.{notice.value}", **params))
