@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from bot.chat import Inbox
 from bot.domain.channels import ChannelInfo, Chat, ChatAccount
@@ -26,7 +26,7 @@ from bot.services.checkin import ArrivalKind
 from bot.services.signin import LinkStep
 from bot.texts import load_catalog
 from handlers.web.office.checkin import DESK_COOKIE, desk_pages_of
-from storage.models import AuditEntry, Checkin, Delegate
+from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
 from tests.office_support import Desk, desk_for, text_of
 from tests.test_checkin import AREA, Day, day  # noqa: F401 (the meeting-day fixture)
@@ -112,6 +112,7 @@ async def test_the_checkin_role_signs_in_to_the_desk_and_every_other_dashboard_p
                  "/office/invitations"):  # fmt: skip
         refused = await desk.client.get(path)
         assert refused.status_code == 403 and 'id="message-checkin_only"' in refused.text, path
+        assert 'href="/office/checkin" id="to-desk"' in refused.text, path  # the way back
     refused = await desk.client.post("/office/signout", data={})
     assert refused.status_code == 403
     page = await desk.client.get("/office/checkin/desk")
@@ -167,11 +168,14 @@ async def test_the_personal_page_shows_the_desk_view_only_with_a_valid_desk_cook
     mine = await own.client.get(path)
     assert mine.status_code == 200 and 'id="form-tap"' not in mine.text
     assert 'id="person-name"' not in mine.text
-    # A desk cookie made up, or copied onto another session's signature: the invitee's page.
+    # A desk cookie made up, or copied onto another session's signature: no desk, and not the
+    # invitee's page as that browser's either — sign in again.
     own.client.cookies.set(
         DESK_COOKIE, phone.client.cookies.get(DESK_COOKIE, path="/")[:-4] + "AAAA"
     )
-    assert 'id="form-tap"' not in (await own.client.get(path)).text
+    forged = await own.client.get(path)
+    assert forged.status_code == 401 and 'id="form-tap"' not in forged.text
+    assert 'id="person-name"' not in forged.text
     await own.client.aclose()
     # The desk's own notice line: DB010 declined.
     declined = await phone.client.get(f"/{meeting.tokens['DB010']}")
@@ -203,10 +207,21 @@ async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_
         "/office/checkin/signout", data=fields(shown.text, "form-desk-signout")
     )
     assert response.status_code == 200 and 'id="message-signed_out"' in response.text
-    # The same cookie sent again after signing out opens nothing at the desk.
+    # The same cookie sent again after signing out opens nothing at the desk, nor the invitee's
+    # page as the desk's phone (it would become her account): the scan is said not recorded.
     desk.client.cookies.set(DESK_COOKIE, value, path="/")
-    assert 'id="form-tap"' not in (await desk.client.get(path)).text
+    before = await accounts(meeting)
+    scanned = await desk.client.get(path)
+    assert scanned.status_code == 401 and 'id="form-tap"' not in scanned.text
+    assert "chưa được thực hiện" in text_of(scanned.text, "signin-ended")
+    assert await accounts(meeting) == before  # the desk's phone was made no one's account
     await desk.client.aclose()
+
+
+async def accounts(meeting: Day) -> int:
+    """Accounts linked to anyone (chat or page)."""
+    async with meeting.services.ctx.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(ChannelIdentity)) or 0)
 
 
 async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk) -> None:

@@ -103,6 +103,13 @@ async def test_the_session_cookie_is_httponly_samesite_lax_scoped_and_lasts_a_wo
     clock.advance(timedelta(minutes=1))  # [web] office_session_hours = 10
     ended = await desk.client.get("/office/")
     assert ended.status_code == 401 and 'id="signin-how"' in ended.text
+    assert text_of(ended.text, "signin-ended") == (
+        "Phiên đăng nhập trên trình duyệt này đã hết hạn hoặc đã được đăng xuất."
+    )
+    # A form sent after the end is said not done: the clerk knows to do it again.
+    posted = await desk.client.post("/office/delegates/DB010/phone", data={"choice": "attending"})
+    assert posted.status_code == 401
+    assert "chưa được thực hiện" in text_of(posted.text, "signin-ended")
 
 
 async def test_behind_https_the_cookie_is_secure(imported: Services) -> None:

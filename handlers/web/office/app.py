@@ -111,14 +111,24 @@ class Office:
         async def endpoint(request: Request) -> Response:
             visit = await self._visit(request)
             if visit.desk_only:  # the check-in role opens the desk's pages only
-                return self._render("office/message.html", status=403, key="checkin_only")
+                return self._render(
+                    "office/message.html", status=403, key="checkin_only", desk=True
+                )
             if visit.check is Check.NONE or visit.actor is None:
                 if visit.check is Check.REFUSED:
                     return self._render("office/message.html", status=403, key="refused")
-                return self._render("office/signin.html", status=401)
+                return self.signin_page(request)
             return await handler(request, visit, visit.actor)
 
         return endpoint
+
+    def signin_page(self, request: Request, *, unsaved: bool = False) -> Response:
+        """How to sign in, for a request without a live session; when it carried a session that
+        has ended (expired, or signed out elsewhere), saying so — and, for a form or a desk's
+        scan (``unsaved``), that what it asked was not done."""
+        ended = unsaved or self.session_cookie(request) is not None
+        unsaved = unsaved or request.method == "POST"
+        return self._render("office/signin.html", status=401, ended=ended, unsaved=unsaved)
 
     async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
         """The posted form, once it is known to be this server's for ``bound_to``; else the

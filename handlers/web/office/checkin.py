@@ -136,7 +136,7 @@ class DeskPages:
                 self.office.session_cookie(request), cookie[1] if cookie is not None else None
             )
             if visit.check is not Check.OK:
-                return self._unsigned(visit)
+                return self._unsigned(visit, request)
             if (
                 cookie is None
                 or desk is None
@@ -149,16 +149,16 @@ class DeskPages:
 
         return endpoint
 
-    def _unsigned(self, visit: StaffVisit) -> Response:
+    def _unsigned(self, visit: StaffVisit, request: Request) -> Response:
         if visit.check is Check.REFUSED:
             return self.office._render("office/message.html", status=403, key="refused")
-        return self.office._render("office/signin.html", status=401)
+        return self.office.signin_page(request)
 
     async def choose_desk(self, request: Request) -> Response:
         """The desk's label, asked once per session (GET: the form; POST: the cookie)."""
         visit = await self.office._visit(request)
         if visit.check is not Check.OK or visit.person_id is None:
-            return self._unsigned(visit)
+            return self._unsigned(visit, request)
         found = await self.desk_of(request)
         if found is not None and found[0] == visit.session_id:
             return RedirectResponse(f"{self.root}/checkin", status_code=303)
@@ -187,7 +187,10 @@ class DeskPages:
             return None
         found = await self.desk_of(request)
         if found is None:
-            return None
+            # A desk's phone whose session has ended (expired, signed out everywhere): not the
+            # invitee's page, which would make the desk's phone their account, but sign in
+            # again — the scan checked no one in.
+            return self.office.signin_page(request, unsaved=True)
         session_id, desk = found
         token = str(request.path_params["token"])
         arrival = await self.services.checkin.lookup(desk, token)
