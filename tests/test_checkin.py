@@ -461,6 +461,34 @@ async def test_search_lists_in_protocol_order_and_says_who_is_in(day: Day) -> No
     assert len(await day.checkin.search(desk, "thi", limit=3)) == 3
 
 
+@pytest.mark.parametrize("typed", ["0386003246", "0386 003 246", "+84 386.003.246", "003246"])
+async def test_search_finds_an_invitee_by_the_phone_number_or_its_last_six_digits(
+    day: Day, typed: str
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    assert [hit.person.code for hit in await day.checkin.search(desk, typed)] == ["DB003"]
+
+
+async def test_a_few_digits_or_a_code_are_not_read_as_a_phone_number(day: Day) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    assert await day.checkin.search(desk, "03246") == []  # five digits: too few to tell
+    assert [hit.person.code for hit in await day.checkin.search(desk, "db003")] == ["DB003"]
+
+
+async def test_a_guest_named_as_an_invitee_is_recorded_only_once_the_desk_confirms(
+    day: Day,
+) -> None:
+    desk = await day.desk("NV02", "Bàn 1")
+    held = await day.checkin.guest(desk, "vu thi HONG nhung", position="Khách")
+    assert held.step is CheckinStep.NAMESAKE
+    assert held.arrival is not None and held.arrival.person is not None
+    assert held.arrival.person.code == "DB003"
+    assert await rows_of(day.services) == []
+    taken = await day.checkin.guest(desk, "Vũ Thị Hồng Nhung", namesake_ok=True)
+    assert taken.step is CheckinStep.CHECKED_IN and taken.checkin is not None
+    assert taken.checkin.kind is ArrivalKind.GUEST
+
+
 # --- the count -----------------------------------------------------------------------------------
 
 

@@ -377,6 +377,43 @@ async def test_a_guest_not_on_the_list_is_recorded_once(meeting: Day, phone: Des
     )
 
 
+async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_the_form_kept(
+    meeting: Day, phone: Desk
+) -> None:
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "vu thi hong nhung",
+            "position": "Phóng viên", "organization": "Báo Phụ nữ"}  # fmt: skip
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    assert text_of(held.text, "namesake").startswith(
+        "Vũ Thị Hồng Nhung (DB003) có trong danh sách mời: nếu đúng là đại biểu, đề nghị mở thẻ"
+    )
+    assert 'href="/office/checkin/p/DB003" class="button small" id="namesake-card"' in held.text
+    assert 'value="vu thi hong nhung"' in held.text and 'value="Báo Phụ nữ"' in held.text
+    assert await present(meeting.services) == []
+    # Another person of that name: «Vẫn ghi là khách» records her as a guest.
+    kept = {name: form[name] for name in ("name", "position", "organization")}  # as shown
+    again = await phone.client.post(
+        "/office/checkin/guest", data={**fields(held.text, "form-guest"), **kept}
+    )
+    assert again.status_code == 303
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.full_name, row.organization) == (
+        ArrivalKind.GUEST, "vu thi hong nhung", "Báo Phụ nữ",
+    )  # fmt: skip
+
+
+async def test_a_search_with_more_hits_than_shown_says_to_type_more(
+    meeting: Day, phone: Desk
+) -> None:
+    shown = await phone.client.get("/office/checkin", params={"q": "thi"})
+    assert len(re.findall(r'<li id="hit-', shown.text)) == 20
+    assert text_of(shown.text, "more-hits").startswith("Chỉ hiện 20 người đầu tiên phù hợp")
+    one = await phone.client.get("/office/checkin", params={"q": "0386 003 246"})
+    assert re.findall(r'<li id="hit-(\w+)"', one.text) == ["DB003"]
+    assert 'id="more-hits"' not in one.text
+
+
 async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, phone: Desk) -> None:
     path = f"/{meeting.tokens['DB002']}"
     await post_form(phone, path, "form-tap")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,7 @@ class CheckinStep(StrEnum):
     TOO_LATE = "too_late"  # the undo window has passed
     OTHER_DESK = "other_desk"  # only the desk that checked them in (or the office) may undo
     UNKNOWN_CHECKIN = "unknown_checkin"
+    NAMESAKE = "namesake"  # a guest named as an invitee is: nothing recorded until confirmed
 
 
 @dataclass(frozen=True)
@@ -389,9 +391,13 @@ class CheckinService:
         position: str = "",
         organization: str = "",
         request_key: str | None = None,
+        namesake_ok: bool = False,
     ) -> CheckinResult:
         """Record someone who is not on the list (listed apart from the invitees); the same
-        form sent again (``request_key``) records nothing."""
+        form sent again (``request_key``) records nothing. A name an invitee has (diacritics
+        and case aside) is recorded only with ``namesake_ok``: NAMESAKE, with that invitee,
+        lets the desk check them in instead (recorded as a guest, they would stay «missing»
+        on the office's page)."""
         name, position, organization = (
             one_line(full_name),
             one_line(position),
@@ -407,6 +413,8 @@ class CheckinService:
         async with unit_of_work(self._ctx.sessions) as session:
             if (earlier := await _by_request(session, request_key)) is not None:
                 return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier))
+            if not namesake_ok and (invitee := await self._namesake(session, name)) is not None:
+                return CheckinResult(CheckinStep.NAMESAKE, arrival=Arrival(invitee))
             row = Checkin(
                 meeting_id=self._ctx.meeting_id,
                 delegate_id=None,
@@ -425,6 +433,17 @@ class CheckinService:
             await session.flush()
             _audit(session, now, desk, "checkin.recorded", row)
             return CheckinResult(CheckinStep.CHECKED_IN, CheckinView.of(row))
+
+    async def _namesake(self, session: AsyncSession, name: str) -> DelegateView | None:
+        """The first invitee (in protocol order) whose name is ``name``, diacritics and case
+        aside."""
+        wanted = fold(name)
+        rows = await session.scalars(
+            select(Delegate)
+            .where(roster.delegates_of(self._ctx.meeting_id))
+            .order_by(*roster.protocol_key(self._order()))
+        )
+        return next((DelegateView.of(p) for p in rows if _folded(p.full_name) == wanted), None)
 
     async def undo(self, desk: DeskActor, checkin_id: int) -> CheckinResult:
         """Undo a check-in within ``[checkin] undo_minutes``: by the desk that made it (its
@@ -469,7 +488,8 @@ class CheckinService:
         self, desk: DeskActor, text: str, *, limit: int = SEARCH_LIMIT
     ) -> list[SearchHit]:
         """Invitees whose name, code or named substitute's name holds ``text``, diacritics and
-        case ignored ("nguyen thi ha" finds "Nguyễn Thị Hà"), in protocol order, at most
+        case ignored ("nguyen thi ha" finds "Nguyễn Thị Hà"), or whose phone number ends with
+        the digits typed (six or more: "0912 345 678", "345678"), in protocol order, at most
         ``limit``: a substitute who came without the slip is found by their own name."""
         wanted = fold(text)
         if not wanted:
@@ -484,9 +504,12 @@ class CheckinService:
                 .order_by(*roster.protocol_key(order))
             )
             hits: list[SearchHit] = []
+            number = _phone_digits(text)
             for person, status, checkin_id, substitute in rows:
                 named = (person.full_name, person.code, substitute or "")
-                if any(wanted in _folded(text) for text in named):
+                if any(wanted in _folded(text) for text in named) or (
+                    number and _phone_digits(person.phone or "", typed=False).endswith(number)
+                ):
                     hits.append(
                         SearchHit(
                             DelegateView.of(person),
@@ -724,6 +747,20 @@ class CheckinService:
         elif answer.status is RsvpStatus.SUBSTITUTE:
             notices.append(Notice.SENT_SUBSTITUTE)
         return person, Arrival(view, label, area, answer, checkin, tuple(notices))
+
+
+def _phone_digits(text: str, *, typed: bool = True) -> str:
+    """A phone number's national digits, without the 0 or the +84 before them ("0912 345 678"
+    and "+84912345678" are both "912345678"); for what the desk ``typed``, "" unless it is six
+    digits or more and nothing else (a code, a name)."""
+    digits = re.sub(r"[\s.+()-]", "", text)
+    if typed and not (digits.isdigit() and len(digits) >= 6):
+        return ""
+    if digits.startswith("84") and len(digits) > 9:
+        return digits[2:]
+    if digits.startswith("0") and len(digits) > 9:
+        return digits[1:]
+    return digits  # the last digits of a number: its zeros are its own
 
 
 def _present_of(delegate_id: Any) -> Any:

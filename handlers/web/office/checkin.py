@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from bot.services.access import DeskActor, OfficeActor
 from bot.services.checkin import (
     MISSING_PAGE,
+    SEARCH_LIMIT,
     Arrival,
     CheckinResult,
     CheckinStep,
@@ -43,6 +44,7 @@ from bot.services.checkin import (
     notice_line,
 )
 from bot.services.signin import Check, StaffVisit
+from bot.services.views import DelegateView
 from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date
 from handlers.web.flash import Flash
@@ -170,7 +172,7 @@ class DeskPages:
             return values
         desk = await self.services.access.dashboard_desk(visit.person_id, values.get("desk", ""))
         if desk is None:
-            return self._unsigned(StaffVisit(Check.REFUSED))
+            return self._unsigned(StaffVisit(Check.REFUSED), request)
         assert visit.session_id is not None and visit.session_hash is not None
         response = RedirectResponse(f"{self.root}/checkin", status_code=303)
         self._set_cookie(
@@ -243,15 +245,32 @@ class DeskPages:
         """Điểm danh: a search by name or code (diacritics ignored) with a button each, a guest
         form, and this desk's recent check-ins with their undo button."""
         assert visit.session_id is not None
+        flash = self.office.flashes.take(request.query_params.get("f", ""), visit.session_id)
+        return await self._desk_page(request, visit, desk, flash)
+
+    async def _desk_page(
+        self,
+        request: Request,
+        visit: StaffVisit,
+        desk: DeskActor,
+        flash: Flash | None,
+        *,
+        guest: Mapping[str, str] | None = None,
+        namesake: DelegateView | None = None,
+    ) -> Response:
+        """The desk's page; after a guest named as an invitee is, with the guest's form as typed
+        and the invitee's card to open instead."""
+        assert visit.session_id is not None
         text = request.query_params.get("q", "")[:100].strip()
         checkin = self.services.checkin
-        hits = await checkin.search(desk, text) if text else []
+        hits = await checkin.search(desk, text, limit=SEARCH_LIMIT + 1) if text else []
         recent = [c for c in await checkin.recent(desk) if self._can_undo(desk, c)]
         return self.office._render(
-            "office/checkin.html", visit=visit, actor=visit.actor, desk=desk, q=text, hits=hits,
-            recent=recent, desk_bound=_desk_bound(visit.session_id),
-            request_key=secrets.token_urlsafe(16), back=self._search_back(text),
-            flash=self.office.flashes.take(request.query_params.get("f", ""), visit.session_id),
+            "office/checkin.html", status=200 if namesake is None else 409, visit=visit,
+            actor=visit.actor, desk=desk, q=text, hits=hits[:SEARCH_LIMIT],
+            more=len(hits) > SEARCH_LIMIT, limit=SEARCH_LIMIT, recent=recent,
+            desk_bound=_desk_bound(visit.session_id), request_key=secrets.token_urlsafe(16),
+            back=self._search_back(text), flash=flash, guest=guest or {}, namesake=namesake,
         )  # fmt: skip
 
     def _search_back(self, text: str) -> str:
@@ -282,7 +301,11 @@ class DeskPages:
         result = await self.services.checkin.guest(
             desk, values.get("name", ""), position=values.get("position", ""),
             organization=values.get("organization", ""), request_key=_request_key(values),
+            namesake_ok=values.get("namesake") == "ok",
         )  # fmt: skip
+        if result.step is CheckinStep.NAMESAKE and result.arrival and result.arrival.person:
+            invitee = result.arrival.person  # said beside the guest's form, kept as typed
+            return await self._desk_page(request, visit, desk, None, guest=values, namesake=invitee)
         return self._after(visit, values, result)
 
     async def undo(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
