@@ -290,7 +290,7 @@ def test_wrong_logging_format_and_metrics_networks_are_reported_together(tmp_pat
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert [(p.key, p.code) for p in caught.value.problems] == [
-        ("web.metrics", "bool_parsing"),
+        ("web.metrics", "bool_type"),  # strict: a quoted word is no true or false
         ("web.metrics_from", "bad_network"),
         ("logging.format", "literal_error"),
     ]
