@@ -367,6 +367,8 @@ async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confi
         assert event.decoded("DTSTAMP") == harness.services.ctx.calendar.revised_at
     substitute_text = texts(harness, harness.user_for("DB003").id)[-3]
     assert "chuyển thông tin này tới đồng chí Lê Thị Hoa" in substitute_text
+    assert "có mặt đúng giờ" not in substitute_text  # they are not coming: no call to come
+    assert "có mặt đúng giờ" in texts(harness, harness.user_for("DB001").id)[-3]
     for code in ("DB004", "DB005"):
         assert not any("hội nghị hôm nay" in t for t in texts(harness, harness.user_for(code).id))
 

@@ -398,8 +398,11 @@ class MessageComposer:
     ) -> Outbound:
         catalog, config = self._catalog, self._config
         venue = config.meeting.venue
-        parts = [catalog.html(f"{kind.value}.intro", name=recipient.full_name)]
-        if recipient.rsvp is RsvpStatus.SUBSTITUTE and recipient.substitute_name:
+        sent_substitute = recipient.rsvp is RsvpStatus.SUBSTITUTE and recipient.substitute_name
+        # One who sent a substitute is not asked to come: the pack is for them to pass on.
+        intro = "intro_substitute" if sent_substitute else "intro"
+        parts = [catalog.html(f"{kind.value}.{intro}", name=recipient.full_name)]
+        if sent_substitute:
             parts.append(catalog.html("meeting_pack.substitute", name=recipient.substitute_name))
         parts.append(meeting_details(catalog, config))
         parts.append(catalog.html("meeting_pack.contact", contact=config.office.contact))
