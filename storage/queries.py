@@ -60,6 +60,37 @@ async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) ->
     return (await delegates_by_code(session, meeting_id)).get(fold_code(code))
 
 
+async def people_behind(
+    session: AsyncSession, meeting_id: int, actors: Iterable[str]
+) -> dict[str, tuple[str, str]]:
+    """(full name, code) of the person behind each audited account the meeting knows: a chat
+    account ("telegram:…", "zalo:…") by its link, a dashboard session ("dashboard:<code>") by
+    the code; the command line and unknown accounts are left out."""
+    wanted = set(actors)
+    codes = {actor.partition(":")[2] for actor in wanted if actor.startswith("dashboard:")}
+    externals = {actor.partition(":")[2] for actor in wanted if ":" in actor} - codes
+    found: dict[str, tuple[str, str]] = {}
+    if codes:
+        for code, name in await session.execute(
+            select(Delegate.code, Delegate.full_name).where(
+                Delegate.meeting_id == meeting_id, Delegate.code.in_(codes)
+            )
+        ):
+            found[f"dashboard:{code}"] = (name, code)
+    if externals:
+        for channel, external, name, code in await session.execute(
+            select(
+                ChannelIdentity.channel, ChannelIdentity.external_id, Delegate.full_name,
+                Delegate.code,
+            )
+            .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+            .where(Delegate.meeting_id == meeting_id, ChannelIdentity.external_id.in_(externals))
+        ):  # fmt: skip
+            if (actor := f"{channel}:{external}") in wanted:
+                found[actor] = (name, code)
+    return found
+
+
 async def identity(
     session: AsyncSession, meeting_id: int, channel: str, external_id: str
 ) -> ChannelIdentity | None:

@@ -633,7 +633,8 @@ async def test_the_report_workbook_has_a_checkin_sheet_with_the_record_and_total
     first = await day.checkin.check_in(desk, "DB001")
     assert first.checkin is not None
     day.clock.advance(timedelta(minutes=1))
-    await day.checkin.undo(desk, first.checkin.id)
+    other = await day.desk("NV05", "Bàn 1")  # another clerk at the same desk undoes it
+    await day.checkin.undo(other, first.checkin.id)
     report = await day.services.office_report.collect()
     sheets = office_report_sheets(VI, day.services.config, report)
     sheet = sheets[-1]
@@ -650,7 +651,7 @@ async def test_the_report_workbook_has_a_checkin_sheet_with_the_record_and_total
         [1, "DB001", "Phạm Thị Thanh Mai", "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam",
          "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam", "Trung ương Hội LHPN Việt Nam",
          "Đại biểu", "Tham dự", "Bàn 1", at, "Trần Thị Mỹ Duyên", at + timedelta(minutes=1),
-         "Trần Thị Mỹ Duyên"],
+         "Đỗ Thị Yến Nhi"],  # the name of who undid it, not their account
         [2, "DB003", "Vũ Thị Hồng Nhung", "Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam "
          "thành phố", "Lê Thu Trang", None, "Thành ủy Hà Nội", "Người dự thay",
          "Cử người dự thay", "Bàn 1", at, "Trần Thị Mỹ Duyên", None, None],

@@ -426,3 +426,15 @@ async def test_the_dashboards_pages_read_without_taking_the_writers_lock(
         response = await desk.client.get(path)
         assert response.status_code == 200, path
         assert begins and set(begins) == {"BEGIN"}, (path, begins)
+
+
+async def test_the_exported_log_names_the_clerk_behind_a_dashboard_change(
+    desk: Desk, imported: Services
+) -> None:
+    await desk.post(
+        "delegates/DB010/phone", "form-phone", {"choice": "attending"}, page="delegates/DB010"
+    )
+    rows = [row for row in await imported.office_report.audit() if row.action == "rsvp.changed"]
+    assert [(row.actor, row.person) for row in rows] == [
+        (f"dashboard:{STAFF}", f"{STAFF_NAME} ({STAFF})")
+    ]  # not «dashboard:NV…» in the «Người thực hiện» column

@@ -20,7 +20,7 @@ import hmac
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -93,7 +93,8 @@ class CheckinView:
     by: str  # the staff member's name
     by_actor: str
     undone_at: datetime | None = None
-    undone_by: str | None = None
+    undone_by: str | None = None  # the account, as audited
+    undone_name: str | None = None  # its staff member's name, where the record names them
 
     @classmethod
     def of(cls, row: Checkin) -> CheckinView:
@@ -691,8 +692,15 @@ class CheckinService:
                     .where(Checkin.meeting_id == self._ctx.meeting_id)
                 )
             ).all()
-        found = [(CheckinView.of(row), DelegateView.of(person) if person else None, person)
-                 for row, person in rows]  # fmt: skip
+            names = await _staff_names(session, self._ctx.meeting_id, [r for r, _ in rows])
+        found = [
+            (
+                replace(view, undone_name=names.get(view.undone_by or "")),
+                DelegateView.of(person) if person else None,
+                person,
+            )
+            for view, person in ((CheckinView.of(row), person) for row, person in rows)
+        ]
 
         def key(item: tuple[CheckinView, DelegateView | None, Delegate | None]) -> tuple[Any, ...]:
             view, _, person = item
@@ -761,6 +769,18 @@ def _phone_digits(text: str, *, typed: bool = True) -> str:
     if digits.startswith("0") and len(digits) > 9:
         return digits[1:]
     return digits  # the last digits of a number: its zeros are its own
+
+
+async def _staff_names(
+    session: AsyncSession, meeting_id: int, rows: Sequence[Checkin]
+) -> dict[str, str]:
+    """The staff member's name for each account that checked someone in or undid it: as the
+    desk wrote it, else the person behind the account."""
+    names = {row.checked_in_by: row.staff_name for row in rows}
+    others = {row.undone_by for row in rows if row.undone_by and row.undone_by not in names}
+    for actor, (name, _) in (await queries.people_behind(session, meeting_id, others)).items():
+        names[actor] = name
+    return names
 
 
 def _present_of(delegate_id: Any) -> Any:

@@ -27,7 +27,7 @@ from bot.services.reports import Counts, ReportService
 from bot.services.tasks import TaskService
 from bot.services.views import DelegateView
 from storage import queries
-from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, OutboundMessage
+from storage.models import AuditEntry, Delegate, Delivery, OutboundMessage
 from storage.uow import unit_of_work
 
 
@@ -175,13 +175,22 @@ class OfficeReportService:
         """Every audited change, oldest first, with the person behind a chat account."""
         admins = {str(user_id) for user_id in self._ctx.config.office.admin_ids}
         async with unit_of_work(self._ctx.sessions) as session:
-            people = {
-                f"{ident.channel}:{ident.external_id}": f"{person.full_name} ({person.code})"
-                for ident, person in await session.execute(
-                    select(ChannelIdentity, Delegate)
-                    .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
-                    .where(Delegate.meeting_id == self._ctx.meeting_id)
+            entries = list(
+                await session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.meeting_id == self._ctx.meeting_id)
+                    .order_by(AuditEntry.at, AuditEntry.id)
                 )
+            )
+            # The person behind a chat account or a dashboard session: «Name (code)», where
+            # the export used to write «dashboard:NV01».
+            people = {
+                actor: f"{name} ({code})"
+                for actor, (name, code) in (
+                    await queries.people_behind(
+                        session, self._ctx.meeting_id, {entry.actor for entry in entries}
+                    )
+                ).items()
             }
             by_id = {
                 person_id: f"{full_name} ({code})"
@@ -191,13 +200,6 @@ class OfficeReportService:
                     )
                 )
             }
-            entries = list(
-                await session.scalars(
-                    select(AuditEntry)
-                    .where(AuditEntry.meeting_id == self._ctx.meeting_id)
-                    .order_by(AuditEntry.at, AuditEntry.id)
-                )
-            )
         return [
             AuditRow(
                 at=entry.at,

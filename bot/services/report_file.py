@@ -52,9 +52,7 @@ def checkin_table(
     labels = {group.key: group.label for group in config.groups}
     rows: list[list[Cell]] = []
     for number, (view, person) in enumerate(records, start=1):
-        undone_by = None
-        if view.undone_by is not None:
-            undone_by = view.by if view.undone_by == view.by_actor else view.undone_by
+        undone_by = view.undone_name or view.undone_by  # a name, the account if none known
         rows.append(
             [
                 number,
