@@ -4,6 +4,7 @@ the file store, and sent to the office as a document through the outbox."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -239,3 +240,12 @@ async def test_purging_drafts_keeps_a_blob_a_deliverable_still_uses(
     await services.privacy.purge(drafts=True, force=True)
     digest = hashlib.sha256(content).hexdigest()
     assert services.drafts.files.path_for(digest).read_bytes() == content
+
+
+async def test_a_task_contact_s_page_is_no_invitation_to_attend(web: Web) -> None:
+    contact = (await web.open(OWNER)).text
+    shown = re.search(r'<p id="invites">(.*?)</p>', contact)
+    assert shown is not None and shown.group(1).startswith("Đồng chí là đầu mối thực hiện")
+    assert "trân trọng kính mời" not in contact and 'id="answer"' not in contact
+    invited = (await web.open("DB001")).text
+    assert "trân trọng kính mời đồng chí tới dự" in invited
