@@ -336,7 +336,11 @@ async def test_revise_sends_the_reason_then_the_request_and_a_second_press_sends
     user = await upload(harness, "DB031", "bai.docx", word("Bản 1"))
     assignment = await draft_id(harness, "DB031")
     before = len(user.messages)
-    page = await verdict_form(desk, assignment, "revise", {"reason": "Rút gọn còn 5 phút đọc."})
+    shown = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    form = {**hidden(shown, "form-revise"), "version": version_of(shown, "form-revise"),
+            "reason": "Rút gọn còn 5 phút đọc."}  # fmt: skip
+    pressed = await desk.client.post(f"/office/drafts/{assignment}/revise", data=form)
+    page = (await desk.client.get(pressed.headers["location"])).text
     assert text_of(page, "flash") == (
         "Đã đề nghị đồng chí Nguyễn Thị Lan Phương chỉnh sửa bản 1 tham luận chủ đề 1.1. "
         "Bot đã báo người viết."
@@ -351,14 +355,36 @@ async def test_revise_sends_the_reason_then_the_request_and_a_second_press_sends
     assert await audits(harness, "draft.verdict") == [
         (actor.actor, {"status": "revision", "version": 1})
     ]
-
-    page = await verdict_form(desk, assignment, "revise", {"reason": "Nhắc lại."})
-    assert text_of(page, "flash") == (
-        "Tham luận này đã ở trạng thái «cần chỉnh sửa»; không có gì thay đổi."
-    )
+    # The same form pressed again (a double click, a reload): nothing more.
+    await desk.client.post(f"/office/drafts/{assignment}/revise", data=form)
     async with harness.services.ctx.sessions() as session:
         assert list(await session.scalars(select(DraftComment.body))) == ["Rút gọn còn 5 phút đọc."]
     assert len(await audits(harness, "draft.verdict")) == 1
+
+
+async def test_a_new_instruction_while_a_revision_is_awaited_is_sent_not_dropped(
+    desk: Desk, harness: BotHarness
+) -> None:
+    user = await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    await verdict_form(desk, assignment, "revise", {"reason": "Rút gọn còn 5 phút đọc."})
+    await harness.tick()
+    before = len(user.messages)
+    page = await verdict_form(
+        desk, assignment, "revise", {"reason": "Bổ sung phần kiến nghị với Thành ủy."}
+    )
+    assert text_of(page, "flash").startswith(
+        "Đã gửi góp ý tới đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình)"
+    )  # not «không có gì thay đổi»: the instruction went
+    await harness.tick()
+    assert [
+        "Bổ sung phần kiến nghị với Thành ủy." in m["text"] for m in user.messages[before:]
+    ] == [True]
+    assert len(await audits(harness, "draft.verdict")) == 1  # still the one request
+    page = await verdict_form(desk, assignment, "revise", {"reason": ""})
+    assert text_of(page, "flash") == (
+        "Tham luận này đã ở trạng thái «cần chỉnh sửa»; không có gì thay đổi."
+    )
 
 
 async def test_a_too_long_reason_changes_nothing_and_is_kept_in_its_box(

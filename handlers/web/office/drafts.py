@@ -215,14 +215,10 @@ class Drafts:
         if version_id is None:
             return self._answer(visit, request, DraftResult(DraftStep.GONE))
         reason = values.get("reason", "")
-        line = await drafts.line(_id(request))
-        pending = (  # a verdict that will change something: a second press sends no reason
-            line is not None
-            and line.latest is not None
-            and line.latest.id == version_id
-            and line.status is not DraftStatus.REVISION
-        )
-        if reason.strip() and pending:
+        said: DraftResult | None = None
+        if reason.strip():
+            # Sent even when the draft already awaits a revision: a new instruction is not lost.
+            # The form's nonce names the comment, so the same form pressed twice sends it once.
             said = await drafts.comment_from_office(
                 actor,
                 ThreadPost(_id(request), version_id),
@@ -235,6 +231,8 @@ class Drafts:
                     request, visit, actor, status=422, error=error, reason=reason
                 )
         result = await drafts.set_verdict(actor, version_id, DraftStatus.REVISION)
+        if result.step is DraftStep.UNCHANGED and said is not None:
+            return self._answer(visit, request, said)  # what did change: the comment sent
         return self._answer(visit, request, result)
 
     async def _version(self, request: Request, values: dict[str, str]) -> int | None:
