@@ -219,3 +219,28 @@ async def test_a_preview_leads_back_to_its_text_and_audience_to_change_them(
     # Someone else's draft, or one gone, opens the empty form.
     empty = (await desk.client.get("/office/notices?sua=1")).text
     assert "></textarea>" in empty
+
+
+async def test_a_confirmation_sent_twice_says_it_was_done_not_to_write_again(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Nhắc lịch họp.", "linked")
+    form = {**hidden(page, "form-send"), "how": "later", "when": "08:00 20/5"}
+    action = re.search(r'action="(/office/notices/\d+/send)"', page)
+    assert action is not None
+    for _ in range(2):  # a reload that sends the form again, a slow network
+        sent = await desk.client.post(action.group(1), data=form)
+    shown = (await desk.client.get(sent.headers["location"])).text
+    assert text_of(shown, "flash").startswith("Thông báo số 1 đã được hẹn gửi lúc 08:00")
+    assert "không có gì thay đổi" in text_of(shown, "flash")  # not «Đề nghị soạn lại»
+    assert '<p id="flash" class="text flash ok"' in shown  # said as done, not as an error
+    cancel = hidden(shown, "form-cancel-1")
+    for _ in range(2):
+        cancelled = await desk.client.post("/office/notices/1/cancel", data=cancel)
+    shown = (await desk.client.get(cancelled.headers["location"])).text
+    assert text_of(shown, "flash") == "Thông báo số 1 đã được hủy từ trước; không có gì thay đổi."
+    assert [action for _, action in await audits(harness, "broadcast.")] == [
+        "broadcast.scheduled",
+        "broadcast.cancelled",
+    ]

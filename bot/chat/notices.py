@@ -174,10 +174,12 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         )
     if step is BroadcastStep.CANCELLED:
         return turn.say("broadcast.cancelled", id=message_id)
-    # too long, empty, bad time, gone, resent, nothing to resend
+    # too long, empty, bad time, gone, resent, nothing to resend, a confirmation taken before
+    when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
     return turn.say(
-        f"broadcast.{step.value}", id=message_id or "", limit=result.limit, count=result.count
-    )
+        f"broadcast.{step.value}", id=message_id or "", limit=result.limit, count=result.count,
+        when=when,
+    )  # fmt: skip
 
 
 def _preview(turn: Turn, result: BroadcastResult) -> Answer:

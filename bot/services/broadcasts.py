@@ -59,6 +59,10 @@ class BroadcastStep(StrEnum):
     PAST_TIME = "past_time"
     NO_RECIPIENTS = "no_recipients"
     GONE = "gone"  # the draft or broadcast no longer exists or has already gone out
+    # The same confirmation again (a form sent twice, a second tap): what was done stands.
+    ALREADY_QUEUED = "already_queued"
+    ALREADY_SCHEDULED = "already_scheduled"
+    ALREADY_CANCELLED = "already_cancelled"
     RESENT = "resent"
     NOTHING_TO_RESEND = "nothing_to_resend"
 
@@ -202,7 +206,7 @@ class BroadcastService:
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await self._draft(session, admin, message_id)
             if draft is None or draft.draft_step != DraftStep.CONFIRM:
-                return BroadcastResult(BroadcastStep.GONE)
+                return await self._gone(session, message_id)
             now = self._ctx.clock.now()
             reach = await self._reach(session, draft.audience)
             self._schedule(draft, now)
@@ -228,7 +232,7 @@ class BroadcastService:
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await self._draft(session, admin, message_id)
             if draft is None or draft.draft_step != DraftStep.CONFIRM:
-                return BroadcastResult(BroadcastStep.GONE)
+                return await self._gone(session, message_id)
             return await self._take_time(session, admin, draft, text)
 
     async def _take_time(
@@ -279,7 +283,9 @@ class BroadcastService:
                 query = query.where(OutboundMessage.id == message_id)
             message = await session.scalar(query)
             if message is None:
-                return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
+                if message_id is None:
+                    return BroadcastResult(BroadcastStep.GONE)
+                return await self._gone(session, message_id)
             now = self._ctx.clock.now()
             was_scheduled = message.status == MessageStatus.SCHEDULED
             message.status = MessageStatus.CANCELLED
@@ -399,6 +405,30 @@ class BroadcastService:
             )
             and not group
         )
+
+    async def _gone(self, session: AsyncSession, message_id: int) -> BroadcastResult:
+        """Why a notice is no longer at the step a form or a button was for: what it became,
+        when that was a confirmation already taken (sent twice), else GONE."""
+        message = await session.scalar(
+            select(OutboundMessage).where(
+                OutboundMessage.id == message_id,
+                OutboundMessage.meeting_id == self._ctx.meeting_id,
+                OutboundMessage.kind == MessageKind.BROADCAST,
+            )
+        )
+        became = {
+            MessageStatus.SCHEDULED: BroadcastStep.ALREADY_SCHEDULED,
+            MessageStatus.QUEUED: BroadcastStep.ALREADY_QUEUED,
+            MessageStatus.DONE: BroadcastStep.ALREADY_QUEUED,
+        }
+        if message is None:
+            return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
+        step = became.get(MessageStatus(message.status))
+        if step is None and message.status == MessageStatus.CANCELLED and message.due_at:
+            step = BroadcastStep.ALREADY_CANCELLED  # a notice that had a time: not a dropped draft
+        if step is None:
+            return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
+        return BroadcastResult(step, message_id=message.id, due_at=message.due_at)
 
     async def _draft(
         self, session: AsyncSession, admin: OfficeActor, message_id: int

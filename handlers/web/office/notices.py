@@ -230,6 +230,9 @@ def _ok(step: BroadcastStep) -> bool:
         BroadcastStep.SCHEDULED,
         BroadcastStep.CANCELLED,
         BroadcastStep.RESENT,
+        BroadcastStep.ALREADY_QUEUED,
+        BroadcastStep.ALREADY_SCHEDULED,
+        BroadcastStep.ALREADY_CANCELLED,
     )
 
 
