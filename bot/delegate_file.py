@@ -89,6 +89,7 @@ PHONE_FIRST_KEPT: Final = "phone_first_kept"
 SHEET_READ: Final = "sheet_read"
 SHEET_IGNORED: Final = "sheet_ignored"
 UNHEADED_CELL: Final = "unheaded_cell"
+SHARED_PHONE: Final = "shared_phone"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -97,6 +98,7 @@ WARNING_CODES: Final = (
     SHEET_READ,
     SHEET_IGNORED,
     UNHEADED_CELL,
+    SHARED_PHONE,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -758,6 +760,7 @@ def _parse_rows(
     rows: list[DelegateRow] = []
     problems: list[RowProblem] = []
     first_row_of_code: dict[str, int] = {}
+    first_row_of_phone: dict[str, int] = {}
     header_ok = not header.problems
     data_rows = 0
     content_rows = 0
@@ -856,6 +859,16 @@ def _parse_rows(
                 warnings.append(RowProblem(number, written, PHONE_FIRST_KEPT, shown_value, kept))
             elif phone is None:
                 problem("phone", BAD_PHONE, phone_value)
+            if phone is not None:
+                # One person listed twice under two codes, or a number typed on the wrong row:
+                # a number two people share links neither of them by phone.
+                first = first_row_of_phone.setdefault(phone, number)
+                if first != number:
+                    written = header.written["phone"]
+                    shown_value = _truncate(shown(phone_value))
+                    warnings.append(
+                        RowProblem(number, written, SHARED_PHONE, shown_value, str(first))
+                    )
 
         rank: int | None = None
         rank_value = values.get("rank", "")

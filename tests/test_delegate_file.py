@@ -442,6 +442,17 @@ def test_repeated_code_is_reported_on_the_later_row_naming_the_first(tmp_path: P
     )
 
 
+def test_a_phone_number_on_two_rows_is_a_warning_naming_the_first_row(tmp_path: Path) -> None:
+    twice = GOOD.replace("DB001", "DB081").replace("0912 345 001", "+84 912.345.001")
+    result = parse(write_csv(tmp_path, HEADER, GOOD, twice))
+    assert result.problems == []  # both kept: two people may share an office's number
+    assert [r.code for r in result.rows] == ["DB001", "DB081"]
+    assert result.warnings == [RowProblem(3, "Điện thoại", "shared_phone", "+84 912.345.001", "2")]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]).startswith(
+        "  - Dòng 3, cột «Điện thoại»: số điện thoại «+84 912.345.001» trùng với số ở dòng 2"
+    )
+
+
 def test_cell_longer_than_200_chars_is_too_long_and_value_is_truncated(tmp_path: Path) -> None:
     long_position = "Phó Chủ tịch " * 20
     line = GOOD.replace("Chủ tịch", long_position.strip(), 1)
