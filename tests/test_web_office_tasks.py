@@ -92,6 +92,9 @@ async def test_the_board_lists_overdue_tasks_first_then_by_deadline(
     row = text_of(page.text, f"task-{await task_id(harness, 'VI.1.2')}")
     assert "quá hạn" in row and "0/2 đã hoàn thành · 0/2 đã báo cáo · 0 sản phẩm" in row
     assert "đã kết thúc theo dõi" in text_of(page.text, f"task-{await task_id(harness, 'VI.1.1')}")
+    # Not due yet and nobody reported: not «đang thực hiện», which a contact's report says.
+    row = text_of(page.text, f"task-{await task_id(harness, 'VI.2')}")
+    assert "chưa hoàn thành" in row and "đang thực hiện" not in row
     assert 'href="/office/tasks" aria-current="page"' in page.text
 
 
