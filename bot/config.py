@@ -785,21 +785,40 @@ def load_config(path: Path) -> LoadedConfig:
         raise ConfigError(
             path, [ConfigProblem("", "file_not_found", {"path": str(path)})]
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(path, [ConfigProblem("", "is_a_folder", {"path": str(path)})]) from None
     except OSError as exc:
         problem = ConfigProblem("", "file_unreadable", {"path": str(path), "reason": exc.strerror})
         raise ConfigError(path, [problem]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        # Notepad's «UTF-8 with BOM» puts U+FEFF first, which TOML does not allow.
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+        data = tomllib.loads(text)
     except UnicodeDecodeError:
         raise ConfigError(path, [ConfigProblem("", "not_utf8", {"path": str(path)})]) from None
     except tomllib.TOMLDecodeError as exc:
-        problem = ConfigProblem("", "toml_syntax", {"detail": str(exc)})
-        raise ConfigError(path, [problem]) from None
+        raise ConfigError(path, [_syntax_problem(text, str(exc))]) from None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(path, [_problem(error, data) for error in exc.errors()]) from None
     return LoadedConfig(path=path, config=config)
+
+
+def _syntax_problem(text: str, detail: str) -> ConfigProblem:
+    """A TOML syntax error where it is: its line number and that line as written, which say
+    more to an office than tomllib's English (kept in ``detail`` for the technician)."""
+    where = re.search(r"at line (\d+), column (\d+)", detail)
+    if where is None:
+        return ConfigProblem("", "toml_syntax", {"detail": detail})
+    number = int(where.group(1))
+    lines = text.splitlines()
+    written = lines[number - 1].strip() if 0 < number <= len(lines) else ""
+    return ConfigProblem(
+        "",
+        "toml_syntax_at",
+        {"detail": detail, "line": number, "column": int(where.group(2)), "text": written[:120]},
+    )
 
 
 def _param(value: object) -> str | int:

@@ -121,14 +121,35 @@ def test_a_fractional_capacity_is_explained_in_vietnamese(tmp_path: Path) -> Non
     assert problems(path) == [("meeting.capacity", "int_from_float")]
 
 
-def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
-    path = edited(tmp_path, ("capacity = 80", "capacity = = 80"))
+def test_toml_syntax_error_names_the_line_and_shows_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    path = edited(tmp_path, ("\ncapacity = 80\n", "\ncapacity = = 80\n"))
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     [problem] = caught.value.problems
-    assert problem.code == "toml_syntax"
+    assert problem.code == "toml_syntax_at"
     line = EXAMPLE_CONFIG.read_text(encoding="utf-8").splitlines().index("capacity = 80") + 1
+    assert (problem.params["line"], problem.params["text"]) == (line, "capacity = = 80")
     assert f"line {line}" in problem.params["detail"]
+    assert main(["--config", str(path), "check"]) == 3
+    said = capsys.readouterr().err
+    assert f"sai cú pháp TOML ở dòng {line}, cột 12: «capacity = = 80»." in said
+    assert "Invalid" not in said  # tomllib's English stays out of the office's answer
+
+
+def test_a_plan_saved_with_a_bom_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + EXAMPLE_CONFIG.read_bytes())  # Notepad's «UTF-8 BOM»
+    assert load_config(path).config.meeting.capacity == 80
+
+
+def test_a_folder_given_as_the_plan_is_said_to_be_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert [p.code for p in caught.value.problems] == ["is_a_folder"]
 
 
 def test_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
