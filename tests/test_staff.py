@@ -154,7 +154,7 @@ def test_staff_list_with_nobody_says_how_to_add_someone(
 ) -> None:
     assert main(["staff", "list", "--role", "checkin"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Chưa có ai được giao vai trò Lễ tân. Giao vai trò bằng lệnh: "
+        "Chưa có ai được giao vai trò Đón tiếp. Giao vai trò bằng lệnh: "
         "hoinghi staff add MÃ --role checkin"
     ]
 
@@ -165,14 +165,14 @@ def test_the_checkin_role_is_granted_apart_from_the_office_role(
     account = link_on_telegram(listed, "NV01", 700000001)
     assert main(["staff", "add", "NV01", "--role", "checkin"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Đã giao vai trò Lễ tân cho đồng chí Nguyễn Thị Phương Trinh (NV01)."
+        "Đã giao vai trò Đón tiếp cho đồng chí Nguyễn Thị Phương Trinh (NV01)."
     ]  # no menu note: the reception desk has no office commands
     assert not is_office(listed, account)
     assert main(["staff", "list", "--role", "checkin"]) == 0
     assert main(["staff", "list"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[:2] == [
-        "Vai trò Lễ tân: 1 người.",
+        "Vai trò Đón tiếp: 1 người.",
         "  - NV01: Nguyễn Thị Phương Trinh, Phó Chánh Văn phòng, Văn phòng Hội LHPN thành phố "
         "— đã liên kết Telegram",
     ]
@@ -181,7 +181,7 @@ def test_the_checkin_role_is_granted_apart_from_the_office_role(
         "Chưa có ai được giao vai trò Văn phòng. Giao vai trò bằng lệnh: hoinghi staff add MÃ",
         "Ngoài ra, 2 tài khoản Telegram trong [office] admin_ids của tệp cấu hình cũng dùng được "
         "các lệnh của Văn phòng.",
-        "Vai trò Lễ tân: 1 người.",
+        "Vai trò Đón tiếp: 1 người.",
         "  - NV01: Nguyễn Thị Phương Trinh, Phó Chánh Văn phòng, Văn phòng Hội LHPN thành phố "
         "— đã liên kết Telegram",
     ]
