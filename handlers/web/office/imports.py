@@ -27,6 +27,7 @@ from bot.services.access import OfficeActor
 from bot.services.delegates import ImportSummary
 from bot.services.import_notes import kept_notes
 from bot.services.signin import StaffVisit
+from bot.texts.formatting import short_moment
 from bot.texts.presenters import problem_line
 from handlers.web.office.binding import session_binding
 from handlers.web.uploads import TooLarge, read_form, text_field, upload
@@ -60,6 +61,9 @@ class PendingLists:
     def __init__(self) -> None:
         self._folder: Path | None = None  # made at the first upload
         self.items: dict[str, Pending] = {}
+        # Lists imported, by key: the same form sent again says so (for as long as a list is
+        # kept, then forgotten with the rest).
+        self.imported: dict[str, tuple[int, str, datetime]] = {}
 
     def keep(self, pending: Pending) -> str:
         """Keep ``pending`` under a new random id."""
@@ -92,9 +96,11 @@ class PendingLists:
             pending.path.unlink(missing_ok=True)
 
     def sweep(self, now: datetime) -> None:
-        """Delete the lists whose time is up."""
+        """Delete the lists whose time is up (and forget, after a day, those imported)."""
         for key in [k for k, p in self.items.items() if p.expires_at <= now]:
             self.drop(key)
+        for key in [k for k, (_, _, at) in self.imported.items() if now - at > timedelta(days=1)]:
+            del self.imported[key]
 
     def close(self) -> None:
         """Delete every kept file."""
@@ -214,6 +220,11 @@ class Imports:
             str(request.path_params["key"]), visit.session_id, services.ctx.clock.now(), drop=False
         )
         if pending is None:
+            done = self.pending.imported.get(str(request.path_params["key"]))
+            if done is not None and done[0] == visit.session_id:  # the same form sent again
+                when = short_moment(catalog, services.ctx.config.meeting.local(done[2]))
+                said = catalog.html("dash.import.already", path=done[1], time=when)
+                return office._done(visit, "import", said, ok=True)
             return office._done(visit, "import", catalog.html("dash.import.gone"), ok=False)
         try:
             parsed = self._parse(pending.path, pending.sheet)
@@ -224,6 +235,8 @@ class Imports:
         summary = await services.delegates.import_rows(
             parsed.rows, actor=actor.actor, kept=parsed.absent
         )
+        key = str(request.path_params["key"])
+        self.pending.imported[key] = (visit.session_id, pending.name, services.ctx.clock.now())
         lines = [
             catalog.html(
                 "import.done", path=pending.name, rows=len(parsed.rows), created=summary.created,
