@@ -277,9 +277,9 @@ def _role_option(parser: argparse.ArgumentParser, *, every: bool = False) -> Non
         choices=[role.value for role in Role],
         default=None if every else Role.OFFICE.value,
         help=(
-            "chỉ một vai trò: office (Văn phòng) hoặc checkin (đón tiếp đại biểu tại bàn điểm danh);"
+            "chỉ một vai trò: office (Văn phòng) hoặc checkin (đón tiếp đại biểu);"
             " mặc định: mọi vai trò"
             if every
-            else "vai trò: office (Văn phòng, mặc định) hoặc checkin (đón tiếp đại biểu tại bàn điểm danh)"
+            else "vai trò: office (Văn phòng, mặc định) hoặc checkin (đón tiếp đại biểu)"
         ),
     )
