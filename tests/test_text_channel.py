@@ -267,22 +267,21 @@ async def test_rsvp_by_numbers_with_a_reason_then_a_substitute(world: World) -> 
     assert "Nguyễn Thị Lan" in said[-1]
 
 
-async def test_the_reason_prompts_no_reason_number_typed_after_the_reason_never_erases_it(
+async def test_after_the_reason_a_number_picks_from_the_invitation_not_the_reason_prompt(
     world: World,
 ) -> None:
-    # «1 – Không nêu lý do» is still the newest menu after the reason was typed: a later «1»
-    # declined again and erased the reason.
+    # «1 – Không nêu lý do» was still the newest menu after the reason was typed: a later «1»
+    # declined again and erased the reason. The answer now offers the invitation's choices,
+    # so «1» is the «✅ Tham dự» the person reads under it.
     person = await world.linked("DB001", "Chị Mai")
     await person.type("2")  # Không tham dự
-    await person.type("Bận công tác tại Trung ương")
-    said = await person.type("1")
+    said = await person.type("Bận công tác tại Trung ương")
     declined = await rsvp_of(world.services, "DB001")
     assert (declined.status, declined.reason) == (
         RsvpStatus.DECLINED,
         "Bận công tác tại Trung ương",
     )
-    assert "không tham dự" in said[0]
-    await person.type("/trangthai")  # the card's menu is back, and answers
+    assert "1 – ✅ Tham dự" in said[-1] and "Không nêu lý do" not in said[-1]
     await person.type("1")
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
 
