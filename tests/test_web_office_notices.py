@@ -161,8 +161,14 @@ async def test_a_time_that_cannot_be_read_keeps_the_preview_with_the_time_to_men
     async with harness.services.ctx.sessions() as session:
         statuses = list(await session.scalars(select(OutboundMessage.status)))
     assert statuses == ["draft"]
+    # «Gửi sau» with no time at all: «Gửi sau» stays chosen (not «Gửi ngay», which would send
+    # it to everyone at once when the clerk then typed the time and confirmed).
+    blank = await press_send(desk, refused.text, how="later", when="  ")
+    assert blank.status_code == 422
+    assert re.search(r'id="how-later" name="how" value="later" checked', blank.text)
+    assert not re.search(r'id="how-now" name="how" value="now" checked', blank.text)
     # A past time is refused the same way; the time mended, it is scheduled.
-    past = await press_send(desk, refused.text, how="later", when="08:00 1/1/2024")
+    past = await press_send(desk, blank.text, how="later", when="08:00 1/1/2024")
     assert past.status_code == 422
     assert text_of(past.text, "notice-error").endswith(
         "Đề nghị nhập một thời điểm trong tương lai."
@@ -216,7 +222,7 @@ async def test_a_preview_leads_back_to_its_text_and_audience_to_change_them(
     )
     assert "Họp trù bị lúc 15:00." in text_of(again.text, "notice-shown")
     assert await audits(harness, "broadcast.") == []
-    # Someone else's draft, or one gone, opens the empty form.
+    # A draft no longer there (the second preview replaced it) opens the empty form.
     empty = (await desk.client.get("/office/notices?sua=1")).text
     assert "></textarea>" in empty
 
@@ -244,3 +250,19 @@ async def test_a_confirmation_sent_twice_says_it_was_done_not_to_write_again(
         "broadcast.scheduled",
         "broadcast.cancelled",
     ]
+
+
+async def test_a_cancel_that_comes_after_the_notice_went_out_says_it_could_not_be_done(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Nhắc lịch họp.", "linked")
+    listed = await confirm(desk, page, how="later", when="09:30 18/5")
+    cancel = hidden(listed, "form-cancel-1")  # the list as it was before the time came
+    harness.clock.advance(timedelta(hours=1))  # 10:00: its time has come
+    await harness.tick()
+    assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
+    late = await desk.client.post("/office/notices/1/cancel", data=cancel)
+    shown = (await desk.client.get(late.headers["location"])).text
+    assert text_of(shown, "flash") == "Thông báo số 1 đã được gửi đi nên không hủy được nữa."
+    assert '<p id="flash" class="text flash error"' in shown  # not said as done

@@ -63,6 +63,9 @@ class BroadcastStep(StrEnum):
     ALREADY_QUEUED = "already_queued"
     ALREADY_SCHEDULED = "already_scheduled"
     ALREADY_CANCELLED = "already_cancelled"
+    # What a late form or tap asked can no longer be done: said, not as done.
+    WAS_CANCELLED = "was_cancelled"  # a send for a notice cancelled meanwhile
+    ALREADY_SENT = "already_sent"  # a cancel for a notice already queued or sent
     RESENT = "resent"
     NOTHING_TO_RESEND = "nothing_to_resend"
 
@@ -285,7 +288,7 @@ class BroadcastService:
             if message is None:
                 if message_id is None:
                     return BroadcastResult(BroadcastStep.GONE)
-                return await self._gone(session, message_id)
+                return await self._gone(session, message_id, cancelling=True)
             now = self._ctx.clock.now()
             was_scheduled = message.status == MessageStatus.SCHEDULED
             message.status = MessageStatus.CANCELLED
@@ -406,9 +409,13 @@ class BroadcastService:
             and not group
         )
 
-    async def _gone(self, session: AsyncSession, message_id: int) -> BroadcastResult:
-        """Why a notice is no longer at the step a form or a button was for: what it became,
-        when that was a confirmation already taken (sent twice), else GONE."""
+    async def _gone(
+        self, session: AsyncSession, message_id: int, *, cancelling: bool = False
+    ) -> BroadcastResult:
+        """Why a notice is no longer at the step a form or a button was for, as it bears on
+        what was asked: a send or a schedule sent twice finds it queued or scheduled already
+        (done), a cancel sent twice finds it cancelled (done); a send finding it cancelled, or
+        a cancel finding it gone out, could not be done. GONE when it is no notice at all."""
         message = await session.scalar(
             select(OutboundMessage).where(
                 OutboundMessage.id == message_id,
@@ -416,18 +423,28 @@ class BroadcastService:
                 OutboundMessage.kind == MessageKind.BROADCAST,
             )
         )
-        became = {
-            MessageStatus.SCHEDULED: BroadcastStep.ALREADY_SCHEDULED,
-            MessageStatus.QUEUED: BroadcastStep.ALREADY_QUEUED,
-            MessageStatus.DONE: BroadcastStep.ALREADY_QUEUED,
-        }
-        if message is None:
+        if message is None or message.due_at is None:  # none, or a draft dropped unconfirmed
             return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
-        step = became.get(MessageStatus(message.status))
-        if step is None and message.status == MessageStatus.CANCELLED and message.due_at:
-            step = BroadcastStep.ALREADY_CANCELLED  # a notice that had a time: not a dropped draft
-        if step is None:
-            return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
+        status = MessageStatus(message.status)
+        sent = status in (MessageStatus.QUEUED, MessageStatus.DONE)
+        if cancelling:
+            step = (
+                BroadcastStep.ALREADY_CANCELLED
+                if status is MessageStatus.CANCELLED
+                else BroadcastStep.ALREADY_SENT
+                if sent
+                else BroadcastStep.GONE
+            )
+        else:
+            step = (
+                BroadcastStep.ALREADY_SCHEDULED
+                if status is MessageStatus.SCHEDULED
+                else BroadcastStep.ALREADY_QUEUED
+                if sent
+                else BroadcastStep.WAS_CANCELLED
+                if status is MessageStatus.CANCELLED
+                else BroadcastStep.GONE
+            )
         return BroadcastResult(step, message_id=message.id, due_at=message.due_at)
 
     async def _draft(

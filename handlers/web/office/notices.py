@@ -147,6 +147,7 @@ class Notices:
         *,
         error: str = "",
         when: str = "",
+        later: bool = False,
         status: int = 200,
     ) -> Response:
         """The notice as delegates will read it, with the form that sends it; after a time that
@@ -160,7 +161,7 @@ class Notices:
             reach=result.reach, shown=shown,
             audience_label=audience_label(catalog, config, result.audience),
             more=result.reach.not_linked - len(result.reach.first_not_linked),
-            zone=config.meeting.timezone, error=error, when=when, status=status,
+            zone=config.meeting.timezone, error=error, when=when, later=later, status=status,
         )  # fmt: skip
 
     async def send(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -183,8 +184,9 @@ class Notices:
                 shown = await broadcasts.choose_audience(actor, message_id, result.audience)
                 if shown.step is BroadcastStep.PREVIEW:
                     return self._preview(
-                        visit, actor, shown, error=self._say(result), when=when, status=422
-                    )
+                        visit, actor, shown, error=self._say(result), when=when, later=True,
+                        status=422,
+                    )  # fmt: skip
         return office._done(visit, "notices", self._say(result), ok=_ok(result.step))
 
     async def cancel(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
