@@ -474,3 +474,20 @@ def test_a_long_text_is_shown_up_to_the_limit_and_says_it_was_cut() -> None:
     assert reading is not None and reading.cut
     assert sum(len(p) for p in reading.paragraphs) == MAX_SHOWN
     assert draft_text("bai.txt", "\ufeffMột\r\nHai\n\n".encode()) == Reading(("Một", "Hai"))
+
+
+async def test_an_instruction_on_a_version_since_replaced_is_not_sent(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    assignment = await draft_id(harness, "DB031")
+    shown = (await desk.client.get(f"/office/drafts/{assignment}")).text  # about version 1
+    form = {**hidden(shown, "form-revise"), "version": version_of(shown, "form-revise"),
+            "reason": "Rút gọn còn 5 phút đọc."}  # fmt: skip
+    await upload(harness, "DB031", "bai-2.docx", word("Bản 2"))  # meanwhile, version 2
+    pressed = await desk.client.post(f"/office/drafts/{assignment}/revise", data=form)
+    page = (await desk.client.get(pressed.headers["location"])).text
+    assert "bản 2" in text_of(page, "flash")  # the page says a newer version came
+    async with harness.services.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftComment.body))) == []
+    assert await audits(harness, "draft.verdict") == []

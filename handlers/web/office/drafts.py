@@ -216,7 +216,9 @@ class Drafts:
             return self._answer(visit, request, DraftResult(DraftStep.GONE))
         reason = values.get("reason", "")
         said: DraftResult | None = None
-        if reason.strip():
+        line = await drafts.line(_id(request))
+        latest = line is not None and line.latest is not None and line.latest.id == version_id
+        if reason.strip() and latest:  # an instruction on a version since replaced is not sent
             # Sent even when the draft already awaits a revision: a new instruction is not lost.
             # The form's nonce names the comment, so the same form pressed twice sends it once.
             said = await drafts.comment_from_office(

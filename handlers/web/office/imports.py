@@ -226,17 +226,23 @@ class Imports:
                 said = catalog.html("dash.import.already", path=done[1], time=when)
                 return office._done(visit, "import", said, ok=True)
             return office._done(visit, "import", catalog.html("dash.import.gone"), ok=False)
+        key = str(request.path_params["key"])
         try:
             parsed = self._parse(pending.path, pending.sheet)
         finally:
-            self.pending.drop(str(request.path_params["key"]))
+            self.pending.drop(key)
         if parsed.problems:  # cannot happen to a file kept unchanged; said if it does
             return office._done(visit, "import", catalog.html("dash.import.gone"), ok=False)
-        summary = await services.delegates.import_rows(
-            parsed.rows, actor=actor.actor, kept=parsed.absent
-        )
-        key = str(request.path_params["key"])
+        # Marked before the import's awaits: a double click's second form, arriving meanwhile,
+        # is told the list is (being) imported, not that it is gone.
         self.pending.imported[key] = (visit.session_id, pending.name, services.ctx.clock.now())
+        try:
+            summary = await services.delegates.import_rows(
+                parsed.rows, actor=actor.actor, kept=parsed.absent
+            )
+        except BaseException:
+            del self.pending.imported[key]
+            raise
         lines = [
             catalog.html(
                 "import.done", path=pending.name, rows=len(parsed.rows), created=summary.created,
