@@ -779,14 +779,14 @@ def config_path(explicit: str | Path | None, environ: dict[str, str] | None = No
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and validate ``path`` or raise ConfigError with every problem found."""
+    if path.is_dir():  # Windows says «permission denied» of a folder opened as a file
+        raise ConfigError(path, [ConfigProblem("", "is_a_folder", {"path": str(path)})])
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             path, [ConfigProblem("", "file_not_found", {"path": str(path)})]
         ) from None
-    except IsADirectoryError:
-        raise ConfigError(path, [ConfigProblem("", "is_a_folder", {"path": str(path)})]) from None
     except OSError as exc:
         problem = ConfigProblem("", "file_unreadable", {"path": str(path), "reason": exc.strerror})
         raise ConfigError(path, [problem]) from None
@@ -812,7 +812,7 @@ def _syntax_problem(text: str, detail: str) -> ConfigProblem:
     if where is None:
         return ConfigProblem("", "toml_syntax", {"detail": detail})
     number = int(where.group(1))
-    lines = text.splitlines()
+    lines = text.split("\n")  # TOML's lines: splitlines() would also break at \x0c, \u2028…
     written = lines[number - 1].strip() if 0 < number <= len(lines) else ""
     return ConfigProblem(
         "",

@@ -65,26 +65,24 @@ async def people_behind(
 ) -> dict[str, tuple[str, str]]:
     """(full name, code) of the person behind each audited account the meeting knows: a chat
     account ("telegram:…", "zalo:…") by its link, a dashboard session ("dashboard:<code>") by
-    the code; the command line and unknown accounts are left out."""
+    the code; the command line and unknown accounts are left out. Read by the meeting, not by
+    a list of accounts: an export's log may name ten thousand of them."""
     wanted = set(actors)
-    codes = {actor.partition(":")[2] for actor in wanted if actor.startswith("dashboard:")}
-    externals = {actor.partition(":")[2] for actor in wanted if ":" in actor} - codes
     found: dict[str, tuple[str, str]] = {}
-    if codes:
+    if any(actor.startswith("dashboard:") for actor in wanted):
         for code, name in await session.execute(
-            select(Delegate.code, Delegate.full_name).where(
-                Delegate.meeting_id == meeting_id, Delegate.code.in_(codes)
-            )
+            select(Delegate.code, Delegate.full_name).where(Delegate.meeting_id == meeting_id)
         ):
-            found[f"dashboard:{code}"] = (name, code)
-    if externals:
+            if (actor := f"dashboard:{code}") in wanted:
+                found[actor] = (name, code)
+    if any(":" in actor and not actor.startswith("dashboard:") for actor in wanted):
         for channel, external, name, code in await session.execute(
             select(
                 ChannelIdentity.channel, ChannelIdentity.external_id, Delegate.full_name,
                 Delegate.code,
             )
             .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
-            .where(Delegate.meeting_id == meeting_id, ChannelIdentity.external_id.in_(externals))
+            .where(Delegate.meeting_id == meeting_id)
         ):  # fmt: skip
             if (actor := f"{channel}:{external}") in wanted:
                 found[actor] = (name, code)

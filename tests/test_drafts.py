@@ -252,8 +252,8 @@ async def test_each_new_upload_is_a_new_version_and_an_identical_one_is_not_stor
 @pytest.mark.parametrize(
     ("name", "content", "announced", "expected"),
     [
-        ("virus.exe", b"MZ\x90\x00", None, "Bot chỉ nhận tham luận dạng .docx"),
-        (None, b"PK\x03\x04abc", None, "Bot chỉ nhận tham luận dạng .docx"),
+        ("virus.exe", b"MZ\x90\x00", None, "Tham luận chỉ được nhận ở dạng .docx"),
+        (None, b"PK\x03\x04abc", None, "Tham luận chỉ được nhận ở dạng .docx"),
         ("lon.pdf", b"%PDF-1.7", 21 * 1024 * 1024, "Tệp lớn hơn 20 MB"),
         ("rong.docx", b"", None, "Tệp không có nội dung"),
     ],
@@ -275,7 +275,7 @@ async def test_a_file_whose_content_is_not_its_type_is_rejected_after_download(
 ) -> None:
     user = await speaker(harness)
     answer = await upload(harness, user, "bai.pdf", b"MZ this is a program, not a PDF")
-    assert answer.startswith("Bot chỉ nhận tham luận dạng .docx")
+    assert answer.startswith("Tham luận chỉ được nhận ở dạng .docx")
     assert len(harness.fake.calls_to("getFile")) == 1
     assert await versions(harness) == []
 
@@ -317,7 +317,9 @@ async def test_a_document_from_someone_without_a_theme_is_not_taken(harness: Bot
     await harness.services.drafts.sync()
     user = await harness.open_invitation("DB001")
     answer = await upload(harness, user, "bai.docx", docx("x"))
-    assert answer.startswith("Đồng chí chưa được phân công tham luận nên không nhận được tệp này")
+    assert answer.startswith(
+        "Đồng chí chưa được phân công tham luận nên tệp này không được tiếp nhận"
+    )
     stranger = harness.new_user()
     answer = await upload(harness, stranger, "bai.docx", docx("x"))
     assert answer.startswith("Tài khoản này chưa được liên kết")

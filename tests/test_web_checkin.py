@@ -25,7 +25,7 @@ from bot.services.access import Role
 from bot.services.checkin import ArrivalKind
 from bot.services.signin import LinkStep
 from bot.texts import load_catalog
-from handlers.web.office.checkin import DESK_COOKIE, desk_pages_of
+from handlers.web.office.checkin import DESK_COOKIE, DESK_REMEMBERED, desk_pages_of
 from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
 from tests.office_support import Desk, desk_for, text_of
@@ -213,8 +213,58 @@ async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_
     before = await accounts(meeting)
     scanned = await desk.client.get(path)
     assert scanned.status_code == 401 and 'id="form-tap"' not in scanned.text
-    assert "chưa được thực hiện" in text_of(scanned.text, "signin-ended")
+    assert "chưa điểm danh ai" in text_of(scanned.text, "signin-ended")
     assert await accounts(meeting) == before  # the desk's phone was made no one's account
+    await desk.client.aclose()
+
+
+async def test_a_desk_phone_whose_session_expired_asks_to_sign_in_and_offers_the_way_out(
+    meeting: Day, phone: Desk
+) -> None:
+    cookie = phone.client.cookies.get(DESK_COOKIE, path="/")
+    assert cookie is not None
+    path = f"/{meeting.tokens['DB001']}"
+    lifetime = meeting.services.signin.session_lifetime
+    meeting.clock.advance(lifetime + timedelta(minutes=1))  # the session is over; the cookie not
+    before = await accounts(meeting)
+    scanned = await phone.client.get(path)
+    assert scanned.status_code == 401
+    assert text_of(scanned.text, "signin-ended") == (
+        "Phiên đăng nhập trên trình duyệt này đã hết hạn hoặc đã được đăng xuất. Lượt quét mã "
+        "QR vừa rồi chưa điểm danh ai: đề nghị đăng nhập lại rồi quét lại."
+    )
+    assert await accounts(meeting) == before
+    # «Điện thoại này không còn dùng ở bàn đón tiếp?»: the desk cookie goes, the page opens.
+    way_out = re.search(r'<p id="not-a-desk"><a href="([^"]+)">', scanned.text)
+    assert way_out is not None
+    out = await phone.client.get(way_out.group(1).replace("&amp;", "&"))
+    assert (out.status_code, out.headers["location"]) == (303, path)
+    assert DESK_COOKIE in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+    # Only a personal page's address is followed from there.
+    elsewhere = await phone.client.get("/office/checkin/forget", params={"to": "//evil.example"})
+    assert elsewhere.headers["location"] == "/office/signin"
+
+
+async def test_the_desk_cookie_outlives_its_session_and_goes_when_the_office_signs_out(
+    meeting: Day,
+) -> None:
+    access = meeting.services.access
+    await access.grant(access.local_operator(), "NV01", Role.OFFICE)
+    desk = await desk_for(meeting.services)
+    await desk.sign_in("NV01")
+    page = await desk.client.get("/office/checkin/desk")
+    chosen = await desk.client.post(
+        "/office/checkin/desk", data={**fields(page.text, "form-desk"), "desk": "Bàn 1"}
+    )
+    lifetime = meeting.services.signin.session_lifetime + DESK_REMEMBERED
+    assert f"Max-Age={int(lifetime.total_seconds())}" in chosen.headers["set-cookie"]
+    # An office clerk who kept the desk signs out of the dashboard: the desk's cookie goes too,
+    # so her own personal link opens her page on this phone, not a «session ended» page.
+    shown = await desk.client.get("/office/sessions")
+    out = await desk.client.post("/office/signout", data=fields(shown.text, "form-signout"))
+    assert out.status_code == 200
+    dropped = [c for c in out.headers.get_list("set-cookie") if c.startswith(f"{DESK_COOKIE}=")]
+    assert len(dropped) == 1 and "Max-Age=0" in dropped[0] and "Path=/" in dropped[0]
     await desk.client.aclose()
 
 
@@ -401,6 +451,12 @@ async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_t
     assert (row.kind, row.full_name, row.organization) == (
         ArrivalKind.GUEST, "vu thi hong nhung", "Báo Phụ nữ",
     )  # fmt: skip
+    # «Vẫn ghi là khách» is for the name it was shown beside: another invitee's name typed
+    # into the held form is held again, not recorded.
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    other = {**fields(held.text, "form-guest"), **kept, "name": "Phạm Thị Thanh Mai"}
+    again = await phone.client.post("/office/checkin/guest", data=other)
+    assert again.status_code == 409 and "(DB001)" in text_of(again.text, "namesake")
 
 
 async def test_a_search_with_more_hits_than_shown_says_to_type_more(

@@ -64,7 +64,7 @@ async def test_a_draft_uploaded_on_the_page_is_stored_once_and_receipted_with_it
 async def test_the_page_refuses_what_the_chat_refuses_by_type_and_by_content(
     web: Web, imported: Services
 ) -> None:
-    refused = "Bot chỉ nhận tham luận dạng .docx, .doc, .pdf"
+    refused = "Tham luận chỉ được nhận ở dạng .docx, .doc, .pdf"
     assert (await upload(web, "virus.exe", b"MZ...")).startswith(refused)
     # Named .docx, but its bytes are no document: storage.content judges it as the chat's.
     assert (await upload(web, "fake.docx", b"MZ\x90\x00 not a zip at all")).startswith(refused)

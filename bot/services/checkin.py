@@ -437,14 +437,16 @@ class CheckinService:
 
     async def _namesake(self, session: AsyncSession, name: str) -> DelegateView | None:
         """The first invitee (in protocol order) whose name is ``name``, diacritics and case
-        aside."""
+        aside: the names read, the one found loaded."""
         wanted = fold(name)
-        rows = await session.scalars(
-            select(Delegate)
+        rows = await session.execute(
+            select(Delegate.id, Delegate.full_name)
             .where(roster.delegates_of(self._ctx.meeting_id))
             .order_by(*roster.protocol_key(self._order()))
         )
-        return next((DelegateView.of(p) for p in rows if _folded(p.full_name) == wanted), None)
+        found = next((pid for pid, full_name in rows if _folded(full_name) == wanted), None)
+        person = await session.get(Delegate, found) if found is not None else None
+        return DelegateView.of(person) if person is not None else None
 
     async def undo(self, desk: DeskActor, checkin_id: int) -> CheckinResult:
         """Undo a check-in within ``[checkin] undo_minutes``: by the desk that made it (its

@@ -42,7 +42,7 @@ from bot.texts.presenters import actor_label, deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
-from handlers.web.office.checkin import DeskPages
+from handlers.web.office.checkin import DESK_COOKIE, DeskPages
 from handlers.web.office.downloads import Downloads
 from handlers.web.office.drafts import Drafts
 from handlers.web.office.imports import Imports
@@ -122,13 +122,16 @@ class Office:
 
         return endpoint
 
-    def signin_page(self, request: Request, *, unsaved: bool = False) -> Response:
+    def signin_page(self, request: Request, *, scanned: str | None = None) -> Response:
         """How to sign in, for a request without a live session; when it carried a session that
-        has ended (expired, or signed out elsewhere), saying so — and, for a form or a desk's
-        scan (``unsaved``), that what it asked was not done."""
-        ended = unsaved or self.session_cookie(request) is not None
-        unsaved = unsaved or request.method == "POST"
-        return self._render("office/signin.html", status=401, ended=ended, unsaved=unsaved)
+        has ended (expired, or signed out elsewhere), saying so — and, for a form, that what it
+        asked was not done; for a desk's scan (``scanned``: the personal page's token), that
+        no one was checked in, with the way out for a phone that is no desk's any more."""
+        ended = scanned is not None or self.session_cookie(request) is not None
+        unsaved = request.method == "POST"
+        return self._render(
+            "office/signin.html", status=401, ended=ended, unsaved=unsaved, scanned=scanned
+        )
 
     async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
         """The posted form, once it is known to be this server's for ``bound_to``; else the
@@ -239,9 +242,15 @@ class Office:
         return self._done(visit, "sessions", self.catalog.html(key), ok=bool(ended))
 
     def _signed_out(self) -> Response:
+        """Signed out: the session's cookie goes, and a desk's with it (a phone signed out is
+        no desk's, and its scans open the person's own page again)."""
         response = self._render("office/message.html", key="signed_out")
         response.delete_cookie(
             COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"
+        )
+        site = self.root.removesuffix("/office") or "/"
+        response.delete_cookie(
+            DESK_COOKIE, path=site, secure=self.secure, httponly=True, samesite="lax"
         )
         return response
 

@@ -24,6 +24,7 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -32,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from bot.domain.tokens import looks_like_token
+from bot.domain.typed import fold
 from bot.services.access import DeskActor, OfficeActor
 from bot.services.checkin import (
     MISSING_PAGE,
@@ -54,6 +57,11 @@ if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
 DESK_COOKIE = "hoinghi_desk"
+# How long past its session a phone is remembered as a desk's: a scan then asks to sign in
+# again (saying the scan checked no one in), rather than opening the invitee's own page and
+# making the desk's phone their account. The sign-in page offers the way out for a phone that
+# is no desk's any more.
+DESK_REMEMBERED = timedelta(days=2)
 MAX_COOKIE = 400
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,40}")
 
@@ -120,7 +128,7 @@ class DeskPages:
     def _set_cookie(self, response: Response, value: str) -> None:
         response.set_cookie(
             DESK_COOKIE, value,
-            max_age=int(self.services.signin.session_lifetime.total_seconds()),
+            max_age=int((self.services.signin.session_lifetime + DESK_REMEMBERED).total_seconds()),
             path=self.site_root or "/", secure=self.office.secure, httponly=True, samesite="lax",
         )  # fmt: skip
 
@@ -192,7 +200,7 @@ class DeskPages:
             # A desk's phone whose session has ended (expired, signed out everywhere): not the
             # invitee's page, which would make the desk's phone their account, but sign in
             # again — the scan checked no one in.
-            return self.office.signin_page(request, unsaved=True)
+            return self.office.signin_page(request, scanned=str(request.path_params["token"]))
         session_id, desk = found
         token = str(request.path_params["token"])
         arrival = await self.services.checkin.lookup(desk, token)
@@ -301,7 +309,8 @@ class DeskPages:
         result = await self.services.checkin.guest(
             desk, values.get("name", ""), position=values.get("position", ""),
             organization=values.get("organization", ""), request_key=_request_key(values),
-            namesake_ok=values.get("namesake") == "ok",
+            # «Vẫn ghi là khách» holds for the name it was shown beside, not one typed after.
+            namesake_ok=fold(values.get("namesake", "")) == fold(values.get("name", "")) != "",
         )  # fmt: skip
         if result.step is CheckinStep.NAMESAKE and result.arrival and result.arrival.person:
             invitee = result.arrival.person  # said beside the guest's form, kept as typed
@@ -326,12 +335,23 @@ class DeskPages:
             return values
         assert visit.session_id is not None
         await self.services.signin.sign_out_desk(desk, visit.session_id)
-        response = self.office._signed_out()
+        return self.office._signed_out()  # both cookies go
+
+    async def forget(self, request: Request) -> Response:
+        """«Điện thoại này không còn dùng ở bàn đón tiếp»: the desk cookie goes, and the page the
+        scan was for opens as the person's own (only a personal page's address is followed)."""
+        token = request.query_params.get("to", "")
+        target = f"{self.site_root}/{token}" if looks_like_token(token) else f"{self.root}/signin"
+        response = RedirectResponse(target, status_code=303)
+        self.forget_desk(response)
+        return response
+
+    def forget_desk(self, response: Response) -> None:
+        """Drop this browser's desk cookie."""
         response.delete_cookie(
             DESK_COOKIE, path=self.site_root or "/", secure=self.office.secure, httponly=True,
             samesite="lax",
         )  # fmt: skip
-        return response
 
     async def _desk_form(self, request: Request, visit: StaffVisit) -> dict[str, str] | Response:
         assert visit.session_id is not None
@@ -433,6 +453,7 @@ class DeskPages:
             Route("/checkin/guest", desk(self.guest), methods=["POST"]),
             Route("/checkin/undo", desk(self.undo), methods=["POST"]),
             Route("/checkin/signout", desk(self.signout), methods=["POST"]),
+            Route("/checkin/forget", self.forget, methods=["GET"]),
             Route("/attendance", staff(self.attendance), methods=["GET"]),
             Route("/attendance/live", staff(self.attendance_live), methods=["GET"]),
             Route("/attendance/summary", staff(self.summary), methods=["GET"]),
