@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.services.dashboard import Filters
 from storage.models import AuditEntry, Rsvp
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -127,6 +128,13 @@ async def test_the_list_is_in_protocol_order_and_filters_by_group_answer_and_rea
     assert codes(on_telegram.text) == ["DB005"]
     unreachable = await desk.client.get("/office/delegates", params={"reach": "no"})
     assert len(codes(unreachable.text)) == 79 and "DB005" not in codes(unreachable.text)
+    # Who has not even opened the invitation: DB005 linked a chat, DB006 opened her page.
+    web = await web_for(imported)
+    assert (await web.open("DB006")).status_code == 200
+    await web.client.aclose()
+    unopened = await desk.client.get("/office/delegates", params={"reach": "unopened"})
+    assert len(codes(unopened.text)) == 78
+    assert not {"DB005", "DB006"} & set(codes(unopened.text))
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,8 @@ class Activity:
 @dataclass(frozen=True)
 class Filters:
     """The list's filters: group key, answer, channel (reachable on it) and reachability
-    ("yes" reachable on some chat, "no" on none), and a search by name, code, unit."""
+    ("yes" reachable on some chat, "no" on none, "unopened": not even their page opened), and
+    a search by name, code, unit."""
 
     group: str = ""
     answer: str = ""
@@ -462,6 +463,9 @@ class DashboardService:
             wanted.append(roster.reachable())
         elif filters.reach == "no":
             wanted.append(~roster.reachable())
+        elif filters.reach == "unopened":  # no page opened, no chat linked: the paper alone
+            wanted.append(~select(ChannelIdentity.id).where(
+                ChannelIdentity.delegate_id == Delegate.id).exists())  # fmt: skip
         needle = fold(filters.search)
         if needle:
             # The folded text kept with each person (migration 0019): the matches are chosen,
