@@ -282,7 +282,7 @@ async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk
     first = await phone.client.post("/office/checkin/in", data=form)
     assert first.status_code == 303 and first.headers["location"].startswith(f"{path}?f=")
     shown = await phone.client.get(first.headers["location"])
-    assert flash(shown.text) == "Đã điểm danh: Phạm Thị Thanh Mai."
+    assert flash(shown.text) == f"Đã điểm danh: Phạm Thị Thanh Mai. Khu vực chỗ ngồi: {AREA}."
     again = await phone.client.post("/office/checkin/in", data=form)  # the same tap again
     repeated = await phone.client.get(again.headers["location"])
     assert flash(repeated.text) == (
@@ -372,7 +372,7 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     page = await phone.client.get("/office/checkin", params={"q": "pham thi thanh mai"})
     assert 'id="hit-DB001"' in page.text and 'id="form-in-DB001"' in page.text
     shown = await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
-    assert flash(shown.text) == "Đã điểm danh: Phạm Thị Thanh Mai."
+    assert flash(shown.text) == f"Đã điểm danh: Phạm Thị Thanh Mai. Khu vực chỗ ngồi: {AREA}."
     assert 'id="in-DB001"' in shown.text and 'id="form-in-DB001"' not in shown.text
     by_code = await phone.client.get("/office/checkin", params={"q": "db00"})
     assert 'id="hit-DB002"' in by_code.text

@@ -48,7 +48,7 @@ from bot.services.checkin import (
 )
 from bot.services.signin import Check, StaffVisit
 from bot.services.views import DelegateView
-from bot.texts import Catalog
+from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
@@ -383,7 +383,11 @@ class DeskPages:
         elif result.step is CheckinStep.ALREADY_IN and view is not None:
             params |= {"time": clock(self.services.config.meeting.local(view.at)),
                        "desk": view.desk}  # fmt: skip
-        return catalog.html(f"dash.checkin.result.{result.step.value}", **params)
+        said = catalog.html(f"dash.checkin.result.{result.step.value}", **params)
+        area = result.arrival.area if result.arrival is not None else None
+        if result.step is CheckinStep.CHECKED_IN and area:  # where to send them, from any form
+            said = Html(f"{said} {catalog.html('dash.checkin.result.seat', area=area)}")
+        return said
 
     # --- the office's attendance ---------------------------------------------------------------
 
