@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -510,13 +511,24 @@ class AgendaItem(_Section):
         return self
 
 
+def _person_code(value: str) -> str:
+    """A code as the delegate list allows one (no space; at most 32 characters): «DB 031» in
+    the plan would name no one the list can hold."""
+    if len(value) > 32 or re.search(r"\s", value):
+        raise PydanticCustomError("bad_person_code", "bad person code: {value}", {"value": value})
+    return value
+
+
+PersonCode = Annotated[str, Field(min_length=1), AfterValidator(_person_code)]
+
+
 class Theme(_Section):
     """A discussion theme for speeches (section IV) and who is asked to speak on it."""
 
     key: Annotated[str, Field(min_length=1, max_length=16)]
     title: Text
     # Codes of people from the imported list; the office may add more with /phancong.
-    speakers: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)
+    speakers: list[PersonCode] = Field(default_factory=list)
     # When this theme's drafts are due, if not at [drafts] deadline (counted from the start).
     deadline: PlanTime | None = None
 
@@ -579,6 +591,8 @@ class Task(_Section):
             kind, _, key = contact.partition(":")
             if kind == "group" and not _SLUG.fullmatch(key):
                 raise PydanticCustomError("bad_key", "bad key: {value}", {"value": contact})
+            if kind != "group":
+                _person_code(contact)
         return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,21 @@ def test_settings_of_the_wrong_kind_are_each_reported_not_guessed_at(
         "  - web.metrics: phải là true hoặc false.",
         "  - outbox.tick_seconds: phải là một số, không phải true hay false.",
     ]
+
+
+def test_a_speaker_or_contact_code_with_a_space_is_refused_with_its_key(tmp_path: Path) -> None:
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    speakers = re.search(r'\nspeakers = \["(DB\d+)"', text)
+    contacts = re.search(r'\ncontacts = \["(NV\d+)"', text)
+    assert speakers is not None and contacts is not None
+    path = edited(
+        tmp_path,
+        (f'speakers = ["{speakers.group(1)}"', 'speakers = ["DB 031"'),
+        (f'contacts = ["{contacts.group(1)}"', 'contacts = ["NV 03"'),
+    )
+    found = problems(path)
+    assert [code for _, code in found] == ["bad_person_code", "bad_person_code"]
+    assert found[0][0].startswith("themes[") and found[1][0].startswith("tasks[")
 
 
 def test_the_zalo_section_is_optional_and_read_when_given(tmp_path: Path) -> None:
