@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from bot.delegate_file import MAX_DATA_ROWS, MAX_ROWS_CEILING
+from bot.delegate_file import MAX_CODE_CHARS, MAX_DATA_ROWS, MAX_ROWS_CEILING
 from bot.domain.quotas import ChannelQuota
 from bot.domain.timespec import TimeSpec, TimeSpecError, parse_clock, parse_local_datetime
 
@@ -514,7 +514,7 @@ class AgendaItem(_Section):
 def _person_code(value: str) -> str:
     """A code as the delegate list allows one (no space; at most 32 characters): «DB 031» in
     the plan would name no one the list can hold."""
-    if len(value) > 32 or re.search(r"\s", value):
+    if len(value) > MAX_CODE_CHARS or re.search(r"\s", value) or not value.isprintable():
         raise PydanticCustomError("bad_person_code", "bad person code: {value}", {"value": value})
     return value
 

@@ -182,7 +182,7 @@ async def test_the_personal_page_shows_the_desk_view_only_with_a_valid_desk_cook
     assert "đã báo không tham dự" in text_of(declined.text, "notice")
 
 
-async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_the_session(
+async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_signing_out(
     meeting: Day,
 ) -> None:
     access = meeting.services.access
@@ -213,7 +213,7 @@ async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_
     before = await accounts(meeting)
     scanned = await desk.client.get(path)
     assert scanned.status_code == 401 and 'id="form-tap"' not in scanned.text
-    assert "chưa điểm danh ai" in text_of(scanned.text, "signin-ended")
+    assert "chưa được ghi nhận điểm danh" in text_of(scanned.text, "signin-ended")
     assert await accounts(meeting) == before  # the desk's phone was made no one's account
     await desk.client.aclose()
 
@@ -231,7 +231,7 @@ async def test_a_desk_phone_whose_session_expired_asks_to_sign_in_and_offers_the
     assert scanned.status_code == 401
     assert text_of(scanned.text, "signin-ended") == (
         "Phiên đăng nhập trên trình duyệt này đã hết hạn hoặc đã được đăng xuất. Lượt quét mã "
-        "QR vừa rồi chưa điểm danh ai: đề nghị đăng nhập lại rồi quét lại."
+        "QR vừa rồi chưa được ghi nhận điểm danh: đề nghị đăng nhập lại rồi quét lại mã."
     )
     assert await accounts(meeting) == before
     # «Điện thoại này không còn dùng ở bàn đón tiếp?»: the desk cookie goes, the page opens.
@@ -240,6 +240,9 @@ async def test_a_desk_phone_whose_session_expired_asks_to_sign_in_and_offers_the
     out = await phone.client.get(way_out.group(1).replace("&amp;", "&"))
     assert (out.status_code, out.headers["location"]) == (303, path)
     assert DESK_COOKIE in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+    own = await phone.client.get(path)  # the cookie gone: the person's own page, no desk view
+    assert own.status_code == 200 and 'id="form-tap"' not in own.text
+    assert 'id="invitation"' in own.text and 'id="person-name"' not in own.text
     # Only a personal page's address is followed from there.
     elsewhere = await phone.client.get("/office/checkin/forget", params={"to": "//evil.example"})
     assert elsewhere.headers["location"] == "/office/signin"
@@ -264,7 +267,8 @@ async def test_the_desk_cookie_outlives_its_session_and_goes_when_the_office_sig
     out = await desk.client.post("/office/signout", data=fields(shown.text, "form-signout"))
     assert out.status_code == 200
     dropped = [c for c in out.headers.get_list("set-cookie") if c.startswith(f"{DESK_COOKIE}=")]
-    assert len(dropped) == 1 and "Max-Age=0" in dropped[0] and "Path=/" in dropped[0]
+    assert len(dropped) == 1 and "Max-Age=0" in dropped[0]
+    assert re.search(r"; Path=/(;|$)", dropped[0])  # the whole site's, where it was set
     await desk.client.aclose()
 
 
@@ -286,8 +290,9 @@ async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk
     again = await phone.client.post("/office/checkin/in", data=form)  # the same tap again
     repeated = await phone.client.get(again.headers["location"])
     assert flash(repeated.text) == (
-        "Lượt bấm này đã được ghi nhận trước đó (Phạm Thị Thanh Mai): không ghi thêm."
-    )
+        "Lượt bấm này đã được ghi nhận trước đó (Phạm Thị Thanh Mai): không ghi thêm. "
+        f"Khu vực chỗ ngồi: {AREA}."
+    )  # the second answer is the one the desk reads: it says where she sits too
     rows = await present(meeting.services)
     assert [(r.delegate_id is not None, r.full_name, r.desk, r.checked_in_by) for r in rows] == [
         (True, "Phạm Thị Thanh Mai", "Bàn 1", f"dashboard:{CHECKIN_STAFF}")
@@ -705,3 +710,21 @@ def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> No
         t=lambda key, **params: Markup(catalog.html(key, **params)),
     )  # fmt: skip
     assert str(missing_rows(catalog, labels, people)) == old
+
+
+async def test_a_tap_after_the_browser_dropped_the_session_cookie_is_said_not_done(
+    meeting: Day, phone: Desk
+) -> None:
+    path = f"/{meeting.tokens['DB002']}"
+    form = fields((await phone.client.get(path)).text, "form-tap")
+    meeting.clock.advance(meeting.services.signin.session_lifetime + timedelta(minutes=1))
+    phone.client.cookies.delete("hoinghi_office")  # as a browser does at its Max-Age
+    tapped = await phone.client.post("/office/checkin/in", data=form)
+    assert tapped.status_code == 401
+    assert "chưa được thực hiện" in text_of(tapped.text, "signin-ended")
+    assert await present(meeting.services) == []
+    # Signing in again drops the old session's desk: the desk is chosen again, not left to
+    # answer every personal link with «đã hết hạn».
+    again = await phone.sign_in(CHECKIN_STAFF)
+    dropped = [c for c in again.headers.get_list("set-cookie") if c.startswith(f"{DESK_COOKIE}=")]
+    assert len(dropped) == 1 and "Max-Age=0" in dropped[0]

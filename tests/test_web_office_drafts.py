@@ -486,8 +486,9 @@ async def test_an_instruction_on_a_version_since_replaced_is_not_sent(
             "reason": "Rút gọn còn 5 phút đọc."}  # fmt: skip
     await upload(harness, "DB031", "bai-2.docx", word("Bản 2"))  # meanwhile, version 2
     pressed = await desk.client.post(f"/office/drafts/{assignment}/revise", data=form)
-    page = (await desk.client.get(pressed.headers["location"])).text
-    assert "bản 2" in text_of(page, "flash")  # the page says a newer version came
+    assert pressed.status_code == 409  # the page again, the instruction kept in its box
+    assert ">Rút gọn còn 5 phút đọc.</textarea>" in pressed.text
+    assert "bản 2" in pressed.text  # it says a newer version came
     async with harness.services.ctx.sessions() as session:
         assert list(await session.scalars(select(DraftComment.body))) == []
     assert await audits(harness, "draft.verdict") == []

@@ -194,3 +194,29 @@ async def test_a_good_list_is_previewed_then_applied_only_when_confirmed(
         "Danh sách «danh-sach.csv» đã được nhập lúc 09:00, 18/5; không nhập lại lần nữa."
     )
     assert await people(imported) == after
+
+
+async def test_a_double_click_while_the_list_imports_is_told_it_is_being_imported(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = await send_file(desk, "danh-sach.csv", good_list())
+    action = re.search(r'action="(/office/import/[^"]+/apply)"', page)
+    assert action is not None
+    form = hidden(page, "form-apply")
+    said_meanwhile: list[str] = []
+    real = imported.delegates.import_rows
+
+    async def import_rows(*args, **kwargs):  # type: ignore[no-untyped-def]
+        second = await desk.client.post(action.group(1), data=form)  # the second click
+        said_meanwhile.append(
+            text_of((await desk.client.get(second.headers["location"])).text, "flash")
+        )
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(imported.delegates, "import_rows", import_rows)
+    first = await desk.client.post(action.group(1), data=form)
+    assert first.status_code == 303
+    assert said_meanwhile == [
+        "Danh sách «danh-sach.csv» đang được nhập (lần bấm trước); đề nghị đợi giây lát rồi xem "
+        "kết quả trên trang Tổng quan hoặc Đại biểu."
+    ]  # not «Tệp đã chọn không còn … Đề nghị chọn lại tệp»

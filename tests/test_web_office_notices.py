@@ -264,5 +264,25 @@ async def test_a_cancel_that_comes_after_the_notice_went_out_says_it_could_not_b
     assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
     late = await desk.client.post("/office/notices/1/cancel", data=cancel)
     shown = (await desk.client.get(late.headers["location"])).text
-    assert text_of(shown, "flash") == "Thông báo số 1 đã được gửi đi nên không hủy được nữa."
+    assert text_of(shown, "flash") == (
+        "Thông báo số 1 đang được gửi hoặc đã gửi đi nên không hủy được nữa."
+    )
     assert '<p id="flash" class="text flash error"' in shown  # not said as done
+
+
+async def test_send_now_with_a_time_typed_asks_which_was_meant_and_sends_nothing(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    page = await preview(desk, "Nhắc lịch họp.", "linked")
+    asked = await press_send(desk, page, how="now", when="08:00 20/5")
+    assert asked.status_code == 422
+    assert text_of(asked.text, "notice-error").startswith(
+        "Đồng chí đã ghi thời điểm «08:00 20/5» nhưng chọn «Gửi ngay»."
+    )
+    assert 'value="08:00 20/5"' in asked.text
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {}
+    assert await audits(harness, "broadcast.") == []
+    listed = await confirm(desk, asked.text, how="later", when="08:00 20/5")  # as meant
+    assert text_of(listed, "flash").startswith("Đã hẹn gửi thông báo số 1 lúc ")

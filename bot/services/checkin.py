@@ -441,7 +441,12 @@ class CheckinService:
         wanted = fold(name)
         rows = await session.execute(
             select(Delegate.id, Delegate.full_name)
-            .where(roster.delegates_of(self._ctx.meeting_id))
+            .where(
+                roster.delegates_of(self._ctx.meeting_id),
+                # The folded text kept with each person (name, code, unit): the few who might
+                # be named so, by the database, then the name itself compared.
+                Delegate.search_text.contains(wanted, autoescape=True),
+            )
             .order_by(*roster.protocol_key(self._order()))
         )
         found = next((pid for pid, full_name in rows if _folded(full_name) == wanted), None)

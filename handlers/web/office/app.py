@@ -127,7 +127,12 @@ class Office:
         has ended (expired, or signed out elsewhere), saying so — and, for a form, that what it
         asked was not done; for a desk's scan (``scanned``: the personal page's token), that
         no one was checked in, with the way out for a phone that is no desk's any more."""
-        ended = scanned is not None or self.session_cookie(request) is not None
+        # The session's cookie ends with the session; the desk's outlives it: either tells.
+        ended = (
+            scanned is not None
+            or self.session_cookie(request) is not None
+            or DESK_COOKIE in request.cookies
+        )
         unsaved = request.method == "POST"
         return self._render(
             "office/signin.html", status=401, ended=ended, unsaved=unsaved, scanned=scanned
@@ -198,6 +203,9 @@ class Office:
             httponly=True,
             samesite="lax",
         )
+        # A desk chosen by an earlier session is no desk of this one: it is chosen again at the
+        # desk, and until then a personal link opens as it would anywhere.
+        self._drop_desk_cookie(response)
         return response
 
     def _home(self, desk_only: bool) -> str:
@@ -248,11 +256,15 @@ class Office:
         response.delete_cookie(
             COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"
         )
+        self._drop_desk_cookie(response)
+        return response
+
+    def _drop_desk_cookie(self, response: Response) -> None:
+        """Drop the browser's desk cookie (set for the whole site, where personal pages live)."""
         site = self.root.removesuffix("/office") or "/"
         response.delete_cookie(
             DESK_COOKIE, path=site, secure=self.secure, httponly=True, samesite="lax"
         )
-        return response
 
     # --- the overview --------------------------------------------------------------------------
 

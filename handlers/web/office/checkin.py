@@ -340,18 +340,13 @@ class DeskPages:
     async def forget(self, request: Request) -> Response:
         """«Điện thoại này không còn dùng ở bàn đón tiếp»: the desk cookie goes, and the page the
         scan was for opens as the person's own (only a personal page's address is followed)."""
+        if await self.desk_of(request) is not None:  # a live desk is kept: back to it
+            return RedirectResponse(f"{self.root}/checkin", status_code=303)
         token = request.query_params.get("to", "")
         target = f"{self.site_root}/{token}" if looks_like_token(token) else f"{self.root}/signin"
         response = RedirectResponse(target, status_code=303)
-        self.forget_desk(response)
+        self.office._drop_desk_cookie(response)
         return response
-
-    def forget_desk(self, response: Response) -> None:
-        """Drop this browser's desk cookie."""
-        response.delete_cookie(
-            DESK_COOKIE, path=self.site_root or "/", secure=self.office.secure, httponly=True,
-            samesite="lax",
-        )  # fmt: skip
 
     async def _desk_form(self, request: Request, visit: StaffVisit) -> dict[str, str] | Response:
         assert visit.session_id is not None
@@ -385,7 +380,8 @@ class DeskPages:
                        "desk": view.desk}  # fmt: skip
         said = catalog.html(f"dash.checkin.result.{result.step.value}", **params)
         area = result.arrival.area if result.arrival is not None else None
-        if result.step is CheckinStep.CHECKED_IN and area:  # where to send them, from any form
+        shown_in = (CheckinStep.CHECKED_IN, CheckinStep.REPEATED, CheckinStep.ALREADY_IN)
+        if result.step in shown_in and area:  # where to send them, from any form, a double tap
             said = Html(f"{said} {catalog.html('dash.checkin.result.seat', area=area)}")
         return said
 

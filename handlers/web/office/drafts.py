@@ -216,9 +216,15 @@ class Drafts:
             return self._answer(visit, request, DraftResult(DraftStep.GONE))
         reason = values.get("reason", "")
         said: DraftResult | None = None
-        line = await drafts.line(_id(request))
-        latest = line is not None and line.latest is not None and line.latest.id == version_id
-        if reason.strip() and latest:  # an instruction on a version since replaced is not sent
+        newest = (await drafts.versions(_id(request)))[0].id  # newest first; _version found one
+        if reason.strip() and newest != version_id:
+            # A version came since the page was opened: the instruction is not sent about the
+            # old one, nor lost — the page again, with it, for the clerk to read the new one.
+            superseded = await drafts.set_verdict(actor, version_id, DraftStatus.REVISION)
+            return await self._page(
+                request, visit, actor, status=409, error=self._say(superseded), reason=reason
+            )
+        if reason.strip():
             # Sent even when the draft already awaits a revision: a new instruction is not lost.
             # The form's nonce names the comment, so the same form pressed twice sends it once.
             said = await drafts.comment_from_office(

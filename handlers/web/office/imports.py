@@ -55,6 +55,17 @@ class Pending:
     expires_at: datetime
 
 
+@dataclass
+class Imported:
+    """A list imported from a preview (by its key): whose session, which file, when, and
+    whether the import has finished (a double click's second form may come while it runs)."""
+
+    session_id: int
+    name: str
+    at: datetime
+    finished: bool = False
+
+
 class PendingLists:
     """Uploaded lists on disk, by a random id; each for the session that uploaded it."""
 
@@ -63,7 +74,7 @@ class PendingLists:
         self.items: dict[str, Pending] = {}
         # Lists imported, by key: the same form sent again says so (for as long as a list is
         # kept, then forgotten with the rest).
-        self.imported: dict[str, tuple[int, str, datetime]] = {}
+        self.imported: dict[str, Imported] = {}
 
     def keep(self, pending: Pending) -> str:
         """Keep ``pending`` under a new random id."""
@@ -99,7 +110,7 @@ class PendingLists:
         """Delete the lists whose time is up (and forget, after a day, those imported)."""
         for key in [k for k, p in self.items.items() if p.expires_at <= now]:
             self.drop(key)
-        for key in [k for k, (_, _, at) in self.imported.items() if now - at > timedelta(days=1)]:
+        for key in [k for k, done in self.imported.items() if now - done.at > timedelta(days=1)]:
             del self.imported[key]
 
     def close(self) -> None:
@@ -221,9 +232,12 @@ class Imports:
         )
         if pending is None:
             done = self.pending.imported.get(str(request.path_params["key"]))
-            if done is not None and done[0] == visit.session_id:  # the same form sent again
-                when = short_moment(catalog, services.ctx.config.meeting.local(done[2]))
-                said = catalog.html("dash.import.already", path=done[1], time=when)
+            if done is not None and done.session_id == visit.session_id:  # the form again
+                if not done.finished:  # a double click: the first is still importing
+                    said = catalog.html("dash.import.running", path=done.name)
+                    return office._done(visit, "import", said, ok=True)
+                when = short_moment(catalog, services.ctx.config.meeting.local(done.at))
+                said = catalog.html("dash.import.already", path=done.name, time=when)
                 return office._done(visit, "import", said, ok=True)
             return office._done(visit, "import", catalog.html("dash.import.gone"), ok=False)
         key = str(request.path_params["key"])
@@ -235,14 +249,16 @@ class Imports:
             return office._done(visit, "import", catalog.html("dash.import.gone"), ok=False)
         # Marked before the import's awaits: a double click's second form, arriving meanwhile,
         # is told the list is (being) imported, not that it is gone.
-        self.pending.imported[key] = (visit.session_id, pending.name, services.ctx.clock.now())
+        marked = Imported(visit.session_id, pending.name, services.ctx.clock.now())
+        self.pending.imported[key] = marked
         try:
             summary = await services.delegates.import_rows(
                 parsed.rows, actor=actor.actor, kept=parsed.absent
             )
         except BaseException:
-            del self.pending.imported[key]
+            self.pending.imported.pop(key, None)
             raise
+        marked.finished = True
         lines = [
             catalog.html(
                 "import.done", path=pending.name, rows=len(parsed.rows), created=summary.created,

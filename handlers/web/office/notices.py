@@ -174,6 +174,15 @@ class Notices:
         message_id = _id(request)
         broadcasts = office.services.broadcasts
         when = values.get("when", "").strip()
+        if values.get("how") != "later" and when:
+            # «Gửi ngay» with a time typed: which was meant is asked, not guessed (sending at
+            # once a notice meant for tomorrow cannot be undone).
+            shown = await broadcasts.draft(actor, message_id)
+            if shown is not None and shown.audience is not None:
+                preview = await broadcasts.choose_audience(actor, message_id, shown.audience)
+                if preview.step is BroadcastStep.PREVIEW:
+                    error = office.catalog.html("dash.notices.now_with_time", when=when)
+                    return self._preview(visit, actor, preview, error=error, when=when, status=422)
         if values.get("how") != "later":
             result = await broadcasts.send_now(actor, message_id)
         else:
