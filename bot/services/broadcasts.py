@@ -116,6 +116,20 @@ def audience_action(message_id: int, audience: str) -> str:
     return f"{BROADCAST_ACTION}aud:{message_id}:{audience}"
 
 
+# What a send (or a schedule) and a cancel, come late or twice, find a notice has become.
+_SEND_FOUND = {
+    MessageStatus.SCHEDULED: BroadcastStep.ALREADY_SCHEDULED,
+    MessageStatus.QUEUED: BroadcastStep.ALREADY_QUEUED,
+    MessageStatus.DONE: BroadcastStep.ALREADY_QUEUED,
+    MessageStatus.CANCELLED: BroadcastStep.WAS_CANCELLED,
+}
+_CANCEL_FOUND = {
+    MessageStatus.CANCELLED: BroadcastStep.ALREADY_CANCELLED,
+    MessageStatus.QUEUED: BroadcastStep.ALREADY_SENT,
+    MessageStatus.DONE: BroadcastStep.ALREADY_SENT,
+}
+
+
 class BroadcastService:
     """The use cases of office broadcasts; every method is for office admins only."""
 
@@ -425,26 +439,8 @@ class BroadcastService:
         )
         if message is None or message.due_at is None:  # none, or a draft dropped unconfirmed
             return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
-        status = MessageStatus(message.status)
-        sent = status in (MessageStatus.QUEUED, MessageStatus.DONE)
-        if cancelling:
-            step = (
-                BroadcastStep.ALREADY_CANCELLED
-                if status is MessageStatus.CANCELLED
-                else BroadcastStep.ALREADY_SENT
-                if sent
-                else BroadcastStep.GONE
-            )
-        else:
-            step = (
-                BroadcastStep.ALREADY_SCHEDULED
-                if status is MessageStatus.SCHEDULED
-                else BroadcastStep.ALREADY_QUEUED
-                if sent
-                else BroadcastStep.WAS_CANCELLED
-                if status is MessageStatus.CANCELLED
-                else BroadcastStep.GONE
-            )
+        outcomes = _CANCEL_FOUND if cancelling else _SEND_FOUND
+        step = outcomes.get(MessageStatus(message.status), BroadcastStep.GONE)
         return BroadcastResult(step, message_id=message.id, due_at=message.due_at)
 
     async def _draft(

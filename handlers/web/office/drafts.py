@@ -211,13 +211,13 @@ class Drafts:
         if isinstance(values, Response):
             return values
         drafts = office.services.drafts
-        version_id = await self._version(request, values)
-        if version_id is None:
+        named = await self._named_version(request, values)
+        if named is None:
             return self._answer(visit, request, DraftResult(DraftStep.GONE))
+        version_id, newest = named
         reason = values.get("reason", "")
         said: DraftResult | None = None
-        newest = (await drafts.versions(_id(request)))[0].id  # newest first; _version found one
-        if reason.strip() and newest != version_id:
+        if reason.strip() and not newest:
             # A version came since the page was opened: the instruction is not sent about the
             # old one, nor lost — the page again, with it, for the clerk to read the new one.
             superseded = await drafts.set_verdict(actor, version_id, DraftStatus.REVISION)
@@ -245,9 +245,19 @@ class Drafts:
 
     async def _version(self, request: Request, values: dict[str, str]) -> int | None:
         """The version a verdict form names, if it is one of this draft's."""
+        named = await self._named_version(request, values)
+        return named[0] if named is not None else None
+
+    async def _named_version(
+        self, request: Request, values: dict[str, str]
+    ) -> tuple[int, bool] | None:
+        """The version a verdict form names, if it is one of this draft's, and whether it is
+        still the newest (one read of the versions, newest first)."""
         wanted = parse_id(values.get("version", ""))
         versions = await self.office.services.drafts.versions(_id(request))
-        return wanted if wanted in {v.id for v in versions} else None
+        if wanted not in {v.id for v in versions}:
+            return None
+        return wanted, versions[0].id == wanted
 
     def _answer(self, visit: StaffVisit, request: Request, result: DraftResult) -> Response:
         ok = result.step in (

@@ -177,26 +177,40 @@ class Notices:
         if values.get("how") != "later" and when:
             # «Gửi ngay» with a time typed: which was meant is asked, not guessed (sending at
             # once a notice meant for tomorrow cannot be undone).
-            shown = await broadcasts.draft(actor, message_id)
-            if shown is not None and shown.audience is not None:
-                preview = await broadcasts.choose_audience(actor, message_id, shown.audience)
-                if preview.step is BroadcastStep.PREVIEW:
-                    error = office.catalog.html("dash.notices.now_with_time", when=when)
-                    return self._preview(visit, actor, preview, error=error, when=when, status=422)
+            asked = office.catalog.html("dash.notices.now_with_time", when=when)
+            if again := await self._again(visit, actor, message_id, asked, when, later=False):
+                return again
         if values.get("how") != "later":
             result = await broadcasts.send_now(actor, message_id)
         else:
             result = await broadcasts.schedule(actor, message_id, when)
             if result.step in (BroadcastStep.BAD_TIME, BroadcastStep.PAST_TIME):
                 # The draft is still at its preview: shown again with the time typed, to mend.
-                assert result.audience is not None
-                shown = await broadcasts.choose_audience(actor, message_id, result.audience)
-                if shown.step is BroadcastStep.PREVIEW:
-                    return self._preview(
-                        visit, actor, shown, error=self._say(result), when=when, later=True,
-                        status=422,
-                    )  # fmt: skip
+                wrong = self._say(result)
+                if again := await self._again(visit, actor, message_id, wrong, when, later=True):
+                    return again
         return office._done(visit, "notices", self._say(result), ok=_ok(result.step))
+
+    async def _again(
+        self,
+        visit: StaffVisit,
+        actor: OfficeActor,
+        message_id: int,
+        error: str,
+        when: str,
+        *,
+        later: bool,
+    ) -> Response | None:
+        """The draft's preview once more (422), beside what was wrong and the time typed, the
+        choice kept as made; None when the draft is no longer at its preview."""
+        broadcasts = self.office.services.broadcasts
+        draft = await broadcasts.draft(actor, message_id)
+        if draft is None or draft.audience is None:
+            return None
+        shown = await broadcasts.choose_audience(actor, message_id, draft.audience)
+        if shown.step is not BroadcastStep.PREVIEW:
+            return None
+        return self._preview(visit, actor, shown, error=error, when=when, later=later, status=422)
 
     async def cancel(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Cancel a scheduled notice (or the draft being previewed)."""
