@@ -1,6 +1,13 @@
 import pytest
 
-from bot.domain.phones import display_phone, first_phone, mask_phone, normalize_phone
+from bot.domain.phones import (
+    display_phone,
+    first_phone,
+    mask_phone,
+    normalize_phone,
+    phone_matches,
+    phone_query,
+)
 
 
 @pytest.mark.parametrize(
@@ -150,3 +157,32 @@ def test_first_phone_takes_the_first_plausible_number_of_a_cell(
 )
 def test_first_phone_never_guesses_a_number_out_of_a_wrong_one(cell: str) -> None:
     assert first_phone(cell) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "asked"),
+    [
+        ("0912 345 678", "912345678"),
+        ("+84 (912) 345.678", "912345678"),
+        ("84912345678", "912345678"),
+        ("\uff10\uff19\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18", "912345678"),  # full width
+        ("045678", "045678"),  # the last six digits: their zero is their own
+        ("2438251234", "2438251234"),  # a landline typed without its 0
+    ],
+)
+def test_a_search_reads_a_typed_phone_number_as_its_national_digits(typed: str, asked: str) -> None:
+    assert phone_query(typed) == asked
+
+
+@pytest.mark.parametrize("typed", ["45678", "DB003", "Nguyễn Lan", "0912 345 67x", "١٢٣٤٥٦٧"])
+def test_a_search_of_a_name_a_code_or_five_digits_asks_for_no_phone_number(typed: str) -> None:
+    assert phone_query(typed) == ""
+
+
+def test_a_stored_number_matches_its_whole_digits_or_its_last_ones_only() -> None:
+    assert phone_matches("+84912345678", phone_query("0912345678"))
+    assert phone_matches("+84912345678", phone_query("345678"))
+    assert phone_matches("+842438251234", phone_query("024 3825 1234"))
+    assert not phone_matches("+84912345678", phone_query("912345"))  # not where it ends
+    assert not phone_matches(None, phone_query("345678"))
+    assert not phone_matches("+84912345678", phone_query("Lan"))

@@ -120,6 +120,8 @@ async def test_the_checkin_role_signs_in_to_the_desk_and_every_other_dashboard_p
                                                           "desk": "Bàn 1"})  # fmt: skip
     shown = await desk.client.get("/office/checkin")
     assert shown.status_code == 200 and "Trần Thị Mỹ Duyên · Bàn 1" in shown.text
+    # The search says all it finds by: a delegate without the slip gives her phone number.
+    assert "Họ tên, mã hoặc số điện thoại của đại biểu (gõ không dấu cũng được)" in shown.text
     # Once chosen, the label stays for the session.
     again = await desk.client.get("/office/checkin/desk")
     assert again.status_code == 303 and again.headers["location"] == "/office/checkin"

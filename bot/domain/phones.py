@@ -120,6 +120,37 @@ def first_phone(raw: str) -> tuple[str, str] | None:
     return None
 
 
+# A search box's digits are a phone number from six on: its last six are enough to find one.
+_LOOKUP_MIN_DIGITS = 6
+_TYPED_SEPARATORS = re.compile(r"[\s.+()-]")
+
+
+def phone_query(text: str) -> str:
+    """What a search box's ``text`` asks of a phone number: its national digits ("0912 345 678"
+    and "+84 912 345 678" are both "912345678"; the last six digits or more, themselves), or ""
+    when it is no number (a name, a code, fewer than six digits)."""
+    digits = _TYPED_SEPARATORS.sub("", unicodedata.normalize("NFKC", text))
+    if not (digits.isascii() and digits.isdigit() and len(digits) >= _LOOKUP_MIN_DIGITS):
+        return ""
+    return _national(digits)
+
+
+def phone_matches(e164: str | None, query: str) -> bool:
+    """Whether the stored number ``e164`` is the one ``query`` (``phone_query``'s) asks for:
+    the same national digits, or ending with them."""
+    return bool(query and e164) and _national(str(e164).removeprefix("+")).endswith(query)
+
+
+def _national(digits: str) -> str:
+    """A number's digits without the country code or the trunk 0 before them; a number's last
+    digits are left as they are (their zeros are their own)."""
+    if digits.startswith(_VN_COUNTRY_CODE) and len(digits) > 9:
+        return digits[len(_VN_COUNTRY_CODE) :]
+    if digits.startswith("0") and len(digits) > 9:
+        return digits[1:]
+    return digits
+
+
 def mask_phone(e164: str) -> str:
     """Hide all but the country code and last 3 digits, for logs: "+84*******678"."""
     digits = "".join(ch for ch in e164 if "0" <= ch <= "9")

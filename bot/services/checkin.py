@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hmac
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -31,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Meeting
 from bot.domain.order import LAST
-from bot.domain.phones import display_phone
+from bot.domain.phones import display_phone, phone_matches, phone_query
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import looks_like_token
 from bot.domain.typed import fold, one_line
@@ -512,11 +511,11 @@ class CheckinService:
                 .order_by(*roster.protocol_key(order))
             )
             hits: list[SearchHit] = []
-            number = _phone_digits(text)
+            number = phone_query(text)
             for person, status, checkin_id, substitute in rows:
                 named = (person.full_name, person.code, substitute or "")
                 if any(wanted in _folded(text) for text in named) or (
-                    number and _phone_digits(person.phone or "", typed=False).endswith(number)
+                    phone_matches(person.phone, number)
                 ):
                     hits.append(
                         SearchHit(
@@ -762,20 +761,6 @@ class CheckinService:
         elif answer.status is RsvpStatus.SUBSTITUTE:
             notices.append(Notice.SENT_SUBSTITUTE)
         return person, Arrival(view, label, area, answer, checkin, tuple(notices))
-
-
-def _phone_digits(text: str, *, typed: bool = True) -> str:
-    """A phone number's national digits, without the 0 or the +84 before them ("0912 345 678"
-    and "+84912345678" are both "912345678"); for what the desk ``typed``, "" unless it is six
-    digits or more and nothing else (a code, a name)."""
-    digits = re.sub(r"[\s.+()-]", "", text)
-    if typed and not (digits.isdigit() and len(digits) >= 6):
-        return ""
-    if digits.startswith("84") and len(digits) > 9:
-        return digits[2:]
-    if digits.startswith("0") and len(digits) > 9:
-        return digits[1:]
-    return digits  # the last digits of a number: its zeros are its own
 
 
 async def _staff_names(

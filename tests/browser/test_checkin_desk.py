@@ -79,7 +79,9 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     assert width <= PHONE[0]
 
     await browser.press("Tìm đại biểu khác")
-    await browser.fill("Họ tên hoặc mã đại biểu (gõ không dấu cũng được)", "pham thi thanh mai")
+    await browser.fill(
+        "Họ tên, mã hoặc số điện thoại của đại biểu (gõ không dấu cũng được)", "pham thi thanh mai"
+    )
     await browser.press("Tìm")
     await browser.screenshot("checkin-desk-search")
     await no_accessibility_problems(browser)

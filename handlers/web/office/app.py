@@ -82,7 +82,8 @@ class Office:
         self.catalog = catalog.with_locale(services.config.meeting.locale)
         base = urlsplit(base_url)
         self.origin = f"{base.scheme}://{base.netloc}"
-        self.root = f"{base.path.rstrip('/')}/office"  # addresses as the browser sees them
+        self.site_root = base.path.rstrip("/")  # where personal pages live, as the browser sees it
+        self.root = f"{self.site_root}/office"
         self.secure = base.scheme == "https"
         self.guard = Guard(secret)
         self.flashes = Flashes()
@@ -205,7 +206,7 @@ class Office:
         )
         # A desk chosen by an earlier session is no desk of this one: it is chosen again at the
         # desk, and until then a personal link opens as it would anywhere.
-        self._drop_desk_cookie(response)
+        self.drop_desk_cookie(response)
         return response
 
     def _home(self, desk_only: bool) -> str:
@@ -256,15 +257,25 @@ class Office:
         response.delete_cookie(
             COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"
         )
-        self._drop_desk_cookie(response)
+        self.drop_desk_cookie(response)
         return response
 
-    def _drop_desk_cookie(self, response: Response) -> None:
-        """Drop the browser's desk cookie (set for the whole site, where personal pages live)."""
-        site = self.root.removesuffix("/office") or "/"
+    # The desk cookie is the whole site's (a scanned personal page reads it): set and dropped
+    # with the same path and flags, or the browser keeps it.
+
+    def set_desk_cookie(self, response: Response, value: str, *, max_age: int) -> None:
+        """Remember this browser as a desk's (``value``: ``DeskPages.cookie_value``)."""
+        response.set_cookie(
+            DESK_COOKIE, value, max_age=max_age,
+            path=self.site_root or "/", secure=self.secure, httponly=True, samesite="lax",
+        )  # fmt: skip
+
+    def drop_desk_cookie(self, response: Response) -> None:
+        """Drop the browser's desk cookie."""
         response.delete_cookie(
-            DESK_COOKIE, path=site, secure=self.secure, httponly=True, samesite="lax"
-        )
+            DESK_COOKIE, path=self.site_root or "/",
+            secure=self.secure, httponly=True, samesite="lax",
+        )  # fmt: skip
 
     # --- the overview --------------------------------------------------------------------------
 

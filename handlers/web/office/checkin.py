@@ -78,7 +78,7 @@ class DeskPages:
         self.services = office.services
         self.catalog = office.catalog
         self.root = office.root
-        self.site_root = office.root.removesuffix("/office")  # where personal pages live
+        self.site_root = office.site_root  # where personal pages live
         self._secret = hashlib.sha256(b"desk-cookie|" + secret).digest()
         self.missing_page = MISSING_PAGE  # people a page of the attendance's missing list shows
 
@@ -126,11 +126,8 @@ class DeskPages:
         return session_id, found[1]
 
     def _set_cookie(self, response: Response, value: str) -> None:
-        response.set_cookie(
-            DESK_COOKIE, value,
-            max_age=int((self.services.signin.session_lifetime + DESK_REMEMBERED).total_seconds()),
-            path=self.site_root or "/", secure=self.office.secure, httponly=True, samesite="lax",
-        )  # fmt: skip
+        lifetime = self.services.signin.session_lifetime + DESK_REMEMBERED
+        self.office.set_desk_cookie(response, value, max_age=int(lifetime.total_seconds()))
 
     # --- who is asking -------------------------------------------------------------------------
 
@@ -345,7 +342,7 @@ class DeskPages:
         token = request.query_params.get("to", "")
         target = f"{self.site_root}/{token}" if looks_like_token(token) else f"{self.root}/signin"
         response = RedirectResponse(target, status_code=303)
-        self.office._drop_desk_cookie(response)
+        self.office.drop_desk_cookie(response)
         return response
 
     async def _desk_form(self, request: Request, visit: StaffVisit) -> dict[str, str] | Response:
