@@ -60,30 +60,45 @@ async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) ->
     return (await delegates_by_code(session, meeting_id)).get(fold_code(code))
 
 
+# Up to this many accounts are looked up by their codes and ids (a page of the log); more (an
+# export's log of ten thousand) are found by reading the meeting's people once.
+LOOKED_UP_ACCOUNTS = 500
+
+
 async def people_behind(
     session: AsyncSession, meeting_id: int, actors: Iterable[str]
 ) -> dict[str, tuple[str, str]]:
     """(full name, code) of the person behind each audited account the meeting knows: a chat
     account ("telegram:…", "zalo:…") by its link, a dashboard session ("dashboard:<code>") by
-    the code; the command line and unknown accounts are left out. Read by the meeting, not by
-    a list of accounts: an export's log may name ten thousand of them."""
+    the code; the command line and unknown accounts are left out."""
     wanted = set(actors)
+    few = len(wanted) <= LOOKED_UP_ACCOUNTS
     found: dict[str, tuple[str, str]] = {}
-    if any(actor.startswith("dashboard:") for actor in wanted):
+    codes = {actor.partition(":")[2] for actor in wanted if actor.startswith("dashboard:")}
+    if codes:
+        people = select(Delegate.code, Delegate.full_name).where(Delegate.meeting_id == meeting_id)
         for code, name in await session.execute(
-            select(Delegate.code, Delegate.full_name).where(Delegate.meeting_id == meeting_id)
+            people.where(Delegate.code.in_(codes)) if few else people
         ):
             if (actor := f"dashboard:{code}") in wanted:
                 found[actor] = (name, code)
-    if any(":" in actor and not actor.startswith("dashboard:") for actor in wanted):
-        for channel, external, name, code in await session.execute(
+    externals = {
+        actor.partition(":")[2]
+        for actor in wanted
+        if ":" in actor and not actor.startswith("dashboard:")
+    }
+    if externals:
+        linked = (
             select(
                 ChannelIdentity.channel, ChannelIdentity.external_id, Delegate.full_name,
                 Delegate.code,
             )
             .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
             .where(Delegate.meeting_id == meeting_id)
-        ):  # fmt: skip
+        )  # fmt: skip
+        for channel, external, name, code in await session.execute(
+            linked.where(ChannelIdentity.external_id.in_(externals)) if few else linked
+        ):
             if (actor := f"{channel}:{external}") in wanted:
                 found[actor] = (name, code)
     return found

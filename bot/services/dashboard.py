@@ -370,7 +370,15 @@ class DashboardService:
     async def _named(self, session: Any, entries: list[AuditEntry]) -> list[Activity]:
         """Audit entries with their authors and subjects as people's names."""
         accounts = {e.actor for e in entries}
-        codes = {a.partition(":")[2] for a in accounts if a.startswith("dashboard:")}
+        names = {
+            actor: name
+            for actor, (name, _) in (
+                await queries.people_behind(session, self._ctx.meeting_id, accounts)
+            ).items()
+        }
+        for account in accounts - names.keys():
+            if account.startswith("dashboard:"):  # a clerk no longer on the list: the code
+                names[account] = account.partition(":")[2]
         ids = {e.entity_id for e in entries if e.entity == "delegate" and e.entity_id}
         ids |= {
             person_id
@@ -378,30 +386,14 @@ class DashboardService:
             for side in (e.before, e.after)
             if isinstance(side, dict) and isinstance(person_id := side.get("person_id"), int)
         }
-        names: dict[str, str] = {}
-        externals = {a.partition(":")[2] for a in accounts if ":" in a}
-        if externals:
-            for channel, external, name in await session.execute(
-                select(ChannelIdentity.channel, ChannelIdentity.external_id, Delegate.full_name)
-                .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
-                .where(ChannelIdentity.external_id.in_(externals))
-            ):
-                if f"{channel}:{external}" in accounts:
-                    names[f"{channel}:{external}"] = name
-        by_code: dict[str, str] = {}
         by_id: dict[int, str] = {}
-        if codes or ids:
-            for person_id, code, name in await session.execute(
-                select(Delegate.id, Delegate.code, Delegate.full_name).where(
-                    Delegate.meeting_id == self._ctx.meeting_id,
-                    (Delegate.code.in_(codes)) | (Delegate.id.in_(ids)),
+        if ids:
+            subjects = await session.execute(
+                select(Delegate.id, Delegate.full_name).where(
+                    Delegate.meeting_id == self._ctx.meeting_id, Delegate.id.in_(ids)
                 )
-            ):
-                by_code[code], by_id[person_id] = name, name
-        for account in accounts:
-            if account.startswith("dashboard:"):
-                code = account.partition(":")[2]
-                names[account] = by_code.get(code, code)
+            )
+            by_id = {person_id: name for person_id, name in subjects}
         things = await self._things(session, entries)
         return [
             Activity(
