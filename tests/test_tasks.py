@@ -373,6 +373,37 @@ async def test_district_chairs_report_the_district_task_and_the_board_counts_the
     assert "(3/30 đã hoàn thành)" in await board_text(harness)
 
 
+async def test_a_district_chair_sees_her_own_report_on_the_shared_task_not_the_other_chairs(
+    harness: BotHarness,
+) -> None:
+    # Thirty chairs share VI.2: each one's notes and links are hers and the office's to read.
+    await with_contacts(harness)
+    first = await harness.open_invitation("DB031")
+    await harness.send(first.command("/nhiemvu"))
+    await harness.send(first.tap("🆘 Cần hỗ trợ"))
+    await harness.send(first.text("Quận chưa bố trí được kinh phí"))
+    await harness.send(first.command("/nhiemvu"))
+    await harness.send(first.tap("📎 Gửi sản phẩm"))
+    await harness.send(first.text("https://drive.google.com/drive/folders/noi-bo-ba-dinh"))
+    second = await harness.open_invitation("DB032")
+    await harness.send(second.command("/nhiemvu"))
+    seen = second.last_text()
+    assert "VI.2" in seen and "(0/30 đã hoàn thành)" in seen  # the task's count, not its people
+    assert "kinh phí" not in seen and "noi-bo-ba-dinh" not in seen
+    assert [line for line in seen.splitlines() if line.startswith("•")] == [
+        "• Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm): chưa báo cáo"
+    ]
+    await harness.send(second.tap("⏳ Đang thực hiện"))
+    await harness.send(second.text("Đang tổng hợp số liệu"))
+    assert "kinh phí" not in second.last_text() and "Đang tổng hợp số liệu" in second.last_text()
+    await harness.send(first.command("/nhiemvu"))
+    assert "kinh phí" in first.last_text() and "noi-bo-ba-dinh" in first.last_text()
+    assert "Đang tổng hợp số liệu" not in first.last_text()
+    # The office's board still shows everyone's.
+    office = await board_text(harness)
+    assert "kinh phí" in office and "Đang tổng hợp số liệu" in office
+
+
 async def test_resync_after_a_config_edit_keeps_progress_and_archives_removed_tasks(
     harness: BotHarness,
 ) -> None:

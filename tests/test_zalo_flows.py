@@ -190,6 +190,25 @@ async def test_a_task_contact_reports_a_task_done_by_number(world: ZaloWorld) ->
     assert [a.status.value for a in line.assignments if a.code == "NV03"] == ["done"]
 
 
+async def test_after_a_task_report_the_tasks_numbers_answer_again(world: ZaloWorld) -> None:
+    # The note's prompt left «1 – Hủy» as the newest menu: «3 – Cần hỗ trợ» typed after the
+    # note was refused, and the office never heard she needed help.
+    contact = await world.linked("NV03", "Chị Nga")
+    await world.type(contact, "/nhiemvu")
+    await world.type(contact, "2")  # ⏳ Đang thực hiện
+    said = await world.type(contact, "Đã xong phần số liệu")
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Đã hoàn thành · 2 – ⏳ Đang thực hiện · 3 – 🆘 Cần hỗ trợ"
+        " · 4 – 📎 Gửi sản phẩm"
+    )
+    await world.type(contact, "3")
+    await world.type(contact, "Cần Văn phòng hỗ trợ in 200 bản")
+    [line] = [t for t in await world.services.tasks.office_board() if t.key == "VI.1.1"]
+    assert [(a.status.value, a.note) for a in line.assignments if a.code == "NV03"] == [
+        ("need_help", "Cần Văn phòng hỗ trợ in 200 bản")
+    ]
+
+
 async def test_a_typed_draft_and_the_offices_comment_reach_each_other_as_text(
     world: ZaloWorld,
 ) -> None:

@@ -26,7 +26,8 @@ MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # the largest file a chat platform hands 
 async def board(turn: Turn) -> Answer:
     """Every task for the office; one's own tasks, with their choices, for a contact."""
     catalog, config = turn.catalog, turn.config
-    if (await turn.caller()).is_office:
+    caller = await turn.caller()
+    if caller.is_office:
         lines = await turn.services.tasks.office_board()
         if not lines:
             return turn.say("task_board.empty")
@@ -40,10 +41,11 @@ async def board(turn: Turn) -> Answer:
     if not mine:
         key = turn.not_linked_key if mine is None else "task_board.none_for_you"
         return turn.say(key, contact=config.office.contact)
+    only = caller.person.code if caller.person is not None else None
     return Answer.of(
         *(
             Outbound.text(
-                task_summary(catalog, config, line),
+                task_summary(catalog, config, line, only=only),
                 () if line.closed else task_buttons(catalog, line.id),
             )
             for line in mine
@@ -71,8 +73,8 @@ async def on_action(turn: Turn, action: Action) -> Answer:
         page = None
         if caller.person is not None:
             page = await turn.services.invitations.page_link(caller.person.id)
-        return reply(turn, result, page=page).privately()
-    return reply(turn, result).privately()
+        return reply(turn, result, page=page, only=await _own(turn)).privately()
+    return reply(turn, result, only=await _own(turn)).privately()
 
 
 async def on_text(turn: Turn, text: Text) -> Answer | None:
@@ -82,7 +84,7 @@ async def on_text(turn: Turn, text: Text) -> Answer | None:
         return None
     if result.step is TaskStep.DUPLICATE:
         return Answer()
-    return reply(turn, result).privately()
+    return reply(turn, result, only=await _own(turn)).privately()
 
 
 async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
@@ -107,7 +109,14 @@ async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
     result = await tasks.submit_file(
         turn.account, name=name, file_ref=sent.file_ref, content=content
     )
-    return reply(turn, result).privately()
+    return reply(turn, result, only=await _own(turn)).privately()
+
+
+async def _own(turn: Turn) -> str | None:
+    """The code of a contact reporting on a task, whose reply shows her own part of it; None
+    for the office, whose replies show the whole task."""
+    caller = await turn.caller()
+    return None if caller.is_office or caller.person is None else caller.person.code
 
 
 def _rejected(turn: Turn, reject: str) -> str:
@@ -134,9 +143,12 @@ async def _evidence(turn: Turn, evidence_id: int) -> Answer:
     return turn.say("task.gone")
 
 
-def reply(turn: Turn, result: TaskResult, *, page: str | None = None) -> Answer:
+def reply(
+    turn: Turn, result: TaskResult, *, page: str | None = None, only: str | None = None
+) -> Answer:
     """What the bot says after a task step; ``page``: the person's page, where a channel that
-    takes no files sends them to upload a deliverable."""
+    takes no files sends them to upload a deliverable; ``only``: the contact's code, whose own
+    part of the task is shown (``task_summary``)."""
     catalog, config = turn.catalog, turn.config
     task = result.task
     params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
@@ -151,11 +163,17 @@ def reply(turn: Turn, result: TaskResult, *, page: str | None = None) -> Answer:
     else:
         text = catalog.html(f"task.{result.step.value}", **params)
     if result.step in _SHOWS_TASK and task is not None:
-        text = Html(text + "\n\n" + task_summary(catalog, config, task))
+        text = Html(text + "\n\n" + task_summary(catalog, config, task, only=only))
     buttons: tuple[tuple[Button, ...], ...] = ()
+    on_card = turn.channel.capabilities.buttons  # choices stay on the card: none typed
     if result.step in _ASKS and task is not None:
         cancel = Button(catalog.plain("buttons.cancel"), task_action(TaskAction.CANCEL, task.id))
         buttons = ((cancel,),)
+    elif result.step in _REPORTED and task is not None and not task.closed and not on_card:
+        # Where choices are numbers typed (Zalo), the task's four again under the report: the
+        # numbers typed next are the newest menu's, and a finished prompt left only «Hủy»
+        # (a «3 – Cần hỗ trợ» after a progress note was refused). A card's buttons stay.
+        buttons = task_buttons(catalog, task.id)
     return Answer.of(Outbound((TextPart(text, buttons),)))
 
 
@@ -167,3 +185,4 @@ _SHOWS_TASK = (
     TaskStep.CLOSED,
 )
 _ASKS = (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE)
+_REPORTED = (TaskStep.RECORDED, TaskStep.UNCHANGED, TaskStep.HELP_SENT, TaskStep.FILE_SAVED)

@@ -66,6 +66,7 @@ class EvidenceLine:
     url: str | None
     by: str
     stored: bool = False  # a file this server keeps (uploaded on a personal page)
+    by_code: str = ""  # the sender's code: a contact is shown her own deliverables only
 
 
 @dataclass(frozen=True)

@@ -819,7 +819,7 @@ class TaskService:
         evidence = await session.execute(
             select(
                 TaskEvidence.id, TaskEvidence.kind, TaskEvidence.name, TaskEvidence.url,
-                TaskEvidence.sha256, TaskAssignment.task_id, Delegate.full_name,
+                TaskEvidence.sha256, TaskAssignment.task_id, Delegate.full_name, Delegate.code,
             )
             .join(TaskAssignment, TaskAssignment.id == TaskEvidence.assignment_id)
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
@@ -827,9 +827,9 @@ class TaskService:
             .order_by(TaskEvidence.id)
         )  # fmt: skip
         files: dict[int, list[EvidenceLine]] = {task_id: [] for task_id in ids}
-        for evidence_id, kind, name, url, sha256, task_id, by in evidence:
+        for evidence_id, kind, name, url, sha256, task_id, by, code in evidence:
             files[task_id].append(
-                EvidenceLine(evidence_id, kind, name, url, by, sha256 is not None)
+                EvidenceLine(evidence_id, kind, name, url, by, sha256 is not None, code)
             )
         lines = []
         for task in tasks:

@@ -89,8 +89,12 @@ def task_buttons(catalog: Catalog, task_id: int) -> tuple[tuple[Button, ...], ..
     )
 
 
-def task_summary(catalog: Catalog, config: Config, task: TaskLine) -> Html:
-    """A task as a board shows it: deadline, state, who reported what, deliverables."""
+def task_summary(
+    catalog: Catalog, config: Config, task: TaskLine, *, only: str | None = None
+) -> Html:
+    """A task as a board shows it: deadline, state, who reported what, deliverables. ``only``:
+    the code of a contact reading it, who is shown her own report and deliverables (of a task
+    shared by thirty district chairs, each chair's notes and links are the office's to read)."""
     meeting = config.meeting
     done = sum(a.status is TaskStatus.DONE for a in task.assignments)
     if task.closed:
@@ -118,7 +122,10 @@ def task_summary(catalog: Catalog, config: Config, task: TaskLine) -> Html:
         )
     ]
     for a in task.assignments:
-        if a.status is TaskStatus.DONE and len(task.assignments) > 3:
+        if only is not None:
+            if a.code != only:
+                continue
+        elif a.status is TaskStatus.DONE and len(task.assignments) > 3:
             continue  # a district task lists only who is still missing
         key = "task_board.person_note" if a.note else "task_board.person"
         lines.append(
@@ -132,6 +139,8 @@ def task_summary(catalog: Catalog, config: Config, task: TaskLine) -> Html:
             )
         )
     for evidence in task.evidence:
+        if only is not None and evidence.by_code != only:
+            continue
         lines.append(
             catalog.html(
                 "task_board.link" if evidence.url else "task_board.file",
