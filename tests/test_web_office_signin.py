@@ -240,7 +240,12 @@ async def test_dangnhap_sends_a_link_to_the_staff_members_own_chat_and_refuses_o
     secret = said.split("/office/signin/", 1)[1].split()[0].split("<")[0]
     assert (await desk.use_link(secret)).status_code == 303
     assert "chỉ dành cho cán bộ Văn phòng" in await say(delegate)
-    assert await say(staff, group=True) == ""  # a key is never shown in a group
+    # A key is never shown in a group; staff asking there are told where to ask.
+    assert await say(staff, group=True) == (
+        "Đường liên kết đăng nhập trang điều hành là chìa khóa riêng của từng người nên không gửi"
+        " trong nhóm; đề nghị đồng chí gõ /dangnhap trong tin nhắn riêng với bot."
+    )
+    assert await say(delegate, group=True) == ""  # anyone else: silence, as for office commands
     # An [office] admin_ids account runs office commands but is no one on the list: no link.
     bootstrap = ChatAccount("telegram", "100000001", "100000001", "Admin")
     assert "hoinghi staff add" in await say(bootstrap)

@@ -89,10 +89,6 @@ async def _status(turn: Turn, _command: Command) -> Answer:
     return await linking.status(turn)
 
 
-async def _sign_in(turn: Turn, _command: Command) -> Answer:
-    return await signin.sign_in(turn)
-
-
 async def _calendar(turn: Turn, _command: Command) -> Answer:
     return await general.calendar(turn)
 
@@ -125,8 +121,9 @@ class Inbox:
             "caplai": _office_args(self._reissue),
             "golienket": _office_args(office.unlink),
             # A sign-in link is a key: made in a private chat only, for the office or the
-            # check-in desk's staff (the use case refuses anyone else).
-            "dangnhap": _private(_sign_in),
+            # check-in desk's staff (the use case refuses anyone else, and in a group tells
+            # staff where to ask).
+            "dangnhap": _anyone(signin.sign_in),
         }
         self.actions: dict[str, Callable[[Turn, Action], Awaitable[Answer]]] = {
             "rsvp": rsvp.on_action,

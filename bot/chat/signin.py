@@ -11,10 +11,13 @@ from bot.services.signin import LINK_LIFETIME, LinkStep
 
 async def sign_in(turn: Turn) -> Answer:
     """A link that opens the dashboard once, within minutes, for office or check-in staff;
-    never shown in a group. Anyone else is refused as for an office command."""
+    never shown in a group, where staff are told to ask in private. Anyone else is refused as
+    for an office command."""
     caller = await turn.caller()
     if not (caller.is_office or Role.CHECKIN in caller.roles):
         return turn.refused()
+    if turn.in_group:
+        return turn.say("signin.private_only")
     web = turn.config.web
     if web is None:
         return turn.say("signin.no_web")
