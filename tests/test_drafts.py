@@ -8,7 +8,8 @@ import hashlib
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from openpyxl import load_workbook
@@ -18,12 +19,13 @@ from bot.cli import main
 from bot.config import load_config
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.drafts import DraftAction, DraftStatus, draft_action
+from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import MessageKind
 from bot.domain.timespec import TimeSpec
 from bot.services import build_services
+from bot.services.drafts.lines import _export_name
 from storage.engine import create_engine, create_sessionmaker
-from storage.files import FileStore
+from storage.files import MAX_NAME_CHARS, FileStore
 from storage.models import AuditEntry, DraftComment, DraftVersion, SpeechAssignment
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.fakes.telegram_api import FakeGroup, FakeUser
@@ -1038,3 +1040,22 @@ async def test_without_an_office_group_an_admin_comments_by_replying_to_the_priv
     assert "Đề nghị bổ sung số liệu hội viên mới." in "\n".join(
         str(m.get("text", "")) for m in speaker.messages[-2:]
     )
+
+
+def test_drafts_of_one_long_named_unit_are_exported_under_names_that_differ() -> None:
+    # A unit of 123 characters with two drafts: the number telling them apart was cut off with
+    # the end of the long name, every candidate was the name taken, and the export never ended.
+    unit = (
+        "Ủy ban Mặt trận Tổ quốc Việt Nam huyện Phú Xuyên, thành phố Hà Nội — Cơ quan thường"
+        " trực Ban Chỉ đạo Cuộc vận động toàn dân"
+    )
+    line = cast(DraftLine, SimpleNamespace(id=7, latest=SimpleNamespace(display_name="bai.txt")))
+    taken: set[str] = set()
+    names = []
+    for _ in range(3):
+        name = _export_name(line, lambda _line, _code: f"{unit} - chủ đề 1.1 - bản 1", taken)
+        taken.add(name.casefold())
+        names.append(name)
+    assert len(set(names)) == 3
+    assert [name[-8:] for name in names[1:]] == [" (2).txt", " (3).txt"]
+    assert all(len(name) <= MAX_NAME_CHARS for name in names)

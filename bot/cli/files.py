@@ -25,6 +25,7 @@ from bot.cli.common import (
 from bot.config import Config
 from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
+from bot.domain.typed import shortened
 from bot.services import Services
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import audit_table, checkin_table, office_report_workbook
@@ -212,6 +213,8 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
 
 
 DRAFTS_INDEX = "danh-muc-tham-luan.xlsx"
+# A unit's name in an exported draft's file name, at most: the theme and the version follow it.
+EXPORT_UNIT_CHARS = 60
 
 
 def cmd_drafts_export(args: argparse.Namespace) -> int:
@@ -238,7 +241,8 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
         key = "drafts_export.name_with_code" if with_code else "drafts_export.name"
         return catalog.plain(
             key,
-            organization=line.organization,
+            # A unit's long name is cut, so that the theme and the version stay in the name.
+            organization=shortened(line.organization, EXPORT_UNIT_CHARS),
             code=line.code,
             theme=line.theme_key,
             number=line.latest.number,

@@ -17,6 +17,11 @@ def one_line(text: str) -> str:
     return " ".join(typed(text).split())
 
 
+def shortened(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with «…»."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def fold(text: str) -> str:
     """Text as people may type it on a phone: no diacritics, no case, no symbols, single
     spaces ("✅ Tham dự" and "tham du" fold alike; "Nguyễn Thị Hà" is "nguyen thi ha")."""

@@ -235,7 +235,13 @@ def _export_name(
         name = sanitize_filename(name_for(line, True) + suffix, fallback=fallback)
     index = 2
     while name.casefold() in taken:
-        name = sanitize_filename(f"{name_for(line, True)} ({index}){suffix}", fallback=fallback)
+        # The number goes at the end, where a long name is cut: the name is shortened to keep it
+        # (cut off with the rest, every candidate was the name taken, and the loop never ended).
+        base, marker = name_for(line, True), f" ({index}){suffix}"
+        name = sanitize_filename(base + marker, fallback=fallback)
+        while base and not name.endswith(marker):
+            base = base[:-1]
+            name = sanitize_filename(base + marker, fallback=fallback)
         index += 1
     return name
 
