@@ -264,7 +264,7 @@ async def test_audit_export_names_who_changed_what_and_when(
         read = list(csv.reader(fh))
     assert read[0] == [
         "Thời điểm", "Người thực hiện", "Tài khoản", "Thay đổi", "Đối tượng", "Mã đối tượng",
-        "Trước", "Sau",
+        "Trước", "Sau", "Người liên quan",
     ]  # fmt: skip
     changes = [r for r in read[1:] if r[3] == "trả lời giấy mời"]
     # DB001 attends; DB002 declines on the tap, then adds the reason; DB003's substitute.
@@ -295,7 +295,8 @@ async def test_audit_export_names_who_changed_what_and_when(
     assert assigned[-1][7].startswith("Nội dung tham luận: 1.1; Người: ")
     assert assigned[-1][7].endswith(" (DB032); Phân công theo: Văn phòng")
     blocked = next(r for r in read[1:] if r[3] == "bot không liên lạc được (bị chặn)")
-    assert blocked[1].endswith("(DB004)") and blocked[4] == "đại biểu"
+    assert blocked[1].endswith("(DB004)") and blocked[4] == "người trong danh sách"
+    assert blocked[8] == blocked[1]  # the person concerned: her own account was blocked
     assert blocked[6:8] == [
         "Bot liên lạc được: Có",
         "Bot liên lạc được: Không; Lý do: Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
@@ -354,6 +355,48 @@ def test_audited_times_sizes_and_statuses_read_in_words_and_local_time() -> None
         ],
         ["Kết thúc theo dõi: Không", "Kết thúc theo dõi: Có"],
     ]
+
+
+def test_the_audit_export_names_whom_a_change_is_about_and_accounts_erased_or_on_zalo() -> None:
+    # An answer taken by phone by the office said «đại biểu, 5» and «Liên kết qua: Văn phòng
+    # ghi nhận qua điện thoại»; after a purge a delegate's own answer read «Tài khoản Telegram
+    # chưa liên kết», and a Zalo one «zalo:đã-xóa»; a Zalo link «Kênh: zalo».
+    from bot.config import load_config
+    from bot.services.office_report import AuditRow
+    from bot.services.report_file import audit_table
+    from tests.conftest import EXAMPLE_CONFIG
+
+    config = load_config(EXAMPLE_CONFIG).config
+    at = datetime(2024, 5, 20, 1, 0, tzinfo=UTC)
+    phone = AuditRow(
+        at, "dashboard:NV01", "Nguyễn Thị Phương Trinh (NV01)", False, "rsvp.changed", "delegate",
+        5, {"status": "no_answer"}, {"status": "attending", "via": "phone"},
+        subject="Ngô Thị Bích Hạnh (DB005)",
+    )  # fmt: skip
+    erased = [
+        AuditRow(at, f"{channel}:đã-xóa", None, False, "rsvp.changed", "delegate", 1, None, None)
+        for channel in ("telegram", "zalo")
+    ]
+    linked = AuditRow(
+        at, "zalo:9004", None, False, "identity.linked", "identity", 3, None,
+        {"channel": "zalo", "external_id": "9004", "via": "code"},
+    )  # fmt: skip
+    _, body = audit_table(load_catalog("vi"), config, [phone, *erased, linked])
+    assert body[0][4:9] == [
+        "người trong danh sách",
+        5,
+        "Trạng thái: Chưa trả lời",
+        "Trạng thái: Tham dự; Cách ghi nhận: Văn phòng ghi nhận qua điện thoại",
+        "Ngô Thị Bích Hạnh (DB005)",
+    ]
+    assert [row[1] for row in body[1:3]] == [
+        "Tài khoản Telegram (đã xóa khi xóa dữ liệu cá nhân)",
+        "Tài khoản Zalo (đã xóa khi xóa dữ liệu cá nhân)",
+    ]
+    assert body[3][1] == "Tài khoản Zalo không liên kết với người nào trong danh sách"
+    assert body[3][7] == (
+        "Kênh: Zalo; Tài khoản: 9004; Liên kết qua: mã cá nhân (gõ mã in trên giấy mời)"
+    )
 
 
 def test_audit_export_command_writes_every_change(

@@ -195,24 +195,28 @@ def test_staff_changes_are_audited_as_the_command_line_in_words(
     assert main(["audit", "export", "nhat-ky.csv"]) == 0
     with (listed / "nhat-ky.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = [row for row in csv.reader(fh) if row[3] in ("giao vai trò", "thu hồi vai trò")]
-    assert [row[1:8] for row in rows] == [
+    # The person given the role is named, not only the row's number; she is a contact, not
+    # «đại biểu».
+    assert [row[1:9] for row in rows] == [
         [
             "Dòng lệnh hoinghi",
             "cli",
             "giao vai trò",
-            "đại biểu",
+            "người trong danh sách",
             rows[0][5],
             "",
             "Vai trò: Văn phòng",
+            "Trần Thị Mỹ Duyên (NV02)",
         ],
         [
             "Dòng lệnh hoinghi",
             "cli",
             "thu hồi vai trò",
-            "đại biểu",
+            "người trong danh sách",
             rows[0][5],
             "Vai trò: Văn phòng",
             "",
+            "Trần Thị Mỹ Duyên (NV02)",
         ],
     ]
 

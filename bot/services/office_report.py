@@ -100,6 +100,8 @@ class AuditRow:
     after: dict[str, Any] | None
     # "Name (code)" of each person the change names by id (a task's or a draft's person_id).
     names: dict[int, str] = field(default_factory=dict)
+    # "Name (code)" of the person the change is about (an answer taken by phone, a role).
+    subject: str | None = None
 
 
 # Messages about one person's draft or to the office itself are not bulk sending.
@@ -218,6 +220,7 @@ class OfficeReportService:
                     and isinstance(person_id := side.get("person_id"), int)
                     and person_id in by_id
                 },
+                subject=by_id.get(entry.entity_id or 0) if entry.entity == "delegate" else None,
             )
             for entry in entries
         ]

@@ -13,6 +13,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
 from bot.services.checkin import Attendance, CheckinView
 from bot.services.office_report import AuditRow, DelegateRow, MessageRow, OfficeReport
+from bot.services.privacy import ERASED
 from bot.services.reports import Tally
 from bot.services.views import DelegateView
 from bot.texts import Catalog
@@ -108,16 +109,19 @@ def audit_table(
 ) -> tuple[list[str], list[list[Cell]]]:
     """Every change with who, when, what: headings and rows for a CSV or a sheet."""
     local = _local(config)
-    names = ("at", "who", "account", "action", "entity", "id", "before", "after")
+    names = ("at", "who", "account", "action", "entity", "id", "before", "after", "subject")
     headings = _headings(catalog, "audit", names)
     body: list[list[Cell]] = []
     for row in rows:
+        kind, _, account = row.actor.partition(":")
         if row.person is not None:  # an admin who is also on the list is that person
             who = row.person
         elif row.is_office:
             who = catalog.plain("report_sheet.audit.office")
+        elif account == ERASED:  # `hoinghi purge` erased the account, not who used it
+            channel = _label(catalog, f"report_sheet.audit_value.channel_{kind}", kind)
+            who = catalog.plain("report_sheet.audit.actor_erased", channel=channel)
         else:
-            kind = row.actor.partition(":")[0]
             key = f"report_sheet.audit.actor_{kind}"
             who = catalog.plain(key) if catalog.has(key) else row.actor
         action_key = f"report_sheet.audit_action.{row.action.replace('.', '_')}"
@@ -131,6 +135,7 @@ def audit_table(
                 row.entity_id,
                 _change(catalog, config, row, row.before),
                 _change(catalog, config, row, row.after),
+                row.subject,
             ]
         )
     return headings, body
@@ -392,7 +397,7 @@ def _change(
     parts = [
         catalog.plain(
             "report_sheet.audit.change",
-            field=_label(catalog, f"report_sheet.audit_field.{key}", key),
+            field=_label(catalog, f"report_sheet.audit_field.{_field(row.action, key)}", key),
             value=_audited_value(catalog, config, row.action, row.names, key, item),
         )
         for key, item in value.items()
