@@ -10,6 +10,7 @@ import unicodedata
 import zipfile
 import zlib
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 import segno
@@ -320,6 +321,18 @@ def test_no_slip_can_be_split_across_two_pages(eighty: tuple[list[Slip], DocxDoc
         assert row.trPr is not None and row.trPr.find(qn("w:cantSplit")) is not None
 
 
+def test_the_file_names_the_meeting_and_the_office_not_the_library_that_wrote_it() -> None:
+    made = datetime(2024, 5, 10, 2, 30, tzinfo=UTC)
+    texts = replace(TEXTS, author="Văn phòng Hội LHPN thành phố Hà Nội", made_at=made)
+    properties = open_docx(build_slips(make_slips(2), texts)).core_properties
+    assert (properties.title, properties.author, properties.last_modified_by) == (
+        TEXTS.title,
+        "Văn phòng Hội LHPN thành phố Hà Nội",
+        "Văn phòng Hội LHPN thành phố Hà Nội",
+    )
+    assert (properties.comments, properties.created, properties.modified) == ("", made, made)
+
+
 def test_an_empty_list_of_delegates_gives_a_valid_document_without_slips() -> None:
     document = open_docx(build_slips([], TEXTS))
     assert document.tables == []
@@ -331,6 +344,7 @@ def built_slip_by_slip(slips: list[Slip], texts: SlipTexts) -> bytes:
     """The slips as python-docx builds them one by one, each picture through add_picture: what
     build_slips made before it streamed them."""
     document = Document()
+    slips_module._describe(document, texts)
     slips_module._set_up_page(document)
     slips_module._set_up_fonts(document)
     for index, slip in enumerate(slips):

@@ -106,6 +106,7 @@ def slips_document(
         link_hint=catalog.template("slips.link_hint"),
         deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
         contact=catalog.plain("slips.contact", contact=config.office.contact),
+        author=config.office.name,
         code_hint=(
             catalog.template("slips.code_hint_zalo").replace("{bot}", config.zalo.bot_name)
             if config.zalo.bot_name
