@@ -7,6 +7,7 @@ nothing sleeps until 08:00.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from bot.app import build_composer
+from bot.domain.order import protocol_key
 from bot.domain.outbound import (
     MessageKind,
     MessageStatus,
@@ -26,7 +28,7 @@ from bot.domain.ports import ChannelSender
 from bot.texts import load_catalog
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
-from storage.models import ChannelIdentity, Delivery, OutboundMessage
+from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness, notice_due
 from tests.samples import docx
@@ -114,6 +116,19 @@ async def test_rsvp_chasing_reaches_linked_silent_delegates_and_reports_to_the_o
     )
     assert "Chưa kết nối kênh nhắn tin (75), đề nghị gọi điện:" in report
     assert "• DB006 — " in report
+    # Whom to phone, in protocol order as /chuatraloi lists them: by the groups' keys, the
+    # heads of departments (DB061…) came first and the Central Union's DB002 last.
+    async with harness.services.ctx.sessions() as session:
+        people = list(await session.scalars(select(Delegate)))
+        linked = set(await session.scalars(select(ChannelIdentity.delegate_id)))
+    order = {group.key: group.order for group in harness.services.config.groups}
+    expected = [
+        person.code
+        for person in sorted(people, key=protocol_key(order))
+        if person.id not in linked and person.role == "delegate"
+    ]
+    listed = re.findall(r"^• (DB\d+) — ", report, re.MULTILINE)
+    assert listed and listed == expected[: len(listed)]
     # The reminder's buttons work like the card's.
     await harness.send(silent.tap("✅ Tham dự", message=reminder))
     assert silent.last_text().startswith("✅ Đã ghi nhận")

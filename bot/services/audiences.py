@@ -180,13 +180,16 @@ class AudienceService:
                     )
                 )
             )
-        # Read as ids, in the order the outbox has always queued them (group key, rank, code).
+        # In protocol order: the outbox queues them so, and its report names whom to phone in
+        # the order of /chuatraloi (by the groups' keys, the heads of departments came first
+        # and the city's leaders last).
+        order = {group.key: group.order for group in self._ctx.config.groups}
         return list(
             await session.scalars(
                 select(Delegate.id)
                 .join(Rsvp, Rsvp.delegate_id == Delegate.id)
                 .where(roster.delegates_of(meeting_id), roster.in_audience(audience))
-                .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
+                .order_by(*roster.protocol_key(order))
             )
         )
 
