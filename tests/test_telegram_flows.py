@@ -263,6 +263,34 @@ async def test_cancelling_a_substitute_keeps_the_previous_answer(harness: BotHar
     assert (await status_of(harness, "DB041")).status == RsvpStatus.ATTENDING
 
 
+async def test_cancelling_a_decline_under_its_reasons_question_gives_the_answer_back(
+    harness: BotHarness,
+) -> None:
+    # The decline counts from the tap; «Hủy» under the question used to keep it («Đã hủy thao
+    # tác. Nội dung đồng chí đã xác nhận: Không tham dự.»), for one who tapped it by mistake.
+    user = await harness.open_invitation("DB041")
+    await harness.send(user.tap("✅ Tham dự"))
+    attended = await status_of(harness, "DB041")
+    await harness.send(user.tap("❌ Không tham dự"))
+    await harness.send(user.tap("Hủy"))
+    assert user.last_text() == "Đã hủy thao tác. Nội dung đồng chí đã xác nhận: Tham dự."
+    back = await status_of(harness, "DB041")
+    assert (back.status, back.answered_at) == (RsvpStatus.ATTENDING, attended.answered_at)
+    assert await audit_count(harness, "rsvp.changed") == 3  # attend, decline, and back
+    # One who had not answered is back to no answer; a decline replacing a decline is kept.
+    other = await harness.open_invitation("DB042")
+    card = other.last_message
+    await harness.send(other.tap("❌ Không tham dự", message=card))
+    await harness.send(other.tap("Hủy"))
+    assert (await status_of(harness, "DB042")).status == RsvpStatus.NO_ANSWER
+    await harness.send(other.tap("❌ Không tham dự", message=card))
+    await harness.send(other.text("Đi công tác"))
+    await harness.send(other.tap("❌ Không tham dự", message=card))
+    await harness.send(other.tap("Hủy"))
+    kept = await status_of(harness, "DB042")
+    assert (kept.status, kept.reason) == (RsvpStatus.DECLINED, "Đi công tác")
+
+
 async def test_changing_an_answer_mentions_the_previous_one(harness: BotHarness) -> None:
     user = await harness.open_invitation("DB042")
     await harness.send(user.tap("✅ Tham dự"))

@@ -206,7 +206,13 @@ class RsvpService:
         current = ident.answer
         if choice is RsvpChoice.CANCEL:
             had_pending = ident.pending_input in AWAITING
+            kept = _undo_of(ident) if answers_open(now, self.deadline) else None
             _clear(ident)
+            if kept is not None:  # «Hủy» under the reason's question: the decline is undone
+                before, answered_at = kept
+                if self._record(ident, account, before, now, audits).step is RsvpStep.RECORDED:
+                    ident.answer = replace(ident.answer, answered_at=answered_at)
+                current = ident.answer
             step = RsvpStep.CANCELLED if had_pending else RsvpStep.NOTHING_TO_CANCEL
             return RsvpResult(step, current)
         if not answers_open(now, self.deadline):
@@ -218,7 +224,9 @@ class RsvpService:
             keep_reason = current.reason if current.status is RsvpStatus.DECLINED else None
             answer = RsvpAnswer(RsvpStatus.DECLINED, reason=keep_reason)
             result = self._record(ident, account, answer, now, audits)
-            _await(ident, Awaiting.DECLINE_REASON)
+            # What «Hủy» under the question goes back to: the answer before this decline.
+            replaced = _undoable(current) if result.step is RsvpStep.RECORDED else None
+            _await(ident, Awaiting.DECLINE_REASON, replaced)
             return RsvpResult(RsvpStep.ASK_REASON, result.rsvp, previous=result.previous)
         if choice is RsvpChoice.SUBSTITUTE:
             _await(ident, Awaiting.SUBSTITUTE_NAME)
@@ -362,6 +370,31 @@ def _key(account: ChatAccount) -> tuple[str, str]:
 
 def _await(ident: Answering, what: Awaiting, data: dict[str, Any] | None = None) -> None:
     ident.pending_input, ident.pending_data, ident.pending_changed = what.value, data, True
+
+
+def _undoable(answer: RsvpView) -> dict[str, Any]:
+    """The answer a decline replaced, kept with the reason's question to be given back."""
+    return {"undo": {**_audited(answer), "answered_at": _iso(answer.answered_at)}}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _undo_of(ident: Answering) -> tuple[RsvpAnswer, datetime | None] | None:
+    """The answer to give back, and when it had been given, when the reason's question is
+    cancelled; None when none is kept (the decline replaced nothing)."""
+    if ident.pending_input != Awaiting.DECLINE_REASON:
+        return None
+    kept = (ident.pending_data or {}).get("undo")
+    if not isinstance(kept, dict):
+        return None
+    answer = RsvpAnswer(
+        RsvpStatus(kept["status"]), kept.get("reason"), kept.get("substitute_name"),
+        kept.get("substitute_position"),
+    )  # fmt: skip
+    at = kept.get("answered_at")
+    return answer, datetime.fromisoformat(at) if at else None
 
 
 def _clear(ident: Answering) -> None:
