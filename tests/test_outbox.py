@@ -27,6 +27,7 @@ from bot.domain.outbound import (
 )
 from bot.domain.ports import ChannelSender
 from bot.texts import load_catalog
+from bot.texts.formatting import delay
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delivery, OutboundMessage
@@ -150,7 +151,53 @@ async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(
         await harness.tick()
     assert any("is late by 3:00:00" in r.getMessage() for r in caplog.records)
     assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
-    assert "⚠️ Gửi muộn 180 phút so với dự kiến" in texts(harness, OFFICE_CHAT)[-1]
+    assert (
+        "⚠️ Gửi muộn 3 giờ so với dự kiến do bot không hoạt động đúng giờ."
+        in texts(harness, OFFICE_CHAT)[-1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("late", "said"),
+    [
+        (timedelta(days=5, hours=23, minutes=0), "5 ngày 23 giờ"),
+        (timedelta(days=2, minutes=40), "2 ngày"),
+        (timedelta(hours=2, minutes=15, seconds=59), "2 giờ 15 phút"),
+        (timedelta(hours=1), "1 giờ"),
+        (timedelta(minutes=12, seconds=30), "12 phút"),
+    ],
+)
+def test_how_late_is_said_in_the_two_largest_units(late: timedelta, said: str) -> None:
+    assert delay(load_catalog("vi"), late) == said
+
+
+async def test_after_a_stop_only_the_newest_rsvp_reminder_goes_and_the_older_is_skipped(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both chasing reminders fell due while the bot was down: the silent delegate is chased
+    once, and the office gets one report, not one per reminder."""
+    from tests.test_office_files import report_bytes
+
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(REMINDER_2 + timedelta(hours=2, minutes=15))
+    with caplog.at_level(logging.INFO, logger="schedules.outbox"):
+        await harness.tick()
+    reminders = [t for t in texts(harness, harness.user_for("DB005").id) if "chưa xác nhận" in t]
+    assert len(reminders) == 1
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped", "done"]
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    office = texts(harness, OFFICE_CHAT)
+    reports = [t for t in office if t.startswith("📨 Báo cáo gửi nhắc xác nhận tham dự")]
+    assert len(reports) == 1
+    assert "⚠️ Gửi muộn 2 giờ 15 phút so với dự kiến do bot không hoạt động đúng giờ." in reports[0]
+    assert not any(t.startswith("⚠️ Không gửi") for t in office)
+    assert any("goes instead" in r.getMessage() for r in caplog.records)
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    sheet = [
+        r for r in book["Gửi tin"].iter_rows(values_only=True) if r[1] == "nhắc xác nhận tham dự"
+    ]
+    assert [r[4] for r in sheet] == ["không gửi (đã gửi lần nhắc sau thay thế)", "đã gửi xong"]
 
 
 async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
