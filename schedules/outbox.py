@@ -4,7 +4,8 @@ The outbox does three things, every few seconds (:mod:`schedules.scheduler` puls
 
 1. **queue** messages that fell due: pick their recipients now, one delivery row each
    (``not_linked`` for delegates who never opened their link, ``blocked`` for those known
-   to have blocked the bot); a message past its window is skipped and the skip reported;
+   to have blocked the bot); a message past its window is skipped and the skip reported; of
+   several reminders of one series due at once (after a stop) only the newest goes;
 2. **drain** due deliveries: claim a batch (``pending`` → ``sending``, committed), send each
    part under the platform's limits, record every part as it goes out;
 3. **finish** messages with no delivery left in flight and report to the office; a message
@@ -98,6 +99,7 @@ from bot.domain.ports import (
     Problem,
     Recipient,
 )
+from bot.domain.reminders import reminder_series
 from bot.domain.rsvp import RsvpStatus
 from schedules.ratelimit import Pacer
 from storage import queries
@@ -348,7 +350,8 @@ class Outbox:
     # --- 1. queue ------------------------------------------------------------------------------
 
     async def queue_due(self) -> int:
-        """Turn due scheduled messages into deliveries; skip those whose window has closed."""
+        """Turn due scheduled messages into deliveries; skip those whose window has closed, and
+        the older reminders of a series that fell due together (only the newest goes)."""
         now = self._clock.now()
         queued = 0
         async with unit_of_work(self._sessions) as session:
@@ -364,17 +367,13 @@ class Outbox:
                 # one writer at a time anyway).
                 .with_for_update(skip_locked=True)
             )
-            for message in list(due):
+            messages = list(due)
+            newest = _newest_of_each_series([m for m in messages if not _window_closed(m, now)])
+            for message in messages:
                 assert message.due_at is not None
                 late_by = now - message.due_at
-                if message.expires_at is not None and now > message.expires_at:
-                    message.status = MessageStatus.SKIPPED
-                    message.finished_at = now
-                    message.params = {
-                        **(message.params or {}),
-                        "skip_reason": SkipReason.WINDOW_CLOSED.value,
-                    }
-                    self.stats.skipped_messages += 1
+                if _window_closed(message, now):
+                    self._mark_skipped(message, SkipReason.WINDOW_CLOSED, now)
                     log.warning(
                         "skipped %s message %d: due %s, window closed %s",
                         message.kind,
@@ -385,6 +384,21 @@ class Outbox:
                     notice = self._composer.skip_notice(message_view(message), late_by)
                     if notice is not None and message.report_to:
                         await self._add_office_note(session, notice, message.report_to, now)
+                    continue
+                instead = newest.get(message.id)
+                if instead is not None:
+                    # Caught up after a stop: the same reminder twice in a row, and a late
+                    # report for each, would only confuse; the newest says it all, and its
+                    # report says how late it went. This one shows in the report file.
+                    self._mark_skipped(message, SkipReason.OVERTAKEN, now)
+                    log.info(
+                        "skipped %s message %d due %s: message %d due %s goes instead",
+                        message.kind,
+                        message.id,
+                        message.due_at,
+                        instead.id,
+                        instead.due_at,
+                    )
                     continue
                 if late_by > LATE_AFTER:
                     self.stats.late_messages += 1
@@ -401,6 +415,13 @@ class Outbox:
                 message.queued_at = now
                 queued += 1
         return queued
+
+    def _mark_skipped(self, message: OutboundMessage, reason: SkipReason, now: datetime) -> None:
+        """Close a message nobody was sent, keeping why."""
+        message.status = MessageStatus.SKIPPED
+        message.finished_at = now
+        message.params = {**(message.params or {}), "skip_reason": reason.value}
+        self.stats.skipped_messages += 1
 
     async def _add_deliveries(
         self, session: AsyncSession, message: OutboundMessage, now: datetime
@@ -1023,6 +1044,29 @@ async def _recipients(session: AsyncSession, delegate_ids: list[int]) -> dict[in
         )
         for delegate, rsvp in rows.all()
     }
+
+
+def _window_closed(message: OutboundMessage, now: datetime) -> bool:
+    """Whether ``message`` is no longer worth sending at ``now``."""
+    return message.expires_at is not None and now > message.expires_at
+
+
+def _newest_of_each_series(
+    messages: Sequence[OutboundMessage],
+) -> dict[int, OutboundMessage]:
+    """Of ``messages`` falling due together, the older reminders of a series (see
+    :func:`bot.domain.reminders.reminder_series`), each with the newest of its series, which
+    goes instead."""
+    series: defaultdict[tuple[str, str], list[OutboundMessage]] = defaultdict(list)
+    for message in messages:
+        key = reminder_series(message.kind, message.audience)
+        if key is not None:
+            series[key].append(message)
+    older: dict[int, OutboundMessage] = {}
+    for members in series.values():
+        *overtaken, newest = sorted(members, key=lambda m: (m.due_at, m.id))
+        older.update((message.id, newest) for message in overtaken)
+    return older
 
 
 def _reached_nobody(total: int, nothing_to_send: int) -> SkipReason | None:

@@ -63,6 +63,7 @@ def test_every_computed_key_exists() -> None:
         + [f"rsvp.recorded_{s.value}" for s in RsvpStatus]
         + [f"commands.{name}" for name in DELEGATE_COMMANDS + OFFICE_COMMANDS]
         + [f"date.weekday.{day}" for day in range(7)]
+        + [f"duration.{unit}" for unit in ("days", "hours", "minutes")]
         + [f"report_sheet.message_skipped.{r.value}" for r in SkipReason]
         + [f"rehearsal.not_sent.{r.value}" for r in SkipReason]
         + [f"rehearsal.{verdict}" for verdict in ("passed", "passed_partly", "failed")]

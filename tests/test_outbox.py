@@ -6,6 +6,7 @@ nothing sleeps until 08:00.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections import Counter
@@ -14,9 +15,11 @@ from typing import Any
 
 import pytest
 from icalendar import Calendar
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import build_composer
+from bot.config import Config
 from bot.domain.order import protocol_key
 from bot.domain.outbound import (
     MessageKind,
@@ -26,6 +29,7 @@ from bot.domain.outbound import (
 )
 from bot.domain.ports import ChannelSender
 from bot.texts import load_catalog
+from bot.texts.formatting import delay
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
@@ -34,6 +38,12 @@ from tests.harness import OFFICE_CHAT, BotHarness, notice_due
 from tests.samples import docx
 
 MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
+# Their names in the report file's «Gửi tin» sheet.
+MEETING_KIND_LABELS = (
+    "nhắc xác nhận tham dự",
+    "nhắc lịch trước một ngày",
+    "chương trình sáng ngày hội nghị",
+)
 REMINDER_1 = local(2024, 5, 18, 8, 0)  # -3d@08:00 before the deadline 21/5 17:00
 REMINDER_2 = local(2024, 5, 20, 8, 0)  # -1d@08:00
 DEADLINE = local(2024, 5, 21, 17, 0)
@@ -156,7 +166,53 @@ async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(
         await harness.tick()
     assert any("is late by 3:00:00" in r.getMessage() for r in caplog.records)
     assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
-    assert "⚠️ Gửi muộn 180 phút so với dự kiến" in texts(harness, OFFICE_CHAT)[-1]
+    assert (
+        "⚠️ Gửi muộn 3 giờ so với dự kiến do bot không hoạt động đúng giờ."
+        in texts(harness, OFFICE_CHAT)[-1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("late", "said"),
+    [
+        (timedelta(days=5, hours=23, minutes=0), "5 ngày 23 giờ"),
+        (timedelta(days=2, minutes=40), "2 ngày"),
+        (timedelta(hours=2, minutes=15, seconds=59), "2 giờ 15 phút"),
+        (timedelta(hours=1), "1 giờ"),
+        (timedelta(minutes=12, seconds=30), "12 phút"),
+    ],
+)
+def test_how_late_is_said_in_the_two_largest_units(late: timedelta, said: str) -> None:
+    assert delay(load_catalog("vi"), late) == said
+
+
+async def test_after_a_stop_only_the_newest_rsvp_reminder_goes_and_the_older_is_skipped(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Both chasing reminders fell due while the bot was down: the silent delegate is chased
+    once, and the office gets one report, not one per reminder."""
+    from tests.test_office_files import report_bytes
+
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(REMINDER_2 + timedelta(hours=2, minutes=15))
+    with caplog.at_level(logging.INFO, logger="schedules.outbox"):
+        await harness.tick()
+    reminders = [t for t in texts(harness, harness.user_for("DB005").id) if "chưa xác nhận" in t]
+    assert len(reminders) == 1
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped", "done"]
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    office = texts(harness, OFFICE_CHAT)
+    reports = [t for t in office if t.startswith("📨 Báo cáo gửi nhắc xác nhận tham dự")]
+    assert len(reports) == 1
+    assert "⚠️ Gửi muộn 2 giờ 15 phút so với dự kiến do bot không hoạt động đúng giờ." in reports[0]
+    assert not any(t.startswith("⚠️ Không gửi") for t in office)
+    assert any("goes instead" in r.getMessage() for r in caplog.records)
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    sheet = [
+        r for r in book["Gửi tin"].iter_rows(values_only=True) if r[1] == "nhắc xác nhận tham dự"
+    ]
+    assert [r[4] for r in sheet] == ["không gửi (đã gửi lần nhắc sau thay thế)", "đã gửi xong"]
 
 
 async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
@@ -206,6 +262,82 @@ async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_onl
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
     assert len(reports) == 1 and reports[0].startswith("📨 Báo cáo gửi thông báo số ")
     assert "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 0" in reports[0]
+
+
+def moved(config: Config, by: timedelta) -> Config:
+    """The plan with the meeting ``by`` later (the RSVP deadline and every reminder follow)."""
+    meeting = config.meeting.model_copy(
+        update={"starts_at": config.meeting.starts_at + by, "ends_at": config.meeting.ends_at + by}
+    )
+    return config.model_copy(update={"meeting": meeting})
+
+
+def use_plan(harness: BotHarness, config: Config) -> None:
+    """The office edited the plan and restarted the bot."""
+    object.__setattr__(harness.services.ctx, "config", config)
+
+
+async def test_messages_skipped_for_a_date_typed_in_the_past_go_once_the_date_is_put_right(
+    harness: BotHarness,
+) -> None:
+    """The meeting typed a year early: every message fell due long ago and was skipped at once.
+    Put right, those whose new time is still to come are planned again; one whose new time has
+    passed stays skipped, and one that was sent is never sent again."""
+    from tests.test_office_files import report_bytes
+
+    right = harness.services.config
+    harness.clock.set(local(2024, 5, 19, 9, 0))  # after the first chasing reminder's time
+    await linked_answers(harness)
+    use_plan(harness, moved(right, -timedelta(days=366)))  # 28/5/2023
+    await harness.plan(*MEETING_KINDS)
+    await harness.tick()
+    assert [await message_status(harness, kind) for kind in MEETING_KINDS] == [
+        ["skipped", "skipped"],
+        ["skipped"],
+        ["skipped"],
+    ]
+
+    use_plan(harness, right)
+    await harness.plan(*MEETING_KINDS)
+    assert [await message_status(harness, kind) for kind in MEETING_KINDS] == [
+        ["skipped", "scheduled"],
+        ["scheduled"],
+        ["scheduled"],
+    ]
+    async with harness.services.ctx.sessions() as session:
+        due = dict(
+            (
+                await session.execute(
+                    select(OutboundMessage.kind, OutboundMessage.due_at).where(
+                        OutboundMessage.status == MessageStatus.SCHEDULED
+                    )
+                )
+            ).all()
+        )
+    assert due == {
+        MessageKind.RSVP_REMINDER: REMINDER_2,
+        MessageKind.DAY_BEFORE: local(2024, 5, 27, 16, 0),
+        MessageKind.MORNING_AGENDA: local(2024, 5, 28, 6, 30),
+    }
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    assert [
+        r[4] for r in book["Gửi tin"].iter_rows(values_only=True) if r[1] in MEETING_KIND_LABELS
+    ] == ["không gửi (quá thời hạn)", "chờ đến giờ", "chờ đến giờ", "chờ đến giờ"]
+
+    harness.clock.set(REMINDER_2)
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert report.startswith("📨 Báo cáo gửi nhắc xác nhận tham dự") and "Gửi muộn" not in report
+
+    # The meeting moves a day later: what was sent stays sent.
+    harness.clock.set(REMINDER_2 + timedelta(hours=1))
+    use_plan(harness, moved(right, timedelta(days=1)))
+    await harness.plan(*MEETING_KINDS)
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped", "done"]
+    harness.clock.set(REMINDER_2 + timedelta(days=1))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
 
 
 async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_dropped_ones(

@@ -282,6 +282,50 @@ async def test_a_task_reminder_with_nobody_left_to_remind_is_skipped_not_sent(
     assert row[4] == "không gửi (không có người nhận)" and row[6] == 0
 
 
+async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(
+    harness: BotHarness,
+) -> None:
+    """The bot starts on 16/5 at 07:00, after VI.2's reminders of 10/5 and 14/5 (deadline 17/5
+    17:00): a chair gets one reminder, not one per missed time; the office one report of it,
+    saying how late in days and hours; the older reminder is recorded as overtaken."""
+    from tests.test_office_files import report_bytes
+
+    harness.clock.set(local(2024, 5, 16, 6, 0))
+    await with_contacts(harness)
+    chair = await harness.open_invitation("DB032")
+    harness.clock.set(local(2024, 5, 16, 7, 0))
+    count = len(chair.messages)
+    await harness.tick()
+    await harness.tick()
+    reminders = [m["text"] for m in chair.messages[count:]]
+    assert len(reminders) == 1
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in reminders[0]
+    reports = [t for t in texts(harness, OFFICE_CHAT) if "Chưa kết nối kênh nhắn tin (29)" in t]
+    assert len(reports) == 1
+    assert reports[0].startswith("📨 Báo cáo gửi nhắc nhiệm vụ")
+    assert "⚠️ Gửi muộn 1 ngày 23 giờ so với dự kiến do bot không hoạt động đúng giờ." in reports[0]
+
+    vi_2 = [
+        m
+        for m in await messages_of(harness, MessageKind.TASK_REMINDER)
+        if m.audience == "task:VI.2"
+    ]
+    assert [(m.due_at, m.status) for m in vi_2] == [
+        (local(2024, 5, 10, 8, 0), MessageStatus.SKIPPED),
+        (local(2024, 5, 14, 8, 0), MessageStatus.DONE),
+    ]
+    assert (vi_2[0].params or {})["skip_reason"] == "overtaken"
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    [row] = [r for r in book["Gửi tin"].iter_rows(values_only=True) if r[0] == vi_2[0].id]
+    assert row[4] == "không gửi (đã gửi lần nhắc sau thay thế)" and row[6] == 0
+
+    # The reminder due next goes at its time, as planned.
+    harness.clock.set(local(2024, 5, 16, 8, 0))
+    count = len(chair.messages)
+    await harness.tick()
+    assert len(chair.messages) == count + 1
+
+
 async def test_an_overdue_report_with_nothing_overdue_is_skipped_not_sent(
     harness: BotHarness,
 ) -> None:

@@ -51,6 +51,9 @@ class SkipReason(StrEnum):
     WINDOW_CLOSED = "window_closed"  # its time passed while the bot was not running
     NO_RECIPIENTS = "no_recipients"  # nobody was in its audience (all reported the task done)
     NOTHING_TO_SEND = "nothing_to_send"  # its content was empty (nothing overdue that morning)
+    # A later reminder of the same series fell due with it (the bot was not running at its
+    # time): the later one went instead, once.
+    OVERTAKEN = "overtaken"
 
 
 def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:

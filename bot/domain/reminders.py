@@ -9,6 +9,21 @@ from bot.config import Config
 from bot.domain.outbound import OFFICE_PLACE, Audience, MessageKind
 from bot.domain.timespec import TimeSpec
 
+# Kinds planned as a series of reminders to one audience (several offsets before one deadline):
+# each says the same thing again, so of those that fell due together only the newest is worth
+# sending. The other automatic kinds say different things (the day before, the programme) or
+# cannot fall due together (an overdue report is stale by the next morning's).
+REMINDER_SERIES = frozenset(
+    {MessageKind.RSVP_REMINDER, MessageKind.TASK_REMINDER, MessageKind.DRAFT_REMINDER}
+)
+
+
+def reminder_series(kind: str, audience: str) -> tuple[str, str] | None:
+    """The series a message of ``kind`` to ``audience`` belongs to (the same reminder before the
+    same deadline: RSVP chasing, one task's reminders, one draft deadline's), or None when it
+    is no reminder of a series."""
+    return (kind, audience) if kind in REMINDER_SERIES else None
+
 
 @dataclass(frozen=True)
 class PlannedMessage:

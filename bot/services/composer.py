@@ -32,7 +32,7 @@ from bot.services.meetings import CalendarRevision, meeting_calendar
 from bot.services.reports import ReportService
 from bot.services.tasks import TaskService
 from bot.texts import Catalog, Html
-from bot.texts.formatting import file_size, moment, short_moment
+from bot.texts.formatting import delay, file_size, moment, short_moment
 from bot.texts.presenters import (
     broadcast_html,
     compose_buttons,
@@ -463,9 +463,7 @@ class MessageComposer:
             ),
         ]
         if report.late_by:
-            lines.append(
-                catalog.html("report.late", minutes=int(report.late_by / timedelta(minutes=1)))
-            )
+            lines.append(catalog.html("report.late", delay=delay(catalog, report.late_by)))
         if report.message.kind is MessageKind.RSVP_REMINDER:
             overall = (await self._reports.counts()).overall
             lines.append(
@@ -544,6 +542,6 @@ class MessageComposer:
                 "report.skipped",
                 what=self.kind_label(message),
                 due=due,
-                hours=f"{late_by / timedelta(hours=1):.1f}".replace(".", ","),
+                delay=delay(catalog, late_by),
             )
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from bot.texts import Catalog
 
@@ -49,3 +49,22 @@ def count(catalog: Catalog, value: int) -> str:
     """``60.000`` in Vietnamese, ``60,000`` in English: a number people read, grouped."""
     grouped = f"{value:,}"
     return grouped.replace(",", ".") if catalog.locale == "vi" else grouped
+
+
+def delay(catalog: Catalog, span: timedelta) -> str:
+    """``5 ngày 23 giờ``, ``2 giờ 15 phút``, ``12 phút``: how late, in its two largest units
+    (a second unit of zero is left out), rounded down to the minute."""
+    minutes = max(0, int(span.total_seconds()) // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        units = [("days", days), ("hours", hours)]
+    elif hours:
+        units = [("hours", hours), ("minutes", minutes)]
+    else:
+        units = [("minutes", minutes)]
+    return " ".join(
+        catalog.plain(f"duration.{unit}", value=value)
+        for index, (unit, value) in enumerate(units)
+        if value or index == 0
+    )
