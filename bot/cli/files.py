@@ -205,7 +205,9 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
             in_hall=count.present,
             present=count.arrived,
             expected=count.expected,
+            unexpected=count.unexpected,
             guests=len(count.guests),
+            total=count.present + len(count.guests),
         )
         return headings, rows, done
 
