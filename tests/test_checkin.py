@@ -567,7 +567,7 @@ async def test_the_printable_summary_gives_the_numbers_by_group(day: Day) -> Non
         day.services.config.meeting.display_title,
         "Tính đến 07:30, Thứ Ba, ngày 28/5/2024",
         "",
-        "Đại biểu có mặt: 2/3 đại biểu dự kiến (tổng số được mời: 80)",
+        "Đại biểu có mặt: 2, trong đó 2/3 đại biểu dự kiến (tổng số được mời: 80)",
         "Trong đó người dự thay: 1",
         "Khách ngoài danh sách: 1",
         "Tổng số người đã vào hội trường: 3",
@@ -575,8 +575,10 @@ async def test_the_printable_summary_gives_the_numbers_by_group(day: Day) -> Non
     ]
     assert text[9:12] == [
         "Theo thành phần",
-        "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam: có mặt 1/2 (dự thay 0)",
-        "2. Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố: có mặt 1/1 (dự thay 1)",
+        "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam: có mặt 1, trong đó 1/2 dự kiến (dự "
+        "thay 0)",
+        "2. Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố: có mặt 1, trong đó 1/1 "
+        "dự kiến (dự thay 1)",
     ]
     assert len(text) == 10 + len(day.services.config.groups)
 
@@ -592,13 +594,60 @@ async def test_someone_who_declined_and_came_is_counted_apart_from_those_expecte
     assert (summary.expected, summary.arrived, summary.present, summary.unexpected) == (3, 0, 1, 1)
     text = summary_text(VI, summary).splitlines()
     assert text[4:6] == [
-        "Đại biểu có mặt: 0/3 đại biểu dự kiến (tổng số được mời: 80)",
+        "Đại biểu có mặt: 1, trong đó 0/3 đại biểu dự kiến (tổng số được mời: 80)",
         "Đến ngoài dự kiến (đã báo không tham dự hoặc chưa trả lời): 1",
     ]
     count = await day.checkin.count()
     assert (count.arrived, count.unexpected, count.missing_total) == (0, 1, 3)
     assert [g.arrived for g in count.groups] == [g.expected - g.missing for g in count.groups]
     assert sum(g.present for g in count.groups) - sum(g.arrived for g in count.groups) == 1
+
+
+async def test_every_output_counts_the_same_people_present_expected_unexpected_and_guests(
+    day: Day,
+) -> None:
+    # Two expected (one by substitute), one who declined, one who never answered, one guest:
+    # the summary, its groups and the report all say 4 delegates in, 2 of 3 expected, 2 not
+    # expected, 1 guest, 5 in the hall; the groups' «có mặt» add up with the guest to the hall.
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    await day.checkin.check_in(desk, "DB003", substitute_name="Lê Thu Trang")
+    await day.checkin.check_in(desk, "DB010")  # declined
+    await day.checkin.check_in(desk, "DB031")  # never answered
+    await day.checkin.guest(desk, "Hoàng Văn Nam", organization="Báo HNM")
+    summary = await day.checkin.summary(desk)
+    text = summary_text(VI, summary).splitlines()
+    assert text[4:10] == [
+        "Đại biểu có mặt: 4, trong đó 2/3 đại biểu dự kiến (tổng số được mời: 80)",
+        "Đến ngoài dự kiến (đã báo không tham dự hoặc chưa trả lời): 2",
+        "Trong đó người dự thay: 1",
+        "Khách ngoài danh sách: 1",
+        "Tổng số người đã vào hội trường: 5",
+        "",
+    ]
+    assert text[11:14] == [
+        "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam: có mặt 1, trong đó 1/2 dự kiến (dự "
+        "thay 0)",
+        "2. Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố: có mặt 1, trong đó 1/1 "
+        "dự kiến (dự thay 1)",
+        "3. Đại diện lãnh đạo các ban, sở, ngành, đoàn thể thành phố: có mặt 1, trong đó 0/0 dự "
+        "kiến (dự thay 0)",
+    ]
+    assert "6. Chủ tịch Hội LHPN các quận, huyện, thị xã: có mặt 1, trong đó 0/0 dự kiến (dự " \
+        "thay 0)" in text  # fmt: skip
+    assert sum(line.present for line in summary.lines) + summary.guests == summary.in_hall == 5
+
+    report = await day.services.office_report.collect()
+    sheet = office_report_sheets(VI, day.services.config, report)[-1]
+    assert len(sheet.rows) == 5  # four invitees and the guest
+    assert [list(row) for row in sheet.footer] == [
+        [None, "Đại biểu có mặt", 4],
+        [None, "Trong đó đại biểu dự kiến: có mặt / dự kiến", "2/3"],
+        [None, "Đến ngoài dự kiến (đã báo không tham dự hoặc chưa trả lời)", 2],
+        [None, "Trong đó người dự thay", 1],
+        [None, "Khách ngoài danh sách", 1],
+        [None, "Tổng số người trong hội trường", 5],
+    ]
 
 
 async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day: Day) -> None:
@@ -659,9 +708,12 @@ async def test_the_report_workbook_has_a_checkin_sheet_with_the_record_and_total
          None, "Bàn 1", at, "Trần Thị Mỹ Duyên", None, None],
     ]  # fmt: skip
     assert [list(row) for row in sheet.footer] == [
-        [None, "Đại biểu có mặt / dự kiến", "1/3"],
+        [None, "Đại biểu có mặt", 1],
+        [None, "Trong đó đại biểu dự kiến: có mặt / dự kiến", "1/3"],
+        [None, "Đến ngoài dự kiến (đã báo không tham dự hoặc chưa trả lời)", 0],
         [None, "Trong đó người dự thay", 1],
         [None, "Khách ngoài danh sách", 1],
+        [None, "Tổng số người trong hội trường", 2],
     ]
 
 
@@ -682,7 +734,7 @@ def test_attendance_export_writes_every_checkin_to_csv(
     assert main(["attendance", "export", "diem-danh.csv"]) == 0
     assert capsys.readouterr().out.strip() == (
         "Đã xuất 2 lượt điểm danh ra diem-danh.csv (đại biểu có mặt 1, trong đó 0/0 đại biểu dự "
-        "kiến; khách 1)."
+        "kiến và 1 đến ngoài dự kiến; khách 1; tổng số người trong hội trường 2)."
     )
     with (office / "diem-danh.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))

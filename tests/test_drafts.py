@@ -803,6 +803,45 @@ def test_drafts_export_writes_the_latest_versions_named_by_unit_and_theme_and_an
     assert (comment.value, comment.data_type) == ('=HYPERLINK("http://x")', "s")
 
 
+def test_drafts_export_restored_without_the_files_folder_exports_the_rest_and_names_the_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    asyncio.run(_submit_drafts(tmp_path))
+    # The database came back from a backup, the Ba Đình file did not.
+    (tmp_path / "tham-luan" / (digest := hashlib.sha256(docx("bản hai")).hexdigest())[:2]
+     / digest[2:4] / digest).unlink()  # fmt: skip
+    capsys.readouterr()
+
+    assert main(["drafts", "export", "xuat"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1] == (
+        "Đã xuất 1 tham luận (bản mới nhất của mỗi bài) và danh mục danh-muc-tham-luan.xlsx "
+        "vào xuat; 8 phân công chưa có bài."
+    )
+    assert captured.err.splitlines() == [
+        "Thiếu tệp: bản 2 tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận "
+        "Ba Đình), tệp «bai.docx».",
+        "Chưa xuất được 1 tham luận vì tệp không có trên máy này: cơ sở dữ liệu chỉ ghi thông "
+        f"tin về bản đã gửi, còn tệp nằm trong thư mục tệp tham luận {tmp_path / 'tham-luan'}, "
+        "có lẽ chưa được khôi phục cùng cơ sở dữ liệu. Đề nghị chép thư mục đó từ bản sao lưu "
+        "(hoặc từ máy cũ) rồi xuất lại vào một thư mục mới.",
+    ]
+    out = tmp_path / "xuat"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "Hội LHPN quận Đống Đa - chủ đề 1.2 - bản 1.txt",
+        "danh-muc-tham-luan.xlsx",
+    ]
+    rows = list(load_workbook(out / "danh-muc-tham-luan.xlsx").active.iter_rows(values_only=True))
+    by_code = {row[2]: row for row in rows[1:]}
+    assert by_code["DB031"][10] == "thiếu tệp trên máy chủ"
+
+
 def test_drafts_export_refuses_a_file_or_a_folder_holding_files_as_its_target(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,8 +3,10 @@ purge of personal data that keeps the list, the answers and the counts."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
+import os
 import shutil
 import sqlite3
 import sys
@@ -18,7 +20,7 @@ from bot.services.privacy import ERASED, PurgeStep
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion
 from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import BotHarness
-from tests.test_drafts import DOCX, docx
+from tests.test_drafts import DOCX, _submit_drafts, docx
 
 
 def test_backup_copies_the_database_and_the_documented_restore_works(
@@ -35,7 +37,7 @@ def test_backup_copies_the_database_and_the_documented_restore_works(
     (office / "sao-luu").mkdir()
     assert main(["db", "backup", "sao-luu/hoinghi-28-5.db"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[-2].startswith("Đã sao lưu cơ sở dữ liệu vào sao-luu/hoinghi-28-5.db (")
+    assert out[-3].startswith("Đã sao lưu cơ sở dữ liệu vào sao-luu/hoinghi-28-5.db (")
     assert out[-1].startswith("Khôi phục: dừng bot, xóa ")
     with sqlite3.connect(office / "sao-luu" / "hoinghi-28-5.db") as db:
         assert db.execute("SELECT count(*) FROM delegates").fetchone() == (80,)
@@ -50,6 +52,52 @@ def test_backup_copies_the_database_and_the_documented_restore_works(
     shutil.copy(office / "sao-luu" / "hoinghi-28-5.db", office / "hoinghi.db")
     assert main(["report", "bao-cao.xlsx"]) == 0
     assert "80 đại biểu" in capsys.readouterr().out
+
+
+def test_backup_copies_the_drafts_folder_and_its_restore_names_it(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    asyncio.run(_submit_drafts(office))
+    (office / "sao-luu").mkdir()
+    capsys.readouterr()
+    assert main(["db", "backup", "sao-luu/sao-luu-2.db"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    db = office / "hoinghi.db"
+    assert out[-2] == (
+        f"Đã chép 3 tệp tham luận và sản phẩm nhiệm vụ (5 KB) từ {office / 'tham-luan'} vào thư "
+        "mục sao-luu/sao-luu-2-tham-luan."
+    )
+    assert out[-1] == (
+        f"Khôi phục: dừng bot, xóa {db}-wal và {db}-shm (nếu có), chép "
+        f"sao-luu/sao-luu-2.db thành {db}, chép thư mục sao-luu/sao-luu-2-tham-luan thành "
+        f"thư mục {office / 'tham-luan'}, rồi chạy lại bot. Tệp tham luận và sản phẩm nhiệm vụ "
+        "không nằm trong cơ sở dữ liệu: thiếu thư mục này thì không mở, không xuất được các tệp "
+        "đó."
+    )
+    # A second backup under the same name overwrites neither the database nor the files.
+    (office / "sao-luu" / "sao-luu-2.db").rename(office / "sao-luu" / "cu.db")
+    assert main(["db", "backup", "sao-luu/sao-luu-2.db"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Thư mục sao-luu/sao-luu-2-tham-luan đã có; đề nghị chọn tên tệp sao lưu mới để không "
+        "ghi đè bản sao lưu cũ."
+    )
+    assert not (office / "sao-luu" / "sao-luu-2.db").exists()
+    (office / "sao-luu" / "cu.db").rename(office / "sao-luu" / "sao-luu-2.db")
+
+    # A new machine, restored as printed: the plan, the database and the files folder.
+    new = office / "may-moi"
+    new.mkdir()
+    shutil.copy(office / "config.toml", new / "config.toml")
+    shutil.copy(office / "sao-luu" / "sao-luu-2.db", new / "hoinghi.db")
+    shutil.copytree(office / "sao-luu" / "sao-luu-2-tham-luan", new / "tham-luan")
+    os.chdir(new)
+    assert main(["drafts", "export", "xuat"]) == 0
+    assert sorted(p.name for p in (new / "xuat").iterdir()) == [
+        "Hội LHPN quận Ba Đình - chủ đề 1.1 - bản 2.docx",
+        "Hội LHPN quận Đống Đa - chủ đề 1.2 - bản 1.txt",
+        "danh-muc-tham-luan.xlsx",
+    ]
 
 
 def test_backup_without_a_database_says_so(

@@ -564,6 +564,7 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     assert shown.status_code == 200 and 'data-live="/office/attendance/live"' in shown.text
     assert "<script>" not in shown.text  # the poll is the static script, nothing inline
     live = await office.client.get("/office/attendance/live")
+    assert text_of(live.text, "total-present-all") == "2"
     assert text_of(live.text, "total-present") == f"2/{count.expected}"
     assert 'id="total-unexpected"' not in live.text  # nobody came unexpectedly
     assert text_of(live.text, "total-substitutes") == "1"
@@ -577,7 +578,8 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
         assert row is not None
         cells = re.findall(r'<td class="num">(?:<a [^>]*>)?(\d+)(?:</a>)?</td>', row.group(1))
         assert cells == [
-            str(group.arrived),
+            str(group.present),  # everyone of the group in the hall
+            str(group.arrived),  # of whom expected
             str(group.expected),
             str(group.substitutes),
             str(group.invited),
@@ -608,18 +610,26 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
 async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_summary(
     meeting: Day, phone: Desk
 ) -> None:
-    # DB010 declined and came anyway: every «có mặt / dự kiến» counts the expected only.
+    # DB010 declined and came anyway: every «có mặt / dự kiến» counts the expected only, while
+    # «Đại biểu có mặt» and each group's «Có mặt» count him, so the groups add up to the hall.
     await post_form(phone, f"/{meeting.tokens['DB010']}", "form-tap")
     office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
     count = await meeting.services.checkin.count()
     live = (await office.client.get("/office/attendance/live")).text
     summary = (await office.client.get("/office/attendance/summary")).text
+    assert text_of(live, "total-present-all") == "1"
     assert text_of(live, "total-present") == f"0/{count.expected}"
     assert text_of(live, "total-unexpected") == "1"
+    assert text_of(summary, "sum-present-all") == "1"
     assert text_of(summary, "sum-present") == f"0/{count.expected}"
     assert text_of(summary, "sum-unexpected") == "1"
-    here = re.findall(r'<tr id="sum-line-\d+">.*?<td class="num">(\d+)</td>', summary)
-    assert sum(map(int, here)) == 0  # the groups add up to the headline
+    assert text_of(summary, "sum-in-hall") == "1"
+    rows = re.findall(r'<tr id="sum-line-\d+">(.*?)</tr>', summary)
+    cells = [re.findall(r'<td class="num">(\d+)</td>', row) for row in rows]
+    # Có mặt, of whom expected, expected, substitutes: DB010's group has him in, none expected.
+    assert [int(row[0]) for row in cells].count(1) == 1
+    assert sum(int(row[0]) for row in cells) == 1  # the groups (no guest) add up to the hall
+    assert sum(int(row[1]) for row in cells) == 0
     await office.client.aclose()
 
 

@@ -492,3 +492,25 @@ async def test_an_instruction_on_a_version_since_replaced_is_not_sent(
     async with harness.services.ctx.sessions() as session:
         assert list(await session.scalars(select(DraftComment.body))) == []
     assert await audits(harness, "draft.verdict") == []
+
+
+async def test_a_version_whose_file_was_not_restored_says_the_file_is_missing_on_the_server(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "Tham luận Ba Đình.docx", word("Kính thưa Đoàn Chủ tịch,"))
+    assignment = await draft_id(harness, "DB031")
+    [version] = await harness.services.drafts.versions(assignment)
+    stored = await harness.services.drafts.version_file(version.id)
+    assert stored is not None
+    stored.path.unlink()  # the database restored without the folder of files
+
+    response = await desk.client.get(f"/office/drafts/{assignment}/versions/1")
+    assert response.status_code == 404
+    assert text_of(response.text, "message-file_lost") == (
+        "Bản này vẫn được ghi nhận nhưng tệp của nó không có trên máy chủ: thư mục tệp tham luận "
+        "và sản phẩm nhiệm vụ có thể chưa được khôi phục cùng cơ sở dữ liệu. Đề nghị người quản "
+        "trị chép lại thư mục đó từ bản sao lưu; nếu không còn bản sao lưu, đề nghị người gửi "
+        "gửi lại tệp."
+    )
+    # The draft's page itself still opens, without the text to read.
+    assert (await desk.client.get(f"/office/drafts/{assignment}")).status_code == 200

@@ -138,6 +138,21 @@ async def test_a_deliverable_downloads_with_its_vietnamese_name(
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+async def test_a_deliverable_whose_file_was_not_restored_says_it_is_missing_on_the_server(
+    desk: Desk, harness: BotHarness
+) -> None:
+    evidence = await upload(harness, "NV04", "VI.1.3", FILE_NAME, docx("sản phẩm"))
+    task = await task_id(harness, "VI.1.3")
+    found = await harness.services.tasks.evidence_file(evidence, task_id=task)
+    assert found is not None and found.path is not None
+    found.path.unlink()  # the database restored without the folder of files
+    response = await desk.client.get(f"/office/tasks/{task}/files/{evidence}")
+    assert response.status_code == 404
+    assert text_of(response.text, "message-file_lost").startswith(
+        "Bản này vẫn được ghi nhận nhưng tệp của nó không có trên máy chủ"
+    )
+
+
 async def test_a_file_of_another_task_or_an_unknown_one_is_not_found(
     desk: Desk, harness: BotHarness
 ) -> None:

@@ -263,3 +263,21 @@ async def test_no_page_is_served_to_a_path_that_is_no_token_and_it_counts_as_no_
     assert (await web.open("DB001")).status_code == 200
     robots = await web.client.get("/robots.txt")
     assert robots.text == "User-agent: *\nDisallow: /\n"
+
+
+async def test_a_version_whose_file_is_missing_on_the_server_says_so_rather_than_failing(
+    web: Web,
+) -> None:
+    action, fields = await _upload_form(web)
+    response = await web.client.post(
+        action, data=fields, files={"file": ("bai.txt", b"Kinh thua", "text/plain")}
+    )
+    page = (await web.client.get(response.headers["location"])).text
+    version = page.split('id="version-', 1)[1].split('"', 1)[0]
+    stored = await web.services.drafts.version_file(int(version))
+    assert stored is not None
+    stored.path.unlink()  # the database restored without the folder of files
+
+    download = await web.client.get(f"/{web.tokens[SPEAKER]}/v/{version}")
+    assert download.status_code == 404
+    assert "Bản này vẫn được ghi nhận nhưng tệp của nó hiện không có trên máy chủ." in download.text

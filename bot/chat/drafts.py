@@ -3,6 +3,7 @@ speakers and office, and the office's comments that go to the speaker."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 
@@ -339,7 +340,10 @@ async def _version_file(turn: Turn, version_id: int) -> Answer:
     if stored.file_ref is not None and stored.channel == turn.channel.name:
         # The platform keeps the upload: sending it by its reference needs no re-upload.
         return Answer.of(Outbound((SharedFilePart(turn.channel.name, stored.file_ref, caption),)))
-    content = stored.path.read_bytes()
+    try:
+        content = await asyncio.to_thread(stored.path.read_bytes)
+    except FileNotFoundError:  # on record, but the file store lost it (a partial restore)
+        return turn.say("file.lost", file=stored.version.display_name)
     part = FilePart(stored.version.display_name, content, _MIME, caption)
     return Answer.of(Outbound((part,)))
 

@@ -137,7 +137,10 @@ async def _evidence(turn: Turn, evidence_id: int) -> Answer:
         part = SharedFilePart(turn.channel.name, evidence.file_ref, caption)
         return Answer.of(Outbound((part,)))
     if evidence.path is not None:  # uploaded on a personal page: the file store keeps it
-        content = await asyncio.to_thread(evidence.path.read_bytes)
+        try:
+            content = await asyncio.to_thread(evidence.path.read_bytes)
+        except FileNotFoundError:  # on record, but the file store lost it (a partial restore)
+            return turn.say("file.lost", file=evidence.name)
         name = sanitize_filename(evidence.name, fallback="san-pham")
         return Answer.of(Outbound((FilePart(name, content, media_type(name), caption),)))
     return turn.say("task.gone")

@@ -27,7 +27,7 @@ from bot.services import Services
 from bot.services.privacy import PurgeStep, PurgeSummary
 from bot.texts import Catalog
 from bot.texts.formatting import file_size
-from storage.backup import BackupError, backup_sqlite
+from storage.backup import BackupError, backup_files, backup_sqlite, files_backup_path
 from storage.copy import Copied, CopyRefused, copy_database
 from storage.engine import create_engine
 from storage.guard import DatabaseLock, DatabaseUnavailable, check_sqlite_file, explained
@@ -62,16 +62,24 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
     if not url.drivername.startswith("sqlite") or not url.database:
         out(catalog.plain("backup.not_sqlite"), sys.stderr)
         return EXIT_USAGE
+    # The database names the uploaded drafts and deliverables; the files themselves live in
+    # the file store's folder, so a backup without them restores into a 404 for every one.
+    files, files_target = loaded[0].drafts_dir, files_backup_path(args.file)
     try:
-        size = backup_sqlite(Path(url.database), args.file)
+        size = backup_sqlite(Path(url.database), args.file, files_target=files_target)
+        count, files_size = backup_files(files, files_target)
     except BackupError as exc:
         message = catalog.plain(
-            f"backup.{exc.code}", path=args.file, source=url.database, folder=args.file.parent
-        )
+            f"backup.{exc.code}", path=args.file, source=url.database, folder=args.file.parent,
+            copy=files_target,
+        )  # fmt: skip
         out(message, sys.stderr)
         return EXIT_USAGE
     out(catalog.plain("backup.done", path=args.file, size=file_size(catalog, size)))
-    out(catalog.plain("backup.restore", path=args.file, source=url.database))
+    out(catalog.plain("backup.files_done", count=count, size=file_size(catalog, files_size),
+                      files=files, copy=files_target))  # fmt: skip
+    out(catalog.plain("backup.restore", path=args.file, source=url.database,
+                      copy=files_target, files=files))  # fmt: skip
     return EXIT_OK
 
 

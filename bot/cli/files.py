@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.app import App, links_refusal
 from bot.cli.common import (
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     load,
@@ -205,7 +206,9 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
             in_hall=count.present,
             present=count.arrived,
             expected=count.expected,
+            unexpected=count.unexpected,
             guests=len(count.guests),
+            total=count.present + len(count.guests),
         )
         return headings, rows, done
 
@@ -283,23 +286,35 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
                     line.versions,
                     meeting.local(latest.created_at) if latest else None,
                     latest.size if latest else None,
-                    item.file_name,
+                    catalog.plain("drafts_export.lost_cell") if item.lost else item.file_name,
                     latest.sha256 if latest else None,
                     comment.body if comment else None,
                 ]
             )
         write_table(directory / DRAFTS_INDEX, headings, rows)
         files = sum(item.file_name is not None for item in exported)
+        lost = [item for item in exported if item.lost]
         out(
             catalog.plain(
                 "drafts_export.done",
                 files=files,
-                missing=len(exported) - files,
+                missing=len(exported) - files - len(lost),
                 index=DRAFTS_INDEX,
                 path=directory,
             )
         )
-        return EXIT_OK
+        if not lost:
+            return EXIT_OK
+        for item in lost:
+            line = item.draft
+            assert line.latest is not None
+            out(catalog.plain("drafts_export.lost", number=line.latest.number,
+                              theme=line.theme_key, name=line.full_name,
+                              organization=line.organization, file=line.latest.display_name),
+                sys.stderr)  # fmt: skip
+        folder = loaded[0].drafts_dir
+        out(catalog.plain("drafts_export.lost_why", count=len(lost), folder=folder), sys.stderr)
+        return EXIT_FAILED
 
     directory.mkdir(exist_ok=True)  # the one folder this command makes: its own, empty
     return asyncio.run(with_services(loaded[0], catalog, work))

@@ -250,7 +250,7 @@ class SummaryLine:
 
     label: str
     expected: int
-    present: int
+    present: int  # everyone of the group in the hall, expected or not
     substitutes: int
     arrived: int = 0  # of the expected, how many are in
 
@@ -880,7 +880,8 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
         "",
         catalog.plain(
             "checkin.summary.present",
-            present=summary.arrived,
+            present=summary.present,
+            arrived=summary.arrived,
             expected=summary.expected,
             invited=summary.invited,
         ),
@@ -900,7 +901,8 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
             "checkin.summary.group",
             number=number,
             label=line.label,
-            present=line.arrived,
+            present=line.present,
+            arrived=line.arrived,
             expected=line.expected,
             substitutes=line.substitutes,
         )

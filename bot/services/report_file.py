@@ -89,11 +89,17 @@ def checkin_sheet(
     headings, rows = checkin_table(catalog, config, records)
     footer: list[list[Cell]] = []
     if attendance is not None:
+        # The same people the rows list (every invitee in, expected or not), then the split
+        # the summary and the dashboard show, the guests, and the hall.
+        guests = len(attendance.guests)
         footer = [
-            [None, catalog.plain("report_sheet.checkins.present_row"),
+            [None, catalog.plain("report_sheet.checkins.present_row"), attendance.present],
+            [None, catalog.plain("report_sheet.checkins.expected_row"),
              f"{attendance.arrived}/{attendance.expected}"],
+            [None, catalog.plain("report_sheet.checkins.unexpected_row"), attendance.unexpected],
             [None, catalog.plain("report_sheet.checkins.substitutes_row"), attendance.substitutes],
-            [None, catalog.plain("report_sheet.checkins.guests_row"), len(attendance.guests)],
+            [None, catalog.plain("report_sheet.checkins.guests_row"), guests],
+            [None, catalog.plain("report_sheet.checkins.in_hall_row"), attendance.present + guests],
         ]  # fmt: skip
     return Sheet(
         catalog.plain("report_sheet.checkins.title"),

@@ -377,7 +377,11 @@ class Site:
         found = await self.services.drafts.version_file(int(request.path_params["version_id"]))
         if found is None or found.draft.code != visit.view.delegate.code:
             return self._render("unknown.html", visit.catalog, status=404)
-        content = await asyncio.to_thread(found.path.read_bytes)
+        try:
+            content = await asyncio.to_thread(found.path.read_bytes)
+        except FileNotFoundError:  # the file store lost it (a restore without its folder)
+            log.warning("draft version %s: its file is not in the file store", found.version.id)
+            return self._render("file_lost.html", visit.catalog, status=404)
         return attachment(content, found.version.display_name, "application/octet-stream")
 
     # --- forms ---------------------------------------------------------------------------------

@@ -104,7 +104,9 @@ class DraftLines:
     ) -> list[ExportedDraft]:
         """Copy the latest version of every draft into ``directory`` under the name
         ``name_for(line, with_code)`` gives (sanitized; ``with_code`` asks for a name that also
-        tells two speakers of one unit apart); returns one row per assignment for the index."""
+        tells two speakers of one unit apart); returns one row per assignment for the index. A
+        version whose file the file store no longer holds is skipped and marked ``lost``: the
+        others are still exported."""
         lines = await self.board()
         rows: list[ExportedDraft] = []
         taken: set[str] = set()
@@ -113,9 +115,11 @@ class DraftLines:
                 rows.append(ExportedDraft(line, None))
                 continue
             name = _export_name(line, name_for, taken)
-            taken.add(name.casefold())
             source = self._files.path_for(line.latest.sha256)
-            await asyncio.to_thread(_copy, source, directory / name)
+            if not await asyncio.to_thread(_copy, source, directory / name):
+                rows.append(ExportedDraft(line, None, lost=True))
+                continue
+            taken.add(name.casefold())
             rows.append(ExportedDraft(line, name))
         return rows
 
@@ -246,6 +250,12 @@ def _export_name(
     return name
 
 
-def _copy(source: Path, target: Path) -> None:
+def _copy(source: Path, target: Path) -> bool:
+    """Copy a stored file out; False (and nothing written) when the store does not hold it."""
+    try:
+        content = source.read_bytes()
+    except FileNotFoundError:
+        return False
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(source.read_bytes())
+    target.write_bytes(content)
+    return True

@@ -123,3 +123,6 @@ class ExportedDraft:
 
     draft: DraftLine
     file_name: str | None
+    # The latest version's file is not in the file store (its folder was not restored with the
+    # database, or was removed by hand): nothing was copied for it.
+    lost: bool = False

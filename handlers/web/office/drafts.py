@@ -145,8 +145,8 @@ class Drafts:
             return office._render("office/message.html", status=404, key="no_draft")
         try:
             content = await asyncio.to_thread(stored.path.read_bytes)
-        except OSError:  # the file store lost it: say not found rather than fail
-            return office._render("office/message.html", status=404, key="no_draft")
+        except OSError:  # the draft is on record, its file cannot be read: say which
+            return office._render("office/message.html", status=404, key="file_lost")
         return attachment(
             content, name := stored.version.display_name, media_type(name), fallback="tham-luan"
         )

@@ -83,8 +83,8 @@ class Tasks:
             return office._render("office/message.html", status=404, key="no_task_file")
         try:
             content = await asyncio.to_thread(found.path.read_bytes)
-        except FileNotFoundError:
-            return office._render("office/message.html", status=404, key="no_task_file")
+        except FileNotFoundError:  # the deliverable is on record, its file is not: say which
+            return office._render("office/message.html", status=404, key="file_lost")
         name = sanitize_filename(found.name, fallback="san-pham")
         return attachment(content, name, media_type(name), fallback="san-pham")
 
