@@ -382,6 +382,22 @@ async def test_a_typed_draft_gets_an_office_comment_and_a_verdict_without_telegr
     assert "Đề nghị bổ sung số liệu về hội viên mới." in "\n".join(speaker.read[-2:])
 
     said = await office.type("1")  # the post's menu still stands: ✅ Chốt bản 1
+    # Typed, a verdict names the draft and asks once more: a «1» meant for another menu (the
+    # next page of /chuatraloi) approved a draft that had just arrived.
+    assert said == [
+        "Đồng chí chọn chốt bản 1 tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội"
+        " LHPN quận Ba Đình). Đề nghị đồng chí xác nhận; khi đó bot sẽ báo người viết.\n\n"
+        "Trả lời 1 – ✅ Xác nhận chốt bản 1 · 2 – Không, để sau"
+    ]
+    said = await office.type("2")
+    assert said == [
+        "Chưa ghi nhận gì cho tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (bản 1)."
+        "\n\nTrả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này"
+    ]  # the post's choices again, not the question's «1 – Xác nhận»
+    await world.tick()
+    assert "đã chốt" not in speaker.last
+    await office.type("1")  # ✅ Chốt bản 1
+    said = await office.type("1")  # ✅ Xác nhận chốt bản 1
     assert said == [
         "✅ Trần Thị Mỹ Duyên đã chốt tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương "
         "(bản 1). Bot đã báo người viết."

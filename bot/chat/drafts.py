@@ -41,6 +41,7 @@ from bot.texts.presenters import (
     draft_status_label,
     how_to_send_draft,
     themes_list,
+    verdict_buttons,
 )
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,12 @@ async def on_action(turn: Turn, action: Action) -> Answer:
             return await _version_file(turn, target)
         if what is DraftAction.COMMENT:
             return reply(turn, await drafts.begin_comment(office, account, target)).privately()
-        status = DraftStatus.FINAL if what is DraftAction.FINAL else DraftStatus.REVISION
+        if what is DraftAction.KEEP or (
+            _ASKS_AGAIN.get(what) and not turn.channel.capabilities.buttons
+        ):
+            return await _decide_or_keep(turn, what, target)
+        final = what in (DraftAction.FINAL, DraftAction.FINAL_SURE)
+        status = DraftStatus.FINAL if final else DraftStatus.REVISION
         return _verdict(turn, office, await drafts.set_verdict(office, target, status))
     if what is DraftAction.COMPOSE:
         result = await drafts.compose(account, target)
@@ -346,6 +352,40 @@ async def _version_file(turn: Turn, version_id: int) -> Answer:
         return turn.say("file.lost", file=stored.version.display_name)
     part = FilePart(stored.version.display_name, content, _MIME, caption)
     return Answer.of(Outbound((part,)))
+
+
+# A verdict typed as a number, and the choice that confirms it.
+_ASKS_AGAIN = {
+    DraftAction.FINAL: DraftAction.FINAL_SURE,
+    DraftAction.REVISE: DraftAction.REVISE_SURE,
+}
+
+
+async def _decide_or_keep(turn: Turn, what: DraftAction, version_id: int) -> Answer:
+    """Where choices are numbers typed, a verdict names the draft and asks once more: the
+    newest menu is whatever came last, and a draft posted while a clerk paged /chuatraloi
+    turned her «1» for the next page into «✅ Chốt bản 1» of a draft she had not read.
+    ``KEEP``: the clerk answered that question «not now»."""
+    found = await turn.services.drafts.version_file(version_id)
+    if found is None:
+        return Answer(toast=turn.toast("draft_office.gone", alert=True))
+    line, number = found.draft, found.version.number
+    named = {"key": line.theme_key, "name": line.full_name, "number": number}
+    catalog = turn.catalog
+    if what is DraftAction.KEEP:  # the post's choices again: the newest menu is theirs
+        threads = turn.channel.capabilities.reply_threads
+        again = verdict_buttons(catalog, version_id, number, comment=not threads)
+        return turn.say("draft_office.kept", again, **named)
+    final = what is DraftAction.FINAL
+    sure = Button(
+        catalog.plain(
+            "buttons.draft_final_sure" if final else "buttons.draft_revise_sure", number=number
+        ),
+        draft_action(_ASKS_AGAIN[what], version_id),
+    )
+    keep = Button(catalog.plain("buttons.draft_keep"), draft_action(DraftAction.KEEP, version_id))
+    key = "draft_office.confirm_final" if final else "draft_office.confirm_revision"
+    return turn.say(key, ((sure,), (keep,)), organization=line.organization, **named)
 
 
 def _verdict(turn: Turn, office: OfficeActor, result: DraftResult) -> Answer:

@@ -39,11 +39,19 @@ class DraftAction(StrEnum):
     REVISE = "revise"
     GET_FILE = "getfile"
     COMMENT = "comment"
+    # Where choices are numbers typed, a verdict asks once more, naming the draft: these are
+    # the answers to that question (decide, or leave it for now).
+    FINAL_SURE = "finalok"
+    REVISE_SURE = "reviseok"
+    KEEP = "keep"
 
 
 OFFICE_ACTIONS = frozenset(
-    {DraftAction.FINAL, DraftAction.REVISE, DraftAction.GET_FILE, DraftAction.COMMENT}
-)
+    {
+        DraftAction.FINAL, DraftAction.REVISE, DraftAction.GET_FILE, DraftAction.COMMENT,
+        DraftAction.FINAL_SURE, DraftAction.REVISE_SURE, DraftAction.KEEP,
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
