@@ -572,3 +572,87 @@ async def test_an_account_kept_for_the_next_meeting_counts_once_against_the_bot_
     after = {use.quota.channel: use.people for use in await b.quotas.usage()}
     assert before["zalo"] == 1
     assert after == before
+
+
+# --- the command line: which meeting it acted on, and a code copied from another meeting --------
+
+PLAN_A_TITLE = (
+    "Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội "
+    "lần thứ XVII, nhiệm kỳ 2021 – 2026"
+)
+
+
+def plan_b_in_office(office: Path, name: str = "plan-b.toml") -> Path:
+    """Plan B and its list (plan-b.csv) in the office's folder, the plan under ``name``."""
+    plan_b_config(office)
+    (office / "plan-b.toml").rename(office / name)
+    (office / "plan-b.csv").write_text(PLAN_B_LIST, encoding="utf-8")
+    return office / name
+
+
+def test_a_hint_printed_for_a_plan_given_by_config_repeats_that_config(
+    office_web: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    plan_b_in_office(office_web, "ke hoach 2.toml")
+    quoted = "hoinghi --config 'ke hoach 2.toml'"
+    assert main(["--config", "ke hoach 2.toml", "delegates", "import", "plan-b.csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2] == (
+        "Lưu ý: kế hoạch giao nhiệm vụ cho mã chưa có trong danh sách: NV01, NV02, NV03, NV04, "
+        f"NV06 (nhập danh sách đầu mối bằng `{quoted} people import`)."
+    )
+    # Copied as printed, the command gives the role in plan B, not in ./config.toml's plan A.
+    assert main(["--config", "ke hoach 2.toml", "staff", "login", "HN09"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "Đồng chí Lưu Thị Khánh Hòa (HN09) chưa có vai trò Văn phòng hoặc vai trò đón tiếp nên "
+        "không đăng nhập được trang điều hành. Giao vai trò bằng lệnh: "
+        f"{quoted} staff add HN09 (hoặc {quoted} staff add HN09 --role checkin cho bàn đón tiếp)"
+    ]
+    assert main(["--config", "ke hoach 2.toml", "staff", "list", "--role", "checkin"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"Chưa có ai được giao vai trò Đón tiếp. Giao vai trò bằng lệnh: {quoted} staff add MÃ "
+        "--role checkin"
+    ]
+
+
+def test_a_hint_printed_for_the_plan_named_by_hoinghi_config_names_it_with_config(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clerk may paste the command where the variable is not set: it names the plan."""
+    from bot.cli import main
+
+    plan_b_in_office(office)
+    monkeypatch.setenv("HOINGHI_CONFIG", "plan-b.toml")
+    assert main(["staff", "list", "--role", "checkin"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Chưa có ai được giao vai trò Đón tiếp. Giao vai trò bằng lệnh: "
+        "hoinghi --config plan-b.toml staff add MÃ --role checkin"
+    ]
+
+
+def test_imports_and_staff_changes_name_the_meeting_they_changed(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    plan_b_in_office(office)
+    plan_b = "Hội nghị: Hội nghị tổng kết công tác Hội năm 2024 (mã 75-KH-BTV)."
+    assert main(["--config", "plan-b.toml", "delegates", "import", "plan-b.csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        plan_b,
+        "Đã nhập 4 người từ plan-b.csv: thêm mới 4, cập nhật 0, không đổi 0.",
+    ]
+    # Without --config: ./config.toml's meeting, said as plainly.
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"Hội nghị: {PLAN_A_TITLE} (mã 60-KH-BTV)."
+    assert main(["--config", "plan-b.toml", "staff", "add", "HN09"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        plan_b,
+        "Đã giao vai trò Văn phòng cho đồng chí Lưu Thị Khánh Hòa (HN09).",
+    ]
+    assert main(["--config", "plan-b.toml", "staff", "remove", "HN09"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        plan_b,
+        "Đã thu hồi vai trò Văn phòng của đồng chí Lưu Thị Khánh Hòa (HN09).",
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -16,7 +17,16 @@ from typing import TextIO, TypeVar
 from sqlalchemy.engine import make_url
 
 from bot.app import App, Refusal, Storage, channel_secrets, open_app, open_storage
-from bot.config import TOKEN_ENV, ConfigError, LoadedConfig, config_path, load_config, plan_warnings
+from bot.config import (
+    CONFIG_ENV,
+    TOKEN_ENV,
+    Config,
+    ConfigError,
+    LoadedConfig,
+    config_path,
+    load_config,
+    plan_warnings,
+)
 from bot.delegate_file import RowProblem
 from bot.domain.clock import SystemClock
 from bot.errors import ChannelUnavailable
@@ -54,6 +64,21 @@ def load(args: argparse.Namespace) -> tuple[LoadedConfig, Catalog] | int:
     mask_secrets(channel_secrets(os.environ, loaded.config))
     use_format(loaded.config.logging.format)  # the lines before this are text: no plan yet
     return loaded, load_catalog(loaded.config.meeting.locale)
+
+
+def command_prefix(args: argparse.Namespace) -> str:
+    """How a hint names the command so that, copied as printed, it works on the same plan:
+    ``hoinghi`` with the ``--config`` that was given, or the plan ``$HOINGHI_CONFIG`` named (the
+    clerk may paste it where the variable is not set); a bare ``hoinghi`` reads ./config.toml."""
+    path = args.config or os.environ.get(CONFIG_ENV)
+    return f"hoinghi --config {shlex.quote(str(path))}" if path else "hoinghi"
+
+
+def meeting_line(catalog: Catalog, config: Config) -> str:
+    """Which meeting a command changed, by its title and code: several may share a database.
+    The full title: a copied plan may keep the other meeting's short one."""
+    meeting = config.meeting
+    return catalog.plain("cli.meeting", title=meeting.title, code=meeting.code)
 
 
 def print_config_errors(catalog: Catalog, error: ConfigError) -> None:

@@ -16,8 +16,10 @@ from bot.cli.common import (
     EXIT_OK,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
+    command_prefix,
     database_problem,
     load,
+    meeting_line,
     out,
     safe_url,
     with_services,
@@ -152,6 +154,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     if planned.step is PurgeStep.NOT_OVER:
         out(catalog.plain("purge.not_over"), sys.stderr)
         return EXIT_USAGE
+    out(meeting_line(catalog, loaded[0].config))  # several meetings may share the database
     for line in _purge_preview(catalog, planned, drafts=args.drafts):
         out(line)
     if args.dry_run:
@@ -163,7 +166,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
             out(catalog.plain("purge.needs_yes"), sys.stderr)
             return EXIT_USAGE
         # Asked outside the event loop: Ctrl-C at the prompt leaves no thread waiting on stdin.
-        if not _confirmed(catalog.plain("purge.confirm")):
+        if not _confirmed(catalog.plain("purge.confirm", hoinghi=command_prefix(args))):
             out(catalog.plain("purge.cancelled"))
             return EXIT_FAILED
     # A running bot would record accounts and addresses again right after: it stops first.
