@@ -148,7 +148,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
     async def purge(services: Services) -> PurgeSummary:
         return await services.privacy.purge(drafts=args.drafts, force=args.force)
 
-    planned = asyncio.run(with_services(loaded[0], catalog, preview))
+    planned = asyncio.run(
+        with_services(loaded[0], catalog, preview, same_meeting=args.same_meeting)
+    )
     if isinstance(planned, int):  # the database cannot be used: said already
         return planned
     if planned.step is PurgeStep.NOT_OVER:
@@ -170,7 +172,9 @@ def cmd_purge(args: argparse.Namespace) -> int:
             out(catalog.plain("purge.cancelled"))
             return EXIT_FAILED
     # A running bot would record accounts and addresses again right after: it stops first.
-    summary = asyncio.run(with_services(loaded[0], catalog, purge, exclusive="purge"))
+    summary = asyncio.run(
+        with_services(loaded[0], catalog, purge, exclusive="purge", same_meeting=args.same_meeting)
+    )
     if isinstance(summary, int):
         return summary
     out(

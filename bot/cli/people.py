@@ -92,7 +92,7 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
             out(catalog.plain("import.unknown_speakers", codes=codes))
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 # --- staff -------------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def _change_role(
             out(catalog.plain(office_note))
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 def cmd_staff_list(args: argparse.Namespace) -> int:
@@ -178,7 +178,7 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
                 out(catalog.plain("staff.bootstrap", count=len(config.office.admin_ids)))
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 def cmd_staff_login(args: argparse.Namespace) -> int:
@@ -212,7 +212,7 @@ def cmd_staff_login(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 def _member_line(catalog: Catalog, member: StaffMember) -> str:
