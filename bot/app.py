@@ -801,12 +801,19 @@ async def open_app(
     *,
     env: Env | None = None,
     exclusive: str | None = None,
+    same_meeting: bool = False,
 ) -> AsyncIterator[App]:
     """The app on the plan's database (see :func:`open_storage` for ``exclusive`` and the
-    refusals), its services built; everything closed on the way out."""
+    refusals), its services built; everything closed on the way out. A plan that reuses another
+    meeting's code raises :class:`bot.services.meetings.CodeTaken` before the meeting is
+    written, unless ``same_meeting`` (:func:`bot.services.build_services`)."""
     async with open_storage(loaded, exclusive=exclusive) as storage:
         services = await build_services(
-            loaded.config, storage.sessions, SystemClock(), files=FileStore(loaded.drafts_dir)
+            loaded.config,
+            storage.sessions,
+            SystemClock(),
+            files=FileStore(loaded.drafts_dir),
+            same_meeting=same_meeting,
         )
         yield App(loaded, catalog, storage, services, os.environ if env is None else env)
 

@@ -49,6 +49,11 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 EXAMPLE_DELEGATES = ROOT / "examples" / "delegates.csv"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+# The line a command that changes the example plan's people or staff opens with.
+EXAMPLE_MEETING = (
+    "Hội nghị: Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành "
+    "phố Hà Nội lần thứ XVII, nhiệm kỳ 2021 – 2026 (mã 60-KH-BTV)."
+)
 
 
 def local(*args: int) -> datetime:

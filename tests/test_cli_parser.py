@@ -3,9 +3,11 @@ what is wrong in the office's language, and where the help is; ``-h`` reads in V
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
-from bot.cli import main
+from bot.cli import _parser, main
 from bot.cli.parser import in_vietnamese
 
 
@@ -71,7 +73,9 @@ def test_help_reads_in_vietnamese_with_no_english_heading(
         main(["staff", "add", "-h"])
     assert exited.value.code == 0
     shown = capsys.readouterr().out
-    assert shown.startswith("cách dùng: hoinghi staff add [-h] [--role {office,checkin}] MÃ")
+    assert shown.startswith(
+        "cách dùng: hoinghi staff add [-h] [--role {office,checkin}] [--same-meeting]"
+    )
     assert "\nđối số:\n" in shown and "\ntùy chọn:\n" in shown
     assert "-h, --help" in shown and "hiện hướng dẫn này rồi thoát" in shown
     for english in ("usage:", "positional arguments", "options:", "show this help"):
@@ -87,3 +91,27 @@ def test_a_choice_is_read_as_newer_pythons_write_it_too() -> None:
 def test_a_message_of_a_shape_not_known_is_kept_as_it_came() -> None:
     assert in_vietnamese("argument --x: something new") == "--x: something new"
     assert in_vietnamese("something else") == "something else"
+
+
+def leaf_commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, set[str]]:
+    """Every sub-command of ``parser`` by its words, with the options it takes."""
+    found: dict[str, set[str]] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= leaf_commands(sub, f"{prefix} {name}".strip())
+    if not found and prefix:
+        found[prefix] = {option for action in parser._actions for option in action.option_strings}
+    return found
+
+
+def test_every_command_that_opens_the_meeting_takes_same_meeting() -> None:
+    """A plan reusing another meeting's code is refused by whatever opens the meeting, and the
+    refusal tells the office to add --same-meeting: each such command must take it."""
+    without = {
+        command
+        for command, options in leaf_commands(_parser()).items()
+        if "--same-meeting" not in options
+    }
+    # These never open the meeting: the plan alone, the database as a whole, a rehearsal's own.
+    assert without == {"check", "db upgrade", "db backup", "db copy", "rehearse"}

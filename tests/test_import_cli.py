@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from bot.cli import main
 from bot.delegate_file import PROBLEM_CODES, WARNING_CODES
 from bot.texts import LOCALES, load_catalog
-from tests.conftest import EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING
 from tests.test_web_office_import import without_columns
 
 HEADER = "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại"
@@ -40,7 +40,8 @@ def test_a_phone_cell_with_two_numbers_imports_with_a_note_naming_row_column_and
         "  - Dòng 2, cột «Điện thoại»: ô ghi «0912345678/0987654321»: đã lấy số đầu tiên, "
         "0912345678. Nếu cần số khác, xin sửa ô này rồi nhập lại.",
     ]
-    assert out[2].startswith(f"Đã nhập 1 người từ {path}")
+    assert out[2] == EXAMPLE_MEETING
+    assert out[3].startswith(f"Đã nhập 1 người từ {path}")
 
 
 def test_a_cell_under_no_heading_is_named_with_its_row_and_column_not_dropped_silently(
@@ -57,7 +58,7 @@ def test_a_cell_under_no_heading_is_named_with_its_row_and_column_not_dropped_si
         "tiêu đề nên không được nhập (cột này có thể còn ô khác như vậy). Nếu cần, xin đặt tiêu "
         "đề cho cột, hoặc chuyển nội dung sang cột phù hợp rồi nhập lại.",
     ]
-    assert out[2].startswith(f"Đã nhập 1 người từ {path}")
+    assert out[2:4] == [EXAMPLE_MEETING, out[3]] and out[3].startswith(f"Đã nhập 1 người từ {path}")
 
 
 def test_sheet_option_reads_the_named_sheet_and_the_output_says_which(
@@ -132,7 +133,9 @@ def test_a_list_longer_than_import_max_rows_is_refused_at_the_row_over_naming_th
     )
     set_max_rows(office, 3)
     assert main(["delegates", "import", "ds.csv"]) == 0
-    assert capsys.readouterr().out.startswith("Đã nhập 3 người từ ds.csv: thêm mới 3,")
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == EXAMPLE_MEETING
+    assert said[1].startswith("Đã nhập 3 người từ ds.csv: thêm mới 3,")
 
 
 def test_a_reimport_without_the_phone_column_keeps_the_numbers_and_says_how_many(
@@ -145,8 +148,11 @@ def test_a_reimport_without_the_phone_column_keeps_the_numbers_and_says_how_many
     capsys.readouterr()
     assert main(["delegates", "import", "no-phones.csv"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "Đã nhập 80 người từ no-phones.csv: thêm mới 0, cập nhật 0, không đổi 80."
-    assert out[1] == (
+    assert out[:2] == [
+        EXAMPLE_MEETING,
+        "Đã nhập 80 người từ no-phones.csv: thêm mới 0, cập nhật 0, không đổi 80.",
+    ]
+    assert out[2] == (
         f"Lưu ý: tệp không có cột «Điện thoại», nên {numbers} người đã có trong danh sách được "
         "giữ nguyên nội dung cột này như trước."
     )

@@ -5,6 +5,7 @@ shows on A's side — its lists, counts, pages, desk, log, files — nor the oth
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from bot.services.access import Role
 from bot.services.broadcasts import BroadcastStep
 from bot.services.dashboard import Filters, LogFilters
 from bot.services.invitations import LinkOutcome
+from bot.services.meetings import CodeTaken, StoredMeeting, stored_meeting, sync_meeting
 from bot.services.signin import Check
 from bot.texts import load_catalog
 from schedules.planner import sync_planned
@@ -572,3 +574,235 @@ async def test_an_account_kept_for_the_next_meeting_counts_once_against_the_bot_
     after = {use.quota.channel: use.people for use in await b.quotas.usage()}
     assert before["zalo"] == 1
     assert after == before
+
+
+# --- the command line: which meeting it acted on, and a code copied from another meeting --------
+
+PLAN_A_TITLE = (
+    "Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội "
+    "lần thứ XVII, nhiệm kỳ 2021 – 2026"
+)
+
+
+def plan_b_in_office(office: Path, name: str = "plan-b.toml") -> Path:
+    """Plan B and its list (plan-b.csv) in the office's folder, the plan under ``name``."""
+    plan_b_config(office)
+    (office / "plan-b.toml").rename(office / name)
+    (office / "plan-b.csv").write_text(PLAN_B_LIST, encoding="utf-8")
+    return office / name
+
+
+def copied_plan(office: Path, *, title: bool = True, date: bool = True) -> Path:
+    """Plan B's file with plan A's code (a copy-paste mistake), as kh3.toml; with ``title`` or
+    ``date`` False, A's own title or date kept (an edit of plan A instead)."""
+    text = plan_b_in_office(office).read_text(encoding="utf-8")
+    text = text.replace(f'code = "{PLAN_B_CODE}"', 'code = "60-KH-BTV"', 1)
+    if not title:
+        text = text.replace(f'title = "{PLAN_B_TITLE}"', f'title = "{PLAN_A_TITLE}"', 1)
+    if not date:
+        text = text.replace("2024-06-20T", "2024-05-28T")
+    path = office / "kh3.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def database_dump(office: Path) -> list[str]:
+    """Every row and table of the office's database, as SQL: equal when nothing was written."""
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        return list(db.iterdump())
+
+
+def test_a_hint_printed_for_a_plan_given_by_config_repeats_that_config(
+    office_web: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    plan_b_in_office(office_web, "ke hoach 2.toml")
+    quoted = "hoinghi --config 'ke hoach 2.toml'"
+    assert main(["--config", "ke hoach 2.toml", "delegates", "import", "plan-b.csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2] == (
+        "Lưu ý: kế hoạch giao nhiệm vụ cho mã chưa có trong danh sách: NV01, NV02, NV03, NV04, "
+        f"NV06 (nhập danh sách đầu mối bằng `{quoted} people import`)."
+    )
+    # Copied as printed, the command gives the role in plan B, not in ./config.toml's plan A.
+    assert main(["--config", "ke hoach 2.toml", "staff", "login", "HN09"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "Đồng chí Lưu Thị Khánh Hòa (HN09) chưa có vai trò Văn phòng hoặc vai trò đón tiếp nên "
+        "không đăng nhập được trang điều hành. Giao vai trò bằng lệnh: "
+        f"{quoted} staff add HN09 (hoặc {quoted} staff add HN09 --role checkin cho bàn đón tiếp)"
+    ]
+    assert main(["--config", "ke hoach 2.toml", "staff", "list", "--role", "checkin"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"Chưa có ai được giao vai trò Đón tiếp. Giao vai trò bằng lệnh: {quoted} staff add MÃ "
+        "--role checkin"
+    ]
+
+
+def test_a_hint_printed_for_the_plan_named_by_hoinghi_config_names_it_with_config(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clerk may paste the command where the variable is not set: it names the plan."""
+    from bot.cli import main
+
+    plan_b_in_office(office)
+    monkeypatch.setenv("HOINGHI_CONFIG", "plan-b.toml")
+    assert main(["staff", "list", "--role", "checkin"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Chưa có ai được giao vai trò Đón tiếp. Giao vai trò bằng lệnh: "
+        "hoinghi --config plan-b.toml staff add MÃ --role checkin"
+    ]
+
+
+def test_imports_and_staff_changes_name_the_meeting_they_changed(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    plan_b_in_office(office)
+    plan_b = "Hội nghị: Hội nghị tổng kết công tác Hội năm 2024 (mã 75-KH-BTV)."
+    assert main(["--config", "plan-b.toml", "delegates", "import", "plan-b.csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        plan_b,
+        "Đã nhập 4 người từ plan-b.csv: thêm mới 4, cập nhật 0, không đổi 0.",
+    ]
+    # Without --config: ./config.toml's meeting, said as plainly.
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"Hội nghị: {PLAN_A_TITLE} (mã 60-KH-BTV)."
+    assert main(["--config", "plan-b.toml", "staff", "add", "HN09"]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        plan_b,
+        "Đã giao vai trò Văn phòng cho đồng chí Lưu Thị Khánh Hòa (HN09).",
+    ]
+    assert main(["--config", "plan-b.toml", "staff", "remove", "HN09"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        plan_b,
+        "Đã thu hồi vai trò Văn phòng của đồng chí Lưu Thị Khánh Hòa (HN09).",
+    ]
+
+
+CODE_TAKEN = (
+    "Cơ sở dữ liệu đã có hội nghị mã 60-KH-BTV là «" + PLAN_A_TITLE + "», bắt đầu 08:00, Thứ Ba, "
+    "ngày 28/5/2024; {file} ghi «Hội nghị tổng kết công tác Hội năm 2024», bắt đầu 08:00, Thứ "
+    "Năm, ngày 20/6/2024 (khác cả tên lẫn thời gian)."
+)
+
+
+def test_check_warns_that_a_plan_with_another_meeting_s_code_is_taken_for_that_meeting(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    copied_plan(office)
+    assert main(["--config", "kh3.toml", "check"]) == 0  # no database yet: nothing to compare
+    assert "meeting.code" not in capsys.readouterr().out
+    assert not (office / "hoinghi.db").exists()  # and check created none
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    assert main(["--config", "kh3.toml", "check"]) == 0
+    assert (
+        "  - meeting.code: "
+        + CODE_TAKEN.format(file="tệp cấu hình này")
+        + (
+            " Nếu đây là một hội nghị mới, đề nghị đặt mã mới cho hội nghị ở [meeting] code; cho tới "
+            "khi sửa, các lệnh dùng cơ sở dữ liệu (run, delegates import, staff, report…) sẽ dừng mà "
+            "không thay đổi gì. Nếu đúng là hội nghị đó, đã đổi cả tên và thời gian, thêm "
+            "--same-meeting vào các lệnh ấy để xác nhận."
+        )
+        in capsys.readouterr().out.splitlines()
+    )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["delegates", "import", "plan-b.csv"],
+        ["people", "import", "plan-b.csv"],
+        ["staff", "add", "DB001"],
+        ["staff", "login", "DB001"],
+        ["invites", "export", "moi.csv", "--bot-username", "hoinghi_test_bot"],
+        ["report", "bao-cao.xlsx"],
+        ["purge", "--yes", "--force"],
+    ],
+)
+def test_a_plan_with_another_meeting_s_code_is_refused_before_anything_is_written(
+    command: list[str], office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    copied_plan(office)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    before = database_dump(office)
+    assert main(["--config", "kh3.toml", *command]) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "Chưa thay đổi gì: "
+        + CODE_TAKEN.format(file="tệp cấu hình kh3.toml").replace("C", "c", 1)
+        + " Nếu đây là một hội nghị mới, đề nghị đặt mã mới cho hội nghị ở [meeting] code trong "
+        "tệp cấu hình rồi chạy lại lệnh. Nếu đúng là hội nghị đó, đã đổi cả tên và thời gian, chạy "
+        "lại lệnh với --same-meeting."
+    ]
+    assert database_dump(office) == before
+    assert sorted(path.name for path in office.iterdir() if path.suffix in (".csv", ".xlsx")) == [
+        "plan-b.csv"
+    ]  # no file written either
+
+
+def test_same_meeting_confirms_a_plan_that_changed_both_its_title_and_its_date(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    copied_plan(office)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["--config", "kh3.toml", "staff", "add", "DB001", "--same-meeting"]) == 0
+    assert capsys.readouterr().out.splitlines()[-3:-1] == [
+        "Hội nghị: Hội nghị tổng kết công tác Hội năm 2024 (mã 60-KH-BTV).",
+        "Đã giao vai trò Văn phòng cho đồng chí Phạm Thị Thanh Mai (DB001).",
+    ]
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        assert db.execute("SELECT code, title FROM meetings").fetchall() == [
+            ("60-KH-BTV", PLAN_B_TITLE)
+        ]
+    # From now on the database holds the new title and date: the plan is that meeting's.
+    assert main(["--config", "kh3.toml", "staff", "remove", "DB001"]) == 0
+
+
+@pytest.mark.parametrize("kept", ["title", "date"])
+def test_a_plan_edit_that_changes_only_the_title_or_only_the_date_goes_through(
+    kept: str, office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    copied_plan(office, title=kept == "title", date=kept == "date")
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["--config", "kh3.toml", "check"]) == 0
+    assert "meeting.code" not in capsys.readouterr().out
+    assert main(["--config", "kh3.toml", "delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+
+
+async def test_syncing_a_plan_with_another_meeting_s_code_raises_and_writes_nothing(
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    """Every entry point (the CLI's app, a rehearsal, a test) builds its services through
+    sync_meeting: the refusal lives there."""
+    first = await sync_meeting(sessions, config, clock)
+    copied = plan_b_config(tmp_path)
+    copied = copied.model_copy(
+        update={"meeting": copied.meeting.model_copy(update={"code": config.meeting.code})}
+    )
+    with pytest.raises(CodeTaken) as taken:
+        await build_services(copied, sessions, clock)
+    assert taken.value.stored == StoredMeeting(
+        config.meeting.code, config.meeting.title, config.meeting.starts_at
+    )
+    assert await stored_meeting(sessions, config.meeting.code) == taken.value.stored
+    confirmed = await sync_meeting(sessions, copied, clock, same_meeting=True)
+    assert confirmed.id == first.id
+    assert await stored_meeting(sessions, config.meeting.code) == StoredMeeting(
+        config.meeting.code, PLAN_B_TITLE, copied.meeting.starts_at
+    )

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bot.cli import main
 from bot.services.privacy import ERASED, PurgeStep
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion
-from tests.conftest import EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING
 from tests.harness import BotHarness
 from tests.test_drafts import DOCX, _submit_drafts, docx
 
@@ -198,6 +198,7 @@ def stored_phones(folder: Path) -> int:
 
 PHONES = sum(1 for phone in _rows() if phone)
 PREVIEW = [
+    EXAMPLE_MEETING,  # several meetings may share the database: the one purged is named
     "Dữ liệu cá nhân sẽ bị xóa:",
     f"  - số điện thoại: {PHONES}",
     "  - tài khoản đã liên kết: 0",
@@ -269,6 +270,21 @@ def test_purge_at_a_terminal_removes_only_after_yes(
     assert stored_phones(office) == 0
 
 
+def test_purge_asked_with_config_suggests_the_backup_of_that_plan_s_database(
+    office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (office / "config.toml").rename(office / "ke-hoach.toml")
+    assert main(["--config", "ke-hoach.toml", "delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    assert main(["--config", "ke-hoach.toml", "purge"]) == 1
+    assert (
+        "Xóa vĩnh viễn các dữ liệu trên? Không thể hoàn tác; nên sao lưu trước bằng "
+        "`hoinghi --config ke-hoach.toml db backup`. Gõ y để xóa [y/N]: "
+    ) in capsys.readouterr().out
+    assert stored_phones(office) == PHONES
+
+
 def test_purge_with_yes_removes_without_asking(
     office: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -282,6 +298,6 @@ def test_purge_with_yes_removes_without_asking(
     assert stored_phones(office) == 0
     # Once purged, nothing is left to count: a second look says so.
     assert main(["purge", "--dry-run"]) == 0
-    assert [line.rsplit(": ", 1)[-1] for line in capsys.readouterr().out.splitlines()[1:7]] == [
+    assert [line.rsplit(": ", 1)[-1] for line in capsys.readouterr().out.splitlines()[2:8]] == [
         "0"
     ] * 6

@@ -17,7 +17,7 @@ from bot.domain.channels import ChatAccount
 from bot.services.access import Role
 from bot.texts import load_catalog
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS
-from tests.conftest import EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING
 from tests.harness import ADMIN_ID, BotHarness
 
 CONTACTS = EXAMPLE_DELEGATES.parent / "contacts.csv"
@@ -71,6 +71,7 @@ def test_staff_add_gives_the_office_role_at_once_and_says_so(
     assert not is_office(listed, account)
     assert main(["staff", "add", "nv02"]) == 0  # codes match as the import folds them
     assert capsys.readouterr().out.splitlines() == [
+        EXAMPLE_MEETING,
         "Đã giao vai trò Văn phòng cho đồng chí Trần Thị Mỹ Duyên (NV02).",
         "Vai trò có hiệu lực ngay trên mọi kênh người này đã liên kết; menu lệnh của Văn phòng "
         "trên Telegram hiện ra từ lần khởi động bot tiếp theo.",
@@ -85,7 +86,8 @@ def test_staff_add_of_someone_already_staff_says_so_and_changes_nothing(
     capsys.readouterr()
     assert main(["staff", "add", "NV02"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Đồng chí Trần Thị Mỹ Duyên (NV02) đã có vai trò Văn phòng; không có gì thay đổi."
+        EXAMPLE_MEETING,
+        "Đồng chí Trần Thị Mỹ Duyên (NV02) đã có vai trò Văn phòng; không có gì thay đổi.",
     ]
     assert main(["audit", "export", "nhat-ky.csv"]) == 0
     with (listed / "nhat-ky.csv").open(encoding="utf-8-sig", newline="") as fh:
@@ -101,7 +103,8 @@ def test_staff_remove_withdraws_the_role_and_the_office_commands_with_it(
     capsys.readouterr()
     assert main(["staff", "remove", "NV02"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Đã thu hồi vai trò Văn phòng của đồng chí Trần Thị Mỹ Duyên (NV02)."
+        EXAMPLE_MEETING,
+        "Đã thu hồi vai trò Văn phòng của đồng chí Trần Thị Mỹ Duyên (NV02).",
     ]
     assert not is_office(listed, account)
 
@@ -111,7 +114,8 @@ def test_staff_remove_of_someone_not_staff_says_so(
 ) -> None:
     assert main(["staff", "remove", "DB001"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Đồng chí Phạm Thị Thanh Mai (DB001) không có vai trò Văn phòng; không có gì thay đổi."
+        EXAMPLE_MEETING,
+        "Đồng chí Phạm Thị Thanh Mai (DB001) không có vai trò Văn phòng; không có gì thay đổi.",
     ]
 
 
@@ -165,7 +169,8 @@ def test_the_checkin_role_is_granted_apart_from_the_office_role(
     account = link_on_telegram(listed, "NV01", 700000001)
     assert main(["staff", "add", "NV01", "--role", "checkin"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Đã giao vai trò Đón tiếp cho đồng chí Nguyễn Thị Phương Trinh (NV01)."
+        EXAMPLE_MEETING,
+        "Đã giao vai trò Đón tiếp cho đồng chí Nguyễn Thị Phương Trinh (NV01).",
     ]  # no menu note: the reception desk has no office commands
     assert not is_office(listed, account)
     assert main(["staff", "list", "--role", "checkin"]) == 0

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.app import WEBHOOK_SECRET_ENV, channel_secrets
-from bot.cli.common import absent_option, force_option, sheet_option
+from bot.cli.common import absent_option, force_option, same_meeting_option, sheet_option
 from bot.cli.db import cmd_db_backup, cmd_db_copy, cmd_db_upgrade, cmd_purge
 from bot.cli.files import (
     bot_username_option,
@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--url", metavar="URL", help="địa chỉ công khai HTTPS mà Telegram gửi cập nhật tới"
     )
+    same_meeting_option(run)
     run.set_defaults(command=cmd_run)
     sub.add_parser("check", help="kiểm tra tệp cấu hình và in tóm tắt kế hoạch").set_defaults(
         command=cmd_check
@@ -129,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument(
         "-y", "--yes", action="store_true", help="xóa ngay, không hỏi lại (khi chạy từ kịch bản)"
     )
+    same_meeting_option(purge)
     purge.set_defaults(command=cmd_purge)
 
     delegates = sub.add_parser("delegates", help="danh sách đại biểu").add_subparsers(
@@ -138,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path, metavar="TỆP")
     sheet_option(imp)
     absent_option(imp)
+    same_meeting_option(imp)
     imp.set_defaults(command=cmd_delegates_import)
 
     people = sub.add_parser(
@@ -147,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     imp_people.add_argument("file", type=Path, metavar="TỆP")
     sheet_option(imp_people)
     absent_option(imp_people)
+    same_meeting_option(imp_people)
     imp_people.set_defaults(command=cmd_delegates_import)
 
     staff = sub.add_parser(
@@ -155,18 +159,22 @@ def _parser() -> argparse.ArgumentParser:
     staff_add = staff.add_parser("add", help="giao vai trò Văn phòng (hoặc --role) cho người có MÃ")
     staff_add.add_argument("code", metavar="MÃ")
     _role_option(staff_add)
+    same_meeting_option(staff_add)
     staff_add.set_defaults(command=cmd_staff_add)
     staff_remove = staff.add_parser("remove", help="thu hồi vai trò của người có MÃ")
     staff_remove.add_argument("code", metavar="MÃ")
     _role_option(staff_remove)
+    same_meeting_option(staff_remove)
     staff_remove.set_defaults(command=cmd_staff_remove)
     staff_list = staff.add_parser("list", help="những người có vai trò, và kênh họ đã liên kết")
     _role_option(staff_list, every=True)
+    same_meeting_option(staff_list)
     staff_list.set_defaults(command=cmd_staff_list)
     staff_login = staff.add_parser(
         "login", help="in đường liên kết đăng nhập trang điều hành (một lần, 10 phút) cho MÃ"
     )
     staff_login.add_argument("code", metavar="MÃ")
+    same_meeting_option(staff_login)
     staff_login.set_defaults(command=cmd_staff_login)
 
     invites = sub.add_parser("invites", help="giấy mời").add_subparsers(
@@ -176,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("file", type=Path, metavar="TỆP")
     bot_username_option(exp)
     force_option(exp)
+    same_meeting_option(exp)
     exp.set_defaults(command=cmd_invites_export)
     prn = invites.add_parser(
         "print", help="phiếu in kèm giấy mời (DOCX): họ tên, chức vụ, đơn vị, mã QR đường liên kết"
@@ -183,6 +192,7 @@ def _parser() -> argparse.ArgumentParser:
     prn.add_argument("file", type=Path, metavar="TỆP")
     bot_username_option(prn)
     force_option(prn)
+    same_meeting_option(prn)
     prn.set_defaults(command=cmd_invites_print)
 
     drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
@@ -192,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="xuất bản mới nhất của mọi tham luận và danh mục Excel vào một thư mục"
     )
     exp_drafts.add_argument("directory", type=Path, metavar="THƯ_MỤC")
+    same_meeting_option(exp_drafts)
     exp_drafts.set_defaults(command=cmd_drafts_export)
 
     rehearse = sub.add_parser(
@@ -245,6 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("file", type=Path, metavar="TỆP")
     force_option(report)
+    same_meeting_option(report)
     report.set_defaults(command=cmd_report)
 
     audit = sub.add_parser("audit", help="nhật ký thay đổi").add_subparsers(
@@ -255,6 +267,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp_audit.add_argument("file", type=Path, metavar="TỆP")
     force_option(exp_audit)
+    same_meeting_option(exp_audit)
     exp_audit.set_defaults(command=cmd_audit_export)
 
     attendance = sub.add_parser("attendance", help="điểm danh ngày hội nghị").add_subparsers(
@@ -266,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp_attendance.add_argument("file", type=Path, metavar="TỆP")
     force_option(exp_attendance)
+    same_meeting_option(exp_attendance)
     exp_attendance.set_defaults(command=cmd_attendance_export)
     return parser
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -16,12 +17,22 @@ from typing import TextIO, TypeVar
 from sqlalchemy.engine import make_url
 
 from bot.app import App, Refusal, Storage, channel_secrets, open_app, open_storage
-from bot.config import TOKEN_ENV, ConfigError, LoadedConfig, config_path, load_config, plan_warnings
+from bot.config import (
+    CONFIG_ENV,
+    TOKEN_ENV,
+    Config,
+    ConfigError,
+    LoadedConfig,
+    config_path,
+    load_config,
+    plan_warnings,
+)
 from bot.delegate_file import RowProblem
 from bot.domain.clock import SystemClock
 from bot.errors import ChannelUnavailable
 from bot.logs import mask_secrets, use_format
 from bot.services import Services
+from bot.services.meetings import CodeTaken, StoredMeeting
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import moment
 from bot.texts.presenters import problem_line
@@ -56,6 +67,38 @@ def load(args: argparse.Namespace) -> tuple[LoadedConfig, Catalog] | int:
     return loaded, load_catalog(loaded.config.meeting.locale)
 
 
+def command_prefix(args: argparse.Namespace) -> str:
+    """How a hint names the command so that, copied as printed, it works on the same plan:
+    ``hoinghi`` with the ``--config`` that was given, or the plan ``$HOINGHI_CONFIG`` named (the
+    clerk may paste it where the variable is not set); a bare ``hoinghi`` reads ./config.toml."""
+    path = args.config or os.environ.get(CONFIG_ENV)
+    return f"hoinghi --config {shlex.quote(str(path))}" if path else "hoinghi"
+
+
+def meeting_line(catalog: Catalog, config: Config) -> str:
+    """Which meeting a command changed, by its title and code: several may share a database.
+    The full title: a copied plan may keep the other meeting's short one."""
+    meeting = config.meeting
+    return catalog.plain("cli.meeting", title=meeting.title, code=meeting.code)
+
+
+def code_taken_message(
+    catalog: Catalog, loaded: LoadedConfig, stored: StoredMeeting, *, refused: bool
+) -> str:
+    """The database's meeting with the plan's code and the plan's own, side by side: a warning
+    (``check``) or why a command changed nothing (``refused``)."""
+    meeting = loaded.config.meeting
+    return catalog.plain(
+        "cli.code_taken_refused" if refused else "cli.code_taken",
+        code=meeting.code,
+        stored_title=stored.title,
+        stored_start=moment(catalog, meeting.local(stored.starts_at)),
+        title=meeting.title,
+        start=moment(catalog, meeting.local(meeting.starts_at)),
+        path=loaded.path,
+    )
+
+
 def print_config_errors(catalog: Catalog, error: ConfigError) -> None:
     """Every problem of a config file, one line each, to stderr."""
     out(catalog.plain("cli.config_invalid", path=error.path, count=len(error.problems)), sys.stderr)
@@ -70,6 +113,18 @@ def print_config_errors(catalog: Catalog, error: ConfigError) -> None:
 def force_option(parser: argparse.ArgumentParser) -> None:
     """``--force``: overwrite the file a command writes."""
     parser.add_argument("--force", action="store_true", help="ghi đè nếu tệp đã có")
+
+
+def same_meeting_option(parser: argparse.ArgumentParser) -> None:
+    """``--same-meeting``: the plan is the meeting the database holds under its code, though
+    both its title and its start changed (otherwise such a plan is refused as another
+    meeting's copy)."""
+    parser.add_argument(
+        "--same-meeting",
+        action="store_true",
+        help="xác nhận kế hoạch này đúng là hội nghị đã lưu cùng mã trong cơ sở dữ liệu, "
+        "dù đã đổi cả tên lẫn thời gian",
+    )
 
 
 def sheet_option(parser: argparse.ArgumentParser) -> None:
@@ -171,14 +226,20 @@ async def with_app(
     work: Callable[[App], Awaitable[T]],
     *,
     exclusive: str | None = None,
+    same_meeting: bool = False,
 ) -> T | int:
-    """The app on the plan's database (see :func:`with_storage`), then ``work``; always closed."""
+    """The app on the plan's database (see :func:`with_storage`), then ``work``; always closed.
+    A plan that reuses the code of another meeting in the database is refused (exit code 3)
+    before anything is written, unless ``same_meeting``."""
     try:
-        async with open_app(loaded, catalog, exclusive=exclusive) as app:
+        async with open_app(loaded, catalog, exclusive=exclusive, same_meeting=same_meeting) as app:
             return await work(app)
     except DatabaseUnavailable as problem:
         out(database_problem(catalog, problem, exclusive or "upgrade"), sys.stderr)
         return EXIT_UNAVAILABLE
+    except CodeTaken as taken:
+        out(code_taken_message(catalog, loaded, taken.stored, refused=True), sys.stderr)
+        return EXIT_INVALID
 
 
 async def with_services(
@@ -187,13 +248,16 @@ async def with_services(
     work: Callable[[Services], Awaitable[T]],
     *,
     exclusive: str | None = None,
+    same_meeting: bool = False,
 ) -> T | int:
     """The app's services (see :func:`with_app`), then ``work``."""
 
     async def on_services(app: App) -> T:
         return await work(app.services)
 
-    return await with_app(loaded, catalog, on_services, exclusive=exclusive)
+    return await with_app(
+        loaded, catalog, on_services, exclusive=exclusive, same_meeting=same_meeting
+    )
 
 
 def run_channel(
@@ -202,10 +266,13 @@ def run_channel(
     work: Callable[[App], Awaitable[int]],
     *,
     exclusive: str | None = None,
+    same_meeting: bool = False,
 ) -> int:
     """Run work that talks to the messaging platform; a refusal is an answer, not a traceback."""
     try:
-        return asyncio.run(with_app(loaded, catalog, work, exclusive=exclusive))
+        return asyncio.run(
+            with_app(loaded, catalog, work, exclusive=exclusive, same_meeting=same_meeting)
+        )
     except ChannelUnavailable as exc:
         out(
             catalog.plain(f"cli.channel_{exc.reason}", env=TOKEN_ENV, detail=exc.detail), sys.stderr

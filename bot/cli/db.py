@@ -16,8 +16,10 @@ from bot.cli.common import (
     EXIT_OK,
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
+    command_prefix,
     database_problem,
     load,
+    meeting_line,
     out,
     safe_url,
     with_services,
@@ -154,12 +156,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
     async def purge(services: Services) -> PurgeSummary:
         return await services.privacy.purge(drafts=args.drafts, force=args.force)
 
-    planned = asyncio.run(with_services(loaded[0], catalog, preview))
+    planned = asyncio.run(
+        with_services(loaded[0], catalog, preview, same_meeting=args.same_meeting)
+    )
     if isinstance(planned, int):  # the database cannot be used: said already
         return planned
     if planned.step is PurgeStep.NOT_OVER:
         out(catalog.plain("purge.not_over"), sys.stderr)
         return EXIT_USAGE
+    out(meeting_line(catalog, loaded[0].config))  # several meetings may share the database
     for line in _purge_preview(catalog, planned, drafts=args.drafts):
         out(line)
     if args.dry_run:
@@ -171,11 +176,13 @@ def cmd_purge(args: argparse.Namespace) -> int:
             out(catalog.plain("purge.needs_yes"), sys.stderr)
             return EXIT_USAGE
         # Asked outside the event loop: Ctrl-C at the prompt leaves no thread waiting on stdin.
-        if not _confirmed(catalog.plain("purge.confirm")):
+        if not _confirmed(catalog.plain("purge.confirm", hoinghi=command_prefix(args))):
             out(catalog.plain("purge.cancelled"))
             return EXIT_FAILED
     # A running bot would record accounts and addresses again right after: it stops first.
-    summary = asyncio.run(with_services(loaded[0], catalog, purge, exclusive="purge"))
+    summary = asyncio.run(
+        with_services(loaded[0], catalog, purge, exclusive="purge", same_meeting=args.same_meeting)
+    )
     if isinstance(summary, int):
         return summary
     out(

@@ -72,7 +72,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         out(catalog.plain(done, path=path, count=len(rows), username=links.name))
         return EXIT_OK
 
-    return run_channel(catalog, loaded[0], work)
+    return run_channel(catalog, loaded[0], work, same_meeting=args.same_meeting)
 
 
 def cmd_invites_print(args: argparse.Namespace) -> int:
@@ -105,7 +105,7 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         out(catalog.plain(done, count=count, path=path, username=links.name))
         return EXIT_OK
 
-    return run_channel(catalog, loaded[0], work)
+    return run_channel(catalog, loaded[0], work, same_meeting=args.same_meeting)
 
 
 def bot_username_option(parser: argparse.ArgumentParser) -> None:
@@ -149,7 +149,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 # What a table export writes: its headings, its rows, and the line that says it was written.
@@ -179,7 +179,7 @@ def export_table(
         out(done)
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 def cmd_audit_export(args: argparse.Namespace) -> int:
@@ -317,4 +317,4 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
     directory.mkdir(exist_ok=True)  # the one folder this command makes: its own, empty
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))

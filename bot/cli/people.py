@@ -12,7 +12,9 @@ from bot.cli.common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
+    command_prefix,
     load,
+    meeting_line,
     out,
     with_services,
 )
@@ -57,6 +59,7 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         summary = await services.delegates.import_rows(
             parsed.rows, actor="cli:import", kept=parsed.absent
         )
+        out(meeting_line(catalog, config))  # several meetings may share the database
         out(
             catalog.plain(
                 "import.done",
@@ -81,14 +84,15 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         synced = await services.tasks.sync()
         if synced.unknown_contacts:
             codes = ", ".join(synced.unknown_contacts)
-            out(catalog.plain("import.unknown_contacts", codes=codes))
+            hoinghi = command_prefix(args)
+            out(catalog.plain("import.unknown_contacts", codes=codes, hoinghi=hoinghi))
         speakers = await services.drafts.sync()  # and so do the themes' speakers
         if speakers.unknown_speakers:
             codes = ", ".join(speakers.unknown_speakers)
             out(catalog.plain("import.unknown_speakers", codes=codes))
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 # --- staff -------------------------------------------------------------------------------------
@@ -130,7 +134,7 @@ def _change_role(
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
-    catalog, role = loaded[1], Role(args.role)
+    config, catalog, role = loaded[0].config, loaded[1], Role(args.role)
 
     async def work(services: Services) -> int:
         result = await change(services, role)
@@ -140,12 +144,13 @@ def _change_role(
         person = result.person
         key = done if result.changed else unchanged
         name = _role_name(catalog, role)
+        out(meeting_line(catalog, config))
         out(catalog.plain(key, name=person.full_name, code=person.code, role=name))
         if result.changed and office_note is not None and role is Role.OFFICE:
             out(catalog.plain(office_note))
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 def cmd_staff_list(args: argparse.Namespace) -> int:
@@ -167,12 +172,13 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
                     out(_member_line(catalog, member))
             else:
                 option = "" if role is Role.OFFICE else f" --role {role.value}"
-                out(catalog.plain("staff.list_empty", role=name, option=option))
+                hoinghi = command_prefix(args)
+                out(catalog.plain("staff.list_empty", role=name, option=option, hoinghi=hoinghi))
             if role is Role.OFFICE and config.office.admin_ids:
                 out(catalog.plain("staff.bootstrap", count=len(config.office.admin_ids)))
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 def cmd_staff_login(args: argparse.Namespace) -> int:
@@ -194,8 +200,8 @@ def cmd_staff_login(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         person = result.person
         if result.step is not LinkStep.ISSUED or result.secret is None:
-            out(catalog.plain("signin.cli_not_staff", name=person.full_name, code=person.code),
-                sys.stderr)  # fmt: skip
+            out(catalog.plain("signin.cli_not_staff", name=person.full_name, code=person.code,
+                              hoinghi=command_prefix(args)), sys.stderr)  # fmt: skip
             return EXIT_USAGE
         out(
             catalog.plain(
@@ -206,7 +212,7 @@ def cmd_staff_login(args: argparse.Namespace) -> int:
         )  # fmt: skip
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work))
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 def _member_line(catalog: Catalog, member: StaffMember) -> str:

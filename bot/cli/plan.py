@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.app import CHANNELS
-from bot.cli.common import EXIT_OK, load, out, safe_url, warnings_of
+from bot.cli.common import EXIT_OK, code_taken_message, load, out, safe_url, warnings_of
 from bot.config import Config, LoadedConfig
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
+from bot.services.meetings import StoredMeeting, another_meeting, stored_meeting
 from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date, moment
+from storage.engine import create_engine, create_sessionmaker
+from storage.guard import sqlite_file
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -23,13 +29,36 @@ def cmd_check(args: argparse.Namespace) -> int:
     for line in plan_summary(config, catalog, loaded[0]):
         out(line)
     # Valid is not the same as meant: a past date or the example's ids pass every rule.
-    if warnings := warnings_of(loaded[0], catalog):
+    warnings = warnings_of(loaded[0], catalog)
+    # Nor is a code of its own: a copied plan keeps the other meeting's, and the commands that
+    # use the database then refuse it (bot.services.meetings.CodeTaken).
+    stored = asyncio.run(_stored_meeting(loaded[0]))
+    if (taken := another_meeting(stored, config)) is not None:
+        message = code_taken_message(catalog, loaded[0], taken, refused=False)
+        warnings.append(("meeting.code", message))
+    if warnings:
         out(catalog.plain("check.valid_with_warnings", path=loaded[0].path, count=len(warnings)))
         for key, message in warnings:
             out(catalog.plain("cli.problem_line", where=key, message=message))
     else:
         out(catalog.plain("check.valid", path=loaded[0].path))
     return EXIT_OK
+
+
+async def _stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
+    """What the plan's database holds under its meeting's code; None when it holds nothing, or
+    cannot be read: ``check`` creates no database and upgrades none, and says the file alone."""
+    url = loaded.database_url
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        return None  # opening it would create it
+    engine = create_engine(url)
+    try:
+        return await stored_meeting(create_sessionmaker(engine), loaded.config.meeting.code)
+    except (SQLAlchemyError, OSError):  # no such table yet, a server down: nothing to compare
+        return None
+    finally:
+        await engine.dispose()
 
 
 def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list[str]:

@@ -79,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     log.info("database: %s", safe_url(loaded[0].database_url))
-    return run_channel(catalog, loaded[0], work, exclusive="run")
+    return run_channel(catalog, loaded[0], work, exclusive="run", same_meeting=args.same_meeting)
 
 
 async def print_signin_link(app: App, catalog: Catalog) -> None:

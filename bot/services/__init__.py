@@ -69,14 +69,17 @@ async def build_services(
     clock: Clock,
     *,
     files: FileStore | None = None,
+    same_meeting: bool = False,
 ) -> Services:
     """Sync the meeting row from the config and wire the services to it.
 
     ``files`` keeps uploaded speech drafts and the deliverables uploaded on personal pages;
     by default ``[drafts] directory`` as written
-    (the CLI passes it resolved against the config file's folder).
+    (the CLI passes it resolved against the config file's folder). A plan whose code the
+    database holds for a meeting of another title and start raises
+    :class:`bot.services.meetings.CodeTaken` first, unless ``same_meeting``.
     """
-    meeting = await sync_meeting(sessions, config, clock)
+    meeting = await sync_meeting(sessions, config, clock, same_meeting=same_meeting)
     ctx = ServiceContext(
         config=config,
         # Their audit entries carry the meeting (several may share the database).

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config
@@ -22,7 +23,7 @@ from bot.domain.ics import CalendarEvent, build_ics
 from bot.texts import Catalog, load_catalog
 from storage import queries
 from storage.models import Meeting
-from storage.uow import unit_of_work
+from storage.uow import reading, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,52 @@ class SyncedMeeting:
 
     id: int
     calendar: CalendarRevision
+
+
+@dataclass(frozen=True)
+class StoredMeeting:
+    """What the database says of the meeting with a plan's code: its title and start."""
+
+    code: str
+    title: str
+    starts_at: datetime
+
+
+class CodeTaken(Exception):
+    """The plan's code names a meeting the database holds under another title and another
+    start: most likely another meeting's plan copied with its code. Raised by
+    :func:`sync_meeting` before it writes anything, unless the office confirms that it is the
+    same meeting (``same_meeting``)."""
+
+    def __init__(self, stored: StoredMeeting) -> None:
+        super().__init__(stored.code)
+        self.stored = stored
+
+
+def another_meeting(stored: StoredMeeting | None, config: Config) -> StoredMeeting | None:
+    """``stored`` when the plan seems to describe another meeting under its code: both its title
+    and its start differ from the row's. A plan edit changes one of them (a new title, or the
+    meeting postponed), rarely both at once; a copied plan changes both."""
+    if stored is None:
+        return None
+    meeting = config.meeting
+    if stored.title != meeting.title and stored.starts_at != meeting.starts_at:
+        return stored
+    return None
+
+
+async def stored_meeting(
+    sessions: async_sessionmaker[AsyncSession], code: str
+) -> StoredMeeting | None:
+    """The title and start the database holds for the meeting with ``code``, if any (read only:
+    for ``hoinghi check``, which changes nothing)."""
+
+    def read(connection: Connection) -> StoredMeeting | None:
+        query = select(Meeting.title, Meeting.starts_at).where(Meeting.code == code)
+        row = connection.execute(query).first()
+        return None if row is None else StoredMeeting(code, row.title, row.starts_at)
+
+    return await reading(sessions, read)
 
 
 def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:
@@ -82,10 +129,17 @@ def calendar_fingerprint(config: Config) -> str:
 
 
 async def sync_meeting(
-    sessions: async_sessionmaker[AsyncSession], config: Config, clock: Clock
+    sessions: async_sessionmaker[AsyncSession],
+    config: Config,
+    clock: Clock,
+    *,
+    same_meeting: bool = False,
 ) -> SyncedMeeting:
     """Create or update the meeting row for ``config``, and revise its calendar event if the
-    plan changed what the event says."""
+    plan changed what the event says.
+
+    A row with the plan's code but another title and another start raises :class:`CodeTaken`
+    before anything is written, unless ``same_meeting`` (the office said so)."""
     fingerprint = calendar_fingerprint(config)
     now = clock.now()
     async with unit_of_work(sessions) as session:
@@ -103,6 +157,9 @@ async def sync_meeting(
             )
             session.add(meeting)
         else:
+            stored = StoredMeeting(meeting.code, meeting.title, meeting.starts_at)
+            if not same_meeting and another_meeting(stored, config) is not None:
+                raise CodeTaken(stored)  # the unit of work rolls back: nothing written
             meeting.title = config.meeting.title
             meeting.starts_at = config.meeting.starts_at
             if meeting.calendar_fingerprint != fingerprint:

@@ -277,7 +277,7 @@ class Imports:
         synced = await services.tasks.sync()
         if synced.unknown_contacts:
             codes = ", ".join(synced.unknown_contacts)
-            lines.append(catalog.html("import.unknown_contacts", codes=codes))
+            lines.append(catalog.html("import.unknown_contacts", codes=codes, hoinghi="hoinghi"))
         speakers = await services.drafts.sync()
         if speakers.unknown_speakers:
             codes = ", ".join(speakers.unknown_speakers)
