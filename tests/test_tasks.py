@@ -159,6 +159,29 @@ async def test_a_file_or_a_link_is_kept_as_the_deliverable_and_the_office_can_op
     assert sent.params["chat_id"] == admin.id and isinstance(sent.params["document"], str)
 
 
+async def test_a_contacts_file_sent_without_choosing_a_task_shows_her_tasks_and_the_way(
+    harness: BotHarness,
+) -> None:
+    # She was told «Đồng chí chưa được phân công tham luận nên tệp này không được tiếp nhận.»
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    before = len(owner.messages)
+    await harness.send(
+        owner.document("Du-thao-bao-cao-so-ket.docx", docx("Dự thảo báo cáo sơ kết"), DOCX)
+    )
+    said = [message["text"] for message in owner.messages[before:]]
+    assert said[0] == (
+        "Bot chưa nhận tệp này vì chưa rõ là sản phẩm của nhiệm vụ nào. Đề nghị đồng chí chọn"
+        " «📎 Gửi sản phẩm» dưới nhiệm vụ tương ứng (dưới đây), rồi gửi lại tệp."
+    )
+    assert said[1].startswith("VI.1.1 — ") and "tham luận" not in "".join(said)
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    await harness.send(
+        owner.document("Du-thao-bao-cao-so-ket.docx", docx("Dự thảo báo cáo sơ kết"), DOCX)
+    )
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
+
+
 async def test_a_deliverable_named_like_html_reaches_the_office_exactly_as_it_was_named(
     harness: BotHarness,
 ) -> None:

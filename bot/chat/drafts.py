@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import logging
 
+from bot.chat import tasks
 from bot.chat.turn import Turn
 from bot.config import Config
 from bot.domain.channels import FileTooLarge, FileUnavailable
@@ -210,7 +211,11 @@ async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
     if target.step is DraftStep.NOT_LINKED:
         return None
     if target.step is DraftStep.NOT_SPEAKER:
-        return turn.say("draft.not_speaker", contact=turn.config.office.contact)
+        # A task's contact sending her deliverable without choosing «📎 Gửi sản phẩm» was told
+        # she had no speech assigned: she is shown her tasks and how to send it.
+        return await tasks.unasked_file(turn) or turn.say(
+            "draft.not_speaker", contact=turn.config.office.contact
+        )
     name = sent.name or turn.catalog.plain("draft.unnamed_file")
     reject = drafts.check_upload(name, sent.size)
     if reject is not None:  # judged before downloading anything

@@ -53,6 +53,16 @@ async def board(turn: Turn) -> Answer:
     )
 
 
+async def unasked_file(turn: Turn) -> Answer | None:
+    """A file from a contact with open tasks who was not asked for one (no speech of hers
+    waits for it): which task it is for cannot be guessed, so her tasks are shown with the
+    way to send it; None for anyone without an open task."""
+    mine = await turn.services.tasks.board_for(turn.account)
+    if not mine or all(line.closed for line in mine):
+        return None
+    return turn.say("task.file_unasked").then(await board(turn))
+
+
 async def on_action(turn: Turn, action: Action) -> Answer:
     """An assignee's report, or the office closing a task or opening a file."""
     parsed = parse_task_action(action.data)
