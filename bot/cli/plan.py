@@ -11,7 +11,7 @@ from bot.config import Config, LoadedConfig
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.texts import Catalog
-from bot.texts.formatting import clock, long_date, moment
+from bot.texts.formatting import clock, meeting_time, moment
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -36,16 +36,11 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
     """A readable summary of the plan, line by line."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    when_key, meeting_when = meeting_time(catalog, "check.when", starts, ends)
     lines = [
         catalog.plain("check.title", plan=meeting.plan_number, title=meeting.title),
         catalog.plain("check.organizer", organizer=meeting.organizer),
-        catalog.plain(
-            "check.when",
-            start=clock(starts),
-            end=clock(ends),
-            date=long_date(catalog, starts),
-            zone=meeting.timezone,
-        ),
+        catalog.plain(when_key, **meeting_when, zone=meeting.timezone),
         catalog.plain("check.where", venue=meeting.venue.name, address=meeting.venue.address),
         catalog.plain("check.map", url=meeting.venue.map_url),
         catalog.plain("check.capacity", capacity=meeting.capacity),
