@@ -896,9 +896,18 @@ def _problem(error: Any, data: dict[str, Any]) -> ConfigProblem:
         node = node.get(loc) if isinstance(node, dict) else None
     params: dict[str, str | int] = {"detail": error.get("msg", "")}
     params.update({k: _param(v) for k, v in (error.get("ctx") or {}).items()})
+    if error["type"] == "literal_error" and isinstance(params.get("expected"), str):
+        params["expected"] = _choices(str(params["expected"]))
     if "input" in error and not isinstance(error["input"], dict | list):
         params.setdefault("value", _param(error["input"]))
     return ConfigProblem(key=".".join(parts), code=_kind(error), params=params)
+
+
+def _choices(expected: str) -> str:
+    """The values a setting may take as TOML writes them ("vi", "en"), from pydantic's English
+    list of them ("'vi' or 'en'", "'a', 'b' or 'c'")."""
+    values = re.split(r", | or ", expected)
+    return ", ".join(f'"{v[1:-1]}"' if len(v) > 1 and v[0] == v[-1] == "'" else v for v in values)
 
 
 def _kind(error: Any) -> str:

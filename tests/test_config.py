@@ -145,6 +145,47 @@ def test_a_past_deadline_is_named_where_it_is_written_until_the_meeting_is_under
     ]
 
 
+@pytest.mark.parametrize(
+    ("locale", "lines"),
+    [
+        (
+            "vi",
+            [
+                '  - meeting.locale: giá trị "vn" không hợp lệ; chọn một trong: "vi", "en".',
+                '  - telegram.http_client: giá trị "requests" không hợp lệ; chọn một trong: '
+                '"aiohttp", "httpx".',
+                '  - logging.format: giá trị "xml" không hợp lệ; chọn một trong: "text", "json".',
+            ],
+        ),
+        (
+            "en",
+            [
+                '  - meeting.locale: "vn" is not allowed; choose one of: "vi", "en".',
+                '  - telegram.http_client: "requests" is not allowed; choose one of: '
+                '"aiohttp", "httpx".',
+                '  - logging.format: "xml" is not allowed; choose one of: "text", "json".',
+            ],
+        ),
+    ],
+)
+def test_a_value_not_among_the_allowed_ones_lists_them_in_the_readers_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], locale: str, lines: list[str]
+) -> None:
+    from bot.cli.common import print_config_errors
+    from bot.texts import load_catalog
+
+    path = edited(
+        tmp_path,
+        ('locale = "vi"', 'locale = "vn"'),
+        ('http_client = "aiohttp"', 'http_client = "requests"'),
+        ('format = "text"', 'format = "xml"'),
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    print_config_errors(load_catalog(locale), caught.value)
+    assert capsys.readouterr().err.splitlines()[1:] == lines
+
+
 def test_a_fractional_capacity_is_explained_in_vietnamese(tmp_path: Path) -> None:
     path = edited(tmp_path, ("capacity = 80", "capacity = 80.5"))
     assert problems(path) == [("meeting.capacity", "int_from_float")]
