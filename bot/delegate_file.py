@@ -41,6 +41,7 @@ MISSING_VALUE: Final = "missing_value"
 UNKNOWN_GROUP: Final = "unknown_group"
 BAD_PHONE: Final = "bad_phone"
 BAD_RANK: Final = "bad_rank"
+RANK_IS_DATE: Final = "rank_is_date"
 DUPLICATE_CODE: Final = "duplicate_code"
 TOO_LONG: Final = "too_long"
 BAD_CODE: Final = "bad_code"
@@ -68,6 +69,7 @@ PROBLEM_CODES: Final = (
     UNKNOWN_GROUP,
     BAD_PHONE,
     BAD_RANK,
+    RANK_IS_DATE,
     DUPLICATE_CODE,
     TOO_LONG,
     BAD_CODE,
@@ -726,6 +728,13 @@ def _parse_role(value: str) -> str | None:
     return _ROLE_BY_SKELETON.get(_skeleton(value))
 
 
+# A date or time as a spreadsheet shows one: "1/1/2027", "01-01-2027 08:30", "2027-01-01", "08:30".
+_DATE_SHOWN = re.compile(
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?"
+)
+
+
 def _parse_rank(value: str) -> int | None:
     """A non-negative whole number ("3", "3.0"), or None if it is not one."""
     if re.fullmatch(r"\d+", value):
@@ -875,7 +884,10 @@ def _parse_rows(
         if rank_value and "rank" not in reported:
             rank = _parse_rank(rank_value)
             if rank is None:
-                problem("rank", BAD_RANK, rank_value)
+                # Excel turns a typed "1.1" or "1/1" into a date, shown as one (xlsx_reader) or
+                # exported so in a CSV: said as such, since the cell looks like nothing wrong.
+                date = _DATE_SHOWN.fullmatch(rank_value)
+                problem("rank", BAD_RANK if date is None else RANK_IS_DATE, rank_value)
 
         if role is None and "role" not in reported:
             problem("role", BAD_ROLE, role_value)

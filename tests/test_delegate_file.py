@@ -7,12 +7,13 @@ import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from bot.delegate_file import (
     BAD_ROLE,
@@ -730,6 +731,49 @@ def test_xlsx_numeric_codes_phones_and_ranks_are_read_as_excel_shows_them(
         ("13", "+842438251234", 4),
     ]
     assert result.problems == [RowProblem(4, "Thứ tự", "bad_rank", "2.5")]
+
+
+def test_a_date_in_the_rank_column_is_reported_by_row_and_column_not_read_as_its_serial(
+    tmp_path: Path,
+) -> None:
+    # Excel turns a rank typed "1.1" into 1/1 of this year, stored as 46388: the delegate fell
+    # silently to the end of the protocol order.
+    lan, mai, hoa, cuc = (
+        [f"DB00{n}", name, "Chủ tịch", "Hội LHPN quận Ba Đình", "chu_tich_cap_huyen", None]
+        for n, name in enumerate(["Nguyễn Thị Lan", "Trần Thị Mai", "Lê Thị Hoa", "Đỗ Thị Cúc"], 1)
+    )
+    path = write_xlsx(
+        tmp_path,
+        [
+            HEADER.split(","),
+            [*lan, datetime(2027, 1, 1)],
+            [*mai, time(8, 30)],
+            [*hoa, 46388],  # a number in a number format: a rank, however large
+            [*cuc, datetime(2027, 1, 1)],
+        ],
+    )
+    workbook = load_workbook(path)
+    sheet = workbook.active
+    assert sheet is not None
+    sheet["G5"].number_format = "[$-42A]dd/mm/yyyy hh:mm"  # a custom date format
+    sheet["G5"].value = datetime(2027, 3, 8, 14, 5)
+    workbook.save(path)
+
+    result = parse(path)
+    assert [(r.code, r.rank) for r in result.rows] == [("DB003", 46388)]
+    assert result.problems == [
+        RowProblem(2, "Thứ tự", "rank_is_date", "1/1/2027"),
+        RowProblem(3, "Thứ tự", "rank_is_date", "08:30"),
+        RowProblem(5, "Thứ tự", "rank_is_date", "8/3/2027 14:05"),
+    ]
+    assert problem_line(load_catalog("vi"), "import.problem", result.problems[0]) == (
+        '  - Dòng 2, cột «Thứ tự»: ô thứ tự ghi ngày tháng "1/1/2027", không phải một số (Excel tự '
+        "đổi số gõ dạng «1.1» hoặc «1/1» thành ngày). Đề nghị định dạng ô là Số (Number) hoặc "
+        "Văn bản (Text) rồi gõ lại thứ tự bằng số nguyên không âm."
+    )
+    # The same list saved as CSV by Excel says the date as it shows it.
+    csv_path = write_csv(tmp_path, HEADER, GOOD.removesuffix(",1") + ",01/01/2027")
+    assert only_problem(parse(csv_path)) == RowProblem(2, "Thứ tự", "rank_is_date", "01/01/2027")
 
 
 def test_xlsx_blank_rows_keep_excel_row_numbers(tmp_path: Path) -> None:
