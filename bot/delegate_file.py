@@ -36,6 +36,7 @@ EMPTY_FILE: Final = "empty_file"
 NO_ROWS: Final = "no_rows"
 TOO_MANY_ROWS: Final = "too_many_rows"
 MISSING_COLUMN: Final = "missing_column"
+GROUP_COLUMN_FOR_DELEGATES: Final = "group_column_for_delegates"
 DUPLICATE_COLUMN: Final = "duplicate_column"
 MISSING_VALUE: Final = "missing_value"
 UNKNOWN_GROUP: Final = "unknown_group"
@@ -64,6 +65,7 @@ PROBLEM_CODES: Final = (
     NO_ROWS,
     TOO_MANY_ROWS,
     MISSING_COLUMN,
+    GROUP_COLUMN_FOR_DELEGATES,
     DUPLICATE_COLUMN,
     MISSING_VALUE,
     UNKNOWN_GROUP,
@@ -161,8 +163,11 @@ REQUIRED_FIELDS: Final = ("code", "full_name", "position", "organization", "grou
 # sent round without the phone numbers must not erase them), and the import says so.
 KEPT_WHEN_ABSENT: Final = ("phone", "rank")
 
-# Fields a contact may leave empty: they are not seated, so they need no invitee group.
+# Fields a contact may leave empty: they are not seated, so they need no invitee group. A list
+# of contacts alone may leave out their columns too: they are required once a delegate is listed.
 _OPTIONAL_FOR_CONTACTS: Final = frozenset({"group"})
+# The rows named when a list of delegates and contacts has no group column.
+_MAX_ROWS_NAMED = 10
 
 # The headings Vietnamese offices really write, matched through _heading_key: case, diacritics,
 # spacing and the punctuation between words ("Cơ quan, đơn vị", "Chức vụ/Chức danh") do not
@@ -644,8 +649,8 @@ def _find_header(
     if not seen:
         return None
     # No plausible heading row: treat the first non-empty row as one so the office is told
-    # which columns are missing.
-    return _parse_header(*seen[0]), itertools.chain(seen[1:], records)
+    # which columns are missing (all of them, as a list of delegates needs them).
+    return _parse_header(*seen[0], found=False), itertools.chain(seen[1:], records)
 
 
 # "(1)", "1", "[1]", "1." or "(A)": the numbering row offices put under the headings.
@@ -667,7 +672,9 @@ def _without_numbering_row(
     yield from records
 
 
-def _parse_header(row: int, cells: Row) -> _Header:
+def _parse_header(row: int, cells: Row, *, found: bool = True) -> _Header:
+    """The columns of a heading row; a column only delegates need is missing only once a
+    delegate is listed (see _parse_rows), unless no heading row was ``found`` at all."""
     header = _Header(row=row, columns={}, written={}, ignored=[], problems=[], by_index={})
     for index, raw in sorted(cells.items()):
         written = _clean(raw)
@@ -686,7 +693,7 @@ def _parse_header(row: int, cells: Row) -> _Header:
             header.columns[field] = index
             header.written[field] = written
     for field in REQUIRED_FIELDS:
-        if field not in header.columns:
+        if field not in header.columns and (field not in _OPTIONAL_FOR_CONTACTS or not found):
             header.problems.append(
                 RowProblem(None, CANONICAL_HEADINGS[field], MISSING_COLUMN, None)
             )
@@ -776,6 +783,16 @@ def _parse_rows(
     # Cells under no heading at all (a note typed beside the table): not read, and said so,
     # once for each such column, with its first cell.
     unheaded: dict[int, tuple[int, str]] = {}
+    # Delegates in a list without a column a delegate needs (a list of contacts needs none).
+    said = {p.column for p in header.problems if p.code == MISSING_COLUMN}
+    lacking = [
+        f
+        for f in REQUIRED_FIELDS
+        if f in _OPTIONAL_FOR_CONTACTS
+        and f not in header.columns
+        and CANONICAL_HEADINGS[f] not in said
+    ]
+    delegates_lacking: list[int] = []
 
     for number, cells in records:
         if not cells:
@@ -834,6 +851,8 @@ def _parse_rows(
             exempt = role != ROLE_DELEGATE and field in _OPTIONAL_FOR_CONTACTS
             if field in values and not values[field] and not exempt and field not in reported:
                 problem(field, MISSING_VALUE, None)
+        if lacking and role == ROLE_DELEGATE:
+            delegates_lacking.append(number)
 
         code = values.get("code", "")
         if code and "code" not in reported:
@@ -908,11 +927,28 @@ def _parse_rows(
                 )
             )
 
+    if delegates_lacking:
+        problems[:0] = _missing_for_delegates(lacking, delegates_lacking, "role" in header.columns)
     if data_rows == 0:
         problems.append(RowProblem(None, None, NO_ROWS, None))
     for index, (number, value) in sorted(unheaded.items()):
         warnings.append(RowProblem(number, _column_letter(index), UNHEADED_CELL, _shown(value)))
     return rows, problems
+
+
+def _missing_for_delegates(
+    fields: Sequence[str], rows: Sequence[int], has_roles: bool
+) -> list[RowProblem]:
+    """The columns only delegates need, missing from a list that has delegates: plainly
+    missing in a list without roles (everyone is a delegate), else with the delegates' rows."""
+    if not has_roles:
+        return [RowProblem(None, CANONICAL_HEADINGS[f], MISSING_COLUMN, None) for f in fields]
+    named = ", ".join(str(row) for row in rows[:_MAX_ROWS_NAMED])
+    if len(rows) > _MAX_ROWS_NAMED:
+        named += ", …"
+    return [
+        RowProblem(None, CANONICAL_HEADINGS[f], GROUP_COLUMN_FOR_DELEGATES, named) for f in fields
+    ]
 
 
 def parse_delegate_file(

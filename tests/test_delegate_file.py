@@ -1563,15 +1563,31 @@ def test_contact_still_needs_code_name_position_and_organization(
     assert only_problem(result) == RowProblem(2, heading, "missing_value", None)
 
 
-def test_group_column_is_required_even_in_a_list_of_contacts(tmp_path: Path) -> None:
+def test_a_list_of_contacts_alone_needs_no_group_column(tmp_path: Path) -> None:
+    # The guide: the group is required of delegates only («có (với đại biểu)»).
     path = write_csv(
         tmp_path,
         "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò",
         "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng Hội LHPN thành phố,đầu mối",
     )
     result = parse(path)
-    assert result.rows == []
-    assert result.problems == [RowProblem(None, "Nhóm", "missing_column", None)]
+    assert result.problems == []
+    assert [(r.code, r.group_key, r.role) for r in result.rows] == [("NV01", "", ROLE_CONTACT)]
+
+
+def test_the_group_column_is_missing_once_a_delegate_is_listed_naming_the_delegates_rows(
+    tmp_path: Path,
+) -> None:
+    contact = "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng Hội LHPN thành phố,đầu mối"
+    delegate = "DB{:03d},Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,"
+    lines = [delegate.format(n) for n in range(1, 13)]
+    mixed = parse(write_csv(tmp_path, "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò", contact, *lines))
+    assert mixed.problems == [
+        RowProblem(None, "Nhóm", "group_column_for_delegates", "3, 4, 5, 6, 7, 8, 9, 10, 11, 12, …")
+    ]
+    # Without a role column everyone is a delegate: the column is plainly missing.
+    plain = parse(write_csv(tmp_path, "Mã,Họ và tên,Chức vụ,Đơn vị", delegate.format(1)[:-1]))
+    assert plain.problems == [RowProblem(None, "Nhóm", "missing_column", None)]
 
 
 def test_rows_with_only_a_prefilled_role_are_skipped(tmp_path: Path) -> None:
