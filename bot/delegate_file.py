@@ -94,6 +94,7 @@ SHEET_READ: Final = "sheet_read"
 SHEET_IGNORED: Final = "sheet_ignored"
 UNHEADED_CELL: Final = "unheaded_cell"
 SHARED_PHONE: Final = "shared_phone"
+SUBHEADING_SKIPPED: Final = "subheading_skipped"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -103,6 +104,7 @@ WARNING_CODES: Final = (
     SHEET_IGNORED,
     UNHEADED_CELL,
     SHARED_PHONE,
+    SUBHEADING_SKIPPED,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -657,19 +659,45 @@ def _find_header(
 _COLUMN_NUMBER = re.compile(r"[(\[]?\s*(\d{1,3}|[A-Za-z])\s*[)\]]?\.?")
 
 
-def _without_numbering_row(
-    records: Iterator[tuple[int, Row]],
+def _without_heading_rows(
+    records: Iterator[tuple[int, Row]], header: _Header, warnings: list[RowProblem]
 ) -> Iterator[tuple[int, Row]]:
-    """`records` without a row of column numbers ("(1) (2) … (7)") right under the headings."""
+    """`records` without what offices put right under the headings: a second heading row
+    (said in a warning) and a row of column numbers ("(1) (2) … (7)")."""
+    subheading_seen = False
     for number, cells in records:
+        if not cells:
+            yield number, cells
+            continue
+        if not subheading_seen and _is_subheading(cells, header):
+            subheading_seen = True
+            labels = ", ".join(f"«{_clean(cells[i])}»" for i in sorted(cells) if _clean(cells[i]))
+            warnings.append(
+                RowProblem(number, None, SUBHEADING_SKIPPED, _shown(labels), str(header.row))
+            )
+            continue
         numbering = len(cells) >= 2 and all(
             _COLUMN_NUMBER.fullmatch(c.strip()) for c in cells.values()
         )
         if not numbering:
             yield number, cells
-        if cells:
-            break
+        break
     yield from records
+
+
+def _is_subheading(cells: Row, header: _Header) -> bool:
+    """Whether a row right under the headings is a second heading row: headings merged over
+    two rows leave the required columns (code, name…) empty on it, and a heading split in two
+    («Điện thoại» over «Di động», «Cố định») puts words, never a number, in the others."""
+    required = [header.columns[f] for f in REQUIRED_FIELDS if f in header.columns]
+    others = [i for f, i in header.columns.items() if f not in REQUIRED_FIELDS]
+    texts = [_clean(c) for c in cells.values()]
+    return (
+        bool(required)
+        and not any(_clean(cells.get(i, "")) for i in required)
+        and any(_clean(cells.get(i, "")) for i in others)
+        and not any(ch.isdigit() for text in texts for ch in text)
+    )
 
 
 def _parse_header(row: int, cells: Row, *, found: bool = True) -> _Header:
@@ -997,7 +1025,7 @@ def parse_delegate_file(
         header, after = found
         problems = header.problems
         rows, row_problems = _parse_rows(
-            _without_numbering_row(after),
+            _without_heading_rows(after, header, warnings),
             header,
             _GroupResolver(groups),
             max_rows or MAX_DATA_ROWS,

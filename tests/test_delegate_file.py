@@ -634,6 +634,45 @@ def test_row_of_column_numbers_under_the_headings_is_not_a_delegate(
     assert [r.row for r in result.rows] == [3]
 
 
+def test_a_second_heading_row_under_merged_headings_is_skipped_with_a_note(tmp_path: Path) -> None:
+    # «Điện thoại» merged over «Di động» / «Cố định»; the other headings merged down two rows.
+    lan = ["DB001", "Nguyễn Thị Lan", "Chủ tịch", "Hội LHPN quận Ba Đình", "chu_tich_cap_huyen"]
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["DANH SÁCH ĐẠI BIỂU"],
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Điện thoại"],
+            [None, None, None, None, None, None, "Di động", "Cố định"],
+            [1, *lan, "0912 345 001", "024 3825 1234"],
+        ],
+    )
+    workbook = load_workbook(path)
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.merge_cells("G2:H2")
+    for column in "ABCDEF":
+        sheet.merge_cells(f"{column}2:{column}3")
+    workbook.save(path)
+
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.row, r.code, r.phone) for r in result.rows] == [(4, "DB001", "+84912345001")]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 3: dòng này nằm ngay dưới dòng tiêu đề, chỉ có chữ («Di động», «Cố định») và "
+        "để trống các cột Mã, Họ và tên…, nên được coi là dòng tiêu đề thứ hai (tiêu đề gộp ô) "
+        "và không nhập; các cột được đọc theo tiêu đề ở dòng 2. Nếu đây là một người trong danh "
+        "sách, xin điền đủ các cột rồi nhập lại."
+    )
+
+
+def test_a_row_with_a_number_under_the_headings_is_a_person_not_a_heading(tmp_path: Path) -> None:
+    # Someone whose code, name… are still to be typed: told, not skipped.
+    result = parse(write_csv(tmp_path, HEADER, ",,,,,0912 345 999,", GOOD))
+    assert [p.code for p in result.problems] == ["missing_value"] * 5
+    assert {p.row for p in result.problems} == {2}
+    assert result.warnings == []
+
+
 def test_xlsx_of_an_office_title_blank_rows_headings_and_numbering(tmp_path: Path) -> None:
     path = write_xlsx(
         tmp_path,
