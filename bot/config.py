@@ -42,6 +42,8 @@ DEFAULT_DB_FILE = "hoinghi.db"
 # The office ids config.example.toml ships with: a plan still carrying them has no real office.
 EXAMPLE_ADMIN_IDS = frozenset({100000001, 100000002})
 EXAMPLE_CHAT_ID = -1001000000001
+# A meeting over more calendar days than this is likely an end date typed wrong: `check` says so.
+MAX_PLAUSIBLE_DAYS = 3
 
 # Stands in for a time that could not be read, so later checks do not report it twice.
 _PLACEHOLDER = datetime(2000, 1, 1, tzinfo=UTC)
@@ -736,13 +738,20 @@ class LoadedConfig:
 
 def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
     """What a valid plan says that its office probably did not mean: a meeting already over,
-    the example's placeholder ids for the office."""
+    a deadline already past, a meeting of many days, the example's placeholder ids."""
     warnings = []
     meeting = config.meeting
     if meeting.ends_at <= now:
         warnings.append(
             ConfigProblem("meeting.starts_at", "meeting_past", {"start": meeting.starts_at})
         )
+    elif meeting.starts_at > now:  # once it is under way, every deadline is past anyway
+        warnings += _deadlines_past(config, now)
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    days = (ends.date() - starts.date()).days + 1
+    if days > MAX_PLAUSIBLE_DAYS:  # an end typed a week or a month off
+        params = {"start": meeting.starts_at, "end": meeting.ends_at, "days": days}
+        warnings.append(ConfigProblem("meeting.ends_at", "meeting_long", params))
     placeholders = [i for i in config.office.admin_ids if i in EXAMPLE_ADMIN_IDS]
     if placeholders:
         ids = ", ".join(str(i) for i in placeholders)
@@ -752,6 +761,29 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
             ConfigProblem("office.chat_id", "example_chat_id", {"chat": EXAMPLE_CHAT_ID})
         )
     warnings += _reminders_never_sent(config)
+    return warnings
+
+
+def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:
+    """Deadlines of a meeting still to come that are already past: the RSVP deadline (the
+    personal pages then offer no answers) and the speech drafts' (no reminder goes)."""
+    meeting = config.meeting
+    warnings = []
+    if meeting.rsvp_deadline_at <= now:
+        params = {"deadline": meeting.rsvp_deadline_at}
+        warnings.append(ConfigProblem("meeting.rsvp_deadline", "rsvp_deadline_past", params))
+    if not config.themes:
+        return warnings  # no speeches: the drafts' deadline is never used
+    # Each deadline where it is written: a theme's own, else [drafts] for the themes without.
+    written: dict[str, datetime] = {}
+    for number, theme in enumerate(config.themes, start=1):
+        if theme.deadline is not None:
+            written[f"themes[{number}] ({theme.key}).deadline"] = meeting.resolve(theme.deadline)
+        else:
+            written.setdefault("drafts.deadline", meeting.resolve(config.drafts.deadline))
+    for key, deadline in written.items():
+        if deadline <= now:
+            warnings.append(ConfigProblem(key, "drafts_deadline_past", {"deadline": deadline}))
     return warnings
 
 
@@ -864,9 +896,18 @@ def _problem(error: Any, data: dict[str, Any]) -> ConfigProblem:
         node = node.get(loc) if isinstance(node, dict) else None
     params: dict[str, str | int] = {"detail": error.get("msg", "")}
     params.update({k: _param(v) for k, v in (error.get("ctx") or {}).items()})
+    if error["type"] == "literal_error" and isinstance(params.get("expected"), str):
+        params["expected"] = _choices(str(params["expected"]))
     if "input" in error and not isinstance(error["input"], dict | list):
         params.setdefault("value", _param(error["input"]))
     return ConfigProblem(key=".".join(parts), code=_kind(error), params=params)
+
+
+def _choices(expected: str) -> str:
+    """The values a setting may take as TOML writes them ("vi", "en"), from pydantic's English
+    list of them ("'vi' or 'en'", "'a', 'b' or 'c'")."""
+    values = re.split(r", | or ", expected)
+    return ", ".join(f'"{v[1:-1]}"' if len(v) > 1 and v[0] == v[-1] == "'" else v for v in values)
 
 
 def _kind(error: Any) -> str:

@@ -36,11 +36,13 @@ EMPTY_FILE: Final = "empty_file"
 NO_ROWS: Final = "no_rows"
 TOO_MANY_ROWS: Final = "too_many_rows"
 MISSING_COLUMN: Final = "missing_column"
+GROUP_COLUMN_FOR_DELEGATES: Final = "group_column_for_delegates"
 DUPLICATE_COLUMN: Final = "duplicate_column"
 MISSING_VALUE: Final = "missing_value"
 UNKNOWN_GROUP: Final = "unknown_group"
 BAD_PHONE: Final = "bad_phone"
 BAD_RANK: Final = "bad_rank"
+RANK_IS_DATE: Final = "rank_is_date"
 DUPLICATE_CODE: Final = "duplicate_code"
 TOO_LONG: Final = "too_long"
 BAD_CODE: Final = "bad_code"
@@ -63,11 +65,13 @@ PROBLEM_CODES: Final = (
     NO_ROWS,
     TOO_MANY_ROWS,
     MISSING_COLUMN,
+    GROUP_COLUMN_FOR_DELEGATES,
     DUPLICATE_COLUMN,
     MISSING_VALUE,
     UNKNOWN_GROUP,
     BAD_PHONE,
     BAD_RANK,
+    RANK_IS_DATE,
     DUPLICATE_CODE,
     TOO_LONG,
     BAD_CODE,
@@ -90,6 +94,7 @@ SHEET_READ: Final = "sheet_read"
 SHEET_IGNORED: Final = "sheet_ignored"
 UNHEADED_CELL: Final = "unheaded_cell"
 SHARED_PHONE: Final = "shared_phone"
+SUBHEADING_SKIPPED: Final = "subheading_skipped"
 
 WARNING_CODES: Final = (
     STOPPED_AT_BLANK_ROWS,
@@ -99,6 +104,7 @@ WARNING_CODES: Final = (
     SHEET_IGNORED,
     UNHEADED_CELL,
     SHARED_PHONE,
+    SUBHEADING_SKIPPED,
 )
 
 # --- roles -------------------------------------------------------------------------------------
@@ -159,8 +165,11 @@ REQUIRED_FIELDS: Final = ("code", "full_name", "position", "organization", "grou
 # sent round without the phone numbers must not erase them), and the import says so.
 KEPT_WHEN_ABSENT: Final = ("phone", "rank")
 
-# Fields a contact may leave empty: they are not seated, so they need no invitee group.
+# Fields a contact may leave empty: they are not seated, so they need no invitee group. A list
+# of contacts alone may leave out their columns too: they are required once a delegate is listed.
 _OPTIONAL_FOR_CONTACTS: Final = frozenset({"group"})
+# The rows named when a list of delegates and contacts has no group column.
+_MAX_ROWS_NAMED = 10
 
 # The headings Vietnamese offices really write, matched through _heading_key: case, diacritics,
 # spacing and the punctuation between words ("Cơ quan, đơn vị", "Chức vụ/Chức danh") do not
@@ -642,30 +651,58 @@ def _find_header(
     if not seen:
         return None
     # No plausible heading row: treat the first non-empty row as one so the office is told
-    # which columns are missing.
-    return _parse_header(*seen[0]), itertools.chain(seen[1:], records)
+    # which columns are missing (all of them, as a list of delegates needs them).
+    return _parse_header(*seen[0], found=False), itertools.chain(seen[1:], records)
 
 
 # "(1)", "1", "[1]", "1." or "(A)": the numbering row offices put under the headings.
 _COLUMN_NUMBER = re.compile(r"[(\[]?\s*(\d{1,3}|[A-Za-z])\s*[)\]]?\.?")
 
 
-def _without_numbering_row(
-    records: Iterator[tuple[int, Row]],
+def _without_heading_rows(
+    records: Iterator[tuple[int, Row]], header: _Header, warnings: list[RowProblem]
 ) -> Iterator[tuple[int, Row]]:
-    """`records` without a row of column numbers ("(1) (2) … (7)") right under the headings."""
+    """`records` without what offices put right under the headings: a second heading row
+    (said in a warning) and a row of column numbers ("(1) (2) … (7)")."""
+    subheading_seen = False
     for number, cells in records:
+        if not cells:
+            yield number, cells
+            continue
+        if not subheading_seen and _is_subheading(cells, header):
+            subheading_seen = True
+            labels = ", ".join(f"«{_clean(cells[i])}»" for i in sorted(cells) if _clean(cells[i]))
+            warnings.append(
+                RowProblem(number, None, SUBHEADING_SKIPPED, _shown(labels), str(header.row))
+            )
+            continue
         numbering = len(cells) >= 2 and all(
             _COLUMN_NUMBER.fullmatch(c.strip()) for c in cells.values()
         )
         if not numbering:
             yield number, cells
-        if cells:
-            break
+        break
     yield from records
 
 
-def _parse_header(row: int, cells: Row) -> _Header:
+def _is_subheading(cells: Row, header: _Header) -> bool:
+    """Whether a row right under the headings is a second heading row: headings merged over
+    two rows leave the required columns (code, name…) empty on it, and a heading split in two
+    («Điện thoại» over «Di động», «Cố định») puts words, never a number, in the others."""
+    required = [header.columns[f] for f in REQUIRED_FIELDS if f in header.columns]
+    others = [i for f, i in header.columns.items() if f not in REQUIRED_FIELDS]
+    texts = [_clean(c) for c in cells.values()]
+    return (
+        bool(required)
+        and not any(_clean(cells.get(i, "")) for i in required)
+        and any(_clean(cells.get(i, "")) for i in others)
+        and not any(ch.isdigit() for text in texts for ch in text)
+    )
+
+
+def _parse_header(row: int, cells: Row, *, found: bool = True) -> _Header:
+    """The columns of a heading row; a column only delegates need is missing only once a
+    delegate is listed (see _parse_rows), unless no heading row was ``found`` at all."""
     header = _Header(row=row, columns={}, written={}, ignored=[], problems=[], by_index={})
     for index, raw in sorted(cells.items()):
         written = _clean(raw)
@@ -684,7 +721,7 @@ def _parse_header(row: int, cells: Row) -> _Header:
             header.columns[field] = index
             header.written[field] = written
     for field in REQUIRED_FIELDS:
-        if field not in header.columns:
+        if field not in header.columns and (field not in _OPTIONAL_FOR_CONTACTS or not found):
             header.problems.append(
                 RowProblem(None, CANONICAL_HEADINGS[field], MISSING_COLUMN, None)
             )
@@ -724,6 +761,13 @@ def _parse_role(value: str) -> str | None:
     if not value:
         return ROLE_DELEGATE
     return _ROLE_BY_SKELETON.get(_skeleton(value))
+
+
+# A date or time as a spreadsheet shows one: "1/1/2027", "01-01-2027 08:30", "2027-01-01", "08:30".
+_DATE_SHOWN = re.compile(
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?"
+)
 
 
 def _parse_rank(value: str) -> int | None:
@@ -767,6 +811,16 @@ def _parse_rows(
     # Cells under no heading at all (a note typed beside the table): not read, and said so,
     # once for each such column, with its first cell.
     unheaded: dict[int, tuple[int, str]] = {}
+    # Delegates in a list without a column a delegate needs (a list of contacts needs none).
+    said = {p.column for p in header.problems if p.code == MISSING_COLUMN}
+    lacking = [
+        f
+        for f in REQUIRED_FIELDS
+        if f in _OPTIONAL_FOR_CONTACTS
+        and f not in header.columns
+        and CANONICAL_HEADINGS[f] not in said
+    ]
+    delegates_lacking: list[int] = []
 
     for number, cells in records:
         if not cells:
@@ -825,6 +879,8 @@ def _parse_rows(
             exempt = role != ROLE_DELEGATE and field in _OPTIONAL_FOR_CONTACTS
             if field in values and not values[field] and not exempt and field not in reported:
                 problem(field, MISSING_VALUE, None)
+        if lacking and role == ROLE_DELEGATE:
+            delegates_lacking.append(number)
 
         code = values.get("code", "")
         if code and "code" not in reported:
@@ -875,7 +931,10 @@ def _parse_rows(
         if rank_value and "rank" not in reported:
             rank = _parse_rank(rank_value)
             if rank is None:
-                problem("rank", BAD_RANK, rank_value)
+                # Excel turns a typed "1.1" or "1/1" into a date, shown as one (xlsx_reader) or
+                # exported so in a CSV: said as such, since the cell looks like nothing wrong.
+                date = _DATE_SHOWN.fullmatch(rank_value)
+                problem("rank", BAD_RANK if date is None else RANK_IS_DATE, rank_value)
 
         if role is None and "role" not in reported:
             problem("role", BAD_ROLE, role_value)
@@ -896,11 +955,28 @@ def _parse_rows(
                 )
             )
 
+    if delegates_lacking:
+        problems[:0] = _missing_for_delegates(lacking, delegates_lacking, "role" in header.columns)
     if data_rows == 0:
         problems.append(RowProblem(None, None, NO_ROWS, None))
     for index, (number, value) in sorted(unheaded.items()):
         warnings.append(RowProblem(number, _column_letter(index), UNHEADED_CELL, _shown(value)))
     return rows, problems
+
+
+def _missing_for_delegates(
+    fields: Sequence[str], rows: Sequence[int], has_roles: bool
+) -> list[RowProblem]:
+    """The columns only delegates need, missing from a list that has delegates: plainly
+    missing in a list without roles (everyone is a delegate), else with the delegates' rows."""
+    if not has_roles:
+        return [RowProblem(None, CANONICAL_HEADINGS[f], MISSING_COLUMN, None) for f in fields]
+    named = ", ".join(str(row) for row in rows[:_MAX_ROWS_NAMED])
+    if len(rows) > _MAX_ROWS_NAMED:
+        named += ", …"
+    return [
+        RowProblem(None, CANONICAL_HEADINGS[f], GROUP_COLUMN_FOR_DELEGATES, named) for f in fields
+    ]
 
 
 def parse_delegate_file(
@@ -949,7 +1025,7 @@ def parse_delegate_file(
         header, after = found
         problems = header.problems
         rows, row_problems = _parse_rows(
-            _without_numbering_row(after),
+            _without_heading_rows(after, header, warnings),
             header,
             _GroupResolver(groups),
             max_rows or MAX_DATA_ROWS,

@@ -68,6 +68,12 @@ def test_every_computed_key_exists() -> None:
         + [f"rehearsal.not_sent.{r.value}" for r in SkipReason]
         + [f"rehearsal.{verdict}" for verdict in ("passed", "passed_partly", "failed")]
         + [f"rehearsal.why.{why}" for why in _rehearsal_reasons()]
+        # When the meeting is, by bot.texts.formatting.meeting_time: one day, or several.
+        + [
+            f"{key}{days}"
+            for key in ("card.when_where", "check.when", "web.when", "slips.when_where")
+            for days in ("", "_days")
+        ]
     )
     assert sorted(set(computed) - VI.all_keys()) == []
 

@@ -133,6 +133,59 @@ def test_check_of_an_own_plan_names_only_the_placeholder_left(
     assert capsys.readouterr().out.splitlines()[-1] == "Tệp cấu hình config.toml hợp lệ."
 
 
+def test_check_warns_that_a_coming_meetings_rsvp_and_draft_deadlines_are_already_past(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A year typed wrong: valid, but every personal page would say the answers are closed.
+    own_plan(office)
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('rsvp_deadline = "-7d@17:00"', 'rsvp_deadline = "2020-01-01T17:00"')
+    head, drafts = text.split("[drafts]", 1)
+    drafts = drafts.replace('deadline = "-7d@17:00"', 'deadline = "2020-01-02T17:00"', 1)
+    (office / "config.toml").write_text(head + "[drafts]" + drafts, encoding="utf-8")
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-4:-1] == [
+        "Tệp cấu hình config.toml hợp lệ, nhưng có 3 điểm cần lưu ý:",
+        "  - meeting.rsvp_deadline: hạn xác nhận tham dự (17:00, Thứ Tư, ngày 1/1/2020) đã qua "
+        "trong khi hội nghị chưa diễn ra: trang cá nhân của đại biểu báo đã hết hạn, không còn "
+        "các lựa chọn trả lời, và tin nhắc xác nhận không được gửi. Nếu hạn này ghi nhầm, đề "
+        "nghị sửa rsvp_deadline.",
+        "  - drafts.deadline: hạn gửi tham luận (17:00, Thứ Năm, ngày 2/1/2020) đã qua trong khi "
+        "hội nghị chưa diễn ra: bot không nhắc người tham luận chưa gửi bài nữa và coi các bài "
+        "chưa gửi là quá hạn. Nếu hạn này ghi nhầm, đề nghị sửa deadline.",
+    ]
+    assert out[-1].startswith("  - office.admin_ids: 100000002 là mã số mẫu")
+
+
+def test_check_shows_both_dates_of_a_meeting_over_several_days_and_warns_of_a_long_one(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    two_days = text.replace('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-29T11:30"')
+    (office / "config.toml").write_text(two_days, encoding="utf-8")
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == (
+        "Thời gian: từ 08:00, Thứ Ba, ngày 28/5/2024 đến 11:30, Thứ Tư, ngày 29/5/2024 "
+        "(múi giờ Asia/Ho_Chi_Minh)"
+    )
+    assert not [line for line in out if line.startswith("  - meeting.ends_at")]
+
+    eleven_days = text.replace('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-06-07T17:00"')
+    (office / "config.toml").write_text(eleven_days, encoding="utf-8")
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == (
+        "Thời gian: từ 08:00, Thứ Ba, ngày 28/5/2024 đến 17:00, Thứ Sáu, ngày 7/6/2024 "
+        "(múi giờ Asia/Ho_Chi_Minh)"
+    )
+    assert [line for line in out if line.startswith("  - meeting.ends_at")] == [
+        "  - meeting.ends_at: hội nghị kéo dài 11 ngày, từ 08:00, Thứ Ba, ngày 28/5/2024 đến "
+        "17:00, Thứ Sáu, ngày 7/6/2024. Nếu ngày kết thúc ghi nhầm, đề nghị sửa ends_at."
+    ]
+
+
 def test_the_placeholder_ids_are_those_config_example_toml_ships_with() -> None:
     office = load_config(EXAMPLE_CONFIG).config.office
     assert set(office.admin_ids) == EXAMPLE_ADMIN_IDS

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, LoadedConfig, config_path, load_config
+from bot.config import ConfigError, LoadedConfig, config_path, load_config, plan_warnings
 from tests.conftest import EXAMPLE_CONFIG, local
 
 
@@ -115,6 +115,75 @@ def test_an_unreadable_start_does_not_make_a_valid_relative_end_look_wrong(tmp_p
         ('ends_at = "2024-05-28T11:30"', 'ends_at = "+3h30m"'),
     )
     assert problems(path) == [("meeting.starts_at", "time_unreadable")]
+
+
+def test_a_past_deadline_is_named_where_it_is_written_until_the_meeting_is_under_way(
+    tmp_path: Path,
+) -> None:
+    # Theme 1.2 has its own deadline; the other themes keep [drafts] deadline (-7d@17:00).
+    path = edited(
+        tmp_path,
+        ('speakers = ["DB036"]\n', 'speakers = ["DB036"]\ndeadline = "-20d@17:00"\n'),
+    )
+    config = load_config(path).config
+    week_before = local(2024, 5, 20, 9, 0)  # before the RSVP deadline (21/5), after 1.2's (8/5)
+    assert [(w.key, w.code, w.params) for w in plan_warnings(config, week_before)] == [
+        ("themes[2] (1.2).deadline", "drafts_deadline_past", {"deadline": local(2024, 5, 8, 17)}),
+        ("office.admin_ids", "example_admin_ids", {"ids": "100000001, 100000002"}),
+        ("office.chat_id", "example_chat_id", {"chat": -1001000000001}),
+    ]
+    day_before = local(2024, 5, 27, 9, 0)
+    assert [w.key for w in plan_warnings(config, day_before)][:3] == [
+        "meeting.rsvp_deadline",
+        "drafts.deadline",
+        "themes[2] (1.2).deadline",
+    ]
+    under_way = local(2024, 5, 28, 9, 0)  # every deadline is past, as it should be by now
+    assert [w.key for w in plan_warnings(config, under_way)] == [
+        "office.admin_ids",
+        "office.chat_id",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("locale", "lines"),
+    [
+        (
+            "vi",
+            [
+                '  - meeting.locale: giá trị "vn" không hợp lệ; chọn một trong: "vi", "en".',
+                '  - telegram.http_client: giá trị "requests" không hợp lệ; chọn một trong: '
+                '"aiohttp", "httpx".',
+                '  - logging.format: giá trị "xml" không hợp lệ; chọn một trong: "text", "json".',
+            ],
+        ),
+        (
+            "en",
+            [
+                '  - meeting.locale: "vn" is not allowed; choose one of: "vi", "en".',
+                '  - telegram.http_client: "requests" is not allowed; choose one of: '
+                '"aiohttp", "httpx".',
+                '  - logging.format: "xml" is not allowed; choose one of: "text", "json".',
+            ],
+        ),
+    ],
+)
+def test_a_value_not_among_the_allowed_ones_lists_them_in_the_readers_language(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], locale: str, lines: list[str]
+) -> None:
+    from bot.cli.common import print_config_errors
+    from bot.texts import load_catalog
+
+    path = edited(
+        tmp_path,
+        ('locale = "vi"', 'locale = "vn"'),
+        ('http_client = "aiohttp"', 'http_client = "requests"'),
+        ('format = "text"', 'format = "xml"'),
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    print_config_errors(load_catalog(locale), caught.value)
+    assert capsys.readouterr().err.splitlines()[1:] == lines
 
 
 def test_a_fractional_capacity_is_explained_in_vietnamese(tmp_path: Path) -> None:

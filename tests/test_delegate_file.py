@@ -7,12 +7,13 @@ import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from bot.delegate_file import (
     BAD_ROLE,
@@ -633,6 +634,45 @@ def test_row_of_column_numbers_under_the_headings_is_not_a_delegate(
     assert [r.row for r in result.rows] == [3]
 
 
+def test_a_second_heading_row_under_merged_headings_is_skipped_with_a_note(tmp_path: Path) -> None:
+    # «Điện thoại» merged over «Di động» / «Cố định»; the other headings merged down two rows.
+    lan = ["DB001", "Nguyễn Thị Lan", "Chủ tịch", "Hội LHPN quận Ba Đình", "chu_tich_cap_huyen"]
+    path = write_xlsx(
+        tmp_path,
+        [
+            ["DANH SÁCH ĐẠI BIỂU"],
+            ["STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Điện thoại"],
+            [None, None, None, None, None, None, "Di động", "Cố định"],
+            [1, *lan, "0912 345 001", "024 3825 1234"],
+        ],
+    )
+    workbook = load_workbook(path)
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.merge_cells("G2:H2")
+    for column in "ABCDEF":
+        sheet.merge_cells(f"{column}2:{column}3")
+    workbook.save(path)
+
+    result = parse(path)
+    assert result.problems == []
+    assert [(r.row, r.code, r.phone) for r in result.rows] == [(4, "DB001", "+84912345001")]
+    assert problem_line(load_catalog("vi"), "import.warning", result.warnings[0]) == (
+        "  - Dòng 3: dòng này nằm ngay dưới dòng tiêu đề, chỉ có chữ («Di động», «Cố định») và "
+        "để trống các cột Mã, Họ và tên…, nên được coi là dòng tiêu đề thứ hai (tiêu đề gộp ô) "
+        "và không nhập; các cột được đọc theo tiêu đề ở dòng 2. Nếu đây là một người trong danh "
+        "sách, xin điền đủ các cột rồi nhập lại."
+    )
+
+
+def test_a_row_with_a_number_under_the_headings_is_a_person_not_a_heading(tmp_path: Path) -> None:
+    # Someone whose code, name… are still to be typed: told, not skipped.
+    result = parse(write_csv(tmp_path, HEADER, ",,,,,0912 345 999,", GOOD))
+    assert [p.code for p in result.problems] == ["missing_value"] * 5
+    assert {p.row for p in result.problems} == {2}
+    assert result.warnings == []
+
+
 def test_xlsx_of_an_office_title_blank_rows_headings_and_numbering(tmp_path: Path) -> None:
     path = write_xlsx(
         tmp_path,
@@ -730,6 +770,49 @@ def test_xlsx_numeric_codes_phones_and_ranks_are_read_as_excel_shows_them(
         ("13", "+842438251234", 4),
     ]
     assert result.problems == [RowProblem(4, "Thứ tự", "bad_rank", "2.5")]
+
+
+def test_a_date_in_the_rank_column_is_reported_by_row_and_column_not_read_as_its_serial(
+    tmp_path: Path,
+) -> None:
+    # Excel turns a rank typed "1.1" into 1/1 of this year, stored as 46388: the delegate fell
+    # silently to the end of the protocol order.
+    lan, mai, hoa, cuc = (
+        [f"DB00{n}", name, "Chủ tịch", "Hội LHPN quận Ba Đình", "chu_tich_cap_huyen", None]
+        for n, name in enumerate(["Nguyễn Thị Lan", "Trần Thị Mai", "Lê Thị Hoa", "Đỗ Thị Cúc"], 1)
+    )
+    path = write_xlsx(
+        tmp_path,
+        [
+            HEADER.split(","),
+            [*lan, datetime(2027, 1, 1)],
+            [*mai, time(8, 30)],
+            [*hoa, 46388],  # a number in a number format: a rank, however large
+            [*cuc, datetime(2027, 1, 1)],
+        ],
+    )
+    workbook = load_workbook(path)
+    sheet = workbook.active
+    assert sheet is not None
+    sheet["G5"].number_format = "[$-42A]dd/mm/yyyy hh:mm"  # a custom date format
+    sheet["G5"].value = datetime(2027, 3, 8, 14, 5)
+    workbook.save(path)
+
+    result = parse(path)
+    assert [(r.code, r.rank) for r in result.rows] == [("DB003", 46388)]
+    assert result.problems == [
+        RowProblem(2, "Thứ tự", "rank_is_date", "1/1/2027"),
+        RowProblem(3, "Thứ tự", "rank_is_date", "08:30"),
+        RowProblem(5, "Thứ tự", "rank_is_date", "8/3/2027 14:05"),
+    ]
+    assert problem_line(load_catalog("vi"), "import.problem", result.problems[0]) == (
+        '  - Dòng 2, cột «Thứ tự»: ô thứ tự ghi ngày tháng "1/1/2027", không phải một số (Excel tự '
+        "đổi số gõ dạng «1.1» hoặc «1/1» thành ngày). Đề nghị định dạng ô là Số (Number) hoặc "
+        "Văn bản (Text) rồi gõ lại thứ tự bằng số nguyên không âm."
+    )
+    # The same list saved as CSV by Excel says the date as it shows it.
+    csv_path = write_csv(tmp_path, HEADER, GOOD.removesuffix(",1") + ",01/01/2027")
+    assert only_problem(parse(csv_path)) == RowProblem(2, "Thứ tự", "rank_is_date", "01/01/2027")
 
 
 def test_xlsx_blank_rows_keep_excel_row_numbers(tmp_path: Path) -> None:
@@ -1519,15 +1602,31 @@ def test_contact_still_needs_code_name_position_and_organization(
     assert only_problem(result) == RowProblem(2, heading, "missing_value", None)
 
 
-def test_group_column_is_required_even_in_a_list_of_contacts(tmp_path: Path) -> None:
+def test_a_list_of_contacts_alone_needs_no_group_column(tmp_path: Path) -> None:
+    # The guide: the group is required of delegates only («có (với đại biểu)»).
     path = write_csv(
         tmp_path,
         "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò",
         "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng Hội LHPN thành phố,đầu mối",
     )
     result = parse(path)
-    assert result.rows == []
-    assert result.problems == [RowProblem(None, "Nhóm", "missing_column", None)]
+    assert result.problems == []
+    assert [(r.code, r.group_key, r.role) for r in result.rows] == [("NV01", "", ROLE_CONTACT)]
+
+
+def test_the_group_column_is_missing_once_a_delegate_is_listed_naming_the_delegates_rows(
+    tmp_path: Path,
+) -> None:
+    contact = "NV01,Trần Thị Mỹ Duyên,Chuyên viên,Văn phòng Hội LHPN thành phố,đầu mối"
+    delegate = "DB{:03d},Nguyễn Thị Lan,Chủ tịch,Hội LHPN quận Ba Đình,"
+    lines = [delegate.format(n) for n in range(1, 13)]
+    mixed = parse(write_csv(tmp_path, "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò", contact, *lines))
+    assert mixed.problems == [
+        RowProblem(None, "Nhóm", "group_column_for_delegates", "3, 4, 5, 6, 7, 8, 9, 10, 11, 12, …")
+    ]
+    # Without a role column everyone is a delegate: the column is plainly missing.
+    plain = parse(write_csv(tmp_path, "Mã,Họ và tên,Chức vụ,Đơn vị", delegate.format(1)[:-1]))
+    assert plain.problems == [RowProblem(None, "Nhóm", "missing_column", None)]
 
 
 def test_rows_with_only_a_prefilled_role_are_skipped(tmp_path: Path) -> None:

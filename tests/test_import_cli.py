@@ -44,6 +44,38 @@ def test_a_phone_cell_with_two_numbers_imports_with_a_note_naming_row_column_and
     assert out[3].startswith(f"Đã nhập 1 người từ {path}")
 
 
+def test_a_list_of_contacts_alone_imports_without_a_group_column(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = office / "dau-moi.csv"
+    path.write_text(
+        "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò,Điện thoại\n"
+        "NV01,Phạm Thu Trang,Chuyên viên,Văn phòng,đầu mối,0911111111\n"
+        "NV02,Lưu Đức Hiếu,Chuyên viên,Văn phòng,Đầu mối,\n",
+        "utf-8",
+    )
+    assert main(["people", "import", str(path)]) == 0
+    assert capsys.readouterr().out.startswith(f"Đã nhập 2 người từ {path}")
+
+
+def test_a_delegate_in_a_list_without_a_group_column_is_named_by_row(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = office / "dau-moi.csv"
+    path.write_text(
+        "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò,Điện thoại\n"
+        "NV01,Phạm Thu Trang,Chuyên viên,Văn phòng,đầu mối,0911111111\n"
+        "NV02,Lưu Đức Hiếu,Chuyên viên,Văn phòng,,\n",
+        "utf-8",
+    )
+    assert main(["people", "import", str(path)]) == 3
+    assert capsys.readouterr().err.splitlines()[1:] == [
+        "  - Cột «Nhóm»: thiếu cột này, trong khi đại biểu cần có nhóm: dòng 3 là đại biểu (cột "
+        "Vai trò để trống hoặc ghi «đại biểu»). Đề nghị thêm cột «Nhóm» và ghi nhóm cho đại biểu; "
+        "danh sách chỉ gồm người đầu mối thì không cần cột này.",
+    ]
+
+
 def test_a_cell_under_no_heading_is_named_with_its_row_and_column_not_dropped_silently(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

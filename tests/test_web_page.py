@@ -3,19 +3,27 @@ own use cases."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 
 import pytest
 import segno
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import ZaloSettings
+from bot.config import Config, ZaloSettings
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
 from bot.domain.clock import ManualClock
 from bot.domain.tokens import format_link_code
-from bot.services import Services
+from bot.services import Services, build_services
+from bot.services.invitation_files import slips_document
+from bot.texts import load_catalog
+from bot.texts.presenters import when_where
+from storage.files import FileStore
 from storage.models import AuditEntry, Delegate, Rsvp
-from tests.conftest import local
+from tests.conftest import EXAMPLE_DELEGATES, local
 from tests.harness import BotHarness
 from tests.web_support import Web, flash, form_fields, web_for
 
@@ -39,6 +47,38 @@ async def test_the_personal_page_shows_the_invitation_date_hall_programme_and_de
     assert "đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678" in html
     assert "Đồng chí có thể xác nhận hoặc thay đổi trước 17:00, Thứ Ba, ngày 21/5/2024." in html
     assert len(page.content) < 60_000
+
+
+async def test_a_meeting_ending_on_another_day_shows_both_dates_on_page_card_and_slip(
+    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock, files: FileStore
+) -> None:
+    from docx import Document
+
+    meeting = config.meeting.model_copy(update={"ends_at": local(2024, 5, 29, 11, 30)})
+    services = await build_services(
+        config.model_copy(update={"meeting": meeting}), sessions, clock, files=files
+    )
+    parsed = parse_delegate_file(
+        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in config.groups]
+    )
+    await services.delegates.import_rows(parsed.rows, actor="test")
+    web = await web_for(services)
+    try:
+        page = await web.open("DB001")
+    finally:
+        await web.client.aclose()
+    both = "Từ 08:00, Thứ Ba, ngày 28/5/2024 đến 11:30, Thứ Tư, ngày 29/5/2024"
+    assert f'<dd id="when">{both}</dd>' in page.text
+
+    catalog = load_catalog("vi")
+    card = when_where(catalog, services.config)
+    assert card.startswith(
+        "🗓 Từ 08:00, <b>Thứ Ba, ngày 28/5/2024</b> đến 11:30, <b>Thứ Tư, ngày 29/5/2024</b>\n"
+    )
+    links = await services.invitations.links()
+    docx, _ = slips_document(catalog, services.config, links, lambda token: f"https://x/{token}")
+    left = Document(io.BytesIO(docx)).tables[0].cell(0, 0).text
+    assert f"{both} — Hội trường Hội LHPN Hà Nội" in left
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.services.meetings import StoredMeeting, another_meeting, stored_meeting
 from bot.texts import Catalog
-from bot.texts.formatting import clock, long_date, moment
+from bot.texts.formatting import clock, meeting_time, moment
 from storage.engine import create_engine, create_sessionmaker
 from storage.guard import sqlite_file
 
@@ -65,16 +65,11 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
     """A readable summary of the plan, line by line."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    when_key, meeting_when = meeting_time(catalog, "check.when", starts, ends)
     lines = [
         catalog.plain("check.title", plan=meeting.plan_number, title=meeting.title),
         catalog.plain("check.organizer", organizer=meeting.organizer),
-        catalog.plain(
-            "check.when",
-            start=clock(starts),
-            end=clock(ends),
-            date=long_date(catalog, starts),
-            zone=meeting.timezone,
-        ),
+        catalog.plain(when_key, **meeting_when, zone=meeting.timezone),
         catalog.plain("check.where", venue=meeting.venue.name, address=meeting.venue.address),
         catalog.plain("check.map", url=meeting.venue.map_url),
         catalog.plain("check.capacity", capacity=meeting.capacity),

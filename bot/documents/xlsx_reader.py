@@ -10,8 +10,11 @@ central directory and each part's declared unpacked size before inflating anythi
 bomb is refused, never expanded (zipfile never yields more than the declared size).
 
 Cells come back as the text Excel shows for the common cases: strings, numbers (12.0 is "12"),
-booleans, errors and cached formula results. Number formats are not applied (a date cell gives
-its serial number): the delegate list has no date columns.
+booleans, errors and cached formula results. Number formats are not applied, except that a
+number shown as a date or a time comes back as one ("1/1/2027", "1/1/2027 08:30", "08:30",
+day first as Vietnamese letters write it), not as its serial number (46388): the delegate list
+has no date columns, and a date where a number belongs (Excel turns a typed "1.1" or "1/1" into
+one) must read as the date it shows, for the office to be told.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import struct
 import zipfile
 from array import array
 from collections.abc import Callable, Generator
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -50,6 +55,16 @@ MAX_ELEMENTS: Final = 1_000_000
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d*)")
 _INTEGER = re.compile(r"-?\d{1,18}")
+# Excel's built-in number formats that show a date or a time (ECMA-376 18.8.30; 27-36 and
+# 50-58 are the East Asian dates).
+_DATE_FORMAT_IDS: Final = frozenset(
+    [*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)]
+)
+# What in a custom format code is not a date or time part: quoted text, an escaped character,
+# a colour or locale in brackets (but [h], [mm], [ss]: elapsed time), padding and fill.
+_FORMAT_NOISE = re.compile(r'"[^"]*"|\\.|\[(?![hms]+\])[^\]]*\]|_.|\*.')
+_DATE_PARTS = re.compile(r"[dmyhs]", re.IGNORECASE)
+_LAST_SERIAL = 2_958_465  # 31/12/9999, Excel's last day
 
 
 class XlsxProblem(Exception):
@@ -105,7 +120,7 @@ class XlsxBook:
         try:
             self._parts = {info.filename: info for info in self._zip.infolist()}
             self._folded = {name.casefold(): name for name in self._parts}
-            self.sheets, self._strings_part = self._read_structure()
+            self.sheets, self._strings_part, self._dates = self._read_structure()
         except BaseException:
             self._zip.close()
             raise
@@ -131,12 +146,12 @@ class XlsxBook:
     def rows(self, sheet: SheetRef) -> Generator[tuple[int, Row], None, None]:
         """Each row present in the sheet, in file order, as (Excel row number, cells)."""
         strings = self._shared_strings()
-        handler = _SheetHandler(self._budget, strings, self._limits.max_cell_chars)
+        handler = _SheetHandler(self._budget, strings, self._limits.max_cell_chars, self._dates)
         yield from self._stream(sheet.part, handler, self._limits.max_part_bytes)
 
     # --- structure ---------------------------------------------------------------------------
 
-    def _read_structure(self) -> tuple[list[SheetRef], str | None]:
+    def _read_structure(self) -> tuple[list[SheetRef], str | None, _Dates]:
         root = _relationships(self._read_small("_rels/.rels"), "")
         workbook_part = root.get("officeDocument", [("xl/workbook.xml", "")])[0][0]
         folder = posixpath.dirname(workbook_part)
@@ -145,12 +160,26 @@ class XlsxBook:
         # Chartsheets and macro sheets have no cells: only worksheets are listed.
         worksheets = {rel_id: target for target, rel_id in rels.get("worksheet", [])}
         sheets = []
-        for name, rel_id, state in _sheet_entries(self._read_small(workbook_part)):
+        workbook = self._read_small(workbook_part)
+        for name, rel_id, state in _sheet_entries(workbook):
             part = self._existing(worksheets.get(rel_id, ""))
             if part is not None:  # a sheet whose part is missing is skipped, as Excel repairs
                 sheets.append(SheetRef(name, part, state == "visible"))
         strings = [self._existing(target) for target, _ in rels.get("sharedStrings", [])]
-        return sheets, next((s for s in strings if s is not None), None)
+        return (
+            sheets,
+            next((s for s in strings if s is not None), None),
+            self._dates_of(workbook, [target for target, _ in rels.get("styles", [])]),
+        )
+
+    def _dates_of(self, workbook: bytes, styles: list[str]) -> _Dates:
+        """Which cell styles show a date, and the workbook's first day. Without them (no
+        styles part, or one too large or damaged) dates read as their serial numbers."""
+        try:
+            data = self._read_small(styles[0]) if styles else b""
+            return _Dates(_date_styles(data), _uses_1904(workbook))
+        except XlsxProblem:
+            return _Dates(frozenset(), False)
 
     def _existing(self, part: str) -> str | None:
         if part in self._parts:
@@ -376,6 +405,82 @@ def _sheet_entries(data: bytes) -> list[tuple[str, str, str]]:
     return found
 
 
+def _uses_1904(workbook: bytes) -> bool:
+    """Whether the workbook counts its dates from 1904 (old Mac Excel) instead of 1900."""
+    found: list[bool] = []
+
+    def on_start(name: str, attrs: dict[str, str]) -> None:
+        if name == "workbookPr":
+            found.append(attrs.get("date1904", "0").strip().lower() in ("1", "true"))
+
+    _collect(workbook, on_start)
+    return any(found)
+
+
+def _date_styles(data: bytes) -> frozenset[int]:
+    """The indexes of the cell formats (<cellXfs>) of styles.xml whose number format is a date
+    or a time."""
+    custom: dict[int, str] = {}
+    dates: set[int] = set()
+    section, index = "", 0
+
+    def on_start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal section, index
+        if name in ("numFmts", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs", "extLst"):
+            section = name  # a <numFmt> of <dxfs>, an <xf> of <cellStyleXfs> are not the cells'
+        elif name == "numFmt" and section == "numFmts":
+            with suppress(ValueError):  # one odd entry, not the file
+                custom[int(attrs.get("numFmtId", ""))] = attrs.get("formatCode", "")
+        elif name == "xf" and section == "cellXfs":
+            with suppress(ValueError):  # one odd entry, not the file
+                number_format = int(attrs.get("numFmtId", "0"))
+                if _is_date_format(number_format, custom.get(number_format)):
+                    dates.add(index)
+            index += 1
+
+    _collect(data, on_start)
+    return frozenset(dates)
+
+
+def _is_date_format(number_format: int, code: str | None) -> bool:
+    """Whether a number format shows a date or a time: a built-in one by its id, a custom one
+    by the day, month, year, hour or second its code shows."""
+    if code is None:
+        return number_format in _DATE_FORMAT_IDS
+    shown = _FORMAT_NOISE.sub("", code)
+    return shown.lower() != "general" and _DATE_PARTS.search(shown) is not None
+
+
+@dataclass(frozen=True)
+class _Dates:
+    """What it takes to show a date cell as a date: the styles that are dates, the first day."""
+
+    styles: frozenset[int]
+    from_1904: bool
+
+
+def _date_text(raw: str, from_1904: bool) -> str | None:
+    """A serial date as the date it shows, day first ("1/1/2027", "1/1/2027 08:30", "08:30");
+    None if it is not one."""
+    try:
+        serial = float(raw)
+    except ValueError:
+        return None
+    if not 0 <= serial <= _LAST_SERIAL:
+        return None
+    if from_1904:
+        start = datetime(1904, 1, 1)
+    else:
+        # Excel counts a 29/2/1900 that never was (serial 60): before it, one day less.
+        start = datetime(1899, 12, 31) if serial < 60 else datetime(1899, 12, 30)
+    moment = start + timedelta(minutes=round(serial * 24 * 60))
+    clock = f"{moment.hour:02d}:{moment.minute:02d}"
+    if serial < 1:
+        return clock
+    day = f"{moment.day}/{moment.month}/{moment.year}"
+    return day if moment.hour == moment.minute == 0 else f"{day} {clock}"
+
+
 # --- shared strings ---------------------------------------------------------------------------
 
 
@@ -454,10 +559,14 @@ class _StringsHandler(_Handler):
 class _SheetHandler(_Handler):
     """Turns <sheetData> into rows of non-empty cells; stops at its end."""
 
-    def __init__(self, budget: _Budget, strings: _SharedStrings, max_chars: int) -> None:
+    def __init__(
+        self, budget: _Budget, strings: _SharedStrings, max_chars: int, dates: _Dates
+    ) -> None:
         super().__init__(budget)
         self._strings = strings
         self._max_chars = max_chars
+        self._dates = dates
+        self._is_date = False
         self._in_data = False
         self._row = 0
         self._cells: Row | None = None
@@ -538,6 +647,8 @@ class _SheetHandler(_Handler):
         if not 0 <= self._column < MAX_COLUMNS:
             raise XlsxProblem(UNREADABLE, row=self._row)
         self._kind = attrs.get("t", "n")
+        style = attrs.get("s", "0")
+        self._is_date = style.isdigit() and int(style) in self._dates.styles
         self._parts, self._size = [], 0
 
     def _close_cell(self, _: dict[str, str] | None) -> None:
@@ -562,6 +673,8 @@ class _SheetHandler(_Handler):
             return {"1": "TRUE", "0": "FALSE"}.get(raw.strip(), raw)
         if kind in ("str", "e", "d"):
             return raw
+        if self._is_date and (date := _date_text(raw, self._dates.from_1904)) is not None:
+            return date
         return _number_text(raw)
 
 

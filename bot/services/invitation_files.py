@@ -12,7 +12,7 @@ from bot.domain.phones import display_phone
 from bot.domain.tokens import format_link_code
 from bot.services.invitations import InviteLink
 from bot.texts import Catalog
-from bot.texts.formatting import clock, long_date
+from bot.texts.formatting import meeting_time
 from bot.texts.presenters import deadline_text
 
 LinkMaker = Callable[[str], str]
@@ -91,13 +91,13 @@ def slips_document(
         for link in people
         if link.role == "delegate"  # task contacts get no paper invitation
     ]
-    start = meeting.local(meeting.starts_at)
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
     texts = SlipTexts(
         title=meeting.title,
         when_where=catalog.plain(
-            "slips.when_where",
-            time=clock(start),
-            date=long_date(catalog, start),
+            when_key,
+            **when,
             venue=meeting.venue.name,
             address=meeting.venue.address,
         ),

@@ -28,6 +28,18 @@ def moment(catalog: Catalog, local: datetime) -> str:
     return catalog.plain("date.moment", time=clock(local), date=long_date(catalog, local))
 
 
+def meeting_time(
+    catalog: Catalog, key: str, starts: datetime, ends: datetime
+) -> tuple[str, dict[str, str]]:
+    """The catalog key and parameters that say when a meeting is (local ``starts``, ``ends``):
+    ``key`` with the date and both clocks, or ``key_days`` with both dates as well when it ends
+    on another day than it starts."""
+    params = {"date": long_date(catalog, starts), "start": clock(starts), "end": clock(ends)}
+    if ends.date() == starts.date():
+        return key, params
+    return f"{key}_days", {**params, "end_date": long_date(catalog, ends)}
+
+
 def short_moment(catalog: Catalog, local: datetime) -> str:
     """``14:05, 28/4``, as a receipt says it."""
     return catalog.plain("date.short", time=clock(local), day=local.day, month=local.month)

@@ -13,7 +13,7 @@ from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, file_size, long_date, moment, short_moment
+from bot.texts.formatting import clock, file_size, meeting_time, moment, short_moment
 
 
 def status_label(catalog: Catalog, status: RsvpStatus) -> str:
@@ -42,12 +42,12 @@ def deadline_text(catalog: Catalog, config: Config) -> str:
 def when_where(catalog: Catalog, config: Config) -> Html:
     """Date, time, hall, and address with a map link."""
     meeting = config.meeting
-    starts = meeting.local(meeting.starts_at)
+    key, when = meeting_time(
+        catalog, "card.when_where", meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    )
     return catalog.html(
-        "card.when_where",
-        date=long_date(catalog, starts),
-        start=clock(starts),
-        end=clock(meeting.local(meeting.ends_at)),
+        key,
+        **when,
         venue=meeting.venue.name,
         address=meeting.venue.address,
         map_url=meeting.venue.map_url,

@@ -48,7 +48,7 @@ from bot.services.pages import PageView
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
-from bot.texts.formatting import clock, count, file_size, long_date, short_moment
+from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
 from bot.texts.presenters import deadline_text
 from handlers.web.attachment import attachment
 from handlers.web.flash import Flash, Flashes
@@ -695,6 +695,7 @@ class Site:
             config = self.config
             meeting = config.meeting
             starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+            when_key, when = meeting_time(catalog, "web.when", starts, ends)
             found = self._fixed_by_locale[catalog.locale] = {
                 "lang": catalog.locale,
                 "other_lang": "en" if catalog.locale == "vi" else "vi",
@@ -705,12 +706,7 @@ class Site:
                 "agenda": [
                     (clock(i.start), clock(i.end), i.title, i.presenter) for i in config.agenda
                 ],
-                "when": catalog.html(
-                    "web.when",
-                    date=long_date(catalog, starts),
-                    start=clock(starts),
-                    end=clock(ends),
-                ),
+                "when": catalog.html(when_key, **when),
             }
         return found
 
