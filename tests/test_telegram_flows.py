@@ -362,7 +362,37 @@ async def test_unexpected_input_gets_a_hint_never_silence(harness: BotHarness, k
     await harness.send(update)
     assert user.last_text() == (
         "Đề nghị đồng chí trả lời bằng các lựa chọn dưới giấy mời; gõ /trangthai để xem lại "
-        "giấy mời, /help để xem hướng dẫn."
+        "giấy mời, /help để xem hướng dẫn. Bot không chuyển tin nhắn tự do tới Văn phòng; cần "
+        f"trao đổi, xin liên hệ {harness.services.config.office.contact}."
+    )
+
+
+async def test_stray_text_is_answered_for_who_writes_it_contact_office_or_past_the_deadline(
+    harness: BotHarness,
+) -> None:
+    # Everyone got «trả lời bằng các lựa chọn dưới giấy mời» — a contact has no invitation, the
+    # office has its commands, and past the deadline there are no choices left.
+    from tests.test_tasks import with_contacts
+
+    contact = harness.services.config.office.contact
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    await harness.send(owner.text("Báo cáo đã gửi qua email rồi ạ"))
+    assert owner.last_text() == (
+        "Bot nhận báo cáo nhiệm vụ qua các lựa chọn: đề nghị đồng chí gõ /nhiemvu để xem nhiệm vụ"
+        " của mình và báo cáo. Bot không chuyển tin nhắn tự do tới Văn phòng; cần trao đổi, xin"
+        f" liên hệ {contact}."
+    )
+    admin = harness.admin()
+    await harness.send(admin.text("thong ke"))
+    assert admin.last_text().startswith("Bot không xử lý tin nhắn tự do. Gõ /help")
+    late = await harness.open_invitation("DB010")
+    harness.clock.set(harness.services.config.meeting.rsvp_deadline_at + timedelta(minutes=1))
+    await harness.send(late.text("Tôi sẽ đến muộn khoảng 30 phút"))
+    assert late.last_text() == (
+        "Thời hạn xác nhận tham dự đã kết thúc; nội dung đồng chí đã xác nhận được giữ nguyên (gõ"
+        " /trangthai để xem lại). Bot không chuyển tin nhắn tự do tới Văn phòng; cần trao đổi hoặc"
+        f" thay đổi, xin liên hệ {contact}."
     )
 
 

@@ -19,10 +19,23 @@ async def help_text(turn: Turn) -> Answer:
 
 
 async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
-    """A short hint for stickers, photos or stray text in private: never silence."""
+    """A short hint for stickers, photos or stray text in private, for who is writing: never
+    silence. The bot passes no free text on, so each is told where to write instead: a delegate
+    to answer the invitation's choices (past the deadline, that the answer stands), a task's
+    contact to report on /nhiemvu, the office to its commands."""
+    caller = await turn.caller()
     if linked is None:
-        linked = await turn.services.invitations.whoami(turn.account) is not None
-    key = "hint.use_buttons" if linked else turn.not_linked_key
+        linked = caller.linked
+    if caller.is_office:
+        key = "hint.office"
+    elif not linked:
+        key = turn.not_linked_key
+    elif caller.person is not None and caller.person.is_contact:
+        key = "hint.contact"
+    elif not turn.services.rsvp.is_open():
+        key = "hint.closed"
+    else:
+        key = "hint.use_buttons"
     return turn.say(key, contact=turn.config.office.contact)
 
 
