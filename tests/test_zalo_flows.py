@@ -173,6 +173,23 @@ async def test_a_menu_answered_after_a_newer_one_was_sent_answers_the_newer_one(
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
 
 
+async def test_the_invitations_choices_typed_in_words_answer_it_after_another_menu(
+    world: ZaloWorld,
+) -> None:
+    # A speaker who opened her draft's prompt had «tham du» kept as «Đã nhận đoạn 1» of her
+    # speech; after a task's reminder it was refused. Numbers stay the newest menu's.
+    user = await world.linked("DB031", "Chị Vân")
+    await world.type(user, "/thamluan")
+    said = await world.type(user, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    said = await world.type(user, "tham du")
+    assert said[-1].startswith("✅ Đã ghi nhận")
+    assert (await rsvp_of(world.services, "DB031")).status == RsvpStatus.ATTENDING
+    said = await world.type(user, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo.")
+    assert "đoạn 1" in said[-1]  # her typing goes on, the answer took no piece of it
+    await world.type(user, "khong tham du")
+    assert (await rsvp_of(world.services, "DB031")).status == RsvpStatus.DECLINED
+
+
 async def test_a_number_the_newest_menu_does_not_have_is_no_answer(world: ZaloWorld) -> None:
     user = await world.linked("DB001", "Chị Mai")
     said = await world.type(user, "7")

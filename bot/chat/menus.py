@@ -3,7 +3,8 @@
 The last choices sent to an account are kept with it (``ChannelIdentity.menu``, written when an
 answer or an outbox message offers them). A number picks one of them; so does the option's own
 words, case and diacritics ignored ("tham du" is "✅ Tham dự"). Only the newest menu counts: a
-number it does not have is not taken as an answer to an older one; nor, while the bot asks for a
+number it does not have is not taken as an answer to an older one (the invitation's choices
+typed in words answer it whatever came since); nor, while the bot asks for a
 reason or a name, as that text (a reason «3»): the person is told which numbers there are.
 """
 
@@ -17,6 +18,7 @@ from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
 from bot.domain.typed import fold
 from bot.services.rsvp import AWAITING
+from bot.texts.presenters import rsvp_buttons
 from storage import queries
 from storage.uow import unit_of_work
 
@@ -74,7 +76,7 @@ async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | None:
         )
     menu = [(str(label), str(data)) for label, data in (ident.menu or [])] if ident else []
     if not menu:
-        return None
+        return await _invitation_choice(turn, text) if ident else None
     picked: str | None = None
     number = _NUMBER.match(text.text)
     if number is not None:
@@ -88,8 +90,24 @@ async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | None:
     else:
         typed = fold(text.text)
         picked = next((data for label, data in menu if typed and fold(label) == typed), None)
-    return (
-        None
-        if picked is None
-        else Action(account=text.account, chat=text.chat, event_id=text.event_id, data=picked)
-    )
+        if picked is None:
+            return await _invitation_choice(turn, text)
+    return Action(account=text.account, chat=text.chat, event_id=text.event_id, data=picked)
+
+
+async def _invitation_choice(turn: Turn, text: Text) -> Action | None:
+    """The invitation's choice an invitee typed in words («tham du», «khong tham du») when the
+    newest menu is another's: a task's reminder or a draft's prompt came after the card, and
+    «tham du» was refused, or kept as a piece of the draft being typed. Numbers stay the
+    newest menu's: a «1» means what the last message offered."""
+    typed = fold(text.text)
+    if not typed:
+        return None
+    choices = [button for row in rsvp_buttons(turn.catalog) for button in row]
+    picked = next((b.data for b in choices if fold(b.label) == typed), None)
+    if picked is None:
+        return None
+    caller = await turn.caller()
+    if caller.person is None or caller.person.is_contact:
+        return None
+    return Action(account=text.account, chat=text.chat, event_id=text.event_id, data=picked)
