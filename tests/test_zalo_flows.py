@@ -241,6 +241,10 @@ async def test_a_typed_draft_and_the_offices_comment_reach_each_other_as_text(
     post = office.last_text
     assert "Nguyễn Thị Lan Phương" in post
     assert post.endswith("Trả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này")
+    # Zalo carries no file: the draft is read on the dashboard, not «liên hệ Văn phòng».
+    [assignment] = [line for line in await world.services.drafts.board() if line.code == "DB031"]
+    download = f"http://127.0.0.1:8080/office/drafts/{assignment.id}/versions/1"
+    assert f"Tải về: {download}" in post and "liên hệ Văn phòng" not in post
     await world.type(office, "3")
     said = await world.type(office, "Đề nghị bổ sung số liệu về hội viên mới.")
     assert said[-1].startswith("Đã chuyển góp ý")

@@ -355,7 +355,10 @@ async def _version_file(turn: Turn, version_id: int) -> Answer:
         content = await asyncio.to_thread(stored.path.read_bytes)
     except FileNotFoundError:  # on record, but the file store lost it (a partial restore)
         return turn.say("file.lost", file=stored.version.display_name)
-    part = FilePart(stored.version.display_name, content, _MIME, caption)
+    part = FilePart(
+        stored.version.display_name, content, _MIME, caption,
+        download_url=stored.download_at(turn.config.web),
+    )  # fmt: skip
     return Answer.of(Outbound((part,)))
 
 

@@ -326,6 +326,7 @@ class MessageComposer:
                     media_type(version.display_name),
                     caption,
                     buttons,
+                    download_url=stored.download_at(self._config.web),
                 ),
             )
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from bot.config import WebSettings
 from bot.domain.drafts import DraftLine, VersionLine
 from storage.content import RejectCode
 
@@ -86,6 +87,13 @@ class VersionFile:
     channel: str | None
     file_ref: str | None
     path: Path
+
+    def download_at(self, web: WebSettings | None) -> str | None:
+        """Where the office downloads this version on its dashboard, for a chat that carries
+        no files; None without the web server."""
+        if web is None:
+            return None
+        return web.office_url(f"drafts/{self.draft.id}/versions/{self.version.number}")
 
 
 class AssignOutcome(StrEnum):
