@@ -55,7 +55,8 @@ def test_a_list_of_contacts_alone_imports_without_a_group_column(
         "utf-8",
     )
     assert main(["people", "import", str(path)]) == 0
-    assert capsys.readouterr().out.startswith(f"Đã nhập 2 người từ {path}")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == EXAMPLE_MEETING and out[1].startswith(f"Đã nhập 2 người từ {path}")
 
 
 def test_a_delegate_in_a_list_without_a_group_column_is_named_by_row(

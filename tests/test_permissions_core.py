@@ -621,6 +621,25 @@ def verdict(status: DraftStatus, key: str) -> Check:
     return check
 
 
+def verdict_asked(final: bool) -> Check:
+    """A verdict typed on a channel without buttons: the draft named, asked once more."""
+
+    async def check(scene: Scene, said: Said) -> None:
+        line = next(x for x in await scene.services.drafts.board() if x.code == "DB036")
+        assert line.status is DraftStatus.SUBMITTED  # nothing decided yet
+        key = "draft_office.confirm_final" if final else "draft_office.confirm_revision"
+        named = {"key": "1.2", "name": line.full_name, "number": 1}
+        assert said.all == [scene.say(key, organization=line.organization, **named)]
+
+    return check
+
+
+async def verdict_kept(scene: Scene, said: Said) -> None:
+    line = next(x for x in await scene.services.drafts.board() if x.code == "DB036")
+    assert line.status is DraftStatus.SUBMITTED
+    assert said.all == [scene.say("draft_office.kept", key="1.2", name=line.full_name, number=1)]
+
+
 async def version_sent(scene: Scene, said: Said) -> None:
     [part] = said.files
     assert isinstance(part, FilePart) and "quận Đống Đa báo cáo" in part.content.decode()
@@ -724,12 +743,8 @@ CORE: dict[str, Core] = {
     "dr:reply:<own draft>": Core.of(reply_asked),
     "dr:reply:<other draft>": Core.of(None),
     "dr:pick:<other draft>:<other's file>": Core.of(None, with_other_file),
-    "dr:final:<version>": Core.of(
-        verdict(DraftStatus.FINAL, "draft_office.verdict_final"), with_version
-    ),
-    "dr:revise:<version>": Core.of(
-        verdict(DraftStatus.REVISION, "draft_office.verdict_revision"), with_version
-    ),
+    "dr:final:<version>": Core.of(verdict_asked(final=True), with_version),
+    "dr:revise:<version>": Core.of(verdict_asked(final=False), with_version),
     "dr:getfile:<version>": Core.of(version_sent, with_version),
     "bc:aud:<draft>:linked": Core.of(audience_chosen, with_draft_at_audience),
     "bc:groups:<draft>": Core.of(groups_offered, with_draft_at_audience),
@@ -788,3 +803,34 @@ async def test_who_may_do_what_in_the_core(
         assert said.all in [[scene.say(key)] for key in NOT_LINKED]
     assert said.files == []
     assert await snapshot(world.services) == before  # no answer, task, draft, notice moved
+
+
+# The answers to a verdict's second question, asked where choices are numbers typed (the
+# Telegram matrix has no such question: its buttons decide at once).
+CONFIRMATIONS = {
+    "dr:finalok:{version}": verdict(DraftStatus.FINAL, "draft_office.verdict_final"),
+    "dr:reviseok:{version}": verdict(DraftStatus.REVISION, "draft_office.verdict_revision_typed"),
+    "dr:keep:{version}": verdict_kept,
+}
+
+
+@pytest.mark.parametrize("data", list(CONFIRMATIONS))
+async def test_the_office_confirms_or_keeps_a_verdict_typed_as_a_number(
+    world: World, data: str
+) -> None:
+    scene = await enter(world, OFFICE)
+    await with_version(scene)
+    said = Said.of(await world.handle(scene.person, data.format(**scene.ids)))
+    await CONFIRMATIONS[data](scene, said)
+
+
+@pytest.mark.parametrize("data", list(CONFIRMATIONS))
+async def test_no_one_but_the_office_confirms_a_verdict(world: World, data: str) -> None:
+    scene = await enter(world, DELEGATE)
+    await with_version(scene)
+    await world.inbox.flush()
+    before = await snapshot(world.services)
+    said = Said.of(await world.handle(scene.person, data.format(**scene.ids)))
+    await world.inbox.flush()
+    assert said.all == [refusal_text(scene, "dr:final:<version>")]
+    assert await snapshot(world.services) == before

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.delegate_file import DelegateRow
-from bot.domain.rsvp import RsvpStatus
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
 from handlers.telegram.limiter import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
@@ -291,6 +291,30 @@ async def test_cancelling_a_decline_under_its_reasons_question_gives_the_answer_
     assert (kept.status, kept.reason) == (RsvpStatus.DECLINED, "Đi công tác")
 
 
+async def test_cancelling_a_decline_after_a_second_tap_or_a_newer_answer_elsewhere(
+    harness: BotHarness,
+) -> None:
+    # A second tap on «Không tham dự» changes nothing and keeps what «Hủy» gives back...
+    user = await harness.open_invitation("DB043")
+    card = user.last_message
+    await harness.send(user.tap("✅ Tham dự", message=card))
+    await harness.send(user.tap("❌ Không tham dự", message=card))
+    await harness.send(user.tap("❌ Không tham dự", message=card))
+    await harness.send(user.tap("Hủy"))
+    assert (await status_of(harness, "DB043")).status == RsvpStatus.ATTENDING
+    # ...but an answer given since, here by phone to the office, is never undone by it.
+    await harness.send(user.tap("❌ Không tham dự", message=card))
+    person = await status_of(harness, "DB043")
+    await harness.services.rsvp.record_by_phone(
+        harness.services.access.local_operator(),
+        person.delegate_id,
+        RsvpAnswer(RsvpStatus.DECLINED, reason="Ốm"),
+    )
+    await harness.send(user.tap("Hủy"))
+    after = await status_of(harness, "DB043")
+    assert (after.status, after.reason) == (RsvpStatus.DECLINED, "Ốm")
+
+
 async def test_changing_an_answer_mentions_the_previous_one(harness: BotHarness) -> None:
     user = await harness.open_invitation("DB042")
     await harness.send(user.tap("✅ Tham dự"))
@@ -386,13 +410,22 @@ async def test_stray_text_is_answered_for_who_writes_it_contact_office_or_past_t
     admin = harness.admin()
     await harness.send(admin.text("thong ke"))
     assert admin.last_text().startswith("Bot không xử lý tin nhắn tự do. Gõ /help")
+    chair = await harness.open_invitation("DB032")  # invited, and one of VI.2's contacts
+    await harness.send(chair.text("Em đã mời Bí thư rồi ạ"))
+    assert "báo cáo nhiệm vụ chuẩn bị bằng /nhiemvu" in chair.last_text()
     late = await harness.open_invitation("DB010")
+    await harness.send(late.tap("✅ Tham dự"))
+    silent = await harness.open_invitation("DB011")
     harness.clock.set(harness.services.config.meeting.rsvp_deadline_at + timedelta(minutes=1))
     await harness.send(late.text("Tôi sẽ đến muộn khoảng 30 phút"))
     assert late.last_text() == (
         "Thời hạn xác nhận tham dự đã kết thúc; nội dung đồng chí đã xác nhận được giữ nguyên (gõ"
         " /trangthai để xem lại). Bot không chuyển tin nhắn tự do tới Văn phòng; cần trao đổi hoặc"
         f" thay đổi, xin liên hệ {contact}."
+    )
+    await harness.send(silent.text("Tôi xin phép vắng"))
+    assert silent.last_text().startswith(
+        "Thời hạn xác nhận tham dự đã kết thúc mà đồng chí chưa trả lời giấy mời."
     )
 
 

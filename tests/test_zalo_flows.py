@@ -250,6 +250,15 @@ async def test_a_typed_draft_and_the_offices_comment_reach_each_other_as_text(
     assert said[-1].startswith("Đã chuyển góp ý")
     await world.tick()
     assert "Đề nghị bổ sung số liệu về hội viên mới." in "\n".join(speaker.texts[-2:])
+    # «Cần chỉnh sửa», confirmed: Zalo has no post to reply to, so the comment is offered.
+    await world.type(office, "/thamluan")
+    await world.type(office, "1")  # Mở tham luận 1.1: the post's choices again
+    await world.type(office, "2")  # ✏️ Cần chỉnh sửa
+    said = await world.type(office, "1")  # ✏️ Xác nhận đề nghị chỉnh sửa bản 1
+    assert said[-1].endswith("Trả lời 1 – 💬 Góp ý bản này") and "trả lời bài đăng" not in said[-1]
+    await world.type(office, "1")
+    said = await world.type(office, "Đề nghị rút gọn phần mở đầu.")
+    assert said[-1].startswith("Đã chuyển góp ý")
 
 
 async def test_a_notice_reaches_the_linked_and_the_one_who_blocked_the_bot_is_reported_blocked(

@@ -355,8 +355,12 @@ async def _version_file(turn: Turn, version_id: int) -> Answer:
         content = await asyncio.to_thread(stored.path.read_bytes)
     except FileNotFoundError:  # on record, but the file store lost it (a partial restore)
         return turn.say("file.lost", file=stored.version.display_name)
+    decide: tuple[tuple[Button, ...], ...] = ()
+    if not turn.channel.capabilities.buttons:  # the post's choices are an older menu by now
+        version, threads = stored.version, turn.channel.capabilities.reply_threads
+        decide = verdict_buttons(turn.catalog, version.id, version.number, comment=not threads)
     part = FilePart(
-        stored.version.display_name, content, _MIME, caption,
+        stored.version.display_name, content, _MIME, caption, decide,
         download_url=stored.download_at(turn.config.web),
     )  # fmt: skip
     return Answer.of(Outbound((part,)))
@@ -406,14 +410,19 @@ def _verdict(turn: Turn, office: OfficeActor, result: DraftResult) -> Answer:
     if result.step is DraftStep.UNCHANGED:
         status = draft_status_label(catalog, line.status)
         return Answer(toast=turn.toast("draft_office.unchanged", status=status))
-    key = (
-        "draft_office.verdict_final"
-        if line.status is DraftStatus.FINAL
-        else "draft_office.verdict_revision"
-    )
+    comment: tuple[tuple[Button, ...], ...] = ()
+    if line.status is DraftStatus.FINAL:
+        key = "draft_office.verdict_final"
+    elif turn.channel.capabilities.reply_threads:
+        key = "draft_office.verdict_revision"
+    else:  # no post to reply to, and the post's choices are no longer the newest: offered here
+        key = "draft_office.verdict_revision_typed"
+        label = catalog.plain("buttons.draft_comment")
+        comment = ((Button(label, draft_action(DraftAction.COMMENT, version.id)),),)
     return turn.say(
-        key, by=office.name, key=line.theme_key, name=line.full_name, number=version.number
-    )
+        key, comment, by=office.name, key=line.theme_key, name=line.full_name,
+        number=version.number,
+    )  # fmt: skip
 
 
 def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict[str, object]:

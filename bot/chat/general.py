@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.chat.turn import Turn
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import Answer, FilePart, Outbound
+from bot.domain.rsvp import RsvpStatus
 from bot.services.meetings import meeting_calendar
 
 ICS_MIME = "text/calendar"
@@ -33,7 +34,12 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
     elif caller.person is not None and caller.person.is_contact:
         key = "hint.contact"
     elif not turn.services.rsvp.is_open():
-        key = "hint.closed"
+        mine = await turn.services.invitations.whoami(turn.account)
+        rsvp = mine.rsvp if mine is not None else None
+        answered = rsvp is not None and rsvp.status is not RsvpStatus.NO_ANSWER
+        key = "hint.closed" if answered else "hint.closed_no_answer"
+    elif await turn.services.tasks.board_for(turn.account):  # a district chair: both
+        key = "hint.use_buttons_tasks"
     else:
         key = "hint.use_buttons"
     return turn.say(key, contact=turn.config.office.contact)

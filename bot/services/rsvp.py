@@ -207,7 +207,7 @@ class RsvpService:
         if choice is RsvpChoice.CANCEL:
             had_pending = ident.pending_input in AWAITING
             kept = _undo_of(ident) if answers_open(now, self.deadline) else None
-            _clear(ident)
+            _clear(ident)  # the question ends; the decline is undone only if it still stands
             if kept is not None:  # «Hủy» under the reason's question: the decline is undone
                 before, answered_at = kept
                 if self._record(ident, account, before, now, audits).step is RsvpStep.RECORDED:
@@ -223,10 +223,13 @@ class RsvpService:
             # afterwards is added to it.
             keep_reason = current.reason if current.status is RsvpStatus.DECLINED else None
             answer = RsvpAnswer(RsvpStatus.DECLINED, reason=keep_reason)
+            asked = ident.pending_data if ident.pending_input == Awaiting.DECLINE_REASON else None
             result = self._record(ident, account, answer, now, audits)
-            # What «Hủy» under the question goes back to: the answer before this decline.
-            replaced = _undoable(current) if result.step is RsvpStep.RECORDED else None
-            _await(ident, Awaiting.DECLINE_REASON, replaced)
+            # What «Hủy» under the question goes back to: the answer before this decline (a
+            # second tap on it, changing nothing, keeps what the first kept).
+            if result.step is RsvpStep.RECORDED:
+                asked = _undoable(current, ident.answer)
+            _await(ident, Awaiting.DECLINE_REASON, asked)
             return RsvpResult(RsvpStep.ASK_REASON, result.rsvp, previous=result.previous)
         if choice is RsvpChoice.SUBSTITUTE:
             _await(ident, Awaiting.SUBSTITUTE_NAME)
@@ -372,9 +375,15 @@ def _await(ident: Answering, what: Awaiting, data: dict[str, Any] | None = None)
     ident.pending_input, ident.pending_data, ident.pending_changed = what.value, data, True
 
 
-def _undoable(answer: RsvpView) -> dict[str, Any]:
-    """The answer a decline replaced, kept with the reason's question to be given back."""
-    return {"undo": {**_audited(answer), "answered_at": _iso(answer.answered_at)}}
+def _undoable(replaced: RsvpView, decline: RsvpView) -> dict[str, Any]:
+    """The answer a decline replaced, kept with the reason's question to be given back, and
+    the decline itself: given back only while it is still the answer (not once the person
+    answered again on another account, or the office took an answer by phone)."""
+    return {"undo": _kept(replaced), "decline": _kept(decline)}
+
+
+def _kept(answer: RsvpView) -> dict[str, Any]:
+    return {**_audited(answer), "answered_at": _iso(answer.answered_at)}
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -387,7 +396,9 @@ def _undo_of(ident: Answering) -> tuple[RsvpAnswer, datetime | None] | None:
     if ident.pending_input != Awaiting.DECLINE_REASON:
         return None
     kept = (ident.pending_data or {}).get("undo")
-    if not isinstance(kept, dict):
+    if not isinstance(kept, dict) or not _still(
+        (ident.pending_data or {}).get("decline"), ident.answer
+    ):
         return None
     answer = RsvpAnswer(
         RsvpStatus(kept["status"]), kept.get("reason"), kept.get("substitute_name"),
@@ -395,6 +406,16 @@ def _undo_of(ident: Answering) -> tuple[RsvpAnswer, datetime | None] | None:
     )  # fmt: skip
     at = kept.get("answered_at")
     return answer, datetime.fromisoformat(at) if at else None
+
+
+def _still(kept: Any, answer: RsvpView) -> bool:
+    """Whether ``answer`` is still the one ``kept`` (``_kept``) when it was given."""
+    if not isinstance(kept, dict):
+        return False
+    at = kept.get("answered_at")
+    given = datetime.fromisoformat(at) if at else None  # compared as times: zones may differ
+    audited = _audited(answer)
+    return given == answer.answered_at and {key: kept.get(key) for key in audited} == audited
 
 
 def _clear(ident: Answering) -> None:
