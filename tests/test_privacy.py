@@ -54,6 +54,32 @@ def test_backup_copies_the_database_and_the_documented_restore_works(
     assert "80 đại biểu" in capsys.readouterr().out
 
 
+def test_a_backup_that_cannot_be_written_whole_leaves_no_half_of_it(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk while the files were copied: a traceback, the database copy kept beside a
+    # half-filled folder, and the same name refused on the next try.
+    import shutil
+
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    asyncio.run(_submit_drafts(office))
+    capsys.readouterr()
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(shutil, "copy2", full)
+        assert main(["db", "backup", "sao-luu.db"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "Chưa sao lưu được (No space left on device); đã xóa phần đã chép (sao-luu.db, thư mục "
+        "sao-luu-tham-luan) để không để lại một bản sao lưu thiếu. Đề nghị kiểm tra chỗ trống "
+        "trên ổ đĩa và quyền ghi vào thư mục, rồi chạy lại."
+    )
+    assert not (office / "sao-luu.db").exists() and not (office / "sao-luu-tham-luan").exists()
+    assert main(["db", "backup", "sao-luu.db"]) == 0  # the same name, once there is room
+
+
 def test_backup_copies_the_drafts_folder_and_its_restore_names_it(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

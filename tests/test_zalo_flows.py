@@ -261,6 +261,28 @@ async def test_a_typed_draft_and_the_offices_comment_reach_each_other_as_text(
     assert said[-1].startswith("Đã chuyển góp ý")
 
 
+async def test_a_draft_whose_file_is_gone_from_the_server_reaches_the_office_saying_so(
+    world: ZaloWorld,
+) -> None:
+    # Restored without the files' folder, the post failed in the outbox with a
+    # FileNotFoundError and never reached the office.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")
+    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    [line] = [line for line in await world.services.drafts.board() if line.code == "DB031"]
+    assert line.latest is not None
+    stored = await world.services.drafts.version_file(line.latest.id)
+    assert stored is not None
+    stored.path.unlink()
+    await world.tick()
+    post = office.last_text
+    assert "Tệp «tham-luan-1.1.txt» vẫn được ghi nhận nhưng không có trên máy chủ" in post
+    assert post.endswith("Trả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này")
+
+
 async def test_a_notice_reaches_the_linked_and_the_one_who_blocked_the_bot_is_reported_blocked(
     world: ZaloWorld,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 from pathlib import Path
 
@@ -76,6 +77,14 @@ def cmd_db_backup(args: argparse.Namespace) -> int:
             copy=files_target,
         )  # fmt: skip
         out(message, sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a full disk, a permission: neither half is kept as a backup
+        args.file.unlink(missing_ok=True)
+        if files_target.is_dir():
+            shutil.rmtree(files_target, ignore_errors=True)
+        reason = exc.strerror or type(exc).__name__
+        out(catalog.plain("backup.failed", path=args.file, copy=files_target, reason=reason),
+            sys.stderr)  # fmt: skip
         return EXIT_USAGE
     out(catalog.plain("backup.done", path=args.file, size=file_size(catalog, size)))
     out(catalog.plain("backup.files_done", count=count, size=file_size(catalog, files_size),

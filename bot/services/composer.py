@@ -180,7 +180,7 @@ class MessageComposer:
                 return await self._to_office(message, channel)
         raise ValueError(f"no content for {message.kind}")
 
-    async def _stored_deliverable(self, evidence_id: object) -> tuple[FilePart, ...]:
+    async def _stored_deliverable(self, evidence_id: object) -> tuple[FilePart | TextPart, ...]:
         """The deliverable a note announces, as a document, when the file store keeps it (it
         came from a personal page: no chat platform holds it to send by reference)."""
         if not isinstance(evidence_id, int):
@@ -188,7 +188,10 @@ class MessageComposer:
         found = await self._tasks.evidence_file(evidence_id)
         if found is None or found.path is None:
             return ()
-        content = await asyncio.to_thread(found.path.read_bytes)
+        try:
+            content = await asyncio.to_thread(found.path.read_bytes)
+        except FileNotFoundError:  # on record, not on disk (a restore without the folder)
+            return (TextPart(self._catalog.html("file.lost", file=found.name)),)
         name = sanitize_filename(found.name, fallback="san-pham")
         caption = self._catalog.html("task.file_caption", name=found.name)
         return (FilePart(name, content, media_type(name), caption),)
@@ -317,7 +320,11 @@ class MessageComposer:
         if stored.file_ref is not None and stored.channel == channel.name:
             # The platform still has the speaker's upload: send it by reference.
             return Outbound((SharedFilePart(channel.name, stored.file_ref, caption, buttons),))
-        content = await asyncio.to_thread(stored.path.read_bytes)
+        try:
+            content = await asyncio.to_thread(stored.path.read_bytes)
+        except FileNotFoundError:  # on record, not on disk: the post says so, and can decide
+            lost = catalog.html("file.lost", file=version.display_name)
+            return Outbound((TextPart(Html(f"{caption}\n\n{lost}"), buttons),))
         return Outbound(
             (
                 FilePart(
