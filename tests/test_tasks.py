@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind, MessageStatus
+from bot.services.access import Role
 from storage.models import AuditEntry, Delivery, OutboundMessage, TaskAssignment
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -180,6 +181,14 @@ async def test_a_contacts_file_sent_without_choosing_a_task_shows_her_tasks_and_
         owner.document("Du-thao-bao-cao-so-ket.docx", docx("Dự thảo báo cáo sơ kết"), DOCX)
     )
     assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
+    # A contact who is office staff too is shown her own tasks, not the office's board.
+    access = harness.services.access
+    await access.grant(access.local_operator(), "NV03", Role.OFFICE)
+    before = len(owner.messages)
+    await harness.send(owner.document("Ban-2.docx", docx("Bản 2"), DOCX))
+    said = [message["text"] for message in owner.messages[before:]]
+    assert said[0].startswith("Bot chưa nhận tệp này") and said[1].startswith("VI.1.1 — ")
+    assert len(said) == 2
 
 
 async def test_a_deliverable_named_like_html_reaches_the_office_exactly_as_it_was_named(

@@ -9,7 +9,7 @@ from bot.chat.turn import Turn
 from bot.domain.channels import FileTooLarge, FileUnavailable
 from bot.domain.inbound import Action, FileIn, Text
 from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePart, TextPart
-from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, parse_task_action, task_action
+from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, TaskLine, parse_task_action, task_action
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
 from bot.texts.presenters import (
@@ -41,11 +41,16 @@ async def board(turn: Turn) -> Answer:
     if not mine:
         key = turn.not_linked_key if mine is None else "task_board.none_for_you"
         return turn.say(key, contact=config.office.contact)
-    only = caller.person.code if caller.person is not None else None
+    return _own_tasks(turn, mine, caller.person.code if caller.person is not None else None)
+
+
+def _own_tasks(turn: Turn, mine: list[TaskLine], code: str | None) -> Answer:
+    """A contact's own tasks, each with her part of it and its choices."""
+    catalog, config = turn.catalog, turn.config
     return Answer.of(
         *(
             Outbound.text(
-                task_summary(catalog, config, line, only=only),
+                task_summary(catalog, config, line, only=code),
                 () if line.closed else task_buttons(catalog, line.id),
             )
             for line in mine
@@ -55,12 +60,15 @@ async def board(turn: Turn) -> Answer:
 
 async def unasked_file(turn: Turn) -> Answer | None:
     """A file from a contact with open tasks who was not asked for one (no speech of hers
-    waits for it): which task it is for cannot be guessed, so her tasks are shown with the
-    way to send it; None for anyone without an open task."""
+    waits for it): which task it is for cannot be guessed, so her own tasks are shown with
+    the way to send it (to office staff too, who are also a task's contact); None for anyone
+    without an open task."""
     mine = await turn.services.tasks.board_for(turn.account)
     if not mine or all(line.closed for line in mine):
         return None
-    return turn.say("task.file_unasked").then(await board(turn))
+    caller = await turn.caller()
+    code = caller.person.code if caller.person is not None else None
+    return turn.say("task.file_unasked").then(_own_tasks(turn, mine, code))
 
 
 async def on_action(turn: Turn, action: Action) -> Answer:
