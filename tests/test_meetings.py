@@ -712,6 +712,29 @@ def test_check_warns_that_a_plan_with_another_meeting_s_code_is_taken_for_that_m
     )
 
 
+def test_check_does_not_wait_on_a_database_that_does_not_answer(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PostgreSQL server down held `check` for the driver's connect timeout (a minute).
+    import asyncio
+
+    import bot.cli.plan as plan
+    from bot.cli import main
+
+    copied_plan(office)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+
+    async def never(*_: object) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(plan, "stored_meeting", never)
+    monkeypatch.setattr(plan, "STORED_MEETING_SECONDS", 0)
+    assert main(["--config", "kh3.toml", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "meeting.code" not in out and "hợp lệ" in out
+
+
 @pytest.mark.parametrize(
     "command",
     [

@@ -19,6 +19,9 @@ from bot.texts.formatting import clock, meeting_time, moment
 from storage.engine import create_engine, create_sessionmaker
 from storage.guard import sqlite_file
 
+# How long ``check`` waits for the plan's database to say what it holds under the meeting's code.
+STORED_MEETING_SECONDS = 5.0
+
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the config and print the plan as the office wrote it."""
@@ -54,8 +57,11 @@ async def _stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
         return None  # opening it would create it
     engine = create_engine(url)
     try:
-        return await stored_meeting(create_sessionmaker(engine), loaded.config.meeting.code)
-    except (SQLAlchemyError, OSError):  # no such table yet, a server down: nothing to compare
+        return await asyncio.wait_for(
+            stored_meeting(create_sessionmaker(engine), loaded.config.meeting.code),
+            timeout=STORED_MEETING_SECONDS,  # a server that does not answer: check goes on
+        )
+    except (SQLAlchemyError, OSError, TimeoutError):  # no table yet, a server down: no compare
         return None
     finally:
         await engine.dispose()
