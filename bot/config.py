@@ -7,6 +7,7 @@ every problem at once, each with the key that is wrong, so an office fixes its f
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import tomllib
@@ -900,6 +901,8 @@ def _problem(error: Any, data: dict[str, Any]) -> ConfigProblem:
         params["expected"] = _choices(str(params["expected"]))
     if "input" in error and not isinstance(error["input"], dict | list):
         params.setdefault("value", _param(error["input"]))
+    elif isinstance(error.get("input"), list):  # as the file writes it: ["vi"], not nothing
+        params.setdefault("value", json.dumps(error["input"], ensure_ascii=False))
     return ConfigProblem(key=".".join(parts), code=_kind(error), params=params)
 
 

@@ -186,6 +186,22 @@ def test_a_value_not_among_the_allowed_ones_lists_them_in_the_readers_language(
     assert capsys.readouterr().err.splitlines()[1:] == lines
 
 
+def test_a_list_where_one_value_is_wanted_is_shown_as_the_file_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # «meeting.locale: giá trị "" không hợp lệ»: the value written was not shown at all.
+    from bot.cli.common import print_config_errors
+    from bot.texts import load_catalog
+
+    path = edited(tmp_path, ('locale = "vi"', 'locale = ["vi"]'))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    print_config_errors(load_catalog("vi"), caught.value)
+    assert '  - meeting.locale: giá trị "["vi"]" không hợp lệ; chọn một trong: "vi", "en".' in (
+        capsys.readouterr().err.splitlines()
+    )
+
+
 def test_a_fractional_capacity_is_explained_in_vietnamese(tmp_path: Path) -> None:
     path = edited(tmp_path, ("capacity = 80", "capacity = 80.5"))
     assert problems(path) == [("meeting.capacity", "int_from_float")]
