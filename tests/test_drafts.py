@@ -750,16 +750,19 @@ async def _submit_drafts(folder: Path) -> None:
         await engine.dispose()
 
 
+def _office_with_drafts(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example plan's office in ``folder``, its list imported and two drafts sent."""
+    (folder / "config.toml").write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), "utf-8")
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    asyncio.run(_submit_drafts(folder))
+
+
 def test_drafts_export_writes_the_latest_versions_named_by_unit_and_theme_and_an_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "config.toml").write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
-    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
-    asyncio.run(_submit_drafts(tmp_path))
+    _office_with_drafts(tmp_path, monkeypatch)
 
     assert main(["drafts", "export", "xuat"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
@@ -806,13 +809,7 @@ def test_drafts_export_writes_the_latest_versions_named_by_unit_and_theme_and_an
 def test_drafts_export_restored_without_the_files_folder_exports_the_rest_and_names_the_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "config.toml").write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
-    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
-    asyncio.run(_submit_drafts(tmp_path))
+    _office_with_drafts(tmp_path, monkeypatch)
     # The database came back from a backup, the Ba Đình file did not.
     (tmp_path / "tham-luan" / (digest := hashlib.sha256(docx("bản hai")).hexdigest())[:2]
      / digest[2:4] / digest).unlink()  # fmt: skip
