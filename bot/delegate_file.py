@@ -37,6 +37,7 @@ NO_ROWS: Final = "no_rows"
 TOO_MANY_ROWS: Final = "too_many_rows"
 MISSING_COLUMN: Final = "missing_column"
 GROUP_COLUMN_FOR_DELEGATES: Final = "group_column_for_delegates"
+GROUP_COLUMN_WITHOUT_ROLES: Final = "group_column_without_roles"
 DUPLICATE_COLUMN: Final = "duplicate_column"
 MISSING_VALUE: Final = "missing_value"
 UNKNOWN_GROUP: Final = "unknown_group"
@@ -66,6 +67,7 @@ PROBLEM_CODES: Final = (
     TOO_MANY_ROWS,
     MISSING_COLUMN,
     GROUP_COLUMN_FOR_DELEGATES,
+    GROUP_COLUMN_WITHOUT_ROLES,
     DUPLICATE_COLUMN,
     MISSING_VALUE,
     UNKNOWN_GROUP,
@@ -969,8 +971,11 @@ def _missing_for_delegates(
 ) -> list[RowProblem]:
     """The columns only delegates need, missing from a list that has delegates: plainly
     missing in a list without roles (everyone is a delegate), else with the delegates' rows."""
-    if not has_roles:
-        return [RowProblem(None, CANONICAL_HEADINGS[f], MISSING_COLUMN, None) for f in fields]
+    if not has_roles:  # everyone is a delegate: said so, for a list of contacts without roles
+        return [
+            RowProblem(None, CANONICAL_HEADINGS[f], GROUP_COLUMN_WITHOUT_ROLES, None)
+            for f in fields
+        ]
     named = ", ".join(str(row) for row in rows[:_MAX_ROWS_NAMED])
     if len(rows) > _MAX_ROWS_NAMED:
         named += ", …"

@@ -291,7 +291,7 @@ def test_missing_required_columns_are_named_by_their_vietnamese_heading(tmp_path
     assert result.rows == []
     assert result.problems == [
         RowProblem(None, "Chức vụ", "missing_column", None),
-        RowProblem(None, "Nhóm", "missing_column", None),
+        RowProblem(None, "Nhóm", "group_column_without_roles", None),
     ]
 
 
@@ -309,7 +309,7 @@ def test_heading_given_twice_is_a_duplicate_column(tmp_path: Path) -> None:
 def test_header_problems_do_not_hide_row_problems(tmp_path: Path) -> None:
     path = write_csv(tmp_path, "Mã,Họ và tên,Chức vụ,Đơn vị", "DB001,,Chủ tịch,Sở Y tế")
     assert parse(path).problems == [
-        RowProblem(None, "Nhóm", "missing_column", None),
+        RowProblem(None, "Nhóm", "group_column_without_roles", None),
         RowProblem(2, "Họ và tên", "missing_value", None),
     ]
 
@@ -1624,9 +1624,10 @@ def test_the_group_column_is_missing_once_a_delegate_is_listed_naming_the_delega
     assert mixed.problems == [
         RowProblem(None, "Nhóm", "group_column_for_delegates", "3, 4, 5, 6, 7, 8, 9, 10, 11, 12, …")
     ]
-    # Without a role column everyone is a delegate: the column is plainly missing.
+    # Without a role column everyone is a delegate: the column is missing, and why it is needed
+    # (a list of contacts typed without «Vai trò» was told only «thiếu cột bắt buộc»).
     plain = parse(write_csv(tmp_path, "Mã,Họ và tên,Chức vụ,Đơn vị", delegate.format(1)[:-1]))
-    assert plain.problems == [RowProblem(None, "Nhóm", "missing_column", None)]
+    assert plain.problems == [RowProblem(None, "Nhóm", "group_column_without_roles", None)]
 
 
 def test_rows_with_only_a_prefilled_role_are_skipped(tmp_path: Path) -> None:

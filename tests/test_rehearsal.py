@@ -242,7 +242,10 @@ def test_a_list_the_import_would_refuse_is_refused_with_its_problems(
         "hoinghi delegates import:",
         "  - Cột «Chức vụ»: thiếu cột bắt buộc.",
         "  - Cột «Đơn vị»: thiếu cột bắt buộc.",
-        "  - Cột «Nhóm»: thiếu cột bắt buộc.",
+        "  - Cột «Nhóm»: thiếu cột bắt buộc: danh sách không có cột «Vai trò» nên mọi người trong "
+        "danh sách được coi là đại biểu, và đại biểu cần có nhóm. Đề nghị thêm cột «Nhóm»; nếu "
+        "đây là danh sách người đầu mối, thêm cột «Vai trò» ghi «đầu mối» thì không cần cột "
+        "«Nhóm».",
     ]
 
 
