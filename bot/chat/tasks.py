@@ -10,6 +10,7 @@ from bot.domain.channels import FileTooLarge, FileUnavailable
 from bot.domain.inbound import Action, FileIn, Text
 from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePart, TextPart
 from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, TaskLine, parse_task_action, task_action
+from bot.services.access import Caller
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
 from bot.texts.presenters import (
@@ -41,12 +42,13 @@ async def board(turn: Turn) -> Answer:
     if not mine:
         key = turn.not_linked_key if mine is None else "task_board.none_for_you"
         return turn.say(key, contact=config.office.contact)
-    return _own_tasks(turn, mine, caller.person.code if caller.person is not None else None)
+    return _own_tasks(turn, mine, caller)
 
 
-def _own_tasks(turn: Turn, mine: list[TaskLine], code: str | None) -> Answer:
+def _own_tasks(turn: Turn, mine: list[TaskLine], caller: Caller) -> Answer:
     """A contact's own tasks, each with her part of it and its choices."""
     catalog, config = turn.catalog, turn.config
+    code = caller.person.code if caller.person is not None else None
     return Answer.of(
         *(
             Outbound.text(
@@ -66,9 +68,7 @@ async def unasked_file(turn: Turn) -> Answer | None:
     mine = await turn.services.tasks.board_for(turn.account)
     if not mine or all(line.closed for line in mine):
         return None
-    caller = await turn.caller()
-    code = caller.person.code if caller.person is not None else None
-    return turn.say("task.file_unasked").then(_own_tasks(turn, mine, code))
+    return turn.say("task.file_unasked").then(_own_tasks(turn, mine, await turn.caller()))
 
 
 async def on_action(turn: Turn, action: Action) -> Answer:
@@ -91,8 +91,8 @@ async def on_action(turn: Turn, action: Action) -> Answer:
         page = None
         if caller.person is not None:
             page = await turn.services.invitations.page_link(caller.person.id)
-        return reply(turn, result, page=page, only=await _own(turn)).privately()
-    return reply(turn, result, only=await _own(turn)).privately()
+        return reply(turn, result, page=page, only=await _reporter(turn)).privately()
+    return reply(turn, result, only=await _reporter(turn)).privately()
 
 
 async def on_text(turn: Turn, text: Text) -> Answer | None:
@@ -102,7 +102,7 @@ async def on_text(turn: Turn, text: Text) -> Answer | None:
         return None
     if result.step is TaskStep.DUPLICATE:
         return Answer()
-    return reply(turn, result, only=await _own(turn)).privately()
+    return reply(turn, result, only=await _reporter(turn)).privately()
 
 
 async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
@@ -127,10 +127,10 @@ async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
     result = await tasks.submit_file(
         turn.account, name=name, file_ref=sent.file_ref, content=content
     )
-    return reply(turn, result, only=await _own(turn)).privately()
+    return reply(turn, result, only=await _reporter(turn)).privately()
 
 
-async def _own(turn: Turn) -> str | None:
+async def _reporter(turn: Turn) -> str | None:
     """The code of a contact reporting on a task, whose reply shows her own part of it; None
     for the office, whose replies show the whole task."""
     caller = await turn.caller()
