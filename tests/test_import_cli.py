@@ -44,16 +44,22 @@ def test_a_phone_cell_with_two_numbers_imports_with_a_note_naming_row_column_and
     assert out[3].startswith(f"Đã nhập 1 người từ {path}")
 
 
-def test_a_list_of_contacts_alone_imports_without_a_group_column(
-    office: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def without_group_column(office: Path, *, second_role: str) -> Path:
+    """A two-person list with no «Nhóm» column: a contact, then one whose role is given."""
     path = office / "dau-moi.csv"
     path.write_text(
         "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò,Điện thoại\n"
         "NV01,Phạm Thu Trang,Chuyên viên,Văn phòng,đầu mối,0911111111\n"
-        "NV02,Lưu Đức Hiếu,Chuyên viên,Văn phòng,Đầu mối,\n",
+        f"NV02,Lưu Đức Hiếu,Chuyên viên,Văn phòng,{second_role},\n",
         "utf-8",
     )
+    return path
+
+
+def test_a_list_of_contacts_alone_imports_without_a_group_column(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = without_group_column(office, second_role="Đầu mối")
     assert main(["people", "import", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == EXAMPLE_MEETING and out[1].startswith(f"Đã nhập 2 người từ {path}")
@@ -62,13 +68,7 @@ def test_a_list_of_contacts_alone_imports_without_a_group_column(
 def test_a_delegate_in_a_list_without_a_group_column_is_named_by_row(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = office / "dau-moi.csv"
-    path.write_text(
-        "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò,Điện thoại\n"
-        "NV01,Phạm Thu Trang,Chuyên viên,Văn phòng,đầu mối,0911111111\n"
-        "NV02,Lưu Đức Hiếu,Chuyên viên,Văn phòng,,\n",
-        "utf-8",
-    )
+    path = without_group_column(office, second_role="")
     assert main(["people", "import", str(path)]) == 3
     assert capsys.readouterr().err.splitlines()[1:] == [
         "  - Cột «Nhóm»: thiếu cột này, trong khi đại biểu cần có nhóm: dòng 3 là đại biểu (cột "
