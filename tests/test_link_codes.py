@@ -67,6 +67,15 @@ def test_a_new_code_is_none_of_the_taken_ones(monkeypatch: pytest.MonkeyPatch) -
     assert new_link_code({"BBBBBBBB"}) == "CCCCCCCC"
 
 
+def test_a_new_code_has_a_letter_so_it_is_found_among_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Digits alone are read as a phone number among words: «2345 6789 hoặc …» linked nobody.
+    drawn: Iterator[str] = iter("23456789" + "CCCCCCCC")
+    monkeypatch.setattr(tokens.secrets, "choice", lambda _alphabet: next(drawn))
+    assert new_link_code() == "CCCCCCCC"
+
+
 async def test_every_invitation_gets_its_own_code_beside_its_token(services: Services) -> None:
     await services.delegates.import_rows([row("A1"), row("A2"), row("A3")], actor="t")
     links = await services.invitations.links()
