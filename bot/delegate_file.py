@@ -164,8 +164,18 @@ CANONICAL_HEADINGS: Final[dict[str, str]] = {
 }
 REQUIRED_FIELDS: Final = ("code", "full_name", "position", "organization", "group")
 # Columns a list may leave out: people already imported then keep what they had in them (a list
-# sent round without the phone numbers must not erase them), and the import says so.
-KEPT_WHEN_ABSENT: Final = ("phone", "rank")
+# sent round without the phone numbers must not erase them), and the import says so. Only a list
+# of contacts alone may leave out «Nhóm» (a delegate needs a group): contacts given one keep it.
+KEPT_WHEN_ABSENT: Final = ("phone", "rank", "group")
+# DelegateRow's attribute for a field, where the two names differ.
+_ATTRIBUTE: Final = {"group": "group_key"}
+
+
+def heading_of(attribute: str) -> str:
+    """The canonical heading of the column that fills DelegateRow's ``attribute``."""
+    field = next((f for f, a in _ATTRIBUTE.items() if a == attribute), attribute)
+    return CANONICAL_HEADINGS[field]
+
 
 # Fields a contact may leave empty: they are not seated, so they need no invitee group. A list
 # of contacts alone may leave out their columns too: they are required once a delegate is listed.
@@ -298,7 +308,7 @@ class ParsedDelegates:
     ignored_columns: list[str]
     # Things the office should know that do not stop the import; same shape as problems.
     warnings: list[RowProblem] = dataclasses.field(default_factory=list)
-    # The fields of KEPT_WHEN_ABSENT the file has no column for.
+    # The fields of KEPT_WHEN_ABSENT the file has no column for, as DelegateRow's attributes.
     absent: frozenset[str] = frozenset()
 
 
@@ -1053,7 +1063,9 @@ def parse_delegate_file(
         stream.close()
         source.close()
     absent = frozenset(
-        field for field in KEPT_WHEN_ABSENT if header is not None and field not in header.columns
+        _ATTRIBUTE.get(field, field)
+        for field in KEPT_WHEN_ABSENT
+        if header is not None and field not in header.columns
     )
     return ParsedDelegates(
         rows=rows,

@@ -65,6 +65,31 @@ def test_a_list_of_contacts_alone_imports_without_a_group_column(
     assert out[0] == EXAMPLE_MEETING and out[1].startswith(f"Đã nhập 2 người từ {path}")
 
 
+def test_contacts_reimported_without_a_group_column_keep_the_group_they_were_given(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = office / "dau-moi-nhom.csv"
+    path.write_text(
+        "Mã,Họ và tên,Chức vụ,Đơn vị,Vai trò,Nhóm,Điện thoại\n"
+        "NV01,Phạm Thu Trang,Chuyên viên,Văn phòng,đầu mối,chu_tich_cap_huyen,0911111111\n"
+        "NV02,Lưu Đức Hiếu,Chuyên viên,Văn phòng,đầu mối,,\n",
+        "utf-8",
+    )
+    assert main(["people", "import", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["people", "import", str(without_group_column(office, second_role="Đầu mối"))]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].endswith(": thêm mới 0, cập nhật 0, không đổi 2.")
+    assert (
+        "Lưu ý: tệp không có cột «Nhóm», nên 1 người đã có trong danh sách được giữ nguyên nội "
+        "dung cột này như trước."
+    ) in out
+    assert main(["people", "import", str(path)]) == 0  # the group is still there
+    assert (
+        capsys.readouterr().out.splitlines()[1].endswith(": thêm mới 0, cập nhật 0, không đổi 2.")
+    )
+
+
 def test_a_delegate_in_a_list_without_a_group_column_is_named_by_row(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

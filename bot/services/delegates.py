@@ -236,7 +236,7 @@ class DelegateService:
                 before = _values(delegate)
                 after = {**_values(row), **{name: before[name] for name in kept}}
                 for name in kept:
-                    if before[name] is not None:
+                    if before[name] not in (None, ""):  # "": a contact's group left empty
                         kept_values[name] += 1
                 if before == after:
                     unchanged += 1

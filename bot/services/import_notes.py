@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.config import Config
-from bot.delegate_file import CANONICAL_HEADINGS
+from bot.delegate_file import heading_of
 from bot.documents.workbook import Cell, table_bytes
 from bot.services.delegates import ImportSummary
 from bot.texts import Catalog
@@ -42,7 +42,7 @@ def kept_notes(say: Callable[..., T], summary: ImportSummary) -> list[T]:
     they had (their phone numbers, their places in the order), written by ``say`` (the
     catalog's ``plain`` or ``html``)."""
     return [
-        say("import.column_kept", column=CANONICAL_HEADINGS[field], count=count)
+        say("import.column_kept", column=heading_of(field), count=count)
         for field, count in summary.kept.items()
     ]
 
