@@ -18,6 +18,13 @@ REMINDER_SERIES = frozenset(
 )
 
 
+# Kinds that name the meeting's date to a delegate (the deadline before the meeting, «ngày mai»,
+# «hôm nay»): whoever got one before the meeting moved was told the old date.
+DATED_KINDS = frozenset(
+    {MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA}
+)
+
+
 def reminder_series(kind: str, audience: str) -> tuple[str, str] | None:
     """The series a message of ``kind`` to ``audience`` belongs to (the same reminder before the
     same deadline: RSVP chasing, one task's reminders, one draft deadline's), or None when it
