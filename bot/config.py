@@ -773,19 +773,41 @@ def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:
     if meeting.rsvp_deadline_at <= now:
         params = {"deadline": meeting.rsvp_deadline_at}
         warnings.append(ConfigProblem("meeting.rsvp_deadline", "rsvp_deadline_past", params))
-    if not config.themes:
-        return warnings  # no speeches: the drafts' deadline is never used
-    # Each deadline where it is written: a theme's own, else [drafts] for the themes without.
-    written: dict[str, datetime] = {}
-    for number, theme in enumerate(config.themes, start=1):
-        if theme.deadline is not None:
-            written[f"themes[{number}] ({theme.key}).deadline"] = meeting.resolve(theme.deadline)
-        else:
-            written.setdefault("drafts.deadline", meeting.resolve(config.drafts.deadline))
-    for key, deadline in written.items():
-        if deadline <= now:
+    for key, spec in _draft_deadlines(config).items():
+        if (deadline := meeting.resolve(spec)) <= now:
             warnings.append(ConfigProblem(key, "drafts_deadline_past", {"deadline": deadline}))
     return warnings
+
+
+def _draft_deadlines(config: Config) -> dict[str, TimeSpec]:
+    """The drafts' deadlines where each is written: a theme's own, else [drafts] for the themes
+    without (none without themes: the drafts' deadline is never used)."""
+    written: dict[str, TimeSpec] = {}
+    for number, theme in enumerate(config.themes, start=1):
+        if theme.deadline is not None:
+            written[f"themes[{number}] ({theme.key}).deadline"] = theme.deadline
+        else:
+            written.setdefault("drafts.deadline", config.drafts.deadline)
+    return written
+
+
+def fixed_deadlines(config: Config) -> list[ConfigProblem]:
+    """The plan's deadlines written as dates, which stay where they are when the meeting moves:
+    each one said, and one now after the start said as such (the RSVP's and the drafts' cannot
+    be: the plan is refused)."""
+    meeting = config.meeting
+    written = {"meeting.rsvp_deadline": meeting.rsvp_deadline, **_draft_deadlines(config)}
+    for number, task in enumerate(config.tasks, start=1):
+        written[f"tasks[{number}] ({task.key}).deadline"] = task.deadline
+    problems = []
+    for key, spec in written.items():
+        if spec.is_relative:
+            continue
+        deadline = meeting.resolve(spec)
+        code = "deadline_after_start" if deadline > meeting.starts_at else "deadline_fixed"
+        params = {"deadline": deadline, "start": meeting.starts_at}
+        problems.append(ConfigProblem(key, code, params))
+    return problems
 
 
 # Where each kind of planned reminder is set in the plan, for a warning about it.

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.clock import Clock
 from bot.domain.outbound import MessageStatus
-from bot.domain.reminders import PlannedMessage
+from bot.domain.reminders import PlannedMessage, slot_of
 from storage.models import Delivery, OutboundMessage
 from storage.uow import unit_of_work
 
@@ -30,7 +30,9 @@ async def sync_planned(
     Messages already queued or finished are history and stay as they are, except one that was
     skipped without a copy made for anyone (its time had passed, say, because the meeting's date
     was wrong) and that the plan now calls for at a time still to come: it is planned again at
-    that time. A message sent, even to one person, is never planned again.
+    that time. A message sent, even to one person, is never planned again; but a message timed
+    from another date (the meeting postponed, a deadline moved with it) is another message, and
+    the plan's new one goes at its own time (:class:`PlannedMessage`).
     """
     now = clock.now()
     wanted = {item.dedupe_key: item for item in planned}
@@ -46,12 +48,9 @@ async def sync_planned(
         }
         copied = await _with_copies(
             session,
-            [
-                row.id
-                for key, row in existing.items()
-                if key in wanted and row.status == MessageStatus.SKIPPED
-            ],
+            [row.id for row in existing.values() if row.status == MessageStatus.SKIPPED],
         )
+        _take_over_earlier_keys(existing, wanted, copied)
         for key, item in wanted.items():
             row = existing.get(key)
             if row is None:
@@ -91,6 +90,40 @@ async def sync_planned(
             if stale_key not in wanted and row.status == MessageStatus.SCHEDULED:
                 row.status = MessageStatus.CANCELLED
                 log.info("cancelled %s: no longer in the plan", stale_key)
+
+
+def _take_over_earlier_keys(
+    existing: dict[str, OutboundMessage],
+    wanted: dict[str, PlannedMessage],
+    copied: set[int],
+) -> None:
+    """Give a wanted message with no row of its own the row its slot had under an earlier key,
+    when that row is still the same message: one that went to nobody (scheduled, cancelled, or
+    skipped with no copy made), planned for another date and now simply re-timed; or one kept
+    under its slot alone (before keys carried their anchor) that the plan times as it was.
+    A row that went to someone for another date stays under its key, as history."""
+    by_slot: dict[str, list[str]] = {}
+    for key in existing:
+        if key not in wanted:
+            by_slot.setdefault(slot_of(key), []).append(key)
+    for key, item in wanted.items():
+        if key in existing:
+            continue
+        for earlier in sorted(by_slot.get(item.slot, ()), key=lambda k: existing[k].id):
+            row = existing[earlier]
+            if _went_to_nobody(row, copied) or (earlier == item.slot and row.due_at == item.due_at):
+                log.info("%s is now %s", earlier, key)
+                row.dedupe_key = key
+                existing[key] = existing.pop(earlier)
+                by_slot[item.slot].remove(earlier)
+                break
+
+
+def _went_to_nobody(row: OutboundMessage, copied: set[int]) -> bool:
+    """Whether ``row`` was never queued for anyone."""
+    if row.status in (MessageStatus.SCHEDULED, MessageStatus.CANCELLED):
+        return True
+    return row.status == MessageStatus.SKIPPED and row.id not in copied
 
 
 def _retime(row: OutboundMessage, item: PlannedMessage) -> None:

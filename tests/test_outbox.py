@@ -28,6 +28,7 @@ from bot.domain.outbound import (
     SendResult,
 )
 from bot.domain.ports import ChannelSender
+from bot.domain.timespec import TimeSpec
 from bot.texts import load_catalog
 from bot.texts.formatting import delay
 from schedules.outbox import Outbox
@@ -330,14 +331,149 @@ async def test_messages_skipped_for_a_date_typed_in_the_past_go_once_the_date_is
     report = texts(harness, OFFICE_CHAT)[-1]
     assert report.startswith("📨 Báo cáo gửi nhắc xác nhận tham dự") and "Gửi muộn" not in report
 
-    # The meeting moves a day later: what was sent stays sent.
+    # The meeting moves a day later, and its deadline with it: what was sent stays sent, and
+    # the chase for the new deadline is another message (the one before it went to nobody: it
+    # is re-timed, still past).
     harness.clock.set(REMINDER_2 + timedelta(hours=1))
     use_plan(harness, moved(right, timedelta(days=1)))
     await harness.plan(*MEETING_KINDS)
-    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped", "done"]
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == [
+        "skipped",
+        "done",
+        "scheduled",
+    ]
     harness.clock.set(REMINDER_2 + timedelta(days=1))
     await harness.tick()
-    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 2, "not_linked": 150}
+
+
+DAY_BEFORE_AT = local(2024, 5, 27, 16, 0)  # -1d@16:00 before the meeting on 28/5
+
+
+async def planned_times(harness: BotHarness, kind: MessageKind) -> list[tuple[str, Any]]:
+    """Status and due time of each message of ``kind``, oldest first."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(OutboundMessage.status, OutboundMessage.due_at)
+            .where(OutboundMessage.kind == kind)
+            .order_by(OutboundMessage.id)
+        )
+        return [tuple(row) for row in rows.all()]
+
+
+async def test_a_meeting_postponed_after_its_day_before_reminder_gets_it_again_for_the_new_date(
+    harness: BotHarness,
+) -> None:
+    """The reminder said «ngày mai» for 28/5; the meeting moves to 4/6: the confirmed get the
+    day-before reminder again on 3/6, the morning programme comes on 4/6 and not on 28/5, and
+    the office's notice sent before the move is not repeated."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(DAY_BEFORE_AT)
+    async with harness.services.ctx.sessions() as session, session.begin():
+        session.add(notice_due(harness.services.ctx.meeting_id, "Lưu ý trang phục", DAY_BEFORE_AT))
+    await harness.tick()
+    reminded = await deliveries(harness, MessageKind.DAY_BEFORE)
+    assert reminded["sent"] == 3  # two attending, one who sends a substitute
+    notices = await deliveries(harness, MessageKind.BROADCAST)
+
+    harness.clock.set(DAY_BEFORE_AT + timedelta(hours=2))  # the leader's schedule changes
+    use_plan(harness, moved(harness.services.config, timedelta(days=7)))
+    await harness.plan(*MEETING_KINDS)
+    assert await planned_times(harness, MessageKind.DAY_BEFORE) == [
+        ("done", DAY_BEFORE_AT),
+        ("scheduled", local(2024, 6, 3, 16, 0)),
+    ]
+    assert await planned_times(harness, MessageKind.MORNING_AGENDA) == [
+        ("scheduled", local(2024, 6, 4, 6, 30))
+    ]
+
+    harness.clock.set(local(2024, 5, 28, 6, 30))  # the old morning: nothing goes
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {}
+    harness.clock.set(local(2024, 6, 3, 16, 0))
+    await harness.tick()
+    assert (await deliveries(harness, MessageKind.DAY_BEFORE))["sent"] == 2 * reminded["sent"]
+    harness.clock.set(local(2024, 6, 4, 6, 30))
+    await harness.tick()
+    assert (await deliveries(harness, MessageKind.MORNING_AGENDA))["sent"] == reminded["sent"]
+    assert await deliveries(harness, MessageKind.BROADCAST) == notices
+    assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
+
+
+async def test_a_meeting_moved_earlier_sends_its_reminders_at_the_new_times_and_none_at_the_old(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(local(2024, 5, 15, 9, 0))
+    use_plan(harness, moved(harness.services.config, -timedelta(days=1)))  # Monday 27/5
+    await harness.plan(*MEETING_KINDS)
+    assert await planned_times(harness, MessageKind.RSVP_REMINDER) == [
+        ("scheduled", REMINDER_1 - timedelta(days=1)),
+        ("scheduled", REMINDER_2 - timedelta(days=1)),
+    ]
+    assert await planned_times(harness, MessageKind.DAY_BEFORE) == [
+        ("scheduled", DAY_BEFORE_AT - timedelta(days=1))
+    ]
+
+    for when in (REMINDER_2 - timedelta(days=1), DAY_BEFORE_AT - timedelta(days=1)):
+        harness.clock.set(when)
+        await harness.tick()
+    sent = (
+        await deliveries(harness, MessageKind.RSVP_REMINDER),
+        await deliveries(harness, MessageKind.DAY_BEFORE),
+    )
+    assert sent[0]["sent"] == 1 and sent[1]["sent"] == 3
+    for when in (REMINDER_2, DAY_BEFORE_AT):  # the old times pass: nothing more
+        harness.clock.set(when)
+        await harness.tick()
+    assert (
+        await deliveries(harness, MessageKind.RSVP_REMINDER),
+        await deliveries(harness, MessageKind.DAY_BEFORE),
+    ) == sent
+
+
+async def test_chasing_before_an_rsvp_deadline_written_as_a_date_stays_when_the_meeting_moves(
+    harness: BotHarness,
+) -> None:
+    config = harness.services.config
+    fixed = config.meeting.model_copy(update={"rsvp_deadline": TimeSpec.parse("2024-05-21T17:00")})
+    use_plan(harness, config.model_copy(update={"meeting": fixed}))
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(REMINDER_1)
+    await harness.tick()
+
+    use_plan(harness, moved(harness.services.config, timedelta(days=7)))
+    await harness.plan(*MEETING_KINDS)
+    assert await planned_times(harness, MessageKind.RSVP_REMINDER) == [
+        ("done", REMINDER_1),
+        ("scheduled", REMINDER_2),
+    ]
+
+
+async def test_a_reminder_stored_before_keys_carried_their_date_is_not_sent_twice(
+    harness: BotHarness,
+) -> None:
+    """An installation upgraded after its day-before reminder went: the row kept under its
+    old key is that reminder, not one still to send; postponed, it goes again."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(DAY_BEFORE_AT)
+    await harness.tick()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        row = await session.scalar(
+            select(OutboundMessage).where(OutboundMessage.kind == MessageKind.DAY_BEFORE)
+        )
+        assert row is not None and row.dedupe_key is not None
+        row.dedupe_key = row.dedupe_key.partition("|")[0]  # as it was written before
+    await harness.plan(*MEETING_KINDS)
+    assert await message_status(harness, MessageKind.DAY_BEFORE) == ["done"]
+
+    use_plan(harness, moved(harness.services.config, timedelta(days=7)))
+    await harness.plan(*MEETING_KINDS)
+    assert await message_status(harness, MessageKind.DAY_BEFORE) == ["done", "scheduled"]
 
 
 async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_dropped_ones(

@@ -286,3 +286,20 @@ async def test_send_now_with_a_time_typed_asks_which_was_meant_and_sends_nothing
     assert await audits(harness, "broadcast.") == []
     listed = await confirm(desk, asked.text, how="later", when="08:00 20/5")  # as meant
     assert text_of(listed, "flash").startswith("Đã hẹn gửi thông báo số 1 lúc ")
+
+
+async def test_the_notice_of_a_meeting_moved_comes_written_with_the_plan_s_date_to_preview(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """The office is offered the notice, not sent it: the template fills the form, and the
+    notice goes as any other, after its preview and the office's confirmation."""
+    await linked_answers(harness)
+    page = (await desk.client.get("/office/notices")).text
+    template = re.search(r'href="(/office/notices\?mau=doi-lich)#write" id="moved-template"', page)
+    assert template is not None
+    form = (await desk.client.get(template.group(1))).text
+    body = re.search(r'<textarea id="notice-body"[^>]*>(.*?)</textarea>', form, re.S)
+    assert body is not None
+    assert body.group(1).startswith("Văn phòng trân trọng thông báo: Hội nghị sơ kết giữa nhiệm kỳ")
+    assert "được dời sang 08:00, Thứ Ba, ngày 28/5/2024, tại " in body.group(1)
+    assert await message_status(harness, MessageKind.BROADCAST) == []  # nothing written yet

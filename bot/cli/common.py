@@ -32,7 +32,7 @@ from bot.domain.clock import SystemClock
 from bot.errors import ChannelUnavailable
 from bot.logs import mask_secrets, use_format
 from bot.services import Services
-from bot.services.meetings import CodeTaken, StoredMeeting
+from bot.services.meetings import CodeTaken, StoredMeeting, date_moved
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import moment
 from bot.texts.presenters import problem_line
@@ -176,11 +176,15 @@ def write_file(path: Path, content: bytes, *, force: bool, catalog: Catalog) -> 
     return None
 
 
-def warnings_of(loaded: LoadedConfig, catalog: Catalog) -> list[tuple[str, str]]:
-    """What the plan says that its office probably did not mean: (key, message) pairs."""
+def warnings_of(
+    loaded: LoadedConfig, catalog: Catalog, stored: StoredMeeting | None = None
+) -> list[tuple[str, str]]:
+    """What the plan says that its office probably did not mean, and what it changes of the
+    meeting the database holds (``stored``: a date moved): (key, message) pairs."""
     meeting = loaded.config.meeting
     lines = []
-    for warning in plan_warnings(loaded.config, SystemClock().now()):
+    problems = plan_warnings(loaded.config, SystemClock().now())
+    for warning in problems + date_moved(stored, loaded.config):
         params = {
             name: moment(catalog, meeting.local(value)) if isinstance(value, datetime) else value
             for name, value in warning.params.items()

@@ -31,11 +31,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     config, catalog = loaded[0].config, loaded[1]
     for line in plan_summary(config, catalog, loaded[0]):
         out(line)
-    # Valid is not the same as meant: a past date or the example's ids pass every rule.
-    warnings = warnings_of(loaded[0], catalog)
+    # Valid is not the same as meant: a past date or the example's ids pass every rule; a date
+    # the database holds otherwise is a meeting postponed, whose delegates must hear of it.
+    stored = asyncio.run(read_stored_meeting(loaded[0]))
+    warnings = warnings_of(loaded[0], catalog, stored)
     # Nor is a code of its own: a copied plan keeps the other meeting's, and the commands that
     # use the database then refuse it (bot.services.meetings.CodeTaken).
-    stored = asyncio.run(_stored_meeting(loaded[0]))
     if (taken := another_meeting(stored, config)) is not None:
         message = code_taken_message(catalog, loaded[0], taken, refused=False)
         warnings.append(("meeting.code", message))
@@ -48,7 +49,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
+async def read_stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
     """What the plan's database holds under its meeting's code; None when it holds nothing, or
     cannot be read: ``check`` creates no database and upgrades none, and says the file alone."""
     url = loaded.database_url

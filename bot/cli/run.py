@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -25,6 +26,7 @@ from bot.cli.common import (
     say,
     warnings_of,
 )
+from bot.cli.plan import read_stored_meeting
 from bot.config import TOKEN_ENV
 from bot.services.signin import LINK_LIFETIME
 from bot.texts import Catalog
@@ -41,7 +43,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return loaded
     catalog = loaded[1]
     log.info("plan: %s", loaded[0].path)
-    for key, message in warnings_of(loaded[0], catalog):
+    # Before the plan is synced: a date moved is said against the date the database held.
+    stored = asyncio.run(read_stored_meeting(loaded[0]))
+    for key, message in warnings_of(loaded[0], catalog, stored):
         log.warning("%s: %s", key, message)
     web = loaded[0].config.web
     if (refusal := run_refusal(os.environ, web, loaded[0].config)) is not None:

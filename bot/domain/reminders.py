@@ -18,6 +18,13 @@ REMINDER_SERIES = frozenset(
 )
 
 
+# Kinds that name the meeting's date to a delegate (the deadline before the meeting, «ngày mai»,
+# «hôm nay»): whoever got one before the meeting moved was told the old date.
+DATED_KINDS = frozenset(
+    {MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA}
+)
+
+
 def reminder_series(kind: str, audience: str) -> tuple[str, str] | None:
     """The series a message of ``kind`` to ``audience`` belongs to (the same reminder before the
     same deadline: RSVP chasing, one task's reminders, one draft deadline's), or None when it
@@ -25,16 +32,41 @@ def reminder_series(kind: str, audience: str) -> tuple[str, str] | None:
     return (kind, audience) if kind in REMINDER_SERIES else None
 
 
+# Between a slot and its anchor in a key; no plan time, code or task key holds it.
+ANCHOR_MARK = "|"
+
+
 @dataclass(frozen=True)
 class PlannedMessage:
-    """An automatic message: what, to whom, when, and until when it may still go."""
+    """An automatic message: what, to whom, when, and until when it may still go.
+
+    ``slot`` names its place in the plan (the day-before reminder, the second RSVP chase);
+    ``anchor`` is the moment it is timed from when that moves with the meeting's date (the start,
+    a deadline counted from it). A message for another anchor is another message: when the
+    meeting is postponed, the day-before reminder already sent for the old date goes again for
+    the new one.
+    """
 
     kind: MessageKind
-    dedupe_key: str
+    slot: str
     audience: str
     due_at: datetime
     expires_at: datetime
     report_to: str
+    anchor: datetime | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        """The row's key: the slot, and the anchor's Unix time when it has one."""
+        if self.anchor is None:
+            return self.slot
+        return f"{self.slot}{ANCHOR_MARK}{int(self.anchor.timestamp())}"
+
+
+def slot_of(dedupe_key: str) -> str:
+    """The slot a planned message's key names, its anchor aside (a key written before keys
+    carried their anchor is its slot alone)."""
+    return dedupe_key.partition(ANCHOR_MARK)[0]
 
 
 def planned_messages(config: Config) -> list[PlannedMessage]:
@@ -46,11 +78,12 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
     planned = [
         PlannedMessage(
             kind=MessageKind.RSVP_REMINDER,
-            dedupe_key=f"{meeting.code}:{MessageKind.RSVP_REMINDER}:{spec.text}",
+            slot=f"{meeting.code}:{MessageKind.RSVP_REMINDER}:{spec.text}",
             audience=Audience.NO_ANSWER,
             due_at=spec.resolve(deadline, meeting.zone),
             expires_at=deadline,  # chasing after the deadline only confuses
             report_to=office,
+            anchor=deadline,
         )
         for spec in config.reminders.rsvp_chase
     ]
@@ -58,23 +91,25 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
         planned.append(
             PlannedMessage(
                 kind=MessageKind.DAY_BEFORE,
-                dedupe_key=f"{meeting.code}:{MessageKind.DAY_BEFORE}",
+                slot=f"{meeting.code}:{MessageKind.DAY_BEFORE}",
                 audience=Audience.PRESENT,
                 due_at=meeting.resolve(config.reminders.day_before),
                 # "Tomorrow" is false once the meeting day has begun.
                 expires_at=meeting.resolve(TimeSpec.parse("0d@00:00")),
                 report_to=office,
+                anchor=meeting.starts_at,
             )
         )
     if config.reminders.meeting_morning is not None:
         planned.append(
             PlannedMessage(
                 kind=MessageKind.MORNING_AGENDA,
-                dedupe_key=f"{meeting.code}:{MessageKind.MORNING_AGENDA}",
+                slot=f"{meeting.code}:{MessageKind.MORNING_AGENDA}",
                 audience=Audience.PRESENT,
                 due_at=meeting.resolve(config.reminders.meeting_morning),
                 expires_at=meeting.ends_at,  # the agenda is pointless once the meeting is over
                 report_to=office,
+                anchor=meeting.starts_at,
             )
         )
     planned += _task_messages(config, office)
@@ -94,7 +129,8 @@ def _draft_messages(config: Config, office: str) -> list[PlannedMessage]:
             planned.append(
                 PlannedMessage(
                     kind=MessageKind.DRAFT_REMINDER,
-                    dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_REMINDER}:{stamp}:{spec.text}",
+                    # Its deadline is in the slot already (a deadline of its own per theme).
+                    slot=f"{meeting.code}:{MessageKind.DRAFT_REMINDER}:{stamp}:{spec.text}",
                     audience=audience,
                     due_at=spec.resolve(deadline, meeting.zone),
                     # After the deadline the office calls; a bot nag would not help.
@@ -105,7 +141,7 @@ def _draft_messages(config: Config, office: str) -> list[PlannedMessage]:
         planned.append(
             PlannedMessage(
                 kind=MessageKind.DRAFT_MISSING,
-                dedupe_key=f"{meeting.code}:{MessageKind.DRAFT_MISSING}:{stamp}",
+                slot=f"{meeting.code}:{MessageKind.DRAFT_MISSING}:{stamp}",
                 audience=f"{Audience.OFFICE}:{stamp}",
                 due_at=deadline,
                 expires_at=meeting.starts_at,
@@ -126,11 +162,12 @@ def _task_messages(config: Config, office: str) -> list[PlannedMessage]:
             planned.append(
                 PlannedMessage(
                     kind=MessageKind.TASK_REMINDER,
-                    dedupe_key=f"{meeting.code}:{MessageKind.TASK_REMINDER}:{task.key}:{spec.text}",
+                    slot=f"{meeting.code}:{MessageKind.TASK_REMINDER}:{task.key}:{spec.text}",
                     audience=f"{Audience.TASK}:{task.key}",
                     due_at=due,
                     expires_at=max(due, deadline),  # after the deadline, escalation takes over
                     report_to=office,
+                    anchor=deadline,
                 )
             )
     at = config.reminders.task_escalation
@@ -144,7 +181,7 @@ def _task_messages(config: Config, office: str) -> list[PlannedMessage]:
         planned.append(
             PlannedMessage(
                 kind=MessageKind.TASK_OVERDUE,
-                dedupe_key=f"{meeting.code}:{MessageKind.TASK_OVERDUE}:{day.isoformat()}",
+                slot=f"{meeting.code}:{MessageKind.TASK_OVERDUE}:{day.isoformat()}",
                 audience=Audience.OFFICE,
                 due_at=due,
                 expires_at=due + timedelta(hours=10),  # the morning report is stale by evening

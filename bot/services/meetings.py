@@ -14,15 +14,17 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Config
+from bot.config import Config, ConfigProblem, fixed_deadlines
 from bot.domain.clock import Clock
 from bot.domain.ics import CalendarEvent, build_ics
+from bot.domain.outbound import DeliveryStatus
+from bot.domain.reminders import DATED_KINDS
 from bot.texts import Catalog, load_catalog
 from storage import queries
-from storage.models import Meeting
+from storage.models import Delivery, Meeting, OutboundMessage
 from storage.uow import reading, unit_of_work
 
 
@@ -44,11 +46,13 @@ class SyncedMeeting:
 
 @dataclass(frozen=True)
 class StoredMeeting:
-    """What the database says of the meeting with a plan's code: its title and start."""
+    """What the database says of the meeting with a plan's code: its title and start, and how
+    many delegates the bot has told that date (:data:`bot.domain.reminders.DATED_KINDS`)."""
 
     code: str
     title: str
     starts_at: datetime
+    told_the_date: int = 0
 
 
 class CodeTaken(Exception):
@@ -81,11 +85,40 @@ async def stored_meeting(
     for ``hoinghi check``, which changes nothing)."""
 
     def read(connection: Connection) -> StoredMeeting | None:
-        query = select(Meeting.title, Meeting.starts_at).where(Meeting.code == code)
+        query = select(Meeting.id, Meeting.title, Meeting.starts_at).where(Meeting.code == code)
         row = connection.execute(query).first()
-        return None if row is None else StoredMeeting(code, row.title, row.starts_at)
+        if row is None:
+            return None
+        told = (
+            select(func.count(distinct(Delivery.delegate_id)))
+            .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+            .where(
+                OutboundMessage.meeting_id == row.id,
+                OutboundMessage.kind.in_(DATED_KINDS),
+                Delivery.status == DeliveryStatus.SENT,
+            )
+        )
+        return StoredMeeting(code, row.title, row.starts_at, connection.execute(told).scalar_one())
 
     return await reading(sessions, read)
+
+
+def date_moved(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:
+    """What the office must hear when the plan moves the meeting the database holds: the dates,
+    how many were told the old one (the bot re-times its own reminders but tells nobody the
+    meeting moved), and the deadlines written as dates, which stay where they were."""
+    meeting = config.meeting
+    if stored is None or stored.starts_at == meeting.starts_at:
+        return []
+    if another_meeting(stored, config) is not None:
+        return []  # another meeting's row: said by CodeTaken, not as a move
+    told = stored.told_the_date
+    moved = ConfigProblem(
+        "meeting.starts_at",
+        "meeting_moved_told" if told else "meeting_moved",
+        {"old": stored.starts_at, "new": meeting.starts_at, "count": told},
+    )
+    return [moved, *fixed_deadlines(config)]
 
 
 def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:

@@ -54,6 +54,19 @@ def when_where(catalog: Catalog, config: Config) -> Html:
     )
 
 
+def moved_notice(catalog: Catalog, config: Config) -> str:
+    """A notice that the meeting moved to the plan's date, for the office to edit, preview and
+    send as any notice: the bot never announces a move by itself."""
+    meeting = config.meeting
+    return catalog.plain(
+        "dash.notices.moved_text",
+        title=meeting.title,
+        when=moment(catalog, meeting.local(meeting.starts_at)),
+        venue=meeting.venue.name,
+        address=meeting.venue.address,
+    )
+
+
 def meeting_details(catalog: Catalog, config: Config) -> Html:
     """Title, date and time, hall, address with a map link, and the full programme."""
     return Html(

@@ -18,7 +18,7 @@ from bot.services.access import OfficeActor
 from bot.services.broadcasts import MAX_BROADCAST, BroadcastResult, BroadcastStep
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import moment
-from bot.texts.presenters import audience_label, broadcast_html
+from bot.texts.presenters import audience_label, broadcast_html, moved_notice
 from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ AUDIENCES = (
 )
 # How many notices the page lists (scheduled first, then the latest sent).
 LISTED = 30
+# ``?mau=`` of the notices page that fills the form with the notice of a meeting moved.
+MOVED_TEMPLATE = "doi-lich"
 
 
 class Notices:
@@ -62,7 +64,11 @@ class Notices:
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The form to write a notice, the scheduled ones and the report of those sent; from a
-        preview's «Sửa nội dung» (``?sua=ID``), the form holding that draft's text and audience."""
+        preview's «Sửa nội dung» (``?sua=ID``), the form holding that draft's text and audience;
+        with ``?mau=doi-lich``, holding the notice that the meeting moved to the plan's date."""
+        if request.query_params.get("mau") == MOVED_TEMPLATE:
+            body = moved_notice(self.office.catalog, self.office.config)
+            return await self._page(request, visit, actor, body=body)
         editing = parse_id(request.query_params.get("sua", ""))
         if editing:
             draft = await self.office.services.broadcasts.draft(actor, editing)
@@ -106,6 +112,7 @@ class Notices:
         return office._render(
             "office/notices.html", status=status, visit=visit, actor=actor,
             audiences=self._audiences(), limit=MAX_BROADCAST, error=error, body=body,
+            moved_template=MOVED_TEMPLATE,
             audience=audience or str(Audience.EVERYONE),
             scheduled=[n for n in listed if n["status"] == MessageStatus.SCHEDULED.value],
             sent=[n for n in listed if n["status"] != MessageStatus.SCHEDULED.value],

@@ -1,0 +1,209 @@
+"""A meeting postponed (or brought forward): the office edits the plan's date and restarts.
+
+The reminders timed from the date are re-planned by the planner (tests/test_outbox.py); here,
+what the office is told by ``check`` and at ``run``'s start, and what the delegates are shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.cli import main
+from bot.config import Config
+from bot.domain.clock import ManualClock
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
+from bot.services import build_services
+from storage.engine import create_engine, create_sessionmaker
+from storage.files import FileStore
+from storage.models import Delegate, Delivery, OutboundMessage
+from tests.conftest import EXAMPLE_DELEGATES, local
+from tests.test_meetings import import_list
+from tests.test_services import moved
+from tests.web_support import web_for
+
+OLD = "08:00, Thứ Ba, ngày 28/5/2024"
+NEW = "08:00, Thứ Ba, ngày 4/6/2024"
+
+
+def edit_plan(office: Path, *pairs: tuple[str, str]) -> None:
+    """The office's edit of ./config.toml: each ``old`` text replaced by ``new``, once."""
+    path = office / "config.toml"
+    text = path.read_text(encoding="utf-8")
+    for old, new in pairs:
+        assert old in text
+        text = text.replace(old, new, 1)
+    path.write_text(text, encoding="utf-8")
+
+
+POSTPONED = (
+    ('starts_at = "2024-05-28T08:00"', 'starts_at = "2024-06-04T08:00"'),
+    ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-06-04T11:30"'),
+)
+
+
+def remind_the_first(office: Path, count: int) -> None:
+    """The day-before reminder went to the list's first ``count`` delegates (and one more copy
+    failed): what the outbox leaves in the database."""
+
+    async def write() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{office / 'hoinghi.db'}")
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                people = list(await session.scalars(select(Delegate).order_by(Delegate.id)))
+                at = local(2024, 5, 27, 16, 0)
+                message = OutboundMessage(
+                    meeting_id=people[0].meeting_id,
+                    kind=MessageKind.DAY_BEFORE,
+                    dedupe_key="60-KH-BTV:day_before",
+                    status=MessageStatus.DONE,
+                    audience="present",
+                    due_at=at,
+                    created_by="plan",
+                    created_at=at,
+                )
+                session.add(message)
+                await session.flush()
+                for number, person in enumerate(people[: count + 1]):
+                    status = DeliveryStatus.SENT if number < count else DeliveryStatus.FAILED
+                    session.add(
+                        Delivery(
+                            message_id=message.id,
+                            delegate_id=person.id,
+                            recipient=f"delegate:{person.id}",
+                            status=status,
+                            created_at=at,
+                            updated_at=at,
+                        )
+                    )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(write())
+
+
+def warning_lines(text: str, key: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"  - {key}: ")]
+
+
+@pytest.fixture
+def imported(office: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The example plan's database, its list imported (the meeting stored on 28/5)."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    return office
+
+
+def test_check_says_the_date_moved_how_many_were_told_the_old_one_and_how_to_tell_them(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remind_the_first(imported, 3)
+    edit_plan(imported, *POSTPONED)
+    assert main(["check"]) == 0
+    assert warning_lines(capsys.readouterr().out, "meeting.starts_at")[-1] == (
+        f"  - meeting.starts_at: ngày họp đã đổi từ {OLD} sang {NEW} (so với dữ liệu của bot); 3 "
+        "đại biểu đã nhận tin nhắn của bot nêu ngày cũ. Bot tự gửi lại theo ngày mới các tin "
+        "nhắn tính theo ngày họp (nhắc xác nhận tham dự, nhắc lịch trước một ngày, chương trình "
+        "buổi sáng, nhắc nhiệm vụ), nhưng không tự báo cho đại biểu việc dời lịch. Đề nghị Văn "
+        "phòng gửi thông báo dời lịch tại trang Thông báo của trang điều hành (/office/notices, "
+        "có mẫu soạn sẵn để sửa, xem trước rồi mới gửi) hoặc bằng lệnh /thongbao trên Telegram."
+    )
+
+
+def test_check_says_a_date_moved_before_anyone_was_told_it_without_a_count(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_plan(imported, *POSTPONED)
+    assert main(["check"]) == 0
+    [line] = warning_lines(capsys.readouterr().out, "meeting.starts_at")[-1:]
+    assert line.startswith(f"  - meeting.starts_at: ngày họp đã đổi từ {OLD} sang {NEW} (so ")
+    assert "đại biểu đã nhận" not in line
+
+
+def test_check_says_nothing_of_a_move_when_the_date_is_the_stored_one(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remind_the_first(imported, 3)
+    assert main(["check"]) == 0
+    assert "ngày họp đã đổi" not in capsys.readouterr().out
+
+
+def test_run_says_the_date_moved_at_start_before_the_plan_is_synced(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    remind_the_first(imported, 2)
+    edit_plan(imported, *POSTPONED)
+    assert main(["run"]) == 2  # no token: it stops there, after saying what the plan lacks
+    err = capsys.readouterr().err
+    assert (
+        f" WARNING hoinghi: meeting.starts_at: ngày họp đã đổi từ {OLD} sang {NEW} (so với dữ "
+        "liệu của bot); 2 đại biểu đã nhận tin nhắn của bot nêu ngày cũ." in err
+    )
+
+
+def test_check_names_the_deadlines_written_as_dates_that_stay_when_the_meeting_moves(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_plan(
+        imported,
+        *POSTPONED,
+        ('rsvp_deadline = "-7d@17:00"', 'rsvp_deadline = "2024-05-21T17:00"'),
+    )
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert warning_lines(out, "meeting.rsvp_deadline")[-1] == (
+        "  - meeting.rsvp_deadline: hạn này ghi bằng ngày cụ thể (17:00, Thứ Ba, ngày 21/5/2024) "
+        f"nên giữ nguyên khi ngày họp đổi sang {NEW}. Nếu hạn cũng dời theo ngày họp, đề nghị "
+        "sửa lại, hoặc ghi tính từ ngày họp (ví dụ «-7d@17:00»: 17:00 bảy ngày trước ngày họp)."
+    )
+    assert not warning_lines(out, "drafts.deadline")  # counted from the date: it moved too
+
+
+def test_check_says_a_task_deadline_written_as_a_date_now_falls_after_an_earlier_start(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit_plan(
+        imported,
+        ('starts_at = "2024-05-28T08:00"', 'starts_at = "2024-05-24T08:00"'),
+        ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-24T11:30"'),
+        ('deadline = "-5d@17:00"', 'deadline = "2024-05-23T17:00"'),  # before the 28th's start
+        ('deadline = "-11d@17:00"', 'deadline = "2024-05-27T17:00"'),
+    )
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    late = [line for line in out.splitlines() if "nay sau giờ khai mạc mới" in line]
+    assert late == [
+        "  - tasks[5] (VI.2).deadline: hạn này ghi bằng ngày cụ thể (17:00, Thứ Hai, ngày "
+        "27/5/2024), nay sau giờ khai mạc mới (08:00, Thứ Sáu, ngày 24/5/2024). Đề nghị sửa lại "
+        "hạn, hoặc ghi tính từ ngày họp (ví dụ «-7d@17:00»: 17:00 bảy ngày trước ngày họp)."
+    ]
+    assert any(
+        line.startswith("  - tasks[4] (") and "giữ nguyên" in line for line in out.splitlines()
+    )
+
+
+async def test_after_a_restart_with_the_new_date_the_page_and_its_calendar_file_say_it(
+    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock, tmp_path: Path
+) -> None:
+    """Both read the plan the bot was started with, and the calendar file is a new revision
+    of the same event, so a calendar that holds the old one moves it."""
+    first = await build_services(config, sessions, clock, files=FileStore(tmp_path))
+    await import_list(first, EXAMPLE_DELEGATES)
+    clock.advance(timedelta(days=1))
+    services = await build_services(
+        moved(config, timedelta(days=7)), sessions, clock, files=FileStore(tmp_path)
+    )
+    web = await web_for(services)
+    page = (await web.open("DB001")).text
+    assert "Thứ Ba, ngày 4/6/2024, từ 08:00 đến 11:30" in page
+    assert "ngày 28/5/2024, từ 08:00" not in page
+    # The deadline is counted from the date: it moved with it.
+    assert "trước 17:00, Thứ Ba, ngày 28/5/2024." in page
+    ics = (await web.client.get(f"/{web.tokens['DB001']}/lich.ics")).text
+    assert "DTSTART;TZID=Asia/Ho_Chi_Minh:20240604T080000" in ics
+    assert "SEQUENCE:1" in ics
