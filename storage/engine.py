@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.guard import sqlite_file
 from storage.sqlite_driver import one_trip_dbapi
 
 # An execution option of a connection that only reads (storage.uow.reading): on SQLite its
@@ -62,6 +65,33 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             raise DBAPIError.instance(begin, None, error, sqlite3.Error) from error
 
     return engine
+
+
+def create_reading_engine(url: str) -> AsyncEngine:
+    """An engine for a command that only reads and must change nothing (``hoinghi check``): on
+    SQLite the file opened read-only, without :func:`create_engine`'s pragmas (WAL is a write),
+    so a read-only file or one a running bot holds is read as it is; elsewhere
+    :func:`create_engine`'s engine."""
+    path = sqlite_file(url)
+    if path is None:
+        return create_engine(url)
+    return create_async_engine(
+        _read_only_url(url, path),
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+        hide_parameters=True,
+    )
+
+
+def _read_only_url(url: str, path: Path) -> URL:
+    """``url`` as an SQLite URI opening ``path`` read-only (``mode=ro``), and as immutable when
+    no ``-wal`` file lies beside it: a WAL database opened read-only creates its ``-wal`` and
+    ``-shm`` files, and leaves them. Without a ``-wal`` file no bot has the database open (one
+    that does keeps it there), so everything is in the file itself; a bot starting meanwhile
+    writes to its ``-wal`` file first, and to the file only at a checkpoint, much later."""
+    query = {"mode": "ro", "uri": "true"}
+    if not path.with_name(f"{path.name}-wal").exists():
+        query["immutable"] = "1"
+    return make_url(url).set(database=f"file:{quote(str(path))}", query=query)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -141,6 +141,16 @@ def _validate_digest(sha256: str) -> str:
     return sha256
 
 
+def read_stored(path: Path) -> bytes | None:
+    """The content of a stored file; None when the store has lost it (on record, not on disk:
+    the database restored without the files' folder), which its reader answers in words. Any
+    other error reading it (a file there but unreadable) is not a lost file: it is raised."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def check_upload(filename: str, size: int | None, allowed: tuple[str, ...]) -> str:
     """Return the suffix if name and announced size are acceptable, else raise FileRejected.
 

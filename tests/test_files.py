@@ -16,6 +16,7 @@ from storage.files import (
     MAX_BYTES,
     FileRejected,
     FileStore,
+    read_stored,
     sanitize_filename,
 )
 from tests.samples import office_file, ole
@@ -291,6 +292,28 @@ def test_malformed_digest_is_refused_before_touching_the_disk(
 def test_open_of_a_digest_never_stored_raises_file_not_found(store: FileStore) -> None:
     with pytest.raises(FileNotFoundError):
         store.open(hashlib.sha256(b"never stored").hexdigest())
+
+
+def test_read_stored_gives_the_content_of_a_stored_file(store: FileStore) -> None:
+    assert read_stored(store.put("tham-luan.pdf", PDF).path) == PDF
+
+
+def test_read_stored_of_a_file_on_record_but_lost_from_the_disk_is_none(
+    store: FileStore,
+) -> None:
+    stored = store.put("tham-luan.pdf", PDF)
+    stored.path.unlink()  # the database restored without the folder of files
+    assert read_stored(stored.path) is None
+
+
+def test_read_stored_of_a_file_there_but_unreadable_raises_rather_than_say_it_is_lost(
+    store: FileStore,
+) -> None:
+    stored = store.put("tham-luan.pdf", PDF)
+    stored.path.unlink()
+    stored.path.mkdir()  # something there, but no file to read (as a permission would be)
+    with pytest.raises(IsADirectoryError):
+        read_stored(stored.path)
 
 
 def test_path_for_lays_blobs_out_in_two_levels_under_root(store: FileStore) -> None:

@@ -712,6 +712,51 @@ def test_check_warns_that_a_plan_with_another_meeting_s_code_is_taken_for_that_m
     )
 
 
+@pytest.mark.parametrize("journal", ["wal", "delete"], ids=["its file copied", "vacuum into"])
+def test_check_reads_a_read_only_copy_of_a_database_and_changes_nothing_beside_or_in_it(
+    journal: str, office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy as the bot leaves its file (WAL), or as ``VACUUM INTO`` and other tools make one
+    (a rollback journal, which a WAL pragma would rewrite): ``check`` only reads either."""
+    from bot.cli import main
+
+    copied_plan(office)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    database = office / "hoinghi.db"
+    with sqlite3.connect(database) as db:
+        db.execute(f"PRAGMA journal_mode={journal}")
+    db.close()
+    database.chmod(0o444)
+    before, beside = database.read_bytes(), sorted(office.iterdir())
+    assert main(["--config", "kh3.toml", "check"]) == 0
+    assert "  - meeting.code: " in capsys.readouterr().out  # the database was read
+    assert database.read_bytes() == before
+    assert sorted(office.iterdir()) == beside  # no -wal, -shm or journal files left beside it
+
+
+def test_check_reads_what_a_running_bot_committed_to_its_wal_file_and_changes_nothing(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    copied_plan(office)
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    database = office / "hoinghi.db"
+    running = sqlite3.connect(database)  # as a bot holds it: its -wal and -shm files beside it
+    try:
+        with running:  # committed to the -wal file, not yet to the database file
+            running.execute("UPDATE meetings SET title = 'Hội nghị đổi tên'")
+        before, beside = database.read_bytes(), sorted(office.iterdir())
+        assert main(["--config", "kh3.toml", "check"]) == 0
+        assert "«Hội nghị đổi tên»" in capsys.readouterr().out
+        assert database.read_bytes() == before
+        assert sorted(office.iterdir()) == beside
+    finally:
+        running.close()
+
+
 def test_check_does_not_wait_on_a_database_that_does_not_answer(
     office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

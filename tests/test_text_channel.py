@@ -163,9 +163,9 @@ async def test_wrong_codes_are_answered_then_slow_the_account_down_with_wrong_li
     for _ in range(3):
         assert await stranger.type(wrong) == [catalog.plain("start.unknown_code", contact=contact)]
     assert await stranger.type(world.codes["DB001"]) == [
-        catalog.plain("start.slowed_down_code", minutes=60, contact=contact)
+        catalog.plain("start.slowed_down_code", time="10:00, 18/5", contact=contact)
     ]
-    assert await stranger.type(world.codes["DB001"]) == []  # told once: a flood gets no answer
+    assert await stranger.type(world.codes["DB001"]) == []  # told a moment ago: a flood gets none
     assert await world.services.invitations.whoami(account_of(stranger)) is None
     world.clock.advance(timedelta(hours=1))
     assert (await stranger.type(world.codes["DB001"]))[0] == catalog.plain("start.linked")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -86,6 +87,35 @@ async def test_linking_by_the_typed_code_shows_the_card_as_plain_text_with_a_num
         "getUpdates",
         "sendMessage",
     }
+
+
+async def test_a_locked_out_user_is_told_when_to_try_again_once_in_ten_minutes_then_links(
+    world: ZaloWorld,
+) -> None:
+    user = world.fake.user("Chị Mai")
+    contact = world.services.config.office.contact
+    world.clock.advance(timedelta(seconds=30))  # 09:00:30
+    for _ in range(5):  # her code mistyped five times
+        assert await world.type(user, "BBBB-BBBB") == [
+            world.catalog.plain("start.unknown_code", contact=contact)
+        ]
+    # The right code is not looked at for the hour; she is told so, the minute she may send it
+    # again (10:00:30, rounded up), and whom to call.
+    told = world.catalog.plain("start.slowed_down_code", time="10:01, 18/5", contact=contact)
+    assert told == (
+        "Đồng chí đã gửi mã không đúng quá nhiều lần. Để bảo vệ giấy mời của các đại biểu, bot "
+        "tạm ngừng kiểm tra mã từ tài khoản này; đề nghị đồng chí gửi lại mã cá nhân từ 10:01, "
+        f"18/5. Nếu cần hỗ trợ ngay, xin liên hệ {contact}."
+    )
+    assert await world.type(user, world.codes["DB001"]) == [told]
+    world.clock.advance(timedelta(minutes=9, seconds=59))
+    assert await world.type(user, world.codes["DB001"]) == []  # not again within ten minutes
+    world.clock.advance(timedelta(seconds=1))
+    assert await world.type(user, world.codes["DB001"]) == [told]  # again after them
+    world.clock.advance(timedelta(minutes=50, seconds=30))  # 10:01: the lockout is over
+    said = await world.type(user, world.codes["DB001"])
+    assert said[0] == world.catalog.plain("start.linked")
+    assert "\n".join(said[1:]).startswith("Kính gửi đồng chí Phạm Thị Thanh Mai\n")
 
 
 async def test_rsvp_attend_by_number(world: ZaloWorld) -> None:

@@ -44,6 +44,7 @@ from bot.texts.presenters import (
     themes_list,
     verdict_buttons,
 )
+from storage.files import read_stored
 
 log = logging.getLogger(__name__)
 
@@ -351,9 +352,8 @@ async def _version_file(turn: Turn, version_id: int) -> Answer:
     if stored.file_ref is not None and stored.channel == turn.channel.name:
         # The platform keeps the upload: sending it by its reference needs no re-upload.
         return Answer.of(Outbound((SharedFilePart(turn.channel.name, stored.file_ref, caption),)))
-    try:
-        content = await asyncio.to_thread(stored.path.read_bytes)
-    except FileNotFoundError:  # on record, but the file store lost it (a partial restore)
+    content = await asyncio.to_thread(read_stored, stored.path)
+    if content is None:
         return turn.say("file.lost", file=stored.version.display_name)
     decide: tuple[tuple[Button, ...], ...] = ()
     if not turn.channel.capabilities.buttons:  # the post's choices are an older menu by now

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from bot.chat import drafts, tasks
 from bot.chat.replies import invitation_card
 from bot.chat.turn import Turn
@@ -9,6 +11,7 @@ from bot.domain.inbound import Command, PhoneShared, Reachability, Text
 from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
 from bot.domain.tokens import find_link_code, looks_like_token
 from bot.services.invitations import LinkOutcome, LinkResult
+from bot.texts.formatting import short_moment
 from bot.texts.presenters import rsvp_buttons
 
 
@@ -44,7 +47,7 @@ async def start(turn: Turn, command: Command) -> Answer:
     else:
         result = await services.invitations.link_by_token(turn.account, command.args[0])
         by_code = False
-    if result.told:  # slowed down and told so already in this window: no answer to a flood
+    if result.told:  # slowed down and told so a moment ago: no answer to a flood
         return SILENCE
     return await answer_link(turn, result, by_code=by_code)
 
@@ -57,7 +60,7 @@ async def by_code(turn: Turn, text: Text) -> Answer:
     if code is None:
         return how_to_link_by_code(turn)
     result = await turn.services.invitations.link_by_code(turn.account, code)
-    if result.told:  # slowed down and told so already in this window: no answer to a flood
+    if result.told:  # slowed down and told so a moment ago: no answer to a flood
         return SILENCE
     return await answer_link(turn, result, by_code=True)
 
@@ -107,11 +110,19 @@ async def answer_link(turn: Turn, result: LinkResult, *, by_code: bool = False) 
     if by_code and result.outcome in _CODE_WORDS:
         key = _CODE_WORDS[result.outcome]
     params: dict[str, object] = {"contact": turn.config.office.contact}
-    if result.retry_after is not None:  # slowed down after too many wrong links
-        params["minutes"] = max(1, -(-int(result.retry_after.total_seconds()) // 60))
+    if result.until is not None:  # slowed down after too many wrong links
+        params["time"] = _try_again_at(turn, result.until)
     if result.outcome is LinkOutcome.ACCOUNT_TAKEN and result.delegate is not None:
         params["name"] = result.delegate.full_name
     return turn.say(key, **params)
+
+
+def _try_again_at(turn: Turn, until: datetime) -> str:
+    """When a slowed-down account may try again, in the meeting's time as a receipt says it
+    (``14:05, 28/4``): rounded up to the minute, so that a try at the minute shown counts."""
+    local = turn.config.meeting.local(until)
+    minute = local.replace(second=0, microsecond=0)
+    return short_moment(turn.catalog, minute if minute == local else minute + timedelta(minutes=1))
 
 
 _CODE_WORDS = {

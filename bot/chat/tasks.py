@@ -19,7 +19,7 @@ from bot.texts.presenters import (
     task_office_buttons,
     task_summary,
 )
-from storage.files import media_type, sanitize_filename
+from storage.files import media_type, read_stored, sanitize_filename
 
 MAX_EVIDENCE_BYTES = 20 * 1024 * 1024  # the largest file a chat platform hands a bot
 
@@ -155,9 +155,8 @@ async def _evidence(turn: Turn, evidence_id: int) -> Answer:
         part = SharedFilePart(turn.channel.name, evidence.file_ref, caption)
         return Answer.of(Outbound((part,)))
     if evidence.path is not None:  # uploaded on a personal page: the file store keeps it
-        try:
-            content = await asyncio.to_thread(evidence.path.read_bytes)
-        except FileNotFoundError:  # on record, but the file store lost it (a partial restore)
+        content = await asyncio.to_thread(read_stored, evidence.path)
+        if content is None:
             return turn.say("file.lost", file=evidence.name)
         name = sanitize_filename(evidence.name, fallback="san-pham")
         return Answer.of(Outbound((FilePart(name, content, media_type(name), caption),)))

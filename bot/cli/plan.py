@@ -16,7 +16,7 @@ from bot.domain.reminders import planned_messages
 from bot.services.meetings import StoredMeeting, another_meeting, stored_meeting
 from bot.texts import Catalog
 from bot.texts.formatting import clock, meeting_time, moment
-from storage.engine import create_engine, create_sessionmaker
+from storage.engine import create_reading_engine, create_sessionmaker
 from storage.guard import sqlite_file
 
 # How long ``check`` waits for the plan's database to say what it holds under the meeting's code.
@@ -51,12 +51,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 async def read_stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
     """What the plan's database holds under its meeting's code; None when it holds nothing, or
-    cannot be read: ``check`` creates no database and upgrades none, and says the file alone."""
+    cannot be read: ``check`` creates no database, upgrades none and writes nothing to one (an
+    SQLite file is opened read-only), and says the file alone."""
     url = loaded.database_url
     path = sqlite_file(url)
     if path is not None and not path.is_file():
-        return None  # opening it would create it
-    engine = create_engine(url)
+        return None  # nothing to read yet
+    engine = create_reading_engine(url)
     try:
         return await asyncio.wait_for(
             stored_meeting(create_sessionmaker(engine), loaded.config.meeting.code),

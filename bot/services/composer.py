@@ -44,7 +44,7 @@ from bot.texts.presenters import (
     task_summary,
     verdict_buttons,
 )
-from storage.files import media_type, sanitize_filename
+from storage.files import media_type, read_stored, sanitize_filename
 
 ICS_MIME = "text/calendar"
 # Kinds that go to the office chat itself.
@@ -188,9 +188,8 @@ class MessageComposer:
         found = await self._tasks.evidence_file(evidence_id)
         if found is None or found.path is None:
             return ()
-        try:
-            content = await asyncio.to_thread(found.path.read_bytes)
-        except FileNotFoundError:  # on record, not on disk (a restore without the folder)
+        content = await asyncio.to_thread(read_stored, found.path)
+        if content is None:
             return (TextPart(self._catalog.html("file.lost", file=found.name)),)
         name = sanitize_filename(found.name, fallback="san-pham")
         caption = self._catalog.html("task.file_caption", name=found.name)
@@ -320,9 +319,8 @@ class MessageComposer:
         if stored.file_ref is not None and stored.channel == channel.name:
             # The platform still has the speaker's upload: send it by reference.
             return Outbound((SharedFilePart(channel.name, stored.file_ref, caption, buttons),))
-        try:
-            content = await asyncio.to_thread(stored.path.read_bytes)
-        except FileNotFoundError:  # on record, not on disk: the post says so, and can decide
+        content = await asyncio.to_thread(read_stored, stored.path)
+        if content is None:  # on record, not on disk: the post says so, and can decide
             lost = catalog.html("file.lost", file=version.display_name)
             return Outbound((TextPart(Html(f"{caption}\n\n{lost}"), buttons),))
         return Outbound(

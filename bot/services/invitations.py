@@ -26,7 +26,13 @@ from storage.uow import read_only, unit_of_work
 # window before it is slowed down.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(hours=1)
-SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited once a slowdown, when the account is told
+# A slowed-down account is told so (why, from when it may try again, whom to call) at most once
+# in this span. Often enough that a person who mistyped her code five times and tries again a
+# few minutes later hears why nothing happens; seldom enough that a flood of tries costs at most
+# six answers in a slowdown's hour, beside its five wrong ones: on Zalo every answer counts
+# against the bot's monthly quota (about 3,000 messages on the free plan).
+SLOWED_DOWN_NOTICE_INTERVAL = timedelta(minutes=10)
+SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited each time the account is told
 
 
 class LinkOutcome(StrEnum):
@@ -49,8 +55,8 @@ class LinkResult:
     outcome: LinkOutcome
     delegate: DelegateView | None = None
     rsvp: RsvpView | None = None
-    retry_after: timedelta | None = None  # SLOWED_DOWN: how long until the next try counts
-    told: bool = False  # SLOWED_DOWN: the account was told so already; this try gets no answer
+    until: datetime | None = None  # SLOWED_DOWN: when the account's tries count again
+    told: bool = False  # SLOWED_DOWN: told so within the notice interval; this try gets no answer
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,9 @@ class InvitationService:
 
         Five wrong tokens within an hour slow the account down: until the oldest of them is an
         hour old, further tries are not looked at (and do not count). The first of them is told
-        how long to wait, and that answer is audited; the others are ``told`` already and get
-        no answer, so a flood of tries is not answered in full.
+        until when, and that answer is audited; the others within
+        :data:`SLOWED_DOWN_NOTICE_INTERVAL` of it are ``told`` already and get no answer, so a
+        flood of tries is not answered in full; the next try after it is told again.
         """
         return await self._link_by_invitation(
             account,
@@ -158,7 +165,7 @@ class InvitationService:
                 session, account.channel, account.external_id, account.actor, now
             )
             if slowed is not None:
-                return slowed
+                return LinkResult(LinkOutcome.SLOWED_DOWN, until=slowed.until, told=slowed.told)
             invitation = (
                 await find(session, self._ctx.meeting_id, secret) if find is not None else None
             )
@@ -250,7 +257,7 @@ class InvitationService:
             if invitation is None or not hmac.compare_digest(invitation.token, token):
                 slowed = await _slowed_down(session, channel, client, f"{channel}:{client}", now)
                 if slowed is not None:
-                    return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.retry_after)
+                    return PageResult(LinkOutcome.SLOWED_DOWN, retry_after=slowed.until - now)
                 session.add(LinkFailure(channel=channel, external_id=client, at=now))
                 return PageResult(LinkOutcome.UNKNOWN_TOKEN)
             delegate = await session.get_one(Delegate, invitation.delegate_id)
@@ -475,11 +482,21 @@ class InvitationService:
         ]
 
 
+@dataclass(frozen=True)
+class _Slowdown:
+    """An account slowed down: until when, and whether it was told so within the notice
+    interval."""
+
+    until: datetime
+    told: bool
+
+
 async def _slowed_down(
     session: AsyncSession, channel: str, external_id: str, actor: str, now: datetime
-) -> LinkResult | None:
-    """SLOWED_DOWN when ``external_id`` on ``channel`` sent :data:`MAX_FAILURES` wrong tokens
-    within the window (audited once a slowdown, when the sender is told); None otherwise."""
+) -> _Slowdown | None:
+    """The slowdown of ``external_id`` on ``channel`` if it sent :data:`MAX_FAILURES` wrong
+    tokens within the window (audited each time the sender is told, at most once in
+    :data:`SLOWED_DOWN_NOTICE_INTERVAL`); None otherwise."""
     recent = list(
         await session.scalars(
             select(LinkFailure.at)
@@ -495,11 +512,12 @@ async def _slowed_down(
     if len(recent) < MAX_FAILURES:
         return None
     # The slowdown began with the last wrong token; the audit log, which survives a restart,
-    # remembers whether the sender has been told since.
+    # remembers whether the sender has been told since, within the notice interval.
     told = await session.scalar(
         select(AuditEntry.id)
         .where(
             AuditEntry.at >= recent[0],
+            AuditEntry.at > now - SLOWED_DOWN_NOTICE_INTERVAL,
             AuditEntry.actor == actor,
             AuditEntry.action == SLOWED_DOWN_ACTION,
         )
@@ -517,4 +535,4 @@ async def _slowed_down(
             before=None,
             after={"wrong_links": MAX_FAILURES, "until": until.isoformat()},
         )
-    return LinkResult(LinkOutcome.SLOWED_DOWN, retry_after=until - now, told=told is not None)
+    return _Slowdown(until, told=told is not None)

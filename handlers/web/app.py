@@ -58,7 +58,7 @@ from handlers.web.probes import Probes
 from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
 from handlers.web.static import Static
 from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
-from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES
+from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES, read_stored
 
 log = logging.getLogger(__name__)
 
@@ -377,9 +377,8 @@ class Site:
         found = await self.services.drafts.version_file(int(request.path_params["version_id"]))
         if found is None or found.draft.code != visit.view.delegate.code:
             return self._render("unknown.html", visit.catalog, status=404)
-        try:
-            content = await asyncio.to_thread(found.path.read_bytes)
-        except FileNotFoundError:  # the file store lost it (a restore without its folder)
+        content = await asyncio.to_thread(read_stored, found.path)
+        if content is None:
             log.warning("draft version %s: its file is not in the file store", found.version.id)
             return self._render("file_lost.html", visit.catalog, status=404)
         return attachment(content, found.version.display_name, "application/octet-stream")

@@ -17,7 +17,7 @@ from bot.domain.drafts import CommentLine, DraftLine, DraftStatus, VersionLine
 from bot.services.context import ServiceContext
 from bot.services.drafts.values import ExportedDraft, VersionFile
 from storage import queries
-from storage.files import FileStore, sanitize_filename
+from storage.files import FileStore, read_stored, sanitize_filename
 from storage.models import ChannelIdentity, Delegate, DraftComment, DraftVersion, SpeechAssignment
 from storage.uow import read_only, unit_of_work
 
@@ -252,9 +252,8 @@ def _export_name(
 
 def _copy(source: Path, target: Path) -> bool:
     """Copy a stored file out; False (and nothing written) when the store does not hold it."""
-    try:
-        content = source.read_bytes()
-    except FileNotFoundError:
+    content = read_stored(source)
+    if content is None:
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)

@@ -25,7 +25,7 @@ from bot.texts.formatting import file_size
 from bot.texts.presenters import draft_status_label
 from handlers.web.attachment import attachment
 from handlers.web.office.binding import session_binding
-from storage.files import media_type
+from storage.files import media_type, read_stored
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -143,9 +143,8 @@ class Drafts:
         stored = await drafts.version_file(version.id) if version is not None else None
         if stored is None:
             return office._render("office/message.html", status=404, key="no_draft")
-        try:
-            content = await asyncio.to_thread(stored.path.read_bytes)
-        except OSError:  # the draft is on record, its file cannot be read: say which
+        content = await asyncio.to_thread(read_stored, stored.path)
+        if content is None:  # the draft is on record, its file is not: say which
             return office._render("office/message.html", status=404, key="file_lost")
         return attachment(
             content, name := stored.version.display_name, media_type(name), fallback="tham-luan"
@@ -158,9 +157,8 @@ class Drafts:
         stored = await self.office.services.drafts.version_file(version.id)
         if stored is None:
             return None
-        try:
-            content = await asyncio.to_thread(stored.path.read_bytes)
-        except OSError:  # the file store lost it: the page says it cannot be read
+        content = await asyncio.to_thread(read_stored, stored.path)
+        if content is None:  # the file store lost it: the page says it cannot be read
             return None
         return await asyncio.to_thread(draft_text, stored.version.display_name, content)
 

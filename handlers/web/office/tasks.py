@@ -21,7 +21,7 @@ from bot.services.signin import StaffVisit
 from bot.services.tasks import TaskPage, TaskResult, TaskStep
 from handlers.web.attachment import attachment
 from handlers.web.office.binding import session_binding
-from storage.files import media_type, sanitize_filename
+from storage.files import media_type, read_stored, sanitize_filename
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -81,9 +81,8 @@ class Tasks:
         found = await tasks.evidence_file(_id(request, "evidence"), task_id=task_id)
         if found is None or found.path is None or await tasks.task(task_id) is None:
             return office._render("office/message.html", status=404, key="no_task_file")
-        try:
-            content = await asyncio.to_thread(found.path.read_bytes)
-        except FileNotFoundError:  # the deliverable is on record, its file is not: say which
+        content = await asyncio.to_thread(read_stored, found.path)
+        if content is None:  # the deliverable is on record, its file is not: say which
             return office._render("office/message.html", status=404, key="file_lost")
         name = sanitize_filename(found.name, fallback="san-pham")
         return attachment(content, name, media_type(name), fallback="san-pham")
