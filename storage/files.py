@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import tempfile
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Final
 
 from storage.content import FileRejected, check_content
+
+log = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES: Final = (".docx", ".doc", ".pdf", ".odt", ".rtf", ".txt")
 # A task's deliverable may also be a spreadsheet, a presentation, a photo or a short video.
@@ -142,12 +145,16 @@ def _validate_digest(sha256: str) -> str:
 
 
 def read_stored(path: Path) -> bytes | None:
-    """The content of a stored file; None when the store has lost it (on record, not on disk:
-    the database restored without the files' folder), which its reader answers in words. Any
-    other error reading it (a file there but unreadable) is not a lost file: it is raised."""
+    """The content of a stored file; None when it cannot be read, which its reader answers in
+    words: the store has lost it (on record, not on disk: the database restored without the
+    files' folder), or it is there but unreadable (a restore that left the wrong owner), which
+    is also logged for whoever runs the server."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("a stored file could not be read: %s", type(exc).__name__)
         return None
 
 
