@@ -54,6 +54,9 @@ class SkipReason(StrEnum):
     # A later reminder of the same series fell due with it (the bot was not running at its
     # time): the later one went instead, once.
     OVERTAKEN = "overtaken"
+    # The office withdrew the recipient's invitation after the message was queued for her: a
+    # delivery skipped so keeps this as its error; a message all of whose recipients were.
+    WITHDRAWN = "withdrawn"
 
 
 def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:

@@ -489,6 +489,7 @@ class MessageComposer:
         lines += self._problem_lines("report.failed", report.failed, with_error=True)
         lines += self._problem_lines("report.blocked", report.blocked)
         lines += self._problem_lines("report.not_linked", report.not_linked)
+        lines += self._problem_lines("report.withdrawn", report.withdrawn)
         buttons: tuple[tuple[Button, ...], ...] = ()
         retryable = counts[DeliveryStatus.FAILED]
         if report.message.kind is MessageKind.BROADCAST and retryable:

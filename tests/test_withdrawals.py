@@ -1,0 +1,336 @@
+"""Withdrawing an invitation («Rút giấy mời») and giving it back («Mời lại»): the person stays on
+the list, marked, and is out of every audience, count and document; what was queued for her is
+not sent; her chats and page say the invitation is no longer in effect; the desk sees it; the
+office is told what work she still has. From the service, the chat, the pages and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.cli import main
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
+from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.rsvp import RsvpChoice, RsvpStatus
+from bot.services import Services
+from bot.services.dashboard import Filters
+from bot.services.report_file import office_report_sheets
+from bot.services.withdrawals import WithdrawalStep, withdrawal_lines
+from bot.texts import load_catalog
+from storage.models import AuditEntry, Delivery, OutboundMessage, Rsvp
+from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
+from tests.harness import OFFICE_CHAT, BotHarness, notice_due
+
+CATALOG = load_catalog("vi")
+GONE = "giấy mời gửi đồng chí không còn hiệu lực"
+
+
+async def withdraw(services: Services, code: str, reason: str | None = None) -> WithdrawalStep:
+    """The office withdraws ``code``'s invitation from the command line's actor."""
+    office = services.access.local_operator()
+    return (await services.withdrawals.withdraw(office, code, reason)).step
+
+
+def groups(services: Services) -> list[FileGroup]:
+    """The plan's groups, as the list parser knows them."""
+    return [FileGroup(g.key, g.label) for g in services.config.groups]
+
+
+async def link(services: Services, code: str, user_id: int) -> ChatAccount:
+    """``code`` links a Telegram account with their personal link."""
+    tokens = {item.code: item.token for item in await services.invitations.links()}
+    account = ChatAccount("telegram", str(user_id), str(user_id))
+    await services.invitations.link_by_token(account, tokens[code])
+    return account
+
+
+# --- the roster: audiences, counts, documents ---------------------------------------------------
+
+
+async def test_a_withdrawn_invitation_is_out_of_the_counts_the_audiences_and_the_links(
+    imported: Services,
+) -> None:
+    assert await withdraw(imported, "DB005", "Đơn vị cử người khác") is WithdrawalStep.WITHDRAWN
+    counts = await imported.reports.counts()
+    assert counts.overall.total == 79
+    assert counts.overall.by_status[RsvpStatus.NO_ANSWER] == 79
+    assert (await imported.dashboard.figures()).counts.overall.total == 79
+    assert (await imported.reports.unanswered(limit=100)).total == 79
+    assert (await imported.checkin.count()).invited == 79
+    async with imported.ctx.sessions() as session:
+        person = await imported.audiences.people(session, Audience.EVERYONE, ["telegram"])
+        chased = await imported.audiences.people(session, Audience.NO_ANSWER, ["telegram"])
+        group = await imported.audiences.people(session, "group:lanh_dao_thanh_pho", ["telegram"])
+    withdrawn_id = (await imported.dashboard.card("DB005")).person.id  # type: ignore[union-attr]
+    for audience in (person, chased, group):
+        assert withdrawn_id not in {addressee.delegate_id for addressee in audience}
+    assert len(person) == 79
+    links = [link.code for link in await imported.invitations.links()]
+    assert "DB005" not in links and "DB006" in links  # nor on the slips printed from them
+    assert await imported.invitations.link_counts() == (79, 79)
+
+
+async def test_the_notice_preview_counts_no_withdrawn_invitation(imported: Services) -> None:
+    office = imported.access.local_operator()
+    await withdraw(imported, "DB005")
+    draft = await imported.broadcasts.start(office)
+    assert draft.message_id is not None
+    await imported.broadcasts.accept_text(office, "Thông báo thử")
+    preview = await imported.broadcasts.choose_audience(office, draft.message_id, "everyone")
+    assert preview.reach is not None
+    assert preview.reach.not_linked == 79
+    assert "DB005" not in [code for code, _ in preview.reach.first_not_linked]
+
+
+async def test_the_delegate_list_and_the_report_show_the_withdrawn_person_marked(
+    imported: Services,
+) -> None:
+    await withdraw(imported, "DB005", "Mời nhầm")
+    listing = await imported.dashboard.delegates(Filters(group="lanh_dao_thanh_pho"))
+    [row] = [row for row in listing.rows if row.code == "DB005"]
+    assert row.withdrawn
+    only = await imported.dashboard.delegates(Filters(answer="withdrawn"))
+    assert [row.code for row in only.rows] == ["DB005"]
+    # Who is left to phone is asked by answer or reach: she is not among them.
+    silent = await imported.dashboard.delegates(Filters(answer="no_answer"), limit=100)
+    assert "DB005" not in [row.code for row in silent.rows]
+    report = await imported.office_report.collect()
+    sheets = office_report_sheets(CATALOG, imported.config, report)
+    delegates = sheets[0]
+    [line] = [r for r in delegates.rows if r[1] == "DB005"]
+    assert line[6] == "Đã rút giấy mời: Mời nhầm"
+    assert len(delegates.rows) == 80  # listed, not hidden
+
+
+# --- withdrawing and re-inviting: audit, repeats, refusals ----------------------------------------
+
+
+async def test_withdraw_and_reinvite_are_audited_and_a_repeat_changes_nothing(
+    imported: Services,
+) -> None:
+    account = await link(imported, "DB005", 501)
+    await imported.rsvp.choose(account, RsvpChoice.ATTEND)
+    assert (
+        await withdraw(imported, "DB005", "  Đơn vị   cử người khác ") is WithdrawalStep.WITHDRAWN
+    )
+    again = await imported.withdrawals.withdraw(imported.access.local_operator(), "db005")
+    assert again.step is WithdrawalStep.ALREADY_WITHDRAWN
+    assert again.person is not None and again.person.withdrawn_reason == "Đơn vị cử người khác"
+    office = imported.access.local_operator()
+    back = await imported.withdrawals.reinvite(office, "DB005")
+    assert back.step is WithdrawalStep.REINVITED
+    assert (await imported.withdrawals.reinvite(office, "DB005")).step is (
+        WithdrawalStep.NOT_WITHDRAWN
+    )
+    async with imported.ctx.sessions() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.like("invitation.%"))
+                .order_by(AuditEntry.id)
+            )
+        )
+        assert back.person is not None
+        answer = await session.scalar(select(Rsvp.status).where(Rsvp.delegate_id == back.person.id))
+    assert [(e.action, e.actor) for e in entries] == [
+        ("invitation.withdrawn", "cli"),
+        ("invitation.reinvited", "cli"),
+    ]
+    assert entries[0].after == {"reason": "Đơn vị cử người khác", "by": None}
+    assert answer == RsvpStatus.ATTENDING  # her answer as she left it
+    assert (await imported.reports.counts()).overall.total == 80
+
+
+async def test_withdrawing_refuses_an_unknown_code_a_task_contact_and_a_long_reason(
+    imported: Services,
+) -> None:
+    assert await withdraw(imported, "DB999") is WithdrawalStep.UNKNOWN_CODE
+    assert await withdraw(imported, "DB005", "x" * 501) is WithdrawalStep.TOO_LONG
+    assert (await imported.reports.counts()).overall.total == 80  # nothing changed
+    contacts = EXAMPLE_DELEGATES.parent / "contacts.csv"
+    parsed = parse_delegate_file(contacts, groups(imported))
+    await imported.delegates.import_rows(parsed.rows, actor="test")
+    assert await withdraw(imported, "NV01") is WithdrawalStep.NOT_INVITED
+
+
+async def test_withdrawing_a_speaker_names_the_drafts_and_tasks_she_keeps(
+    imported: Services,
+) -> None:
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    result = await imported.withdrawals.withdraw(imported.access.local_operator(), "DB031")
+    assert result.step is WithdrawalStep.WITHDRAWN
+    assert [s.theme_key for s in result.work.speeches] == ["1.1"]
+    assert result.work.tasks  # a district chair answers for the districts' task
+    lines = withdrawal_lines(CATALOG.plain, result, "DB031")
+    assert lines[0].startswith("Đã rút giấy mời của đồng chí ")
+    assert any("vẫn được giữ nguyên cho đến khi Văn phòng phân công lại" in line for line in lines)
+    assert any("/phancong huy DB031 1.1" in line for line in lines)
+    assert any(line.startswith("• Nhiệm vụ ") for line in lines)
+
+
+async def test_the_import_no_longer_calls_a_withdrawn_person_absent(imported: Services) -> None:
+    parsed = parse_delegate_file(EXAMPLE_DELEGATES, groups(imported))
+    rows = [row for row in parsed.rows if row.code not in ("DB005", "DB006")]
+    await withdraw(imported, "DB005")
+    summary = await imported.delegates.import_rows(rows, actor="test")
+    assert summary.absent == ["DB006"]
+
+
+# --- the person: chats, page --------------------------------------------------------------------
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+
+async def test_what_was_queued_for_her_is_not_sent_and_the_report_says_why(
+    harness: BotHarness,
+) -> None:
+    kept = await harness.open_invitation("DB004")
+    dropped = await harness.open_invitation("DB005")
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
+        session.add(notice)
+    await harness.outbox.queue_due()  # her copy is queued before the office withdraws her
+    sent_before = len(harness.fake.messages_to(dropped.id))
+    await withdraw(harness.services, "DB005")
+    await harness.tick()
+    assert "Thông báo thử" in kept.last_text()
+    assert len(harness.fake.messages_to(dropped.id)) == sent_before
+    async with harness.services.ctx.sessions() as session:
+        skipped = (
+            await session.execute(
+                select(Delivery.status, Delivery.last_error).where(
+                    Delivery.message_id == notice.id, Delivery.status == DeliveryStatus.SKIPPED
+                )
+            )
+        ).all()
+    assert skipped == [(DeliveryStatus.SKIPPED, "withdrawn")]
+    report = harness.fake.messages_to(OFFICE_CHAT)[-1]["text"]
+    assert "Không gửi vì Văn phòng đã rút giấy mời (1):" in report
+    assert "• DB005 — " in report
+
+
+async def test_a_batch_of_withdrawn_invitations_does_not_hold_up_the_rest(
+    harness: BotHarness,
+) -> None:
+    first = await harness.open_invitation("DB004")
+    after = await harness.open_invitation("DB005")
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        session.add(notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now))
+    await harness.outbox.queue_due()
+    await withdraw(harness.services, "DB004")
+    harness.outbox.batch_size = 1  # the first batch holds her copy alone
+    received = len(harness.fake.messages_to(first.id))
+    await harness.tick()
+    assert len(harness.fake.messages_to(first.id)) == received
+    assert "Thông báo thử" in after.last_text()
+
+
+async def test_a_message_queued_for_her_alone_is_skipped_with_the_reason(
+    harness: BotHarness,
+) -> None:
+    await harness.open_invitation("DB005")
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
+        session.add(notice)
+    await harness.outbox.queue_due()
+    await withdraw(harness.services, "DB005")
+    await harness.tick()
+    async with harness.services.ctx.sessions() as session:
+        message = await session.get_one(OutboundMessage, notice.id)
+    assert message.status == MessageStatus.SKIPPED
+    assert (message.params or {})["skip_reason"] == "withdrawn"
+    report = await harness.services.office_report.collect()
+    [sending] = office_report_sheets(CATALOG, harness.services.config, report)[4:5]
+    assert any(
+        "không gửi (người nhận đã được rút giấy mời)" in str(cell)
+        for row in sending.rows
+        for cell in row
+    )
+
+
+async def test_the_rsvp_chase_passes_her_by(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB005")
+    await harness.open_invitation("DB006")
+    await withdraw(harness.services, "DB005")
+    await harness.plan(MessageKind.RSVP_REMINDER)
+    harness.clock.set(local(2024, 5, 18, 8, 0))
+    received = len(harness.fake.messages_to(user.id))
+    await harness.tick()
+    assert len(harness.fake.messages_to(user.id)) == received
+    assert "chưa xác nhận tham dự" in harness.user_for("DB006").last_text()
+    async with harness.services.ctx.sessions() as session:
+        person = (await harness.services.dashboard.card("DB005")).person  # type: ignore[union-attr]
+        copies = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.delegate_id == person.id)
+        )
+    assert copies == 0  # not in the reminder's audience at all: nobody to phone about her
+
+
+# --- the check-in desk --------------------------------------------------------------------------
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listed(office: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The office folder with the example delegates imported."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    return office
+
+
+def test_delegates_withdraw_and_reinvite_say_what_they_did_once(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "db005", "--reason", "Đơn vị cử người khác"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == EXAMPLE_MEETING
+    assert out[1].startswith("Đã rút giấy mời của đồng chí ")
+    assert out[1].split(". ")[0].endswith("(DB005)")
+    assert out[2] == "Lý do: Đơn vị cử người khác"
+    assert main(["delegates", "withdraw", "DB005"]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[1]
+        .endswith("(DB005) đã được rút từ trước; không có gì thay đổi.")
+    )
+    assert main(["delegates", "reinvite", "DB005"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("Đã mời lại đồng chí ")
+    assert main(["delegates", "reinvite", "DB005"]) == 0
+    assert "đang có hiệu lực (chưa bị rút)" in capsys.readouterr().out
+
+
+def test_delegates_withdraw_of_an_unknown_code_is_refused(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "DB999"]) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert "Không có ai mang mã DB999" in said.err
+
+
+def test_the_imports_absent_note_says_how_to_withdraw(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shorter = listed / "shorter.csv"
+    lines = EXAMPLE_DELEGATES.read_text(encoding="utf-8").splitlines()
+    shorter.write_text(
+        "\n".join(line for line in lines if not line.startswith("DB080,")) + "\n", encoding="utf-8"
+    )
+    assert main(["delegates", "import", str(shorter)]) == 0
+    out = capsys.readouterr().out
+    assert "DB080" in out
+    assert "hoinghi delegates withdraw MÃ" in out
