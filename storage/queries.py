@@ -133,6 +133,7 @@ class AnsweringRow(NamedTuple):
     substitute_name: str | None
     substitute_position: str | None
     answered_at: datetime | None
+    withdrawn_at: datetime | None  # the office withdrew the person's invitation
 
 
 IDENTITY_FIELDS = ("channel", "external_id", "id", "delegate_id", "pending_input", "pending_data")
@@ -141,6 +142,7 @@ RSVP_FIELDS = ("id", "status", "reason", "substitute_name", "substitute_position
 ANSWERING_COLUMNS = (
     *(IDENTITY_TABLE.c[name] for name in IDENTITY_FIELDS),
     *(RSVP_TABLE.c[name] for name in RSVP_FIELDS),
+    DELEGATE_TABLE.c.withdrawn_at,
 )
 # What a tap can change in an RSVP row.
 ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
@@ -151,6 +153,7 @@ ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
 _ANSWERING_SELECT = (
     select(*ANSWERING_COLUMNS)
     .join_from(IDENTITY_TABLE, RSVP_TABLE, RSVP_TABLE.c.delegate_id == IDENTITY_TABLE.c.delegate_id)
+    .join(DELEGATE_TABLE, DELEGATE_TABLE.c.id == IDENTITY_TABLE.c.delegate_id)
     .where(
         IDENTITY_TABLE.c.channel == bindparam("channel"),
         IDENTITY_TABLE.c.external_id.in_(bindparam("external_ids", expanding=True)),

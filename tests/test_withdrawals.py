@@ -15,15 +15,19 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
-from bot.domain.rsvp import RsvpChoice, RsvpStatus
+from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
+from bot.services.checkin import CheckinStep, Notice, notice_line
 from bot.services.dashboard import Filters
 from bot.services.report_file import office_report_sheets
+from bot.services.rsvp import RsvpStep
 from bot.services.withdrawals import WithdrawalStep, withdrawal_lines
 from bot.texts import load_catalog
 from storage.models import AuditEntry, Delivery, OutboundMessage, Rsvp
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
 from tests.harness import OFFICE_CHAT, BotHarness, notice_due
+from tests.office_support import STAFF, make_staff, text_of
+from tests.web_support import flash, form_fields, web_for
 
 CATALOG = load_catalog("vi")
 GONE = "giấy mời gửi đồng chí không còn hiệu lực"
@@ -184,6 +188,71 @@ async def test_the_import_no_longer_calls_a_withdrawn_person_absent(imported: Se
 # --- the person: chats, page --------------------------------------------------------------------
 
 
+async def test_her_answers_are_not_taken_and_say_the_invitation_is_no_longer_in_effect(
+    imported: Services,
+) -> None:
+    account = await link(imported, "DB005", 501)
+    await imported.rsvp.choose(account, RsvpChoice.DECLINE)  # the bot asks for a reason
+    await withdraw(imported, "DB005")
+    tapped = await imported.rsvp.choose(account, RsvpChoice.ATTEND)
+    typed = await imported.rsvp.submit_text(account, "Bận công tác")
+    assert tapped.step is RsvpStep.WITHDRAWN
+    assert typed.step is RsvpStep.NOTHING_PENDING  # the question ended with the withdrawal
+    person = (await imported.dashboard.card("DB005")).person  # type: ignore[union-attr]
+    office = imported.access.local_operator()
+    phoned = await imported.rsvp.record_by_phone(
+        office, person.id, RsvpAnswer(RsvpStatus.ATTENDING)
+    )
+    assert phoned.step is RsvpStep.WITHDRAWN
+    card = await imported.dashboard.card("DB005")
+    assert card is not None and card.rsvp.status is RsvpStatus.DECLINED  # as she left it
+
+
+async def test_on_telegram_her_taps_and_commands_get_the_notice_without_choices(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB005")
+    card = user.last_message
+    await withdraw(harness.services, "DB005")
+    await harness.send(user.tap("✅ Tham dự", message=card))
+    assert GONE in user.last_text()
+    assert "reply_markup" not in user.last_message
+    await harness.send(user.command("/trangthai"))
+    assert GONE in user.last_text()
+    assert "reply_markup" not in user.last_message
+    await harness.send(user.text("xin chào"))
+    assert GONE in user.last_text()
+    answer = (await harness.services.dashboard.card("DB005")).rsvp.status  # type: ignore[union-attr]
+    assert answer is RsvpStatus.NO_ANSWER
+
+
+async def test_her_personal_page_says_the_list_was_adjusted_and_offers_no_answer(
+    imported: Services,
+) -> None:
+    web = await web_for(imported)
+    before = (await web.open("DB005")).text
+    assert 'id="form-attend"' in before
+    await withdraw(imported, "DB005")
+    page = (await web.open("DB005")).text
+    assert GONE in text_of(page, "withdrawn-notice")
+    assert imported.config.office.contact in text_of(page, "withdrawn-notice")
+    assert 'id="form-attend"' not in page and 'id="answer"' not in page
+    # A form kept open from before is refused the same way, and changes nothing.
+    await imported.withdrawals.reinvite(imported.access.local_operator(), "DB005")
+    form_page = (await web.open("DB005")).text
+    await withdraw(imported, "DB005")
+    fields = form_fields(form_page, "form-attend")
+    posted = await web.client.post(
+        f"/{web.tokens['DB005']}/rsvp", data={**fields, "choice": "attend"}
+    )
+    if posted.status_code == 303:
+        posted = await web.client.get(posted.headers["location"])
+    assert GONE in flash(posted.text)
+    card = await imported.dashboard.card("DB005")
+    assert card is not None and card.rsvp.status is RsvpStatus.NO_ANSWER
+    await web.client.aclose()
+
+
 # --- the outbox ---------------------------------------------------------------------------------
 
 
@@ -276,6 +345,31 @@ async def test_the_rsvp_chase_passes_her_by(harness: BotHarness) -> None:
 
 
 # --- the check-in desk --------------------------------------------------------------------------
+
+
+async def test_the_desk_sees_the_withdrawal_and_may_let_her_in_only_as_a_guest(
+    imported: Services,
+) -> None:
+    await make_staff(imported)
+    desk_actor = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert desk_actor is not None
+    desk = imported.access.office_desk(desk_actor, "Bàn 1")
+    await withdraw(imported, "DB005", "Đơn vị cử người khác")
+    arrival = await imported.checkin.lookup(desk, "DB005")
+    assert Notice.WITHDRAWN in arrival.notices and not arrival.can_check_in
+    said = notice_line(CATALOG, imported.config.meeting, arrival)
+    assert said is not None and "Văn phòng đã rút giấy mời của người này" in said
+    assert "Lý do rút giấy mời: Đơn vị cử người khác." in said
+    assert (await imported.checkin.check_in(desk, "DB005")).step is CheckinStep.WITHDRAWN
+    [hit] = await imported.checkin.search(desk, "DB005")
+    assert hit.person.withdrawn and hit.needs_a_look
+    name = hit.person.full_name
+    guest = await imported.checkin.guest(desk, name)
+    assert guest.step is CheckinStep.CHECKED_IN  # not taken for the invitee she no longer is
+    attendance = await imported.checkin.count()
+    assert attendance.present == 0 and len(attendance.guests) == 1
 
 
 # --- the dashboard ------------------------------------------------------------------------------
