@@ -5,6 +5,7 @@ office is told what work she still has. From the service, the chat, the pages an
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from bot.texts import load_catalog
 from storage.models import AuditEntry, Delivery, OutboundMessage, Rsvp
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
 from tests.harness import OFFICE_CHAT, BotHarness, notice_due
-from tests.office_support import STAFF, make_staff, text_of
+from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
 from tests.web_support import flash, form_fields, web_for
 
 CATALOG = load_catalog("vi")
@@ -373,6 +374,52 @@ async def test_the_desk_sees_the_withdrawal_and_may_let_her_in_only_as_a_guest(
 
 
 # --- the dashboard ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+async def test_the_office_withdraws_after_confirming_and_invites_again_on_the_dashboard(
+    desk: Desk, imported: Services
+) -> None:
+    page = (await desk.client.get("/office/delegates/DB005")).text
+    assert 'id="withdraw-link"' in page
+    confirm = (await desk.client.get("/office/delegates/DB005/withdraw")).text
+    assert "Rút giấy mời của đồng chí" in text_of(confirm, "withdraw-what")
+    done = await desk.post(
+        "delegates/DB005/withdraw", "form-withdraw", {"reason": "Mời nhầm"},
+        page="delegates/DB005/withdraw",
+    )  # fmt: skip
+    assert "Đã rút giấy mời của đồng chí" in flash(done.text)
+    assert "Đã rút giấy mời" in text_of(done.text, "withdrawn-status")
+    assert "Mời nhầm" in text_of(done.text, "withdrawn-status")
+    assert 'id="form-phone"' not in done.text
+    listed = (await desk.client.get("/office/delegates?group=lanh_dao_thanh_pho")).text
+    assert text_of(listed, "withdrawn-DB005") == "Đã rút giấy mời"
+    again = await desk.post("delegates/DB005/reinvite", "form-reinvite", {}, page="delegates/DB005")
+    assert "Đã mời lại đồng chí" in flash(again.text)
+    assert 'id="withdraw-link"' in again.text
+    async with imported.ctx.sessions() as session:
+        actors = list(
+            await session.scalars(
+                select(AuditEntry.actor).where(AuditEntry.action.like("invitation.%"))
+            )
+        )
+    assert actors == [f"dashboard:{STAFF}", f"dashboard:{STAFF}"]
+
+
+async def test_the_confirmation_names_the_work_the_speaker_keeps(
+    desk: Desk, imported: Services
+) -> None:
+    await imported.drafts.sync()
+    confirm = (await desk.client.get("/office/delegates/DB031/withdraw")).text
+    assert "/phancong huy DB031 1.1" in text_of(confirm, "withdraw-work")
 
 
 # --- the command line ---------------------------------------------------------------------------
