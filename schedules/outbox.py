@@ -1087,8 +1087,14 @@ async def _recipients(
 
 def _unsendable(message: OutboundMessage, withdrawn: bool) -> str | None:
     """Why a delivery to a person is skipped as it is claimed, or None to send it: nothing goes
-    to an invitation the office withdrew after the message was queued."""
-    return WITHDRAWN if withdrawn else None
+    to an invitation the office withdrew after the message was queued, but the message telling
+    her so; and that one goes only while it is still true (not once she was invited again)."""
+    telling = message.kind == MessageKind.INVITATION_WITHDRAWN
+    if withdrawn and not telling:
+        return WITHDRAWN
+    if telling and not withdrawn:
+        return NOTHING_TO_SEND
+    return None
 
 
 def _window_closed(message: OutboundMessage, now: datetime) -> bool:

@@ -145,7 +145,7 @@ async def test_withdraw_and_reinvite_are_audited_and_a_repeat_changes_nothing(
         ("invitation.withdrawn", "cli"),
         ("invitation.reinvited", "cli"),
     ]
-    assert entries[0].after == {"reason": "Đơn vị cử người khác", "by": None}
+    assert entries[0].after == {"reason": "Đơn vị cử người khác", "by": None, "told": False}
     assert answer == RsvpStatus.ATTENDING  # her answer as she left it
     assert (await imported.reports.counts()).overall.total == 80
 
@@ -327,6 +327,32 @@ async def test_a_message_queued_for_her_alone_is_skipped_with_the_reason(
     )
 
 
+async def test_the_bot_tells_her_only_when_the_office_chooses_to(harness: BotHarness) -> None:
+    office = harness.services.access.local_operator()
+    told = await harness.open_invitation("DB004")
+    untold = await harness.open_invitation("DB005")
+    received = len(harness.fake.messages_to(untold.id))
+    await harness.services.withdrawals.withdraw(office, "DB004", tell=True)
+    await harness.services.withdrawals.withdraw(office, "DB005")
+    await harness.tick()
+    assert GONE in told.last_text()
+    assert "reply_markup" not in told.last_message
+    assert len(harness.fake.messages_to(untold.id)) == received
+
+
+async def test_the_message_telling_her_is_not_sent_once_she_is_invited_again(
+    harness: BotHarness,
+) -> None:
+    office = harness.services.access.local_operator()
+    user = await harness.open_invitation("DB004")
+    received = len(harness.fake.messages_to(user.id))
+    await harness.services.withdrawals.withdraw(office, "DB004", tell=True)
+    await harness.outbox.queue_due()
+    await harness.services.withdrawals.reinvite(office, "DB004")
+    await harness.tick()
+    assert len(harness.fake.messages_to(user.id)) == received
+
+
 async def test_the_rsvp_chase_passes_her_by(harness: BotHarness) -> None:
     user = await harness.open_invitation("DB005")
     await harness.open_invitation("DB006")
@@ -452,6 +478,15 @@ def test_delegates_withdraw_and_reinvite_say_what_they_did_once(
     assert capsys.readouterr().out.splitlines()[1].startswith("Đã mời lại đồng chí ")
     assert main(["delegates", "reinvite", "DB005"]) == 0
     assert "đang có hiệu lực (chưa bị rút)" in capsys.readouterr().out
+
+
+def test_delegates_withdraw_says_whether_the_bot_tells_her(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "DB005"]) == 0
+    assert "Bot không nhắn cho đồng chí về việc này" in capsys.readouterr().out
+    assert main(["delegates", "withdraw", "DB006", "--tell"]) == 0
+    assert "Bot sẽ nhắn cho đồng chí rằng giấy mời không còn hiệu lực" in capsys.readouterr().out
 
 
 def test_delegates_withdraw_of_an_unknown_code_is_refused(

@@ -149,6 +149,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     withdraw.add_argument("code", metavar="MÃ")
     withdraw.add_argument("--reason", metavar="LÝ_DO", help="lý do (chỉ Văn phòng xem)")
+    withdraw.add_argument(
+        "--tell",
+        action="store_true",
+        help="bot nhắn cho người này rằng giấy mời không còn hiệu lực (mặc định: không nhắn)",
+    )
     same_meeting_option(withdraw)
     withdraw.set_defaults(command=cmd_delegates_withdraw)
     reinvite = delegates.add_parser("reinvite", help="mời lại người đã bị rút giấy mời")

@@ -102,7 +102,7 @@ def cmd_delegates_withdraw(args: argparse.Namespace) -> int:
 
     async def withdraw(services: Services) -> WithdrawalResult:
         office = services.access.local_operator()
-        return await services.withdrawals.withdraw(office, args.code, args.reason)
+        return await services.withdrawals.withdraw(office, args.code, args.reason, tell=args.tell)
 
     return _change_invitation(args, withdraw)
 

@@ -32,6 +32,9 @@ class MessageKind(StrEnum):
     DRAFT_REPLY = "draft_reply"  # the speaker's answer, relayed to the office chat
     DRAFT_VERDICT = "draft_verdict"  # final or needs revision, told to the speaker
     ECHO = "echo"  # a step a person took on their personal page, confirmed in their chat
+    # The person is told the office withdrew her invitation (only when the office chose to):
+    # the one message the outbox still sends to a withdrawn invitation.
+    INVITATION_WITHDRAWN = "invitation_withdrawn"
 
 
 class MessageStatus(StrEnum):

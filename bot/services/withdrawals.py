@@ -22,11 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.drafts import DraftStatus
-from bot.domain.outbound import DeliveryStatus
+from bot.domain.outbound import OFFICE_PLACE, DeliveryStatus, MessageKind
 from bot.domain.rsvp import MAX_REASON
 from bot.domain.typed import one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
+from bot.services.queueing import queue_to_person
 from bot.services.views import DelegateView
 from storage import queries
 from storage.models import (
@@ -94,6 +95,7 @@ class WithdrawalResult:
     person: DelegateView | None = None
     work: OpenWork = field(default_factory=OpenWork)
     unsent: int = 0  # messages queued for her that will not be sent now
+    told: bool = False  # the bot tells her the invitation is no longer in effect
 
 
 class WithdrawalService:
@@ -103,10 +105,11 @@ class WithdrawalService:
         self._ctx = ctx
 
     async def withdraw(
-        self, office: OfficeActor, code: str, reason: str | None = None
+        self, office: OfficeActor, code: str, reason: str | None = None, *, tell: bool = False
     ) -> WithdrawalResult:
         """Take the person with ``code`` off the invitation list, with an optional reason;
-        audited as ``office``'s (the bot does not tell her: the office does, as it sees fit).
+        audited as ``office``'s. With ``tell``, the bot also tells her the invitation is no
+        longer in effect (the office chooses: by default it tells her itself, as it sees fit).
         Unchanged (ALREADY_WITHDRAWN) if it is withdrawn already."""
         why = one_line(reason or "") or None
         if why is not None and len(why) > MAX_WITHDRAW_REASON:
@@ -125,12 +128,23 @@ class WithdrawalService:
             person.withdrawn_at, person.withdrawn_reason = now, why
             person.updated_at = now
             unsent = await _waiting_deliveries(session, person.id)
+            if tell:
+                queue_to_person(
+                    session, meeting_id=self._ctx.meeting_id,
+                    kind=MessageKind.INVITATION_WITHDRAWN, person_id=person.id, now=now,
+                    params={}, report_to=office.report_to or OFFICE_PLACE,
+                )  # fmt: skip
             queries.add_audit(
                 session, at=now, actor=office.actor, action="invitation.withdrawn",
                 entity="delegate", entity_id=person.id, before=None,
-                after={"reason": why, "by": office.name or None},
+                after={"reason": why, "by": office.name or None, "told": tell},
             )  # fmt: skip
-            return WithdrawalResult(WithdrawalStep.WITHDRAWN, DelegateView.of(person), work, unsent)
+            result = WithdrawalResult(
+                WithdrawalStep.WITHDRAWN, DelegateView.of(person), work, unsent, told=tell
+            )
+        if tell:
+            self._ctx.due_now()  # committed: the outbox tells her now, not at its next tick
+        return result
 
     async def reinvite(self, office: OfficeActor, code: str) -> WithdrawalResult:
         """Give the person with ``code`` her invitation back (her answer as she left it);
@@ -235,7 +249,7 @@ def withdrawal_lines(say: Callable[..., T], result: WithdrawalResult, code: str)
             lines.append(say("withdrawn.reason", reason=person.withdrawn_reason))
         if result.unsent:
             lines.append(say("withdrawn.unsent", count=result.unsent))
-        lines.append(say("withdrawn.not_told"))
+        lines.append(say("withdrawn.told" if result.told else "withdrawn.not_told"))
     if result.step in (WithdrawalStep.WITHDRAWN, WithdrawalStep.ALREADY_WITHDRAWN):
         lines += work_lines(say, result.work, person.code)
     return lines

@@ -63,7 +63,9 @@ class Withdrawals:
         if isinstance(values, Response):
             return values
         code = str(request.path_params["code"])
-        result = await office.services.withdrawals.withdraw(actor, code, values.get("reason"))
+        tell = values.get("tell") == "yes"
+        withdrawals = office.services.withdrawals
+        result = await withdrawals.withdraw(actor, code, values.get("reason"), tell=tell)
         return self._said(visit, code, result)
 
     async def reinvite(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
