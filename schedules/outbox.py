@@ -117,6 +117,8 @@ OFFICE_RECIPIENT = "chat:"
 DELIVERY_TABLE: Table = Delivery.__table__  # type: ignore[assignment]
 # The error a delivery is skipped with when its content for that recipient came out empty.
 NOTHING_TO_SEND = "nothing to send"
+# The error a delivery is skipped with when the office withdrew its recipient's invitation.
+WITHDRAWN = SkipReason.WITHDRAWN.value
 # How long a claim holds without renewal (renewed every third of it while the batch is sent).
 LEASE = timedelta(seconds=30)
 
@@ -632,51 +634,75 @@ class Outbox:
             await self.recover()
         async with unit_of_work(self._sessions) as session:
             await self._skip_expired(session, now)
-            rows = (
-                await session.execute(
-                    select(Delivery, OutboundMessage)
-                    .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
-                    .where(
-                        Delivery.status == DeliveryStatus.PENDING,
-                        Delivery.next_attempt_at <= now,
-                        # Only this meeting's: another meeting's messages go out through its
-                        # own process, its own bots, in its own words.
-                        OutboundMessage.meeting_id == self._meeting_id,
-                        *(() if channel is None else (Delivery.channel == channel,)),
-                        ~self._earlier_to_the_same_chat(now),
-                    )
-                    .order_by(Delivery.next_attempt_at, Delivery.id)
-                    .limit(limit)
-                    # Row locks for PostgreSQL (a no-op on SQLite): a row another process is
-                    # claiming is skipped, not waited for, and never claimed twice.
-                    .with_for_update(skip_locked=True, of=Delivery)
+            while rows := await self._due(session, now, limit, channel):
+                claimed = await self._mark_claimed(session, rows, now)
+                if claimed:
+                    return claimed
+                # The whole batch was skipped (withdrawn invitations): the next due ones, in
+                # the same claim, so a drain does not end with deliveries still due.
+                await session.flush()
+            return []
+
+    async def _due(
+        self, session: AsyncSession, now: datetime, limit: int, channel: str | None
+    ) -> Sequence[Any]:
+        """Up to ``limit`` due deliveries (of ``channel`` only, if given) with their messages,
+        locked for this claim."""
+        return (
+            await session.execute(
+                select(Delivery, OutboundMessage)
+                .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+                .where(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.next_attempt_at <= now,
+                    # Only this meeting's: another meeting's messages go out through its
+                    # own process, its own bots, in its own words.
+                    OutboundMessage.meeting_id == self._meeting_id,
+                    *(() if channel is None else (Delivery.channel == channel,)),
+                    ~self._earlier_to_the_same_chat(now),
                 )
-            ).all()
-            if not rows:
-                return []
-            delegate_ids = [d.delegate_id for d, _ in rows if d.delegate_id is not None]
-            recipients = await _recipients(session, delegate_ids)
-            claimed = []
-            for delivery, message in rows:
-                delivery.status = DeliveryStatus.SENDING
-                delivery.attempts += 1
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(limit)
+                # Row locks for PostgreSQL (a no-op on SQLite): a row another process is
+                # claiming is skipped, not waited for, and never claimed twice.
+                .with_for_update(skip_locked=True, of=Delivery)
+            )
+        ).all()
+
+    async def _mark_claimed(
+        self, session: AsyncSession, rows: Sequence[Any], now: datetime
+    ) -> list[_Claimed]:
+        """Mark ``rows`` as sending, as this process's; skip those that must not go (see
+        :func:`_unsendable`), said why."""
+        delegate_ids = [d.delegate_id for d, _ in rows if d.delegate_id is not None]
+        recipients, withdrawn = await _recipients(session, delegate_ids)
+        claimed = []
+        for delivery, message in rows:
+            if delivery.delegate_id is not None and (
+                unsent := _unsendable(message, delivery.delegate_id in withdrawn)
+            ):
+                delivery.status, delivery.last_error = DeliveryStatus.SKIPPED, unsent
                 delivery.updated_at = now
-                delivery.claimed_by = self.claimant
-                delivery.lease_until = now + self.lease
-                assert delivery.chat_address is not None and delivery.channel is not None
-                claimed.append(
-                    _Claimed(
-                        id=delivery.id,
-                        chat_address=delivery.chat_address,
-                        channel=delivery.channel,
-                        parts_sent=delivery.parts_sent,
-                        attempts=delivery.attempts,
-                        message=message_view(message),
-                        recipient=recipients.get(delivery.delegate_id or 0),
-                        interrupted=delivery.interrupted_at is not None,
-                    )
+                continue
+            delivery.status = DeliveryStatus.SENDING
+            delivery.attempts += 1
+            delivery.updated_at = now
+            delivery.claimed_by = self.claimant
+            delivery.lease_until = now + self.lease
+            assert delivery.chat_address is not None and delivery.channel is not None
+            claimed.append(
+                _Claimed(
+                    id=delivery.id,
+                    chat_address=delivery.chat_address,
+                    channel=delivery.channel,
+                    parts_sent=delivery.parts_sent,
+                    attempts=delivery.attempts,
+                    message=message_view(message),
+                    recipient=recipients.get(delivery.delegate_id or 0),
+                    interrupted=delivery.interrupted_at is not None,
                 )
-            return claimed
+            )
+        return claimed
 
     def _earlier_to_the_same_chat(self, now: datetime) -> ColumnElement[bool]:
         """Whether a delivery queued before this one to the same chat is still to go (pending,
@@ -959,20 +985,23 @@ class Outbox:
                 return []
             counts: dict[int, Counter[DeliveryStatus]] = {id_: Counter() for id_ in queued}
             nothing_to_send: Counter[int] = Counter()
+            withdrawn: Counter[int] = Counter()
             grouped = await session.execute(
                 select(
                     Delivery.message_id,
                     Delivery.status,
                     func.count(),
                     func.sum(case((Delivery.last_error == NOTHING_TO_SEND, 1), else_=0)),
+                    func.sum(case((Delivery.last_error == WITHDRAWN, 1), else_=0)),
                 )
                 .where(Delivery.message_id.in_(queued))
                 .group_by(Delivery.message_id, Delivery.status)
             )
-            for message_id, status, count, empty in grouped:
+            for message_id, status, count, empty, gone in grouped:
                 counts[message_id][DeliveryStatus(status)] += count
                 if status == DeliveryStatus.SKIPPED:
                     nothing_to_send[message_id] += empty or 0
+                    withdrawn[message_id] += gone or 0
             finished = [id_ for id_ in queued if all(s.is_final for s in counts[id_])]
             problems = await _problems(session, finished)
             reports = []
@@ -987,7 +1016,10 @@ class Outbox:
                         blocked=problems[id_, DeliveryStatus.BLOCKED],
                         not_linked=problems[id_, DeliveryStatus.NOT_LINKED],
                         late_by=timedelta(seconds=late) if late else None,
-                        skipped=_reached_nobody(counts[id_].total(), nothing_to_send[id_]),
+                        skipped=_reached_nobody(
+                            counts[id_].total(), nothing_to_send[id_], withdrawn[id_]
+                        ),
+                        withdrawn=problems[id_, DeliveryStatus.SKIPPED],
                     )
                 )
             return reports
@@ -1023,14 +1055,21 @@ def office_delivery(message_id: int, channel: str, address: str, now: datetime) 
     )
 
 
-async def _recipients(session: AsyncSession, delegate_ids: list[int]) -> dict[int, Recipient]:
+async def _recipients(
+    session: AsyncSession, delegate_ids: list[int]
+) -> tuple[dict[int, Recipient], set[int]]:
+    """The people claimed deliveries go to, by id, and which of them the office withdrew the
+    invitation of since (read with them: a claim costs no statement more)."""
     if not delegate_ids:
-        return {}
-    rows = await session.execute(
-        select(Delegate, Rsvp)
-        .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-        .where(Delegate.id.in_(delegate_ids))
-    )
+        return {}, set()
+    rows = (
+        await session.execute(
+            select(Delegate, Rsvp)
+            .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+            .where(Delegate.id.in_(delegate_ids))
+        )
+    ).all()
+    withdrawn = {delegate.id for delegate, _ in rows if delegate.withdrawn_at is not None}
     return {
         delegate.id: Recipient(
             delegate_id=delegate.id,
@@ -1042,8 +1081,20 @@ async def _recipients(session: AsyncSession, delegate_ids: list[int]) -> dict[in
             rsvp=RsvpStatus(rsvp.status),
             substitute_name=rsvp.substitute_name,
         )
-        for delegate, rsvp in rows.all()
-    }
+        for delegate, rsvp in rows
+    }, withdrawn
+
+
+def _unsendable(message: OutboundMessage, withdrawn: bool) -> str | None:
+    """Why a delivery to a person is skipped as it is claimed, or None to send it: nothing goes
+    to an invitation the office withdrew after the message was queued, but the message telling
+    her so; and that one goes only while it is still true (not once she was invited again)."""
+    telling = message.kind == MessageKind.INVITATION_WITHDRAWN
+    if withdrawn and not telling:
+        return WITHDRAWN
+    if telling and not withdrawn:
+        return NOTHING_TO_SEND
+    return None
 
 
 def _window_closed(message: OutboundMessage, now: datetime) -> bool:
@@ -1069,13 +1120,15 @@ def _newest_of_each_series(
     return older
 
 
-def _reached_nobody(total: int, nothing_to_send: int) -> SkipReason | None:
+def _reached_nobody(total: int, nothing_to_send: int, withdrawn: int = 0) -> SkipReason | None:
     """Why a finished message went to nobody at all, from its ``total`` deliveries and how many
-    of them had nothing to send; None if it went, or was meant to go, to someone (a copy sent,
-    failed, blocked, or waiting for a person to link)."""
+    of them had nothing to send or went to a withdrawn invitation; None if it went, or was
+    meant to go, to someone (a copy sent, failed, blocked, or waiting for a person to link)."""
     if not total:
         return SkipReason.NO_RECIPIENTS
-    if nothing_to_send == total:
+    if withdrawn == total:
+        return SkipReason.WITHDRAWN
+    if nothing_to_send + withdrawn == total:
         return SkipReason.NOTHING_TO_SEND
     return None
 
@@ -1087,7 +1140,8 @@ async def _problems(
     session: AsyncSession, message_ids: Sequence[int]
 ) -> defaultdict[tuple[int, DeliveryStatus], list[Problem]]:
     """The people the office is told about for each finished message, by (message, status):
-    columns only, in the order the deliveries were made."""
+    columns only, in the order the deliveries were made. Under ``skipped``: those not sent it
+    because their invitation was withdrawn."""
     found: defaultdict[tuple[int, DeliveryStatus], list[Problem]] = defaultdict(list)
     if not message_ids:
         return found
@@ -1101,7 +1155,13 @@ async def _problems(
             Delegate.full_name,
         )
         .join(Delegate, Delegate.id == Delivery.delegate_id)
-        .where(Delivery.message_id.in_(message_ids), Delivery.status.in_(_REPORTED))
+        .where(
+            Delivery.message_id.in_(message_ids),
+            or_(
+                Delivery.status.in_(_REPORTED),
+                and_(Delivery.status == DeliveryStatus.SKIPPED, Delivery.last_error == WITHDRAWN),
+            ),
+        )
         .order_by(Delivery.id)
     )
     for message_id, status, error, interrupted_at, code, full_name in rows:

@@ -67,6 +67,10 @@ class Delegate(Base):
     # the dashboard's search looks in: kept by the writes (bot.services.delegates, migration
     # 0019), since neither SQLite nor a bare PostgreSQL can strip Vietnamese diacritics.
     search_text: Mapped[str] = mapped_column(String(640), default="", server_default="")
+    # The office withdrew the invitation («Rút giấy mời», bot.services.withdrawals): the person
+    # stays on the list, marked, out of every audience and count, until re-invited (both None).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_reason: Mapped[str | None] = mapped_column(String(500))
 
     rsvp: Mapped[Rsvp] = relationship(back_populates="delegate", lazy="raise", uselist=False)
 

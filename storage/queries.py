@@ -133,6 +133,7 @@ class AnsweringRow(NamedTuple):
     substitute_name: str | None
     substitute_position: str | None
     answered_at: datetime | None
+    withdrawn_at: datetime | None  # the office withdrew the person's invitation
 
 
 IDENTITY_FIELDS = ("channel", "external_id", "id", "delegate_id", "pending_input", "pending_data")
@@ -141,6 +142,7 @@ RSVP_FIELDS = ("id", "status", "reason", "substitute_name", "substitute_position
 ANSWERING_COLUMNS = (
     *(IDENTITY_TABLE.c[name] for name in IDENTITY_FIELDS),
     *(RSVP_TABLE.c[name] for name in RSVP_FIELDS),
+    DELEGATE_TABLE.c.withdrawn_at,
 )
 # What a tap can change in an RSVP row.
 ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
@@ -151,6 +153,7 @@ ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
 _ANSWERING_SELECT = (
     select(*ANSWERING_COLUMNS)
     .join_from(IDENTITY_TABLE, RSVP_TABLE, RSVP_TABLE.c.delegate_id == IDENTITY_TABLE.c.delegate_id)
+    .join(DELEGATE_TABLE, DELEGATE_TABLE.c.id == IDENTITY_TABLE.c.delegate_id)
     .where(
         IDENTITY_TABLE.c.channel == bindparam("channel"),
         IDENTITY_TABLE.c.external_id.in_(bindparam("external_ids", expanding=True)),
@@ -253,11 +256,11 @@ async def active_invitation_by_code(
 
 
 async def invitation_rows(session: AsyncSession, meeting_id: int) -> Sequence[Any]:
-    """Each delegate of a meeting with a current invitation, as a row of the columns the links
-    export shows (code, full_name, group_key, rank, role, position, organization, phone, token,
-    link_code): one statement, no ORM object per person (10,000 of them in a large meeting),
-    run on the session's connection: through the session, the ORM's row handling cost three
-    times the query's own time."""
+    """Each delegate of a meeting with a current invitation (not one the office withdrew), as a
+    row of the columns the links export shows (code, full_name, group_key, rank, role,
+    position, organization, phone, token, link_code): one statement, no ORM object per person
+    (10,000 of them in a large meeting), run on the session's connection: through the session,
+    the ORM's row handling cost three times the query's own time."""
     connection = await session.connection()
     rows = await connection.execute(
         select(
@@ -273,7 +276,11 @@ async def invitation_rows(session: AsyncSession, meeting_id: int) -> Sequence[An
             Invitation.link_code,
         )
         .join(Invitation, Invitation.delegate_id == Delegate.id)
-        .where(Delegate.meeting_id == meeting_id, Invitation.revoked_at.is_(None))
+        .where(
+            Delegate.meeting_id == meeting_id,
+            Invitation.revoked_at.is_(None),
+            Delegate.withdrawn_at.is_(None),
+        )
     )
     return rows.all()
 
@@ -327,6 +334,8 @@ class RosterRow(NamedTuple):
     unreachable_reason: str | None
     channels: tuple[str, ...] = ()  # the chat channels that reach them, sorted
     blocked: tuple[str, ...] = ()  # the chat channels linked but no longer reaching them
+    withdrawn_at: datetime | None = None  # the office withdrew the invitation
+    withdrawn_reason: str | None = None
 
 
 _ROSTER_COLUMNS = (
@@ -346,9 +355,10 @@ _ROSTER_COLUMNS = (
 
 
 async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
-    """Every delegate (not task contacts) with their answer and their best linked account (a
-    reachable one before a blocked one, then the one used last), read as table rows: the
-    report of a meeting of 10,000 is 10,000 tuples, not 30,000 objects."""
+    """Every delegate (not task contacts; withdrawn invitations too, marked) with their answer
+    and their best linked account (a reachable one before a blocked one, then the one used
+    last), read as table rows: the report of a meeting of 10,000 is 10,000 tuples, not 30,000
+    objects."""
     ident = IDENTITY_TABLE.c
     rows = await session.execute(
         select(
@@ -359,6 +369,8 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
             ident.last_seen_at,
             ident.linked_at,
             ident.channel,
+            Delegate.withdrawn_at,
+            Delegate.withdrawn_reason,
         )
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .outerjoin(
@@ -385,6 +397,8 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
                 row[13],
                 row[14],
                 *_channels(reach.get(row[0])),
+                row[18],
+                row[19],
             )
         )
         for row in best.values()

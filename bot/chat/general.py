@@ -33,6 +33,8 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
         key = turn.not_linked_key
     elif caller.person is not None and caller.person.is_contact:
         key = "hint.contact"
+    elif caller.person is not None and caller.person.withdrawn:
+        key = "withdrawn.notice"
     elif not turn.services.rsvp.is_open():
         mine = await turn.services.invitations.whoami(turn.account)
         rsvp = mine.rsvp if mine is not None else None
@@ -42,7 +44,7 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
         key = "hint.use_buttons_tasks"
     else:
         key = "hint.use_buttons"
-    return turn.say(key, contact=turn.config.office.contact)
+    return turn.say(key, contact=turn.config.office.contact, title=turn.config.meeting.title)
 
 
 async def unreadable(turn: Turn) -> Answer:

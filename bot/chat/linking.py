@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.chat import drafts, tasks
+from bot.chat import drafts, rsvp, tasks
 from bot.chat.replies import invitation_card
 from bot.chat.turn import Turn
 from bot.domain.inbound import Command, PhoneShared, Reachability, Text
@@ -151,6 +151,8 @@ async def card(turn: Turn, result: LinkResult) -> Answer:
     assert result.delegate is not None and result.rsvp is not None
     if result.delegate.is_contact:
         return await tasks.board(turn)
+    if result.delegate.withdrawn:
+        return rsvp.withdrawn_notice(turn)
     is_open = turn.services.rsvp.is_open()
     text = invitation_card(turn.catalog, turn.config, result.delegate, result.rsvp, is_open=is_open)
     return Answer.say(text, rsvp_buttons(turn.catalog) if is_open else ())

@@ -28,6 +28,8 @@ from bot.cli.files import (
 from bot.cli.parser import Parser
 from bot.cli.people import (
     cmd_delegates_import,
+    cmd_delegates_reinvite,
+    cmd_delegates_withdraw,
     cmd_staff_add,
     cmd_staff_list,
     cmd_staff_login,
@@ -142,6 +144,22 @@ def _parser() -> argparse.ArgumentParser:
     absent_option(imp)
     same_meeting_option(imp)
     imp.set_defaults(command=cmd_delegates_import)
+    withdraw = delegates.add_parser(
+        "withdraw", help="rút giấy mời của người có MÃ (giữ trong danh sách, đánh dấu)"
+    )
+    withdraw.add_argument("code", metavar="MÃ")
+    withdraw.add_argument("--reason", metavar="LÝ_DO", help="lý do (chỉ Văn phòng xem)")
+    withdraw.add_argument(
+        "--tell",
+        action="store_true",
+        help="bot nhắn cho người này rằng giấy mời không còn hiệu lực (mặc định: không nhắn)",
+    )
+    same_meeting_option(withdraw)
+    withdraw.set_defaults(command=cmd_delegates_withdraw)
+    reinvite = delegates.add_parser("reinvite", help="mời lại người đã bị rút giấy mời")
+    reinvite.add_argument("code", metavar="MÃ")
+    same_meeting_option(reinvite)
+    reinvite.set_defaults(command=cmd_delegates_reinvite)
 
     people = sub.add_parser(
         "people", help="người đầu mối nhiệm vụ (cùng định dạng, cột Vai trò = đầu mối)"

@@ -24,6 +24,7 @@ from bot.services import Services
 from bot.services.access import Role, RoleChange, StaffMember
 from bot.services.import_notes import absent_file_problem, absent_notes, kept_notes
 from bot.services.signin import LINK_LIFETIME, LinkStep
+from bot.services.withdrawals import WithdrawalResult, WithdrawalStep, withdrawal_lines
 from bot.texts import Catalog
 from bot.texts.presenters import problem_line
 
@@ -70,7 +71,8 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
                 unchanged=summary.unchanged,
             )
         )
-        for line in absent_notes(catalog, config, summary, args.absent):
+        hoinghi = command_prefix(args)
+        for line in absent_notes(catalog, config, summary, args.absent, hoinghi=hoinghi):
             out(line)
         for line in kept_notes(catalog.plain, summary):
             out(line)
@@ -84,12 +86,61 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         synced = await services.tasks.sync()
         if synced.unknown_contacts:
             codes = ", ".join(synced.unknown_contacts)
-            hoinghi = command_prefix(args)
             out(catalog.plain("import.unknown_contacts", codes=codes, hoinghi=hoinghi))
         speakers = await services.drafts.sync()  # and so do the themes' speakers
         if speakers.unknown_speakers:
             codes = ", ".join(speakers.unknown_speakers)
             out(catalog.plain("import.unknown_speakers", codes=codes))
+        return EXIT_OK
+
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
+
+
+def cmd_delegates_withdraw(args: argparse.Namespace) -> int:
+    """Withdraw the invitation of the person with a code («Rút giấy mời»), with an optional
+    reason; audited as the command line's. The office is told what work the person still has."""
+
+    async def withdraw(services: Services) -> WithdrawalResult:
+        office = services.access.local_operator()
+        return await services.withdrawals.withdraw(office, args.code, args.reason, tell=args.tell)
+
+    return _change_invitation(args, withdraw)
+
+
+def cmd_delegates_reinvite(args: argparse.Namespace) -> int:
+    """Give the person with a code their invitation back («Mời lại»); audited."""
+
+    async def reinvite(services: Services) -> WithdrawalResult:
+        return await services.withdrawals.reinvite(services.access.local_operator(), args.code)
+
+    return _change_invitation(args, reinvite)
+
+
+# What a withdraw or a re-invite that changed nothing because it could not exits with.
+_REFUSED = frozenset({WithdrawalStep.UNKNOWN_CODE, WithdrawalStep.NOT_INVITED,
+                      WithdrawalStep.TOO_LONG})  # fmt: skip
+
+
+def _change_invitation(
+    args: argparse.Namespace, change: Callable[[Services], Awaitable[WithdrawalResult]]
+) -> int:
+    """Withdraw or give back an invitation and print what it did (a repeat says so, exit 0);
+    an unknown code, a task contact or a reason too long is refused on stderr (exit 2)."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+
+    async def work(services: Services) -> int:
+        result = await change(services)
+        lines = withdrawal_lines(catalog.plain, result, args.code)
+        if result.step in _REFUSED:
+            for line in lines:
+                out(line, sys.stderr)
+            return EXIT_USAGE
+        out(meeting_line(catalog, config))
+        for line in lines:
+            out(line)
         return EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))

@@ -32,6 +32,9 @@ class MessageKind(StrEnum):
     DRAFT_REPLY = "draft_reply"  # the speaker's answer, relayed to the office chat
     DRAFT_VERDICT = "draft_verdict"  # final or needs revision, told to the speaker
     ECHO = "echo"  # a step a person took on their personal page, confirmed in their chat
+    # The person is told the office withdrew her invitation (only when the office chose to):
+    # the one message the outbox still sends to a withdrawn invitation.
+    INVITATION_WITHDRAWN = "invitation_withdrawn"
 
 
 class MessageStatus(StrEnum):
@@ -54,6 +57,9 @@ class SkipReason(StrEnum):
     # A later reminder of the same series fell due with it (the bot was not running at its
     # time): the later one went instead, once.
     OVERTAKEN = "overtaken"
+    # The office withdrew the recipient's invitation after the message was queued for her: a
+    # delivery skipped so keeps this as its error; a message all of whose recipients were.
+    WITHDRAWN = "withdrawn"
 
 
 def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:

@@ -9,7 +9,7 @@ imports another: the composition root (:mod:`bot.app`) plugs them together.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -92,6 +92,8 @@ class DeliveryReport:
     late_by: timedelta | None = None
     # Set when the message went to nobody at all: it ends skipped, not sent.
     skipped: SkipReason | None = None
+    # Recipients not sent it because the office withdrew their invitation meanwhile.
+    withdrawn: list[Problem] = field(default_factory=list)
 
 
 class Composer(Protocol):

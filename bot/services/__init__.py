@@ -29,6 +29,7 @@ from bot.services.reports import ReportService
 from bot.services.rsvp import RsvpService
 from bot.services.signin import StaffSignIn
 from bot.services.tasks import TaskService
+from bot.services.withdrawals import WithdrawalService
 from storage.files import FileStore
 from storage.uow import meeting_sessions
 
@@ -56,6 +57,7 @@ class Services:
     signin: StaffSignIn
     dashboard: DashboardService
     quotas: QuotaService
+    withdrawals: WithdrawalService
 
     @property
     def config(self) -> Config:
@@ -114,4 +116,5 @@ async def build_services(
         signin=StaffSignIn(ctx, access),
         dashboard=DashboardService(ctx),
         quotas=QuotaService(ctx, config.quotas()),
+        withdrawals=WithdrawalService(ctx),
     )

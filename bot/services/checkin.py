@@ -67,13 +67,16 @@ class Notice(StrEnum):
     SENT_SUBSTITUTE = "sent_substitute"  # named a substitute: who stands at the desk?
     NOT_ON_LIST = "not_on_list"  # no invitee has this link or code: record a guest
     NOT_INVITED = "not_invited"  # on the list for a task only, not invited: record a guest
+    # The office withdrew the invitation: not let in as an invitee (she is in no count); the
+    # organisers may still let her in, recorded as a guest, as anyone not on the list.
+    WITHDRAWN = "withdrawn"
     WRONG_MEETING = "wrong_meeting"  # a link of another meeting
     REVOKED_LINK = "revoked_link"  # an old link the office replaced: check who it is
 
 
 # The notices after which the desk cannot check the person in as an invitee.
 _BLOCKING = frozenset({Notice.ALREADY_IN, Notice.NOT_ON_LIST, Notice.NOT_INVITED,
-                       Notice.WRONG_MEETING})  # fmt: skip
+                       Notice.WITHDRAWN, Notice.WRONG_MEETING})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,7 @@ class CheckinStep(StrEnum):
     REPEATED = "repeated"  # the same form again (its request key): nothing recorded
     NOT_FOUND = "not_found"  # no invitee by that link or code
     NOT_INVITED = "not_invited"
+    WITHDRAWN = "withdrawn"  # the invitation was withdrawn: nothing recorded (a guest may be)
     WRONG_MEETING = "wrong_meeting"
     OWN_CHECKIN = "own_checkin"  # the desk's staff member is the invitee: someone else must
     NAME_MISSING = "name_missing"  # a substitute or a guest needs a name
@@ -177,8 +181,8 @@ class SearchHit:
     @property
     def needs_a_look(self) -> bool:
         """Whether the desk must see the person's card before a check-in: they declined, or
-        named a substitute (who stands at the desk?)."""
-        return self.status in (RsvpStatus.DECLINED, RsvpStatus.SUBSTITUTE)
+        named a substitute (who stands at the desk?), or their invitation was withdrawn."""
+        return self.person.withdrawn or self.status in (RsvpStatus.DECLINED, RsvpStatus.SUBSTITUTE)
 
 
 @dataclass(frozen=True)
@@ -355,6 +359,8 @@ class CheckinService:
                 return CheckinResult(CheckinStep.ALREADY_IN, arrival.checkin, arrival)
             if Notice.NOT_INVITED in arrival.notices:
                 return CheckinResult(CheckinStep.NOT_INVITED, arrival=arrival)
+            if Notice.WITHDRAWN in arrival.notices:
+                return CheckinResult(CheckinStep.WITHDRAWN, arrival=arrival)
             if desk.person_id == person.id:
                 return CheckinResult(CheckinStep.OWN_CHECKIN, arrival=arrival)
             answer = arrival.answer.status if arrival.answer else None
@@ -507,7 +513,9 @@ class CheckinService:
                 select(Delegate, Rsvp.status, Checkin.id, Rsvp.substitute_name)
                 .join(Rsvp, Rsvp.delegate_id == Delegate.id)
                 .outerjoin(Checkin, _present_of(Delegate.id))
-                .where(roster.delegates_of(self._ctx.meeting_id))
+                # A withdrawn invitation is found too, marked: the desk must learn it was
+                # withdrawn, not that nobody of the name was ever invited.
+                .where(roster.listed_of(self._ctx.meeting_id))
                 .order_by(*roster.protocol_key(order))
             )
             hits: list[SearchHit] = []
@@ -756,6 +764,8 @@ class CheckinService:
             # Who came is said with it; the answer given before no longer matters at the desk
             # (a card saying «sent a substitute» after the delegate came herself misleads).
             notices.insert(0, Notice.ALREADY_IN)
+        elif view.withdrawn:
+            notices.append(Notice.WITHDRAWN)  # her answer no longer matters at the desk
         elif answer.status is RsvpStatus.DECLINED:
             notices.append(Notice.DECLINED)
         elif answer.status is RsvpStatus.SUBSTITUTE:
@@ -930,4 +940,7 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
         parts.append(catalog.plain(f"checkin.notice.{notice.value}", **params))
+        if notice is Notice.WITHDRAWN and arrival.person and arrival.person.withdrawn_reason:
+            reason = arrival.person.withdrawn_reason
+            parts.append(catalog.plain("checkin.notice.withdrawn_reason", reason=reason))
     return " ".join(parts)

@@ -59,7 +59,12 @@ _TO_OFFICE = frozenset(
 )
 # Kinds the office hears about only when someone was not reached.
 _REPORT_PROBLEMS_ONLY = frozenset(
-    {MessageKind.TASK_REMINDER, MessageKind.DRAFT_COMMENT, MessageKind.DRAFT_VERDICT}
+    {
+        MessageKind.TASK_REMINDER,
+        MessageKind.DRAFT_COMMENT,
+        MessageKind.DRAFT_VERDICT,
+        MessageKind.INVITATION_WITHDRAWN,
+    }
 )
 
 
@@ -164,6 +169,12 @@ class MessageComposer:
                 return self._meeting_pack(message.kind, recipient, download_url=link)
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
+            case MessageKind.INVITATION_WITHDRAWN:
+                meeting, office = self._config.meeting, self._config.office
+                notice = self._catalog.html(
+                    "withdrawn.notice", title=meeting.title, contact=office.contact
+                )
+                return Outbound((TextPart(notice),))
             case MessageKind.ECHO:
                 # The confirmation the page showed, written by the same catalog text as in
                 # chat (bot.services.echo): ready HTML.
@@ -487,6 +498,7 @@ class MessageComposer:
         lines += self._problem_lines("report.failed", report.failed, with_error=True)
         lines += self._problem_lines("report.blocked", report.blocked)
         lines += self._problem_lines("report.not_linked", report.not_linked)
+        lines += self._problem_lines("report.withdrawn", report.withdrawn)
         buttons: tuple[tuple[Button, ...], ...] = ()
         retryable = counts[DeliveryStatus.FAILED]
         if report.message.kind is MessageKind.BROADCAST and retryable:

@@ -35,6 +35,8 @@ from storage.uow import read_only
 PAGE = 100
 # Entries a page of the audit log (Nhật ký) shows.
 LOG_PAGE = 50
+# The answer filter's value listing only the invitations the office withdrew.
+WITHDRAWN_FILTER = "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Row:
     status: RsvpStatus
     channels: tuple[str, ...]  # chat channels they can be reached on now
     blocked: tuple[str, ...]  # chat channels linked but blocked
+    withdrawn: bool = False  # the office withdrew the invitation: listed, marked
 
 
 @dataclass(frozen=True)
@@ -442,15 +445,23 @@ class DashboardService:
 
     async def delegates(self, filters: Filters, limit: int = PAGE) -> Listing:
         """A page of invitees in protocol order, as the filters and the search narrow it; the
-        search ignores diacritics and case ("nguyen thi ha" finds "Nguyễn Thị Hà")."""
+        search ignores diacritics and case ("nguyen thi ha" finds "Nguyễn Thị Hà").
+
+        Withdrawn invitations are listed, marked, unless an answer or a reach is asked for:
+        those filters find whom to phone, and she is no longer to be phoned. ``answer``
+        ``withdrawn`` lists only them."""
         order = self._order()
-        wanted: list[ColumnElement[bool]] = [roster.delegates_of(self._ctx.meeting_id)]
+        wanted: list[ColumnElement[bool]] = [roster.listed_of(self._ctx.meeting_id)]
         if filters.group:
             wanted.append(Delegate.group_key == filters.group)
-        if filters.answer in {s.value for s in RsvpStatus}:
-            wanted.append(Rsvp.status == filters.answer)
+        if filters.answer == WITHDRAWN_FILTER:
+            wanted.append(~roster.invited())
+        elif filters.answer in {s.value for s in RsvpStatus}:
+            wanted += [Rsvp.status == filters.answer, roster.invited()]
         if filters.channel:
             wanted.append(_reachable_on(filters.channel))
+        if filters.reach:
+            wanted.append(roster.invited())
         if filters.reach == "yes":
             wanted.append(roster.reachable())
         elif filters.reach == "no":
@@ -546,14 +557,15 @@ class DashboardService:
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).
 _ROW_COLUMNS = (
     Delegate.id, Delegate.code, Delegate.full_name, Delegate.position, Delegate.organization,
-    Delegate.group_key, Delegate.phone, Rsvp.status,
+    Delegate.group_key, Delegate.phone, Rsvp.status, Delegate.withdrawn_at,
 )  # fmt: skip
 
 
 def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -> Row:
     """A list's row from its columns (:data:`_ROW_COLUMNS`) and :func:`_accounts`' accounts."""
     return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
-               RsvpStatus(r.status), *accounts.get(r.id, ((), ())))  # fmt: skip
+               RsvpStatus(r.status), *accounts.get(r.id, ((), ())),
+               withdrawn=r.withdrawn_at is not None)  # fmt: skip
 
 
 def _reachable_on(channel: str) -> ColumnElement[bool]:

@@ -393,8 +393,13 @@ def _summary(
     # A contacts file says nothing about delegates, and the other way round.
     listed = {queries.fold_code(row.code) for row in rows}
     roles = {row.role for row in rows}
+    # A withdrawn invitation is settled already: the office need not be told of it again.
     absent = sorted(
-        (d for key, d in existing.items() if key not in listed and d.role in roles),
+        (
+            d
+            for key, d in existing.items()
+            if key not in listed and d.role in roles and d.withdrawn_at is None
+        ),
         key=lambda d: d.code,
     )
     return ImportSummary(

@@ -48,10 +48,16 @@ def kept_notes(say: Callable[..., T], summary: ImportSummary) -> list[T]:
 
 
 def absent_notes(
-    catalog: Catalog, config: Config, summary: ImportSummary, listing: Path | None
+    catalog: Catalog,
+    config: Config,
+    summary: ImportSummary,
+    listing: Path | None,
+    *,
+    hoinghi: str = "hoinghi",
 ) -> list[str]:
     """The lines to print about the absent: every code when there are few, else the count and
-    the first ones; with ``listing``, the whole list written there (a new file)."""
+    the first ones; with ``listing``, the whole list written there (a new file); then how to
+    withdraw the invitation of those no longer invited (``hoinghi``: how the command is run)."""
     absent = summary.absent
     lines: list[str] = []
     if 0 < len(absent) <= NAMED_ABSENT:
@@ -69,6 +75,8 @@ def absent_notes(
             lines.append(catalog.plain("import.absent_how"))
     if listing is not None:
         lines.append(_write_listing(catalog, config, summary, listing))
+    if absent:
+        lines.append(catalog.plain("import.absent_withdraw", hoinghi=hoinghi))
     return lines
 
 

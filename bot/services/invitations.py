@@ -456,6 +456,7 @@ class InvitationService:
                     .where(
                         Delegate.meeting_id == self._ctx.meeting_id,
                         Invitation.revoked_at.is_(None),
+                        Delegate.withdrawn_at.is_(None),
                     )
                 )
             ).one()

@@ -49,6 +49,8 @@ class DelegateRow:
     unreachable_reason: str | None  # set when the linked account cannot be reached
     channels: tuple[str, ...] = ()  # the chat channels that reach them
     blocked: tuple[str, ...] = ()  # the chat channels linked but no longer reaching them
+    withdrawn: bool = False  # the office withdrew the invitation: listed, marked
+    withdrawn_reason: str | None = None
 
     @property
     def reachable(self) -> bool | None:
@@ -159,6 +161,8 @@ class OfficeReportService:
                     ),
                     channels=row.channels,
                     blocked=row.blocked,
+                    withdrawn=row.withdrawn_at is not None,
+                    withdrawn_reason=row.withdrawn_reason,
                 )
                 for row in roster
             ]

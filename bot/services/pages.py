@@ -152,6 +152,8 @@ def _person_statement() -> Select[Any]:
             d.c.organization,
             d.c.group_key,
             d.c.role,
+            d.c.withdrawn_at,
+            d.c.withdrawn_reason,
             i.c.token,
             i.c.link_code,
             r.c.status,
@@ -342,6 +344,8 @@ class PageService:
             organization=row.organization,
             group_key=row.group_key,
             role=row.role,
+            withdrawn_at=row.withdrawn_at,
+            withdrawn_reason=row.withdrawn_reason,
         )
         rsvp = RsvpView(
             status=RsvpStatus(row.status),

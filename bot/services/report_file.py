@@ -150,6 +150,15 @@ def audit_table(
 # --- sheets -------------------------------------------------------------------------------------
 
 
+def _answer(catalog: Catalog, row: DelegateRow) -> str:
+    """The answer column: the answer, or that the invitation was withdrawn (and why)."""
+    if not row.withdrawn:
+        return catalog.plain(f"status.{row.status.value}")
+    if row.withdrawn_reason:
+        return catalog.plain("withdrawn.label_reason", reason=row.withdrawn_reason)
+    return catalog.plain("withdrawn.label")
+
+
 def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: Any) -> Sheet:
     labels = {group.key: group.label for group in config.groups}
     yes = catalog.plain("report_sheet.yes")
@@ -166,7 +175,7 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
                 row.position,
                 row.organization,
                 labels.get(row.group_key, row.group_key),
-                catalog.plain(f"status.{row.status.value}"),
+                _answer(catalog, row),
                 row.reason,
                 row.substitute_name,
                 row.substitute_position,

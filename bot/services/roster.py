@@ -40,8 +40,20 @@ def reachable() -> ColumnElement[bool]:
 
 
 def delegates_of(meeting_id: int) -> ColumnElement[bool]:
-    """Invitees of the meeting (task contacts are not on the roster)."""
+    """Invitees of the meeting whose invitation stands: every audience, count and document
+    asks this (task contacts are not on the roster; a withdrawn invitation is out of it)."""
+    return and_(listed_of(meeting_id), invited())
+
+
+def listed_of(meeting_id: int) -> ColumnElement[bool]:
+    """Everyone on the meeting's invitation list, withdrawn invitations too: the lists that
+    show a withdrawn person marked («Đã rút giấy mời») rather than hide her."""
     return and_(Delegate.meeting_id == meeting_id, Delegate.role == "delegate")
+
+
+def invited() -> ColumnElement[bool]:
+    """The person's invitation has not been withdrawn."""
+    return Delegate.withdrawn_at.is_(None)
 
 
 def in_audience(audience: str) -> ColumnElement[bool]:

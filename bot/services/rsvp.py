@@ -62,6 +62,8 @@ class RsvpStep(StrEnum):
     TOO_LONG = "too_long"
     EMPTY = "empty"
     NOTHING_PENDING = "nothing_pending"
+    # The office withdrew the person's invitation: no answer is taken (nothing changed).
+    WITHDRAWN = "withdrawn"
 
 
 Tap = tuple[ChatAccount, "RsvpChoice"]
@@ -137,6 +139,7 @@ class Answering:
     pending_data: dict[str, Any] | None
     answer_changed: bool = False
     pending_changed: bool = False
+    withdrawn: bool = False  # the office withdrew the invitation: nothing is taken
 
     @classmethod
     def of(cls, ident: ChannelIdentity, rsvp: Rsvp) -> Answering:
@@ -204,6 +207,9 @@ class RsvpService:
         if ident is None:
             return RsvpResult(RsvpStep.NOT_LINKED)
         current = ident.answer
+        if ident.withdrawn:
+            _clear(ident)  # a question asked before the withdrawal ends with it
+            return RsvpResult(RsvpStep.WITHDRAWN, current)
         if choice is RsvpChoice.CANCEL:
             had_pending = ident.pending_input in AWAITING
             kept = _undo_of(ident) if answers_open(now, self.deadline) else None
@@ -269,6 +275,9 @@ class RsvpService:
             if ident.pending_input not in AWAITING:  # nothing, or another flow's question
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
             rsvp = await queries.rsvp_of(session, ident.delegate_id)
+            if await _withdrawn(session, ident.delegate_id):
+                ident.pending_input = ident.pending_data = None  # the question ends with it
+                return RsvpResult(RsvpStep.WITHDRAWN, RsvpView.of(rsvp))
             audits: list[dict[str, Any]] = []
             answering, now = Answering.of(ident, rsvp), self._ctx.clock.now()
             awaiting = Awaiting(ident.pending_input)
@@ -290,6 +299,8 @@ class RsvpService:
                 return RsvpResult(RsvpStep.NOT_LINKED)
             row = await queries.rsvp_of(session, delegate_id)
             before = RsvpView.of(row)
+            if delegate.withdrawn_at is not None:
+                return RsvpResult(RsvpStep.WITHDRAWN, before)
             if not answers_open(now, self.deadline):
                 return RsvpResult(RsvpStep.CLOSED, before)
             if answer.substitute_name:
@@ -428,8 +439,14 @@ def _clear(ident: Answering) -> None:
 def _answering(row: queries.AnsweringRow) -> Answering:
     return Answering(
         row.identity_id, row.delegate_id, row.rsvp_id, RsvpView.of(row),
-        row.pending_input, row.pending_data,
+        row.pending_input, row.pending_data, withdrawn=row.withdrawn_at is not None,
     )  # fmt: skip
+
+
+async def _withdrawn(session: AsyncSession, delegate_id: int) -> bool:
+    """Whether the office withdrew the person's invitation."""
+    person = await session.get(Delegate, delegate_id)
+    return person is not None and person.withdrawn_at is not None
 
 
 async def _store(

@@ -21,11 +21,18 @@ class DelegateView:
     organization: str
     group_key: str
     role: str = "delegate"
+    withdrawn_at: datetime | None = None  # the office withdrew the invitation («Rút giấy mời»)
+    withdrawn_reason: str | None = None
 
     @property
     def is_contact(self) -> bool:
         """A task contact rather than an invited delegate."""
         return self.role == "contact"
+
+    @property
+    def withdrawn(self) -> bool:
+        """The office withdrew this person's invitation: nothing of it is in effect."""
+        return self.withdrawn_at is not None
 
     @classmethod
     def of(cls, delegate: Delegate) -> DelegateView:
@@ -38,6 +45,8 @@ class DelegateView:
             organization=delegate.organization,
             group_key=delegate.group_key,
             role=delegate.role,
+            withdrawn_at=delegate.withdrawn_at,
+            withdrawn_reason=delegate.withdrawn_reason,
         )
 
 

@@ -499,6 +499,10 @@ class Site:
                 answer=replies.answer(catalog, result.rsvp),
                 contact=config.office.contact,
             )
+        elif step is RsvpStep.WITHDRAWN:
+            text = catalog.html(
+                "withdrawn.notice", title=config.meeting.title, contact=config.office.contact
+            )
         elif step is RsvpStep.TOO_LONG:
             text = catalog.html("rsvp.too_long", limit=result.limit or 0)
         elif step is RsvpStep.UNCHANGED or step is RsvpStep.DUPLICATE:

@@ -49,6 +49,7 @@ from handlers.web.office.imports import Imports
 from handlers.web.office.log import AuditLog
 from handlers.web.office.notices import Notices
 from handlers.web.office.tasks import Tasks
+from handlers.web.office.withdrawals import Withdrawals
 from handlers.web.security import Guard, same_site
 from handlers.web.static import Static
 from handlers.web.uploads import TooLarge, read_form, text_field
@@ -382,6 +383,9 @@ class Office:
         if result.step is RsvpStep.CLOSED:
             text = catalog.html("dash.phone.closed", deadline=deadline_text(catalog, self.config))
             return self._done(visit, path, text, ok=False)
+        if result.step is RsvpStep.WITHDRAWN:
+            text = catalog.html("dash.withdraw.no_answer", name=card.person.full_name)
+            return self._done(visit, path, text, ok=False)
         return self._done(visit, path, catalog.html("dash.phone.unchanged"), ok=True)
 
     # --- rendering -----------------------------------------------------------------------------
@@ -531,6 +535,7 @@ def build_office_app(
         *Downloads(office, page, chat_links if chat_links is not None else {}).routes(),
         *AuditLog(office).routes(),
         *Accounts(office, page, chat_links if chat_links is not None else {}).routes(),
+        *Withdrawals(office).routes(),
         *Drafts(office).routes(),
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin

@@ -29,6 +29,7 @@ ACTIONS = (
     "broadcast.scheduled", "broadcast.cancelled", "broadcast.resent", "task.status",
     "task.evidence", "task.closed", "task.reopened", "draft.assigned", "draft.unassigned",
     "draft.version", "draft.comment", "draft.verdict", "checkin.recorded", "checkin.undone",
+    "invitation.withdrawn", "invitation.reinvited",
     "role.granted", "role.revoked", "staff.link_issued", "staff.signed_in", "staff.signed_out",
     "staff.signed_out_everywhere", "privacy.purged",
 )  # fmt: skip

@@ -1,0 +1,512 @@
+"""Withdrawing an invitation («Rút giấy mời») and giving it back («Mời lại»): the person stays on
+the list, marked, and is out of every audience, count and document; what was queued for her is
+not sent; her chats and page say the invitation is no longer in effect; the desk sees it; the
+office is told what work she still has. From the service, the chat, the pages and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.cli import main
+from bot.delegate_file import Group as FileGroup
+from bot.delegate_file import parse_delegate_file
+from bot.domain.channels import ChatAccount
+from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
+from bot.services import Services
+from bot.services.checkin import CheckinStep, Notice, notice_line
+from bot.services.dashboard import Filters
+from bot.services.report_file import office_report_sheets
+from bot.services.rsvp import RsvpStep
+from bot.services.withdrawals import WithdrawalStep, withdrawal_lines
+from bot.texts import load_catalog
+from storage.models import AuditEntry, Delivery, OutboundMessage, Rsvp
+from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
+from tests.harness import OFFICE_CHAT, BotHarness, notice_due
+from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+from tests.web_support import flash, form_fields, web_for
+
+CATALOG = load_catalog("vi")
+GONE = "giấy mời gửi đồng chí không còn hiệu lực"
+
+
+async def withdraw(services: Services, code: str, reason: str | None = None) -> WithdrawalStep:
+    """The office withdraws ``code``'s invitation from the command line's actor."""
+    office = services.access.local_operator()
+    return (await services.withdrawals.withdraw(office, code, reason)).step
+
+
+def groups(services: Services) -> list[FileGroup]:
+    """The plan's groups, as the list parser knows them."""
+    return [FileGroup(g.key, g.label) for g in services.config.groups]
+
+
+async def link(services: Services, code: str, user_id: int) -> ChatAccount:
+    """``code`` links a Telegram account with their personal link."""
+    tokens = {item.code: item.token for item in await services.invitations.links()}
+    account = ChatAccount("telegram", str(user_id), str(user_id))
+    await services.invitations.link_by_token(account, tokens[code])
+    return account
+
+
+# --- the roster: audiences, counts, documents ---------------------------------------------------
+
+
+async def test_a_withdrawn_invitation_is_out_of_the_counts_the_audiences_and_the_links(
+    imported: Services,
+) -> None:
+    assert await withdraw(imported, "DB005", "Đơn vị cử người khác") is WithdrawalStep.WITHDRAWN
+    counts = await imported.reports.counts()
+    assert counts.overall.total == 79
+    assert counts.overall.by_status[RsvpStatus.NO_ANSWER] == 79
+    assert (await imported.dashboard.figures()).counts.overall.total == 79
+    assert (await imported.reports.unanswered(limit=100)).total == 79
+    assert (await imported.checkin.count()).invited == 79
+    async with imported.ctx.sessions() as session:
+        person = await imported.audiences.people(session, Audience.EVERYONE, ["telegram"])
+        chased = await imported.audiences.people(session, Audience.NO_ANSWER, ["telegram"])
+        group = await imported.audiences.people(session, "group:lanh_dao_thanh_pho", ["telegram"])
+    withdrawn_id = (await imported.dashboard.card("DB005")).person.id  # type: ignore[union-attr]
+    for audience in (person, chased, group):
+        assert withdrawn_id not in {addressee.delegate_id for addressee in audience}
+    assert len(person) == 79
+    links = [link.code for link in await imported.invitations.links()]
+    assert "DB005" not in links and "DB006" in links  # nor on the slips printed from them
+    assert await imported.invitations.link_counts() == (79, 79)
+
+
+async def test_the_notice_preview_counts_no_withdrawn_invitation(imported: Services) -> None:
+    office = imported.access.local_operator()
+    await withdraw(imported, "DB005")
+    draft = await imported.broadcasts.start(office)
+    assert draft.message_id is not None
+    await imported.broadcasts.accept_text(office, "Thông báo thử")
+    preview = await imported.broadcasts.choose_audience(office, draft.message_id, "everyone")
+    assert preview.reach is not None
+    assert preview.reach.not_linked == 79
+    assert "DB005" not in [code for code, _ in preview.reach.first_not_linked]
+
+
+async def test_the_delegate_list_and_the_report_show_the_withdrawn_person_marked(
+    imported: Services,
+) -> None:
+    await withdraw(imported, "DB005", "Mời nhầm")
+    listing = await imported.dashboard.delegates(Filters(group="lanh_dao_thanh_pho"))
+    [row] = [row for row in listing.rows if row.code == "DB005"]
+    assert row.withdrawn
+    only = await imported.dashboard.delegates(Filters(answer="withdrawn"))
+    assert [row.code for row in only.rows] == ["DB005"]
+    # Who is left to phone is asked by answer or reach: she is not among them.
+    silent = await imported.dashboard.delegates(Filters(answer="no_answer"), limit=100)
+    assert "DB005" not in [row.code for row in silent.rows]
+    report = await imported.office_report.collect()
+    sheets = office_report_sheets(CATALOG, imported.config, report)
+    delegates = sheets[0]
+    [line] = [r for r in delegates.rows if r[1] == "DB005"]
+    assert line[6] == "Đã rút giấy mời: Mời nhầm"
+    assert len(delegates.rows) == 80  # listed, not hidden
+
+
+# --- withdrawing and re-inviting: audit, repeats, refusals ----------------------------------------
+
+
+async def test_withdraw_and_reinvite_are_audited_and_a_repeat_changes_nothing(
+    imported: Services,
+) -> None:
+    account = await link(imported, "DB005", 501)
+    await imported.rsvp.choose(account, RsvpChoice.ATTEND)
+    assert (
+        await withdraw(imported, "DB005", "  Đơn vị   cử người khác ") is WithdrawalStep.WITHDRAWN
+    )
+    again = await imported.withdrawals.withdraw(imported.access.local_operator(), "db005")
+    assert again.step is WithdrawalStep.ALREADY_WITHDRAWN
+    assert again.person is not None and again.person.withdrawn_reason == "Đơn vị cử người khác"
+    office = imported.access.local_operator()
+    back = await imported.withdrawals.reinvite(office, "DB005")
+    assert back.step is WithdrawalStep.REINVITED
+    assert (await imported.withdrawals.reinvite(office, "DB005")).step is (
+        WithdrawalStep.NOT_WITHDRAWN
+    )
+    async with imported.ctx.sessions() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.like("invitation.%"))
+                .order_by(AuditEntry.id)
+            )
+        )
+        assert back.person is not None
+        answer = await session.scalar(select(Rsvp.status).where(Rsvp.delegate_id == back.person.id))
+    assert [(e.action, e.actor) for e in entries] == [
+        ("invitation.withdrawn", "cli"),
+        ("invitation.reinvited", "cli"),
+    ]
+    assert entries[0].after == {"reason": "Đơn vị cử người khác", "by": None, "told": False}
+    assert answer == RsvpStatus.ATTENDING  # her answer as she left it
+    assert (await imported.reports.counts()).overall.total == 80
+
+
+async def test_withdrawing_refuses_an_unknown_code_a_task_contact_and_a_long_reason(
+    imported: Services,
+) -> None:
+    assert await withdraw(imported, "DB999") is WithdrawalStep.UNKNOWN_CODE
+    assert await withdraw(imported, "DB005", "x" * 501) is WithdrawalStep.TOO_LONG
+    assert (await imported.reports.counts()).overall.total == 80  # nothing changed
+    contacts = EXAMPLE_DELEGATES.parent / "contacts.csv"
+    parsed = parse_delegate_file(contacts, groups(imported))
+    await imported.delegates.import_rows(parsed.rows, actor="test")
+    assert await withdraw(imported, "NV01") is WithdrawalStep.NOT_INVITED
+
+
+async def test_withdrawing_a_speaker_names_the_drafts_and_tasks_she_keeps(
+    imported: Services,
+) -> None:
+    await imported.tasks.sync()
+    await imported.drafts.sync()
+    result = await imported.withdrawals.withdraw(imported.access.local_operator(), "DB031")
+    assert result.step is WithdrawalStep.WITHDRAWN
+    assert [s.theme_key for s in result.work.speeches] == ["1.1"]
+    assert result.work.tasks  # a district chair answers for the districts' task
+    lines = withdrawal_lines(CATALOG.plain, result, "DB031")
+    assert lines[0].startswith("Đã rút giấy mời của đồng chí ")
+    assert any("vẫn được giữ nguyên cho đến khi Văn phòng phân công lại" in line for line in lines)
+    assert any("/phancong huy DB031 1.1" in line for line in lines)
+    assert any(line.startswith("• Nhiệm vụ ") for line in lines)
+
+
+async def test_the_import_no_longer_calls_a_withdrawn_person_absent(imported: Services) -> None:
+    parsed = parse_delegate_file(EXAMPLE_DELEGATES, groups(imported))
+    rows = [row for row in parsed.rows if row.code not in ("DB005", "DB006")]
+    await withdraw(imported, "DB005")
+    summary = await imported.delegates.import_rows(rows, actor="test")
+    assert summary.absent == ["DB006"]
+
+
+# --- the person: chats, page --------------------------------------------------------------------
+
+
+async def test_her_answers_are_not_taken_and_say_the_invitation_is_no_longer_in_effect(
+    imported: Services,
+) -> None:
+    account = await link(imported, "DB005", 501)
+    await imported.rsvp.choose(account, RsvpChoice.DECLINE)  # the bot asks for a reason
+    await withdraw(imported, "DB005")
+    tapped = await imported.rsvp.choose(account, RsvpChoice.ATTEND)
+    typed = await imported.rsvp.submit_text(account, "Bận công tác")
+    assert tapped.step is RsvpStep.WITHDRAWN
+    assert typed.step is RsvpStep.NOTHING_PENDING  # the question ended with the withdrawal
+    person = (await imported.dashboard.card("DB005")).person  # type: ignore[union-attr]
+    office = imported.access.local_operator()
+    phoned = await imported.rsvp.record_by_phone(
+        office, person.id, RsvpAnswer(RsvpStatus.ATTENDING)
+    )
+    assert phoned.step is RsvpStep.WITHDRAWN
+    card = await imported.dashboard.card("DB005")
+    assert card is not None and card.rsvp.status is RsvpStatus.DECLINED  # as she left it
+
+
+async def test_on_telegram_her_taps_and_commands_get_the_notice_without_choices(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB005")
+    card = user.last_message
+    await withdraw(harness.services, "DB005")
+    await harness.send(user.tap("✅ Tham dự", message=card))
+    assert GONE in user.last_text()
+    assert "reply_markup" not in user.last_message
+    await harness.send(user.command("/trangthai"))
+    assert GONE in user.last_text()
+    assert "reply_markup" not in user.last_message
+    await harness.send(user.text("xin chào"))
+    assert GONE in user.last_text()
+    answer = (await harness.services.dashboard.card("DB005")).rsvp.status  # type: ignore[union-attr]
+    assert answer is RsvpStatus.NO_ANSWER
+
+
+async def test_her_personal_page_says_the_list_was_adjusted_and_offers_no_answer(
+    imported: Services,
+) -> None:
+    web = await web_for(imported)
+    before = (await web.open("DB005")).text
+    assert 'id="form-attend"' in before
+    await withdraw(imported, "DB005")
+    page = (await web.open("DB005")).text
+    assert GONE in text_of(page, "withdrawn-notice")
+    assert imported.config.office.contact in text_of(page, "withdrawn-notice")
+    assert 'id="form-attend"' not in page and 'id="answer"' not in page
+    # A form kept open from before is refused the same way, and changes nothing.
+    await imported.withdrawals.reinvite(imported.access.local_operator(), "DB005")
+    form_page = (await web.open("DB005")).text
+    await withdraw(imported, "DB005")
+    fields = form_fields(form_page, "form-attend")
+    posted = await web.client.post(
+        f"/{web.tokens['DB005']}/rsvp", data={**fields, "choice": "attend"}
+    )
+    if posted.status_code == 303:
+        posted = await web.client.get(posted.headers["location"])
+    assert GONE in flash(posted.text)
+    card = await imported.dashboard.card("DB005")
+    assert card is not None and card.rsvp.status is RsvpStatus.NO_ANSWER
+    await web.client.aclose()
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+
+
+async def test_what_was_queued_for_her_is_not_sent_and_the_report_says_why(
+    harness: BotHarness,
+) -> None:
+    kept = await harness.open_invitation("DB004")
+    dropped = await harness.open_invitation("DB005")
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
+        session.add(notice)
+    await harness.outbox.queue_due()  # her copy is queued before the office withdraws her
+    sent_before = len(harness.fake.messages_to(dropped.id))
+    await withdraw(harness.services, "DB005")
+    await harness.tick()
+    assert "Thông báo thử" in kept.last_text()
+    assert len(harness.fake.messages_to(dropped.id)) == sent_before
+    async with harness.services.ctx.sessions() as session:
+        skipped = (
+            await session.execute(
+                select(Delivery.status, Delivery.last_error).where(
+                    Delivery.message_id == notice.id, Delivery.status == DeliveryStatus.SKIPPED
+                )
+            )
+        ).all()
+    assert skipped == [(DeliveryStatus.SKIPPED, "withdrawn")]
+    report = harness.fake.messages_to(OFFICE_CHAT)[-1]["text"]
+    assert "Không gửi vì Văn phòng đã rút giấy mời (1):" in report
+    assert "• DB005 — " in report
+
+
+async def test_a_batch_of_withdrawn_invitations_does_not_hold_up_the_rest(
+    harness: BotHarness,
+) -> None:
+    first = await harness.open_invitation("DB004")
+    after = await harness.open_invitation("DB005")
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        session.add(notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now))
+    await harness.outbox.queue_due()
+    await withdraw(harness.services, "DB004")
+    harness.outbox.batch_size = 1  # the first batch holds her copy alone
+    received = len(harness.fake.messages_to(first.id))
+    await harness.tick()
+    assert len(harness.fake.messages_to(first.id)) == received
+    assert "Thông báo thử" in after.last_text()
+
+
+async def test_a_message_queued_for_her_alone_is_skipped_with_the_reason(
+    harness: BotHarness,
+) -> None:
+    await harness.open_invitation("DB005")
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
+        session.add(notice)
+    await harness.outbox.queue_due()
+    await withdraw(harness.services, "DB005")
+    await harness.tick()
+    async with harness.services.ctx.sessions() as session:
+        message = await session.get_one(OutboundMessage, notice.id)
+    assert message.status == MessageStatus.SKIPPED
+    assert (message.params or {})["skip_reason"] == "withdrawn"
+    report = await harness.services.office_report.collect()
+    [sending] = office_report_sheets(CATALOG, harness.services.config, report)[4:5]
+    assert any(
+        "không gửi (người nhận đã được rút giấy mời)" in str(cell)
+        for row in sending.rows
+        for cell in row
+    )
+
+
+async def test_the_bot_tells_her_only_when_the_office_chooses_to(harness: BotHarness) -> None:
+    office = harness.services.access.local_operator()
+    told = await harness.open_invitation("DB004")
+    untold = await harness.open_invitation("DB005")
+    received = len(harness.fake.messages_to(untold.id))
+    await harness.services.withdrawals.withdraw(office, "DB004", tell=True)
+    await harness.services.withdrawals.withdraw(office, "DB005")
+    await harness.tick()
+    assert GONE in told.last_text()
+    assert "reply_markup" not in told.last_message
+    assert len(harness.fake.messages_to(untold.id)) == received
+
+
+async def test_the_message_telling_her_is_not_sent_once_she_is_invited_again(
+    harness: BotHarness,
+) -> None:
+    office = harness.services.access.local_operator()
+    user = await harness.open_invitation("DB004")
+    received = len(harness.fake.messages_to(user.id))
+    await harness.services.withdrawals.withdraw(office, "DB004", tell=True)
+    await harness.outbox.queue_due()
+    await harness.services.withdrawals.reinvite(office, "DB004")
+    await harness.tick()
+    assert len(harness.fake.messages_to(user.id)) == received
+
+
+async def test_the_rsvp_chase_passes_her_by(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB005")
+    await harness.open_invitation("DB006")
+    await withdraw(harness.services, "DB005")
+    await harness.plan(MessageKind.RSVP_REMINDER)
+    harness.clock.set(local(2024, 5, 18, 8, 0))
+    received = len(harness.fake.messages_to(user.id))
+    await harness.tick()
+    assert len(harness.fake.messages_to(user.id)) == received
+    assert "chưa xác nhận tham dự" in harness.user_for("DB006").last_text()
+    async with harness.services.ctx.sessions() as session:
+        person = (await harness.services.dashboard.card("DB005")).person  # type: ignore[union-attr]
+        copies = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.delegate_id == person.id)
+        )
+    assert copies == 0  # not in the reminder's audience at all: nobody to phone about her
+
+
+# --- the check-in desk --------------------------------------------------------------------------
+
+
+async def test_the_desk_sees_the_withdrawal_and_may_let_her_in_only_as_a_guest(
+    imported: Services,
+) -> None:
+    await make_staff(imported)
+    desk_actor = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert desk_actor is not None
+    desk = imported.access.office_desk(desk_actor, "Bàn 1")
+    await withdraw(imported, "DB005", "Đơn vị cử người khác")
+    arrival = await imported.checkin.lookup(desk, "DB005")
+    assert Notice.WITHDRAWN in arrival.notices and not arrival.can_check_in
+    said = notice_line(CATALOG, imported.config.meeting, arrival)
+    assert said is not None and "Văn phòng đã rút giấy mời của người này" in said
+    assert "Lý do rút giấy mời: Đơn vị cử người khác." in said
+    assert (await imported.checkin.check_in(desk, "DB005")).step is CheckinStep.WITHDRAWN
+    [hit] = await imported.checkin.search(desk, "DB005")
+    assert hit.person.withdrawn and hit.needs_a_look
+    name = hit.person.full_name
+    guest = await imported.checkin.guest(desk, name)
+    assert guest.step is CheckinStep.CHECKED_IN  # not taken for the invitee she no longer is
+    attendance = await imported.checkin.count()
+    assert attendance.present == 0 and len(attendance.guests) == 1
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+async def test_the_office_withdraws_after_confirming_and_invites_again_on_the_dashboard(
+    desk: Desk, imported: Services
+) -> None:
+    page = (await desk.client.get("/office/delegates/DB005")).text
+    assert 'id="withdraw-link"' in page
+    confirm = (await desk.client.get("/office/delegates/DB005/withdraw")).text
+    assert "Rút giấy mời của đồng chí" in text_of(confirm, "withdraw-what")
+    done = await desk.post(
+        "delegates/DB005/withdraw", "form-withdraw", {"reason": "Mời nhầm"},
+        page="delegates/DB005/withdraw",
+    )  # fmt: skip
+    assert "Đã rút giấy mời của đồng chí" in flash(done.text)
+    assert "Đã rút giấy mời" in text_of(done.text, "withdrawn-status")
+    assert "Mời nhầm" in text_of(done.text, "withdrawn-status")
+    assert 'id="form-phone"' not in done.text
+    listed = (await desk.client.get("/office/delegates?group=lanh_dao_thanh_pho")).text
+    assert text_of(listed, "withdrawn-DB005") == "Đã rút giấy mời"
+    again = await desk.post("delegates/DB005/reinvite", "form-reinvite", {}, page="delegates/DB005")
+    assert "Đã mời lại đồng chí" in flash(again.text)
+    assert 'id="withdraw-link"' in again.text
+    async with imported.ctx.sessions() as session:
+        actors = list(
+            await session.scalars(
+                select(AuditEntry.actor).where(AuditEntry.action.like("invitation.%"))
+            )
+        )
+    assert actors == [f"dashboard:{STAFF}", f"dashboard:{STAFF}"]
+
+
+async def test_the_confirmation_names_the_work_the_speaker_keeps(
+    desk: Desk, imported: Services
+) -> None:
+    await imported.drafts.sync()
+    confirm = (await desk.client.get("/office/delegates/DB031/withdraw")).text
+    assert "/phancong huy DB031 1.1" in text_of(confirm, "withdraw-work")
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listed(office: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The office folder with the example delegates imported."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    return office
+
+
+def test_delegates_withdraw_and_reinvite_say_what_they_did_once(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "db005", "--reason", "Đơn vị cử người khác"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == EXAMPLE_MEETING
+    assert out[1].startswith("Đã rút giấy mời của đồng chí ")
+    assert out[1].split(". ")[0].endswith("(DB005)")
+    assert out[2] == "Lý do: Đơn vị cử người khác"
+    assert main(["delegates", "withdraw", "DB005"]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[1]
+        .endswith("(DB005) đã được rút từ trước; không có gì thay đổi.")
+    )
+    assert main(["delegates", "reinvite", "DB005"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith("Đã mời lại đồng chí ")
+    assert main(["delegates", "reinvite", "DB005"]) == 0
+    assert "đang có hiệu lực (chưa bị rút)" in capsys.readouterr().out
+
+
+def test_delegates_withdraw_says_whether_the_bot_tells_her(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "DB005"]) == 0
+    assert "Bot không nhắn cho đồng chí về việc này" in capsys.readouterr().out
+    assert main(["delegates", "withdraw", "DB006", "--tell"]) == 0
+    assert "Bot sẽ nhắn cho đồng chí rằng giấy mời không còn hiệu lực" in capsys.readouterr().out
+
+
+def test_delegates_withdraw_of_an_unknown_code_is_refused(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "DB999"]) == 2
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert "Không có ai mang mã DB999" in said.err
+
+
+def test_the_imports_absent_note_says_how_to_withdraw(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shorter = listed / "shorter.csv"
+    lines = EXAMPLE_DELEGATES.read_text(encoding="utf-8").splitlines()
+    shorter.write_text(
+        "\n".join(line for line in lines if not line.startswith("DB080,")) + "\n", encoding="utf-8"
+    )
+    assert main(["delegates", "import", str(shorter)]) == 0
+    out = capsys.readouterr().out
+    assert "DB080" in out
+    assert "hoinghi delegates withdraw MÃ" in out
