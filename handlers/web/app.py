@@ -36,7 +36,7 @@ from bot.domain.rsvp import (
     MAX_SUBSTITUTE_POSITION,
     RsvpChoice,
 )
-from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
+from bot.domain.tasks import MAX_TASK_FILES, MAX_TASK_NOTE, TaskAction
 from bot.domain.tokens import format_link_code, looks_like_token, token_before_punctuation
 from bot.health import Health
 from bot.metrics import Metrics
@@ -575,7 +575,11 @@ class Site:
 
     def _task_done(self, visit: Visit, result: TaskResult) -> Response:
         catalog, config = visit.catalog, self.config
-        params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
+        params: dict[str, object] = {
+            "contact": config.office.contact,
+            "limit": MAX_TASK_NOTE,
+            "files": MAX_TASK_FILES,
+        }
         if result.task is not None:
             params.update(key=result.task.key, title=result.task.title)
         if result.status is not None:
