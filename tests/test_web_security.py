@@ -154,6 +154,24 @@ async def test_addresses_that_are_no_page_are_answered_in_vietnamese_and_a_form_
         assert (reloaded.status_code, reloaded.headers["location"]) == (303, page)
 
 
+@pytest.mark.parametrize("wrong", ["9" * 30, "²"])
+async def test_an_id_no_database_column_could_hold_is_unknown_not_a_server_error(
+    web: Web, wrong: str
+) -> None:
+    token = web.tokens[SPEAKER]
+    version = await web.client.get(f"/{token}/v/{wrong}")
+    assert version.status_code == 404 and "Không mở được giấy mời" in version.text
+    for path, data, said in (
+        (f"task/{wrong}", {"action": "done"}, "Nhiệm vụ này không còn trong kế hoạch"),
+        (f"draft/{wrong}/text", {"text": "Bài"}, "Phân công tham luận này không còn"),
+        (f"draft/{wrong}/reply", {"text": "Vâng"}, "Phân công tham luận này không còn"),
+    ):
+        fields = form_fields((await web.open(SPEAKER)).text, "form-attend")
+        response = await web.client.post(f"/{token}/{path}", data={**fields, **data})
+        assert response.status_code == 303
+        assert flash((await web.client.get(response.headers["location"])).text).startswith(said)
+
+
 @pytest.mark.parametrize("after", [".", ")", ",", "»", ").", "!"])
 async def test_a_link_with_the_sentence_s_punctuation_after_it_opens_its_page(
     web: Web, after: str

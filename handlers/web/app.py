@@ -30,6 +30,7 @@ from bot.documents.qr import qr_svg
 from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
+from bot.domain.ids import parse_id
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
@@ -126,12 +127,12 @@ def build_web_app(setup: WebSetup) -> Starlette:
         Route("/{token}/lich.ics", site.calendar, methods=["GET"]),
         Route("/{token}/in", site.programme, methods=["GET"]),
         Route("/{token}/rsvp", site.rsvp, methods=["POST"]),
-        Route("/{token}/task/{task_id:int}", site.task, methods=["POST"]),
-        Route("/{token}/task/{task_id:int}/file", site.task_file, methods=["POST"]),
-        Route("/{token}/draft/{assignment_id:int}/file", site.draft_file, methods=["POST"]),
-        Route("/{token}/draft/{assignment_id:int}/text", site.draft_text, methods=["POST"]),
-        Route("/{token}/draft/{assignment_id:int}/reply", site.draft_reply, methods=["POST"]),
-        Route("/{token}/v/{version_id:int}", site.version, methods=["GET"]),
+        Route("/{token}/task/{task_id}", site.task, methods=["POST"]),
+        Route("/{token}/task/{task_id}/file", site.task_file, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id}/file", site.draft_file, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id}/text", site.draft_text, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id}/reply", site.draft_reply, methods=["POST"]),
+        Route("/{token}/v/{version_id}", site.version, methods=["GET"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -158,6 +159,11 @@ def build_web_app(setup: WebSetup) -> Starlette:
     app.state.site = site
     app.state.probes = probes
     return app
+
+
+def _path_id(request: Request, name: str) -> int:
+    """The row a path names (0, which names none, for what no column could hold)."""
+    return parse_id(str(request.path_params[name])) or 0
 
 
 @dataclass(frozen=True)
@@ -374,7 +380,7 @@ class Site:
         visit = await self._open(request, request.query_params.get("lang", ""))
         if isinstance(visit, Response):
             return visit
-        found = await self.services.drafts.version_file(int(request.path_params["version_id"]))
+        found = await self.services.drafts.version_file(_path_id(request, "version_id"))
         if found is None or found.draft.code != visit.view.delegate.code:
             return self._render("unknown.html", visit.catalog, status=404)
         try:
@@ -519,7 +525,7 @@ class Site:
             return posted
         visit, values, _ = posted
         tasks, account = self.services.tasks, visit.account
-        task_id = int(request.path_params["task_id"])
+        task_id = _path_id(request, "task_id")
         action, nonce = values.get("action", ""), values.get("nonce", "")
         note = " ".join(values.get("note", "").split())
         if len(note) > MAX_TASK_NOTE:
@@ -559,7 +565,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, _, form = posted
-        task_id = int(request.path_params["task_id"])
+        task_id = _path_id(request, "task_id")
         chosen = upload(form, "file")
         if chosen is None:
             return self._done(visit, visit.catalog.html("web.task.no_file"), ok=False)
@@ -607,7 +613,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, _, form = posted
-        assignment_id = int(request.path_params["assignment_id"])
+        assignment_id = _path_id(request, "assignment_id")
         chosen = upload(form, "file")
         if chosen is None:
             return self._draft_done(visit, DraftResult(DraftStep.EMPTY))
@@ -630,7 +636,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
-        assignment_id = int(request.path_params["assignment_id"])
+        assignment_id = _path_id(request, "assignment_id")
         result = await self.services.drafts.store_typed(
             visit.account, assignment_id, values.get("text", "")
         )
@@ -642,7 +648,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
-        assignment_id = int(request.path_params["assignment_id"])
+        assignment_id = _path_id(request, "assignment_id")
         text = values.get("text", "").strip()
         if len(text) > MAX_COMMENT:
             result = DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(text))
