@@ -147,7 +147,7 @@ def build_web_app(setup: WebSetup) -> Starlette:
         return await site.not_found(request)
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_a_page})
-    app.add_middleware(SecureHeaders)
+    app.add_middleware(SecureHeaders, https=urlsplit(setup.settings.base_url).scheme == "https")
     # A webhook's path is made from its secret: its requests are counted under one name.
     hook_routes = {f"/{path.strip('/')}" for path in setup.hook_paths}
     observe = probes.instruments.observe_request
