@@ -19,7 +19,7 @@ from bot.cli import main
 from bot.config import load_config
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
+from bot.domain.drafts import MAX_VERSIONS, DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import MessageKind
 from bot.domain.timespec import TimeSpec
 from bot.services import build_services
@@ -249,6 +249,20 @@ async def test_each_new_upload_is_a_new_version_and_an_identical_one_is_not_stor
     assert [v.number for v in stored] == [1, 2, 3] and stored[0].sha256 == stored[2].sha256
     blobs = [p for p in harness.services.drafts.files.root.rglob("*") if p.is_file()]
     assert len(blobs) == 2
+
+
+async def test_a_file_in_chat_past_the_most_versions_of_a_theme_is_answered_and_not_stored(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    for number in range(1, MAX_VERSIONS + 1):
+        answer = await upload(harness, user, f"v{number}.docx", docx(f"bản {number}"))
+        assert answer.startswith(f"✅ Đã nhận bản {number} lúc ")
+    answer = await upload(harness, user, "thêm.docx", docx("bản thêm"))
+    assert answer.startswith(
+        f"Đồng chí đã gửi {MAX_VERSIONS} bản cho tham luận chủ đề 1.1, là số bản tối đa"
+    )
+    assert len(await versions(harness)) == MAX_VERSIONS
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from openpyxl import load_workbook
 
 from bot.cli import main
 from bot.documents.slips import Slip, build_slips
-from bot.documents.workbook import Sheet, csv_bytes, workbook_bytes
+from bot.documents.workbook import Cell, Sheet, csv_bytes, workbook_bytes
 from bot.domain import invisible
 from bot.domain.invisible import invisible_in, is_invisible, printable, shown, strip_invisible
 from tests.test_slips import TEXTS, cells, link, open_docx
@@ -63,6 +64,19 @@ def test_csv_export_never_writes_hidden_characters() -> None:
     rows = list(csv.reader(io.StringIO(text)))
     # The zero-width space no longer hides the formula from the formula guard.
     assert rows[1] == ["Nguyễn[2J Thị Lan", '\'=HYPERLINK("http://x")']
+
+
+def test_xlsx_export_never_writes_a_character_xml_cannot_hold_with_a_date_or_without() -> None:
+    # A row with a date goes through lxml, which refused U+FFFF (the office's report was a
+    # 500); a row without one was written as «&#65535;», a file Excel calls damaged.
+    when = datetime(2024, 5, 28, 8, 0)
+    rows: list[list[Cell]] = [["Trần Lan\uffff", "PCT\ufffe"], ["Lê Hà\uffff", when]]
+    data = workbook_bytes([Sheet("Đại biểu", ["Họ và tên", "Ghi chú"], rows)])
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert [[c.value for c in row] for row in sheet.iter_rows(min_row=2)] == [
+        ["Trần Lan", "PCT"],
+        ["Lê Hà", when],
+    ]
 
 
 def test_xlsx_export_never_writes_hidden_characters() -> None:
@@ -122,7 +136,8 @@ def test_the_quick_check_for_plain_text_changes_no_answer_for_any_code_point() -
     # holds no filler. That is right only if no such character is one the walk would drop:
     # checked for every code point (the check is per character, so text of them is alike).
     skipped = [chr(point) for point in range(0x110000) if invisible._plainly_visible(chr(point))]
-    dropped = [c for c in skipped if is_invisible(c) or unicodedata.category(c) == "Cc"]
+    dropped = [c for c in skipped if is_invisible(c) or unicodedata.category(c) in ("Cc", "Cs")]
+    assert "\ufffe" not in skipped and "\uffff" not in skipped
     assert dropped == [] and len(skipped) > 100_000
 
     # And the three functions answer as the walk does, on every character the walk drops or
@@ -130,6 +145,9 @@ def test_the_quick_check_for_plain_text_changes_no_answer_for_any_code_point() -
     def walked(text: str) -> tuple[str, str, list[str]]:
         kept = "".join(c for c in text if c in "\t\n\r" or not is_invisible(c))
         kept = "".join(c for c in kept if unicodedata.category(c) != "Cc" or c in "\t\n\r")
+        kept = "".join(
+            c for c in kept if unicodedata.category(c) != "Cs" and c not in "\ufffe\uffff"
+        )
         stripped = "".join(c for c in text if not is_invisible(c))
         found = list(dict.fromkeys(f"U+{ord(c):04X}" for c in text if is_invisible(c)))
         return kept, stripped, found
@@ -139,8 +157,9 @@ def test_the_quick_check_for_plain_text_changes_no_answer_for_any_code_point() -
         category = unicodedata.category(char)
         if (
             point % 251
-            and category not in ("Cc", "Cf", "Zs", "Zl", "Zp")
+            and category not in ("Cc", "Cf", "Cs", "Zs", "Zl", "Zp")
             and char not in invisible._FILLERS
+            and char not in "\ufffe\uffff"
         ):
             continue
         text = f"a{char}b"

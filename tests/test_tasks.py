@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind, MessageStatus
+from bot.domain.tasks import MAX_TASK_FILES
 from bot.services.access import Role
 from storage.models import AuditEntry, Delivery, OutboundMessage, TaskAssignment
 from tests.conftest import ROOT, local
@@ -241,6 +242,28 @@ async def test_a_refused_deliverable_is_answered_kept_nowhere_and_the_office_nev
     # Nothing is lost: the task still waits for its deliverable, and a sound file is taken.
     await harness.send(owner.document("Bao-cao.docx", docx("Báo cáo sơ kết"), DOCX))
     assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.1")
+
+
+async def test_a_file_sent_in_chat_past_the_most_for_a_task_is_refused_and_nothing_waits(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")
+    card = owner.messages[1]
+    for number in range(1, MAX_TASK_FILES + 2):
+        await harness.send(owner.tap("📎 Gửi sản phẩm", message=card))
+        await harness.send(
+            owner.document(f"bang-ke-{number}.docx", docx(f"Bảng kê {number}"), DOCX)
+        )
+    assert owner.last_text().startswith(
+        f"Đồng chí đã gửi {MAX_TASK_FILES} tệp cho nhiệm vụ VI.1.1, là số tệp tối đa được nhận"
+    )
+    [task] = [line for line in await harness.services.tasks.office_board() if line.key == "VI.1.1"]
+    assert len(task.evidence) == MAX_TASK_FILES
+    # Nothing waits for a file any more: a text is not taken as one.
+    await harness.send(owner.text("Bản trên Drive: https://drive.example/baocao"))
+    [task] = [line for line in await harness.services.tasks.office_board() if line.key == "VI.1.1"]
+    assert len(task.evidence) == MAX_TASK_FILES
 
 
 async def test_a_file_over_20_mb_is_refused_with_a_way_out(harness: BotHarness) -> None:

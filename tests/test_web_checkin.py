@@ -507,6 +507,17 @@ async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, pho
     assert actions == ["checkin.recorded", "checkin.undone", "checkin.recorded"]
 
 
+@pytest.mark.parametrize("wrong", ["9" * 30, "²"])
+async def test_an_undo_naming_no_checkin_a_column_could_hold_is_unknown_not_a_server_error(
+    meeting: Day, phone: Desk, wrong: str
+) -> None:
+    path = f"/{meeting.tokens['DB002']}"
+    await post_form(phone, path, "form-tap")
+    shown = await post_form(phone, path, "form-undo", {"checkin": wrong})
+    assert flash(shown.text) == "Không tìm thấy lượt điểm danh này."
+    assert len(await present(meeting.services)) == 1
+
+
 async def test_the_office_undoes_a_wrong_tap_from_the_search_after_the_window(
     meeting: Day, phone: Desk
 ) -> None:

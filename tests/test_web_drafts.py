@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from bot.domain.drafts import DraftStatus
+from bot.domain.drafts import MAX_VERSIONS, DraftStatus
 from bot.services import Services
 from storage.models import Delegate, DraftComment, DraftVersion, TaskAssignment, TaskEvidence
 from tests.samples import docx
@@ -59,6 +59,27 @@ async def test_a_draft_uploaded_on_the_page_is_stored_once_and_receipted_with_it
     ]
     page = await web.open(SPEAKER)
     assert "Bản 1: tham-luan.docx" in page.text
+
+
+async def test_the_version_after_the_most_a_speaker_may_send_is_refused_and_not_written(
+    web: Web, imported: Services
+) -> None:
+    # Without a bound, one personal link filled the disk at 22 MB a second (20 MB files).
+    for number in range(1, MAX_VERSIONS + 1):
+        said = await upload(web, "tham-luan.docx", docx(f"Bản {number}"))
+        assert said.startswith(f"✅ Đã nhận bản {number} lúc ")
+    store = imported.drafts.files.root
+    kept = sorted(store.rglob("*"))
+    said = await upload(web, "tham-luan.docx", docx("Bản thêm"))
+    assert said == (
+        f"Đồng chí đã gửi {MAX_VERSIONS} bản cho tham luận chủ đề 1.1, là số bản tối đa được "
+        "nhận, nên bản vừa gửi chưa được lưu. Đề nghị đồng chí liên hệ đồng chí Trần Thu Hà, "
+        "Phó Chánh Văn phòng, điện thoại 024 3834 5678 để gửi bản mới."
+    )
+    assert sorted(store.rglob("*")) == kept
+    async with imported.ctx.sessions() as session:
+        numbers = list(await session.scalars(select(DraftVersion.number)))
+    assert max(numbers) == len(numbers) == MAX_VERSIONS
 
 
 async def test_the_page_refuses_what_the_chat_refuses_by_type_and_by_content(

@@ -145,6 +145,16 @@ async def test_signing_out_ends_this_session_only_and_everywhere_ends_them_all(
         await browser.client.aclose()
 
 
+@pytest.mark.parametrize("wrong", ["9" * 30, "²"])
+async def test_ending_a_session_no_column_could_hold_is_unknown_not_a_server_error(
+    desk: Desk, wrong: str
+) -> None:
+    await desk.sign_in()
+    ended = await desk.post("sessions/end", "form-end-all", {"session": wrong}, page="sessions")
+    assert text_of(ended.text, "flash") == "Phiên này đã kết thúc từ trước."
+    assert (await desk.client.get("/office/")).status_code == 200
+
+
 GETS = ("/office/", "/office/live", "/office/sessions", "/office/delegates",
         "/office/delegates/DB010")  # fmt: skip
 POSTS = ("/office/signout", "/office/sessions/end", "/office/delegates/DB010/phone")

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from bot.services import Services
 from bot.services.invitations import MAX_FAILURES
+from handlers.web.app import build_web_app
 from storage.files import MAX_BYTES
 from storage.models import DraftVersion, Rsvp
-from tests.web_support import Web, flash, form_fields, web_for
+from tests.web_support import Web, flash, form_fields, web_for, web_setup
 
 SPEAKER = "DB031"
+SECURE = "https://hoinghi.example"
 
 
 @pytest.fixture
@@ -48,6 +52,21 @@ async def test_every_answer_says_no_referrer_noindex_nosniff_and_allows_no_scrip
     assert "<script" not in page and "style=" not in page
     # Nothing but our own server: no third-party asset is loaded.
     assert 'src="http' not in page and 'href="http' not in page.replace('href="https://maps', "")
+
+
+async def test_behind_https_every_answer_tells_the_browser_never_to_use_plain_http(
+    web: Web, imported: Services
+) -> None:
+    # On a venue's Wi-Fi, a first request in plain HTTP (an address typed without https://)
+    # can be answered by the hotspot with a look-alike page; HSTS makes the browser skip it.
+    setup = web_setup(imported)
+    https = replace(setup, settings=setup.settings.model_copy(update={"base_url": SECURE}))
+    transport = httpx.ASGITransport(app=build_web_app(https))
+    async with httpx.AsyncClient(transport=transport, base_url=SECURE) as browser:
+        for path in ("/", f"/{web.tokens['DB001']}", "/office/signin", "/khong-co"):
+            answer = await browser.get(path)
+            assert answer.headers["strict-transport-security"] == "max-age=31536000"
+    assert "strict-transport-security" not in (await web.client.get("/")).headers
 
 
 async def test_static_files_have_fingerprinted_names_and_a_years_cache(web: Web) -> None:
@@ -152,6 +171,24 @@ async def test_addresses_that_are_no_page_are_answered_in_vietnamese_and_a_form_
     ):
         reloaded = await web.client.get(form)
         assert (reloaded.status_code, reloaded.headers["location"]) == (303, page)
+
+
+@pytest.mark.parametrize("wrong", ["9" * 30, "²"])
+async def test_an_id_no_database_column_could_hold_is_unknown_not_a_server_error(
+    web: Web, wrong: str
+) -> None:
+    token = web.tokens[SPEAKER]
+    version = await web.client.get(f"/{token}/v/{wrong}")
+    assert version.status_code == 404 and "Không mở được giấy mời" in version.text
+    for path, data, said in (
+        (f"task/{wrong}", {"action": "done"}, "Nhiệm vụ này không còn trong kế hoạch"),
+        (f"draft/{wrong}/text", {"text": "Bài"}, "Phân công tham luận này không còn"),
+        (f"draft/{wrong}/reply", {"text": "Vâng"}, "Phân công tham luận này không còn"),
+    ):
+        fields = form_fields((await web.open(SPEAKER)).text, "form-attend")
+        response = await web.client.post(f"/{token}/{path}", data={**fields, **data})
+        assert response.status_code == 303
+        assert flash((await web.client.get(response.headers["location"])).text).startswith(said)
 
 
 @pytest.mark.parametrize("after", [".", ")", ",", "»", ").", "!"])

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.drafts import DraftStatus
+from bot.domain.tasks import MAX_TASK_FILES
 from storage.files import MAX_BYTES
 from storage.models import AuditEntry, TaskEvidence
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -54,6 +55,26 @@ async def evidence(harness: BotHarness) -> list[TaskEvidence]:
 def office_notes(harness: BotHarness) -> list[str]:
     """The deliverable notes the office chat got (not the files' captions)."""
     return [t for t in texts(harness, OFFICE_CHAT) if "gửi sản phẩm nhiệm vụ" in t]
+
+
+async def test_the_file_after_the_most_one_may_send_for_a_task_is_refused_and_not_written(
+    web: Web, harness: BotHarness
+) -> None:
+    # Without a bound, one personal link filled the disk at 22 MB a second (20 MB files).
+    task = await task_id(harness, "VI.1.1")
+    for number in range(1, MAX_TASK_FILES + 1):
+        assert await upload(web, task, f"bang-ke-{number}.docx", docx(f"Bảng kê {number}")) == SAVED
+    store = harness.services.drafts.files.root
+    kept = sorted(store.rglob("*"))
+    said = await upload(web, task, "bang-ke-them.docx", docx("Bảng kê thêm"))
+    assert said == (
+        f"Đồng chí đã gửi {MAX_TASK_FILES} tệp cho nhiệm vụ VI.1.1, là số tệp tối đa được nhận, "
+        "nên tệp vừa gửi chưa được lưu. Đề nghị đồng chí gửi đường liên kết (Google Drive, "
+        "OneDrive…) hoặc liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại "
+        "024 3834 5678."
+    )
+    assert sorted(store.rglob("*")) == kept
+    assert len(await evidence(harness)) == MAX_TASK_FILES
 
 
 async def test_a_deliverable_uploaded_on_the_page_is_kept_audited_and_sent_to_the_office(

@@ -14,6 +14,7 @@ from bot.domain.channels import FileTooLarge, FileUnavailable
 from bot.domain.drafts import (
     MAX_COMMENT,
     MAX_TEXT_DRAFT,
+    MAX_VERSIONS,
     OFFICE_ACTIONS,
     DraftAction,
     DraftStatus,
@@ -434,6 +435,7 @@ def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict
         "limit": count(catalog, MAX_TEXT_DRAFT),
         "chunks": result.chunks,
         "chars": count(catalog, result.chars),
+        "versions": MAX_VERSIONS,
     }
     if line is not None:
         params.update(key=line.theme_key, title=line.theme_title, name=line.full_name)

@@ -9,7 +9,14 @@ from bot.chat.turn import Turn
 from bot.domain.channels import FileTooLarge, FileUnavailable
 from bot.domain.inbound import Action, FileIn, Text
 from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePart, TextPart
-from bot.domain.tasks import MAX_TASK_NOTE, TaskAction, TaskLine, parse_task_action, task_action
+from bot.domain.tasks import (
+    MAX_TASK_FILES,
+    MAX_TASK_NOTE,
+    TaskAction,
+    TaskLine,
+    parse_task_action,
+    task_action,
+)
 from bot.services.access import Caller
 from bot.services.tasks import TaskResult, TaskStep
 from bot.texts import Html
@@ -171,7 +178,11 @@ def reply(
     part of the task is shown (``task_summary``)."""
     catalog, config = turn.catalog, turn.config
     task = result.task
-    params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
+    params: dict[str, object] = {
+        "contact": config.office.contact,
+        "limit": MAX_TASK_NOTE,
+        "files": MAX_TASK_FILES,
+    }
     if task is not None:
         params.update(key=task.key, title=task.title)
     if result.status is not None:

@@ -74,9 +74,6 @@ _TBL_PR_AFTER_BORDERS: Final = (
     "w:tblPrChange",
 )
 
-# Characters XML 1.0 cannot contain at all; lxml refuses the whole string if one slips in.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
 
 @dataclass(frozen=True)
 class Slip:
@@ -213,19 +210,19 @@ class _SlipXml:
         out = [self.pieces[0]]
         for place, piece in zip(self.places, self.pieces[1:], strict=True):
             if place in self.paragraphs:
-                text = _clean(getattr(slip, place))
+                text = printable(getattr(slip, place))
                 if text and place == "link_code":
                     hint = slip.code_hint or texts.code_hint
-                    text = _clean(slip.link_code.join(_split(hint, "{code}")))
+                    text = printable(slip.link_code.join(_split(hint, "{code}")))
                 if text:
                     out.append(self.paragraphs[place].replace(_mark("text"), _run_content(text)))
             elif place == "name":
-                out.append(_run_content(_clean(slip.full_name)))
+                out.append(_run_content(printable(slip.full_name)))
             elif place == "code":
-                out.append(_run_content(_clean(slip.code)))
+                out.append(_run_content(printable(slip.code)))
             elif place == "hint":
                 hint = slip.link.join(_split(texts.link_hint, "{link}"))
-                out.append(_run_content(_clean(hint)))
+                out.append(_run_content(printable(hint)))
             elif place == "shape":
                 out.append(str(shape))
             else:
@@ -387,7 +384,7 @@ def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
         if after:
             _run(greeting, after, _NAME_SIZE)
     for line in (slip.position, slip.organization):
-        if _clean(line):
+        if printable(line):
             _run(left.paragraph(), line, _BODY_SIZE)
 
     _run(left.paragraph(space_before=Pt(8)), texts.title, _BODY_SIZE, bold=True)
@@ -405,7 +402,7 @@ def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
         inline.set(distance, "0")
     instruction = right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3))
     _run(instruction, texts.instruction, _SMALL_BODY_SIZE, bold=True)
-    if _clean(slip.link_code):
+    if printable(slip.link_code):
         code = slip.link_code.join(_split(slip.code_hint or texts.code_hint, "{code}"))
         _run(
             right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3)),
@@ -455,7 +452,7 @@ def _run(
     italic: bool = False,
 ) -> Run:
     """Append ``text`` as a run in the slips' font; python-docx escapes it as XML text."""
-    run = paragraph.add_run(_clean(text))
+    run = paragraph.add_run(printable(text))
     run.font.name = _FONT
     _use_font(run._r.get_or_add_rPr().get_or_add_rFonts())
     if size is not None:
@@ -473,8 +470,3 @@ def _split(template: str, placeholder: str) -> list[str]:
     if len(parts) == 1:
         return [f"{template} " if template else "", ""]
     return parts
-
-
-def _clean(text: str) -> str:
-    """``text`` without the characters an XML document cannot hold, nor invisible ones."""
-    return printable(_NOT_XML.sub("", text))

@@ -11,6 +11,9 @@ from bot.domain.ids import parse_id
 DRAFT_ACTION_PREFIX = "dr:"
 # A typed draft may run over many messages; beyond this it belongs in a file.
 MAX_TEXT_DRAFT = 60_000
+# Versions one speaker may send for one theme: far past any real revision, and with files of
+# 20 MB at most, a bound on the disk one personal link can fill (400 MB).
+MAX_VERSIONS = 20
 # One comment or reply is one Telegram message with a header, so it stays under 4096.
 MAX_COMMENT = 3_000
 

@@ -20,6 +20,9 @@ BIDI_CONTROLS: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u20
 _FILLERS: Final = frozenset("\u034f\u115f\u1160\u2800\u3164\uffa0")
 # Line breaks and tabs are layout, not hidden content: a cell may keep them.
 _LAYOUT: Final = frozenset("\t\n\r")
+# What an XML document (a .xlsx, a .docx) cannot hold beside the controls: the two
+# noncharacters of the BMP, and surrogates. lxml refuses a whole row holding one.
+_NOT_XML: Final = frozenset("\ufffe\uffff")
 
 
 def is_invisible(char: str) -> bool:
@@ -61,12 +64,15 @@ def shown(text: str) -> str:
 
 def printable(text: str) -> str:
     """`text` as a file the bot writes may hold it: no invisible or control character but
-    line breaks and tabs."""
-    if _plainly_visible(text):
+    line breaks and tabs, and nothing an XML document cannot hold."""
+    if _plainly_visible(text):  # neither a surrogate nor U+FFFE/U+FFFF is printable
         return text
-    return "".join(
-        c for c in text if c in _LAYOUT or not (is_invisible(c) or unicodedata.category(c) == "Cc")
-    )
+    return "".join(c for c in text if c in _LAYOUT or not (is_invisible(c) or _unwritable(c)))
+
+
+def _unwritable(char: str) -> bool:
+    """Whether ``char`` is a control, a surrogate or a noncharacter XML refuses."""
+    return unicodedata.category(char) in ("Cc", "Cs") or char in _NOT_XML
 
 
 def code_point(char: str) -> str:

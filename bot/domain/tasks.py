@@ -9,6 +9,9 @@ from enum import StrEnum
 from bot.domain.ids import parse_id
 
 MAX_TASK_NOTE = 500
+# Files one person may send for one task: with files of 20 MB at most, a bound on the disk one
+# personal link can fill (400 MB), and on the notes the office gets.
+MAX_TASK_FILES = 20
 
 TASK_ACTION_PREFIX = "task:"
 

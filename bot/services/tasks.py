@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
 from bot.domain.tasks import (
+    MAX_TASK_FILES,
     MAX_TASK_NOTE,
     AssignmentLine,
     EvidenceLine,
@@ -74,6 +75,7 @@ class TaskStep(StrEnum):
     EMPTY = "empty"
     NOT_A_FILE = "not_a_file"
     FILE_DUPLICATE = "file_duplicate"  # the same file as one already sent for this task
+    TOO_MANY_FILES = "too_many_files"  # MAX_TASK_FILES sent for this task: nothing more is kept
     REJECTED = "rejected"  # a file refused by name, size or content; ``reject`` says why
     NOTHING_PENDING = "nothing_pending"
     DUPLICATE = "duplicate"
@@ -368,6 +370,9 @@ class TaskService:
             if isinstance(found, TaskResult):
                 return found
             _, task, assignment = found
+            if await _files_full(session, assignment):
+                ident.pending_input = ident.pending_data = None
+                return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
             evidence = self._add_evidence(
                 session,
                 account,
@@ -395,6 +400,9 @@ class TaskService:
             found = await self._assignment(session, account, task_id)
             if isinstance(found, TaskResult):
                 return found
+            _, task, assignment = found
+            if await _files_full(session, assignment):  # before a byte reaches the disk
+                return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
         try:
             # Unpacking an archive's directory and writing to disk: off the event loop.
             stored = await asyncio.to_thread(self._files.put, name, content, DELIVERABLE_SUFFIXES)
@@ -858,3 +866,13 @@ class TaskService:
             )
         lines.sort(key=lambda line: (not line.overdue, line.deadline_at, line.key))
         return lines
+
+
+async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool:
+    """Whether ``assignment``'s person has sent :data:`MAX_TASK_FILES` files for it already."""
+    sent = await session.scalar(
+        select(func.count())
+        .select_from(TaskEvidence)
+        .where(TaskEvidence.assignment_id == assignment.id, TaskEvidence.kind == "file")
+    )
+    return int(sent or 0) >= MAX_TASK_FILES

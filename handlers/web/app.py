@@ -30,13 +30,14 @@ from bot.documents.qr import qr_svg
 from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
+from bot.domain.ids import parse_id
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
     RsvpChoice,
 )
-from bot.domain.tasks import MAX_TASK_NOTE, TaskAction
+from bot.domain.tasks import MAX_TASK_FILES, MAX_TASK_NOTE, TaskAction
 from bot.domain.tokens import format_link_code, looks_like_token, token_before_punctuation
 from bot.health import Health
 from bot.metrics import Metrics
@@ -126,12 +127,12 @@ def build_web_app(setup: WebSetup) -> Starlette:
         Route("/{token}/lich.ics", site.calendar, methods=["GET"]),
         Route("/{token}/in", site.programme, methods=["GET"]),
         Route("/{token}/rsvp", site.rsvp, methods=["POST"]),
-        Route("/{token}/task/{task_id:int}", site.task, methods=["POST"]),
-        Route("/{token}/task/{task_id:int}/file", site.task_file, methods=["POST"]),
-        Route("/{token}/draft/{assignment_id:int}/file", site.draft_file, methods=["POST"]),
-        Route("/{token}/draft/{assignment_id:int}/text", site.draft_text, methods=["POST"]),
-        Route("/{token}/draft/{assignment_id:int}/reply", site.draft_reply, methods=["POST"]),
-        Route("/{token}/v/{version_id:int}", site.version, methods=["GET"]),
+        Route("/{token}/task/{task_id}", site.task, methods=["POST"]),
+        Route("/{token}/task/{task_id}/file", site.task_file, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id}/file", site.draft_file, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id}/text", site.draft_text, methods=["POST"]),
+        Route("/{token}/draft/{assignment_id}/reply", site.draft_reply, methods=["POST"]),
+        Route("/{token}/v/{version_id}", site.version, methods=["GET"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -146,7 +147,7 @@ def build_web_app(setup: WebSetup) -> Starlette:
         return await site.not_found(request)
 
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_a_page})
-    app.add_middleware(SecureHeaders)
+    app.add_middleware(SecureHeaders, https=urlsplit(setup.settings.base_url).scheme == "https")
     # A webhook's path is made from its secret: its requests are counted under one name.
     hook_routes = {f"/{path.strip('/')}" for path in setup.hook_paths}
     observe = probes.instruments.observe_request
@@ -158,6 +159,11 @@ def build_web_app(setup: WebSetup) -> Starlette:
     app.state.site = site
     app.state.probes = probes
     return app
+
+
+def _path_id(request: Request, name: str) -> int:
+    """The row a path names (0, which names none, for what no column could hold)."""
+    return parse_id(str(request.path_params[name])) or 0
 
 
 @dataclass(frozen=True)
@@ -374,7 +380,7 @@ class Site:
         visit = await self._open(request, request.query_params.get("lang", ""))
         if isinstance(visit, Response):
             return visit
-        found = await self.services.drafts.version_file(int(request.path_params["version_id"]))
+        found = await self.services.drafts.version_file(_path_id(request, "version_id"))
         if found is None or found.draft.code != visit.view.delegate.code:
             return self._render("unknown.html", visit.catalog, status=404)
         content = await asyncio.to_thread(read_stored, found.path)
@@ -522,7 +528,7 @@ class Site:
             return posted
         visit, values, _ = posted
         tasks, account = self.services.tasks, visit.account
-        task_id = int(request.path_params["task_id"])
+        task_id = _path_id(request, "task_id")
         action, nonce = values.get("action", ""), values.get("nonce", "")
         note = " ".join(values.get("note", "").split())
         if len(note) > MAX_TASK_NOTE:
@@ -562,7 +568,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, _, form = posted
-        task_id = int(request.path_params["task_id"])
+        task_id = _path_id(request, "task_id")
         chosen = upload(form, "file")
         if chosen is None:
             return self._done(visit, visit.catalog.html("web.task.no_file"), ok=False)
@@ -578,7 +584,11 @@ class Site:
 
     def _task_done(self, visit: Visit, result: TaskResult) -> Response:
         catalog, config = visit.catalog, self.config
-        params: dict[str, object] = {"contact": config.office.contact, "limit": MAX_TASK_NOTE}
+        params: dict[str, object] = {
+            "contact": config.office.contact,
+            "limit": MAX_TASK_NOTE,
+            "files": MAX_TASK_FILES,
+        }
         if result.task is not None:
             params.update(key=result.task.key, title=result.task.title)
         if result.status is not None:
@@ -606,7 +616,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, _, form = posted
-        assignment_id = int(request.path_params["assignment_id"])
+        assignment_id = _path_id(request, "assignment_id")
         chosen = upload(form, "file")
         if chosen is None:
             return self._draft_done(visit, DraftResult(DraftStep.EMPTY))
@@ -629,7 +639,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
-        assignment_id = int(request.path_params["assignment_id"])
+        assignment_id = _path_id(request, "assignment_id")
         result = await self.services.drafts.store_typed(
             visit.account, assignment_id, values.get("text", "")
         )
@@ -641,7 +651,7 @@ class Site:
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
-        assignment_id = int(request.path_params["assignment_id"])
+        assignment_id = _path_id(request, "assignment_id")
         text = values.get("text", "").strip()
         if len(text) > MAX_COMMENT:
             result = DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(text))

@@ -40,6 +40,9 @@ HEADERS = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
+# Behind HTTPS only: a year of never asking this host in plain HTTP, so a hotspot cannot answer
+# an address typed without https:// (its own host only: the office's domain may serve others).
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 def load_secret(folder: Path, env: dict[str, str] | Any = os.environ) -> bytes:
@@ -91,11 +94,12 @@ class Guard:
 
 
 class SecureHeaders:
-    """Adds :data:`HEADERS` to every answer; pages (not the fingerprinted static files) are
-    never stored by a cache, shared or not."""
+    """Adds :data:`HEADERS` to every answer (and :data:`HSTS` when served over ``https``);
+    pages (not the fingerprinted static files) are never stored by a cache, shared or not."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
+        self.headers = (*HEADERS, HSTS) if https else HEADERS
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,7 +110,7 @@ class SecureHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in HEADERS if name not in present]
+                headers += [(name, value) for name, value in self.headers if name not in present]
                 if b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers

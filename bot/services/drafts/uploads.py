@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.domain.channels import ChatAccount
-from bot.domain.drafts import DraftStatus
+from bot.domain.drafts import MAX_VERSIONS, DraftStatus
 from bot.domain.outbound import MessageKind
 from bot.services.context import ServiceContext
 from bot.services.drafts.lines import DraftLines, version_line
@@ -140,6 +140,10 @@ class Uploads(DraftUseCase):
             found = await self._own(session, account, assignment_id)
             if isinstance(found, DraftResult):
                 return found
+            # Refused before a byte is written: one link must not fill the disk.
+            if await self._latest_number(session, found[1].id) >= MAX_VERSIONS:
+                draft = await self._line(session, found[1].id)
+                return DraftResult(DraftStep.TOO_MANY_VERSIONS, draft=draft)
         try:
             stored = await asyncio.to_thread(self._files.put, name, content)
         except FileRejected as exc:

@@ -41,6 +41,7 @@ class DraftStep(StrEnum):
     DOWNLOAD_FAILED = "download_failed"
     UNSUPPORTED = "unsupported"  # a reply to a draft post that is neither text nor a file
     ASK_COMMENT = "ask_comment"  # the office chose to comment: its next text is the comment
+    TOO_MANY_VERSIONS = "too_many_versions"  # MAX_VERSIONS sent: nothing more is stored
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.domain.ids import parse_id
 from bot.domain.tokens import format_link_code
 from bot.services.access import OfficeActor
 from bot.services.invitations import OfficeStep
@@ -54,7 +55,7 @@ class Accounts:
         code = str(request.path_params["code"])
         replacing = values.get("replacing", "")
         result = await office.services.invitations.reissue(
-            actor, code, replacing=int(replacing) if replacing.isdigit() else 0
+            actor, code, replacing=parse_id(replacing) or 0
         )
         catalog = office.catalog
         person = result.delegate

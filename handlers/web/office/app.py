@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
+from bot.domain.ids import parse_id
 from bot.domain.phones import display_phone
 from bot.domain.quotas import QuotaUse
 from bot.domain.rsvp import (
@@ -243,10 +244,11 @@ class Office:
         if which == "all":
             await signin.sign_out_everywhere(actor)
             return self._signed_out()
-        if not which.isdigit():
+        session_id = parse_id(which)
+        if session_id is None:
             return self._done(visit, "sessions", self.catalog.html("dash.sessions.none"), ok=False)
-        ended = await signin.sign_out(actor, int(which))
-        if int(which) == visit.session_id:
+        ended = await signin.sign_out(actor, session_id)
+        if session_id == visit.session_id:
             return self._signed_out()
         key = "dash.sessions.ended" if ended else "dash.sessions.none"
         return self._done(visit, "sessions", self.catalog.html(key), ok=bool(ended))

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from bot.domain.ids import parse_id
 from bot.domain.tokens import looks_like_token
 from bot.domain.typed import fold
 from bot.services.access import DeskActor, OfficeActor
@@ -319,10 +320,10 @@ class DeskPages:
         values = await self._desk_form(request, visit)
         if isinstance(values, Response):
             return values
-        which = values.get("checkin", "")
-        if not which.isdigit():
+        which = parse_id(values.get("checkin", ""))
+        if which is None:
             return self._after(visit, values, CheckinResult(CheckinStep.UNKNOWN_CHECKIN))
-        result = await self.services.checkin.undo(desk, int(which))
+        result = await self.services.checkin.undo(desk, which)
         return self._after(visit, values, result)
 
     async def signout(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.domain.ids import parse_id
 from bot.services.access import OfficeActor
 from bot.services.dashboard import Activity, LogFilters
 from bot.services.report_file import change_lines
@@ -49,13 +50,12 @@ class AuditLog:
         """Nhật ký: a page of changes as the filters narrow it, with the next page's link."""
         office = self.office
         query = request.query_params
-        before = query.get("before", "")
         filters = LogFilters(
             who=query.get("who", "").strip()[:40],
             action=query.get("action", "") if query.get("action", "") in ACTIONS else "",
             since=_date(query.get("from", "")),
             until=_date(query.get("to", "")),
-            before=int(before) if before.isdigit() and len(before) < 19 else 0,
+            before=parse_id(query.get("before", "")) or 0,
         )
         dashboard = office.services.dashboard
         log = await dashboard.log(filters)
