@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.clock import Clock
 from bot.domain.outbound import MessageStatus
-from bot.domain.reminders import PlannedMessage, slot_of
+from bot.domain.reminders import PlannedMessage, keyed_slot, slot_of
 from storage.models import Delivery, OutboundMessage
 from storage.uow import unit_of_work
 
@@ -109,13 +109,15 @@ def _take_over_earlier_keys(
     for key, item in wanted.items():
         if key in existing:
             continue
-        for earlier in sorted(by_slot.get(item.slot, ()), key=lambda k: existing[k].id):
+        slot = keyed_slot(item.slot)
+        for earlier in sorted(by_slot.get(slot, ()), key=lambda k: existing[k].id):
             row = existing[earlier]
-            if _went_to_nobody(row, copied) or (earlier == item.slot and row.due_at == item.due_at):
+            kept_as_slot = earlier in (item.slot, slot)  # its slot alone, as keys once were
+            if _went_to_nobody(row, copied) or (kept_as_slot and row.due_at == item.due_at):
                 log.info("%s is now %s", earlier, key)
                 row.dedupe_key = key
                 existing[key] = existing.pop(earlier)
-                by_slot[item.slot].remove(earlier)
+                by_slot[slot].remove(earlier)
                 break
 
 

@@ -28,6 +28,7 @@ from bot.domain.outbound import (
     SendResult,
 )
 from bot.domain.ports import ChannelSender
+from bot.domain.reminders import MAX_KEY, planned_messages
 from bot.domain.timespec import TimeSpec
 from bot.texts import load_catalog
 from bot.texts.formatting import delay
@@ -474,6 +475,49 @@ async def test_a_reminder_stored_before_keys_carried_their_date_is_not_sent_twic
     use_plan(harness, moved(harness.services.config, timedelta(days=7)))
     await harness.plan(*MEETING_KINDS)
     assert await message_status(harness, MessageKind.DAY_BEFORE) == ["done", "scheduled"]
+
+
+def with_the_longest_keys(config: Config) -> Config:
+    """The plan with a meeting code and task keys as long as they may be, and every reminder of
+    the drafts and tasks written as a local date with its offset."""
+    meeting = config.meeting.model_copy(update={"code": "HN-" + "X" * 37})
+    dated = [TimeSpec.parse("2024-05-20T08:00+07:00"), TimeSpec.parse("2024-05-21T08:00+07:00")]
+    tasks = [
+        task.model_copy(update={"key": f"VI.{index:02d}-" + "K" * 10, "reminders": dated})
+        for index, task in enumerate(config.tasks)
+    ]
+    drafts = config.drafts.model_copy(update={"reminders": dated})
+    return config.model_copy(update={"meeting": meeting, "tasks": tasks, "drafts": drafts})
+
+
+def test_the_keys_of_a_plan_with_the_longest_codes_fit_the_outbox_and_stay_distinct(
+    config: Config,
+) -> None:
+    keys = [item.dedupe_key for item in planned_messages(with_the_longest_keys(config))]
+    assert OutboundMessage.dedupe_key.type.length == MAX_KEY
+    assert max(len(key) for key in keys) <= MAX_KEY
+    assert len(set(keys)) == len(keys)
+
+
+async def test_a_plan_with_the_longest_codes_keeps_a_row_written_under_its_whole_slot(
+    harness: BotHarness,
+) -> None:
+    """SQLite kept a key longer than the column (it does not enforce lengths) before keys were
+    cut to fit: that row is the same message, not one more to send."""
+    use_plan(harness, with_the_longest_keys(harness.services.config))
+    await harness.plan(MessageKind.TASK_REMINDER)
+    before = await message_status(harness, MessageKind.TASK_REMINDER)
+    assert before and set(before) == {"scheduled"}
+    slots = {item.dedupe_key: item.slot for item in planned_messages(harness.services.config)}
+    async with harness.services.ctx.sessions() as session, session.begin():
+        rows = await session.scalars(
+            select(OutboundMessage).where(OutboundMessage.kind == MessageKind.TASK_REMINDER)
+        )
+        for row in rows:
+            assert row.dedupe_key is not None
+            row.dedupe_key = slots[row.dedupe_key]  # the whole slot, as it was written before
+    await harness.plan(MessageKind.TASK_REMINDER)
+    assert await message_status(harness, MessageKind.TASK_REMINDER) == before
 
 
 async def test_replanning_after_a_config_edit_moves_unsent_messages_and_cancels_dropped_ones(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,12 @@ def reminder_series(kind: str, audience: str) -> tuple[str, str] | None:
 
 # Between a slot and its anchor in a key; no plan time, code or task key holds it.
 ANCHOR_MARK = "|"
+# The longest key the outbox stores (``OutboundMessage.dedupe_key``), and what an anchor takes
+# of it: the mark and a Unix time in seconds.
+MAX_KEY = 80
+_ANCHOR_ROOM = 11
+# A slot too long for that keeps its start (readable in the database) and a digest of the whole.
+_DIGEST_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -59,14 +66,25 @@ class PlannedMessage:
     def dedupe_key(self) -> str:
         """The row's key: the slot, and the anchor's Unix time when it has one."""
         if self.anchor is None:
-            return self.slot
-        return f"{self.slot}{ANCHOR_MARK}{int(self.anchor.timestamp())}"
+            return keyed_slot(self.slot)
+        return f"{keyed_slot(self.slot)}{ANCHOR_MARK}{int(self.anchor.timestamp())}"
+
+
+def keyed_slot(slot: str) -> str:
+    """``slot`` as a key carries it: itself, or, when it would leave an anchor no room within
+    :data:`MAX_KEY` (a 40-character meeting code, a task's key and a time written as a date),
+    its start and a digest of the whole, so two slots still make two keys."""
+    room = MAX_KEY - _ANCHOR_ROOM
+    if len(slot) <= room:
+        return slot
+    digest = hashlib.sha256(slot.encode()).hexdigest()[:_DIGEST_CHARS]
+    return f"{slot[: room - _DIGEST_CHARS - 1]}#{digest}"
 
 
 def slot_of(dedupe_key: str) -> str:
-    """The slot a planned message's key names, its anchor aside (a key written before keys
-    carried their anchor is its slot alone)."""
-    return dedupe_key.partition(ANCHOR_MARK)[0]
+    """The slot a planned message's key names, as keys carry it (:func:`keyed_slot`), its
+    anchor aside (a key written before keys carried their anchor is its slot alone)."""
+    return keyed_slot(dedupe_key.partition(ANCHOR_MARK)[0])
 
 
 def planned_messages(config: Config) -> list[PlannedMessage]:
