@@ -48,6 +48,7 @@ from handlers.web.office.drafts import Drafts
 from handlers.web.office.imports import Imports
 from handlers.web.office.log import AuditLog
 from handlers.web.office.notices import Notices
+from handlers.web.office.staff import StaffRoles
 from handlers.web.office.tasks import Tasks
 from handlers.web.security import Guard, same_site
 from handlers.web.static import Static
@@ -532,6 +533,7 @@ def build_office_app(
         *AuditLog(office).routes(),
         *Accounts(office, page, chat_links if chat_links is not None else {}).routes(),
         *Drafts(office).routes(),
+        *StaffRoles(office).routes(),
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin
     routes += desk.routes()
