@@ -286,3 +286,27 @@ async def test_send_now_with_a_time_typed_asks_which_was_meant_and_sends_nothing
     assert await audits(harness, "broadcast.") == []
     listed = await confirm(desk, asked.text, how="later", when="08:00 20/5")  # as meant
     assert text_of(listed, "flash").startswith("Đã hẹn gửi thông báo số 1 lúc ")
+
+
+async def test_the_people_a_notice_leaves_to_phone_are_listed_with_their_numbers(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)  # five linked; the other 75 are on no chat
+    for code in ("DB010", "DB011"):  # two of those 75 answered by phone: no need to call them
+        await desk.post(f"delegates/{code}/phone", "form-phone", {"choice": "attending"},
+                        page=f"delegates/{code}")  # fmt: skip
+    page = await preview(desk, "Đề nghị xác nhận tham dự trước hạn.", "no_answer")
+    assert text_of(page, "to-call-title").endswith("(73)")
+    link = re.search(r'<a href="([^"]+)" id="to-call-all">', page)
+    assert link is not None
+    listed = (await desk.client.get(link.group(1).replace("&amp;", "&"))).text
+    assert text_of(listed, "found") == "Có 73 đại biểu phù hợp."  # not the 75 on no chat
+    assert "DB010" not in listed and "DB011" not in listed
+    assert "0912 345 012" in listed  # DB012's number, as the office dials it
+    assert "Đối tượng của thông báo: Đại biểu chưa trả lời." in text_of(listed, "audience-filter")
+    # The report of the notice once sent leads to the same list.
+    await confirm(desk, page, how="now")
+    await harness.tick()
+    report = (await desk.client.get("/office/notices")).text
+    cell = re.search(r'id="report-1-not_linked"><a href="([^"]+)"', report)
+    assert cell is not None and cell.group(1) == link.group(1)

@@ -33,12 +33,12 @@ from bot.domain.rsvp import (
 from bot.domain.typed import one_line
 from bot.services import Services
 from bot.services.access import OfficeActor
-from bot.services.dashboard import Card, Filters
+from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import actor_label, deadline_text
+from bot.texts.presenters import actor_label, audience_label, deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
@@ -320,6 +320,7 @@ class Office:
             reach=query.get("reach", ""),
             search=query.get("q", "")[:100],
             after=query.get("after", ""),
+            audience=notice_audience(query.get("audience", "")[:100]),
         )
         listing = await self.services.dashboard.delegates(filters)
         channels = sorted({r.channel for r in await self.services.dashboard.reach()})
@@ -330,6 +331,8 @@ class Office:
         return self._render(
             "office/delegates.html", visit=visit, actor=actor, filters=filters, listing=listing,
             channels=channels, next_url=next_url,
+            audience=filters.audience
+            and audience_label(self.catalog, self.config, filters.audience),
         )  # fmt: skip
 
     async def delegate(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
