@@ -430,10 +430,14 @@ class Office:
         def phone(e164: str) -> str:  # as the exports and the reception desk write it
             return display_phone(e164)
 
+        def is_meeting_day() -> bool:  # asked by the desk's pages only
+            return meeting.on_meeting_day(self.services.ctx.clock.now())
+
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, who=who, phone=phone,
+            is_meeting_day=is_meeting_day,
             lang=catalog.locale,
             quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
