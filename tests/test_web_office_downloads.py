@@ -125,3 +125,11 @@ async def test_the_invitations_page_counts_in_sql_what_the_links_export_lists(
     links = await imported.invitations.links()
     assert await imported.invitations.link_counts() == (80, 79)
     assert (len(links), sum(1 for link in links if link.role == "delegate")) == (80, 79)
+
+
+async def test_the_links_sheet_is_named_in_words_not_cut_in_the_middle_of_a_date(
+    desk: Desk,
+) -> None:
+    response = await desk.client.get("/office/invitations/links.xlsx")
+    workbook = load_workbook(io.BytesIO(response.content), read_only=True)
+    assert workbook.sheetnames == ["Đường liên kết"]
