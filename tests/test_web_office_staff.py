@@ -103,3 +103,12 @@ async def test_a_code_on_no_list_says_where_to_add_the_person_first(
     flash = text_of(shown.text, "flash")
     assert "Không có ai mang mã NV99" in flash and "Nhập danh sách" in flash
     assert await holders(imported, Role.CHECKIN) == []
+
+
+async def test_the_staff_page_says_the_plans_telegram_admins_hold_the_office_too(
+    desk: Desk, imported: Services
+) -> None:
+    # A clerk who leaves keeps the chat's office commands while her Telegram id is in the plan.
+    page = (await desk.client.get("/office/staff")).text
+    assert len(imported.config.office.admin_ids) == 2
+    assert "Ngoài ra, 2 tài khoản Telegram ghi ở [office] admin_ids" in text_of(page, "bootstrap")
