@@ -199,6 +199,11 @@ class Meeting(_Section):
         """A UTC instant in the meeting's local time."""
         return instant.astimezone(self.zone)
 
+    def on_meeting_day(self, instant: datetime) -> bool:
+        """Whether ``instant`` falls on a day the meeting is held, in its local time."""
+        day = self.local(instant).date()
+        return self.local(self.starts_at).date() <= day <= self.local(self.ends_at).date()
+
 
 class Office(_Section):
     """The office that runs the meeting."""

@@ -751,3 +751,15 @@ async def test_a_tap_after_the_browser_dropped_the_session_cookie_is_said_not_do
     again = await phone.sign_in(CHECKIN_STAFF)
     dropped = [c for c in again.headers.get_list("set-cookie") if c.startswith(f"{DESK_COOKIE}=")]
     assert len(dropped) == 1 and "Max-Age=0" in dropped[0]
+
+
+async def test_the_desk_says_so_when_today_is_not_the_meeting_day(
+    meeting: Day, phone: Desk
+) -> None:
+    on_the_day = await phone.client.get("/office/checkin")
+    assert 'id="not-meeting-day"' not in on_the_day.text
+    meeting.clock.set(meeting.clock.now() - timedelta(days=17))  # trying the desk out early
+    before = await phone.client.get("/office/checkin")
+    assert "Hôm nay không phải ngày hội nghị (08:00, 28/5)" in text_of(
+        before.text, "not-meeting-day"
+    )

@@ -150,3 +150,11 @@ async def test_a_character_xml_cannot_hold_typed_in_an_answer_leaves_the_report_
     ]
     assert any("Trần Lan" in cell for cell in cells)
     assert not any("\uffff" in cell or "\ufffe" in cell for cell in cells)
+
+
+async def test_the_links_sheet_is_named_in_words_not_cut_in_the_middle_of_a_date(
+    desk: Desk,
+) -> None:
+    response = await desk.client.get("/office/invitations/links.xlsx")
+    workbook = load_workbook(io.BytesIO(response.content), read_only=True)
+    assert workbook.sheetnames == ["Đường liên kết"]

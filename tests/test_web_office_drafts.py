@@ -29,6 +29,7 @@ from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
+from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -535,3 +536,26 @@ async def test_a_version_whose_file_was_not_restored_says_the_file_is_missing_on
     )
     # The draft's page itself still opens, without the text to read.
     assert (await desk.client.get(f"/office/drafts/{assignment}")).status_code == 200
+
+
+async def test_a_speaker_on_no_chat_is_not_said_to_be_told_and_the_office_is_asked_to_phone(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # The speaker sent her draft from her personal page: linked, but no chat the bot writes to.
+    page = await web_for(harness.services)
+    assignment = await draft_id(harness, "DB031")
+    sent = await page.post(
+        "DB031", f"draft/{assignment}/text", f"draft-{assignment}-type", {"text": "Bản gõ."}
+    )
+    assert sent.status_code == 200
+    await page.client.aclose()
+    commented = await desk.post(
+        f"drafts/{assignment}/comment", "form-comment", {"body": "Đề nghị bổ sung số liệu."},
+        page=f"drafts/{assignment}",
+    )  # fmt: skip
+    flash = text_of(commented.text, "flash")
+    assert "bot chuyển tới kênh trò chuyện" not in flash
+    assert "không gửi tin được" in flash and "đề nghị gọi điện" in flash
+    approved = text_of(await verdict_form(desk, assignment, "approve", {}), "flash")
+    assert "Bot đã báo người viết" not in approved
+    assert approved.startswith("Đã chốt bản 1") and "không báo được" in approved

@@ -72,13 +72,33 @@ async def test_a_list_with_bad_rows_is_reported_by_row_and_column_and_nothing_ch
         "Chưa nhập tệp ds.csv: có 3 lỗi cần sửa (cơ sở dữ liệu chưa thay đổi gì):"
     )
     assert problems(page) == [
-        "Dòng 3, cột «Nhóm»: nhóm &#34;khong_co&#34; không có trong kế hoạch; dùng khoá hoặc "
-        "tên nhóm như trong tệp cấu hình (mục Thành phần đại biểu của kế hoạch).",
+        "Dòng 3, cột «Nhóm»: nhóm &#34;khong_co&#34; không có trong kế hoạch; đề nghị ghi đúng "
+        "tên một nhóm thành phần của kế hoạch (danh sách ở cuối trang, mục «Nhóm thành phần "
+        "của kế hoạch»).",
         "Dòng 3, cột «Điện thoại»: số điện thoại &#34;12ab&#34; không hợp lệ.",
         "Dòng 4, cột «Họ và tên»: chưa có nội dung (bắt buộc).",
     ]
     assert 'id="form-apply"' not in page
     assert await people(imported) == before  # nothing applied, not even DB001's good row
+
+
+async def test_the_page_names_the_columns_and_the_plans_groups_a_wrong_group_is_told_to_use(
+    desk: Desk, imported: Services
+) -> None:
+    # The office's own spelling of a group: the page lists the names the plan accepts.
+    bad = (
+        "STT,Mã,Họ và tên,Chức vụ,Đơn vị,Thành phần\n"
+        "1,DB001,Phạm Thị Thanh Mai,Phó Chủ tịch,Trung ương Hội,Lãnh đạo Trung ương Hội\n"
+    ).encode()
+    page = await send_file(desk, "ds.csv", bad)
+    [problem] = problems(page)
+    assert "danh sách ở cuối trang" in problem
+    groups = re.findall(r"<li>(.*?)</li>", page[page.index('id="plan-groups"') :].split("</ol>")[0])
+    assert groups == [group.label for group in imported.config.groups_in_order]
+    columns = text_of(page, "columns")
+    assert "hoinghi" not in text_of(page, "upload")  # no command the office never saw
+    for heading in ("Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Điện thoại", "Vai trò"):
+        assert heading in columns
 
 
 def without_columns(*headings: str) -> bytes:

@@ -303,3 +303,27 @@ async def test_the_notice_of_a_meeting_moved_comes_written_with_the_plan_s_date_
     assert body.group(1).startswith("Văn phòng trân trọng thông báo: Hội nghị sơ kết giữa nhiệm kỳ")
     assert "được dời sang 08:00, Thứ Ba, ngày 28/5/2024, tại " in body.group(1)
     assert await message_status(harness, MessageKind.BROADCAST) == []  # nothing written yet
+
+
+async def test_the_people_a_notice_leaves_to_phone_are_listed_with_their_numbers(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)  # five linked; the other 75 are on no chat
+    for code in ("DB010", "DB011"):  # two of those 75 answered by phone: no need to call them
+        await desk.post(f"delegates/{code}/phone", "form-phone", {"choice": "attending"},
+                        page=f"delegates/{code}")  # fmt: skip
+    page = await preview(desk, "Đề nghị xác nhận tham dự trước hạn.", "no_answer")
+    assert text_of(page, "to-call-title").endswith("(73)")
+    link = re.search(r'<a href="([^"]+)" id="to-call-all">', page)
+    assert link is not None
+    listed = (await desk.client.get(link.group(1).replace("&amp;", "&"))).text
+    assert text_of(listed, "found") == "Có 73 đại biểu phù hợp."  # not the 75 on no chat
+    assert "DB010" not in listed and "DB011" not in listed
+    assert "0912 345 012" in listed  # DB012's number, as the office dials it
+    assert "Đối tượng của thông báo: Đại biểu chưa trả lời." in text_of(listed, "audience-filter")
+    # The report of the notice once sent leads to the same list.
+    await confirm(desk, page, how="now")
+    await harness.tick()
+    report = (await desk.client.get("/office/notices")).text
+    cell = re.search(r'id="report-1-not_linked"><a href="([^"]+)"', report)
+    assert cell is not None and cell.group(1) == link.group(1)

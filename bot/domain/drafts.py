@@ -134,6 +134,9 @@ class DraftLine:
     last_comment: CommentLine | None
     buffered_chunks: int = 0  # pieces of a draft being typed, not yet sent as a version
     buffered_chars: int = 0
+    # A chat account that has not blocked the bot: what the office sends the speaker reaches
+    # them (a personal page opened is linked, but the bot cannot write to a page).
+    reachable: bool = False
 
     @property
     def missing(self) -> bool:

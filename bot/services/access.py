@@ -129,10 +129,12 @@ class StaffPerson:
 
 @dataclass(frozen=True)
 class RoleChange:
-    """What ``staff add`` / ``staff remove`` did: the person, and whether anything changed."""
+    """What ``staff add`` / ``staff remove`` did: the person, and whether anything changed;
+    ``own_office_role``: refused, the staff member would have withdrawn their own office role."""
 
     person: DelegateView | None
     changed: bool
+    own_office_role: bool = False
 
 
 @dataclass(frozen=True)
@@ -297,12 +299,16 @@ class Access:
             return RoleChange(DelegateView.of(person), changed=True)
 
     async def revoke(self, actor: OfficeActor, code: str, role: Role) -> RoleChange:
-        """Withdraw a role from the person with ``code`` (audited)."""
+        """Withdraw a role from the person with ``code`` (audited); staff signed in to the
+        dashboard cannot withdraw their own office role (another staff member, or the command
+        line, can), so the office is never locked out by a slip of its last member."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
             if person is None:
                 return RoleChange(None, changed=False)
+            if role is Role.OFFICE and person.id == actor.person_id:
+                return RoleChange(DelegateView.of(person), changed=False, own_office_role=True)
             removed = await session.execute(
                 delete(PersonRole).where(PersonRole.person_id == person.id, PersonRole.role == role)
             )

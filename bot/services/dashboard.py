@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from bot.domain.outbound import MessageKind, MessageStatus
+from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
 from bot.services import roster
@@ -33,6 +33,12 @@ from storage.uow import read_only
 
 # Rows a page of the list shows; the filters narrow it, the next page goes on.
 PAGE = 100
+# The audiences of the roster a notice may go to (:func:`bot.services.roster.in_audience`): the
+# delegates list narrows to one of them, to show who a notice leaves to phone.
+NOTICE_AUDIENCES = frozenset(
+    str(a) for a in (Audience.EVERYONE, Audience.LINKED, Audience.ATTENDING, Audience.PRESENT,
+                     Audience.NO_ANSWER, Audience.DECLINED, Audience.GROUP)
+)  # fmt: skip
 # Entries a page of the audit log (Nhật ký) shows.
 LOG_PAGE = 50
 # The answer filter's value listing only the invitations the office withdrew.
@@ -109,14 +115,16 @@ class Activity:
 @dataclass(frozen=True)
 class Filters:
     """The list's filters: group key, answer, channel (reachable on it) and reachability
-    ("yes" reachable on some chat, "no" on none, "unopened": not even their page opened), and
-    a search by name, code, unit."""
+    ("yes" reachable on some chat, "no" on none, "unopened": not even their page opened), a
+    notice's audience (``no_answer``, ``group:<key>``…: who a notice goes to), and a search by
+    name, code, unit."""
 
     group: str = ""
     answer: str = ""
     channel: str = ""
     reach: str = ""
     search: str = ""
+    audience: str = ""
     after: str = ""  # the code the previous page ended with
 
 
@@ -460,7 +468,10 @@ class DashboardService:
             wanted += [Rsvp.status == filters.answer, roster.invited()]
         if filters.channel:
             wanted.append(_reachable_on(filters.channel))
-        if filters.reach:
+        audience = notice_audience(filters.audience)
+        if audience:
+            wanted.append(roster.in_audience(audience))
+        if filters.reach or audience:  # whom to phone: a withdrawn invitation is not
             wanted.append(roster.invited())
         if filters.reach == "yes":
             wanted.append(roster.reachable())
@@ -566,6 +577,13 @@ def _row(r: Any, accounts: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]) -
     return Row(r.id, r.code, r.full_name, r.position, r.organization, r.group_key, r.phone,
                RsvpStatus(r.status), *accounts.get(r.id, ((), ())),
                withdrawn=r.withdrawn_at is not None)  # fmt: skip
+
+
+def notice_audience(value: str) -> str:
+    """``value`` when it names an audience a notice can be sent to (the roster's: everyone,
+    linked, an answer, a group), else "" (nothing to filter on)."""
+    kind, _, _ = value.partition(":")
+    return value if kind in NOTICE_AUDIENCES else ""
 
 
 def _reachable_on(channel: str) -> ColumnElement[bool]:

@@ -167,6 +167,7 @@ async def read_lines(
     ):
         last_comments[each.assignment_id] = each
     themes = {theme.key: (index, theme.title) for index, theme in enumerate(ctx.config.themes)}
+    reachable = {row.id for row, _, ident in rows if _reaches(ident)}
     seen: set[int] = set()
     lines: list[tuple[tuple[Any, ...], DraftLine]] = []
     for row, person, ident in rows:
@@ -194,6 +195,7 @@ async def read_lines(
             else None,
             buffered_chunks=len(row.text_buffer or []),
             buffered_chars=sum(len(chunk) for chunk in row.text_buffer or []),
+            reachable=row.id in reachable,
         )
         lines.append(((order, person.rank is None, person.rank or 0, person.code), line))
     lines.sort(key=lambda item: item[0])
@@ -258,3 +260,10 @@ def _copy(source: Path, target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     return True
+
+
+def _reaches(ident: ChannelIdentity | None) -> bool:
+    """Whether a linked account is a chat the bot can write to (not a page, not blocked)."""
+    return (
+        ident is not None and ident.linked_via != queries.PAGE_LINK and ident.unreachable_at is None
+    )

@@ -34,12 +34,12 @@ from bot.domain.rsvp import (
 from bot.domain.typed import one_line
 from bot.services import Services
 from bot.services.access import OfficeActor
-from bot.services.dashboard import Card, Filters
+from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import actor_label, deadline_text
+from bot.texts.presenters import actor_label, audience_label, deadline_text
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
@@ -49,6 +49,7 @@ from handlers.web.office.drafts import Drafts
 from handlers.web.office.imports import Imports
 from handlers.web.office.log import AuditLog
 from handlers.web.office.notices import Notices
+from handlers.web.office.staff import StaffRoles
 from handlers.web.office.tasks import Tasks
 from handlers.web.office.withdrawals import Withdrawals
 from handlers.web.security import Guard, same_site
@@ -322,6 +323,7 @@ class Office:
             reach=query.get("reach", ""),
             search=query.get("q", "")[:100],
             after=query.get("after", ""),
+            audience=notice_audience(query.get("audience", "")[:100]),
         )
         listing = await self.services.dashboard.delegates(filters)
         channels = sorted({r.channel for r in await self.services.dashboard.reach()})
@@ -332,6 +334,8 @@ class Office:
         return self._render(
             "office/delegates.html", visit=visit, actor=actor, filters=filters, listing=listing,
             channels=channels, next_url=next_url,
+            audience=filters.audience
+            and audience_label(self.catalog, self.config, filters.audience),
         )  # fmt: skip
 
     async def delegate(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -432,10 +436,14 @@ class Office:
         def phone(e164: str) -> str:  # as the exports and the reception desk write it
             return display_phone(e164)
 
+        def is_meeting_day() -> bool:  # asked by the desk's pages only
+            return meeting.on_meeting_day(self.services.ctx.clock.now())
+
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, who=who, phone=phone,
+            is_meeting_day=is_meeting_day,
             lang=catalog.locale,
             quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
@@ -539,6 +547,7 @@ def build_office_app(
         *Accounts(office, page, chat_links if chat_links is not None else {}).routes(),
         *Withdrawals(office).routes(),
         *Drafts(office).routes(),
+        *StaffRoles(office).routes(),
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin
     routes += desk.routes()

@@ -8,14 +8,13 @@ channel running with it adds its own column, as the CLI adds those it can reach.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.documents.workbook import table_bytes
+from bot.documents.workbook import Sheet, workbook_bytes
 from bot.services.access import OfficeActor
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import office_report_workbook
@@ -66,9 +65,11 @@ class Downloads:
         headings, rows = links_table(
             office.catalog, office.config, people, self.paper, dict(self.chat_links), bots
         )
-        name = self._name("dash.invitations.links_file")
-        content = table_bytes(Path(name), headings, rows)  # the sheet named as the CLI's
-        return attachment(content, name, XLSX)
+        # The sheet is named in words: the file's name, stamped to the minute, would be cut at
+        # Excel's 31 characters in the middle of its date.
+        sheet = Sheet(office.catalog.plain("dash.invitations.links_sheet"), headings, rows)
+        content = workbook_bytes([sheet])
+        return attachment(content, self._name("dash.invitations.links_file"), XLSX)
 
     async def slips(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The printable slips, as ``invites print`` writes them."""

@@ -288,7 +288,13 @@ class Drafts:
             key = step.value
         else:
             key = "gone"
+        if key in UNREACHED and line is not None and not line.reachable:
+            key = f"{key}_unreached"  # on no chat: the page holds it, the office phones
         return catalog.html(f"dash.drafts.{key}", **params)
+
+
+# What the page says after telling the speaker, when no chat of theirs can be told.
+UNREACHED = frozenset({"relayed", "approved", "revision"})
 
 
 def _id(request: Request) -> int:

@@ -16,6 +16,7 @@ from bot.domain.ids import parse_id
 from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
 from bot.services.access import OfficeActor
 from bot.services.broadcasts import MAX_BROADCAST, BroadcastResult, BroadcastStep
+from bot.services.dashboard import notice_audience
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import moment
 from bot.texts.presenters import audience_label, broadcast_html, moved_notice
@@ -97,6 +98,7 @@ class Notices:
                 "id": item.id,
                 "status": item.status.value,
                 "audience": audience_label(catalog, config, item.audience),
+                "to_call": notice_audience(item.audience),  # who it left to phone, listed
                 "when": moment(catalog, config.meeting.local(item.due_at)) if item.due_at else "",
                 "preview": item.preview,
                 "sent": item.deliveries[DeliveryStatus.SENT],

@@ -1,0 +1,97 @@
+"""Cán bộ on the dashboard: who holds the office and the reception desk's roles, giving a role
+to someone on the list by their code and withdrawing it (a clerk who leaves): the use cases of
+``hoinghi staff add`` / ``staff remove`` (:meth:`bot.services.access.Access.grant`,
+:meth:`~bot.services.access.Access.revoke`), audited as this staff member's. A withdrawn role
+takes effect at once: that person's open sessions are refused from their next request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.services.access import OfficeActor, Role, RoleChange
+from bot.services.signin import StaffVisit
+from handlers.web.office.binding import session_binding
+
+if TYPE_CHECKING:
+    from handlers.web.office.app import Office
+
+# A code as typed in the form: the list's codes are short, so anything longer names no one.
+MAX_CODE = 40
+
+
+class StaffRoles:
+    """The staff page's handlers, on the dashboard's :class:`Office`."""
+
+    def __init__(self, office: Office) -> None:
+        self.office = office
+
+    def routes(self) -> list[BaseRoute]:
+        """The staff page's routes, for signed-in office staff only."""
+        staff = self.office.staff
+        return [
+            Route("/staff", staff(self.page), methods=["GET"]),
+            Route("/staff/grant", staff(self.grant), methods=["POST"]),
+            Route("/staff/revoke", staff(self.revoke), methods=["POST"]),
+        ]
+
+    async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Everyone holding each role, with the form that gives one."""
+        access = self.office.services.access
+        members = {role: await access.staff(role) for role in Role}
+        return self.office._render(
+            "office/staff.html", visit=visit, actor=actor, members=members, roles=list(Role),
+            flash=self.office._flash(request, visit),
+        )  # fmt: skip
+
+    async def grant(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Give the role chosen to the person whose code was typed."""
+        values = await self.office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        role = _role(values.get("role", ""))
+        code = values.get("code", "").strip()[:MAX_CODE]
+        if role is None or not code:
+            return self._say(visit, "dash.staff.choose", ok=False)
+        result = await self.office.services.access.grant(actor, code, role)
+        return self._changed(visit, result, code, role, done="staff.added", same="staff.already")
+
+    async def revoke(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Withdraw a role from a staff member (never one's own office role: the office would
+        be left to whoever is at the server)."""
+        values = await self.office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        role = _role(values.get("role", ""))
+        code = values.get("code", "").strip()[:MAX_CODE]
+        if role is None or not code:
+            return self._say(visit, "dash.staff.choose", ok=False)
+        result = await self.office.services.access.revoke(actor, code, role)
+        if result.own_office_role:
+            return self._say(visit, "dash.staff.own_role", ok=False)
+        return self._changed(visit, result, code, role, done="staff.removed", same="staff.was_not")
+
+    def _changed(
+        self, visit: StaffVisit, result: RoleChange, code: str, role: Role, *, done: str, same: str
+    ) -> Response:
+        """What a grant or a withdrawal did, said as the command line says it."""
+        catalog = self.office.catalog
+        if result.person is None:
+            return self._say(visit, "dash.staff.unknown_code", ok=False, code=code)
+        person = result.person
+        html = catalog.html(
+            done if result.changed else same, name=person.full_name, code=person.code,
+            role=catalog.plain(f"staff.role.{role.value}"),
+        )  # fmt: skip
+        return self.office._done(visit, "staff", html, ok=True)
+
+    def _say(self, visit: StaffVisit, key: str, *, ok: bool, **params: object) -> Response:
+        return self.office._done(visit, "staff", self.office.catalog.html(key, **params), ok=ok)
+
+
+def _role(value: str) -> Role | None:
+    """The role a form names, if it names one."""
+    return Role(value) if value in {role.value for role in Role} else None

@@ -1,0 +1,114 @@
+"""Cán bộ on the dashboard: a change of staff without the command line. The office sees who
+holds each role, gives a new colleague a role by their code, and withdraws the role of one who
+leaves (whose open session is refused at once); a staff member cannot withdraw their own office
+role, and a code on no list is answered with where to add the person. Audited as the staff
+member's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot.services import Services
+from bot.services.access import Role
+from storage.models import AuditEntry
+from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+
+LEAVING = "DB002"  # a clerk who leaves
+NEW = "DB003"  # her successor, already on the list
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
+
+
+async def holders(services: Services, role: Role = Role.OFFICE) -> list[str]:
+    return [member.person.code for member in await services.access.staff(role)]
+
+
+async def test_the_staff_page_lists_who_holds_each_role(desk: Desk, imported: Services) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), "DB020", Role.CHECKIN)
+    page = await desk.client.get("/office/staff")
+    assert page.status_code == 200
+    assert 'href="/office/staff" aria-current="page"' in page.text  # in the navigation
+    assert f'id="staff-office-{STAFF}"' in page.text
+    assert 'id="staff-checkin-DB020"' in page.text
+    # One's own office role offers no withdrawal.
+    assert f'id="form-revoke-office-{STAFF}"' not in page.text
+    assert 'id="form-revoke-checkin-DB020"' in page.text
+
+
+async def test_an_office_gives_a_new_colleague_the_office_role_from_the_dashboard(
+    desk: Desk, imported: Services
+) -> None:
+    shown = await desk.post("staff/grant", "form-grant", {"code": NEW, "role": "office"},
+                            page="staff")  # fmt: skip
+    assert "Đã giao vai trò Văn phòng cho đồng chí" in text_of(shown.text, "flash")
+    assert NEW in await holders(imported)
+    async with imported.ctx.sessions() as session:
+        actors = await session.scalars(
+            select(AuditEntry.actor)
+            .where(AuditEntry.action == "role.granted")
+            .order_by(AuditEntry.id)
+        )
+        assert list(actors) == ["cli", f"dashboard:{STAFF}"]  # the set-up's, then hers
+    # She signs in and works.
+    colleague = await desk_for(imported)
+    await colleague.sign_in(NEW)
+    assert (await colleague.client.get("/office/")).status_code == 200
+    await colleague.client.aclose()
+
+
+async def test_withdrawing_a_leaving_clerks_role_refuses_her_open_session_at_once(
+    desk: Desk, imported: Services
+) -> None:
+    await make_staff(imported, LEAVING)
+    leaving = await desk_for(imported)
+    await leaving.sign_in(LEAVING)
+    assert (await leaving.client.get("/office/")).status_code == 200
+    shown = await desk.post(
+        "staff/revoke", f"form-revoke-office-{LEAVING}", {"code": LEAVING, "role": "office"},
+        page="staff",
+    )  # fmt: skip
+    assert "Đã thu hồi vai trò Văn phòng của đồng chí" in text_of(shown.text, "flash")
+    assert LEAVING not in await holders(imported)
+    refused = await leaving.client.get("/office/")
+    assert refused.status_code == 403 and 'id="message-refused"' in refused.text
+    await leaving.client.aclose()
+
+
+async def test_a_staff_member_cannot_withdraw_her_own_office_role(
+    desk: Desk, imported: Services
+) -> None:
+    shown = await desk.post("staff/revoke", "form-grant", {"code": STAFF, "role": "office"},
+                            page="staff")  # fmt: skip
+    assert "không tự thu hồi vai trò Văn phòng của mình" in text_of(shown.text, "flash")
+    assert STAFF in await holders(imported)
+    assert (await desk.client.get("/office/")).status_code == 200
+
+
+async def test_a_code_on_no_list_says_where_to_add_the_person_first(
+    desk: Desk, imported: Services
+) -> None:
+    shown = await desk.post("staff/grant", "form-grant", {"code": "NV99", "role": "checkin"},
+                            page="staff")  # fmt: skip
+    flash = text_of(shown.text, "flash")
+    assert "Không có ai mang mã NV99" in flash and "Nhập danh sách" in flash
+    assert await holders(imported, Role.CHECKIN) == []
+
+
+async def test_the_staff_page_says_the_plans_telegram_admins_hold_the_office_too(
+    desk: Desk, imported: Services
+) -> None:
+    # A clerk who leaves keeps the chat's office commands while her Telegram id is in the plan.
+    page = (await desk.client.get("/office/staff")).text
+    assert len(imported.config.office.admin_ids) == 2
+    assert "Ngoài ra, 2 tài khoản Telegram ghi ở [office] admin_ids" in text_of(page, "bootstrap")
