@@ -370,6 +370,33 @@ async def test_a_substitute_is_checked_in_under_their_own_name(meeting: Day, pho
     )  # fmt: skip
 
 
+async def test_someone_who_came_unannounced_in_an_invitee_s_place_is_checked_in_as_substitute(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB001 said she would come; her deputy stands at the desk with her slip. The card offered
+    # «Điểm danh» alone: the deputy was recorded as DB001 in person (or as a guest, leaving DB001
+    # «missing»). Someone else, unannounced, has a form of their own on every card.
+    path = f"/{meeting.tokens['DB001']}"
+    page = await phone.client.get(path)
+    assert 'id="someone-else"' in page.text
+    form = page.text[page.text.index('id="form-tap-substitute"') :]
+    assert 'name="as" value="substitute"' in form[: form.index("</form>")]
+    shown = await post_form(phone, path, "form-tap-substitute", {
+        "substitute_name": "Trần Thị Bích", "substitute_position": "Phó Vụ trưởng",
+    })  # fmt: skip
+    assert flash(shown.text).startswith("Đã điểm danh: Trần Thị Bích.")
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.full_name, row.position, row.answer) == (
+        ArrivalKind.SUBSTITUTE, "Trần Thị Bích", "Phó Vụ trưởng", "attending",
+    )  # fmt: skip
+    assert "người dự thay Trần Thị Bích" in text_of(shown.text, "notice")
+    # From the search too: a hit's name opens the card, where the same form is.
+    hits = await phone.client.get("/office/checkin", params={"q": "DB002"})
+    assert 'href="/office/checkin/p/DB002" id="card-DB002"' in hits.text
+    card = await phone.client.get("/office/checkin/p/DB002")
+    assert 'id="form-tap-substitute"' in card.text
+
+
 # --- without a QR --------------------------------------------------------------------------------
 
 
