@@ -121,7 +121,9 @@ async def test_the_checkin_role_signs_in_to_the_desk_and_every_other_dashboard_p
     shown = await desk.client.get("/office/checkin")
     assert shown.status_code == 200 and "Trần Thị Mỹ Duyên · Bàn 1" in shown.text
     # The search says all it finds by: a delegate without the slip gives her phone number.
-    assert "Họ tên, mã hoặc số điện thoại của đại biểu (gõ không dấu cũng được)" in shown.text
+    assert (
+        "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)" in shown.text
+    )
     # Once chosen, the label stays for the session.
     again = await desk.client.get("/office/checkin/desk")
     assert again.status_code == 303 and again.headers["location"] == "/office/checkin"
@@ -412,6 +414,28 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     assert 'id="hit-DB002"' in by_code.text
     nothing = await phone.client.get("/office/checkin", params={"q": "khong ai ten nay"})
     assert 'id="no-hits"' in nothing.text
+
+
+async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_at_the_desk(
+    meeting: Day, phone: Desk
+) -> None:
+    # A crumpled slip whose QR will not scan: the clerk types the code printed under it, as the
+    # page's hint says («mã»). It was answered «Không tìm thấy… ghi nhận ở mục dưới» (a guest).
+    code = next(
+        link.link_code for link in await meeting.services.invitations.links()
+        if link.code == "DB002"
+    )  # fmt: skip
+    typed = f"{code[:4].lower()} {code[4:].lower()}"
+    page = await phone.client.get("/office/checkin", params={"q": typed})
+    assert 'id="hit-DB002"' in page.text and 'id="no-hits"' not in page.text
+    shown = await post_form(phone, f"/office/checkin?q={code}", "form-in-DB002")
+    assert flash(shown.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
+    card = await phone.client.get(f"/office/checkin/p/{code[:4]}-{code[4:]}")
+    assert text_of(card.text, "person-name") == "Hoàng Thị Ngọc Diệp"
+    # A code re-issued (the slip was lost) finds no one by its old code.
+    await meeting.services.invitations.reissue(meeting.services.access.local_operator(), "DB002")
+    gone = await phone.client.get("/office/checkin", params={"q": code})
+    assert 'id="no-hits"' in gone.text
 
 
 async def test_a_search_says_who_sent_a_substitute_or_declined_and_opens_their_card_first(

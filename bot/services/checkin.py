@@ -3,10 +3,11 @@
 A staff member with the check-in role (or the office) acts as a :class:`DeskActor`, which only
 :meth:`bot.services.access.Access.desk` issues: a delegate without a role cannot get one, so
 nobody checks themselves in through their own page. The desk looks an invitee up by the token
-of their personal link (the QR on the slip and the page) or their code, or searches names
-without diacritics; it checks in the invitee or the substitute they sent, records a guest who
-is not on the list, and may undo a mistaken tap for a few minutes. Each of these is one unit of
-work, audited; a repeated tap finds the invitee already in and says so.
+of their personal link (the QR on the slip and the page), their code or the personal code
+printed under the QR, or searches names without diacritics; it checks in the invitee or the
+substitute they sent, records a guest who is not on the list, and may undo a mistaken tap for
+a few minutes. Each of these is one unit of work, audited; a repeated tap finds the invitee
+already in and says so.
 
 :meth:`CheckinService.attendance` is the live count by group in protocol order (and, for the
 office, who is still missing with their phone numbers); :func:`summary_of` and
@@ -32,7 +33,7 @@ from bot.config import Meeting
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.tokens import looks_like_token
+from bot.domain.tokens import looks_like_token, parse_link_code
 from bot.domain.typed import fold, one_line
 from bot.services import roster
 from bot.services.access import DeskActor, OfficeActor
@@ -495,9 +496,10 @@ class CheckinService:
         self, desk: DeskActor, text: str, *, limit: int = SEARCH_LIMIT
     ) -> list[SearchHit]:
         """Invitees whose name, code or named substitute's name holds ``text``, diacritics and
-        case ignored ("nguyen thi ha" finds "Nguyễn Thị Hà"), or whose phone number ends with
-        the digits typed (six or more: "0912 345 678", "345678"), in protocol order, at most
-        ``limit``: a substitute who came without the slip is found by their own name."""
+        case ignored ("nguyen thi ha" finds "Nguyễn Thị Hà"), whose phone number ends with the
+        digits typed (six or more: "0912 345 678", "345678"), or whose personal code it is
+        ("k7px m3qb"), in protocol order, at most ``limit``: a substitute who came without the
+        slip is found by their own name."""
         wanted = fold(text)
         if not wanted:
             return []
@@ -512,10 +514,13 @@ class CheckinService:
             )
             hits: list[SearchHit] = []
             number = phone_query(text)
+            holder = await self._code_holder(session, text)
             for person, status, checkin_id, substitute in rows:
                 named = (person.full_name, person.code, substitute or "")
-                if any(wanted in _folded(text) for text in named) or (
-                    phone_matches(person.phone, number)
+                if (
+                    any(wanted in _folded(text) for text in named)
+                    or phone_matches(person.phone, number)
+                    or person.id == holder
                 ):
                     hits.append(
                         SearchHit(
@@ -726,6 +731,15 @@ class CheckinService:
         group = self._ctx.config.group(group_key)
         return group.label if group is not None else group_key
 
+    async def _code_holder(self, session: AsyncSession, text: str) -> int | None:
+        """Whose current personal code ``text`` spells (the one printed under the slip's QR,
+        typed when the QR will not scan; case, spaces and dashes aside), or None."""
+        code = parse_link_code(text)
+        if code is None:
+            return None
+        found = await queries.active_invitation_by_code(session, self._ctx.meeting_id, code)
+        return found.delegate_id if found is not None else None
+
     async def _find(self, session: AsyncSession, key: str) -> tuple[Delegate | None, Arrival]:
         """The invitee ``key`` names and the desk's view of them."""
         text = _key_of(key)
@@ -739,6 +753,8 @@ class CheckinService:
                     notices.append(Notice.REVOKED_LINK)
         if person is None and text:
             person = await _by_code(session, self._ctx.meeting_id, text)
+        if person is None and (holder := await self._code_holder(session, text)) is not None:
+            person = await session.get(Delegate, holder)
         if person is None:
             return None, Arrival(None, notices=(Notice.NOT_ON_LIST,))
         if person.meeting_id != self._ctx.meeting_id:

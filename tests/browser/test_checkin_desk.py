@@ -80,7 +80,8 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
 
     await browser.press("Tìm đại biểu khác")
     await browser.fill(
-        "Họ tên, mã hoặc số điện thoại của đại biểu (gõ không dấu cũng được)", "pham thi thanh mai"
+        "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)",
+        "pham thi thanh mai",
     )
     await browser.press("Tìm")
     await browser.screenshot("checkin-desk-search")
