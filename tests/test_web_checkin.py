@@ -517,6 +517,32 @@ async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_t
     assert again.status_code == 409 and "(DB001)" in text_of(again.text, "namesake")
 
 
+async def test_a_guest_named_as_an_announced_substitute_is_held_with_the_invitee_s_card(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB003 announced «Lê Thu Trang» in her place; Ms Trang came without the slip and the clerk
+    # typed her as a guest. She was recorded as one: the office's page then listed her among
+    # the guests and DB003 as still missing («cử Lê Thu Trang dự thay»), both counts off by one.
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "le thu trang",
+            "position": "Phó Chánh Văn phòng", "organization": "Thành ủy"}  # fmt: skip
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    assert text_of(held.text, "namesake").startswith(
+        "le thu trang là người dự thay đồng chí Vũ Thị Hồng Nhung (DB003) đã báo: đề nghị mở thẻ"
+    )
+    assert 'href="/office/checkin/p/DB003" class="button small" id="namesake-card"' in held.text
+    assert await present(meeting.services) == []
+    # Someone else of that name: «Vẫn ghi là khách» records a guest, as for an invitee's name.
+    kept = {name: form[name] for name in ("name", "position", "organization")}
+    again = await phone.client.post(
+        "/office/checkin/guest", data={**fields(held.text, "form-guest"), **kept}
+    )
+    assert again.status_code == 303
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.full_name) == (ArrivalKind.GUEST, "le thu trang")
+
+
 async def test_a_search_with_more_hits_than_shown_says_to_type_more(
     meeting: Day, phone: Desk
 ) -> None:

@@ -395,10 +395,10 @@ class CheckinService:
         namesake_ok: bool = False,
     ) -> CheckinResult:
         """Record someone who is not on the list (listed apart from the invitees); the same
-        form sent again (``request_key``) records nothing. A name an invitee has (diacritics
-        and case aside) is recorded only with ``namesake_ok``: NAMESAKE, with that invitee,
-        lets the desk check them in instead (recorded as a guest, they would stay «missing»
-        on the office's page)."""
+        form sent again (``request_key``) records nothing. A name an invitee has, or the
+        substitute an invitee announced (diacritics and case aside), is recorded only with
+        ``namesake_ok``: NAMESAKE, with that invitee, lets the desk check them in instead
+        (recorded as a guest, the invitee would stay «missing» on the office's page)."""
         name, position, organization = (
             one_line(full_name),
             one_line(position),
@@ -415,7 +415,7 @@ class CheckinService:
             if (earlier := await _by_request(session, request_key)) is not None:
                 return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier))
             if not namesake_ok and (invitee := await self._namesake(session, name)) is not None:
-                return CheckinResult(CheckinStep.NAMESAKE, arrival=Arrival(invitee))
+                return CheckinResult(CheckinStep.NAMESAKE, arrival=invitee)
             row = Checkin(
                 meeting_id=self._ctx.meeting_id,
                 delegate_id=None,
@@ -435,23 +435,39 @@ class CheckinService:
             _audit(session, now, desk, "checkin.recorded", row)
             return CheckinResult(CheckinStep.CHECKED_IN, CheckinView.of(row))
 
-    async def _namesake(self, session: AsyncSession, name: str) -> DelegateView | None:
-        """The first invitee (in protocol order) whose name is ``name``, diacritics and case
+    async def _namesake(self, session: AsyncSession, name: str) -> Arrival | None:
+        """The first invitee (in protocol order) whose name is ``name``, or who announced a
+        substitute by that name (then with the SENT_SUBSTITUTE notice), diacritics and case
         aside: the names read, the one found loaded."""
         wanted = fold(name)
         rows = await session.execute(
-            select(Delegate.id, Delegate.full_name)
+            select(Delegate.id, Delegate.full_name, Rsvp.substitute_name)
+            .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(
                 roster.delegates_of(self._ctx.meeting_id),
-                # The folded text kept with each person (name, code, unit): the few who might
-                # be named so, by the database, then the name itself compared.
-                Delegate.search_text.contains(wanted, autoescape=True),
+                or_(
+                    # The folded text kept with each person (name, code, unit): the few who
+                    # might be named so, by the database, then the name itself compared; and
+                    # the substitutes announced, a few in a meeting.
+                    Delegate.search_text.contains(wanted, autoescape=True),
+                    and_(
+                        Rsvp.status == RsvpStatus.SUBSTITUTE.value,
+                        Rsvp.substitute_name.is_not(None),
+                    ),
+                ),
             )
             .order_by(*roster.protocol_key(self._order()))
         )
-        found = next((pid for pid, full_name in rows if _folded(full_name) == wanted), None)
-        person = await session.get(Delegate, found) if found is not None else None
-        return DelegateView.of(person) if person is not None else None
+        for person_id, full_name, substitute in rows:
+            by_substitute = _folded(full_name) != wanted
+            if by_substitute and fold(substitute or "") != wanted:
+                continue
+            person = await session.get(Delegate, person_id)
+            if person is None:
+                return None
+            notices = (Notice.SENT_SUBSTITUTE,) if by_substitute else ()
+            return Arrival(DelegateView.of(person), notices=notices)
+        return None
 
     async def undo(self, desk: DeskActor, checkin_id: int) -> CheckinResult:
         """Undo a check-in within ``[checkin] undo_minutes``: by the desk that made it (its
