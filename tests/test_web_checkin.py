@@ -710,6 +710,23 @@ async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_sum
     await office.client.aclose()
 
 
+async def test_the_live_attendance_says_how_many_are_in_the_hall_as_the_printed_summary(
+    meeting: Day, phone: Desk
+) -> None:
+    # The office head watching the opening read «Đại biểu có mặt 1» and «Khách 1» and had to add
+    # them; the printed summary said «Tổng số người trong hội trường 2».
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    page = await phone.client.get("/office/checkin")
+    guest = {**fields(page.text, "form-guest"), "name": "Hoàng Văn Khách"}
+    assert (await phone.client.post("/office/checkin/guest", data=guest)).status_code == 303
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    live = (await office.client.get("/office/attendance/live")).text
+    summary = (await office.client.get("/office/attendance/summary")).text
+    assert text_of(live, "total-in-hall") == text_of(summary, "sum-in-hall") == "2"
+    assert "Tổng số người trong hội trường" in live
+    await office.client.aclose()
+
+
 async def test_the_attendance_shows_a_page_of_who_is_missing_with_see_more_and_a_group_filter(
     meeting: Day,
 ) -> None:

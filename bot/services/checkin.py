@@ -244,6 +244,11 @@ class Attendance:
         """Invitees in although they had declined or never answered."""
         return self.present - self.arrived
 
+    @property
+    def in_hall(self) -> int:
+        """Everyone let in: invitees (or their substitutes) and guests."""
+        return self.present + len(self.guests)
+
 
 @dataclass(frozen=True)
 class SummaryLine:
