@@ -22,6 +22,8 @@ async def compose(harness: BotHarness, text: str, audience_button: str) -> None:
         "Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)",
         "Đại biểu chưa trả lời",
         "Đại biểu không tham dự",
+        "Đại biểu có mặt tại hội nghị (đã điểm danh)",
+        "Đại biểu vắng mặt (chưa điểm danh)",
         "Theo nhóm thành phần…",
         "Hủy",
     ]

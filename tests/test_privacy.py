@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.domain.channels import ChatAccount
+from bot.domain.rsvp import RsvpChoice
 from bot.services.privacy import ERASED, PurgeStep
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING
@@ -189,6 +191,31 @@ async def test_purge_removes_personal_data_and_keeps_the_answers_and_counts(
     stranger = harness.new_user()
     await harness.send(stranger.command(f"/start {harness.tokens['DB031']}"))
     assert stranger.last_text().startswith("Đường liên kết này không đúng hoặc đã hết hiệu lực")
+
+
+async def test_purge_erases_a_zalo_account_s_id_from_the_audit_log_as_telegram_s(
+    harness: BotHarness,
+) -> None:
+    # Zalo's ids are opaque hex, not numbers: «zalo:<id>» stayed in the audit log as who linked
+    # and who answered, after the purge had said the accounts were removed.
+    zalo = ChatAccount("zalo", "9f3ab2c41d0e7a6b5c4d", "9f3ab2c41d0e7a6b5c4d")
+    services = harness.services
+    await services.invitations.link_by_token(zalo, harness.tokens["DB001"])
+    await services.rsvp.choose(zalo, RsvpChoice.ATTEND)
+    async with services.ctx.sessions() as session:
+        before = set(await session.scalars(select(AuditEntry.actor)))
+    assert f"zalo:{zalo.external_id}" in before
+    harness.clock.set(services.config.meeting.ends_at)
+    preview = await services.privacy.preview(drafts=False)
+    summary = await services.privacy.purge(drafts=False)
+    assert summary.audit_entries == preview.audit_entries >= 2
+    async with services.ctx.sessions() as session:
+        actors = set(await session.scalars(select(AuditEntry.actor)))
+    assert not any(zalo.external_id in actor for actor in actors)
+    assert f"zalo:{ERASED}" in actors
+    # The core's own actors (the command line, the plan, the dashboard's staff) stay as written.
+    own = {a for a in before if a.partition(":")[0] not in ("telegram", "zalo", "web")}
+    assert own and own <= actors
 
 
 async def _all(harness: BotHarness, model: type) -> list:  # type: ignore[type-arg]

@@ -121,7 +121,9 @@ async def test_the_checkin_role_signs_in_to_the_desk_and_every_other_dashboard_p
     shown = await desk.client.get("/office/checkin")
     assert shown.status_code == 200 and "Trần Thị Mỹ Duyên · Bàn 1" in shown.text
     # The search says all it finds by: a delegate without the slip gives her phone number.
-    assert "Họ tên, mã hoặc số điện thoại của đại biểu (gõ không dấu cũng được)" in shown.text
+    assert (
+        "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)" in shown.text
+    )
     # Once chosen, the label stays for the session.
     again = await desk.client.get("/office/checkin/desk")
     assert again.status_code == 303 and again.headers["location"] == "/office/checkin"
@@ -370,6 +372,33 @@ async def test_a_substitute_is_checked_in_under_their_own_name(meeting: Day, pho
     )  # fmt: skip
 
 
+async def test_someone_who_came_unannounced_in_an_invitee_s_place_is_checked_in_as_substitute(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB001 said she would come; her deputy stands at the desk with her slip. The card offered
+    # «Điểm danh» alone: the deputy was recorded as DB001 in person (or as a guest, leaving DB001
+    # «missing»). Someone else, unannounced, has a form of their own on every card.
+    path = f"/{meeting.tokens['DB001']}"
+    page = await phone.client.get(path)
+    assert 'id="someone-else"' in page.text
+    form = page.text[page.text.index('id="form-tap-substitute"') :]
+    assert 'name="as" value="substitute"' in form[: form.index("</form>")]
+    shown = await post_form(phone, path, "form-tap-substitute", {
+        "substitute_name": "Trần Thị Bích", "substitute_position": "Phó Vụ trưởng",
+    })  # fmt: skip
+    assert flash(shown.text).startswith("Đã điểm danh: Trần Thị Bích.")
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.full_name, row.position, row.answer) == (
+        ArrivalKind.SUBSTITUTE, "Trần Thị Bích", "Phó Vụ trưởng", "attending",
+    )  # fmt: skip
+    assert "người dự thay Trần Thị Bích" in text_of(shown.text, "notice")
+    # From the search too: a hit's name opens the card, where the same form is.
+    hits = await phone.client.get("/office/checkin", params={"q": "DB002"})
+    assert 'href="/office/checkin/p/DB002" id="card-DB002"' in hits.text
+    card = await phone.client.get("/office/checkin/p/DB002")
+    assert 'id="form-tap-substitute"' in card.text
+
+
 # --- without a QR --------------------------------------------------------------------------------
 
 
@@ -385,6 +414,28 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     assert 'id="hit-DB002"' in by_code.text
     nothing = await phone.client.get("/office/checkin", params={"q": "khong ai ten nay"})
     assert 'id="no-hits"' in nothing.text
+
+
+async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_at_the_desk(
+    meeting: Day, phone: Desk
+) -> None:
+    # A crumpled slip whose QR will not scan: the clerk types the code printed under it, as the
+    # page's hint says («mã»). It was answered «Không tìm thấy… ghi nhận ở mục dưới» (a guest).
+    code = next(
+        link.link_code for link in await meeting.services.invitations.links()
+        if link.code == "DB002"
+    )  # fmt: skip
+    typed = f"{code[:4].lower()} {code[4:].lower()}"
+    page = await phone.client.get("/office/checkin", params={"q": typed})
+    assert 'id="hit-DB002"' in page.text and 'id="no-hits"' not in page.text
+    shown = await post_form(phone, f"/office/checkin?q={code}", "form-in-DB002")
+    assert flash(shown.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
+    card = await phone.client.get(f"/office/checkin/p/{code[:4]}-{code[4:]}")
+    assert text_of(card.text, "person-name") == "Hoàng Thị Ngọc Diệp"
+    # A code re-issued (the slip was lost) finds no one by its old code.
+    await meeting.services.invitations.reissue(meeting.services.access.local_operator(), "DB002")
+    gone = await phone.client.get("/office/checkin", params={"q": code})
+    assert 'id="no-hits"' in gone.text
 
 
 async def test_a_search_says_who_sent_a_substitute_or_declined_and_opens_their_card_first(
@@ -464,6 +515,32 @@ async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_t
     other = {**fields(held.text, "form-guest"), **kept, "name": "Phạm Thị Thanh Mai"}
     again = await phone.client.post("/office/checkin/guest", data=other)
     assert again.status_code == 409 and "(DB001)" in text_of(again.text, "namesake")
+
+
+async def test_a_guest_named_as_an_announced_substitute_is_held_with_the_invitee_s_card(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB003 announced «Lê Thu Trang» in her place; Ms Trang came without the slip and the clerk
+    # typed her as a guest. She was recorded as one: the office's page then listed her among
+    # the guests and DB003 as still missing («cử Lê Thu Trang dự thay»), both counts off by one.
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "le thu trang",
+            "position": "Phó Chánh Văn phòng", "organization": "Thành ủy"}  # fmt: skip
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    assert text_of(held.text, "namesake").startswith(
+        "le thu trang là người dự thay đồng chí Vũ Thị Hồng Nhung (DB003) đã báo: đề nghị mở thẻ"
+    )
+    assert 'href="/office/checkin/p/DB003" class="button small" id="namesake-card"' in held.text
+    assert await present(meeting.services) == []
+    # Someone else of that name: «Vẫn ghi là khách» records a guest, as for an invitee's name.
+    kept = {name: form[name] for name in ("name", "position", "organization")}
+    again = await phone.client.post(
+        "/office/checkin/guest", data={**fields(held.text, "form-guest"), **kept}
+    )
+    assert again.status_code == 303
+    (row,) = await present(meeting.services)
+    assert (row.kind, row.full_name) == (ArrivalKind.GUEST, "le thu trang")
 
 
 async def test_a_search_with_more_hits_than_shown_says_to_type_more(
@@ -641,6 +718,23 @@ async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_sum
     assert [int(row[0]) for row in cells].count(1) == 1
     assert sum(int(row[0]) for row in cells) == 1  # the groups (no guest) add up to the hall
     assert sum(int(row[1]) for row in cells) == 0
+    await office.client.aclose()
+
+
+async def test_the_live_attendance_says_how_many_are_in_the_hall_as_the_printed_summary(
+    meeting: Day, phone: Desk
+) -> None:
+    # The office head watching the opening read «Đại biểu có mặt 1» and «Khách 1» and had to add
+    # them; the printed summary said «Tổng số người trong hội trường 2».
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    page = await phone.client.get("/office/checkin")
+    guest = {**fields(page.text, "form-guest"), "name": "Hoàng Văn Khách"}
+    assert (await phone.client.post("/office/checkin/guest", data=guest)).status_code == 303
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    live = (await office.client.get("/office/attendance/live")).text
+    summary = (await office.client.get("/office/attendance/summary")).text
+    assert text_of(live, "total-in-hall") == text_of(summary, "sum-in-hall") == "2"
+    assert "Tổng số người trong hội trường" in live
     await office.client.aclose()
 
 

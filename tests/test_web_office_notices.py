@@ -16,7 +16,7 @@ from bot.domain.outbound import MessageKind
 from storage.models import AuditEntry, OutboundMessage
 from tests.harness import BotHarness
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
-from tests.test_outbox import deliveries, linked_answers, message_status
+from tests.test_outbox import deliveries, linked_answers, message_status, texts
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -327,3 +327,30 @@ async def test_the_people_a_notice_leaves_to_phone_are_listed_with_their_numbers
     report = (await desk.client.get("/office/notices")).text
     cell = re.search(r'id="report-1-not_linked"><a href="([^"]+)"', report)
     assert cell is not None and cell.group(1) == link.group(1)
+
+
+async def test_the_day_after_a_notice_goes_to_those_who_came_or_to_those_who_did_not(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # The thank-you and the materials: «đã xác nhận tham dự» reached DB002, who said she would
+    # come and did not, and missed DB004, who had declined and came after all.
+    await linked_answers(harness)  # DB001, DB002 attend, DB003 sends a substitute, DB004 declines
+    access, checkin = harness.services.access, harness.services.checkin
+    at_the_desk = access.office_desk(access.local_operator(), "Bàn 1")
+    await checkin.check_in(at_the_desk, "DB001")
+    await checkin.check_in(at_the_desk, "DB003", substitute_name="Lê Thị Hoa")
+    await checkin.check_in(at_the_desk, "DB004")
+    absent = await preview(desk, "Tài liệu hội nghị gửi đồng chí.", "absent")
+    assert "Sẽ gửi tới: 2 người." in text_of(absent, "notice-count")  # DB002, DB005 (linked)
+    assert text_of(absent, "to-call-title").endswith("(75)")
+    came = await preview(desk, "Cảm ơn đồng chí đã dự hội nghị.", "came")
+    assert text_of(came, "notice-count") == (
+        "Đối tượng: Đại biểu có mặt tại hội nghị (đã điểm danh)\nSẽ gửi tới: 3 người."
+    )
+    await confirm(desk, came, how="now")
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3}
+    reached = {code for code in ("DB001", "DB002", "DB003", "DB004", "DB005")
+               if any("Cảm ơn đồng chí" in text
+                      for text in texts(harness, harness.user_for(code).id))}  # fmt: skip
+    assert reached == {"DB001", "DB003", "DB004"}

@@ -19,7 +19,14 @@ from bot.texts import Html
 from bot.texts.formatting import moment
 from bot.texts.presenters import audience_label, broadcast_html
 
-_SIMPLE_AUDIENCES = (Audience.LINKED, Audience.PRESENT, Audience.NO_ANSWER, Audience.DECLINED)
+_SIMPLE_AUDIENCES = (
+    Audience.LINKED,
+    Audience.PRESENT,
+    Audience.NO_ANSWER,
+    Audience.DECLINED,
+    Audience.CAME,
+    Audience.ABSENT,
+)
 
 Rows = tuple[tuple[Button, ...], ...]
 

@@ -96,6 +96,10 @@ class Audience(StrEnum):
     PRESENT = "present"  # attending delegates and those who send a substitute
     NO_ANSWER = "no_answer"
     DECLINED = "declined"
+    # On the meeting day and after: invitees checked in at the desk (in person or by the
+    # substitute they sent), and those who were not — the thank-you, the materials.
+    CAME = "came"
+    ABSENT = "absent"
     GROUP = "group"
     OFFICE = "office"
     TASK = "task"  # followed by ":<task key>": assignees who have not reported it done

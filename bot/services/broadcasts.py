@@ -419,6 +419,8 @@ class BroadcastService:
                 Audience.PRESENT,
                 Audience.NO_ANSWER,
                 Audience.DECLINED,
+                Audience.CAME,
+                Audience.ABSENT,
             )
             and not group
         )

@@ -3,10 +3,11 @@
 A staff member with the check-in role (or the office) acts as a :class:`DeskActor`, which only
 :meth:`bot.services.access.Access.desk` issues: a delegate without a role cannot get one, so
 nobody checks themselves in through their own page. The desk looks an invitee up by the token
-of their personal link (the QR on the slip and the page) or their code, or searches names
-without diacritics; it checks in the invitee or the substitute they sent, records a guest who
-is not on the list, and may undo a mistaken tap for a few minutes. Each of these is one unit of
-work, audited; a repeated tap finds the invitee already in and says so.
+of their personal link (the QR on the slip and the page), their code or the personal code
+printed under the QR, or searches names without diacritics; it checks in the invitee or the
+substitute they sent, records a guest who is not on the list, and may undo a mistaken tap for
+a few minutes. Each of these is one unit of work, audited; a repeated tap finds the invitee
+already in and says so.
 
 :meth:`CheckinService.attendance` is the live count by group in protocol order (and, for the
 office, who is still missing with their phone numbers); :func:`summary_of` and
@@ -32,7 +33,7 @@ from bot.config import Meeting
 from bot.domain.order import LAST
 from bot.domain.phones import display_phone, phone_matches, phone_query
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.tokens import looks_like_token
+from bot.domain.tokens import looks_like_token, parse_link_code
 from bot.domain.typed import fold, one_line
 from bot.services import roster
 from bot.services.access import DeskActor, OfficeActor
@@ -247,6 +248,11 @@ class Attendance:
         """Invitees in although they had declined or never answered."""
         return self.present - self.arrived
 
+    @property
+    def in_hall(self) -> int:
+        """Everyone let in: invitees (or their substitutes) and guests."""
+        return self.present + len(self.guests)
+
 
 @dataclass(frozen=True)
 class SummaryLine:
@@ -400,10 +406,10 @@ class CheckinService:
         namesake_ok: bool = False,
     ) -> CheckinResult:
         """Record someone who is not on the list (listed apart from the invitees); the same
-        form sent again (``request_key``) records nothing. A name an invitee has (diacritics
-        and case aside) is recorded only with ``namesake_ok``: NAMESAKE, with that invitee,
-        lets the desk check them in instead (recorded as a guest, they would stay «missing»
-        on the office's page)."""
+        form sent again (``request_key``) records nothing. A name an invitee has, or the
+        substitute an invitee announced (diacritics and case aside), is recorded only with
+        ``namesake_ok``: NAMESAKE, with that invitee, lets the desk check them in instead
+        (recorded as a guest, the invitee would stay «missing» on the office's page)."""
         name, position, organization = (
             one_line(full_name),
             one_line(position),
@@ -420,7 +426,7 @@ class CheckinService:
             if (earlier := await _by_request(session, request_key)) is not None:
                 return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier))
             if not namesake_ok and (invitee := await self._namesake(session, name)) is not None:
-                return CheckinResult(CheckinStep.NAMESAKE, arrival=Arrival(invitee))
+                return CheckinResult(CheckinStep.NAMESAKE, arrival=invitee)
             row = Checkin(
                 meeting_id=self._ctx.meeting_id,
                 delegate_id=None,
@@ -440,23 +446,39 @@ class CheckinService:
             _audit(session, now, desk, "checkin.recorded", row)
             return CheckinResult(CheckinStep.CHECKED_IN, CheckinView.of(row))
 
-    async def _namesake(self, session: AsyncSession, name: str) -> DelegateView | None:
-        """The first invitee (in protocol order) whose name is ``name``, diacritics and case
+    async def _namesake(self, session: AsyncSession, name: str) -> Arrival | None:
+        """The first invitee (in protocol order) whose name is ``name``, or who announced a
+        substitute by that name (then with the SENT_SUBSTITUTE notice), diacritics and case
         aside: the names read, the one found loaded."""
         wanted = fold(name)
         rows = await session.execute(
-            select(Delegate.id, Delegate.full_name)
+            select(Delegate.id, Delegate.full_name, Rsvp.substitute_name)
+            .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(
                 roster.delegates_of(self._ctx.meeting_id),
-                # The folded text kept with each person (name, code, unit): the few who might
-                # be named so, by the database, then the name itself compared.
-                Delegate.search_text.contains(wanted, autoescape=True),
+                or_(
+                    # The folded text kept with each person (name, code, unit): the few who
+                    # might be named so, by the database, then the name itself compared; and
+                    # the substitutes announced, a few in a meeting.
+                    Delegate.search_text.contains(wanted, autoescape=True),
+                    and_(
+                        Rsvp.status == RsvpStatus.SUBSTITUTE.value,
+                        Rsvp.substitute_name.is_not(None),
+                    ),
+                ),
             )
             .order_by(*roster.protocol_key(self._order()))
         )
-        found = next((pid for pid, full_name in rows if _folded(full_name) == wanted), None)
-        person = await session.get(Delegate, found) if found is not None else None
-        return DelegateView.of(person) if person is not None else None
+        for person_id, full_name, substitute in rows:
+            by_substitute = _folded(full_name) != wanted
+            if by_substitute and fold(substitute or "") != wanted:
+                continue
+            person = await session.get(Delegate, person_id)
+            if person is None:
+                return None
+            notices = (Notice.SENT_SUBSTITUTE,) if by_substitute else ()
+            return Arrival(DelegateView.of(person), notices=notices)
+        return None
 
     async def undo(self, desk: DeskActor, checkin_id: int) -> CheckinResult:
         """Undo a check-in within ``[checkin] undo_minutes``: by the desk that made it (its
@@ -501,9 +523,10 @@ class CheckinService:
         self, desk: DeskActor, text: str, *, limit: int = SEARCH_LIMIT
     ) -> list[SearchHit]:
         """Invitees whose name, code or named substitute's name holds ``text``, diacritics and
-        case ignored ("nguyen thi ha" finds "Nguyễn Thị Hà"), or whose phone number ends with
-        the digits typed (six or more: "0912 345 678", "345678"), in protocol order, at most
-        ``limit``: a substitute who came without the slip is found by their own name."""
+        case ignored ("nguyen thi ha" finds "Nguyễn Thị Hà"), whose phone number ends with the
+        digits typed (six or more: "0912 345 678", "345678"), or whose personal code it is
+        ("k7px m3qb"), in protocol order, at most ``limit``: a substitute who came without the
+        slip is found by their own name."""
         wanted = fold(text)
         if not wanted:
             return []
@@ -520,10 +543,13 @@ class CheckinService:
             )
             hits: list[SearchHit] = []
             number = phone_query(text)
+            holder = await self._code_holder(session, text)
             for person, status, checkin_id, substitute in rows:
                 named = (person.full_name, person.code, substitute or "")
-                if any(wanted in _folded(text) for text in named) or (
-                    phone_matches(person.phone, number)
+                if (
+                    any(wanted in _folded(text) for text in named)
+                    or phone_matches(person.phone, number)
+                    or person.id == holder
                 ):
                     hits.append(
                         SearchHit(
@@ -734,6 +760,15 @@ class CheckinService:
         group = self._ctx.config.group(group_key)
         return group.label if group is not None else group_key
 
+    async def _code_holder(self, session: AsyncSession, text: str) -> int | None:
+        """Whose current personal code ``text`` spells (the one printed under the slip's QR,
+        typed when the QR will not scan; case, spaces and dashes aside), or None."""
+        code = parse_link_code(text)
+        if code is None:
+            return None
+        found = await queries.active_invitation_by_code(session, self._ctx.meeting_id, code)
+        return found.delegate_id if found is not None else None
+
     async def _find(self, session: AsyncSession, key: str) -> tuple[Delegate | None, Arrival]:
         """The invitee ``key`` names and the desk's view of them."""
         text = _key_of(key)
@@ -747,6 +782,8 @@ class CheckinService:
                     notices.append(Notice.REVOKED_LINK)
         if person is None and text:
             person = await _by_code(session, self._ctx.meeting_id, text)
+        if person is None and (holder := await self._code_holder(session, text)) is not None:
+            person = await session.get(Delegate, holder)
         if person is None:
             return None, Arrival(None, notices=(Notice.NOT_ON_LIST,))
         if person.meeting_id != self._ctx.meeting_id:

@@ -1,11 +1,12 @@
 """Removing personal data after the meeting (Decree 13/2023/NĐ-CP on personal data protection),
 while keeping what the office must keep: the list of delegates, their answers and the counts.
 
-Removed: phone numbers, the Telegram accounts linked to delegates (chat ids), the chat
-addresses of past deliveries, wrong-link records, pending questions; account ids in the audit
-log are replaced; invitation links stop working. With ``drafts``: the uploaded speech drafts
-(files and versions) and the comment threads. The ids of handled updates go too: they name no
-one, but after the meeting nothing needs them and emptying the table costs nothing.
+Removed: phone numbers, the chat accounts linked to delegates (Telegram, Zalo, personal pages),
+the chat addresses of past deliveries, wrong-link records, pending questions; account ids in
+the audit log are replaced (whatever their shape: Telegram's numbers, Zalo's hex ids);
+invitation links stop working. With ``drafts``: the uploaded speech drafts (files and versions)
+and the comment threads. The ids of handled updates go too: they name no one, but after the
+meeting nothing needs them and emptying the table costs nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from bot.domain.outbound import DeliveryStatus
+from bot.services.access import DASHBOARD, LOCAL_OPERATOR
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.files import FileStore
@@ -38,6 +40,10 @@ from storage.uow import unit_of_work
 
 ERASED = "đã-xóa"
 _ACCOUNT_KEYS = ("external_id", "chat_address", "phone")
+# Actors of the core's own that name no chat account: the command line («cli», «cli:import»),
+# the plan, a staff member at the dashboard (by their code on the list). Any other
+# «channel:id» is an account — a Telegram number, a Zalo id (opaque hex), a personal page.
+_OWN_ACTORS = frozenset({LOCAL_OPERATOR, DASHBOARD, "plan"})
 
 
 class PurgeStep(StrEnum):
@@ -242,7 +248,9 @@ def _holds_an_account(value: Any) -> bool:
 
 def _scrubbed_actor(actor: str) -> str:
     channel, _, external = actor.partition(":")
-    return f"{channel}:{ERASED}" if external.isdigit() else actor  # a chat account's id
+    if not external or channel in _OWN_ACTORS:
+        return actor
+    return f"{channel}:{ERASED}"  # a chat account's id, whatever its shape
 
 
 def _scrubbed(value: dict[str, Any]) -> dict[str, Any]:

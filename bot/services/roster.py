@@ -16,7 +16,7 @@ from bot.domain.order import LAST
 from bot.domain.outbound import Audience
 from bot.domain.rsvp import RsvpStatus
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, Rsvp
+from storage.models import ChannelIdentity, Checkin, Delegate, Rsvp
 
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
 
@@ -37,6 +37,11 @@ def reachable() -> ColumnElement[bool]:
         ChannelIdentity.linked_via != queries.PAGE_LINK,
         ChannelIdentity.unreachable_at.is_(None),
     )
+
+
+def came() -> ColumnElement[bool]:
+    """The invitee was checked in at the desk, in person or by a substitute (not undone)."""
+    return exists().where(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None))
 
 
 def delegates_of(meeting_id: int) -> ColumnElement[bool]:
@@ -73,6 +78,10 @@ def in_audience(audience: str) -> ColumnElement[bool]:
             return Rsvp.status == RsvpStatus.NO_ANSWER.value
         case Audience.DECLINED:
             return Rsvp.status == RsvpStatus.DECLINED.value
+        case Audience.CAME:
+            return came()
+        case Audience.ABSENT:
+            return ~came()
         case Audience.GROUP:
             return Delegate.group_key == group
         case Audience.OFFICE | Audience.TASK | Audience.PERSON | Audience.DRAFT_MISSING:

@@ -80,7 +80,8 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
 
     await browser.press("Tìm đại biểu khác")
     await browser.fill(
-        "Họ tên, mã hoặc số điện thoại của đại biểu (gõ không dấu cũng được)", "pham thi thanh mai"
+        "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)",
+        "pham thi thanh mai",
     )
     await browser.press("Tìm")
     await browser.screenshot("checkin-desk-search")
@@ -106,3 +107,21 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     assert await element_text(desk, "sum-unexpected") == "2"
     await desk.screenshot("checkin-office-summary")
     await no_accessibility_problems(desk)
+
+    # Someone else came in DB005's place, unannounced: the card's «Người khác đến dự thay…»
+    # opens (no script) on a form of its own, which records a substitute.
+    await browser.open(f"http://127.0.0.1:{hall.port}/{tokens['DB005']}")
+
+    def open_someone_else() -> None:
+        from selenium.webdriver.common.by import By
+
+        browser.driver.find_element(By.CSS_SELECTOR, "#someone-else summary").click()
+
+    await asyncio_run(browser, open_someone_else)
+    await browser.fill("Chức vụ người dự thay", "Phó Chủ tịch")
+    await browser.fill("Họ tên người dự thay", "Nguyễn Thị Dự Thay")
+    await browser.screenshot("checkin-desk-someone-else")
+    await no_accessibility_problems(browser)
+    await browser.press("Điểm danh người dự thay")
+    assert await element_text(browser, "flash") == "Đã điểm danh: Nguyễn Thị Dự Thay."
+    assert "người dự thay Nguyễn Thị Dự Thay" in await element_text(browser, "notice")

@@ -48,7 +48,6 @@ from bot.services.checkin import (
     notice_line,
 )
 from bot.services.signin import Check, StaffVisit
-from bot.services.views import DelegateView
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date
 from handlers.web.flash import Flash
@@ -262,10 +261,10 @@ class DeskPages:
         flash: Flash | None,
         *,
         guest: Mapping[str, str] | None = None,
-        namesake: DelegateView | None = None,
+        namesake: Arrival | None = None,
     ) -> Response:
-        """The desk's page; after a guest named as an invitee is, with the guest's form as typed
-        and the invitee's card to open instead."""
+        """The desk's page; after a guest named as an invitee is (or as the substitute one
+        announced), with the guest's form as typed and the invitee's card to open instead."""
         assert visit.session_id is not None
         text = request.query_params.get("q", "")[:100].strip()
         checkin = self.services.checkin
@@ -311,8 +310,10 @@ class DeskPages:
             namesake_ok=fold(values.get("namesake", "")) == fold(values.get("name", "")) != "",
         )  # fmt: skip
         if result.step is CheckinStep.NAMESAKE and result.arrival and result.arrival.person:
-            invitee = result.arrival.person  # said beside the guest's form, kept as typed
-            return await self._desk_page(request, visit, desk, None, guest=values, namesake=invitee)
+            # Said beside the guest's form, kept as typed.
+            return await self._desk_page(
+                request, visit, desk, None, guest=values, namesake=result.arrival
+            )
         return self._after(visit, values, result)
 
     async def undo(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:

@@ -32,6 +32,8 @@ AUDIENCES = (
     Audience.PRESENT,
     Audience.NO_ANSWER,
     Audience.DECLINED,
+    Audience.CAME,
+    Audience.ABSENT,
 )
 # How many notices the page lists (scheduled first, then the latest sent).
 LISTED = 30
