@@ -340,16 +340,21 @@ async def test_the_day_after_a_notice_goes_to_those_who_came_or_to_those_who_did
     await checkin.check_in(at_the_desk, "DB001")
     await checkin.check_in(at_the_desk, "DB003", substitute_name="Lê Thị Hoa")
     await checkin.check_in(at_the_desk, "DB004")
+    await checkin.check_in(at_the_desk, "DB010")  # on no chat: not one to phone as absent
     absent = await preview(desk, "Tài liệu hội nghị gửi đồng chí.", "absent")
     assert "Sẽ gửi tới: 2 người." in text_of(absent, "notice-count")  # DB002, DB005 (linked)
-    assert text_of(absent, "to-call-title").endswith("(75)")
+    assert text_of(absent, "to-call-title").endswith("(74)")
+    link = re.search(r'<a href="([^"]+)" id="to-call-all">', absent)
+    assert link is not None  # the absent the notice leaves to phone, and no one who came
+    listed = (await desk.client.get(link.group(1).replace("&amp;", "&"))).text
+    assert text_of(listed, "found") == "Có 74 đại biểu phù hợp."
     came = await preview(desk, "Cảm ơn đồng chí đã dự hội nghị.", "came")
     assert text_of(came, "notice-count") == (
         "Đối tượng: Đại biểu có mặt tại hội nghị (đã điểm danh)\nSẽ gửi tới: 3 người."
     )
     await confirm(desk, came, how="now")
     await harness.tick()
-    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3}
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3, "not_linked": 1}
     reached = {code for code in ("DB001", "DB002", "DB003", "DB004", "DB005")
                if any("Cảm ơn đồng chí" in text
                       for text in texts(harness, harness.user_for(code).id))}  # fmt: skip

@@ -37,7 +37,8 @@ PAGE = 100
 # delegates list narrows to one of them, to show who a notice leaves to phone.
 NOTICE_AUDIENCES = frozenset(
     str(a) for a in (Audience.EVERYONE, Audience.LINKED, Audience.ATTENDING, Audience.PRESENT,
-                     Audience.NO_ANSWER, Audience.DECLINED, Audience.GROUP)
+                     Audience.NO_ANSWER, Audience.DECLINED, Audience.GROUP, Audience.CAME,
+                     Audience.ABSENT)
 )  # fmt: skip
 # Entries a page of the audit log (Nhật ký) shows.
 LOG_PAGE = 50
