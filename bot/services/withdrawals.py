@@ -116,10 +116,9 @@ class WithdrawalService:
             return WithdrawalResult(WithdrawalStep.TOO_LONG)
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
-            refused = _refusal(person)
-            if refused is not None or person is None:
-                return refused or WithdrawalResult(WithdrawalStep.UNKNOWN_CODE)
+            person = await _invitee(session, self._ctx.meeting_id, code)
+            if isinstance(person, WithdrawalResult):
+                return person
             work = await self._open_work(session, person.id)
             if person.withdrawn_at is not None:
                 return WithdrawalResult(
@@ -151,10 +150,9 @@ class WithdrawalService:
         audited. Unchanged (NOT_WITHDRAWN) if it was never withdrawn."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
-            refused = _refusal(person)
-            if refused is not None or person is None:
-                return refused or WithdrawalResult(WithdrawalStep.UNKNOWN_CODE)
+            person = await _invitee(session, self._ctx.meeting_id, code)
+            if isinstance(person, WithdrawalResult):
+                return person
             if person.withdrawn_at is None:
                 return WithdrawalResult(WithdrawalStep.NOT_WITHDRAWN, DelegateView.of(person))
             before = {"reason": person.withdrawn_reason, "at": person.withdrawn_at.isoformat()}
@@ -213,13 +211,16 @@ class WithdrawalService:
         return theme.title if theme is not None else key
 
 
-def _refusal(person: Delegate | None) -> WithdrawalResult | None:
-    """Why nothing can be withdrawn or given back for ``person``; None when it can."""
+async def _invitee(
+    session: AsyncSession, meeting_id: int, code: str
+) -> Delegate | WithdrawalResult:
+    """The invitee with ``code``, or why nothing can be withdrawn or given back for it."""
+    person = await queries.delegate_by_code(session, meeting_id, code)
     if person is None:
         return WithdrawalResult(WithdrawalStep.UNKNOWN_CODE)
     if person.role != "delegate":
         return WithdrawalResult(WithdrawalStep.NOT_INVITED, DelegateView.of(person))
-    return None
+    return person
 
 
 async def _waiting_deliveries(session: AsyncSession, person_id: int) -> int:

@@ -49,19 +49,28 @@ class StaffRoles:
 
     async def grant(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Give the role chosen to the person whose code was typed."""
-        values = await self.office._form(request, session_binding(visit))
-        if isinstance(values, Response):
-            return values
-        role = _role(values.get("role", ""))
-        code = values.get("code", "").strip()[:MAX_CODE]
-        if role is None or not code:
-            return self._say(visit, "dash.staff.choose", ok=False)
+        asked = await self._asked(request, visit)
+        if isinstance(asked, Response):
+            return asked
+        role, code = asked
         result = await self.office.services.access.grant(actor, code, role)
         return self._changed(visit, result, code, role, done="staff.added", same="staff.already")
 
     async def revoke(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Withdraw a role from a staff member (never one's own office role: the office would
         be left to whoever is at the server)."""
+        asked = await self._asked(request, visit)
+        if isinstance(asked, Response):
+            return asked
+        role, code = asked
+        result = await self.office.services.access.revoke(actor, code, role)
+        if result.own_office_role:
+            return self._say(visit, "dash.staff.own_role", ok=False)
+        return self._changed(visit, result, code, role, done="staff.removed", same="staff.was_not")
+
+    async def _asked(self, request: Request, visit: StaffVisit) -> tuple[Role, str] | Response:
+        """The role and the code a grant's or a withdrawal's form names, or the answer to a
+        form that names none (or was not this session's)."""
         values = await self.office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
@@ -69,10 +78,7 @@ class StaffRoles:
         code = values.get("code", "").strip()[:MAX_CODE]
         if role is None or not code:
             return self._say(visit, "dash.staff.choose", ok=False)
-        result = await self.office.services.access.revoke(actor, code, role)
-        if result.own_office_role:
-            return self._say(visit, "dash.staff.own_role", ok=False)
-        return self._changed(visit, result, code, role, done="staff.removed", same="staff.was_not")
+        return role, code
 
     def _changed(
         self, visit: StaffVisit, result: RoleChange, code: str, role: Role, *, done: str, same: str
