@@ -76,6 +76,7 @@ from sqlalchemy.orm import aliased
 from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
 from bot.domain.outbound import (
+    INVITEE_KINDS,
     LATE_AFTER,
     OFFICE_PLACE,
     Audience,
@@ -1086,11 +1087,12 @@ async def _recipients(
 
 
 def _unsendable(message: OutboundMessage, withdrawn: bool) -> str | None:
-    """Why a delivery to a person is skipped as it is claimed, or None to send it: nothing goes
-    to an invitation the office withdrew after the message was queued, but the message telling
-    her so; and that one goes only while it is still true (not once she was invited again)."""
+    """Why a delivery to a person is skipped as it is claimed, or None to send it: nothing sent
+    to her as an invitee (:data:`INVITEE_KINDS`) goes to an invitation the office withdrew after
+    the message was queued; the message telling her so goes only while it is still true (not
+    once she was invited again)."""
     telling = message.kind == MessageKind.INVITATION_WITHDRAWN
-    if withdrawn and not telling:
+    if withdrawn and message.kind in INVITEE_KINDS:
         return WITHDRAWN
     if telling and not withdrawn:
         return NOTHING_TO_SEND

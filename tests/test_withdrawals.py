@@ -162,20 +162,28 @@ async def test_withdrawing_refuses_an_unknown_code_a_task_contact_and_a_long_rea
     assert await withdraw(imported, "NV01") is WithdrawalStep.NOT_INVITED
 
 
-async def test_withdrawing_a_speaker_names_the_drafts_and_tasks_she_keeps(
+async def test_withdrawing_a_speaker_names_the_drafts_she_keeps_and_her_group_s_task_leaves_her(
     imported: Services,
 ) -> None:
     await imported.tasks.sync()
     await imported.drafts.sync()
-    result = await imported.withdrawals.withdraw(imported.access.local_operator(), "DB031")
+    office = imported.access.local_operator()
+    card = await imported.dashboard.card("DB031")  # a district chair
+    assert card is not None
+    before = await imported.withdrawals.open_work(card.person.id)
+    assert [task.key for task in before.tasks] == ["VI.2"]  # the district chairs' task
+    result = await imported.withdrawals.withdraw(office, "DB031")
     assert result.step is WithdrawalStep.WITHDRAWN
     assert [s.theme_key for s in result.work.speeches] == ["1.1"]
-    assert result.work.tasks  # a district chair answers for the districts' task
+    assert result.work.tasks == []  # the plan gives VI.2 to the group's invitees: not hers now
     lines = withdrawal_lines(CATALOG.plain, result, "DB031")
     assert lines[0].startswith("Đã rút giấy mời của đồng chí ")
     assert any("vẫn được giữ nguyên cho đến khi Văn phòng phân công lại" in line for line in lines)
     assert any("/phancong huy DB031 1.1" in line for line in lines)
-    assert any(line.startswith("• Nhiệm vụ ") for line in lines)
+    assert not any(line.startswith("• Nhiệm vụ ") for line in lines)
+    await imported.withdrawals.reinvite(office, "DB031")
+    again = await imported.withdrawals.open_work(card.person.id)
+    assert [task.key for task in again.tasks] == ["VI.2"]
 
 
 async def test_the_import_no_longer_calls_a_withdrawn_person_absent(imported: Services) -> None:
@@ -284,6 +292,20 @@ async def test_what_was_queued_for_her_is_not_sent_and_the_report_says_why(
     report = harness.fake.messages_to(OFFICE_CHAT)[-1]["text"]
     assert "Không gửi vì Văn phòng đã rút giấy mời (1):" in report
     assert "• DB005 — " in report
+
+
+async def test_a_message_about_the_work_she_keeps_still_reaches_her(harness: BotHarness) -> None:
+    """Her speech and tasks stay hers until the office reassigns them (the withdrawal says so):
+    what is about them (a theme assigned, a comment, a verdict, a task's reminder) still goes,
+    where what goes to her as an invitee does not."""
+    speaker = await harness.open_invitation("DB005")
+    office = harness.services.access.local_operator()
+    await harness.services.drafts.assign(office, "DB005", "1.1")
+    await harness.outbox.queue_due()  # the assignment is queued before the office withdraws her
+    result = await harness.services.withdrawals.withdraw(office, "DB005")
+    assert result.unsent == 0  # nothing of hers the outbox will hold back
+    await harness.tick()
+    assert "1.1" in speaker.last_text()
 
 
 async def test_a_batch_of_withdrawn_invitations_does_not_hold_up_the_rest(

@@ -37,6 +37,18 @@ class MessageKind(StrEnum):
     INVITATION_WITHDRAWN = "invitation_withdrawn"
 
 
+# What goes to a person as an invitee: none of it reaches an invitation the office withdrew
+# (what is about a speech or a task she still holds goes on until the office reassigns it).
+INVITEE_KINDS = frozenset(
+    {
+        MessageKind.RSVP_REMINDER,
+        MessageKind.DAY_BEFORE,
+        MessageKind.MORNING_AGENDA,
+        MessageKind.BROADCAST,
+    }
+)
+
+
 class MessageStatus(StrEnum):
     """Where an outbound message is in its life."""
 

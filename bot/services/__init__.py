@@ -116,5 +116,5 @@ async def build_services(
         signin=StaffSignIn(ctx, access),
         dashboard=DashboardService(ctx),
         quotas=QuotaService(ctx, config.quotas()),
-        withdrawals=WithdrawalService(ctx),
+        withdrawals=WithdrawalService(ctx, tasks),
     )

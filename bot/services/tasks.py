@@ -201,11 +201,13 @@ class TaskService:
                 wanted: set[int] = set()
                 for contact in planned.contacts:
                     kind, _, key = contact.partition(":")
-                    if kind == "group" and key:
+                    if kind == "group" and key:  # its invitees: a withdrawn invitation is not
                         wanted |= {
                             p.id
                             for p in people.values()
-                            if p.group_key == key and p.role == "delegate"
+                            if p.group_key == key
+                            and p.role == "delegate"
+                            and p.withdrawn_at is None
                         }
                     elif (person := people.get(queries.fold_code(contact))) is not None:
                         wanted.add(person.id)

@@ -22,18 +22,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.drafts import DraftStatus
-from bot.domain.outbound import OFFICE_PLACE, DeliveryStatus, MessageKind
+from bot.domain.outbound import INVITEE_KINDS, OFFICE_PLACE, DeliveryStatus, MessageKind
 from bot.domain.rsvp import MAX_REASON
 from bot.domain.typed import one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_to_person
+from bot.services.tasks import TaskService
 from bot.services.views import DelegateView
 from storage import queries
 from storage.models import (
     Delegate,
     Delivery,
     DraftVersion,
+    OutboundMessage,
     SpeechAssignment,
     Task,
     TaskAssignment,
@@ -101,8 +103,11 @@ class WithdrawalResult:
 class WithdrawalService:
     """Withdraws and gives back invitations, for the office."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, tasks: TaskService) -> None:
         self._ctx = ctx
+        # A task the plan gives a group is its invitees': it follows a withdrawal and a
+        # re-invitation at once (what she reported stays, as when a plan drops a contact).
+        self._tasks = tasks
 
     async def withdraw(
         self, office: OfficeActor, code: str, reason: str | None = None, *, tell: bool = False
@@ -119,8 +124,8 @@ class WithdrawalService:
             person = await _invitee(session, self._ctx.meeting_id, code)
             if isinstance(person, WithdrawalResult):
                 return person
-            work = await self._open_work(session, person.id)
             if person.withdrawn_at is not None:
+                work = await self._open_work(session, person.id)
                 return WithdrawalResult(
                     WithdrawalStep.ALREADY_WITHDRAWN, DelegateView.of(person), work
                 )
@@ -138,12 +143,12 @@ class WithdrawalService:
                 entity="delegate", entity_id=person.id, before=None,
                 after={"reason": why, "by": office.name or None, "told": tell},
             )  # fmt: skip
-            result = WithdrawalResult(
-                WithdrawalStep.WITHDRAWN, DelegateView.of(person), work, unsent, told=tell
-            )
+            withdrawn = DelegateView.of(person)
+        await self._tasks.sync()
         if tell:
             self._ctx.due_now()  # committed: the outbox tells her now, not at its next tick
-        return result
+        work = await self.open_work(withdrawn.id)
+        return WithdrawalResult(WithdrawalStep.WITHDRAWN, withdrawn, work, unsent, told=tell)
 
     async def reinvite(self, office: OfficeActor, code: str) -> WithdrawalResult:
         """Give the person with ``code`` her invitation back (her answer as she left it);
@@ -163,7 +168,9 @@ class WithdrawalService:
                 entity="delegate", entity_id=person.id, before=before,
                 after={"by": office.name or None},
             )  # fmt: skip
-            return WithdrawalResult(WithdrawalStep.REINVITED, DelegateView.of(person))
+            reinvited = DelegateView.of(person)
+        await self._tasks.sync()
+        return WithdrawalResult(WithdrawalStep.REINVITED, reinvited)
 
     async def open_work(self, person_id: int) -> OpenWork:
         """The speech drafts and open tasks the person has in hand (the dashboard shows them
@@ -224,11 +231,16 @@ async def _invitee(
 
 
 async def _waiting_deliveries(session: AsyncSession, person_id: int) -> int:
-    """How many messages are queued for the person and not sent yet: the outbox will skip
-    them (it checks each recipient as it claims a delivery)."""
+    """How many messages to the person as an invitee are queued and not sent yet (or wait for
+    her to link a chat): the outbox will skip them (it checks each recipient as it claims a
+    delivery)."""
     count = await session.scalar(
-        select(func.count(Delivery.id)).where(
-            Delivery.delegate_id == person_id, Delivery.status == DeliveryStatus.PENDING
+        select(func.count(Delivery.id))
+        .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+        .where(
+            Delivery.delegate_id == person_id,
+            Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.NOT_LINKED)),
+            OutboundMessage.kind.in_(INVITEE_KINDS),
         )
     )
     return int(count or 0)
