@@ -265,6 +265,33 @@ async def test_a_file_in_chat_past_the_most_versions_of_a_theme_is_answered_and_
     assert len(await versions(harness)) == MAX_VERSIONS
 
 
+async def test_versions_sent_at_once_past_the_most_of_a_theme_are_refused_all_the_same(
+    harness: BotHarness,
+) -> None:
+    """Each upload checks the count before writing its file and again as it records the
+    version: uploads sent together (parallel requests on one link) do not pass the most."""
+    user = await speaker(harness)
+    account = ChatAccount("telegram", str(user.id), str(user.id))
+    async with harness.services.ctx.sessions() as session:
+        [assignment_id] = await session.scalars(
+            select(SpeechAssignment.id).where(SpeechAssignment.theme_key == "1.1")
+        )
+    drafts = harness.services.drafts
+
+    async def store(name: str) -> str:
+        content = docx(name)
+        result = await drafts.store(
+            account, assignment_id, name=f"{name}.docx", content=content, file_ref=None, kind="file"
+        )
+        return result.step.value
+
+    for number in range(1, MAX_VERSIONS):
+        await store(f"bản {number}")
+    steps = await asyncio.gather(*(store(f"cùng lúc {n}") for n in range(3)))
+    assert sorted(steps) == ["received", "too_many_versions", "too_many_versions"]
+    assert len(await versions(harness)) == MAX_VERSIONS
+
+
 @pytest.mark.parametrize(
     ("name", "content", "announced", "expected"),
     [

@@ -3,6 +3,7 @@ the file store, and sent to the office as a document through the outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -74,6 +75,21 @@ async def test_the_file_after_the_most_one_may_send_for_a_task_is_refused_and_no
         "024 3834 5678."
     )
     assert sorted(store.rglob("*")) == kept
+    assert len(await evidence(harness)) == MAX_TASK_FILES
+
+
+async def test_files_sent_at_once_past_the_most_for_a_task_are_refused_all_the_same(
+    web: Web, harness: BotHarness
+) -> None:
+    """Each upload checks the count before writing and again as it records the file: uploads
+    sent together (parallel requests on one link) do not pass the most."""
+    task = await task_id(harness, "VI.1.1")
+    for number in range(1, MAX_TASK_FILES):
+        assert await upload(web, task, f"bang-ke-{number}.docx", docx(f"Bảng kê {number}")) == SAVED
+    said = await asyncio.gather(
+        *(upload(web, task, f"cung-luc-{n}.docx", docx(f"Cùng lúc {n}")) for n in range(3))
+    )
+    assert sum(answer == SAVED for answer in said) == 1
     assert len(await evidence(harness)) == MAX_TASK_FILES
 
 

@@ -416,6 +416,8 @@ class TaskService:
             if isinstance(found, TaskResult):
                 return found
             ident, task, assignment = found
+            if await _files_full(session, assignment):  # another upload took the last place
+                return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
             same = await session.scalar(
                 select(TaskEvidence.id)
                 .where(

@@ -169,9 +169,14 @@ class Uploads(DraftUseCase):
                     draft=await self._line(session, row.id),
                     version=version_line(newest),
                 )
+            number = await self._latest_number(session, row.id) + 1
+            if number > MAX_VERSIONS:  # another upload took the last place meanwhile
+                return DraftResult(
+                    DraftStep.TOO_MANY_VERSIONS, draft=await self._line(session, row.id)
+                )
             version = DraftVersion(
                 assignment_id=row.id,
-                number=await self._latest_number(session, row.id) + 1,
+                number=number,
                 kind=kind,
                 sha256=stored.sha256,
                 size=stored.size,
