@@ -403,6 +403,27 @@ async def test_a_meeting_postponed_after_its_day_before_reminder_gets_it_again_f
     assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
 
 
+async def test_a_meeting_that_starts_later_the_same_day_is_not_reminded_of_again(
+    harness: BotHarness,
+) -> None:
+    """The reminder said «ngày mai» for 28/5 at 08:00; the start moves to 08:30 that day: what
+    the delegates were told still holds, so the reminder does not go a second time (the office
+    tells them the new hour)."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(DAY_BEFORE_AT)
+    await harness.tick()
+    reminded = await deliveries(harness, MessageKind.DAY_BEFORE)
+    assert reminded["sent"] == 3
+
+    harness.clock.set(DAY_BEFORE_AT + timedelta(hours=2))
+    use_plan(harness, moved(harness.services.config, timedelta(minutes=30)))
+    await harness.plan(*MEETING_KINDS)
+    await harness.tick()
+    assert await planned_times(harness, MessageKind.DAY_BEFORE) == [("done", DAY_BEFORE_AT)]
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == reminded
+
+
 async def test_a_meeting_moved_earlier_sends_its_reminders_at_the_new_times_and_none_at_the_old(
     harness: BotHarness,
 ) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.domain.outbound import OFFICE_PLACE, Audience, MessageKind
@@ -48,10 +49,10 @@ class PlannedMessage:
     """An automatic message: what, to whom, when, and until when it may still go.
 
     ``slot`` names its place in the plan (the day-before reminder, the second RSVP chase);
-    ``anchor`` is the moment it is timed from when that moves with the meeting's date (the start,
-    a deadline counted from it). A message for another anchor is another message: when the
-    meeting is postponed, the day-before reminder already sent for the old date goes again for
-    the new one.
+    ``anchor`` is the day it is timed from when that moves with the meeting's date (the start's,
+    a deadline's counted from it: :func:`_day_of`). A message for another anchor is another
+    message: when the meeting is postponed, the day-before reminder already sent for the old
+    date goes again for the new one; when it only starts later that day, it does not.
     """
 
     kind: MessageKind
@@ -68,6 +69,13 @@ class PlannedMessage:
         if self.anchor is None:
             return keyed_slot(self.slot)
         return f"{keyed_slot(self.slot)}{ANCHOR_MARK}{int(self.anchor.timestamp())}"
+
+
+def _day_of(moment: datetime, zone: ZoneInfo) -> datetime:
+    """The start of ``moment``'s day in the meeting's zone: what a message is timed from, as an
+    anchor. A start or deadline moved within its day leaves what was said of it («ngày mai», the
+    day of the deadline) true, so the message is the same one; moved to another day, another."""
+    return datetime.combine(moment.astimezone(zone).date(), time(0), tzinfo=zone).astimezone(UTC)
 
 
 def keyed_slot(slot: str) -> str:
@@ -101,7 +109,7 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
             due_at=spec.resolve(deadline, meeting.zone),
             expires_at=deadline,  # chasing after the deadline only confuses
             report_to=office,
-            anchor=deadline,
+            anchor=_day_of(deadline, meeting.zone),
         )
         for spec in config.reminders.rsvp_chase
     ]
@@ -115,7 +123,7 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
                 # "Tomorrow" is false once the meeting day has begun.
                 expires_at=meeting.resolve(TimeSpec.parse("0d@00:00")),
                 report_to=office,
-                anchor=meeting.starts_at,
+                anchor=_day_of(meeting.starts_at, meeting.zone),
             )
         )
     if config.reminders.meeting_morning is not None:
@@ -127,7 +135,7 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
                 due_at=meeting.resolve(config.reminders.meeting_morning),
                 expires_at=meeting.ends_at,  # the agenda is pointless once the meeting is over
                 report_to=office,
-                anchor=meeting.starts_at,
+                anchor=_day_of(meeting.starts_at, meeting.zone),
             )
         )
     planned += _task_messages(config, office)
@@ -185,7 +193,7 @@ def _task_messages(config: Config, office: str) -> list[PlannedMessage]:
                     due_at=due,
                     expires_at=max(due, deadline),  # after the deadline, escalation takes over
                     report_to=office,
-                    anchor=deadline,
+                    anchor=_day_of(deadline, meeting.zone),
                 )
             )
     at = config.reminders.task_escalation
