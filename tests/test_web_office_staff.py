@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.services.access import Role
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Delegate, StaffSession
 from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
 
 LEAVING = "DB002"  # a clerk who leaves
@@ -82,6 +82,16 @@ async def test_withdrawing_a_leaving_clerks_role_refuses_her_open_session_at_onc
     assert LEAVING not in await holders(imported)
     refused = await leaving.client.get("/office/")
     assert refused.status_code == 403 and 'id="message-refused"' in refused.text
+    # Given a role again later, she signs in again: her old browser's session stays refused.
+    await desk.post("staff/grant", "form-grant", {"code": LEAVING, "role": "checkin"},
+                    page="staff")  # fmt: skip
+    async with imported.ctx.sessions() as session:
+        still_open = await session.scalar(
+            select(func.count(StaffSession.id))
+            .join(Delegate, Delegate.id == StaffSession.person_id)
+            .where(Delegate.code == LEAVING, StaffSession.ended_at.is_(None))
+        )
+    assert still_open == 0
     await leaving.client.aclose()
 
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount, place
@@ -23,7 +23,7 @@ from bot.domain.typed import one_line
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, PersonRole
+from storage.models import ChannelIdentity, Delegate, PersonRole, StaffSession
 from storage.uow import unit_of_work
 
 # The channel whose account ids [office] admin_ids lists.
@@ -287,8 +287,15 @@ class Access:
             person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
             if person is None:
                 return RoleChange(None, changed=False)
-            if role in await _roles_of(session, person.id):
+            held = await _roles_of(session, person.id)
+            if role in held:
                 return RoleChange(DelegateView.of(person), changed=False)
+            if not held:  # her sign-ins from a role withdrawn earlier do not come back with this
+                await session.execute(
+                    update(StaffSession)
+                    .where(StaffSession.person_id == person.id, StaffSession.ended_at.is_(None))
+                    .values(ended_at=now)
+                )
             session.add(
                 PersonRole(person_id=person.id, role=role, granted_at=now, granted_by=actor.actor)
             )
