@@ -375,6 +375,24 @@ async def test_the_message_telling_her_is_not_sent_once_she_is_invited_again(
     assert len(harness.fake.messages_to(user.id)) == received
 
 
+async def test_inviting_again_one_the_bot_told_of_the_withdrawal_asks_the_office_to_tell_her(
+    harness: BotHarness,
+) -> None:
+    office = harness.services.access.local_operator()
+    await harness.open_invitation("DB004")
+    await harness.open_invitation("DB005")
+    await harness.services.withdrawals.withdraw(office, "DB004", tell=True)
+    await harness.services.withdrawals.withdraw(office, "DB005")
+    await harness.tick()
+    told = await harness.services.withdrawals.reinvite(office, "DB004")
+    untold = await harness.services.withdrawals.reinvite(office, "DB005")
+    assert withdrawal_lines(CATALOG.plain, told, "DB004")[1:] == [
+        "Bot đã nhắn cho đồng chí rằng giấy mời không còn hiệu lực: đề nghị Văn phòng báo lại "
+        "cho đồng chí (gọi điện hoặc gửi thông báo) rằng giấy mời có hiệu lực trở lại."
+    ]
+    assert withdrawal_lines(CATALOG.plain, untold, "DB005")[1:] == []
+
+
 async def test_the_rsvp_chase_passes_her_by(harness: BotHarness) -> None:
     user = await harness.open_invitation("DB005")
     await harness.open_invitation("DB006")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -97,7 +98,9 @@ class WithdrawalResult:
     person: DelegateView | None = None
     work: OpenWork = field(default_factory=OpenWork)
     unsent: int = 0  # messages queued for her that will not be sent now
-    told: bool = False  # the bot tells her the invitation is no longer in effect
+    # Withdrawn: the bot tells her the invitation is no longer in effect. Re-invited: the bot
+    # told her so, and nobody has told her otherwise yet.
+    told: bool = False
 
 
 class WithdrawalService:
@@ -160,6 +163,7 @@ class WithdrawalService:
                 return person
             if person.withdrawn_at is None:
                 return WithdrawalResult(WithdrawalStep.NOT_WITHDRAWN, DelegateView.of(person))
+            told = await _told_since(session, person.id, person.withdrawn_at)
             before = {"reason": person.withdrawn_reason, "at": person.withdrawn_at.isoformat()}
             person.withdrawn_at = person.withdrawn_reason = None
             person.updated_at = now
@@ -170,7 +174,7 @@ class WithdrawalService:
             )  # fmt: skip
             reinvited = DelegateView.of(person)
         await self._tasks.sync()
-        return WithdrawalResult(WithdrawalStep.REINVITED, reinvited)
+        return WithdrawalResult(WithdrawalStep.REINVITED, reinvited, told=told)
 
     async def open_work(self, person_id: int) -> OpenWork:
         """The speech drafts and open tasks the person has in hand (the dashboard shows them
@@ -230,6 +234,23 @@ async def _invitee(
     return person
 
 
+async def _told_since(session: AsyncSession, person_id: int, since: datetime) -> bool:
+    """Whether the bot sent the person the message that her invitation was withdrawn, since
+    ``since`` (the withdrawal being undone)."""
+    told = await session.scalar(
+        select(Delivery.id)
+        .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+        .where(
+            Delivery.delegate_id == person_id,
+            Delivery.status == DeliveryStatus.SENT,
+            OutboundMessage.kind == MessageKind.INVITATION_WITHDRAWN,
+            OutboundMessage.created_at >= since,
+        )
+        .limit(1)
+    )
+    return told is not None
+
+
 async def _waiting_deliveries(session: AsyncSession, person_id: int) -> int:
     """How many messages to the person as an invitee are queued and not sent yet (or wait for
     her to link a chat): the outbox will skip them (it checks each recipient as it claims a
@@ -263,6 +284,8 @@ def withdrawal_lines(say: Callable[..., T], result: WithdrawalResult, code: str)
         if result.unsent:
             lines.append(say("withdrawn.unsent", count=result.unsent))
         lines.append(say("withdrawn.told" if result.told else "withdrawn.not_told"))
+    if result.step is WithdrawalStep.REINVITED and result.told:
+        lines.append(say("withdrawn.told_before"))
     if result.step in (WithdrawalStep.WITHDRAWN, WithdrawalStep.ALREADY_WITHDRAWN):
         lines += work_lines(say, result.work, person.code)
     return lines
