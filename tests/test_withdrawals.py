@@ -439,6 +439,21 @@ async def test_the_desk_sees_the_withdrawal_and_may_let_her_in_only_as_a_guest(
     assert attendance.present == 0 and len(attendance.guests) == 1
 
 
+async def test_the_desk_card_of_one_checked_in_then_withdrawn_says_both(
+    imported: Services,
+) -> None:
+    await make_staff(imported)
+    office = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    desk = imported.access.office_desk(office, "Bàn 1")
+    assert (await imported.checkin.check_in(desk, "DB005")).step is CheckinStep.CHECKED_IN
+    await withdraw(imported, "DB005")
+    arrival = await imported.checkin.lookup(desk, "DB005")
+    assert arrival.notices[:1] == (Notice.ALREADY_IN,) and Notice.WITHDRAWN in arrival.notices
+
+
 # --- the dashboard ------------------------------------------------------------------------------
 
 

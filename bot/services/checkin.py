@@ -801,6 +801,8 @@ class CheckinService:
             # Who came is said with it; the answer given before no longer matters at the desk
             # (a card saying «sent a substitute» after the delegate came herself misleads).
             notices.insert(0, Notice.ALREADY_IN)
+            if view.withdrawn:  # withdrawn after she came in: the office must know which
+                notices.append(Notice.WITHDRAWN)
         elif view.withdrawn:
             notices.append(Notice.WITHDRAWN)  # her answer no longer matters at the desk
         elif answer.status is RsvpStatus.DECLINED:
