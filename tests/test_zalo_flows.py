@@ -118,6 +118,19 @@ async def test_a_locked_out_user_is_told_when_to_try_again_once_in_ten_minutes_t
     assert "\n".join(said[1:]).startswith("Kính gửi đồng chí Phạm Thị Thanh Mai\n")
 
 
+async def test_a_locked_out_user_who_types_something_else_is_told_of_the_lockout_not_asked_for_her_code(
+    world: ZaloWorld,
+) -> None:
+    """Asked for her code while it would not be looked at, she would send it into silence."""
+    user = world.fake.user("Chị Mai")
+    contact = world.services.config.office.contact
+    for _ in range(5):
+        await world.type(user, "BBBB-BBBB")
+    told = world.catalog.plain("start.slowed_down_code", time="10:00, 18/5", contact=contact)
+    assert await world.type(user, "xin chào") == [told]
+    assert await world.type(user, "xin chào") == []  # told a moment ago: not again yet
+
+
 async def test_rsvp_attend_by_number(world: ZaloWorld) -> None:
     user = await world.linked("DB001", "Chị Mai")
     said = await world.type(user, "1")

@@ -55,11 +55,17 @@ async def start(turn: Turn, command: Command) -> Answer:
 async def by_code(turn: Turn, text: Text) -> Answer:
     """Typed text from an account not linked yet, on a channel whose platform passes no payload
     with a first message: their personal code links them, the way ``/start <token>`` does (the
-    same result, card, audit and slowdown); anything else is told how to link."""
+    same result, card, audit and slowdown); anything else is told how to link, or, while the
+    account is slowed down, until when."""
     code = find_link_code(text.text)
+    invitations = turn.services.invitations
     if code is None:
-        return how_to_link_by_code(turn)
-    result = await turn.services.invitations.link_by_code(turn.account, code)
+        slowed = await invitations.slowdown(turn.account)
+        if slowed is None:
+            return how_to_link_by_code(turn)
+        result = slowed  # asked for her code now, she would send it into silence
+    else:
+        result = await invitations.link_by_code(turn.account, code)
     if result.told:  # slowed down and told so a moment ago: no answer to a flood
         return SILENCE
     return await answer_link(turn, result, by_code=True)

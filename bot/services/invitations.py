@@ -119,6 +119,19 @@ class InvitationService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
 
+    async def slowdown(self, account: ChatAccount) -> LinkResult | None:
+        """The slowdown ``account`` is under (SLOWED_DOWN, ``told`` as for a try), or None:
+        what an account sending something other than a code is told, rather than asked for a
+        code that would not be looked at."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            slowed = await _slowed_down(
+                session, account.channel, account.external_id, account.actor, now
+            )
+        if slowed is None:
+            return None
+        return LinkResult(LinkOutcome.SLOWED_DOWN, until=slowed.until, told=slowed.told)
+
     async def link_by_token(self, account: ChatAccount, token: str) -> LinkResult:
         """Link ``account`` to the delegate whose invitation carries ``token``.
 
