@@ -199,8 +199,9 @@ class WithdrawalService:
             .order_by(SpeechAssignment.theme_key)
         )
         tasks = await session.execute(
-            select(Task.key, Task.title)
+            select(Task.key, Task.title, TaskAssignment.updated_at, Delegate.code)
             .join(TaskAssignment, TaskAssignment.task_id == Task.id)
+            .join(Delegate, Delegate.id == TaskAssignment.person_id)
             .where(
                 Task.meeting_id == meeting_id,
                 TaskAssignment.person_id == person_id,
@@ -214,8 +215,19 @@ class WithdrawalService:
                 SpeechWork(key, self._theme_title(key), DraftStatus(status), int(count or 0))
                 for key, status, count in speeches
             ],
-            [TaskWork(key, title) for key, title in tasks],
+            [
+                TaskWork(key, title)
+                for key, title, reported_at, code in tasks
+                if reported_at is not None or self._named(key, code)
+            ],
         )
+
+    def _named(self, task_key: str, code: str) -> bool:
+        """Whether the plan names the person with ``code`` on the task (not only through her
+        group, which she leaves with the invitation, unless she has reported on it)."""
+        task = next((t for t in self._ctx.config.tasks if t.key == task_key), None)
+        named = {queries.fold_code(c) for c in task.contacts} if task is not None else set()
+        return task is None or queries.fold_code(code) in named
 
     def _theme_title(self, key: str) -> str:
         theme = next((t for t in self._ctx.config.themes if t.key == key), None)
