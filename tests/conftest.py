@@ -40,6 +40,7 @@ from storage.migrate import upgrade_database
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
+from tests.office_support import Desk, desk_for, make_staff
 
 pytest_plugins = ["tests.unread_failures"]  # a task's failure left unread fails the session
 
@@ -296,6 +297,17 @@ async def services(
 ) -> Services:
     """Every service, wired to the example plan and the test database."""
     return await build_services(config, sessions, clock, files=files)
+
+
+@pytest.fixture
+async def desk(imported: Services) -> AsyncIterator[Desk]:
+    """A browser on the dashboard, signed in as the office's staff member
+    (:data:`tests.office_support.STAFF`), on the example list."""
+    await make_staff(imported)
+    desk = await desk_for(imported)
+    await desk.sign_in()
+    yield desk
+    await desk.client.aclose()
 
 
 @pytest.fixture

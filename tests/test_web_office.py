@@ -5,7 +5,6 @@ diacritics, a delegate's page, and an answer taken by phone recorded through the
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -18,19 +17,10 @@ from bot.services import Services
 from bot.services.dashboard import Filters
 from storage import queries
 from storage.models import AuditEntry, Rsvp
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import STAFF, Desk, hidden, text_of
 from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
-
-
-@pytest.fixture
-async def desk(imported: Services) -> AsyncIterator[Desk]:
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
 
 
 async def link(services: Services, code: str, user_id: int) -> ChatAccount:

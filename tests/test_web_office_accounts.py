@@ -5,9 +5,6 @@ member's, and a second tap answers clearly without changing anything."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import func, select
 
 from bot.domain.channels import ChatAccount
@@ -15,19 +12,10 @@ from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.services.invitations import LinkOutcome
 from storage.models import AuditEntry, ChannelIdentity, Invitation
-from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
+from tests.office_support import STAFF, Desk, hidden, text_of
 
 TELEGRAM = ChatAccount("telegram", "7001", "7001")
 ZALO = ChatAccount("zalo", "z-7001", "z-7001")
-
-
-@pytest.fixture
-async def desk(imported: Services) -> AsyncIterator[Desk]:
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
 
 
 async def tokens(services: Services) -> dict[str, str]:

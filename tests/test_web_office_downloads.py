@@ -4,9 +4,7 @@ workbook come as attachments, built by the CLI's own builders from the list as i
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 
-import pytest
 from docx import Document
 from openpyxl import load_workbook
 
@@ -18,15 +16,6 @@ from tests.web_support import BASE
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
-@pytest.fixture
-async def desk(imported: Services) -> AsyncIterator[Desk]:
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
 
 
 async def test_the_invitations_page_offers_the_three_files(desk: Desk) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from openpyxl import Workbook
@@ -16,16 +15,7 @@ from sqlalchemy import select
 from bot.services import Services
 from storage.models import AuditEntry, Delegate
 from tests.conftest import EXAMPLE_DELEGATES
-from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
-
-
-@pytest.fixture
-async def desk(imported: Services) -> AsyncIterator[Desk]:
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
+from tests.office_support import Desk, hidden, text_of
 
 
 async def send_file(desk: Desk, name: str, content: bytes, **extra: str) -> str:

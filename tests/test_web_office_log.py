@@ -5,7 +5,6 @@ SQL with the indexes of migration 0014."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -18,18 +17,9 @@ from bot.domain.channels import ChatAccount
 from bot.services import Services
 from storage import queries
 from tests.conftest import EXAMPLE_DELEGATES
-from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+from tests.office_support import STAFF, Desk, text_of
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
-
-
-@pytest.fixture
-async def desk(imported: Services) -> AsyncIterator[Desk]:
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
 
 
 def entries(html: str) -> list[str]:

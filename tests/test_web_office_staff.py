@@ -6,9 +6,6 @@ member's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy import func, select
 
 from bot.services import Services
@@ -18,15 +15,6 @@ from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
 
 LEAVING = "DB002"  # a clerk who leaves
 NEW = "DB003"  # her successor, already on the list
-
-
-@pytest.fixture
-async def desk(imported: Services) -> AsyncIterator[Desk]:
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
 
 
 async def holders(services: Services, role: Role = Role.OFFICE) -> list[str]:

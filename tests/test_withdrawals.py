@@ -5,7 +5,6 @@ office is told what work she still has. From the service, the chat, the pages an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ from storage.models import (
 )
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
 from tests.harness import OFFICE_CHAT, BotHarness, notice_due
-from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+from tests.office_support import STAFF, Desk, make_staff, text_of
 from tests.web_support import flash, form_fields, web_for
 
 CATALOG = load_catalog("vi")
@@ -476,15 +475,6 @@ async def test_the_desk_card_of_one_checked_in_then_withdrawn_says_both(
 
 
 # --- the dashboard ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def desk(imported: Services) -> AsyncIterator[Desk]:
-    await make_staff(imported)
-    desk = await desk_for(imported)
-    await desk.sign_in()
-    yield desk
-    await desk.client.aclose()
 
 
 async def test_the_office_withdraws_after_confirming_and_invites_again_on_the_dashboard(
