@@ -416,6 +416,13 @@ class TaskService:
             if isinstance(found, TaskResult):
                 return found
             ident, task, assignment = found
+            # Uploads for one assignment take turns from here (on PostgreSQL; SQLite's writers
+            # do anyway): each counts the files after the one before it committed.
+            await session.execute(
+                select(TaskAssignment.id)
+                .where(TaskAssignment.id == assignment.id)
+                .with_for_update()
+            )
             if await _files_full(session, assignment):  # another upload took the last place
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
             same = await session.scalar(

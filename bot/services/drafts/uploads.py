@@ -24,7 +24,7 @@ from bot.services.drafts.values import DraftResult, DraftStep, HeldUpload
 from storage import queries
 from storage.content import FileRejected, RejectCode
 from storage.files import FileStore
-from storage.models import ChannelIdentity, DraftVersion
+from storage.models import ChannelIdentity, DraftVersion, SpeechAssignment
 from storage.uow import unit_of_work
 
 # The feature's one logger, named as before the drafts became a package.
@@ -155,6 +155,11 @@ class Uploads(DraftUseCase):
             if isinstance(found, DraftResult):
                 return found
             _, row = found
+            # Uploads to one draft take turns from here (on PostgreSQL; SQLite's writers do
+            # anyway): each numbers and counts its version after the one before it committed.
+            await session.execute(
+                select(SpeechAssignment.id).where(SpeechAssignment.id == row.id).with_for_update()
+            )
             # Only the newest counts: going back to an earlier text is a new version (the store
             # keeps its bytes once either way).
             newest = await session.scalar(
