@@ -61,8 +61,10 @@ async def test_staff_read_a_draft_comment_and_see_the_speakers_answer_arrive(
         "Đề nghị bổ sung số liệu năm 2023.",
     )
     await desk.press("Gửi góp ý")
+    # She answers on her personal page only: the comment waits for her there, and the office
+    # is asked to phone her.
     assert (await element_text(desk, "flash")).startswith(
-        "Đã gửi góp ý tới đồng chí Nguyễn Thị Lan Phương"
+        "Đã lưu góp ý cho đồng chí Nguyễn Thị Lan Phương"
     )
 
     # The speaker answers (as the chat and the personal page do); the open page shows it.
