@@ -6,7 +6,14 @@ from __future__ import annotations
 from bot.chat.turn import Turn
 from bot.domain.ids import parse_id
 from bot.domain.inbound import Action, Text
-from bot.domain.outbound import Answer, Audience, Button, DeliveryStatus, MessageStatus
+from bot.domain.outbound import (
+    NOTICE_AUDIENCES,
+    Answer,
+    Audience,
+    Button,
+    DeliveryStatus,
+    MessageStatus,
+)
 from bot.services.access import OfficeActor
 from bot.services.broadcasts import (
     BROADCAST_ACTION,
@@ -19,14 +26,8 @@ from bot.texts import Html
 from bot.texts.formatting import moment
 from bot.texts.presenters import audience_label, broadcast_html
 
-_SIMPLE_AUDIENCES = (
-    Audience.LINKED,
-    Audience.PRESENT,
-    Audience.NO_ANSWER,
-    Audience.DECLINED,
-    Audience.CAME,
-    Audience.ABSENT,
-)
+# The notice's audiences but every invitee, which the chat offers first on its own.
+_SIMPLE_AUDIENCES = NOTICE_AUDIENCES[1:]
 
 Rows = tuple[tuple[Button, ...], ...]
 

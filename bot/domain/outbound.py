@@ -120,6 +120,19 @@ class Audience(StrEnum):
     DRAFT_MISSING = "draft_missing"
 
 
+# The audiences a notice may be sent to, as the chat and the dashboard offer them (the plan's
+# groups follow), every invitee first.
+NOTICE_AUDIENCES = (
+    Audience.EVERYONE,
+    Audience.LINKED,
+    Audience.PRESENT,
+    Audience.NO_ANSWER,
+    Audience.DECLINED,
+    Audience.CAME,
+    Audience.ABSENT,
+)
+
+
 # Where office notes and reports go when no one chat is named: the office's group chats where
 # it has them, else each staff member privately (bot.services.audiences).
 OFFICE_PLACE = "office"

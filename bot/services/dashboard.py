@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
+from bot.domain import outbound
 from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
@@ -36,10 +37,8 @@ PAGE = 100
 # The audiences of the roster a notice may go to (:func:`bot.services.roster.in_audience`): the
 # delegates list narrows to one of them, to show who a notice leaves to phone.
 NOTICE_AUDIENCES = frozenset(
-    str(a) for a in (Audience.EVERYONE, Audience.LINKED, Audience.ATTENDING, Audience.PRESENT,
-                     Audience.NO_ANSWER, Audience.DECLINED, Audience.GROUP, Audience.CAME,
-                     Audience.ABSENT)
-)  # fmt: skip
+    str(a) for a in (*outbound.NOTICE_AUDIENCES, Audience.ATTENDING, Audience.GROUP)
+)
 # Entries a page of the audit log (Nhật ký) shows.
 LOG_PAGE = 50
 # The answer filter's value listing only the invitations the office withdrew.

@@ -15,6 +15,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.order import protocol_key
 from bot.domain.phones import normalize_phone
 from bot.domain.tokens import looks_like_token, new_link_code, new_token, parse_link_code
+from bot.services import roster
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView, RsvpView
@@ -469,7 +470,7 @@ class InvitationService:
                     .where(
                         Delegate.meeting_id == self._ctx.meeting_id,
                         Invitation.revoked_at.is_(None),
-                        Delegate.withdrawn_at.is_(None),
+                        roster.invited(),
                     )
                 )
             ).one()

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.domain.ids import parse_id
-from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
+from bot.domain.outbound import NOTICE_AUDIENCES, Audience, DeliveryStatus, MessageStatus
 from bot.services.access import OfficeActor
 from bot.services.broadcasts import MAX_BROADCAST, BroadcastResult, BroadcastStep
 from bot.services.dashboard import notice_audience
@@ -26,15 +26,7 @@ if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
 # The audiences /thongbao offers (the groups follow), with every invitee first.
-AUDIENCES = (
-    Audience.EVERYONE,
-    Audience.LINKED,
-    Audience.PRESENT,
-    Audience.NO_ANSWER,
-    Audience.DECLINED,
-    Audience.CAME,
-    Audience.ABSENT,
-)
+AUDIENCES = NOTICE_AUDIENCES
 # How many notices the page lists (scheduled first, then the latest sent).
 LISTED = 30
 # ``?mau=`` of the notices page that fills the form with the notice of a meeting moved.
