@@ -208,8 +208,10 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
             expected=count.expected,
             unexpected=count.unexpected,
             guests=len(count.guests),
-            total=count.present + len(count.guests),
+            total=count.in_hall,
         )
+        if count.withdrawn:  # so that the figures add up to the hall's
+            done += " " + catalog.plain("attendance_export.withdrawn", count=len(count.withdrawn))
         return headings, rows, done
 
     return export_table(args, build)
