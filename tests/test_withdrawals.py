@@ -629,6 +629,19 @@ def test_delegates_withdraw_and_reinvite_say_what_they_did_once(
     assert "đang có hiệu lực (chưa bị rút)" in capsys.readouterr().out
 
 
+def test_the_report_line_counts_the_invitees_and_says_how_many_withdrawn_the_sheet_adds(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "DB005"]) == 0
+    assert main(["delegates", "withdraw", "DB006"]) == 0
+    capsys.readouterr()
+    assert main(["report", "bao-cao.xlsx"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Đã ghi báo cáo vào bao-cao.xlsx: 78 đại biểu (danh sách ghi thêm 2 người đã rút giấy "
+        "mời, có đánh dấu), 10 tham luận, 5 nhiệm vụ, 0 lượt gửi tin."
+    )
+
+
 def test_attendance_export_counts_one_checked_in_then_withdrawn_in_the_hall(
     listed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
