@@ -479,6 +479,12 @@ async def test_the_desk_card_of_one_checked_in_then_withdrawn_says_both(
     await withdraw(imported, "DB005")
     arrival = await imported.checkin.lookup(desk, "DB005")
     assert arrival.notices[:1] == (Notice.ALREADY_IN,) and Notice.WITHDRAWN in arrival.notices
+    # Not «record her as a guest»: she is in, and counts in the hall, not among the invitees.
+    said = notice_line(CATALOG, imported.config.meeting, arrival)
+    assert said is not None and said.endswith(
+        "không cần điểm danh lại. Văn phòng đã rút giấy mời của người này: lượt vào này vẫn "
+        "được tính trong tổng số người trong hội trường, không tính là đại biểu có mặt."
+    )
 
 
 async def office_desk(services: Services) -> DeskActor:

@@ -68,8 +68,9 @@ class Notice(StrEnum):
     SENT_SUBSTITUTE = "sent_substitute"  # named a substitute: who stands at the desk?
     NOT_ON_LIST = "not_on_list"  # no invitee has this link or code: record a guest
     NOT_INVITED = "not_invited"  # on the list for a task only, not invited: record a guest
-    # The office withdrew the invitation: not let in as an invitee (she is in no count); the
-    # organisers may still let her in, recorded as a guest, as anyone not on the list.
+    # The office withdrew the invitation: not let in as an invitee (she is in no invitee's
+    # count); the organisers may still let her in as a guest, from her card
+    # (:meth:`CheckinService.guest_of`). Checked in before, she stays in the hall's total.
     WITHDRAWN = "withdrawn"
     WRONG_MEETING = "wrong_meeting"  # a link of another meeting
     REVOKED_LINK = "revoked_link"  # an old link the office replaced: check who it is
@@ -1065,7 +1066,10 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
                       "desk": came.desk}  # fmt: skip
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
-        parts.append(catalog.plain(f"checkin.notice.{notice.value}", **params))
+        key = notice.value
+        if notice is Notice.WITHDRAWN and arrival.checkin is not None:
+            key = "withdrawn_in"  # she is in already: nothing more to record, how she counts
+        parts.append(catalog.plain(f"checkin.notice.{key}", **params))
         if notice is Notice.WITHDRAWN and arrival.person and arrival.person.withdrawn_reason:
             reason = arrival.person.withdrawn_reason
             parts.append(catalog.plain("checkin.notice.withdrawn_reason", reason=reason))
