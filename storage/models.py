@@ -455,7 +455,9 @@ class HandledEvent(Base):
 class Checkin(Base):
     """Someone let in at the reception desk on the meeting day: an invitee (``kind`` delegate),
     the substitute they sent (``substitute``, named here), or a guest who is not on the list
-    (``guest``: no ``delegate_id``, their name, position and unit here). Who let them in, at
+    (``guest``: their name, position and unit here; no ``delegate_id``, except a person whose
+    invitation was withdrawn, let in as a guest from her card: tied to her, so that it is her
+    one check-in if she is invited again). Who let them in, at
     which desk (a short label the desk chose) and when; an undo keeps the row, with who undid
     it and when, so the record says what happened at the door.
 

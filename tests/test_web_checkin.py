@@ -738,6 +738,54 @@ async def test_the_live_attendance_says_how_many_are_in_the_hall_as_the_printed_
     await office.client.aclose()
 
 
+async def test_one_checked_in_then_withdrawn_stays_in_the_hall_on_the_live_page_and_summary(
+    meeting: Day, phone: Desk
+) -> None:
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    await post_form(phone, f"/{meeting.tokens['DB002']}", "form-tap")
+    office_actor = meeting.services.access.local_operator()
+    await meeting.services.withdrawals.withdraw(office_actor, "DB002")
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    live = (await office.client.get("/office/attendance/live")).text
+    summary = (await office.client.get("/office/attendance/summary")).text
+    assert text_of(live, "total-present-all") == text_of(summary, "sum-present-all") == "1"
+    assert text_of(live, "total-withdrawn") == text_of(summary, "sum-withdrawn") == "1"
+    assert text_of(live, "total-in-hall") == text_of(summary, "sum-in-hall") == "2"
+    assert "Đã vào hội trường, sau đó bị rút giấy mời" in text_of(live, "withdrawn-title")
+    await office.client.aclose()
+
+
+async def test_the_card_of_a_withdrawn_invitee_lets_her_in_as_a_guest_in_one_tap(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB003 had sent a substitute; the office withdrew her invitation since.
+    await meeting.services.withdrawals.withdraw(
+        meeting.services.access.local_operator(), "DB003", "Mời nhầm"
+    )
+    card = await phone.client.get("/office/checkin/p/DB003")
+    assert text_of(card.text, "person-answer") == "Đã rút giấy mời"  # not her old answer
+    assert "Lê Thu Trang" not in text_of(card.text, "person-card")
+    assert 'id="form-tap"' not in card.text
+    assert text_of(card.text, "guest-of") == "Cho vào dự với tư cách khách ngoài danh sách"
+    name = text_of(card.text, "person-name")
+    done = await post_form(phone, "/office/checkin/p/DB003", "form-guest-of")
+    assert flash(done.text) == f"Đã điểm danh: {name}."
+    assert 'id="form-guest-of"' not in done.text  # she is in: no second guest
+    assert text_of(done.text, "notice").startswith(f"Đã điểm danh khách {name} lúc 07:30")
+    [row] = await present(meeting.services)
+    assert (row.kind, row.full_name, row.desk) == (ArrivalKind.GUEST, name, "Bàn 1")
+    assert row.delegate_id is not None
+    # Her name typed in the guest form leads to her card rather than a second guest record.
+    page = await phone.client.get("/office/checkin")
+    typed = await phone.client.post(
+        "/office/checkin/guest", data={**fields(page.text, "form-guest"), "name": name}
+    )
+    assert typed.status_code == 409
+    assert "đã bị Văn phòng rút giấy mời" in text_of(typed.text, "namesake")
+    assert text_of(typed.text, "namesake-card") == "Mở thẻ để cho vào với tư cách khách"
+    assert len(await present(meeting.services)) == 1
+
+
 async def test_the_attendance_shows_a_page_of_who_is_missing_with_see_more_and_a_group_filter(
     meeting: Day,
 ) -> None:

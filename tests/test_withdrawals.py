@@ -17,9 +17,10 @@ from bot.domain.channels import ChatAccount
 from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
-from bot.services.checkin import CheckinStep, Notice, notice_line
+from bot.services.access import DeskActor
+from bot.services.checkin import ArrivalKind, CheckinStep, Notice, notice_line, summary_text
 from bot.services.dashboard import Filters
-from bot.services.report_file import office_report_sheets
+from bot.services.report_file import checkin_sheet, office_report_sheets
 from bot.services.rsvp import RsvpStep
 from bot.services.withdrawals import WithdrawalStep, withdrawal_lines
 from bot.texts import load_catalog
@@ -35,6 +36,7 @@ from storage.models import (
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
 from tests.harness import OFFICE_CHAT, BotHarness, notice_due
 from tests.office_support import STAFF, Desk, make_staff, text_of
+from tests.test_staff import on_the_office_database
 from tests.web_support import flash, form_fields, web_for
 
 CATALOG = load_catalog("vi")
@@ -453,7 +455,12 @@ async def test_the_desk_sees_the_withdrawal_and_may_let_her_in_only_as_a_guest(
     [hit] = await imported.checkin.search(desk, "DB005")
     assert hit.person.withdrawn and hit.needs_a_look
     name = hit.person.full_name
-    guest = await imported.checkin.guest(desk, name)
+    # Her name typed in the guest form: her card is offered (its guest button ties the guest
+    # to her); «Vẫn ghi là khách» records someone else of the name.
+    typed = await imported.checkin.guest(desk, name)
+    assert typed.step is CheckinStep.NAMESAKE and typed.arrival is not None
+    assert typed.arrival.notices == (Notice.WITHDRAWN,)
+    guest = await imported.checkin.guest(desk, name, namesake_ok=True)
     assert guest.step is CheckinStep.CHECKED_IN  # not taken for the invitee she no longer is
     attendance = await imported.checkin.count()
     assert attendance.present == 0 and len(attendance.guests) == 1
@@ -472,6 +479,88 @@ async def test_the_desk_card_of_one_checked_in_then_withdrawn_says_both(
     await withdraw(imported, "DB005")
     arrival = await imported.checkin.lookup(desk, "DB005")
     assert arrival.notices[:1] == (Notice.ALREADY_IN,) and Notice.WITHDRAWN in arrival.notices
+    # Not «record her as a guest»: she is in, and counts in the hall, not among the invitees.
+    said = notice_line(CATALOG, imported.config.meeting, arrival)
+    assert said is not None and said.endswith(
+        "không cần điểm danh lại. Văn phòng đã rút giấy mời của người này: lượt vào này vẫn "
+        "được tính trong tổng số người trong hội trường, không tính là đại biểu có mặt."
+    )
+
+
+async def office_desk(services: Services) -> DeskActor:
+    """The office's staff member (:data:`STAFF`) at the desk «Bàn 1»."""
+    await make_staff(services)
+    office = await services.access.office_person(
+        (await services.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    return services.access.office_desk(office, "Bàn 1")
+
+
+async def test_one_checked_in_then_withdrawn_is_still_in_the_hall_in_every_count(
+    imported: Services,
+) -> None:
+    desk = await office_desk(imported)
+    checkin = imported.checkin
+    assert (await checkin.check_in(desk, "DB005")).step is CheckinStep.CHECKED_IN
+    assert (await checkin.check_in(desk, "DB006")).step is CheckinStep.CHECKED_IN
+    await checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+    await withdraw(imported, "DB005", "Mời nhầm")
+    count = await checkin.count()
+    # The invitees' figures are about the list as it stands; the hall about who was let in.
+    assert (count.invited, count.present, len(count.guests)) == (79, 1, 1)
+    assert [came.full_name for came in count.withdrawn] == [
+        (await imported.dashboard.card("DB005")).person.full_name  # type: ignore[union-attr]
+    ]
+    assert count.in_hall == 3
+    summary = await checkin.summary(desk)
+    assert (summary.withdrawn, summary.in_hall) == (1, 3)
+    lines = summary_text(CATALOG, summary).splitlines()
+    assert "Đã vào hội trường, sau đó bị rút giấy mời: 1" in lines
+    assert "Tổng số người đã vào hội trường: 3" in lines
+    sheet = checkin_sheet(CATALOG, imported.config, await checkin.records(), count)
+    assert [list(row) for row in sheet.footer][-2:] == [
+        [None, "Đã vào hội trường, sau đó bị rút giấy mời", 1],
+        [None, "Tổng số người trong hội trường", 3],
+    ]
+    # Undone, she is out of the hall too.
+    [row] = [came for came in count.withdrawn]
+    assert (await checkin.undo(desk, row.id)).step is CheckinStep.UNDONE
+    assert ((await checkin.count()).withdrawn, (await checkin.count()).in_hall) == ([], 2)
+
+
+async def test_a_guest_let_in_from_her_withdrawn_card_is_counted_once_when_invited_again(
+    imported: Services,
+) -> None:
+    desk = await office_desk(imported)
+    checkin = imported.checkin
+    await withdraw(imported, "DB005")
+    card = await checkin.lookup(desk, "DB005")
+    assert card.can_enter_as_guest and not card.can_check_in
+    assert card.person is not None
+    let_in = await checkin.guest_of(desk, "DB005", request_key="guest-of-DB005")
+    assert let_in.step is CheckinStep.CHECKED_IN and let_in.checkin is not None
+    assert let_in.checkin.kind is ArrivalKind.GUEST
+    assert let_in.checkin.full_name == card.person.full_name
+    assert let_in.checkin.organization == card.person.organization
+    assert (await checkin.guest_of(desk, "DB005", request_key="guest-of-DB005")).step is (
+        CheckinStep.REPEATED
+    )
+    assert (await checkin.guest_of(desk, "DB005")).step is CheckinStep.ALREADY_IN
+    count = await checkin.count()
+    assert (count.present, len(count.guests), count.withdrawn, count.in_hall) == (0, 1, [], 1)
+    # Invited again, and brought to the desk as an invitee: she is in already, as a guest.
+    await imported.withdrawals.reinvite(imported.access.local_operator(), "DB005")
+    again = await checkin.check_in(desk, "DB005")
+    assert again.step is CheckinStep.ALREADY_IN and again.checkin == let_in.checkin
+    said = notice_line(CATALOG, imported.config.meeting, await checkin.lookup(desk, "DB005"))
+    assert said is not None and said.startswith(f"Đã điểm danh khách {card.person.full_name} lúc")
+    count = await checkin.count()
+    assert (count.present, len(count.guests), count.in_hall) == (1, 0, 1)
+    # A card whose invitation stands offers no guest button, and the service refuses it.
+    assert not (await checkin.lookup(desk, "DB006")).can_enter_as_guest
+    assert (await checkin.guest_of(desk, "DB006")).step is CheckinStep.STILL_INVITED
+    assert (await checkin.count()).in_hall == 1
 
 
 # --- the dashboard ------------------------------------------------------------------------------
@@ -544,6 +633,41 @@ def test_delegates_withdraw_and_reinvite_say_what_they_did_once(
     assert capsys.readouterr().out.splitlines()[1].startswith("Đã mời lại đồng chí ")
     assert main(["delegates", "reinvite", "DB005"]) == 0
     assert "đang có hiệu lực (chưa bị rút)" in capsys.readouterr().out
+
+
+def test_the_report_line_counts_the_invitees_and_says_how_many_withdrawn_the_sheet_adds(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "withdraw", "DB005"]) == 0
+    assert main(["delegates", "withdraw", "DB006"]) == 0
+    capsys.readouterr()
+    assert main(["report", "bao-cao.xlsx"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Đã ghi báo cáo vào bao-cao.xlsx: 78 đại biểu (danh sách ghi thêm 2 người đã rút giấy "
+        "mời, có đánh dấu), 10 tham luận, 5 nhiệm vụ, 0 lượt gửi tin."
+    )
+
+
+def test_attendance_export_counts_one_checked_in_then_withdrawn_in_the_hall(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def check_in(app):  # type: ignore[no-untyped-def]
+        access, checkin = app.services.access, app.services.checkin
+        desk = access.office_desk(access.local_operator(), "Bàn 1")
+        await checkin.check_in(desk, "DB001")
+        await checkin.check_in(desk, "DB005")
+        await checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+
+    on_the_office_database(listed, check_in)
+    assert main(["delegates", "withdraw", "DB005"]) == 0
+    capsys.readouterr()
+    assert main(["attendance", "export", "diem-danh.csv"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "Đã xuất 3 lượt điểm danh ra diem-danh.csv (đại biểu có mặt 1, trong đó 0/0 đại biểu dự "
+        "kiến và 1 đến ngoài dự kiến; khách 1; tổng số người trong hội trường 3). Trong tổng số "
+        "người trong hội trường có 1 người đã điểm danh rồi mới bị rút giấy mời (không tính là "
+        "đại biểu có mặt)."
+    )
 
 
 def test_delegates_withdraw_says_whether_the_bot_tells_her(

@@ -137,11 +137,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE
+        # The delegates sheet lists a withdrawn invitation too, marked: the line counts the
+        # invitees and says how many more the sheet shows.
+        withdrawn = sum(1 for row in report.delegates if row.withdrawn)
         out(
             catalog.plain(
-                "report_file.done",
+                "report_file.done_withdrawn" if withdrawn else "report_file.done",
                 path=path,
-                delegates=len(report.delegates),
+                delegates=len(report.delegates) - withdrawn,
+                withdrawn=withdrawn,
                 drafts=len(report.drafts),
                 tasks=len(report.tasks),
                 messages=len(report.messages),
@@ -208,8 +212,10 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
             expected=count.expected,
             unexpected=count.unexpected,
             guests=len(count.guests),
-            total=count.present + len(count.guests),
+            total=count.in_hall,
         )
+        if count.withdrawn:  # so that the figures add up to the hall's
+            done += " " + catalog.plain("attendance_export.withdrawn", count=len(count.withdrawn))
         return headings, rows, done
 
     return export_table(args, build)

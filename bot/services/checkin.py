@@ -68,8 +68,9 @@ class Notice(StrEnum):
     SENT_SUBSTITUTE = "sent_substitute"  # named a substitute: who stands at the desk?
     NOT_ON_LIST = "not_on_list"  # no invitee has this link or code: record a guest
     NOT_INVITED = "not_invited"  # on the list for a task only, not invited: record a guest
-    # The office withdrew the invitation: not let in as an invitee (she is in no count); the
-    # organisers may still let her in, recorded as a guest, as anyone not on the list.
+    # The office withdrew the invitation: not let in as an invitee (she is in no invitee's
+    # count); the organisers may still let her in as a guest, from her card
+    # (:meth:`CheckinService.guest_of`). Checked in before, she stays in the hall's total.
     WITHDRAWN = "withdrawn"
     WRONG_MEETING = "wrong_meeting"  # a link of another meeting
     REVOKED_LINK = "revoked_link"  # an old link the office replaced: check who it is
@@ -137,6 +138,17 @@ class Arrival:
         """Whether "Điểm danh" makes sense (a decliner who came after all: yes, with a notice)."""
         return self.person is not None and not _BLOCKING.intersection(self.notices)
 
+    @property
+    def can_enter_as_guest(self) -> bool:
+        """Whether her card offers to let her in as a guest: the invitation was withdrawn and
+        she is not in yet (:meth:`CheckinService.guest_of`)."""
+        return (
+            self.person is not None
+            and self.checkin is None
+            and Notice.WITHDRAWN in self.notices
+            and Notice.WRONG_MEETING not in self.notices
+        )
+
 
 class CheckinStep(StrEnum):
     """How a check-in, a guest or an undo ended."""
@@ -157,6 +169,7 @@ class CheckinStep(StrEnum):
     OTHER_DESK = "other_desk"  # only the desk that checked them in (or the office) may undo
     UNKNOWN_CHECKIN = "unknown_checkin"
     NAMESAKE = "namesake"  # a guest named as an invitee is: nothing recorded until confirmed
+    STILL_INVITED = "still_invited"  # let in as a guest from a card whose invitation stands
 
 
 @dataclass(frozen=True)
@@ -232,11 +245,14 @@ class Attendance:
     present: int
     substitutes: int
     declined_present: int  # came although they had declined
-    guests: list[CheckinView]
+    guests: list[CheckinView]  # let in as guests, not (or no longer) on the invitation list
     # A page of who is still missing, in protocol order (one group's, or everyone's).
     missing: list[Missing] = field(default_factory=list)
     missing_total: int = 0  # everyone expected and not in yet, every group
     missing_next: str | None = None  # the code the next page goes on after (None: the last)
+    # Checked in as an invitee (or her substitute), the invitation withdrawn afterwards: out of
+    # the invitees' figures (which are about the list as it stands), still in the hall.
+    withdrawn: list[CheckinView] = field(default_factory=list)
 
     @property
     def arrived(self) -> int:
@@ -250,8 +266,10 @@ class Attendance:
 
     @property
     def in_hall(self) -> int:
-        """Everyone let in: invitees (or their substitutes) and guests."""
-        return self.present + len(self.guests)
+        """Everyone let in and not undone: invitees (or their substitutes), guests, and those
+        checked in whose invitation was withdrawn afterwards — a check-in is a fact, and the
+        one rule every count of the hall (page, summary, export, report) reads."""
+        return self.present + len(self.guests) + len(self.withdrawn)
 
 
 @dataclass(frozen=True)
@@ -278,16 +296,13 @@ class AttendanceSummary:
     substitutes: int
     guests: int
     arrived: int = 0  # of the expected, how many are in
+    in_hall: int = 0  # :attr:`Attendance.in_hall`
+    withdrawn: int = 0  # checked in, the invitation withdrawn afterwards
 
     @property
     def unexpected(self) -> int:
         """Invitees in although they had declined or never answered."""
         return self.present - self.arrived
-
-    @property
-    def in_hall(self) -> int:
-        """Everyone let in: invitees (or their substitutes) and guests."""
-        return self.present + self.guests
 
 
 # People a page of the attendance's "still missing" list shows.
@@ -446,22 +461,76 @@ class CheckinService:
             _audit(session, now, desk, "checkin.recorded", row)
             return CheckinResult(CheckinStep.CHECKED_IN, CheckinView.of(row))
 
+    async def guest_of(
+        self, desk: DeskActor, key: str, *, request_key: str | None = None
+    ) -> CheckinResult:
+        """Let the person ``key`` names in as a guest, her invitation having been withdrawn:
+        her name, position and unit from the list, the row tied to her, so that she is in
+        once — a second tap, or a check-in after the office invites her again, finds her in
+        (ALREADY_IN) instead of counting her twice. Refused (STILL_INVITED) for anyone whose
+        invitation stands: they are checked in as invitees."""
+        try:
+            return await self._guest_of(desk, key, request_key)
+        except IntegrityError:  # another desk let her in at the same moment: read theirs
+            return await self._guest_of(desk, key, request_key)
+
+    async def _guest_of(self, desk: DeskActor, key: str, request_key: str | None) -> CheckinResult:
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            if (earlier := await _by_request(session, request_key)) is not None:
+                arrival = (await self._find(session, key))[1]
+                return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier), arrival)
+            person, arrival = await self._find(session, key)
+            if person is None or arrival.person is None:
+                return CheckinResult(_refusal(arrival.notices), arrival=arrival)
+            if arrival.checkin is not None:
+                return CheckinResult(CheckinStep.ALREADY_IN, arrival.checkin, arrival)
+            if Notice.NOT_INVITED in arrival.notices:
+                return CheckinResult(CheckinStep.NOT_INVITED, arrival=arrival)
+            if not arrival.can_enter_as_guest:
+                return CheckinResult(CheckinStep.STILL_INVITED, arrival=arrival)
+            if desk.person_id == person.id:
+                return CheckinResult(CheckinStep.OWN_CHECKIN, arrival=arrival)
+            row = Checkin(
+                meeting_id=self._ctx.meeting_id,
+                delegate_id=person.id,
+                kind=ArrivalKind.GUEST,
+                full_name=person.full_name,
+                position=person.position or None,
+                organization=person.organization or None,
+                answer=None,
+                desk=desk.desk,
+                checked_in_at=now,
+                checked_in_by=desk.actor,
+                staff_name=desk.name,
+                request_key=request_key,
+            )
+            session.add(row)
+            await session.flush()
+            _audit(session, now, desk, "checkin.recorded", row)
+            view = CheckinView.of(row)
+            after = replace(arrival, checkin=view, notices=(Notice.ALREADY_IN, *arrival.notices))
+            return CheckinResult(CheckinStep.CHECKED_IN, view, after)
+
     async def _namesake(self, session: AsyncSession, name: str) -> Arrival | None:
         """The first invitee (in protocol order) whose name is ``name``, or who announced a
         substitute by that name (then with the SENT_SUBSTITUTE notice), diacritics and case
-        aside: the names read, the one found loaded."""
+        aside: the names read, the one found loaded. A person whose invitation was withdrawn
+        is found by her name too (with the WITHDRAWN notice): if it is she, her card lets her
+        in as a guest tied to her record, which a later re-invitation does not count twice."""
         wanted = fold(name)
         rows = await session.execute(
             select(Delegate.id, Delegate.full_name, Rsvp.substitute_name)
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(
-                roster.delegates_of(self._ctx.meeting_id),
+                roster.listed_of(self._ctx.meeting_id),
                 or_(
                     # The folded text kept with each person (name, code, unit): the few who
                     # might be named so, by the database, then the name itself compared; and
                     # the substitutes announced, a few in a meeting.
                     Delegate.search_text.contains(wanted, autoescape=True),
                     and_(
+                        roster.invited(),
                         Rsvp.status == RsvpStatus.SUBSTITUTE.value,
                         Rsvp.substitute_name.is_not(None),
                     ),
@@ -476,7 +545,11 @@ class CheckinService:
             person = await session.get(Delegate, person_id)
             if person is None:
                 return None
-            notices = (Notice.SENT_SUBSTITUTE,) if by_substitute else ()
+            notices: tuple[Notice, ...] = ()
+            if by_substitute:
+                notices = (Notice.SENT_SUBSTITUTE,)
+            elif person.withdrawn_at is not None:
+                notices = (Notice.WITHDRAWN,)
             return Arrival(DelegateView.of(person), notices=notices)
         return None
 
@@ -614,18 +687,25 @@ class CheckinService:
                     .group_by(Delegate.group_key, Rsvp.status, Checkin.kind)
                 )
             ).all()
-            guests = [
+            # Who is in the hall and not on the invitation list as it stands: guests, and
+            # those checked in whose invitation was withdrawn afterwards (a few at most). A
+            # guest let in from her withdrawn card and invited again since is an invitee, in
+            # her group's figures above: once, not also here.
+            off_list = [
                 CheckinView.of(row)
                 for row in await session.scalars(
                     select(Checkin)
+                    .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
                     .where(
                         Checkin.meeting_id == meeting_id,
-                        Checkin.kind == ArrivalKind.GUEST,
                         Checkin.undone_at.is_(None),
+                        or_(Checkin.delegate_id.is_(None), Delegate.withdrawn_at.is_not(None)),
                     )
                     .order_by(Checkin.checked_in_at, Checkin.id)
                 )
             ]
+            guests = [view for view in off_list if view.kind is ArrivalKind.GUEST]
+            withdrawn = [view for view in off_list if view.kind is not ArrivalKind.GUEST]
             # A page of them, never everyone: thousands are still missing at 10,000 invitees,
             # read on every poll, and nobody reads thousands of names on a screen (the counts
             # by group say how many). On the connection: plain rows, no ORM result machinery.
@@ -711,6 +791,7 @@ class CheckinService:
             missing=missing,
             missing_total=overall["missing"],
             missing_next=missing_rows[-1].code if more and missing_rows else None,
+            withdrawn=withdrawn,
         )
 
     async def summary(self, viewer: DeskActor | OfficeActor) -> AttendanceSummary:
@@ -915,6 +996,8 @@ def summary_of(meeting: Meeting, attendance: Attendance) -> AttendanceSummary:
         substitutes=attendance.substitutes,
         guests=len(attendance.guests),
         arrived=attendance.arrived,
+        in_hall=attendance.in_hall,
+        withdrawn=len(attendance.withdrawn),
     )
 
 
@@ -941,6 +1024,11 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
         ),
         catalog.plain("checkin.summary.substitutes", count=summary.substitutes),
         catalog.plain("checkin.summary.guests", count=summary.guests),
+        *(
+            [catalog.plain("checkin.summary.withdrawn", count=summary.withdrawn)]
+            if summary.withdrawn
+            else []
+        ),
         catalog.plain("checkin.summary.in_hall", count=summary.in_hall),
         "",
         catalog.plain("checkin.summary.by_group"),
@@ -978,7 +1066,10 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
                       "desk": came.desk}  # fmt: skip
         if notice is Notice.SENT_SUBSTITUTE and arrival.answer is not None:
             params = {"name": arrival.answer.substitute_name or ""}
-        parts.append(catalog.plain(f"checkin.notice.{notice.value}", **params))
+        key = notice.value
+        if notice is Notice.WITHDRAWN and arrival.checkin is not None:
+            key = "withdrawn_in"  # she is in already: nothing more to record, how she counts
+        parts.append(catalog.plain(f"checkin.notice.{key}", **params))
         if notice is Notice.WITHDRAWN and arrival.person and arrival.person.withdrawn_reason:
             reason = arrival.person.withdrawn_reason
             parts.append(catalog.plain("checkin.notice.withdrawn_reason", reason=reason))

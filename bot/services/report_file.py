@@ -92,6 +92,12 @@ def checkin_sheet(
         # The same people the rows list (every invitee in, expected or not), then the split
         # the summary and the dashboard show, the guests, and the hall.
         guests = len(attendance.guests)
+        withdrawn: list[list[Cell]] = (
+            [[None, catalog.plain("report_sheet.checkins.withdrawn_row"),
+              len(attendance.withdrawn)]]
+            if attendance.withdrawn
+            else []
+        )  # fmt: skip
         footer = [
             [None, catalog.plain("report_sheet.checkins.present_row"), attendance.present],
             [None, catalog.plain("report_sheet.checkins.expected_row"),
@@ -99,7 +105,8 @@ def checkin_sheet(
             [None, catalog.plain("report_sheet.checkins.unexpected_row"), attendance.unexpected],
             [None, catalog.plain("report_sheet.checkins.substitutes_row"), attendance.substitutes],
             [None, catalog.plain("report_sheet.checkins.guests_row"), guests],
-            [None, catalog.plain("report_sheet.checkins.in_hall_row"), attendance.present + guests],
+            *withdrawn,
+            [None, catalog.plain("report_sheet.checkins.in_hall_row"), attendance.in_hall],
         ]  # fmt: skip
     return Sheet(
         catalog.plain("report_sheet.checkins.title"),

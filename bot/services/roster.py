@@ -40,7 +40,8 @@ def reachable() -> ColumnElement[bool]:
 
 
 def came() -> ColumnElement[bool]:
-    """The invitee was checked in at the desk, in person or by a substitute (not undone)."""
+    """The invitee was checked in at the desk, in person or by a substitute, or let in as a
+    guest from her card while her invitation was withdrawn (not undone)."""
     return exists().where(Checkin.delegate_id == Delegate.id, Checkin.undone_at.is_(None))
 
 

@@ -125,3 +125,31 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     await browser.press("Điểm danh người dự thay")
     assert await element_text(browser, "flash") == "Đã điểm danh: Nguyễn Thị Dự Thay."
     assert "người dự thay Nguyễn Thị Dự Thay" in await element_text(browser, "notice")
+
+
+async def test_a_withdrawn_invitee_s_card_on_the_phone_lets_her_in_as_a_guest(
+    hall: Dashboard, browser: Browser
+) -> None:
+    services = hall.services
+    tokens = {link.code: link.token for link in await services.invitations.links()}
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB006", "Mời nhầm")
+    link = await services.signin.link_for_code(CHECKIN_STAFF)
+    assert link.secret is not None
+    await browser.open(hall.url(f"signin/{link.secret}"))
+    await browser.press("Đăng nhập")
+    await browser.fill("Tên bàn đón tiếp", "Bàn 2")
+    await browser.press("Bắt đầu điểm danh")
+    await browser.open(f"http://127.0.0.1:{hall.port}/{tokens['DB006']}")
+    assert await element_text(browser, "person-answer") == "Đã rút giấy mời"
+    await browser.screenshot("checkin-desk-withdrawn")
+    await no_accessibility_problems(browser)
+    width = await asyncio_run(
+        browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
+    )
+    assert width <= PHONE[0]
+    await browser.press("Cho vào dự với tư cách khách ngoài danh sách")
+    name = await element_text(browser, "person-name")
+    assert await element_text(browser, "flash") == f"Đã điểm danh: {name}."
+    assert (await services.checkin.count()).in_hall == 1
+    await browser.screenshot("checkin-desk-withdrawn-guest")
+    await no_accessibility_problems(browser)

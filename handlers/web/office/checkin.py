@@ -316,6 +316,17 @@ class DeskPages:
             )
         return self._after(visit, values, result)
 
+    async def guest_of(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
+        """«Cho vào dự với tư cách khách» on the card of someone whose invitation was withdrawn:
+        a guest with her name from the list, tied to her."""
+        values = await self._desk_form(request, visit)
+        if isinstance(values, Response):
+            return values
+        result = await self.services.checkin.guest_of(
+            desk, values.get("key", ""), request_key=_request_key(values)
+        )
+        return self._after(visit, values, result)
+
     async def undo(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
         """Undo a mistaken tap within the window (this desk's, or any for the office)."""
         values = await self._desk_form(request, visit)
@@ -450,6 +461,7 @@ class DeskPages:
             Route("/checkin/desk", self.choose_desk, methods=["GET", "POST"]),
             Route("/checkin/in", desk(self.tap), methods=["POST"]),
             Route("/checkin/guest", desk(self.guest), methods=["POST"]),
+            Route("/checkin/guest-of", desk(self.guest_of), methods=["POST"]),
             Route("/checkin/undo", desk(self.undo), methods=["POST"]),
             Route("/checkin/signout", desk(self.signout), methods=["POST"]),
             Route("/checkin/forget", self.forget, methods=["GET"]),
