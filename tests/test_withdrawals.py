@@ -39,6 +39,14 @@ from tests.web_support import flash, form_fields, web_for
 
 CATALOG = load_catalog("vi")
 GONE = "giấy mời gửi đồng chí không còn hiệu lực"
+# The notice, word for word, with the example plan's title and the office's contact.
+NOTICE = (
+    "Văn phòng đã điều chỉnh danh sách đại biểu dự Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị "
+    "quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội lần thứ XVII, nhiệm kỳ 2021 – 2026; giấy mời "
+    "gửi đồng chí không còn hiệu lực, đồng chí không cần trả lời. Trân trọng cảm ơn đồng chí. Mọi "
+    "thông tin xin liên hệ Văn phòng: đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 "
+    "3834 5678."
+)
 
 
 async def withdraw(services: Services, code: str, reason: str | None = None) -> WithdrawalStep:
@@ -235,6 +243,34 @@ async def test_her_answers_are_not_taken_and_say_the_invitation_is_no_longer_in_
     assert phoned.step is RsvpStep.WITHDRAWN
     card = await imported.dashboard.card("DB005")
     assert card is not None and card.rsvp.status is RsvpStatus.DECLINED  # as she left it
+
+
+async def test_the_notice_reads_word_for_word_alike_in_chat_on_her_page_and_in_the_message(
+    harness: BotHarness,
+) -> None:
+    office = harness.services.access.local_operator()
+    user = await harness.open_invitation("DB004")
+    card = user.last_message
+    web = await web_for(harness.services)
+    form_page = (await web.open("DB004")).text
+    await harness.services.withdrawals.withdraw(office, "DB004", tell=True)
+    await harness.tick()
+    assert user.last_text() == NOTICE  # the bot's message telling her
+    await harness.send(user.tap("✅ Tham dự", message=card))
+    assert user.last_text() == NOTICE
+    await harness.send(user.command("/trangthai"))
+    assert user.last_text() == NOTICE
+    await harness.send(user.text("xin chào"))
+    assert user.last_text() == NOTICE
+    assert text_of((await web.open("DB004")).text, "withdrawn-notice") == NOTICE
+    fields = form_fields(form_page, "form-attend")
+    posted = await web.client.post(
+        f"/{web.tokens['DB004']}/rsvp", data={**fields, "choice": "attend"}
+    )
+    if posted.status_code == 303:
+        posted = await web.client.get(posted.headers["location"])
+    assert flash(posted.text) == NOTICE
+    await web.client.aclose()
 
 
 async def test_on_telegram_her_taps_and_commands_get_the_notice_without_choices(
