@@ -245,6 +245,20 @@ async def test_her_answers_are_not_taken_and_say_the_invitation_is_no_longer_in_
     assert card is not None and card.rsvp.status is RsvpStatus.DECLINED  # as she left it
 
 
+async def test_a_reason_typed_after_the_withdrawal_to_a_question_asked_before_is_not_taken(
+    imported: Services,
+) -> None:
+    account = await link(imported, "DB005", 501)
+    await imported.rsvp.choose(account, RsvpChoice.DECLINE)  # the bot asks for a reason
+    await withdraw(imported, "DB005")
+    typed = await imported.rsvp.submit_text(account, "Bận công tác")
+    assert typed.step is RsvpStep.WITHDRAWN
+    card = await imported.dashboard.card("DB005")
+    assert card is not None and (card.rsvp.status, card.rsvp.reason) == (RsvpStatus.DECLINED, None)
+    again = await imported.rsvp.submit_text(account, "Bận công tác")
+    assert again.step is RsvpStep.NOTHING_PENDING  # the question ended with the withdrawal
+
+
 async def test_the_notice_reads_word_for_word_alike_in_chat_on_her_page_and_in_the_message(
     harness: BotHarness,
 ) -> None:
