@@ -214,6 +214,36 @@ async def test_withdrawing_a_speaker_names_the_drafts_she_keeps_and_her_group_s_
     assert "DB031" in await districts_task_holders()
 
 
+async def test_a_withdrawal_changes_her_task_assignments_and_no_one_elses(
+    imported: Services,
+) -> None:
+    await imported.tasks.sync()
+    # A plan edited since the last sync (a contact added to VI.1.1): that is the import's and
+    # the plan reload's to apply, not a withdrawal's.
+    config = imported.config
+    tasks = [
+        t.model_copy(update={"contacts": [*t.contacts, "DB040"]}) if t.key == "VI.1.1" else t
+        for t in config.tasks
+    ]
+    object.__setattr__(imported.ctx, "config", config.model_copy(update={"tasks": tasks}))
+
+    async def holders() -> set[tuple[str, str]]:
+        async with imported.ctx.sessions() as session:
+            rows = await session.execute(
+                select(Task.key, Delegate.code)
+                .join(TaskAssignment, TaskAssignment.task_id == Task.id)
+                .join(Delegate, Delegate.id == TaskAssignment.person_id)
+            )
+            return {(key, code) for key, code in rows}
+
+    before = await holders()
+    assert ("VI.2", "DB031") in before and ("VI.1.1", "DB040") not in before
+    await withdraw(imported, "DB031")
+    assert await holders() == before - {("VI.2", "DB031")}
+    await imported.withdrawals.reinvite(imported.access.local_operator(), "DB031")
+    assert await holders() == before
+
+
 async def test_the_import_no_longer_calls_a_withdrawn_person_absent(imported: Services) -> None:
     parsed = parse_delegate_file(EXAMPLE_DELEGATES, groups(imported))
     rows = [row for row in parsed.rows if row.code not in ("DB005", "DB006")]
