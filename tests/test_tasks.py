@@ -12,6 +12,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.tasks import MAX_TASK_FILES
+from bot.services import Services
 from bot.services.access import Role
 from storage.models import AuditEntry, Delivery, OutboundMessage, TaskAssignment
 from tests.conftest import ROOT, local
@@ -573,3 +574,30 @@ async def test_the_overviews_overdue_tasks_chosen_in_sql_are_the_boards_overdue(
     await tasks.close(harness.services.access.local_operator(), await task_id(harness, "VI.1.2"))
     heads, board = await both()
     assert heads == board and "VI.1.1" not in heads and "VI.1.2" not in heads
+
+
+async def test_the_tasks_a_person_holds_only_through_her_group_are_those_not_naming_her(
+    imported: Services,
+) -> None:
+    # VI.2 is the district chairs' group's; here it also names one of them, DB032, by her code.
+    config = imported.config
+    tasks = [
+        t.model_copy(update={"contacts": [*t.contacts, "db032"]}) if t.key == "VI.2" else t
+        for t in config.tasks
+    ]
+    object.__setattr__(imported.ctx, "config", config.model_copy(update={"tasks": tasks}))
+    people = {}
+    for code in ("DB031", "DB032", "DB005"):
+        card = await imported.dashboard.card(code)
+        assert card is not None
+        people[code] = card.person
+    assert imported.tasks.group_only_tasks(people["DB031"]) == ["VI.2"]  # a district chair
+    assert imported.tasks.group_only_tasks(people["DB032"]) == []  # named: hers by name
+    assert imported.tasks.group_only_tasks(people["DB005"]) == []  # not of that group
+    # Withdrawn, the chair named by her code keeps the task; the other leaves it.
+    await imported.tasks.sync()
+    office = imported.access.local_operator()
+    named = await imported.withdrawals.withdraw(office, "DB032")
+    only_group = await imported.withdrawals.withdraw(office, "DB031")
+    assert [t.key for t in named.work.tasks] == ["VI.2"]
+    assert only_group.work.tasks == []

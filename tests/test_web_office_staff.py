@@ -83,6 +83,37 @@ async def test_withdrawing_a_leaving_clerks_role_refuses_her_open_session_at_onc
     await leaving.client.aclose()
 
 
+async def test_a_role_given_again_ends_her_unspent_sign_in_link_and_logs_only_the_grant(
+    imported: Services,
+) -> None:
+    access, signin = imported.access, imported.signin
+    office = access.local_operator()
+    await make_staff(imported, LEAVING)
+    link = await signin.link_for_code(LEAVING)
+    assert link.secret is not None and link.person is not None
+    await access.revoke(office, LEAVING, Role.OFFICE)
+    assert await signin.link_is_open(link.secret)  # refused on opening: she holds no role
+    await access.grant(office, LEAVING, Role.CHECKIN)
+    assert not await signin.link_is_open(link.secret)  # she asks for a new one
+    async with imported.ctx.sessions() as session:
+        actions = await session.scalars(
+            select(AuditEntry.action)
+            .where(
+                AuditEntry.entity == "delegate",
+                AuditEntry.entity_id == link.person.id,
+                AuditEntry.action != "delegate.created",  # the list's import
+            )
+            .order_by(AuditEntry.id)
+        )
+        # The link it ended is no sign-out of hers: the log says the role was given, no more.
+        assert list(actions) == [
+            "role.granted",
+            "staff.link_issued",
+            "role.revoked",
+            "role.granted",
+        ]
+
+
 async def test_a_staff_member_cannot_withdraw_her_own_office_role(
     desk: Desk, imported: Services
 ) -> None:

@@ -41,6 +41,14 @@ from tests.web_support import flash, form_fields, web_for
 
 CATALOG = load_catalog("vi")
 GONE = "giấy mời gửi đồng chí không còn hiệu lực"
+# The notice, word for word, with the example plan's title and the office's contact.
+NOTICE = (
+    "Văn phòng đã điều chỉnh danh sách đại biểu dự Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị "
+    "quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội lần thứ XVII, nhiệm kỳ 2021 – 2026; giấy mời "
+    "gửi đồng chí không còn hiệu lực, đồng chí không cần trả lời. Trân trọng cảm ơn đồng chí. Mọi "
+    "thông tin xin liên hệ Văn phòng: đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 "
+    "3834 5678."
+)
 
 
 async def withdraw(services: Services, code: str, reason: str | None = None) -> WithdrawalStep:
@@ -208,6 +216,36 @@ async def test_withdrawing_a_speaker_names_the_drafts_she_keeps_and_her_group_s_
     assert "DB031" in await districts_task_holders()
 
 
+async def test_a_withdrawal_changes_her_task_assignments_and_no_one_elses(
+    imported: Services,
+) -> None:
+    await imported.tasks.sync()
+    # A plan edited since the last sync (a contact added to VI.1.1): that is the import's and
+    # the plan reload's to apply, not a withdrawal's.
+    config = imported.config
+    tasks = [
+        t.model_copy(update={"contacts": [*t.contacts, "DB040"]}) if t.key == "VI.1.1" else t
+        for t in config.tasks
+    ]
+    object.__setattr__(imported.ctx, "config", config.model_copy(update={"tasks": tasks}))
+
+    async def holders() -> set[tuple[str, str]]:
+        async with imported.ctx.sessions() as session:
+            rows = await session.execute(
+                select(Task.key, Delegate.code)
+                .join(TaskAssignment, TaskAssignment.task_id == Task.id)
+                .join(Delegate, Delegate.id == TaskAssignment.person_id)
+            )
+            return {(key, code) for key, code in rows}
+
+    before = await holders()
+    assert ("VI.2", "DB031") in before and ("VI.1.1", "DB040") not in before
+    await withdraw(imported, "DB031")
+    assert await holders() == before - {("VI.2", "DB031")}
+    await imported.withdrawals.reinvite(imported.access.local_operator(), "DB031")
+    assert await holders() == before
+
+
 async def test_the_import_no_longer_calls_a_withdrawn_person_absent(imported: Services) -> None:
     parsed = parse_delegate_file(EXAMPLE_DELEGATES, groups(imported))
     rows = [row for row in parsed.rows if row.code not in ("DB005", "DB006")]
@@ -237,6 +275,48 @@ async def test_her_answers_are_not_taken_and_say_the_invitation_is_no_longer_in_
     assert phoned.step is RsvpStep.WITHDRAWN
     card = await imported.dashboard.card("DB005")
     assert card is not None and card.rsvp.status is RsvpStatus.DECLINED  # as she left it
+
+
+async def test_a_reason_typed_after_the_withdrawal_to_a_question_asked_before_is_not_taken(
+    imported: Services,
+) -> None:
+    account = await link(imported, "DB005", 501)
+    await imported.rsvp.choose(account, RsvpChoice.DECLINE)  # the bot asks for a reason
+    await withdraw(imported, "DB005")
+    typed = await imported.rsvp.submit_text(account, "Bận công tác")
+    assert typed.step is RsvpStep.WITHDRAWN
+    card = await imported.dashboard.card("DB005")
+    assert card is not None and (card.rsvp.status, card.rsvp.reason) == (RsvpStatus.DECLINED, None)
+    again = await imported.rsvp.submit_text(account, "Bận công tác")
+    assert again.step is RsvpStep.NOTHING_PENDING  # the question ended with the withdrawal
+
+
+async def test_the_notice_reads_word_for_word_alike_in_chat_on_her_page_and_in_the_message(
+    harness: BotHarness,
+) -> None:
+    office = harness.services.access.local_operator()
+    user = await harness.open_invitation("DB004")
+    card = user.last_message
+    web = await web_for(harness.services)
+    form_page = (await web.open("DB004")).text
+    await harness.services.withdrawals.withdraw(office, "DB004", tell=True)
+    await harness.tick()
+    assert user.last_text() == NOTICE  # the bot's message telling her
+    await harness.send(user.tap("✅ Tham dự", message=card))
+    assert user.last_text() == NOTICE
+    await harness.send(user.command("/trangthai"))
+    assert user.last_text() == NOTICE
+    await harness.send(user.text("xin chào"))
+    assert user.last_text() == NOTICE
+    assert text_of((await web.open("DB004")).text, "withdrawn-notice") == NOTICE
+    fields = form_fields(form_page, "form-attend")
+    posted = await web.client.post(
+        f"/{web.tokens['DB004']}/rsvp", data={**fields, "choice": "attend"}
+    )
+    if posted.status_code == 303:
+        posted = await web.client.get(posted.headers["location"])
+    assert flash(posted.text) == NOTICE
+    await web.client.aclose()
 
 
 async def test_on_telegram_her_taps_and_commands_get_the_notice_without_choices(

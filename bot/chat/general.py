@@ -7,6 +7,7 @@ from bot.domain.ics import ics_filename
 from bot.domain.outbound import Answer, FilePart, Outbound
 from bot.domain.rsvp import RsvpStatus
 from bot.services.meetings import meeting_calendar
+from bot.texts.presenters import withdrawn_notice
 
 ICS_MIME = "text/calendar"
 
@@ -34,7 +35,7 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
     elif caller.person is not None and caller.person.is_contact:
         key = "hint.contact"
     elif caller.person is not None and caller.person.withdrawn:
-        key = "withdrawn.notice"
+        return Answer.say(withdrawn_notice(turn.catalog, turn.config))
     elif not turn.services.rsvp.is_open():
         mine = await turn.services.invitations.whoami(turn.account)
         rsvp = mine.rsvp if mine is not None else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.chat import drafts, rsvp, tasks
+from bot.chat import drafts, tasks
 from bot.chat.replies import invitation_card
 from bot.chat.turn import Turn
 from bot.domain.inbound import Command, PhoneShared, Reachability, Text
@@ -12,7 +12,7 @@ from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
 from bot.domain.tokens import find_link_code, looks_like_token
 from bot.services.invitations import LinkOutcome, LinkResult
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import rsvp_buttons
+from bot.texts.presenters import rsvp_buttons, withdrawn_notice
 
 
 async def start(turn: Turn, command: Command) -> Answer:
@@ -158,7 +158,7 @@ async def card(turn: Turn, result: LinkResult) -> Answer:
     if result.delegate.is_contact:
         return await tasks.board(turn)
     if result.delegate.withdrawn:
-        return rsvp.withdrawn_notice(turn)
+        return Answer.say(withdrawn_notice(turn.catalog, turn.config))
     is_open = turn.services.rsvp.is_open()
     text = invitation_card(turn.catalog, turn.config, result.delegate, result.rsvp, is_open=is_open)
     return Answer.say(text, rsvp_buttons(turn.catalog) if is_open else ())

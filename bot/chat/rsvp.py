@@ -8,7 +8,13 @@ from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
 from bot.domain.rsvp import parse_rsvp_action
 from bot.services.rsvp import RsvpResult, RsvpStep
-from bot.texts.presenters import cancel_buttons, deadline_text, decline_buttons, rsvp_buttons
+from bot.texts.presenters import (
+    cancel_buttons,
+    deadline_text,
+    decline_buttons,
+    rsvp_buttons,
+    withdrawn_notice,
+)
 
 
 async def on_action(turn: Turn, action: Action) -> Answer:
@@ -68,20 +74,13 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
             contact=config.office.contact,
         )
     if step is RsvpStep.WITHDRAWN:
-        return withdrawn_notice(turn)
+        return Answer.say(withdrawn_notice(catalog, config))
     if step is RsvpStep.TOO_LONG:
         return turn.say("rsvp.too_long", cancel_buttons(catalog), limit=result.limit or 0)
     if step is RsvpStep.EMPTY:
         return turn.say("rsvp.empty", cancel_buttons(catalog))
     # NOT_LINKED from a choice: the account was unlinked since the card was sent
     return turn.not_linked()
-
-
-def withdrawn_notice(turn: Turn) -> Answer:
-    """The invitation is no longer in effect: said politely, with the office's contact, and
-    no choices offered (a tap or a typed answer changes nothing)."""
-    config = turn.config
-    return turn.say("withdrawn.notice", title=config.meeting.title, contact=config.office.contact)
 
 
 def _to_change(turn: Turn) -> tuple[tuple[Button, ...], ...]:

@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount, place
@@ -23,7 +23,7 @@ from bot.domain.typed import one_line
 from bot.services.context import ServiceContext
 from bot.services.views import DelegateView
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, PersonRole, StaffSession
+from storage.models import ChannelIdentity, Delegate, PersonRole
 from storage.uow import unit_of_work
 
 # The channel whose account ids [office] admin_ids lists.
@@ -291,11 +291,11 @@ class Access:
             if role in held:
                 return RoleChange(DelegateView.of(person), changed=False)
             if not held:  # her sign-ins from a role withdrawn earlier do not come back with this
-                await session.execute(
-                    update(StaffSession)
-                    .where(StaffSession.person_id == person.id, StaffSession.ended_at.is_(None))
-                    .values(ended_at=now)
-                )
+                # Imported here: the sign-in service is built on this one (it imports Access).
+                from bot.services.signin import end_sessions_of
+
+                # Not audited as a sign-out: they opened nothing since the role was withdrawn.
+                await end_sessions_of(session, person.id, now, links=True)
             session.add(
                 PersonRole(person_id=person.id, role=role, granted_at=now, granted_by=actor.actor)
             )

@@ -43,6 +43,7 @@ from bot.texts.presenters import (
     task_buttons,
     task_summary,
     verdict_buttons,
+    withdrawn_notice,
 )
 from storage.files import media_type, read_stored, sanitize_filename
 
@@ -170,11 +171,7 @@ class MessageComposer:
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
             case MessageKind.INVITATION_WITHDRAWN:
-                meeting, office = self._config.meeting, self._config.office
-                notice = self._catalog.html(
-                    "withdrawn.notice", title=meeting.title, contact=office.contact
-                )
-                return Outbound((TextPart(notice),))
+                return Outbound((TextPart(withdrawn_notice(self._catalog, self._config)),))
             case MessageKind.ECHO:
                 # The confirmation the page showed, written by the same catalog text as in
                 # chat (bot.services.echo): ready HTML.

@@ -27,7 +27,7 @@ from bot.domain.rsvp import (
 from bot.domain.typed import bare_name, one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
-from bot.services.views import RsvpView
+from bot.services.views import DelegateView, RsvpView
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, Rsvp
 from storage.uow import unit_of_work
@@ -299,7 +299,7 @@ class RsvpService:
                 return RsvpResult(RsvpStep.NOT_LINKED)
             row = await queries.rsvp_of(session, delegate_id)
             before = RsvpView.of(row)
-            if delegate.withdrawn_at is not None:
+            if DelegateView.of(delegate).withdrawn:
                 return RsvpResult(RsvpStep.WITHDRAWN, before)
             if not answers_open(now, self.deadline):
                 return RsvpResult(RsvpStep.CLOSED, before)
@@ -444,9 +444,9 @@ def _answering(row: queries.AnsweringRow) -> Answering:
 
 
 async def _withdrawn(session: AsyncSession, delegate_id: int) -> bool:
-    """Whether the office withdrew the person's invitation."""
+    """Whether the office withdrew the person's invitation (:attr:`DelegateView.withdrawn`)."""
     person = await session.get(Delegate, delegate_id)
-    return person is not None and person.withdrawn_at is not None
+    return person is not None and DelegateView.of(person).withdrawn
 
 
 async def _store(

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
 from bot.services.access import Access, DeskActor, OfficeActor, Role, StaffPerson
@@ -326,21 +327,7 @@ class StaffSignIn:
     async def _end_of(self, person_id: int, actor: str, name: str, session_id: int | None) -> int:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            wanted = [
-                StaffSession.person_id == person_id,
-                StaffSession.kind == SESSION,
-                StaffSession.ended_at.is_(None),
-            ]
-            if session_id is not None:
-                wanted.append(StaffSession.id == session_id)
-            ended = list(
-                await session.scalars(
-                    update(StaffSession)
-                    .where(*wanted)
-                    .values(ended_at=now)
-                    .returning(StaffSession.id)
-                )
-            )
+            ended = await end_sessions_of(session, person_id, now, only=session_id)
             if ended:
                 queries.add_audit(
                     session, at=now, actor=actor,
@@ -350,6 +337,29 @@ class StaffSignIn:
                     after={"name": name, "sessions": sorted(ended)},
                 )  # fmt: skip
             return len(ended)
+
+
+async def end_sessions_of(
+    session: AsyncSession,
+    person_id: int,
+    now: datetime,
+    *,
+    only: int | None = None,
+    links: bool = False,
+) -> list[int]:
+    """End the person's open dashboard sessions, in the caller's transaction: the one rule for
+    signing out (one session with ``only``, every one without) and for a role given to someone
+    who held none (:meth:`bot.services.access.Access.grant`, which ends her unspent sign-in
+    ``links`` too). The ids ended, for the caller's audit entry."""
+    wanted = [StaffSession.person_id == person_id, StaffSession.ended_at.is_(None)]
+    if not links:
+        wanted.append(StaffSession.kind == SESSION)
+    if only is not None:
+        wanted.append(StaffSession.id == only)
+    ended = await session.scalars(
+        update(StaffSession).where(*wanted).values(ended_at=now).returning(StaffSession.id)
+    )
+    return list(ended)
 
 
 def _desk_names(desk: DeskActor | None) -> tuple[str, str]:

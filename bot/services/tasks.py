@@ -8,13 +8,15 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Task as PlanTask
 from bot.domain.channels import ChatAccount
 from bot.domain.tasks import (
     MAX_TASK_FILES,
@@ -138,6 +140,65 @@ class TaskPage:
         return self.total > 0 and self.done == self.total
 
 
+class Holder(Protocol):
+    """A person as the plan's task contacts name her (a row, or its view)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def group_key(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def withdrawn_at(self) -> datetime | None: ...
+
+
+class Holding(StrEnum):
+    """Why the plan gives a task to a person."""
+
+    NAMED = "named"  # the task's contacts name her code
+    GROUP = "group"  # only through her group: an invitee of a group the task names
+
+
+@dataclass(frozen=True)
+class Share:
+    """Whom a task of the plan is given to: people named by code, and groups (``group:<key>``,
+    every invitee of the group whose invitation stands)."""
+
+    codes: tuple[str, ...]  # as written in the plan, in its order
+    folded: frozenset[str]  # the same, as :func:`storage.queries.fold_code` matches them
+    groups: frozenset[str]
+
+    @classmethod
+    def of(cls, planned: PlanTask) -> Share:
+        """The share of a task of the plan."""
+        groups, codes = set(), []
+        for contact in planned.contacts:
+            kind, _, key = contact.partition(":")
+            if kind == "group" and key:
+                groups.add(key)
+            else:
+                codes.append(contact)
+        return cls(tuple(codes), frozenset(queries.fold_code(c) for c in codes), frozenset(groups))
+
+    def holding(self, person: Holder) -> Holding | None:
+        """Whether the plan names the person, gives the task to her only through her group (a
+        task contact is in no group's share), or does not give it to her."""
+        if queries.fold_code(person.code) in self.folded:
+            return Holding.NAMED
+        if person.role == "delegate" and person.group_key in self.groups:
+            return Holding.GROUP
+        return None
+
+    def holds(self, person: Holder) -> bool:
+        """Whether the person holds the task now: named, or through her group while her
+        invitation stands (a withdrawn invitation takes the group's share with it)."""
+        holding = self.holding(person)
+        return holding is Holding.NAMED or (
+            holding is Holding.GROUP and person.withdrawn_at is None
+        )
+
+
 class _Pending(StrEnum):
     NOTE = "task_note"
     HELP = "task_help"
@@ -198,21 +259,9 @@ class TaskService:
                     task.archived_at = None
                     task.updated_at = now
                     updated += 1
-                wanted: set[int] = set()
-                for contact in planned.contacts:
-                    kind, _, key = contact.partition(":")
-                    if kind == "group" and key:  # its invitees: a withdrawn invitation is not
-                        wanted |= {
-                            p.id
-                            for p in people.values()
-                            if p.group_key == key
-                            and p.role == "delegate"
-                            and p.withdrawn_at is None
-                        }
-                    elif (person := people.get(queries.fold_code(contact))) is not None:
-                        wanted.add(person.id)
-                    else:
-                        unknown.append(contact)
+                share = Share.of(planned)
+                wanted = {p.id for p in people.values() if share.holds(p)}
+                unknown += [c for c in share.codes if queries.fold_code(c) not in people]
                 await self._sync_assignments(session, task, wanted)
             for key, task in rows.items():
                 if key not in {t.key for t in config.tasks} and task.archived_at is None:
@@ -222,6 +271,39 @@ class TaskService:
             # A note, not a warning: the report carries them to the caller, who tells the office.
             log.info("task contacts not in the imported list: %s", ", ".join(sorted(unknown)))
         return SyncReport(created, updated, archived, sorted(set(unknown)))
+
+    def group_only_tasks(self, person: Holder) -> list[str]:
+        """The keys of the plan's tasks the person holds only through her group (an invitee of
+        a group the task names, not named on it herself): she leaves them with her invitation
+        and has them back with it; what she reported on one stays hers."""
+        return [
+            planned.key
+            for planned in self._ctx.config.tasks
+            if Share.of(planned).holding(person) is Holding.GROUP
+        ]
+
+    async def sync_person(self, session: AsyncSession, person: Delegate) -> None:
+        """The person's assignments as :meth:`sync` would leave them, in the caller's
+        transaction: a withdrawal or a re-invitation changes only whether she holds her
+        group's tasks, so nobody else's are read. Task rows are :meth:`sync`'s (the plan's,
+        synced at start and on every import): a task without one is left to it."""
+        plan = {planned.key: planned for planned in self._ctx.config.tasks}
+        rows = await session.execute(
+            select(Task.id, Task.key, TaskAssignment)
+            .outerjoin(
+                TaskAssignment,
+                and_(TaskAssignment.task_id == Task.id, TaskAssignment.person_id == person.id),
+            )
+            .where(Task.meeting_id == self._ctx.meeting_id, Task.key.in_(plan))
+        )
+        for task_id, key, assignment in rows:
+            wanted = Share.of(plan[key]).holds(person)
+            if wanted and assignment is None:
+                session.add(
+                    TaskAssignment(task_id=task_id, person_id=person.id, status=TaskStatus.TODO)
+                )
+            elif not wanted and assignment is not None and assignment.updated_at is None:
+                await session.delete(assignment)  # as _sync_assignments: reported work stays
 
     async def _sync_assignments(self, session: AsyncSession, task: Task, wanted: set[int]) -> None:
         existing = {

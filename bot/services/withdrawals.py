@@ -146,8 +146,9 @@ class WithdrawalService:
                 entity="delegate", entity_id=person.id, before=None,
                 after={"reason": why, "by": office.name or None, "told": tell},
             )  # fmt: skip
+            # Her group's tasks leave her with the invitation, in the same transaction.
+            await self._tasks.sync_person(session, person)
             withdrawn = DelegateView.of(person)
-        await self._tasks.sync()
         if tell:
             self._ctx.due_now()  # committed: the outbox tells her now, not at its next tick
         work = await self.open_work(withdrawn.id)
@@ -172,8 +173,8 @@ class WithdrawalService:
                 entity="delegate", entity_id=person.id, before=before,
                 after={"by": office.name or None},
             )  # fmt: skip
+            await self._tasks.sync_person(session, person)  # her group's tasks come back
             reinvited = DelegateView.of(person)
-        await self._tasks.sync()
         return WithdrawalResult(WithdrawalStep.REINVITED, reinvited, told=told)
 
     async def open_work(self, person_id: int) -> OpenWork:
@@ -199,9 +200,8 @@ class WithdrawalService:
             .order_by(SpeechAssignment.theme_key)
         )
         tasks = await session.execute(
-            select(Task.key, Task.title, TaskAssignment.updated_at, Delegate.code)
+            select(Task.key, Task.title, TaskAssignment.updated_at)
             .join(TaskAssignment, TaskAssignment.task_id == Task.id)
-            .join(Delegate, Delegate.id == TaskAssignment.person_id)
             .where(
                 Task.meeting_id == meeting_id,
                 TaskAssignment.person_id == person_id,
@@ -210,6 +210,10 @@ class WithdrawalService:
             )
             .order_by(Task.key)
         )
+        # A task she holds only through her group leaves her with the invitation, unless she
+        # has reported on it.
+        person = await session.get(Delegate, person_id)
+        leaves = set(self._tasks.group_only_tasks(person)) if person is not None else set()
         return OpenWork(
             [
                 SpeechWork(key, self._theme_title(key), DraftStatus(status), int(count or 0))
@@ -217,17 +221,10 @@ class WithdrawalService:
             ],
             [
                 TaskWork(key, title)
-                for key, title, reported_at, code in tasks
-                if reported_at is not None or self._named(key, code)
+                for key, title, reported_at in tasks
+                if reported_at is not None or key not in leaves
             ],
         )
-
-    def _named(self, task_key: str, code: str) -> bool:
-        """Whether the plan names the person with ``code`` on the task (not only through her
-        group, which she leaves with the invitation, unless she has reported on it)."""
-        task = next((t for t in self._ctx.config.tasks if t.key == task_key), None)
-        named = {queries.fold_code(c) for c in task.contacts} if task is not None else set()
-        return task is None or queries.fold_code(code) in named
 
     def _theme_title(self, key: str) -> str:
         theme = next((t for t in self._ctx.config.themes if t.key == key), None)

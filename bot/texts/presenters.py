@@ -67,6 +67,14 @@ def moved_notice(catalog: Catalog, config: Config) -> str:
     )
 
 
+def withdrawn_notice(catalog: Catalog, config: Config) -> Html:
+    """The invitation is no longer in effect: said politely, with the office's contact, and no
+    choices offered. The same words in chat, on the personal page and in the bot's message."""
+    return catalog.html(
+        "withdrawn.notice", title=config.meeting.title, contact=config.office.contact
+    )
+
+
 def meeting_details(catalog: Catalog, config: Config) -> Html:
     """Title, date and time, hall, address with a map link, and the full programme."""
     return Html(

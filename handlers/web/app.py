@@ -50,7 +50,7 @@ from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
-from bot.texts.presenters import deadline_text
+from bot.texts.presenters import deadline_text, withdrawn_notice
 from handlers.web.attachment import attachment
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
@@ -358,6 +358,8 @@ class Site:
             "chat_links": links,
             "zalo": how_to_zalo,
             "page_token": visit.token,
+            # Written once for chat, page and message alike (bot.texts.presenters).
+            "withdrawn_notice": withdrawn_notice(catalog, self.config),
         }
 
     async def calendar(self, request: Request) -> Response:
@@ -506,9 +508,7 @@ class Site:
                 contact=config.office.contact,
             )
         elif step is RsvpStep.WITHDRAWN:
-            text = catalog.html(
-                "withdrawn.notice", title=config.meeting.title, contact=config.office.contact
-            )
+            text = withdrawn_notice(catalog, config)
         elif step is RsvpStep.TOO_LONG:
             text = catalog.html("rsvp.too_long", limit=result.limit or 0)
         elif step is RsvpStep.UNCHANGED or step is RsvpStep.DUPLICATE:
