@@ -726,3 +726,55 @@ async def test_a_file_recorded_with_the_report_is_kept_and_a_refused_one_records
         found is not None and found.path is not None and found.path.read_bytes() == docx("kịch bản")
     )
     assert await audit_count(harness, "task.evidence") == 1
+
+
+async def test_undoing_the_offices_record_puts_her_report_back_and_her_reminders_resume(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")  # NV04, due 21/5 17:00; reminders at 08:00
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    await harness.send(owner.text("Đã quay xong, đang dựng phim"))
+    await harness.tick()
+    harness.clock.set(local(2024, 5, 18, 10, 0))  # recorded for her by mistake, with a file
+    result = await tasks.record_for(office, task, "NV04", file=("Phim.docx", docx("phim")))
+    assert result.step is TaskStep.RECORDED_FOR
+    harness.clock.set(local(2024, 5, 20, 8, 0))
+    before = len(owner.messages)
+    await harness.tick()
+    assert len(owner.messages) == before  # done: the -1d reminder is not hers
+    harness.clock.set(local(2024, 5, 20, 9, 0))
+    undone = await tasks.undo_record(office, task, "NV04")
+    assert undone.step is TaskStep.RECORD_UNDONE and undone.name == "Phạm Thị Hồng Đào"
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.updated_at, dao.recorded_by) == (
+        TaskStatus.IN_PROGRESS, "Đã quay xong, đang dựng phim", local(2024, 5, 18, 9, 0), None,
+    )  # fmt: skip
+    assert line.evidence == []
+    again = await tasks.undo_record(office, task, "NV04")
+    assert again.step is TaskStep.NOTHING_TO_UNDO
+    async with harness.services.ctx.sessions() as session:
+        audits = (
+            await session.execute(
+                select(AuditEntry.actor, AuditEntry.before, AuditEntry.after).where(
+                    AuditEntry.action == "task.record_undone"
+                )
+            )
+        ).all()
+    dao_id = await person_id(harness, "NV04")
+    assert audits == [
+        (
+            "dashboard:DB001",
+            {"person_id": dao_id, "status": "done", "note": None, "files": "Phim.docx"},
+            {"person_id": dao_id, "status": "in_progress", "note": "Đã quay xong, đang dựng phim",
+             "by": "Phạm Thị Thanh Mai", "name": "Phạm Thị Hồng Đào"},
+        )
+    ]  # fmt: skip
+    harness.clock.set(local(2024, 5, 21, 8, 0))  # the deadline day's reminder is hers again
+    await harness.tick()
+    assert len(owner.messages) == before + 1
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.3" in owner.last_text()

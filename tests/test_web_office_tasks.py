@@ -366,9 +366,10 @@ async def test_the_office_records_a_phoned_report_and_a_second_submit_changes_no
         "Đã ghi nhận đồng chí Phạm Thị Hồng Đào báo cáo hoàn thành nhiệm vụ VI.1.3; "
         "đồng chí ấy không còn nhận nhắc hạn nhiệm vụ này."
     )
-    assert text_of(after.text, "person-NV04") == (
+    assert " ".join(text_of(after.text, "person-NV04").split()) == (
         "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi "
         "nhận (qua điện thoại) lúc 09:30, 18/5, bởi Phạm Thị Thanh Mai · chưa kết nối kênh nhắn tin"
+        " Hủy ghi nhận"  # the button that undoes it
     )
     assert 'id="form-record-NV04"' not in after.text  # done: nothing left to record
     assert text_of(after.text, "task-state") == "đã hoàn thành"
@@ -476,3 +477,47 @@ async def test_recording_a_report_is_refused_to_the_desk_role_and_to_forms_not_t
     assert text_of(shown.text, "person-NV04").startswith(
         "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): chưa báo cáo"
     )
+    # Nor may the clerk undo the office's record.
+    await desk.post(f"{page}/record", "form-record-NV04", {"person": "NV04"}, page=page)
+    clerk = await desk_for(harness.services)
+    await clerk.sign_in("NV02")
+    undo = hidden((await desk.client.get(f"/office/{page}")).text, "form-unrecord-NV04")
+    refused = await clerk.client.post(f"/office/{page}/unrecord", data={**undo, "person": "NV04"})
+    assert refused.status_code == 403 and 'id="message-checkin_only"' in refused.text
+    await clerk.client.aclose()
+    assert text_of((await desk.client.get(f"/office/{page}")).text, "person-NV04").startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi nhận"
+    )
+
+
+async def test_the_offices_record_is_undone_from_the_tasks_page_and_a_second_undo_says_so(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    await desk.post(f"{page}/record", "form-record-NV04", {"person": "NV04"}, page=page)
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-unrecord-NV04")
+    after = await desk.post(f"{page}/unrecord", "form-unrecord-NV04", {"person": "NV04"}, page=page)
+    assert flash_text(after.text) == (
+        "Đã hủy ghi nhận báo cáo của đồng chí Phạm Thị Hồng Đào cho nhiệm vụ VI.1.3: báo cáo trở "
+        "lại như trước khi Văn phòng ghi nhận, tệp kèm theo ghi nhận (nếu có) được gỡ, và đồng "
+        "chí ấy lại nhận nhắc hạn."
+    )
+    assert text_of(after.text, "person-NV04").startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): chưa báo cáo · chưa kết nối kênh "
+        "nhắn tin"
+    )
+    assert 'id="form-record-NV04"' in after.text and 'id="form-unrecord-NV04"' not in after.text
+    assert text_of(after.text, "task-state") == "chưa hoàn thành"
+    assert (
+        "09:00, 18/5 — Phạm Thị Thanh Mai: hủy ghi nhận báo cáo thay → chưa báo cáo: "
+        "Phạm Thị Hồng Đào"
+    ) in text_of(after.text, "history")
+    again = await desk.client.post(f"/office/{page}/unrecord", data={**fields, "person": "NV04"})
+    shown = await desk.client.get(again.headers["location"])
+    assert flash_text(shown.text) == (
+        "Không có ghi nhận nào của Văn phòng để hủy cho đồng chí Phạm Thị Hồng Đào ở nhiệm vụ "
+        "VI.1.3 (ghi nhận đã được hủy, hoặc đồng chí ấy đã tự báo cáo sau đó); không có thay đổi."
+    )
+    page_figures = await harness.services.tasks.task_page(task)
+    assert page_figures is not None and (page_figures.done, page_figures.reported) == (0, 0)

@@ -35,6 +35,7 @@ from storage import queries
 from storage.content import FileRejected, RejectCode, check_content
 from storage.files import DELIVERABLE_SUFFIXES, FileStore, check_upload
 from storage.models import (
+    AuditEntry,
     ChannelIdentity,
     Delegate,
     Task,
@@ -85,6 +86,8 @@ class TaskStep(StrEnum):
     ALREADY_OPEN = "already_open"  # reopening a task that is not closed
     RECORDED_FOR = "recorded_for"  # the office recorded an assignee's report on her behalf
     ALREADY_DONE = "already_done"  # recording for someone who has reported it done already
+    RECORD_UNDONE = "record_undone"  # the office undid its record of an assignee's report
+    NOTHING_TO_UNDO = "nothing_to_undo"  # no record of the office's stands to undo
 
 
 @dataclass(frozen=True)
@@ -750,6 +753,106 @@ class TaskService:
                 name=person.full_name,
             )
 
+    async def undo_record(self, office: OfficeActor, task_id: int, code: str) -> TaskResult:
+        """Undo the office's :meth:`record_for` of the person with ``code`` (recorded for the
+        wrong person, or too soon): her report goes back to what it was before (status, note,
+        when and by whom last reported, «chưa báo cáo» if never), the file recorded with it
+        is taken off the task, and her reminders resume. As the desk's undo of a check-in is
+        for the office at any time, so is this, as long as the office's record is the last
+        word on her report (NOTHING_TO_UNDO once she reported again herself, or it was
+        undone). Audited as ``task.record_undone``; she is not messaged."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            task = await self._live_task(session, task_id)
+            if task is None:
+                return TaskResult(TaskStep.GONE)
+            found = (
+                await session.execute(
+                    select(TaskAssignment, Delegate)
+                    .join(Delegate, Delegate.id == TaskAssignment.person_id)
+                    .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
+                    .with_for_update(of=TaskAssignment)
+                )
+            ).first()
+            if found is None:
+                return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
+            assignment, person = found
+            if task.closed_at is not None:
+                return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+            # The task's audited reports of hers, the newest first: the office's record is
+            # the newest while it stands; the one before it is her last own report.
+            rows = [
+                entry
+                for entry in await session.scalars(
+                    select(AuditEntry)
+                    .where(
+                        AuditEntry.entity == "task",
+                        AuditEntry.entity_id == task.id,
+                        AuditEntry.action.in_(_REPORTS),
+                    )
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                )
+                if (entry.after or {}).get("person_id") == person.id
+                # a file kept with the office's record is part of that record
+                and not (entry.action == "task.evidence" and _by_office(entry.actor))
+            ]
+            record = rows[0] if rows else None
+            if (
+                record is None
+                or record.action != "task.recorded"
+                or assignment.status != TaskStatus.DONE
+                or not _by_office(assignment.updated_by)
+            ):
+                line = await self._line(session, task)
+                return TaskResult(TaskStep.NOTHING_TO_UNDO, line, name=person.full_name)
+            before = record.before or {}
+            status = TaskStatus(before.get("status") or TaskStatus.TODO)
+            note = before.get("note")
+            earlier = next(
+                (e for e in rows[1:] if e.action in ("task.status", "task.evidence")), None
+            )
+            files = list(
+                await session.scalars(
+                    select(TaskEvidence).where(
+                        TaskEvidence.assignment_id == assignment.id,
+                        TaskEvidence.channel == DASHBOARD,
+                        TaskEvidence.created_at >= record.at,
+                    )
+                )
+            )
+            after: dict[str, Any] = {
+                "person_id": person.id,
+                "status": str(status),
+                "note": note,
+                "by": office.name,
+                "name": person.full_name,
+            }
+            queries.add_audit(
+                session,
+                at=now,
+                actor=office.actor,
+                action="task.record_undone",
+                entity="task",
+                entity_id=task.id,
+                before={
+                    "person_id": person.id,
+                    "status": assignment.status,
+                    "note": assignment.note,
+                    "files": ", ".join(f.name for f in files) or None,
+                },
+                after=after,
+            )
+            for evidence in files:
+                await session.delete(evidence)
+            assignment.status, assignment.note = status, note
+            assignment.updated_at = earlier.at if earlier is not None else None
+            assignment.updated_by = earlier.actor if earlier is not None else None
+            await session.flush()
+            return TaskResult(
+                TaskStep.RECORD_UNDONE, await self._line(session, task), status,
+                name=person.full_name,
+            )  # fmt: skip
+
     async def _assignment_of(
         self, session: AsyncSession, task_id: int, code: str, with_file: bool
     ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
@@ -1054,6 +1157,10 @@ async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool
         .where(TaskEvidence.assignment_id == assignment.id, TaskEvidence.kind == "file")
     )
     return int(sent or 0) >= MAX_TASK_FILES
+
+
+# The audited actions that change a person's report on a task (hers, and the office's for her).
+_REPORTS = ("task.status", "task.evidence", "task.recorded", "task.record_undone")
 
 
 def _by_office(updated_by: str | None) -> bool:

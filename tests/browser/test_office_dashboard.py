@@ -379,6 +379,18 @@ async def test_staff_record_a_report_given_by_phone_on_a_tasks_page(
     await desk.screenshot("office-task-recorded")
     await no_accessibility_problems(desk)
 
+    def undo() -> None:  # recorded for the wrong chair: undone from the same line
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        desk.driver.find_element(By.ID, f"unrecord-{chair.code}").click()
+        WebDriverWait(desk.driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: "Đã hủy ghi nhận" in d.find_element(By.ID, "flash").text
+        )
+
+    await asyncio_run(desk, undo)
+    assert "chưa báo cáo" in await element_text(desk, f"person-{chair.code}")
+    assert "Báo cáo quận.pdf" not in await element_text(desk, "files")
+
     await browser.open(await dashboard.signin_link())  # the forms on a phone
     await browser.press("Đăng nhập")
     await browser.open(dashboard.url(f"tasks/{task.id}"))

@@ -44,6 +44,7 @@ class Tasks:
             Route("/tasks/{id}/close", staff(self.close), methods=["POST"]),
             Route("/tasks/{id}/reopen", staff(self.reopen), methods=["POST"]),
             Route("/tasks/{id}/record", staff(self.record), methods=["POST"]),
+            Route("/tasks/{id}/unrecord", staff(self.unrecord), methods=["POST"]),
         ]
 
     async def board(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -142,6 +143,16 @@ class Tasks:
         )
         return self._recorded(visit, task_id, result)
 
+    async def unrecord(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Undo the office's record of a person's report (recorded for the wrong person)."""
+        office = self.office
+        values = await office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        task_id = _id(request, "id")
+        result = await office.services.tasks.undo_record(actor, task_id, values.get("person", ""))
+        return self._recorded(visit, task_id, result)
+
     def _recorded(self, visit: StaffVisit, task_id: int, result: TaskResult) -> Response:
         """Back to the task's page after :meth:`record`, saying what was done (a refused file
         in the words the personal page uses for it)."""
@@ -156,7 +167,8 @@ class Tasks:
                 key=key, name=result.name, limit=MAX_TASK_NOTE, files=MAX_TASK_FILES,
             )  # fmt: skip
         path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
-        return self.office._done(visit, path, html, ok=result.step is TaskStep.RECORDED_FOR)
+        ok = result.step in (TaskStep.RECORDED_FOR, TaskStep.RECORD_UNDONE)
+        return self.office._done(visit, path, html, ok=ok)
 
     def _after(
         self, visit: StaffVisit, task_id: int, result: TaskResult, done: TaskStep
