@@ -11,12 +11,14 @@ from sqlalchemy import func, select
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.outbound import MessageKind, MessageStatus
-from bot.domain.tasks import MAX_TASK_FILES
+from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
 from bot.services import Services
-from bot.services.access import Role
-from storage.models import AuditEntry, Delivery, OutboundMessage, TaskAssignment
+from bot.services.access import OfficeActor, Role
+from bot.services.tasks import TaskStep
+from storage.models import AuditEntry, Delegate, Delivery, OutboundMessage, TaskAssignment
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.office_support import make_staff
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
@@ -601,3 +603,206 @@ async def test_the_tasks_a_person_holds_only_through_her_group_are_those_not_nam
     only_group = await imported.withdrawals.withdraw(office, "DB031")
     assert [t.key for t in named.work.tasks] == ["VI.2"]
     assert only_group.work.tasks == []
+
+
+# --- the office records a report given by phone, on paper or by email --------------------------
+
+
+async def office_staff(harness: BotHarness, code: str = "DB001") -> OfficeActor:
+    """``code`` given the office role, as the dashboard's session acts for her."""
+    await make_staff(harness.services, code)
+    person = await person_id(harness, code)
+    actor = await harness.services.access.office_person(person)
+    assert actor is not None
+    return actor
+
+
+async def person_id(harness: BotHarness, code: str) -> int:
+    async with harness.services.ctx.sessions() as session:
+        found = await session.scalar(select(Delegate.id).where(Delegate.code == code))
+    assert found is not None
+    return found
+
+
+async def test_a_report_the_office_records_for_her_counts_as_her_own_and_stops_her_reminders(
+    harness: BotHarness,
+) -> None:
+    from tests.test_office_files import report_bytes
+
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    owner = await harness.open_invitation("NV03")  # VI.1.1, first reminder 30/4 08:00
+    office = await office_staff(harness)
+    harness.clock.set(local(2024, 4, 29, 10, 0))
+    task = await task_id(harness, "VI.1.1")
+    before = len(owner.messages)
+    result = await tasks.record_for(office, task, "NV03", note="  qua   điện thoại ")
+    assert result.step is TaskStep.RECORDED_FOR and result.name == "Lê Thị Thanh Nga"
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.1"]
+    [nga] = line.assignments
+    assert (nga.status, nga.note, nga.recorded_by) == (
+        TaskStatus.DONE, "qua điện thoại", "Phạm Thị Thanh Mai",
+    )  # fmt: skip
+    assert nga.updated_at == local(2024, 4, 29, 10, 0) and line.done
+    # Her reminders stop as if she had tapped «Đã hoàn thành», and she is not written to.
+    for day in (30, 4, 6, 7):
+        harness.clock.set(local(2024, 4 if day == 30 else 5, day, 8, 0))
+        await harness.tick()
+    assert len(owner.messages) == before
+    [reminder, *_] = await messages_of(harness, MessageKind.TASK_REMINDER)
+    assert reminder.audience == "task:VI.1.1" and reminder.status == MessageStatus.SKIPPED
+    # Past the deadline: not overdue, not in the morning's overdue report.
+    harness.clock.set(local(2024, 5, 8, 9, 0))
+    assert "VI.1.1" not in [head.key for head in await tasks.overdue_heads()]
+    # The report file's task sheet: done, with who recorded it and how it came.
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    [row] = [r for r in book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True) if r[0] == "VI.1.1"]
+    assert row[4:9] == (
+        "đã hoàn thành", "Lê Thị Thanh Nga", "Ban Tổ chức – Kiểm tra Hội LHPN thành phố",
+        "đã hoàn thành", "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai",
+    )  # fmt: skip
+    async with harness.services.ctx.sessions() as session:
+        audits = (
+            await session.execute(
+                select(AuditEntry.actor, AuditEntry.before, AuditEntry.after).where(
+                    AuditEntry.action == "task.recorded"
+                )
+            )
+        ).all()
+    nga_id = await person_id(harness, "NV03")
+    assert audits == [
+        (
+            "dashboard:DB001",
+            {"person_id": nga_id, "status": "todo", "note": None},
+            {"person_id": nga_id, "status": "done", "note": "qua điện thoại",
+             "by": "Phạm Thị Thanh Mai", "name": "Lê Thị Thanh Nga"},
+        )
+    ]  # fmt: skip
+
+
+async def test_recording_a_report_twice_or_for_one_already_done_changes_nothing(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.2")  # NV01 and NV02
+    first = await tasks.record_for(office, task, "NV01", note="qua điện thoại")
+    second = await tasks.record_for(office, task, "NV01", note="bằng văn bản")
+    assert (first.step, second.step) == (TaskStep.RECORDED_FOR, TaskStep.ALREADY_DONE)
+    assert second.name == "Nguyễn Thị Phương Trinh"
+    # Reported done by herself in the chat: the office's record changes nothing either.
+    duyen = await harness.open_invitation("NV02")
+    await harness.send(duyen.command("/nhiemvu"))
+    await harness.send(duyen.tap("✅ Đã hoàn thành"))
+    third = await tasks.record_for(office, task, "NV02", note="qua điện thoại")
+    assert third.step is TaskStep.ALREADY_DONE
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.2"]
+    assert [(a.code, a.note, a.recorded_by) for a in line.assignments] == [
+        ("NV01", "qua điện thoại", "Phạm Thị Thanh Mai"), ("NV02", None, None),
+    ]  # fmt: skip
+    assert await audit_count(harness, "task.recorded") == 1
+    # Someone not on the task, and a closed task: nothing recorded.
+    assert (await tasks.record_for(office, task, "NV03")).step is TaskStep.NOT_ASSIGNED
+    other = await task_id(harness, "VI.1.3")
+    await tasks.close(office, other)
+    assert (await tasks.record_for(office, other, "NV04")).step is TaskStep.CLOSED
+    assert await audit_count(harness, "task.recorded") == 1
+
+
+async def test_the_office_records_a_district_chairs_report_for_her_part_of_the_district_task(
+    harness: BotHarness,
+) -> None:
+    # A group's task is each member's own part (VI.2: every district chair reports for her
+    # district): the office's record counts for her alone, as her own report does.
+    await with_contacts(harness)
+    tasks, withdrawals = harness.services.tasks, harness.services.withdrawals
+    office = await office_staff(harness)
+    chair = await person_id(harness, "DB037")
+    assert [w.key for w in (await withdrawals.open_work(chair)).tasks] == []
+    result = await tasks.record_for(office, await task_id(harness, "VI.2"), "DB037")
+    assert result.step is TaskStep.RECORDED_FOR
+    page = await tasks.task_page(await task_id(harness, "VI.2"))
+    assert page is not None and (page.done, page.reported, page.total) == (1, 1, 30)
+    # Reported, she holds the task as a chair who reported it herself does.
+    assert [w.key for w in (await withdrawals.open_work(chair)).tasks] == ["VI.2"]
+
+
+async def test_a_file_recorded_with_the_report_is_kept_and_a_refused_one_records_nothing(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    refused = await tasks.record_for(office, task, "NV04", file=("phim.exe", b"MZ..."))
+    assert (refused.step, refused.reject) == (TaskStep.REJECTED, "bad_type")
+    macro = office_file("docx", main_type=MACRO_MAIN_TYPE)
+    refused = await tasks.record_for(office, task, "NV04", file=("ke-hoach.docx", macro))
+    assert (refused.step, refused.reject) == (TaskStep.REJECTED, "macro")
+    assert await audit_count(harness, "task.recorded") == 0
+    name = "Kịch bản phim tư liệu.docx"
+    result = await tasks.record_for(
+        office, task, "NV04", note="nhận qua thư điện tử", file=(name, docx("kịch bản"))
+    )
+    assert result.step is TaskStep.RECORDED_FOR and result.evidence_id is not None
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [evidence] = line.evidence
+    assert (evidence.name, evidence.by, evidence.stored) == (name, "Phạm Thị Hồng Đào", True)
+    found = await tasks.evidence_file(result.evidence_id, task_id=task)
+    assert (
+        found is not None and found.path is not None and found.path.read_bytes() == docx("kịch bản")
+    )
+    assert await audit_count(harness, "task.evidence") == 1
+
+
+async def test_undoing_the_offices_record_puts_her_report_back_and_her_reminders_resume(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")  # NV04, due 21/5 17:00; reminders at 08:00
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    await harness.send(owner.text("Đã quay xong, đang dựng phim"))
+    await harness.tick()
+    harness.clock.set(local(2024, 5, 18, 10, 0))  # recorded for her by mistake, with a file
+    result = await tasks.record_for(office, task, "NV04", file=("Phim.docx", docx("phim")))
+    assert result.step is TaskStep.RECORDED_FOR
+    harness.clock.set(local(2024, 5, 20, 8, 0))
+    before = len(owner.messages)
+    await harness.tick()
+    assert len(owner.messages) == before  # done: the -1d reminder is not hers
+    harness.clock.set(local(2024, 5, 20, 9, 0))
+    undone = await tasks.undo_record(office, task, "NV04")
+    assert undone.step is TaskStep.RECORD_UNDONE and undone.name == "Phạm Thị Hồng Đào"
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.updated_at, dao.recorded_by) == (
+        TaskStatus.IN_PROGRESS, "Đã quay xong, đang dựng phim", local(2024, 5, 18, 9, 0), None,
+    )  # fmt: skip
+    assert line.evidence == []
+    again = await tasks.undo_record(office, task, "NV04")
+    assert again.step is TaskStep.NOTHING_TO_UNDO
+    async with harness.services.ctx.sessions() as session:
+        audits = (
+            await session.execute(
+                select(AuditEntry.actor, AuditEntry.before, AuditEntry.after).where(
+                    AuditEntry.action == "task.record_undone"
+                )
+            )
+        ).all()
+    dao_id = await person_id(harness, "NV04")
+    assert audits == [
+        (
+            "dashboard:DB001",
+            {"person_id": dao_id, "status": "done", "note": None, "files": "Phim.docx"},
+            {"person_id": dao_id, "status": "in_progress", "note": "Đã quay xong, đang dựng phim",
+             "by": "Phạm Thị Thanh Mai", "name": "Phạm Thị Hồng Đào"},
+        )
+    ]  # fmt: skip
+    harness.clock.set(local(2024, 5, 21, 8, 0))  # the deadline day's reminder is hers again
+    await harness.tick()
+    assert len(owner.messages) == before + 1
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.3" in owner.last_text()

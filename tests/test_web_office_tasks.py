@@ -11,8 +11,9 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
+from bot.services.access import Role
 from bot.services.invitations import page_account
-from storage.models import AuditEntry, OutboundMessage, Task
+from storage.models import AuditEntry, Delegate, OutboundMessage, Task
 from tests.conftest import local
 from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
@@ -267,7 +268,7 @@ async def test_a_tasks_people_come_a_page_at_a_time_with_the_figures_of_everyone
         assert page.status_code == 200
         people = text_of(page.text, "people")
         assert people.startswith(f"Người phụ trách ({len(everyone)})")
-        shown = re.findall(r"<li><strong>([^<]+)</strong> \(([^)]+)\)", page.text)
+        shown = re.findall(r"<li[^>]*><strong>([^<]+)</strong> \(([^)]+)\)", page.text)
         seen += [f"{name} ({unit})" for name, unit in shown]
         pages += 1
         first = len(seen) - len(shown) + 1
@@ -321,4 +322,202 @@ async def test_someone_linked_on_two_chats_is_listed_once_on_a_task(
     page = await desk.client.get(f"/office/tasks/{task.id}")
     assert text_of(page.text, "people").startswith("Người phụ trách (1)")
     section = page.text.split('id="people"', 1)[1].split("</section>", 1)[0]
-    assert section.count("<li><strong>") == 1
+    assert len(re.findall(r"<li[^>]*><strong>", section)) == 1
+
+
+# --- a report given by phone, recorded by the office ---------------------------------------------
+
+
+async def person_of(harness: BotHarness, code: str) -> int:
+    async with harness.services.ctx.sessions() as session:
+        found = await session.scalar(select(Delegate.id).where(Delegate.code == code))
+    assert found is not None
+    return found
+
+
+async def recorded(harness: BotHarness, task: int) -> list[tuple[str, dict]]:
+    """The task's ``task.recorded`` audit rows: actor and after."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(AuditEntry.actor, AuditEntry.after)
+            .where(AuditEntry.entity_id == task, AuditEntry.action == "task.recorded")
+            .order_by(AuditEntry.id)
+        )
+        return [(actor, after or {}) for actor, after in rows.all()]
+
+
+async def test_the_office_records_a_phoned_report_and_a_second_submit_changes_nothing(
+    desk: Desk, harness: BotHarness
+) -> None:
+    harness.clock.set(local(2024, 5, 18, 9, 30))  # VI.1.3 is due 21/5
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    queued = await queued_messages(harness)
+    shown = await desk.client.get(f"/office/{page}")
+    fields = hidden(shown.text, "form-record-NV04")
+    assert text_of(shown.text, "record-NV04").startswith(
+        "Ghi nhận báo cáo thay (qua điện thoại, văn bản, thư điện tử)"
+    )
+    after = await desk.post(
+        f"{page}/record", "form-record-NV04", {"person": "NV04", "note": "qua điện thoại"},
+        page=page,
+    )  # fmt: skip
+    assert flash_text(after.text) == (
+        "Đã ghi nhận đồng chí Phạm Thị Hồng Đào báo cáo hoàn thành nhiệm vụ VI.1.3; "
+        "đồng chí ấy không còn nhận nhắc hạn nhiệm vụ này."
+    )
+    assert " ".join(text_of(after.text, "person-NV04").split()) == (
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi "
+        "nhận (qua điện thoại) lúc 09:30, 18/5, bởi Phạm Thị Thanh Mai · chưa kết nối kênh nhắn tin"
+        " Hủy ghi nhận"  # the button that undoes it
+    )
+    assert 'id="form-record-NV04"' not in after.text  # done: nothing left to record
+    assert text_of(after.text, "task-state") == "đã hoàn thành"
+    assert (
+        "09:30, 18/5 — Phạm Thị Thanh Mai: ghi nhận báo cáo thay → đã hoàn thành: "
+        "Phạm Thị Hồng Đào — qua điện thoại"
+    ) in text_of(after.text, "history")
+    # The same form submitted again (a second click, the back button): nothing changes.
+    again = await desk.client.post(
+        f"/office/{page}/record", data={**fields, "person": "NV04", "note": "bằng văn bản"}
+    )
+    shown_after = await desk.client.get(again.headers["location"])
+    assert flash_text(shown_after.text) == (
+        "Đồng chí Phạm Thị Hồng Đào đã báo cáo hoàn thành nhiệm vụ VI.1.3 từ trước; "
+        "không có thay đổi."
+    )
+    assert 'class="text flash error"' in shown_after.text
+    assert await recorded(harness, task) == [
+        (f"dashboard:{STAFF}", {"person_id": (await person_of(harness, "NV04")), "status": "done",
+                                "note": "qua điện thoại", "by": STAFF_NAME,
+                                "name": "Phạm Thị Hồng Đào"}),
+    ]  # fmt: skip
+    # As closing a task, recording tells nobody: no message is queued, to her or the office.
+    assert await queued_messages(harness) == queued
+
+
+async def test_a_deliverable_recorded_with_the_report_is_kept_and_downloads(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
+    content = docx("phóng sự")
+    response = await desk.client.post(
+        f"/office/{page}/record",
+        data={**fields, "person": "NV04", "note": ""},
+        files={"file": (FILE_NAME, content, "application/octet-stream")},
+    )
+    shown = await desk.client.get(response.headers["location"])
+    assert flash_text(shown.text).startswith("Đã ghi nhận đồng chí Phạm Thị Hồng Đào")
+    assert text_of(shown.text, "person-NV04").startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi "
+        "nhận lúc 09:00, 18/5, bởi Phạm Thị Thanh Mai"
+    )
+    [evidence] = re.findall(rf'href="/office/tasks/{task}/files/(\d+)"', shown.text)
+    assert FILE_NAME in text_of(shown.text, f"file-{evidence}")
+    download = await desk.client.get(f"/office/tasks/{task}/files/{evidence}")
+    assert download.status_code == 200 and download.content == content
+
+
+async def test_a_refused_file_or_a_long_note_records_nothing_and_says_why(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
+    response = await desk.client.post(
+        f"/office/{page}/record",
+        data={**fields, "person": "NV04"},
+        files={"file": ("phim.exe", b"MZ", "application/octet-stream")},
+    )
+    shown = await desk.client.get(response.headers["location"])
+    assert flash_text(shown.text).startswith(
+        "Sản phẩm được nhận ở dạng văn bản (.docx, .doc, .odt, .rtf, .txt, .pdf)"
+    )
+    response = await desk.client.post(
+        f"/office/{page}/record", data={**fields, "person": "NV04", "note": "a" * 501}
+    )
+    shown = await desk.client.get(response.headers["location"])
+    assert flash_text(shown.text) == (
+        "Ghi chú quá dài (tối đa 500 ký tự); chưa ghi nhận. Đề nghị ghi ngắn gọn hơn."
+    )
+    assert 'id="form-record-NV04"' in shown.text and await recorded(harness, task) == []
+
+
+async def test_recording_a_report_is_refused_to_the_desk_role_and_to_forms_not_the_offices(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
+    # A reception desk's clerk (the check-in role) may not, politely told so.
+    access = harness.services.access
+    await access.grant(access.local_operator(), "NV02", Role.CHECKIN)
+    clerk = await desk_for(harness.services)
+    await clerk.sign_in("NV02")
+    refused = await clerk.client.post(
+        f"/office/{page}/record", data={**fields, "person": "NV04", "note": "qua điện thoại"}
+    )
+    assert refused.status_code == 403
+    assert text_of(refused.text, "message-checkin_only").startswith(
+        "Tài khoản của đồng chí có vai trò đón tiếp nên chỉ dùng được các trang của bàn đón tiếp."
+    )
+    await clerk.client.aclose()
+    # A form without the session's signature, or posted from another site.
+    unsigned = await desk.client.post(f"/office/{page}/record", data={"person": "NV04"})
+    assert unsigned.status_code == 403 and 'id="message-form_expired"' in unsigned.text
+    forged = await desk.client.post(
+        f"/office/{page}/record", data={**fields, "person": "NV04"},
+        headers={"origin": "https://evil.example"},
+    )  # fmt: skip
+    assert forged.status_code == 403
+    assert await recorded(harness, task) == []
+    shown = await desk.client.get(f"/office/{page}")
+    assert text_of(shown.text, "person-NV04").startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): chưa báo cáo"
+    )
+    # Nor may the clerk undo the office's record.
+    await desk.post(f"{page}/record", "form-record-NV04", {"person": "NV04"}, page=page)
+    clerk = await desk_for(harness.services)
+    await clerk.sign_in("NV02")
+    undo = hidden((await desk.client.get(f"/office/{page}")).text, "form-unrecord-NV04")
+    refused = await clerk.client.post(f"/office/{page}/unrecord", data={**undo, "person": "NV04"})
+    assert refused.status_code == 403 and 'id="message-checkin_only"' in refused.text
+    await clerk.client.aclose()
+    assert text_of((await desk.client.get(f"/office/{page}")).text, "person-NV04").startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi nhận"
+    )
+
+
+async def test_the_offices_record_is_undone_from_the_tasks_page_and_a_second_undo_says_so(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    await desk.post(f"{page}/record", "form-record-NV04", {"person": "NV04"}, page=page)
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-unrecord-NV04")
+    after = await desk.post(f"{page}/unrecord", "form-unrecord-NV04", {"person": "NV04"}, page=page)
+    assert flash_text(after.text) == (
+        "Đã hủy ghi nhận báo cáo của đồng chí Phạm Thị Hồng Đào cho nhiệm vụ VI.1.3: báo cáo trở "
+        "lại như trước khi Văn phòng ghi nhận, tệp kèm theo ghi nhận (nếu có) được gỡ, và đồng "
+        "chí ấy lại nhận nhắc hạn."
+    )
+    assert text_of(after.text, "person-NV04").startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): chưa báo cáo · chưa kết nối kênh "
+        "nhắn tin"
+    )
+    assert 'id="form-record-NV04"' in after.text and 'id="form-unrecord-NV04"' not in after.text
+    assert text_of(after.text, "task-state") == "chưa hoàn thành"
+    assert (
+        "09:00, 18/5 — Phạm Thị Thanh Mai: hủy ghi nhận báo cáo thay → chưa báo cáo: "
+        "Phạm Thị Hồng Đào"
+    ) in text_of(after.text, "history")
+    again = await desk.client.post(f"/office/{page}/unrecord", data={**fields, "person": "NV04"})
+    shown = await desk.client.get(again.headers["location"])
+    assert flash_text(shown.text) == (
+        "Không có ghi nhận nào của Văn phòng để hủy cho đồng chí Phạm Thị Hồng Đào ở nhiệm vụ "
+        "VI.1.3 (ghi nhận đã được hủy, hoặc đồng chí ấy đã tự báo cáo sau đó); không có thay đổi."
+    )
+    page_figures = await harness.services.tasks.task_page(task)
+    assert page_figures is not None and (page_figures.done, page_figures.reported) == (0, 0)

@@ -83,6 +83,9 @@ class AssignmentLine:
     note: str | None
     updated_at: datetime | None
     linked: bool
+    # The office staff member who recorded the report on her behalf (given by phone, on
+    # paper...; ``note`` then says how), or None for her own report or none.
+    recorded_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -297,6 +297,18 @@ def _drafts(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
     )
 
 
+def _task_note(catalog: Catalog, person: AssignmentLine | None) -> str | None:
+    """A person's note on a task; for a report the office recorded on her behalf, that it did,
+    how the report came (the note) and who recorded it, as the task's page says."""
+    if person is None or person.recorded_by is None:
+        return person.note if person else None
+    if person.note:
+        return catalog.plain(
+            "report_sheet.tasks.recorded_note", note=person.note, by=person.recorded_by
+        )
+    return catalog.plain("report_sheet.tasks.recorded", by=person.recorded_by)
+
+
 def _tasks(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
     rows: list[list[Cell]] = []
     for task in report.tasks:
@@ -320,7 +332,7 @@ def _tasks(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
                     person.full_name if person else None,
                     person.organization if person else None,
                     catalog.plain(f"task_status.{person.status.value}") if person else None,
-                    person.note if person else None,
+                    _task_note(catalog, person),
                     local(person.updated_at) if person else None,
                 ]
             )

@@ -30,13 +30,14 @@ from bot.domain.tasks import (
     is_overdue,
 )
 from bot.domain.typed import one_line
-from bot.services.access import OfficeActor
+from bot.services.access import DASHBOARD, OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_office_note
 from storage import queries
 from storage.content import FileRejected, RejectCode, check_content
 from storage.files import DELIVERABLE_SUFFIXES, FileStore, check_upload
 from storage.models import (
+    AuditEntry,
     ChannelIdentity,
     Delegate,
     Task,
@@ -85,6 +86,10 @@ class TaskStep(StrEnum):
     CANCELLED = "cancelled"
     REOPENED = "reopened"  # the office took a closed task up again
     ALREADY_OPEN = "already_open"  # reopening a task that is not closed
+    RECORDED_FOR = "recorded_for"  # the office recorded an assignee's report on her behalf
+    ALREADY_DONE = "already_done"  # recording for someone who has reported it done already
+    RECORD_UNDONE = "record_undone"  # the office undid its record of an assignee's report
+    NOTHING_TO_UNDO = "nothing_to_undo"  # no record of the office's stands to undo
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class TaskResult:
     status: TaskStatus | None = None
     evidence_id: int | None = None
     reject: RejectCode | None = None
+    name: str = ""  # whom the office recorded a report for (:meth:`TaskService.record_for`)
 
 
 @dataclass(frozen=True)
@@ -717,6 +723,250 @@ class TaskService:
             )
             return TaskResult(TaskStep.REOPENED, await self._line(session, task))
 
+    async def record_for(
+        self,
+        office: OfficeActor,
+        task_id: int,
+        code: str,
+        *,
+        note: str = "",
+        file: tuple[str, bytes] | None = None,
+    ) -> TaskResult:
+        """The office records that the person with ``code`` reported the task done, as she told
+        it by phone, on paper or by email: it counts as her own «Đã hoàn thành» (the board's
+        figures, reminders, the report file, the group task of which she answers for her part).
+
+        ``note`` (optional) says how the report came («qua điện thoại») and is kept as the
+        report's note; ``file`` (name, bytes; optional) is her deliverable, checked and stored
+        as one uploaded on her personal page. Audited as ``task.recorded`` with the staff name
+        and hers. She is not messaged, as closing or reopening a task messages nobody; nor is
+        the office (a staff member did it). Someone who already reported it done is left as she
+        is (ALREADY_DONE), file and all; a refused file records nothing."""
+        value = one_line(note)
+        if len(value) > MAX_TASK_NOTE:
+            return TaskResult(TaskStep.TOO_LONG)
+        if file is not None and (reject := self.check_upload(file[0], len(file[1]))):
+            return TaskResult(TaskStep.REJECTED, reject=reject)
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._assignment_of(session, task_id, code, file is not None)
+            if isinstance(found, TaskResult):
+                return found
+        stored = None
+        if file is not None:
+            try:
+                # Unpacking an archive's directory and writing to disk: off the event loop.
+                stored = await asyncio.to_thread(
+                    self._files.put, file[0], file[1], DELIVERABLE_SUFFIXES
+                )
+            except FileRejected as exc:
+                log.info("task deliverable rejected: %s", exc.code)
+                return TaskResult(TaskStep.REJECTED, reject=exc.code)
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._assignment_of(session, task_id, code, file is not None)
+            if isinstance(found, TaskResult):
+                return found
+            task, assignment, person = found
+            # A second submit of the same form (or two clerks at once) takes its turn here on
+            # PostgreSQL, and then finds the report recorded.
+            await session.execute(
+                select(TaskAssignment.id)
+                .where(TaskAssignment.id == assignment.id)
+                .with_for_update()
+            )
+            await session.refresh(assignment)
+            if assignment.status == TaskStatus.DONE:
+                line = await self._line(session, task)
+                return TaskResult(TaskStep.ALREADY_DONE, line, name=person.full_name)
+            after: dict[str, Any] = {
+                "person_id": assignment.person_id,
+                "status": str(TaskStatus.DONE),
+                "note": value or None,
+                "by": office.name,
+                "name": person.full_name,
+            }
+            queries.add_audit(
+                session,
+                at=now,
+                actor=office.actor,
+                action="task.recorded",
+                entity="task",
+                entity_id=task.id,
+                before={
+                    "person_id": assignment.person_id,
+                    "status": assignment.status,
+                    "note": assignment.note,
+                },
+                after=after,
+            )
+            assignment.status, assignment.note = TaskStatus.DONE, value or None
+            evidence_id = None
+            if (
+                stored is not None
+                and file is not None
+                and not await _files_full(session, assignment)
+            ):
+                same = await session.scalar(
+                    select(TaskEvidence.id)
+                    .where(
+                        TaskEvidence.assignment_id == assignment.id,
+                        TaskEvidence.sha256 == stored.sha256,
+                    )
+                    .limit(1)
+                )
+                if same is None:
+                    evidence = self._add_evidence(
+                        session,
+                        office,
+                        assignment,
+                        kind="file",
+                        name=file[0][:300],
+                        size=stored.size,
+                        sha256=stored.sha256,
+                    )
+                    await session.flush()
+                    evidence_id = evidence.id
+            assignment.updated_at, assignment.updated_by = now, office.actor
+            return TaskResult(
+                TaskStep.RECORDED_FOR,
+                await self._line(session, task),
+                TaskStatus.DONE,
+                evidence_id=evidence_id,
+                name=person.full_name,
+            )
+
+    async def undo_record(self, office: OfficeActor, task_id: int, code: str) -> TaskResult:
+        """Undo the office's :meth:`record_for` of the person with ``code`` (recorded for the
+        wrong person, or too soon): her report goes back to what it was before (status, note,
+        when and by whom last reported, «chưa báo cáo» if never), the file recorded with it
+        is taken off the task, and her reminders resume. As the desk's undo of a check-in is
+        for the office at any time, so is this, as long as the office's record is the last
+        word on her report (NOTHING_TO_UNDO once she reported again herself, or it was
+        undone). Audited as ``task.record_undone``; she is not messaged."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            task = await self._live_task(session, task_id)
+            if task is None:
+                return TaskResult(TaskStep.GONE)
+            found = (
+                await session.execute(
+                    select(TaskAssignment, Delegate)
+                    .join(Delegate, Delegate.id == TaskAssignment.person_id)
+                    .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
+                    .with_for_update(of=TaskAssignment)
+                )
+            ).first()
+            if found is None:
+                return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
+            assignment, person = found
+            if task.closed_at is not None:
+                return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+            # The task's audited reports of hers, the newest first: the office's record is
+            # the newest while it stands; the one before it is her last own report.
+            rows = [
+                entry
+                for entry in await session.scalars(
+                    select(AuditEntry)
+                    .where(
+                        AuditEntry.entity == "task",
+                        AuditEntry.entity_id == task.id,
+                        AuditEntry.action.in_(_REPORTS),
+                    )
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                )
+                if (entry.after or {}).get("person_id") == person.id
+                # a file kept with the office's record is part of that record
+                and not (entry.action == "task.evidence" and _by_office(entry.actor))
+            ]
+            record = rows[0] if rows else None
+            if (
+                record is None
+                or record.action != "task.recorded"
+                or assignment.status != TaskStatus.DONE
+                or not _by_office(assignment.updated_by)
+            ):
+                line = await self._line(session, task)
+                return TaskResult(TaskStep.NOTHING_TO_UNDO, line, name=person.full_name)
+            before = record.before or {}
+            status = TaskStatus(before.get("status") or TaskStatus.TODO)
+            note = before.get("note")
+            earlier = next(
+                (e for e in rows[1:] if e.action in ("task.status", "task.evidence")), None
+            )
+            files = list(
+                await session.scalars(
+                    select(TaskEvidence).where(
+                        TaskEvidence.assignment_id == assignment.id,
+                        TaskEvidence.channel == DASHBOARD,
+                        TaskEvidence.created_at >= record.at,
+                    )
+                )
+            )
+            after: dict[str, Any] = {
+                "person_id": person.id,
+                "status": str(status),
+                "note": note,
+                "by": office.name,
+                "name": person.full_name,
+            }
+            queries.add_audit(
+                session,
+                at=now,
+                actor=office.actor,
+                action="task.record_undone",
+                entity="task",
+                entity_id=task.id,
+                before={
+                    "person_id": person.id,
+                    "status": assignment.status,
+                    "note": assignment.note,
+                    "files": ", ".join(f.name for f in files) or None,
+                },
+                after=after,
+            )
+            for evidence in files:
+                await session.delete(evidence)
+            assignment.status, assignment.note = status, note
+            assignment.updated_at = earlier.at if earlier is not None else None
+            assignment.updated_by = earlier.actor if earlier is not None else None
+            await session.flush()
+            return TaskResult(
+                TaskStep.RECORD_UNDONE, await self._line(session, task), status,
+                name=person.full_name,
+            )  # fmt: skip
+
+    async def _assignment_of(
+        self, session: AsyncSession, task_id: int, code: str, with_file: bool
+    ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
+        """The live, open task's assignment of the person with ``code`` for the office to
+        record a report on, or why there is none to record (ALREADY_DONE: reported already;
+        TOO_MANY_FILES: ``with_file`` and her files are at the most)."""
+        task = await self._live_task(session, task_id)
+        if task is None:
+            return TaskResult(TaskStep.GONE)
+        found = (
+            await session.execute(
+                select(TaskAssignment, Delegate)
+                .join(Delegate, Delegate.id == TaskAssignment.person_id)
+                .where(
+                    TaskAssignment.task_id == task.id,
+                    Delegate.code == code.strip(),  # as the task's page wrote it
+                )
+            )
+        ).first()
+        if found is None:
+            return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
+        assignment, person = found
+        if task.closed_at is not None:
+            return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+        if assignment.status == TaskStatus.DONE:
+            line = await self._line(session, task)
+            return TaskResult(TaskStep.ALREADY_DONE, line, name=person.full_name)
+        if with_file and await _files_full(session, assignment):
+            line = await self._line(session, task)
+            return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
+        return task, assignment, person
+
     async def evidence_file(
         self, evidence_id: int, task_id: int | None = None
     ) -> EvidenceFile | None:
@@ -804,9 +1054,16 @@ class TaskService:
         return True
 
     def _add_evidence(
-        self, session: AsyncSession, account: ChatAccount, assignment: TaskAssignment, **values: Any
+        self,
+        session: AsyncSession,
+        account: ChatAccount | OfficeActor,
+        assignment: TaskAssignment,
+        **values: Any,
     ) -> TaskEvidence:
+        """Keep a deliverable of ``assignment``'s person, sent by her (``account``) or handed to
+        the office and recorded by a staff member (an :class:`OfficeActor`); audited."""
         now = self._ctx.clock.now()
+        channel = account.channel if isinstance(account, ChatAccount) else DASHBOARD
         queries.add_audit(
             session,
             at=now,
@@ -823,7 +1080,7 @@ class TaskService:
         )
         evidence = TaskEvidence(
             assignment_id=assignment.id,
-            channel=account.channel,
+            channel=channel,
             created_at=now,
             created_by=account.actor,
             **values,
@@ -886,10 +1143,11 @@ class TaskService:
         ids = [t.id for t in tasks]
         # Plain columns, not ORM objects: the board reads every assignment (thousands at
         # 10,000 delegates, a group task has one per district chair), grouped once by task.
-        rows = await session.execute(
+        read = await session.execute(
             select(
                 TaskAssignment.task_id, Delegate.code, Delegate.full_name, Delegate.organization,
                 TaskAssignment.status, TaskAssignment.note, TaskAssignment.updated_at,
+                TaskAssignment.updated_by,
                 # Linked on some chat: a test, not a join (a join listed someone with accounts
                 # on two chats twice, and a page by offset would count them twice).
                 exists().where(
@@ -905,7 +1163,18 @@ class TaskService:
         )  # fmt: skip
         people: dict[int, list[AssignmentLine]] = {task_id: [] for task_id in ids}
         statuses = {status.value: status for status in TaskStatus}
-        for task_id, code, full_name, organization, status, note, updated_at, linked in rows:
+        rows = read.all()
+        # A report the office recorded for its assignee (:meth:`record_for`) was last changed
+        # by a dashboard session: its staff member is named (by her code, if no longer listed).
+        office = {row.updated_by for row in rows if _by_office(row.updated_by)}
+        staff = await queries.people_behind(session, self._ctx.meeting_id, office)
+        for (
+            task_id, code, full_name, organization, status, note, updated_at, updated_by, linked
+        ) in rows:  # fmt: skip
+            recorded_by = None
+            if updated_by is not None and _by_office(updated_by):
+                behind = staff.get(updated_by)
+                recorded_by = behind[0] if behind else updated_by.partition(":")[2]
             people[task_id].append(
                 AssignmentLine(
                     code,
@@ -915,6 +1184,7 @@ class TaskService:
                     note,
                     updated_at,
                     bool(linked),
+                    recorded_by,
                 )
             )
         evidence = await session.execute(
@@ -969,3 +1239,13 @@ async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool
         .where(TaskEvidence.assignment_id == assignment.id, TaskEvidence.kind == "file")
     )
     return int(sent or 0) >= MAX_TASK_FILES
+
+
+# The audited actions that change a person's report on a task (hers, and the office's for her).
+_REPORTS = ("task.status", "task.evidence", "task.recorded", "task.record_undone")
+
+
+def _by_office(updated_by: str | None) -> bool:
+    """Whether an assignment was last changed on the dashboard: the office recorded its
+    report (:meth:`TaskService.record_for`), since an assignee reports from a chat or a page."""
+    return updated_by is not None and updated_by.startswith(f"{DASHBOARD}:")

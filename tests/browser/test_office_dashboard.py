@@ -340,6 +340,71 @@ async def test_staff_open_the_task_board_and_close_a_task_from_the_keyboard(
     await browser.screenshot("office-task-phone")
 
 
+async def test_staff_record_a_report_given_by_phone_on_a_tasks_page(
+    dashboard: Dashboard, desk: Browser, browser: Browser, tmp_path: Any
+) -> None:
+    tasks = dashboard.services.tasks
+    task = next(line for line in await tasks.office_board() if line.key == "VI.2")
+    chair = task.assignments[0]  # the district task: a hundred chairs' forms on one page
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(dashboard.url(f"tasks/{task.id}"))
+    report = tmp_path / "Báo cáo quận.pdf"
+    report.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def open_the_form() -> None:
+        desk.driver.find_element(By.CSS_SELECTOR, f"#record-{chair.code} > summary").click()
+
+    await asyncio_run(desk, open_the_form)
+    await desk.screenshot("office-task-record")
+    await no_accessibility_problems(desk)
+    label = "Cách nhận báo cáo (không bắt buộc, tối đa 500 ký tự), ví dụ: qua điện thoại"
+    await desk.fill(label, "qua điện thoại")
+    await desk.attach("Tệp sản phẩm (không bắt buộc, tối đa 20 MB)", report)
+
+    def submit() -> None:
+        desk.driver.find_element(By.ID, f"record-submit-{chair.code}").click()
+        WebDriverWait(desk.driver, 30).until(lambda d: d.find_elements(By.ID, "flash"))
+
+    await asyncio_run(desk, submit)
+    assert await element_text(desk, "flash") == (
+        f"Đã ghi nhận đồng chí {chair.full_name} báo cáo hoàn thành nhiệm vụ VI.2; "
+        "đồng chí ấy không còn nhận nhắc hạn nhiệm vụ này."
+    )
+    line = await element_text(desk, f"person-{chair.code}")
+    assert "đã hoàn thành · Văn phòng ghi nhận (qua điện thoại) lúc " in line
+    assert "Báo cáo quận.pdf" in await element_text(desk, "files")
+    await desk.screenshot("office-task-recorded")
+    await no_accessibility_problems(desk)
+
+    def undo() -> None:  # recorded for the wrong chair: undone from the same line
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        desk.driver.find_element(By.ID, f"unrecord-{chair.code}").click()
+        WebDriverWait(desk.driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: "Đã hủy ghi nhận" in d.find_element(By.ID, "flash").text
+        )
+
+    await asyncio_run(desk, undo)
+    assert "chưa báo cáo" in await element_text(desk, f"person-{chair.code}")
+    assert "Báo cáo quận.pdf" not in await element_text(desk, "files")
+
+    await browser.open(await dashboard.signin_link())  # the forms on a phone
+    await browser.press("Đăng nhập")
+    await browser.open(dashboard.url(f"tasks/{task.id}"))
+    second = task.assignments[1]
+
+    def open_on_the_phone() -> int:
+        driver = browser.driver
+        driver.find_element(By.CSS_SELECTOR, f"#record-{second.code} > summary").click()
+        return int(driver.execute_script("return document.body.scrollWidth"))
+
+    assert await asyncio_run(browser, open_on_the_phone) <= PHONE[0]
+    await browser.screenshot("office-task-record-phone")
+
+
 async def test_staff_read_the_log_filtered_by_who_and_reissue_a_delegates_link(
     dashboard: Dashboard, desk: Browser
 ) -> None:

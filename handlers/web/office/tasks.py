@@ -11,17 +11,18 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.domain.ids import parse_id
-from bot.domain.tasks import MAX_TASK_NOTE, TaskLine, TaskStatus
+from bot.domain.tasks import MAX_TASK_FILES, MAX_TASK_NOTE, TaskLine, TaskStatus
 from bot.services.access import OfficeActor
 from bot.services.signin import StaffVisit
 from bot.services.tasks import TaskPage, TaskResult, TaskStep
 from handlers.web.attachment import attachment
 from handlers.web.office.binding import session_binding
-from storage.files import media_type, read_stored, sanitize_filename
+from handlers.web.uploads import TooLarge, read_form, text_field, upload
+from storage.files import MAX_BYTES, media_type, read_stored, sanitize_filename
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -42,6 +43,8 @@ class Tasks:
             Route("/tasks/{id}/files/{evidence}", staff(self.download), methods=["GET"]),
             Route("/tasks/{id}/close", staff(self.close), methods=["POST"]),
             Route("/tasks/{id}/reopen", staff(self.reopen), methods=["POST"]),
+            Route("/tasks/{id}/record", staff(self.record), methods=["POST"]),
+            Route("/tasks/{id}/unrecord", staff(self.unrecord), methods=["POST"]),
         ]
 
     async def board(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -69,6 +72,7 @@ class Tasks:
         return office._render(
             "office/task.html", visit=visit, actor=actor, task=line, row=_page_row(found),
             people=found, people_more=more, history=history, limit=MAX_TASK_NOTE,
+            limit_mb=MAX_BYTES // (1024 * 1024),
             flash=office._flash(request, visit),
         )  # fmt: skip
 
@@ -106,6 +110,65 @@ class Tasks:
         task_id = _id(request, "id")
         result = await office.services.tasks.reopen(actor, task_id, values.get("note", ""))
         return self._after(visit, task_id, result, TaskStep.REOPENED)
+
+    async def record(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Record «đã hoàn thành» for an assignee who reported by phone, on paper or by email,
+        with how it came (an optional note) and her deliverable (an optional file, checked and
+        kept as one uploaded on her personal page)."""
+        office = self.office
+        if not office._same_site(request):
+            return PlainTextResponse("", status_code=403)
+        task_id = _id(request, "id")
+        try:
+            form = await read_form(request, files=1)
+        except TooLarge:
+            text = office.catalog.html("task.file_too_large", limit_mb=MAX_BYTES // (1024 * 1024))
+            return office._done(visit, f"tasks/{task_id}", text, ok=False)
+        if not office.guard.valid(
+            session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
+        ):
+            return office._render("office/message.html", status=403, key="form_expired")
+        chosen = upload(form, "file")
+        file = None
+        if chosen is not None:
+            file = (chosen.filename or office.catalog.plain("task.unnamed_file"), b"")
+            if (reject := office.services.tasks.check_upload(file[0], chosen.size)) is None:
+                file = (file[0], await chosen.read())  # judged by name and size first
+            await chosen.close()
+            if reject is not None:
+                result = TaskResult(TaskStep.REJECTED, reject=reject)
+                return self._recorded(visit, task_id, result)
+        result = await office.services.tasks.record_for(
+            actor, task_id, text_field(form, "person"), note=text_field(form, "note"), file=file
+        )
+        return self._recorded(visit, task_id, result)
+
+    async def unrecord(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Undo the office's record of a person's report (recorded for the wrong person)."""
+        office = self.office
+        values = await office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        task_id = _id(request, "id")
+        result = await office.services.tasks.undo_record(actor, task_id, values.get("person", ""))
+        return self._recorded(visit, task_id, result)
+
+    def _recorded(self, visit: StaffVisit, task_id: int, result: TaskResult) -> Response:
+        """Back to the task's page after :meth:`record`, saying what was done (a refused file
+        in the words the personal page uses for it)."""
+        catalog = self.office.catalog
+        key = result.task.key if result.task is not None else ""
+        if result.step is TaskStep.REJECTED:
+            code = "file_too_large" if result.reject == "too_large" else f"rejected_{result.reject}"
+            html = catalog.html(f"task.{code}", limit_mb=MAX_BYTES // (1024 * 1024))
+        else:
+            html = catalog.html(
+                f"dash.tasks.record.{result.step.value}",
+                key=key, name=result.name, limit=MAX_TASK_NOTE, files=MAX_TASK_FILES,
+            )  # fmt: skip
+        path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
+        ok = result.step in (TaskStep.RECORDED_FOR, TaskStep.RECORD_UNDONE)
+        return self.office._done(visit, path, html, ok=ok)
 
     def _after(
         self, visit: StaffVisit, task_id: int, result: TaskResult, done: TaskStep
