@@ -180,7 +180,7 @@ async def _checks(stage: Stage, report: Path, written: bool) -> None:
         label = (
             catalog.plain("rehearsal.broadcast_label")
             if kind is MessageKind.BROADCAST
-            else catalog.plain(f"kind.{kind.value}", id="")
+            else catalog.plain(f"kind.{kind.value}", number="")
         )
         check((catalog.plain("rehearsal.check.kind", what=label, count=number), number > 0), kind)
     office_texts = [

@@ -29,7 +29,13 @@ from bot.app import build_outbox
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.drafts import DraftStatus
-from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, skip_reason
+from bot.domain.outbound import (
+    DeliveryStatus,
+    MessageKind,
+    MessageStatus,
+    notice_number,
+    skip_reason,
+)
 from bot.domain.ports import ChannelSender
 from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
@@ -656,7 +662,9 @@ async def _tick(stage: Stage) -> None:
                     )
                 }
             )
-            what = stage.catalog.plain(f"kind.{message.kind}", id=message.id)
+            what = stage.catalog.plain(
+                f"kind.{message.kind}", number=notice_number(message.number, message.id)
+            )
             if message.status == MessageStatus.SKIPPED:
                 reason = skip_reason(message.params)
                 stage.say(stage.catalog.plain(f"rehearsal.not_sent.{reason.value}", what=what))

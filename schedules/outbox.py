@@ -139,6 +139,7 @@ def message_view(row: OutboundMessage) -> MessageView:
         body=row.body,
         params=dict(row.params or {}),
         due_at=row.due_at,
+        number=row.number,
     )
 
 

@@ -219,6 +219,16 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A notice's number within its meeting, 1, 2, 3 … in the order the office confirmed them
+    # (sent or scheduled), given at confirmation and never changed (0022); None for a draft
+    # and for every other kind.
+    number: Mapped[int | None] = mapped_column(Integer)
+
+
+# One notice a number, within its meeting (other kinds have none: NULLs never collide).
+Index(
+    "ux_outbound_messages_number", OutboundMessage.meeting_id, OutboundMessage.number, unique=True
+)
 
 
 class Delivery(Base):

@@ -225,3 +225,47 @@ async def test_a_notice_full_of_ampersands_is_measured_as_sent_and_goes_out(
     await harness.send(admin.tap("📤 Gửi ngay"))
     await harness.tick()
     assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}
+
+
+async def test_notices_are_numbered_1_2_3_in_the_order_confirmed_not_by_the_outbox_row(
+    harness: BotHarness,
+) -> None:
+    # The plan's reminders fill the outbox first: the first notice's row is far from 1.
+    await harness.plan()
+    await linked_answers(harness)
+    admin = harness.admin()
+    other = harness.fake.user(100000002, "Văn phòng 2")  # the plan's second admin
+    await compose(harness, "Thông báo viết trước, gửi sau.", "Tất cả đại biểu đã liên kết")
+    # The second admin writes and sends hers meanwhile: she confirmed first, hers is no. 1.
+    await harness.send(other.command("/thongbao"))
+    await harness.send(other.text("Thông báo viết sau, gửi trước."))
+    await harness.send(other.tap("Tất cả đại biểu đã liên kết"))
+    await harness.send(other.tap("📤 Gửi ngay"))
+    assert other.last_text().startswith("📤 Đã xếp thông báo số 1 vào hàng gửi tới 5 người.")
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.text("07:00 27/5"))
+    assert admin.last_text().startswith("🕘 Đã hẹn gửi thông báo số 2 lúc 07:00")
+    await harness.tick()
+    assert other.last_text().startswith("📨 Báo cáo gửi thông báo số 1\n")
+    await harness.send(admin.command("/lichthongbao"))
+    listed = admin.last_text().split("\n")
+    assert listed[1].startswith("🕘 Số 2 — hẹn 07:00, Thứ Hai, ngày 27/5/2024")
+    assert listed[2].startswith("✅ Số 1 — Tất cả đại biểu đã liên kết: đã gửi 5")
+    assert buttons(admin.last_message) == ["Hủy thông báo số 2"]
+    await harness.send(admin.tap("Hủy thông báo số 2"))
+    assert admin.last_text() == "Đã hủy thông báo số 2."
+    # A cancelled notice keeps its number: the next is no. 3.
+    await compose(harness, "Thông báo thứ ba.", "Tất cả đại biểu đã liên kết")
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    assert admin.last_text().startswith("📤 Đã xếp thông báo số 3 vào hàng")
+
+
+async def test_a_draft_dropped_before_it_was_sent_is_not_called_a_numbered_notice(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await compose(harness, "Nội dung bỏ.", "Tất cả đại biểu đã liên kết")
+    await harness.send(harness.admin().tap("Hủy"))
+    assert harness.admin().last_text() == (
+        "Đã hủy thông báo đang soạn; thông báo chưa được gửi đi."
+    )

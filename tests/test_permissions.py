@@ -677,8 +677,8 @@ async def groups_offered(scene: Scene, said: Said) -> None:
 
 
 async def queued(scene: Scene, said: Said) -> None:
-    assert said.private[0].startswith(f"📤 Đã xếp thông báo số {scene.ids['draft']} vào hàng")
     draft = await _notice_row(scene.h, scene.ids["draft"])
+    assert said.private[0].startswith(f"📤 Đã xếp thông báo số {draft.number} vào hàng")
     assert draft.status == MessageStatus.SCHEDULED and draft.due_at is not None
 
 
@@ -689,19 +689,21 @@ async def time_asked(scene: Scene, said: Said) -> None:
 
 async def draft_dropped(scene: Scene, said: Said) -> None:
     draft_id = scene.ids["draft"]
-    assert said.private == [scene.say("broadcast.cancelled", id=draft_id)]
+    assert said.private == [scene.say("broadcast.dropped")]
     assert (await _notice_row(scene.h, draft_id)).status == MessageStatus.CANCELLED
 
 
 async def scheduled_cancelled(scene: Scene, said: Said) -> None:
     message_id = scene.ids["scheduled"]
-    assert said.private == [scene.say("broadcast.cancelled", id=message_id)]
-    assert (await _notice_row(scene.h, message_id)).status == MessageStatus.CANCELLED
+    row = await _notice_row(scene.h, message_id)
+    assert said.private == [scene.say("broadcast.cancelled", number=row.number)]
+    assert row.status == MessageStatus.CANCELLED
 
 
 async def resent(scene: Scene, said: Said) -> None:
     message_id = scene.ids["sent"]
-    assert said.private == [scene.say("broadcast.resent", id=message_id, count=1)]
+    number = (await _notice_row(scene.h, message_id)).number
+    assert said.private == [scene.say("broadcast.resent", number=number, count=1)]
     assert DeliveryStatus.FAILED not in await _deliveries(scene.h, message_id)
     assert (await _notice_row(scene.h, message_id)).status == MessageStatus.QUEUED
 

@@ -657,8 +657,8 @@ async def groups_offered(scene: Scene, said: Said) -> None:
 
 
 async def queued(scene: Scene, said: Said) -> None:
-    assert said.all[0].startswith(f"📤 Đã xếp thông báo số {scene.ids['draft']} vào hàng")
     draft = await _row(scene.services, OutboundMessage, scene.ids["draft"])
+    assert said.all[0].startswith(f"📤 Đã xếp thông báo số {draft.number} vào hàng")
     assert draft.status == MessageStatus.SCHEDULED and draft.due_at is not None
 
 
@@ -669,19 +669,21 @@ async def time_asked(scene: Scene, said: Said) -> None:
 
 async def draft_dropped(scene: Scene, said: Said) -> None:
     draft_id = scene.ids["draft"]
-    assert said.all == [scene.say("broadcast.cancelled", id=draft_id)]
+    assert said.all == [scene.say("broadcast.dropped")]
     assert (await _row(scene.services, OutboundMessage, draft_id)).status == "cancelled"
 
 
 async def scheduled_cancelled(scene: Scene, said: Said) -> None:
     message_id = scene.ids["scheduled"]
-    assert said.all == [scene.say("broadcast.cancelled", id=message_id)]
-    assert (await _row(scene.services, OutboundMessage, message_id)).status == "cancelled"
+    row = await _row(scene.services, OutboundMessage, message_id)
+    assert said.all == [scene.say("broadcast.cancelled", number=row.number)]
+    assert row.status == "cancelled"
 
 
 async def resent(scene: Scene, said: Said) -> None:
     message_id = scene.ids["sent"]
-    assert said.all == [scene.say("broadcast.resent", id=message_id, count=1)]
+    number = (await _row(scene.services, OutboundMessage, message_id)).number
+    assert said.all == [scene.say("broadcast.resent", number=number, count=1)]
     assert DeliveryStatus.FAILED not in await _deliveries(scene.services, message_id)
     assert (await _row(scene.services, OutboundMessage, message_id)).status == "queued"
 

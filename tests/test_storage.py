@@ -232,3 +232,39 @@ async def test_a_read_only_session_refuses_a_write_at_once(
     async with read_only(sessions) as session:  # reading is what it is for
         titles = list(await session.scalars(select(Meeting.title).where(Meeting.code == "RO")))
     assert titles == ["Hội nghị"]
+
+
+@pytest.mark.fresh_database
+async def test_the_notice_numbers_migration_numbers_the_notices_already_sent_in_order(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0022 (notice numbers): notices confirmed before it (sent, scheduled, cancelled after
+    that) are numbered 1, 2, 3 … in the order of their rows; a reminder or a dropped draft has
+    no number; a number is the meeting's once."""
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+    insert = (
+        "INSERT INTO outbound_messages (meeting_id, kind, status, audience, created_by,"
+        " created_at, due_at) SELECT id, '{}', '{}', 'linked', 't', '2024-05-18 02:00:00', {}"
+        " FROM meetings"
+    )
+    rows = [
+        ("rsvp_reminder", "done", "'2024-05-19 02:00:00'"),
+        ("broadcast", "done", "'2024-05-18 03:00:00'"),
+        ("broadcast", "cancelled", "NULL"),  # a draft dropped unconfirmed
+        ("broadcast", "cancelled", "'2024-05-20 01:00:00'"),  # scheduled, then cancelled
+        ("broadcast", "scheduled", "'2024-05-19 01:00:00'"),
+    ]
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0020")
+        for kind, status, due in rows:
+            await connection.execute(text(insert.format(kind, status, due)))
+        await connection.run_sync(_migrate, "upgrade", "head")
+        numbers = (
+            await connection.execute(text("SELECT number FROM outbound_messages ORDER BY id"))
+        ).scalars()
+        assert list(numbers) == [None, 1, None, 2, 3]
+    async with engine.connect() as connection:
+        with pytest.raises(IntegrityError):
+            await connection.execute(
+                text("UPDATE outbound_messages SET number = 1 WHERE number = 2")
+            )

@@ -191,7 +191,9 @@ async def test_a_notice_task_or_draft_is_named_and_a_dropped_notice_draft_is_not
     page = (await desk.client.get("/office/log?action=broadcast.cancelled")).text
     [cancelled] = entries(page)
     shown = entry_text(page, cancelled)
-    assert f"hủy thông báo (thông báo số {scheduled.message_id})" in shown
+    # Named by its number within the meeting (the first notice), not the outbox row's id.
+    assert scheduled.message_id == dropped.message_id + 1
+    assert "hủy thông báo (thông báo số 1)" in shown
     assert "Dự kiến gửi: 20/05/2024 08:00 → (bỏ)" in shown  # the time it no longer has
     page = (await desk.client.get("/office/log?action=task.reopened")).text
     [reopened] = entries(page)

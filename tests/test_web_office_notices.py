@@ -4,12 +4,14 @@ schedule then cancel; every form signed for the session, every step audited as t
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.domain.outbound import MessageKind
@@ -359,3 +361,44 @@ async def test_the_day_after_a_notice_goes_to_those_who_came_or_to_those_who_did
                if any("Cảm ơn đồng chí" in text
                       for text in texts(harness, harness.user_for(code).id))}  # fmt: skip
     assert reached == {"DB001", "DB003", "DB004"}
+
+
+async def test_the_first_notice_is_no_1_on_the_page_the_log_and_the_report_whatever_its_row(
+    desk: Desk, harness: BotHarness
+) -> None:
+    from tests.test_office_files import report_bytes
+
+    await harness.plan()  # the plan's reminders fill the outbox first
+    await linked_answers(harness)
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "linked")
+    listed = await confirm(desk, page, how="now")
+    assert text_of(listed, "flash").startswith("Đã xếp thông báo số 1 vào hàng gửi tới 5 người.")
+    async with harness.services.ctx.sessions() as session:
+        row = await session.scalar(
+            select(OutboundMessage).where(OutboundMessage.kind == MessageKind.BROADCAST)
+        )
+    assert row is not None and row.id > 1 and row.number == 1
+    await harness.tick()
+    listed = (await desk.client.get("/office/notices")).text
+    # The report's first cell is the notice's number; its forms still name the row.
+    assert f'<tr id="report-{row.id}"><td>1</td>' in listed
+    log = (await desk.client.get("/office/log?action=broadcast.queued")).text
+    assert "(thông báo số 1)" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", log))
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    sending = list(book["Gửi tin"].iter_rows(values_only=True))
+    [notice] = [r for r in sending[1:] if r[1].startswith("thông báo")]
+    assert notice[:2] == (1, "thông báo số 1")
+    assert all(r[0] is None for r in sending[1:] if r is not notice)  # reminders: no number
+
+
+async def test_the_overview_names_a_scheduled_notice_by_its_number(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await harness.plan()  # the plan's reminders fill the outbox first
+    await harness.tick()  # those whose time has passed go (or are skipped)
+    await linked_answers(harness)
+    page = await preview(desk, "Nhắc lịch họp.", "linked")
+    await confirm(desk, page, how="later", when="18:00 18/5")
+    overview = (await desk.client.get("/office/")).text
+    upcoming = overview.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+    assert "— thông báo số 1: Nhắc lịch họp.</li>" in upcoming

@@ -305,15 +305,20 @@ async def test_the_page_offers_the_telegram_bot_with_the_persons_own_deep_link(
 
 
 def dark_modules(page: str) -> set[tuple[int, int]]:
-    """The dark modules (column, row) of the QR code the page's Zalo figure draws, read from
-    the SVG path's runs ("M x y.5" then "h n" to draw, "m dx dy" to move), quiet zone removed."""
+    """The dark modules (column, row) of the QR code the page's Zalo figure draws."""
     figure = re.search(r'<figure class="bot-qr" id="zalo-qr">(.*?)</figure>', page, re.S)
     assert figure is not None and "Quét mã QR bằng Zalo" in figure.group(1)
     path = re.search(r'class="qrline"[^>]* d="([^"]+)"', figure.group(1))
     assert path is not None
+    return path_modules(path.group(1))
+
+
+def path_modules(path: str) -> set[tuple[int, int]]:
+    """The dark modules (column, row) an SVG path of a QR code draws, read from its runs
+    ("M x y.5" then "h n" to draw, "m dx dy" to move), the four modules of quiet zone removed."""
     dark: set[tuple[int, int]] = set()
     x = y = 0.0
-    for op, numbers in re.findall(r"([Mmh])([-\d. ]+)", path.group(1)):
+    for op, numbers in re.findall(r"([Mmh])([-\d. ]+)", path):
         values = [float(n) for n in numbers.split()]
         if op == "M":
             x, y = values
@@ -349,3 +354,87 @@ async def test_the_page_says_how_to_link_on_zalo_with_the_persons_own_code_when_
         update={"zalo": ZaloSettings(bot_name="Bot Hội nghị LHPN")}  # no link: no line
     )
     assert 'id="zalo-how"' not in (await web.open("DB001")).text
+
+
+# --- the pass for the reception desk ------------------------------------------------------------
+
+DESK_LINE = "Xuất trình mã này tại bàn đón tiếp"
+
+
+def desk_modules(html: str) -> set[tuple[int, int]]:
+    """The dark modules (column, row) of the QR code the page's desk pass draws."""
+    figure = html.split('id="desk-pass"', 1)[1].split('<figure class="desk-qr">', 1)[1]
+    path = re.search(r'<path stroke="#000" d="([^"]+)"', figure.split("</figure>", 1)[0])
+    assert path is not None
+    return path_modules(path.group(1))
+
+
+async def test_on_the_meeting_day_the_page_opens_on_the_slips_qr_and_code_for_the_desk(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    clock.set(local(2024, 5, 28, 7, 15))
+    page = await web.open("DB001")
+    html = page.text
+    # At the top, before the invitation: what the person shows the desk's phone.
+    assert html.index('<section id="desk-pass"') < html.index('<section id="invitation"')
+    assert '<h2 id="desk-pass-title">Mã đón tiếp đại biểu</h2>' in html
+    assert f'<span class="desk-show">{DESK_LINE}</span>' in html
+    links = {link.code: link for link in await imported.invitations.links()}
+    code = format_link_code(links["DB001"].link_code)
+    assert f'Mã cá nhân: <strong class="desk-code" id="desk-code">{code}</strong>' in html
+    # The slip's QR holds the personal link that goes on paper: the very same symbol here.
+    slip_link = f"http://testserver/{links['DB001'].token}"
+    assert desk_modules(html) == symbol_of(slip_link)
+    assert "<script" not in html
+    assert len(page.content) < 60_000
+
+
+async def test_the_day_before_the_meeting_the_desk_pass_is_at_the_top_too(
+    web: Web, clock: ManualClock
+) -> None:
+    clock.set(local(2024, 5, 27, 0, 5))
+    assert '<section id="desk-pass"' in (await web.open("DB001")).text
+
+
+async def test_before_that_the_desk_pass_waits_folded_at_the_foot_of_the_page(web: Web) -> None:
+    html = (await web.open("DB001")).text  # ten days before the meeting
+    assert '<section id="desk-pass"' not in html
+    folded = html.split('<details id="desk-pass" class="desk-pass folded">', 1)[1]
+    assert folded.startswith(
+        "\n<summary>Mã xuất trình tại bàn đón tiếp (dùng vào ngày hội nghị)</summary>"
+    )
+    assert DESK_LINE in folded
+    assert html.index('<details id="desk-pass"') > html.index('<section id="answer"')
+
+
+async def test_no_desk_pass_for_one_who_declined_was_withdrawn_or_once_the_meeting_is_over(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    await web.post("DB002", "rsvp", "form-decline", {"choice": "decline", "reason": ""})
+    await imported.withdrawals.withdraw(imported.access.local_operator(), "DB004")
+    clock.set(local(2024, 5, 28, 7, 15))
+    for code in ("DB002", "DB004"):
+        html = (await web.open(code)).text
+        assert 'id="desk-pass"' not in html and DESK_LINE not in html
+    assert 'id="desk-pass"' in (await web.open("DB001")).text
+    clock.set(local(2024, 5, 29, 0, 5))  # the day after: nothing left to show
+    assert 'id="desk-pass"' not in (await web.open("DB001")).text
+
+
+async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_to_them(
+    web: Web, clock: ManualClock
+) -> None:
+    await web.post(
+        "DB003",
+        "rsvp",
+        "form-substitute",
+        {"choice": "substitute", "name": "Lê Thị Hoa", "position": "Phó Chủ tịch", "unit": ""},
+    )
+    clock.set(local(2024, 5, 28, 7, 15))
+    html = (await web.open("DB003")).text
+    assert DESK_LINE in html
+    assert (
+        '<p class="text" id="desk-substitute">Đồng chí đã cử đồng chí Lê Thị Hoa dự thay: đề nghị '
+        "chuyển mã này (hoặc phiếu kèm giấy mời) để đồng chí Lê Thị Hoa xuất trình tại bàn đón "
+        "tiếp.</p>"
+    ) in html

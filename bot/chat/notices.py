@@ -59,7 +59,7 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
             lines.append(
                 catalog.html(
                     "broadcast.list_scheduled",
-                    id=item.id,
+                    number=item.number,
                     when=when,
                     audience=who,
                     preview=item.preview,
@@ -68,7 +68,7 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
             rows.append(
                 (
                     Button(
-                        catalog.plain("buttons.bc_cancel_id", id=item.id),
+                        catalog.plain("buttons.bc_cancel_id", number=item.number),
                         f"{BROADCAST_ACTION}cancel:{item.id}",
                     ),
                 )
@@ -77,7 +77,7 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
             lines.append(
                 catalog.html(
                     "broadcast.list_sending",
-                    id=item.id,
+                    number=item.number,
                     audience=who,
                     sent=counts[DeliveryStatus.SENT],
                     total=sum(counts.values()),
@@ -87,7 +87,7 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
             lines.append(
                 catalog.html(
                     "broadcast.list_done",
-                    id=item.id,
+                    number=item.number,
                     audience=who,
                     sent=counts[DeliveryStatus.SENT],
                     blocked=counts[DeliveryStatus.BLOCKED],
@@ -171,7 +171,10 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         assert result.reach is not None
         when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
         return turn.say(
-            f"broadcast.{step.value}", id=message_id, reachable=result.reach.reachable, when=when
+            f"broadcast.{step.value}",
+            number=result.number,
+            reachable=result.reach.reachable,
+            when=when,
         )
     if step is BroadcastStep.ASK_TIME:
         return turn.say("broadcast.ask_time", (_cancel_row(turn),), zone=config.meeting.timezone)
@@ -181,12 +184,14 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
             "broadcast.past_time", when=moment(catalog, config.meeting.local(result.due_at))
         )
     if step is BroadcastStep.CANCELLED:
-        return turn.say("broadcast.cancelled", id=message_id)
+        return turn.say("broadcast.cancelled", number=result.number)
+    if step is BroadcastStep.DROPPED:
+        return turn.say("broadcast.dropped")
     # too long, empty, bad time, gone, resent, nothing to resend, a confirmation taken before
     when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
     return turn.say(
-        f"broadcast.{step.value}", id=message_id or "", limit=result.limit, count=result.count,
-        when=when,
+        f"broadcast.{step.value}", number=result.number or "", limit=result.limit,
+        count=result.count, when=when,
     )  # fmt: skip
 
 

@@ -127,7 +127,7 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
         if message.kind in (MessageKind.TASK_REMINDER, MessageKind.TASK_OVERDUE):
             continue  # summarised below: one line per task would drown the plan
         when = moment(catalog, meeting.local(message.due_at))
-        what = catalog.plain(f"kind.{message.kind.value}", id="")
+        what = catalog.plain(f"kind.{message.kind.value}", number="")
         lines.append(catalog.plain("check.reminder_item", what=what, when=when))
     lines.append(
         catalog.plain(

@@ -18,6 +18,7 @@ which took a quarter of the time for a file 8 % smaller.
 from __future__ import annotations
 
 import logging
+import re
 import struct
 import zlib
 from collections.abc import Callable, Sequence
@@ -46,6 +47,7 @@ COMPRESSION: Final = 6
 _FINDER_LIKE = "1011101"
 _FROM_DIGITS = bytes.maketrans(b"01", b"\x00\x01")
 _TO_PIXELS = bytes.maketrans(b"\x00\x01", b"ld")
+_DARK_RUN = re.compile("d+")
 _DARK, _LIGHT = "0" * SCALE, "1" * SCALE
 _MASKS: Final[tuple[Callable[[int, int], bool], ...]] = (
     lambda i, j: (i + j) % 2 == 0,
@@ -243,3 +245,34 @@ def _packed(bits: str) -> bytes:
 def _chunk(name: bytes, data: bytes) -> bytes:
     body = name + data
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def qr_page_svg(link: str) -> str:
+    """The QR code of ``link`` as inline SVG markup: the very symbol of the slip's picture
+    (:func:`qr_matrix`, segno's own), dark on a white square with a quiet zone of four modules,
+    hidden from screen readers (the page's caption names it).
+
+    Made anew for each personal page rather than cached (each person's link is their own),
+    from the fast matrix: a few milliseconds, where segno's own SVG takes three times as long.
+    One path of horizontal strokes, each run of dark modules one, about 2 KB a personal link.
+    """
+    matrix = qr_matrix(link)
+    quiet = 4
+    width = len(matrix) + 2 * quiet
+    strokes: list[str] = []
+    for y, row in enumerate(matrix):
+        line = row.translate(_TO_PIXELS).decode()
+        end = None  # where the row's last stroke ended: the next moves on from there
+        for run in _DARK_RUN.finditer(line):
+            start, length = run.start(), run.end() - run.start()
+            if end is None:
+                strokes.append(f"M{start + quiet} {y + quiet}.5h{length}")
+            else:
+                strokes.append(f"m{start - end} 0h{length}")
+            end = run.end()
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {width}" class="qr" '
+        f'aria-hidden="true" shape-rendering="crispEdges">'
+        f'<path fill="#fff" d="M0 0h{width}v{width}H0z"/>'
+        f'<path stroke="#000" d="{"".join(strokes)}"/></svg>'
+    )

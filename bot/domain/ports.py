@@ -53,6 +53,7 @@ class MessageView:
     body: str | None
     params: Mapping[str, Any]
     due_at: datetime | None
+    number: int | None = None  # a notice's number within its meeting (what the office reads)
 
 
 @dataclass(frozen=True)

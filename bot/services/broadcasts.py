@@ -19,6 +19,7 @@ from bot.domain.outbound import (
     DeliveryStatus,
     MessageKind,
     MessageStatus,
+    notice_number,
 )
 from bot.domain.timespec import parse_typed_time
 from bot.domain.typed import typed
@@ -26,7 +27,7 @@ from bot.services import roster
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from storage import queries
-from storage.models import Delegate, Delivery, OutboundMessage, Rsvp
+from storage.models import Delegate, Delivery, Meeting, OutboundMessage, Rsvp
 from storage.uow import read_only, unit_of_work
 
 # Telegram's 4096 minus room for the header the office's name adds.
@@ -53,6 +54,7 @@ class BroadcastStep(StrEnum):
     QUEUED = "queued"
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
+    DROPPED = "dropped"  # a draft given up before it was sent or scheduled: it has no number
     TOO_LONG = "too_long"
     EMPTY = "empty"
     BAD_TIME = "bad_time"
@@ -91,6 +93,8 @@ class BroadcastResult:
 
     step: BroadcastStep
     message_id: int | None = None
+    # The notice's number within the meeting, once confirmed (what the office reads and says).
+    number: int | None = None
     body: str | None = None
     audience: str | None = None
     reach: Reach | None = None
@@ -104,6 +108,7 @@ class BroadcastSummary:
     """A broadcast in the office's list."""
 
     id: int
+    number: int  # within the meeting, as the office calls it (``OutboundMessage.number``)
     status: MessageStatus
     audience: str
     due_at: datetime | None
@@ -226,10 +231,14 @@ class BroadcastService:
                 return await self._gone(session, message_id)
             now = self._ctx.clock.now()
             reach = await self._reach(session, draft.audience)
-            self._schedule(draft, now)
+            await self._schedule(session, draft, now)
             _audit_sending(session, admin, draft, "broadcast.queued", now)
             result = BroadcastResult(
-                BroadcastStep.QUEUED, message_id=draft.id, reach=reach, audience=draft.audience
+                BroadcastStep.QUEUED,
+                message_id=draft.id,
+                number=draft.number,
+                reach=reach,
+                audience=draft.audience,
             )
         self._ctx.due_now()  # committed: the outbox sends it now, not at its next tick
         return result
@@ -266,22 +275,27 @@ class BroadcastService:
             return BroadcastResult(
                 BroadcastStep.PAST_TIME, message_id=draft.id, due_at=when, audience=draft.audience
             )
-        self._schedule(draft, when)
+        await self._schedule(session, draft, when)
         _audit_sending(session, admin, draft, "broadcast.scheduled", now)
         reach = await self._reach(session, draft.audience)
         return BroadcastResult(
             BroadcastStep.SCHEDULED,
             message_id=draft.id,
+            number=draft.number,
             due_at=when,
             reach=reach,
             audience=draft.audience,
         )
 
-    def _schedule(self, draft: OutboundMessage, when: datetime) -> None:
+    async def _schedule(
+        self, session: AsyncSession, draft: OutboundMessage, when: datetime
+    ) -> None:
+        """Confirm ``draft`` for ``when``; it becomes the meeting's next notice by number."""
         draft.status = MessageStatus.SCHEDULED
         draft.draft_step = None
         draft.due_at = when
         draft.expires_at = when + BROADCAST_WINDOW
+        draft.number = await _next_number(session, self._ctx.meeting_id)
 
     async def cancel(self, admin: OfficeActor, message_id: int | None = None) -> BroadcastResult:
         """Drop a draft, or a scheduled broadcast that has not gone out yet."""
@@ -321,7 +335,8 @@ class BroadcastService:
                     before={"due_at": message.due_at.isoformat()},
                     after=None,
                 )
-            return BroadcastResult(BroadcastStep.CANCELLED, message_id=message.id)
+            step = BroadcastStep.CANCELLED if was_scheduled else BroadcastStep.DROPPED
+            return BroadcastResult(step, message_id=message.id, number=message.number)
 
     async def resend_failed(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
         """Put the deliveries that failed back in the queue; the office gets a new report."""
@@ -343,7 +358,9 @@ class BroadcastService:
                 )
             )
             if not failed:
-                return BroadcastResult(BroadcastStep.NOTHING_TO_RESEND, message_id=message_id)
+                return BroadcastResult(
+                    BroadcastStep.NOTHING_TO_RESEND, message_id=message_id, number=message.number
+                )
             for delivery in failed:
                 delivery.status = DeliveryStatus.PENDING
                 delivery.attempts = 0
@@ -363,7 +380,12 @@ class BroadcastService:
                 before=None,
                 after={"deliveries": len(failed)},
             )
-            result = BroadcastResult(BroadcastStep.RESENT, message_id=message_id, count=len(failed))
+            result = BroadcastResult(
+                BroadcastStep.RESENT,
+                message_id=message_id,
+                number=message.number,
+                count=len(failed),
+            )
         self._ctx.due_now()  # committed: the outbox sends them now, not at its next tick
         return result
 
@@ -397,6 +419,7 @@ class BroadcastService:
         return [
             BroadcastSummary(
                 id=row.id,
+                number=notice_number(row.number, row.id),
                 status=MessageStatus(row.status),
                 audience=row.audience,
                 due_at=row.due_at,
@@ -443,7 +466,9 @@ class BroadcastService:
             return BroadcastResult(BroadcastStep.GONE, message_id=message_id)
         outcomes = _CANCEL_FOUND if cancelling else _SEND_FOUND
         step = outcomes.get(MessageStatus(message.status), BroadcastStep.GONE)
-        return BroadcastResult(step, message_id=message.id, due_at=message.due_at)
+        return BroadcastResult(
+            step, message_id=message.id, number=message.number, due_at=message.due_at
+        )
 
     async def _draft(
         self, session: AsyncSession, admin: OfficeActor, message_id: int
@@ -494,6 +519,18 @@ class BroadcastService:
             not_linked=counts["not_linked"],
             first_not_linked=first,
         )
+
+
+async def _next_number(session: AsyncSession, meeting_id: int) -> int:
+    """The number the meeting's next confirmed notice takes: one more than the last given.
+
+    The meeting's row is locked first (``FOR UPDATE``; SQLite's writers take turns anyway), so
+    two offices confirming at once on PostgreSQL take turns rather than one number twice."""
+    await session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
+    last = await session.scalar(
+        select(func.max(OutboundMessage.number)).where(OutboundMessage.meeting_id == meeting_id)
+    )
+    return (last or 0) + 1
 
 
 def _audit_sending(

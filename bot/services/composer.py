@@ -24,6 +24,7 @@ from bot.domain.outbound import (
     VenuePart,
     audience_deadline,
     decode_buttons,
+    notice_number,
 )
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
 from bot.domain.rsvp import RsvpStatus
@@ -446,7 +447,8 @@ class MessageComposer:
 
     def kind_label(self, message: MessageView) -> str:
         """A short name for a message in reports."""
-        return self._catalog.plain(f"kind.{message.kind.value}", id=message.id)
+        number = notice_number(message.number, message.id)
+        return self._catalog.plain(f"kind.{message.kind.value}", number=number)
 
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
         """Sent, blocked, failed with reasons, and who never opened their link."""

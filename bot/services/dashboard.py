@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from bot.domain import outbound
-from bot.domain.outbound import Audience, MessageKind, MessageStatus
+from bot.domain.outbound import Audience, MessageKind, MessageStatus, notice_number
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
 from bot.services import roster
@@ -89,6 +89,7 @@ class Upcoming:
     audience: str
     due_at: datetime | None
     preview: str
+    number: int  # a notice's number within the meeting (the row's id for the other kinds)
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,14 @@ class DashboardService:
                 .limit(limit)
             )
             return [
-                Upcoming(r.id, MessageKind(r.kind), r.audience, r.due_at, (r.body or "")[:80])
+                Upcoming(
+                    r.id,
+                    MessageKind(r.kind),
+                    r.audience,
+                    r.due_at,
+                    (r.body or "")[:80],
+                    notice_number(r.number, r.id),
+                )
                 for r in rows
             ]
 
@@ -436,7 +444,15 @@ class DashboardService:
         for e in entries:
             if e.entity_id:
                 wanted.setdefault(e.entity, set()).add(e.entity_id)
-        found = {("outbound_message", n): str(n) for n in wanted.get("outbound_message", ())}
+        found: dict[tuple[str, int], str] = {}
+        if ids := wanted.get("outbound_message"):
+            # A notice by its number within the meeting, as the office calls it everywhere.
+            for message_id, number in await session.execute(
+                select(OutboundMessage.id, OutboundMessage.number).where(
+                    OutboundMessage.id.in_(ids)
+                )
+            ):
+                found["outbound_message", message_id] = str(notice_number(number, message_id))
         if ids := wanted.get("task"):
             for task_id, key in await session.execute(
                 select(Task.id, Task.key).where(Task.id.in_(ids))

@@ -66,6 +66,7 @@ class MessageRow:
     kind: MessageKind
     audience: str
     status: MessageStatus
+    number: int | None  # a notice's number within the meeting; None for the other kinds
     due_at: datetime | None
     finished_at: datetime | None
     counts: Counter[DeliveryStatus]
@@ -257,6 +258,7 @@ class OfficeReportService:
                 kind=MessageKind(row.kind),
                 audience=row.audience,
                 status=MessageStatus(row.status),
+                number=row.number,
                 due_at=row.due_at,
                 finished_at=row.finished_at,
                 counts=counts[row.id],

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -41,6 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from bot.config import Meeting
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
 from bot.domain.rsvp import RsvpStatus
@@ -298,6 +300,31 @@ def _details_statement() -> Any:
 
 PERSON = _person_statement()
 DETAILS = _details_statement()
+
+
+class DeskPass(StrEnum):
+    """How a personal page shows the QR and code to show at the reception desk."""
+
+    # The day before the meeting and its days: at the top, large, for the desk to scan.
+    PROMINENT = "prominent"
+    # Before that: folded away at the foot of the page, for whoever wants it early.
+    FOLDED = "folded"
+
+
+def desk_pass(meeting: Meeting, view: PageView, now: datetime) -> DeskPass | None:
+    """Whether and how ``view``'s page shows the desk's QR and code at ``now``: for whom the
+    desk expects (an invitee not withdrawn who has not declined; one who sent a substitute
+    too, for the substitute comes in on the invitee's card, as with the slip), until the
+    meeting's last day is over."""
+    if view.delegate.is_contact or view.delegate.withdrawn:
+        return None
+    if view.rsvp.status is RsvpStatus.DECLINED:
+        return None
+    today = meeting.local(now).date()
+    first_day = meeting.local(meeting.starts_at).date()
+    if today > meeting.local(meeting.ends_at).date():
+        return None
+    return DeskPass.PROMINENT if today >= first_day - timedelta(days=1) else DeskPass.FOLDED
 
 
 class PageService:

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from bot.chat import replies
 from bot.chat.drafts import result_params
 from bot.config import WebSettings
-from bot.documents.qr import qr_svg
+from bot.documents.qr import qr_page_svg, qr_svg
 from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
@@ -36,6 +36,7 @@ from bot.domain.rsvp import (
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
     RsvpChoice,
+    RsvpStatus,
 )
 from bot.domain.tasks import MAX_TASK_FILES, MAX_TASK_NOTE, TaskAction
 from bot.domain.tokens import format_link_code, looks_like_token, token_before_punctuation
@@ -45,7 +46,7 @@ from bot.services import Services
 from bot.services.drafts.values import DraftResult, DraftStep
 from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
-from bot.services.pages import PageView
+from bot.services.pages import DeskPass, PageView, desk_pass
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
@@ -348,6 +349,7 @@ class Site:
                 "qr": Markup(qr_svg(bot_link)),  # noqa: S704 (segno's own markup of our config's link)
             }
         return {
+            "desk_pass": self._desk_pass(visit),
             "delegate": view.delegate,
             "rsvp": view.rsvp,
             "answer": replies.answer(catalog, view.rsvp),
@@ -360,6 +362,25 @@ class Site:
             "page_token": visit.token,
             # Written once for chat, page and message alike (bot.texts.presenters).
             "withdrawn_notice": withdrawn_notice(catalog, self.config),
+        }
+
+    def _desk_pass(self, visit: Visit) -> dict[str, Any] | None:
+        """What the page shows the reception desk, if anything (``desk_pass``): the QR of the
+        personal link the slip's QR holds (the web page's own, the link that goes on paper
+        when there is a web page) and the personal code printed under it."""
+        view = visit.view
+        shown = desk_pass(self.config.meeting, view, self.services.ctx.clock.now())
+        if shown is None:
+            return None
+        link = self.setup.settings.link(visit.token)
+        substitute = (
+            view.rsvp.substitute_name if view.rsvp.status is RsvpStatus.SUBSTITUTE else None
+        )
+        return {
+            "prominent": shown is DeskPass.PROMINENT,
+            "qr": Markup(qr_page_svg(link)),  # noqa: S704 (our own markup of a module matrix)
+            "code": format_link_code(view.link_code) if view.link_code else "",
+            "substitute": substitute,
         }
 
     async def calendar(self, request: Request) -> Response:

@@ -4,19 +4,24 @@ loopback; the office's side is the simulated Telegram. Each page and state is sa
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from sqlalchemy import select
 
 from bot.domain.rsvp import RsvpStatus
 from handlers.web.app import build_web_app
 from handlers.web.server import serving
 from storage.models import Delegate, DraftComment, DraftVersion, Rsvp
-from tests.browser.conftest import Browser
+from tests.browser.conftest import PHONE, Browser
+from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.samples import docx
 from tests.web_support import web_setup
@@ -191,3 +196,70 @@ async def test_a_task_contact_uploads_a_deliverable_and_the_office_gets_the_file
     [sent] = site.harness.fake.calls_to("sendDocument")
     assert sent.params["chat_id"] == OFFICE_CHAT
     assert sent.uploads["document"].content == content
+
+
+def png_greyscale(png: bytes) -> memoryview:
+    """A screenshot (8-bit RGB or RGBA PNG, any scanline filter) as one byte a pixel, the
+    green channel, rows of the image's width: what a QR reader needs."""
+    position, header, idat = 8, b"", b""
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind, body = png[position + 4 : position + 8], png[position + 8 : position + 8 + length]
+        header = body if kind == b"IHDR" else header
+        idat += body if kind == b"IDAT" else b""
+        position += 12 + length
+    width, height, depth, color_type = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and color_type in (2, 6)
+    channels = 3 if color_type == 2 else 4
+    stride = width * channels
+    raw = zlib.decompress(idat)
+    previous, grey = bytearray(stride), bytearray()
+    for row in range(height):
+        start = row * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            if kind == 1:
+                line[i] = (line[i] + left) % 256
+            elif kind == 2:
+                line[i] = (line[i] + up) % 256
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) % 256
+            elif kind == 4:
+                corner = previous[i - channels] if i >= channels else 0
+                guess = left + up - corner
+                a, b, c = abs(guess - left), abs(guess - up), abs(guess - corner)
+                nearest = left if a <= b and a <= c else up if b <= c else corner
+                line[i] = (line[i] + nearest) % 256
+        grey += line[1::channels]
+        previous = line
+    return memoryview(bytes(grey)).cast("B", (height, width))
+
+
+async def test_on_the_meeting_day_the_page_opens_on_a_qr_the_desk_reads_as_the_invitee(
+    site: Site, browser: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    site.harness.clock.set(local(2024, 5, 28, 7, 20))
+    await browser.open(site.page("DB002"))
+    text = await browser.text()
+    assert "Xuất trình mã này tại bàn đón tiếp" in text
+    await browser.screenshot("5-ma-don-tiep")
+    await no_accessibility_problems(browser)
+
+    def the_qr() -> tuple[bool, dict[str, float], bytes]:
+        figure = browser.driver.find_element(By.CSS_SELECTOR, "#desk-pass svg")
+        return figure.is_displayed(), figure.rect, figure.screenshot_as_png
+
+    shown, rect, picture = await asyncio.to_thread(the_qr)
+    # In sight as the page opens, and large enough for a desk's phone held up to it.
+    assert shown and rect["y"] + rect["height"] <= PHONE[1] and rect["width"] >= 200
+    read = [barcode.text for barcode in zxingcpp.read_barcodes(png_greyscale(picture))]
+    assert read == [site.page("DB002")]
+    # What the desk's scanner reads from it is the invitee.
+    access = site.harness.services.access
+    desk = access.office_desk(access.local_operator(), "Bàn 1")
+    arrival = await site.harness.services.checkin.lookup(desk, read[0])
+    assert arrival.person is not None and arrival.person.code == "DB002"

@@ -89,7 +89,8 @@ class Notices:
         items = await office.services.broadcasts.recent(actor, limit=LISTED)
         listed = [
             {
-                "id": item.id,
+                "id": item.id,  # what its forms and the page's anchors name
+                "number": item.number,  # what the office reads
                 "status": item.status.value,
                 "audience": audience_label(catalog, config, item.audience),
                 "to_call": notice_audience(item.audience),  # who it left to phone, listed
@@ -247,7 +248,7 @@ class Notices:
         if not catalog.has(key):
             key = f"broadcast.{step.value}"
         return catalog.html(
-            key, id=result.message_id or "", limit=result.limit, count=result.count,
+            key, number=result.number or "", limit=result.limit, count=result.count,
             reachable=reachable, when=when, zone=config.meeting.timezone,
         )  # fmt: skip
 
@@ -257,6 +258,7 @@ def _ok(step: BroadcastStep) -> bool:
         BroadcastStep.QUEUED,
         BroadcastStep.SCHEDULED,
         BroadcastStep.CANCELLED,
+        BroadcastStep.DROPPED,
         BroadcastStep.RESENT,
         BroadcastStep.ALREADY_QUEUED,
         BroadcastStep.ALREADY_SCHEDULED,
