@@ -220,7 +220,7 @@ class OutboundMessage(Base):
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A notice's number within its meeting, 1, 2, 3 … in the order the office confirmed them
-    # (sent or scheduled), given at confirmation and never changed (0022); None for a draft
+    # (sent or scheduled), given at confirmation and never changed (0021); None for a draft
     # and for every other kind.
     number: Mapped[int | None] = mapped_column(Integer)
 

@@ -238,7 +238,7 @@ async def test_a_read_only_session_refuses_a_write_at_once(
 async def test_the_notice_numbers_migration_numbers_the_notices_already_sent_in_order(
     engine: AsyncEngine, services: Services
 ) -> None:
-    """0022 (notice numbers): notices confirmed before it (sent, scheduled, cancelled after
+    """0021 (notice numbers): notices confirmed before it (sent, scheduled, cancelled after
     that) are numbered 1, 2, 3 … in the order of their rows; a reminder or a dropped draft has
     no number; a number is the meeting's once."""
     await services.delegates.import_rows([delegate_row("A1")], actor="t")
