@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Config, ZaloSettings
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.documents.qr import qr_page_svg
 from bot.domain.clock import ManualClock
 from bot.domain.tokens import format_link_code
 from bot.services import Services, build_services
@@ -438,3 +439,16 @@ async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_to_them(
         "chuyển mã này (hoặc phiếu kèm giấy mời) để đồng chí Lê Thị Hoa xuất trình tại bàn đón "
         "tiếp.</p>"
     ) in html
+
+
+async def test_a_page_opened_again_on_the_meeting_morning_draws_its_qr_once(
+    web: Web, clock: ManualClock
+) -> None:
+    # People open their page again and again at the door: the QR (3 ms of drawing) is kept.
+    clock.set(local(2024, 5, 28, 7, 15))
+    qr_page_svg.cache_clear()
+    first = (await web.open("DB001")).text
+    again = (await web.open("DB001")).text
+    assert desk_modules(again) == desk_modules(first)
+    drawn = qr_page_svg.cache_info()
+    assert (drawn.misses, drawn.hits) == (1, 1)

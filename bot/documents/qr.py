@@ -23,7 +23,7 @@ import struct
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Final
 
 import segno
@@ -48,6 +48,8 @@ _FINDER_LIKE = "1011101"
 _FROM_DIGITS = bytes.maketrans(b"01", b"\x00\x01")
 _TO_PIXELS = bytes.maketrans(b"\x00\x01", b"ld")
 _DARK_RUN = re.compile("d+")
+# The personal pages' QR kept drawn (about 2 KB each: 2 MB at most).
+PAGE_QRS_KEPT: Final = 1024
 _DARK, _LIGHT = "0" * SCALE, "1" * SCALE
 _MASKS: Final[tuple[Callable[[int, int], bool], ...]] = (
     lambda i, j: (i + j) % 2 == 0,
@@ -247,14 +249,16 @@ def _chunk(name: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
 
+@lru_cache(maxsize=PAGE_QRS_KEPT)
 def qr_page_svg(link: str) -> str:
     """The QR code of ``link`` as inline SVG markup: the very symbol of the slip's picture
     (:func:`qr_matrix`, segno's own), dark on a white square with a quiet zone of four modules,
     hidden from screen readers (the page's caption names it).
 
-    Made anew for each personal page rather than cached (each person's link is their own),
-    from the fast matrix: a few milliseconds, where segno's own SVG takes three times as long.
-    One path of horizontal strokes, each run of dark modules one, about 2 KB a personal link.
+    From the fast matrix: about 3 ms, where segno's own SVG takes three times as long. One path
+    of horizontal strokes, each run of dark modules one, about 2 KB a personal link. Kept for
+    the last :data:`PAGE_QRS_KEPT` links: on the meeting's morning the same people open their
+    pages again and again, and a page otherwise costs the QR's milliseconds each time.
     """
     matrix = qr_matrix(link)
     quiet = 4
