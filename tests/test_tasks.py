@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import pytest
 from openpyxl import load_workbook
@@ -401,8 +402,9 @@ async def test_a_reminder_queued_before_her_invitation_was_withdrawn_skips_the_t
     await harness.tick()
     assert len(chair.messages) == count
     assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in other.last_text()
-    copies = await reminder_copies(harness, "task:VI.2")
-    assert copies[:2] == [("skipped", "nothing to send"), ("sent", None)]
+    assert Counter(await reminder_copies(harness, "task:VI.2")) == {
+        ("skipped", "nothing to send"): 1, ("sent", None): 1, ("not_linked", None): 28,
+    }  # fmt: skip
 
 
 async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(
