@@ -12,7 +12,9 @@ the most to say. Every run then works on its own copy of that database:
   preview (the audience «chưa trả lời» chosen for a notice being written) as
   ``Inbox.handle`` answers an office member on Telegram: the server time in the core, from the
   event to the answer, not the sending. Also the size of each answer (characters, Telegram
-  messages of 4,096, text-channel messages of 1,000).
+  messages of 4,096, text-channel messages of 1,000). Then ``queries.delegate_by_code`` in a
+  session of its own, as a grant, a withdrawal or a sign-in link finds one person: the last
+  code imported, typed in lower case, and a code not on the list.
 * **queue** (a fresh process per run): a notice to «chưa trả lời» (all N) due now;
   ``Outbox.queue_due()`` timed; then the whole broadcast drained at full speed through a
   sender that accepts every message (a virtual clock for the pacer), and the process's peak
@@ -209,6 +211,24 @@ async def work_chat(config_path: Path, runs: int) -> dict[str, Any]:
         )
         _timed(timings, cpu, started)
     out["preview"] = {"ms": timings, "cpu_ms": cpu, **sizes(answer)}
+    # One person found by the code the office typed (a grant, a withdrawal, a sign-in link):
+    # the last one imported, in lower case; then a code that is not on the list.
+    from storage import queries
+    from storage.models import Delegate
+    from storage.uow import read_only
+
+    async with read_only(services.ctx.sessions) as session:
+        last = await session.scalar(select(Delegate.code).order_by(Delegate.id.desc()).limit(1))
+    assert last is not None
+    for name, typed in (("code", last.lower()), ("nocode", "khong-co-ma")):
+        timings, cpu = [], []
+        for _ in range(runs):
+            started = _now()
+            async with read_only(services.ctx.sessions) as session:
+                person = await queries.delegate_by_code(session, services.ctx.meeting_id, typed)
+            _timed(timings, cpu, started)
+            assert (person is None) == (name == "nocode")
+        out[name] = {"ms": timings, "cpu_ms": cpu}
     await inbox.flush()
     await engine.dispose()
     return out
@@ -611,14 +631,17 @@ def measure(
                 config = fresh_copy(db, folder, side.tree)
                 result, _, _ = run_worker(side, "chat", config, runs=args.runs)
                 assert result is not None
-                for name in ("thongke", "chuatraloi", "preview"):
+                for name in ("thongke", "chuatraloi", "preview", "code", "nocode"):
+                    if name not in result:
+                        continue
                     for value in result[name]["ms"]:
                         side.add(f"{name}_ms", value)
                     for value in result[name]["cpu_ms"]:
                         side.add(f"{name}_cpu", value)
-                    side.notes[name] = {
+                    if notes := {
                         k: v for k, v in result[name].items() if k not in ("ms", "cpu_ms")
-                    }
+                    }:
+                        side.notes[name] = notes
             if "docs" in only and run == 0:
                 # One process, the sides in turns, --runs rounds (CPU time of each side).
                 config = fresh_copy(db, folder, side.tree)
@@ -676,6 +699,9 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("chuatraloi_cpu", "  CPU (ms)", ""),
     ("preview_ms", "notice preview (ms, core)", "preview"),
     ("preview_cpu", "  CPU (ms)", ""),
+    ("code_ms", "look up one code, lower case (ms)", ""),
+    ("code_cpu", "  CPU (ms)", ""),
+    ("nocode_ms", "  a code not on the list (ms)", ""),
     ("queue_ms", "queue a notice (ms)", "queue"),
     ("queue_cpu", "  CPU (ms)", ""),
     ("rss_before_mb", "RSS before the broadcast (MB)", ""),

@@ -7,7 +7,8 @@ The outbox does three things, every few seconds (:mod:`schedules.scheduler` puls
    to have blocked the bot); a message past its window is skipped and the skip reported; of
    several reminders of one series due at once (after a stop) only the newest goes;
 2. **drain** due deliveries: claim a batch (``pending`` → ``sending``, committed), send each
-   part under the platform's limits, record every part as it goes out;
+   part under the platform's limits, record every part as it goes out; a reminder whose point
+   passed while it waited (the task reported done, the answer given) is skipped as claimed;
 3. **finish** messages with no delivery left in flight and report to the office; a message
    that went to nobody (an empty audience, or nothing to say) ends ``skipped``, not ``done``.
 
@@ -102,6 +103,7 @@ from bot.domain.ports import (
 )
 from bot.domain.reminders import reminder_series
 from bot.domain.rsvp import RsvpStatus
+from bot.domain.tasks import TaskStatus
 from schedules.ratelimit import Pacer
 from storage import queries
 from storage.models import (
@@ -109,6 +111,8 @@ from storage.models import (
     Delivery,
     OutboundMessage,
     Rsvp,
+    Task,
+    TaskAssignment,
 )
 from storage.uow import read_only, unit_of_work
 
@@ -678,10 +682,12 @@ class Outbox:
         :func:`_unsendable`), said why."""
         delegate_ids = [d.delegate_id for d, _ in rows if d.delegate_id is not None]
         recipients, withdrawn = await _recipients(session, delegate_ids)
+        open_tasks = await _open_tasks(session, self._meeting_id, rows)
         claimed = []
         for delivery, message in rows:
             if delivery.delegate_id is not None and (
                 unsent := _unsendable(message, delivery.delegate_id in withdrawn)
+                or _answered(message, delivery.delegate_id, recipients, open_tasks)
             ):
                 delivery.status, delivery.last_error = DeliveryStatus.SKIPPED, unsent
                 delivery.updated_at = now
@@ -1096,6 +1102,59 @@ def _unsendable(message: OutboundMessage, withdrawn: bool) -> str | None:
     if withdrawn and message.kind in INVITEE_KINDS:
         return WITHDRAWN
     if telling and not withdrawn:
+        return NOTHING_TO_SEND
+    return None
+
+
+async def _open_tasks(
+    session: AsyncSession, meeting_id: int, rows: Sequence[Any]
+) -> set[tuple[int, str]]:
+    """Of the task reminders among claimed ``rows``, the (person, task key) still open: the
+    task neither closed nor archived, and the person holds it and has not reported it done.
+    One statement for the whole batch, none when it holds no task reminder."""
+    wanted = [
+        (delivery.delegate_id, message.audience.partition(":")[2])
+        for delivery, message in rows
+        if message.kind == MessageKind.TASK_REMINDER and delivery.delegate_id is not None
+    ]
+    if not wanted:
+        return set()
+    found = await session.execute(
+        select(TaskAssignment.person_id, Task.key)
+        .join(Task, Task.id == TaskAssignment.task_id)
+        .where(
+            Task.meeting_id == meeting_id,
+            Task.key.in_({key for _, key in wanted}),
+            Task.archived_at.is_(None),
+            Task.closed_at.is_(None),
+            TaskAssignment.person_id.in_({person for person, _ in wanted}),
+            TaskAssignment.status != TaskStatus.DONE,
+        )
+    )
+    return {(person, key) for person, key in found}
+
+
+def _answered(
+    message: OutboundMessage,
+    person_id: int,
+    recipients: Mapping[int, Recipient],
+    open_tasks: set[tuple[int, str]],
+) -> str | None:
+    """Why a reminder is skipped as it is claimed because what it asks for was done since it
+    was queued (it waited behind a long broadcast, a pause, a retry), or None to send it: a
+    task reminder once the person reported the task done (or the office recorded it, closed
+    the task, or the task left her with her invitation); an RSVP reminder once she answered.
+    A draft reminder needs no check here: its content, read as it is sent, lists only the
+    themes still missing, and is skipped as empty when there is none."""
+    if message.kind == MessageKind.TASK_REMINDER:
+        key = message.audience.partition(":")[2]
+        return None if (person_id, key) in open_tasks else NOTHING_TO_SEND
+    recipient = recipients.get(person_id)
+    if (
+        message.kind == MessageKind.RSVP_REMINDER
+        and recipient is not None
+        and recipient.rsvp is not RsvpStatus.NO_ANSWER
+    ):
         return NOTHING_TO_SEND
     return None
 

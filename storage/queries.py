@@ -56,8 +56,32 @@ async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str,
 
 
 async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
-    """The person with this code (matched as :func:`fold_code` does), if any."""
-    return (await delegates_by_code(session, meeting_id)).get(fold_code(code))
+    """The person with this code (matched as :func:`fold_code` does), if any.
+
+    Found in SQL, not by loading the meeting's people (ten thousand objects for one code, at
+    every sign-in link, grant, withdrawal): the code as typed, by the unique index; then, for
+    an ASCII code, ``lower(code)``, which folds ASCII exactly as :func:`fold_code` does (each
+    candidate checked here, as a database's lower() may fold other letters differently).
+    Only when neither finds it (a code with letters SQLite's lower() leaves alone, or no such
+    code) are the codes read as columns and folded here.
+    """
+    folded, typed = fold_code(code), code.strip()
+    people = select(Delegate).where(Delegate.meeting_id == meeting_id)
+    found = await session.scalar(people.where(Delegate.code == typed))
+    if found is not None:
+        return found
+    if folded.isascii():
+        candidates = await session.scalars(
+            people.where(func.lower(Delegate.code) == folded).order_by(Delegate.id)
+        )
+        found = next((p for p in candidates if fold_code(p.code) == folded), None)
+        if found is not None:
+            return found
+    codes = await session.execute(
+        select(Delegate.id, Delegate.code).where(Delegate.meeting_id == meeting_id)
+    )
+    matching = [id_ for id_, stored in codes if fold_code(stored) == folded]
+    return await session.get(Delegate, matching[-1]) if matching else None
 
 
 # Up to this many accounts are looked up by their codes and ids (a page of the log); more (an

@@ -23,6 +23,7 @@ from bot.app import build_composer
 from bot.config import Config
 from bot.domain.order import protocol_key
 from bot.domain.outbound import (
+    DeliveryStatus,
     MessageKind,
     MessageStatus,
     Part,
@@ -157,6 +158,30 @@ async def test_a_tick_sends_each_reminder_once(harness: BotHarness) -> None:
     await harness.tick()
     reminders = [t for t in texts(harness, harness.user_for("DB005").id) if "chưa xác nhận" in t]
     assert len(reminders) == 1
+
+
+async def test_an_rsvp_reminder_queued_before_she_answered_is_skipped_not_sent(
+    harness: BotHarness,
+) -> None:
+    """The chase was queued (a long notice ahead of it, a pause) and she answered before its
+    turn: she is not asked again for the answer she gave; her copy is recorded as skipped."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(REMINDER_1)
+    await harness.outbox.queue_due()
+    silent = harness.user_for("DB005")
+    await harness.send(silent.tap("✅ Tham dự"))
+    count = len(silent.messages)
+    await harness.tick()
+    assert len(silent.messages) == count
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {
+        "skipped": 1, "not_linked": 75,
+    }  # fmt: skip
+    async with harness.services.ctx.sessions() as session:
+        errors = await session.scalars(
+            select(Delivery.last_error).where(Delivery.status == DeliveryStatus.SKIPPED)
+        )
+        assert list(errors) == ["nothing to send"]
 
 
 async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(

@@ -10,17 +10,18 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, event, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import storage.engine
 from bot.domain.tokens import parse_link_code
 from bot.services import Services
+from storage import queries
 from storage.base import Base
 from storage.engine import create_engine
 from storage.migrate import alembic_config, head_revision
-from storage.models import Meeting
+from storage.models import Delegate, Meeting
 from storage.uow import read_only, unit_of_work
 from tests.test_services import row as delegate_row
 
@@ -268,3 +269,41 @@ async def test_the_notice_numbers_migration_numbers_the_notices_already_sent_in_
             await connection.execute(
                 text("UPDATE outbound_messages SET number = 1 WHERE number = 2")
             )
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("DB001", "DB001"),  # as stored: the unique index
+        ("db001", "DB001"),  # another case: lower() in SQL
+        ("  dB001 \n", "DB001"),  # spaces around it, as a command is typed
+        ("ĐB-Hòa", "ĐB-Hòa"),
+        (" đb-hÒA ", "ĐB-Hòa"),  # letters SQLite's lower() leaves alone: folded here
+        ("k9", "\u212a9"),  # a Kelvin sign folds to an ASCII k, as fold_code has it
+        ("DB002", None),
+        ("DB 001", None),  # a space inside is another code
+    ],
+)
+async def test_one_code_is_found_as_lists_match_it_without_loading_everyone(
+    services: Services, typed: str, found: str | None
+) -> None:
+    """``delegate_by_code`` matches as :func:`storage.queries.fold_code` does, and loads the
+    person it finds, not every person of the meeting (ten thousand, at every sign-in link)."""
+    rows = [
+        delegate_row(code, row=number, phone=None)
+        for number, code in enumerate(["DB001", "ĐB-Hòa", "\u212a9", "DB003", "DB004"], 2)
+    ]
+    await services.delegates.import_rows(rows, actor="t")
+    loaded: list[str] = []
+
+    def on_load(person: Delegate, _: object) -> None:
+        loaded.append(person.code)
+
+    event.listen(Delegate, "load", on_load)
+    try:
+        async with read_only(services.ctx.sessions) as session:
+            person = await queries.delegate_by_code(session, services.ctx.meeting_id, typed)
+    finally:
+        event.remove(Delegate, "load", on_load)
+    assert (person.code if person is not None else None) == found
+    assert loaded == ([] if found is None else [found])

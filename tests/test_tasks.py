@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 
 import pytest
 from openpyxl import load_workbook
@@ -338,6 +339,72 @@ async def test_a_task_reminder_with_nobody_left_to_remind_is_skipped_not_sent(
     book = load_workbook(io.BytesIO(await report_bytes(harness)))
     [row] = [r for r in book["Gửi tin"].iter_rows(values_only=True) if r[0] == reminder.id]
     assert row[4] == "không gửi (không có người nhận)" and row[6] == 0
+
+
+async def reminder_copies(harness: BotHarness, audience: str) -> list[tuple[str, str | None]]:
+    """(status, last error) of every copy of the task reminders to ``audience``."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(Delivery.status, Delivery.last_error)
+            .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+            .where(
+                OutboundMessage.kind == MessageKind.TASK_REMINDER,
+                OutboundMessage.audience == audience,
+            )
+            .order_by(Delivery.id)
+        )
+        return [(status, error) for status, error in rows]
+
+
+@pytest.mark.parametrize("how", ["tapped", "recorded", "closed"])
+async def test_a_reminder_queued_before_the_task_was_done_is_skipped_not_sent(
+    harness: BotHarness, how: str
+) -> None:
+    """The reminder was queued (a long notice ahead of it, a pause, a retry) and the task was
+    reported done, recorded by the office or closed before its turn: it is not sent, and its
+    copy is recorded as skipped, not failed; the office is not written to."""
+    await with_contacts(harness)
+    owner = await harness.open_invitation("NV03")  # VI.1.1, first reminder 30/4 08:00
+    harness.clock.set(local(2024, 4, 30, 8, 0))
+    await harness.outbox.queue_due()
+    assert await reminder_copies(harness, "task:VI.1.1") == [("pending", None)]
+    if how == "tapped":
+        await harness.send(owner.tap("✅ Đã hoàn thành"))
+    elif how == "recorded":
+        office = await office_staff(harness)
+        await harness.services.tasks.record_for(office, await task_id(harness, "VI.1.1"), "NV03")
+    else:
+        office = await office_staff(harness)
+        await harness.services.tasks.close(office, await task_id(harness, "VI.1.1"))
+    count, before = len(owner.messages), len(harness.fake.calls)
+    await harness.tick()
+    assert len(owner.messages) == count
+    assert harness.fake.calls[before:] == []  # nobody, not even the office, was written to
+    assert await reminder_copies(harness, "task:VI.1.1") == [("skipped", "nothing to send")]
+    [reminder] = await messages_of(harness, MessageKind.TASK_REMINDER)
+    assert reminder.status == MessageStatus.SKIPPED
+    assert (reminder.params or {})["skip_reason"] == "nothing_to_send"
+
+
+async def test_a_reminder_queued_before_her_invitation_was_withdrawn_skips_the_task_that_left(
+    harness: BotHarness,
+) -> None:
+    """VI.2 is hers only through her group (district chairs): withdrawing her invitation takes
+    it from her, and the reminder already queued for her goes to the others only."""
+    await with_contacts(harness)
+    chair = await harness.open_invitation("DB031")
+    other = await harness.open_invitation("DB032")
+    harness.clock.set(local(2024, 5, 10, 8, 0))  # VI.2's first reminder (-7d@08:00 of 17/5)
+    await harness.outbox.queue_due()
+    office = harness.services.access.local_operator()
+    await harness.services.withdrawals.withdraw(office, "DB031")
+    count = len(chair.messages)
+    await harness.tick()
+    assert len(chair.messages) == count
+    assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.2" in other.last_text()
+    assert Counter(await reminder_copies(harness, "task:VI.2")) == {
+        ("skipped", "nothing to send"): 1, ("sent", None): 1, ("not_linked", None): 28,
+    }  # fmt: skip
 
 
 async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(
