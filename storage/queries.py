@@ -206,16 +206,24 @@ _HANDLED_INSERT = {
 async def answering_rows(
     session: AsyncSession, accounts: Iterable[tuple[str, str]], meeting_id: int
 ) -> list[AnsweringRow]:
+    """:func:`answering_rows_on` in ``session``'s transaction."""
+    connection = await session.connection()
+    return await connection.run_sync(answering_rows_on, accounts, meeting_id)
+
+
+def answering_rows_on(
+    connection: Connection, accounts: Iterable[tuple[str, str]], meeting_id: int
+) -> list[AnsweringRow]:
     """The accounts among ``accounts`` ((channel, id) pairs) linked to a person of the meeting,
     each with its delegate's RSVP: one query per channel, read as table rows, not ORM objects
     — a batch of taps changes a few columns of each and stores them with
-    :func:`store_answering`."""
+    :func:`store_answering_on`."""
     by_channel: dict[str, set[str]] = {}
     for channel, external_id in accounts:
         by_channel.setdefault(channel, set()).add(external_id)
     found: list[AnsweringRow] = []
     for channel, external_ids in by_channel.items():
-        rows = await session.execute(
+        rows = connection.execute(
             _ANSWERING_SELECT,
             {"channel": channel, "external_ids": list(external_ids), "meeting_id": meeting_id},
         )
@@ -226,15 +234,21 @@ async def answering_rows(
 async def store_answering(
     session: AsyncSession, *, answers: list[dict[str, Any]], questions: list[dict[str, Any]]
 ) -> None:
+    """:func:`store_answering_on` in ``session``'s transaction."""
+    if answers or questions:
+        connection = await session.connection()
+        await connection.run_sync(store_answering_on, answers=answers, questions=questions)
+
+
+def store_answering_on(
+    connection: Connection, *, answers: list[dict[str, Any]], questions: list[dict[str, Any]]
+) -> None:
     """Store what a batch of taps changed, one ``executemany`` each: ``answers`` (RSVP columns
     by ``rsvp_id``) and ``questions`` (``pending_input``/``pending_data`` by ``identity_id``)."""
-    if not answers and not questions:
-        return
-    connection = await session.connection()
     if answers:
-        await connection.execute(_ANSWER_UPDATE, answers)
+        connection.execute(_ANSWER_UPDATE, answers)
     if questions:
-        await connection.execute(_QUESTION_UPDATE, questions)
+        connection.execute(_QUESTION_UPDATE, questions)
 
 
 async def identity_of_delegate(
@@ -478,24 +492,31 @@ def add_audit(
 
 
 async def insert_audit(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Write many audit entries (columns of :class:`AuditEntry` as dicts) in one statement.
+    """Write many audit entries (columns of :class:`AuditEntry` as dicts) in one statement, in
+    ``session``'s transaction and for its meeting (:func:`insert_audit_on`)."""
+    if rows:
+        connection = await session.connection()
+        await connection.run_sync(insert_audit_on, session_meeting(session), rows)
+
+
+def insert_audit_on(
+    connection: Connection, meeting_id: int | None, rows: list[dict[str, Any]]
+) -> None:
+    """Write many audit entries of the meeting (columns of :class:`AuditEntry` as dicts) in one
+    statement.
 
     Unlike :func:`add_audit` the new ids are not read back, which lets SQLite take the rows
-    in one ``executemany`` instead of one INSERT … RETURNING each; and the statement goes to
-    the session's connection as a plain table insert, past the ORM's bulk machinery, which
-    costs more than the insert itself.
+    in one ``executemany`` instead of one INSERT … RETURNING each; and the statement is a plain
+    table insert, past the ORM's bulk machinery, which costs more than the insert itself.
     """
     if rows:
-        meeting_id = session_meeting(session)
-        connection = await session.connection()
-        await connection.execute(_AUDIT_INSERT, [{"meeting_id": meeting_id, **row} for row in rows])
+        connection.execute(_AUDIT_INSERT, [{"meeting_id": meeting_id, **row} for row in rows])
 
 
-async def insert_handled_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+def insert_handled_events(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Store handled event ids (columns of :class:`HandledEvent` as dicts) in one statement,
     as a table insert; an id stored twice (two processes, or a restart between) is no error."""
-    connection = await session.connection()
-    await connection.execute(_HANDLED_INSERT[connection.dialect.name], rows)
+    connection.execute(_HANDLED_INSERT[connection.dialect.name], rows)
 
 
 # How many event ids an account remembers (:func:`first_time`): the events of one chat are

@@ -12,8 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, bindparam, update
 
 from bot.domain.channels import ChatAccount
 from bot.services.batching import WriteBehind
@@ -62,10 +61,9 @@ _MARK = (
 )
 
 
-async def _write(session: AsyncSession, batch: Sequence[Seen]) -> list[None]:
+def _write(connection: Connection, batch: Sequence[Seen]) -> list[None]:
     """Store a batch of marks in one statement (an account not linked matches no row)."""
-    connection = await session.connection()
-    await connection.execute(
+    connection.execute(
         _MARK,
         [{"k_channel": channel, "k_id": external, "k_at": at} for channel, external, at in batch],
     )

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.uow import unit_of_work
+from storage.uow import in_one_pass
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -93,17 +95,19 @@ class Batcher(Generic[Item, Result]):
                 future.set_result(result)
 
 
-Work = Callable[[AsyncSession, Sequence[Item]], Awaitable[Sequence[Result]]]
+Work = Callable[[Connection, Sequence[Item]], Sequence[Result]]
 
 
 class GroupCommit:
     """One stream of write transactions shared by the services: the items submitted while one
     commits, whatever service they are for, are written together in the next.
 
-    Each item comes with its ``work``: a function that writes a batch of such items in the
-    session it is given and returns one result per item (it does not commit). A work reads
-    what it needs first; its writes are deferred to the transaction's next trip to SQLite
-    (:func:`storage.uow.unit_of_work`'s ``defer_writes``), so it must not read a write's
+    Each item comes with its ``work``: a synchronous function that writes a batch of such items
+    with Core statements on the connection it is given and returns one result per item (it does
+    not commit). A transaction runs whole in one pass (:func:`storage.uow.in_one_pass`): no ORM
+    session, whose steps around a tap's few small statements cost more CPU than they do. A
+    work reads what it needs first; its writes are deferred to the transaction's next trip to
+    SQLite (:func:`storage.uow.unit_of_work`'s ``defer_writes``), so it must not read a write's
     row count or new ids. A transaction
     runs each work once, on its items in arrival order, then commits. If a transaction fails,
     each of its items is written again alone (:class:`Batcher`), so one bad item fails only its
@@ -115,7 +119,7 @@ class GroupCommit:
     ) -> None:
         self._sessions = sessions
         self._batcher: Batcher[tuple[Work[Any, Any], Any], Any] = Batcher(
-            self._commit, max_batch=max_batch
+            self._transaction, max_batch=max_batch
         )
 
     async def submit(self, work: Work[Item, Result], item: Item) -> Result:
@@ -126,19 +130,23 @@ class GroupCommit:
         """Write ``item`` with ``work`` in the next transaction; the future holds its result."""
         return self._batcher.enqueue((work, item))
 
-    async def _commit(self, batch: Sequence[tuple[Work[Any, Any], Any]]) -> list[Any]:
-        parts: dict[Work[Any, Any], list[int]] = {}  # each work's items, in arrival order
-        for index, (work, _) in enumerate(batch):
-            parts.setdefault(work, []).append(index)
-        results: list[Any] = [None] * len(batch)
+    async def _transaction(self, batch: Sequence[tuple[Work[Any, Any], Any]]) -> list[Any]:
         # The works only write what they decided (no row counts, no new ids read back): their
         # writes ride in the trip of the next read or of the COMMIT (storage.sqlite_driver).
-        async with unit_of_work(self._sessions, defer_writes=True) as session:
-            for work, indexes in parts.items():
-                done = await work(session, [batch[index][1] for index in indexes])
-                for index, result in zip(indexes, done, strict=True):  # one result per item
-                    results[index] = result
-        return results
+        return await in_one_pass(self._sessions, partial(_commit, batch), defer_writes=True)
+
+
+def _commit(batch: Sequence[tuple[Work[Any, Any], Any]], connection: Connection) -> list[Any]:
+    """Run each work of ``batch`` once, on its items in arrival order; a result per item."""
+    parts: dict[Work[Any, Any], list[int]] = {}  # each work's items, in arrival order
+    for index, (work, _) in enumerate(batch):
+        parts.setdefault(work, []).append(index)
+    results: list[Any] = [None] * len(batch)
+    for work, indexes in parts.items():
+        done = work(connection, [batch[index][1] for index in indexes])
+        for index, result in zip(indexes, done, strict=True):  # one result per item
+            results[index] = result
+    return results
 
 
 class WriteBehind:

@@ -24,8 +24,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, delete, select
 
 from bot.services.batching import WriteBehind
 from bot.services.context import ServiceContext
@@ -115,7 +114,7 @@ class HandledEvents:
                     self._known[bot_id] = {event_id: at for event_id, at in rows}
             return self._known[bot_id]
 
-    async def _write(self, session: AsyncSession, batch: Sequence[Handled]) -> list[None]:
+    def _write(self, connection: Connection, batch: Sequence[Handled]) -> list[None]:
         """Store a batch of records; once an hour, drop the rows older than :data:`KEEP`."""
         now = max(at for _, _, at in batch)
         rows = [
@@ -123,7 +122,7 @@ class HandledEvents:
             for bot_id, event_id, at in batch
         ]
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
-            await session.execute(delete(HandledEvent).where(HandledEvent.handled_at < now - KEEP))
+            connection.execute(delete(HandledEvent).where(HandledEvent.handled_at < now - KEEP))
             self._purged_at = now
-        await queries.insert_handled_events(session, rows)
+        queries.insert_handled_events(connection, rows)
         return [None] * len(batch)

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -182,18 +183,21 @@ class RsvpService:
         """
         return await self._ctx.writes.submit(self._choose_all, (account, choice))
 
-    async def _choose_all(self, session: AsyncSession, taps: Sequence[Tap]) -> list[RsvpResult]:
-        """Decide a batch of taps in ``session``: one read of the accounts with their answers,
-        every tap in arrival order, then one write of what changed."""
+    def _choose_all(self, connection: Connection, taps: Sequence[Tap]) -> list[RsvpResult]:
+        """Decide a batch of taps in ``connection``'s transaction: one read of the accounts with
+        their answers, every tap in arrival order, then one write of what changed."""
+        meeting_id = self._ctx.meeting_id
         accounts = [_key(account) for account, _ in taps]
-        rows = await queries.answering_rows(session, accounts, self._ctx.meeting_id)
+        rows = queries.answering_rows_on(connection, accounts, meeting_id)
         linked = {(row.channel, row.external_id): _answering(row) for row in rows}
         now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
         results = [
             self._decide(linked.get(key), account, choice, now, audits)
             for key, (account, choice) in zip(accounts, taps, strict=True)
         ]
-        await _store(session, linked.values(), now, audits)
+        answerings = list(linked.values())
+        queries.store_answering_on(connection, **_changes(answerings, now))
+        queries.insert_audit_on(connection, meeting_id, audits)
         return results
 
     def _decide(
@@ -456,13 +460,16 @@ async def _store(
     audits: list[dict[str, Any]],
 ) -> None:
     """Write what the decisions changed, one statement per kind, and their audit entries."""
-    answerings = list(answerings)
-    await queries.store_answering(
-        session,
-        answers=[_answer_row(a, now) for a in answerings if a.answer_changed],
-        questions=[_question_row(a) for a in answerings if a.pending_changed],
-    )
+    await queries.store_answering(session, **_changes(list(answerings), now))
     await queries.insert_audit(session, audits)
+
+
+def _changes(answerings: list[Answering], now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """What the decisions changed, as rows: the answers and the questions asked."""
+    return {
+        "answers": [_answer_row(a, now) for a in answerings if a.answer_changed],
+        "questions": [_question_row(a) for a in answerings if a.pending_changed],
+    }
 
 
 def _answer_row(answering: Answering, now: datetime) -> dict[str, Any]:
