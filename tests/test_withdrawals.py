@@ -33,6 +33,7 @@ from storage.models import (
     Task,
     TaskAssignment,
 )
+from storage.uow import unit_of_work
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
 from tests.harness import OFFICE_CHAT, BotHarness, notice_due
 from tests.office_support import STAFF, Desk, make_staff, text_of
@@ -544,6 +545,31 @@ async def test_the_desk_sees_the_withdrawal_and_may_let_her_in_only_as_a_guest(
     assert guest.step is CheckinStep.CHECKED_IN  # not taken for the invitee she no longer is
     attendance = await imported.checkin.count()
     assert attendance.present == 0 and len(attendance.guests) == 1
+
+
+async def test_a_guest_named_as_an_invitee_and_a_withdrawn_person_is_shown_the_invitee(
+    imported: Services,
+) -> None:
+    # Two people of one name (common in Vietnam): the one earlier in protocol order withdrawn.
+    # The name typed at the desk finds the invitee, whose card checks her in; not the withdrawn
+    # card, whose guest button would tie a guest to the wrong record.
+    await make_staff(imported)
+    office = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    desk = imported.access.office_desk(office, "Bàn 1")
+    async with unit_of_work(imported.ctx.sessions) as session:
+        first = await session.scalar(select(Delegate).where(Delegate.code == "DB005"))
+        later = await session.scalar(select(Delegate).where(Delegate.code == "DB040"))
+        assert first is not None and later is not None
+        later.full_name = name = first.full_name
+    assert (await imported.checkin.guest(desk, name)).arrival.person.code == "DB005"  # type: ignore[union-attr]
+    await withdraw(imported, "DB005")
+    typed = await imported.checkin.guest(desk, name)
+    assert typed.step is CheckinStep.NAMESAKE and typed.arrival is not None
+    assert typed.arrival.person is not None and typed.arrival.person.code == "DB040"
+    assert typed.arrival.notices == ()
 
 
 async def test_the_desk_card_of_one_checked_in_then_withdrawn_says_both(

@@ -516,8 +516,9 @@ class CheckinService:
         """The first invitee (in protocol order) whose name is ``name``, or who announced a
         substitute by that name (then with the SENT_SUBSTITUTE notice), diacritics and case
         aside: the names read, the one found loaded. A person whose invitation was withdrawn
-        is found by her name too (with the WITHDRAWN notice): if it is she, her card lets her
-        in as a guest tied to her record, which a later re-invitation does not count twice."""
+        is found by her name too (with the WITHDRAWN notice), after every invitee of the name:
+        if it is she, her card lets her in as a guest tied to her record, which a later
+        re-invitation does not count twice."""
         wanted = fold(name)
         rows = await session.execute(
             select(Delegate.id, Delegate.full_name, Rsvp.substitute_name)
@@ -536,7 +537,9 @@ class CheckinService:
                     ),
                 ),
             )
-            .order_by(*roster.protocol_key(self._order()))
+            # Invitees first: a withdrawn namesake earlier in protocol order must not hide one
+            # whose invitation stands (her card's guest button would tie a guest to her).
+            .order_by(Delegate.withdrawn_at.is_not(None), *roster.protocol_key(self._order()))
         )
         for person_id, full_name, substitute in rows:
             by_substitute = _folded(full_name) != wanted
