@@ -15,8 +15,9 @@ from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
 from bot.services import Services
 from bot.services.access import OfficeActor, Role
-from bot.services.tasks import TaskStep
+from bot.services.tasks import TaskStep, drop_unreported
 from storage.models import AuditEntry, Delegate, Delivery, OutboundMessage, TaskAssignment
+from storage.uow import unit_of_work
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.office_support import make_staff
@@ -673,6 +674,31 @@ async def test_the_tasks_a_person_holds_only_through_her_group_are_those_not_nam
     only_group = await imported.withdrawals.withdraw(office, "DB031")
     assert [t.key for t in named.work.tasks] == ["VI.2"]
     assert only_group.work.tasks == []
+
+
+async def test_a_sync_that_read_her_assignment_before_her_report_committed_keeps_the_report(
+    imported: Services,
+) -> None:
+    # On PostgreSQL a withdrawal's sync reads her group task unreported, then waits for the row
+    # while the office records her report: its delete must not take the report with it.
+    await imported.tasks.sync()
+    async with unit_of_work(imported.ctx.sessions) as session:
+        read = await session.scalar(
+            select(TaskAssignment)
+            .join(Delegate, Delegate.id == TaskAssignment.person_id)
+            .where(Delegate.code == "DB031")
+        )
+        assert read is not None and read.updated_at is None
+    async with unit_of_work(imported.ctx.sessions) as session:
+        reported = await session.get(TaskAssignment, read.id)
+        assert reported is not None
+        reported.status, reported.updated_at = TaskStatus.DONE, imported.ctx.clock.now()
+    async with unit_of_work(imported.ctx.sessions) as session:
+        session.add(read)  # the sync's row, as it read it
+        await drop_unreported(session, read)
+    async with unit_of_work(imported.ctx.sessions) as session:
+        kept = await session.get(TaskAssignment, read.id)
+        assert kept is not None and kept.status == TaskStatus.DONE
 
 
 # --- the office records a report given by phone, on paper or by email --------------------------

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Task as PlanTask
@@ -150,6 +151,8 @@ class Holder(Protocol):
     """A person as the plan's task contacts name her (a row, or its view)."""
 
     @property
+    def id(self) -> int: ...
+    @property
     def code(self) -> str: ...
     @property
     def group_key(self) -> str: ...
@@ -192,9 +195,23 @@ class Share:
         task contact is in no group's share), or does not give it to her."""
         if queries.fold_code(person.code) in self.folded:
             return Holding.NAMED
-        if person.role == "delegate" and person.group_key in self.groups:
-            return Holding.GROUP
-        return None
+        return Holding.GROUP if self._of_a_group(person) else None
+
+    def _of_a_group(self, person: Holder) -> bool:
+        """Whether the person is an invitee of a group the task names."""
+        return person.role == "delegate" and person.group_key in self.groups
+
+    def holders(self, people: Mapping[str, Holder]) -> set[int]:
+        """The ids of those among ``people`` (keyed by their folded code) who hold the task now
+        (:meth:`holds`): the named ones looked up, a group's invitees in one pass over
+        everyone only when the task names a group — at 10,000 people, folding every code for
+        every task took a fifth of a second of each sync."""
+        held = {people[code].id for code in self.folded if code in people}
+        if self.groups:
+            held |= {
+                p.id for p in people.values() if self._of_a_group(p) and p.withdrawn_at is None
+            }
+        return held
 
     def holds(self, person: Holder) -> bool:
         """Whether the person holds the task now: named, or through her group while her
@@ -203,6 +220,18 @@ class Share:
         return holding is Holding.NAMED or (
             holding is Holding.GROUP and person.withdrawn_at is None
         )
+
+
+async def drop_unreported(session: AsyncSession, assignment: TaskAssignment) -> None:
+    """Delete an assignment nobody has reported on — checked again by the DELETE itself: on
+    PostgreSQL a report recorded meanwhile (by her, or by the office for her) commits between
+    the read and the delete, and a plain delete would take the report and its files with it."""
+    await session.execute(
+        delete(TaskAssignment)
+        .where(TaskAssignment.id == assignment.id, TaskAssignment.updated_at.is_(None))
+        .execution_options(synchronize_session=False)
+    )
+    session.expunge(assignment)
 
 
 class _Pending(StrEnum):
@@ -266,7 +295,7 @@ class TaskService:
                     task.updated_at = now
                     updated += 1
                 share = Share.of(planned)
-                wanted = {p.id for p in people.values() if share.holds(p)}
+                wanted = share.holders(people)
                 unknown += [c for c in share.codes if queries.fold_code(c) not in people]
                 await self._sync_assignments(session, task, wanted)
             for key, task in rows.items():
@@ -309,7 +338,7 @@ class TaskService:
                     TaskAssignment(task_id=task_id, person_id=person.id, status=TaskStatus.TODO)
                 )
             elif not wanted and assignment is not None and assignment.updated_at is None:
-                await session.delete(assignment)  # as _sync_assignments: reported work stays
+                await drop_unreported(session, assignment)  # reported work stays
 
     async def _sync_assignments(self, session: AsyncSession, task: Task, wanted: set[int]) -> None:
         existing = {
@@ -324,7 +353,7 @@ class TaskService:
             )
         for person_id, assignment in existing.items():
             if person_id not in wanted and assignment.updated_at is None:
-                await session.delete(assignment)
+                await drop_unreported(session, assignment)
 
     # --- assignees -------------------------------------------------------------------------------
 
