@@ -452,3 +452,14 @@ async def test_a_page_opened_again_on_the_meeting_morning_draws_its_qr_once(
     assert desk_modules(again) == desk_modules(first)
     drawn = qr_page_svg.cache_info()
     assert (drawn.misses, drawn.hits) == (1, 1)
+
+
+async def test_each_persons_page_shows_the_qr_of_her_own_link_when_the_qrs_are_kept(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    clock.set(local(2024, 5, 28, 7, 15))
+    links = {link.code: link for link in await imported.invitations.links()}
+    for _ in range(2):  # drawn, then kept: each page its own symbol both times
+        for code in ("DB001", "DB002"):
+            html = (await web.open(code)).text
+            assert desk_modules(html) == symbol_of(f"http://testserver/{links[code].token}")
