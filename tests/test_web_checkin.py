@@ -781,7 +781,11 @@ async def test_the_card_of_a_withdrawn_invitee_lets_her_in_as_a_guest_in_one_tap
         "/office/checkin/guest", data={**fields(page.text, "form-guest"), "name": name}
     )
     assert typed.status_code == 409
-    assert "đã bị Văn phòng rút giấy mời" in text_of(typed.text, "namesake")
+    assert text_of(typed.text, "namesake") == (
+        f"{name} (DB003) có trong danh sách nhưng đã bị Văn phòng rút giấy mời: nếu đúng là "
+        "người này, đề nghị mở thẻ để cho vào với tư cách khách (nếu sau này được mời lại, người "
+        "này vẫn chỉ được tính một lần). Chưa ghi nhận gì. Mở thẻ để cho vào với tư cách khách"
+    )  # the card's link follows the words
     assert text_of(typed.text, "namesake-card") == "Mở thẻ để cho vào với tư cách khách"
     assert len(await present(meeting.services)) == 1
 

@@ -768,7 +768,7 @@ def test_the_report_line_counts_the_invitees_and_says_how_many_withdrawn_the_she
     capsys.readouterr()
     assert main(["report", "bao-cao.xlsx"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "Đã ghi báo cáo vào bao-cao.xlsx: 78 đại biểu (danh sách ghi thêm 2 người đã rút giấy "
+        "Đã ghi báo cáo vào bao-cao.xlsx: 78 đại biểu (danh sách ghi thêm 2 người đã bị rút giấy "
         "mời, có đánh dấu), 10 tham luận, 5 nhiệm vụ, 0 lượt gửi tin."
     )
 
