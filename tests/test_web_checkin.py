@@ -769,7 +769,7 @@ async def test_the_card_of_a_withdrawn_invitee_lets_her_in_as_a_guest_in_one_tap
     assert text_of(card.text, "guest-of") == "Cho vào dự với tư cách khách ngoài danh sách"
     name = text_of(card.text, "person-name")
     done = await post_form(phone, "/office/checkin/p/DB003", "form-guest-of")
-    assert flash(done.text) == f"Đã điểm danh: {name}."
+    assert flash(done.text) == f"Đã ghi nhận khách: {name}."
     assert 'id="form-guest-of"' not in done.text  # she is in: no second guest
     assert text_of(done.text, "notice").startswith(f"Đã điểm danh khách {name} lúc 07:30")
     [row] = await present(meeting.services)
@@ -781,9 +781,35 @@ async def test_the_card_of_a_withdrawn_invitee_lets_her_in_as_a_guest_in_one_tap
         "/office/checkin/guest", data={**fields(page.text, "form-guest"), "name": name}
     )
     assert typed.status_code == 409
-    assert "đã bị Văn phòng rút giấy mời" in text_of(typed.text, "namesake")
+    assert text_of(typed.text, "namesake") == (
+        f"{name} (DB003) có trong danh sách nhưng đã bị Văn phòng rút giấy mời: nếu đúng là "
+        "người này, đề nghị mở thẻ để cho vào với tư cách khách (nếu sau này được mời lại, người "
+        "này vẫn chỉ được tính một lần). Chưa ghi nhận gì. Mở thẻ để cho vào với tư cách khách"
+    )  # the card's link follows the words
     assert text_of(typed.text, "namesake-card") == "Mở thẻ để cho vào với tư cách khách"
     assert len(await present(meeting.services)) == 1
+
+
+async def test_a_guest_let_in_from_her_withdrawn_card_is_told_as_a_guest_without_her_group_s_seats(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB002's group sits in «Khu A, hàng 1»: she was sent there, told «Đã điểm danh», as a
+    # delegate would be; a guest has no group's seats (nor does a guest typed in the form).
+    office = meeting.services.access.local_operator()
+    await meeting.services.withdrawals.withdraw(office, "DB002")
+    done = await post_form(phone, "/office/checkin/p/DB002", "form-guest-of")
+    assert flash(done.text) == "Đã ghi nhận khách: Hoàng Thị Ngọc Diệp."
+    typed = await post_form(phone, "/office/checkin", "form-guest", {"name": "Hoàng Văn Khách"})
+    assert flash(typed.text) == "Đã ghi nhận khách: Hoàng Văn Khách."
+    # Invited again, she counts as a delegate present: her card says so, and her seats are hers.
+    await meeting.services.withdrawals.reinvite(office, "DB002")
+    card = await phone.client.get("/office/checkin/p/DB002")
+    assert text_of(card.text, "notice").startswith(
+        "Đã điểm danh đại biểu Hoàng Thị Ngọc Diệp (vào với tư cách khách khi giấy mời bị rút; "
+        "nay đã được mời lại nên được tính là đại biểu có mặt) lúc 07:30"
+    )
+    assert 'id="form-tap"' not in card.text and 'id="form-guest-of"' not in card.text
+    assert text_of(card.text, "person-area") == AREA
 
 
 async def test_the_attendance_shows_a_page_of_who_is_missing_with_see_more_and_a_group_filter(

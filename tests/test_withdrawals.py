@@ -5,6 +5,7 @@ office is told what work she still has. From the service, the chat, the pages an
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -660,13 +661,57 @@ async def test_a_guest_let_in_from_her_withdrawn_card_is_counted_once_when_invit
     again = await checkin.check_in(desk, "DB005")
     assert again.step is CheckinStep.ALREADY_IN and again.checkin == let_in.checkin
     said = notice_line(CATALOG, imported.config.meeting, await checkin.lookup(desk, "DB005"))
-    assert said is not None and said.startswith(f"Đã điểm danh khách {card.person.full_name} lúc")
+    assert said is not None and said.startswith(  # as she counts now: a delegate present
+        f"Đã điểm danh đại biểu {card.person.full_name} (vào với tư cách khách khi giấy mời bị "
+        "rút; nay đã được mời lại nên được tính là đại biểu có mặt) lúc "
+    )
     count = await checkin.count()
     assert (count.present, len(count.guests), count.in_hall) == (1, 0, 1)
     # A card whose invitation stands offers no guest button, and the service refuses it.
     assert not (await checkin.lookup(desk, "DB006")).can_enter_as_guest
     assert (await checkin.guest_of(desk, "DB006")).step is CheckinStep.STILL_INVITED
     assert (await checkin.count()).in_hall == 1
+
+
+async def test_the_checkin_sheet_rows_say_how_each_withdrawn_person_counts_as_its_totals_do(
+    imported: Services,
+) -> None:
+    desk = await office_desk(imported)
+    checkin = imported.checkin
+    office = imported.access.local_operator()
+    # DB005 checked in, then withdrawn; DB006's substitute likewise.
+    assert (await checkin.check_in(desk, "DB005")).step is CheckinStep.CHECKED_IN
+    assert (await checkin.check_in(desk, "DB006", substitute_name="Lê Văn Thay")).checkin
+    await withdraw(imported, "DB005", "Mời nhầm")
+    await withdraw(imported, "DB006")
+    # DB007 withdrawn and let in as a guest from her card; DB008 too, then invited again.
+    for code in ("DB007", "DB008"):
+        await withdraw(imported, code)
+        assert (await checkin.guest_of(desk, code)).step is CheckinStep.CHECKED_IN
+    await imported.withdrawals.reinvite(office, "DB008")
+    count = await checkin.count()
+    sheet = checkin_sheet(CATALOG, imported.config, await checkin.records(), count)
+    assert {row[1]: row[7] for row in sheet.rows} == {
+        "DB005": "Đại biểu — đã bị rút giấy mời sau khi điểm danh",
+        "DB006": "Người dự thay — giấy mời của đại biểu đã bị rút sau khi điểm danh",
+        "DB007": "Khách ngoài danh sách (giấy mời đã bị rút)",
+        "DB008": "Đại biểu (vào với tư cách khách khi giấy mời bị rút)",
+    }
+    # The totals under them: one delegate (DB008), one guest (DB007), two withdrawn, four in.
+    assert [list(row) for row in sheet.footer] == [
+        [None, "Đại biểu có mặt", 1],
+        [None, "Trong đó đại biểu dự kiến: có mặt / dự kiến", "0/0"],
+        [None, "Đến ngoài dự kiến (đã báo không tham dự hoặc chưa trả lời)", 1],
+        [None, "Trong đó người dự thay", 0],
+        [None, "Khách ngoài danh sách", 1],
+        [None, "Đã vào hội trường, sau đó bị rút giấy mời", 2],
+        [None, "Tổng số người trong hội trường", 4],
+    ]
+    # An undone row says as whom it was recorded: it counts nowhere.
+    row_of = {view.full_name: view for view, _ in await checkin.records()}
+    assert (await checkin.undo(desk, row_of["Lê Văn Thay"].id)).step is CheckinStep.UNDONE
+    sheet = checkin_sheet(CATALOG, imported.config, await checkin.records(), await checkin.count())
+    assert {row[1]: row[7] for row in sheet.rows}["DB006"] == "Người dự thay"
 
 
 # --- the dashboard ------------------------------------------------------------------------------
@@ -749,7 +794,7 @@ def test_the_report_line_counts_the_invitees_and_says_how_many_withdrawn_the_she
     capsys.readouterr()
     assert main(["report", "bao-cao.xlsx"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        "Đã ghi báo cáo vào bao-cao.xlsx: 78 đại biểu (danh sách ghi thêm 2 người đã rút giấy "
+        "Đã ghi báo cáo vào bao-cao.xlsx: 78 đại biểu (danh sách ghi thêm 2 người đã bị rút giấy "
         "mời, có đánh dấu), 10 tham luận, 5 nhiệm vụ, 0 lượt gửi tin."
     )
 
@@ -774,6 +819,14 @@ def test_attendance_export_counts_one_checked_in_then_withdrawn_in_the_hall(
         "người trong hội trường có 1 người đã điểm danh rồi mới bị rút giấy mời (không tính là "
         "đại biểu có mặt)."
     )
+    with (listed / "diem-danh.csv").open(encoding="utf-8-sig", newline="") as fh:
+        kinds = {row[1]: row[7] for row in list(csv.reader(fh))[1:]}
+    # Each row as the totals count it: DB005 among «withdrawn after check-in», not a delegate.
+    assert kinds == {
+        "DB001": "Đại biểu",
+        "DB005": "Đại biểu — đã bị rút giấy mời sau khi điểm danh",
+        "": "Khách ngoài danh sách",
+    }
 
 
 def test_delegates_withdraw_says_whether_the_bot_tells_her(

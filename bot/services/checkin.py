@@ -1051,6 +1051,19 @@ def summary_text(catalog: Catalog, summary: AttendanceSummary) -> str:
     return "\n".join(lines)
 
 
+def counted_as(view: CheckinView, person: DelegateView | None) -> str:
+    """How a check-in counts now, as a key of ``checkin.kind``, by the rule the totals read
+    (:meth:`CheckinService.count`): checked in as an invitee or her substitute and withdrawn
+    since, out of the invitees' figures («…_withdrawn»); let in as a guest from her withdrawn
+    card, a guest while withdrawn, a delegate present once invited again. An undone row, or
+    one of nobody on the list, says as whom it was recorded."""
+    if view.undone_at is not None or person is None or person.is_contact:
+        return view.kind.value
+    if view.kind is ArrivalKind.GUEST:
+        return "guest_withdrawn" if person.withdrawn else "guest_reinvited"
+    return f"{view.kind.value}_withdrawn" if person.withdrawn else view.kind.value
+
+
 def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | None:
     """The notices for the desk in one line (None when there is nothing to say); times in the
     meeting's zone."""
@@ -1064,6 +1077,8 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             kind = came.kind.value
             if came.kind is ArrivalKind.DELEGATE and came.answer is RsvpStatus.SUBSTITUTE:
                 kind = "in_person"  # she had named a substitute, and came herself
+            elif counted_as(came, arrival.person) == "guest_reinvited":
+                kind = "guest_reinvited"  # a guest then, a delegate present now: as counted
             who = catalog.plain(f"checkin.came.{kind}", name=came.full_name)
             params = {"who": who, "time": clock(meeting.local(came.at)), "by": came.by,
                       "desk": came.desk}  # fmt: skip

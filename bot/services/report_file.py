@@ -11,7 +11,7 @@ from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.outbound import DeliveryStatus, MessageKind, notice_number
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
-from bot.services.checkin import Attendance, CheckinView
+from bot.services.checkin import Attendance, CheckinView, counted_as
 from bot.services.office_report import AuditRow, DelegateRow, MessageRow, OfficeReport
 from bot.services.privacy import ERASED
 from bot.services.reports import Tally
@@ -63,7 +63,7 @@ def checkin_table(
                 view.full_name,
                 view.position,
                 view.organization,
-                catalog.plain(f"checkin.kind.{view.kind.value}"),
+                catalog.plain(f"checkin.kind.{counted_as(view, person)}"),  # as the totals
                 catalog.plain(f"status.{view.answer.value}") if view.answer else None,
                 view.desk,
                 local(view.at),

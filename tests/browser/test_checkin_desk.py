@@ -149,7 +149,7 @@ async def test_a_withdrawn_invitee_s_card_on_the_phone_lets_her_in_as_a_guest(
     assert width <= PHONE[0]
     await browser.press("Cho vào dự với tư cách khách ngoài danh sách")
     name = await element_text(browser, "person-name")
-    assert await element_text(browser, "flash") == f"Đã điểm danh: {name}."
+    assert await element_text(browser, "flash") == f"Đã ghi nhận khách: {name}."
     assert (await services.checkin.count()).in_hall == 1
     await browser.screenshot("checkin-desk-withdrawn-guest")
     await no_accessibility_problems(browser)

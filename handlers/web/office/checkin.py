@@ -45,6 +45,7 @@ from bot.services.checkin import (
     CheckinStep,
     CheckinView,
     Missing,
+    counted_as,
     notice_line,
 )
 from bot.services.signin import Check, StaffVisit
@@ -388,8 +389,15 @@ class DeskPages:
         elif result.step is CheckinStep.ALREADY_IN and view is not None:
             params |= {"time": clock(self.services.config.meeting.local(view.at)),
                        "desk": view.desk}  # fmt: skip
-        said = catalog.html(f"dash.checkin.result.{result.step.value}", **params)
-        area = result.arrival.area if result.arrival is not None else None
+        person = result.arrival.person if result.arrival is not None else None
+        # A guest (typed, or let in from her withdrawn card) is told as one, and has no group's
+        # seats: her group's area is hers again only once she is invited again (a delegate).
+        guest = view is not None and counted_as(view, person) in ("guest", "guest_withdrawn")
+        step = result.step.value
+        if result.step is CheckinStep.CHECKED_IN and guest:
+            step = "guest_recorded"
+        said = catalog.html(f"dash.checkin.result.{step}", **params)
+        area = result.arrival.area if result.arrival is not None and not guest else None
         shown_in = (CheckinStep.CHECKED_IN, CheckinStep.REPEATED, CheckinStep.ALREADY_IN)
         if result.step in shown_in and area:  # where to send them, from any form, a double tap
             said = Html(f"{said} {catalog.html('dash.checkin.result.seat', area=area)}")
