@@ -780,6 +780,26 @@ async def test_recording_a_report_twice_or_for_one_already_done_changes_nothing(
     assert await audit_count(harness, "task.recorded") == 1
 
 
+async def test_her_chat_board_says_the_office_recorded_her_report_and_how_it_came(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    office = await office_staff(harness)
+    owner = await harness.open_invitation("NV04")
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await harness.services.tasks.record_for(
+        office, await task_id(harness, "VI.1.3"), "NV04", note="qua điện thoại"
+    )
+    before = len(owner.messages)
+    await harness.send(owner.command("/nhiemvu"))
+    chat = "\n".join(m["text"] for m in owner.messages[before:])
+    assert (
+        "• Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành — "
+        "Văn phòng đã ghi nhận (qua điện thoại) lúc 09:30, Thứ Bảy, ngày 18/5/2024"
+    ) in chat.split("\n")
+    assert "đã hoàn thành — qua điện thoại" not in chat
+
+
 async def test_the_office_records_a_district_chairs_report_for_her_part_of_the_district_task(
     harness: BotHarness,
 ) -> None:
