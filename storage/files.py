@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -194,22 +194,34 @@ class FileStore:
     ) -> StoredFile:
         """Validate and store content (a draft's types, unless ``allowed`` says others);
         identical content maps to the existing blob."""
+        return self.keep(self.examine(filename, content, allowed), content)
+
+    def examine(
+        self, filename: str, content: bytes, allowed: tuple[str, ...] = ALLOWED_SUFFIXES
+    ) -> StoredFile:
+        """What :meth:`put` would record of content it accepts, without writing a byte
+        (``created`` False); FileRejected if it is refused. :meth:`keep` then stores it."""
         suffix = check_upload(filename, len(content), allowed)
         check_content(suffix, content)
         digest = hashlib.sha256(content).hexdigest()
-        path = self.path_for(digest)
+        return StoredFile(
+            sha256=digest,
+            size=len(content),
+            path=self.path_for(digest),
+            display_name=sanitize_filename(filename),
+            suffix=suffix,
+            created=False,
+        )
+
+    def keep(self, examined: StoredFile, content: bytes) -> StoredFile:
+        """Store ``content`` that :meth:`examine` accepted as ``examined``; identical content
+        maps to the existing blob."""
+        path = examined.path
         created = not (path.is_file() and path.stat().st_size == len(content))
         # A blob with the right name but the wrong size was damaged outside this code; replace it.
         if created:
             self._write_atomically(path, content)
-        return StoredFile(
-            sha256=digest,
-            size=len(content),
-            path=path,
-            display_name=sanitize_filename(filename),
-            suffix=suffix,
-            created=created,
-        )
+        return replace(examined, created=created)
 
     def open(self, sha256: str) -> bytes:
         """The stored content for a digest; FileNotFoundError if it was never stored."""

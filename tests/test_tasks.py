@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections import Counter
 
@@ -785,8 +786,10 @@ async def test_recording_a_report_twice_or_for_one_already_done_changes_nothing(
     task = await task_id(harness, "VI.1.2")  # NV01 and NV02
     first = await tasks.record_for(office, task, "NV01", note="qua điện thoại")
     second = await tasks.record_for(office, task, "NV01", note="bằng văn bản")
-    assert (first.step, second.step) == (TaskStep.RECORDED_FOR, TaskStep.ALREADY_DONE)
-    assert second.name == "Nguyễn Thị Phương Trinh"
+    # The office's own record: said to be the office's, with whom (not «she reported it»).
+    assert (first.step, second.step) == (TaskStep.RECORDED_FOR, TaskStep.ALREADY_RECORDED)
+    assert second.name == "Nguyễn Thị Phương Trinh" and second.person is not None
+    assert second.person.recorded_by == "Phạm Thị Thanh Mai"
     # Reported done by herself in the chat: the office's record changes nothing either.
     duyen = await harness.open_invitation("NV02")
     await harness.send(duyen.command("/nhiemvu"))
@@ -804,6 +807,60 @@ async def test_recording_a_report_twice_or_for_one_already_done_changes_nothing(
     await tasks.close(office, other)
     assert (await tasks.record_for(office, other, "NV04")).step is TaskStep.CLOSED
     assert await audit_count(harness, "task.recorded") == 1
+
+
+async def test_a_record_that_finds_a_colleagues_record_first_leaves_no_file_on_disk(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two clerks record NV04's phoned report at once: B's form carries a file. B's first look
+    # finds nothing recorded; while B's file is being checked, A's record (no file) commits.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    clerk_a, clerk_b = await office_staff(harness, "DB001"), await office_staff(harness, "DB002")
+    task = await task_id(harness, "VI.1.3")
+    store = tasks._files
+    examine = store.examine
+    loop = asyncio.get_running_loop()
+
+    def a_records_meanwhile(*args: object) -> object:
+        # Runs in the worker thread that checks B's file, so A's record lands in between.
+        done = asyncio.run_coroutine_threadsafe(
+            tasks.record_for(clerk_a, task, "NV04", note="qua điện thoại"), loop
+        ).result()
+        assert done.step is TaskStep.RECORDED_FOR
+        return examine(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "examine", a_records_meanwhile)
+    result = await tasks.record_for(
+        clerk_b, task, "NV04", note="bằng văn bản", file=("Kịch bản.docx", docx("kịch bản"))
+    )
+    assert result.step is TaskStep.ALREADY_RECORDED and result.person is not None
+    assert (result.person.recorded_by, result.person.note) == (
+        "Phạm Thị Thanh Mai", "qua điện thoại",
+    )  # fmt: skip
+    # B's file was checked, not kept: nothing of it is on disk, nor on record.
+    assert not store.root.exists() or [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert await audit_count(harness, "task.evidence") == 0
+
+
+async def test_her_chat_board_says_the_office_recorded_her_report_and_how_it_came(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    office = await office_staff(harness)
+    owner = await harness.open_invitation("NV04")
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await harness.services.tasks.record_for(
+        office, await task_id(harness, "VI.1.3"), "NV04", note="qua điện thoại"
+    )
+    before = len(owner.messages)
+    await harness.send(owner.command("/nhiemvu"))
+    chat = "\n".join(m["text"] for m in owner.messages[before:])
+    assert (
+        "• Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành — "
+        "Văn phòng đã ghi nhận (qua điện thoại) lúc 09:30, Thứ Bảy, ngày 18/5/2024"
+    ) in chat.split("\n")
+    assert "đã hoàn thành — qua điện thoại" not in chat
 
 
 async def test_the_office_records_a_district_chairs_report_for_her_part_of_the_district_task(

@@ -13,11 +13,12 @@ from sqlalchemy import select
 
 from bot.services.access import Role
 from bot.services.invitations import page_account
+from storage.files import MAX_BYTES
 from storage.models import AuditEntry, Delegate, OutboundMessage, Task
 from tests.conftest import local
 from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
-from tests.samples import docx
+from tests.samples import MACRO_MAIN_TYPE, docx, office_file
 from tests.test_tasks import task_id, with_contacts
 
 STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, given the office role
@@ -383,8 +384,8 @@ async def test_the_office_records_a_phoned_report_and_a_second_submit_changes_no
     )
     shown_after = await desk.client.get(again.headers["location"])
     assert flash_text(shown_after.text) == (
-        "Đồng chí Phạm Thị Hồng Đào đã báo cáo hoàn thành nhiệm vụ VI.1.3 từ trước; "
-        "không có thay đổi."
+        "Văn phòng đã ghi nhận báo cáo của đồng chí Phạm Thị Hồng Đào cho nhiệm vụ VI.1.3 lúc "
+        "09:30, 18/5, bởi Phạm Thị Thanh Mai; không có thay đổi."
     )
     assert 'class="text flash error"' in shown_after.text
     assert await recorded(harness, task) == [
@@ -433,7 +434,7 @@ async def test_a_refused_file_or_a_long_note_records_nothing_and_says_why(
     )
     shown = await desk.client.get(response.headers["location"])
     assert flash_text(shown.text).startswith(
-        "Sản phẩm được nhận ở dạng văn bản (.docx, .doc, .odt, .rtf, .txt, .pdf)"
+        "Chưa ghi nhận báo cáo: tệp «phim.exe» không được nhận (chỉ nhận văn bản (.docx, .doc,"
     )
     response = await desk.client.post(
         f"/office/{page}/record", data={**fields, "person": "NV04", "note": "a" * 501}
@@ -443,6 +444,110 @@ async def test_a_refused_file_or_a_long_note_records_nothing_and_says_why(
         "Ghi chú quá dài (tối đa 500 ký tự); chưa ghi nhận. Đề nghị ghi ngắn gọn hơn."
     )
     assert 'id="form-record-NV04"' in shown.text and await recorded(harness, task) == []
+
+
+WAY_OUT = (
+    "Đề nghị ghi nhận không kèm tệp, hoặc ghi đường liên kết của sản phẩm vào ô cách nhận báo cáo."
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        (
+            "bao-cao.zip",
+            b"PK\x03\x04",
+            "chỉ nhận văn bản (.docx, .doc, .odt, .rtf, .txt, .pdf), bảng tính (.xlsx, .xls, "
+            ".ods), trình chiếu (.pptx, .ppt, .odp), ảnh (.jpg, .png) hoặc video (.mp4, .mov) có "
+            "nội dung đúng định dạng đó",
+        ),
+        ("Báo cáo.docx", b"", "tệp không có nội dung"),
+        (
+            "Báo cáo.docx",
+            office_file("docx", main_type=MACRO_MAIN_TYPE),
+            "tệp có chứa macro, không nhận vì lý do an toàn",
+        ),
+    ],
+)
+async def test_a_refused_file_on_the_record_form_says_nothing_was_recorded_and_the_way_out(
+    desk: Desk, harness: BotHarness, name: str, content: bytes, reason: str
+) -> None:
+    # The office's words, not the invitee's («đề nghị đồng chí gửi đường liên kết…»).
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
+    response = await desk.client.post(
+        f"/office/{page}/record",
+        data={**fields, "person": "NV04", "note": "qua thư điện tử"},
+        files={"file": (name, content, "application/octet-stream")},
+    )
+    shown = await desk.client.get(response.headers["location"])
+    assert flash_text(shown.text) == (
+        f"Chưa ghi nhận báo cáo: tệp «{name}» không được nhận ({reason}). {WAY_OUT}"
+    )
+    assert text_of(shown.text, "person-NV04").startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): chưa báo cáo"
+    )
+    assert await recorded(harness, task) == []
+
+
+async def test_a_file_over_the_limit_on_the_record_form_says_nothing_was_recorded(
+    desk: Desk, harness: BotHarness
+) -> None:
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
+    response = await desk.client.post(
+        f"/office/{page}/record",
+        data={**fields, "person": "NV04"},
+        files={"file": ("Phim.mp4", b"\0" * (MAX_BYTES + 1), "video/mp4")},
+    )
+    shown = await desk.client.get(response.headers["location"])
+    assert flash_text(shown.text) == (
+        f"Chưa ghi nhận báo cáo: tệp «Phim.mp4» không được nhận (lớn hơn 20 MB). {WAY_OUT}"
+    )
+    # Past what the form may carry at all, the body is cut off before the file's name.
+    response = await desk.client.post(
+        f"/office/{page}/record",
+        data={**fields, "person": "NV04"},
+        files={"file": ("Phim.mp4", b"\0" * (MAX_BYTES + 128 * 1024), "video/mp4")},
+    )
+    shown = await desk.client.get(response.headers["location"])
+    assert flash_text(shown.text) == (
+        f"Chưa ghi nhận báo cáo: tệp gửi kèm lớn hơn 20 MB nên không được nhận. {WAY_OUT}"
+    )
+    assert await recorded(harness, task) == []
+
+
+async def test_a_second_clerk_recording_at_once_is_told_a_colleague_recorded_it_and_when(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await make_staff(harness.services, "DB002")
+    other = await desk_for(harness.services)
+    await other.sign_in("DB002")
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    page = f"/office/tasks/{await task_id(harness, 'VI.1.3')}"
+    fa = hidden((await desk.client.get(page)).text, "form-record-NV04")
+    fb = hidden((await other.client.get(page)).text, "form-record-NV04")  # both have it open
+    await desk.client.post(
+        f"{page}/record", data={**fa, "person": "NV04", "note": "qua điện thoại"}
+    )
+    harness.clock.set(local(2024, 5, 18, 9, 31))
+    sent = await other.client.post(
+        f"{page}/record",
+        data={**fb, "person": "NV04", "note": "bằng văn bản"},
+        files={"file": (FILE_NAME, docx("phóng sự"), "application/octet-stream")},
+    )
+    shown = (await other.client.get(sent.headers["location"])).text
+    assert flash_text(shown) == (
+        "Văn phòng đã ghi nhận báo cáo của đồng chí Phạm Thị Hồng Đào cho nhiệm vụ VI.1.3 lúc "
+        "09:30, 18/5, bởi Phạm Thị Thanh Mai; không có thay đổi."
+    )
+    assert " ".join(text_of(shown, "person-NV04").split()).startswith(
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi "
+        "nhận (qua điện thoại) lúc 09:30, 18/5, bởi Phạm Thị Thanh Mai"
+    )
+    await other.client.aclose()
 
 
 async def test_recording_a_report_is_refused_to_the_desk_role_and_to_forms_not_the_offices(

@@ -15,10 +15,11 @@ from bot.domain.drafts import DraftStatus
 from bot.domain.tasks import MAX_TASK_FILES
 from storage.files import MAX_BYTES
 from storage.models import AuditEntry, TaskEvidence
+from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.samples import docx, zip_bytes
 from tests.test_outbox import texts
-from tests.test_tasks import audit_count, board_text, task_id, with_contacts
+from tests.test_tasks import audit_count, board_text, office_staff, task_id, with_contacts
 from tests.web_support import Web, flash, form_fields, web_for
 
 OWNER = "NV03"  # the contact of task VI.1.1
@@ -286,3 +287,27 @@ async def test_a_task_contact_s_page_is_no_invitation_to_attend(web: Web) -> Non
     assert "trân trọng kính mời" not in contact and 'id="answer"' not in contact
     invited = (await web.open("DB001")).text
     assert "trân trọng kính mời đồng chí tới dự" in invited
+
+
+async def test_her_page_says_the_office_recorded_her_report_not_as_a_note_of_hers(
+    web: Web, harness: BotHarness
+) -> None:
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.1")
+    harness.clock.set(local(2024, 4, 29, 10, 0))
+    await tasks.record_for(office, task, OWNER, note="qua điện thoại")
+    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    assert (
+        f'<p class="text" id="task-{task}-recorded">Văn phòng đã ghi nhận báo cáo của đồng chí '
+        "(qua điện thoại) lúc 10:00, 29/4.</p>"
+    ) in section
+    assert '<p class="text">qua điện thoại</p>' not in section
+    # Undone (recorded by mistake): nothing of the office's is said any more.
+    await tasks.undo_record(office, task, OWNER)
+    await tasks.record_for(office, task, OWNER)  # and recorded again, without a note
+    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    assert (
+        f'<p class="text" id="task-{task}-recorded">'
+        "Văn phòng đã ghi nhận báo cáo của đồng chí lúc 10:00, 29/4.</p>"
+    ) in section

@@ -48,6 +48,7 @@ from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, is_overdue
 from bot.domain.tokens import looks_like_token
+from bot.services.access import DASHBOARD
 from bot.services.context import ServiceContext
 from bot.services.invitations import page_account
 from bot.services.views import DelegateView, RsvpView
@@ -95,6 +96,9 @@ class PageTask:
     status: TaskStatus
     note: str | None
     evidence: tuple[PageEvidence, ...] = ()
+    # When the office recorded her report for her (by phone, on paper...): ``note`` then says
+    # how it came, and is not hers; None when the last word on it is her own.
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ _COLUMNS: tuple[tuple[str, TypeEngine[Any]], ...] = (
     ("at", UTCDateTime()),
     ("flag", Boolean()),
     ("flag2", Boolean()),
+    ("at2", UTCDateTime()),
+    ("flag3", Boolean()),
 )
 
 
@@ -244,6 +250,9 @@ def _details_statement() -> Any:
             at=t.c.deadline_at,
             flag=t.c.closed_at.is_not(None),
             flag2=~exists().where(others.c.task_id == t.c.id, others.c.status != "done"),
+            at2=a.c.updated_at,
+            # last changed on the dashboard: the office recorded her report (record_for)
+            flag3=a.c.updated_by.startswith(f"{DASHBOARD}:", autoescape=True),
         )
     ).where(a.c.task_id == t.c.id, a.c.person_id == person, live_task)
     evidence = select(
@@ -408,6 +417,7 @@ class PageService:
                 status=TaskStatus(row.d),
                 note=row.c,
                 evidence=tuple(evidence.get(row.id, ())),
+                recorded_at=row.at2 if row.flag3 else None,
             )
             for row in by_kind.get("task", [])
         ]

@@ -89,6 +89,7 @@ class TaskStep(StrEnum):
     ALREADY_OPEN = "already_open"  # reopening a task that is not closed
     RECORDED_FOR = "recorded_for"  # the office recorded an assignee's report on her behalf
     ALREADY_DONE = "already_done"  # recording for someone who has reported it done already
+    ALREADY_RECORDED = "already_recorded"  # recording for someone the office recorded already
     RECORD_UNDONE = "record_undone"  # the office undid its record of an assignee's report
     NOTHING_TO_UNDO = "nothing_to_undo"  # no record of the office's stands to undo
 
@@ -103,6 +104,8 @@ class TaskResult:
     evidence_id: int | None = None
     reject: RejectCode | None = None
     name: str = ""  # whom the office recorded a report for (:meth:`TaskService.record_for`)
+    # Her report as the task's line has it (ALREADY_RECORDED: when, and by which staff member)
+    person: AssignmentLine | None = None
 
 
 @dataclass(frozen=True)
@@ -770,7 +773,10 @@ class TaskService:
         as one uploaded on her personal page. Audited as ``task.recorded`` with the staff name
         and hers. She is not messaged, as closing or reopening a task messages nobody; nor is
         the office (a staff member did it). Someone who already reported it done is left as she
-        is (ALREADY_DONE), file and all; a refused file records nothing."""
+        is, file and all: ALREADY_DONE, or ALREADY_RECORDED when that report is the office's
+        (another staff member's a moment ago). A refused file records nothing, and a file is
+        written to the store only with the record that keeps it: a record that finds her
+        reported already, her files at the most or the same file kept leaves no blob behind."""
         value = one_line(note)
         if len(value) > MAX_TASK_NOTE:
             return TaskResult(TaskStep.TOO_LONG)
@@ -780,12 +786,12 @@ class TaskService:
             found = await self._assignment_of(session, task_id, code, file is not None)
             if isinstance(found, TaskResult):
                 return found
-        stored = None
+        examined = None
         if file is not None:
             try:
-                # Unpacking an archive's directory and writing to disk: off the event loop.
-                stored = await asyncio.to_thread(
-                    self._files.put, file[0], file[1], DELIVERABLE_SUFFIXES
+                # Unpacking an archive's directory: off the event loop. Nothing is written yet.
+                examined = await asyncio.to_thread(
+                    self._files.examine, file[0], file[1], DELIVERABLE_SUFFIXES
                 )
             except FileRejected as exc:
                 log.info("task deliverable rejected: %s", exc.code)
@@ -805,8 +811,7 @@ class TaskService:
             )
             await session.refresh(assignment)
             if assignment.status == TaskStatus.DONE:
-                line = await self._line(session, task)
-                return TaskResult(TaskStep.ALREADY_DONE, line, name=person.full_name)
+                return await self._already_done(session, task, assignment, person)
             after: dict[str, Any] = {
                 "person_id": assignment.person_id,
                 "status": str(TaskStatus.DONE),
@@ -831,7 +836,7 @@ class TaskService:
             assignment.status, assignment.note = TaskStatus.DONE, value or None
             evidence_id = None
             if (
-                stored is not None
+                examined is not None
                 and file is not None
                 and not await _files_full(session, assignment)
             ):
@@ -839,11 +844,15 @@ class TaskService:
                     select(TaskEvidence.id)
                     .where(
                         TaskEvidence.assignment_id == assignment.id,
-                        TaskEvidence.sha256 == stored.sha256,
+                        TaskEvidence.sha256 == examined.sha256,
                     )
                     .limit(1)
                 )
                 if same is None:
+                    # Written only now that a row will name it (a write of 20 MB at most, under
+                    # the transaction's lock): a blob written before the look above stayed on
+                    # disk, unnamed, whenever a colleague's record came first.
+                    stored = await asyncio.to_thread(self._files.keep, examined, file[1])
                     evidence = self._add_evidence(
                         session,
                         office,
@@ -989,12 +998,25 @@ class TaskService:
         if task.closed_at is not None:
             return TaskResult(TaskStep.CLOSED, await self._line(session, task))
         if assignment.status == TaskStatus.DONE:
-            line = await self._line(session, task)
-            return TaskResult(TaskStep.ALREADY_DONE, line, name=person.full_name)
+            return await self._already_done(session, task, assignment, person)
         if with_file and await _files_full(session, assignment):
             line = await self._line(session, task)
             return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
         return task, assignment, person
+
+    async def _already_done(
+        self, session: AsyncSession, task: Task, assignment: TaskAssignment, person: Delegate
+    ) -> TaskResult:
+        """Why the office cannot record a report of ``person``'s: she reported it done herself
+        (ALREADY_DONE), or the office recorded it (ALREADY_RECORDED, with when and by whom)."""
+        line = await self._line(session, task)
+        mine = next((a for a in line.assignments if a.code == person.code), None)
+        step = (
+            TaskStep.ALREADY_RECORDED
+            if _by_office(assignment.updated_by)
+            else TaskStep.ALREADY_DONE
+        )
+        return TaskResult(step, line, name=person.full_name, person=mine)
 
     async def evidence_file(
         self, evidence_id: int, task_id: int | None = None

@@ -149,6 +149,9 @@ def task_summary(
         elif a.status is TaskStatus.DONE and len(task.assignments) > 3:
             continue  # a district task lists only who is still missing
         key = "task_board.person_note" if a.note else "task_board.person"
+        if a.recorded_by is not None and a.updated_at is not None:
+            # The office's record of her report: its note says how it came, not what she wrote.
+            key = "task_board.person_recorded_note" if a.note else "task_board.person_recorded"
         lines.append(
             catalog.html(
                 key,
@@ -156,6 +159,7 @@ def task_summary(
                 organization=a.organization,
                 status=catalog.plain(f"task_status.{a.status.value}"),
                 note=a.note or "",
+                at=moment(catalog, meeting.local(a.updated_at)) if a.updated_at else "",
                 unlinked=catalog.plain("task_board.unlinked") if not a.linked else "",
             )
         )

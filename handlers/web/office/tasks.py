@@ -19,6 +19,7 @@ from bot.domain.tasks import MAX_TASK_FILES, MAX_TASK_NOTE, TaskLine, TaskStatus
 from bot.services.access import OfficeActor
 from bot.services.signin import StaffVisit
 from bot.services.tasks import TaskPage, TaskResult, TaskStep
+from bot.texts.formatting import short_moment
 from handlers.web.attachment import attachment
 from handlers.web.office.binding import session_binding
 from handlers.web.uploads import TooLarge, read_form, text_field, upload
@@ -121,8 +122,10 @@ class Tasks:
         task_id = _id(request, "id")
         try:
             form = await read_form(request, files=1)
-        except TooLarge:
-            text = office.catalog.html("task.file_too_large", limit_mb=MAX_BYTES // (1024 * 1024))
+        except TooLarge:  # cut off, maybe before the file's name came: none to say
+            text = office.catalog.html(
+                "dash.tasks.record.body_too_large", limit_mb=MAX_BYTES // (1024 * 1024)
+            )
             return office._done(visit, f"tasks/{task_id}", text, ok=False)
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
@@ -137,11 +140,11 @@ class Tasks:
             await chosen.close()
             if reject is not None:
                 result = TaskResult(TaskStep.REJECTED, reject=reject)
-                return self._recorded(visit, task_id, result)
+                return self._recorded(visit, task_id, result, file[0])
         result = await office.services.tasks.record_for(
             actor, task_id, text_field(form, "person"), note=text_field(form, "note"), file=file
         )
-        return self._recorded(visit, task_id, result)
+        return self._recorded(visit, task_id, result, file[0] if file else "")
 
     async def unrecord(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Undo the office's record of a person's report (recorded for the wrong person)."""
@@ -153,18 +156,27 @@ class Tasks:
         result = await office.services.tasks.undo_record(actor, task_id, values.get("person", ""))
         return self._recorded(visit, task_id, result)
 
-    def _recorded(self, visit: StaffVisit, task_id: int, result: TaskResult) -> Response:
-        """Back to the task's page after :meth:`record`, saying what was done (a refused file
-        in the words the personal page uses for it)."""
+    def _recorded(
+        self, visit: StaffVisit, task_id: int, result: TaskResult, file: str = ""
+    ) -> Response:
+        """Back to the task's page after :meth:`record`, saying what was done: a refused
+        ``file`` in the office's words (nothing was recorded; record without it, or note the
+        link), not the invitee's, and a report a colleague recorded as hers (when, by whom)."""
         catalog = self.office.catalog
         key = result.task.key if result.task is not None else ""
         if result.step is TaskStep.REJECTED:
-            code = "file_too_large" if result.reject == "too_large" else f"rejected_{result.reject}"
-            html = catalog.html(f"task.{code}", limit_mb=MAX_BYTES // (1024 * 1024))
+            reason = catalog.plain(
+                f"dash.tasks.record.reason.{result.reject}", limit_mb=MAX_BYTES // (1024 * 1024)
+            )
+            html = catalog.html("dash.tasks.record.rejected", file=file, reason=reason)
         else:
+            recorded = result.person
+            at = recorded.updated_at if recorded is not None else None
             html = catalog.html(
                 f"dash.tasks.record.{result.step.value}",
                 key=key, name=result.name, limit=MAX_TASK_NOTE, files=MAX_TASK_FILES,
+                at=short_moment(catalog, self.office.config.meeting.local(at)) if at else "",
+                by=(recorded.recorded_by if recorded is not None else None) or "",
             )  # fmt: skip
         path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
         ok = result.step in (TaskStep.RECORDED_FOR, TaskStep.RECORD_UNDONE)
