@@ -124,6 +124,11 @@ DELIVERY_TABLE: Table = Delivery.__table__  # type: ignore[assignment]
 NOTHING_TO_SEND = "nothing to send"
 # The error a delivery is skipped with when the office withdrew its recipient's invitation.
 WITHDRAWN = SkipReason.WITHDRAWN.value
+# The reminders whose copy skipped with NOTHING_TO_SEND was skipped because what it asks for
+# was done while it waited (see :func:`_answered`): the office is told who, not just how many.
+ANSWERABLE_KINDS = frozenset({MessageKind.RSVP_REMINDER, MessageKind.TASK_REMINDER})
+# The key of those recipients in :func:`_problems`.
+ANSWERED = "answered"
 # How long a claim holds without renewal (renewed every third of it while the batch is sent).
 LEASE = timedelta(seconds=30)
 
@@ -1028,6 +1033,7 @@ class Outbox:
                             counts[id_].total(), nothing_to_send[id_], withdrawn[id_]
                         ),
                         withdrawn=problems[id_, DeliveryStatus.SKIPPED],
+                        answered=problems[id_, ANSWERED],
                     )
                 )
             return reports
@@ -1200,11 +1206,12 @@ _REPORTED = (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED, DeliveryStatus.NOT_L
 
 async def _problems(
     session: AsyncSession, message_ids: Sequence[int]
-) -> defaultdict[tuple[int, DeliveryStatus], list[Problem]]:
+) -> defaultdict[tuple[int, str], list[Problem]]:
     """The people the office is told about for each finished message, by (message, status):
     columns only, in the order the deliveries were made. Under ``skipped``: those not sent it
-    because their invitation was withdrawn."""
-    found: defaultdict[tuple[int, DeliveryStatus], list[Problem]] = defaultdict(list)
+    because their invitation was withdrawn; under :data:`ANSWERED`: those a reminder skipped
+    because they did what it asks while it waited."""
+    found: defaultdict[tuple[int, str], list[Problem]] = defaultdict(list)
     if not message_ids:
         return found
     rows = await session.execute(
@@ -1217,17 +1224,25 @@ async def _problems(
             Delegate.full_name,
         )
         .join(Delegate, Delegate.id == Delivery.delegate_id)
+        .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
         .where(
             Delivery.message_id.in_(message_ids),
             or_(
                 Delivery.status.in_(_REPORTED),
                 and_(Delivery.status == DeliveryStatus.SKIPPED, Delivery.last_error == WITHDRAWN),
+                and_(
+                    Delivery.status == DeliveryStatus.SKIPPED,
+                    Delivery.last_error == NOTHING_TO_SEND,
+                    OutboundMessage.kind.in_(ANSWERABLE_KINDS),
+                ),
             ),
         )
         .order_by(Delivery.id)
     )
     for message_id, status, error, interrupted_at, code, full_name in rows:
-        found[message_id, DeliveryStatus(status)].append(
+        skipped = status == DeliveryStatus.SKIPPED
+        key = ANSWERED if skipped and error == NOTHING_TO_SEND else DeliveryStatus(status)
+        found[message_id, key].append(
             Problem(code=code, full_name=full_name, error=error, interrupted_at=interrupted_at)
         )
     return found

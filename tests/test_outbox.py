@@ -160,11 +160,12 @@ async def test_a_tick_sends_each_reminder_once(harness: BotHarness) -> None:
     assert len(reminders) == 1
 
 
-async def test_an_rsvp_reminder_queued_before_she_answered_is_skipped_not_sent(
+async def test_an_rsvp_reminder_queued_before_she_answered_is_skipped_not_sent_and_said_why(
     harness: BotHarness,
 ) -> None:
     """The chase was queued (a long notice ahead of it, a pause) and she answered before its
-    turn: she is not asked again for the answer she gave; her copy is recorded as skipped."""
+    turn: she is not asked again for the answer she gave; her copy is recorded as skipped, and
+    the office's report names her under why, not only in the count «Bỏ qua»."""
     await linked_answers(harness)
     await harness.plan(*MEETING_KINDS)
     harness.clock.set(REMINDER_1)
@@ -182,6 +183,11 @@ async def test_an_rsvp_reminder_queued_before_she_answered_is_skipped_not_sent(
             select(Delivery.last_error).where(Delivery.status == DeliveryStatus.SKIPPED)
         )
         assert list(errors) == ["nothing to send"]
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 75 · Bỏ qua: 1" in report
+    assert report.endswith(
+        "\n\nKhông gửi vì đã trả lời trước khi đến lượt gửi (1):\n• DB005 — Ngô Thị Bích Hạnh"
+    )
 
 
 async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(

@@ -394,7 +394,8 @@ async def test_a_reminder_queued_before_her_invitation_was_withdrawn_skips_the_t
     harness: BotHarness,
 ) -> None:
     """VI.2 is hers only through her group (district chairs): withdrawing her invitation takes
-    it from her, and the reminder already queued for her goes to the others only."""
+    it from her, and the reminder already queued for her goes to the others only; the office's
+    report names her under why she was skipped."""
     await with_contacts(harness)
     chair = await harness.open_invitation("DB031")
     other = await harness.open_invitation("DB032")
@@ -409,6 +410,13 @@ async def test_a_reminder_queued_before_her_invitation_was_withdrawn_skips_the_t
     assert Counter(await reminder_copies(harness, "task:VI.2")) == {
         ("skipped", "nothing to send"): 1, ("sent", None): 1, ("not_linked", None): 28,
     }  # fmt: skip
+    # The office, written to about those not linked, reads why she was skipped, by name.
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert "Đã gửi: 1 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 28 · Bỏ qua: 1" in report
+    assert report.endswith(
+        "\n\nKhông gửi vì trước khi đến lượt gửi, nhiệm vụ đã được báo cáo hoàn thành, đã đóng "
+        "hoặc không còn giao cho người này (1):\n• DB031 — Nguyễn Thị Lan Phương"
+    )
 
 
 async def test_a_late_start_sends_each_task_one_reminder_the_newest_due(

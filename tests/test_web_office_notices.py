@@ -402,3 +402,63 @@ async def test_the_overview_names_a_scheduled_notice_by_its_number(
     overview = (await desk.client.get("/office/")).text
     upcoming = overview.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
     assert "— thông báo số 1: Nhắc lịch họp.</li>" in upcoming
+
+
+async def test_notices_are_listed_by_number_newest_first_whoever_began_writing_first(
+    harness: BotHarness,
+) -> None:
+    await linked_answers(harness)
+    await make_staff(harness.services, "DB001")
+    await make_staff(harness.services, "DB002")
+    a = await desk_for(harness.services)
+    await a.sign_in("DB001")
+    b = await desk_for(harness.services)
+    await b.sign_in("DB002")
+    first_begun = await preview(a, "Viết trước, gửi sau.", "linked")
+    second_begun = await preview(b, "Viết sau, gửi trước.", "linked")
+    assert text_of(await confirm(b, second_begun, how="now"), "flash").startswith(
+        "Đã xếp thông báo số 1 "
+    )
+    assert text_of(await confirm(a, first_begun, how="now"), "flash").startswith(
+        "Đã xếp thông báo số 2 "
+    )
+    await harness.tick()
+    listed = (await a.client.get("/office/notices")).text
+    assert re.findall(r'<tr id="report-\d+"><td>(\d+)</td>', listed) == ["2", "1"]
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert [line[:9] for line in admin.last_text().split("\n")[1:]] == ["✅ Số 2 — ", "✅ Số 1 — "]
+    # The list's limit keeps the highest numbers, not the latest rows.
+    office = harness.services.access.local_operator()
+    assert [n.number for n in await harness.services.broadcasts.recent(office, limit=1)] == [2]
+    await a.client.aclose()
+    await b.client.aclose()
+
+
+async def test_a_cancelled_notice_keeps_its_place_in_the_lists_said_cancelled_and_when(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    listed = await confirm(
+        desk, await preview(desk, "Hẹn rồi hủy.", "linked"), how="later", when="18:00 18/5"
+    )
+    mid = re.search(r'<li id="scheduled-(\d+)"', listed)
+    assert mid is not None
+    harness.clock.advance(timedelta(minutes=20))
+    await desk.post(f"notices/{mid[1]}/cancel", f"form-cancel-{mid[1]}", {}, page="notices")
+    await confirm(desk, await preview(desk, "Gửi ngay.", "linked"), how="now")
+    await harness.tick()
+    listed = (await desk.client.get("/office/notices")).text
+    assert re.findall(r'<tr id="report-\d+"><td>(\d+)</td>', listed) == ["2", "1"]
+    assert "Hẹn rồi hủy." in text_of(listed, f"report-{mid[1]}")
+    assert text_of(listed, f"report-{mid[1]}-cancelled") == (
+        "Đã hủy lúc 09:20, Thứ Bảy, ngày 18/5/2024 (trước đó hẹn gửi 18:00, Thứ Bảy, ngày "
+        "18/5/2024), không gửi tới ai."
+    )
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text().split("\n")[1:] == [
+        "✅ Số 2 — Tất cả đại biểu đã liên kết: đã gửi 5, chặn bot 0, lỗi 0, chưa liên kết 0",
+        "🚫 Số 1 — đã hủy lúc 09:20, Thứ Bảy, ngày 18/5/2024 (trước đó hẹn gửi 18:00, Thứ Bảy, "
+        "ngày 18/5/2024) — Tất cả đại biểu đã liên kết: Hẹn rồi hủy.",
+    ]

@@ -422,7 +422,7 @@ async def test_no_desk_pass_for_one_who_declined_was_withdrawn_or_once_the_meeti
     assert 'id="desk-pass"' not in (await web.open("DB001")).text
 
 
-async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_to_them(
+async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_not_to_show_it_herself(
     web: Web, clock: ManualClock
 ) -> None:
     await web.post(
@@ -433,11 +433,12 @@ async def test_one_who_sent_a_substitute_is_asked_to_pass_the_code_on_to_them(
     )
     clock.set(local(2024, 5, 28, 7, 15))
     html = (await web.open("DB003")).text
-    assert DESK_LINE in html
+    # The line under the QR tells her to pass it on, in place of telling her to show it.
+    assert DESK_LINE not in html
     assert (
-        '<p class="text" id="desk-substitute">Đồng chí đã cử đồng chí Lê Thị Hoa dự thay: đề nghị '
-        "chuyển mã này (hoặc phiếu kèm giấy mời) để đồng chí Lê Thị Hoa xuất trình tại bàn đón "
-        "tiếp.</p>"
+        '<figcaption><span class="desk-show" id="desk-substitute">Đồng chí đã cử đồng chí Lê Thị '
+        "Hoa dự thay: đề nghị chuyển mã này (hoặc phiếu kèm giấy mời) để đồng chí Lê Thị Hoa xuất "
+        'trình tại bàn đón tiếp.</span><br>Mã cá nhân: <strong class="desk-code"'
     ) in html
 
 

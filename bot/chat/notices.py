@@ -3,6 +3,8 @@ count, send now or schedule; the scheduled list with cancel; resend to those it 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.chat.turn import Turn
 from bot.domain.ids import parse_id
 from bot.domain.inbound import Action, Text
@@ -44,7 +46,8 @@ async def start(turn: Turn, office: OfficeActor) -> Answer:
 
 
 async def listing(turn: Turn, office: OfficeActor) -> Answer:
-    """``/lichthongbao``: scheduled notices (with a cancel choice each) and recent ones."""
+    """``/lichthongbao``: scheduled notices (with a cancel choice each), then the recent ones sent
+    or cancelled, the highest number first."""
     catalog, config = turn.catalog, turn.config
     items = await turn.services.broadcasts.recent(office)
     if not items:
@@ -73,6 +76,17 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                     ),
                 )
             )
+        elif item.status is MessageStatus.CANCELLED:
+            lines.append(
+                catalog.html(
+                    "broadcast.list_cancelled",
+                    number=item.number,
+                    when=_moment(turn, item.finished_at),
+                    due=_moment(turn, item.due_at),
+                    audience=who,
+                    preview=item.preview,
+                )
+            )
         elif item.status is MessageStatus.QUEUED:
             lines.append(
                 catalog.html(
@@ -96,6 +110,10 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                 )
             )
     return Answer.say("\n".join(lines), tuple(rows))
+
+
+def _moment(turn: Turn, at: datetime | None) -> str:
+    return moment(turn.catalog, turn.config.meeting.local(at)) if at is not None else ""
 
 
 async def on_text(turn: Turn, text: Text) -> Answer | None:

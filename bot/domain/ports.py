@@ -95,6 +95,9 @@ class DeliveryReport:
     skipped: SkipReason | None = None
     # Recipients not sent it because the office withdrew their invitation meanwhile.
     withdrawn: list[Problem] = field(default_factory=list)
+    # Recipients of a reminder not sent it because, while it waited its turn, what it asks for
+    # was done: the RSVP answered, the task reported done (or closed, or no longer theirs).
+    answered: list[Problem] = field(default_factory=list)
 
 
 class Composer(Protocol):

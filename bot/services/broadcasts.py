@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import (
@@ -114,6 +114,7 @@ class BroadcastSummary:
     due_at: datetime | None
     preview: str
     deliveries: Counter[str] = field(default_factory=Counter)
+    finished_at: datetime | None = None  # when its last copy went, or it was cancelled
 
 
 def audience_action(message_id: int, audience: str) -> str:
@@ -390,8 +391,14 @@ class BroadcastService:
         return result
 
     async def recent(self, admin: OfficeActor, limit: int = 10) -> list[BroadcastSummary]:
-        """Scheduled broadcasts first, then the latest ones sent, with their delivery counts
-        (every office member's: ``admin`` is the proof of asking as the office)."""
+        """Scheduled broadcasts first, then the latest ones sent or cancelled (a number the
+        office gave is never missing without a word), each part the highest number first, with
+        their delivery counts (every office member's: ``admin`` is the proof of asking as the
+        office). By number, not by row: a draft begun first and sent second is listed second;
+        ``limit`` keeps the first of that order, so a scheduled one is never cut off."""
+        # A notice row made without a number (outside the office's confirmation) is ordered by
+        # the id it is called by (:func:`notice_number`).
+        called = func.coalesce(OutboundMessage.number, OutboundMessage.id)
         async with unit_of_work(self._ctx.sessions) as session:
             rows = list(
                 await session.scalars(
@@ -399,11 +406,22 @@ class BroadcastService:
                     .where(
                         OutboundMessage.meeting_id == self._ctx.meeting_id,
                         OutboundMessage.kind == MessageKind.BROADCAST,
-                        OutboundMessage.status.in_(
-                            [MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.DONE]
+                        or_(
+                            OutboundMessage.status.in_(
+                                [MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.DONE]
+                            ),
+                            # Cancelled once it had a time (a draft dropped unconfirmed has none).
+                            and_(
+                                OutboundMessage.status == MessageStatus.CANCELLED,
+                                OutboundMessage.due_at.is_not(None),
+                            ),
                         ),
                     )
-                    .order_by(OutboundMessage.id.desc())
+                    .order_by(
+                        case((OutboundMessage.status == MessageStatus.SCHEDULED, 0), else_=1),
+                        called.desc(),
+                        OutboundMessage.id.desc(),
+                    )
                     .limit(limit)
                 )
             )
@@ -415,7 +433,6 @@ class BroadcastService:
             )
             for message_id, status in deliveries.all():
                 counts[message_id][status] += 1
-        rows.sort(key=lambda row: (row.status != MessageStatus.SCHEDULED, -row.id))
         return [
             BroadcastSummary(
                 id=row.id,
@@ -425,6 +442,7 @@ class BroadcastService:
                 due_at=row.due_at,
                 preview=(row.body or "")[:80],
                 deliveries=counts[row.id],
+                finished_at=row.finished_at,
             )
             for row in rows
         ]

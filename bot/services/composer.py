@@ -60,6 +60,13 @@ _TO_OFFICE = frozenset(
     }
 )
 # Kinds the office hears about only when someone was not reached.
+# Of a reminder's copies skipped because what it asks for was done while it waited, the
+# heading the office reads above their names.
+_ANSWERED = {
+    MessageKind.RSVP_REMINDER: "report.answered_rsvp",
+    MessageKind.TASK_REMINDER: "report.answered_task",
+}
+
 _REPORT_PROBLEMS_ONLY = frozenset(
     {
         MessageKind.TASK_REMINDER,
@@ -498,6 +505,8 @@ class MessageComposer:
         lines += self._problem_lines("report.blocked", report.blocked)
         lines += self._problem_lines("report.not_linked", report.not_linked)
         lines += self._problem_lines("report.withdrawn", report.withdrawn)
+        if kind in _ANSWERED:
+            lines += self._problem_lines(_ANSWERED[kind], report.answered)
         buttons: tuple[tuple[Button, ...], ...] = ()
         retryable = counts[DeliveryStatus.FAILED]
         if report.message.kind is MessageKind.BROADCAST and retryable:

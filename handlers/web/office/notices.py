@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # The audiences /thongbao offers (the groups follow), with every invitee first.
 AUDIENCES = NOTICE_AUDIENCES
-# How many notices the page lists (scheduled first, then the latest sent).
+# How many notices the page lists (scheduled first, then the latest sent or cancelled).
 LISTED = 30
 # ``?mau=`` of the notices page that fills the form with the notice of a meeting moved.
 MOVED_TEMPLATE = "doi-lich"
@@ -103,6 +103,17 @@ class Notices:
                 "waiting": item.deliveries[DeliveryStatus.PENDING]
                 + item.deliveries[DeliveryStatus.SENDING],
                 "total": sum(item.deliveries.values()),
+                # A notice cancelled before its time: the number the office gave, and why it
+                # went to nobody, in the row the report would have taken.
+                "cancelled": catalog.plain(
+                    "dash.notices.cancelled_row",
+                    when=moment(catalog, config.meeting.local(item.finished_at)),
+                    due=moment(catalog, config.meeting.local(item.due_at)),
+                )
+                if item.status is MessageStatus.CANCELLED
+                and item.finished_at is not None
+                and item.due_at is not None
+                else "",
             }
             for item in items
         ]
