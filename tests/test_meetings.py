@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import build_outbox
@@ -255,6 +255,45 @@ async def test_a_tap_through_one_meeting_s_bot_never_answers_for_another(
         )
     assert seen_by_a == []
     assert len(seen_by_b) == 1
+
+
+async def test_one_account_is_read_with_an_equality_and_several_with_one_in_the_same_rows(
+    two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    # A lone tap (the usual batch of the write stream) reads its account with "=": an
+    # expanding IN is rendered anew at every execution. A batch reads all of its accounts
+    # in one IN. The rows, and the meeting each answers for, are the same either way.
+    b = two_plans.b
+    for code, number in (("HN09", "7004"), ("HN07", "7005")):
+        token, _ = await token_of(b, code)
+        await b.invitations.link_by_token(ChatAccount("telegram", number, number, code), token)
+    reads: list[str] = []
+
+    def read(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM channel_identities" in statement:
+            reads.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", read)
+    try:
+        async with sessions() as session:
+            alone = await queries.answering_rows(session, [("telegram", "7004")], b.ctx.meeting_id)
+            both = await queries.answering_rows(
+                session, [("telegram", "7004"), ("telegram", "7005")], b.ctx.meeting_id
+            )
+            elsewhere = await queries.answering_rows(
+                session, [("telegram", "7004")], two_plans.a.ctx.meeting_id
+            )
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", read)
+
+    assert [row.external_id for row in alone] == ["7004"]
+    assert sorted(row.external_id for row in both) == ["7004", "7005"]
+    assert [row for row in both if row.external_id == "7004"] == alone
+    assert elsewhere == []
+    one, many, other = reads
+    assert "channel_identities.external_id = " in one and " IN " not in one
+    assert "channel_identities.external_id IN (" in many
+    assert other == one
 
 
 async def test_a_purge_of_one_meeting_leaves_another_meeting_s_log_and_drafts(
