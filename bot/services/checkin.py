@@ -370,20 +370,10 @@ class CheckinService:
     ) -> CheckinResult:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            if (earlier := await _by_request(session, request_key)) is not None:
-                arrival = (await self._find(session, key))[1]
-                return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier), arrival)
-            person, arrival = await self._find(session, key)
-            if person is None or arrival.person is None:
-                return CheckinResult(_refusal(arrival.notices), arrival=arrival)
-            if arrival.checkin is not None:
-                return CheckinResult(CheckinStep.ALREADY_IN, arrival.checkin, arrival)
-            if Notice.NOT_INVITED in arrival.notices:
-                return CheckinResult(CheckinStep.NOT_INVITED, arrival=arrival)
-            if Notice.WITHDRAWN in arrival.notices:
-                return CheckinResult(CheckinStep.WITHDRAWN, arrival=arrival)
-            if desk.person_id == person.id:
-                return CheckinResult(CheckinStep.OWN_CHECKIN, arrival=arrival)
+            found = await self._admitted(session, desk, key, request_key, as_guest=False)
+            if isinstance(found, CheckinResult):
+                return found
+            person, arrival = found
             answer = arrival.answer.status if arrival.answer else None
             kind = ArrivalKind.SUBSTITUTE if substitute else ArrivalKind.DELEGATE
             row = Checkin(
@@ -477,20 +467,10 @@ class CheckinService:
     async def _guest_of(self, desk: DeskActor, key: str, request_key: str | None) -> CheckinResult:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            if (earlier := await _by_request(session, request_key)) is not None:
-                arrival = (await self._find(session, key))[1]
-                return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier), arrival)
-            person, arrival = await self._find(session, key)
-            if person is None or arrival.person is None:
-                return CheckinResult(_refusal(arrival.notices), arrival=arrival)
-            if arrival.checkin is not None:
-                return CheckinResult(CheckinStep.ALREADY_IN, arrival.checkin, arrival)
-            if Notice.NOT_INVITED in arrival.notices:
-                return CheckinResult(CheckinStep.NOT_INVITED, arrival=arrival)
-            if not arrival.can_enter_as_guest:
-                return CheckinResult(CheckinStep.STILL_INVITED, arrival=arrival)
-            if desk.person_id == person.id:
-                return CheckinResult(CheckinStep.OWN_CHECKIN, arrival=arrival)
+            found = await self._admitted(session, desk, key, request_key, as_guest=True)
+            if isinstance(found, CheckinResult):
+                return found
+            person, arrival = found
             row = Checkin(
                 meeting_id=self._ctx.meeting_id,
                 delegate_id=person.id,
@@ -511,6 +491,37 @@ class CheckinService:
             view = CheckinView.of(row)
             after = replace(arrival, checkin=view, notices=(Notice.ALREADY_IN, *arrival.notices))
             return CheckinResult(CheckinStep.CHECKED_IN, view, after)
+
+    async def _admitted(
+        self,
+        session: AsyncSession,
+        desk: DeskActor,
+        key: str,
+        request_key: str | None,
+        *,
+        as_guest: bool,
+    ) -> CheckinResult | tuple[Delegate, Arrival]:
+        """The person ``key`` names and her arrival, if the desk may let her in — as an
+        invitee, or ``as_guest`` from her withdrawn card —; else the answer to the tap: a
+        request already done, nobody, already in, a task contact only, a withdrawn invitation
+        (or, as a guest, one that stands), or the clerk herself."""
+        if (earlier := await _by_request(session, request_key)) is not None:
+            arrival = (await self._find(session, key))[1]
+            return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier), arrival)
+        person, arrival = await self._find(session, key)
+        if person is None or arrival.person is None:
+            return CheckinResult(_refusal(arrival.notices), arrival=arrival)
+        if arrival.checkin is not None:
+            return CheckinResult(CheckinStep.ALREADY_IN, arrival.checkin, arrival)
+        if Notice.NOT_INVITED in arrival.notices:
+            return CheckinResult(CheckinStep.NOT_INVITED, arrival=arrival)
+        if as_guest and not arrival.can_enter_as_guest:
+            return CheckinResult(CheckinStep.STILL_INVITED, arrival=arrival)
+        if not as_guest and Notice.WITHDRAWN in arrival.notices:
+            return CheckinResult(CheckinStep.WITHDRAWN, arrival=arrival)
+        if desk.person_id == person.id:
+            return CheckinResult(CheckinStep.OWN_CHECKIN, arrival=arrival)
+        return person, arrival
 
     async def _namesake(self, session: AsyncSession, name: str) -> Arrival | None:
         """The first invitee (in protocol order) whose name is ``name``, or who announced a
