@@ -5,6 +5,7 @@ the staff member's name. Nothing else opens the dashboard."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from bot.domain.inbound import Command
 from bot.domain.outbound import TextPart
 from bot.services import Services
 from bot.services.access import Role
+from bot.services.report_file import change_lines
 from bot.services.signin import digest
 from bot.texts import load_catalog
 from storage.models import AuditEntry, StaffSession
@@ -135,12 +137,86 @@ async def test_signing_out_ends_this_session_only_and_everywhere_ends_them_all(
     everywhere = await laptop.post(
         "sessions/end", "form-end-all", {"session": "all"}, page="sessions"
     )
-    assert 'id="message-signed_out"' in everywhere.text
+    assert text_of(everywhere.text, "message-signed_out_everywhere") == (
+        "Đồng chí đã đăng xuất 2 phiên đăng nhập trang điều hành, kể cả phiên trên trình duyệt"
+        " này; không có đường liên kết đăng nhập nào chưa dùng. Để đăng nhập lại, gửi lệnh"
+        " /dangnhap trong tin nhắn riêng với bot."
+    )
     for browser in (laptop, tablet):
         assert (await browser.client.get("/office/")).status_code == 401
     actions = [e.action for e in await audit(imported)]
     assert actions.count("staff.signed_in") == 3
     assert actions[-2:] == ["staff.signed_out", "staff.signed_out_everywhere"]
+    for browser in (phone, tablet):
+        await browser.client.aclose()
+
+
+async def test_signing_out_everywhere_also_cancels_her_unspent_sign_in_links_and_says_so(
+    desk: Desk, imported: Services
+) -> None:
+    # She lost her phone: a link sent to it by /dangnhap and not opened yet must die with the
+    # sessions, or whoever holds the phone signs in after she has "signed out everywhere".
+    laptop, phone = desk, await desk_for(imported)
+    for browser in (laptop, phone):
+        await browser.sign_in()
+    unspent = await imported.signin.link_for_code(STAFF)
+    assert unspent.secret is not None
+    everywhere = await laptop.post(
+        "sessions/end", "form-end-all", {"session": "all"}, page="sessions"
+    )
+    finder = await desk_for(imported)
+    opened = await finder.use_link(unspent.secret)  # opened on the lost phone, and pressed
+    assert opened.status_code == 410
+    assert text_of(opened.text, "message-link_spent") == (
+        "Đường liên kết đăng nhập này đã được dùng, đã quá 10 phút, hoặc đã bị hủy khi đăng xuất"
+        " ở mọi nơi. Đề nghị đồng chí gửi lại lệnh /dangnhap để nhận đường liên kết mới."
+    )
+    assert (await finder.client.get("/office/")).status_code == 401
+    # And the page she reads says so.
+    assert text_of(everywhere.text, "message-signed_out_everywhere") == (
+        "Đồng chí đã đăng xuất 2 phiên đăng nhập trang điều hành, kể cả phiên trên trình duyệt"
+        " này, và hủy 1 đường liên kết đăng nhập chưa dùng: các đường liên kết đó không mở được"
+        " trang điều hành nữa. Để đăng nhập lại, gửi lệnh /dangnhap trong tin nhắn riêng với bot."
+    )
+    # The log says what ended: both sessions, and the link by its number.
+    async with imported.ctx.sessions() as session:
+        rows = list(await session.scalars(select(StaffSession).order_by(StaffSession.id)))
+    sessions = [row.id for row in rows if row.kind == "session"]
+    [link] = [row.id for row in rows if row.token_hash == digest(unspent.secret)]
+    entry = (await audit(imported))[-1]
+    assert entry.action == "staff.signed_out_everywhere"
+    assert entry.after == {"name": STAFF_NAME, "sessions": sessions, "links": [link]}
+    lines = change_lines(
+        load_catalog("vi"), imported.ctx.config, entry.action, entry.before, entry.after, {}
+    )
+    assert lines[1:] == [
+        f"Phiên đăng nhập đã kết thúc, số: {sessions[0]}, {sessions[1]}",
+        f"Đường liên kết đăng nhập chưa dùng đã hủy, số: {link}",
+    ]
+    for browser in (phone, finder):
+        await browser.client.aclose()
+
+
+async def test_signing_out_of_one_session_leaves_her_unspent_sign_in_link_working(
+    desk: Desk, imported: Services
+) -> None:
+    laptop, phone = desk, await desk_for(imported)
+    for browser in (laptop, phone):
+        await browser.sign_in()
+    unspent = await imported.signin.link_for_code(STAFF)
+    assert unspent.secret is not None
+    listed = (await laptop.client.get("/office/sessions")).text
+    other = re.findall(r'id="form-end-(\d+)"', listed)[0]  # the newest first: the phone's
+    ended = await laptop.post(
+        "sessions/end", f"form-end-{other}", {"session": other}, page="sessions"
+    )
+    assert text_of(ended.text, "flash") == "Đã đăng xuất phiên đã chọn."
+    assert (await phone.client.get("/office/")).status_code == 401
+    out = await laptop.post("signout", "form-signout", {}, page="")
+    assert 'id="message-signed_out"' in out.text
+    tablet = await desk_for(imported)
+    assert (await tablet.use_link(unspent.secret)).status_code == 303
+    assert (await tablet.client.get("/office/")).status_code == 200
     for browser in (phone, tablet):
         await browser.client.aclose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import pytest
 import segno
@@ -378,7 +379,7 @@ async def test_on_the_meeting_day_the_page_opens_on_the_slips_qr_and_code_for_th
     html = page.text
     # At the top, before the invitation: what the person shows the desk's phone.
     assert html.index('<section id="desk-pass"') < html.index('<section id="invitation"')
-    assert '<h2 id="desk-pass-title">Mã đón tiếp đại biểu</h2>' in html
+    assert '<p class="desk-pass-title" id="desk-pass-title">Mã đón tiếp đại biểu</p>' in html
     assert f'<span class="desk-show">{DESK_LINE}</span>' in html
     links = {link.code: link for link in await imported.invitations.links()}
     code = format_link_code(links["DB001"].link_code)
@@ -395,6 +396,32 @@ async def test_the_day_before_the_meeting_the_desk_pass_is_at_the_top_too(
 ) -> None:
     clock.set(local(2024, 5, 27, 0, 5))
     assert '<section id="desk-pass"' in (await web.open("DB001")).text
+
+
+def headings(html: str) -> list[tuple[int, str]]:
+    """The page's headings in document order: level and text."""
+    found = re.findall(r"<h([1-6])\b[^>]*>(.*?)</h\1>", html, re.S)
+    return [(int(level), re.sub(r"<[^>]+>", "", text).strip()) for level, text in found]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [local(2024, 5, 18, 9, 0), local(2024, 5, 27, 0, 5), local(2024, 5, 28, 7, 15)],
+    ids=["ten-days-before", "the-day-before", "the-meeting-day"],
+)
+async def test_the_pages_first_heading_is_its_h1_even_with_the_desk_pass_at_the_top(
+    web: Web, clock: ManualClock, now: datetime
+) -> None:
+    # Screen-reader users move by headings: the meeting's h1 opens the page. The pass stays at
+    # the top on the days around the meeting, a region named by its title, read first.
+    clock.set(now)
+    html = (await web.open("DB001")).text
+    title = "Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành phố"
+    assert headings(html)[0] == (1, f"{title} Hà Nội lần thứ XVII, nhiệm kỳ 2021 – 2026")
+    assert [level for level, _ in headings(html)].count(1) == 1
+    if now >= local(2024, 5, 27, 0, 0):
+        top = html.index('<section id="desk-pass" class="desk-pass"')
+        assert top < html.index("<h1") and 'aria-labelledby="desk-pass-title"' in html[top:]
 
 
 async def test_before_that_the_desk_pass_waits_folded_at_the_foot_of_the_page(web: Web) -> None:

@@ -517,6 +517,8 @@ def _audited_value(
             moment = datetime.fromisoformat(item)
             if moment.tzinfo is not None:
                 return config.meeting.local(moment).strftime(LOCAL_MOMENT)
+    if isinstance(item, list):  # the numbers of the sessions and links a sign-out ended
+        return ", ".join(str(part) for part in item)
     if key in _WORDED_KEYS:
         return _label(catalog, f"report_sheet.audit_value.{key}_{item}", str(item))
     return str(item)

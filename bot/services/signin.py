@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -293,7 +293,8 @@ class StaffSignIn:
     async def sign_out_desk(self, desk: DeskActor, session_id: int) -> int:
         """End one of a check-in staff member's own sessions; how many ended (0 or 1)."""
         assert desk.person_id is not None
-        return await self._end_of(desk.person_id, desk.actor, desk.name, session_id)
+        ended = await self._end_of(desk.person_id, desk.actor, desk.name, session_id)
+        return len(ended.sessions)
 
     async def sessions(self, office: OfficeActor) -> list[SessionLine]:
         """``office``'s own open sessions, the newest first."""
@@ -312,31 +313,49 @@ class StaffSignIn:
             return [SessionLine(r.id, r.origin, r.created_at, r.expires_at) for r in rows]
 
     async def sign_out(self, office: OfficeActor, session_id: int) -> int:
-        """End one of ``office``'s own sessions; how many ended (0 or 1)."""
-        return await self._end(office, session_id)
+        """End one of ``office``'s own sessions (her sign-in links stay as they are); how many
+        ended (0 or 1)."""
+        return len((await self._end(office, session_id)).sessions)
 
-    async def sign_out_everywhere(self, office: OfficeActor) -> int:
-        """End every session of ``office``, this one included; how many ended."""
+    async def sign_out_everywhere(self, office: OfficeActor) -> Ended:
+        """End every session of ``office``, this one included, and the sign-in links she has
+        not used yet (one sent to a lost phone must not open the dashboard afterwards); what
+        ended."""
         return await self._end(office, None)
 
-    async def _end(self, office: OfficeActor, session_id: int | None) -> int:
+    async def _end(self, office: OfficeActor, session_id: int | None) -> Ended:
         if office.person_id is None:  # the command line has no sessions
-            return 0
+            return Ended()
         return await self._end_of(office.person_id, office.actor, office.name, session_id)
 
-    async def _end_of(self, person_id: int, actor: str, name: str, session_id: int | None) -> int:
+    async def _end_of(self, person_id: int, actor: str, name: str, session_id: int | None) -> Ended:
         now = self._ctx.clock.now()
+        everywhere = session_id is None
         async with unit_of_work(self._ctx.sessions) as session:
-            ended = await end_sessions_of(session, person_id, now, only=session_id)
+            ended = await end_sessions_of(
+                session, person_id, now, only=session_id, links=everywhere
+            )
             if ended:
+                after: dict[str, Any] = {"name": name, "sessions": ended.sessions}
+                if ended.links:
+                    after["links"] = ended.links
                 queries.add_audit(
                     session, at=now, actor=actor,
-                    action="staff.signed_out" if session_id is not None
-                    else "staff.signed_out_everywhere",
-                    entity="delegate", entity_id=person_id, before=None,
-                    after={"name": name, "sessions": sorted(ended)},
+                    action="staff.signed_out_everywhere" if everywhere else "staff.signed_out",
+                    entity="delegate", entity_id=person_id, before=None, after=after,
                 )  # fmt: skip
-            return len(ended)
+            return ended
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What signing out ended: the ids of the sessions, and of the unspent sign-in links."""
+
+    sessions: list[int] = field(default_factory=list)
+    links: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.sessions or self.links)
 
 
 async def end_sessions_of(
@@ -346,20 +365,33 @@ async def end_sessions_of(
     *,
     only: int | None = None,
     links: bool = False,
-) -> list[int]:
+) -> Ended:
     """End the person's open dashboard sessions, in the caller's transaction: the one rule for
-    signing out (one session with ``only``, every one without) and for a role given to someone
-    who held none (:meth:`bot.services.access.Access.grant`, which ends her unspent sign-in
-    ``links`` too). The ids ended, for the caller's audit entry."""
-    wanted = [StaffSession.person_id == person_id, StaffSession.ended_at.is_(None)]
+    signing out (one session with ``only``; every one, and her unspent sign-in ``links``, for
+    "sign out everywhere") and for a role given to someone who held none
+    (:meth:`bot.services.access.Access.grant`, links too). What ended, for the caller's audit
+    entry."""
+    wanted = [
+        StaffSession.person_id == person_id,
+        StaffSession.ended_at.is_(None),
+        StaffSession.expires_at > now,  # one that ran out opens nothing: not counted as ended
+    ]
     if not links:
         wanted.append(StaffSession.kind == SESSION)
     if only is not None:
         wanted.append(StaffSession.id == only)
-    ended = await session.scalars(
-        update(StaffSession).where(*wanted).values(ended_at=now).returning(StaffSession.id)
+    ended = (
+        await session.execute(
+            update(StaffSession)
+            .where(*wanted)
+            .values(ended_at=now)
+            .returning(StaffSession.id, StaffSession.kind)
+        )
+    ).all()
+    return Ended(
+        sessions=sorted(row.id for row in ended if row.kind == SESSION),
+        links=sorted(row.id for row in ended if row.kind == LINK),
     )
-    return list(ended)
 
 
 def _desk_names(desk: DeskActor | None) -> tuple[str, str]:

@@ -176,17 +176,20 @@ class Browser:
         await self._run(self.driver.save_screenshot, str(path))
         return path
 
-    async def axe(self) -> list[AxeViolation]:
-        """What axe-core finds wrong with the page's accessibility (WCAG 2.1 A and AA)."""
+    async def axe(self, *also: str) -> list[AxeViolation]:
+        """What axe-core finds wrong with the page's accessibility (WCAG 2.1 A and AA), and by
+        the rules named in ``also`` (axe's best practices, e.g. ``heading-order``)."""
         source = AXE.read_text(encoding="utf-8")
+        rules = {rule: {"enabled": True} for rule in also}
 
         def check() -> Any:
             self.driver.execute_script(source)
             return self.driver.execute_async_script(
                 "const done = arguments[arguments.length - 1];"
                 "axe.run(document, {runOnly: {type: 'tag', values: "
-                "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
-                ".then(r => done(JSON.stringify(r.violations)), e => done(String(e)));"
+                "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, rules: arguments[0]})"
+                ".then(r => done(JSON.stringify(r.violations)), e => done(String(e)));",
+                rules,
             )
 
         found = json.loads(await self._run(check))

@@ -181,7 +181,9 @@ async def test_staff_sign_in_find_a_delegate_record_a_phone_answer_and_watch_the
     await desk.screenshot("office-sessions")
     await no_accessibility_problems(desk)
     await desk.press("Đăng xuất ở mọi nơi")
-    assert "Đã đăng xuất" in await desk.text()
+    assert "Đồng chí đã đăng xuất 1 phiên đăng nhập trang điều hành" in await desk.text()
+    await desk.screenshot("office-signed-out-everywhere")
+    await no_accessibility_problems(desk)
 
 
 async def test_the_overview_on_a_phone(dashboard: Dashboard, browser: Browser) -> None:

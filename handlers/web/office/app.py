@@ -243,21 +243,27 @@ class Office:
         signin = self.services.signin
         which = values.get("session", "")
         if which == "all":
-            await signin.sign_out_everywhere(actor)
-            return self._signed_out()
+            ended = await signin.sign_out_everywhere(actor)
+            return self._signed_out(
+                "signed_out_everywhere", line="text_links" if ended.links else "text",
+                sessions=len(ended.sessions), links=len(ended.links),
+            )  # fmt: skip
         session_id = parse_id(which)
         if session_id is None:
             return self._done(visit, "sessions", self.catalog.html("dash.sessions.none"), ok=False)
-        ended = await signin.sign_out(actor, session_id)
+        one = await signin.sign_out(actor, session_id)
         if session_id == visit.session_id:
             return self._signed_out()
-        key = "dash.sessions.ended" if ended else "dash.sessions.none"
-        return self._done(visit, "sessions", self.catalog.html(key), ok=bool(ended))
+        key = "dash.sessions.ended" if one else "dash.sessions.none"
+        return self._done(visit, "sessions", self.catalog.html(key), ok=bool(one))
 
-    def _signed_out(self) -> Response:
+    def _signed_out(
+        self, key: str = "signed_out", *, line: str = "text", **params: object
+    ) -> Response:
         """Signed out: the session's cookie goes, and a desk's with it (a phone signed out is
-        no desk's, and its scans open the person's own page again)."""
-        response = self._render("office/message.html", key="signed_out")
+        no desk's, and its scans open the person's own page again); the page says so with
+        ``dash.message.<key>.<line>`` and its ``params``."""
+        response = self._render("office/message.html", key=key, line=line, params=params)
         response.delete_cookie(
             COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"
         )
