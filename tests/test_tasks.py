@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 from collections import Counter
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
@@ -17,7 +19,14 @@ from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
 from bot.services import Services
 from bot.services.access import OfficeActor, Role
 from bot.services.tasks import TaskStep, drop_unreported
-from storage.models import AuditEntry, Delegate, Delivery, OutboundMessage, TaskAssignment
+from storage.models import (
+    AuditEntry,
+    Delegate,
+    Delivery,
+    OutboundMessage,
+    TaskAssignment,
+    TaskEvidence,
+)
 from storage.uow import unit_of_work
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -850,6 +859,71 @@ async def test_a_record_that_finds_a_colleagues_record_first_leaves_no_file_on_d
     # B's file was checked, not kept: nothing of it is on disk, nor on record.
     assert not store.root.exists() or [p for p in store.root.rglob("*") if p.is_file()] == []
     assert await audit_count(harness, "task.evidence") == 0
+
+
+def her_file(session: AsyncSession, assignment: TaskAssignment, number: int) -> None:
+    """A deliverable of hers sent in the chat (kept by the platform), in ``session``."""
+    session.add(
+        TaskEvidence(
+            assignment_id=assignment.id, kind="file", name=f"bang-ke-{number}.docx",
+            channel="telegram", file_ref=f"file-{number}", size=100,
+            created_at=local(2024, 5, 18, 9, 0), created_by="telegram:4",
+        )
+    )  # fmt: skip
+
+
+async def assignment_of(harness: BotHarness, task: int, code: str) -> TaskAssignment:
+    person = await person_id(harness, code)
+    async with harness.services.ctx.sessions() as session:
+        found = await session.scalar(
+            select(TaskAssignment).where(
+                TaskAssignment.task_id == task, TaskAssignment.person_id == person
+            )
+        )
+    assert found is not None
+    return found
+
+
+async def test_her_last_file_arriving_before_the_records_lock_refuses_the_record_not_the_file(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NV04 has sent 19 files; the office records her phoned report with one more. The record's
+    # look finds room, then her 20th file commits before the record takes her row's lock (on
+    # PostgreSQL): the record is refused as too many files, not made without the office's file.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    assignment = await assignment_of(harness, task, "NV04")
+    async with unit_of_work(harness.services.ctx.sessions) as session:
+        for number in range(1, MAX_TASK_FILES):
+            her_file(session, assignment, number)
+    looks = 0
+    assignment_of_code = tasks._assignment_of
+
+    async def her_file_arrives_before_the_lock(session: AsyncSession, *args: Any) -> object:
+        nonlocal looks
+        found = await assignment_of_code(session, *args)
+        looks += 1
+        if looks == 2:  # the recording transaction's look, just before it locks her row
+            her_file(session, assignment, MAX_TASK_FILES)
+            await session.flush()
+        return found
+
+    monkeypatch.setattr(tasks, "_assignment_of", her_file_arrives_before_the_lock)
+    result = await tasks.record_for(
+        office, task, "NV04", note="qua điện thoại", file=("Phim.docx", docx("phim"))
+    )
+    assert looks == 2
+    assert (result.step, result.name) == (TaskStep.TOO_MANY_FILES, "Phạm Thị Hồng Đào")
+    # Nothing recorded, nothing written: her report and her 20 files are as she left them.
+    assert await audit_count(harness, "task.recorded") == 0
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.recorded_by) == (TaskStatus.TODO, None, None)
+    assert len(line.evidence) == MAX_TASK_FILES
+    store = tasks._files.root
+    assert not store.exists() or [p for p in store.rglob("*") if p.is_file()] == []
 
 
 async def test_her_chat_board_says_the_office_recorded_her_report_and_how_it_came(

@@ -812,6 +812,12 @@ class TaskService:
             await session.refresh(assignment)
             if assignment.status == TaskStatus.DONE:
                 return await self._already_done(session, task, assignment, person)
+            # Her files counted again under the lock: one she sent after the look above (on
+            # PostgreSQL, between it and the lock) may have taken the last place, and a record
+            # made without the office's file would not say so.
+            if examined is not None and await _files_full(session, assignment):
+                line = await self._line(session, task)
+                return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
             after: dict[str, Any] = {
                 "person_id": assignment.person_id,
                 "status": str(TaskStatus.DONE),
@@ -835,11 +841,7 @@ class TaskService:
             )
             assignment.status, assignment.note = TaskStatus.DONE, value or None
             evidence_id = None
-            if (
-                examined is not None
-                and file is not None
-                and not await _files_full(session, assignment)
-            ):
+            if examined is not None and file is not None:
                 same = await session.scalar(
                     select(TaskEvidence.id)
                     .where(
