@@ -517,17 +517,22 @@ class TaskService:
         """A deliverable uploaded on the personal page for ``task_id``: checked as the chat
         checks one, kept in the file store, recorded and announced to the office as the chat's
         deliverable file is (the office's note carries the file itself: no platform holds it).
-        The same file again for the same task is FILE_DUPLICATE, and nobody is told twice."""
+        The same file again for the same task is FILE_DUPLICATE, and nobody is told twice.
+        As the office's :meth:`record_for`, the file is written to the store only in the
+        transaction that records it: an upload refused at the last moment (another one took
+        her last place, the task was closed) leaves no blob behind that no row names."""
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._assignment(session, account, task_id)
             if isinstance(found, TaskResult):
                 return found
             _, task, assignment = found
-            if await _files_full(session, assignment):  # before a byte reaches the disk
+            if await _files_full(session, assignment):  # before its content is looked into
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
         try:
-            # Unpacking an archive's directory and writing to disk: off the event loop.
-            stored = await asyncio.to_thread(self._files.put, name, content, DELIVERABLE_SUFFIXES)
+            # Unpacking an archive's directory: off the event loop. Nothing is written yet.
+            examined = await asyncio.to_thread(
+                self._files.examine, name, content, DELIVERABLE_SUFFIXES
+            )
         except FileRejected as exc:
             log.info("task deliverable rejected: %s", exc.code)
             return TaskResult(TaskStep.REJECTED, reject=exc.code)
@@ -549,7 +554,7 @@ class TaskService:
                 select(TaskEvidence.id)
                 .where(
                     TaskEvidence.assignment_id == assignment.id,
-                    TaskEvidence.sha256 == stored.sha256,
+                    TaskEvidence.sha256 == examined.sha256,
                 )
                 .limit(1)
             )
@@ -557,6 +562,10 @@ class TaskService:
                 return TaskResult(
                     TaskStep.FILE_DUPLICATE, await self._line(session, task), evidence_id=same
                 )
+            # Written only now that a row will name it (20 MB at most, under the transaction's
+            # lock): a blob written before the look above stayed on disk, unnamed, whenever
+            # another upload took her last place meanwhile.
+            stored = await asyncio.to_thread(self._files.keep, examined, content)
             evidence = self._add_evidence(
                 session,
                 account,
