@@ -18,6 +18,7 @@ from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
 from bot.services import Services
 from bot.services.access import OfficeActor, Role
+from bot.services.invitations import page_account
 from bot.services.tasks import TaskStep, drop_unreported
 from storage.models import (
     AuditEntry,
@@ -944,6 +945,74 @@ async def test_her_chat_board_says_the_office_recorded_her_report_and_how_it_cam
         "Văn phòng đã ghi nhận (qua điện thoại) lúc 09:30, Thứ Bảy, ngày 18/5/2024"
     ) in chat.split("\n")
     assert "đã hoàn thành — qua điện thoại" not in chat
+
+
+async def test_her_files_after_the_offices_record_are_hers_and_the_record_stays_the_offices(
+    harness: BotHarness,
+) -> None:
+    from tests.test_office_files import report_bytes
+
+    # The office recorded NV04's phoned report; then she sends her deliverable, from the chat
+    # and from her page. Her files are hers; «qua điện thoại» stays the office's words, said
+    # to be the office's everywhere — never shown as a note she wrote.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    owner = await harness.open_invitation("NV04")
+    task = await task_id(harness, "VI.1.3")
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await tasks.record_for(office, task, "NV04", note="qua điện thoại")
+    harness.clock.set(local(2024, 5, 18, 10, 0))
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    await harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
+    harness.clock.set(local(2024, 5, 18, 10, 5))
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV04"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    page = page_account("web", opened.delegate.id)
+    stored = await tasks.store_file(page, task, name="Phim.docx", content=docx("phim"))
+    assert stored.step is TaskStep.FILE_SAVED
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.updated_at, dao.recorded_by) == (
+        TaskStatus.DONE, "qua điện thoại", local(2024, 5, 18, 9, 30), "Phạm Thị Thanh Mai",
+    )  # fmt: skip
+    assert [(e.name, e.by) for e in line.evidence] == [
+        ("Kich-ban.docx", "Phạm Thị Hồng Đào"), ("Phim.docx", "Phạm Thị Hồng Đào"),
+    ]  # fmt: skip
+    # Her chat board: the office's record as the office's, her files under it.
+    before = len(owner.messages)
+    await harness.send(owner.command("/nhiemvu"))
+    chat = "\n".join(m["text"] for m in owner.messages[before:]).split("\n")
+    assert (
+        "• Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành — "
+        "Văn phòng đã ghi nhận (qua điện thoại) lúc 09:30, Thứ Bảy, ngày 18/5/2024"
+    ) in chat
+    assert "📎 Tệp Kich-ban.docx — Phạm Thị Hồng Đào" in chat
+    assert not any("đã hoàn thành — qua điện thoại" in shown for shown in chat)
+    # The report file's task sheet says the same.
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    [row] = [r for r in book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True) if r[0] == "VI.1.3"]
+    assert row[8] == "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai"
+    # The record, still the last word on her report, can be undone: her files stay hers,
+    # her report is what it was, last changed by her page's file.
+    undone = await tasks.undo_record(office, task, "NV04")
+    assert undone.step is TaskStep.RECORD_UNDONE
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.updated_at, dao.recorded_by) == (
+        TaskStatus.TODO, None, local(2024, 5, 18, 10, 5), None,
+    )  # fmt: skip
+    assert [e.name for e in line.evidence] == ["Kich-ban.docx", "Phim.docx"]
+    # Recorded again; then her own «Đang thực hiện» is hers, without the office's words.
+    await tasks.record_for(office, task, "NV04", note="qua điện thoại")
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.recorded_by) == (TaskStatus.IN_PROGRESS, None, None)
 
 
 async def test_the_office_records_a_district_chairs_report_for_her_part_of_the_district_task(

@@ -357,3 +357,23 @@ async def test_her_page_says_the_office_recorded_her_report_not_as_a_note_of_her
         f'<p class="text" id="task-{task}-recorded">'
         "Văn phòng đã ghi nhận báo cáo của đồng chí lúc 10:00, 29/4.</p>"
     ) in section
+
+
+async def test_her_page_still_says_the_office_recorded_her_report_after_she_sends_her_file(
+    web: Web, harness: BotHarness
+) -> None:
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.1")
+    harness.clock.set(local(2024, 4, 29, 10, 0))
+    await tasks.record_for(office, task, OWNER, note="qua điện thoại")
+    harness.clock.set(local(2024, 4, 29, 11, 0))
+    assert await upload(web, task, "Bao-cao.docx", docx("Báo cáo")) == SAVED
+    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    assert (
+        f'<p class="text" id="task-{task}-recorded">Văn phòng đã ghi nhận báo cáo của đồng chí '
+        "(qua điện thoại) lúc 10:00, 29/4.</p>"
+    ) in section
+    assert '<p class="text">qua điện thoại</p>' not in section
+    sent = section.split(f'<ul id="task-{task}-evidence">', 1)[1].split("</ul>")[0]
+    assert "Bao-cao.docx" in sent and "nhận lúc 11:00, 29/4" in sent

@@ -380,17 +380,18 @@ class TaskService:
                     ident.pending_input, ident.pending_data = None, None
                 step = TaskStep.RECORDED if changed else TaskStep.UNCHANGED
                 return TaskResult(step, await self._line(session, task), TaskStatus.DONE)
+            # Her note is kept while she is asked for a new one; the office's note on its record
+            # of her report (how the report came, :meth:`record_for`) is not hers to keep.
+            kept = None if _by_office(assignment.updated_by) else assignment.note
             if action is TaskAction.PROGRESS:
-                self._set_status(
-                    session, account, task, assignment, TaskStatus.IN_PROGRESS, assignment.note
-                )
+                self._set_status(session, account, task, assignment, TaskStatus.IN_PROGRESS, kept)
                 ident.pending_input, ident.pending_data = _Pending.NOTE, {"task_id": task.id}
                 return TaskResult(
                     TaskStep.ASK_NOTE, await self._line(session, task), TaskStatus.IN_PROGRESS
                 )
             if action is TaskAction.HELP:
                 changed = self._set_status(
-                    session, account, task, assignment, TaskStatus.NEED_HELP, assignment.note
+                    session, account, task, assignment, TaskStatus.NEED_HELP, kept
                 )
                 if changed:  # a second tap must not page the office twice
                     await self._office_note(
@@ -781,11 +782,13 @@ class TaskService:
         report's note; ``file`` (name, bytes; optional) is her deliverable, checked and stored
         as one uploaded on her personal page. Audited as ``task.recorded`` with the staff name
         and hers. She is not messaged, as closing or reopening a task messages nobody; nor is
-        the office (a staff member did it). Someone who already reported it done is left as she
-        is, file and all: ALREADY_DONE, or ALREADY_RECORDED when that report is the office's
-        (another staff member's a moment ago). A refused file records nothing, and a file is
-        written to the store only with the record that keeps it: a record that finds her
-        reported already, her files at the most or the same file kept leaves no blob behind."""
+        the office (a staff member did it). Her deliverables sent afterwards are hers and leave
+        the record the office's, note and all, until she reports herself (a status, a note).
+        Someone who already reported it done is left as she is, file and all: ALREADY_DONE, or
+        ALREADY_RECORDED when that report is the office's (another staff member's a moment
+        ago). A refused file records nothing, and a file is written to the store only with the
+        record that keeps it: a record that finds her reported already, her files at the most
+        (counted again under her row's lock) or the same file kept leaves no blob behind."""
         value = one_line(note)
         if len(value) > MAX_TASK_NOTE:
             return TaskResult(TaskStep.TOO_LONG)
@@ -891,7 +894,8 @@ class TaskService:
         is taken off the task, and her reminders resume. As the desk's undo of a check-in is
         for the office at any time, so is this, as long as the office's record is the last
         word on her report (NOTHING_TO_UNDO once she reported again herself, or it was
-        undone). Audited as ``task.record_undone``; she is not messaged."""
+        undone): files she sent since are hers, and stay. Audited as ``task.record_undone``;
+        she is not messaged."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             task = await self._live_task(session, task_id)
@@ -927,7 +931,9 @@ class TaskService:
                 # a file kept with the office's record is part of that record
                 and not (entry.action == "task.evidence" and _by_office(entry.actor))
             ]
-            record = rows[0] if rows else None
+            # Her files since are not a report of hers (:meth:`_add_evidence`): the record is
+            # her report's newest change, and the newest of hers besides is her last own word.
+            record = next((e for e in rows if e.action != "task.evidence"), None)
             if (
                 record is None
                 or record.action != "task.recorded"
@@ -939,9 +945,7 @@ class TaskService:
             before = record.before or {}
             status = TaskStatus(before.get("status") or TaskStatus.TODO)
             note = before.get("note")
-            earlier = next(
-                (e for e in rows[1:] if e.action in ("task.status", "task.evidence")), None
-            )
+            earlier = next((e for e in rows if e.action in ("task.status", "task.evidence")), None)
             files = list(
                 await session.scalars(
                     select(TaskEvidence).where(
@@ -1123,7 +1127,9 @@ class TaskService:
         **values: Any,
     ) -> TaskEvidence:
         """Keep a deliverable of ``assignment``'s person, sent by her (``account``) or handed to
-        the office and recorded by a staff member (an :class:`OfficeActor`); audited."""
+        the office and recorded by a staff member (an :class:`OfficeActor`); audited. Her file
+        is her last report, unless the office's record of her report stands: that stays the
+        office's (see below)."""
         now = self._ctx.clock.now()
         channel = account.channel if isinstance(account, ChatAccount) else DASHBOARD
         queries.add_audit(
@@ -1148,7 +1154,12 @@ class TaskService:
             **values,
         )
         session.add(evidence)
-        assignment.updated_at, assignment.updated_by = now, account.actor
+        if isinstance(account, OfficeActor) or not _by_office(assignment.updated_by):
+            assignment.updated_at, assignment.updated_by = now, account.actor
+        # else her file beside the office's record of her report (:meth:`record_for`): the file
+        # is hers (its row names her and its time), the report stays the office's. Made hers,
+        # the record's note (how the report came, «qua điện thoại») read as a note she wrote,
+        # and the record could no longer be undone although every board still showed it.
         return evidence
 
     async def _office_note(
