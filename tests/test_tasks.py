@@ -1111,3 +1111,43 @@ async def test_undoing_the_offices_record_puts_her_report_back_and_her_reminders
     await harness.tick()
     assert len(owner.messages) == before + 1
     assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.3" in owner.last_text()
+
+
+async def test_undoing_a_chairs_record_on_the_shared_task_puts_back_hers_not_another_chairs(
+    harness: BotHarness,
+) -> None:
+    # Thirty chairs report VI.2: undoing the office's record for one reads her reports alone,
+    # among the others' reports and records made since.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.2")
+    harness.clock.set(local(2024, 5, 18, 8, 0))
+    first = await harness.open_invitation("DB031")
+    await harness.send(first.command("/nhiemvu"))
+    await harness.send(first.tap("⏳ Đang thực hiện"))
+    await harness.send(first.text("Đang tổng hợp số liệu"))
+    harness.clock.set(local(2024, 5, 18, 9, 0))
+    await tasks.record_for(office, task, "DB031", note="qua điện thoại")
+    harness.clock.set(local(2024, 5, 18, 10, 0))
+    second = await harness.open_invitation("DB032")
+    await harness.send(second.command("/nhiemvu"))
+    await harness.send(second.tap("⏳ Đang thực hiện"))
+    await harness.send(second.text("Chờ số liệu phường"))
+    await tasks.record_for(office, task, "DB033", note="bằng văn bản")
+    harness.clock.set(local(2024, 5, 18, 11, 0))
+    undone = await tasks.undo_record(office, task, "DB031")
+    assert undone.step is TaskStep.RECORD_UNDONE
+    page = await tasks.task_page(task)
+    assert page is not None
+    shown = {a.code: (a.status, a.note, a.updated_at, a.recorded_by) for a in page.line.assignments}
+    assert shown["DB031"] == (
+        TaskStatus.IN_PROGRESS, "Đang tổng hợp số liệu", local(2024, 5, 18, 8, 0), None,
+    )  # fmt: skip
+    assert shown["DB032"] == (
+        TaskStatus.IN_PROGRESS, "Chờ số liệu phường", local(2024, 5, 18, 10, 0), None,
+    )  # fmt: skip
+    assert shown["DB033"] == (
+        TaskStatus.DONE, "bằng văn bản", local(2024, 5, 18, 10, 0), "Phạm Thị Thanh Mai",
+    )  # fmt: skip
+    assert (await tasks.undo_record(office, task, "DB032")).step is TaskStep.NOTHING_TO_UNDO

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Task as PlanTask
@@ -830,27 +830,10 @@ class TaskService:
             if examined is not None and await _files_full(session, assignment):
                 line = await self._line(session, task)
                 return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
-            after: dict[str, Any] = {
-                "person_id": assignment.person_id,
-                "status": str(TaskStatus.DONE),
-                "note": value or None,
-                "by": office.name,
-                "name": person.full_name,
-            }
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="task.recorded",
-                entity="task",
-                entity_id=task.id,
-                before={
-                    "person_id": assignment.person_id,
-                    "status": assignment.status,
-                    "note": assignment.note,
-                },
-                after=after,
-            )
+            self._record_audit(
+                session, office, "task.recorded", task, assignment, person,
+                at=now, status=TaskStatus.DONE, note=value or None,
+            )  # fmt: skip
             assignment.status, assignment.note = TaskStatus.DONE, value or None
             evidence_id = None
             if examined is not None and file is not None:
@@ -898,42 +881,14 @@ class TaskService:
         she is not messaged."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            task = await self._live_task(session, task_id)
-            if task is None:
-                return TaskResult(TaskStep.GONE)
-            found = (
-                await session.execute(
-                    select(TaskAssignment, Delegate)
-                    .join(Delegate, Delegate.id == TaskAssignment.person_id)
-                    .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
-                    .with_for_update(of=TaskAssignment)
-                )
-            ).first()
-            if found is None:
-                return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
-            assignment, person = found
-            if task.closed_at is not None:
-                return TaskResult(TaskStep.CLOSED, await self._line(session, task))
-            # The task's audited reports of hers, the newest first: the office's record is
-            # the newest while it stands; the one before it is her last own report.
-            rows = [
-                entry
-                for entry in await session.scalars(
-                    select(AuditEntry)
-                    .where(
-                        AuditEntry.entity == "task",
-                        AuditEntry.entity_id == task.id,
-                        AuditEntry.action.in_(_REPORTS),
-                    )
-                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                )
-                if (entry.after or {}).get("person_id") == person.id
-                # a file kept with the office's record is part of that record
-                and not (entry.action == "task.evidence" and _by_office(entry.actor))
-            ]
-            # Her files since are not a report of hers (:meth:`_add_evidence`): the record is
-            # her report's newest change, and the newest of hers besides is her last own word.
-            record = next((e for e in rows if e.action != "task.evidence"), None)
+            found = await self._assignment_by_code(session, task_id, code, lock=True)
+            if isinstance(found, TaskResult):
+                return found
+            task, assignment, person = found
+            # The office's record is her report's newest change while it stands (her files
+            # since are not one, :meth:`_add_evidence`); her newest own report or file besides
+            # is what her report goes back to. Hers alone are read, not the whole task's.
+            record = await session.scalar(_newest(task.id, person.id, _CHANGES))
             if (
                 record is None
                 or record.action != "task.recorded"
@@ -945,7 +900,7 @@ class TaskService:
             before = record.before or {}
             status = TaskStatus(before.get("status") or TaskStatus.TODO)
             note = before.get("note")
-            earlier = next((e for e in rows if e.action in ("task.status", "task.evidence")), None)
+            earlier = await session.scalar(_newest(task.id, person.id, _HER_OWN))
             files = list(
                 await session.scalars(
                     select(TaskEvidence).where(
@@ -955,28 +910,10 @@ class TaskService:
                     )
                 )
             )
-            after: dict[str, Any] = {
-                "person_id": person.id,
-                "status": str(status),
-                "note": note,
-                "by": office.name,
-                "name": person.full_name,
-            }
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="task.record_undone",
-                entity="task",
-                entity_id=task.id,
-                before={
-                    "person_id": person.id,
-                    "status": assignment.status,
-                    "note": assignment.note,
-                    "files": ", ".join(f.name for f in files) or None,
-                },
-                after=after,
-            )
+            self._record_audit(
+                session, office, "task.record_undone", task, assignment, person,
+                at=now, status=status, note=note, files=[f.name for f in files],
+            )  # fmt: skip
             for evidence in files:
                 await session.delete(evidence)
             assignment.status, assignment.note = status, note
@@ -992,32 +929,84 @@ class TaskService:
         self, session: AsyncSession, task_id: int, code: str, with_file: bool
     ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
         """The live, open task's assignment of the person with ``code`` for the office to
-        record a report on, or why there is none to record (ALREADY_DONE: reported already;
-        TOO_MANY_FILES: ``with_file`` and her files are at the most)."""
-        task = await self._live_task(session, task_id)
-        if task is None:
-            return TaskResult(TaskStep.GONE)
-        found = (
-            await session.execute(
-                select(TaskAssignment, Delegate)
-                .join(Delegate, Delegate.id == TaskAssignment.person_id)
-                .where(
-                    TaskAssignment.task_id == task.id,
-                    Delegate.code == code.strip(),  # as the task's page wrote it
-                )
-            )
-        ).first()
-        if found is None:
-            return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
-        assignment, person = found
-        if task.closed_at is not None:
-            return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+        record a report on, or why there is none to record (as :meth:`_assignment_by_code`;
+        ALREADY_DONE: reported already; TOO_MANY_FILES: ``with_file`` and her files are at the
+        most)."""
+        found = await self._assignment_by_code(session, task_id, code)
+        if isinstance(found, TaskResult):
+            return found
+        task, assignment, person = found
         if assignment.status == TaskStatus.DONE:
             return await self._already_done(session, task, assignment, person)
         if with_file and await _files_full(session, assignment):
             line = await self._line(session, task)
             return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
         return task, assignment, person
+
+    async def _assignment_by_code(
+        self, session: AsyncSession, task_id: int, code: str, *, lock: bool = False
+    ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
+        """The live, open task's assignment of the person with ``code`` (as the task's page
+        wrote it), or why there is none for the office to act on (GONE, NOT_ASSIGNED, CLOSED);
+        ``lock``: her assignment's row locked for the caller's change (on PostgreSQL)."""
+        task = await self._live_task(session, task_id)
+        if task is None:
+            return TaskResult(TaskStep.GONE)
+        query = (
+            select(TaskAssignment, Delegate)
+            .join(Delegate, Delegate.id == TaskAssignment.person_id)
+            .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
+        )
+        if lock:
+            query = query.with_for_update(of=TaskAssignment)
+        found = (await session.execute(query)).first()
+        if found is None:
+            return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
+        assignment, person = found
+        if task.closed_at is not None:
+            return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+        return task, assignment, person
+
+    def _record_audit(
+        self,
+        session: AsyncSession,
+        office: OfficeActor,
+        action: str,
+        task: Task,
+        assignment: TaskAssignment,
+        person: Delegate,
+        *,
+        at: datetime,
+        status: TaskStatus,
+        note: str | None,
+        files: list[str] | None = None,
+    ) -> None:
+        """The audit row of the office's record of ``person``'s report (``task.recorded``), or
+        of its undoing (``task.record_undone``, with the ``files`` it takes off the task): her
+        report before and after, the staff member's name and hers."""
+        before: dict[str, Any] = {
+            "person_id": person.id,
+            "status": assignment.status,
+            "note": assignment.note,
+        }
+        if files is not None:
+            before["files"] = ", ".join(files) or None
+        queries.add_audit(
+            session,
+            at=at,
+            actor=office.actor,
+            action=action,
+            entity="task",
+            entity_id=task.id,
+            before=before,
+            after={
+                "person_id": person.id,
+                "status": str(status),
+                "note": note,
+                "by": office.name,
+                "name": person.full_name,
+            },
+        )
 
     async def _already_done(
         self, session: AsyncSession, task: Task, assignment: TaskAssignment, person: Delegate
@@ -1314,8 +1303,30 @@ async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool
     return int(sent or 0) >= MAX_TASK_FILES
 
 
-# The audited actions that change a person's report on a task (hers, and the office's for her).
-_REPORTS = ("task.status", "task.evidence", "task.recorded", "task.record_undone")
+# The audited changes of a person's report on a task (hers, and the office's for her), and
+# hers alone: a report of hers, or a file of hers.
+_CHANGES = ("task.status", "task.recorded", "task.record_undone")
+_HER_OWN = ("task.status", "task.evidence")
+
+
+def _newest(task_id: int, person_id: int, actions: tuple[str, ...]) -> Select[AuditEntry]:
+    """The newest audit entry of ``actions`` about the person's report on the task (a file
+    kept with the office's record is that record's, not hers)."""
+    return (
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == "task",
+            AuditEntry.entity_id == task_id,
+            AuditEntry.action.in_(actions),
+            AuditEntry.after["person_id"].as_integer() == person_id,
+            or_(
+                AuditEntry.action != "task.evidence",
+                ~AuditEntry.actor.startswith(f"{DASHBOARD}:", autoescape=True),
+            ),
+        )
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(1)
+    )
 
 
 def _by_office(updated_by: str | None) -> bool:
