@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 from collections import Counter
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
@@ -16,8 +18,16 @@ from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.tasks import MAX_TASK_FILES, TaskStatus
 from bot.services import Services
 from bot.services.access import OfficeActor, Role
+from bot.services.invitations import page_account
 from bot.services.tasks import TaskStep, drop_unreported
-from storage.models import AuditEntry, Delegate, Delivery, OutboundMessage, TaskAssignment
+from storage.models import (
+    AuditEntry,
+    Delegate,
+    Delivery,
+    OutboundMessage,
+    TaskAssignment,
+    TaskEvidence,
+)
 from storage.uow import unit_of_work
 from tests.conftest import ROOT, local
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -852,6 +862,71 @@ async def test_a_record_that_finds_a_colleagues_record_first_leaves_no_file_on_d
     assert await audit_count(harness, "task.evidence") == 0
 
 
+def her_file(session: AsyncSession, assignment: TaskAssignment, number: int) -> None:
+    """A deliverable of hers sent in the chat (kept by the platform), in ``session``."""
+    session.add(
+        TaskEvidence(
+            assignment_id=assignment.id, kind="file", name=f"bang-ke-{number}.docx",
+            channel="telegram", file_ref=f"file-{number}", size=100,
+            created_at=local(2024, 5, 18, 9, 0), created_by="telegram:4",
+        )
+    )  # fmt: skip
+
+
+async def assignment_of(harness: BotHarness, task: int, code: str) -> TaskAssignment:
+    person = await person_id(harness, code)
+    async with harness.services.ctx.sessions() as session:
+        found = await session.scalar(
+            select(TaskAssignment).where(
+                TaskAssignment.task_id == task, TaskAssignment.person_id == person
+            )
+        )
+    assert found is not None
+    return found
+
+
+async def test_her_last_file_arriving_before_the_records_lock_refuses_the_record_not_the_file(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # NV04 has sent 19 files; the office records her phoned report with one more. The record's
+    # look finds room, then her 20th file commits before the record takes her row's lock (on
+    # PostgreSQL): the record is refused as too many files, not made without the office's file.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    assignment = await assignment_of(harness, task, "NV04")
+    async with unit_of_work(harness.services.ctx.sessions) as session:
+        for number in range(1, MAX_TASK_FILES):
+            her_file(session, assignment, number)
+    looks = 0
+    assignment_of_code = tasks._assignment_of
+
+    async def her_file_arrives_before_the_lock(session: AsyncSession, *args: Any) -> object:
+        nonlocal looks
+        found = await assignment_of_code(session, *args)
+        looks += 1
+        if looks == 2:  # the recording transaction's look, just before it locks her row
+            her_file(session, assignment, MAX_TASK_FILES)
+            await session.flush()
+        return found
+
+    monkeypatch.setattr(tasks, "_assignment_of", her_file_arrives_before_the_lock)
+    result = await tasks.record_for(
+        office, task, "NV04", note="qua điện thoại", file=("Phim.docx", docx("phim"))
+    )
+    assert looks == 2
+    assert (result.step, result.name) == (TaskStep.TOO_MANY_FILES, "Phạm Thị Hồng Đào")
+    # Nothing recorded, nothing written: her report and her 20 files are as she left them.
+    assert await audit_count(harness, "task.recorded") == 0
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.recorded_by) == (TaskStatus.TODO, None, None)
+    assert len(line.evidence) == MAX_TASK_FILES
+    store = tasks._files.root
+    assert not store.exists() or [p for p in store.rglob("*") if p.is_file()] == []
+
+
 async def test_her_chat_board_says_the_office_recorded_her_report_and_how_it_came(
     harness: BotHarness,
 ) -> None:
@@ -870,6 +945,74 @@ async def test_her_chat_board_says_the_office_recorded_her_report_and_how_it_cam
         "Văn phòng đã ghi nhận (qua điện thoại) lúc 09:30, Thứ Bảy, ngày 18/5/2024"
     ) in chat.split("\n")
     assert "đã hoàn thành — qua điện thoại" not in chat
+
+
+async def test_her_files_after_the_offices_record_are_hers_and_the_record_stays_the_offices(
+    harness: BotHarness,
+) -> None:
+    from tests.test_office_files import report_bytes
+
+    # The office recorded NV04's phoned report; then she sends her deliverable, from the chat
+    # and from her page. Her files are hers; «qua điện thoại» stays the office's words, said
+    # to be the office's everywhere — never shown as a note she wrote.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    owner = await harness.open_invitation("NV04")
+    task = await task_id(harness, "VI.1.3")
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await tasks.record_for(office, task, "NV04", note="qua điện thoại")
+    harness.clock.set(local(2024, 5, 18, 10, 0))
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    await harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
+    harness.clock.set(local(2024, 5, 18, 10, 5))
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV04"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    page = page_account("web", opened.delegate.id)
+    stored = await tasks.store_file(page, task, name="Phim.docx", content=docx("phim"))
+    assert stored.step is TaskStep.FILE_SAVED
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.updated_at, dao.recorded_by) == (
+        TaskStatus.DONE, "qua điện thoại", local(2024, 5, 18, 9, 30), "Phạm Thị Thanh Mai",
+    )  # fmt: skip
+    assert [(e.name, e.by) for e in line.evidence] == [
+        ("Kich-ban.docx", "Phạm Thị Hồng Đào"), ("Phim.docx", "Phạm Thị Hồng Đào"),
+    ]  # fmt: skip
+    # Her chat board: the office's record as the office's, her files under it.
+    before = len(owner.messages)
+    await harness.send(owner.command("/nhiemvu"))
+    chat = "\n".join(m["text"] for m in owner.messages[before:]).split("\n")
+    assert (
+        "• Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành — "
+        "Văn phòng đã ghi nhận (qua điện thoại) lúc 09:30, Thứ Bảy, ngày 18/5/2024"
+    ) in chat
+    assert "📎 Tệp Kich-ban.docx — Phạm Thị Hồng Đào" in chat
+    assert not any("đã hoàn thành — qua điện thoại" in shown for shown in chat)
+    # The report file's task sheet says the same.
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    [row] = [r for r in book["Nhiệm vụ chuẩn bị"].iter_rows(values_only=True) if r[0] == "VI.1.3"]
+    assert row[8] == "Văn phòng ghi nhận (qua điện thoại), bởi Phạm Thị Thanh Mai"
+    # The record, still the last word on her report, can be undone: her files stay hers,
+    # her report is what it was, last changed by her page's file.
+    undone = await tasks.undo_record(office, task, "NV04")
+    assert undone.step is TaskStep.RECORD_UNDONE
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.updated_at, dao.recorded_by) == (
+        TaskStatus.TODO, None, local(2024, 5, 18, 10, 5), None,
+    )  # fmt: skip
+    assert [e.name for e in line.evidence] == ["Kich-ban.docx", "Phim.docx"]
+    # Recorded again; then her own «Đang thực hiện» is hers, without the office's words.
+    await tasks.record_for(office, task, "NV04", note="qua điện thoại")
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.recorded_by) == (TaskStatus.IN_PROGRESS, None, None)
 
 
 async def test_the_office_records_a_district_chairs_report_for_her_part_of_the_district_task(
@@ -968,3 +1111,43 @@ async def test_undoing_the_offices_record_puts_her_report_back_and_her_reminders
     await harness.tick()
     assert len(owner.messages) == before + 1
     assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.3" in owner.last_text()
+
+
+async def test_undoing_a_chairs_record_on_the_shared_task_puts_back_hers_not_another_chairs(
+    harness: BotHarness,
+) -> None:
+    # Thirty chairs report VI.2: undoing the office's record for one reads her reports alone,
+    # among the others' reports and records made since.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.2")
+    harness.clock.set(local(2024, 5, 18, 8, 0))
+    first = await harness.open_invitation("DB031")
+    await harness.send(first.command("/nhiemvu"))
+    await harness.send(first.tap("⏳ Đang thực hiện"))
+    await harness.send(first.text("Đang tổng hợp số liệu"))
+    harness.clock.set(local(2024, 5, 18, 9, 0))
+    await tasks.record_for(office, task, "DB031", note="qua điện thoại")
+    harness.clock.set(local(2024, 5, 18, 10, 0))
+    second = await harness.open_invitation("DB032")
+    await harness.send(second.command("/nhiemvu"))
+    await harness.send(second.tap("⏳ Đang thực hiện"))
+    await harness.send(second.text("Chờ số liệu phường"))
+    await tasks.record_for(office, task, "DB033", note="bằng văn bản")
+    harness.clock.set(local(2024, 5, 18, 11, 0))
+    undone = await tasks.undo_record(office, task, "DB031")
+    assert undone.step is TaskStep.RECORD_UNDONE
+    page = await tasks.task_page(task)
+    assert page is not None
+    shown = {a.code: (a.status, a.note, a.updated_at, a.recorded_by) for a in page.line.assignments}
+    assert shown["DB031"] == (
+        TaskStatus.IN_PROGRESS, "Đang tổng hợp số liệu", local(2024, 5, 18, 8, 0), None,
+    )  # fmt: skip
+    assert shown["DB032"] == (
+        TaskStatus.IN_PROGRESS, "Chờ số liệu phường", local(2024, 5, 18, 10, 0), None,
+    )  # fmt: skip
+    assert shown["DB033"] == (
+        TaskStatus.DONE, "bằng văn bản", local(2024, 5, 18, 10, 0), "Phạm Thị Thanh Mai",
+    )  # fmt: skip
+    assert (await tasks.undo_record(office, task, "DB032")).step is TaskStep.NOTHING_TO_UNDO

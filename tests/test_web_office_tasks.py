@@ -626,3 +626,24 @@ async def test_the_offices_record_is_undone_from_the_tasks_page_and_a_second_und
     )
     page_figures = await harness.services.tasks.task_page(task)
     assert page_figures is not None and (page_figures.done, page_figures.reported) == (0, 0)
+
+
+async def test_a_file_she_sends_after_the_offices_record_leaves_the_record_the_offices(
+    desk: Desk, harness: BotHarness
+) -> None:
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    await desk.post(
+        f"{page}/record", "form-record-NV04", {"person": "NV04", "note": "qua điện thoại"},
+        page=page,
+    )  # fmt: skip
+    harness.clock.set(local(2024, 5, 18, 10, 0))
+    evidence = await upload(harness, "NV04", "VI.1.3", FILE_NAME, docx("tiến độ"))
+    shown = await desk.client.get(f"/office/{page}")
+    assert " ".join(text_of(shown.text, "person-NV04").split()) == (
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): đã hoàn thành · Văn phòng ghi "
+        "nhận (qua điện thoại) lúc 09:30, 18/5, bởi Phạm Thị Thanh Mai · chưa kết nối kênh nhắn tin"
+        " Hủy ghi nhận"
+    )
+    assert text_of(shown.text, f"file-{evidence}") == f"{FILE_NAME} — Phạm Thị Hồng Đào"

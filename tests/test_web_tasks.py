@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -92,6 +93,51 @@ async def test_files_sent_at_once_past_the_most_for_a_task_are_refused_all_the_s
     )
     assert sum(answer == SAVED for answer in said) == 1
     assert len(await evidence(harness)) == MAX_TASK_FILES
+
+
+def blobs(harness: BotHarness) -> list[Path]:
+    """The files in the store's directory."""
+    root = harness.services.drafts.files.root
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+async def test_a_page_upload_beaten_to_her_last_place_by_another_leaves_no_file_on_disk(
+    web: Web, harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two uploads from her page at once for her last place: the first finds room, and while
+    # its file is being checked the other one is taken whole. The first is refused, and no
+    # blob of it is left on disk with no row naming it (nothing would ever remove it).
+    task = await task_id(harness, "VI.1.1")
+    for number in range(1, MAX_TASK_FILES):
+        assert await upload(web, task, f"bang-ke-{number}.docx", docx(f"Bảng kê {number}")) == SAVED
+    store = harness.services.tasks._files
+    examine = store.examine
+    loop = asyncio.get_running_loop()
+    other: list[str] = []
+
+    def the_other_upload_is_taken_meanwhile(*args: object) -> object:
+        # Runs in the worker thread that checks the first file; the other upload's own check
+        # comes back here and goes straight on.
+        if not other:
+            other.append("")
+            other[0] = asyncio.run_coroutine_threadsafe(
+                upload(web, task, "cung-luc.docx", docx("Cùng lúc")), loop
+            ).result()
+        return examine(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "examine", the_other_upload_is_taken_meanwhile)
+    last = docx("Bảng kê cuối")
+    said = await upload(web, task, "bang-ke-cuoi.docx", last)
+    assert other == [SAVED]
+    assert said == (
+        f"Đồng chí đã gửi {MAX_TASK_FILES} tệp cho nhiệm vụ VI.1.1, là số tệp tối đa được nhận, "
+        "nên tệp vừa gửi chưa được lưu. Đề nghị đồng chí gửi đường liên kết (Google Drive, "
+        "OneDrive…) hoặc liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại "
+        "024 3834 5678."
+    )
+    assert len(await evidence(harness)) == MAX_TASK_FILES
+    assert len(blobs(harness)) == MAX_TASK_FILES  # one per file on record, none more
+    assert not store.path_for(hashlib.sha256(last).hexdigest()).exists()
 
 
 async def test_a_deliverable_uploaded_on_the_page_is_kept_audited_and_sent_to_the_office(
@@ -311,3 +357,23 @@ async def test_her_page_says_the_office_recorded_her_report_not_as_a_note_of_her
         f'<p class="text" id="task-{task}-recorded">'
         "Văn phòng đã ghi nhận báo cáo của đồng chí lúc 10:00, 29/4.</p>"
     ) in section
+
+
+async def test_her_page_still_says_the_office_recorded_her_report_after_she_sends_her_file(
+    web: Web, harness: BotHarness
+) -> None:
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.1")
+    harness.clock.set(local(2024, 4, 29, 10, 0))
+    await tasks.record_for(office, task, OWNER, note="qua điện thoại")
+    harness.clock.set(local(2024, 4, 29, 11, 0))
+    assert await upload(web, task, "Bao-cao.docx", docx("Báo cáo")) == SAVED
+    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    assert (
+        f'<p class="text" id="task-{task}-recorded">Văn phòng đã ghi nhận báo cáo của đồng chí '
+        "(qua điện thoại) lúc 10:00, 29/4.</p>"
+    ) in section
+    assert '<p class="text">qua điện thoại</p>' not in section
+    sent = section.split(f'<ul id="task-{task}-evidence">', 1)[1].split("</ul>")[0]
+    assert "Bao-cao.docx" in sent and "nhận lúc 11:00, 29/4" in sent

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Task as PlanTask
@@ -380,17 +380,18 @@ class TaskService:
                     ident.pending_input, ident.pending_data = None, None
                 step = TaskStep.RECORDED if changed else TaskStep.UNCHANGED
                 return TaskResult(step, await self._line(session, task), TaskStatus.DONE)
+            # Her note is kept while she is asked for a new one; the office's note on its record
+            # of her report (how the report came, :meth:`record_for`) is not hers to keep.
+            kept = None if _by_office(assignment.updated_by) else assignment.note
             if action is TaskAction.PROGRESS:
-                self._set_status(
-                    session, account, task, assignment, TaskStatus.IN_PROGRESS, assignment.note
-                )
+                self._set_status(session, account, task, assignment, TaskStatus.IN_PROGRESS, kept)
                 ident.pending_input, ident.pending_data = _Pending.NOTE, {"task_id": task.id}
                 return TaskResult(
                     TaskStep.ASK_NOTE, await self._line(session, task), TaskStatus.IN_PROGRESS
                 )
             if action is TaskAction.HELP:
                 changed = self._set_status(
-                    session, account, task, assignment, TaskStatus.NEED_HELP, assignment.note
+                    session, account, task, assignment, TaskStatus.NEED_HELP, kept
                 )
                 if changed:  # a second tap must not page the office twice
                     await self._office_note(
@@ -517,17 +518,22 @@ class TaskService:
         """A deliverable uploaded on the personal page for ``task_id``: checked as the chat
         checks one, kept in the file store, recorded and announced to the office as the chat's
         deliverable file is (the office's note carries the file itself: no platform holds it).
-        The same file again for the same task is FILE_DUPLICATE, and nobody is told twice."""
+        The same file again for the same task is FILE_DUPLICATE, and nobody is told twice.
+        As the office's :meth:`record_for`, the file is written to the store only in the
+        transaction that records it: an upload refused at the last moment (another one took
+        her last place, the task was closed) leaves no blob behind that no row names."""
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._assignment(session, account, task_id)
             if isinstance(found, TaskResult):
                 return found
             _, task, assignment = found
-            if await _files_full(session, assignment):  # before a byte reaches the disk
+            if await _files_full(session, assignment):  # before its content is looked into
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
         try:
-            # Unpacking an archive's directory and writing to disk: off the event loop.
-            stored = await asyncio.to_thread(self._files.put, name, content, DELIVERABLE_SUFFIXES)
+            # Unpacking an archive's directory: off the event loop. Nothing is written yet.
+            examined = await asyncio.to_thread(
+                self._files.examine, name, content, DELIVERABLE_SUFFIXES
+            )
         except FileRejected as exc:
             log.info("task deliverable rejected: %s", exc.code)
             return TaskResult(TaskStep.REJECTED, reject=exc.code)
@@ -549,7 +555,7 @@ class TaskService:
                 select(TaskEvidence.id)
                 .where(
                     TaskEvidence.assignment_id == assignment.id,
-                    TaskEvidence.sha256 == stored.sha256,
+                    TaskEvidence.sha256 == examined.sha256,
                 )
                 .limit(1)
             )
@@ -557,6 +563,10 @@ class TaskService:
                 return TaskResult(
                     TaskStep.FILE_DUPLICATE, await self._line(session, task), evidence_id=same
                 )
+            # Written only now that a row will name it (20 MB at most, under the transaction's
+            # lock): a blob written before the look above stayed on disk, unnamed, whenever
+            # another upload took her last place meanwhile.
+            stored = await asyncio.to_thread(self._files.keep, examined, content)
             evidence = self._add_evidence(
                 session,
                 account,
@@ -772,11 +782,13 @@ class TaskService:
         report's note; ``file`` (name, bytes; optional) is her deliverable, checked and stored
         as one uploaded on her personal page. Audited as ``task.recorded`` with the staff name
         and hers. She is not messaged, as closing or reopening a task messages nobody; nor is
-        the office (a staff member did it). Someone who already reported it done is left as she
-        is, file and all: ALREADY_DONE, or ALREADY_RECORDED when that report is the office's
-        (another staff member's a moment ago). A refused file records nothing, and a file is
-        written to the store only with the record that keeps it: a record that finds her
-        reported already, her files at the most or the same file kept leaves no blob behind."""
+        the office (a staff member did it). Her deliverables sent afterwards are hers and leave
+        the record the office's, note and all, until she reports herself (a status, a note).
+        Someone who already reported it done is left as she is, file and all: ALREADY_DONE, or
+        ALREADY_RECORDED when that report is the office's (another staff member's a moment
+        ago). A refused file records nothing, and a file is written to the store only with the
+        record that keeps it: a record that finds her reported already, her files at the most
+        (counted again under her row's lock) or the same file kept leaves no blob behind."""
         value = one_line(note)
         if len(value) > MAX_TASK_NOTE:
             return TaskResult(TaskStep.TOO_LONG)
@@ -812,34 +824,19 @@ class TaskService:
             await session.refresh(assignment)
             if assignment.status == TaskStatus.DONE:
                 return await self._already_done(session, task, assignment, person)
-            after: dict[str, Any] = {
-                "person_id": assignment.person_id,
-                "status": str(TaskStatus.DONE),
-                "note": value or None,
-                "by": office.name,
-                "name": person.full_name,
-            }
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="task.recorded",
-                entity="task",
-                entity_id=task.id,
-                before={
-                    "person_id": assignment.person_id,
-                    "status": assignment.status,
-                    "note": assignment.note,
-                },
-                after=after,
-            )
+            # Her files counted again under the lock: one she sent after the look above (on
+            # PostgreSQL, between it and the lock) may have taken the last place, and a record
+            # made without the office's file would not say so.
+            if examined is not None and await _files_full(session, assignment):
+                line = await self._line(session, task)
+                return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
+            self._record_audit(
+                session, office, "task.recorded", task, assignment, person,
+                at=now, status=TaskStatus.DONE, note=value or None,
+            )  # fmt: skip
             assignment.status, assignment.note = TaskStatus.DONE, value or None
             evidence_id = None
-            if (
-                examined is not None
-                and file is not None
-                and not await _files_full(session, assignment)
-            ):
+            if examined is not None and file is not None:
                 same = await session.scalar(
                     select(TaskEvidence.id)
                     .where(
@@ -880,43 +877,18 @@ class TaskService:
         is taken off the task, and her reminders resume. As the desk's undo of a check-in is
         for the office at any time, so is this, as long as the office's record is the last
         word on her report (NOTHING_TO_UNDO once she reported again herself, or it was
-        undone). Audited as ``task.record_undone``; she is not messaged."""
+        undone): files she sent since are hers, and stay. Audited as ``task.record_undone``;
+        she is not messaged."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            task = await self._live_task(session, task_id)
-            if task is None:
-                return TaskResult(TaskStep.GONE)
-            found = (
-                await session.execute(
-                    select(TaskAssignment, Delegate)
-                    .join(Delegate, Delegate.id == TaskAssignment.person_id)
-                    .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
-                    .with_for_update(of=TaskAssignment)
-                )
-            ).first()
-            if found is None:
-                return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
-            assignment, person = found
-            if task.closed_at is not None:
-                return TaskResult(TaskStep.CLOSED, await self._line(session, task))
-            # The task's audited reports of hers, the newest first: the office's record is
-            # the newest while it stands; the one before it is her last own report.
-            rows = [
-                entry
-                for entry in await session.scalars(
-                    select(AuditEntry)
-                    .where(
-                        AuditEntry.entity == "task",
-                        AuditEntry.entity_id == task.id,
-                        AuditEntry.action.in_(_REPORTS),
-                    )
-                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                )
-                if (entry.after or {}).get("person_id") == person.id
-                # a file kept with the office's record is part of that record
-                and not (entry.action == "task.evidence" and _by_office(entry.actor))
-            ]
-            record = rows[0] if rows else None
+            found = await self._assignment_by_code(session, task_id, code, lock=True)
+            if isinstance(found, TaskResult):
+                return found
+            task, assignment, person = found
+            # The office's record is her report's newest change while it stands (her files
+            # since are not one, :meth:`_add_evidence`); her newest own report or file besides
+            # is what her report goes back to. Hers alone are read, not the whole task's.
+            record = await session.scalar(_newest(task.id, person.id, _CHANGES))
             if (
                 record is None
                 or record.action != "task.recorded"
@@ -928,9 +900,7 @@ class TaskService:
             before = record.before or {}
             status = TaskStatus(before.get("status") or TaskStatus.TODO)
             note = before.get("note")
-            earlier = next(
-                (e for e in rows[1:] if e.action in ("task.status", "task.evidence")), None
-            )
+            earlier = await session.scalar(_newest(task.id, person.id, _HER_OWN))
             files = list(
                 await session.scalars(
                     select(TaskEvidence).where(
@@ -940,28 +910,10 @@ class TaskService:
                     )
                 )
             )
-            after: dict[str, Any] = {
-                "person_id": person.id,
-                "status": str(status),
-                "note": note,
-                "by": office.name,
-                "name": person.full_name,
-            }
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="task.record_undone",
-                entity="task",
-                entity_id=task.id,
-                before={
-                    "person_id": person.id,
-                    "status": assignment.status,
-                    "note": assignment.note,
-                    "files": ", ".join(f.name for f in files) or None,
-                },
-                after=after,
-            )
+            self._record_audit(
+                session, office, "task.record_undone", task, assignment, person,
+                at=now, status=status, note=note, files=[f.name for f in files],
+            )  # fmt: skip
             for evidence in files:
                 await session.delete(evidence)
             assignment.status, assignment.note = status, note
@@ -977,32 +929,84 @@ class TaskService:
         self, session: AsyncSession, task_id: int, code: str, with_file: bool
     ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
         """The live, open task's assignment of the person with ``code`` for the office to
-        record a report on, or why there is none to record (ALREADY_DONE: reported already;
-        TOO_MANY_FILES: ``with_file`` and her files are at the most)."""
-        task = await self._live_task(session, task_id)
-        if task is None:
-            return TaskResult(TaskStep.GONE)
-        found = (
-            await session.execute(
-                select(TaskAssignment, Delegate)
-                .join(Delegate, Delegate.id == TaskAssignment.person_id)
-                .where(
-                    TaskAssignment.task_id == task.id,
-                    Delegate.code == code.strip(),  # as the task's page wrote it
-                )
-            )
-        ).first()
-        if found is None:
-            return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
-        assignment, person = found
-        if task.closed_at is not None:
-            return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+        record a report on, or why there is none to record (as :meth:`_assignment_by_code`;
+        ALREADY_DONE: reported already; TOO_MANY_FILES: ``with_file`` and her files are at the
+        most)."""
+        found = await self._assignment_by_code(session, task_id, code)
+        if isinstance(found, TaskResult):
+            return found
+        task, assignment, person = found
         if assignment.status == TaskStatus.DONE:
             return await self._already_done(session, task, assignment, person)
         if with_file and await _files_full(session, assignment):
             line = await self._line(session, task)
             return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
         return task, assignment, person
+
+    async def _assignment_by_code(
+        self, session: AsyncSession, task_id: int, code: str, *, lock: bool = False
+    ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
+        """The live, open task's assignment of the person with ``code`` (as the task's page
+        wrote it), or why there is none for the office to act on (GONE, NOT_ASSIGNED, CLOSED);
+        ``lock``: her assignment's row locked for the caller's change (on PostgreSQL)."""
+        task = await self._live_task(session, task_id)
+        if task is None:
+            return TaskResult(TaskStep.GONE)
+        query = (
+            select(TaskAssignment, Delegate)
+            .join(Delegate, Delegate.id == TaskAssignment.person_id)
+            .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
+        )
+        if lock:
+            query = query.with_for_update(of=TaskAssignment)
+        found = (await session.execute(query)).first()
+        if found is None:
+            return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
+        assignment, person = found
+        if task.closed_at is not None:
+            return TaskResult(TaskStep.CLOSED, await self._line(session, task))
+        return task, assignment, person
+
+    def _record_audit(
+        self,
+        session: AsyncSession,
+        office: OfficeActor,
+        action: str,
+        task: Task,
+        assignment: TaskAssignment,
+        person: Delegate,
+        *,
+        at: datetime,
+        status: TaskStatus,
+        note: str | None,
+        files: list[str] | None = None,
+    ) -> None:
+        """The audit row of the office's record of ``person``'s report (``task.recorded``), or
+        of its undoing (``task.record_undone``, with the ``files`` it takes off the task): her
+        report before and after, the staff member's name and hers."""
+        before: dict[str, Any] = {
+            "person_id": person.id,
+            "status": assignment.status,
+            "note": assignment.note,
+        }
+        if files is not None:
+            before["files"] = ", ".join(files) or None
+        queries.add_audit(
+            session,
+            at=at,
+            actor=office.actor,
+            action=action,
+            entity="task",
+            entity_id=task.id,
+            before=before,
+            after={
+                "person_id": person.id,
+                "status": str(status),
+                "note": note,
+                "by": office.name,
+                "name": person.full_name,
+            },
+        )
 
     async def _already_done(
         self, session: AsyncSession, task: Task, assignment: TaskAssignment, person: Delegate
@@ -1112,7 +1116,9 @@ class TaskService:
         **values: Any,
     ) -> TaskEvidence:
         """Keep a deliverable of ``assignment``'s person, sent by her (``account``) or handed to
-        the office and recorded by a staff member (an :class:`OfficeActor`); audited."""
+        the office and recorded by a staff member (an :class:`OfficeActor`); audited. Her file
+        is her last report, unless the office's record of her report stands: that stays the
+        office's (see below)."""
         now = self._ctx.clock.now()
         channel = account.channel if isinstance(account, ChatAccount) else DASHBOARD
         queries.add_audit(
@@ -1137,7 +1143,12 @@ class TaskService:
             **values,
         )
         session.add(evidence)
-        assignment.updated_at, assignment.updated_by = now, account.actor
+        if isinstance(account, OfficeActor) or not _by_office(assignment.updated_by):
+            assignment.updated_at, assignment.updated_by = now, account.actor
+        # else her file beside the office's record of her report (:meth:`record_for`): the file
+        # is hers (its row names her and its time), the report stays the office's. Made hers,
+        # the record's note (how the report came, «qua điện thoại») read as a note she wrote,
+        # and the record could no longer be undone although every board still showed it.
         return evidence
 
     async def _office_note(
@@ -1292,8 +1303,30 @@ async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool
     return int(sent or 0) >= MAX_TASK_FILES
 
 
-# The audited actions that change a person's report on a task (hers, and the office's for her).
-_REPORTS = ("task.status", "task.evidence", "task.recorded", "task.record_undone")
+# The audited changes of a person's report on a task (hers, and the office's for her), and
+# hers alone: a report of hers, or a file of hers.
+_CHANGES = ("task.status", "task.recorded", "task.record_undone")
+_HER_OWN = ("task.status", "task.evidence")
+
+
+def _newest(task_id: int, person_id: int, actions: tuple[str, ...]) -> Select[AuditEntry]:
+    """The newest audit entry of ``actions`` about the person's report on the task (a file
+    kept with the office's record is that record's, not hers)."""
+    return (
+        select(AuditEntry)
+        .where(
+            AuditEntry.entity == "task",
+            AuditEntry.entity_id == task_id,
+            AuditEntry.action.in_(actions),
+            AuditEntry.after["person_id"].as_integer() == person_id,
+            or_(
+                AuditEntry.action != "task.evidence",
+                ~AuditEntry.actor.startswith(f"{DASHBOARD}:", autoescape=True),
+            ),
+        )
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(1)
+    )
 
 
 def _by_office(updated_by: str | None) -> bool:
