@@ -184,6 +184,20 @@ async def test_a_code_typed_in_any_case_finds_the_invitee(day: Day) -> None:
     )
 
 
+async def test_a_code_with_vietnamese_letters_typed_in_another_case_finds_the_invitee(
+    day: Day,
+) -> None:
+    """Typed at the desk, a code matches as the lists match it (casefold): "đb-hòa" is
+    ĐB-Hòa, even on SQLite, whose lower() leaves Đ and Ò as they are."""
+    await day.services.delegates.import_rows([delegate_row("ĐB-Hòa", phone=None)], actor="test")
+    desk = await day.desk("NV02", "Bàn 1")
+    arrival = await day.checkin.lookup(desk, " đb-hÒA ")
+    assert arrival.person is not None and arrival.person.code == "ĐB-Hòa"
+    result = await day.checkin.check_in(desk, "đb-hòa")
+    assert result.step is CheckinStep.CHECKED_IN and result.checkin is not None
+    assert result.checkin.full_name == "Nguyễn Thị Lan"
+
+
 async def test_someone_not_on_the_list_is_said_so_and_cannot_be_checked_in(day: Day) -> None:
     desk = await day.desk("NV02", "Bàn 1")
     for key in ("XYZ999", "A" * 32):  # an unknown code, an unknown link

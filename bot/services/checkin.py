@@ -881,7 +881,7 @@ class CheckinService:
                 if invitation.revoked_at is not None:
                     notices.append(Notice.REVOKED_LINK)
         if person is None and text:
-            person = await _by_code(session, self._ctx.meeting_id, text)
+            person = await queries.delegate_by_code(session, self._ctx.meeting_id, text)
         if person is None and (holder := await self._code_holder(session, text)) is not None:
             person = await session.get(Delegate, holder)
         if person is None:
@@ -936,23 +936,6 @@ def _key_of(key: str) -> str:
     if "/" in text:
         text = text.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return text
-
-
-async def _by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
-    """The person with this code, as typed or without case (one indexed read, not the list)."""
-    found = await session.scalar(
-        select(Delegate).where(Delegate.meeting_id == meeting_id, Delegate.code == code)
-    )
-    if found is None:
-        found = await session.scalar(
-            select(Delegate)
-            .where(
-                Delegate.meeting_id == meeting_id,
-                func.lower(Delegate.code) == queries.fold_code(code),
-            )
-            .limit(1)
-        )
-    return found
 
 
 async def _by_request(session: AsyncSession, request_key: str | None) -> Checkin | None:
