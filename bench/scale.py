@@ -702,6 +702,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("code_ms", "look up one code, lower case (ms)", ""),
     ("code_cpu", "  CPU (ms)", ""),
     ("nocode_ms", "  a code not on the list (ms)", ""),
+    ("nocode_cpu", "  CPU (ms)", ""),
     ("queue_ms", "queue a notice (ms)", "queue"),
     ("queue_cpu", "  CPU (ms)", ""),
     ("rss_before_mb", "RSS before the broadcast (MB)", ""),

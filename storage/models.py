@@ -22,7 +22,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from storage.base import Base, Id, UTCDateTime
 
@@ -42,6 +43,18 @@ class Meeting(Base):
     calendar_sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     calendar_fingerprint: Mapped[str | None] = mapped_column(String(64))
     calendar_revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def fold_code(code: str) -> str:
+    """A person's code as lists and commands are matched: without case or spaces around it
+    ("db001" is DB001)."""
+    return code.strip().casefold()
+
+
+def _folded_code_of_row(context: DefaultExecutionContext) -> str:
+    """``delegates.folded_code`` of a row inserted as a plain row (an import's new people)."""
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return fold_code(parameters["code"])
 
 
 class Delegate(Base):
@@ -71,8 +84,26 @@ class Delegate(Base):
     # stays on the list, marked, out of every audience and count, until re-invited (both None).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     withdrawn_reason: Mapped[str | None] = mapped_column(String(500))
+    # The code as :func:`fold_code` has it, what every lookup of a typed code reads through
+    # ix_delegates_meeting_folded_code (storage.queries.delegate_by_code, migration 0022):
+    # casefold() is Python's, which neither SQLite's lower() (ASCII only) nor PostgreSQL's
+    # matches. Set with the code, on an object as in a plain INSERT (an import's new people);
+    # nothing changes a code once written (an import finds the people there by it). Up to
+    # three times the code's 32 characters ("ß" is "ss").
+    folded_code: Mapped[str] = mapped_column(
+        String(96), default=_folded_code_of_row, server_default=""
+    )
 
     rsvp: Mapped[Rsvp] = relationship(back_populates="delegate", lazy="raise", uselist=False)
+
+    @validates("code")
+    def _fold_code(self, key: str, code: str) -> str:
+        self.folded_code = fold_code(code)
+        return code
+
+
+# A typed code found in one indexed read, whatever it is (0022).
+Index("ix_delegates_meeting_folded_code", Delegate.meeting_id, Delegate.folded_code)
 
 
 class ChannelIdentity(Base):

@@ -21,6 +21,7 @@ from storage.models import (
     Meeting,
     Rsvp,
 )
+from storage.models import fold_code as fold_code  # where the services have always found it
 from storage.uow import session_meeting
 
 # The declared tables, for statements that skip the ORM (declarative makes them Tables).
@@ -43,12 +44,6 @@ async def meeting_by_code(
     return await session.scalar(query.with_for_update() if for_update else query)
 
 
-def fold_code(code: str) -> str:
-    """A person's code as lists and commands are matched: without case or spaces around it
-    ("db001" is DB001)."""
-    return code.strip().casefold()
-
-
 async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str, Delegate]:
     """Every person of a meeting, keyed by :func:`fold_code` of their code."""
     rows = await session.scalars(select(Delegate).where(Delegate.meeting_id == meeting_id))
@@ -58,30 +53,32 @@ async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str,
 async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
     """The person with this code (matched as :func:`fold_code` does), if any.
 
-    Found in SQL, not by loading the meeting's people (ten thousand objects for one code, at
-    every sign-in link, grant, withdrawal): the code as typed, by the unique index; then, for
-    an ASCII code, ``lower(code)``, which folds ASCII exactly as :func:`fold_code` does (each
-    candidate checked here, as a database's lower() may fold other letters differently).
-    Only when neither finds it (a code with letters SQLite's lower() leaves alone, or no such
-    code) are the codes read as columns and folded here.
+    One read of the index on (meeting, folded code) (0022), whatever was typed: a code in
+    another case, with letters SQLite's lower() leaves alone, or on nobody's list (a mistyped
+    sign-in code, a wrong QR) costs what the code as stored does; the person found is the
+    only one loaded.
+
+    Two people whose codes fold alike do not come from the lists (a file repeating a code in
+    another case is refused, and an import finds the people already there by the folded
+    code); should a database hold them, the answer is the one SQLite gave before 0022: the
+    code as typed, else the first (by id) whose code is ASCII (what ``lower(code)`` found),
+    else the last in code order (the codes were read in the order of the unique index).
     """
     folded, typed = fold_code(code), code.strip()
-    people = select(Delegate).where(Delegate.meeting_id == meeting_id)
-    found = await session.scalar(people.where(Delegate.code == typed))
-    if found is not None:
-        return found
-    if folded.isascii():
-        candidates = await session.scalars(
-            people.where(func.lower(Delegate.code) == folded).order_by(Delegate.id)
+    found = list(
+        await session.scalars(
+            select(Delegate)
+            .where(Delegate.meeting_id == meeting_id, Delegate.folded_code == folded)
+            .order_by(Delegate.id)
         )
-        found = next((p for p in candidates if fold_code(p.code) == folded), None)
-        if found is not None:
-            return found
-    codes = await session.execute(
-        select(Delegate.id, Delegate.code).where(Delegate.meeting_id == meeting_id)
     )
-    matching = [id_ for id_, stored in codes if fold_code(stored) == folded]
-    return await session.get(Delegate, matching[-1]) if matching else None
+    if len(found) <= 1:
+        return found[0] if found else None
+    return (
+        next((person for person in found if person.code == typed), None)
+        or next((person for person in found if person.code.isascii()), None)
+        or max(found, key=lambda person: person.code)
+    )
 
 
 # Up to this many accounts are looked up by their codes and ids (a page of the log); more (an

@@ -37,6 +37,7 @@ from bot.texts import load_catalog
 from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
 from tests.conftest import EXAMPLE_DELEGATES, local
+from tests.test_services import row as delegate_row
 from tests.test_staff import on_the_office_database
 
 CONTACTS = EXAMPLE_DELEGATES.parent / "contacts.csv"
@@ -181,6 +182,20 @@ async def test_a_code_typed_in_any_case_finds_the_invitee(day: Day) -> None:
     assert notice_line(VI, day.services.config.meeting, arrival) == (
         "Đại biểu đã cử người dự thay: Lê Thu Trang."
     )
+
+
+async def test_a_code_with_vietnamese_letters_typed_in_another_case_finds_the_invitee(
+    day: Day,
+) -> None:
+    """Typed at the desk, a code matches as the lists match it (casefold): "đb-hòa" is
+    ĐB-Hòa, even on SQLite, whose lower() leaves Đ and Ò as they are."""
+    await day.services.delegates.import_rows([delegate_row("ĐB-Hòa", phone=None)], actor="test")
+    desk = await day.desk("NV02", "Bàn 1")
+    arrival = await day.checkin.lookup(desk, " đb-hÒA ")
+    assert arrival.person is not None and arrival.person.code == "ĐB-Hòa"
+    result = await day.checkin.check_in(desk, "đb-hòa")
+    assert result.step is CheckinStep.CHECKED_IN and result.checkin is not None
+    assert result.checkin.full_name == "Nguyễn Thị Lan"
 
 
 async def test_someone_not_on_the_list_is_said_so_and_cannot_be_checked_in(day: Day) -> None:
@@ -650,6 +665,33 @@ async def test_every_output_counts_the_same_people_present_expected_unexpected_a
     ]
 
 
+async def test_one_checked_in_then_listed_as_a_task_contact_stays_in_the_hall_as_an_invitee(
+    day: Day,
+) -> None:
+    """A contacts file naming an invitee does not make her a task contact only (her role is
+    kept, and the import says so): checked in before, she stays among the invitees in and in
+    the hall's total on the live page, the printed summary and the report."""
+    desk = await day.desk("NV02", "Bàn 1")
+    await day.checkin.check_in(desk, "DB001")
+    await day.checkin.guest(desk, "Hoàng Văn Nam", organization="Báo HNM")
+    contact = delegate_row("DB001", group_key="", role="contact", phone=None, rank=None)
+    imported = await day.services.delegates.import_rows([contact], actor="test")
+    assert imported.role_kept == ["DB001"]
+    page = await day.checkin.attendance(desk)
+    assert (page.present, page.arrived, len(page.guests), page.withdrawn, page.in_hall) == (
+        1, 1, 1, [], 2,
+    )  # fmt: skip
+    text = summary_text(VI, await day.checkin.summary(desk)).splitlines()
+    assert text[4] == "Đại biểu có mặt: 1, trong đó 1/3 đại biểu dự kiến (tổng số được mời: 80)"
+    assert text[7] == "Tổng số người đã vào hội trường: 2"
+    report = await day.services.office_report.collect()
+    sheet = office_report_sheets(VI, day.services.config, report)[-1]
+    footer = [list(row) for row in sheet.footer]
+    assert (footer[0], footer[-1]) == (
+        [None, "Đại biểu có mặt", 1], [None, "Tổng số người trong hội trường", 2],
+    )  # fmt: skip
+
+
 async def test_two_rows_present_for_one_invitee_are_refused_by_the_database(day: Day) -> None:
     """The partial unique index: even a writer that skipped the check cannot let one invitee
     in twice."""
@@ -744,3 +786,34 @@ def test_attendance_export_writes_every_checkin_to_csv(
         ("", "Hoàng Văn Nam", "Khách ngoài danh sách", "Bàn 1"),
     ]
     assert main(["attendance", "export", "diem-danh.txt"]) == 2  # only .csv or .xlsx
+
+
+def test_attendance_export_counts_one_checked_in_then_listed_as_a_task_contact_in_the_hall(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """«people import» of a contacts file naming an invitee already checked in keeps her an
+    invitee; the export's figures count her among the invitees in and in the hall."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["people", "import", str(CONTACTS)]) == 0
+
+    async def check_in(app):  # type: ignore[no-untyped-def]
+        access, checkin = app.services.access, app.services.checkin
+        desk = access.office_desk(access.local_operator(), "Bàn 1")
+        await checkin.check_in(desk, "DB001")
+        await checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+
+    on_the_office_database(office, check_in)
+    listing = CONTACTS.read_text(encoding="utf-8").splitlines()
+    contacts = office / "dau-moi.csv"
+    contacts.write_text(
+        "\n".join([*listing, "DB001,Phạm Thị Thanh Mai,Phó Chủ tịch,Trung ương Hội,,,,đầu mối"]),
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert main(["people", "import", str(contacts)]) == 0
+    assert "DB001" in capsys.readouterr().out
+    assert main(["attendance", "export", "diem-danh.csv"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "Đã xuất 2 lượt điểm danh ra diem-danh.csv (đại biểu có mặt 1, trong đó 0/0 đại biểu dự "
+        "kiến và 1 đến ngoài dự kiến; khách 1; tổng số người trong hội trường 2)."
+    )

@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, event, select, text, update
+from sqlalchemy import Connection, event, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -307,3 +307,109 @@ async def test_one_code_is_found_as_lists_match_it_without_loading_everyone(
         event.remove(Delegate, "load", on_load)
     assert (person.code if person is not None else None) == found
     assert loaded == ([] if found is None else [found])
+
+
+@pytest.mark.fresh_database
+async def test_the_folded_codes_migration_folds_every_code_there_and_a_downgrade_drops_it(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0022 (folded codes): the people already there get their codes folded as
+    :func:`storage.queries.fold_code` folds them (casefold, not lower), found by them at once;
+    a downgrade drops the column and its index, and the people stay."""
+    codes = ["DB001", "ĐB-Hòa", "\u212a9", "Straße"]
+    rows = [delegate_row(code, row=number, phone=None) for number, code in enumerate(codes, 2)]
+    await services.delegates.import_rows(rows, actor="t")
+
+    def columns(connection: Connection) -> tuple[set[str], set[str | None]]:
+        inspector = inspect(connection)
+        return (
+            {column["name"] for column in inspector.get_columns("delegates")},
+            {index["name"] for index in inspector.get_indexes("delegates")},
+        )
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0021")
+        names, indexes = await connection.run_sync(columns)
+        assert "folded_code" not in names
+        assert "ix_delegates_meeting_folded_code" not in indexes
+        await connection.run_sync(_migrate, "upgrade", "head")
+        names, indexes = await connection.run_sync(columns)
+        assert "ix_delegates_meeting_folded_code" in indexes
+        folded = await connection.execute(
+            text("SELECT code, folded_code FROM delegates ORDER BY id")
+        )
+        assert folded.all() == [
+            ("DB001", "db001"),
+            ("ĐB-Hòa", "đb-hòa"),
+            ("\u212a9", "k9"),  # casefold's, where lower() would keep the Kelvin sign
+            ("Straße", "strasse"),
+        ]
+    async with read_only(services.ctx.sessions) as session:
+        found = [
+            await queries.delegate_by_code(session, services.ctx.meeting_id, typed)
+            for typed in (" db001", "đB-hÒA", "K9", "STRASSE", "DB002")
+        ]
+    assert [person.code if person else None for person in found] == [*codes, None]
+
+
+@pytest.mark.parametrize("typed", ["DB003", "db003", " đb-hÒa ", "k9", "khong-co-ma"])
+async def test_a_code_is_found_or_not_in_one_indexed_read_whatever_was_typed(
+    engine: AsyncEngine, services: Services, typed: str
+) -> None:
+    """A code in another case, with letters SQLite's lower() leaves alone, or on nobody's list
+    (a mistyped sign-in code, a wrong QR): one statement, on the index of folded codes, never
+    a read of every code of the meeting."""
+    codes = ["DB001", "ĐB-Hòa", "\u212a9", "DB003"]
+    rows = [delegate_row(code, row=number, phone=None) for number, code in enumerate(codes, 2)]
+    await services.delegates.import_rows(rows, actor="t")
+    statements: list[tuple[str, object]] = []
+
+    def on_execute(*args: object) -> None:
+        statements.append((str(args[2]), args[3]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    try:
+        async with read_only(services.ctx.sessions) as session:
+            await queries.delegate_by_code(session, services.ctx.meeting_id, typed)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+    found = [(sql, params) for sql, params in statements if "FROM delegates" in sql]
+    assert len(found) == 1, found
+    [(sql, params)] = found
+    assert "delegates.folded_code = " in sql
+    if engine.dialect.name == "sqlite":
+        async with engine.connect() as connection:
+            plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)  # type: ignore[arg-type]
+            details = [row[-1] for row in plan]
+        assert any("USING INDEX ix_delegates_meeting_folded_code" in d for d in details), details
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("AB1", "AB1"),  # as stored
+        ("aB1", "ab1"),  # the first of them (by id), as lower() in SQL found it
+        # No ASCII code folds so: the last in code order, as the codes read from the unique
+        # index (meeting, code) found it ("Straße" is after "STRAẞE", added after it).
+        ("STRASSE", "Straße"),
+        ("strasse", "Straße"),
+    ],
+)
+async def test_codes_that_fold_alike_find_whom_a_lookup_found_before(
+    services: Services, typed: str, found: str
+) -> None:
+    """The lists cannot hold two codes that fold alike; written otherwise (here, as objects),
+    a lookup answers as it did before the folded codes (0022)."""
+    now = services.ctx.clock.now()
+    async with unit_of_work(services.ctx.sessions) as session:
+        for code in ["ab1", "AB1", "Straße", "STRAẞE", "Ab1"]:
+            session.add(
+                Delegate(
+                    meeting_id=services.ctx.meeting_id, code=code, full_name=f"Người {code}",
+                    position="", organization="", group_key="trung_uong_hoi", created_at=now,
+                    updated_at=now,
+                )
+            )  # fmt: skip
+    async with read_only(services.ctx.sessions) as session:
+        person = await queries.delegate_by_code(session, services.ctx.meeting_id, typed)
+    assert person is not None and person.code == found

@@ -15,9 +15,11 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.services import Services
+from bot.services.dashboard import LogFilters
 from storage import queries
 from tests.conftest import EXAMPLE_DELEGATES
 from tests.office_support import STAFF, Desk, text_of
+from tests.test_services import row as delegate_row
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -82,6 +84,21 @@ async def test_the_log_filters_by_who_by_kind_and_by_local_date(
     later = await desk.client.get(f"/office/log?from={tomorrow}")
     assert text_of(later.text, "found") == "Có 0 thay đổi phù hợp."
     assert entries(later.text) == []
+
+
+async def test_the_log_finds_whom_a_code_names_in_any_case_whatever_its_letters(
+    imported: Services,
+) -> None:
+    """«Người thực hiện» matches a code as the lists do (casefold): "đb-hòa" is ĐB-Hòa, even
+    on SQLite, whose lower() leaves Đ and Ò as they are."""
+    await imported.delegates.import_rows([delegate_row("ĐB-Hòa", phone=None)], actor="t")
+    tokens = {item.code: item.token for item in await imported.invitations.links()}
+    await imported.invitations.link_by_token(
+        ChatAccount("telegram", "502", "502"), tokens["ĐB-Hòa"]
+    )
+    for typed in ("ĐB-Hòa", " đb-hÒA "):
+        page = await imported.dashboard.log(LogFilters(who=typed))
+        assert [entry.action for entry in page.entries] == ["identity.linked"], typed
 
 
 async def test_a_change_made_at_the_command_line_is_said_so_on_the_delegate_s_history(

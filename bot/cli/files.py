@@ -207,12 +207,12 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
             "attendance_export.done",
             count=len(rows),
             path=path,
-            in_hall=count.present,
-            present=count.arrived,
+            present=count.present,
+            arrived=count.arrived,
             expected=count.expected,
             unexpected=count.unexpected,
             guests=len(count.guests),
-            total=count.in_hall,
+            in_hall=count.in_hall,
         )
         if count.withdrawn:  # so that the figures add up to the hall's
             done += " " + catalog.plain("attendance_export.withdrawn", count=len(count.withdrawn))

@@ -432,20 +432,7 @@ class CheckinService:
                 return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier))
             if not namesake_ok and (invitee := await self._namesake(session, name)) is not None:
                 return CheckinResult(CheckinStep.NAMESAKE, arrival=invitee)
-            row = Checkin(
-                meeting_id=self._ctx.meeting_id,
-                delegate_id=None,
-                kind=ArrivalKind.GUEST,
-                full_name=name,
-                position=position or None,
-                organization=organization or None,
-                answer=None,
-                desk=desk.desk,
-                checked_in_at=now,
-                checked_in_by=desk.actor,
-                staff_name=desk.name,
-                request_key=request_key,
-            )
+            row = self._guest_row(desk, now, request_key, name, position, organization)
             session.add(row)
             await session.flush()
             _audit(session, now, desk, "checkin.recorded", row)
@@ -471,26 +458,44 @@ class CheckinService:
             if isinstance(found, CheckinResult):
                 return found
             person, arrival = found
-            row = Checkin(
-                meeting_id=self._ctx.meeting_id,
-                delegate_id=person.id,
-                kind=ArrivalKind.GUEST,
-                full_name=person.full_name,
-                position=person.position or None,
-                organization=person.organization or None,
-                answer=None,
-                desk=desk.desk,
-                checked_in_at=now,
-                checked_in_by=desk.actor,
-                staff_name=desk.name,
-                request_key=request_key,
-            )
+            row = self._guest_row(
+                desk, now, request_key, person.full_name, person.position, person.organization,
+                person_id=person.id,
+            )  # fmt: skip
             session.add(row)
             await session.flush()
             _audit(session, now, desk, "checkin.recorded", row)
             view = CheckinView.of(row)
             after = replace(arrival, checkin=view, notices=(Notice.ALREADY_IN, *arrival.notices))
             return CheckinResult(CheckinStep.CHECKED_IN, view, after)
+
+    def _guest_row(
+        self,
+        desk: DeskActor,
+        now: datetime,
+        request_key: str | None,
+        full_name: str,
+        position: str,
+        organization: str,
+        *,
+        person_id: int | None = None,
+    ) -> Checkin:
+        """A guest's check-in: someone the desk typed in, or (``person_id``) a person let in
+        from her withdrawn card, the row tied to her; an empty position or unit is none."""
+        return Checkin(
+            meeting_id=self._ctx.meeting_id,
+            delegate_id=person_id,
+            kind=ArrivalKind.GUEST,
+            full_name=full_name,
+            position=position or None,
+            organization=organization or None,
+            answer=None,
+            desk=desk.desk,
+            checked_in_at=now,
+            checked_in_by=desk.actor,
+            staff_name=desk.name,
+            request_key=request_key,
+        )
 
     async def _admitted(
         self,
@@ -876,7 +881,7 @@ class CheckinService:
                 if invitation.revoked_at is not None:
                     notices.append(Notice.REVOKED_LINK)
         if person is None and text:
-            person = await _by_code(session, self._ctx.meeting_id, text)
+            person = await queries.delegate_by_code(session, self._ctx.meeting_id, text)
         if person is None and (holder := await self._code_holder(session, text)) is not None:
             person = await session.get(Delegate, holder)
         if person is None:
@@ -931,23 +936,6 @@ def _key_of(key: str) -> str:
     if "/" in text:
         text = text.split("#", 1)[0].split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
     return text
-
-
-async def _by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
-    """The person with this code, as typed or without case (one indexed read, not the list)."""
-    found = await session.scalar(
-        select(Delegate).where(Delegate.meeting_id == meeting_id, Delegate.code == code)
-    )
-    if found is None:
-        found = await session.scalar(
-            select(Delegate)
-            .where(
-                Delegate.meeting_id == meeting_id,
-                func.lower(Delegate.code) == queries.fold_code(code),
-            )
-            .limit(1)
-        )
-    return found
 
 
 async def _by_request(session: AsyncSession, request_key: str | None) -> Checkin | None:

@@ -359,13 +359,8 @@ class DashboardService:
         chat accounts linked to them now. The code is matched as lists match it, without case
         ("nv01" is NV01)."""
         async with read_only(self._ctx.sessions) as session:
-            found = await session.scalar(
-                select(Delegate.code).where(
-                    Delegate.meeting_id == self._ctx.meeting_id,
-                    func.lower(Delegate.code) == queries.fold_code(code),
-                )
-            )
-            code = found or code.strip()
+            found = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
+            code = found.code if found is not None else code.strip()
             rows = await session.execute(
                 select(ChannelIdentity.channel, ChannelIdentity.external_id)
                 .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
