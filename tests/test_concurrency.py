@@ -26,7 +26,7 @@ from bot.services.batching import Batcher, GroupCommit
 from handlers.telegram.app import serve
 from handlers.telegram.dedupe import flush_handled
 from handlers.telegram.updates import REPLIES_AT_ONCE, ChatOrderedUpdateProcessor, reply_later
-from storage.models import AuditEntry, Delegate, Meeting, Rsvp
+from storage.models import AuditEntry, Delegate, HandledEvent, Meeting, Rsvp
 from tests.fakes.telegram_api import FakeBotApi
 from tests.harness import BotHarness
 
@@ -113,6 +113,32 @@ async def test_a_caller_that_gives_up_does_not_stop_the_others() -> None:
     assert await first == "A" and await patient == "C"
     assert impatient.cancelled()
     assert recorder.batches == [["a"], ["b", "c"]]  # the work of "b" was done all the same
+
+
+async def test_an_item_that_may_wait_starts_no_batch_and_rides_in_the_next_a_caller_starts() -> (
+    None
+):
+    recorder = Recorder()
+    recorder.hold.set()
+    batcher = Batcher(recorder.run)
+    riding = batcher.enqueue("x", within=3600)
+    await asyncio.sleep(0)  # a scheduling point: nothing was started for it
+    assert recorder.batches == []
+    assert await batcher.submit("a") == "A"
+    assert await riding == "X"
+    assert recorder.batches == [["x", "a"]]
+
+
+async def test_an_item_that_may_wait_is_written_at_start_or_when_its_time_is_up() -> None:
+    recorder = Recorder()
+    recorder.hold.set()
+    batcher = Batcher(recorder.run)
+    kept = batcher.enqueue("x", within=3600)
+    batcher.start()  # what a flush does
+    assert await kept == "X"
+    due = batcher.enqueue("y", within=0)  # nobody else comes: its own batch once its time is up
+    assert await due == "Y"
+    assert recorder.batches == [["x"], ["y"]]
 
 
 async def test_group_commit_runs_each_work_once_a_transaction_and_a_failure_rolls_back_only_its_item(
@@ -229,13 +255,39 @@ async def test_a_lone_taps_transaction_makes_two_trips_to_the_database_thread(
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     await harness.send(user.tap("✅ Tham dự"))
-    await flush_handled(harness.app.bot_data)  # the update's record, written after it
 
     assert user.last_text().startswith(ATTENDING)
     # The tap's transaction: BEGIN with the read of the account and its answer, then the
-    # answer and its audit entry with the COMMIT; the update's record: its INSERT with the
-    # COMMIT. Each write in a trip of its own would be six.
+    # answer, its audit entry and the account's mark with the COMMIT. Each write in a trip of
+    # its own would be five.
+    assert trips == ["_run_statement", "_run_deferred"]
+    await flush_handled(harness.app.bot_data)  # the update's record, which waits for a ride
     assert trips == ["_run_statement", "_run_deferred", "_run_deferred"]
+
+
+async def test_a_lone_taps_update_record_rides_in_the_next_taps_transaction(
+    harness: BotHarness, engine: AsyncEngine
+) -> None:
+    first, second = [await harness.open_invitation(code) for code in ("DB001", "DB002")]
+    await flush_handled(harness.app.bot_data)
+    await harness.services.activity.flush()
+    before = await recorded_updates(harness)
+    commits: list[str] = []
+    event.listen(engine.sync_engine, "commit", lambda _connection: commits.append("commit"))
+
+    await harness.send(first.tap("✅ Tham dự"))
+    assert len(commits) == 1  # the tap's answer; its update's record waits for a ride
+    await harness.send(second.tap("✅ Tham dự"))
+    assert len(commits) == 2  # the second tap's answer, with the first update's record
+    assert await recorded_updates(harness) == before + 1
+    await flush_handled(harness.app.bot_data)  # at shutdown: the second update's record
+    assert len(commits) == 3
+    assert first.last_text().startswith(ATTENDING) and second.last_text().startswith(ATTENDING)
+
+
+async def recorded_updates(harness: BotHarness) -> int:
+    async with harness.services.ctx.sessions() as session:
+        return await session.scalar(select(func.count()).select_from(HandledEvent)) or 0
 
 
 async def test_a_lone_taps_writes_go_through_no_orm_session(

@@ -51,18 +51,37 @@ class Batcher(Generic[Item, Result]):
         self._max_batch = max_batch
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None  # a batch of items that may wait
 
     async def submit(self, item: Item) -> Result:
         """Run ``item`` in the next batch and return its result (or raise its error)."""
         return await self.enqueue(item)
 
-    def enqueue(self, item: Item) -> asyncio.Future[Result]:
-        """Put ``item`` in the next batch; the future holds its result (or its error)."""
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+    def enqueue(self, item: Item, *, within: float | None = None) -> asyncio.Future[Result]:
+        """Put ``item`` in the next batch; the future holds its result (or its error).
+
+        With ``within`` (seconds), the item need not start a batch of its own: it rides in the
+        next batch another item starts, or, if none does, in one started ``within`` seconds
+        later at most (or at :meth:`start`)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
         self._waiting.append((item, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
+        if within is None:
+            self.start()
+        elif self._timer is None and not self._writing():
+            self._timer = loop.call_later(within, self.start)
         return future
+
+    def start(self) -> None:
+        """Write what is waiting now, whatever may still wait."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._waiting and not self._writing():
+            self._writer = asyncio.create_task(self._write())
+
+    def _writing(self) -> bool:
+        return self._writer is not None and not self._writer.done()
 
     async def _write(self) -> None:
         while self._waiting:
@@ -126,9 +145,17 @@ class GroupCommit:
         """Write ``item`` with ``work`` in the next transaction and return its result."""
         return cast(Result, await self._batcher.submit((work, item)))
 
-    def enqueue(self, work: Work[Item, Result], item: Item) -> asyncio.Future[Any]:
-        """Write ``item`` with ``work`` in the next transaction; the future holds its result."""
-        return self._batcher.enqueue((work, item))
+    def enqueue(
+        self, work: Work[Item, Result], item: Item, *, within: float | None = None
+    ) -> asyncio.Future[Any]:
+        """Write ``item`` with ``work`` in the next transaction; the future holds its result.
+        With ``within``, in the next transaction another item starts, or one ``within``
+        seconds later at most (:meth:`Batcher.enqueue`)."""
+        return self._batcher.enqueue((work, item), within=within)
+
+    def start(self) -> None:
+        """Begin the next transaction now if items wait for one (those given ``within``)."""
+        self._batcher.start()
 
     async def _transaction(self, batch: Sequence[tuple[Work[Any, Any], Any]]) -> list[Any]:
         # The works only write what they decided (no row counts, no new ids read back): their
@@ -149,10 +176,21 @@ def _commit(batch: Sequence[tuple[Work[Any, Any], Any]], connection: Connection)
     return results
 
 
+# How long a write nobody waits for may wait for a transaction to ride in (:class:`WriteBehind`).
+RIDE_WITHIN = 0.25
+
+
 class WriteBehind:
     """Writes that ride in the shared stream without anyone waiting for them (a record of what
     happened in passing): :meth:`flush` waits for all made so far; a failure is logged as
-    ``what`` could not be stored, and the caller's work goes on."""
+    ``what`` could not be stored, and the caller's work goes on.
+
+    Such a write does not start a transaction of its own: it rides in the next one a caller
+    starts, or in one of its own :data:`RIDE_WITHIN` seconds later if none does. So a lone tap
+    costs one transaction, not two: the record of the update it came in and the mark of the
+    account it came from ride with the next tap's answer. What a crash can lose in that time is
+    what the services' own idempotency covers already (a copy of an update handled again
+    changes nothing; an account's last use a moment older)."""
 
     def __init__(self, writes: GroupCommit, what: str, log: logging.Logger) -> None:
         self._writes = writes
@@ -163,13 +201,14 @@ class WriteBehind:
     def submit(self, work: Work[Item, Any], item: Item) -> None:
         """Write ``item`` with ``work`` in the next transaction; do not wait for it."""
         # A future in the queue, not a task per write: two of these ride along with every tap.
-        storing = self._writes.enqueue(work, item)
+        storing = self._writes.enqueue(work, item, within=RIDE_WITHIN)
         self._storing.add(storing)
         storing.add_done_callback(self._stored)
 
     async def flush(self) -> None:
         """Return once every write submitted so far is stored (or has failed to be)."""
         while self._storing:
+            self._writes.start()
             await asyncio.gather(*self._storing, return_exceptions=True)
 
     def _stored(self, storing: asyncio.Future[Any]) -> None:
