@@ -19,7 +19,6 @@ from bot.domain.outbound import (
     DeliveryStatus,
     MessageKind,
     MessageStatus,
-    notice_number,
 )
 from bot.domain.timespec import parse_typed_time
 from bot.domain.typed import typed
@@ -27,7 +26,7 @@ from bot.services import roster
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from storage import queries
-from storage.models import Delegate, Delivery, Meeting, OutboundMessage, Rsvp
+from storage.models import Delegate, Delivery, OutboundMessage, Rsvp
 from storage.uow import read_only, unit_of_work
 
 # Telegram's 4096 minus room for the header the office's name adds.
@@ -296,7 +295,7 @@ class BroadcastService:
         draft.draft_step = None
         draft.due_at = when
         draft.expires_at = when + BROADCAST_WINDOW
-        draft.number = await _next_number(session, self._ctx.meeting_id)
+        draft.number = await queries.next_notice_number(session, self._ctx.meeting_id)
 
     async def cancel(self, admin: OfficeActor, message_id: int | None = None) -> BroadcastResult:
         """Drop a draft, or a scheduled broadcast that has not gone out yet."""
@@ -396,9 +395,6 @@ class BroadcastService:
         their delivery counts (every office member's: ``admin`` is the proof of asking as the
         office). By number, not by row: a draft begun first and sent second is listed second;
         ``limit`` keeps the first of that order, so a scheduled one is never cut off."""
-        # A notice row made without a number (outside the office's confirmation) is ordered by
-        # the id it is called by (:func:`notice_number`).
-        called = func.coalesce(OutboundMessage.number, OutboundMessage.id)
         async with unit_of_work(self._ctx.sessions) as session:
             rows = list(
                 await session.scalars(
@@ -416,11 +412,12 @@ class BroadcastService:
                                 OutboundMessage.due_at.is_not(None),
                             ),
                         ),
+                        # Every notice confirmed has its number (a draft has none yet).
+                        OutboundMessage.number.is_not(None),
                     )
                     .order_by(
                         case((OutboundMessage.status == MessageStatus.SCHEDULED, 0), else_=1),
-                        called.desc(),
-                        OutboundMessage.id.desc(),
+                        OutboundMessage.number.desc(),
                     )
                     .limit(limit)
                 )
@@ -436,7 +433,7 @@ class BroadcastService:
         return [
             BroadcastSummary(
                 id=row.id,
-                number=notice_number(row.number, row.id),
+                number=row.number,
                 status=MessageStatus(row.status),
                 audience=row.audience,
                 due_at=row.due_at,
@@ -445,6 +442,7 @@ class BroadcastService:
                 finished_at=row.finished_at,
             )
             for row in rows
+            if row.number is not None  # as selected; said again for the type
         ]
 
     def _valid_audience(self, audience: str) -> bool:
@@ -537,18 +535,6 @@ class BroadcastService:
             not_linked=counts["not_linked"],
             first_not_linked=first,
         )
-
-
-async def _next_number(session: AsyncSession, meeting_id: int) -> int:
-    """The number the meeting's next confirmed notice takes: one more than the last given.
-
-    The meeting's row is locked first (``FOR UPDATE``; SQLite's writers take turns anyway), so
-    two offices confirming at once on PostgreSQL take turns rather than one number twice."""
-    await session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
-    last = await session.scalar(
-        select(func.max(OutboundMessage.number)).where(OutboundMessage.meeting_id == meeting_id)
-    )
-    return (last or 0) + 1
 
 
 def _audit_sending(
