@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import (
@@ -19,6 +19,8 @@ from bot.domain.outbound import (
     DeliveryStatus,
     MessageKind,
     MessageStatus,
+    SkipReason,
+    skip_reason,
 )
 from bot.domain.timespec import parse_typed_time
 from bot.domain.typed import typed
@@ -114,6 +116,7 @@ class BroadcastSummary:
     preview: str
     deliveries: Counter[str] = field(default_factory=Counter)
     finished_at: datetime | None = None  # when its last copy went, or it was cancelled
+    skipped: SkipReason | None = None  # why it went to nobody, when it was skipped
 
 
 def audience_action(message_id: int, audience: str) -> str:
@@ -390,11 +393,13 @@ class BroadcastService:
         return result
 
     async def recent(self, admin: OfficeActor, limit: int = 10) -> list[BroadcastSummary]:
-        """Scheduled broadcasts first, then the latest ones sent or cancelled (a number the
-        office gave is never missing without a word), each part the highest number first, with
-        their delivery counts (every office member's: ``admin`` is the proof of asking as the
-        office). By number, not by row: a draft begun first and sent second is listed second;
-        ``limit`` keeps the first of that order, so a scheduled one is never cut off."""
+        """Every notice the office gave a number, so none is ever missing without a word:
+        the scheduled ones first, then the latest ones sent, cancelled or skipped, each part
+        the highest number first; with their delivery counts (every office member's: ``admin``
+        is the proof of asking as the office). By number, not by row: a draft begun first and
+        sent second is listed second; ``limit`` keeps the first of that order, so a scheduled
+        one is never cut off. A draft has no number yet, and is not listed."""
+        scheduled = OutboundMessage.status == MessageStatus.SCHEDULED
         async with unit_of_work(self._ctx.sessions) as session:
             rows = list(
                 await session.scalars(
@@ -402,21 +407,10 @@ class BroadcastService:
                     .where(
                         OutboundMessage.meeting_id == self._ctx.meeting_id,
                         OutboundMessage.kind == MessageKind.BROADCAST,
-                        or_(
-                            OutboundMessage.status.in_(
-                                [MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.DONE]
-                            ),
-                            # Cancelled once it had a time (a draft dropped unconfirmed has none).
-                            and_(
-                                OutboundMessage.status == MessageStatus.CANCELLED,
-                                OutboundMessage.due_at.is_not(None),
-                            ),
-                        ),
-                        # Every notice confirmed has its number (a draft has none yet).
                         OutboundMessage.number.is_not(None),
                     )
                     .order_by(
-                        case((OutboundMessage.status == MessageStatus.SCHEDULED, 0), else_=1),
+                        case((scheduled, 0), else_=1),
                         OutboundMessage.number.desc(),
                     )
                     .limit(limit)
@@ -440,6 +434,7 @@ class BroadcastService:
                 preview=(row.body or "")[:80],
                 deliveries=counts[row.id],
                 finished_at=row.finished_at,
+                skipped=skip_reason(row.params) if row.status == MessageStatus.SKIPPED else None,
             )
             for row in rows
             if row.number is not None  # as selected; said again for the type
