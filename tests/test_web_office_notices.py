@@ -525,3 +525,30 @@ async def test_a_notice_nobody_was_left_to_receive_is_listed_in_the_chat_said_wh
         "⏭ Số 1 — không gửi tới ai: đến giờ gửi không có ai trong đối tượng nhận — "
         "Nhóm: khong_co_ai: Họp nhóm."
     ]
+
+
+async def test_scheduled_notices_are_listed_in_the_order_they_will_go_as_the_overview_lists_them(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    for body, when in (
+        ("Số một.", "18:00 18/5"),
+        ("Số hai.", "08:00 20/5"),
+        ("Số ba.", "12:00 19/5"),
+    ):
+        await confirm(desk, await preview(desk, body, "linked"), how="later", when=when)
+    page = (await desk.client.get("/office/notices")).text
+    scheduled = page.split('id="scheduled"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r"Số (\d+) — hẹn", scheduled) == ["1", "3", "2"]
+    overview = (await desk.client.get("/office/")).text
+    upcoming = overview.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r"thông báo số (\d+)", upcoming) == ["1", "3", "2"]
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert re.findall(r"^🕘 Số (\d+) — hẹn", admin.last_text(), re.M) == ["1", "3", "2"]
+    keyboard = admin.last_message["reply_markup"]["inline_keyboard"]
+    assert [button["text"] for row in keyboard for button in row] == [
+        "Hủy thông báo số 1",
+        "Hủy thông báo số 3",
+        "Hủy thông báo số 2",
+    ]

@@ -46,8 +46,9 @@ async def start(turn: Turn, office: OfficeActor) -> Answer:
 
 
 async def listing(turn: Turn, office: OfficeActor) -> Answer:
-    """``/lichthongbao``: scheduled notices (with a cancel choice each), then the recent ones sent,
-    cancelled or skipped (each said why it went to nobody), the highest number first."""
+    """``/lichthongbao``: scheduled notices (with a cancel choice each), the soonest first, then
+    the recent ones sent, cancelled or skipped (each said why it went to nobody), the highest
+    number first."""
     catalog, config = turn.catalog, turn.config
     items = await turn.services.broadcasts.recent(office)
     if not items:

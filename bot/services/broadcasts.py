@@ -394,11 +394,12 @@ class BroadcastService:
 
     async def recent(self, admin: OfficeActor, limit: int = 10) -> list[BroadcastSummary]:
         """Every notice the office gave a number, so none is ever missing without a word:
-        the scheduled ones first, then the latest ones sent, cancelled or skipped, each part
-        the highest number first; with their delivery counts (every office member's: ``admin``
-        is the proof of asking as the office). By number, not by row: a draft begun first and
-        sent second is listed second; ``limit`` keeps the first of that order, so a scheduled
-        one is never cut off. A draft has no number yet, and is not listed."""
+        the scheduled ones first, in the order they will go (the soonest first, as the
+        overview lists them), then the latest ones sent, cancelled or skipped, the highest
+        number first; with their delivery counts (every office member's: ``admin`` is the
+        proof of asking as the office). By number, not by row: a draft begun first and sent
+        second is listed second; ``limit`` keeps the first of that order, so a scheduled one
+        is never cut off. A draft has no number yet, and is not listed."""
         scheduled = OutboundMessage.status == MessageStatus.SCHEDULED
         async with unit_of_work(self._ctx.sessions) as session:
             rows = list(
@@ -411,7 +412,8 @@ class BroadcastService:
                     )
                     .order_by(
                         case((scheduled, 0), else_=1),
-                        OutboundMessage.number.desc(),
+                        case((scheduled, OutboundMessage.due_at), else_=None),
+                        case((scheduled, OutboundMessage.number), else_=-OutboundMessage.number),
                     )
                     .limit(limit)
                 )
