@@ -84,7 +84,13 @@ from sqlalchemy import select  # noqa: E402
 from telegram.ext import AIORateLimiter, ApplicationBuilder  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
-from bench.common import copy_database, delegate_rows, interleaved, machine, notice  # noqa: E402
+from bench.common import (  # noqa: E402
+    add_notice,
+    copy_database,
+    delegate_rows,
+    interleaved,
+    machine,
+)
 from bench.fake_server import Seen, ServedFake, limited_fake, seen  # noqa: E402
 from bot.app import TELEGRAM, ZALO, build_outbox  # noqa: E402
 from bot.config import ZaloSettings, load_config  # noqa: E402
@@ -222,8 +228,7 @@ async def run_hoinghi(count: int, template: Path, folder: Path, rtt: float | Non
             await asyncio.sleep(0.5)  # its first tick, with nothing due, is over
             now = services.ctx.clock.now()
             async with unit_of_work(services.ctx.sessions) as session:
-                message = notice(services.ctx.meeting_id, BODY, now)
-                session.add(message)
+                message = await add_notice(session, services.ctx.meeting_id, BODY, now)
                 await session.flush()
                 message_id = message.id
             confirmed = time.monotonic()  # send_now has committed...
@@ -335,7 +340,7 @@ async def run_zalo(count: int, rate: float, *, telegram_count: int = 0) -> None:
             outbox = build_outbox(services, catalog, senders, pacer=budgets)
             now = services.ctx.clock.now()
             async with unit_of_work(services.ctx.sessions) as session:
-                session.add(notice(services.ctx.meeting_id, BODY, now))
+                await add_notice(session, services.ctx.meeting_id, BODY, now)
             async with telegram.bot:
                 confirmed = time.monotonic()
                 while True:

@@ -27,6 +27,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.config import Config
     from bot.delegate_file import DelegateRow
     from storage.models import OutboundMessage
@@ -128,7 +130,8 @@ def delegate_rows(
     ]
 
 
-def notice(
+async def add_notice(
+    session: AsyncSession,
     meeting_id: int,
     body: str,
     now: datetime,
@@ -138,16 +141,20 @@ def notice(
     by: str = "bench",
 ) -> OutboundMessage:
     """An office notice to ``audience`` (every linked invitee unless told), due ``now``, its
-    report to ``report_to``: what the office's "send now" leaves, for the benches and the
-    tests that start from it."""
+    report to ``report_to``, added to ``session``: what the office's "send now" leaves, its
+    number the meeting's next, for the benches and the tests that start from it."""
     from bot.domain.outbound import BROADCAST_WINDOW, MessageKind, MessageStatus
     from storage.models import OutboundMessage
+    from storage.queries import next_notice_number
 
-    return OutboundMessage(
+    message = OutboundMessage(
         meeting_id=meeting_id, kind=MessageKind.BROADCAST, status=MessageStatus.SCHEDULED,
         audience=audience, body=body, params={}, due_at=now, expires_at=now + BROADCAST_WINDOW,
         created_by=by, report_to=report_to, created_at=now,
+        number=await next_notice_number(session, meeting_id),
     )  # fmt: skip
+    session.add(message)
+    return message
 
 
 Frame = tuple[str, str]  # a frame's file and function

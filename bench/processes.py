@@ -37,7 +37,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from bench.common import delegate_rows, notice
+from bench.common import add_notice, delegate_rows
 from bench.fake_server import Seen, limited_fake, seen
 from bot.config import TOKEN_ENV, load_config
 from bot.domain.clock import SystemClock
@@ -236,10 +236,12 @@ async def prepare(config_path: Path, count: int) -> None:
                     for delegate, chat in zip(ids, chats(count), strict=True)
                 ],
             )
-            session.add(
-                notice(
-                    services.ctx.meeting_id, BODY, now, f"telegram:{loaded.config.office.chat_id}"
-                )
+            await add_notice(
+                session,
+                services.ctx.meeting_id,
+                BODY,
+                now,
+                f"telegram:{loaded.config.office.chat_id}",
             )
     finally:
         await engine.dispose()

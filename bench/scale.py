@@ -69,7 +69,7 @@ if str(TREE) not in sys.path:
     sys.path.insert(0, str(TREE))
 # bench.common is this tree's, whichever code is measured.
 sys.path.insert(1, str(HERE))
-from bench.common import copy_database, interleaved, machine, notice  # noqa: E402
+from bench.common import add_notice, copy_database, interleaved, machine  # noqa: E402
 
 OFFICE_ID = "100000001"  # in config.example.toml's [office] admin_ids
 FIRST_USER_ID = 700_000_001
@@ -274,7 +274,7 @@ async def work_queue(config_path: Path) -> dict[str, Any]:
     outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=pacer)
     now = services.ctx.clock.now()
     async with unit_of_work(services.ctx.sessions) as session:
-        session.add(notice(services.ctx.meeting_id, BODY, now, audience=AUDIENCE))
+        await add_notice(session, services.ctx.meeting_id, BODY, now, audience=AUDIENCE)
     import gc
 
     gc.collect()

@@ -33,7 +33,6 @@ from bot.domain.outbound import (
     DeliveryStatus,
     MessageKind,
     MessageStatus,
-    notice_number,
     skip_reason,
 )
 from bot.domain.ports import ChannelSender
@@ -662,9 +661,7 @@ async def _tick(stage: Stage) -> None:
                     )
                 }
             )
-            what = stage.catalog.plain(
-                f"kind.{message.kind}", number=notice_number(message.number, message.id)
-            )
+            what = stage.catalog.plain(f"kind.{message.kind}", number=message.number)
             if message.status == MessageStatus.SKIPPED:
                 reason = skip_reason(message.params)
                 stage.say(stage.catalog.plain(f"rehearsal.not_sent.{reason.value}", what=what))

@@ -385,6 +385,11 @@ class Outbox:
             for message in messages:
                 assert message.due_at is not None
                 late_by = now - message.due_at
+                if message.kind == MessageKind.BROADCAST and message.number is None:
+                    # A notice put in the outbox some other way than the office's confirmation
+                    # (a script writing rows): it is called by a number like every other, the
+                    # meeting's next, never by its row's id.
+                    message.number = await queries.next_notice_number(session, self._meeting_id)
                 if _window_closed(message, now):
                     self._mark_skipped(message, SkipReason.WINDOW_CLOSED, now)
                     log.warning(

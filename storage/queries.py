@@ -19,6 +19,7 @@ from storage.models import (
     HandledEvent,
     Invitation,
     Meeting,
+    OutboundMessage,
     Rsvp,
 )
 from storage.models import fold_code as fold_code  # where the services have always found it
@@ -33,6 +34,21 @@ PAGE_LINK = "page"
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
+
+
+async def next_notice_number(session: AsyncSession, meeting_id: int) -> int:
+    """The number the meeting's next office notice takes: one more than the last given.
+
+    Every path that makes a notice takes it here (the office's confirmation, the outbox for a
+    notice put in it some other way, the tests' and benches' helpers), so no notice is ever
+    called by anything else. The meeting's row is locked first (``FOR UPDATE``; SQLite's
+    writers take turns anyway), so two offices confirming at once on PostgreSQL take turns
+    rather than one number twice."""
+    await session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
+    last = await session.scalar(
+        select(func.max(OutboundMessage.number)).where(OutboundMessage.meeting_id == meeting_id)
+    )
+    return (last or 0) + 1
 
 
 async def meeting_by_code(

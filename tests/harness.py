@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
 
-from bench.common import notice
+from bench.common import add_notice
 from bot.app import build_outbox
 from bot.chat import Inbox
 from bot.config import Config
@@ -32,12 +33,20 @@ ADMIN_ID = 100000001  # in config.example.toml's [office] admin_ids
 OFFICE_CHAT = -1001000000001  # config.example.toml's [office] chat_id
 
 
-def notice_due(
-    meeting_id: int, body: str, now: datetime, *, audience: str = Audience.LINKED
+async def add_notice_due(
+    session: AsyncSession,
+    meeting_id: int,
+    body: str,
+    now: datetime,
+    *,
+    audience: str = Audience.LINKED,
 ) -> OutboundMessage:
-    """An office notice to ``audience``, due ``now``, its report to the office group
-    (:func:`bench.common.notice`, as the tests' office sends it)."""
-    return notice(meeting_id, body, now, f"telegram:{OFFICE_CHAT}", audience=audience, by="test")
+    """An office notice to ``audience``, due ``now``, its report to the office group, added to
+    ``session`` and numbered the meeting's next (:func:`bench.common.add_notice`, as the tests'
+    office sends it)."""
+    return await add_notice(
+        session, meeting_id, body, now, f"telegram:{OFFICE_CHAT}", audience=audience, by="test"
+    )
 
 
 def wired_config(config: Config, fake: FakeBotApi) -> Config:

@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
 from bot.services import Services
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
+from storage.queries import next_notice_number
 
 
 async def link_on(services: Services, channel: str, *codes: str) -> None:
@@ -56,6 +57,7 @@ async def sent_on(
             body="x",
             created_by="test",
             created_at=at,
+            number=await next_notice_number(session, services.ctx.meeting_id),
         )
         session.add(message)
         await session.flush()

@@ -41,6 +41,7 @@ from handlers.telegram.updates import ChatOrderedUpdateProcessor
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import OutboundMessage
+from storage.queries import next_notice_number
 from storage.uow import unit_of_work
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 
@@ -279,6 +280,7 @@ async def taps_during_broadcast(
             created_by="surge",
             report_to=None,
             created_at=now,
+            number=await next_notice_number(session, services.ctx.meeting_id),
         )
         session.add(notice)
         await session.flush()

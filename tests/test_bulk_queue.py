@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import DeliveryStatus, MessageStatus
 from storage.models import ChannelIdentity, Delivery, OutboundMessage
-from tests.harness import BotHarness, notice_due
+from tests.harness import BotHarness, add_notice_due
 
 
 async def orm_path(
@@ -47,10 +47,10 @@ async def orm_path(
         )
 
 
-def notice(harness: BotHarness, now: datetime) -> OutboundMessage:
-    """A notice to everyone who has not answered, due now."""
-    return notice_due(
-        harness.services.ctx.meeting_id, "Họp trù bị lúc 14:00.", now, audience="no_answer"
+async def notice(harness: BotHarness, session: AsyncSession, now: datetime) -> OutboundMessage:
+    """A notice to everyone who has not answered, due now, added to ``session``."""
+    return await add_notice_due(
+        session, harness.services.ctx.meeting_id, "Họp trù bị lúc 14:00.", now, audience="no_answer"
     )
 
 
@@ -82,9 +82,8 @@ async def test_bulk_queued_deliveries_are_the_rows_the_orm_path_stored(
             .where(ChannelIdentity.external_id == blocked)
             .values(unreachable_at=now, unreachable_reason="blocked")
         )
-        bulk, reference = notice(harness, now), notice(harness, now)
+        bulk, reference = await notice(harness, session, now), await notice(harness, session, now)
         reference.status = MessageStatus.QUEUED
-        session.add_all([bulk, reference])
         await session.flush()
         await orm_path(harness, session, reference, now)
     assert await harness.outbox.queue_due() == 1

@@ -66,6 +66,7 @@ def test_every_computed_key_exists() -> None:
         + [f"duration.{unit}" for unit in ("days", "hours", "minutes")]
         + [f"report_sheet.message_skipped.{r.value}" for r in SkipReason]
         + [f"rehearsal.not_sent.{r.value}" for r in SkipReason]
+        + [f"broadcast.skipped.{r.value}" for r in SkipReason]
         + [f"rehearsal.{verdict}" for verdict in ("passed", "passed_partly", "failed")]
         + [f"rehearsal.why.{why}" for why in _rehearsal_reasons()]
         # When the meeting is, by bot.texts.formatting.meeting_time: one day, or several.

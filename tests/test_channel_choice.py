@@ -24,6 +24,7 @@ from bot.texts import load_catalog
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import Delivery, OutboundMessage
+from storage.queries import next_notice_number
 from tests.channels.text_channel import TextChannel
 from tests.harness import BotHarness
 
@@ -65,6 +66,7 @@ class Both:
                 created_by="test",
                 report_to="office",
                 created_at=now,
+                number=await next_notice_number(session, self.h.services.ctx.meeting_id),
             )
             session.add(row)
         await self.outbox.tick()

@@ -52,7 +52,7 @@ from storage.models import Delivery, OutboundMessage
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import OFFICE_CHAT, notice_due
+from tests.harness import OFFICE_CHAT, add_notice_due
 
 RECIPIENTS = 300  # the 80 delegates of the example plan and 220 more, all linked to Telegram
 BATCH_SIZE = 10
@@ -207,7 +207,7 @@ async def prepare_database(config_path: Path, fake: FakeBotApi, *, linked: int) 
 
         now = datetime.now(UTC)
         async with sessions() as session, session.begin():
-            session.add(notice_due(services.ctx.meeting_id, BODY, now))
+            await add_notice_due(session, services.ctx.meeting_id, BODY, now)
     finally:
         await engine.dispose()
     return uids

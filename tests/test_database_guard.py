@@ -50,7 +50,7 @@ from tests.conftest import (
 )
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi
-from tests.harness import OFFICE_CHAT, notice_due
+from tests.harness import OFFICE_CHAT, add_notice_due
 from tests.test_crash import running_bot, toml_document, write_config
 
 
@@ -408,12 +408,11 @@ async def link_and_announce(configs: list[tuple[Path, FakeBotApi, int]], linked:
                 assert result.outcome is LinkOutcome.LINKED, (link.code, result.outcome)
             now = datetime.now(UTC)
             async with sessions() as session, session.begin():
-                session.add(
-                    notice_due(
-                        services.ctx.meeting_id,
-                        f"Thông báo của hội nghị {services.config.meeting.code}.",
-                        now,
-                    )
+                await add_notice_due(
+                    session,
+                    services.ctx.meeting_id,
+                    f"Thông báo của hội nghị {services.config.meeting.code}.",
+                    now,
                 )
     finally:
         await engine.dispose()

@@ -23,6 +23,7 @@ from bot.app import build_composer
 from bot.config import Config
 from bot.domain.order import protocol_key
 from bot.domain.outbound import (
+    BROADCAST_WINDOW,
     DeliveryStatus,
     MessageKind,
     MessageStatus,
@@ -37,8 +38,9 @@ from bot.texts.formatting import delay
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
+from storage.queries import next_notice_number
 from tests.conftest import local
-from tests.harness import OFFICE_CHAT, BotHarness, notice_due
+from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.samples import docx
 
 MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
@@ -283,6 +285,9 @@ async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_onl
                     audience="group:khong_co_ai",
                     body="Thông báo" if kind is MessageKind.BROADCAST else None,
                     params={},
+                    number=await next_notice_number(session, harness.services.ctx.meeting_id)
+                    if kind is MessageKind.BROADCAST
+                    else None,
                     due_at=now,
                     created_by="test",
                     report_to=f"telegram:{OFFICE_CHAT}",
@@ -296,6 +301,43 @@ async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_onl
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
     assert len(reports) == 1 and reports[0].startswith("📨 Báo cáo gửi thông báo số ")
     assert "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 0" in reports[0]
+
+
+async def test_a_notice_put_in_the_outbox_without_a_number_takes_the_meeting_s_next_one(
+    harness: BotHarness,
+) -> None:
+    """A notice written as a row by a script, not confirmed by the office, is called by a number
+    like every other: the meeting's next when the outbox queues it, never its row's id."""
+    await harness.plan()  # the plan's reminders take the first rows
+    await harness.open_invitation("DB001")
+    meeting_id, now = harness.services.ctx.meeting_id, harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        await add_notice_due(session, meeting_id, "Thông báo thứ nhất.", now)
+        script = OutboundMessage(
+            meeting_id=meeting_id, kind=MessageKind.BROADCAST, status="scheduled",
+            audience="linked", body="Thông báo ghi từ tệp lệnh.", params={}, due_at=now,
+            expires_at=now + BROADCAST_WINDOW, created_by="script",
+            report_to=f"telegram:{OFFICE_CHAT}", created_at=now,
+        )  # fmt: skip
+        session.add(script)
+    await harness.tick()
+    async with harness.services.ctx.sessions() as session:
+        numbered = (
+            await session.execute(
+                select(OutboundMessage.number, OutboundMessage.body)
+                .where(OutboundMessage.kind == MessageKind.BROADCAST)
+                .order_by(OutboundMessage.id)
+            )
+        ).all()
+    assert [tuple(row) for row in numbered] == [
+        (1, "Thông báo thứ nhất."),
+        (2, "Thông báo ghi từ tệp lệnh."),
+    ]
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi thông báo")]
+    assert sorted(t.split("\n", 1)[0] for t in reports) == [
+        "📨 Báo cáo gửi thông báo số 1",
+        "📨 Báo cáo gửi thông báo số 2",
+    ]
 
 
 def moved(config: Config, by: timedelta) -> Config:
@@ -404,7 +446,9 @@ async def test_a_meeting_postponed_after_its_day_before_reminder_gets_it_again_f
     await harness.plan(*MEETING_KINDS)
     harness.clock.set(DAY_BEFORE_AT)
     async with harness.services.ctx.sessions() as session, session.begin():
-        session.add(notice_due(harness.services.ctx.meeting_id, "Lưu ý trang phục", DAY_BEFORE_AT))
+        await add_notice_due(
+            session, harness.services.ctx.meeting_id, "Lưu ý trang phục", DAY_BEFORE_AT
+        )
     await harness.tick()
     reminded = await deliveries(harness, MessageKind.DAY_BEFORE)
     assert reminded["sent"] == 3  # two attending, one who sends a substitute
@@ -967,8 +1011,9 @@ async def test_a_kill_at_any_point_queues_a_report_once_and_marks_a_copy_sent_ag
         at += 1
         now = harness.clock.now()
         async with harness.services.ctx.sessions() as session, session.begin():
-            notice = notice_due(harness.services.ctx.meeting_id, f"Thông báo thử số {at}", now)
-            session.add(notice)
+            notice = await add_notice_due(
+                session, harness.services.ctx.meeting_id, f"Thông báo thử số {at}", now
+            )
         death = Death(at)
         dying = outbox(death)
         try:
@@ -982,14 +1027,14 @@ async def test_a_kill_at_any_point_queues_a_report_once_and_marks_a_copy_sent_ag
         await restarted.tick()
         await restarted.tick()
 
-        title = f"📨 Báo cáo gửi thông báo số {notice.id}\n"
+        title = f"📨 Báo cáo gửi thông báo số {notice.number}\n"
         async with harness.services.ctx.sessions() as session:
             queued = list(
                 await session.scalars(
                     select(OutboundMessage.status).where(
                         OutboundMessage.kind == MessageKind.OFFICE_NOTE,
                         OutboundMessage.body.startswith(
-                            f"📨 <b>Báo cáo gửi thông báo số {notice.id}</b>"
+                            f"📨 <b>Báo cáo gửi thông báo số {notice.number}</b>"
                         ),
                     )
                 )

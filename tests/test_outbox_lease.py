@@ -17,6 +17,7 @@ from bot.texts import load_catalog
 from schedules.outbox import LEASE, Outbox
 from schedules.ratelimit import Limits, Pacer
 from storage.models import Delivery, OutboundMessage
+from storage.queries import next_notice_number
 from storage.sharing import shares_outbox
 from tests.harness import BotHarness
 from tests.test_outbox import deliveries, reminder_for_one, texts
@@ -135,6 +136,7 @@ async def test_two_processes_claiming_at_once_never_claim_the_same_delivery(
                 expires_at=now + BROADCAST_WINDOW,
                 created_by="test",
                 created_at=now,
+                number=await next_notice_number(session, harness.services.ctx.meeting_id),
             )
         )
     await first.queue_due()

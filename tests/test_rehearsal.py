@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.config import Config, load_config
-from bot.domain.outbound import MessageKind, MessageStatus, notice_number
+from bot.domain.outbound import MessageKind, MessageStatus
 from bot.texts import Catalog, load_catalog
 from rehearsal import Rehearsal, rehearse
 from storage.engine import create_engine, create_sessionmaker
@@ -268,8 +268,7 @@ async def test_the_transcript_tells_each_finished_message_once(example: Played) 
         if message.kind == MessageKind.OFFICE_NOTE or message.status != MessageStatus.DONE:
             continue
         assert message.finished_at is not None
-        number = notice_number(message.number, message.id)
-        what = catalog.plain(f"kind.{message.kind}", number=number)
+        what = catalog.plain(f"kind.{message.kind}", number=message.number)
         expected[f"[{meeting.local(message.finished_at):%d/%m %H:%M}] Bot gửi xong {what}:"] += 1
     told = Counter(
         line.split(":", 2)[0] + ":" + line.split(":", 2)[1] + ":"

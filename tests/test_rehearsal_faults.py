@@ -25,7 +25,7 @@ from handlers.telegram.render import CAPABILITIES
 from rehearsal.faults import Faults, FaultStats, Killed, MortalSender, Process
 from rehearsal.stage import virtual_pacer
 from storage.models import Delivery
-from tests.harness import BotHarness, notice_due
+from tests.harness import BotHarness, add_notice_due
 
 # kill_rate / 2 is the chance of a kill at each of the two points around a send.
 FAULTS = Faults(kill_rate=0.5)
@@ -84,8 +84,9 @@ async def test_a_kill_after_a_send_counts_the_part_and_leaves_the_delivery_in_fl
     delegate = await harness.open_invitation("DB001")
     now = harness.clock.now()
     async with harness.services.ctx.sessions() as session, session.begin():
-        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
-        session.add(notice)
+        notice = await add_notice_due(
+            session, harness.services.ctx.meeting_id, "Thông báo thử", now
+        )
     catalog = load_catalog(harness.services.config.meeting.locale)
     stats = FaultStats()
     sender = harness.outbox.senders["telegram"]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.domain.outbound import MessageKind
 from storage.models import AuditEntry, OutboundMessage
-from tests.harness import BotHarness
+from tests.harness import BotHarness, add_notice_due
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
 
@@ -461,4 +461,94 @@ async def test_a_cancelled_notice_keeps_its_place_in_the_lists_said_cancelled_an
         "✅ Số 2 — Tất cả đại biểu đã liên kết: đã gửi 5, chặn bot 0, lỗi 0, chưa liên kết 0",
         "🚫 Số 1 — đã hủy lúc 09:20, Thứ Bảy, ngày 18/5/2024 (trước đó hẹn gửi 18:00, Thứ Bảy, "
         "ngày 18/5/2024) — Tất cả đại biểu đã liên kết: Hẹn rồi hủy.",
+    ]
+
+
+async def test_a_notice_that_went_to_nobody_keeps_its_place_in_the_lists_said_why(
+    desk: Desk, harness: BotHarness
+) -> None:
+    from tests.test_office_files import report_bytes
+
+    await linked_answers(harness)
+    listed = await confirm(
+        desk,
+        await preview(desk, "Hẹn mà bot không chạy.", "linked"),
+        how="later",
+        when="18:00 18/5",
+    )
+    mid = re.search(r'<li id="scheduled-(\d+)"', listed)
+    assert mid is not None
+    # The bot is not running from before 18:00 until 07:00 the next morning: no. 1's time, and
+    # the 12 hours it was still worth sending, have passed; the outbox skips it.
+    harness.clock.advance(timedelta(hours=22))
+    await harness.tick()
+    assert await message_status(harness, MessageKind.BROADCAST) == ["skipped"]
+    await desk.sign_in()  # the next morning
+    await confirm(desk, await preview(desk, "Gửi ngay.", "linked"), how="now")
+    await harness.tick()
+    why = (
+        "đến giờ gửi (18:00, Thứ Bảy, ngày 18/5/2024) bot không hoạt động, khi bot chạy lại thì "
+        "đã quá thời hạn gửi"
+    )
+    listed = (await desk.client.get("/office/notices")).text
+    assert re.findall(r'<tr id="report-\d+"><td>(\d+)</td>', listed) == ["2", "1"]
+    assert "Hẹn mà bot không chạy." in text_of(listed, f"report-{mid[1]}")
+    assert text_of(listed, f"report-{mid[1]}-skipped") == f"Không gửi tới ai: {why}."
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text().split("\n")[1:] == [
+        "✅ Số 2 — Tất cả đại biểu đã liên kết: đã gửi 5, chặn bot 0, lỗi 0, chưa liên kết 0",
+        f"⏭ Số 1 — không gửi tới ai: {why} — Tất cả đại biểu đã liên kết: Hẹn mà bot không chạy.",
+    ]
+    # The report's sheet lists every message by its time, the skipped notice with why.
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    sending = [r for r in book["Gửi tin"].iter_rows(values_only=True) if r[0] is not None]
+    assert [(r[0], r[1], r[4]) for r in sending[1:]] == [
+        (1, "thông báo số 1", "không gửi (quá thời hạn)"),
+        (2, "thông báo số 2", "đã gửi xong"),
+    ]
+
+
+async def test_a_notice_nobody_was_left_to_receive_is_listed_in_the_chat_said_why(
+    harness: BotHarness,
+) -> None:
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        await add_notice_due(
+            session, harness.services.ctx.meeting_id, "Họp nhóm.", now, audience="group:khong_co_ai"
+        )
+    await harness.tick()
+    assert await message_status(harness, MessageKind.BROADCAST) == ["skipped"]
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text().split("\n")[1:] == [
+        "⏭ Số 1 — không gửi tới ai: đến giờ gửi không có ai trong đối tượng nhận — "
+        "Nhóm: khong_co_ai: Họp nhóm."
+    ]
+
+
+async def test_scheduled_notices_are_listed_in_the_order_they_will_go_as_the_overview_lists_them(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    for body, when in (
+        ("Số một.", "18:00 18/5"),
+        ("Số hai.", "08:00 20/5"),
+        ("Số ba.", "12:00 19/5"),
+    ):
+        await confirm(desk, await preview(desk, body, "linked"), how="later", when=when)
+    page = (await desk.client.get("/office/notices")).text
+    scheduled = page.split('id="scheduled"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r"Số (\d+) — hẹn", scheduled) == ["1", "3", "2"]
+    overview = (await desk.client.get("/office/")).text
+    upcoming = overview.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r"thông báo số (\d+)", upcoming) == ["1", "3", "2"]
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert re.findall(r"^🕘 Số (\d+) — hẹn", admin.last_text(), re.M) == ["1", "3", "2"]
+    keyboard = admin.last_message["reply_markup"]["inline_keyboard"]
+    assert [button["text"] for row in keyboard for button in row] == [
+        "Hủy thông báo số 1",
+        "Hủy thông báo số 3",
+        "Hủy thông báo số 2",
     ]

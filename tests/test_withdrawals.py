@@ -36,7 +36,7 @@ from storage.models import (
 )
 from storage.uow import unit_of_work
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING, local
-from tests.harness import OFFICE_CHAT, BotHarness, notice_due
+from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.office_support import STAFF, Desk, make_staff, text_of
 from tests.test_staff import on_the_office_database
 from tests.web_support import flash, form_fields, web_for
@@ -376,8 +376,9 @@ async def test_what_was_queued_for_her_is_not_sent_and_the_report_says_why(
     dropped = await harness.open_invitation("DB005")
     now = harness.clock.now()
     async with harness.services.ctx.sessions() as session, session.begin():
-        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
-        session.add(notice)
+        notice = await add_notice_due(
+            session, harness.services.ctx.meeting_id, "Thông báo thử", now
+        )
     await harness.outbox.queue_due()  # her copy is queued before the office withdraws her
     sent_before = len(harness.fake.messages_to(dropped.id))
     await withdraw(harness.services, "DB005")
@@ -419,7 +420,7 @@ async def test_a_batch_of_withdrawn_invitations_does_not_hold_up_the_rest(
     after = await harness.open_invitation("DB005")
     now = harness.clock.now()
     async with harness.services.ctx.sessions() as session, session.begin():
-        session.add(notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now))
+        await add_notice_due(session, harness.services.ctx.meeting_id, "Thông báo thử", now)
     await harness.outbox.queue_due()
     await withdraw(harness.services, "DB004")
     harness.outbox.batch_size = 1  # the first batch holds her copy alone
@@ -435,8 +436,9 @@ async def test_a_message_queued_for_her_alone_is_skipped_with_the_reason(
     await harness.open_invitation("DB005")
     now = harness.clock.now()
     async with harness.services.ctx.sessions() as session, session.begin():
-        notice = notice_due(harness.services.ctx.meeting_id, "Thông báo thử", now)
-        session.add(notice)
+        notice = await add_notice_due(
+            session, harness.services.ctx.meeting_id, "Thông báo thử", now
+        )
     await harness.outbox.queue_due()
     await withdraw(harness.services, "DB005")
     await harness.tick()

@@ -46,8 +46,9 @@ async def start(turn: Turn, office: OfficeActor) -> Answer:
 
 
 async def listing(turn: Turn, office: OfficeActor) -> Answer:
-    """``/lichthongbao``: scheduled notices (with a cancel choice each), then the recent ones sent
-    or cancelled, the highest number first."""
+    """``/lichthongbao``: scheduled notices (with a cancel choice each), the soonest first, then
+    the recent ones sent, cancelled or skipped (each said why it went to nobody), the highest
+    number first."""
     catalog, config = turn.catalog, turn.config
     items = await turn.services.broadcasts.recent(office)
     if not items:
@@ -83,6 +84,18 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                     number=item.number,
                     when=_moment(turn, item.finished_at),
                     due=_moment(turn, item.due_at),
+                    audience=who,
+                    preview=item.preview,
+                )
+            )
+        elif item.skipped is not None:
+            lines.append(
+                catalog.html(
+                    "broadcast.list_skipped",
+                    number=item.number,
+                    why=catalog.html(
+                        f"broadcast.skipped.{item.skipped.value}", due=_moment(turn, item.due_at)
+                    ),
                     audience=who,
                     preview=item.preview,
                 )

@@ -74,13 +74,6 @@ class SkipReason(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-def notice_number(number: int | None, row_id: int) -> int:
-    """What an office notice is called by: its number within the meeting, given when the office
-    confirmed it; a notice row made without one (outside the office's confirmation, as tests
-    and benches make them) by its row's id, as every notice was before numbers."""
-    return number if number is not None else row_id
-
-
 def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:
     """Why a skipped message was not sent; a skip recorded before reasons were kept was the
     only kind there was then, a closed window."""

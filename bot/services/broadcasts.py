@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import (
@@ -19,7 +19,8 @@ from bot.domain.outbound import (
     DeliveryStatus,
     MessageKind,
     MessageStatus,
-    notice_number,
+    SkipReason,
+    skip_reason,
 )
 from bot.domain.timespec import parse_typed_time
 from bot.domain.typed import typed
@@ -27,7 +28,7 @@ from bot.services import roster
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from storage import queries
-from storage.models import Delegate, Delivery, Meeting, OutboundMessage, Rsvp
+from storage.models import Delegate, Delivery, OutboundMessage, Rsvp
 from storage.uow import read_only, unit_of_work
 
 # Telegram's 4096 minus room for the header the office's name adds.
@@ -115,6 +116,7 @@ class BroadcastSummary:
     preview: str
     deliveries: Counter[str] = field(default_factory=Counter)
     finished_at: datetime | None = None  # when its last copy went, or it was cancelled
+    skipped: SkipReason | None = None  # why it went to nobody, when it was skipped
 
 
 def audience_action(message_id: int, audience: str) -> str:
@@ -296,7 +298,7 @@ class BroadcastService:
         draft.draft_step = None
         draft.due_at = when
         draft.expires_at = when + BROADCAST_WINDOW
-        draft.number = await _next_number(session, self._ctx.meeting_id)
+        draft.number = await queries.next_notice_number(session, self._ctx.meeting_id)
 
     async def cancel(self, admin: OfficeActor, message_id: int | None = None) -> BroadcastResult:
         """Drop a draft, or a scheduled broadcast that has not gone out yet."""
@@ -391,14 +393,14 @@ class BroadcastService:
         return result
 
     async def recent(self, admin: OfficeActor, limit: int = 10) -> list[BroadcastSummary]:
-        """Scheduled broadcasts first, then the latest ones sent or cancelled (a number the
-        office gave is never missing without a word), each part the highest number first, with
-        their delivery counts (every office member's: ``admin`` is the proof of asking as the
-        office). By number, not by row: a draft begun first and sent second is listed second;
-        ``limit`` keeps the first of that order, so a scheduled one is never cut off."""
-        # A notice row made without a number (outside the office's confirmation) is ordered by
-        # the id it is called by (:func:`notice_number`).
-        called = func.coalesce(OutboundMessage.number, OutboundMessage.id)
+        """Every notice the office gave a number, so none is ever missing without a word:
+        the scheduled ones first, in the order they will go (the soonest first, as the
+        overview lists them), then the latest ones sent, cancelled or skipped, the highest
+        number first; with their delivery counts (every office member's: ``admin`` is the
+        proof of asking as the office). By number, not by row: a draft begun first and sent
+        second is listed second; ``limit`` keeps the first of that order, so a scheduled one
+        is never cut off. A draft has no number yet, and is not listed."""
+        scheduled = OutboundMessage.status == MessageStatus.SCHEDULED
         async with unit_of_work(self._ctx.sessions) as session:
             rows = list(
                 await session.scalars(
@@ -406,21 +408,12 @@ class BroadcastService:
                     .where(
                         OutboundMessage.meeting_id == self._ctx.meeting_id,
                         OutboundMessage.kind == MessageKind.BROADCAST,
-                        or_(
-                            OutboundMessage.status.in_(
-                                [MessageStatus.SCHEDULED, MessageStatus.QUEUED, MessageStatus.DONE]
-                            ),
-                            # Cancelled once it had a time (a draft dropped unconfirmed has none).
-                            and_(
-                                OutboundMessage.status == MessageStatus.CANCELLED,
-                                OutboundMessage.due_at.is_not(None),
-                            ),
-                        ),
+                        OutboundMessage.number.is_not(None),
                     )
                     .order_by(
-                        case((OutboundMessage.status == MessageStatus.SCHEDULED, 0), else_=1),
-                        called.desc(),
-                        OutboundMessage.id.desc(),
+                        case((scheduled, 0), else_=1),
+                        case((scheduled, OutboundMessage.due_at), else_=None),
+                        case((scheduled, OutboundMessage.number), else_=-OutboundMessage.number),
                     )
                     .limit(limit)
                 )
@@ -436,15 +429,17 @@ class BroadcastService:
         return [
             BroadcastSummary(
                 id=row.id,
-                number=notice_number(row.number, row.id),
+                number=row.number,
                 status=MessageStatus(row.status),
                 audience=row.audience,
                 due_at=row.due_at,
                 preview=(row.body or "")[:80],
                 deliveries=counts[row.id],
                 finished_at=row.finished_at,
+                skipped=skip_reason(row.params) if row.status == MessageStatus.SKIPPED else None,
             )
             for row in rows
+            if row.number is not None  # as selected; said again for the type
         ]
 
     def _valid_audience(self, audience: str) -> bool:
@@ -537,18 +532,6 @@ class BroadcastService:
             not_linked=counts["not_linked"],
             first_not_linked=first,
         )
-
-
-async def _next_number(session: AsyncSession, meeting_id: int) -> int:
-    """The number the meeting's next confirmed notice takes: one more than the last given.
-
-    The meeting's row is locked first (``FOR UPDATE``; SQLite's writers take turns anyway), so
-    two offices confirming at once on PostgreSQL take turns rather than one number twice."""
-    await session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
-    last = await session.scalar(
-        select(func.max(OutboundMessage.number)).where(OutboundMessage.meeting_id == meeting_id)
-    )
-    return (last or 0) + 1
 
 
 def _audit_sending(

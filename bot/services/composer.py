@@ -24,7 +24,6 @@ from bot.domain.outbound import (
     VenuePart,
     audience_deadline,
     decode_buttons,
-    notice_number,
 )
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
 from bot.domain.rsvp import RsvpStatus
@@ -454,8 +453,9 @@ class MessageComposer:
 
     def kind_label(self, message: MessageView) -> str:
         """A short name for a message in reports."""
-        number = notice_number(message.number, message.id)
-        return self._catalog.plain(f"kind.{message.kind.value}", number=number)
+        # Only a notice is called by a number (every notice has one: the office's confirmation,
+        # or the outbox as it queues a notice put in it some other way, gave it).
+        return self._catalog.plain(f"kind.{message.kind.value}", number=message.number)
 
     async def completion_report(self, report: DeliveryReport) -> TextPart | None:
         """Sent, blocked, failed with reasons, and who never opened their link."""

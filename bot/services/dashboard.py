@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from bot.domain import outbound
-from bot.domain.outbound import Audience, MessageKind, MessageStatus, notice_number
+from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
 from bot.services import roster
@@ -89,7 +89,7 @@ class Upcoming:
     audience: str
     due_at: datetime | None
     preview: str
-    number: int  # a notice's number within the meeting (the row's id for the other kinds)
+    number: int | None  # a notice's number within the meeting; the other kinds have none
 
 
 @dataclass(frozen=True)
@@ -300,7 +300,7 @@ class DashboardService:
                     r.audience,
                     r.due_at,
                     (r.body or "")[:80],
-                    notice_number(r.number, r.id),
+                    r.number,
                 )
                 for r in rows
             ]
@@ -447,7 +447,8 @@ class DashboardService:
                     OutboundMessage.id.in_(ids)
                 )
             ):
-                found["outbound_message", message_id] = str(notice_number(number, message_id))
+                if number is not None:  # every notice the log names was confirmed: numbered
+                    found["outbound_message", message_id] = str(number)
         if ids := wanted.get("task"):
             for task_id, key in await session.execute(
                 select(Task.id, Task.key).where(Task.id.in_(ids))

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
-from bot.domain.outbound import DeliveryStatus, MessageKind, notice_number
+from bot.domain.outbound import DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
 from bot.services.checkin import Attendance, CheckinView, counted_as
@@ -351,12 +351,11 @@ def _tasks(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
 def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any) -> Sheet:
     rows: list[list[Cell]] = []
     for message in report.messages:
-        number = notice_number(message.number, message.id)
         rows.append(
             [
                 # A notice's number, as the office calls it; the other kinds are not numbered.
-                number if message.kind is MessageKind.BROADCAST else None,
-                catalog.plain(f"kind.{message.kind.value}", number=number),
+                message.number,
+                catalog.plain(f"kind.{message.kind.value}", number=message.number),
                 audience_label(catalog, config, message.audience),
                 local(message.due_at),
                 _message_status(catalog, message),

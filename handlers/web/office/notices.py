@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # The audiences /thongbao offers (the groups follow), with every invitee first.
 AUDIENCES = NOTICE_AUDIENCES
-# How many notices the page lists (scheduled first, then the latest sent or cancelled).
+# How many notices the page lists (scheduled first, then the latest sent, cancelled or skipped).
 LISTED = 30
 # ``?mau=`` of the notices page that fills the form with the notice of a meeting moved.
 MOVED_TEMPLATE = "doi-lich"
@@ -113,6 +113,19 @@ class Notices:
                 if item.status is MessageStatus.CANCELLED
                 and item.finished_at is not None
                 and item.due_at is not None
+                else "",
+                # A notice that went to nobody (its time passed while the bot was not running,
+                # nobody was in its audience): its number, and why, in words.
+                "skipped": catalog.plain(
+                    "dash.notices.skipped_row",
+                    why=catalog.plain(
+                        f"broadcast.skipped.{item.skipped.value}",
+                        due=moment(catalog, config.meeting.local(item.due_at))
+                        if item.due_at
+                        else "",
+                    ),
+                )
+                if item.skipped is not None
                 else "",
             }
             for item in items
