@@ -4,7 +4,8 @@ A tap costs one SQLite write transaction, and most of that cost is the round tri
 data. When many delegates tap at once (the invitation has just gone out), the taps that arrive
 while one transaction is in progress are decided together in the next: one read of their
 accounts and answers, one write of what changed, one commit. A lone caller still gets a batch
-of one at once, so nothing ever waits for a timer, and a quiet bot behaves exactly as before.
+of one at once: a caller never waits for a timer. Only writes nobody waits for
+(:class:`WriteBehind`) may wait, a quarter of a second at most, for a transaction to ride in.
 
 :class:`GroupCommit` carries this across services: SQLite takes one write transaction at a
 time, so two services each committing their own batches (the taps' answers, the ids of the
@@ -186,22 +187,33 @@ class WriteBehind:
     ``what`` could not be stored, and the caller's work goes on.
 
     Such a write does not start a transaction of its own: it rides in the next one a caller
-    starts, or in one of its own :data:`RIDE_WITHIN` seconds later if none does. So a lone tap
-    costs one transaction, not two: the record of the update it came in and the mark of the
-    account it came from ride with the next tap's answer. What a crash can lose in that time is
-    what the services' own idempotency covers already (a copy of an update handled again
-    changes nothing; an account's last use a moment older)."""
+    starts, or in one of its own :data:`RIDE_WITHIN` seconds later if none does. So taps that
+    come less than that apart commit once each, not twice: the record of the update a tap came
+    in rides with the next tap's answer (a tap with no other within the quarter second still
+    costs two, the second that much later). What a crash can lose in that time is what the
+    services' own idempotency covers already (a copy of an update handled again changes
+    nothing; an account's last use a moment older). ``within=None`` starts a transaction at
+    once, as a caller's item does (for a record other processes read, see
+    :class:`bot.services.handled_events.HandledEvents`)."""
 
-    def __init__(self, writes: GroupCommit, what: str, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        writes: GroupCommit,
+        what: str,
+        log: logging.Logger,
+        *,
+        within: float | None = RIDE_WITHIN,
+    ) -> None:
         self._writes = writes
         self._what = what
         self._log = log
+        self._within = within
         self._storing: set[asyncio.Future[Any]] = set()
 
     def submit(self, work: Work[Item, Any], item: Item) -> None:
         """Write ``item`` with ``work`` in the next transaction; do not wait for it."""
         # A future in the queue, not a task per write: two of these ride along with every tap.
-        storing = self._writes.enqueue(work, item, within=RIDE_WITHIN)
+        storing = self._writes.enqueue(work, item, within=self._within)
         self._storing.add(storing)
         storing.add_done_callback(self._stored)
 

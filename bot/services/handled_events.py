@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select
 
-from bot.services.batching import WriteBehind
+from bot.services.batching import RIDE_WITHIN, WriteBehind
 from bot.services.context import ServiceContext
 from storage import queries
 from storage.models import HandledEvent
@@ -48,15 +48,19 @@ class HandledEvents:
         self._sessions = ctx.sessions
         self._clock = ctx.clock
         self._channel = channel
+        # Other processes record what they handle in the same table (PostgreSQL).
+        self.shared = shares_outbox(ctx.sessions)
         # This process still knows the ids when a record fails; only a copy after a restart
-        # would meet the services' own idempotency instead.
-        self._records = WriteBehind(ctx.writes, "handled event ids", log)
+        # would meet the services' own idempotency instead. A record waits for the next
+        # transaction to ride in, unless other processes read the table: a copy delivered to
+        # another of them is then recognised as soon as the update is handled here.
+        self._records = WriteBehind(
+            ctx.writes, "handled event ids", log, within=None if self.shared else RIDE_WITHIN
+        )
         # Per bot: event id → when it was handled, oldest first (the order they came in).
         self._known: dict[str, dict[str, datetime]] = {}
         self._loading = asyncio.Lock()
         self._purged_at: datetime | None = None
-        # Other processes record what they handle in the same table (PostgreSQL).
-        self.shared = shares_outbox(ctx.sessions)
 
     async def seen(self, bot_id: str, event_id: str) -> bool:
         """Whether ``event_id`` was handled already (by another process too, when shared)."""
