@@ -227,12 +227,13 @@ async def _checks(stage: Stage, report: Path, written: bool) -> None:
             (
                 catalog.plain(
                     "rehearsal.check.checkin",
-                    present=count.present,
+                    arrived=count.arrived,
                     expected=count.expected,
                     substitutes=count.substitutes,
                     declined=count.declined_present,
                 ),
-                count.present == count.expected + int(came_declined) > 0
+                count.arrived == count.expected > 0
+                and count.present == count.expected + int(came_declined)
                 and count.declined_present == int(came_declined),
             ),
             "checkin",

@@ -117,6 +117,11 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
         "tham luận soạn trên Zalo đã tới người viết: có" in lines
     )
     assert "✓ Mọi lệnh gửi Zalo đúng các phương thức của Zalo Bot API (vi phạm: 0)" in lines
+    # Those expected who came, over those expected; one who had declined and came, apart.
+    assert (
+        "✓ Điểm danh sáng ngày họp: 66/66 đại biểu dự kiến có mặt đã đến (trong đó 11 người dự "
+        "thay), 1 đại biểu đã báo vắng vẫn đến" in lines
+    )
     assert "✗" not in out
     assert lines[-1].startswith("✅ Diễn tập thành công")
     # The office report is written; nothing real was touched.
