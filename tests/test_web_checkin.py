@@ -222,6 +222,22 @@ async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_
     await desk.client.aclose()
 
 
+async def test_a_second_tap_on_the_desks_sign_out_says_she_is_signed_out(phone: Desk) -> None:
+    shown = await phone.client.get("/office/checkin")
+    data = fields(shown.text, "form-desk-signout")
+    cookies = dict(phone.client.cookies.items())
+    first = await phone.client.post("/office/checkin/signout", data=data)
+    assert first.status_code == 200 and 'id="message-signed_out"' in first.text
+    # The second tap left before the first's answer came back: it still carries the cookies.
+    for name, value in cookies.items():
+        phone.client.cookies.set(name, value, path="/office" if name == "hoinghi_office" else "/")
+    second = await phone.client.post("/office/checkin/signout", data=data)
+    assert second.status_code == 200
+    assert text_of(second.text, "message-signed_out").startswith(
+        "Đồng chí đã đăng xuất khỏi trang điều hành."
+    )
+
+
 async def test_a_desk_phone_whose_session_expired_asks_to_sign_in_and_offers_the_way_out(
     meeting: Day, phone: Desk
 ) -> None:

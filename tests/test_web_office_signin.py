@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.chat import Inbox
 from bot.cli import main
@@ -19,9 +19,9 @@ from bot.domain.channels import ChannelInfo, Chat, ChatAccount
 from bot.domain.inbound import Command
 from bot.domain.outbound import TextPart
 from bot.services import Services
-from bot.services.access import Role
+from bot.services.access import Access, OfficeActor, Role
 from bot.services.report_file import change_lines
-from bot.services.signin import digest
+from bot.services.signin import Ended, digest
 from bot.texts import load_catalog
 from storage.models import AuditEntry, StaffSession
 from tests.channels.text_channel import CAPABILITIES
@@ -219,6 +219,155 @@ async def test_signing_out_of_one_session_leaves_her_unspent_sign_in_link_workin
     assert (await tablet.client.get("/office/")).status_code == 200
     for browser in (phone, tablet):
         await browser.client.aclose()
+
+
+async def test_a_link_pressed_as_she_signs_out_everywhere_opens_no_session_that_outlives_it(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lost phone's link is pressed at the very moment she signs out everywhere on the
+    # laptop: her sign-out runs while the link is being redeemed, once the link is found and
+    # her role read (where redeeming waited for the database between two transactions). If
+    # redeeming has no such moment, the sign-out comes after it, as it then must.
+    laptop = desk
+    await laptop.sign_in()
+    lost = await imported.signin.link_for_code(STAFF)
+    assert lost.secret is not None and lost.person is not None
+    office_person = Access.office_person
+    ended: list[Ended] = []
+
+    async def signs_out_meanwhile(self: Access, person_id: int) -> OfficeActor | None:
+        actor = await office_person(self, person_id)
+        assert actor is not None
+        ended.append(await imported.signin.sign_out_everywhere(actor))
+        return actor
+
+    monkeypatch.setattr(Access, "office_person", signs_out_meanwhile)
+    finder = await desk_for(imported)
+    await finder.use_link(lost.secret)
+    monkeypatch.undo()
+    if not ended:
+        actor = await imported.access.office_person(laptop_person := lost.person.id)
+        assert actor is not None and actor.person_id == laptop_person
+        ended.append(await imported.signin.sign_out_everywhere(actor))
+    # Whichever came first, the lost phone is not signed in afterwards.
+    assert (await finder.client.get("/office/")).status_code == 401
+    assert (await laptop.client.get("/office/")).status_code == 401
+    async with imported.ctx.sessions() as session:
+        live = await session.scalar(
+            select(func.count(StaffSession.id)).where(StaffSession.ended_at.is_(None))
+        )
+    assert live == 0
+    await finder.client.aclose()
+
+
+async def test_signing_out_everywhere_neither_counts_nor_ends_a_link_or_session_that_ran_out(
+    desk: Desk, imported: Services, clock
+) -> None:
+    phone, laptop = await desk_for(imported), desk
+    await phone.sign_in()
+    clock.advance(timedelta(hours=9))
+    old_link = await imported.signin.link_for_code(STAFF)
+    assert old_link.secret is not None
+    await laptop.sign_in()
+    clock.advance(timedelta(hours=1))  # the phone's ten hours are over, the link's ten minutes
+    everywhere = await laptop.post(
+        "sessions/end", "form-end-all", {"session": "all"}, page="sessions"
+    )
+    assert text_of(everywhere.text, "message-signed_out_everywhere") == (
+        "Đồng chí đã đăng xuất phiên đăng nhập trên trình duyệt này (không còn phiên nào khác);"
+        " không có đường liên kết đăng nhập nào chưa dùng. Để đăng nhập lại, gửi lệnh /dangnhap"
+        " trong tin nhắn riêng với bot."
+    )
+    async with imported.ctx.sessions() as session:
+        rows = list(await session.scalars(select(StaffSession).order_by(StaffSession.id)))
+    # The phone's link and session, the old link, the laptop's link and session.
+    [_, ran_out, unspent, _, laptops] = rows
+    assert ran_out.kind == "session" and unspent.token_hash == digest(old_link.secret)
+    # What ran out keeps no end of a sign-out: the log names the laptop's session alone.
+    assert ran_out.ended_at is None and unspent.ended_at is None
+    entry = (await audit(imported))[-1]
+    assert entry.action == "staff.signed_out_everywhere"
+    assert entry.after == {"name": STAFF_NAME, "sessions": [laptops.id]}
+    await phone.client.aclose()
+
+
+async def test_signing_out_everywhere_with_one_session_and_a_link_says_this_browser_and_the_link(
+    desk: Desk, imported: Services
+) -> None:
+    await desk.sign_in()
+    unspent = await imported.signin.link_for_code(STAFF)
+    assert unspent.secret is not None
+    everywhere = await desk.post("sessions/end", "form-end-all", {"session": "all"},
+                                 page="sessions")  # fmt: skip
+    assert text_of(everywhere.text, "message-signed_out_everywhere") == (
+        "Đồng chí đã đăng xuất phiên đăng nhập trên trình duyệt này (không còn phiên nào khác)"
+        " và hủy 1 đường liên kết đăng nhập chưa dùng: các đường liên kết đó không mở được trang"
+        " điều hành nữa. Để đăng nhập lại, gửi lệnh /dangnhap trong tin nhắn riêng với bot."
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "form_id", "data"),
+    [("signout", "form-signout", {}), ("sessions/end", "form-end-all", {"session": "all"})],
+)
+async def test_a_second_tap_on_sign_out_says_she_is_signed_out_not_that_nothing_was_done(
+    desk: Desk, path: str, form_id: str, data: dict[str, str]
+) -> None:
+    await desk.sign_in()
+    page = "sessions" if path == "sessions/end" else ""
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, form_id)
+    cookie = desk.client.cookies.get("hoinghi_office", path="/office")
+    assert cookie is not None
+    first = await desk.client.post(f"/office/{path}", data={**fields, **data})
+    assert first.status_code == 200
+    # The second tap left before the first's answer came back: it still carries the cookie.
+    desk.client.cookies.set("hoinghi_office", cookie, path="/office")
+    second = await desk.client.post(f"/office/{path}", data={**fields, **data})
+    assert second.status_code == 200
+    assert text_of(second.text, "message-signed_out") == (
+        "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
+        " trong tin nhắn riêng với bot."
+    )
+    assert 'hoinghi_office=""' in second.headers["set-cookie"]  # the ended cookie goes
+    assert (await desk.client.get("/office/")).status_code == 401
+    # Ending another session with an ended one is still said not done.
+    desk.client.cookies.set("hoinghi_office", cookie, path="/office")
+    other = await desk.client.post("/office/sessions/end", data={**fields, "session": "1"})
+    assert other.status_code == 401 and "chưa được thực hiện" in text_of(other.text, "signin-ended")
+
+
+async def test_a_link_of_someone_whose_role_was_withdrawn_says_so_and_whom_to_ask(
+    desk: Desk, imported: Services
+) -> None:
+    access, office = imported.access, imported.access.local_operator()
+    clerk = "DB010"
+    await access.grant(office, clerk, Role.CHECKIN)
+    pending = await imported.signin.link_for_code(clerk)  # hoinghi staff login
+    opened = await imported.signin.link_for_code(clerk)
+    assert pending.secret is not None and opened.secret is not None
+    phone = await desk_for(imported)
+    confirm = await phone.client.get(f"/office/signin/{opened.secret}")  # the button is shown
+    await access.revoke(office, clerk, Role.CHECKIN)  # hoinghi staff remove --role checkin
+    expected = (
+        "Đồng chí hiện không còn được giao vai trò Văn phòng hoặc đón tiếp đại biểu của hội nghị,"
+        " nên đường liên kết đăng nhập này không mở được trang điều hành; gửi lại lệnh /dangnhap"
+        " cũng không được. Nếu đồng chí vẫn cần làm việc trên trang này, xin liên hệ đồng chí"
+        " Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678 để được giao lại vai trò."
+    )
+    pressed = await phone.client.post(
+        f"/office/signin/{opened.secret}", data=hidden(confirm.text, "form-signin")
+    )
+    assert pressed.status_code == 403 and text_of(pressed.text, "message-link_no_role") == expected
+    shown = await phone.client.get(f"/office/signin/{pending.secret}")
+    assert shown.status_code == 403 and text_of(shown.text, "message-link_no_role") == expected
+    assert (await phone.client.get("/office/checkin")).status_code == 401
+    # Her unspent links were cancelled with the role: given it again, they stay dead.
+    await access.grant(office, clerk, Role.CHECKIN)
+    for link in (pending, opened):
+        assert link.secret is not None
+        again = await phone.client.get(f"/office/signin/{link.secret}")
+        assert again.status_code == 410 and 'id="message-link_spent"' in again.text
+    await phone.client.aclose()
 
 
 @pytest.mark.parametrize("wrong", ["9" * 30, "²"])

@@ -321,6 +321,13 @@ class Access:
             )
             if not getattr(removed, "rowcount", 0):
                 return RoleChange(DelegateView.of(person), changed=False)
+            if not {Role.OFFICE, Role.CHECKIN}.intersection(await _roles_of(session, person.id)):
+                # A sign-in link she has not opened yet would only tell her it was refused: it
+                # ends now (her open sessions stay, each saying "refused"); the page at the link
+                # says she holds no role. Not audited as a sign-out, as for a grant.
+                from bot.services.signin import end_sessions_of
+
+                await end_sessions_of(session, person.id, now, links=True, sessions=False)
             queries.add_audit(
                 session, at=now, actor=actor.actor, action="role.revoked", entity="delegate",
                 entity_id=person.id, before={"role": str(role)}, after=None,

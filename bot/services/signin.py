@@ -70,6 +70,14 @@ class Opened:
     desk_only: bool = False
 
 
+class LinkState(StrEnum):
+    """What a sign-in link is worth now."""
+
+    OPEN = "open"
+    SPENT = "spent"  # used, expired, cancelled, or unknown here
+    NO_ROLE = "no_role"  # its person holds neither the office nor the check-in role now
+
+
 class Check(StrEnum):
     """What a browser's session cookie is worth."""
 
@@ -167,10 +175,25 @@ class StaffSignIn:
     async def link_is_open(self, secret: str) -> bool:
         """Whether a link would still open a session (read only: showing the page that asks
         to confirm uses nothing, so a chat's link preview cannot spend it)."""
+        return await self.link_state(secret) is LinkState.OPEN
+
+    async def link_state(self, secret: str) -> LinkState:
+        """What a link is worth now (read only, as :meth:`link_is_open`): one whose person holds
+        neither the office nor the check-in role any more is said so, whatever else became of
+        it — a new link would not help her, the office would."""
         now = self._ctx.clock.now()
         async with self._ctx.sessions() as session:
             row = await session.scalar(self._by_hash(digest(secret)))
-        return row is not None and row.kind == LINK and _live(row, now)
+            if row is None or row.kind != LINK:
+                return LinkState.SPENT
+            roles = set(
+                await session.scalars(
+                    select(PersonRole.role).where(PersonRole.person_id == row.person_id)
+                )
+            )
+        if not roles & {Role.OFFICE, Role.CHECKIN}:
+            return LinkState.NO_ROLE
+        return LinkState.OPEN if _live(row, now) else LinkState.SPENT
 
     def _by_hash(self, hashed: str) -> Select[StaffSession]:
         """The link or session with this digest, if its person is of this meeting (another
@@ -185,11 +208,29 @@ class StaffSignIn:
         """Spend a link on a new session (once, before it expires, for staff only); None when
         the link opens nothing."""
         now = self._ctx.clock.now()
+        cookie = secrets.token_urlsafe(32)
+        expires = now + self.session_lifetime
+        # One transaction: the person's roles read, the link spent and the session opened
+        # together, so a "sign out everywhere" pressed at the same moment comes wholly before
+        # (the link is cancelled: nothing opens) or wholly after (it ends the new session too).
         async with unit_of_work(self._ctx.sessions) as session:
             link = await session.scalar(self._by_hash(digest(secret)))
             if link is None or link.kind != LINK or not _live(link, now):
                 return None
-            # Spent whatever comes next: a link is used once.
+            person = await _lock_person(session, link.person_id)
+            if person is None:
+                return None
+            roles = list(
+                await session.scalars(
+                    select(PersonRole.role).where(PersonRole.person_id == link.person_id)
+                )
+            )
+            staff = StaffPerson(person.id, person.meeting_id, person.code, person.full_name)
+            actor, desk = self._access.staff_actors(staff, roles, "")
+            if actor is None and desk is None:  # the role was withdrawn since the link was made
+                return None
+            who, name = (actor.actor, actor.name) if actor is not None else _desk_names(desk)
+            # Spent in the same transaction as the session it opens: a link is used once.
             spent = await session.execute(
                 update(StaffSession)
                 .where(StaffSession.id == link.id, StaffSession.ended_at.is_(None))
@@ -197,16 +238,6 @@ class StaffSignIn:
             )
             if not getattr(spent, "rowcount", 0):  # another request spent it first
                 return None
-        actor = await self._access.office_person(link.person_id)
-        desk = None
-        if actor is None:
-            desk = await self._access.dashboard_desk(link.person_id, "")
-            if desk is None:  # the role was withdrawn since the link was made
-                return None
-        who, name = (actor.actor, actor.name) if actor is not None else _desk_names(desk)
-        cookie = secrets.token_urlsafe(32)
-        expires = now + self.session_lifetime
-        async with unit_of_work(self._ctx.sessions) as session:
             row = StaffSession(
                 person_id=link.person_id, kind=SESSION, token_hash=digest(cookie),
                 origin=browser[:MAX_ORIGIN], created_at=now, expires_at=expires,
@@ -332,6 +363,7 @@ class StaffSignIn:
         now = self._ctx.clock.now()
         everywhere = session_id is None
         async with unit_of_work(self._ctx.sessions) as session:
+            await _lock_person(session, person_id)  # as redeem does: one comes before the other
             ended = await end_sessions_of(
                 session, person_id, now, only=session_id, links=everywhere
             )
@@ -365,11 +397,14 @@ async def end_sessions_of(
     *,
     only: int | None = None,
     links: bool = False,
+    sessions: bool = True,
 ) -> Ended:
     """End the person's open dashboard sessions, in the caller's transaction: the one rule for
     signing out (one session with ``only``; every one, and her unspent sign-in ``links``, for
     "sign out everywhere") and for a role given to someone who held none
-    (:meth:`bot.services.access.Access.grant`, links too). What ended, for the caller's audit
+    (:meth:`bot.services.access.Access.grant`, links too); her ``links`` alone (not
+    ``sessions``) when her last staff role is withdrawn (:meth:`~bot.services.access.Access.revoke`:
+    her sessions stay, to say "refused" to her browser). What ended, for the caller's audit
     entry."""
     wanted = [
         StaffSession.person_id == person_id,
@@ -378,6 +413,8 @@ async def end_sessions_of(
     ]
     if not links:
         wanted.append(StaffSession.kind == SESSION)
+    elif not sessions:
+        wanted.append(StaffSession.kind == LINK)
     if only is not None:
         wanted.append(StaffSession.id == only)
     ended = (
@@ -392,6 +429,14 @@ async def end_sessions_of(
         sessions=sorted(row.id for row in ended if row.kind == SESSION),
         links=sorted(row.id for row in ended if row.kind == LINK),
     )
+
+
+async def _lock_person(session: AsyncSession, person_id: int) -> Delegate | None:
+    """The person's row, locked for the transaction (``FOR UPDATE``; SQLite's write
+    transactions queue whole anyway): opening a session with her link and ending her sessions
+    and links take it first, so on PostgreSQL too one waits for the other to commit and then
+    sees what it did."""
+    return await session.scalar(select(Delegate).where(Delegate.id == person_id).with_for_update())
 
 
 def _desk_names(desk: DeskActor | None) -> tuple[str, str]:

@@ -181,7 +181,10 @@ async def test_staff_sign_in_find_a_delegate_record_a_phone_answer_and_watch_the
     await desk.screenshot("office-sessions")
     await no_accessibility_problems(desk)
     await desk.press("Đăng xuất ở mọi nơi")
-    assert "Đồng chí đã đăng xuất 1 phiên đăng nhập trang điều hành" in await desk.text()
+    assert (
+        "Đồng chí đã đăng xuất phiên đăng nhập trên trình duyệt này (không còn phiên nào khác)"
+        in await desk.text()
+    )
     await desk.screenshot("office-signed-out-everywhere")
     await no_accessibility_problems(desk)
 

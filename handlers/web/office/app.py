@@ -36,7 +36,7 @@ from bot.services import Services
 from bot.services.access import OfficeActor
 from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
-from bot.services.signin import LINK_LIFETIME, Check, StaffVisit
+from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import actor_label, audience_label, deadline_text
@@ -72,6 +72,8 @@ POLL_SECONDS = 15
 
 Handler = Callable[[Request], Awaitable[Response]]
 StaffHandler = Callable[[Request, StaffVisit, OfficeActor], Awaitable[Response]]
+# Whether a post to a form that can sign out does (``Office.staff``).
+SignsOut = Callable[[Request], Awaitable[bool]]
 
 
 class Office:
@@ -108,9 +110,11 @@ class Office:
         """The dashboard session's cookie a request carries, if any."""
         return request.cookies.get(COOKIE)
 
-    def staff(self, handler: StaffHandler) -> Handler:
+    def staff(self, handler: StaffHandler, *, signs_out: SignsOut | None = None) -> Handler:
         """``handler`` for signed-in office staff only: anyone else gets the sign-in page
-        (no session) or a refusal (a session of someone no longer on the office's staff)."""
+        (no session) or a refusal (a session of someone no longer on the office's staff);
+        for a form that signs out (``signs_out`` says whether this post does), a browser whose
+        session has just ended is told it is signed out (:meth:`already_signed_out`)."""
 
         async def endpoint(request: Request) -> Response:
             visit = await self._visit(request)
@@ -121,10 +125,24 @@ class Office:
             if visit.check is Check.NONE or visit.actor is None:
                 if visit.check is Check.REFUSED:
                     return self._render("office/message.html", status=403, key="refused")
+                if signs_out is not None and await self.already_signed_out(request, signs_out):
+                    return self._signed_out()
                 return self.signin_page(request)
             return await handler(request, visit, visit.actor)
 
         return endpoint
+
+    async def already_signed_out(self, request: Request, signs_out: SignsOut | None = None) -> bool:
+        """Whether a sign-out's post, from this server's page, comes from a browser whose
+        session has already ended (a second tap on a slow connection: the first ended it). It
+        is answered as done — she is signed out — not as a form left undone; nothing is read
+        or changed but the browser's cookies, dropped. ``signs_out`` None: every post of
+        the form signs out."""
+        return (
+            self.session_cookie(request) is not None
+            and self._same_site(request)
+            and (signs_out is None or await signs_out(request))
+        )
 
     def signin_page(self, request: Request, *, scanned: str | None = None) -> Response:
         """How to sign in, for a request without a live session; when it carried a session that
@@ -183,9 +201,17 @@ class Office:
         """A link opened: a button to sign in with it. Opening spends nothing (a chat's link
         preview fetches the address too); the button's post does."""
         secret = str(request.path_params["secret"])
-        if not await self.services.signin.link_is_open(secret):
-            return self._render("office/message.html", status=410, key="link_spent")
+        state = await self.services.signin.link_state(secret)
+        if state is not LinkState.OPEN:
+            return self._link_refused(state)
         return self._render("office/confirm.html", secret=secret)
+
+    def _link_refused(self, state: LinkState) -> Response:
+        """Why a link opens nothing: her role was withdrawn (the office, not a new link, can
+        help), or it was used, ran out or was cancelled (a new link can)."""
+        if state is LinkState.NO_ROLE:
+            return self._render("office/message.html", status=403, key="link_no_role")
+        return self._render("office/message.html", status=410, key="link_spent")
 
     async def signin_post(self, request: Request) -> Response:
         """Spend the link on a session: the cookie, then the overview."""
@@ -196,7 +222,7 @@ class Office:
         browser = one_line(request.headers.get("user-agent", ""))
         opened = await self.services.signin.redeem(secret, browser=_browser(browser))
         if opened is None:
-            return self._render("office/message.html", status=410, key="link_spent")
+            return self._link_refused(await self.services.signin.link_state(secret))
         response = RedirectResponse(self._home(opened.desk_only), status_code=303)
         response.set_cookie(
             COOKIE,
@@ -244,8 +270,10 @@ class Office:
         which = values.get("session", "")
         if which == "all":
             ended = await signin.sign_out_everywhere(actor)
+            # This browser's alone: no count of one to read ("1 phiên … kể cả phiên này").
+            line = "text_one" if len(ended.sessions) <= 1 else "text"
             return self._signed_out(
-                "signed_out_everywhere", line="text_links" if ended.links else "text",
+                "signed_out_everywhere", line=f"{line}_links" if ended.links else line,
                 sessions=len(ended.sessions), links=len(ended.links),
             )  # fmt: skip
         session_id = parse_id(which)
@@ -256,6 +284,14 @@ class Office:
             return self._signed_out()
         key = "dash.sessions.ended" if one else "dash.sessions.none"
         return self._done(visit, "sessions", self.catalog.html(key), ok=bool(one))
+
+    async def ends_everywhere(self, request: Request) -> bool:
+        """Whether a post to ``sessions/end`` asks to sign out everywhere."""
+        try:
+            form = await read_form(request)
+        except TooLarge:
+            return False
+        return text_field(form, "session") == "all"
 
     def _signed_out(
         self, key: str = "signed_out", *, line: str = "text", **params: object
@@ -517,6 +553,10 @@ def _shown(route: Route) -> bool:
     return route.methods is not None and "GET" in route.methods
 
 
+async def _always(request: Request) -> bool:
+    return True
+
+
 def build_office_app(
     services: Services,
     catalog: Catalog,
@@ -538,9 +578,13 @@ def build_office_app(
         Route("/signin", office.signin_help, methods=["GET"]),
         Route("/signin/{secret}", office.signin_link, methods=["GET"]),
         Route("/signin/{secret}", office.signin_post, methods=["POST"]),
-        Route("/signout", staff(office.signout), methods=["POST"]),
+        Route("/signout", staff(office.signout, signs_out=_always), methods=["POST"]),
         Route("/sessions", staff(office.sessions), methods=["GET"]),
-        Route("/sessions/end", staff(office.end_session), methods=["POST"]),
+        Route(
+            "/sessions/end",
+            staff(office.end_session, signs_out=office.ends_everywhere),
+            methods=["POST"],
+        ),
         Route("/delegates", staff(office.delegates), methods=["GET"]),
         Route("/delegates/{code}", staff(office.delegate), methods=["GET"]),
         Route("/delegates/{code}/phone", staff(office.phone_answer), methods=["POST"]),

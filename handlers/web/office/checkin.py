@@ -132,9 +132,10 @@ class DeskPages:
 
     # --- who is asking -------------------------------------------------------------------------
 
-    def desk(self, handler: DeskHandler) -> Handler:
+    def desk(self, handler: DeskHandler, *, signs_out: bool = False) -> Handler:
         """``handler`` for a signed-in session (office or check-in role) with its desk chosen;
-        without a desk yet, the page that chooses it."""
+        without a desk yet, the page that chooses it; for the desk's «Đăng xuất»
+        (``signs_out``), a browser whose session has just ended is told it is signed out."""
 
         async def endpoint(request: Request) -> Response:
             # One read for both cookies: the desk cookie must name this very session (signed
@@ -144,6 +145,12 @@ class DeskPages:
                 self.office.session_cookie(request), cookie[1] if cookie is not None else None
             )
             if visit.check is not Check.OK:
+                if (
+                    signs_out
+                    and visit.check is Check.NONE
+                    and await self.office.already_signed_out(request)
+                ):
+                    return self.office._signed_out()  # a second tap: the first ended it
                 return self._unsigned(visit, request)
             if (
                 cookie is None
@@ -471,7 +478,7 @@ class DeskPages:
             Route("/checkin/guest", desk(self.guest), methods=["POST"]),
             Route("/checkin/guest-of", desk(self.guest_of), methods=["POST"]),
             Route("/checkin/undo", desk(self.undo), methods=["POST"]),
-            Route("/checkin/signout", desk(self.signout), methods=["POST"]),
+            Route("/checkin/signout", desk(self.signout, signs_out=True), methods=["POST"]),
             Route("/checkin/forget", self.forget, methods=["GET"]),
             Route("/attendance", staff(self.attendance), methods=["GET"]),
             Route("/attendance/live", staff(self.attendance_live), methods=["GET"]),
