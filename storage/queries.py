@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -80,7 +81,7 @@ async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) ->
     code as typed, else the first (by id) whose code is ASCII (what ``lower(code)`` found),
     else the last in code order (the codes were read in the order of the unique index).
     """
-    folded, typed = fold_code(code), code.strip()
+    folded, typed = fold_code(code), unicodedata.normalize("NFC", code.strip())
     found = list(
         await session.scalars(
             select(Delegate)
