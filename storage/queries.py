@@ -37,6 +37,16 @@ DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
 
 
+async def lock_meeting(session: AsyncSession, meeting_id: int) -> None:
+    """The meeting's row locked until the transaction ends, so two writers of the same kind
+    (two imports of a list) take turns on PostgreSQL; SQLite's writers take turns anyway
+    (BEGIN IMMEDIATE). FOR NO KEY UPDATE: rows written meanwhile that refer to the meeting (an
+    answer's audit entry, a message) need not wait for it."""
+    await session.execute(
+        select(Meeting.id).where(Meeting.id == meeting_id).with_for_update(key_share=True)
+    )
+
+
 async def next_notice_number(session: AsyncSession, meeting_id: int) -> int:
     """The number the meeting's next office notice takes: one more than the last given.
 
