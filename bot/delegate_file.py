@@ -26,6 +26,7 @@ from typing import BinaryIO, Final
 from bot.documents import xlsx_reader
 from bot.domain.invisible import BIDI_CONTROLS, invisible_in, shown, strip_invisible
 from bot.domain.phones import first_phone, normalize_phone
+from storage.models import fold_code
 
 # --- problem codes (file-level ones have row=None) -----------------------------------------
 FILE_NOT_FOUND: Final = "file_not_found"
@@ -899,8 +900,9 @@ def _parse_rows(
             if len(code) > MAX_CODE_CHARS or _WHITESPACE.search(code):
                 problem("code", BAD_CODE, code)
             else:
-                # Case-insensitive: "db001" and "DB001" are the same delegate to the office.
-                first = first_row_of_code.setdefault(code.casefold(), number)
+                # Folded as lookups fold them (storage.models.fold_code): "db001" and "DB001"
+                # are the same delegate to the office, as the database finds them.
+                first = first_row_of_code.setdefault(fold_code(code), number)
                 if first != number:  # named with the row it repeats, to choose which is right
                     problem("code", DUPLICATE_CODE, code, str(first))
 

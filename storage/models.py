@@ -6,6 +6,7 @@ through a channel identity), so identities carry the chat address and reachabili
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -47,8 +48,12 @@ class Meeting(Base):
 
 def fold_code(code: str) -> str:
     """A person's code as lists and commands are matched: without case or spaces around it
-    ("db001" is DB001)."""
-    return code.strip().casefold()
+    ("db001" is DB001), and whatever Unicode form it was typed in ("ĐB-Hòa" typed with
+    Unikey's «Unicode tổ hợp» or pasted from Word or a PDF is "o" and a combining grave: NFD).
+    NFC before casefold(), and after it too: casefold() does not keep every letter composed
+    ("ǰ" folds to "j" and a combining caron)."""
+    composed = unicodedata.normalize("NFC", code.strip())
+    return unicodedata.normalize("NFC", composed.casefold())
 
 
 def _folded_code_of_row(context: DefaultExecutionContext) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -34,6 +35,16 @@ PAGE_LINK = "page"
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
+
+
+async def lock_meeting(session: AsyncSession, meeting_id: int) -> None:
+    """The meeting's row locked until the transaction ends, so two writers of the same kind
+    (two imports of a list) take turns on PostgreSQL; SQLite's writers take turns anyway
+    (BEGIN IMMEDIATE). FOR NO KEY UPDATE: rows written meanwhile that refer to the meeting (an
+    answer's audit entry, a message) need not wait for it."""
+    await session.execute(
+        select(Meeting.id).where(Meeting.id == meeting_id).with_for_update(key_share=True)
+    )
 
 
 async def next_notice_number(session: AsyncSession, meeting_id: int) -> int:
@@ -80,7 +91,7 @@ async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) ->
     code as typed, else the first (by id) whose code is ASCII (what ``lower(code)`` found),
     else the last in code order (the codes were read in the order of the unique index).
     """
-    folded, typed = fold_code(code), code.strip()
+    folded, typed = fold_code(code), unicodedata.normalize("NFC", code.strip())
     found = list(
         await session.scalars(
             select(Delegate)

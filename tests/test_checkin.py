@@ -759,9 +759,9 @@ async def test_the_report_workbook_has_a_checkin_sheet_with_the_record_and_total
     ]
 
 
-def test_attendance_export_writes_every_checkin_to_csv(
-    office: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def lists_imported_and_two_checked_in(office: Path) -> None:
+    """The example delegates and contacts imported with the command line, then at «Bàn 1»
+    DB001 checked in and one guest (Hoàng Văn Nam, Báo Hà Nội Mới) recorded."""
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["people", "import", str(CONTACTS)]) == 0
 
@@ -772,6 +772,12 @@ def test_attendance_export_writes_every_checkin_to_csv(
         await checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
 
     on_the_office_database(office, check_in)
+
+
+def test_attendance_export_writes_every_checkin_to_csv(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lists_imported_and_two_checked_in(office)
     capsys.readouterr()
     assert main(["attendance", "export", "diem-danh.csv"]) == 0
     assert capsys.readouterr().out.strip() == (
@@ -793,16 +799,7 @@ def test_attendance_export_counts_one_checked_in_then_listed_as_a_task_contact_i
 ) -> None:
     """«people import» of a contacts file naming an invitee already checked in keeps her an
     invitee; the export's figures count her among the invitees in and in the hall."""
-    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
-    assert main(["people", "import", str(CONTACTS)]) == 0
-
-    async def check_in(app):  # type: ignore[no-untyped-def]
-        access, checkin = app.services.access, app.services.checkin
-        desk = access.office_desk(access.local_operator(), "Bàn 1")
-        await checkin.check_in(desk, "DB001")
-        await checkin.guest(desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
-
-    on_the_office_database(office, check_in)
+    lists_imported_and_two_checked_in(office)
     listing = CONTACTS.read_text(encoding="utf-8").splitlines()
     contacts = office / "dau-moi.csv"
     contacts.write_text(

@@ -433,6 +433,21 @@ def test_whole_number_ranks_are_accepted(tmp_path: Path, written: str, rank: int
     assert result.rows[0].rank == rank
 
 
+def test_a_code_written_decomposed_is_stored_composed_and_repeats_the_same_code_composed(
+    tmp_path: Path,
+) -> None:
+    """Pasted from Word or a PDF, "ĐB-Hòa" is "o" and a combining grave (NFD): it is the code
+    the database holds composed (NFC), and the same code as "đb-hòa" written composed, as
+    every lookup folds it (storage.models.fold_code)."""
+    decomposed = unicodedata.normalize("NFD", "ĐB-Hòa")
+    first = GOOD.replace("DB001", decomposed)
+    second = GOOD.replace("Nguyễn Thị Lan", "Trần Thị Mai").replace("DB001", "đb-hòa")
+    result = parse(write_csv(tmp_path, HEADER, first, second))
+    assert [r.code for r in result.rows] == ["ĐB-Hòa"]
+    assert result.rows[0].code == unicodedata.normalize("NFC", "ĐB-Hòa") != decomposed
+    assert only_problem(result) == RowProblem(3, "Mã", "duplicate_code", "đb-hòa", "2")
+
+
 def test_repeated_code_is_reported_on_the_later_row_naming_the_first(tmp_path: Path) -> None:
     second = GOOD.replace("Nguyễn Thị Lan", "Trần Thị Mai").replace("DB001", "db001")
     result = parse(write_csv(tmp_path, HEADER, GOOD, second))

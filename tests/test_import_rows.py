@@ -3,13 +3,18 @@ one statement a table: what it stores must be what the import stored a row at a 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delegate_file import DelegateRow
 from bot.services import Services
-from storage.models import AuditEntry, Delegate, Invitation, Rsvp
+from storage.models import AuditEntry, Delegate, Invitation, Meeting, Rsvp
+from storage.uow import unit_of_work
 
 
 def person(code: str, name: str, rank: int | None = None) -> DelegateRow:
@@ -81,3 +86,47 @@ async def test_an_import_of_new_changed_and_unchanged_people_stores_each_once_in
     assert audit[1].before["full_name"] == db001.full_name
     assert audit[1].after["full_name"] == "Tên mới"
     assert renamed is not None and renamed.full_name == "Tên mới" and renamed.updated_at == now
+
+
+async def _until_waiting(engine: AsyncEngine, waiters: int, *imports: asyncio.Task[Any]) -> None:
+    """Until ``waiters`` transactions wait for a lock on the server, or an import is done
+    (none waits: nothing serialises them)."""
+    async with engine.connect() as watcher:
+        while not any(task.done() for task in imports):
+            waiting = await watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+            if waiting >= waiters:
+                return
+            await asyncio.sleep(0.005)  # a look at the server's locks, not a guess at timing
+
+
+async def test_two_imports_at_once_take_turns_and_a_code_in_another_case_stays_one_person(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """Two offices import at once on PostgreSQL, one list with DB001, the other with db001:
+    both found neither, and both inserted (two people of one code). The second now waits for
+    the first (the meeting's row locked), then finds DB001 and updates her."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: SQLite's writers take turns anyway (BEGIN IMMEDIATE)")
+    meeting_id = services.ctx.meeting_id
+    first_list = [replace(person("DB001", "Nguyễn Thị Lan"), row=2)]
+    second_list = [replace(person("db001", "Trần Thị Mai"), row=2)]
+    async with asyncio.timeout(30):
+        # Both imports start while a third writer holds the meeting's row wholly (FOR UPDATE,
+        # as a notice's numbering does: no row referring to it is written meanwhile), so that
+        # they wait in turn, the first list first, then run as close together as they can:
+        # before, each had read the people there (neither) and waited to insert hers.
+        async with unit_of_work(services.ctx.sessions) as holder:
+            await holder.execute(
+                select(Meeting.id).where(Meeting.id == meeting_id).with_for_update()
+            )
+            first = asyncio.create_task(services.delegates.import_rows(first_list, actor="a"))
+            await _until_waiting(engine, 1, first)
+            second = asyncio.create_task(services.delegates.import_rows(second_list, actor="b"))
+            await _until_waiting(engine, 2, first, second)
+        summaries = [await first, await second]
+    assert [(s.created, s.updated) for s in summaries] == [(1, 0), (0, 1)]
+    async with services.ctx.sessions() as session:
+        people = await session.execute(
+            select(Delegate.code, Delegate.full_name).where(Delegate.meeting_id == meeting_id)
+        )
+        assert people.all() == [("DB001", "Trần Thị Mai")]

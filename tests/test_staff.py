@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,29 @@ def test_staff_with_an_unknown_code_names_the_code_and_changes_nothing(
     ]
     assert main(["staff", "list"]) == 0
     assert "Chưa có ai được giao vai trò Văn phòng." in capsys.readouterr().out
+
+
+def test_staff_add_finds_a_code_typed_in_decomposed_unicode(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "đb-hòa" typed with Unikey's «Unicode tổ hợp» (or pasted from Word: NFD) looks like
+    ĐB-Hòa on the list, and is her: it was «Không có ai mang mã đb-hòa…»."""
+    people = listed / "can-bo.csv"
+    people.write_text(
+        "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự,Vai trò\n"
+        "ĐB-Hòa,Lê Thị Hòa,Chuyên viên,Văn phòng Hội LHPN thành phố,,,,đầu mối\n",
+        encoding="utf-8",
+    )
+    assert main(["people", "import", str(people)]) == 0
+    capsys.readouterr()
+    typed = unicodedata.normalize("NFD", "đb-hòa")
+    assert main(["staff", "add", typed, "--role", "checkin"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines() == [
+        EXAMPLE_MEETING,
+        "Đã giao vai trò Đón tiếp cho đồng chí Lê Thị Hòa (ĐB-Hòa).",
+    ]
 
 
 def test_staff_list_shows_code_name_position_unit_and_the_channels_linked_on(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -30,6 +31,7 @@ from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
 from tests.office_support import Desk, desk_for, text_of
 from tests.test_checkin import AREA, Day, day  # noqa: F401 (the meeting-day fixture)
+from tests.test_services import row as delegate_row
 from tests.web_support import flash
 
 CHECKIN_STAFF = "NV02"  # Trần Thị Mỹ Duyên: the check-in role in these tests
@@ -452,6 +454,19 @@ async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_a
     await meeting.services.invitations.reissue(meeting.services.access.local_operator(), "DB002")
     gone = await phone.client.get("/office/checkin", params={"q": code})
     assert 'id="no-hits"' in gone.text
+
+
+async def test_the_desk_opens_the_card_of_a_code_typed_in_decomposed_unicode(
+    meeting: Day, phone: Desk
+) -> None:
+    """ "đb-hòa" typed with Unikey's «Unicode tổ hợp» (NFD) is ĐB-Hòa on the list: it was a 404,
+    the card of nobody."""
+    await meeting.services.delegates.import_rows(
+        [delegate_row("ĐB-Hòa", full_name="Lê Thị Hòa", phone=None)], actor="t"
+    )
+    card = await phone.client.get(f"/office/checkin/p/{unicodedata.normalize('NFD', 'đb-hòa')}")
+    assert card.status_code == 200
+    assert text_of(card.text, "person-name") == "Lê Thị Hòa"
 
 
 async def test_a_search_says_who_sent_a_substitute_or_declined_and_opens_their_card_first(

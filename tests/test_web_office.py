@@ -226,6 +226,18 @@ async def test_after_the_deadline_the_phone_form_is_closed_as_answers_are_in_cha
     assert card is not None and card.rsvp.status is RsvpStatus.NO_ANSWER
 
 
+@pytest.mark.parametrize("typed", ["db001", "Db001"])
+async def test_a_delegate_s_page_opens_by_a_code_in_another_case_as_the_desk_s_does(
+    desk: Desk, typed: str
+) -> None:
+    """/office/delegates/db001 was «Không tìm thấy đại biểu» (404) while the desk's
+    /office/checkin/p/db001 found DB001: the page is hers, its forms on her code."""
+    page = await desk.client.get(f"/office/delegates/{typed}")
+    assert page.status_code == 200
+    assert '<h1>Phạm Thị Thanh Mai <span class="muted">(DB001)</span></h1>' in page.text
+    assert 'action="/office/delegates/DB001/phone" id="form-phone"' in page.text
+
+
 async def test_an_unknown_code_is_a_polite_not_found(desk: Desk) -> None:
     response = await desk.client.get("/office/delegates/DB999")
     assert response.status_code == 404 and 'id="message-no_delegate"' in response.text

@@ -6,12 +6,15 @@ member's."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.services.access import Role
 from storage.models import AuditEntry, Delegate, StaffSession
 from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+from tests.test_services import row as delegate_row
 
 LEAVING = "DB002"  # a clerk who leaves
 NEW = "DB003"  # her successor, already on the list
@@ -133,6 +136,23 @@ async def test_a_code_on_no_list_says_where_to_add_the_person_first(
     flash = text_of(shown.text, "flash")
     assert "Không có ai mang mã NV99" in flash and "Nhập danh sách" in flash
     assert await holders(imported, Role.CHECKIN) == []
+
+
+async def test_a_code_typed_in_decomposed_unicode_is_given_its_role(
+    desk: Desk, imported: Services
+) -> None:
+    """ "đb-hòa" typed with Unikey's «Unicode tổ hợp» (NFD) is ĐB-Hòa on the list: it was
+    answered «Không có ai mang mã đb-hòa…»."""
+    await imported.delegates.import_rows(
+        [delegate_row("ĐB-Hòa", full_name="Lê Thị Hòa", phone=None)], actor="t"
+    )
+    typed = unicodedata.normalize("NFD", "đb-hòa")
+    shown = await desk.post("staff/grant", "form-grant", {"code": typed, "role": "checkin"},
+                            page="staff")  # fmt: skip
+    assert (
+        text_of(shown.text, "flash") == "Đã giao vai trò Đón tiếp cho đồng chí Lê Thị Hòa (ĐB-Hòa)."
+    )
+    assert await holders(imported, Role.CHECKIN) == ["ĐB-Hòa"]
 
 
 async def test_the_staff_page_says_the_plans_telegram_admins_hold_the_office_too(

@@ -335,6 +335,11 @@ async def test_a_task_contact_s_page_is_no_invitation_to_attend(web: Web) -> Non
     assert "trân trọng kính mời đồng chí tới dự" in invited
 
 
+async def task_section(web: Web, code: str, task: int) -> str:
+    """The task's part of ``code``'s personal page: from its article to the article's end."""
+    return (await web.open(code)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+
+
 async def test_her_page_says_the_office_recorded_her_report_not_as_a_note_of_hers(
     web: Web, harness: BotHarness
 ) -> None:
@@ -343,7 +348,7 @@ async def test_her_page_says_the_office_recorded_her_report_not_as_a_note_of_her
     task = await task_id(harness, "VI.1.1")
     harness.clock.set(local(2024, 4, 29, 10, 0))
     await tasks.record_for(office, task, OWNER, note="qua điện thoại")
-    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    section = await task_section(web, OWNER, task)
     assert (
         f'<p class="text" id="task-{task}-recorded">Văn phòng đã ghi nhận báo cáo của đồng chí '
         "(qua điện thoại) lúc 10:00, 29/4.</p>"
@@ -352,7 +357,7 @@ async def test_her_page_says_the_office_recorded_her_report_not_as_a_note_of_her
     # Undone (recorded by mistake): nothing of the office's is said any more.
     await tasks.undo_record(office, task, OWNER)
     await tasks.record_for(office, task, OWNER)  # and recorded again, without a note
-    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    section = await task_section(web, OWNER, task)
     assert (
         f'<p class="text" id="task-{task}-recorded">'
         "Văn phòng đã ghi nhận báo cáo của đồng chí lúc 10:00, 29/4.</p>"
@@ -369,7 +374,7 @@ async def test_her_page_still_says_the_office_recorded_her_report_after_she_send
     await tasks.record_for(office, task, OWNER, note="qua điện thoại")
     harness.clock.set(local(2024, 4, 29, 11, 0))
     assert await upload(web, task, "Bao-cao.docx", docx("Báo cáo")) == SAVED
-    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    section = await task_section(web, OWNER, task)
     assert (
         f'<p class="text" id="task-{task}-recorded">Văn phòng đã ghi nhận báo cáo của đồng chí '
         "(qua điện thoại) lúc 10:00, 29/4.</p>"

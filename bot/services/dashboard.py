@@ -524,13 +524,10 @@ class DashboardService:
         return Listing(listed, total, page[-1].code if more and page else None)
 
     async def card(self, code: str) -> Card | None:
-        """A delegate's page by their code, or None when no invitee has it."""
+        """A delegate's page by their code, matched as every typed code is ("db001" is
+        DB001, :func:`storage.queries.delegate_by_code`), or None when no invitee has it."""
         async with read_only(self._ctx.sessions) as session:
-            person = await session.scalar(
-                select(Delegate).where(
-                    Delegate.meeting_id == self._ctx.meeting_id, Delegate.code == code
-                )
-            )
+            person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
             if person is None:
                 return None
             rsvp = await queries.rsvp_of(session, person.id)

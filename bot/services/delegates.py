@@ -161,6 +161,11 @@ class DelegateService:
         kept_values: Counter[str] = Counter()
         meeting_id = self._ctx.meeting_id
         async with unit_of_work(self._ctx.sessions) as session:
+            # One import of the meeting at a time: two at once (two offices, or the dashboard
+            # and the command line) would each find neither's new people, and a list with DB001
+            # and another with db001 would both insert them (PostgreSQL; SQLite's writers take
+            # turns anyway). The second reads the people once the first has committed.
+            await queries.lock_meeting(session, meeting_id)
             # Codes are compared without case, as the file parser does: "db001" is DB001.
             existing = await queries.delegates_by_code(session, meeting_id)
             fresh = [row for row in rows if queries.fold_code(row.code) not in existing]

@@ -4,7 +4,8 @@ Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-05 06:30:00.000000
 
-``delegates`` gains ``folded_code``: the code without case or spaces around it, as
+``delegates`` gains ``folded_code``: the code without case, spaces around it or a Unicode form
+of its own (NFC: a code typed decomposed is the same code), as
 storage.queries.fold_code matches codes (Python's casefold(), which neither SQLite's lower(),
 ASCII only, nor PostgreSQL's matches), and an index on (meeting, folded code). Before, a code
 not found as typed nor by ``lower(code)`` (every unknown code: a mistyped sign-in code, a wrong
@@ -15,6 +16,7 @@ a database written otherwise must still upgrade (storage.queries.delegate_by_cod
 of them a lookup finds).
 """
 
+import unicodedata
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -30,8 +32,10 @@ _BATCH = 1000
 
 def _fold_code(code: str) -> str:
     """storage.models.fold_code as of this revision (a migration keeps its own copy: it must
-    fill the column as the code of its time did, whatever that function becomes)."""
-    return code.strip().casefold()
+    fill the column as the code of its time did, whatever that function becomes): NFC, folded,
+    NFC again (casefold() does not keep every letter composed)."""
+    composed = unicodedata.normalize("NFC", code.strip())
+    return unicodedata.normalize("NFC", composed.casefold())
 
 
 def upgrade() -> None:
