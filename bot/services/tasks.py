@@ -435,6 +435,7 @@ class TaskService:
                 url = _URL.search(value)
                 if url is None:
                     return TaskResult(TaskStep.NOT_A_FILE)
+                await _lock(session, assignment)
                 evidence = self._add_evidence(
                     session,
                     account,
@@ -493,6 +494,7 @@ class TaskService:
             if isinstance(found, TaskResult):
                 return found
             _, task, assignment = found
+            await _lock(session, assignment)
             if await _files_full(session, assignment):
                 ident.pending_input = ident.pending_data = None
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
@@ -544,11 +546,7 @@ class TaskService:
             ident, task, assignment = found
             # Uploads for one assignment take turns from here (on PostgreSQL; SQLite's writers
             # do anyway): each counts the files after the one before it committed.
-            await session.execute(
-                select(TaskAssignment.id)
-                .where(TaskAssignment.id == assignment.id)
-                .with_for_update()
-            )
+            await _lock(session, assignment)
             if await _files_full(session, assignment):  # another upload took the last place
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
             same = await session.scalar(
@@ -816,12 +814,7 @@ class TaskService:
             task, assignment, person = found
             # A second submit of the same form (or two clerks at once) takes its turn here on
             # PostgreSQL, and then finds the report recorded.
-            await session.execute(
-                select(TaskAssignment.id)
-                .where(TaskAssignment.id == assignment.id)
-                .with_for_update()
-            )
-            await session.refresh(assignment)
+            await _lock(session, assignment)
             if assignment.status == TaskStatus.DONE:
                 return await self._already_done(session, task, assignment, person)
             # Her files counted again under the lock: one she sent after the look above (on
@@ -1291,6 +1284,16 @@ class TaskService:
             )
         lines.sort(key=lambda line: (not line.overdue, line.deadline_at, line.key))
         return lines
+
+
+async def _lock(session: AsyncSession, assignment: TaskAssignment) -> None:
+    """Lock ``assignment``'s row for the caller's change (on PostgreSQL; SQLite's writers take
+    turns anyway) and read it again as it now is: a change committed since it was read (the
+    office's record of her report, another file of hers) is what the caller then counts and
+    judges by, not the stale copy — her file sent while the office recorded her report would
+    otherwise make the office's record hers, and a file counted before the office's filed
+    record would pass the cap."""
+    await session.refresh(assignment, with_for_update=True)
 
 
 async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool:
