@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import stat
 from collections import Counter
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
@@ -1305,3 +1307,66 @@ async def test_the_offices_filed_record_cannot_slip_between_her_file_count_and_h
             .where(TaskEvidence.assignment_id == assignment.id, TaskEvidence.kind == "file")
         )
     assert files == MAX_TASK_FILES
+
+
+# --- a file's bytes are written before the transaction that records it (SQLite's write lock) --
+
+
+async def write_and_transaction_order(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """What happens from now, in order: each transaction's begin and commit, and each fsync of
+    the file store (a staged file's bytes, or a folder after a file was put in place). The
+    chat's records made in passing (the updates handled, the accounts used) are stored first:
+    they would ride in a transaction of their own a moment later."""
+    import storage.files
+    from handlers.telegram.dedupe import flush_handled
+
+    await flush_handled(harness.app.bot_data)
+    await harness.services.activity.flush()
+
+    order: list[str] = []
+    fsync = os.fsync
+
+    def noted_fsync(fd: int) -> None:
+        order.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        fsync(fd)
+
+    monkeypatch.setattr(storage.files.os, "fsync", noted_fsync)
+    event.listen(engine.sync_engine, "begin", lambda _: order.append("begin"))
+    event.listen(engine.sync_engine, "commit", lambda _: order.append("commit"))
+    return order
+
+
+async def test_a_page_upload_writes_its_bytes_before_the_transaction_that_records_it(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV04"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    order = await write_and_transaction_order(harness, engine, monkeypatch)
+    stored = await harness.services.tasks.store_file(
+        page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
+    )
+    assert stored.step is TaskStep.FILE_SAVED
+    # Her files counted; the bytes written and fsynced; then, in the recording transaction,
+    # only the rename (and its folder's fsync).
+    assert order == ["begin", "commit", "fsync file", "begin", "fsync folder", "commit"]
+
+
+async def test_the_offices_filed_record_writes_its_bytes_before_the_transaction_that_records_it(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    order = await write_and_transaction_order(harness, engine, monkeypatch)
+    recorded = await harness.services.tasks.record_for(
+        office, task, "NV04", note="qua điện thoại", file=("Phim.docx", docx("phim"))
+    )
+    assert recorded.step is TaskStep.RECORDED_FOR
+    assert order == ["begin", "commit", "fsync file", "begin", "fsync folder", "commit"]
+
