@@ -1370,3 +1370,25 @@ async def test_the_offices_filed_record_writes_its_bytes_before_the_transaction_
     assert recorded.step is TaskStep.RECORDED_FOR
     assert order == ["begin", "commit", "fsync file", "begin", "fsync folder", "commit"]
 
+
+async def test_her_board_lists_the_file_attached_to_the_offices_record_as_the_offices(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await tasks.record_for(
+        office, task, "NV04", note="qua điện thoại", file=("Ban-ghi-VP.docx", docx("bản ghi"))
+    )
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    await harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    before = len(owner.messages)
+    await harness.send(owner.command("/nhiemvu"))
+    chat = "\n".join(m["text"] for m in owner.messages[before:]).split("\n")
+    assert [shown for shown in chat if shown.startswith("📎 Tệp")] == [
+        "📎 Tệp Ban-ghi-VP.docx — Phạm Thị Hồng Đào (kèm ghi nhận của Văn phòng)",
+        "📎 Tệp Kich-ban.docx — Phạm Thị Hồng Đào",
+    ]

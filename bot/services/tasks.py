@@ -1280,6 +1280,7 @@ class TaskService:
             select(
                 TaskEvidence.id, TaskEvidence.kind, TaskEvidence.name, TaskEvidence.url,
                 TaskEvidence.sha256, TaskAssignment.task_id, Delegate.full_name, Delegate.code,
+                TaskEvidence.channel,
             )
             .join(TaskAssignment, TaskAssignment.id == TaskEvidence.assignment_id)
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
@@ -1287,10 +1288,13 @@ class TaskService:
             .order_by(TaskEvidence.id)
         )  # fmt: skip
         files: dict[int, list[EvidenceLine]] = {task_id: [] for task_id in ids}
-        for evidence_id, kind, name, url, sha256, task_id, by, code in evidence:
+        for evidence_id, kind, name, url, sha256, task_id, by, code, channel in evidence:
             files[task_id].append(
-                EvidenceLine(evidence_id, kind, name, url, by, sha256 is not None, code)
-            )
+                EvidenceLine(
+                    evidence_id, kind, name, url, by, sha256 is not None, code,
+                    by_office=channel == DASHBOARD,
+                )
+            )  # fmt: skip
         lines = []
         for task in tasks:
             assignments = people[task.id]
