@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -90,6 +90,7 @@ class StagedFile:
 
     examined: StoredFile
     temporary: Path | None
+    content: bytes = field(default=b"", repr=False)  # a blob found in place: its bytes, kept
 
 
 def _split_name(name: str, fallback: str) -> tuple[str, str]:
@@ -240,7 +241,7 @@ class FileStore:
         path = examined.path
         # A blob with the right name but the wrong size was damaged outside this code; replace it.
         if path.is_file() and path.stat().st_size == len(content):
-            return StagedFile(examined, None)
+            return StagedFile(examined, None, content)
         return StagedFile(examined, self._write_temporary(path, content))
 
     def publish(self, staged: StagedFile) -> StoredFile:
@@ -248,9 +249,14 @@ class FileStore:
         while a transaction holds the database's write lock); its blob is then stored for
         good: a blob of the same content may be named by another row, so a transaction that
         fails after this leaves it (unnamed at worst, never a row without its blob)."""
-        if staged.temporary is None:
-            return replace(staged.examined, created=False)
         path = staged.examined.path
+        if staged.temporary is None:
+            if staged.content and not path.is_file():
+                # Found in place when staged, gone since (``hoinghi purge`` removed the last
+                # row naming it): written again now rather than named by a row and missing.
+                staged.temporary = self._write_temporary(path, staged.content)
+            else:
+                return replace(staged.examined, created=False)
         os.replace(staged.temporary, path)
         staged.temporary = None
         self._sync_directory(path.parent)

@@ -522,3 +522,13 @@ def test_staging_a_stored_content_writes_nothing_and_discarding_it_keeps_the_blo
     store.discard(staged)  # another row names this blob: never removed
     assert files_under(root) == [first.path]
     assert store.publish(staged).created is False
+
+
+def test_a_blob_removed_between_staging_and_publishing_is_written_again(
+    store: FileStore, root: Path
+) -> None:
+    first = store.put("ban-dau.docx", DOCX)
+    staged = store.stage(store.examine("gui-lai.docx", DOCX), DOCX)
+    first.path.unlink()  # ``hoinghi purge`` removed the last row naming it meanwhile
+    assert store.publish(staged).created is True
+    assert files_under(root) == [first.path] and first.path.read_bytes() == DOCX
