@@ -16,7 +16,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -81,6 +81,16 @@ class StoredFile:
     display_name: str
     suffix: str
     created: bool
+
+
+@dataclass
+class StagedFile:
+    """An accepted upload written beside its blob, not yet in place (:meth:`FileStore.stage`):
+    ``temporary`` is None once published or discarded, or when the blob was there already."""
+
+    examined: StoredFile
+    temporary: Path | None
+    content: bytes = field(default=b"", repr=False)  # a blob found in place: its bytes, kept
 
 
 def _split_name(name: str, fallback: str) -> tuple[str, str]:
@@ -216,12 +226,49 @@ class FileStore:
     def keep(self, examined: StoredFile, content: bytes) -> StoredFile:
         """Store ``content`` that :meth:`examine` accepted as ``examined``; identical content
         maps to the existing blob."""
+        staged = self.stage(examined, content)
+        try:
+            return self.publish(staged)
+        finally:
+            self.discard(staged)
+
+    def stage(self, examined: StoredFile, content: bytes) -> StagedFile:
+        """The slow half of :meth:`keep`, to do outside any transaction: ``content`` that
+        :meth:`examine` accepted written and fsynced to a hidden temporary file beside its
+        blob (none when the blob is there already). :meth:`publish` then puts it in place,
+        in the transaction that records it; :meth:`discard` removes it when that transaction
+        refuses it or fails before publishing."""
         path = examined.path
-        created = not (path.is_file() and path.stat().st_size == len(content))
         # A blob with the right name but the wrong size was damaged outside this code; replace it.
-        if created:
-            self._write_atomically(path, content)
-        return replace(examined, created=created)
+        if path.is_file() and path.stat().st_size == len(content):
+            return StagedFile(examined, None, content)
+        return StagedFile(examined, self._write_temporary(path, content))
+
+    def publish(self, staged: StagedFile) -> StoredFile:
+        """Put a staged file in place (a rename and a directory fsync: quick enough to do
+        while a transaction holds the database's write lock); its blob is then stored for
+        good: a blob of the same content may be named by another row, so a transaction that
+        fails after this leaves it (unnamed at worst, never a row without its blob)."""
+        path = staged.examined.path
+        if staged.temporary is None:
+            if staged.content and not path.is_file():
+                # Found in place when staged, gone since (``hoinghi purge`` removed the last
+                # row naming it): written again now rather than named by a row and missing.
+                staged.temporary = self._write_temporary(path, staged.content)
+            else:
+                return replace(staged.examined, created=False)
+        os.replace(staged.temporary, path)
+        staged.temporary = None
+        self._sync_directory(path.parent)
+        return replace(staged.examined, created=True)
+
+    def discard(self, staged: StagedFile) -> None:
+        """Remove a staged file that was not published (nothing if it was, or none was
+        written): an upload refused, or a transaction failed, leaves no bytes behind."""
+        if staged.temporary is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staged.temporary)
+            staged.temporary = None
 
     def open(self, sha256: str) -> bytes:
         """The stored content for a digest; FileNotFoundError if it was never stored."""
@@ -232,8 +279,9 @@ class FileStore:
         digest = _validate_digest(sha256)
         return self.root / digest[:2] / digest[2:4] / digest
 
-    def _write_atomically(self, path: Path, content: bytes) -> None:
-        """Write via a temp file in the same directory so readers never see a partial blob."""
+    def _write_temporary(self, path: Path, content: bytes) -> Path:
+        """Write and fsync ``content`` to a hidden temporary file in ``path``'s directory (the
+        same file system, so that a rename puts it in place whole)."""
         self._make_dirs(path.parent)
         fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
@@ -242,13 +290,16 @@ class FileStore:
                 tmp.flush()
                 os.fchmod(tmp.fileno(), FILE_MODE)
                 os.fsync(tmp.fileno())
-            os.replace(tmp_name, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
             raise
-        # The rename itself only survives a power cut once the directory entry is on disk.
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        return Path(tmp_name)
+
+    @staticmethod
+    def _sync_directory(directory: Path) -> None:
+        """The rename itself only survives a power cut once the directory entry is on disk."""
+        dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:

@@ -14,6 +14,7 @@ from typing import Any, cast
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
 from bot.config import load_config
@@ -1136,3 +1137,54 @@ def test_drafts_of_one_long_named_unit_are_exported_under_names_that_differ() ->
     assert len(set(names)) == 3
     assert [name[-8:] for name in names[1:]] == [" (2).txt", " (3).txt"]
     assert all(len(name) <= MAX_NAME_CHARS for name in names)
+
+
+async def draft_of_1_1(harness: BotHarness, user: FakeUser) -> tuple[ChatAccount, int]:
+    account = ChatAccount("telegram", str(user.id), str(user.id))
+    async with harness.services.ctx.sessions() as session:
+        [assignment_id] = await session.scalars(
+            select(SpeechAssignment.id).where(SpeechAssignment.theme_key == "1.1")
+        )
+    return account, assignment_id
+
+
+async def test_versions_refused_as_they_are_recorded_leave_no_file_on_disk(
+    harness: BotHarness,
+) -> None:
+    # Three uploads at once for the last place: two are refused by the transaction that would
+    # record them; their bytes, written beside the store before it, are removed.
+    user = await speaker(harness)
+    account, assignment_id = await draft_of_1_1(harness, user)
+    drafts = harness.services.drafts
+
+    async def store(name: str) -> str:
+        result = await drafts.store(
+            account, assignment_id, name=f"{name}.docx", content=docx(name), file_ref=None,
+            kind="file",
+        )  # fmt: skip
+        return result.step.value
+
+    for number in range(1, MAX_VERSIONS):
+        await store(f"bản {number}")
+    steps = await asyncio.gather(*(store(f"cùng lúc {n}") for n in range(3)))
+    assert sorted(steps) == ["received", "too_many_versions", "too_many_versions"]
+    root = drafts.files.root
+    on_disk = sorted(p.name for p in root.rglob("*") if p.is_file())
+    assert on_disk == sorted(v.sha256 for v in await versions(harness))
+
+
+async def test_a_version_is_written_before_the_transaction_that_records_it(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_tasks import write_and_transaction_order
+
+    user = await speaker(harness)
+    account, assignment_id = await draft_of_1_1(harness, user)
+    order = await write_and_transaction_order(harness, engine, monkeypatch)
+    result = await harness.services.drafts.store(
+        account, assignment_id, name="v1.docx", content=docx("một"), file_ref=None, kind="file"
+    )
+    assert result.step.value == "received"
+    # The count; the bytes written and fsynced; then, in the recording transaction, only the
+    # rename (and its folder's fsync).
+    assert order == ["begin", "commit", "fsync file", "begin", "fsync folder", "commit"]

@@ -492,3 +492,43 @@ def test_sanitize_filename_uses_the_given_fallback_for_an_empty_stem() -> None:
 def test_bidi_trick_cannot_make_an_executable_pass_as_a_document(store: FileStore) -> None:
     # Displayed by a bidi-aware client as "tham-luanexe.docx", but its real suffix is ".exe".
     assert rejection(store, "tham-luan\u202excod.exe", DOCX) == "bad_type"
+
+
+# --- staged, then put in place by the transaction that records it ----------------------------
+
+
+def test_a_staged_upload_is_not_in_place_until_published(store: FileStore, root: Path) -> None:
+    staged = store.stage(store.examine("ban-dau.docx", DOCX), DOCX)
+    assert not staged.examined.path.exists()
+    assert [p.name.startswith(".tmp-") for p in files_under(root)] == [True]
+    stored = store.publish(staged)
+    assert (stored.created, stored.path.read_bytes()) == (True, DOCX)
+    store.discard(staged)  # after publishing: nothing to remove, the blob stays
+    assert files_under(root) == [stored.path]
+
+
+def test_a_discarded_upload_leaves_nothing_on_disk(store: FileStore, root: Path) -> None:
+    staged = store.stage(store.examine("ban-dau.docx", DOCX), DOCX)
+    store.discard(staged)
+    assert files_under(root) == []
+
+
+def test_staging_a_stored_content_writes_nothing_and_discarding_it_keeps_the_blob(
+    store: FileStore, root: Path
+) -> None:
+    first = store.put("ban-dau.docx", DOCX)
+    staged = store.stage(store.examine("gui-lai.docx", DOCX), DOCX)
+    assert files_under(root) == [first.path]
+    store.discard(staged)  # another row names this blob: never removed
+    assert files_under(root) == [first.path]
+    assert store.publish(staged).created is False
+
+
+def test_a_blob_removed_between_staging_and_publishing_is_written_again(
+    store: FileStore, root: Path
+) -> None:
+    first = store.put("ban-dau.docx", DOCX)
+    staged = store.stage(store.examine("gui-lai.docx", DOCX), DOCX)
+    first.path.unlink()  # ``hoinghi purge`` removed the last row naming it meanwhile
+    assert store.publish(staged).created is True
+    assert files_under(root) == [first.path] and first.path.read_bytes() == DOCX

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import stat
 from collections import Counter
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
@@ -29,7 +32,7 @@ from storage.models import (
     TaskEvidence,
 )
 from storage.uow import unit_of_work
-from tests.conftest import ROOT, local
+from tests.conftest import ROOT, TEST_DATABASE_ENV, local, postgres_url
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.office_support import make_staff
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
@@ -1151,3 +1154,241 @@ async def test_undoing_a_chairs_record_on_the_shared_task_puts_back_hers_not_ano
         TaskStatus.DONE, "bằng văn bản", local(2024, 5, 18, 10, 0), "Phạm Thị Thanh Mai",
     )  # fmt: skip
     assert (await tasks.undo_record(office, task, "DB032")).step is TaskStep.NOTHING_TO_UNDO
+
+
+# --- her file while the office records her report (PostgreSQL: transactions run side by side) --
+
+
+def needs_postgres() -> None:
+    if postgres_url() is None:
+        pytest.skip(f"transactions interleave on PostgreSQL only: set {TEST_DATABASE_ENV}")
+
+
+async def office_records_between_her_read_and_her_lock(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch, task: int, *, at_call: int
+) -> None:
+    """The office records NV04's report («qua điện thoại») and commits just after her file's
+    transaction read her assignment (its ``at_call``-th look-up of it), before it locks it."""
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    original = tasks._assignment
+    calls = 0
+
+    async def office_records_meanwhile(session: AsyncSession, *args: Any) -> object:
+        nonlocal calls
+        found = await original(session, *args)
+        calls += 1
+        if calls == at_call:
+            monkeypatch.setattr(tasks, "_assignment", original)
+            recorded = await tasks.record_for(office, task, "NV04", note="qua điện thoại")
+            assert recorded.step is TaskStep.RECORDED_FOR
+        return found
+
+    monkeypatch.setattr(tasks, "_assignment", office_records_meanwhile)
+
+
+async def assert_the_record_stays_the_offices(harness: BotHarness, task: int) -> None:
+    tasks = harness.services.tasks
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.updated_at, dao.recorded_by) == (
+        TaskStatus.DONE, "qua điện thoại", local(2024, 5, 18, 9, 30), "Phạm Thị Thanh Mai",
+    )  # fmt: skip
+    undone = await tasks.undo_record(await office_staff(harness), task, "NV04")
+    assert undone.step is TaskStep.RECORD_UNDONE
+
+
+async def test_her_page_file_sent_while_the_office_records_her_report_leaves_it_the_offices(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_postgres()
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV04"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    # The upload's second look-up is its recording transaction's (the first one counts her
+    # files before the content is examined).
+    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=2)
+    stored = await harness.services.tasks.store_file(
+        page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
+    )
+    assert stored.step is TaskStep.FILE_SAVED
+    await assert_the_record_stays_the_offices(harness, task)
+
+
+async def test_her_chat_file_sent_while_the_office_records_her_report_leaves_it_the_offices(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_postgres()
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
+    await harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
+    await assert_the_record_stays_the_offices(harness, task)
+
+
+async def test_her_link_sent_while_the_office_records_her_report_leaves_it_the_offices(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_postgres()
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
+    await harness.send(owner.text("https://drive.example/kich-ban"))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
+    await assert_the_record_stays_the_offices(harness, task)
+
+
+async def test_the_offices_filed_record_cannot_slip_between_her_file_count_and_her_chat_file(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.services.tasks as module
+
+    # 19 files of hers; her 20th comes from the chat while the office records her report with
+    # a file. Her row is held from her count to her commit: the office's record waits, then
+    # finds her files at the most — never 21 files.
+    needs_postgres()
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    assignment = await assignment_of(harness, task, "NV04")
+    async with unit_of_work(harness.services.ctx.sessions) as session:
+        for number in range(1, MAX_TASK_FILES):
+            her_file(session, assignment, number)
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    original = module._files_full
+    record = None
+
+    async def office_records_after_her_count(session: AsyncSession, found: Any) -> bool:
+        nonlocal record
+        full = await original(session, found)
+        monkeypatch.setattr(module, "_files_full", original)
+        async with harness.services.ctx.sessions() as probe:
+            try:  # is her row held? Then the office's record would wait for her commit.
+                await probe.execute(
+                    select(TaskAssignment.id)
+                    .where(TaskAssignment.id == assignment.id)
+                    .with_for_update(nowait=True)
+                )
+            except DBAPIError:
+                return full
+        record = await tasks.record_for(
+            office, task, "NV04", note="qua điện thoại", file=("Phim.docx", docx("phim"))
+        )
+        return full
+
+    monkeypatch.setattr(module, "_files_full", office_records_after_her_count)
+    await harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
+    if record is None:  # it waited for her file's commit
+        record = await tasks.record_for(
+            office, task, "NV04", note="qua điện thoại", file=("Phim.docx", docx("phim"))
+        )
+    assert record.step is TaskStep.TOO_MANY_FILES
+    async with harness.services.ctx.sessions() as session:
+        files = await session.scalar(
+            select(func.count())
+            .select_from(TaskEvidence)
+            .where(TaskEvidence.assignment_id == assignment.id, TaskEvidence.kind == "file")
+        )
+    assert files == MAX_TASK_FILES
+
+
+# --- a file's bytes are written before the transaction that records it (SQLite's write lock) --
+
+
+async def write_and_transaction_order(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> list[str]:
+    """What happens from now, in order: each transaction's begin and commit, and each fsync of
+    the file store (a staged file's bytes, or a folder after a file was put in place). The
+    chat's records made in passing (the updates handled, the accounts used) are stored first:
+    they would ride in a transaction of their own a moment later."""
+    import storage.files
+    from handlers.telegram.dedupe import flush_handled
+
+    await flush_handled(harness.app.bot_data)
+    await harness.services.activity.flush()
+
+    order: list[str] = []
+    fsync = os.fsync
+
+    def noted_fsync(fd: int) -> None:
+        order.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        fsync(fd)
+
+    monkeypatch.setattr(storage.files.os, "fsync", noted_fsync)
+    event.listen(engine.sync_engine, "begin", lambda _: order.append("begin"))
+    event.listen(engine.sync_engine, "commit", lambda _: order.append("commit"))
+    return order
+
+
+async def test_a_page_upload_writes_its_bytes_before_the_transaction_that_records_it(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV04"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    order = await write_and_transaction_order(harness, engine, monkeypatch)
+    stored = await harness.services.tasks.store_file(
+        page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
+    )
+    assert stored.step is TaskStep.FILE_SAVED
+    # Her files counted; the bytes written and fsynced; then, in the recording transaction,
+    # only the rename (and its folder's fsync).
+    assert order == ["begin", "commit", "fsync file", "begin", "fsync folder", "commit"]
+
+
+async def test_the_offices_filed_record_writes_its_bytes_before_the_transaction_that_records_it(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    order = await write_and_transaction_order(harness, engine, monkeypatch)
+    recorded = await harness.services.tasks.record_for(
+        office, task, "NV04", note="qua điện thoại", file=("Phim.docx", docx("phim"))
+    )
+    assert recorded.step is TaskStep.RECORDED_FOR
+    assert order == ["begin", "commit", "fsync file", "begin", "fsync folder", "commit"]
+
+
+async def test_her_board_lists_the_file_attached_to_the_offices_record_as_the_offices(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await tasks.record_for(
+        office, task, "NV04", note="qua điện thoại", file=("Ban-ghi-VP.docx", docx("bản ghi"))
+    )
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("📎 Gửi sản phẩm"))
+    await harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    before = len(owner.messages)
+    await harness.send(owner.command("/nhiemvu"))
+    chat = "\n".join(m["text"] for m in owner.messages[before:]).split("\n")
+    assert [shown for shown in chat if shown.startswith("📎 Tệp")] == [
+        "📎 Tệp Ban-ghi-VP.docx — Phạm Thị Hồng Đào (kèm ghi nhận của Văn phòng)",
+        "📎 Tệp Kich-ban.docx — Phạm Thị Hồng Đào",
+    ]

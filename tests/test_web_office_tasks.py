@@ -647,3 +647,25 @@ async def test_a_file_she_sends_after_the_offices_record_leaves_the_record_the_o
         " Hủy ghi nhận"
     )
     assert text_of(shown.text, f"file-{evidence}") == f"{FILE_NAME} — Phạm Thị Hồng Đào"
+
+
+async def test_the_file_attached_to_the_offices_record_is_listed_as_the_offices(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # The clerk must tell the file «Hủy ghi nhận» takes off the task from the ones she sent.
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
+    await desk.client.post(
+        f"/office/{page}/record",
+        data={**fields, "person": "NV04", "note": "qua điện thoại"},
+        files={"file": ("Ban-ghi-VP.docx", docx("bản ghi"), "application/octet-stream")},
+    )
+    hers = await upload(harness, "NV04", "VI.1.3", FILE_NAME, docx("tiến độ"))
+    shown = await desk.client.get(f"/office/{page}")
+    files = re.findall(rf'href="/office/tasks/{task}/files/(\d+)"', shown.text)
+    [office] = [int(f) for f in files if int(f) != hers]
+    assert text_of(shown.text, f"file-{office}") == (
+        "Ban-ghi-VP.docx — Phạm Thị Hồng Đào (kèm ghi nhận của Văn phòng)"
+    )
+    assert text_of(shown.text, f"file-{hers}") == f"{FILE_NAME} — Phạm Thị Hồng Đào"

@@ -382,3 +382,24 @@ async def test_her_page_still_says_the_office_recorded_her_report_after_she_send
     assert '<p class="text">qua điện thoại</p>' not in section
     sent = section.split(f'<ul id="task-{task}-evidence">', 1)[1].split("</ul>")[0]
     assert "Bao-cao.docx" in sent and "nhận lúc 11:00, 29/4" in sent
+
+
+async def test_her_page_lists_the_file_attached_to_the_offices_record_as_the_offices(
+    web: Web, harness: BotHarness
+) -> None:
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.1")
+    harness.clock.set(local(2024, 4, 29, 10, 0))
+    await tasks.record_for(
+        office, task, OWNER, note="qua điện thoại", file=("Ban-ghi-VP.docx", docx("bản ghi"))
+    )
+    harness.clock.set(local(2024, 4, 29, 11, 0))
+    assert await upload(web, task, "Bao-cao.docx", docx("Báo cáo")) == SAVED
+    section = (await web.open(OWNER)).text.split(f'id="task-{task}"', 1)[1].split("</article>")[0]
+    sent = section.split(f'<ul id="task-{task}-evidence">', 1)[1].split("</ul>")[0]
+    items = re.findall(r"<li>(.*?)</li>", sent)
+    assert [re.sub(r"\(\d[^)]*\)", "(…)", item) for item in items] == [
+        "Ban-ghi-VP.docx (…), Văn phòng gửi kèm khi ghi nhận báo cáo của đồng chí lúc 10:00, 29/4",
+        "Bao-cao.docx (…), nhận lúc 11:00, 29/4",
+    ]

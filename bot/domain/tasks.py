@@ -70,6 +70,9 @@ class EvidenceLine:
     by: str
     stored: bool = False  # a file this server keeps (uploaded on a personal page)
     by_code: str = ""  # the sender's code: a contact is shown her own deliverables only
+    # Attached by the office to its record of her report (:meth:`TaskService.record_for`), not
+    # sent by her: listed as the office's (and «Hủy ghi nhận» takes it off the task).
+    by_office: bool = False
 
 
 @dataclass(frozen=True)

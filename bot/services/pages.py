@@ -80,6 +80,7 @@ class PageEvidence:
     url: str | None
     size: int | None
     created_at: datetime
+    by_office: bool = False  # attached by the office to its record of her report, not hers
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,7 @@ def _details_statement() -> Any:
             b=ev.c.url,
             c=ev.c.kind,
             at=ev.c.created_at,
+            flag=ev.c.channel == DASHBOARD,  # the office's, with its record of her report
         )
     ).where(ev.c.assignment_id == a.c.id, a.c.person_id == person, a.c.task_id == t.c.id, live_task)
     drafts = select(
@@ -403,7 +405,7 @@ class PageService:
         evidence: dict[int, list[PageEvidence]] = {}
         for row in sorted(by_kind.get("evidence", []), key=lambda row: row.id):
             evidence.setdefault(row.parent, []).append(
-                PageEvidence(row.id, row.c, row.a, row.b, row.size, row.at)
+                PageEvidence(row.id, row.c, row.a, row.b, row.size, row.at, bool(row.flag))
             )
         tasks = [
             PageTask(

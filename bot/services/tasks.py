@@ -36,7 +36,7 @@ from bot.services.context import ServiceContext
 from bot.services.queueing import queue_office_note
 from storage import queries
 from storage.content import FileRejected, RejectCode, check_content
-from storage.files import DELIVERABLE_SUFFIXES, FileStore, check_upload
+from storage.files import DELIVERABLE_SUFFIXES, FileStore, StagedFile, check_upload
 from storage.models import (
     AuditEntry,
     ChannelIdentity,
@@ -435,6 +435,7 @@ class TaskService:
                 url = _URL.search(value)
                 if url is None:
                     return TaskResult(TaskStep.NOT_A_FILE)
+                await _lock(session, assignment)
                 evidence = self._add_evidence(
                     session,
                     account,
@@ -493,6 +494,7 @@ class TaskService:
             if isinstance(found, TaskResult):
                 return found
             _, task, assignment = found
+            await _lock(session, assignment)
             if await _files_full(session, assignment):
                 ident.pending_input = ident.pending_data = None
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
@@ -537,6 +539,21 @@ class TaskService:
         except FileRejected as exc:
             log.info("task deliverable rejected: %s", exc.code)
             return TaskResult(TaskStep.REJECTED, reject=exc.code)
+        # Its bytes (20 MB at most, fsynced) are written beside the store before the recording
+        # transaction begins: on SQLite that transaction holds the database's only write lock,
+        # which every tap and check-in waits for. Only put in place once a row names it.
+        staged = await asyncio.to_thread(self._files.stage, examined, content)
+        try:
+            return await self._record_upload(account, task_id, name, staged)
+        finally:
+            self._files.discard(staged)  # refused, or failed before it was put in place
+
+    async def _record_upload(
+        self, account: ChatAccount, task_id: int, name: str, staged: StagedFile
+    ) -> TaskResult:
+        """:meth:`store_file`'s recording transaction: the staged file put in place in the
+        store only with the row that names it, or left to be discarded."""
+        examined = staged.examined
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._assignment(session, account, task_id)
             if isinstance(found, TaskResult):
@@ -544,11 +561,7 @@ class TaskService:
             ident, task, assignment = found
             # Uploads for one assignment take turns from here (on PostgreSQL; SQLite's writers
             # do anyway): each counts the files after the one before it committed.
-            await session.execute(
-                select(TaskAssignment.id)
-                .where(TaskAssignment.id == assignment.id)
-                .with_for_update()
-            )
+            await _lock(session, assignment)
             if await _files_full(session, assignment):  # another upload took the last place
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
             same = await session.scalar(
@@ -563,18 +576,14 @@ class TaskService:
                 return TaskResult(
                     TaskStep.FILE_DUPLICATE, await self._line(session, task), evidence_id=same
                 )
-            # Written only now that a row will name it (20 MB at most, under the transaction's
-            # lock): a blob written before the look above stayed on disk, unnamed, whenever
-            # another upload took her last place meanwhile.
-            stored = await asyncio.to_thread(self._files.keep, examined, content)
             evidence = self._add_evidence(
                 session,
                 account,
                 assignment,
                 kind="file",
                 name=name[:300],
-                size=stored.size,
-                sha256=stored.sha256,
+                size=examined.size,
+                sha256=examined.sha256,
             )
             await session.flush()
             await self._office_note(
@@ -585,6 +594,8 @@ class TaskService:
                 note=name,
                 evidence_id=evidence.id,
             )
+            # In place now that a row names it (a rename: quick under the write lock).
+            await asyncio.to_thread(self._files.publish, staged)
             return TaskResult(
                 TaskStep.FILE_SAVED, await self._line(session, task), evidence_id=evidence.id
             )
@@ -808,6 +819,28 @@ class TaskService:
             except FileRejected as exc:
                 log.info("task deliverable rejected: %s", exc.code)
                 return TaskResult(TaskStep.REJECTED, reject=exc.code)
+        # Its bytes written beside the store before the recording transaction (which holds
+        # SQLite's only write lock); put in place only with the row that names it.
+        staged = None
+        if examined is not None and file is not None:
+            staged = await asyncio.to_thread(self._files.stage, examined, file[1])
+        try:
+            return await self._record(office, task_id, code, value, file, staged)
+        finally:
+            if staged is not None:
+                self._files.discard(staged)  # refused, or failed before it was put in place
+
+    async def _record(
+        self,
+        office: OfficeActor,
+        task_id: int,
+        code: str,
+        value: str,
+        file: tuple[str, bytes] | None,
+        staged: StagedFile | None,
+    ) -> TaskResult:
+        """:meth:`record_for`'s recording transaction (``staged``: its file, staged)."""
+        examined = staged.examined if staged is not None else None
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._assignment_of(session, task_id, code, file is not None)
@@ -816,12 +849,7 @@ class TaskService:
             task, assignment, person = found
             # A second submit of the same form (or two clerks at once) takes its turn here on
             # PostgreSQL, and then finds the report recorded.
-            await session.execute(
-                select(TaskAssignment.id)
-                .where(TaskAssignment.id == assignment.id)
-                .with_for_update()
-            )
-            await session.refresh(assignment)
+            await _lock(session, assignment)
             if assignment.status == TaskStatus.DONE:
                 return await self._already_done(session, task, assignment, person)
             # Her files counted again under the lock: one she sent after the look above (on
@@ -845,22 +873,21 @@ class TaskService:
                     )
                     .limit(1)
                 )
-                if same is None:
-                    # Written only now that a row will name it (a write of 20 MB at most, under
-                    # the transaction's lock): a blob written before the look above stayed on
-                    # disk, unnamed, whenever a colleague's record came first.
-                    stored = await asyncio.to_thread(self._files.keep, examined, file[1])
+                if same is None and staged is not None:
                     evidence = self._add_evidence(
                         session,
                         office,
                         assignment,
                         kind="file",
                         name=file[0][:300],
-                        size=stored.size,
-                        sha256=stored.sha256,
+                        size=examined.size,
+                        sha256=examined.sha256,
                     )
                     await session.flush()
                     evidence_id = evidence.id
+                    # In place now that a row names it (a rename: quick under the write lock);
+                    # a record refused above, or the same file kept, leaves no blob behind.
+                    await asyncio.to_thread(self._files.publish, staged)
             assignment.updated_at, assignment.updated_by = now, office.actor
             return TaskResult(
                 TaskStep.RECORDED_FOR,
@@ -1253,6 +1280,7 @@ class TaskService:
             select(
                 TaskEvidence.id, TaskEvidence.kind, TaskEvidence.name, TaskEvidence.url,
                 TaskEvidence.sha256, TaskAssignment.task_id, Delegate.full_name, Delegate.code,
+                TaskEvidence.channel,
             )
             .join(TaskAssignment, TaskAssignment.id == TaskEvidence.assignment_id)
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
@@ -1260,10 +1288,13 @@ class TaskService:
             .order_by(TaskEvidence.id)
         )  # fmt: skip
         files: dict[int, list[EvidenceLine]] = {task_id: [] for task_id in ids}
-        for evidence_id, kind, name, url, sha256, task_id, by, code in evidence:
+        for evidence_id, kind, name, url, sha256, task_id, by, code, channel in evidence:
             files[task_id].append(
-                EvidenceLine(evidence_id, kind, name, url, by, sha256 is not None, code)
-            )
+                EvidenceLine(
+                    evidence_id, kind, name, url, by, sha256 is not None, code,
+                    by_office=channel == DASHBOARD,
+                )
+            )  # fmt: skip
         lines = []
         for task in tasks:
             assignments = people[task.id]
@@ -1291,6 +1322,16 @@ class TaskService:
             )
         lines.sort(key=lambda line: (not line.overdue, line.deadline_at, line.key))
         return lines
+
+
+async def _lock(session: AsyncSession, assignment: TaskAssignment) -> None:
+    """Lock ``assignment``'s row for the caller's change (on PostgreSQL; SQLite's writers take
+    turns anyway) and read it again as it now is: a change committed since it was read (the
+    office's record of her report, another file of hers) is what the caller then counts and
+    judges by, not the stale copy — her file sent while the office recorded her report would
+    otherwise make the office's record hers, and a file counted before the office's filed
+    record would pass the cap."""
+    await session.refresh(assignment, with_for_update=True)
 
 
 async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool:

@@ -168,7 +168,11 @@ def task_summary(
             continue
         lines.append(
             catalog.html(
-                "task_board.link" if evidence.url else "task_board.file",
+                "task_board.link"
+                if evidence.url
+                else "task_board.file_office"
+                if evidence.by_office
+                else "task_board.file",
                 name=evidence.name,
                 url=evidence.url or "",
                 by=evidence.by,

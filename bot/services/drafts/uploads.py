@@ -145,81 +145,93 @@ class Uploads(DraftUseCase):
                 draft = await self._line(session, found[1].id)
                 return DraftResult(DraftStep.TOO_MANY_VERSIONS, draft=draft)
         try:
-            stored = await asyncio.to_thread(self._files.put, name, content)
+            stored = await asyncio.to_thread(self._files.examine, name, content)
         except FileRejected as exc:
             log.info("draft upload rejected: %s", exc.code)
             return DraftResult(DraftStep.REJECTED, reject=exc.code)
-        now = self._ctx.clock.now()
-        async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._own(session, account, assignment_id)
-            if isinstance(found, DraftResult):
-                return found
-            _, row = found
-            # Uploads to one draft take turns from here (on PostgreSQL; SQLite's writers do
-            # anyway): each numbers and counts its version after the one before it committed.
-            await session.execute(
-                select(SpeechAssignment.id).where(SpeechAssignment.id == row.id).with_for_update()
-            )
-            # Only the newest counts: going back to an earlier text is a new version (the store
-            # keeps its bytes once either way).
-            newest = await session.scalar(
-                select(DraftVersion)
-                .where(DraftVersion.assignment_id == row.id)
-                .order_by(DraftVersion.number.desc())
-                .limit(1)
-            )
-            if newest is not None and newest.sha256 == stored.sha256:
+        # Its bytes are written beside the store before the recording transaction begins (on
+        # SQLite that transaction holds the database's only write lock, which every tap and
+        # check-in waits for), put in place only with the version that names it, and removed
+        # if the version is refused: no blob is left that no row names.
+        staged = await asyncio.to_thread(self._files.stage, stored, content)
+        try:
+            now = self._ctx.clock.now()
+            async with unit_of_work(self._ctx.sessions) as session:
+                found = await self._own(session, account, assignment_id)
+                if isinstance(found, DraftResult):
+                    return found
+                _, row = found
+                # Uploads to one draft take turns from here (on PostgreSQL; SQLite's writers do
+                # anyway): each numbers and counts its version after the one before it committed.
+                await session.execute(
+                    select(SpeechAssignment.id)
+                    .where(SpeechAssignment.id == row.id)
+                    .with_for_update()
+                )
+                # Only the newest counts: going back to an earlier text is a new version (the store
+                # keeps its bytes once either way).
+                newest = await session.scalar(
+                    select(DraftVersion)
+                    .where(DraftVersion.assignment_id == row.id)
+                    .order_by(DraftVersion.number.desc())
+                    .limit(1)
+                )
+                if newest is not None and newest.sha256 == stored.sha256:
+                    return DraftResult(
+                        DraftStep.DUPLICATE,
+                        draft=await self._line(session, row.id),
+                        version=version_line(newest),
+                    )
+                number = await self._latest_number(session, row.id) + 1
+                if number > MAX_VERSIONS:  # another upload took the last place meanwhile
+                    return DraftResult(
+                        DraftStep.TOO_MANY_VERSIONS, draft=await self._line(session, row.id)
+                    )
+                version = DraftVersion(
+                    assignment_id=row.id,
+                    number=number,
+                    kind=kind,
+                    sha256=stored.sha256,
+                    size=stored.size,
+                    display_name=stored.display_name,
+                    suffix=stored.suffix,
+                    channel=account.channel if file_ref else None,
+                    file_ref=file_ref,
+                    created_at=now,
+                    created_by=account.actor,
+                )
+                session.add(version)
+                await session.flush()
+                queries.add_audit(
+                    session,
+                    at=now,
+                    actor=account.actor,
+                    action="draft.version",
+                    entity="speech_assignment",
+                    entity_id=row.id,
+                    before={"status": row.status},
+                    after={
+                        "status": str(DraftStatus.SUBMITTED),
+                        "version": version.number,
+                        "sha256": stored.sha256,
+                        "size": stored.size,
+                    },
+                )
+                row.status, row.updated_at = DraftStatus.SUBMITTED, now
+                await self._post_to_office(
+                    session,
+                    MessageKind.DRAFT_VERSION,
+                    {"assignment_id": row.id, "version_id": version.id},
+                )
+                # In place now that a row names it (a rename: quick under the write lock).
+                await asyncio.to_thread(self._files.publish, staged)
                 return DraftResult(
-                    DraftStep.DUPLICATE,
+                    DraftStep.RECEIVED,
                     draft=await self._line(session, row.id),
-                    version=version_line(newest),
+                    version=version_line(version),
                 )
-            number = await self._latest_number(session, row.id) + 1
-            if number > MAX_VERSIONS:  # another upload took the last place meanwhile
-                return DraftResult(
-                    DraftStep.TOO_MANY_VERSIONS, draft=await self._line(session, row.id)
-                )
-            version = DraftVersion(
-                assignment_id=row.id,
-                number=number,
-                kind=kind,
-                sha256=stored.sha256,
-                size=stored.size,
-                display_name=stored.display_name,
-                suffix=stored.suffix,
-                channel=account.channel if file_ref else None,
-                file_ref=file_ref,
-                created_at=now,
-                created_by=account.actor,
-            )
-            session.add(version)
-            await session.flush()
-            queries.add_audit(
-                session,
-                at=now,
-                actor=account.actor,
-                action="draft.version",
-                entity="speech_assignment",
-                entity_id=row.id,
-                before={"status": row.status},
-                after={
-                    "status": str(DraftStatus.SUBMITTED),
-                    "version": version.number,
-                    "sha256": stored.sha256,
-                    "size": stored.size,
-                },
-            )
-            row.status, row.updated_at = DraftStatus.SUBMITTED, now
-            await self._post_to_office(
-                session,
-                MessageKind.DRAFT_VERSION,
-                {"assignment_id": row.id, "version_id": version.id},
-            )
-            return DraftResult(
-                DraftStep.RECEIVED,
-                draft=await self._line(session, row.id),
-                version=version_line(version),
-            )
+        finally:
+            self._files.discard(staged)  # refused, or failed before it was put in place
 
 
 def _held(ident: ChannelIdentity) -> list[dict[str, Any]]:
