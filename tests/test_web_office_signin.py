@@ -11,7 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.chat import Inbox
 from bot.cli import main
@@ -21,9 +22,11 @@ from bot.domain.outbound import TextPart
 from bot.services import Services
 from bot.services.access import Access, OfficeActor, Role
 from bot.services.report_file import change_lines
-from bot.services.signin import Ended, LinkState, digest
+from bot.services.signin import Ended, LinkState, _lock_person, digest
 from bot.texts import load_catalog
-from storage.models import AuditEntry, StaffSession
+from storage import queries
+from storage.models import AuditEntry, Delegate, StaffSession
+from storage.uow import unit_of_work
 from tests.channels.text_channel import CAPABILITIES
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 
@@ -402,6 +405,39 @@ async def test_everywhere_from_a_tab_another_tab_signed_out_is_not_done_while_th
     later = await desk.client.post("/office/sessions/end", data={**everywhere, "session": "all"})
     assert later.status_code == 200 and text_of(later.text, "message-signed_out") == SIGNED_OUT
     await phone.client.aclose()
+
+
+async def test_while_her_sign_in_holds_her_row_rows_about_her_are_written_and_sign_outs_wait(
+    imported: Services,
+) -> None:
+    """PostgreSQL: signing in and signing out lock her row against each other only
+    (``FOR NO KEY UPDATE``): an answer, a delivery, a check-in — any row that refers to her —
+    is written meanwhile, not held until the sign-in ends."""
+    sessions = imported.ctx.sessions
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite's write transactions take turns whole: no row locks to compare")
+    await make_staff(imported)
+    async with sessions() as session:
+        person = await queries.delegate_by_code(session, imported.ctx.meeting_id, STAFF)
+    assert person is not None
+    now = imported.ctx.clock.now()
+    async with unit_of_work(sessions) as signing_in:
+        await _lock_person(signing_in, person.id)  # what redeem and signing out take first
+        async with unit_of_work(sessions) as meanwhile:
+            await meanwhile.execute(text("SET LOCAL lock_timeout = '5s'"))  # only if it waits
+            meanwhile.add(
+                StaffSession(person_id=person.id, kind="link", token_hash=digest("meanwhile"),
+                             origin="cli", created_at=now, expires_at=now)
+            )  # fmt: skip
+            await meanwhile.flush()  # its reference to her checked: no wait for the sign-in
+        # A sign-out would wait for the sign-in to end (NOWAIT says so at once).
+        with pytest.raises(DBAPIError, match="could not obtain lock"):
+            async with unit_of_work(sessions) as signing_out:
+                await signing_out.execute(
+                    select(Delegate.id)
+                    .where(Delegate.id == person.id)
+                    .with_for_update(key_share=True, nowait=True)
+                )
 
 
 async def test_a_link_of_someone_whose_role_was_withdrawn_says_so_and_whom_to_ask(

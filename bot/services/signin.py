@@ -459,11 +459,15 @@ async def end_sessions_of(
 
 
 async def _lock_person(session: AsyncSession, person_id: int) -> Delegate | None:
-    """The person's row, locked for the transaction (``FOR UPDATE``; SQLite's write
-    transactions queue whole anyway): opening a session with her link and ending her sessions
-    and links take it first, so on PostgreSQL too one waits for the other to commit and then
-    sees what it did."""
-    return await session.scalar(select(Delegate).where(Delegate.id == person_id).with_for_update())
+    """The person's row, locked for the transaction (``FOR NO KEY UPDATE``, as
+    :func:`storage.queries.lock_meeting`; SQLite's write transactions queue whole anyway):
+    opening a session with her link and ending her sessions and links take it first, so on
+    PostgreSQL too one waits for the other to commit and then sees what it did. The weaker
+    lock leaves the rows that only refer to her (answers, deliveries, check-ins) free to be
+    written meanwhile: ``FOR UPDATE`` would hold every one of them until the sign-in ends."""
+    return await session.scalar(
+        select(Delegate).where(Delegate.id == person_id).with_for_update(key_share=True)
+    )
 
 
 def _desk_names(desk: DeskActor | None) -> tuple[str, str]:
