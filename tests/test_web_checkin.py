@@ -240,6 +240,21 @@ async def test_a_second_tap_on_the_desks_sign_out_says_she_is_signed_out(phone: 
     )
 
 
+async def test_the_desks_sign_out_after_the_session_ran_out_asks_to_sign_in(
+    meeting: Day, phone: Desk
+) -> None:
+    shown = await phone.client.get("/office/checkin")
+    data = fields(shown.text, "form-desk-signout")
+    meeting.clock.advance(meeting.services.signin.session_lifetime)  # over, never signed out
+    pressed = await phone.client.post("/office/checkin/signout", data=data)
+    assert pressed.status_code == 401 and 'id="message-signed_out"' not in pressed.text
+    assert text_of(pressed.text, "signin-ended") == (
+        "Phiên đăng nhập trên trình duyệt này đã hết hạn hoặc đã được đăng xuất. Thao tác vừa"
+        " rồi (điểm danh, hủy, ghi nhận, gửi) chưa được thực hiện: đề nghị đăng nhập lại rồi"
+        " làm lại."
+    )
+
+
 async def test_a_desk_phone_whose_session_expired_asks_to_sign_in_and_offers_the_way_out(
     meeting: Day, phone: Desk
 ) -> None:

@@ -11,7 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.chat import Inbox
 from bot.cli import main
@@ -21,9 +22,11 @@ from bot.domain.outbound import TextPart
 from bot.services import Services
 from bot.services.access import Access, OfficeActor, Role
 from bot.services.report_file import change_lines
-from bot.services.signin import Ended, digest
+from bot.services.signin import Ended, LinkState, _lock_person, digest
 from bot.texts import load_catalog
-from storage.models import AuditEntry, StaffSession
+from storage import queries
+from storage.models import AuditEntry, Delegate, StaffSession
+from storage.uow import unit_of_work
 from tests.channels.text_channel import CAPABILITIES
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 
@@ -334,6 +337,107 @@ async def test_a_second_tap_on_sign_out_says_she_is_signed_out_not_that_nothing_
     desk.client.cookies.set("hoinghi_office", cookie, path="/office")
     other = await desk.client.post("/office/sessions/end", data={**fields, "session": "1"})
     assert other.status_code == 401 and "chưa được thực hiện" in text_of(other.text, "signin-ended")
+
+
+SIGNED_OUT = (
+    "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
+    " trong tin nhắn riêng với bot."
+)
+ENDED_NOT_DONE = (
+    "Phiên đăng nhập trên trình duyệt này đã hết hạn hoặc đã được đăng xuất. Thao tác vừa rồi"
+    " (điểm danh, hủy, ghi nhận, gửi) chưa được thực hiện: đề nghị đăng nhập lại rồi làm lại."
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "form_id", "data"),
+    [("signout", "form-signout", {}), ("sessions/end", "form-end-all", {"session": "all"})],
+)
+async def test_signing_out_from_a_tab_whose_session_ran_out_is_said_not_done_and_the_phone_stays(
+    desk: Desk, imported: Services, clock, path: str, form_id: str, data: dict[str, str]
+) -> None:
+    await desk.sign_in()  # the laptop, in the morning
+    page = "sessions" if path == "sessions/end" else ""
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, form_id)
+    clock.advance(timedelta(hours=9))
+    phone = await desk_for(imported)
+    await phone.sign_in()  # the phone, later
+    clock.advance(timedelta(hours=1, minutes=1))  # the laptop's ten hours are over, not the phone's
+    unspent = await imported.signin.link_for_code(STAFF)  # and a link not used yet
+    assert unspent.secret is not None
+    # The phone is lost: from the laptop's tab left open she signs out (everywhere, or not).
+    pressed = await desk.client.post(f"/office/{path}", data={**fields, **data})
+    # Not "signed out everywhere" while the phone is signed in: not done, sign in and do it.
+    assert pressed.status_code == 401 and 'id="message-signed_out' not in pressed.text
+    assert text_of(pressed.text, "signin-ended") == ENDED_NOT_DONE
+    assert (await phone.client.get("/office/")).status_code == 200
+    assert await imported.signin.link_state(unspent.secret) is LinkState.OPEN
+    await phone.client.aclose()
+
+
+async def test_everywhere_from_a_tab_another_tab_signed_out_is_not_done_while_the_phone_is_in(
+    desk: Desk, imported: Services
+) -> None:
+    await desk.sign_in()
+    phone = await desk_for(imported)
+    await phone.sign_in()
+    everywhere = hidden((await desk.client.get("/office/sessions")).text, "form-end-all")
+    signout = hidden((await desk.client.get("/office/")).text, "form-signout")
+    cookie = desk.client.cookies.get("hoinghi_office", path="/office")
+    assert cookie is not None
+    # Another tab's «Đăng xuất» ends this browser's session, the phone's stays.
+    plain = await desk.client.post("/office/signout", data=signout)
+    assert plain.status_code == 200 and text_of(plain.text, "message-signed_out") == SIGNED_OUT
+    # This tab's «Đăng xuất ở mọi nơi» left with the cookie before that answer came back.
+    desk.client.cookies.set("hoinghi_office", cookie, path="/office")
+    pressed = await desk.client.post("/office/sessions/end", data={**everywhere, "session": "all"})
+    assert pressed.status_code == 401 and 'id="message-signed_out' not in pressed.text
+    assert text_of(pressed.text, "signin-ended") == ENDED_NOT_DONE
+    assert (await phone.client.get("/office/")).status_code == 200
+    # «Đăng xuất» again from that tab is said done: this browser's session was signed out.
+    desk.client.cookies.set("hoinghi_office", cookie, path="/office")
+    again = await desk.client.post("/office/signout", data=signout)
+    assert again.status_code == 200 and text_of(again.text, "message-signed_out") == SIGNED_OUT
+    # Once the phone's session ended too, nothing of hers is open: everywhere is done.
+    ended = await phone.post("sessions/end", "form-end-all", {"session": "all"}, page="sessions")
+    assert ended.status_code == 200 and 'id="message-signed_out_everywhere"' in ended.text
+    desk.client.cookies.set("hoinghi_office", cookie, path="/office")
+    later = await desk.client.post("/office/sessions/end", data={**everywhere, "session": "all"})
+    assert later.status_code == 200 and text_of(later.text, "message-signed_out") == SIGNED_OUT
+    await phone.client.aclose()
+
+
+async def test_while_her_sign_in_holds_her_row_rows_about_her_are_written_and_sign_outs_wait(
+    imported: Services,
+) -> None:
+    """PostgreSQL: signing in and signing out lock her row against each other only
+    (``FOR NO KEY UPDATE``): an answer, a delivery, a check-in — any row that refers to her —
+    is written meanwhile, not held until the sign-in ends."""
+    sessions = imported.ctx.sessions
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite's write transactions take turns whole: no row locks to compare")
+    await make_staff(imported)
+    async with sessions() as session:
+        person = await queries.delegate_by_code(session, imported.ctx.meeting_id, STAFF)
+    assert person is not None
+    now = imported.ctx.clock.now()
+    async with unit_of_work(sessions) as signing_in:
+        await _lock_person(signing_in, person.id)  # what redeem and signing out take first
+        async with unit_of_work(sessions) as meanwhile:
+            await meanwhile.execute(text("SET LOCAL lock_timeout = '5s'"))  # only if it waits
+            meanwhile.add(
+                StaffSession(person_id=person.id, kind="link", token_hash=digest("meanwhile"),
+                             origin="cli", created_at=now, expires_at=now)
+            )  # fmt: skip
+            await meanwhile.flush()  # its reference to her checked: no wait for the sign-in
+        # A sign-out would wait for the sign-in to end (NOWAIT says so at once).
+        with pytest.raises(DBAPIError, match="could not obtain lock"):
+            async with unit_of_work(sessions) as signing_out:
+                await signing_out.execute(
+                    select(Delegate.id)
+                    .where(Delegate.id == person.id)
+                    .with_for_update(key_share=True, nowait=True)
+                )
 
 
 async def test_a_link_of_someone_whose_role_was_withdrawn_says_so_and_whom_to_ask(

@@ -321,6 +321,33 @@ class StaffSignIn:
             return None
         return row, roles
 
+    async def signed_out(self, cookie: str | None, *, everywhere: bool = False) -> bool:
+        """Whether the session ``cookie`` stood for was ended by signing out — not one that ran
+        out, nor one this server does not know; with ``everywhere``, also that nothing of hers
+        is open now (no live session, no unspent sign-in link), as signing out everywhere
+        leaves it. A sign-out sent again from that browser (a second tap on a slow connection:
+        the first ended it) is then done already; otherwise it was not done, and saying
+        "signed out" would leave her believing a lost phone is signed out when it is not."""
+        if not cookie or len(cookie) > 100:
+            return False
+        now = self._ctx.clock.now()
+        async with self._ctx.sessions() as session:
+            row = await session.scalar(self._by_hash(digest(cookie)))
+            if row is None or row.kind != SESSION or row.ended_at is None:
+                return False  # unknown here, or still open but run out (never signed out)
+            if not everywhere:
+                return True
+            still_open = await session.scalar(
+                select(StaffSession.id)
+                .where(
+                    StaffSession.person_id == row.person_id,
+                    StaffSession.ended_at.is_(None),
+                    StaffSession.expires_at > now,
+                )
+                .limit(1)
+            )
+        return still_open is None
+
     async def sign_out_desk(self, desk: DeskActor, session_id: int) -> int:
         """End one of a check-in staff member's own sessions; how many ended (0 or 1)."""
         assert desk.person_id is not None
@@ -432,11 +459,15 @@ async def end_sessions_of(
 
 
 async def _lock_person(session: AsyncSession, person_id: int) -> Delegate | None:
-    """The person's row, locked for the transaction (``FOR UPDATE``; SQLite's write
-    transactions queue whole anyway): opening a session with her link and ending her sessions
-    and links take it first, so on PostgreSQL too one waits for the other to commit and then
-    sees what it did."""
-    return await session.scalar(select(Delegate).where(Delegate.id == person_id).with_for_update())
+    """The person's row, locked for the transaction (``FOR NO KEY UPDATE``, as
+    :func:`storage.queries.lock_meeting`; SQLite's write transactions queue whole anyway):
+    opening a session with her link and ending her sessions and links take it first, so on
+    PostgreSQL too one waits for the other to commit and then sees what it did. The weaker
+    lock leaves the rows that only refer to her (answers, deliveries, check-ins) free to be
+    written meanwhile: ``FOR UPDATE`` would hold every one of them until the sign-in ends."""
+    return await session.scalar(
+        select(Delegate).where(Delegate.id == person_id).with_for_update(key_share=True)
+    )
 
 
 def _desk_names(desk: DeskActor | None) -> tuple[str, str]:

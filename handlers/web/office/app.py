@@ -110,11 +110,14 @@ class Office:
         """The dashboard session's cookie a request carries, if any."""
         return request.cookies.get(COOKIE)
 
-    def staff(self, handler: StaffHandler, *, signs_out: SignsOut | None = None) -> Handler:
+    def staff(
+        self, handler: StaffHandler, *, signs_out: SignsOut | None = None, everywhere: bool = False
+    ) -> Handler:
         """``handler`` for signed-in office staff only: anyone else gets the sign-in page
         (no session) or a refusal (a session of someone no longer on the office's staff);
-        for a form that signs out (``signs_out`` says whether this post does), a browser whose
-        session has just ended is told it is signed out (:meth:`already_signed_out`)."""
+        for a form that signs out (``signs_out`` says whether this post does; ``everywhere``:
+        of every session), a browser whose session a sign-out has just ended is told it is
+        signed out (:meth:`already_signed_out`)."""
 
         async def endpoint(request: Request) -> Response:
             visit = await self._visit(request)
@@ -125,23 +128,33 @@ class Office:
             if visit.check is Check.NONE or visit.actor is None:
                 if visit.check is Check.REFUSED:
                     return self._render("office/message.html", status=403, key="refused")
-                if signs_out is not None and await self.already_signed_out(request, signs_out):
+                if signs_out is not None and await self.already_signed_out(
+                    request, signs_out, everywhere=everywhere
+                ):
                     return self._signed_out()
                 return self.signin_page(request)
             return await handler(request, visit, visit.actor)
 
         return endpoint
 
-    async def already_signed_out(self, request: Request, signs_out: SignsOut | None = None) -> bool:
+    async def already_signed_out(
+        self, request: Request, signs_out: SignsOut | None = None, *, everywhere: bool = False
+    ) -> bool:
         """Whether a sign-out's post, from this server's page, comes from a browser whose
-        session has already ended (a second tap on a slow connection: the first ended it). It
-        is answered as done — she is signed out — not as a form left undone; nothing is read
-        or changed but the browser's cookies, dropped. ``signs_out`` None: every post of
-        the form signs out."""
+        session a sign-out has already ended (a second tap on a slow connection: the first
+        ended it); for signing out ``everywhere``, only when nothing of hers is open any more
+        (:meth:`~bot.services.signin.StaffSignIn.signed_out`). It is answered as done — she is
+        signed out — not as a form left undone; nothing is changed but the browser's cookies,
+        dropped. A session that ran out, or one ended while another of hers is still open
+        when she asked for every one to end, is not: what she asked was not done, and she
+        is asked to sign in (:meth:`signin_page`). ``signs_out`` None: every post of the form
+        signs out."""
+        cookie = self.session_cookie(request)
         return (
-            self.session_cookie(request) is not None
+            cookie is not None
             and self._same_site(request)
             and (signs_out is None or await signs_out(request))
+            and await self.services.signin.signed_out(cookie, everywhere=everywhere)
         )
 
     def signin_page(self, request: Request, *, scanned: str | None = None) -> Response:
@@ -582,7 +595,7 @@ def build_office_app(
         Route("/sessions", staff(office.sessions), methods=["GET"]),
         Route(
             "/sessions/end",
-            staff(office.end_session, signs_out=office.ends_everywhere),
+            staff(office.end_session, signs_out=office.ends_everywhere, everywhere=True),
             methods=["POST"],
         ),
         Route("/delegates", staff(office.delegates), methods=["GET"]),

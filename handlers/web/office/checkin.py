@@ -135,7 +135,8 @@ class DeskPages:
     def desk(self, handler: DeskHandler, *, signs_out: bool = False) -> Handler:
         """``handler`` for a signed-in session (office or check-in role) with its desk chosen;
         without a desk yet, the page that chooses it; for the desk's «Đăng xuất»
-        (``signs_out``), a browser whose session has just ended is told it is signed out."""
+        (``signs_out``), a browser whose session a sign-out has just ended is told it is
+        signed out (:meth:`Office.already_signed_out`; not one that ran out)."""
 
         async def endpoint(request: Request) -> Response:
             # One read for both cookies: the desk cookie must name this very session (signed
@@ -150,7 +151,7 @@ class DeskPages:
                     and visit.check is Check.NONE
                     and await self.office.already_signed_out(request)
                 ):
-                    return self.office._signed_out()  # a second tap: the first ended it
+                    return self.office._signed_out()  # a second tap: the first signed out
                 return self._unsigned(visit, request)
             if (
                 cookie is None
