@@ -252,8 +252,9 @@ class FileStore:
         path = staged.examined.path
         if staged.temporary is None:
             if staged.content and not path.is_file():
-                # Found in place when staged, gone since (``hoinghi purge`` removed the last
-                # row naming it): written again now rather than named by a row and missing.
+                # Found in place when staged, gone since (removed by hand: ``hoinghi purge``
+                # cannot, it runs only while no process takes uploads): written again now
+                # rather than named by a row and missing.
                 staged.temporary = self._write_temporary(path, staged.content)
             else:
                 return replace(staged.examined, created=False)

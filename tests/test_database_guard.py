@@ -526,6 +526,26 @@ async def test_runs_of_two_meetings_share_an_sqlite_database_and_one_meeting_run
         pass
 
 
+async def test_no_run_starts_while_a_purge_holds_the_database(
+    office: Path, database_url: str
+) -> None:
+    """``hoinghi purge`` removes the drafts' files after its transaction has committed: a blob
+    it found unnamed stays unnamed only because nothing that takes an upload (a run: its bots
+    and web pages) works beside it until it ends, on SQLite and on PostgreSQL."""
+    config = office / "config.toml"
+    plan = tomllib.loads(config.read_text(encoding="utf-8"))
+    plan["database"] = {"url": database_url}
+    config.write_text(toml_document(plan), encoding="utf-8")
+    loaded = load_config(config)
+    async with open_storage(loaded, exclusive="purge"):
+        with pytest.raises(DatabaseUnavailable) as run:
+            async with open_storage(loaded, exclusive="run"):
+                pass
+    assert (run.value.reason, run.value.holder) == ("in_use", f"purge {os.getpid()}")
+    async with open_storage(loaded, exclusive="run"):  # the purge ended: runs start again
+        pass
+
+
 async def test_a_bot_serves_one_running_meeting_of_an_sqlite_database(
     office: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

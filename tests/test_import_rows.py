@@ -88,12 +88,23 @@ async def test_an_import_of_new_changed_and_unchanged_people_stores_each_once_in
     assert renamed is not None and renamed.full_name == "Tên mới" and renamed.updated_at == now
 
 
+# Lock waits of this test's database only: another test's (another worker's, on the same
+# server) must not pass for the imports'. A wait for a row lock is one for the holder's
+# transaction id, which names no database (pg_locks.database is NULL): the waiting backend's
+# does. pg_stat_activity is read once a transaction: the watcher looks in a new one each time.
+_WAITING = text(
+    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN"
+    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+)
+
+
 async def _until_waiting(engine: AsyncEngine, waiters: int, *imports: asyncio.Task[Any]) -> None:
-    """Until ``waiters`` transactions wait for a lock on the server, or an import is done
+    """Until ``waiters`` transactions of this database wait for a lock, or an import is done
     (none waits: nothing serialises them)."""
-    async with engine.connect() as watcher:
+    async with engine.connect() as connection:
+        watcher = await connection.execution_options(isolation_level="AUTOCOMMIT")
         while not any(task.done() for task in imports):
-            waiting = await watcher.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+            waiting = await watcher.scalar(_WAITING)
             if waiting >= waiters:
                 return
             await asyncio.sleep(0.005)  # a look at the server's locks, not a guess at timing

@@ -164,6 +164,10 @@ class PrivacyService:
                     "comments": summary.comments,
                 },
             )
+        # After the commit, and without looking at the rows again: no upload can name one of
+        # these blobs meanwhile, because ``hoinghi purge`` holds the database alone until it
+        # ends (:mod:`storage.guard`: no run, and so no bot or web page, works beside it). A
+        # caller that purged beside uploads would have to re-check each blob under a lock.
         for digest in blobs:
             await asyncio.to_thread(self._files.path_for(digest).unlink, missing_ok=True)
         return summary
