@@ -609,6 +609,14 @@ async def test_a_notice_whose_last_copies_ran_out_is_listed_sent_with_how_many_r
     await linked_answers(harness)
     await notice_caught_by_a_stop(harness, "Gửi được một nửa.", sent=2)
     assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
+    await desk.sign_in()  # the next morning
+    listed = (await desk.client.get("/office/notices")).text
+    mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
+    assert mid is not None
+    assert text_of(listed, f"report-{mid[1]}-sent") == "2"
+    assert text_of(listed, f"report-{mid[1]}-ran_out") == (
+        "3 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+    )
     admin = harness.admin()
     await harness.send(admin.command("/lichthongbao"))
     assert admin.last_text().split("\n")[1:] == [
