@@ -10,7 +10,8 @@ The outbox does three things, every few seconds (:mod:`schedules.scheduler` puls
    part under the platform's limits, record every part as it goes out; a reminder whose point
    passed while it waited (the task reported done, the answer given) is skipped as claimed;
 3. **finish** messages with no delivery left in flight and report to the office; a message
-   that went to nobody (an empty audience, or nothing to say) ends ``skipped``, not ``done``.
+   that went to nobody (an empty audience, nothing to say, or every copy ran out: its window
+   closed while the bot was stopped mid-send) ends ``skipped``, not ``done``.
 
 A pulse (:meth:`Outbox.pulse`) queues and finishes, then leaves each channel with something due
 draining in the background: no channel waits for another's round, and a reminder falls due at
