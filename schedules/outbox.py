@@ -10,7 +10,8 @@ The outbox does three things, every few seconds (:mod:`schedules.scheduler` puls
    part under the platform's limits, record every part as it goes out; a reminder whose point
    passed while it waited (the task reported done, the answer given) is skipped as claimed;
 3. **finish** messages with no delivery left in flight and report to the office; a message
-   that went to nobody (an empty audience, or nothing to say) ends ``skipped``, not ``done``.
+   that went to nobody (an empty audience, nothing to say, or every copy ran out: its window
+   closed while the bot was stopped mid-send) ends ``skipped``, not ``done``.
 
 A pulse (:meth:`Outbox.pulse`) queues and finishes, then leaves each channel with something due
 draining in the background: no channel waits for another's round, and a reminder falls due at
@@ -80,6 +81,7 @@ from bot.domain.outbound import (
     INVITEE_KINDS,
     LATE_AFTER,
     OFFICE_PLACE,
+    RAN_OUT,
     Audience,
     Button,
     DeliveryStatus,
@@ -751,7 +753,7 @@ class Outbox:
         await session.execute(
             update(Delivery)
             .where(Delivery.status == DeliveryStatus.PENDING, Delivery.message_id.in_(expired))
-            .values(status=DeliveryStatus.SKIPPED, updated_at=now, last_error="window closed")
+            .values(status=DeliveryStatus.SKIPPED, updated_at=now, last_error=RAN_OUT)
         )
 
     async def _deliver(self, item: _Claimed) -> None:
@@ -1004,6 +1006,7 @@ class Outbox:
             counts: dict[int, Counter[DeliveryStatus]] = {id_: Counter() for id_ in queued}
             nothing_to_send: Counter[int] = Counter()
             withdrawn: Counter[int] = Counter()
+            ran_out: Counter[int] = Counter()
             grouped = await session.execute(
                 select(
                     Delivery.message_id,
@@ -1011,15 +1014,17 @@ class Outbox:
                     func.count(),
                     func.sum(case((Delivery.last_error == NOTHING_TO_SEND, 1), else_=0)),
                     func.sum(case((Delivery.last_error == WITHDRAWN, 1), else_=0)),
+                    func.sum(case((Delivery.last_error == RAN_OUT, 1), else_=0)),
                 )
                 .where(Delivery.message_id.in_(queued))
                 .group_by(Delivery.message_id, Delivery.status)
             )
-            for message_id, status, count, empty, gone in grouped:
+            for message_id, status, count, empty, gone, late in grouped:
                 counts[message_id][DeliveryStatus(status)] += count
                 if status == DeliveryStatus.SKIPPED:
                     nothing_to_send[message_id] += empty or 0
                     withdrawn[message_id] += gone or 0
+                    ran_out[message_id] += late or 0
             finished = [id_ for id_ in queued if all(s.is_final for s in counts[id_])]
             problems = await _problems(session, finished)
             reports = []
@@ -1035,8 +1040,9 @@ class Outbox:
                         not_linked=problems[id_, DeliveryStatus.NOT_LINKED],
                         late_by=timedelta(seconds=late) if late else None,
                         skipped=_reached_nobody(
-                            counts[id_].total(), nothing_to_send[id_], withdrawn[id_]
+                            counts[id_].total(), nothing_to_send[id_], withdrawn[id_], ran_out[id_]
                         ),
+                        ran_out=ran_out[id_],
                         withdrawn=problems[id_, DeliveryStatus.SKIPPED],
                         answered=problems[id_, ANSWERED],
                     )
@@ -1193,16 +1199,22 @@ def _newest_of_each_series(
     return older
 
 
-def _reached_nobody(total: int, nothing_to_send: int, withdrawn: int = 0) -> SkipReason | None:
+def _reached_nobody(
+    total: int, nothing_to_send: int, withdrawn: int = 0, ran_out: int = 0
+) -> SkipReason | None:
     """Why a finished message went to nobody at all, from its ``total`` deliveries and how many
-    of them had nothing to send or went to a withdrawn invitation; None if it went, or was
-    meant to go, to someone (a copy sent, failed, blocked, or waiting for a person to link)."""
+    of them had nothing to send, went to a withdrawn invitation or ran out (its window closed
+    before they went: the bot stopped while sending it); None if it went, or was meant to go,
+    to someone (a copy sent, failed, blocked, or waiting for a person to link)."""
     if not total:
         return SkipReason.NO_RECIPIENTS
     if withdrawn == total:
         return SkipReason.WITHDRAWN
     if nothing_to_send + withdrawn == total:
         return SkipReason.NOTHING_TO_SEND
+    if ran_out and nothing_to_send + withdrawn + ran_out == total:
+        # Not one copy went: the office reads it was sent to nobody, and why, not «sent 0».
+        return SkipReason.EXPIRED
     return None
 
 

@@ -811,6 +811,35 @@ async def test_day_before_reminder_goes_at_16_00_the_day_before(harness: BotHarn
     assert "ngày mai đồng chí dự hội nghị" in texts(harness, harness.user_for("DB001").id)[-3]
 
 
+async def test_a_reminder_whose_every_copy_ran_out_ends_skipped_and_is_still_reported(
+    harness: BotHarness,
+) -> None:
+    """The day-before reminder is queued at 16:00, then the bot stops before a copy goes and
+    runs again after midnight, when it is no longer worth sending: it went to nobody (skipped,
+    as the report file says), and the office still gets its report, saying why."""
+    from tests.test_office_files import report_bytes
+
+    await linked_answers(harness)
+    await harness.plan(MessageKind.DAY_BEFORE)
+    harness.clock.set(local(2024, 5, 27, 16, 0))
+    await harness.outbox.queue_due()
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"pending": 3}
+    harness.clock.set(local(2024, 5, 28, 0, 1))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"skipped": 3}
+    assert await message_status(harness, MessageKind.DAY_BEFORE) == ["skipped"]
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
+    assert reports == [
+        "📨 Báo cáo gửi nhắc lịch trước một ngày\n"
+        "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 3\n"
+        "⚠️ 3 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+    ]
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    assert [
+        r[4] for r in book["Gửi tin"].iter_rows(values_only=True) if r[1] == MEETING_KIND_LABELS[1]
+    ] == ["không gửi (hết thời hạn khi đang chờ gửi)"]
+
+
 async def test_the_agenda_is_skipped_once_the_meeting_is_over(harness: BotHarness) -> None:
     await linked_answers(harness)
     await harness.plan(*MEETING_KINDS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,9 +15,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.domain.outbound import MessageKind
+from bot.domain.outbound import BROADCAST_WINDOW, MessageKind
 from storage.models import AuditEntry, OutboundMessage
-from tests.harness import BotHarness, add_notice_due
+from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
 
@@ -551,4 +552,80 @@ async def test_scheduled_notices_are_listed_in_the_order_they_will_go_as_the_ove
         "Hủy thông báo số 1",
         "Hủy thông báo số 3",
         "Hủy thông báo số 2",
+    ]
+
+
+async def notice_caught_by_a_stop(harness: BotHarness, body: str, sent: int) -> None:
+    """A notice to the five linked delegates is queued; ``sent`` copies go, then the bot stops
+    until the 12 hours it was worth sending have passed, and runs again."""
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        await add_notice_due(session, harness.services.ctx.meeting_id, body, now)
+    await harness.outbox.queue_due()
+    for claimed in await harness.outbox._claim(limit=sent):
+        await harness.outbox._deliver(claimed)
+    assert await deliveries(harness, MessageKind.BROADCAST) == +Counter(sent=sent, pending=5 - sent)
+    harness.clock.advance(BROADCAST_WINDOW + timedelta(minutes=1))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == +Counter(sent=sent, skipped=5 - sent)
+
+
+async def test_a_notice_whose_every_copy_ran_out_while_the_bot_was_stopped_is_said_sent_to_nobody(
+    desk: Desk, harness: BotHarness
+) -> None:
+    from tests.test_office_files import report_bytes
+
+    await linked_answers(harness)
+    await notice_caught_by_a_stop(harness, "Bot dừng giữa chừng.", sent=0)
+    assert await message_status(harness, MessageKind.BROADCAST) == ["skipped"]
+    why = "hết thời hạn gửi trước khi bot gửi được tới người nhận"
+    await desk.sign_in()  # the next morning
+    listed = (await desk.client.get("/office/notices")).text
+    mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
+    assert mid is not None
+    assert text_of(listed, f"report-{mid[1]}-skipped") == f"Không gửi tới ai: {why}."
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text().split("\n")[1:] == [
+        f"⏭ Số 1 — không gửi tới ai: {why} — Tất cả đại biểu đã liên kết: Bot dừng giữa chừng."
+    ]
+    # The office's report of it says so too, not only «Bỏ qua: 5».
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
+    assert reports == [
+        "📨 Báo cáo gửi thông báo số 1\n"
+        "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 5\n"
+        "⚠️ 5 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+    ]
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    sending = [r for r in book["Gửi tin"].iter_rows(values_only=True) if r[0] is not None]
+    assert [(r[1], r[4]) for r in sending[1:]] == [
+        ("thông báo số 1", "không gửi (hết thời hạn khi đang chờ gửi)")
+    ]
+
+
+async def test_a_notice_whose_last_copies_ran_out_is_listed_sent_with_how_many_ran_out(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    await notice_caught_by_a_stop(harness, "Gửi được một nửa.", sent=2)
+    assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
+    await desk.sign_in()  # the next morning
+    listed = (await desk.client.get("/office/notices")).text
+    mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
+    assert mid is not None
+    assert text_of(listed, f"report-{mid[1]}-sent") == "2"
+    assert text_of(listed, f"report-{mid[1]}-ran_out") == (
+        "3 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+    )
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text().split("\n")[1:] == [
+        "✅ Số 1 — Tất cả đại biểu đã liên kết: đã gửi 2, chặn bot 0, lỗi 0, chưa liên kết 0"
+        " — 3 người chưa nhận vì đã hết thời hạn gửi"
+    ]
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
+    assert reports == [
+        "📨 Báo cáo gửi thông báo số 1\n"
+        "Đã gửi: 2 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 3\n"
+        "⚠️ 3 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ."
     ]

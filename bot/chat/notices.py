@@ -111,17 +111,19 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                 )
             )
         else:
-            lines.append(
-                catalog.html(
-                    "broadcast.list_done",
-                    number=item.number,
-                    audience=who,
-                    sent=counts[DeliveryStatus.SENT],
-                    blocked=counts[DeliveryStatus.BLOCKED],
-                    failed=counts[DeliveryStatus.FAILED],
-                    not_linked=counts[DeliveryStatus.NOT_LINKED],
-                )
+            done = catalog.html(
+                "broadcast.list_done",
+                number=item.number,
+                audience=who,
+                sent=counts[DeliveryStatus.SENT],
+                blocked=counts[DeliveryStatus.BLOCKED],
+                failed=counts[DeliveryStatus.FAILED],
+                not_linked=counts[DeliveryStatus.NOT_LINKED],
             )
+            # Copies its window closed on before they went (the bot stopped while sending).
+            if item.ran_out:
+                done = Html(done + catalog.html("broadcast.list_ran_out", count=item.ran_out))
+            lines.append(done)
     return Answer.say("\n".join(lines), tuple(rows))
 
 

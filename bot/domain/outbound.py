@@ -72,6 +72,13 @@ class SkipReason(StrEnum):
     # The office withdrew the recipient's invitation after the message was queued for her: a
     # delivery skipped so keeps this as its error; a message all of whose recipients were.
     WITHDRAWN = "withdrawn"
+    # Queued in time, but its window closed before any copy went (the bot stopped while sending
+    # it and ran again too late): every copy still to go ran out (each keeps :data:`RAN_OUT`).
+    EXPIRED = "expired"
+
+
+# The error a copy keeps when its message's window closed before it went.
+RAN_OUT = "window closed"
 
 
 def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:

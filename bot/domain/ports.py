@@ -98,6 +98,9 @@ class DeliveryReport:
     # Recipients of a reminder not sent it because, while it waited its turn, what it asks for
     # was done: the RSVP answered, the task reported done (or closed, or no longer theirs).
     answered: list[Problem] = field(default_factory=list)
+    # Copies that never went because the message's window closed first (the bot stopped while
+    # sending it): counted, not listed (a notice to thousands would list thousands).
+    ran_out: int = 0
 
 
 class Composer(Protocol):

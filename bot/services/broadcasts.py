@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.outbound import (
     BROADCAST_WINDOW,
     OFFICE_PLACE,
+    RAN_OUT,
     Audience,
     DeliveryStatus,
     MessageKind,
@@ -117,6 +118,8 @@ class BroadcastSummary:
     deliveries: Counter[str] = field(default_factory=Counter)
     finished_at: datetime | None = None  # when its last copy went, or it was cancelled
     skipped: SkipReason | None = None  # why it went to nobody, when it was skipped
+    # Copies that never went because its window closed first (the bot stopped while sending).
+    ran_out: int = 0
 
 
 def audience_action(message_id: int, audience: str) -> str:
@@ -419,13 +422,16 @@ class BroadcastService:
                 )
             )
             counts: dict[int, Counter[str]] = {row.id: Counter() for row in rows}
+            ran_out: Counter[int] = Counter()
             deliveries = await session.execute(
-                select(Delivery.message_id, Delivery.status).where(
+                select(Delivery.message_id, Delivery.status, Delivery.last_error).where(
                     Delivery.message_id.in_(list(counts))
                 )
             )
-            for message_id, status in deliveries.all():
+            for message_id, status, error in deliveries.all():
                 counts[message_id][status] += 1
+                if status == DeliveryStatus.SKIPPED and error == RAN_OUT:
+                    ran_out[message_id] += 1
         return [
             BroadcastSummary(
                 id=row.id,
@@ -437,6 +443,7 @@ class BroadcastService:
                 deliveries=counts[row.id],
                 finished_at=row.finished_at,
                 skipped=skip_reason(row.params) if row.status == MessageStatus.SKIPPED else None,
+                ran_out=ran_out[row.id],
             )
             for row in rows
             if row.number is not None  # as selected; said again for the type

@@ -20,6 +20,7 @@ from bot.domain.outbound import (
     Outbound,
     Part,
     SharedFilePart,
+    SkipReason,
     TextPart,
     VenuePart,
     audience_deadline,
@@ -465,10 +466,15 @@ class MessageComposer:
             # linked yet sees it in /thamluan, or (an echo) the person saw it on their page:
             # nothing to report back.
             return None
-        if report.skipped is not None and kind is not MessageKind.BROADCAST:
+        if (
+            report.skipped is not None
+            and kind is not MessageKind.BROADCAST
+            and report.skipped is not SkipReason.EXPIRED
+        ):
             # An automatic message that found nobody to tell (every task reported done, nothing
             # overdue): nothing went out, so there is nothing to report. The office's own notice
-            # is reported even then: they sent it and must learn it reached nobody.
+            # is reported even then: they sent it and must learn it reached nobody; and so is a
+            # reminder whose every copy ran out (the bot stopped while sending it): it was due.
             return None
         reached_all = set(report.counts) <= {DeliveryStatus.SENT, DeliveryStatus.SKIPPED}
         if kind in _REPORT_PROBLEMS_ONLY and reached_all:
@@ -485,6 +491,8 @@ class MessageComposer:
                 skipped=counts[DeliveryStatus.SKIPPED],
             ),
         ]
+        if report.ran_out:
+            lines.append(catalog.html("report.ran_out", count=report.ran_out))
         if report.late_by:
             lines.append(catalog.html("report.late", delay=delay(catalog, report.late_by)))
         if report.message.kind is MessageKind.RSVP_REMINDER:

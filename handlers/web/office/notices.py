@@ -127,6 +127,11 @@ class Notices:
                 )
                 if item.skipped is not None
                 else "",
+                # A notice sent to some, the rest of whose copies ran out (the bot stopped while
+                # sending it): how many, under its content (the counts have no column for it).
+                "ran_out": catalog.plain("dash.notices.ran_out", count=item.ran_out)
+                if item.ran_out and item.skipped is None
+                else "",
             }
             for item in items
         ]
