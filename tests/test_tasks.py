@@ -1251,6 +1251,72 @@ async def test_her_link_sent_while_the_office_records_her_report_leaves_it_the_o
     await assert_the_record_stays_the_offices(harness, task)
 
 
+# Her note answers «⏳ Đang thực hiện» tapped before the office recorded her report: the record
+# stands and she is told so, whether the office's commit came before her note's transaction
+# or (PostgreSQL) in the middle of it.
+NOTE_AFTER_RECORD = (
+    "Trước khi ghi chú này tới, Văn phòng đã ghi nhận báo cáo của đồng chí về nhiệm vụ "
+    "VI.1.3 (đã hoàn thành), nên ghi chú không được lưu và ghi nhận của Văn phòng được "
+    "giữ nguyên. Nếu nhiệm vụ chưa hoàn thành, đề nghị đồng chí chọn lại «⏳ Đang thực hiện» "
+    "hoặc «🆘 Cần hỗ trợ». Cần trao đổi, xin liên hệ "
+)
+
+
+async def test_her_note_typed_after_the_offices_record_leaves_the_record_the_offices(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    office = await office_staff(harness)
+    await harness.services.tasks.record_for(office, task, "NV04", note="qua điện thoại")
+    await harness.send(owner.text("Đang tổng hợp số liệu"))
+    assert owner.last_text().startswith(NOTE_AFTER_RECORD)
+    await assert_the_record_stays_the_offices(harness, task)
+
+
+async def test_her_note_sent_while_the_office_records_her_report_leaves_it_the_offices(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_postgres()
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
+    await harness.send(owner.text("Đang tổng hợp số liệu"))
+    assert owner.last_text().startswith(NOTE_AFTER_RECORD)
+    await assert_the_record_stays_the_offices(harness, task)
+
+
+async def test_her_tap_while_the_office_records_her_report_is_her_own_report_again(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In progress with her note; she taps «⏳ Đang thực hiện» again as the office records her
+    # report. Her tap, judged against the record (not the copy read before it), is her own
+    # report again: in progress, without the office's words or her old note, and hers.
+    needs_postgres()
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    await harness.send(owner.text("Đang tổng hợp số liệu"))
+    await harness.send(owner.command("/nhiemvu"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    assert owner.last_text().startswith("Đã ghi nhận nhiệm vụ VI.1.3: đang thực hiện.")
+    [line] = [t for t in await harness.services.tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.recorded_by) == (TaskStatus.IN_PROGRESS, None, None)
+
+
 async def test_the_offices_filed_record_cannot_slip_between_her_file_count_and_her_chat_file(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
