@@ -1455,6 +1455,6 @@ async def test_her_board_lists_the_file_attached_to_the_offices_record_as_the_of
     await harness.send(owner.command("/nhiemvu"))
     chat = "\n".join(m["text"] for m in owner.messages[before:]).split("\n")
     assert [shown for shown in chat if shown.startswith("📎 Tệp")] == [
-        "📎 Tệp Ban-ghi-VP.docx — Phạm Thị Hồng Đào (kèm ghi nhận của Văn phòng)",
+        "📎 Tệp Ban-ghi-VP.docx — Văn phòng gửi kèm khi ghi nhận báo cáo của Phạm Thị Hồng Đào",
         "📎 Tệp Kich-ban.docx — Phạm Thị Hồng Đào",
     ]
