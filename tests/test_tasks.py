@@ -6,7 +6,9 @@ import asyncio
 import io
 import os
 import stat
+import threading
 from collections import Counter
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from bot.services import Services
 from bot.services.access import OfficeActor, Role
 from bot.services.invitations import page_account
 from bot.services.tasks import TaskStep, drop_unreported
+from storage.files import FileStore, StagedFile
 from storage.models import (
     AuditEntry,
     Delegate,
@@ -1458,3 +1461,74 @@ async def test_her_board_lists_the_file_attached_to_the_offices_record_as_the_of
         "📎 Tệp Ban-ghi-VP.docx — Văn phòng gửi kèm khi ghi nhận báo cáo của Phạm Thị Hồng Đào",
         "📎 Tệp Kich-ban.docx — Phạm Thị Hồng Đào",
     ]
+
+
+# --- an upload cancelled while its bytes are written ------------------------------------------
+
+
+async def cancel_while_its_bytes_are_written(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch, upload: Coroutine[Any, Any, object]
+) -> None:
+    """Runs ``upload`` until its file's bytes are being written (its fsync held on an Event),
+    cancels it there (a client gone, a shutdown), then lets the write finish and waits until
+    the file store discards what was written."""
+    writing, finish = threading.Event(), threading.Event()
+    fsync = os.fsync
+
+    def held_fsync(fd: int) -> None:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            writing.set()
+            finish.wait(timeout=30)  # released below; bounded so a failure cannot hang
+        fsync(fd)
+
+    discarded = asyncio.Event()
+    discard = store.discard
+
+    def noted_discard(staged: StagedFile) -> None:
+        discard(staged)
+        discarded.set()
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    monkeypatch.setattr(store, "discard", noted_discard)
+    running = asyncio.ensure_future(upload)
+    assert await asyncio.to_thread(writing.wait, 30)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    finish.set()
+    await asyncio.wait_for(discarded.wait(), timeout=10)
+
+
+async def test_a_page_upload_cancelled_while_its_bytes_are_written_leaves_no_file_behind(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    task = await task_id(harness, "VI.1.3")
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV04"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    upload = tasks.store_file(
+        page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
+    )
+    await cancel_while_its_bytes_are_written(tasks._files, monkeypatch, upload)
+    assert [p for p in tasks._files.root.rglob("*") if p.is_file()] == []
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    assert line.evidence == []
+
+
+async def test_the_offices_filed_record_cancelled_while_its_bytes_are_written_leaves_no_file(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    task = await task_id(harness, "VI.1.3")
+    record = tasks.record_for(
+        await office_staff(harness), task, "NV04", file=("Ban-ghi-VP.docx", docx("bản ghi"))
+    )
+    await cancel_while_its_bytes_are_written(tasks._files, monkeypatch, record)
+    assert [p for p in tasks._files.root.rglob("*") if p.is_file()] == []
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, line.evidence) == (TaskStatus.TODO, [])

@@ -559,7 +559,7 @@ class TaskService:
         # Its bytes (20 MB at most, fsynced) are written beside the store before the recording
         # transaction begins: on SQLite that transaction holds the database's only write lock,
         # which every tap and check-in waits for. Only put in place once a row names it.
-        staged = await asyncio.to_thread(self._files.stage, examined, content)
+        staged = await self._files.stage_off_loop(examined, content)
         try:
             return await self._record_upload(account, task_id, name, staged)
         finally:
@@ -841,7 +841,7 @@ class TaskService:
         # SQLite's only write lock); put in place only with the row that names it.
         staged = None
         if examined is not None and file is not None:
-            staged = await asyncio.to_thread(self._files.stage, examined, file[1])
+            staged = await self._files.stage_off_loop(examined, file[1])
         try:
             return await self._record(office, task_id, code, value, file, staged)
         finally:
