@@ -9,6 +9,7 @@ source of the suffix, which the content must live up to (:func:`storage.content.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -243,6 +244,22 @@ class FileStore:
         if path.is_file() and path.stat().st_size == len(content):
             return StagedFile(examined, None, content)
         return StagedFile(examined, self._write_temporary(path, content))
+
+    async def stage_off_loop(self, examined: StoredFile, content: bytes) -> StagedFile:
+        """:meth:`stage` in a worker thread. A caller cancelled while it writes (a client gone,
+        a shutdown) cannot discard what it never received: the thread finishes the file and
+        it is discarded then, so a cancelled upload leaves no temporary file behind."""
+        writing = asyncio.ensure_future(asyncio.to_thread(self.stage, examined, content))
+        try:
+            return await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            writing.add_done_callback(self._discard_written)
+            raise
+
+    def _discard_written(self, writing: asyncio.Future[StagedFile]) -> None:
+        """:meth:`stage_off_loop`'s file, written after its caller was cancelled: removed."""
+        if not writing.cancelled() and writing.exception() is None:
+            self.discard(writing.result())
 
     def publish(self, staged: StagedFile) -> StoredFile:
         """Put a staged file in place (a rename and a directory fsync: quick enough to do

@@ -1188,3 +1188,24 @@ async def test_a_version_is_written_before_the_transaction_that_records_it(
     # The count; the bytes written and fsynced; then, in the recording transaction, only the
     # rename (and its folder's fsync).
     assert order == ["begin", "commit", "fsync file", "begin", "fsync folder", "commit"]
+
+
+async def test_a_draft_upload_cancelled_while_its_bytes_are_written_leaves_no_file_behind(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.services.invitations import page_account
+    from tests.test_tasks import cancel_while_its_bytes_are_written
+
+    drafts = harness.services.drafts
+    await drafts.sync()
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["DB031"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    account = page_account("web", opened.delegate.id)
+    [mine] = await drafts.mine(account) or []
+    upload = drafts.store_file(account, mine.id, name="bai.docx", content=docx("v1"), file_ref=None)
+    store = harness.services.tasks._files  # the one file store, drafts' and deliverables'
+    await cancel_while_its_bytes_are_written(store, monkeypatch, upload)
+    assert [p for p in store.root.rglob("*") if p.is_file()] == []
+    assert await versions(harness) == []

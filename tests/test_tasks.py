@@ -6,7 +6,9 @@ import asyncio
 import io
 import os
 import stat
+import threading
 from collections import Counter
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from bot.services import Services
 from bot.services.access import OfficeActor, Role
 from bot.services.invitations import page_account
 from bot.services.tasks import TaskStep, drop_unreported
+from storage.files import FileStore, StagedFile
 from storage.models import (
     AuditEntry,
     Delegate,
@@ -1251,6 +1254,72 @@ async def test_her_link_sent_while_the_office_records_her_report_leaves_it_the_o
     await assert_the_record_stays_the_offices(harness, task)
 
 
+# Her note answers «⏳ Đang thực hiện» tapped before the office recorded her report: the record
+# stands and she is told so, whether the office's commit came before her note's transaction
+# or (PostgreSQL) in the middle of it.
+NOTE_AFTER_RECORD = (
+    "Trước khi ghi chú này tới, Văn phòng đã ghi nhận báo cáo của đồng chí về nhiệm vụ "
+    "VI.1.3 (đã hoàn thành), nên ghi chú không được lưu và ghi nhận của Văn phòng được "
+    "giữ nguyên. Nếu nhiệm vụ chưa hoàn thành, đề nghị đồng chí chọn lại «⏳ Đang thực hiện» "
+    "hoặc «🆘 Cần hỗ trợ». Cần trao đổi, xin liên hệ "
+)
+
+
+async def test_her_note_typed_after_the_offices_record_leaves_the_record_the_offices(
+    harness: BotHarness,
+) -> None:
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    office = await office_staff(harness)
+    await harness.services.tasks.record_for(office, task, "NV04", note="qua điện thoại")
+    await harness.send(owner.text("Đang tổng hợp số liệu"))
+    assert owner.last_text().startswith(NOTE_AFTER_RECORD)
+    await assert_the_record_stays_the_offices(harness, task)
+
+
+async def test_her_note_sent_while_the_office_records_her_report_leaves_it_the_offices(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    needs_postgres()
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
+    await harness.send(owner.text("Đang tổng hợp số liệu"))
+    assert owner.last_text().startswith(NOTE_AFTER_RECORD)
+    await assert_the_record_stays_the_offices(harness, task)
+
+
+async def test_her_tap_while_the_office_records_her_report_is_her_own_report_again(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In progress with her note; she taps «⏳ Đang thực hiện» again as the office records her
+    # report. Her tap, judged against the record (not the copy read before it), is her own
+    # report again: in progress, without the office's words or her old note, and hers.
+    needs_postgres()
+    await with_contacts(harness)
+    task = await task_id(harness, "VI.1.3")
+    owner = await harness.open_invitation("NV04")
+    await harness.send(owner.command("/nhiemvu"))
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    await harness.send(owner.text("Đang tổng hợp số liệu"))
+    await harness.send(owner.command("/nhiemvu"))
+    harness.clock.set(local(2024, 5, 18, 9, 30))
+    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
+    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    assert owner.last_text().startswith("Đã ghi nhận nhiệm vụ VI.1.3: đang thực hiện.")
+    [line] = [t for t in await harness.services.tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, dao.note, dao.recorded_by) == (TaskStatus.IN_PROGRESS, None, None)
+
+
 async def test_the_offices_filed_record_cannot_slip_between_her_file_count_and_her_chat_file(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1389,6 +1458,77 @@ async def test_her_board_lists_the_file_attached_to_the_offices_record_as_the_of
     await harness.send(owner.command("/nhiemvu"))
     chat = "\n".join(m["text"] for m in owner.messages[before:]).split("\n")
     assert [shown for shown in chat if shown.startswith("📎 Tệp")] == [
-        "📎 Tệp Ban-ghi-VP.docx — Phạm Thị Hồng Đào (kèm ghi nhận của Văn phòng)",
+        "📎 Tệp Ban-ghi-VP.docx — Văn phòng gửi kèm khi ghi nhận báo cáo của Phạm Thị Hồng Đào",
         "📎 Tệp Kich-ban.docx — Phạm Thị Hồng Đào",
     ]
+
+
+# --- an upload cancelled while its bytes are written ------------------------------------------
+
+
+async def cancel_while_its_bytes_are_written(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch, upload: Coroutine[Any, Any, object]
+) -> None:
+    """Runs ``upload`` until its file's bytes are being written (its fsync held on an Event),
+    cancels it there (a client gone, a shutdown), then lets the write finish and waits until
+    the file store discards what was written."""
+    writing, finish = threading.Event(), threading.Event()
+    fsync = os.fsync
+
+    def held_fsync(fd: int) -> None:
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+            writing.set()
+            finish.wait(timeout=30)  # released below; bounded so a failure cannot hang
+        fsync(fd)
+
+    discarded = asyncio.Event()
+    discard = store.discard
+
+    def noted_discard(staged: StagedFile) -> None:
+        discard(staged)
+        discarded.set()
+
+    monkeypatch.setattr(os, "fsync", held_fsync)
+    monkeypatch.setattr(store, "discard", noted_discard)
+    running = asyncio.ensure_future(upload)
+    assert await asyncio.to_thread(writing.wait, 30)
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    finish.set()
+    await asyncio.wait_for(discarded.wait(), timeout=10)
+
+
+async def test_a_page_upload_cancelled_while_its_bytes_are_written_leaves_no_file_behind(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    task = await task_id(harness, "VI.1.3")
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV04"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    upload = tasks.store_file(
+        page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
+    )
+    await cancel_while_its_bytes_are_written(tasks._files, monkeypatch, upload)
+    assert [p for p in tasks._files.root.rglob("*") if p.is_file()] == []
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    assert line.evidence == []
+
+
+async def test_the_offices_filed_record_cancelled_while_its_bytes_are_written_leaves_no_file(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    task = await task_id(harness, "VI.1.3")
+    record = tasks.record_for(
+        await office_staff(harness), task, "NV04", file=("Ban-ghi-VP.docx", docx("bản ghi"))
+    )
+    await cancel_while_its_bytes_are_written(tasks._files, monkeypatch, record)
+    assert [p for p in tasks._files.root.rglob("*") if p.is_file()] == []
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
+    [dao] = line.assignments
+    assert (dao.status, line.evidence) == (TaskStatus.TODO, [])

@@ -666,6 +666,6 @@ async def test_the_file_attached_to_the_offices_record_is_listed_as_the_offices(
     files = re.findall(rf'href="/office/tasks/{task}/files/(\d+)"', shown.text)
     [office] = [int(f) for f in files if int(f) != hers]
     assert text_of(shown.text, f"file-{office}") == (
-        "Ban-ghi-VP.docx — Phạm Thị Hồng Đào (kèm ghi nhận của Văn phòng)"
+        "Ban-ghi-VP.docx — Văn phòng gửi kèm khi ghi nhận báo cáo của Phạm Thị Hồng Đào"
     )
     assert text_of(shown.text, f"file-{hers}") == f"{FILE_NAME} — Phạm Thị Hồng Đào"

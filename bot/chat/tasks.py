@@ -214,6 +214,13 @@ _SHOWS_TASK = (
     TaskStep.HELP_SENT,
     TaskStep.FILE_SAVED,
     TaskStep.CLOSED,
+    TaskStep.RECORDED_MEANWHILE,
 )
 _ASKS = (TaskStep.ASK_NOTE, TaskStep.ASK_HELP, TaskStep.ASK_FILE)
-_REPORTED = (TaskStep.RECORDED, TaskStep.UNCHANGED, TaskStep.HELP_SENT, TaskStep.FILE_SAVED)
+_REPORTED = (
+    TaskStep.RECORDED,
+    TaskStep.UNCHANGED,
+    TaskStep.HELP_SENT,
+    TaskStep.FILE_SAVED,
+    TaskStep.RECORDED_MEANWHILE,  # her taps again, to report herself if the record is wrong
+)

@@ -91,6 +91,9 @@ class TaskStep(StrEnum):
     ALREADY_DONE = "already_done"  # recording for someone who has reported it done already
     ALREADY_RECORDED = "already_recorded"  # recording for someone the office recorded already
     RECORD_UNDONE = "record_undone"  # the office undid its record of an assignee's report
+    # Her note or help detail answered a question asked before the office recorded her report:
+    # not written over the record (a tap of hers would be her own report again).
+    RECORDED_MEANWHILE = "recorded_meanwhile"
     NOTHING_TO_UNDO = "nothing_to_undo"  # no record of the office's stands to undo
 
 
@@ -367,6 +370,9 @@ class TaskService:
             if isinstance(found, TaskResult):
                 return found
             ident, task, assignment = found
+            # As it is now (on PostgreSQL the office's record may have committed since it was
+            # read): whose the report is decides which note she keeps.
+            await _lock(session, assignment)
             if action is TaskAction.CANCEL:
                 if not self.is_waiting_for_task_input(ident.pending_input):
                     return TaskResult(TaskStep.NOTHING_PENDING)
@@ -426,6 +432,9 @@ class TaskService:
                 ident.pending_input = ident.pending_data = None
                 return found
             _, task, assignment = found
+            # Read again under the lock: a report the office recorded since it was read (on
+            # PostgreSQL) is judged here, not the stale copy her note would be written over.
+            await _lock(session, assignment)
             value = one_line(text)
             if not value:
                 return TaskResult(TaskStep.EMPTY)
@@ -435,7 +444,6 @@ class TaskService:
                 url = _URL.search(value)
                 if url is None:
                     return TaskResult(TaskStep.NOT_A_FILE)
-                await _lock(session, assignment)
                 evidence = self._add_evidence(
                     session,
                     account,
@@ -452,9 +460,18 @@ class TaskService:
                 return TaskResult(
                     TaskStep.FILE_SAVED, await self._line(session, task), evidence_id=evidence.id
                 )
+            ident.pending_input = ident.pending_data = None
+            if _by_office(assignment.updated_by):
+                # She was asked (her tap, which made the report hers) before the office
+                # recorded it: the record stands, note and all, and she is told so; a tap of
+                # hers («Đang thực hiện», «Cần hỗ trợ») would be her own report again.
+                return TaskResult(
+                    TaskStep.RECORDED_MEANWHILE,
+                    await self._line(session, task),
+                    TaskStatus(assignment.status),
+                )
             status = TaskStatus(assignment.status)
             self._set_status(session, account, task, assignment, status, value)
-            ident.pending_input = ident.pending_data = None
             if pending == _Pending.HELP:
                 await self._office_note(
                     session, "task_note.help_detail", task, ident.delegate_id, note=value
@@ -542,7 +559,7 @@ class TaskService:
         # Its bytes (20 MB at most, fsynced) are written beside the store before the recording
         # transaction begins: on SQLite that transaction holds the database's only write lock,
         # which every tap and check-in waits for. Only put in place once a row names it.
-        staged = await asyncio.to_thread(self._files.stage, examined, content)
+        staged = await self._files.stage_off_loop(examined, content)
         try:
             return await self._record_upload(account, task_id, name, staged)
         finally:
@@ -794,7 +811,8 @@ class TaskService:
         as one uploaded on her personal page. Audited as ``task.recorded`` with the staff name
         and hers. She is not messaged, as closing or reopening a task messages nobody; nor is
         the office (a staff member did it). Her deliverables sent afterwards are hers and leave
-        the record the office's, note and all, until she reports herself (a status, a note).
+        the record the office's, note and all, until she reports herself (a tap of hers; a
+        note typed to a question her tap asked before the record is refused, RECORDED_MEANWHILE).
         Someone who already reported it done is left as she is, file and all: ALREADY_DONE, or
         ALREADY_RECORDED when that report is the office's (another staff member's a moment
         ago). A refused file records nothing, and a file is written to the store only with the
@@ -823,7 +841,7 @@ class TaskService:
         # SQLite's only write lock); put in place only with the row that names it.
         staged = None
         if examined is not None and file is not None:
-            staged = await asyncio.to_thread(self._files.stage, examined, file[1])
+            staged = await self._files.stage_off_loop(examined, file[1])
         try:
             return await self._record(office, task_id, code, value, file, staged)
         finally:

@@ -153,7 +153,7 @@ class Uploads(DraftUseCase):
         # SQLite that transaction holds the database's only write lock, which every tap and
         # check-in waits for), put in place only with the version that names it, and removed
         # if the version is refused: no blob is left that no row names.
-        staged = await asyncio.to_thread(self._files.stage, stored, content)
+        staged = await self._files.stage_off_loop(stored, content)
         try:
             now = self._ctx.clock.now()
             async with unit_of_work(self._ctx.sessions) as session:
