@@ -17,11 +17,13 @@ from storage.models import (
     ChannelIdentity,
     Delegate,
     Delivery,
+    DraftVersion,
     HandledEvent,
     Invitation,
     Meeting,
     OutboundMessage,
     Rsvp,
+    TaskEvidence,
 )
 from storage.models import fold_code as fold_code  # where the services have always found it
 from storage.uow import session_meeting
@@ -371,6 +373,27 @@ async def link_code_in_use(session: AsyncSession, code: str) -> bool:
     """Whether ``code`` was ever issued."""
     found = await session.scalar(select(Invitation.id).where(Invitation.link_code == code))
     return found is not None
+
+
+async def blobs_named(session: AsyncSession, digests: Iterable[str]) -> set[str]:
+    """Those of ``digests`` that a row still names: a task's evidence or a draft's version, in
+    any meeting of the database (the file store is content-addressed: one blob may be several
+    rows' file). A blob none names may be removed from the store, after the transaction that
+    removed its last row commits."""
+    wanted = sorted(set(digests))
+    if not wanted:
+        return set()
+    named = set(
+        await session.scalars(
+            select(TaskEvidence.sha256).where(TaskEvidence.sha256.in_(wanted)).distinct()
+        )
+    )
+    named |= set(
+        await session.scalars(
+            select(DraftVersion.sha256).where(DraftVersion.sha256.in_(wanted)).distinct()
+        )
+    )
+    return {digest for digest in named if digest is not None}
 
 
 async def delegates_with_phone(

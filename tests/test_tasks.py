@@ -1119,6 +1119,83 @@ async def test_undoing_the_offices_record_puts_her_report_back_and_her_reminders
     assert "Văn phòng trân trọng nhắc đồng chí về nhiệm vụ VI.1.3" in owner.last_text()
 
 
+def stored_blobs(harness: BotHarness) -> list[str]:
+    """The names of the blobs in the file store (its temporary files would show too)."""
+    root = harness.services.tasks._files.root
+    return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+async def test_undoing_the_offices_record_removes_its_file_from_the_store(
+    harness: BotHarness,
+) -> None:
+    # Its row gone with the undo, the file would stay on disk named by nothing.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    result = await tasks.record_for(office, task, "NV04", file=("Phim.docx", docx("phim")))
+    assert result.step is TaskStep.RECORDED_FOR
+    assert len(stored_blobs(harness)) == 1
+    undone = await tasks.undo_record(office, task, "NV04")
+    assert undone.step is TaskStep.RECORD_UNDONE
+    assert stored_blobs(harness) == []
+
+
+async def test_undoing_the_offices_record_keeps_a_blob_another_row_names(
+    harness: BotHarness,
+) -> None:
+    # The store keeps one blob for the same bytes: the office's file for NV04 is also the file
+    # NV03 sent on her page for her own task; the undo takes NV04's row, and the blob stays
+    # for NV03's, which still downloads.
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV03"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    hers = await tasks.store_file(
+        page_account("web", opened.delegate.id),
+        await task_id(harness, "VI.1.1"),
+        name="Bao-cao.docx",
+        content=docx("phim"),
+    )
+    assert hers.step is TaskStep.FILE_SAVED and hers.evidence_id is not None
+    task = await task_id(harness, "VI.1.3")
+    result = await tasks.record_for(office, task, "NV04", file=("Phim.docx", docx("phim")))
+    assert result.step is TaskStep.RECORDED_FOR
+    [blob] = stored_blobs(harness)
+    assert (await tasks.undo_record(office, task, "NV04")).step is TaskStep.RECORD_UNDONE
+    assert stored_blobs(harness) == [blob]
+    found = await tasks.evidence_file(hers.evidence_id, task_id=await task_id(harness, "VI.1.1"))
+    assert found is not None and found.path is not None
+    assert found.path.read_bytes() == docx("phim")
+
+
+async def test_an_undo_that_fails_before_its_commit_keeps_the_file_its_row_still_names(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    result = await tasks.record_for(office, task, "NV04", file=("Phim.docx", docx("phim")))
+    assert result.step is TaskStep.RECORDED_FOR and result.evidence_id is not None
+    blobs = stored_blobs(harness)
+
+    async def fails(*_args: Any) -> object:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(tasks, "_line", fails)
+    with pytest.raises(RuntimeError):
+        await tasks.undo_record(office, task, "NV04")
+    monkeypatch.undo()
+    assert stored_blobs(harness) == blobs
+    found = await tasks.evidence_file(result.evidence_id, task_id=task)
+    assert found is not None and found.path is not None
+    assert found.path.read_bytes() == docx("phim")
+
+
 async def test_undoing_a_chairs_record_on_the_shared_task_puts_back_hers_not_another_chairs(
     harness: BotHarness,
 ) -> None:

@@ -628,6 +628,28 @@ async def test_the_offices_record_is_undone_from_the_tasks_page_and_a_second_und
     assert page_figures is not None and (page_figures.done, page_figures.reported) == (0, 0)
 
 
+async def test_the_time_beside_her_report_says_it_is_when_she_last_updated_it(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # Her file with no report, and the office's record of her report undone: «chưa báo cáo»
+    # with a bare time left the clerk to guess what happened then.
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    harness.clock.set(local(2024, 5, 18, 13, 50))
+    await upload(harness, "NV04", "VI.1.3", FILE_NAME, docx("tiến độ"))
+    line = (
+        "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): chưa báo cáo · cập nhật lúc "
+        "13:50, 18/5 · chưa kết nối kênh nhắn tin"
+    )
+    shown = await desk.client.get(f"/office/{page}")
+    assert " ".join(text_of(shown.text, "person-NV04").split()).startswith(line)
+    assert text_of(shown.text, "updated-NV04") == "· cập nhật lúc 13:50, 18/5"
+    harness.clock.set(local(2024, 5, 18, 14, 0))
+    await desk.post(f"{page}/record", "form-record-NV04", {"person": "NV04"}, page=page)
+    after = await desk.post(f"{page}/unrecord", "form-unrecord-NV04", {"person": "NV04"}, page=page)
+    assert " ".join(text_of(after.text, "person-NV04").split()).startswith(line)
+
+
 async def test_a_file_she_sends_after_the_offices_record_leaves_the_record_the_offices(
     desk: Desk, harness: BotHarness
 ) -> None:

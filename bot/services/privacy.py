@@ -34,7 +34,6 @@ from storage.models import (
     Invitation,
     LinkFailure,
     SpeechAssignment,
-    TaskEvidence,
 )
 from storage.uow import unit_of_work
 
@@ -127,27 +126,23 @@ class PrivacyService:
                         if _holds_an_account(value):
                             setattr(entry, side, _scrubbed(value))
             if drafts:
-                # A deliverable uploaded on a page may be the same bytes as a draft: its blob
-                # stays while a task's evidence still names it.
-                # (another meeting's drafts and evidence in the same database included).
-                kept = set(await session.scalars(select(TaskEvidence.sha256)))
-                kept |= set(
+                mine = set(
                     await session.scalars(
                         select(DraftVersion.sha256).where(
-                            DraftVersion.assignment_id.not_in(self._assignments())
+                            DraftVersion.assignment_id.in_(self._assignments())
                         )
                     )
                 )
-                mine = select(DraftVersion.sha256).where(
-                    DraftVersion.assignment_id.in_(self._assignments())
-                )
-                blobs = sorted(set(await session.scalars(mine)) - kept)
                 await session.execute(
                     delete(DraftComment).where(DraftComment.assignment_id.in_(self._assignments()))
                 )
                 await session.execute(
                     delete(DraftVersion).where(DraftVersion.assignment_id.in_(self._assignments()))
                 )
+                # A deliverable uploaded on a page may be the same bytes as a draft: its blob
+                # stays while a task's evidence still names it (another meeting's drafts and
+                # evidence in the same database included).
+                blobs = sorted(mine - await queries.blobs_named(session, mine))
             queries.add_audit(
                 session,
                 at=now,

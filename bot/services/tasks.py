@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Task as PlanTask
@@ -923,7 +924,8 @@ class TaskService:
         for the office at any time, so is this, as long as the office's record is the last
         word on her report (NOTHING_TO_UNDO once she reported again herself, or it was
         undone): files she sent since are hers, and stay. Audited as ``task.record_undone``;
-        she is not messaged."""
+        she is not messaged. The recorded file's blob leaves the store with its row, unless
+        another row names the same bytes (:meth:`_remove_blobs`, after the commit)."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._assignment_by_code(session, task_id, code, lock=True)
@@ -965,10 +967,35 @@ class TaskService:
             assignment.updated_at = earlier.at if earlier is not None else None
             assignment.updated_by = earlier.actor if earlier is not None else None
             await session.flush()
-            return TaskResult(
+            # The store is content-addressed: her own file, a draft, another person's file may
+            # be the same bytes. A blob is removed only once no row names it.
+            digests = {f.sha256 for f in files if f.sha256 is not None}
+            unnamed = digests - await queries.blobs_named(session, digests)
+            result = TaskResult(
                 TaskStep.RECORD_UNDONE, await self._line(session, task), status,
                 name=person.full_name,
             )  # fmt: skip
+        # Only after the commit: a failed one leaves the rows, which still name their blobs.
+        await self._remove_blobs(unnamed)
+        return result
+
+    async def _remove_blobs(self, digests: set[str]) -> None:
+        """Remove from the store the blobs of ``digests`` that no row names, looked at again
+        in a transaction of their own: on SQLite it holds the write lock, which an upload
+        publishing the same bytes (found in place, so not written again) holds until its row
+        is committed, so no upload's blob is removed under it (on PostgreSQL, an upload of the
+        same bytes committing at that very moment is not waited for). A blob that cannot be
+        removed, or looked at, is logged and left: the undo stands, and an unnamed blob harms
+        nothing."""
+        if not digests:
+            return
+        try:
+            async with unit_of_work(self._ctx.sessions) as session:
+                for digest in sorted(digests - await queries.blobs_named(session, digests)):
+                    path = self._files.path_for(digest)
+                    await asyncio.to_thread(path.unlink, missing_ok=True)
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("a task file's blob was left in the store: %s", type(exc).__name__)
 
     async def _assignment_of(
         self, session: AsyncSession, task_id: int, code: str, with_file: bool
