@@ -9,7 +9,7 @@ import stat
 import threading
 from collections import Counter
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from openpyxl import load_workbook
@@ -39,6 +39,7 @@ from tests.conftest import ROOT, TEST_DATABASE_ENV, local, postgres_url
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.office_support import make_staff
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
+from tests.test_import_rows import _until_waiting as until_waiting
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
 
@@ -46,6 +47,7 @@ CONTACTS = ROOT / "examples" / "contacts.csv"
 TASK_BUTTONS = ["✅ Đã hoàn thành", "⏳ Đang thực hiện", "🆘 Cần hỗ trợ", "📎 Gửi sản phẩm"]
 # VI.1.1 is due 17:00 on 7/5/2024 (-21d@17:00 before the meeting on 28/5).
 VI_1_1_DUE = local(2024, 5, 7, 17, 0)
+T = TypeVar("T")
 
 
 async def with_contacts(harness: BotHarness) -> None:
@@ -895,7 +897,7 @@ async def test_her_last_file_arriving_before_the_records_lock_refuses_the_record
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # NV04 has sent 19 files; the office records her phoned report with one more. The record's
-    # look finds room, then her 20th file commits before the record takes her row's lock (on
+    # first look finds room, then her 20th file commits before the record's locked look (on
     # PostgreSQL): the record is refused as too many files, not made without the office's file.
     await with_contacts(harness)
     tasks = harness.services.tasks
@@ -908,14 +910,15 @@ async def test_her_last_file_arriving_before_the_records_lock_refuses_the_record
     looks = 0
     assignment_of_code = tasks._assignment_of
 
-    async def her_file_arrives_before_the_lock(session: AsyncSession, *args: Any) -> object:
+    async def her_file_arrives_before_the_lock(
+        session: AsyncSession, *args: Any, lock: bool
+    ) -> object:
         nonlocal looks
-        found = await assignment_of_code(session, *args)
         looks += 1
         if looks == 2:  # the recording transaction's look, just before it locks her row
             her_file(session, assignment, MAX_TASK_FILES)
             await session.flush()
-        return found
+        return await assignment_of_code(session, *args, lock=lock)
 
     monkeypatch.setattr(tasks, "_assignment_of", her_file_arrives_before_the_lock)
     result = await tasks.record_for(
@@ -1244,27 +1247,43 @@ def needs_postgres() -> None:
         pytest.skip(f"transactions interleave on PostgreSQL only: set {TEST_DATABASE_ENV}")
 
 
-async def office_records_between_her_read_and_her_lock(
-    harness: BotHarness, monkeypatch: pytest.MonkeyPatch, task: int, *, at_call: int
-) -> None:
-    """The office records NV04's report («qua điện thoại») and commits just after her file's
-    transaction read her assignment (its ``at_call``-th look-up of it), before it locks it."""
+async def while_the_office_records_her_report(
+    harness: BotHarness,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    task: int,
+    hers: Coroutine[Any, Any, T],
+) -> T:
+    """Runs ``hers`` (her tap, note, link or file) while the office records NV04's report
+    («qua điện thoại») and holds her row, its record not yet committed: hers must wait for
+    her row's lock where her assignment is looked up, and then find the office's record —
+    not a copy read before it, which her change would be judged by and written over."""
     tasks = harness.services.tasks
     office = await office_staff(harness)
-    original = tasks._assignment
-    calls = 0
+    look_up = tasks._assignment_of
+    holding, release = asyncio.Event(), asyncio.Event()
 
-    async def office_records_meanwhile(session: AsyncSession, *args: Any) -> object:
-        nonlocal calls
-        found = await original(session, *args)
-        calls += 1
-        if calls == at_call:
-            monkeypatch.setattr(tasks, "_assignment", original)
-            recorded = await tasks.record_for(office, task, "NV04", note="qua điện thoại")
-            assert recorded.step is TaskStep.RECORDED_FOR
+    async def office_holds_her_row(session: AsyncSession, *args: Any, lock: bool) -> object:
+        found = await look_up(session, *args, lock=lock)
+        if lock:  # the recording transaction: her row is the office's until it commits
+            holding.set()
+            await release.wait()
         return found
 
-    monkeypatch.setattr(tasks, "_assignment", office_records_meanwhile)
+    monkeypatch.setattr(tasks, "_assignment_of", office_holds_her_row)
+    async with asyncio.timeout(30):
+        record = asyncio.create_task(tasks.record_for(office, task, "NV04", note="qua điện thoại"))
+        await holding.wait()
+        running = asyncio.ensure_future(hers)
+        await until_waiting(engine, 1, running)
+        waited = not running.done()
+        release.set()
+        recorded = await record
+        result = await running
+    monkeypatch.setattr(tasks, "_assignment_of", look_up)
+    assert recorded.step is TaskStep.RECORDED_FOR
+    assert waited, "hers did not wait for the office's record: her row was read unlocked"
+    return result
 
 
 async def assert_the_record_stays_the_offices(harness: BotHarness, task: int) -> None:
@@ -1279,7 +1298,7 @@ async def assert_the_record_stays_the_offices(harness: BotHarness, task: int) ->
 
 
 async def test_her_page_file_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     needs_postgres()
     await with_contacts(harness)
@@ -1289,18 +1308,16 @@ async def test_her_page_file_sent_while_the_office_records_her_report_leaves_it_
     )
     assert opened.delegate is not None
     harness.clock.set(local(2024, 5, 18, 9, 30))
-    # The upload's second look-up is its recording transaction's (the first one counts her
-    # files before the content is examined).
-    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=2)
-    stored = await harness.services.tasks.store_file(
+    upload = harness.services.tasks.store_file(
         page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
     )
+    stored = await while_the_office_records_her_report(harness, engine, monkeypatch, task, upload)
     assert stored.step is TaskStep.FILE_SAVED
     await assert_the_record_stays_the_offices(harness, task)
 
 
 async def test_her_chat_file_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     needs_postgres()
     await with_contacts(harness)
@@ -1309,14 +1326,14 @@ async def test_her_chat_file_sent_while_the_office_records_her_report_leaves_it_
     await harness.send(owner.command("/nhiemvu"))
     await harness.send(owner.tap("📎 Gửi sản phẩm"))
     harness.clock.set(local(2024, 5, 18, 9, 30))
-    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
-    await harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    her_document = harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
+    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_document)
     assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
     await assert_the_record_stays_the_offices(harness, task)
 
 
 async def test_her_link_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     needs_postgres()
     await with_contacts(harness)
@@ -1325,8 +1342,8 @@ async def test_her_link_sent_while_the_office_records_her_report_leaves_it_the_o
     await harness.send(owner.command("/nhiemvu"))
     await harness.send(owner.tap("📎 Gửi sản phẩm"))
     harness.clock.set(local(2024, 5, 18, 9, 30))
-    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
-    await harness.send(owner.text("https://drive.example/kich-ban"))
+    her_link = harness.send(owner.text("https://drive.example/kich-ban"))
+    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_link)
     assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
     await assert_the_record_stays_the_offices(harness, task)
 
@@ -1359,7 +1376,7 @@ async def test_her_note_typed_after_the_offices_record_leaves_the_record_the_off
 
 
 async def test_her_note_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     needs_postgres()
     await with_contacts(harness)
@@ -1368,14 +1385,14 @@ async def test_her_note_sent_while_the_office_records_her_report_leaves_it_the_o
     await harness.send(owner.command("/nhiemvu"))
     await harness.send(owner.tap("⏳ Đang thực hiện"))
     harness.clock.set(local(2024, 5, 18, 9, 30))
-    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
-    await harness.send(owner.text("Đang tổng hợp số liệu"))
+    her_note = harness.send(owner.text("Đang tổng hợp số liệu"))
+    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_note)
     assert owner.last_text().startswith(NOTE_AFTER_RECORD)
     await assert_the_record_stays_the_offices(harness, task)
 
 
 async def test_her_tap_while_the_office_records_her_report_is_her_own_report_again(
-    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # In progress with her note; she taps «⏳ Đang thực hiện» again as the office records her
     # report. Her tap, judged against the record (not the copy read before it), is her own
@@ -1389,8 +1406,8 @@ async def test_her_tap_while_the_office_records_her_report_is_her_own_report_aga
     await harness.send(owner.text("Đang tổng hợp số liệu"))
     await harness.send(owner.command("/nhiemvu"))
     harness.clock.set(local(2024, 5, 18, 9, 30))
-    await office_records_between_her_read_and_her_lock(harness, monkeypatch, task, at_call=1)
-    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    her_tap = harness.send(owner.tap("⏳ Đang thực hiện"))
+    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_tap)
     assert owner.last_text().startswith("Đã ghi nhận nhiệm vụ VI.1.3: đang thực hiện.")
     [line] = [t for t in await harness.services.tasks.office_board() if t.key == "VI.1.3"]
     [dao] = line.assignments

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -367,13 +367,12 @@ class TaskService:
     async def report(self, account: ChatAccount, task_id: int, action: TaskAction) -> TaskResult:
         """An assignee's button: done at once; in progress and need help ask for a note."""
         async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._assignment(session, account, task_id)
+            # Locked and read as it is now (on PostgreSQL the office's record may have
+            # committed a moment ago): whose the report is decides which note she keeps.
+            found = await self._assignment(session, account, task_id, lock=True)
             if isinstance(found, TaskResult):
                 return found
             ident, task, assignment = found
-            # As it is now (on PostgreSQL the office's record may have committed since it was
-            # read): whose the report is decides which note she keeps.
-            await _lock(session, assignment)
             if action is TaskAction.CANCEL:
                 if not self.is_waiting_for_task_input(ident.pending_input):
                     return TaskResult(TaskStep.NOTHING_PENDING)
@@ -426,16 +425,15 @@ class TaskService:
                 return TaskResult(TaskStep.NOTHING_PENDING)
             if not queries.first_time(ident, event_id):
                 return TaskResult(TaskStep.DUPLICATE)
+            # Read under the lock: a report the office recorded a moment ago (on PostgreSQL)
+            # is judged here, not a stale copy her note would be written over.
             found = await self._assignment(
-                session, account, int((ident.pending_data or {}).get("task_id", 0))
+                session, account, int((ident.pending_data or {}).get("task_id", 0)), lock=True
             )
             if isinstance(found, TaskResult):
                 ident.pending_input = ident.pending_data = None
                 return found
             _, task, assignment = found
-            # Read again under the lock: a report the office recorded since it was read (on
-            # PostgreSQL) is judged here, not the stale copy her note would be written over.
-            await _lock(session, assignment)
             value = one_line(text)
             if not value:
                 return TaskResult(TaskStep.EMPTY)
@@ -507,12 +505,11 @@ class TaskService:
             if ident is None or ident.pending_input != _Pending.FILE:
                 return TaskResult(TaskStep.NOTHING_PENDING)
             found = await self._assignment(
-                session, account, int((ident.pending_data or {}).get("task_id", 0))
+                session, account, int((ident.pending_data or {}).get("task_id", 0)), lock=True
             )
             if isinstance(found, TaskResult):
                 return found
             _, task, assignment = found
-            await _lock(session, assignment)
             if await _files_full(session, assignment):
                 ident.pending_input = ident.pending_data = None
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
@@ -543,7 +540,8 @@ class TaskService:
         transaction that records it: an upload refused at the last moment (another one took
         her last place, the task was closed) leaves no blob behind that no row names."""
         async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._assignment(session, account, task_id)
+            # A look that writes nothing: counted again under the lock when it is recorded.
+            found = await self._assignment(session, account, task_id, lock=False)
             if isinstance(found, TaskResult):
                 return found
             _, task, assignment = found
@@ -573,13 +571,12 @@ class TaskService:
         store only with the row that names it, or left to be discarded."""
         examined = staged.examined
         async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._assignment(session, account, task_id)
+            # Uploads for one assignment take turns from here (on PostgreSQL; SQLite's writers
+            # do anyway): each counts the files after the one before it committed.
+            found = await self._assignment(session, account, task_id, lock=True)
             if isinstance(found, TaskResult):
                 return found
             ident, task, assignment = found
-            # Uploads for one assignment take turns from here (on PostgreSQL; SQLite's writers
-            # do anyway): each counts the files after the one before it committed.
-            await _lock(session, assignment)
             if await _files_full(session, assignment):  # another upload took the last place
                 return TaskResult(TaskStep.TOO_MANY_FILES, await self._line(session, task))
             same = await session.scalar(
@@ -825,7 +822,8 @@ class TaskService:
         if file is not None and (reject := self.check_upload(file[0], len(file[1]))):
             return TaskResult(TaskStep.REJECTED, reject=reject)
         async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._assignment_of(session, task_id, code, file is not None)
+            # A look that writes nothing: judged again under the lock when it is recorded.
+            found = await self._assignment_of(session, task_id, code, file is not None, lock=False)
             if isinstance(found, TaskResult):
                 return found
         examined = None
@@ -862,21 +860,15 @@ class TaskService:
         examined = staged.examined if staged is not None else None
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._assignment_of(session, task_id, code, file is not None)
+            # A second submit of the same form (or two clerks at once) takes its turn here on
+            # PostgreSQL, and then finds the report recorded (ALREADY_RECORDED). Her files are
+            # counted again under the lock: one she sent after :meth:`record_for`'s look may
+            # have taken the last place, and a record made without the office's file would not
+            # say so (TOO_MANY_FILES).
+            found = await self._assignment_of(session, task_id, code, file is not None, lock=True)
             if isinstance(found, TaskResult):
                 return found
             task, assignment, person = found
-            # A second submit of the same form (or two clerks at once) takes its turn here on
-            # PostgreSQL, and then finds the report recorded.
-            await _lock(session, assignment)
-            if assignment.status == TaskStatus.DONE:
-                return await self._already_done(session, task, assignment, person)
-            # Her files counted again under the lock: one she sent after the look above (on
-            # PostgreSQL, between it and the lock) may have taken the last place, and a record
-            # made without the office's file would not say so.
-            if examined is not None and await _files_full(session, assignment):
-                line = await self._line(session, task)
-                return TaskResult(TaskStep.TOO_MANY_FILES, line, name=person.full_name)
             self._record_audit(
                 session, office, "task.recorded", task, assignment, person,
                 at=now, status=TaskStatus.DONE, note=value or None,
@@ -998,13 +990,13 @@ class TaskService:
             log.warning("a task file's blob was left in the store: %s", type(exc).__name__)
 
     async def _assignment_of(
-        self, session: AsyncSession, task_id: int, code: str, with_file: bool
+        self, session: AsyncSession, task_id: int, code: str, with_file: bool, *, lock: bool
     ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
         """The live, open task's assignment of the person with ``code`` for the office to
         record a report on, or why there is none to record (as :meth:`_assignment_by_code`;
         ALREADY_DONE: reported already; TOO_MANY_FILES: ``with_file`` and her files are at the
-        most)."""
-        found = await self._assignment_by_code(session, task_id, code)
+        most); ``lock`` as :meth:`_assignment`'s, and then all of it is judged under the lock."""
+        found = await self._assignment_by_code(session, task_id, code, lock=lock)
         if isinstance(found, TaskResult):
             return found
         task, assignment, person = found
@@ -1016,11 +1008,11 @@ class TaskService:
         return task, assignment, person
 
     async def _assignment_by_code(
-        self, session: AsyncSession, task_id: int, code: str, *, lock: bool = False
+        self, session: AsyncSession, task_id: int, code: str, *, lock: bool
     ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
         """The live, open task's assignment of the person with ``code`` (as the task's page
         wrote it), or why there is none for the office to act on (GONE, NOT_ASSIGNED, CLOSED);
-        ``lock``: her assignment's row locked for the caller's change (on PostgreSQL)."""
+        ``lock`` as :meth:`_assignment`'s."""
         task = await self._live_task(session, task_id)
         if task is None:
             return TaskResult(TaskStep.GONE)
@@ -1030,7 +1022,7 @@ class TaskService:
             .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
         )
         if lock:
-            query = query.with_for_update(of=TaskAssignment)
+            query = _locked(query.with_for_update(of=TaskAssignment))
         found = (await session.execute(query)).first()
         if found is None:
             return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
@@ -1128,8 +1120,16 @@ class TaskService:
         return task
 
     async def _assignment(
-        self, session: AsyncSession, account: ChatAccount, task_id: int
+        self, session: AsyncSession, account: ChatAccount, task_id: int, *, lock: bool
     ) -> tuple[ChannelIdentity, Task, TaskAssignment] | TaskResult:
+        """The live, open task's assignment of ``account``'s person, or why there is none
+        (NOT_LINKED, GONE, NOT_ASSIGNED, CLOSED). ``lock`` (required, so that no path that
+        writes reads without it): her row locked for the caller's change (on PostgreSQL;
+        SQLite's writers take turns anyway) and read as it now is — a change committed a moment
+        ago (the office's record of her report, another file of hers) is what the caller then
+        counts and judges by, not a stale copy: her file sent while the office recorded her
+        report would otherwise make the office's record hers, and a file counted before the
+        office's filed record would pass the cap. False only for a look that writes nothing."""
         ident = await queries.identity(
             session, self._ctx.meeting_id, account.channel, account.external_id
         )
@@ -1138,11 +1138,10 @@ class TaskService:
         task = await self._live_task(session, task_id)
         if task is None:
             return TaskResult(TaskStep.GONE)
-        assignment = await session.scalar(
-            select(TaskAssignment).where(
-                TaskAssignment.task_id == task.id, TaskAssignment.person_id == ident.delegate_id
-            )
+        query = select(TaskAssignment).where(
+            TaskAssignment.task_id == task.id, TaskAssignment.person_id == ident.delegate_id
         )
+        assignment = await session.scalar(_locked(query.with_for_update()) if lock else query)
         if assignment is None:  # another unit's task, or forged button data
             return TaskResult(TaskStep.NOT_ASSIGNED)
         if task.closed_at is not None:
@@ -1369,14 +1368,13 @@ class TaskService:
         return lines
 
 
-async def _lock(session: AsyncSession, assignment: TaskAssignment) -> None:
-    """Lock ``assignment``'s row for the caller's change (on PostgreSQL; SQLite's writers take
-    turns anyway) and read it again as it now is: a change committed since it was read (the
-    office's record of her report, another file of hers) is what the caller then counts and
-    judges by, not the stale copy — her file sent while the office recorded her report would
-    otherwise make the office's record hers, and a file counted before the office's filed
-    record would pass the cap."""
-    await session.refresh(assignment, with_for_update=True)
+_Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
+
+
+def _locked(query: _Q) -> _Q:
+    """``query`` (already FOR UPDATE) loading its rows as they are once locked, over any copy
+    this session holds: a copy read before the lock would hide a change committed since."""
+    return query.execution_options(populate_existing=True)
 
 
 async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool:
