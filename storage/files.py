@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
@@ -255,6 +256,18 @@ class FileStore:
         except asyncio.CancelledError:
             writing.add_done_callback(self._discard_written)
             raise
+
+    @contextlib.asynccontextmanager
+    async def staged(self, examined: StoredFile, content: bytes) -> AsyncIterator[StagedFile]:
+        """``content`` staged (:meth:`stage_off_loop`) for the body to :meth:`publish` in the
+        transaction that records it; discarded on the way out unless it was published — the
+        upload refused, the transaction failed, the caller cancelled while it wrote or after —
+        so that no bytes are left behind that no row names."""
+        staged = await self.stage_off_loop(examined, content)
+        try:
+            yield staged
+        finally:
+            self.discard(staged)  # nothing if it was published
 
     def _discard_written(self, writing: asyncio.Future[StagedFile]) -> None:
         """:meth:`stage_off_loop`'s file, written after its caller was cancelled: removed."""

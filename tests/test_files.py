@@ -532,3 +532,21 @@ def test_a_blob_removed_between_staging_and_publishing_is_written_again(
     first.path.unlink()  # removed by hand meanwhile (a purge cannot run beside an upload)
     assert store.publish(staged).created is True
     assert files_under(root) == [first.path] and first.path.read_bytes() == DOCX
+
+
+async def test_a_staged_body_that_fails_leaves_nothing_on_disk(
+    store: FileStore, root: Path
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.staged(store.examine("ban-dau.docx", DOCX), DOCX) as staged:
+            assert [p.name.startswith(".tmp-") for p in files_under(root)] == [True]
+            raise RuntimeError("the upload was refused")
+    assert staged.temporary is None
+    assert files_under(root) == []
+
+
+async def test_a_staged_body_that_publishes_keeps_the_file(store: FileStore, root: Path) -> None:
+    async with store.staged(store.examine("ban-dau.docx", DOCX), DOCX) as staged:
+        stored = store.publish(staged)
+    assert files_under(root) == [stored.path]
+    assert stored.path.read_bytes() == DOCX

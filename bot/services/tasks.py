@@ -557,12 +557,10 @@ class TaskService:
             return TaskResult(TaskStep.REJECTED, reject=exc.code)
         # Its bytes (20 MB at most, fsynced) are written beside the store before the recording
         # transaction begins: on SQLite that transaction holds the database's only write lock,
-        # which every tap and check-in waits for. Only put in place once a row names it.
-        staged = await self._files.stage_off_loop(examined, content)
-        try:
+        # which every tap and check-in waits for. Only put in place once a row names it, and
+        # discarded if refused, or failed before it was put in place.
+        async with self._files.staged(examined, content) as staged:
             return await self._record_upload(account, task_id, name, staged)
-        finally:
-            self._files.discard(staged)  # refused, or failed before it was put in place
 
     async def _record_upload(
         self, account: ChatAccount, task_id: int, name: str, staged: StagedFile
@@ -836,16 +834,13 @@ class TaskService:
             except FileRejected as exc:
                 log.info("task deliverable rejected: %s", exc.code)
                 return TaskResult(TaskStep.REJECTED, reject=exc.code)
+        if examined is None or file is None:
+            return await self._record(office, task_id, code, value, file, None)
         # Its bytes written beside the store before the recording transaction (which holds
-        # SQLite's only write lock); put in place only with the row that names it.
-        staged = None
-        if examined is not None and file is not None:
-            staged = await self._files.stage_off_loop(examined, file[1])
-        try:
+        # SQLite's only write lock); put in place only with the row that names it, and
+        # discarded if refused, or failed before it was put in place.
+        async with self._files.staged(examined, file[1]) as staged:
             return await self._record(office, task_id, code, value, file, staged)
-        finally:
-            if staged is not None:
-                self._files.discard(staged)  # refused, or failed before it was put in place
 
     async def _record(
         self,

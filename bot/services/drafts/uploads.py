@@ -153,8 +153,7 @@ class Uploads(DraftUseCase):
         # SQLite that transaction holds the database's only write lock, which every tap and
         # check-in waits for), put in place only with the version that names it, and removed
         # if the version is refused: no blob is left that no row names.
-        staged = await self._files.stage_off_loop(stored, content)
-        try:
+        async with self._files.staged(stored, content) as staged:
             now = self._ctx.clock.now()
             async with unit_of_work(self._ctx.sessions) as session:
                 found = await self._own(session, account, assignment_id)
@@ -230,8 +229,6 @@ class Uploads(DraftUseCase):
                     draft=await self._line(session, row.id),
                     version=version_line(version),
                 )
-        finally:
-            self._files.discard(staged)  # refused, or failed before it was put in place
 
 
 def _held(ident: ChannelIdentity) -> list[dict[str, Any]]:
