@@ -22,7 +22,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from storage.content import FileRejected, check_content
+from storage.sharing import blobs_in_turn
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +295,14 @@ class FileStore:
         staged.temporary = None
         self._sync_directory(path.parent)
         return replace(staged.examined, created=True)
+
+    async def publish_in(self, session: AsyncSession, staged: StagedFile) -> StoredFile:
+        """:meth:`publish` in the transaction of ``session``, which records the row that names
+        it, after taking the blob's turn (:func:`storage.sharing.blobs_in_turn`): a removal of
+        the same bytes running at that moment («Hủy ghi nhận») either sees the row once this
+        commits, or has removed the blob before, which :meth:`publish` then writes again."""
+        await blobs_in_turn(session, [staged.examined.sha256])
+        return await asyncio.to_thread(self.publish, staged)
 
     def discard(self, staged: StagedFile) -> None:
         """Remove a staged file that was not published (nothing if it was, or none was

@@ -9,14 +9,16 @@ there. On PostgreSQL any number of processes (bot, web, or both) share the datab
   :func:`one_at_a_time` holds a session advisory lock around it, so a second process starting
   meanwhile waits, then finds the plan already in the rows;
 - a bot's overall sending rate is one for all the processes sending as it
-  (:class:`SharedSendSlots`): the platform counts a bot's messages, not a process's.
+  (:class:`SharedSendSlots`): the platform counts a bot's messages, not a process's;
+- a file store's blob is put in place and removed in turns (:func:`blobs_in_turn`): an
+  upload of the same bytes committing while «Hủy ghi nhận» removes them keeps its file.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Iterable
 from contextlib import asynccontextmanager
 from typing import cast
 
@@ -27,6 +29,11 @@ log = logging.getLogger(__name__)
 
 # Advisory lock keys ("hoinghi" in ASCII is the database guard's); one per coordinated job.
 PLAN_LOCK_KEY = int.from_bytes(b"hoinghiP", "big") >> 1
+# The blobs' locks are keyed by two 32-bit numbers, "blob" in ASCII and the digest's first four
+# bytes: PostgreSQL keeps such keys apart from the one-number keys above, and two digests that
+# share their first four bytes only take turns they did not need to.
+BLOB_LOCK_CLASS = int.from_bytes(b"blob", "big")
+_BLOB_LOCK = text("SELECT pg_advisory_xact_lock(:class, :key)")
 
 
 def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
@@ -60,6 +67,22 @@ async def one_at_a_time(
         finally:
             await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             await connection.commit()
+
+
+async def blobs_in_turn(session: AsyncSession, digests: Iterable[str]) -> None:
+    """Hold the blobs of ``digests`` until ``session``'s transaction ends: a transaction that
+    puts one in place (an upload, with the row that names it) and one that removes it once no
+    row names it (:meth:`bot.services.tasks.TaskService.undo_record`) then take turns, so the
+    removal's look sees the upload's row, or the upload finds the blob gone and writes it
+    again. PostgreSQL: a transaction-level advisory lock per digest, taken in order (two
+    transactions never wait for each other). SQLite: nothing to do — a writing transaction
+    holds the database's only write lock (BEGIN IMMEDIATE) from its first statement, so the
+    two already take turns."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for digest in sorted(set(digests)):
+        key = int.from_bytes(bytes.fromhex(digest)[:4], "big", signed=True)
+        await session.execute(_BLOB_LOCK, {"class": BLOB_LOCK_CLASS, "key": key})
 
 
 def bot_key(token: str) -> str:

@@ -1175,6 +1175,53 @@ async def test_undoing_the_offices_record_keeps_a_blob_another_row_names(
     assert found.path.read_bytes() == docx("phim")
 
 
+async def test_an_upload_of_the_same_bytes_committing_as_the_undo_removes_them_keeps_its_file(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL: NV03 sends on her page the very bytes of the office's file for NV04, as the
+    # office undoes that record. Her upload found the blob in place (nothing written again)
+    # and has put it in place, its row not yet committed, when the undo looks whether any row
+    # names those bytes: none it can see. The undo now waits for her commit, sees her row and
+    # leaves the blob; before, it removed the blob her row then named.
+    needs_postgres()
+    await with_contacts(harness)
+    tasks = harness.services.tasks
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.3")
+    recorded = await tasks.record_for(office, task, "NV04", file=("Phim.docx", docx("phim")))
+    assert recorded.step is TaskStep.RECORDED_FOR
+    opened = await harness.services.invitations.open_page(
+        harness.tokens["NV03"], channel="web", client="c"
+    )
+    assert opened.delegate is not None
+    her_task = await task_id(harness, "VI.1.1")
+    line = tasks._line
+    published, commit = asyncio.Event(), asyncio.Event()
+
+    async def her_upload_waits_to_commit(session: AsyncSession, task_row: Any) -> object:
+        if not published.is_set():  # her recording transaction, its file put in place
+            published.set()
+            await commit.wait()
+        return await line(session, task_row)
+
+    monkeypatch.setattr(tasks, "_line", her_upload_waits_to_commit)
+    async with asyncio.timeout(30):
+        account = page_account("web", opened.delegate.id)
+        upload = asyncio.create_task(
+            tasks.store_file(account, her_task, name="Bao-cao.docx", content=docx("phim"))
+        )
+        await published.wait()
+        undo = asyncio.create_task(tasks.undo_record(office, task, "NV04"))
+        await until_waiting(engine, 1, undo)
+        commit.set()
+        hers = await upload
+        assert (await undo).step is TaskStep.RECORD_UNDONE
+    assert hers.step is TaskStep.FILE_SAVED and hers.evidence_id is not None
+    found = await tasks.evidence_file(hers.evidence_id, task_id=her_task)
+    assert found is not None and found.path is not None
+    assert found.path.read_bytes() == docx("phim")
+
+
 async def test_an_undo_that_fails_before_its_commit_keeps_the_file_its_row_still_names(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

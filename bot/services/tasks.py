@@ -46,6 +46,7 @@ from storage.models import (
     TaskAssignment,
     TaskEvidence,
 )
+from storage.sharing import blobs_in_turn
 from storage.uow import read_only, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -608,7 +609,7 @@ class TaskService:
                 evidence_id=evidence.id,
             )
             # In place now that a row names it (a rename: quick under the write lock).
-            await asyncio.to_thread(self._files.publish, staged)
+            await self._files.publish_in(session, staged)
             return TaskResult(
                 TaskStep.FILE_SAVED, await self._line(session, task), evidence_id=evidence.id
             )
@@ -893,7 +894,7 @@ class TaskService:
                     evidence_id = evidence.id
                     # In place now that a row names it (a rename: quick under the write lock);
                     # a record refused above, or the same file kept, leaves no blob behind.
-                    await asyncio.to_thread(self._files.publish, staged)
+                    await self._files.publish_in(session, staged)
             assignment.updated_at, assignment.updated_by = now, office.actor
             return TaskResult(
                 TaskStep.RECORDED_FOR,
@@ -968,16 +969,17 @@ class TaskService:
 
     async def _remove_blobs(self, digests: set[str]) -> None:
         """Remove from the store the blobs of ``digests`` that no row names, looked at again
-        in a transaction of their own: on SQLite it holds the write lock, which an upload
-        publishing the same bytes (found in place, so not written again) holds until its row
-        is committed, so no upload's blob is removed under it (on PostgreSQL, an upload of the
-        same bytes committing at that very moment is not waited for). A blob that cannot be
-        removed, or looked at, is logged and left: the undo stands, and an unnamed blob harms
-        nothing."""
+        in a transaction of their own that holds them (:func:`storage.sharing.blobs_in_turn`):
+        an upload publishing the same bytes (a draft's version, a file of hers, another
+        record's; found in place, so not written again) holds them too until its row is
+        committed, so no upload's blob is removed under it — its row is seen, or it finds the
+        blob gone and writes it again. A blob that cannot be removed, or looked at, is logged
+        and left: the undo stands, and an unnamed blob harms nothing."""
         if not digests:
             return
         try:
             async with unit_of_work(self._ctx.sessions) as session:
+                await blobs_in_turn(session, digests)
                 for digest in sorted(digests - await queries.blobs_named(session, digests)):
                     path = self._files.path_for(digest)
                     await asyncio.to_thread(path.unlink, missing_ok=True)

@@ -223,7 +223,7 @@ class Uploads(DraftUseCase):
                     {"assignment_id": row.id, "version_id": version.id},
                 )
                 # In place now that a row names it (a rename: quick under the write lock).
-                await asyncio.to_thread(self._files.publish, staged)
+                await self._files.publish_in(session, staged)
                 return DraftResult(
                     DraftStep.RECEIVED,
                     draft=await self._line(session, row.id),
