@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import re
 import signal
@@ -63,6 +64,8 @@ from storage.sharing import (
     one_at_a_time,
     shares_outbox,
 )
+
+log = logging.getLogger(__name__)
 
 # Imported where they are used: the conversation (it loads openpyxl) and the outbox's scheduler
 # (APScheduler) cost every command start-up time, and only `run` and `rehearse` use them
@@ -808,14 +811,31 @@ async def open_app(
     meeting's code raises :class:`bot.services.meetings.CodeTaken` before the meeting is
     written, unless ``same_meeting`` (:func:`bot.services.build_services`)."""
     async with open_storage(loaded, exclusive=exclusive) as storage:
+        files = FileStore(loaded.drafts_dir)
+        if exclusive == "run":
+            await _sweep_staged(files)
         services = await build_services(
             loaded.config,
             storage.sessions,
             SystemClock(),
-            files=FileStore(loaded.drafts_dir),
+            files=files,
             same_meeting=same_meeting,
         )
         yield App(loaded, catalog, storage, services, os.environ if env is None else env)
+
+
+async def _sweep_staged(files: FileStore) -> None:
+    """At a run's start: the uploads' temporary files a process killed while it staged them
+    left in the store, removed once they are old enough to be nobody's upload on its way
+    (:meth:`storage.files.FileStore.sweep_staged`); how many is logged. Unreadable store:
+    logged and left (the uploads say so when they come)."""
+    try:
+        swept = await asyncio.to_thread(files.sweep_staged)
+    except OSError as exc:
+        log.warning("the file store's leftover uploads were not swept: %s", type(exc).__name__)
+        return
+    if swept:
+        log.info("removed %d leftover upload file(s) from the file store", swept)
 
 
 def stop_on_signals(

@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,11 @@ MAX_NAME_CHARS: Final = 120
 # Most file systems cap a name at 255 bytes, and Vietnamese letters take up to 3 bytes in UTF-8,
 # so 120 characters alone do not guarantee that a browser or desktop can save the download.
 MAX_NAME_BYTES: Final = 255
+# A staged file older than this was left by a process that died while it staged an upload
+# (:meth:`FileStore.sweep_staged`): an upload's bytes are staged just before the transaction
+# that records them, which puts them in place or has them discarded within seconds.
+STAGED_MARGIN: Final = 3600.0
+_STAGED_PREFIX: Final = ".tmp-"
 DIR_MODE: Final = 0o750
 FILE_MODE: Final = 0o640
 
@@ -312,6 +318,23 @@ class FileStore:
                 os.unlink(staged.temporary)
             staged.temporary = None
 
+    def sweep_staged(self, *, older_than: float = STAGED_MARGIN, now: float | None = None) -> int:
+        """Remove the staged files (:meth:`stage`) last written more than ``older_than``
+        seconds before ``now`` (by default: the system's time), and say how many: a process
+        killed while it staged an upload, or before its transaction put it in place, left its
+        temporary file, which nothing else removes. A younger one may be another process's
+        upload on its way (PostgreSQL: several processes share the store) and is left."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = (time.time() if now is None else now) - older_than
+        removed = 0
+        for path in self.root.glob(f"*/*/{_STAGED_PREFIX}*"):
+            with contextlib.suppress(FileNotFoundError):  # put in place or swept meanwhile
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
+
     def open(self, sha256: str) -> bytes:
         """The stored content for a digest; FileNotFoundError if it was never stored."""
         return self.path_for(sha256).read_bytes()
@@ -325,7 +348,7 @@ class FileStore:
         """Write and fsync ``content`` to a hidden temporary file in ``path``'s directory (the
         same file system, so that a rename puts it in place whole)."""
         self._make_dirs(path.parent)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=_STAGED_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as tmp:
                 tmp.write(content)

@@ -4,7 +4,10 @@ stops its parts in order (channels, then the scheduler; the scheduler, then the 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +19,7 @@ from bot.app import Channel, ChannelEntry, ChannelSetup, open_app
 from bot.config import load_config
 from bot.texts import load_catalog
 from schedules.scheduler import OutboxScheduler
+from storage.files import STAGED_MARGIN
 from tests.channels.text_channel import TextChannel
 
 
@@ -77,3 +81,26 @@ async def test_run_without_any_channel_refuses_to_start(office: Path) -> None:
         assert app.channels() == []
         with pytest.raises(RuntimeError, match="no channel to run"):
             await app.run(asyncio.Event())
+
+
+async def test_a_run_sweeps_the_uploads_a_killed_process_left_in_the_file_store(
+    office: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Killed while staging an upload (hard shutdown, power cut): its temporary file stays beside
+    # the blobs. The next run's start removes it, not a blob, not another process's upload on
+    # its way, and logs how many (no names).
+    loaded = load_config(office / "config.toml")
+    folder = loaded.drafts_dir / "ab" / "cd"
+    folder.mkdir(parents=True)
+    blob, left, young = folder / ("abcd" + "0" * 60), folder / ".tmp-x1", folder / ".tmp-x2"
+    for path in (blob, left, young):
+        path.write_bytes(b"%PDF-1.7")
+    long_ago = time.time() - STAGED_MARGIN - 60
+    for path in (blob, left):
+        os.utime(path, (long_ago, long_ago))
+    caplog.set_level(logging.INFO, logger="bot.app")
+    async with open_app(loaded, load_catalog("vi"), env={}, exclusive="run"):
+        assert sorted(folder.iterdir()) == sorted([blob, young])
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.app"] == [
+        "removed 1 leftover upload file(s) from the file store"
+    ]

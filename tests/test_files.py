@@ -14,6 +14,7 @@ import pytest
 from storage.files import (
     ALLOWED_SUFFIXES,
     MAX_BYTES,
+    STAGED_MARGIN,
     FileRejected,
     FileStore,
     read_stored,
@@ -550,3 +551,25 @@ async def test_a_staged_body_that_publishes_keeps_the_file(store: FileStore, roo
         stored = store.publish(staged)
     assert files_under(root) == [stored.path]
     assert stored.path.read_bytes() == DOCX
+
+
+def test_sweeping_removes_staged_files_left_long_ago_and_keeps_young_ones_and_blobs(
+    store: FileStore, root: Path
+) -> None:
+    # A process killed while it staged an upload left its temporary file; another process
+    # (PostgreSQL: they share the store) is staging one right now; a blob is in place.
+    blob = store.put("ban-dau.docx", DOCX)
+    left = store.stage(store.examine("bai-cu.pdf", PDF), PDF).temporary
+    young = store.stage(store.examine("bai-moi.txt", TXT), TXT).temporary
+    assert left is not None and young is not None
+    now = young.stat().st_mtime
+    os.utime(left, (now - STAGED_MARGIN - 1, now - STAGED_MARGIN - 1))
+    os.utime(blob.path, (now - 10 * STAGED_MARGIN, now - 10 * STAGED_MARGIN))
+    assert store.sweep_staged(now=now) == 1
+    assert files_under(root) == sorted([blob.path, young])
+    assert store.sweep_staged(now=now) == 0
+
+
+def test_sweeping_a_store_never_written_to_finds_nothing(store: FileStore, root: Path) -> None:
+    assert store.sweep_staged() == 0
+    assert not root.exists()
