@@ -380,8 +380,9 @@ class TaskEvidence(Base):
     channel: Mapped[str | None] = mapped_column(String(16))
     file_ref: Mapped[str | None] = mapped_column(String(200))
     size: Mapped[int | None] = mapped_column(Integer)
-    # A file kept in the content-addressed store (uploaded on the personal page): its digest.
-    sha256: Mapped[str | None] = mapped_column(String(64))
+    # A file kept in the content-addressed store (uploaded on the personal page): its digest;
+    # indexed for the look whether any row still names a blob (storage.queries.blobs_named).
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(80))
 

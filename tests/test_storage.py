@@ -365,6 +365,48 @@ async def test_the_folded_codes_migration_folds_every_code_there_and_a_downgrade
     assert [person.code if person else None for person in found] == [*codes, None]
 
 
+@pytest.mark.fresh_database
+async def test_the_evidence_digest_migration_indexes_the_look_before_a_blob_is_removed(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0023: whether any row still names a blob's bytes (before «Hủy ghi nhận» or the purge
+    removes it) is read on indexes — the evidence's digests (new) and the drafts' (since
+    0004) —, not by reading every deliverable of every meeting; a downgrade drops the index."""
+
+    def indexes(connection: Connection) -> set[str | None]:
+        return {index["name"] for index in inspect(connection).get_indexes("task_evidence")}
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0022")
+        assert "ix_task_evidence_sha256" not in await connection.run_sync(indexes)
+        await connection.run_sync(_migrate, "upgrade", "head")
+        assert "ix_task_evidence_sha256" in await connection.run_sync(indexes)
+    statements: list[tuple[str, object]] = []
+
+    def on_execute(*args: object) -> None:
+        statements.append((str(args[2]), args[3]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+    try:
+        async with read_only(services.ctx.sessions) as session:
+            assert await queries.blobs_named(session, ["ab" * 32, "cd" * 32]) == set()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
+    reads = [(sql, params) for sql, params in statements if "sha256 IN" in sql]
+    assert len(reads) == 2, reads
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL's planner reads a table this small whole whatever its indexes
+    async with engine.connect() as connection:
+        plans = []
+        for sql, params in reads:
+            plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)  # type: ignore[arg-type]
+            plans.append(" ".join(str(row[-1]) for row in plan))
+    assert ["ix_task_evidence_sha256" in plans[0], "ix_draft_versions_sha256" in plans[1]] == [
+        True,
+        True,
+    ], plans
+
+
 @pytest.mark.parametrize(
     ("typed", "found"),
     [
