@@ -25,6 +25,7 @@ from bot.services import Services
 from bot.services.access import OfficeActor, Role
 from bot.services.invitations import page_account
 from bot.services.tasks import TaskStep, drop_unreported
+from rehearsal.telegram_api import JsonDict
 from storage.files import FileStore, StagedFile
 from storage.models import (
     AuditEntry,
@@ -36,6 +37,7 @@ from storage.models import (
 )
 from storage.uow import unit_of_work
 from tests.conftest import ROOT, TEST_DATABASE_ENV, local, postgres_url
+from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.office_support import make_staff
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
@@ -1344,57 +1346,6 @@ async def assert_the_record_stays_the_offices(harness: BotHarness, task: int) ->
     assert undone.step is TaskStep.RECORD_UNDONE
 
 
-async def test_her_page_file_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    needs_postgres()
-    await with_contacts(harness)
-    task = await task_id(harness, "VI.1.3")
-    opened = await harness.services.invitations.open_page(
-        harness.tokens["NV04"], channel="web", client="c"
-    )
-    assert opened.delegate is not None
-    harness.clock.set(local(2024, 5, 18, 9, 30))
-    upload = harness.services.tasks.store_file(
-        page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
-    )
-    stored = await while_the_office_records_her_report(harness, engine, monkeypatch, task, upload)
-    assert stored.step is TaskStep.FILE_SAVED
-    await assert_the_record_stays_the_offices(harness, task)
-
-
-async def test_her_chat_file_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    needs_postgres()
-    await with_contacts(harness)
-    task = await task_id(harness, "VI.1.3")
-    owner = await harness.open_invitation("NV04")
-    await harness.send(owner.command("/nhiemvu"))
-    await harness.send(owner.tap("📎 Gửi sản phẩm"))
-    harness.clock.set(local(2024, 5, 18, 9, 30))
-    her_document = harness.send(owner.document("Kich-ban.docx", docx("kịch bản"), DOCX))
-    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_document)
-    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
-    await assert_the_record_stays_the_offices(harness, task)
-
-
-async def test_her_link_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    needs_postgres()
-    await with_contacts(harness)
-    task = await task_id(harness, "VI.1.3")
-    owner = await harness.open_invitation("NV04")
-    await harness.send(owner.command("/nhiemvu"))
-    await harness.send(owner.tap("📎 Gửi sản phẩm"))
-    harness.clock.set(local(2024, 5, 18, 9, 30))
-    her_link = harness.send(owner.text("https://drive.example/kich-ban"))
-    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_link)
-    assert owner.last_text().startswith("Đã nhận sản phẩm của nhiệm vụ VI.1.3")
-    await assert_the_record_stays_the_offices(harness, task)
-
-
 # Her note answers «⏳ Đang thực hiện» tapped before the office recorded her report: the record
 # stands and she is told so, whether the office's commit came before her note's transaction
 # or (PostgreSQL) in the middle of it.
@@ -1422,43 +1373,85 @@ async def test_her_note_typed_after_the_offices_record_leaves_the_record_the_off
     await assert_the_record_stays_the_offices(harness, task)
 
 
-async def test_her_note_sent_while_the_office_records_her_report_leaves_it_the_offices(
-    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+# What she does as the office records her report (PostgreSQL): her chat's steps before (a
+# command, a button, a text), then hers — a page file, a chat file, a link, a note answering
+# «⏳ Đang thực hiện», or a tap — and how she is answered. Each is judged against the record:
+# her file or link leaves it the office's, her note is refused, her tap is her own report.
+PAGE_FILE = "page file"
+SEND_FILE = "📎 Gửi sản phẩm"
+PROGRESS = "⏳ Đang thực hiện"
+RACES = [
+    pytest.param([], PAGE_FILE, "", "offices", id="page-file"),
+    pytest.param(
+        ["/nhiemvu", SEND_FILE], "Kich-ban.docx", "Đã nhận sản phẩm của nhiệm vụ VI.1.3",
+        "offices", id="chat-file",
+    ),
+    pytest.param(
+        ["/nhiemvu", SEND_FILE], "https://drive.example/kich-ban",
+        "Đã nhận sản phẩm của nhiệm vụ VI.1.3", "offices", id="link",
+    ),
+    pytest.param(
+        ["/nhiemvu", PROGRESS], "Đang tổng hợp số liệu", NOTE_AFTER_RECORD, "offices", id="note"
+    ),
+    pytest.param(
+        ["/nhiemvu", PROGRESS, "Đang tổng hợp số liệu", "/nhiemvu"], PROGRESS,
+        "Đã ghi nhận nhiệm vụ VI.1.3: đang thực hiện.", "hers", id="tap",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("before", "hers", "answer", "report"), RACES)
+async def test_hers_sent_while_the_office_records_her_report_is_judged_against_the_record(
+    harness: BotHarness,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    before: list[str],
+    hers: str,
+    answer: str,
+    report: str,
 ) -> None:
     needs_postgres()
     await with_contacts(harness)
+    tasks = harness.services.tasks
     task = await task_id(harness, "VI.1.3")
-    owner = await harness.open_invitation("NV04")
-    await harness.send(owner.command("/nhiemvu"))
-    await harness.send(owner.tap("⏳ Đang thực hiện"))
+    owner = await harness.open_invitation("NV04") if before else None
+    for step in before:
+        await harness.send(her_chat_step(owner, step))
     harness.clock.set(local(2024, 5, 18, 9, 30))
-    her_note = harness.send(owner.text("Đang tổng hợp số liệu"))
-    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_note)
-    assert owner.last_text().startswith(NOTE_AFTER_RECORD)
-    await assert_the_record_stays_the_offices(harness, task)
-
-
-async def test_her_tap_while_the_office_records_her_report_is_her_own_report_again(
-    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # In progress with her note; she taps «⏳ Đang thực hiện» again as the office records her
-    # report. Her tap, judged against the record (not the copy read before it), is her own
-    # report again: in progress, without the office's words or her old note, and hers.
-    needs_postgres()
-    await with_contacts(harness)
-    task = await task_id(harness, "VI.1.3")
-    owner = await harness.open_invitation("NV04")
-    await harness.send(owner.command("/nhiemvu"))
-    await harness.send(owner.tap("⏳ Đang thực hiện"))
-    await harness.send(owner.text("Đang tổng hợp số liệu"))
-    await harness.send(owner.command("/nhiemvu"))
-    harness.clock.set(local(2024, 5, 18, 9, 30))
-    her_tap = harness.send(owner.tap("⏳ Đang thực hiện"))
-    await while_the_office_records_her_report(harness, engine, monkeypatch, task, her_tap)
-    assert owner.last_text().startswith("Đã ghi nhận nhiệm vụ VI.1.3: đang thực hiện.")
-    [line] = [t for t in await harness.services.tasks.office_board() if t.key == "VI.1.3"]
+    if owner is None:
+        opened = await harness.services.invitations.open_page(
+            harness.tokens["NV04"], channel="web", client="c"
+        )
+        assert opened.delegate is not None
+        upload = tasks.store_file(
+            page_account("web", opened.delegate.id), task, name="Phim.docx", content=docx("phim")
+        )
+        stored = await while_the_office_records_her_report(
+            harness, engine, monkeypatch, task, upload
+        )
+        assert stored.step is TaskStep.FILE_SAVED
+    else:
+        sent = harness.send(her_chat_step(owner, hers))
+        await while_the_office_records_her_report(harness, engine, monkeypatch, task, sent)
+        assert owner.last_text().startswith(answer)
+    if report == "offices":
+        await assert_the_record_stays_the_offices(harness, task)
+        return
+    [line] = [t for t in await tasks.office_board() if t.key == "VI.1.3"]
     [dao] = line.assignments
     assert (dao.status, dao.note, dao.recorded_by) == (TaskStatus.IN_PROGRESS, None, None)
+
+
+def her_chat_step(owner: FakeUser | None, step: str) -> JsonDict:
+    """A command, a task's button, a .docx by name, or a text, from her chat."""
+    assert owner is not None
+    if step.startswith("/"):
+        return owner.command(step)
+    if step in TASK_BUTTONS:
+        return owner.tap(step)
+    if step.endswith(".docx"):
+        return owner.document(step, docx("kịch bản"), DOCX)
+    return owner.text(step)
 
 
 async def test_the_offices_filed_record_cannot_slip_between_her_file_count_and_her_chat_file(
