@@ -26,7 +26,7 @@ from bot.services.broadcasts import (
 )
 from bot.texts import Html
 from bot.texts.formatting import moment
-from bot.texts.presenters import audience_label, broadcast_html
+from bot.texts.presenters import audience_label, broadcast_html, skipped_reason
 
 # The notice's audiences but every invitee, which the chat offers first on its own.
 _SIMPLE_AUDIENCES = NOTICE_AUDIENCES[1:]
@@ -93,9 +93,7 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                 catalog.html(
                     "broadcast.list_skipped",
                     number=item.number,
-                    why=catalog.html(
-                        f"broadcast.skipped.{item.skipped.value}", due=_moment(turn, item.due_at)
-                    ),
+                    why=skipped_reason(catalog, config, item.skipped, item.due_at),
                     audience=who,
                     preview=item.preview,
                 )

@@ -39,7 +39,7 @@ from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import actor_label, audience_label, deadline_text
+from bot.texts.presenters import actor_label, audience_label, deadline_text, signed_out_wording
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
@@ -283,12 +283,7 @@ class Office:
         which = values.get("session", "")
         if which == "all":
             ended = await signin.sign_out_everywhere(actor)
-            # This browser's alone: no count of one to read ("1 phiên … kể cả phiên này").
-            line = "text_one" if len(ended.sessions) <= 1 else "text"
-            return self._signed_out(
-                "signed_out_everywhere", line=f"{line}_links" if ended.links else line,
-                sessions=len(ended.sessions), links=len(ended.links),
-            )  # fmt: skip
+            return self._signed_out(len(ended.sessions), len(ended.links))
         session_id = parse_id(which)
         if session_id is None:
             return self._done(visit, "sessions", self.catalog.html("dash.sessions.none"), ok=False)
@@ -306,12 +301,14 @@ class Office:
             return False
         return text_field(form, "session") == "all"
 
-    def _signed_out(
-        self, key: str = "signed_out", *, line: str = "text", **params: object
-    ) -> Response:
+    def _signed_out(self, sessions: int | None = None, links: int = 0) -> Response:
         """Signed out: the session's cookie goes, and a desk's with it (a phone signed out is
-        no desk's, and its scans open the person's own page again); the page says so with
-        ``dash.message.<key>.<line>`` and its ``params``."""
+        no desk's, and its scans open the person's own page again); the page says so, in the
+        words :func:`~bot.texts.presenters.signed_out_wording` chooses (``sessions`` None: this
+        browser's alone; else how many sessions and unspent links signing out everywhere
+        ended)."""
+        key, line = signed_out_wording(sessions, links)
+        params = {} if sessions is None else {"sessions": sessions, "links": links}
         response = self._render("office/message.html", key=key, line=line, params=params)
         response.delete_cookie(
             COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"

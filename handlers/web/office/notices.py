@@ -19,7 +19,12 @@ from bot.services.broadcasts import MAX_BROADCAST, BroadcastResult, BroadcastSte
 from bot.services.dashboard import notice_audience
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import moment
-from bot.texts.presenters import audience_label, broadcast_html, moved_notice
+from bot.texts.presenters import (
+    audience_label,
+    broadcast_html,
+    moved_notice,
+    skipped_reason,
+)
 from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
@@ -118,12 +123,7 @@ class Notices:
                 # nobody was in its audience): its number, and why, in words.
                 "skipped": catalog.plain(
                     "dash.notices.skipped_row",
-                    why=catalog.plain(
-                        f"broadcast.skipped.{item.skipped.value}",
-                        due=moment(catalog, config.meeting.local(item.due_at))
-                        if item.due_at
-                        else "",
-                    ),
+                    why=skipped_reason(catalog, config, item.skipped, item.due_at),
                 )
                 if item.skipped is not None
                 else "",
