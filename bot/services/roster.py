@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 
 from bot.domain.order import LAST
-from bot.domain.outbound import Audience
+from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from storage import queries
-from storage.models import ChannelIdentity, Checkin, Delegate, Rsvp
+from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Rsvp
 
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
 
@@ -119,4 +119,20 @@ def key_of(group_order: Mapping[str, int], meeting_id: int, code: str) -> Any:
     """A statement reading the protocol key of the delegate with ``code``."""
     return select(*protocol_key(group_order)).where(
         Delegate.meeting_id == meeting_id, Delegate.code == code
+    )
+
+
+def ran_out(group_order: Mapping[str, int], message_id: int) -> Any:
+    """A statement reading, in protocol order, the people (code, full name) whose copy of the
+    message never went because its window closed first (the bot was stopped past it): the
+    ones the office must phone."""
+    return (
+        select(Delegate.code, Delegate.full_name)
+        .join(Delivery, Delivery.delegate_id == Delegate.id)
+        .where(
+            Delivery.message_id == message_id,
+            Delivery.status == DeliveryStatus.SKIPPED,
+            Delivery.last_error == RAN_OUT,
+        )
+        .order_by(*protocol_key(group_order))
     )

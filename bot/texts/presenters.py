@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.config import Config
@@ -109,6 +110,22 @@ def skipped_reason(
     the same words in chat (``/thongbao``'s list) and on the dashboard's notice page."""
     due = moment(catalog, config.meeting.local(due_at)) if due_at is not None else ""
     return catalog.plain(f"broadcast.skipped.{reason.value}", due=due)
+
+
+def ran_out_words(
+    catalog: Catalog, key: str, count: int, first: Sequence[tuple[str, str]]
+) -> tuple[str, dict[str, object]]:
+    """Who a message's copies ran out for (the bot was stopped past its window), for the office
+    to phone: the text ``key`` naming them all, or ``key_more`` naming the ``first`` few
+    (code, full name, in protocol order, as a notice's preview names those it cannot reach),
+    counting the rest and saying where the whole list is (the report workbook's sheet). The
+    key and its parameters, for :meth:`Catalog.html` or :meth:`Catalog.plain`."""
+    names = ", ".join(f"{code} {name}" for code, name in first)
+    more = count - len(first)
+    if more <= 0:
+        return key, {"count": count, "names": names}
+    sheet = catalog.plain("report_sheet.ran_out.title")
+    return f"{key}_more", {"count": count, "names": names, "more": more, "sheet": sheet}
 
 
 def signed_out_wording(sessions: int | None = None, links: int = 0) -> tuple[str, str]:
