@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.services import Services
 from bot.services.access import Role
 from storage.models import AuditEntry, Delegate, StaffSession
-from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.test_services import row as delegate_row
 
 LEAVING = "DB002"  # a clerk who leaves
@@ -169,6 +169,28 @@ async def test_withdrawing_her_last_role_logs_which_unspent_sign_in_links_it_can
         f"Đường liên kết đăng nhập chưa dùng đã hủy, số: {links[0]}, {links[1]}",
     ]
     assert changes(entries[0]) == ["Vai trò: Văn phòng → (bỏ)"]
+
+
+async def test_her_old_browsers_sign_out_after_a_role_given_again_says_she_is_signed_out(
+    desk: Desk, imported: Services
+) -> None:
+    # Her role withdrawn, her browser's session stays (it says "refused"); given a role again,
+    # that session ends with the grant. «Đăng xuất» tapped on the page still open there is
+    # true to say done: nothing of that browser's is open (the grant ended it).
+    access = imported.access
+    await make_staff(imported, LEAVING)
+    leaving = await desk_for(imported)
+    await leaving.sign_in(LEAVING)
+    signout = hidden((await leaving.client.get("/office/")).text, "form-signout")
+    await access.revoke(access.local_operator(), LEAVING, Role.OFFICE)
+    await access.grant(access.local_operator(), LEAVING, Role.OFFICE)
+    pressed = await leaving.client.post("/office/signout", data=signout)
+    assert pressed.status_code == 200
+    assert text_of(pressed.text, "message-signed_out") == (
+        "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
+        " trong tin nhắn riêng với bot."
+    )
+    await leaving.client.aclose()
 
 
 async def test_a_staff_member_cannot_withdraw_her_own_office_role(

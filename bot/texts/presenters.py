@@ -128,12 +128,15 @@ def ran_out_words(
     return f"{key}_more", {"count": count, "names": names, "more": more, "sheet": sheet}
 
 
-def signed_out_wording(sessions: int | None = None, links: int = 0) -> tuple[str, str]:
+def signed_out_wording(
+    sessions: int | None = None, links: int = 0, *, ran_out: bool = False
+) -> tuple[str, str]:
     """Which words the page after a sign-out says (``dash.message.<key>.<line>``): this
-    browser's session alone (``sessions`` None), or every one (``sessions`` ended) — without a
-    count when it was this browser's alone — and the unspent sign-in links cancelled with them."""
+    browser's session alone (``sessions`` None; ``ran_out``: it had run out, nothing was left
+    to end), or every one (``sessions`` ended) — without a count when it was this browser's
+    alone — and the unspent sign-in links cancelled with them."""
     if sessions is None:
-        return "signed_out", "text"
+        return "signed_out", "text_ran_out" if ran_out else "text"
     line = "text_one" if sessions <= 1 else "text"
     return "signed_out_everywhere", f"{line}_links" if links else line
 

@@ -157,6 +157,20 @@ class Office:
             and await self.services.signin.signed_out(cookie, everywhere=everywhere)
         )
 
+    async def ran_out(self, request: Request) -> bool:
+        """Whether the desk's «Đăng xuất», posted from this server's page, comes from a phone
+        whose session ran out (never signed out): the desk's phone holds that one session
+        alone, nothing is left to end, and she is told she is signed out rather than asked to
+        sign in to sign out. Not for the office's own sign-outs: from a laptop's tab left open
+        while her phone is signed in, "not done, sign in and do it" is what keeps her from
+        believing the phone is signed out (:meth:`already_signed_out`)."""
+        cookie = self.session_cookie(request)
+        return (
+            cookie is not None
+            and self._same_site(request)
+            and await self.services.signin.ran_out(cookie)
+        )
+
     def signin_page(self, request: Request, *, scanned: str | None = None) -> Response:
         """How to sign in, for a request without a live session; when it carried a session that
         has ended (expired, or signed out elsewhere), saying so — and, for a form, that what it
@@ -301,13 +315,15 @@ class Office:
             return False
         return text_field(form, "session") == "all"
 
-    def _signed_out(self, sessions: int | None = None, links: int = 0) -> Response:
+    def _signed_out(
+        self, sessions: int | None = None, links: int = 0, *, ran_out: bool = False
+    ) -> Response:
         """Signed out: the session's cookie goes, and a desk's with it (a phone signed out is
         no desk's, and its scans open the person's own page again); the page says so, in the
         words :func:`~bot.texts.presenters.signed_out_wording` chooses (``sessions`` None: this
-        browser's alone; else how many sessions and unspent links signing out everywhere
-        ended)."""
-        key, line = signed_out_wording(sessions, links)
+        browser's alone, ``ran_out`` when it had run out; else how many sessions and unspent
+        links signing out everywhere ended)."""
+        key, line = signed_out_wording(sessions, links, ran_out=ran_out)
         params = {} if sessions is None else {"sessions": sessions, "links": links}
         response = self._render("office/message.html", key=key, line=line, params=params)
         response.delete_cookie(
