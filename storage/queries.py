@@ -54,10 +54,13 @@ async def next_notice_number(session: AsyncSession, meeting_id: int) -> int:
 
     Every path that makes a notice takes it here (the office's confirmation, the outbox for a
     notice put in it some other way, the tests' and benches' helpers), so no notice is ever
-    called by anything else. The meeting's row is locked first (``FOR UPDATE``; SQLite's
-    writers take turns anyway), so two offices confirming at once on PostgreSQL take turns
-    rather than one number twice."""
-    await session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
+    called by anything else. The meeting's row is locked first, as :func:`lock_meeting` locks
+    it (SQLite's writers take turns anyway), so two offices confirming at once on PostgreSQL
+    take turns rather than one number twice. ``FOR NO KEY UPDATE``, not ``FOR UPDATE``: every
+    row written meanwhile that refers to the meeting (a tap's or an answer's audit entry, a
+    message) takes ``FOR KEY SHARE`` on it, which ``FOR UPDATE`` would hold until the notice
+    is confirmed."""
+    await lock_meeting(session, meeting_id)
     last = await session.scalar(
         select(func.max(OutboundMessage.number)).where(OutboundMessage.meeting_id == meeting_id)
     )
@@ -68,9 +71,11 @@ async def meeting_by_code(
     session: AsyncSession, code: str, *, for_update: bool = False
 ) -> Meeting | None:
     """The meeting with this code (``for_update``: its row locked until the transaction ends,
-    where the database locks rows; SQLite's BEGIN IMMEDIATE already holds the whole file)."""
+    where the database locks rows; SQLite's BEGIN IMMEDIATE already holds the whole file).
+    ``FOR NO KEY UPDATE``, as :func:`lock_meeting`: the row's key is never changed, and rows
+    referring to it (another process's answers) need not wait for the lock's holder."""
     query = select(Meeting).where(Meeting.code == code)
-    return await session.scalar(query.with_for_update() if for_update else query)
+    return await session.scalar(query.with_for_update(key_share=True) if for_update else query)
 
 
 async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str, Delegate]:

@@ -3,7 +3,14 @@ then the report, the one-tap resend, and the list with cancel buttons."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
 from bot.domain.outbound import MessageKind
+from storage import queries
+from storage.models import AuditEntry, Meeting
+from storage.uow import unit_of_work
 from tests.conftest import local
 from tests.harness import BotHarness
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
@@ -269,3 +276,33 @@ async def test_a_draft_dropped_before_it_was_sent_is_not_called_a_numbered_notic
     assert harness.admin().last_text() == (
         "Đã hủy thông báo đang soạn; thông báo chưa được gửi đi."
     )
+
+
+async def test_while_a_notice_takes_its_number_rows_referring_to_the_meeting_are_written(
+    harness: BotHarness,
+) -> None:
+    """PostgreSQL: numbering a notice locks the meeting's row against another numbering only
+    (``FOR NO KEY UPDATE``): a tap's or an answer's row that refers to the meeting (its audit
+    entry) is written meanwhile, not held until the office's confirmation commits."""
+    sessions = harness.services.ctx.sessions
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("SQLite's write transactions take turns whole: no row locks to compare")
+    meeting_id, now = harness.services.ctx.meeting_id, harness.clock.now()
+    async with unit_of_work(sessions) as confirming:
+        assert await queries.next_notice_number(confirming, meeting_id) == 1
+        async with unit_of_work(sessions) as meanwhile:
+            await meanwhile.execute(text("SET LOCAL lock_timeout = '5s'"))  # only if it waits
+            meanwhile.add(
+                AuditEntry(meeting_id=meeting_id, at=now, actor="telegram:1",
+                           action="rsvp.changed", entity="rsvp", entity_id=None, before=None,
+                           after=None)
+            )  # fmt: skip
+            await meanwhile.flush()  # its reference to the meeting checked: no wait
+        # Another notice's number waits for this one's (NOWAIT says so at once).
+        with pytest.raises(DBAPIError, match="could not obtain lock"):
+            async with unit_of_work(sessions) as second:
+                await second.execute(
+                    select(Meeting.id)
+                    .where(Meeting.id == meeting_id)
+                    .with_for_update(key_share=True, nowait=True)
+                )

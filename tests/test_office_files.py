@@ -25,7 +25,7 @@ from tests.harness import OFFICE_CHAT, BotHarness
 TRICKY = 'Nguyễn Thị "Hạnh" & <Bảo> Ngọc'
 SHEETS = [
     "Đại biểu", "Tổng hợp theo thành phần", "Tham luận", "Nhiệm vụ chuẩn bị", "Gửi tin",
-    "Điểm danh",
+    "Chưa nhận do hết hạn gửi", "Điểm danh",
 ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ import io
 import logging
 import re
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -832,12 +832,27 @@ async def test_a_reminder_whose_every_copy_ran_out_ends_skipped_and_is_still_rep
     assert reports == [
         "📨 Báo cáo gửi nhắc lịch trước một ngày\n"
         "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 3\n"
-        "⚠️ 3 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+        "⚠️ 3 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ"
+        " (đề nghị gọi điện): DB001 Phạm Thị Thanh Mai, DB002 Hoàng Thị Ngọc Diệp,"
+        " DB003 Vũ Thị Hồng Nhung."
     ]
     book = load_workbook(io.BytesIO(await report_bytes(harness)))
     assert [
         r[4] for r in book["Gửi tin"].iter_rows(values_only=True) if r[1] == MEETING_KIND_LABELS[1]
     ] == ["không gửi (hết thời hạn khi đang chờ gửi)"]
+    # The whole list, for the office to phone: the report names only the first few.
+    ran_out = list(book["Chưa nhận do hết hạn gửi"].iter_rows(values_only=True))
+    assert ran_out[0] == (
+        "Số thông báo", "Loại tin", "Dự kiến gửi", "Mã", "Họ và tên", "Chức vụ", "Đơn vị"
+    )  # fmt: skip
+    assert [r[:5] for r in ran_out[1:]] == [
+        (None, MEETING_KIND_LABELS[1], datetime(2024, 5, 27, 16, 0), code, name)
+        for code, name in [
+            ("DB001", "Phạm Thị Thanh Mai"),
+            ("DB002", "Hoàng Thị Ngọc Diệp"),
+            ("DB003", "Vũ Thị Hồng Nhung"),
+        ]
+    ]
 
 
 async def test_the_agenda_is_skipped_once_the_meeting_is_over(harness: BotHarness) -> None:

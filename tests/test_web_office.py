@@ -263,6 +263,20 @@ async def test_the_list_goes_on_page_after_page_in_protocol_order(
     assert seen == [row.code for row in whole.rows] and len(seen) == whole.total > 7
 
 
+@pytest.mark.parametrize("typed", ["db010", " Db010 "])
+async def test_a_hand_typed_address_goes_on_after_that_person_whatever_the_codes_case(
+    desk: Desk, typed: str
+) -> None:
+    # /office/delegates?after=db010 typed or edited by hand goes on after DB010, as the page's
+    # own «next page» link (the code as stored) does; not back to the start of the list.
+    await desk.sign_in()
+    shown = await desk.client.get("/office/delegates", params={"after": "DB010"})
+    typed_page = await desk.client.get("/office/delegates", params={"after": typed})
+    codes = re.findall(r"<tr><td>([^<]+)</td>", shown.text)
+    assert codes[0] == "DB011"
+    assert re.findall(r"<tr><td>([^<]+)</td>", typed_page.text) == codes
+
+
 async def test_a_searchs_matches_come_in_the_lists_protocol_order(imported: Services) -> None:
     # A search's matches must come in the order the list without a search shows them,
     # unranked and unknown-group people included (the search was sorted in Python before 0019).

@@ -555,19 +555,30 @@ async def test_scheduled_notices_are_listed_in_the_order_they_will_go_as_the_ove
     ]
 
 
-async def notice_caught_by_a_stop(harness: BotHarness, body: str, sent: int) -> None:
-    """A notice to the five linked delegates is queued; ``sent`` copies go, then the bot stops
-    until the 12 hours it was worth sending have passed, and runs again."""
+# Whom the notices caught by a stop ran out for, as the office reads them (protocol order).
+FIVE = (
+    "DB001 Phạm Thị Thanh Mai, DB002 Hoàng Thị Ngọc Diệp, DB003 Vũ Thị Hồng Nhung,"
+    " DB004 Đặng Minh Quân, DB005 Ngô Thị Bích Hạnh"
+)
+LAST_THREE = "DB003 Vũ Thị Hồng Nhung, DB004 Đặng Minh Quân, DB005 Ngô Thị Bích Hạnh"
+
+
+async def notice_caught_by_a_stop(
+    harness: BotHarness, body: str, sent: int, linked: int = 5
+) -> None:
+    """A notice to the ``linked`` delegates (five) is queued; ``sent`` copies go, then the bot
+    stops until the 12 hours it was worth sending have passed, and runs again."""
     now = harness.clock.now()
     async with harness.services.ctx.sessions() as session, session.begin():
         await add_notice_due(session, harness.services.ctx.meeting_id, body, now)
     await harness.outbox.queue_due()
     for claimed in await harness.outbox._claim(limit=sent):
         await harness.outbox._deliver(claimed)
-    assert await deliveries(harness, MessageKind.BROADCAST) == +Counter(sent=sent, pending=5 - sent)
+    left = linked - sent
+    assert await deliveries(harness, MessageKind.BROADCAST) == +Counter(sent=sent, pending=left)
     harness.clock.advance(BROADCAST_WINDOW + timedelta(minutes=1))
     await harness.tick()
-    assert await deliveries(harness, MessageKind.BROADCAST) == +Counter(sent=sent, skipped=5 - sent)
+    assert await deliveries(harness, MessageKind.BROADCAST) == +Counter(sent=sent, skipped=left)
 
 
 async def test_a_notice_whose_every_copy_ran_out_while_the_bot_was_stopped_is_said_sent_to_nobody(
@@ -584,23 +595,86 @@ async def test_a_notice_whose_every_copy_ran_out_while_the_bot_was_stopped_is_sa
     mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
     assert mid is not None
     assert text_of(listed, f"report-{mid[1]}-skipped") == f"Không gửi tới ai: {why}."
+    # Sent to nobody: every one of them is named, for the office to phone.
+    assert text_of(listed, f"report-{mid[1]}-ran_out") == (
+        "5 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ (đề nghị gọi điện): "
+        f"{FIVE}."
+    )
     admin = harness.admin()
     await harness.send(admin.command("/lichthongbao"))
     assert admin.last_text().split("\n")[1:] == [
         f"⏭ Số 1 — không gửi tới ai: {why} — Tất cả đại biểu đã liên kết: Bot dừng giữa chừng."
+        f" — 5 người chưa nhận vì đã hết thời hạn gửi (đề nghị gọi điện): {FIVE}"
     ]
     # The office's report of it says so too, not only «Bỏ qua: 5».
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
     assert reports == [
         "📨 Báo cáo gửi thông báo số 1\n"
         "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 5\n"
-        "⚠️ 5 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+        "⚠️ 5 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ"
+        f" (đề nghị gọi điện): {FIVE}."
     ]
     book = load_workbook(io.BytesIO(await report_bytes(harness)))
     sending = [r for r in book["Gửi tin"].iter_rows(values_only=True) if r[0] is not None]
     assert [(r[1], r[4]) for r in sending[1:]] == [
         ("thông báo số 1", "không gửi (hết thời hạn khi đang chờ gửi)")
     ]
+
+
+async def test_the_office_is_told_by_name_whom_a_notice_ran_out_for_and_where_the_whole_list_is(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """Thirteen copies ran out: the chat's report, /lichthongbao and the dashboard name the
+    first ten in protocol order, as a notice's preview names those it cannot reach, count the
+    rest and say where the whole list is: the report workbook's sheet, which lists all 13."""
+    from tests.test_office_files import report_bytes
+
+    codes = [f"DB{n:03d}" for n in range(1, 14)]
+    for code in codes:
+        await harness.open_invitation(code)
+    await notice_caught_by_a_stop(harness, "Mười ba người.", sent=0, linked=13)
+    first_ten = (
+        "DB001 Phạm Thị Thanh Mai, DB002 Hoàng Thị Ngọc Diệp, DB003 Vũ Thị Hồng Nhung,"
+        " DB004 Đặng Minh Quân, DB005 Ngô Thị Bích Hạnh, DB006 Bùi Thị Thanh Tâm,"
+        " DB007 Đỗ Thị Kim Oanh, DB008 Lê Thị Phương Thảo, DB009 Nguyễn Thị Hải Yến,"
+        " DB010 Trịnh Văn Thắng"
+    )
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
+    assert reports == [
+        "📨 Báo cáo gửi thông báo số 1\n"
+        "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 13\n"
+        "⚠️ 13 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ"
+        f" (đề nghị gọi điện), trong đó có {first_ten} và 3 người khác. Danh sách đầy đủ có"
+        " trong tệp báo cáo /baocao (trang «Chưa nhận do hết hạn gửi»)."
+    ]
+    admin = harness.admin()
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text().split("\n")[1:] == [
+        "⏭ Số 1 — không gửi tới ai: hết thời hạn gửi trước khi bot gửi được tới người nhận"
+        " — Tất cả đại biểu đã liên kết: Mười ba người."
+        " — 13 người chưa nhận vì đã hết thời hạn gửi (đề nghị gọi điện), trong đó có"
+        f" {first_ten} và 3 người khác; danh sách đầy đủ có trong tệp báo cáo /baocao"
+        " (trang «Chưa nhận do hết hạn gửi»)"
+    ]
+    await desk.sign_in()
+    listed = (await desk.client.get("/office/notices")).text
+    mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
+    assert mid is not None
+    assert text_of(listed, f"report-{mid[1]}-ran_out") == (
+        "13 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ (đề nghị gọi điện),"
+        f" trong đó có {first_ten} và 3 người khác. Danh sách đầy đủ có trong tệp «Báo cáo tổng"
+        " hợp (.xlsx)» ở mục «Giấy mời và báo cáo», trang «Chưa nhận do hết hạn gửi»."
+    )
+    book = load_workbook(io.BytesIO(await report_bytes(harness)))
+    rows = list(book["Chưa nhận do hết hạn gửi"].iter_rows(values_only=True))[1:]
+    assert [r[:2] for r in rows] == [(1, "thông báo số 1")] * 13
+    assert [r[3] for r in rows] == codes
+    assert rows[12][3:] == (
+        "DB013",
+        "Lương Thị Minh Châu",
+        "Phó Bí thư Thành đoàn",
+        "Thành đoàn Hà Nội",
+    )
 
 
 async def test_a_notice_whose_last_copies_ran_out_is_listed_sent_with_how_many_ran_out(
@@ -615,17 +689,19 @@ async def test_a_notice_whose_last_copies_ran_out_is_listed_sent_with_how_many_r
     assert mid is not None
     assert text_of(listed, f"report-{mid[1]}-sent") == "2"
     assert text_of(listed, f"report-{mid[1]}-ran_out") == (
-        "3 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+        "3 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ (đề nghị gọi điện): "
+        f"{LAST_THREE}."
     )
     admin = harness.admin()
     await harness.send(admin.command("/lichthongbao"))
     assert admin.last_text().split("\n")[1:] == [
         "✅ Số 1 — Tất cả đại biểu đã liên kết: đã gửi 2, chặn bot 0, lỗi 0, chưa liên kết 0"
-        " — 3 người chưa nhận vì đã hết thời hạn gửi"
+        " — 3 người chưa nhận vì đã hết thời hạn gửi (đề nghị gọi điện): " + LAST_THREE
     ]
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
     assert reports == [
         "📨 Báo cáo gửi thông báo số 1\n"
         "Đã gửi: 2 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 3\n"
-        "⚠️ 3 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ."
+        "⚠️ 3 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ"
+        f" (đề nghị gọi điện): {LAST_THREE}."
     ]

@@ -6,6 +6,7 @@ member's."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from sqlalchemy import func, select
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from bot.services import Services
 from bot.services.access import Role
 from storage.models import AuditEntry, Delegate, StaffSession
-from tests.office_support import STAFF, Desk, desk_for, make_staff, text_of
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.test_services import row as delegate_row
 
 LEAVING = "DB002"  # a clerk who leaves
@@ -116,6 +117,80 @@ async def test_a_role_given_again_ends_her_unspent_sign_in_link_and_logs_only_th
             "role.revoked",
             "role.granted",
         ]
+
+
+async def test_withdrawing_her_last_role_logs_which_unspent_sign_in_links_it_cancelled(
+    desk: Desk, imported: Services
+) -> None:
+    from tests.test_web_office_log import entry_text
+
+    access, signin = imported.access, imported.signin
+    await make_staff(imported, LEAVING)
+    await access.grant(access.local_operator(), LEAVING, Role.CHECKIN)
+    unspent = [await signin.link_for_code(LEAVING) for _ in range(2)]  # hoinghi staff login
+    assert all(link.secret is not None for link in unspent)
+    form = {"page": "staff"}
+    await desk.post("staff/revoke", f"form-revoke-office-{LEAVING}",
+                    {"code": LEAVING, "role": "office"}, **form)  # fmt: skip
+    # She still holds the check-in role: her links stay, and the entry names none.
+    await desk.post("staff/revoke", f"form-revoke-checkin-{LEAVING}",
+                    {"code": LEAVING, "role": "checkin"}, **form)  # fmt: skip
+    async with imported.ctx.sessions() as session:
+        links = list(
+            await session.scalars(
+                select(StaffSession.id)
+                .join(Delegate, Delegate.id == StaffSession.person_id)
+                .where(Delegate.code == LEAVING, StaffSession.kind == "link")
+                .order_by(StaffSession.id)
+            )
+        )
+        entries = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "role.revoked")
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert len(links) == 2
+    assert [(e.before, e.after) for e in entries] == [
+        ({"role": "office"}, None),
+        ({"role": "checkin"}, {"links": links}),
+    ]
+    log = (await desk.client.get("/office/log?action=role.revoked")).text
+
+    def changes(entry: AuditEntry) -> list[str]:
+        """The entry's lines "field: old → new", as the log writes them."""
+        start = log.index(f'<li id="entry-{entry.id}">')
+        return re.findall(r"<li>([^<]*)</li>", log[start : log.index("</ul>", start)])
+
+    assert "thu hồi vai trò (Hoàng Thị Ngọc Diệp)" in entry_text(log, str(entries[1].id))
+    assert changes(entries[1]) == [
+        "Vai trò: đón tiếp → (bỏ)",
+        f"Đường liên kết đăng nhập chưa dùng đã hủy, số: {links[0]}, {links[1]}",
+    ]
+    assert changes(entries[0]) == ["Vai trò: Văn phòng → (bỏ)"]
+
+
+async def test_her_old_browsers_sign_out_after_a_role_given_again_says_she_is_signed_out(
+    desk: Desk, imported: Services
+) -> None:
+    # Her role withdrawn, her browser's session stays (it says "refused"); given a role again,
+    # that session ends with the grant. «Đăng xuất» tapped on the page still open there is
+    # true to say done: nothing of that browser's is open (the grant ended it).
+    access = imported.access
+    await make_staff(imported, LEAVING)
+    leaving = await desk_for(imported)
+    await leaving.sign_in(LEAVING)
+    signout = hidden((await leaving.client.get("/office/")).text, "form-signout")
+    await access.revoke(access.local_operator(), LEAVING, Role.OFFICE)
+    await access.grant(access.local_operator(), LEAVING, Role.OFFICE)
+    pressed = await leaving.client.post("/office/signout", data=signout)
+    assert pressed.status_code == 200
+    assert text_of(pressed.text, "message-signed_out") == (
+        "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
+        " trong tin nhắn riêng với bot."
+    )
+    await leaving.client.aclose()
 
 
 async def test_a_staff_member_cannot_withdraw_her_own_office_role(

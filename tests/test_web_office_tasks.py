@@ -595,6 +595,29 @@ async def test_recording_a_report_is_refused_to_the_desk_role_and_to_forms_not_t
     )
 
 
+@pytest.mark.parametrize("typed", [" nv04 ", "Nv04"])
+async def test_a_code_typed_in_another_case_records_and_undoes_the_same_persons_report(
+    desk: Desk, harness: BotHarness, typed: str
+) -> None:
+    # A form's code as a hand-made post or a bookmarked address carries it, not as the page
+    # wrote it: the person is found as every typed code is (storage.models.fold_code).
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    recorded_page = await desk.post(
+        f"{page}/record", "form-record-NV04", {"person": typed, "note": "qua điện thoại"},
+        page=page,
+    )  # fmt: skip
+    assert flash_text(recorded_page.text) == (
+        "Đã ghi nhận đồng chí Phạm Thị Hồng Đào báo cáo hoàn thành nhiệm vụ VI.1.3; "
+        "đồng chí ấy không còn nhận nhắc hạn nhiệm vụ này."
+    )
+    undone = await desk.post(f"{page}/unrecord", "form-unrecord-NV04", {"person": typed}, page=page)
+    assert flash_text(undone.text).startswith(
+        "Đã hủy ghi nhận báo cáo của đồng chí Phạm Thị Hồng Đào cho nhiệm vụ VI.1.3:"
+    )
+    assert text_of(undone.text, "task-state") == "chưa hoàn thành"
+
+
 async def test_the_offices_record_is_undone_from_the_tasks_page_and_a_second_undo_says_so(
     desk: Desk, harness: BotHarness
 ) -> None:

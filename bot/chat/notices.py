@@ -22,11 +22,12 @@ from bot.services.broadcasts import (
     MAX_BROADCAST,
     BroadcastResult,
     BroadcastStep,
+    BroadcastSummary,
     audience_action,
 )
 from bot.texts import Html
 from bot.texts.formatting import moment
-from bot.texts.presenters import audience_label, broadcast_html
+from bot.texts.presenters import audience_label, broadcast_html, ran_out_words, skipped_reason
 
 # The notice's audiences but every invitee, which the chat offers first on its own.
 _SIMPLE_AUDIENCES = NOTICE_AUDIENCES[1:]
@@ -89,17 +90,14 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                 )
             )
         elif item.skipped is not None:
-            lines.append(
-                catalog.html(
-                    "broadcast.list_skipped",
-                    number=item.number,
-                    why=catalog.html(
-                        f"broadcast.skipped.{item.skipped.value}", due=_moment(turn, item.due_at)
-                    ),
-                    audience=who,
-                    preview=item.preview,
-                )
+            skipped = catalog.html(
+                "broadcast.list_skipped",
+                number=item.number,
+                why=skipped_reason(catalog, config, item.skipped, item.due_at),
+                audience=who,
+                preview=item.preview,
             )
+            lines.append(Html(skipped + _ran_out(turn, item)))  # every copy ran out: who
         elif item.status is MessageStatus.QUEUED:
             lines.append(
                 catalog.html(
@@ -121,10 +119,17 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
                 not_linked=counts[DeliveryStatus.NOT_LINKED],
             )
             # Copies its window closed on before they went (the bot stopped while sending).
-            if item.ran_out:
-                done = Html(done + catalog.html("broadcast.list_ran_out", count=item.ran_out))
-            lines.append(done)
+            lines.append(Html(done + _ran_out(turn, item)))
     return Answer.say("\n".join(lines), tuple(rows))
+
+
+def _ran_out(turn: Turn, item: BroadcastSummary) -> Html:
+    """Whom a notice's copies ran out for, the first few by name (the office phones them)."""
+    if not item.ran_out:
+        return Html("")
+    catalog = turn.catalog
+    key, params = ran_out_words(catalog, "broadcast.list_ran_out", item.ran_out, item.first_ran_out)
+    return catalog.html(key, **params)
 
 
 def _moment(turn: Turn, at: datetime | None) -> str:

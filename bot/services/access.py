@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -321,16 +322,20 @@ class Access:
             )
             if not getattr(removed, "rowcount", 0):
                 return RoleChange(DelegateView.of(person), changed=False)
+            after: dict[str, Any] | None = None
             if not {Role.OFFICE, Role.CHECKIN}.intersection(await _roles_of(session, person.id)):
                 # A sign-in link she has not opened yet would only tell her it was refused: it
                 # ends now (her open sessions stay, each saying "refused"); the page at the link
-                # says she holds no role. Not audited as a sign-out, as for a grant.
+                # says she holds no role. Not a sign-out of hers: the withdrawal's entry says
+                # which links it cancelled, by number, as signing out everywhere does.
                 from bot.services.signin import end_sessions_of
 
-                await end_sessions_of(session, person.id, now, links=True, sessions=False)
+                ended = await end_sessions_of(session, person.id, now, links=True, sessions=False)
+                if ended.links:
+                    after = {"links": ended.links}
             queries.add_audit(
                 session, at=now, actor=actor.actor, action="role.revoked", entity="delegate",
-                entity_id=person.id, before={"role": str(role)}, after=None,
+                entity_id=person.id, before={"role": str(role)}, after=after,
             )  # fmt: skip
             return RoleChange(DelegateView.of(person), changed=True)
 

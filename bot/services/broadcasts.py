@@ -120,6 +120,8 @@ class BroadcastSummary:
     skipped: SkipReason | None = None  # why it went to nobody, when it was skipped
     # Copies that never went because its window closed first (the bot stopped while sending).
     ran_out: int = 0
+    # The first of them by name (code, full name), in protocol order: the office phones them.
+    first_ran_out: list[tuple[str, str]] = field(default_factory=list)
 
 
 def audience_action(message_id: int, audience: str) -> str:
@@ -432,6 +434,16 @@ class BroadcastService:
                 counts[message_id][status] += 1
                 if status == DeliveryStatus.SKIPPED and error == RAN_OUT:
                     ran_out[message_id] += 1
+            order = {group.key: group.order for group in self._ctx.config.groups}
+            first_ran_out = {
+                message_id: [
+                    (code, name)
+                    for code, name in await session.execute(
+                        roster.ran_out(order, message_id).limit(NAMED_NOT_LINKED)
+                    )
+                ]
+                for message_id in ran_out
+            }
         return [
             BroadcastSummary(
                 id=row.id,
@@ -444,6 +456,7 @@ class BroadcastService:
                 finished_at=row.finished_at,
                 skipped=skip_reason(row.params) if row.status == MessageStatus.SKIPPED else None,
                 ran_out=ran_out[row.id],
+                first_ran_out=first_ran_out.get(row.id, []),
             )
             for row in rows
             if row.number is not None  # as selected; said again for the type

@@ -28,6 +28,7 @@ from bot.domain.outbound import (
 )
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
 from bot.domain.rsvp import RsvpStatus
+from bot.services.broadcasts import NAMED_NOT_LINKED
 from bot.services.drafts import DraftService
 from bot.services.meetings import CalendarRevision, meeting_calendar
 from bot.services.reports import ReportService
@@ -40,6 +41,7 @@ from bot.texts.presenters import (
     deadline_text,
     how_to_send_draft,
     meeting_details,
+    ran_out_words,
     rsvp_buttons,
     task_buttons,
     task_summary,
@@ -491,8 +493,10 @@ class MessageComposer:
                 skipped=counts[DeliveryStatus.SKIPPED],
             ),
         ]
-        if report.ran_out:
-            lines.append(catalog.html("report.ran_out", count=report.ran_out))
+        if report.ran_out:  # named, the first few: the office phones them
+            first = await self._reports.ran_out(report.message.id, limit=NAMED_NOT_LINKED)
+            key, params = ran_out_words(catalog, "report.ran_out", report.ran_out, first)
+            lines.append(catalog.html(key, **params))
         if report.late_by:
             lines.append(catalog.html("report.late", delay=delay(catalog, report.late_by)))
         if report.message.kind is MessageKind.RSVP_REMINDER:

@@ -20,6 +20,7 @@ from bot.domain.order import protocol_key
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason, skip_reason
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskLine
+from bot.services import roster
 from bot.services.checkin import Attendance, CheckinService, CheckinView
 from bot.services.context import ServiceContext
 from bot.services.drafts import DraftService
@@ -74,6 +75,18 @@ class MessageRow:
 
 
 @dataclass(frozen=True)
+class RanOutRow:
+    """Someone whose copy of a message never went because its window closed first (the bot
+    was stopped past it): the office phones them."""
+
+    message: MessageRow
+    code: str
+    full_name: str
+    position: str
+    organization: str
+
+
+@dataclass(frozen=True)
 class OfficeReport:
     """The whole meeting as the office's workbook shows it."""
 
@@ -86,6 +99,8 @@ class OfficeReport:
     # hall's count; empty before the meeting day.
     checkins: list[tuple[CheckinView, DelegateView | None]] = field(default_factory=list)
     attendance: Attendance | None = None
+    # Everyone a message's copy ran out for, message by message, in protocol order.
+    ran_out: list[RanOutRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,7 @@ class OfficeReportService:
                 for row in roster
             ]
             messages = await self._messages(session)
+            ran_out = await self._ran_out(session, messages, order)
         return OfficeReport(
             counts=await self._reports.counts(),
             delegates=delegates,
@@ -176,6 +192,7 @@ class OfficeReportService:
             messages=messages,
             checkins=await self._checkin.records(),
             attendance=await self._checkin.count(),
+            ran_out=ran_out,
         )
 
     async def audit(self) -> list[AuditRow]:
@@ -268,6 +285,26 @@ class OfficeReportService:
             )
             for row in rows
         ]
+
+    async def _ran_out(
+        self, session: AsyncSession, messages: list[MessageRow], order: dict[str, int]
+    ) -> list[RanOutRow]:
+        """Everyone whose copy ran out, for the messages some copies ran out for (few: only a
+        stop past a message's window does it), each message's people in protocol order."""
+        found: list[RanOutRow] = []
+        for message in messages:
+            if not message.counts[DeliveryStatus.SKIPPED]:
+                continue
+            rows = await session.execute(
+                roster.ran_out(order, message.id).add_columns(
+                    Delegate.position, Delegate.organization
+                )
+            )
+            found += [
+                RanOutRow(message, code, name, position, organization)
+                for code, name, position, organization in rows.all()
+            ]
+        return found
 
 
 def _natural(key: str) -> list[Any]:

@@ -32,7 +32,8 @@ _DELIVERY_COLUMNS = (
 
 
 def office_report_sheets(catalog: Catalog, config: Config, report: OfficeReport) -> list[Sheet]:
-    """Delegates, the summary by group, speech drafts, tasks and sending, one sheet each."""
+    """Delegates, the summary by group, speech drafts, tasks, sending, the copies that ran out
+    and the check-ins, one sheet each."""
     local = _local(config)
     return [
         _delegates(catalog, config, report, local),
@@ -40,6 +41,7 @@ def office_report_sheets(catalog: Catalog, config: Config, report: OfficeReport)
         _drafts(catalog, report, local),
         _tasks(catalog, report, local),
         _messages(catalog, config, report, local),
+        _ran_out(catalog, report, local),
         checkin_sheet(catalog, config, report.checkins, report.attendance),
     ]
 
@@ -374,6 +376,28 @@ def _messages(catalog: Catalog, config: Config, report: OfficeReport, local: Any
         _headings(catalog, "messages", names),
         rows,
         wrap=frozenset({2}),
+    )
+
+
+def _ran_out(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
+    """Everyone whose copy of a notice or a reminder never went because its window closed
+    first (the bot was stopped past it), for the office to phone: the whole list the chat's
+    report and the dashboard name the first few of."""
+    rows: list[list[Cell]] = [
+        [
+            row.message.number,
+            catalog.plain(f"kind.{row.message.kind.value}", number=row.message.number),
+            local(row.message.due_at),
+            row.code,
+            row.full_name,
+            row.position,
+            row.organization,
+        ]
+        for row in report.ran_out
+    ]
+    names = ("number", "kind", "due_at", "code", "name", "position", "organization")
+    return Sheet(
+        catalog.plain("report_sheet.ran_out.title"), _headings(catalog, "ran_out", names), rows
     )
 
 

@@ -7,16 +7,17 @@ may have 10,000 invitees.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 
 from bot.domain.order import LAST
-from bot.domain.outbound import Audience
+from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from storage import queries
-from storage.models import ChannelIdentity, Checkin, Delegate, Rsvp
+from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Rsvp, fold_code
 
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
 
@@ -116,7 +117,30 @@ def after_key(group_order: Mapping[str, int], key: Sequence[Any] | None) -> Colu
 
 
 def key_of(group_order: Mapping[str, int], meeting_id: int, code: str) -> Any:
-    """A statement reading the protocol key of the delegate with ``code``."""
-    return select(*protocol_key(group_order)).where(
-        Delegate.meeting_id == meeting_id, Delegate.code == code
+    """A statement reading the protocol key of the delegate with ``code``, found as
+    :func:`storage.queries.delegate_by_code` finds a code however it was typed or written in
+    an address (``?after=db010``): by its folded form, the code as written first should two
+    people's codes fold alike."""
+    typed = unicodedata.normalize("NFC", code.strip())
+    return (
+        select(*protocol_key(group_order))
+        .where(Delegate.meeting_id == meeting_id, Delegate.folded_code == fold_code(code))
+        .order_by(case((Delegate.code == typed, 0), else_=1), Delegate.id)
+        .limit(1)
+    )
+
+
+def ran_out(group_order: Mapping[str, int], message_id: int) -> Any:
+    """A statement reading, in protocol order, the people (code, full name) whose copy of the
+    message never went because its window closed first (the bot was stopped past it): the
+    ones the office must phone."""
+    return (
+        select(Delegate.code, Delegate.full_name)
+        .join(Delivery, Delivery.delegate_id == Delegate.id)
+        .where(
+            Delivery.message_id == message_id,
+            Delivery.status == DeliveryStatus.SKIPPED,
+            Delivery.last_error == RAN_OUT,
+        )
+        .order_by(*protocol_key(group_order))
     )

@@ -348,6 +348,22 @@ class StaffSignIn:
             )
         return still_open is None
 
+    async def ran_out(self, cookie: str | None) -> bool:
+        """Whether the session ``cookie`` stood for ran out without being signed out: nothing
+        of that browser's is open, so signing it out (that browser's alone, not everywhere)
+        has nothing left to end."""
+        if not cookie or len(cookie) > 100:
+            return False
+        now = self._ctx.clock.now()
+        async with self._ctx.sessions() as session:
+            row = await session.scalar(self._by_hash(digest(cookie)))
+        return (
+            row is not None
+            and row.kind == SESSION
+            and row.ended_at is None
+            and row.expires_at <= now
+        )
+
     async def sign_out_desk(self, desk: DeskActor, session_id: int) -> int:
         """End one of a check-in staff member's own sessions; how many ended (0 or 1)."""
         assert desk.person_id is not None

@@ -1008,15 +1008,22 @@ class TaskService:
         self, session: AsyncSession, task_id: int, code: str, *, lock: bool
     ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
         """The live, open task's assignment of the person with ``code`` (as the task's page
-        wrote it), or why there is none for the office to act on (GONE, NOT_ASSIGNED, CLOSED);
-        ``lock`` as :meth:`_assignment`'s."""
+        wrote it, or typed in another case or Unicode form: found by the folded code, as
+        :func:`storage.queries.delegate_by_code` finds it), or why there is none for the office
+        to act on (GONE, NOT_ASSIGNED, CLOSED); ``lock`` as :meth:`_assignment`'s."""
         task = await self._live_task(session, task_id)
         if task is None:
             return TaskResult(TaskStep.GONE)
         query = (
             select(TaskAssignment, Delegate)
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
-            .where(TaskAssignment.task_id == task.id, Delegate.code == code.strip())
+            .where(
+                TaskAssignment.task_id == task.id,
+                Delegate.folded_code == queries.fold_code(code),
+            )
+            # Two of the task's people whose codes fold alike (no list makes them): the first.
+            .order_by(Delegate.id)
+            .limit(1)
         )
         if lock:
             query = _locked(query.with_for_update(of=TaskAssignment))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.config import Config
 from bot.delegate_file import RowProblem
 from bot.domain.channels import ChannelInfo
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
-from bot.domain.outbound import Button
+from bot.domain.outbound import Button, SkipReason
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.texts import Catalog, Html
@@ -100,6 +101,44 @@ def audience_label(catalog: Catalog, config: Config, audience: str) -> str:
         group = config.group(key)
         return catalog.plain("audience.group", label=group.label if group else key)
     return catalog.plain(f"audience.{kind}", key=key)
+
+
+def skipped_reason(
+    catalog: Catalog, config: Config, reason: SkipReason, due_at: datetime | None
+) -> str:
+    """Why a notice went to nobody, in words, with the time it was due where that is the why:
+    the same words in chat (``/thongbao``'s list) and on the dashboard's notice page."""
+    due = moment(catalog, config.meeting.local(due_at)) if due_at is not None else ""
+    return catalog.plain(f"broadcast.skipped.{reason.value}", due=due)
+
+
+def ran_out_words(
+    catalog: Catalog, key: str, count: int, first: Sequence[tuple[str, str]]
+) -> tuple[str, dict[str, object]]:
+    """Who a message's copies ran out for (the bot was stopped past its window), for the office
+    to phone: the text ``key`` naming them all, or ``key_more`` naming the ``first`` few
+    (code, full name, in protocol order, as a notice's preview names those it cannot reach),
+    counting the rest and saying where the whole list is (the report workbook's sheet). The
+    key and its parameters, for :meth:`Catalog.html` or :meth:`Catalog.plain`."""
+    names = ", ".join(f"{code} {name}" for code, name in first)
+    more = count - len(first)
+    if more <= 0:
+        return key, {"count": count, "names": names}
+    sheet = catalog.plain("report_sheet.ran_out.title")
+    return f"{key}_more", {"count": count, "names": names, "more": more, "sheet": sheet}
+
+
+def signed_out_wording(
+    sessions: int | None = None, links: int = 0, *, ran_out: bool = False
+) -> tuple[str, str]:
+    """Which words the page after a sign-out says (``dash.message.<key>.<line>``): this
+    browser's session alone (``sessions`` None; ``ran_out``: it had run out, nothing was left
+    to end), or every one (``sessions`` ended) — without a count when it was this browser's
+    alone — and the unspent sign-in links cancelled with them."""
+    if sessions is None:
+        return "signed_out", "text_ran_out" if ran_out else "text"
+    line = "text_one" if sessions <= 1 else "text"
+    return "signed_out_everywhere", f"{line}_links" if links else line
 
 
 def task_buttons(catalog: Catalog, task_id: int) -> tuple[tuple[Button, ...], ...]:

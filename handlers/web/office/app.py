@@ -39,7 +39,7 @@ from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import actor_label, audience_label, deadline_text
+from bot.texts.presenters import actor_label, audience_label, deadline_text, signed_out_wording
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
@@ -155,6 +155,20 @@ class Office:
             and self._same_site(request)
             and (signs_out is None or await signs_out(request))
             and await self.services.signin.signed_out(cookie, everywhere=everywhere)
+        )
+
+    async def ran_out(self, request: Request) -> bool:
+        """Whether the desk's «Đăng xuất», posted from this server's page, comes from a phone
+        whose session ran out (never signed out): the desk's phone holds that one session
+        alone, nothing is left to end, and she is told she is signed out rather than asked to
+        sign in to sign out. Not for the office's own sign-outs: from a laptop's tab left open
+        while her phone is signed in, "not done, sign in and do it" is what keeps her from
+        believing the phone is signed out (:meth:`already_signed_out`)."""
+        cookie = self.session_cookie(request)
+        return (
+            cookie is not None
+            and self._same_site(request)
+            and await self.services.signin.ran_out(cookie)
         )
 
     def signin_page(self, request: Request, *, scanned: str | None = None) -> Response:
@@ -283,12 +297,7 @@ class Office:
         which = values.get("session", "")
         if which == "all":
             ended = await signin.sign_out_everywhere(actor)
-            # This browser's alone: no count of one to read ("1 phiên … kể cả phiên này").
-            line = "text_one" if len(ended.sessions) <= 1 else "text"
-            return self._signed_out(
-                "signed_out_everywhere", line=f"{line}_links" if ended.links else line,
-                sessions=len(ended.sessions), links=len(ended.links),
-            )  # fmt: skip
+            return self._signed_out(len(ended.sessions), len(ended.links))
         session_id = parse_id(which)
         if session_id is None:
             return self._done(visit, "sessions", self.catalog.html("dash.sessions.none"), ok=False)
@@ -307,11 +316,15 @@ class Office:
         return text_field(form, "session") == "all"
 
     def _signed_out(
-        self, key: str = "signed_out", *, line: str = "text", **params: object
+        self, sessions: int | None = None, links: int = 0, *, ran_out: bool = False
     ) -> Response:
         """Signed out: the session's cookie goes, and a desk's with it (a phone signed out is
-        no desk's, and its scans open the person's own page again); the page says so with
-        ``dash.message.<key>.<line>`` and its ``params``."""
+        no desk's, and its scans open the person's own page again); the page says so, in the
+        words :func:`~bot.texts.presenters.signed_out_wording` chooses (``sessions`` None: this
+        browser's alone, ``ran_out`` when it had run out; else how many sessions and unspent
+        links signing out everywhere ended)."""
+        key, line = signed_out_wording(sessions, links, ran_out=ran_out)
+        params = {} if sessions is None else {"sessions": sessions, "links": links}
         response = self._render("office/message.html", key=key, line=line, params=params)
         response.delete_cookie(
             COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"

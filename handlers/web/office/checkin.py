@@ -136,7 +136,8 @@ class DeskPages:
         """``handler`` for a signed-in session (office or check-in role) with its desk chosen;
         without a desk yet, the page that chooses it; for the desk's «Đăng xuất»
         (``signs_out``), a browser whose session a sign-out has just ended is told it is
-        signed out (:meth:`Office.already_signed_out`; not one that ran out)."""
+        signed out (:meth:`Office.already_signed_out`), and so is one whose session ran out,
+        with nothing left to end (:meth:`Office.ran_out`)."""
 
         async def endpoint(request: Request) -> Response:
             # One read for both cookies: the desk cookie must name this very session (signed
@@ -146,12 +147,11 @@ class DeskPages:
                 self.office.session_cookie(request), cookie[1] if cookie is not None else None
             )
             if visit.check is not Check.OK:
-                if (
-                    signs_out
-                    and visit.check is Check.NONE
-                    and await self.office.already_signed_out(request)
-                ):
-                    return self.office._signed_out()  # a second tap: the first signed out
+                if signs_out and visit.check is Check.NONE:
+                    if await self.office.already_signed_out(request):
+                        return self.office._signed_out()  # a second tap: the first signed out
+                    if await self.office.ran_out(request):  # nothing left to end
+                        return self.office._signed_out(ran_out=True)
                 return self._unsigned(visit, request)
             if (
                 cookie is None

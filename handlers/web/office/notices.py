@@ -15,11 +15,23 @@ from starlette.routing import BaseRoute, Route
 from bot.domain.ids import parse_id
 from bot.domain.outbound import NOTICE_AUDIENCES, Audience, DeliveryStatus, MessageStatus
 from bot.services.access import OfficeActor
-from bot.services.broadcasts import MAX_BROADCAST, BroadcastResult, BroadcastStep
+from bot.services.broadcasts import (
+    MAX_BROADCAST,
+    BroadcastResult,
+    BroadcastStep,
+    BroadcastSummary,
+)
 from bot.services.dashboard import notice_audience
 from bot.services.signin import StaffVisit
+from bot.texts import Catalog
 from bot.texts.formatting import moment
-from bot.texts.presenters import audience_label, broadcast_html, moved_notice
+from bot.texts.presenters import (
+    audience_label,
+    broadcast_html,
+    moved_notice,
+    ran_out_words,
+    skipped_reason,
+)
 from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
@@ -118,20 +130,14 @@ class Notices:
                 # nobody was in its audience): its number, and why, in words.
                 "skipped": catalog.plain(
                     "dash.notices.skipped_row",
-                    why=catalog.plain(
-                        f"broadcast.skipped.{item.skipped.value}",
-                        due=moment(catalog, config.meeting.local(item.due_at))
-                        if item.due_at
-                        else "",
-                    ),
+                    why=skipped_reason(catalog, config, item.skipped, item.due_at),
                 )
                 if item.skipped is not None
                 else "",
-                # A notice sent to some, the rest of whose copies ran out (the bot stopped while
-                # sending it): how many, under its content (the counts have no column for it).
-                "ran_out": catalog.plain("dash.notices.ran_out", count=item.ran_out)
-                if item.ran_out and item.skipped is None
-                else "",
+                # A notice some or all of whose copies ran out (the bot stopped while sending
+                # it): how many, the first few by name for the office to phone, under its
+                # content (the counts have no column for it).
+                "ran_out": _ran_out(catalog, item),
             }
             for item in items
         ]
@@ -298,3 +304,13 @@ def _ok(step: BroadcastStep) -> bool:
 def _id(request: Request) -> int:
     """The notice a path names (0, which names none, for what no column could hold)."""
     return parse_id(str(request.path_params["id"])) or 0
+
+
+def _ran_out(catalog: Catalog, item: BroadcastSummary) -> str:
+    """Whom a notice's copies ran out for, the first few by name; "" when none did."""
+    if not item.ran_out:
+        return ""
+    key, params = ran_out_words(catalog, "dash.notices.ran_out", item.ran_out, item.first_ran_out)
+    # Where the whole list is: the report workbook, downloaded from the invitations page.
+    place = catalog.plain("dash.invitations.title")
+    return catalog.plain(key, **params, file=catalog.plain("dash.invitations.report"), place=place)
