@@ -205,6 +205,22 @@ async def test_an_assignment_with_versions_cannot_be_withdrawn(harness: BotHarne
     assert len(await harness.services.drafts.board()) == 10
 
 
+async def test_phancong_refuses_a_person_whose_invitation_was_withdrawn(
+    harness: BotHarness,
+) -> None:
+    services = harness.services
+    await services.drafts.sync()
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB032")
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong db032 1.1"))
+    assert admin.last_text() == (
+        "Giấy mời của đồng chí Trần Thị Hồng Vân (DB032) đã được rút nên chưa phân công tham"
+        " luận. Nếu cần đồng chí trình bày, đề nghị mời lại trước (trang điều hành: trang của"
+        " đại biểu, «Mời lại»)."
+    )
+    assert "DB032" not in [line.code for line in await services.drafts.board()]
+
+
 async def test_phancong_is_refused_to_a_delegate(harness: BotHarness) -> None:
     user = await speaker(harness)
     await harness.send(user.command("/phancong DB032 1.1"))

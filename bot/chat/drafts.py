@@ -125,6 +125,8 @@ async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
             key=line.theme_key,
             deadline=moment(catalog, config.meeting.local(line.deadline_at)),
         )
+    if result.person is not None:
+        params.update(name=result.person[0], code=result.person[1])
     if result.outcome is AssignOutcome.ASSIGNED:
         log.info("speech assigned by the office")
     return turn.say(f"draft_office.{result.outcome.value}", **params)

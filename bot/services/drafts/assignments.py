@@ -77,7 +77,8 @@ class Assignments(DraftUseCase):
         return DraftSync(created, removed, sorted(set(unknown)))
 
     async def assign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
-        """The office asks a person on the list to speak on a theme."""
+        """The office asks a person on the list to speak on a theme (not one whose invitation
+        was withdrawn)."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._target(session, code, theme_key)
@@ -86,6 +87,11 @@ class Assignments(DraftUseCase):
             person, row = found
             if row is not None and row.withdrawn_at is None:
                 return AssignResult(AssignOutcome.ALREADY, await self._line(session, row.id))
+            if person.withdrawn_at is not None:
+                # Out of every reminder and audience: a speech asked of them would never be
+                # chased, nor its deadline seen. The office re-invites first, if it means to.
+                who = (person.full_name, person.code)
+                return AssignResult(AssignOutcome.WITHDRAWN, person=who)
             if row is not None:  # withdrawn earlier: assigned again
                 row.withdrawn_at, row.source, row.updated_at = None, "office", now
                 await self._announce(session, row, office.actor, now)

@@ -107,6 +107,7 @@ class AssignOutcome(StrEnum):
     HAS_VERSIONS = "has_versions"
     UNKNOWN_PERSON = "unknown_person"
     UNKNOWN_THEME = "unknown_theme"
+    WITHDRAWN = "withdrawn"  # the person's invitation was withdrawn: no new speech for them
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class AssignResult:
 
     outcome: AssignOutcome
     draft: DraftLine | None = None
+    # The person named, for a refusal that names them (a withdrawn invitation): name, code.
+    person: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
