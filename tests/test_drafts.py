@@ -205,6 +205,24 @@ async def test_an_assignment_with_versions_cannot_be_withdrawn(harness: BotHarne
     assert len(await harness.services.drafts.board()) == 10
 
 
+async def test_an_empty_board_names_the_dashboards_form_beside_the_command(
+    harness: BotHarness,
+) -> None:
+    admin = harness.admin()
+    await harness.send(admin.command("/thamluan"))  # the plan's speakers not synced yet
+    assert admin.last_text() == (
+        "Chưa có đồng chí nào được phân công tham luận. Văn phòng phân công trong tệp cấu hình"
+        " (mục [[themes]], khoá speakers), bằng lệnh /phancong hoặc trên trang điều hành (trang"
+        " «Tham luận», mẫu «Phân công tham luận»)."
+    )
+    await harness.send(admin.command("/help"))
+    assert (
+        "/phancong — phân công tham luận: /phancong DB031 1.1; hủy: /phancong huy DB031 1.1"
+        " (trên trang điều hành: trang «Tham luận», mẫu «Phân công tham luận» và «Hủy phân"
+        " công» ở dòng của người viết)\n"
+    ) in admin.last_text()
+
+
 async def test_phancong_refuses_a_person_whose_invitation_was_withdrawn(
     harness: BotHarness,
 ) -> None:
