@@ -110,3 +110,37 @@ async def test_a_draft_on_a_phone(dashboard: Dashboard, browser: Browser) -> Non
         browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
     )
     assert width <= PHONE[0]  # nothing wider than the screen
+
+
+async def test_staff_assign_a_speaker_on_the_board_and_see_them_listed(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.press("Tham luận")
+    await desk.fill("Mã đại biểu (cột Mã của danh sách, ví dụ DB031)", "db032")
+
+    def choose_theme() -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.select import Select
+
+        Select(desk.driver.find_element(By.ID, "assign-theme")).select_by_value("2.3")
+
+    await asyncio_run(desk, choose_theme)
+    await desk.press("Phân công")
+    assert (await element_text(desk, "flash")).startswith(
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 2.3;"
+    )
+    [line] = [line for line in await dashboard.services.drafts.board() if line.code == "DB032"]
+    row = await element_text(desk, f"draft-{line.id}")
+    assert row.startswith("Trần Thị Hồng Vân\nHội LHPN quận Hoàn Kiếm\nHủy phân công")
+    await desk.screenshot("office-drafts-assigned")
+    await no_accessibility_problems(desk)
+
+    # Withdrawn again, after its confirmation.
+    await desk.open(dashboard.url(f"drafts/{line.id}/unassign"))
+    await no_accessibility_problems(desk)
+    await desk.press("Hủy phân công")
+    assert (await element_text(desk, "flash")).startswith(
+        "Đã hủy phân công tham luận chủ đề 2.3 của đồng chí Trần Thị Hồng Vân"
+    )
