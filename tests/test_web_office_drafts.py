@@ -23,6 +23,8 @@ from bot.domain.channels import ChatAccount
 from bot.domain.drafts import MAX_COMMENT, DraftStatus
 from bot.domain.outbound import MessageKind
 from bot.services.access import OfficeActor, Role
+from bot.services.report_file import office_report_sheets
+from bot.texts import load_catalog
 from storage.models import AuditEntry, DraftComment, OutboundMessage
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import BotHarness
@@ -30,6 +32,8 @@ from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
 from tests.web_support import web_for
+
+VI = load_catalog("vi")
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -725,27 +729,71 @@ async def test_unassign_asks_first_says_what_it_does_and_a_second_press_says_it_
     assert len(await audits(harness, "draft.unassigned")) == 1
 
 
-async def test_a_speaker_who_sent_a_version_keeps_the_assignment_and_the_page_says_so(
+async def test_a_speaker_who_sent_a_version_is_withdrawn_and_her_version_stays_apart_on_the_board(
     desk: Desk, harness: BotHarness
 ) -> None:
     assignment = await draft_id(harness, "DB031")
     confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
     fields = form_fields(confirm, "form-unassign")
-    await upload(harness, "DB031", "bai.docx", word("Bản 1"))  # meanwhile, version 1 arrives
+    sent = word("Bản 1")
+    await upload(harness, "DB031", "bai.docx", sent)  # meanwhile, version 1 arrives
+    confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
+    assert text_of(confirm, "unassign-kept") == (
+        "Đồng chí đã gửi 1 bản. Các bản đó và trao đổi với Văn phòng được giữ nguyên: sau khi"
+        " hủy, chúng hiện riêng dưới chủ đề này trên trang «Tham luận» («Đã hủy phân công»),"
+        " vẫn tải về được, và tệp báo cáo vẫn có dòng này, ghi đã hủy phân công. Đồng chí không"
+        " còn nhận tin nhắc, không gửi thêm bản mới được, tham luận này không còn tính trong số"
+        " liệu; trang cá nhân của đồng chí ghi rõ Văn phòng đã hủy phân công. Bot không nhắn cho"
+        " đồng chí về việc hủy: nếu cần, Văn phòng báo trực tiếp. Phân công lại đồng chí chủ đề"
+        " này thì các bản đã gửi hiện lại như cũ."
+    )
+    assert form_fields(confirm, "form-unassign").keys() == fields.keys()
+    # The form opened before the version came withdraws it all the same, and says what is kept.
     pressed = await desk.client.post("/office/drafts/unassign", data=fields)
     done = await desk.client.get(pressed.headers["location"])
     assert text_of(done.text, "flash") == (
-        "Đồng chí Nguyễn Thị Lan Phương đã gửi tham luận chủ đề 1.1 nên không hủy phân công được;"
-        " các bản đã gửi được giữ nguyên. Không có gì thay đổi."
+        "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận"
+        " Ba Đình); 1 bản đã gửi vẫn được giữ, hiện riêng dưới chủ đề. Bot không nhắn cho đồng"
+        " chí về việc này; nếu cần, Văn phòng báo trực tiếp."
     )
-    confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
-    assert text_of(confirm, "unassign-kept") == (
-        "Đồng chí đã gửi 1 bản nên không hủy phân công được; các bản đã gửi được giữ nguyên. Nếu"
-        " cần người khác trình bày, đề nghị phân công thêm bằng mẫu «Phân công tham luận»."
+    assert theme_rows(done.text, "1.1") == [
+        "Chưa phân công người viết.",
+        "Nguyễn Thị Lan Phương Hội LHPN quận Ba Đình Đã hủy phân công — 1 bản đã gửi Tải bản 1",
+    ]
+    assert f'href="/office/drafts/{assignment}/versions/1" download' in done.text
+    assert f'id="unassign-{assignment}"' not in done.text
+    assert text_of(done.text, "drafts-summary") == (
+        "Đã gửi 0/9 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa gửi 9 (quá hạn 0)"
     )
-    assert 'id="form-unassign"' not in confirm
-    assert await audits(harness, "draft.unassigned") == []
-    assert await draft_id(harness, "DB031") == assignment
+    assert await audits(harness, "draft.unassigned") == [
+        (f"dashboard:{STAFF}", {"versions_kept": 1})
+    ]
+    # Its version downloads; its page reads, with no verdict or comment to give.
+    got = await desk.client.get(f"/office/drafts/{assignment}/versions/1")
+    assert got.status_code == 200 and got.content == sent
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert text_of(page, "draft-withdrawn") == (
+        "Văn phòng đã hủy phân công tham luận này; 1 bản đã gửi và trao đổi với người viết được"
+        " giữ để đọc và tải về. Người viết không gửi thêm bản mới được. Muốn nhận tiếp, đề nghị"
+        " phân công lại đồng chí này chủ đề này bằng mẫu «Phân công tham luận»."
+    )
+    assert 'id="version-1"' in page
+    for form in ("form-approve", "form-revise", "form-comment"):
+        assert f'id="{form}"' not in page, form
+    # The report's speeches sheet keeps her row, marked.
+    report = await harness.services.office_report.collect()
+    [sheet] = [
+        sheet
+        for sheet in office_report_sheets(VI, harness.services.config, report)
+        if sheet.title == "Tham luận"
+    ]
+    [row] = [row for row in sheet.rows if row[2] == "DB031"]
+    assert (row[6], row[7], row[10]) == (
+        "đã hủy phân công (các bản đã gửi được giữ)",
+        1,
+        "bai.docx",
+    )
+    assert len(sheet.rows) == 10
 
 
 async def test_assigning_and_unassigning_are_refused_to_the_desk_role_and_to_unsigned_forms(

@@ -756,9 +756,9 @@ async def test_the_confirmation_names_the_speech_kept_and_points_at_the_boards_f
     speech = (
         "• Tham luận chủ đề 1.1 «Kết quả tuyên truyền, giáo dục, nâng cao nhận thức, bản lĩnh,"
         " trách nhiệm của phụ nữ Thủ đô» (chưa gửi, 0 bản đã gửi): các bản đã gửi vẫn được lưu;"
-        " nếu cần người khác trình bày, đề nghị phân công người khác bằng mẫu «Phân công tham"
-        " luận» ở trang «Tham luận» (nếu đồng chí này chưa gửi bản nào, chọn «Hủy phân công» ở"
-        " dòng của đồng chí trên trang đó)."
+        " nếu cần người khác trình bày, đề nghị chọn «Hủy phân công» ở dòng của đồng chí trên"
+        " trang «Tham luận» (các bản đã gửi vẫn được giữ, hiện riêng dưới chủ đề) rồi phân công"
+        " người khác bằng mẫu «Phân công tham luận» ở trang đó."
     )
     work = text_of(confirm, "withdraw-work")
     # Read on the dashboard, the way is the board's form (a link to it), not the chat command.

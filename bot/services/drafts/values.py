@@ -42,6 +42,7 @@ class DraftStep(StrEnum):
     UNSUPPORTED = "unsupported"  # a reply to a draft post that is neither text nor a file
     ASK_COMMENT = "ask_comment"  # the office chose to comment: its next text is the comment
     TOO_MANY_VERSIONS = "too_many_versions"  # MAX_VERSIONS sent: nothing more is stored
+    WITHDRAWN = "withdrawn"  # the office withdrew the assignment: no new version is taken
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,6 @@ class AssignOutcome(StrEnum):
     ALREADY = "already"
     REMOVED = "removed"
     NOT_ASSIGNED = "not_assigned"
-    HAS_VERSIONS = "has_versions"
     UNKNOWN_PERSON = "unknown_person"
     UNKNOWN_THEME = "unknown_theme"
     WITHDRAWN = "withdrawn"  # the person's invitation was withdrawn: no new speech for them

@@ -38,11 +38,13 @@ THREAD_POLL_SECONDS = 5
 
 @dataclass(frozen=True)
 class ThemeRow:
-    """A theme of the plan and its speakers' drafts (none yet: no speaker assigned)."""
+    """A theme of the plan and its speakers' drafts (none yet: no speaker assigned); apart,
+    the assignments the office withdrew after versions were sent, with those versions."""
 
     key: str
     title: str
     lines: tuple[DraftLine, ...]
+    withdrawn: tuple[tuple[DraftLine, tuple[VersionLine, ...]], ...] = ()
 
 
 class Drafts:
@@ -89,18 +91,31 @@ class Drafts:
         """The board; after a refused assignment, with why (``error``) and what was typed."""
         office = self.office
         config, drafts = office.config, office.services.drafts
-        lines = await drafts.board()
+        every = await drafts.board(withdrawn=True)
+        lines = [line for line in every if not line.withdrawn]
         by_theme: dict[str, list[DraftLine]] = {}
         for line in lines:
             by_theme.setdefault(line.theme_key, []).append(line)
+        # Withdrawn after versions were sent: out of the counts, kept under the theme to read.
+        kept: dict[str, list[tuple[DraftLine, tuple[VersionLine, ...]]]] = {}
+        for line in every:
+            if line.withdrawn:
+                found = (line, tuple(await drafts.versions(line.id)))
+                kept.setdefault(line.theme_key, []).append(found)
         rows = [
-            ThemeRow(theme.key, theme.title, tuple(by_theme.pop(theme.key, ())))
+            ThemeRow(
+                theme.key,
+                theme.title,
+                tuple(by_theme.pop(theme.key, ())),
+                tuple(kept.pop(theme.key, ())),
+            )
             for theme in config.themes
         ]
         # A theme no longer in the plan keeps its speakers' drafts on the page.
-        rows += [
-            ThemeRow(key, found[0].theme_title, tuple(found)) for key, found in by_theme.items()
-        ]
+        for key in [*by_theme, *(key for key in kept if key not in by_theme)]:
+            found_lines, withdrawn = by_theme.get(key, []), kept.get(key, [])
+            title = (found_lines or [line for line, _ in withdrawn])[0].theme_title
+            rows.append(ThemeRow(key, title, tuple(found_lines), tuple(withdrawn)))
         now = office.services.ctx.clock.now()
         count = {status: sum(line.status is status for line in lines) for status in DraftStatus}
         return office._render(
@@ -128,7 +143,7 @@ class Drafts:
     ) -> Response:
         office = self.office
         drafts = office.services.drafts
-        line = await drafts.line(_id(request))
+        line = await drafts.line(_id(request), withdrawn=True)
         if line is None:
             return office._render("office/message.html", status=404, key="no_draft")
         versions = await drafts.versions(line.id)
@@ -147,7 +162,7 @@ class Drafts:
         """The thread alone, for the draft page's script to put in place."""
         office = self.office
         drafts = office.services.drafts
-        line = await drafts.line(_id(request))
+        line = await drafts.line(_id(request), withdrawn=True)
         if line is None:
             return office._render("office/message.html", status=404, key="no_draft")
         return office._render(
@@ -255,15 +270,11 @@ class Drafts:
         line, catalog = result.draft, office.catalog
         if result.outcome is AssignOutcome.REMOVED and line is not None:
             html = catalog.html(
-                "dash.drafts.unassigned", name=line.full_name, organization=line.organization,
-                key=line.theme_key,
+                "dash.drafts.unassigned_kept" if line.versions else "dash.drafts.unassigned",
+                name=line.full_name, organization=line.organization, key=line.theme_key,
+                versions=line.versions,
             )  # fmt: skip
             return office._done(visit, "drafts", html, ok=True)
-        if result.outcome is AssignOutcome.HAS_VERSIONS and line is not None:
-            html = catalog.html(
-                "dash.drafts.unassign_has_versions", name=line.full_name, key=line.theme_key
-            )
-            return office._done(visit, "drafts", html, ok=False)
         if result.outcome is AssignOutcome.NOT_ASSIGNED:
             html = catalog.html("dash.drafts.unassign_already", code=code, key=theme)
             return office._done(visit, "drafts", html, ok=True)
