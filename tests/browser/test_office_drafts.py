@@ -144,3 +144,31 @@ async def test_staff_assign_a_speaker_on_the_board_and_see_them_listed(
     assert (await element_text(desk, "flash")).startswith(
         "Đã hủy phân công tham luận chủ đề 2.3 của đồng chí Trần Thị Hồng Vân"
     )
+
+
+async def test_staff_withdraw_a_speaker_who_sent_a_draft_and_find_it_apart_on_the_board(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    _, assignment = await speaker_with_a_draft(dashboard)
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(dashboard.url(f"drafts/{assignment}/unassign"))
+    assert (await element_text(desk, "unassign-kept")).startswith(
+        "Đồng chí đã gửi 1 bản. Các bản đó và trao đổi với Văn phòng được giữ nguyên"
+    )
+    await no_accessibility_problems(desk)
+    await desk.press("Hủy phân công")
+    assert (await element_text(desk, "flash")).startswith(
+        "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận"
+        " Ba Đình); 1 bản đã gửi vẫn được giữ"
+    )
+    assert await element_text(desk, f"withdrawn-{assignment}") == (
+        "Nguyễn Thị Lan Phương\nHội LHPN quận Ba Đình Đã hủy phân công — 1 bản đã gửi\nTải bản 1"
+    )
+    await desk.screenshot("office-drafts-withdrawn")
+    await no_accessibility_problems(desk)
+    await desk.press("Nguyễn Thị Lan Phương")
+    assert (await element_text(desk, "draft-withdrawn")).startswith(
+        "Văn phòng đã hủy phân công tham luận này; 1 bản đã gửi"
+    )
+    await no_accessibility_problems(desk)
