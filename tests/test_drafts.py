@@ -197,12 +197,96 @@ async def test_office_assigns_and_withdraws_with_phancong(harness: BotHarness) -
     assert [line.code for line in await harness.services.drafts.board()].count("DB032") == 0
 
 
-async def test_an_assignment_with_versions_cannot_be_withdrawn(harness: BotHarness) -> None:
+async def test_phancong_huy_withdraws_a_speaker_who_sent_a_version_and_keeps_what_she_sent(
+    harness: BotHarness,
+) -> None:
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.plan(MessageKind.DRAFT_MISSING)
     user = await speaker(harness)
     await upload(harness, user, "bai.docx", docx("v1"))
-    await harness.send(harness.admin().command("/phancong huy DB031 1.1"))
-    assert "không hủy phân công được" in harness.admin().last_text()
-    assert len(await harness.services.drafts.board()) == 10
+    [sent] = await versions(harness)
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong huy DB031 1.1"))
+    assert admin.last_text() == (
+        "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương. 1 bản đồng"
+        " chí đã gửi vẫn được giữ: trên trang điều hành (trang «Tham luận») chúng hiện riêng"
+        " dưới chủ đề, tải về được. Đồng chí không còn nhận tin nhắc và không gửi thêm bản mới"
+        " được; bot không nhắn cho đồng chí về việc hủy. Phân công lại (/phancong DB031 1.1) thì"
+        " các bản đó hiện lại như cũ."
+    )
+    drafts = harness.services.drafts
+    # Out of the board and its counts; kept, marked, for those who ask for it.
+    assert "DB031" not in [line.code for line in await drafts.board()]
+    [kept] = [line for line in await drafts.board(withdrawn=True) if line.withdrawn]
+    assert (kept.code, kept.versions, kept.theme_key) == ("DB031", 1, "1.1")
+    found = await drafts.version_file(sent.id)  # still downloadable
+    assert found is not None and found.path.read_bytes() == docx("v1")
+    async with harness.services.ctx.sessions() as session:
+        audit = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "draft.unassigned")
+        )
+    assert audit is not None and audit.after == {"versions_kept": 1}
+
+    # Her next file is refused before it is fetched, and stored nowhere.
+    assert await upload(harness, user, "bai-2.docx", docx("v2")) == (
+        "Văn phòng đã hủy phân công tham luận chủ đề 1.1 của đồng chí nên bot không nhận thêm"
+        " bản mới cho chủ đề này; các bản đồng chí đã gửi vẫn được lưu giữ. Cần trao đổi, xin"
+        " liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+    assert len(await versions(harness)) == 1
+
+    # At the deadline the office counts the nine speakers it still has.
+    harness.clock.set(DEADLINE)
+    await harness.tick()
+    [missing] = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
+    assert missing.startswith(
+        "⏰ Đến hạn gửi tham luận (17:00, Thứ Ba, ngày 21/5/2024): đã nhận 0/9 bài."
+    )
+
+    # Assigned again: the same assignment, its version back in view.
+    await harness.send(admin.command("/phancong DB031 1.1"))
+    assert admin.last_text().startswith(
+        "Đã phân công đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) tham luận chủ đề 1.1"
+    )
+    [back] = [line for line in await drafts.board() if line.code == "DB031"]
+    assert (back.id, back.versions, back.status, back.withdrawn) == (
+        kept.id, 1, DraftStatus.SUBMITTED, False,
+    )  # fmt: skip
+    assert len(await drafts.board()) == 10
+
+
+async def test_an_empty_board_names_the_dashboards_form_beside_the_command(
+    harness: BotHarness,
+) -> None:
+    admin = harness.admin()
+    await harness.send(admin.command("/thamluan"))  # the plan's speakers not synced yet
+    assert admin.last_text() == (
+        "Chưa có đồng chí nào được phân công tham luận. Văn phòng phân công trong tệp cấu hình"
+        " (mục [[themes]], khoá speakers), bằng lệnh /phancong hoặc trên trang điều hành (trang"
+        " «Tham luận», mẫu «Phân công tham luận»)."
+    )
+    await harness.send(admin.command("/help"))
+    assert (
+        "/phancong — phân công tham luận: /phancong DB031 1.1; hủy: /phancong huy DB031 1.1"
+        " (trên trang điều hành: trang «Tham luận», mẫu «Phân công tham luận» và «Hủy phân"
+        " công» ở dòng của người viết)\n"
+    ) in admin.last_text()
+
+
+async def test_phancong_refuses_a_person_whose_invitation_was_withdrawn(
+    harness: BotHarness,
+) -> None:
+    services = harness.services
+    await services.drafts.sync()
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB032")
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong db032 1.1"))
+    assert admin.last_text() == (
+        "Giấy mời của đồng chí Trần Thị Hồng Vân (DB032) đã được rút nên chưa phân công tham"
+        " luận. Nếu cần đồng chí trình bày, đề nghị mời lại trước (trang điều hành: trang của"
+        " đại biểu, «Mời lại»)."
+    )
+    assert "DB032" not in [line.code for line in await services.drafts.board()]
 
 
 async def test_phancong_is_refused_to_a_delegate(harness: BotHarness) -> None:
@@ -386,6 +470,29 @@ async def test_a_speaker_of_two_themes_picks_the_theme_of_a_file(harness: BotHar
     board = await harness.services.drafts.board()
     lines = {line.theme_key: line for line in board if line.code == "DB031"}
     assert (lines["1.1"].versions, lines["2.3"].versions) == (0, 1)
+
+
+async def test_a_theme_withdrawn_while_its_file_waits_for_a_choice_is_said_and_the_file_kept(
+    harness: BotHarness,
+) -> None:
+    user = await speaker(harness)
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB031 2.3"))
+    await upload(harness, user, "bai.docx", docx("x"))
+    await harness.send(user.tap(buttons(user.last_message)[0]))  # version 1 of theme 1.1
+    await upload(harness, user, "bai-2.docx", docx("y"))
+    offered = user.last_message
+    await harness.send(admin.command("/phancong huy DB031 1.1"))
+    await harness.send(user.tap(buttons(offered)[0], message=offered))
+    assert user.last_text() == (
+        "Văn phòng đã hủy phân công tham luận chủ đề 1.1 của đồng chí nên bot không nhận thêm"
+        " bản mới cho chủ đề này; các bản đồng chí đã gửi vẫn được lưu giữ. Cần trao đổi, xin"
+        " liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+    await harness.send(user.tap(buttons(offered)[1], message=offered))  # the file still waits
+    assert user.last_text().startswith(
+        "✅ Đã nhận bản 1 lúc 09:00, 18/5 (2 KB) — tham luận chủ đề 2.3"
+    )
 
 
 # --- typed drafts --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -131,6 +132,50 @@ async def test_a_draft_assignment_no_longer_there_is_said_in_the_page_s_words(
         "Phân công tham luận này không còn. Các tham luận hiện được phân công cho đồng chí có "
         "trên trang này."
     )  # not «gõ /thamluan»: there is no chat on the page
+
+
+async def test_her_page_says_the_office_withdrew_her_speech_keeps_her_version_and_takes_no_more(
+    web: Web, imported: Services
+) -> None:
+    draft = await _draft_id(web)
+    assert (await upload(web, "tham-luan.docx", docx("Bản 1"))).startswith("✅ Đã nhận bản 1")
+    before = (await web.open(SPEAKER)).text
+    upload_form = form_fields(before, f"draft-{draft}-upload")
+    typed_form = form_fields(before, f"draft-{draft}-type")
+    await imported.drafts.unassign(imported.access.local_operator(), SPEAKER, "1.1")
+
+    page = (await web.open(SPEAKER)).text
+    said = re.search(rf'<p class="text" id="draft-{draft}-withdrawn">(.*?)</p>', page, re.S)
+    assert said is not None and said.group(1) == (
+        "Văn phòng đã hủy phân công đồng chí trình bày tham luận này, nên không nhận thêm bản"
+        " mới. Trân trọng cảm ơn đồng chí đã chuẩn bị; các bản đồng chí đã gửi vẫn được lưu giữ,"
+        " có ở dưới đây. Cần trao đổi, xin liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng,"
+        " điện thoại 024 3834 5678."
+    )
+    for form in ("upload", "type", "reply"):
+        assert f'id="draft-{draft}-{form}"' not in page, form
+    [version] = await imported.drafts.versions(draft)
+    assert f'href="/{web.tokens[SPEAKER]}/v/{version.id}"' in page
+    got = await web.client.get(f"/{web.tokens[SPEAKER]}/v/{version.id}")
+    assert got.status_code == 200 and got.content == docx("Bản 1")
+
+    # A page opened before, its forms sent after: refused in words, nothing stored.
+    refused = (
+        "Văn phòng đã hủy phân công tham luận chủ đề 1.1 của đồng chí nên bot không nhận thêm"
+        " bản mới cho chủ đề này; các bản đồng chí đã gửi vẫn được lưu giữ. Cần trao đổi, xin"
+        " liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+    sent = await web.client.post(
+        f"/{web.tokens[SPEAKER]}/draft/{draft}/file",
+        data=upload_form,
+        files={"file": ("moi.docx", docx("Bản 2"), "application/octet-stream")},
+    )
+    assert flash((await web.client.get(sent.headers["location"])).text) == refused
+    sent = await web.client.post(
+        f"/{web.tokens[SPEAKER]}/draft/{draft}/text", data={**typed_form, "text": "Bản 2"}
+    )
+    assert flash((await web.client.get(sent.headers["location"])).text) == refused
+    assert len(await imported.drafts.versions(draft)) == 1
 
 
 async def test_a_file_form_with_an_outsize_text_field_is_refused_in_words_not_a_bare_400(

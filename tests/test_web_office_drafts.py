@@ -22,7 +22,9 @@ from bot.documents.reading import MAX_SHOWN, Reading, draft_text
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import MAX_COMMENT, DraftStatus
 from bot.domain.outbound import MessageKind
-from bot.services.access import OfficeActor
+from bot.services.access import OfficeActor, Role
+from bot.services.report_file import office_report_sheets
+from bot.texts import load_catalog
 from storage.models import AuditEntry, DraftComment, OutboundMessage
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import BotHarness
@@ -30,6 +32,8 @@ from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
 from tests.web_support import web_for
+
+VI = load_catalog("vi")
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -559,3 +563,271 @@ async def test_a_speaker_on_no_chat_is_not_said_to_be_told_and_the_office_is_ask
     approved = text_of(await verdict_form(desk, assignment, "approve", {}), "flash")
     assert "Bot đã báo người viết" not in approved
     assert approved.startswith("Đã chốt bản 1") and "không báo được" in approved
+
+
+# --- assigning and withdrawing speakers («Phân công tham luận», «Hủy phân công») ----------------
+
+_FIELD = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')
+
+
+def form_fields(html: str, form_id: str) -> dict[str, str]:
+    """Every hidden field of the form ``form_id`` (signature and what it names)."""
+    start = html.index(f'id="{form_id}"')
+    return dict(_FIELD.findall(html[start : html.index("</form>", start)]))
+
+
+def theme_rows(html: str, key: str) -> list[str]:
+    """The text of each row under theme ``key`` on the board (its speakers, or that it has none)."""
+    start = html.index(f'<th scope="rowgroup" colspan="3">Chủ đề {key}:')
+    start = html.index("</tr>", start)  # below the theme's heading
+    body = html[start : html.index("</tbody>", start)]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
+
+
+async def assign(desk: Desk, code: str, theme: str) -> httpx.Response:
+    """Fill the board's «Phân công tham luận» form and press «Phân công»."""
+    return await desk.post(
+        "drafts/assign", "form-assign", {"code": code, "theme": theme}, page="drafts"
+    )
+
+
+async def assigned_audits(harness: BotHarness) -> list[tuple[str, Any]]:
+    return [entry for entry in await audits(harness, "draft.assigned") if entry[0] != "plan"]
+
+
+async def test_the_board_assigns_a_speaker_who_is_listed_audited_and_told_on_their_channel(
+    desk: Desk, harness: BotHarness
+) -> None:
+    chair = await harness.open_invitation("DB032")
+    board = (await desk.client.get("/office/drafts")).text
+    assert text_of(board, "assign-title") == "Phân công tham luận"
+    options = re.findall(r'<option value="([0-9.]+)"[^>]*>([^<]*)</option>', board)
+    assert options[0] == ("1.1", "Chủ đề 1.1: Kết quả tuyên truyền, giáo dục, nâng cao nhận thức,"
+                          " bản lĩnh, trách nhiệm của phụ nữ Thủ đô")  # fmt: skip
+    assert [key for key, _ in options] == [
+        "1.1",
+        "1.2",
+        "1.3",
+        "1.4",
+        "1.5",
+        "2.1",
+        "2.2",
+        "2.3",
+        "3",
+    ]
+
+    # The code however typed: another case, spaces around it.
+    done = await assign(desk, " db032 ", "2.3")
+    assert text_of(done.text, "flash") == (
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 2.3;"
+        " hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Bot đã báo người được phân công."
+    )
+    assert theme_rows(done.text, "2.3") == [
+        "Trần Thị Hồng Vân Hội LHPN quận Hoàn Kiếm Hủy phân công chưa gửi hạn 17:00, 21/5",
+        "Bùi Thị Phương Loan Hội LHPN quận Hoàng Mai Hủy phân công chưa gửi · chưa kết nối kênh"
+        " nhắn tin hạn 17:00, 21/5",
+    ]
+    card = await harness.services.dashboard.card("DB032")
+    assert card is not None
+    assert await assigned_audits(harness) == [
+        (f"dashboard:{STAFF}", {"theme": "2.3", "person_id": card.person.id, "source": "office"})
+    ]
+    await harness.tick()
+    told = chair.last_text()
+    assert told.startswith("Kính gửi đồng chí Trần Thị Hồng Vân,\n\nVăn phòng trân trọng đề nghị")
+    assert "Chủ đề 2.3: Bài học kinh nghiệm rút ra sau nửa nhiệm kỳ\nHạn gửi bài: 17:00" in told
+
+    # Someone on no chat: the office is asked to phone, since the bot could not tell them.
+    unlinked = await assign(desk, "DB034", "3")
+    assert text_of(unlinked.text, "flash") == (
+        "Đã phân công đồng chí Phạm Thị Kim Dung (Hội LHPN quận Long Biên) tham luận chủ đề 3;"
+        " hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Người được phân công chưa liên kết Zalo hay"
+        " Telegram (hoặc đã chặn bot) nên bot không báo được: đồng chí sẽ thấy phân công khi mở"
+        " đường liên kết cá nhân; đề nghị gọi điện báo."
+    )
+
+
+async def test_each_refused_assignment_says_why_and_keeps_what_was_typed(
+    desk: Desk, harness: BotHarness
+) -> None:
+    services = harness.services
+    await services.withdrawals.withdraw(await staff_actor(harness), "DB032")
+    cases = [
+        ("zz9", "1.2", "Không có ai mang mã zz9 trong danh sách đại biểu đã nhập; chưa phân công."
+         " Đề nghị kiểm tra lại mã (cột Mã của danh sách)."),
+        ("db032", "1.2", "Giấy mời của đồng chí Trần Thị Hồng Vân (DB032) đã được rút nên chưa"
+         " phân công tham luận. Nếu cần đồng chí trình bày, đề nghị «Mời lại» ở trang của đại"
+         " biểu trước."),
+        ("DB031", "1.1", "Đồng chí Nguyễn Thị Lan Phương (DB031) đã được phân công tham luận chủ"
+         " đề 1.1 từ trước; không có gì thay đổi."),
+        ("DB034", "9.9", "Kế hoạch không có chủ đề 9.9 (có thể kế hoạch vừa được nạp lại); chưa"
+         " phân công. Đề nghị chọn lại chủ đề."),
+        ("DB034", "", "Đề nghị nhập mã đại biểu và chọn chủ đề. Chưa phân công."),
+    ]  # fmt: skip
+    for code, theme, said in cases:
+        refused = await assign(desk, code, theme)
+        assert refused.status_code == 422, code
+        assert text_of(refused.text, "assign-error") == said
+        assert f'name="code" maxlength="40" required autocomplete="off" value="{code}"' in (
+            refused.text
+        )
+        selected = re.findall(r'<option value="([^"]*)" selected>', refused.text)
+        assert selected == ([theme] if theme in ("1.1", "1.2") else []), code
+        # The refused form can be sent again as it stands.
+        assert form_fields(refused.text, "form-assign").keys() == {"nonce", "csrf"}
+    assert await assigned_audits(harness) == []
+    assert len(await services.drafts.board()) == 10
+
+
+async def test_unassign_asks_first_says_what_it_does_and_a_second_press_says_it_was_done(
+    desk: Desk, harness: BotHarness
+) -> None:
+    assignment = await draft_id(harness, "DB055")
+    board = (await desk.client.get("/office/drafts")).text
+    assert text_of(board, f"unassign-{assignment}") == "Hủy phân công"
+    confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
+    assert text_of(confirm, "unassign-what") == (
+        "Hủy phân công đồng chí Nguyễn Thị Mai Liên (Hội LHPN huyện Sóc Sơn) trình bày tham luận"
+        " chủ đề 2.2 «Nguyên nhân của hạn chế, khó khăn»?"
+    )
+    assert text_of(confirm, "unassign-effect") == (
+        "Đồng chí chưa gửi bản nào. Sau khi hủy, đồng chí không còn nhận tin nhắc gửi bài và tham"
+        " luận này không còn trong danh sách, báo cáo; nạp lại kế hoạch cũng không phân công lại."
+        " Bot không nhắn cho đồng chí về việc hủy: nếu cần, Văn phòng báo trực tiếp. Có thể phân"
+        " công lại bất cứ lúc nào."
+    )
+    assert await audits(harness, "draft.unassigned") == []  # opening it changed nothing
+    fields = form_fields(confirm, "form-unassign")
+    assert (fields["code"], fields["theme"]) == ("DB055", "2.2")
+    pressed = await desk.client.post("/office/drafts/unassign", data=fields)
+    assert pressed.status_code == 303
+    done = await desk.client.get(pressed.headers["location"])
+    assert text_of(done.text, "flash") == (
+        "Đã hủy phân công tham luận chủ đề 2.2 của đồng chí Nguyễn Thị Mai Liên (Hội LHPN huyện"
+        " Sóc Sơn). Bot không nhắn cho đồng chí về việc này; nếu cần, Văn phòng báo trực tiếp."
+    )
+    assert theme_rows(done.text, "2.2") == ["Chưa phân công người viết."]
+    assert [actor for actor, _ in await audits(harness, "draft.unassigned")] == [
+        f"dashboard:{STAFF}"
+    ]
+    # A second press (a slow connection), or the link on a board opened before: said, not an
+    # error page, and nothing more is done.
+    again = await desk.client.post("/office/drafts/unassign", data=fields)
+    assert again.status_code == 303
+    shown = await desk.client.get(again.headers["location"])
+    assert shown.status_code == 200
+    assert text_of(shown.text, "flash") == (
+        "Phân công tham luận chủ đề 2.2 của đại biểu mã DB055 đã được hủy từ trước; không có gì"
+        " thay đổi."
+    )
+    stale = await desk.client.get(f"/office/drafts/{assignment}/unassign", follow_redirects=True)
+    assert stale.status_code == 200
+    assert text_of(stale.text, "flash") == (
+        "Phân công tham luận này đã được hủy từ trước (hoặc không còn); không có gì thay đổi."
+    )
+    assert len(await audits(harness, "draft.unassigned")) == 1
+
+
+async def test_a_speaker_who_sent_a_version_is_withdrawn_and_her_version_stays_apart_on_the_board(
+    desk: Desk, harness: BotHarness
+) -> None:
+    assignment = await draft_id(harness, "DB031")
+    confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
+    fields = form_fields(confirm, "form-unassign")
+    sent = word("Bản 1")
+    await upload(harness, "DB031", "bai.docx", sent)  # meanwhile, version 1 arrives
+    confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
+    assert text_of(confirm, "unassign-kept") == (
+        "Đồng chí đã gửi 1 bản. Các bản đó và trao đổi với Văn phòng được giữ nguyên: sau khi"
+        " hủy, chúng hiện riêng dưới chủ đề này trên trang «Tham luận» («Đã hủy phân công»),"
+        " vẫn tải về được, và tệp báo cáo vẫn có dòng này, ghi đã hủy phân công. Đồng chí không"
+        " còn nhận tin nhắc, không gửi thêm bản mới được, tham luận này không còn tính trong số"
+        " liệu; trang cá nhân của đồng chí ghi rõ Văn phòng đã hủy phân công. Bot không nhắn cho"
+        " đồng chí về việc hủy: nếu cần, Văn phòng báo trực tiếp. Phân công lại đồng chí chủ đề"
+        " này thì các bản đã gửi hiện lại như cũ."
+    )
+    assert form_fields(confirm, "form-unassign").keys() == fields.keys()
+    # The form opened before the version came withdraws it all the same, and says what is kept.
+    pressed = await desk.client.post("/office/drafts/unassign", data=fields)
+    done = await desk.client.get(pressed.headers["location"])
+    assert text_of(done.text, "flash") == (
+        "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận"
+        " Ba Đình); 1 bản đã gửi vẫn được giữ, hiện riêng dưới chủ đề. Bot không nhắn cho đồng"
+        " chí về việc này; nếu cần, Văn phòng báo trực tiếp."
+    )
+    assert theme_rows(done.text, "1.1") == [
+        "Chưa phân công người viết.",
+        "Nguyễn Thị Lan Phương Hội LHPN quận Ba Đình Đã hủy phân công — 1 bản đã gửi Tải bản 1",
+    ]
+    assert f'href="/office/drafts/{assignment}/versions/1" download' in done.text
+    assert f'id="unassign-{assignment}"' not in done.text
+    assert text_of(done.text, "drafts-summary") == (
+        "Đã gửi 0/9 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa gửi 9 (quá hạn 0)"
+    )
+    assert await audits(harness, "draft.unassigned") == [
+        (f"dashboard:{STAFF}", {"versions_kept": 1})
+    ]
+    # Its version downloads; its page reads, with no verdict or comment to give.
+    got = await desk.client.get(f"/office/drafts/{assignment}/versions/1")
+    assert got.status_code == 200 and got.content == sent
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert text_of(page, "draft-withdrawn") == (
+        "Văn phòng đã hủy phân công tham luận này; 1 bản đã gửi và trao đổi với người viết được"
+        " giữ để đọc và tải về. Người viết không gửi thêm bản mới được. Muốn nhận tiếp, đề nghị"
+        " phân công lại đồng chí này chủ đề này bằng mẫu «Phân công tham luận»."
+    )
+    assert 'id="version-1"' in page
+    for form in ("form-approve", "form-revise", "form-comment"):
+        assert f'id="{form}"' not in page, form
+    # The report's speeches sheet keeps her row, marked.
+    report = await harness.services.office_report.collect()
+    [sheet] = [
+        sheet
+        for sheet in office_report_sheets(VI, harness.services.config, report)
+        if sheet.title == "Tham luận"
+    ]
+    [row] = [row for row in sheet.rows if row[2] == "DB031"]
+    assert (row[6], row[7], row[10]) == (
+        "đã hủy phân công (các bản đã gửi được giữ)",
+        1,
+        "bai.docx",
+    )
+    assert len(sheet.rows) == 10
+
+
+async def test_assigning_and_unassigning_are_refused_to_the_desk_role_and_to_unsigned_forms(
+    desk: Desk, harness: BotHarness
+) -> None:
+    board = (await desk.client.get("/office/drafts")).text
+    assign_fields = {**form_fields(board, "form-assign"), "code": "DB032", "theme": "1.1"}
+    assignment = await draft_id(harness, "DB055")
+    confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
+    unassign_fields = form_fields(confirm, "form-unassign")
+    access = harness.services.access
+    await access.grant(access.local_operator(), "DB020", Role.CHECKIN)
+    clerk = await desk_for(harness.services)
+    await clerk.sign_in("DB020")
+    for path, data in (
+        ("/office/drafts/assign", assign_fields),
+        ("/office/drafts/unassign", unassign_fields),
+    ):
+        refused = await clerk.client.post(path, data=data)
+        assert refused.status_code == 403, path
+        assert text_of(refused.text, "message-checkin_only").startswith(
+            "Tài khoản của đồng chí có vai trò đón tiếp nên chỉ dùng được các trang của bàn đón"
+            " tiếp."
+        )
+    opened = await clerk.client.get(f"/office/drafts/{assignment}/unassign")
+    assert opened.status_code == 403 and 'id="message-checkin_only"' in opened.text
+    await clerk.client.aclose()
+    unsigned = await desk.client.post(
+        "/office/drafts/assign", data={"code": "DB032", "theme": "1.1"}
+    )
+    assert unsigned.status_code == 403 and 'id="message-form_expired"' in unsigned.text
+    forged = await desk.client.post(
+        "/office/drafts/unassign", data=unassign_fields, headers={"origin": "https://evil.example"}
+    )
+    assert forged.status_code == 403
+    assert await assigned_audits(harness) == []
+    assert await audits(harness, "draft.unassigned") == []

@@ -748,12 +748,29 @@ async def test_the_office_withdraws_after_confirming_and_invites_again_on_the_da
     assert actors == [f"dashboard:{STAFF}", f"dashboard:{STAFF}"]
 
 
-async def test_the_confirmation_names_the_work_the_speaker_keeps(
+async def test_the_confirmation_names_the_speech_kept_and_points_at_the_boards_form(
     desk: Desk, imported: Services
 ) -> None:
     await imported.drafts.sync()
     confirm = (await desk.client.get("/office/delegates/DB031/withdraw")).text
-    assert "/phancong huy DB031 1.1" in text_of(confirm, "withdraw-work")
+    speech = (
+        "• Tham luận chủ đề 1.1 «Kết quả tuyên truyền, giáo dục, nâng cao nhận thức, bản lĩnh,"
+        " trách nhiệm của phụ nữ Thủ đô» (chưa gửi, 0 bản đã gửi): các bản đã gửi vẫn được lưu;"
+        " nếu cần người khác trình bày, đề nghị chọn «Hủy phân công» ở dòng của đồng chí trên"
+        " trang «Tham luận» (các bản đã gửi vẫn được giữ, hiện riêng dưới chủ đề) rồi phân công"
+        " người khác bằng mẫu «Phân công tham luận» ở trang đó."
+    )
+    work = text_of(confirm, "withdraw-work")
+    # Read on the dashboard, the way is the board's form (a link to it), not the chat command.
+    assert speech in work and "/phancong" not in work
+    link = '<a href="/office/drafts#assign">trang «Tham luận»</a>'
+    assert link in confirm
+    board = (await desk.client.get("/office/drafts#assign")).text
+    assert 'id="assign"' in board and 'id="form-assign"' in board
+    # The same after withdrawing, on the person's page.
+    done = await desk.post("delegates/DB031/withdraw", "form-withdraw", {})
+    said = text_of(done.text, "flash")
+    assert speech in said and "/phancong" not in said and link in done.text
 
 
 # --- the command line ---------------------------------------------------------------------------

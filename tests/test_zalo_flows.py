@@ -304,6 +304,30 @@ async def test_a_typed_draft_and_the_offices_comment_reach_each_other_as_text(
     assert said[-1].startswith("Đã chuyển góp ý")
 
 
+async def test_a_speaker_whose_speech_was_withdrawn_mid_draft_is_told_and_her_version_kept(
+    world: ZaloWorld,
+) -> None:
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Bản thứ nhất.")
+    assert "bản 1" in (await world.type(speaker, "1"))[-1]  # ✅ Xong, gửi bản này
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # typing a second version when the office withdraws it
+    services = world.services
+    await services.drafts.unassign(services.access.local_operator(), "DB031", "1.1")
+    withdrawn = (
+        "Văn phòng đã hủy phân công tham luận chủ đề 1.1 của đồng chí nên bot không nhận thêm"
+        " bản mới cho chủ đề này; các bản đồng chí đã gửi vẫn được lưu giữ. Cần trao đổi, xin"
+        " liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+    assert (await world.type(speaker, "Bản sửa lần hai."))[-1] == withdrawn
+    said = await world.type(speaker, "/thamluan")
+    assert said[-1] == withdrawn and "Soạn tham luận" not in "\n".join(said)
+    [kept] = [line for line in await services.drafts.board(withdrawn=True) if line.withdrawn]
+    assert (kept.code, kept.versions) == ("DB031", 1)
+
+
 async def test_a_draft_whose_file_is_gone_from_the_server_reaches_the_office_saying_so(
     world: ZaloWorld,
 ) -> None:

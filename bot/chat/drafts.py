@@ -82,18 +82,24 @@ async def how_to_send(turn: Turn) -> Html:
 
 
 async def mine(turn: Turn, *, quiet: bool) -> Answer:
-    """A speaker's assignments with the choice to type one; ``quiet`` says nothing to others."""
-    lines = await turn.services.drafts.mine(turn.account)
+    """A speaker's assignments with the choice to type one (one the office withdrew after she
+    sent versions: that it did, and that they are kept); ``quiet`` says nothing to others."""
+    every = await turn.services.drafts.mine(turn.account, withdrawn=True)
+    lines = (
+        None if every is None else [line for line in every if line.versions or not line.withdrawn]
+    )
     if not lines:
         if quiet:
             return Answer()
         key = turn.not_linked_key if lines is None else "draft_mine.none"
         return turn.say(key, contact=turn.config.office.contact).privately()
-    catalog = turn.catalog
-    how = await how_to_send(turn)
+    catalog, contact = turn.catalog, turn.config.office.contact
+    how = await how_to_send(turn) if any(not line.withdrawn for line in lines) else Html("")
     return Answer.of(
         *(
-            Outbound.text(
+            Outbound.text(catalog.html("draft.withdrawn", key=line.theme_key, contact=contact))
+            if line.withdrawn
+            else Outbound.text(
                 Html(draft_mine(catalog, turn.config, line) + "\n\n" + how),
                 compose_buttons(catalog, line),
             )
@@ -125,9 +131,14 @@ async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
             key=line.theme_key,
             deadline=moment(catalog, config.meeting.local(line.deadline_at)),
         )
+    if result.person is not None:
+        params.update(name=result.person[0], code=result.person[1])
+    key = result.outcome.value
     if result.outcome is AssignOutcome.ASSIGNED:
         log.info("speech assigned by the office")
-    return turn.say(f"draft_office.{result.outcome.value}", **params)
+    elif result.outcome is AssignOutcome.REMOVED and line is not None and line.versions:
+        key, params["versions"] = "removed_kept", line.versions  # kept, shown apart
+    return turn.say(f"draft_office.{key}", **params)
 
 
 # --- choices -------------------------------------------------------------------------------------
@@ -165,8 +176,12 @@ async def on_action(turn: Turn, action: Action) -> Answer:
     elif what is DraftAction.REPLY:
         result = await drafts.begin_reply(account, target)
     else:  # PICK: the theme for a file that arrived earlier
-        lines = await drafts.mine(account)
-        if lines is None or target not in {line.id for line in lines}:
+        lines = await drafts.mine(account, withdrawn=True)
+        chosen = next((line for line in lines or () if line.id == target), None)
+        if chosen is not None and chosen.withdrawn and chosen.versions:
+            # Withdrawn by the office since the choice was offered: said, the file kept held.
+            return reply(turn, DraftResult(DraftStep.WITHDRAWN, draft=chosen)).privately()
+        if lines is None or chosen is None or chosen.withdrawn:
             # Checked before the held file is taken: a wrong choice must not lose it.
             step = DraftStep.NOT_LINKED if lines is None else DraftStep.NOT_SPEAKER
             return reply(turn, DraftResult(step)).privately()
@@ -218,6 +233,8 @@ async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
         return await tasks.unasked_file(turn) or turn.say(
             "draft.not_speaker", contact=turn.config.office.contact
         )
+    if target.step is DraftStep.WITHDRAWN:  # refused before anything is downloaded
+        return reply(turn, target).privately()
     name = sent.name or turn.catalog.plain("draft.unnamed_file")
     reject = drafts.check_upload(name, sent.size)
     if reject is not None:  # judged before downloading anything

@@ -146,7 +146,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 path=path,
                 delegates=len(report.delegates) - withdrawn,
                 withdrawn=withdrawn,
-                drafts=len(report.drafts),
+                drafts=sum(not line.withdrawn for line in report.drafts),
                 tasks=len(report.tasks),
                 messages=len(report.messages),
             )

@@ -137,6 +137,9 @@ class DraftLine:
     # A chat account that has not blocked the bot: what the office sends the speaker reaches
     # them (a personal page opened is linked, but the bot cannot write to a page).
     reachable: bool = False
+    # The office withdrew the assignment («Hủy phân công»): no reminder, no new version, out of
+    # every count; what was sent is kept and shown apart.
+    withdrawn: bool = False
 
     @property
     def missing(self) -> bool:

@@ -187,7 +187,8 @@ class OfficeReportService:
         return OfficeReport(
             counts=await self._reports.counts(),
             delegates=delegates,
-            drafts=await self._drafts.board(),
+            # Withdrawn after versions were sent: kept, marked (nothing sent is lost).
+            drafts=await self._drafts.board(withdrawn=True),
             tasks=sorted(await self._tasks.office_board(), key=lambda task: _natural(task.key)),
             messages=messages,
             checkins=await self._checkin.records(),

@@ -36,6 +36,7 @@ from sqlalchemy import (
     exists,
     literal,
     null,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -113,6 +114,8 @@ class PageDraft:
     status: DraftStatus
     versions: tuple[VersionLine, ...] = ()
     thread: tuple[CommentLine, ...] = ()
+    # The office withdrew it after she sent versions: they are kept to read, no new one taken.
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,13 @@ EVIDENCE = _table(TaskEvidence)
 SPEECHES = _table(SpeechAssignment)
 VERSIONS = _table(DraftVersion)
 COMMENTS = _table(DraftComment)
+
+
+def _shown_speech(s: Any) -> ColumnElement[bool]:
+    """A speech the page shows: live, or withdrawn by the office after she sent versions
+    (kept for her to read, marked as withdrawn)."""
+    sent = VERSIONS.alias("sent")  # its own name: the versions part reads VERSIONS too
+    return or_(s.c.withdrawn_at.is_(None), exists().where(sent.c.assignment_id == s.c.id))
 
 
 def _person_statement() -> Select[Any]:
@@ -183,7 +193,7 @@ def _person_statement() -> Select[Any]:
             .where(
                 SPEECHES.c.person_id == d.c.id,
                 SPEECHES.c.meeting_id == bindparam("meeting_id", type_=Integer),
-                SPEECHES.c.withdrawn_at.is_(None),
+                _shown_speech(SPEECHES),
             )
             .label("has_drafts"),
         )
@@ -238,7 +248,7 @@ def _details_statement() -> Any:
     meeting = bindparam("meeting_id", type_=Integer)
     others = a.alias("others")
     live_task = and_(t.c.meeting_id == meeting, t.c.archived_at.is_(None))
-    live_speech = and_(s.c.meeting_id == meeting, s.c.withdrawn_at.is_(None))
+    live_speech = and_(s.c.meeting_id == meeting, _shown_speech(s))
     tasks = select(
         *_part(
             "task",
@@ -270,7 +280,14 @@ def _details_statement() -> Any:
         )
     ).where(ev.c.assignment_id == a.c.id, a.c.person_id == person, a.c.task_id == t.c.id, live_task)
     drafts = select(
-        *_part("draft", id=s.c.id, a=s.c.theme_key, d=s.c.status, at=s.c.deadline_at)
+        *_part(
+            "draft",
+            id=s.c.id,
+            a=s.c.theme_key,
+            d=s.c.status,
+            at=s.c.deadline_at,
+            flag=s.c.withdrawn_at.is_not(None),
+        )
     ).where(s.c.person_id == person, live_speech)
     versions = select(
         *_part(
@@ -455,6 +472,7 @@ class PageService:
                 status=DraftStatus(row.d),
                 versions=versions.get(row.id, ()),
                 thread=threads.get(row.id, ()),
+                withdrawn=bool(row.flag),
             )
             for row in by_kind.get("draft", [])
         ]

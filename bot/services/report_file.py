@@ -279,7 +279,9 @@ def _drafts(catalog: Catalog, report: OfficeReport, local: Any) -> Sheet:
                 line.full_name,
                 line.organization,
                 local(line.deadline_at),
-                draft_status_label(catalog, line.status),
+                catalog.plain("report_sheet.drafts.withdrawn")
+                if line.withdrawn
+                else draft_status_label(catalog, line.status),
                 line.versions,
                 local(latest.created_at) if latest else None,
                 latest.size if latest else None,

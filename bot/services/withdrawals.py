@@ -276,10 +276,13 @@ async def _waiting_deliveries(session: AsyncSession, person_id: int) -> int:
     return int(count or 0)
 
 
-def withdrawal_lines(say: Callable[..., T], result: WithdrawalResult, code: str) -> list[T]:
+def withdrawal_lines(
+    say: Callable[..., T], result: WithdrawalResult, code: str, *, form: str | None = None
+) -> list[T]:
     """What the office is told of a withdraw or a re-invite, a line each, written by ``say``
     (the catalog's ``plain`` for the command line, ``html`` for the dashboard): what was done
-    or why nothing was, and the work the person still has in hand. ``code``: as typed."""
+    or why nothing was, and the work the person still has in hand. ``code``: as typed;
+    ``form``: see :func:`work_lines`."""
     person = result.person
     if result.step is WithdrawalStep.UNKNOWN_CODE or person is None:
         return [say("withdrawn.unknown_code", code=code)]
@@ -296,23 +299,27 @@ def withdrawal_lines(say: Callable[..., T], result: WithdrawalResult, code: str)
     if result.step is WithdrawalStep.REINVITED and result.told:
         lines.append(say("withdrawn.told_before"))
     if result.step in (WithdrawalStep.WITHDRAWN, WithdrawalStep.ALREADY_WITHDRAWN):
-        lines += work_lines(say, result.work, person.code)
+        lines += work_lines(say, result.work, person.code, form=form)
     return lines
 
 
-def work_lines(say: Callable[..., T], work: OpenWork, code: str) -> list[T]:
+def work_lines(
+    say: Callable[..., T], work: OpenWork, code: str, *, form: str | None = None
+) -> list[T]:
     """The speech drafts and open tasks of the person with ``code``, which stay theirs until
-    the office reassigns them, and how to (nothing when there are none)."""
+    the office reassigns them, and how to (nothing when there are none): a speech with
+    ``/phancong``, or, read on the dashboard, with its form at the address ``form``."""
     if not work:
         return []
+    how: dict[str, object] = {"code": code} if form is None else {"form": form}
     speeches = [
         say(
-            "withdrawn.work_speech",
+            "withdrawn.work_speech" if form is None else "withdrawn.work_speech_form",
             theme=speech.theme_key,
             title=speech.theme_title,
             status=say(f"draft_status.{speech.status.value}"),
             versions=speech.versions,
-            code=code,
+            **how,
         )
         for speech in work.speeches
     ]

@@ -110,3 +110,65 @@ async def test_a_draft_on_a_phone(dashboard: Dashboard, browser: Browser) -> Non
         browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
     )
     assert width <= PHONE[0]  # nothing wider than the screen
+
+
+async def test_staff_assign_a_speaker_on_the_board_and_see_them_listed(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.press("Tham luận")
+    await desk.fill("Mã đại biểu (cột Mã của danh sách, ví dụ DB031)", "db032")
+
+    def choose_theme() -> None:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.select import Select
+
+        Select(desk.driver.find_element(By.ID, "assign-theme")).select_by_value("2.3")
+
+    await asyncio_run(desk, choose_theme)
+    await desk.press("Phân công")
+    assert (await element_text(desk, "flash")).startswith(
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 2.3;"
+    )
+    [line] = [line for line in await dashboard.services.drafts.board() if line.code == "DB032"]
+    row = await element_text(desk, f"draft-{line.id}")
+    assert row.startswith("Trần Thị Hồng Vân\nHội LHPN quận Hoàn Kiếm\nHủy phân công")
+    await desk.screenshot("office-drafts-assigned")
+    await no_accessibility_problems(desk)
+
+    # Withdrawn again, after its confirmation.
+    await desk.open(dashboard.url(f"drafts/{line.id}/unassign"))
+    await no_accessibility_problems(desk)
+    await desk.press("Hủy phân công")
+    assert (await element_text(desk, "flash")).startswith(
+        "Đã hủy phân công tham luận chủ đề 2.3 của đồng chí Trần Thị Hồng Vân"
+    )
+
+
+async def test_staff_withdraw_a_speaker_who_sent_a_draft_and_find_it_apart_on_the_board(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    _, assignment = await speaker_with_a_draft(dashboard)
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(dashboard.url(f"drafts/{assignment}/unassign"))
+    assert (await element_text(desk, "unassign-kept")).startswith(
+        "Đồng chí đã gửi 1 bản. Các bản đó và trao đổi với Văn phòng được giữ nguyên"
+    )
+    await no_accessibility_problems(desk)
+    await desk.press("Hủy phân công")
+    assert (await element_text(desk, "flash")).startswith(
+        "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận"
+        " Ba Đình); 1 bản đã gửi vẫn được giữ"
+    )
+    assert await element_text(desk, f"withdrawn-{assignment}") == (
+        "Nguyễn Thị Lan Phương\nHội LHPN quận Ba Đình Đã hủy phân công — 1 bản đã gửi\nTải bản 1"
+    )
+    await desk.screenshot("office-drafts-withdrawn")
+    await no_accessibility_problems(desk)
+    await desk.press("Nguyễn Thị Lan Phương")
+    assert (await element_text(desk, "draft-withdrawn")).startswith(
+        "Văn phòng đã hủy phân công tham luận này; 1 bản đã gửi"
+    )
+    await no_accessibility_problems(desk)

@@ -77,7 +77,8 @@ class Assignments(DraftUseCase):
         return DraftSync(created, removed, sorted(set(unknown)))
 
     async def assign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
-        """The office asks a person on the list to speak on a theme."""
+        """The office asks a person on the list to speak on a theme (not one whose invitation
+        was withdrawn)."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._target(session, code, theme_key)
@@ -86,6 +87,11 @@ class Assignments(DraftUseCase):
             person, row = found
             if row is not None and row.withdrawn_at is None:
                 return AssignResult(AssignOutcome.ALREADY, await self._line(session, row.id))
+            if person.withdrawn_at is not None:
+                # Out of every reminder and audience: a speech asked of them would never be
+                # chased, nor its deadline seen. The office re-invites first, if it means to.
+                who = (person.full_name, person.code)
+                return AssignResult(AssignOutcome.WITHDRAWN, person=who)
             if row is not None:  # withdrawn earlier: assigned again
                 row.withdrawn_at, row.source, row.updated_at = None, "office", now
                 await self._announce(session, row, office.actor, now)
@@ -96,7 +102,9 @@ class Assignments(DraftUseCase):
             return AssignResult(AssignOutcome.ASSIGNED, await self._line(session, row.id))
 
     async def unassign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
-        """The office withdraws an assignment that has no versions yet."""
+        """The office withdraws an assignment: no more reminders, out of the counts and the
+        speaker's uploads. Nothing is lost: the versions sent and the thread are kept, shown
+        apart on the board, and come back if the same person is assigned the theme again."""
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._target(session, code, theme_key)
             if isinstance(found, AssignResult):
@@ -105,8 +113,6 @@ class Assignments(DraftUseCase):
             if row is None or row.withdrawn_at is not None:
                 return AssignResult(AssignOutcome.NOT_ASSIGNED)
             line = await self._line(session, row.id)
-            if await self._has_versions(session, row.id):
-                return AssignResult(AssignOutcome.HAS_VERSIONS, line)
             now = self._ctx.clock.now()
             queries.add_audit(
                 session,
@@ -116,7 +122,7 @@ class Assignments(DraftUseCase):
                 entity="speech_assignment",
                 entity_id=row.id,
                 before={"theme": row.theme_key, "person_id": row.person_id},
-                after=None,
+                after={"versions_kept": line.versions} if line.versions else None,
             )
             row.withdrawn_at, row.updated_at = now, now
             return AssignResult(AssignOutcome.REMOVED, line)

@@ -37,20 +37,27 @@ class DraftLines:
         config = self._ctx.config
         return config.meeting.resolve(config.drafts.deadline)
 
-    async def mine(self, account: ChatAccount) -> list[DraftLine] | None:
-        """This account's assignments (None when the account is not linked)."""
+    async def mine(
+        self, account: ChatAccount, *, withdrawn: bool = False
+    ) -> list[DraftLine] | None:
+        """This account's assignments (None when the account is not linked); with
+        ``withdrawn``, those the office withdrew too."""
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(
                 session, self._ctx.meeting_id, account.channel, account.external_id
             )
             if ident is None:
                 return None
-            return await read_lines(session, self._ctx, person_id=ident.delegate_id)
+            return await read_lines(
+                session, self._ctx, person_id=ident.delegate_id, withdrawn=withdrawn
+            )
 
-    async def board(self) -> list[DraftLine]:
-        """Every assignment, in the order of the themes, then protocol rank."""
+    async def board(self, *, withdrawn: bool = False) -> list[DraftLine]:
+        """Every assignment, in the order of the themes, then protocol rank; with ``withdrawn``,
+        also those the office withdrew after versions were sent (marked, kept to download)."""
         async with read_only(self._ctx.sessions) as session:
-            return await read_lines(session, self._ctx)
+            lines = await read_lines(session, self._ctx, withdrawn=withdrawn)
+        return [line for line in lines if not line.withdrawn or line.versions]
 
     async def missing(
         self, deadline: datetime | None = None, *, person_id: int | None = None
@@ -66,10 +73,13 @@ class DraftLines:
             if line.missing and (deadline is None or line.deadline_at == deadline)
         ]
 
-    async def line(self, assignment_id: int) -> DraftLine | None:
-        """One assignment."""
+    async def line(self, assignment_id: int, *, withdrawn: bool = False) -> DraftLine | None:
+        """One assignment (with ``withdrawn``, also one the office withdrew: its versions and
+        thread stay readable)."""
         async with read_only(self._ctx.sessions) as session:
-            lines = await read_lines(session, self._ctx, assignment_ids=[assignment_id])
+            lines = await read_lines(
+                session, self._ctx, assignment_ids=[assignment_id], withdrawn=withdrawn
+            )
         return lines[0] if lines else None
 
     async def versions(self, assignment_id: int) -> list[VersionLine]:
@@ -83,12 +93,15 @@ class DraftLines:
             return [version_line(row) for row in rows]
 
     async def version_file(self, version_id: int) -> VersionFile | None:
-        """A stored version, for the office chat or a download."""
+        """A stored version, for the office chat or a download (a withdrawn assignment's too:
+        what was sent is kept)."""
         async with read_only(self._ctx.sessions) as session:
             version = await session.get(DraftVersion, version_id)
             if version is None:
                 return None
-            lines = await read_lines(session, self._ctx, assignment_ids=[version.assignment_id])
+            lines = await read_lines(
+                session, self._ctx, assignment_ids=[version.assignment_id], withdrawn=True
+            )
             if not lines:
                 return None
             return VersionFile(
@@ -135,18 +148,19 @@ async def read_lines(
     *,
     person_id: int | None = None,
     assignment_ids: Iterable[int] | None = None,
+    withdrawn: bool = False,
 ) -> list[DraftLine]:
     """The live assignments (of ``person_id``, or among ``assignment_ids``, if given) in the
-    order of the themes, then protocol rank, inside the caller's unit of work."""
+    order of the themes, then protocol rank, inside the caller's unit of work; with
+    ``withdrawn``, those the office withdrew too (marked ``withdrawn``)."""
     query = (
         select(SpeechAssignment, Delegate, ChannelIdentity)
         .join(Delegate, Delegate.id == SpeechAssignment.person_id)
         .outerjoin(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
-        .where(
-            SpeechAssignment.meeting_id == ctx.meeting_id,
-            SpeechAssignment.withdrawn_at.is_(None),
-        )
+        .where(SpeechAssignment.meeting_id == ctx.meeting_id)
     )
+    if not withdrawn:
+        query = query.where(SpeechAssignment.withdrawn_at.is_(None))
     if person_id is not None:
         query = query.where(SpeechAssignment.person_id == person_id)
     if assignment_ids is not None:
@@ -196,6 +210,7 @@ async def read_lines(
             buffered_chunks=len(row.text_buffer or []),
             buffered_chars=sum(len(chunk) for chunk in row.text_buffer or []),
             reachable=row.id in reachable,
+            withdrawn=row.withdrawn_at is not None,
         )
         lines.append(((order, person.rank is None, person.rank or 0, person.code), line))
     lines.sort(key=lambda item: item[0])

@@ -13,7 +13,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.drafts import DraftLine
 from bot.domain.outbound import MessageKind
 from bot.services.context import ServiceContext
-from bot.services.drafts.lines import read_line
+from bot.services.drafts.lines import read_line, read_lines
 from bot.services.drafts.values import DraftResult, DraftStep
 from bot.services.queueing import queue_office_note
 from storage import queries
@@ -60,11 +60,18 @@ class DraftUseCase:
         )
         if ident is None:
             return DraftResult(DraftStep.NOT_LINKED)
-        row = await self._live(session, assignment_id)
-        if row is None:
+        row = await session.get(SpeechAssignment, assignment_id)
+        if row is None or row.meeting_id != self._ctx.meeting_id:
             return DraftResult(DraftStep.GONE)
         if row.person_id != ident.delegate_id:  # another speaker's draft, or forged button data
             return DraftResult(DraftStep.NOT_SPEAKER)
+        if row.withdrawn_at is not None:
+            # The office withdrew it: nothing more is taken. After versions were sent her page
+            # still shows it, and the refusal says so; otherwise it is simply no longer there.
+            lines = await read_lines(session, self._ctx, assignment_ids=[row.id], withdrawn=True)
+            if not lines or not lines[0].versions:
+                return DraftResult(DraftStep.GONE)
+            return DraftResult(DraftStep.WITHDRAWN, draft=lines[0])
         return ident, row
 
     async def _latest_number(self, session: AsyncSession, assignment_id: int) -> int:

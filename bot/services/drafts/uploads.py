@@ -51,11 +51,16 @@ class Uploads(DraftUseCase):
         return None
 
     async def targets(self, account: ChatAccount) -> DraftResult:
-        """Which assignment an uploaded file is for: the only one, or the speaker must pick."""
-        lines = await self._lines.mine(account)
-        if lines is None:
+        """Which assignment an uploaded file is for: the only one, or the speaker must pick;
+        WITHDRAWN when the office withdrew every one she had (after she sent a version)."""
+        every = await self._lines.mine(account, withdrawn=True)
+        if every is None:
             return DraftResult(DraftStep.NOT_LINKED)
+        lines = [line for line in every if not line.withdrawn]
         if not lines:
+            kept = [line for line in every if line.versions]
+            if kept:
+                return DraftResult(DraftStep.WITHDRAWN, draft=kept[0])
             return DraftResult(DraftStep.NOT_SPEAKER)
         if len(lines) == 1:
             return DraftResult(DraftStep.RECEIVED, draft=lines[0])

@@ -42,6 +42,7 @@ class DraftStep(StrEnum):
     UNSUPPORTED = "unsupported"  # a reply to a draft post that is neither text nor a file
     ASK_COMMENT = "ask_comment"  # the office chose to comment: its next text is the comment
     TOO_MANY_VERSIONS = "too_many_versions"  # MAX_VERSIONS sent: nothing more is stored
+    WITHDRAWN = "withdrawn"  # the office withdrew the assignment: no new version is taken
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,9 @@ class AssignOutcome(StrEnum):
     ALREADY = "already"
     REMOVED = "removed"
     NOT_ASSIGNED = "not_assigned"
-    HAS_VERSIONS = "has_versions"
     UNKNOWN_PERSON = "unknown_person"
     UNKNOWN_THEME = "unknown_theme"
+    WITHDRAWN = "withdrawn"  # the person's invitation was withdrawn: no new speech for them
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class AssignResult:
 
     outcome: AssignOutcome
     draft: DraftLine | None = None
+    # The person named, for a refusal that names them (a withdrawn invitation): name, code.
+    person: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

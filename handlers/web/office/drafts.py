@@ -19,12 +19,13 @@ from bot.documents.reading import MAX_SHOWN, Reading, draft_text, readable
 from bot.domain.drafts import MAX_COMMENT, DraftLine, DraftStatus, VersionLine
 from bot.domain.ids import parse_id
 from bot.services.access import OfficeActor
-from bot.services.drafts import DraftResult, DraftStep, ThreadPost
+from bot.services.drafts import AssignOutcome, AssignResult, DraftResult, DraftStep, ThreadPost
 from bot.services.signin import StaffVisit
-from bot.texts.formatting import file_size
+from bot.texts.formatting import file_size, moment
 from bot.texts.presenters import draft_status_label
 from handlers.web.attachment import attachment
 from handlers.web.office.binding import session_binding
+from handlers.web.office.staff import MAX_CODE
 from storage.files import media_type, read_stored
 
 if TYPE_CHECKING:
@@ -37,11 +38,13 @@ THREAD_POLL_SECONDS = 5
 
 @dataclass(frozen=True)
 class ThemeRow:
-    """A theme of the plan and its speakers' drafts (none yet: no speaker assigned)."""
+    """A theme of the plan and its speakers' drafts (none yet: no speaker assigned); apart,
+    the assignments the office withdrew after versions were sent, with those versions."""
 
     key: str
     title: str
     lines: tuple[DraftLine, ...]
+    withdrawn: tuple[tuple[DraftLine, tuple[VersionLine, ...]], ...] = ()
 
 
 class Drafts:
@@ -55,6 +58,9 @@ class Drafts:
         staff = self.office.staff
         return [
             Route("/drafts", staff(self.board), methods=["GET"]),
+            Route("/drafts/assign", staff(self.assign), methods=["POST"]),
+            Route("/drafts/unassign", staff(self.unassign), methods=["POST"]),
+            Route("/drafts/{id}/unassign", staff(self.confirm_unassign), methods=["GET"]),
             Route("/drafts/{id}", staff(self.draft), methods=["GET"]),
             Route("/drafts/{id}/thread", staff(self.thread), methods=["GET"]),
             Route("/drafts/{id}/versions/{number}", staff(self.download), methods=["GET"]),
@@ -67,28 +73,57 @@ class Drafts:
 
     async def board(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Every theme of the plan in its order, each speaker's draft and where it stands
-        (the order of the printed programme, as ``/thamluan`` lists them), late ones marked."""
+        (the order of the printed programme, as ``/thamluan`` lists them), late ones marked,
+        and the form that assigns a speaker."""
+        return await self._board(request, visit, actor)
+
+    async def _board(
+        self,
+        request: Request,
+        visit: StaffVisit,
+        actor: OfficeActor,
+        *,
+        status: int = 200,
+        error: str = "",
+        code: str = "",
+        theme: str = "",
+    ) -> Response:
+        """The board; after a refused assignment, with why (``error``) and what was typed."""
         office = self.office
         config, drafts = office.config, office.services.drafts
-        lines = await drafts.board()
+        every = await drafts.board(withdrawn=True)
+        lines = [line for line in every if not line.withdrawn]
         by_theme: dict[str, list[DraftLine]] = {}
         for line in lines:
             by_theme.setdefault(line.theme_key, []).append(line)
+        # Withdrawn after versions were sent: out of the counts, kept under the theme to read.
+        kept: dict[str, list[tuple[DraftLine, tuple[VersionLine, ...]]]] = {}
+        for line in every:
+            if line.withdrawn:
+                found = (line, tuple(await drafts.versions(line.id)))
+                kept.setdefault(line.theme_key, []).append(found)
         rows = [
-            ThemeRow(theme.key, theme.title, tuple(by_theme.pop(theme.key, ())))
+            ThemeRow(
+                theme.key,
+                theme.title,
+                tuple(by_theme.pop(theme.key, ())),
+                tuple(kept.pop(theme.key, ())),
+            )
             for theme in config.themes
         ]
         # A theme no longer in the plan keeps its speakers' drafts on the page.
-        rows += [
-            ThemeRow(key, found[0].theme_title, tuple(found)) for key, found in by_theme.items()
-        ]
+        for key in [*by_theme, *(key for key in kept if key not in by_theme)]:
+            found_lines, withdrawn = by_theme.get(key, []), kept.get(key, [])
+            title = (found_lines or [line for line, _ in withdrawn])[0].theme_title
+            rows.append(ThemeRow(key, title, tuple(found_lines), tuple(withdrawn)))
         now = office.services.ctx.clock.now()
         count = {status: sum(line.status is status for line in lines) for status in DraftStatus}
         return office._render(
-            "office/drafts.html", visit=visit, actor=actor, themes=rows, total=len(lines),
-            count=count, late={line.id for line in lines if line.late(now)},
+            "office/drafts.html", status=status, visit=visit, actor=actor, themes=rows,
+            total=len(lines), count=count, late={line.id for line in lines if line.late(now)},
             deadline=drafts.deadline_at, status_line=self._status_line,
-            flash=office._flash(request, visit),
+            plan_themes=config.themes, max_code=MAX_CODE, assign_error=error, assign_code=code,
+            assign_theme=theme, flash=office._flash(request, visit),
         )  # fmt: skip
 
     async def draft(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -108,7 +143,7 @@ class Drafts:
     ) -> Response:
         office = self.office
         drafts = office.services.drafts
-        line = await drafts.line(_id(request))
+        line = await drafts.line(_id(request), withdrawn=True)
         if line is None:
             return office._render("office/message.html", status=404, key="no_draft")
         versions = await drafts.versions(line.id)
@@ -127,7 +162,7 @@ class Drafts:
         """The thread alone, for the draft page's script to put in place."""
         office = self.office
         drafts = office.services.drafts
-        line = await drafts.line(_id(request))
+        line = await drafts.line(_id(request), withdrawn=True)
         if line is None:
             return office._render("office/message.html", status=404, key="no_draft")
         return office._render(
@@ -188,6 +223,89 @@ class Drafts:
             error = self._say(result)
             return await self._page(request, visit, actor, status=422, error=error, body=body)
         return self._answer(visit, request, result)
+
+    async def assign(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Phân công»: the person whose code was typed speaks on the theme chosen; they are
+        told on their channel (``/phancong``'s use case). A refusal shows the board again with
+        why, the code and the theme as they were."""
+        office = self.office
+        values = await office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        code, theme = values.get("code", "").strip()[:MAX_CODE], values.get("theme", "").strip()
+        error: str
+        if not code or not theme:
+            error = office.catalog.html("dash.drafts.assign_choose")
+        else:
+            result = await office.services.drafts.assign(actor, code, theme)
+            line = result.draft
+            if result.outcome is AssignOutcome.ASSIGNED and line is not None:
+                key = "assigned" if line.reachable else "assigned_unreached"
+                return office._done(visit, "drafts", self._assigned(key, line), ok=True)
+            error = self._refused(result, code, theme)
+        return await self._board(
+            request, visit, actor, status=422, error=error, code=code, theme=theme
+        )
+
+    async def confirm_unassign(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """«Hủy phân công»: what withdrawing does and what stays, before it is done; an
+        assignment already withdrawn says so on the board."""
+        office = self.office
+        line = await office.services.drafts.line(_id(request))
+        if line is None:
+            return office._done(visit, "drafts", self._say_gone(), ok=True)
+        return office._render("office/unassign.html", visit=visit, actor=actor, line=line)
+
+    async def unassign(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Withdraw the assignment the confirmation named (``/phancong huy``'s use case); a
+        second press finds it withdrawn and says so."""
+        office = self.office
+        values = await office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        code, theme = values.get("code", "")[:MAX_CODE], values.get("theme", "")
+        result = await office.services.drafts.unassign(actor, code, theme)
+        line, catalog = result.draft, office.catalog
+        if result.outcome is AssignOutcome.REMOVED and line is not None:
+            html = catalog.html(
+                "dash.drafts.unassigned_kept" if line.versions else "dash.drafts.unassigned",
+                name=line.full_name, organization=line.organization, key=line.theme_key,
+                versions=line.versions,
+            )  # fmt: skip
+            return office._done(visit, "drafts", html, ok=True)
+        if result.outcome is AssignOutcome.NOT_ASSIGNED:
+            html = catalog.html("dash.drafts.unassign_already", code=code, key=theme)
+            return office._done(visit, "drafts", html, ok=True)
+        return office._done(visit, "drafts", self._say_gone(), ok=True)
+
+    def _assigned(self, key: str, line: DraftLine) -> str:
+        """What the board says of a speaker just assigned."""
+        office = self.office
+        deadline = moment(office.catalog, office.config.meeting.local(line.deadline_at))
+        return office.catalog.html(
+            f"dash.drafts.{key}", name=line.full_name, organization=line.organization,
+            key=line.theme_key, deadline=deadline,
+        )  # fmt: skip
+
+    def _refused(self, result: AssignResult, code: str, theme: str) -> str:
+        """Why an assignment was not made, in the office's words."""
+        catalog, line = self.office.catalog, result.draft
+        if result.outcome is AssignOutcome.ALREADY and line is not None:
+            return catalog.html(
+                "dash.drafts.assign_already", name=line.full_name, code=line.code,
+                key=line.theme_key,
+            )  # fmt: skip
+        if result.outcome is AssignOutcome.WITHDRAWN and result.person is not None:
+            name, person_code = result.person
+            return catalog.html("dash.drafts.assign_withdrawn", name=name, code=person_code)
+        if result.outcome is AssignOutcome.UNKNOWN_THEME:
+            return catalog.html("dash.drafts.assign_unknown_theme", key=theme[:40])
+        return catalog.html("dash.drafts.assign_unknown_person", code=code)
+
+    def _say_gone(self) -> str:
+        return self.office.catalog.html("dash.drafts.unassign_gone")
 
     async def approve(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """«Chốt»: the version the page showed is final; the speaker is told."""

@@ -51,7 +51,7 @@ class Withdrawals:
         if card is None:
             return office._render("office/message.html", status=404, key="no_delegate")
         work = await office.services.withdrawals.open_work(card.person.id)
-        notes = work_lines(office.catalog.html, work, card.person.code)
+        notes = work_lines(office.catalog.html, work, card.person.code, form=self._form)
         return office._render(
             "office/withdraw.html", visit=visit, actor=actor, card=card, work_notes=notes
         )
@@ -77,12 +77,17 @@ class Withdrawals:
         code = str(request.path_params["code"])
         return self._said(visit, code, await office.services.withdrawals.reinvite(actor, code))
 
+    @property
+    def _form(self) -> str:
+        """Where the dashboard assigns and withdraws speeches (the chat's ``/phancong``)."""
+        return f"{self.office.root}/drafts#assign"
+
     def _said(self, visit: StaffVisit, code: str, result: WithdrawalResult) -> Response:
         """The person's page again, saying what was done (or why nothing was)."""
         office = self.office
         if result.person is None:
             return office._render("office/message.html", status=404, key="no_delegate")
-        lines = withdrawal_lines(office.catalog.html, result, code)
+        lines = withdrawal_lines(office.catalog.html, result, code, form=self._form)
         text = "<br>".join(lines)
         return office._done(
             visit, f"delegates/{result.person.code}", text, ok=result.step in _CHANGED
