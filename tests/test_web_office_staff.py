@@ -169,6 +169,7 @@ async def test_the_staff_page_says_the_plans_telegram_admins_hold_the_office_too
 
 VOLUNTEER = "DB020"  # a reception desk volunteer with no linked chat
 VOLUNTEER_NAME = "Phùng Văn Toản"
+STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, the clerk signed in
 _LINK_FIELD = re.compile(r'<input id="signin-link" type="text" readonly value="([^"]+)"')
 
 
@@ -302,3 +303,20 @@ async def test_a_desk_volunteer_cannot_issue_sign_in_links_nor_a_form_from_elsew
     before_links = await link_issues(imported)
     assert [entry for entry in before_links if entry[0] != "cli"] == []
     await volunteer.client.aclose()
+
+
+async def test_the_log_says_which_clerk_issued_a_sign_in_link_for_whom_from_the_dashboard(
+    desk: Desk, imported: Services
+) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), VOLUNTEER, Role.CHECKIN)
+    await desk.post(
+        "staff/signin-link", f"form-signin-link-checkin-{VOLUNTEER}", {"code": VOLUNTEER},
+        page="staff",
+    )  # fmt: skip
+    log = (await desk.client.get(f"/office/log?action=staff.link_issued&who={STAFF}")).text
+    words = " ".join(re.sub(r"<[^>]+>", " ", log).split())
+    assert (
+        f"{STAFF_NAME} : cấp đường liên kết đăng nhập trang điều hành ({VOLUNTEER_NAME})" in words
+    )
+    assert "Yêu cầu từ: trang điều hành (cán bộ Văn phòng cấp ở mục Cán bộ)" in words
