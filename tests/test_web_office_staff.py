@@ -11,11 +11,13 @@ import unicodedata
 
 from sqlalchemy import func, select
 
+from bot.documents.qr import qr_secret_svg
 from bot.services import Services
 from bot.services.access import Role
 from storage.models import AuditEntry, Delegate, StaffSession
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.test_services import row as delegate_row
+from tests.web_support import BASE
 
 LEAVING = "DB002"  # a clerk who leaves
 NEW = "DB003"  # her successor, already on the list
@@ -237,3 +239,158 @@ async def test_the_staff_page_says_the_plans_telegram_admins_hold_the_office_too
     page = (await desk.client.get("/office/staff")).text
     assert len(imported.config.office.admin_ids) == 2
     assert "Ngoài ra, 2 tài khoản Telegram ghi ở [office] admin_ids" in text_of(page, "bootstrap")
+
+
+VOLUNTEER = "DB020"  # a reception desk volunteer with no linked chat
+VOLUNTEER_NAME = "Phùng Văn Toản"
+STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, the clerk signed in
+_LINK_FIELD = re.compile(r'<input id="signin-link" type="text" readonly value="([^"]+)"')
+
+
+def shown_link(html: str) -> str:
+    """The sign-in link the page shows in its read-only field."""
+    match = _LINK_FIELD.search(html)
+    assert match is not None
+    return match.group(1)
+
+
+async def link_issues(services: Services) -> list[tuple[str, int, dict[str, object]]]:
+    async with services.ctx.sessions() as session:
+        rows = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == "staff.link_issued")
+            .order_by(AuditEntry.id)
+        )
+        return [(row.actor, row.entity_id, row.after) for row in rows]
+
+
+async def person_id(services: Services, code: str) -> int:
+    async with services.ctx.sessions() as session:
+        found = await session.scalar(select(Delegate.id).where(Delegate.code == code))
+    assert found is not None
+    return found
+
+
+async def test_a_clerk_issues_a_desk_volunteer_a_sign_in_link_shown_once_that_opens_the_desk_once(
+    desk: Desk, imported: Services
+) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), VOLUNTEER, Role.CHECKIN)
+    before = await link_issues(imported)
+    shown = await desk.post(
+        "staff/signin-link", f"form-signin-link-checkin-{VOLUNTEER}", {"code": VOLUNTEER},
+        page="staff",
+    )  # fmt: skip
+    assert shown.status_code == 200
+    assert text_of(shown.text, "signin-link-issued") == (
+        f"Đường liên kết đăng nhập trang điều hành cho đồng chí {VOLUNTEER_NAME} ({VOLUNTEER}):"
+        " dùng được một lần, đến 09:10 (10 phút). Đường liên kết chỉ hiện lần này; tải lại"
+        " trang sẽ không hiện nữa."
+    )
+    assert text_of(shown.text, "signin-link-warning") == (
+        f"Chỉ trao đường liên kết này cho chính đồng chí {VOLUNTEER_NAME}, trực tiếp tại chỗ;"
+        " không gửi vào nhóm, không chụp màn hình gửi cho người khác: ai có đường liên kết này"
+        f" sẽ đăng nhập được với tư cách đồng chí {VOLUNTEER_NAME}."
+    )
+    link = shown_link(shown.text)
+    assert link.startswith(f"{BASE}/office/signin/")
+    secret = link.rsplit("/", 1)[1]
+    assert qr_secret_svg(link) in shown.text  # the QR code of that very link
+    assert (
+        f'<label for="signin-link">Đường liên kết đăng nhập của đồng chí {VOLUNTEER_NAME}'
+        f" ({VOLUNTEER})</label>"
+    ) in shown.text
+    # Issued as `hoinghi staff login` issues it, audited as the clerk's, for the volunteer.
+    issued = (await link_issues(imported))[len(before) :]
+    assert issued == [
+        (
+            f"dashboard:{STAFF}",
+            await person_id(imported, VOLUNTEER),
+            {"name": VOLUNTEER_NAME, "via": "dashboard", "link": issued[0][2]["link"]},
+        )
+    ]
+    # Reloading the page shows it no more.
+    again = await desk.client.get(str(shown.url))
+    assert again.status_code == 200
+    assert secret not in again.text and 'id="signin-link"' not in again.text
+    assert 'id="flash"' not in again.text
+    # The volunteer's phone opens it and lands on the desk; a second use opens nothing.
+    phone = await desk_for(imported)
+    opened = await phone.use_link(secret)
+    assert opened.status_code == 303 and opened.headers["location"] == "/office/checkin"
+    other = await desk_for(imported)
+    assert (await other.use_link(secret)).status_code == 410
+    await phone.client.aclose()
+    await other.client.aclose()
+
+
+async def test_a_clerk_may_issue_a_sign_in_link_for_herself_for_a_second_device(
+    desk: Desk, imported: Services
+) -> None:
+    shown = await desk.post(
+        "staff/signin-link", f"form-signin-link-office-{STAFF}", {"code": STAFF}, page="staff"
+    )
+    tablet = await desk_for(imported)
+    opened = await tablet.use_link(shown_link(shown.text).rsplit("/", 1)[1])
+    assert opened.status_code == 303 and opened.headers["location"] == "/office/"
+    assert (await desk.client.get("/office/")).status_code == 200  # her laptop stays signed in
+    await tablet.client.aclose()
+
+
+async def test_no_sign_in_link_for_someone_whose_role_was_withdrawn_meanwhile(
+    desk: Desk, imported: Services
+) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), VOLUNTEER, Role.CHECKIN)
+    page = await desk.client.get("/office/staff")  # the clerk's page, still listing him
+    fields = hidden(page.text, f"form-signin-link-checkin-{VOLUNTEER}")
+    await access.revoke(access.local_operator(), VOLUNTEER, Role.CHECKIN)  # another clerk
+    before = await link_issues(imported)
+    posted = await desk.client.post("/office/staff/signin-link", data={**fields, "code": VOLUNTEER})
+    assert posted.status_code == 303
+    shown = await desk.client.get(posted.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        f"Đồng chí {VOLUNTEER_NAME} ({VOLUNTEER}) không còn giữ vai trò Văn phòng hay vai trò"
+        " đón tiếp (có thể vừa được thu hồi), nên không cấp đường liên kết đăng nhập. Nếu cần,"
+        " đề nghị giao lại vai trò ở mục «Giao vai trò» bên dưới."
+    )
+    assert 'id="signin-link"' not in shown.text
+    assert await link_issues(imported) == before
+
+
+async def test_a_desk_volunteer_cannot_issue_sign_in_links_nor_a_form_from_elsewhere(
+    desk: Desk, imported: Services
+) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), VOLUNTEER, Role.CHECKIN)
+    volunteer = await desk_for(imported)
+    await volunteer.sign_in(VOLUNTEER)
+    page = await volunteer.client.get("/office/staff")
+    assert page.status_code == 403 and 'id="message-checkin_only"' in page.text
+    refused = await volunteer.client.post("/office/staff/signin-link", data={"code": STAFF})
+    assert refused.status_code == 403 and 'id="message-checkin_only"' in refused.text
+    # The clerk's own session, but a form this server did not sign: refused too.
+    forged = await desk.client.post(
+        "/office/staff/signin-link", data={"code": VOLUNTEER, "nonce": "x", "csrf": "y"}
+    )
+    assert forged.status_code == 403 and 'id="message-form_expired"' in forged.text
+    before_links = await link_issues(imported)
+    assert [entry for entry in before_links if entry[0] != "cli"] == []
+    await volunteer.client.aclose()
+
+
+async def test_the_log_says_which_clerk_issued_a_sign_in_link_for_whom_from_the_dashboard(
+    desk: Desk, imported: Services
+) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), VOLUNTEER, Role.CHECKIN)
+    await desk.post(
+        "staff/signin-link", f"form-signin-link-checkin-{VOLUNTEER}", {"code": VOLUNTEER},
+        page="staff",
+    )  # fmt: skip
+    log = (await desk.client.get(f"/office/log?action=staff.link_issued&who={STAFF}")).text
+    words = " ".join(re.sub(r"<[^>]+>", " ", log).split())
+    assert (
+        f"{STAFF_NAME} : cấp đường liên kết đăng nhập trang điều hành ({VOLUNTEER_NAME})" in words
+    )
+    assert "Yêu cầu từ: trang điều hành (cán bộ Văn phòng cấp ở mục Cán bộ)" in words

@@ -1,7 +1,8 @@
 """Office staff signing in to the dashboard: one-time links, browser sessions, signing out.
 
 A link is made for a person with the office role or the check-in role only (``/dangnhap`` in
-their own private chat, or ``hoinghi staff login CODE`` at the office's computer); a session of
+their own private chat, ``hoinghi staff login CODE`` at the office's computer, or a clerk's
+«Cấp đường liên kết đăng nhập» on the dashboard's «Cán bộ» page); a session of
 someone with the check-in role alone (``desk_only``) opens the reception desk's pages only. A
 link opens one browser session, once, within :data:`LINK_LIFETIME`; the session lasts
 ``[web] office_session_hours``. Only the SHA-256 of each secret is stored. Every session
@@ -133,6 +134,12 @@ class StaffSignIn:
     async def link_for_code(self, code: str) -> SignInLink:
         """A link for the person with ``code``, printed at the office's computer."""
         return await self._issue(code, origin="cli", actor=self._access.local_operator().actor)
+
+    async def link_by_office(self, office: OfficeActor, code: str) -> SignInLink:
+        """A link for the staff member with ``code``, issued by ``office`` on the dashboard's
+        «Cán bộ» page to hand over in person (a desk volunteer with no linked chat, a second
+        device of her own): :meth:`link_for_code`'s, audited as ``office``'s."""
+        return await self._issue(code, origin="dashboard", actor=office.actor)
 
     async def first_staff_code(self) -> str | None:
         """The code of the first person (in code order) holding the office role, if any."""

@@ -153,3 +153,63 @@ async def test_a_withdrawn_invitee_s_card_on_the_phone_lets_her_in_as_a_guest(
     assert (await services.checkin.count()).in_hall == 1
     await browser.screenshot("checkin-desk-withdrawn-guest")
     await no_accessibility_problems(browser)
+
+
+async def test_the_clerk_issues_a_desk_volunteer_a_sign_in_link_his_phone_opens_at_the_desk(
+    hall: Dashboard,
+    browser: Browser,
+    desk: Browser,  # noqa: F811
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # 07:15, the meeting morning: the clerk on her laptop, the volunteer with no linked chat.
+    await desk.open(await hall.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(hall.url("staff"))
+    await no_accessibility_problems(desk)
+    form = f"form-signin-link-checkin-{CHECKIN_STAFF}"
+    await asyncio_run(
+        desk, lambda: desk.driver.find_element(By.CSS_SELECTOR, f"#{form} button").click()
+    )
+    assert await element_text(desk, "signin-link-issued") == (
+        "Đường liên kết đăng nhập trang điều hành cho đồng chí Đỗ Minh Tuấn (DB080): dùng được"
+        " một lần, đến 09:10 (10 phút). Đường liên kết chỉ hiện lần này; tải lại trang sẽ"
+        " không hiện nữa."
+    )
+    field = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "signin-link"))
+    link = str(await asyncio_run(desk, lambda: field.get_attribute("value")))
+    assert link.startswith(hall.url("signin/"))
+    assert await asyncio_run(desk, lambda: field.get_attribute("readonly")) == "true"
+    # The QR code is large enough to scan from the screen (about 18 rem, a third of it).
+    qr = await asyncio_run(
+        desk, lambda: desk.driver.find_element(By.CSS_SELECTOR, "#signin-qr svg")
+    )
+    size = await asyncio_run(desk, lambda: qr.size)
+    assert size["width"] >= 250 and size["width"] == size["height"]
+    # With the page's script, «Sao chép» shows and copies.
+    copy = await asyncio_run(desk, lambda: desk.driver.find_element(By.CSS_SELECTOR, "[data-copy]"))
+    assert await asyncio_run(desk, copy.is_displayed)
+    await asyncio_run(desk, copy.click)
+
+    def copied() -> bool:
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        # The clipboard answers in a promise: wait for the button to say it is done.
+        return bool(WebDriverWait(desk.driver, 10).until(lambda _: copy.text == "Đã sao chép"))
+
+    assert await asyncio_run(desk, copied)
+    await desk.screenshot("office-staff-signin-link")
+    await no_accessibility_problems(desk)
+
+    # The volunteer's phone opens it (scanned) and lands on the desk's first page.
+    await browser.open(link)
+    await browser.press("Đăng nhập")
+    assert browser.url == hall.url("checkin/desk")
+    await browser.fill("Tên bàn đón tiếp", "Bàn 3")
+    await browser.press("Bắt đầu điểm danh")
+    assert browser.url == hall.url("checkin")
+
+    # Reloading the clerk's page shows the link no more.
+    await asyncio_run(desk, desk.driver.refresh)
+    assert link not in await asyncio_run(desk, lambda: desk.driver.page_source)
+    assert await asyncio_run(desk, lambda: desk.driver.find_elements(By.ID, "signin-link")) == []

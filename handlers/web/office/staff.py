@@ -2,18 +2,27 @@
 to someone on the list by their code and withdrawing it (a clerk who leaves): the use cases of
 ``hoinghi staff add`` / ``staff remove`` (:meth:`bot.services.access.Access.grant`,
 :meth:`~bot.services.access.Access.revoke`), audited as this staff member's. A withdrawn role
-takes effect at once: that person's open sessions are refused from their next request."""
+takes effect at once: that person's open sessions are refused from their next request.
+
+Beside each of them, «Cấp đường liên kết đăng nhập»: a one-time sign-in link for that person,
+the use case of ``hoinghi staff login`` (:meth:`bot.services.signin.StaffSignIn.link_by_office`,
+audited as this staff member's), shown once (post, redirect, get: the flash is taken once) as
+text to copy and as a QR code to scan from the screen — for a desk volunteer with no linked
+chat on the meeting's morning, handed over in person."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from markupsafe import escape
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.documents.qr import qr_secret_svg
 from bot.services.access import OfficeActor, Role, RoleChange
-from bot.services.signin import StaffVisit
+from bot.services.signin import LINK_LIFETIME, LinkStep, SignInLink, StaffVisit
+from bot.texts.formatting import clock
 from handlers.web.office.binding import session_binding
 
 if TYPE_CHECKING:
@@ -36,6 +45,7 @@ class StaffRoles:
             Route("/staff", staff(self.page), methods=["GET"]),
             Route("/staff/grant", staff(self.grant), methods=["POST"]),
             Route("/staff/revoke", staff(self.revoke), methods=["POST"]),
+            Route("/staff/signin-link", staff(self.signin_link), methods=["POST"]),
         ]
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -45,6 +55,7 @@ class StaffRoles:
         return self.office._render(
             "office/staff.html", visit=visit, actor=actor, members=members, roles=list(Role),
             flash=self.office._flash(request, visit),
+            link_minutes=int(LINK_LIFETIME.total_seconds() // 60),
         )  # fmt: skip
 
     async def grant(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -67,6 +78,57 @@ class StaffRoles:
         if result.own_office_role:
             return self._say(visit, "dash.staff.own_role", ok=False)
         return self._changed(visit, result, code, role, done="staff.removed", same="staff.was_not")
+
+    async def signin_link(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """A one-time sign-in link for the staff member the form names, shown once; refused
+        for someone who holds no staff role (any more)."""
+        values = await self.office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        code = values.get("code", "").strip()[:MAX_CODE]
+        if not code:
+            return self._say(visit, "dash.staff.choose", ok=False)
+        result = await self.office.services.signin.link_by_office(actor, code)
+        if result.step is LinkStep.UNKNOWN_PERSON or result.person is None:
+            return self._say(visit, "dash.staff.unknown_code", ok=False, code=code)
+        person = result.person
+        if result.step is not LinkStep.ISSUED:
+            return self._say(
+                visit, "dash.staff.link_no_role", ok=False, name=person.full_name, code=person.code
+            )
+        return self.office._done(visit, "staff", self._link_html(result), ok=True)
+
+    def _link_html(self, result: SignInLink) -> str:
+        """The issued link, to be shown once: who it is for and until when, the address in a
+        read-only field (selected and copied without any script; the page's script adds a
+        «Sao chép» button), its QR code, and to whom alone it may be given."""
+        office, catalog = self.office, self.office.catalog
+        assert result.person is not None and result.secret is not None
+        assert result.expires_at is not None
+        person = result.person
+        link = f"{office.origin}{office.root}/signin/{result.secret}"
+        until = clock(office.config.meeting.local(result.expires_at))
+        names = {"name": person.full_name, "code": person.code}
+        minutes = int(LINK_LIFETIME.total_seconds() // 60)
+        issued = catalog.html("dash.staff.link_issued", until=until, minutes=minutes, **names)
+        label = escape(catalog.plain("dash.staff.link_label", **names))
+        copy = escape(catalog.plain("dash.staff.link_copy"))
+        copied = escape(catalog.plain("dash.staff.link_copied"))
+        caption = catalog.html("dash.staff.link_qr", **names)
+        warning = catalog.html("dash.staff.link_warning", **names)
+        return (
+            f'<span class="flash-line" id="signin-link-issued">{issued}</span>'
+            f'<label for="signin-link">{label}</label>'
+            f'<span class="copy-row"><input id="signin-link" type="text" readonly'
+            f' value="{escape(link)}" autocomplete="off" spellcheck="false">'
+            f'<button type="button" class="secondary small" data-copy="signin-link"'
+            f' data-done="{copied}" hidden>{copy}</button></span>'
+            f'<span class="signin-qr" id="signin-qr">{qr_secret_svg(link)}'
+            f'<span class="flash-line muted">{caption}</span></span>'
+            f'<strong class="flash-line warn" id="signin-link-warning">{warning}</strong>'
+        )
 
     async def _asked(self, request: Request, visit: StaffVisit) -> tuple[Role, str] | Response:
         """The role and the code a grant's or a withdrawal's form names, or the answer to a

@@ -26,3 +26,27 @@
   window.setInterval(refresh, every);
   document.addEventListener("visibilitychange", refresh);
 }());
+/* «Sao chép» beside a sign-in link shown once: the field is read-only and can be selected and
+   copied without this script; with it, one tap copies. */
+(function () {
+  "use strict";
+  var buttons = document.querySelectorAll("button[data-copy]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) { return; }
+    function done() { button.textContent = button.getAttribute("data-done"); }
+    function fallback() {
+      field.focus();
+      field.select();
+      try { if (document.execCommand("copy")) { done(); } } catch (ignored) { /* select only */ }
+    }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(done, fallback);
+      } else {
+        fallback();
+      }
+    });
+  });
+}());
