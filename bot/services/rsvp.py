@@ -79,6 +79,8 @@ class RsvpResult:
     previous: RsvpStatus | None = None
     limit: int | None = None
     substitute_name: str | None = None
+    # Taken by the office after the answer deadline (:meth:`RsvpService.record_by_phone`).
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,9 +295,14 @@ class RsvpService:
     async def record_by_phone(
         self, office: OfficeActor, delegate_id: int, answer: RsvpAnswer
     ) -> RsvpResult:
-        """An answer the office took by phone, recorded on the delegate's behalf: the same
-        rule (:func:`apply_rsvp`) and deadline as an answer given in chat, audited as the staff
-        member's, marked as taken by phone."""
+        """An answer the office took by phone, recorded on the delegate's behalf by the same
+        rule (:func:`apply_rsvp`) as an answer given in chat, audited as the staff member's,
+        marked as taken by phone.
+
+        The deadline binds the delegates, not the office: a chair who phones after it (ill,
+        her deputy comes instead) must be counted, reminded and expected at the desk as she
+        now answers. Such an answer is recorded and marked as taken after the deadline
+        (``late`` on the result; ``via`` "phone_late" in the audit entry)."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             delegate = await session.get(Delegate, delegate_id)
@@ -305,24 +312,25 @@ class RsvpService:
             before = RsvpView.of(row)
             if DelegateView.of(delegate).withdrawn:
                 return RsvpResult(RsvpStep.WITHDRAWN, before)
-            if not answers_open(now, self.deadline):
-                return RsvpResult(RsvpStep.CLOSED, before)
+            late = not answers_open(now, self.deadline)
             if answer.substitute_name:
                 answer = replace(answer, substitute_name=bare_name(answer.substitute_name))
             change = apply_rsvp(
                 before, answer, delegate_id=delegate_id, actor=office.actor, now=now
             )
             if not change.changed or change.audit is None:
-                return RsvpResult(RsvpStep.UNCHANGED, before, previous=before.status)
+                return RsvpResult(RsvpStep.UNCHANGED, before, previous=before.status, late=late)
             current = change.current
             row.status, row.reason = str(current.status), current.reason
             row.substitute_name = current.substitute_name
             row.substitute_position = current.substitute_position
             row.answered_at, row.updated_at = current.answered_at, now
-            # Who took it, and how: the audit's "after" says so beside the answer itself.
-            change.audit["after"] = {**change.audit["after"], "via": "phone", "by": office.name}
+            # Who took it, and how: the audit's "after" says so beside the answer itself (and
+            # that it came after the deadline, which the log and the audit export say in words).
+            via = "phone_late" if late else "phone"
+            change.audit["after"] = {**change.audit["after"], "via": via, "by": office.name}
             await queries.insert_audit(session, [change.audit])
-            return RsvpResult(RsvpStep.RECORDED, current, previous=change.previous)
+            return RsvpResult(RsvpStep.RECORDED, current, previous=change.previous, late=late)
 
     def _typed(
         self,
