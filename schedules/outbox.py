@@ -1160,9 +1160,11 @@ def _answered(
     """Why a reminder is skipped as it is claimed because what it asks for was done since it
     was queued (it waited behind a long broadcast, a pause, a retry), or None to send it: a
     task reminder once the person reported the task done (or the office recorded it, closed
-    the task, or the task left her with her invitation); an RSVP reminder once she answered.
-    A draft reminder needs no check here: its content, read as it is sent, lists only the
-    themes still missing, and is skipped as empty when there is none."""
+    the task, or the task left her with her invitation); an RSVP reminder once she answered;
+    a message to those who come (the day-before reminder, the agenda) once she no longer
+    comes (the office recorded her decline by phone, after the deadline too). A draft
+    reminder needs no check here: its content, read as it is sent, lists only the themes
+    still missing, and is skipped as empty when there is none."""
     if message.kind == MessageKind.TASK_REMINDER:
         key = message.audience.partition(":")[2]
         return None if (person_id, key) in open_tasks else NOTHING_TO_SEND
@@ -1172,6 +1174,14 @@ def _answered(
         and recipient is not None
         and recipient.rsvp is not RsvpStatus.NO_ANSWER
     ):
+        return NOTHING_TO_SEND
+    if (
+        message.audience == Audience.PRESENT
+        and recipient is not None
+        and not recipient.rsvp.is_present
+    ):
+        # The day-before reminder or the agenda, queued while she was to come, waited (a
+        # retry, a pause) past the office recording by phone that she will not after all.
         return NOTHING_TO_SEND
     return None
 

@@ -21,7 +21,7 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
-from bot.domain.rsvp import RsvpChoice, RsvpStatus
+from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services, build_services
 from bot.services.access import DeskActor, Role
 from bot.services.checkin import (
@@ -182,6 +182,32 @@ async def test_a_code_typed_in_any_case_finds_the_invitee(day: Day) -> None:
     assert notice_line(VI, day.services.config.meeting, arrival) == (
         "Đại biểu đã cử người dự thay: Lê Thu Trang."
     )
+
+
+async def test_a_substitute_the_office_records_by_phone_on_the_morning_is_on_the_desk_s_card(
+    day: Day,
+) -> None:
+    """07:30, check-in open, long after the deadline: DB002 phones that her deputy comes. The
+    office records it; the desk's card names the substitute, who is checked in as such."""
+    desk = await day.desk("NV02", "Bàn 1")
+    assert (await day.checkin.lookup(desk, "DB002")).notices == ()
+    card = await day.services.dashboard.card("DB002")
+    assert card is not None
+    deputy = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Đỗ Minh Thư", substitute_position="Phó Chủ tịch"
+    )
+    office = day.services.access.local_operator()
+    recorded = await day.services.rsvp.record_by_phone(office, card.person.id, deputy)
+    assert recorded.late is True
+    arrival = await day.checkin.lookup(desk, "DB002")
+    assert arrival.notices == (Notice.SENT_SUBSTITUTE,)
+    assert notice_line(VI, day.services.config.meeting, arrival) == (
+        "Đại biểu đã cử người dự thay: Đỗ Minh Thư."
+    )
+    came = await day.checkin.check_in(
+        desk, "DB002", substitute_name="Đỗ Minh Thư", substitute_position="Phó Chủ tịch"
+    )
+    assert came.checkin is not None and came.checkin.kind is ArrivalKind.SUBSTITUTE
 
 
 async def test_a_code_with_vietnamese_letters_typed_in_another_case_finds_the_invitee(

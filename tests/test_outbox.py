@@ -32,7 +32,9 @@ from bot.domain.outbound import (
 )
 from bot.domain.ports import ChannelSender
 from bot.domain.reminders import MAX_KEY, planned_messages
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.domain.timespec import TimeSpec
+from bot.services.rsvp import RsvpStep
 from bot.texts import load_catalog
 from bot.texts.formatting import delay
 from schedules.outbox import Outbox
@@ -809,6 +811,81 @@ async def test_day_before_reminder_goes_at_16_00_the_day_before(harness: BotHarn
     await harness.tick()
     assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"sent": 3}
     assert "ngày mai đồng chí dự hội nghị" in texts(harness, harness.user_for("DB001").id)[-3]
+
+
+async def by_phone(harness: BotHarness, code: str, answer: RsvpAnswer) -> RsvpStep:
+    """The office records ``code``'s answer taken by phone (as the dashboard's form does)."""
+    async with harness.services.ctx.sessions() as session:
+        person = await session.scalar(select(Delegate.id).where(Delegate.code == code))
+    assert person is not None
+    office = harness.services.access.local_operator()
+    return (await harness.services.rsvp.record_by_phone(office, person, answer)).step
+
+
+def packs(harness: BotHarness, code: str, said: str) -> int:
+    """How many messages saying ``said`` (the day before's, the agenda's) ``code`` received."""
+    return sum(said in t for t in texts(harness, harness.user_for(code).id))
+
+
+TOMORROW = "ngày mai đồng chí dự hội nghị"
+TODAY = "chương trình hội nghị hôm nay"
+
+
+async def test_a_decline_taken_by_phone_after_the_agenda_was_queued_stops_her_copy(
+    harness: BotHarness,
+) -> None:
+    """The agenda was queued at 06:30 while DB001 was to come (it waited: a pause, a retry);
+    at 06:31 the office records by phone that she will not: it is not sent to her."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(local(2024, 5, 28, 6, 30))
+    await harness.outbox.queue_due()
+    harness.clock.set(local(2024, 5, 28, 6, 31))
+    declined = RsvpAnswer(RsvpStatus.DECLINED, reason="Ốm")
+    assert await by_phone(harness, "DB001", declined) is RsvpStep.RECORDED
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {"sent": 2, "skipped": 1}
+    assert packs(harness, "DB001", TODAY) == 0 and packs(harness, "DB002", TODAY) == 1
+
+
+async def test_one_the_office_records_as_coming_after_a_pack_was_sent_gets_her_own_copy(
+    harness: BotHarness,
+) -> None:
+    """After the deadline the office records by phone that a delegate comes after all: she gets
+    what those who come were already sent while it still holds (the day-before reminder until
+    midnight, the agenda until the meeting ends), once; the plan's own message, not yet sent
+    when she changed, simply includes her."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(DAY_BEFORE_AT)
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"sent": 3}
+    harness.clock.set(local(2024, 5, 27, 18, 0))  # DB004 had declined: she comes after all
+    assert await by_phone(harness, "DB004", RsvpAnswer(RsvpStatus.ATTENDING)) is RsvpStep.RECORDED
+    await harness.tick()
+    assert packs(harness, "DB004", TOMORROW) == 1
+    # Declining and coming again the same evening sends nothing twice.
+    assert await by_phone(harness, "DB004", RsvpAnswer(RsvpStatus.DECLINED)) is RsvpStep.RECORDED
+    assert await by_phone(harness, "DB004", RsvpAnswer(RsvpStatus.ATTENDING)) is RsvpStep.RECORDED
+    await harness.tick()
+    assert packs(harness, "DB004", TOMORROW) == 1
+    harness.clock.set(local(2024, 5, 28, 6, 30))
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.MORNING_AGENDA) == {"sent": 4}
+    assert packs(harness, "DB004", TODAY) == 1
+    # At 07:00, check-in open, DB005 (silent until now) phones: her deputy comes.
+    harness.clock.set(local(2024, 5, 28, 7, 0))
+    deputy = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Lê Thu Trang", substitute_position="Phó Chủ tịch"
+    )
+    assert await by_phone(harness, "DB005", deputy) is RsvpStep.RECORDED
+    await harness.tick()
+    assert packs(harness, "DB005", TODAY) == 1 and packs(harness, "DB005", TOMORROW) == 0
+    assert (
+        "chuyển thông tin này tới đồng chí Lê Thu Trang"
+        in texts(harness, harness.user_for("DB005").id)[-3]
+    )
+    assert packs(harness, "DB004", TODAY) == 1  # nobody else is sent it again
 
 
 async def test_a_reminder_whose_every_copy_ran_out_ends_skipped_and_is_still_reported(

@@ -22,7 +22,8 @@ from bot.services.invitations import LinkOutcome
 from bot.services.meetings import CalendarRevision, sync_meeting
 from bot.services.rsvp import RsvpChoice, RsvpStep
 from handlers.telegram.links import deep_link
-from storage.models import AuditEntry, Delegate, Invitation, Meeting, Rsvp
+from storage.models import AuditEntry, Delegate, Invitation, Meeting, OutboundMessage, Rsvp
+from tests.conftest import local
 
 ALICE = ChatAccount("telegram", "42", "42")
 
@@ -139,6 +140,60 @@ def test_a_name_typed_with_its_honorific_is_kept_without_it(typed: str, kept: st
 async def test_unlinked_account_cannot_answer(imported: Services) -> None:
     assert (await imported.rsvp.choose(ALICE, RsvpChoice.ATTEND)).step is RsvpStep.NOT_LINKED
     assert (await imported.rsvp.submit_text(ALICE, "lý do")).step is RsvpStep.NOT_LINKED
+
+
+async def test_the_office_records_a_phone_answer_after_the_deadline_marked_as_late(
+    imported: Services, clock: ManualClock
+) -> None:
+    """On 26/5, after the deadline (21/5 17:00), a chair phones: she is ill, her deputy comes.
+    The office records it as before the deadline, marked as taken after it; the counts follow.
+    The deadline still binds her in chat; and, as before the deadline, the office's recording
+    sends her no message."""
+    office = imported.access.local_operator()
+    tokens = {link.code: link.token for link in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ALICE, tokens["DB010"])
+    await imported.rsvp.choose(ALICE, RsvpChoice.ATTEND)
+    card = await imported.dashboard.card("DB010")
+    assert card is not None
+    early = await imported.rsvp.record_by_phone(
+        office, card.person.id, RsvpAnswer(RsvpStatus.DECLINED, reason="Trùng lịch")
+    )
+    assert (early.step, early.late) == (RsvpStep.RECORDED, False)
+    clock.set(local(2024, 5, 26, 10, 0))
+    closed = await imported.rsvp.choose(ALICE, RsvpChoice.ATTEND)  # she herself may not
+    assert closed.step is RsvpStep.CLOSED
+    deputy = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Đồng chí Lê Thu Trang",
+        substitute_position="Phó Chủ tịch Hội LHPN quận",
+    )  # fmt: skip
+    late = await imported.rsvp.record_by_phone(office, card.person.id, deputy)
+    assert (late.step, late.late, late.previous) == (RsvpStep.RECORDED, True, RsvpStatus.DECLINED)
+    assert late.rsvp is not None and late.rsvp.substitute_name == "Lê Thu Trang"
+    assert late.rsvp.answered_at == clock.now()
+    async with imported.ctx.sessions() as session:
+        audits = list(
+            await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "rsvp.changed", AuditEntry.entity_id == card.person.id)
+                .order_by(AuditEntry.id)
+            )
+        )
+        told = await session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.audience == f"person:{card.person.id}")
+        )
+    assert [(a.after or {}).get("via") for a in audits] == [None, "phone", "phone_late"]
+    assert audits[-1].after == {
+        "status": "substitute", "reason": None, "substitute_name": "Lê Thu Trang",
+        "substitute_position": "Phó Chủ tịch Hội LHPN quận", "via": "phone_late", "by": "",
+    }  # fmt: skip
+    assert told == 0
+    counts = await imported.reports.counts()
+    assert counts.overall.by_status[RsvpStatus.SUBSTITUTE] == 1
+    assert counts.overall.by_status[RsvpStatus.DECLINED] == 0
+    again = await imported.rsvp.record_by_phone(office, card.person.id, deputy)
+    assert (again.step, again.late) == (RsvpStep.UNCHANGED, True)
 
 
 async def test_a_pending_question_survives_a_restart(

@@ -17,6 +17,7 @@ from bot.services import Services
 from bot.services.dashboard import Filters
 from storage import queries
 from storage.models import AuditEntry, Rsvp
+from tests.conftest import local
 from tests.office_support import STAFF, Desk, hidden, text_of
 from tests.web_support import web_for
 
@@ -205,25 +206,57 @@ async def test_a_refused_phone_form_is_shown_again_with_what_was_typed(
     assert rsvp.substitute_name == "Lê Văn B"
 
 
-async def test_after_the_deadline_the_phone_form_is_closed_as_answers_are_in_chat(
+async def test_after_the_deadline_the_office_still_records_a_phone_answer_marked_as_late(
     desk: Desk, imported: Services, clock
 ) -> None:
+    """The deadline (21/5 17:00) binds the delegates, not the office: on 26/5 a district
+    chair phones that a deputy comes instead. The form says before it is sent that the
+    deadline has passed and the change will be marked so; the flash and the history say it
+    was taken after it; the counts follow. (It replaces the test that asserted the refusal:
+    the office had no way to put an answer right short of editing the plan.)"""
     clock.set(imported.rsvp.deadline - timedelta(minutes=1))
     await desk.sign_in()  # the morning's session has ended by then
     form_page = await desk.client.get("/office/delegates/DB010")
-    assert 'id="form-phone"' in form_page.text
+    assert 'id="form-phone"' in form_page.text and 'id="phone-late"' not in form_page.text
+    # A form opened before the deadline and sent just after it is recorded, marked as late.
     clock.set(imported.rsvp.deadline + timedelta(seconds=1))
-    closed = await desk.client.get("/office/delegates/DB010")
-    assert 'id="phone-closed"' in closed.text and 'id="form-phone"' not in closed.text
-    # A form opened before the deadline and posted after it records nothing.
     fields = hidden(form_page.text, "form-phone")
     response = await desk.client.post(
         "/office/delegates/DB010/phone", data={**fields, "choice": "attending"}
     )
     shown = await desk.client.get(response.headers["location"])
-    assert "Thời hạn xác nhận đã kết thúc" in text_of(shown.text, "flash")
+    assert "sau thời hạn xác nhận (17:00, Thứ Ba, ngày 21/5/2024)" in text_of(shown.text, "flash")
     card = await imported.dashboard.card("DB010")
-    assert card is not None and card.rsvp.status is RsvpStatus.NO_ANSWER
+    assert card is not None and card.rsvp.status is RsvpStatus.ATTENDING
+    clock.set(local(2024, 5, 26, 10, 0))
+    await desk.sign_in()
+    late_page = await desk.client.get("/office/delegates/DB010")
+    assert 'id="form-phone"' in late_page.text
+    assert text_of(late_page.text, "phone-late") == (
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024: đại biểu không tự thay đổi "
+        "được nội dung xác nhận nữa. Văn phòng vẫn ghi nhận được trả lời nhận qua điện thoại; "
+        "thay đổi này sẽ được đánh dấu trong nhật ký là ghi nhận sau thời hạn xác nhận."
+    )
+    page = await desk.post(
+        "delegates/DB010/phone", "form-phone",
+        {"choice": "substitute", "name": "Lê Thu Trang", "position": "Phó Chủ tịch"},
+        page="delegates/DB010",
+    )  # fmt: skip
+    assert 'class="text flash ok"' in page.text
+    assert text_of(page.text, "flash") == (
+        "Đã ghi nhận trả lời qua điện thoại của đồng chí Trịnh Văn Thắng, sau thời hạn xác nhận "
+        "(17:00, Thứ Ba, ngày 21/5/2024); nhật ký đánh dấu thay đổi này là ghi nhận sau thời "
+        "hạn. Nội dung đồng chí đã xác nhận: Cử người dự thay — đồng chí Lê Thu Trang, Phó Chủ "
+        "tịch."
+    )
+    assert f"Văn phòng ghi nhận qua điện thoại, sau thời hạn xác nhận: {STAFF_NAME}" in text_of(
+        page.text, "history"
+    )
+    card = await imported.dashboard.card("DB010")
+    assert card is not None and card.rsvp.status is RsvpStatus.SUBSTITUTE
+    assert card.rsvp.substitute_name == "Lê Thu Trang"
+    overview = await desk.client.get("/office/")
+    assert text_of(overview.text, "count-substitute") == "1"
 
 
 @pytest.mark.parametrize("typed", ["db001", "Db001"])

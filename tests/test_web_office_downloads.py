@@ -10,7 +10,9 @@ from openpyxl import load_workbook
 
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
+from bot.services.report_file import audit_table
 from bot.texts import load_catalog
+from tests.conftest import local
 from tests.office_support import Desk, desk_for, make_staff, text_of
 from tests.web_support import BASE
 
@@ -139,6 +141,35 @@ async def test_a_character_xml_cannot_hold_typed_in_an_answer_leaves_the_report_
     ]
     assert any("Trần Lan" in cell for cell in cells)
     assert not any("\uffff" in cell or "\ufffe" in cell for cell in cells)
+
+
+async def test_the_report_and_the_audit_export_follow_a_phone_answer_taken_after_the_deadline(
+    desk: Desk, imported: Services, clock
+) -> None:
+    clock.set(local(2024, 5, 26, 10, 0))  # the deadline was 21/5 17:00
+    card = await imported.dashboard.card("DB010")
+    assert card is not None
+    answer = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Lê Thu Trang", substitute_position="Phó Chủ tịch"
+    )
+    await imported.rsvp.record_by_phone(imported.access.local_operator(), card.person.id, answer)
+    await desk.sign_in()
+    response = await desk.client.get("/office/report.xlsx")
+    cells = [
+        str(value)
+        for sheet in load_workbook(io.BytesIO(response.content)).worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    ]
+    assert "Lê Thu Trang" in cells  # the delegates' sheet: the substitute who comes
+    # The audit export (``hoinghi audit export``) says in words that it came after the deadline.
+    _, rows = audit_table(load_catalog("vi"), imported.config, await imported.office_report.audit())
+    assert any(
+        "Cách ghi nhận: Văn phòng ghi nhận qua điện thoại (sau thời hạn xác nhận)" in str(cell)
+        for row in rows
+        for cell in row
+    )
 
 
 async def test_the_links_sheet_is_named_in_words_not_cut_in_the_middle_of_a_date(

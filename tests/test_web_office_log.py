@@ -17,7 +17,7 @@ from bot.domain.channels import ChatAccount
 from bot.services import Services
 from bot.services.dashboard import LogFilters
 from storage import queries
-from tests.conftest import EXAMPLE_DELEGATES
+from tests.conftest import EXAMPLE_DELEGATES, local
 from tests.office_support import STAFF, Desk, text_of
 from tests.test_services import row as delegate_row
 
@@ -57,6 +57,22 @@ async def test_an_entry_says_who_when_what_and_each_field_old_to_new_in_words(
     assert "Cách ghi nhận: Văn phòng ghi nhận qua điện thoại" in shown  # not «linked via»
     assert f"Người ghi nhận: {STAFF_NAME}" in shown
     assert "{" not in shown and "status" not in shown  # no raw JSON, no column names
+
+
+async def test_an_answer_taken_by_phone_after_the_deadline_is_said_so_in_the_log(
+    desk: Desk, imported: Services, clock
+) -> None:
+    clock.set(local(2024, 5, 26, 10, 0))  # the deadline was 21/5 17:00
+    await desk.sign_in()
+    await desk.post(
+        "delegates/DB010/phone", "form-phone", {"choice": "declined", "reason": "Ốm"},
+        page="delegates/DB010",
+    )  # fmt: skip
+    page = await desk.client.get("/office/log?action=rsvp.changed")
+    shown = entry_text(page.text, entries(page.text)[0])
+    assert shown.startswith(f"10:00, 26/5 — {STAFF_NAME}: cập nhật xác nhận tham dự")
+    assert "Trạng thái: Chưa trả lời → Không tham dự" in shown
+    assert "Cách ghi nhận: Văn phòng ghi nhận qua điện thoại (sau thời hạn xác nhận)" in shown
 
 
 async def test_the_log_filters_by_who_by_kind_and_by_local_date(

@@ -55,9 +55,11 @@ def queue_to_person(
     now: datetime,
     params: dict[str, Any],
     report_to: str | None = OFFICE_PLACE,
+    expires_at: datetime | None = None,
 ) -> None:
     """Queue a message to one person in the caller's transaction; the next tick sends it (or
-    records that the person has not linked an account or cannot be reached)."""
+    records that the person has not linked an account or cannot be reached), unless
+    ``expires_at`` passed first."""
     session.add(
         OutboundMessage(
             meeting_id=meeting_id,
@@ -66,6 +68,7 @@ def queue_to_person(
             audience=f"{Audience.PERSON}:{person_id}",
             params=params,
             due_at=now,
+            expires_at=expires_at,
             created_by="system",
             report_to=report_to,
             created_at=now,

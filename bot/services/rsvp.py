@@ -12,10 +12,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
+from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
@@ -28,9 +29,10 @@ from bot.domain.rsvp import (
 from bot.domain.typed import bare_name, one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
+from bot.services.queueing import queue_to_person
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, Rsvp
+from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp
 from storage.uow import unit_of_work
 
 
@@ -79,6 +81,8 @@ class RsvpResult:
     previous: RsvpStatus | None = None
     limit: int | None = None
     substitute_name: str | None = None
+    # Taken by the office after the answer deadline (:meth:`RsvpService.record_by_phone`).
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -293,9 +297,14 @@ class RsvpService:
     async def record_by_phone(
         self, office: OfficeActor, delegate_id: int, answer: RsvpAnswer
     ) -> RsvpResult:
-        """An answer the office took by phone, recorded on the delegate's behalf: the same
-        rule (:func:`apply_rsvp`) and deadline as an answer given in chat, audited as the staff
-        member's, marked as taken by phone."""
+        """An answer the office took by phone, recorded on the delegate's behalf by the same
+        rule (:func:`apply_rsvp`) as an answer given in chat, audited as the staff member's,
+        marked as taken by phone.
+
+        The deadline binds the delegates, not the office: a chair who phones after it (ill,
+        her deputy comes instead) must be counted, reminded and expected at the desk as she
+        now answers. Such an answer is recorded and marked as taken after the deadline
+        (``late`` on the result; ``via`` "phone_late" in the audit entry)."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             delegate = await session.get(Delegate, delegate_id)
@@ -305,24 +314,30 @@ class RsvpService:
             before = RsvpView.of(row)
             if DelegateView.of(delegate).withdrawn:
                 return RsvpResult(RsvpStep.WITHDRAWN, before)
-            if not answers_open(now, self.deadline):
-                return RsvpResult(RsvpStep.CLOSED, before)
+            late = not answers_open(now, self.deadline)
             if answer.substitute_name:
                 answer = replace(answer, substitute_name=bare_name(answer.substitute_name))
             change = apply_rsvp(
                 before, answer, delegate_id=delegate_id, actor=office.actor, now=now
             )
             if not change.changed or change.audit is None:
-                return RsvpResult(RsvpStep.UNCHANGED, before, previous=before.status)
+                return RsvpResult(RsvpStep.UNCHANGED, before, previous=before.status, late=late)
             current = change.current
             row.status, row.reason = str(current.status), current.reason
             row.substitute_name = current.substitute_name
             row.substitute_position = current.substitute_position
             row.answered_at, row.updated_at = current.answered_at, now
-            # Who took it, and how: the audit's "after" says so beside the answer itself.
-            change.audit["after"] = {**change.audit["after"], "via": "phone", "by": office.name}
+            # Who took it, and how: the audit's "after" says so beside the answer itself (and
+            # that it came after the deadline, which the log and the audit export say in words).
+            via = "phone_late" if late else "phone"
+            change.audit["after"] = {**change.audit["after"], "via": via, "by": office.name}
             await queries.insert_audit(session, [change.audit])
-            return RsvpResult(RsvpStep.RECORDED, current, previous=change.previous)
+            caught_up = 0
+            if current.status.is_present and not before.status.is_present:
+                caught_up = await _catch_up(session, self._ctx.meeting_id, delegate_id, now)
+        if caught_up:
+            self._ctx.due_now()  # committed: the outbox sends her copy now, not at its next tick
+        return RsvpResult(RsvpStep.RECORDED, current, previous=change.previous, late=late)
 
     def _typed(
         self,
@@ -445,6 +460,62 @@ def _answering(row: queries.AnsweringRow) -> Answering:
         row.identity_id, row.delegate_id, row.rsvp_id, RsvpView.of(row),
         row.pending_input, row.pending_data, withdrawn=row.withdrawn_at is not None,
     )  # fmt: skip
+
+
+# What the plan sends those who come (the pack: time, hall, map, calendar file).
+_PACKS = (MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
+
+
+async def _catch_up(session: AsyncSession, meeting_id: int, delegate_id: int, now: datetime) -> int:
+    """Queue her own copy of each pack already sent to those who come, still worth sending (its
+    window open), that she has had no copy of: the office recorded by phone that she (or her
+    substitute) comes after all, past the moment the plan's message was sent. A pack she was
+    sent, or is being sent, is not sent again; one skipped for her (she had declined
+    meanwhile) is. Returns how many were queued."""
+    packs = await session.scalars(
+        select(OutboundMessage).where(
+            OutboundMessage.meeting_id == meeting_id,
+            OutboundMessage.kind.in_([str(kind) for kind in _PACKS]),
+            OutboundMessage.audience == Audience.PRESENT,
+            OutboundMessage.status.in_([MessageStatus.QUEUED, MessageStatus.DONE]),
+            OutboundMessage.expires_at > now,
+        )
+    )
+    queued = 0
+    for pack in packs:
+        had = await session.scalar(
+            select(Delivery.id)
+            .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+            .where(
+                OutboundMessage.meeting_id == meeting_id,
+                OutboundMessage.kind == pack.kind,
+                OutboundMessage.expires_at == pack.expires_at,  # this date's pack, not another's
+                OutboundMessage.status != MessageStatus.CANCELLED,
+                Delivery.delegate_id == delegate_id,
+                Delivery.status != DeliveryStatus.SKIPPED,
+            )
+            .limit(1)
+        )
+        waiting = await session.scalar(
+            select(OutboundMessage.id)
+            .where(
+                OutboundMessage.meeting_id == meeting_id,
+                OutboundMessage.kind == pack.kind,
+                OutboundMessage.audience == f"{Audience.PERSON}:{delegate_id}",
+                OutboundMessage.status == MessageStatus.SCHEDULED,
+            )
+            .limit(1)
+        )
+        if had is None and waiting is None:
+            # No report to the office: it has just spoken to her; if no chat reaches her, the
+            # delegate's page and the phone call are how she hears.
+            queue_to_person(
+                session, meeting_id=meeting_id, kind=MessageKind(pack.kind),
+                person_id=delegate_id, now=now, params={}, report_to=None,
+                expires_at=pack.expires_at,
+            )  # fmt: skip
+            queued += 1
+    return queued
 
 
 async def _withdrawn(session: AsyncSession, delegate_id: int) -> bool:

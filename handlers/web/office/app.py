@@ -433,7 +433,8 @@ class Office:
         self, request: Request, visit: StaffVisit, actor: OfficeActor
     ) -> Response:
         """An answer taken by phone, recorded on the delegate's behalf through the RSVP use
-        case (its rules and deadline), audited as this staff member's."""
+        case (its rules), audited as this staff member's; after the answer deadline too,
+        marked as taken after it."""
         code = str(request.path_params["code"])
         values = await self._form(request, session_binding(visit))
         if isinstance(values, Response):
@@ -450,13 +451,11 @@ class Office:
         catalog = self.catalog
         if result.step is RsvpStep.RECORDED and result.rsvp is not None:
             text = catalog.html(
-                "dash.phone.recorded", name=card.person.full_name,
-                answer=replies.answer(catalog, result.rsvp),
+                "dash.phone.recorded_late" if result.late else "dash.phone.recorded",
+                name=card.person.full_name, answer=replies.answer(catalog, result.rsvp),
+                deadline=deadline_text(catalog, self.config),
             )  # fmt: skip
             return self._done(visit, path, text, ok=True)
-        if result.step is RsvpStep.CLOSED:
-            text = catalog.html("dash.phone.closed", deadline=deadline_text(catalog, self.config))
-            return self._done(visit, path, text, ok=False)
         if result.step is RsvpStep.WITHDRAWN:
             text = catalog.html("dash.withdraw.no_answer", name=card.person.full_name)
             return self._done(visit, path, text, ok=False)
