@@ -87,7 +87,12 @@ class Downloads:
         return attachment(content, self._name("report_file.name"), XLSX)
 
     def _name(self, key: str) -> str:
-        office = self.office
-        now = office.config.meeting.local(office.services.ctx.clock.now())
-        stamp = f"{now:%Y%m%d-%H%M}"
-        return office.catalog.plain(key, code=office.config.meeting.code, stamp=stamp)
+        return file_name(self.office, key)
+
+
+def file_name(office: Office, key: str) -> str:
+    """A download's name from the catalog's ``key``: the meeting's code and the local date and
+    minute it was taken ("bao-cao-60-KH-BTV-20240518-0900.xlsx")."""
+    now = office.config.meeting.local(office.services.ctx.clock.now())
+    stamp = f"{now:%Y%m%d-%H%M}"
+    return office.catalog.plain(key, code=office.config.meeting.code, stamp=stamp)
