@@ -29,7 +29,7 @@ from bot.services.tasks import TaskService
 from bot.services.views import DelegateView
 from storage import queries
 from storage.models import AuditEntry, Delegate, Delivery, OutboundMessage
-from storage.uow import read_only, unit_of_work
+from storage.uow import read_only
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,11 @@ class OfficeReportService:
 
     async def collect(self) -> OfficeReport:
         """Delegates in protocol order, the group summary, drafts, tasks, sending and the
-        check-ins at the reception desk."""
+        check-ins at the reception desk. The roster and the messages are read in one read-only
+        transaction: a report taken from the dashboard or the chat neither waits behind the
+        desks' and the chats' writes nor holds them up."""
         order = {group.key: group.order for group in self._ctx.config.groups}
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             roster = await queries.roster(session, self._ctx.meeting_id)
             roster.sort(key=protocol_key(order))
             delegates = [
