@@ -46,6 +46,19 @@ class Held:
         return self.build(*args, **kwargs)
 
 
+async def page_while_held(
+    desk: Desk, imported: Services, held: Held, path: str
+) -> tuple[httpx.Response, httpx.Response]:
+    """Ask for ``path`` (a download) and, while its builder is held, a delegate's personal
+    page; let the builder go once the page has come; the page and the download."""
+    token = (await imported.invitations.links())[0].token
+    download = asyncio.create_task(desk.client.get(path))
+    await held.started.wait()
+    page = await desk.client.get(f"/{token}")
+    held.release.set()
+    return page, await download
+
+
 def hidden(html: str, form_id: str) -> dict[str, str]:
     """The signature fields of the form with ``form_id`` on a page."""
     start = html.index(f'id="{form_id}"')

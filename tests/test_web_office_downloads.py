@@ -3,10 +3,8 @@ workbook come as attachments, built by the CLI's own builders from the list as i
 
 from __future__ import annotations
 
-import asyncio
 import io
 
-import httpx
 import pytest
 from docx import Document
 from openpyxl import load_workbook
@@ -15,24 +13,11 @@ from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.web.office import downloads
-from tests.office_support import Desk, Held, desk_for, make_staff, text_of
+from tests.office_support import Desk, Held, desk_for, make_staff, page_while_held, text_of
 from tests.web_support import BASE
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
-async def page_while_held(
-    desk: Desk, imported: Services, held: Held, path: str
-) -> tuple[httpx.Response, httpx.Response]:
-    """Ask for ``path`` (a download) and, while its builder is held, a delegate's personal
-    page; let the builder go once the page has come; the page and the download."""
-    token = (await imported.invitations.links())[0].token
-    download = asyncio.create_task(desk.client.get(path))
-    await held.started.wait()
-    page = await desk.client.get(f"/{token}")
-    held.release.set()
-    return page, await download
 
 
 async def test_the_invitations_page_offers_the_three_files(desk: Desk) -> None:
