@@ -866,7 +866,8 @@ async def bench_dashboard(args: argparse.Namespace) -> bool:
 async def signin_cookie(
     app: ASGIApp, path: str, body: bytes, headers: Sequence[tuple[str, str]]
 ) -> tuple[int, str]:
-    """Post the sign-in form in process; the status and the session cookie it sets."""
+    """Post the sign-in form in process; the status and the cookies it sets (a ``Cookie``
+    header's value)."""
     scope: dict[str, Any] = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
@@ -889,9 +890,14 @@ async def signin_cookie(
         nonlocal status, cookie
         if message["type"] == "http.response.start":
             status = int(message["status"])
-            for name, value in message["headers"]:
-                if name == b"set-cookie":
-                    cookie = value.decode().split(";", 1)[0]
+            # Every cookie set with a value: signing in also clears the desk's cookie
+            # (``hoinghi_desk=""``), after the session's.
+            kept = [
+                value.decode().split(";", 1)[0]
+                for name, value in message["headers"]
+                if name == b"set-cookie" and not value.decode().split(";", 1)[0].endswith('=""')
+            ]
+            cookie = "; ".join(kept)
 
     await app(scope, receive, send)  # type: ignore[arg-type]
     return status, cookie

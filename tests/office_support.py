@@ -3,7 +3,10 @@ through httpx's ASGI transport (each with its own cookie jar)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,44 @@ from tests.web_support import BASE, web_setup
 
 STAFF = "DB001"  # holds the office role in these tests
 _HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf)" value="([^"]*)">')
+
+
+# How long a held builder waits for the test to let it go before going on by itself: only
+# reached when the builder runs on the event loop (the loop then cannot answer what lets it
+# go), so that such a test fails instead of hanging.
+HOLD_LIMIT = 10.0
+
+
+class Held:
+    """A file's builder held, in whatever thread runs it, until the test lets it go (once the
+    event loop has answered a page or a chat meanwhile); then the real builder runs. Built on
+    the loop, it holds the loop: nothing is answered until :data:`HOLD_LIMIT` has passed, and
+    ``let_go`` says so."""
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self.build = build
+        self.loop = asyncio.get_running_loop()
+        self.started = asyncio.Event()
+        self.release = threading.Event()
+        self.let_go: list[bool] = []  # per call: whether the test let it go (not the limit)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.loop.call_soon_threadsafe(self.started.set)
+        self.let_go.append(self.release.wait(timeout=HOLD_LIMIT))
+        return self.build(*args, **kwargs)
+
+
+async def page_while_held(
+    desk: Desk, imported: Services, held: Held, path: str
+) -> tuple[httpx.Response, httpx.Response]:
+    """Ask for ``path`` (a download) and, while its builder is held, a delegate's personal
+    page; let the builder go once the page has come; the page and the download."""
+    token = (await imported.invitations.links())[0].token
+    download = asyncio.create_task(desk.client.get(path))
+    await held.started.wait()
+    page = await desk.client.get(f"/{token}")
+    held.release.set()
+    return page, await download
 
 
 def hidden(html: str, form_id: str) -> dict[str, str]:

@@ -23,6 +23,8 @@ GETS = (
     "/office/invitations/slips.docx",
     "/office/report.xlsx",
     "/office/log",
+    "/office/log.xlsx",
+    "/office/log.csv",
     "/office/delegates/DB010/unlink/telegram",
     "/office/tasks",
     "/office/tasks/1",

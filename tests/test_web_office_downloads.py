@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from docx import Document
 from openpyxl import load_workbook
 
@@ -12,8 +13,9 @@ from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from bot.services.report_file import audit_table
 from bot.texts import load_catalog
+from handlers.web.office import downloads
 from tests.conftest import local
-from tests.office_support import Desk, desk_for, make_staff, text_of
+from tests.office_support import Desk, Held, desk_for, make_staff, page_while_held, text_of
 from tests.web_support import BASE
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -178,3 +180,50 @@ async def test_the_links_sheet_is_named_in_words_not_cut_in_the_middle_of_a_date
     response = await desk.client.get("/office/invitations/links.xlsx")
     workbook = load_workbook(io.BytesIO(response.content), read_only=True)
     assert workbook.sheetnames == ["Đường liên kết"]
+
+
+# --- the files are built off the event loop -------------------------------------------------------
+
+
+async def test_a_personal_page_opens_while_the_report_workbook_is_being_built(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 10,000 delegates the workbook takes seconds of CPU: built on the event loop, it held
+    # up every page, every chat's tap and the outbox for as long.
+    held = Held(downloads.office_report_workbook)
+    monkeypatch.setattr(downloads, "office_report_workbook", held)
+    page, response = await page_while_held(desk, imported, held, "/office/report.xlsx")
+    assert page.status_code == 200
+    assert held.let_go == [True]  # the page came while the workbook was still being built
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.content), read_only=True)
+    assert load_catalog("vi").plain("report_sheet.delegates.title") in workbook.sheetnames
+
+
+async def test_a_personal_page_opens_while_the_slips_are_being_built(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The slips (a QR code each) took up to a minute at 10,000 delegates, all of it on the loop.
+    held = Held(downloads.slips_document)
+    monkeypatch.setattr(downloads, "slips_document", held)
+    page, response = await page_while_held(desk, imported, held, "/office/invitations/slips.docx")
+    assert page.status_code == 200
+    assert held.let_go == [True]
+    assert response.status_code == 200
+    assert response.headers["content-type"] == DOCX
+    document = Document(io.BytesIO(response.content))
+    text = "\n".join(c.text for t in document.tables for row in t.rows for c in row.cells)
+    assert all(link.full_name in text for link in await imported.invitations.links())
+
+
+async def test_a_personal_page_opens_while_the_links_export_is_being_built(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = Held(downloads.links_table)
+    monkeypatch.setattr(downloads, "links_table", held)
+    page, response = await page_while_held(desk, imported, held, "/office/invitations/links.xlsx")
+    assert page.status_code == 200
+    assert held.let_go == [True]
+    assert response.status_code == 200
+    rows = list(load_workbook(io.BytesIO(response.content)).worksheets[0].values)
+    assert len(rows) == 81

@@ -4,21 +4,30 @@ SQL with the indexes of migration 0014."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from openpyxl import load_workbook
+from sqlalchemy import select, text
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.services import Services
+from bot.services.access import Role
 from bot.services.dashboard import LogFilters
+from bot.services.report_file import audit_table
+from bot.texts import load_catalog
+from handlers.web.office import log
+from handlers.web.office.downloads import XLSX
 from storage import queries
+from storage.models import AuditEntry
 from tests.conftest import EXAMPLE_DELEGATES, local
-from tests.office_support import STAFF, Desk, text_of
+from tests.office_support import STAFF, Desk, Held, desk_for, page_while_held, text_of
 from tests.test_services import row as delegate_row
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
@@ -234,3 +243,161 @@ async def test_a_notice_task_or_draft_is_named_and_a_dropped_notice_draft_is_not
     page = (await desk.client.get("/office/log?action=draft.unassigned")).text
     [unassigned] = entries(page)
     assert "(tham luận chủ đề 1.1 — Nguyễn Thị Lan Phương)" in entry_text(page, unassigned)
+
+
+# --- the log as a file ----------------------------------------------------------------------------
+
+
+async def _several_days_of_changes(desk: Desk, imported: Services, clock) -> None:
+    """Changes by the staff member at the desk, by a delegate on Telegram and at the command
+    line, spread over three days, so that each filter keeps some and leaves others."""
+    tokens = {item.code: item.token for item in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ChatAccount("telegram", "501", "501"), tokens["DB020"])
+    await desk.post(
+        "delegates/DB010/phone", "form-phone", {"choice": "declined", "reason": "Đi công tác"},
+        page="delegates/DB010",
+    )  # fmt: skip
+    start = clock.now()
+    async with imported.ctx.sessions() as session, session.begin():
+        await queries.insert_audit(
+            session,
+            [
+                {"at": start + timedelta(days=n % 3, minutes=n), "actor": "cli:test",
+                 "action": "delegate.updated", "entity": "delegate", "entity_id": None,
+                 "before": {"position": f"Chức vụ {n}"}, "after": {"position": f"Chức vụ {n + 1}"}}
+                for n in range(9)
+            ],
+        )  # fmt: skip
+
+
+async def _all_pages(desk: Desk, url: str) -> list[str]:
+    """The ids of every entry the log shows from ``url`` on, page after page, newest first."""
+    seen: list[str] = []
+    while url:
+        page = await desk.client.get(url)
+        seen += entries(page.text)
+        found = re.search(r'id="next-page" href="([^"]+)"', page.text)
+        url = found.group(1).replace("&amp;", "&") if found else ""
+    return seen
+
+
+async def _expected_rows(imported: Services, ids: list[str]) -> list[list[object]]:
+    """The CLI export's rows (``hoinghi audit export``: the same builder, unfiltered) of the
+    entries with ``ids``, oldest first."""
+    async with imported.ctx.sessions() as session:
+        wanted = set(
+            await session.scalars(
+                select(AuditEntry.id).where(AuditEntry.id.in_([int(n) for n in ids]))
+            )
+        )
+        every = list(
+            await session.scalars(select(AuditEntry.id).order_by(AuditEntry.at, AuditEntry.id))
+        )
+    catalog = load_catalog("vi")
+    _, rows = audit_table(catalog, imported.config, await imported.office_report.audit())
+    return [
+        [_csv_cell(cell) for cell in row]
+        for audit_id, row in zip(every, rows, strict=True)
+        if audit_id in wanted
+    ]
+
+
+def _csv_cell(cell: object) -> object:
+    """A cell as the CSV writes it (a time to the minute, nothing as an empty text)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, datetime):
+        return cell.strftime("%d/%m/%Y %H:%M")
+    return str(cell)
+
+
+@pytest.mark.parametrize(
+    ("filters", "count"),
+    [("", 94), ("?who=DB001", 2), ("?action=delegate.updated", 9),
+     ("?who=DB020&action=identity.linked", 1), ("?from=2024-05-19&to=2024-05-19", 3),
+     ("?action=delegate.updated&from=2024-05-20", 3)],
+)  # fmt: skip
+async def test_the_log_s_download_holds_exactly_the_entries_its_filtered_pages_show(
+    desk: Desk, imported: Services, clock, filters: str, count: int
+) -> None:
+    await _several_days_of_changes(desk, imported, clock)
+    shown = await _all_pages(desk, f"/office/log{filters}")  # 50 a page: the whole log is two
+    assert len(shown) == count
+    page = (await desk.client.get(f"/office/log{filters}")).text
+    wanted = "&amp;".join(part for part in filters.lstrip("?").split("&") if part)
+    suffix = f"?{wanted}" if wanted else ""
+    assert (
+        f'href="/office/log.xlsx{suffix}" id="download-log-xlsx" download>Tải về (.xlsx)</a>'
+        in page
+    )
+    assert f'href="/office/log.csv{suffix}" id="download-log-csv"' in page
+    response = await desk.client.get(f"/office/log.csv{filters}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    catalog = load_catalog("vi")
+    names = ("at", "who", "account", "action", "entity", "id", "before", "after", "subject")
+    assert table[0] == [catalog.plain(f"report_sheet.audit.{name}") for name in names]
+    # Every page's entries, oldest first as the command line's file, in its words.
+    assert table[1:] == await _expected_rows(imported, shown)
+    book = await desk.client.get(f"/office/log.xlsx{filters}")
+    sheet = load_workbook(io.BytesIO(book.content), read_only=True)["Nhật ký"]
+    cells = [[_csv_cell(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+    assert cells == table
+
+
+async def test_the_log_s_download_says_who_did_what_in_the_command_line_s_words(
+    desk: Desk, imported: Services, clock
+) -> None:
+    await _several_days_of_changes(desk, imported, clock)
+    response = await desk.client.get("/office/log.xlsx?action=rsvp.changed")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == XLSX
+    assert response.headers["cache-control"] == "no-store"
+    # The meeting and the moment it was taken (9:00 on 18/5 in Hanoi), plain letters.
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="nhat-ky-60-KH-BTV-20240518-0900.xlsx"'
+    )
+    rows = list(load_workbook(io.BytesIO(response.content)).worksheets[0].values)
+    assert len(rows) == 2
+    # The CLI's columns and words: who by name and code, the account, the kind of change,
+    # before and after in words, whom it is about; the time in the meeting's zone.
+    assert rows[1] == (
+        datetime(2024, 5, 18, 9, 0), f"{STAFF_NAME} ({STAFF})", f"dashboard:{STAFF}",
+        "trả lời giấy mời", "người trong danh sách", 10, "Trạng thái: Chưa trả lời",
+        "Trạng thái: Không tham dự; Lý do: Đi công tác; Cách ghi nhận: Văn phòng ghi nhận qua "
+        f"điện thoại; Người ghi nhận: {STAFF_NAME}",
+        "Trịnh Văn Thắng (DB010)",
+    )  # fmt: skip
+    csv_file = await desk.client.get("/office/log.csv?action=rsvp.changed")
+    assert csv_file.headers["content-disposition"] == (
+        'attachment; filename="nhat-ky-60-KH-BTV-20240518-0900.csv"'
+    )
+
+
+async def test_a_personal_page_opens_while_the_log_s_download_is_being_built(
+    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tens of thousands of changes take seconds to write: in a thread, not on the event loop.
+    held = Held(log.audit_table)
+    monkeypatch.setattr(log, "audit_table", held)
+    page, response = await page_while_held(desk, imported, held, "/office/log.xlsx")
+    assert page.status_code == 200
+    assert held.let_go == [True]
+    assert response.status_code == 200
+    assert load_workbook(io.BytesIO(response.content)).sheetnames == ["Nhật ký"]
+
+
+async def test_the_check_in_role_cannot_download_the_log(imported: Services) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), "DB002", Role.CHECKIN)
+    desk = await desk_for(imported)
+    try:
+        assert (await desk.sign_in("DB002")).headers["location"] == "/office/checkin"
+        for path in ("/office/log.xlsx", "/office/log.csv?who=DB001"):
+            refused = await desk.client.get(path)
+            assert refused.status_code == 403, path
+            assert 'id="message-checkin_only"' in refused.text, path
+            assert "content-disposition" not in refused.headers, path
+    finally:
+        await desk.client.aclose()

@@ -24,6 +24,7 @@ from openpyxl.compat import safe_string
 from openpyxl.packaging.relationship import Relationship, RelationshipList
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.page import PageMargins
@@ -149,7 +150,7 @@ def _take_writer(sheet: WriteOnlyWorksheet, links: list[tuple[str, str]]) -> Non
 
 
 class _SheetWriter(WorksheetWriter):  # type: ignore[misc]  # openpyxl has no type hints
-    """A write-only sheet's writer that writes its rows of text and numbers and its links
+    """A write-only sheet's writer that writes its rows of text, numbers and dates and its links
     itself, as the XML openpyxl writes for them (``tests/test_workbook_stream.py`` compares
     the bytes).
 
@@ -184,10 +185,10 @@ class _SheetWriter(WorksheetWriter):  # type: ignore[misc]  # openpyxl has no ty
                     pass
 
     def write_row(self, xf: Any, row: Iterable[OpenpyxlCell], row_idx: int) -> None:
-        """One ``<row>`` as openpyxl's ``write_row`` writes it. A row of this module's text and
-        number cells is written as XML text made here (:func:`_cell_xml`), in the ASCII with
-        character references lxml writes; any other row (the headings, a row with a date)
-        goes through openpyxl's ``write_row``, cell by cell. No cell here has a comment."""
+        """One ``<row>`` as openpyxl's ``write_row`` writes it. A row of this module's text,
+        number and date cells is written as XML text made here (:func:`_cell_xml`), in the
+        ASCII with character references lxml writes; any other row (the headings) goes through
+        openpyxl's ``write_row``, cell by cell. No cell here has a comment."""
         cells = list(row)
         made = [_cell_xml(cell, row_idx) if type(cell) is _RowCell else None for cell in cells]
         parts = [part for part in made if part is not None]
@@ -229,7 +230,8 @@ class _SheetWriter(WorksheetWriter):  # type: ignore[misc]  # openpyxl has no ty
 
 def _cell_xml(cell: _RowCell, row: int) -> str | None:
     """The ``<c>`` element openpyxl's ``lxml_write_cell`` writes for a styled cell of text
-    (inline, as openpyxl writes text) or of a number, as XML text; None for any other cell."""
+    (inline, as openpyxl writes text), of a number or of a date, as XML text; None for any
+    other cell."""
     value = cell._value
     kind = cell.data_type
     opening = f'<c r="{get_column_letter(cell.column)}{row}" s="{cell.style_attribute}"'
@@ -241,6 +243,11 @@ def _cell_xml(cell: _RowCell, row: int) -> str | None:
     if kind == "n" and (value is None or type(value) in (int, float)):
         shown = "" if value is None else f"<v>{safe_string(value)}</v>"
         return f'{opening} t="n">{shown}</c>'
+    if kind == "d" and type(value) is datetime and value.tzinfo is None:
+        # A date as openpyxl writes it in a workbook without ISO dates: Excel's serial number.
+        book = cell.parent.parent
+        if not book.iso_dates:
+            return f'{opening} t="n"><v>{safe_string(to_excel(value, book.epoch))}</v></c>'
     return None
 
 

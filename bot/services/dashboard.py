@@ -151,6 +151,41 @@ class LogPage:
     next_before: int | None
 
 
+async def log_conditions(
+    session: Any, ctx: ServiceContext, filters: LogFilters
+) -> list[ColumnElement[bool]]:
+    """What the audit log's ``filters`` keep, as SQL conditions within the meeting: by who (every
+    account the person acts as), by kind, by local dates (both included); not the page
+    (``before``). One reading for Nhật ký's pages and for its download, so that the file holds
+    exactly what the pages show."""
+    wanted: list[ColumnElement[bool]] = [AuditEntry.meeting_id == ctx.meeting_id]
+    zone = ctx.config.meeting.zone
+    if filters.who:
+        wanted.append(AuditEntry.actor.in_(await _accounts_of(session, ctx, filters.who)))
+    if filters.action:
+        wanted.append(AuditEntry.action == filters.action)
+    if filters.since is not None:
+        wanted.append(AuditEntry.at >= datetime.combine(filters.since, time(), zone))
+    if filters.until is not None:
+        end = datetime.combine(filters.until + timedelta(days=1), time(), zone)
+        wanted.append(AuditEntry.at < end)
+    return wanted
+
+
+async def _accounts_of(session: Any, ctx: ServiceContext, code: str) -> list[str]:
+    """Every account a person acts as in the audit log: their dashboard sessions and the chat
+    accounts linked to them now. The code is matched as lists match it, without case ("nv01"
+    is NV01)."""
+    found = await queries.delegate_by_code(session, ctx.meeting_id, code)
+    code = found.code if found is not None else code.strip()
+    rows = await session.execute(
+        select(ChannelIdentity.channel, ChannelIdentity.external_id)
+        .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+        .where(Delegate.meeting_id == ctx.meeting_id, Delegate.code == code)
+    )
+    return [f"dashboard:{code}"] + [f"{channel}:{external}" for channel, external in rows]
+
+
 @dataclass(frozen=True)
 class Listing:
     """A page of the list: its rows, how many match in all, the code to go on after."""
@@ -321,18 +356,8 @@ class DashboardService:
     async def log(self, filters: LogFilters, limit: int = LOG_PAGE) -> LogPage:
         """A page of the audit log as the filters narrow it, the newest first: filtered, counted
         and paged in SQL (the indexes of migration 0014), the page's authors named."""
-        wanted: list[ColumnElement[bool]] = [AuditEntry.meeting_id == self._ctx.meeting_id]
-        zone = self._ctx.config.meeting.zone
-        if filters.who:
-            wanted.append(AuditEntry.actor.in_(await self._accounts_of(filters.who)))
-        if filters.action:
-            wanted.append(AuditEntry.action == filters.action)
-        if filters.since is not None:
-            wanted.append(AuditEntry.at >= datetime.combine(filters.since, time(), zone))
-        if filters.until is not None:
-            end = datetime.combine(filters.until + timedelta(days=1), time(), zone)
-            wanted.append(AuditEntry.at < end)
         async with read_only(self._ctx.sessions) as session:
+            wanted = await log_conditions(session, self._ctx, filters)
             total = int(await session.scalar(select(func.count(AuditEntry.id)).where(*wanted)) or 0)
             page = select(AuditEntry).where(*wanted)
             if filters.before:
@@ -353,20 +378,6 @@ class DashboardService:
             entries = entries[:limit]
             named = await self._named(session, entries)
             return LogPage(named, total, entries[-1].id if more and entries else None)
-
-    async def _accounts_of(self, code: str) -> list[str]:
-        """Every account a person acts as in the audit log: their dashboard sessions and the
-        chat accounts linked to them now. The code is matched as lists match it, without case
-        ("nv01" is NV01)."""
-        async with read_only(self._ctx.sessions) as session:
-            found = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
-            code = found.code if found is not None else code.strip()
-            rows = await session.execute(
-                select(ChannelIdentity.channel, ChannelIdentity.external_id)
-                .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
-                .where(Delegate.meeting_id == self._ctx.meeting_id, Delegate.code == code)
-            )
-            return [f"dashboard:{code}"] + [f"{channel}:{external}" for channel, external in rows]
 
     async def staff(self) -> list[tuple[str, str]]:
         """The people holding a role on the office's side (office, check-in): code and name,

@@ -23,13 +23,14 @@ from bot.domain.tasks import TaskLine
 from bot.services import roster
 from bot.services.checkin import Attendance, CheckinService, CheckinView
 from bot.services.context import ServiceContext
+from bot.services.dashboard import LogFilters, log_conditions
 from bot.services.drafts import DraftService
 from bot.services.reports import Counts, ReportService
 from bot.services.tasks import TaskService
 from bot.services.views import DelegateView
 from storage import queries
 from storage.models import AuditEntry, Delegate, Delivery, OutboundMessage
-from storage.uow import unit_of_work
+from storage.uow import read_only
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,11 @@ class OfficeReportService:
 
     async def collect(self) -> OfficeReport:
         """Delegates in protocol order, the group summary, drafts, tasks, sending and the
-        check-ins at the reception desk."""
+        check-ins at the reception desk. The roster and the messages are read in one read-only
+        transaction: a report taken from the dashboard or the chat neither waits behind the
+        desks' and the chats' writes nor holds them up."""
         order = {group.key: group.order for group in self._ctx.config.groups}
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             roster = await queries.roster(session, self._ctx.meeting_id)
             roster.sort(key=protocol_key(order))
             delegates = [
@@ -196,15 +199,21 @@ class OfficeReportService:
             ran_out=ran_out,
         )
 
-    async def audit(self) -> list[AuditRow]:
-        """Every audited change, oldest first, with the person behind a chat account."""
+    async def audit(self, filters: LogFilters | None = None) -> list[AuditRow]:
+        """Every audited change, oldest first, with the person behind a chat account; with
+        ``filters``, only those Nhật ký's filters keep (:func:`log_conditions`), for its
+        download. Read in one read-only transaction: a download from the dashboard neither
+        waits behind the desks' and the chats' writes nor holds them up."""
         admins = {str(user_id) for user_id in self._ctx.config.office.admin_ids}
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
+            wanted = (
+                [AuditEntry.meeting_id == self._ctx.meeting_id]
+                if filters is None
+                else await log_conditions(session, self._ctx, filters)
+            )
             entries = list(
                 await session.scalars(
-                    select(AuditEntry)
-                    .where(AuditEntry.meeting_id == self._ctx.meeting_id)
-                    .order_by(AuditEntry.at, AuditEntry.id)
+                    select(AuditEntry).where(*wanted).order_by(AuditEntry.at, AuditEntry.id)
                 )
             )
             # The person behind a chat account or a dashboard session: «Name (code)», where

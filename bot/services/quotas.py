@@ -61,11 +61,13 @@ class QuotaService:
         """Which bot (its place in :attr:`quotas`) each person of the meeting is told to write
         to, by code: the bot they are linked to already; else the bots in turn, each filled
         up to its people limit in the order people were added (ids never change, so a person
-        keeps their bot between two printings; past every limit, the last bot)."""
+        keeps their bot between two printings; past every limit, the last bot). Read in one
+        read-only transaction: the invitation files' downloads neither wait behind the chats'
+        writes nor hold them up."""
         if len(self.quotas) < 2:
             return {}
         index = {quota.channel: number for number, quota in enumerate(self.quotas)}
-        async with self._ctx.sessions() as session:
+        async with read_only(self._ctx.sessions) as session:
             people = (
                 await session.execute(
                     select(Delegate.id, Delegate.code)

@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -249,6 +250,58 @@ async def test_on_a_phone_the_navigation_is_a_closed_menu_the_keyboard_opens(
                  if a.is_displayed()],
     )  # fmt: skip
     assert not toggle_shown and desk_links == shown[:-1]  # the same eleven, once
+
+
+async def test_on_an_office_laptop_the_bar_s_sections_and_sign_out_stay_on_one_row(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    """At 1366×768, the most common office laptop, the bar is one row: every section and
+    «Đăng xuất» side by side, under a slim strip with the dashboard's and the meeting's name,
+    and the staff member's with «Phiên đăng nhập» — on the page whose link is underlined as the
+    current one."""
+    from selenium.webdriver.common.by import By
+
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.press("Nhật ký")
+    driver = desk.driver
+
+    def boxes(selector: str) -> list[tuple[str, float, float, float, float]]:
+        found = driver.find_elements(By.CSS_SELECTOR, selector)
+        return [
+            (e.text.strip(), e.rect["y"], e.rect["y"] + e.rect["height"], e.rect["x"],
+             e.rect["x"] + e.rect["width"])
+            for e in found if e.is_displayed()
+        ]  # fmt: skip
+
+    await desk.screenshot("office-bar-laptop")  # before the checks: what failed is seen
+    bar = await asyncio_run(desk, lambda: boxes("header nav ul.full li, header #signout"))
+    assert [name for name, *_ in bar] == [
+        "Tổng quan", "Đại biểu", "Nhập danh sách", "Thông báo", "Nhiệm vụ", "Tham luận",
+        "Giấy mời và báo cáo", "Điểm danh", "Có mặt", "Nhật ký", "Cán bộ", "Đăng xuất",
+    ]  # fmt: skip
+    # One row: a horizontal line crosses every item, and each starts after the one before.
+    assert max(top for _, top, *_ in bar) < min(bottom for _, _, bottom, *_ in bar), bar
+    ends = [(left, right) for *_, left, right in bar]
+    assert all(right <= after for (_, right), (after, _) in pairwise(ends)), bar
+    strip = await asyncio_run(desk, lambda: boxes("header .strip .brand, header .strip .me > *"))
+    assert [name for name, *_ in strip] == [
+        "Trang điều hành của Văn phòng · Hội nghị sơ kết giữa nhiệm kỳ Hội LHPN Hà Nội",
+        "Phạm Thị Thanh Mai", "Phiên đăng nhập",
+    ]  # fmt: skip
+    # The strip is one line above the bar: the top takes at most an eighth of the screen
+    # (it took three rows, 118 px, when the bar wrapped).
+    assert max(top for _, top, *_ in strip) < min(bottom for _, _, bottom, *_ in strip), strip
+    assert max(bottom for _, _, bottom, *_ in strip) <= min(top for _, top, *_ in bar)
+    height = await asyncio_run(
+        desk, lambda: driver.find_element(By.TAG_NAME, "header").size["height"]
+    )
+    assert height <= DESK[1] // 8, height
+    width = await asyncio_run(
+        desk, lambda: driver.execute_script("return document.documentElement.scrollWidth")
+    )
+    assert width <= DESK[0]  # nothing pushed past the screen's edge instead
+    await no_accessibility_problems(desk)
 
 
 async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_and_download(

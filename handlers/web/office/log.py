@@ -1,9 +1,13 @@
 """Nhật ký on the dashboard: every audited change, newest first, filtered by who made it, by its
 kind and by date, a page at a time (:meth:`bot.services.dashboard.DashboardService.log`), each
-entry in words: who, when in the meeting's time, what, and its fields "old → new"."""
+entry in words: who, when in the meeting's time, what, and its fields "old → new"; and the same
+changes as a file (.xlsx or .csv), every page of them, written as ``hoinghi audit export``
+writes its file."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -12,16 +16,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.documents.workbook import Sheet, csv_bytes, workbook_bytes
 from bot.domain.ids import parse_id
 from bot.services.access import OfficeActor
 from bot.services.dashboard import Activity, LogFilters
-from bot.services.report_file import change_lines
+from bot.services.report_file import audit_table, change_lines
 from bot.services.signin import StaffVisit
 from bot.texts.presenters import actor_label
+from handlers.web.attachment import attachment
+from handlers.web.office.downloads import XLSX, file_name
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
+CSV = "text/csv; charset=utf-8"
 # The kinds of change the "what" choice offers, in the order an office thinks of them.
 ACTIONS = (
     "rsvp.changed", "identity.linked", "identity.carried", "identity.unlinked",
@@ -44,34 +52,68 @@ class AuditLog:
         self.office = office
 
     def routes(self) -> list[BaseRoute]:
-        """The audit log's route, for signed-in office staff only."""
-        return [Route("/log", self.office.staff(self.page), methods=["GET"])]
+        """The audit log's routes (the page and its two files), for signed-in office staff
+        only."""
+        staff = self.office.staff
+        return [
+            Route("/log", staff(self.page), methods=["GET"]),
+            Route("/log.xlsx", staff(self.workbook), methods=["GET"]),
+            Route("/log.csv", staff(self.table), methods=["GET"]),
+        ]
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """Nhật ký: a page of changes as the filters narrow it, with the next page's link."""
+        """Nhật ký: a page of changes as the filters narrow it, with the next page's link and
+        the links to download every change they keep."""
         office = self.office
         query = request.query_params
-        filters = LogFilters(
-            who=query.get("who", "").strip()[:40],
-            action=query.get("action", "") if query.get("action", "") in ACTIONS else "",
-            since=_date(query.get("from", "")),
-            until=_date(query.get("to", "")),
-            before=parse_id(query.get("before", "")) or 0,
-        )
+        filters = _filters(request)
         dashboard = office.services.dashboard
         log = await dashboard.log(filters)
         next_url = None
         if log.next_before is not None:
             wanted = {k: v for k, v in query.items() if k != "before" and v}
             next_url = f"{office.root}/log?{urlencode({**wanted, 'before': log.next_before})}"
+        # The files hold every page the filters keep: the page's place is left out.
+        kept = urlencode(
+            {k: v for k, v in query.items() if k in ("who", "action", "from", "to") and v}
+        )
         return office._render(
             "office/log.html", visit=visit, actor=actor, filters=filters,
             entries=[self._entry(entry) for entry in log.entries], total=log.total,
             next_url=next_url, staff=await dashboard.staff(), actions=ACTIONS,
+            download=f"?{kept}" if kept else "",
             since=query.get("from", "") if filters.since else "",
             until=query.get("to", "") if filters.until else "",
             zone=office.config.meeting.timezone,
         )  # fmt: skip
+
+    async def workbook(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Every change the filters keep, as an .xlsx (one sheet, named in words)."""
+        return await self._download(request, XLSX, "dash.log.xlsx_file")
+
+    async def table(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Every change the filters keep, as a CSV (UTF-8 with a BOM, as Excel reads it)."""
+        return await self._download(request, CSV, "dash.log.csv_file")
+
+    async def _download(self, request: Request, media_type: str, name: str) -> Response:
+        """The changes the request's filters keep (every page of them), oldest first, in the
+        columns and words of ``hoinghi audit export``: read in one read-only transaction, then
+        written in a thread — tens of thousands of rows take seconds, during which the event
+        loop goes on serving the chats and the other pages."""
+        office = self.office
+        filters = replace(_filters(request), before=0)
+        rows = await office.services.office_report.audit(filters)
+        catalog, config = office.catalog, office.config
+        sheet = catalog.plain("dash.log.sheet")
+
+        def write() -> bytes:
+            headings, table = audit_table(catalog, config, rows)
+            if media_type == CSV:
+                return csv_bytes(headings, table)
+            return workbook_bytes([Sheet(sheet, headings, table)])
+
+        content = await asyncio.to_thread(write)
+        return attachment(content, file_name(office, name), media_type)
 
     def _entry(self, entry: Activity) -> dict[str, Any]:
         """An entry in words: who (a person's name, else what kind of account), when, what,
@@ -109,6 +151,19 @@ def action_words(office: Office, action: str) -> str:
     if catalog.has(key):
         return catalog.plain(key)
     return catalog.plain("dash.log.unknown_action", action=action)
+
+
+def _filters(request: Request) -> LogFilters:
+    """The log's filters as the request's address gives them: who (a code), what (a known
+    kind of change), from and to (dates), and the page's place (``before``)."""
+    query = request.query_params
+    return LogFilters(
+        who=query.get("who", "").strip()[:40],
+        action=query.get("action", "") if query.get("action", "") in ACTIONS else "",
+        since=_date(query.get("from", "")),
+        until=_date(query.get("to", "")),
+        before=parse_id(query.get("before", "")) or 0,
+    )
 
 
 def _date(text: str) -> date | None:
