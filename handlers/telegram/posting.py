@@ -5,8 +5,9 @@ Every request PTB sends goes through ``Bot._do_post``, which wraps each field in
 them) inside a ``RequestData``, whose ``json_parameters`` then serializes each field anew every
 time it is read. A tap's two requests — its toast (``answerCallbackQuery``) and its confirmation
 (``sendMessage``, :func:`handlers.telegram.render._send_text`) — have nothing but texts, numbers
-and yes/no fields: timed alone, PTB's building took 13 µs for a toast and 17 for a confirmation,
-the same fields taken as they are 2 and 2.5 (bench/README.md, 2026-12-05 09:55).
+and yes/no fields. Timed alone through the bot and its rate limiter, a toast took 38–42 µs of
+CPU with PTB's building and 26–28 without, a confirmation 36–41 and 21–24 (bench/README.md,
+2026-12-05 09:08).
 
 :class:`TelegramBot` sends a request whose fields are all such plain values (a ``str``, a
 PTB string enum such as ``ParseMode.HTML``, an ``int``, a ``float`` or a ``bool``) with exactly
