@@ -7,12 +7,11 @@ import asyncio
 import base64
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from telegram import Bot, InputFile, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, NetworkError, TimedOut
 from telegram.ext import ExtBot
@@ -27,7 +26,6 @@ from bot.texts import load_catalog
 from handlers.telegram.app import bot_defaults, build_application
 from handlers.telegram.channel import TelegramSender
 from handlers.telegram.limiter import RetryingRateLimiter
-from handlers.telegram.posting import PlainFields, TelegramBot, plain_fields
 from handlers.telegram.receiving import UpdatesRequest
 from handlers.telegram.render import keyboard, send_part
 from handlers.telegram.request import AiohttpRequest, new_request
@@ -359,85 +357,3 @@ def test_an_unknown_http_client_is_reported_with_its_key(tmp_path: Path) -> None
     plan = edited(tmp_path, ('http_client = "aiohttp"', 'http_client = "requests"'))
 
     assert problems(plan) == [("telegram.http_client", "literal_error")]
-
-
-# A toast's and a confirmation's fields as the bot hands them to its request, after PTB's
-# defaults: texts, a string enum, numbers, yes/no.
-PLAIN = {
-    "callback_query_id": "4242",
-    "text": "Đồng chí đã xác nhận <b>tham dự</b> & cảm ơn",
-    "parse_mode": ParseMode.HTML,
-    "chat_id": 1001,
-    "show_alert": False,
-    "protect_content": True,
-    "cache_time": 2.5,
-    "reply_markup": '{"inline_keyboard": [[{"text": "✅ Tham dự", "callback_data": "r:a"}]]}',
-}
-
-
-def test_plain_fields_are_the_fields_and_values_ptbs_request_data_gives() -> None:
-    by_ptb = RequestData([RequestParameter.from_input(k, v) for k, v in PLAIN.items()])
-    plain = plain_fields(PLAIN)
-    assert plain is not None
-
-    ours = PlainFields(*plain)
-
-    assert ours.json_parameters == by_ptb.json_parameters
-    assert ours.json_parameters["show_alert"] == "false"
-    assert ours.json_parameters["parse_mode"] == "HTML"
-    assert ours.parameters == by_ptb.parameters
-    assert (ours.contains_files, ours.multipart_data) == (False, {})
-    assert ours.url_encoded_parameters() == by_ptb.url_encoded_parameters()
-    assert ours.json_payload == by_ptb.json_payload
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        InputFile(b"%PDF-1.4", filename="tham-luan.pdf"),
-        LinkPreviewOptions(is_disabled=True),
-        datetime(2024, 5, 21, 10, 0, tzinfo=UTC),
-        [1, 2],
-        None,
-    ],
-    ids=["a-file", "a-telegram-object", "a-date", "a-list", "none"],
-)
-def test_a_request_with_any_field_not_plain_goes_ptbs_own_way(value: object) -> None:
-    assert plain_fields({"chat_id": 1001, "field": value}) is None
-
-
-@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
-async def test_the_applications_toast_and_confirmation_reach_telegram_as_ptbs_own_bot_sends_them(
-    imported: Services, fake: FakeBotApi, an: FakeUser, fake_server: FakeBotApiServer, client: str
-) -> None:
-    telegram = imported.config.telegram.model_copy(
-        update={"http_client": client, "api_base_url": fake_server.base_url}
-    )
-    imported.ctx.__dict__["config"] = imported.config.model_copy(update={"telegram": telegram})
-    catalog = load_catalog("vi")
-    application = build_application(Inbox(imported, catalog), imported, catalog, fake.token)
-    by_ptb = ExtBot(
-        fake.token,
-        base_url=fake_server.base_url,
-        request=new_request(client),
-        defaults=bot_defaults(imported.config.meeting.zone),
-    )
-    part = TextPart("<b>Đã ghi nhận</b>: đồng chí tham dự.", ((Button("Đổi ý", "rsvp:menu"),),))
-    assert isinstance(application.bot, TelegramBot)
-    async with application.bot as ours, by_ptb:
-        for bot in (by_ptb, ours):
-            await bot.send_message(an.id, "Thư mời", reply_markup=keyboard(part.buttons))
-            query = an.tap("Đổi ý")["callback_query"]["id"]
-            await bot.answer_callback_query(query, "Đã ghi nhận", show_alert=False)
-            await send_part(bot, an.id, part, catalog)
-
-    toasts = fake.calls_to("answerCallbackQuery")
-    assert [call.params["text"] for call in toasts] == ["Đã ghi nhận", "Đã ghi nhận"]
-    assert toasts[0].params.keys() == toasts[1].params.keys()
-    assert toasts[0].params["show_alert"] is toasts[1].params["show_alert"] is False
-    # The card (its keyboard an object: PTB's own way) and the confirmation (plain fields).
-    card_by_ptb, by_ptb_sent, card, ours_sent = fake.calls_to("sendMessage")
-    assert card.params == card_by_ptb.params
-    assert ours_sent.params == by_ptb_sent.params
-    assert ours_sent.params["text"] == part.html
-    fake.assert_no_violations()

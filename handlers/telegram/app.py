@@ -31,7 +31,6 @@ from handlers.telegram.context import (
     services_of_bot_data,
 )
 from handlers.telegram.limiter import RetryingRateLimiter
-from handlers.telegram.posting import TelegramBot
 from handlers.telegram.receiving import Mount, Poller, UpdatesRequest, WebhookReceiver
 from handlers.telegram.render import CHANNEL, NO_LINK_PREVIEWS
 from handlers.telegram.request import POLL_POOL, new_request
@@ -78,24 +77,16 @@ def build_application(
     """The bot for ``services``; ``request`` lets tests plug in the fake Bot API; ``budget``:
     the bot's sending budget, shared with the outbox (else one of its own)."""
     settings = services.config.telegram
-    client = settings.http_client
-    bot = TelegramBot(
-        token,
-        base_url=settings.api_base_url,
-        base_file_url=settings.file_base_url,
-        request=request or new_request(client),
-        get_updates_request=UpdatesRequest(
-            get_updates_request or new_request(client, pool=POLL_POOL)
-        ),
-        defaults=bot_defaults(services.config.meeting.zone),
-        # A reply is never given up on a 429 (max_retries=None): it waits its turn.
-        rate_limiter=RetryingRateLimiter(
-            budget=budget, concurrent_requests=settings.concurrent_requests
-        ),
-    )
     builder = (
         Application.builder()
-        .bot(bot)
+        .token(token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.file_base_url)
+        .defaults(bot_defaults(services.config.meeting.zone))
+        # A reply is never given up on a 429 (max_retries=None): it waits its turn.
+        .rate_limiter(
+            RetryingRateLimiter(budget=budget, concurrent_requests=settings.concurrent_requests)
+        )
         .concurrent_updates(
             ChatOrderedUpdateProcessor(
                 settings.concurrent_updates,
@@ -107,6 +98,9 @@ def build_application(
         # Telegram only once it is handled; PTB's Updater confirms it when fetched.
         .updater(None)
     )
+    client = settings.http_client
+    polling = UpdatesRequest(get_updates_request or new_request(client, pool=POLL_POOL))
+    builder = builder.request(request or new_request(client)).get_updates_request(polling)
     application = builder.build()
     install(application.bot_data, inbox, services, catalog)
     register_handlers(application)
