@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Config, load_config
 from bot.domain.outbound import SkipReason
 from bot.domain.rsvp import RsvpStatus
+from bot.domain.timespec import TimeSpec
 from bot.services.invitations import LinkOutcome
 from bot.services.rsvp import RsvpChoice
 from bot.texts import LOCALES, Html, load_catalog, placeholders
+from bot.texts.presenters import deadline_text
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS
 from tests.conftest import ROOT
 
@@ -131,3 +134,32 @@ def test_parameters_are_escaped_but_trusted_html_is_not() -> None:
 def test_catalog_files_are_valid_utf8_toml() -> None:
     for locale in LOCALES:
         Path(ROOT / "bot" / "texts" / f"{locale}.toml").read_text(encoding="utf-8")
+
+
+def test_the_deadline_the_confirmations_say_follows_the_plan_its_zone_and_the_locale() -> None:
+    """The deadline's words are written once for each catalog and wall-clock time
+    (``bot.texts.presenters.deadline_text``): the same instant in another zone is another
+    text, and a plan's deadline moved is said anew."""
+    config = load_config(ROOT / "config.example.toml").config
+    meeting = config.meeting
+
+    def plan(deadline: str, zone: str = meeting.timezone) -> Config:
+        moved = {"rsvp_deadline": TimeSpec.parse(deadline), "timezone": zone}
+        return config.model_copy(update={"meeting": meeting.model_copy(update=moved)})
+
+    plans = [
+        config,
+        plan("2024-05-20T09:30+07:00"),
+        plan("2024-05-20T09:30+07:00", "Asia/Tokyo"),
+        plan("-6d@08:15"),
+        config,
+    ]
+
+    assert [deadline_text(VI, each) for each in plans] == [
+        "17:00, Thứ Ba, ngày 21/5/2024",
+        "09:30, Thứ Hai, ngày 20/5/2024",
+        "11:30, Thứ Hai, ngày 20/5/2024",
+        "08:15, Thứ Tư, ngày 22/5/2024",
+        "17:00, Thứ Ba, ngày 21/5/2024",
+    ]
+    assert deadline_text(load_catalog("en"), config) == "17:00, Tuesday, 21/5/2024"
