@@ -394,3 +394,48 @@ async def test_the_log_says_which_clerk_issued_a_sign_in_link_for_whom_from_the_
         f"{STAFF_NAME} : cấp đường liên kết đăng nhập trang điều hành ({VOLUNTEER_NAME})" in words
     )
     assert "Yêu cầu từ: trang điều hành (cán bộ Văn phòng cấp ở mục Cán bộ)" in words
+
+
+async def test_a_clerk_is_offered_sign_in_links_for_herself_and_the_desk_only(
+    desk: Desk, imported: Services
+) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), VOLUNTEER, Role.CHECKIN)
+    await make_staff(imported, LEAVING)  # another clerk, at the desk too
+    await access.grant(access.local_operator(), LEAVING, Role.CHECKIN)
+    page = (await desk.client.get("/office/staff")).text
+    assert f'id="form-signin-link-office-{STAFF}"' in page  # herself, a second device
+    assert f'id="form-signin-link-checkin-{VOLUNTEER}"' in page  # the desk's volunteer
+    # A colleague holding the office role, in either table: no button.
+    assert f'id="form-signin-link-office-{LEAVING}"' not in page
+    assert f'id="form-signin-link-checkin-{LEAVING}"' not in page
+
+
+async def test_a_clerk_cannot_issue_a_sign_in_link_for_an_office_colleague(
+    desk: Desk, imported: Services
+) -> None:
+    await make_staff(imported, LEAVING)
+    page = await desk.client.get("/office/staff")
+    fields = hidden(page.text, f"form-signin-link-office-{STAFF}")  # her own row's form
+    before = await link_issues(imported)
+    posted = await desk.client.post("/office/staff/signin-link", data={**fields, "code": LEAVING})
+    assert posted.status_code == 303
+    shown = await desk.client.get(posted.headers["location"])
+    async with imported.ctx.sessions() as session:
+        name = await session.scalar(select(Delegate.full_name).where(Delegate.code == LEAVING))
+    assert text_of(shown.text, "flash") == (
+        f"Đồng chí {name} ({LEAVING}) giữ vai trò Văn phòng nên không cấp được đường liên kết"
+        " đăng nhập cho đồng chí ấy ở đây: mỗi cán bộ Văn phòng tự đăng nhập, để nhật ký ghi"
+        f" đúng tên người làm. Đề nghị đồng chí {name} gửi lệnh /dangnhap trong tin nhắn riêng"
+        " với bot hội nghị, hoặc xin cán bộ kỹ thuật chạy lệnh hoinghi staff login"
+        f" {LEAVING} trên máy của Văn phòng."
+    )
+    assert 'id="signin-link"' not in shown.text
+    assert await link_issues(imported) == before  # nothing issued, nothing to open
+    async with imported.ctx.sessions() as session:
+        links = await session.scalar(
+            select(func.count())
+            .select_from(StaffSession)
+            .where(StaffSession.person_id == await person_id(imported, LEAVING))
+        )
+    assert links == 0

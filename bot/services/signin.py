@@ -47,6 +47,9 @@ class LinkStep(StrEnum):
     NOT_STAFF = "not_staff"  # the person holds neither the office nor the check-in role
     NOT_A_PERSON = "not_a_person"  # an account of [office] admin_ids, on the list as no one
     UNKNOWN_PERSON = "unknown_person"  # no one has that code
+    # Asked on the dashboard for another holder of the office role: she signs in herself
+    # (``/dangnhap``, ``hoinghi staff login``), so no clerk acts under a colleague's name.
+    COLLEAGUE = "colleague"
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,11 @@ class StaffSignIn:
     async def link_by_office(self, office: OfficeActor, code: str) -> SignInLink:
         """A link for the staff member with ``code``, issued by ``office`` on the dashboard's
         «Cán bộ» page to hand over in person (a desk volunteer with no linked chat, a second
-        device of her own): :meth:`link_for_code`'s, audited as ``office``'s."""
-        return await self._issue(code, origin="dashboard", actor=office.actor)
+        device of her own): :meth:`link_for_code`'s, audited as ``office``'s. Only for herself
+        or for someone holding no office role (the reception desk's alone): a link for another
+        office clerk would let her act under that colleague's name in the log, so it is
+        refused (:attr:`LinkStep.COLLEAGUE`)."""
+        return await self._issue(code, origin="dashboard", actor=office.actor, issuer=office)
 
     async def first_staff_code(self) -> str | None:
         """The code of the first person (in code order) holding the office role, if any."""
@@ -153,17 +159,23 @@ class StaffSignIn:
             )
         return found
 
-    async def _issue(self, code: str, *, origin: str, actor: str) -> SignInLink:
+    async def _issue(
+        self, code: str, *, origin: str, actor: str, issuer: OfficeActor | None = None
+    ) -> SignInLink:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
             if person is None:
                 return SignInLink(LinkStep.UNKNOWN_PERSON)
-            roles = await session.scalars(
-                select(PersonRole.role).where(PersonRole.person_id == person.id)
+            roles = set(
+                await session.scalars(
+                    select(PersonRole.role).where(PersonRole.person_id == person.id)
+                )
             )
-            if not {Role.OFFICE, Role.CHECKIN}.intersection(roles):
+            if not {Role.OFFICE, Role.CHECKIN} & roles:
                 return SignInLink(LinkStep.NOT_STAFF, DelegateView.of(person))
+            if issuer is not None and Role.OFFICE in roles and person.id != issuer.person_id:
+                return SignInLink(LinkStep.COLLEAGUE, DelegateView.of(person))
             secret = secrets.token_urlsafe(32)
             expires = now + LINK_LIFETIME
             row = StaffSession(

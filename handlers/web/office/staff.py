@@ -52,9 +52,18 @@ class StaffRoles:
         """Everyone holding each role, with the form that gives one."""
         access = self.office.services.access
         members = {role: await access.staff(role) for role in Role}
+        # A link is offered for herself and for the desk's people who hold no office role
+        # (:meth:`bot.services.signin.StaffSignIn.link_by_office` refuses the others).
+        clerks = {member.person.id for member in members[Role.OFFICE]}
+        linkable = {
+            member.person.id
+            for held in members.values()
+            for member in held
+            if member.person.id == actor.person_id or member.person.id not in clerks
+        }
         return self.office._render(
             "office/staff.html", visit=visit, actor=actor, members=members, roles=list(Role),
-            flash=self.office._flash(request, visit),
+            flash=self.office._flash(request, visit), linkable=linkable,
             link_minutes=int(LINK_LIFETIME.total_seconds() // 60),
         )  # fmt: skip
 
@@ -94,6 +103,11 @@ class StaffRoles:
         if result.step is LinkStep.UNKNOWN_PERSON or result.person is None:
             return self._say(visit, "dash.staff.unknown_code", ok=False, code=code)
         person = result.person
+        if result.step is LinkStep.COLLEAGUE:
+            return self._say(
+                visit, "dash.staff.link_colleague", ok=False, name=person.full_name,
+                code=person.code,
+            )  # fmt: skip
         if result.step is not LinkStep.ISSUED:
             return self._say(
                 visit, "dash.staff.link_no_role", ok=False, name=person.full_name, code=person.code
