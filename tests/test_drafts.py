@@ -1316,3 +1316,111 @@ async def test_a_draft_upload_cancelled_while_its_bytes_are_written_leaves_no_fi
     await cancel_while_its_bytes_are_written(store, monkeypatch, upload)
     assert [p for p in store.root.rglob("*") if p.is_file()] == []
     assert await versions(harness) == []
+
+
+# --- the office withdraws a speaker while her upload is recorded (PostgreSQL: side by side) -----
+
+
+async def unassigned_audit(harness: BotHarness) -> dict[str, Any] | None:
+    async with harness.services.ctx.sessions() as session:
+        audit = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "draft.unassigned")
+        )
+    assert audit is not None
+    return audit.after
+
+
+async def test_a_withdrawal_while_her_version_is_recorded_waits_and_counts_it_kept(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Her second version's recording transaction has found her assignment live when the office
+    # withdraws it. The withdrawal now waits for her commit and keeps both versions in its
+    # count; before, it counted one and her version landed on the withdrawn assignment.
+    from tests.test_tasks import needs_postgres, office_staff, until_waiting
+
+    needs_postgres()
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    account, assignment_id = await draft_of_1_1(harness, user)
+    drafts = harness.services.drafts
+    uploads = drafts.store.__self__
+    own = uploads._own
+    found, commit = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def her_upload_holds(*args: Any, **kwargs: Any) -> object:
+        nonlocal calls
+        result = await own(*args, **kwargs)
+        calls += 1
+        if calls == 2:  # her recording transaction (the first only counted her versions)
+            found.set()
+            await commit.wait()
+        return result
+
+    monkeypatch.setattr(uploads, "_own", her_upload_holds)
+    office = await office_staff(harness)
+    async with asyncio.timeout(30):
+        hers = asyncio.create_task(
+            drafts.store(account, assignment_id, name="bai-2.docx", content=docx("v2"),
+                         file_ref=None, kind="file")
+        )  # fmt: skip
+        await found.wait()
+        withdrawal = asyncio.create_task(drafts.unassign(office, "DB031", "1.1"))
+        await until_waiting(engine, 1, withdrawal)
+        waited = not withdrawal.done()
+        commit.set()
+        stored = await hers
+        withdrawn = await withdrawal
+    assert waited, "the withdrawal did not wait for her version: her row was read unlocked"
+    assert stored.step.value == "received"
+    assert withdrawn.outcome.value == "removed" and withdrawn.draft is not None
+    assert withdrawn.draft.versions == 2
+    assert await unassigned_audit(harness) == {"versions_kept": 2}
+
+
+async def test_her_version_recorded_as_the_office_withdraws_her_is_refused_once_it_commits(
+    harness: BotHarness, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The office's withdrawal holds her assignment when her second version comes: her upload
+    # waits for it, then finds the assignment withdrawn and is refused as any later file is
+    # (her page and chat say the versions sent are kept), nothing stored.
+    from tests.test_tasks import needs_postgres, office_staff, until_waiting
+
+    needs_postgres()
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    account, assignment_id = await draft_of_1_1(harness, user)
+    drafts = harness.services.drafts
+    assignments = drafts.unassign.__self__
+    target = assignments._target
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def the_office_holds(*args: Any) -> object:
+        found = await target(*args)
+        holding.set()
+        await release.wait()
+        return found
+
+    monkeypatch.setattr(assignments, "_target", the_office_holds)
+    office = await office_staff(harness)
+    async with asyncio.timeout(30):
+        withdrawal = asyncio.create_task(drafts.unassign(office, "DB031", "1.1"))
+        await holding.wait()
+        hers = asyncio.create_task(
+            drafts.store(account, assignment_id, name="bai-2.docx", content=docx("v2"),
+                         file_ref=None, kind="file")
+        )  # fmt: skip
+        await until_waiting(engine, 1, hers)
+        waited = not hers.done()
+        release.set()
+        withdrawn = await withdrawal
+        stored = await hers
+    assert waited, "her upload did not wait for the withdrawal: the row was read unlocked"
+    assert withdrawn.outcome.value == "removed"
+    assert stored.step.value == "withdrawn" and stored.draft is not None
+    assert stored.draft.versions == 1
+    assert [v.number for v in await versions(harness)] == [1]
+    assert await unassigned_audit(harness) == {"versions_kept": 1}
+    root = drafts.files.root
+    on_disk = sorted(p.name for p in root.rglob("*") if p.is_file())
+    assert on_disk == [v.sha256 for v in await versions(harness)]

@@ -130,13 +130,16 @@ class Assignments(DraftUseCase):
     async def _target(
         self, session: AsyncSession, code: str, theme_key: str
     ) -> tuple[Delegate, SpeechAssignment | None] | AssignResult:
-        """The person and their assignment (if any) an office command names, or why not."""
+        """The person and their assignment (if any) an office command names, or why not; the
+        assignment's row locked (PostgreSQL), so an upload being recorded for it commits first
+        and is counted, and one that comes after finds it as this transaction leaves it."""
         if self._theme(theme_key) is None:
             return AssignResult(AssignOutcome.UNKNOWN_THEME)
         person = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
         if person is None:
             return AssignResult(AssignOutcome.UNKNOWN_PERSON)
-        return person, await self._assignment_of(session, self._theme_key(theme_key), person.id)
+        key = self._theme_key(theme_key)
+        return person, await self._assignment_of(session, key, person.id)
 
     def _theme(self, key: str) -> Any:
         wanted = key.strip().casefold()
@@ -150,12 +153,17 @@ class Assignments(DraftUseCase):
     async def _assignment_of(
         self, session: AsyncSession, theme_key: str, person_id: int
     ) -> SpeechAssignment | None:
+        """The person's assignment to the theme, its row locked (FOR UPDATE) and read as it is
+        once locked."""
         return await session.scalar(
-            select(SpeechAssignment).where(
+            select(SpeechAssignment)
+            .where(
                 SpeechAssignment.meeting_id == self._ctx.meeting_id,
                 SpeechAssignment.theme_key == theme_key,
                 SpeechAssignment.person_id == person_id,
             )
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
 
     async def _has_versions(self, session: AsyncSession, assignment_id: int) -> bool:

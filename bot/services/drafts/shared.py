@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -28,6 +28,18 @@ class Pending(StrEnum):
     REPLY = "draft_reply"  # the next text answers the office
     COMMENT = "draft_comment"  # the office's next text comments on a draft
     PICK = "draft_pick"  # files arrived; which theme is each for?
+
+
+def locked(assignment_id: int) -> Select[SpeechAssignment]:
+    """The assignment ``assignment_id``, its row locked (FOR UPDATE) and loaded as it is once
+    locked, over any copy the session holds: a copy read before the lock would hide a
+    withdrawal, or a version, committed since."""
+    return (
+        select(SpeechAssignment)
+        .where(SpeechAssignment.id == assignment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
 
 
 def pending_id(ident: ChannelIdentity) -> int:
@@ -52,15 +64,22 @@ class DraftUseCase:
         return row
 
     async def _own(
-        self, session: AsyncSession, account: ChatAccount, assignment_id: int
+        self, session: AsyncSession, account: ChatAccount, assignment_id: int, *, lock: bool = False
     ) -> tuple[ChannelIdentity, SpeechAssignment] | DraftResult:
-        """The account's identity and its assignment; a result saying why not otherwise."""
+        """The account's identity and its assignment; a result saying why not otherwise.
+
+        ``lock``: the assignment's row is locked where it is read (PostgreSQL; SQLite's writers
+        take turns anyway) and read as it is once locked, so a withdrawal committed meanwhile is
+        seen and refused here, and one still to come waits for this transaction."""
         ident = await queries.identity(
             session, self._ctx.meeting_id, account.channel, account.external_id
         )
         if ident is None:
             return DraftResult(DraftStep.NOT_LINKED)
-        row = await session.get(SpeechAssignment, assignment_id)
+        if lock:
+            row = await session.scalar(locked(assignment_id))
+        else:
+            row = await session.get(SpeechAssignment, assignment_id)
         if row is None or row.meeting_id != self._ctx.meeting_id:
             return DraftResult(DraftStep.GONE)
         if row.person_id != ident.delegate_id:  # another speaker's draft, or forged button data

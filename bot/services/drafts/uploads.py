@@ -24,7 +24,7 @@ from bot.services.drafts.values import DraftResult, DraftStep, HeldUpload
 from storage import queries
 from storage.content import FileRejected, RejectCode
 from storage.files import FileStore
-from storage.models import ChannelIdentity, DraftVersion, SpeechAssignment
+from storage.models import ChannelIdentity, DraftVersion
 from storage.uow import unit_of_work
 
 # The feature's one logger, named as before the drafts became a package.
@@ -161,17 +161,14 @@ class Uploads(DraftUseCase):
         async with self._files.staged(stored, content) as staged:
             now = self._ctx.clock.now()
             async with unit_of_work(self._ctx.sessions) as session:
-                found = await self._own(session, account, assignment_id)
+                # Uploads to one draft take turns from here, and with the office's assigning and
+                # withdrawing (on PostgreSQL; SQLite's writers do anyway): each numbers and counts
+                # its version after the one before it committed, a withdrawal committed meanwhile
+                # refuses it, and one still to come counts it among the versions kept.
+                found = await self._own(session, account, assignment_id, lock=True)
                 if isinstance(found, DraftResult):
                     return found
                 _, row = found
-                # Uploads to one draft take turns from here (on PostgreSQL; SQLite's writers do
-                # anyway): each numbers and counts its version after the one before it committed.
-                await session.execute(
-                    select(SpeechAssignment.id)
-                    .where(SpeechAssignment.id == row.id)
-                    .with_for_update()
-                )
                 # Only the newest counts: going back to an earlier text is a new version (the store
                 # keeps its bytes once either way).
                 newest = await session.scalar(
