@@ -172,8 +172,9 @@ async def test_signing_out_everywhere_also_cancels_her_unspent_sign_in_links_and
     assert opened.status_code == 410
     assert text_of(opened.text, "message-link_spent") == (
         "Đường liên kết đăng nhập này đã được dùng, đã quá 10 phút, hoặc đã bị hủy khi đăng xuất"
-        " ở mọi nơi. Đề nghị đồng chí gửi lại lệnh /dangnhap để nhận đường liên kết mới, hoặc xin"
-        " cán bộ Văn phòng cấp đường liên kết mới ở mục «Cán bộ» của trang điều hành."
+        " ở mọi nơi. Đề nghị đồng chí gửi lại lệnh /dangnhap để nhận đường liên kết mới; tình"
+        " nguyện viên bàn đón tiếp xin cán bộ Văn phòng cấp đường liên kết mới ở mục «Cán bộ» của"
+        " trang điều hành."
     )
     assert (await finder.client.get("/office/")).status_code == 401
     # And the page she reads says so.
