@@ -130,10 +130,11 @@ class ReportService:
     async def ran_out(self, message_id: int, *, limit: int) -> list[tuple[str, str]]:
         """The first ``limit`` people (code, full name), in protocol order, whose copy of the
         message never went because its window closed first: the ones the office phones."""
-        order = {group.key: group.order for group in self._ctx.config.groups}
         async with read_only(self._ctx.sessions) as session:
-            rows = await session.execute(roster.ran_out(order, message_id).limit(limit))
-            return [(code, name) for code, name in rows.all()]
+            rows = await roster.ran_out_people(
+                session, self._ctx.config.groups, message_id, limit=limit
+            )
+        return [(code, name) for code, name in rows]
 
     async def unanswered(self, *, limit: int, after: str | None = None) -> UnansweredPage:
         """Up to ``limit`` delegates with no answer yet, in protocol order, from the one after
