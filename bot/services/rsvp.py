@@ -6,6 +6,7 @@ what the bot is waiting for is stored on the chat account, so a restart loses no
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -34,6 +36,8 @@ from bot.services.views import DelegateView, RsvpView
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp
 from storage.uow import unit_of_work
+
+log = logging.getLogger(__name__)
 
 
 class Awaiting(StrEnum):
@@ -412,8 +416,12 @@ class RsvpService:
         if result.came is None or self._ctx.clock.now() < self._first_pack_at():
             return result
         now = self._ctx.clock.now()
-        async with unit_of_work(self._ctx.sessions) as session:
-            caught_up = await _catch_up(session, self._ctx.meeting_id, result.came, now)
+        try:
+            async with unit_of_work(self._ctx.sessions) as session:
+                caught_up = await _catch_up(session, self._ctx.meeting_id, result.came, now)
+        except SQLAlchemyError as exc:  # her answer stands, recorded: she is told so
+            log.warning("a catch-up copy could not be queued: %s", type(exc).__name__)
+            return result
         if caught_up:
             self._ctx.due_now()  # committed: the outbox sends her copy now, not at its next tick
         return result
