@@ -1151,6 +1151,10 @@ async def _open_tasks(
     return {(person, key) for person, key in found}
 
 
+# The messages for those who come, whether to all of them or one's own catch-up copy.
+_TO_THOSE_WHO_COME = frozenset({MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA})
+
+
 def _answered(
     message: OutboundMessage,
     person_id: int,
@@ -1176,12 +1180,13 @@ def _answered(
     ):
         return NOTHING_TO_SEND
     if (
-        message.audience == Audience.PRESENT
+        message.kind in _TO_THOSE_WHO_COME
         and recipient is not None
         and not recipient.rsvp.is_present
     ):
-        # The day-before reminder or the agenda, queued while she was to come, waited (a
-        # retry, a pause) past the office recording by phone that she will not after all.
+        # The day-before reminder or the agenda, queued while she was to come (to everyone
+        # coming, or her own catch-up copy), waited (a retry, a pause, the next tick) past the
+        # office recording by phone that she will not after all.
         return NOTHING_TO_SEND
     return None
 

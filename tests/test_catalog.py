@@ -14,7 +14,7 @@ from bot.domain.timespec import TimeSpec
 from bot.services.invitations import LinkOutcome
 from bot.services.rsvp import RsvpChoice
 from bot.texts import LOCALES, Html, load_catalog, placeholders
-from bot.texts.presenters import deadline_text
+from bot.texts.presenters import _wall_moment, deadline_text
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS
 from tests.conftest import ROOT
 
@@ -163,3 +163,19 @@ def test_the_deadline_the_confirmations_say_follows_the_plan_its_zone_and_the_lo
         "17:00, Thứ Ba, ngày 21/5/2024",
     ]
     assert deadline_text(load_catalog("en"), config) == "17:00, Tuesday, 21/5/2024"
+
+
+def test_a_page_asking_for_its_locale_at_every_request_finds_the_deadline_already_written() -> None:
+    """The personal page asks for its catalog in the visitor's locale at every request
+    (``Catalog.with_locale``): each finds the deadline's words already written, and the chat's
+    stay written (forty requests in each locale write nothing again)."""
+    config = load_config(ROOT / "config.example.toml").config
+    written = [deadline_text(VI.with_locale(locale), config) for locale in ("en", "vi")]
+    before = _wall_moment.cache_info()
+    for _ in range(40):
+        for locale in ("en", "vi"):
+            assert deadline_text(VI.with_locale(locale), config) in written
+    after = _wall_moment.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (80, 0)
+    assert written == ["17:00, Tuesday, 21/5/2024", "17:00, Thứ Ba, ngày 21/5/2024"]
+    assert VI.with_locale("en").with_locale("vi") is VI

@@ -14,12 +14,16 @@ from pathlib import Path
 import icalendar
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from bot.cli import main
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
+from bot.domain.rsvp import RsvpStatus
+from bot.services import Services
 from bot.services.meetings import meeting_calendar
 from bot.texts import load_catalog
+from storage.uow import unit_of_work
 from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.office_support import Held
@@ -146,6 +150,32 @@ async def test_a_delegate_is_answered_while_baocao_builds_the_workbook(
     name, content = sent_file(harness, admin.id)
     assert name == "bao-cao-60-KH-BTV-20240518-0900.xlsx"
     assert load_workbook(io.BytesIO(content)).sheetnames == SHEETS
+
+
+async def test_the_report_is_read_while_a_desk_or_a_chat_holds_a_write_transaction(
+    imported: Services,
+) -> None:
+    """The report (the dashboard's download, /baocao) only reads: it does not wait for the
+    write transaction a desk or a chat holds (on SQLite, BEGIN IMMEDIATE) to end."""
+    writing, done = asyncio.Event(), asyncio.Event()
+
+    async def write() -> None:
+        async with unit_of_work(imported.ctx.sessions) as session:
+            await session.execute(select(1))  # the transaction has begun: the write lock held
+            writing.set()
+            await done.wait()
+
+    writer = asyncio.create_task(write())
+    await writing.wait()
+    try:
+        report = await imported.office_report.collect()
+    finally:
+        done.set()
+        await writer
+    assert (report.counts.overall.total, report.counts.overall.by_status) == (
+        80,
+        {RsvpStatus.NO_ANSWER: 80},
+    )
 
 
 async def test_the_report_holds_drafts_tasks_and_sending(harness: BotHarness) -> None:

@@ -888,6 +888,47 @@ async def test_one_the_office_records_as_coming_after_a_pack_was_sent_gets_her_o
     assert packs(harness, "DB004", TODAY) == 1  # nobody else is sent it again
 
 
+async def test_her_own_copy_is_not_sent_once_the_office_corrects_her_answer_to_a_decline(
+    harness: BotHarness,
+) -> None:
+    """The office records by phone that DB004 comes after the day-before reminder went, which
+    queues her own copy; the clerk picked the wrong person and records at once, before the
+    next tick, that she does not come: her copy is skipped as it is claimed, not sent."""
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(DAY_BEFORE_AT)
+    await harness.tick()
+    harness.clock.set(local(2024, 5, 27, 18, 0))
+    assert await by_phone(harness, "DB004", RsvpAnswer(RsvpStatus.ATTENDING)) is RsvpStep.RECORDED
+    declined = RsvpAnswer(RsvpStatus.DECLINED, reason="Nhầm người")
+    assert await by_phone(harness, "DB004", declined) is RsvpStep.RECORDED
+    await harness.tick()
+    assert packs(harness, "DB004", TOMORROW) == 0
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"sent": 3, "skipped": 1}
+
+
+async def test_one_who_answers_in_chat_after_the_day_before_reminder_went_gets_her_own_copy(
+    harness: BotHarness,
+) -> None:
+    """A plan whose answer deadline (20:00 the day before) falls after the day-before reminder
+    (16:00): DB005, silent until then, taps «✅ Tham dự» at 18:00 and gets the reminder those
+    who come were sent, once, as she would if the office had recorded it by phone."""
+    config = harness.services.config
+    late = config.meeting.model_copy(update={"rsvp_deadline": TimeSpec.parse("-1d@20:00")})
+    use_plan(harness, config.model_copy(update={"meeting": late}))
+    await linked_answers(harness)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(DAY_BEFORE_AT)
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"sent": 3}
+    harness.clock.set(local(2024, 5, 27, 18, 0))
+    await harness.send(harness.user_for("DB005").tap("✅ Tham dự"))
+    await harness.send(harness.user_for("DB005").tap("✅ Tham dự"))  # a second tap: no second copy
+    await harness.tick()
+    assert packs(harness, "DB005", TOMORROW) == 1
+    assert await deliveries(harness, MessageKind.DAY_BEFORE) == {"sent": 4}
+
+
 async def test_a_reminder_whose_every_copy_ran_out_ends_skipped_and_is_still_reported(
     harness: BotHarness,
 ) -> None:

@@ -750,6 +750,30 @@ async def person_id(harness: BotHarness, code: str) -> int:
     return found
 
 
+async def test_the_office_records_for_the_code_as_typed_of_two_that_fold_alike(
+    harness: BotHarness,
+) -> None:
+    """The lists cannot hold two codes that fold alike; a database that does (written here
+    as objects) answers a record for "nv03" with the person coded so, as every other lookup of
+    a typed code does, not with NV03, the first by id."""
+    await with_contacts(harness)
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.1")
+    now = harness.clock.now()
+    async with unit_of_work(harness.services.ctx.sessions) as session:
+        nga = await session.scalar(select(Delegate).where(Delegate.code == "NV03"))
+        assert nga is not None
+        twin = Delegate(
+            meeting_id=nga.meeting_id, code="nv03", full_name="Người nv03", position="",
+            organization="", group_key=nga.group_key, created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(twin)
+        await session.flush()
+        session.add(TaskAssignment(task_id=task, person_id=twin.id, status=TaskStatus.TODO))
+    result = await harness.services.tasks.record_for(office, task, "nv03")
+    assert (result.step, result.name) == (TaskStep.RECORDED_FOR, "Người nv03")
+
+
 async def test_a_report_the_office_records_for_her_counts_as_her_own_and_stops_her_reminders(
     harness: BotHarness,
 ) -> None:

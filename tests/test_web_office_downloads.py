@@ -4,7 +4,10 @@ workbook come as attachments, built by the CLI's own builders from the list as i
 from __future__ import annotations
 
 import io
+from collections.abc import Awaitable, Callable
+from types import ModuleType
 
+import httpx
 import pytest
 from docx import Document
 from openpyxl import load_workbook
@@ -13,7 +16,7 @@ from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from bot.services.report_file import audit_table
 from bot.texts import load_catalog
-from handlers.web.office import downloads
+from handlers.web.office import downloads, log
 from tests.conftest import local
 from tests.office_support import Desk, Held, desk_for, make_staff, page_while_held, text_of
 from tests.web_support import BASE
@@ -185,45 +188,60 @@ async def test_the_links_sheet_is_named_in_words_not_cut_in_the_middle_of_a_date
 # --- the files are built off the event loop -------------------------------------------------------
 
 
-async def test_a_personal_page_opens_while_the_report_workbook_is_being_built(
-    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # At 10,000 delegates the workbook takes seconds of CPU: built on the event loop, it held
-    # up every page, every chat's tap and the outbox for as long.
-    held = Held(downloads.office_report_workbook)
-    monkeypatch.setattr(downloads, "office_report_workbook", held)
-    page, response = await page_while_held(desk, imported, held, "/office/report.xlsx")
-    assert page.status_code == 200
-    assert held.let_go == [True]  # the page came while the workbook was still being built
-    assert response.status_code == 200
+async def _a_report_workbook(response: httpx.Response, imported: Services) -> None:
     workbook = load_workbook(io.BytesIO(response.content), read_only=True)
     assert load_catalog("vi").plain("report_sheet.delegates.title") in workbook.sheetnames
 
 
-async def test_a_personal_page_opens_while_the_slips_are_being_built(
-    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The slips (a QR code each) took up to a minute at 10,000 delegates, all of it on the loop.
-    held = Held(downloads.slips_document)
-    monkeypatch.setattr(downloads, "slips_document", held)
-    page, response = await page_while_held(desk, imported, held, "/office/invitations/slips.docx")
-    assert page.status_code == 200
-    assert held.let_go == [True]
-    assert response.status_code == 200
+async def _the_slips(response: httpx.Response, imported: Services) -> None:
     assert response.headers["content-type"] == DOCX
     document = Document(io.BytesIO(response.content))
     text = "\n".join(c.text for t in document.tables for row in t.rows for c in row.cells)
     assert all(link.full_name in text for link in await imported.invitations.links())
 
 
-async def test_a_personal_page_opens_while_the_links_export_is_being_built(
-    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    held = Held(downloads.links_table)
-    monkeypatch.setattr(downloads, "links_table", held)
-    page, response = await page_while_held(desk, imported, held, "/office/invitations/links.xlsx")
-    assert page.status_code == 200
-    assert held.let_go == [True]
-    assert response.status_code == 200
+async def _the_links(response: httpx.Response, imported: Services) -> None:
     rows = list(load_workbook(io.BytesIO(response.content)).worksheets[0].values)
     assert len(rows) == 81
+
+
+async def _the_log(response: httpx.Response, imported: Services) -> None:
+    assert load_workbook(io.BytesIO(response.content)).sheetnames == ["Nhật ký"]
+
+
+@pytest.mark.parametrize(
+    ("module", "builder", "path", "check"),
+    [
+        # At 10,000 delegates the workbook takes seconds of CPU: built on the event loop, it
+        # held up every page, every chat's tap and the outbox for as long.
+        pytest.param(
+            downloads, "office_report_workbook", "/office/report.xlsx", _a_report_workbook,
+            id="report",
+        ),
+        # The slips (a QR code each) took up to a minute at 10,000 delegates, all on the loop.
+        pytest.param(
+            downloads, "slips_document", "/office/invitations/slips.docx", _the_slips, id="slips"
+        ),
+        pytest.param(
+            downloads, "links_table", "/office/invitations/links.xlsx", _the_links, id="links"
+        ),
+        # Tens of thousands of changes in the log take seconds to write.
+        pytest.param(log, "audit_table", "/office/log.xlsx", _the_log, id="log"),
+    ],
+)  # fmt: skip
+async def test_a_personal_page_opens_while_a_download_is_being_built(
+    desk: Desk,
+    imported: Services,
+    monkeypatch: pytest.MonkeyPatch,
+    module: ModuleType,
+    builder: str,
+    path: str,
+    check: Callable[[httpx.Response, Services], Awaitable[None]],
+) -> None:
+    held = Held(getattr(module, builder))
+    monkeypatch.setattr(module, builder, held)
+    page, response = await page_while_held(desk, imported, held, path)
+    assert page.status_code == 200
+    assert held.let_go == [True]  # the page came while the file was still being built
+    assert response.status_code == 200
+    await check(response, imported)

@@ -22,12 +22,11 @@ from bot.services.access import Role
 from bot.services.dashboard import LogFilters
 from bot.services.report_file import audit_table
 from bot.texts import load_catalog
-from handlers.web.office import log
 from handlers.web.office.downloads import XLSX
 from storage import queries
 from storage.models import AuditEntry
 from tests.conftest import EXAMPLE_DELEGATES, local
-from tests.office_support import STAFF, Desk, Held, desk_for, page_while_held, text_of
+from tests.office_support import STAFF, Desk, desk_for, text_of
 from tests.test_services import row as delegate_row
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
@@ -373,19 +372,6 @@ async def test_the_log_s_download_says_who_did_what_in_the_command_line_s_words(
     assert csv_file.headers["content-disposition"] == (
         'attachment; filename="nhat-ky-60-KH-BTV-20240518-0900.csv"'
     )
-
-
-async def test_a_personal_page_opens_while_the_log_s_download_is_being_built(
-    desk: Desk, imported: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Tens of thousands of changes take seconds to write: in a thread, not on the event loop.
-    held = Held(log.audit_table)
-    monkeypatch.setattr(log, "audit_table", held)
-    page, response = await page_while_held(desk, imported, held, "/office/log.xlsx")
-    assert page.status_code == 200
-    assert held.let_go == [True]
-    assert response.status_code == 200
-    assert load_workbook(io.BytesIO(response.content)).sheetnames == ["Nhật ký"]
 
 
 async def test_the_check_in_role_cannot_download_the_log(imported: Services) -> None:

@@ -434,12 +434,12 @@ class BroadcastService:
                 counts[message_id][status] += 1
                 if status == DeliveryStatus.SKIPPED and error == RAN_OUT:
                     ran_out[message_id] += 1
-            order = {group.key: group.order for group in self._ctx.config.groups}
+            groups = self._ctx.config.groups
             first_ran_out = {
                 message_id: [
                     (code, name)
-                    for code, name in await session.execute(
-                        roster.ran_out(order, message_id).limit(NAMED_NOT_LINKED)
+                    for code, name in await roster.ran_out_people(
+                        session, groups, message_id, limit=NAMED_NOT_LINKED
                     )
                 ]
                 for message_id in ran_out

@@ -186,7 +186,7 @@ class OfficeReportService:
                 for row in roster
             ]
             messages = await self._messages(session)
-            ran_out = await self._ran_out(session, messages, order)
+            ran_out = await self._ran_out(session, messages)
         return OfficeReport(
             counts=await self._reports.counts(),
             delegates=delegates,
@@ -296,23 +296,22 @@ class OfficeReportService:
             for row in rows
         ]
 
-    async def _ran_out(
-        self, session: AsyncSession, messages: list[MessageRow], order: dict[str, int]
-    ) -> list[RanOutRow]:
+    async def _ran_out(self, session: AsyncSession, messages: list[MessageRow]) -> list[RanOutRow]:
         """Everyone whose copy ran out, for the messages some copies ran out for (few: only a
         stop past a message's window does it), each message's people in protocol order."""
         found: list[RanOutRow] = []
         for message in messages:
             if not message.counts[DeliveryStatus.SKIPPED]:
                 continue
-            rows = await session.execute(
-                roster.ran_out(order, message.id).add_columns(
-                    Delegate.position, Delegate.organization
-                )
+            rows = await roster.ran_out_people(
+                session,
+                self._ctx.config.groups,
+                message.id,
+                columns=(Delegate.position, Delegate.organization),
             )
             found += [
                 RanOutRow(message, code, name, position, organization)
-                for code, name, position, organization in rows.all()
+                for code, name, position, organization in rows
             ]
         return found
 

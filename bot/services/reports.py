@@ -13,7 +13,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.services import roster
 from bot.services.context import ServiceContext
 from storage.models import Delegate, Rsvp
-from storage.uow import unit_of_work
+from storage.uow import read_only
 
 
 @dataclass
@@ -117,7 +117,7 @@ class ReportService:
     async def counts(self) -> Counts:
         """Answers by status, overall and per group, against the hall's capacity."""
         is_linked = roster.linked().label("linked")
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Delegate.group_key, Rsvp.status, is_linked, func.count())
                 .join(Rsvp, Rsvp.delegate_id == Delegate.id)
@@ -130,10 +130,11 @@ class ReportService:
     async def ran_out(self, message_id: int, *, limit: int) -> list[tuple[str, str]]:
         """The first ``limit`` people (code, full name), in protocol order, whose copy of the
         message never went because its window closed first: the ones the office phones."""
-        order = {group.key: group.order for group in self._ctx.config.groups}
-        async with unit_of_work(self._ctx.sessions) as session:
-            rows = await session.execute(roster.ran_out(order, message_id).limit(limit))
-            return [(code, name) for code, name in rows.all()]
+        async with read_only(self._ctx.sessions) as session:
+            rows = await roster.ran_out_people(
+                session, self._ctx.config.groups, message_id, limit=limit
+            )
+        return [(code, name) for code, name in rows]
 
     async def unanswered(self, *, limit: int, after: str | None = None) -> UnansweredPage:
         """Up to ``limit`` delegates with no answer yet, in protocol order, from the one after
@@ -146,7 +147,7 @@ class ReportService:
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
             Delegate.group_key.in_(list(order)),
         )
-        async with unit_of_work(self._ctx.sessions) as session:
+        async with read_only(self._ctx.sessions) as session:
             per_group = dict(
                 (
                     await session.execute(

@@ -8,11 +8,13 @@ may have 10,000 invitees.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Group
 from bot.domain.order import LAST
 from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
@@ -144,3 +146,19 @@ def ran_out(group_order: Mapping[str, int], message_id: int) -> Any:
         )
         .order_by(*protocol_key(group_order))
     )
+
+
+async def ran_out_people(
+    session: AsyncSession,
+    groups: Iterable[Group],
+    message_id: int,
+    *,
+    limit: int | None = None,
+    columns: Sequence[Any] = (),
+) -> list[Any]:
+    """The people whose copy of the message ran out (:func:`ran_out`), in protocol order by
+    the plan's ``groups``: code, full name and ``columns``, of the first ``limit`` (the few a
+    listing names) or, with no ``limit``, of all of them (the report's sheet)."""
+    order = {group.key: group.order for group in groups}
+    statement = ran_out(order, message_id).add_columns(*columns).limit(limit)
+    return list((await session.execute(statement)).all())

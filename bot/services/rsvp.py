@@ -6,13 +6,15 @@ what the bot is waiting for is stored on the chat account, so a restart loses no
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -34,6 +36,8 @@ from bot.services.views import DelegateView, RsvpView
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp
 from storage.uow import unit_of_work
+
+log = logging.getLogger(__name__)
 
 
 class Awaiting(StrEnum):
@@ -83,6 +87,9 @@ class RsvpResult:
     substitute_name: str | None = None
     # Taken by the office after the answer deadline (:meth:`RsvpService.record_by_phone`).
     late: bool = False
+    # The delegate whose answer this turned from not coming to coming (herself or her
+    # substitute): she may be owed what those who come were sent (:func:`_catch_up`).
+    came: int | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,9 @@ class RsvpService:
         Taps that arrive while a transaction is being written are decided together in the
         next (:class:`bot.services.batching.GroupCommit`); each still gets its own result.
         """
-        return await self._ctx.writes.submit(self._choose_all, (account, choice))
+        return await self._caught_up(
+            await self._ctx.writes.submit(self._choose_all, (account, choice))
+        )
 
     def _choose_all(self, connection: Connection, taps: Sequence[Tap]) -> list[RsvpResult]:
         """Decide a batch of taps in ``connection``'s transaction: one read of the accounts with
@@ -222,13 +231,15 @@ class RsvpService:
             had_pending = ident.pending_input in AWAITING
             kept = _undo_of(ident) if answers_open(now, self.deadline) else None
             _clear(ident)  # the question ends; the decline is undone only if it still stands
+            came = None
             if kept is not None:  # «Hủy» under the reason's question: the decline is undone
                 before, answered_at = kept
-                if self._record(ident, account, before, now, audits).step is RsvpStep.RECORDED:
+                undone = self._record(ident, account, before, now, audits)
+                if undone.step is RsvpStep.RECORDED:
                     ident.answer = replace(ident.answer, answered_at=answered_at)
-                current = ident.answer
+                current, came = ident.answer, undone.came
             step = RsvpStep.CANCELLED if had_pending else RsvpStep.NOTHING_TO_CANCEL
-            return RsvpResult(step, current)
+            return RsvpResult(step, current, came=came)
         if not answers_open(now, self.deadline):
             _clear(ident)
             return RsvpResult(RsvpStep.CLOSED, current)
@@ -292,7 +303,7 @@ class RsvpService:
             result = self._typed(answering, awaiting, account, text, now, audits)
             # The ORM flushes only what it changed on ``ident`` (recent_events) at commit.
             await _store(session, [answering], now, audits)
-            return result
+        return await self._caught_up(result)
 
     async def record_by_phone(
         self, office: OfficeActor, delegate_id: int, answer: RsvpAnswer
@@ -333,7 +344,7 @@ class RsvpService:
             change.audit["after"] = {**change.audit["after"], "via": via, "by": office.name}
             await queries.insert_audit(session, [change.audit])
             caught_up = 0
-            if current.status.is_present and not before.status.is_present:
+            if _comes_now(change):
                 caught_up = await _catch_up(session, self._ctx.meeting_id, delegate_id, now)
         if caught_up:
             self._ctx.due_now()  # committed: the outbox sends her copy now, not at its next tick
@@ -394,7 +405,36 @@ class RsvpService:
         if change.audit is not None:
             audits.append(change.audit)
         step = RsvpStep.RECORDED if change.changed else RsvpStep.UNCHANGED
-        return RsvpResult(step, change.current, previous=change.previous)
+        came = ident.delegate_id if _comes_now(change) else None
+        return RsvpResult(step, change.current, previous=change.previous, came=came)
+
+    async def _caught_up(self, result: RsvpResult) -> RsvpResult:
+        """After an answer in chat or on her page (committed) turned her to coming: queue her
+        own copy of what those who come were already sent (:func:`_catch_up`). That can only
+        be once the plan's first such message is due, past the deadline in most plans (where
+        a delegate can no longer answer): before it, nothing is read."""
+        if result.came is None or self._ctx.clock.now() < self._first_pack_at():
+            return result
+        now = self._ctx.clock.now()
+        try:
+            async with unit_of_work(self._ctx.sessions) as session:
+                caught_up = await _catch_up(session, self._ctx.meeting_id, result.came, now)
+        except SQLAlchemyError as exc:  # her answer stands, recorded: she is told so
+            log.warning("a catch-up copy could not be queued: %s", type(exc).__name__)
+            return result
+        if caught_up:
+            self._ctx.due_now()  # committed: the outbox sends her copy now, not at its next tick
+        return result
+
+    def _first_pack_at(self) -> datetime:
+        """When the plan's first message to those who come is due (never, if it has none)."""
+        meeting, reminders = self._ctx.config.meeting, self._ctx.config.reminders
+        times = [
+            meeting.resolve(spec)
+            for spec in (reminders.day_before, reminders.meeting_morning)
+            if spec is not None
+        ]
+        return min(times, default=datetime.max.replace(tzinfo=UTC))
 
 
 def _key(account: ChatAccount) -> tuple[str, str]:
@@ -460,6 +500,11 @@ def _answering(row: queries.AnsweringRow) -> Answering:
         row.identity_id, row.delegate_id, row.rsvp_id, RsvpView.of(row),
         row.pending_input, row.pending_data, withdrawn=row.withdrawn_at is not None,
     )  # fmt: skip
+
+
+def _comes_now(change: RsvpChange) -> bool:
+    """Whether ``change`` turned the answer from not coming to coming (she or her substitute)."""
+    return change.changed and change.current.status.is_present and not change.previous.is_present
 
 
 # What the plan sends those who come (the pack: time, hall, map, calendar file).

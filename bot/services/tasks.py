@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -14,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -1014,6 +1015,7 @@ class TaskService:
         task = await self._live_task(session, task_id)
         if task is None:
             return TaskResult(TaskStep.GONE)
+        typed = unicodedata.normalize("NFC", code.strip())
         query = (
             select(TaskAssignment, Delegate)
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
@@ -1021,8 +1023,9 @@ class TaskService:
                 TaskAssignment.task_id == task.id,
                 Delegate.folded_code == queries.fold_code(code),
             )
-            # Two of the task's people whose codes fold alike (no list makes them): the first.
-            .order_by(Delegate.id)
+            # Two of the task's people whose codes fold alike (no list makes them): the code as
+            # typed, else the first, as :func:`bot.services.roster.key_of` has it.
+            .order_by(case((Delegate.code == typed, 0), else_=1), Delegate.id)
             .limit(1)
         )
         if lock:

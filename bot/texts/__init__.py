@@ -45,15 +45,29 @@ def placeholders(template: str) -> set[str]:
 class Catalog:
     """Looks up and fills texts for one locale, falling back to Vietnamese for nothing."""
 
-    def __init__(self, texts: Mapping[str, Mapping[str, str]], locale: str = DEFAULT_LOCALE):
+    def __init__(
+        self,
+        texts: Mapping[str, Mapping[str, str]],
+        locale: str = DEFAULT_LOCALE,
+        *,
+        _siblings: dict[str, Catalog] | None = None,
+    ):
         if locale not in texts:
             raise ValueError(f"unknown locale {locale!r}")
         self._texts = texts
         self.locale = locale
+        # The same texts in each locale asked for, one catalog each (see :meth:`with_locale`).
+        self._siblings = {} if _siblings is None else _siblings
+        self._siblings.setdefault(locale, self)
 
     def with_locale(self, locale: str) -> Catalog:
-        """The same catalog speaking another locale."""
-        return Catalog(self._texts, locale)
+        """The same catalog speaking another locale: one catalog per locale, the same one
+        every time (a page asks at every request), so what is kept per catalog (the
+        deadline's words, :func:`bot.texts.presenters.deadline_text`) is kept once."""
+        sibling = self._siblings.get(locale)
+        if sibling is None:
+            sibling = Catalog(self._texts, locale, _siblings=self._siblings)
+        return sibling
 
     def all_keys(self, locale: str | None = None) -> set[str]:
         """Every key of a locale."""
