@@ -90,7 +90,13 @@ def meeting_details(catalog: Catalog, config: Config) -> Html:
 
 def broadcast_html(catalog: Catalog, office: str, body: str) -> Html:
     """An office broadcast as delegates see it: the office's words, escaped, under a header."""
-    return catalog.html("broadcast.text", office=office, body=Html(html.escape(body, quote=False)))
+    return catalog.html("broadcast.text", office=office, body=notice_body(body))
+
+
+def notice_body(body: str) -> Html:
+    """A notice's words as the chat and the personal page both show them: what the office
+    typed, escaped (its line breaks kept), never read as markup."""
+    return Html(html.escape(body, quote=False))
 
 
 def audience_label(catalog: Catalog, config: Config, audience: str) -> str:

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +52,7 @@ from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
-from bot.texts.presenters import deadline_text, withdrawn_notice
+from bot.texts.presenters import deadline_text, notice_body, withdrawn_notice
 from handlers.web.attachment import attachment
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
@@ -80,6 +81,25 @@ HERE = Path(__file__).parent
 ICS_MIME = "text/calendar"
 MAX_HOOK_BODY = 1024 * 1024  # a webhook's request, at most
 WEBHOOK_ROUTE = "(webhook)"  # the metrics' route label of every webhook
+
+# When the newest notice a browser was shown on a personal page went out (microseconds since
+# the epoch): what is newer is marked «Mới» (Site._remember_notices). Kept past the meeting.
+SEEN_NOTICES_COOKIE = "tb_seen"
+SEEN_NOTICES_MAX_AGE = 180 * 24 * 3600
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _microseconds(instant: datetime) -> int:
+    """An instant as whole microseconds since the epoch: two notices queued a moment apart
+    are told apart, and the cookie holds digits only."""
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
+def _seen_notices(request: Request) -> int | None:
+    """The cookie's instant, or None for none or one that is not ours (a browser's own)."""
+    value = request.cookies.get(SEEN_NOTICES_COOKIE, "")
+    return int(value) if value.isdigit() and len(value) <= 20 else None
+
 
 # A chat platform's webhook: the request's headers and body in, the HTTP status out.
 Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
@@ -330,11 +350,31 @@ class Site:
             return visit
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
-        return self._render(
-            "page.html", visit.catalog, flash=flash, **self._page_context(visit, bot)
+        seen = _seen_notices(request)
+        response = self._render(
+            "page.html", visit.catalog, flash=flash, **self._page_context(visit, bot, seen)
         )
+        self._remember_notices(response, visit, seen)
+        return response
 
-    def _page_context(self, visit: Visit, bot: int = 0) -> dict[str, Any]:
+    def _remember_notices(self, response: Response, visit: Visit, seen: int | None) -> None:
+        """Keep in the browser when the newest notice the page just showed went out: the next
+        view marks only those sent after it «Mới». A cookie, not a row: the page stays a read,
+        and a browser that has not seen a notice is what «new» means. Its path is the page's
+        own, so each person's page opened in one browser (a secretary's) keeps its own."""
+        if not visit.view.notices:
+            return
+        newest = max(_microseconds(notice.sent_at) for notice in visit.view.notices)
+        if seen is not None and newest <= seen:
+            return
+        settings = self.setup.settings
+        response.set_cookie(
+            SEEN_NOTICES_COOKIE, str(newest), max_age=SEEN_NOTICES_MAX_AGE,
+            path=f"{urlsplit(settings.base_url).path.rstrip('/')}/{visit.token}",
+            secure=settings.secure, httponly=True, samesite="lax",
+        )  # fmt: skip
+
+    def _page_context(self, visit: Visit, bot: int = 0, seen: int | None = None) -> dict[str, Any]:
         catalog, view = visit.catalog, visit.view
         links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
         # Zalo opens no personal link: the page says how to find the bot and which code to
@@ -357,6 +397,17 @@ class Site:
             "deadline": deadline_text(catalog, self.config),
             "tasks": view.tasks,
             "drafts": view.drafts,
+            # As the chat shows them (bot.texts.presenters.notice_body); «Mới» for those sent
+            # after the newest this browser was shown (none shown yet: all are new to it).
+            "notices": [
+                {
+                    "number": notice.number,
+                    "sent_at": notice.sent_at,
+                    "html": notice_body(notice.body),
+                    "new": seen is None or _microseconds(notice.sent_at) > seen,
+                }
+                for notice in view.notices
+            ],
             "chat_links": links,
             "zalo": how_to_zalo,
             "page_token": visit.token,
