@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import load_config
 from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
+from tests.conftest import EXAMPLE_CONFIG
 from tests.harness import BotHarness
 from tests.test_broadcasts import compose
 from tests.test_telegram_flows import buttons
@@ -149,8 +151,10 @@ async def test_the_preview_names_ten_who_cannot_be_reached_counts_the_rest_and_s
     names = ", ".join(f"{code} {name}" for code, name in first_ten)
     assert preview.endswith(
         "Sẽ gửi tới: 0 người.\n\n"
-        "80 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề nghị gọi điện), trong đó "
-        f"có {names} và 70 người khác. Danh sách đầy đủ có trong tệp báo cáo /baocao (trang «Đại "
+        "80 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được qua tin nhắn, trong đó "
+        f"có {names} và 70 người khác; các đồng chí này sẽ thấy thông báo trên trang cá nhân nếu "
+        "mở trang; đề nghị gọi điện cho những đồng chí cần biết ngay. Danh sách đầy đủ có trong "
+        "tệp báo cáo /baocao (trang «Đại "
         "biểu», cột «Kênh liên lạc»); /chuatraloi liệt kê người chưa trả lời, ghi rõ ai "
         "chưa kết nối kênh nhắn tin.\n\n"
         "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
@@ -172,7 +176,22 @@ async def test_the_preview_still_names_everyone_when_ten_or_fewer_cannot_be_reac
     await harness.send(admin.tap(label[:60]))  # a button's label is cut at 60 characters
     names = ", ".join(f"{code} {name}" for code, name in group[1:])
     assert (
-        "Sẽ gửi tới: 1 người.\n\n3 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề "
-        f"nghị gọi điện): {names}."
+        "Sẽ gửi tới: 1 người.\n\n3 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được qua "
+        "tin nhắn; các đồng chí này sẽ thấy thông báo trên trang cá nhân nếu mở trang; đề nghị "
+        f"gọi điện cho những đồng chí cần biết ngay: {names}."
     ) in admin.last_text()
     assert (await harness.services.reports.counts()).overall.by_status[RsvpStatus.ATTENDING] == 1
+
+
+@pytest.mark.parametrize(
+    "config", [load_config(EXAMPLE_CONFIG).config.model_copy(update={"web": None})]
+)
+async def test_with_no_personal_pages_the_preview_says_those_off_chat_will_not_get_it(
+    harness: BotHarness,
+) -> None:
+    await harness.open_invitation("DB003")
+    await compose(harness, "Họp trù bị lúc 14:00.", "Đại biểu chưa trả lời")
+    assert (
+        "Sẽ gửi tới: 1 người.\n\n79 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề "
+        "nghị gọi điện), trong đó có "
+    ) in harness.admin().last_text()

@@ -81,6 +81,12 @@ async def test_every_invitee_preview_counts_as_the_chat_and_names_those_to_phone
     assert text_of(page, "to-call-title").endswith("(75)")
     assert len(re.findall(r'<li><a href="/office/delegates/', page)) == 10
     assert text_of(page, "to-call-more").startswith("và 65 người khác")
+    # Those on no chat read it on their personal page once they open it: said, and the ones to
+    # phone are still named for whoever must know at once.
+    assert text_of(page, "to-call-page") == (
+        "Các đồng chí này sẽ thấy thông báo trên trang cá nhân nếu mở trang; đề nghị gọi điện "
+        "cho những đồng chí cần biết ngay."
+    )
 
 
 async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_report(
