@@ -15,6 +15,7 @@ from tests.harness import BotHarness
 from tests.test_broadcasts import compose
 from tests.test_telegram_flows import buttons
 from tests.test_text_channel import World, text_world
+from tests.web_support import web_for
 
 NEXT = "Trang sau ›"
 
@@ -156,11 +157,56 @@ async def test_the_preview_names_ten_who_cannot_be_reached_counts_the_rest_and_s
         "mở trang; đề nghị gọi điện cho những đồng chí cần biết ngay. Danh sách đầy đủ có trong "
         "tệp báo cáo /baocao (trang «Đại "
         "biểu», cột «Kênh liên lạc»); /chuatraloi liệt kê người chưa trả lời, ghi rõ ai "
-        "chưa kết nối kênh nhắn tin.\n\n"
-        "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
-        "chọn đối tượng khác."
+        "chưa kết nối kênh nhắn tin."
     )
     assert len(harness.admin().messages) == 3  # the prompts, then the preview: one message
+    # Nobody here is on chat, yet every one of them has a personal page: the notice can go
+    # (this test used to pin «Không có ai … Đề nghị chọn đối tượng khác.» under a preview that
+    # promised the page), and it is there on an invitee's page.
+    assert buttons(harness.admin().last_message) == ["📤 Gửi ngay", "🕘 Hẹn giờ gửi", "Hủy"]
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    assert harness.admin().last_text().startswith("📤 Đã xếp thông báo số 1 vào hàng gửi")
+    await harness.tick()
+    web = await web_for(harness.services)
+    try:
+        page = (await web.open("DB006")).text
+    finally:
+        await web.client.aclose()
+    assert '<p class="text" id="notice-1-text">Họp trù bị lúc 14:00.</p>' in page
+
+
+@pytest.mark.parametrize(
+    "config", [load_config(EXAMPLE_CONFIG).config.model_copy(update={"web": None})]
+)
+async def test_with_no_personal_pages_an_audience_no_chat_reaches_cannot_be_sent_to(
+    harness: BotHarness,
+) -> None:
+    await compose(harness, "Họp trù bị lúc 14:00.", "Đại biểu chưa trả lời")
+    assert (
+        harness.admin()
+        .last_text()
+        .endswith(
+            "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
+            "chọn đối tượng khác."
+        )
+    )
+    assert buttons(harness.admin().last_message) == ["Hủy"]
+
+
+async def test_an_audience_with_nobody_in_it_cannot_be_sent_to_even_with_pages(
+    harness: BotHarness,
+) -> None:
+    await compose(harness, "Họp trù bị lúc 14:00.", "Đại biểu không tham dự")
+    assert (
+        harness.admin()
+        .last_text()
+        .endswith(
+            "Sẽ gửi tới: 0 người.\n\n"
+            "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
+            "chọn đối tượng khác."
+        )
+    )
+    assert buttons(harness.admin().last_message) == ["Hủy"]
 
 
 async def test_the_preview_still_names_everyone_when_ten_or_fewer_cannot_be_reached(

@@ -20,6 +20,7 @@ from storage.models import AuditEntry, OutboundMessage
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
+from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -87,6 +88,33 @@ async def test_every_invitee_preview_counts_as_the_chat_and_names_those_to_phone
         "Các đồng chí này sẽ thấy thông báo trên trang cá nhân nếu mở trang; đề nghị gọi điện "
         "cho những đồng chí cần biết ngay."
     )
+
+
+async def test_a_notice_to_an_audience_no_chat_reaches_is_sent_and_read_on_a_personal_page(
+    desk: Desk, harness: BotHarness
+) -> None:
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "no_answer")  # nobody linked yet
+    assert "Sẽ gửi tới: 0 người." in text_of(page, "notice-count")
+    assert 'id="notice-nobody"' not in page and 'id="form-send"' in page
+    listed = await confirm(desk, page, how="now")
+    assert text_of(listed, "flash").startswith("Đã xếp thông báo số 1 vào hàng gửi tới 0 người.")
+    await harness.tick()
+    assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
+    web = await web_for(harness.services)
+    try:
+        mine = (await web.open("DB006")).text
+    finally:
+        await web.client.aclose()
+    assert '<p class="text" id="notice-1-text">Họp trù bị lúc 14:00.</p>' in mine
+
+
+async def test_an_audience_with_nobody_in_it_still_cannot_be_sent_to(desk: Desk) -> None:
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "declined")
+    assert text_of(page, "notice-nobody") == (
+        "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
+        "chọn đối tượng khác."
+    )
+    assert 'id="form-send"' not in page
 
 
 async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_report(
