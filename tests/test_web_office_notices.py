@@ -79,14 +79,26 @@ async def test_every_invitee_preview_counts_as_the_chat_and_names_those_to_phone
         "Sẽ gửi tới: 5 người."
     )
     assert "Họp trù bị lúc 14:00 &amp; 15:00." in text_of(page, "notice-shown")
-    assert text_of(page, "to-call-title").endswith("(75)")
+    assert text_of(page, "to-call-title") == "Không nhận được qua tin nhắn (75)"
     assert len(re.findall(r'<li><a href="/office/delegates/', page)) == 10
     assert text_of(page, "to-call-more").startswith("và 65 người khác")
     # Those on no chat read it on their personal page once they open it: said, and the ones to
     # phone are still named for whoever must know at once.
     assert text_of(page, "to-call-page") == (
-        "Các đồng chí này sẽ thấy thông báo trên trang cá nhân nếu mở trang; đề nghị gọi điện "
-        "cho những đồng chí cần biết ngay."
+        "Các đồng chí này sẽ thấy thông báo khi truy cập trang cá nhân; đề nghị gọi điện cho "
+        "những đồng chí cần biết ngay."
+    )
+
+
+async def test_the_preview_says_those_who_blocked_the_bot_will_see_it_on_their_page(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    await harness.send(harness.fake.block(harness.user_for("DB001").id))
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "attending")
+    assert text_of(page, "notice-blocked") == (
+        "Không gửi được qua tin nhắn tới 1 người đã chặn bot; các đồng chí này sẽ thấy thông "
+        "báo khi truy cập trang cá nhân."
     )
 
 

@@ -681,3 +681,16 @@ async def test_new_marks_only_the_notices_this_browser_has_not_shown_her_page_ye
     cookie = paged.client.cookies.jar
     paths = sorted(c.path for c in cookie if c.name == "tb_seen")
     assert paths == sorted(f"/{paged.tokens[code]}" for code in ("DB006", "DB007"))
+
+
+async def test_the_line_at_the_top_counts_new_notices_in_the_singular_and_the_plural(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thông báo thứ nhất.", "everyone")
+    one = (await paged.open("DB007", lang="en")).text
+    assert '<a href="#notices">A new notice from the office. Read it</a>' in one
+    await send_notice(harness, "Thông báo thứ hai.", "everyone")
+    two = (await paged.open("DB006", lang="en")).text
+    assert '<a href="#notices">2 new notices from the office. Read them</a>' in two
+    vi = (await paged.open("DB008")).text
+    assert '<a href="#notices">Văn phòng có 2 thông báo mới gửi đồng chí: xem thông báo</a>' in vi
