@@ -694,3 +694,25 @@ async def test_the_line_at_the_top_counts_new_notices_in_the_singular_and_the_pl
     assert '<a href="#notices">2 new notices from the office. Read them</a>' in two
     vi = (await paged.open("DB008")).text
     assert '<a href="#notices">Văn phòng có 2 thông báo mới gửi đồng chí: xem thông báo</a>' in vi
+
+
+async def test_an_address_in_a_notice_is_a_link_on_the_page_its_punctuation_and_ampersand_kept(
+    harness: BotHarness, paged: Web
+) -> None:
+    body = (
+        "Tài liệu: https://hoinghi.example.vn/tai-lieu?ky=3&muc=2. Lịch (xem "
+        "https://hoinghi.example.vn/lich), bản đồ «http://bando.example.vn/a_b» <b>!</b>"
+    )
+    await send_notice(harness, body, "everyone")
+    section = notices_section((await paged.open("DB006")).text)
+    docs = "https://hoinghi.example.vn/tai-lieu?ky=3&amp;muc=2"
+    plan = "https://hoinghi.example.vn/lich"
+    where = "http://bando.example.vn/a_b"
+    assert (
+        '<p class="text" id="notice-1-text">Tài liệu: '
+        f'<a href="{docs}" rel="noopener noreferrer">{docs}</a>. Lịch (xem '
+        f'<a href="{plan}" rel="noopener noreferrer">{plan}</a>), bản đồ '
+        f'«<a href="{where}" rel="noopener noreferrer">{where}</a>» &lt;b&gt;!&lt;/b&gt;</p>'
+    ) in section
+    # Only on the page: the chat's copy is the office's words, Telegram makes the links.
+    assert harness.user_for("DB001").last_text().endswith(body)

@@ -52,7 +52,7 @@ from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
-from bot.texts.presenters import deadline_text, notice_body, withdrawn_notice
+from bot.texts.presenters import deadline_text, notice_body_linked, withdrawn_notice
 from handlers.web.attachment import attachment
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import office_routes
@@ -397,13 +397,14 @@ class Site:
             "deadline": deadline_text(catalog, self.config),
             "tasks": view.tasks,
             "drafts": view.drafts,
-            # As the chat shows them (bot.texts.presenters.notice_body); «Mới» for those sent
+            # As the chat shows them, addresses made links as chats do
+            # (bot.texts.presenters.notice_body_linked); «Mới» for those sent
             # after the newest this browser was shown (none shown yet: all are new to it).
             "notices": [
                 {
                     "number": notice.number,
                     "sent_at": notice.sent_at,
-                    "html": notice_body(notice.body),
+                    "html": notice_body_linked(notice.body),
                     "new": seen is None or _microseconds(notice.sent_at) > seen,
                 }
                 for notice in view.notices
