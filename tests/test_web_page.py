@@ -649,11 +649,11 @@ async def test_new_marks_only_the_notices_this_browser_has_not_shown_her_page_ye
     opened = await paged.open("DB006")
     first = opened.text
     assert 'id="notice-1-new"' in first
-    # When the newest notice shown went out, digits only, for her page's path alone.
+    # The numbers shown, for her page's path alone, kept until a week after the meeting ends
+    # (28/5 11:30 + 7 days, from 18/5 09:00: 17 days and 2½ hours).
     token = paged.tokens["DB006"]
-    assert re.fullmatch(
-        rf"tb_seen=\d+; HttpOnly; Max-Age=15552000; Path=/{token}; SameSite=lax",
-        opened.headers["set-cookie"],
+    assert opened.headers["set-cookie"] == (
+        f"tb_seen=1; HttpOnly; Max-Age={17 * 86400 + 9000}; Path=/{token}; SameSite=lax"
     )
     # Said at the top too: the notices come after the invitation, further down.
     assert (
@@ -667,11 +667,15 @@ async def test_new_marks_only_the_notices_this_browser_has_not_shown_her_page_ye
     await send_notice(harness, "Hẹn giờ.", "everyone", when="08:00 19/5")
     harness.clock.advance(timedelta(minutes=5))
     await send_notice(harness, "Gửi ngay.", "everyone")
-    third = (await paged.open("DB006")).text
+    shown = await paged.open("DB006")
+    third = shown.text
     assert re.findall(r'id="notice-(\d+)-new"', third) == ["3"]
+    assert shown.headers["set-cookie"].startswith("tb_seen=1.3; ")
     harness.clock.set(local(2024, 5, 19, 8, 0))
     await harness.tick()
-    fourth = (await paged.open("DB006")).text
+    shown = await paged.open("DB006")
+    fourth = shown.text
+    assert shown.headers["set-cookie"].startswith("tb_seen=1-3; ")
     assert re.findall(r'<article id="notice-(\d+)"', fourth) == ["2", "3", "1"]
     assert re.findall(r'id="notice-(\d+)-new"', fourth) == ["2"]
     # Another person's page in the same browser keeps its own: all of hers are new to it.
@@ -716,3 +720,38 @@ async def test_an_address_in_a_notice_is_a_link_on_the_page_its_punctuation_and_
     ) in section
     # Only on the page: the chat's copy is the office's words, Telegram makes the links.
     assert harness.user_for("DB001").last_text().endswith(body)
+
+
+async def test_a_notice_that_went_out_in_the_same_instant_or_earlier_by_the_clock_is_still_new(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thứ nhất.", "everyone")
+    assert 'id="notice-1-new"' in (await paged.open("DB006")).text
+    # The next one goes out in the same instant (the clock has not moved), then one after the
+    # clock was set back: each is new the first time her page shows it, by its number.
+    await send_notice(harness, "Cùng lúc.", "everyone")
+    assert re.findall(r'id="notice-(\d+)-new"', (await paged.open("DB006")).text) == ["2"]
+    harness.clock.advance(timedelta(hours=-1))
+    await send_notice(harness, "Đồng hồ lùi.", "everyone")
+    assert re.findall(r'id="notice-(\d+)-new"', (await paged.open("DB006")).text) == ["3"]
+    assert "badge" not in (await paged.open("DB006")).text
+
+
+async def test_a_browser_with_the_office_s_cookie_is_not_given_the_seen_notices_cookie(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thứ nhất.", "everyone")
+    staff = await paged.client.get(
+        f"/{paged.tokens['DB006']}", headers={"cookie": "hoinghi_office=phien-cua-van-phong"}
+    )
+    assert 'id="notice-1-new"' in staff.text  # shown as to anyone whose browser never saw it
+    assert "set-cookie" not in staff.headers
+
+
+async def test_the_seen_notices_cookie_lasts_at_least_a_day_after_the_meeting_s_week(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thứ nhất.", "everyone")
+    harness.clock.set(local(2024, 6, 30, 9, 0))  # weeks after the meeting
+    opened = await paged.open("DB006")
+    assert "Max-Age=86400;" in opened.headers["set-cookie"]
