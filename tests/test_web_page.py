@@ -755,3 +755,21 @@ async def test_the_seen_notices_cookie_lasts_at_least_a_day_after_the_meeting_s_
     harness.clock.set(local(2024, 6, 30, 9, 0))  # weeks after the meeting
     opened = await paged.open("DB006")
     assert "Max-Age=86400;" in opened.headers["set-cookie"]
+
+
+async def test_the_newest_five_notices_are_open_and_the_older_ones_fold_away(
+    harness: BotHarness, paged: Web
+) -> None:
+    for n in range(1, 8):
+        await send_notice(harness, f"Thông báo {n}.", "everyone")
+        harness.clock.advance(timedelta(minutes=10))
+    section = notices_section((await paged.open("DB006")).text)
+    opened, folded = section.split('<details id="notices-older"', 1)
+    assert re.findall(r'<article id="notice-(\d+)"', opened) == ["7", "6", "5", "4", "3"]
+    assert re.findall(r'<article id="notice-(\d+)"', folded) == ["2", "1"]
+    # All new to this browser: the folded ones are open too, not to be missed.
+    assert folded.startswith(" open>\n<summary>Các thông báo trước (2)</summary>\n")
+    # Once seen, they fold away.
+    again = notices_section((await paged.open("DB006")).text)
+    assert '<details id="notices-older">\n<summary>Các thông báo trước (2)</summary>\n' in again
+    assert again.endswith("</article>\n</details>\n</section>")
