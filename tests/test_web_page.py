@@ -18,16 +18,17 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.documents.qr import qr_page_svg
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import MessageKind
 from bot.domain.tokens import format_link_code
 from bot.services import Services, build_services
 from bot.services.invitation_files import slips_document
 from bot.texts import load_catalog
 from bot.texts.presenters import when_where
 from storage.files import FileStore
-from storage.models import AuditEntry, Delegate, Rsvp
+from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
 from tests.conftest import EXAMPLE_DELEGATES, local
 from tests.harness import BotHarness
-from tests.test_outbox import linked_answers
+from tests.test_outbox import deliveries, linked_answers, message_status
 from tests.web_support import Web, flash, form_fields, web_for
 
 
@@ -773,3 +774,36 @@ async def test_the_newest_five_notices_are_open_and_the_older_ones_fold_away(
     again = notices_section((await paged.open("DB006")).text)
     assert '<details id="notices-older">\n<summary>Các thông báo trước (2)</summary>\n' in again
     assert again.endswith("</article>\n</details>\n</section>")
+
+
+async def test_a_notice_whose_every_copy_ran_out_on_chat_can_still_be_read_on_her_page(
+    harness: BotHarness, paged: Web
+) -> None:
+    from tests.test_web_office_notices import notice_caught_by_a_stop
+
+    await notice_caught_by_a_stop(harness, "Bot dừng giữa chừng.", sent=0)
+    assert await message_status(harness, MessageKind.BROADCAST) == ["skipped"]
+    assert not harness.user_for("DB001").last_text().endswith("Bot dừng giữa chừng.")
+    section = notices_section((await paged.open("DB001")).text)
+    assert re.findall(r'<article id="notice-(\d+)"', section) == ["1"]
+    assert '<p class="text" id="notice-1-text">Bot dừng giữa chừng.</p>' in section
+    # The audience was those linked: DB006, on no chat, was not in it.
+    assert 'id="notices"' not in (await paged.open("DB006")).text
+
+
+async def test_a_message_of_another_kind_is_no_notice_on_her_page_even_with_a_number(
+    harness: BotHarness, paged: Web
+) -> None:
+    await harness.plan()  # the plan's reminders: the RSVP reminder goes to DB006 too
+    await harness.tick()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        reminders = (
+            await session.scalars(
+                select(OutboundMessage).where(OutboundMessage.kind == MessageKind.RSVP_REMINDER)
+            )
+        ).all()
+        assert reminders
+        for n, reminder in enumerate(reminders, start=90):
+            reminder.number = n  # were a reminder ever numbered, it would still be no notice
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER)
+    assert 'id="notices"' not in (await paged.open("DB006")).text

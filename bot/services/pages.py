@@ -172,15 +172,19 @@ def _her_notices(person: ColumnElement[int]) -> ColumnElement[bool]:
     ``not_linked`` or ``blocked``: the office's list to phone). So a notice cancelled or
     still waiting for its time has no copy for anyone, and one sent before she was on the
     list, or to an audience she was not in, has none for her. A copy skipped because her
-    invitation was withdrawn meanwhile was never hers to read. Reminders and the automatic
-    messages are no notices (``kind``)."""
+    invitation was withdrawn meanwhile was never hers to read. A notice whose every copy ran
+    out on chat (the bot stopped while sending it: SKIPPED, as expired) was still sent by the
+    office to her: the page is where she can still read it. Reminders and the automatic
+    messages are no notices (``kind``), even were one ever numbered."""
     dl, m = DELIVERIES, MESSAGES
     return and_(
         dl.c.delegate_id == person,
         m.c.id == dl.c.message_id,
         m.c.meeting_id == bindparam("meeting_id", type_=Integer),
         m.c.kind == MessageKind.BROADCAST.value,
-        m.c.status.in_([MessageStatus.QUEUED.value, MessageStatus.DONE.value]),
+        m.c.status.in_(
+            [MessageStatus.QUEUED.value, MessageStatus.DONE.value, MessageStatus.SKIPPED.value]
+        ),
         m.c.number.is_not(None),
         or_(
             dl.c.status != DeliveryStatus.SKIPPED.value,
