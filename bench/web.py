@@ -29,6 +29,7 @@ Usage (from the repository root)::
     .venv/bin/python bench/web.py --requests 2000 --rounds 5
     .venv/bin/python bench/web.py cpu               # CPU per page and per post, in process
     .venv/bin/python bench/web.py cpu --profile     # ... and where that CPU goes (cProfile)
+    .venv/bin/python bench/web.py cpu --notices 5   # ... with five notices sent to everyone
     .venv/bin/python bench/web.py checkin           # the desk: lookup and tap, 2,000 invitees
 
 ``cpu`` calls the application directly (no socket, no client) on pages already opened once, as
@@ -80,8 +81,10 @@ _HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf|lang)" value="([^"
 # --- the servers (each in its own process) -------------------------------------------------------
 
 
-async def prepare(db: Path, invitees: int) -> None:
-    """A database with ``invitees`` delegates of the example plan."""
+async def prepare(db: Path, invitees: int, notices: int = 0) -> None:
+    """A database with ``invitees`` delegates of the example plan (and ``notices`` office
+    notices sent to every one of them, each with a copy for each, as the outbox leaves them
+    for invitees on no chat: what a personal page reads its notices from)."""
     from bot.config import load_config
     from bot.domain.clock import ManualClock
     from bot.services import build_services
@@ -96,8 +99,51 @@ async def prepare(db: Path, invitees: int) -> None:
         services = await build_services(config, create_sessionmaker(engine), ManualClock(BENCH_NOW))
         rows = delegate_rows(config, invitees)
         await services.delegates.import_rows(rows, actor="bench")
+        if notices:
+            await add_sent_notices(services, notices)
     finally:
         await engine.dispose()
+
+
+async def add_sent_notices(services: Any, notices: int) -> None:
+    """``notices`` notices to every invitee, sent (a minute apart, before the bench's clock):
+    the message rows and one ``not_linked`` copy per invitee, written as the outbox writes
+    them (one executemany)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select
+
+    from bench.common import add_notice
+    from bot.domain.outbound import DeliveryStatus, MessageStatus
+    from storage.models import Delegate, Delivery
+    from storage.uow import unit_of_work
+
+    ctx = services.ctx
+    async with unit_of_work(ctx.sessions) as session:
+        people = list(
+            await session.scalars(select(Delegate.id).where(Delegate.meeting_id == ctx.meeting_id))
+        )
+        for index in range(notices):
+            at = BENCH_NOW - timedelta(minutes=notices - index)
+            message = await add_notice(
+                session, ctx.meeting_id, f"Thông báo {index + 1}: đổi phòng họp.", at,
+                audience="everyone",
+            )  # fmt: skip
+            message.status, message.queued_at, message.finished_at = MessageStatus.DONE, at, at
+            await session.flush()
+            fixed = {
+                "message_id": message.id,
+                "status": DeliveryStatus.NOT_LINKED.value,
+                "attempts": 0,
+                "parts_sent": 0,
+                "created_at": at,
+                "updated_at": at,
+            }
+            copies = [
+                {**fixed, "delegate_id": person, "recipient": f"delegate:{person}"}
+                for person in people
+            ]
+            await (await session.connection()).execute(insert(Delivery.__table__), copies)
 
 
 async def serve(side: str, port: int, db: Path) -> None:
@@ -201,7 +247,7 @@ async def cpu(args: argparse.Namespace) -> None:
     print(machine())
     with tempfile.TemporaryDirectory(prefix="hoinghi-bench-web-") as folder:
         db = Path(folder) / "web.db"
-        await prepare(db, args.invitees)
+        await prepare(db, args.invitees, args.notices)
         tokens = await tokens_of(db)
         rng = random.Random(args.seed)
         picks = [rng.choice(tokens) for _ in range(args.requests)]
@@ -233,7 +279,10 @@ async def cpu(args: argparse.Namespace) -> None:
             figures[name] = (time.process_time() - started) / len(picks) * 1000
             if profiler is not None:
                 profiler.disable()
-    print(f"{args.invitees:,} invitees, {len(picks):,} requests of each kind, in process")
+    print(
+        f"{args.invitees:,} invitees, {args.notices} notices to each, "
+        f"{len(picks):,} requests of each kind, in process"
+    )
     for name, ms in figures.items():
         print(f"{name:<5} {ms:6.2f} ms CPU a request")
     if profiler is not None:
@@ -926,6 +975,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cpu: where the time goes")
+    parser.add_argument("--notices", type=int, default=0, help="cpu: notices sent to everyone")
     parser.add_argument("--audit", type=int, default=60000, help="dashboard: audit rows")
     parser.add_argument("--only", default="", help="dashboard: the pages whose name has this")
     parser.add_argument("--cpu", action="store_true", help="checkin: CPU a tap, in process")

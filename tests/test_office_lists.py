@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+from bot.config import load_config
 from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
+from tests.conftest import EXAMPLE_CONFIG
 from tests.harness import BotHarness
 from tests.test_broadcasts import compose
 from tests.test_telegram_flows import buttons
 from tests.test_text_channel import World, text_world
+from tests.web_support import web_for
 
 NEXT = "Trang sau ›"
 
@@ -149,14 +152,61 @@ async def test_the_preview_names_ten_who_cannot_be_reached_counts_the_rest_and_s
     names = ", ".join(f"{code} {name}" for code, name in first_ten)
     assert preview.endswith(
         "Sẽ gửi tới: 0 người.\n\n"
-        "80 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề nghị gọi điện), trong đó "
-        f"có {names} và 70 người khác. Danh sách đầy đủ có trong tệp báo cáo /baocao (trang «Đại "
+        "80 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được qua tin nhắn, trong đó "
+        f"có {names} và 70 người khác. Các đồng chí này sẽ thấy thông báo khi truy cập trang cá "
+        "nhân; đề nghị gọi điện cho những đồng chí cần biết ngay. Danh sách đầy đủ có trong "
+        "tệp báo cáo /baocao (trang «Đại "
         "biểu», cột «Kênh liên lạc»); /chuatraloi liệt kê người chưa trả lời, ghi rõ ai "
-        "chưa kết nối kênh nhắn tin.\n\n"
-        "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
-        "chọn đối tượng khác."
+        "chưa kết nối kênh nhắn tin."
     )
     assert len(harness.admin().messages) == 3  # the prompts, then the preview: one message
+    # Nobody here is on chat, yet every one of them has a personal page: the notice can go
+    # (this test used to pin «Không có ai … Đề nghị chọn đối tượng khác.» under a preview that
+    # promised the page), and it is there on an invitee's page.
+    assert buttons(harness.admin().last_message) == ["📤 Gửi ngay", "🕘 Hẹn giờ gửi", "Hủy"]
+    await harness.send(harness.admin().tap("📤 Gửi ngay"))
+    assert harness.admin().last_text().startswith("📤 Đã xếp thông báo số 1 vào hàng gửi")
+    await harness.tick()
+    web = await web_for(harness.services)
+    try:
+        page = (await web.open("DB006")).text
+    finally:
+        await web.client.aclose()
+    assert '<p class="text" id="notice-1-text">Họp trù bị lúc 14:00.</p>' in page
+
+
+@pytest.mark.parametrize(
+    "config", [load_config(EXAMPLE_CONFIG).config.model_copy(update={"web": None})]
+)
+async def test_with_no_personal_pages_an_audience_no_chat_reaches_cannot_be_sent_to(
+    harness: BotHarness,
+) -> None:
+    await compose(harness, "Họp trù bị lúc 14:00.", "Đại biểu chưa trả lời")
+    assert (
+        harness.admin()
+        .last_text()
+        .endswith(
+            "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
+            "chọn đối tượng khác."
+        )
+    )
+    assert buttons(harness.admin().last_message) == ["Hủy"]
+
+
+async def test_an_audience_with_nobody_in_it_cannot_be_sent_to_even_with_pages(
+    harness: BotHarness,
+) -> None:
+    await compose(harness, "Họp trù bị lúc 14:00.", "Đại biểu không tham dự")
+    assert (
+        harness.admin()
+        .last_text()
+        .endswith(
+            "Sẽ gửi tới: 0 người.\n\n"
+            "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
+            "chọn đối tượng khác."
+        )
+    )
+    assert buttons(harness.admin().last_message) == ["Hủy"]
 
 
 async def test_the_preview_still_names_everyone_when_ten_or_fewer_cannot_be_reached(
@@ -171,8 +221,24 @@ async def test_the_preview_still_names_everyone_when_ten_or_fewer_cannot_be_reac
     label = "Lãnh đạo Thành ủy, HĐND, UBND, Ủy ban MTTQ Việt Nam thành phố"
     await harness.send(admin.tap(label[:60]))  # a button's label is cut at 60 characters
     names = ", ".join(f"{code} {name}" for code, name in group[1:])
-    assert (
-        "Sẽ gửi tới: 1 người.\n\n3 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề "
-        f"nghị gọi điện): {names}."
-    ) in admin.last_text()
+    # The names belong to those off chat, not to «cần biết ngay».
+    assert admin.last_text().endswith(
+        "Sẽ gửi tới: 1 người.\n\n3 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được qua "
+        f"tin nhắn: {names}. Các đồng chí này sẽ thấy thông báo khi truy cập trang cá nhân; đề "
+        "nghị gọi điện cho những đồng chí cần biết ngay."
+    )
     assert (await harness.services.reports.counts()).overall.by_status[RsvpStatus.ATTENDING] == 1
+
+
+@pytest.mark.parametrize(
+    "config", [load_config(EXAMPLE_CONFIG).config.model_copy(update={"web": None})]
+)
+async def test_with_no_personal_pages_the_preview_says_those_off_chat_will_not_get_it(
+    harness: BotHarness,
+) -> None:
+    await harness.open_invitation("DB003")
+    await compose(harness, "Họp trù bị lúc 14:00.", "Đại biểu chưa trả lời")
+    assert (
+        "Sẽ gửi tới: 1 người.\n\n79 đại biểu chưa kết nối kênh nhắn tin nên sẽ không nhận được (đề "
+        "nghị gọi điện), trong đó có "
+    ) in harness.admin().last_text()

@@ -20,6 +20,7 @@ from storage.models import AuditEntry, OutboundMessage
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
+from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -78,9 +79,54 @@ async def test_every_invitee_preview_counts_as_the_chat_and_names_those_to_phone
         "Sẽ gửi tới: 5 người."
     )
     assert "Họp trù bị lúc 14:00 &amp; 15:00." in text_of(page, "notice-shown")
-    assert text_of(page, "to-call-title").endswith("(75)")
+    assert text_of(page, "to-call-title") == "Không nhận được qua tin nhắn (75)"
     assert len(re.findall(r'<li><a href="/office/delegates/', page)) == 10
     assert text_of(page, "to-call-more").startswith("và 65 người khác")
+    # Those on no chat read it on their personal page once they open it: said, and the ones to
+    # phone are still named for whoever must know at once.
+    assert text_of(page, "to-call-page") == (
+        "Các đồng chí này sẽ thấy thông báo khi truy cập trang cá nhân; đề nghị gọi điện cho "
+        "những đồng chí cần biết ngay."
+    )
+
+
+async def test_the_preview_says_those_who_blocked_the_bot_will_see_it_on_their_page(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await linked_answers(harness)
+    await harness.send(harness.fake.block(harness.user_for("DB001").id))
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "attending")
+    assert text_of(page, "notice-blocked") == (
+        "Không gửi được qua tin nhắn tới 1 người đã chặn bot; các đồng chí này sẽ thấy thông "
+        "báo khi truy cập trang cá nhân."
+    )
+
+
+async def test_a_notice_to_an_audience_no_chat_reaches_is_sent_and_read_on_a_personal_page(
+    desk: Desk, harness: BotHarness
+) -> None:
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "no_answer")  # nobody linked yet
+    assert "Sẽ gửi tới: 0 người." in text_of(page, "notice-count")
+    assert 'id="notice-nobody"' not in page and 'id="form-send"' in page
+    listed = await confirm(desk, page, how="now")
+    assert text_of(listed, "flash").startswith("Đã xếp thông báo số 1 vào hàng gửi tới 0 người.")
+    await harness.tick()
+    assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
+    web = await web_for(harness.services)
+    try:
+        mine = (await web.open("DB006")).text
+    finally:
+        await web.client.aclose()
+    assert '<p class="text" id="notice-1-text">Họp trù bị lúc 14:00.</p>' in mine
+
+
+async def test_an_audience_with_nobody_in_it_still_cannot_be_sent_to(desk: Desk) -> None:
+    page = await preview(desk, "Họp trù bị lúc 14:00.", "declined")
+    assert text_of(page, "notice-nobody") == (
+        "Không có ai trong đối tượng này nhận được thông báo qua tin nhắn của bot. Đề nghị "
+        "chọn đối tượng khác."
+    )
+    assert 'id="form-send"' not in page
 
 
 async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_report(

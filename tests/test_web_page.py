@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import segno
@@ -18,15 +18,17 @@ from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.documents.qr import qr_page_svg
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import MessageKind
 from bot.domain.tokens import format_link_code
 from bot.services import Services, build_services
 from bot.services.invitation_files import slips_document
 from bot.texts import load_catalog
 from bot.texts.presenters import when_where
 from storage.files import FileStore
-from storage.models import AuditEntry, Delegate, Rsvp
+from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
 from tests.conftest import EXAMPLE_DELEGATES, local
 from tests.harness import BotHarness
+from tests.test_outbox import deliveries, linked_answers, message_status
 from tests.web_support import Web, flash, form_fields, web_for
 
 
@@ -491,3 +493,317 @@ async def test_each_persons_page_shows_the_qr_of_her_own_link_when_the_qrs_are_k
         for code in ("DB001", "DB002"):
             html = (await web.open(code)).text
             assert desk_modules(html) == symbol_of(f"http://testserver/{links[code].token}")
+
+
+# --- the office's notices on the page ------------------------------------------------------------
+
+
+async def send_notice(harness: BotHarness, body: str, audience: str, when: str = "") -> int:
+    """The office confirms a notice to ``audience`` (at ``when``, typed as the chat reads it,
+    else now) and the outbox takes what is due; the notice's number."""
+    office = harness.services.access.local_operator()
+    broadcasts = harness.services.broadcasts
+    draft = await broadcasts.start(office)
+    assert draft.message_id is not None
+    await broadcasts.accept_text(office, body)
+    await broadcasts.choose_audience(office, draft.message_id, audience)
+    if when:
+        sent = await broadcasts.schedule(office, draft.message_id, when)
+    else:
+        sent = await broadcasts.send_now(office, draft.message_id)
+    assert sent.number is not None, sent
+    await harness.tick()
+    return sent.number
+
+
+def notices_section(html: str) -> str:
+    """The page's «Thông báo của Văn phòng» section, as served ("" when there is none)."""
+    match = re.search(r'<section id="notices".*?</section>', html, re.S)
+    return match.group(0) if match else ""
+
+
+@pytest.fixture
+async def paged(harness: BotHarness) -> AsyncIterator[Web]:
+    """The pages of the harness's bot: five invitees linked on Telegram (two attend, one sends
+    a substitute, DB004 declines, one is silent), the other 75 on no chat."""
+    await linked_answers(harness)
+    web = await web_for(harness.services)
+    yield web
+    await web.client.aclose()
+
+
+async def test_a_page_shows_the_notices_she_was_sent_newest_first_escaped_as_in_chat(
+    harness: BotHarness, paged: Web
+) -> None:
+    await paged.open("DB006")  # on no chat: her page is all she reads
+    await send_notice(harness, "Đổi phòng họp: Hội trường tầng 3.", "everyone")
+    harness.clock.advance(timedelta(minutes=90))
+    await send_notice(
+        harness, "Đề nghị mang theo <giấy mời> & thẻ đại biểu.\nXin cảm ơn.", "everyone"
+    )
+    page = await paged.open("DB006")
+    assert notices_section(page.text) == (
+        '<section id="notices" aria-labelledby="notices-title">\n'
+        '<h2 id="notices-title">Thông báo của Văn phòng</h2>\n'
+        '<article id="notice-2" class="card notice new">\n'
+        '<h3>Thông báo số 2 <span class="badge" id="notice-2-new">Mới</span></h3>\n'
+        '<p class="muted" id="notice-2-sent">Gửi lúc 10:30, 18/5</p>\n'
+        '<p class="text" id="notice-2-text">Đề nghị mang theo &lt;giấy mời&gt; &amp; thẻ đại biểu.'
+        "\nXin cảm ơn.</p>\n"
+        "</article>\n"
+        '<article id="notice-1" class="card notice new">\n'
+        '<h3>Thông báo số 1 <span class="badge" id="notice-1-new">Mới</span></h3>\n'
+        '<p class="muted" id="notice-1-sent">Gửi lúc 09:00, 18/5</p>\n'
+        '<p class="text" id="notice-1-text">Đổi phòng họp: Hội trường tầng 3.</p>\n'
+        "</article>\n"
+        "</section>"
+    )
+    # The words are the chat's own: what DB001 read on Telegram, under the office's header.
+    chat = harness.user_for("DB001").last_text()
+    assert chat.endswith("Đề nghị mang theo <giấy mời> & thẻ đại biểu.\nXin cảm ơn.")
+    assert 'id="notice-2"' in (await paged.open("DB001")).text  # linked: on her page too
+
+
+async def test_only_the_notices_whose_audience_she_was_in_are_on_her_page(
+    harness: BotHarness, paged: Web
+) -> None:
+    await harness.plan()  # the plan's reminders: the RSVP reminder goes to DB006 too
+    await harness.tick()
+    # A reminder or the plan's automatic messages are no notices of the office.
+    assert 'id="notices"' not in (await paged.open("DB006")).text
+    await send_notice(harness, "Chỉ gửi người đã liên kết.", "linked")
+    await send_notice(harness, "Gửi người không tham dự.", "declined")
+    await send_notice(harness, "Gửi người chưa trả lời.", "no_answer")
+    page = (await paged.open("DB006")).text
+    section = notices_section(page)
+    assert re.findall(r'<article id="notice-(\d+)"', section) == ["3"]
+    assert "Gửi người chưa trả lời." in section
+    assert "Chỉ gửi người đã liên kết." not in page and "không tham dự." not in page
+    declined = notices_section((await paged.open("DB004")).text)
+    assert re.findall(r'<article id="notice-(\d+)"', declined) == ["2", "1"]
+
+
+async def test_a_notice_still_waiting_for_its_time_or_cancelled_is_not_on_the_page(
+    harness: BotHarness, paged: Web
+) -> None:
+    office = harness.services.access.local_operator()
+    await send_notice(harness, "Hẹn gửi sáng 27/5.", "everyone", when="07:00 27/5")
+    cancelled = await send_notice(harness, "Sẽ bị hủy.", "everyone", when="08:00 27/5")
+    unsent = await harness.services.broadcasts.start(office)  # a draft never confirmed
+    await harness.services.broadcasts.accept_text(office, "Bản nháp chưa gửi.")
+    assert unsent.message_id is not None
+    listed = await harness.services.broadcasts.recent(office)
+    (to_cancel,) = [item.id for item in listed if item.number == cancelled]
+    await harness.services.broadcasts.cancel(office, to_cancel)
+    harness.clock.set(local(2024, 5, 27, 6, 59))
+    await harness.tick()
+    assert 'id="notices"' not in (await paged.open("DB006")).text
+    harness.clock.set(local(2024, 5, 27, 7, 0))
+    await harness.tick()
+    section = notices_section((await paged.open("DB006")).text)
+    assert re.findall(r'<article id="notice-(\d+)"', section) == ["1"]
+    assert "Gửi lúc 07:00, 27/5" in section
+    harness.clock.set(local(2024, 5, 27, 8, 0))  # the cancelled one's time
+    await harness.tick()
+    section = notices_section((await paged.open("DB006")).text)
+    assert re.findall(r'<article id="notice-(\d+)"', section) == ["1"]
+    assert "Sẽ bị hủy." not in section and "Bản nháp" not in section
+
+
+async def test_a_withdrawn_invitee_sees_no_notice_and_none_sent_while_she_was_withdrawn(
+    harness: BotHarness, paged: Web
+) -> None:
+    office = harness.services.access.local_operator()
+    await send_notice(harness, "Trước khi rút giấy mời.", "everyone")
+    await harness.services.withdrawals.withdraw(office, "DB006", "Mời nhầm")
+    page = (await paged.open("DB006")).text
+    assert 'id="withdrawn-notice"' in page and 'id="notices"' not in page
+    await send_notice(harness, "Trong khi đã rút giấy mời.", "everyone")
+    assert 'id="notices"' not in (await paged.open("DB006")).text
+    await harness.services.withdrawals.reinvite(office, "DB006")
+    section = notices_section((await paged.open("DB006")).text)
+    assert re.findall(r'<article id="notice-(\d+)"', section) == ["1"]
+
+
+async def test_a_notice_queued_for_her_but_not_sent_for_her_withdrawal_stays_off_her_page(
+    harness: BotHarness, paged: Web
+) -> None:
+    office = harness.services.access.local_operator()
+    draft = await harness.services.broadcasts.start(office)
+    assert draft.message_id is not None
+    await harness.services.broadcasts.accept_text(office, "Đã xếp hàng gửi.")
+    await harness.services.broadcasts.choose_audience(office, draft.message_id, "everyone")
+    await harness.services.broadcasts.send_now(office, draft.message_id)
+    await harness.outbox.queue_due()  # her copy is waiting in the outbox
+    await harness.services.withdrawals.withdraw(office, "DB001")
+    await harness.tick()  # not sent to her: skipped, as withdrawn
+    assert not harness.user_for("DB001").last_text().endswith("Đã xếp hàng gửi.")
+    await harness.services.withdrawals.reinvite(office, "DB001")
+    assert 'id="notices"' not in (await paged.open("DB001")).text
+    assert 'id="notice-1"' in (await paged.open("DB002")).text
+
+
+async def test_new_marks_only_the_notices_this_browser_has_not_shown_her_page_yet(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thông báo thứ nhất.", "everyone")
+    opened = await paged.open("DB006")
+    first = opened.text
+    assert 'id="notice-1-new"' in first
+    # The numbers shown, for her page's path alone, kept until a week after the meeting ends
+    # (28/5 11:30 + 7 days, from 18/5 09:00: 17 days and 2½ hours).
+    token = paged.tokens["DB006"]
+    assert opened.headers["set-cookie"] == (
+        f"tb_seen=1; HttpOnly; Max-Age={17 * 86400 + 9000}; Path=/{token}; SameSite=lax"
+    )
+    # Said at the top too: the notices come after the invitation, further down.
+    assert (
+        '<p class="text flash" id="notices-new"><a href="#notices">'
+        "Văn phòng có 1 thông báo mới gửi đồng chí: xem thông báo</a></p>"
+    ) in first
+    again = (await paged.open("DB006")).text
+    assert 'id="notice-1"' in again and "badge" not in again and "notices-new" not in again
+    # A notice confirmed earlier for a later time goes out after one sent since: it is new
+    # when it comes, though its number is lower.
+    await send_notice(harness, "Hẹn giờ.", "everyone", when="08:00 19/5")
+    harness.clock.advance(timedelta(minutes=5))
+    await send_notice(harness, "Gửi ngay.", "everyone")
+    shown = await paged.open("DB006")
+    third = shown.text
+    assert re.findall(r'id="notice-(\d+)-new"', third) == ["3"]
+    assert shown.headers["set-cookie"].startswith("tb_seen=1.3; ")
+    harness.clock.set(local(2024, 5, 19, 8, 0))
+    await harness.tick()
+    shown = await paged.open("DB006")
+    fourth = shown.text
+    assert shown.headers["set-cookie"].startswith("tb_seen=1-3; ")
+    assert re.findall(r'<article id="notice-(\d+)"', fourth) == ["2", "3", "1"]
+    assert re.findall(r'id="notice-(\d+)-new"', fourth) == ["2"]
+    # Another person's page in the same browser keeps its own: all of hers are new to it.
+    other = (await paged.open("DB007")).text
+    assert re.findall(r'id="notice-(\d+)-new"', other) == ["2", "3", "1"]
+    # The mark is the browser's: the page wrote nothing to show it.
+    cookie = paged.client.cookies.jar
+    paths = sorted(c.path for c in cookie if c.name == "tb_seen")
+    assert paths == sorted(f"/{paged.tokens[code]}" for code in ("DB006", "DB007"))
+
+
+async def test_the_line_at_the_top_counts_new_notices_in_the_singular_and_the_plural(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thông báo thứ nhất.", "everyone")
+    one = (await paged.open("DB007", lang="en")).text
+    assert '<a href="#notices">A new notice from the office. Read it</a>' in one
+    await send_notice(harness, "Thông báo thứ hai.", "everyone")
+    two = (await paged.open("DB006", lang="en")).text
+    assert '<a href="#notices">2 new notices from the office. Read them</a>' in two
+    vi = (await paged.open("DB008")).text
+    assert '<a href="#notices">Văn phòng có 2 thông báo mới gửi đồng chí: xem thông báo</a>' in vi
+
+
+async def test_an_address_in_a_notice_is_a_link_on_the_page_its_punctuation_and_ampersand_kept(
+    harness: BotHarness, paged: Web
+) -> None:
+    body = (
+        "Tài liệu: https://hoinghi.example.vn/tai-lieu?ky=3&muc=2. Lịch (xem "
+        "https://hoinghi.example.vn/lich), bản đồ «http://bando.example.vn/a_b» <b>!</b>"
+    )
+    await send_notice(harness, body, "everyone")
+    section = notices_section((await paged.open("DB006")).text)
+    docs = "https://hoinghi.example.vn/tai-lieu?ky=3&amp;muc=2"
+    plan = "https://hoinghi.example.vn/lich"
+    where = "http://bando.example.vn/a_b"
+    assert (
+        '<p class="text" id="notice-1-text">Tài liệu: '
+        f'<a href="{docs}" rel="noopener noreferrer">{docs}</a>. Lịch (xem '
+        f'<a href="{plan}" rel="noopener noreferrer">{plan}</a>), bản đồ '
+        f'«<a href="{where}" rel="noopener noreferrer">{where}</a>» &lt;b&gt;!&lt;/b&gt;</p>'
+    ) in section
+    # Only on the page: the chat's copy is the office's words, Telegram makes the links.
+    assert harness.user_for("DB001").last_text().endswith(body)
+
+
+async def test_a_notice_that_went_out_in_the_same_instant_or_earlier_by_the_clock_is_still_new(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thứ nhất.", "everyone")
+    assert 'id="notice-1-new"' in (await paged.open("DB006")).text
+    # The next one goes out in the same instant (the clock has not moved), then one after the
+    # clock was set back: each is new the first time her page shows it, by its number.
+    await send_notice(harness, "Cùng lúc.", "everyone")
+    assert re.findall(r'id="notice-(\d+)-new"', (await paged.open("DB006")).text) == ["2"]
+    harness.clock.advance(timedelta(hours=-1))
+    await send_notice(harness, "Đồng hồ lùi.", "everyone")
+    assert re.findall(r'id="notice-(\d+)-new"', (await paged.open("DB006")).text) == ["3"]
+    assert "badge" not in (await paged.open("DB006")).text
+
+
+async def test_a_browser_with_the_office_s_cookie_is_not_given_the_seen_notices_cookie(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thứ nhất.", "everyone")
+    staff = await paged.client.get(
+        f"/{paged.tokens['DB006']}", headers={"cookie": "hoinghi_office=phien-cua-van-phong"}
+    )
+    assert 'id="notice-1-new"' in staff.text  # shown as to anyone whose browser never saw it
+    assert "set-cookie" not in staff.headers
+
+
+async def test_the_seen_notices_cookie_lasts_at_least_a_day_after_the_meeting_s_week(
+    harness: BotHarness, paged: Web
+) -> None:
+    await send_notice(harness, "Thứ nhất.", "everyone")
+    harness.clock.set(local(2024, 6, 30, 9, 0))  # weeks after the meeting
+    opened = await paged.open("DB006")
+    assert "Max-Age=86400;" in opened.headers["set-cookie"]
+
+
+async def test_the_newest_five_notices_are_open_and_the_older_ones_fold_away(
+    harness: BotHarness, paged: Web
+) -> None:
+    for n in range(1, 8):
+        await send_notice(harness, f"Thông báo {n}.", "everyone")
+        harness.clock.advance(timedelta(minutes=10))
+    section = notices_section((await paged.open("DB006")).text)
+    opened, folded = section.split('<details id="notices-older"', 1)
+    assert re.findall(r'<article id="notice-(\d+)"', opened) == ["7", "6", "5", "4", "3"]
+    assert re.findall(r'<article id="notice-(\d+)"', folded) == ["2", "1"]
+    # All new to this browser: the folded ones are open too, not to be missed.
+    assert folded.startswith(" open>\n<summary>Các thông báo trước (2)</summary>\n")
+    # Once seen, they fold away.
+    again = notices_section((await paged.open("DB006")).text)
+    assert '<details id="notices-older">\n<summary>Các thông báo trước (2)</summary>\n' in again
+    assert again.endswith("</article>\n</details>\n</section>")
+
+
+async def test_a_notice_whose_every_copy_ran_out_on_chat_can_still_be_read_on_her_page(
+    harness: BotHarness, paged: Web
+) -> None:
+    from tests.test_web_office_notices import notice_caught_by_a_stop
+
+    await notice_caught_by_a_stop(harness, "Bot dừng giữa chừng.", sent=0)
+    assert await message_status(harness, MessageKind.BROADCAST) == ["skipped"]
+    assert not harness.user_for("DB001").last_text().endswith("Bot dừng giữa chừng.")
+    section = notices_section((await paged.open("DB001")).text)
+    assert re.findall(r'<article id="notice-(\d+)"', section) == ["1"]
+    assert '<p class="text" id="notice-1-text">Bot dừng giữa chừng.</p>' in section
+    # The audience was those linked: DB006, on no chat, was not in it.
+    assert 'id="notices"' not in (await paged.open("DB006")).text
+
+
+async def test_a_message_of_another_kind_is_no_notice_on_her_page_even_with_a_number(
+    harness: BotHarness, paged: Web
+) -> None:
+    await harness.plan()  # the plan's reminders: the RSVP reminder goes to DB006 too
+    await harness.tick()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        reminders = (
+            await session.scalars(
+                select(OutboundMessage).where(OutboundMessage.kind == MessageKind.RSVP_REMINDER)
+            )
+        ).all()
+        assert reminders
+        for n, reminder in enumerate(reminders, start=90):
+            reminder.number = n  # were a reminder ever numbered, it would still be no notice
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER)
+    assert 'id="notices"' not in (await paged.open("DB006")).text

@@ -246,19 +246,24 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
             reachable=reach.reachable,
         ),
     ]
+    # Where invitees have personal pages, those no chat reaches read the notice there once
+    # they open it (bot.services.pages): said, while the ones to phone are still named.
+    page = "_page" if config.web is not None else ""
     if reach.blocked:
-        lines.append(catalog.html("broadcast.preview_blocked", blocked=reach.blocked))
+        lines.append(catalog.html(f"broadcast.preview_blocked{page}", blocked=reach.blocked))
     if reach.not_linked:
         names = ", ".join(f"{code} {name}" for code, name in reach.first_not_linked)
         more = reach.not_linked - len(reach.first_not_linked)
         if not more:
             lines.append(
-                catalog.html("broadcast.preview_not_linked", count=reach.not_linked, names=names)
+                catalog.html(
+                    f"broadcast.preview_not_linked{page}", count=reach.not_linked, names=names
+                )
             )
         else:  # the first few by name, the rest counted: a preview is one message to read
             lines.append(
                 catalog.html(
-                    "broadcast.preview_not_linked_more",
+                    f"broadcast.preview_not_linked_more{page}",
                     count=reach.not_linked,
                     names=names,
                     more=more,

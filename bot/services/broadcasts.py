@@ -215,7 +215,14 @@ class BroadcastService:
             draft.audience = audience
             draft.draft_step = DraftStep.CONFIRM
             reach = await self._reach(session, audience)
-            step = BroadcastStep.PREVIEW if reach.reachable else BroadcastStep.NO_RECIPIENTS
+            # Where invitees have personal pages, a notice to people no chat reaches still
+            # reaches them: it shows on their page (bot.services.pages) and the outbox reports
+            # it DONE with the list to phone. Only an empty audience, or one no chat reaches
+            # when there are no pages, has nobody to send it to.
+            paged = self._ctx.config.web is not None and (reach.blocked or reach.not_linked)
+            step = (
+                BroadcastStep.PREVIEW if reach.reachable or paged else BroadcastStep.NO_RECIPIENTS
+            )
             return BroadcastResult(
                 step, message_id=draft.id, body=draft.body, audience=audience, reach=reach
             )

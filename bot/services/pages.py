@@ -1,12 +1,13 @@
-"""What a personal page shows, read in one or two statements without a writing transaction.
+"""What a personal page shows, read in a few statements without a writing transaction.
 
 A page is opened far more often than anything on it changes: every view used to read the
 person, the answer, the tasks and the drafts through a dozen ORM statements, each in a
 transaction that took SQLite's writer's lock. Here an already-opened page is read with Core
 selects in one read-only transaction (:func:`storage.uow.reading`): the person, the invitation
 and the answer in one statement; the tasks, the deliverables, the drafts, their versions and
-their threads in a second, only for a person who has any. The rows become plain frozen values.
-Anything else (a first view, a wrong token) is
+their threads in a second, only for a person who has any; the office's notices she was sent
+in a third, only once there is one. The rows become plain frozen values. Anything else (a
+first view, a wrong token) is
 :meth:`bot.services.invitations.InvitationService.open_page`'s, which writes.
 
 Nothing is kept between views: each reads the database as it is (an answer just given, a
@@ -34,6 +35,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     exists,
+    func,
     literal,
     null,
     or_,
@@ -46,6 +48,7 @@ from sqlalchemy.types import TypeEngine
 from bot.config import Meeting
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
+from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, is_overdue
 from bot.domain.tokens import looks_like_token
@@ -57,9 +60,11 @@ from storage.base import UTCDateTime
 from storage.models import (
     ChannelIdentity,
     Delegate,
+    Delivery,
     DraftComment,
     DraftVersion,
     Invitation,
+    OutboundMessage,
     Rsvp,
     SpeechAssignment,
     Task,
@@ -119,6 +124,16 @@ class PageDraft:
 
 
 @dataclass(frozen=True)
+class PageNotice:
+    """A notice of the office the person was sent (or would have been, had a chat reached
+    her): its number, when it went out, and the office's words as typed."""
+
+    number: int
+    sent_at: datetime
+    body: str
+
+
+@dataclass(frozen=True)
 class PageView:
     """An opened personal page: whose it is, the account it acts as, what it shows."""
 
@@ -128,6 +143,7 @@ class PageView:
     tasks: tuple[PageTask, ...] = ()
     drafts: tuple[PageDraft, ...] = ()
     link_code: str = ""  # the personal code (canonical), typed where no link carries the token
+    notices: tuple[PageNotice, ...] = ()  # the office's notices she was sent, newest first
 
 
 def _table(model: Any) -> Table:
@@ -144,6 +160,8 @@ TASKS = _table(Task)
 TASK_ASSIGNMENTS = _table(TaskAssignment)
 EVIDENCE = _table(TaskEvidence)
 SPEECHES = _table(SpeechAssignment)
+DELIVERIES = _table(Delivery)
+MESSAGES = _table(OutboundMessage)
 VERSIONS = _table(DraftVersion)
 COMMENTS = _table(DraftComment)
 
@@ -153,6 +171,47 @@ def _shown_speech(s: Any) -> ColumnElement[bool]:
     (kept for her to read, marked as withdrawn)."""
     sent = VERSIONS.alias("sent")  # its own name: the versions part reads VERSIONS too
     return or_(s.c.withdrawn_at.is_(None), exists().where(sent.c.assignment_id == s.c.id))
+
+
+def _her_notices(person: ColumnElement[int]) -> ColumnElement[bool]:
+    """The office's notices that went out with a copy for ``person``.
+
+    Who was in a notice's audience is what the outbox wrote when the notice fell due: one
+    delivery row for everyone its audience named then, those no chat reaches included (as
+    ``not_linked`` or ``blocked``: the office's list to phone). So a notice cancelled or
+    still waiting for its time has no copy for anyone, and one sent before she was on the
+    list, or to an audience she was not in, has none for her. A copy skipped because her
+    invitation was withdrawn meanwhile was never hers to read. A notice whose every copy ran
+    out on chat (the bot stopped while sending it: SKIPPED, as expired) was still sent by the
+    office to her: the page is where she can still read it. Reminders and the automatic
+    messages are no notices (``kind``), even were one ever numbered."""
+    dl, m = DELIVERIES, MESSAGES
+    return and_(
+        dl.c.delegate_id == person,
+        m.c.id == dl.c.message_id,
+        m.c.meeting_id == bindparam("meeting_id", type_=Integer),
+        m.c.kind == MessageKind.BROADCAST.value,
+        m.c.status.in_(
+            [MessageStatus.QUEUED.value, MessageStatus.DONE.value, MessageStatus.SKIPPED.value]
+        ),
+        m.c.number.is_not(None),
+        or_(
+            dl.c.status != DeliveryStatus.SKIPPED.value,
+            func.coalesce(dl.c.last_error, "") != SkipReason.WITHDRAWN.value,
+        ),
+    )
+
+
+def _notices_statement() -> Select[Any]:
+    """The person's notices, newest first (by when they went out, then by number)."""
+    m = MESSAGES
+    sent_at = func.coalesce(m.c.queued_at, m.c.due_at)
+    return (
+        select(m.c.number, sent_at.label("sent_at"), m.c.body)
+        .select_from(DELIVERIES.join(m, m.c.id == DELIVERIES.c.message_id))
+        .where(_her_notices(bindparam("person_id", type_=Integer)))
+        .order_by(sent_at.desc(), m.c.number.desc())
+    )
 
 
 def _person_statement() -> Select[Any]:
@@ -196,6 +255,7 @@ def _person_statement() -> Select[Any]:
                 _shown_speech(SPEECHES),
             )
             .label("has_drafts"),
+            exists().where(_her_notices(d.c.id)).label("has_notices"),
         )
         .select_from(i.join(d, d.c.id == i.c.delegate_id).join(r, r.c.delegate_id == d.c.id))
         .where(i.c.token == bindparam("token", type_=String), i.c.revoked_at.is_(None))
@@ -328,6 +388,7 @@ def _details_statement() -> Any:
 
 PERSON = _person_statement()
 DETAILS = _details_statement()
+NOTICES = _notices_statement()
 
 
 class DeskPass(StrEnum):
@@ -378,17 +439,23 @@ class PageService:
         now = self._ctx.clock.now()
         values = {"token": token, "channel": channel, "meeting_id": self._ctx.meeting_id}
 
-        def read(connection: Connection) -> tuple[Any, Sequence[Any]]:
+        def read(connection: Connection) -> tuple[Any, Sequence[Any], Sequence[Any]]:
             row = connection.execute(PERSON, values).first()
             if row is None or not row.opened:
-                return None, ()  # for open_page
-            if not (details and (row.has_tasks or row.has_drafts)):
-                return row, ()
-            return row, connection.execute(
-                DETAILS, {"person_id": row.id, "meeting_id": values["meeting_id"]}
-            ).all()
+                return None, (), ()  # for open_page
+            if not details:
+                return row, (), ()
+            asked = {"person_id": row.id, "meeting_id": values["meeting_id"]}
+            rows: Sequence[Any] = ()
+            if row.has_tasks or row.has_drafts:
+                rows = connection.execute(DETAILS, asked).all()
+            notices: Sequence[Any] = ()
+            # A withdrawn invitation reads no notice: the office's words are for its invitees.
+            if row.has_notices and row.withdrawn_at is None:
+                notices = connection.execute(NOTICES, asked).all()
+            return row, rows, notices
 
-        row, rows = await reading(self._ctx.sessions, read)
+        row, rows, notices = await reading(self._ctx.sessions, read)
         if row is None or not hmac.compare_digest(row.token, token):
             return None
         delegate = DelegateView(
@@ -411,7 +478,10 @@ class PageService:
         )
         account = page_account(channel, row.id, row.full_name)
         tasks, drafts = self._details(rows, now) if rows else ((), ())
-        return PageView(account, delegate, rsvp, tasks, drafts, link_code=row.link_code)
+        return PageView(
+            account, delegate, rsvp, tasks, drafts, link_code=row.link_code,
+            notices=tuple(PageNotice(n.number, n.sent_at, n.body or "") for n in notices),
+        )  # fmt: skip
 
     def _details(
         self, rows: Sequence[Any], now: datetime

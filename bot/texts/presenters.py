@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -105,7 +106,41 @@ def meeting_details(catalog: Catalog, config: Config) -> Html:
 
 def broadcast_html(catalog: Catalog, office: str, body: str) -> Html:
     """An office broadcast as delegates see it: the office's words, escaped, under a header."""
-    return catalog.html("broadcast.text", office=office, body=Html(html.escape(body, quote=False)))
+    return catalog.html("broadcast.text", office=office, body=notice_body(body))
+
+
+def notice_body(body: str) -> Html:
+    """A notice's words as the chat and the personal page both show them: what the office
+    typed, escaped (its line breaks kept), never read as markup."""
+    return Html(html.escape(body, quote=False))
+
+
+# An address typed in a notice: up to a space, a quote or an angle bracket; what ends a sentence
+# around it (a full stop, a closing bracket or quote) is the sentence's, not the address's.
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_URL_TAIL = ".,;:!?)]}»”’…"
+
+
+def notice_body_linked(body: str) -> Html:
+    """A notice's words for the personal page: as :func:`notice_body`, each http(s) address a
+    link (Telegram and Zalo make them clickable; a page shows plain text otherwise). Each piece
+    is escaped on its own, so an ``&`` in an address is ``&amp;`` in its href and its text."""
+    out: list[str] = []
+    start = 0
+    for match in _URL.finditer(body):
+        url = match.group(0)
+        while url and url[-1] in _URL_TAIL and not (url[-1] == ")" and "(" in url):
+            url = url[:-1]
+        if url.endswith("://"):
+            continue  # nothing but the scheme
+        out.append(html.escape(body[start : match.start()], quote=False))
+        out.append(
+            f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">'
+            f"{html.escape(url, quote=False)}</a>"
+        )
+        start = match.start() + len(url)
+    out.append(html.escape(body[start:], quote=False))
+    return Html("".join(out))
 
 
 def audience_label(catalog: Catalog, config: Config, audience: str) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,11 +52,12 @@ from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
-from bot.texts.presenters import deadline_text, withdrawn_notice
+from bot.texts.presenters import deadline_text, notice_body_linked, withdrawn_notice
 from handlers.web.attachment import attachment
 from handlers.web.flash import Flash, Flashes
+from handlers.web.office.app import COOKIE as OFFICE_COOKIE
 from handlers.web.office.app import office_routes
-from handlers.web.office.checkin import DeskPages, desk_pages_of
+from handlers.web.office.checkin import DESK_COOKIE, DeskPages, desk_pages_of
 from handlers.web.probes import Probes
 from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
 from handlers.web.static import Static
@@ -80,6 +82,44 @@ HERE = Path(__file__).parent
 ICS_MIME = "text/calendar"
 MAX_HOOK_BODY = 1024 * 1024  # a webhook's request, at most
 WEBHOOK_ROUTE = "(webhook)"  # the metrics' route label of every webhook
+
+# The numbers of the notices a browser was shown on a personal page, as compact ranges
+# ("1-7.9"): any other is marked «Mới» (Site._remember_notices). By number, not by when they
+# went out: two notices queued in the same instant, or a clock set back, lose none.
+SEEN_NOTICES_COOKIE = "tb_seen"
+SEEN_NOTICES_KEPT = timedelta(days=7)  # past the meeting's end: read back in the days after
+SEEN_NOTICES_LONGEST = 400  # characters: well past any meeting's notices as ranges
+_SEEN_RANGE = re.compile(r"(\d{1,9})(?:-(\d{1,9}))?")
+
+
+def _seen_notices(request: Request) -> frozenset[int] | None:
+    """The numbers in the cookie, or None for none or one that is not ours."""
+    value = request.cookies.get(SEEN_NOTICES_COOKIE, "")
+    if not value or len(value) > SEEN_NOTICES_LONGEST:
+        return None
+    seen: set[int] = set()
+    for part in value.split("."):
+        match = _SEEN_RANGE.fullmatch(part)
+        if match is None:
+            return None
+        first = int(match[1])
+        last = int(match[2]) if match[2] else first
+        if last < first or last - first > 10_000:
+            return None
+        seen.update(range(first, last + 1))
+    return frozenset(seen)
+
+
+def _seen_value(numbers: Iterable[int]) -> str:
+    """``numbers`` as the cookie keeps them: ascending runs, "1-7.9"."""
+    runs: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ".".join(f"{a}-{b}" if a != b else str(a) for a, b in runs)
+
 
 # A chat platform's webhook: the request's headers and body in, the HTTP status out.
 Hook = Callable[[Mapping[str, str], bytes], Awaitable[int]]
@@ -330,11 +370,40 @@ class Site:
             return visit
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
-        return self._render(
-            "page.html", visit.catalog, flash=flash, **self._page_context(visit, bot)
+        seen = _seen_notices(request)
+        response = self._render(
+            "page.html", visit.catalog, flash=flash, **self._page_context(visit, bot, seen)
         )
+        self._remember_notices(request, response, visit, seen)
+        return response
 
-    def _page_context(self, visit: Visit, bot: int = 0) -> dict[str, Any]:
+    def _remember_notices(
+        self, request: Request, response: Response, visit: Visit, seen: frozenset[int] | None
+    ) -> None:
+        """Keep in the browser the numbers of the notices the page just showed: the next view
+        marks only the others «Mới». A cookie, not a row: the page stays a read, and a browser
+        that has not seen a notice is what «new» means. Its path is the page's own, so each
+        person's page opened in one browser keeps its own. Not in the browser of the office or
+        a reception desk (its cookie comes with the request): staff open many invitees' pages,
+        and would collect a cookie for each. Kept until a few days after the meeting."""
+        shown = {notice.number for notice in visit.view.notices}
+        if not shown or (seen is not None and shown <= seen):
+            return
+        if OFFICE_COOKIE in request.cookies or DESK_COOKIE in request.cookies:
+            return
+        now = self.services.ctx.clock.now()
+        kept = self.config.meeting.ends_at + SEEN_NOTICES_KEPT - now
+        settings = self.setup.settings
+        response.set_cookie(
+            SEEN_NOTICES_COOKIE, _seen_value(shown | (seen or frozenset())),
+            max_age=max(int(kept.total_seconds()), 24 * 3600),
+            path=f"{urlsplit(settings.base_url).path.rstrip('/')}/{visit.token}",
+            secure=settings.secure, httponly=True, samesite="lax",
+        )  # fmt: skip
+
+    def _page_context(
+        self, visit: Visit, bot: int = 0, seen: frozenset[int] | None = None
+    ) -> dict[str, Any]:
         catalog, view = visit.catalog, visit.view
         links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
         # Zalo opens no personal link: the page says how to find the bot and which code to
@@ -357,6 +426,18 @@ class Site:
             "deadline": deadline_text(catalog, self.config),
             "tasks": view.tasks,
             "drafts": view.drafts,
+            # As the chat shows them, addresses made links as chats do
+            # (bot.texts.presenters.notice_body_linked); «Mới» for those this browser was
+            # not shown yet (none shown yet: all are new to it).
+            "notices": [
+                {
+                    "number": notice.number,
+                    "sent_at": notice.sent_at,
+                    "html": notice_body_linked(notice.body),
+                    "new": seen is None or notice.number not in seen,
+                }
+                for notice in view.notices
+            ],
             "chat_links": links,
             "zalo": how_to_zalo,
             "page_token": visit.token,

@@ -10,6 +10,7 @@ import struct
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,34 @@ async def test_on_the_meeting_day_the_page_opens_on_a_qr_the_desk_reads_as_the_i
     desk = access.office_desk(access.local_operator(), "Bàn 1")
     arrival = await site.harness.services.checkin.lookup(desk, read[0])
     assert arrival.person is not None and arrival.person.code == "DB002"
+
+
+async def test_a_delegate_on_no_chat_reads_the_office_notices_on_her_page(
+    site: Site, browser: Browser
+) -> None:
+    harness = site.harness
+    office = harness.services.access.local_operator()
+    await harness.open_invitation("DB005")  # someone a chat reaches: the notice can go
+    for body in ("Đổi phòng họp: Hội trường tầng 3.", "Đề nghị mang theo <giấy mời> & thẻ."):
+        draft = await harness.services.broadcasts.start(office)
+        assert draft.message_id is not None
+        await harness.services.broadcasts.accept_text(office, body)
+        await harness.services.broadcasts.choose_audience(office, draft.message_id, "everyone")
+        await harness.services.broadcasts.send_now(office, draft.message_id)
+        await harness.tick()
+        harness.clock.advance(timedelta(minutes=30))
+    await browser.open(site.page("DB006"))  # on no chat: her page is all she reads
+    text = await browser.text()
+    assert text.startswith("English\nVăn phòng có 2 thông báo mới gửi đồng chí: xem thông báo\n")
+    assert "Thông báo của Văn phòng\nThông báo số 2 Mới\n" in text
+    assert "Đề nghị mang theo <giấy mời> & thẻ." in text  # the office's words, as typed
+    assert text.index("Thông báo số 2") < text.index("Thông báo số 1")
+    await browser.screenshot("6-thong-bao-moi")
+    await no_accessibility_problems(browser)
+    await asyncio.to_thread(
+        browser.driver.execute_script, "document.getElementById('notices').scrollIntoView()"
+    )
+    await browser.screenshot("7-thong-bao-cua-van-phong")
+    await browser.open(site.page("DB006"))  # seen: no longer new in this browser
+    assert "Thông báo số 2\n" in await browser.text()
+    assert "Mới" not in await browser.text() and "thông báo mới" not in await browser.text()
