@@ -191,7 +191,9 @@ async def test_her_old_browsers_sign_out_after_a_role_given_again_says_she_is_si
     assert pressed.status_code == 200
     assert text_of(pressed.text, "message-signed_out") == (
         "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
-        " trong tin nhắn riêng với bot."
+        " trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
     await leaving.client.aclose()
 
