@@ -458,7 +458,8 @@ class Office:
         if result.step is RsvpStep.RECORDED and result.rsvp is not None:
             text = catalog.html(
                 "dash.phone.recorded_late" if result.late else "dash.phone.recorded",
-                name=card.person.full_name, answer=replies.answer(catalog, result.rsvp),
+                name=card.person.full_name,
+                answer=replies.answer(catalog, result.rsvp, to_office=True),
                 deadline=deadline_text(catalog, self.config),
             )  # fmt: skip
             return self._done(visit, path, text, ok=True)
