@@ -294,9 +294,10 @@ async def test_audit_export_names_who_changed_what_and_when(
         "Trước", "Sau", "Người liên quan", "Tài khoản (mã kỹ thuật)",
     ]  # fmt: skip
     changes = [r for r in read[1:] if r[2] == "cập nhật xác nhận tham dự"]
-    # DB001 attends; DB002 declines on the tap, then adds the reason; DB003's substitute.
+    # DB001 attends; DB002 declines on the tap, then adds the reason; DB003's substitute: the
+    # newest first, as Nhật ký's page lists them.
     assert [r[8] for r in changes] == [
-        "telegram:500000001", "telegram:500000002", "telegram:500000002", "telegram:500000003"
+        "telegram:500000003", "telegram:500000002", "telegram:500000002", "telegram:500000001"
     ]  # fmt: skip
     decline = next(r for r in changes if "Trùng lịch" in r[6])
     assert decline[0] == "18/05/2024 09:00"
@@ -305,7 +306,7 @@ async def test_audit_export_names_who_changed_what_and_when(
         "Trạng thái: Không tham dự",
         "Trạng thái: Không tham dự; Lý do: Trùng lịch công tác & họp <khẩn>",
     ]
-    assert changes[0][5:7] == ["Trạng thái: Chưa trả lời", "Trạng thái: Tham dự"]
+    assert changes[-1][5:7] == ["Trạng thái: Chưa trả lời", "Trạng thái: Tham dự"]
     tricky = next(r for r in changes if "Lê Thị Hoa" in r[6])
     assert tricky[1] == f"{TRICKY} (DB003)"
     assert tricky[6] == (
@@ -313,14 +314,14 @@ async def test_audit_export_names_who_changed_what_and_when(
         "Chức vụ người dự thay: Phó Chủ tịch"
     )
     assigned = [r for r in read[1:] if r[2] == "phân công tham luận"]
-    assert [assigned[-1][i] for i in (1, 2, 3, 8)] == [
+    assert [assigned[0][i] for i in (1, 2, 3, 8)] == [
         "Văn phòng",
         "phân công tham luận",
         "tham luận",
         "telegram:100000001",
     ]
-    assert assigned[-1][6].startswith("Nội dung tham luận: 1.1; Người: ")
-    assert assigned[-1][6].endswith(" (DB032); Phân công theo: Văn phòng")
+    assert assigned[0][6].startswith("Nội dung tham luận: 1.1; Người: ")
+    assert assigned[0][6].endswith(" (DB032); Phân công theo: Văn phòng")
     blocked = next(r for r in read[1:] if r[2] == "không liên lạc được (đã chặn bot)")
     assert blocked[1].endswith("(DB004)") and blocked[3] == "người trong danh sách"
     assert blocked[7] == blocked[1]  # the person concerned: her own account was blocked
@@ -328,11 +329,11 @@ async def test_audit_export_names_who_changed_what_and_when(
         "Bot liên lạc được: Có",
         "Bot liên lạc được: Không; Lý do: Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
     ]
-    linked = next(r for r in read[1:] if r[2] == "liên kết tài khoản")
+    linked = [r for r in read[1:] if r[2] == "liên kết tài khoản"][-1]  # the oldest: DB001
     assert linked[6] == "Kênh: Telegram; Tài khoản: 500000001; Liên kết qua: đường liên kết cá nhân"
     imported = [r for r in read[1:] if r[2] == "thêm vào danh sách"]
     assert len(imported) == 80
-    assert imported[0][6] == (
+    assert imported[-1][6] == (  # the first imported, the oldest: last
         "Mã: DB001; Họ và tên: Phạm Thị Thanh Mai; Chức vụ: Phó Chủ tịch Hội LHPN Việt Nam; "
         "Đơn vị: Trung ương Hội LHPN Việt Nam; Thành phần: Đại diện lãnh đạo Trung ương Hội LHPN Việt "
         "Nam; Thứ tự: 1; "

@@ -284,7 +284,7 @@ async def _all_pages(desk: Desk, url: str) -> list[str]:
 
 async def _expected_rows(imported: Services, ids: list[str]) -> list[list[object]]:
     """The CLI export's rows (``hoinghi audit export``: the same builder, unfiltered) of the
-    entries with ``ids``, oldest first."""
+    entries with ``ids``, newest first."""
     async with imported.ctx.sessions() as session:
         wanted = set(
             await session.scalars(
@@ -292,7 +292,9 @@ async def _expected_rows(imported: Services, ids: list[str]) -> list[list[object
             )
         )
         every = list(
-            await session.scalars(select(AuditEntry.id).order_by(AuditEntry.at, AuditEntry.id))
+            await session.scalars(
+                select(AuditEntry.id).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            )
         )
     catalog = load_catalog("vi")
     _, rows = audit_table(catalog, imported.config, await imported.office_report.audit())
@@ -339,8 +341,11 @@ async def test_the_log_s_download_holds_exactly_the_entries_its_filtered_pages_s
     catalog = load_catalog("vi")
     names = ("at", "who", "action", "entity", "id", "before", "after", "subject", "account")
     assert table[0] == [catalog.plain(f"report_sheet.audit.{name}") for name in names]
-    # Every page's entries, oldest first as the command line's file, in its words.
+    # Every page's entries, newest first as the pages list them and the command line's file
+    # writes them, in its words.
     assert table[1:] == await _expected_rows(imported, shown)
+    moments = [datetime.strptime(row[0], "%d/%m/%Y %H:%M") for row in table[1:]]
+    assert moments == sorted(moments, reverse=True)
     book = await desk.client.get(f"/office/log.xlsx{filters}")
     sheet = load_workbook(io.BytesIO(book.content), read_only=True)["Nhật ký"]
     cells = [[_csv_cell(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
@@ -375,6 +380,13 @@ async def test_the_log_s_download_says_who_did_what_in_the_command_line_s_words(
     assert csv_file.headers["content-disposition"] == (
         'attachment; filename="nhat-ky-60-KH-BTV-20240518-0900.csv"'
     )
+
+
+async def test_the_who_filter_s_hint_names_no_code_the_plan_does_not_use(
+    desk: Desk, imported: Services
+) -> None:
+    page = (await desk.client.get("/office/log")).text
+    assert 'placeholder="mã cán bộ hoặc đại biểu"' in page  # was «ví dụ: VP01»
 
 
 async def test_the_log_s_download_labels_every_action_as_the_page_does(

@@ -96,10 +96,10 @@ class AuditLog:
         return await self._download(request, CSV, "dash.log.csv_file")
 
     async def _download(self, request: Request, media_type: str, name: str) -> Response:
-        """The changes the request's filters keep (every page of them), oldest first, in the
-        columns and words of ``hoinghi audit export``: read in one read-only transaction, then
-        written in a thread — tens of thousands of rows take seconds, during which the event
-        loop goes on serving the chats and the other pages."""
+        """The changes the request's filters keep (every page of them), newest first as on the
+        page, in the columns and words of ``hoinghi audit export``: read in one read-only
+        transaction, then written in a thread — tens of thousands of rows take seconds, during
+        which the event loop goes on serving the chats and the other pages."""
         office = self.office
         filters = replace(_filters(request), before=0)
         rows = await office.services.office_report.audit(filters)
