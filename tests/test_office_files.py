@@ -320,56 +320,57 @@ async def test_audit_export_names_who_changed_what_and_when(
     with (tmp_path / "audit.csv").open(encoding="utf-8-sig", newline="") as fh:
         read = list(csv.reader(fh))
     assert read[0] == [
-        "Thời điểm", "Người thực hiện", "Tài khoản", "Thay đổi", "Đối tượng", "Mã đối tượng",
-        "Trước", "Sau", "Người liên quan",
+        "Thời điểm", "Người thực hiện", "Thay đổi", "Đối tượng", "Mã đối tượng",
+        "Trước", "Sau", "Người liên quan", "Tài khoản (mã kỹ thuật)",
     ]  # fmt: skip
-    changes = [r for r in read[1:] if r[3] == "trả lời giấy mời"]
-    # DB001 attends; DB002 declines on the tap, then adds the reason; DB003's substitute.
-    assert [r[2] for r in changes] == [
-        "telegram:500000001", "telegram:500000002", "telegram:500000002", "telegram:500000003"
+    changes = [r for r in read[1:] if r[2] == "cập nhật xác nhận tham dự"]
+    # DB001 attends; DB002 declines on the tap, then adds the reason; DB003's substitute: the
+    # newest first, as Nhật ký's page lists them.
+    assert [r[8] for r in changes] == [
+        "telegram:500000003", "telegram:500000002", "telegram:500000002", "telegram:500000001"
     ]  # fmt: skip
-    decline = next(r for r in changes if "Trùng lịch" in r[7])
+    decline = next(r for r in changes if "Trùng lịch" in r[6])
     assert decline[0] == "18/05/2024 09:00"
     assert decline[1].startswith("Hoàng Thị Ngọc Diệp (DB002)")
-    assert decline[6:8] == [
+    assert decline[5:7] == [
         "Trạng thái: Không tham dự",
         "Trạng thái: Không tham dự; Lý do: Trùng lịch công tác & họp <khẩn>",
     ]
-    assert changes[0][6:8] == ["Trạng thái: Chưa trả lời", "Trạng thái: Tham dự"]
-    tricky = next(r for r in changes if "Lê Thị Hoa" in r[7])
+    assert changes[-1][5:7] == ["Trạng thái: Chưa trả lời", "Trạng thái: Tham dự"]
+    tricky = next(r for r in changes if "Lê Thị Hoa" in r[6])
     assert tricky[1] == f"{TRICKY} (DB003)"
-    assert tricky[7] == (
+    assert tricky[6] == (
         "Trạng thái: Cử người dự thay; Người dự thay: Lê Thị Hoa; "
         "Chức vụ người dự thay: Phó Chủ tịch"
     )
-    assigned = [r for r in read[1:] if r[3] == "phân công tham luận"]
-    assert assigned[-1][1:5] == [
+    assigned = [r for r in read[1:] if r[2] == "phân công tham luận"]
+    assert [assigned[0][i] for i in (1, 2, 3, 8)] == [
         "Văn phòng",
-        "telegram:100000001",
         "phân công tham luận",
         "tham luận",
+        "telegram:100000001",
     ]
-    assert assigned[-1][7].startswith("Nội dung tham luận: 1.1; Người: ")
-    assert assigned[-1][7].endswith(" (DB032); Phân công theo: Văn phòng")
-    blocked = next(r for r in read[1:] if r[3] == "bot không liên lạc được (bị chặn)")
-    assert blocked[1].endswith("(DB004)") and blocked[4] == "người trong danh sách"
-    assert blocked[8] == blocked[1]  # the person concerned: her own account was blocked
-    assert blocked[6:8] == [
+    assert assigned[0][6].startswith("Nội dung tham luận: 1.1; Người: ")
+    assert assigned[0][6].endswith(" (DB032); Phân công theo: Văn phòng")
+    blocked = next(r for r in read[1:] if r[2] == "không liên lạc được (đã chặn bot)")
+    assert blocked[1].endswith("(DB004)") and blocked[3] == "người trong danh sách"
+    assert blocked[7] == blocked[1]  # the person concerned: her own account was blocked
+    assert blocked[5:7] == [
         "Bot liên lạc được: Có",
         "Bot liên lạc được: Không; Lý do: Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
     ]
-    linked = next(r for r in read[1:] if r[3] == "liên kết tài khoản")
-    assert linked[7] == "Kênh: Telegram; Tài khoản: 500000001; Liên kết qua: đường liên kết cá nhân"
-    imported = [r for r in read[1:] if r[3] == "thêm đại biểu"]
+    linked = [r for r in read[1:] if r[2] == "liên kết tài khoản"][-1]  # the oldest: DB001
+    assert linked[6] == "Kênh: Telegram; Tài khoản: 500000001; Liên kết qua: đường liên kết cá nhân"
+    imported = [r for r in read[1:] if r[2] == "thêm vào danh sách"]
     assert len(imported) == 80
-    assert imported[0][7] == (
+    assert imported[-1][6] == (  # the first imported, the oldest: last
         "Mã: DB001; Họ và tên: Phạm Thị Thanh Mai; Chức vụ: Phó Chủ tịch Hội LHPN Việt Nam; "
         "Đơn vị: Trung ương Hội LHPN Việt Nam; Thành phần: Đại diện lãnh đạo Trung ương Hội LHPN Việt "
         "Nam; Thứ tự: 1; "
         "Vai trò: đại biểu"
     )
     # No raw JSON and no English key is left for the office to decode.
-    sides = [cell for r in read[1:] for cell in r[6:8] if cell]
+    sides = [cell for r in read[1:] for cell in r[5:7] if cell]
     assert not [c for c in sides if c.startswith("{") or re.search(r"\b[a-z]+_[a-z_]+\b", c)]
 
 
@@ -400,7 +401,7 @@ def test_audited_times_sizes_and_statuses_read_in_words_and_local_time() -> None
         row("task.closed", {"closed": False}, {"closed": True}),
     ]
     _, body = audit_table(load_catalog("vi"), config, rows)
-    assert [r[6:8] for r in body] == [
+    assert [r[5:7] for r in body] == [
         ["Dự kiến gửi: 20/05/2024 08:00", None],  # the time a cancelled notice no longer has
         [
             "Trạng thái: chưa gửi",
@@ -439,7 +440,7 @@ def test_the_audit_export_names_whom_a_change_is_about_and_accounts_erased_or_on
         {"channel": "zalo", "external_id": "9004", "via": "code"},
     )  # fmt: skip
     _, body = audit_table(load_catalog("vi"), config, [phone, *erased, linked])
-    assert body[0][4:9] == [
+    assert body[0][3:8] == [
         "người trong danh sách",
         5,
         "Trạng thái: Chưa trả lời",
@@ -451,7 +452,7 @@ def test_the_audit_export_names_whom_a_change_is_about_and_accounts_erased_or_on
         "Tài khoản Zalo (đã xóa khi xóa dữ liệu cá nhân)",
     ]
     assert body[3][1] == "Tài khoản Zalo không liên kết với người nào trong danh sách"
-    assert body[3][7] == (
+    assert body[3][6] == (
         "Kênh: Zalo; Tài khoản: 9004; Liên kết qua: mã cá nhân (gõ mã in trên giấy mời)"
     )
 
@@ -467,7 +468,7 @@ def test_audit_export_command_writes_every_change(
         rows = list(csv.reader(fh))
     count = int(out.split()[2])
     assert len(rows) == count + 1
-    assert {r[1] for r in rows[1:] if r[3] == "thêm đại biểu"} == {"Dòng lệnh hoinghi"}
+    assert {r[1] for r in rows[1:] if r[2] == "thêm vào danh sách"} == {"Dòng lệnh hoinghi"}
 
 
 # --- the calendar --------------------------------------------------------------------------------

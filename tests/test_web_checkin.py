@@ -224,6 +224,37 @@ async def test_the_desk_cookie_is_httponly_lax_for_the_whole_site_and_ends_with_
     await desk.client.aclose()
 
 
+async def test_the_volunteer_signs_out_from_the_page_that_names_her_desk(meeting: Day) -> None:
+    access = meeting.services.access
+    await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    volunteer = await desk_for(meeting.services)
+    await volunteer.sign_in(CHECKIN_STAFF)
+    page = await volunteer.client.get("/office/checkin/desk")
+    assert page.status_code == 200 and 'id="form-desk"' in page.text
+    assert 'id="form-signout"' not in page.text  # no office bar for the check-in role
+    assert 'id="desk-naming-signout"' in page.text
+    data = fields(page.text, "form-desk-naming-signout")
+    cookies = dict(volunteer.client.cookies.items())
+    pressed = await volunteer.client.post("/office/checkin/desk/signout", data=data)
+    assert pressed.status_code == 200
+    assert text_of(pressed.text, "message-signed_out") == (
+        "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
+        " trong tin nhắn riêng với bot hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
+    )
+    after = await volunteer.client.get("/office/checkin/desk")
+    assert 'id="form-desk"' not in after.text and 'id="signin-how"' in after.text
+    async with meeting.services.ctx.sessions() as session:
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert actions[-1] == "staff.signed_out"
+    # A second tap, sent before the first's answer dropped the cookie: signed out, not «sign in».
+    for name, value in cookies.items():
+        volunteer.client.cookies.set(name, value, path="/office")
+    again = await volunteer.client.post("/office/checkin/desk/signout", data=data)
+    assert again.status_code == 200 and 'id="message-signed_out"' in again.text
+    await volunteer.client.aclose()
+
+
 async def test_a_second_tap_on_the_desks_sign_out_says_she_is_signed_out(phone: Desk) -> None:
     shown = await phone.client.get("/office/checkin")
     data = fields(shown.text, "form-desk-signout")
@@ -253,7 +284,9 @@ async def test_the_desks_sign_out_after_the_session_ran_out_says_she_is_signed_o
     assert text_of(pressed.text, "message-signed_out") == (
         "Phiên đăng nhập trên trình duyệt này đã hết hạn từ trước nên không còn gì phải kết"
         " thúc: đồng chí đã ở trạng thái đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi"
-        " lệnh /dangnhap trong tin nhắn riêng với bot."
+        " lệnh /dangnhap trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
     dropped = pressed.headers.get_list("set-cookie")
     assert any(c.startswith('hoinghi_office=""') for c in dropped)

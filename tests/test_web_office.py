@@ -158,7 +158,12 @@ async def test_an_answer_taken_by_phone_is_recorded_audited_by_name_and_counted(
     assert text_of(page.text, "current-answer") == (
         "Nội dung đại biểu đã xác nhận: Không tham dự (lý do: Đi công tác tỉnh)."
     )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
-    assert f"Văn phòng ghi nhận qua điện thoại: {STAFF_NAME}" in text_of(page.text, "history")
+    history = text_of(page.text, "history")
+    assert (
+        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự"
+        " (Văn phòng ghi nhận qua điện thoại)"
+    ) in history
+    assert history.count(STAFF_NAME) == 1  # the clerk named once, not again in the brackets
     async with imported.ctx.sessions() as session:
         rsvp = await session.scalar(
             select(Rsvp).join(Rsvp.delegate).where(Rsvp.delegate.has(code="DB010"))
@@ -246,12 +251,15 @@ async def test_after_the_deadline_the_office_still_records_a_phone_answer_marked
     assert text_of(page.text, "flash") == (
         "Đã ghi nhận trả lời qua điện thoại của đồng chí Trịnh Văn Thắng, sau thời hạn xác nhận "
         "(17:00, Thứ Ba, ngày 21/5/2024); nhật ký đánh dấu thay đổi này là ghi nhận sau thời "
-        "hạn. Nội dung đồng chí đã xác nhận: Cử người dự thay — đồng chí Lê Thu Trang, Phó Chủ "
+        "hạn. Nội dung đại biểu đã xác nhận: Cử người dự thay — đồng chí Lê Thu Trang, Phó Chủ "
         "tịch."
-    )
-    assert f"Văn phòng ghi nhận qua điện thoại, sau thời hạn xác nhận: {STAFF_NAME}" in text_of(
-        page.text, "history"
-    )
+    )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
+    history = text_of(page.text, "history")
+    assert (
+        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Cử người dự thay"
+        " (Văn phòng ghi nhận qua điện thoại, sau thời hạn xác nhận)"
+    ) in history
+    assert f"sau thời hạn xác nhận: {STAFF_NAME}" not in history  # the clerk named once
     card = await imported.dashboard.card("DB010")
     assert card is not None and card.rsvp.status is RsvpStatus.SUBSTITUTE
     assert card.rsvp.substitute_name == "Lê Thu Trang"

@@ -20,8 +20,10 @@ from bot.domain.channels import ChatAccount
 from bot.services import Services
 from bot.services.access import Role
 from bot.services.dashboard import LogFilters
+from bot.services.office_report import AuditRow
 from bot.services.report_file import audit_table
 from bot.texts import load_catalog
+from handlers.web.office import log
 from handlers.web.office.downloads import XLSX
 from storage import queries
 from storage.models import AuditEntry
@@ -282,7 +284,7 @@ async def _all_pages(desk: Desk, url: str) -> list[str]:
 
 async def _expected_rows(imported: Services, ids: list[str]) -> list[list[object]]:
     """The CLI export's rows (``hoinghi audit export``: the same builder, unfiltered) of the
-    entries with ``ids``, oldest first."""
+    entries with ``ids``, newest first."""
     async with imported.ctx.sessions() as session:
         wanted = set(
             await session.scalars(
@@ -290,7 +292,9 @@ async def _expected_rows(imported: Services, ids: list[str]) -> list[list[object
             )
         )
         every = list(
-            await session.scalars(select(AuditEntry.id).order_by(AuditEntry.at, AuditEntry.id))
+            await session.scalars(
+                select(AuditEntry.id).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            )
         )
     catalog = load_catalog("vi")
     _, rows = audit_table(catalog, imported.config, await imported.office_report.audit())
@@ -335,10 +339,13 @@ async def test_the_log_s_download_holds_exactly_the_entries_its_filtered_pages_s
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     table = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     catalog = load_catalog("vi")
-    names = ("at", "who", "account", "action", "entity", "id", "before", "after", "subject")
+    names = ("at", "who", "action", "entity", "id", "before", "after", "subject", "account")
     assert table[0] == [catalog.plain(f"report_sheet.audit.{name}") for name in names]
-    # Every page's entries, oldest first as the command line's file, in its words.
+    # Every page's entries, newest first as the pages list them and the command line's file
+    # writes them, in its words.
     assert table[1:] == await _expected_rows(imported, shown)
+    moments = [datetime.strptime(row[0], "%d/%m/%Y %H:%M") for row in table[1:]]
+    assert moments == sorted(moments, reverse=True)
     book = await desk.client.get(f"/office/log.xlsx{filters}")
     sheet = load_workbook(io.BytesIO(book.content), read_only=True)["Nhật ký"]
     cells = [[_csv_cell(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
@@ -359,19 +366,66 @@ async def test_the_log_s_download_says_who_did_what_in_the_command_line_s_words(
     )
     rows = list(load_workbook(io.BytesIO(response.content)).worksheets[0].values)
     assert len(rows) == 2
-    # The CLI's columns and words: who by name and code, the account, the kind of change,
-    # before and after in words, whom it is about; the time in the meeting's zone.
+    # The CLI's columns and the page's words: who by name and code, the kind of change as the
+    # page says it, before and after in words, whom it is about, and last the account as
+    # audited, for the technician; the time in the meeting's zone.
     assert rows[1] == (
-        datetime(2024, 5, 18, 9, 0), f"{STAFF_NAME} ({STAFF})", f"dashboard:{STAFF}",
-        "trả lời giấy mời", "người trong danh sách", 10, "Trạng thái: Chưa trả lời",
+        datetime(2024, 5, 18, 9, 0), f"{STAFF_NAME} ({STAFF})",
+        "cập nhật xác nhận tham dự", "người trong danh sách", 10, "Trạng thái: Chưa trả lời",
         "Trạng thái: Không tham dự; Lý do: Đi công tác; Cách ghi nhận: Văn phòng ghi nhận qua "
         f"điện thoại; Người ghi nhận: {STAFF_NAME}",
-        "Trịnh Văn Thắng (DB010)",
+        "Trịnh Văn Thắng (DB010)", f"dashboard:{STAFF}",
     )  # fmt: skip
     csv_file = await desk.client.get("/office/log.csv?action=rsvp.changed")
     assert csv_file.headers["content-disposition"] == (
         'attachment; filename="nhat-ky-60-KH-BTV-20240518-0900.csv"'
     )
+
+
+async def test_the_who_filter_s_hint_names_no_code_the_plan_does_not_use(
+    desk: Desk, imported: Services
+) -> None:
+    page = (await desk.client.get("/office/log")).text
+    assert 'placeholder="mã cán bộ hoặc đại biểu"' in page  # was «ví dụ: VP01»
+
+
+async def test_the_log_s_download_labels_every_action_as_the_page_does(
+    desk: Desk, imported: Services
+) -> None:
+    # Every kind of change the log knows (its «Thay đổi» choice), so that a new one cannot be
+    # labelled on the page and left as a code, or in other words, in the file.
+    page = (await desk.client.get("/office/log")).text
+    shown = dict(re.findall(r'<option value="([a-z_.]+)" >([^<]+)</option>', page))
+    assert list(shown) == list(log.ACTIONS)
+    at = datetime(2024, 5, 18, 2, 0)
+    rows = [
+        AuditRow(at, "cli:import", None, False, action, "delegate", 1, None, None)
+        for action in log.ACTIONS
+    ]
+    _, table = audit_table(load_catalog("vi"), imported.config, rows)
+    assert {action: row[2] for action, row in zip(log.ACTIONS, table, strict=True)} == shown
+    assert shown["rsvp.changed"] == "cập nhật xác nhận tham dự"
+    assert shown["staff.link_issued"] == "cấp đường liên kết đăng nhập trang điều hành"
+
+
+async def test_the_log_s_download_says_who_in_words_and_the_account_last(
+    desk: Desk, imported: Services
+) -> None:
+    at = datetime(2024, 5, 18, 2, 0)
+    accounts = ["cli:import", "plan", "web:10", "dashboard:NV99", "system"]
+    rows = [
+        AuditRow(at, account, None, False, "delegate.updated", "delegate", 1, None, None)
+        for account in accounts
+    ]
+    headings, table = audit_table(load_catalog("vi"), imported.config, rows)
+    assert headings[1] == "Người thực hiện" and headings[-1] == "Tài khoản (mã kỹ thuật)"
+    assert [(row[1], row[-1]) for row in table] == [
+        ("Dòng lệnh hoinghi", "cli:import"),
+        ("Kế hoạch (tệp cấu hình)", "plan"),
+        ("Trình duyệt chưa xác định", "web:10"),
+        ("NV99", "dashboard:NV99"),  # a clerk no longer on the list: her code, as the page
+        ("Hệ thống", "system"),
+    ]
 
 
 async def test_the_check_in_role_cannot_download_the_log(imported: Services) -> None:

@@ -143,7 +143,9 @@ async def test_signing_out_ends_this_session_only_and_everywhere_ends_them_all(
     assert text_of(everywhere.text, "message-signed_out_everywhere") == (
         "Đồng chí đã đăng xuất 2 phiên đăng nhập trang điều hành, kể cả phiên trên trình duyệt"
         " này; không có đường liên kết đăng nhập nào chưa dùng. Để đăng nhập lại, gửi lệnh"
-        " /dangnhap trong tin nhắn riêng với bot."
+        " /dangnhap trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
     for browser in (laptop, tablet):
         assert (await browser.client.get("/office/")).status_code == 401
@@ -181,7 +183,9 @@ async def test_signing_out_everywhere_also_cancels_her_unspent_sign_in_links_and
     assert text_of(everywhere.text, "message-signed_out_everywhere") == (
         "Đồng chí đã đăng xuất 2 phiên đăng nhập trang điều hành, kể cả phiên trên trình duyệt"
         " này, và hủy 1 đường liên kết đăng nhập chưa dùng: các đường liên kết đó không mở được"
-        " trang điều hành nữa. Để đăng nhập lại, gửi lệnh /dangnhap trong tin nhắn riêng với bot."
+        " trang điều hành nữa. Để đăng nhập lại, gửi lệnh /dangnhap trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
     # The log says what ended: both sessions, and the link by its number.
     async with imported.ctx.sessions() as session:
@@ -281,7 +285,9 @@ async def test_signing_out_everywhere_neither_counts_nor_ends_a_link_or_session_
     assert text_of(everywhere.text, "message-signed_out_everywhere") == (
         "Đồng chí đã đăng xuất phiên đăng nhập trên trình duyệt này (không còn phiên nào khác);"
         " không có đường liên kết đăng nhập nào chưa dùng. Để đăng nhập lại, gửi lệnh /dangnhap"
-        " trong tin nhắn riêng với bot."
+        " trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
     async with imported.ctx.sessions() as session:
         rows = list(await session.scalars(select(StaffSession).order_by(StaffSession.id)))
@@ -307,7 +313,9 @@ async def test_signing_out_everywhere_with_one_session_and_a_link_says_this_brow
     assert text_of(everywhere.text, "message-signed_out_everywhere") == (
         "Đồng chí đã đăng xuất phiên đăng nhập trên trình duyệt này (không còn phiên nào khác)"
         " và hủy 1 đường liên kết đăng nhập chưa dùng: các đường liên kết đó không mở được trang"
-        " điều hành nữa. Để đăng nhập lại, gửi lệnh /dangnhap trong tin nhắn riêng với bot."
+        " điều hành nữa. Để đăng nhập lại, gửi lệnh /dangnhap trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
 
 
@@ -331,7 +339,9 @@ async def test_a_second_tap_on_sign_out_says_she_is_signed_out_not_that_nothing_
     assert second.status_code == 200
     assert text_of(second.text, "message-signed_out") == (
         "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
-        " trong tin nhắn riêng với bot."
+        " trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
     assert 'hoinghi_office=""' in second.headers["set-cookie"]  # the ended cookie goes
     assert (await desk.client.get("/office/")).status_code == 401
@@ -343,7 +353,9 @@ async def test_a_second_tap_on_sign_out_says_she_is_signed_out_not_that_nothing_
 
 SIGNED_OUT = (
     "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
-    " trong tin nhắn riêng với bot."
+    " trong tin nhắn riêng với bot"
+    " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+    " (mục «Cán bộ» của trang điều hành)."
 )
 ENDED_NOT_DONE = (
     "Phiên đăng nhập trên trình duyệt này đã hết hạn hoặc đã được đăng xuất. Thao tác vừa rồi"

@@ -6,6 +6,7 @@ member's."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 
@@ -190,7 +191,9 @@ async def test_her_old_browsers_sign_out_after_a_role_given_again_says_she_is_si
     assert pressed.status_code == 200
     assert text_of(pressed.text, "message-signed_out") == (
         "Đồng chí đã đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi lệnh /dangnhap"
-        " trong tin nhắn riêng với bot."
+        " trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
     )
     await leaving.client.aclose()
 
@@ -322,6 +325,40 @@ async def test_a_clerk_issues_a_desk_volunteer_a_sign_in_link_shown_once_that_op
     assert (await other.use_link(secret)).status_code == 410
     await phone.client.aclose()
     await other.client.aclose()
+
+
+async def test_the_sign_in_link_form_tapped_twice_issues_one_link_and_shows_it_again(
+    desk: Desk, imported: Services
+) -> None:
+    access = imported.access
+    await access.grant(access.local_operator(), VOLUNTEER, Role.CHECKIN)
+    page = await desk.client.get("/office/staff")
+    fields = {**hidden(page.text, f"form-signin-link-checkin-{VOLUNTEER}"), "code": VOLUNTEER}
+    before = await link_issues(imported)
+    # Two taps: both posts leave before either answer is back; the browser shows the second.
+    first, second = await asyncio.gather(
+        desk.client.post("/office/staff/signin-link", data=fields),
+        desk.client.post("/office/staff/signin-link", data=fields),
+    )
+    assert first.status_code == second.status_code == 303
+    assert len(await link_issues(imported)) == len(before) + 1  # one link, not two
+    shown = await desk.client.get(second.headers["location"])
+    assert text_of(shown.text, "signin-link-again") == (
+        "Biểu mẫu này đã được gửi từ trước (bấm hai lần): đường liên kết đăng nhập cho đồng chí"
+        f" {VOLUNTEER_NAME} ({VOLUNTEER}) đã được cấp từ trước; không có gì thay đổi, không cấp"
+        " thêm đường liên kết nào. Đường liên kết đã cấp lần trước ở dưới đây."
+    )
+    link = shown_link(shown.text)
+    assert link == shown_link((await desk.client.get(first.headers["location"])).text)
+    # A third tap later, the same: still the one link, which opens the desk once.
+    third = await desk.client.post("/office/staff/signin-link", data=fields)
+    again = await desk.client.get(third.headers["location"])
+    assert shown_link(again.text) == link and 'id="signin-link-again"' in again.text
+    assert len(await link_issues(imported)) == len(before) + 1
+    phone = await desk_for(imported)
+    opened = await phone.use_link(link.rsplit("/", 1)[1])
+    assert opened.status_code == 303 and opened.headers["location"] == "/office/checkin"
+    await phone.client.aclose()
 
 
 async def test_a_clerk_may_issue_a_sign_in_link_for_herself_for_a_second_device(

@@ -200,10 +200,11 @@ class OfficeReportService:
         )
 
     async def audit(self, filters: LogFilters | None = None) -> list[AuditRow]:
-        """Every audited change, oldest first, with the person behind a chat account; with
-        ``filters``, only those Nhật ký's filters keep (:func:`log_conditions`), for its
-        download. Read in one read-only transaction: a download from the dashboard neither
-        waits behind the desks' and the chats' writes nor holds them up."""
+        """Every audited change, newest first as Nhật ký's page lists them, with the person
+        behind a chat account; with ``filters``, only those Nhật ký's filters keep
+        (:func:`log_conditions`), for its download. Read in one read-only transaction: a
+        download from the dashboard neither waits behind the desks' and the chats' writes nor
+        holds them up."""
         admins = {str(user_id) for user_id in self._ctx.config.office.admin_ids}
         async with read_only(self._ctx.sessions) as session:
             wanted = (
@@ -213,7 +214,9 @@ class OfficeReportService:
             )
             entries = list(
                 await session.scalars(
-                    select(AuditEntry).where(*wanted).order_by(AuditEntry.at, AuditEntry.id)
+                    select(AuditEntry)
+                    .where(*wanted)
+                    .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
                 )
             )
             # The person behind a chat account or a dashboard session: «Name (code)», where

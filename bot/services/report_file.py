@@ -18,7 +18,7 @@ from bot.services.reports import Tally
 from bot.services.views import DelegateView
 from bot.texts import Catalog
 from bot.texts.formatting import file_size
-from bot.texts.presenters import audience_label, draft_status_label
+from bot.texts.presenters import action_label, audience_label, draft_status_label
 
 # How a time inside an audited change is written (as the CSV writes date cells).
 LOCAL_MOMENT = "%d/%m/%Y %H:%M"
@@ -122,9 +122,11 @@ def checkin_sheet(
 def audit_table(
     catalog: Catalog, config: Config, rows: list[AuditRow]
 ) -> tuple[list[str], list[list[Cell]]]:
-    """Every change with who, when, what: headings and rows for a CSV or a sheet."""
+    """Every change with who, when, what: headings and rows for a CSV or a sheet, in Nhật ký's
+    words (who as a person or a kind of account, what as the page labels it); the account as
+    audited («dashboard:NV01», «cli:import») last, for the technician."""
     local = _local(config)
-    names = ("at", "who", "account", "action", "entity", "id", "before", "after", "subject")
+    names = ("at", "who", "action", "entity", "id", "before", "after", "subject", "account")
     headings = _headings(catalog, "audit", names)
     body: list[list[Cell]] = []
     for row in rows:
@@ -136,21 +138,22 @@ def audit_table(
         elif account == ERASED:  # `hoinghi purge` erased the account, not who used it
             channel = _label(catalog, f"report_sheet.audit_value.channel_{kind}", kind)
             who = catalog.plain("report_sheet.audit.actor_erased", channel=channel)
+        elif kind == "dashboard" and account:  # a clerk no longer on the list: the code
+            who = account
         else:
             key = f"report_sheet.audit.actor_{kind}"
             who = catalog.plain(key) if catalog.has(key) else row.actor
-        action_key = f"report_sheet.audit_action.{row.action.replace('.', '_')}"
         body.append(
             [
                 local(row.at),
                 who.strip(),
-                row.actor,
-                catalog.plain(action_key) if catalog.has(action_key) else row.action,
+                action_label(catalog, row.action),
                 _label(catalog, f"report_sheet.audit_entity.{row.entity}", row.entity),
                 row.entity_id,
                 _change(catalog, config, row, row.before),
                 _change(catalog, config, row, row.after),
                 row.subject,
+                row.actor,
             ]
         )
     return headings, body

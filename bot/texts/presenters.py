@@ -537,3 +537,12 @@ def actor_label(catalog: Catalog, who: str, actor: str) -> str:
         return who
     key = f"report_sheet.audit.actor_{actor.partition(':')[0]}"
     return catalog.plain(key) if catalog.has(key) else actor
+
+
+def action_label(catalog: Catalog, action: str) -> str:
+    """What an audited action did, in words, as Nhật ký's page and its download both write it
+    («cập nhật xác nhận tham dự»); a kind the catalog does not know says its name."""
+    key = f"dash.action.{action.replace('.', '_')}"
+    if catalog.has(key):
+        return catalog.plain(key)
+    return catalog.plain("dash.log.unknown_action", action=action)

@@ -39,7 +39,13 @@ from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
 from bot.texts import Catalog
 from bot.texts.formatting import short_moment
-from bot.texts.presenters import actor_label, audience_label, deadline_text, signed_out_wording
+from bot.texts.presenters import (
+    action_label,
+    actor_label,
+    audience_label,
+    deadline_text,
+    signed_out_wording,
+)
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
@@ -452,7 +458,8 @@ class Office:
         if result.step is RsvpStep.RECORDED and result.rsvp is not None:
             text = catalog.html(
                 "dash.phone.recorded_late" if result.late else "dash.phone.recorded",
-                name=card.person.full_name, answer=replies.answer(catalog, result.rsvp),
+                name=card.person.full_name,
+                answer=replies.answer(catalog, result.rsvp, to_office=True),
                 deadline=deadline_text(catalog, self.config),
             )  # fmt: skip
             return self._done(visit, path, text, ok=True)
@@ -494,8 +501,7 @@ class Office:
             return catalog.plain(key) if catalog.has(key) else channel
 
         def action_name(action: str) -> str:
-            key = f"dash.action.{action.replace('.', '_')}"
-            return catalog.plain(key) if catalog.has(key) else action
+            return action_label(catalog, action)
 
         def who(entry: Any) -> str:
             return actor_label(catalog, entry.who, entry.actor)

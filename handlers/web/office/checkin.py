@@ -194,6 +194,28 @@ class DeskPages:
         )
         return response
 
+    async def leave_unnamed_desk(self, request: Request) -> Response:
+        """«Đăng xuất» on the page that names the desk (before any desk is chosen): this
+        browser's session ends, as the desk bar's «Đăng xuất» ends it; a second tap, or a
+        session that ran out meanwhile, is told she is signed out."""
+        visit = await self.office._visit(request)
+        if visit.check is not Check.OK or visit.person_id is None:
+            if visit.check is Check.NONE:
+                if await self.office.already_signed_out(request):
+                    return self.office._signed_out()
+                if await self.office.ran_out(request):
+                    return self.office._signed_out(ran_out=True)
+            return self._unsigned(visit, request)
+        values = await self.office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        desk = await self.services.access.dashboard_desk(visit.person_id, "")
+        if desk is None:
+            return self._unsigned(StaffVisit(Check.REFUSED), request)
+        assert visit.session_id is not None
+        await self.services.signin.sign_out_desk(desk, visit.session_id)
+        return self.office._signed_out()
+
     # --- the desk view of a personal page ------------------------------------------------------
 
     async def person_page(self, request: Request) -> Response | None:
@@ -475,6 +497,7 @@ class DeskPages:
             Route("/checkin", desk(self.desk_page), methods=["GET"]),
             Route("/checkin/p/{code}", desk(self.person_by_code), methods=["GET"]),
             Route("/checkin/desk", self.choose_desk, methods=["GET", "POST"]),
+            Route("/checkin/desk/signout", self.leave_unnamed_desk, methods=["POST"]),
             Route("/checkin/in", desk(self.tap), methods=["POST"]),
             Route("/checkin/guest", desk(self.guest), methods=["POST"]),
             Route("/checkin/guest-of", desk(self.guest_of), methods=["POST"]),

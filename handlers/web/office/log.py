@@ -22,7 +22,7 @@ from bot.services.access import OfficeActor
 from bot.services.dashboard import Activity, LogFilters
 from bot.services.report_file import audit_table, change_lines
 from bot.services.signin import StaffVisit
-from bot.texts.presenters import actor_label
+from bot.texts.presenters import action_label, actor_label
 from handlers.web.attachment import attachment
 from handlers.web.office.downloads import XLSX, file_name
 
@@ -96,10 +96,10 @@ class AuditLog:
         return await self._download(request, CSV, "dash.log.csv_file")
 
     async def _download(self, request: Request, media_type: str, name: str) -> Response:
-        """The changes the request's filters keep (every page of them), oldest first, in the
-        columns and words of ``hoinghi audit export``: read in one read-only transaction, then
-        written in a thread — tens of thousands of rows take seconds, during which the event
-        loop goes on serving the chats and the other pages."""
+        """The changes the request's filters keep (every page of them), newest first as on the
+        page, in the columns and words of ``hoinghi audit export``: read in one read-only
+        transaction, then written in a thread — tens of thousands of rows take seconds, during
+        which the event loop goes on serving the chats and the other pages."""
         office = self.office
         filters = replace(_filters(request), before=0)
         rows = await office.services.office_report.audit(filters)
@@ -145,12 +145,9 @@ class AuditLog:
 
 
 def action_words(office: Office, action: str) -> str:
-    """What an audited action did, in words; a kind the catalog does not know says its name."""
-    catalog = office.catalog
-    key = f"dash.action.{action.replace('.', '_')}"
-    if catalog.has(key):
-        return catalog.plain(key)
-    return catalog.plain("dash.log.unknown_action", action=action)
+    """What an audited action did, in words (the download writes the same,
+    :func:`action_label`); a kind the catalog does not know says its name."""
+    return action_label(office.catalog, action)
 
 
 def _filters(request: Request) -> LogFilters:

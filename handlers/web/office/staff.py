@@ -8,10 +8,13 @@ Beside each of them, «Cấp đường liên kết đăng nhập»: a one-time s
 the use case of ``hoinghi staff login`` (:meth:`bot.services.signin.StaffSignIn.link_by_office`,
 audited as this staff member's), shown once (post, redirect, get: the flash is taken once) as
 text to copy and as a QR code to scan from the screen — for a desk volunteer with no linked
-chat on the meeting's morning, handed over in person."""
+chat on the meeting's morning, handed over in person. The same form sent twice (a double tap:
+its nonce again) issues nothing more and shows the link the first tap issued, which the
+browser dropped in favour of the second answer."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from markupsafe import escape
@@ -37,6 +40,9 @@ class StaffRoles:
 
     def __init__(self, office: Office) -> None:
         self.office = office
+        # The links issued from each session's «Cấp đường liên kết đăng nhập» forms, by the
+        # form's nonce, while they are open: a second tap waits for the first and shows its link.
+        self._issued: dict[tuple[str, str], asyncio.Future[SignInLink]] = {}
 
     def routes(self) -> list[BaseRoute]:
         """The staff page's routes, for signed-in office staff only."""
@@ -99,7 +105,22 @@ class StaffRoles:
         code = values.get("code", "").strip()[:MAX_CODE]
         if not code:
             return self._say(visit, "dash.staff.choose", ok=False)
-        result = await self.office.services.signin.link_by_office(actor, code)
+        form = (session_binding(visit), values.get("nonce", ""))
+        self._forget_spent()
+        if (first := self._issued.get(form)) is not None:  # the same form again: a double tap
+            again = await asyncio.shield(first)
+            return self.office._done(visit, "staff", self._again_html(again), ok=True)
+        self._issued[form] = issuing = asyncio.get_running_loop().create_future()
+        try:
+            result = await self.office.services.signin.link_by_office(actor, code)
+        except BaseException as error:
+            del self._issued[form]
+            issuing.set_exception(error)
+            issuing.exception()  # retrieved: a tap waiting for it fails as this one does
+            raise
+        issuing.set_result(result)
+        if result.step is not LinkStep.ISSUED:  # nothing issued: the form may be sent again
+            del self._issued[form]
         if result.step is LinkStep.UNKNOWN_PERSON or result.person is None:
             return self._say(visit, "dash.staff.unknown_code", ok=False, code=code)
         person = result.person
@@ -113,6 +134,24 @@ class StaffRoles:
                 visit, "dash.staff.link_no_role", ok=False, name=person.full_name, code=person.code
             )
         return self.office._done(visit, "staff", self._link_html(result), ok=True)
+
+    def _again_html(self, result: SignInLink) -> str:
+        """The answer to a form sent again: nothing more issued, and the first tap's link (its
+        answer never reached the screen); what the first tap was told when it issued none."""
+        if result.step is not LinkStep.ISSUED or result.person is None:
+            return self.office.catalog.html("dash.staff.link_again_none")
+        names = {"name": result.person.full_name, "code": result.person.code}
+        again = self.office.catalog.html("dash.staff.link_again", **names)
+        return f'<span class="flash-line" id="signin-link-again">{again}</span>' + self._link_html(
+            result
+        )
+
+    def _forget_spent(self) -> None:
+        """Forget the forms whose link has expired (a form sent after that issues anew)."""
+        now = self.office.services.ctx.clock.now()
+        for form, issued in list(self._issued.items()):
+            if issued.done() and (issued.result().expires_at or now) <= now:
+                del self._issued[form]
 
     def _link_html(self, result: SignInLink) -> str:
         """The issued link, to be shown once: who it is for and until when, the address in a
