@@ -680,6 +680,19 @@ async def test_each_refused_assignment_says_why_and_keeps_what_was_typed(
     assert len(await services.drafts.board()) == 10
 
 
+async def test_a_withdrawn_speech_s_page_says_so_as_its_status_and_does_not_update_itself(
+    desk: Desk, harness: BotHarness
+) -> None:
+    assignment = await draft_id(harness, "DB031")
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    await upload(harness, "DB031", "bai-2.docx", word("Bản 2"))
+    await harness.services.drafts.unassign(await staff_actor(harness), "DB031", "1.1")
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert text_of(page, "draft-status") == "đã hủy phân công — 2 bản đã gửi"
+    assert "Phần này tự cập nhật" not in page and "data-live" not in page
+    assert 'id="thread-title"' in page  # the thread is still there to read
+
+
 async def test_unassign_asks_first_says_what_it_does_and_a_second_press_says_it_was_done(
     desk: Desk, harness: BotHarness
 ) -> None:

@@ -200,6 +200,8 @@ class Drafts:
     def _status_line(self, line: DraftLine) -> str:
         """``đã gửi bản 2, chờ Văn phòng xem``: the status with the newest version's number."""
         catalog = self.office.catalog
+        if line.withdrawn:  # kept to read: where it stood no longer counts
+            return catalog.plain("dash.drafts.status_withdrawn", versions=line.versions)
         if line.latest is None:
             return draft_status_label(catalog, DraftStatus.WAITING)
         return catalog.plain(f"dash.drafts.status_{line.status.value}", number=line.latest.number)
