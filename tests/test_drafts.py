@@ -197,6 +197,25 @@ async def test_office_assigns_and_withdraws_with_phancong(harness: BotHarness) -
     assert [line.code for line in await harness.services.drafts.board()].count("DB032") == 0
 
 
+async def test_phancong_huy_repeated_says_it_was_withdrawn_before_with_her_name_and_code(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB032 1.1"))
+    await harness.send(admin.command("/phancong huy DB032 1.1"))
+    await harness.send(admin.command("/phancong huy db032 1.1"))
+    assert admin.last_text() == (
+        "Phân công tham luận chủ đề 1.1 của đồng chí Trần Thị Hồng Vân (DB032) đã được hủy từ"
+        " trước; không có gì thay đổi."
+    )
+    await harness.send(admin.command("/phancong huy db032 1.2"))  # never assigned
+    assert admin.last_text() == (
+        "Đồng chí Trần Thị Hồng Vân (DB032) chưa được phân công tham luận chủ đề 1.2; không có"
+        " gì thay đổi."
+    )
+
+
 async def test_phancong_huy_withdraws_a_speaker_who_sent_a_version_and_keeps_what_she_sent(
     harness: BotHarness,
 ) -> None:

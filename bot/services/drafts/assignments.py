@@ -109,9 +109,13 @@ class Assignments(DraftUseCase):
             found = await self._target(session, code, theme_key)
             if isinstance(found, AssignResult):
                 return found
-            _, row = found
+            person, row = found
             if row is None or row.withdrawn_at is not None:
-                return AssignResult(AssignOutcome.NOT_ASSIGNED)
+                who = (person.full_name, person.code)  # as stored, however typed
+                outcome = AssignOutcome.NOT_ASSIGNED if row is None else (
+                    AssignOutcome.ALREADY_REMOVED
+                )  # fmt: skip
+                return AssignResult(outcome, person=who)
             line = await self._line(session, row.id)
             now = self._ctx.clock.now()
             queries.add_audit(

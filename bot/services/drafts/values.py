@@ -105,6 +105,7 @@ class AssignOutcome(StrEnum):
     ALREADY = "already"
     REMOVED = "removed"
     NOT_ASSIGNED = "not_assigned"
+    ALREADY_REMOVED = "already_removed"  # withdrawn before: a repeated withdrawal changes nothing
     UNKNOWN_PERSON = "unknown_person"
     UNKNOWN_THEME = "unknown_theme"
     WITHDRAWN = "withdrawn"  # the person's invitation was withdrawn: no new speech for them

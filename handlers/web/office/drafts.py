@@ -277,7 +277,7 @@ class Drafts:
                 versions=line.versions,
             )  # fmt: skip
             return office._done(visit, "drafts", html, ok=True)
-        if result.outcome is AssignOutcome.NOT_ASSIGNED:
+        if result.outcome in (AssignOutcome.NOT_ASSIGNED, AssignOutcome.ALREADY_REMOVED):
             html = catalog.html("dash.drafts.unassign_already", code=code, key=theme)
             return office._done(visit, "drafts", html, ok=True)
         return office._done(visit, "drafts", self._say_gone(), ok=True)
