@@ -264,8 +264,10 @@ async def test_phancong_huy_withdraws_a_speaker_who_sent_a_version_and_keeps_wha
 
     # Assigned again: the same assignment, its version back in view.
     await harness.send(admin.command("/phancong DB031 1.1"))
-    assert admin.last_text().startswith(
-        "Đã phân công đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) tham luận chủ đề 1.1"
+    assert admin.last_text() == (
+        "Đã phân công đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) tham luận chủ đề 1.1;"
+        " hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Bot đã báo người được phân công. 1 bản đã"
+        " gửi trước đây được khôi phục, hiện lại trong danh sách tham luận."
     )
     [back] = [line for line in await drafts.board() if line.code == "DB031"]
     assert (back.id, back.versions, back.status, back.withdrawn) == (

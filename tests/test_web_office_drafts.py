@@ -693,6 +693,19 @@ async def test_a_withdrawn_speech_s_page_says_so_as_its_status_and_does_not_upda
     assert 'id="thread-title"' in page  # the thread is still there to read
 
 
+async def test_reassigning_a_speaker_who_sent_versions_says_they_are_restored(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    await harness.services.drafts.unassign(await staff_actor(harness), "DB031", "1.1")
+    again = await assign(desk, "DB031", "1.1")
+    assert text_of(again.text, "flash") == (
+        "Đã phân công đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) tham luận chủ đề"
+        " 1.1; hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Bot đã báo người được phân công. 1 bản"
+        " đã gửi trước đây được khôi phục, hiện lại trong danh sách."
+    )
+
+
 async def test_unassign_asks_first_says_what_it_does_and_a_second_press_says_it_was_done(
     desk: Desk, harness: BotHarness
 ) -> None:

@@ -136,6 +136,10 @@ async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
     key = result.outcome.value
     if result.outcome is AssignOutcome.ASSIGNED:
         log.info("speech assigned by the office")
+        if line is not None and line.versions:  # assigned again: what she sent is back
+            said = catalog.html("draft_office.assigned", **params)
+            more = catalog.html("draft_office.restored", versions=line.versions)
+            return Answer.say(Html(f"{said} {more}"))
     elif result.outcome is AssignOutcome.REMOVED and line is not None and line.versions:
         key, params["versions"] = "removed_kept", line.versions  # kept, shown apart
     return turn.say(f"draft_office.{key}", **params)

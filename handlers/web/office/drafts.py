@@ -242,8 +242,7 @@ class Drafts:
             result = await office.services.drafts.assign(actor, code, theme)
             line = result.draft
             if result.outcome is AssignOutcome.ASSIGNED and line is not None:
-                key = "assigned" if line.reachable else "assigned_unreached"
-                return office._done(visit, "drafts", self._assigned(key, line), ok=True)
+                return office._done(visit, "drafts", self._assigned(line), ok=True)
             error = self._refused(result, code, theme)
         return await self._board(
             request, visit, actor, status=422, error=error, code=code, theme=theme
@@ -282,14 +281,21 @@ class Drafts:
             return office._done(visit, "drafts", html, ok=True)
         return office._done(visit, "drafts", self._say_gone(), ok=True)
 
-    def _assigned(self, key: str, line: DraftLine) -> str:
-        """What the board says of a speaker just assigned."""
+    def _assigned(self, line: DraftLine) -> str:
+        """What the board says of a speaker just assigned (and of versions back in view)."""
         office = self.office
-        deadline = moment(office.catalog, office.config.meeting.local(line.deadline_at))
-        return office.catalog.html(
-            f"dash.drafts.{key}", name=line.full_name, organization=line.organization,
-            key=line.theme_key, deadline=deadline,
+        catalog = office.catalog
+        deadline = moment(catalog, office.config.meeting.local(line.deadline_at))
+        said = catalog.html(
+            "dash.drafts.assigned" if line.reachable else "dash.drafts.assigned_unreached",
+            name=line.full_name, organization=line.organization, key=line.theme_key,
+            deadline=deadline,
         )  # fmt: skip
+        if not line.versions:
+            return said
+        # Assigned again: what she sent before is back.
+        more = catalog.html("dash.drafts.assigned_restored", versions=line.versions)
+        return f"{said} {more}"
 
     def _refused(self, result: AssignResult, code: str, theme: str) -> str:
         """Why an assignment was not made, in the office's words."""
