@@ -659,8 +659,6 @@ async def test_each_refused_assignment_says_why_and_keeps_what_was_typed(
         ("db032", "1.2", "Giấy mời của đồng chí Trần Thị Hồng Vân (DB032) đã được rút nên chưa"
          " phân công tham luận. Nếu cần đồng chí trình bày, đề nghị «Mời lại» ở trang của đại"
          " biểu trước."),
-        ("DB031", "1.1", "Đồng chí Nguyễn Thị Lan Phương (DB031) đã được phân công tham luận chủ"
-         " đề 1.1 từ trước; không có gì thay đổi."),
         ("DB034", "9.9", "Kế hoạch không có chủ đề 9.9 (có thể kế hoạch vừa được nạp lại); chưa"
          " phân công. Đề nghị chọn lại chủ đề."),
         ("DB034", "", "Đề nghị nhập mã đại biểu và chọn chủ đề. Chưa phân công."),
@@ -678,6 +676,34 @@ async def test_each_refused_assignment_says_why_and_keeps_what_was_typed(
         assert form_fields(refused.text, "form-assign").keys() == {"nonce", "csrf"}
     assert await assigned_audits(harness) == []
     assert len(await services.drafts.board()) == 10
+
+
+async def test_a_double_tap_on_phan_cong_answers_as_the_first_tap_and_not_with_an_error(
+    desk: Desk, harness: BotHarness
+) -> None:
+    shown = await desk.client.get("/office/drafts")
+    fields = {**hidden(shown.text, "form-assign"), "code": "DB034", "theme": "3"}
+    first = await desk.client.post("/office/drafts/assign", data=fields)
+    second = await desk.client.post("/office/drafts/assign", data=fields)  # the same nonce
+    assert (first.status_code, second.status_code) == (303, 303)
+    answer = (
+        "Đã phân công đồng chí Phạm Thị Kim Dung (Hội LHPN quận Long Biên) tham luận chủ đề 3;"
+        " hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Người được phân công chưa liên kết Zalo hay"
+        " Telegram (hoặc đã chặn bot) nên bot không báo được: đồng chí sẽ thấy phân công khi mở"
+        " đường liên kết cá nhân; đề nghị gọi điện báo."
+    )
+    page = await desk.client.get(second.headers["location"])
+    assert page.status_code == 200
+    assert 'class="text flash ok"' in page.text and text_of(page.text, "flash") == answer
+    assert len(await assigned_audits(harness)) == 1
+    # Another form naming an assignment that exists: said calmly, nothing changed.
+    again = await assign(desk, "db034", "3")
+    assert again.status_code == 200 and 'id="assign-error"' not in again.text
+    assert text_of(again.text, "flash") == (
+        "Đồng chí Phạm Thị Kim Dung (DB034) đã được phân công tham luận chủ đề 3 từ trước; không"
+        " có gì thay đổi."
+    )
+    assert len(await assigned_audits(harness)) == 1
 
 
 async def test_a_withdrawn_speech_s_page_says_so_as_its_status_and_does_not_update_itself(

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 # Seconds between two looks at a draft's thread while its page is open (a speaker's answer
 # should show within a few seconds; the page's script waits at least five).
 THREAD_POLL_SECONDS = 5
+# How many assigning forms are remembered, to answer a double tap as the first tap.
+REMEMBERED_FORMS = 512
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Drafts:
 
     def __init__(self, office: Office) -> None:
         self.office = office
+        # The «Phân công» forms that assigned, by session and nonce: the same form sent again
+        # (a double tap) is answered as the first was. In this process's memory, as flashes.
+        self._forms: dict[tuple[int | None, str], int] = {}
 
     def routes(self) -> list[BaseRoute]:
         """The drafts' routes, for signed-in office staff only."""
@@ -229,7 +234,9 @@ class Drafts:
     async def assign(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """«Phân công»: the person whose code was typed speaks on the theme chosen; they are
         told on their channel (``/phancong``'s use case). A refusal shows the board again with
-        why, the code and the theme as they were."""
+        why, the code and the theme as they were. The same form sent twice (a double tap)
+        answers as the first did; another form naming an assignment that exists says so, as a
+        second «Hủy phân công» does, with nothing changed."""
         office = self.office
         values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
@@ -241,8 +248,16 @@ class Drafts:
         else:
             result = await office.services.drafts.assign(actor, code, theme)
             line = result.draft
+            form = (visit.session_id, values.get("nonce", ""))
             if result.outcome is AssignOutcome.ASSIGNED and line is not None:
+                self._forms[form] = line.id
+                while len(self._forms) > REMEMBERED_FORMS:
+                    self._forms.pop(next(iter(self._forms)))
                 return office._done(visit, "drafts", self._assigned(line), ok=True)
+            if result.outcome is AssignOutcome.ALREADY and line is not None:
+                if self._forms.get(form) == line.id:  # this very form, sent again
+                    return office._done(visit, "drafts", self._assigned(line), ok=True)
+                return office._done(visit, "drafts", self._refused(result, code, theme), ok=True)
             error = self._refused(result, code, theme)
         return await self._board(
             request, visit, actor, status=422, error=error, code=code, theme=theme
