@@ -197,6 +197,64 @@ async def test_office_assigns_and_withdraws_with_phancong(harness: BotHarness) -
     assert [line.code for line in await harness.services.drafts.board()].count("DB032") == 0
 
 
+async def test_phancong_huy_repeated_says_it_was_withdrawn_before_with_her_name_and_code(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB032 1.1"))
+    await harness.send(admin.command("/phancong huy DB032 1.1"))
+    await harness.send(admin.command("/phancong huy db032 1.1"))
+    assert admin.last_text() == (
+        "Phân công tham luận chủ đề 1.1 của đồng chí Trần Thị Hồng Vân (DB032) đã được hủy từ"
+        " trước; không có gì thay đổi."
+    )
+    await harness.send(admin.command("/phancong huy db032 1.2"))  # never assigned
+    assert admin.last_text() == (
+        "Đồng chí Trần Thị Hồng Vân (DB032) chưa được phân công tham luận chủ đề 1.2; không có"
+        " gì thay đổi."
+    )
+
+
+async def test_phancong_after_the_plan_s_deadline_asks_for_one_and_takes_it(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    harness.clock.set(DEADLINE + timedelta(days=1))
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB032 1.1"))
+    assert admin.last_text() == (
+        "Hạn gửi bài chủ đề 1.1 theo kế hoạch (17:00, Thứ Ba, ngày 21/5/2024) đã qua nên chưa"
+        " phân công đồng chí Trần Thị Hồng Vân (DB032). Đề nghị ghi hạn gửi bài mới sau mã chủ"
+        " đề, ví dụ /phancong DB032 1.1 08/12 17:00."
+    )
+    await harness.send(admin.command("/phancong DB032 1.1 20/05 17:00"))
+    assert admin.last_text() == (
+        "Hạn gửi bài 17:00, Thứ Hai, ngày 20/5/2024 đã qua nên chưa phân công đồng chí Trần Thị"
+        " Hồng Vân (DB032). Đề nghị ghi một hạn sau thời điểm hiện tại."
+    )
+    await harness.send(admin.command("/phancong DB032 1.1 mai"))
+    assert admin.last_text() == (
+        "Không đọc được hạn gửi bài «mai»; chưa phân công. Đề nghị ghi ngày và giờ, ví dụ"
+        " /phancong DB032 1.1 08/12 17:00."
+    )
+    assert "DB032" not in [line.code for line in await harness.services.drafts.board()]
+    await harness.send(admin.command("/phancong DB032 1.1 27/05 17:00"))
+    assert admin.last_text() == (
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 1.1;"
+        " hạn gửi bài 17:00, Thứ Hai, ngày 27/5/2024. Bot đã báo người được phân công."
+    )
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB032"]
+    assert line.deadline_at == local(2024, 5, 27, 17, 0)
+    assert not line.late(harness.clock.now())
+    await harness.send(admin.command("/phancong"))
+    assert admin.last_text().startswith(
+        "Cú pháp: /phancong <mã đại biểu> <chủ đề> [hạn gửi bài] (ví dụ /phancong DB031 1.1,"
+        " hoặc với hạn riêng /phancong DB031 1.1 08/12 17:00; không ghi hạn thì theo hạn của kế"
+        " hoạch); hủy: /phancong huy <mã> <chủ đề>."
+    )
+
+
 async def test_phancong_huy_withdraws_a_speaker_who_sent_a_version_and_keeps_what_she_sent(
     harness: BotHarness,
 ) -> None:
@@ -245,8 +303,10 @@ async def test_phancong_huy_withdraws_a_speaker_who_sent_a_version_and_keeps_wha
 
     # Assigned again: the same assignment, its version back in view.
     await harness.send(admin.command("/phancong DB031 1.1"))
-    assert admin.last_text().startswith(
-        "Đã phân công đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) tham luận chủ đề 1.1"
+    assert admin.last_text() == (
+        "Đã phân công đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) tham luận chủ đề 1.1;"
+        " hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Bot đã báo người được phân công. 1 bản đã"
+        " gửi trước đây được khôi phục, hiện lại trong danh sách tham luận."
     )
     [back] = [line for line in await drafts.board() if line.code == "DB031"]
     assert (back.id, back.versions, back.status, back.withdrawn) == (

@@ -161,10 +161,10 @@ async def test_her_page_says_the_office_withdrew_her_speech_keeps_her_version_an
 
     # A page opened before, its forms sent after: refused in words, nothing stored.
     refused = (
-        "Văn phòng đã hủy phân công tham luận chủ đề 1.1 của đồng chí nên bot không nhận thêm"
-        " bản mới cho chủ đề này; các bản đồng chí đã gửi vẫn được lưu giữ. Cần trao đổi, xin"
-        " liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
-    )
+        "Văn phòng đã hủy phân công tham luận chủ đề 1.1 của đồng chí nên bản vừa gửi chưa được"
+        " nhận; các bản đồng chí đã gửi trước đó vẫn được lưu giữ, có trên trang này. Cần trao"
+        " đổi, xin liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )  # the page's own words: no «bot» on the page
     sent = await web.client.post(
         f"/{web.tokens[SPEAKER]}/draft/{draft}/file",
         data=upload_form,

@@ -26,6 +26,7 @@ from bot.services.access import OfficeActor, Role
 from bot.services.report_file import office_report_sheets
 from bot.texts import load_catalog
 from storage.models import AuditEntry, DraftComment, OutboundMessage
+from tests.conftest import local
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
@@ -659,8 +660,6 @@ async def test_each_refused_assignment_says_why_and_keeps_what_was_typed(
         ("db032", "1.2", "Giấy mời của đồng chí Trần Thị Hồng Vân (DB032) đã được rút nên chưa"
          " phân công tham luận. Nếu cần đồng chí trình bày, đề nghị «Mời lại» ở trang của đại"
          " biểu trước."),
-        ("DB031", "1.1", "Đồng chí Nguyễn Thị Lan Phương (DB031) đã được phân công tham luận chủ"
-         " đề 1.1 từ trước; không có gì thay đổi."),
         ("DB034", "9.9", "Kế hoạch không có chủ đề 9.9 (có thể kế hoạch vừa được nạp lại); chưa"
          " phân công. Đề nghị chọn lại chủ đề."),
         ("DB034", "", "Đề nghị nhập mã đại biểu và chọn chủ đề. Chưa phân công."),
@@ -678,6 +677,123 @@ async def test_each_refused_assignment_says_why_and_keeps_what_was_typed(
         assert form_fields(refused.text, "form-assign").keys() == {"nonce", "csrf"}
     assert await assigned_audits(harness) == []
     assert len(await services.drafts.board()) == 10
+
+
+async def test_a_double_tap_on_phan_cong_answers_as_the_first_tap_and_not_with_an_error(
+    desk: Desk, harness: BotHarness
+) -> None:
+    shown = await desk.client.get("/office/drafts")
+    fields = {**hidden(shown.text, "form-assign"), "code": "DB034", "theme": "3"}
+    first = await desk.client.post("/office/drafts/assign", data=fields)
+    second = await desk.client.post("/office/drafts/assign", data=fields)  # the same nonce
+    assert (first.status_code, second.status_code) == (303, 303)
+    answer = (
+        "Đã phân công đồng chí Phạm Thị Kim Dung (Hội LHPN quận Long Biên) tham luận chủ đề 3;"
+        " hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Người được phân công chưa liên kết Zalo hay"
+        " Telegram (hoặc đã chặn bot) nên bot không báo được: đồng chí sẽ thấy phân công khi mở"
+        " đường liên kết cá nhân; đề nghị gọi điện báo."
+    )
+    page = await desk.client.get(second.headers["location"])
+    assert page.status_code == 200
+    assert 'class="text flash ok"' in page.text and text_of(page.text, "flash") == answer
+    assert len(await assigned_audits(harness)) == 1
+    # Another form naming an assignment that exists: said calmly, nothing changed.
+    again = await assign(desk, "db034", "3")
+    assert again.status_code == 200 and 'id="assign-error"' not in again.text
+    assert text_of(again.text, "flash") == (
+        "Đồng chí Phạm Thị Kim Dung (DB034) đã được phân công tham luận chủ đề 3 từ trước; không"
+        " có gì thay đổi."
+    )
+    assert len(await assigned_audits(harness)) == 1
+
+
+async def assign_by(desk: Desk, code: str, theme: str, deadline: str) -> httpx.Response:
+    """The «Phân công tham luận» form with a «Hạn gửi bài» typed (the browser's form)."""
+    return await desk.post(
+        "drafts/assign",
+        "form-assign",
+        {"code": code, "theme": theme, "deadline": deadline},
+        page="drafts",
+    )
+
+
+async def test_a_speaker_assigned_after_the_plan_s_deadline_is_given_one_of_her_own(
+    desk: Desk, harness: BotHarness
+) -> None:
+    harness.clock.set(DEADLINE + timedelta(hours=1))
+    await desk.sign_in()  # days later: a new session
+    board = (await desk.client.get("/office/drafts")).text
+    assert text_of(board, "assign-deadline-about") == (
+        "Để trống thì theo hạn của kế hoạch cho chủ đề; khi hạn đó đã qua, đề nghị ghi hạn mới"
+        " (ngày và giờ)."
+    )
+    refused = await assign(desk, "DB034", "3")
+    assert refused.status_code == 422
+    assert text_of(refused.text, "assign-error") == (
+        "Hạn gửi bài chủ đề 3 theo kế hoạch (17:00, Thứ Ba, ngày 21/5/2024) đã qua nên chưa phân"
+        " công đồng chí Phạm Thị Kim Dung (DB034). Đề nghị ghi «Hạn gửi bài» mới rồi bấm «Phân"
+        " công» lại."
+    )
+    assert 'value="DB034"' in refused.text and '<option value="3" selected>' in refused.text
+    past = await assign_by(desk, "DB034", "3", "2024-05-21T08:00")
+    assert past.status_code == 422
+    assert text_of(past.text, "assign-error") == (
+        "Hạn gửi bài 08:00, Thứ Ba, ngày 21/5/2024 đã qua nên chưa phân công đồng chí Phạm Thị"
+        " Kim Dung (DB034). Đề nghị ghi một hạn sau thời điểm hiện tại."
+    )
+    assert 'name="deadline" type="datetime-local"' in past.text
+    assert 'value="2024-05-21T08:00"' in past.text  # what was typed, to correct
+    unreadable = await assign_by(desk, "DB034", "3", "thứ Hai")
+    assert text_of(unreadable.text, "assign-error") == (
+        "Không đọc được hạn gửi bài «thứ Hai»; chưa phân công. Đề nghị ghi ngày và giờ, ví dụ"
+        " 17:00 8/12."
+    )
+    assert await assigned_audits(harness) == []
+
+    done = await assign_by(desk, "DB034", "3", "2024-05-24T17:00")
+    assert text_of(done.text, "flash").startswith(
+        "Đã phân công đồng chí Phạm Thị Kim Dung (Hội LHPN quận Long Biên) tham luận chủ đề 3;"
+        " hạn gửi bài 17:00, Thứ Sáu, ngày 24/5/2024."
+    )
+    # Her row is not overdue; reminders' lists and the overdue marks read her own deadline.
+    assert (
+        "Phạm Thị Kim Dung Hội LHPN quận Long Biên Hủy phân công chưa gửi · chưa kết nối kênh"
+        " nhắn tin hạn 17:00, 24/5"
+    ) in theme_rows(done.text, "3")
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB034"]
+    assert line.deadline_at == local(2024, 5, 24, 17, 0)
+    assert not line.late(harness.clock.now())
+    assert [p.code for p in await harness.services.drafts.missing(DEADLINE)].count("DB034") == 0
+    # Reloading the plan keeps the deadline the office gave.
+    await harness.services.drafts.sync()
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB034"]
+    assert line.deadline_at == local(2024, 5, 24, 17, 0)
+
+
+async def test_a_withdrawn_speech_s_page_says_so_as_its_status_and_does_not_update_itself(
+    desk: Desk, harness: BotHarness
+) -> None:
+    assignment = await draft_id(harness, "DB031")
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    await upload(harness, "DB031", "bai-2.docx", word("Bản 2"))
+    await harness.services.drafts.unassign(await staff_actor(harness), "DB031", "1.1")
+    page = (await desk.client.get(f"/office/drafts/{assignment}")).text
+    assert text_of(page, "draft-status") == "đã hủy phân công — 2 bản đã gửi"
+    assert "Phần này tự cập nhật" not in page and "data-live" not in page
+    assert 'id="thread-title"' in page  # the thread is still there to read
+
+
+async def test_reassigning_a_speaker_who_sent_versions_says_they_are_restored(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))
+    await harness.services.drafts.unassign(await staff_actor(harness), "DB031", "1.1")
+    again = await assign(desk, "DB031", "1.1")
+    assert text_of(again.text, "flash") == (
+        "Đã phân công đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình) tham luận chủ đề"
+        " 1.1; hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Bot đã báo người được phân công. 1 bản"
+        " đã gửi trước đây được khôi phục, hiện lại trong danh sách."
+    )
 
 
 async def test_unassign_asks_first_says_what_it_does_and_a_second_press_says_it_was_done(

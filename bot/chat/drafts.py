@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from datetime import UTC
 
 from bot.chat import tasks
 from bot.chat.turn import Turn
@@ -23,6 +24,7 @@ from bot.domain.drafts import (
 )
 from bot.domain.inbound import Action, Command, FileIn, Text, Unsupported
 from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePart
+from bot.domain.timespec import parse_typed_time
 from bot.services.access import OfficeActor
 from bot.services.drafts import (
     AssignOutcome,
@@ -109,21 +111,31 @@ async def mine(turn: Turn, *, quiet: bool) -> Answer:
 
 
 async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
-    """``/phancong <code> <theme>`` assigns; ``/phancong huy <code> <theme>`` withdraws."""
+    """``/phancong <code> <theme> [dd/mm HH:MM]`` assigns (by the deadline given, else the
+    plan's); ``/phancong huy <code> <theme>`` withdraws."""
     catalog, config = turn.catalog, turn.config
     args = list(command.args)
     remove = bool(args) and args[0].casefold() in UNASSIGN_WORDS
     if remove:
         args = args[1:]
     themes = themes_list(catalog, config)
-    if len(args) != 2:
+    if len(args) < 2 or (remove and len(args) != 2) or len(args) > 4:
         return turn.say("draft_office.usage", themes=themes)
-    code, theme = args
-    drafts = turn.services.drafts
-    result = await (drafts.unassign if remove else drafts.assign)(office, code, theme)
-    line = result.draft
+    code, theme, typed = args[0], args[1], " ".join(args[2:])
     # What the office typed is echoed back cut short, so the answer always fits one message.
     params: dict[str, object] = {"code": code[:40], "key": theme[:40], "themes": themes}
+    drafts = turn.services.drafts
+    if remove:
+        result = await drafts.unassign(office, code, theme)
+    else:
+        deadline = None
+        if typed:
+            found = parse_typed_time(typed, config.meeting.local(turn.services.ctx.clock.now()))
+            if found is None:
+                return turn.say("draft_office.deadline_unreadable", typed=typed[:40], **params)
+            deadline = found.astimezone(UTC)
+        result = await drafts.assign(office, code, theme, deadline)
+    line = result.draft
     if line is not None:
         params.update(
             name=line.full_name,
@@ -133,9 +145,15 @@ async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
         )
     if result.person is not None:
         params.update(name=result.person[0], code=result.person[1])
+    if result.deadline is not None:
+        params.update(deadline=moment(catalog, config.meeting.local(result.deadline)))
     key = result.outcome.value
     if result.outcome is AssignOutcome.ASSIGNED:
         log.info("speech assigned by the office")
+        if line is not None and line.versions:  # assigned again: what she sent is back
+            said = catalog.html("draft_office.assigned", **params)
+            more = catalog.html("draft_office.restored", versions=line.versions)
+            return Answer.say(Html(f"{said} {more}"))
     elif result.outcome is AssignOutcome.REMOVED and line is not None and line.versions:
         key, params["versions"] = "removed_kept", line.versions  # kept, shown apart
     return turn.say(f"draft_office.{key}", **params)

@@ -791,6 +791,8 @@ class Site:
             return catalog.html("web.draft.not_yours", contact=config.office.contact)
         if step is DraftStep.GONE:
             return catalog.html("web.draft.gone")
+        if step is DraftStep.WITHDRAWN:  # the page's words: no «bot» there
+            return catalog.html("web.draft.withdrawn_refused", **params)
         if catalog.has(f"draft.{step.value}"):
             return catalog.html(f"draft.{step.value}", **params)
         return catalog.html("web.failed", contact=config.office.contact)

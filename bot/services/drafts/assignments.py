@@ -22,6 +22,10 @@ from storage.uow import unit_of_work
 # The feature's one logger, named as before the drafts became a package.
 log = logging.getLogger(__package__)
 
+# The source of an assignment whose deadline the office gave itself: a re-sync of the plan
+# leaves that deadline alone (the plan's own deadline moves the others).
+OWN_DEADLINE = "deadline"
+
 
 class Assignments(DraftUseCase):
     """The plan's assignments kept in line with the config; the office assigns and withdraws."""
@@ -69,16 +73,25 @@ class Assignments(DraftUseCase):
                     removed += 1
                     continue
                 deadline = config.draft_deadline(row.theme_key)
-                if row.deadline_at != deadline:  # the plan moved the deadline
+                # The plan moved the deadline (not one the office gave the speaker itself).
+                if row.source != OWN_DEADLINE and row.deadline_at != deadline:
                     row.deadline_at, row.updated_at = deadline, now
         if unknown:
             # A note, not a warning: the report carries them to the caller, who tells the office.
             log.info("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
         return DraftSync(created, removed, sorted(set(unknown)))
 
-    async def assign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
+    async def assign(
+        self,
+        office: OfficeActor,
+        code: str,
+        theme_key: str,
+        deadline: datetime | None = None,
+    ) -> AssignResult:
         """The office asks a person on the list to speak on a theme (not one whose invitation
-        was withdrawn)."""
+        was withdrawn), by ``deadline`` if given, else by the plan's deadline for the theme. A
+        deadline already past is refused: the plan's (the office gives one of its own) or the
+        one given."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._target(session, code, theme_key)
@@ -92,12 +105,24 @@ class Assignments(DraftUseCase):
                 # chased, nor its deadline seen. The office re-invites first, if it means to.
                 who = (person.full_name, person.code)
                 return AssignResult(AssignOutcome.WITHDRAWN, person=who)
-            if row is not None:  # withdrawn earlier: assigned again
-                row.withdrawn_at, row.source, row.updated_at = None, "office", now
+            key = self._theme_key(theme_key)
+            due = deadline or self._ctx.config.draft_deadline(key)
+            # Assigned again after sending versions, she is not chased: the plan's date stands.
+            restored = row is not None and await self._has_versions(session, row.id)
+            if due <= now and (deadline is not None or not restored):
+                outcome = AssignOutcome.DEADLINE_NEEDED if deadline is None else (
+                    AssignOutcome.DEADLINE_PAST
+                )  # fmt: skip
+                who = (person.full_name, person.code)
+                return AssignResult(outcome, person=who, deadline=due)
+            source = "office" if deadline is None else OWN_DEADLINE
+            if row is not None:  # withdrawn earlier: assigned again, its versions back
+                row.withdrawn_at, row.source, row.updated_at = None, source, now
+                row.deadline_at = due
                 await self._announce(session, row, office.actor, now)
             else:
                 row = await self._add_assignment(
-                    session, self._theme_key(theme_key), person.id, "office", office.actor, now
+                    session, key, person.id, source, office.actor, now, due
                 )
             return AssignResult(AssignOutcome.ASSIGNED, await self._line(session, row.id))
 
@@ -109,9 +134,13 @@ class Assignments(DraftUseCase):
             found = await self._target(session, code, theme_key)
             if isinstance(found, AssignResult):
                 return found
-            _, row = found
+            person, row = found
             if row is None or row.withdrawn_at is not None:
-                return AssignResult(AssignOutcome.NOT_ASSIGNED)
+                who = (person.full_name, person.code)  # as stored, however typed
+                outcome = AssignOutcome.NOT_ASSIGNED if row is None else (
+                    AssignOutcome.ALREADY_REMOVED
+                )  # fmt: skip
+                return AssignResult(outcome, person=who)
             line = await self._line(session, row.id)
             now = self._ctx.clock.now()
             queries.add_audit(
@@ -180,13 +209,14 @@ class Assignments(DraftUseCase):
         source: str,
         actor: str,
         now: datetime,
+        deadline: datetime | None = None,
     ) -> SpeechAssignment:
         row = SpeechAssignment(
             meeting_id=self._ctx.meeting_id,
             theme_key=theme_key,
             person_id=person_id,
             source=source,
-            deadline_at=self._ctx.config.draft_deadline(theme_key),
+            deadline_at=deadline or self._ctx.config.draft_deadline(theme_key),
             status=DraftStatus.WAITING,
             created_at=now,
             updated_at=now,

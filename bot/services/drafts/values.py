@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -105,9 +106,12 @@ class AssignOutcome(StrEnum):
     ALREADY = "already"
     REMOVED = "removed"
     NOT_ASSIGNED = "not_assigned"
+    ALREADY_REMOVED = "already_removed"  # withdrawn before: a repeated withdrawal changes nothing
     UNKNOWN_PERSON = "unknown_person"
     UNKNOWN_THEME = "unknown_theme"
     WITHDRAWN = "withdrawn"  # the person's invitation was withdrawn: no new speech for them
+    DEADLINE_NEEDED = "deadline_needed"  # the plan's deadline has passed: the office gives one
+    DEADLINE_PAST = "deadline_past"  # the deadline the office gave has passed already
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class AssignResult:
     draft: DraftLine | None = None
     # The person named, for a refusal that names them (a withdrawn invitation): name, code.
     person: tuple[str, str] | None = None
+    # The deadline a refusal names: the plan's, or the one given, already past.
+    deadline: datetime | None = None
 
 
 @dataclass(frozen=True)

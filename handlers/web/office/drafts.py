@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from bot.documents.reading import MAX_SHOWN, Reading, draft_text, readable
 from bot.domain.drafts import MAX_COMMENT, DraftLine, DraftStatus, VersionLine
 from bot.domain.ids import parse_id
+from bot.domain.timespec import TimeSpecError, parse_local_datetime, parse_typed_time
 from bot.services.access import OfficeActor
 from bot.services.drafts import AssignOutcome, AssignResult, DraftResult, DraftStep, ThreadPost
 from bot.services.signin import StaffVisit
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 # Seconds between two looks at a draft's thread while its page is open (a speaker's answer
 # should show within a few seconds; the page's script waits at least five).
 THREAD_POLL_SECONDS = 5
+# The longest «Hạn gửi bài» read, and how many assigning forms are remembered for a double tap.
+MAX_DEADLINE = 40
+REMEMBERED_FORMS = 512
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class Drafts:
 
     def __init__(self, office: Office) -> None:
         self.office = office
+        # The «Phân công» forms that assigned, by session and nonce: the same form sent again
+        # (a double tap) is answered as the first was. In this process's memory, as flashes.
+        self._forms: dict[tuple[int | None, str], int] = {}
 
     def routes(self) -> list[BaseRoute]:
         """The drafts' routes, for signed-in office staff only."""
@@ -87,6 +95,7 @@ class Drafts:
         error: str = "",
         code: str = "",
         theme: str = "",
+        deadline: str = "",
     ) -> Response:
         """The board; after a refused assignment, with why (``error``) and what was typed."""
         office = self.office
@@ -123,7 +132,8 @@ class Drafts:
             total=len(lines), count=count, late={line.id for line in lines if line.late(now)},
             deadline=drafts.deadline_at, status_line=self._status_line,
             plan_themes=config.themes, max_code=MAX_CODE, assign_error=error, assign_code=code,
-            assign_theme=theme, flash=office._flash(request, visit),
+            assign_theme=theme, assign_deadline=deadline, max_deadline=MAX_DEADLINE,
+            flash=office._flash(request, visit),
         )  # fmt: skip
 
     async def draft(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -200,6 +210,8 @@ class Drafts:
     def _status_line(self, line: DraftLine) -> str:
         """``đã gửi bản 2, chờ Văn phòng xem``: the status with the newest version's number."""
         catalog = self.office.catalog
+        if line.withdrawn:  # kept to read: where it stood no longer counts
+            return catalog.plain("dash.drafts.status_withdrawn", versions=line.versions)
         if line.latest is None:
             return draft_status_label(catalog, DraftStatus.WAITING)
         return catalog.plain(f"dash.drafts.status_{line.status.value}", number=line.latest.number)
@@ -225,27 +237,54 @@ class Drafts:
         return self._answer(visit, request, result)
 
     async def assign(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """«Phân công»: the person whose code was typed speaks on the theme chosen; they are
-        told on their channel (``/phancong``'s use case). A refusal shows the board again with
-        why, the code and the theme as they were."""
+        """«Phân công»: the person whose code was typed speaks on the theme chosen, by the
+        «Hạn gửi bài» typed or else the plan's; they are told on their channel (``/phancong``'s
+        use case). A refusal shows the board again with why and what was typed. The same form
+        sent twice (a double tap) answers as the first did; another form naming an assignment
+        that exists says so, as a second «Hủy phân công» does, with nothing changed."""
         office = self.office
         values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         code, theme = values.get("code", "").strip()[:MAX_CODE], values.get("theme", "").strip()
+        typed = values.get("deadline", "").strip()[:MAX_DEADLINE]
+        catalog = office.catalog
         error: str
+        deadline = self._deadline(typed) if typed else None
         if not code or not theme:
-            error = office.catalog.html("dash.drafts.assign_choose")
+            error = catalog.html("dash.drafts.assign_choose")
+        elif typed and deadline is None:
+            error = catalog.html("dash.drafts.assign_deadline_unreadable", typed=typed)
         else:
-            result = await office.services.drafts.assign(actor, code, theme)
+            result = await office.services.drafts.assign(actor, code, theme, deadline)
             line = result.draft
+            form = (visit.session_id, values.get("nonce", ""))
             if result.outcome is AssignOutcome.ASSIGNED and line is not None:
-                key = "assigned" if line.reachable else "assigned_unreached"
-                return office._done(visit, "drafts", self._assigned(key, line), ok=True)
+                self._forms[form] = line.id
+                while len(self._forms) > REMEMBERED_FORMS:
+                    self._forms.pop(next(iter(self._forms)))
+                return office._done(visit, "drafts", self._assigned(line), ok=True)
+            if result.outcome is AssignOutcome.ALREADY and line is not None:
+                if self._forms.get(form) == line.id:  # this very form, sent again
+                    return office._done(visit, "drafts", self._assigned(line), ok=True)
+                return office._done(visit, "drafts", self._refused(result, code, theme), ok=True)
             error = self._refused(result, code, theme)
         return await self._board(
-            request, visit, actor, status=422, error=error, code=code, theme=theme
-        )
+            request, visit, actor, status=422, error=error, code=code, theme=theme,
+            deadline=typed,
+        )  # fmt: skip
+
+    def _deadline(self, typed: str) -> datetime | None:
+        """The «Hạn gửi bài» typed: the browser's date and time (``2026-12-08T17:00``) or as
+        an office member writes it (``17:00 8/12``), in the meeting's time; None if unreadable."""
+        meeting = self.office.config.meeting
+        try:
+            return parse_local_datetime(typed, meeting.zone)
+        except TimeSpecError:
+            pass
+        now = meeting.local(self.office.services.ctx.clock.now())
+        found = parse_typed_time(typed, now)
+        return None if found is None else found.astimezone(UTC)
 
     async def confirm_unassign(
         self, request: Request, visit: StaffVisit, actor: OfficeActor
@@ -275,19 +314,26 @@ class Drafts:
                 versions=line.versions,
             )  # fmt: skip
             return office._done(visit, "drafts", html, ok=True)
-        if result.outcome is AssignOutcome.NOT_ASSIGNED:
+        if result.outcome in (AssignOutcome.NOT_ASSIGNED, AssignOutcome.ALREADY_REMOVED):
             html = catalog.html("dash.drafts.unassign_already", code=code, key=theme)
             return office._done(visit, "drafts", html, ok=True)
         return office._done(visit, "drafts", self._say_gone(), ok=True)
 
-    def _assigned(self, key: str, line: DraftLine) -> str:
-        """What the board says of a speaker just assigned."""
+    def _assigned(self, line: DraftLine) -> str:
+        """What the board says of a speaker just assigned (and of versions back in view)."""
         office = self.office
-        deadline = moment(office.catalog, office.config.meeting.local(line.deadline_at))
-        return office.catalog.html(
-            f"dash.drafts.{key}", name=line.full_name, organization=line.organization,
-            key=line.theme_key, deadline=deadline,
+        catalog = office.catalog
+        deadline = moment(catalog, office.config.meeting.local(line.deadline_at))
+        said = catalog.html(
+            "dash.drafts.assigned" if line.reachable else "dash.drafts.assigned_unreached",
+            name=line.full_name, organization=line.organization, key=line.theme_key,
+            deadline=deadline,
         )  # fmt: skip
+        if not line.versions:
+            return said
+        # Assigned again: what she sent before is back.
+        more = catalog.html("dash.drafts.assigned_restored", versions=line.versions)
+        return f"{said} {more}"
 
     def _refused(self, result: AssignResult, code: str, theme: str) -> str:
         """Why an assignment was not made, in the office's words."""
@@ -302,6 +348,13 @@ class Drafts:
             return catalog.html("dash.drafts.assign_withdrawn", name=name, code=person_code)
         if result.outcome is AssignOutcome.UNKNOWN_THEME:
             return catalog.html("dash.drafts.assign_unknown_theme", key=theme[:40])
+        if result.deadline is not None and result.person is not None:
+            deadline = moment(catalog, self.office.config.meeting.local(result.deadline))
+            name, person_code = result.person
+            return catalog.html(
+                f"dash.drafts.assign_{result.outcome.value}", name=name, code=person_code,
+                key=theme[:40], deadline=deadline,
+            )  # fmt: skip
         return catalog.html("dash.drafts.assign_unknown_person", code=code)
 
     def _say_gone(self) -> str:
