@@ -107,7 +107,7 @@ async def test_scheduled_broadcast_waits_for_its_time_and_can_be_listed(
     assert admin.last_text().startswith("Thời điểm 08:00, Thứ Tư, ngày 1/5/2024 đã qua.")
     await harness.send(admin.text("07:00 27/5"))
     assert admin.last_text().startswith(
-        "🕘 Đã hẹn gửi thông báo số 1 lúc 07:00, Thứ Hai, ngày 27/5/2024 tới 5 người"
+        "🕘 Đã hẹn gửi thông báo số 1 lúc 07:00, Thứ Hai, ngày 27/5/2024 qua tin nhắn tới 5 người"
     )
     await harness.send(admin.command("/lichthongbao"))
     assert (
@@ -248,7 +248,9 @@ async def test_notices_are_numbered_1_2_3_in_the_order_confirmed_not_by_the_outb
     await harness.send(other.text("Thông báo viết sau, gửi trước."))
     await harness.send(other.tap("Tất cả đại biểu đã liên kết"))
     await harness.send(other.tap("📤 Gửi ngay"))
-    assert other.last_text().startswith("📤 Đã xếp thông báo số 1 vào hàng gửi tới 5 người.")
+    assert other.last_text().startswith(
+        "📤 Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 5 người."
+    )
     await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
     await harness.send(admin.text("07:00 27/5"))
     assert admin.last_text().startswith("🕘 Đã hẹn gửi thông báo số 2 lúc 07:00")

@@ -165,7 +165,11 @@ async def test_the_preview_names_ten_who_cannot_be_reached_counts_the_rest_and_s
     # promised the page), and it is there on an invitee's page.
     assert buttons(harness.admin().last_message) == ["📤 Gửi ngay", "🕘 Hẹn giờ gửi", "Hủy"]
     await harness.send(harness.admin().tap("📤 Gửi ngay"))
-    assert harness.admin().last_text().startswith("📤 Đã xếp thông báo số 1 vào hàng gửi")
+    assert harness.admin().last_text() == (
+        "📤 Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 0 người. 80 đồng chí không nhận "
+        "qua tin nhắn sẽ thấy thông báo khi truy cập trang cá nhân. Đồng chí sẽ nhận báo cáo khi "
+        "gửi xong; gõ /lichthongbao để xem tiến độ."
+    )
     await harness.tick()
     web = await web_for(harness.services)
     try:

@@ -109,7 +109,11 @@ async def test_a_notice_to_an_audience_no_chat_reaches_is_sent_and_read_on_a_per
     assert "Sẽ gửi tới: 0 người." in text_of(page, "notice-count")
     assert 'id="notice-nobody"' not in page and 'id="form-send"' in page
     listed = await confirm(desk, page, how="now")
-    assert text_of(listed, "flash").startswith("Đã xếp thông báo số 1 vào hàng gửi tới 0 người.")
+    # Said where they read it, not only «0 người».
+    assert text_of(listed, "flash") == (
+        "Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 0 người. 80 đồng chí không nhận qua "
+        "tin nhắn sẽ thấy thông báo khi truy cập trang cá nhân. Kết quả gửi hiện ở bảng dưới đây."
+    )
     await harness.tick()
     assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
     web = await web_for(harness.services)
@@ -136,7 +140,9 @@ async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_re
     page = await preview(desk, "Họp trù bị lúc 14:00.", "present")
     assert "Sẽ gửi tới: 3 người." in text_of(page, "notice-count")
     listed = await confirm(desk, page, how="now")
-    assert text_of(listed, "flash").startswith("Đã xếp thông báo số 1 vào hàng gửi tới 3 người.")
+    assert text_of(listed, "flash").startswith(
+        "Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 3 người."
+    )
     await harness.tick()
     assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 3}
     listed = (await desk.client.get("/office/notices")).text
@@ -419,7 +425,9 @@ async def test_the_first_notice_is_no_1_on_the_page_the_log_and_the_report_whate
     await linked_answers(harness)
     page = await preview(desk, "Họp trù bị lúc 14:00.", "linked")
     listed = await confirm(desk, page, how="now")
-    assert text_of(listed, "flash").startswith("Đã xếp thông báo số 1 vào hàng gửi tới 5 người.")
+    assert text_of(listed, "flash").startswith(
+        "Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 5 người."
+    )
     async with harness.services.ctx.sessions() as session:
         row = await session.scalar(
             select(OutboundMessage).where(OutboundMessage.kind == MessageKind.BROADCAST)

@@ -27,7 +27,13 @@ from bot.services.broadcasts import (
 )
 from bot.texts import Html
 from bot.texts.formatting import moment
-from bot.texts.presenters import audience_label, broadcast_html, ran_out_words, skipped_reason
+from bot.texts.presenters import (
+    audience_label,
+    broadcast_html,
+    on_pages,
+    ran_out_words,
+    skipped_reason,
+)
 
 # The notice's audiences but every invitee, which the chat offers first on its own.
 _SIMPLE_AUDIENCES = NOTICE_AUDIENCES[1:]
@@ -208,11 +214,13 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     if step in (BroadcastStep.QUEUED, BroadcastStep.SCHEDULED):
         assert result.reach is not None
         when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
+        reach = result.reach
         return turn.say(
             f"broadcast.{step.value}",
             number=result.number,
-            reachable=result.reach.reachable,
+            reachable=reach.reachable,
             when=when,
+            pages=on_pages(catalog, config, reach.blocked + reach.not_linked),
         )
     if step is BroadcastStep.ASK_TIME:
         return turn.say("broadcast.ask_time", (_cancel_row(turn),), zone=config.meeting.timezone)

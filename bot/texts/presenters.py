@@ -161,6 +161,15 @@ def skipped_reason(
     return catalog.plain(f"broadcast.skipped.{reason.value}", due=due)
 
 
+def on_pages(catalog: Catalog, config: Config, off_chat: int) -> str:
+    """The sentence after «queued» or «scheduled» that says where those of a notice's audience
+    on no chat read it (their personal page), led by a space; empty where the plan has no pages
+    or everyone is on a chat. The same in chat and on the dashboard."""
+    if config.web is None or off_chat <= 0:
+        return ""
+    return " " + catalog.plain("broadcast.on_pages", count=off_chat)
+
+
 def ran_out_words(
     catalog: Catalog, key: str, count: int, first: Sequence[tuple[str, str]]
 ) -> tuple[str, dict[str, object]]:

@@ -29,6 +29,7 @@ from bot.texts.presenters import (
     audience_label,
     broadcast_html,
     moved_notice,
+    on_pages,
     ran_out_words,
     skipped_reason,
 )
@@ -278,13 +279,15 @@ class Notices:
             result = BroadcastResult(result)
         step = result.step
         when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
-        reachable = result.reach.reachable if result.reach else 0
+        reach = result.reach
+        reachable = reach.reachable if reach else 0
+        pages = on_pages(catalog, config, reach.blocked + reach.not_linked) if reach else ""
         key = f"dash.notices.{step.value}"
         if not catalog.has(key):
             key = f"broadcast.{step.value}"
         return catalog.html(
             key, number=result.number or "", limit=result.limit, count=result.count,
-            reachable=reachable, when=when, zone=config.meeting.timezone,
+            reachable=reachable, when=when, zone=config.meeting.timezone, pages=pages,
         )  # fmt: skip
 
 
