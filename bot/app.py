@@ -571,7 +571,7 @@ def build_scheduler(services: Services, outbox: Outbox) -> OutboxScheduler:
                 services.ctx.sessions,
                 services.ctx.clock,
                 services.ctx.meeting_id,
-                planned_messages(services.config),
+                planned_messages(services.config, await services.drafts.own_deadlines()),
             )
 
     checked: list[datetime] = []  # when the quotas were last counted

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.clock import Clock
-from bot.domain.outbound import MessageStatus
+from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.reminders import PlannedMessage, keyed_slot, slot_of
 from storage.models import Delivery, OutboundMessage
 from storage.uow import unit_of_work
@@ -24,8 +24,12 @@ async def sync_planned(
     clock: Clock,
     meeting_id: int,
     planned: Sequence[PlannedMessage],
+    kinds: Collection[MessageKind] | None = None,
 ) -> None:
     """Insert missing automatic messages, move those not yet sent, cancel those dropped.
+
+    With ``kinds``, ``planned`` is the plan's messages of those kinds only, and the rows of
+    other kinds are left as they are (the draft deadlines re-planned when the office assigns).
 
     Messages already queued or finished are history and stay as they are, except one that was
     skipped without a copy made for anyone (its time had passed, say, because the meeting's date
@@ -43,6 +47,7 @@ async def sync_planned(
                 select(OutboundMessage).where(
                     OutboundMessage.meeting_id == meeting_id,
                     OutboundMessage.dedupe_key.is_not(None),
+                    *(() if kinds is None else (OutboundMessage.kind.in_(list(kinds)),)),
                 )
             )
         }

@@ -83,7 +83,8 @@ class BotHarness:
         only those of some kinds, and sync the plan's tasks."""
         await self.services.tasks.sync()
         await self.services.drafts.sync()
-        planned = planned_messages(self.services.config)
+        own = await self.services.drafts.own_deadlines()
+        planned = planned_messages(self.services.config, own)
         await sync_planned(
             self.services.ctx.sessions,
             self.clock,

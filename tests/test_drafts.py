@@ -1484,3 +1484,114 @@ async def test_her_version_recorded_as_the_office_withdraws_her_is_refused_once_
     root = drafts.files.root
     on_disk = sorted(p.name for p in root.rglob("*") if p.is_file())
     assert on_disk == [v.sha256 for v in await versions(harness)]
+
+
+# --- a speaker's deadline of her own -------------------------------------------------------------
+
+
+def reminded(harness: BotHarness, user: FakeUser) -> list[str]:
+    """The draft reminders ``user`` was sent."""
+    return [t for t in texts(harness, user.id) if "nhắc đồng chí gửi tham luận" in t]
+
+
+def missing_reports(harness: BotHarness) -> list[str]:
+    """The office's lists of drafts missing at a deadline."""
+    return [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
+
+
+async def test_a_speaker_with_a_deadline_of_her_own_is_reminded_before_it_not_the_plan_s(
+    harness: BotHarness,
+) -> None:
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)
+    van = await harness.open_invitation("DB032")
+    await harness.send(harness.admin().command("/phancong DB032 1.1 25/05 17:00"))
+    await harness.tick()  # the assignment's message
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)  # a restart
+
+    for day in (18, 20, 21):  # the plan's reminders, then its deadline
+        harness.clock.set(local(2024, 5, day, 8, 0))
+        await harness.tick()
+    harness.clock.set(DEADLINE)
+    await harness.tick()
+    assert reminded(harness, van) == []
+    [plan_report] = missing_reports(harness)
+    assert "DB032" not in plan_report
+
+    harness.clock.set(local(2024, 5, 22, 8, 0))  # -3d@08:00 before her own deadline
+    await harness.tick()
+    assert reminded(harness, van) == [
+        "Kính gửi đồng chí Trần Thị Hồng Vân,\n\nVăn phòng trân trọng nhắc đồng chí gửi tham luận "
+        "chủ đề 1.1: Kết quả tuyên truyền, giáo dục, nâng cao nhận thức, bản lĩnh, trách nhiệm của"
+        " phụ nữ Thủ đô\nHạn gửi bài: 17:00, Thứ Bảy, ngày 25/5/2024.\n\nĐồng chí gửi bài vào cuộc"
+        " trò chuyện này dưới dạng tệp (.docx, .doc, .pdf, .odt, .rtf hoặc .txt, tối đa 20 MB),"
+        " hoặc chọn soạn tham luận bằng tin nhắn. Mỗi lần gửi là một bản mới; Văn phòng góp ý qua"
+        " bot."
+    ]
+    for day in (24, 25):
+        harness.clock.set(local(2024, 5, day, 8, 0))
+        await harness.tick()
+    assert len(reminded(harness, van)) == 3
+
+    harness.clock.set(local(2024, 5, 25, 17, 0))
+    await harness.tick()
+    assert missing_reports(harness)[1:] == [
+        "⏰ Đến hạn gửi tham luận (17:00, Thứ Bảy, ngày 25/5/2024): đã nhận 0/1 bài.\n\n"
+        "Chưa gửi (1):\n• DB032 — Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm): chủ đề 1.1"
+    ]
+
+
+async def test_a_speaker_assigned_late_is_not_sent_the_reminders_already_past(
+    harness: BotHarness,
+) -> None:
+    harness.clock.set(local(2024, 5, 22, 12, 0))  # after -3d@08:00 before 25/5
+    van = await harness.open_invitation("DB032")
+    await harness.send(harness.admin().command("/phancong DB032 1.1 25/05 17:00"))
+    await harness.tick()
+    harness.clock.advance(timedelta(hours=1))
+    await harness.tick()
+    assert reminded(harness, van) == []
+    harness.clock.set(local(2024, 5, 24, 8, 0))  # -1d@08:00
+    await harness.tick()
+    assert len(reminded(harness, van)) == 1
+
+
+async def test_a_speaker_with_a_deadline_of_her_own_who_sent_a_version_is_not_reminded(
+    harness: BotHarness,
+) -> None:
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    van = await harness.open_invitation("DB032")
+    await harness.send(harness.admin().command("/phancong DB032 1.1 25/05 17:00"))
+    await upload(harness, van, "bai.docx", docx("v1"))
+    await harness.tick()
+    for day in (22, 24, 25):
+        harness.clock.set(local(2024, 5, day, 8, 0))
+        await harness.tick()
+    assert reminded(harness, van) == []
+    harness.clock.set(local(2024, 5, 25, 17, 0))
+    await harness.tick()
+    assert [t for t in missing_reports(harness) if "25/5/2024" in t] == [
+        "⏰ Đến hạn gửi tham luận (17:00, Thứ Bảy, ngày 25/5/2024): đã nhận 1/1 bài.\n"
+        "✅ Đã nhận đủ 1 bài tham luận."
+    ]
+
+
+async def test_a_speaker_with_a_deadline_of_her_own_withdrawn_is_not_reminded_nor_listed(
+    harness: BotHarness,
+) -> None:
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    van = await harness.open_invitation("DB032")
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB032 1.1 25/05 17:00"))
+    harness.clock.set(local(2024, 5, 22, 8, 0))
+    await harness.tick()
+    assert len(reminded(harness, van)) == 1
+    harness.clock.set(local(2024, 5, 22, 9, 0))
+    await harness.send(admin.command("/phancong huy DB032 1.1"))
+    for day in (24, 25):
+        harness.clock.set(local(2024, 5, day, 8, 0))
+        await harness.tick()
+    harness.clock.set(local(2024, 5, 25, 17, 0))
+    await harness.tick()
+    assert len(reminded(harness, van)) == 1
+    assert not any("25/5/2024" in t for t in missing_reports(harness))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,11 @@ from bot.domain.timespec import TimeSpec
 REMINDER_SERIES = frozenset(
     {MessageKind.RSVP_REMINDER, MessageKind.TASK_REMINDER, MessageKind.DRAFT_REMINDER}
 )
+
+
+# The kinds planned at each draft deadline: the plan's, and those the office gave speakers of
+# their own (re-planned when it assigns or withdraws one).
+DRAFT_KINDS = frozenset({MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING})
 
 
 # Kinds that name the meeting's date to a delegate (the deadline before the meeting, «ngày mai»,
@@ -95,9 +101,12 @@ def slot_of(dedupe_key: str) -> str:
     return keyed_slot(dedupe_key.partition(ANCHOR_MARK)[0])
 
 
-def planned_messages(config: Config) -> list[PlannedMessage]:
+def planned_messages(
+    config: Config, own_deadlines: Mapping[datetime, datetime] | None = None
+) -> list[PlannedMessage]:
     """RSVP chasing, the day-before reminder, the meeting-morning agenda, task and speech-draft
-    reminders for ``config``."""
+    reminders for ``config``; ``own_deadlines``: the deadlines the office gave speakers of their
+    own, each with when the first of them was assigned (:func:`_draft_messages`)."""
     meeting = config.meeting
     office = OFFICE_PLACE  # the office's group chats, else each staff member privately
     deadline = meeting.rsvp_deadline_at
@@ -139,26 +148,38 @@ def planned_messages(config: Config) -> list[PlannedMessage]:
             )
         )
     planned += _task_messages(config, office)
-    planned += _draft_messages(config, office)
+    planned += _draft_messages(config, office, own_deadlines or {})
     return planned
 
 
-def _draft_messages(config: Config, office: str) -> list[PlannedMessage]:
-    """For each deadline the themes use: reminders to speakers with nothing sent, and the
-    office's list at the deadline."""
+def _draft_messages(
+    config: Config, office: str, own_deadlines: Mapping[datetime, datetime]
+) -> list[PlannedMessage]:
+    """For each deadline the themes use, and each the office gave speakers of their own:
+    reminders to speakers with nothing sent, and the office's list at the deadline.
+
+    A speaker given a deadline of her own is reminded at the plan's offsets before it, except
+    those already past when she was assigned (the assignment's message told her the deadline
+    then; a reminder at once would be planned late, and reported so): ``own_deadlines`` maps
+    each such deadline to the earliest assignment still holding it."""
     meeting = config.meeting
+    plan = {config.draft_deadline(theme.key) for theme in config.themes}
     planned = []
-    for deadline in sorted({config.draft_deadline(theme.key) for theme in config.themes}):
+    for deadline in sorted(plan | own_deadlines.keys()):
         stamp = f"{int(deadline.timestamp())}"
         audience = f"{Audience.DRAFT_MISSING}:{stamp}"
+        since = None if deadline in plan else own_deadlines[deadline]
         for spec in config.drafts.reminders:
+            due = spec.resolve(deadline, meeting.zone)
+            if since is not None and due <= since:
+                continue
             planned.append(
                 PlannedMessage(
                     kind=MessageKind.DRAFT_REMINDER,
                     # Its deadline is in the slot already (a deadline of its own per theme).
                     slot=f"{meeting.code}:{MessageKind.DRAFT_REMINDER}:{stamp}:{spec.text}",
                     audience=audience,
-                    due_at=spec.resolve(deadline, meeting.zone),
+                    due_at=due,
                     # After the deadline the office calls; a bot nag would not help.
                     expires_at=deadline,
                     report_to=office,

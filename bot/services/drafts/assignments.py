@@ -6,17 +6,20 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import MessageKind
+from bot.domain.reminders import DRAFT_KINDS, planned_messages
 from bot.services.access import OfficeActor
 from bot.services.drafts.shared import DraftUseCase
 from bot.services.drafts.values import AssignOutcome, AssignResult, DraftSync
 from bot.services.queueing import queue_to_person
+from schedules.planner import sync_planned
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, DraftVersion, SpeechAssignment
+from storage.sharing import PLAN_LOCK_KEY, one_at_a_time
 from storage.uow import unit_of_work
 
 # The feature's one logger, named as before the drafts became a package.
@@ -81,6 +84,37 @@ class Assignments(DraftUseCase):
             log.info("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
         return DraftSync(created, removed, sorted(set(unknown)))
 
+    async def own_deadlines(self) -> dict[datetime, datetime]:
+        """The deadlines the office gave speakers of their own (assignments in force), each with
+        the earliest time one of them was assigned: her reminders and the office's missing list
+        are planned at each, as at the plan's (:func:`bot.domain.reminders.planned_messages`)."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            rows = await session.execute(
+                select(SpeechAssignment.deadline_at, func.min(SpeechAssignment.updated_at))
+                .where(
+                    SpeechAssignment.meeting_id == self._ctx.meeting_id,
+                    SpeechAssignment.source == OWN_DEADLINE,
+                    SpeechAssignment.withdrawn_at.is_(None),
+                )
+                .group_by(SpeechAssignment.deadline_at)
+            )
+            return {deadline: since for deadline, since in rows}
+
+    async def plan_reminders(self) -> None:
+        """Plan the draft reminders and missing lists again, at the plan's deadlines and the
+        speakers' own: after an assignment is made or withdrawn, as the scheduler does at start
+        for the whole plan. One process plans at a time (PostgreSQL)."""
+        async with one_at_a_time(self._ctx.sessions, PLAN_LOCK_KEY):
+            own = await self.own_deadlines()
+            planned = planned_messages(self._ctx.config, own)
+            await sync_planned(
+                self._ctx.sessions,
+                self._ctx.clock,
+                self._ctx.meeting_id,
+                [item for item in planned if item.kind in DRAFT_KINDS],
+                kinds=DRAFT_KINDS,
+            )
+
     async def assign(
         self,
         office: OfficeActor,
@@ -92,6 +126,18 @@ class Assignments(DraftUseCase):
         was withdrawn), by ``deadline`` if given, else by the plan's deadline for the theme. A
         deadline already past is refused: the plan's (the office gives one of its own) or the
         one given."""
+        result = await self._assign(office, code, theme_key, deadline)
+        if result.outcome is AssignOutcome.ASSIGNED:
+            await self.plan_reminders()
+        return result
+
+    async def _assign(
+        self,
+        office: OfficeActor,
+        code: str,
+        theme_key: str,
+        deadline: datetime | None,
+    ) -> AssignResult:
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._target(session, code, theme_key)
@@ -130,6 +176,12 @@ class Assignments(DraftUseCase):
         """The office withdraws an assignment: no more reminders, out of the counts and the
         speaker's uploads. Nothing is lost: the versions sent and the thread are kept, shown
         apart on the board, and come back if the same person is assigned the theme again."""
+        result = await self._unassign(office, code, theme_key)
+        if result.outcome is AssignOutcome.REMOVED:
+            await self.plan_reminders()
+        return result
+
+    async def _unassign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
         async with unit_of_work(self._ctx.sessions) as session:
             found = await self._target(session, code, theme_key)
             if isinstance(found, AssignResult):

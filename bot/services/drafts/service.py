@@ -49,6 +49,8 @@ class DraftService:
         self.sync = assignments.sync
         self.assign = assignments.assign
         self.unassign = assignments.unassign
+        self.own_deadlines = assignments.own_deadlines
+        self.plan_reminders = assignments.plan_reminders
         # Files from speakers (uploads.py).
         self.check_upload = uploads.check_upload
         self.targets = uploads.targets
