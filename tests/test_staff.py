@@ -92,7 +92,7 @@ def test_staff_add_of_someone_already_staff_says_so_and_changes_nothing(
     ]
     assert main(["audit", "export", "nhat-ky.csv"]) == 0
     with (listed / "nhat-ky.csv").open(encoding="utf-8-sig", newline="") as fh:
-        granted = [row for row in csv.reader(fh) if row[3] == "giao vai trò"]
+        granted = [row for row in csv.reader(fh) if row[2] == "giao vai trò"]
     assert len(granted) == 1  # the second add wrote nothing
 
 
@@ -223,29 +223,29 @@ def test_staff_changes_are_audited_as_the_command_line_in_words(
     assert main(["staff", "remove", "NV02"]) == 0
     assert main(["audit", "export", "nhat-ky.csv"]) == 0
     with (listed / "nhat-ky.csv").open(encoding="utf-8-sig", newline="") as fh:
-        rows = [row for row in csv.reader(fh) if row[3] in ("giao vai trò", "thu hồi vai trò")]
+        rows = [row for row in csv.reader(fh) if row[2] in ("giao vai trò", "thu hồi vai trò")]
     # The person given the role is named, not only the row's number; she is a contact, not
-    # «đại biểu».
+    # «đại biểu». Newest first, as the log's page; the account as audited last.
     assert [row[1:9] for row in rows] == [
         [
             "Dòng lệnh hoinghi",
-            "cli",
-            "giao vai trò",
+            "thu hồi vai trò",
             "người trong danh sách",
-            rows[0][5],
-            "",
+            rows[0][4],
             "Vai trò: Văn phòng",
+            "",
             "Trần Thị Mỹ Duyên (NV02)",
+            "cli",
         ],
         [
             "Dòng lệnh hoinghi",
-            "cli",
-            "thu hồi vai trò",
+            "giao vai trò",
             "người trong danh sách",
-            rows[0][5],
-            "Vai trò: Văn phòng",
+            rows[0][4],
             "",
+            "Vai trò: Văn phòng",
             "Trần Thị Mỹ Duyên (NV02)",
+            "cli",
         ],
     ]
 
