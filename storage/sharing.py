@@ -1,13 +1,15 @@
 """What several ``hoinghi run`` processes on one PostgreSQL database coordinate through it.
 
 On SQLite the database guard (:mod:`storage.guard`) lets one ``run`` of a meeting at a time
-hold it, and a bot serve one run, so none of this is needed: each helper here is a no-op
-there. On PostgreSQL any number of processes (bot, web, or both) share the database, and
+hold it, and a bot serve one run, so none of this is needed between processes: each helper
+here is a no-op there, but for :func:`one_at_a_time`'s in-process lock. On PostgreSQL any
+number of processes (bot, web, or both) share the database, and
 
 - the outbox's claims are leases (:mod:`schedules.outbox`), and
 - planning (the reminders' rows, tasks, drafts) runs in one process at a time:
   :func:`one_at_a_time` holds a session advisory lock around it, so a second process starting
-  meanwhile waits, then finds the plan already in the rows;
+  meanwhile waits, then finds the plan already in the rows (within a process, on SQLite too,
+  it takes an in-process lock: an assignment's re-plan and the start's take turns);
 - a bot's overall sending rate is one for all the processes sending as it
   (:class:`SharedSendSlots`): the platform counts a bot's messages, not a process's;
 - a file store's blob is put in place and removed in turns (:func:`blobs_in_turn`): an
@@ -16,11 +18,13 @@ there. On PostgreSQL any number of processes (bot, web, or both) share the datab
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Hashable, Iterable
 from contextlib import asynccontextmanager
 from typing import cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -34,6 +38,10 @@ PLAN_LOCK_KEY = int.from_bytes(b"hoinghiP", "big") >> 1
 # share their first four bytes only take turns they did not need to.
 BLOB_LOCK_CLASS = int.from_bytes(b"blob", "big")
 _BLOB_LOCK = text("SELECT pg_advisory_xact_lock(:class, :key)")
+
+# The turns taken within one process, per engine and key (:func:`one_at_a_time`): the only ones
+# on SQLite, and on PostgreSQL taken before the advisory lock.
+LOCAL_TURNS: WeakKeyDictionary[AsyncEngine, dict[int, asyncio.Lock]] = WeakKeyDictionary()
 
 
 def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
@@ -52,21 +60,24 @@ def shares_outbox(sessions: async_sessionmaker[AsyncSession]) -> bool:
 async def one_at_a_time(
     sessions: async_sessionmaker[AsyncSession], key: int
 ) -> AsyncIterator[None]:
-    """Run the block while no other process runs one under ``key`` (PostgreSQL: a session
-    advisory lock on a connection held for the block; it goes with the session if the process
-    dies). Elsewhere the block just runs."""
+    """Run the block while no other task of this process, nor other process, runs one under
+    ``key``: an in-process lock (per engine and key; on SQLite the only one needed, where one
+    process holds the database), then on PostgreSQL a session advisory lock on a connection
+    held for the block (it goes with the session if the process dies). Not re-entrant."""
     engine = engine_of(sessions)
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-        await connection.commit()  # no transaction kept open while the block runs
-        try:
+    turn = LOCAL_TURNS.setdefault(engine, {}).setdefault(key, asyncio.Lock())
+    async with turn:
+        if engine.dialect.name != "postgresql":
             yield
-        finally:
-            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            await connection.commit()
+            return
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            await connection.commit()  # no transaction kept open while the block runs
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                await connection.commit()
 
 
 async def blobs_in_turn(session: AsyncSession, digests: Iterable[str]) -> None:

@@ -21,13 +21,19 @@ from bot.config import load_config
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.drafts import MAX_VERSIONS, DraftAction, DraftLine, DraftStatus, draft_action
-from bot.domain.outbound import MessageKind
+from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.timespec import TimeSpec
 from bot.services import build_services
 from bot.services.drafts.lines import _export_name
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import MAX_NAME_CHARS, FileStore
-from storage.models import AuditEntry, DraftComment, DraftVersion, SpeechAssignment
+from storage.models import (
+    AuditEntry,
+    DraftComment,
+    DraftVersion,
+    OutboundMessage,
+    SpeechAssignment,
+)
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.fakes.telegram_api import FakeGroup, FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -1595,3 +1601,55 @@ async def test_a_speaker_with_a_deadline_of_her_own_withdrawn_is_not_reminded_no
     await harness.tick()
     assert len(reminded(harness, van)) == 1
     assert not any("25/5/2024" in t for t in missing_reports(harness))
+
+
+async def test_two_assignments_re_planned_at_once_keep_both_speakers_reminders(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two assignments with deadlines of their own, re-planned at once in one process (SQLite):
+    the one that read the own deadlines first must not sync its stale set last and cancel the
+    other speaker's reminders."""
+    from bot.services.drafts import assignments as module
+    from storage import sharing
+
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.services.drafts.sync()
+    first_syncing, go_on = asyncio.Event(), asyncio.Event()
+
+    class Turn(asyncio.Lock):  # says when a second re-plan waits for the first's turn
+        async def acquire(self) -> bool:
+            if self.locked():
+                go_on.set()
+            return await super().acquire()
+
+    engine = sharing.engine_of(harness.services.ctx.sessions)
+    monkeypatch.setattr(
+        sharing, "LOCAL_TURNS", {engine: {sharing.PLAN_LOCK_KEY: Turn()}}, raising=False
+    )
+    real, calls = module.sync_planned, []
+
+    async def sync_planned(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # the first re-plan, its own deadlines read, waits for the second
+            first_syncing.set()
+            await go_on.wait()
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "sync_planned", sync_planned)
+    drafts, office = harness.services.drafts, harness.services.access.local_operator()
+
+    async def second() -> None:
+        await first_syncing.wait()
+        await drafts.assign(office, "DB034", "1.2", local(2024, 5, 26, 17, 0))
+        go_on.set()  # without turns, the second re-plan is done before the first syncs
+
+    await asyncio.gather(drafts.assign(office, "DB033", "1.1", local(2024, 5, 25, 17, 0)), second())
+    async with harness.services.ctx.sessions() as session:
+        planned = await session.scalars(
+            select(OutboundMessage.due_at).where(
+                OutboundMessage.kind == MessageKind.DRAFT_MISSING,
+                OutboundMessage.status == MessageStatus.SCHEDULED,
+            )
+        )
+        due = sorted(planned)
+    assert local(2024, 5, 25, 17, 0) in due and local(2024, 5, 26, 17, 0) in due
