@@ -239,6 +239,12 @@ async def test_phancong_after_the_plan_s_deadline_asks_for_one_and_takes_it(
         "Hạn gửi bài 17:00, Thứ Hai, ngày 20/5/2024 đã qua nên chưa phân công đồng chí Trần Thị"
         " Hồng Vân (DB032). Đề nghị ghi một hạn sau thời điểm hiện tại."
     )
+    await harness.send(admin.command("/phancong DB032 1.1 02/06 17:00"))  # after the opening
+    assert admin.last_text() == (
+        "Hạn gửi bài phải trước giờ khai mạc hội nghị (08:00, Thứ Ba, ngày 28/5/2024) nên chưa"
+        " phân công đồng chí Trần Thị Hồng Vân (DB032) với hạn 17:00, Chủ Nhật, ngày 2/6/2024;"
+        " đề nghị chọn hạn sớm hơn."
+    )
     await harness.send(admin.command("/phancong DB032 1.1 mai"))
     assert admin.last_text() == (
         "Không đọc được hạn gửi bài «mai»; chưa phân công. Đề nghị ghi ngày và giờ, ví dụ"

@@ -749,6 +749,15 @@ async def test_a_speaker_assigned_after_the_plan_s_deadline_is_given_one_of_her_
         " 17:00 8/12."
     )
     assert await assigned_audits(harness) == []
+    late = await assign_by(desk, "DB034", "3", "2024-05-28T08:00")  # the meeting's start
+    assert late.status_code == 422
+    assert text_of(late.text, "assign-error") == (
+        "Hạn gửi bài phải trước giờ khai mạc hội nghị (08:00, Thứ Ba, ngày 28/5/2024) nên chưa"
+        " phân công đồng chí Phạm Thị Kim Dung (DB034) với hạn 08:00, Thứ Ba, ngày 28/5/2024;"
+        " đề nghị chọn hạn sớm hơn."
+    )
+    assert 'value="2024-05-28T08:00"' in late.text
+    assert await assigned_audits(harness) == []
 
     done = await assign_by(desk, "DB034", "3", "2024-05-24T17:00")
     assert text_of(done.text, "flash").startswith(

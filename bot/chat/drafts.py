@@ -147,6 +147,8 @@ async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
         params.update(name=result.person[0], code=result.person[1])
     if result.deadline is not None:
         params.update(deadline=moment(catalog, config.meeting.local(result.deadline)))
+    if result.outcome is AssignOutcome.DEADLINE_AFTER_START:
+        params.update(start=moment(catalog, config.meeting.local(config.meeting.starts_at)))
     key = result.outcome.value
     if result.outcome is AssignOutcome.ASSIGNED:
         log.info("speech assigned by the office")

@@ -125,7 +125,7 @@ class Assignments(DraftUseCase):
         """The office asks a person on the list to speak on a theme (not one whose invitation
         was withdrawn), by ``deadline`` if given, else by the plan's deadline for the theme. A
         deadline already past is refused: the plan's (the office gives one of its own) or the
-        one given."""
+        one given; so is one given at or after the meeting's start."""
         result = await self._assign(office, code, theme_key, deadline)
         if result.outcome is AssignOutcome.ASSIGNED:
             await self.plan_reminders()
@@ -161,6 +161,9 @@ class Assignments(DraftUseCase):
                 )  # fmt: skip
                 who = (person.full_name, person.code)
                 return AssignResult(outcome, person=who, deadline=due)
+            if deadline is not None and deadline >= self._ctx.config.meeting.starts_at:
+                who = (person.full_name, person.code)
+                return AssignResult(AssignOutcome.DEADLINE_AFTER_START, person=who, deadline=due)
             source = "office" if deadline is None else OWN_DEADLINE
             if row is not None:  # withdrawn earlier: assigned again, its versions back
                 row.withdrawn_at, row.source, row.updated_at = None, source, now

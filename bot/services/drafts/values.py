@@ -112,6 +112,8 @@ class AssignOutcome(StrEnum):
     WITHDRAWN = "withdrawn"  # the person's invitation was withdrawn: no new speech for them
     DEADLINE_NEEDED = "deadline_needed"  # the plan's deadline has passed: the office gives one
     DEADLINE_PAST = "deadline_past"  # the deadline the office gave has passed already
+    # The deadline the office gave is at or after the meeting's start: the drafts are read before.
+    DEADLINE_AFTER_START = "deadline_after_start"
 
 
 @dataclass(frozen=True)

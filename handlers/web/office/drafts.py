@@ -349,11 +349,13 @@ class Drafts:
         if result.outcome is AssignOutcome.UNKNOWN_THEME:
             return catalog.html("dash.drafts.assign_unknown_theme", key=theme[:40])
         if result.deadline is not None and result.person is not None:
-            deadline = moment(catalog, self.office.config.meeting.local(result.deadline))
+            meeting = self.office.config.meeting
+            deadline = moment(catalog, meeting.local(result.deadline))
+            start = moment(catalog, meeting.local(meeting.starts_at))
             name, person_code = result.person
             return catalog.html(
                 f"dash.drafts.assign_{result.outcome.value}", name=name, code=person_code,
-                key=theme[:40], deadline=deadline,
+                key=theme[:40], deadline=deadline, start=start,
             )  # fmt: skip
         return catalog.html("dash.drafts.assign_unknown_person", code=code)
 
