@@ -351,7 +351,9 @@ async def test_audit_export_names_who_changed_what_and_when(
         "telegram:100000001",
     ]
     assert assigned[0][6].startswith("Nội dung tham luận: 1.1; Người: ")
-    assert assigned[0][6].endswith(" (DB032); Phân công theo: Văn phòng")
+    assert assigned[0][6].endswith(
+        " (DB032); Phân công theo: Văn phòng; Hạn gửi bài: 21/05/2024 17:00"
+    )
     blocked = next(r for r in read[1:] if r[2] == "không liên lạc được (đã chặn bot)")
     assert blocked[1].endswith("(DB004)") and blocked[3] == "người trong danh sách"
     assert blocked[7] == blocked[1]  # the person concerned: her own account was blocked

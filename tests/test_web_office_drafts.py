@@ -23,7 +23,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.drafts import MAX_COMMENT, DraftStatus
 from bot.domain.outbound import MessageKind
 from bot.services.access import OfficeActor, Role
-from bot.services.report_file import office_report_sheets
+from bot.services.report_file import change_lines, office_report_sheets
 from bot.texts import load_catalog
 from storage.models import AuditEntry, DraftComment, OutboundMessage
 from tests.conftest import local
@@ -632,7 +632,15 @@ async def test_the_board_assigns_a_speaker_who_is_listed_audited_and_told_on_the
     card = await harness.services.dashboard.card("DB032")
     assert card is not None
     assert await assigned_audits(harness) == [
-        (f"dashboard:{STAFF}", {"theme": "2.3", "person_id": card.person.id, "source": "office"})
+        (
+            f"dashboard:{STAFF}",
+            {
+                "theme": "2.3",
+                "person_id": card.person.id,
+                "source": "office",
+                "deadline_at": "2024-05-21T10:00:00+00:00",
+            },
+        )
     ]
     await harness.tick()
     told = chair.last_text()
@@ -772,6 +780,16 @@ async def test_a_speaker_assigned_after_the_plan_s_deadline_is_given_one_of_her_
     [line] = [line for line in await harness.services.drafts.board() if line.code == "DB034"]
     assert line.deadline_at == local(2024, 5, 24, 17, 0)
     assert not line.late(harness.clock.now())
+    # The log and its export say she was given a deadline of her own, and until when.
+    [(_, after)] = await assigned_audits(harness)
+    names = {after["person_id"]: "Phạm Thị Kim Dung (DB034)"}
+    config = harness.services.ctx.config
+    assert change_lines(load_catalog("vi"), config, "draft.assigned", None, after, names) == [
+        "Nội dung tham luận: 3",
+        "Người: Phạm Thị Kim Dung (DB034)",
+        "Phân công theo: hạn riêng",
+        "Hạn gửi bài: 24/05/2024 17:00",
+    ]
     assert [p.code for p in await harness.services.drafts.missing(DEADLINE)].count("DB034") == 0
     # Reloading the plan keeps the deadline the office gave.
     await harness.services.drafts.sync()

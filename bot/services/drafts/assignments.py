@@ -294,7 +294,12 @@ class Assignments(DraftUseCase):
             entity="speech_assignment",
             entity_id=row.id,
             before=None,
-            after={"theme": row.theme_key, "person_id": row.person_id, "source": row.source},
+            after={
+                "theme": row.theme_key,
+                "person_id": row.person_id,
+                "source": row.source,
+                "deadline_at": row.deadline_at.isoformat(),  # the log says until when
+            },
         )
         linked = await session.scalar(
             select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == row.person_id).limit(1)
