@@ -1659,3 +1659,34 @@ async def test_two_assignments_re_planned_at_once_keep_both_speakers_reminders(
         )
         due = sorted(planned)
     assert local(2024, 5, 25, 17, 0) in due and local(2024, 5, 26, 17, 0) in due
+
+
+async def test_an_assignment_whose_reminders_fail_to_re_plan_is_answered_as_made_and_logged(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The assignment committed and the speaker was told: a failure planning her reminders is
+    the log's, not the office's answer (the start plans them again)."""
+    from bot.services.drafts import assignments as module
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database is locked: 0912345678")
+
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    monkeypatch.setattr(module, "sync_planned", broken)
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB032 1.1 25/05 17:00"))
+    assert admin.last_text() == (
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 1.1;"
+        " hạn gửi bài 17:00, Thứ Bảy, ngày 25/5/2024. Bot đã báo người được phân công."
+    )
+    await harness.send(admin.command("/phancong huy DB032 1.1"))
+    assert (
+        admin.last_text() == "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Trần Thị Hồng Vân."
+    )
+    said = [r.getMessage() for r in caplog.records if r.name == "bot.services.drafts"]
+    assert [line for line in said if "re-planned" in line] == [
+        "draft reminders not re-planned after a speaker's assignment (RuntimeError); they are"
+        " planned again at the next start",
+        "draft reminders not re-planned after a speaker's withdrawal (RuntimeError); they are"
+        " planned again at the next start",
+    ]

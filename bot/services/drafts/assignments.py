@@ -115,6 +115,20 @@ class Assignments(DraftUseCase):
                 kinds=DRAFT_KINDS,
             )
 
+    async def _replan(self, after: str) -> None:
+        """Plan the draft reminders again after an assignment change, which has committed and
+        may have told the speaker already: a failure here is logged, not the change's answer
+        (the reminders are planned again at the next start)."""
+        try:
+            await self.plan_reminders()
+        except Exception as exc:  # the change is made: the start plans again
+            log.error(
+                "draft reminders not re-planned after a speaker's %s (%s); they are planned"
+                " again at the next start",
+                after,
+                type(exc).__name__,
+            )
+
     async def assign(
         self,
         office: OfficeActor,
@@ -128,7 +142,7 @@ class Assignments(DraftUseCase):
         one given; so is one given at or after the meeting's start."""
         result = await self._assign(office, code, theme_key, deadline)
         if result.outcome is AssignOutcome.ASSIGNED:
-            await self.plan_reminders()
+            await self._replan("assignment")
         return result
 
     async def _assign(
@@ -181,7 +195,7 @@ class Assignments(DraftUseCase):
         apart on the board, and come back if the same person is assigned the theme again."""
         result = await self._unassign(office, code, theme_key)
         if result.outcome is AssignOutcome.REMOVED:
-            await self.plan_reminders()
+            await self._replan("withdrawal")
         return result
 
     async def _unassign(self, office: OfficeActor, code: str, theme_key: str) -> AssignResult:
