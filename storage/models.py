@@ -399,7 +399,9 @@ class SpeechAssignment(Base):
     person_id: Mapped[int] = mapped_column(
         ForeignKey("delegates.id", ondelete="CASCADE"), index=True
     )
-    # "plan" (from the config, removed with it) or "office" (added by /phancong).
+    # "plan" (from the config, removed with it), "office" (added by /phancong or the dashboard,
+    # by the plan's deadline) or "deadline" (added so, with a deadline of its own that a reload
+    # of the plan leaves alone).
     source: Mapped[str] = mapped_column(String(8))
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     # Withdrawn by the office: kept (a re-sync of the plan must not bring it back), not shown.

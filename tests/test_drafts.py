@@ -34,6 +34,7 @@ from storage.models import (
     OutboundMessage,
     SpeechAssignment,
 )
+from storage.uow import unit_of_work
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.fakes.telegram_api import FakeGroup, FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
@@ -1690,3 +1691,24 @@ async def test_an_assignment_whose_reminders_fail_to_re_plan_is_answered_as_made
         "draft reminders not re-planned after a speaker's withdrawal (RuntimeError); they are"
         " planned again at the next start",
     ]
+
+
+async def test_a_later_update_of_her_assignment_does_not_drop_a_reminder_still_to_go(
+    harness: BotHarness,
+) -> None:
+    """Her reminders are planned from the time she was assigned, not from her row's last update
+    (a comment, a typed draft): a re-plan after one keeps a reminder due in between, unsent."""
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    van = await harness.open_invitation("DB032")
+    await harness.send(harness.admin().command("/phancong DB032 1.1 25/05 17:00"))
+    await harness.tick()  # the assignment's message
+    harness.clock.set(local(2024, 5, 22, 9, 0))  # the bot was down at 08:00, -3d before hers
+    async with unit_of_work(harness.services.ctx.sessions) as session:
+        row = await session.scalar(
+            select(SpeechAssignment).where(SpeechAssignment.source == "deadline")
+        )
+        assert row is not None
+        row.updated_at = local(2024, 5, 22, 8, 30)  # e.g. a comment from the office
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)  # the restart
+    await harness.tick()
+    assert len(reminded(harness, van)) == 1

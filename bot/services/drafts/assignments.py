@@ -18,7 +18,13 @@ from bot.services.drafts.values import AssignOutcome, AssignResult, DraftSync
 from bot.services.queueing import queue_to_person
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import ChannelIdentity, Delegate, DraftVersion, SpeechAssignment
+from storage.models import (
+    AuditEntry,
+    ChannelIdentity,
+    Delegate,
+    DraftVersion,
+    SpeechAssignment,
+)
 from storage.sharing import PLAN_LOCK_KEY, one_at_a_time
 from storage.uow import unit_of_work
 
@@ -87,10 +93,24 @@ class Assignments(DraftUseCase):
     async def own_deadlines(self) -> dict[datetime, datetime]:
         """The deadlines the office gave speakers of their own (assignments in force), each with
         the earliest time one of them was assigned: her reminders and the office's missing list
-        are planned at each, as at the plan's (:func:`bot.domain.reminders.planned_messages`)."""
+        are planned at each, as at the plan's (:func:`bot.domain.reminders.planned_messages`).
+        The time assigned is the last «draft.assigned» of the row in the log (a speaker assigned
+        again: that time), else its creation; not its last update (a comment, say), which would
+        drop a reminder due in between and still to go."""
+        announced = (
+            select(AuditEntry.entity_id, func.max(AuditEntry.at).label("at"))
+            .where(
+                AuditEntry.action == "draft.assigned",
+                AuditEntry.entity == "speech_assignment",
+            )
+            .group_by(AuditEntry.entity_id)
+            .subquery()
+        )
+        assigned_at = func.coalesce(announced.c.at, SpeechAssignment.created_at)
         async with unit_of_work(self._ctx.sessions) as session:
             rows = await session.execute(
-                select(SpeechAssignment.deadline_at, func.min(SpeechAssignment.updated_at))
+                select(SpeechAssignment.deadline_at, func.min(assigned_at))
+                .outerjoin(announced, announced.c.entity_id == SpeechAssignment.id)
                 .where(
                     SpeechAssignment.meeting_id == self._ctx.meeting_id,
                     SpeechAssignment.source == OWN_DEADLINE,
