@@ -7,7 +7,7 @@ what the office is told by ``check`` and at ``run``'s start, and what the delega
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli import main
 from bot.config import Config
 from bot.domain.clock import ManualClock
+from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
 from bot.services import build_services
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
-from storage.models import Delegate, Delivery, OutboundMessage
+from storage.models import Delegate, Delivery, OutboundMessage, SpeechAssignment
 from tests.conftest import EXAMPLE_DELEGATES, local
 from tests.test_meetings import import_list
 from tests.test_services import moved
@@ -207,3 +208,58 @@ async def test_after_a_restart_with_the_new_date_the_page_and_its_calendar_file_
     ics = (await web.client.get(f"/{web.tokens['DB001']}/lich.ics")).text
     assert "DTSTART;TZID=Asia/Ho_Chi_Minh:20240604T080000" in ics
     assert "SEQUENCE:1" in ics
+
+
+def give_own_deadlines(office: Path, *deadlines: tuple[datetime, datetime | None]) -> None:
+    """Speakers given deadlines of their own (the office's /phancong with a date), one for each
+    (deadline, withdrawn at): what the assignments leave in the database."""
+
+    async def write() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{office / 'hoinghi.db'}")
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                people = list(await session.scalars(select(Delegate).order_by(Delegate.id)))
+                at = local(2024, 5, 20, 9, 0)
+                for person, (deadline, withdrawn) in zip(people, deadlines, strict=False):
+                    session.add(
+                        SpeechAssignment(
+                            meeting_id=person.meeting_id,
+                            theme_key="1.1",
+                            person_id=person.id,
+                            source="deadline",
+                            deadline_at=deadline,
+                            withdrawn_at=withdrawn,
+                            status=DraftStatus.WAITING,
+                            created_at=at,
+                            updated_at=at,
+                        )
+                    )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(write())
+
+
+def test_check_says_deadlines_of_their_own_no_longer_before_a_start_brought_forward(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    withdrawn = local(2024, 5, 21, 9, 0)
+    give_own_deadlines(
+        imported,
+        (local(2024, 5, 23, 17, 0), None),  # still before the new start
+        (local(2024, 5, 24, 8, 0), None),  # at it
+        (local(2024, 5, 27, 17, 0), None),
+        (local(2024, 5, 27, 18, 0), withdrawn),  # withdrawn: not hers any more
+    )
+    edit_plan(
+        imported,
+        ('starts_at = "2024-05-28T08:00"', 'starts_at = "2024-05-24T08:00"'),
+        ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-24T11:30"'),
+    )
+    assert main(["check"]) == 0
+    assert warning_lines(capsys.readouterr().out, "drafts") == [
+        "  - drafts: 2 người tham luận có hạn gửi bài riêng do Văn phòng cho (muộn nhất 17:00,"
+        " Thứ Hai, ngày 27/5/2024) nay không trước giờ khai mạc mới (08:00, Thứ Sáu, ngày"
+        " 24/5/2024). Đề nghị cho hạn sớm hơn: trên trang «Tham luận» của trang điều hành, «Hủy"
+        " phân công» rồi phân công lại với «Hạn gửi bài» mới (hoặc lệnh /phancong)."
+    ]

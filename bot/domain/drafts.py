@@ -16,6 +16,9 @@ MAX_TEXT_DRAFT = 60_000
 MAX_VERSIONS = 20
 # One comment or reply is one Telegram message with a header, so it stays under 4096.
 MAX_COMMENT = 3_000
+# The source of an assignment whose deadline the office gave itself: a re-sync of the plan
+# leaves that deadline alone (the plan's own deadline moves the others).
+OWN_DEADLINE = "deadline"
 
 
 class DraftStatus(StrEnum):

@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config, ConfigProblem, fixed_deadlines
 from bot.domain.clock import Clock
+from bot.domain.drafts import OWN_DEADLINE
 from bot.domain.ics import CalendarEvent, build_ics
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.reminders import DATED_KINDS
 from bot.texts import Catalog, load_catalog
 from storage import queries
-from storage.models import Delivery, Meeting, OutboundMessage
+from storage.models import Delivery, Meeting, OutboundMessage, SpeechAssignment
 from storage.uow import reading, unit_of_work
 
 
@@ -46,13 +47,15 @@ class SyncedMeeting:
 
 @dataclass(frozen=True)
 class StoredMeeting:
-    """What the database says of the meeting with a plan's code: its title and start, and how
-    many delegates the bot has told that date (:data:`bot.domain.reminders.DATED_KINDS`)."""
+    """What the database says of the meeting with a plan's code: its title and start, how
+    many delegates the bot has told that date (:data:`bot.domain.reminders.DATED_KINDS`), and
+    the deadlines the office gave speakers of their own (one per assignment in force)."""
 
     code: str
     title: str
     starts_at: datetime
     told_the_date: int = 0
+    own_deadlines: tuple[datetime, ...] = ()
 
 
 class CodeTaken(Exception):
@@ -98,7 +101,18 @@ async def stored_meeting(
                 Delivery.status == DeliveryStatus.SENT,
             )
         )
-        return StoredMeeting(code, row.title, row.starts_at, connection.execute(told).scalar_one())
+        own = select(SpeechAssignment.deadline_at).where(  # one per speaker and theme
+            SpeechAssignment.meeting_id == row.id,
+            SpeechAssignment.source == OWN_DEADLINE,
+            SpeechAssignment.withdrawn_at.is_(None),
+        )
+        return StoredMeeting(
+            code,
+            row.title,
+            row.starts_at,
+            connection.execute(told).scalar_one(),
+            tuple(sorted(connection.execute(own).scalars())),
+        )
 
     return await reading(sessions, read)
 
@@ -106,7 +120,8 @@ async def stored_meeting(
 def date_moved(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:
     """What the office must hear when the plan moves the meeting the database holds: the dates,
     how many were told the old one (the bot re-times its own reminders but tells nobody the
-    meeting moved), and the deadlines written as dates, which stay where they were."""
+    meeting moved), and the deadlines written as dates, which stay where they were, as do those
+    the office gave speakers of their own: the ones now at or after the start said."""
     meeting = config.meeting
     if stored is None or stored.starts_at == meeting.starts_at:
         return []
@@ -118,7 +133,12 @@ def date_moved(stored: StoredMeeting | None, config: Config) -> list[ConfigProbl
         "meeting_moved_told" if told else "meeting_moved",
         {"old": stored.starts_at, "new": meeting.starts_at, "count": told},
     )
-    return [moved, *fixed_deadlines(config)]
+    after = [deadline for deadline in stored.own_deadlines if deadline >= meeting.starts_at]
+    own = []
+    if after:
+        params = {"count": len(after), "deadline": max(after), "start": meeting.starts_at}
+        own.append(ConfigProblem("drafts", "own_deadlines_after_start", params))
+    return [moved, *fixed_deadlines(config), *own]
 
 
 def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.drafts import DraftStatus
+from bot.domain.drafts import OWN_DEADLINE, DraftStatus
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import DRAFT_KINDS, planned_messages
 from bot.services.access import OfficeActor
@@ -30,10 +30,6 @@ from storage.uow import unit_of_work
 
 # The feature's one logger, named as before the drafts became a package.
 log = logging.getLogger(__package__)
-
-# The source of an assignment whose deadline the office gave itself: a re-sync of the plan
-# leaves that deadline alone (the plan's own deadline moves the others).
-OWN_DEADLINE = "deadline"
 
 
 class Assignments(DraftUseCase):
