@@ -5,6 +5,7 @@ ask for a revision (a second press changes nothing), each step audited as the st
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import zipfile
@@ -715,6 +716,34 @@ async def test_a_double_tap_on_phan_cong_answers_as_the_first_tap_and_not_with_a
     assert len(await assigned_audits(harness)) == 1
 
 
+async def test_a_double_tap_on_phan_cong_racing_the_first_answers_as_the_first_tap(
+    desk: Desk, harness: BotHarness
+) -> None:
+    shown = await desk.client.get("/office/drafts")
+    fields = {**hidden(shown.text, "form-assign"), "code": "DB034", "theme": "3"}
+    # Both posts leave before either answer is back (the first still planning the reminders);
+    # the browser shows the second's answer, which must be the first's.
+    first, second = await asyncio.gather(
+        desk.client.post("/office/drafts/assign", data=fields),
+        desk.client.post("/office/drafts/assign", data=fields),
+    )
+    assert (first.status_code, second.status_code) == (303, 303)
+    answer = (
+        "Đã phân công đồng chí Phạm Thị Kim Dung (Hội LHPN quận Long Biên) tham luận chủ đề 3;"
+        " hạn gửi bài 17:00, Thứ Ba, ngày 21/5/2024. Người được phân công chưa liên kết Zalo hay"
+        " Telegram (hoặc đã chặn bot) nên bot không báo được: đồng chí sẽ thấy phân công khi mở"
+        " đường liên kết cá nhân; đề nghị gọi điện báo."
+    )
+    for posted in (second, first):
+        page = await desk.client.get(posted.headers["location"])
+        assert 'class="text flash ok"' in page.text and text_of(page.text, "flash") == answer
+    assert len(await assigned_audits(harness)) == 1
+    # The same form a third time, later: the same answer, still one assignment.
+    third = await desk.client.post("/office/drafts/assign", data=fields)
+    assert text_of((await desk.client.get(third.headers["location"])).text, "flash") == answer
+    assert len(await assigned_audits(harness)) == 1
+
+
 async def assign_by(desk: Desk, code: str, theme: str, deadline: str) -> httpx.Response:
     """The «Phân công tham luận» form with a «Hạn gửi bài» typed (the browser's form)."""
     return await desk.post(
@@ -869,6 +898,31 @@ async def test_unassign_asks_first_says_what_it_does_and_a_second_press_says_it_
     assert text_of(stale.text, "flash") == (
         "Phân công tham luận này đã được hủy từ trước (hoặc không còn); không có gì thay đổi."
     )
+    assert len(await audits(harness, "draft.unassigned")) == 1
+
+
+async def test_a_double_tap_on_huy_phan_cong_racing_the_first_answers_as_a_second_press_does(
+    desk: Desk, harness: BotHarness
+) -> None:
+    assignment = await draft_id(harness, "DB055")
+    confirm = (await desk.client.get(f"/office/drafts/{assignment}/unassign")).text
+    fields = form_fields(confirm, "form-unassign")
+    first, second = await asyncio.gather(
+        desk.client.post("/office/drafts/unassign", data=fields),
+        desk.client.post("/office/drafts/unassign", data=fields),
+    )
+    assert (first.status_code, second.status_code) == (303, 303)
+    flashes = [
+        text_of((await desk.client.get(posted.headers["location"])).text, "flash")
+        for posted in (first, second)
+    ]
+    # As two presses one after the other: withdrawn once, the other says it was done before.
+    assert sorted(flashes) == sorted([
+        "Đã hủy phân công tham luận chủ đề 2.2 của đồng chí Nguyễn Thị Mai Liên (Hội LHPN huyện"
+        " Sóc Sơn). Bot không nhắn cho đồng chí về việc này; nếu cần, Văn phòng báo trực tiếp.",
+        "Phân công tham luận chủ đề 2.2 của đại biểu mã DB055 đã được hủy từ trước; không có gì"
+        " thay đổi.",
+    ])  # fmt: skip
     assert len(await audits(harness, "draft.unassigned")) == 1
 
 

@@ -39,6 +39,8 @@ THREAD_POLL_SECONDS = 5
 # The longest «Hạn gửi bài» read, and how many assigning forms are remembered for a double tap.
 MAX_DEADLINE = 40
 REMEMBERED_FORMS = 512
+# A «Phân công» form as sent: the session, the form's nonce, the code, theme and deadline typed.
+AssignForm = tuple[int | None, str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,10 @@ class Drafts:
 
     def __init__(self, office: Office) -> None:
         self.office = office
-        # The «Phân công» forms that assigned, by session and nonce: the same form sent again
-        # (a double tap) is answered as the first was. In this process's memory, as flashes.
-        self._forms: dict[tuple[int | None, str], int] = {}
+        # The «Phân công» forms at work or that assigned, by session, nonce and what was typed:
+        # the same form sent again (a double tap) is answered as the first was, even while the
+        # first is still at work. In this process's memory, as flashes; the last few only.
+        self._forms: dict[AssignForm, asyncio.Future[AssignResult]] = {}
 
     def routes(self) -> list[BaseRoute]:
         """The drafts' routes, for signed-in office staff only."""
@@ -240,8 +243,9 @@ class Drafts:
         """«Phân công»: the person whose code was typed speaks on the theme chosen, by the
         «Hạn gửi bài» typed or else the plan's; they are told on their channel (``/phancong``'s
         use case). A refusal shows the board again with why and what was typed. The same form
-        sent twice (a double tap) answers as the first did; another form naming an assignment
-        that exists says so, as a second «Hủy phân công» does, with nothing changed."""
+        sent twice (a double tap), even while the first is still at work, answers as the first
+        did; another form naming an assignment that exists says so, as a second «Hủy phân
+        công» does, with nothing changed."""
         office = self.office
         values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
@@ -256,23 +260,57 @@ class Drafts:
         elif typed and deadline is None:
             error = catalog.html("dash.drafts.assign_deadline_unreadable", typed=typed)
         else:
-            result = await office.services.drafts.assign(actor, code, theme, deadline)
+            form = (visit.session_id, values.get("nonce", ""), code, theme, typed)
+            first = self._forms.get(form)
+            if first is not None and not first.done():  # this very form, its first tap at work
+                result = await asyncio.shield(first)  # its answer: the one the browser shows
+            else:
+                result = await self._assign_once(form, actor, code, theme, deadline)
             line = result.draft
-            form = (visit.session_id, values.get("nonce", ""))
             if result.outcome is AssignOutcome.ASSIGNED and line is not None:
-                self._forms[form] = line.id
-                while len(self._forms) > REMEMBERED_FORMS:
-                    self._forms.pop(next(iter(self._forms)))
                 return office._done(visit, "drafts", self._assigned(line), ok=True)
             if result.outcome is AssignOutcome.ALREADY and line is not None:
-                if self._forms.get(form) == line.id:  # this very form, sent again
-                    return office._done(visit, "drafts", self._assigned(line), ok=True)
                 return office._done(visit, "drafts", self._refused(result, code, theme), ok=True)
             error = self._refused(result, code, theme)
         return await self._board(
             request, visit, actor, status=422, error=error, code=code, theme=theme,
             deadline=typed,
         )  # fmt: skip
+
+    async def _assign_once(
+        self,
+        form: AssignForm,
+        actor: OfficeActor,
+        code: str,
+        theme: str,
+        deadline: datetime | None,
+    ) -> AssignResult:
+        """Assign as ``form`` asks, remembered while at work (a second tap of it waits for this
+        answer) and after, if it assigned: sent again later and found already assigned to the
+        same speaker, it is answered as this first tap was."""
+        earlier = self._forms.pop(form, None)  # done: this form assigned before
+        self._forms[form] = assigning = asyncio.get_running_loop().create_future()
+        while len(self._forms) > REMEMBERED_FORMS:
+            self._forms.pop(next(iter(self._forms)))
+        try:
+            result = await self.office.services.drafts.assign(actor, code, theme, deadline)
+        except BaseException as error:
+            self._forget(form, assigning)
+            assigning.set_exception(error)
+            assigning.exception()  # retrieved: a tap waiting for it fails as this one does
+            raise
+        if earlier is not None and result.outcome is AssignOutcome.ALREADY:
+            first, now = earlier.result().draft, result.draft
+            if first is not None and now is not None and first.id == now.id:  # sent again
+                result = earlier.result()
+        assigning.set_result(result)
+        if result.outcome is not AssignOutcome.ASSIGNED:  # nothing to answer again
+            self._forget(form, assigning)
+        return result
+
+    def _forget(self, form: AssignForm, assigning: asyncio.Future[AssignResult]) -> None:
+        if self._forms.get(form) is assigning:
+            del self._forms[form]
 
     def _deadline(self, typed: str) -> datetime | None:
         """The «Hạn gửi bài» typed: the browser's date and time (``2026-12-08T17:00``) or as
