@@ -103,7 +103,7 @@ from bot.domain.ports import (
     Problem,
     Recipient,
 )
-from bot.domain.reminders import reminder_series
+from bot.domain.reminders import TO_THOSE_WHO_COME, reminder_series
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus
 from schedules.ratelimit import Pacer
@@ -1151,10 +1151,6 @@ async def _open_tasks(
     return {(person, key) for person, key in found}
 
 
-# The messages for those who come, whether to all of them or one's own catch-up copy.
-_TO_THOSE_WHO_COME = frozenset({MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA})
-
-
 def _answered(
     message: OutboundMessage,
     person_id: int,
@@ -1180,7 +1176,7 @@ def _answered(
     ):
         return NOTHING_TO_SEND
     if (
-        message.kind in _TO_THOSE_WHO_COME
+        message.kind in TO_THOSE_WHO_COME
         and recipient is not None
         and not recipient.rsvp.is_present
     ):

@@ -31,6 +31,9 @@ DRAFT_KINDS = frozenset({MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING})
 DATED_KINDS = frozenset(
     {MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA}
 )
+# The messages for those who come (the day-before reminder, the morning's agenda): the outbox
+# skips a copy for one who no longer comes, and one who comes after they went gets her own.
+TO_THOSE_WHO_COME = frozenset({MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA})
 
 
 def reminder_series(kind: str, audience: str) -> tuple[str, str] | None:

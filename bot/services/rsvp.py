@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
 from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.reminders import TO_THOSE_WHO_COME
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
@@ -508,9 +509,6 @@ def _comes_now(change: RsvpChange) -> bool:
 
 
 # What the plan sends those who come (the pack: time, hall, map, calendar file).
-_PACKS = (MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
-
-
 async def _catch_up(session: AsyncSession, meeting_id: int, delegate_id: int, now: datetime) -> int:
     """Queue her own copy of each pack already sent to those who come, still worth sending (its
     window open), that she has had no copy of: the office recorded by phone that she (or her
@@ -520,7 +518,7 @@ async def _catch_up(session: AsyncSession, meeting_id: int, delegate_id: int, no
     packs = await session.scalars(
         select(OutboundMessage).where(
             OutboundMessage.meeting_id == meeting_id,
-            OutboundMessage.kind.in_([str(kind) for kind in _PACKS]),
+            OutboundMessage.kind.in_(sorted(str(kind) for kind in TO_THOSE_WHO_COME)),
             OutboundMessage.audience == Audience.PRESENT,
             OutboundMessage.status.in_([MessageStatus.QUEUED, MessageStatus.DONE]),
             OutboundMessage.expires_at > now,
