@@ -137,37 +137,46 @@ class Browser:
         from selenium.webdriver.common.by import By
 
         def press() -> None:
-            from selenium.common.exceptions import WebDriverException
-            from selenium.webdriver.support import expected_conditions
-            from selenium.webdriver.support.wait import WebDriverWait
-
-            page = self.driver.find_element(By.TAG_NAME, "html")
-
-            def page_gone(driver: Any) -> bool:
-                try:
-                    return bool(expected_conditions.staleness_of(page)(driver))
-                except WebDriverException as error:
-                    # Asked while the next page replaces it, Chromium may answer that the node
-                    # "does not belong to the document" rather than that it is stale: gone too.
-                    if "does not belong to the document" in str(error):
-                        return True
-                    raise
-
             for element in self.driver.find_elements(By.CSS_SELECTOR, "button, a"):
                 if element.text.strip() == name and element.is_displayed():
-                    element.click()
-                    # A form posts and is redirected, a link leads on: either way a new page.
-                    wait = WebDriverWait(self.driver, 30)
-                    wait.until(page_gone)
-                    wait.until(
-                        lambda driver: (
-                            driver.execute_script("return document.readyState") == "complete"
-                        )
-                    )
+                    self._follow(element)
                     return
             raise AssertionError(f"no button {name!r}")
 
         await self._run(press)
+
+    async def press_in(self, selector: str) -> None:
+        """Press the one button the CSS ``selector`` finds — for a row's button whose text other
+        rows share — and wait for the page it leads to."""
+        from selenium.webdriver.common.by import By
+
+        await self._run(lambda: self._follow(self.driver.find_element(By.CSS_SELECTOR, selector)))
+
+    def _follow(self, element: Any) -> None:
+        """Click ``element`` and wait until the next page has replaced this one and loaded: a
+        form posts and is redirected, a link leads on — either way a new page, which a bare
+        click does not wait for."""
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        page = self.driver.find_element(By.TAG_NAME, "html")
+
+        def page_gone(driver: Any) -> bool:
+            try:
+                return bool(expected_conditions.staleness_of(page)(driver))
+            except WebDriverException as error:
+                # Asked while the next page replaces it, Chromium may answer that the node
+                # "does not belong to the document" rather than that it is stale: gone too.
+                if "does not belong to the document" in str(error):
+                    return True
+                raise
+
+        element.click()
+        wait = WebDriverWait(self.driver, 30)
+        wait.until(page_gone)
+        wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
     async def screenshot(self, name: str) -> Path:
         """Save what the screen shows as ``out/screenshots/<name>.png``."""

@@ -168,9 +168,7 @@ async def test_the_clerk_issues_a_desk_volunteer_a_sign_in_link_his_phone_opens_
     await desk.open(hall.url("staff"))
     await no_accessibility_problems(desk)
     form = f"form-signin-link-checkin-{CHECKIN_STAFF}"
-    await asyncio_run(
-        desk, lambda: desk.driver.find_element(By.CSS_SELECTOR, f"#{form} button").click()
-    )
+    await desk.press_in(f"#{form} button")
     assert await element_text(desk, "signin-link-issued") == (
         "Đường liên kết đăng nhập trang điều hành cho đồng chí Đỗ Minh Tuấn (DB080): dùng được"
         " một lần, đến 09:10 (10 phút). Đường liên kết chỉ hiện lần này; tải lại trang sẽ"

@@ -410,7 +410,6 @@ async def test_staff_record_a_report_given_by_phone_on_a_tasks_page(
     report = tmp_path / "Báo cáo quận.pdf"
     report.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.wait import WebDriverWait
 
     def open_the_form() -> None:
         desk.driver.find_element(By.CSS_SELECTOR, f"#record-{chair.code} > summary").click()
@@ -422,11 +421,7 @@ async def test_staff_record_a_report_given_by_phone_on_a_tasks_page(
     await desk.fill(label, "qua điện thoại")
     await desk.attach("Tệp sản phẩm (không bắt buộc, tối đa 20 MB)", report)
 
-    def submit() -> None:
-        desk.driver.find_element(By.ID, f"record-submit-{chair.code}").click()
-        WebDriverWait(desk.driver, 30).until(lambda d: d.find_elements(By.ID, "flash"))
-
-    await asyncio_run(desk, submit)
+    await desk.press_in(f"#record-submit-{chair.code}")
     assert await element_text(desk, "flash") == (
         f"Đã ghi nhận đồng chí {chair.full_name} báo cáo hoàn thành nhiệm vụ VI.2; "
         "đồng chí ấy không còn nhận nhắc hạn nhiệm vụ này."
@@ -437,15 +432,9 @@ async def test_staff_record_a_report_given_by_phone_on_a_tasks_page(
     await desk.screenshot("office-task-recorded")
     await no_accessibility_problems(desk)
 
-    def undo() -> None:  # recorded for the wrong chair: undone from the same line
-        from selenium.common.exceptions import StaleElementReferenceException
-
-        desk.driver.find_element(By.ID, f"unrecord-{chair.code}").click()
-        WebDriverWait(desk.driver, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
-            lambda d: "Đã hủy ghi nhận" in d.find_element(By.ID, "flash").text
-        )
-
-    await asyncio_run(desk, undo)
+    # Recorded for the wrong chair: undone from the same line.
+    await desk.press_in(f"#unrecord-{chair.code}")
+    assert (await element_text(desk, "flash")).startswith("Đã hủy ghi nhận")
     assert "chưa báo cáo" in await element_text(desk, f"person-{chair.code}")
     assert "Báo cáo quận.pdf" not in await element_text(desk, "files")
 
