@@ -5,12 +5,25 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVarTuple
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
 
 from storage.models import (
     AuditEntry,
@@ -37,6 +50,8 @@ PAGE_LINK = "page"
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
+
+_Row = TypeVarTuple("_Row")
 
 
 async def lock_meeting(session: AsyncSession, meeting_id: int) -> None:
@@ -84,13 +99,57 @@ async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str,
     return {fold_code(delegate.code): delegate for delegate in rows}
 
 
-async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
-    """The person with this code (matched as :func:`fold_code` does), if any.
+class _Ascii(ColumnElement[bool]):
+    """Whether a text column holds ASCII only: as many bytes as characters (UTF-8)."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[str]) -> None:
+        self.column = column
+
+
+@compiles(_Ascii)
+def _ascii_sqlite(element: _Ascii, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"(length(CAST({column} AS BLOB)) = length({column}))"
+
+
+@compiles(_Ascii, "postgresql")
+def _ascii_postgresql(element: _Ascii, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"(octet_length({column}) = char_length({column}))"
+
+
+class _InCodePoints(ColumnElement[str]):
+    """A text column compared by code points, as SQLite's BINARY and Python's ``<`` do
+    (PostgreSQL's database collation would put "Straße" and "STRAẞE" otherwise)."""
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[str]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_InCodePoints)
+def _in_code_points_sqlite(element: _InCodePoints, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(_InCodePoints, "postgresql")
+def _in_code_points_postgresql(element: _InCodePoints, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.column, **kw)} COLLATE "C")'
+
+
+def code_match(statement: Select[*_Row], code: str) -> Select[*_Row]:
+    """``statement`` (a read of delegates, or of rows joined to them) narrowed to the one
+    person with ``code``, matched as :func:`fold_code` folds it: the one way a typed code
+    (a sign-in, ``?after=db010``, a task's «Ghi nhận thay») finds a person.
 
     One read of the index on (meeting, folded code) (0022), whatever was typed: a code in
-    another case, with letters SQLite's lower() leaves alone, or on nobody's list (a mistyped
-    sign-in code, a wrong QR) costs what the code as stored does; the person found is the
-    only one loaded.
+    another case, with letters SQLite's lower() leaves alone, or on nobody's list costs what
+    the code as stored does, and only the row found is read.
 
     Two people whose codes fold alike do not come from the lists (a file repeating a code in
     another case is refused, and an import finds the people already there by the folded
@@ -98,21 +157,24 @@ async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) ->
     code as typed, else the first (by id) whose code is ASCII (what ``lower(code)`` found),
     else the last in code order (the codes were read in the order of the unique index).
     """
-    folded, typed = fold_code(code), unicodedata.normalize("NFC", code.strip())
-    found = list(
-        await session.scalars(
-            select(Delegate)
-            .where(Delegate.meeting_id == meeting_id, Delegate.folded_code == folded)
-            .order_by(Delegate.id)
-        )
-    )
-    if len(found) <= 1:
-        return found[0] if found else None
+    typed = unicodedata.normalize("NFC", code.strip())
+    ascii_code = _Ascii(Delegate.code.expression)
     return (
-        next((person for person in found if person.code == typed), None)
-        or next((person for person in found if person.code.isascii()), None)
-        or max(found, key=lambda person: person.code)
+        statement.where(Delegate.folded_code == fold_code(code))
+        .order_by(
+            case((Delegate.code == typed, 0), else_=1),
+            case((ascii_code, 0), else_=1),
+            case((ascii_code, Delegate.id), else_=None),
+            _InCodePoints(Delegate.code.expression).desc(),
+        )
+        .limit(1)
     )
+
+
+async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
+    """The person with this code (matched as :func:`code_match` matches it), if any."""
+    statement = code_match(select(Delegate).where(Delegate.meeting_id == meeting_id), code)
+    return await session.scalar(statement)
 
 
 # Up to this many accounts are looked up by their codes and ids (a page of the log); more (an

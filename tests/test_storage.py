@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import storage.engine
 from bot.domain.tokens import parse_link_code
-from bot.services import Services
+from bot.services import Services, roster
 from storage import queries
 from storage.base import Base
 from storage.engine import create_engine
@@ -481,3 +481,27 @@ async def test_codes_that_fold_alike_find_whom_a_lookup_found_before(
     async with read_only(services.ctx.sessions) as session:
         person = await queries.delegate_by_code(session, services.ctx.meeting_id, typed)
     assert person is not None and person.code == found
+
+
+async def test_a_page_address_finds_the_same_one_of_two_codes_that_fold_alike_as_a_lookup(
+    services: Services,
+) -> None:
+    """``?after=KX1`` (:func:`bot.services.roster.key_of`) pages after the person a typed
+    "KX1" finds everywhere else (:func:`storage.queries.delegate_by_code`): of a Kelvin-sign
+    code written first and an ASCII one written after, the ASCII one — not the first by id."""
+    now = services.ctx.clock.now()
+    async with unit_of_work(services.ctx.sessions) as session:
+        for code in ["\u212ax1", "kx1"]:
+            session.add(
+                Delegate(
+                    meeting_id=services.ctx.meeting_id, code=code, full_name=f"Người {code}",
+                    position="", organization="", group_key="trung_uong_hoi", created_at=now,
+                    updated_at=now,
+                )
+            )  # fmt: skip
+    order = {group.key: group.order for group in services.config.groups}
+    async with read_only(services.ctx.sessions) as session:
+        person = await queries.delegate_by_code(session, services.ctx.meeting_id, "KX1")
+        key = (await session.execute(roster.key_of(order, services.ctx.meeting_id, "KX1"))).one()
+    assert person is not None
+    assert (person.code, key[-1]) == ("kx1", "kx1")

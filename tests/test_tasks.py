@@ -774,6 +774,31 @@ async def test_the_office_records_for_the_code_as_typed_of_two_that_fold_alike(
     assert (result.step, result.name) == (TaskStep.RECORDED_FOR, "Người nv03")
 
 
+async def test_the_office_records_for_the_one_of_two_codes_folding_alike_a_lookup_finds(
+    harness: BotHarness,
+) -> None:
+    """Of two of the task's people whose codes fold alike, neither as typed (a Kelvin-sign
+    code written first, an ASCII one after), «Ghi nhận thay» for "KX1" records for the one
+    every other lookup of "KX1" finds (the ASCII one), not the first by id."""
+    await with_contacts(harness)
+    office = await office_staff(harness)
+    task = await task_id(harness, "VI.1.1")
+    now = harness.clock.now()
+    async with unit_of_work(harness.services.ctx.sessions) as session:
+        nga = await session.scalar(select(Delegate).where(Delegate.code == "NV03"))
+        assert nga is not None
+        for code in ["\u212ax1", "kx1"]:
+            twin = Delegate(
+                meeting_id=nga.meeting_id, code=code, full_name=f"Người {code}", position="",
+                organization="", group_key=nga.group_key, created_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(twin)
+            await session.flush()
+            session.add(TaskAssignment(task_id=task, person_id=twin.id, status=TaskStatus.TODO))
+    result = await harness.services.tasks.record_for(office, task, "KX1")
+    assert (result.step, result.name) == (TaskStep.RECORDED_FOR, "Người kx1")
+
+
 async def test_a_report_the_office_records_for_her_counts_as_her_own_and_stops_her_reminders(
     harness: BotHarness,
 ) -> None:

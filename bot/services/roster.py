@@ -7,7 +7,6 @@ may have 10,000 invitees.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +18,7 @@ from bot.domain.order import LAST
 from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from storage import queries
-from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Rsvp, fold_code
+from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Rsvp
 
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
 
@@ -119,16 +118,11 @@ def after_key(group_order: Mapping[str, int], key: Sequence[Any] | None) -> Colu
 
 
 def key_of(group_order: Mapping[str, int], meeting_id: int, code: str) -> Any:
-    """A statement reading the protocol key of the delegate with ``code``, found as
-    :func:`storage.queries.delegate_by_code` finds a code however it was typed or written in
-    an address (``?after=db010``): by its folded form, the code as written first should two
-    people's codes fold alike."""
-    typed = unicodedata.normalize("NFC", code.strip())
-    return (
-        select(*protocol_key(group_order))
-        .where(Delegate.meeting_id == meeting_id, Delegate.folded_code == fold_code(code))
-        .order_by(case((Delegate.code == typed, 0), else_=1), Delegate.id)
-        .limit(1)
+    """A statement reading the protocol key of the delegate with ``code``, however it was
+    typed or written in an address (``?after=db010``): found as
+    :func:`storage.queries.code_match` finds every typed code."""
+    return queries.code_match(
+        select(*protocol_key(group_order)).where(Delegate.meeting_id == meeting_id), code
     )
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -15,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -1009,24 +1008,19 @@ class TaskService:
         self, session: AsyncSession, task_id: int, code: str, *, lock: bool
     ) -> tuple[Task, TaskAssignment, Delegate] | TaskResult:
         """The live, open task's assignment of the person with ``code`` (as the task's page
-        wrote it, or typed in another case or Unicode form: found by the folded code, as
-        :func:`storage.queries.delegate_by_code` finds it), or why there is none for the office
-        to act on (GONE, NOT_ASSIGNED, CLOSED); ``lock`` as :meth:`_assignment`'s."""
+        wrote it, or typed in another case or Unicode form: found as
+        :func:`storage.queries.code_match` finds every typed code), or why there is none for
+        the office to act on (GONE, NOT_ASSIGNED, CLOSED); ``lock`` as :meth:`_assignment`'s."""
         task = await self._live_task(session, task_id)
         if task is None:
             return TaskResult(TaskStep.GONE)
-        typed = unicodedata.normalize("NFC", code.strip())
-        query = (
+        # Among the task's people, as every typed code is found (two whose codes fold alike
+        # come from no list).
+        query = queries.code_match(
             select(TaskAssignment, Delegate)
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
-            .where(
-                TaskAssignment.task_id == task.id,
-                Delegate.folded_code == queries.fold_code(code),
-            )
-            # Two of the task's people whose codes fold alike (no list makes them): the code as
-            # typed, else the first, as :func:`bot.services.roster.key_of` has it.
-            .order_by(case((Delegate.code == typed, 0), else_=1), Delegate.id)
-            .limit(1)
+            .where(TaskAssignment.task_id == task.id),
+            code,
         )
         if lock:
             query = _locked(query.with_for_update(of=TaskAssignment))
