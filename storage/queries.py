@@ -171,6 +171,15 @@ def code_match(statement: Select[*_Row], code: str) -> Select[*_Row]:
     )
 
 
+def locked(statement: Select[*_Row], *, of: Any = None) -> Select[*_Row]:
+    """``statement``'s rows locked until the transaction ends and loaded as they are once
+    locked, over any copy the session holds (a copy read before the lock would hide a change
+    committed since: a withdrawal, a version, a report). ``FOR UPDATE`` on PostgreSQL (``of``:
+    only these tables' rows, as :meth:`Select.with_for_update` takes it); SQLite's writing
+    transactions take turns on the whole file anyway (BEGIN IMMEDIATE) and ignore it."""
+    return statement.with_for_update(of=of).execution_options(populate_existing=True)
+
+
 async def delegate_by_code(session: AsyncSession, meeting_id: int, code: str) -> Delegate | None:
     """The person with this code (matched as :func:`code_match` matches it), if any."""
     statement = code_match(select(Delegate).where(Delegate.meeting_id == meeting_id), code)

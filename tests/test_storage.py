@@ -12,6 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event, inspect, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -505,3 +506,31 @@ async def test_a_page_address_finds_the_same_one_of_two_codes_that_fold_alike_as
         key = (await session.execute(roster.key_of(order, services.ctx.meeting_id, "KX1"))).one()
     assert person is not None
     assert (person.code, key[-1]) == ("kx1", "kx1")
+
+
+async def test_a_locked_read_takes_the_row_as_committed_since_over_the_sessions_copy(
+    services: Services,
+) -> None:
+    """:func:`storage.queries.locked`: the row is read again as it is once locked, over the
+    copy the session already holds (a withdrawal or a report committed since is seen), and
+    locked FOR UPDATE on PostgreSQL — of the tables asked only —, as every use case that
+    locks a row before judging it needs."""
+    await services.delegates.import_rows([delegate_row("DB001", row=2, phone=None)], actor="t")
+    async with services.ctx.sessions() as session:
+        held = await queries.delegate_by_code(session, services.ctx.meeting_id, "DB001")
+        assert held is not None and held.full_name != "Tên mới"
+        await session.commit()
+        async with unit_of_work(services.ctx.sessions) as other:
+            await other.execute(
+                update(Delegate).where(Delegate.id == held.id).values(full_name="Tên mới")
+            )
+        statement = select(Delegate).where(Delegate.id == held.id)
+        stale = await session.scalar(statement)
+        assert stale is held and stale.full_name != "Tên mới"
+        fresh = await session.scalar(queries.locked(statement))
+        assert fresh is held and fresh.full_name == "Tên mới"
+    joined = queries.locked(
+        select(Delegate.id).join(Meeting, Meeting.id == Delegate.meeting_id), of=Delegate
+    )
+    sql = str(joined.compile(dialect=postgresql.dialect()))
+    assert sql.endswith("FOR UPDATE OF delegates")

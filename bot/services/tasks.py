@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -1023,7 +1023,7 @@ class TaskService:
             code,
         )
         if lock:
-            query = _locked(query.with_for_update(of=TaskAssignment))
+            query = queries.locked(query, of=TaskAssignment)
         found = (await session.execute(query)).first()
         if found is None:
             return TaskResult(TaskStep.NOT_ASSIGNED, await self._line(session, task))
@@ -1142,7 +1142,7 @@ class TaskService:
         query = select(TaskAssignment).where(
             TaskAssignment.task_id == task.id, TaskAssignment.person_id == ident.delegate_id
         )
-        assignment = await session.scalar(_locked(query.with_for_update()) if lock else query)
+        assignment = await session.scalar(queries.locked(query) if lock else query)
         if assignment is None:  # another unit's task, or forged button data
             return TaskResult(TaskStep.NOT_ASSIGNED)
         if task.closed_at is not None:
@@ -1367,15 +1367,6 @@ class TaskService:
             )
         lines.sort(key=lambda line: (not line.overdue, line.deadline_at, line.key))
         return lines
-
-
-_Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
-
-
-def _locked(query: _Q) -> _Q:
-    """``query`` (already FOR UPDATE) loading its rows as they are once locked, over any copy
-    this session holds: a copy read before the lock would hide a change committed since."""
-    return query.execution_options(populate_existing=True)
 
 
 async def _files_full(session: AsyncSession, assignment: TaskAssignment) -> bool:

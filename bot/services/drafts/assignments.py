@@ -267,17 +267,16 @@ class Assignments(DraftUseCase):
     async def _assignment_of(
         self, session: AsyncSession, theme_key: str, person_id: int
     ) -> SpeechAssignment | None:
-        """The person's assignment to the theme, its row locked (FOR UPDATE) and read as it is
-        once locked."""
+        """The person's assignment to the theme, its row locked and read as it is once locked
+        (:func:`storage.queries.locked`)."""
         return await session.scalar(
-            select(SpeechAssignment)
-            .where(
-                SpeechAssignment.meeting_id == self._ctx.meeting_id,
-                SpeechAssignment.theme_key == theme_key,
-                SpeechAssignment.person_id == person_id,
+            queries.locked(
+                select(SpeechAssignment).where(
+                    SpeechAssignment.meeting_id == self._ctx.meeting_id,
+                    SpeechAssignment.theme_key == theme_key,
+                    SpeechAssignment.person_id == person_id,
+                )
             )
-            .with_for_update()
-            .execution_options(populate_existing=True)
         )
 
     async def _has_versions(self, session: AsyncSession, assignment_id: int) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -28,18 +28,6 @@ class Pending(StrEnum):
     REPLY = "draft_reply"  # the next text answers the office
     COMMENT = "draft_comment"  # the office's next text comments on a draft
     PICK = "draft_pick"  # files arrived; which theme is each for?
-
-
-def locked(assignment_id: int) -> Select[SpeechAssignment]:
-    """The assignment ``assignment_id``, its row locked (FOR UPDATE) and loaded as it is once
-    locked, over any copy the session holds: a copy read before the lock would hide a
-    withdrawal, or a version, committed since."""
-    return (
-        select(SpeechAssignment)
-        .where(SpeechAssignment.id == assignment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
 
 
 def pending_id(ident: ChannelIdentity) -> int:
@@ -77,7 +65,8 @@ class DraftUseCase:
         if ident is None:
             return DraftResult(DraftStep.NOT_LINKED)
         if lock:
-            row = await session.scalar(locked(assignment_id))
+            statement = select(SpeechAssignment).where(SpeechAssignment.id == assignment_id)
+            row = await session.scalar(queries.locked(statement))
         else:
             row = await session.get(SpeechAssignment, assignment_id)
         if row is None or row.meeting_id != self._ctx.meeting_id:
