@@ -293,6 +293,30 @@ async def test_the_desks_sign_out_after_the_session_ran_out_says_she_is_signed_o
     assert any(c.startswith(f'{DESK_COOKIE}=""') for c in dropped)
 
 
+async def test_the_sign_out_on_the_page_naming_the_desk_after_the_session_ran_out_says_so(
+    meeting: Day,
+) -> None:
+    # Before a desk is named, «Đăng xuất» answers as the desk bar's does: a session that ran
+    # out meanwhile is told she is signed out in the same words, not asked to sign in.
+    access = meeting.services.access
+    await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+    volunteer = await desk_for(meeting.services)
+    await volunteer.sign_in(CHECKIN_STAFF)
+    page = await volunteer.client.get("/office/checkin/desk")
+    data = fields(page.text, "form-desk-naming-signout")
+    meeting.clock.advance(meeting.services.signin.session_lifetime)  # over, never signed out
+    pressed = await volunteer.client.post("/office/checkin/desk/signout", data=data)
+    assert pressed.status_code == 200
+    assert text_of(pressed.text, "message-signed_out") == (
+        "Phiên đăng nhập trên trình duyệt này đã hết hạn từ trước nên không còn gì phải kết"
+        " thúc: đồng chí đã ở trạng thái đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi"
+        " lệnh /dangnhap trong tin nhắn riêng với bot"
+        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
+        " (mục «Cán bộ» của trang điều hành)."
+    )
+    await volunteer.client.aclose()
+
+
 async def test_a_desk_phone_whose_session_expired_asks_to_sign_in_and_offers_the_way_out(
     meeting: Day, phone: Desk
 ) -> None:

@@ -134,10 +134,8 @@ class DeskPages:
 
     def desk(self, handler: DeskHandler, *, signs_out: bool = False) -> Handler:
         """``handler`` for a signed-in session (office or check-in role) with its desk chosen;
-        without a desk yet, the page that chooses it; for the desk's «Đăng xuất»
-        (``signs_out``), a browser whose session a sign-out has just ended is told it is
-        signed out (:meth:`Office.already_signed_out`), and so is one whose session ran out,
-        with nothing left to end (:meth:`Office.ran_out`)."""
+        without a desk yet, the page that chooses it; without a session, as
+        :meth:`_not_signed_in` answers (``signs_out``: the desk's «Đăng xuất»)."""
 
         async def endpoint(request: Request) -> Response:
             # One read for both cookies: the desk cookie must name this very session (signed
@@ -147,12 +145,7 @@ class DeskPages:
                 self.office.session_cookie(request), cookie[1] if cookie is not None else None
             )
             if visit.check is not Check.OK:
-                if signs_out and visit.check is Check.NONE:
-                    if await self.office.already_signed_out(request):
-                        return self.office._signed_out()  # a second tap: the first signed out
-                    if await self.office.ran_out(request):  # nothing left to end
-                        return self.office._signed_out(ran_out=True)
-                return self._unsigned(visit, request)
+                return await self._not_signed_in(visit, request, signs_out=signs_out)
             if (
                 cookie is None
                 or desk is None
@@ -164,6 +157,21 @@ class DeskPages:
             return await handler(request, visit, desk)
 
         return endpoint
+
+    async def _not_signed_in(
+        self, visit: StaffVisit, request: Request, *, signs_out: bool
+    ) -> Response:
+        """The answer to a browser with no signed-in session: for the desk's «Đăng xuất»
+        (``signs_out``, with or without a desk named), signed out when a sign-out has just
+        ended its session (:meth:`Office.already_signed_out`: a second tap, the first signed
+        out) or it ran out with nothing left to end (:meth:`Office.ran_out`); else the sign-in
+        page, or refused."""
+        if signs_out and visit.check is Check.NONE:
+            if await self.office.already_signed_out(request):
+                return self.office._signed_out()
+            if await self.office.ran_out(request):
+                return self.office._signed_out(ran_out=True)
+        return self._unsigned(visit, request)
 
     def _unsigned(self, visit: StaffVisit, request: Request) -> Response:
         if visit.check is Check.REFUSED:
@@ -200,12 +208,7 @@ class DeskPages:
         session that ran out meanwhile, is told she is signed out."""
         visit = await self.office._visit(request)
         if visit.check is not Check.OK or visit.person_id is None:
-            if visit.check is Check.NONE:
-                if await self.office.already_signed_out(request):
-                    return self.office._signed_out()
-                if await self.office.ran_out(request):
-                    return self.office._signed_out(ran_out=True)
-            return self._unsigned(visit, request)
+            return await self._not_signed_in(visit, request, signs_out=True)
         values = await self.office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
