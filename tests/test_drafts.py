@@ -268,6 +268,29 @@ async def test_phancong_after_the_plan_s_deadline_asks_for_one_and_takes_it(
     )
 
 
+async def test_phancong_reads_a_deadline_as_the_dashboard_s_form_does(
+    harness: BotHarness,
+) -> None:
+    """One reading of «Hạn gửi bài»: the date and time as the dashboard's form sends it
+    (``2024-05-27T17:00``, copied from a calendar) is a deadline in /phancong too, and what
+    neither reads is refused in both (the chat's words give the command's example)."""
+    await harness.services.drafts.sync()
+    harness.clock.set(DEADLINE + timedelta(days=1))
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB032 1.1 2024-05-27 ngày"))
+    assert admin.last_text() == (
+        "Không đọc được hạn gửi bài «2024-05-27 ngày»; chưa phân công. Đề nghị ghi ngày và giờ,"
+        " ví dụ /phancong DB032 1.1 08/12 17:00."
+    )
+    await harness.send(admin.command("/phancong DB032 1.1 2024-05-27T17:00"))
+    assert admin.last_text() == (
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 1.1;"
+        " hạn gửi bài 17:00, Thứ Hai, ngày 27/5/2024. Bot đã báo người được phân công."
+    )
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB032"]
+    assert line.deadline_at == local(2024, 5, 27, 17, 0)
+
+
 async def test_phancong_huy_withdraws_a_speaker_who_sent_a_version_and_keeps_what_she_sent(
     harness: BotHarness,
 ) -> None:

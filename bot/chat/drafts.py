@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from datetime import UTC
 
 from bot.chat import tasks
 from bot.chat.turn import Turn
@@ -24,7 +23,7 @@ from bot.domain.drafts import (
 )
 from bot.domain.inbound import Action, Command, FileIn, Text, Unsupported
 from bot.domain.outbound import Answer, Button, FilePart, Outbound, SharedFilePart
-from bot.domain.timespec import parse_typed_time
+from bot.domain.timespec import parse_deadline
 from bot.services.access import OfficeActor
 from bot.services.drafts import (
     AssignOutcome,
@@ -130,10 +129,9 @@ async def assign(turn: Turn, command: Command, office: OfficeActor) -> Answer:
     else:
         deadline = None
         if typed:
-            found = parse_typed_time(typed, config.meeting.local(turn.services.ctx.clock.now()))
-            if found is None:
+            deadline = parse_deadline(typed, config.meeting.zone, turn.services.ctx.clock.now())
+            if deadline is None:
                 return turn.say("draft_office.deadline_unreadable", typed=typed[:40], **params)
-            deadline = found.astimezone(UTC)
         result = await drafts.assign(office, code, theme, deadline)
     line = result.draft
     if line is not None:

@@ -142,3 +142,17 @@ def parse_typed_time(text: str, now_local: datetime) -> datetime | None:
         )
     except ValueError:  # 31/2, 25:00 and the like
         return None
+
+
+def parse_deadline(text: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """A deadline the office typed, in UTC, or None if it cannot be read: the browser's date
+    and time (``2026-12-08T17:00``, :func:`parse_local_datetime`) or as an office member
+    writes it (``17:00 8/12``, :func:`parse_typed_time`), in the meeting's ``zone``; what is
+    left out (the day, the year) is taken from ``now``. The one reading of «Hạn gửi bài»,
+    typed in ``/phancong`` or on the dashboard."""
+    try:
+        return parse_local_datetime(text, zone)
+    except TimeSpecError:
+        pass
+    found = parse_typed_time(text, now.astimezone(zone))
+    return None if found is None else found.astimezone(UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from bot.documents.reading import MAX_SHOWN, Reading, draft_text, readable
 from bot.domain.drafts import MAX_COMMENT, DraftLine, DraftStatus, VersionLine
 from bot.domain.ids import parse_id
-from bot.domain.timespec import TimeSpecError, parse_local_datetime, parse_typed_time
+from bot.domain.timespec import parse_deadline
 from bot.services.access import OfficeActor
 from bot.services.drafts import AssignOutcome, AssignResult, DraftResult, DraftStep, ThreadPost
 from bot.services.signin import StaffVisit
@@ -254,7 +254,8 @@ class Drafts:
         typed = values.get("deadline", "").strip()[:MAX_DEADLINE]
         catalog = office.catalog
         error: str
-        deadline = self._deadline(typed) if typed else None
+        meeting, now = office.config.meeting, office.services.ctx.clock.now()
+        deadline = parse_deadline(typed, meeting.zone, now) if typed else None
         if not code or not theme:
             error = catalog.html("dash.drafts.assign_choose")
         elif typed and deadline is None:
@@ -311,18 +312,6 @@ class Drafts:
     def _forget(self, form: AssignForm, assigning: asyncio.Future[AssignResult]) -> None:
         if self._forms.get(form) is assigning:
             del self._forms[form]
-
-    def _deadline(self, typed: str) -> datetime | None:
-        """The «Hạn gửi bài» typed: the browser's date and time (``2026-12-08T17:00``) or as
-        an office member writes it (``17:00 8/12``), in the meeting's time; None if unreadable."""
-        meeting = self.office.config.meeting
-        try:
-            return parse_local_datetime(typed, meeting.zone)
-        except TimeSpecError:
-            pass
-        now = meeting.local(self.office.services.ctx.clock.now())
-        found = parse_typed_time(typed, now)
-        return None if found is None else found.astimezone(UTC)
 
     async def confirm_unassign(
         self, request: Request, visit: StaffVisit, actor: OfficeActor
