@@ -1411,7 +1411,8 @@ async def test_a_withdrawal_while_her_version_is_recorded_waits_and_counts_it_ke
     # Her second version's recording transaction has found her assignment live when the office
     # withdraws it. The withdrawal now waits for her commit and keeps both versions in its
     # count; before, it counted one and her version landed on the withdrawn assignment.
-    from tests.test_tasks import needs_postgres, office_staff, until_waiting
+    from tests.conftest import until_waiting
+    from tests.test_tasks import needs_postgres, office_staff
 
     needs_postgres()
     user = await speaker(harness)
@@ -1459,7 +1460,8 @@ async def test_her_version_recorded_as_the_office_withdraws_her_is_refused_once_
     # The office's withdrawal holds her assignment when her second version comes: her upload
     # waits for it, then finds the assignment withdrawn and is refused as any later file is
     # (her page and chat say the versions sent are kept), nothing stored.
-    from tests.test_tasks import needs_postgres, office_staff, until_waiting
+    from tests.conftest import until_waiting
+    from tests.test_tasks import needs_postgres, office_staff
 
     needs_postgres()
     user = await speaker(harness)
