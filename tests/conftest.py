@@ -17,6 +17,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -242,6 +243,28 @@ def emptying_statement(sequences: dict[str, str]) -> str:
                 f" PERFORM setval('{sequence}', 1, false); END IF;"
             )
     return "DO $$ BEGIN\n" + "\n".join(steps) + "\nEND $$"
+
+
+# Lock waits of this test's database only: another test's (another worker's, on the same
+# server) must not pass for this one's. A wait for a row lock is one for the holder's
+# transaction id, which names no database (pg_locks.database is NULL): the waiting backend's
+# does. pg_stat_activity is read once a transaction: the watcher looks in a new one each time.
+_LOCK_WAITERS = text(
+    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN"
+    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+)
+
+
+async def until_waiting(engine: AsyncEngine, waiters: int, *tasks: asyncio.Task[Any]) -> None:
+    """Until ``waiters`` transactions of this database wait for a lock (PostgreSQL), or one of
+    ``tasks`` is done (none waits: nothing serialises them)."""
+    async with engine.connect() as connection:
+        watcher = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        while not any(task.done() for task in tasks):
+            waiting = await watcher.scalar(_LOCK_WAITERS)
+            if waiting >= waiters:
+                return
+            await asyncio.sleep(0.005)  # a look at the server's locks, not a guess at timing
 
 
 @pytest.fixture

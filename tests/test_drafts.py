@@ -4,7 +4,9 @@ office's comments both ways, final / needs revision, reminders and the office bo
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -1432,7 +1434,8 @@ async def test_a_withdrawal_while_her_version_is_recorded_waits_and_counts_it_ke
     # Her second version's recording transaction has found her assignment live when the office
     # withdraws it. The withdrawal now waits for her commit and keeps both versions in its
     # count; before, it counted one and her version landed on the withdrawn assignment.
-    from tests.test_tasks import needs_postgres, office_staff, until_waiting
+    from tests.conftest import until_waiting
+    from tests.test_tasks import needs_postgres, office_staff
 
     needs_postgres()
     user = await speaker(harness)
@@ -1480,7 +1483,8 @@ async def test_her_version_recorded_as_the_office_withdraws_her_is_refused_once_
     # The office's withdrawal holds her assignment when her second version comes: her upload
     # waits for it, then finds the assignment withdrawn and is refused as any later file is
     # (her page and chat say the versions sent are kept), nothing stored.
-    from tests.test_tasks import needs_postgres, office_staff, until_waiting
+    from tests.conftest import until_waiting
+    from tests.test_tasks import needs_postgres, office_staff
 
     needs_postgres()
     user = await speaker(harness)
@@ -1735,3 +1739,50 @@ async def test_a_later_update_of_her_assignment_does_not_drop_a_reminder_still_t
     await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)  # the restart
     await harness.tick()
     assert len(reminded(harness, van)) == 1
+
+
+async def _approve(folder: Path, code: str) -> None:
+    """The office approves ``code``'s newest version, from the server's own command line."""
+    loaded = load_config(folder / "config.toml")
+    engine = create_engine(loaded.database_url)
+    try:
+        services = await build_services(
+            loaded.config,
+            create_sessionmaker(engine),
+            ManualClock(local(2024, 5, 18, 10, 30)),
+            files=FileStore(loaded.drafts_dir),
+        )
+        [line] = [line for line in await services.drafts.board() if line.code == code]
+        [newest, *_] = await services.drafts.versions(line.id)
+        operator = services.access.local_operator()
+        await services.drafts.set_verdict(operator, newest.id, DraftStatus.FINAL)
+    finally:
+        await engine.dispose()
+
+
+def test_drafts_export_approved_writes_only_the_approved_versions_named_as_the_dashboard_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _office_with_drafts(tmp_path, monkeypatch)
+    asyncio.run(_approve(tmp_path, "DB031"))  # DB036's typed draft waits for the office
+
+    assert main(["drafts", "export", "xuat", "--approved"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Đã xuất 1 bản tham luận đã chốt và danh sách danh-sach.csv vào xuat."
+    )
+    out = tmp_path / "xuat"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx",
+        "danh-sach.csv",
+    ]
+    assert (out / "01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx").read_bytes() == docx("bản hai")
+    rows = list(csv.reader(io.StringIO((out / "danh-sach.csv").read_text("utf-8-sig"))))
+    assert rows[1][:3] == ["1", "01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx", "1.1"]
+    assert rows[1][4:] == [
+        "Nguyễn Thị Lan Phương",
+        "Hội LHPN quận Ba Đình",
+        "DB031",
+        "2",
+        "18/05/2024 10:30",
+        "người quản trị máy chủ",
+    ]

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.delegate_file import DelegateRow
 from bot.services import Services
 from storage.models import AuditEntry, Delegate, Invitation, Meeting, Rsvp
 from storage.uow import unit_of_work
+from tests.conftest import until_waiting
 
 
 def person(code: str, name: str, rank: int | None = None) -> DelegateRow:
@@ -88,28 +88,6 @@ async def test_an_import_of_new_changed_and_unchanged_people_stores_each_once_in
     assert renamed is not None and renamed.full_name == "Tên mới" and renamed.updated_at == now
 
 
-# Lock waits of this test's database only: another test's (another worker's, on the same
-# server) must not pass for the imports'. A wait for a row lock is one for the holder's
-# transaction id, which names no database (pg_locks.database is NULL): the waiting backend's
-# does. pg_stat_activity is read once a transaction: the watcher looks in a new one each time.
-_WAITING = text(
-    "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN"
-    " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
-)
-
-
-async def _until_waiting(engine: AsyncEngine, waiters: int, *imports: asyncio.Task[Any]) -> None:
-    """Until ``waiters`` transactions of this database wait for a lock, or an import is done
-    (none waits: nothing serialises them)."""
-    async with engine.connect() as connection:
-        watcher = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        while not any(task.done() for task in imports):
-            waiting = await watcher.scalar(_WAITING)
-            if waiting >= waiters:
-                return
-            await asyncio.sleep(0.005)  # a look at the server's locks, not a guess at timing
-
-
 async def test_two_imports_at_once_take_turns_and_a_code_in_another_case_stays_one_person(
     engine: AsyncEngine, services: Services
 ) -> None:
@@ -131,9 +109,9 @@ async def test_two_imports_at_once_take_turns_and_a_code_in_another_case_stays_o
                 select(Meeting.id).where(Meeting.id == meeting_id).with_for_update()
             )
             first = asyncio.create_task(services.delegates.import_rows(first_list, actor="a"))
-            await _until_waiting(engine, 1, first)
+            await until_waiting(engine, 1, first)
             second = asyncio.create_task(services.delegates.import_rows(second_list, actor="b"))
-            await _until_waiting(engine, 2, first, second)
+            await until_waiting(engine, 2, first, second)
         summaries = [await first, await second]
     assert [(s.created, s.updated) for s in summaries] == [(1, 0), (0, 1)]
     async with services.ctx.sessions() as session:

@@ -79,7 +79,7 @@ def sent_file(harness: BotHarness, chat_id: int) -> tuple[str, bytes]:
 # --- the report workbook -------------------------------------------------------------------------
 
 
-async def test_baocao_sends_the_admin_a_workbook_of_five_sheets_in_protocol_order(
+async def test_baocao_sends_the_admin_the_report_workbook_its_delegates_in_protocol_order(
     harness: BotHarness,
 ) -> None:
     await answers(harness)

@@ -263,3 +263,46 @@ def test_check_says_deadlines_of_their_own_no_longer_before_a_start_brought_forw
         " 24/5/2024). Đề nghị cho hạn sớm hơn: trên trang «Tham luận» của trang điều hành, «Hủy"
         " phân công» rồi phân công lại với «Hạn gửi bài» mới (hoặc lệnh /phancong)."
     ]
+
+
+def own_deadline_section(text: str) -> list[str]:
+    """The lines of ``check``'s summary about the speakers' own deadlines."""
+    lines = text.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("  Hạn gửi bài riêng"))
+    end = next(n for n in range(start + 1, len(lines)) if not lines[n].startswith("    "))
+    return lines[start:end]
+
+
+def test_check_lists_the_speakers_own_deadlines_with_their_reminders_and_warns_at_the_start(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Assigned on 20/5 at 09:00 (the plan's reminders: 3 days, 1 day and the morning before).
+    give_own_deadlines(
+        imported,
+        (local(2024, 5, 22, 12, 0), None),  # the 19/5 reminder had passed when assigned
+        (local(2024, 5, 20, 17, 0), None),  # every reminder had passed
+        (local(2024, 5, 28, 8, 0), None),  # at the start: said as a warning too
+        (local(2024, 5, 27, 18, 0), local(2024, 5, 21, 9, 0)),  # withdrawn: not listed
+    )
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert own_deadline_section(out) == [
+        "  Hạn gửi bài riêng do Văn phòng cho (3 người tham luận, Văn phòng nhận danh sách bài"
+        " chưa gửi đúng hạn của từng người):",
+        "    Hoàng Thị Ngọc Diệp (DB002), chủ đề 1.1: hạn 17:00, Thứ Hai, ngày 20/5/2024",
+        "      không nhắc trước hạn (các lượt nhắc theo kế hoạch đã qua khi được phân công)",
+        "    Phạm Thị Thanh Mai (DB001), chủ đề 1.1: hạn 12:00, Thứ Tư, ngày 22/5/2024",
+        "      nhắc người viết: 08:00, Thứ Ba, ngày 21/5/2024",
+        "      nhắc người viết: 08:00, Thứ Tư, ngày 22/5/2024",
+        "    Vũ Thị Hồng Nhung (DB003), chủ đề 1.1: hạn 08:00, Thứ Ba, ngày 28/5/2024",
+        "      nhắc người viết: 08:00, Thứ Bảy, ngày 25/5/2024",
+        "      nhắc người viết: 08:00, Thứ Hai, ngày 27/5/2024",
+        "      nhắc người viết: 08:00, Thứ Ba, ngày 28/5/2024",
+    ]
+    # The meeting did not move: the warning says the start, not a new one.
+    assert warning_lines(out, "drafts") == [
+        "  - drafts: 1 người tham luận có hạn gửi bài riêng do Văn phòng cho (muộn nhất 08:00,"
+        " Thứ Ba, ngày 28/5/2024) không trước giờ khai mạc (08:00, Thứ Ba, ngày 28/5/2024). Đề"
+        " nghị cho hạn sớm hơn: trên trang «Tham luận» của trang điều hành, «Hủy phân công» rồi"
+        " phân công lại với «Hạn gửi bài» mới (hoặc lệnh /phancong)."
+    ]

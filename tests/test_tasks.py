@@ -36,12 +36,11 @@ from storage.models import (
     TaskEvidence,
 )
 from storage.uow import unit_of_work
-from tests.conftest import ROOT, TEST_DATABASE_ENV, local, postgres_url
+from tests.conftest import ROOT, TEST_DATABASE_ENV, local, postgres_url, until_waiting
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.office_support import make_staff
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
-from tests.test_import_rows import _until_waiting as until_waiting
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
 

@@ -30,6 +30,7 @@ GETS = (
     "/office/tasks/1",
     "/office/tasks/1/files/1",
     "/office/drafts",
+    "/office/drafts/approved.zip",
     "/office/drafts/1",
     "/office/drafts/1/thread",
     "/office/drafts/1/versions/1",

@@ -6,6 +6,7 @@ ask for a revision (a second press changes nothing), each step audited as the st
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import re
 import zipfile
@@ -27,7 +28,7 @@ from bot.services.access import OfficeActor, Role
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.texts import load_catalog
 from storage.models import AuditEntry, DraftComment, OutboundMessage
-from tests.conftest import local
+from tests.conftest import HANOI, local
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
@@ -1028,3 +1029,67 @@ async def test_assigning_and_unassigning_are_refused_to_the_desk_role_and_to_uns
     assert forged.status_code == 403
     assert await assigned_audits(harness) == []
     assert await audits(harness, "draft.unassigned") == []
+
+
+async def test_the_approved_drafts_download_as_one_zip_numbered_in_theme_order_with_an_index(
+    desk: Desk, harness: BotHarness
+) -> None:
+    services, actor = harness.services, await staff_actor(harness)
+    first, second, withdrawn = word("Phương, bản 1"), word("Ngọc, bản 2"), word("Hạnh")
+    await upload(harness, "DB040", "bai.docx", word("Ngọc, bản 1"))
+    await upload(harness, "DB040", "Tham luận Nam Từ Liêm.DOCX", second)
+    await upload(harness, "DB031", "bai.docx", first)
+    await upload(harness, "DB036", "bai.docx", withdrawn)
+    await upload(harness, "DB033", "bai.docx", word("Ánh"))  # sent, not approved
+    approved_at = harness.clock.now()
+    for code in ("DB040", "DB031", "DB036"):
+        [newest, *_] = await services.drafts.versions(await draft_id(harness, code))
+        await services.drafts.set_verdict(actor, newest.id, DraftStatus.FINAL)
+    await services.drafts.unassign(actor, "DB036", "1.2")  # approved, then withdrawn
+
+    board = (await desk.client.get("/office/drafts")).text
+    assert 'href="/office/drafts/approved.zip" download' in board
+    assert text_of(board, "download-approved") == (
+        "Tải các bản đã duyệt (.zip) Một tệp nén gồm bản đã chốt của 2 tham luận, theo thứ tự"
+        " chủ đề, kèm danh sách danh-sach.csv."
+    )
+    response = await desk.client.get("/office/drafts/approved.zip")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="tham-luan-da-duyet-60-KH-BTV-'
+        f'{approved_at.astimezone(HANOI):%Y%m%d-%H%M}.zip"'
+    )
+    assert response.headers["cache-control"] == "no-store"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.namelist() == [
+        "danh-sach.csv",
+        "01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx",
+        "02-1.3-DB040-Ho-Thi-Bao-Ngoc.docx",
+    ]
+    assert archive.read("01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx") == first
+    assert archive.read("02-1.3-DB040-Ho-Thi-Bao-Ngoc.docx") == second
+    at = f"{approved_at.astimezone(HANOI):%d/%m/%Y %H:%M}"
+    titles = {theme.key: theme.title for theme in services.config.themes}
+    index = archive.read("danh-sach.csv").decode("utf-8-sig")
+    assert list(csv.reader(io.StringIO(index))) == [
+        ["STT", "Tệp", "Chủ đề", "Nội dung chủ đề", "Người viết", "Đơn vị", "Mã", "Bản",
+         "Chốt lúc", "Người chốt"],
+        ["1", "01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx", "1.1", titles["1.1"],
+         "Nguyễn Thị Lan Phương", "Hội LHPN quận Ba Đình", "DB031", "1", at, STAFF_NAME],
+        ["2", "02-1.3-DB040-Ho-Thi-Bao-Ngoc.docx", "1.3", titles["1.3"], "Hồ Thị Bảo Ngọc",
+         "Hội LHPN quận Nam Từ Liêm", "DB040", "2", at, STAFF_NAME],
+    ]  # fmt: skip
+
+
+async def test_with_no_approved_draft_the_zip_download_says_so_on_the_board(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))  # sent, not approved
+    response = await desk.client.get("/office/drafts/approved.zip")
+    assert response.status_code == 303
+    page = (await desk.client.get(response.headers["location"])).text
+    assert text_of(page, "flash") == (
+        "Chưa có tham luận nào được chốt nên chưa có bản nào để tải. Khi Văn phòng chốt một"
+        " bản, bản đó sẽ có trong tệp nén."
+    )

@@ -220,6 +220,11 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="xuất bản mới nhất của mọi tham luận và danh mục Excel vào một thư mục"
     )
     exp_drafts.add_argument("directory", type=Path, metavar="THƯ_MỤC")
+    exp_drafts.add_argument(
+        "--approved",
+        action="store_true",
+        help="chỉ các bản đã chốt, đặt tên và kèm danh sách như tệp nén tải trên trang điều hành",
+    )
     same_meeting_option(exp_drafts)
     exp_drafts.set_defaults(command=cmd_drafts_export)
 

@@ -32,7 +32,12 @@ from bot.domain.clock import SystemClock
 from bot.errors import ChannelUnavailable
 from bot.logs import mask_secrets, use_format
 from bot.services import Services
-from bot.services.meetings import CodeTaken, StoredMeeting, date_moved
+from bot.services.meetings import (
+    CodeTaken,
+    StoredMeeting,
+    date_moved,
+    own_deadlines_after_start,
+)
 from bot.texts import DEFAULT_LOCALE, Catalog, load_catalog
 from bot.texts.formatting import moment
 from bot.texts.presenters import problem_line
@@ -184,7 +189,8 @@ def warnings_of(
     meeting = loaded.config.meeting
     lines = []
     problems = plan_warnings(loaded.config, SystemClock().now())
-    for warning in problems + date_moved(stored, loaded.config):
+    own = own_deadlines_after_start(stored, loaded.config)
+    for warning in problems + date_moved(stored, loaded.config) + own:
         params = {
             name: moment(catalog, meeting.local(value)) if isinstance(value, datetime) else value
             for name, value in warning.params.items()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,6 +29,8 @@ from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.typed import shortened
 from bot.services import Services
+from bot.services.approved_bundle import INDEX as APPROVED_INDEX
+from bot.services.approved_bundle import approved_index, approved_names
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import audit_table, checkin_table, office_report_workbook
 from bot.texts import Catalog
@@ -228,7 +231,8 @@ EXPORT_UNIT_CHARS = 60
 
 def cmd_drafts_export(args: argparse.Namespace) -> int:
     """Copy the latest version of every speech draft, named by unit and theme, and write an
-    index spreadsheet next to them."""
+    index spreadsheet next to them; with ``--approved``, only the approved versions, named and
+    listed as the dashboard's .zip of them."""
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
@@ -256,6 +260,33 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
             theme=line.theme_key,
             number=line.latest.number,
         )
+
+    async def approved(services: Services) -> int:
+        items = await services.drafts.approved()
+        names = approved_names(items)
+        lost = [item for item in items if not item.path.is_file()]
+        for item, name in zip(items, names, strict=True):
+            if item not in lost:
+                await asyncio.to_thread(shutil.copyfile, item.path, directory / name)
+        index = approved_index(catalog, meeting, items, names, lost)
+        (directory / APPROVED_INDEX).write_bytes(index)
+        files = len(items) - len(lost)
+        out(catalog.plain("drafts_export.approved_done", files=files, index=APPROVED_INDEX,
+                          path=directory))  # fmt: skip
+        return report_lost([item.draft for item in lost])
+
+    def report_lost(lost: list[DraftLine]) -> int:
+        if not lost:
+            return EXIT_OK
+        for line in lost:
+            assert line.latest is not None
+            out(catalog.plain("drafts_export.lost", number=line.latest.number,
+                              theme=line.theme_key, name=line.full_name,
+                              organization=line.organization, file=line.latest.display_name),
+                sys.stderr)  # fmt: skip
+        folder = loaded[0].drafts_dir
+        out(catalog.plain("drafts_export.lost_why", count=len(lost), folder=folder), sys.stderr)
+        return EXIT_FAILED
 
     async def work(services: Services) -> int:
         exported = await services.drafts.export(directory, name_for)
@@ -309,18 +340,8 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
                 path=directory,
             )
         )
-        if not lost:
-            return EXIT_OK
-        for item in lost:
-            line = item.draft
-            assert line.latest is not None
-            out(catalog.plain("drafts_export.lost", number=line.latest.number,
-                              theme=line.theme_key, name=line.full_name,
-                              organization=line.organization, file=line.latest.display_name),
-                sys.stderr)  # fmt: skip
-        folder = loaded[0].drafts_dir
-        out(catalog.plain("drafts_export.lost_why", count=len(lost), folder=folder), sys.stderr)
-        return EXIT_FAILED
+        return report_lost([item.draft for item in lost])
 
     directory.mkdir(exist_ok=True)  # the one folder this command makes: its own, empty
-    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
+    run = approved if args.approved else work
+    return asyncio.run(with_services(loaded[0], catalog, run, same_meeting=args.same_meeting))

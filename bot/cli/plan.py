@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,11 +30,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     config, catalog = loaded[0].config, loaded[1]
-    for line in plan_summary(config, catalog, loaded[0]):
-        out(line)
-    # Valid is not the same as meant: a past date or the example's ids pass every rule; a date
-    # the database holds otherwise is a meeting postponed, whose delegates must hear of it.
+    # What the database holds: the speakers' own deadlines for the summary; and valid is not the
+    # same as meant: a past date or the example's ids pass every rule; a date the database holds
+    # otherwise is a meeting postponed, whose delegates must hear of it.
     stored = asyncio.run(read_stored_meeting(loaded[0]))
+    for line in plan_summary(config, catalog, loaded[0], stored):
+        out(line)
     warnings = warnings_of(loaded[0], catalog, stored)
     # Nor is a code of its own: a copied plan keeps the other meeting's, and the commands that
     # use the database then refuse it (bot.services.meetings.CodeTaken).
@@ -47,6 +49,42 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         out(catalog.plain("check.valid", path=loaded[0].path))
     return EXIT_OK
+
+
+def own_deadline_lines(config: Config, catalog: Catalog, stored: StoredMeeting | None) -> list[str]:
+    """The speakers the office gave deadlines of their own (assignments in force, in the
+    database, not the plan): who, the theme, the deadline and the reminders planned before it,
+    as the scheduler plans them (:meth:`Assignments.own_deadlines`); none for another meeting's
+    row (a copied plan: said as such)."""
+    if stored is None or another_meeting(stored, config) is not None or not stored.own_speakers:
+        return []
+    meeting = config.meeting
+    since: dict[datetime, datetime] = {}
+    for one in stored.own_speakers:
+        since[one.deadline_at] = min(since.get(one.deadline_at, one.assigned_at), one.assigned_at)
+    reminders = [p for p in planned_messages(config, since) if p.kind is MessageKind.DRAFT_REMINDER]
+    lines = [catalog.plain("check.own_deadlines", count=len(stored.own_speakers))]
+    for one in stored.own_speakers:
+        deadline = moment(catalog, meeting.local(one.deadline_at))
+        lines.append(
+            catalog.plain(
+                "check.own_deadline_item",
+                name=one.full_name,
+                code=one.code,
+                theme=one.theme_key,
+                deadline=deadline,
+            )
+        )
+        mine = [p.due_at for p in reminders if p.expires_at == one.deadline_at]
+        for due in sorted(mine):
+            lines.append(
+                catalog.plain(
+                    "check.own_deadline_reminder", when=moment(catalog, meeting.local(due))
+                )
+            )
+        if not mine:
+            lines.append(catalog.plain("check.own_deadline_no_reminder"))
+    return lines
 
 
 async def read_stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
@@ -69,8 +107,11 @@ async def read_stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
         await engine.dispose()
 
 
-def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list[str]:
-    """A readable summary of the plan, line by line."""
+def plan_summary(
+    config: Config, catalog: Catalog, loaded: LoadedConfig, stored: StoredMeeting | None = None
+) -> list[str]:
+    """A readable summary of the plan, line by line; with what the database holds
+    (``stored``), the speakers the office gave deadlines of their own and their reminders."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
     when_key, meeting_when = meeting_time(catalog, "check.when", starts, ends)
@@ -136,6 +177,7 @@ def plan_summary(config: Config, catalog: Catalog, loaded: LoadedConfig) -> list
             mornings=sum(p.kind is MessageKind.TASK_OVERDUE for p in planned),
         )
     )
+    lines += own_deadline_lines(config, catalog, stored)
     office = config.office
     lines += [
         "",

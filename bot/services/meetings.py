@@ -25,7 +25,14 @@ from bot.domain.outbound import DeliveryStatus
 from bot.domain.reminders import DATED_KINDS
 from bot.texts import Catalog, load_catalog
 from storage import queries
-from storage.models import Delivery, Meeting, OutboundMessage, SpeechAssignment
+from storage.models import (
+    AuditEntry,
+    Delegate,
+    Delivery,
+    Meeting,
+    OutboundMessage,
+    SpeechAssignment,
+)
 from storage.uow import reading, unit_of_work
 
 
@@ -56,6 +63,20 @@ class StoredMeeting:
     starts_at: datetime
     told_the_date: int = 0
     own_deadlines: tuple[datetime, ...] = ()
+    # The speakers with those deadlines, by deadline, then theme and code.
+    own_speakers: tuple[OwnDeadline, ...] = ()
+
+
+@dataclass(frozen=True)
+class OwnDeadline:
+    """A speaker given a deadline of her own (an assignment in force): who, on which theme, the
+    deadline, and when she was assigned (her reminders are those still to come then)."""
+
+    code: str
+    full_name: str
+    theme_key: str
+    deadline_at: datetime
+    assigned_at: datetime
 
 
 class CodeTaken(Exception):
@@ -101,17 +122,44 @@ async def stored_meeting(
                 Delivery.status == DeliveryStatus.SENT,
             )
         )
-        own = select(SpeechAssignment.deadline_at).where(  # one per speaker and theme
-            SpeechAssignment.meeting_id == row.id,
-            SpeechAssignment.source == OWN_DEADLINE,
-            SpeechAssignment.withdrawn_at.is_(None),
+        # When each was assigned: the last «draft.assigned» in the log (assigned again: then),
+        # else the row's creation, as the reminders are planned (Assignments.own_deadlines).
+        announced = (
+            select(AuditEntry.entity_id, func.max(AuditEntry.at).label("at"))
+            .where(
+                AuditEntry.action == "draft.assigned",
+                AuditEntry.entity == "speech_assignment",
+            )
+            .group_by(AuditEntry.entity_id)
+            .subquery()
+        )
+        own = (  # one per speaker and theme
+            select(
+                Delegate.code,
+                Delegate.full_name,
+                SpeechAssignment.theme_key,
+                SpeechAssignment.deadline_at,
+                func.coalesce(announced.c.at, SpeechAssignment.created_at),
+            )
+            .join(Delegate, Delegate.id == SpeechAssignment.person_id)
+            .outerjoin(announced, announced.c.entity_id == SpeechAssignment.id)
+            .where(
+                SpeechAssignment.meeting_id == row.id,
+                SpeechAssignment.source == OWN_DEADLINE,
+                SpeechAssignment.withdrawn_at.is_(None),
+            )
+        )
+        speakers = sorted(
+            (OwnDeadline(*found) for found in connection.execute(own)),
+            key=lambda one: (one.deadline_at, one.theme_key, one.code),
         )
         return StoredMeeting(
             code,
             row.title,
             row.starts_at,
             connection.execute(told).scalar_one(),
-            tuple(sorted(connection.execute(own).scalars())),
+            tuple(sorted(one.deadline_at for one in speakers)),
+            tuple(speakers),
         )
 
     return await reading(sessions, read)
@@ -120,8 +168,8 @@ async def stored_meeting(
 def date_moved(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:
     """What the office must hear when the plan moves the meeting the database holds: the dates,
     how many were told the old one (the bot re-times its own reminders but tells nobody the
-    meeting moved), and the deadlines written as dates, which stay where they were, as do those
-    the office gave speakers of their own: the ones now at or after the start said."""
+    meeting moved), and the deadlines written as dates, which stay where they were (those the
+    office gave speakers of their own: :func:`own_deadlines_after_start`)."""
     meeting = config.meeting
     if stored is None or stored.starts_at == meeting.starts_at:
         return []
@@ -133,12 +181,27 @@ def date_moved(stored: StoredMeeting | None, config: Config) -> list[ConfigProbl
         "meeting_moved_told" if told else "meeting_moved",
         {"old": stored.starts_at, "new": meeting.starts_at, "count": told},
     )
+    return [moved, *fixed_deadlines(config)]
+
+
+def own_deadlines_after_start(stored: StoredMeeting | None, config: Config) -> list[ConfigProblem]:
+    """The deadlines the office gave speakers of their own (assignments in force) that are at or
+    after the meeting's start, said in one warning: a date, they stay where they are when the
+    plan brings the meeting forward (the start then said as new), and the check says them as
+    long as they are not corrected, not only until ``run`` has stored the new start."""
+    meeting = config.meeting
+    if stored is None or another_meeting(stored, config) is not None:
+        return []
     after = [deadline for deadline in stored.own_deadlines if deadline >= meeting.starts_at]
-    own = []
-    if after:
-        params = {"count": len(after), "deadline": max(after), "start": meeting.starts_at}
-        own.append(ConfigProblem("drafts", "own_deadlines_after_start", params))
-    return [moved, *fixed_deadlines(config), *own]
+    if not after:
+        return []
+    code = (
+        "own_deadlines_after_start"
+        if stored.starts_at != meeting.starts_at
+        else "own_deadlines_at_or_after_start"
+    )
+    params = {"count": len(after), "deadline": max(after), "start": meeting.starts_at}
+    return [ConfigProblem("drafts", code, params)]
 
 
 def _event(config: Config, organizer_label: str, revision: CalendarRevision) -> CalendarEvent:

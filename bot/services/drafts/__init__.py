@@ -12,6 +12,7 @@ show, ``shared`` holds the checks they begin with. Callers use :class:`DraftServ
 from bot.services.drafts.service import DraftService
 from bot.services.drafts.thread import source_of
 from bot.services.drafts.values import (
+    ApprovedDraft,
     AssignOutcome,
     AssignResult,
     DraftResult,
@@ -24,6 +25,7 @@ from bot.services.drafts.values import (
 )
 
 __all__ = [
+    "ApprovedDraft",
     "AssignOutcome",
     "AssignResult",
     "DraftResult",

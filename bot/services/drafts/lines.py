@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftLine, DraftStatus, VersionLine
+from bot.services.access import DASHBOARD
 from bot.services.context import ServiceContext
-from bot.services.drafts.values import ExportedDraft, VersionFile
+from bot.services.drafts.values import ApprovedDraft, ExportedDraft, VersionFile
 from storage import queries
 from storage.files import FileStore, read_stored, sanitize_filename
 from storage.models import ChannelIdentity, Delegate, DraftComment, DraftVersion, SpeechAssignment
@@ -111,6 +112,43 @@ class DraftLines:
                 file_ref=version.file_ref,
                 path=self._files.path_for(version.sha256),
             )
+
+    async def approved(self) -> list[ApprovedDraft]:
+        """The live assignments whose draft the office approved, in the board's order (themes,
+        then protocol rank), each with the version approved, when and by whom (the staff
+        member's name where the record names a person, else the record as it is)."""
+        async with read_only(self._ctx.sessions) as session:
+            lines = [
+                line
+                for line in await read_lines(session, self._ctx)
+                if line.status is DraftStatus.FINAL and line.latest is not None
+            ]
+            rows = {
+                row.id: row
+                for row in await session.scalars(
+                    select(SpeechAssignment).where(
+                        SpeechAssignment.id.in_([line.id for line in lines])
+                    )
+                )
+            }
+            names = await _actor_names(
+                session, self._ctx.meeting_id, {row.status_by or "" for row in rows.values()}
+            )
+        found: list[ApprovedDraft] = []
+        for line in lines:
+            assert line.latest is not None
+            row = rows[line.id]
+            by = row.status_by or ""
+            found.append(
+                ApprovedDraft(
+                    draft=line,
+                    version=line.latest,  # a verdict is on the newest; a new one reopens it
+                    approved_at=row.status_at,
+                    approved_by=names.get(by, by),
+                    path=self._files.path_for(line.latest.sha256),
+                )
+            )
+        return found
 
     async def export(
         self, directory: Path, name_for: Callable[[DraftLine, bool], str]
@@ -275,6 +313,32 @@ def _copy(source: Path, target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     return True
+
+
+async def _actor_names(session: AsyncSession, meeting_id: int, actors: set[str]) -> dict[str, str]:
+    """The names of the people audit records name (``dashboard:<code>``, ``<channel>:<id>``)."""
+    codes = {actor.partition(":")[2] for actor in actors if actor.startswith(f"{DASHBOARD}:")}
+    names: dict[str, str] = {}
+    for person in await session.scalars(
+        select(Delegate).where(Delegate.meeting_id == meeting_id, Delegate.code.in_(codes))
+    ):
+        names[f"{DASHBOARD}:{person.code}"] = person.full_name
+    chats = [actor.partition(":") for actor in actors if not actor.startswith(f"{DASHBOARD}:")]
+    for channel, _, external_id in chats:
+        if not external_id:
+            continue
+        found = await session.scalar(
+            select(Delegate)
+            .join(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
+            .where(
+                ChannelIdentity.meeting_id == meeting_id,
+                ChannelIdentity.channel == channel,
+                ChannelIdentity.external_id == external_id,
+            )
+        )
+        if found is not None:
+            names[f"{channel}:{external_id}"] = found.full_name
+    return names
 
 
 def _reaches(ident: ChannelIdentity | None) -> bool:

@@ -45,6 +45,7 @@ class DraftService:
         self.version_file = lines.version_file
         self.versions = lines.versions
         self.export = lines.export
+        self.approved = lines.approved
         # Who speaks on which theme (assignments.py).
         self.sync = assignments.sync
         self.assign = assignments.assign

@@ -146,3 +146,15 @@ class ExportedDraft:
     # The latest version's file is not in the file store (its folder was not restored with the
     # database, or was removed by hand): nothing was copied for it.
     lost: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovedDraft:
+    """A live assignment whose draft the office approved (đã chốt): the version approved (its
+    newest: a later version reopens the draft), when and by whom, and where its file lives."""
+
+    draft: DraftLine
+    version: VersionLine
+    approved_at: datetime | None
+    approved_by: str
+    path: Path

@@ -8,9 +8,10 @@ channel and the audit are theirs."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,18 +22,21 @@ from bot.domain.drafts import MAX_COMMENT, DraftLine, DraftStatus, VersionLine
 from bot.domain.ids import parse_id
 from bot.domain.timespec import parse_deadline
 from bot.services.access import OfficeActor
+from bot.services.approved_bundle import write_approved_zip
 from bot.services.drafts import AssignOutcome, AssignResult, DraftResult, DraftStep, ThreadPost
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import file_size, moment
 from bot.texts.presenters import draft_status_label
-from handlers.web.attachment import attachment
+from handlers.web.attachment import attachment, attachment_file
 from handlers.web.office.binding import session_binding
+from handlers.web.office.downloads import file_name
 from handlers.web.office.staff import MAX_CODE
 from storage.files import media_type, read_stored
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
+ZIP = "application/zip"
 # Seconds between two looks at a draft's thread while its page is open (a speaker's answer
 # should show within a few seconds; the page's script waits at least five).
 THREAD_POLL_SECONDS = 5
@@ -71,6 +75,7 @@ class Drafts:
             Route("/drafts", staff(self.board), methods=["GET"]),
             Route("/drafts/assign", staff(self.assign), methods=["POST"]),
             Route("/drafts/unassign", staff(self.unassign), methods=["POST"]),
+            Route("/drafts/approved.zip", staff(self.approved), methods=["GET"]),
             Route("/drafts/{id}/unassign", staff(self.confirm_unassign), methods=["GET"]),
             Route("/drafts/{id}", staff(self.draft), methods=["GET"]),
             Route("/drafts/{id}/thread", staff(self.thread), methods=["GET"]),
@@ -170,6 +175,30 @@ class Drafts:
             own_deadline=line.deadline_at != drafts.deadline_at, limit=MAX_COMMENT,
             error=error, body=body, reason=reason, flash=office._flash(request, visit),
         )  # fmt: skip
+
+    async def approved(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Tải các bản đã duyệt (.zip)»: every live speech's approved version in the themes'
+        order and an index, built in a worker thread into a temporary file sent in chunks;
+        with none approved, the board says so."""
+        office = self.office
+        items = await office.services.drafts.approved()
+        if not items:
+            return office._done(
+                visit, "drafts", office.catalog.html("dash.drafts.approved_none"), ok=False
+            )
+        catalog, meeting = office.catalog, office.config.meeting
+
+        def write() -> IO[bytes]:
+            spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed once sent)
+            try:
+                write_approved_zip(spool, catalog, meeting, items)
+            except BaseException:
+                spool.close()
+                raise
+            return spool
+
+        spool = await asyncio.to_thread(write)
+        return attachment_file(spool, file_name(office, "dash.drafts.approved_file"), ZIP)
 
     async def thread(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The thread alone, for the draft page's script to put in place."""

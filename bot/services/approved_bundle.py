@@ -1,0 +1,104 @@
+"""The approved speeches as one .zip (the dashboard's «Tải các bản đã duyệt (.zip)»): each
+approved version's file, numbered in the themes' order and named so it sorts and reads on any
+computer (``01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx``), and a short index, ``danh-sach.csv``.
+
+Plain values in, bytes out: it runs in a worker thread, off the event loop. Each file is copied
+into the archive from the file store in chunks (``ZipFile.write``), never read whole."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+from bot.config import Meeting
+from bot.documents.workbook import Cell, csv_bytes
+from bot.services.access import LOCAL_OPERATOR
+from bot.services.drafts import ApprovedDraft
+from bot.texts import Catalog
+
+INDEX = "danh-sach.csv"
+TEXT_SUFFIX = ".txt"
+# A speaker's name in a file's name, at most (folded to ASCII): the rest is short already.
+NAME_CHARS = 60
+HEADINGS = (
+    "number", "file", "theme", "theme_title", "name", "organization", "code", "version",
+    "approved_at", "approved_by",
+)  # fmt: skip
+
+
+def approved_names(items: Sequence[ApprovedDraft]) -> list[str]:
+    """Each approved draft's name in the archive, in ``items``' order:
+    ``<STT>-<theme key>-<code>-<name in ASCII>.<ext>``, the number padded so they sort."""
+    width = max(2, len(str(len(items))))
+    names = []
+    for number, item in enumerate(items, 1):
+        line = item.draft
+        suffix = _ascii(Path(item.version.display_name).suffix.lower(), ".")
+        parts = (
+            f"{number:0{width}d}",
+            _ascii(line.theme_key, "."),
+            _ascii(line.code),
+            _ascii(line.full_name)[:NAME_CHARS].strip("-"),
+        )
+        names.append("-".join(part for part in parts if part) + (suffix or TEXT_SUFFIX))
+    return names
+
+
+def write_approved_zip(
+    target: IO[bytes], catalog: Catalog, meeting: Meeting, items: Sequence[ApprovedDraft]
+) -> list[ApprovedDraft]:
+    """The archive of ``items`` to ``target``, its index first; returns those whose file the
+    store no longer holds (left out, and marked so in the index)."""
+    names = approved_names(items)
+    lost = [item for item in items if not item.path.is_file()]
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(INDEX, approved_index(catalog, meeting, items, names, lost))
+        for item, name in zip(items, names, strict=True):
+            if item not in lost:
+                archive.write(item.path, name)
+    return lost
+
+
+def approved_index(
+    catalog: Catalog,
+    meeting: Meeting,
+    items: Sequence[ApprovedDraft],
+    names: Sequence[str],
+    lost: Sequence[ApprovedDraft] = (),
+) -> bytes:
+    """The index: one row per approved draft (number, file, theme, speaker, code, version, when
+    and by whom it was approved), as CSV that Excel reads."""
+    headings = [catalog.plain(f"approved_bundle.heading.{name}") for name in HEADINGS]
+    rows: list[list[Cell]] = []
+    for number, (item, name) in enumerate(zip(items, names, strict=True), 1):
+        line = item.draft
+        rows.append(
+            [
+                number,
+                catalog.plain("drafts_export.lost_cell") if item in lost else name,
+                line.theme_key,
+                line.theme_title,
+                line.full_name,
+                line.organization,
+                line.code,
+                item.version.number,
+                meeting.local(item.approved_at) if item.approved_at is not None else None,
+                catalog.plain("approved_bundle.operator")
+                if item.approved_by == LOCAL_OPERATOR
+                else item.approved_by,
+            ]
+        )
+    return csv_bytes(headings, rows)
+
+
+def _ascii(text: str, keep: str = "") -> str:
+    """``text`` in plain letters and digits, words joined by «-» ("Nguyễn Thị Hà" →
+    "Nguyen-Thi-Ha"); the characters in ``keep`` kept ("1.1")."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    allowed = "A-Za-z0-9" + re.escape(keep)
+    return "-".join(re.findall(f"[{allowed}]+", plain))
