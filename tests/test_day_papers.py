@@ -185,6 +185,28 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
     assert missing[3][7] == "0912 345 006"
 
 
+async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_the_desk_wrote(
+    hall: Day,
+) -> None:
+    services = hall.services
+    desk = await hall.desk("NV03", "Cổng B")
+    hall.clock.set(MORNING + timedelta(minutes=20))
+    await hall.checkin.check_in(
+        desk, "DB005", substitute_name="Nguyễn Văn Thay", substitute_position="Chánh Văn phòng"
+    )
+    roll = await services.checkin.roll()
+    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    rows = [list(row) for row in book["Có mặt"].iter_rows(values_only=True)]
+    assert rows[3][2:] == [
+        "Nguyễn Văn Thay", "Chánh Văn phòng", "UBND thành phố Hà Nội",
+        "Dự thay đ/c Ngô Thị Bích Hạnh", "07:50", "Cổng B",
+    ]  # fmt: skip
+    # The signature sheet follows the answers: DB005 never named a substitute.
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    leaders = Document(io.BytesIO(content)).tables[1]
+    assert cells(leaders.rows[2])[1] == "Ngô Thị Bích Hạnh"
+
+
 def test_the_attendance_cli_writes_the_three_papers(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -312,6 +312,7 @@ class Came:
 
     kind: ArrivalKind
     full_name: str
+    position: str | None
     at: datetime
     desk: str
 
@@ -880,6 +881,7 @@ class CheckinService:
                         Delegate.phone,
                         Checkin.kind,
                         Checkin.full_name,
+                        Checkin.position,
                         Checkin.checked_in_at,
                         Checkin.desk,
                     )
@@ -907,7 +909,9 @@ class CheckinService:
                 row[6],
                 row[7],
                 display_phone(row[8]) if row[8] else None,
-                None if row[9] is None else Came(ArrivalKind(row[9]), row[10], row[11], row[12]),
+                None
+                if row[9] is None
+                else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13]),
             )
             for row in rows
         ]

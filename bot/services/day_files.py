@@ -103,7 +103,7 @@ def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
             continue
         if came.kind is ArrivalKind.SUBSTITUTE:
             as_whom = catalog.plain("day_papers.as.substitute", name=line.full_name)
-            position = line.substitute_position if came.full_name == line.substitute_name else None
+            position = came.position  # as the desk wrote it
         else:
             as_whom = catalog.plain("day_papers.as.delegate")
             position = line.position
