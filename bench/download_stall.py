@@ -7,7 +7,9 @@ own (the example plan's delegates with answers, linked accounts, a sent notice, 
 ``--audit`` audit rows), not timed. Then each side runs in a fresh process on a copy of it: the
 web application in process (no socket, as ``bench/web.py cpu``), an office staff member signed
 in, and for each file of ``--files`` (``report``: /office/report.xlsx; ``links``:
-/office/invitations/links.xlsx; ``slips``: /office/invitations/slips.docx) ``--runs`` downloads,
+/office/invitations/links.xlsx; ``slips``: /office/invitations/slips.docx; ``sheet``, ``cards``,
+``present``: the meeting day's /office/attendance/sign-sheet.docx, name-cards.docx, present.xlsx)
+``--runs`` downloads,
 one at a time, each with two watchers on the loop:
 
 * **ticker**: a coroutine that wakes every 10 ms; its largest gap between two wake-ups, less
@@ -31,6 +33,7 @@ Usage (from the repository root)::
     .venv/bin/python bench/download_stall.py                        # report, links; 10,000
     .venv/bin/python bench/download_stall.py --baseline /tmp/base --runs 3
     .venv/bin/python bench/download_stall.py --files slips --runs 1 --invitees 2000
+    .venv/bin/python bench/download_stall.py --files sheet,cards,present --runs 1
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ FILES = {
     "report": "/office/report.xlsx",
     "links": "/office/invitations/links.xlsx",
     "slips": "/office/invitations/slips.docx",
+    "sheet": "/office/attendance/sign-sheet.docx",
+    "cards": "/office/attendance/name-cards.docx",
+    "present": "/office/attendance/present.xlsx",
 }
 TICK = 0.010
 PROBE_PAUSE = 0.050

@@ -476,6 +476,9 @@ WRITERS = [
     ["audit", "export", "nhat-ky.xlsx"],
     ["attendance", "export", "diem-danh.csv"],
     ["attendance", "export", "diem-danh.xlsx"],
+    ["attendance", "sheet", "ky-ten.docx"],
+    ["attendance", "cards", "bang-ten.docx"],
+    ["attendance", "present", "co-mat.xlsx"],
 ]
 
 

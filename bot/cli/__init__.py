@@ -18,7 +18,10 @@ from bot.cli.common import absent_option, force_option, same_meeting_option, she
 from bot.cli.db import cmd_db_backup, cmd_db_copy, cmd_db_upgrade, cmd_purge
 from bot.cli.files import (
     bot_username_option,
+    cmd_attendance_cards,
     cmd_attendance_export,
+    cmd_attendance_present,
+    cmd_attendance_sheet,
     cmd_audit_export,
     cmd_drafts_export,
     cmd_invites_export,
@@ -304,6 +307,21 @@ def _parser() -> argparse.ArgumentParser:
     force_option(exp_attendance)
     same_meeting_option(exp_attendance)
     exp_attendance.set_defaults(command=cmd_attendance_export)
+    papers = (
+        ("sheet", "ghi danh sách đại biểu ký tên theo nhóm ra tệp .docx", cmd_attendance_sheet),
+        ("cards", "ghi bảng tên để bàn của mọi người dự kiến ra tệp .docx", cmd_attendance_cards),
+        (
+            "present",
+            "ghi danh sách đại biểu có mặt và người chưa có mặt ra tệp .xlsx",
+            cmd_attendance_present,
+        ),
+    )
+    for name, about, command in papers:
+        paper = attendance.add_parser(name, help=about)
+        paper.add_argument("file", type=Path, metavar="TỆP")
+        force_option(paper)
+        same_meeting_option(paper)
+        paper.set_defaults(command=command)
     return parser
 
 

@@ -1,5 +1,6 @@
 """``hoinghi invites export``, ``invites print``, ``report``, ``audit export``,
-``attendance export`` and ``drafts export``: the files the office takes away."""
+``attendance export``, ``attendance sheet / cards / present`` and ``drafts export``: the files
+the office takes away."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ from bot.domain.typed import shortened
 from bot.services import Services
 from bot.services.approved_bundle import INDEX as APPROVED_INDEX
 from bot.services.approved_bundle import approved_index, approved_names
+from bot.services.day_files import (
+    expected_lines,
+    name_cards_document,
+    present_workbook,
+    sign_sheet_document,
+)
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import audit_table, checkin_table, office_report_workbook
 from bot.texts import Catalog
@@ -222,6 +229,81 @@ def cmd_attendance_export(args: argparse.Namespace) -> int:
         return headings, rows, done
 
     return export_table(args, build)
+
+
+def _day_paper(
+    args: argparse.Namespace,
+    suffix: str,
+    build: Callable[[Services, Config, Catalog, Path], Awaitable[tuple[bytes, str]]],
+) -> int:
+    """Write the paper ``build`` makes (its bytes and the line saying so) to ``args.file``,
+    which must end in ``suffix`` (checked before anything is read)."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    path: Path = args.file
+    if path.suffix.lower() != suffix:
+        out(catalog.plain(f"day_papers.bad_{suffix[1:]}", path=path), sys.stderr)
+        return EXIT_USAGE
+    if (problem := target_problem(path, args.force, catalog)) is not None:
+        out(problem, sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        content, done = await build(services, config, catalog, path)
+        if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
+            out(problem, sys.stderr)
+            return EXIT_USAGE
+        out(done)
+        return EXIT_OK
+
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
+
+
+def cmd_attendance_sheet(args: argparse.Namespace) -> int:
+    """Write the signature sheet (.docx) of everyone expected, group by group."""
+
+    async def build(
+        services: Services, config: Config, catalog: Catalog, path: Path
+    ) -> tuple[bytes, str]:
+        roll = await services.checkin.roll()
+        made = services.ctx.clock.now()
+        content, count = sign_sheet_document(catalog, config, roll, made)
+        return content, catalog.plain("day_papers.sheet_done", count=count, path=path)
+
+    return _day_paper(args, ".docx", build)
+
+
+def cmd_attendance_cards(args: argparse.Namespace) -> int:
+    """Write a table name card (.docx) for everyone expected."""
+
+    async def build(
+        services: Services, config: Config, catalog: Catalog, path: Path
+    ) -> tuple[bytes, str]:
+        roll = await services.checkin.roll()
+        made = services.ctx.clock.now()
+        content, count = name_cards_document(catalog, config, roll, made)
+        return content, catalog.plain("day_papers.cards_done", count=count, path=path)
+
+    return _day_paper(args, ".docx", build)
+
+
+def cmd_attendance_present(args: argparse.Namespace) -> int:
+    """Write who is present now, and who is expected and not yet, to an .xlsx."""
+
+    async def build(
+        services: Services, config: Config, catalog: Catalog, path: Path
+    ) -> tuple[bytes, str]:
+        roll = await services.checkin.roll()
+        present = sum(line.came is not None for line in roll.lines)
+        present += len(roll.guests) + len(roll.withdrawn)
+        missing = sum(line.came is None for line in expected_lines(roll))
+        done = catalog.plain("day_papers.present_done", path=path, present=present,
+                             missing=missing)  # fmt: skip
+        return present_workbook(catalog, config, roll), done
+
+    return _day_paper(args, ".xlsx", build)
 
 
 DRAFTS_INDEX = "danh-muc-tham-luan.xlsx"

@@ -305,6 +305,52 @@ class AttendanceSummary:
         return self.present - self.arrived
 
 
+@dataclass(frozen=True)
+class Came:
+    """Who of an invitee is in the hall: she (``DELEGATE``) or her substitute, since when, let
+    in at which desk."""
+
+    kind: ArrivalKind
+    full_name: str
+    position: str | None
+    at: datetime
+    desk: str
+
+
+@dataclass(frozen=True)
+class RollLine:
+    """An invitee whose invitation stands, for the meeting day's papers: her answer, whom she
+    sends in her place, and who of them is in the hall now (``came``: None when nobody is);
+    ``phone`` as shown."""
+
+    code: str
+    full_name: str
+    position: str
+    organization: str
+    group_key: str
+    status: RsvpStatus
+    substitute_name: str | None
+    substitute_position: str | None
+    phone: str | None
+    came: Came | None = None
+
+    @property
+    def expected(self) -> bool:
+        """Whether she (or her substitute) is expected: everyone but those who declined."""
+        return self.status is not RsvpStatus.DECLINED
+
+
+@dataclass(frozen=True)
+class Roll:
+    """Everyone invited, in protocol order, with who is in now, and who is in the hall off the
+    list (guests; those checked in whose invitation was withdrawn afterwards)."""
+
+    at: datetime
+    lines: list[RollLine]
+    guests: list[CheckinView]
+    withdrawn: list[CheckinView] = field(default_factory=list)
+
+
 # People a page of the attendance's "still missing" list shows.
 MISSING_PAGE = 100
 
@@ -811,6 +857,69 @@ class CheckinService:
             missing_total=overall["missing"],
             missing_next=missing_rows[-1].code if more and missing_rows else None,
             withdrawn=withdrawn,
+        )
+
+    async def roll(self) -> Roll:
+        """Every invitee whose invitation stands, in protocol order, with her answer and who
+        of them is in now, and the guests: the signature sheet, the name cards and the present
+        list read it. One read-only transaction, plain rows (10,000 invitees are 10,000
+        tuples); phone numbers for the office's papers only."""
+        meeting_id = self._ctx.meeting_id
+        async with read_only(self._ctx.sessions) as session:
+            connection = await session.connection()
+            rows = (
+                await connection.execute(
+                    select(
+                        Delegate.code,
+                        Delegate.full_name,
+                        Delegate.position,
+                        Delegate.organization,
+                        Delegate.group_key,
+                        Rsvp.status,
+                        Rsvp.substitute_name,
+                        Rsvp.substitute_position,
+                        Delegate.phone,
+                        Checkin.kind,
+                        Checkin.full_name,
+                        Checkin.position,
+                        Checkin.checked_in_at,
+                        Checkin.desk,
+                    )
+                    .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+                    .outerjoin(Checkin, _present_of(Delegate.id))
+                    .where(roster.delegates_of(meeting_id))
+                    .order_by(*roster.protocol_key(self._order()))
+                )
+            ).all()
+            off_list = await session.scalars(
+                select(Checkin)
+                .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
+                .where(
+                    Checkin.meeting_id == meeting_id,
+                    Checkin.undone_at.is_(None),
+                    or_(Checkin.delegate_id.is_(None), Delegate.withdrawn_at.is_not(None)),
+                )
+                .order_by(Checkin.checked_in_at, Checkin.id)
+            )
+            others = [CheckinView.of(row) for row in off_list]
+        lines = [
+            RollLine(
+                *row[:5],
+                RsvpStatus(row[5]),
+                row[6],
+                row[7],
+                display_phone(row[8]) if row[8] else None,
+                None
+                if row[9] is None
+                else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13]),
+            )
+            for row in rows
+        ]
+        return Roll(
+            at=self._ctx.clock.now(),
+            lines=lines,
+            guests=[view for view in others if view.kind is ArrivalKind.GUEST],
+            withdrawn=[view for view in others if view.kind is not ArrivalKind.GUEST],
         )
 
     async def summary(self, viewer: DeskActor | OfficeActor) -> AttendanceSummary:

@@ -48,6 +48,7 @@ from bot.services.checkin import (
     counted_as,
     notice_line,
 )
+from bot.services.day_files import present_sheets
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date
@@ -491,6 +492,17 @@ class DeskPages:
             at=clock(summary.at), date=long_date(self.catalog, summary.at),
         )  # fmt: skip
 
+    async def present(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Danh sách đại biểu có mặt» on the page: who is in now, by name, group by group."""
+        roll = await self.services.checkin.roll()
+        sheet = present_sheets(self.catalog, self.services.config, roll)[0]
+        at = self.services.config.meeting.local(roll.at)
+        return self.office._render(
+            "office/attendance_present.html", visit=visit, actor=actor,
+            headings=sheet.headings, rows=sheet.rows, at=clock(at),
+            date=long_date(self.catalog, at),
+        )  # fmt: skip
+
     # --- routes --------------------------------------------------------------------------------
 
     def routes(self) -> list[BaseRoute]:
@@ -510,6 +522,7 @@ class DeskPages:
             Route("/attendance", staff(self.attendance), methods=["GET"]),
             Route("/attendance/live", staff(self.attendance_live), methods=["GET"]),
             Route("/attendance/summary", staff(self.summary), methods=["GET"]),
+            Route("/attendance/present", staff(self.present), methods=["GET"]),
         ]
 
 

@@ -1,6 +1,8 @@
 """Giấy mời and Báo cáo on the dashboard: the links export (.xlsx), the printable slips
 (.docx) and the report workbook (.xlsx), built by the same functions as ``hoinghi invites
-export``, ``invites print`` and ``hoinghi report`` (and ``/baocao``), sent as attachments.
+export``, ``invites print`` and ``hoinghi report`` (and ``/baocao``), sent as attachments; and
+the meeting day's papers (the signature sheet, the name cards, the present list), as
+``hoinghi attendance sheet / cards / present`` write them.
 
 The paper link is the personal web page's (the dashboard runs on that web server); each chat
 channel running with it adds its own column, as the CLI adds those it can reach.
@@ -24,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.documents.workbook import Sheet, workbook_bytes
 from bot.services.access import OfficeActor
+from bot.services.day_files import name_cards_document, present_workbook, sign_sheet_document
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import office_report_workbook
 from bot.services.signin import StaffVisit
@@ -55,6 +58,9 @@ class Downloads:
             Route("/invitations/links.xlsx", staff(self.links), methods=["GET"]),
             Route("/invitations/slips.docx", staff(self.slips), methods=["GET"]),
             Route("/report.xlsx", staff(self.report), methods=["GET"]),
+            Route("/attendance/sign-sheet.docx", staff(self.sign_sheet), methods=["GET"]),
+            Route("/attendance/name-cards.docx", staff(self.name_cards), methods=["GET"]),
+            Route("/attendance/present.xlsx", staff(self.present), methods=["GET"]),
         ]
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -101,6 +107,34 @@ class Downloads:
         report = await services.office_report.collect()
         content = await asyncio.to_thread(office_report_workbook, catalog, config, report)
         return attachment(content, self._name("report_file.name"), XLSX)
+
+    async def sign_sheet(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """The signature sheet of everyone expected, as ``attendance sheet`` writes it."""
+        office = self.office
+        roll = await office.services.checkin.roll()
+        made = office.services.ctx.clock.now()
+        content, _ = await asyncio.to_thread(
+            sign_sheet_document, office.catalog, office.config, roll, made
+        )
+        return attachment(content, self._name("dash.day_papers.sheet_file"), DOCX)
+
+    async def name_cards(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """A name card per person expected, as ``attendance cards`` writes them."""
+        office = self.office
+        roll = await office.services.checkin.roll()
+        made = office.services.ctx.clock.now()
+        content, _ = await asyncio.to_thread(
+            name_cards_document, office.catalog, office.config, roll, made
+        )
+        return attachment(content, self._name("dash.day_papers.cards_file"), DOCX)
+
+    async def present(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Who is present and who is expected and not yet, as ``attendance present`` writes
+        it, at the moment of the download."""
+        office = self.office
+        roll = await office.services.checkin.roll()
+        content = await asyncio.to_thread(present_workbook, office.catalog, office.config, roll)
+        return attachment(content, self._name("dash.day_papers.present_file"), XLSX)
 
     def _name(self, key: str) -> str:
         return file_name(self.office, key)

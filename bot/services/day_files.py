@@ -1,0 +1,152 @@
+"""The meeting day's papers, built the same for the dashboard's downloads and for ``hoinghi
+attendance sheet / cards / present``: the signature sheet and the name cards (.docx) of everyone
+expected, and the present list (.xlsx) as the hall stands.
+
+Who is expected: every invitee whose invitation stands and who has not declined — those who
+said they come and those who have not answered (an office prints them a line and a card: most
+come without answering) — the substitute in place of an invitee who sends one, by the
+substitute's own name and position. Declined and withdrawn invitations are left out; the
+signature sheet says so in its heading.
+
+Plain values in, bytes out: these run in a worker thread (see the downloads).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.config import Config
+from bot.documents.workbook import Cell, Sheet, workbook_bytes
+from bot.domain.rsvp import RsvpStatus
+from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
+from bot.texts import Catalog
+from bot.texts.formatting import clock, meeting_time
+
+
+def _who(line: RollLine) -> tuple[str, str, bool]:
+    """The name and position that sit for ``line``, and whether it is a substitute."""
+    if line.status is RsvpStatus.SUBSTITUTE and line.substitute_name:
+        return line.substitute_name, line.substitute_position or "", True
+    return line.full_name, line.position, False
+
+
+def expected_lines(roll: Roll) -> list[RollLine]:
+    """The invitees expected, in protocol order (see the module)."""
+    return [line for line in roll.lines if line.expected]
+
+
+def _when_where(catalog: Catalog, config: Config) -> str:
+    meeting = config.meeting
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    key, when = meeting_time(catalog, "slips.when_where", starts, ends)
+    return catalog.plain(key, **when, venue=meeting.venue.name, address=meeting.venue.address)
+
+
+def sign_sheet_document(
+    catalog: Catalog, config: Config, roll: Roll, made_at: datetime
+) -> tuple[bytes, int]:
+    """The signature sheet (.docx) and how many lines it has."""
+    from bot.documents.day_papers import SheetTexts, SignGroup, SignRow, build_sign_sheet
+
+    by_group: dict[str, list[SignRow]] = {group.key: [] for group in config.groups_in_order}
+    for line in expected_lines(roll):
+        name, position, substitute = _who(line)
+        note = (
+            catalog.plain("day_papers.substitute_note", name=line.full_name) if substitute else ""
+        )
+        # A substitute who gave no position signs for the invitee's unit all the same.
+        by_group.setdefault(line.group_key, []).append(
+            SignRow(name, position, line.organization, note)
+        )
+    labels = {group.key: group.label for group in config.groups}
+    groups = [SignGroup(labels.get(key, key), rows) for key, rows in by_group.items()]
+    names = ("number", "name", "position", "organization", "sign")
+    columns = tuple(catalog.plain(f"day_papers.column.{name}") for name in names)
+    texts = SheetTexts(
+        heading=catalog.plain("day_papers.sheet_heading"),
+        title=config.meeting.title,
+        when_where=_when_where(catalog, config),
+        rule=catalog.plain("day_papers.sheet_rule"),
+        columns=(columns[0], columns[1], columns[2], columns[3], columns[4]),
+        group=catalog.template("day_papers.group"),
+        empty=catalog.plain("day_papers.empty"),
+        author=config.office.name,
+        made_at=made_at,
+    )
+    return build_sign_sheet(groups, texts), sum(len(group.rows) for group in groups)
+
+
+def name_cards_document(
+    catalog: Catalog, config: Config, roll: Roll, made_at: datetime
+) -> tuple[bytes, int]:
+    """The name cards (.docx), one per person expected, and how many there are."""
+    from bot.documents.day_papers import NameCard, build_name_cards
+
+    cards = [NameCard(*_who(line)[:2]) for line in expected_lines(roll)]
+    title = catalog.plain("day_papers.cards_title", title=config.meeting.title)
+    return build_name_cards(cards, title, config.office.name, made_at), len(cards)
+
+
+def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
+    """The present list: who is in, group by group in protocol order, then the guests; and who
+    is expected and not (yet) in, with their phones."""
+    labels = {group.key: group.label for group in config.groups}
+    local = config.meeting.local
+
+    def label(key: str) -> str:
+        return labels.get(key, key)
+
+    present: list[list[Cell]] = []
+    for line in roll.lines:
+        came = line.came
+        if came is None:
+            continue
+        if came.kind is ArrivalKind.SUBSTITUTE:
+            as_whom = catalog.plain("day_papers.as.substitute", name=line.full_name)
+            position = came.position  # as the desk wrote it
+        else:
+            as_whom = catalog.plain("day_papers.as.delegate")
+            position = line.position
+        present.append(
+            [label(line.group_key), len(present) + 1, came.full_name, position,
+             line.organization, as_whom, clock(local(came.at)), came.desk]
+        )  # fmt: skip
+
+    def off_list(view: CheckinView, kind: str) -> list[Cell]:
+        return [catalog.plain(f"day_papers.as.{kind}_group"), len(present) + 1, view.full_name,
+                view.position, view.organization, catalog.plain(f"day_papers.as.{kind}"),
+                clock(local(view.at)), view.desk]  # fmt: skip
+
+    for view in roll.guests:
+        present.append(off_list(view, "guest"))
+    for view in roll.withdrawn:
+        present.append(off_list(view, "withdrawn"))
+    missing: list[list[Cell]] = [
+        [label(line.group_key), line.code, line.full_name, line.position, line.organization,
+         catalog.plain(f"status.{line.status.value}"),
+         line.substitute_name if line.status is RsvpStatus.SUBSTITUTE else None, line.phone]
+        for line in expected_lines(roll)
+        if line.came is None
+    ]  # fmt: skip
+    present_names = ("group", "number", "name", "position", "organization", "as", "at", "desk")
+    missing_names = ("group", "code", "name", "position", "organization", "answer",
+                     "substitute", "phone")  # fmt: skip
+    return [
+        Sheet(
+            catalog.plain("day_papers.present_sheet"),
+            [catalog.plain(f"day_papers.present.{name}") for name in present_names],
+            present,
+            wrap=frozenset({2, 3, 4, 5}),
+        ),
+        Sheet(
+            catalog.plain("day_papers.missing_sheet"),
+            [catalog.plain(f"day_papers.present.{name}") for name in missing_names],
+            missing,
+            wrap=frozenset({2, 3, 4}),
+        ),
+    ]
+
+
+def present_workbook(catalog: Catalog, config: Config, roll: Roll) -> bytes:
+    """The present list as an .xlsx (:func:`present_sheets`)."""
+    return workbook_bytes(present_sheets(catalog, config, roll))

@@ -1,0 +1,303 @@
+"""The meeting day's papers: the signature sheet and the name cards of everyone expected
+(.docx), and the present list (.xlsx), from the service, the CLI and the dashboard."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from openpyxl import load_workbook
+
+from bot.cli import main
+from bot.documents.day_papers import (
+    NAME_MAX_PT,
+    NAME_MIN_PT,
+    NameCard,
+    build_name_cards,
+    name_fits_one_line,
+    name_size,
+)
+from bot.services.day_files import name_cards_document, present_workbook, sign_sheet_document
+from bot.texts import load_catalog
+from tests.office_support import desk_for, make_staff, text_of
+from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
+    MORNING,
+    Day,
+    day,
+    lists_imported_and_two_checked_in,
+)
+from tests.test_web_checkin import CHECKIN_STAFF, at_desk
+
+VI = load_catalog("vi")
+SUBSTITUTE = "Lê Thu Trang"
+SUBSTITUTE_POSITION = "Phó Chánh Văn phòng Thành ủy"
+HEADINGS = ["STT", "Họ và tên", "Chức vụ", "Đơn vị", "Ký tên"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@pytest.fixture
+async def hall(day: Day) -> Day:  # noqa: F811
+    """The example morning (DB010 declined, DB003 sent Lê Thu Trang, DB001 and DB002 attend)
+    with DB004's invitation withdrawn, DB001 in at 07:31 and DB003's substitute at 07:35 at
+    «Cổng A», and a guest at 07:40."""
+    services = day.services
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB004")
+    desk = await day.desk("NV02", "Cổng A")
+    day.clock.set(MORNING + timedelta(minutes=1))
+    await day.checkin.check_in(desk, "DB001")
+    day.clock.set(MORNING + timedelta(minutes=5))
+    await day.checkin.check_in(
+        desk, "DB003", substitute_name=SUBSTITUTE, substitute_position=SUBSTITUTE_POSITION
+    )
+    day.clock.set(MORNING + timedelta(minutes=10))
+    await day.checkin.guest(
+        desk, "Trần Văn Khách", position="Phóng viên", organization="Báo Phụ nữ Thủ đô"
+    )
+    return day
+
+
+def cells(row) -> list[str]:  # type: ignore[no-untyped-def]
+    return [cell.text for cell in row.cells]
+
+
+async def test_the_signature_sheet_lists_everyone_expected_by_group_with_the_substitute_in_place(
+    hall: Day,
+) -> None:
+    services = hall.services
+    config = services.config
+    roll = await services.checkin.roll()
+    content, count = sign_sheet_document(VI, config, roll, hall.clock.now())
+    document = Document(io.BytesIO(content))
+    section = document.sections[0]
+    assert section.orientation == WD_ORIENT.PORTRAIT and section.page_width < section.page_height
+    paragraphs = [p.text for p in document.paragraphs]
+    assert paragraphs[:4] == [
+        "DANH SÁCH ĐẠI BIỂU KÝ TÊN",
+        config.meeting.title,
+        "08:00, Thứ Ba, ngày 28/5/2024 — Hội trường Hội LHPN Hà Nội, Số 7 phố Tôn Thất Thuyết, "
+        "phường Dịch Vọng Hậu, quận Cầu Giấy, thành phố Hà Nội",
+        "Gồm đại biểu đã xác nhận tham dự và đại biểu chưa trả lời; người được cử dự thay ký thay "
+        "vào dòng của đại biểu cử đi. Không gồm đại biểu đã báo vắng và giấy mời đã rút.",
+    ]
+    # 80 invited, less DB010 (declined) and DB004 (withdrawn).
+    assert count == 78
+    groups = [group for group in config.groups_in_order]
+    tables = document.tables
+    assert len(tables) == len(groups)
+    assert paragraphs[4] == "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam (2 người)"
+    assert paragraphs[5] == f"2. {groups[1].label} (3 người)"  # DB003's substitute, DB005-6
+    rows = [row for table in tables for row in table.rows[1:]]
+    assert len(rows) == 78
+    for table in tables:
+        assert cells(table.rows[0]) == HEADINGS
+        # The heading row is repeated on every page the table runs onto.
+        assert "<w:tblHeader/>" in table.rows[0]._tr.xml
+    assert [cells(row)[0] for row in rows] == [str(n) for n in range(1, 79)]
+    assert cells(tables[0].rows[1]) == [
+        "1", "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam",
+        "Trung ương Hội LHPN Việt Nam", "",
+    ]  # fmt: skip
+    # DB003 sent a substitute: her line is the substitute's, naming whom she stands in for.
+    assert cells(tables[1].rows[1]) == [
+        "3", f"{SUBSTITUTE}\n(dự thay đ/c Vũ Thị Hồng Nhung)", SUBSTITUTE_POSITION,
+        "Thành ủy Hà Nội", "",
+    ]  # fmt: skip
+    # DB004 (withdrawn) is left out; DB005 follows the substitute.
+    assert cells(tables[1].rows[2])[1] == "Ngô Thị Bích Hạnh"
+    text = "\n".join(cell for row in rows for cell in cells(row))
+    links = {link.code: link.full_name for link in await services.invitations.links()}
+    assert "Đặng Minh Quân" not in text and "Trịnh Văn Thắng" not in text  # DB004, DB010
+    names = [cells(row)[1].split("\n")[0] for row in rows]
+    expected = [
+        SUBSTITUTE if code == "DB003" else name
+        for code, name in links.items()
+        if code.startswith("DB") and code not in ("DB004", "DB010")
+    ]
+    assert sorted(names) == sorted(expected)
+
+
+async def test_the_name_cards_print_each_expected_person_twice_on_a_folded_landscape_page(
+    hall: Day,
+) -> None:
+    services = hall.services
+    roll = await services.checkin.roll()
+    content, count = name_cards_document(VI, services.config, roll, hall.clock.now())
+    assert count == 78
+    document = Document(io.BytesIO(content))
+    section = document.sections[0]
+    assert section.orientation == WD_ORIENT.LANDSCAPE and section.page_width > section.page_height
+    assert len(document.tables) == 78
+    first, third = document.tables[0], document.tables[2]
+    assert cells(first.rows[0]) == ["Phó Chủ tịch Hội LHPN Việt Nam\nPHẠM THỊ THANH MAI"] * 2
+    # The substitute's card: her own name and position.
+    assert cells(third.rows[0]) == [f"{SUBSTITUTE_POSITION}\nLÊ THU TRANG"] * 2
+    # Both faces read upright once folded: the text runs along the fold, each way.
+    assert 'w:textDirection w:val="tbRl"' in first._tbl.xml
+    assert 'w:textDirection w:val="btLr"' in first._tbl.xml
+    everything = "\n".join(cells(table.rows[0])[0] for table in document.tables)
+    assert "ĐẶNG MINH QUÂN" not in everything
+
+
+def test_a_long_name_gets_a_smaller_size_and_still_fits_a_card() -> None:
+    # The longest shape of a real name: four given names (32 characters).
+    short, long = "Lê Hà", "Nguyễn Thị Thanh Hương Quỳnh Anh"
+    assert name_size(short) == NAME_MAX_PT
+    assert NAME_MIN_PT <= name_size(long) < NAME_MAX_PT
+    assert name_fits_one_line(long)
+    assert name_size("Tôn Nữ Thị " * 6) == NAME_MIN_PT  # beyond this it wraps at its spaces
+    content = build_name_cards([NameCard(long, "Ủy viên")], "Hội nghị")
+    card = Document(io.BytesIO(content)).tables[0]
+    sizes = [run.font.size.pt for run in card.rows[0].cells[0].paragraphs[1].runs]
+    assert sizes == [name_size(long)]
+
+
+async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expected_with_phones(
+    hall: Day,
+) -> None:
+    services = hall.services
+    roll = await services.checkin.roll()
+    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    leaders = services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
+    assert book.sheetnames == ["Có mặt", "Chưa có mặt"]
+    present = [list(row) for row in book["Có mặt"].iter_rows(values_only=True)]
+    assert present == [
+        ["Nhóm", "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Tư cách", "Giờ đến", "Bàn đón tiếp"],
+        ["Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", 1, "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam",
+         "Trung ương Hội LHPN Việt Nam", "Đại biểu", "07:31", "Cổng A"],
+        [leaders, 2, SUBSTITUTE, SUBSTITUTE_POSITION,
+         "Thành ủy Hà Nội", "Dự thay đ/c Vũ Thị Hồng Nhung", "07:35", "Cổng A"],
+        ["Khách ngoài danh sách", 3, "Trần Văn Khách", "Phóng viên", "Báo Phụ nữ Thủ đô",
+         "Khách mời", "07:40", "Cổng A"],
+    ]  # fmt: skip
+    missing = [list(row) for row in book["Chưa có mặt"].iter_rows(values_only=True)]
+    assert missing[0] == [
+        "Nhóm", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Trả lời", "Người dự thay", "Điện thoại",
+    ]  # fmt: skip
+    codes = [row[1] for row in missing[1:]]
+    # 78 expected, two of them in; DB004 (withdrawn) and DB010 (declined) are not expected.
+    assert len(codes) == 76 and codes[:3] == ["DB002", "DB005", "DB006"]
+    assert not {"DB001", "DB003", "DB004", "DB010"} & set(codes)
+    assert missing[1][5] == "Tham dự" and missing[3][5] == "Chưa trả lời"
+    assert missing[3][7] == "0912 345 006"
+
+
+async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_the_desk_wrote(
+    hall: Day,
+) -> None:
+    services = hall.services
+    desk = await hall.desk("NV03", "Cổng B")
+    hall.clock.set(MORNING + timedelta(minutes=20))
+    await hall.checkin.check_in(
+        desk, "DB005", substitute_name="Nguyễn Văn Thay", substitute_position="Chánh Văn phòng"
+    )
+    roll = await services.checkin.roll()
+    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    rows = [list(row) for row in book["Có mặt"].iter_rows(values_only=True)]
+    assert rows[3][2:] == [
+        "Nguyễn Văn Thay", "Chánh Văn phòng", "UBND thành phố Hà Nội",
+        "Dự thay đ/c Ngô Thị Bích Hạnh", "07:50", "Cổng B",
+    ]  # fmt: skip
+    # The signature sheet follows the answers: DB005 never named a substitute.
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    leaders = Document(io.BytesIO(content)).tables[1]
+    assert cells(leaders.rows[2])[1] == "Ngô Thị Bích Hạnh"
+
+
+def test_the_attendance_cli_writes_the_three_papers(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lists_imported_and_two_checked_in(office)  # DB001 in, a guest; nobody has answered
+    capsys.readouterr()
+    assert main(["attendance", "sheet", "ky-ten.docx"]) == 0
+    assert capsys.readouterr().out.strip() == "Đã ghi danh sách ký tên (80 người) vào ky-ten.docx."
+    assert len(Document(str(office / "ky-ten.docx")).tables[0].rows) == 1 + 2
+    assert main(["attendance", "cards", "bang-ten.docx"]) == 0
+    assert capsys.readouterr().out.strip() == "Đã ghi 80 bảng tên vào bang-ten.docx."
+    assert main(["attendance", "present", "co-mat.xlsx"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "Đã ghi danh sách có mặt vào co-mat.xlsx: 2 người có mặt (kể cả khách), 79 người dự kiến "
+        "chưa có mặt."
+    )
+    rows = list(load_workbook(office / "co-mat.xlsx")["Có mặt"].iter_rows(values_only=True))
+    assert [row[2] for row in rows[1:]] == ["Phạm Thị Thanh Mai", "Hoàng Văn Nam"]
+    # The file's type is checked before anything is read.
+    assert main(["attendance", "sheet", "ky-ten.pdf"]) == 2
+    assert capsys.readouterr().err.strip() == "Tệp ky-ten.pdf phải có đuôi .docx."
+    assert main(["attendance", "present", "co-mat.docx"]) == 2
+    assert capsys.readouterr().err.strip() == "Tệp co-mat.docx phải có đuôi .xlsx."
+
+
+async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers(
+    hall: Day,
+) -> None:
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    try:
+        await desk.sign_in("NV01")
+        for path in ("/office/attendance", "/office/invitations"):
+            page = (await desk.client.get(path)).text
+            assert 'href="/office/attendance/sign-sheet.docx"' in page, path
+            assert 'href="/office/attendance/name-cards.docx"' in page, path
+            assert 'href="/office/attendance/present.xlsx"' in page, path
+            assert text_of(page, "download-present").startswith("Danh sách đại biểu có mặt (.xlsx)")
+        for path, kind, name in (
+            ("sign-sheet.docx", DOCX, "danh-sach-ky-ten"),
+            ("name-cards.docx", DOCX, "bang-ten"),
+            ("present.xlsx", XLSX, "danh-sach-co-mat"),
+        ):
+            response = await desk.client.get(f"/office/attendance/{path}")
+            assert response.status_code == 200, path
+            assert response.headers["content-type"] == kind
+            suffix = path.rsplit(".", 1)[1]
+            assert response.headers["content-disposition"] == (
+                f'attachment; filename="{name}-60-KH-BTV-20240528-0740.{suffix}"'
+            )
+            assert response.headers["cache-control"] == "no-store"
+        sheet = await desk.client.get("/office/attendance/sign-sheet.docx")
+        assert len(Document(io.BytesIO(sheet.content)).tables[0].rows) == 3
+    finally:
+        await desk.client.aclose()
+
+
+async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    try:
+        await desk.sign_in("NV01")
+        attendance = (await desk.client.get("/office/attendance")).text
+        assert 'href="/office/attendance/present" id="present-link"' in attendance
+        page = await desk.client.get("/office/attendance/present")
+        assert page.status_code == 200
+        assert text_of(page.text, "present-at").startswith(
+            "Lúc 07:40, Thứ Ba, ngày 28/5/2024: 3 người đã có mặt, theo từng thành phần, sau đó "
+            "là khách. Người chưa có mặt xem ở trang «Có mặt»."
+        )
+        table = page.text[page.text.index('id="present-list"') :]
+        assert (
+            table.index("Phạm Thị Thanh Mai")
+            < table.index(SUBSTITUTE)
+            < table.index("Trần Văn Khách")
+        )
+        assert "<td>Dự thay đ/c Vũ Thị Hồng Nhung</td>" in table
+    finally:
+        await desk.client.aclose()
+
+
+async def test_the_day_papers_are_for_the_office_only(hall: Day) -> None:
+    desk = await at_desk(hall, CHECKIN_STAFF)
+    try:
+        for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx", "present"):
+            refused = await desk.client.get(f"/office/attendance/{path}")
+            assert refused.status_code == 403, path
+        stranger = await desk_for(hall.services)
+        for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx"):
+            away = await stranger.client.get(f"/office/attendance/{path}")
+            assert away.status_code in (303, 401, 403) and away.content[:2] != b"PK", path
+        await stranger.client.aclose()
+    finally:
+        await desk.client.aclose()
