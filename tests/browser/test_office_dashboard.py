@@ -230,8 +230,8 @@ async def test_on_a_phone_the_navigation_is_a_closed_menu_the_keyboard_opens(
 
     await asyncio_run(browser, open_by_keyboard)
     shown = await asyncio_run(browser, links_shown)
-    # The eleven pages, and «Phiên đăng nhập», which a desk screen shows beside the name.
-    assert (len(shown), shown[1], shown[-1]) == (12, "Đại biểu", "Phiên đăng nhập")
+    # The twelve pages, and «Phiên đăng nhập», which a desk screen shows beside the name.
+    assert (len(shown), shown[1], shown[-1]) == (13, "Đại biểu", "Phiên đăng nhập")
     await browser.screenshot("office-menu-phone-open")
     await no_accessibility_problems(browser)
     await browser.press("Đại biểu")
@@ -249,7 +249,7 @@ async def test_on_a_phone_the_navigation_is_a_closed_menu_the_keyboard_opens(
         lambda: [a.text.strip() for a in desk.driver.find_elements(By.CSS_SELECTOR, "header nav a")
                  if a.is_displayed()],
     )  # fmt: skip
-    assert not toggle_shown and desk_links == shown[:-1]  # the same eleven, once
+    assert not toggle_shown and desk_links == shown[:-1]  # the same twelve, once
 
 
 async def test_on_an_office_laptop_the_bar_s_sections_and_sign_out_stay_on_one_row(
@@ -278,7 +278,8 @@ async def test_on_an_office_laptop_the_bar_s_sections_and_sign_out_stay_on_one_r
     bar = await asyncio_run(desk, lambda: boxes("header nav ul.full li, header #signout"))
     assert [name for name, *_ in bar] == [
         "Tổng quan", "Đại biểu", "Nhập danh sách", "Thông báo", "Nhiệm vụ", "Tham luận",
-        "Giấy mời và báo cáo", "Điểm danh", "Có mặt", "Nhật ký", "Cán bộ", "Đăng xuất",
+        "Tài liệu", "Giấy mời và báo cáo", "Điểm danh", "Có mặt", "Nhật ký", "Cán bộ",
+        "Đăng xuất",
     ]  # fmt: skip
     # One row: a horizontal line crosses every item, and each starts after the one before.
     assert max(top for _, top, *_ in bar) < min(bottom for _, _, bottom, *_ in bar), bar
