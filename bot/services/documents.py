@@ -235,17 +235,21 @@ class DocumentService:
 
     async def listing(self) -> list[DocumentLine]:
         """Every document of the meeting, hidden ones too, newest first (the dashboard)."""
-        async with read_only(self._ctx.sessions) as session:
-            rows = await session.scalars(
-                select(MeetingDocument)
-                .where(MeetingDocument.meeting_id == self._ctx.meeting_id)
-                .order_by(MeetingDocument.published_at.desc(), MeetingDocument.id.desc())
-            )
-            return [_line(row) for row in rows]
+        return await self._lines(hidden_too=True)
 
     async def published(self) -> list[DocumentLine]:
         """The documents on the personal pages, newest first."""
-        return [line for line in await self.listing() if not line.hidden]
+        return await self._lines(hidden_too=False)
+
+    async def _lines(self, *, hidden_too: bool) -> list[DocumentLine]:
+        wanted = select(MeetingDocument).where(MeetingDocument.meeting_id == self._ctx.meeting_id)
+        if not hidden_too:
+            wanted = wanted.where(MeetingDocument.hidden_at.is_(None))
+        async with read_only(self._ctx.sessions) as session:
+            rows = await session.scalars(
+                wanted.order_by(MeetingDocument.published_at.desc(), MeetingDocument.id.desc())
+            )
+            return [_line(row) for row in rows]
 
     async def file(self, document_id: int, *, hidden_too: bool = False) -> DocumentFile | None:
         """A published document to download (None: no such document, or hidden — unless
