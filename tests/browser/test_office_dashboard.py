@@ -476,3 +476,31 @@ async def test_staff_read_the_log_filtered_by_who_and_reissue_a_delegates_link(
     assert "Phạm Thị Thanh Mai: cấp lại đường liên kết cá nhân (Trịnh Văn Thắng)" in entries
     await desk.screenshot("office-log")
     await no_accessibility_problems(desk)
+
+
+async def test_the_office_publishes_a_document_and_hides_it_after_a_confirmation(
+    dashboard: Dashboard, desk: Browser, tmp_path: Any
+) -> None:
+    from tests.samples import docx
+
+    report = tmp_path / "Dự thảo báo cáo sơ kết.docx"
+    report.write_bytes(docx("báo cáo"))
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.press("Tài liệu")
+    assert desk.url == dashboard.url("documents")
+    await desk.fill("Tiêu đề (bắt buộc, tối đa 200 ký tự)", "Dự thảo báo cáo sơ kết giữa nhiệm kỳ")
+    await desk.attach(
+        "Tệp tài liệu (PDF, Word, Excel, PowerPoint, ảnh JPG, PNG; tối đa 20 MB)", report
+    )
+    await desk.press("Đăng tài liệu")
+    assert await element_text(desk, "flash") == (
+        "Đã đăng tài liệu «Dự thảo báo cáo sơ kết giữa nhiệm kỳ» (Dự thảo báo cáo sơ kết.docx); "
+        "tài liệu đã hiện trên trang cá nhân của đại biểu."
+    )
+    await desk.screenshot("office-documents")
+    await no_accessibility_problems(desk)
+    await desk.press("Ẩn")
+    await desk.press("Ẩn tài liệu")
+    assert (await element_text(desk, "flash")).startswith("Đã ẩn tài liệu «Dự thảo báo cáo")
+    assert await dashboard.services.documents.published() == []
