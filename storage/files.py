@@ -1,5 +1,5 @@
-"""Content-addressed file store for uploaded speech drafts (tham luận) and, from the personal
-page, tasks' deliverables.
+"""Content-addressed file store for uploaded speech drafts (tham luận), from the personal
+page, tasks' deliverables, and the documents the office publishes to the personal pages.
 
 Blobs live under a configured root at ``root/ab/cd/<sha256>``: the path is derived only from the
 digest of the content, so nothing a user sends ever becomes part of a path. The original file name
@@ -37,6 +37,9 @@ DELIVERABLE_SUFFIXES: Final = (
     *(".xlsx", ".xls", ".ods", ".pptx", ".ppt", ".odp"),
     *(".jpg", ".jpeg", ".png", ".mp4", ".mov"),
 )
+# A document the office publishes to the personal pages (bot.services.documents): what any
+# delegate's phone or office computer opens — a PDF, Word, Excel, PowerPoint, a photo.
+DOCUMENT_SUFFIXES: Final = (".pdf", ".docx", ".xlsx", ".pptx", ".jpg", ".jpeg", ".png")
 # What a stored file is sent as (a browser or a chat app opens it by this type).
 MEDIA_TYPES: Final = {
     ".pdf": "application/pdf",

@@ -567,3 +567,28 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # A link used, or a session signed out: either way it opens nothing any more.
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MeetingDocument(Base):
+    """A document the office publishes to every personal page before the day (the draft
+    review report, the programme, a summary): its bytes live in the file store under their
+    SHA-256, which :func:`storage.queries.blobs_named` counts, so a purge never removes them
+    while a row names them. Hidden by the office (``hidden_at``): kept, off the pages, and
+    publishable again."""
+
+    __tablename__ = "meeting_documents"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(1000))
+    file_name: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The staff member's name, as the list shows who published it (the audit log has the key).
+    published_by: Mapped[str] = mapped_column(String(200))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

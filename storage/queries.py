@@ -34,6 +34,7 @@ from storage.models import (
     HandledEvent,
     Invitation,
     Meeting,
+    MeetingDocument,
     OutboundMessage,
     Rsvp,
     TaskEvidence,
@@ -452,8 +453,9 @@ async def link_code_in_use(session: AsyncSession, code: str) -> bool:
 
 
 async def blobs_named(session: AsyncSession, digests: Iterable[str]) -> set[str]:
-    """Those of ``digests`` that a row still names: a task's evidence or a draft's version, in
-    any meeting of the database (the file store is content-addressed: one blob may be several
+    """Those of ``digests`` that a row still names: a task's evidence, a draft's version or a
+    document the office published (hidden ones too: they may be published again), in any
+    meeting of the database (the file store is content-addressed: one blob may be several
     rows' file). A blob none names may be removed from the store, after the transaction that
     removed its last row commits."""
     wanted = sorted(set(digests))
@@ -467,6 +469,11 @@ async def blobs_named(session: AsyncSession, digests: Iterable[str]) -> set[str]
     named |= set(
         await session.scalars(
             select(DraftVersion.sha256).where(DraftVersion.sha256.in_(wanted)).distinct()
+        )
+    )
+    named |= set(
+        await session.scalars(
+            select(MeetingDocument.sha256).where(MeetingDocument.sha256.in_(wanted)).distinct()
         )
     )
     return {digest for digest in named if digest is not None}

@@ -394,7 +394,7 @@ async def test_the_evidence_digest_migration_indexes_the_look_before_a_blob_is_r
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
     reads = [(sql, params) for sql, params in statements if "sha256 IN" in sql]
-    assert len(reads) == 2, reads
+    assert len(reads) == 3, reads
     if engine.dialect.name != "sqlite":
         return  # PostgreSQL's planner reads a table this small whole whatever its indexes
     async with engine.connect() as connection:
@@ -402,10 +402,36 @@ async def test_the_evidence_digest_migration_indexes_the_look_before_a_blob_is_r
         for sql, params in reads:
             plan = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)  # type: ignore[arg-type]
             plans.append(" ".join(str(row[-1]) for row in plan))
-    assert ["ix_task_evidence_sha256" in plans[0], "ix_draft_versions_sha256" in plans[1]] == [
-        True,
-        True,
-    ], plans
+    assert [
+        "ix_task_evidence_sha256" in plans[0],
+        "ix_draft_versions_sha256" in plans[1],
+        "ix_meeting_documents_sha256" in plans[2],
+    ] == [True, True, True], plans
+
+
+@pytest.mark.fresh_database
+async def test_the_meeting_documents_migration_adds_the_table_and_a_downgrade_drops_it(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0024: the documents the office publishes to the personal pages get their table, its
+    digest indexed for the look before a blob is removed; a downgrade drops it, an upgrade
+    makes it again."""
+
+    def shape(connection: Connection) -> tuple[bool, set[str | None]]:
+        found = inspect(connection)
+        if not found.has_table("meeting_documents"):
+            return False, set()
+        return True, {index["name"] for index in found.get_indexes("meeting_documents")}
+
+    async with engine.begin() as connection:
+        assert await connection.run_sync(shape) == (
+            True,
+            {"ix_meeting_documents_meeting_id", "ix_meeting_documents_sha256"},
+        )
+        await connection.run_sync(_migrate, "downgrade", "0023")
+        assert await connection.run_sync(shape) == (False, set())
+        await connection.run_sync(_migrate, "upgrade", "head")
+        assert (await connection.run_sync(shape))[0] is True
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ from bot.domain.ics import ics_filename
 from bot.domain.outbound import Answer, FilePart, Outbound
 from bot.domain.rsvp import RsvpStatus
 from bot.services.meetings import meeting_calendar
+from bot.texts import Html
+from bot.texts.formatting import file_size
 from bot.texts.presenters import withdrawn_notice
 
 ICS_MIME = "text/calendar"
@@ -85,3 +87,34 @@ async def calendar(turn: Turn) -> Answer:
             )
         )
     )
+
+
+async def documents(turn: Turn) -> Answer:
+    """``/tailieu``: the documents the office published, each with its download link on the
+    caller's personal page (the chat carries no file: the page is where invitees download),
+    for a linked invitee; one whose invitation was withdrawn is told so, as on the page."""
+    caller = await turn.caller()
+    if caller.person is None:
+        return turn.not_linked()
+    if caller.person.withdrawn:
+        return Answer.say(withdrawn_notice(turn.catalog, turn.config))
+    published = await turn.services.documents.published()
+    contact = turn.config.office.contact
+    if not published:
+        return turn.say("documents.none", contact=contact)
+    page = await turn.services.invitations.page_link(caller.person.id)
+    if page is None:
+        return turn.say("documents.no_page", count=len(published), contact=contact)
+    catalog = turn.catalog
+    lines = "\n\n".join(
+        turn.html(
+            "documents.line",
+            title=line.title,
+            type=catalog.plain(f"document_type.{line.suffix[1:]}"),
+            size=file_size(catalog, line.size),
+            link=f"{page}/tai-lieu/{line.id}",
+        )
+        for line in published
+    )
+    # The lines are the catalog's HTML with their parameters escaped: put in as they are.
+    return Answer.say(turn.catalog.html("documents.list", lines=Html(lines)))

@@ -93,6 +93,10 @@ async def _calendar(turn: Turn, _command: Command) -> Answer:
     return await general.calendar(turn)
 
 
+async def _documents(turn: Turn, _command: Command) -> Answer:
+    return await general.documents(turn)
+
+
 class Inbox:
     """Routes events to use cases and answers them; one per process, shared by the channels."""
 
@@ -108,6 +112,7 @@ class Inbox:
             "start": _private(linking.start),
             "trangthai": _private(_status),
             "lich": _private(_calendar),
+            "tailieu": _private(_documents),
             "help": _anyone(general.help_text),
             "trogiup": _anyone(general.help_text),
             "nhiemvu": _anyone(tasks.board),

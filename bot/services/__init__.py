@@ -17,6 +17,7 @@ from bot.services.checkin import CheckinService
 from bot.services.context import ServiceContext
 from bot.services.dashboard import DashboardService
 from bot.services.delegates import DelegateService
+from bot.services.documents import DocumentService
 from bot.services.drafts import DraftService
 from bot.services.echo import Echo
 from bot.services.invitations import InvitationService
@@ -58,6 +59,7 @@ class Services:
     dashboard: DashboardService
     quotas: QuotaService
     withdrawals: WithdrawalService
+    documents: DocumentService
 
     @property
     def config(self) -> Config:
@@ -117,4 +119,5 @@ async def build_services(
         dashboard=DashboardService(ctx),
         quotas=QuotaService(ctx, config.quotas()),
         withdrawals=WithdrawalService(ctx, tasks),
+        documents=DocumentService(ctx, store),
     )

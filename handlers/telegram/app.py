@@ -39,7 +39,7 @@ from schedules.ratelimit import Pacer
 
 log = logging.getLogger(__name__)
 
-DELEGATE_COMMANDS = ("start", "trangthai", "lich", "nhiemvu", "thamluan", "help", "id")
+DELEGATE_COMMANDS = ("start", "trangthai", "lich", "tailieu", "nhiemvu", "thamluan", "help", "id")
 OFFICE_COMMANDS = (
     "thongke",
     "chuatraloi",

@@ -44,6 +44,7 @@ from bot.domain.tokens import format_link_code, looks_like_token, token_before_p
 from bot.health import Health
 from bot.metrics import Metrics
 from bot.services import Services
+from bot.services.documents import DOCUMENT_FALLBACK
 from bot.services.drafts.values import DraftResult, DraftStep
 from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
@@ -174,6 +175,7 @@ def build_web_app(setup: WebSetup) -> Starlette:
         Route("/{token}/draft/{assignment_id}/text", site.draft_text, methods=["POST"]),
         Route("/{token}/draft/{assignment_id}/reply", site.draft_reply, methods=["POST"]),
         Route("/{token}/v/{version_id}", site.version, methods=["GET"]),
+        Route("/{token}/tai-lieu/{document_id}", site.document, methods=["GET"]),
     ]
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -371,9 +373,14 @@ class Site:
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
         seen = _seen_notices(request)
-        response = self._render(
-            "page.html", visit.catalog, flash=flash, **self._page_context(visit, bot, seen)
+        # The office's documents: for every invitee, not for one whose invitation was withdrawn.
+        documents = (
+            [] if visit.view.delegate.withdrawn else await self.services.documents.published()
         )
+        response = self._render(
+            "page.html", visit.catalog, flash=flash, documents=documents,
+            **self._page_context(visit, bot, seen),
+        )  # fmt: skip
         self._remember_notices(request, response, visit, seen)
         return response
 
@@ -492,6 +499,24 @@ class Site:
             log.warning("draft version %s: its file is not in the file store", found.version.id)
             return self._render("file_lost.html", visit.catalog, status=404)
         return attachment(content, found.version.display_name, "application/octet-stream")
+
+    async def document(self, request: Request) -> Response:
+        """A document the office published, as a download under the person's own link (a
+        wrong, revoked or withdrawn one gets the wrong link's answer, as any other)."""
+        visit = await self._open(request, request.query_params.get("lang", ""))
+        if isinstance(visit, Response):
+            return visit
+        found = None
+        if not visit.view.delegate.withdrawn:
+            found = await self.services.documents.file(_path_id(request, "document_id"))
+        if found is None:
+            return self._render("unknown.html", visit.catalog, status=404)
+        content = await asyncio.to_thread(read_stored, found.path)
+        if content is None:
+            log.warning("document %s: its file is not in the file store", found.line.id)
+            return self._render("file_lost.html", visit.catalog, status=404)
+        line = found.line
+        return attachment(content, line.file_name, line.content_type, fallback=DOCUMENT_FALLBACK)
 
     # --- forms ---------------------------------------------------------------------------------
 

@@ -4,10 +4,14 @@ disk), and the request is cut off the moment it passes the limit, whatever it an
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterable
+
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
 from storage.files import MAX_BYTES
@@ -72,3 +76,36 @@ def upload(form: FormData, name: str) -> UploadFile | None:
     """A file field of the form, if a file was chosen."""
     value = form.get(name)
     return value if isinstance(value, UploadFile) and value.filename else None
+
+
+_BOUNDARY = re.compile(r'boundary="?([^";,]+)"?', re.IGNORECASE)
+_FIELD_NAME = re.compile(rb'content-disposition:[^\r\n]*;\s*name="([^"]*)"', re.IGNORECASE)
+
+
+async def leading_fields(request: Request, names: Iterable[str]) -> dict[str, str]:
+    """The text fields ``names`` of a multipart form refused as too large, as far as they came
+    whole in its first bytes: a browser sends a form's fields in its order, the typed ones
+    before the file, so what was typed can be shown again beside the refusal. Reads at most
+    :data:`FORM_OVERHEAD` bytes of the body (none of the file that made it too large is kept);
+    a field cut off, or a body already read, gives nothing."""
+    found = _BOUNDARY.search(request.headers.get("content-type", ""))
+    if found is None:
+        return {}
+    head = b""
+    with contextlib.suppress(ClientDisconnect, RuntimeError):  # RuntimeError: read already
+        async for chunk in request.stream():
+            head += chunk
+            if len(head) >= FORM_OVERHEAD:
+                break
+    wanted = set(names)
+    fields: dict[str, str] = {}
+    # Every part but the last came whole: it is followed by the next part's delimiter.
+    for part in head.split(b"--" + found.group(1).encode("latin-1"))[1:-1]:
+        header, separator, body = part.partition(b"\r\n\r\n")
+        named = _FIELD_NAME.search(header)
+        if not separator or named is None or b"filename=" in header.lower():
+            continue
+        name = named.group(1).decode("utf-8", "replace")
+        if name in wanted:
+            fields[name] = body.removesuffix(b"\r\n").decode("utf-8", "replace")
+    return fields

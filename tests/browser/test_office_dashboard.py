@@ -230,8 +230,8 @@ async def test_on_a_phone_the_navigation_is_a_closed_menu_the_keyboard_opens(
 
     await asyncio_run(browser, open_by_keyboard)
     shown = await asyncio_run(browser, links_shown)
-    # The eleven pages, and «Phiên đăng nhập», which a desk screen shows beside the name.
-    assert (len(shown), shown[1], shown[-1]) == (12, "Đại biểu", "Phiên đăng nhập")
+    # The twelve pages, and «Phiên đăng nhập», which a desk screen shows beside the name.
+    assert (len(shown), shown[1], shown[-1]) == (13, "Đại biểu", "Phiên đăng nhập")
     await browser.screenshot("office-menu-phone-open")
     await no_accessibility_problems(browser)
     await browser.press("Đại biểu")
@@ -249,7 +249,7 @@ async def test_on_a_phone_the_navigation_is_a_closed_menu_the_keyboard_opens(
         lambda: [a.text.strip() for a in desk.driver.find_elements(By.CSS_SELECTOR, "header nav a")
                  if a.is_displayed()],
     )  # fmt: skip
-    assert not toggle_shown and desk_links == shown[:-1]  # the same eleven, once
+    assert not toggle_shown and desk_links == shown[:-1]  # the same twelve, once
 
 
 async def test_on_an_office_laptop_the_bar_s_sections_and_sign_out_stay_on_one_row(
@@ -278,7 +278,8 @@ async def test_on_an_office_laptop_the_bar_s_sections_and_sign_out_stay_on_one_r
     bar = await asyncio_run(desk, lambda: boxes("header nav ul.full li, header #signout"))
     assert [name for name, *_ in bar] == [
         "Tổng quan", "Đại biểu", "Nhập danh sách", "Thông báo", "Nhiệm vụ", "Tham luận",
-        "Giấy mời và báo cáo", "Điểm danh", "Có mặt", "Nhật ký", "Cán bộ", "Đăng xuất",
+        "Tài liệu", "Giấy mời và báo cáo", "Điểm danh", "Có mặt", "Nhật ký", "Cán bộ",
+        "Đăng xuất",
     ]  # fmt: skip
     # One row: a horizontal line crosses every item, and each starts after the one before.
     assert max(top for _, top, *_ in bar) < min(bottom for _, _, bottom, *_ in bar), bar
@@ -475,3 +476,31 @@ async def test_staff_read_the_log_filtered_by_who_and_reissue_a_delegates_link(
     assert "Phạm Thị Thanh Mai: cấp lại đường liên kết cá nhân (Trịnh Văn Thắng)" in entries
     await desk.screenshot("office-log")
     await no_accessibility_problems(desk)
+
+
+async def test_the_office_publishes_a_document_and_hides_it_after_a_confirmation(
+    dashboard: Dashboard, desk: Browser, tmp_path: Any
+) -> None:
+    from tests.samples import docx
+
+    report = tmp_path / "Dự thảo báo cáo sơ kết.docx"
+    report.write_bytes(docx("báo cáo"))
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.press("Tài liệu")
+    assert desk.url == dashboard.url("documents")
+    await desk.fill("Tiêu đề (bắt buộc, tối đa 200 ký tự)", "Dự thảo báo cáo sơ kết giữa nhiệm kỳ")
+    await desk.attach(
+        "Tệp tài liệu (PDF, Word, Excel, PowerPoint, ảnh JPG, PNG; tối đa 20 MB)", report
+    )
+    await desk.press("Đăng tài liệu")
+    assert await element_text(desk, "flash") == (
+        "Đã đăng tài liệu «Dự thảo báo cáo sơ kết giữa nhiệm kỳ» (Dự thảo báo cáo sơ kết.docx); "
+        "tài liệu đã hiện trên trang cá nhân của đại biểu."
+    )
+    await desk.screenshot("office-documents")
+    await no_accessibility_problems(desk)
+    await desk.press("Ẩn")
+    await desk.press("Ẩn tài liệu")
+    assert (await element_text(desk, "flash")).startswith("Đã ẩn tài liệu «Dự thảo báo cáo")
+    assert await dashboard.services.documents.published() == []

@@ -310,3 +310,32 @@ async def test_a_delegate_on_no_chat_reads_the_office_notices_on_her_page(
     await browser.open(site.page("DB006"))  # seen: no longer new in this browser
     assert "Thông báo số 2\n" in await browser.text()
     assert "Mới" not in await browser.text() and "thông báo mới" not in await browser.text()
+
+
+async def test_the_meeting_documents_are_listed_on_her_page_to_download(
+    site: Site, browser: Browser
+) -> None:
+    services = site.harness.services
+    office = services.access.local_operator()
+    for title, name, content in (
+        ("Dự thảo báo cáo sơ kết giữa nhiệm kỳ", "Dự thảo báo cáo.docx", docx("báo cáo")),
+        ("Chương trình hội nghị", "Chương trình.pdf", b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"),
+    ):
+        published = await services.documents.publish(
+            office, title=title, note="", name=name, content=content
+        )
+        assert published.document is not None
+        site.harness.clock.advance(timedelta(minutes=5))
+    await browser.open(site.page("DB006"))
+    text = await browser.text()
+    assert (
+        "Tài liệu hội nghị\nVăn phòng gửi đồng chí các tài liệu dưới đây để nghiên cứu trước "
+        "hội nghị. Bấm vào tên tài liệu để tải về.\nChương trình hội nghị\ntệp PDF, 35 byte · "
+        "đăng lúc 09:05, 18/5\nDự thảo báo cáo sơ kết giữa nhiệm kỳ\nvăn bản Word, 2 KB · "
+        "đăng lúc 09:00, 18/5\n"
+    ) in text
+    await asyncio.to_thread(
+        browser.driver.execute_script, "document.getElementById('documents').scrollIntoView()"
+    )
+    await browser.screenshot("8-tai-lieu-hoi-nghi")
+    await no_accessibility_problems(browser)

@@ -38,7 +38,7 @@ from bot.services.dashboard import Card, Filters, notice_audience
 from bot.services.rsvp import RsvpStep
 from bot.services.signin import LINK_LIFETIME, Check, LinkState, StaffVisit
 from bot.texts import Catalog
-from bot.texts.formatting import short_moment
+from bot.texts.formatting import file_size, short_moment
 from bot.texts.presenters import (
     action_label,
     actor_label,
@@ -50,6 +50,7 @@ from handlers.web.flash import Flash, Flashes
 from handlers.web.office.accounts import Accounts
 from handlers.web.office.binding import session_binding
 from handlers.web.office.checkin import DESK_COOKIE, DeskPages
+from handlers.web.office.documents import Documents
 from handlers.web.office.downloads import Downloads
 from handlers.web.office.drafts import Drafts
 from handlers.web.office.imports import Imports
@@ -509,13 +510,16 @@ class Office:
         def phone(e164: str) -> str:  # as the exports and the reception desk write it
             return display_phone(e164)
 
+        def size(value: int) -> str:  # «1,2 MB», as the personal pages write a file's size
+            return file_size(catalog, value)
+
         def is_meeting_day() -> bool:  # asked by the desk's pages only
             return meeting.on_meeting_day(self.services.ctx.clock.now())
 
         visit = context.get("visit")
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
-            channel_name=channel_name, action_name=action_name, who=who, phone=phone,
+            channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
             is_meeting_day=is_meeting_day,
             lang=catalog.locale,
             quota_line=quota_line,
@@ -628,6 +632,7 @@ def build_office_app(
         *Accounts(office, page, chat_links if chat_links is not None else {}).routes(),
         *Withdrawals(office).routes(),
         *Drafts(office).routes(),
+        *Documents(office).routes(),
         *StaffRoles(office).routes(),
     ]
     desk = DeskPages(office, secret)  # the meeting day: handlers.web.office.checkin

@@ -25,7 +25,7 @@ from bot.services.access import OfficeActor
 from bot.services.approved_bundle import write_approved_zip
 from bot.services.drafts import AssignOutcome, AssignResult, DraftResult, DraftStep, ThreadPost
 from bot.services.signin import StaffVisit
-from bot.texts.formatting import file_size, moment
+from bot.texts.formatting import moment
 from bot.texts.presenters import draft_status_label
 from handlers.web.attachment import attachment, attachment_file
 from handlers.web.office.binding import session_binding
@@ -171,7 +171,7 @@ class Drafts:
             versions=versions, reading=reading, shown_limit=MAX_SHOWN,
             readable=bool(versions) and readable(versions[0].display_name),
             thread=await drafts.thread(line.id), poll=THREAD_POLL_SECONDS,
-            status_line=self._status_line, size=lambda v: file_size(office.catalog, v),
+            status_line=self._status_line,
             own_deadline=line.deadline_at != drafts.deadline_at, limit=MAX_COMMENT,
             error=error, body=body, reason=reason, flash=office._flash(request, visit),
         )  # fmt: skip

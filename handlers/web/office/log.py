@@ -42,6 +42,7 @@ ACTIONS = (
     "invitation.withdrawn", "invitation.reinvited",
     "role.granted", "role.revoked", "staff.link_issued", "staff.signed_in", "staff.signed_out",
     "staff.signed_out_everywhere", "privacy.purged",
+    "document.published", "document.hidden", "document.shown",
 )  # fmt: skip
 
 

@@ -1,0 +1,266 @@
+"""Tài liệu hội nghị: the documents the office publishes before the day (the draft review
+report, the programme, a reference summary) for every invitee to download from the personal
+page, and the chat lists with links to them.
+
+The office uploads one on the dashboard with a title and an optional note; the file is checked
+as a task's deliverable is (the same limit, a narrower list of types: what a delegate's phone
+opens) and kept in the content-addressed file store, put in place only by the transaction that
+records its row (:meth:`storage.files.FileStore.staged`). Hiding one (``hidden_at``) takes it
+off the pages and keeps it, to be published again; its bytes are never removed while a row
+names them (:func:`storage.queries.blobs_named`). Every step is audited."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.domain.typed import one_line
+from bot.services.access import OfficeActor
+from bot.services.context import ServiceContext
+from storage import queries
+from storage.content import FileRejected, RejectCode
+from storage.files import DOCUMENT_SUFFIXES, FileStore, check_upload, media_type, sanitize_filename
+from storage.models import MeetingDocument
+from storage.sharing import blobs_in_turn
+from storage.uow import read_only, unit_of_work
+
+log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_TITLE = 200
+MAX_DOCUMENT_NOTE = 1000
+# What a name falls back to when nothing of the uploaded one is left to save it as.
+DOCUMENT_FALLBACK = "tai-lieu"
+
+
+class DocumentStep(StrEnum):
+    """How a step on the office's documents ended."""
+
+    PUBLISHED = "published"
+    ALREADY_PUBLISHED = "already_published"  # the same bytes are on the pages (a double tap)
+    REJECTED = "rejected"  # the file: its type, its size, its content
+    NO_TITLE = "no_title"
+    TITLE_TOO_LONG = "title_too_long"
+    NOTE_TOO_LONG = "note_too_long"
+    NO_FILE = "no_file"
+    HIDDEN = "hidden"
+    ALREADY_HIDDEN = "already_hidden"
+    SHOWN = "shown"
+    ALREADY_SHOWN = "already_shown"
+    GONE = "gone"  # no such document of this meeting
+
+
+@dataclass(frozen=True)
+class DocumentLine:
+    """A published (or hidden) document, as the lists show it."""
+
+    id: int
+    title: str
+    note: str
+    file_name: str
+    content_type: str
+    size: int
+    suffix: str
+    published_by: str
+    published_at: datetime
+    hidden_at: datetime | None
+
+    @property
+    def hidden(self) -> bool:
+        """Taken off the pages by the office."""
+        return self.hidden_at is not None
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    """What a step did, with the document it is about when there is one."""
+
+    step: DocumentStep
+    document: DocumentLine | None = None
+    reject: RejectCode | None = None
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    """A published document to download: its line and where its bytes are."""
+
+    line: DocumentLine
+    path: Path
+
+
+def _line(row: MeetingDocument) -> DocumentLine:
+    return DocumentLine(
+        id=row.id,
+        title=row.title,
+        note=row.note or "",
+        file_name=row.file_name,
+        content_type=row.content_type,
+        size=row.size,
+        suffix=Path(row.file_name).suffix.lower(),
+        published_by=row.published_by,
+        published_at=row.published_at,
+        hidden_at=row.hidden_at,
+    )
+
+
+class DocumentService:
+    """The office's documents for the personal pages."""
+
+    def __init__(self, ctx: ServiceContext, files: FileStore) -> None:
+        self._ctx = ctx
+        self._files = files
+
+    @staticmethod
+    def check_upload(filename: str, size: int | None) -> RejectCode | None:
+        """Why a file cannot be a meeting document, judged by its name and announced size
+        before a byte of it is read; None if it may."""
+        try:
+            check_upload(filename, size, DOCUMENT_SUFFIXES)
+        except FileRejected as exc:
+            return exc.code
+        return None
+
+    @staticmethod
+    def check_fields(title: str, note: str) -> DocumentStep | None:
+        """What is wrong with a document's title (required) and note, if anything."""
+        title = one_line(title)
+        if not title:
+            return DocumentStep.NO_TITLE
+        if len(title) > MAX_DOCUMENT_TITLE:
+            return DocumentStep.TITLE_TOO_LONG
+        if len(note.strip()) > MAX_DOCUMENT_NOTE:
+            return DocumentStep.NOTE_TOO_LONG
+        return None
+
+    async def publish(
+        self, office: OfficeActor, *, title: str, note: str, name: str, content: bytes
+    ) -> DocumentResult:
+        """Publish a document to every personal page: checked (:meth:`check_fields`, the
+        file's type, size and content), kept in the file store with the row that names it,
+        audited. The same bytes already on the pages are not published twice (a second tap
+        on a slow connection): ALREADY_PUBLISHED, with the one there."""
+        wrong = self.check_fields(title, note)
+        if wrong is not None:
+            return DocumentResult(wrong)
+        try:
+            # An Office file's directory is unpacked to be checked: off the event loop.
+            examined = await asyncio.to_thread(
+                self._files.examine, name, content, DOCUMENT_SUFFIXES
+            )
+        except FileRejected as exc:
+            log.info("meeting document rejected: %s", exc.code)
+            return DocumentResult(DocumentStep.REJECTED, reject=exc.code)
+        file_name = sanitize_filename(name, fallback=DOCUMENT_FALLBACK)
+        async with (
+            self._files.staged(examined, content) as staged,
+            unit_of_work(self._ctx.sessions) as session,
+        ):
+            # Two uploads of the same bytes take turns (PostgreSQL; SQLite's writers do):
+            # the second sees the first's row.
+            await blobs_in_turn(session, [examined.sha256])
+            there = await session.scalar(
+                select(MeetingDocument)
+                .where(
+                    MeetingDocument.meeting_id == self._ctx.meeting_id,
+                    MeetingDocument.sha256 == examined.sha256,
+                    MeetingDocument.hidden_at.is_(None),
+                )
+                .order_by(MeetingDocument.id)
+                .limit(1)
+            )
+            if there is not None:
+                return DocumentResult(DocumentStep.ALREADY_PUBLISHED, _line(there))
+            now = self._ctx.clock.now()
+            row = MeetingDocument(
+                meeting_id=self._ctx.meeting_id,
+                title=one_line(title),
+                note=note.strip() or None,
+                file_name=file_name,
+                content_type=media_type(file_name),
+                size=examined.size,
+                sha256=examined.sha256,
+                published_by=office.name[:200],
+                published_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            queries.add_audit(
+                session, at=now, actor=office.actor, action="document.published",
+                entity="meeting_document", entity_id=row.id, before=None,
+                after={"title": row.title, "name": row.file_name, "size": row.size},
+            )  # fmt: skip
+            # In place now that a row names it (a rename: quick under the write lock).
+            await self._files.publish_in(session, staged)
+            return DocumentResult(DocumentStep.PUBLISHED, _line(row))
+
+    async def hide(self, office: OfficeActor, document_id: int) -> DocumentResult:
+        """Take a document off the personal pages (kept, with its bytes; publishable again)."""
+        return await self._set_hidden(office, document_id, hidden=True)
+
+    async def show(self, office: OfficeActor, document_id: int) -> DocumentResult:
+        """Put a hidden document back on the personal pages."""
+        return await self._set_hidden(office, document_id, hidden=False)
+
+    async def _set_hidden(
+        self, office: OfficeActor, document_id: int, *, hidden: bool
+    ) -> DocumentResult:
+        async with unit_of_work(self._ctx.sessions) as session:
+            row = await session.scalar(
+                select(MeetingDocument)
+                .where(
+                    MeetingDocument.id == document_id,
+                    MeetingDocument.meeting_id == self._ctx.meeting_id,
+                )
+                .with_for_update()
+            )
+            if row is None:
+                return DocumentResult(DocumentStep.GONE)
+            if (row.hidden_at is not None) == hidden:
+                step = DocumentStep.ALREADY_HIDDEN if hidden else DocumentStep.ALREADY_SHOWN
+                return DocumentResult(step, _line(row))
+            now = self._ctx.clock.now()
+            row.hidden_at = now if hidden else None
+            queries.add_audit(
+                session, at=now, actor=office.actor,
+                action="document.hidden" if hidden else "document.shown",
+                entity="meeting_document", entity_id=row.id, before=None,
+                after={"title": row.title},
+            )  # fmt: skip
+            return DocumentResult(DocumentStep.HIDDEN if hidden else DocumentStep.SHOWN, _line(row))
+
+    async def listing(self) -> list[DocumentLine]:
+        """Every document of the meeting, hidden ones too, newest first (the dashboard)."""
+        return await self._lines(hidden_too=True)
+
+    async def published(self) -> list[DocumentLine]:
+        """The documents on the personal pages, newest first."""
+        return await self._lines(hidden_too=False)
+
+    async def _lines(self, *, hidden_too: bool) -> list[DocumentLine]:
+        wanted = select(MeetingDocument).where(MeetingDocument.meeting_id == self._ctx.meeting_id)
+        if not hidden_too:
+            wanted = wanted.where(MeetingDocument.hidden_at.is_(None))
+        async with read_only(self._ctx.sessions) as session:
+            rows = await session.scalars(
+                wanted.order_by(MeetingDocument.published_at.desc(), MeetingDocument.id.desc())
+            )
+            return [_line(row) for row in rows]
+
+    async def file(self, document_id: int, *, hidden_too: bool = False) -> DocumentFile | None:
+        """A published document to download (None: no such document, or hidden — unless
+        ``hidden_too``, for the office)."""
+        wanted = select(MeetingDocument).where(
+            MeetingDocument.id == document_id, MeetingDocument.meeting_id == self._ctx.meeting_id
+        )
+        if not hidden_too:
+            wanted = wanted.where(MeetingDocument.hidden_at.is_(None))
+        async with read_only(self._ctx.sessions) as session:
+            row = await session.scalar(wanted)
+            if row is None:
+                return None
+            return DocumentFile(_line(row), self._files.path_for(row.sha256))

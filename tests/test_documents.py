@@ -1,0 +1,300 @@
+"""Tài liệu hội nghị: the office publishes documents on the dashboard («Tài liệu»), every
+invitee's personal page lists them to download under her own link, /tailieu lists them in
+chat with those links; hiding keeps them, a purge never removes bytes a document names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select
+
+from bot.domain.clock import ManualClock
+from bot.services import Services
+from bot.services.documents import DocumentStep
+from bot.services.privacy import PurgeStep
+from storage.files import MAX_BYTES
+from storage.models import AuditEntry, DraftVersion, MeetingDocument
+from tests.harness import BotHarness
+from tests.office_support import Desk, hidden, text_of
+from tests.samples import docx
+from tests.test_drafts import DOCX
+from tests.web_support import Web, web_for
+from tests.zalo_support import zalo_world
+
+REPORT = "Dự thảo báo cáo sơ kết giữa nhiệm kỳ"
+FILE = "Dự thảo báo cáo sơ kết.docx"
+PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+
+
+@pytest.fixture
+async def web(imported: Services) -> AsyncIterator[Web]:
+    web = await web_for(imported)
+    yield web
+    await web.client.aclose()
+
+
+async def publish(
+    desk: Desk, title: str, name: str, content: bytes, note: str = ""
+) -> tuple[int, str]:
+    """The upload form of «Tài liệu» posted as a browser does: the status and the page shown
+    after it (the redirect followed)."""
+    fields = hidden((await desk.client.get("/office/documents")).text, "form-document")
+    response = await desk.client.post(
+        "/office/documents",
+        data={**fields, "title": title, "note": note},
+        files={"file": (name, content, "application/octet-stream")},
+    )
+    if response.status_code == 303:
+        shown = await desk.client.get(response.headers["location"])
+        return 303, shown.text
+    return response.status_code, response.text
+
+
+def typed_title(html: str) -> str:
+    match = re.search(r'<input id="document-title"[^>]*value="([^"]*)"', html)
+    assert match is not None
+    return match.group(1)
+
+
+async def document_ids(services: Services) -> list[int]:
+    async with services.ctx.sessions() as session:
+        return list(await session.scalars(select(MeetingDocument.id).order_by(MeetingDocument.id)))
+
+
+async def test_a_published_document_is_listed_on_every_page_and_downloads_under_her_link(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    content = docx("báo cáo")
+    status, page = await publish(desk, REPORT, FILE, content, note="Đề nghị nghiên cứu trước.")
+    assert status == 303
+    assert text_of(page, "flash") == (
+        f"Đã đăng tài liệu «{REPORT}» ({FILE}); tài liệu đã hiện trên trang cá nhân của đại biểu."
+    )
+    [doc] = await document_ids(imported)
+    assert text_of(page, f"document-{doc}-state").startswith("Đang hiện trên trang cá nhân")
+    assert text_of(page, f"document-{doc}-file") == FILE
+    assert "Phạm Thị Thanh Mai, 09:00, 18/5" in text_of(page, f"document-{doc}")
+    # Newest first, on the page of an invitee.
+    status, _ = await publish(desk, "Chương trình hội nghị", "Chương trình.pdf", PDF)
+    assert status == 303
+    shown = (await web.open("DB031")).text
+    assert text_of(shown, "documents-title") == "Tài liệu hội nghị"
+    links = re.findall(r'<a href="(/[^"]+/tai-lieu/\d+)" id="document-\d+-link" download>', shown)
+    assert links == [
+        f"/{web.tokens['DB031']}/tai-lieu/{doc + 1}",
+        f"/{web.tokens['DB031']}/tai-lieu/{doc}",
+    ]
+    assert text_of(shown, f"document-{doc}-details") == (
+        "văn bản Word, 2 KB · đăng lúc 09:00, 18/5"
+    )
+    assert (
+        text_of(shown, f"document-{doc + 1}-details") == "tệp PDF, 35 byte · đăng lúc 09:00, 18/5"
+    )
+    assert text_of(shown, f"document-{doc}-note") == "Đề nghị nghiên cứu trước."
+    download = await web.client.get(links[1])
+    assert download.status_code == 200 and download.content == content
+    assert download.headers["content-disposition"] == (
+        f"attachment; filename=\"Du thao bao cao so ket.docx\"; filename*=UTF-8''{quote(FILE)}"
+    )
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    # Audited as the staff member's, in words on Nhật ký.
+    async with imported.ctx.sessions() as session:
+        audited = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.after).where(
+                    AuditEntry.entity == "meeting_document"
+                )
+            )
+        ).all()
+    assert [action for action, _ in audited] == ["document.published", "document.published"]
+    log = (await desk.client.get("/office/log?action=document.published")).text
+    assert "đăng tài liệu hội nghị" in log
+
+
+async def test_a_wrong_file_or_a_missing_title_publishes_nothing_and_keeps_what_was_typed(
+    desk: Desk, imported: Services
+) -> None:
+    status, page = await publish(desk, "", FILE, docx("x"))
+    assert (status, text_of(page, "flash")) == (
+        422, "Chưa đăng: đề nghị nhập tiêu đề của tài liệu."
+    )  # fmt: skip
+    status, page = await publish(desk, REPORT, "phim.exe", b"MZ")
+    assert (status, text_of(page, "flash")) == (
+        422,
+        "Chưa đăng: tệp «phim.exe» không được nhận (chỉ nhận tệp PDF, Word (.docx), Excel "
+        "(.xlsx), PowerPoint (.pptx), ảnh JPG hoặc PNG có nội dung đúng định dạng đó). Đề nghị "
+        "chọn tệp khác.",
+    )
+    assert typed_title(page) == REPORT
+    status, page = await publish(desk, REPORT, "Báo cáo.pdf", b"\0" * (MAX_BYTES + 1))
+    assert (status, text_of(page, "flash")) == (
+        422,
+        "Chưa đăng: tệp «Báo cáo.pdf» không được nhận (lớn hơn 20 MB). Đề nghị chọn tệp khác.",
+    )
+    assert typed_title(page) == REPORT
+    # Far past the limit, the request is refused before its file is read: what was typed comes
+    # from its first bytes (the title and note come before the file).
+    status, page = await publish(
+        desk, REPORT, "Báo cáo.pdf", b"\0" * (MAX_BYTES + 128 * 1024), note="Bản in màu"
+    )
+    assert (status, text_of(page, "flash")) == (
+        413,
+        "Chưa đăng: tệp lớn hơn 20 MB nên không được nhận. Đề nghị nén hoặc chia nhỏ tệp rồi "
+        "đăng lại.",
+    )
+    assert typed_title(page) == REPORT and ">Bản in màu</textarea>" in page
+    status, page = await publish(desk, "x" * 201, FILE, docx("x"))
+    assert (status, text_of(page, "flash")) == (
+        422, "Chưa đăng: tiêu đề dài quá 200 ký tự, đề nghị rút gọn."
+    )  # fmt: skip
+    assert await document_ids(imported) == []
+
+
+async def test_a_double_submit_publishes_the_document_once(desk: Desk, imported: Services) -> None:
+    fields = hidden((await desk.client.get("/office/documents")).text, "form-document")
+    content = docx("một lần")
+    answers = []
+    for _ in range(2):  # the same form, posted twice (a double tap on a slow connection)
+        response = await desk.client.post(
+            "/office/documents",
+            data={**fields, "title": REPORT, "note": ""},
+            files={"file": (FILE, content, "application/octet-stream")},
+        )
+        shown = await desk.client.get(response.headers["location"])
+        answers.append(text_of(shown.text, "flash"))
+    assert answers[1] == (
+        f"Tài liệu này đã được đăng với tiêu đề «{REPORT}» ({FILE}), có thể do bấm hai lần; "
+        "không đăng thêm."
+    )
+    assert len(await document_ids(imported)) == 1
+
+
+async def test_hiding_asks_first_takes_it_off_the_pages_and_it_can_be_published_again(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("ẩn"))
+    [doc] = await document_ids(imported)
+    link = f"/{web.tokens['DB031']}/tai-lieu/{doc}"
+    confirm = (await desk.client.get(f"/office/documents/{doc}/hide")).text
+    assert text_of(confirm, "hide-what") == (
+        f"Ẩn tài liệu «{REPORT}» ({FILE}) khỏi trang cá nhân của đại biểu? Tài liệu và tệp vẫn "
+        "được giữ ở trang này và có thể đăng lại bất cứ lúc nào; người đã tải về vẫn giữ bản "
+        "của mình."
+    )
+    shown = await desk.post(f"documents/{doc}/hide", "form-hide", {}, page=f"documents/{doc}/hide")
+    assert text_of(shown.text, "flash") == (
+        f"Đã ẩn tài liệu «{REPORT}» khỏi trang cá nhân của đại biểu; tài liệu vẫn được giữ và "
+        "có thể đăng lại."
+    )
+    assert text_of(shown.text, f"document-{doc}-state").startswith("Đã ẩn lúc 09:00, 18/5")
+    assert 'id="documents"' not in (await web.open("DB031")).text
+    assert (await web.client.get(link)).status_code == 404
+    # Kept: the office still downloads it, and publishes it again.
+    assert (await desk.client.get(f"/office/documents/{doc}/file")).status_code == 200
+    shown = await desk.post(f"documents/{doc}/show", f"form-show-{doc}", {}, page="documents")
+    assert text_of(shown.text, "flash") == (
+        f"Đã đăng lại tài liệu «{REPORT}»; tài liệu đã hiện trên trang cá nhân của đại biểu."
+    )
+    assert (await web.client.get(link)).status_code == 200
+    async with imported.ctx.sessions() as session:
+        actions = list(
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.entity == "meeting_document")
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert actions == ["document.published", "document.hidden", "document.shown"]
+
+
+async def test_a_revoked_or_withdrawn_link_reaches_no_document(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("thu hồi"))
+    [doc] = await document_ids(imported)
+    office = imported.access.local_operator()
+    old = web.tokens["DB031"]
+    await imported.invitations.reissue(office, "DB031")
+    revoked = await web.client.get(f"/{old}/tai-lieu/{doc}")
+    assert revoked.status_code == 404
+    assert "Đường liên kết không đúng" in revoked.text or "không đúng" in revoked.text
+    assert "content-disposition" not in revoked.headers
+    await imported.withdrawals.withdraw(office, "DB032")
+    page = (await web.open("DB032")).text
+    assert 'id="withdrawn-notice"' in page and 'id="documents"' not in page
+    assert (await web.client.get(f"/{web.tokens['DB032']}/tai-lieu/{doc}")).status_code == 404
+
+
+async def test_the_purge_keeps_a_draft_s_bytes_while_a_document_names_them(
+    harness: BotHarness,
+) -> None:
+    await harness.services.drafts.sync()
+    speaker = await harness.open_invitation("DB031")
+    invitation = next(m for m in speaker.messages if "✅ Tham dự" in str(m.get("reply_markup")))
+    await harness.send(speaker.tap("✅ Tham dự", message=invitation))
+    content = docx("cùng nội dung")
+    await harness.send(speaker.document("bai.docx", content, DOCX))
+    await harness.tick()
+    services = harness.services
+    result = await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=content
+    )
+    assert result.step is DocumentStep.PUBLISHED
+    async with services.ctx.sessions() as session:
+        [version] = list(await session.scalars(select(DraftVersion)))
+    blob = services.drafts.files.path_for(version.sha256)
+    harness.clock.set(services.config.meeting.ends_at)
+    assert (await services.privacy.purge(drafts=True)).step is PurgeStep.PURGED
+    async with services.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftVersion))) == []
+    assert blob.read_bytes() == content  # the document still names it
+
+
+async def test_tailieu_lists_the_documents_with_their_links_on_her_page(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB031")
+    await harness.send(user.command("/tailieu"))
+    assert user.last_text() == (
+        "Văn phòng chưa đăng tài liệu nào cho hội nghị. Khi có tài liệu, đồng chí xem tại đây "
+        "(lệnh /tailieu) hoặc trên trang cá nhân."
+    )
+    services = harness.services
+    result = await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=docx("chat")
+    )
+    assert result.document is not None
+    await harness.send(user.command("/tailieu"))
+    web = services.config.web
+    assert web is not None
+    assert user.last_text() == (
+        "Tài liệu hội nghị\nVăn phòng gửi đồng chí các tài liệu sau để nghiên cứu trước hội "
+        "nghị; bấm đường liên kết để tải về trên trang cá nhân của đồng chí:\n\n"
+        f"• {REPORT} (văn bản Word, 2 KB)\n"
+        f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
+    )
+
+
+async def test_tailieu_on_zalo_lists_the_same_links(imported: Services, clock: ManualClock) -> None:
+    async with zalo_world(imported, clock) as world:
+        user = await world.linked("DB002", "Anh Hùng")
+        result = await imported.documents.publish(
+            imported.access.local_operator(), title=REPORT, note="", name="Chương trình.pdf",
+            content=PDF,
+        )  # fmt: skip
+        assert result.document is not None
+        said = await world.type(user, "/tailieu")
+    web = imported.config.web
+    assert web is not None
+    assert said == [
+        "Tài liệu hội nghị\nVăn phòng gửi đồng chí các tài liệu sau để nghiên cứu trước hội "
+        "nghị; bấm đường liên kết để tải về trên trang cá nhân của đồng chí:\n\n"
+        f"• {REPORT} (tệp PDF, 35 byte)\n"
+        f"{web.link(world.tokens['DB002'])}/tai-lieu/{result.document.id}"
+    ]
