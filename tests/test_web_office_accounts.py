@@ -10,7 +10,7 @@ import io
 from urllib.parse import quote
 
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.domain.channels import ChatAccount
 from bot.domain.tokens import format_link_code
@@ -231,12 +231,18 @@ async def test_without_a_phone_the_invitation_has_no_sms_or_zalo_button(desk: De
     )
 
 
-async def test_a_withdrawn_person_s_page_has_no_invitation_to_send(
+async def test_a_withdrawn_person_or_a_task_contact_has_no_invitation_to_send(
     desk: Desk, imported: Services
 ) -> None:
     await imported.withdrawals.withdraw(imported.access.local_operator(), "DB010", None)
     page = await desk.client.get("/office/delegates/DB010")
     assert 'id="invite"' not in page.text and "invite-message" not in page.text
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    contact = await desk.client.get("/office/delegates/DB003")
+    assert contact.status_code == 200 and "invite-message" not in contact.text
 
 
 async def test_the_sent_mark_is_shown_on_her_page_with_undo_and_a_double_tap_records_once(

@@ -55,8 +55,10 @@ class Invite:
 
 def invite_of(office: Office, card: Card, paper: LinkMaker) -> Invite | None:
     """The invitation to send ``card``'s person; None without a live invitation (withdrawn, or
-    no link)."""
-    if card.person.withdrawn or card.token is None or card.link_code is None:
+    no link) or for a task contact (her link opens her tasks: she is not invited)."""
+    if card.person.withdrawn or card.person.is_contact:
+        return None
+    if card.token is None or card.link_code is None:
         return None
     message = invitation_message(
         office.catalog, office.config, name=card.person.full_name, link=paper(card.token),
