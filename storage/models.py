@@ -179,6 +179,11 @@ class Invitation(Base):
     link_code: Mapped[str] = mapped_column(String(8), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The office's mark that this link was sent (migration 0025): when, how (Zalo, SMS…), by
+    # which staff member (their name). A re-issued link is a new row: unmarked.
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_via: Mapped[str | None] = mapped_column(String(16))
+    sent_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class Rsvp(Base):

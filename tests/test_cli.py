@@ -371,7 +371,7 @@ def test_export_writes_one_personal_link_per_delegate_to_xlsx(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == (
         "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm", "Điện thoại", "Đường liên kết cá nhân",
-        "Mã cá nhân (gõ trên Zalo)",
+        "Mã cá nhân (gõ trên Zalo)", "Đã gửi giấy mời",
     )  # fmt: skip
     assert len(rows) == 81
     assert all(str(r[6]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])

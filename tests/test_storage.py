@@ -434,6 +434,28 @@ async def test_the_meeting_documents_migration_adds_the_table_and_a_downgrade_dr
         assert (await connection.run_sync(shape))[0] is True
 
 
+@pytest.mark.fresh_database
+async def test_the_sent_marks_migration_keeps_every_invitation_unmarked_and_drops_cleanly(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0025: invitations gain the office's «đã gửi» mark (when, how, by whom), empty on the
+    links there already; a downgrade drops the three columns and keeps the links."""
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+
+    def columns(connection: Connection) -> set[str]:
+        return {column["name"] for column in inspect(connection).get_columns("invitations")}
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0024")
+        assert {"sent_at", "sent_via", "sent_by"} & await connection.run_sync(columns) == set()
+        await connection.run_sync(_migrate, "upgrade", "head")
+        assert {"sent_at", "sent_via", "sent_by"} <= await connection.run_sync(columns)
+        marks = (
+            await connection.execute(text("SELECT sent_at, sent_via, sent_by FROM invitations"))
+        ).all()
+    assert [tuple(mark) for mark in marks] == [(None, None, None)]
+
+
 @pytest.mark.parametrize(
     ("typed", "found"),
     [

@@ -5,17 +5,34 @@ member's, and a second tap answers clearly without changing anything."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import html as html_lib
+import io
+from urllib.parse import quote
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select, update
 
 from bot.domain.channels import ChatAccount
 from bot.domain.tokens import format_link_code
 from bot.services import Services
-from bot.services.invitations import LinkOutcome
-from storage.models import AuditEntry, ChannelIdentity, Invitation
+from bot.services.invitations import LinkOutcome, SentStep
+from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation
+from tests.conftest import local
 from tests.office_support import STAFF, Desk, hidden, text_of
 
 TELEGRAM = ChatAccount("telegram", "7001", "7001")
 ZALO = ChatAccount("zalo", "z-7001", "z-7001")
+# The invitation message of the example plan, around the person's name, link and code.
+MESSAGE_MIDDLE = (
+    "Văn phòng Hội LHPN thành phố Hà Nội trân trọng kính mời đồng chí dự Hội nghị sơ kết giữa "
+    "nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội lần thứ XVII, nhiệm "
+    "kỳ 2021 – 2026.\n"
+    "Thời gian, địa điểm: 08:00, Thứ Ba, ngày 28/5/2024 — Hội trường Hội LHPN Hà Nội, Số 7 phố "
+    "Tôn Thất Thuyết, phường Dịch Vọng Hậu, quận Cầu Giấy, thành phố Hà Nội.\n"
+    "Đề nghị đồng chí mở đường liên kết cá nhân dưới đây, chọn «Tham dự», «Không tham dự» hoặc "
+    "«Cử người dự thay» trước 17:00, Thứ Ba, ngày 21/5/2024:\n"
+)
+MESSAGE_END = "Liên hệ: đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
 
 
 async def tokens(services: Services) -> dict[str, str]:
@@ -48,9 +65,14 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
     assert "Đã cấp đường liên kết mới cho đồng chí Trịnh Văn Thắng" in flash
     assert f"Mã cá nhân mới: {format_link_code(code)}" in flash
     assert f"Trang cá nhân: http://testserver/{new}" in flash
-    # Shown once: the page opened again holds neither the link nor the code.
+    # The flash is shown once: the page opened again holds the new link and code only in
+    # the invitation to send her, no more in a list of new links.
     again = await desk.client.get(sent.headers["location"])
-    assert new not in again.text and format_link_code(code) not in again.text
+    assert 'id="flash"' not in again.text and 'id="new-links"' not in again.text
+    before, _, section = again.text.partition('<section aria-labelledby="invite-title"')
+    rest = before + section.partition("</section>")[2]
+    assert new in invitation_of(again.text)
+    assert new not in rest and format_link_code(code) not in rest
     # The old link links nothing now; the new one does.
     assert (await imported.invitations.link_by_token(TELEGRAM, old)).outcome is (
         LinkOutcome.UNKNOWN_TOKEN
@@ -99,3 +121,222 @@ async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirma
     flash = text_of((await desk.client.get(second.headers["location"])).text, "flash")
     assert "không có tài khoản Telegram nào đang liên kết" in flash
     assert len(await audited(imported, "identity.unlinked")) == 1
+
+
+# --- the invitation to send, and the office's «đã gửi» mark ------------------------------------
+
+
+def invitation_of(html: str) -> str:
+    """The invitation message's text on a person's page, unescaped as the textarea holds it."""
+    return html_lib.unescape(html.split('id="invite-message"', 1)[1].split(">", 1)[1].split("<")[0])
+
+
+async def live_invitation(services: Services, code: str) -> Invitation:
+    async with services.ctx.sessions() as session:
+        found = await session.scalar(
+            select(Invitation)
+            .join(Delegate, Delegate.id == Invitation.delegate_id)
+            .where(Delegate.code == code, Invitation.revoked_at.is_(None))
+        )
+    assert found is not None
+    return found
+
+
+async def test_marking_an_invitation_sent_records_when_how_and_who_once_and_undo_clears_it(
+    imported: Services,
+) -> None:
+    office = imported.access.local_operator()
+    invitations = imported.invitations
+    live = await live_invitation(imported, "DB010")
+    marked = await invitations.mark_sent(office, "db010", invitation=live.id, via="zalo")
+    assert marked.step is SentStep.MARKED and marked.mark is not None
+    assert (marked.mark.at, marked.mark.via) == (local(2024, 5, 18, 9, 0), "zalo")
+    # A double tap: the same form again records nothing more, the first mark stays.
+    again = await invitations.mark_sent(office, "DB010", invitation=live.id, via="sms")
+    assert again.step is SentStep.ALREADY_MARKED and again.mark == marked.mark
+    [entry] = await audited(imported, "invitation.sent")
+    assert (entry.after, entry.before) == ({"via": "zalo"}, None)  # never the link, the phone
+    [link] = [item for item in await invitations.links() if item.code == "DB010"]
+    assert link.sent == marked.mark
+    undone = await invitations.unmark_sent(office, "DB010", invitation=live.id)
+    assert undone.step is SentStep.UNMARKED and undone.mark is None
+    twice = await invitations.unmark_sent(office, "DB010", invitation=live.id)
+    assert twice.step is SentStep.NOT_MARKED
+    [unsent] = await audited(imported, "invitation.unsent")
+    assert unsent.before == {"via": "zalo"}
+    assert (await live_invitation(imported, "DB010")).sent_at is None
+
+
+async def test_reissuing_a_link_clears_its_sent_mark_and_a_form_for_the_old_link_is_refused(
+    imported: Services,
+) -> None:
+    office = imported.access.local_operator()
+    invitations = imported.invitations
+    old = await live_invitation(imported, "DB010")
+    await invitations.mark_sent(office, "DB010", invitation=old.id, via="sms")
+    await invitations.reissue(office, "DB010", replacing=old.id)
+    new = await live_invitation(imported, "DB010")
+    assert new.id != old.id and new.sent_at is None
+    assert (await imported.dashboard.card("DB010")).sent is None  # type: ignore[union-attr]
+    late = await invitations.mark_sent(office, "DB010", invitation=old.id, via="zalo")
+    assert late.step is SentStep.LINK_CHANGED
+    assert (await live_invitation(imported, "DB010")).sent_at is None
+
+
+async def test_a_withdrawn_invitation_cannot_be_marked_sent(imported: Services) -> None:
+    office = imported.access.local_operator()
+    live = await live_invitation(imported, "DB010")
+    await imported.withdrawals.withdraw(office, "DB010", "Đi công tác")
+    refused = await imported.invitations.mark_sent(office, "DB010", invitation=live.id, via="zalo")
+    assert refused.step is SentStep.WITHDRAWN
+    assert await audited(imported, "invitation.sent") == []
+    unknown = await imported.invitations.mark_sent(office, "DB999", invitation=1, via="zalo")
+    assert unknown.step is SentStep.UNKNOWN_PERSON
+
+
+async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to_her_phone(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates/DB010")
+    live = await live_invitation(imported, "DB010")
+    message = invitation_of(page.text)
+    assert message == (
+        "Kính gửi đồng chí Trịnh Văn Thắng,\n"
+        f"{MESSAGE_MIDDLE}"
+        f"http://testserver/{live.token}\n"
+        "Nếu không mở được đường liên kết, xin nhắn mã cá nhân "
+        f"{format_link_code(live.link_code)} cho bot của hội nghị.\n"
+        f"{MESSAGE_END}"
+    )
+    assert text_of(page.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
+    assert 'data-copy="invite-message"' in page.text
+    # DB010's phone is "0773-010-519" on the list: +84773010519.
+    sms = page.text.split('id="invite-sms"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
+    assert html_lib.unescape(sms) == f"sms:+84773010519?&body={quote(message, safe='')}"
+    assert '<a class="button secondary" href="https://zalo.me/0773010519" id="invite-zalo"' in (
+        page.text
+    )
+    assert text_of(page.text, "invite-zalo-hint") == (
+        "Zalo mở khung trò chuyện với số điện thoại của đại biểu nhưng không điền sẵn nội dung: "
+        "bấm «Sao chép» trước, rồi dán vào khung trò chuyện."
+    )
+
+
+async def test_without_a_phone_the_invitation_has_no_sms_or_zalo_button(desk: Desk) -> None:
+    page = await desk.client.get("/office/delegates/DB002")  # no phone on the list
+    assert "invite-message" in page.text
+    assert 'id="invite-sms"' not in page.text and 'id="invite-zalo"' not in page.text
+    assert text_of(page.text, "invite-no-phone") == (
+        "Chưa có số điện thoại của đại biểu: đề nghị sao chép nội dung và gửi theo cách khác."
+    )
+
+
+async def test_a_withdrawn_person_or_a_task_contact_has_no_invitation_to_send(
+    desk: Desk, imported: Services
+) -> None:
+    await imported.withdrawals.withdraw(imported.access.local_operator(), "DB010", None)
+    page = await desk.client.get("/office/delegates/DB010")
+    assert 'id="invite"' not in page.text and "invite-message" not in page.text
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    contact = await desk.client.get("/office/delegates/DB003")
+    assert contact.status_code == 200 and "invite-message" not in contact.text
+
+
+async def test_the_sent_mark_is_shown_on_her_page_with_undo_and_a_double_tap_records_once(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates/DB010")
+    form = hidden(page.text, "form-sent")
+    invitation = page.text.split('name="invitation" value="', 1)[1].split('"', 1)[0]
+    data = {**form, "invitation": invitation, "via": "zalo"}
+    first = await desk.client.post("/office/delegates/DB010/sent", data=data)
+    second = await desk.client.post("/office/delegates/DB010/sent", data=data)  # a double tap
+    shown = await desk.client.get(first.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        "Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi qua Zalo."
+    )
+    assert text_of(shown.text, "invite-sent") == (
+        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai gửi."
+    )
+    assert 'id="form-sent"' not in shown.text
+    again = await desk.client.get(second.headers["location"])
+    assert text_of(again.text, "flash") == (
+        "Giấy mời của đồng chí Trịnh Văn Thắng đã được đánh dấu đã gửi (có thể do bấm hai "
+        "lần); không ghi thêm."
+    )
+    [entry] = await audited(imported, "invitation.sent")
+    assert entry.actor == f"dashboard:{STAFF}" and entry.after == {"via": "zalo"}
+    log = await desk.client.get("/office/log")
+    assert "đánh dấu đã gửi giấy mời" in log.text
+    undone = await desk.post(
+        "delegates/DB010/unsent", "form-unsent", {"invitation": invitation},
+        page="delegates/DB010",
+    )  # fmt: skip
+    assert text_of(undone.text, "flash") == (
+        "Đã bỏ dấu «đã gửi giấy mời» của đồng chí Trịnh Văn Thắng."
+    )
+    assert text_of(undone.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
+    assert "bỏ đánh dấu đã gửi giấy mời" in (await desk.client.get("/office/log")).text
+
+
+async def test_reissuing_on_the_dashboard_says_the_new_link_must_be_sent_again(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    live = await live_invitation(imported, "DB010")
+    await imported.invitations.mark_sent(office, "DB010", invitation=live.id, via="paper")
+    shown = await desk.post(
+        "delegates/DB010/reissue", "form-reissue", {"replacing": str(live.id)},
+        page="delegates/DB010",
+    )  # fmt: skip
+    assert text_of(shown.text, "send-again") == (
+        "Đề nghị gửi lại giấy mời cho đại biểu với đường liên kết mới (mục «Giấy mời gửi đại "
+        "biểu» trên trang này): đường liên kết đã gửi trước đây không còn dùng được, dấu «đã gửi "
+        "giấy mời» (nếu có) đã được bỏ."
+    )
+    assert text_of(shown.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
+    new = await live_invitation(imported, "DB010")
+    assert f"http://testserver/{new.token}" in invitation_of(shown.text)
+
+
+async def test_the_list_filters_and_counts_those_whose_invitation_was_not_sent(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    for code in ("DB003", "DB004"):
+        live = await live_invitation(imported, code)
+        await imported.invitations.mark_sent(office, code, invitation=live.id, via="sms")
+    await imported.invitations.link_by_token(TELEGRAM, (await tokens(imported))["DB005"])
+    await imported.withdrawals.withdraw(office, "DB006", None)
+    # 80 on the list: 2 marked, 1 reached by a chat, 1 withdrawn — 76 not sent yet.
+    listing = await desk.client.get("/office/delegates")
+    assert text_of(listing.text, "unsent") == (
+        "Chưa gửi giấy mời: 76 đại biểu (chưa đánh dấu đã gửi, chưa mở trang cá nhân, chưa liên "
+        "kết kênh trò chuyện nào). Xem danh sách"
+    )
+    unsent = await desk.client.get("/office/delegates?sent=no")
+    assert text_of(unsent.text, "found") == "Có 76 đại biểu phù hợp."
+    sent = await desk.client.get("/office/delegates?sent=yes")
+    assert text_of(sent.text, "found") == "Có 3 đại biểu phù hợp."
+    assert '<option value="no" selected>Chưa gửi giấy mời</option>' in unsent.text
+    rows = sent.text.split('id="delegates"', 1)[1]
+    assert [code in rows for code in ("DB003", "DB004", "DB005", "DB006")] == [
+        True, True, True, False,
+    ]  # fmt: skip
+
+
+async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    live = await live_invitation(imported, "DB003")
+    await imported.invitations.mark_sent(office, "DB003", invitation=live.id, via="zalo")
+    response = await desk.client.get("/office/invitations/links.xlsx")
+    sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][-1] == "Đã gửi giấy mời"
+    by_code = {row[0]: row[-1] for row in rows[1:]}
+    assert (by_code["DB003"], by_code["DB004"]) == ("09:00, 18/5 qua Zalo", None)

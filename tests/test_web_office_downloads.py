@@ -67,7 +67,17 @@ async def test_the_links_export_is_an_xlsx_attachment_with_each_personal_page_an
     sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     catalog = load_catalog("vi")
-    names = ("code", "name", "position", "organization", "group", "phone", "link", "link_code")
+    names = (
+        "code",
+        "name",
+        "position",
+        "organization",
+        "group",
+        "phone",
+        "link",
+        "link_code",
+        "sent",
+    )
     assert list(rows[0]) == [catalog.plain(f"export.heading.{name}") for name in names]
     links = {link.code: link for link in await imported.invitations.links()}
     assert len(rows) == 1 + len(links) == 81

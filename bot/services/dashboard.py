@@ -16,6 +16,7 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
 from bot.services import roster
 from bot.services.context import ServiceContext
+from bot.services.invitations import SentMark
 from bot.services.reports import Counts, counts_of
 from bot.services.views import DelegateView, RsvpView
 from storage import queries
@@ -116,7 +117,8 @@ class Activity:
 @dataclass(frozen=True)
 class Filters:
     """The list's filters: group key, answer, channel (reachable on it) and reachability
-    ("yes" reachable on some chat, "no" on none, "unopened": not even their page opened), a
+    ("yes" reachable on some chat, "no" on none, "unopened": not even their page opened), the
+    invitation sent ("no": not marked sent, no page opened, no chat linked; "yes": the rest), a
     notice's audience (``no_answer``, ``group:<key>``…: who a notice goes to), and a search by
     name, code, unit."""
 
@@ -127,6 +129,7 @@ class Filters:
     search: str = ""
     audience: str = ""
     after: str = ""  # the code the previous page ended with
+    sent: str = ""  # "no": invitation not sent nor reached yet; "yes": sent or reached
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,9 @@ class Card:
     identities: list[Identity]
     history: list[Activity]
     invitation_id: int = 0  # the live personal link's (0: none), for re-issuing it once
+    token: str | None = None  # the live link's key, for the invitation message (staff only)
+    link_code: str | None = None  # the live personal code (canonical)
+    sent: SentMark | None = None  # the office's mark that the live link was sent
 
 
 class DashboardService:
@@ -494,8 +500,12 @@ class DashboardService:
         audience = notice_audience(filters.audience)
         if audience:
             wanted.append(roster.in_audience(audience))
-        if filters.reach or audience:  # whom to phone: a withdrawn invitation is not
+        if filters.reach or audience or filters.sent:  # whom to phone: not a withdrawn one
             wanted.append(roster.invited())
+        if filters.sent == "no":
+            wanted.append(_unsent())
+        elif filters.sent == "yes":
+            wanted.append(~_unsent())
         if filters.reach == "yes":
             wanted.append(roster.reachable())
         elif filters.reach == "no":
@@ -561,14 +571,32 @@ class DashboardService:
             )
             history = await self._named(session, entries)
             live = await session.scalar(
-                select(func.max(Invitation.id)).where(
-                    Invitation.delegate_id == person.id, Invitation.revoked_at.is_(None)
-                )
+                select(Invitation)
+                .where(Invitation.delegate_id == person.id, Invitation.revoked_at.is_(None))
+                .order_by(Invitation.id.desc())
+                .limit(1)
             )
+        sent = None
+        if live is not None and live.sent_at is not None:
+            sent = SentMark(live.sent_at, live.sent_via or "other", live.sent_by or "")
         return Card(
             DelegateView.of(person), person.phone, RsvpView.of(rsvp), identities, history,
-            invitation_id=int(live or 0),
+            invitation_id=0 if live is None else live.id,
+            token=None if live is None else live.token,
+            link_code=None if live is None else live.link_code, sent=sent,
         )  # fmt: skip
+
+    async def unsent(self) -> int:
+        """How many invitees have not been reached by their invitation yet: not marked sent by
+        the office, and neither a chat linked nor their personal page opened (either of which
+        shows the link reached them, marked or not)."""
+        async with read_only(self._ctx.sessions) as session:
+            found = await session.scalar(
+                select(func.count())
+                .select_from(Delegate)
+                .where(roster.delegates_of(self._ctx.meeting_id), _unsent())
+            )
+        return int(found or 0)
 
     async def task_history(self, task_id: int, limit: int = 100) -> list[Activity]:
         """A task's audited changes (reports, deliverables, the office closing and reopening
@@ -583,6 +611,22 @@ class DashboardService:
                 )
             )
             return await self._named(session, entries)
+
+
+def _unsent() -> ColumnElement[bool]:
+    """The invitee's invitation has not reached her, as far as the office knows: her live link
+    is not marked sent, and no account of hers is linked, not even her personal page."""
+    marked = (
+        select(Invitation.id)
+        .where(
+            Invitation.delegate_id == Delegate.id,
+            Invitation.revoked_at.is_(None),
+            Invitation.sent_at.is_not(None),
+        )
+        .exists()
+    )
+    reached = select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == Delegate.id).exists()
+    return and_(~marked, ~reached)
 
 
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).

@@ -10,9 +10,9 @@ from bot.config import Config
 from bot.documents.workbook import Cell, Link
 from bot.domain.phones import display_phone
 from bot.domain.tokens import format_link_code
-from bot.services.invitations import InviteLink
+from bot.services.invitations import InviteLink, SentMark
 from bot.texts import Catalog
-from bot.texts.formatting import meeting_time
+from bot.texts.formatting import meeting_time, short_moment
 from bot.texts.presenters import deadline_text
 
 LinkMaker = Callable[[str], str]
@@ -40,6 +40,8 @@ def links_table(
     # Several Zalo bots: the one each person is told to write to, after the code.
     if bots:
         headings.append(catalog.plain("export.heading.zalo_bot"))
+    # The office's «đã gửi» mark (time and how), last: empty for a link not sent yet.
+    headings.append(catalog.plain("export.heading.sent"))
     quotas = config.quotas()
     rows: list[list[Cell]] = [
         [
@@ -58,10 +60,19 @@ def links_table(
                 if bots
                 else ()
             ),
+            _sent(catalog, config, link.sent),
         ]
         for link in people
     ]
     return headings, rows
+
+
+def _sent(catalog: Catalog, config: Config, mark: SentMark | None) -> str | None:
+    """The links export's «Đã gửi giấy mời» cell: "08:12, 5/12 qua Zalo", or empty."""
+    if mark is None:
+        return None
+    time = short_moment(catalog, config.meeting.local(mark.at))
+    return catalog.plain("export.sent", time=time, via=catalog.plain(f"dash.invite.via.{mark.via}"))
 
 
 def slips_document(
@@ -114,6 +125,37 @@ def slips_document(
         ),
     )
     return build_slips(slips, texts), len(slips)
+
+
+def invitation_message(
+    catalog: Catalog, config: Config, *, name: str, link: str, link_code: str
+) -> str:
+    """The message an office sends a person with her personal link (by Zalo, SMS…): who
+    invites her to what, when and where, the link, her personal code for a channel that
+    cannot open links, the answer's deadline and whom to call. Plain text, several lines."""
+    meeting = config.meeting
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
+    code = format_link_code(link_code)
+    bot = config.zalo.bot_name
+    code_line = (
+        catalog.plain("dash.invite.code_line_zalo", bot=bot, code=code)
+        if bot
+        else catalog.plain("dash.invite.code_line", code=code)
+    )
+    return catalog.plain(
+        "dash.invite.message",
+        name=name,
+        office=config.office.name,
+        title=meeting.title,
+        when_where=catalog.plain(
+            when_key, **when, venue=meeting.venue.name, address=meeting.venue.address
+        ),
+        deadline=deadline_text(catalog, config),
+        link=link,
+        code_line=code_line,
+        contact=config.office.contact,
+    )
 
 
 def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:

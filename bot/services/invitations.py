@@ -99,6 +99,41 @@ class OfficeResult:
     link_code: str | None = None
 
 
+# How the office sent someone her invitation (the «đã gửi» mark), in the form's order.
+SENT_VIA = ("zalo", "sms", "phone", "paper", "other")
+
+
+class SentStep(StrEnum):
+    """How marking (or unmarking) an invitation as sent ended."""
+
+    MARKED = "marked"
+    ALREADY_MARKED = "already_marked"  # marked before (a second tap): nothing more recorded
+    UNMARKED = "unmarked"
+    NOT_MARKED = "not_marked"  # nothing to undo (a second tap, a colleague undid it)
+    LINK_CHANGED = "link_changed"  # the link the form named was re-issued since
+    WITHDRAWN = "withdrawn"  # the invitation was withdrawn: nothing to send
+    NO_INVITATION = "no_invitation"
+    UNKNOWN_PERSON = "unknown_person"
+
+
+@dataclass(frozen=True)
+class SentMark:
+    """The office's mark that a person's live link was sent: when, how, by whom."""
+
+    at: datetime
+    via: str
+    by: str
+
+
+@dataclass(frozen=True)
+class SentResult:
+    """The outcome, the person, and the mark as it stands after it (None: unmarked)."""
+
+    step: SentStep
+    delegate: DelegateView | None = None
+    mark: SentMark | None = None
+
+
 @dataclass(frozen=True)
 class InviteLink:
     """One row of the invitation export."""
@@ -112,6 +147,7 @@ class InviteLink:
     organization: str = ""
     phone: str | None = None  # E.164, for the office to send the link by SMS or Zalo
     link_code: str = ""  # the personal code (canonical) typed where no link can carry the token
+    sent: SentMark | None = None  # the office's mark that this link was sent
 
 
 class InvitationService:
@@ -422,6 +458,85 @@ class InvitationService:
                 await session.delete(ident)
             return OfficeResult(OfficeStep.UNLINKED, DelegateView.of(delegate))
 
+    async def mark_sent(
+        self, office: OfficeActor, code: str, *, invitation: int, via: str
+    ) -> SentResult:
+        """Record that the office sent a person her live link (``invitation``: the one the
+        office saw, by id), ``via`` one of :data:`SENT_VIA`: when, by whom, how; audited (how
+        only: never the link, never her phone). A mark already there (a double tap) stays as
+        it was; a link re-issued since, or a withdrawn invitation, is refused."""
+        if via not in SENT_VIA:
+            via = "other"
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._sent_target(session, code, invitation)
+            if isinstance(found, SentResult):
+                return found
+            delegate, live = found
+            view = DelegateView.of(delegate)
+            if live.sent_at is not None:
+                return SentResult(SentStep.ALREADY_MARKED, view, _mark(live))
+            live.sent_at, live.sent_via, live.sent_by = now, via, office.name[:200]
+            queries.add_audit(
+                session,
+                at=now,
+                actor=office.actor,
+                action="invitation.sent",
+                entity="delegate",
+                entity_id=delegate.id,
+                before=None,
+                after={"via": via},
+            )
+            return SentResult(SentStep.MARKED, view, _mark(live))
+
+    async def unmark_sent(self, office: OfficeActor, code: str, *, invitation: int) -> SentResult:
+        """Undo the «đã gửi» mark of a person's live link (``invitation``, as for
+        :meth:`mark_sent`); audited. Nothing to undo (a double tap) changes nothing."""
+        now = self._ctx.clock.now()
+        async with unit_of_work(self._ctx.sessions) as session:
+            found = await self._sent_target(session, code, invitation, withdrawn_too=True)
+            if isinstance(found, SentResult):
+                return found
+            delegate, live = found
+            view = DelegateView.of(delegate)
+            if live.sent_at is None:
+                return SentResult(SentStep.NOT_MARKED, view)
+            before = {"via": live.sent_via}
+            live.sent_at = live.sent_via = live.sent_by = None
+            queries.add_audit(
+                session,
+                at=now,
+                actor=office.actor,
+                action="invitation.unsent",
+                entity="delegate",
+                entity_id=delegate.id,
+                before=before,
+                after=None,
+            )
+            return SentResult(SentStep.UNMARKED, view)
+
+    async def _sent_target(
+        self, session: AsyncSession, code: str, invitation: int, *, withdrawn_too: bool = False
+    ) -> tuple[Delegate, Invitation] | SentResult:
+        """The person and the live invitation a «đã gửi» form names, or why there is none."""
+        delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
+        if delegate is None:
+            return SentResult(SentStep.UNKNOWN_PERSON)
+        view = DelegateView.of(delegate)
+        if delegate.withdrawn_at is not None and not withdrawn_too:
+            return SentResult(SentStep.WITHDRAWN, view)
+        live = await session.scalar(
+            select(Invitation)
+            .where(Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None))
+            .order_by(Invitation.id.desc())
+            .limit(1)
+        )
+        if live is None:
+            return SentResult(SentStep.NO_INVITATION, view)
+        if live.id != invitation:
+            return SentResult(SentStep.LINK_CHANGED, view, _mark(live))
+        return delegate, live
+
     async def set_reachable(self, account: ChatAccount, *, reachable: bool, reason: str) -> bool:
         """Record that an account blocked the bot (or came back); True if anything changed."""
         async with unit_of_work(self._ctx.sessions) as session:
@@ -492,9 +607,19 @@ class InvitationService:
                 row.organization,
                 row.phone,
                 row.link_code,
+                None
+                if row.sent_at is None
+                else SentMark(row.sent_at, row.sent_via or "other", row.sent_by or ""),
             )
             for row in sorted(rows, key=protocol_key(order))
         ]
+
+
+def _mark(invitation: Invitation) -> SentMark | None:
+    """The «đã gửi» mark an invitation carries, if any."""
+    if invitation.sent_at is None:
+        return None
+    return SentMark(invitation.sent_at, invitation.sent_via or "other", invitation.sent_by or "")
 
 
 @dataclass(frozen=True)

@@ -453,6 +453,52 @@ async def test_staff_record_a_report_given_by_phone_on_a_tasks_page(
     await browser.screenshot("office-task-record-phone")
 
 
+async def test_staff_copy_a_delegates_invitation_and_mark_it_sent(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(dashboard.url("delegates/DB010"))
+    message = await asyncio_run(
+        desk, lambda: desk.driver.find_element(By.ID, "invite-message").get_attribute("value")
+    )
+    assert str(message).startswith("Kính gửi đồng chí Trịnh Văn Thắng,\nVăn phòng Hội LHPN")
+    zalo = await asyncio_run(
+        desk, lambda: desk.driver.find_element(By.ID, "invite-zalo").get_attribute("href")
+    )
+    assert zalo == "https://zalo.me/0773010519"
+    copy = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "invite-copy"))
+    await asyncio_run(
+        desk, lambda: desk.driver.execute_script("arguments[0].scrollIntoView()", copy)
+    )
+    assert await asyncio_run(desk, copy.is_displayed)  # the script shows «Sao chép»
+    await asyncio_run(desk, copy.click)
+
+    def copied() -> bool:
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        return bool(WebDriverWait(desk.driver, 10).until(lambda _: copy.text == "Đã sao chép"))
+
+    assert await asyncio_run(desk, copied)
+    section = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "invite-title"))
+    await asyncio_run(
+        desk, lambda: desk.driver.execute_script("arguments[0].scrollIntoView()", section)
+    )
+    await desk.screenshot("office-delegate-invitation")
+    await no_accessibility_problems(desk)
+    await desk.choose("Zalo")
+    await desk.press("Đánh dấu đã gửi giấy mời")
+    assert await element_text(desk, "invite-sent") == (
+        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai gửi."
+    )
+    await desk.screenshot("office-delegate-invitation-sent")
+    await no_accessibility_problems(desk)
+    await desk.press("Bỏ đánh dấu")
+    assert await element_text(desk, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
+
+
 async def test_staff_read_the_log_filtered_by_who_and_reissue_a_delegates_link(
     dashboard: Dashboard, desk: Browser
 ) -> None:

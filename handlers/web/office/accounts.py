@@ -79,9 +79,13 @@ class Accounts:
             "dash.accounts.reissued", name=person.full_name,
             link_code=format_link_code(result.link_code),
         )  # fmt: skip
+        again = catalog.html("dash.accounts.send_again")
         return office._done(
-            visit, path, f'{text}<ul class="plain" id="new-links">{listed}</ul>', ok=True
-        )
+            visit, path,
+            f'{text}<ul class="plain" id="new-links">{listed}</ul>'
+            f'<span class="flash-line" id="send-again">{again}</span>',
+            ok=True,
+        )  # fmt: skip
 
     async def confirm(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The confirmation before unlinking a channel's account: who, which channel, what it

@@ -54,6 +54,7 @@ from handlers.web.office.documents import Documents
 from handlers.web.office.downloads import Downloads
 from handlers.web.office.drafts import Drafts
 from handlers.web.office.imports import Imports
+from handlers.web.office.invites import Invites, invite_of
 from handlers.web.office.log import AuditLog
 from handlers.web.office.notices import Notices
 from handlers.web.office.staff import StaffRoles
@@ -100,6 +101,8 @@ class Office:
         self.guard = Guard(secret)
         self.flashes = Flashes()
         self.site_css = site_css
+        # The personal link as printed (build_office_app sets the web page's maker).
+        self.paper: Callable[[str], str] = lambda token: f"{base_url.rstrip('/')}/{token}"
         self.static = Static(HERE / "static", self.root)
         self.templates = Environment(
             loader=FileSystemLoader(HERE.parent / "templates"),
@@ -396,11 +399,13 @@ class Office:
             answer=query.get("answer", ""),
             channel=query.get("channel", ""),
             reach=query.get("reach", ""),
+            sent=query.get("sent", ""),
             search=query.get("q", "")[:100],
             after=query.get("after", ""),
             audience=notice_audience(query.get("audience", "")[:100]),
         )
         listing = await self.services.dashboard.delegates(filters)
+        unsent = await self.services.dashboard.unsent()
         channels = sorted({r.channel for r in await self.services.dashboard.reach()})
         next_url = None
         if listing.next_after is not None:
@@ -408,7 +413,7 @@ class Office:
             next_url = f"{self.root}/delegates?{urlencode({**wanted, 'after': listing.next_after})}"
         return self._render(
             "office/delegates.html", visit=visit, actor=actor, filters=filters, listing=listing,
-            channels=channels, next_url=next_url,
+            channels=channels, next_url=next_url, unsent=unsent,
             audience=filters.audience
             and audience_label(self.catalog, self.config, filters.audience),
         )  # fmt: skip
@@ -433,7 +438,7 @@ class Office:
             "office/delegate.html", status=200 if typed is None else 422, visit=visit,
             actor=actor, card=card, answer=replies.answer(self.catalog, card.rsvp, to_office=True),
             is_open=self.services.rsvp.is_open(), deadline=deadline_text(self.catalog, self.config),
-            flash=flash, typed=typed or {},
+            flash=flash, typed=typed or {}, invite=invite_of(self, card, self.paper),
         )  # fmt: skip
 
     async def phone_answer(
@@ -605,7 +610,8 @@ def build_office_app(
     """The dashboard as an application to mount at ``/office``; ``paper`` makes the personal
     link printed on invitations (the personal page's), ``chat_links`` each chat channel's."""
     office = Office(services, catalog, base_url, secret, site_css)
-    page = paper or (lambda token: f"{base_url.rstrip('/')}/{token}")
+    page = paper or office.paper
+    office.paper = page
     staff = office.staff
     routes: list[BaseRoute] = [
         Route("/", staff(office.overview), methods=["GET"]),
@@ -631,6 +637,7 @@ def build_office_app(
         *AuditLog(office).routes(),
         *Accounts(office, page, chat_links if chat_links is not None else {}).routes(),
         *Withdrawals(office).routes(),
+        *Invites(office).routes(),
         *Drafts(office).routes(),
         *Documents(office).routes(),
         *StaffRoles(office).routes(),

@@ -1,0 +1,131 @@
+"""Sending a delegate her invitation from the dashboard: on her page, the ready message (the
+meeting, her personal link and code, the deadline) to copy, to open in the phone's SMS app or
+beside a Zalo chat with her number, and the office's «đã gửi» mark — when, how, by whom — with
+its undo: the use cases :meth:`bot.services.invitations.InvitationService.mark_sent` and
+``unmark_sent``, audited as this staff member's. A form sent twice (a double tap) records once:
+the mark is on the link the form names, and a link already marked stays as it was."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from bot.domain.ids import parse_id
+from bot.services.access import OfficeActor
+from bot.services.dashboard import Card
+from bot.services.invitation_files import invitation_message
+from bot.services.invitations import SENT_VIA, SentStep
+from bot.services.signin import StaffVisit
+from bot.services.views import DelegateView
+from handlers.web.office.binding import session_binding
+
+if TYPE_CHECKING:
+    from handlers.web.office.app import Office
+
+LinkMaker = Callable[[str], str]
+_VN = "+84"
+
+# What the person's page says after each step, and whether anything was changed.
+_SAID = {
+    SentStep.MARKED: ("dash.invite.marked", True),
+    SentStep.ALREADY_MARKED: ("dash.invite.already_marked", True),
+    SentStep.UNMARKED: ("dash.invite.unmarked", True),
+    SentStep.NOT_MARKED: ("dash.invite.not_marked", True),
+    SentStep.LINK_CHANGED: ("dash.invite.link_changed", False),
+    SentStep.WITHDRAWN: ("dash.invite.withdrawn", False),
+    SentStep.NO_INVITATION: ("dash.invite.no_invitation", False),
+}
+
+
+@dataclass(frozen=True)
+class Invite:
+    """The invitation to send, as the person's page shows it: the message, and with a phone
+    on file the ``sms:`` and Zalo addresses."""
+
+    message: str
+    sms: str | None
+    zalo: str | None
+
+
+def invite_of(office: Office, card: Card, paper: LinkMaker) -> Invite | None:
+    """The invitation to send ``card``'s person; None without a live invitation (withdrawn, or
+    no link) or for a task contact (her link opens her tasks: she is not invited)."""
+    if card.person.withdrawn or card.person.is_contact:
+        return None
+    if card.token is None or card.link_code is None:
+        return None
+    message = invitation_message(
+        office.catalog, office.config, name=card.person.full_name, link=paper(card.token),
+        link_code=card.link_code,
+    )  # fmt: skip
+    phone = card.phone
+    if not phone:
+        return Invite(message, None, None)
+    # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
+    sms = f"sms:{phone}?&body={quote(message, safe='')}"
+    digits = phone.lstrip("+")
+    zalo = f"https://zalo.me/0{phone[len(_VN) :]}" if phone.startswith(_VN) else None
+    if zalo is None and digits.isdigit():
+        zalo = f"https://zalo.me/{digits}"
+    return Invite(message, sms, zalo)
+
+
+class Invites:
+    """The «đã gửi» mark and its undo, on the dashboard's :class:`Office`."""
+
+    def __init__(self, office: Office) -> None:
+        self.office = office
+
+    def routes(self) -> list[BaseRoute]:
+        """The routes, for signed-in office staff only."""
+        staff = self.office.staff
+        return [
+            Route("/delegates/{code}/sent", staff(self.mark), methods=["POST"]),
+            Route("/delegates/{code}/unsent", staff(self.unmark), methods=["POST"]),
+        ]
+
+    async def mark(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Mark the link the form names as sent, by the way chosen."""
+        office = self.office
+        values = await office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        via = values.get("via", "")
+        if via not in SENT_VIA:
+            via = "other"
+        result = await office.services.invitations.mark_sent(
+            actor, str(request.path_params["code"]),
+            invitation=parse_id(values.get("invitation", "")) or 0, via=via,
+        )  # fmt: skip
+        return self._said(visit, result.step, result.delegate, via)
+
+    async def unmark(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Undo the mark («Bỏ đánh dấu»)."""
+        office = self.office
+        values = await office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        result = await office.services.invitations.unmark_sent(
+            actor, str(request.path_params["code"]),
+            invitation=parse_id(values.get("invitation", "")) or 0,
+        )  # fmt: skip
+        return self._said(visit, result.step, result.delegate, "")
+
+    def _said(
+        self, visit: StaffVisit, step: SentStep, person: DelegateView | None, via: str
+    ) -> Response:
+        """The person's page again, saying what was done (or why nothing was)."""
+        office = self.office
+        if step is SentStep.UNKNOWN_PERSON or person is None:
+            return office._render("office/message.html", status=404, key="no_delegate")
+        key, ok = _SAID[step]
+        catalog = office.catalog
+        how = catalog.plain(f"dash.invite.via.{via}") if via else ""
+        text = catalog.html(key, name=person.full_name, via=how)
+        return office._done(visit, f"delegates/{person.code}", text, ok=ok)
