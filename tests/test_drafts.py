@@ -103,6 +103,12 @@ async def comments(harness: BotHarness) -> list[tuple[bool, str]]:
         return [(c.from_office, c.body) for c in rows]
 
 
+async def outbound_count(harness: BotHarness) -> int:
+    """How many messages the bot has queued or planned, to anyone."""
+    async with harness.services.ctx.sessions() as session:
+        return len(list(await session.scalars(select(OutboundMessage.id))))
+
+
 async def status_of(harness: BotHarness, code: str) -> DraftStatus:
     """The draft status of ``code``'s only assignment."""
     lines = [line for line in await harness.services.drafts.board() if line.code == code]
@@ -275,15 +281,26 @@ async def test_phancong_reads_a_deadline_as_the_dashboard_s_form_does(
 ) -> None:
     """One reading of «Hạn gửi bài»: the date and time as the dashboard's form sends it
     (``2024-05-27T17:00``, copied from a calendar) is a deadline in /phancong too, and what
-    neither reads is refused in both (the chat's words give the command's example)."""
+    neither reads is refused in both (the chat's words give the command's example): a day
+    with no time too, in any of the calendar's spellings, rather than read as its midnight."""
     await harness.services.drafts.sync()
     harness.clock.set(DEADLINE + timedelta(days=1))
     admin = harness.admin()
-    await harness.send(admin.command("/phancong DB032 1.1 2024-05-27 ngày"))
-    assert admin.last_text() == (
-        "Không đọc được hạn gửi bài «2024-05-27 ngày»; chưa phân công. Đề nghị ghi ngày và giờ,"
-        " ví dụ /phancong DB032 1.1 08/12 17:00."
+    before = await outbound_count(harness)
+    for typed in ("2024-05-27 ngày", "2024-05-27", "20240527", "2024-W22-1", "2024-05-27T17"):
+        await harness.send(admin.command(f"/phancong DB032 1.1 {typed}"))
+        assert admin.last_text() == (
+            f"Không đọc được hạn gửi bài «{typed}»; chưa phân công. Đề nghị ghi ngày và giờ,"
+            " ví dụ /phancong DB032 1.1 08/12 17:00."
+        )
+    assert [line.code for line in await harness.services.drafts.board()].count("DB032") == 0
+    assert await outbound_count(harness) == before  # nothing to tell anyone
+    await harness.send(admin.command("/phancong DB032 1.1 2024-05-27 16:00"))  # with a space
+    assert admin.last_text().startswith(
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 1.1;"
+        " hạn gửi bài 16:00, Thứ Hai, ngày 27/5/2024."
     )
+    await harness.send(admin.command("/phancong huy DB032 1.1"))
     await harness.send(admin.command("/phancong DB032 1.1 2024-05-27T17:00"))
     assert admin.last_text() == (
         "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 1.1;"

@@ -827,6 +827,40 @@ async def test_a_speaker_assigned_after_the_plan_s_deadline_is_given_one_of_her_
     assert line.deadline_at == local(2024, 5, 24, 17, 0)
 
 
+async def test_the_board_refuses_a_deadline_with_a_day_and_no_time_and_assigns_nothing(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """«Hạn gửi bài» with a day and no hour is not that day's midnight: refused, as the
+    refusal asks for both, with nothing assigned and nothing sent; the day with its time is."""
+    chair = await harness.open_invitation("DB032")
+    harness.clock.set(DEADLINE + timedelta(hours=1))
+    await desk.sign_in()
+    before, seen = await outbound_ids(harness), len(chair.messages)
+    for typed in ("2024-05-27", "20240527", "2024-W22-1", "2024-05-27T17"):
+        refused = await assign_by(desk, "DB032", "1.1", typed)
+        assert refused.status_code == 422
+        assert text_of(refused.text, "assign-error") == (
+            f"Không đọc được hạn gửi bài «{typed}»; chưa phân công. Đề nghị ghi ngày và giờ, ví"
+            " dụ 17:00 8/12."
+        )
+        assert f'value="{typed}"' in refused.text  # what was typed, to correct
+    assert await assigned_audits(harness) == []
+    assert [line.code for line in await harness.services.drafts.board()].count("DB032") == 0
+    await harness.tick()
+    assert await outbound_ids(harness) == before and len(chair.messages) == seen
+    done = await assign_by(desk, "DB032", "1.1", "2024-05-27T17:00")
+    assert text_of(done.text, "flash").startswith(
+        "Đã phân công đồng chí Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm) tham luận chủ đề 1.1;"
+        " hạn gửi bài 17:00, Thứ Hai, ngày 27/5/2024."
+    )
+
+
+async def outbound_ids(harness: BotHarness) -> list[int]:
+    """Every message the bot has queued or planned, to anyone."""
+    async with harness.services.ctx.sessions() as session:
+        return list(await session.scalars(select(OutboundMessage.id).order_by(OutboundMessage.id)))
+
+
 async def test_a_withdrawn_speech_s_page_says_so_as_its_status_and_does_not_update_itself(
     desk: Desk, harness: BotHarness
 ) -> None:

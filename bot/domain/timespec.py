@@ -144,15 +144,26 @@ def parse_typed_time(text: str, now_local: datetime) -> datetime | None:
         return None
 
 
+# The browser's date and time (``datetime-local``, seconds optional), or the same with a space,
+# an explicit offset honoured: a date alone (``2024-05-27``, ``20240527``, ``2024-W22-1``) is
+# no deadline, though ``datetime.fromisoformat`` would read it as midnight.
+_DATE_AND_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?",
+    re.IGNORECASE,
+)
+
+
 def parse_deadline(text: str, zone: ZoneInfo, now: datetime) -> datetime | None:
     """A deadline the office typed, in UTC, or None if it cannot be read: the browser's date
     and time (``2026-12-08T17:00``, :func:`parse_local_datetime`) or as an office member
     writes it (``17:00 8/12``, :func:`parse_typed_time`), in the meeting's ``zone``; what is
     left out (the day, the year) is taken from ``now``. The one reading of «Hạn gửi bài»,
-    typed in ``/phancong`` or on the dashboard."""
-    try:
-        return parse_local_datetime(text, zone)
-    except TimeSpecError:
-        pass
+    typed in ``/phancong`` or on the dashboard. A day with no time is refused, as the refusal
+    asks for both: read as its midnight, it would be a deadline the office never wrote."""
+    if _DATE_AND_TIME.fullmatch(text.strip()):
+        try:
+            return parse_local_datetime(text, zone)
+        except TimeSpecError:  # 2024-02-31T17:00, 2024-05-27T25:00
+            return None
     found = parse_typed_time(text, now.astimezone(zone))
     return None if found is None else found.astimezone(UTC)
