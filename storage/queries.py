@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from storage.models import (
     AuditEntry,
@@ -100,10 +101,17 @@ async def delegates_by_code(session: AsyncSession, meeting_id: int) -> dict[str,
     return {fold_code(delegate.code): delegate for delegate in rows}
 
 
+# What a statement's cache key holds of :class:`_Ascii` and :class:`_InCodePoints`: their
+# column, so that the same test of another column is another statement. Without it SQLAlchemy
+# caches no statement holding them (a lookup by code compiled anew at every sign-in).
+_ONE_COLUMN: list[tuple[str, InternalTraversal]] = [("column", InternalTraversal.dp_clauseelement)]
+
+
 class _Ascii(ColumnElement[bool]):
     """Whether a text column holds ASCII only: as many bytes as characters (UTF-8)."""
 
     inherit_cache = True
+    _traverse_internals = _ONE_COLUMN
     type = Boolean()
 
     def __init__(self, column: ColumnElement[str]) -> None:
@@ -127,6 +135,7 @@ class _InCodePoints(ColumnElement[str]):
     (PostgreSQL's database collation would put "Straße" and "STRAẞE" otherwise)."""
 
     inherit_cache = True
+    _traverse_internals = _ONE_COLUMN
 
     def __init__(self, column: ColumnElement[str]) -> None:
         self.column = column

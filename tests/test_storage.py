@@ -556,6 +556,35 @@ async def test_a_page_address_finds_the_same_one_of_two_codes_that_fold_alike_as
     assert (person.code, key[-1]) == ("kx1", "kx1")
 
 
+async def test_the_code_tests_of_a_column_are_cached_with_their_column(
+    services: Services,
+) -> None:
+    """:func:`storage.queries.code_match`'s own SQL (whether a column is ASCII, a column in
+    code-point order) is cached, with the column it reads in the cache key: a lookup by code
+    is compiled once, not at every sign-in, and the same test of another column is another
+    statement, never the first one's SQL run again (here: the code is ASCII, the name is not,
+    and each read says so of its own column, the second after the first was cached)."""
+    for element in (queries._Ascii, queries._InCodePoints):
+        by_code = select(Delegate.id).order_by(element(Delegate.code.expression))
+        by_name = select(Delegate.id).order_by(element(Delegate.full_name.expression))
+        again = select(Delegate.id).order_by(element(Delegate.code.expression))
+        key = by_code._generate_cache_key()
+        assert key is not None and key == again._generate_cache_key()
+        assert key != by_name._generate_cache_key()
+    assert queries.code_match(select(Delegate), "DB001")._generate_cache_key() is not None
+    await services.delegates.import_rows([delegate_row("DB001", row=2, phone=None)], actor="t")
+    async with read_only(services.ctx.sessions) as session:
+        answers = [
+            await session.scalar(
+                select(queries._Ascii(column.expression))
+                .select_from(Delegate)
+                .where(Delegate.code == "DB001")
+            )
+            for column in (Delegate.code, Delegate.full_name, Delegate.code)
+        ]
+    assert answers == [True, False, True]
+
+
 async def test_a_locked_read_takes_the_row_as_committed_since_over_the_sessions_copy(
     services: Services,
 ) -> None:
