@@ -15,11 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
+from bot.cli.plan import own_deadline_lines
 from bot.config import Config
 from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
 from bot.services import build_services
+from bot.services.meetings import OwnDeadline, StoredMeeting
+from bot.texts import load_catalog
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.models import Delegate, Delivery, OutboundMessage, SpeechAssignment
@@ -286,18 +289,19 @@ def test_check_lists_the_speakers_own_deadlines_with_their_reminders_and_warns_a
     )
     assert main(["check"]) == 0
     out = capsys.readouterr().out
+    # check runs at the machine's time, long after 2024: each reminder is marked past.
     assert own_deadline_section(out) == [
         "  Hạn gửi bài riêng do Văn phòng cho (3 người tham luận, Văn phòng nhận danh sách bài"
         " chưa gửi đúng hạn của từng người):",
         "    Hoàng Thị Ngọc Diệp (DB002), chủ đề 1.1: hạn 17:00, Thứ Hai, ngày 20/5/2024",
         "      không nhắc trước hạn (các lượt nhắc theo kế hoạch đã qua khi được phân công)",
         "    Phạm Thị Thanh Mai (DB001), chủ đề 1.1: hạn 12:00, Thứ Tư, ngày 22/5/2024",
-        "      nhắc người viết: 08:00, Thứ Ba, ngày 21/5/2024",
-        "      nhắc người viết: 08:00, Thứ Tư, ngày 22/5/2024",
+        "      nhắc người viết: 08:00, Thứ Ba, ngày 21/5/2024 (đã qua)",
+        "      nhắc người viết: 08:00, Thứ Tư, ngày 22/5/2024 (đã qua)",
         "    Vũ Thị Hồng Nhung (DB003), chủ đề 1.1: hạn 08:00, Thứ Ba, ngày 28/5/2024",
-        "      nhắc người viết: 08:00, Thứ Bảy, ngày 25/5/2024",
-        "      nhắc người viết: 08:00, Thứ Hai, ngày 27/5/2024",
-        "      nhắc người viết: 08:00, Thứ Ba, ngày 28/5/2024",
+        "      nhắc người viết: 08:00, Thứ Bảy, ngày 25/5/2024 (đã qua)",
+        "      nhắc người viết: 08:00, Thứ Hai, ngày 27/5/2024 (đã qua)",
+        "      nhắc người viết: 08:00, Thứ Ba, ngày 28/5/2024 (đã qua)",
     ]
     # The meeting did not move: the warning says the start, not a new one.
     assert warning_lines(out, "drafts") == [
@@ -305,4 +309,41 @@ def test_check_lists_the_speakers_own_deadlines_with_their_reminders_and_warns_a
         " Thứ Ba, ngày 28/5/2024) không trước giờ khai mạc (08:00, Thứ Ba, ngày 28/5/2024). Đề"
         " nghị cho hạn sớm hơn: trên trang «Tham luận» của trang điều hành, «Hủy phân công» rồi"
         " phân công lại với «Hạn gửi bài» mới (hoặc lệnh /phancong)."
+    ]
+
+
+def test_check_marks_a_speaker_s_reminders_already_past_and_lists_those_still_to_come(
+    config: Config,
+) -> None:
+    """On 21/5 at noon, of her reminders at 08:00 on 21/5 and 22/5 the first is past: check
+    says so rather than list it as still planned (nor leaves it out, which would read as a
+    speaker never reminded); one whose reminders are all to come has none marked."""
+    meeting = config.meeting
+    assigned = local(2024, 5, 20, 9, 0)
+    stored = StoredMeeting(
+        meeting.code,
+        meeting.title,
+        meeting.starts_at,
+        own_speakers=(
+            OwnDeadline("DB001", "Phạm Thị Thanh Mai", "1.1", local(2024, 5, 22, 12, 0), assigned),
+            OwnDeadline("DB003", "Vũ Thị Hồng Nhung", "1.1", local(2024, 5, 27, 17, 0), assigned),
+        ),
+    )
+    lines = own_deadline_lines(config, load_catalog("vi"), stored, local(2024, 5, 21, 12, 0))
+    assert lines == [
+        "  Hạn gửi bài riêng do Văn phòng cho (2 người tham luận, Văn phòng nhận danh sách bài"
+        " chưa gửi đúng hạn của từng người):",
+        "    Phạm Thị Thanh Mai (DB001), chủ đề 1.1: hạn 12:00, Thứ Tư, ngày 22/5/2024",
+        "      nhắc người viết: 08:00, Thứ Ba, ngày 21/5/2024 (đã qua)",
+        "      nhắc người viết: 08:00, Thứ Tư, ngày 22/5/2024",
+        "    Vũ Thị Hồng Nhung (DB003), chủ đề 1.1: hạn 17:00, Thứ Hai, ngày 27/5/2024",
+        "      nhắc người viết: 08:00, Thứ Sáu, ngày 24/5/2024",
+        "      nhắc người viết: 08:00, Chủ Nhật, ngày 26/5/2024",
+        "      nhắc người viết: 08:00, Thứ Hai, ngày 27/5/2024",
+    ]
+    # At a reminder's very time it is going, not still to come.
+    at_eight = own_deadline_lines(config, load_catalog("vi"), stored, local(2024, 5, 22, 8, 0))
+    assert at_eight[2:4] == [
+        "      nhắc người viết: 08:00, Thứ Ba, ngày 21/5/2024 (đã qua)",
+        "      nhắc người viết: 08:00, Thứ Tư, ngày 22/5/2024 (đã qua)",
     ]

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import CHANNELS
 from bot.cli.common import EXIT_OK, code_taken_message, load, out, safe_url, warnings_of
 from bot.config import Config, LoadedConfig
+from bot.domain.clock import SystemClock
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
 from bot.services.meetings import StoredMeeting, another_meeting, stored_meeting
@@ -34,7 +35,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     # same as meant: a past date or the example's ids pass every rule; a date the database holds
     # otherwise is a meeting postponed, whose delegates must hear of it.
     stored = asyncio.run(read_stored_meeting(loaded[0]))
-    for line in plan_summary(config, catalog, loaded[0], stored):
+    for line in plan_summary(config, catalog, loaded[0], stored, now=SystemClock().now()):
         out(line)
     warnings = warnings_of(loaded[0], catalog, stored)
     # Nor is a code of its own: a copied plan keeps the other meeting's, and the commands that
@@ -51,11 +52,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def own_deadline_lines(config: Config, catalog: Catalog, stored: StoredMeeting | None) -> list[str]:
+def own_deadline_lines(
+    config: Config, catalog: Catalog, stored: StoredMeeting | None, now: datetime
+) -> list[str]:
     """The speakers the office gave deadlines of their own (assignments in force, in the
     database, not the plan): who, the theme, the deadline and the reminders planned before it,
     as the scheduler plans them (:meth:`Assignments.own_deadlines`); none for another meeting's
-    row (a copied plan: said as such)."""
+    row (a copied plan: said as such). A reminder whose time is ``now`` or before is marked
+    past rather than left out: the office reads that it is not still to come, and a speaker
+    whose reminders have all passed does not read as never reminded; check reads no outbox,
+    so it says the time has passed, not whether she was written to."""
     if stored is None or another_meeting(stored, config) is not None or not stored.own_speakers:
         return []
     meeting = config.meeting
@@ -77,11 +83,10 @@ def own_deadline_lines(config: Config, catalog: Catalog, stored: StoredMeeting |
         )
         mine = [p.due_at for p in reminders if p.expires_at == one.deadline_at]
         for due in sorted(mine):
-            lines.append(
-                catalog.plain(
-                    "check.own_deadline_reminder", when=moment(catalog, meeting.local(due))
-                )
+            key = (
+                "check.own_deadline_reminder_past" if due <= now else "check.own_deadline_reminder"
             )
+            lines.append(catalog.plain(key, when=moment(catalog, meeting.local(due))))
         if not mine:
             lines.append(catalog.plain("check.own_deadline_no_reminder"))
     return lines
@@ -108,10 +113,16 @@ async def read_stored_meeting(loaded: LoadedConfig) -> StoredMeeting | None:
 
 
 def plan_summary(
-    config: Config, catalog: Catalog, loaded: LoadedConfig, stored: StoredMeeting | None = None
+    config: Config,
+    catalog: Catalog,
+    loaded: LoadedConfig,
+    stored: StoredMeeting | None = None,
+    *,
+    now: datetime,
 ) -> list[str]:
     """A readable summary of the plan, line by line; with what the database holds
-    (``stored``), the speakers the office gave deadlines of their own and their reminders."""
+    (``stored``), the speakers the office gave deadlines of their own and their reminders,
+    those before ``now`` marked past."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
     when_key, meeting_when = meeting_time(catalog, "check.when", starts, ends)
@@ -177,7 +188,7 @@ def plan_summary(
             mornings=sum(p.kind is MessageKind.TASK_OVERDUE for p in planned),
         )
     )
-    lines += own_deadline_lines(config, catalog, stored)
+    lines += own_deadline_lines(config, catalog, stored, now)
     office = config.office
     lines += [
         "",
