@@ -21,12 +21,13 @@ from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
 from bot.services import build_services
-from bot.services.meetings import OwnDeadline, StoredMeeting
+from bot.services.meetings import OwnDeadline, StoredMeeting, stored_meeting
 from bot.texts import load_catalog
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.models import Delegate, Delivery, OutboundMessage, SpeechAssignment
 from tests.conftest import EXAMPLE_DELEGATES, local
+from tests.harness import BotHarness
 from tests.test_meetings import import_list
 from tests.test_services import moved
 from tests.web_support import web_for
@@ -346,4 +347,41 @@ def test_check_marks_a_speaker_s_reminders_already_past_and_lists_those_still_to
     assert at_eight[2:4] == [
         "      nhắc người viết: 08:00, Thứ Ba, ngày 21/5/2024 (đã qua)",
         "      nhắc người viết: 08:00, Thứ Tư, ngày 22/5/2024 (đã qua)",
+    ]
+
+
+async def test_check_lists_the_reminders_the_scheduler_planned_for_a_speaker_assigned_again(
+    harness: BotHarness,
+) -> None:
+    """A speaker given a deadline of her own, withdrawn, and assigned again after her first
+    reminder's time: the scheduler plans her reminders from the second assignment (the log's
+    «draft.assigned»), not from the row's creation, and check (reading the database as the
+    CLI does) lists exactly the reminders the scheduler holds, none more."""
+    await harness.services.drafts.sync()
+    admin = harness.admin()
+    harness.clock.set(local(2024, 5, 18, 9, 0))
+    await harness.send(admin.command("/phancong DB034 3 17:00 24/5"))
+    await harness.send(admin.command("/phancong huy DB034 3"))
+    harness.clock.set(local(2024, 5, 21, 12, 0))  # her 08:00 reminder of 21/5 is past
+    await harness.send(admin.command("/phancong DB034 3 17:00 24/5"))
+    assert admin.last_text().startswith("Đã phân công đồng chí Phạm Thị Kim Dung")
+    deadline = local(2024, 5, 24, 17, 0)
+    async with harness.services.ctx.sessions() as session:
+        planned = sorted(
+            await session.scalars(
+                select(OutboundMessage.due_at).where(
+                    OutboundMessage.kind == MessageKind.DRAFT_REMINDER,
+                    OutboundMessage.expires_at == deadline,
+                    OutboundMessage.status == MessageStatus.SCHEDULED,
+                )
+            )
+        )
+    assert planned == [local(2024, 5, 23, 8, 0), local(2024, 5, 24, 8, 0)]
+    config = harness.services.config
+    stored = await stored_meeting(harness.services.ctx.sessions, config.meeting.code)
+    catalog = load_catalog("vi")
+    assert own_deadline_lines(config, catalog, stored, harness.clock.now())[1:] == [
+        "    Phạm Thị Kim Dung (DB034), chủ đề 3: hạn 17:00, Thứ Sáu, ngày 24/5/2024",
+        "      nhắc người viết: 08:00, Thứ Năm, ngày 23/5/2024",
+        "      nhắc người viết: 08:00, Thứ Sáu, ngày 24/5/2024",
     ]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql import Subquery
 
 from bot.config import Config, ConfigProblem, fixed_deadlines
 from bot.domain.clock import Clock
@@ -79,6 +80,39 @@ class OwnDeadline:
     assigned_at: datetime
 
 
+def own_deadline_assignments(meeting_id: int) -> Subquery:
+    """The assignments in force with a deadline the office gave of its own, one row each:
+    ``id``, ``person_id``, ``theme_key``, ``deadline_at``, and ``assigned_at``, when the speaker
+    was assigned as her reminders are planned: the last «draft.assigned» of the row in the log
+    (a speaker assigned again: that time), else its creation; not its last update (a comment,
+    say), which would drop a reminder due in between and still to go. The one reading of them,
+    for the scheduler (:meth:`bot.services.drafts.assignments.Assignments.own_deadlines`) and
+    for ``hoinghi check`` (:func:`stored_meeting`), so that check lists the reminders the
+    scheduler plans."""
+    announced = (
+        select(AuditEntry.entity_id, func.max(AuditEntry.at).label("at"))
+        .where(AuditEntry.action == "draft.assigned", AuditEntry.entity == "speech_assignment")
+        .group_by(AuditEntry.entity_id)
+        .subquery()
+    )
+    return (
+        select(
+            SpeechAssignment.id,
+            SpeechAssignment.person_id,
+            SpeechAssignment.theme_key,
+            SpeechAssignment.deadline_at,
+            func.coalesce(announced.c.at, SpeechAssignment.created_at).label("assigned_at"),
+        )
+        .outerjoin(announced, announced.c.entity_id == SpeechAssignment.id)
+        .where(
+            SpeechAssignment.meeting_id == meeting_id,
+            SpeechAssignment.source == OWN_DEADLINE,
+            SpeechAssignment.withdrawn_at.is_(None),
+        )
+        .subquery("own_deadline")
+    )
+
+
 class CodeTaken(Exception):
     """The plan's code names a meeting the database holds under another title and another
     start: most likely another meeting's plan copied with its code. Raised by
@@ -122,35 +156,20 @@ async def stored_meeting(
                 Delivery.status == DeliveryStatus.SENT,
             )
         )
-        # When each was assigned: the last «draft.assigned» in the log (assigned again: then),
-        # else the row's creation, as the reminders are planned (Assignments.own_deadlines).
-        announced = (
-            select(AuditEntry.entity_id, func.max(AuditEntry.at).label("at"))
-            .where(
-                AuditEntry.action == "draft.assigned",
-                AuditEntry.entity == "speech_assignment",
-            )
-            .group_by(AuditEntry.entity_id)
-            .subquery()
-        )
-        own = (  # one per speaker and theme
+        own = own_deadline_assignments(row.id)  # as the scheduler reads them
+        speakers_of = (  # one per speaker and theme
             select(
                 Delegate.code,
                 Delegate.full_name,
-                SpeechAssignment.theme_key,
-                SpeechAssignment.deadline_at,
-                func.coalesce(announced.c.at, SpeechAssignment.created_at),
+                own.c.theme_key,
+                own.c.deadline_at,
+                own.c.assigned_at,
             )
-            .join(Delegate, Delegate.id == SpeechAssignment.person_id)
-            .outerjoin(announced, announced.c.entity_id == SpeechAssignment.id)
-            .where(
-                SpeechAssignment.meeting_id == row.id,
-                SpeechAssignment.source == OWN_DEADLINE,
-                SpeechAssignment.withdrawn_at.is_(None),
-            )
+            .select_from(own)
+            .join(Delegate, Delegate.id == own.c.person_id)
         )
         speakers = sorted(
-            (OwnDeadline(*found) for found in connection.execute(own)),
+            (OwnDeadline(*found) for found in connection.execute(speakers_of)),
             key=lambda one: (one.deadline_at, one.theme_key, one.code),
         )
         return StoredMeeting(

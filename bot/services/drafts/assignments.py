@@ -15,11 +15,11 @@ from bot.domain.reminders import DRAFT_KINDS, planned_messages
 from bot.services.access import OfficeActor
 from bot.services.drafts.shared import DraftUseCase
 from bot.services.drafts.values import AssignOutcome, AssignResult, DraftSync
+from bot.services.meetings import own_deadline_assignments
 from bot.services.queueing import queue_to_person
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import (
-    AuditEntry,
     ChannelIdentity,
     Delegate,
     DraftVersion,
@@ -88,31 +88,13 @@ class Assignments(DraftUseCase):
 
     async def own_deadlines(self) -> dict[datetime, datetime]:
         """The deadlines the office gave speakers of their own (assignments in force), each with
-        the earliest time one of them was assigned: her reminders and the office's missing list
-        are planned at each, as at the plan's (:func:`bot.domain.reminders.planned_messages`).
-        The time assigned is the last «draft.assigned» of the row in the log (a speaker assigned
-        again: that time), else its creation; not its last update (a comment, say), which would
-        drop a reminder due in between and still to go."""
-        announced = (
-            select(AuditEntry.entity_id, func.max(AuditEntry.at).label("at"))
-            .where(
-                AuditEntry.action == "draft.assigned",
-                AuditEntry.entity == "speech_assignment",
-            )
-            .group_by(AuditEntry.entity_id)
-            .subquery()
-        )
-        assigned_at = func.coalesce(announced.c.at, SpeechAssignment.created_at)
+        the earliest time one of them was assigned (:func:`own_deadline_assignments`): her
+        reminders and the office's missing list are planned at each, as at the plan's
+        (:func:`bot.domain.reminders.planned_messages`)."""
+        own = own_deadline_assignments(self._ctx.meeting_id)
         async with unit_of_work(self._ctx.sessions) as session:
             rows = await session.execute(
-                select(SpeechAssignment.deadline_at, func.min(assigned_at))
-                .outerjoin(announced, announced.c.entity_id == SpeechAssignment.id)
-                .where(
-                    SpeechAssignment.meeting_id == self._ctx.meeting_id,
-                    SpeechAssignment.source == OWN_DEADLINE,
-                    SpeechAssignment.withdrawn_at.is_(None),
-                )
-                .group_by(SpeechAssignment.deadline_at)
+                select(own.c.deadline_at, func.min(own.c.assigned_at)).group_by(own.c.deadline_at)
             )
             return {deadline: since for deadline, since in rows}
 
