@@ -1050,14 +1050,14 @@ async def test_the_approved_drafts_download_as_one_zip_numbered_in_theme_order_w
     board = (await desk.client.get("/office/drafts")).text
     assert 'href="/office/drafts/approved.zip" download' in board
     assert text_of(board, "download-approved") == (
-        "Tải các bản đã duyệt (.zip) Một tệp nén gồm bản đã chốt của 2 tham luận, theo thứ tự"
+        "Tải các bản đã chốt (.zip) Một tệp nén gồm bản đã chốt của 2 tham luận, theo thứ tự"
         " chủ đề, kèm danh sách danh-sach.csv."
     )
     response = await desk.client.get("/office/drafts/approved.zip")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/zip"
     assert response.headers["content-disposition"] == (
-        'attachment; filename="tham-luan-da-duyet-60-KH-BTV-'
+        'attachment; filename="tham-luan-da-chot-60-KH-BTV-'
         f'{approved_at.astimezone(HANOI):%Y%m%d-%H%M}.zip"'
     )
     assert response.headers["cache-control"] == "no-store"

@@ -1,4 +1,4 @@
-"""The approved speeches as one .zip (the dashboard's «Tải các bản đã duyệt (.zip)»): each
+"""The approved speeches as one .zip (the dashboard's «Tải các bản đã chốt (.zip)»): each
 approved version's file, numbered in the themes' order and named so it sorts and reads on any
 computer (``01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx``), and a short index, ``danh-sach.csv``.
 

@@ -177,7 +177,7 @@ class Drafts:
         )  # fmt: skip
 
     async def approved(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """«Tải các bản đã duyệt (.zip)»: every live speech's approved version in the themes'
+        """«Tải các bản đã chốt (.zip)»: every live speech's approved version in the themes'
         order and an index, built in a worker thread into a temporary file sent in chunks;
         with none approved, the board says so."""
         office = self.office
