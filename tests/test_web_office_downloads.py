@@ -3,7 +3,9 @@ workbook come as attachments, built by the CLI's own builders from the list as i
 
 from __future__ import annotations
 
+import asyncio
 import io
+import tempfile
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 
@@ -16,6 +18,7 @@ from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from bot.services.report_file import audit_table
 from bot.texts import load_catalog
+from handlers.web.attachment import CHUNK, attachment_file
 from handlers.web.office import downloads, log
 from tests.conftest import local
 from tests.office_support import Desk, Held, desk_for, make_staff, page_while_held, text_of
@@ -255,3 +258,29 @@ async def test_a_personal_page_opens_while_a_download_is_being_built(
     assert held.let_go == [True]  # the page came while the file was still being built
     assert response.status_code == 200
     await check(response, imported)
+
+
+@pytest.mark.parametrize("spec_version", ["2.0", "2.4"])
+async def test_a_download_the_browser_leaves_midway_closes_its_temporary_file(
+    spec_version: str,
+) -> None:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it)
+    spool.write(b"x" * (3 * CHUNK))
+    response = attachment_file(spool, "tham-luan.zip", "application/zip")
+    sent: list[dict[str, object]] = []
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, object]:
+        await gone.wait()  # the server hears of the disconnect only through send failing
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.body" and len(sent) > 1:  # after one chunk
+            raise OSError("the browser went away")
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "asgi": {"spec_version": spec_version}}
+    with pytest.raises(Exception):  # noqa: B017 (Starlette's ClientDisconnect or the OSError)
+        await response(scope, receive, send)
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert spool.closed

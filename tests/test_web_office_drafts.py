@@ -27,6 +27,7 @@ from bot.domain.outbound import MessageKind
 from bot.services.access import OfficeActor, Role
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.texts import load_catalog
+from handlers.web.office import drafts as drafts_pages
 from storage.models import AuditEntry, DraftComment, OutboundMessage
 from tests.conftest import HANOI, local
 from tests.fakes.telegram_api import FakeUser
@@ -1080,6 +1081,36 @@ async def test_the_approved_drafts_download_as_one_zip_numbered_in_theme_order_w
         ["2", "02-1.3-DB040-Ho-Thi-Bao-Ngoc.docx", "1.3", titles["1.3"], "Hồ Thị Bảo Ngọc",
          "Hội LHPN quận Nam Từ Liêm", "DB040", "2", at, STAFF_NAME],
     ]  # fmt: skip
+
+
+async def test_a_head_for_the_approved_zip_gets_its_headers_without_the_archive_being_built(
+    desk: Desk, harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_built(*args: object) -> None:
+        raise AssertionError("a HEAD built the archive")
+
+    empty = await desk.client.head("/office/drafts/approved.zip")
+    assert empty.status_code == 303  # none approved: as a GET, the board says so
+    await upload(harness, "DB031", "bai.docx", word("Phương, bản 1"))
+    [newest, *_] = await harness.services.drafts.versions(await draft_id(harness, "DB031"))
+    await harness.services.drafts.set_verdict(
+        await staff_actor(harness), newest.id, DraftStatus.FINAL
+    )
+    at = harness.clock.now().astimezone(HANOI)
+    with monkeypatch.context() as patched:
+        patched.setattr(drafts_pages, "write_approved_zip", not_built)
+        head = await desk.client.head("/office/drafts/approved.zip")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert "content-length" not in head.headers
+    assert head.headers["content-type"] == "application/zip"
+    assert head.headers["content-disposition"] == (
+        f'attachment; filename="tham-luan-da-chot-60-KH-BTV-{at:%Y%m%d-%H%M}.zip"'
+    )
+    assert head.headers["cache-control"] == "no-store"
+    got = await desk.client.get("/office/drafts/approved.zip")
+    assert got.headers["content-disposition"] == head.headers["content-disposition"]
+    assert int(got.headers["content-length"]) == len(got.content) > 0
 
 
 async def test_with_no_approved_draft_the_zip_download_says_so_on_the_board(
