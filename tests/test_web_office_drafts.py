@@ -1083,6 +1083,24 @@ async def test_the_approved_drafts_download_as_one_zip_numbered_in_theme_order_w
     ]  # fmt: skip
 
 
+async def test_the_approved_zip_stores_the_speeches_as_sent_and_deflates_only_the_index(
+    desk: Desk, harness: BotHarness
+) -> None:
+    services = harness.services
+    await upload(harness, "DB031", "bai.docx", word("Phương, bản 1"))
+    await upload(harness, "DB040", "bai.docx", word("Ngọc, bản 1"))
+    for code in ("DB031", "DB040"):
+        [newest, *_] = await services.drafts.versions(await draft_id(harness, code))
+        await services.drafts.set_verdict(await staff_actor(harness), newest.id, DraftStatus.FINAL)
+    response = await desk.client.get("/office/drafts/approved.zip")
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert [(entry.filename, entry.compress_type) for entry in archive.infolist()] == [
+        ("danh-sach.csv", zipfile.ZIP_DEFLATED),
+        ("01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx", zipfile.ZIP_STORED),
+        ("02-1.3-DB040-Ho-Thi-Bao-Ngoc.docx", zipfile.ZIP_STORED),
+    ]
+
+
 async def test_a_head_for_the_approved_zip_gets_its_headers_without_the_archive_being_built(
     desk: Desk, harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ into the archive from the file store in chunks (``ZipFile.write``), never read w
 from __future__ import annotations
 
 import re
+import shutil
 import unicodedata
 import zipfile
 from collections.abc import Sequence
@@ -52,15 +53,40 @@ def write_approved_zip(
     target: IO[bytes], catalog: Catalog, meeting: Meeting, items: Sequence[ApprovedDraft]
 ) -> list[ApprovedDraft]:
     """The archive of ``items`` to ``target``, its index first; returns those whose file the
-    store no longer holds (left out, and marked so in the index)."""
+    store no longer holds (left out, and marked so in the index). The speeches' files are
+    stored as they are (a .docx or .pdf is compressed already: deflating it again costs the
+    server's time for nothing), the index deflated."""
+    index, files, lost = _bundle(catalog, meeting, items)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(INDEX, index, compress_type=zipfile.ZIP_DEFLATED)
+        for path, name in files:
+            archive.write(path, name)
+    return lost
+
+
+def write_approved_folder(
+    directory: Path, catalog: Catalog, meeting: Meeting, items: Sequence[ApprovedDraft]
+) -> list[ApprovedDraft]:
+    """The same files and index as :func:`write_approved_zip`, copied into ``directory``
+    (``hoinghi drafts export --approved``); returns those whose file the store no longer
+    holds."""
+    index, files, lost = _bundle(catalog, meeting, items)
+    for path, name in files:
+        shutil.copyfile(path, directory / name)
+    (directory / INDEX).write_bytes(index)
+    return lost
+
+
+def _bundle(
+    catalog: Catalog, meeting: Meeting, items: Sequence[ApprovedDraft]
+) -> tuple[bytes, list[tuple[Path, str]], list[ApprovedDraft]]:
+    """What either form holds: the index, each file still in the store with its name, and the
+    drafts whose file the store no longer holds."""
     names = approved_names(items)
     lost = [item for item in items if not item.path.is_file()]
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(INDEX, approved_index(catalog, meeting, items, names, lost))
-        for item, name in zip(items, names, strict=True):
-            if item not in lost:
-                archive.write(item.path, name)
-    return lost
+    index = approved_index(catalog, meeting, items, names, lost)
+    files = [(item.path, name) for item, name in zip(items, names, strict=True) if item not in lost]
+    return index, files, lost
 
 
 def approved_index(
