@@ -31,7 +31,7 @@ from handlers.web.office import drafts as drafts_pages
 from storage.models import AuditEntry, DraftComment, OutboundMessage
 from tests.conftest import HANOI, local
 from tests.fakes.telegram_api import FakeUser
-from tests.harness import BotHarness
+from tests.harness import ADMIN_ID, BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
@@ -1099,6 +1099,22 @@ async def test_the_approved_zip_stores_the_speeches_as_sent_and_deflates_only_th
         ("01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx", zipfile.ZIP_STORED),
         ("02-1.3-DB040-Ho-Thi-Bao-Ngoc.docx", zipfile.ZIP_STORED),
     ]
+
+
+async def test_the_approved_zip_names_an_approver_whose_chat_account_is_no_one_on_the_list(
+    desk: Desk, harness: BotHarness
+) -> None:
+    services, access = harness.services, harness.services.access
+    await upload(harness, "DB031", "bai.docx", word("Phương, bản 1"))
+    admin = ChatAccount("telegram", str(ADMIN_ID), str(ADMIN_ID), "Trần Văn Quản")
+    actor = access.office(await access.caller(admin))  # in [office] admin_ids, linked to no one
+    assert actor is not None and actor.actor == f"telegram:{ADMIN_ID}"
+    [newest, *_] = await services.drafts.versions(await draft_id(harness, "DB031"))
+    await services.drafts.set_verdict(actor, newest.id, DraftStatus.FINAL)
+    response = await desk.client.get("/office/drafts/approved.zip")
+    index = zipfile.ZipFile(io.BytesIO(response.content)).read("danh-sach.csv")
+    [_, row] = list(csv.reader(io.StringIO(index.decode("utf-8-sig"))))
+    assert row[-1] == "Tài khoản Telegram không liên kết với người nào trong danh sách"
 
 
 async def test_a_head_for_the_approved_zip_gets_its_headers_without_the_archive_being_built(

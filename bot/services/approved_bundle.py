@@ -20,6 +20,7 @@ from bot.documents.workbook import Cell, csv_bytes
 from bot.services.access import LOCAL_OPERATOR
 from bot.services.drafts import ApprovedDraft
 from bot.texts import Catalog
+from bot.texts.presenters import actor_label
 
 INDEX = "danh-sach.csv"
 TEXT_SUFFIX = ".txt"
@@ -113,12 +114,19 @@ def approved_index(
                 line.code,
                 item.version.number,
                 meeting.local(item.approved_at) if item.approved_at is not None else None,
-                catalog.plain("approved_bundle.operator")
-                if item.approved_by == LOCAL_OPERATOR
-                else item.approved_by,
+                _approver(catalog, item),
             ]
         )
     return csv_bytes(headings, rows)
+
+
+def _approver(catalog: Catalog, item: ApprovedDraft) -> str:
+    """Who approved, as Nhật ký names them: the person, else what kind of account (a chat
+    account linked to no one on the list), never its raw id; the server's own command line
+    as the people who run it call it."""
+    if item.approved_account == LOCAL_OPERATOR:
+        return catalog.plain("approved_bundle.operator")
+    return actor_label(catalog, item.approved_by, item.approved_account)
 
 
 def _ascii(text: str, keep: str = "") -> str:
