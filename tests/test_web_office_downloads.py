@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import ModuleType
 
 import httpx
@@ -26,6 +28,22 @@ from tests.web_support import BASE
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+TEMPLATES = Path(__file__).parent.parent / "handlers" / "web" / "templates"
+
+
+def test_no_link_asks_the_browser_to_save_what_the_server_answers() -> None:
+    # Every download answers a page at times (the sign-in page once the session ran out, a
+    # 404, the board saying nothing is approved): with ``download`` Chromium silently saves that
+    # page under the file's name. Content-Disposition already makes a file a download.
+    found = []
+    for template in sorted(TEMPLATES.rglob("*.html")):
+        source = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", template.read_text(encoding="utf-8"))
+        for link in re.findall(r"<a\b[^>]*>", source):
+            if re.search(r"\sdownload(?=[\s>=/])", link):
+                found.append(f"{template.relative_to(TEMPLATES)}: {link}")
+    assert found == []
 
 
 async def test_the_invitations_page_offers_the_three_files(desk: Desk) -> None:

@@ -164,7 +164,7 @@ async def test_a_version_downloads_as_sent_under_its_own_name(
     await upload(harness, "DB031", "Tham luận Ba Đình.docx", content)
     assignment = await draft_id(harness, "DB031")
     page = (await desk.client.get(f"/office/drafts/{assignment}")).text
-    assert f'href="/office/drafts/{assignment}/versions/1" download' in page
+    assert f'<a href="/office/drafts/{assignment}/versions/1">Tải bản 1</a>' in page
 
     response = await desk.client.get(f"/office/drafts/{assignment}/versions/1")
     assert response.status_code == 200
@@ -959,7 +959,7 @@ async def test_a_speaker_who_sent_a_version_is_withdrawn_and_her_version_stays_a
         "Chưa phân công người viết.",
         "Nguyễn Thị Lan Phương Hội LHPN quận Ba Đình Đã hủy phân công — 1 bản đã gửi Tải bản 1",
     ]
-    assert f'href="/office/drafts/{assignment}/versions/1" download' in done.text
+    assert f'<a href="/office/drafts/{assignment}/versions/1">Tải bản 1</a>' in done.text
     assert f'id="unassign-{assignment}"' not in done.text
     assert text_of(done.text, "drafts-summary") == (
         "Đã gửi 0/9 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa gửi 9 (quá hạn 0)"
@@ -1049,7 +1049,8 @@ async def test_the_approved_drafts_download_as_one_zip_numbered_in_theme_order_w
     await services.drafts.unassign(actor, "DB036", "1.2")  # approved, then withdrawn
 
     board = (await desk.client.get("/office/drafts")).text
-    assert 'href="/office/drafts/approved.zip" download' in board
+    # No download attribute: a page answered instead (none approved any more) shows.
+    assert '<a href="/office/drafts/approved.zip">Tải các bản đã chốt (.zip)</a>' in board
     assert text_of(board, "download-approved") == (
         "Tải các bản đã chốt (.zip) Một tệp nén gồm bản đã chốt của 2 tham luận, theo thứ tự"
         " chủ đề, kèm danh sách danh-sach.csv."
@@ -1147,9 +1148,23 @@ async def test_a_head_for_the_approved_zip_gets_its_headers_without_the_archive_
     assert int(got.headers["content-length"]) == len(got.content) > 0
 
 
+async def test_with_no_approved_draft_the_board_says_so_in_place_of_the_zip_link(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))  # sent, not approved
+    board = (await desk.client.get("/office/drafts")).text
+    assert "approved.zip" not in board
+    assert text_of(board, "download-approved") == (
+        "Chưa có tham luận nào được chốt nên chưa có bản nào để tải. Khi Văn phòng chốt một"
+        " bản, bản đó sẽ có trong tệp nén."
+    )
+
+
 async def test_with_no_approved_draft_the_zip_download_says_so_on_the_board(
     desk: Desk, harness: BotHarness
 ) -> None:
+    # The link followed anyway (a board drawn before the only approved speech got a new
+    # version, a bookmark): the board, shown as a page, says so.
     await upload(harness, "DB031", "bai.docx", word("Bản 1"))  # sent, not approved
     response = await desk.client.get("/office/drafts/approved.zip")
     assert response.status_code == 303
