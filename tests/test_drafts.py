@@ -1758,6 +1758,38 @@ async def test_a_later_update_of_her_assignment_does_not_drop_a_reminder_still_t
     assert len(reminded(harness, van)) == 1
 
 
+def test_drafts_export_approved_without_a_file_leaves_it_out_as_the_dashboard_zip_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _office_with_drafts(tmp_path, monkeypatch)
+    asyncio.run(_approve(tmp_path, "DB031"))
+    asyncio.run(_approve(tmp_path, "DB036"))
+    # The database came back from a backup, the Ba Đình file did not.
+    (tmp_path / "tham-luan" / (digest := hashlib.sha256(docx("bản hai")).hexdigest())[:2]
+     / digest[2:4] / digest).unlink()  # fmt: skip
+    capsys.readouterr()
+
+    assert main(["drafts", "export", "xuat", "--approved"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1] == (
+        "Đã xuất 1 bản tham luận đã chốt và danh sách danh-sach.csv vào xuat."
+    )
+    assert captured.err.splitlines()[0] == (
+        "Thiếu tệp: bản 2 tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận "
+        "Ba Đình), tệp «bai.docx»."
+    )
+    out = tmp_path / "xuat"
+    rows = list(csv.reader(io.StringIO((out / "danh-sach.csv").read_text("utf-8-sig"))))
+    assert [row[:3] for row in rows[1:]] == [
+        ["1", "thiếu tệp trên máy chủ", "1.1"],
+        ["2", "02-1.2-DB036-Vu-Thi-My-Hanh.txt", "1.2"],
+    ]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "02-1.2-DB036-Vu-Thi-My-Hanh.txt",
+        "danh-sach.csv",
+    ]
+
+
 async def _approve(folder: Path, code: str) -> None:
     """The office approves ``code``'s newest version, from the server's own command line."""
     loaded = load_config(folder / "config.toml")

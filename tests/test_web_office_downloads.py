@@ -3,8 +3,12 @@ workbook come as attachments, built by the CLI's own builders from the list as i
 
 from __future__ import annotations
 
+import asyncio
 import io
+import re
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from types import ModuleType
 
 import httpx
@@ -16,6 +20,7 @@ from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from bot.services.report_file import audit_table
 from bot.texts import load_catalog
+from handlers.web.attachment import CHUNK, attachment_file
 from handlers.web.office import downloads, log
 from tests.conftest import local
 from tests.office_support import Desk, Held, desk_for, make_staff, page_while_held, text_of
@@ -23,6 +28,22 @@ from tests.web_support import BASE
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+TEMPLATES = Path(__file__).parent.parent / "handlers" / "web" / "templates"
+
+
+def test_no_link_asks_the_browser_to_save_what_the_server_answers() -> None:
+    # Every download answers a page at times (the sign-in page once the session ran out, a
+    # 404, the board saying nothing is approved): with ``download`` Chromium silently saves that
+    # page under the file's name. Content-Disposition already makes a file a download.
+    found = []
+    for template in sorted(TEMPLATES.rglob("*.html")):
+        source = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", template.read_text(encoding="utf-8"))
+        for link in re.findall(r"<a\b[^>]*>", source):
+            if re.search(r"\sdownload(?=[\s>=/])", link):
+                found.append(f"{template.relative_to(TEMPLATES)}: {link}")
+    assert found == []
 
 
 async def test_the_invitations_page_offers_the_three_files(desk: Desk) -> None:
@@ -255,3 +276,29 @@ async def test_a_personal_page_opens_while_a_download_is_being_built(
     assert held.let_go == [True]  # the page came while the file was still being built
     assert response.status_code == 200
     await check(response, imported)
+
+
+@pytest.mark.parametrize("spec_version", ["2.0", "2.4"])
+async def test_a_download_the_browser_leaves_midway_closes_its_temporary_file(
+    spec_version: str,
+) -> None:
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (the response closes it)
+    spool.write(b"x" * (3 * CHUNK))
+    response = attachment_file(spool, "tham-luan.zip", "application/zip")
+    sent: list[dict[str, object]] = []
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, object]:
+        await gone.wait()  # the server hears of the disconnect only through send failing
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.body" and len(sent) > 1:  # after one chunk
+            raise OSError("the browser went away")
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "asgi": {"spec_version": spec_version}}
+    with pytest.raises(Exception):  # noqa: B017 (Starlette's ClientDisconnect or the OSError)
+        await response(scope, receive, send)
+    assert [message["type"] for message in sent] == ["http.response.start", "http.response.body"]
+    assert spool.closed

@@ -27,10 +27,11 @@ from bot.domain.outbound import MessageKind
 from bot.services.access import OfficeActor, Role
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.texts import load_catalog
+from handlers.web.office import drafts as drafts_pages
 from storage.models import AuditEntry, DraftComment, OutboundMessage
 from tests.conftest import HANOI, local
 from tests.fakes.telegram_api import FakeUser
-from tests.harness import BotHarness
+from tests.harness import ADMIN_ID, BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
@@ -163,7 +164,7 @@ async def test_a_version_downloads_as_sent_under_its_own_name(
     await upload(harness, "DB031", "Tham luận Ba Đình.docx", content)
     assignment = await draft_id(harness, "DB031")
     page = (await desk.client.get(f"/office/drafts/{assignment}")).text
-    assert f'href="/office/drafts/{assignment}/versions/1" download' in page
+    assert f'<a href="/office/drafts/{assignment}/versions/1">Tải bản 1</a>' in page
 
     response = await desk.client.get(f"/office/drafts/{assignment}/versions/1")
     assert response.status_code == 200
@@ -992,7 +993,7 @@ async def test_a_speaker_who_sent_a_version_is_withdrawn_and_her_version_stays_a
         "Chưa phân công người viết.",
         "Nguyễn Thị Lan Phương Hội LHPN quận Ba Đình Đã hủy phân công — 1 bản đã gửi Tải bản 1",
     ]
-    assert f'href="/office/drafts/{assignment}/versions/1" download' in done.text
+    assert f'<a href="/office/drafts/{assignment}/versions/1">Tải bản 1</a>' in done.text
     assert f'id="unassign-{assignment}"' not in done.text
     assert text_of(done.text, "drafts-summary") == (
         "Đã gửi 0/9 · Đã chốt 0 · Cần chỉnh sửa 0 · Chưa gửi 9 (quá hạn 0)"
@@ -1082,16 +1083,17 @@ async def test_the_approved_drafts_download_as_one_zip_numbered_in_theme_order_w
     await services.drafts.unassign(actor, "DB036", "1.2")  # approved, then withdrawn
 
     board = (await desk.client.get("/office/drafts")).text
-    assert 'href="/office/drafts/approved.zip" download' in board
+    # No download attribute: a page answered instead (none approved any more) shows.
+    assert '<a href="/office/drafts/approved.zip">Tải các bản đã chốt (.zip)</a>' in board
     assert text_of(board, "download-approved") == (
-        "Tải các bản đã duyệt (.zip) Một tệp nén gồm bản đã chốt của 2 tham luận, theo thứ tự"
+        "Tải các bản đã chốt (.zip) Một tệp nén gồm bản đã chốt của 2 tham luận, theo thứ tự"
         " chủ đề, kèm danh sách danh-sach.csv."
     )
     response = await desk.client.get("/office/drafts/approved.zip")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/zip"
     assert response.headers["content-disposition"] == (
-        'attachment; filename="tham-luan-da-duyet-60-KH-BTV-'
+        'attachment; filename="tham-luan-da-chot-60-KH-BTV-'
         f'{approved_at.astimezone(HANOI):%Y%m%d-%H%M}.zip"'
     )
     assert response.headers["cache-control"] == "no-store"
@@ -1116,9 +1118,87 @@ async def test_the_approved_drafts_download_as_one_zip_numbered_in_theme_order_w
     ]  # fmt: skip
 
 
+async def test_the_approved_zip_stores_the_speeches_as_sent_and_deflates_only_the_index(
+    desk: Desk, harness: BotHarness
+) -> None:
+    services = harness.services
+    await upload(harness, "DB031", "bai.docx", word("Phương, bản 1"))
+    await upload(harness, "DB040", "bai.docx", word("Ngọc, bản 1"))
+    for code in ("DB031", "DB040"):
+        [newest, *_] = await services.drafts.versions(await draft_id(harness, code))
+        await services.drafts.set_verdict(await staff_actor(harness), newest.id, DraftStatus.FINAL)
+    response = await desk.client.get("/office/drafts/approved.zip")
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert [(entry.filename, entry.compress_type) for entry in archive.infolist()] == [
+        ("danh-sach.csv", zipfile.ZIP_DEFLATED),
+        ("01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx", zipfile.ZIP_STORED),
+        ("02-1.3-DB040-Ho-Thi-Bao-Ngoc.docx", zipfile.ZIP_STORED),
+    ]
+
+
+async def test_the_approved_zip_names_an_approver_whose_chat_account_is_no_one_on_the_list(
+    desk: Desk, harness: BotHarness
+) -> None:
+    services, access = harness.services, harness.services.access
+    await upload(harness, "DB031", "bai.docx", word("Phương, bản 1"))
+    admin = ChatAccount("telegram", str(ADMIN_ID), str(ADMIN_ID), "Trần Văn Quản")
+    actor = access.office(await access.caller(admin))  # in [office] admin_ids, linked to no one
+    assert actor is not None and actor.actor == f"telegram:{ADMIN_ID}"
+    [newest, *_] = await services.drafts.versions(await draft_id(harness, "DB031"))
+    await services.drafts.set_verdict(actor, newest.id, DraftStatus.FINAL)
+    response = await desk.client.get("/office/drafts/approved.zip")
+    index = zipfile.ZipFile(io.BytesIO(response.content)).read("danh-sach.csv")
+    [_, row] = list(csv.reader(io.StringIO(index.decode("utf-8-sig"))))
+    assert row[-1] == "Tài khoản Telegram không liên kết với người nào trong danh sách"
+
+
+async def test_a_head_for_the_approved_zip_gets_its_headers_without_the_archive_being_built(
+    desk: Desk, harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_built(*args: object) -> None:
+        raise AssertionError("a HEAD built the archive")
+
+    empty = await desk.client.head("/office/drafts/approved.zip")
+    assert empty.status_code == 303  # none approved: as a GET, the board says so
+    await upload(harness, "DB031", "bai.docx", word("Phương, bản 1"))
+    [newest, *_] = await harness.services.drafts.versions(await draft_id(harness, "DB031"))
+    await harness.services.drafts.set_verdict(
+        await staff_actor(harness), newest.id, DraftStatus.FINAL
+    )
+    at = harness.clock.now().astimezone(HANOI)
+    with monkeypatch.context() as patched:
+        patched.setattr(drafts_pages, "write_approved_zip", not_built)
+        head = await desk.client.head("/office/drafts/approved.zip")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert "content-length" not in head.headers
+    assert head.headers["content-type"] == "application/zip"
+    assert head.headers["content-disposition"] == (
+        f'attachment; filename="tham-luan-da-chot-60-KH-BTV-{at:%Y%m%d-%H%M}.zip"'
+    )
+    assert head.headers["cache-control"] == "no-store"
+    got = await desk.client.get("/office/drafts/approved.zip")
+    assert got.headers["content-disposition"] == head.headers["content-disposition"]
+    assert int(got.headers["content-length"]) == len(got.content) > 0
+
+
+async def test_with_no_approved_draft_the_board_says_so_in_place_of_the_zip_link(
+    desk: Desk, harness: BotHarness
+) -> None:
+    await upload(harness, "DB031", "bai.docx", word("Bản 1"))  # sent, not approved
+    board = (await desk.client.get("/office/drafts")).text
+    assert "approved.zip" not in board
+    assert text_of(board, "download-approved") == (
+        "Chưa có tham luận nào được chốt nên chưa có bản nào để tải. Khi Văn phòng chốt một"
+        " bản, bản đó sẽ có trong tệp nén."
+    )
+
+
 async def test_with_no_approved_draft_the_zip_download_says_so_on_the_board(
     desk: Desk, harness: BotHarness
 ) -> None:
+    # The link followed anyway (a board drawn before the only approved speech got a new
+    # version, a bookmark): the board, shown as a page, says so.
     await upload(harness, "DB031", "bai.docx", word("Bản 1"))  # sent, not approved
     response = await desk.client.get("/office/drafts/approved.zip")
     assert response.status_code == 303

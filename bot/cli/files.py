@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ from bot.domain.drafts import DraftLine
 from bot.domain.typed import shortened
 from bot.services import Services
 from bot.services.approved_bundle import INDEX as APPROVED_INDEX
-from bot.services.approved_bundle import approved_index, approved_names
+from bot.services.approved_bundle import write_approved_folder
 from bot.services.day_files import (
     expected_lines,
     name_cards_document,
@@ -345,13 +344,7 @@ def cmd_drafts_export(args: argparse.Namespace) -> int:
 
     async def approved(services: Services) -> int:
         items = await services.drafts.approved()
-        names = approved_names(items)
-        lost = [item for item in items if not item.path.is_file()]
-        for item, name in zip(items, names, strict=True):
-            if item not in lost:
-                await asyncio.to_thread(shutil.copyfile, item.path, directory / name)
-        index = approved_index(catalog, meeting, items, names, lost)
-        (directory / APPROVED_INDEX).write_bytes(index)
+        lost = await asyncio.to_thread(write_approved_folder, directory, catalog, meeting, items)
         files = len(items) - len(lost)
         out(catalog.plain("drafts_export.approved_done", files=files, index=APPROVED_INDEX,
                           path=directory))  # fmt: skip

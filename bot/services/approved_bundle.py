@@ -1,4 +1,4 @@
-"""The approved speeches as one .zip (the dashboard's «Tải các bản đã duyệt (.zip)»): each
+"""The approved speeches as one .zip (the dashboard's «Tải các bản đã chốt (.zip)»): each
 approved version's file, numbered in the themes' order and named so it sorts and reads on any
 computer (``01-1.1-DB031-Nguyen-Thi-Lan-Phuong.docx``), and a short index, ``danh-sach.csv``.
 
@@ -8,6 +8,7 @@ into the archive from the file store in chunks (``ZipFile.write``), never read w
 from __future__ import annotations
 
 import re
+import shutil
 import unicodedata
 import zipfile
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from bot.documents.workbook import Cell, csv_bytes
 from bot.services.access import LOCAL_OPERATOR
 from bot.services.drafts import ApprovedDraft
 from bot.texts import Catalog
+from bot.texts.presenters import actor_label
 
 INDEX = "danh-sach.csv"
 TEXT_SUFFIX = ".txt"
@@ -52,15 +54,40 @@ def write_approved_zip(
     target: IO[bytes], catalog: Catalog, meeting: Meeting, items: Sequence[ApprovedDraft]
 ) -> list[ApprovedDraft]:
     """The archive of ``items`` to ``target``, its index first; returns those whose file the
-    store no longer holds (left out, and marked so in the index)."""
+    store no longer holds (left out, and marked so in the index). The speeches' files are
+    stored as they are (a .docx or .pdf is compressed already: deflating it again costs the
+    server's time for nothing), the index deflated."""
+    index, files, lost = _bundle(catalog, meeting, items)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(INDEX, index, compress_type=zipfile.ZIP_DEFLATED)
+        for path, name in files:
+            archive.write(path, name)
+    return lost
+
+
+def write_approved_folder(
+    directory: Path, catalog: Catalog, meeting: Meeting, items: Sequence[ApprovedDraft]
+) -> list[ApprovedDraft]:
+    """The same files and index as :func:`write_approved_zip`, copied into ``directory``
+    (``hoinghi drafts export --approved``); returns those whose file the store no longer
+    holds."""
+    index, files, lost = _bundle(catalog, meeting, items)
+    for path, name in files:
+        shutil.copyfile(path, directory / name)
+    (directory / INDEX).write_bytes(index)
+    return lost
+
+
+def _bundle(
+    catalog: Catalog, meeting: Meeting, items: Sequence[ApprovedDraft]
+) -> tuple[bytes, list[tuple[Path, str]], list[ApprovedDraft]]:
+    """What either form holds: the index, each file still in the store with its name, and the
+    drafts whose file the store no longer holds."""
     names = approved_names(items)
     lost = [item for item in items if not item.path.is_file()]
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(INDEX, approved_index(catalog, meeting, items, names, lost))
-        for item, name in zip(items, names, strict=True):
-            if item not in lost:
-                archive.write(item.path, name)
-    return lost
+    index = approved_index(catalog, meeting, items, names, lost)
+    files = [(item.path, name) for item, name in zip(items, names, strict=True) if item not in lost]
+    return index, files, lost
 
 
 def approved_index(
@@ -87,12 +114,19 @@ def approved_index(
                 line.code,
                 item.version.number,
                 meeting.local(item.approved_at) if item.approved_at is not None else None,
-                catalog.plain("approved_bundle.operator")
-                if item.approved_by == LOCAL_OPERATOR
-                else item.approved_by,
+                _approver(catalog, item),
             ]
         )
     return csv_bytes(headings, rows)
+
+
+def _approver(catalog: Catalog, item: ApprovedDraft) -> str:
+    """Who approved, as Nhật ký names them: the person, else what kind of account (a chat
+    account linked to no one on the list), never its raw id; the server's own command line
+    as the people who run it call it."""
+    if item.approved_account == LOCAL_OPERATOR:
+        return catalog.plain("approved_bundle.operator")
+    return actor_label(catalog, item.approved_by, item.approved_account)
 
 
 def _ascii(text: str, keep: str = "") -> str:

@@ -9,6 +9,7 @@ from typing import IO
 from urllib.parse import quote
 
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 # How much of a spooled file is read at a time to send it.
 CHUNK = 256 * 1024
@@ -32,14 +33,40 @@ def attachment_file(
     file.seek(0)
 
     async def chunks() -> AsyncIterator[bytes]:
-        try:
-            while chunk := await asyncio.to_thread(file.read, CHUNK):
-                yield chunk
-        finally:
-            file.close()
+        while chunk := await asyncio.to_thread(file.read, CHUNK):
+            yield chunk
 
     headers = {**_headers(name, fallback), "content-length": str(size)}
-    return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+    return _FileStream(file, chunks(), media_type=media_type, headers=headers)
+
+
+def attachment_head(name: str, media_type: str, *, fallback: str = "tep") -> Response:
+    """The answer to a HEAD for a download built on request: the headers its GET sends (what
+    it is and the name to save it as), without building it, so without its length."""
+    response = Response(media_type=media_type, headers=_headers(name, fallback))
+    del response.headers["content-length"]
+    return response
+
+
+class _FileStream(StreamingResponse):
+    """A file sent in chunks and closed once the response ends, however it ends: a browser
+    that goes away mid-download leaves the chunks' generator suspended, not finished."""
+
+    def __init__(
+        self,
+        file: IO[bytes],
+        content: AsyncIterator[bytes],
+        media_type: str,
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
+        self.file = file
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.file.close()
 
 
 def _headers(name: str, fallback: str) -> dict[str, str]:

@@ -550,3 +550,40 @@ async def test_the_office_publishes_a_document_and_hides_it_after_a_confirmation
     await desk.press("Ẩn tài liệu")
     assert (await element_text(desk, "flash")).startswith("Đã ẩn tài liệu «Dự thảo báo cáo")
     assert await dashboard.services.documents.published() == []
+
+
+async def test_the_approved_zip_link_followed_once_none_is_approved_shows_the_board_saying_so(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    from bot.domain.drafts import DraftStatus
+
+    services = dashboard.services
+    token = {link.code: link.token for link in await services.invitations.links()}["DB031"]
+    speaker = ChatAccount("telegram", "631", "631")
+    await services.invitations.link_by_token(speaker, token)
+    [line] = [line for line in await services.drafts.board() if line.code == "DB031"]
+    await services.drafts.store_typed(speaker, line.id, "Kính thưa Đoàn Chủ tịch hội nghị,")
+    [version] = await services.drafts.versions(line.id)
+    card = await services.dashboard.card(STAFF)
+    assert card is not None
+    office = await services.access.office_person(card.person.id)
+    assert office is not None
+    await services.drafts.set_verdict(office, version.id, DraftStatus.FINAL)
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(dashboard.url("drafts"))
+    assert (await element_text(desk, "download-approved")).startswith("Tải các bản đã chốt (.zip)")
+
+    # The only approved speech is withdrawn after the board was drawn: the link now answers
+    # the board with the sentence, which Chromium shows instead of saving it as drafts.html.
+    await services.drafts.unassign(office, "DB031", line.theme_key)
+    await desk.press("Tải các bản đã chốt (.zip)")
+    assert desk.url.startswith(dashboard.url("drafts?f="))
+    assert await element_text(desk, "flash") == (
+        "Chưa có tham luận nào được chốt nên chưa có bản nào để tải. Khi Văn phòng chốt một"
+        " bản, bản đó sẽ có trong tệp nén."
+    )
+    assert await element_text(desk, "download-approved") == (
+        "Chưa có tham luận nào được chốt nên chưa có bản nào để tải. Khi Văn phòng chốt một"
+        " bản, bản đó sẽ có trong tệp nén."
+    )

@@ -145,6 +145,7 @@ class DraftLines:
                     version=line.latest,  # a verdict is on the newest; a new one reopens it
                     approved_at=row.status_at,
                     approved_by=names.get(by, by),
+                    approved_account=by,
                     path=self._files.path_for(line.latest.sha256),
                 )
             )

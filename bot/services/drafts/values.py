@@ -156,5 +156,6 @@ class ApprovedDraft:
     draft: DraftLine
     version: VersionLine
     approved_at: datetime | None
-    approved_by: str
+    approved_by: str  # the person's name, else the account as audited
+    approved_account: str  # as audited: «dashboard:NV01», «telegram:123456», «cli»
     path: Path

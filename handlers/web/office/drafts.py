@@ -27,7 +27,7 @@ from bot.services.drafts import AssignOutcome, AssignResult, DraftResult, DraftS
 from bot.services.signin import StaffVisit
 from bot.texts.formatting import moment
 from bot.texts.presenters import draft_status_label
-from handlers.web.attachment import attachment, attachment_file
+from handlers.web.attachment import attachment, attachment_file, attachment_head
 from handlers.web.office.binding import session_binding
 from handlers.web.office.downloads import file_name
 from handlers.web.office.staff import MAX_CODE
@@ -177,15 +177,18 @@ class Drafts:
         )  # fmt: skip
 
     async def approved(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """«Tải các bản đã duyệt (.zip)»: every live speech's approved version in the themes'
-        order and an index, built in a worker thread into a temporary file sent in chunks;
-        with none approved, the board says so."""
+        """«Tải các bản đã chốt (.zip)»: every live speech's approved version in the themes'
+        order and an index, built in a worker thread into a temporary file sent in chunks (a
+        HEAD gets the headers only, nothing built); with none approved, the board says so."""
         office = self.office
         items = await office.services.drafts.approved()
         if not items:
             return office._done(
                 visit, "drafts", office.catalog.html("dash.drafts.approved_none"), ok=False
             )
+        name = file_name(office, "dash.drafts.approved_file")
+        if request.method == "HEAD":  # a link's preview or a download manager asking first
+            return attachment_head(name, ZIP)
         catalog, meeting = office.catalog, office.config.meeting
 
         def write() -> IO[bytes]:
@@ -198,7 +201,7 @@ class Drafts:
             return spool
 
         spool = await asyncio.to_thread(write)
-        return attachment_file(spool, file_name(office, "dash.drafts.approved_file"), ZIP)
+        return attachment_file(spool, name, ZIP)
 
     async def thread(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The thread alone, for the draft page's script to put in place."""
