@@ -36,10 +36,11 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import tornado.iostream
 import tornado.web
 from telegram import Bot, Update
 from telegram._utils.defaultvalue import DEFAULT_NONE
@@ -63,6 +64,7 @@ POLL_TIMEOUT = 10.0  # seconds a long poll waits for updates, when none is in ha
 RECHECK = 0.5  # seconds between polls while updates are in hand (they return at once)
 LIMIT = 100  # updates a poll returns at most (Telegram's maximum)
 BACKOFF_MAX = 30.0  # seconds between polls that fail, at most
+ANSWER_FLUSH = 5.0  # seconds closing waits for answers still being written to Telegram
 # What a tap's update keeps of the message its button was on: where that message is. The date
 # too: PTB tells a message the bot can no longer see by its date of 0; and a topic's thread,
 # which PTB reads only where the message says it is a topic's.
@@ -283,6 +285,11 @@ class WebhookReceiver:
         self._server: HTTPServer | None = None
         self._mount = mount
         self._unmount: Callable[[], None] | None = None
+        # Requests whose answer is not written to Telegram yet: closing waits for them, so an
+        # update handled just before the stop is confirmed rather than delivered again.
+        self._answering = 0
+        self._all_answered = asyncio.Event()
+        self._all_answered.set()
 
     @property
     def left(self) -> int:
@@ -309,14 +316,30 @@ class WebhookReceiver:
             self._server.stop()
 
     async def close(self) -> None:
-        """Close the connections left open (every request has been answered); on the web
-        server, leave its route (it answers 503 until the bot is back)."""
+        """Close the connections left open once every request's answer is written (each has
+        its status by now: the updates were handled or left); on the web server, leave its
+        route (it answers 503 until the bot is back)."""
         if self._unmount is not None:
             self._unmount()
             self._unmount = None
         if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ANSWER_FLUSH):
+                    await self._all_answered.wait()
             await self._server.close_all_connections()
             self._server = None
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around one request, from its arrival until its answer is written."""
+        self._answering += 1
+        self._all_answered.clear()
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            if not self._answering:
+                self._all_answered.set()
 
     async def _answer_status(self, headers: Mapping[str, str], body: bytes) -> int:
         return int(await self.answer(headers, body))
@@ -360,8 +383,12 @@ class _UpdateRequest(tornado.web.RequestHandler):
         self.receiver = receiver
 
     async def post(self) -> None:
-        """Answer when the update is handled (or refused)."""
-        self.set_status(await self.receiver.answer(self.request.headers, self.request.body))
+        """Answer when the update is handled (or refused), and wait until the answer is
+        written: closing the server before would lose a 200 for an update already handled."""
+        with self.receiver.answering():
+            self.set_status(await self.receiver.answer(self.request.headers, self.request.body))
+            with contextlib.suppress(tornado.iostream.StreamClosedError):
+                await self.finish()
 
     def log_exception(self, *args: Any) -> None:
         """Tornado's request dumps could show an update's text: never logged."""
