@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from docx import Document
 from docx.enum.section import WD_ORIENT
@@ -23,6 +25,7 @@ from bot.documents.day_papers import (
 )
 from bot.services.day_files import name_cards_document, present_workbook, sign_sheet_document
 from bot.texts import load_catalog
+from handlers.web.office.checkin import desk_pages_of
 from tests.office_support import desk_for, make_staff, text_of
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     MORNING,
@@ -286,6 +289,72 @@ async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:
         assert "<td>Dự thay đ/c Vũ Thị Hồng Nhung</td>" in table
     finally:
         await desk.client.aclose()
+
+
+async def test_the_live_count_and_the_day_papers_see_the_same_people_off_the_list(
+    hall: Day,
+) -> None:
+    """The guest, and DB002 checked in and her invitation withdrawn afterwards: the live page
+    and the papers read them from one query, in the same order."""
+    desk = await hall.desk("NV03", "Cổng B")
+    hall.clock.set(MORNING + timedelta(minutes=12))
+    await hall.checkin.check_in(desk, "DB002")
+    services = hall.services
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB002")
+    seen = await hall.checkin.attendance(services.access.local_operator())
+    roll = await hall.checkin.roll()
+    assert [view.full_name for view in seen.guests] == ["Trần Văn Khách"]
+    assert [view.full_name for view in seen.withdrawn] == ["Hoàng Thị Ngọc Diệp"]
+    assert (roll.guests, roll.withdrawn) == (seen.guests, seen.withdrawn)
+    assert "DB002" not in [line.code for line in roll.lines]
+
+
+async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_awaited(
+    hall: Day,
+) -> None:
+    # What the page reads: the two invitees in (in protocol order) and the guest, nobody else.
+    roll = await hall.services.checkin.roll(present_only=True)
+    assert [line.code for line in roll.lines] == ["DB001", "DB003"]
+    assert [view.full_name for view in roll.guests] == ["Trần Văn Khách"]
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    transport = desk.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
+    assert pages is not None
+    pages.present_page = 2  # as 200 of thousands in the hall: two of three here
+    try:
+        await desk.sign_in("NV01")
+        first = (await desk.client.get("/office/attendance/present")).text
+        assert present_names(first) == [("1", "Phạm Thị Thanh Mai"), ("2", SUBSTITUTE)]
+        assert text_of(first, "present-at").startswith("Lúc 07:40, Thứ Ba, ngày 28/5/2024: 3 người")
+        assert text_of(first, "present-shown") == (
+            "Đang hiện người thứ 1 đến 2 trong số 3 người có mặt; danh sách đầy đủ có trong tệp "
+            ".xlsx."
+        )
+        assert 'id="present-more" href="?from=2"' in first
+        assert 'id="present-first"' not in first
+        second = (await desk.client.get("/office/attendance/present?from=2")).text
+        assert present_names(second) == [("3", "Trần Văn Khách")]
+        assert text_of(second, "present-shown") == (
+            "Đang hiện người thứ 3 đến 3 trong số 3 người có mặt; danh sách đầy đủ có trong tệp "
+            ".xlsx."
+        )
+        assert 'id="present-more"' not in second
+        assert 'id="present-first" href="/office/attendance/present"' in second
+        # One page holds everyone: no paging line at all.
+        pages.present_page = 200
+        whole = (await desk.client.get("/office/attendance/present")).text
+        assert [number for number, _ in present_names(whole)] == ["1", "2", "3"]
+        assert 'id="present-shown"' not in whole and 'id="present-more"' not in whole
+    finally:
+        await desk.client.aclose()
+
+
+def present_names(page: str) -> list[tuple[str, str]]:
+    """The number and the name of each row of the present list's table."""
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    return re.findall(r"<tr><td>[^<]*</td><td>(\d+)</td><td>([^<]*)</td>", body)
 
 
 async def test_the_day_papers_are_for_the_office_only(hall: Day) -> None:

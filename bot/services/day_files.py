@@ -87,9 +87,14 @@ def name_cards_document(
     return build_name_cards(cards, title, config.office.name, made_at), len(cards)
 
 
-def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
-    """The present list: who is in, group by group in protocol order, then the guests; and who
-    is expected and not (yet) in, with their phones."""
+_PRESENT_COLUMNS = ("group", "number", "name", "position", "organization", "as", "at", "desk")
+
+
+def present_table(
+    catalog: Catalog, config: Config, roll: Roll
+) -> tuple[list[str], list[list[Cell]]]:
+    """The present list's headings and rows: who is in, group by group in protocol order, then
+    the guests and those whose invitation was withdrawn after they came, numbered through."""
     labels = {group.key: group.label for group in config.groups}
     local = config.meeting.local
 
@@ -121,20 +126,27 @@ def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
         present.append(off_list(view, "guest"))
     for view in roll.withdrawn:
         present.append(off_list(view, "withdrawn"))
+    return [catalog.plain(f"day_papers.present.{name}") for name in _PRESENT_COLUMNS], present
+
+
+def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
+    """The present list (:func:`present_table`); and who is expected and not (yet) in, with
+    their phones."""
+    labels = {group.key: group.label for group in config.groups}
+    headings, present = present_table(catalog, config, roll)
     missing: list[list[Cell]] = [
-        [label(line.group_key), line.code, line.full_name, line.position, line.organization,
-         catalog.plain(f"status.{line.status.value}"),
+        [labels.get(line.group_key, line.group_key), line.code, line.full_name, line.position,
+         line.organization, catalog.plain(f"status.{line.status.value}"),
          line.substitute_name if line.status is RsvpStatus.SUBSTITUTE else None, line.phone]
         for line in expected_lines(roll)
         if line.came is None
     ]  # fmt: skip
-    present_names = ("group", "number", "name", "position", "organization", "as", "at", "desk")
     missing_names = ("group", "code", "name", "position", "organization", "answer",
                      "substitute", "phone")  # fmt: skip
     return [
         Sheet(
             catalog.plain("day_papers.present_sheet"),
-            [catalog.plain(f"day_papers.present.{name}") for name in present_names],
+            headings,
             present,
             wrap=frozenset({2, 3, 4, 5}),
         ),
