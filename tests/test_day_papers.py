@@ -84,8 +84,10 @@ async def test_the_signature_sheet_lists_everyone_expected_by_group_with_the_sub
         config.meeting.title,
         "08:00, Thứ Ba, ngày 28/5/2024 — Hội trường Hội LHPN Hà Nội, Số 7 phố Tôn Thất Thuyết, "
         "phường Dịch Vọng Hậu, quận Cầu Giấy, thành phố Hà Nội",
-        "Gồm đại biểu đã xác nhận tham dự và đại biểu chưa trả lời; người được cử dự thay ký thay "
-        "vào dòng của đại biểu cử đi. Không gồm đại biểu đã báo vắng và giấy mời đã rút.",
+        "Gồm đại biểu đã xác nhận tham dự và đại biểu chưa trả lời; người được cử dự thay ký vào "
+        "dòng ghi họ tên, chức vụ của chính mình, kèm «(dự thay đ/c …)». Không gồm đại biểu đã báo "
+        "vắng và giấy mời đã rút. Người đến dự chưa có tên trong danh sách xin ghi vào các dòng "
+        "trống ở cuối mỗi bảng.",
     ]
     # 80 invited, less DB010 (declined) and DB004 (withdrawn).
     assert count == 78
@@ -94,12 +96,16 @@ async def test_the_signature_sheet_lists_everyone_expected_by_group_with_the_sub
     assert len(tables) == len(groups)
     assert paragraphs[4] == "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam (2 người)"
     assert paragraphs[5] == f"2. {groups[1].label} (3 người)"  # DB003's substitute, DB005-6
-    rows = [row for table in tables for row in table.rows[1:]]
+    rows = [row for table in tables for row in table.rows[1:-3]]
     assert len(rows) == 78
     for table in tables:
         assert cells(table.rows[0]) == HEADINGS
         # The heading row is repeated on every page the table runs onto.
         assert "<w:tblHeader/>" in table.rows[0]._tr.xml
+        # Three blank lines, unnumbered and as tall as the others, end each table: for whoever
+        # comes and is not listed.
+        assert [cells(row) for row in table.rows[-3:]] == [[""] * 5] * 3
+        assert all('w:val="737"' in row._tr.xml for row in table.rows[-3:])
     assert [cells(row)[0] for row in rows] == [str(n) for n in range(1, 79)]
     assert cells(tables[0].rows[1]) == [
         "1", "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam",
@@ -218,7 +224,9 @@ def test_the_attendance_cli_writes_the_three_papers(
     capsys.readouterr()
     assert main(["attendance", "sheet", "ky-ten.docx"]) == 0
     assert capsys.readouterr().out.strip() == "Đã ghi danh sách ký tên (80 người) vào ky-ten.docx."
-    assert len(Document(str(office / "ky-ten.docx")).tables[0].rows) == 1 + 2
+    assert (
+        len(Document(str(office / "ky-ten.docx")).tables[0].rows) == 1 + 2 + 3
+    )  # heading, two people, three blank lines
     assert main(["attendance", "cards", "bang-ten.docx"]) == 0
     assert capsys.readouterr().out.strip() == "Đã ghi 80 bảng tên vào bang-ten.docx."
     assert main(["attendance", "present", "co-mat.xlsx"]) == 0
@@ -262,7 +270,9 @@ async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers
             )
             assert response.headers["cache-control"] == "no-store"
         sheet = await desk.client.get("/office/attendance/sign-sheet.docx")
-        assert len(Document(io.BytesIO(sheet.content)).tables[0].rows) == 3
+        assert (
+            len(Document(io.BytesIO(sheet.content)).tables[0].rows) == 1 + 2 + 3
+        )  # heading, two people, three blank lines
     finally:
         await desk.client.aclose()
 

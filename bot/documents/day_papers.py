@@ -3,7 +3,8 @@ table name cards (bảng tên để bàn).
 
 The signature sheet is A4 portrait: the meeting's title, time and place, a line saying who is
 listed, then one table per group (STT, Họ và tên, Chức vụ, Đơn vị, Ký tên) with tall rows for a
-pen and the heading row repeated on every page.
+pen, a few blank lines at its end for whoever is not listed, and the heading row repeated on
+every page.
 
 A name card is one A4 landscape page folded in half along a dashed line down its middle into a
 tent: each half is a face, about 21 cm wide and 14 cm tall once folded, and carries the same
@@ -49,6 +50,10 @@ _SHEET_ROW: Final = 737  # 1.3 cm at least: room for a signature
 _TITLE_SIZE: Final = 28  # half-points
 _HEADING_SIZE: Final = 26
 _CELL_SIZE: Final = 24
+# Blank lines at the end of each group's table, unnumbered, for whoever comes and is not listed
+# (a latecomer named at the desk, a guest of that group): what offices leave by hand, at the
+# cost of a few rows a group (a group of 8 is 24 rows on the sheet, a page at most).
+SHEET_BLANK_LINES: Final = 3
 
 # A name card: 1 cm margins on the left and right (the fold in the middle of the page),
 # 1 cm at the top and bottom; the card's table is 18.5 cm tall, leaving room for the page break.
@@ -202,7 +207,8 @@ def _cell(width: int, content: str, *, bold: bool = False, center: bool = False)
 
 def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
     """The signature sheet (.docx): a table per group that has anyone on it, numbered through
-    the whole sheet, the heading row repeated on every page a table runs onto."""
+    the whole sheet and ending in :data:`SHEET_BLANK_LINES` blank lines, the heading row
+    repeated on every page a table runs onto."""
     document = _skeleton(texts.title, texts.author, texts.made_at, landscape=False)
     body = [
         _paragraph(texts.heading, size=_TITLE_SIZE, bold=True, center=True),
@@ -245,6 +251,8 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
                 + _cell(sign_w, "")
                 + "</w:tr>"
             )
+        blank = "".join(_cell(width, "") for width in _SHEET_COLUMNS)
+        body.extend(row_start + blank + "</w:tr>" for _ in range(SHEET_BLANK_LINES))
         body.append("</w:tbl>")
     if not shown:
         body.append(_paragraph(texts.empty, size=_CELL_SIZE, center=True))
