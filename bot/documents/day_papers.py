@@ -25,8 +25,6 @@ characters are dropped).
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +35,7 @@ from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT
 from docx.shared import Cm, Length, Twips
 
-from bot.documents.slips import _run_content, _set_up_fonts
+from bot.documents.wordml import run_content, set_up_fonts, with_body
 from bot.domain.invisible import printable
 
 _A4_SHORT: Final = Twips(11906)
@@ -124,7 +122,7 @@ def _skeleton(title: str, author: str, made_at: datetime, *, landscape: bool) ->
     properties.author = properties.last_modified_by = author
     properties.comments = ""
     properties.created = properties.modified = made_at
-    _set_up_fonts(document)
+    set_up_fonts(document)
     section = document.sections[0]
     if landscape:
         section.orientation = WD_ORIENT.LANDSCAPE
@@ -140,31 +138,8 @@ def _skeleton(title: str, author: str, made_at: datetime, *, landscape: bool) ->
     return document
 
 
-def _with_body(document: DocxDocument, body: Sequence[str]) -> bytes:
-    """The document saved with ``body`` (WordprocessingML paragraphs and tables) as its body,
-    before its section's properties."""
-    buffer = io.BytesIO()
-    document.save(buffer)
-    with (
-        zipfile.ZipFile(buffer) as source,
-        zipfile.ZipFile(out := io.BytesIO(), "w", zipfile.ZIP_DEFLATED) as package,
-    ):
-        for entry in source.infolist():
-            content = source.read(entry)
-            if entry.filename == "word/document.xml":
-                head, tail = content.decode().split("<w:sectPr", 1)
-                with package.open(entry.filename, "w") as written:
-                    written.write(head.encode())
-                    for piece in body:
-                        written.write(piece.encode())
-                    written.write(("<w:sectPr" + tail).encode())
-            else:
-                package.writestr(entry, content)
-    return out.getvalue()
-
-
 def _text(text: str) -> str:
-    return _run_content(printable(text))
+    return run_content(printable(text))
 
 
 def _paragraph(
@@ -257,7 +232,7 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
     if not shown:
         body.append(_paragraph(texts.empty, size=_CELL_SIZE, center=True))
     body.append("<w:p/>")  # a body never ends on a table
-    return _with_body(document, body)
+    return with_body(document, body)
 
 
 def name_size(name: str) -> int:
@@ -339,4 +314,4 @@ def build_name_cards(cards: Sequence[NameCard], title: str, author: str = "",
             + "</w:tr></w:tbl>"
         )
     body.append(_PAGE_BREAK.replace('<w:br w:type="page"/>', ""))  # room left under a card
-    return _with_body(document, body)
+    return with_body(document, body)
