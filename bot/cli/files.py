@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 from bot.app import App, links_refusal
@@ -32,6 +33,7 @@ from bot.domain.typed import shortened
 from bot.services import Services
 from bot.services.approved_bundle import INDEX as APPROVED_INDEX
 from bot.services.approved_bundle import approved_index, approved_names
+from bot.services.checkin import Roll
 from bot.services.day_files import (
     expected_lines,
     name_cards_document,
@@ -261,32 +263,36 @@ def _day_paper(
     return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
-def cmd_attendance_sheet(args: argparse.Namespace) -> int:
-    """Write the signature sheet (.docx) of everyone expected, group by group."""
+def _roll_document(
+    make: Callable[[Catalog, Config, Roll, datetime], tuple[bytes, int]], done_key: str, doc: str
+) -> Callable[[argparse.Namespace], int]:
+    """A command writing one of the day's .docx papers, built by ``make`` from the roll read
+    now, and saying how many people it holds by the catalog's ``done_key``."""
 
-    async def build(
-        services: Services, config: Config, catalog: Catalog, path: Path
-    ) -> tuple[bytes, str]:
-        roll = await services.checkin.roll()
-        made = services.ctx.clock.now()
-        content, count = sign_sheet_document(catalog, config, roll, made)
-        return content, catalog.plain("day_papers.sheet_done", count=count, path=path)
+    def command(args: argparse.Namespace) -> int:
+        async def build(
+            services: Services, config: Config, catalog: Catalog, path: Path
+        ) -> tuple[bytes, str]:
+            roll = await services.checkin.roll()
+            content, count = make(catalog, config, roll, services.ctx.clock.now())
+            return content, catalog.plain(done_key, count=count, path=path)
 
-    return _day_paper(args, ".docx", build)
+        return _day_paper(args, ".docx", build)
+
+    command.__doc__ = doc
+    return command
 
 
-def cmd_attendance_cards(args: argparse.Namespace) -> int:
-    """Write a table name card (.docx) for everyone expected."""
-
-    async def build(
-        services: Services, config: Config, catalog: Catalog, path: Path
-    ) -> tuple[bytes, str]:
-        roll = await services.checkin.roll()
-        made = services.ctx.clock.now()
-        content, count = name_cards_document(catalog, config, roll, made)
-        return content, catalog.plain("day_papers.cards_done", count=count, path=path)
-
-    return _day_paper(args, ".docx", build)
+cmd_attendance_sheet = _roll_document(
+    sign_sheet_document,
+    "day_papers.sheet_done",
+    "Write the signature sheet (.docx) of everyone expected, group by group.",
+)
+cmd_attendance_cards = _roll_document(
+    name_cards_document,
+    "day_papers.cards_done",
+    "Write a table name card (.docx) for everyone expected.",
+)
 
 
 def cmd_attendance_present(args: argparse.Namespace) -> int:
