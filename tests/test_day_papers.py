@@ -22,8 +22,15 @@ from bot.documents.day_papers import (
     build_name_cards,
     name_fits_one_line,
     name_size,
+    position_size,
 )
-from bot.services.day_files import name_cards_document, present_workbook, sign_sheet_document
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+from bot.services.day_files import (
+    name_cards_document,
+    position_and_unit,
+    present_workbook,
+    sign_sheet_document,
+)
 from bot.texts import load_catalog
 from handlers.web.office.checkin import desk_pages_of
 from tests.office_support import desk_for, make_staff, text_of
@@ -142,9 +149,14 @@ async def test_the_name_cards_print_each_expected_person_twice_on_a_folded_lands
     assert section.orientation == WD_ORIENT.LANDSCAPE and section.page_width > section.page_height
     assert len(document.tables) == 78
     first, third = document.tables[0], document.tables[2]
-    assert cells(first.rows[0]) == ["Phó Chủ tịch Hội LHPN Việt Nam\nPHẠM THỊ THANH MAI"] * 2
-    # The substitute's card: her own name and position.
-    assert cells(third.rows[0]) == [f"{SUBSTITUTE_POSITION}\nLÊ THU TRANG"] * 2
+    # Position and unit, as the personal page greets her.
+    assert (
+        cells(first.rows[0])
+        == ["Phó Chủ tịch Hội LHPN Việt Nam, Trung ương Hội LHPN Việt Nam\nPHẠM THỊ THANH MAI"] * 2
+    )
+    # The substitute's card: her own name and position; she gave no unit of her own (no comma),
+    # so the invitee's.
+    assert cells(third.rows[0]) == [f"{SUBSTITUTE_POSITION}, Thành ủy Hà Nội\nLÊ THU TRANG"] * 2
     # Both faces read upright once folded: the text runs along the fold, each way.
     assert 'w:textDirection w:val="tbRl"' in first._tbl.xml
     assert 'w:textDirection w:val="btLr"' in first._tbl.xml
@@ -165,6 +177,20 @@ def test_a_long_name_gets_a_smaller_size_and_still_fits_a_card() -> None:
     assert sizes == [name_size(long)]
 
 
+def test_the_position_on_a_card_shrinks_with_a_long_name_and_stays_smaller() -> None:
+    floor = "Tôn Nữ Thị " * 6  # a name shrunk to the floor
+    content = build_name_cards(
+        [NameCard("Lê Hà", "Chủ tịch, Hội LHPN quận Ba Đình"), NameCard(floor, "Ủy viên")],
+        "Hội nghị",
+    )
+    short, long = Document(io.BytesIO(content)).tables
+    for card, name_pt, position_pt in ((short, 60, 22), (long, 20, 15)):
+        for face in card.rows[0].cells:
+            assert [run.font.size.pt for run in face.paragraphs[0].runs] == [position_pt]
+            assert [run.font.size.pt for run in face.paragraphs[1].runs] == [name_pt]
+    assert [position_size(pt) for pt in (NAME_MAX_PT, 30, 28, NAME_MIN_PT)] == [22, 22, 21, 15]
+
+
 async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expected_with_phones(
     hall: Day,
 ) -> None:
@@ -172,7 +198,7 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
     roll = await services.checkin.roll()
     book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
     leaders = services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
-    assert book.sheetnames == ["Có mặt", "Chưa có mặt"]
+    assert book.sheetnames == ["Có mặt", "Chưa có mặt", "Chưa trả lời"]
     present = [list(row) for row in book["Có mặt"].iter_rows(values_only=True)]
     assert present == [
         ["Nhóm", "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Tư cách", "Giờ đến", "Bàn đón tiếp"],
@@ -187,12 +213,26 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
     assert missing[0] == [
         "Nhóm", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Trả lời", "Người dự thay", "Điện thoại",
     ]  # fmt: skip
-    codes = [row[1] for row in missing[1:]]
-    # 78 expected, two of them in; DB004 (withdrawn) and DB010 (declined) are not expected.
-    assert len(codes) == 76 and codes[:3] == ["DB002", "DB005", "DB006"]
-    assert not {"DB001", "DB003", "DB004", "DB010"} & set(codes)
-    assert missing[1][5] == "Tham dự" and missing[3][5] == "Chưa trả lời"
-    assert missing[3][7] == "0912 345 006"
+    # «Dự kiến» as on the «Có mặt» page: DB001-3 said they come (or send a substitute), DB001
+    # and DB003's substitute are in; DB002 alone is awaited.
+    assert missing[1:] == [
+        ["Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", "DB002", "Hoàng Thị Ngọc Diệp",
+         "Trưởng Ban Tổ chức Trung ương Hội", "Trung ương Hội LHPN Việt Nam", "Tham dự", None,
+         None],
+    ]  # fmt: skip
+    # Those who have not answered, apart: the other 75 of the 78 on the signature sheet.
+    unanswered = [list(row) for row in book["Chưa trả lời"].iter_rows(values_only=True)]
+    assert unanswered[0] == ["Nhóm", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Điện thoại"]
+    codes = [row[1] for row in unanswered[1:]]
+    assert len(codes) == 75 and codes[:2] == ["DB005", "DB006"]
+    assert not {"DB001", "DB002", "DB003", "DB004", "DB010"} & set(codes)
+    assert unanswered[2][5] == "0912 345 006"
+    # Long group labels and names wrap in narrow columns instead of being cut.
+    for title, wrapped in (("Có mặt", "ACDEF"), ("Chưa có mặt", "ACDEG"), ("Chưa trả lời", "ACDE")):
+        sheet = book[title]
+        for column in wrapped:
+            assert sheet.column_dimensions[column].width <= 26, (title, column)
+            assert sheet[f"{column}2"].alignment.wrap_text, (title, column)
 
 
 async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_the_desk_wrote(
@@ -217,6 +257,45 @@ async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_t
     assert cells(leaders.rows[2])[1] == "Ngô Thị Bích Hạnh"
 
 
+async def test_a_substitute_who_gave_her_unit_sits_under_it_on_the_sheet_and_her_card(
+    hall: Day,
+) -> None:
+    """The personal page's form (Họ và tên, Chức vụ, Đơn vị) stores «position, unit» in one
+    field, as the chats' one question does: DB005 (UBND thành phố Hà Nội) sends a deputy of
+    another unit, recorded by phone as the form would have stored it."""
+    services = hall.services
+    card = await services.dashboard.card("DB005")
+    assert card is not None
+    answer = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE,
+        substitute_name="Nguyễn Thị Hoa",
+        substitute_position="Phó Chủ tịch Hội LHPN quận, Hội LHPN quận Ba Đình",
+    )
+    await services.rsvp.record_by_phone(services.access.local_operator(), card.person.id, answer)
+    roll = await services.checkin.roll()
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    leaders = Document(io.BytesIO(content)).tables[1]
+    assert cells(leaders.rows[2]) == [
+        "4", "Nguyễn Thị Hoa\n(dự thay đ/c Ngô Thị Bích Hạnh)", "Phó Chủ tịch Hội LHPN quận",
+        "Hội LHPN quận Ba Đình", "",
+    ]  # fmt: skip
+    # DB003's substitute gave her position alone: the invitee's unit.
+    assert cells(leaders.rows[1])[2:4] == [SUBSTITUTE_POSITION, "Thành ủy Hà Nội"]
+    cards, _ = name_cards_document(VI, services.config, roll, hall.clock.now())
+    fourth = Document(io.BytesIO(cards)).tables[3]
+    assert (
+        cells(fourth.rows[0])
+        == ["Phó Chủ tịch Hội LHPN quận, Hội LHPN quận Ba Đình\nNGUYỄN THỊ HOA"] * 2
+    )
+    # What the field cannot tell: a comma is read as the start of her unit.
+    assert position_and_unit("Phó Chủ tịch, Hội LHPN quận Ba Đình", "Sở Nội vụ") == (
+        "Phó Chủ tịch", "Hội LHPN quận Ba Đình",
+    )  # fmt: skip
+    assert position_and_unit("Phó Giám đốc", "Sở Nội vụ") == ("Phó Giám đốc", "Sở Nội vụ")
+    assert position_and_unit("Phó Giám đốc,", "Sở Nội vụ") == ("Phó Giám đốc,", "Sở Nội vụ")
+    assert position_and_unit(None, "Sở Nội vụ") == ("", "Sở Nội vụ")
+
+
 def test_the_attendance_cli_writes_the_three_papers(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -231,8 +310,9 @@ def test_the_attendance_cli_writes_the_three_papers(
     assert capsys.readouterr().out.strip() == "Đã ghi 80 bảng tên vào bang-ten.docx."
     assert main(["attendance", "present", "co-mat.xlsx"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "Đã ghi danh sách có mặt vào co-mat.xlsx: 2 người có mặt (kể cả khách), 79 người dự kiến "
-        "chưa có mặt."
+        "Đã ghi danh sách có mặt vào co-mat.xlsx: 2 người có mặt (kể cả khách); 0 người dự kiến "
+        "(đã xác nhận tham dự hoặc cử người dự thay) chưa có mặt; 79 đại biểu chưa trả lời chưa "
+        "có mặt."
     )
     rows = list(load_workbook(office / "co-mat.xlsx")["Có mặt"].iter_rows(values_only=True))
     assert [row[2] for row in rows[1:]] == ["Phạm Thị Thanh Mai", "Hoàng Văn Nam"]
@@ -256,6 +336,11 @@ async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers
             assert 'href="/office/attendance/name-cards.docx"' in page, path
             assert 'href="/office/attendance/present.xlsx"' in page, path
             assert text_of(page, "download-present").startswith("Danh sách đại biểu có mặt (.xlsx)")
+            # 80 invited less DB010 (declined) and DB004 (withdrawn): the papers' 78 lines, the
+            # three who answered told apart from the 75 who did not.
+            counted = "(78 người: 3 đã xác nhận tham dự hoặc cử người dự thay, 75 chưa trả lời)"
+            assert text_of(page, "sheet-count") == counted, path
+            assert text_of(page, "cards-count") == counted, path
         for path, kind, name in (
             ("sign-sheet.docx", DOCX, "danh-sach-ky-ten"),
             ("name-cards.docx", DOCX, "bang-ten"),
@@ -296,7 +381,18 @@ async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:
             < table.index(SUBSTITUTE)
             < table.index("Trần Văn Khách")
         )
-        assert "<td>Dự thay đ/c Vũ Thị Hồng Nhung</td>" in table
+        assert '<td data-label="Tư cách">Dự thay đ/c Vũ Thị Hồng Nhung</td>' in table
+        # A heading per group, as on the signature sheet; the rows without the group, each
+        # cell named by its heading (a phone shows them stacked, «Heading: value»).
+        leaders = hall.services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
+        assert re.findall(r'<h2 class="present-group">([^<]*)</h2>', table) == [
+            "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", leaders, "Khách ngoài danh sách",
+        ]  # fmt: skip
+        assert re.findall(r'<th scope="col">([^<]*)</th>', table)[:7] == [
+            "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Tư cách", "Giờ đến", "Bàn đón tiếp",
+        ]  # fmt: skip
+        assert table.count('<table class="stack">') == 3
+        assert ">Nhóm<" not in table
     finally:
         await desk.client.aclose()
 
@@ -363,8 +459,10 @@ async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_
 
 def present_names(page: str) -> list[tuple[str, str]]:
     """The number and the name of each row of the present list's table."""
-    body = page[page.index("<tbody>") : page.index("</tbody>")]
-    return re.findall(r"<tr><td>[^<]*</td><td>(\d+)</td><td>([^<]*)</td>", body)
+    body = page[page.index('id="present-list"') :]
+    return re.findall(
+        r'<tr><td data-label="STT">(\d+)</td><td data-label="Họ và tên">([^<]*)</td>', body
+    )
 
 
 async def test_the_day_papers_are_for_the_office_only(hall: Day) -> None:

@@ -29,13 +29,13 @@ from bot.cli.common import (
 from bot.config import Config
 from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
+from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import shortened
 from bot.services import Services
 from bot.services.approved_bundle import INDEX as APPROVED_INDEX
 from bot.services.approved_bundle import approved_index, approved_names
 from bot.services.checkin import Roll
 from bot.services.day_files import (
-    expected_lines,
     name_cards_document,
     present_workbook,
     sign_sheet_document,
@@ -304,9 +304,11 @@ def cmd_attendance_present(args: argparse.Namespace) -> int:
         roll = await services.checkin.roll()
         present = sum(line.came is not None for line in roll.lines)
         present += len(roll.guests) + len(roll.withdrawn)
-        missing = sum(line.came is None for line in expected_lines(roll))
+        out = [line for line in roll.lines if line.came is None]
+        missing = sum(line.status.is_present for line in out)
+        no_answer = sum(line.status is RsvpStatus.NO_ANSWER for line in out)
         done = catalog.plain("day_papers.present_done", path=path, present=present,
-                             missing=missing)  # fmt: skip
+                             missing=missing, no_answer=no_answer)  # fmt: skip
         return present_workbook(catalog, config, roll), done
 
     return _day_paper(args, ".xlsx", build)

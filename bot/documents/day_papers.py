@@ -8,7 +8,7 @@ every page.
 
 A name card is one A4 landscape page folded in half along a dashed line down its middle into a
 tent: each half is a face, about 21 cm wide and 14 cm tall once folded, and carries the same
-position (small) and name (large, bold, in capitals). The text runs along the fold — top to
+position and unit (small) and name (large, bold, in capitals). The text runs along the fold — top to
 bottom on the left half, bottom to top on the right — so that, the tent standing on its long
 edges, both faces read upright, one towards the hall and one towards the person seated. Word
 and LibreOffice both print a table cell's vertical text (``w:textDirection``); a text turned
@@ -60,7 +60,7 @@ _CARD_HALF: Final = (16838 - 2 * _CM) // 2  # each face's column, in twips
 _CARD_HEIGHT: Final = int(18.5 * _CM)
 # The length a name's line may take along the fold: the card's height less the cells' padding.
 _CARD_LINE_PT: Final = (_CARD_HEIGHT - 2 * 115) / 20
-_POSITION_SIZE_PT: Final = 22
+_POSITION_SIZE_PT: Final = 22  # at most: three quarters of the name's size below that
 NAME_MAX_PT: Final = 60
 # Below this a name no longer reads across a meeting table (a capital about 5 mm tall): a
 # longer one wraps at its spaces instead.
@@ -108,7 +108,8 @@ class SheetTexts:
 
 @dataclass(frozen=True)
 class NameCard:
-    """A name card: the name and the position under which the person sits."""
+    """A name card: the name, and the position and unit under which the person sits
+    («Chủ tịch, Hội LHPN quận Ba Đình»)."""
 
     full_name: str
     position: str
@@ -249,6 +250,12 @@ def _ems(name: str) -> float:
     return (len(text) - spaces) * _CAPITAL_WIDTH + spaces * _SPACE_WIDTH
 
 
+def position_size(name_pt: int) -> int:
+    """The size of the position line over a name of ``name_pt`` points: smaller than the name
+    always, so that a long name shrunk to :data:`NAME_MIN_PT` still reads first."""
+    return min(_POSITION_SIZE_PT, name_pt * 3 // 4)
+
+
 def name_fits_one_line(name: str) -> bool:
     """Whether the name at :func:`name_size` fits on one line of a card, by the estimate."""
     return _ems(name) * name_size(name) <= _CARD_LINE_PT
@@ -277,10 +284,9 @@ _PAGE_BREAK: Final = (
 def _face(direction: str, position: str, name: str, size: int) -> str:
     """One face of a card: its text along the fold (``tbRl`` on the left half, ``btLr`` on the
     right), centred."""
-    half = size * 2
+    half, small = size * 2, position_size(size) * 2
     position_run = (
-        f'<w:r><w:rPr><w:sz w:val="{_POSITION_SIZE_PT * 2}"/>'
-        f'<w:szCs w:val="{_POSITION_SIZE_PT * 2}"/></w:rPr>{position}</w:r>'
+        f'<w:r><w:rPr><w:sz w:val="{small}"/><w:szCs w:val="{small}"/></w:rPr>{position}</w:r>'
         if position
         else ""
     )

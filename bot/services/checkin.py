@@ -253,6 +253,8 @@ class Attendance:
     # Checked in as an invitee (or her substitute), the invitation withdrawn afterwards: out of
     # the invitees' figures (which are about the list as it stands), still in the hall.
     withdrawn: list[CheckinView] = field(default_factory=list)
+    # Invitees who have not answered (in or not): not expected, yet on the signature sheet.
+    no_answer: int = 0
 
     @property
     def arrived(self) -> int:
@@ -801,6 +803,8 @@ class CheckinService:
                         tally["substitutes"] += number
                     if status == RsvpStatus.DECLINED:
                         tally["declined_present"] += number
+                if status == RsvpStatus.NO_ANSWER:
+                    tally["no_answer"] += number
         groups = [
             GroupAttendance(
                 group.key,
@@ -839,6 +843,7 @@ class CheckinService:
             missing_total=overall["missing"],
             missing_next=missing_rows[-1].code if more and missing_rows else None,
             withdrawn=withdrawn,
+            no_answer=overall["no_answer"],
         )
 
     async def roll(self, *, present_only: bool = False) -> Roll:

@@ -445,9 +445,10 @@ class DeskPages:
     async def attendance(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Có mặt: present / expected by group, substitutes, guests, the missing with phones;
         refreshing itself by a short poll."""
+        context = await self._attendance_context(request, actor)
         return self.office._render(
             "office/attendance.html", visit=visit, actor=actor, poll=ATTENDANCE_POLL,
-            **await self._attendance_context(request, actor),
+            papers=context["seen"], **context,
         )  # fmt: skip
 
     async def attendance_live(
@@ -504,16 +505,23 @@ class DeskPages:
         catalog, config, size = self.catalog, self.services.config, self.present_page
         roll = await self.services.checkin.roll(present_only=True)
 
-        def page() -> tuple[list[str], list[list[Cell]], int]:
+        def page() -> tuple[list[str], list[tuple[str, list[list[Cell]]]], int]:
             headings, rows = present_table(catalog, config, roll)
-            return headings, rows[start : start + size], len(rows)
+            # Under a heading per group, as on the signature sheet, not the group on each row.
+            groups: list[tuple[str, list[list[Cell]]]] = []
+            for row in rows[start : start + size]:
+                if not groups or groups[-1][0] != row[0]:
+                    groups.append((str(row[0]), []))
+                groups[-1][1].append(row[1:])
+            return headings[1:], groups, len(rows)
 
-        headings, rows, total = await asyncio.to_thread(page)
+        headings, groups, total = await asyncio.to_thread(page)
         at = config.meeting.local(roll.at)
+        shown = sum(len(rows) for _, rows in groups)
         return self.office._render(
             "office/attendance_present.html", visit=visit, actor=actor,
-            headings=headings, rows=rows, total=total, start=start, at=clock(at),
-            date=long_date(self.catalog, at),
+            headings=headings, sections=groups, shown=shown, total=total, start=start,
+            at=clock(at), date=long_date(self.catalog, at),
             more=f"?from={start + size}" if start + size < total else None,
         )  # fmt: skip
 

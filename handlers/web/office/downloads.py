@@ -84,9 +84,10 @@ class Downloads:
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The three downloads, with what each holds."""
         people, delegates = await self.office.services.invitations.link_counts()
+        papers = await self.office.services.checkin.count()  # the day's papers' counts
         return self.office._render(
             "office/invitations.html", visit=visit, actor=actor, people=people,
-            delegates=delegates, channels=list(self.chat_links),
+            delegates=delegates, channels=list(self.chat_links), papers=papers,
         )  # fmt: skip
 
     async def links(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
