@@ -12,6 +12,7 @@ import httpx
 import pytest
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.oxml.ns import qn
 from openpyxl import load_workbook
 
 from bot.cli import main
@@ -478,3 +479,34 @@ async def test_the_day_papers_are_for_the_office_only(hall: Day) -> None:
         await stranger.client.aclose()
     finally:
         await desk.client.aclose()
+
+
+async def test_the_signature_sheet_names_the_organizer_and_numbers_its_pages_in_vietnamese(
+    hall: Day,
+) -> None:
+    services = hall.services
+    roll = await services.checkin.roll()
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    document = Document(io.BytesIO(content))
+    section = document.sections[0]
+    # The organizer at the top of every page, as the slips name the office.
+    assert [p.text for p in section.header.paragraphs] == ["Văn phòng Hội LHPN thành phố Hà Nội"]
+    # «Trang x/y» at the foot, worked out by Word or LibreOffice when printing.
+    footer = section.footer.paragraphs[0]
+    assert footer.text == "Trang 1/1"  # the fields' placeholders until printed
+    instructions = [node.text for node in footer._p.iter(qn("w:instrText"))]
+    assert instructions == [" PAGE ", " NUMPAGES "]
+    cards, _ = name_cards_document(VI, services.config, roll, hall.clock.now())
+    for paper in (content, cards):
+        assert word_language_of(paper) == "vi-VN"  # not en-US: no red underline on every word
+    english = load_catalog("en")
+    content, _ = sign_sheet_document(english, services.config, roll, hall.clock.now())
+    assert word_language_of(content) == "en-US"
+    assert Document(io.BytesIO(content)).sections[0].footer.paragraphs[0].text == "Page 1 of 1"
+
+
+def word_language_of(content: bytes) -> str:
+    """The document's default proofing language (``w:docDefaults``)."""
+    styles = Document(io.BytesIO(content)).styles.element
+    (lang,) = styles.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:lang")
+    return str(lang.get(qn("w:val")))

@@ -25,6 +25,7 @@ characters are dropped).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,9 +34,12 @@ from typing import Final
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
+from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Cm, Length, Twips
 
-from bot.documents.wordml import run_content, set_up_fonts, with_body
+from bot.documents.wordml import VIETNAMESE, run_content, set_up_fonts, with_body
 from bot.domain.invisible import printable
 
 _A4_SHORT: Final = Twips(11906)
@@ -102,8 +106,10 @@ class SheetTexts:
     columns: tuple[str, str, str, str, str]  # STT, Họ và tên, Chức vụ, Đơn vị, Ký tên
     group: str  # template with {number}, {label}, {count}, e.g. "{number}. {label} ({count})"
     empty: str  # a document with no one on it
-    author: str = ""
+    author: str = ""  # the office: Word's «Author», and the organizer at the top of each page
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    page: str = ""  # template with {page} and {pages}, e.g. "Trang {page}/{pages}"
+    language: str = VIETNAMESE  # Word's proofing language (see wordml.word_language)
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,9 @@ class NameCard:
     position: str
 
 
-def _skeleton(title: str, author: str, made_at: datetime, *, landscape: bool) -> DocxDocument:
+def _skeleton(
+    title: str, author: str, made_at: datetime, *, landscape: bool, language: str = VIETNAMESE
+) -> DocxDocument:
     """An empty A4 document in Times New Roman with the file's own properties."""
     document = Document()
     properties = document.core_properties
@@ -123,7 +131,7 @@ def _skeleton(title: str, author: str, made_at: datetime, *, landscape: bool) ->
     properties.author = properties.last_modified_by = author
     properties.comments = ""
     properties.created = properties.modified = made_at
-    set_up_fonts(document)
+    set_up_fonts(document, language)
     section = document.sections[0]
     if landscape:
         section.orientation = WD_ORIENT.LANDSCAPE
@@ -181,11 +189,54 @@ def _cell(width: int, content: str, *, bold: bool = False, center: bool = False)
     )
 
 
+def _field(instruction: str) -> str:
+    """A field Word and LibreOffice work out when printing (``PAGE``, ``NUMPAGES``)."""
+    r_pr = f'<w:rPr><w:sz w:val="{_CELL_SIZE - 4}"/><w:szCs w:val="{_CELL_SIZE - 4}"/></w:rPr>'
+    return (
+        f'<w:r>{r_pr}<w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r>{r_pr}<w:instrText xml:space="preserve"> {instruction} </w:instrText></w:r>'
+        f'<w:r>{r_pr}<w:fldChar w:fldCharType="separate"/></w:r>'
+        f"<w:r>{r_pr}<w:t>1</w:t></w:r>"
+        f'<w:r>{r_pr}<w:fldChar w:fldCharType="end"/></w:r>'
+    )
+
+
+def _head_and_foot(document: DocxDocument, texts: SheetTexts) -> None:
+    """The organizer (the office) at the top of every page, as the slips name it, and «Trang
+    x/y» at the foot: a sheet of 10,000 is some 300 pages passed along the rows."""
+    section = document.sections[0]
+    size = f'<w:sz w:val="{_CELL_SIZE - 4}"/><w:szCs w:val="{_CELL_SIZE - 4}"/>'
+    if texts.author:
+        _fill(
+            section.header.paragraphs[0]._p,
+            f"<w:r><w:rPr><w:b/><w:bCs/>{size}</w:rPr>{_text(texts.author)}</w:r>",
+        )
+    if texts.page:
+        runs = []
+        for index, piece in enumerate(re.split(r"(\{page\}|\{pages\})", texts.page)):
+            if index % 2:
+                runs.append(_field("PAGE" if piece == "{page}" else "NUMPAGES"))
+            elif piece:
+                runs.append(f"<w:r><w:rPr>{size}</w:rPr>{_text(piece)}</w:r>")
+        _fill(
+            section.footer.paragraphs[0]._p, '<w:pPr><w:jc w:val="center"/></w:pPr>' + "".join(runs)
+        )
+
+
+def _fill(paragraph: BaseOxmlElement, content: str) -> None:
+    """Append ``content`` (WordprocessingML written as text) to an empty ``paragraph``."""
+    for child in parse_xml(f"<w:p {nsdecls('w')}>{content}</w:p>"):
+        paragraph.append(child)
+
+
 def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
     """The signature sheet (.docx): a table per group that has anyone on it, numbered through
     the whole sheet and ending in :data:`SHEET_BLANK_LINES` blank lines, the heading row
     repeated on every page a table runs onto."""
-    document = _skeleton(texts.title, texts.author, texts.made_at, landscape=False)
+    document = _skeleton(
+        texts.title, texts.author, texts.made_at, landscape=False, language=texts.language
+    )
+    _head_and_foot(document, texts)
     body = [
         _paragraph(texts.heading, size=_TITLE_SIZE, bold=True, center=True),
         _paragraph(texts.title, size=_TITLE_SIZE, bold=True, center=True),
@@ -301,11 +352,16 @@ def _face(direction: str, position: str, name: str, size: int) -> str:
     )
 
 
-def build_name_cards(cards: Sequence[NameCard], title: str, author: str = "",
-                     made_at: datetime | None = None) -> bytes:  # fmt: skip
+def build_name_cards(
+    cards: Sequence[NameCard],
+    title: str,
+    author: str = "",
+    made_at: datetime | None = None,
+    language: str = VIETNAMESE,
+) -> bytes:
     """The name cards (.docx): one A4 landscape page per card, folded down the middle."""
     made = made_at or datetime.now(UTC).replace(microsecond=0)
-    document = _skeleton(title, author, made, landscape=True)
+    document = _skeleton(title, author, made, landscape=True, language=language)
     body: list[str] = []
     for index, card in enumerate(cards):
         if index:

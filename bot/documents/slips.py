@@ -39,6 +39,7 @@ from bot.documents.qr import qr_png
 from bot.documents.wordml import (
     BODY_SIZE,
     FONT,
+    VIETNAMESE,
     Part,
     run_content,
     set_up_fonts,
@@ -104,6 +105,7 @@ class SlipTexts:
     contact: str  # e.g. "Liên hệ: Văn phòng Hội LHPN Hà Nội, 024 3825 xxxx"
     code_hint: str = "{code}"  # template with {code}, e.g. "Mã cá nhân:\n{code}"
     author: str = ""  # the office, as Word's «Author» names it
+    language: str = VIETNAMESE  # Word's proofing language (see wordml.word_language)
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
 
@@ -129,7 +131,7 @@ def build_slips(slips: Sequence[Slip], texts: SlipTexts) -> bytes:
     skeleton = Document()
     _describe(skeleton, texts)
     _set_up_page(skeleton)
-    set_up_fonts(skeleton)
+    set_up_fonts(skeleton, texts.language)
     links = list(dict.fromkeys(slip.link for slip in slips))  # a picture part per QR code
     picture_ids: dict[str, str] = {}
     if links:

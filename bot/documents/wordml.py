@@ -25,6 +25,11 @@ from docx.shared import Pt
 FONT: Final = "Times New Roman"
 BODY_SIZE: Final = Pt(12)
 
+# Word's proofing language by the catalog's locale: Vietnamese marked en-US (python-docx's
+# template) is underlined as misspelt from the first word to the last.
+WORD_LANGUAGES: Final = {"vi": "vi-VN", "en": "en-US"}
+VIETNAMESE: Final = "vi-VN"
+
 _THEME_FONT_ATTRIBUTES: Final = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
 _FONT_ATTRIBUTES: Final = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
 
@@ -49,11 +54,19 @@ def run_content(text: str) -> str:
     return "".join(out)
 
 
-def set_up_fonts(document: DocxDocument) -> None:
-    """Times New Roman and tight single spacing as the defaults, for paragraph marks too."""
+def word_language(locale: str) -> str:
+    """The proofing language (``w:lang``) of a document written in ``locale``'s words."""
+    return WORD_LANGUAGES.get(locale, VIETNAMESE)
+
+
+def set_up_fonts(document: DocxDocument, language: str = VIETNAMESE) -> None:
+    """Times New Roman and tight single spacing as the defaults, for paragraph marks too; the
+    text's language (for Word's spelling check) ``language``."""
     styles = document.styles
     for r_fonts in styles.element.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:rFonts"):
         use_font(r_fonts)
+    for lang in styles.element.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:lang"):
+        lang.set(qn("w:val"), language)
     normal = styles["Normal"]
     normal.font.name = FONT
     normal.font.size = BODY_SIZE

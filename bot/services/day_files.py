@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import Config
+from bot.documents.wordml import word_language
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.rsvp import RsvpStatus
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
@@ -104,6 +105,8 @@ def sign_sheet_document(
         empty=catalog.plain("day_papers.empty"),
         author=config.office.name,
         made_at=made_at,
+        page=catalog.template("day_papers.page"),
+        language=word_language(catalog.locale),
     )
     return build_sign_sheet(groups, texts), sum(len(group.rows) for group in groups)
 
@@ -119,7 +122,8 @@ def name_cards_document(
         name, position, unit, _ = _who(line)
         cards.append(NameCard(name, position_line(catalog, position, unit)))
     title = catalog.plain("day_papers.cards_title", title=config.meeting.title)
-    return build_name_cards(cards, title, config.office.name, made_at), len(cards)
+    language = word_language(catalog.locale)
+    return build_name_cards(cards, title, config.office.name, made_at, language), len(cards)
 
 
 _PRESENT_COLUMNS = ("group", "number", "name", "position", "organization", "as", "at", "desk")
