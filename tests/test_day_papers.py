@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.oxml.ns import qn
 from openpyxl import load_workbook
 
 from bot.cli import main
@@ -20,9 +23,17 @@ from bot.documents.day_papers import (
     build_name_cards,
     name_fits_one_line,
     name_size,
+    position_size,
 )
-from bot.services.day_files import name_cards_document, present_workbook, sign_sheet_document
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+from bot.services.day_files import (
+    name_cards_document,
+    position_and_unit,
+    present_workbook,
+    sign_sheet_document,
+)
 from bot.texts import load_catalog
+from handlers.web.office.checkin import desk_pages_of
 from tests.office_support import desk_for, make_staff, text_of
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     MORNING,
@@ -81,8 +92,10 @@ async def test_the_signature_sheet_lists_everyone_expected_by_group_with_the_sub
         config.meeting.title,
         "08:00, Thứ Ba, ngày 28/5/2024 — Hội trường Hội LHPN Hà Nội, Số 7 phố Tôn Thất Thuyết, "
         "phường Dịch Vọng Hậu, quận Cầu Giấy, thành phố Hà Nội",
-        "Gồm đại biểu đã xác nhận tham dự và đại biểu chưa trả lời; người được cử dự thay ký thay "
-        "vào dòng của đại biểu cử đi. Không gồm đại biểu đã báo vắng và giấy mời đã rút.",
+        "Gồm đại biểu đã xác nhận tham dự và đại biểu chưa trả lời; người được cử dự thay ký vào "
+        "dòng ghi họ tên, chức vụ của chính mình, kèm «(dự thay đ/c …)». Không gồm đại biểu đã báo "
+        "vắng và giấy mời đã rút. Người đến dự chưa có tên trong danh sách xin ghi vào các dòng "
+        "trống ở cuối mỗi bảng.",
     ]
     # 80 invited, less DB010 (declined) and DB004 (withdrawn).
     assert count == 78
@@ -91,12 +104,16 @@ async def test_the_signature_sheet_lists_everyone_expected_by_group_with_the_sub
     assert len(tables) == len(groups)
     assert paragraphs[4] == "1. Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam (2 người)"
     assert paragraphs[5] == f"2. {groups[1].label} (3 người)"  # DB003's substitute, DB005-6
-    rows = [row for table in tables for row in table.rows[1:]]
+    rows = [row for table in tables for row in table.rows[1:-3]]
     assert len(rows) == 78
     for table in tables:
         assert cells(table.rows[0]) == HEADINGS
         # The heading row is repeated on every page the table runs onto.
         assert "<w:tblHeader/>" in table.rows[0]._tr.xml
+        # Three blank lines, unnumbered and as tall as the others, end each table: for whoever
+        # comes and is not listed.
+        assert [cells(row) for row in table.rows[-3:]] == [[""] * 5] * 3
+        assert all('w:val="737"' in row._tr.xml for row in table.rows[-3:])
     assert [cells(row)[0] for row in rows] == [str(n) for n in range(1, 79)]
     assert cells(tables[0].rows[1]) == [
         "1", "Phạm Thị Thanh Mai", "Phó Chủ tịch Hội LHPN Việt Nam",
@@ -133,9 +150,14 @@ async def test_the_name_cards_print_each_expected_person_twice_on_a_folded_lands
     assert section.orientation == WD_ORIENT.LANDSCAPE and section.page_width > section.page_height
     assert len(document.tables) == 78
     first, third = document.tables[0], document.tables[2]
-    assert cells(first.rows[0]) == ["Phó Chủ tịch Hội LHPN Việt Nam\nPHẠM THỊ THANH MAI"] * 2
-    # The substitute's card: her own name and position.
-    assert cells(third.rows[0]) == [f"{SUBSTITUTE_POSITION}\nLÊ THU TRANG"] * 2
+    # Position and unit, as the personal page greets her.
+    assert (
+        cells(first.rows[0])
+        == ["Phó Chủ tịch Hội LHPN Việt Nam, Trung ương Hội LHPN Việt Nam\nPHẠM THỊ THANH MAI"] * 2
+    )
+    # The substitute's card: her own name and position; she gave no unit of her own (no comma),
+    # so the invitee's.
+    assert cells(third.rows[0]) == [f"{SUBSTITUTE_POSITION}, Thành ủy Hà Nội\nLÊ THU TRANG"] * 2
     # Both faces read upright once folded: the text runs along the fold, each way.
     assert 'w:textDirection w:val="tbRl"' in first._tbl.xml
     assert 'w:textDirection w:val="btLr"' in first._tbl.xml
@@ -156,6 +178,20 @@ def test_a_long_name_gets_a_smaller_size_and_still_fits_a_card() -> None:
     assert sizes == [name_size(long)]
 
 
+def test_the_position_on_a_card_shrinks_with_a_long_name_and_stays_smaller() -> None:
+    floor = "Tôn Nữ Thị " * 6  # a name shrunk to the floor
+    content = build_name_cards(
+        [NameCard("Lê Hà", "Chủ tịch, Hội LHPN quận Ba Đình"), NameCard(floor, "Ủy viên")],
+        "Hội nghị",
+    )
+    short, long = Document(io.BytesIO(content)).tables
+    for card, name_pt, position_pt in ((short, 60, 22), (long, 20, 15)):
+        for face in card.rows[0].cells:
+            assert [run.font.size.pt for run in face.paragraphs[0].runs] == [position_pt]
+            assert [run.font.size.pt for run in face.paragraphs[1].runs] == [name_pt]
+    assert [position_size(pt) for pt in (NAME_MAX_PT, 30, 28, NAME_MIN_PT)] == [22, 22, 21, 15]
+
+
 async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expected_with_phones(
     hall: Day,
 ) -> None:
@@ -163,7 +199,7 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
     roll = await services.checkin.roll()
     book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
     leaders = services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
-    assert book.sheetnames == ["Có mặt", "Chưa có mặt"]
+    assert book.sheetnames == ["Có mặt", "Chưa có mặt", "Chưa trả lời"]
     present = [list(row) for row in book["Có mặt"].iter_rows(values_only=True)]
     assert present == [
         ["Nhóm", "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Tư cách", "Giờ đến", "Bàn đón tiếp"],
@@ -178,12 +214,26 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
     assert missing[0] == [
         "Nhóm", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Trả lời", "Người dự thay", "Điện thoại",
     ]  # fmt: skip
-    codes = [row[1] for row in missing[1:]]
-    # 78 expected, two of them in; DB004 (withdrawn) and DB010 (declined) are not expected.
-    assert len(codes) == 76 and codes[:3] == ["DB002", "DB005", "DB006"]
-    assert not {"DB001", "DB003", "DB004", "DB010"} & set(codes)
-    assert missing[1][5] == "Tham dự" and missing[3][5] == "Chưa trả lời"
-    assert missing[3][7] == "0912 345 006"
+    # «Dự kiến» as on the «Có mặt» page: DB001-3 said they come (or send a substitute), DB001
+    # and DB003's substitute are in; DB002 alone is awaited.
+    assert missing[1:] == [
+        ["Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", "DB002", "Hoàng Thị Ngọc Diệp",
+         "Trưởng Ban Tổ chức Trung ương Hội", "Trung ương Hội LHPN Việt Nam", "Tham dự", None,
+         None],
+    ]  # fmt: skip
+    # Those who have not answered, apart: the other 75 of the 78 on the signature sheet.
+    unanswered = [list(row) for row in book["Chưa trả lời"].iter_rows(values_only=True)]
+    assert unanswered[0] == ["Nhóm", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Điện thoại"]
+    codes = [row[1] for row in unanswered[1:]]
+    assert len(codes) == 75 and codes[:2] == ["DB005", "DB006"]
+    assert not {"DB001", "DB002", "DB003", "DB004", "DB010"} & set(codes)
+    assert unanswered[2][5] == "0912 345 006"
+    # Long group labels and names wrap in narrow columns instead of being cut.
+    for title, wrapped in (("Có mặt", "ACDEF"), ("Chưa có mặt", "ACDEG"), ("Chưa trả lời", "ACDE")):
+        sheet = book[title]
+        for column in wrapped:
+            assert sheet.column_dimensions[column].width <= 26, (title, column)
+            assert sheet[f"{column}2"].alignment.wrap_text, (title, column)
 
 
 async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_the_desk_wrote(
@@ -208,6 +258,45 @@ async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_t
     assert cells(leaders.rows[2])[1] == "Ngô Thị Bích Hạnh"
 
 
+async def test_a_substitute_who_gave_her_unit_sits_under_it_on_the_sheet_and_her_card(
+    hall: Day,
+) -> None:
+    """The personal page's form (Họ và tên, Chức vụ, Đơn vị) stores «position, unit» in one
+    field, as the chats' one question does: DB005 (UBND thành phố Hà Nội) sends a deputy of
+    another unit, recorded by phone as the form would have stored it."""
+    services = hall.services
+    card = await services.dashboard.card("DB005")
+    assert card is not None
+    answer = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE,
+        substitute_name="Nguyễn Thị Hoa",
+        substitute_position="Phó Chủ tịch Hội LHPN quận, Hội LHPN quận Ba Đình",
+    )
+    await services.rsvp.record_by_phone(services.access.local_operator(), card.person.id, answer)
+    roll = await services.checkin.roll()
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    leaders = Document(io.BytesIO(content)).tables[1]
+    assert cells(leaders.rows[2]) == [
+        "4", "Nguyễn Thị Hoa\n(dự thay đ/c Ngô Thị Bích Hạnh)", "Phó Chủ tịch Hội LHPN quận",
+        "Hội LHPN quận Ba Đình", "",
+    ]  # fmt: skip
+    # DB003's substitute gave her position alone: the invitee's unit.
+    assert cells(leaders.rows[1])[2:4] == [SUBSTITUTE_POSITION, "Thành ủy Hà Nội"]
+    cards, _ = name_cards_document(VI, services.config, roll, hall.clock.now())
+    fourth = Document(io.BytesIO(cards)).tables[3]
+    assert (
+        cells(fourth.rows[0])
+        == ["Phó Chủ tịch Hội LHPN quận, Hội LHPN quận Ba Đình\nNGUYỄN THỊ HOA"] * 2
+    )
+    # What the field cannot tell: a comma is read as the start of her unit.
+    assert position_and_unit("Phó Chủ tịch, Hội LHPN quận Ba Đình", "Sở Nội vụ") == (
+        "Phó Chủ tịch", "Hội LHPN quận Ba Đình",
+    )  # fmt: skip
+    assert position_and_unit("Phó Giám đốc", "Sở Nội vụ") == ("Phó Giám đốc", "Sở Nội vụ")
+    assert position_and_unit("Phó Giám đốc,", "Sở Nội vụ") == ("Phó Giám đốc,", "Sở Nội vụ")
+    assert position_and_unit(None, "Sở Nội vụ") == ("", "Sở Nội vụ")
+
+
 def test_the_attendance_cli_writes_the_three_papers(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -215,13 +304,16 @@ def test_the_attendance_cli_writes_the_three_papers(
     capsys.readouterr()
     assert main(["attendance", "sheet", "ky-ten.docx"]) == 0
     assert capsys.readouterr().out.strip() == "Đã ghi danh sách ký tên (80 người) vào ky-ten.docx."
-    assert len(Document(str(office / "ky-ten.docx")).tables[0].rows) == 1 + 2
+    assert (
+        len(Document(str(office / "ky-ten.docx")).tables[0].rows) == 1 + 2 + 3
+    )  # heading, two people, three blank lines
     assert main(["attendance", "cards", "bang-ten.docx"]) == 0
     assert capsys.readouterr().out.strip() == "Đã ghi 80 bảng tên vào bang-ten.docx."
     assert main(["attendance", "present", "co-mat.xlsx"]) == 0
     assert capsys.readouterr().out.strip() == (
-        "Đã ghi danh sách có mặt vào co-mat.xlsx: 2 người có mặt (kể cả khách), 79 người dự kiến "
-        "chưa có mặt."
+        "Đã ghi danh sách có mặt vào co-mat.xlsx: 2 người có mặt (kể cả khách); 0 người dự kiến "
+        "(đã xác nhận tham dự hoặc cử người dự thay) chưa có mặt; 79 đại biểu chưa trả lời chưa "
+        "có mặt."
     )
     rows = list(load_workbook(office / "co-mat.xlsx")["Có mặt"].iter_rows(values_only=True))
     assert [row[2] for row in rows[1:]] == ["Phạm Thị Thanh Mai", "Hoàng Văn Nam"]
@@ -245,6 +337,11 @@ async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers
             assert 'href="/office/attendance/name-cards.docx"' in page, path
             assert 'href="/office/attendance/present.xlsx"' in page, path
             assert text_of(page, "download-present").startswith("Danh sách đại biểu có mặt (.xlsx)")
+            # 80 invited less DB010 (declined) and DB004 (withdrawn): the papers' 78 lines, the
+            # three who answered told apart from the 75 who did not.
+            counted = "(78 người: 3 đã xác nhận tham dự hoặc cử người dự thay, 75 chưa trả lời)"
+            assert text_of(page, "sheet-count") == counted, path
+            assert text_of(page, "cards-count") == counted, path
         for path, kind, name in (
             ("sign-sheet.docx", DOCX, "danh-sach-ky-ten"),
             ("name-cards.docx", DOCX, "bang-ten"),
@@ -259,7 +356,9 @@ async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers
             )
             assert response.headers["cache-control"] == "no-store"
         sheet = await desk.client.get("/office/attendance/sign-sheet.docx")
-        assert len(Document(io.BytesIO(sheet.content)).tables[0].rows) == 3
+        assert (
+            len(Document(io.BytesIO(sheet.content)).tables[0].rows) == 1 + 2 + 3
+        )  # heading, two people, three blank lines
     finally:
         await desk.client.aclose()
 
@@ -283,9 +382,88 @@ async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:
             < table.index(SUBSTITUTE)
             < table.index("Trần Văn Khách")
         )
-        assert "<td>Dự thay đ/c Vũ Thị Hồng Nhung</td>" in table
+        assert '<td data-label="Tư cách">Dự thay đ/c Vũ Thị Hồng Nhung</td>' in table
+        # A heading per group, as on the signature sheet; the rows without the group, each
+        # cell named by its heading (a phone shows them stacked, «Heading: value»).
+        leaders = hall.services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
+        assert re.findall(r'<h2 class="present-group">([^<]*)</h2>', table) == [
+            "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", leaders, "Khách ngoài danh sách",
+        ]  # fmt: skip
+        assert re.findall(r'<th scope="col">([^<]*)</th>', table)[:7] == [
+            "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Tư cách", "Giờ đến", "Bàn đón tiếp",
+        ]  # fmt: skip
+        assert table.count('<table class="stack">') == 3
+        assert ">Nhóm<" not in table
     finally:
         await desk.client.aclose()
+
+
+async def test_the_live_count_and_the_day_papers_see_the_same_people_off_the_list(
+    hall: Day,
+) -> None:
+    """The guest, and DB002 checked in and her invitation withdrawn afterwards: the live page
+    and the papers read them from one query, in the same order."""
+    desk = await hall.desk("NV03", "Cổng B")
+    hall.clock.set(MORNING + timedelta(minutes=12))
+    await hall.checkin.check_in(desk, "DB002")
+    services = hall.services
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB002")
+    seen = await hall.checkin.attendance(services.access.local_operator())
+    roll = await hall.checkin.roll()
+    assert [view.full_name for view in seen.guests] == ["Trần Văn Khách"]
+    assert [view.full_name for view in seen.withdrawn] == ["Hoàng Thị Ngọc Diệp"]
+    assert (roll.guests, roll.withdrawn) == (seen.guests, seen.withdrawn)
+    assert "DB002" not in [line.code for line in roll.lines]
+
+
+async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_awaited(
+    hall: Day,
+) -> None:
+    # What the page reads: the two invitees in (in protocol order) and the guest, nobody else.
+    roll = await hall.services.checkin.roll(present_only=True)
+    assert [line.code for line in roll.lines] == ["DB001", "DB003"]
+    assert [view.full_name for view in roll.guests] == ["Trần Văn Khách"]
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    transport = desk.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
+    assert pages is not None
+    pages.present_page = 2  # as 200 of thousands in the hall: two of three here
+    try:
+        await desk.sign_in("NV01")
+        first = (await desk.client.get("/office/attendance/present")).text
+        assert present_names(first) == [("1", "Phạm Thị Thanh Mai"), ("2", SUBSTITUTE)]
+        assert text_of(first, "present-at").startswith("Lúc 07:40, Thứ Ba, ngày 28/5/2024: 3 người")
+        assert text_of(first, "present-shown") == (
+            "Đang hiện người thứ 1 đến 2 trong số 3 người có mặt; danh sách đầy đủ có trong tệp "
+            ".xlsx."
+        )
+        assert 'id="present-more" href="?from=2"' in first
+        assert 'id="present-first"' not in first
+        second = (await desk.client.get("/office/attendance/present?from=2")).text
+        assert present_names(second) == [("3", "Trần Văn Khách")]
+        assert text_of(second, "present-shown") == (
+            "Đang hiện người thứ 3 đến 3 trong số 3 người có mặt; danh sách đầy đủ có trong tệp "
+            ".xlsx."
+        )
+        assert 'id="present-more"' not in second
+        assert 'id="present-first" href="/office/attendance/present"' in second
+        # One page holds everyone: no paging line at all.
+        pages.present_page = 200
+        whole = (await desk.client.get("/office/attendance/present")).text
+        assert [number for number, _ in present_names(whole)] == ["1", "2", "3"]
+        assert 'id="present-shown"' not in whole and 'id="present-more"' not in whole
+    finally:
+        await desk.client.aclose()
+
+
+def present_names(page: str) -> list[tuple[str, str]]:
+    """The number and the name of each row of the present list's table."""
+    body = page[page.index('id="present-list"') :]
+    return re.findall(
+        r'<tr><td data-label="STT">(\d+)</td><td data-label="Họ và tên">([^<]*)</td>', body
+    )
 
 
 async def test_the_day_papers_are_for_the_office_only(hall: Day) -> None:
@@ -301,3 +479,34 @@ async def test_the_day_papers_are_for_the_office_only(hall: Day) -> None:
         await stranger.client.aclose()
     finally:
         await desk.client.aclose()
+
+
+async def test_the_signature_sheet_names_the_organizer_and_numbers_its_pages_in_vietnamese(
+    hall: Day,
+) -> None:
+    services = hall.services
+    roll = await services.checkin.roll()
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    document = Document(io.BytesIO(content))
+    section = document.sections[0]
+    # The organizer at the top of every page, as the slips name the office.
+    assert [p.text for p in section.header.paragraphs] == ["Văn phòng Hội LHPN thành phố Hà Nội"]
+    # «Trang x/y» at the foot, worked out by Word or LibreOffice when printing.
+    footer = section.footer.paragraphs[0]
+    assert footer.text == "Trang 1/1"  # the fields' placeholders until printed
+    instructions = [node.text for node in footer._p.iter(qn("w:instrText"))]
+    assert instructions == [" PAGE ", " NUMPAGES "]
+    cards, _ = name_cards_document(VI, services.config, roll, hall.clock.now())
+    for paper in (content, cards):
+        assert word_language_of(paper) == "vi-VN"  # not en-US: no red underline on every word
+    english = load_catalog("en")
+    content, _ = sign_sheet_document(english, services.config, roll, hall.clock.now())
+    assert word_language_of(content) == "en-US"
+    assert Document(io.BytesIO(content)).sections[0].footer.paragraphs[0].text == "Page 1 of 1"
+
+
+def word_language_of(content: bytes) -> str:
+    """The document's default proofing language (``w:docDefaults``)."""
+    styles = Document(io.BytesIO(content)).styles.element
+    (lang,) = styles.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:lang")
+    return str(lang.get(qn("w:val")))

@@ -333,6 +333,14 @@ def test_the_file_names_the_meeting_and_the_office_not_the_library_that_wrote_it
     assert (properties.comments, properties.created, properties.modified) == ("", made, made)
 
 
+def test_the_slips_are_marked_vietnamese_for_words_spelling_check() -> None:
+    # python-docx's template says en-US: Word underlined every Vietnamese word as misspelt.
+    for texts, language in ((TEXTS, "vi-VN"), (replace(TEXTS, language="en-US"), "en-US")):
+        styles = open_docx(build_slips(make_slips(1), texts)).styles.element
+        (lang,) = styles.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:lang")
+        assert lang.get(qn("w:val")) == language
+
+
 def test_an_empty_list_of_delegates_gives_a_valid_document_without_slips() -> None:
     document = open_docx(build_slips([], TEXTS))
     assert document.tables == []

@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 
 from bot.app import App, links_refusal
@@ -27,12 +28,13 @@ from bot.cli.common import (
 from bot.config import Config
 from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
+from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import shortened
 from bot.services import Services
 from bot.services.approved_bundle import INDEX as APPROVED_INDEX
 from bot.services.approved_bundle import write_approved_folder
+from bot.services.checkin import Roll
 from bot.services.day_files import (
-    expected_lines,
     name_cards_document,
     present_workbook,
     sign_sheet_document,
@@ -260,32 +262,36 @@ def _day_paper(
     return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
-def cmd_attendance_sheet(args: argparse.Namespace) -> int:
-    """Write the signature sheet (.docx) of everyone expected, group by group."""
+def _roll_document(
+    make: Callable[[Catalog, Config, Roll, datetime], tuple[bytes, int]], done_key: str, doc: str
+) -> Callable[[argparse.Namespace], int]:
+    """A command writing one of the day's .docx papers, built by ``make`` from the roll read
+    now, and saying how many people it holds by the catalog's ``done_key``."""
 
-    async def build(
-        services: Services, config: Config, catalog: Catalog, path: Path
-    ) -> tuple[bytes, str]:
-        roll = await services.checkin.roll()
-        made = services.ctx.clock.now()
-        content, count = sign_sheet_document(catalog, config, roll, made)
-        return content, catalog.plain("day_papers.sheet_done", count=count, path=path)
+    def command(args: argparse.Namespace) -> int:
+        async def build(
+            services: Services, config: Config, catalog: Catalog, path: Path
+        ) -> tuple[bytes, str]:
+            roll = await services.checkin.roll()
+            content, count = make(catalog, config, roll, services.ctx.clock.now())
+            return content, catalog.plain(done_key, count=count, path=path)
 
-    return _day_paper(args, ".docx", build)
+        return _day_paper(args, ".docx", build)
+
+    command.__doc__ = doc
+    return command
 
 
-def cmd_attendance_cards(args: argparse.Namespace) -> int:
-    """Write a table name card (.docx) for everyone expected."""
-
-    async def build(
-        services: Services, config: Config, catalog: Catalog, path: Path
-    ) -> tuple[bytes, str]:
-        roll = await services.checkin.roll()
-        made = services.ctx.clock.now()
-        content, count = name_cards_document(catalog, config, roll, made)
-        return content, catalog.plain("day_papers.cards_done", count=count, path=path)
-
-    return _day_paper(args, ".docx", build)
+cmd_attendance_sheet = _roll_document(
+    sign_sheet_document,
+    "day_papers.sheet_done",
+    "Write the signature sheet (.docx) of everyone expected, group by group.",
+)
+cmd_attendance_cards = _roll_document(
+    name_cards_document,
+    "day_papers.cards_done",
+    "Write a table name card (.docx) for everyone expected.",
+)
 
 
 def cmd_attendance_present(args: argparse.Namespace) -> int:
@@ -297,9 +303,11 @@ def cmd_attendance_present(args: argparse.Namespace) -> int:
         roll = await services.checkin.roll()
         present = sum(line.came is not None for line in roll.lines)
         present += len(roll.guests) + len(roll.withdrawn)
-        missing = sum(line.came is None for line in expected_lines(roll))
+        out = [line for line in roll.lines if line.came is None]
+        missing = sum(line.status.is_present for line in out)
+        no_answer = sum(line.status is RsvpStatus.NO_ANSWER for line in out)
         done = catalog.plain("day_papers.present_done", path=path, present=present,
-                             missing=missing)  # fmt: skip
+                             missing=missing, no_answer=no_answer)  # fmt: skip
         return present_workbook(catalog, config, roll), done
 
     return _day_paper(args, ".xlsx", build)

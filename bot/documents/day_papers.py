@@ -3,11 +3,12 @@ table name cards (bảng tên để bàn).
 
 The signature sheet is A4 portrait: the meeting's title, time and place, a line saying who is
 listed, then one table per group (STT, Họ và tên, Chức vụ, Đơn vị, Ký tên) with tall rows for a
-pen and the heading row repeated on every page.
+pen, a few blank lines at its end for whoever is not listed, and the heading row repeated on
+every page.
 
 A name card is one A4 landscape page folded in half along a dashed line down its middle into a
 tent: each half is a face, about 21 cm wide and 14 cm tall once folded, and carries the same
-position (small) and name (large, bold, in capitals). The text runs along the fold — top to
+position and unit (small) and name (large, bold, in capitals). The text runs along the fold — top to
 bottom on the left half, bottom to top on the right — so that, the tent standing on its long
 edges, both faces read upright, one towards the hall and one towards the person seated. Word
 and LibreOffice both print a table cell's vertical text (``w:textDirection``); a text turned
@@ -24,8 +25,7 @@ characters are dropped).
 
 from __future__ import annotations
 
-import io
-import zipfile
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,9 +34,12 @@ from typing import Final
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls
+from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Cm, Length, Twips
 
-from bot.documents.slips import _run_content, _set_up_fonts
+from bot.documents.wordml import VIETNAMESE, run_content, set_up_fonts, with_body
 from bot.domain.invisible import printable
 
 _A4_SHORT: Final = Twips(11906)
@@ -49,6 +52,10 @@ _SHEET_ROW: Final = 737  # 1.3 cm at least: room for a signature
 _TITLE_SIZE: Final = 28  # half-points
 _HEADING_SIZE: Final = 26
 _CELL_SIZE: Final = 24
+# Blank lines at the end of each group's table, unnumbered, for whoever comes and is not listed
+# (a latecomer named at the desk, a guest of that group): what offices leave by hand, at the
+# cost of a few rows a group (a group of 8 is 24 rows on the sheet, a page at most).
+SHEET_BLANK_LINES: Final = 3
 
 # A name card: 1 cm margins on the left and right (the fold in the middle of the page),
 # 1 cm at the top and bottom; the card's table is 18.5 cm tall, leaving room for the page break.
@@ -57,7 +64,7 @@ _CARD_HALF: Final = (16838 - 2 * _CM) // 2  # each face's column, in twips
 _CARD_HEIGHT: Final = int(18.5 * _CM)
 # The length a name's line may take along the fold: the card's height less the cells' padding.
 _CARD_LINE_PT: Final = (_CARD_HEIGHT - 2 * 115) / 20
-_POSITION_SIZE_PT: Final = 22
+_POSITION_SIZE_PT: Final = 22  # at most: three quarters of the name's size below that
 NAME_MAX_PT: Final = 60
 # Below this a name no longer reads across a meeting table (a capital about 5 mm tall): a
 # longer one wraps at its spaces instead.
@@ -99,19 +106,24 @@ class SheetTexts:
     columns: tuple[str, str, str, str, str]  # STT, Họ và tên, Chức vụ, Đơn vị, Ký tên
     group: str  # template with {number}, {label}, {count}, e.g. "{number}. {label} ({count})"
     empty: str  # a document with no one on it
-    author: str = ""
+    author: str = ""  # the office: Word's «Author», and the organizer at the top of each page
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    page: str = ""  # template with {page} and {pages}, e.g. "Trang {page}/{pages}"
+    language: str = VIETNAMESE  # Word's proofing language (see wordml.word_language)
 
 
 @dataclass(frozen=True)
 class NameCard:
-    """A name card: the name and the position under which the person sits."""
+    """A name card: the name, and the position and unit under which the person sits
+    («Chủ tịch, Hội LHPN quận Ba Đình»)."""
 
     full_name: str
     position: str
 
 
-def _skeleton(title: str, author: str, made_at: datetime, *, landscape: bool) -> DocxDocument:
+def _skeleton(
+    title: str, author: str, made_at: datetime, *, landscape: bool, language: str = VIETNAMESE
+) -> DocxDocument:
     """An empty A4 document in Times New Roman with the file's own properties."""
     document = Document()
     properties = document.core_properties
@@ -119,7 +131,7 @@ def _skeleton(title: str, author: str, made_at: datetime, *, landscape: bool) ->
     properties.author = properties.last_modified_by = author
     properties.comments = ""
     properties.created = properties.modified = made_at
-    _set_up_fonts(document)
+    set_up_fonts(document, language)
     section = document.sections[0]
     if landscape:
         section.orientation = WD_ORIENT.LANDSCAPE
@@ -135,31 +147,8 @@ def _skeleton(title: str, author: str, made_at: datetime, *, landscape: bool) ->
     return document
 
 
-def _with_body(document: DocxDocument, body: Sequence[str]) -> bytes:
-    """The document saved with ``body`` (WordprocessingML paragraphs and tables) as its body,
-    before its section's properties."""
-    buffer = io.BytesIO()
-    document.save(buffer)
-    with (
-        zipfile.ZipFile(buffer) as source,
-        zipfile.ZipFile(out := io.BytesIO(), "w", zipfile.ZIP_DEFLATED) as package,
-    ):
-        for entry in source.infolist():
-            content = source.read(entry)
-            if entry.filename == "word/document.xml":
-                head, tail = content.decode().split("<w:sectPr", 1)
-                with package.open(entry.filename, "w") as written:
-                    written.write(head.encode())
-                    for piece in body:
-                        written.write(piece.encode())
-                    written.write(("<w:sectPr" + tail).encode())
-            else:
-                package.writestr(entry, content)
-    return out.getvalue()
-
-
 def _text(text: str) -> str:
-    return _run_content(printable(text))
+    return run_content(printable(text))
 
 
 def _paragraph(
@@ -200,10 +189,54 @@ def _cell(width: int, content: str, *, bold: bool = False, center: bool = False)
     )
 
 
+def _field(instruction: str) -> str:
+    """A field Word and LibreOffice work out when printing (``PAGE``, ``NUMPAGES``)."""
+    r_pr = f'<w:rPr><w:sz w:val="{_CELL_SIZE - 4}"/><w:szCs w:val="{_CELL_SIZE - 4}"/></w:rPr>'
+    return (
+        f'<w:r>{r_pr}<w:fldChar w:fldCharType="begin"/></w:r>'
+        f'<w:r>{r_pr}<w:instrText xml:space="preserve"> {instruction} </w:instrText></w:r>'
+        f'<w:r>{r_pr}<w:fldChar w:fldCharType="separate"/></w:r>'
+        f"<w:r>{r_pr}<w:t>1</w:t></w:r>"
+        f'<w:r>{r_pr}<w:fldChar w:fldCharType="end"/></w:r>'
+    )
+
+
+def _head_and_foot(document: DocxDocument, texts: SheetTexts) -> None:
+    """The organizer (the office) at the top of every page, as the slips name it, and «Trang
+    x/y» at the foot: a sheet of 10,000 is some 300 pages passed along the rows."""
+    section = document.sections[0]
+    size = f'<w:sz w:val="{_CELL_SIZE - 4}"/><w:szCs w:val="{_CELL_SIZE - 4}"/>'
+    if texts.author:
+        _fill(
+            section.header.paragraphs[0]._p,
+            f"<w:r><w:rPr><w:b/><w:bCs/>{size}</w:rPr>{_text(texts.author)}</w:r>",
+        )
+    if texts.page:
+        runs = []
+        for index, piece in enumerate(re.split(r"(\{page\}|\{pages\})", texts.page)):
+            if index % 2:
+                runs.append(_field("PAGE" if piece == "{page}" else "NUMPAGES"))
+            elif piece:
+                runs.append(f"<w:r><w:rPr>{size}</w:rPr>{_text(piece)}</w:r>")
+        _fill(
+            section.footer.paragraphs[0]._p, '<w:pPr><w:jc w:val="center"/></w:pPr>' + "".join(runs)
+        )
+
+
+def _fill(paragraph: BaseOxmlElement, content: str) -> None:
+    """Append ``content`` (WordprocessingML written as text) to an empty ``paragraph``."""
+    for child in parse_xml(f"<w:p {nsdecls('w')}>{content}</w:p>"):
+        paragraph.append(child)
+
+
 def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
     """The signature sheet (.docx): a table per group that has anyone on it, numbered through
-    the whole sheet, the heading row repeated on every page a table runs onto."""
-    document = _skeleton(texts.title, texts.author, texts.made_at, landscape=False)
+    the whole sheet and ending in :data:`SHEET_BLANK_LINES` blank lines, the heading row
+    repeated on every page a table runs onto."""
+    document = _skeleton(
+        texts.title, texts.author, texts.made_at, landscape=False, language=texts.language
+    )
+    _head_and_foot(document, texts)
     body = [
         _paragraph(texts.heading, size=_TITLE_SIZE, bold=True, center=True),
         _paragraph(texts.title, size=_TITLE_SIZE, bold=True, center=True),
@@ -245,11 +278,13 @@ def build_sign_sheet(groups: Sequence[SignGroup], texts: SheetTexts) -> bytes:
                 + _cell(sign_w, "")
                 + "</w:tr>"
             )
+        blank = "".join(_cell(width, "") for width in _SHEET_COLUMNS)
+        body.extend(row_start + blank + "</w:tr>" for _ in range(SHEET_BLANK_LINES))
         body.append("</w:tbl>")
     if not shown:
         body.append(_paragraph(texts.empty, size=_CELL_SIZE, center=True))
     body.append("<w:p/>")  # a body never ends on a table
-    return _with_body(document, body)
+    return with_body(document, body)
 
 
 def name_size(name: str) -> int:
@@ -264,6 +299,12 @@ def _ems(name: str) -> float:
     text = printable(name).strip()
     spaces = text.count(" ")
     return (len(text) - spaces) * _CAPITAL_WIDTH + spaces * _SPACE_WIDTH
+
+
+def position_size(name_pt: int) -> int:
+    """The size of the position line over a name of ``name_pt`` points: smaller than the name
+    always, so that a long name shrunk to :data:`NAME_MIN_PT` still reads first."""
+    return min(_POSITION_SIZE_PT, name_pt * 3 // 4)
 
 
 def name_fits_one_line(name: str) -> bool:
@@ -294,10 +335,9 @@ _PAGE_BREAK: Final = (
 def _face(direction: str, position: str, name: str, size: int) -> str:
     """One face of a card: its text along the fold (``tbRl`` on the left half, ``btLr`` on the
     right), centred."""
-    half = size * 2
+    half, small = size * 2, position_size(size) * 2
     position_run = (
-        f'<w:r><w:rPr><w:sz w:val="{_POSITION_SIZE_PT * 2}"/>'
-        f'<w:szCs w:val="{_POSITION_SIZE_PT * 2}"/></w:rPr>{position}</w:r>'
+        f'<w:r><w:rPr><w:sz w:val="{small}"/><w:szCs w:val="{small}"/></w:rPr>{position}</w:r>'
         if position
         else ""
     )
@@ -312,11 +352,16 @@ def _face(direction: str, position: str, name: str, size: int) -> str:
     )
 
 
-def build_name_cards(cards: Sequence[NameCard], title: str, author: str = "",
-                     made_at: datetime | None = None) -> bytes:  # fmt: skip
+def build_name_cards(
+    cards: Sequence[NameCard],
+    title: str,
+    author: str = "",
+    made_at: datetime | None = None,
+    language: str = VIETNAMESE,
+) -> bytes:
     """The name cards (.docx): one A4 landscape page per card, folded down the middle."""
     made = made_at or datetime.now(UTC).replace(microsecond=0)
-    document = _skeleton(title, author, made, landscape=True)
+    document = _skeleton(title, author, made, landscape=True, language=language)
     body: list[str] = []
     for index, card in enumerate(cards):
         if index:
@@ -331,4 +376,4 @@ def build_name_cards(cards: Sequence[NameCard], title: str, author: str = "",
             + "</w:tr></w:tbl>"
         )
     body.append(_PAGE_BREAK.replace('<w:br w:type="page"/>', ""))  # room left under a card
-    return _with_body(document, body)
+    return with_body(document, body)

@@ -16,10 +16,9 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
 from typing import Final
 
 from docx import Document
@@ -37,10 +36,17 @@ from docx.text.paragraph import Paragraph
 from docx.text.run import Run
 
 from bot.documents.qr import qr_png
+from bot.documents.wordml import (
+    BODY_SIZE,
+    FONT,
+    VIETNAMESE,
+    Part,
+    run_content,
+    set_up_fonts,
+    use_font,
+    with_body,
+)
 from bot.domain.invisible import printable
-
-# The typeface of Vietnamese administrative documents (Nghị định 30/2020/NĐ-CP).
-_FONT: Final = "Times New Roman"
 
 # A4 portrait in twentieths of a point, the exact values Word itself writes.
 _PAGE_WIDTH: Final = Twips(11906)
@@ -55,14 +61,11 @@ _QR_WIDTH: Final = Cm(3.3)
 _SLIP_HEIGHT: Final = Cm(7.8)
 
 _NAME_SIZE: Final = Pt(13)
-_BODY_SIZE: Final = Pt(12)
 _SMALL_BODY_SIZE: Final = Pt(11)
 _TINY_SIZE: Final = Pt(8)
 
 _FRAME_BORDER: Final = {"w:val": "single", "w:sz": "8", "w:space": "0", "w:color": "000000"}
 _CUT_BORDER: Final = {"w:val": "dashed", "w:sz": "6", "w:space": "1", "w:color": "808080"}
-_THEME_FONT_ATTRIBUTES: Final = ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme")
-_FONT_ATTRIBUTES: Final = ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs")
 # What may follow w:tblBorders inside w:tblPr (ECMA-376 17.4.60), so the borders go before them.
 _TBL_PR_AFTER_BORDERS: Final = (
     "w:shd",
@@ -102,6 +105,7 @@ class SlipTexts:
     contact: str  # e.g. "Liên hệ: Văn phòng Hội LHPN Hà Nội, 024 3825 xxxx"
     code_hint: str = "{code}"  # template with {code}, e.g. "Mã cá nhân:\n{code}"
     author: str = ""  # the office, as Word's «Author» names it
+    language: str = VIETNAMESE  # Word's proofing language (see wordml.word_language)
     made_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
 
@@ -127,7 +131,7 @@ def build_slips(slips: Sequence[Slip], texts: SlipTexts) -> bytes:
     skeleton = Document()
     _describe(skeleton, texts)
     _set_up_page(skeleton)
-    _set_up_fonts(skeleton)
+    set_up_fonts(skeleton, texts.language)
     links = list(dict.fromkeys(slip.link for slip in slips))  # a picture part per QR code
     picture_ids: dict[str, str] = {}
     if links:
@@ -136,39 +140,32 @@ def build_slips(slips: Sequence[Slip], texts: SlipTexts) -> bytes:
         first_id, _ = skeleton.part.get_or_add_image(io.BytesIO(qr_png(links[0])))
         used = set(skeleton.part.rels)
         picture_ids = dict(zip(links, [first_id, *_unused_ids(used, len(links) - 1)], strict=True))
-    buffer = io.BytesIO()
-    skeleton.save(buffer)
     template = _slip_xml(texts)
-    with (
-        zipfile.ZipFile(buffer) as source,
-        zipfile.ZipFile(out := io.BytesIO(), "w", zipfile.ZIP_DEFLATED) as package,
-    ):
-        for entry in source.infolist():
-            content = source.read(entry)
-            if entry.filename == "word/document.xml":
-                head, tail = content.decode().split("<w:sectPr", 1)
-                with package.open(entry.filename, "w") as document:
-                    document.write(head.encode())
-                    for index, slip in enumerate(slips):
-                        xml = template.slip(slip, texts, index + 1, picture_ids[slip.link])
-                        document.write(((template.cut if index else "") + xml).encode())
-                    document.write(("<w:sectPr" + tail).encode())
-            elif entry.filename == "word/_rels/document.xml.rels":
-                more = "".join(
-                    f'<Relationship Id="{picture_ids[link]}" Type="{RT.IMAGE}" '
-                    f'Target="media/image{n}.png"/>'
-                    for n, link in enumerate(links[1:], start=2)
-                )
-                package.writestr(
-                    entry, content.replace(b"</Relationships>", more.encode() + b"</Relationships>")
-                )
-            elif entry.filename == "word/media/image1.png":
-                package.writestr(entry, content)
+
+    def body() -> Iterator[str]:
+        for index, slip in enumerate(slips):
+            xml = template.slip(slip, texts, index + 1, picture_ids[slip.link])
+            yield (template.cut if index else "") + xml
+
+    def parts(entry: zipfile.ZipInfo, content: bytes) -> Iterator[Part]:
+        if entry.filename == "word/_rels/document.xml.rels":
+            more = "".join(
+                f'<Relationship Id="{picture_ids[link]}" Type="{RT.IMAGE}" '
+                f'Target="media/image{n}.png"/>'
+                for n, link in enumerate(links[1:], start=2)
+            )
+            yield entry, content.replace(b"</Relationships>", more.encode() + b"</Relationships>")
+        else:
+            yield entry, content
+            if entry.filename == "word/media/image1.png":
                 for n, link in enumerate(links[1:], start=2):
-                    package.writestr(f"word/media/image{n}.png", qr_png(link))
-            else:
-                package.writestr(entry, content)
-    return out.getvalue()
+                    yield f"word/media/image{n}.png", qr_png(link)
+
+    return with_body(skeleton, body(), parts)
+
+
+# tests/test_slips.py lays slips out one by one, as build_slips did before it streamed them.
+_set_up_fonts = set_up_fonts
 
 
 def _unused_ids(used: set[str], count: int) -> list[str]:
@@ -215,14 +212,14 @@ class _SlipXml:
                     hint = slip.code_hint or texts.code_hint
                     text = printable(slip.link_code.join(_split(hint, "{code}")))
                 if text:
-                    out.append(self.paragraphs[place].replace(_mark("text"), _run_content(text)))
+                    out.append(self.paragraphs[place].replace(_mark("text"), run_content(text)))
             elif place == "name":
-                out.append(_run_content(printable(slip.full_name)))
+                out.append(run_content(printable(slip.full_name)))
             elif place == "code":
-                out.append(_run_content(printable(slip.code)))
+                out.append(run_content(printable(slip.code)))
             elif place == "hint":
                 hint = slip.link.join(_split(texts.link_hint, "{link}"))
-                out.append(_run_content(printable(hint)))
+                out.append(run_content(printable(hint)))
             elif place == "shape":
                 out.append(str(shape))
             else:
@@ -276,22 +273,6 @@ def _slip_xml(texts: SlipTexts) -> _SlipXml:
     return _SlipXml(tuple(pieces), tuple(places), paragraphs, cut)
 
 
-def _run_content(text: str) -> str:
-    """What python-docx writes inside a run for ``text`` (``Run.text``): a tab as ``w:tab``,
-    a line break as ``w:br``, the rest in ``w:t`` (kept as it is when it starts or ends with a
-    space), escaped as lxml escapes it."""
-    if not text:
-        return ""
-    out: list[str] = []
-    for index, chunk in enumerate(re.split(r"(\t|\r|\n)", text)):
-        if index % 2:
-            out.append("<w:tab/>" if chunk == "\t" else "<w:br/>")
-        elif chunk:
-            space = ' xml:space="preserve"' if len(chunk.strip()) < len(chunk) else ""
-            out.append(f"<w:t{space}>{escape(chunk, quote=False)}</w:t>")
-    return "".join(out)
-
-
 def _set_up_page(document: DocxDocument) -> None:
     """A4 portrait with 1.5 cm margins on every side."""
     section = document.sections[0]
@@ -300,31 +281,6 @@ def _set_up_page(document: DocxDocument) -> None:
     section.page_height = _PAGE_HEIGHT
     section.top_margin = section.bottom_margin = _MARGIN
     section.left_margin = section.right_margin = _MARGIN
-
-
-def _set_up_fonts(document: DocxDocument) -> None:
-    """Times New Roman and tight single spacing as the defaults, for paragraph marks too."""
-    styles = document.styles
-    for r_fonts in styles.element.xpath("./w:docDefaults/w:rPrDefault/w:rPr/w:rFonts"):
-        _use_font(r_fonts)
-    normal = styles["Normal"]
-    normal.font.name = _FONT
-    normal.font.size = _BODY_SIZE
-    _use_font(normal.element.get_or_add_rPr().get_or_add_rFonts())
-    normal.paragraph_format.space_before = Pt(0)
-    normal.paragraph_format.space_after = Pt(0)
-    normal.paragraph_format.line_spacing = 1.0
-
-
-def _use_font(r_fonts: BaseOxmlElement) -> None:
-    """Point every script slot of a ``w:rFonts`` at the slips' font, overriding theme fonts."""
-    # A theme attribute wins over the explicit one beside it, so it has to go.
-    for name in _THEME_FONT_ATTRIBUTES:
-        r_fonts.attrib.pop(qn(name), None)
-    # Word and LibreOffice read w:eastAsia (and w:cs) for some characters depending on language
-    # and hint settings, so every slot names the same font and no letter falls back to another.
-    for name in _FONT_ATTRIBUTES:
-        r_fonts.set(qn(name), _FONT)
 
 
 def _cut_line(paragraph: Paragraph) -> None:
@@ -385,11 +341,11 @@ def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
             _run(greeting, after, _NAME_SIZE)
     for line in (slip.position, slip.organization):
         if printable(line):
-            _run(left.paragraph(), line, _BODY_SIZE)
+            _run(left.paragraph(), line, BODY_SIZE)
 
-    _run(left.paragraph(space_before=Pt(8)), texts.title, _BODY_SIZE, bold=True)
-    _run(left.paragraph(space_before=Pt(2)), texts.when_where, _BODY_SIZE)
-    _run(left.paragraph(space_before=Pt(8)), texts.deadline, _BODY_SIZE, italic=True)
+    _run(left.paragraph(space_before=Pt(8)), texts.title, BODY_SIZE, bold=True)
+    _run(left.paragraph(space_before=Pt(2)), texts.when_where, BODY_SIZE)
+    _run(left.paragraph(space_before=Pt(8)), texts.deadline, BODY_SIZE, italic=True)
     _run(left.paragraph(space_before=Pt(4)), texts.contact, _SMALL_BODY_SIZE)
 
     right = _CellWriter(qr_cell)
@@ -407,7 +363,7 @@ def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
         _run(
             right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3)),
             code,
-            _BODY_SIZE,
+            BODY_SIZE,
             bold=True,
         )
     hint = slip.link.join(_split(texts.link_hint, "{link}"))
@@ -453,8 +409,8 @@ def _run(
 ) -> Run:
     """Append ``text`` as a run in the slips' font; python-docx escapes it as XML text."""
     run = paragraph.add_run(printable(text))
-    run.font.name = _FONT
-    _use_font(run._r.get_or_add_rPr().get_or_add_rFonts())
+    run.font.name = FONT
+    use_font(run._r.get_or_add_rPr().get_or_add_rFonts())
     if size is not None:
         run.font.size = size
     if bold:

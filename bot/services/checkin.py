@@ -253,6 +253,8 @@ class Attendance:
     # Checked in as an invitee (or her substitute), the invitation withdrawn afterwards: out of
     # the invitees' figures (which are about the list as it stands), still in the hall.
     withdrawn: list[CheckinView] = field(default_factory=list)
+    # Invitees who have not answered (in or not): not expected, yet on the signature sheet.
+    no_answer: int = 0
 
     @property
     def arrived(self) -> int:
@@ -752,25 +754,7 @@ class CheckinService:
                     .group_by(Delegate.group_key, Rsvp.status, Checkin.kind)
                 )
             ).all()
-            # Who is in the hall and not on the invitation list as it stands: guests, and
-            # those checked in whose invitation was withdrawn afterwards (a few at most). A
-            # guest let in from her withdrawn card and invited again since is an invitee, in
-            # her group's figures above: once, not also here.
-            off_list = [
-                CheckinView.of(row)
-                for row in await session.scalars(
-                    select(Checkin)
-                    .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
-                    .where(
-                        Checkin.meeting_id == meeting_id,
-                        Checkin.undone_at.is_(None),
-                        or_(Checkin.delegate_id.is_(None), Delegate.withdrawn_at.is_not(None)),
-                    )
-                    .order_by(Checkin.checked_in_at, Checkin.id)
-                )
-            ]
-            guests = [view for view in off_list if view.kind is ArrivalKind.GUEST]
-            withdrawn = [view for view in off_list if view.kind is not ArrivalKind.GUEST]
+            guests, withdrawn = await _off_list(session, meeting_id)
             # A page of them, never everyone: thousands are still missing at 10,000 invitees,
             # read on every poll, and nobody reads thousands of names on a screen (the counts
             # by group say how many). On the connection: plain rows, no ORM result machinery.
@@ -819,6 +803,8 @@ class CheckinService:
                         tally["substitutes"] += number
                     if status == RsvpStatus.DECLINED:
                         tally["declined_present"] += number
+                if status == RsvpStatus.NO_ANSWER:
+                    tally["no_answer"] += number
         groups = [
             GroupAttendance(
                 group.key,
@@ -857,14 +843,19 @@ class CheckinService:
             missing_total=overall["missing"],
             missing_next=missing_rows[-1].code if more and missing_rows else None,
             withdrawn=withdrawn,
+            no_answer=overall["no_answer"],
         )
 
-    async def roll(self) -> Roll:
+    async def roll(self, *, present_only: bool = False) -> Roll:
         """Every invitee whose invitation stands, in protocol order, with her answer and who
         of them is in now, and the guests: the signature sheet, the name cards and the present
         list read it. One read-only transaction, plain rows (10,000 invitees are 10,000
-        tuples); phone numbers for the office's papers only."""
+        tuples); phone numbers for the office's papers only. ``present_only``: the invitees
+        in the hall alone (the present list's page reads no one still awaited)."""
         meeting_id = self._ctx.meeting_id
+        wanted = [roster.delegates_of(meeting_id)]
+        if present_only:
+            wanted.append(Checkin.id.is_not(None))
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()
             rows = (
@@ -887,21 +878,11 @@ class CheckinService:
                     )
                     .join(Rsvp, Rsvp.delegate_id == Delegate.id)
                     .outerjoin(Checkin, _present_of(Delegate.id))
-                    .where(roster.delegates_of(meeting_id))
+                    .where(*wanted)
                     .order_by(*roster.protocol_key(self._order()))
                 )
             ).all()
-            off_list = await session.scalars(
-                select(Checkin)
-                .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
-                .where(
-                    Checkin.meeting_id == meeting_id,
-                    Checkin.undone_at.is_(None),
-                    or_(Checkin.delegate_id.is_(None), Delegate.withdrawn_at.is_not(None)),
-                )
-                .order_by(Checkin.checked_in_at, Checkin.id)
-            )
-            others = [CheckinView.of(row) for row in off_list]
+            guests, withdrawn = await _off_list(session, meeting_id)
         lines = [
             RollLine(
                 *row[:5],
@@ -918,8 +899,8 @@ class CheckinService:
         return Roll(
             at=self._ctx.clock.now(),
             lines=lines,
-            guests=[view for view in others if view.kind is ArrivalKind.GUEST],
-            withdrawn=[view for view in others if view.kind is not ArrivalKind.GUEST],
+            guests=guests,
+            withdrawn=withdrawn,
         )
 
     async def summary(self, viewer: DeskActor | OfficeActor) -> AttendanceSummary:
@@ -1031,6 +1012,31 @@ async def _staff_names(
     for actor, (name, _) in (await queries.people_behind(session, meeting_id, others)).items():
         names[actor] = name
     return names
+
+
+async def _off_list(
+    session: AsyncSession, meeting_id: int
+) -> tuple[list[CheckinView], list[CheckinView]]:
+    """Who is in the hall and not on the invitation list as it stands, by time: the guests, and
+    those checked in whose invitation was withdrawn afterwards (a few at most). A guest let in
+    from her withdrawn card and invited again since is an invitee, in her group's figures:
+    once, not also here. The live count and the day's papers both read this, so they cannot
+    count the hall differently."""
+    rows = await session.scalars(
+        select(Checkin)
+        .outerjoin(Delegate, Delegate.id == Checkin.delegate_id)
+        .where(
+            Checkin.meeting_id == meeting_id,
+            Checkin.undone_at.is_(None),
+            or_(Checkin.delegate_id.is_(None), Delegate.withdrawn_at.is_not(None)),
+        )
+        .order_by(Checkin.checked_in_at, Checkin.id)
+    )
+    views = [CheckinView.of(row) for row in rows]
+    return (
+        [view for view in views if view.kind is ArrivalKind.GUEST],
+        [view for view in views if view.kind is not ArrivalKind.GUEST],
+    )
 
 
 def _present_of(delegate_id: Any) -> Any:

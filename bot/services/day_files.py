@@ -6,7 +6,16 @@ Who is expected: every invitee whose invitation stands and who has not declined 
 said they come and those who have not answered (an office prints them a line and a card: most
 come without answering) — the substitute in place of an invitee who sends one, by the
 substitute's own name and position. Declined and withdrawn invitations are left out; the
-signature sheet says so in its heading.
+signature sheet says so in its heading. «Dự kiến» on the dashboard's «Có mặt» page is narrower:
+those who said they come and the substitutes. The papers count the two apart — those who
+answered and those who did not (:func:`paper_counts`, the present list's two sheets of who is
+not in) — so that a sheet of 72 and a page saying «/63» are not read as a disagreement.
+
+A substitute's position and unit: the personal page's form asks for both and stores them glued,
+«position, unit», in one field (the chats ask for «chức vụ, đơn vị» in one message), so the
+storage cannot tell a unit from a comma in a position. :func:`position_and_unit` takes what
+follows the last comma as her unit when there is a comma, and the invitee's unit otherwise: what
+she wrote is always printed whole, and a unit she gave is never replaced by the invitee's.
 
 Plain values in, bytes out: these run in a worker thread (see the downloads).
 """
@@ -16,6 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import Config
+from bot.documents.wordml import word_language
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.rsvp import RsvpStatus
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
@@ -23,16 +33,42 @@ from bot.texts import Catalog
 from bot.texts.formatting import clock, meeting_time
 
 
-def _who(line: RollLine) -> tuple[str, str, bool]:
-    """The name and position that sit for ``line``, and whether it is a substitute."""
+def position_and_unit(given: str | None, invitee_unit: str) -> tuple[str, str]:
+    """A substitute's position and unit from the one field that holds them (see the module):
+    split at the last comma, else her position alone in the invitee's unit."""
+    text = (given or "").strip()
+    head, comma, tail = text.rpartition(",")
+    if comma and head.strip() and tail.strip():
+        return head.strip(), tail.strip()
+    return text, invitee_unit
+
+
+def _who(line: RollLine) -> tuple[str, str, str, bool]:
+    """The name, position and unit that sit for ``line``, and whether it is a substitute."""
     if line.status is RsvpStatus.SUBSTITUTE and line.substitute_name:
-        return line.substitute_name, line.substitute_position or "", True
-    return line.full_name, line.position, False
+        position, unit = position_and_unit(line.substitute_position, line.organization)
+        return line.substitute_name, position, unit, True
+    return line.full_name, line.position, line.organization, False
 
 
 def expected_lines(roll: Roll) -> list[RollLine]:
-    """The invitees expected, in protocol order (see the module)."""
+    """The invitees the papers list, in protocol order (see the module)."""
     return [line for line in roll.lines if line.expected]
+
+
+def paper_counts(roll: Roll) -> tuple[int, int]:
+    """Of the papers' lines: those who said they come or send a substitute, and those who have
+    not answered."""
+    answered = sum(line.status.is_present for line in roll.lines)
+    return answered, sum(line.status is RsvpStatus.NO_ANSWER for line in roll.lines)
+
+
+def position_line(catalog: Catalog, position: str, unit: str) -> str:
+    """«Chức vụ, Đơn vị» as the personal page greets her (either alone when the other is
+    missing)."""
+    if position and unit:
+        return catalog.plain("day_papers.position_unit", position=position, organization=unit)
+    return position or unit
 
 
 def _when_where(catalog: Catalog, config: Config) -> str:
@@ -50,14 +86,11 @@ def sign_sheet_document(
 
     by_group: dict[str, list[SignRow]] = {group.key: [] for group in config.groups_in_order}
     for line in expected_lines(roll):
-        name, position, substitute = _who(line)
+        name, position, unit, substitute = _who(line)
         note = (
             catalog.plain("day_papers.substitute_note", name=line.full_name) if substitute else ""
         )
-        # A substitute who gave no position signs for the invitee's unit all the same.
-        by_group.setdefault(line.group_key, []).append(
-            SignRow(name, position, line.organization, note)
-        )
+        by_group.setdefault(line.group_key, []).append(SignRow(name, position, unit, note))
     labels = {group.key: group.label for group in config.groups}
     groups = [SignGroup(labels.get(key, key), rows) for key, rows in by_group.items()]
     names = ("number", "name", "position", "organization", "sign")
@@ -72,6 +105,8 @@ def sign_sheet_document(
         empty=catalog.plain("day_papers.empty"),
         author=config.office.name,
         made_at=made_at,
+        page=catalog.template("day_papers.page"),
+        language=word_language(catalog.locale),
     )
     return build_sign_sheet(groups, texts), sum(len(group.rows) for group in groups)
 
@@ -82,14 +117,23 @@ def name_cards_document(
     """The name cards (.docx), one per person expected, and how many there are."""
     from bot.documents.day_papers import NameCard, build_name_cards
 
-    cards = [NameCard(*_who(line)[:2]) for line in expected_lines(roll)]
+    cards = []
+    for line in expected_lines(roll):
+        name, position, unit, _ = _who(line)
+        cards.append(NameCard(name, position_line(catalog, position, unit)))
     title = catalog.plain("day_papers.cards_title", title=config.meeting.title)
-    return build_name_cards(cards, title, config.office.name, made_at), len(cards)
+    language = word_language(catalog.locale)
+    return build_name_cards(cards, title, config.office.name, made_at, language), len(cards)
 
 
-def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
-    """The present list: who is in, group by group in protocol order, then the guests; and who
-    is expected and not (yet) in, with their phones."""
+_PRESENT_COLUMNS = ("group", "number", "name", "position", "organization", "as", "at", "desk")
+
+
+def present_table(
+    catalog: Catalog, config: Config, roll: Roll
+) -> tuple[list[str], list[list[Cell]]]:
+    """The present list's headings and rows: who is in, group by group in protocol order, then
+    the guests and those whose invitation was withdrawn after they came, numbered through."""
     labels = {group.key: group.label for group in config.groups}
     local = config.meeting.local
 
@@ -103,13 +147,14 @@ def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
             continue
         if came.kind is ArrivalKind.SUBSTITUTE:
             as_whom = catalog.plain("day_papers.as.substitute", name=line.full_name)
-            position = came.position  # as the desk wrote it
+            # As the desk wrote it (from her answer, or as she said at the desk).
+            position, unit = position_and_unit(came.position, line.organization)
         else:
             as_whom = catalog.plain("day_papers.as.delegate")
-            position = line.position
+            position, unit = line.position, line.organization
         present.append(
-            [label(line.group_key), len(present) + 1, came.full_name, position,
-             line.organization, as_whom, clock(local(came.at)), came.desk]
+            [label(line.group_key), len(present) + 1, came.full_name, position, unit, as_whom,
+             clock(local(came.at)), came.desk]
         )  # fmt: skip
 
     def off_list(view: CheckinView, kind: str) -> list[Cell]:
@@ -121,28 +166,53 @@ def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
         present.append(off_list(view, "guest"))
     for view in roll.withdrawn:
         present.append(off_list(view, "withdrawn"))
+    return [catalog.plain(f"day_papers.present.{name}") for name in _PRESENT_COLUMNS], present
+
+
+def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
+    """The present list (:func:`present_table`); who is expected (said they come, or send a
+    substitute) and not (yet) in, with their phones; and, apart, who has not answered and is not
+    in."""
+    labels = {group.key: group.label for group in config.groups}
+    headings, present = present_table(catalog, config, roll)
     missing: list[list[Cell]] = [
-        [label(line.group_key), line.code, line.full_name, line.position, line.organization,
-         catalog.plain(f"status.{line.status.value}"),
+        [labels.get(line.group_key, line.group_key), line.code, line.full_name, line.position,
+         line.organization, catalog.plain(f"status.{line.status.value}"),
          line.substitute_name if line.status is RsvpStatus.SUBSTITUTE else None, line.phone]
-        for line in expected_lines(roll)
-        if line.came is None
+        for line in roll.lines
+        if line.came is None and line.status.is_present
     ]  # fmt: skip
-    present_names = ("group", "number", "name", "position", "organization", "as", "at", "desk")
+    unanswered: list[list[Cell]] = [
+        [labels.get(line.group_key, line.group_key), line.code, line.full_name, line.position,
+         line.organization, line.phone]
+        for line in roll.lines
+        if line.came is None and line.status is RsvpStatus.NO_ANSWER
+    ]  # fmt: skip
     missing_names = ("group", "code", "name", "position", "organization", "answer",
                      "substitute", "phone")  # fmt: skip
+    unanswered_names = ("group", "code", "name", "position", "organization", "phone")
+
+    def titles(names: tuple[str, ...]) -> list[str]:
+        return [catalog.plain(f"day_papers.present.{name}") for name in names]
+
     return [
         Sheet(
             catalog.plain("day_papers.present_sheet"),
-            [catalog.plain(f"day_papers.present.{name}") for name in present_names],
+            headings,
             present,
-            wrap=frozenset({2, 3, 4, 5}),
+            wrap=frozenset({0, 2, 3, 4, 5}),
         ),
         Sheet(
             catalog.plain("day_papers.missing_sheet"),
-            [catalog.plain(f"day_papers.present.{name}") for name in missing_names],
+            titles(missing_names),
             missing,
-            wrap=frozenset({2, 3, 4}),
+            wrap=frozenset({0, 2, 3, 4, 6}),
+        ),
+        Sheet(
+            catalog.plain("day_papers.unanswered_sheet"),
+            titles(unanswered_names),
+            unanswered,
+            wrap=frozenset({0, 2, 3, 4}),
         ),
     ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from bot.config import Config
+from bot.documents.wordml import word_language
 from bot.documents.workbook import Cell, Link
 from bot.domain.phones import display_phone
 from bot.domain.tokens import format_link_code
@@ -118,6 +119,7 @@ def slips_document(
         deadline=catalog.plain("slips.deadline", deadline=deadline_text(catalog, config)),
         contact=catalog.plain("slips.contact", contact=config.office.contact),
         author=config.office.name,
+        language=word_language(catalog.locale),
         code_hint=(
             catalog.template("slips.code_hint_zalo").replace("{bot}", config.zalo.bot_name)
             if config.zalo.bot_name

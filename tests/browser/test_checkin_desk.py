@@ -211,3 +211,46 @@ async def test_the_clerk_issues_a_desk_volunteer_a_sign_in_link_his_phone_opens_
     await asyncio_run(desk, desk.driver.refresh)
     assert link not in await asyncio_run(desk, lambda: desk.driver.page_source)
     assert await asyncio_run(desk, lambda: desk.driver.find_elements(By.ID, "signin-link")) == []
+
+
+async def test_the_present_list_on_the_office_s_phone_is_a_column_of_people_under_their_groups(
+    hall: Dashboard, browser: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from bot.domain.channels import ChatAccount
+
+    services = hall.services
+    access = services.access
+    tokens = {link.code: link.token for link in await services.invitations.links()}
+    account = ChatAccount("telegram", "9001", "9001")
+    await services.invitations.link_by_token(account, tokens[CHECKIN_STAFF])
+    gate = access.desk(await access.caller(account), "Cổng A")
+    assert gate is not None
+    for code in ("DB001", "DB002", "DB005"):
+        await services.checkin.check_in(gate, code)
+    staff = await services.signin.link_for_code(STAFF)
+    assert staff.secret is not None
+    await browser.open(hall.url(f"signin/{staff.secret}"))  # the office's clerk, on her phone
+    await browser.press("Đăng nhập")
+    await browser.open(hall.url("attendance/present"))
+
+    def layout() -> tuple[int, list[str], str, str]:
+        driver = browser.driver
+        headings = [h.text for h in driver.find_elements(By.CSS_SELECTOR, ".present-group")]
+        cell = driver.find_element(By.CSS_SELECTOR, "#present-list tbody td")
+        head = driver.find_element(By.CSS_SELECTOR, "#present-list thead")
+        return (
+            int(driver.execute_script("return document.body.scrollWidth")),
+            headings,
+            str(driver.execute_script("return getComputedStyle(arguments[0]).display", cell)),
+            str(driver.execute_script("return getComputedStyle(arguments[0]).display", head)),
+        )
+
+    width, headings, cell_display, head_display = await asyncio_run(browser, layout)
+    assert width <= PHONE[0]  # nothing wider than the screen, no sideways scrolling
+    leaders = services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
+    assert headings == ["Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", leaders]
+    assert (cell_display, head_display) == ("block", "none")  # rows stacked, «Heading: value»
+    await browser.screenshot("office-present-phone")
+    await no_accessibility_problems(browser)

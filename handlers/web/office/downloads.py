@@ -18,26 +18,32 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.config import Config
 from bot.documents.workbook import Sheet, workbook_bytes
 from bot.services.access import OfficeActor
+from bot.services.checkin import Roll
 from bot.services.day_files import name_cards_document, present_workbook, sign_sheet_document
 from bot.services.invitation_files import links_table, slips_document
 from bot.services.report_file import office_report_workbook
 from bot.services.signin import StaffVisit
+from bot.texts import Catalog
 from handlers.web.attachment import attachment
 
 if TYPE_CHECKING:
-    from handlers.web.office.app import Office
+    from handlers.web.office.app import Office, StaffHandler
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 LinkMaker = Callable[[str], str]
+# A meeting day's paper built from the roll and the moment it is made (in a worker thread).
+RollFile = Callable[[Catalog, Config, Roll, datetime], bytes]
 
 
 class Downloads:
@@ -58,17 +64,30 @@ class Downloads:
             Route("/invitations/links.xlsx", staff(self.links), methods=["GET"]),
             Route("/invitations/slips.docx", staff(self.slips), methods=["GET"]),
             Route("/report.xlsx", staff(self.report), methods=["GET"]),
-            Route("/attendance/sign-sheet.docx", staff(self.sign_sheet), methods=["GET"]),
-            Route("/attendance/name-cards.docx", staff(self.name_cards), methods=["GET"]),
-            Route("/attendance/present.xlsx", staff(self.present), methods=["GET"]),
+            Route(
+                "/attendance/sign-sheet.docx",
+                staff(self._day_paper(_sign_sheet, "dash.day_papers.sheet_file", DOCX)),
+                methods=["GET"],
+            ),
+            Route(
+                "/attendance/name-cards.docx",
+                staff(self._day_paper(_name_cards, "dash.day_papers.cards_file", DOCX)),
+                methods=["GET"],
+            ),
+            Route(
+                "/attendance/present.xlsx",
+                staff(self._day_paper(_present, "dash.day_papers.present_file", XLSX)),
+                methods=["GET"],
+            ),
         ]
 
     async def page(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The three downloads, with what each holds."""
         people, delegates = await self.office.services.invitations.link_counts()
+        papers = await self.office.services.checkin.count()  # the day's papers' counts
         return self.office._render(
             "office/invitations.html", visit=visit, actor=actor, people=people,
-            delegates=delegates, channels=list(self.chat_links),
+            delegates=delegates, channels=list(self.chat_links), papers=papers,
         )  # fmt: skip
 
     async def links(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -108,33 +127,19 @@ class Downloads:
         content = await asyncio.to_thread(office_report_workbook, catalog, config, report)
         return attachment(content, self._name("report_file.name"), XLSX)
 
-    async def sign_sheet(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """The signature sheet of everyone expected, as ``attendance sheet`` writes it."""
-        office = self.office
-        roll = await office.services.checkin.roll()
-        made = office.services.ctx.clock.now()
-        content, _ = await asyncio.to_thread(
-            sign_sheet_document, office.catalog, office.config, roll, made
-        )
-        return attachment(content, self._name("dash.day_papers.sheet_file"), DOCX)
+    def _day_paper(self, make: RollFile, key: str, kind: str) -> StaffHandler:
+        """A download of the meeting day's papers: ``make`` builds the file in a worker thread
+        from the roll read now (as ``attendance sheet / cards / present`` write it), named by
+        the catalog's ``key``."""
 
-    async def name_cards(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """A name card per person expected, as ``attendance cards`` writes them."""
-        office = self.office
-        roll = await office.services.checkin.roll()
-        made = office.services.ctx.clock.now()
-        content, _ = await asyncio.to_thread(
-            name_cards_document, office.catalog, office.config, roll, made
-        )
-        return attachment(content, self._name("dash.day_papers.cards_file"), DOCX)
+        async def download(request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+            office = self.office
+            roll = await office.services.checkin.roll()
+            made = office.services.ctx.clock.now()
+            content = await asyncio.to_thread(make, office.catalog, office.config, roll, made)
+            return attachment(content, self._name(key), kind)
 
-    async def present(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """Who is present and who is expected and not yet, as ``attendance present`` writes
-        it, at the moment of the download."""
-        office = self.office
-        roll = await office.services.checkin.roll()
-        content = await asyncio.to_thread(present_workbook, office.catalog, office.config, roll)
-        return attachment(content, self._name("dash.day_papers.present_file"), XLSX)
+        return download
 
     def _name(self, key: str) -> str:
         return file_name(self.office, key)
@@ -146,3 +151,18 @@ def file_name(office: Office, key: str) -> str:
     now = office.config.meeting.local(office.services.ctx.clock.now())
     stamp = f"{now:%Y%m%d-%H%M}"
     return office.catalog.plain(key, code=office.config.meeting.code, stamp=stamp)
+
+
+def _sign_sheet(catalog: Catalog, config: Config, roll: Roll, made: datetime) -> bytes:
+    """The signature sheet of everyone expected."""
+    return sign_sheet_document(catalog, config, roll, made)[0]
+
+
+def _name_cards(catalog: Catalog, config: Config, roll: Roll, made: datetime) -> bytes:
+    """A name card per person expected."""
+    return name_cards_document(catalog, config, roll, made)[0]
+
+
+def _present(catalog: Catalog, config: Config, roll: Roll, made: datetime) -> bytes:
+    """Who is present, and who is expected and not yet, at the moment of the download."""
+    return present_workbook(catalog, config, roll)
