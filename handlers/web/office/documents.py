@@ -6,7 +6,6 @@ is (the same limit, judged by name and size before a byte of it is read)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -23,11 +22,11 @@ from bot.services.documents import (
     DocumentStep,
 )
 from bot.services.signin import StaffVisit
-from handlers.web.attachment import attachment
+from handlers.web.attachment import attachment_path
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 from handlers.web.uploads import TooLarge, leading_fields, read_form, text_field, upload
-from storage.files import DOCUMENT_SUFFIXES, MAX_BYTES, read_stored
+from storage.files import DOCUMENT_SUFFIXES, MAX_BYTES
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -148,11 +147,13 @@ class Documents:
         found = await office.services.documents.file(_id(request), hidden_too=True)
         if found is None:
             return office._render("office/message.html", status=404, key="no_document")
-        content = await asyncio.to_thread(read_stored, found.path)
-        if content is None:
-            return office._render("office/message.html", status=404, key="file_lost")
         line = found.line
-        return attachment(content, line.file_name, line.content_type, fallback=DOCUMENT_FALLBACK)
+        response = await attachment_path(
+            found.path, line.file_name, line.content_type, fallback=DOCUMENT_FALLBACK
+        )
+        if response is None:
+            return office._render("office/message.html", status=404, key="file_lost")
+        return response
 
     async def confirm_hide(
         self, request: Request, visit: StaffVisit, actor: OfficeActor
