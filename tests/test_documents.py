@@ -11,12 +11,14 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
+from bot.config import load_config
 from bot.domain.clock import ManualClock
 from bot.services import Services
 from bot.services.documents import DocumentStep
 from bot.services.privacy import PurgeStep
 from storage.files import MAX_BYTES
 from storage.models import AuditEntry, DraftVersion, Meeting, MeetingDocument
+from tests.conftest import EXAMPLE_CONFIG
 from tests.harness import BotHarness
 from tests.office_support import Desk, hidden, text_of
 from tests.samples import docx
@@ -314,6 +316,56 @@ async def test_a_document_of_another_meeting_is_not_found(
     )
 
 
+async def test_a_hidden_document_is_not_shown_again_while_the_same_file_is_on_the_pages(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    content = docx("hai lần")
+    await publish(desk, REPORT, FILE, content)
+    [first] = await document_ids(imported)
+    await imported.documents.hide(imported.access.local_operator(), first)
+    status, _ = await publish(desk, "Báo cáo sơ kết (bản sửa tiêu đề)", FILE, content)
+    assert status == 303
+    [_, second] = await document_ids(imported)
+    shown = await desk.post(f"documents/{first}/show", f"form-show-{first}", {}, page="documents")
+    assert text_of(shown.text, "flash") == (
+        f"Chưa đăng lại tài liệu «{REPORT}»: tài liệu «Báo cáo sơ kết (bản sửa tiêu đề)» có "
+        "cùng tệp đang hiện trên trang cá nhân của đại biểu, đăng lại sẽ thành hai tài liệu "
+        f"giống nhau. Nếu muốn dùng tiêu đề «{REPORT}», đề nghị ẩn tài liệu «Báo cáo sơ kết "
+        "(bản sửa tiêu đề)» trước."
+    )
+    assert text_of(shown.text, f"document-{first}-state").startswith("Đã ẩn lúc")
+    page = (await web.open("DB031")).text
+    assert re.findall(r'id="document-(\d+)-link"', page) == [str(second)]
+
+
+async def test_a_note_s_line_ends_from_a_browser_count_as_one_character_each(
+    imported: Services,
+) -> None:
+    # 100 lines of 9 characters: 999 characters, or 1098 counting each CRLF as two.
+    note = "\r\n".join(["Đề nghị x"] * 100)
+    result = await imported.documents.publish(
+        imported.access.local_operator(), title=REPORT, note=note, name=FILE, content=docx("n")
+    )
+    assert result.step is DocumentStep.PUBLISHED and result.document is not None
+    assert result.document.note == "\n".join(["Đề nghị x"] * 100)
+    too_long = note + "\r\nx"
+    assert imported.documents.check_fields(REPORT, too_long) is DocumentStep.NOTE_TOO_LONG
+
+
+async def test_the_page_reads_the_documents_with_the_person_in_one_read(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("một lần đọc"))
+    [doc] = await document_ids(imported)
+    await web.open("DB031")
+    view = await imported.pages.view(web.tokens["DB031"], channel="web")
+    assert view is not None
+    assert [(d.id, d.title, d.file_name) for d in view.documents] == [(doc, REPORT, FILE)]
+    await imported.withdrawals.withdraw(imported.access.local_operator(), "DB031")
+    view = await imported.pages.view(web.tokens["DB031"], channel="web")
+    assert view is not None and view.documents == ()
+
+
 async def test_a_revoked_or_withdrawn_link_reaches_no_document(
     desk: Desk, web: Web, imported: Services
 ) -> None:
@@ -401,3 +453,22 @@ async def test_tailieu_on_zalo_lists_the_same_links(imported: Services, clock: M
         f"• {REPORT} (tệp PDF, 35 byte)\n"
         f"{web.link(world.tokens['DB002'])}/tai-lieu/{result.document.id}"
     ]
+
+
+@pytest.mark.parametrize(
+    "config", [load_config(EXAMPLE_CONFIG).config.model_copy(update={"web": None})]
+)
+async def test_tailieu_without_personal_pages_says_so_rather_than_an_expired_link(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB031")
+    services = harness.services
+    await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=docx("web")
+    )
+    await harness.send(user.command("/tailieu"))
+    assert user.last_text() == (
+        "Văn phòng đã đăng 1 tài liệu cho hội nghị nhưng hội nghị này không có trang cá nhân "
+        "để tải về. Xin liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 "
+        "5678 để nhận tài liệu."
+    )

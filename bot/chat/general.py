@@ -102,8 +102,11 @@ async def documents(turn: Turn) -> Answer:
     contact = turn.config.office.contact
     if not published:
         return turn.say("documents.none", contact=contact)
-    page = await turn.services.invitations.page_link(caller.person.id)
-    if page is None:
+    web = turn.config.web
+    if web is None:  # no personal pages to download from
+        return turn.say("documents.no_web", count=len(published), contact=contact)
+    token = await turn.services.invitations.page_token(caller.person.id)
+    if token is None:  # her link was revoked
         return turn.say("documents.no_page", count=len(published), contact=contact)
     catalog = turn.catalog
     lines = "\n\n".join(
@@ -112,7 +115,7 @@ async def documents(turn: Turn) -> Answer:
             title=line.title,
             type=catalog.plain(f"document_type.{line.suffix[1:]}"),
             size=file_size(catalog, line.size),
-            link=f"{page}/tai-lieu/{line.id}",
+            link=web.document_url(token, line.id),
         )
         for line in published
     )

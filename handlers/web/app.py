@@ -373,12 +373,9 @@ class Site:
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
         seen = _seen_notices(request)
-        # The office's documents: for every invitee, not for one whose invitation was withdrawn.
-        documents = (
-            [] if visit.view.delegate.withdrawn else await self.services.documents.published()
-        )
+        # The office's documents (none for a withdrawn invitation), read with the page.
         response = self._render(
-            "page.html", visit.catalog, flash=flash, documents=documents,
+            "page.html", visit.catalog, flash=flash, documents=visit.view.documents,
             **self._page_context(visit, bot, seen),
         )  # fmt: skip
         self._remember_notices(request, response, visit, seen)
@@ -448,6 +445,7 @@ class Site:
             "chat_links": links,
             "zalo": how_to_zalo,
             "page_token": visit.token,
+            "document_path": WebSettings.document_path,
             # Written once for chat, page and message alike (bot.texts.presenters).
             "withdrawn_notice": withdrawn_notice(catalog, self.config),
         }

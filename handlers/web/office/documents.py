@@ -129,9 +129,10 @@ class Documents:
         """The page again (422), what was typed kept, beside what is wrong with it."""
         catalog = self.office.catalog
         if result.step is DocumentStep.REJECTED:
-            reason = catalog.plain(
-                f"dash.documents.reason.{result.reject or 'bad_type'}", limit_mb=LIMIT_MB
-            )
+            # The reasons a task's deliverable is refused for, but the narrower list of types.
+            code = result.reject or "bad_type"
+            key = "dash.documents" if code == "bad_type" else "dash.tasks.record"
+            reason = catalog.plain(f"{key}.reason.{code}", limit_mb=LIMIT_MB)
             html = catalog.html("dash.documents.rejected", file=name, reason=reason)
         else:
             html = catalog.html(
@@ -185,9 +186,13 @@ class Documents:
         documents = office.services.documents
         doing = documents.hide if hide else documents.show
         result = await doing(actor, _id(request))
-        params: dict[str, Any] = {"title": result.document.title if result.document else ""}
+        params: dict[str, Any] = {
+            "title": result.document.title if result.document else "",
+            "other": result.other.title if result.other else "",
+        }
         html = office.catalog.html(f"dash.documents.{result.step.value}", **params)
-        return office._done(visit, "documents", html, ok=result.step is not DocumentStep.GONE)
+        ok = result.step not in (DocumentStep.GONE, DocumentStep.SAME_FILE_SHOWN)
+        return office._done(visit, "documents", html, ok=ok)
 
 
 async def _close_files(form: Any) -> None:
