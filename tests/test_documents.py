@@ -220,6 +220,23 @@ async def test_hiding_asks_first_takes_it_off_the_pages_and_it_can_be_published_
     assert actions == ["document.published", "document.hidden", "document.shown"]
 
 
+async def test_nhat_ky_names_the_document_by_its_title(desk: Desk, imported: Services) -> None:
+    await publish(desk, REPORT, FILE, docx("nhật ký"))
+    [doc] = await document_ids(imported)
+    await desk.post(f"documents/{doc}/hide", "form-hide", {}, page=f"documents/{doc}/hide")
+    await desk.post(f"documents/{doc}/show", f"form-show-{doc}", {}, page="documents")
+    log = (await desk.client.get("/office/log")).text
+    said = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", line)).strip()
+        for line in re.findall(r'<li id="entry-\d+">(.*?)</li>', log, re.S)
+    ][:3]
+    assert [line.partition(" — ")[2] for line in said] == [
+        f"Phạm Thị Thanh Mai: đăng lại tài liệu hội nghị («{REPORT}») Tiêu đề: {REPORT}",
+        f"Phạm Thị Thanh Mai: ẩn tài liệu hội nghị («{REPORT}») Tiêu đề: {REPORT}",
+        f"Phạm Thị Thanh Mai: đăng tài liệu hội nghị («{REPORT}») Tiêu đề: {REPORT}",
+    ]
+
+
 async def test_a_download_is_streamed_from_the_file_store_and_answers_head_and_ranges(
     desk: Desk, web: Web, imported: Services
 ) -> None:
