@@ -453,6 +453,26 @@ async def test_tailieu_lists_the_documents_with_their_links_on_her_page(
     )
 
 
+async def test_tailieu_gives_the_office_s_note_as_the_page_does(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB031")
+    services = harness.services
+    note = "Đề nghị đọc kỹ mục <II> & góp ý.\r\nGửi lại trước 20/5."
+    result = await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note=note, name=FILE, content=docx("n")
+    )
+    assert result.document is not None
+    await harness.send(user.command("/tailieu"))
+    web = services.config.web
+    assert web is not None
+    assert user.last_text() == (
+        "Tài liệu hội nghị\nVăn phòng gửi đồng chí các tài liệu sau để nghiên cứu trước hội "
+        "nghị; bấm đường liên kết để tải về trên trang cá nhân của đồng chí:\n\n"
+        f"• {REPORT} (văn bản Word, 2 KB)\n"
+        "Đề nghị đọc kỹ mục <II> & góp ý.\nGửi lại trước 20/5.\n"
+        f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
+    )  # the note's «<II> & …» escaped: Telegram's HTML would refuse it as a tag
+
+
 async def test_tailieu_on_zalo_lists_the_same_links(imported: Services, clock: ManualClock) -> None:
     async with zalo_world(imported, clock) as world:
         user = await world.linked("DB002", "Anh Hùng")

@@ -111,10 +111,11 @@ async def documents(turn: Turn) -> Answer:
     catalog = turn.catalog
     lines = "\n\n".join(
         turn.html(
-            "documents.line",
+            "documents.line_note" if line.note else "documents.line",
             title=line.title,
             type=catalog.plain(f"document_type.{line.suffix[1:]}"),
             size=file_size(catalog, line.size),
+            note=line.note,  # whole, as the page shows it; escaped as every parameter
             link=web.document_url(token, line.id),
         )
         for line in published
