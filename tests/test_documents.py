@@ -182,6 +182,29 @@ async def test_a_double_submit_publishes_the_document_once(desk: Desk, imported:
     assert len(await document_ids(imported)) == 1
 
 
+async def test_the_same_file_under_a_new_title_is_refused_until_the_first_is_hidden(
+    desk: Desk, imported: Services
+) -> None:
+    content = docx("hai tiêu đề")
+    assert (await publish(desk, REPORT, FILE, content))[0] == 303
+    status, page = await publish(desk, "Báo cáo (bản chính thức)", FILE, content, note="Bản cuối.")
+    assert (status, text_of(page, "flash")) == (
+        422,
+        f"Chưa đăng: tệp này đã được đăng với tiêu đề «{REPORT}» ({FILE}); muốn đăng lại dưới "
+        "tiêu đề khác, đề nghị ẩn tài liệu cũ trước.",
+    )
+    assert typed_title(page) == "Báo cáo (bản chính thức)"  # kept, to send again
+    [doc] = await document_ids(imported)
+    await desk.post(f"documents/{doc}/hide", "form-hide", {}, page=f"documents/{doc}/hide")
+    status, page = await publish(desk, "Báo cáo (bản chính thức)", FILE, content)
+    assert (status, text_of(page, "flash")) == (
+        303,
+        f"Đã đăng tài liệu «Báo cáo (bản chính thức)» ({FILE}); tài liệu đã hiện trên trang cá "
+        "nhân của đại biểu.",
+    )
+    assert len(await document_ids(imported)) == 2
+
+
 async def test_hiding_asks_first_takes_it_off_the_pages_and_it_can_be_published_again(
     desk: Desk, web: Web, imported: Services
 ) -> None:

@@ -43,7 +43,11 @@ class DocumentStep(StrEnum):
     """How a step on the office's documents ended."""
 
     PUBLISHED = "published"
-    ALREADY_PUBLISHED = "already_published"  # the same bytes are on the pages (a double tap)
+    # The same title and bytes are on the pages: a second tap on a slow connection.
+    ALREADY_PUBLISHED = "already_published"
+    # The same bytes are on the pages under another title: done on purpose, but both would be
+    # listed; the office hides the first to publish the file under the new title.
+    SAME_FILE_PUBLISHED = "same_file_published"
     REJECTED = "rejected"  # the file: its type, its size, its content
     NO_TITLE = "no_title"
     TITLE_TOO_LONG = "title_too_long"
@@ -184,8 +188,10 @@ class DocumentService:
     ) -> DocumentResult:
         """Publish a document to every personal page: checked (:meth:`check_fields`, the
         file's type, size and content), kept in the file store with the row that names it,
-        audited. The same bytes already on the pages are not published twice (a second tap
-        on a slow connection): ALREADY_PUBLISHED, with the one there."""
+        audited. The same bytes already on the pages are not published twice: under the
+        same title it is a second tap on a slow connection (ALREADY_PUBLISHED, with the one
+        there); under another, a deliberate second title, refused until the first is hidden
+        (SAME_FILE_PUBLISHED, with the one there)."""
         wrong = self.check_fields(title, note)
         if wrong is not None:
             return DocumentResult(wrong)
@@ -207,7 +213,9 @@ class DocumentService:
             await blobs_in_turn(session, [examined.sha256])
             there = await session.scalar(_shown_with(self._ctx.meeting_id, examined.sha256))
             if there is not None:
-                return DocumentResult(DocumentStep.ALREADY_PUBLISHED, document_line(there))
+                again = there.title == one_line(title)
+                step = DocumentStep.ALREADY_PUBLISHED if again else DocumentStep.SAME_FILE_PUBLISHED
+                return DocumentResult(step, document_line(there))
             now = self._ctx.clock.now()
             row = MeetingDocument(
                 meeting_id=self._ctx.meeting_id,

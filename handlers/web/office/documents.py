@@ -135,9 +135,11 @@ class Documents:
             reason = catalog.plain(f"{key}.reason.{code}", limit_mb=LIMIT_MB)
             html = catalog.html("dash.documents.rejected", file=name, reason=reason)
         else:
+            there = result.document  # SAME_FILE_PUBLISHED: the one on the pages
             html = catalog.html(
                 f"dash.documents.{result.step.value}",
                 limit=MAX_DOCUMENT_TITLE, note_limit=MAX_DOCUMENT_NOTE,
+                title=there.title if there else "", name=there.file_name if there else "",
             )  # fmt: skip
         flash = Flash(0, html, ok=False)
         return await self._page(visit, actor, flash, status=422, typed=typed)
