@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.config import load_config
 from bot.domain.clock import ManualClock
@@ -17,7 +17,7 @@ from bot.services import Services
 from bot.services.documents import DocumentStep
 from bot.services.privacy import PurgeStep
 from storage.files import MAX_BYTES
-from storage.models import AuditEntry, DraftVersion, Meeting, MeetingDocument
+from storage.models import AuditEntry, Delegate, DraftVersion, Meeting, MeetingDocument
 from tests.conftest import EXAMPLE_CONFIG
 from tests.harness import BotHarness
 from tests.office_support import Desk, hidden, text_of
@@ -64,6 +64,13 @@ def typed_title(html: str) -> str:
     match = re.search(r'<input id="document-title"[^>]*value="([^"]*)"', html)
     assert match is not None
     return match.group(1)
+
+
+async def make_contact(services: Services, code: str) -> None:
+    """``code`` on the list as a task contact (as NV03 of the example's task list), not
+    invited."""
+    async with services.ctx.sessions() as session, session.begin():
+        await session.execute(update(Delegate).where(Delegate.code == code).values(role="contact"))
 
 
 async def document_ids(services: Services) -> list[int]:
@@ -311,6 +318,29 @@ async def test_a_hidden_document_s_link_says_it_is_no_longer_on_her_page(
         assert text_of(gone.text, "document-gone-back") == "← Về trang cá nhân của đồng chí"
 
 
+async def test_a_task_contact_s_page_lists_no_document_as_the_dashboard_says(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("đầu mối"))
+    [doc] = await document_ids(imported)
+    about = text_of((await desk.client.get("/office/documents")).text, "documents-about")
+    assert about.startswith(
+        "Tài liệu đăng ở đây hiện ngay trên trang cá nhân của mọi đại biểu được mời, mục «Tài "
+        "liệu hội nghị» (đại biểu đã bị rút giấy mời và đầu mối nhiệm vụ chuẩn bị — người không "
+        "được mời dự — không thấy mục này);"
+    )
+    assert 'id="documents"' in (await web.open("DB031")).text  # an invitee's page
+    await make_contact(imported, "DB003")
+    page = (await web.open("DB003")).text  # a task contact's: her tasks, not an invitation
+    assert text_of(page, "invites").startswith("Đồng chí là đầu mối thực hiện nhiệm vụ")
+    assert 'id="documents"' not in page and "tai-lieu" not in page
+    gone = await web.client.get(f"/{web.tokens['DB003']}/tai-lieu/{doc}")
+    assert gone.status_code == 404 and "content-disposition" not in gone.headers
+    assert text_of(gone.text, "document-gone") == (
+        "Tài liệu này không còn được đăng trên trang của đồng chí."
+    )
+
+
 async def test_a_preview_of_a_document_link_records_nothing(
     desk: Desk, web: Web, imported: Services
 ) -> None:
@@ -494,6 +524,23 @@ async def test_tailieu_gives_the_office_s_note_as_the_page_does(harness: BotHarn
         "Đề nghị đọc kỹ mục <II> & góp ý.\nGửi lại trước 20/5.\n"
         f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
     )  # the note's «<II> & …» escaped: Telegram's HTML would refuse it as a tag
+
+
+async def test_tailieu_tells_a_task_contact_the_documents_are_for_the_invitees(
+    harness: BotHarness,
+) -> None:
+    services = harness.services
+    await make_contact(services, "DB003")
+    user = await harness.open_invitation("DB003")
+    await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=docx("nv")
+    )
+    await harness.send(user.command("/tailieu"))
+    assert user.last_text() == (
+        "Tài liệu hội nghị chỉ gửi tới các đại biểu được mời dự hội nghị. Đồng chí là đầu mối "
+        "thực hiện nhiệm vụ chuẩn bị nên không nhận tài liệu qua đây; nếu cần tài liệu, xin "
+        "liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
 
 
 async def test_tailieu_on_zalo_lists_the_same_links(imported: Services, clock: ManualClock) -> None:

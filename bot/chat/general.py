@@ -92,14 +92,17 @@ async def calendar(turn: Turn) -> Answer:
 async def documents(turn: Turn) -> Answer:
     """``/tailieu``: the documents the office published, each with its download link on the
     caller's personal page (the chat carries no file: the page is where invitees download),
-    for a linked invitee; one whose invitation was withdrawn is told so, as on the page."""
+    for a linked invitee; one whose invitation was withdrawn is told so, as on the page, and a
+    task contact, who is not invited, that they are for the invitees."""
     caller = await turn.caller()
     if caller.person is None:
         return turn.not_linked()
     if caller.person.withdrawn:
         return Answer.say(withdrawn_notice(turn.catalog, turn.config))
-    published = await turn.services.documents.published()
     contact = turn.config.office.contact
+    if caller.person.is_contact:  # the documents are for the invitees; her page lists none
+        return turn.say("documents.contact", contact=contact)
+    published = await turn.services.documents.published()
     if not published:
         return turn.say("documents.none", contact=contact)
     web = turn.config.web

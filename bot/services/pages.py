@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from bot.config import Meeting
+from bot.delegate_file import ROLE_CONTACT
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason
@@ -467,9 +468,10 @@ class PageService:
             # A withdrawn invitation reads no notice: the office's words are for its invitees.
             if row.has_notices and row.withdrawn_at is None:
                 notices = connection.execute(NOTICES, asked).all()
-            # The office's documents, in the same read: for every invitee but a withdrawn one.
+            # The office's documents, in the same read: for the invitees, not a withdrawn one,
+            # nor a task contact (her page opens her tasks: she is not invited).
             documents: Sequence[Any] = ()
-            if row.has_documents and row.withdrawn_at is None:
+            if row.has_documents and row.withdrawn_at is None and row.role != ROLE_CONTACT:
                 documents = connection.execute(PUBLISHED, meeting).all()
             return row, rows, notices, documents
 

@@ -511,7 +511,11 @@ class Site:
             return visit
         if visit.view.delegate.withdrawn:
             return self._render("unknown.html", visit.catalog, status=404)
-        found = await self.services.documents.file(_path_id(request, "document_id"))
+        # The documents are for the invitees: a task contact's page lists none (one she kept
+        # from before is no longer on her page).
+        found = None
+        if not visit.view.delegate.is_contact:
+            found = await self.services.documents.file(_path_id(request, "document_id"))
         if found is None:
             return self._render(
                 "document_gone.html", visit.catalog, status=404, page_token=visit.token
