@@ -445,6 +445,16 @@ class WebSettings(_Section):
         carries no files links to instead)."""
         return f"{self.base_url}/{token}/lich.ics"
 
+    @staticmethod
+    def document_path(token: str, document_id: int) -> str:
+        """Where a published document downloads under ``token``'s page, from the site's root
+        (the page's own link to it)."""
+        return f"/{token}/tai-lieu/{document_id}"
+
+    def document_url(self, token: str, document_id: int) -> str:
+        """A published document as a download from ``token``'s page (/tailieu's links)."""
+        return f"{self.base_url}{self.document_path(token, document_id)}"
+
 
 class LoggingSettings(_Section):
     """How the process writes its log (``[logging]``): ``text`` lines for a person, or

@@ -9,14 +9,16 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.config import load_config
 from bot.domain.clock import ManualClock
 from bot.services import Services
 from bot.services.documents import DocumentStep
 from bot.services.privacy import PurgeStep
 from storage.files import MAX_BYTES
-from storage.models import AuditEntry, DraftVersion, MeetingDocument
+from storage.models import AuditEntry, Delegate, DraftVersion, Meeting, MeetingDocument
+from tests.conftest import EXAMPLE_CONFIG
 from tests.harness import BotHarness
 from tests.office_support import Desk, hidden, text_of
 from tests.samples import docx
@@ -27,6 +29,11 @@ from tests.zalo_support import zalo_world
 REPORT = "Dự thảo báo cáo sơ kết giữa nhiệm kỳ"
 FILE = "Dự thảo báo cáo sơ kết.docx"
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+WRONG_LINK = (
+    "Đường liên kết này không đúng hoặc đã được thay bằng đường liên kết mới. Đề nghị đồng chí "
+    "dùng đường liên kết Văn phòng gửi gần nhất, hoặc liên hệ đồng chí Trần Thu Hà, Phó Chánh "
+    "Văn phòng, điện thoại 024 3834 5678."
+)
 
 
 @pytest.fixture
@@ -57,6 +64,13 @@ def typed_title(html: str) -> str:
     match = re.search(r'<input id="document-title"[^>]*value="([^"]*)"', html)
     assert match is not None
     return match.group(1)
+
+
+async def make_contact(services: Services, code: str) -> None:
+    """``code`` on the list as a task contact (as NV03 of the example's task list), not
+    invited."""
+    async with services.ctx.sessions() as session, session.begin():
+        await session.execute(update(Delegate).where(Delegate.code == code).values(role="contact"))
 
 
 async def document_ids(services: Services) -> list[int]:
@@ -175,6 +189,29 @@ async def test_a_double_submit_publishes_the_document_once(desk: Desk, imported:
     assert len(await document_ids(imported)) == 1
 
 
+async def test_the_same_file_under_a_new_title_is_refused_until_the_first_is_hidden(
+    desk: Desk, imported: Services
+) -> None:
+    content = docx("hai tiêu đề")
+    assert (await publish(desk, REPORT, FILE, content))[0] == 303
+    status, page = await publish(desk, "Báo cáo (bản chính thức)", FILE, content, note="Bản cuối.")
+    assert (status, text_of(page, "flash")) == (
+        422,
+        f"Chưa đăng: tệp này đã được đăng với tiêu đề «{REPORT}» ({FILE}); muốn đăng lại dưới "
+        "tiêu đề khác, đề nghị ẩn tài liệu cũ trước.",
+    )
+    assert typed_title(page) == "Báo cáo (bản chính thức)"  # kept, to send again
+    [doc] = await document_ids(imported)
+    await desk.post(f"documents/{doc}/hide", "form-hide", {}, page=f"documents/{doc}/hide")
+    status, page = await publish(desk, "Báo cáo (bản chính thức)", FILE, content)
+    assert (status, text_of(page, "flash")) == (
+        303,
+        f"Đã đăng tài liệu «Báo cáo (bản chính thức)» ({FILE}); tài liệu đã hiện trên trang cá "
+        "nhân của đại biểu.",
+    )
+    assert len(await document_ids(imported)) == 2
+
+
 async def test_hiding_asks_first_takes_it_off_the_pages_and_it_can_be_published_again(
     desk: Desk, web: Web, imported: Services
 ) -> None:
@@ -213,6 +250,192 @@ async def test_hiding_asks_first_takes_it_off_the_pages_and_it_can_be_published_
     assert actions == ["document.published", "document.hidden", "document.shown"]
 
 
+async def test_nhat_ky_names_the_document_by_its_title(desk: Desk, imported: Services) -> None:
+    await publish(desk, REPORT, FILE, docx("nhật ký"))
+    [doc] = await document_ids(imported)
+    await desk.post(f"documents/{doc}/hide", "form-hide", {}, page=f"documents/{doc}/hide")
+    await desk.post(f"documents/{doc}/show", f"form-show-{doc}", {}, page="documents")
+    log = (await desk.client.get("/office/log")).text
+    said = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", line)).strip()
+        for line in re.findall(r'<li id="entry-\d+">(.*?)</li>', log, re.S)
+    ][:3]
+    assert [line.partition(" — ")[2] for line in said] == [
+        f"Phạm Thị Thanh Mai: đăng lại tài liệu hội nghị («{REPORT}») Tiêu đề: {REPORT}",
+        f"Phạm Thị Thanh Mai: ẩn tài liệu hội nghị («{REPORT}») Tiêu đề: {REPORT}",
+        f"Phạm Thị Thanh Mai: đăng tài liệu hội nghị («{REPORT}») Tiêu đề: {REPORT}",
+    ]
+
+
+async def test_a_download_is_streamed_from_the_file_store_and_answers_head_and_ranges(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    content = docx("tải từng đoạn")
+    await publish(desk, REPORT, FILE, content)
+    [doc] = await document_ids(imported)
+    disposition = (
+        f"attachment; filename=\"Du thao bao cao so ket.docx\"; filename*=UTF-8''{quote(FILE)}"
+    )
+    for client, path in (
+        (web.client, f"/{web.tokens['DB031']}/tai-lieu/{doc}"),
+        (desk.client, f"/office/documents/{doc}/file"),
+    ):
+        # Sent from the disk as a file (a resumed download gets only what it lacks), never
+        # read whole into memory first.
+        part = await client.get(path, headers={"range": "bytes=100-199"})
+        assert part.status_code == 206, path
+        assert part.content == content[100:200], path
+        assert part.headers["content-range"] == f"bytes 100-199/{len(content)}", path
+        assert part.headers["accept-ranges"] == "bytes", path
+        assert part.headers["content-disposition"] == disposition, path
+        assert part.headers["x-content-type-options"] == "nosniff", path
+        assert part.headers["cache-control"] == "no-store", path
+    whole = await desk.client.get(f"/office/documents/{doc}/file")
+    assert whole.status_code == 200 and whole.content == content
+    head = await desk.client.head(f"/office/documents/{doc}/file")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(content))
+    assert head.headers["content-disposition"] == disposition
+
+
+async def test_a_hidden_document_s_link_says_it_is_no_longer_on_her_page(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("ẩn rồi"))
+    [doc] = await document_ids(imported)
+    await imported.documents.hide(imported.access.local_operator(), doc)
+    token = web.tokens["DB031"]
+    for missing in (doc, doc + 1000):  # hidden, or no such document
+        gone = await web.client.get(f"/{token}/tai-lieu/{missing}")
+        assert gone.status_code == 404
+        assert "content-disposition" not in gone.headers
+        assert text_of(gone.text, "document-gone") == (
+            "Tài liệu này không còn được đăng trên trang của đồng chí."
+        )
+        assert 'id="unknown"' not in gone.text
+        back = re.search(r'<a [^>]*id="document-gone-back" href="([^"]+)"', gone.text)
+        assert back is not None and back.group(1) == f"/{token}?lang=vi"
+        assert text_of(gone.text, "document-gone-back") == "← Về trang cá nhân của đồng chí"
+
+
+async def test_a_task_contact_s_page_lists_no_document_as_the_dashboard_says(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("đầu mối"))
+    [doc] = await document_ids(imported)
+    about = text_of((await desk.client.get("/office/documents")).text, "documents-about")
+    assert about.startswith(
+        "Tài liệu đăng ở đây hiện ngay trên trang cá nhân của mọi đại biểu được mời, mục «Tài "
+        "liệu hội nghị» (đại biểu đã bị rút giấy mời và đầu mối nhiệm vụ chuẩn bị — người không "
+        "được mời dự — không thấy mục này);"
+    )
+    assert 'id="documents"' in (await web.open("DB031")).text  # an invitee's page
+    await make_contact(imported, "DB003")
+    page = (await web.open("DB003")).text  # a task contact's: her tasks, not an invitation
+    assert text_of(page, "invites").startswith("Đồng chí là đầu mối thực hiện nhiệm vụ")
+    assert 'id="documents"' not in page and "tai-lieu" not in page
+    gone = await web.client.get(f"/{web.tokens['DB003']}/tai-lieu/{doc}")
+    assert gone.status_code == 404 and "content-disposition" not in gone.headers
+    assert text_of(gone.text, "document-gone") == (
+        "Tài liệu này không còn được đăng trên trang của đồng chí."
+    )
+
+
+async def test_a_preview_of_a_document_link_records_nothing(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("xem trước"))
+    [doc] = await document_ids(imported)
+    token = web.tokens["DB036"]  # a link never opened
+    preview = await web.client.head(f"/{token}/tai-lieu/{doc}")
+    assert preview.status_code == 200
+    assert "content-disposition" not in preview.headers
+    async with imported.ctx.sessions() as session:
+        linked = await session.scalar(
+            select(AuditEntry.id).where(AuditEntry.action == "identity.linked")
+        )
+    assert linked is None  # the office's «never opened their link» stays true
+
+
+async def test_a_document_of_another_meeting_is_not_found(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    now = imported.ctx.clock.now()
+    async with imported.ctx.sessions() as session, session.begin():
+        other = Meeting(code="hoi-nghi-khac", title="Hội nghị khác", starts_at=now, created_at=now)
+        session.add(other)
+        await session.flush()
+        row = MeetingDocument(
+            meeting_id=other.id, title="Khác", note=None, file_name="khac.pdf",
+            content_type="application/pdf", size=len(PDF), sha256="0" * 64,
+            published_by="Người khác", published_at=now,
+        )  # fmt: skip
+        session.add(row)
+        await session.flush()
+        theirs = row.id
+    office = await desk.client.get(f"/office/documents/{theirs}/file")
+    assert office.status_code == 404 and "content-disposition" not in office.headers
+    assert text_of(office.text, "message-no_document") == (
+        "Không có tài liệu này trong danh sách tài liệu hội nghị."
+    )
+    assert (await desk.client.get(f"/office/documents/{theirs}/hide")).status_code == 404
+    page = await web.client.get(f"/{web.tokens['DB031']}/tai-lieu/{theirs}")
+    assert page.status_code == 404 and "content-disposition" not in page.headers
+    assert text_of(page.text, "document-gone") == (
+        "Tài liệu này không còn được đăng trên trang của đồng chí."
+    )
+
+
+async def test_a_hidden_document_is_not_shown_again_while_the_same_file_is_on_the_pages(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    content = docx("hai lần")
+    await publish(desk, REPORT, FILE, content)
+    [first] = await document_ids(imported)
+    await imported.documents.hide(imported.access.local_operator(), first)
+    status, _ = await publish(desk, "Báo cáo sơ kết (bản sửa tiêu đề)", FILE, content)
+    assert status == 303
+    [_, second] = await document_ids(imported)
+    shown = await desk.post(f"documents/{first}/show", f"form-show-{first}", {}, page="documents")
+    assert text_of(shown.text, "flash") == (
+        f"Chưa đăng lại tài liệu «{REPORT}»: tài liệu «Báo cáo sơ kết (bản sửa tiêu đề)» có "
+        "cùng tệp đang hiện trên trang cá nhân của đại biểu, đăng lại sẽ thành hai tài liệu "
+        f"giống nhau. Nếu muốn dùng tiêu đề «{REPORT}», đề nghị ẩn tài liệu «Báo cáo sơ kết "
+        "(bản sửa tiêu đề)» trước."
+    )
+    assert text_of(shown.text, f"document-{first}-state").startswith("Đã ẩn lúc")
+    page = (await web.open("DB031")).text
+    assert re.findall(r'id="document-(\d+)-link"', page) == [str(second)]
+
+
+async def test_a_note_s_line_ends_from_a_browser_count_as_one_character_each(
+    imported: Services,
+) -> None:
+    # 100 lines of 9 characters: 999 characters, or 1098 counting each CRLF as two.
+    note = "\r\n".join(["Đề nghị x"] * 100)
+    result = await imported.documents.publish(
+        imported.access.local_operator(), title=REPORT, note=note, name=FILE, content=docx("n")
+    )
+    assert result.step is DocumentStep.PUBLISHED and result.document is not None
+    assert result.document.note == "\n".join(["Đề nghị x"] * 100)
+    too_long = note + "\r\nx"
+    assert imported.documents.check_fields(REPORT, too_long) is DocumentStep.NOTE_TOO_LONG
+
+
+async def test_the_page_reads_the_documents_with_the_person_in_one_read(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("một lần đọc"))
+    [doc] = await document_ids(imported)
+    await web.open("DB031")
+    view = await imported.pages.view(web.tokens["DB031"], channel="web")
+    assert view is not None
+    assert [(d.id, d.title, d.file_name) for d in view.documents] == [(doc, REPORT, FILE)]
+    await imported.withdrawals.withdraw(imported.access.local_operator(), "DB031")
+    view = await imported.pages.view(web.tokens["DB031"], channel="web")
+    assert view is not None and view.documents == ()
+
+
 async def test_a_revoked_or_withdrawn_link_reaches_no_document(
     desk: Desk, web: Web, imported: Services
 ) -> None:
@@ -223,12 +446,14 @@ async def test_a_revoked_or_withdrawn_link_reaches_no_document(
     await imported.invitations.reissue(office, "DB031")
     revoked = await web.client.get(f"/{old}/tai-lieu/{doc}")
     assert revoked.status_code == 404
-    assert "Đường liên kết không đúng" in revoked.text or "không đúng" in revoked.text
+    assert text_of(revoked.text, "unknown") == WRONG_LINK
     assert "content-disposition" not in revoked.headers
     await imported.withdrawals.withdraw(office, "DB032")
     page = (await web.open("DB032")).text
     assert 'id="withdrawn-notice"' in page and 'id="documents"' not in page
-    assert (await web.client.get(f"/{web.tokens['DB032']}/tai-lieu/{doc}")).status_code == 404
+    withdrawn = await web.client.get(f"/{web.tokens['DB032']}/tai-lieu/{doc}")
+    assert withdrawn.status_code == 404
+    assert text_of(withdrawn.text, "unknown") == WRONG_LINK
 
 
 async def test_the_purge_keeps_a_draft_s_bytes_while_a_document_names_them(
@@ -281,6 +506,43 @@ async def test_tailieu_lists_the_documents_with_their_links_on_her_page(
     )
 
 
+async def test_tailieu_gives_the_office_s_note_as_the_page_does(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB031")
+    services = harness.services
+    note = "Đề nghị đọc kỹ mục <II> & góp ý.\r\nGửi lại trước 20/5."
+    result = await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note=note, name=FILE, content=docx("n")
+    )
+    assert result.document is not None
+    await harness.send(user.command("/tailieu"))
+    web = services.config.web
+    assert web is not None
+    assert user.last_text() == (
+        "Tài liệu hội nghị\nVăn phòng gửi đồng chí các tài liệu sau để nghiên cứu trước hội "
+        "nghị; bấm đường liên kết để tải về trên trang cá nhân của đồng chí:\n\n"
+        f"• {REPORT} (văn bản Word, 2 KB)\n"
+        "Đề nghị đọc kỹ mục <II> & góp ý.\nGửi lại trước 20/5.\n"
+        f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
+    )  # the note's «<II> & …» escaped: Telegram's HTML would refuse it as a tag
+
+
+async def test_tailieu_tells_a_task_contact_the_documents_are_for_the_invitees(
+    harness: BotHarness,
+) -> None:
+    services = harness.services
+    await make_contact(services, "DB003")
+    user = await harness.open_invitation("DB003")
+    await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=docx("nv")
+    )
+    await harness.send(user.command("/tailieu"))
+    assert user.last_text() == (
+        "Tài liệu hội nghị chỉ gửi tới các đại biểu được mời dự hội nghị. Đồng chí là đầu mối "
+        "thực hiện nhiệm vụ chuẩn bị nên không nhận tài liệu qua đây; nếu cần tài liệu, xin "
+        "liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+
+
 async def test_tailieu_on_zalo_lists_the_same_links(imported: Services, clock: ManualClock) -> None:
     async with zalo_world(imported, clock) as world:
         user = await world.linked("DB002", "Anh Hùng")
@@ -298,3 +560,22 @@ async def test_tailieu_on_zalo_lists_the_same_links(imported: Services, clock: M
         f"• {REPORT} (tệp PDF, 35 byte)\n"
         f"{web.link(world.tokens['DB002'])}/tai-lieu/{result.document.id}"
     ]
+
+
+@pytest.mark.parametrize(
+    "config", [load_config(EXAMPLE_CONFIG).config.model_copy(update={"web": None})]
+)
+async def test_tailieu_without_personal_pages_says_so_rather_than_an_expired_link(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB031")
+    services = harness.services
+    await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=docx("web")
+    )
+    await harness.send(user.command("/tailieu"))
+    assert user.last_text() == (
+        "Văn phòng đã đăng 1 tài liệu cho hội nghị nhưng hội nghị này không có trang cá nhân "
+        "để tải về. Xin liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 "
+        "5678 để nhận tài liệu."
+    )

@@ -93,15 +93,15 @@ def test_backup_copies_the_drafts_folder_and_its_restore_names_it(
     out = capsys.readouterr().out.splitlines()
     db = office / "hoinghi.db"
     assert out[-2] == (
-        f"Đã chép 3 tệp tham luận và sản phẩm nhiệm vụ (5 KB) từ {office / 'tham-luan'} vào thư "
-        "mục sao-luu/sao-luu-2-tham-luan."
+        f"Đã chép 3 tệp tham luận, sản phẩm nhiệm vụ và tài liệu hội nghị (5 KB) từ "
+        f"{office / 'tham-luan'} vào thư mục sao-luu/sao-luu-2-tham-luan."
     )
     assert out[-1] == (
         f"Khôi phục: dừng bot, xóa {db}-wal và {db}-shm (nếu có), chép "
         f"sao-luu/sao-luu-2.db thành {db}, chép thư mục sao-luu/sao-luu-2-tham-luan thành "
-        f"thư mục {office / 'tham-luan'}, rồi chạy lại bot. Tệp tham luận và sản phẩm nhiệm vụ "
-        "không nằm trong cơ sở dữ liệu: thiếu thư mục này thì không mở, không xuất được các tệp "
-        "đó."
+        f"thư mục {office / 'tham-luan'}, rồi chạy lại bot. Tệp tham luận, sản phẩm nhiệm vụ và "
+        "tài liệu hội nghị không nằm trong cơ sở dữ liệu: thiếu thư mục này thì không mở, không "
+        "xuất được các tệp đó."
     )
     # A second backup under the same name overwrites neither the database nor the files.
     (office / "sao-luu" / "sao-luu-2.db").rename(office / "sao-luu" / "cu.db")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.services.access import Role
-from storage.models import AuditEntry, Delegate, OutboundMessage
+from storage.models import AuditEntry, Delegate, MeetingDocument, OutboundMessage
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 
 GETS = (
@@ -34,6 +34,9 @@ GETS = (
     "/office/drafts/1",
     "/office/drafts/1/thread",
     "/office/drafts/1/versions/1",
+    "/office/documents",
+    "/office/documents/1/file",
+    "/office/documents/1/hide",
 )
 POSTS = (
     "/office/notices/preview",
@@ -50,6 +53,9 @@ POSTS = (
     "/office/drafts/1/comment",
     "/office/drafts/1/approve",
     "/office/drafts/1/revise",
+    "/office/documents",
+    "/office/documents/1/hide",
+    "/office/documents/1/show",
 )
 
 
@@ -113,6 +119,8 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
         ("/office/drafts/1/comment", {"body": "Giả mạo."}),
         ("/office/drafts/1/approve", {"version": "1"}),
         ("/office/drafts/1/revise", {"version": "1", "reason": "Giả mạo."}),
+        ("/office/documents/1/hide", {}),
+        ("/office/documents/1/show", {}),
     ):
         for fields in ({}, someone_elses):
             response = await desk.client.post(path, data={**fields, **data})
@@ -123,6 +131,12 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
         files={"file": ("ds.csv", b"Ma,Ho va ten\n", "text/csv")},
     )
     assert upload.status_code == 403
+    document = await desk.client.post(
+        "/office/documents",
+        data={**someone_elses, "title": "Giả mạo", "note": ""},
+        files={"file": ("gia-mao.pdf", b"%PDF-1.7\n%%EOF\n", "application/pdf")},
+    )
+    assert document.status_code == 403
     cross = await desk.client.post(
         "/office/notices/preview",
         data={"body": "x", "audience": "linked"},
@@ -131,6 +145,7 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
     assert cross.status_code == 403
     async with imported.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
+        assert await session.scalar(select(func.count()).select_from(MeetingDocument)) == 0
         assert await session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action.in_(["task.closed", "task.reopened"]))) == 0  # fmt: skip
     await other.client.aclose()

@@ -75,6 +75,31 @@ async def test_an_opened_page_is_read_in_one_statement_and_a_speakers_in_two(web
     assert [sql.split()[0] for sql in speaker] == ["SELECT", "SELECT"]
 
 
+async def test_the_office_s_documents_are_read_in_the_page_s_own_transaction(
+    web: Web, imported: Services
+) -> None:
+    await imported.documents.publish(
+        imported.access.local_operator(), title="Chương trình", note="", name="ct.docx",
+        content=docx("Chương trình"),
+    )  # fmt: skip
+    await web.open("DB001")
+    engine = _engine(imported)
+    begun: list[object] = []
+
+    def began(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(engine.sync_engine, "begin", began)
+    try:
+        with statements(engine) as read:
+            page = await web.open("DB001")
+    finally:
+        event.remove(engine.sync_engine, "begin", began)
+    assert 'id="documents-list"' in page.text
+    assert [sql.split()[0] for sql in read] == ["SELECT", "SELECT"]
+    assert len(begun) == 1
+
+
 async def test_an_opened_page_shows_while_another_process_holds_the_write_lock(
     web: Web, imported: Services
 ) -> None:

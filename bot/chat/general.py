@@ -92,27 +92,34 @@ async def calendar(turn: Turn) -> Answer:
 async def documents(turn: Turn) -> Answer:
     """``/tailieu``: the documents the office published, each with its download link on the
     caller's personal page (the chat carries no file: the page is where invitees download),
-    for a linked invitee; one whose invitation was withdrawn is told so, as on the page."""
+    for a linked invitee; one whose invitation was withdrawn is told so, as on the page, and a
+    task contact, who is not invited, that they are for the invitees."""
     caller = await turn.caller()
     if caller.person is None:
         return turn.not_linked()
     if caller.person.withdrawn:
         return Answer.say(withdrawn_notice(turn.catalog, turn.config))
-    published = await turn.services.documents.published()
     contact = turn.config.office.contact
+    if caller.person.is_contact:  # the documents are for the invitees; her page lists none
+        return turn.say("documents.contact", contact=contact)
+    published = await turn.services.documents.published()
     if not published:
         return turn.say("documents.none", contact=contact)
-    page = await turn.services.invitations.page_link(caller.person.id)
-    if page is None:
+    web = turn.config.web
+    if web is None:  # no personal pages to download from
+        return turn.say("documents.no_web", count=len(published), contact=contact)
+    token = await turn.services.invitations.page_token(caller.person.id)
+    if token is None:  # her link was revoked
         return turn.say("documents.no_page", count=len(published), contact=contact)
     catalog = turn.catalog
     lines = "\n\n".join(
         turn.html(
-            "documents.line",
+            "documents.line_note" if line.note else "documents.line",
             title=line.title,
             type=catalog.plain(f"document_type.{line.suffix[1:]}"),
             size=file_size(catalog, line.size),
-            link=f"{page}/tai-lieu/{line.id}",
+            note=line.note,  # whole, as the page shows it; escaped as every parameter
+            link=web.document_url(token, line.id),
         )
         for line in published
     )

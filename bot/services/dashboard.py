@@ -451,12 +451,18 @@ class DashboardService:
         ]
 
     async def _things(self, session: Any, entries: list[AuditEntry]) -> dict[tuple[str, int], str]:
-        """The names of the notices, tasks and drafts the entries are about."""
+        """The names of the notices, tasks, drafts and documents the entries are about."""
         wanted: dict[str, set[int]] = {}
         for e in entries:
             if e.entity_id:
                 wanted.setdefault(e.entity, set()).add(e.entity_id)
         found: dict[tuple[str, int], str] = {}
+        for e in entries:
+            # A document by its title, as audited with each step (a title never changes): no
+            # read, and a document's entries name it even after a purge.
+            title = e.after.get("title") if isinstance(e.after, dict) else None
+            if e.entity == "meeting_document" and e.entity_id and isinstance(title, str):
+                found["meeting_document", e.entity_id] = title
         if ids := wanted.get("outbound_message"):
             # A notice by its number within the meeting, as the office calls it everywhere.
             for message_id, number in await session.execute(

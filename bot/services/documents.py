@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Row, Select, Table, bindparam, select
 
 from bot.domain.typed import one_line
 from bot.services.access import OfficeActor
@@ -42,7 +43,11 @@ class DocumentStep(StrEnum):
     """How a step on the office's documents ended."""
 
     PUBLISHED = "published"
-    ALREADY_PUBLISHED = "already_published"  # the same bytes are on the pages (a double tap)
+    # The same title and bytes are on the pages: a second tap on a slow connection.
+    ALREADY_PUBLISHED = "already_published"
+    # The same bytes are on the pages under another title: done on purpose, but both would be
+    # listed; the office hides the first to publish the file under the new title.
+    SAME_FILE_PUBLISHED = "same_file_published"
     REJECTED = "rejected"  # the file: its type, its size, its content
     NO_TITLE = "no_title"
     TITLE_TOO_LONG = "title_too_long"
@@ -52,6 +57,9 @@ class DocumentStep(StrEnum):
     ALREADY_HIDDEN = "already_hidden"
     SHOWN = "shown"
     ALREADY_SHOWN = "already_shown"
+    # Not shown again: another document with the same file is on the pages (hidden, then the
+    # same bytes uploaded again): two identical documents would be listed.
+    SAME_FILE_SHOWN = "same_file_shown"
     GONE = "gone"  # no such document of this meeting
 
 
@@ -83,6 +91,7 @@ class DocumentResult:
     step: DocumentStep
     document: DocumentLine | None = None
     reject: RejectCode | None = None
+    other: DocumentLine | None = None  # SAME_FILE_SHOWN: the one on the pages
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,8 @@ class DocumentFile:
     path: Path
 
 
-def _line(row: MeetingDocument) -> DocumentLine:
+def document_line(row: MeetingDocument | Row[Any]) -> DocumentLine:
+    """A document's line, from its row (or a row of its table's columns)."""
     return DocumentLine(
         id=row.id,
         title=row.title,
@@ -106,6 +116,42 @@ def _line(row: MeetingDocument) -> DocumentLine:
         published_at=row.published_at,
         hidden_at=row.hidden_at,
     )
+
+
+def _note(note: str) -> str:
+    """A note as kept and counted: a browser's CRLF line ends as one character each."""
+    return note.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _shown_with(meeting_id: int, sha256: str) -> Select[MeetingDocument]:
+    """The first document on the pages with these bytes, if any."""
+    return (
+        select(MeetingDocument)
+        .where(
+            MeetingDocument.meeting_id == meeting_id,
+            MeetingDocument.sha256 == sha256,
+            MeetingDocument.hidden_at.is_(None),
+        )
+        .order_by(MeetingDocument.id)
+        .limit(1)
+    )
+
+
+def _published_statement() -> Select[Any]:
+    """The documents on the personal pages, newest first, as columns (read with a page)."""
+    table = MeetingDocument.__table__
+    assert isinstance(table, Table)
+    return (
+        select(table)
+        .where(
+            table.c.meeting_id == bindparam("meeting_id", type_=Integer),
+            table.c.hidden_at.is_(None),
+        )
+        .order_by(table.c.published_at.desc(), table.c.id.desc())
+    )
+
+
+PUBLISHED = _published_statement()
 
 
 class DocumentService:
@@ -133,7 +179,7 @@ class DocumentService:
             return DocumentStep.NO_TITLE
         if len(title) > MAX_DOCUMENT_TITLE:
             return DocumentStep.TITLE_TOO_LONG
-        if len(note.strip()) > MAX_DOCUMENT_NOTE:
+        if len(_note(note)) > MAX_DOCUMENT_NOTE:
             return DocumentStep.NOTE_TOO_LONG
         return None
 
@@ -142,8 +188,10 @@ class DocumentService:
     ) -> DocumentResult:
         """Publish a document to every personal page: checked (:meth:`check_fields`, the
         file's type, size and content), kept in the file store with the row that names it,
-        audited. The same bytes already on the pages are not published twice (a second tap
-        on a slow connection): ALREADY_PUBLISHED, with the one there."""
+        audited. The same bytes already on the pages are not published twice: under the
+        same title it is a second tap on a slow connection (ALREADY_PUBLISHED, with the one
+        there); under another, a deliberate second title, refused until the first is hidden
+        (SAME_FILE_PUBLISHED, with the one there)."""
         wrong = self.check_fields(title, note)
         if wrong is not None:
             return DocumentResult(wrong)
@@ -163,23 +211,16 @@ class DocumentService:
             # Two uploads of the same bytes take turns (PostgreSQL; SQLite's writers do):
             # the second sees the first's row.
             await blobs_in_turn(session, [examined.sha256])
-            there = await session.scalar(
-                select(MeetingDocument)
-                .where(
-                    MeetingDocument.meeting_id == self._ctx.meeting_id,
-                    MeetingDocument.sha256 == examined.sha256,
-                    MeetingDocument.hidden_at.is_(None),
-                )
-                .order_by(MeetingDocument.id)
-                .limit(1)
-            )
+            there = await session.scalar(_shown_with(self._ctx.meeting_id, examined.sha256))
             if there is not None:
-                return DocumentResult(DocumentStep.ALREADY_PUBLISHED, _line(there))
+                again = there.title == one_line(title)
+                step = DocumentStep.ALREADY_PUBLISHED if again else DocumentStep.SAME_FILE_PUBLISHED
+                return DocumentResult(step, document_line(there))
             now = self._ctx.clock.now()
             row = MeetingDocument(
                 meeting_id=self._ctx.meeting_id,
                 title=one_line(title),
-                note=note.strip() or None,
+                note=_note(note) or None,
                 file_name=file_name,
                 content_type=media_type(file_name),
                 size=examined.size,
@@ -196,7 +237,7 @@ class DocumentService:
             )  # fmt: skip
             # In place now that a row names it (a rename: quick under the write lock).
             await self._files.publish_in(session, staged)
-            return DocumentResult(DocumentStep.PUBLISHED, _line(row))
+            return DocumentResult(DocumentStep.PUBLISHED, document_line(row))
 
     async def hide(self, office: OfficeActor, document_id: int) -> DocumentResult:
         """Take a document off the personal pages (kept, with its bytes; publishable again)."""
@@ -211,18 +252,26 @@ class DocumentService:
     ) -> DocumentResult:
         async with unit_of_work(self._ctx.sessions) as session:
             row = await session.scalar(
-                select(MeetingDocument)
-                .where(
-                    MeetingDocument.id == document_id,
-                    MeetingDocument.meeting_id == self._ctx.meeting_id,
+                queries.locked(
+                    select(MeetingDocument).where(
+                        MeetingDocument.id == document_id,
+                        MeetingDocument.meeting_id == self._ctx.meeting_id,
+                    )
                 )
-                .with_for_update()
             )
             if row is None:
                 return DocumentResult(DocumentStep.GONE)
             if (row.hidden_at is not None) == hidden:
                 step = DocumentStep.ALREADY_HIDDEN if hidden else DocumentStep.ALREADY_SHOWN
-                return DocumentResult(step, _line(row))
+                return DocumentResult(step, document_line(row))
+            if not hidden:
+                # Its bytes uploaded again since it was hidden: shown, it would be listed twice.
+                await blobs_in_turn(session, [row.sha256])
+                there = await session.scalar(_shown_with(self._ctx.meeting_id, row.sha256))
+                if there is not None:
+                    return DocumentResult(
+                        DocumentStep.SAME_FILE_SHOWN, document_line(row), other=document_line(there)
+                    )
             now = self._ctx.clock.now()
             row.hidden_at = now if hidden else None
             queries.add_audit(
@@ -231,7 +280,9 @@ class DocumentService:
                 entity="meeting_document", entity_id=row.id, before=None,
                 after={"title": row.title},
             )  # fmt: skip
-            return DocumentResult(DocumentStep.HIDDEN if hidden else DocumentStep.SHOWN, _line(row))
+            return DocumentResult(
+                DocumentStep.HIDDEN if hidden else DocumentStep.SHOWN, document_line(row)
+            )
 
     async def listing(self) -> list[DocumentLine]:
         """Every document of the meeting, hidden ones too, newest first (the dashboard)."""
@@ -249,7 +300,7 @@ class DocumentService:
             rows = await session.scalars(
                 wanted.order_by(MeetingDocument.published_at.desc(), MeetingDocument.id.desc())
             )
-            return [_line(row) for row in rows]
+            return [document_line(row) for row in rows]
 
     async def file(self, document_id: int, *, hidden_too: bool = False) -> DocumentFile | None:
         """A published document to download (None: no such document, or hidden — unless
@@ -263,4 +314,4 @@ class DocumentService:
             row = await session.scalar(wanted)
             if row is None:
                 return None
-            return DocumentFile(_line(row), self._files.path_for(row.sha256))
+            return DocumentFile(document_line(row), self._files.path_for(row.sha256))

@@ -372,6 +372,11 @@ class InvitationService:
         token = await self._live_token(person_id) if web is not None else None
         return web.calendar_url(token) if web is not None and token is not None else None
 
+    async def page_token(self, person_id: int) -> str | None:
+        """The token of a person's page (a link built from it: a document's), if ``[web]`` and
+        a live invitation give her one."""
+        return await self._live_token(person_id) if self._ctx.config.web is not None else None
+
     async def _live_token(self, person_id: int) -> str | None:
         """The token of a person's invitation that is not revoked, if any."""
         async with self._ctx.sessions() as session:

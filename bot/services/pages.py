@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from bot.config import Meeting
+from bot.delegate_file import ROLE_CONTACT
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason
@@ -54,6 +55,7 @@ from bot.domain.tasks import TaskStatus, is_overdue
 from bot.domain.tokens import looks_like_token
 from bot.services.access import DASHBOARD
 from bot.services.context import ServiceContext
+from bot.services.documents import PUBLISHED, DocumentLine, document_line
 from bot.services.invitations import page_account
 from bot.services.views import DelegateView, RsvpView
 from storage.base import UTCDateTime
@@ -64,6 +66,7 @@ from storage.models import (
     DraftComment,
     DraftVersion,
     Invitation,
+    MeetingDocument,
     OutboundMessage,
     Rsvp,
     SpeechAssignment,
@@ -144,6 +147,8 @@ class PageView:
     drafts: tuple[PageDraft, ...] = ()
     link_code: str = ""  # the personal code (canonical), typed where no link carries the token
     notices: tuple[PageNotice, ...] = ()  # the office's notices she was sent, newest first
+    # The documents the office published, newest first (none for a withdrawn invitation).
+    documents: tuple[DocumentLine, ...] = ()
 
 
 def _table(model: Any) -> Table:
@@ -160,6 +165,7 @@ TASKS = _table(Task)
 TASK_ASSIGNMENTS = _table(TaskAssignment)
 EVIDENCE = _table(TaskEvidence)
 SPEECHES = _table(SpeechAssignment)
+DOCUMENTS = _table(MeetingDocument)
 DELIVERIES = _table(Delivery)
 MESSAGES = _table(OutboundMessage)
 VERSIONS = _table(DraftVersion)
@@ -256,6 +262,12 @@ def _person_statement() -> Select[Any]:
             )
             .label("has_drafts"),
             exists().where(_her_notices(d.c.id)).label("has_notices"),
+            exists()
+            .where(
+                DOCUMENTS.c.meeting_id == bindparam("meeting_id", type_=Integer),
+                DOCUMENTS.c.hidden_at.is_(None),
+            )
+            .label("has_documents"),
         )
         .select_from(i.join(d, d.c.id == i.c.delegate_id).join(r, r.c.delegate_id == d.c.id))
         .where(i.c.token == bindparam("token", type_=String), i.c.revoked_at.is_(None))
@@ -438,13 +450,16 @@ class PageService:
             return None
         now = self._ctx.clock.now()
         values = {"token": token, "channel": channel, "meeting_id": self._ctx.meeting_id}
+        meeting = {"meeting_id": self._ctx.meeting_id}
 
-        def read(connection: Connection) -> tuple[Any, Sequence[Any], Sequence[Any]]:
+        def read(
+            connection: Connection,
+        ) -> tuple[Any, Sequence[Any], Sequence[Any], Sequence[Any]]:
             row = connection.execute(PERSON, values).first()
             if row is None or not row.opened:
-                return None, (), ()  # for open_page
+                return None, (), (), ()  # for open_page
             if not details:
-                return row, (), ()
+                return row, (), (), ()
             asked = {"person_id": row.id, "meeting_id": values["meeting_id"]}
             rows: Sequence[Any] = ()
             if row.has_tasks or row.has_drafts:
@@ -453,9 +468,14 @@ class PageService:
             # A withdrawn invitation reads no notice: the office's words are for its invitees.
             if row.has_notices and row.withdrawn_at is None:
                 notices = connection.execute(NOTICES, asked).all()
-            return row, rows, notices
+            # The office's documents, in the same read: for the invitees, not a withdrawn one,
+            # nor a task contact (her page opens her tasks: she is not invited).
+            documents: Sequence[Any] = ()
+            if row.has_documents and row.withdrawn_at is None and row.role != ROLE_CONTACT:
+                documents = connection.execute(PUBLISHED, meeting).all()
+            return row, rows, notices, documents
 
-        row, rows, notices = await reading(self._ctx.sessions, read)
+        row, rows, notices, documents = await reading(self._ctx.sessions, read)
         if row is None or not hmac.compare_digest(row.token, token):
             return None
         delegate = DelegateView(
@@ -481,6 +501,7 @@ class PageService:
         return PageView(
             account, delegate, rsvp, tasks, drafts, link_code=row.link_code,
             notices=tuple(PageNotice(n.number, n.sent_at, n.body or "") for n in notices),
+            documents=tuple(document_line(d) for d in documents),
         )  # fmt: skip
 
     def _details(

@@ -54,7 +54,7 @@ from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
 from bot.texts.presenters import deadline_text, notice_body_linked, withdrawn_notice
-from handlers.web.attachment import attachment
+from handlers.web.attachment import attachment, attachment_path
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import COOKIE as OFFICE_COOKIE
 from handlers.web.office.app import office_routes
@@ -373,12 +373,9 @@ class Site:
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
         seen = _seen_notices(request)
-        # The office's documents: for every invitee, not for one whose invitation was withdrawn.
-        documents = (
-            [] if visit.view.delegate.withdrawn else await self.services.documents.published()
-        )
+        # The office's documents (none for a withdrawn invitation), read with the page.
         response = self._render(
-            "page.html", visit.catalog, flash=flash, documents=documents,
+            "page.html", visit.catalog, flash=flash, documents=visit.view.documents,
             **self._page_context(visit, bot, seen),
         )  # fmt: skip
         self._remember_notices(request, response, visit, seen)
@@ -448,6 +445,7 @@ class Site:
             "chat_links": links,
             "zalo": how_to_zalo,
             "page_token": visit.token,
+            "document_path": WebSettings.document_path,
             # Written once for chat, page and message alike (bot.texts.presenters).
             "withdrawn_notice": withdrawn_notice(catalog, self.config),
         }
@@ -501,22 +499,35 @@ class Site:
         return attachment(content, found.version.display_name, "application/octet-stream")
 
     async def document(self, request: Request) -> Response:
-        """A document the office published, as a download under the person's own link (a
-        wrong, revoked or withdrawn one gets the wrong link's answer, as any other)."""
+        """A document the office published, as a download under the person's own link,
+        streamed from the file store; one the office took off the pages (or never published)
+        is said to be no longer there, with the way back to her page; a wrong, revoked or
+        withdrawn link gets the wrong link's answer, as any other. A preview (a HEAD) reads
+        and records nothing, as the page does."""
+        if link_preview(request):
+            return await self.home(request)
         visit = await self._open(request, request.query_params.get("lang", ""))
         if isinstance(visit, Response):
             return visit
+        if visit.view.delegate.withdrawn:
+            return self._render("unknown.html", visit.catalog, status=404)
+        # The documents are for the invitees: a task contact's page lists none (one she kept
+        # from before is no longer on her page).
         found = None
-        if not visit.view.delegate.withdrawn:
+        if not visit.view.delegate.is_contact:
             found = await self.services.documents.file(_path_id(request, "document_id"))
         if found is None:
-            return self._render("unknown.html", visit.catalog, status=404)
-        content = await asyncio.to_thread(read_stored, found.path)
-        if content is None:
-            log.warning("document %s: its file is not in the file store", found.line.id)
-            return self._render("file_lost.html", visit.catalog, status=404)
+            return self._render(
+                "document_gone.html", visit.catalog, status=404, page_token=visit.token
+            )
         line = found.line
-        return attachment(content, line.file_name, line.content_type, fallback=DOCUMENT_FALLBACK)
+        response = await attachment_path(
+            found.path, line.file_name, line.content_type, fallback=DOCUMENT_FALLBACK
+        )
+        if response is None:
+            log.warning("document %s: its file is not in the file store", line.id)
+            return self._render("file_lost.html", visit.catalog, status=404)
+        return response
 
     # --- forms ---------------------------------------------------------------------------------
 

@@ -587,3 +587,38 @@ async def test_the_approved_zip_link_followed_once_none_is_approved_shows_the_bo
         "Chưa có tham luận nào được chốt nên chưa có bản nào để tải. Khi Văn phòng chốt một"
         " bản, bản đó sẽ có trong tệp nén."
     )
+
+
+async def test_a_document_with_a_long_unbroken_name_keeps_its_buttons_on_the_screen(
+    dashboard: Dashboard, desk: Browser, browser: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    name = "Du_thao_bao_cao_so_ket_giua_nhiem_ky_Hoi_LHPN_Ha_Noi_lan_2_ban_chinh_thuc_final.pdf"
+    office = dashboard.services.access.local_operator()
+    pdf = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+    hidden = await dashboard.services.documents.publish(
+        office, title=name, note=name, name=name, content=pdf
+    )
+    assert hidden.document is not None
+    await dashboard.services.documents.hide(office, hidden.document.id)
+    shown = await dashboard.services.documents.publish(
+        office, title=name + "_2", note="", name="2" + name, content=pdf + b"\n"
+    )
+    assert shown.document is not None
+    for screen, (width, _) in ((desk, DESK), (browser, PHONE)):
+        await screen.open(await dashboard.signin_link())
+        await screen.press("Đăng nhập")
+        await screen.open(dashboard.url("documents"))
+
+        def measure(driver: Any = screen.driver) -> tuple[int, int, float, float]:
+            return (
+                driver.execute_script("return document.documentElement.scrollWidth"),
+                driver.find_element(By.CLASS_NAME, "scroll").get_property("scrollWidth"),
+                driver.find_element(By.ID, f"hide-{shown.document.id}").rect["x"],
+                driver.find_element(By.ID, f"show-{hidden.document.id}").rect["x"],
+            )
+
+        page, table, hide, show = await asyncio_run(screen, measure)
+        assert page <= width and table <= width, (page, table)
+        assert hide < width and show < width, (hide, show)  # «Ẩn» and «Đăng lại» on the screen

@@ -339,3 +339,28 @@ async def test_the_meeting_documents_are_listed_on_her_page_to_download(
     )
     await browser.screenshot("8-tai-lieu-hoi-nghi")
     await no_accessibility_problems(browser)
+
+
+LONG_NAME = "Du_thao_bao_cao_so_ket_giua_nhiem_ky_Hoi_LHPN_Ha_Noi_lan_2_ban_chinh_thuc_final.pdf"
+
+
+async def test_a_document_with_a_long_unbroken_title_wraps_on_her_phone(
+    site: Site, browser: Browser
+) -> None:
+    services = site.harness.services
+    published = await services.documents.publish(
+        services.access.local_operator(), title=LONG_NAME, note=LONG_NAME, name=LONG_NAME,
+        content=b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n",
+    )  # fmt: skip
+    assert published.document is not None
+    await browser.open(site.page("DB006"))
+    width = await asyncio.to_thread(
+        browser.driver.execute_script, "return document.documentElement.scrollWidth"
+    )
+    assert width <= PHONE[0]  # the title wraps: nothing to scroll sideways
+    right = await asyncio.to_thread(
+        browser.driver.execute_script,
+        f"return document.getElementById('document-{published.document.id}-link')"
+        ".getBoundingClientRect().right",
+    )
+    assert right <= PHONE[0]

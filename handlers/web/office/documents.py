@@ -6,7 +6,6 @@ is (the same limit, judged by name and size before a byte of it is read)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -23,11 +22,11 @@ from bot.services.documents import (
     DocumentStep,
 )
 from bot.services.signin import StaffVisit
-from handlers.web.attachment import attachment
+from handlers.web.attachment import attachment_path
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 from handlers.web.uploads import TooLarge, leading_fields, read_form, text_field, upload
-from storage.files import DOCUMENT_SUFFIXES, MAX_BYTES, read_stored
+from storage.files import DOCUMENT_SUFFIXES, MAX_BYTES
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -130,14 +129,17 @@ class Documents:
         """The page again (422), what was typed kept, beside what is wrong with it."""
         catalog = self.office.catalog
         if result.step is DocumentStep.REJECTED:
-            reason = catalog.plain(
-                f"dash.documents.reason.{result.reject or 'bad_type'}", limit_mb=LIMIT_MB
-            )
+            # The reasons a task's deliverable is refused for, but the narrower list of types.
+            code = result.reject or "bad_type"
+            key = "dash.documents" if code == "bad_type" else "dash.tasks.record"
+            reason = catalog.plain(f"{key}.reason.{code}", limit_mb=LIMIT_MB)
             html = catalog.html("dash.documents.rejected", file=name, reason=reason)
         else:
+            there = result.document  # SAME_FILE_PUBLISHED: the one on the pages
             html = catalog.html(
                 f"dash.documents.{result.step.value}",
                 limit=MAX_DOCUMENT_TITLE, note_limit=MAX_DOCUMENT_NOTE,
+                title=there.title if there else "", name=there.file_name if there else "",
             )  # fmt: skip
         flash = Flash(0, html, ok=False)
         return await self._page(visit, actor, flash, status=422, typed=typed)
@@ -148,11 +150,13 @@ class Documents:
         found = await office.services.documents.file(_id(request), hidden_too=True)
         if found is None:
             return office._render("office/message.html", status=404, key="no_document")
-        content = await asyncio.to_thread(read_stored, found.path)
-        if content is None:
-            return office._render("office/message.html", status=404, key="file_lost")
         line = found.line
-        return attachment(content, line.file_name, line.content_type, fallback=DOCUMENT_FALLBACK)
+        response = await attachment_path(
+            found.path, line.file_name, line.content_type, fallback=DOCUMENT_FALLBACK
+        )
+        if response is None:
+            return office._render("office/message.html", status=404, key="file_lost")
+        return response
 
     async def confirm_hide(
         self, request: Request, visit: StaffVisit, actor: OfficeActor
@@ -184,9 +188,13 @@ class Documents:
         documents = office.services.documents
         doing = documents.hide if hide else documents.show
         result = await doing(actor, _id(request))
-        params: dict[str, Any] = {"title": result.document.title if result.document else ""}
+        params: dict[str, Any] = {
+            "title": result.document.title if result.document else "",
+            "other": result.other.title if result.other else "",
+        }
         html = office.catalog.html(f"dash.documents.{result.step.value}", **params)
-        return office._done(visit, "documents", html, ok=result.step is not DocumentStep.GONE)
+        ok = result.step not in (DocumentStep.GONE, DocumentStep.SAME_FILE_SHOWN)
+        return office._done(visit, "documents", html, ok=ok)
 
 
 async def _close_files(form: Any) -> None:
