@@ -25,7 +25,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.config import Config
-from bot.documents.wordml import word_language
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.rsvp import RsvpStatus
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
@@ -83,6 +82,7 @@ def sign_sheet_document(
 ) -> tuple[bytes, int]:
     """The signature sheet (.docx) and how many lines it has."""
     from bot.documents.day_papers import SheetTexts, SignGroup, SignRow, build_sign_sheet
+    from bot.documents.wordml import word_language
 
     by_group: dict[str, list[SignRow]] = {group.key: [] for group in config.groups_in_order}
     for line in expected_lines(roll):
@@ -116,6 +116,7 @@ def name_cards_document(
 ) -> tuple[bytes, int]:
     """The name cards (.docx), one per person expected, and how many there are."""
     from bot.documents.day_papers import NameCard, build_name_cards
+    from bot.documents.wordml import word_language
 
     cards = []
     for line in expected_lines(roll):

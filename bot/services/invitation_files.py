@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from bot.config import Config
-from bot.documents.wordml import word_language
 from bot.documents.workbook import Cell, Link
 from bot.domain.phones import display_phone
 from bot.domain.tokens import format_link_code
@@ -88,6 +87,7 @@ def slips_document(
     # Here, not at the top: python-docx and segno are for `invites print` alone, and every
     # other command that lists links would pay their import at start-up.
     from bot.documents.slips import Slip, SlipTexts, build_slips
+    from bot.documents.wordml import word_language
 
     meeting = config.meeting
     slips = [
