@@ -5,12 +5,16 @@ member's, and a second tap answers clearly without changing anything."""
 
 from __future__ import annotations
 
+import asyncio
 import html as html_lib
 import io
+from typing import Any
 from urllib.parse import quote
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.channels import ChatAccount
 from bot.domain.tokens import format_link_code
@@ -183,6 +187,49 @@ async def test_reissuing_a_link_clears_its_sent_mark_and_a_form_for_the_old_link
     assert (await live_invitation(imported, "DB010")).sent_at is None
 
 
+async def test_a_double_tap_in_two_processes_marks_sent_once_the_second_waits_for_the_row(
+    imported: Services, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two processes on PostgreSQL each take one tap of «Đánh dấu đã gửi giấy mời»: the
+    # second must wait for the first's lock on the invitation's row and then find it marked;
+    # read unlocked, both saw it unmarked and both recorded (two audits, the last mark kept).
+    from tests.conftest import until_waiting
+    from tests.test_tasks import needs_postgres
+
+    needs_postgres()
+    invitations = imported.invitations
+    office = imported.access.local_operator()
+    live = await live_invitation(imported, "DB010")
+    target = invitations._sent_target
+    found, commit = asyncio.Event(), asyncio.Event()
+
+    async def the_first_tap_holds(*args: Any, **kwargs: Any) -> object:
+        result = await target(*args, **kwargs)
+        if not found.is_set():
+            found.set()
+            await commit.wait()
+        return result
+
+    monkeypatch.setattr(invitations, "_sent_target", the_first_tap_holds)
+    async with asyncio.timeout(30):
+        first = asyncio.create_task(
+            invitations.mark_sent(office, "DB010", invitation=live.id, via="zalo")
+        )
+        await found.wait()
+        second = asyncio.create_task(
+            invitations.mark_sent(office, "DB010", invitation=live.id, via="sms")
+        )
+        await until_waiting(engine, 1, second)
+        waited = not second.done()
+        commit.set()
+        marked, again = await first, await second
+    assert waited, "the second tap did not wait: the invitation's row was read unlocked"
+    assert (marked.step, again.step) == (SentStep.MARKED, SentStep.ALREADY_MARKED)
+    [entry] = await audited(imported, "invitation.sent")
+    assert entry.after == {"via": "zalo"}
+    assert (await live_invitation(imported, "DB010")).sent_via == "zalo"
+
+
 async def test_a_withdrawn_invitation_cannot_be_marked_sent(imported: Services) -> None:
     office = imported.access.local_operator()
     live = await live_invitation(imported, "DB010")
@@ -192,6 +239,32 @@ async def test_a_withdrawn_invitation_cannot_be_marked_sent(imported: Services) 
     assert await audited(imported, "invitation.sent") == []
     unknown = await imported.invitations.mark_sent(office, "DB999", invitation=1, via="zalo")
     assert unknown.step is SentStep.UNKNOWN_PERSON
+
+
+async def test_a_task_contact_cannot_be_marked_sent_her_link_opens_her_tasks(
+    desk: Desk, imported: Services
+) -> None:
+    live = await live_invitation(imported, "DB003")
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    office = imported.access.local_operator()
+    refused = await imported.invitations.mark_sent(office, "DB003", invitation=live.id, via="sms")
+    assert refused.step is SentStep.NOT_INVITED and refused.mark is None
+    # A form kept open from before she became a task contact is refused the same way.
+    page = await desk.client.get("/office/delegates/DB010")
+    answer = await desk.client.post(
+        "/office/delegates/DB003/sent",
+        data={**hidden(page.text, "form-sent"), "invitation": str(live.id), "via": "zalo"},
+    )
+    shown = await desk.client.get(answer.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        "Đồng chí Vũ Thị Hồng Nhung là người phụ trách nhiệm vụ, không phải đại biểu được mời dự "
+        "hội nghị: không có giấy mời để gửi, không đánh dấu."
+    )
+    assert await audited(imported, "invitation.sent") == []
+    assert (await live_invitation(imported, "DB003")).sent_at is None
 
 
 async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to_her_phone(

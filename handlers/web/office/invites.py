@@ -39,6 +39,7 @@ _SAID = {
     SentStep.NOT_MARKED: ("dash.invite.not_marked", True),
     SentStep.LINK_CHANGED: ("dash.invite.link_changed", False),
     SentStep.WITHDRAWN: ("dash.invite.withdrawn", False),
+    SentStep.NOT_INVITED: ("dash.invite.not_invited", False),
     SentStep.NO_INVITATION: ("dash.invite.no_invitation", False),
 }
 
