@@ -384,6 +384,8 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
     ]  # fmt: skip
     listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
     assert figures.to_phone == listed.total == 77  # 80 but DB001 (reachable), DB003, DB005
+    # Not reached by their invitation: 80 but the five with an account (the page's counts).
+    assert figures.unsent == await imported.dashboard.unsent() == 75
     first = await imported.dashboard.to_phone(limit=3)
     assert [row.code for row in first] == [row.code for row in listed.rows[:3]]
     assert [row.code for row in first] == ["DB002", "DB004", "DB006"]

@@ -401,6 +401,30 @@ async def test_the_list_filters_and_counts_those_whose_invitation_was_not_sent(
     ]  # fmt: skip
 
 
+async def test_the_overview_counts_the_invitations_not_sent_and_links_to_the_list(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    live = await live_invitation(imported, "DB003")
+    await imported.invitations.mark_sent(office, "DB003", invitation=live.id, via="paper")
+    await imported.invitations.link_by_token(TELEGRAM, (await tokens(imported))["DB005"])
+    # 80 on the list: 1 marked, 1 reached by a chat — 78, as the list «Đại biểu» counts them.
+    overview = await desk.client.get("/office/")
+    assert text_of(overview.text, "overview-unsent") == (
+        "Chưa gửi giấy mời: 78 đại biểu (chưa đánh dấu đã gửi, chưa mở trang cá nhân, chưa liên "
+        "kết kênh trò chuyện nào). Xem danh sách"
+    )
+    assert (
+        '<a href="/office/delegates?sent=no">Xem danh sách</a>'
+        in overview.text.split('id="overview-unsent"', 1)[1]
+    )
+    assert await imported.dashboard.unsent() == 78
+    live_figures = await desk.client.get("/office/live")
+    assert text_of(live_figures.text, "overview-unsent") == text_of(
+        overview.text, "overview-unsent"
+    )
+
+
 async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     desk: Desk, imported: Services
 ) -> None:

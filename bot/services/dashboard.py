@@ -57,11 +57,13 @@ class Reach:
 
 @dataclass(frozen=True)
 class Figures:
-    """The overview's figures: the answers' counts, the reach by channel, how many to phone."""
+    """The overview's figures: the answers' counts, the reach by channel, how many to phone,
+    how many invitations have not reached their invitee yet."""
 
     counts: Counts
     reach: list[Reach]
     to_phone: int  # unanswered and reachable on no chat
+    unsent: int = 0  # as :meth:`DashboardService.unsent` counts them
 
 
 @dataclass(frozen=True)
@@ -256,8 +258,9 @@ class DashboardService:
 
     async def figures(self) -> Figures:
         """The overview's figures in one pass over the roster: the answers by group, status and
-        link (as :meth:`ReportService.counts`), the reach by channel (as :meth:`reach`) and how
-        many to phone (as :meth:`to_phone` finds them) — read together, as of one moment."""
+        link (as :meth:`ReportService.counts`), the reach by channel (as :meth:`reach`), how
+        many to phone (as :meth:`to_phone` finds them) and how many invitations have not
+        reached their invitee (as :meth:`unsent`) — read together, as of one moment."""
         # Each invitee's chat accounts as one text, "telegram,!zalo" ("!": blocked), grouped
         # with their group and answer: a few dozen rows however many invitees.
         alive = ChannelIdentity.unreachable_at.is_(None)
@@ -275,19 +278,26 @@ class DashboardService:
             .scalar_subquery()
         )
         each = (
-            select(Delegate.group_key, Rsvp.status, accounts.label("accounts"))
+            select(
+                Delegate.group_key,
+                Rsvp.status,
+                accounts.label("accounts"),
+                _unsent().label("unsent"),
+            )
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
             .subquery()
         )
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
-            keys = (each.c.group_key, each.c.status, each.c.accounts)
+            keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.unsent)
             found = (await connection.execute(select(*keys, func.count()).group_by(*keys))).all()
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
-        to_phone = 0
-        for group_key, status, linked, number in found:
+        to_phone = unsent = 0
+        for group_key, status, linked, not_reached, number in found:
+            if not_reached:
+                unsent += number
             names = linked.split(",") if linked else []
             tallies.append((group_key, status, bool(names), number))
             for name in names:
@@ -299,6 +309,7 @@ class DashboardService:
             counts=counts_of(self._ctx.config, tallies),
             reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
             to_phone=to_phone,
+            unsent=unsent,
         )
 
     async def to_phone(self, limit: int = 20) -> list[Row]:

@@ -382,6 +382,7 @@ class Office:
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
             "to_phone": await services.dashboard.to_phone(),
             "phone_total": figures.to_phone,
+            "unsent": figures.unsent,
             "overdue": await services.tasks.overdue_heads(),
             "missing": await services.drafts.missing(),
             "upcoming": await services.dashboard.upcoming(),
