@@ -16,10 +16,14 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.config import Config
 from bot.domain.channels import ChatAccount
+from bot.domain.sms import sms_length, sms_parts
 from bot.domain.tokens import format_link_code
 from bot.services import Services
+from bot.services.invitation_files import invitation_message, invitation_sms
 from bot.services.invitations import LinkOutcome, SentStep
+from bot.texts import load_catalog
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation
 from tests.conftest import local
 from tests.office_support import STAFF, Desk, hidden, text_of
@@ -284,8 +288,21 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
     assert text_of(page.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
     assert 'data-copy="invite-message"' in page.text
     # DB010's phone is "0773-010-519" on the list: +84773010519.
+    # «Gửi SMS» sends the short form (three SMS with diacritics), the long one is for Zalo.
+    short = html_lib.unescape(
+        page.text.split('id="invite-sms-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
+    )
+    assert short == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: http://testserver/{live.token} "
+        f"(mã {format_link_code(live.link_code)}). ĐT 024 3834 5678"
+    )
+    assert text_of(page.text, "invite-sms-parts") == (
+        "192 ký tự, gửi thành 3 tin SMS (tin có dấu: 70 ký tự một tin, 67 ký tự mỗi phần khi "
+        "ghép nhiều tin)."
+    )
     sms = page.text.split('id="invite-sms"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
-    assert html_lib.unescape(sms) == f"sms:+84773010519?&body={quote(message, safe='')}"
+    assert html_lib.unescape(sms) == f"sms:+84773010519?&body={quote(short, safe='')}"
     assert '<a class="button secondary" href="https://zalo.me/0773010519" id="invite-zalo"' in (
         page.text
     )
@@ -293,6 +310,54 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
         "Zalo mở khung trò chuyện với số điện thoại của đại biểu nhưng không điền sẵn nội dung: "
         "bấm «Sao chép» trước, rồi dán vào khung trò chuyện."
     )
+
+
+async def test_a_foreign_number_or_a_landline_gets_sms_but_no_zalo_button(
+    desk: Desk, imported: Services
+) -> None:
+    # zalo.me/<number> opens a Vietnamese number only: "+33612345678" became zalo.me/33612…,
+    # read as a Vietnamese number; a landline has no Zalo.
+    for phone in ("+33612345678", "+842438251234"):
+        async with imported.ctx.sessions() as session, session.begin():
+            await session.execute(
+                update(Delegate).where(Delegate.code == "DB010").values(phone=phone)
+            )
+        page = await desk.client.get("/office/delegates/DB010")
+        assert 'id="invite-zalo"' not in page.text and "zalo.me" not in page.text
+        assert f'href="sms:{phone}?&amp;body=' in page.text
+        assert text_of(page.text, "invite-zalo-none") == (
+            "«Mở Zalo» chỉ dùng được với số di động Việt Nam; số của đại biểu là số cố định hoặc "
+            "số nước ngoài: đề nghị sao chép nội dung và gửi theo cách khác."
+        )
+
+
+def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(
+    config: Config,
+) -> None:
+    # The example plan's own address (http://127.0.0.1:8080/ and a 32-character token): the
+    # long message is about 600 characters, nine SMS with diacritics; the short one three.
+    link, code = "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
+    vi = invitation_sms(load_catalog("vi"), config, link=link, link_code=code)
+    assert vi == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: {link} (mã K7PX-M3QB). ĐT 024 3834 5678"
+    )
+    assert (sms_length(vi), sms_parts(vi)) == ((196, False), 3)
+    long = invitation_message(load_catalog("vi"), config, name="x", link=link, link_code=code)
+    assert sms_parts(long) >= 8
+    en = invitation_sms(load_catalog("en"), config, link=link, link_code=code)
+    assert en == (
+        "Văn phòng Hội LHPN thành phố Hà Nội invites you to the meeting on 28/5. Please reply "
+        f"before 17:00, 21/5: {link} (code K7PX-M3QB). Tel 024 3834 5678"
+    )
+    assert sms_parts(en) == 3
+    # No phone in [office] contact: the text ends with the code.
+    office = config.office.model_copy(update={"contact": "đồng chí Trần Thu Hà"})
+    bare = invitation_sms(
+        load_catalog("vi"), config.model_copy(update={"office": office}), link=link,
+        link_code=code,
+    )  # fmt: skip
+    assert bare.endswith(f"{link} (mã K7PX-M3QB).")
 
 
 async def test_without_a_phone_the_invitation_has_no_sms_or_zalo_button(desk: Desk) -> None:
