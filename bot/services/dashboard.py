@@ -261,33 +261,36 @@ class DashboardService:
         link (as :meth:`ReportService.counts`), the reach by channel (as :meth:`reach`), how
         many to phone (as :meth:`to_phone` finds them) and how many invitations have not
         reached their invitee (as :meth:`unsent`) — read together, as of one moment."""
-        # Each invitee's chat accounts as one text, "telegram,!zalo" ("!": blocked), grouped
-        # with their group and answer: a few dozen rows however many invitees.
+        # Each invitee's chat accounts as one text, "telegram,!zalo" ("!": blocked; "~": her
+        # personal page opened, no chat), grouped with their group and answer: a few dozen
+        # rows however many invitees.
         alive = ChannelIdentity.unreachable_at.is_(None)
         accounts = (
             select(
                 func.aggregate_strings(
-                    case((alive, ChannelIdentity.channel), else_="!" + ChannelIdentity.channel),
+                    case(
+                        (ChannelIdentity.linked_via == queries.PAGE_LINK, _PAGE),
+                        (alive, ChannelIdentity.channel),
+                        else_="!" + ChannelIdentity.channel,
+                    ),
                     ",",
                 )
             )
-            .where(
-                ChannelIdentity.delegate_id == Delegate.id,
-                ChannelIdentity.linked_via != queries.PAGE_LINK,
-            )
+            .where(ChannelIdentity.delegate_id == Delegate.id)
             .scalar_subquery()
         )
-        each = (
-            select(
-                Delegate.group_key,
-                Rsvp.status,
-                accounts.label("accounts"),
-                _unsent().label("unsent"),
-            )
+        linked = (
+            select(Delegate.id, Delegate.group_key, Rsvp.status, accounts.label("accounts"))
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
             .subquery()
         )
+        # Not reached by the invitation (as :meth:`unsent`): someone with an account, even
+        # her page, was; the others unless their live link is marked sent (one look-up each).
+        not_reached = case((linked.c.accounts.is_not(None), False), else_=~_marked(linked.c.id))
+        each = select(
+            linked.c.group_key, linked.c.status, linked.c.accounts, not_reached.label("unsent")
+        ).subquery()
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
             keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.unsent)
@@ -295,10 +298,10 @@ class DashboardService:
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
         to_phone = unsent = 0
-        for group_key, status, linked, not_reached, number in found:
-            if not_reached:
+        for group_key, status, linked_on, not_reached_yet, number in found:
+            if not_reached_yet:
                 unsent += number
-            names = linked.split(",") if linked else []
+            names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
             tallies.append((group_key, status, bool(names), number))
             for name in names:
                 blocked = name.startswith("!")
@@ -624,20 +627,28 @@ class DashboardService:
             return await self._named(session, entries)
 
 
-def _unsent() -> ColumnElement[bool]:
-    """The invitee's invitation has not reached her, as far as the office knows: her live link
-    is not marked sent, and no account of hers is linked, not even her personal page."""
-    marked = (
+# How :meth:`DashboardService.figures` writes a personal page's account among the chats'.
+_PAGE = "~"
+
+
+def _marked(person: Any = Delegate.id) -> ColumnElement[bool]:
+    """The invitee's (``person``: her id's column) live link is marked sent by the office."""
+    return (
         select(Invitation.id)
         .where(
-            Invitation.delegate_id == Delegate.id,
+            Invitation.delegate_id == person,
             Invitation.revoked_at.is_(None),
             Invitation.sent_at.is_not(None),
         )
         .exists()
     )
+
+
+def _unsent() -> ColumnElement[bool]:
+    """The invitee's invitation has not reached her, as far as the office knows: her live link
+    is not marked sent, and no account of hers is linked, not even her personal page."""
     reached = select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == Delegate.id).exists()
-    return and_(~marked, ~reached)
+    return and_(~_marked(), ~reached)
 
 
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).
