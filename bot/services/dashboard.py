@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
 
 from bot.domain import outbound
 from bot.domain.outbound import Audience, MessageKind, MessageStatus
@@ -279,28 +279,50 @@ class DashboardService:
             .where(ChannelIdentity.delegate_id == Delegate.id)
             .scalar_subquery()
         )
-        linked = (
-            select(Delegate.id, Delegate.group_key, Rsvp.status, accounts.label("accounts"))
+        each = (
+            select(Delegate.group_key, Rsvp.status, accounts.label("accounts"))
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
             .subquery()
         )
-        # Not reached by the invitation (as :meth:`unsent`): someone with an account, even
-        # her page, was; the others unless their live link is marked sent (one look-up each).
-        not_reached = case((linked.c.accounts.is_not(None), False), else_=~_marked(linked.c.id))
-        each = select(
-            linked.c.group_key, linked.c.status, linked.c.accounts, not_reached.label("unsent")
-        ).subquery()
+        # Not reached by the invitation (as :meth:`unsent`): those without any account (the
+        # aggregate empty, not even her page) but those among them whose live link is marked
+        # sent — counted once, from the few marked links, not looked up for every invitee.
+        # Driven by the invitations (a scan, the few marked kept), each checked against the
+        # roster: as an IN list, SQLite looked up every invitee's invitations instead (8 ms of
+        # the overview's 30 at 10,000 invitees, against 1 ms).
+        on_roster = (
+            select(Delegate.id)
+            .where(Delegate.id == Invitation.delegate_id, roster.delegates_of(self._ctx.meeting_id))
+            .exists()
+        )
+        marked_alone = (
+            select(func.count(distinct(Invitation.delegate_id)))
+            .where(
+                Invitation.sent_at.is_not(None),
+                Invitation.revoked_at.is_(None),
+                on_roster,
+                ~select(ChannelIdentity.id)
+                .where(ChannelIdentity.delegate_id == Invitation.delegate_id)
+                .exists(),
+            )
+            .scalar_subquery()
+            .label("marked")
+        )
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
-            keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.unsent)
-            found = (await connection.execute(select(*keys, func.count()).group_by(*keys))).all()
+            keys = (each.c.group_key, each.c.status, each.c.accounts)
+            # The marked count rides along on every row: one statement, one moment.
+            found = (
+                await connection.execute(select(*keys, func.count(), marked_alone).group_by(*keys))
+            ).all()
+        marked = found[0][-1] if found else 0
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
-        to_phone = unsent = 0
-        for group_key, status, linked_on, not_reached_yet, number in found:
-            if not_reached_yet:
-                unsent += number
+        to_phone = no_account = 0
+        for group_key, status, linked_on, number, _ in found:
+            if not linked_on:
+                no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
             tallies.append((group_key, status, bool(names), number))
             for name in names:
@@ -312,7 +334,7 @@ class DashboardService:
             counts=counts_of(self._ctx.config, tallies),
             reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
             to_phone=to_phone,
-            unsent=unsent,
+            unsent=no_account - marked,
         )
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
@@ -631,12 +653,12 @@ class DashboardService:
 _PAGE = "~"
 
 
-def _marked(person: Any = Delegate.id) -> ColumnElement[bool]:
-    """The invitee's (``person``: her id's column) live link is marked sent by the office."""
+def _marked() -> ColumnElement[bool]:
+    """The invitee's live link is marked sent by the office."""
     return (
         select(Invitation.id)
         .where(
-            Invitation.delegate_id == person,
+            Invitation.delegate_id == Delegate.id,
             Invitation.revoked_at.is_(None),
             Invitation.sent_at.is_not(None),
         )
