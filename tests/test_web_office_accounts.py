@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 import io
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -488,6 +489,33 @@ async def test_the_overview_counts_the_invitations_not_sent_and_links_to_the_lis
     assert text_of(live_figures.text, "overview-unsent") == text_of(
         overview.text, "overview-unsent"
     )
+
+
+async def test_after_a_reissue_a_page_opened_with_the_old_link_no_longer_counts_as_reached(
+    desk: Desk, imported: Services
+) -> None:
+    # DB010 opened her page with her first link, DB011 linked a chat with hers; both links are
+    # then reissued and the new ones never sent. DB010's page says nothing of the new link:
+    # she is back among those whose invitation was not sent; a chat stays reached.
+    sent = await tokens(imported)
+    await imported.invitations.open_page(sent["DB010"], channel="web", client="c1")
+    await imported.invitations.link_by_token(TELEGRAM, sent["DB011"])
+    office = imported.access.local_operator()
+    before = await imported.dashboard.unsent()
+    assert before == 78
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    for code in ("DB010", "DB011"):
+        await imported.invitations.reissue(office, code)
+    figures = await imported.dashboard.figures()
+    assert figures.unsent == await imported.dashboard.unsent() == 79
+    unsent = await desk.client.get("/office/delegates?sent=no")
+    assert text_of(unsent.text, "found") == "Có 79 đại biểu phù hợp."
+    rows = unsent.text.split('id="delegates"', 1)[1]
+    assert ("DB010" in rows, "DB011" in rows) == (True, False)
+    # A page opened with a live link counts as reached.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    await imported.invitations.open_page(sent["DB012"], channel="web", client="c2")
+    assert await imported.dashboard.unsent() == 78
 
 
 async def test_the_links_export_says_when_and_how_each_invitation_was_sent(

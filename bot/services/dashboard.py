@@ -276,7 +276,7 @@ class DashboardService:
                     ",",
                 )
             )
-            .where(ChannelIdentity.delegate_id == Delegate.id)
+            .where(ChannelIdentity.delegate_id == Delegate.id, _reaching(Delegate.id))
             .scalar_subquery()
         )
         each = (
@@ -303,7 +303,10 @@ class DashboardService:
                 Invitation.revoked_at.is_(None),
                 on_roster,
                 ~select(ChannelIdentity.id)
-                .where(ChannelIdentity.delegate_id == Invitation.delegate_id)
+                .where(
+                    ChannelIdentity.delegate_id == Invitation.delegate_id,
+                    _reaching(Invitation.delegate_id),
+                )
                 .exists(),
             )
             .scalar_subquery()
@@ -624,8 +627,8 @@ class DashboardService:
 
     async def unsent(self) -> int:
         """How many invitees have not been reached by their invitation yet: not marked sent by
-        the office, and neither a chat linked nor their personal page opened (either of which
-        shows the link reached them, marked or not)."""
+        the office, and neither a chat linked nor their personal page opened since the live
+        link was made (either of which shows the link reached them, marked or not)."""
         async with read_only(self._ctx.sessions) as session:
             found = await session.scalar(
                 select(func.count())
@@ -669,8 +672,28 @@ def _marked() -> ColumnElement[bool]:
 def _unsent() -> ColumnElement[bool]:
     """The invitee's invitation has not reached her, as far as the office knows: her live link
     is not marked sent, and no account of hers is linked, not even her personal page."""
-    reached = select(ChannelIdentity.id).where(ChannelIdentity.delegate_id == Delegate.id).exists()
+    reached = (
+        select(ChannelIdentity.id)
+        .where(ChannelIdentity.delegate_id == Delegate.id, _reaching(Delegate.id))
+        .exists()
+    )
     return and_(~_marked(), ~reached)
+
+
+def _reaching(person: Any) -> ColumnElement[bool]:
+    """A linked account (of ``person``, the row's delegate id) shows her live invitation
+    reached her: any chat account, but a personal page only when it was opened after her live
+    link was made — the page an old link opened says nothing of a reissued link never sent."""
+    newer = (
+        select(Invitation.id)
+        .where(
+            Invitation.delegate_id == person,
+            Invitation.revoked_at.is_(None),
+            Invitation.created_at > ChannelIdentity.linked_at,
+        )
+        .exists()
+    )
+    return or_(ChannelIdentity.linked_via != queries.PAGE_LINK, ~newer)
 
 
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).
