@@ -361,6 +361,65 @@ def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(
     assert bare.endswith(f"{link} (mã K7PX-M3QB).")
 
 
+def test_once_answers_are_closed_the_invitation_asks_her_to_call_the_office(
+    config: Config,
+) -> None:
+    # Past the deadline no choice nor deadline to meet: she calls the office's contact; the
+    # link stays, for the meeting's information.
+    link, code = "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
+    vi, en = load_catalog("vi"), load_catalog("en")
+    closed = invitation_message(
+        vi, config, name="Trịnh Văn Thắng", link=link, link_code=code, answers_open=False
+    )
+    assert closed == (
+        "Kính gửi đồng chí Trịnh Văn Thắng,\n"
+        + MESSAGE_MIDDLE.split("Đề nghị đồng chí mở", 1)[0]
+        + "Hạn trả lời (17:00, Thứ Ba, ngày 21/5/2024) đã qua: đề nghị đồng chí liên hệ đồng chí "
+        "Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678 để báo đồng chí có tham dự "
+        "hay không.\n"
+        "Thông tin hội nghị ở trang cá nhân của đồng chí:\n"
+        f"{link}\n"
+        "Nếu không mở được đường liên kết, xin nhắn mã cá nhân K7PX-M3QB cho bot của hội nghị."
+    )
+    short = invitation_sms(vi, config, link=link, link_code=code, answers_open=False)
+    assert short == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Đã hết hạn "
+        f"trả lời, xin gọi 024 3834 5678 để báo có dự không. {link}"
+    )
+    assert (sms_length(short), sms_parts(short)) == ((193, False), 3)
+    en_short = invitation_sms(en, config, link=link, link_code=code, answers_open=False)
+    assert en_short == (
+        "Văn phòng Hội LHPN thành phố Hà Nội invites you to the meeting on 28/5. Replies are "
+        f"closed: please call 024 3834 5678 to say if you will attend. {link}"
+    )
+    assert sms_parts(en_short) == 3
+    en_long = invitation_message(
+        en, config, name="x", link=link, link_code=code, answers_open=False
+    )
+    assert "The deadline for replies (" in en_long and "please contact" in en_long
+    # While answers are open: the choice and the deadline, as before.
+    assert "trước 17:00, Thứ Ba, ngày 21/5/2024:" in invitation_message(
+        vi, config, name="x", link=link, link_code=code
+    )
+
+
+async def test_past_the_deadline_her_page_offers_the_call_the_office_invitation(
+    desk: Desk, imported: Services
+) -> None:
+    imported.ctx.clock.set(imported.ctx.config.meeting.rsvp_deadline_at + timedelta(minutes=1))
+    await desk.sign_in()  # the session begun a week before has ended
+    page = await desk.client.get("/office/delegates/DB010")
+    message = invitation_of(page.text)
+    assert "Hạn trả lời (17:00, Thứ Ba, ngày 21/5/2024) đã qua: đề nghị đồng chí liên hệ" in (
+        message
+    )
+    assert "«Tham dự»" not in message
+    short = html_lib.unescape(
+        page.text.split('id="invite-sms-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
+    )
+    assert "Đã hết hạn trả lời, xin gọi 024 3834 5678 để báo có dự không." in short
+
+
 async def test_without_a_phone_the_invitation_has_no_sms_or_zalo_button(desk: Desk) -> None:
     page = await desk.client.get("/office/delegates/DB002")  # no phone on the list
     assert "invite-message" in page.text

@@ -128,13 +128,21 @@ def slips_document(
 
 
 def invitation_message(
-    catalog: Catalog, config: Config, *, name: str, link: str, link_code: str, bot: int = 0
+    catalog: Catalog,
+    config: Config,
+    *,
+    name: str,
+    link: str,
+    link_code: str,
+    bot: int = 0,
+    answers_open: bool = True,
 ) -> str:
     """The message an office sends a person with her personal link (by Zalo, or copied):
     who invites her to what, when and where, the link, her personal code for a channel that
     cannot open links (``bot``: the Zalo bot she is given, as on her slip and her page —
     :meth:`bot.services.quotas.QuotaService.bot_of`), the answer's deadline and whom to
-    call. Plain text, several lines."""
+    call. Plain text, several lines. Once answers are closed (``answers_open`` false) it asks
+    her to call the office's contact instead of answering before a deadline gone by."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
     when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
@@ -146,7 +154,7 @@ def invitation_message(
         else catalog.plain("dash.invite.code_line", code=code)
     )
     return catalog.plain(
-        "dash.invite.message",
+        "dash.invite.message" if answers_open else "dash.invite.message_closed",
         name=name,
         office=config.office.name,
         title=meeting.title,
@@ -160,10 +168,13 @@ def invitation_message(
     )
 
 
-def invitation_sms(catalog: Catalog, config: Config, *, link: str, link_code: str) -> str:
+def invitation_sms(
+    catalog: Catalog, config: Config, *, link: str, link_code: str, answers_open: bool = True
+) -> str:
     """The short form of :func:`invitation_message` for an SMS (with diacritics, 67
     characters a part): the office, the meeting's day, the deadline, the link, the code and
-    the office's phone (the first number in ``[office] contact``; left out without one)."""
+    the office's phone (the first number in ``[office] contact``; left out without one). Once
+    answers are closed it asks her to call that phone instead, and gives the link alone."""
     meeting = config.meeting
     starts = meeting.local(meeting.starts_at)
     deadline = meeting.local(meeting.rsvp_deadline_at)
@@ -176,9 +187,10 @@ def invitation_sms(catalog: Catalog, config: Config, *, link: str, link_code: st
         "link": link,
         "code": format_link_code(link_code),
     }
+    key = "dash.invite.sms_text" if answers_open else "dash.invite.sms_text_closed"
     if found is None:
-        return catalog.plain("dash.invite.sms_text_no_phone", **params)
-    return catalog.plain("dash.invite.sms_text", **params, phone=display_phone(found[0]))
+        return catalog.plain(f"{key}_no_phone", **params)
+    return catalog.plain(key, **params, phone=display_phone(found[0]))
 
 
 def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:

@@ -69,11 +69,15 @@ def invite_of(office: Office, card: Card, paper: LinkMaker, bot: int = 0) -> Inv
     if card.token is None or card.link_code is None:
         return None
     link = paper(card.token)
+    # Past the deadline the message asks her to call the office rather than answer.
+    open_ = office.services.rsvp.is_open()
     message = invitation_message(
         office.catalog, office.config, name=card.person.full_name, link=link,
-        link_code=card.link_code, bot=bot,
+        link_code=card.link_code, bot=bot, answers_open=open_,
     )  # fmt: skip
-    short = invitation_sms(office.catalog, office.config, link=link, link_code=card.link_code)
+    short = invitation_sms(
+        office.catalog, office.config, link=link, link_code=card.link_code, answers_open=open_
+    )
     chars, gsm7 = sms_length(short)
     phone = card.phone
     # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
