@@ -71,9 +71,13 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
         code = await session.scalar(select(Invitation.link_code).where(Invitation.token == new))
     assert code is not None
     flash = text_of(shown.text, "flash")
-    assert "Đã cấp đường liên kết mới cho đồng chí Trịnh Văn Thắng" in flash
-    assert f"Mã cá nhân mới: {format_link_code(code)}" in flash
-    assert f"Trang cá nhân: http://testserver/{new}" in flash
+    # Not «shown once»: her page keeps the new link in «Giấy mời gửi đại biểu».
+    assert flash.startswith(
+        "Đã cấp đường liên kết mới cho đồng chí Trịnh Văn Thắng; đường liên kết và mã cũ không "
+        f"còn dùng được. Mã cá nhân mới: {format_link_code(code)}. Đường liên kết mới:"
+        f"Trang cá nhân: http://testserver/{new}"  # the list's items follow the sentence
+    )
+    assert "chỉ hiện" not in flash
     # The flash is shown once: the page opened again holds the new link and code only in
     # the invitation to send her, no more in a list of new links.
     again = await desk.client.get(sent.headers["location"])
@@ -94,11 +98,46 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
         "/office/delegates/DB010/reissue", data={**form, "replacing": replacing}
     )
     flash = text_of((await desk.client.get(second.headers["location"])).text, "flash")
-    assert "vừa được cấp lại (có thể do bấm hai lần); không cấp thêm" in flash
+    assert flash == (
+        "Đường liên kết của đồng chí Trịnh Văn Thắng vừa được cấp lại (có thể do bấm hai lần); "
+        "không cấp thêm. Đường liên kết và mã mới có trong mục «Giấy mời gửi đại biểu» dưới đây."
+    )
     assert (await tokens(imported))["DB010"] == new
     assert len(await audited(imported, "invitation.reissued")) == 1
     history = await desk.client.get("/office/delegates/DB010")
     assert "Phạm Thị Thanh Mai: cấp lại đường liên kết cá nhân" in text_of(history.text, "history")
+
+
+async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation_to_send(
+    desk: Desk, imported: Services
+) -> None:
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    page = await desk.client.get("/office/delegates/DB003")
+    form = hidden(page.text, "form-reissue")
+    replacing = page.text.split('name="replacing" value="', 1)[1].split('"', 1)[0]
+    sent = await desk.client.post(
+        "/office/delegates/DB003/reissue", data={**form, "replacing": replacing}
+    )
+    shown = await desk.client.get(sent.headers["location"])
+    new = await live_invitation(imported, "DB003")
+    assert text_of(shown.text, "flash").startswith(
+        "Đã cấp đường liên kết mới cho đồng chí Vũ Thị Hồng Nhung; đường liên kết và mã cũ không "
+        f"còn dùng được. Mã cá nhân mới: {format_link_code(new.link_code)}. Đường liên kết mới "
+        "(chỉ hiện lần này):Trang cá nhân: "
+    )
+    assert 'id="send-again"' not in shown.text and "invite-message" not in shown.text
+    second = await desk.client.post(
+        "/office/delegates/DB003/reissue", data={**form, "replacing": replacing}
+    )
+    flash = text_of((await desk.client.get(second.headers["location"])).text, "flash")
+    assert flash == (
+        "Đường liên kết của đồng chí Vũ Thị Hồng Nhung vừa được cấp lại (có thể do bấm hai lần); "
+        "không cấp thêm. Đường liên kết và mã mới chỉ hiện một lần; nếu chưa kịp ghi lại, đề nghị "
+        "cấp lại lần nữa."
+    )
 
 
 async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirmation(
