@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
@@ -25,9 +26,11 @@ from bot.services import Services
 from bot.services.invitation_files import invitation_message, invitation_sms
 from bot.services.invitations import LinkOutcome, SentStep
 from bot.texts import load_catalog
+from handlers.web.app import build_web_app
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation
 from tests.conftest import local
-from tests.office_support import STAFF, Desk, hidden, text_of
+from tests.office_support import STAFF, Desk, hidden, make_staff, text_of
+from tests.web_support import BASE, web_setup
 
 TELEGRAM = ChatAccount("telegram", "7001", "7001")
 ZALO = ChatAccount("zalo", "z-7001", "z-7001")
@@ -496,7 +499,7 @@ async def test_the_sent_mark_is_shown_on_her_page_with_undo_and_a_double_tap_rec
         "Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi qua Zalo."
     )
     assert text_of(shown.text, "invite-sent") == (
-        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai gửi."
+        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
     )
     assert 'id="form-sent"' not in shown.text
     again = await desk.client.get(second.headers["location"])
@@ -628,3 +631,76 @@ async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     assert rows[0][-1] == "Đã gửi giấy mời"
     by_code = {row[0]: row[-1] for row in rows[1:]}
     assert (by_code["DB003"], by_code["DB004"]) == ("09:00, 18/5 qua Zalo", None)
+
+
+async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sentence(
+    desk: Desk, imported: Services
+) -> None:
+    # The radio buttons read as labels; the sentences «đã gửi …» read the phrase, never
+    # «qua giấy» nor «qua cách khác».
+    page = await desk.client.get("/office/delegates/DB010")
+    form = page.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
+    labels = [part.split(">", 1)[1].split("<", 1)[0] for part in form.split("<label")[1:]]
+    assert labels == ["Zalo", "SMS", "Điện thoại", "Giấy mời bản giấy", "Cách khác"]
+    phrases = {
+        "zalo": "qua Zalo", "sms": "qua tin nhắn SMS", "phone": "qua điện thoại",
+        "paper": "bằng giấy mời bản giấy", "other": "bằng cách khác",
+    }  # fmt: skip
+    office = imported.access.local_operator()
+    for via, phrase in phrases.items():
+        live = await live_invitation(imported, "DB010")
+        marked = await desk.post(
+            "delegates/DB010/sent", "form-sent", {"invitation": str(live.id), "via": via},
+            page="delegates/DB010",
+        )  # fmt: skip
+        assert text_of(marked.text, "flash") == (
+            f"Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi {phrase}."
+        )
+        assert text_of(marked.text, "invite-sent") == (
+            f"Đã gửi giấy mời {phrase} lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
+        )
+        await imported.invitations.unmark_sent(office, "DB010", invitation=live.id)
+    # A mark with no name kept (an operator without one): no «do  đánh dấu».
+    live = await live_invitation(imported, "DB010")
+    await imported.invitations.mark_sent(office, "DB010", invitation=live.id, via="paper")
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(update(Invitation).where(Invitation.id == live.id).values(sent_by=""))
+    page = await desk.client.get("/office/delegates/DB010")
+    assert text_of(page.text, "invite-sent") == (
+        "Đã gửi giấy mời bằng giấy mời bản giấy lúc 09:00, 18/5."
+    )
+    en = load_catalog("en")
+    assert [en.plain(f"dash.invite.via_phrase.{via}") for via in phrases] == [
+        "via Zalo", "via SMS", "via a phone call", "via a paper invitation", "via another channel",
+    ]  # fmt: skip
+    assert en.plain("export.sent", time="09:00, 18/5", via="via Zalo") == "09:00, 18/5 via Zalo"
+
+
+async def test_one_invitation_not_sent_is_said_in_the_singular_in_english(
+    imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # All but DB010 marked sent: «1 delegate», not «1 delegates», on the English dashboard.
+    async with imported.ctx.sessions() as session, session.begin():
+        others = select(Delegate.id).where(Delegate.code != "DB010").scalar_subquery()
+        await session.execute(
+            update(Invitation)
+            .where(Invitation.delegate_id.in_(others))
+            .values(sent_at=imported.ctx.clock.now(), sent_via="sms", sent_by="x")
+        )
+    await make_staff(imported)
+    # The dashboard speaks the plan's locale: this plan's in English (the services' own unchanged).
+    plan = imported.config
+    english = plan.model_copy(update={"meeting": plan.meeting.model_copy(update={"locale": "en"})})
+    monkeypatch.setattr(Services, "config", property(lambda _: english))
+    setup = web_setup(imported)
+    transport = httpx.ASGITransport(app=build_web_app(setup), client=("203.0.113.9", 50001))
+    desk = Desk(imported, httpx.AsyncClient(transport=transport, base_url=BASE))
+    async with desk.client:
+        await desk.sign_in()
+        listing = await desk.client.get("/office/delegates")
+        overview = await desk.client.get("/office/")
+    one = (
+        "Invitation not sent yet: 1 delegate (not marked as sent, no personal page opened, no "
+        "chat linked). See the list"
+    )
+    assert text_of(listing.text, "unsent") == text_of(overview.text, "overview-unsent") == one

@@ -139,6 +139,6 @@ class Invites:
             return office._render("office/message.html", status=404, key="no_delegate")
         key, ok = _SAID[step]
         catalog = office.catalog
-        how = catalog.plain(f"dash.invite.via.{via}") if via else ""
+        how = catalog.plain(f"dash.invite.via_phrase.{via}") if via else ""
         text = catalog.html(key, name=person.full_name, via=how)
         return office._done(visit, f"delegates/{person.code}", text, ok=ok)
