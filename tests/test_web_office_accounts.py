@@ -324,12 +324,14 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
         "Kính gửi đồng chí Trịnh Văn Thắng,\n"
         f"{MESSAGE_MIDDLE}"
         f"http://testserver/{live.token}\n"
-        "Nếu không mở được đường liên kết, xin nhắn mã cá nhân "
-        f"{format_link_code(live.link_code)} cho bot của hội nghị.\n"
+        "Nếu không mở được đường liên kết, đề nghị đồng chí nhắn mã cá nhân "
+        f"{format_link_code(live.link_code)} cho bot của hội nghị trên Zalo.\n"
         f"{MESSAGE_END}"
     )
     assert text_of(page.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
     assert 'data-copy="invite-message"' in page.text
+    # Before the meeting the main job: above the form for an answer taken by phone.
+    assert page.text.index('id="invite"') < page.text.index('id="phone"')
     # DB010's phone is "0773-010-519" on the list: +84773010519.
     # «Gửi SMS» sends the short form (three SMS with diacritics), the long one is for Zalo.
     short = html_lib.unescape(
@@ -348,6 +350,9 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
     assert html_lib.unescape(sms) == f"sms:+84773010519?&body={quote(short, safe='')}"
     assert '<a class="button secondary" href="https://zalo.me/0773010519" id="invite-zalo"' in (
         page.text
+    )
+    assert text_of(page.text, "invite-sms-hint") == (
+        "«Gửi SMS» dùng trên điện thoại: máy tính thường không có ứng dụng tin nhắn để mở."
     )
     assert text_of(page.text, "invite-zalo-hint") == (
         "Zalo mở khung trò chuyện với số điện thoại của đại biểu nhưng không điền sẵn nội dung: "
@@ -421,7 +426,8 @@ def test_once_answers_are_closed_the_invitation_asks_her_to_call_the_office(
         "hay không.\n"
         "Thông tin hội nghị ở trang cá nhân của đồng chí:\n"
         f"{link}\n"
-        "Nếu không mở được đường liên kết, xin nhắn mã cá nhân K7PX-M3QB cho bot của hội nghị."
+        "Nếu không mở được đường liên kết, đề nghị đồng chí nhắn mã cá nhân K7PX-M3QB cho bot của "
+        "hội nghị trên Zalo."
     )
     short = invitation_sms(vi, config, link=link, link_code=code, answers_open=False)
     assert short == (
@@ -562,6 +568,9 @@ async def test_the_list_filters_and_counts_those_whose_invitation_was_not_sent(
     sent = await desk.client.get("/office/delegates?sent=yes")
     assert text_of(sent.text, "found") == "Có 3 đại biểu phù hợp."
     assert '<option value="no" selected>Chưa gửi giấy mời</option>' in unsent.text
+    # Filtered so, each row opens the person's page at the invitation to send.
+    assert '<a href="/office/delegates/DB001#invite">' in unsent.text
+    assert '<a href="/office/delegates/DB001">' in listing.text
     rows = sent.text.split('id="delegates"', 1)[1]
     assert [code in rows for code in ("DB003", "DB004", "DB005", "DB006")] == [
         True, True, True, False,

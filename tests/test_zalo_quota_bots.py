@@ -267,10 +267,10 @@ async def test_the_invitation_on_the_dashboard_names_the_bot_her_slip_names(
     links = {link.code: link for link in await services.invitations.links()}
     code = format_link_code(links["DB060"].link_code)
     assert (
-        f"Nếu không mở được đường liên kết, xin tìm «Bot Hội nghị 2» trên Zalo và gửi mã cá "
-        f"nhân {code}."
+        "Nếu không mở được đường liên kết, đề nghị đồng chí tìm «Bot Hội nghị 2» trên Zalo và gửi "
+        f"mã cá nhân {code}."
     ) in html.unescape(later.text)
     assert "«Bot Hội nghị 1»" not in html.unescape(later.text)
-    assert "xin tìm «Bot Hội nghị 1» trên Zalo" in html.unescape(first.text)
+    assert "đề nghị đồng chí tìm «Bot Hội nghị 1» trên Zalo" in html.unescape(first.text)
     slips = await services.quotas.bots_by_code()
     assert (slips["DB001"], slips["DB060"]) == (0, 1)
