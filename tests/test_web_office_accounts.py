@@ -628,6 +628,30 @@ async def test_after_a_reissue_a_page_opened_with_the_old_link_no_longer_counts_
     assert await imported.dashboard.unsent() == 78
 
 
+async def test_her_page_says_the_invitation_already_reached_her_by_her_page_or_a_chat(
+    desk: Desk, imported: Services
+) -> None:
+    sent = await tokens(imported)
+    await imported.invitations.open_page(sent["DB010"], channel="web", client="c1")
+    await imported.invitations.link_by_token(TELEGRAM, sent["DB011"])
+    page = await desk.client.get("/office/delegates/DB010")
+    assert text_of(page.text, "invite-reached") == (
+        "Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc 09:00, 18/5: giấy mời đã "
+        "đến, không cần gửi lại."
+    )
+    chat = await desk.client.get("/office/delegates/DB011")
+    assert text_of(chat.text, "invite-reached") == (
+        "Đại biểu đã liên kết Telegram lúc 09:00, 18/5: thông báo của hội nghị đến qua kênh này, "
+        "không cần gửi lại giấy mời."
+    )
+    assert 'id="invite-reached"' not in (await desk.client.get("/office/delegates/DB012")).text
+    # Her link reissued: the page she opened with the old one says nothing of the new.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    await imported.invitations.reissue(imported.access.local_operator(), "DB010")
+    again = await desk.client.get("/office/delegates/DB010")
+    assert 'id="invite-reached"' not in again.text
+
+
 async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     desk: Desk, imported: Services
 ) -> None:

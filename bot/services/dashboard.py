@@ -224,6 +224,9 @@ class Card:
     token: str | None = None  # the live link's key, for the invitation message (staff only)
     link_code: str | None = None  # the live personal code (canonical)
     sent: SentMark | None = None  # the office's mark that the live link was sent
+    # The first account showing the invitation reached her (as the count «Chưa gửi giấy mời»
+    # reads it): a chat, or her page opened since the live link was made.
+    reached: Identity | None = None
 
 
 class DashboardService:
@@ -615,6 +618,14 @@ class DashboardService:
                 .order_by(Invitation.id.desc())
                 .limit(1)
             )
+        reached = next(
+            (
+                i for i in identities
+                if i.linked_via != queries.PAGE_LINK or live is None
+                or i.linked_at >= live.created_at
+            ),
+            None,
+        )  # fmt: skip
         sent = None
         if live is not None and live.sent_at is not None:
             sent = SentMark(live.sent_at, live.sent_via or "other", live.sent_by or "")
@@ -622,7 +633,7 @@ class DashboardService:
             DelegateView.of(person), person.phone, RsvpView.of(rsvp), identities, history,
             invitation_id=0 if live is None else live.id,
             token=None if live is None else live.token,
-            link_code=None if live is None else live.link_code, sent=sent,
+            link_code=None if live is None else live.link_code, sent=sent, reached=reached,
         )  # fmt: skip
 
     async def unsent(self) -> int:
