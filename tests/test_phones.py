@@ -7,7 +7,9 @@ from bot.domain.phones import (
     normalize_phone,
     phone_matches,
     phone_query,
+    vn_mobile,
 )
+from bot.domain.sms import sms_length, sms_parts
 
 
 @pytest.mark.parametrize(
@@ -186,3 +188,20 @@ def test_a_stored_number_matches_its_whole_digits_or_its_last_ones_only() -> Non
     assert not phone_matches("+84912345678", phone_query("912345"))  # not where it ends
     assert not phone_matches(None, phone_query("345678"))
     assert not phone_matches("+84912345678", phone_query("Lan"))
+
+
+def test_only_a_vietnamese_mobile_has_a_number_zalo_me_opens() -> None:
+    assert vn_mobile("+84912345678") == "0912345678"
+    assert vn_mobile("+842438251234") is None  # a Hanoi landline: no Zalo
+    assert vn_mobile("+33612345678") is None  # foreign: zalo.me reads its digits as Vietnamese
+    assert vn_mobile("+8491234567") is None
+
+
+def test_an_sms_with_diacritics_is_counted_in_ucs2_parts_and_plain_latin_in_gsm7() -> None:
+    assert sms_parts("a" * 160) == 1 and sms_parts("a" * 161) == 2  # 153 a part joined
+    assert sms_parts("a" * 306) == 2 and sms_parts("a" * 307) == 3
+    assert sms_length("[€]") == (6, True)  # the extension table takes two places each
+    assert sms_parts("đ" * 70) == 1 and sms_parts("đ" * 71) == 2  # 67 a part joined
+    assert sms_parts("Hà Nội " * 28 + "abcde") == 3 == sms_parts("đ" * 201)
+    assert sms_parts("đ" * 202) == 4
+    assert sms_length("Hà Nội") == (6, False)

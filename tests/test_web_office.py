@@ -348,7 +348,7 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
     # The overview's figures come from one grouped read (DashboardService.figures): they must
     # be those of /thongke, of the reach by channel and of the list filtered "no chat, no
     # answer", with accounts on two channels, one blocked, and a personal page's link (no chat).
-    from storage.models import ChannelIdentity, Delegate
+    from storage.models import ChannelIdentity, Delegate, Invitation
 
     async with imported.ctx.sessions() as session, session.begin():
         ids = dict((await session.execute(select(Delegate.code, Delegate.id))).all())
@@ -384,6 +384,20 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
     ]  # fmt: skip
     listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
     assert figures.to_phone == listed.total == 77  # 80 but DB001 (reachable), DB003, DB005
+    # Not reached by their invitation: 80 but the five with an account (the page's counts).
+    assert figures.unsent == await imported.dashboard.unsent() == 75
+    # Marked sent: DB006 and DB007 (no account) count as reached, DB001 (linked) once only.
+    office = imported.access.local_operator()
+    for code in ("DB001", "DB006", "DB007"):
+        async with imported.ctx.sessions() as session:
+            live = await session.scalar(
+                select(Invitation.id)
+                .join(Delegate)
+                .where(Delegate.code == code, Invitation.revoked_at.is_(None))
+            )
+        await imported.invitations.mark_sent(office, code, invitation=live or 0, via="sms")
+    again = await imported.dashboard.figures()
+    assert again.unsent == await imported.dashboard.unsent() == 73
     first = await imported.dashboard.to_phone(limit=3)
     assert [row.code for row in first] == [row.code for row in listed.rows[:3]]
     assert [row.code for row in first] == ["DB002", "DB004", "DB006"]

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.services import Services
 from bot.services.access import Role
-from storage.models import AuditEntry, Delegate, MeetingDocument, OutboundMessage
+from storage.models import AuditEntry, Delegate, Invitation, MeetingDocument, OutboundMessage
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 
 GETS = (
@@ -48,6 +48,8 @@ POSTS = (
     "/office/import/abc/discard",
     "/office/delegates/DB010/reissue",
     "/office/delegates/DB010/unlink/telegram",
+    "/office/delegates/DB010/sent",
+    "/office/delegates/DB010/unsent",
     "/office/tasks/1/close",
     "/office/tasks/1/reopen",
     "/office/drafts/1/comment",
@@ -107,7 +109,13 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
     other = await desk_for(imported)
     await other.sign_in()
     someone_elses = hidden((await other.client.get("/office/notices")).text, "form-notice")
+    async with imported.ctx.sessions() as session:
+        invitation = await session.scalar(
+            select(Invitation.id).join(Delegate).where(Delegate.code == "DB010")
+        )
     for path, data in (
+        ("/office/delegates/DB010/sent", {"invitation": str(invitation), "via": "zalo"}),
+        ("/office/delegates/DB010/unsent", {"invitation": str(invitation)}),
         ("/office/notices/preview", {"body": "Giả mạo.", "audience": "linked"}),
         ("/office/notices/1/send", {"how": "now"}),
         ("/office/notices/1/cancel", {}),
@@ -147,7 +155,7 @@ async def test_every_new_form_refuses_a_post_without_this_sessions_signature(
         assert await session.scalar(select(func.count()).select_from(OutboundMessage)) == 0
         assert await session.scalar(select(func.count()).select_from(MeetingDocument)) == 0
         assert await session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action.in_(["task.closed", "task.reopened"]))) == 0  # fmt: skip
+            AuditEntry.action.in_(["task.closed", "task.reopened", "invitation.sent"]))) == 0  # fmt: skip
     await other.client.aclose()
 
 

@@ -5,20 +5,32 @@ member's, and a second tap answers clearly without changing anything."""
 
 from __future__ import annotations
 
+import asyncio
 import html as html_lib
 import io
+from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
+import httpx
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.config import Config
 from bot.domain.channels import ChatAccount
+from bot.domain.sms import sms_length, sms_parts
 from bot.domain.tokens import format_link_code
 from bot.services import Services
+from bot.services.invitation_files import invitation_message, invitation_sms
 from bot.services.invitations import LinkOutcome, SentStep
+from bot.texts import load_catalog
+from handlers.web.app import build_web_app
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation
 from tests.conftest import local
-from tests.office_support import STAFF, Desk, hidden, text_of
+from tests.office_support import STAFF, Desk, hidden, make_staff, text_of
+from tests.web_support import BASE, web_setup
 
 TELEGRAM = ChatAccount("telegram", "7001", "7001")
 ZALO = ChatAccount("zalo", "z-7001", "z-7001")
@@ -62,9 +74,13 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
         code = await session.scalar(select(Invitation.link_code).where(Invitation.token == new))
     assert code is not None
     flash = text_of(shown.text, "flash")
-    assert "Đã cấp đường liên kết mới cho đồng chí Trịnh Văn Thắng" in flash
-    assert f"Mã cá nhân mới: {format_link_code(code)}" in flash
-    assert f"Trang cá nhân: http://testserver/{new}" in flash
+    # Not «shown once»: her page keeps the new link in «Giấy mời gửi đại biểu».
+    assert flash.startswith(
+        "Đã cấp đường liên kết mới cho đồng chí Trịnh Văn Thắng; đường liên kết và mã cũ không "
+        f"còn dùng được. Mã cá nhân mới: {format_link_code(code)}. Đường liên kết mới:"
+        f"Trang cá nhân: http://testserver/{new}"  # the list's items follow the sentence
+    )
+    assert "chỉ hiện" not in flash
     # The flash is shown once: the page opened again holds the new link and code only in
     # the invitation to send her, no more in a list of new links.
     again = await desk.client.get(sent.headers["location"])
@@ -85,11 +101,46 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
         "/office/delegates/DB010/reissue", data={**form, "replacing": replacing}
     )
     flash = text_of((await desk.client.get(second.headers["location"])).text, "flash")
-    assert "vừa được cấp lại (có thể do bấm hai lần); không cấp thêm" in flash
+    assert flash == (
+        "Đường liên kết của đồng chí Trịnh Văn Thắng vừa được cấp lại (có thể do bấm hai lần); "
+        "không cấp thêm. Đường liên kết và mã mới có trong mục «Giấy mời gửi đại biểu» dưới đây."
+    )
     assert (await tokens(imported))["DB010"] == new
     assert len(await audited(imported, "invitation.reissued")) == 1
     history = await desk.client.get("/office/delegates/DB010")
     assert "Phạm Thị Thanh Mai: cấp lại đường liên kết cá nhân" in text_of(history.text, "history")
+
+
+async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation_to_send(
+    desk: Desk, imported: Services
+) -> None:
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    page = await desk.client.get("/office/delegates/DB003")
+    form = hidden(page.text, "form-reissue")
+    replacing = page.text.split('name="replacing" value="', 1)[1].split('"', 1)[0]
+    sent = await desk.client.post(
+        "/office/delegates/DB003/reissue", data={**form, "replacing": replacing}
+    )
+    shown = await desk.client.get(sent.headers["location"])
+    new = await live_invitation(imported, "DB003")
+    assert text_of(shown.text, "flash").startswith(
+        "Đã cấp đường liên kết mới cho đồng chí Vũ Thị Hồng Nhung; đường liên kết và mã cũ không "
+        f"còn dùng được. Mã cá nhân mới: {format_link_code(new.link_code)}. Đường liên kết mới "
+        "(chỉ hiện lần này):Trang cá nhân: "
+    )
+    assert 'id="send-again"' not in shown.text and "invite-message" not in shown.text
+    second = await desk.client.post(
+        "/office/delegates/DB003/reissue", data={**form, "replacing": replacing}
+    )
+    flash = text_of((await desk.client.get(second.headers["location"])).text, "flash")
+    assert flash == (
+        "Đường liên kết của đồng chí Vũ Thị Hồng Nhung vừa được cấp lại (có thể do bấm hai lần); "
+        "không cấp thêm. Đường liên kết và mã mới chỉ hiện một lần; nếu chưa kịp ghi lại, đề nghị "
+        "cấp lại lần nữa."
+    )
 
 
 async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirmation(
@@ -183,6 +234,49 @@ async def test_reissuing_a_link_clears_its_sent_mark_and_a_form_for_the_old_link
     assert (await live_invitation(imported, "DB010")).sent_at is None
 
 
+async def test_a_double_tap_in_two_processes_marks_sent_once_the_second_waits_for_the_row(
+    imported: Services, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two processes on PostgreSQL each take one tap of «Đánh dấu đã gửi giấy mời»: the
+    # second must wait for the first's lock on the invitation's row and then find it marked;
+    # read unlocked, both saw it unmarked and both recorded (two audits, the last mark kept).
+    from tests.conftest import until_waiting
+    from tests.test_tasks import needs_postgres
+
+    needs_postgres()
+    invitations = imported.invitations
+    office = imported.access.local_operator()
+    live = await live_invitation(imported, "DB010")
+    target = invitations._sent_target
+    found, commit = asyncio.Event(), asyncio.Event()
+
+    async def the_first_tap_holds(*args: Any, **kwargs: Any) -> object:
+        result = await target(*args, **kwargs)
+        if not found.is_set():
+            found.set()
+            await commit.wait()
+        return result
+
+    monkeypatch.setattr(invitations, "_sent_target", the_first_tap_holds)
+    async with asyncio.timeout(30):
+        first = asyncio.create_task(
+            invitations.mark_sent(office, "DB010", invitation=live.id, via="zalo")
+        )
+        await found.wait()
+        second = asyncio.create_task(
+            invitations.mark_sent(office, "DB010", invitation=live.id, via="sms")
+        )
+        await until_waiting(engine, 1, second)
+        waited = not second.done()
+        commit.set()
+        marked, again = await first, await second
+    assert waited, "the second tap did not wait: the invitation's row was read unlocked"
+    assert (marked.step, again.step) == (SentStep.MARKED, SentStep.ALREADY_MARKED)
+    [entry] = await audited(imported, "invitation.sent")
+    assert entry.after == {"via": "zalo"}
+    assert (await live_invitation(imported, "DB010")).sent_via == "zalo"
+
+
 async def test_a_withdrawn_invitation_cannot_be_marked_sent(imported: Services) -> None:
     office = imported.access.local_operator()
     live = await live_invitation(imported, "DB010")
@@ -192,6 +286,32 @@ async def test_a_withdrawn_invitation_cannot_be_marked_sent(imported: Services) 
     assert await audited(imported, "invitation.sent") == []
     unknown = await imported.invitations.mark_sent(office, "DB999", invitation=1, via="zalo")
     assert unknown.step is SentStep.UNKNOWN_PERSON
+
+
+async def test_a_task_contact_cannot_be_marked_sent_her_link_opens_her_tasks(
+    desk: Desk, imported: Services
+) -> None:
+    live = await live_invitation(imported, "DB003")
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    office = imported.access.local_operator()
+    refused = await imported.invitations.mark_sent(office, "DB003", invitation=live.id, via="sms")
+    assert refused.step is SentStep.NOT_INVITED and refused.mark is None
+    # A form kept open from before she became a task contact is refused the same way.
+    page = await desk.client.get("/office/delegates/DB010")
+    answer = await desk.client.post(
+        "/office/delegates/DB003/sent",
+        data={**hidden(page.text, "form-sent"), "invitation": str(live.id), "via": "zalo"},
+    )
+    shown = await desk.client.get(answer.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        "Đồng chí Vũ Thị Hồng Nhung là người phụ trách nhiệm vụ, không phải đại biểu được mời dự "
+        "hội nghị: không có giấy mời để gửi, không đánh dấu."
+    )
+    assert await audited(imported, "invitation.sent") == []
+    assert (await live_invitation(imported, "DB003")).sent_at is None
 
 
 async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to_her_phone(
@@ -204,22 +324,148 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
         "Kính gửi đồng chí Trịnh Văn Thắng,\n"
         f"{MESSAGE_MIDDLE}"
         f"http://testserver/{live.token}\n"
-        "Nếu không mở được đường liên kết, xin nhắn mã cá nhân "
-        f"{format_link_code(live.link_code)} cho bot của hội nghị.\n"
+        "Nếu không mở được đường liên kết, đề nghị đồng chí nhắn mã cá nhân "
+        f"{format_link_code(live.link_code)} cho bot của hội nghị trên Zalo.\n"
         f"{MESSAGE_END}"
     )
     assert text_of(page.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
     assert 'data-copy="invite-message"' in page.text
+    # Before the meeting the main job: above the form for an answer taken by phone.
+    assert page.text.index('id="invite"') < page.text.index('id="phone"')
     # DB010's phone is "0773-010-519" on the list: +84773010519.
+    # «Gửi SMS» sends the short form (three SMS with diacritics), the long one is for Zalo.
+    short = html_lib.unescape(
+        page.text.split('id="invite-sms-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
+    )
+    assert short == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: http://testserver/{live.token} "
+        f"(mã {format_link_code(live.link_code)}). ĐT 024 3834 5678"
+    )
+    assert text_of(page.text, "invite-sms-parts") == (
+        "192 ký tự, gửi thành 3 tin SMS (tin có dấu: 70 ký tự một tin, 67 ký tự mỗi phần khi "
+        "ghép nhiều tin)."
+    )
     sms = page.text.split('id="invite-sms"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
-    assert html_lib.unescape(sms) == f"sms:+84773010519?&body={quote(message, safe='')}"
+    assert html_lib.unescape(sms) == f"sms:+84773010519?&body={quote(short, safe='')}"
     assert '<a class="button secondary" href="https://zalo.me/0773010519" id="invite-zalo"' in (
         page.text
+    )
+    assert text_of(page.text, "invite-sms-hint") == (
+        "«Gửi SMS» dùng trên điện thoại: máy tính thường không có ứng dụng tin nhắn để mở."
     )
     assert text_of(page.text, "invite-zalo-hint") == (
         "Zalo mở khung trò chuyện với số điện thoại của đại biểu nhưng không điền sẵn nội dung: "
         "bấm «Sao chép» trước, rồi dán vào khung trò chuyện."
     )
+
+
+async def test_a_foreign_number_or_a_landline_gets_sms_but_no_zalo_button(
+    desk: Desk, imported: Services
+) -> None:
+    # zalo.me/<number> opens a Vietnamese number only: "+33612345678" became zalo.me/33612…,
+    # read as a Vietnamese number; a landline has no Zalo.
+    for phone in ("+33612345678", "+842438251234"):
+        async with imported.ctx.sessions() as session, session.begin():
+            await session.execute(
+                update(Delegate).where(Delegate.code == "DB010").values(phone=phone)
+            )
+        page = await desk.client.get("/office/delegates/DB010")
+        assert 'id="invite-zalo"' not in page.text and "zalo.me" not in page.text
+        assert f'href="sms:{phone}?&amp;body=' in page.text
+        assert text_of(page.text, "invite-zalo-none") == (
+            "«Mở Zalo» chỉ dùng được với số di động Việt Nam; số của đại biểu là số cố định hoặc "
+            "số nước ngoài: đề nghị sao chép nội dung và gửi theo cách khác."
+        )
+
+
+def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(
+    config: Config,
+) -> None:
+    # The example plan's own address (http://127.0.0.1:8080/ and a 32-character token): the
+    # long message is about 600 characters, nine SMS with diacritics; the short one three.
+    link, code = "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
+    vi = invitation_sms(load_catalog("vi"), config, link=link, link_code=code)
+    assert vi == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: {link} (mã K7PX-M3QB). ĐT 024 3834 5678"
+    )
+    assert (sms_length(vi), sms_parts(vi)) == ((196, False), 3)
+    long = invitation_message(load_catalog("vi"), config, name="x", link=link, link_code=code)
+    assert sms_parts(long) >= 8
+    en = invitation_sms(load_catalog("en"), config, link=link, link_code=code)
+    assert en == (
+        "Văn phòng Hội LHPN thành phố Hà Nội invites you to the meeting on 28/5. Please reply "
+        f"before 17:00, 21/5: {link} (code K7PX-M3QB). Tel 024 3834 5678"
+    )
+    assert sms_parts(en) == 3
+    # No phone in [office] contact: the text ends with the code.
+    office = config.office.model_copy(update={"contact": "đồng chí Trần Thu Hà"})
+    bare = invitation_sms(
+        load_catalog("vi"), config.model_copy(update={"office": office}), link=link,
+        link_code=code,
+    )  # fmt: skip
+    assert bare.endswith(f"{link} (mã K7PX-M3QB).")
+
+
+def test_once_answers_are_closed_the_invitation_asks_her_to_call_the_office(
+    config: Config,
+) -> None:
+    # Past the deadline no choice nor deadline to meet: she calls the office's contact; the
+    # link stays, for the meeting's information.
+    link, code = "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
+    vi, en = load_catalog("vi"), load_catalog("en")
+    closed = invitation_message(
+        vi, config, name="Trịnh Văn Thắng", link=link, link_code=code, answers_open=False
+    )
+    assert closed == (
+        "Kính gửi đồng chí Trịnh Văn Thắng,\n"
+        + MESSAGE_MIDDLE.split("Đề nghị đồng chí mở", 1)[0]
+        + "Hạn trả lời (17:00, Thứ Ba, ngày 21/5/2024) đã qua: đề nghị đồng chí liên hệ đồng chí "
+        "Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678 để báo đồng chí có tham dự "
+        "hay không.\n"
+        "Thông tin hội nghị ở trang cá nhân của đồng chí:\n"
+        f"{link}\n"
+        "Nếu không mở được đường liên kết, đề nghị đồng chí nhắn mã cá nhân K7PX-M3QB cho bot của "
+        "hội nghị trên Zalo."
+    )
+    short = invitation_sms(vi, config, link=link, link_code=code, answers_open=False)
+    assert short == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Đã hết hạn "
+        f"trả lời, xin gọi 024 3834 5678 để báo có dự không. {link}"
+    )
+    assert (sms_length(short), sms_parts(short)) == ((193, False), 3)
+    en_short = invitation_sms(en, config, link=link, link_code=code, answers_open=False)
+    assert en_short == (
+        "Văn phòng Hội LHPN thành phố Hà Nội invites you to the meeting on 28/5. Replies are "
+        f"closed: please call 024 3834 5678 to say if you will attend. {link}"
+    )
+    assert sms_parts(en_short) == 3
+    en_long = invitation_message(
+        en, config, name="x", link=link, link_code=code, answers_open=False
+    )
+    assert "The deadline for replies (" in en_long and "please contact" in en_long
+    # While answers are open: the choice and the deadline, as before.
+    assert "trước 17:00, Thứ Ba, ngày 21/5/2024:" in invitation_message(
+        vi, config, name="x", link=link, link_code=code
+    )
+
+
+async def test_past_the_deadline_her_page_offers_the_call_the_office_invitation(
+    desk: Desk, imported: Services
+) -> None:
+    imported.ctx.clock.set(imported.ctx.config.meeting.rsvp_deadline_at + timedelta(minutes=1))
+    await desk.sign_in()  # the session begun a week before has ended
+    page = await desk.client.get("/office/delegates/DB010")
+    message = invitation_of(page.text)
+    assert "Hạn trả lời (17:00, Thứ Ba, ngày 21/5/2024) đã qua: đề nghị đồng chí liên hệ" in (
+        message
+    )
+    assert "«Tham dự»" not in message
+    short = html_lib.unescape(
+        page.text.split('id="invite-sms-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
+    )
+    assert "Đã hết hạn trả lời, xin gọi 024 3834 5678 để báo có dự không." in short
 
 
 async def test_without_a_phone_the_invitation_has_no_sms_or_zalo_button(desk: Desk) -> None:
@@ -259,7 +505,7 @@ async def test_the_sent_mark_is_shown_on_her_page_with_undo_and_a_double_tap_rec
         "Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi qua Zalo."
     )
     assert text_of(shown.text, "invite-sent") == (
-        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai gửi."
+        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
     )
     assert 'id="form-sent"' not in shown.text
     again = await desk.client.get(second.headers["location"])
@@ -322,10 +568,88 @@ async def test_the_list_filters_and_counts_those_whose_invitation_was_not_sent(
     sent = await desk.client.get("/office/delegates?sent=yes")
     assert text_of(sent.text, "found") == "Có 3 đại biểu phù hợp."
     assert '<option value="no" selected>Chưa gửi giấy mời</option>' in unsent.text
+    # Filtered so, each row opens the person's page at the invitation to send.
+    assert '<a href="/office/delegates/DB001#invite">' in unsent.text
+    assert '<a href="/office/delegates/DB001">' in listing.text
     rows = sent.text.split('id="delegates"', 1)[1]
     assert [code in rows for code in ("DB003", "DB004", "DB005", "DB006")] == [
         True, True, True, False,
     ]  # fmt: skip
+
+
+async def test_the_overview_counts_the_invitations_not_sent_and_links_to_the_list(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    live = await live_invitation(imported, "DB003")
+    await imported.invitations.mark_sent(office, "DB003", invitation=live.id, via="paper")
+    await imported.invitations.link_by_token(TELEGRAM, (await tokens(imported))["DB005"])
+    # 80 on the list: 1 marked, 1 reached by a chat — 78, as the list «Đại biểu» counts them.
+    overview = await desk.client.get("/office/")
+    assert text_of(overview.text, "overview-unsent") == (
+        "Chưa gửi giấy mời: 78 đại biểu (chưa đánh dấu đã gửi, chưa mở trang cá nhân, chưa liên "
+        "kết kênh trò chuyện nào). Xem danh sách"
+    )
+    assert (
+        '<a href="/office/delegates?sent=no">Xem danh sách</a>'
+        in overview.text.split('id="overview-unsent"', 1)[1]
+    )
+    assert await imported.dashboard.unsent() == 78
+    live_figures = await desk.client.get("/office/live")
+    assert text_of(live_figures.text, "overview-unsent") == text_of(
+        overview.text, "overview-unsent"
+    )
+
+
+async def test_after_a_reissue_a_page_opened_with_the_old_link_no_longer_counts_as_reached(
+    desk: Desk, imported: Services
+) -> None:
+    # DB010 opened her page with her first link, DB011 linked a chat with hers; both links are
+    # then reissued and the new ones never sent. DB010's page says nothing of the new link:
+    # she is back among those whose invitation was not sent; a chat stays reached.
+    sent = await tokens(imported)
+    await imported.invitations.open_page(sent["DB010"], channel="web", client="c1")
+    await imported.invitations.link_by_token(TELEGRAM, sent["DB011"])
+    office = imported.access.local_operator()
+    before = await imported.dashboard.unsent()
+    assert before == 78
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    for code in ("DB010", "DB011"):
+        await imported.invitations.reissue(office, code)
+    figures = await imported.dashboard.figures()
+    assert figures.unsent == await imported.dashboard.unsent() == 79
+    unsent = await desk.client.get("/office/delegates?sent=no")
+    assert text_of(unsent.text, "found") == "Có 79 đại biểu phù hợp."
+    rows = unsent.text.split('id="delegates"', 1)[1]
+    assert ("DB010" in rows, "DB011" in rows) == (True, False)
+    # A page opened with a live link counts as reached.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    await imported.invitations.open_page(sent["DB012"], channel="web", client="c2")
+    assert await imported.dashboard.unsent() == 78
+
+
+async def test_her_page_says_the_invitation_already_reached_her_by_her_page_or_a_chat(
+    desk: Desk, imported: Services
+) -> None:
+    sent = await tokens(imported)
+    await imported.invitations.open_page(sent["DB010"], channel="web", client="c1")
+    await imported.invitations.link_by_token(TELEGRAM, sent["DB011"])
+    page = await desk.client.get("/office/delegates/DB010")
+    assert text_of(page.text, "invite-reached") == (
+        "Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc 09:00, 18/5: giấy mời đã "
+        "đến, không cần gửi lại."
+    )
+    chat = await desk.client.get("/office/delegates/DB011")
+    assert text_of(chat.text, "invite-reached") == (
+        "Đại biểu đã liên kết Telegram lúc 09:00, 18/5: thông báo của hội nghị đến qua kênh này, "
+        "không cần gửi lại giấy mời."
+    )
+    assert 'id="invite-reached"' not in (await desk.client.get("/office/delegates/DB012")).text
+    # Her link reissued: the page she opened with the old one says nothing of the new.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    await imported.invitations.reissue(imported.access.local_operator(), "DB010")
+    again = await desk.client.get("/office/delegates/DB010")
+    assert 'id="invite-reached"' not in again.text
 
 
 async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
@@ -340,3 +664,76 @@ async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     assert rows[0][-1] == "Đã gửi giấy mời"
     by_code = {row[0]: row[-1] for row in rows[1:]}
     assert (by_code["DB003"], by_code["DB004"]) == ("09:00, 18/5 qua Zalo", None)
+
+
+async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sentence(
+    desk: Desk, imported: Services
+) -> None:
+    # The radio buttons read as labels; the sentences «đã gửi …» read the phrase, never
+    # «qua giấy» nor «qua cách khác».
+    page = await desk.client.get("/office/delegates/DB010")
+    form = page.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
+    labels = [part.split(">", 1)[1].split("<", 1)[0] for part in form.split("<label")[1:]]
+    assert labels == ["Zalo", "SMS", "Điện thoại", "Giấy mời bản giấy", "Cách khác"]
+    phrases = {
+        "zalo": "qua Zalo", "sms": "qua tin nhắn SMS", "phone": "qua điện thoại",
+        "paper": "bằng giấy mời bản giấy", "other": "bằng cách khác",
+    }  # fmt: skip
+    office = imported.access.local_operator()
+    for via, phrase in phrases.items():
+        live = await live_invitation(imported, "DB010")
+        marked = await desk.post(
+            "delegates/DB010/sent", "form-sent", {"invitation": str(live.id), "via": via},
+            page="delegates/DB010",
+        )  # fmt: skip
+        assert text_of(marked.text, "flash") == (
+            f"Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi {phrase}."
+        )
+        assert text_of(marked.text, "invite-sent") == (
+            f"Đã gửi giấy mời {phrase} lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
+        )
+        await imported.invitations.unmark_sent(office, "DB010", invitation=live.id)
+    # A mark with no name kept (an operator without one): no «do  đánh dấu».
+    live = await live_invitation(imported, "DB010")
+    await imported.invitations.mark_sent(office, "DB010", invitation=live.id, via="paper")
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(update(Invitation).where(Invitation.id == live.id).values(sent_by=""))
+    page = await desk.client.get("/office/delegates/DB010")
+    assert text_of(page.text, "invite-sent") == (
+        "Đã gửi giấy mời bằng giấy mời bản giấy lúc 09:00, 18/5."
+    )
+    en = load_catalog("en")
+    assert [en.plain(f"dash.invite.via_phrase.{via}") for via in phrases] == [
+        "via Zalo", "via SMS", "via a phone call", "via a paper invitation", "via another channel",
+    ]  # fmt: skip
+    assert en.plain("export.sent", time="09:00, 18/5", via="via Zalo") == "09:00, 18/5 via Zalo"
+
+
+async def test_one_invitation_not_sent_is_said_in_the_singular_in_english(
+    imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # All but DB010 marked sent: «1 delegate», not «1 delegates», on the English dashboard.
+    async with imported.ctx.sessions() as session, session.begin():
+        others = select(Delegate.id).where(Delegate.code != "DB010").scalar_subquery()
+        await session.execute(
+            update(Invitation)
+            .where(Invitation.delegate_id.in_(others))
+            .values(sent_at=imported.ctx.clock.now(), sent_via="sms", sent_by="x")
+        )
+    await make_staff(imported)
+    # The dashboard speaks the plan's locale: this plan's in English (the services' own unchanged).
+    plan = imported.config
+    english = plan.model_copy(update={"meeting": plan.meeting.model_copy(update={"locale": "en"})})
+    monkeypatch.setattr(Services, "config", property(lambda _: english))
+    setup = web_setup(imported)
+    transport = httpx.ASGITransport(app=build_web_app(setup), client=("203.0.113.9", 50001))
+    desk = Desk(imported, httpx.AsyncClient(transport=transport, base_url=BASE))
+    async with desk.client:
+        await desk.sign_in()
+        listing = await desk.client.get("/office/delegates")
+        overview = await desk.client.get("/office/")
+    one = (
+        "Invitation not sent yet: 1 delegate (not marked as sent, no personal page opened, no "
+        "chat linked). See the list"
+    )
+    assert text_of(listing.text, "unsent") == text_of(overview.text, "overview-unsent") == one

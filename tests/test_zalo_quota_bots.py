@@ -4,6 +4,7 @@ and sending budget, and its own quota; its token is masked in the log like the f
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,6 +20,7 @@ from bot.cli import main
 from bot.config import Config, ZaloSettings
 from bot.documents.slips import build_slips
 from bot.domain.clock import ManualClock
+from bot.domain.tokens import format_link_code
 from bot.logs import mask_secrets, setup_logging
 from bot.services import Services, build_services
 from bot.texts import load_catalog
@@ -26,6 +28,7 @@ from handlers.zalo.app import hook_path
 from handlers.zalo.events import event_of
 from storage.models import ChannelIdentity, Delegate
 from tests.conftest import EXAMPLE_DELEGATES
+from tests.office_support import desk_for, make_staff
 from tests.quota_support import link_on
 from tests.test_slips import TEXTS, cells, make_slips, open_docx
 from tests.web_support import web_for
@@ -245,3 +248,29 @@ def test_the_export_names_each_persons_zalo_bot_when_there_are_several(
         "Bot Hội nghị 2",
         "Bot Hội nghị 2",
     )
+
+
+async def test_the_invitation_on_the_dashboard_names_the_bot_her_slip_names(
+    config: Config, imported: Services, clock: ManualClock
+) -> None:
+    # 50 a bot: DB001 is given the first bot, DB060 the second — the slips and the personal
+    # pages say so; the invitation message to send her named the first bot for everyone.
+    services = await build_services(three_bots(config), imported.ctx.sessions, clock)
+    await make_staff(services)
+    desk = await desk_for(services)
+    try:
+        await desk.sign_in()
+        first = await desk.client.get("/office/delegates/DB001")
+        later = await desk.client.get("/office/delegates/DB060")
+    finally:
+        await desk.client.aclose()
+    links = {link.code: link for link in await services.invitations.links()}
+    code = format_link_code(links["DB060"].link_code)
+    assert (
+        "Nếu không mở được đường liên kết, đề nghị đồng chí tìm «Bot Hội nghị 2» trên Zalo và gửi "
+        f"mã cá nhân {code}."
+    ) in html.unescape(later.text)
+    assert "«Bot Hội nghị 1»" not in html.unescape(later.text)
+    assert "đề nghị đồng chí tìm «Bot Hội nghị 1» trên Zalo" in html.unescape(first.text)
+    slips = await services.quotas.bots_by_code()
+    assert (slips["DB001"], slips["DB060"]) == (0, 1)

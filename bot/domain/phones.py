@@ -161,6 +161,15 @@ def mask_phone(e164: str) -> str:
     return prefix + _MASK + digits[-_KEEP_LAST:]
 
 
+def vn_mobile(e164: str) -> str | None:
+    """A stored number as a Vietnamese mobile is dialled at home ("0912345678": what
+    zalo.me takes after its slash), or None for a landline or a foreign number."""
+    nsn = e164.removeprefix("+" + _VN_COUNTRY_CODE)
+    if nsn == e164 or not nsn.isdigit() or len(nsn) != 9 or nsn[0] not in _MOBILE_LEADING_DIGITS:
+        return None
+    return "0" + nsn
+
+
 def display_phone(e164: str) -> str:
     """A stored number as an office dials it: "0912 345 678", "024 3825 1234"; foreign
     numbers stay E.164. The spaces also keep Excel from reading it as a number."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from bot.config import Config
 from bot.documents.workbook import Cell, Link
-from bot.domain.phones import display_phone
+from bot.domain.phones import display_phone, first_phone
 from bot.domain.tokens import format_link_code
 from bot.services.invitations import InviteLink, SentMark
 from bot.texts import Catalog
@@ -72,7 +72,9 @@ def _sent(catalog: Catalog, config: Config, mark: SentMark | None) -> str | None
     if mark is None:
         return None
     time = short_moment(catalog, config.meeting.local(mark.at))
-    return catalog.plain("export.sent", time=time, via=catalog.plain(f"dash.invite.via.{mark.via}"))
+    return catalog.plain(
+        "export.sent", time=time, via=catalog.plain(f"dash.invite.via_phrase.{mark.via}")
+    )
 
 
 def slips_document(
@@ -130,23 +132,33 @@ def slips_document(
 
 
 def invitation_message(
-    catalog: Catalog, config: Config, *, name: str, link: str, link_code: str
+    catalog: Catalog,
+    config: Config,
+    *,
+    name: str,
+    link: str,
+    link_code: str,
+    bot: int = 0,
+    answers_open: bool = True,
 ) -> str:
-    """The message an office sends a person with her personal link (by Zalo, SMS…): who
-    invites her to what, when and where, the link, her personal code for a channel that
-    cannot open links, the answer's deadline and whom to call. Plain text, several lines."""
+    """The message an office sends a person with her personal link (by Zalo, or copied):
+    who invites her to what, when and where, the link, her personal code for a channel that
+    cannot open links (``bot``: the Zalo bot she is given, as on her slip and her page —
+    :meth:`bot.services.quotas.QuotaService.bot_of`), the answer's deadline and whom to
+    call. Plain text, several lines. Once answers are closed (``answers_open`` false) it asks
+    her to call the office's contact instead of answering before a deadline gone by."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
     when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
     code = format_link_code(link_code)
-    bot = config.zalo.bot_name
+    name_of_bot = config.zalo.finding(bot)[0]
     code_line = (
-        catalog.plain("dash.invite.code_line_zalo", bot=bot, code=code)
-        if bot
+        catalog.plain("dash.invite.code_line_zalo", bot=name_of_bot, code=code)
+        if name_of_bot
         else catalog.plain("dash.invite.code_line", code=code)
     )
     return catalog.plain(
-        "dash.invite.message",
+        "dash.invite.message" if answers_open else "dash.invite.message_closed",
         name=name,
         office=config.office.name,
         title=meeting.title,
@@ -158,6 +170,31 @@ def invitation_message(
         code_line=code_line,
         contact=config.office.contact,
     )
+
+
+def invitation_sms(
+    catalog: Catalog, config: Config, *, link: str, link_code: str, answers_open: bool = True
+) -> str:
+    """The short form of :func:`invitation_message` for an SMS (with diacritics, 67
+    characters a part): the office, the meeting's day, the deadline, the link, the code and
+    the office's phone (the first number in ``[office] contact``; left out without one). Once
+    answers are closed it asks her to call that phone instead, and gives the link alone."""
+    meeting = config.meeting
+    starts = meeting.local(meeting.starts_at)
+    deadline = meeting.local(meeting.rsvp_deadline_at)
+    found = first_phone(config.office.contact)
+    params = {
+        "office": config.office.name,
+        "day": starts.day,
+        "month": starts.month,
+        "deadline": short_moment(catalog, deadline),
+        "link": link,
+        "code": format_link_code(link_code),
+    }
+    key = "dash.invite.sms_text" if answers_open else "dash.invite.sms_text_closed"
+    if found is None:
+        return catalog.plain(f"{key}_no_phone", **params)
+    return catalog.plain(key, **params, phone=display_phone(found[0]))
 
 
 def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:

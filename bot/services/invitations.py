@@ -112,6 +112,7 @@ class SentStep(StrEnum):
     NOT_MARKED = "not_marked"  # nothing to undo (a second tap, a colleague undid it)
     LINK_CHANGED = "link_changed"  # the link the form named was re-issued since
     WITHDRAWN = "withdrawn"  # the invitation was withdrawn: nothing to send
+    NOT_INVITED = "not_invited"  # a task contact: her link opens her tasks, no invitation
     NO_INVITATION = "no_invitation"
     UNKNOWN_PERSON = "unknown_person"
 
@@ -469,12 +470,13 @@ class InvitationService:
         """Record that the office sent a person her live link (``invitation``: the one the
         office saw, by id), ``via`` one of :data:`SENT_VIA`: when, by whom, how; audited (how
         only: never the link, never her phone). A mark already there (a double tap) stays as
-        it was; a link re-issued since, or a withdrawn invitation, is refused."""
+        it was; a link re-issued since, a withdrawn invitation or a task contact (not invited:
+        her link opens her tasks) is refused."""
         if via not in SENT_VIA:
             via = "other"
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            found = await self._sent_target(session, code, invitation)
+            found = await self._sent_target(session, code, invitation, invited_only=True)
             if isinstance(found, SentResult):
                 return found
             delegate, live = found
@@ -521,20 +523,32 @@ class InvitationService:
             return SentResult(SentStep.UNMARKED, view)
 
     async def _sent_target(
-        self, session: AsyncSession, code: str, invitation: int, *, withdrawn_too: bool = False
+        self,
+        session: AsyncSession,
+        code: str,
+        invitation: int,
+        *,
+        withdrawn_too: bool = False,
+        invited_only: bool = False,
     ) -> tuple[Delegate, Invitation] | SentResult:
-        """The person and the live invitation a «đã gửi» form names, or why there is none."""
+        """The person and the live invitation a «đã gửi» form names, or why there is none;
+        the invitation's row locked until the transaction ends, so a double tap in two
+        processes (PostgreSQL) marks once and a re-issue in between is seen."""
         delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
         if delegate is None:
             return SentResult(SentStep.UNKNOWN_PERSON)
         view = DelegateView.of(delegate)
         if delegate.withdrawn_at is not None and not withdrawn_too:
             return SentResult(SentStep.WITHDRAWN, view)
+        if invited_only and delegate.role != "delegate":
+            return SentResult(SentStep.NOT_INVITED, view)
         live = await session.scalar(
-            select(Invitation)
-            .where(Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None))
-            .order_by(Invitation.id.desc())
-            .limit(1)
+            queries.locked(
+                select(Invitation)
+                .where(Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None))
+                .order_by(Invitation.id.desc())
+                .limit(1)
+            )
         )
         if live is None:
             return SentResult(SentStep.NO_INVITATION, view)

@@ -491,7 +491,11 @@ async def test_staff_copy_a_delegates_invitation_and_mark_it_sent(
     await desk.choose("Zalo")
     await desk.press("Đánh dấu đã gửi giấy mời")
     assert await element_text(desk, "invite-sent") == (
-        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai gửi."
+        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
+    )
+    sent = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "invite-title"))
+    await asyncio_run(
+        desk, lambda: desk.driver.execute_script("arguments[0].scrollIntoView()", sent)
     )
     await desk.screenshot("office-delegate-invitation-sent")
     await no_accessibility_problems(desk)

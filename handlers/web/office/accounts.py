@@ -62,8 +62,11 @@ class Accounts:
         if result.step is OfficeStep.UNKNOWN_PERSON or person is None:
             return office._render("office/message.html", status=404, key="no_delegate")
         path = f"delegates/{person.code}"
+        # An invitee's page keeps her live link in «Giấy mời gửi đại biểu»; a task contact's
+        # or a withdrawn person's page has no such section: there it is shown only once.
+        once = "_once" if person.is_contact or person.withdrawn else ""
         if result.step is OfficeStep.ALREADY_REISSUED:
-            text = catalog.html("dash.accounts.already_reissued", name=person.full_name)
+            text = catalog.html(f"dash.accounts.already_reissued{once}", name=person.full_name)
             return office._done(visit, path, text, ok=False)
         assert result.token is not None and result.link_code is not None
         links = [(catalog.plain("dash.accounts.page_link"), self.paper(result.token))]
@@ -76,16 +79,18 @@ class Accounts:
             for label, url in links
         )
         text = catalog.html(
-            "dash.accounts.reissued", name=person.full_name,
+            f"dash.accounts.reissued{once}", name=person.full_name,
             link_code=format_link_code(result.link_code),
         )  # fmt: skip
-        again = catalog.html("dash.accounts.send_again")
+        again = (
+            ""
+            if once
+            else f'<span class="flash-line" id="send-again">'
+            f"{catalog.html('dash.accounts.send_again')}</span>"
+        )
         return office._done(
-            visit, path,
-            f'{text}<ul class="plain" id="new-links">{listed}</ul>'
-            f'<span class="flash-line" id="send-again">{again}</span>',
-            ok=True,
-        )  # fmt: skip
+            visit, path, f'{text}<ul class="plain" id="new-links">{listed}</ul>{again}', ok=True
+        )
 
     async def confirm(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The confirmation before unlinking a channel's account: who, which channel, what it

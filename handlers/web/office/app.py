@@ -382,6 +382,7 @@ class Office:
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
             "to_phone": await services.dashboard.to_phone(),
             "phone_total": figures.to_phone,
+            "unsent": figures.unsent,
             "overdue": await services.tasks.overdue_heads(),
             "missing": await services.drafts.missing(),
             "upcoming": await services.dashboard.upcoming(),
@@ -423,9 +424,9 @@ class Office:
         card = await self.services.dashboard.card(str(request.path_params["code"]))
         if card is None:
             return self._render("office/message.html", status=404, key="no_delegate")
-        return self._delegate_page(visit, actor, card, self._flash(request, visit))
+        return await self._delegate_page(visit, actor, card, self._flash(request, visit))
 
-    def _delegate_page(
+    async def _delegate_page(
         self,
         visit: StaffVisit,
         actor: OfficeActor,
@@ -434,11 +435,13 @@ class Office:
         typed: Mapping[str, str] | None = None,
     ) -> Response:
         """The delegate's page; after a phone form refused, with what was typed in it kept."""
+        # Several Zalo bots: the message names hers, as her slip and her page do.
+        bot = await self.services.quotas.bot_of(card.person.id)
         return self._render(
             "office/delegate.html", status=200 if typed is None else 422, visit=visit,
             actor=actor, card=card, answer=replies.answer(self.catalog, card.rsvp, to_office=True),
             is_open=self.services.rsvp.is_open(), deadline=deadline_text(self.catalog, self.config),
-            flash=flash, typed=typed or {}, invite=invite_of(self, card, self.paper),
+            flash=flash, typed=typed or {}, invite=invite_of(self, card, self.paper, bot),
         )  # fmt: skip
 
     async def phone_answer(
@@ -458,7 +461,7 @@ class Office:
         answer = _phone_answer(values)
         if isinstance(answer, str):  # the form again, as typed, beside what is wrong with it
             refused = Flash(0, self.catalog.html(answer), ok=False)
-            return self._delegate_page(visit, actor, card, refused, typed=values)
+            return await self._delegate_page(visit, actor, card, refused, typed=values)
         result = await self.services.rsvp.record_by_phone(actor, card.person.id, answer)
         catalog = self.catalog
         if result.step is RsvpStep.RECORDED and result.rsvp is not None:

@@ -17,9 +17,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.domain.ids import parse_id
+from bot.domain.phones import vn_mobile
+from bot.domain.sms import sms_length, sms_parts
 from bot.services.access import OfficeActor
 from bot.services.dashboard import Card
-from bot.services.invitation_files import invitation_message
+from bot.services.invitation_files import invitation_message, invitation_sms
 from bot.services.invitations import SENT_VIA, SentStep
 from bot.services.signin import StaffVisit
 from bot.services.views import DelegateView
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
 LinkMaker = Callable[[str], str]
-_VN = "+84"
 
 # What the person's page says after each step, and whether anything was changed.
 _SAID = {
@@ -39,41 +40,53 @@ _SAID = {
     SentStep.NOT_MARKED: ("dash.invite.not_marked", True),
     SentStep.LINK_CHANGED: ("dash.invite.link_changed", False),
     SentStep.WITHDRAWN: ("dash.invite.withdrawn", False),
+    SentStep.NOT_INVITED: ("dash.invite.not_invited", False),
     SentStep.NO_INVITATION: ("dash.invite.no_invitation", False),
 }
 
 
 @dataclass(frozen=True)
 class Invite:
-    """The invitation to send, as the person's page shows it: the message, and with a phone
-    on file the ``sms:`` and Zalo addresses."""
+    """The invitation to send, as the person's page shows it: the message (for Zalo, or to
+    copy), its short SMS form with the SMS it takes and its length, and with a phone on file
+    the ``sms:`` address (the short form as body) and, for a Vietnamese mobile, Zalo's."""
 
     message: str
+    sms_text: str
+    sms_parts: int
+    sms_chars: int
+    sms_gsm7: bool
     sms: str | None
     zalo: str | None
 
 
-def invite_of(office: Office, card: Card, paper: LinkMaker) -> Invite | None:
-    """The invitation to send ``card``'s person; None without a live invitation (withdrawn, or
-    no link) or for a task contact (her link opens her tasks: she is not invited)."""
+def invite_of(office: Office, card: Card, paper: LinkMaker, bot: int = 0) -> Invite | None:
+    """The invitation to send ``card``'s person (``bot``: the Zalo bot she is given, as on
+    her slip); None without a live invitation (withdrawn, or no link) or for a task contact
+    (her link opens her tasks: she is not invited)."""
     if card.person.withdrawn or card.person.is_contact:
         return None
     if card.token is None or card.link_code is None:
         return None
+    link = paper(card.token)
+    # Past the deadline the message asks her to call the office rather than answer.
+    open_ = office.services.rsvp.is_open()
     message = invitation_message(
-        office.catalog, office.config, name=card.person.full_name, link=paper(card.token),
-        link_code=card.link_code,
+        office.catalog, office.config, name=card.person.full_name, link=link,
+        link_code=card.link_code, bot=bot, answers_open=open_,
     )  # fmt: skip
+    short = invitation_sms(
+        office.catalog, office.config, link=link, link_code=card.link_code, answers_open=open_
+    )
+    chars, gsm7 = sms_length(short)
     phone = card.phone
-    if not phone:
-        return Invite(message, None, None)
     # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
-    sms = f"sms:{phone}?&body={quote(message, safe='')}"
-    digits = phone.lstrip("+")
-    zalo = f"https://zalo.me/0{phone[len(_VN) :]}" if phone.startswith(_VN) else None
-    if zalo is None and digits.isdigit():
-        zalo = f"https://zalo.me/{digits}"
-    return Invite(message, sms, zalo)
+    sms = f"sms:{phone}?&body={quote(short, safe='')}" if phone else None
+    # zalo.me/<number> opens a chat with a Vietnamese number only (0912345678): a landline
+    # has no Zalo, and a foreign number written there is read as a Vietnamese one.
+    mobile = vn_mobile(phone) if phone else None
+    zalo = f"https://zalo.me/{mobile}" if mobile else None
+    return Invite(message, short, sms_parts(short), chars, gsm7, sms, zalo)
 
 
 class Invites:
@@ -126,6 +139,6 @@ class Invites:
             return office._render("office/message.html", status=404, key="no_delegate")
         key, ok = _SAID[step]
         catalog = office.catalog
-        how = catalog.plain(f"dash.invite.via.{via}") if via else ""
+        how = catalog.plain(f"dash.invite.via_phrase.{via}") if via else ""
         text = catalog.html(key, name=person.full_name, via=how)
         return office._done(visit, f"delegates/{person.code}", text, ok=ok)
