@@ -25,7 +25,7 @@ from bot.domain.clock import ManualClock
 from bot.domain.drafts import MAX_VERSIONS, DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import MessageKind, MessageStatus
 from bot.domain.timespec import TimeSpec
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.services.drafts.lines import _export_name
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import MAX_NAME_CHARS, FileStore
@@ -1834,4 +1834,33 @@ def test_drafts_export_approved_writes_only_the_approved_versions_named_as_the_d
         "2",
         "18/05/2024 10:30",
         "người quản trị máy chủ",
+    ]
+
+
+async def test_a_first_assignment_racing_another_process_s_is_answered_as_already_assigned(
+    imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes assign DB031 to 1.1 at once on PostgreSQL: both read no row, the second
+    insert meets the first's unique key. The second is answered as a repeat, not an error."""
+    from bot.services.drafts import AssignOutcome
+    from bot.services.drafts.assignments import Assignments
+
+    office = imported.access.local_operator()
+    first = await imported.drafts.assign(office, "DB031", "1.1")
+    assert first.outcome is AssignOutcome.ASSIGNED
+    real = Assignments._target
+    reads = 0
+
+    async def read_before_the_other_commit(self: Any, session: Any, code: str, key: str) -> Any:
+        nonlocal reads
+        reads += 1
+        found = await real(self, session, code, key)
+        return (found[0], None) if reads == 1 else found  # the first read saw no row yet
+
+    monkeypatch.setattr(Assignments, "_target", read_before_the_other_commit)
+    second = await imported.drafts.assign(office, "DB031", "1.1")
+    assert (second.outcome, reads) == (AssignOutcome.ALREADY, 2)
+    assert second.draft is not None and second.draft.code == "DB031"
+    assert [line.code for line in await imported.drafts.board() if line.theme_key == "1.1"] == [
+        "DB031"
     ]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.drafts import OWN_DEADLINE, DraftStatus
@@ -138,7 +139,13 @@ class Assignments(DraftUseCase):
         was withdrawn), by ``deadline`` if given, else by the plan's deadline for the theme. A
         deadline already past is refused: the plan's (the office gives one of its own) or the
         one given; so is one given at or after the meeting's start."""
-        result = await self._assign(office, code, theme_key, deadline)
+        try:
+            result = await self._assign(office, code, theme_key, deadline)
+        except IntegrityError:
+            # Two first assignments of one person to one theme at once, in two processes on
+            # PostgreSQL: neither found a row to lock, and the second insert met the first's
+            # unique key. Read again: the first one's assignment is there, answered as a repeat.
+            result = await self._assign(office, code, theme_key, deadline)
         if result.outcome is AssignOutcome.ASSIGNED:
             await self._replan("assignment")
         return result
