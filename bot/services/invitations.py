@@ -401,10 +401,15 @@ class InvitationService:
             delegate = await queries.delegate_by_code(session, self._ctx.meeting_id, code)
             if delegate is None:
                 return OfficeResult(OfficeStep.UNKNOWN_PERSON)
+            # Locked: a second re-issue in another process (PostgreSQL) waits, then finds these
+            # revoked and the office's link replaced; a «đã gửi» mark waits and sees the new one.
             old = list(
                 await session.scalars(
-                    select(Invitation).where(
-                        Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None)
+                    queries.locked(
+                        select(Invitation).where(
+                            Invitation.delegate_id == delegate.id,
+                            Invitation.revoked_at.is_(None),
+                        )
                     )
                 )
             )
@@ -542,14 +547,17 @@ class InvitationService:
             return SentResult(SentStep.WITHDRAWN, view)
         if invited_only and delegate.role != "delegate":
             return SentResult(SentStep.NOT_INVITED, view)
-        live = await session.scalar(
-            queries.locked(
-                select(Invitation)
-                .where(Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None))
-                .order_by(Invitation.id.desc())
-                .limit(1)
-            )
+        statement = queries.locked(
+            select(Invitation)
+            .where(Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None))
+            .order_by(Invitation.id.desc())
+            .limit(1)
         )
+        live = await session.scalar(statement)
+        if live is None:
+            # On PostgreSQL, waited on a re-issue that revoked the row: the new row, committed
+            # with it, is seen by the next statement — the link changed, not none left.
+            live = await session.scalar(statement)
         if live is None:
             return SentResult(SentStep.NO_INVITATION, view)
         if live.id != invitation:
