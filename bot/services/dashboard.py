@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
+from sqlalchemy.orm import aliased
 
 from bot.domain import outbound
 from bot.domain.outbound import Audience, MessageKind, MessageStatus
@@ -279,7 +280,7 @@ class DashboardService:
                     ",",
                 )
             )
-            .where(ChannelIdentity.delegate_id == Delegate.id, _reaching(Delegate.id))
+            .where(ChannelIdentity.delegate_id == Delegate.id, _reaching())
             .scalar_subquery()
         )
         each = (
@@ -308,7 +309,7 @@ class DashboardService:
                 ~select(ChannelIdentity.id)
                 .where(
                     ChannelIdentity.delegate_id == Invitation.delegate_id,
-                    _reaching(Invitation.delegate_id),
+                    _reaching(),
                 )
                 .exists(),
             )
@@ -691,23 +692,27 @@ def _unsent() -> ColumnElement[bool]:
     is not marked sent, and no account of hers is linked, not even her personal page."""
     reached = (
         select(ChannelIdentity.id)
-        .where(ChannelIdentity.delegate_id == Delegate.id, _reaching(Delegate.id))
+        .where(ChannelIdentity.delegate_id == Delegate.id, _reaching())
         .exists()
     )
     return and_(~_marked(), ~reached)
 
 
-def _reaching(person: Any) -> ColumnElement[bool]:
-    """A linked account (of ``person``, the row's delegate id) shows her live invitation
-    reached her: any chat account, but a personal page only when it was opened after her live
-    link was made — the page an old link opened says nothing of a reissued link never sent."""
+def _reaching() -> ColumnElement[bool]:
+    """A linked account (the row of ``ChannelIdentity`` in the enclosing query) shows its
+    person's live invitation reached her: any chat account, but a personal page only when it
+    was opened after her live link was made — the page an old link opened says nothing of a
+    reissued link never sent. Her own links only: the alias keeps the enclosing query's
+    ``invitations`` or ``delegates`` out of it."""
+    later = aliased(Invitation)
     newer = (
-        select(Invitation.id)
+        select(later.id)
         .where(
-            Invitation.delegate_id == person,
-            Invitation.revoked_at.is_(None),
-            Invitation.created_at > ChannelIdentity.linked_at,
+            later.delegate_id == ChannelIdentity.delegate_id,
+            later.revoked_at.is_(None),
+            later.created_at > ChannelIdentity.linked_at,
         )
+        .correlate(ChannelIdentity)
         .exists()
     )
     return or_(ChannelIdentity.linked_via != queries.PAGE_LINK, ~newer)
