@@ -741,12 +741,13 @@ async def test_one_invitation_not_sent_is_said_in_the_singular_in_english(
     assert text_of(listing.text, "unsent") == text_of(overview.text, "overview-unsent") == one
 
 
-async def test_a_mark_waiting_on_a_reissue_in_another_process_says_the_link_changed(
-    imported: Services, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("second", ["mark", "reissue"])
+async def test_a_colleague_acting_on_a_link_another_process_reissues_waits_and_is_told_it_changed(
+    imported: Services, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, second: str
 ) -> None:
-    # On PostgreSQL a clerk re-issues DB010's link while a colleague marks the old one sent:
-    # the mark waits for the re-issue's lock on the invitation, then must say the link
-    # changed (the new one is to be sent), not that she has no invitation.
+    # On PostgreSQL a clerk re-issues DB010's link while a colleague, on a page showing the old
+    # one, marks it sent or re-issues it too: the colleague waits for the re-issue's lock on
+    # the link, then is told it changed — not that she has no invitation, and no second link.
     from storage import queries
     from tests.conftest import until_waiting
     from tests.test_tasks import needs_postgres
@@ -764,56 +765,25 @@ async def test_a_mark_waiting_on_a_reissue_in_another_process_says_the_link_chan
             await commit.wait()
         return await in_use(*args, **kwargs)
 
+    async def the_colleague() -> Any:
+        if second == "mark":
+            return await invitations.mark_sent(office, "DB010", invitation=live.id, via="zalo")
+        return await invitations.reissue(office, "DB010", replacing=live.id)
+
     monkeypatch.setattr(queries, "link_code_in_use", the_reissue_holds)
     async with asyncio.timeout(30):
         reissue = asyncio.create_task(invitations.reissue(office, "DB010", replacing=live.id))
         await revoked.wait()
-        mark = asyncio.create_task(
-            invitations.mark_sent(office, "DB010", invitation=live.id, via="zalo")
-        )
-        await until_waiting(engine, 1, mark)
-        waited = not mark.done()
+        colleague = asyncio.create_task(the_colleague())
+        await until_waiting(engine, 1, colleague)
+        waited = not colleague.done()
         commit.set()
-        reissued, marked = await reissue, await mark
-    assert waited, "the mark did not wait for the re-issue's lock on the invitation"
-    assert (reissued.step, marked.step) == (OfficeStep.REISSUED, SentStep.LINK_CHANGED)
+        reissued, answered = await reissue, await colleague
+    assert waited, "the colleague did not wait: the old link was read unlocked"
+    told = SentStep.LINK_CHANGED if second == "mark" else OfficeStep.ALREADY_REISSUED
+    assert (reissued.step, answered.step) == (OfficeStep.REISSUED, told)
     assert (await live_invitation(imported, "DB010")).sent_at is None
     assert await audited(imported, "invitation.sent") == []
-
-
-async def test_a_second_reissue_in_another_process_waits_and_issues_no_second_link(
-    imported: Services, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Two clerks re-issue DB010's link at once on PostgreSQL, each from the page showing the
-    # same old link: one new link, the other answered that it was just re-issued.
-    from storage import queries
-    from tests.conftest import until_waiting
-    from tests.test_tasks import needs_postgres
-
-    needs_postgres()
-    invitations = imported.invitations
-    office = imported.access.local_operator()
-    live = await live_invitation(imported, "DB010")
-    in_use = queries.link_code_in_use
-    revoked, commit = asyncio.Event(), asyncio.Event()
-
-    async def the_first_holds(*args: Any, **kwargs: Any) -> bool:
-        if not revoked.is_set():
-            revoked.set()
-            await commit.wait()
-        return await in_use(*args, **kwargs)
-
-    monkeypatch.setattr(queries, "link_code_in_use", the_first_holds)
-    async with asyncio.timeout(30):
-        first = asyncio.create_task(invitations.reissue(office, "DB010", replacing=live.id))
-        await revoked.wait()
-        second = asyncio.create_task(invitations.reissue(office, "DB010", replacing=live.id))
-        await until_waiting(engine, 1, second)
-        waited = not second.done()
-        commit.set()
-        done, again = await first, await second
-    assert waited, "the second re-issue did not wait: the old link was read unlocked"
-    assert (done.step, again.step) == (OfficeStep.REISSUED, OfficeStep.ALREADY_REISSUED)
     async with imported.ctx.sessions() as session:
         live_links = await session.scalar(
             select(func.count())
