@@ -317,9 +317,14 @@ async def services(
     sessions: async_sessionmaker[AsyncSession],
     clock: ManualClock,
     files: FileStore,
-) -> Services:
-    """Every service, wired to the example plan and the test database."""
-    return await build_services(config, sessions, clock, files=files)
+) -> AsyncIterator[Services]:
+    """Every service, wired to the example plan and the test database. At the end the writes
+    nobody waited for (a record of an update or an account's last use, riding in the next
+    transaction) are committed: left to a timer, their task outlived the test's event loop, and
+    its coroutine, closed later by the garbage collector, broke whichever test ran then."""
+    services = await build_services(config, sessions, clock, files=files)
+    yield services
+    await services.ctx.writes.drain()
 
 
 @pytest.fixture

@@ -143,6 +143,32 @@ async def test_an_item_that_may_wait_is_written_at_start_or_when_its_time_is_up(
     assert recorder.batches == [["x"], ["y"]]
 
 
+async def test_a_drain_writes_what_waits_to_ride_and_what_a_write_in_hand_leaves_and_no_timer_is_left() -> (
+    None
+):
+    # Before the event loop goes (a test's end, a shutdown): an item waiting an hour to ride,
+    # and one that arrives while a batch is being written, are written before drain returns.
+    recorder = Recorder()
+    batcher = Batcher(recorder.run)
+    first = asyncio.create_task(batcher.submit("a"))
+    await recorder.inside.wait()  # "a" is being written
+    riding = batcher.enqueue("x", within=3600)
+    draining = asyncio.create_task(batcher.drain())
+    await asyncio.sleep(0)
+    assert not draining.done()
+    recorder.hold.set()
+    await draining
+    assert (riding.done(), first.done()) == (True, True)
+    assert (await first, await riding) == ("A", "X")
+    assert recorder.batches == [["a"], ["x"]]
+    later = batcher.enqueue("y", within=3600)  # nothing in hand: left to an hour's timer
+    assert batcher._timer is not None
+    await batcher.drain()
+    assert (later.done(), await later) == (True, "Y")
+    assert recorder.batches == [["a"], ["x"], ["y"]]
+    assert batcher._timer is None and not batcher._writing()
+
+
 async def test_group_commit_runs_each_work_once_a_transaction_and_a_failure_rolls_back_only_its_item(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

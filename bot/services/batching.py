@@ -81,6 +81,14 @@ class Batcher(Generic[Item, Result]):
         if self._waiting and not self._writing():
             self._writer = asyncio.create_task(self._write())
 
+    async def drain(self) -> None:
+        """Write everything waiting, also what waits to ride in a later batch, and return
+        once it is written (or has failed): nothing is left to a timer or a task."""
+        while self._waiting or self._writing():
+            self.start()
+            if self._writer is not None:
+                await asyncio.gather(self._writer, return_exceptions=True)
+
     def _writing(self) -> bool:
         return self._writer is not None and not self._writer.done()
 
@@ -157,6 +165,11 @@ class GroupCommit:
     def start(self) -> None:
         """Begin the next transaction now if items wait for one (those given ``within``)."""
         self._batcher.start()
+
+    async def drain(self) -> None:
+        """Commit every item submitted so far, those given ``within`` too, and return once
+        committed (or failed): before the event loop that would run them goes away."""
+        await self._batcher.drain()
 
     async def _transaction(self, batch: Sequence[tuple[Work[Any, Any], Any]]) -> list[Any]:
         # The works only write what they decided (no row counts, no new ids read back): their
