@@ -360,11 +360,12 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
     )
 
 
-async def test_a_foreign_number_or_a_landline_gets_sms_but_no_zalo_button(
+async def test_a_landline_or_a_foreign_number_gets_neither_sms_nor_zalo_and_one_line_says_why(
     desk: Desk, imported: Services
 ) -> None:
     # zalo.me/<number> opens a Vietnamese number only: "+33612345678" became zalo.me/33612…,
-    # read as a Vietnamese number; a landline has no Zalo.
+    # read as a Vietnamese number; a landline has no Zalo, and takes no SMS either («Gửi SMS»
+    # was offered for +84 24… numbers).
     for phone in ("+33612345678", "+842438251234"):
         async with imported.ctx.sessions() as session, session.begin():
             await session.execute(
@@ -372,11 +373,14 @@ async def test_a_foreign_number_or_a_landline_gets_sms_but_no_zalo_button(
             )
         page = await desk.client.get("/office/delegates/DB010")
         assert 'id="invite-zalo"' not in page.text and "zalo.me" not in page.text
-        assert f'href="sms:{phone}?&amp;body=' in page.text
-        assert text_of(page.text, "invite-zalo-none") == (
-            "«Mở Zalo» chỉ dùng được với số di động Việt Nam; số của đại biểu là số cố định hoặc "
-            "số nước ngoài: đề nghị sao chép nội dung và gửi theo cách khác."
+        assert 'id="invite-sms"' not in page.text and "sms:" not in page.text
+        assert 'id="invite-sms-hint"' not in page.text
+        assert text_of(page.text, "invite-no-mobile") == (
+            "Số của đại biểu là số cố định hoặc số nước ngoài nên không có nút «Gửi SMS», "
+            "«Mở Zalo»: đề nghị sao chép nội dung và gửi theo cách khác."
         )
+        # The short form is still there to copy.
+        assert 'id="invite-sms-text"' in page.text
 
 
 def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(

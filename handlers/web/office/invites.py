@@ -48,8 +48,8 @@ _SAID = {
 @dataclass(frozen=True)
 class Invite:
     """The invitation to send, as the person's page shows it: the message (for Zalo, or to
-    copy), its short SMS form with the SMS it takes and its length, and with a phone on file
-    the ``sms:`` address (the short form as body) and, for a Vietnamese mobile, Zalo's."""
+    copy), its short SMS form with the SMS it takes and its length, and for a Vietnamese
+    mobile on file the ``sms:`` address (the short form as body) and Zalo's."""
 
     message: str
     sms_text: str
@@ -80,11 +80,13 @@ def invite_of(office: Office, card: Card, paper: LinkMaker, bot: int = 0) -> Inv
     )
     chars, gsm7 = sms_length(short)
     phone = card.phone
-    # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
-    sms = f"sms:{phone}?&body={quote(short, safe='')}" if phone else None
     # zalo.me/<number> opens a chat with a Vietnamese number only (0912345678): a landline
-    # has no Zalo, and a foreign number written there is read as a Vietnamese one.
+    # has no Zalo, and a foreign number written there is read as a Vietnamese one. An SMS is
+    # for a Vietnamese mobile too: a landline («+84 24…») takes none, and one to a foreign
+    # number goes abroad at the office's cost, if at all.
     mobile = vn_mobile(phone) if phone else None
+    # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
+    sms = f"sms:{phone}?&body={quote(short, safe='')}" if mobile else None
     zalo = f"https://zalo.me/{mobile}" if mobile else None
     return Invite(message, short, sms_parts(short), chars, gsm7, sms, zalo)
 
