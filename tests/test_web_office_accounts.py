@@ -634,6 +634,60 @@ async def test_after_a_reissue_a_page_opened_with_the_old_link_no_longer_counts_
     assert await imported.dashboard.unsent() == 77
 
 
+async def test_opening_the_new_link_after_a_reissue_counts_as_reached_recorded_once_not_on_preview(
+    desk: Desk, imported: Services
+) -> None:
+    # She opened her page with her first link; the link is reissued and sent again, and she
+    # opens the new one in the same browser: her page was shown without a write, so she
+    # stayed among those the invitation had not reached.
+    from tests.web_support import web_for
+
+    web = await web_for(imported)
+    old = web.tokens["DB010"]
+    assert (await web.client.get(f"/{old}")).status_code == 200
+    base = await imported.dashboard.unsent()
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    new = (await imported.invitations.reissue(imported.access.local_operator(), "DB010")).token
+    assert new is not None
+    assert await imported.dashboard.unsent() == base + 1
+
+    async def linked_at() -> object:
+        async with imported.ctx.sessions() as session:
+            return await session.scalar(
+                select(ChannelIdentity.linked_at)
+                .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                .where(Delegate.code == "DB010", ChannelIdentity.channel == "web")
+            )
+
+    first = await linked_at()
+    # A chat's preview of the new link is not her opening it: nothing recorded.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    preview = await web.client.get(f"/{new}", headers={"user-agent": "TelegramBot (like X)"})
+    assert preview.status_code == 200 and "Trịnh Văn Thắng" not in preview.text
+    assert (await web.client.head(f"/{new}")).status_code == 200
+    assert await linked_at() == first and await imported.dashboard.unsent() == base + 1
+    # She opens it: reached, at that time.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    opened = await web.client.get(f"/{new}")
+    assert opened.status_code == 200 and "Trịnh Văn Thắng" in opened.text
+    assert await imported.dashboard.unsent() == base
+    assert (await imported.dashboard.figures()).unsent == base
+    card = await desk.client.get("/office/delegates/DB010")
+    assert text_of(card.text, "invite-reached") == (
+        "Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc 09:15, 18/5: giấy mời đã "
+        "đến, không cần gửi lại."
+    )
+    # Once per link: opened again later, nothing is written.
+    recorded = await linked_at()
+    assert recorded == local(2024, 5, 18, 9, 15)
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    assert (await web.client.get(f"/{new}")).status_code == 200
+    assert await linked_at() == recorded
+    # The old link stays dead.
+    assert (await web.client.get(f"/{old}")).status_code == 404
+    await web.client.aclose()
+
+
 async def test_her_page_says_the_invitation_already_reached_her_by_her_page_or_a_chat(
     desk: Desk, imported: Services
 ) -> None:

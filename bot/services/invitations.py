@@ -286,7 +286,9 @@ class InvitationService:
 
     async def open_page(self, token: str, *, channel: str, client: str) -> PageResult:
         """The person whose invitation carries ``token``, and the account their personal page
-        acts as on ``channel`` (made the first time, audited as a link "via page").
+        acts as on ``channel`` (made the first time, audited as a link "via page"; opened
+        first with this link after a re-issue, its ``linked_at`` moved to now, as the
+        dashboard's «reached» reads it).
 
         Wrong tokens count against ``client`` (the page's caller, e.g. a digest of their
         address) as they count against a chat account in :meth:`link_by_token`: after five
@@ -314,10 +316,15 @@ class InvitationService:
             delegate = await session.get_one(Delegate, invitation.delegate_id)
             account = page_account(channel, delegate.id, delegate.full_name)
             outcome = LinkOutcome.ALREADY_LINKED
-            if (
-                await queries.identity(session, self._ctx.meeting_id, channel, account.external_id)
-                is None
-            ):
+            opened = await queries.identity(
+                session, self._ctx.meeting_id, channel, account.external_id
+            )
+            if opened is not None and opened.linked_at < invitation.created_at:
+                # Her page, opened before with a link re-issued since, now opened with the live
+                # one: the live link reached her (the dashboard's «reached» counts a page
+                # opened after the live link was made). One write, the first time only.
+                opened.linked_at = now
+            elif opened is None:
                 outcome = LinkOutcome.LINKED
                 session.add(
                     ChannelIdentity(
