@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 import io
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -850,3 +851,109 @@ async def test_a_colleague_acting_on_a_link_another_process_reissues_waits_and_i
             .where(Delegate.code == "DB010", Invitation.revoked_at.is_(None))
         )
     assert live_links == 1
+
+
+def bulk_form(html: str, **fields: str | list[str]) -> dict[str, str | list[str]]:
+    """The bulk «đã gửi» form of the list «Đại biểu» as the page wrote it: its signature, when
+    the list was shown, the filters to come back to, and ``fields``."""
+    start = html.index('id="form-bulk-sent"')
+    form = html[start : html.index("</form>", start)]
+    shown = form.split('name="shown" value="', 1)[1].split('"', 1)[0]
+    back = form.split('name="back" value="', 1)[1].split('"', 1)[0]
+    signed = hidden(html, "form-bulk-sent")
+    return {**signed, "shown": shown, "back": html_lib.unescape(back), **fields}
+
+
+def page_codes(html: str) -> list[str]:
+    """The codes the list's page holds, as its form carries them."""
+    return re.findall(r'name="page_code" value="([^"]+)"', html)
+
+
+async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_contacts_and_withdrawn(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    already = await live_invitation(imported, "DB011")
+    await imported.invitations.mark_sent(office, "DB011", invitation=already.id, via="zalo")
+    await imported.withdrawals.withdraw(office, "DB012", "Đi công tác")
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    page = await desk.client.get("/office/delegates")
+    assert text_of(page.text, "form-bulk-sent").startswith("Chọn tất cả trên trang này")
+    assert 'id="bulk-paper" name="via" value="paper" required checked' in page.text
+    # DB003 is no longer on the list; a form kept open from before names her all the same.
+    data = bulk_form(page.text, via="paper", code=["DB010", "DB011", "DB012", "DB003"])
+    sent = await desk.client.post("/office/delegates/mark-sent", data=data)
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/office/delegates?f=")
+    shown = await desk.client.get(sent.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. 1 đại biểu đã được "
+        "đánh dấu từ trước, giữ nguyên. Bỏ qua 1 người phụ trách nhiệm vụ (không phải đại biểu "
+        "được mời): DB003. Bỏ qua 1 đại biểu đã rút giấy mời: DB012."
+    )
+    marked = await live_invitation(imported, "DB010")
+    assert (marked.sent_via, marked.sent_at) == ("paper", local(2024, 5, 18, 9, 0))
+    assert (await live_invitation(imported, "DB011")).sent_via == "zalo"  # kept as it was
+    for code in ("DB012", "DB003"):
+        assert (await live_invitation(imported, code)).sent_at is None
+    # Audited per person, as one mark is: never the link, never her phone.
+    entries = await audited(imported, "invitation.sent")
+    assert sorted((e.entity_id, e.after["via"]) for e in entries if e.after) == sorted(
+        [(already.delegate_id, "zalo"), (marked.delegate_id, "paper")]
+    )
+    assert all(e.actor == f"dashboard:{STAFF}" for e in entries if e.after == {"via": "paper"})
+    history = await desk.client.get("/office/delegates/DB010")
+    assert "Phạm Thị Thanh Mai: đánh dấu đã gửi giấy mời" in text_of(history.text, "history")
+    # A double tap: the same form again marks no one more.
+    again = await desk.client.post("/office/delegates/mark-sent", data=data)
+    told = text_of((await desk.client.get(again.headers["location"])).text, "flash")
+    assert told.startswith(
+        "Không đánh dấu thêm đại biểu nào. 2 đại biểu đã được đánh dấu từ trước, giữ nguyên."
+    )
+    assert len(await audited(imported, "invitation.sent")) == 2
+
+
+async def test_choosing_everyone_on_the_filtered_page_without_a_script_marks_them_all_once(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates?sent=no")
+    codes = page_codes(page.text)
+    unsent = await imported.dashboard.unsent()
+    assert len(codes) == unsent > 70
+    # «Chọn tất cả trên trang này» ticked, no row's box (no script ticked them): the page's
+    # people are marked, by the way chosen.
+    data = bulk_form(page.text, via="phone", all="yes", page_code=codes)
+    sent = await desk.client.post("/office/delegates/mark-sent", data=data)
+    # Back to the list as it was filtered.
+    assert sent.headers["location"].startswith("/office/delegates?sent=no&f=")
+    shown = await desk.client.get(sent.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        f"Đã đánh dấu đã gửi giấy mời qua điện thoại cho {unsent} đại biểu."
+    )
+    assert await imported.dashboard.unsent() == 0
+    assert len(await audited(imported, "invitation.sent")) == unsent
+    assert 'id="unsent"' not in shown.text
+
+
+async def test_a_bulk_mark_skips_a_link_reissued_after_the_list_was_shown_and_needs_a_choice(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates")
+    nothing = await desk.client.post("/office/delegates/mark-sent", data=bulk_form(page.text))
+    assert text_of((await desk.client.get(nothing.headers["location"])).text, "flash") == (
+        "Chưa chọn đại biểu nào: đề nghị đánh dấu ô ở đầu dòng của từng người, hoặc «Chọn tất "
+        "cả trên trang này»."
+    )
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    await imported.invitations.reissue(imported.access.local_operator(), "DB010")
+    data = bulk_form(page.text, code=["DB010", "DB013", "XX999"])
+    sent = await desk.client.post("/office/delegates/mark-sent", data=data)
+    assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "được cấp lại đường liên kết sau khi danh sách hiện ra (giấy mời đã phát mang đường liên "
+        "kết cũ): DB010. Không có 1 mã sau trong danh sách: XX999."
+    )
+    assert (await live_invitation(imported, "DB010")).sent_at is None
+    assert (await live_invitation(imported, "DB013")).sent_via == "paper"
