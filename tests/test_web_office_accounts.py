@@ -413,6 +413,48 @@ def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(
     assert bare.endswith(f"{link} (mã K7PX-M3QB).")
 
 
+def test_a_long_site_address_drops_the_least_needed_words_to_stay_in_three_sms_never_the_link(
+    config: Config,
+) -> None:
+    # The example's address is 22 characters; the office's own domain may be twice that: the
+    # link alone took the short form to 4 SMS, or more.
+    vi, code = load_catalog("vi"), "K7PXM3QB"
+    longer = "https://hoinghi.hoilhpnhanoi.org.vn/" + "A" * 32
+    # First the office's phone (her page has it).
+    text = invitation_sms(vi, config, link=longer, link_code=code)
+    assert text == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: {longer} (mã K7PX-M3QB)."
+    )
+    assert sms_parts(text) == 3
+    # Then the polite wording, in its shorter form.
+    longest = "https://hoinghi-giuaky.hoilienhiepphunu-hanoi.org.vn/" + "A" * 32
+    text = invitation_sms(vi, config, link=longest, link_code=code)
+    assert text == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời dự hội nghị 28/5, xác nhận trước 17:00, "
+        f"21/5: {longest} (mã K7PX-M3QB)"
+    )
+    assert sms_parts(text) == 3
+    # Once answers are closed the phone is what she is asked to use: the wording goes.
+    closed = invitation_sms(vi, config, link=longer, link_code=code, answers_open=False)
+    assert closed == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời dự hội nghị 28/5. Hết hạn trả lời, xin gọi "
+        f"024 3834 5678 báo có dự không. {longer}"
+    )
+    assert sms_parts(closed) == 3
+    # Past what any cut can save: the shortest form, the link and the code whole.
+    absurd = "https://" + "h" * 150 + "/" + "A" * 32
+    text = invitation_sms(vi, config, link=absurd, link_code=code)
+    assert text.endswith(f": {absurd} (mã K7PX-M3QB)") and sms_parts(text) == 5
+    for lang in ("vi", "en"):
+        for answers_open in (True, False):
+            text = invitation_sms(
+                load_catalog(lang), config, link=longest, link_code=code,
+                answers_open=answers_open,
+            )  # fmt: skip
+            assert longest in text and sms_parts(text) <= 4
+
+
 def test_once_answers_are_closed_the_invitation_asks_her_to_call_the_office(
     config: Config,
 ) -> None:
