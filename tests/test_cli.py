@@ -542,3 +542,35 @@ def test_rehearse_says_before_it_starts_that_its_report_would_overwrite_a_file(
     assert main(["rehearse", "--report", "khong-co/bao-cao.xlsx"]) == 2
     assert capsys.readouterr().err.startswith("Thư mục khong-co chưa có nên chưa ghi ")
     assert not (office / "khong-co").exists()
+
+
+def test_invites_mark_sent_marks_the_codes_or_every_unsent_once_and_says_how_many(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    capsys.readouterr()
+    assert main(["invites", "mark-sent", "--codes", "DB001,db002,XX999"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 2 đại biểu.",
+        "Không có 1 mã sau trong danh sách: XX999.",
+    ]
+    assert main(["invites", "mark-sent", "--how", "zalo", "--all-unsent"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Đã đánh dấu đã gửi giấy mời qua Zalo cho 78 đại biểu.",
+    ]
+    # Run again: no one more, and those named keep the mark they had.
+    assert main(["invites", "mark-sent", "--how", "sms", "--codes", "DB001,DB003"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Không đánh dấu thêm đại biểu nào.",
+        "2 đại biểu đã được đánh dấu từ trước, giữ nguyên.",
+    ]
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        vias = dict(db.execute("SELECT sent_via, count(*) FROM invitations GROUP BY sent_via"))
+        audited = db.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'invitation.sent'"
+        ).fetchone()[0]
+    assert vias == {"paper": 2, "zalo": 78}
+    assert audited == 80
+    # One of the two ways to say whom is needed.
+    with pytest.raises(SystemExit):
+        main(["invites", "mark-sent"])

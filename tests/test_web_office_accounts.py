@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import html as html_lib
 import io
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -360,11 +361,12 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
     )
 
 
-async def test_a_foreign_number_or_a_landline_gets_sms_but_no_zalo_button(
+async def test_a_landline_or_a_foreign_number_gets_neither_sms_nor_zalo_and_one_line_says_why(
     desk: Desk, imported: Services
 ) -> None:
     # zalo.me/<number> opens a Vietnamese number only: "+33612345678" became zalo.me/33612…,
-    # read as a Vietnamese number; a landline has no Zalo.
+    # read as a Vietnamese number; a landline has no Zalo, and takes no SMS either («Gửi SMS»
+    # was offered for +84 24… numbers).
     for phone in ("+33612345678", "+842438251234"):
         async with imported.ctx.sessions() as session, session.begin():
             await session.execute(
@@ -372,11 +374,14 @@ async def test_a_foreign_number_or_a_landline_gets_sms_but_no_zalo_button(
             )
         page = await desk.client.get("/office/delegates/DB010")
         assert 'id="invite-zalo"' not in page.text and "zalo.me" not in page.text
-        assert f'href="sms:{phone}?&amp;body=' in page.text
-        assert text_of(page.text, "invite-zalo-none") == (
-            "«Mở Zalo» chỉ dùng được với số di động Việt Nam; số của đại biểu là số cố định hoặc "
-            "số nước ngoài: đề nghị sao chép nội dung và gửi theo cách khác."
+        assert 'id="invite-sms"' not in page.text and "sms:" not in page.text
+        assert 'id="invite-sms-hint"' not in page.text
+        assert text_of(page.text, "invite-no-mobile") == (
+            "Số của đại biểu là số cố định hoặc số nước ngoài nên không có nút «Gửi SMS», "
+            "«Mở Zalo»: đề nghị sao chép nội dung và gửi theo cách khác."
         )
+        # The short form is still there to copy.
+        assert 'id="invite-sms-text"' in page.text
 
 
 def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(
@@ -406,6 +411,48 @@ def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(
         link_code=code,
     )  # fmt: skip
     assert bare.endswith(f"{link} (mã K7PX-M3QB).")
+
+
+def test_a_long_site_address_drops_the_least_needed_words_to_stay_in_three_sms_never_the_link(
+    config: Config,
+) -> None:
+    # The example's address is 22 characters; the office's own domain may be twice that: the
+    # link alone took the short form to 4 SMS, or more.
+    vi, code = load_catalog("vi"), "K7PXM3QB"
+    longer = "https://hoinghi.hoilhpnhanoi.org.vn/" + "A" * 32
+    # First the office's phone (her page has it).
+    text = invitation_sms(vi, config, link=longer, link_code=code)
+    assert text == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: {longer} (mã K7PX-M3QB)."
+    )
+    assert sms_parts(text) == 3
+    # Then the polite wording, in its shorter form.
+    longest = "https://hoinghi-giuaky.hoilienhiepphunu-hanoi.org.vn/" + "A" * 32
+    text = invitation_sms(vi, config, link=longest, link_code=code)
+    assert text == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời dự hội nghị 28/5, xác nhận trước 17:00, "
+        f"21/5: {longest} (mã K7PX-M3QB)"
+    )
+    assert sms_parts(text) == 3
+    # Once answers are closed the phone is what she is asked to use: the wording goes.
+    closed = invitation_sms(vi, config, link=longer, link_code=code, answers_open=False)
+    assert closed == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời dự hội nghị 28/5. Hết hạn trả lời, xin gọi "
+        f"024 3834 5678 báo có dự không. {longer}"
+    )
+    assert sms_parts(closed) == 3
+    # Past what any cut can save: the shortest form, the link and the code whole.
+    absurd = "https://" + "h" * 150 + "/" + "A" * 32
+    text = invitation_sms(vi, config, link=absurd, link_code=code)
+    assert text.endswith(f": {absurd} (mã K7PX-M3QB)") and sms_parts(text) == 5
+    for lang in ("vi", "en"):
+        for answers_open in (True, False):
+            text = invitation_sms(
+                load_catalog(lang), config, link=longest, link_code=code,
+                answers_open=answers_open,
+            )  # fmt: skip
+            assert longest in text and sms_parts(text) <= 4
 
 
 def test_once_answers_are_closed_the_invitation_asks_her_to_call_the_office(
@@ -630,6 +677,60 @@ async def test_after_a_reissue_a_page_opened_with_the_old_link_no_longer_counts_
     assert await imported.dashboard.unsent() == 77
 
 
+async def test_opening_the_new_link_after_a_reissue_counts_as_reached_recorded_once_not_on_preview(
+    desk: Desk, imported: Services
+) -> None:
+    # She opened her page with her first link; the link is reissued and sent again, and she
+    # opens the new one in the same browser: her page was shown without a write, so she
+    # stayed among those the invitation had not reached.
+    from tests.web_support import web_for
+
+    web = await web_for(imported)
+    old = web.tokens["DB010"]
+    assert (await web.client.get(f"/{old}")).status_code == 200
+    base = await imported.dashboard.unsent()
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    new = (await imported.invitations.reissue(imported.access.local_operator(), "DB010")).token
+    assert new is not None
+    assert await imported.dashboard.unsent() == base + 1
+
+    async def linked_at() -> object:
+        async with imported.ctx.sessions() as session:
+            return await session.scalar(
+                select(ChannelIdentity.linked_at)
+                .join(Delegate, Delegate.id == ChannelIdentity.delegate_id)
+                .where(Delegate.code == "DB010", ChannelIdentity.channel == "web")
+            )
+
+    first = await linked_at()
+    # A chat's preview of the new link is not her opening it: nothing recorded.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    preview = await web.client.get(f"/{new}", headers={"user-agent": "TelegramBot (like X)"})
+    assert preview.status_code == 200 and "Trịnh Văn Thắng" not in preview.text
+    assert (await web.client.head(f"/{new}")).status_code == 200
+    assert await linked_at() == first and await imported.dashboard.unsent() == base + 1
+    # She opens it: reached, at that time.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    opened = await web.client.get(f"/{new}")
+    assert opened.status_code == 200 and "Trịnh Văn Thắng" in opened.text
+    assert await imported.dashboard.unsent() == base
+    assert (await imported.dashboard.figures()).unsent == base
+    card = await desk.client.get("/office/delegates/DB010")
+    assert text_of(card.text, "invite-reached") == (
+        "Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc 09:15, 18/5: giấy mời đã "
+        "đến, không cần gửi lại."
+    )
+    # Once per link: opened again later, nothing is written.
+    recorded = await linked_at()
+    assert recorded == local(2024, 5, 18, 9, 15)
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    assert (await web.client.get(f"/{new}")).status_code == 200
+    assert await linked_at() == recorded
+    # The old link stays dead.
+    assert (await web.client.get(f"/{old}")).status_code == 404
+    await web.client.aclose()
+
+
 async def test_her_page_says_the_invitation_already_reached_her_by_her_page_or_a_chat(
     desk: Desk, imported: Services
 ) -> None:
@@ -792,3 +893,109 @@ async def test_a_colleague_acting_on_a_link_another_process_reissues_waits_and_i
             .where(Delegate.code == "DB010", Invitation.revoked_at.is_(None))
         )
     assert live_links == 1
+
+
+def bulk_form(html: str, **fields: str | list[str]) -> dict[str, str | list[str]]:
+    """The bulk «đã gửi» form of the list «Đại biểu» as the page wrote it: its signature, when
+    the list was shown, the filters to come back to, and ``fields``."""
+    start = html.index('id="form-bulk-sent"')
+    form = html[start : html.index("</form>", start)]
+    shown = form.split('name="shown" value="', 1)[1].split('"', 1)[0]
+    back = form.split('name="back" value="', 1)[1].split('"', 1)[0]
+    signed = hidden(html, "form-bulk-sent")
+    return {**signed, "shown": shown, "back": html_lib.unescape(back), **fields}
+
+
+def page_codes(html: str) -> list[str]:
+    """The codes the list's page holds, as its form carries them."""
+    return re.findall(r'name="page_code" value="([^"]+)"', html)
+
+
+async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_contacts_and_withdrawn(
+    desk: Desk, imported: Services
+) -> None:
+    office = imported.access.local_operator()
+    already = await live_invitation(imported, "DB011")
+    await imported.invitations.mark_sent(office, "DB011", invitation=already.id, via="zalo")
+    await imported.withdrawals.withdraw(office, "DB012", "Đi công tác")
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Delegate).where(Delegate.code == "DB003").values(role="contact")
+        )
+    page = await desk.client.get("/office/delegates")
+    assert text_of(page.text, "form-bulk-sent").startswith("Chọn tất cả trên trang này")
+    assert 'id="bulk-paper" name="via" value="paper" required checked' in page.text
+    # DB003 is no longer on the list; a form kept open from before names her all the same.
+    data = bulk_form(page.text, via="paper", code=["DB010", "DB011", "DB012", "DB003"])
+    sent = await desk.client.post("/office/delegates/mark-sent", data=data)
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/office/delegates?f=")
+    shown = await desk.client.get(sent.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. 1 đại biểu đã được "
+        "đánh dấu từ trước, giữ nguyên. Bỏ qua 1 người phụ trách nhiệm vụ (không phải đại biểu "
+        "được mời): DB003. Bỏ qua 1 đại biểu đã rút giấy mời: DB012."
+    )
+    marked = await live_invitation(imported, "DB010")
+    assert (marked.sent_via, marked.sent_at) == ("paper", local(2024, 5, 18, 9, 0))
+    assert (await live_invitation(imported, "DB011")).sent_via == "zalo"  # kept as it was
+    for code in ("DB012", "DB003"):
+        assert (await live_invitation(imported, code)).sent_at is None
+    # Audited per person, as one mark is: never the link, never her phone.
+    entries = await audited(imported, "invitation.sent")
+    assert sorted((e.entity_id, e.after["via"]) for e in entries if e.after) == sorted(
+        [(already.delegate_id, "zalo"), (marked.delegate_id, "paper")]
+    )
+    assert all(e.actor == f"dashboard:{STAFF}" for e in entries if e.after == {"via": "paper"})
+    history = await desk.client.get("/office/delegates/DB010")
+    assert "Phạm Thị Thanh Mai: đánh dấu đã gửi giấy mời" in text_of(history.text, "history")
+    # A double tap: the same form again marks no one more.
+    again = await desk.client.post("/office/delegates/mark-sent", data=data)
+    told = text_of((await desk.client.get(again.headers["location"])).text, "flash")
+    assert told.startswith(
+        "Không đánh dấu thêm đại biểu nào. 2 đại biểu đã được đánh dấu từ trước, giữ nguyên."
+    )
+    assert len(await audited(imported, "invitation.sent")) == 2
+
+
+async def test_choosing_everyone_on_the_filtered_page_without_a_script_marks_them_all_once(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates?sent=no")
+    codes = page_codes(page.text)
+    unsent = await imported.dashboard.unsent()
+    assert len(codes) == unsent > 70
+    # «Chọn tất cả trên trang này» ticked, no row's box (no script ticked them): the page's
+    # people are marked, by the way chosen.
+    data = bulk_form(page.text, via="phone", all="yes", page_code=codes)
+    sent = await desk.client.post("/office/delegates/mark-sent", data=data)
+    # Back to the list as it was filtered.
+    assert sent.headers["location"].startswith("/office/delegates?sent=no&f=")
+    shown = await desk.client.get(sent.headers["location"])
+    assert text_of(shown.text, "flash") == (
+        f"Đã đánh dấu đã gửi giấy mời qua điện thoại cho {unsent} đại biểu."
+    )
+    assert await imported.dashboard.unsent() == 0
+    assert len(await audited(imported, "invitation.sent")) == unsent
+    assert 'id="unsent"' not in shown.text
+
+
+async def test_a_bulk_mark_skips_a_link_reissued_after_the_list_was_shown_and_needs_a_choice(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates")
+    nothing = await desk.client.post("/office/delegates/mark-sent", data=bulk_form(page.text))
+    assert text_of((await desk.client.get(nothing.headers["location"])).text, "flash") == (
+        "Chưa chọn đại biểu nào: đề nghị đánh dấu ô ở đầu dòng của từng người, hoặc «Chọn tất "
+        "cả trên trang này»."
+    )
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    await imported.invitations.reissue(imported.access.local_operator(), "DB010")
+    data = bulk_form(page.text, code=["DB010", "DB013", "XX999"])
+    sent = await desk.client.post("/office/delegates/mark-sent", data=data)
+    assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "được cấp lại đường liên kết sau khi danh sách hiện ra (giấy mời đã phát mang đường liên "
+        "kết cũ): DB010. Không có 1 mã sau trong danh sách: XX999."
+    )
+    assert (await live_invitation(imported, "DB010")).sent_at is None
+    assert (await live_invitation(imported, "DB013")).sent_via == "paper"

@@ -33,6 +33,7 @@ from bot.cli.people import (
     cmd_delegates_import,
     cmd_delegates_reinvite,
     cmd_delegates_withdraw,
+    cmd_invites_mark_sent,
     cmd_staff_add,
     cmd_staff_list,
     cmd_staff_login,
@@ -215,6 +216,24 @@ def _parser() -> argparse.ArgumentParser:
     force_option(prn)
     same_meeting_option(prn)
     prn.set_defaults(command=cmd_invites_print)
+    marks = invites.add_parser(
+        "mark-sent",
+        help="đánh dấu đã gửi giấy mời cho nhiều người một lần (đã phát giấy mời in sẵn)",
+    )
+    marks.add_argument(
+        "--how", choices=("paper", "zalo", "sms", "phone", "other"), default="paper",
+        help="cách gửi: paper (giấy mời bản giấy, mặc định), zalo, sms, phone, other",
+    )  # fmt: skip
+    whom = marks.add_mutually_exclusive_group(required=True)
+    whom.add_argument(
+        "--codes", metavar="MÃ,MÃ", help="mã của những người đã gửi, cách nhau dấu phẩy"
+    )
+    whom.add_argument(
+        "--all-unsent", action="store_true",
+        help="mọi đại biểu có giấy mời chưa được đánh dấu đã gửi",
+    )  # fmt: skip
+    same_meeting_option(marks)
+    marks.set_defaults(command=cmd_invites_mark_sent)
 
     drafts = sub.add_parser("drafts", help="tham luận").add_subparsers(
         required=True, metavar="LỆNH"

@@ -23,6 +23,7 @@ from bot.delegate_file import parse_delegate_file
 from bot.services import Services
 from bot.services.access import Role, RoleChange, StaffMember
 from bot.services.import_notes import absent_file_problem, absent_notes, kept_notes
+from bot.services.invitations import bulk_sent_lines
 from bot.services.signin import LINK_LIFETIME, LinkStep
 from bot.services.withdrawals import WithdrawalResult, WithdrawalStep, withdrawal_lines
 from bot.texts import Catalog
@@ -114,6 +115,32 @@ def cmd_delegates_reinvite(args: argparse.Namespace) -> int:
         return await services.withdrawals.reinvite(services.access.local_operator(), args.code)
 
     return _change_invitation(args, reinvite)
+
+
+def cmd_invites_mark_sent(args: argparse.Namespace) -> int:
+    """Mark the invitations of the people ``--codes`` names (or, ``--all-unsent``, of every
+    invitee not marked yet) as sent ``--how`` (the printed slips handed out: ``paper``), in one
+    transaction, each audited as the command line's; print what was done and who was left
+    out. A second run marks no one more and says so."""
+    loaded = load(args)
+    if isinstance(loaded, int):
+        return loaded
+    config, catalog = loaded[0].config, loaded[1]
+    codes = None if args.all_unsent else [c for c in args.codes.split(",") if c.strip()]
+    if codes is not None and not codes:
+        out(catalog.plain("cli.mark_sent_no_codes"), sys.stderr)
+        return EXIT_USAGE
+
+    async def work(services: Services) -> int:
+        office = services.access.local_operator()
+        result = await services.invitations.mark_sent_many(office, codes, via=args.how)
+        out(meeting_line(catalog, config))
+        how = catalog.plain(f"dash.invite.via_phrase.{args.how}")
+        for line in bulk_sent_lines(catalog.plain, result, how):
+            out(line)
+        return EXIT_OK
+
+    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 # What a withdraw or a re-invite that changed nothing because it could not exits with.

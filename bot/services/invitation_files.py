@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from bot.config import Config
 from bot.documents.workbook import Cell, Link
 from bot.domain.phones import display_phone, first_phone
+from bot.domain.sms import sms_parts
 from bot.domain.tokens import format_link_code
 from bot.services.invitations import InviteLink, SentMark
 from bot.texts import Catalog
@@ -172,13 +173,22 @@ def invitation_message(
     )
 
 
+# The short form is cut down until it goes in this many SMS (the example plan's: 3).
+SMS_PARTS_AIMED = 3
+
+
 def invitation_sms(
     catalog: Catalog, config: Config, *, link: str, link_code: str, answers_open: bool = True
 ) -> str:
     """The short form of :func:`invitation_message` for an SMS (with diacritics, 67
     characters a part): the office, the meeting's day, the deadline, the link, the code and
     the office's phone (the first number in ``[office] contact``; left out without one). Once
-    answers are closed it asks her to call that phone instead, and gives the link alone."""
+    answers are closed it asks her to call that phone instead, and gives the link alone.
+
+    A long site address would take it past :data:`SMS_PARTS_AIMED` SMS: the least needed
+    words go first — the office's phone (her page has it; not once answers are closed: then
+    it is what she is asked to use), then the polite wording, in a shorter form —, never the
+    link or the code. Past that, the shortest form, in as many SMS as it takes."""
     meeting = config.meeting
     starts = meeting.local(meeting.starts_at)
     deadline = meeting.local(meeting.rsvp_deadline_at)
@@ -190,11 +200,17 @@ def invitation_sms(
         "deadline": short_moment(catalog, deadline),
         "link": link,
         "code": format_link_code(link_code),
+        "phone": display_phone(found[0]) if found is not None else "",
     }
-    key = "dash.invite.sms_text" if answers_open else "dash.invite.sms_text_closed"
-    if found is None:
-        return catalog.plain(f"{key}_no_phone", **params)
-    return catalog.plain(key, **params, phone=display_phone(found[0]))
+    base = "dash.invite.sms_text"
+    if answers_open:
+        keys = [base, f"{base}_no_phone", f"{base}_short"][found is None :]
+    elif found is None:
+        keys = [f"{base}_closed_no_phone", f"{base}_closed_no_phone_short"]
+    else:
+        keys = [f"{base}_closed", f"{base}_closed_short"]
+    texts = [catalog.plain(key, **params) for key in keys]
+    return next((text for text in texts if sms_parts(text) <= SMS_PARTS_AIMED), texts[-1])
 
 
 def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:

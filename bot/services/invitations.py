@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,8 @@ FAILURE_WINDOW = timedelta(hours=1)
 # against the bot's monthly quota (about 3,000 messages on the free plan).
 SLOWED_DOWN_NOTICE_INTERVAL = timedelta(minutes=10)
 SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited each time the account is told
+
+T = TypeVar("T")
 
 
 class LinkOutcome(StrEnum):
@@ -133,6 +136,22 @@ class SentResult:
     step: SentStep
     delegate: DelegateView | None = None
     mark: SentMark | None = None
+
+
+@dataclass(frozen=True)
+class BulkSent:
+    """What marking many people's invitations sent at once did, by their codes: marked now,
+    marked before (kept as they were), and those left out and why: task contacts (not
+    invited), withdrawn invitations, no live link, a link re-issued after the list was shown,
+    a code on nobody's list."""
+
+    marked: tuple[str, ...] = ()
+    already: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()
+    withdrawn: tuple[str, ...] = ()
+    no_link: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unknown: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -286,7 +305,9 @@ class InvitationService:
 
     async def open_page(self, token: str, *, channel: str, client: str) -> PageResult:
         """The person whose invitation carries ``token``, and the account their personal page
-        acts as on ``channel`` (made the first time, audited as a link "via page").
+        acts as on ``channel`` (made the first time, audited as a link "via page"; opened
+        first with this link after a re-issue, its ``linked_at`` moved to now, as the
+        dashboard's «reached» reads it).
 
         Wrong tokens count against ``client`` (the page's caller, e.g. a digest of their
         address) as they count against a chat account in :meth:`link_by_token`: after five
@@ -314,10 +335,15 @@ class InvitationService:
             delegate = await session.get_one(Delegate, invitation.delegate_id)
             account = page_account(channel, delegate.id, delegate.full_name)
             outcome = LinkOutcome.ALREADY_LINKED
-            if (
-                await queries.identity(session, self._ctx.meeting_id, channel, account.external_id)
-                is None
-            ):
+            opened = await queries.identity(
+                session, self._ctx.meeting_id, channel, account.external_id
+            )
+            if opened is not None and opened.linked_at < invitation.created_at:
+                # Her page, opened before with a link re-issued since, now opened with the live
+                # one: the live link reached her (the dashboard's «reached» counts a page
+                # opened after the live link was made). One write, the first time only.
+                opened.linked_at = now
+            elif opened is None:
                 outcome = LinkOutcome.LINKED
                 session.add(
                     ChannelIdentity(
@@ -501,6 +527,107 @@ class InvitationService:
             )
             return SentResult(SentStep.MARKED, view, _mark(live))
 
+    async def mark_sent_many(
+        self,
+        office: OfficeActor,
+        codes: Sequence[str] | None,
+        *,
+        via: str = "paper",
+        shown_at: datetime | None = None,
+    ) -> BulkSent:
+        """Mark the live links of the people ``codes`` names (None: every invitee whose live
+        link is not marked yet) as sent ``via`` one of :data:`SENT_VIA` (the printed slips
+        handed out: "paper"), in one transaction, each audited as :meth:`mark_sent` audits
+        one. A mark already there stays as it was (a double tap marks once); task contacts,
+        withdrawn invitations and people without a live link are left out, and so is a link
+        made after ``shown_at`` (the list the office chose from: a link re-issued since was
+        not the one handed out)."""
+        if via not in SENT_VIA:
+            via = "other"
+        now = self._ctx.clock.now()
+        meeting_id = self._ctx.meeting_id
+        async with unit_of_work(self._ctx.sessions) as session:
+            if codes is None:
+                people = list(
+                    await session.scalars(
+                        select(Delegate).where(
+                            roster.delegates_of(meeting_id),
+                            select(Invitation.id)
+                            .where(
+                                Invitation.delegate_id == Delegate.id,
+                                Invitation.revoked_at.is_(None),
+                                Invitation.sent_at.is_(None),
+                            )
+                            .exists(),
+                        )
+                    )
+                )
+                unknown: list[str] = []
+            else:
+                wanted = {queries.fold_code(code): code.strip() for code in codes if code.strip()}
+                found = list(
+                    await session.scalars(
+                        select(Delegate).where(
+                            Delegate.meeting_id == meeting_id,
+                            Delegate.folded_code.in_(list(wanted)),
+                        )
+                    )
+                )
+                by_fold = {queries.fold_code(person.code): person for person in found}
+                people = list(by_fold.values())
+                unknown = [typed for folded, typed in wanted.items() if folded not in by_fold]
+            order = {group.key: group.order for group in self._ctx.config.groups}
+            people.sort(key=protocol_key(order))
+            # Locked, as one mark locks its row: a double tap in another process waits, then
+            # finds them marked; a re-issue in between is seen.
+            live: dict[int, Invitation] = {}
+            ids = [person.id for person in people]
+            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+                rows = await session.scalars(
+                    queries.locked(
+                        select(Invitation)
+                        .where(Invitation.delegate_id.in_(chunk), Invitation.revoked_at.is_(None))
+                        .order_by(Invitation.id)
+                    )
+                )
+                live.update((row.delegate_id, row) for row in rows)  # the newest last
+            marked: list[str] = []
+            already: list[str] = []
+            contacts: list[str] = []
+            withdrawn: list[str] = []
+            no_link: list[str] = []
+            changed: list[str] = []
+            for person in people:
+                invitation = live.get(person.id)
+                if person.role != "delegate":
+                    contacts.append(person.code)
+                elif person.withdrawn_at is not None:
+                    withdrawn.append(person.code)
+                elif invitation is None:
+                    no_link.append(person.code)
+                elif invitation.sent_at is not None:
+                    already.append(person.code)
+                elif shown_at is not None and invitation.created_at > shown_at:
+                    changed.append(person.code)
+                else:
+                    invitation.sent_at, invitation.sent_via = now, via
+                    invitation.sent_by = office.name[:200]
+                    queries.add_audit(
+                        session,
+                        at=now,
+                        actor=office.actor,
+                        action="invitation.sent",
+                        entity="delegate",
+                        entity_id=person.id,
+                        before=None,
+                        after={"via": via},
+                    )
+                    marked.append(person.code)
+        return BulkSent(
+            tuple(marked), tuple(already), tuple(contacts), tuple(withdrawn), tuple(no_link),
+            tuple(changed), tuple(unknown),
+        )  # fmt: skip
+
     async def unmark_sent(self, office: OfficeActor, code: str, *, invitation: int) -> SentResult:
         """Undo the «đã gửi» mark of a person's live link (``invitation``, as for
         :meth:`mark_sent`); audited. Nothing to undo (a double tap) changes nothing."""
@@ -640,6 +767,31 @@ class InvitationService:
             )
             for row in sorted(rows, key=protocol_key(order))
         ]
+
+
+def bulk_sent_lines(say: Callable[..., T], result: BulkSent, how: str) -> list[T]:
+    """What a bulk «đã gửi» mark did, a sentence each, written by ``say`` (the catalog's
+    ``plain`` for the command line, ``html`` for the dashboard); ``how``: the way, as a
+    sentence says it («bằng giấy mời bản giấy»): how many were marked, how many were marked
+    before, who was left out and why (their codes)."""
+    lines = [
+        say("dash.invite.bulk.marked", count=len(result.marked), via=how)
+        if result.marked
+        else say("dash.invite.bulk.marked_none")
+    ]
+    if result.already:
+        lines.append(say("dash.invite.bulk.already", count=len(result.already)))
+    left_out = (
+        ("contacts", result.contacts),
+        ("withdrawn", result.withdrawn),
+        ("no_link", result.no_link),
+        ("changed", result.changed),
+        ("unknown", result.unknown),
+    )
+    for key, codes in left_out:
+        if codes:
+            lines.append(say(f"dash.invite.bulk.{key}", count=len(codes), codes=", ".join(codes)))
+    return lines
 
 
 def _mark(invitation: Invitation) -> SentMark | None:

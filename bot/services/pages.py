@@ -221,8 +221,8 @@ def _notices_statement() -> Select[Any]:
 
 
 def _person_statement() -> Select[Any]:
-    """The person of a token with their answer; whether the page was opened before; whether
-    there is more to read."""
+    """The person of a token with their answer; whether the page was opened before with this
+    link; whether there is more to read."""
     d, i, r, ci = DELEGATES, INVITATIONS, RSVPS, IDENTITIES
     channel = bindparam("channel", type_=String)
     return (
@@ -243,8 +243,14 @@ def _person_statement() -> Select[Any]:
             r.c.substitute_name,
             r.c.substitute_position,
             r.c.answered_at,
+            # Opened with this link: a page first opened with a link re-issued since is opened
+            # again through open_page, which records that this link reached her.
             exists()
-            .where(ci.c.channel == channel, ci.c.external_id == cast(d.c.id, String))
+            .where(
+                ci.c.channel == channel,
+                ci.c.external_id == cast(d.c.id, String),
+                ci.c.linked_at >= i.c.created_at,
+            )
             .label("opened"),
             exists()
             .where(

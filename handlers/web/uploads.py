@@ -18,6 +18,8 @@ from storage.files import MAX_BYTES
 
 # Room for the form's other fields and the multipart framing around the file.
 FORM_OVERHEAD = 64 * 1024
+# Fields a form may carry (a list's checkboxes are allowed more: its own limit).
+FORM_FIELDS = 12
 # The largest text a form may carry: a typed draft is at most 60,000 characters, up to four
 # bytes each in UTF-8 (an emoji), and a browser sends each byte of a letter with a diacritic as
 # three characters (%E1%BA%A1): 720,000 bytes for the longest draft.
@@ -49,14 +51,15 @@ def limited(request: Request, limit: int) -> Request:
     return Request(request.scope, receive)
 
 
-async def read_form(request: Request, *, files: int = 0) -> FormData:
-    """The posted form, within the limit for a form with ``files`` files (at most one)."""
+async def read_form(request: Request, *, files: int = 0, fields: int = FORM_FIELDS) -> FormData:
+    """The posted form, within the limit for a form with ``files`` files (at most one) and
+    ``fields`` fields."""
     limit = FORM_OVERHEAD + (MAX_BYTES if files else MAX_FIELD)
     try:
         # A text field, of a file's form too, is held in memory: no larger than the longest
         # text a form may carry (a file goes to disk, within the body's limit).
         return await limited(request, limit).form(
-            max_files=files, max_fields=12, max_part_size=FORM_OVERHEAD + MAX_FIELD
+            max_files=files, max_fields=fields, max_part_size=FORM_OVERHEAD + MAX_FIELD
         )
     except (HTTPException, MultiPartException) as exc:
         # Starlette's own cut of a part too large answers a bare English 400: said as ours.

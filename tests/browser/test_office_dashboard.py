@@ -626,3 +626,35 @@ async def test_a_document_with_a_long_unbroken_name_keeps_its_buttons_on_the_scr
         page, table, hide, show = await asyncio_run(screen, measure)
         assert page <= width and table <= width, (page, table)
         assert hide < width and show < width, (hide, show)  # «Ẩn» and «Đăng lại» on the screen
+
+
+async def test_staff_choose_everyone_on_the_list_untick_one_and_mark_them_sent_on_paper(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.open(dashboard.url("delegates?sent=no"))
+    unsent = await dashboard.services.dashboard.unsent()
+
+    def ticked() -> list[bool]:
+        boxes = desk.driver.find_elements(By.CSS_SELECTOR, "input[name=code]")
+        return [bool(box.is_selected()) for box in boxes]
+
+    # The script makes «Chọn tất cả trên trang này» tick every row, and unticking a row
+    # unticks it.
+    await desk.choose("Chọn tất cả trên trang này")
+    assert await asyncio_run(desk, ticked) == [True] * unsent
+    first = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "pick-DB001"))
+    await asyncio_run(desk, first.click)
+    everyone = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "bulk-all"))
+    assert not await asyncio_run(desk, everyone.is_selected)
+    assert (await asyncio_run(desk, ticked)).count(True) == unsent - 1
+    await desk.screenshot("office-delegates-bulk-sent")
+    await no_accessibility_problems(desk)
+    await desk.press("Đánh dấu đã gửi cho những người đã chọn")
+    assert await element_text(desk, "flash") == (
+        f"Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho {unsent - 1} đại biểu."
+    )
+    assert await dashboard.services.dashboard.unsent() == 1

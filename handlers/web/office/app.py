@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -62,7 +63,7 @@ from handlers.web.office.tasks import Tasks
 from handlers.web.office.withdrawals import Withdrawals
 from handlers.web.security import Guard, same_site
 from handlers.web.static import Static
-from handlers.web.uploads import TooLarge, read_form, text_field
+from handlers.web.uploads import FORM_FIELDS, TooLarge, read_form, text_field
 
 if TYPE_CHECKING:
     from handlers.web.app import WebSetup
@@ -200,16 +201,26 @@ class Office:
     async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
         """The posted form, once it is known to be this server's for ``bound_to``; else the
         answer to give (a form from another site, or one this server did not sign)."""
+        form = await self._posted(request, bound_to)
+        if isinstance(form, Response):
+            return form
+        return {name: text_field(form, name) for name in form}
+
+    async def _posted(
+        self, request: Request, bound_to: str, *, fields: int = FORM_FIELDS
+    ) -> FormData | Response:
+        """The posted form of up to ``fields`` fields (a list's checkboxes: one each) as
+        :meth:`_form` checks it, its repeated fields kept."""
         if not self._same_site(request):
             return PlainTextResponse("", status_code=403)
         try:
-            form = await read_form(request)
+            form = await read_form(request, fields=fields)
         except TooLarge:
             return PlainTextResponse("", status_code=413)
-        values = {name: text_field(form, name) for name in form}
-        if not self.guard.valid(bound_to, values.get("nonce", ""), values.get("csrf", "")):
+        nonce, csrf = text_field(form, "nonce"), text_field(form, "csrf")
+        if not self.guard.valid(bound_to, nonce, csrf):
             return self._render("office/message.html", status=403, key="form_expired")
-        return values
+        return form
 
     def _same_site(self, request: Request) -> bool:
         """Whether a form was posted from this server's own pages (:func:`same_site`)."""
@@ -407,6 +418,10 @@ class Office:
         )
         listing = await self.services.dashboard.delegates(filters)
         unsent = await self.services.dashboard.unsent()
+        # The bulk «đã gửi» form: when the list was shown (a link re-issued since is not the
+        # one handed out), and the filters to come back to.
+        shown = self.services.ctx.clock.now().isoformat()
+        back = urlencode([(k, v) for k, v in query.items() if k != "f" and v])
         channels = sorted({r.channel for r in await self.services.dashboard.reach()})
         next_url = None
         if listing.next_after is not None:
@@ -414,7 +429,8 @@ class Office:
             next_url = f"{self.root}/delegates?{urlencode({**wanted, 'after': listing.next_after})}"
         return self._render(
             "office/delegates.html", visit=visit, actor=actor, filters=filters, listing=listing,
-            channels=channels, next_url=next_url, unsent=unsent,
+            channels=channels, next_url=next_url, unsent=unsent, shown=shown, back=back,
+            flash=self._flash(request, visit),
             audience=filters.audience
             and audience_label(self.catalog, self.config, filters.audience),
         )  # fmt: skip

@@ -9,28 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.domain.ids import parse_id
 from bot.domain.phones import vn_mobile
 from bot.domain.sms import sms_length, sms_parts
 from bot.services.access import OfficeActor
-from bot.services.dashboard import Card
+from bot.services.dashboard import PAGE, Card
 from bot.services.invitation_files import invitation_message, invitation_sms
-from bot.services.invitations import SENT_VIA, SentStep
+from bot.services.invitations import SENT_VIA, SentStep, bulk_sent_lines
 from bot.services.signin import StaffVisit
 from bot.services.views import DelegateView
+from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
+from handlers.web.uploads import text_field
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
 LinkMaker = Callable[[str], str]
+_PHRASE = "dash.invite.via_phrase."  # how it was sent, as a sentence says it
 
 # What the person's page says after each step, and whether anything was changed.
 _SAID = {
@@ -48,8 +52,8 @@ _SAID = {
 @dataclass(frozen=True)
 class Invite:
     """The invitation to send, as the person's page shows it: the message (for Zalo, or to
-    copy), its short SMS form with the SMS it takes and its length, and with a phone on file
-    the ``sms:`` address (the short form as body) and, for a Vietnamese mobile, Zalo's."""
+    copy), its short SMS form with the SMS it takes and its length, and for a Vietnamese
+    mobile on file the ``sms:`` address (the short form as body) and Zalo's."""
 
     message: str
     sms_text: str
@@ -80,11 +84,13 @@ def invite_of(office: Office, card: Card, paper: LinkMaker, bot: int = 0) -> Inv
     )
     chars, gsm7 = sms_length(short)
     phone = card.phone
-    # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
-    sms = f"sms:{phone}?&body={quote(short, safe='')}" if phone else None
     # zalo.me/<number> opens a chat with a Vietnamese number only (0912345678): a landline
-    # has no Zalo, and a foreign number written there is read as a Vietnamese one.
+    # has no Zalo, and a foreign number written there is read as a Vietnamese one. An SMS is
+    # for a Vietnamese mobile too: a landline («+84 24…») takes none, and one to a foreign
+    # number goes abroad at the office's cost, if at all.
     mobile = vn_mobile(phone) if phone else None
+    # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
+    sms = f"sms:{phone}?&body={quote(short, safe='')}" if mobile else None
     zalo = f"https://zalo.me/{mobile}" if mobile else None
     return Invite(message, short, sms_parts(short), chars, gsm7, sms, zalo)
 
@@ -99,6 +105,7 @@ class Invites:
         """The routes, for signed-in office staff only."""
         staff = self.office.staff
         return [
+            Route("/delegates/mark-sent", staff(self.mark_many), methods=["POST"]),
             Route("/delegates/{code}/sent", staff(self.mark), methods=["POST"]),
             Route("/delegates/{code}/unsent", staff(self.unmark), methods=["POST"]),
         ]
@@ -117,6 +124,43 @@ class Invites:
             invitation=parse_id(values.get("invitation", "")) or 0, via=via,
         )  # fmt: skip
         return self._said(visit, result.step, result.delegate, via)
+
+    async def mark_many(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """Mark the people chosen on the list «Đại biểu» (a box each, or «Chọn tất cả trên trang
+        này»: the page's people) as sent, by the way chosen («Giấy mời bản giấy» unless
+        another), in one post; the list again, as it was filtered, saying what was done."""
+        office = self.office
+        # A box per row and the page's codes beside them: two fields a row, and the form's own.
+        form = await office._posted(request, session_binding(visit), fields=2 * PAGE + 12)
+        if isinstance(form, Response):
+            return form
+        name = "page_code" if text_field(form, "all") == "yes" else "code"
+        codes = [code for code in form.getlist(name) if isinstance(code, str)][:PAGE]
+        via = text_field(form, "via")
+        via = via if via in SENT_VIA else "paper"
+        back = _list_query(text_field(form, "back"))
+        catalog = office.catalog
+        if not codes:
+            return self._back(visit, back, catalog.html("dash.invite.bulk.none_chosen"), ok=False)
+        try:
+            shown: datetime | None = datetime.fromisoformat(text_field(form, "shown"))
+        except ValueError:
+            shown = None
+        if shown is not None and shown.tzinfo is None:
+            shown = None
+        result = await office.services.invitations.mark_sent_many(
+            actor, codes, via=via, shown_at=shown
+        )
+        said = " ".join(bulk_sent_lines(catalog.html, result, catalog.plain(_PHRASE + via)))
+        return self._back(visit, back, said, ok=bool(result.marked))
+
+    def _back(self, visit: StaffVisit, query: str, html: str, *, ok: bool) -> Response:
+        """The list «Đại biểu» again, filtered as it was, saying ``html`` once."""
+        office = self.office
+        assert visit.session_id is not None
+        key = office.flashes.put(Flash(visit.session_id, html, ok))
+        wanted = f"{query}&" if query else ""
+        return RedirectResponse(f"{office.root}/delegates?{wanted}f={key}#flash", status_code=303)
 
     async def unmark(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Undo the mark («Bỏ đánh dấu»)."""
@@ -142,3 +186,14 @@ class Invites:
         how = catalog.plain(f"dash.invite.via_phrase.{via}") if via else ""
         text = catalog.html(key, name=person.full_name, via=how)
         return office._done(visit, f"delegates/{person.code}", text, ok=ok)
+
+
+# The list's own filters: what a bulk mark's form carries back to the list it was sent from.
+_LIST_FILTERS = ("group", "answer", "channel", "reach", "sent", "q", "audience", "after")
+
+
+def _list_query(back: str) -> str:
+    """The list's filters in ``back`` (the query string the form was shown with), and only
+    them, encoded again: never a way to send the office elsewhere."""
+    kept = [(k, v[:100]) for k, v in parse_qsl(back[:2000]) if k in _LIST_FILTERS and v]
+    return urlencode(kept)

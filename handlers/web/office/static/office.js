@@ -50,3 +50,20 @@
     });
   });
 }());
+/* «Chọn tất cả trên trang này» on the list «Đại biểu»: without this script the box, sent
+   with the form, marks everyone on the page; with it, it ticks and unticks each row's box,
+   and unticking a row unticks it (the form then names the rows still ticked). */
+(function () {
+  "use strict";
+  var all = document.getElementById("bulk-all");
+  if (!all) { return; }
+  var boxes = document.querySelectorAll("#form-bulk-sent input[type=checkbox][name=code]");
+  all.addEventListener("change", function () {
+    Array.prototype.forEach.call(boxes, function (box) { box.checked = all.checked; });
+  });
+  Array.prototype.forEach.call(boxes, function (box) {
+    box.addEventListener("change", function () {
+      all.checked = Array.prototype.every.call(boxes, function (each) { return each.checked; });
+    });
+  });
+}());
