@@ -190,7 +190,33 @@ async def test_staff_sign_in_find_a_delegate_record_a_phone_answer_and_watch_the
     await no_accessibility_problems(desk)
 
 
-async def test_the_overview_on_a_phone(dashboard: Dashboard, browser: Browser) -> None:
+async def _group_table_on_a_phone(browser: Browser, section: str) -> tuple[int, str, str]:
+    """What hides sideways in a section's table region (px), and how its first group's name
+    and a count are laid out."""
+    from selenium.webdriver.common.by import By
+
+    def layout() -> tuple[int, str, str]:
+        driver = browser.driver
+        region = driver.find_element(By.CSS_SELECTOR, f"#{section} .scroll")
+        name = driver.find_element(By.CSS_SELECTOR, f"#{section} tbody th")
+        count = driver.find_element(By.CSS_SELECTOR, f"#{section} tbody td")
+        script = "return getComputedStyle(arguments[0]).display"
+        return (
+            int(
+                driver.execute_script(
+                    "return arguments[0].scrollWidth - arguments[0].clientWidth", region
+                )
+            ),
+            str(driver.execute_script(script, name)),
+            str(driver.execute_script(script, count)),
+        )
+
+    return await asyncio_run(browser, layout)
+
+
+async def test_the_overview_on_a_phone_shows_each_group_s_counts_under_its_name_without_sideways_scrolling(
+    dashboard: Dashboard, browser: Browser
+) -> None:
     await browser.open(await dashboard.signin_link())
     await browser.press("Đăng nhập")
     await browser.screenshot("office-overview-phone")
@@ -199,6 +225,17 @@ async def test_the_overview_on_a_phone(dashboard: Dashboard, browser: Browser) -
         browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
     )
     assert width <= PHONE[0]  # nothing wider than the screen
+    # The groups' table: the name on a line of its own, the counts wrapped under it, no
+    # column scrolled out of sight (it was a name broken one word a line and a hidden column).
+    assert await _group_table_on_a_phone(browser, "groups") == (0, "block", "inline-block")
+    await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script("document.getElementById('groups').scrollIntoView()"),
+    )
+    await browser.screenshot("office-overview-groups-phone")
+    await browser.open(dashboard.url("attendance"))
+    assert await _group_table_on_a_phone(browser, "att-groups") == (0, "block", "inline-block")
+    await browser.screenshot("office-attendance-phone")
 
 
 async def test_on_a_phone_the_navigation_is_a_closed_menu_the_keyboard_opens(
@@ -396,6 +433,16 @@ async def test_staff_open_the_task_board_and_close_a_task_from_the_keyboard(
             browser, lambda: browser.driver.execute_script("return document.body.scrollWidth")
         )
         assert width <= PHONE[0], path
+    await browser.open(dashboard.url("tasks"))
+    stacked = await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script(
+            "const r = document.querySelector('#tasks').closest('.scroll');"
+            " const head = document.querySelector('#tasks thead');"
+            " return [r.scrollWidth - r.clientWidth, getComputedStyle(head).display]"
+        ),
+    )
+    assert stacked == [0, "none"]  # the board's rows stacked, «Heading: value», nothing hidden
     await browser.screenshot("office-task-phone")
 
 
