@@ -138,6 +138,15 @@ async def test_staff_sign_in_find_a_delegate_record_a_phone_answer_and_watch_the
     await no_accessibility_problems(desk)
 
     await desk.press("Đại biểu")
+    lines = await asyncio_run(
+        desk,
+        lambda: desk.driver.execute_script(
+            "const range = document.createRange();"
+            " range.selectNodeContents(document.querySelector('#delegates tbody td:nth-child(5)'));"
+            " return [range.toString(), range.getClientRects().length]"
+        ),
+    )
+    assert lines == ["Chưa trả lời", 1]  # on one line at a desk's width, not «Chưa trả / lời»
     await desk.fill("Tìm theo tên, mã hoặc đơn vị", "nguyen thi thanh nhan")
     await desk.press("Lọc")
     assert await element_text(desk, "found") == "Có 1 đại biểu phù hợp."
@@ -235,6 +244,17 @@ async def test_the_overview_on_a_phone_shows_each_group_s_counts_under_its_name_
     await browser.screenshot("office-overview-groups-phone")
     await browser.open(dashboard.url("attendance"))
     assert await _group_table_on_a_phone(browser, "att-groups") == (0, "block", "inline-block")
+    await browser.open(dashboard.url("delegates"))
+    stacked = await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script(
+            "const r = document.querySelector('#delegates').closest('.scroll');"
+            " const head = document.querySelector('#delegates thead');"
+            " return [r.scrollWidth - r.clientWidth, getComputedStyle(head).display]"
+        ),
+    )
+    assert stacked == [0, "none"]  # each delegate a block of «Heading: value» lines
+    await browser.screenshot("office-delegates-phone")
     await browser.screenshot("office-attendance-phone")
 
 
