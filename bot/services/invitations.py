@@ -489,16 +489,7 @@ class InvitationService:
             if live.sent_at is not None:
                 return SentResult(SentStep.ALREADY_MARKED, view, _mark(live))
             live.sent_at, live.sent_via, live.sent_by = now, via, office.name[:200]
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="invitation.sent",
-                entity="delegate",
-                entity_id=delegate.id,
-                before=None,
-                after={"via": via},
-            )
+            _audit_sent(session, office, delegate, now, before=None, after={"via": via})
             return SentResult(SentStep.MARKED, view, _mark(live))
 
     async def unmark_sent(self, office: OfficeActor, code: str, *, invitation: int) -> SentResult:
@@ -515,16 +506,7 @@ class InvitationService:
                 return SentResult(SentStep.NOT_MARKED, view)
             before = {"via": live.sent_via}
             live.sent_at = live.sent_via = live.sent_by = None
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="invitation.unsent",
-                entity="delegate",
-                entity_id=delegate.id,
-                before=before,
-                after=None,
-            )
+            _audit_sent(session, office, delegate, now, before=before, after=None)
             return SentResult(SentStep.UNMARKED, view)
 
     async def _sent_target(
@@ -647,6 +629,30 @@ def _mark(invitation: Invitation) -> SentMark | None:
     if invitation.sent_at is None:
         return None
     return SentMark(invitation.sent_at, invitation.sent_via or "other", invitation.sent_by or "")
+
+
+def _audit_sent(
+    session: AsyncSession,
+    office: OfficeActor,
+    delegate: Delegate,
+    at: datetime,
+    *,
+    before: dict[str, str | None] | None,
+    after: dict[str, str] | None,
+) -> None:
+    """Audit a «đã gửi» mark set (``after``: how it was sent, ``invitation.sent``) or undone
+    (``before``: how it had been, ``invitation.unsent``); how only, never the link or a
+    phone number."""
+    queries.add_audit(
+        session,
+        at=at,
+        actor=office.actor,
+        action="invitation.sent" if after is not None else "invitation.unsent",
+        entity="delegate",
+        entity_id=delegate.id,
+        before=before,
+        after=after,
+    )
 
 
 @dataclass(frozen=True)
