@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.config import load_config
 from bot.domain.clock import ManualClock
@@ -502,6 +503,46 @@ async def test_tailieu_lists_the_documents_with_their_links_on_her_page(
         "Tài liệu hội nghị\nVăn phòng gửi đồng chí các tài liệu sau để nghiên cứu trước hội "
         "nghị; bấm đường liên kết để tải về trên trang cá nhân của đồng chí:\n\n"
         f"• {REPORT} (văn bản Word, 2 KB)\n"
+        f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
+    )
+
+
+async def test_tailieu_reads_the_documents_and_her_link_in_one_transaction(
+    harness: BotHarness,
+) -> None:
+    # The list and the links built from her token are of one moment: a link re-issued or a
+    # document hidden in between cannot give a list of one time with links of another.
+    user = await harness.open_invitation("DB031")
+    services = harness.services
+    result = await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=docx("one")
+    )
+    assert result.document is not None
+    engine = services.ctx.sessions.kw["bind"].sync_engine
+    transactions = [0]
+    read: dict[str, list[int]] = {"documents": [], "token": []}
+
+    def began(connection: Any) -> None:
+        transactions[0] += 1
+
+    def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM meeting_documents" in statement:
+            read["documents"].append(transactions[0])
+        if "SELECT invitations.token" in statement:
+            read["token"].append(transactions[0])
+
+    event.listen(engine, "begin", began)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await harness.send(user.command("/tailieu"))
+    finally:
+        event.remove(engine, "begin", began)
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(read["documents"]) == len(read["token"]) == 1
+    assert read["documents"] == read["token"]
+    web = services.config.web
+    assert web is not None
+    assert user.last_text().endswith(
         f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
     )
 

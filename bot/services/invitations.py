@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -373,19 +373,10 @@ class InvitationService:
         token = await self._live_token(person_id) if web is not None else None
         return web.calendar_url(token) if web is not None and token is not None else None
 
-    async def page_token(self, person_id: int) -> str | None:
-        """The token of a person's page (a link built from it: a document's), if ``[web]`` and
-        a live invitation give her one."""
-        return await self._live_token(person_id) if self._ctx.config.web is not None else None
-
     async def _live_token(self, person_id: int) -> str | None:
         """The token of a person's invitation that is not revoked, if any."""
         async with self._ctx.sessions() as session:
-            return await session.scalar(
-                select(Invitation.token).where(
-                    Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
-                )
-            )
+            return await session.scalar(live_token_of(person_id))
 
     # --- the office ------------------------------------------------------------------------------
 
@@ -622,6 +613,13 @@ class InvitationService:
             )
             for row in sorted(rows, key=protocol_key(order))
         ]
+
+
+def live_token_of(person_id: int) -> Select[str]:
+    """The select of the token of a person's invitation that is not revoked (none: no row)."""
+    return select(Invitation.token).where(
+        Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
+    )
 
 
 def _mark(invitation: Invitation) -> SentMark | None:
