@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -13,9 +14,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.pool import NullPool
 from sqlalchemy.util import greenlet_spawn
 
-from storage.engine import READING
+from storage.engine import READING, create_engine
 from storage.sqlite_driver import OneTripConnection
 
 T = TypeVar("T")
@@ -131,3 +133,35 @@ def _read_only(connection: Connection, work: Callable[[Connection], T]) -> T:
     connection.execution_options(**{READING: True})
     with connection.begin():
         return work(connection)
+
+
+async def in_a_worker(
+    sessions: async_sessionmaker[AsyncSession],
+    read: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
+) -> T:
+    """``read``'s result, run whole in a worker thread (``asyncio.to_thread``) on an event loop
+    of its own, given sessions like ``sessions`` (the same settings) on an engine of its own:
+    the same database, set up as :func:`storage.engine.create_engine` sets it up, one
+    connection opened for it and closed after. Reading and making thousands of rows into
+    values then never holds the caller's event loop (the chats, the pages, the outbox): only
+    the thread's share of the interpreter. For reads only (``read`` opens :func:`read_only`);
+    its result must be plain values, no ORM object of that session."""
+    engine = sessions.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    url = engine.url.render_as_string(hide_password=False)
+    return await asyncio.to_thread(_on_own_loop, sessions, url, read)
+
+
+def _on_own_loop(
+    sessions: async_sessionmaker[AsyncSession],
+    url: str,
+    read: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
+) -> T:
+    async def run() -> T:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            return await read(async_sessionmaker(**{**sessions.kw, "bind": engine}))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())

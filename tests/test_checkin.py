@@ -594,6 +594,39 @@ async def test_the_missing_list_is_a_page_in_protocol_order_with_the_count_and_a
     assert theirs == [code for code in codes if code in theirs]  # protocol order kept
 
 
+async def test_the_missing_list_and_the_day_papers_roll_read_a_person_alike(day: Day) -> None:
+    # The missing list and the roll (the signature sheet, the name cards, the present list)
+    # read the same columns of the invitee and her answer: she is one person on both.
+    desk = await day.desk("NV02", "Bàn 1")
+    office = await day.desk("NV01", "Văn phòng", role=Role.OFFICE)
+    await day.checkin.check_in(desk, "DB001")
+    missing = (await day.checkin.attendance(office)).missing
+    roll = await day.checkin.roll()
+    lines = {line.code: line for line in roll.lines}
+    assert [m.code for m in missing] == ["DB002", "DB003"]
+    for person in missing:
+        line = lines[person.code]
+        assert line.came is None
+        assert (
+            person.full_name, person.position, person.organization, person.group_key,
+            person.status, person.substitute_name, person.phone,
+        ) == (
+            line.full_name, line.position, line.organization, line.group_key,
+            line.status, line.substitute_name, line.phone,
+        )  # fmt: skip
+    substitute = lines["DB003"]
+    assert (substitute.status, substitute.substitute_name, substitute.substitute_position) == (
+        RsvpStatus.SUBSTITUTE,
+        "Lê Thu Trang",
+        "Phó Chánh Văn phòng Thành ủy",
+    )
+    assert substitute.phone == "0386 003 246"
+    came = lines["DB001"].came
+    assert came is not None and (came.kind, came.desk) == (ArrivalKind.DELEGATE, "Bàn 1")
+    present = await day.checkin.roll(present_only=True)
+    assert [line.code for line in present.lines] == ["DB001"]
+
+
 async def test_the_printable_summary_gives_the_numbers_by_group(day: Day) -> None:
     desk = await day.desk("NV02", "Bàn 1")
     await day.checkin.check_in(desk, "DB001")

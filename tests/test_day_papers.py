@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +16,8 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 from openpyxl import load_workbook
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bot.cli import main
 from bot.documents.day_papers import (
@@ -361,6 +365,39 @@ async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers
         )  # heading, two people, three blank lines
     finally:
         await desk.client.aclose()
+
+
+def rows_of(content: bytes) -> dict[str, list[tuple[Any, ...]]]:
+    """Every sheet's rows of a workbook."""
+    book = load_workbook(io.BytesIO(content))
+    return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
+
+
+async def test_the_day_papers_downloads_read_the_roll_off_the_event_loop(hall: Day) -> None:
+    # At 10,000 invitees reading the roll held the loop (the chats, the pages, the outbox) for
+    # tens of milliseconds: each download reads it in a worker thread, on its own connection.
+    loop_thread = threading.get_ident()
+    ran: list[int] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "checkins.desk" in statement and "rsvps.substitute_position" in statement:
+            ran.append(threading.get_ident())  # the roll's one select
+
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        await desk.sign_in("NV01")
+        for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx"):
+            response = await desk.client.get(f"/office/attendance/{path}")
+            assert response.status_code == 200, path
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+        await desk.client.aclose()
+    assert len(ran) == 3 and loop_thread not in ran
+    # The worker read what the loop reads: the present list (the last) is the roll's.
+    here = present_workbook(VI, hall.services.config, await hall.checkin.roll())
+    assert rows_of(response.content) == rows_of(here)
 
 
 async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.config import load_config
 from bot.domain.clock import ManualClock
@@ -29,6 +30,7 @@ from tests.zalo_support import zalo_world
 REPORT = "Dự thảo báo cáo sơ kết giữa nhiệm kỳ"
 FILE = "Dự thảo báo cáo sơ kết.docx"
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+GONE = "Tài liệu này không còn được đăng trên trang của đồng chí."
 WRONG_LINK = (
     "Đường liên kết này không đúng hoặc đã được thay bằng đường liên kết mới. Đề nghị đồng chí "
     "dùng đường liên kết Văn phòng gửi gần nhất, hoặc liên hệ đồng chí Trần Thu Hà, Phó Chánh "
@@ -41,6 +43,14 @@ async def web(imported: Services) -> AsyncIterator[Web]:
     web = await web_for(imported)
     yield web
     await web.client.aclose()
+
+
+async def refused(web: Web, token: str, doc: int, element: str) -> str:
+    """``token``'s link to the document ``doc``, refused (404, no file sent): the text of the
+    answer's ``element``."""
+    answer = await web.client.get(f"/{token}/tai-lieu/{doc}")
+    assert answer.status_code == 404 and "content-disposition" not in answer.headers
+    return text_of(answer.text, element)
 
 
 async def publish(
@@ -309,9 +319,7 @@ async def test_a_hidden_document_s_link_says_it_is_no_longer_on_her_page(
         gone = await web.client.get(f"/{token}/tai-lieu/{missing}")
         assert gone.status_code == 404
         assert "content-disposition" not in gone.headers
-        assert text_of(gone.text, "document-gone") == (
-            "Tài liệu này không còn được đăng trên trang của đồng chí."
-        )
+        assert text_of(gone.text, "document-gone") == GONE
         assert 'id="unknown"' not in gone.text
         back = re.search(r'<a [^>]*id="document-gone-back" href="([^"]+)"', gone.text)
         assert back is not None and back.group(1) == f"/{token}?lang=vi"
@@ -334,11 +342,7 @@ async def test_a_task_contact_s_page_lists_no_document_as_the_dashboard_says(
     page = (await web.open("DB003")).text  # a task contact's: her tasks, not an invitation
     assert text_of(page, "invites").startswith("Đồng chí là đầu mối thực hiện nhiệm vụ")
     assert 'id="documents"' not in page and "tai-lieu" not in page
-    gone = await web.client.get(f"/{web.tokens['DB003']}/tai-lieu/{doc}")
-    assert gone.status_code == 404 and "content-disposition" not in gone.headers
-    assert text_of(gone.text, "document-gone") == (
-        "Tài liệu này không còn được đăng trên trang của đồng chí."
-    )
+    assert await refused(web, web.tokens["DB003"], doc, "document-gone") == GONE
 
 
 async def test_a_preview_of_a_document_link_records_nothing(
@@ -379,11 +383,7 @@ async def test_a_document_of_another_meeting_is_not_found(
         "Không có tài liệu này trong danh sách tài liệu hội nghị."
     )
     assert (await desk.client.get(f"/office/documents/{theirs}/hide")).status_code == 404
-    page = await web.client.get(f"/{web.tokens['DB031']}/tai-lieu/{theirs}")
-    assert page.status_code == 404 and "content-disposition" not in page.headers
-    assert text_of(page.text, "document-gone") == (
-        "Tài liệu này không còn được đăng trên trang của đồng chí."
-    )
+    assert await refused(web, web.tokens["DB031"], theirs, "document-gone") == GONE
 
 
 async def test_a_hidden_document_is_not_shown_again_while_the_same_file_is_on_the_pages(
@@ -436,24 +436,21 @@ async def test_the_page_reads_the_documents_with_the_person_in_one_read(
     assert view is not None and view.documents == ()
 
 
+@pytest.mark.parametrize(("how", "code"), [("revoked", "DB031"), ("withdrawn", "DB032")])
 async def test_a_revoked_or_withdrawn_link_reaches_no_document(
-    desk: Desk, web: Web, imported: Services
+    desk: Desk, web: Web, imported: Services, how: str, code: str
 ) -> None:
     await publish(desk, REPORT, FILE, docx("thu hồi"))
     [doc] = await document_ids(imported)
     office = imported.access.local_operator()
-    old = web.tokens["DB031"]
-    await imported.invitations.reissue(office, "DB031")
-    revoked = await web.client.get(f"/{old}/tai-lieu/{doc}")
-    assert revoked.status_code == 404
-    assert text_of(revoked.text, "unknown") == WRONG_LINK
-    assert "content-disposition" not in revoked.headers
-    await imported.withdrawals.withdraw(office, "DB032")
-    page = (await web.open("DB032")).text
-    assert 'id="withdrawn-notice"' in page and 'id="documents"' not in page
-    withdrawn = await web.client.get(f"/{web.tokens['DB032']}/tai-lieu/{doc}")
-    assert withdrawn.status_code == 404
-    assert text_of(withdrawn.text, "unknown") == WRONG_LINK
+    token = web.tokens[code]
+    if how == "revoked":
+        await imported.invitations.reissue(office, code)  # her old link stops working
+    else:
+        await imported.withdrawals.withdraw(office, code)
+        page = (await web.open(code)).text
+        assert 'id="withdrawn-notice"' in page and 'id="documents"' not in page
+    assert await refused(web, token, doc, "unknown") == WRONG_LINK
 
 
 async def test_the_purge_keeps_a_draft_s_bytes_while_a_document_names_them(
@@ -502,6 +499,46 @@ async def test_tailieu_lists_the_documents_with_their_links_on_her_page(
         "Tài liệu hội nghị\nVăn phòng gửi đồng chí các tài liệu sau để nghiên cứu trước hội "
         "nghị; bấm đường liên kết để tải về trên trang cá nhân của đồng chí:\n\n"
         f"• {REPORT} (văn bản Word, 2 KB)\n"
+        f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
+    )
+
+
+async def test_tailieu_reads_the_documents_and_her_link_in_one_transaction(
+    harness: BotHarness,
+) -> None:
+    # The list and the links built from her token are of one moment: a link re-issued or a
+    # document hidden in between cannot give a list of one time with links of another.
+    user = await harness.open_invitation("DB031")
+    services = harness.services
+    result = await services.documents.publish(
+        services.access.local_operator(), title=REPORT, note="", name=FILE, content=docx("one")
+    )
+    assert result.document is not None
+    engine = services.ctx.sessions.kw["bind"].sync_engine
+    transactions = [0]
+    read: dict[str, list[int]] = {"documents": [], "token": []}
+
+    def began(connection: Any) -> None:
+        transactions[0] += 1
+
+    def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM meeting_documents" in statement:
+            read["documents"].append(transactions[0])
+        if "SELECT invitations.token" in statement:
+            read["token"].append(transactions[0])
+
+    event.listen(engine, "begin", began)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await harness.send(user.command("/tailieu"))
+    finally:
+        event.remove(engine, "begin", began)
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(read["documents"]) == len(read["token"]) == 1
+    assert read["documents"] == read["token"]
+    web = services.config.web
+    assert web is not None
+    assert user.last_text().endswith(
         f"{web.link(harness.tokens['DB031'])}/tai-lieu/{result.document.id}"
     )
 

@@ -25,6 +25,7 @@ from storage.engine import create_engine
 from storage.migrate import alembic_config, head_revision
 from storage.models import Delegate, Meeting
 from storage.uow import read_only, unit_of_work
+from tests.storage_support import people_written_as_objects
 from tests.test_services import row as delegate_row
 
 
@@ -519,14 +520,10 @@ async def test_codes_that_fold_alike_find_whom_a_lookup_found_before(
     a lookup answers as it did before the folded codes (0022)."""
     now = services.ctx.clock.now()
     async with unit_of_work(services.ctx.sessions) as session:
-        for code in ["ab1", "AB1", "Straße", "STRAẞE", "Ab1"]:
-            session.add(
-                Delegate(
-                    meeting_id=services.ctx.meeting_id, code=code, full_name=f"Người {code}",
-                    position="", organization="", group_key="trung_uong_hoi", created_at=now,
-                    updated_at=now,
-                )
-            )  # fmt: skip
+        await people_written_as_objects(
+            session, services.ctx.meeting_id, "trung_uong_hoi",
+            ["ab1", "AB1", "Straße", "STRAẞE", "Ab1"], now,
+        )  # fmt: skip
     async with read_only(services.ctx.sessions) as session:
         person = await queries.delegate_by_code(session, services.ctx.meeting_id, typed)
     assert person is not None and person.code == found
@@ -540,14 +537,9 @@ async def test_a_page_address_finds_the_same_one_of_two_codes_that_fold_alike_as
     code written first and an ASCII one written after, the ASCII one — not the first by id."""
     now = services.ctx.clock.now()
     async with unit_of_work(services.ctx.sessions) as session:
-        for code in ["\u212ax1", "kx1"]:
-            session.add(
-                Delegate(
-                    meeting_id=services.ctx.meeting_id, code=code, full_name=f"Người {code}",
-                    position="", organization="", group_key="trung_uong_hoi", created_at=now,
-                    updated_at=now,
-                )
-            )  # fmt: skip
+        await people_written_as_objects(
+            session, services.ctx.meeting_id, "trung_uong_hoi", ["\u212ax1", "kx1"], now
+        )
     order = {group.key: group.order for group in services.config.groups}
     async with read_only(services.ctx.sessions) as session:
         person = await queries.delegate_by_code(session, services.ctx.meeting_id, "KX1")

@@ -41,6 +41,7 @@ from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
 from tests.office_support import make_staff
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
+from tests.storage_support import people_written_as_objects
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
 
@@ -762,12 +763,9 @@ async def test_the_office_records_for_the_code_as_typed_of_two_that_fold_alike(
     async with unit_of_work(harness.services.ctx.sessions) as session:
         nga = await session.scalar(select(Delegate).where(Delegate.code == "NV03"))
         assert nga is not None
-        twin = Delegate(
-            meeting_id=nga.meeting_id, code="nv03", full_name="Người nv03", position="",
-            organization="", group_key=nga.group_key, created_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(twin)
-        await session.flush()
+        [twin] = await people_written_as_objects(
+            session, nga.meeting_id, nga.group_key, ["nv03"], now
+        )
         session.add(TaskAssignment(task_id=task, person_id=twin.id, status=TaskStatus.TODO))
     result = await harness.services.tasks.record_for(office, task, "nv03")
     assert (result.step, result.name) == (TaskStep.RECORDED_FOR, "Người nv03")
@@ -786,13 +784,10 @@ async def test_the_office_records_for_the_one_of_two_codes_folding_alike_a_looku
     async with unit_of_work(harness.services.ctx.sessions) as session:
         nga = await session.scalar(select(Delegate).where(Delegate.code == "NV03"))
         assert nga is not None
-        for code in ["\u212ax1", "kx1"]:
-            twin = Delegate(
-                meeting_id=nga.meeting_id, code=code, full_name=f"Người {code}", position="",
-                organization="", group_key=nga.group_key, created_at=now, updated_at=now,
-            )  # fmt: skip
-            session.add(twin)
-            await session.flush()
+        twins = ["\u212ax1", "kx1"]
+        for twin in await people_written_as_objects(
+            session, nga.meeting_id, nga.group_key, twins, now
+        ):
             session.add(TaskAssignment(task_id=task, person_id=twin.id, status=TaskStatus.TODO))
     result = await harness.services.tasks.record_for(office, task, "KX1")
     assert (result.step, result.name) == (TaskStep.RECORDED_FOR, "Người kx1")

@@ -271,15 +271,37 @@ async def test_a_second_tap_on_the_desks_sign_out_says_she_is_signed_out(phone: 
     )
 
 
-async def test_the_desks_sign_out_after_the_session_ran_out_says_she_is_signed_out(
-    meeting: Day, phone: Desk
+@pytest.mark.parametrize(
+    ("page_path", "form_id", "signout_path", "desk_named"),
+    [
+        # the desk bar
+        ("/office/checkin", "form-desk-signout", "/office/checkin/signout", True),
+        # before a desk is named
+        ("/office/checkin/desk", "form-desk-naming-signout", "/office/checkin/desk/signout", False),
+    ],
+    ids=["desk-bar", "naming-page"],
+)
+async def test_a_desk_s_sign_out_after_the_session_ran_out_says_she_is_signed_out(
+    meeting: Day, page_path: str, form_id: str, signout_path: str, desk_named: bool
 ) -> None:
     # The desk's phone holds that one session: nothing is left to end, and she is not asked
-    # to sign in in order to sign out. Both cookies go: its scans open personal pages again.
-    shown = await phone.client.get("/office/checkin")
-    data = fields(shown.text, "form-desk-signout")
-    meeting.clock.advance(meeting.services.signin.session_lifetime)  # over, never signed out
-    pressed = await phone.client.post("/office/checkin/signout", data=data)
+    # to sign in in order to sign out. Both cookies go (from either form): its scans open
+    # personal pages again.
+    # Before a desk is named, «Đăng xuất» answers as the desk bar's does, in the same words.
+    if desk_named:
+        volunteer = await at_desk(meeting)
+    else:
+        access = meeting.services.access
+        await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
+        volunteer = await desk_for(meeting.services)
+        await volunteer.sign_in(CHECKIN_STAFF)
+    try:
+        page = await volunteer.client.get(page_path)
+        data = fields(page.text, form_id)
+        meeting.clock.advance(meeting.services.signin.session_lifetime)  # over, not signed out
+        pressed = await volunteer.client.post(signout_path, data=data)
+    finally:
+        await volunteer.client.aclose()
     assert pressed.status_code == 200
     assert text_of(pressed.text, "message-signed_out") == (
         "Phiên đăng nhập trên trình duyệt này đã hết hạn từ trước nên không còn gì phải kết"
@@ -291,30 +313,6 @@ async def test_the_desks_sign_out_after_the_session_ran_out_says_she_is_signed_o
     dropped = pressed.headers.get_list("set-cookie")
     assert any(c.startswith('hoinghi_office=""') for c in dropped)
     assert any(c.startswith(f'{DESK_COOKIE}=""') for c in dropped)
-
-
-async def test_the_sign_out_on_the_page_naming_the_desk_after_the_session_ran_out_says_so(
-    meeting: Day,
-) -> None:
-    # Before a desk is named, «Đăng xuất» answers as the desk bar's does: a session that ran
-    # out meanwhile is told she is signed out in the same words, not asked to sign in.
-    access = meeting.services.access
-    await access.grant(access.local_operator(), CHECKIN_STAFF, Role.CHECKIN)
-    volunteer = await desk_for(meeting.services)
-    await volunteer.sign_in(CHECKIN_STAFF)
-    page = await volunteer.client.get("/office/checkin/desk")
-    data = fields(page.text, "form-desk-naming-signout")
-    meeting.clock.advance(meeting.services.signin.session_lifetime)  # over, never signed out
-    pressed = await volunteer.client.post("/office/checkin/desk/signout", data=data)
-    assert pressed.status_code == 200
-    assert text_of(pressed.text, "message-signed_out") == (
-        "Phiên đăng nhập trên trình duyệt này đã hết hạn từ trước nên không còn gì phải kết"
-        " thúc: đồng chí đã ở trạng thái đăng xuất khỏi trang điều hành. Để đăng nhập lại, gửi"
-        " lệnh /dangnhap trong tin nhắn riêng với bot"
-        " hoặc nhờ cán bộ Văn phòng cấp đường liên kết đăng nhập"
-        " (mục «Cán bộ» của trang điều hành)."
-    )
-    await volunteer.client.aclose()
 
 
 async def test_a_desk_phone_whose_session_expired_asks_to_sign_in_and_offers_the_way_out(

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Config
 from bot.domain.channels import ChatAccount
+from bot.domain.clock import ManualClock
 from bot.domain.sms import sms_length, sms_parts
 from bot.domain.tokens import format_link_code
 from bot.services import Services
@@ -217,6 +218,28 @@ async def test_marking_an_invitation_sent_records_when_how_and_who_once_and_undo
     [unsent] = await audited(imported, "invitation.unsent")
     assert unsent.before == {"via": "zalo"}
     assert (await live_invitation(imported, "DB010")).sent_at is None
+
+
+async def test_a_sent_mark_and_its_undo_are_audited_alike_by_whom_whose_when_and_how_only(
+    imported: Services, clock: ManualClock
+) -> None:
+    office = imported.access.local_operator()
+    invitations = imported.invitations
+    live = await live_invitation(imported, "DB010")
+    await invitations.mark_sent(office, "DB010", invitation=live.id, via="paper")
+    clock.advance(timedelta(minutes=5))
+    await invitations.unmark_sent(office, "DB010", invitation=live.id)
+    [sent] = await audited(imported, "invitation.sent")
+    [unsent] = await audited(imported, "invitation.unsent")
+    assert [
+        (entry.actor, entry.entity, entry.entity_id, entry.at, entry.before, entry.after)
+        for entry in (sent, unsent)
+    ] == [
+        (office.actor, "delegate", live.delegate_id, local(2024, 5, 18, 9, 0), None,
+         {"via": "paper"}),
+        (office.actor, "delegate", live.delegate_id, local(2024, 5, 18, 9, 5), {"via": "paper"},
+         None),
+    ]  # fmt: skip
 
 
 async def test_reissuing_a_link_clears_its_sent_mark_and_a_form_for_the_old_link_is_refused(

@@ -102,13 +102,12 @@ async def documents(turn: Turn) -> Answer:
     contact = turn.config.office.contact
     if caller.person.is_contact:  # the documents are for the invitees; her page lists none
         return turn.say("documents.contact", contact=contact)
-    published = await turn.services.documents.published()
+    published, token = await turn.services.documents.published_for(caller.person.id)
     if not published:
         return turn.say("documents.none", contact=contact)
     web = turn.config.web
     if web is None:  # no personal pages to download from
         return turn.say("documents.no_web", count=len(published), contact=contact)
-    token = await turn.services.invitations.page_token(caller.person.id)
     if token is None:  # her link was revoked
         return turn.say("documents.no_page", count=len(published), contact=contact)
     catalog = turn.catalog

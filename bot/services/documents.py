@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Integer, Row, Select, Table, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.typed import one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
+from bot.services.invitations import live_token_of
 from storage import queries
 from storage.content import FileRejected, RejectCode
 from storage.files import DOCUMENT_SUFFIXES, FileStore, check_upload, media_type, sanitize_filename
@@ -292,15 +294,29 @@ class DocumentService:
         """The documents on the personal pages, newest first."""
         return await self._lines(hidden_too=False)
 
+    async def published_for(self, person_id: int) -> tuple[list[DocumentLine], str | None]:
+        """:meth:`published`, and the token of ``person_id``'s page that their links are built
+        from (None: no live invitation, or no ``[web]`` to download from), in one read-only
+        transaction: /tailieu's list and its links are of one moment."""
+        async with read_only(self._ctx.sessions) as session:
+            lines = await self._lines_in(session, hidden_too=False)
+            token = None
+            if self._ctx.config.web is not None:
+                token = await session.scalar(live_token_of(person_id))
+            return lines, token
+
     async def _lines(self, *, hidden_too: bool) -> list[DocumentLine]:
+        async with read_only(self._ctx.sessions) as session:
+            return await self._lines_in(session, hidden_too=hidden_too)
+
+    async def _lines_in(self, session: AsyncSession, *, hidden_too: bool) -> list[DocumentLine]:
         wanted = select(MeetingDocument).where(MeetingDocument.meeting_id == self._ctx.meeting_id)
         if not hidden_too:
             wanted = wanted.where(MeetingDocument.hidden_at.is_(None))
-        async with read_only(self._ctx.sessions) as session:
-            rows = await session.scalars(
-                wanted.order_by(MeetingDocument.published_at.desc(), MeetingDocument.id.desc())
-            )
-            return [document_line(row) for row in rows]
+        rows = await session.scalars(
+            wanted.order_by(MeetingDocument.published_at.desc(), MeetingDocument.id.desc())
+        )
+        return [document_line(row) for row in rows]
 
     async def file(self, document_id: int, *, hidden_too: bool = False) -> DocumentFile | None:
         """A published document to download (None: no such document, or hidden — unless

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
@@ -399,19 +399,10 @@ class InvitationService:
         token = await self._live_token(person_id) if web is not None else None
         return web.calendar_url(token) if web is not None and token is not None else None
 
-    async def page_token(self, person_id: int) -> str | None:
-        """The token of a person's page (a link built from it: a document's), if ``[web]`` and
-        a live invitation give her one."""
-        return await self._live_token(person_id) if self._ctx.config.web is not None else None
-
     async def _live_token(self, person_id: int) -> str | None:
         """The token of a person's invitation that is not revoked, if any."""
         async with self._ctx.sessions() as session:
-            return await session.scalar(
-                select(Invitation.token).where(
-                    Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
-                )
-            )
+            return await session.scalar(live_token_of(person_id))
 
     # --- the office ------------------------------------------------------------------------------
 
@@ -515,16 +506,7 @@ class InvitationService:
             if live.sent_at is not None:
                 return SentResult(SentStep.ALREADY_MARKED, view, _mark(live))
             live.sent_at, live.sent_via, live.sent_by = now, via, office.name[:200]
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="invitation.sent",
-                entity="delegate",
-                entity_id=delegate.id,
-                before=None,
-                after={"via": via},
-            )
+            _audit_sent(session, office, delegate, now, before=None, after={"via": via})
             return SentResult(SentStep.MARKED, view, _mark(live))
 
     async def mark_sent_many(
@@ -612,16 +594,7 @@ class InvitationService:
                 else:
                     invitation.sent_at, invitation.sent_via = now, via
                     invitation.sent_by = office.name[:200]
-                    queries.add_audit(
-                        session,
-                        at=now,
-                        actor=office.actor,
-                        action="invitation.sent",
-                        entity="delegate",
-                        entity_id=person.id,
-                        before=None,
-                        after={"via": via},
-                    )
+                    _audit_sent(session, office, person, now, before=None, after={"via": via})
                     marked.append(person.code)
         return BulkSent(
             tuple(marked), tuple(already), tuple(contacts), tuple(withdrawn), tuple(no_link),
@@ -642,16 +615,7 @@ class InvitationService:
                 return SentResult(SentStep.NOT_MARKED, view)
             before = {"via": live.sent_via}
             live.sent_at = live.sent_via = live.sent_by = None
-            queries.add_audit(
-                session,
-                at=now,
-                actor=office.actor,
-                action="invitation.unsent",
-                entity="delegate",
-                entity_id=delegate.id,
-                before=before,
-                after=None,
-            )
+            _audit_sent(session, office, delegate, now, before=before, after=None)
             return SentResult(SentStep.UNMARKED, view)
 
     async def _sent_target(
@@ -794,11 +758,42 @@ def bulk_sent_lines(say: Callable[..., T], result: BulkSent, how: str) -> list[T
     return lines
 
 
+def live_token_of(person_id: int) -> Select[str]:
+    """The select of the token of a person's invitation that is not revoked (none: no row)."""
+    return select(Invitation.token).where(
+        Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
+    )
+
+
 def _mark(invitation: Invitation) -> SentMark | None:
     """The «đã gửi» mark an invitation carries, if any."""
     if invitation.sent_at is None:
         return None
     return SentMark(invitation.sent_at, invitation.sent_via or "other", invitation.sent_by or "")
+
+
+def _audit_sent(
+    session: AsyncSession,
+    office: OfficeActor,
+    delegate: Delegate,
+    at: datetime,
+    *,
+    before: dict[str, str | None] | None,
+    after: dict[str, str] | None,
+) -> None:
+    """Audit a «đã gửi» mark set (``after``: how it was sent, ``invitation.sent``) or undone
+    (``before``: how it had been, ``invitation.unsent``); how only, never the link or a
+    phone number."""
+    queries.add_audit(
+        session,
+        at=at,
+        actor=office.actor,
+        action="invitation.sent" if after is not None else "invitation.unsent",
+        entity="delegate",
+        entity_id=delegate.id,
+        before=before,
+        after=after,
+    )
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,14 @@ the meeting day's papers (the signature sheet, the name cards, the present list)
 The paper link is the personal web page's (the dashboard runs on that web server); each chat
 channel running with it adds its own column, as the CLI adds those it can reach.
 
-Each file's rows are read from the database on the event loop (async, read-only) and the
-file is then built in a worker thread (``asyncio.to_thread``): at 10,000 delegates the report
-takes seconds of CPU and the slips a minute, during which the loop goes on serving the chats,
-the personal pages and the outbox. The thread is given plain values only (frozen rows, the
-frozen config, the read-only catalog, a copy of the chat channels' link makers), never an ORM
-object, a session or the clock."""
+Each file's rows are read from the database (async, read-only) and the file is then built in
+a worker thread (``asyncio.to_thread``): at 10,000 delegates the report takes seconds of CPU
+and the slips a minute, during which the loop goes on serving the chats, the personal pages and
+the outbox. The day's papers' roll is read in a worker thread too, on a connection of its own
+(:meth:`bot.services.checkin.CheckinService.roll_in_a_worker`): its 10,000 rows held the loop
+for tens of milliseconds. The thread building a file is given plain values only (frozen rows,
+the frozen config, the read-only catalog, a copy of the chat channels' link makers), never an
+ORM object, a session or the clock."""
 
 from __future__ import annotations
 
@@ -129,12 +131,12 @@ class Downloads:
 
     def _day_paper(self, make: RollFile, key: str, kind: str) -> StaffHandler:
         """A download of the meeting day's papers: ``make`` builds the file in a worker thread
-        from the roll read now (as ``attendance sheet / cards / present`` write it), named by
-        the catalog's ``key``."""
+        from the roll read now, in a worker thread too (as ``attendance sheet / cards /
+        present`` write it), named by the catalog's ``key``."""
 
         async def download(request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
             office = self.office
-            roll = await office.services.checkin.roll()
+            roll = await office.services.checkin.roll_in_a_worker()
             made = office.services.ctx.clock.now()
             content = await asyncio.to_thread(make, office.catalog, office.config, roll, made)
             return attachment(content, self._name(key), kind)
