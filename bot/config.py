@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -55,6 +55,8 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 def _time_spec(value: Any) -> TimeSpec:
     if isinstance(value, TimeSpec):
         return value
+    if isinstance(value, date) and not isinstance(value, datetime):  # TOML's own date alone
+        raise PydanticCustomError("time_date_alone", "no time: {value}", {"value": str(value)})
     if not isinstance(value, str):
         raise PydanticCustomError("time_unreadable", "not a time: {value}", {"value": repr(value)})
     try:
@@ -153,9 +155,9 @@ class Meeting(_Section):
             return local.astimezone(UTC)
         try:
             return parse_local_datetime(str(value), zone)
-        except TimeSpecError:
+        except TimeSpecError as exc:  # a TOML date alone (2024-05-28) is refused here too
             raise PydanticCustomError(
-                "time_unreadable", "bad time: {value}", {"value": str(value)}
+                exc.code, "bad time: {value}", {"value": str(value)}
             ) from None
 
     @field_validator("ends_at")

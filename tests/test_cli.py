@@ -253,6 +253,30 @@ def test_check_reports_every_error_with_its_key_and_fails(
     ]
 
 
+def test_check_refuses_every_date_written_without_a_time_naming_its_key_and_the_form_wanted(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A date alone, quoted or TOML's own, would be read as its midnight, a time the office
+    never wrote: each is refused with its key, all at once, as a deadline typed so is."""
+    text = (office / "config.toml").read_text(encoding="utf-8")
+    text = (
+        text.replace('starts_at = "2024-05-28T08:00"', 'starts_at = "2024-05-28"')
+        .replace('ends_at = "2024-05-28T11:30"', "ends_at = 2024-05-28")
+        .replace('rsvp_deadline = "-7d@17:00"', 'rsvp_deadline = "20240521"')
+        .replace('deadline = "-21d@17:00"', "deadline = 2024-05-07")
+    )
+    (office / "config.toml").write_text(text, encoding="utf-8")
+    assert main(["check"]) == 3
+    wanted = 'Đề nghị ghi cả ngày và giờ, dạng "YYYY-MM-DD HH:MM", ví dụ "2024-05-21 17:00".'
+    assert capsys.readouterr().err.splitlines() == [
+        "Tệp cấu hình config.toml có 4 lỗi:",
+        f'  - meeting.starts_at: "2024-05-28" chỉ có ngày, chưa có giờ. {wanted}',
+        f'  - meeting.ends_at: "2024-05-28" chỉ có ngày, chưa có giờ. {wanted}',
+        f'  - meeting.rsvp_deadline: "20240521" chỉ có ngày, chưa có giờ. {wanted}',
+        f'  - tasks[1] (VI.1.1).deadline: "2024-05-07" chỉ có ngày, chưa có giờ. {wanted}',
+    ]
+
+
 def test_check_reports_a_decimal_setting_out_of_its_bounds_with_the_bound_and_every_other_error(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -16,7 +16,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 from openpyxl import load_workbook
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
 
 from bot.cli import main
@@ -30,6 +30,7 @@ from bot.documents.day_papers import (
     position_size,
 )
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+from bot.services.access import Role
 from bot.services.day_files import (
     name_cards_document,
     position_and_unit,
@@ -38,6 +39,7 @@ from bot.services.day_files import (
 )
 from bot.texts import load_catalog
 from handlers.web.office.checkin import desk_pages_of
+from storage.models import Checkin, Delegate
 from tests.office_support import desk_for, make_staff, text_of
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     MORNING,
@@ -476,9 +478,10 @@ async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_
             "Đang hiện người thứ 1 đến 2 trong số 3 người có mặt; danh sách đầy đủ có trong tệp "
             ".xlsx."
         )
-        assert 'id="present-more" href="?from=2"' in first
+        # Going on after the page's last row (DB003: group 2, rank 1, her code), not row 2.
+        assert 'id="present-more" href="?after=0.2.1.DB003"' in first
         assert 'id="present-first"' not in first
-        second = (await desk.client.get("/office/attendance/present?from=2")).text
+        second = (await desk.client.get("/office/attendance/present?after=0.2.1.DB003")).text
         assert present_names(second) == [("3", "Trần Văn Khách")]
         assert text_of(second, "present-shown") == (
             "Đang hiện người thứ 3 đến 3 trong số 3 người có mặt; danh sách đầy đủ có trong tệp "
@@ -491,6 +494,48 @@ async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_
         whole = (await desk.client.get("/office/attendance/present")).text
         assert [number for number, _ in present_names(whole)] == ["1", "2", "3"]
         assert 'id="present-shown"' not in whole and 'id="present-more"' not in whole
+    finally:
+        await desk.client.aclose()
+
+
+async def test_the_present_page_goes_on_after_the_last_row_shown_whoever_came_or_left_between(
+    hall: Day,
+) -> None:
+    """Paged by the last row's place in the list, not by a count of rows: DB002 arriving
+    before the page's last row (DB003's substitute) does not show that row again on the next
+    page, and DB001's arrival undone does not push the guest past it unseen."""
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    transport = desk.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
+    assert pages is not None
+    pages.present_page = 2
+    office = await hall.desk("NV03", "Văn phòng", role=Role.OFFICE)  # undoes after the window
+    try:
+        await desk.sign_in("NV01")
+        first = (await desk.client.get("/office/attendance/present")).text
+        assert present_names(first) == [("1", "Phạm Thị Thanh Mai"), ("2", SUBSTITUTE)]
+        more = re.findall(r'id="present-more" href="([^"]*)"', first)
+        assert len(more) == 1
+        hall.clock.set(MORNING + timedelta(minutes=12))
+        came = await hall.checkin.check_in(office, "DB002")  # between DB001 and DB003
+        second = (await desk.client.get(f"/office/attendance/present{more[0]}")).text
+        assert present_names(second) == [("4", "Trần Văn Khách")]  # numbered as the list now
+        assert text_of(second, "present-shown") == (
+            "Đang hiện người thứ 4 đến 4 trong số 4 người có mặt; danh sách đầy đủ có trong tệp "
+            ".xlsx."
+        )
+        assert came.checkin is not None
+        await hall.checkin.undo(office, came.checkin.id)
+        async with hall.services.ctx.sessions() as session:
+            db001 = await session.scalar(
+                select(Checkin.id).join(Delegate).where(Delegate.code == "DB001")
+            )
+        assert db001 is not None
+        await hall.checkin.undo(office, db001)  # DB001 left: one row fewer before the key
+        again = (await desk.client.get(f"/office/attendance/present{more[0]}")).text
+        assert present_names(again) == [("2", "Trần Văn Khách")]
     finally:
         await desk.client.aclose()
 

@@ -4,6 +4,7 @@ chat with those links; hiding keeps them, a purge never removes bytes a document
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,11 +15,19 @@ from sqlalchemy import event, select, update
 
 from bot.config import load_config
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import MessageKind
 from bot.services import Services
 from bot.services.documents import DocumentStep
 from bot.services.privacy import PurgeStep
 from storage.files import MAX_BYTES
-from storage.models import AuditEntry, Delegate, DraftVersion, Meeting, MeetingDocument
+from storage.models import (
+    AuditEntry,
+    Delegate,
+    DraftVersion,
+    Meeting,
+    MeetingDocument,
+    OutboundMessage,
+)
 from tests.conftest import EXAMPLE_CONFIG
 from tests.harness import BotHarness
 from tests.office_support import Desk, hidden, text_of
@@ -94,7 +103,7 @@ async def test_a_published_document_is_listed_on_every_page_and_downloads_under_
     content = docx("báo cáo")
     status, page = await publish(desk, REPORT, FILE, content, note="Đề nghị nghiên cứu trước.")
     assert status == 303
-    assert text_of(page, "flash") == (
+    assert text_of(page, "flash").startswith(
         f"Đã đăng tài liệu «{REPORT}» ({FILE}); tài liệu đã hiện trên trang cá nhân của đại biểu."
     )
     [doc] = await document_ids(imported)
@@ -139,6 +148,118 @@ async def test_a_published_document_is_listed_on_every_page_and_downloads_under_
     assert [action for action, _ in audited] == ["document.published", "document.published"]
     log = (await desk.client.get("/office/log?action=document.published")).text
     assert "đăng tài liệu hội nghị" in log
+
+
+# What a publish's answer says after what it did: the notice is the office's to send.
+TOLD = (
+    " Bot không tự báo cho đại biểu; nếu cần báo, đề nghị chọn Soạn thông báo về tài liệu này"
+    " (nội dung soạn sẵn để sửa; đồng chí chọn người nhận, xem trước rồi mới gửi)."
+)
+NOTICE = (
+    f"Văn phòng trân trọng thông báo: tài liệu «{REPORT}» đã được đăng trên trang cá nhân của các"
+    " đồng chí, mục «Tài liệu hội nghị» (đồng chí cũng có thể gửi lệnh /tailieu cho bot để nhận"
+    " đường liên kết tải về). Kính đề nghị các đồng chí nghiên cứu trước khi dự hội nghị."
+)
+
+
+DRAFT = (
+    "Họp trù bị lúc 14:00 tại phòng họp tầng 2; đề nghị các đồng chí chuẩn bị ý kiến về dự thảo"
+    " báo cáo sơ kết."
+)
+
+
+def notice_body(page: str) -> str:
+    """What the notice form's text box holds, as the browser shows it."""
+    found = re.search(r'<textarea id="notice-body"[^>]*>(.*?)</textarea>', page, re.S)
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
+async def notice_statuses(services: Services) -> list[str]:
+    async with services.ctx.sessions() as session:
+        rows = await session.scalars(
+            select(OutboundMessage.status)
+            .where(OutboundMessage.kind == MessageKind.BROADCAST)
+            .order_by(OutboundMessage.id)
+        )
+        return list(rows)
+
+
+async def test_a_publish_offers_the_notice_about_the_document_written_to_edit_and_preview(
+    desk: Desk, imported: Services
+) -> None:
+    """The flash links to the notice composer holding a polite notice naming the document and
+    where it is; nothing is written or sent until the clerk previews and confirms as usual."""
+    _, page = await publish(desk, REPORT, FILE, docx("báo cáo"))
+    [doc] = await document_ids(imported)
+    assert text_of(page, "flash") == (
+        f"Đã đăng tài liệu «{REPORT}» ({FILE}); tài liệu đã hiện trên trang cá nhân của đại biểu."
+        f"{TOLD}"
+    )
+    link = re.search(r'<a href="([^"]*)" id="document-notice">', page)
+    assert link is not None
+    assert html.unescape(link.group(1)) == f"/office/notices?tailieu={doc}#write"
+    form = (await desk.client.get(html.unescape(link.group(1)))).text
+    assert notice_body(form) == NOTICE
+    assert re.search(r'name="audience" value="everyone" checked', form)
+    assert 'id="notice-draft-kept"' not in form
+    assert await notice_statuses(imported) == []  # nothing written yet
+    fields = hidden(form, "form-notice")
+    shown = await desk.client.post(
+        "/office/notices/preview", data={**fields, "body": notice_body(form), "audience": "linked"}
+    )
+    assert shown.status_code == 200 and NOTICE in text_of(shown.text, "notice-shown")
+    assert await notice_statuses(imported) == ["draft"]  # at its preview, to confirm
+    # Hidden since: no notice prepared about a document no page shows.
+    await desk.post(f"documents/{doc}/hide", "form-hide", {}, page=f"documents/{doc}/hide")
+    gone = (await desk.client.get(f"/office/notices?tailieu={doc}")).text
+    assert text_of(gone, "notice-error") == (
+        "Tài liệu này không còn hiện trên trang cá nhân của đại biểu (đã ẩn hoặc không tìm thấy),"
+        " nên không có nội dung soạn sẵn. Đề nghị soạn thông báo như thường lệ."
+    )
+
+
+async def test_the_document_s_notice_asks_before_taking_the_place_of_a_draft_not_sent(
+    desk: Desk, imported: Services
+) -> None:
+    """A notice the clerk previewed and did not send is not dropped unasked: the form keeps
+    it, with the choice of going on with it or writing the document's notice instead; the
+    draft is replaced only when the new notice is previewed, as any new notice replaces it."""
+    composer = (await desk.client.get("/office/notices")).text
+    await desk.client.post(
+        "/office/notices/preview",
+        data={
+            **hidden(composer, "form-notice"),
+            "body": DRAFT,
+            "audience": "linked",
+        },
+    )
+    assert await notice_statuses(imported) == ["draft"]
+    await publish(desk, REPORT, FILE, docx("báo cáo"))
+    [doc] = await document_ids(imported)
+    asked = (await desk.client.get(f"/office/notices?tailieu={doc}")).text
+    # The draft recognised by its first words, cut at a word.
+    assert text_of(asked, "notice-draft-said") == (
+        "Đồng chí đang có một thông báo soạn dở, chưa gửi: «Họp trù bị lúc 14:00 tại phòng họp"
+        " tầng 2; đề nghị các đồng chí chuẩn bị ý kiến…». Nội dung đó vẫn ở khung dưới đây. Nếu"
+        f" soạn thông báo về tài liệu «{REPORT}», bản soạn dở sẽ được thay khi đồng chí bấm «Xem"
+        " trước»."
+    )
+    assert text_of(asked, "notice-draft-keep") == "Tiếp tục bản soạn dở"
+    assert text_of(asked, "notice-draft-replace") == (
+        "Soạn thông báo về tài liệu này thay bản soạn dở"
+    )
+    assert notice_body(asked) == DRAFT
+    assert re.search(r'name="audience" value="linked" checked', asked)
+    keep = re.search(r'id="notice-draft-keep" href="([^"]*)"', asked)
+    replace = re.search(r'id="notice-draft-replace" href="([^"]*)"', asked)
+    assert keep is not None and replace is not None
+    kept = (await desk.client.get(html.unescape(keep.group(1)))).text
+    assert notice_body(kept) == DRAFT and 'id="notice-draft-kept"' not in kept
+    instead = (await desk.client.get(html.unescape(replace.group(1)))).text
+    assert html.unescape(replace.group(1)) == f"/office/notices?tailieu={doc}&thay=1#write"
+    assert notice_body(instead) == NOTICE and 'id="notice-draft-kept"' not in instead
+    assert await notice_statuses(imported) == ["draft"]  # still there until a preview
 
 
 async def test_a_wrong_file_or_a_missing_title_publishes_nothing_and_keeps_what_was_typed(
@@ -194,7 +315,7 @@ async def test_a_double_submit_publishes_the_document_once(desk: Desk, imported:
         answers.append(text_of(shown.text, "flash"))
     assert answers[1] == (
         f"Tài liệu này đã được đăng với tiêu đề «{REPORT}» ({FILE}), có thể do bấm hai lần; "
-        "không đăng thêm."
+        f"không đăng thêm.{TOLD}"  # the notice still offered: the first answer may be unseen
     )
     assert len(await document_ids(imported)) == 1
 
@@ -217,7 +338,7 @@ async def test_the_same_file_under_a_new_title_is_refused_until_the_first_is_hid
     assert (status, text_of(page, "flash")) == (
         303,
         f"Đã đăng tài liệu «Báo cáo (bản chính thức)» ({FILE}); tài liệu đã hiện trên trang cá "
-        "nhân của đại biểu.",
+        f"nhân của đại biểu.{TOLD}",
     )
     assert len(await document_ids(imported)) == 2
 

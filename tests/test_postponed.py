@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
-from bot.cli.plan import own_deadline_lines
-from bot.config import Config
+from bot.cli.plan import own_deadline_lines, plan_summary
+from bot.config import Config, load_config
 from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftStatus
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus
@@ -26,7 +26,7 @@ from bot.texts import load_catalog
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.models import Delegate, Delivery, OutboundMessage, SpeechAssignment
-from tests.conftest import EXAMPLE_DELEGATES, local
+from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.harness import BotHarness
 from tests.test_meetings import import_list
 from tests.test_services import moved
@@ -347,6 +347,27 @@ def test_check_marks_a_speaker_s_reminders_already_past_and_lists_those_still_to
     assert at_eight[2:4] == [
         "      nhắc người viết: 08:00, Thứ Ba, ngày 21/5/2024 (đã qua)",
         "      nhắc người viết: 08:00, Thứ Tư, ngày 22/5/2024 (đã qua)",
+    ]
+
+
+def test_check_marks_the_plan_s_automatic_messages_already_past_as_it_marks_a_speaker_s(
+    config: Config,
+) -> None:
+    """The general list of automatic messages uses the same «now» and the same mark as the
+    speakers' own reminders: at its time or before, a message is «(đã qua)», not still to come."""
+    loaded = load_config(EXAMPLE_CONFIG)
+    lines = plan_summary(config, load_catalog("vi"), loaded, now=local(2024, 5, 21, 17, 0))
+    start = lines.index("Tin nhắn tự động:")
+    assert lines[start + 1 : start + 9] == [
+        "  08:00, Thứ Bảy, ngày 18/5/2024: nhắc xác nhận tham dự (đã qua)",
+        "  08:00, Thứ Hai, ngày 20/5/2024: nhắc xác nhận tham dự (đã qua)",
+        "  16:00, Thứ Hai, ngày 27/5/2024: nhắc lịch trước một ngày",
+        "  06:30, Thứ Ba, ngày 28/5/2024: chương trình sáng ngày hội nghị",
+        "  08:00, Thứ Bảy, ngày 18/5/2024: nhắc gửi tham luận (đã qua)",
+        "  08:00, Thứ Hai, ngày 20/5/2024: nhắc gửi tham luận (đã qua)",
+        "  08:00, Thứ Ba, ngày 21/5/2024: nhắc gửi tham luận (đã qua)",
+        # At its very time: going, not still to come.
+        "  17:00, Thứ Ba, ngày 21/5/2024: danh sách tham luận chưa gửi (đã qua)",
     ]
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.timespec import TimeSpec, TimeSpecError
+from bot.domain.timespec import TimeSpec, TimeSpecError, parse_local_datetime
 from tests.conftest import HANOI, local
 
 START = local(2024, 5, 28, 8, 0)
@@ -25,6 +25,8 @@ START = local(2024, 5, 28, 8, 0)
         ("-3d@16:00", local(2024, 5, 25, 16, 0)),
         ("2024-05-21T17:00", local(2024, 5, 21, 17, 0)),
         ("2024-05-21T10:00+00:00", local(2024, 5, 21, 17, 0)),
+        ("2024-05-21 17:00", local(2024, 5, 21, 17, 0)),
+        ("2024-05-21T00:00", local(2024, 5, 21, 0, 0)),  # midnight, when written, is meant
     ],
 )
 def test_time_resolves_against_the_meeting_start(text: str, expected: datetime) -> None:
@@ -67,3 +69,16 @@ def test_unreadable_times_name_what_is_wrong(text: str, code: str) -> None:
 def test_resolving_against_a_naive_start_is_a_bug() -> None:
     with pytest.raises(ValueError, match="aware"):
         TimeSpec.parse("-7d").resolve(datetime(2024, 5, 28, 8, 0), HANOI)
+
+
+@pytest.mark.parametrize("text", ["2024-05-21", " 2024-05-21 ", "20240521", "2024-W21-2"])
+def test_a_date_without_a_time_is_refused_not_read_as_its_midnight(text: str) -> None:
+    """Each form ``datetime.fromisoformat`` reads as midnight: a time the office never wrote,
+    refused in the plan's deadlines and in the meeting's start and end alike."""
+    with pytest.raises(TimeSpecError) as caught:
+        TimeSpec.parse(text)
+    assert caught.value.code == "time_date_alone"
+    with pytest.raises(TimeSpecError) as caught:
+        parse_local_datetime(text, HANOI)
+    assert caught.value.code == "time_date_alone"
+    assert parse_local_datetime(f"{text.strip()}T17:00", HANOI) == local(2024, 5, 21, 17, 0)

@@ -28,7 +28,7 @@ from bot.services.access import OfficeActor, Role
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.texts import load_catalog
 from handlers.web.office import drafts as drafts_pages
-from storage.models import AuditEntry, DraftComment, OutboundMessage
+from storage.models import AuditEntry, DraftComment, OutboundMessage, SpeechAssignment
 from tests.conftest import HANOI, local
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import ADMIN_ID, BotHarness
@@ -1150,6 +1150,35 @@ async def test_the_approved_zip_names_an_approver_whose_chat_account_is_no_one_o
     index = zipfile.ZipFile(io.BytesIO(response.content)).read("danh-sach.csv")
     [_, row] = list(csv.reader(io.StringIO(index.decode("utf-8-sig"))))
     assert row[-1] == "Tài khoản Telegram không liên kết với người nào trong danh sách"
+
+
+async def test_the_approved_zip_names_the_command_line_and_a_clerk_gone_from_the_list_as_the_log(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """«Người chốt» says who approved in Nhật ký's words (the one label, ``actor_label``): the
+    server's command line is «Dòng lệnh hoinghi» on both, and a clerk whose code is no longer
+    on the list is her code, never the raw account «dashboard:NV99»."""
+    services, access = harness.services, harness.services.access
+    await upload(harness, "DB031", "bai.docx", word("Phương, bản 1"))
+    await upload(harness, "DB040", "bai.docx", word("Ngọc, bản 1"))
+    [phuong, *_] = await services.drafts.versions(await draft_id(harness, "DB031"))
+    await services.drafts.set_verdict(access.local_operator(), phuong.id, DraftStatus.FINAL)
+    [ngoc, *_] = await services.drafts.versions(await draft_id(harness, "DB040"))
+    await services.drafts.set_verdict(await staff_actor(harness), ngoc.id, DraftStatus.FINAL)
+    async with harness.services.ctx.sessions() as session:  # approved by a clerk since gone
+        assignment = await session.get(SpeechAssignment, await draft_id(harness, "DB040"))
+        assert assignment is not None
+        assignment.status_by = "dashboard:NV99"
+        await session.commit()
+    response = await desk.client.get("/office/drafts/approved.zip")
+    index = zipfile.ZipFile(io.BytesIO(response.content)).read("danh-sach.csv")
+    rows = list(csv.reader(io.StringIO(index.decode("utf-8-sig"))))
+    assert [(row[6], row[-1]) for row in rows[1:]] == [
+        ("DB031", "Dòng lệnh hoinghi"),
+        ("DB040", "NV99"),
+    ]
+    log = await desk.client.get("/office/log", params={"action": "draft.verdict"})
+    assert "Dòng lệnh hoinghi" in log.text and "người quản trị máy chủ" not in log.text
 
 
 async def test_a_head_for_the_approved_zip_gets_its_headers_without_the_archive_being_built(

@@ -121,8 +121,8 @@ def plan_summary(
     now: datetime,
 ) -> list[str]:
     """A readable summary of the plan, line by line; with what the database holds
-    (``stored``), the speakers the office gave deadlines of their own and their reminders,
-    those before ``now`` marked past."""
+    (``stored``), the speakers the office gave deadlines of their own and their reminders;
+    every planned message whose time is ``now`` or before is marked past."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
     when_key, meeting_when = meeting_time(catalog, "check.when", starts, ends)
@@ -180,7 +180,10 @@ def plan_summary(
             continue  # summarised below: one line per task would drown the plan
         when = moment(catalog, meeting.local(message.due_at))
         what = catalog.plain(f"kind.{message.kind.value}", number="")
-        lines.append(catalog.plain("check.reminder_item", what=what, when=when))
+        # Marked past the way the speakers' own reminders are (own_deadline_lines): at its time
+        # or before, it is not still to come.
+        key = "check.reminder_item_past" if message.due_at <= now else "check.reminder_item"
+        lines.append(catalog.plain(key, what=what, when=when))
     lines.append(
         catalog.plain(
             "check.task_reminders",

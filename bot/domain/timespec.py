@@ -57,11 +57,7 @@ class TimeSpec:
             return cls(
                 text=raw, day_offset=sign * sum(n for n, _ in parts), at=_parse_clock(match["at"])
             )
-        try:
-            absolute = datetime.fromisoformat(raw)
-        except ValueError:
-            raise TimeSpecError("time_unreadable", raw) from None
-        return cls(text=raw, absolute=absolute)
+        return cls(text=raw, absolute=_date_and_time(raw))
 
     @property
     def is_relative(self) -> bool:
@@ -83,12 +79,26 @@ class TimeSpec:
         return (meeting_start + self.offset).astimezone(UTC)
 
 
-def parse_local_datetime(text: str, zone: ZoneInfo) -> datetime:
-    """An absolute time in the meeting's zone (naive means local), returned in UTC."""
+def _date_and_time(text: str) -> datetime:
+    """``text`` read as an ISO date and time, or TimeSpecError: a date alone (``2024-05-21``,
+    ``20240521``, ``2024-W21-2``) is refused rather than read as its midnight, a time the
+    office never wrote (``time_date_alone``)."""
+    raw = text.strip()
     try:
-        value = datetime.fromisoformat(text.strip())
+        value = datetime.fromisoformat(raw)
     except ValueError:
         raise TimeSpecError("time_unreadable", text) from None
+    try:
+        date.fromisoformat(raw)
+    except ValueError:
+        return value  # there is a time in it
+    raise TimeSpecError("time_date_alone", text)
+
+
+def parse_local_datetime(text: str, zone: ZoneInfo) -> datetime:
+    """An absolute date and time in the meeting's zone (naive means local), returned in UTC;
+    TimeSpecError for what cannot be read, and for a date without a time."""
+    value = _date_and_time(text)
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone)
     return value.astimezone(UTC)

@@ -17,7 +17,6 @@ from typing import IO
 
 from bot.config import Meeting
 from bot.documents.workbook import Cell, csv_bytes
-from bot.services.access import LOCAL_OPERATOR
 from bot.services.drafts import ApprovedDraft
 from bot.texts import Catalog
 from bot.texts.presenters import actor_label
@@ -98,7 +97,8 @@ def approved_index(
     lost: Sequence[ApprovedDraft] = (),
 ) -> bytes:
     """The index: one row per approved draft (number, file, theme, speaker, code, version, when
-    and by whom it was approved), as CSV that Excel reads."""
+    and by whom it was approved, named as Nhật ký names them: :func:`actor_label`), as CSV
+    that Excel reads."""
     headings = [catalog.plain(f"approved_bundle.heading.{name}") for name in HEADINGS]
     rows: list[list[Cell]] = []
     for number, (item, name) in enumerate(zip(items, names, strict=True), 1):
@@ -114,19 +114,10 @@ def approved_index(
                 line.code,
                 item.version.number,
                 meeting.local(item.approved_at) if item.approved_at is not None else None,
-                _approver(catalog, item),
+                actor_label(catalog, item.approved_by, item.approved_account),
             ]
         )
     return csv_bytes(headings, rows)
-
-
-def _approver(catalog: Catalog, item: ApprovedDraft) -> str:
-    """Who approved, as Nhật ký names them: the person, else what kind of account (a chat
-    account linked to no one on the list), never its raw id; the server's own command line
-    as the people who run it call it."""
-    if item.approved_account == LOCAL_OPERATOR:
-        return catalog.plain("approved_bundle.operator")
-    return actor_label(catalog, item.approved_by, item.approved_account)
 
 
 def _ascii(text: str, keep: str = "") -> str:

@@ -238,6 +238,27 @@ class BroadcastService:
                 BroadcastStep.PREVIEW, message_id=draft.id, body=draft.body, audience=draft.audience
             )
 
+    async def unfinished(self, admin: OfficeActor) -> BroadcastResult | None:
+        """``admin``'s own draft with its text written and not yet sent or dropped (the one
+        :meth:`start` would drop), its text and audience; None when there is none."""
+        async with read_only(self._ctx.sessions) as session:
+            draft = await session.scalar(
+                select(OutboundMessage)
+                .where(
+                    OutboundMessage.meeting_id == self._ctx.meeting_id,
+                    OutboundMessage.created_by == admin.actor,
+                    OutboundMessage.status == MessageStatus.DRAFT,
+                    OutboundMessage.body.is_not(None),
+                )
+                .order_by(OutboundMessage.id.desc())
+                .limit(1)
+            )
+            if draft is None:
+                return None
+            return BroadcastResult(
+                BroadcastStep.PREVIEW, message_id=draft.id, body=draft.body, audience=draft.audience
+            )
+
     async def send_now(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
         """Confirm: the outbox sends it at its next tick."""
         async with unit_of_work(self._ctx.sessions) as session:

@@ -335,6 +335,7 @@ class RollLine:
     substitute_position: str | None
     phone: str | None
     came: Came | None = None
+    rank: int | None = None  # her place in her group: with the group and code, protocol order
 
     @property
     def expected(self) -> bool:
@@ -854,6 +855,7 @@ class CheckinService:
                         Checkin.position,
                         Checkin.checked_in_at,
                         Checkin.desk,
+                        Delegate.rank,
                     )
                     .where(*wanted)
                     .order_by(*roster.protocol_key(self._order()))
@@ -874,6 +876,7 @@ class CheckinService:
                 None
                 if row[9] is None
                 else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13]),
+                rank=row[14],
             )
             for row in rows
         ]

@@ -22,10 +22,12 @@ Plain values in, bytes out: these run in a worker thread (see the downloads).
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
+from bot.domain.order import protocol_key
 from bot.domain.rsvp import RsvpStatus
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
 from bot.texts import Catalog
@@ -127,7 +129,27 @@ def name_cards_document(
     return build_name_cards(cards, title, config.office.name, made_at, language), len(cards)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PRESENT_COLUMNS = ("group", "number", "name", "position", "organization", "as", "at", "desk")
+
+
+# A row's place in the present list: (part, then within it) the invitees in protocol order
+# (0, group, rank, code), then the guests (1, …) and the withdrawn (2, …) by time of arrival and
+# check-in id, as :meth:`CheckinService.roll` reads them. A page goes on after the last row's
+# key, not after a count of rows, so an arrival or an undo between two views moves no row onto
+# the wrong page.
+PresentKey = tuple[int, int, int, str]
+
+
+@dataclass(frozen=True)
+class PresentPage:
+    """A page of the present list: its headings and rows (the group first on each row), how
+    many are in, and the key to go on after (None on the last page)."""
+
+    headings: list[str]
+    rows: list[list[Cell]]
+    total: int
+    more: str | None
 
 
 def present_table(
@@ -135,13 +157,58 @@ def present_table(
 ) -> tuple[list[str], list[list[Cell]]]:
     """The present list's headings and rows: who is in, group by group in protocol order, then
     the guests and those whose invitation was withdrawn after they came, numbered through."""
+    keyed = _present_rows(catalog, config, roll)
+    return _present_headings(catalog), [row for _, row in keyed]
+
+
+def present_page(
+    catalog: Catalog, config: Config, roll: Roll, after: str, size: int
+) -> PresentPage:
+    """The ``size`` rows of the present list after the row whose key ``after`` spells (from
+    :attr:`PresentPage.more`; from the first row when empty or unreadable), numbered through
+    the whole list as it stands now."""
+    keyed = _present_rows(catalog, config, roll)
+    since = _read_present_key(after)
+    # Every row after the key, not the rows after a position: kept in the list's order.
+    left = keyed if since is None else [(key, row) for key, row in keyed if key > since]
+    shown = left[:size]
+    more = _present_key_text(shown[-1][0]) if len(left) > size else None
+    return PresentPage(_present_headings(catalog), [row for _, row in shown], len(keyed), more)
+
+
+def _present_headings(catalog: Catalog) -> list[str]:
+    return [catalog.plain(f"day_papers.present.{name}") for name in _PRESENT_COLUMNS]
+
+
+def _present_key_text(key: PresentKey) -> str:
+    """A key as an address carries it: «0.1.1000000000.DB031» (the code last: it may hold a
+    dot)."""
+    return ".".join(str(part) for part in key)
+
+
+def _read_present_key(text: str) -> PresentKey | None:
+    """The key :func:`_present_key_text` wrote, or None for anything else."""
+    parts = text.split(".", 3)
+    if len(parts) != 4:
+        return None
+    try:
+        return (int(parts[0]), int(parts[1]), int(parts[2]), parts[3])
+    except ValueError:
+        return None
+
+
+def _present_rows(
+    catalog: Catalog, config: Config, roll: Roll
+) -> list[tuple[PresentKey, list[Cell]]]:
+    """Each row of the present list with its key, in the list's order."""
     labels = {group.key: group.label for group in config.groups}
+    placed = protocol_key({group.key: group.order for group in config.groups})
     local = config.meeting.local
 
     def label(key: str) -> str:
         return labels.get(key, key)
 
-    present: list[list[Cell]] = []
+    present: list[tuple[PresentKey, list[Cell]]] = []
     for line in roll.lines:
         came = line.came
         if came is None:
@@ -154,20 +221,28 @@ def present_table(
             as_whom = catalog.plain("day_papers.as.delegate")
             position, unit = line.position, line.organization
         present.append(
-            [label(line.group_key), len(present) + 1, came.full_name, position, unit, as_whom,
-             clock(local(came.at)), came.desk]
+            ((0, *placed(line)),
+             [label(line.group_key), len(present) + 1, came.full_name, position, unit, as_whom,
+              clock(local(came.at)), came.desk])
         )  # fmt: skip
 
-    def off_list(view: CheckinView, kind: str) -> list[Cell]:
-        return [catalog.plain(f"day_papers.as.{kind}_group"), len(present) + 1, view.full_name,
-                view.position, view.organization, catalog.plain(f"day_papers.as.{kind}"),
-                clock(local(view.at)), view.desk]  # fmt: skip
+    def off_list(part: int, view: CheckinView, kind: str) -> tuple[PresentKey, list[Cell]]:
+        key: PresentKey = (part, _micros(view.at), view.id, "")
+        return key, [catalog.plain(f"day_papers.as.{kind}_group"), len(present) + 1,
+                     view.full_name, view.position, view.organization,
+                     catalog.plain(f"day_papers.as.{kind}"), clock(local(view.at)),
+                     view.desk]  # fmt: skip
 
     for view in roll.guests:
-        present.append(off_list(view, "guest"))
+        present.append(off_list(1, view, "guest"))
     for view in roll.withdrawn:
-        present.append(off_list(view, "withdrawn"))
-    return [catalog.plain(f"day_papers.present.{name}") for name in _PRESENT_COLUMNS], present
+        present.append(off_list(2, view, "withdrawn"))
+    return present
+
+
+def _micros(at: datetime) -> int:
+    """An aware time as whole microseconds since the epoch: a key's part that sorts as the time."""
+    return (at - EPOCH) // timedelta(microseconds=1)
 
 
 def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:

@@ -541,10 +541,15 @@ def ask_for_deliverable(
 def actor_label(catalog: Catalog, who: str, actor: str) -> str:
     """Who made a change, as the office reads it: the person's name (``who``), or, where no
     person is behind the account (``who`` is the account itself, ``cli:import``), what kind of
-    account it is (the command line, the plan, the system)."""
+    account it is (the command line, the plan, the system); a dashboard session whose clerk is
+    no longer on the list, by her code («NV01»), never the raw account. Nhật ký, its download's
+    page and the approved speeches' index all name people by it."""
     if who != actor:
         return who
-    key = f"report_sheet.audit.actor_{actor.partition(':')[0]}"
+    kind, _, code = actor.partition(":")
+    if kind == "dashboard" and code:
+        return code
+    key = f"report_sheet.audit.actor_{kind}"
     return catalog.plain(key) if catalog.has(key) else actor
 
 

@@ -613,10 +613,36 @@ async def test_the_office_publishes_a_document_and_hides_it_after_a_confirmation
     await desk.press("Đăng tài liệu")
     assert await element_text(desk, "flash") == (
         "Đã đăng tài liệu «Dự thảo báo cáo sơ kết giữa nhiệm kỳ» (Dự thảo báo cáo sơ kết.docx); "
-        "tài liệu đã hiện trên trang cá nhân của đại biểu."
+        "tài liệu đã hiện trên trang cá nhân của đại biểu. Bot không tự báo cho đại biểu; nếu "
+        "cần báo, đề nghị chọn Soạn thông báo về tài liệu này (nội dung soạn sẵn để sửa; đồng "
+        "chí chọn người nhận, xem trước rồi mới gửi)."
     )
     await desk.screenshot("office-documents")
     await no_accessibility_problems(desk)
+    # The notice about it, written in the composer to edit; nothing sent by following the link.
+    await desk.press("Soạn thông báo về tài liệu này")
+    assert desk.url.startswith(dashboard.url("notices?tailieu="))
+    from selenium.webdriver.common.by import By
+
+    written = await asyncio_run(
+        desk, lambda: desk.driver.find_element(By.ID, "notice-body").get_attribute("value")
+    )
+    assert str(written).startswith(
+        "Văn phòng trân trọng thông báo: tài liệu «Dự thảo báo cáo sơ kết giữa nhiệm kỳ» đã được"
+        " đăng trên trang cá nhân của các đồng chí, mục «Tài liệu hội nghị»"
+    )
+    await desk.screenshot("office-document-notice")
+    await no_accessibility_problems(desk)
+    # Previewed and not sent: the link opened again asks before the draft's place is taken.
+    composer = desk.url
+    await desk.press("Xem trước")
+    await desk.open(composer)
+    assert (await element_text(desk, "notice-draft-kept")).startswith(
+        "Đồng chí đang có một thông báo soạn dở, chưa gửi"
+    )
+    await desk.screenshot("office-document-notice-asked")
+    await no_accessibility_problems(desk)
+    await desk.press("Tài liệu")
     await desk.press("Ẩn")
     await desk.press("Ẩn tài liệu")
     assert (await element_text(desk, "flash")).startswith("Đã ẩn tài liệu «Dự thảo báo cáo")

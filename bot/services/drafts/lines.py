@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftLine, DraftStatus, VersionLine
-from bot.services.access import DASHBOARD
 from bot.services.context import ServiceContext
 from bot.services.drafts.values import ApprovedDraft, ExportedDraft, VersionFile
 from storage import queries
@@ -131,9 +130,11 @@ class DraftLines:
                     )
                 )
             }
-            names = await _actor_names(
+            # Who approved, found as Nhật ký finds its authors (the person behind the account).
+            behind = await queries.people_behind(
                 session, self._ctx.meeting_id, {row.status_by or "" for row in rows.values()}
             )
+            names = {account: name for account, (name, _) in behind.items()}
         found: list[ApprovedDraft] = []
         for line in lines:
             assert line.latest is not None
@@ -314,32 +315,6 @@ def _copy(source: Path, target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     return True
-
-
-async def _actor_names(session: AsyncSession, meeting_id: int, actors: set[str]) -> dict[str, str]:
-    """The names of the people audit records name (``dashboard:<code>``, ``<channel>:<id>``)."""
-    codes = {actor.partition(":")[2] for actor in actors if actor.startswith(f"{DASHBOARD}:")}
-    names: dict[str, str] = {}
-    for person in await session.scalars(
-        select(Delegate).where(Delegate.meeting_id == meeting_id, Delegate.code.in_(codes))
-    ):
-        names[f"{DASHBOARD}:{person.code}"] = person.full_name
-    chats = [actor.partition(":") for actor in actors if not actor.startswith(f"{DASHBOARD}:")]
-    for channel, _, external_id in chats:
-        if not external_id:
-            continue
-        found = await session.scalar(
-            select(Delegate)
-            .join(ChannelIdentity, ChannelIdentity.delegate_id == Delegate.id)
-            .where(
-                ChannelIdentity.meeting_id == meeting_id,
-                ChannelIdentity.channel == channel,
-                ChannelIdentity.external_id == external_id,
-            )
-        )
-        if found is not None:
-            names[f"{channel}:{external_id}"] = found.full_name
-    return names
 
 
 def _reaches(ident: ChannelIdentity | None) -> bool:

@@ -50,7 +50,7 @@ from bot.services.checkin import (
     counted_as,
     notice_line,
 )
-from bot.services.day_files import present_table
+from bot.services.day_files import PresentPage, present_page
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date
@@ -498,31 +498,35 @@ class DeskPages:
 
     async def present(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """«Danh sách đại biểu có mặt» on the page: who is in now, by name, group by group, a
-        page at a time (``?from=``, numbered through the whole list; the .xlsx has everyone).
-        Only those in the hall are read, and their rows are built in a worker thread: at
-        10,000 this runs while the desks are tapping."""
-        start = parse_id(request.query_params.get("from", "")) or 0
+        page at a time (``?after=``: the key of the previous page's last row, so an arrival or
+        an undo between two views moves no one onto the wrong page; numbered through the whole
+        list; the .xlsx has everyone). Only those in the hall are read, and their rows are
+        built in a worker thread: at 10,000 this runs while the desks are tapping."""
+        after = request.query_params.get("after", "")[:200]
         catalog, config, size = self.catalog, self.services.config, self.present_page
         roll = await self.services.checkin.roll(present_only=True)
 
-        def page() -> tuple[list[str], list[tuple[str, list[list[Cell]]]], int]:
-            headings, rows = present_table(catalog, config, roll)
+        def page() -> tuple[list[str], list[tuple[str, list[list[Cell]]]], PresentPage]:
+            found = present_page(catalog, config, roll, after, size)
             # Under a heading per group, as on the signature sheet, not the group on each row.
             groups: list[tuple[str, list[list[Cell]]]] = []
-            for row in rows[start : start + size]:
+            for row in found.rows:
                 if not groups or groups[-1][0] != row[0]:
                     groups.append((str(row[0]), []))
                 groups[-1][1].append(row[1:])
-            return headings[1:], groups, len(rows)
+            return found.headings[1:], groups, found
 
-        headings, groups, total = await asyncio.to_thread(page)
+        headings, groups, found = await asyncio.to_thread(page)
+        if after and not found.rows and found.total:  # all after it have left: from the start
+            return RedirectResponse(f"{self.root}/attendance/present", status_code=303)
         at = config.meeting.local(roll.at)
-        shown = sum(len(rows) for _, rows in groups)
+        numbers = [int(str(row[1])) for row in found.rows]
         return self.office._render(
             "office/attendance_present.html", visit=visit, actor=actor,
-            headings=headings, sections=groups, shown=shown, total=total, start=start,
-            at=clock(at), date=long_date(self.catalog, at),
-            more=f"?from={start + size}" if start + size < total else None,
+            headings=headings, sections=groups, total=found.total,
+            first=numbers[0] if numbers else 0, last=numbers[-1] if numbers else 0,
+            later=bool(after), at=clock(at), date=long_date(self.catalog, at),
+            more=f"?{urlencode({'after': found.more})}" if found.more is not None else None,
         )  # fmt: skip
 
     # --- routes --------------------------------------------------------------------------------

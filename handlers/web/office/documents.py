@@ -7,6 +7,7 @@ is (the same limit, judged by name and size before a byte of it is read)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -25,6 +26,7 @@ from bot.services.signin import StaffVisit
 from handlers.web.attachment import attachment_path
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
+from handlers.web.office.notices import DOCUMENT_TEMPLATE
 from handlers.web.uploads import TooLarge, leading_fields, read_form, text_field, upload
 from storage.files import DOCUMENT_SUFFIXES, MAX_BYTES
 
@@ -115,7 +117,10 @@ class Documents:
                 f"dash.documents.{result.step.value}",
                 title=result.document.title, name=result.document.file_name,
             )  # fmt: skip
-            return office._done(visit, "documents", html, ok=True)
+            # Publishing tells no one: the office usually wants to, in a notice of its own.
+            href = f"{office.root}/notices?{urlencode({DOCUMENT_TEMPLATE: result.document.id})}"
+            told = catalog.html("dash.documents.notice_link", href=f"{href}#write")
+            return office._done(visit, "documents", f"{html} {told}", ok=True)
         return await self._refused(visit, actor, result, typed, name)
 
     async def _refused(

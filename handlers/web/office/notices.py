@@ -7,6 +7,7 @@ them: the draft is the same row, the rules and the audit the same."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,6 +45,12 @@ AUDIENCES = NOTICE_AUDIENCES
 LISTED = 30
 # ``?mau=`` of the notices page that fills the form with the notice of a meeting moved.
 MOVED_TEMPLATE = "doi-lich"
+# ``?tailieu=<id>`` fills it with the notice that a document is published (Tài liệu's link);
+# ``&thay=1``: in place of the clerk's unfinished draft, once she has chosen so.
+DOCUMENT_TEMPLATE = "tailieu"
+REPLACE = "thay"
+# Characters of an unfinished draft quoted to the clerk, to recognise it by.
+DRAFT_OPENING = 80
 
 
 class Notices:
@@ -77,6 +84,8 @@ class Notices:
         if request.query_params.get("mau") == MOVED_TEMPLATE:
             body = moved_notice(self.office.catalog, self.office.config)
             return await self._page(request, visit, actor, body=body)
+        if DOCUMENT_TEMPLATE in request.query_params:
+            return await self._document_notice(request, visit, actor)
         editing = parse_id(request.query_params.get("sua", ""))
         if editing:
             draft = await self.office.services.broadcasts.draft(actor, editing)
@@ -85,6 +94,42 @@ class Notices:
                     request, visit, actor, body=draft.body or "", audience=draft.audience or ""
                 )
         return await self._page(request, visit, actor)
+
+    async def _document_notice(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """The form holding the notice that a document is on everyone's page, to edit, choose
+        whom it goes to and preview as any notice. A draft the clerk has not sent is not
+        dropped unasked (previewing a new notice would): the form keeps holding it, beside the
+        choice of going on with it or writing the document's notice in its place. Asked rather
+        than the text appended: the draft may be about something else, for another audience,
+        and one notice made of two would be sent to whoever the draft named."""
+        office = self.office
+        catalog, query = office.catalog, request.query_params
+        wanted = parse_id(query.get(DOCUMENT_TEMPLATE, ""))
+        line = next(
+            (d for d in await office.services.documents.published() if d.id == wanted), None
+        )
+        if line is None:  # hidden since, or no such document: nothing to announce
+            error = catalog.html("dash.notices.document_gone")
+            return await self._page(request, visit, actor, error=error)
+        body = catalog.plain("dash.notices.document_text", title=line.title)
+        draft = await office.services.broadcasts.unfinished(actor)
+        if draft is None or query.get(REPLACE) == "1":
+            return await self._page(request, visit, actor, body=body)
+        assert draft.message_id is not None
+        asked = {
+            "text": catalog.html(
+                "dash.notices.document_draft", preview=_opening(draft.body or ""), title=line.title
+            ),
+            "keep": f"{office.root}/notices?{urlencode({'sua': draft.message_id})}#write",
+            "replace": f"{office.root}/notices?"
+            f"{urlencode({DOCUMENT_TEMPLATE: line.id, REPLACE: 1})}#write",
+        }
+        return await self._page(
+            request, visit, actor, body=draft.body or "", audience=draft.audience or "",
+            asked=asked,
+        )  # fmt: skip
 
     async def _page(
         self,
@@ -96,6 +141,7 @@ class Notices:
         error: str = "",
         body: str = "",
         audience: str = "",
+        asked: dict[str, str] | None = None,
     ) -> Response:
         office = self.office
         catalog, config = office.catalog, office.config
@@ -145,7 +191,7 @@ class Notices:
         return office._render(
             "office/notices.html", status=status, visit=visit, actor=actor,
             audiences=self._audiences(), limit=MAX_BROADCAST, error=error, body=body,
-            moved_template=MOVED_TEMPLATE,
+            moved_template=MOVED_TEMPLATE, asked=asked,
             audience=audience or str(Audience.EVERYONE),
             scheduled=[n for n in listed if n["status"] == MessageStatus.SCHEDULED.value],
             sent=[n for n in listed if n["status"] != MessageStatus.SCHEDULED.value],
@@ -317,3 +363,10 @@ def _ran_out(catalog: Catalog, item: BroadcastSummary) -> str:
     # Where the whole list is: the report workbook, downloaded from the invitations page.
     place = catalog.plain("dash.invitations.title")
     return catalog.plain(key, **params, file=catalog.plain("dash.invitations.report"), place=place)
+
+
+def _opening(body: str) -> str:
+    """A draft's first words, to recognise it by: cut at a word, «…» where it was cut."""
+    if len(body) <= DRAFT_OPENING:
+        return body
+    return body[:DRAFT_OPENING].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
