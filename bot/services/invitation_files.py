@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from bot.config import Config
 from bot.documents.workbook import Cell, Link
 from bot.domain.phones import display_phone, first_phone
+from bot.domain.sms import sms_parts
 from bot.domain.tokens import format_link_code
 from bot.services.invitations import InviteLink, SentMark
 from bot.texts import Catalog
@@ -16,6 +17,8 @@ from bot.texts.formatting import meeting_time, short_moment
 from bot.texts.presenters import deadline_text
 
 LinkMaker = Callable[[str], str]
+# The most SMS an invitation's short form may take (UCS-2: 3 × 67 characters).
+SMS_PARTS = 3
 
 
 def links_table(
@@ -139,62 +142,100 @@ def invitation_message(
     link: str,
     link_code: str,
     bot: int = 0,
+    chats: Mapping[str, str] | None = None,
     answers_open: bool = True,
 ) -> str:
     """The message an office sends a person with her personal link (by Zalo, or copied):
-    who invites her to what, when and where, the link, her personal code for a channel that
-    cannot open links (``bot``: the Zalo bot she is given, as on her slip and her page —
-    :meth:`bot.services.quotas.QuotaService.bot_of`), the answer's deadline and whom to
-    call. Plain text, several lines. Once answers are closed (``answers_open`` false) it asks
-    her to call the office's contact instead of answering before a deadline gone by."""
+    who invites her (the meeting's organizer, as her page says) to what, when and where,
+    the link, her personal code for a chat where no link opens, the answer's deadline and
+    whom to call. Plain text, several lines. Once answers are closed (``answers_open``
+    false) it asks her to call the office's contact instead of answering before a deadline
+    gone by. The code's line: :func:`code_line`."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
     when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
-    code = format_link_code(link_code)
-    name_of_bot = config.zalo.finding(bot)[0]
-    code_line = (
-        catalog.plain("dash.invite.code_line_zalo", bot=name_of_bot, code=code)
-        if name_of_bot
-        else catalog.plain("dash.invite.code_line", code=code)
-    )
+    line = code_line(catalog, config, format_link_code(link_code), bot=bot, chats=chats)
     return catalog.plain(
         "dash.invite.message" if answers_open else "dash.invite.message_closed",
         name=name,
-        office=config.office.name,
+        organizer=meeting.organizer,
         title=meeting.title,
         when_where=catalog.plain(
             when_key, **when, venue=meeting.venue.name, address=meeting.venue.address
         ),
         deadline=deadline_text(catalog, config),
         link=link,
-        code_line=code_line,
+        code_line=f"\n{line}" if line else "",
         contact=config.office.contact,
     )
 
 
+def code_line(
+    catalog: Catalog,
+    config: Config,
+    code: str,
+    *,
+    bot: int = 0,
+    chats: Mapping[str, str] | None = None,
+) -> str:
+    """The invitation's line about the personal code ``code`` (as printed): where to send it
+    when the link will not open. ``bot``: the Zalo bot she is given, named as on her slip and
+    her page (:meth:`bot.services.quotas.QuotaService.bot_of`); else ``chats``, the chat
+    channels this process runs, each with the name its bot goes by where known (Telegram's
+    username, which takes the code after ``/start``). Empty when no chat runs: the code then
+    serves at the reception desk alone, where her page shows it on the day."""
+    name_of_bot = config.zalo.finding(bot)[0]
+    if name_of_bot:
+        return catalog.plain("dash.invite.code_line_zalo", bot=name_of_bot, code=code)
+    running = chats or {}
+    if username := running.get("telegram", "").lstrip("@"):
+        return catalog.plain("dash.invite.code_line_telegram", bot=username, code=code)
+    if running:
+        return catalog.plain("dash.invite.code_line", code=code)
+    return ""
+
+
 def invitation_sms(
-    catalog: Catalog, config: Config, *, link: str, link_code: str, answers_open: bool = True
+    catalog: Catalog,
+    config: Config,
+    *,
+    link: str,
+    link_code: str,
+    bot: int = 0,
+    chats: Mapping[str, str] | None = None,
+    answers_open: bool = True,
 ) -> str:
     """The short form of :func:`invitation_message` for an SMS (with diacritics, 67
-    characters a part): the office, the meeting's day, the deadline, the link, the code and
-    the office's phone (the first number in ``[office] contact``; left out without one). Once
-    answers are closed it asks her to call that phone instead, and gives the link alone."""
+    characters a part): who invites, the meeting's day, the deadline, the link, the code
+    where a chat takes it (as :func:`code_line`: her Zalo bot ``bot`` named, or ``chats``
+    not empty) and the office's phone (the first number in ``[office] contact``;
+    left out without one). Once answers are closed it asks her to call that phone instead,
+    and gives the link alone. The organizer invites, as in the message, unless that takes
+    more than :data:`SMS_PARTS` SMS: then the office does, in whose name the SMS is sent."""
     meeting = config.meeting
     starts = meeting.local(meeting.starts_at)
     deadline = meeting.local(meeting.rsvp_deadline_at)
     found = first_phone(config.office.contact)
-    params = {
-        "office": config.office.name,
+    params: dict[str, object] = {
         "day": starts.day,
         "month": starts.month,
         "deadline": short_moment(catalog, deadline),
         "link": link,
-        "code": format_link_code(link_code),
+        "code": (
+            catalog.plain("dash.invite.sms_code", code=format_link_code(link_code))
+            if config.zalo.finding(bot)[0] or chats
+            else ""
+        ),
     }
     key = "dash.invite.sms_text" if answers_open else "dash.invite.sms_text_closed"
     if found is None:
-        return catalog.plain(f"{key}_no_phone", **params)
-    return catalog.plain(key, **params, phone=display_phone(found[0]))
+        key = f"{key}_no_phone"
+    else:
+        params["phone"] = display_phone(found[0])
+    text = catalog.plain(key, inviter=meeting.organizer, **params)
+    if sms_parts(text) > SMS_PARTS:
+        text = catalog.plain(key, inviter=config.office.name, **params)
+    return text
 
 
 def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:

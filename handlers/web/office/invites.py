@@ -71,13 +71,16 @@ def invite_of(office: Office, card: Card, paper: LinkMaker, bot: int = 0) -> Inv
     link = paper(card.token)
     # Past the deadline the message asks her to call the office rather than answer.
     open_ = office.services.rsvp.is_open()
+    # Her code's line names the chat that takes it; none where no chat runs (the desk's alone).
+    chats = office.chat_bots
     message = invitation_message(
         office.catalog, office.config, name=card.person.full_name, link=link,
-        link_code=card.link_code, bot=bot, answers_open=open_,
+        link_code=card.link_code, bot=bot, chats=chats, answers_open=open_,
     )  # fmt: skip
     short = invitation_sms(
-        office.catalog, office.config, link=link, link_code=card.link_code, answers_open=open_
-    )
+        office.catalog, office.config, link=link, link_code=card.link_code, bot=bot,
+        chats=chats, answers_open=open_,
+    )  # fmt: skip
     chars, gsm7 = sms_length(short)
     phone = card.phone
     # "?&body=": the form iOS and Android both read (iOS wants "&", Android the "?").
