@@ -775,6 +775,31 @@ async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sen
     assert en.plain("export.sent", time="09:00, 18/5", via="via Zalo") == "09:00, 18/5 via Zalo"
 
 
+async def test_no_way_sent_is_preselected_and_marking_without_one_records_nothing(
+    desk: Desk, imported: Services
+) -> None:
+    # «Zalo» checked from the start: a clerk who sent an SMS and forgot recorded «qua Zalo».
+    page = await desk.client.get("/office/delegates/DB010")
+    form = page.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
+    assert form.count('type="radio"') == 5 and "checked" not in form
+    assert 'id="sent-error"' not in page.text
+    live = await live_invitation(imported, "DB010")
+    fields = hidden(page.text, "form-sent")
+    for via in ({}, {"via": ""}, {"via": "fax"}):  # none chosen, or a value no form offers
+        answer = await desk.client.post(
+            "/office/delegates/DB010/sent", data={**fields, "invitation": str(live.id), **via}
+        )
+        assert answer.status_code == 422
+        refusal = text_of(answer.text, "sent-error")
+        assert refusal == "Đề nghị đồng chí chọn cách đã gửi giấy mời."
+        # Beside the form, which is there again to choose and send.
+        form = answer.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
+        assert 'id="sent-error"' in form and "checked" not in form
+        assert text_of(answer.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
+    assert await audited(imported, "invitation.sent") == []
+    assert (await live_invitation(imported, "DB010")).sent_at is None
+
+
 async def test_one_invitation_not_sent_is_said_in_the_singular_in_english(
     imported: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -436,15 +436,20 @@ class Office:
         card: Card,
         flash: Flash | None,
         typed: Mapping[str, str] | None = None,
+        *,
+        via_missing: bool = False,
     ) -> Response:
-        """The delegate's page; after a phone form refused, with what was typed in it kept."""
+        """The delegate's page; after a phone form refused, with what was typed in it kept;
+        after «đã gửi» posted without how (``via_missing``), saying so beside that form."""
         # Several Zalo bots: the message names hers, as her slip and her page do.
         bot = await self.services.quotas.bot_of(card.person.id)
+        refused = typed is not None or via_missing
         return self._render(
-            "office/delegate.html", status=200 if typed is None else 422, visit=visit,
+            "office/delegate.html", status=422 if refused else 200, visit=visit,
             actor=actor, card=card, answer=replies.answer(self.catalog, card.rsvp, to_office=True),
             is_open=self.services.rsvp.is_open(), deadline=deadline_text(self.catalog, self.config),
             flash=flash, typed=typed or {}, invite=invite_of(self, card, self.paper, bot),
+            via_missing=via_missing,
         )  # fmt: skip
 
     async def phone_answer(

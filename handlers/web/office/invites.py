@@ -107,14 +107,19 @@ class Invites:
         ]
 
     async def mark(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """Mark the link the form names as sent, by the way chosen."""
+        """Mark the link the form names as sent, by the way chosen; without a way chosen
+        (nothing is preselected: a guess would be recorded as fact), her page again saying
+        so beside the form, nothing recorded."""
         office = self.office
         values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         via = values.get("via", "")
         if via not in SENT_VIA:
-            via = "other"
+            card = await office.services.dashboard.card(str(request.path_params["code"]))
+            if card is None:
+                return office._render("office/message.html", status=404, key="no_delegate")
+            return await office._delegate_page(visit, actor, card, None, via_missing=True)
         result = await office.services.invitations.mark_sent(
             actor, str(request.path_params["code"]),
             invitation=parse_id(values.get("invitation", "")) or 0, via=via,
