@@ -211,6 +211,9 @@ class ChannelSetup:
     hooks: MutableMapping[str, Hook] | None = None
     # Filled by a chat channel once it knows how to make its personal links (its bot's name).
     chat_links: MutableMapping[str, LinkMaker] | None = None
+    # The chat channels this process runs, each with the name its bot goes by once known
+    # (Telegram's username; empty until then, and for a Zalo bot, which the plan names).
+    chat_bots: MutableMapping[str, str] | None = None
     # The process's environment (a channel's secrets beyond its token), else os.environ.
     env: Env | None = None
 
@@ -312,6 +315,8 @@ def _telegram(setup: ChannelSetup) -> Channel:
         setup.inbox.links.append(maker)
         if setup.chat_links is not None:
             setup.chat_links["telegram"] = maker
+        if setup.chat_bots is not None:
+            setup.chat_bots["telegram"] = username
 
     started: list[object] = []  # the receiver, once it has started
 
@@ -685,6 +690,9 @@ class App:
         inbox.observers.append(self.metrics.observe_update)
         hooks: dict[str, Hook] = {}
         chat_links: dict[str, LinkMaker] = {}
+        # Each channel run here, before the web server starts: the invitations it writes say
+        # where to send the personal code, or nothing where no chat takes it.
+        chat_bots: dict[str, str] = {entry.name: "" for entry in entries}
         if web is not None:
             inbox.links.append(web.link)  # a re-issued link (/caplai) names the page first
         channels, budgets = [], {}
@@ -701,6 +709,7 @@ class App:
                     budget,
                     hooks=hooks if web is not None else None,
                     chat_links=chat_links,
+                    chat_bots=chat_bots,
                     env=self.env,
                 )
             )
@@ -727,7 +736,7 @@ class App:
             if web is not None:  # first up, last down: webhooks are answered to the end
                 paths = tuple(path for channel in channels for path in channel.hook_paths)
                 self.web_port = await running.enter_async_context(
-                    self._serve_web(web, hooks, chat_links, webhook, paths)
+                    self._serve_web(web, hooks, chat_links, webhook, paths, chat_bots)
                 )
                 self.web_serving.set()
             for channel in channels:
@@ -747,6 +756,7 @@ class App:
         chat_links: MutableMapping[str, LinkMaker],
         webhook: Listening | None,
         channel_paths: tuple[str, ...] = (),
+        chat_bots: MutableMapping[str, str] | None = None,
     ) -> AbstractAsyncContextManager[int]:
         """The web server of the personal pages (and the webhooks), built on the core."""
         from handlers.web.app import WebSetup, build_web_app
@@ -761,6 +771,7 @@ class App:
             web,
             load_secret(self.loaded.path.parent, self.env),
             chat_links=chat_links,
+            chat_bots={} if chat_bots is None else chat_bots,
             hooks=hooks,
             hook_paths=paths,
             metrics=self.metrics,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.delegate_file import DelegateRow
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+from bot.domain.tokens import format_link_code
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
 from handlers.telegram.limiter import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
@@ -77,6 +78,20 @@ async def test_start_without_token_explains_and_offers_the_phone_button(
         "text": "📱 Chia sẻ số điện thoại",
         "request_contact": True,
     }
+
+
+async def test_start_with_the_personal_code_links_as_the_invitation_message_says(
+    harness: BotHarness,
+) -> None:
+    # The office's invitation says «tìm @bot trên Telegram và gửi lệnh /start K7PX-3QBM» for
+    # one whose link will not open: that command links her, as her link would.
+    found = {link.code: link for link in await harness.services.invitations.links()}
+    user = harness.new_user()
+    await harness.send(user.command(f"/start {format_link_code(found['DB010'].link_code)}"))
+    intro, card = (m["text"] for m in user.messages)
+    assert intro.startswith("Tài khoản của đồng chí đã được liên kết")
+    assert "Kính gửi đồng chí Trịnh Văn Thắng" in card
+    assert await audit_count(harness, "identity.linked") == 1
 
 
 async def test_wrong_token_gets_a_clear_answer_and_links_nothing(harness: BotHarness) -> None:

@@ -31,15 +31,16 @@ from bot.texts import load_catalog
 from handlers.web.app import build_web_app
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Invitation
 from tests.conftest import local
-from tests.office_support import STAFF, Desk, hidden, make_staff, text_of
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.web_support import BASE, web_setup
 
 TELEGRAM = ChatAccount("telegram", "7001", "7001")
 ZALO = ChatAccount("zalo", "z-7001", "z-7001")
-# The invitation message of the example plan, around the person's name, link and code.
+# The invitation message of the example plan, around the person's name, link and code: the
+# organizer invites, as her page says; the office is the contact.
 MESSAGE_MIDDLE = (
-    "Văn phòng Hội LHPN thành phố Hà Nội trân trọng kính mời đồng chí dự Hội nghị sơ kết giữa "
-    "nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội lần thứ XVII, nhiệm "
+    "Ban Thường vụ Hội Liên hiệp Phụ nữ thành phố Hà Nội trân trọng kính mời đồng chí dự Hội "
+    "nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội đại biểu Phụ nữ thành phố Hà Nội lần thứ XVII, nhiệm "
     "kỳ 2021 – 2026.\n"
     "Thời gian, địa điểm: 08:00, Thứ Ba, ngày 28/5/2024 — Hội trường Hội LHPN Hà Nội, Số 7 phố "
     "Tôn Thất Thuyết, phường Dịch Vọng Hậu, quận Cầu Giấy, thành phố Hà Nội.\n"
@@ -344,12 +345,11 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
     page = await desk.client.get("/office/delegates/DB010")
     live = await live_invitation(imported, "DB010")
     message = invitation_of(page.text)
+    # No chat channel runs here: no line sending her code to a bot nobody could find.
     assert message == (
         "Kính gửi đồng chí Trịnh Văn Thắng,\n"
         f"{MESSAGE_MIDDLE}"
         f"http://testserver/{live.token}\n"
-        "Nếu không mở được đường liên kết, đề nghị đồng chí nhắn mã cá nhân "
-        f"{format_link_code(live.link_code)} cho bot của hội nghị.\n"
         f"{MESSAGE_END}"
     )
     assert text_of(page.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
@@ -362,12 +362,11 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
         page.text.split('id="invite-sms-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
     )
     assert short == (
-        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
-        f"nhận trước 17:00, 21/5: http://testserver/{live.token} "
-        f"(mã {format_link_code(live.link_code)}). ĐT 024 3834 5678"
+        "Ban Thường vụ Hội Liên hiệp Phụ nữ thành phố Hà Nội kính mời đồng chí dự hội nghị ngày "
+        f"28/5. Xin xác nhận trước 17:00, 21/5: http://testserver/{live.token}. ĐT 024 3834 5678"
     )
     assert text_of(page.text, "invite-sms-parts") == (
-        "192 ký tự, gửi thành 3 tin SMS (tin có dấu: 70 ký tự một tin, 67 ký tự mỗi phần khi "
+        "193 ký tự, gửi thành 3 tin SMS (tin có dấu: 70 ký tự một tin, 67 ký tự mỗi phần khi "
         "ghép nhiều tin)."
     )
     sms = page.text.split('id="invite-sms"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
@@ -382,6 +381,45 @@ async def test_a_delegate_page_holds_the_invitation_to_send_with_sms_and_zalo_to
         "Zalo mở khung trò chuyện với số điện thoại của đại biểu nhưng không điền sẵn nội dung: "
         "bấm «Sao chép» trước, rồi dán vào khung trò chuyện."
     )
+
+
+async def test_with_telegram_running_the_invitation_names_its_bot_as_the_code_takes_it(
+    imported: Services,
+) -> None:
+    # The Telegram bot links by «/start <code>» (a code typed alone is not read there); the
+    # SMS keeps the code. A Zalo bot the plan does not name: the meeting's bot, as before.
+    await make_staff(imported)
+    live = await live_invitation(imported, "DB010")
+    code = format_link_code(live.link_code)
+    shown = {}
+    for chats in ({"telegram": "hoinghi_bot", "zalo": ""}, {"zalo": ""}):
+        desk = await desk_for(imported, chat_bots=chats)
+        try:
+            await desk.sign_in()
+            page = await desk.client.get("/office/delegates/DB010")
+        finally:
+            await desk.client.aclose()
+        shown[len(chats)] = page.text
+    assert invitation_of(shown[2]) == (
+        "Kính gửi đồng chí Trịnh Văn Thắng,\n"
+        f"{MESSAGE_MIDDLE}"
+        f"http://testserver/{live.token}\n"
+        "Nếu không mở được đường liên kết, đề nghị đồng chí tìm @hoinghi_bot trên Telegram và "
+        f"gửi lệnh /start {code}.\n"
+        f"{MESSAGE_END}"
+    )
+    short = html_lib.unescape(
+        shown[2].split('id="invite-sms-text"', 1)[1].split(">", 1)[1].split("</textarea>", 1)[0]
+    )
+    assert short == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: http://testserver/{live.token} (mã {code}). ĐT 024 3834 5678"
+    )
+    assert (
+        f"http://testserver/{live.token}\n"
+        f"Nếu không mở được đường liên kết, đề nghị đồng chí nhắn mã cá nhân {code} cho bot của "
+        "hội nghị.\n"
+    ) in invitation_of(shown[1])
 
 
 async def test_a_landline_or_a_foreign_number_gets_neither_sms_nor_zalo_and_one_line_says_why(
@@ -412,28 +450,56 @@ def test_the_short_sms_of_the_example_plan_takes_three_sms_in_each_language(
 ) -> None:
     # The example plan's own address (http://127.0.0.1:8080/ and a 32-character token): the
     # long message is about 600 characters, nine SMS with diacritics; the short one three.
+    # No chat channel runs: the organizer invites, as her page says, and no code is given.
     link, code = "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
     vi = invitation_sms(load_catalog("vi"), config, link=link, link_code=code)
     assert vi == (
-        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
-        f"nhận trước 17:00, 21/5: {link} (mã K7PX-M3QB). ĐT 024 3834 5678"
+        "Ban Thường vụ Hội Liên hiệp Phụ nữ thành phố Hà Nội kính mời đồng chí dự hội nghị ngày "
+        f"28/5. Xin xác nhận trước 17:00, 21/5: {link}. ĐT 024 3834 5678"
     )
-    assert (sms_length(vi), sms_parts(vi)) == ((196, False), 3)
+    assert (sms_length(vi), sms_parts(vi)) == ((197, False), 3)
     long = invitation_message(load_catalog("vi"), config, name="x", link=link, link_code=code)
     assert sms_parts(long) >= 8
     en = invitation_sms(load_catalog("en"), config, link=link, link_code=code)
     assert en == (
-        "Văn phòng Hội LHPN thành phố Hà Nội invites you to the meeting on 28/5. Please reply "
-        f"before 17:00, 21/5: {link} (code K7PX-M3QB). Tel 024 3834 5678"
+        "Ban Thường vụ Hội Liên hiệp Phụ nữ thành phố Hà Nội invites you to the meeting on 28/5. "
+        f"Please reply before 17:00, 21/5: {link}. Tel 024 3834 5678"
     )
     assert sms_parts(en) == 3
-    # No phone in [office] contact: the text ends with the code.
+    # No phone in [office] contact: the text ends with the link.
     office = config.office.model_copy(update={"contact": "đồng chí Trần Thu Hà"})
     bare = invitation_sms(
         load_catalog("vi"), config.model_copy(update={"office": office}), link=link,
         link_code=code,
     )  # fmt: skip
-    assert bare.endswith(f"{link} (mã K7PX-M3QB).")
+    assert bare.endswith(f"21/5: {link}.")
+
+
+def test_an_sms_with_the_code_for_a_chat_names_the_office_where_the_organizer_takes_four(
+    config: Config,
+) -> None:
+    # A chat takes the code: it goes in the SMS, and with the organizer's long name the text
+    # would take four SMS; the office, in whose name the SMS goes, invites instead.
+    link, code = "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
+    chats = {"telegram": "hoinghi_bot"}
+    vi = invitation_sms(load_catalog("vi"), config, link=link, link_code=code, chats=chats)
+    assert vi == (
+        "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
+        f"nhận trước 17:00, 21/5: {link} (mã K7PX-M3QB). ĐT 024 3834 5678"
+    )
+    assert (sms_length(vi), sms_parts(vi)) == ((196, False), 3)
+    en = invitation_sms(load_catalog("en"), config, link=link, link_code=code, chats=chats)
+    assert en == (
+        "Văn phòng Hội LHPN thành phố Hà Nội invites you to the meeting on 28/5. Please reply "
+        f"before 17:00, 21/5: {link} (code K7PX-M3QB). Tel 024 3834 5678"
+    )
+    assert sms_parts(en) == 3
+    # The organizer with the code: four SMS (one more to pay for each delegate).
+    four = load_catalog("vi").plain(
+        "dash.invite.sms_text", inviter=config.meeting.organizer, day=28, month=5,
+        deadline="17:00, 21/5", link=link, code=" (mã K7PX-M3QB)", phone="024 3834 5678",
+    )  # fmt: skip
+    assert sms_parts(four) == 4
 
 
 def test_a_long_site_address_drops_the_least_needed_words_to_stay_in_three_sms_never_the_link(
@@ -442,9 +508,10 @@ def test_a_long_site_address_drops_the_least_needed_words_to_stay_in_three_sms_n
     # The example's address is 22 characters; the office's own domain may be twice that: the
     # link alone took the short form to 4 SMS, or more.
     vi, code = load_catalog("vi"), "K7PXM3QB"
+    chats = {"telegram": "hoinghi_bot"}  # a chat takes the code: it is in the SMS
     longer = "https://hoinghi.hoilhpnhanoi.org.vn/" + "A" * 32
     # First the office's phone (her page has it).
-    text = invitation_sms(vi, config, link=longer, link_code=code)
+    text = invitation_sms(vi, config, link=longer, link_code=code, chats=chats)
     assert text == (
         "Văn phòng Hội LHPN thành phố Hà Nội kính mời đồng chí dự hội nghị ngày 28/5. Xin xác "
         f"nhận trước 17:00, 21/5: {longer} (mã K7PX-M3QB)."
@@ -452,14 +519,16 @@ def test_a_long_site_address_drops_the_least_needed_words_to_stay_in_three_sms_n
     assert sms_parts(text) == 3
     # Then the polite wording, in its shorter form.
     longest = "https://hoinghi-giuaky.hoilienhiepphunu-hanoi.org.vn/" + "A" * 32
-    text = invitation_sms(vi, config, link=longest, link_code=code)
+    text = invitation_sms(vi, config, link=longest, link_code=code, chats=chats)
     assert text == (
         "Văn phòng Hội LHPN thành phố Hà Nội kính mời dự hội nghị 28/5, xác nhận trước 17:00, "
         f"21/5: {longest} (mã K7PX-M3QB)"
     )
     assert sms_parts(text) == 3
     # Once answers are closed the phone is what she is asked to use: the wording goes.
-    closed = invitation_sms(vi, config, link=longer, link_code=code, answers_open=False)
+    closed = invitation_sms(
+        vi, config, link=longer, link_code=code, answers_open=False, chats=chats
+    )
     assert closed == (
         "Văn phòng Hội LHPN thành phố Hà Nội kính mời dự hội nghị 28/5. Hết hạn trả lời, xin gọi "
         f"024 3834 5678 báo có dự không. {longer}"
@@ -467,12 +536,12 @@ def test_a_long_site_address_drops_the_least_needed_words_to_stay_in_three_sms_n
     assert sms_parts(closed) == 3
     # Past what any cut can save: the shortest form, the link and the code whole.
     absurd = "https://" + "h" * 150 + "/" + "A" * 32
-    text = invitation_sms(vi, config, link=absurd, link_code=code)
+    text = invitation_sms(vi, config, link=absurd, link_code=code, chats=chats)
     assert text.endswith(f": {absurd} (mã K7PX-M3QB)") and sms_parts(text) == 5
     for lang in ("vi", "en"):
         for answers_open in (True, False):
             text = invitation_sms(
-                load_catalog(lang), config, link=longest, link_code=code,
+                load_catalog(lang), config, link=longest, link_code=code, chats=chats,
                 answers_open=answers_open,
             )  # fmt: skip
             assert longest in text and sms_parts(text) <= 4
@@ -495,9 +564,7 @@ def test_once_answers_are_closed_the_invitation_asks_her_to_call_the_office(
         "Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678 để báo đồng chí có tham dự "
         "hay không.\n"
         "Thông tin hội nghị ở trang cá nhân của đồng chí:\n"
-        f"{link}\n"
-        "Nếu không mở được đường liên kết, đề nghị đồng chí nhắn mã cá nhân K7PX-M3QB cho bot của "
-        "hội nghị."
+        f"{link}"
     )
     short = invitation_sms(vi, config, link=link, link_code=code, answers_open=False)
     assert short == (
@@ -833,6 +900,31 @@ async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sen
         "via Zalo", "via SMS", "via a phone call", "via a paper invitation", "via another channel",
     ]  # fmt: skip
     assert en.plain("export.sent", time="09:00, 18/5", via="via Zalo") == "09:00, 18/5 via Zalo"
+
+
+async def test_no_way_sent_is_preselected_and_marking_without_one_records_nothing(
+    desk: Desk, imported: Services
+) -> None:
+    # «Zalo» checked from the start: a clerk who sent an SMS and forgot recorded «qua Zalo».
+    page = await desk.client.get("/office/delegates/DB010")
+    form = page.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
+    assert form.count('type="radio"') == 5 and "checked" not in form
+    assert 'id="sent-error"' not in page.text
+    live = await live_invitation(imported, "DB010")
+    fields = hidden(page.text, "form-sent")
+    for via in ({}, {"via": ""}, {"via": "fax"}):  # none chosen, or a value no form offers
+        answer = await desk.client.post(
+            "/office/delegates/DB010/sent", data={**fields, "invitation": str(live.id), **via}
+        )
+        assert answer.status_code == 422
+        refusal = text_of(answer.text, "sent-error")
+        assert refusal == "Đề nghị đồng chí chọn cách đã gửi giấy mời."
+        # Beside the form, which is there again to choose and send.
+        form = answer.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
+        assert 'id="sent-error"' in form and "checked" not in form
+        assert text_of(answer.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
+    assert await audited(imported, "invitation.sent") == []
+    assert (await live_invitation(imported, "DB010")).sent_at is None
 
 
 async def test_one_invitation_not_sent_is_said_in_the_singular_in_english(

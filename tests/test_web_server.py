@@ -4,15 +4,20 @@ Telegram's webhook is answered on the same port."""
 from __future__ import annotations
 
 import asyncio
+import html
 import os
+import re
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from bot.app import open_app, run_refusal, webhook_mount
+import bot.app
+from bot.app import Channel, ChannelEntry, ChannelSetup, open_app, run_refusal, webhook_mount
 from bot.chat import Inbox
 from bot.cli import main
 from bot.config import load_config
@@ -22,8 +27,10 @@ from handlers.telegram.app import Webhook, build_application, serve
 from handlers.web.app import build_web_app
 from handlers.web.server import serving
 from rehearsal.telegram_api import FakeBotApi
+from tests.channels.text_channel import TextChannel
 from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import wired_config
+from tests.office_support import Desk, make_staff
 from tests.web_support import web_setup
 
 SECRET = "s3cret-token-for-the-test"
@@ -51,6 +58,42 @@ async def test_run_without_a_chat_token_serves_the_personal_pages_alone(
     assert page.status_code == 200 and "Thứ Ba, ngày 28/5/2024, từ 08:00 đến 11:30" in page.text
     assert home.status_code == 200 and token not in home.text
     assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_a_running_app_tells_the_dashboards_invitation_which_chat_takes_the_code(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chat channels `run` starts reach the dashboard: with one running (not Telegram,
+    # whose bot's name comes with it), the invitation tells her to send the code to the bot.
+    def build_text(setup: ChannelSetup) -> Channel:
+        @asynccontextmanager
+        async def receiving() -> AsyncIterator[None]:
+            yield
+
+        return Channel(TextChannel(setup.inbox, setup.catalog), receiving)
+
+    entry = ChannelEntry("text", "HOINGHI_TEXT_TOKEN", re.compile(r"t-\d+"), build_text)
+    monkeypatch.setattr(bot.app, "CHANNELS", (bot.app.TELEGRAM, entry))
+    started = asyncio.Event()
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
+    assert await asyncio.to_thread(main, ["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    loaded = load_config(office_web / "config.toml")
+    async with open_app(loaded, load_catalog("vi"), env={"HOINGHI_TEXT_TOKEN": "t-1"}) as app:
+        await make_staff(app.services)
+        stop = asyncio.Event()
+        running = asyncio.create_task(app.run(stop))
+        try:
+            await asyncio.wait_for(started.wait(), timeout=30)
+            base = f"http://127.0.0.1:{app.web_port}"
+            async with httpx.AsyncClient(base_url=base) as client:
+                desk = Desk(app.services, client)
+                await desk.sign_in()
+                page = await client.get("/office/delegates/DB010")
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, timeout=30)
+    assert page.status_code == 200
+    assert "cho bot của hội nghị." in html.unescape(page.text)
 
 
 def test_run_says_when_it_serves_the_web_alone(

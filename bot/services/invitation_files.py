@@ -17,6 +17,8 @@ from bot.texts.formatting import meeting_time, short_moment
 from bot.texts.presenters import deadline_text
 
 LinkMaker = Callable[[str], str]
+# The most SMS an invitation's short form may take (UCS-2: 3 × 67 characters).
+SMS_PARTS = 3
 
 
 def links_table(
@@ -140,66 +142,95 @@ def invitation_message(
     link: str,
     link_code: str,
     bot: int = 0,
+    chats: Mapping[str, str] | None = None,
     answers_open: bool = True,
 ) -> str:
     """The message an office sends a person with her personal link (by Zalo, or copied):
-    who invites her to what, when and where, the link, her personal code for a channel that
-    cannot open links (``bot``: the Zalo bot she is given, as on her slip and her page —
-    :meth:`bot.services.quotas.QuotaService.bot_of`), the answer's deadline and whom to
-    call. Plain text, several lines. Once answers are closed (``answers_open`` false) it asks
-    her to call the office's contact instead of answering before a deadline gone by."""
+    who invites her (the meeting's organizer, as her page says) to what, when and where,
+    the link, her personal code for a chat where no link opens, the answer's deadline and
+    whom to call. Plain text, several lines. Once answers are closed (``answers_open``
+    false) it asks her to call the office's contact instead of answering before a deadline
+    gone by. The code's line: :func:`code_line`."""
     meeting = config.meeting
     starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
     when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
-    code = format_link_code(link_code)
-    name_of_bot = config.zalo.finding(bot)[0]
-    code_line = (
-        catalog.plain("dash.invite.code_line_zalo", bot=name_of_bot, code=code)
-        if name_of_bot
-        else catalog.plain("dash.invite.code_line", code=code)
-    )
+    line = code_line(catalog, config, format_link_code(link_code), bot=bot, chats=chats)
     return catalog.plain(
         "dash.invite.message" if answers_open else "dash.invite.message_closed",
         name=name,
-        office=config.office.name,
+        organizer=meeting.organizer,
         title=meeting.title,
         when_where=catalog.plain(
             when_key, **when, venue=meeting.venue.name, address=meeting.venue.address
         ),
         deadline=deadline_text(catalog, config),
         link=link,
-        code_line=code_line,
+        code_line=f"\n{line}" if line else "",
         contact=config.office.contact,
     )
 
 
-# The short form is cut down until it goes in this many SMS (the example plan's: 3).
-SMS_PARTS_AIMED = 3
+def code_line(
+    catalog: Catalog,
+    config: Config,
+    code: str,
+    *,
+    bot: int = 0,
+    chats: Mapping[str, str] | None = None,
+) -> str:
+    """The invitation's line about the personal code ``code`` (as printed): where to send it
+    when the link will not open. ``bot``: the Zalo bot she is given, named as on her slip and
+    her page (:meth:`bot.services.quotas.QuotaService.bot_of`); else ``chats``, the chat
+    channels this process runs, each with the name its bot goes by where known (Telegram's
+    username, which takes the code after ``/start``). Empty when no chat runs: the code then
+    serves at the reception desk alone, where her page shows it on the day."""
+    name_of_bot = config.zalo.finding(bot)[0]
+    if name_of_bot:
+        return catalog.plain("dash.invite.code_line_zalo", bot=name_of_bot, code=code)
+    running = chats or {}
+    if username := running.get("telegram", "").lstrip("@"):
+        return catalog.plain("dash.invite.code_line_telegram", bot=username, code=code)
+    if running:
+        return catalog.plain("dash.invite.code_line", code=code)
+    return ""
 
 
 def invitation_sms(
-    catalog: Catalog, config: Config, *, link: str, link_code: str, answers_open: bool = True
+    catalog: Catalog,
+    config: Config,
+    *,
+    link: str,
+    link_code: str,
+    bot: int = 0,
+    chats: Mapping[str, str] | None = None,
+    answers_open: bool = True,
 ) -> str:
     """The short form of :func:`invitation_message` for an SMS (with diacritics, 67
-    characters a part): the office, the meeting's day, the deadline, the link, the code and
-    the office's phone (the first number in ``[office] contact``; left out without one). Once
-    answers are closed it asks her to call that phone instead, and gives the link alone.
+    characters a part): who invites, the meeting's day, the deadline, the link, the code
+    where a chat takes it (as :func:`code_line`: her Zalo bot ``bot`` named, or ``chats``
+    not empty) and the office's phone (the first number in ``[office] contact``; left out
+    without one). Once answers are closed it asks her to call that phone instead, and gives
+    the link alone.
 
-    A long site address would take it past :data:`SMS_PARTS_AIMED` SMS: the least needed
-    words go first — the office's phone (her page has it; not once answers are closed: then
-    it is what she is asked to use), then the polite wording, in a shorter form —, never the
-    link or the code. Past that, the shortest form, in as many SMS as it takes."""
+    It is cut down until it goes in :data:`SMS_PARTS` SMS, the least needed first: the
+    organizer invites, as in the message, else the office (in whose name the SMS is sent);
+    then the office's phone goes (her page has it; not once answers are closed: then it is
+    what she is asked to use), then the polite wording, in a shorter form; never the link or
+    the code. Past that, the shortest form, in as many SMS as it takes."""
     meeting = config.meeting
     starts = meeting.local(meeting.starts_at)
     deadline = meeting.local(meeting.rsvp_deadline_at)
     found = first_phone(config.office.contact)
-    params = {
-        "office": config.office.name,
+    params: dict[str, object] = {
         "day": starts.day,
         "month": starts.month,
         "deadline": short_moment(catalog, deadline),
         "link": link,
-        "code": format_link_code(link_code),
+        "code": (
+            catalog.plain("dash.invite.sms_code", code=format_link_code(link_code))
+            if config.zalo.finding(bot)[0] or chats
+            else ""
+        ),
         "phone": display_phone(found[0]) if found is not None else "",
     }
     base = "dash.invite.sms_text"
@@ -209,8 +240,12 @@ def invitation_sms(
         keys = [f"{base}_closed_no_phone", f"{base}_closed_no_phone_short"]
     else:
         keys = [f"{base}_closed", f"{base}_closed_short"]
-    texts = [catalog.plain(key, **params) for key in keys]
-    return next((text for text in texts if sms_parts(text) <= SMS_PARTS_AIMED), texts[-1])
+    texts = [
+        catalog.plain(key, inviter=inviter, **params)
+        for key in keys
+        for inviter in (meeting.organizer, config.office.name)
+    ]
+    return next((text for text in texts if sms_parts(text) <= SMS_PARTS), texts[-1])
 
 
 def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:

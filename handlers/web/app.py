@@ -138,6 +138,9 @@ class WebSetup:
     settings: WebSettings
     secret: bytes
     chat_links: MutableMapping[str, LinkMaker] = field(default_factory=dict)
+    # The chat channels the process runs, each with its bot's name once known (Telegram's
+    # username): what the office's invitations say about the personal code.
+    chat_bots: MutableMapping[str, str] = field(default_factory=dict)
     hooks: MutableMapping[str, Hook] = field(default_factory=dict)
     hook_paths: tuple[str, ...] = ()
     # The process's instruments and readiness (bot.app.App's); a fresh set when not given.

@@ -531,7 +531,9 @@ async def test_staff_copy_a_delegates_invitation_and_mark_it_sent(
     message = await asyncio_run(
         desk, lambda: desk.driver.find_element(By.ID, "invite-message").get_attribute("value")
     )
-    assert str(message).startswith("Kính gửi đồng chí Trịnh Văn Thắng,\nVăn phòng Hội LHPN")
+    assert str(message).startswith(
+        "Kính gửi đồng chí Trịnh Văn Thắng,\nBan Thường vụ Hội Liên hiệp Phụ nữ thành phố Hà Nội"
+    )
     zalo = await asyncio_run(
         desk, lambda: desk.driver.find_element(By.ID, "invite-zalo").get_attribute("href")
     )

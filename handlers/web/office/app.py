@@ -104,6 +104,9 @@ class Office:
         self.site_css = site_css
         # The personal link as printed (build_office_app sets the web page's maker).
         self.paper: Callable[[str], str] = lambda token: f"{base_url.rstrip('/')}/{token}"
+        # The chat channels running, with their bots' names (build_office_app sets them): where
+        # an invitation tells a person to send her code, if anywhere.
+        self.chat_bots: Mapping[str, str] = {}
         self.static = Static(HERE / "static", self.root)
         self.templates = Environment(
             loader=FileSystemLoader(HERE.parent / "templates"),
@@ -449,15 +452,20 @@ class Office:
         card: Card,
         flash: Flash | None,
         typed: Mapping[str, str] | None = None,
+        *,
+        via_missing: bool = False,
     ) -> Response:
-        """The delegate's page; after a phone form refused, with what was typed in it kept."""
+        """The delegate's page; after a phone form refused, with what was typed in it kept;
+        after «đã gửi» posted without how (``via_missing``), saying so beside that form."""
         # Several Zalo bots: the message names hers, as her slip and her page do.
         bot = await self.services.quotas.bot_of(card.person.id)
+        refused = typed is not None or via_missing
         return self._render(
-            "office/delegate.html", status=200 if typed is None else 422, visit=visit,
+            "office/delegate.html", status=422 if refused else 200, visit=visit,
             actor=actor, card=card, answer=replies.answer(self.catalog, card.rsvp, to_office=True),
             is_open=self.services.rsvp.is_open(), deadline=deadline_text(self.catalog, self.config),
             flash=flash, typed=typed or {}, invite=invite_of(self, card, self.paper, bot),
+            via_missing=via_missing,
         )  # fmt: skip
 
     async def phone_answer(
@@ -597,7 +605,7 @@ def office_routes(setup: WebSetup, site_css: str) -> list[BaseRoute]:
     (before the personal pages' ``/{token}``, which would take ``/office`` for a token)."""
     app = build_office_app(
         setup.services, setup.catalog, setup.settings.base_url, setup.secret, site_css,
-        paper=setup.settings.link, chat_links=setup.chat_links,
+        paper=setup.settings.link, chat_links=setup.chat_links, chat_bots=setup.chat_bots,
     )  # fmt: skip
     root = app.state.office.root
 
@@ -625,12 +633,16 @@ def build_office_app(
     *,
     paper: Callable[[str], str] | None = None,
     chat_links: Mapping[str, Callable[[str], str]] | None = None,
+    chat_bots: Mapping[str, str] | None = None,
 ) -> Starlette:
     """The dashboard as an application to mount at ``/office``; ``paper`` makes the personal
-    link printed on invitations (the personal page's), ``chat_links`` each chat channel's."""
+    link printed on invitations (the personal page's), ``chat_links`` each chat channel's,
+    ``chat_bots`` the chat channels running, with their bots' names once known."""
     office = Office(services, catalog, base_url, secret, site_css)
     page = paper or office.paper
     office.paper = page
+    if chat_bots is not None:
+        office.chat_bots = chat_bots
     staff = office.staff
     routes: list[BaseRoute] = [
         Route("/", staff(office.overview), methods=["GET"]),

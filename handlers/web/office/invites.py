@@ -75,13 +75,16 @@ def invite_of(office: Office, card: Card, paper: LinkMaker, bot: int = 0) -> Inv
     link = paper(card.token)
     # Past the deadline the message asks her to call the office rather than answer.
     open_ = office.services.rsvp.is_open()
+    # Her code's line names the chat that takes it; none where no chat runs (the desk's alone).
+    chats = office.chat_bots
     message = invitation_message(
         office.catalog, office.config, name=card.person.full_name, link=link,
-        link_code=card.link_code, bot=bot, answers_open=open_,
+        link_code=card.link_code, bot=bot, chats=chats, answers_open=open_,
     )  # fmt: skip
     short = invitation_sms(
-        office.catalog, office.config, link=link, link_code=card.link_code, answers_open=open_
-    )
+        office.catalog, office.config, link=link, link_code=card.link_code, bot=bot,
+        chats=chats, answers_open=open_,
+    )  # fmt: skip
     chars, gsm7 = sms_length(short)
     phone = card.phone
     # zalo.me/<number> opens a chat with a Vietnamese number only (0912345678): a landline
@@ -111,14 +114,19 @@ class Invites:
         ]
 
     async def mark(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """Mark the link the form names as sent, by the way chosen."""
+        """Mark the link the form names as sent, by the way chosen; without a way chosen
+        (nothing is preselected: a guess would be recorded as fact), her page again saying
+        so beside the form, nothing recorded."""
         office = self.office
         values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         via = values.get("via", "")
         if via not in SENT_VIA:
-            via = "other"
+            card = await office.services.dashboard.card(str(request.path_params["code"]))
+            if card is None:
+                return office._render("office/message.html", status=404, key="no_delegate")
+            return await office._delegate_page(visit, actor, card, None, via_missing=True)
         result = await office.services.invitations.mark_sent(
             actor, str(request.path_params["code"]),
             invitation=parse_id(values.get("invitation", "")) or 0, via=via,
