@@ -116,6 +116,19 @@ async def test_a_link_preview_is_not_the_person_opening_their_invitation(
     assert "Vũ Thị Mỹ Hạnh" in opened.text
 
 
+async def test_a_page_opened_on_a_clock_behind_the_one_that_made_its_link_still_opens(
+    web: Web, imported: Services
+) -> None:
+    # Another process's clock a moment behind the one that made the link: "opened with this
+    # link" must still hold after the first view, or her page answers that the link is wrong.
+    clock = imported.ctx.clock
+    assert isinstance(clock, ManualClock)
+    clock.set(clock.now() - timedelta(minutes=5))
+    for _ in range(2):
+        page = await web.open("DB036")
+        assert page.status_code == 200 and "Vũ Thị Mỹ Hạnh" in page.text
+
+
 async def test_attending_on_the_page_is_recorded_and_audited_as_the_chat_records_it(
     web: Web, imported: Services
 ) -> None:

@@ -338,11 +338,15 @@ class InvitationService:
             opened = await queries.identity(
                 session, self._ctx.meeting_id, channel, account.external_id
             )
+            # Never before the link itself: the page reads "opened with this link" as linked at
+            # or after the link was made, and a clock a moment behind the one that made it (a
+            # second process) must not leave her page unreadable.
+            linked_at = max(now, invitation.created_at)
             if opened is not None and opened.linked_at < invitation.created_at:
                 # Her page, opened before with a link re-issued since, now opened with the live
                 # one: the live link reached her (the dashboard's «reached» counts a page
                 # opened after the live link was made). One write, the first time only.
-                opened.linked_at = now
+                opened.linked_at = linked_at
             elif opened is None:
                 outcome = LinkOutcome.LINKED
                 session.add(
@@ -352,7 +356,7 @@ class InvitationService:
                         channel=channel,
                         external_id=account.external_id,
                         chat_address=account.chat_address,
-                        linked_at=now,
+                        linked_at=linked_at,
                         linked_via=queries.PAGE_LINK,
                         # never "used last": a page is not where messages go
                         last_seen_at=None,
