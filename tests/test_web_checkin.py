@@ -718,6 +718,32 @@ async def test_a_guest_named_as_an_invitee_and_as_a_guest_in_the_hall_is_held_fo
     assert len(await present(meeting.services)) == 2
 
 
+async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s_minutes(
+    meeting: Day, phone: Desk
+) -> None:
+    # A guest recorded by mistake stayed in the hall's total once the desk's minutes had
+    # passed: a guest has no card to open, and the office's «Có mặt» listed guests only.
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "Phạm Văn Khách", "position": "Phóng viên"}
+    assert (await phone.client.post("/office/checkin/guest", data=form)).status_code == 303
+    (row,) = await present(meeting.services)
+    meeting.clock.advance(timedelta(minutes=30))
+    assert f'id="form-undo-{row.id}"' not in (await phone.client.get("/office/checkin")).text
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    seen = await office.client.get("/office/attendance")
+    assert text_of(seen.text, f"undo-guest-{row.id}") == "Hủy ghi nhận"
+    # The form as the page's poll puts it in place (signed for the session as the page's).
+    done = await post_form(office, "/office/attendance/live", f"form-undo-guest-{row.id}")
+    assert flash(done.text) == "Đã hủy lượt điểm danh của Phạm Văn Khách."
+    assert text_of(done.text, "total-guests") == "0" and await present(meeting.services) == []
+    assert f'id="form-undo-guest-{row.id}"' not in done.text
+    # The check-in role alone does not reach the office's page, nor its form.
+    refused = await phone.client.post(
+        "/office/attendance/undo", data={**fields(seen.text, f"form-undo-guest-{row.id}")}
+    )
+    assert refused.status_code == 403
+
+
 async def test_a_search_with_more_hits_than_shown_says_to_type_more(
     meeting: Day, phone: Desk
 ) -> None:

@@ -470,9 +470,11 @@ class DeskPages:
         """Có mặt: present / expected by group, substitutes, guests, the missing with phones;
         refreshing itself by a short poll."""
         context = await self._attendance_context(request, actor)
+        assert visit.session_id is not None
+        flash = self.office.flashes.take(request.query_params.get("f", ""), visit.session_id)
         return self.office._render(
             "office/attendance.html", visit=visit, actor=actor, poll=ATTENDANCE_POLL,
-            papers=context["seen"], **context,
+            papers=context["seen"], flash=flash, **context,
         )  # fmt: skip
 
     async def attendance_live(
@@ -480,8 +482,26 @@ class DeskPages:
     ) -> Response:
         """The attendance's figures alone, for its script to put in place."""
         return self.office._render(
-            "office/attendance_live.html", **await self._attendance_context(request, actor)
-        )
+            "office/attendance_live.html", visit=visit,  # its forms are signed for the session
+            **await self._attendance_context(request, actor),
+        )  # fmt: skip
+
+    async def undo_guest(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Hủy ghi nhận» beside a guest on «Có mặt»: the office takes a guest recorded by
+        mistake out of the hall whenever it is found (a desk may only within its minutes, and a
+        guest has no card to open); audited, the row kept, as every undo."""
+        values = await self.office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        assert visit.session_id is not None
+        which = parse_id(values.get("checkin", ""))
+        result = CheckinResult(CheckinStep.UNKNOWN_CHECKIN)
+        if which is not None:
+            desk = self.services.access.office_desk(actor, "")
+            result = await self.services.checkin.undo(desk, which)
+        ok = result.step in (CheckinStep.UNDONE, CheckinStep.ALREADY_UNDONE)
+        key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok))
+        return RedirectResponse(f"{self.root}/attendance?f={key}#flash", status_code=303)
 
     async def _attendance_context(self, request: Request, actor: OfficeActor) -> dict[str, Any]:
         """The attendance's figures and its page of who is missing: ``?group=`` narrows it to
@@ -567,6 +587,7 @@ class DeskPages:
             Route("/checkin/forget", self.forget, methods=["GET"]),
             Route("/attendance", staff(self.attendance), methods=["GET"]),
             Route("/attendance/live", staff(self.attendance_live), methods=["GET"]),
+            Route("/attendance/undo", staff(self.undo_guest), methods=["POST"]),
             Route("/attendance/summary", staff(self.summary), methods=["GET"]),
             Route("/attendance/present", staff(self.present), methods=["GET"]),
         ]
