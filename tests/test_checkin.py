@@ -4,6 +4,7 @@ search without diacritics, and the live count by group."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import inspect
 import typing
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.cli import main
 from bot.config import Config
@@ -36,7 +37,8 @@ from bot.services.report_file import office_report_sheets
 from bot.texts import load_catalog
 from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
-from tests.conftest import EXAMPLE_DELEGATES, local
+from storage.uow import unit_of_work
+from tests.conftest import EXAMPLE_DELEGATES, local, until_waiting
 from tests.test_services import row as delegate_row
 from tests.test_staff import on_the_office_database
 
@@ -528,6 +530,67 @@ async def test_a_guest_named_as_an_invitee_is_recorded_only_once_the_desk_confir
     taken = await day.checkin.guest(desk, "Vũ Thị Hồng Nhung", namesake_ok=True)
     assert taken.step is CheckinStep.CHECKED_IN and taken.checkin is not None
     assert taken.checkin.kind is ArrivalKind.GUEST
+
+
+async def test_a_guest_recorded_already_is_told_with_when_and_where_and_recorded_only_once_confirmed(
+    day: Day,
+) -> None:
+    # The desk typed «Phạm Văn Khách, Phóng viên» three times: each was a new guest, the hall's
+    # total rose with each. The second (at any desk, the name as typed) is now held, with the
+    # first's time and desk, until the desk says it is someone else of the name.
+    first_desk, other_desk = await day.desk("NV02", "Bàn 1"), await day.desk("NV03", "Bàn 2")
+    first = await day.checkin.guest(
+        first_desk, "Phạm Văn Khách", position="Phóng viên", request_key="guest-form-1"
+    )
+    assert first.step is CheckinStep.CHECKED_IN and first.checkin is not None
+    day.clock.advance(timedelta(minutes=3))
+    held = await day.checkin.guest(
+        other_desk, " pham van KHACH ", organization="Báo Phụ nữ Thủ đô", request_key="g-2"
+    )
+    assert (held.step, held.checkin) == (CheckinStep.GUEST_AGAIN, first.checkin)
+    assert (held.checkin.desk, held.checkin.at) == ("Bàn 1", MORNING)
+    # A double tap of the first form records nothing and asks nothing.
+    tapped = await day.checkin.guest(first_desk, "Phạm Văn Khách", request_key="guest-form-1")
+    assert (tapped.step, tapped.checkin) == (CheckinStep.REPEATED, first.checkin)
+    assert len(await rows_of(day.services)) == 1
+    # «Vẫn ghi khách mới»: another person of that name.
+    other = await day.checkin.guest(
+        other_desk, "Phạm Văn Khách", organization="Báo Phụ nữ Thủ đô", again_ok=True
+    )
+    assert other.step is CheckinStep.CHECKED_IN and other.checkin is not None
+    assert [g.full_name for g in (await day.checkin.count()).guests] == ["Phạm Văn Khách"] * 2
+    # A guest whose record was undone is not in the hall: the name is free again.
+    for desk, row in ((first_desk, first.checkin), (other_desk, other.checkin)):
+        assert (await day.checkin.undo(desk, row.id)).step is CheckinStep.UNDONE
+    again = await day.checkin.guest(first_desk, "Phạm Văn Khách")
+    assert again.step is CheckinStep.CHECKED_IN
+
+
+async def test_two_desks_recording_the_same_guest_at_once_take_turns_and_the_second_is_told(
+    engine: AsyncEngine, day: Day
+) -> None:
+    # PostgreSQL: both desks looked for a guest of the name at once, found none and both
+    # recorded her. The second now waits for the meeting's row, then finds the first's guest.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: SQLite's writers take turns anyway (BEGIN IMMEDIATE)")
+    desks = [await day.desk("NV02", "Bàn 1"), await day.desk("NV03", "Bàn 2")]
+    async with asyncio.timeout(30):
+        # Both start while another writer holds the meeting's row (as a notice's numbering
+        # does), so that they wait in turn, then run as close together as they can.
+        async with unit_of_work(day.services.ctx.sessions) as holder:
+            await holder.execute(
+                select(Meeting.id)
+                .where(Meeting.id == day.services.ctx.meeting_id)
+                .with_for_update()
+            )
+            taps = []
+            for waiting, desk in enumerate(desks, start=1):
+                taps.append(asyncio.create_task(day.checkin.guest(desk, "Phạm Văn Khách")))
+                await until_waiting(engine, waiting, *taps)
+        results = [await tap for tap in taps]
+    assert [result.step for result in results] == [CheckinStep.CHECKED_IN, CheckinStep.GUEST_AGAIN]
+    assert results[1].checkin == results[0].checkin
+    assert len(await rows_of(day.services)) == 1
 
 
 # --- the count -----------------------------------------------------------------------------------

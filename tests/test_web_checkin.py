@@ -649,6 +649,99 @@ async def test_a_guest_named_as_an_announced_substitute_is_held_with_the_invitee
     assert (row.kind, row.full_name) == (ArrivalKind.GUEST, "le thu trang")
 
 
+async def test_a_guest_recorded_already_is_held_with_when_and_where_until_the_desk_confirms(
+    meeting: Day, phone: Desk
+) -> None:
+    # «Phạm Văn Khách, Phóng viên» recorded three times: «Đã ghi nhận khách» each time, and
+    # each counted in the hall's total.
+    page = await phone.client.get("/office/checkin")
+    first = {**fields(page.text, "form-guest"), "name": "Phạm Văn Khách",
+             "position": "Phóng viên", "organization": ""}  # fmt: skip
+    assert (await phone.client.post("/office/checkin/guest", data=first)).status_code == 303
+    page = await phone.client.get("/office/checkin")
+    typed = {**fields(page.text, "form-guest"), "name": "pham van khach",
+             "position": "Phóng viên", "organization": "Báo Phụ nữ Thủ đô"}  # fmt: skip
+    held = await phone.client.post("/office/checkin/guest", data=typed)
+    assert held.status_code == 409
+    assert text_of(held.text, "guest-again") == (
+        "Đã ghi nhận khách Phạm Văn Khách (Phóng viên) lúc 07:30 tại Bàn 1. Nếu đúng là người"
+        " này thì khách đã được tính, không cần ghi lại; nếu là người khác trùng tên, đề nghị"
+        " bấm «Vẫn ghi khách mới». Chưa ghi nhận gì."
+    )
+    assert text_of(held.text, "guest-save") == "Vẫn ghi khách mới"
+    assert 'value="pham van khach"' in held.text and 'value="Báo Phụ nữ Thủ đô"' in held.text
+    assert 'action="/office/checkin/guest#guest" id="form-guest"' in held.text  # in view
+    # The first form sent again (a double tap) records nothing and asks nothing.
+    repeated = await phone.client.post("/office/checkin/guest", data=first)
+    assert flash((await phone.client.get(repeated.headers["location"])).text) == (
+        "Lượt bấm này đã được ghi nhận trước đó (Phạm Văn Khách): không ghi thêm."
+    )
+    assert [row.full_name for row in await present(meeting.services)] == ["Phạm Văn Khách"]
+    # Someone else of the name: «Vẫn ghi khách mới» records a second guest.
+    kept = {name: typed[name] for name in ("name", "position", "organization")}
+    again = await phone.client.post(
+        "/office/checkin/guest", data={**fields(held.text, "form-guest"), **kept}
+    )
+    assert flash((await phone.client.get(again.headers["location"])).text) == (
+        "Đã ghi nhận khách: pham van khach."
+    )
+    assert [row.full_name for row in await present(meeting.services)] == [
+        "Phạm Văn Khách", "pham van khach",
+    ]  # fmt: skip
+
+
+async def test_a_guest_named_as_an_invitee_and_as_a_guest_in_the_hall_is_held_for_each_in_turn(
+    meeting: Day, phone: Desk
+) -> None:
+    # A guest named as DB003 is in the hall already (the desk said «Vẫn ghi là khách»). The
+    # name typed again: first the invitee's card is offered, then, that confirmed, the guest.
+    page = await phone.client.get("/office/checkin")
+    await meeting.checkin.guest(await meeting.desk("NV03", "Bàn 2"), "Vũ Thị Hồng Nhung",
+                                namesake_ok=True)  # fmt: skip
+    form = {**fields(page.text, "form-guest"), "name": "vu thi hong nhung"}
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409 and "(DB003)" in text_of(held.text, "namesake")
+    again = await phone.client.post(
+        "/office/checkin/guest", data={**fields(held.text, "form-guest"), "name": form["name"]}
+    )
+    assert again.status_code == 409
+    assert text_of(again.text, "guest-again").startswith(
+        "Đã ghi nhận khách Vũ Thị Hồng Nhung lúc 07:30 tại Bàn 2. "
+    )
+    assert fields(again.text, "form-guest")["namesake"] == "vu thi hong nhung"  # kept
+    recorded = await phone.client.post(
+        "/office/checkin/guest", data={**fields(again.text, "form-guest"), "name": form["name"]}
+    )
+    assert recorded.status_code == 303
+    assert len(await present(meeting.services)) == 2
+
+
+async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s_minutes(
+    meeting: Day, phone: Desk
+) -> None:
+    # A guest recorded by mistake stayed in the hall's total once the desk's minutes had
+    # passed: a guest has no card to open, and the office's «Có mặt» listed guests only.
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "Phạm Văn Khách", "position": "Phóng viên"}
+    assert (await phone.client.post("/office/checkin/guest", data=form)).status_code == 303
+    (row,) = await present(meeting.services)
+    meeting.clock.advance(timedelta(minutes=30))
+    assert f'id="form-undo-{row.id}"' not in (await phone.client.get("/office/checkin")).text
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    seen = await office.client.get("/office/attendance")
+    assert text_of(seen.text, f"undo-guest-{row.id}") == "Hủy ghi nhận"
+    # The form as the page's poll puts it in place (signed for the session as the page's).
+    done = await post_form(office, "/office/attendance/live", f"form-undo-guest-{row.id}")
+    assert flash(done.text) == "Đã hủy lượt điểm danh của Phạm Văn Khách."
+    assert text_of(done.text, "total-guests") == "0" and await present(meeting.services) == []
+    assert f'id="form-undo-guest-{row.id}"' not in done.text
+    # The check-in role alone does not reach the office's page, nor its form.
+    refused = await phone.client.post(
+        "/office/attendance/undo", data={**fields(seen.text, f"form-undo-guest-{row.id}")}
+    )
+    assert refused.status_code == 403
+
+
 async def test_a_search_with_more_hits_than_shown_says_to_type_more(
     meeting: Day, phone: Desk
 ) -> None:

@@ -169,6 +169,8 @@ class CheckinStep(StrEnum):
     OTHER_DESK = "other_desk"  # only the desk that checked them in (or the office) may undo
     UNKNOWN_CHECKIN = "unknown_checkin"
     NAMESAKE = "namesake"  # a guest named as an invitee is: nothing recorded until confirmed
+    # A guest of that name is in already (the row returned): nothing recorded until confirmed.
+    GUEST_AGAIN = "guest_again"
     STILL_INVITED = "still_invited"  # let in as a guest from a card whose invitation stands
 
 
@@ -458,12 +460,21 @@ class CheckinService:
         organization: str = "",
         request_key: str | None = None,
         namesake_ok: bool = False,
+        again_ok: bool = False,
     ) -> CheckinResult:
         """Record someone who is not on the list (listed apart from the invitees); the same
         form sent again (``request_key``) records nothing. A name an invitee has, or the
         substitute an invitee announced (diacritics and case aside), is recorded only with
         ``namesake_ok``: NAMESAKE, with that invitee, lets the desk check them in instead
-        (recorded as a guest, the invitee would stay «missing» on the office's page)."""
+        (recorded as a guest, the invitee would stay «missing» on the office's page). A name a
+        guest in the hall has (diacritics and case aside, at any desk) is recorded only with
+        ``again_ok``: GUEST_AGAIN, with the first such guest's row, tells the desk when and
+        where that guest was let in (the same guest twice would count twice in the hall).
+
+        The meeting's row is locked first (:func:`storage.queries.lock_meeting`): on
+        PostgreSQL two desks recording the same guest at once take turns, and the second is
+        told of the first's guest (SQLite's writers take turns anyway). A guest has no
+        invitee, so the partial unique index that keeps an invitee in once cannot."""
         name, position, organization = (
             one_line(full_name),
             one_line(position),
@@ -477,10 +488,13 @@ class CheckinService:
             return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD)
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
+            await queries.lock_meeting(session, self._ctx.meeting_id)
             if (earlier := await _by_request(session, request_key)) is not None:
                 return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier))
             if not namesake_ok and (invitee := await self._namesake(session, name)) is not None:
                 return CheckinResult(CheckinStep.NAMESAKE, arrival=invitee)
+            if not again_ok and (same := await self._guest_named(session, name)) is not None:
+                return CheckinResult(CheckinStep.GUEST_AGAIN, CheckinView.of(same))
             row = self._guest_row(desk, now, request_key, name, position, organization)
             session.add(row)
             await session.flush()
@@ -576,6 +590,21 @@ class CheckinService:
         if desk.person_id == person.id:
             return CheckinResult(CheckinStep.OWN_CHECKIN, arrival=arrival)
         return person, arrival
+
+    async def _guest_named(self, session: AsyncSession, name: str) -> Checkin | None:
+        """The first guest in the hall (not undone) named ``name``, diacritics and case aside,
+        as :meth:`_namesake` compares an invitee's name: a few guests in a meeting."""
+        wanted = fold(name)
+        rows = await session.scalars(
+            select(Checkin)
+            .where(
+                Checkin.meeting_id == self._ctx.meeting_id,
+                Checkin.kind == ArrivalKind.GUEST.value,
+                Checkin.undone_at.is_(None),
+            )
+            .order_by(Checkin.checked_in_at, Checkin.id)
+        )
+        return next((row for row in rows if _folded(row.full_name) == wanted), None)
 
     async def _namesake(self, session: AsyncSession, name: str) -> Arrival | None:
         """The first invitee (in protocol order) whose name is ``name``, or who announced a

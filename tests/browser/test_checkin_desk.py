@@ -254,3 +254,91 @@ async def test_the_present_list_on_the_office_s_phone_is_a_column_of_people_unde
     assert (cell_display, head_display) == ("block", "none")  # rows stacked, «Heading: value»
     await browser.screenshot("office-present-phone")
     await no_accessibility_problems(browser)
+
+
+async def on_first_screen(browser: Browser, element_id: str) -> bool:
+    """Whether the element ``element_id`` is wholly within the window as the page shows it."""
+    top, bottom, height = await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script(
+            "const box = document.getElementById(arguments[0]).getBoundingClientRect();"
+            "return [box.top, box.bottom, window.innerHeight];",
+            element_id,
+        ),
+    )
+    return bool(top >= 0 and bottom <= height)
+
+
+async def test_on_the_desk_s_phone_results_the_substitute_s_button_and_a_guest_again_show_first(
+    hall: Dashboard,
+    browser: Browser,
+    desk: Browser,  # noqa: F811
+) -> None:
+    # At 390 px the results of a search began below the first screen, as did «Điểm danh» on
+    # the card of an invitee who sent a substitute (her details came first), and the clerk
+    # recorded the same guest three times, each counted in the hall.
+    from bot.domain.channels import ChatAccount
+    from bot.domain.rsvp import RsvpChoice
+
+    services = hall.services
+    tokens = {link.code: link.token for link in await services.invitations.links()}
+    account = ChatAccount("telegram", "9002", "9002")
+    await services.invitations.link_by_token(account, tokens["DB005"])
+    await services.rsvp.choose(account, RsvpChoice.SUBSTITUTE)
+    await services.rsvp.submit_text(account, "Nguyễn Thị Bích Ngọc")
+    await services.rsvp.submit_text(account, "Phó Chủ tịch, Ủy ban nhân dân thành phố Hà Nội")
+    link = await services.signin.link_for_code(CHECKIN_STAFF)
+    assert link.secret is not None
+    await browser.open(hall.url(f"signin/{link.secret}"))
+    await browser.press("Đăng nhập")
+    await browser.fill("Tên bàn đón tiếp", "Bàn 1")
+    await browser.press("Bắt đầu điểm danh")
+
+    await browser.fill(
+        "Họ tên, mã cá nhân, mã đại biểu hoặc số điện thoại (gõ không dấu cũng được)",
+        "pham thi thanh mai",
+    )
+    await browser.press("Tìm")
+    assert browser.url == hall.url("checkin?q=pham+thi+thanh+mai#hits")
+    assert await on_first_screen(browser, "hits-title")
+    assert await on_first_screen(browser, "form-in-DB001")  # its «Điểm danh»
+    await browser.screenshot("checkin-desk-search-results")
+
+    await browser.open(f"http://127.0.0.1:{hall.port}/{tokens['DB005']}")
+    assert await on_first_screen(browser, "tap")
+    await browser.screenshot("checkin-desk-substitute")
+    await no_accessibility_problems(browser)
+    await browser.press("Điểm danh")
+    assert await element_text(browser, "flash") == "Đã điểm danh: Nguyễn Thị Bích Ngọc."
+
+    await browser.press("Tìm đại biểu khác")
+    for _ in range(2):
+        await browser.fill("Họ và tên", "Phạm Văn Khách")
+        await browser.fill("Chức vụ", "Phóng viên")
+        await browser.press("Ghi nhận khách")
+    said = await element_text(browser, "guest-again")
+    assert said.startswith("Đã ghi nhận khách Phạm Văn Khách (Phóng viên) lúc ")
+    assert said.endswith(" tại Bàn 1. Nếu đúng là người này thì khách đã được tính, không cần"
+                         " ghi lại; nếu là người khác trùng tên, đề nghị bấm «Vẫn ghi khách mới»."
+                         " Chưa ghi nhận gì.")  # fmt: skip
+    assert await on_first_screen(browser, "guest-again")
+    await browser.screenshot("checkin-desk-guest-again")
+    await no_accessibility_problems(browser)
+    assert len((await services.checkin.count()).guests) == 1
+    await browser.press("Vẫn ghi khách mới")
+    assert await element_text(browser, "flash") == "Đã ghi nhận khách: Phạm Văn Khách."
+    guests = (await services.checkin.count()).guests
+    assert len(guests) == 2
+
+    # The office takes the second out of the hall on «Có mặt» (a guest has no card to open).
+    staff = await services.signin.link_for_code(STAFF)
+    assert staff.secret is not None
+    await desk.open(hall.url(f"signin/{staff.secret}"))
+    await desk.press("Đăng nhập")
+    await desk.press("Có mặt")
+    assert await element_text(desk, "total-guests") == "2"
+    await no_accessibility_problems(desk)
+    await desk.press_in(f"#undo-guest-{guests[1].id}")
+    assert await element_text(desk, "flash") == "Đã hủy lượt điểm danh của Phạm Văn Khách."
+    assert await element_text(desk, "total-guests") == "1"
+    await desk.screenshot("checkin-office-guest-undone")

@@ -300,20 +300,35 @@ class DeskPages:
         *,
         guest: Mapping[str, str] | None = None,
         namesake: Arrival | None = None,
+        again: CheckinView | None = None,
+        confirmed: str = "",
     ) -> Response:
         """The desk's page; after a guest named as an invitee is (or as the substitute one
-        announced), with the guest's form as typed and the invitee's card to open instead."""
+        announced), with the guest's form as typed and the invitee's card to open instead;
+        after a guest named as one in the hall already (``again``), with when and where that
+        one was let in. ``confirmed``: the name «Vẫn ghi là khách» was pressed beside, kept."""
         assert visit.session_id is not None
         text = request.query_params.get("q", "")[:100].strip()
         checkin = self.services.checkin
         hits = await checkin.search(desk, text, limit=SEARCH_LIMIT + 1) if text else []
         recent = [c for c in await checkin.recent(desk) if self._can_undo(desk, c)]
+        held = namesake is not None or again is not None
         return self.office._render(
-            "office/checkin.html", status=200 if namesake is None else 409, visit=visit,
+            "office/checkin.html", status=409 if held else 200, visit=visit,
             actor=visit.actor, desk=desk, q=text, hits=hits[:SEARCH_LIMIT],
             more=len(hits) > SEARCH_LIMIT, limit=SEARCH_LIMIT, recent=recent,
             desk_bound=_desk_bound(visit.session_id), request_key=secrets.token_urlsafe(16),
             back=self._search_back(text), flash=flash, guest=guest or {}, namesake=namesake,
+            again=self._guest_again(again) if again else None, confirmed=confirmed,
+        )  # fmt: skip
+
+    def _guest_again(self, earlier: CheckinView) -> Html:
+        """What the desk is told of a guest of the typed name in the hall already."""
+        about = ", ".join(part for part in (earlier.position, earlier.organization) if part)
+        return self.catalog.html(
+            "dash.checkin.result.guest_again", name=earlier.full_name,
+            about=f" ({about})" if about else "", desk=earlier.desk,
+            time=clock(self.services.config.meeting.local(earlier.at)),
         )  # fmt: skip
 
     def _search_back(self, text: str) -> str:
@@ -341,17 +356,26 @@ class DeskPages:
         values = await self._desk_form(request, visit)
         if isinstance(values, Response):
             return values
+        name = fold(values.get("name", ""))
+        # «Vẫn ghi là khách» and «Vẫn ghi khách mới» hold for the name they were shown beside,
+        # not one typed after.
+        namesake_ok = fold(values.get("namesake", "")) == name != ""
         result = await self.services.checkin.guest(
             desk, values.get("name", ""), position=values.get("position", ""),
             organization=values.get("organization", ""), request_key=_request_key(values),
-            # «Vẫn ghi là khách» holds for the name it was shown beside, not one typed after.
-            namesake_ok=fold(values.get("namesake", "")) == fold(values.get("name", "")) != "",
+            namesake_ok=namesake_ok, again_ok=fold(values.get("again", "")) == name != "",
         )  # fmt: skip
         if result.step is CheckinStep.NAMESAKE and result.arrival and result.arrival.person:
             # Said beside the guest's form, kept as typed.
             return await self._desk_page(
                 request, visit, desk, None, guest=values, namesake=result.arrival
             )
+        if result.step is CheckinStep.GUEST_AGAIN and result.checkin is not None:
+            confirmed = values.get("namesake", "") if namesake_ok else ""
+            return await self._desk_page(
+                request, visit, desk, None, guest=values, again=result.checkin,
+                confirmed=confirmed,
+            )  # fmt: skip
         return self._after(visit, values, result)
 
     async def guest_of(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
@@ -446,9 +470,11 @@ class DeskPages:
         """Có mặt: present / expected by group, substitutes, guests, the missing with phones;
         refreshing itself by a short poll."""
         context = await self._attendance_context(request, actor)
+        assert visit.session_id is not None
+        flash = self.office.flashes.take(request.query_params.get("f", ""), visit.session_id)
         return self.office._render(
             "office/attendance.html", visit=visit, actor=actor, poll=ATTENDANCE_POLL,
-            papers=context["seen"], **context,
+            papers=context["seen"], flash=flash, **context,
         )  # fmt: skip
 
     async def attendance_live(
@@ -456,8 +482,26 @@ class DeskPages:
     ) -> Response:
         """The attendance's figures alone, for its script to put in place."""
         return self.office._render(
-            "office/attendance_live.html", **await self._attendance_context(request, actor)
-        )
+            "office/attendance_live.html", visit=visit,  # its forms are signed for the session
+            **await self._attendance_context(request, actor),
+        )  # fmt: skip
+
+    async def undo_guest(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
+        """«Hủy ghi nhận» beside a guest on «Có mặt»: the office takes a guest recorded by
+        mistake out of the hall whenever it is found (a desk may only within its minutes, and a
+        guest has no card to open); audited, the row kept, as every undo."""
+        values = await self.office._form(request, session_binding(visit))
+        if isinstance(values, Response):
+            return values
+        assert visit.session_id is not None
+        which = parse_id(values.get("checkin", ""))
+        result = CheckinResult(CheckinStep.UNKNOWN_CHECKIN)
+        if which is not None:
+            desk = self.services.access.office_desk(actor, "")
+            result = await self.services.checkin.undo(desk, which)
+        ok = result.step in (CheckinStep.UNDONE, CheckinStep.ALREADY_UNDONE)
+        key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok))
+        return RedirectResponse(f"{self.root}/attendance?f={key}#flash", status_code=303)
 
     async def _attendance_context(self, request: Request, actor: OfficeActor) -> dict[str, Any]:
         """The attendance's figures and its page of who is missing: ``?group=`` narrows it to
@@ -547,6 +591,7 @@ class DeskPages:
             Route("/checkin/forget", self.forget, methods=["GET"]),
             Route("/attendance", staff(self.attendance), methods=["GET"]),
             Route("/attendance/live", staff(self.attendance_live), methods=["GET"]),
+            Route("/attendance/undo", staff(self.undo_guest), methods=["POST"]),
             Route("/attendance/summary", staff(self.summary), methods=["GET"]),
             Route("/attendance/present", staff(self.present), methods=["GET"]),
         ]
