@@ -384,6 +384,10 @@ class Outbox:
             )
             messages = list(due)
             newest = _newest_of_each_series([m for m in messages if not _window_closed(m, now)])
+            # A message that fell due with nobody to send it to (no list imported yet, no one
+            # left in its audience, no chat to reach the office on) missed no one: its skip or
+            # lateness is not worth a warning each, only one line for them all.
+            to_nobody: Counter[str] = Counter()
             for message in messages:
                 assert message.due_at is not None
                 late_by = now - message.due_at
@@ -394,7 +398,10 @@ class Outbox:
                     message.number = await queries.next_notice_number(session, self._meeting_id)
                 if _window_closed(message, now):
                     self._mark_skipped(message, SkipReason.WINDOW_CLOSED, now)
-                    log.warning(
+                    nobody = not await self._reaches_anyone(session, message)
+                    to_nobody["skipped"] += nobody
+                    log.log(
+                        logging.DEBUG if nobody else logging.WARNING,
                         "skipped %s message %d: due %s, window closed %s",
                         message.kind,
                         message.id,
@@ -422,19 +429,39 @@ class Outbox:
                     continue
                 if late_by > LATE_AFTER:
                     self.stats.late_messages += 1
-                    log.warning(
+                    late = int(late_by.total_seconds())
+                    message.params = {**(message.params or {}), "late_seconds": late}
+                added = await self._add_deliveries(session, message, now)
+                if late_by > LATE_AFTER:
+                    to_nobody["late"] += not added
+                    log.log(
+                        logging.WARNING if added else logging.DEBUG,
                         "%s message %d is late by %s (the bot was not running at its time)",
                         message.kind,
                         message.id,
                         late_by,
                     )
-                    late = int(late_by.total_seconds())
-                    message.params = {**(message.params or {}), "late_seconds": late}
-                await self._add_deliveries(session, message, now)
                 message.status = MessageStatus.QUEUED
                 message.queued_at = now
                 queued += 1
+        if to_nobody.total():
+            log.info(
+                "%d messages fell due with nobody to send them to (no list imported yet, no one"
+                " in their audience or no chat to the office): %d skipped as their window had"
+                " closed, %d late",
+                to_nobody.total(),
+                to_nobody["skipped"],
+                to_nobody["late"],
+            )
         return queued
+
+    async def _reaches_anyone(self, session: AsyncSession, message: OutboundMessage) -> bool:
+        """Whether a message would have had anyone to go to now (people of its audience, on a
+        chat or not; the office on a chat)."""
+        if message.audience.partition(":")[0] == Audience.OFFICE:
+            place = message.report_to or OFFICE_PLACE
+            return bool(await self._audiences.places(session, place, self.senders))
+        return bool(await self._audiences.people(session, message.audience, self.senders))
 
     def _mark_skipped(self, message: OutboundMessage, reason: SkipReason, now: datetime) -> None:
         """Close a message nobody was sent, keeping why."""
@@ -445,12 +472,14 @@ class Outbox:
 
     async def _add_deliveries(
         self, session: AsyncSession, message: OutboundMessage, now: datetime
-    ) -> None:
+    ) -> int:
+        """A delivery row for each recipient of ``message``; how many."""
         if message.audience.partition(":")[0] == Audience.OFFICE:
             place = message.report_to or OFFICE_PLACE
-            for channel, address in await self._audiences.places(session, place, self.senders):
+            places = await self._audiences.places(session, place, self.senders)
+            for channel, address in places:
                 session.add(office_delivery(message.id, channel, address, now))
-            return
+            return len(places)
         rows: list[dict[str, Any]] = []
         for person in await self._audiences.people(session, message.audience, self.senders):
             account = person.accounts[0] if person.accounts else None
@@ -484,6 +513,7 @@ class Outbox:
             # not 10,000 objects for the session to track until the transaction ends.
             connection = await session.connection()
             await connection.execute(insert(DELIVERY_TABLE), rows)
+        return len(rows)
 
     async def _add_office_note(
         self, session: AsyncSession, note: TextPart, report_to: str, now: datetime

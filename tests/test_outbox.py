@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_composer
 from bot.config import Config
+from bot.domain.clock import ManualClock
 from bot.domain.order import protocol_key
 from bot.domain.outbound import (
     BROADCAST_WINDOW,
@@ -34,6 +35,7 @@ from bot.domain.ports import ChannelSender
 from bot.domain.reminders import MAX_KEY, planned_messages
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.domain.timespec import TimeSpec
+from bot.services import Services
 from bot.services.rsvp import RsvpStep
 from bot.texts import load_catalog
 from bot.texts.formatting import delay
@@ -208,6 +210,41 @@ async def test_catch_up_after_downtime_sends_once_and_says_it_was_late(
         "⚠️ Gửi muộn 3 giờ so với dự kiến do bot không hoạt động đúng giờ."
         in texts(harness, OFFICE_CHAT)[-1]
     )
+
+
+async def test_before_any_list_the_messages_that_fell_due_to_nobody_are_one_line_not_warnings(
+    services: Services, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A first `run` on a fresh database, the plan's reminders already due and no chat
+    channel: nobody missed them, so not a warning each but one line; and the plan's tasks
+    say the list is missing, not every code on them."""
+    from bot.app import build_outbox
+    from schedules.planner import sync_planned
+
+    clock.set(local(2024, 5, 27, 9, 0))  # the day before: most reminders are past
+    outbox = build_outbox(services, load_catalog("vi"), {})
+    with caplog.at_level(logging.DEBUG):
+        await services.tasks.sync()
+        await services.drafts.sync()
+        own = await services.drafts.own_deadlines()
+        planned = planned_messages(services.config, own)
+        await sync_planned(services.ctx.sessions, clock, services.ctx.meeting_id, planned)
+        await outbox.queue_due()
+    lines = [
+        (r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.name in ("schedules.outbox", "bot.services.tasks", "bot.services.drafts")
+        and r.levelno >= logging.INFO
+    ]
+    assert lines == [
+        ("INFO", "no list imported yet: the plan's tasks and speeches wait for their people"),
+        (
+            "INFO",
+            "46 messages fell due with nobody to send them to (no list imported yet, no one in"
+            " their audience or no chat to the office): 44 skipped as their window had closed,"
+            " 2 late",
+        ),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -106,13 +106,22 @@ async def test_a_notice_to_an_audience_no_chat_reaches_is_sent_and_read_on_a_per
     desk: Desk, harness: BotHarness
 ) -> None:
     page = await preview(desk, "Họp trù bị lúc 14:00.", "no_answer")  # nobody linked yet
-    assert "Sẽ gửi tới: 0 người." in text_of(page, "notice-count")
+    # Those who will read it on their page first, no «Sẽ gửi tới: 0 người».
+    assert text_of(page, "notice-count") == (
+        "Đối tượng: Đại biểu chưa trả lời\nSẽ hiện trên trang cá nhân của 80 người: các đồng chí"
+        " này sẽ thấy thông báo khi truy cập trang cá nhân (không đồng chí nào nhận qua tin nhắn)."
+    )
     assert 'id="notice-nobody"' not in page and 'id="form-send"' in page
     listed = await confirm(desk, page, how="now")
-    # Said where they read it, not only «0 người».
     assert text_of(listed, "flash") == (
-        "Đã xếp thông báo số 1 vào hàng gửi qua tin nhắn tới 0 người. 80 đồng chí không nhận qua "
-        "tin nhắn sẽ thấy thông báo khi truy cập trang cá nhân. Kết quả gửi hiện ở bảng dưới đây."
+        "Đã gửi thông báo số 1 lên trang cá nhân: 80 đồng chí sẽ thấy thông báo khi truy cập"
+        " trang cá nhân (không đồng chí nào nhận qua tin nhắn). Kết quả gửi hiện ở bảng dưới đây."
+    )
+    # Before the outbox has taken it, it is being sent: never listed as scheduled, to cancel.
+    assert 'id="scheduled-none"' in listed and 'id="scheduled-1"' not in listed
+    assert 'id="form-cancel-1"' not in listed
+    assert text_of(listed, "report-1-sending") == (
+        "Đang gửi: bot đang xếp thông báo vào hàng gửi; tải lại trang sau ít giây để xem kết quả."
     )
     await harness.tick()
     assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
@@ -198,6 +207,20 @@ async def test_a_scheduled_notice_is_listed_and_cancelled_and_never_goes(
     assert await deliveries(harness, MessageKind.BROADCAST) == {}
     actions = [action for _, action in await audits(harness, "broadcast.")]
     assert actions == ["broadcast.scheduled", "broadcast.cancelled"]
+
+
+async def test_a_notice_scheduled_to_an_audience_on_no_chat_says_who_will_read_it_on_a_page(
+    desk: Desk, harness: BotHarness
+) -> None:
+    page = await preview(desk, "Nhắc lịch họp.", "no_answer")  # nobody linked yet
+    listed = await confirm(desk, page, how="later", when="08:00 20/5")
+    assert text_of(listed, "flash") == (
+        "Đã hẹn gửi thông báo số 1 lúc 08:00, Thứ Hai, ngày 20/5/2024: từ lúc đó, 80 đồng chí sẽ"
+        " thấy thông báo khi truy cập trang cá nhân (theo danh sách hiện tại; không đồng chí nào"
+        " nhận qua tin nhắn)."
+    )
+    assert "Nhắc lịch họp." in text_of(listed, "scheduled-1")  # before its time: cancellable
+    assert 'id="form-cancel-1"' in listed
 
 
 async def test_a_time_that_cannot_be_read_keeps_the_preview_with_the_time_to_mend(

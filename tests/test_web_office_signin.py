@@ -645,6 +645,61 @@ def test_run_without_a_chat_token_prints_a_sign_in_link_for_the_first_office_sta
     assert "/office/signin/" not in captured.err  # printed for the operator, never logged
 
 
+def test_run_on_a_fresh_database_prints_the_three_commands_that_let_the_first_clerk_in(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+
+    import bot.cli.run as run_module
+    from tests.conftest import EXAMPLE_DELEGATES
+
+    async def no_run(self: object, **kwargs: object) -> None:  # start-up said, then done
+        return None
+
+    monkeypatch.setattr(run_module.App, "run", no_run)
+    config = office_web / "config.toml"
+    assert main(["--config", str(config), "run"]) == 0
+    hoinghi = f"hoinghi --config {shlex.quote(str(config))}"
+    assert capsys.readouterr().out.splitlines() == [
+        "Chưa có ai được giao vai trò Văn phòng nên chưa ai đăng nhập được trang điều hành"
+        " http://127.0.0.1:8080/office/. Đề nghị chạy lần lượt ba lệnh sau tại máy chủ (trong"
+        " một cửa sổ dòng lệnh khác, bot vẫn chạy):",
+        f"  1. {hoinghi} people import TỆP   (nhập danh sách có tên cán bộ Văn phòng, cột Vai"
+        " trò ghi «đầu mối», ví dụ examples/contacts.csv; bỏ qua nếu đã nhập)",
+        f"  2. {hoinghi} staff add MÃ   (giao vai trò Văn phòng cho cán bộ có MÃ trong danh sách)",
+        f"  3. {hoinghi} staff login MÃ   (in đường liên kết đăng nhập, dùng một lần trong 10"
+        " phút)",
+    ]
+    # The three, as printed, let NV01 in; from then on run prints her link instead.
+    contacts = EXAMPLE_DELEGATES.parent / "contacts.csv"
+    assert main(["--config", str(config), "people", "import", str(contacts)]) == 0
+    assert main(["--config", str(config), "staff", "add", "NV01"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(config), "staff", "login", "NV01"]) == 0
+    assert "/office/signin/" in capsys.readouterr().out
+    assert main(["--config", str(config), "run"]) == 0
+    printed = capsys.readouterr().out
+    assert "(NV01)" in printed and "/office/signin/" in printed
+    assert "Chưa có ai được giao vai trò Văn phòng" not in printed
+
+
+def test_run_with_a_chat_token_still_says_how_the_first_clerk_gets_in(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bot.cli.run as run_module
+
+    async def no_run(self: object, **kwargs: object) -> None:
+        return None
+
+    monkeypatch.setattr(run_module.App, "run", no_run)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456789:" + "A" * 35)
+    assert main(["run"]) == 0
+    printed = capsys.readouterr().out
+    # /dangnhap in a chat needs the office role too: the same three commands, bare `hoinghi`.
+    assert "  2. hoinghi staff add MÃ   (giao vai trò Văn phòng" in printed
+    assert "/office/signin/" not in printed
+
+
 async def test_the_access_log_never_writes_a_sign_in_link_or_a_session(
     desk: Desk, imported: Services, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -19,6 +19,7 @@ from bot.app import (
 from bot.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    command_prefix,
     load,
     out,
     run_channel,
@@ -76,9 +77,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
 
     async def work(app: App) -> int:
-        if web is not None and not chats:
-            # No chat to send /dangnhap from: the first office staff member's link, here.
-            await print_signin_link(app, catalog)
+        if web is not None:
+            # No chat to send /dangnhap from: the first office staff member's link, here; and
+            # with nobody to sign in as, the commands that make one (chat or not).
+            await print_signin_link(app, catalog, hoinghi=command_prefix(args), link=not chats)
         await app.run(webhook=webhook)
         return EXIT_OK
 
@@ -86,23 +88,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_channel(catalog, loaded[0], work, exclusive="run", same_meeting=args.same_meeting)
 
 
-async def print_signin_link(app: App, catalog: Catalog) -> None:
+async def print_signin_link(app: App, catalog: Catalog, *, hoinghi: str, link: bool) -> None:
     """A one-time sign-in link to the dashboard for the first office staff member (in code
-    order), printed (never logged: it is a key) when there is one."""
+    order), printed (never logged: it is a key) when ``link`` is asked and there is one; when
+    nobody holds the office role yet, the three commands that let the first clerk in instead
+    (the dashboard's own import and «Cán bộ» pages need someone signed in)."""
     web = app.services.config.web
     signin = app.services.signin
     code = await signin.first_staff_code()
-    if web is None or code is None:
+    if web is None:
         return
-    link = await signin.link_for_code(code)
-    if link.secret is None or link.person is None:
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    if code is None:
+        out(catalog.plain("signin.run_first_staff", url=web.office_url(""), hoinghi=hoinghi,
+                          minutes=minutes))  # fmt: skip
+        return
+    if not link:
+        return
+    issued = await signin.link_for_code(code)
+    if issued.secret is None or issued.person is None:
         return
     out(
         catalog.plain(
             "signin.run_link",
-            name=link.person.full_name,
-            code=link.person.code,
-            minutes=int(LINK_LIFETIME.total_seconds() // 60),
-            link=web.office_url(f"signin/{link.secret}"),
+            name=issued.person.full_name,
+            code=issued.person.code,
+            minutes=minutes,
+            link=web.office_url(f"signin/{issued.secret}"),
         )
     )

@@ -122,6 +122,9 @@ class BroadcastSummary:
     ran_out: int = 0
     # The first of them by name (code, full name), in protocol order: the office phones them.
     first_ran_out: list[tuple[str, str]] = field(default_factory=list)
+    # Scheduled, and its time has come («Gửi ngay», or the time reached): the outbox is taking
+    # it now, so it is being sent, no longer waiting (nor to be cancelled).
+    due: bool = False
 
 
 def audience_action(message_id: int, audience: str) -> str:
@@ -434,6 +437,7 @@ class BroadcastService:
         second is listed second; ``limit`` keeps the first of that order, so a scheduled one
         is never cut off. A draft has no number yet, and is not listed."""
         scheduled = OutboundMessage.status == MessageStatus.SCHEDULED
+        now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             rows = list(
                 await session.scalars(
@@ -485,6 +489,9 @@ class BroadcastService:
                 skipped=skip_reason(row.params) if row.status == MessageStatus.SKIPPED else None,
                 ran_out=ran_out[row.id],
                 first_ran_out=first_ran_out.get(row.id, []),
+                due=row.status == MessageStatus.SCHEDULED
+                and row.due_at is not None
+                and row.due_at <= now,
             )
             for row in rows
             if row.number is not None  # as selected; said again for the type

@@ -310,7 +310,10 @@ class TaskService:
                 if key not in {t.key for t in config.tasks} and task.archived_at is None:
                     task.archived_at = now
                     archived += 1
-        if unknown:
+        if unknown and not people:
+            # Before any list: every code is unknown, and naming them all says nothing more.
+            log.info("no list imported yet: the plan's tasks and speeches wait for their people")
+        elif unknown:
             # A note, not a warning: the report carries them to the caller, who tells the office.
             log.info("task contacts not in the imported list: %s", ", ".join(sorted(unknown)))
         return SyncReport(created, updated, archived, sorted(set(unknown)))

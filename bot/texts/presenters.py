@@ -170,6 +170,13 @@ def on_pages(catalog: Catalog, config: Config, off_chat: int) -> str:
     return " " + catalog.plain("broadcast.on_pages", count=off_chat)
 
 
+def pages_only(config: Config, reachable: int, off_chat: int) -> bool:
+    """Whether a notice reaches its audience on their personal pages alone (nobody of it on a
+    chat: a pages-only installation, or no one linked yet): then what the office reads leads
+    with those who will see it there, not with a send «tới 0 người»."""
+    return config.web is not None and reachable == 0 and off_chat > 0
+
+
 def ran_out_words(
     catalog: Catalog, key: str, count: int, first: Sequence[tuple[str, str]]
 ) -> tuple[str, dict[str, object]]:

@@ -82,7 +82,7 @@ class Assignments(DraftUseCase):
                 # The plan moved the deadline (not one the office gave the speaker itself).
                 if row.source != OWN_DEADLINE and row.deadline_at != deadline:
                     row.deadline_at, row.updated_at = deadline, now
-        if unknown:
+        if unknown and people:  # before any list every speaker is unknown: nothing to name
             # A note, not a warning: the report carries them to the caller, who tells the office.
             log.info("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))
         return DraftSync(created, removed, sorted(set(unknown)))

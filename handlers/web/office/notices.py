@@ -31,6 +31,7 @@ from bot.texts.presenters import (
     broadcast_html,
     moved_notice,
     on_pages,
+    pages_only,
     ran_out_words,
     skipped_reason,
 )
@@ -150,7 +151,8 @@ class Notices:
             {
                 "id": item.id,  # what its forms and the page's anchors name
                 "number": item.number,  # what the office reads
-                "status": item.status.value,
+                # A notice whose time has come is being sent, not waiting (no cancel button).
+                "status": "sending" if item.due else item.status.value,
                 "audience": audience_label(catalog, config, item.audience),
                 "to_call": notice_audience(item.audience),  # who it left to phone, listed
                 "when": moment(catalog, config.meeting.local(item.due_at)) if item.due_at else "",
@@ -185,6 +187,7 @@ class Notices:
                 # it): how many, the first few by name for the office to phone, under its
                 # content (the counts have no column for it).
                 "ran_out": _ran_out(catalog, item),
+                "sending": catalog.plain("dash.notices.sending_row") if item.due else "",
             }
             for item in items
         ]
@@ -245,6 +248,8 @@ class Notices:
         return office._render(
             "office/notice_preview.html", visit=visit, actor=actor, result=result,
             reach=result.reach, shown=shown,
+            pages_only=pages_only(config, result.reach.reachable,
+                                  result.reach.blocked + result.reach.not_linked),
             audience_label=audience_label(catalog, config, result.audience),
             more=result.reach.not_linked - len(result.reach.first_not_linked),
             zone=config.meeting.timezone, error=error, when=when, later=later, status=status,
@@ -327,12 +332,17 @@ class Notices:
         when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
         reach = result.reach
         reachable = reach.reachable if reach else 0
-        pages = on_pages(catalog, config, reach.blocked + reach.not_linked) if reach else ""
+        off_chat = reach.blocked + reach.not_linked if reach else 0
+        pages = on_pages(catalog, config, off_chat) if reach else ""
+        count = result.count
         key = f"dash.notices.{step.value}"
+        if pages_only(config, reachable, off_chat) and catalog.has(f"{key}_pages"):
+            # Nobody on a chat: those who read it on their page first, not «tới 0 người».
+            key, count, pages = f"{key}_pages", off_chat, ""
         if not catalog.has(key):
             key = f"broadcast.{step.value}"
         return catalog.html(
-            key, number=result.number or "", limit=result.limit, count=result.count,
+            key, number=result.number or "", limit=result.limit, count=count,
             reachable=reachable, when=when, zone=config.meeting.timezone, pages=pages,
         )  # fmt: skip
 
