@@ -524,3 +524,18 @@ async def test_the_exported_log_names_the_clerk_behind_a_dashboard_change(
     ]  # not «dashboard:NV…» in the «Người thực hiện» column
     page = await desk.client.get("/office/log", params={"action": "rsvp.changed"})
     assert STAFF_NAME in page.text and f"dashboard:{STAFF}" not in page.text
+
+
+async def test_the_overview_says_no_speech_is_assigned_rather_than_every_draft_is_in(
+    desk: Desk, imported: Services
+) -> None:
+    # Before the plan's speeches are assigned, nothing can be «all sent».
+    page = (await desk.client.get("/office/")).text
+    assert "đều đã có bản gửi" not in page
+    assert text_of(page, "missing-title") == "Tham luận chưa gửi (0)"
+    assert text_of(page, "missing-none") == "Chưa phân công tham luận nào."
+    await imported.drafts.sync()
+    page = (await desk.client.get("/office/")).text
+    missing = await imported.drafts.missing()
+    assert missing and text_of(page, "missing-title") == f"Tham luận chưa gửi ({len(missing)})"
+    assert 'id="missing-none"' not in page
