@@ -12,9 +12,12 @@ from sqlalchemy import select
 
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import MessageKind
+from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpChoice, RsvpStatus
 from bot.services import Services
 from bot.services.dashboard import Filters
+from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp
 from tests.conftest import local
@@ -539,3 +542,23 @@ async def test_the_overview_says_no_speech_is_assigned_rather_than_every_draft_i
     missing = await imported.drafts.missing()
     assert missing and text_of(page, "missing-title") == f"Tham luận chưa gửi ({len(missing)})"
     assert 'id="missing-none"' not in page
+
+
+async def test_the_overview_names_the_task_each_upcoming_task_reminder_is_for(
+    desk: Desk, imported: Services, clock: ManualClock
+) -> None:
+    await imported.tasks.sync()
+    planned = planned_messages(imported.config)
+    reminders = [
+        p for p in planned if p.kind is MessageKind.TASK_REMINDER and p.due_at > clock.now()
+    ]
+    await sync_planned(imported.ctx.sessions, clock, imported.ctx.meeting_id, reminders)
+    page = (await desk.client.get("/office/")).text
+    upcoming = page.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+    lines = [re.sub(r"<[^>]+>", "", line) for line in re.findall(r"<li>(.*?)</li>", upcoming)]
+    # 18/5 09:00: VI.1.3 (due 21/5) and VI.1.4 (due 23/5) are both reminded at 08:00 on 20/5.
+    assert lines[:3] == [
+        "08:00, 20/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
+        "08:00, 20/5 — nhắc nhiệm vụ: VI.1.4 Đặt, thu thập và biên tập tham luận",
+        "08:00, 21/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
+    ]
