@@ -593,6 +593,25 @@ async def test_a_guest_not_on_the_list_is_recorded_once(meeting: Day, phone: Des
     )
 
 
+async def test_the_log_names_a_guest_not_on_the_list_as_one_not_as_an_empty_person(
+    meeting: Day, phone: Desk
+) -> None:
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "Phạm Văn Khách",
+            "position": "Phóng viên", "organization": "Báo Phụ nữ Thủ đô"}  # fmt: skip
+    assert (await phone.client.post("/office/checkin/guest", data=form)).status_code == 303
+    office = await at_desk(meeting, "NV01", role=Role.OFFICE)
+    log = (await office.client.get("/office/log?action=checkin.recorded")).text
+    await office.client.aclose()
+    changes = re.findall(r"<li>([^<]*)</li>", log.split('<ul class="changes">', 1)[1])
+    assert changes == [
+        "Khách ngoài danh sách: Phạm Văn Khách",
+        "Bàn đón tiếp: Bàn 1",
+        "Chức vụ: Phóng viên",
+        "Đơn vị: Báo Phụ nữ Thủ đô",
+    ]  # not «Người: (trống)», nor «Loại» and «Tên» apart
+
+
 async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_the_form_kept(
     meeting: Day, phone: Desk
 ) -> None:

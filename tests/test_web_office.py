@@ -163,7 +163,7 @@ async def test_an_answer_taken_by_phone_is_recorded_audited_by_name_and_counted(
     )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
     history = text_of(page.text, "history")
     assert (
-        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự"
+        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự, lý do: Đi công tác tỉnh"
         " (Văn phòng ghi nhận qua điện thoại)"
     ) in history
     assert history.count(STAFF_NAME) == 1  # the clerk named once, not again in the brackets
@@ -259,7 +259,7 @@ async def test_after_the_deadline_the_office_still_records_a_phone_answer_marked
     )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
     history = text_of(page.text, "history")
     assert (
-        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Cử người dự thay"
+        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Cử người dự thay: Lê Thu Trang"
         " (Văn phòng ghi nhận qua điện thoại, sau thời hạn xác nhận)"
     ) in history
     assert f"sau thời hạn xác nhận: {STAFF_NAME}" not in history  # the clerk named once
@@ -561,4 +561,27 @@ async def test_the_overview_names_the_task_each_upcoming_task_reminder_is_for(
         "08:00, 20/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
         "08:00, 20/5 — nhắc nhiệm vụ: VI.1.4 Đặt, thu thập và biên tập tham luận",
         "08:00, 21/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
+    ]
+
+
+async def test_a_delegate_s_history_says_the_reason_a_second_record_of_one_answer_added(
+    desk: Desk, imported: Services
+) -> None:
+    # DB012 declined by phone, then the office recorded her decline again with her reason:
+    # two lines «→ Không tham dự» alike said nothing of what the second one changed.
+    for reason in ("", "Đi công tác nước ngoài"):
+        await desk.post(
+            "delegates/DB012/phone", "form-phone", {"choice": "declined", "reason": reason},
+            page="delegates/DB012",
+        )  # fmt: skip
+    page = (await desk.client.get("/office/delegates/DB012")).text
+    history = page.split('id="history"', 1)[1].split("</section>", 1)[0]
+    lines = [" ".join(re.sub(r"<[^>]+>", "", line).split()) for line in re.findall(
+        r"<li>(.*?)</li>", history
+    )]  # fmt: skip
+    assert lines[:2] == [
+        f"09:00, 18/5 — {STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự, lý do: Đi công "
+        "tác nước ngoài (Văn phòng ghi nhận qua điện thoại)",
+        f"09:00, 18/5 — {STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự (Văn phòng ghi "
+        "nhận qua điện thoại)",
     ]
