@@ -822,6 +822,29 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     await office.client.aclose()
 
 
+async def test_the_printed_summary_s_table_ends_with_a_total_row_adding_up_its_columns(
+    meeting: Day, phone: Desk
+) -> None:
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang"})  # fmt: skip
+    await post_form(phone, f"/{meeting.tokens['DB010']}", "form-tap")  # declined, came anyway
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    count = await meeting.services.checkin.count()
+    summary = (await office.client.get("/office/attendance/summary")).text
+    await office.client.aclose()
+    total = re.search(r'<tr id="sum-total">(.*?)</tr>', summary)
+    assert total is not None
+    assert re.findall(r"<th[^>]*>(.*?)</th>", total.group(1)) == ["Tổng cộng"]
+    # Có mặt, Trong đó dự kiến, Dự kiến, Người dự thay: as the figures above the table say.
+    assert re.findall(r'<td class="num">(\d+)</td>', total.group(1)) == [
+        "3", "2", str(count.expected), "1",
+    ]  # fmt: skip
+    assert text_of(summary, "sum-present-all") == "3"
+    assert text_of(summary, "sum-present") == f"2/{count.expected}"
+    assert text_of(summary, "sum-substitutes") == "1"
+
+
 async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_summary(
     meeting: Day, phone: Desk
 ) -> None:
