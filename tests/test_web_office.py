@@ -542,6 +542,18 @@ async def test_the_overview_says_no_speech_is_assigned_rather_than_every_draft_i
     missing = await imported.drafts.missing()
     assert missing and text_of(page, "missing-title") == f"Tham luận chưa gửi ({len(missing)})"
     assert 'id="missing-none"' not in page
+    # Every assignment left has a draft: then, and only then, «all sent».
+    office = imported.access.local_operator()
+    board = await imported.drafts.board()
+    for line in board[1:]:
+        await imported.drafts.unassign(office, line.code, line.theme_key)
+    web = await web_for(imported)
+    draft = board[0].id
+    await web.post(board[0].code, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "Bài"})
+    await web.client.aclose()
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "missing-title") == "Tham luận chưa gửi (0)"
+    assert text_of(page, "missing-none") == "Mọi tham luận được phân công đều đã có bản gửi."
 
 
 async def test_the_overview_names_the_task_each_upcoming_task_reminder_is_for(
