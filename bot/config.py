@@ -206,6 +206,11 @@ class Meeting(_Section):
         day = self.local(instant).date()
         return self.local(self.starts_at).date() <= day <= self.local(self.ends_at).date()
 
+    def day_begun(self, instant: datetime) -> bool:
+        """Whether ``instant`` falls on the meeting's first day or later, in its local time (the
+        days :meth:`on_meeting_day` counts, and every day after)."""
+        return self.local(instant).date() >= self.local(self.starts_at).date()
+
 
 class Office(_Section):
     """The office that runs the meeting."""

@@ -24,17 +24,46 @@ async def compose(harness: BotHarness, text: str, audience_button: str) -> None:
     assert admin.last_text().startswith("📢 Soạn thông báo")
     await harness.send(admin.text(text))
     assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    day_begun = harness.services.config.meeting.day_begun(harness.clock.now())
     assert buttons(admin.last_message) == [
-        "Tất cả đại biểu đã liên kết",
-        "Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)",
-        "Đại biểu chưa trả lời",
-        "Đại biểu không tham dự",
-        "Đại biểu có mặt tại hội nghị (đã điểm danh)",
-        "Đại biểu vắng mặt (chưa điểm danh)",
-        "Theo nhóm thành phần…",
-        "Hủy",
+        *BEFORE_THE_DAY[:-2],
+        *(ON_THE_DAY if day_begun else ()),
+        *BEFORE_THE_DAY[-2:],
     ]
     await harness.send(admin.tap(audience_button))
+
+
+# The audiences /thongbao offers before the meeting's first day, then the two it adds from it.
+BEFORE_THE_DAY = (
+    "Tất cả đại biểu đã liên kết",
+    "Đại biểu đã xác nhận tham dự (kể cả cử người dự thay)",
+    "Đại biểu chưa trả lời",
+    "Đại biểu không tham dự",
+    "Theo nhóm thành phần…",
+    "Hủy",
+)
+ON_THE_DAY = ("Đại biểu có mặt tại hội nghị (đã điểm danh)", "Đại biểu vắng mặt (chưa điểm danh)")
+
+
+async def test_who_came_and_who_did_not_are_offered_from_the_meeting_s_first_day_on(
+    harness: BotHarness,
+) -> None:
+    # Weeks before, «vắng mặt» was every invitee (nobody checked in yet), «có mặt» nobody.
+    admin = harness.admin()
+    harness.clock.set(local(2024, 5, 27, 23, 59))  # the meeting opens at 08:00 on 28/5
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("Tài liệu hội nghị."))
+    assert buttons(admin.last_message) == list(BEFORE_THE_DAY)
+    await harness.send(admin.tap("Hủy"))
+    harness.clock.set(local(2024, 5, 28, 0, 0))
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("Tài liệu hội nghị."))
+    assert buttons(admin.last_message) == [*BEFORE_THE_DAY[:-2], *ON_THE_DAY, *BEFORE_THE_DAY[-2:]]
+    harness.clock.set(local(2024, 5, 29, 9, 0))  # the day after: the thank-you, the materials
+    await harness.send(admin.tap("Hủy"))
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("Cảm ơn đồng chí đã dự hội nghị."))
+    assert buttons(admin.last_message) == [*BEFORE_THE_DAY[:-2], *ON_THE_DAY, *BEFORE_THE_DAY[-2:]]
 
 
 async def test_preview_shows_the_exact_count_and_who_will_not_get_it(harness: BotHarness) -> None:

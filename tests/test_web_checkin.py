@@ -591,6 +591,25 @@ async def test_a_guest_not_on_the_list_is_recorded_once(meeting: Day, phone: Des
     )
 
 
+async def test_the_log_names_a_guest_not_on_the_list_as_one_not_as_an_empty_person(
+    meeting: Day, phone: Desk
+) -> None:
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "Phạm Văn Khách",
+            "position": "Phóng viên", "organization": "Báo Phụ nữ Thủ đô"}  # fmt: skip
+    assert (await phone.client.post("/office/checkin/guest", data=form)).status_code == 303
+    office = await at_desk(meeting, "NV01", role=Role.OFFICE)
+    log = (await office.client.get("/office/log?action=checkin.recorded")).text
+    await office.client.aclose()
+    changes = re.findall(r"<li>([^<]*)</li>", log.split('<ul class="changes">', 1)[1])
+    assert changes == [
+        "Khách ngoài danh sách: Phạm Văn Khách",
+        "Bàn đón tiếp: Bàn 1",
+        "Chức vụ: Phóng viên",
+        "Đơn vị: Báo Phụ nữ Thủ đô",
+    ]  # not «Người: (trống)», nor «Loại» and «Tên» apart
+
+
 async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_the_form_kept(
     meeting: Day, phone: Desk
 ) -> None:
@@ -892,6 +911,29 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     lines = re.findall(r'<tr id="sum-line-\d+">', summary.text)
     assert len(lines) == len(meeting.services.config.groups)
     await office.client.aclose()
+
+
+async def test_the_printed_summary_s_table_ends_with_a_total_row_adding_up_its_columns(
+    meeting: Day, phone: Desk
+) -> None:
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang"})  # fmt: skip
+    await post_form(phone, f"/{meeting.tokens['DB010']}", "form-tap")  # declined, came anyway
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    count = await meeting.services.checkin.count()
+    summary = (await office.client.get("/office/attendance/summary")).text
+    await office.client.aclose()
+    total = re.search(r'<tr id="sum-total">(.*?)</tr>', summary)
+    assert total is not None
+    assert re.findall(r"<th[^>]*>(.*?)</th>", total.group(1)) == ["Tổng cộng"]
+    # Có mặt, Trong đó dự kiến, Dự kiến, Người dự thay: as the figures above the table say.
+    assert re.findall(r'<td class="num">(\d+)</td>', total.group(1)) == [
+        "3", "2", str(count.expected), "1",
+    ]  # fmt: skip
+    assert text_of(summary, "sum-present-all") == "3"
+    assert text_of(summary, "sum-present") == f"2/{count.expected}"
+    assert text_of(summary, "sum-substitutes") == "1"
 
 
 async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_summary(

@@ -12,9 +12,12 @@ from sqlalchemy import select
 
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import MessageKind
+from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpChoice, RsvpStatus
 from bot.services import Services
 from bot.services.dashboard import Filters
+from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp
 from tests.conftest import local
@@ -164,7 +167,7 @@ async def test_an_answer_taken_by_phone_is_recorded_audited_by_name_and_counted(
     )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
     history = text_of(page.text, "history")
     assert (
-        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự"
+        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự, lý do: Đi công tác tỉnh"
         " (Văn phòng ghi nhận qua điện thoại)"
     ) in history
     assert history.count(STAFF_NAME) == 1  # the clerk named once, not again in the brackets
@@ -260,7 +263,7 @@ async def test_after_the_deadline_the_office_still_records_a_phone_answer_marked
     )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
     history = text_of(page.text, "history")
     assert (
-        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Cử người dự thay"
+        f"{STAFF_NAME}: cập nhật xác nhận tham dự → Cử người dự thay: Lê Thu Trang"
         " (Văn phòng ghi nhận qua điện thoại, sau thời hạn xác nhận)"
     ) in history
     assert f"sau thời hạn xác nhận: {STAFF_NAME}" not in history  # the clerk named once
@@ -528,3 +531,73 @@ async def test_the_exported_log_names_the_clerk_behind_a_dashboard_change(
     ]  # not «dashboard:NV…» in the «Người thực hiện» column
     page = await desk.client.get("/office/log", params={"action": "rsvp.changed"})
     assert STAFF_NAME in page.text and f"dashboard:{STAFF}" not in page.text
+
+
+async def test_the_overview_says_no_speech_is_assigned_rather_than_every_draft_is_in(
+    desk: Desk, imported: Services
+) -> None:
+    # Before the plan's speeches are assigned, nothing can be «all sent».
+    page = (await desk.client.get("/office/")).text
+    assert "đều đã có bản gửi" not in page
+    assert text_of(page, "missing-title") == "Tham luận chưa gửi (0)"
+    assert text_of(page, "missing-none") == "Chưa phân công tham luận nào."
+    await imported.drafts.sync()
+    page = (await desk.client.get("/office/")).text
+    missing = await imported.drafts.missing()
+    assert missing and text_of(page, "missing-title") == f"Tham luận chưa gửi ({len(missing)})"
+    assert 'id="missing-none"' not in page
+    # Every assignment left has a draft: then, and only then, «all sent».
+    office = imported.access.local_operator()
+    board = await imported.drafts.board()
+    for line in board[1:]:
+        await imported.drafts.unassign(office, line.code, line.theme_key)
+    web = await web_for(imported)
+    draft = board[0].id
+    await web.post(board[0].code, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "Bài"})
+    await web.client.aclose()
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "missing-title") == "Tham luận chưa gửi (0)"
+    assert text_of(page, "missing-none") == "Mọi tham luận được phân công đều đã có bản gửi."
+
+
+async def test_the_overview_names_the_task_each_upcoming_task_reminder_is_for(
+    desk: Desk, imported: Services, clock: ManualClock
+) -> None:
+    await imported.tasks.sync()
+    planned = planned_messages(imported.config)
+    reminders = [
+        p for p in planned if p.kind is MessageKind.TASK_REMINDER and p.due_at > clock.now()
+    ]
+    await sync_planned(imported.ctx.sessions, clock, imported.ctx.meeting_id, reminders)
+    page = (await desk.client.get("/office/")).text
+    upcoming = page.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+    lines = [re.sub(r"<[^>]+>", "", line) for line in re.findall(r"<li>(.*?)</li>", upcoming)]
+    # 18/5 09:00: VI.1.3 (due 21/5) and VI.1.4 (due 23/5) are both reminded at 08:00 on 20/5.
+    assert lines[:3] == [
+        "08:00, 20/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
+        "08:00, 20/5 — nhắc nhiệm vụ: VI.1.4 Đặt, thu thập và biên tập tham luận",
+        "08:00, 21/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
+    ]
+
+
+async def test_a_delegate_s_history_says_the_reason_a_second_record_of_one_answer_added(
+    desk: Desk, imported: Services
+) -> None:
+    # DB012 declined by phone, then the office recorded her decline again with her reason:
+    # two lines «→ Không tham dự» alike said nothing of what the second one changed.
+    for reason in ("", "Đi công tác nước ngoài"):
+        await desk.post(
+            "delegates/DB012/phone", "form-phone", {"choice": "declined", "reason": reason},
+            page="delegates/DB012",
+        )  # fmt: skip
+    page = (await desk.client.get("/office/delegates/DB012")).text
+    history = page.split('id="history"', 1)[1].split("</section>", 1)[0]
+    lines = [" ".join(re.sub(r"<[^>]+>", "", line).split()) for line in re.findall(
+        r"<li>(.*?)</li>", history
+    )]  # fmt: skip
+    assert lines[:2] == [
+        f"09:00, 18/5 — {STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự, lý do: Đi công "
+        "tác nước ngoài (Văn phòng ghi nhận qua điện thoại)",
+        f"09:00, 18/5 — {STAFF_NAME}: cập nhật xác nhận tham dự → Không tham dự (Văn phòng ghi "
+        "nhận qua điện thoại)",
+    ]

@@ -30,6 +30,7 @@ from storage.models import AuditEntry
 from tests.conftest import EXAMPLE_DELEGATES, local
 from tests.office_support import STAFF, Desk, desk_for, text_of
 from tests.test_services import row as delegate_row
+from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
 
@@ -438,3 +439,21 @@ async def test_the_check_in_role_cannot_download_the_log(imported: Services) -> 
             assert "content-disposition" not in refused.headers, path
     finally:
         await desk.client.aclose()
+
+
+async def test_a_draft_version_in_the_log_says_its_file_not_its_sha256_digest(
+    desk: Desk, imported: Services
+) -> None:
+    await imported.drafts.sync()
+    web = await web_for(imported)
+    [draft] = [line.id for line in await imported.drafts.board() if line.code == "DB031"]
+    await web.post("DB031", f"draft/{draft}/text", f"draft-{draft}-type", {"text": "Bài"})
+    await web.client.aclose()
+    page = (await desk.client.get("/office/log?action=draft.version")).text
+    [version] = entries(page)
+    shown = entry_text(page, version)
+    assert "Bản số: 1" in shown
+    assert "SHA-256" not in shown and "Mã kiểm tra" not in shown
+    # The download keeps the digest, for whoever compares files.
+    download = (await desk.client.get("/office/log.csv?action=draft.version")).text
+    assert "Mã kiểm tra SHA-256: " in download

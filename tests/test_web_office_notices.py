@@ -15,8 +15,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.domain.clock import ManualClock
 from bot.domain.outbound import BROADCAST_WINDOW, MessageKind
 from storage.models import AuditEntry, OutboundMessage
+from tests.conftest import local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
@@ -782,3 +784,19 @@ async def test_a_notice_whose_last_copies_ran_out_is_listed_sent_with_how_many_r
         "⚠️ 3 người chưa nhận được vì đã hết thời hạn gửi trước khi bot gửi tới họ"
         f" (đề nghị gọi điện): {LAST_THREE}."
     ]
+
+
+async def test_the_form_offers_who_came_and_who_did_not_from_the_meeting_s_first_day_on(
+    desk: Desk, clock: ManualClock
+) -> None:
+    # Weeks before, «vắng mặt» was every invitee (nobody checked in yet), «có mặt» nobody.
+    offered = ["everyone", "linked", "present", "no_answer", "declined"]
+    groups = [f"group:{group.key}" for group in desk.services.config.groups_in_order]
+    for moment, day in (
+        (local(2024, 5, 27, 23, 59), []),
+        (local(2024, 5, 28, 0, 0), ["came", "absent"]),
+    ):
+        clock.set(moment)
+        await desk.sign_in()
+        form = (await desk.client.get("/office/notices")).text
+        assert re.findall(r'name="audience" value="([^"]+)"', form) == [*offered, *day, *groups]

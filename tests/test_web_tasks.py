@@ -403,3 +403,33 @@ async def test_her_page_lists_the_file_attached_to_the_offices_record_as_the_off
         "Ban-ghi-VP.docx (…), Văn phòng gửi kèm khi ghi nhận báo cáo của đồng chí lúc 10:00, 29/4",
         "Bao-cao.docx (…), nhận lúc 11:00, 29/4",
     ]
+
+
+def standing(section: str, task: int) -> str:
+    """The deadline and status line of a task on a personal page, as it is written."""
+    found = re.search(rf'<p class="muted" id="task-{task}-standing">(.*?)</p>', section)
+    assert found is not None, section
+    return found.group(1)
+
+
+async def test_her_page_says_a_task_is_overdue_exactly_when_the_office_board_does(
+    web: Web, harness: BotHarness
+) -> None:
+    tasks = harness.services.tasks
+    task = await task_id(harness, "VI.1.1")  # due 17:00, 7/5/2024
+    harness.clock.set(local(2024, 5, 7, 16, 59))
+    assert standing(await task_section(web, OWNER, task), task) == (
+        "Hạn: 17:00, 7/5 — Tình trạng: chưa báo cáo"
+    )
+    assert not (await tasks.task(task)).overdue  # type: ignore[union-attr]
+    harness.clock.set(local(2024, 5, 7, 17, 1))
+    assert (await tasks.task(task)).overdue  # type: ignore[union-attr]
+    assert standing(await task_section(web, OWNER, task), task) == (
+        "<strong>Hạn: 17:00, 7/5 (quá hạn)</strong> — Tình trạng: chưa báo cáo"
+    )
+    # Reported done: no longer overdue, on her page as on the office's board.
+    await web.post(OWNER, f"task/{task}", f"task-{task}-done", {"action": "done"})
+    assert not (await tasks.task(task)).overdue  # type: ignore[union-attr]
+    assert standing(await task_section(web, OWNER, task), task) == (
+        "Hạn: 17:00, 7/5 — Tình trạng: đã hoàn thành"
+    )

@@ -9,12 +9,12 @@ from bot.chat.turn import Turn
 from bot.domain.ids import parse_id
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import (
-    NOTICE_AUDIENCES,
     Answer,
     Audience,
     Button,
     DeliveryStatus,
     MessageStatus,
+    notice_audiences,
 )
 from bot.services.access import OfficeActor
 from bot.services.broadcasts import (
@@ -34,9 +34,6 @@ from bot.texts.presenters import (
     ran_out_words,
     skipped_reason,
 )
-
-# The notice's audiences but every invitee, which the chat offers first on its own.
-_SIMPLE_AUDIENCES = NOTICE_AUDIENCES[1:]
 
 Rows = tuple[tuple[Button, ...], ...]
 
@@ -195,6 +192,8 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say("broadcast.ask_text", (_cancel_row(turn),), limit=MAX_BROADCAST)
     if step is BroadcastStep.ASK_AUDIENCE:
         assert message_id is not None
+        # The notice's audiences but every invitee, which the chat offers first on its own.
+        simple = notice_audiences(config.meeting.day_begun(turn.services.ctx.clock.now()))[1:]
         rows: Rows = tuple(
             (
                 Button(
@@ -202,7 +201,7 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
                     audience_action(message_id, audience),
                 ),
             )
-            for audience in _SIMPLE_AUDIENCES
+            for audience in simple
         )
         rows += (
             (Button(catalog.plain("buttons.bc_groups"), f"{BROADCAST_ACTION}groups:{message_id}"),),

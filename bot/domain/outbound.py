@@ -138,6 +138,15 @@ NOTICE_AUDIENCES = (
     Audience.CAME,
     Audience.ABSENT,
 )
+# Who came and who did not: before the meeting's first day nobody is checked in, so «có mặt»
+# would be nobody and «vắng mặt» every invitee. They are offered from that day on.
+DAY_AUDIENCES = frozenset({Audience.CAME, Audience.ABSENT})
+
+
+def notice_audiences(day_begun: bool) -> tuple[Audience, ...]:
+    """The audiences a notice is offered to now: those of :data:`DAY_AUDIENCES` only once the
+    meeting's first day has begun (:meth:`bot.config.Meeting.day_begun`)."""
+    return tuple(a for a in NOTICE_AUDIENCES if day_begun or a not in DAY_AUDIENCES)
 
 
 # Where office notes and reports go when no one chat is named: the office's group chats where

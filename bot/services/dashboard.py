@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from bot.domain import outbound
 from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.typed import fold
+from bot.domain.typed import fold, shortened
 from bot.services import roster
 from bot.services.context import ServiceContext
 from bot.services.invitations import SentMark
@@ -41,6 +41,8 @@ PAGE = 100
 NOTICE_AUDIENCES = frozenset(
     str(a) for a in (*outbound.NOTICE_AUDIENCES, Audience.ATTENDING, Audience.GROUP)
 )
+# Characters of a task's title the overview's «Sắp gửi» shows after its key (a line a reminder).
+TASK_TITLE_SHOWN = 60
 # Entries a page of the audit log (Nhật ký) shows.
 LOG_PAGE = 50
 # The answer filter's value listing only the invitations the office withdrew.
@@ -92,6 +94,8 @@ class Upcoming:
     kind: MessageKind
     audience: str
     due_at: datetime | None
+    # A notice's first words; a task reminder's task, by its key and title (shortened), as two
+    # reminders due at one time are for different tasks.
     preview: str
     number: int | None  # a notice's number within the meeting; the other kinds have none
 
@@ -377,16 +381,33 @@ class DashboardService:
                 .order_by(OutboundMessage.due_at, OutboundMessage.id)
                 .limit(limit)
             )
-            return [
-                Upcoming(
-                    r.id,
-                    MessageKind(r.kind),
-                    r.audience,
-                    r.due_at,
-                    (r.body or "")[:80],
-                    r.number,
+            messages = list(rows)
+            keys = {
+                m.audience.partition(":")[2]
+                for m in messages
+                if m.kind == MessageKind.TASK_REMINDER
+            }
+            titles: dict[str, str] = {}
+            if keys:
+                found = await session.execute(
+                    select(Task.key, Task.title).where(
+                        Task.meeting_id == self._ctx.meeting_id,
+                        Task.key.in_(keys),
+                        Task.archived_at.is_(None),
+                    )
                 )
-                for r in rows
+                titles = {key: title for key, title in found}
+
+            def preview(message: OutboundMessage) -> str:
+                if message.kind != MessageKind.TASK_REMINDER:
+                    return (message.body or "")[:80]
+                key = message.audience.partition(":")[2]
+                title = titles.get(key)
+                return f"{key} {shortened(title, TASK_TITLE_SHOWN)}" if title else key
+
+            return [
+                Upcoming(m.id, MessageKind(m.kind), m.audience, m.due_at, preview(m), m.number)
+                for m in messages
             ]
 
     async def activity(self, limit: int = 10) -> list[Activity]:

@@ -480,11 +480,19 @@ def change_lines(
 ) -> list[str]:
     """An audited change as the office reads it, a line a field: "Trạng thái: Chưa trả lời →
     Tham dự" (labels and values in words as in the report's sheet; a field on one side only
-    says what it was or became)."""
+    says what it was or became). A guest not on the list is named as one («Khách ngoài danh
+    sách: …», not «Người: (trống)»); a file's digest is left to the downloaded log."""
     before, after = before or {}, after or {}
     empty = catalog.plain("dash.log.empty")
     lines = []
+    hidden = set(_OFF_PAGE)
+    guest = _unlisted_guest(action, after or before)
+    if guest is not None:
+        lines.append(catalog.plain("dash.log.guest", name=guest))
+        hidden |= {"kind", "person_id", "name"}
     for key in [*before, *(key for key in after if key not in before)]:
+        if key in hidden:
+            continue
         old, new = before.get(key), after.get(key)
         if old == new and key in before and key in after:
             continue
@@ -504,6 +512,20 @@ def change_lines(
                 catalog.plain("dash.log.changed", field=label, old=worded(old), new=worded(new))
             )
     return lines
+
+
+# Audited fields the log's page leaves to its download: a file's SHA-256 digest means nothing
+# to an office reading the page, and an auditor comparing files reads it in the export.
+_OFF_PAGE = frozenset({"sha256"})
+
+
+def _unlisted_guest(action: str, side: dict[str, Any]) -> str | None:
+    """The name of the guest a check-in recorded (or undid), when she is on no list."""
+    if not action.startswith("checkin.") or side.get("kind") != "guest":
+        return None
+    if side.get("person_id") is not None:
+        return None  # let in from her withdrawn invitation: «Người» names her
+    return str(side.get("name") or "")
 
 
 def _field(action: str, key: str) -> str:

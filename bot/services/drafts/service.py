@@ -41,6 +41,7 @@ class DraftService:
         self.mine = lines.mine
         self.board = lines.board
         self.missing = lines.missing
+        self.missing_of_all = lines.missing_of_all
         self.line = lines.line
         self.version_file = lines.version_file
         self.versions = lines.versions

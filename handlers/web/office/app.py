@@ -390,6 +390,7 @@ class Office:
     async def _live_context(self, actor: OfficeActor) -> dict[str, Any]:
         services = self.services
         figures = await services.dashboard.figures()  # counts, reach, to phone: one read
+        missing, assigned = await services.drafts.missing_of_all()
         return {
             "counts": figures.counts,
             "reach": figures.reach,
@@ -398,7 +399,8 @@ class Office:
             "phone_total": figures.to_phone,
             "unsent": figures.unsent,
             "overdue": await services.tasks.overdue_heads(),
-            "missing": await services.drafts.missing(),
+            "missing": missing,
+            "assigned": assigned,
             "upcoming": await services.dashboard.upcoming(),
             "activity": await services.dashboard.activity(),
             "now": short_moment(self.catalog, self.config.meeting.local(services.ctx.clock.now())),

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.domain.ids import parse_id
-from bot.domain.outbound import NOTICE_AUDIENCES, Audience, DeliveryStatus, MessageStatus
+from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus, notice_audiences
 from bot.services.access import OfficeActor
 from bot.services.broadcasts import (
     MAX_BROADCAST,
@@ -40,8 +40,6 @@ from handlers.web.office.binding import session_binding
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
-# The audiences /thongbao offers (the groups follow), with every invitee first.
-AUDIENCES = NOTICE_AUDIENCES
 # How many notices the page lists (scheduled first, then the latest sent, cancelled or skipped).
 LISTED = 30
 # ``?mau=`` of the notices page that fills the form with the notice of a meeting moved.
@@ -74,7 +72,9 @@ class Notices:
     def _audiences(self) -> list[tuple[str, str]]:
         office = self.office
         config, catalog = office.config, office.catalog
-        chosen = [str(audience) for audience in AUDIENCES]
+        # As /thongbao offers them (the groups follow), every invitee first.
+        day_begun = config.meeting.day_begun(office.services.ctx.clock.now())
+        chosen = [str(audience) for audience in notice_audiences(day_begun)]
         chosen += [f"{Audience.GROUP}:{group.key}" for group in config.groups_in_order]
         return [(value, audience_label(catalog, config, value)) for value in chosen]
 
