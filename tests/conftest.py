@@ -338,14 +338,19 @@ async def desk(imported: Services) -> AsyncIterator[Desk]:
     await desk.client.aclose()
 
 
-@pytest.fixture
-async def imported(services: Services) -> Services:
-    """Services after importing the 80 example delegates."""
+async def import_example(services: Services) -> None:
+    """Import the 80 example delegates (and the plan's task contacts) into ``services``."""
     parsed = parse_delegate_file(
         EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
     )
     assert parsed.problems == []
     await services.delegates.import_rows(parsed.rows, actor="test")
+
+
+@pytest.fixture
+async def imported(services: Services) -> Services:
+    """Services after importing the 80 example delegates."""
+    await import_example(services)
     return services
 
 

@@ -167,3 +167,8 @@ class Audiences(Protocol):
     ) -> tuple[Account, ...]:
         """A person's accounts on ``channels``, the best one first."""
         ...
+
+    async def has_list(self, session: AsyncSession) -> bool:
+        """Whether the meeting has a list at all: anyone imported on it (a withdrawn
+        invitation, a task contact), as against an audience that happens to be empty."""
+        ...

@@ -89,6 +89,12 @@ class AudienceService:
         accounts = await self._accounts(session, [delegate_id])
         return best_first(accounts.get(delegate_id, ()), channels)
 
+    async def has_list(self, session: AsyncSession) -> bool:
+        """Whether the meeting has a list at all: anyone imported on it (a withdrawn
+        invitation, a task contact), as against an audience that happens to be empty."""
+        listed = select(Delegate.id).where(Delegate.meeting_id == self._ctx.meeting_id)
+        return bool(await session.scalar(select(listed.exists())))
+
     async def places(
         self, session: AsyncSession, report_to: str, channels: Collection[str]
     ) -> list[tuple[str, str]]:
