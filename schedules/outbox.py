@@ -376,7 +376,7 @@ class Outbox:
         """
         now = self._clock.now()
         queued = waiting = 0
-        listed: bool | None = None  # whether the meeting has a list, asked once if need be
+        listed: dict[str, bool] = {}  # whether each audience's list is in, asked once a tick
         async with unit_of_work(self._sessions) as session:
             due = await session.scalars(
                 select(OutboundMessage)
@@ -428,9 +428,10 @@ class Outbox:
                         await self._add_office_note(session, notice, message.report_to, now)
                     continue
                 if _waits_for_a_list(message):
-                    if listed is None:
-                        listed = await self._audiences.has_list(session)
-                    if not listed:
+                    audience = message.audience
+                    if audience not in listed:
+                        listed[audience] = await self._audiences.has_list(session, audience)
+                    if not listed[audience]:
                         if waited is None:
                             params = {**(message.params or {}), WAITED_FOR_LIST: now.isoformat()}
                             message.params = params

@@ -46,7 +46,7 @@ from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 from storage.queries import next_notice_number
-from tests.conftest import import_example, local
+from tests.conftest import EXAMPLE_CONTACTS, import_example, local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.samples import docx
 
@@ -323,15 +323,20 @@ async def plan_rsvp_chasing(services: Services, clock: ManualClock) -> Outbox:
     return build_outbox(services, load_catalog("vi"), {})
 
 
-async def rsvp_reminders(services: Services) -> list[tuple[str, dict[str, Any], list[str]]]:
-    """Each RSVP reminder, oldest first: its status, its params and its recipients' codes in
-    the order their copies were made."""
+async def rsvp_reminders(
+    services: Services, kind: MessageKind = MessageKind.RSVP_REMINDER, audience: str | None = None
+) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """Each RSVP reminder (or message of ``kind`` to ``audience``), oldest first: its status,
+    its params and its recipients' codes in the order their copies were made."""
     async with services.ctx.sessions() as session:
         messages = list(
             await session.scalars(
                 select(OutboundMessage)
-                .where(OutboundMessage.kind == MessageKind.RSVP_REMINDER)
-                .order_by(OutboundMessage.id)
+                .where(
+                    OutboundMessage.kind == kind,
+                    *(() if audience is None else (OutboundMessage.audience == audience,)),
+                )
+                .order_by(OutboundMessage.due_at, OutboundMessage.id)
             )
         )
         found = []
@@ -358,14 +363,22 @@ async def test_a_plan_reminder_due_before_any_list_waits_and_goes_to_the_list_im
     services: Services, clock: ManualClock
 ) -> None:
     """The office started the bot before importing the list: the reminder that fell due then
-    is not used up on nobody; the next tick after the import sends it to the imported
-    invitees, and not as late for a bot that was not running (it was)."""
+    is not used up on nobody, nor on the task contacts' file imported first; the next tick
+    after the invitees' import sends it to them, and not as late for a bot that was not
+    running (it was)."""
     clock.set(REMINDER_1)
     outbox = await plan_rsvp_chasing(services, clock)
     await outbox.tick()
     [(first, params, to), (second, _, _)] = await rsvp_reminders(services)
     assert (first, to, second) == ("scheduled", [], "scheduled")
     assert params == {"waited_for_list": REMINDER_1.astimezone(UTC).isoformat()}
+
+    # The task contacts' file first: still nobody the reminder is for.
+    await import_example(services, EXAMPLE_CONTACTS)
+    await outbox.tick()
+    assert [(status, to) for status, _, to in await rsvp_reminders(services)] == [
+        ("scheduled", []), ("scheduled", []),
+    ]  # fmt: skip
 
     await import_example(services)
     clock.set(REMINDER_1 + timedelta(hours=2))
@@ -419,6 +432,38 @@ async def test_reminders_whose_window_closed_while_no_list_came_are_skipped_sile
             select(OutboundMessage.id).where(OutboundMessage.kind == MessageKind.OFFICE_NOTE)
         )
         assert list(notes) == []
+
+
+async def test_a_task_reminder_due_before_any_list_goes_to_the_task_s_contacts_once_imported(
+    services: Services, clock: ManualClock
+) -> None:
+    """The first reminder of task VI.1.2 (contacts NV01 and NV02, deadline 14/5 17:00, first
+    reminder 7/5 08:00) fell due with no list: it waits, and after the import (which assigns
+    the task, as `people import` and «Nhập danh sách» do) of the contacts' file, before any
+    invitee's, it goes to the two contacts."""
+    await services.tasks.sync()
+    planned = planned_messages(services.config)
+    await sync_planned(
+        services.ctx.sessions,
+        clock,
+        services.ctx.meeting_id,
+        [p for p in planned if p.kind is MessageKind.TASK_REMINDER],
+    )
+    outbox = build_outbox(services, load_catalog("vi"), {})
+    clock.set(local(2024, 5, 7, 8, 0))
+    await outbox.tick()
+    found = await rsvp_reminders(services, MessageKind.TASK_REMINDER, "task:VI.1.2")
+    assert [(status, to) for status, _, to in found] == [("scheduled", [])] * 4
+
+    await import_example(services, EXAMPLE_CONTACTS)  # the contacts' file alone is enough
+    await services.tasks.sync()
+    clock.set(local(2024, 5, 7, 9, 0))
+    await outbox.tick()
+    found = await rsvp_reminders(services, MessageKind.TASK_REMINDER, "task:VI.1.2")
+    (status, params, to), *later = found
+    assert (status, sorted(to)) == ("done", ["NV01", "NV02"])
+    assert "late_seconds" not in params
+    assert [status for status, _, _ in later] == ["scheduled"] * 3
 
 
 async def test_with_a_list_a_plan_message_with_nobody_in_its_audience_is_skipped_at_once(

@@ -168,7 +168,7 @@ class Audiences(Protocol):
         """A person's accounts on ``channels``, the best one first."""
         ...
 
-    async def has_list(self, session: AsyncSession) -> bool:
-        """Whether the meeting has a list at all: anyone imported on it (a withdrawn
-        invitation, a task contact), as against an audience that happens to be empty."""
+    async def has_list(self, session: AsyncSession, audience: str) -> bool:
+        """Whether the list ``audience`` is drawn from has been imported at all (anyone on it,
+        a withdrawn invitation too), as against an audience that happens to be empty."""
         ...
