@@ -78,10 +78,12 @@ from sqlalchemy.orm import aliased
 from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
 from bot.domain.outbound import (
+    BY_THE_PLAN,
     INVITEE_KINDS,
     LATE_AFTER,
     OFFICE_PLACE,
     RAN_OUT,
+    WAITED_FOR_LIST,
     Audience,
     Button,
     DeliveryStatus,
@@ -366,9 +368,15 @@ class Outbox:
 
     async def queue_due(self) -> int:
         """Turn due scheduled messages into deliveries; skip those whose window has closed, and
-        the older reminders of a series that fell due together (only the newest goes)."""
+        the older reminders of a series that fell due together (only the newest goes).
+
+        Before any list is imported the plan's messages to people wait, scheduled (the office
+        often starts the bot first): they go at the first tick with a list, if their window is
+        still open; one whose window closes first is skipped as having had nobody to go to.
+        """
         now = self._clock.now()
-        queued = 0
+        queued = waiting = 0
+        listed: dict[str, bool] = {}  # whether each audience's list is in, asked once a tick
         async with unit_of_work(self._sessions) as session:
             due = await session.scalars(
                 select(OutboundMessage)
@@ -390,12 +398,26 @@ class Outbox:
             to_nobody: Counter[str] = Counter()
             for message in messages:
                 assert message.due_at is not None
-                late_by = now - message.due_at
+                waited = _waited_for_list(message)
+                # Late by the time the bot was not running, not by the time it waited for a list.
+                late_by = (waited or now) - message.due_at
                 if message.kind == MessageKind.BROADCAST and message.number is None:
                     # A notice put in the outbox some other way than the office's confirmation
                     # (a script writing rows): it is called by a number like every other, the
                     # meeting's next, never by its row's id.
                     message.number = await queries.next_notice_number(session, self._meeting_id)
+                if _window_closed(message, now) and waited is not None:
+                    # Its window was open while the bot ran with no list: it had nobody to go
+                    # to, as a message with an empty audience (not a skip for the bot's stop).
+                    self._mark_skipped(message, SkipReason.NO_RECIPIENTS, now)
+                    log.info(
+                        "skipped %s message %d: due %s, window closed %s before a list came",
+                        message.kind,
+                        message.id,
+                        message.due_at,
+                        message.expires_at,
+                    )
+                    continue
                 if _window_closed(message, now):
                     self._mark_skipped(message, SkipReason.WINDOW_CLOSED, now)
                     nobody = not await self._reaches_anyone(session, message)
@@ -412,6 +434,16 @@ class Outbox:
                     if notice is not None and message.report_to:
                         await self._add_office_note(session, notice, message.report_to, now)
                     continue
+                if _waits_for_a_list(message):
+                    audience = message.audience
+                    if audience not in listed:
+                        listed[audience] = await self._audiences.has_list(session, audience)
+                    if not listed[audience]:
+                        if waited is None:
+                            params = {**(message.params or {}), WAITED_FOR_LIST: now.isoformat()}
+                            message.params = params
+                            waiting += 1
+                        continue
                 instead = newest.get(message.id)
                 if instead is not None:
                     # Caught up after a stop: the same reminder twice in a row, and a late
@@ -452,6 +484,10 @@ class Outbox:
                 to_nobody.total(),
                 to_nobody["skipped"],
                 to_nobody["late"],
+            )
+        if waiting:
+            log.info(
+                "%d of the plan's messages fell due before any list: they wait for it", waiting
             )
         return queued
 
@@ -1215,6 +1251,23 @@ def _answered(
         # office recording by phone that she will not after all.
         return NOTHING_TO_SEND
     return None
+
+
+def _waits_for_a_list(message: OutboundMessage) -> bool:
+    """Whether ``message`` is one of the plan's to people: before any list it waits for one
+    (the office's own notices, and what goes to the office, go as they always did)."""
+    kind = message.audience.partition(":")[0]
+    return message.created_by == BY_THE_PLAN and kind != Audience.OFFICE
+
+
+def _waited_for_list(message: OutboundMessage) -> datetime | None:
+    """Since when ``message`` waited for a list, at its present time (a wait noted before the
+    plan moved it counts for nothing), or None."""
+    since = (message.params or {}).get(WAITED_FOR_LIST)
+    if not isinstance(since, str) or message.due_at is None:
+        return None
+    waited = datetime.fromisoformat(since)
+    return waited if waited >= message.due_at else None
 
 
 def _window_closed(message: OutboundMessage, now: datetime) -> bool:

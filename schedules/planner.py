@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.domain.clock import Clock
-from bot.domain.outbound import MessageKind, MessageStatus
+from bot.domain.outbound import BY_THE_PLAN, MessageKind, MessageStatus
 from bot.domain.reminders import PlannedMessage, keyed_slot, slot_of
 from storage.models import Delivery, OutboundMessage
 from storage.uow import unit_of_work
@@ -68,7 +68,7 @@ async def sync_planned(
                         audience=item.audience,
                         due_at=item.due_at,
                         expires_at=item.expires_at,
-                        created_by="plan",
+                        created_by=BY_THE_PLAN,
                         report_to=item.report_to,
                         created_at=now,
                     )

@@ -50,6 +50,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # as `hoinghi` does; see bot/cli.py
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config.example.toml"
 EXAMPLE_DELEGATES = ROOT / "examples" / "delegates.csv"
+EXAMPLE_CONTACTS = ROOT / "examples" / "contacts.csv"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 # The line a command that changes the example plan's people or staff opens with.
 EXAMPLE_MEETING = (
@@ -338,14 +339,18 @@ async def desk(imported: Services) -> AsyncIterator[Desk]:
     await desk.client.aclose()
 
 
+async def import_example(services: Services, path: Path = EXAMPLE_DELEGATES) -> None:
+    """Import the 80 example delegates (or another example file: ``EXAMPLE_CONTACTS``, the
+    plan's task contacts) into ``services``."""
+    parsed = parse_delegate_file(path, [FileGroup(g.key, g.label) for g in services.config.groups])
+    assert parsed.problems == []
+    await services.delegates.import_rows(parsed.rows, actor="test")
+
+
 @pytest.fixture
 async def imported(services: Services) -> Services:
     """Services after importing the 80 example delegates."""
-    parsed = parse_delegate_file(
-        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
-    )
-    assert parsed.problems == []
-    await services.delegates.import_rows(parsed.rows, actor="test")
+    await import_example(services)
     return services
 
 

@@ -10,7 +10,7 @@ import io
 import logging
 import re
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,12 +19,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import build_composer
+from bot.app import build_composer, build_outbox
 from bot.config import Config
 from bot.domain.clock import ManualClock
 from bot.domain.order import protocol_key
 from bot.domain.outbound import (
     BROADCAST_WINDOW,
+    BY_THE_PLAN,
+    OFFICE_PLACE,
     DeliveryStatus,
     MessageKind,
     MessageStatus,
@@ -40,10 +42,11 @@ from bot.services.rsvp import RsvpStep
 from bot.texts import load_catalog
 from bot.texts.formatting import delay
 from schedules.outbox import Outbox
+from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 from storage.queries import next_notice_number
-from tests.conftest import local
+from tests.conftest import EXAMPLE_CONTACTS, import_example, local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.samples import docx
 
@@ -340,6 +343,185 @@ async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_onl
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨 Báo cáo gửi")]
     assert len(reports) == 1 and reports[0].startswith("📨 Báo cáo gửi thông báo số ")
     assert "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 0" in reports[0]
+
+
+async def plan_rsvp_chasing(services: Services, clock: ManualClock) -> Outbox:
+    """The plan's RSVP reminders stored, and an outbox with no chat channel (every copy is
+    recorded as not linked, which names its recipient all the same)."""
+    planned = planned_messages(services.config)
+    await sync_planned(
+        services.ctx.sessions,
+        clock,
+        services.ctx.meeting_id,
+        [p for p in planned if p.kind is MessageKind.RSVP_REMINDER],
+    )
+    return build_outbox(services, load_catalog("vi"), {})
+
+
+async def rsvp_reminders(
+    services: Services, kind: MessageKind = MessageKind.RSVP_REMINDER, audience: str | None = None
+) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """Each RSVP reminder (or message of ``kind`` to ``audience``), oldest first: its status,
+    its params and its recipients' codes in the order their copies were made."""
+    async with services.ctx.sessions() as session:
+        messages = list(
+            await session.scalars(
+                select(OutboundMessage)
+                .where(
+                    OutboundMessage.kind == kind,
+                    *(() if audience is None else (OutboundMessage.audience == audience,)),
+                )
+                .order_by(OutboundMessage.due_at, OutboundMessage.id)
+            )
+        )
+        found = []
+        for message in messages:
+            codes = await session.scalars(
+                select(Delegate.code)
+                .join(Delivery, Delivery.delegate_id == Delegate.id)
+                .where(Delivery.message_id == message.id)
+                .order_by(Delivery.id)
+            )
+            found.append((message.status, dict(message.params or {}), list(codes)))
+        return found
+
+
+async def invitees_in_protocol_order(services: Services) -> list[str]:
+    """The codes of the list's invitees (not the task contacts), as the outbox queues them."""
+    order = {group.key: group.order for group in services.config.groups}
+    async with services.ctx.sessions() as session:
+        people = list(await session.scalars(select(Delegate).where(Delegate.role == "delegate")))
+    return [person.code for person in sorted(people, key=protocol_key(order))]
+
+
+async def test_a_plan_reminder_due_before_any_list_waits_and_goes_to_the_list_imported_after(
+    services: Services, clock: ManualClock
+) -> None:
+    """The office started the bot before importing the list: the reminder that fell due then
+    is not used up on nobody, nor on the task contacts' file imported first; the next tick
+    after the invitees' import sends it to them, and not as late for a bot that was not
+    running (it was)."""
+    clock.set(REMINDER_1)
+    outbox = await plan_rsvp_chasing(services, clock)
+    await outbox.tick()
+    [(first, params, to), (second, _, _)] = await rsvp_reminders(services)
+    assert (first, to, second) == ("scheduled", [], "scheduled")
+    assert params == {"waited_for_list": REMINDER_1.astimezone(UTC).isoformat()}
+
+    # The task contacts' file first: still nobody the reminder is for.
+    await import_example(services, EXAMPLE_CONTACTS)
+    await outbox.tick()
+    assert [(status, to) for status, _, to in await rsvp_reminders(services)] == [
+        ("scheduled", []), ("scheduled", []),
+    ]  # fmt: skip
+
+    await import_example(services)
+    clock.set(REMINDER_1 + timedelta(hours=2))
+    await outbox.tick()
+    [(first, params, to), (second, _, _)] = await rsvp_reminders(services)
+    expected = await invitees_in_protocol_order(services)
+    assert len(expected) == 80
+    assert (first, to, second) == ("done", expected, "scheduled")
+    assert "late_seconds" not in params and "skip_reason" not in params
+
+
+async def test_reminders_that_waited_for_a_list_go_once_there_is_one_the_newest_only(
+    services: Services, clock: ManualClock
+) -> None:
+    """Both RSVP reminders fell due while there was no list: once there is one, only the newest
+    goes, as after a stop."""
+    clock.set(REMINDER_1)
+    outbox = await plan_rsvp_chasing(services, clock)
+    await outbox.tick()
+    clock.set(REMINDER_2)
+    await outbox.tick()
+    assert [status for status, _, _ in await rsvp_reminders(services)] == [
+        "scheduled", "scheduled",
+    ]  # fmt: skip
+    await import_example(services)
+    await outbox.tick()
+    [(first, first_params, first_to), (second, _, second_to)] = await rsvp_reminders(services)
+    assert (first, first_params["skip_reason"], first_to) == ("skipped", "overtaken", [])
+    assert (second, second_to) == ("done", await invitees_in_protocol_order(services))
+
+
+async def test_reminders_whose_window_closed_while_no_list_came_are_skipped_silently(
+    services: Services, clock: ManualClock
+) -> None:
+    """With the list in only after the RSVP deadline, neither reminder goes: both are skipped
+    as having had nobody to go to, as before they waited, and the office is not told the bot
+    was not running (it was)."""
+    clock.set(REMINDER_2)
+    outbox = await plan_rsvp_chasing(services, clock)
+    await outbox.tick()
+    clock.set(DEADLINE + timedelta(minutes=1))
+    await import_example(services)
+    await outbox.tick()
+    found = await rsvp_reminders(services)
+    assert [(status, params["skip_reason"], to) for status, params, to in found] == [
+        ("skipped", "no_recipients", []),
+        ("skipped", "no_recipients", []),
+    ]
+    async with services.ctx.sessions() as session:
+        notes = await session.scalars(
+            select(OutboundMessage.id).where(OutboundMessage.kind == MessageKind.OFFICE_NOTE)
+        )
+        assert list(notes) == []
+
+
+async def test_a_task_reminder_due_before_any_list_goes_to_the_task_s_contacts_once_imported(
+    services: Services, clock: ManualClock
+) -> None:
+    """The first reminder of task VI.1.2 (contacts NV01 and NV02, deadline 14/5 17:00, first
+    reminder 7/5 08:00) fell due with no list: it waits, and after the import (which assigns
+    the task, as `people import` and «Nhập danh sách» do) of the contacts' file, before any
+    invitee's, it goes to the two contacts."""
+    await services.tasks.sync()
+    planned = planned_messages(services.config)
+    await sync_planned(
+        services.ctx.sessions,
+        clock,
+        services.ctx.meeting_id,
+        [p for p in planned if p.kind is MessageKind.TASK_REMINDER],
+    )
+    outbox = build_outbox(services, load_catalog("vi"), {})
+    clock.set(local(2024, 5, 7, 8, 0))
+    await outbox.tick()
+    found = await rsvp_reminders(services, MessageKind.TASK_REMINDER, "task:VI.1.2")
+    assert [(status, to) for status, _, to in found] == [("scheduled", [])] * 4
+
+    await import_example(services, EXAMPLE_CONTACTS)  # the contacts' file alone is enough
+    await services.tasks.sync()
+    clock.set(local(2024, 5, 7, 9, 0))
+    await outbox.tick()
+    found = await rsvp_reminders(services, MessageKind.TASK_REMINDER, "task:VI.1.2")
+    (status, params, to), *later = found
+    assert (status, sorted(to)) == ("done", ["NV01", "NV02"])
+    assert "late_seconds" not in params
+    assert [status for status, _, _ in later] == ["scheduled"] * 3
+
+
+async def test_with_a_list_a_plan_message_with_nobody_in_its_audience_is_skipped_at_once(
+    imported: Services, clock: ManualClock
+) -> None:
+    """An audience that is empty once there is a list (nobody in the group) does not wait."""
+    now = clock.now()
+    async with imported.ctx.sessions() as session, session.begin():
+        session.add(
+            OutboundMessage(
+                meeting_id=imported.ctx.meeting_id,
+                kind=MessageKind.RSVP_REMINDER,
+                status="scheduled",
+                audience="group:khong_co_ai",
+                due_at=now,
+                created_by=BY_THE_PLAN,
+                report_to=OFFICE_PLACE,
+                created_at=now,
+            )
+        )
+    await build_outbox(imported, load_catalog("vi"), {}).tick()
+    [(status, params, to)] = await rsvp_reminders(imported)
+    assert (status, params, to) == ("skipped", {"skip_reason": "no_recipients"}, [])
 
 
 async def test_a_notice_put_in_the_outbox_without_a_number_takes_the_meeting_s_next_one(

@@ -80,6 +80,12 @@ class SkipReason(StrEnum):
 # The error a copy keeps when its message's window closed before it went.
 RAN_OUT = "window closed"
 
+# ``created_by`` of the plan's automatic messages (schedules.planner).
+BY_THE_PLAN = "plan"
+# The params key (an ISO time) of a plan's message that fell due for people before any list was
+# imported: the outbox left it waiting since then, and sends it once there is a list.
+WAITED_FOR_LIST = "waited_for_list"
+
 
 def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:
     """Why a skipped message was not sent; a skip recorded before reasons were kept was the

@@ -167,3 +167,8 @@ class Audiences(Protocol):
     ) -> tuple[Account, ...]:
         """A person's accounts on ``channels``, the best one first."""
         ...
+
+    async def has_list(self, session: AsyncSession, audience: str) -> bool:
+        """Whether the list ``audience`` is drawn from has been imported at all (anyone on it,
+        a withdrawn invitation too), as against an audience that happens to be empty."""
+        ...

@@ -89,6 +89,19 @@ class AudienceService:
         accounts = await self._accounts(session, [delegate_id])
         return best_first(accounts.get(delegate_id, ()), channels)
 
+    async def has_list(self, session: AsyncSession, audience: str) -> bool:
+        """Whether the list ``audience`` is drawn from has been imported at all (anyone on it,
+        a withdrawn invitation too), as against an audience that happens to be empty: the
+        invitees' for the audiences of invitees; for a task's, the speakers' or one person's,
+        anyone's (the task contacts often come in a file of their own, before the invitees)."""
+        meeting_id = self._ctx.meeting_id
+        kind = audience.partition(":")[0]
+        if kind in (Audience.TASK, Audience.DRAFT_MISSING, Audience.PERSON):
+            listed = select(Delegate.id).where(Delegate.meeting_id == meeting_id)
+        else:
+            listed = select(Delegate.id).where(roster.listed_of(meeting_id))
+        return bool(await session.scalar(select(listed.exists())))
+
     async def places(
         self, session: AsyncSession, report_to: str, channels: Collection[str]
     ) -> list[tuple[str, str]]:
