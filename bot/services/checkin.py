@@ -335,6 +335,8 @@ class RollLine:
     substitute_position: str | None
     phone: str | None
     came: Came | None = None
+    # Apart from the position since migration 0026: None on an answer given before it.
+    substitute_unit: str | None = None
 
     @property
     def expected(self) -> bool:
@@ -875,6 +877,7 @@ class CheckinService:
                         Checkin.position,
                         Checkin.checked_in_at,
                         Checkin.desk,
+                        Rsvp.substitute_unit,
                     )
                     .join(Rsvp, Rsvp.delegate_id == Delegate.id)
                     .outerjoin(Checkin, _present_of(Delegate.id))
@@ -893,6 +896,7 @@ class CheckinService:
                 None
                 if row[9] is None
                 else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13]),
+                substitute_unit=row[14],
             )
             for row in rows
         ]

@@ -243,6 +243,8 @@ def _person_statement() -> Select[Any]:
             r.c.substitute_name,
             r.c.substitute_position,
             r.c.answered_at,
+            r.c.substitute_unit,
+            r.c.substitute_phone,
             exists()
             .where(ci.c.channel == channel, ci.c.external_id == cast(d.c.id, String))
             .label("opened"),
@@ -495,6 +497,8 @@ class PageService:
             substitute_name=row.substitute_name,
             substitute_position=row.substitute_position,
             answered_at=row.answered_at,
+            substitute_unit=row.substitute_unit,
+            substitute_phone=row.substitute_phone,
         )
         account = page_account(channel, row.id, row.full_name)
         tasks, drafts = self._details(rows, now) if rows else ((), ())
