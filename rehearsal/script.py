@@ -141,16 +141,23 @@ async def _catch_up(stage: Stage, *, until: datetime) -> None:
     tick every few seconds would), never past the next event."""
     if stage.faults is None:
         return
+    waited: datetime | None = None
     while True:
+        now = stage.clock.now()
+        # Once a tick left the first one due unsent (it waits behind a retry to the same chat,
+        # due a little later), the clock runs on to the next one due after now.
+        after = now if waited is not None and waited <= now else None
         async with stage.services.ctx.sessions() as session:
             due = await session.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
-                    Delivery.status == DeliveryStatus.PENDING
+                    Delivery.status == DeliveryStatus.PENDING,
+                    *([Delivery.next_attempt_at > after] if after is not None else []),
                 )
             )
         if due is None or due >= until:
             return
-        stage.clock.set(max(due, stage.clock.now()))
+        waited = due
+        stage.clock.set(max(due, now))
         await _tick(stage)
 
 
