@@ -186,7 +186,8 @@ async def test_the_office_records_a_phone_answer_after_the_deadline_marked_as_la
     assert [(a.after or {}).get("via") for a in audits] == [None, "phone", "phone_late"]
     assert audits[-1].after == {
         "status": "substitute", "reason": None, "substitute_name": "Lê Thu Trang",
-        "substitute_position": "Phó Chủ tịch Hội LHPN quận", "via": "phone_late", "by": "",
+        "substitute_position": "Phó Chủ tịch Hội LHPN quận", "substitute_unit": None,
+        "substitute_phone": None, "via": "phone_late", "by": "",
     }  # fmt: skip
     assert told == 0
     counts = await imported.reports.counts()

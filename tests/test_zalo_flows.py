@@ -522,8 +522,8 @@ async def test_the_report_workbook_names_the_channel_that_reaches_each_person(
         world.catalog, services.config, await services.office_report.collect()
     )
     rows = list(load_workbook(io.BytesIO(content))["Đại biểu"].iter_rows(values_only=True))
-    assert rows[0][11] == "Kênh liên lạc"
+    assert rows[0][13] == "Kênh liên lạc"  # after the substitute's unit and phone
     by_code = {row[1]: row for row in rows[1:]}
-    assert by_code["DB001"][11:13] == ("Zalo", "Có")
-    assert by_code["DB002"][11:13] == ("Zalo (đã chặn bot)", "Không")
-    assert by_code["DB003"][11:13] == ("Chưa liên kết", None)
+    assert by_code["DB001"][13:15] == ("Zalo", "Có")
+    assert by_code["DB002"][13:15] == ("Zalo (đã chặn bot)", "Không")
+    assert by_code["DB003"][13:15] == ("Chưa liên kết", None)
