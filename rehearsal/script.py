@@ -53,6 +53,7 @@ from rehearsal.faults import Killed, MortalSender, Process
 from rehearsal.people import SIMULATED, TRIES, answers, cast_of
 from rehearsal.stage import Action, Stage
 from rehearsal.telegram import latest_with
+from rehearsal.telegram_api import FakeUser
 from schedules.planner import sync_planned
 from storage.models import Delivery, OutboundMessage
 
@@ -140,16 +141,23 @@ async def _catch_up(stage: Stage, *, until: datetime) -> None:
     tick every few seconds would), never past the next event."""
     if stage.faults is None:
         return
+    waited: datetime | None = None
     while True:
+        now = stage.clock.now()
+        # Once a tick left the first one due unsent (it waits behind a retry to the same chat,
+        # due a little later), the clock runs on to the next one due after now.
+        after = now if waited is not None and waited <= now else None
         async with stage.services.ctx.sessions() as session:
             due = await session.scalar(
                 select(func.min(Delivery.next_attempt_at)).where(
-                    Delivery.status == DeliveryStatus.PENDING
+                    Delivery.status == DeliveryStatus.PENDING,
+                    *([Delivery.next_attempt_at > after] if after is not None else []),
                 )
             )
         if due is None or due >= until:
             return
-        stage.clock.set(max(due, stage.clock.now()))
+        waited = due
+        stage.clock.set(max(due, now))
         await _tick(stage)
 
 
@@ -281,6 +289,11 @@ def _opener(stage: Stage, code: str, name: str, answer: str) -> Action:
             if answered:
                 await tg.ask(user.text(f"Nguyễn Thị Dự Thay ({SIMULATED})"))
                 answered = await tg.ask(user.text("Phó Chủ tịch"))
+            # From the delegate's own unit (the first button, «Cùng đơn vị: …»), no phone.
+            same_unit = _first_button(user) if answered else None
+            answered = bool(same_unit and await tg.tap(user, same_unit))
+            if answered:
+                answered = bool(await tg.tap(user, catalog.plain("buttons.skip_phone")))
         elif answer == "decline":
             answered = bool(await tg.tap(user, catalog.plain("buttons.decline")))
             if answered:
@@ -294,6 +307,15 @@ def _opener(stage: Stage, code: str, name: str, answer: str) -> Action:
         stage.say(catalog.plain(opens, code=code, name=name, answer=label))
 
     return act
+
+
+def _first_button(user: FakeUser) -> str | None:
+    """The first button's label on the newest message of ``user``'s chat that has buttons."""
+    for message in reversed(user.messages):
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        if rows and rows[0]:
+            return str(rows[0][0].get("text", ""))
+    return None
 
 
 # The button a Zalo menu numbers, and the words a person may type instead.
@@ -330,6 +352,10 @@ async def _zalo_opener(stage: Stage, code: str, name: str, answer: str) -> None:
         if reply and answer == "substitute":
             await zalo.type(code, f"Nguyễn Thị Dự Thay ({SIMULATED})")
             reply = await zalo.type(code, "Phó Chủ tịch")
+            if reply:  # from the delegate's own unit (the menu's first choice), no phone
+                reply = await zalo.type(code, "1")
+            if reply:
+                reply = await zalo.choose(code, catalog.plain("buttons.skip_phone"))
     elif answer == "decline":  # by the words, without diacritics, as many type them
         reply = await zalo.type(code, "khong tham du")
         if reply:

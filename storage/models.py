@@ -199,6 +199,10 @@ class Rsvp(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     substitute_name: Mapped[str | None] = mapped_column(String(200))
     substitute_position: Mapped[str | None] = mapped_column(String(200))
+    # Apart from the position since migration 0026: the substitute's unit (None on an answer
+    # given before, whose position holds «chức vụ, đơn vị» glued) and her phone (E.164).
+    substitute_unit: Mapped[str | None] = mapped_column(String(300))
+    substitute_phone: Mapped[str | None] = mapped_column(String(20))
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

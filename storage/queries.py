@@ -269,16 +269,23 @@ class AnsweringRow(NamedTuple):
     substitute_name: str | None
     substitute_position: str | None
     answered_at: datetime | None
+    substitute_unit: str | None
+    substitute_phone: str | None
     withdrawn_at: datetime | None  # the office withdrew the person's invitation
+    organization: str  # the person's unit, offered for a substitute's
 
 
 IDENTITY_FIELDS = ("channel", "external_id", "id", "delegate_id", "pending_input", "pending_data")
-RSVP_FIELDS = ("id", "status", "reason", "substitute_name", "substitute_position", "answered_at")
+RSVP_FIELDS = (
+    "id", "status", "reason", "substitute_name", "substitute_position", "answered_at",
+    "substitute_unit", "substitute_phone",
+)  # fmt: skip
 # The columns of an AnsweringRow, in the order of its fields.
 ANSWERING_COLUMNS = (
     *(IDENTITY_TABLE.c[name] for name in IDENTITY_FIELDS),
     *(RSVP_TABLE.c[name] for name in RSVP_FIELDS),
     DELEGATE_TABLE.c.withdrawn_at,
+    DELEGATE_TABLE.c.organization,
 )
 # What a tap can change in an RSVP row.
 ANSWER_COLUMNS = (*RSVP_FIELDS[1:], "updated_at")
@@ -531,6 +538,9 @@ class RosterRow(NamedTuple):
     blocked: tuple[str, ...] = ()  # the chat channels linked but no longer reaching them
     withdrawn_at: datetime | None = None  # the office withdrew the invitation
     withdrawn_reason: str | None = None
+    # Apart from the position since migration 0026 (None on an answer given before it).
+    substitute_unit: str | None = None
+    substitute_phone: str | None = None  # E.164
 
 
 _ROSTER_COLUMNS = (
@@ -566,6 +576,8 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
             ident.channel,
             Delegate.withdrawn_at,
             Delegate.withdrawn_reason,
+            Rsvp.substitute_unit,
+            Rsvp.substitute_phone,
         )
         .join(Rsvp, Rsvp.delegate_id == Delegate.id)
         .outerjoin(
@@ -594,6 +606,8 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
                 *_channels(reach.get(row[0])),
                 row[18],
                 row[19],
+                row[20],
+                row[21],
             )
         )
         for row in best.values()

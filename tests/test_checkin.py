@@ -110,6 +110,8 @@ async def day(
     await rsvp.choose(substitute, RsvpChoice.SUBSTITUTE)
     await rsvp.submit_text(substitute, "Lê Thu Trang")
     await rsvp.submit_text(substitute, "Phó Chánh Văn phòng Thành ủy")
+    await rsvp.choose(substitute, RsvpChoice.SAME_UNIT)
+    await rsvp.choose(substitute, RsvpChoice.SKIP_PHONE)
     clock.set(MORNING)
     return day
 

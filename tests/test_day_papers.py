@@ -34,6 +34,7 @@ from bot.services.access import Role
 from bot.services.day_files import (
     name_cards_document,
     position_and_unit,
+    present_table,
     present_workbook,
     sign_sheet_document,
 )
@@ -264,12 +265,53 @@ async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_t
     assert cells(leaders.rows[2])[1] == "Ngô Thị Bích Hạnh"
 
 
+async def test_a_substitute_whose_unit_is_stored_apart_prints_her_position_whole_and_her_unit(
+    hall: Day,
+) -> None:
+    """Since migration 0026 the unit is stored apart: a comma in her position («phụ trách tổng
+    hợp») is no longer taken for the start of her unit, on the sheet, her card and the present
+    list."""
+    services = hall.services
+    card = await services.dashboard.card("DB005")
+    assert card is not None
+    answer = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE,
+        substitute_name="Nguyễn Thị Hoa",
+        substitute_position="Phó Chánh Văn phòng, phụ trách tổng hợp",
+        substitute_unit="Hội LHPN quận Ba Đình",
+        substitute_phone="+84912345678",
+    )
+    await services.rsvp.record_by_phone(services.access.local_operator(), card.person.id, answer)
+    roll = await services.checkin.roll()
+    content, _ = sign_sheet_document(VI, services.config, roll, hall.clock.now())
+    leaders = Document(io.BytesIO(content)).tables[1]
+    assert cells(leaders.rows[2]) == [
+        "4", "Nguyễn Thị Hoa\n(dự thay đ/c Ngô Thị Bích Hạnh)",
+        "Phó Chánh Văn phòng, phụ trách tổng hợp", "Hội LHPN quận Ba Đình", "",
+    ]  # fmt: skip
+    cards, _ = name_cards_document(VI, services.config, roll, hall.clock.now())
+    fourth = Document(io.BytesIO(cards)).tables[3]
+    assert (
+        cells(fourth.rows[0])
+        == ["Phó Chánh Văn phòng, phụ trách tổng hợp, Hội LHPN quận Ba Đình\nNGUYỄN THỊ HOA"] * 2
+    )
+    # At the desk, her answer's position kept: the present list has her unit too.
+    desk = await hall.desk("NV03", "Cổng B")
+    await hall.checkin.check_in(
+        desk, "DB005", substitute_name="Nguyễn Thị Hoa",
+        substitute_position="Phó Chánh Văn phòng, phụ trách tổng hợp",
+    )  # fmt: skip
+    _, rows = present_table(VI, services.config, await services.checkin.roll())
+    hoa = next(row for row in rows if row[2] == "Nguyễn Thị Hoa")
+    assert hoa[3:5] == ["Phó Chánh Văn phòng, phụ trách tổng hợp", "Hội LHPN quận Ba Đình"]
+
+
 async def test_a_substitute_who_gave_her_unit_sits_under_it_on_the_sheet_and_her_card(
     hall: Day,
 ) -> None:
-    """The personal page's form (Họ và tên, Chức vụ, Đơn vị) stores «position, unit» in one
-    field, as the chats' one question does: DB005 (UBND thành phố Hà Nội) sends a deputy of
-    another unit, recorded by phone as the form would have stored it."""
+    """An answer given before migration 0026 holds «position, unit» in one field (the page's
+    form and the chats' one question glued them): DB005 (UBND thành phố Hà Nội) sends a deputy
+    of another unit, stored as the form stored it then; nothing printed changes for it."""
     services = hall.services
     card = await services.dashboard.card("DB005")
     assert card is not None

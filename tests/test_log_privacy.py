@@ -38,6 +38,8 @@ from tests.test_drafts import docx, press
 REASON = "Trùng lịch làm việc với Đoàn kiểm tra số 7 của Thành ủy"
 SUBSTITUTE = "Nguyễn Thị Minh Khuê"
 SUBSTITUTE_POSITION = "Phó Chủ tịch Hội LHPN phường Ngọc Hà"
+SUBSTITUTE_UNIT = "Hội LHPN phường Ngọc Hà, quận Ba Đình"
+SUBSTITUTE_PHONE = "0987 654 321"
 DRAFT = "Kính thưa Đoàn Chủ tịch, quận Ba Đình xin báo cáo kết quả phong trào thi đua năm 2023"
 DOCUMENT = "Tham luận quận Ba Đình - bản gửi Văn phòng.docx"
 PHONE_OF = "DB020"  # 0904.111.020 in examples/delegates.csv
@@ -106,6 +108,8 @@ def forbidden_in_logs(tokens: dict[str, str], phone: str, bot_token: str) -> dic
         "decline reason": REASON,
         "substitute's name": SUBSTITUTE,
         "substitute's position": SUBSTITUTE_POSITION,
+        "substitute's unit": SUBSTITUTE_UNIT,
+        "substitute's phone (national significant number)": "987654321",
         "typed draft": DRAFT,
         "document name": DOCUMENT,
     }
@@ -152,8 +156,10 @@ async def test_a_verbose_run_logs_no_token_phone_number_or_anything_people_typed
             diep = fake.user(700_000_003, "Diệp")
             await talk.says(diep, diep.command(f"/start {tokens['DB002']}"), "Kính gửi đồng chí")
             await talk.says(diep, diep.tap("👤 Cử người dự thay"), "họ và tên người dự thay")
-            await talk.says(diep, diep.text(SUBSTITUTE), "chức vụ, đơn vị")
-            await talk.says(diep, diep.text(SUBSTITUTE_POSITION), "cử người dự thay là đồng chí")
+            await talk.says(diep, diep.text(SUBSTITUTE), "chức vụ")
+            await talk.says(diep, diep.text(SUBSTITUTE_POSITION), "đơn vị nào")
+            await talk.says(diep, diep.text(SUBSTITUTE_UNIT), "số điện thoại")
+            await talk.says(diep, diep.text(SUBSTITUTE_PHONE), "cử người dự thay là đồng chí")
             # A speaker types a draft, then sends a document.
             phuong = fake.user(700_000_004, "Phương")
             await talk.says(phuong, phuong.command(f"/start {tokens['DB031']}"), "Kính gửi")
@@ -226,6 +232,8 @@ async def test_every_logger_at_debug_and_sql_echo_still_show_no_personal_value(
     await harness.send(diep.tap("👤 Cử người dự thay"))
     await harness.send(diep.text(SUBSTITUTE))
     await harness.send(diep.text(SUBSTITUTE_POSITION))
+    await harness.send(diep.text(SUBSTITUTE_UNIT))
+    await harness.send(diep.text(SUBSTITUTE_PHONE))
     await harness.services.drafts.sync()
     phuong = await harness.open_invitation("DB031")
     await harness.send(press(phuong, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))

@@ -62,6 +62,8 @@ async def answers(harness: BotHarness) -> None:
     await harness.send(sub.tap("👤 Cử người dự thay"))
     await harness.send(sub.text("Lê Thị Hoa"))
     await harness.send(sub.text("Phó Chủ tịch"))
+    await harness.send(sub.tap("Cùng đơn vị: Thành ủy Hà Nội"))
+    await harness.send(sub.text("0912 345 678"))
     await harness.send(harness.fake.block(harness.user_for("DB004").id))
 
 
@@ -95,8 +97,9 @@ async def test_baocao_sends_the_admin_the_report_workbook_its_delegates_in_proto
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == (
         "STT", "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Thành phần", "Trả lời",
-        "Lý do không tham dự", "Người dự thay", "Chức vụ người dự thay", "Trả lời lúc",
-        "Kênh liên lạc", "Bot liên lạc được", "Ghi chú liên lạc",
+        "Lý do không tham dự", "Người dự thay", "Chức vụ người dự thay", "Đơn vị người dự thay",
+        "Điện thoại người dự thay", "Trả lời lúc", "Kênh liên lạc", "Bot liên lạc được",
+        "Ghi chú liên lạc",
     )  # fmt: skip
     assert len(rows) == 81
     # Protocol order: the groups in their plan order, then each delegate's rank.
@@ -105,17 +108,19 @@ async def test_baocao_sends_the_admin_the_report_workbook_its_delegates_in_proto
     assert by_code["DB001"][6] == "Tham dự"
     assert by_code["DB002"][6:8] == ("Không tham dự", "Trùng lịch công tác & họp <khẩn>")
     assert by_code["DB003"][2] == TRICKY
-    assert by_code["DB003"][6:10] == ("Cử người dự thay", None, "Lê Thị Hoa", "Phó Chủ tịch")
-    assert by_code["DB001"][10] == datetime(2024, 5, 18, 9, 0)  # local time, a real date cell
-    assert sheet["K2"].number_format == "dd/mm/yyyy hh:mm"
-    assert by_code["DB001"][11:13] == ("Telegram", "Có")
-    assert by_code["DB004"][11:14] == (
+    assert by_code["DB003"][6:12] == (
+        "Cử người dự thay", None, "Lê Thị Hoa", "Phó Chủ tịch", "Thành ủy Hà Nội", "0912 345 678"
+    )  # fmt: skip
+    assert by_code["DB001"][12] == datetime(2024, 5, 18, 9, 0)  # local time, a real date cell
+    assert sheet["M2"].number_format == "dd/mm/yyyy hh:mm"
+    assert by_code["DB001"][13:15] == ("Telegram", "Có")
+    assert by_code["DB004"][13:16] == (
         "Telegram (đã chặn bot)",
         "Không",
         "Đã chặn bot hoặc rời cuộc trò chuyện: đề nghị gọi điện",
     )
-    assert by_code["DB005"][11:13] == ("Chưa liên kết", None)
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:N81"
+    assert by_code["DB005"][13:15] == ("Chưa liên kết", None)
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:P81"
     assert sheet.column_dimensions["C"].width >= len(TRICKY) + 2
 
     groups = list(book["Tổng hợp theo thành phần"].iter_rows(values_only=True))
@@ -341,7 +346,8 @@ async def test_audit_export_names_who_changed_what_and_when(
     assert tricky[1] == f"{TRICKY} (DB003)"
     assert tricky[6] == (
         "Trạng thái: Cử người dự thay; Người dự thay: Lê Thị Hoa; "
-        "Chức vụ người dự thay: Phó Chủ tịch"
+        "Chức vụ người dự thay: Phó Chủ tịch; Đơn vị người dự thay: Thành ủy Hà Nội; "
+        "Điện thoại người dự thay: +84912345678"
     )
     assigned = [r for r in read[1:] if r[2] == "phân công tham luận"]
     assert [assigned[0][i] for i in (1, 2, 3, 8)] == [

@@ -91,6 +91,8 @@ async def test_every_update_delivered_twice_has_the_effect_of_one(
     await twice(harness, sub.tap("👤 Cử người dự thay"))
     await twice(harness, sub.text("Lê Thị Hoa"))
     await twice(harness, sub.text("Phó Trưởng ban"))
+    await twice(harness, sub.tap("Cùng đơn vị: Thành ủy Hà Nội"))
+    await twice(harness, sub.text("0912 345 678"))
     await twice(harness, owner.tap_data(f"task:progress:{await task_id(harness, 'VI.1.1')}"))
     await twice(harness, owner.text("Đã xong phần khảo sát"))
     await twice(harness, speaker.document("bai.docx", docx("v1"), DOCX))
@@ -195,6 +197,8 @@ async def test_a_late_copy_of_the_substitute_tap_does_not_ask_for_the_name_again
     await harness.send(substitute)
     await harness.send(user.text("Lê Thị Hoa"))
     await harness.send(user.text("Phó Trưởng ban"))
+    await harness.send(user.tap("Cùng đơn vị: Thành ủy Hà Nội"))
+    await harness.send(user.tap("Bỏ qua"))
     said = user.messages
 
     await harness.send(substitute)

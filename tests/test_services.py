@@ -186,7 +186,8 @@ async def test_the_office_records_a_phone_answer_after_the_deadline_marked_as_la
     assert [(a.after or {}).get("via") for a in audits] == [None, "phone", "phone_late"]
     assert audits[-1].after == {
         "status": "substitute", "reason": None, "substitute_name": "Lê Thu Trang",
-        "substitute_position": "Phó Chủ tịch Hội LHPN quận", "via": "phone_late", "by": "",
+        "substitute_position": "Phó Chủ tịch Hội LHPN quận", "substitute_unit": None,
+        "substitute_phone": None, "via": "phone_late", "by": "",
     }  # fmt: skip
     assert told == 0
     counts = await imported.reports.counts()
@@ -210,9 +211,22 @@ async def test_a_pending_question_survives_a_restart(
     assert (
         await restarted.rsvp.submit_text(ALICE, "Lê Thị Hoa")
     ).step is RsvpStep.ASK_SUBSTITUTE_POSITION
-    result = await restarted.rsvp.submit_text(ALICE, "Phó Chủ tịch")
+    asked = await restarted.rsvp.submit_text(ALICE, "Phó Chủ tịch")
+    assert (asked.step, asked.own_unit) == (
+        RsvpStep.ASK_SUBSTITUTE_UNIT,
+        "Trung ương Hội LHPN Việt Nam",
+    )
+    again = await build_services(config, sessions, clock)  # and again, before the unit's tap
+    assert (
+        await again.rsvp.choose(ALICE, RsvpChoice.SAME_UNIT)
+    ).step is RsvpStep.ASK_SUBSTITUTE_PHONE
+    result = await again.rsvp.choose(ALICE, RsvpChoice.SKIP_PHONE)
     assert result.step is RsvpStep.RECORDED
-    assert result.rsvp is not None and result.rsvp.substitute_name == "Lê Thị Hoa"
+    assert result.rsvp is not None
+    assert (
+        result.rsvp.substitute_name, result.rsvp.substitute_position,
+        result.rsvp.substitute_unit, result.rsvp.substitute_phone,
+    ) == ("Lê Thị Hoa", "Phó Chủ tịch", "Trung ương Hội LHPN Việt Nam", None)  # fmt: skip
 
 
 async def test_the_reason_prompts_no_reason_choice_taken_after_the_reason_keeps_it(

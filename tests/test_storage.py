@@ -457,6 +457,43 @@ async def test_the_sent_marks_migration_keeps_every_invitation_unmarked_and_drop
     assert [tuple(mark) for mark in marks] == [(None, None, None)]
 
 
+@pytest.mark.fresh_database
+async def test_the_substitute_unit_and_phone_migration_keeps_old_answers_glued_and_drops_cleanly(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0026: rsvps gain the substitute's unit and phone, empty on the answers there already
+    (their «chức vụ, đơn vị» stays glued in the position, which the day papers still split);
+    a downgrade drops the two columns and keeps the answers."""
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+
+    def columns(connection: Connection) -> set[str]:
+        return {column["name"] for column in inspect(connection).get_columns("rsvps")}
+
+    new = {"substitute_unit", "substitute_phone"}
+    async with engine.begin() as connection:
+        await connection.run_sync(_migrate, "downgrade", "0025")
+        assert new & await connection.run_sync(columns) == set()
+        await connection.execute(
+            text(
+                "UPDATE rsvps SET status = 'substitute', substitute_name = 'Lê Thị Hoa', "
+                "substitute_position = 'Phó Chủ tịch, Hội LHPN quận Ba Đình'"
+            )
+        )
+        await connection.run_sync(_migrate, "upgrade", "head")
+        assert new <= await connection.run_sync(columns)
+        rows = (
+            await connection.execute(
+                text(
+                    "SELECT substitute_name, substitute_position, substitute_unit, "
+                    "substitute_phone FROM rsvps"
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("Lê Thị Hoa", "Phó Chủ tịch, Hội LHPN quận Ba Đình", None, None)
+    ]
+
+
 @pytest.mark.parametrize(
     ("typed", "found"),
     [

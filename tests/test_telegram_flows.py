@@ -242,7 +242,7 @@ async def test_declining_without_a_reason(harness: BotHarness) -> None:
     )
 
 
-async def test_sending_a_substitute_asks_name_then_position_and_confirms(
+async def test_sending_a_substitute_asks_name_position_unit_and_phone_and_confirms(
     harness: BotHarness,
 ) -> None:
     user = await harness.open_invitation("DB040")
@@ -251,19 +251,83 @@ async def test_sending_a_substitute_asks_name_then_position_and_confirms(
         user.last_text() == "Đề nghị đồng chí cho biết họ và tên người dự thay (gõ vào ô tin nhắn)."
     )
     await harness.send(user.text("  Lê Thị   Hương "))
-    assert (
-        user.last_text() == "Đề nghị đồng chí cho biết chức vụ, đơn vị của đồng chí Lê Thị Hương."
+    assert user.last_text() == "Đề nghị đồng chí cho biết chức vụ của đồng chí Lê Thị Hương."
+    await harness.send(user.text("Phó Chủ tịch"))
+    assert user.last_text() == (
+        "Đồng chí Lê Thị Hương công tác ở đơn vị nào? Nếu cùng đơn vị với đồng chí, xin chọn "
+        "«Cùng đơn vị»; nếu khác, đề nghị gõ tên đơn vị."
     )
-    await harness.send(user.text("Phó Chủ tịch Hội LHPN quận Ba Đình"))
+    assert buttons(user.last_message) == ["Cùng đơn vị: Hội LHPN quận Nam Từ Liêm", "Hủy"]
+    await harness.send(user.tap("Cùng đơn vị: Hội LHPN quận Nam Từ Liêm"))
+    assert user.last_text() == (
+        "Đề nghị đồng chí cho biết số điện thoại của đồng chí Lê Thị Hương để Văn phòng liên hệ "
+        "khi cần (không bắt buộc: chọn «Bỏ qua» nếu không cung cấp)."
+    )
+    assert buttons(user.last_message) == ["Bỏ qua", "Hủy"]
+    assert (await status_of(harness, "DB040")).status == RsvpStatus.NO_ANSWER
+    await harness.send(user.text("số máy bàn"))
+    assert user.last_text() == (
+        "«số máy bàn» không phải là số điện thoại. Đề nghị đồng chí gõ số điện thoại dạng "
+        "0912 345 678 (hoặc +84 912 345 678), hoặc chọn «Bỏ qua»."
+    )
+    await harness.send(user.text("0912.345.678"))
+    # Her own unit: not said again; the sentence is the one it was.
     assert user.last_text().startswith(
-        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, "
-        "Phó Chủ tịch Hội LHPN quận Ba Đình."
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chủ tịch. "
+        "Kính đề nghị đồng chí chuyển giấy mời"
     )
     rsvp = await status_of(harness, "DB040")
-    assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_position) == (
-        RsvpStatus.SUBSTITUTE,
-        "Lê Thị Hương",
-        "Phó Chủ tịch Hội LHPN quận Ba Đình",
+    assert (
+        rsvp.status, rsvp.substitute_name, rsvp.substitute_position, rsvp.substitute_unit,
+        rsvp.substitute_phone,
+    ) == (
+        RsvpStatus.SUBSTITUTE, "Lê Thị Hương", "Phó Chủ tịch", "Hội LHPN quận Nam Từ Liêm",
+        "+84912345678",
+    )  # fmt: skip
+
+
+async def test_a_substitute_from_another_unit_without_a_phone_is_said_with_her_unit(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")
+    card = user.last_message
+    steps = ("Lê Thị Hương", "Phó Chánh Văn phòng, phụ trách tổng hợp", "Thành ủy Hà Nội")
+    await harness.send(user.tap("👤 Cử người dự thay", message=card))
+    for step in steps:
+        await harness.send(user.text(step))
+    await harness.send(user.tap("Bỏ qua"))
+    assert user.last_text().startswith(
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chánh Văn phòng, "
+        "phụ trách tổng hợp, Thành ủy Hà Nội. Kính đề nghị"
+    )
+    rsvp = await status_of(harness, "DB040")
+    assert (rsvp.substitute_position, rsvp.substitute_unit, rsvp.substitute_phone) == (
+        "Phó Chánh Văn phòng, phụ trách tổng hợp",
+        "Thành ủy Hà Nội",
+        None,
+    )
+    # The same substitute again, unit and all: nothing changed, one audit entry.
+    await harness.send(user.tap("👤 Cử người dự thay", message=card))
+    for step in steps:
+        await harness.send(user.text(step))
+    await harness.send(user.tap("Bỏ qua"))  # a toast says so
+    assert await audit_count(harness, "rsvp.changed") == 1
+    # Another phone is a change, audited with the phone before and after.
+    await harness.send(user.tap("👤 Cử người dự thay", message=card))
+    for step in steps:
+        await harness.send(user.text(step))
+    await harness.send(user.text("0912 345 678"))
+    assert await audit_count(harness, "rsvp.changed") == 2
+    async with harness.services.ctx.sessions() as session:
+        entry = await session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
+    assert entry is not None
+    assert (entry.before["substitute_unit"], entry.before["substitute_phone"]) == (
+        "Thành ủy Hà Nội",
+        None,
+    )
+    assert (entry.after["substitute_unit"], entry.after["substitute_phone"]) == (
+        "Thành ủy Hà Nội",
+        "+84912345678",
     )
 
 
@@ -500,7 +564,10 @@ async def test_names_with_html_are_escaped_everywhere(harness: BotHarness) -> No
     await harness.send(user.tap("👤 Cử người dự thay"))
     await harness.send(user.text("<script>alert(1)</script>"))
     await harness.send(user.text("A & B <c>"))
-    assert "<script>alert(1)</script>, A & B <c>" in user.last_text()
+    assert buttons(user.last_message) == ["Cùng đơn vị: Báo Pháp luật & Xã hội", "Hủy"]
+    await harness.send(user.text("C & D <e>"))
+    await harness.send(user.tap("Bỏ qua"))
+    assert "<script>alert(1)</script>, A & B <c>, C & D <e>" in user.last_text()
     await harness.send(harness.admin().command("/chuatraloi"))
     harness.fake.assert_no_violations()
 
@@ -623,10 +690,10 @@ async def test_redelivered_substitute_name_is_not_taken_as_the_position(
     name = user.text("Nguyễn Thị Lan")
     await harness.send(name)
     await harness.send(name)  # Telegram delivers it again after a crash
-    assert (
-        user.last_text() == "Đề nghị đồng chí cho biết chức vụ, đơn vị của đồng chí Nguyễn Thị Lan."
-    )
+    assert user.last_text() == "Đề nghị đồng chí cho biết chức vụ của đồng chí Nguyễn Thị Lan."
     await harness.send(user.text("Phó Chủ tịch"))
+    await harness.send(user.tap("Cùng đơn vị: Hội LHPN huyện Ba Vì"))
+    await harness.send(user.tap("Bỏ qua"))
     rsvp = await status_of(harness, "DB044")
     assert (rsvp.substitute_name, rsvp.substitute_position) == ("Nguyễn Thị Lan", "Phó Chủ tịch")
 

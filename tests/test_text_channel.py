@@ -257,7 +257,9 @@ async def test_rsvp_by_numbers_with_a_reason_then_a_substitute(world: World) -> 
     await person.type("/trangthai")
     await person.type("cu nguoi du thay")  # the option's words, without diacritics
     await person.type("Đồng chí Nguyễn Thị Lan")  # the bot says «đồng chí» itself
-    said = await person.type("Phó Chủ tịch Hội LHPN Việt Nam")
+    await person.type("Phó Chủ tịch Hội LHPN Việt Nam")
+    await person.type("1")  # Cùng đơn vị
+    said = await person.type("1")  # Bỏ qua (the phone)
     substitute = await rsvp_of(world.services, "DB001")
     assert (substitute.status, substitute.substitute_name) == (
         RsvpStatus.SUBSTITUTE,

@@ -21,6 +21,7 @@ from bot.domain.channels import ChannelInfo, Chat, ChatAccount
 from bot.domain.inbound import Command
 from bot.domain.outbound import TextPart
 from bot.domain.phones import display_phone
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services import Services
 from bot.services.access import Role
 from bot.services.checkin import ArrivalKind
@@ -452,8 +453,9 @@ async def test_a_substitute_is_checked_in_under_their_own_name(meeting: Day, pho
     assert "Người dự thay cho đồng chí" in text_of(page.text, "substitute-for")
     assert 'value="Lê Thu Trang"' in page.text
     assert text_of(page.text, "person-answer") == (
-        "Cử người dự thay: Lê Thu Trang, Phó Chánh Văn phòng Thành ủy"
+        "Cử người dự thay: Lê Thu Trang, Phó Chánh Văn phòng Thành ủy, Thành ủy Hà Nội"
     )
+    assert 'id="substitute-phone"' not in page.text  # she gave no phone
     shown = await post_form(phone, path, "form-tap", {
         "as": "substitute", "substitute_name": "Lê Thu Trang",
         "substitute_position": "Phó Chánh Văn phòng Thành ủy",
@@ -463,6 +465,26 @@ async def test_a_substitute_is_checked_in_under_their_own_name(meeting: Day, pho
     assert (row.kind, row.full_name, row.position) == (
         ArrivalKind.SUBSTITUTE, "Lê Thu Trang", "Phó Chánh Văn phòng Thành ủy",
     )  # fmt: skip
+
+
+async def test_the_desk_s_card_shows_the_substitute_s_unit_and_a_phone_to_call_her(
+    meeting: Day, phone: Desk
+) -> None:
+    services = meeting.services
+    card = await services.dashboard.card("DB005")
+    assert card is not None
+    answer = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hoa",
+        substitute_position="Phó Chánh Văn phòng", substitute_unit="Hội LHPN quận Ba Đình",
+        substitute_phone="+84912345678",
+    )  # fmt: skip
+    await services.rsvp.record_by_phone(services.access.local_operator(), card.person.id, answer)
+    page = await phone.client.get(f"/{meeting.tokens['DB005']}")
+    assert text_of(page.text, "person-answer") == (
+        "Cử người dự thay: Nguyễn Thị Hoa, Phó Chánh Văn phòng, Hội LHPN quận Ba Đình"
+    )
+    assert text_of(page.text, "substitute-phone") == "0912 345 678"
+    assert '<a href="tel:+84912345678">0912 345 678</a>' in page.text
 
 
 async def test_someone_who_came_unannounced_in_an_invitee_s_place_is_checked_in_as_substitute(
@@ -559,7 +581,7 @@ async def test_a_search_says_who_sent_a_substitute_or_declined_and_opens_their_c
     assert 'id="form-in-DB010"' not in declined.text
     card = await phone.client.get("/office/checkin/p/DB003")
     assert text_of(card.text, "person-answer") == (
-        "Cử người dự thay: Lê Thu Trang, Phó Chánh Văn phòng Thành ủy"
+        "Cử người dự thay: Lê Thu Trang, Phó Chánh Văn phòng Thành ủy, Thành ủy Hà Nội"
     )
     shown = await post_form(phone, "/office/checkin/p/DB003", "form-tap", {
         "as": "substitute", "substitute_name": "Lê Thu Trang",

@@ -218,6 +218,49 @@ async def test_a_refused_phone_form_is_shown_again_with_what_was_typed(
     assert rsvp.substitute_name == "Lê Văn B"
 
 
+async def test_the_phone_form_offers_the_delegate_s_unit_and_keeps_the_substitute_s_phone(
+    desk: Desk, imported: Services
+) -> None:
+    form_page = await desk.client.get("/office/delegates/DB010")
+    assert (
+        '<input id="phone-unit" name="unit" maxlength="300" autocomplete="off" value="Sở Nội vụ">'
+    ) in form_page.text
+    typed = {"choice": "substitute", "name": "Lê Văn B", "position": "Phó Chánh Văn phòng",
+             "unit": "Sở Nội vụ"}  # fmt: skip
+    refused = await desk.post(
+        "delegates/DB010/phone", "form-phone", {**typed, "phone": "091234"},
+        page="delegates/DB010",
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert text_of(refused.text, "flash") == (
+        "«091234» không phải là số điện thoại. Đề nghị nhập số điện thoại dạng 0912 345 678 "
+        "(hoặc +84 912 345 678), hoặc để trống ô này."
+    )
+    assert 'name="phone" type="tel" maxlength="40" autocomplete="off" value="091234">' in (
+        refused.text
+    )
+    page = await desk.post(
+        "delegates/DB010/phone", "form-phone", {**typed, "phone": "0912 345 678"},
+        page="delegates/DB010",
+    )  # fmt: skip
+    # To the office the unit is said, her own or not.
+    assert text_of(page.text, "flash") == (
+        "Đã ghi nhận trả lời qua điện thoại của đồng chí Trịnh Văn Thắng. Nội dung đại biểu đã "
+        "xác nhận: Cử người dự thay — đồng chí Lê Văn B, Phó Chánh Văn phòng, Sở Nội vụ."
+    )
+    assert text_of(page.text, "substitute-phone") == (
+        "Điện thoại của người dự thay, đồng chí Lê Văn B: 0912 345 678"
+    )
+    assert '<a href="tel:+84912345678">0912 345 678</a>' in page.text
+    card = await imported.dashboard.card("DB010")
+    assert card is not None
+    assert (card.rsvp.substitute_position, card.rsvp.substitute_unit) == (
+        "Phó Chánh Văn phòng",
+        "Sở Nội vụ",
+    )
+    assert card.rsvp.substitute_phone == "+84912345678"
+
+
 async def test_after_the_deadline_the_office_still_records_a_phone_answer_marked_as_late(
     desk: Desk, imported: Services, clock
 ) -> None:

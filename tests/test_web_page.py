@@ -199,7 +199,21 @@ async def test_an_answer_form_sent_again_changes_nothing_and_says_so(web: Web) -
     assert status == "attending"
 
 
-async def test_a_substitute_from_the_page_keeps_name_and_position_with_unit(
+async def _substitute_row(services: Services, code: str) -> tuple[object, ...]:
+    async with services.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == code)
+        )
+    assert rsvp is not None
+    return (
+        rsvp.status, rsvp.substitute_name, rsvp.substitute_position, rsvp.substitute_unit,
+        rsvp.substitute_phone,
+    )  # fmt: skip
+
+
+async def test_a_substitute_from_the_page_keeps_position_unit_and_phone_apart(
     web: Web, imported: Services
 ) -> None:
     page = await web.post(
@@ -211,24 +225,57 @@ async def test_a_substitute_from_the_page_keeps_name_and_position_with_unit(
             "name": "Lê Thị Hoa",
             "position": "Phó Chủ tịch",
             "unit": "Hội LHPN quận Ba Đình",
+            "phone": "0912 345 678",
         },
     )
+    # Another unit than her own (Thành ủy Hà Nội): the confirmation says it.
     assert flash(page.text).startswith(
         "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hoa, "
         "Phó Chủ tịch, Hội LHPN quận Ba Đình."
     )
-    async with imported.ctx.sessions() as session:
-        rsvp = await session.scalar(
-            select(Rsvp)
-            .join(Delegate, Delegate.id == Rsvp.delegate_id)
-            .where(Delegate.code == "DB003")
-        )
-    assert rsvp is not None
-    assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_position) == (
-        "substitute",
-        "Lê Thị Hoa",
-        "Phó Chủ tịch, Hội LHPN quận Ba Đình",
+    assert await _substitute_row(imported, "DB003") == (
+        "substitute", "Lê Thị Hoa", "Phó Chủ tịch", "Hội LHPN quận Ba Đình", "+84912345678"
+    )  # fmt: skip
+
+
+async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left_empty(
+    web: Web, imported: Services
+) -> None:
+    page = await web.open("DB003")
+    assert '<input id="substitute-unit" name="unit" maxlength="300" autocomplete="off" ' \
+        'value="Thành ủy Hà Nội">' in page.text  # fmt: skip
+    page = await web.post(
+        "DB003",
+        "rsvp",
+        "form-substitute",
+        {"choice": "substitute", "name": "Lê Thị Hoa", "position": "Phó Bí thư",
+         "unit": "Thành ủy Hà Nội", "phone": ""},
+    )  # fmt: skip
+    # Her own unit: not said again in the confirmation, one sentence as before.
+    assert flash(page.text).startswith(
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hoa, Phó Bí thư. Kính đề nghị"
     )
+    assert await _substitute_row(imported, "DB003") == (
+        "substitute", "Lê Thị Hoa", "Phó Bí thư", "Thành ủy Hà Nội", None
+    )  # fmt: skip
+
+
+async def test_a_phone_that_is_not_one_is_refused_with_the_form_filled_again(
+    web: Web, imported: Services
+) -> None:
+    typed = {"name": "Lê Thị Hoa", "position": "Phó Chủ tịch", "unit": "Hội LHPN quận Ba Đình"}
+    page = await web.post(
+        "DB003", "rsvp", "form-substitute", {"choice": "substitute", **typed, "phone": "0912 34"}
+    )
+    assert flash(page.text) == (
+        "«0912 34» không phải là số điện thoại. Đề nghị đồng chí nhập số điện thoại dạng "
+        "0912 345 678 (hoặc +84 912 345 678), hoặc để trống ô này."
+    )
+    assert 'id="substitute-name" name="name" maxlength="120" required autocomplete="off" ' \
+        'value="Lê Thị Hoa">' in page.text  # fmt: skip
+    assert 'value="Hội LHPN quận Ba Đình">' in page.text
+    assert 'name="phone" type="tel" maxlength="40" autocomplete="off" value="0912 34">' in page.text
+    assert (await _substitute_row(imported, "DB003"))[0] == "no_answer"
 
 
 async def test_a_form_refused_for_what_it_says_may_be_corrected_and_sent_again(web: Web) -> None:

@@ -161,17 +161,30 @@ async def test_rsvp_decline_by_number_without_a_reason(world: ZaloWorld) -> None
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
 
 
-async def test_rsvp_substitute_by_number_with_typed_name_and_position(world: ZaloWorld) -> None:
+async def test_rsvp_substitute_by_numbers_with_typed_name_position_and_phone(
+    world: ZaloWorld,
+) -> None:
     user = await world.linked("DB001", "Chị Mai")
     await world.type(user, "3")
     await world.type(user, "Nguyễn Thị Lan")
     said = await world.type(user, "Phó Chủ tịch Hội LHPN quận")
-    rsvp = await rsvp_of(world.services, "DB001")
-    assert (rsvp.status, rsvp.substitute_name, rsvp.substitute_position) == (
-        RsvpStatus.SUBSTITUTE,
-        "Nguyễn Thị Lan",
-        "Phó Chủ tịch Hội LHPN quận",
+    assert said[-1].endswith("Trả lời 1 – Cùng đơn vị: Trung ương Hội LHPN Việt Nam · 2 – Hủy")
+    said = await world.type(user, "1")
+    assert said[-1].startswith(
+        "Đề nghị đồng chí cho biết số điện thoại của đồng chí Nguyễn Thị Lan"
     )
+    assert said[-1].endswith("Trả lời 1 – Bỏ qua · 2 – Hủy")
+    said = await world.type(user, "0912 34")
+    assert said[-1].startswith("«0912 34» không phải là số điện thoại.")
+    said = await world.type(user, "0912 345 678")
+    rsvp = await rsvp_of(world.services, "DB001")
+    assert (
+        rsvp.status, rsvp.substitute_name, rsvp.substitute_position, rsvp.substitute_unit,
+        rsvp.substitute_phone,
+    ) == (
+        RsvpStatus.SUBSTITUTE, "Nguyễn Thị Lan", "Phó Chủ tịch Hội LHPN quận",
+        "Trung ương Hội LHPN Việt Nam", "+84912345678",
+    )  # fmt: skip
     assert "Nguyễn Thị Lan" in said[-1]
 
 
@@ -180,6 +193,8 @@ async def test_rsvp_substitute_by_keyword_then_changed_to_attend(world: ZaloWorl
     await world.type(user, "cu nguoi du thay")
     await world.type(user, "Nguyễn Thị Lan")
     await world.type(user, "Phó Chủ tịch")
+    await world.type(user, "1")  # Cùng đơn vị
+    await world.type(user, "1")  # Bỏ qua (the phone)
     await world.type(user, "/trangthai")
     await world.type(user, "Tham dự")
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
@@ -191,7 +206,9 @@ async def test_after_an_answer_the_invitation_s_numbers_and_words_answer_again(
     user = await world.linked("DB001", "Chị Mai")
     await world.type(user, "3")
     await world.type(user, "Nguyễn Thị Lan")
-    said = await world.type(user, "Phó Chủ tịch")
+    await world.type(user, "Phó Chủ tịch")
+    await world.type(user, "1")  # Cùng đơn vị
+    said = await world.type(user, "1")  # Bỏ qua (the phone)
     # The answer offers the invitation's choices again: the newest menu is no longer the
     # finished name prompt's «1 – Hủy».
     assert said[-1].endswith(
@@ -505,8 +522,8 @@ async def test_the_report_workbook_names_the_channel_that_reaches_each_person(
         world.catalog, services.config, await services.office_report.collect()
     )
     rows = list(load_workbook(io.BytesIO(content))["Đại biểu"].iter_rows(values_only=True))
-    assert rows[0][11] == "Kênh liên lạc"
+    assert rows[0][13] == "Kênh liên lạc"  # after the substitute's unit and phone
     by_code = {row[1]: row for row in rows[1:]}
-    assert by_code["DB001"][11:13] == ("Zalo", "Có")
-    assert by_code["DB002"][11:13] == ("Zalo (đã chặn bot)", "Không")
-    assert by_code["DB003"][11:13] == ("Chưa liên kết", None)
+    assert by_code["DB001"][13:15] == ("Zalo", "Có")
+    assert by_code["DB002"][13:15] == ("Zalo (đã chặn bot)", "Không")
+    assert by_code["DB003"][13:15] == ("Chưa liên kết", None)

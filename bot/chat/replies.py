@@ -15,9 +15,26 @@ from bot.texts import Catalog, Html
 from bot.texts.presenters import agenda, deadline_text, status_label, when_where
 
 
-def answer(catalog: Catalog, rsvp: RsvpView, *, to_office: bool = False) -> Html:
+def substitute_position(catalog: Catalog, rsvp: RsvpView, own_unit: str | None) -> str:
+    """The substitute's position, and her unit after it when it is not her delegate's own
+    (``own_unit``; unknown: said) — most substitutes come from it, and saying so is noise."""
+    position = rsvp.substitute_position or ""
+    unit = rsvp.substitute_unit
+    if not unit or (own_unit is not None and _same_unit(unit, own_unit)):
+        return position
+    return catalog.plain("rsvp.substitute_position_unit", position=position, unit=unit)
+
+
+def _same_unit(one: str, other: str) -> bool:
+    return " ".join(one.split()).casefold() == " ".join(other.split()).casefold()
+
+
+def answer(
+    catalog: Catalog, rsvp: RsvpView, *, to_office: bool = False, own_unit: str | None = None
+) -> Html:
     """The current answer with its details, said to the person who gave it (or, with
-    ``to_office``, to the office, of that person)."""
+    ``to_office``, to the office, of that person); ``own_unit`` is hers (see
+    :func:`substitute_position`)."""
     label = status_label(catalog, rsvp.status)
     key = "rsvp.office_current" if to_office else "rsvp.current"
     if rsvp.status is RsvpStatus.SUBSTITUTE:
@@ -25,7 +42,7 @@ def answer(catalog: Catalog, rsvp: RsvpView, *, to_office: bool = False) -> Html
             f"{key}_substitute",
             status=label,
             name=rsvp.substitute_name or "",
-            position=rsvp.substitute_position or "",
+            position=substitute_position(catalog, rsvp, own_unit),
         )
     if rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
         return catalog.html(f"{key}_declined_reason", status=label, reason=rsvp.reason)
@@ -55,7 +72,7 @@ def invitation_card(
                 ),
                 when_where(catalog, config),
                 catalog.html("card.agenda", agenda=agenda(catalog, config)),
-                answer(catalog, rsvp),
+                answer(catalog, rsvp, own_unit=delegate.organization),
                 catalog.html(
                     closing,
                     deadline=deadline_text(catalog, config),
@@ -73,14 +90,16 @@ def recorded(
     previous: RsvpStatus | None,
     *,
     change_until: str = "rsvp.change_until",
+    own_unit: str | None = None,
 ) -> Html:
     """The confirmation after an answer was stored; ``change_until`` is the text saying how
-    to change it (in chat a command, on the personal page the page itself)."""
+    to change it (in chat a command, on the personal page the page itself); ``own_unit`` is
+    the delegate's (see :func:`substitute_position`)."""
     if rsvp.status is RsvpStatus.SUBSTITUTE:
         text = catalog.html(
             "rsvp.recorded_substitute",
             name=rsvp.substitute_name or "",
-            position=rsvp.substitute_position or "",
+            position=substitute_position(catalog, rsvp, own_unit),
         )
     elif rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
         text = catalog.html("rsvp.recorded_declined_reason", reason=rsvp.reason)

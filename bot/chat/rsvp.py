@@ -12,7 +12,9 @@ from bot.texts.presenters import (
     cancel_buttons,
     deadline_text,
     decline_buttons,
+    phone_buttons,
     rsvp_buttons,
+    unit_buttons,
     withdrawn_notice,
 )
 
@@ -23,6 +25,8 @@ async def on_action(turn: Turn, action: Action) -> Answer:
     if choice is None:
         return Answer(toast=turn.toast("hint.stale_button", alert=True))
     result = await turn.services.rsvp.choose(turn.account, choice)
+    if result.step is RsvpStep.NOTHING_PENDING:  # «Cùng đơn vị» or «Bỏ qua» of an old question
+        return Answer(toast=turn.toast("hint.stale_button", alert=True))
     if result.step is RsvpStep.UNCHANGED:
         # A second tap or a redelivered update: nothing changed, and a toast says so.
         return Answer(toast=turn.toast("rsvp.unchanged"))
@@ -31,7 +35,8 @@ async def on_action(turn: Turn, action: Action) -> Answer:
 
 
 async def on_text(turn: Turn, text: Text) -> Answer | None:
-    """A typed reason, substitute name or position; None when nothing of the RSVP waits."""
+    """A typed reason, substitute name, position, unit or phone; None when nothing of the RSVP
+    waits."""
     result = await turn.services.rsvp.submit_text(turn.account, text.text, event_id=text.event_id)
     if result.step is RsvpStep.DUPLICATE:
         return Answer()  # a redelivered message: it was answered the first time
@@ -46,7 +51,9 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
     step = result.step
     if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED):
         assert result.rsvp is not None
-        recorded = replies.recorded(catalog, config, result.rsvp, result.previous)
+        recorded = replies.recorded(
+            catalog, config, result.rsvp, result.previous, own_unit=result.own_unit
+        )
         return Answer.say(recorded, _to_change(turn))
     if step is RsvpStep.UNCHANGED:
         return turn.say("rsvp.unchanged")
@@ -61,16 +68,27 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
             "rsvp.ask_substitute_position", cancel_buttons(catalog),
             name=result.substitute_name or "",
         )  # fmt: skip
+    if step is RsvpStep.ASK_SUBSTITUTE_UNIT:
+        return turn.say(
+            "rsvp.ask_substitute_unit", unit_buttons(catalog, result.own_unit),
+            name=result.substitute_name or "",
+        )  # fmt: skip
+    if step is RsvpStep.ASK_SUBSTITUTE_PHONE:
+        return turn.say(
+            "rsvp.ask_substitute_phone", phone_buttons(catalog), name=result.substitute_name or ""
+        )
+    if step is RsvpStep.NOT_A_PHONE:
+        return turn.say("rsvp.not_a_phone", phone_buttons(catalog), typed=result.typed or "")
     if step is RsvpStep.CANCELLED:
         assert result.rsvp is not None
-        answer = replies.answer(catalog, result.rsvp)
+        answer = replies.answer(catalog, result.rsvp, own_unit=result.own_unit)
         return turn.say("rsvp.cancelled", _to_change(turn), answer=answer)
     if step is RsvpStep.CLOSED:
         assert result.rsvp is not None
         return turn.say(
             "rsvp.closed",
             deadline=deadline_text(catalog, config),
-            answer=replies.answer(catalog, result.rsvp),
+            answer=replies.answer(catalog, result.rsvp, own_unit=result.own_unit),
             contact=config.office.contact,
         )
     if step is RsvpStep.WITHDRAWN:

@@ -68,6 +68,9 @@ class Sheet:
     rows: Sequence[Sequence[Cell]]
     # Columns (0-based) whose long text should wrap instead of widening the column.
     wrap: frozenset[int] = field(default_factory=frozenset)
+    # Where those columns stop widening: narrower on a sheet of many columns, so the whole
+    # row still prints on one page at a readable size.
+    wrap_width: int = WRAP_WIDTH
     # Rows under the table (totals): outside the filter, so sorting never moves them.
     footer: Sequence[Sequence[Cell]] = ()
 
@@ -91,7 +94,7 @@ def _write_sheet(workbook: Workbook, spec: Sheet) -> None:
     title = spec.title.translate(_SHEET_TITLE_FORBIDDEN)[:SHEET_TITLE_CHARS]
     sheet = workbook.create_sheet(title=title)
     every = [*spec.rows, *spec.footer]
-    widths = _widths(spec.headings, every, spec.wrap)
+    widths = _widths(spec.headings, every, spec.wrap, spec.wrap_width)
     for index, width in enumerate(widths):
         sheet.column_dimensions[get_column_letter(index + 1)].width = width
     sheet.freeze_panes = "A2"
@@ -357,9 +360,12 @@ def _heading(sheet: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
 
 
 def _widths(
-    headings: Sequence[str], rows: Sequence[Sequence[Cell]], wrap: frozenset[int]
+    headings: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    wrap: frozenset[int],
+    wrap_width: int = WRAP_WIDTH,
 ) -> list[float]:
-    """Column widths that fit the content: wrapped columns stop at WRAP_WIDTH, others at
+    """Column widths that fit the content: wrapped columns stop at ``wrap_width``, others at
     MAX_WIDTH."""
     widths: list[float] = []
     for index, heading in enumerate(headings):
@@ -368,7 +374,7 @@ def _widths(
         longest_word = max((len(word) for word in heading.split()), default=0) + 2
         shown = [len(_shown(row[index])) for row in rows if index < len(row)]
         width = max([longest_word, *shown])
-        cap = WRAP_WIDTH if index in wrap else MAX_WIDTH
+        cap = wrap_width if index in wrap else MAX_WIDTH
         widths.append(min(max(width + 2, 8), cap))
     return widths
 

@@ -25,6 +25,7 @@ class RsvpStatus(StrEnum):
 MAX_REASON = 500
 MAX_SUBSTITUTE_NAME = 120
 MAX_SUBSTITUTE_POSITION = 200
+MAX_SUBSTITUTE_UNIT = 300
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class RsvpAnswer:
     reason: str | None = None
     substitute_name: str | None = None
     substitute_position: str | None = None
+    # Optional: an answer given before migration 0026 has neither (its position holds the
+    # unit glued); the phone is E.164 (bot.domain.phones.normalize_phone).
+    substitute_unit: str | None = None
+    substitute_phone: str | None = None
 
     def __post_init__(self) -> None:
         if self.status is RsvpStatus.SUBSTITUTE and not (
@@ -42,7 +47,10 @@ class RsvpAnswer:
         ):
             raise ValueError("a substitute needs a name and a position")
         if self.status is not RsvpStatus.SUBSTITUTE and (
-            self.substitute_name or self.substitute_position
+            self.substitute_name
+            or self.substitute_position
+            or self.substitute_unit
+            or self.substitute_phone
         ):
             raise ValueError("only a substitute answer names a substitute")
         if self.status is not RsvpStatus.DECLINED and self.reason:
@@ -61,6 +69,8 @@ class RsvpChoice(StrEnum):
     DECLINE = "decline"
     DECLINE_WITHOUT_REASON = "decline_skip"
     SUBSTITUTE = "substitute"
+    SAME_UNIT = "same_unit"  # the substitute is from the delegate's own unit
+    SKIP_PHONE = "skip_phone"  # no phone for the substitute
     CANCEL = "cancel"
 
 

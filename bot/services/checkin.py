@@ -338,6 +338,8 @@ class RollLine:
     phone: str | None
     came: Came | None = None
     rank: int | None = None  # her place in her group: with the group and code, protocol order
+    # Apart from the position since migration 0026: None on an answer given before it.
+    substitute_unit: str | None = None
 
     @property
     def expected(self) -> bool:
@@ -885,6 +887,7 @@ class CheckinService:
                         Checkin.checked_in_at,
                         Checkin.desk,
                         Delegate.rank,
+                        Rsvp.substitute_unit,
                     )
                     .where(*wanted)
                     .order_by(*roster.protocol_key(self._order()))
@@ -906,6 +909,7 @@ class CheckinService:
                 if row[9] is None
                 else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13]),
                 rank=row[14],
+                substitute_unit=row[15],
             )
             for row in rows
         ]

@@ -11,11 +11,12 @@ those who said they come and the substitutes. The papers count the two apart —
 answered and those who did not (:func:`paper_counts`, the present list's two sheets of who is
 not in) — so that a sheet of 72 and a page saying «/63» are not read as a disagreement.
 
-A substitute's position and unit: the personal page's form asks for both and stores them glued,
-«position, unit», in one field (the chats ask for «chức vụ, đơn vị» in one message), so the
-storage cannot tell a unit from a comma in a position. :func:`position_and_unit` takes what
-follows the last comma as her unit when there is a comma, and the invitee's unit otherwise: what
-she wrote is always printed whole, and a unit she gave is never replaced by the invitee's.
+A substitute's position and unit: since migration 0026 they are stored apart, and printed so
+(«Phó Chánh Văn phòng, phụ trách tổng hợp» is her position whole). An answer given before it
+holds them glued, «position, unit», in one field, and the storage cannot tell a unit from a
+comma in a position: for those (``substitute_unit`` empty), :func:`position_and_unit` takes
+what follows the last comma as her unit when there is a comma, and the invitee's unit otherwise:
+what she wrote is always printed whole, and a unit she gave is never replaced by the invitee's.
 
 Plain values in, bytes out: these run in a worker thread (see the downloads).
 """
@@ -47,6 +48,8 @@ def position_and_unit(given: str | None, invitee_unit: str) -> tuple[str, str]:
 def _who(line: RollLine) -> tuple[str, str, str, bool]:
     """The name, position and unit that sit for ``line``, and whether it is a substitute."""
     if line.status is RsvpStatus.SUBSTITUTE and line.substitute_name:
+        if line.substitute_unit:
+            return line.substitute_name, line.substitute_position or "", line.substitute_unit, True
         position, unit = position_and_unit(line.substitute_position, line.organization)
         return line.substitute_name, position, unit, True
     return line.full_name, line.position, line.organization, False
@@ -215,8 +218,12 @@ def _present_rows(
             continue
         if came.kind is ArrivalKind.SUBSTITUTE:
             as_whom = catalog.plain("day_papers.as.substitute", name=line.full_name)
-            # As the desk wrote it (from her answer, or as she said at the desk).
-            position, unit = position_and_unit(came.position, line.organization)
+            # As the desk wrote it (from her answer, or as she said at the desk): her answer's
+            # unit when the desk kept her answer's position.
+            if line.substitute_unit and came.position == line.substitute_position:
+                position, unit = came.position or "", line.substitute_unit
+            else:
+                position, unit = position_and_unit(came.position, line.organization)
         else:
             as_whom = catalog.plain("day_papers.as.delegate")
             position, unit = line.position, line.organization

@@ -53,6 +53,10 @@ class DelegateRow:
     blocked: tuple[str, ...] = ()  # the chat channels linked but no longer reaching them
     withdrawn: bool = False  # the office withdrew the invitation: listed, marked
     withdrawn_reason: str | None = None
+    # Apart from the position since migration 0026 (None on an answer given before it); the
+    # phone E.164.
+    substitute_unit: str | None = None
+    substitute_phone: str | None = None
 
     @property
     def reachable(self) -> bool | None:
@@ -182,6 +186,8 @@ class OfficeReportService:
                     blocked=row.blocked,
                     withdrawn=row.withdrawn_at is not None,
                     withdrawn_reason=row.withdrawn_reason,
+                    substitute_unit=row.substitute_unit,
+                    substitute_phone=row.substitute_phone,
                 )
                 for row in roster
             ]

@@ -243,6 +243,8 @@ def _person_statement() -> Select[Any]:
             r.c.substitute_name,
             r.c.substitute_position,
             r.c.answered_at,
+            r.c.substitute_unit,
+            r.c.substitute_phone,
             # Opened with this link: a page first opened with a link re-issued since is opened
             # again through open_page, which records that this link reached her.
             exists()
@@ -501,6 +503,8 @@ class PageService:
             substitute_name=row.substitute_name,
             substitute_position=row.substitute_position,
             answered_at=row.answered_at,
+            substitute_unit=row.substitute_unit,
+            substitute_phone=row.substitute_phone,
         )
         account = page_account(channel, row.id, row.full_name)
         tasks, drafts = self._details(rows, now) if rows else ((), ())

@@ -9,6 +9,7 @@ from typing import Any
 from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.outbound import DeliveryStatus
+from bot.domain.phones import display_phone
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
 from bot.services.checkin import Attendance, CheckinView, counted_as
@@ -191,6 +192,8 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
                 row.reason,
                 row.substitute_name,
                 row.substitute_position,
+                row.substitute_unit,
+                display_phone(row.substitute_phone) if row.substitute_phone else None,
                 local(row.answered_at),
                 _reach(catalog, row) if row.linked else not_linked,
                 None if reachable is None else (yes if reachable else cannot),
@@ -208,6 +211,8 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
         "reason",
         "substitute",
         "substitute_position",
+        "substitute_unit",
+        "substitute_phone",
         "answered_at",
         "linked",
         "reachable",
@@ -217,7 +222,10 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
         catalog.plain("report_sheet.delegates.title"),
         _headings(catalog, "delegates", names),
         rows,
-        wrap=frozenset({3, 4, 5, 7, 8, 9, 13}),
+        # Sixteen columns since the substitute's unit and phone have theirs (migration 0026):
+        # the long texts wrap narrower, so a row still prints on one page wide.
+        wrap=frozenset({3, 4, 5, 7, 8, 9, 10, 13, 15}),
+        wrap_width=18,
     )
 
 

@@ -1,6 +1,7 @@
 """Answering the invitation: attend, decline with a reason, or send a substitute.
 
-A decline reason and a substitute's name and position are asked for one message at a time;
+A decline reason and a substitute's name, position, unit (her delegate's own, a tap) and phone
+(optional, a tap to skip) are asked for one message at a time;
 what the bot is waiting for is stored on the chat account, so a restart loses nothing.
 """
 
@@ -19,11 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
 from bot.domain.outbound import Audience, DeliveryStatus, MessageKind, MessageStatus
+from bot.domain.phones import normalize_phone
 from bot.domain.reminders import TO_THOSE_WHO_COME
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
+    MAX_SUBSTITUTE_UNIT,
     RsvpAnswer,
     RsvpChoice,
     RsvpStatus,
@@ -47,9 +50,12 @@ class Awaiting(StrEnum):
     DECLINE_REASON = "decline_reason"
     SUBSTITUTE_NAME = "substitute_name"
     SUBSTITUTE_POSITION = "substitute_position"
+    SUBSTITUTE_UNIT = "substitute_unit"
+    SUBSTITUTE_PHONE = "substitute_phone"
 
 
-# The questions this service asks (a decline's reason, a substitute's name and position).
+# The questions this service asks (a decline's reason, a substitute's name, position, unit and
+# phone).
 AWAITING = frozenset(a.value for a in Awaiting)
 
 
@@ -64,6 +70,9 @@ class RsvpStep(StrEnum):
     ASK_REASON = "ask_reason"
     ASK_SUBSTITUTE_NAME = "ask_substitute_name"
     ASK_SUBSTITUTE_POSITION = "ask_substitute_position"
+    ASK_SUBSTITUTE_UNIT = "ask_substitute_unit"  # her own unit offered as a tap
+    ASK_SUBSTITUTE_PHONE = "ask_substitute_phone"  # optional: a tap skips it
+    NOT_A_PHONE = "not_a_phone"  # what was typed for the phone is no number: asked again
     CANCELLED = "cancelled"
     NOTHING_TO_CANCEL = "nothing_to_cancel"
     DUPLICATE = "duplicate"  # the same message delivered again: already handled
@@ -86,6 +95,10 @@ class RsvpResult:
     previous: RsvpStatus | None = None
     limit: int | None = None
     substitute_name: str | None = None
+    # The delegate's own unit (``delegates.organization``): offered for her substitute's, and
+    # what a confirmation compares the substitute's with (said only when it differs).
+    own_unit: str | None = None
+    typed: str | None = None  # what was typed for a phone that is not one (NOT_A_PHONE)
     # Taken by the office after the answer deadline (:meth:`RsvpService.record_by_phone`).
     late: bool = False
     # The delegate whose answer this turned from not coming to coming (herself or her
@@ -117,6 +130,8 @@ def apply_rsvp(
         and before.reason == answer.reason
         and before.substitute_name == answer.substitute_name
         and before.substitute_position == answer.substitute_position
+        and before.substitute_unit == answer.substitute_unit
+        and before.substitute_phone == answer.substitute_phone
     )
     if unchanged:
         return RsvpChange(False, before.status, before)
@@ -126,6 +141,8 @@ def apply_rsvp(
         substitute_name=answer.substitute_name,
         substitute_position=answer.substitute_position,
         answered_at=now,
+        substitute_unit=answer.substitute_unit,
+        substitute_phone=answer.substitute_phone,
     )
     audit = {
         "at": now,
@@ -153,13 +170,14 @@ class Answering:
     answer_changed: bool = False
     pending_changed: bool = False
     withdrawn: bool = False  # the office withdrew the invitation: nothing is taken
+    own_unit: str = ""  # the delegate's unit, offered for her substitute's
 
     @classmethod
-    def of(cls, ident: ChannelIdentity, rsvp: Rsvp) -> Answering:
+    def of(cls, ident: ChannelIdentity, rsvp: Rsvp, own_unit: str) -> Answering:
         """Copy an account and its delegate's RSVP row."""
         return cls(
             ident.id, ident.delegate_id, rsvp.id, RsvpView.of(rsvp),
-            ident.pending_input, ident.pending_data,
+            ident.pending_input, ident.pending_data, own_unit=own_unit,
         )  # fmt: skip
 
 
@@ -169,6 +187,9 @@ def _audited(view: RsvpView) -> dict[str, Any]:
         "reason": view.reason,
         "substitute_name": view.substitute_name,
         "substitute_position": view.substitute_position,
+        "substitute_unit": view.substitute_unit,
+        # E.164 in the audit as on the row (the audit log is the office's, not a log file).
+        "substitute_phone": view.substitute_phone,
     }
 
 
@@ -206,7 +227,7 @@ class RsvpService:
         linked = {(row.channel, row.external_id): _answering(row) for row in rows}
         now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
         results = [
-            self._decide(linked.get(key), account, choice, now, audits)
+            _with_unit(self._decide(linked.get(key), account, choice, now, audits), linked.get(key))
             for key, (account, choice) in zip(accounts, taps, strict=True)
         ]
         answerings = list(linked.values())
@@ -260,6 +281,14 @@ class RsvpService:
         if choice is RsvpChoice.SUBSTITUTE:
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
+        if choice is RsvpChoice.SAME_UNIT:
+            if ident.pending_input != Awaiting.SUBSTITUTE_UNIT:
+                return RsvpResult(RsvpStep.NOTHING_PENDING, current)  # a stale button
+            return self._unit_given(ident, ident.own_unit)
+        if choice is RsvpChoice.SKIP_PHONE:
+            if ident.pending_input != Awaiting.SUBSTITUTE_PHONE:
+                return RsvpResult(RsvpStep.NOTHING_PENDING, current)  # a stale button
+            return self._phone_given(ident, account, None, now, audits)
         if choice is RsvpChoice.DECLINE_WITHOUT_REASON:
             if (
                 current.status is RsvpStatus.DECLINED
@@ -295,13 +324,16 @@ class RsvpService:
             if ident.pending_input not in AWAITING:  # nothing, or another flow's question
                 return RsvpResult(RsvpStep.NOTHING_PENDING)
             rsvp = await queries.rsvp_of(session, ident.delegate_id)
-            if await _withdrawn(session, ident.delegate_id):
+            person = await session.get(Delegate, ident.delegate_id)
+            if person is not None and DelegateView.of(person).withdrawn:
                 ident.pending_input = ident.pending_data = None  # the question ends with it
                 return RsvpResult(RsvpStep.WITHDRAWN, RsvpView.of(rsvp))
             audits: list[dict[str, Any]] = []
-            answering, now = Answering.of(ident, rsvp), self._ctx.clock.now()
+            own_unit = person.organization if person is not None else ""
+            answering, now = Answering.of(ident, rsvp, own_unit), self._ctx.clock.now()
             awaiting = Awaiting(ident.pending_input)
             result = self._typed(answering, awaiting, account, text, now, audits)
+            result = _with_unit(result, answering)
             # The ORM flushes only what it changed on ``ident`` (recent_events) at commit.
             await _store(session, [answering], now, audits)
         return await self._caught_up(result)
@@ -332,12 +364,18 @@ class RsvpService:
             change = apply_rsvp(
                 before, answer, delegate_id=delegate_id, actor=office.actor, now=now
             )
+            own_unit = delegate.organization
             if not change.changed or change.audit is None:
-                return RsvpResult(RsvpStep.UNCHANGED, before, previous=before.status, late=late)
+                return RsvpResult(
+                    RsvpStep.UNCHANGED, before, previous=before.status, late=late,
+                    own_unit=own_unit,
+                )  # fmt: skip
             current = change.current
             row.status, row.reason = str(current.status), current.reason
             row.substitute_name = current.substitute_name
             row.substitute_position = current.substitute_position
+            row.substitute_unit = current.substitute_unit
+            row.substitute_phone = current.substitute_phone
             row.answered_at, row.updated_at = current.answered_at, now
             # Who took it, and how: the audit's "after" says so beside the answer itself (and
             # that it came after the deadline, which the log and the audit export say in words).
@@ -349,7 +387,9 @@ class RsvpService:
                 caught_up = await _catch_up(session, self._ctx.meeting_id, delegate_id, now)
         if caught_up:
             self._ctx.due_now()  # committed: the outbox sends her copy now, not at its next tick
-        return RsvpResult(RsvpStep.RECORDED, current, previous=change.previous, late=late)
+        return RsvpResult(
+            RsvpStep.RECORDED, current, previous=change.previous, late=late, own_unit=own_unit
+        )
 
     def _typed(
         self,
@@ -379,13 +419,54 @@ class RsvpService:
                 return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_NAME)
             _await(ident, Awaiting.SUBSTITUTE_POSITION, {"name": value})
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_POSITION, current, substitute_name=value)
-        if len(value) > MAX_SUBSTITUTE_POSITION:
-            return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_POSITION)
-        name = str((ident.pending_data or {}).get("name", ""))
+        data = dict(ident.pending_data or {})
+        name = str(data.get("name", ""))
         if not name:  # the name was lost (an old row): ask again rather than guess
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
-        answer = RsvpAnswer(RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=value)
+        if awaiting is Awaiting.SUBSTITUTE_POSITION:
+            if len(value) > MAX_SUBSTITUTE_POSITION:
+                return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_POSITION)
+            _await(ident, Awaiting.SUBSTITUTE_UNIT, {**data, "position": value})
+            return RsvpResult(RsvpStep.ASK_SUBSTITUTE_UNIT, current, substitute_name=name)
+        if awaiting is Awaiting.SUBSTITUTE_UNIT:
+            if len(value) > MAX_SUBSTITUTE_UNIT:
+                return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_UNIT)
+            return self._unit_given(ident, value)
+        phone = normalize_phone(value)
+        if phone is None:  # asked again, what was typed said back
+            return RsvpResult(RsvpStep.NOT_A_PHONE, current, substitute_name=name, typed=value)
+        return self._phone_given(ident, account, phone, now, audits)
+
+    def _unit_given(self, ident: Answering, unit: str) -> RsvpResult:
+        """The substitute's unit is known (typed, or her delegate's own tapped): ask her phone."""
+        data = dict(ident.pending_data or {})
+        name = str(data.get("name", ""))
+        if not name or not data.get("position"):  # lost (an old row): ask again, not guess
+            _await(ident, Awaiting.SUBSTITUTE_NAME)
+            return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, ident.answer)
+        _await(ident, Awaiting.SUBSTITUTE_PHONE, {**data, "unit": unit})
+        return RsvpResult(RsvpStep.ASK_SUBSTITUTE_PHONE, ident.answer, substitute_name=name)
+
+    def _phone_given(
+        self,
+        ident: Answering,
+        account: ChatAccount,
+        phone: str | None,
+        now: datetime,
+        audits: list[dict[str, Any]],
+    ) -> RsvpResult:
+        """The last step: the substitute recorded, with her phone (None: skipped)."""
+        data = ident.pending_data or {}
+        name, position = str(data.get("name", "")), str(data.get("position", ""))
+        unit = str(data.get("unit", "")) or None
+        if not name or not position:  # lost (an old row): ask again rather than guess
+            _await(ident, Awaiting.SUBSTITUTE_NAME)
+            return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, ident.answer)
+        answer = RsvpAnswer(
+            RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=position,
+            substitute_unit=unit, substitute_phone=phone,
+        )  # fmt: skip
         return self._record(ident, account, answer, now, audits)
 
     def _record(
@@ -473,7 +554,8 @@ def _undo_of(ident: Answering) -> tuple[RsvpAnswer, datetime | None] | None:
         return None
     answer = RsvpAnswer(
         RsvpStatus(kept["status"]), kept.get("reason"), kept.get("substitute_name"),
-        kept.get("substitute_position"),
+        kept.get("substitute_position"), kept.get("substitute_unit"),
+        kept.get("substitute_phone"),
     )  # fmt: skip
     at = kept.get("answered_at")
     return answer, datetime.fromisoformat(at) if at else None
@@ -500,7 +582,13 @@ def _answering(row: queries.AnsweringRow) -> Answering:
     return Answering(
         row.identity_id, row.delegate_id, row.rsvp_id, RsvpView.of(row),
         row.pending_input, row.pending_data, withdrawn=row.withdrawn_at is not None,
+        own_unit=row.organization,
     )  # fmt: skip
+
+
+def _with_unit(result: RsvpResult, ident: Answering | None) -> RsvpResult:
+    """``result`` with the delegate's own unit, for the reply to offer or compare."""
+    return result if ident is None else replace(result, own_unit=ident.own_unit)
 
 
 def _comes_now(change: RsvpChange) -> bool:
@@ -561,12 +649,6 @@ async def _catch_up(session: AsyncSession, meeting_id: int, delegate_id: int, no
     return queued
 
 
-async def _withdrawn(session: AsyncSession, delegate_id: int) -> bool:
-    """Whether the office withdrew the person's invitation (:attr:`DelegateView.withdrawn`)."""
-    person = await session.get(Delegate, delegate_id)
-    return person is not None and DelegateView.of(person).withdrawn
-
-
 async def _store(
     session: AsyncSession,
     answerings: Iterable[Answering],
@@ -594,6 +676,8 @@ def _answer_row(answering: Answering, now: datetime) -> dict[str, Any]:
         "reason": answer.reason,
         "substitute_name": answer.substitute_name,
         "substitute_position": answer.substitute_position,
+        "substitute_unit": answer.substitute_unit,
+        "substitute_phone": answer.substitute_phone,
         "answered_at": answer.answered_at,
         "updated_at": now,
     }

@@ -59,6 +59,10 @@ class RsvpView:
     substitute_name: str | None
     substitute_position: str | None
     answered_at: datetime | None
+    # Apart from the position since migration 0026: None on an answer given before it (its
+    # position holds «chức vụ, đơn vị» glued), the phone None where none was given (E.164).
+    substitute_unit: str | None = None
+    substitute_phone: str | None = None
 
     @classmethod
     def of(cls, rsvp: Rsvp | AnsweringRow) -> RsvpView:
@@ -69,4 +73,6 @@ class RsvpView:
             substitute_name=rsvp.substitute_name,
             substitute_position=rsvp.substitute_position,
             answered_at=rsvp.answered_at,
+            substitute_unit=rsvp.substitute_unit,
+            substitute_phone=rsvp.substitute_phone,
         )

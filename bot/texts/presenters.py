@@ -493,6 +493,26 @@ def cancel_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
     return ((_rsvp_choice(catalog, RsvpChoice.CANCEL),),)
 
 
+def unit_buttons(catalog: Catalog, own_unit: str | None) -> tuple[tuple[Button, ...], ...]:
+    """The delegate's own unit for her substitute's (most substitutes are from it), or cancel;
+    a unit is typed otherwise."""
+    same = RsvpChoice.SAME_UNIT
+    if not own_unit:
+        return cancel_buttons(catalog)
+    label = catalog.plain(f"buttons.{same.value}", unit=own_unit)
+    return ((Button(label, rsvp_action(same)),), *cancel_buttons(catalog))
+
+
+def phone_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+    """No phone for the substitute (it is optional), or cancel."""
+    return (
+        (
+            _rsvp_choice(catalog, RsvpChoice.SKIP_PHONE),
+            _rsvp_choice(catalog, RsvpChoice.CANCEL),
+        ),
+    )
+
+
 def problem_line(
     catalog: Catalog, section: str, problem: RowProblem, *, prefer: str | None = None
 ) -> str:

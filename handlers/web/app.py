@@ -32,10 +32,12 @@ from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
 from bot.domain.ids import parse_id
+from bot.domain.phones import normalize_phone
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
+    MAX_SUBSTITUTE_UNIT,
     RsvpChoice,
     RsvpStatus,
 )
@@ -428,7 +430,7 @@ class Site:
             "desk_pass": self._desk_pass(visit),
             "delegate": view.delegate,
             "rsvp": view.rsvp,
-            "answer": replies.answer(catalog, view.rsvp),
+            "answer": replies.answer(catalog, view.rsvp, own_unit=view.delegate.organization),
             "is_open": self.services.rsvp.is_open(),
             "deadline": deadline_text(catalog, self.config),
             "tasks": view.tasks,
@@ -562,9 +564,13 @@ class Site:
         """Whether a form was posted from this server's own pages (:func:`same_site`)."""
         return same_site(request, self.origin)
 
-    def _done(self, visit: Visit, html: str, *, ok: bool) -> Response:
-        """Post, redirect, get: the page again, saying ``html`` once."""
-        key = self.flashes.put(Flash(visit.person_id, html, ok))
+    def _done(
+        self, visit: Visit, html: str, *, ok: bool, form: Mapping[str, str] | None = None
+    ) -> Response:
+        """Post, redirect, get: the page again, saying ``html`` once (and filling the refused
+        form again with ``form``, what it had typed)."""
+        kept = tuple((form or {}).items())
+        key = self.flashes.put(Flash(visit.person_id, html, ok, kept))
         # To the message itself: on a phone, a jump to the form's section left it out of sight.
         target = f"/{visit.token}?f={key}&lang={visit.lang}#flash"
         return RedirectResponse(target, status_code=303)
@@ -582,24 +588,31 @@ class Site:
         # missing) may be corrected and sent again; one that was taken may not.
         reason = " ".join(values.get("reason", "").split())
         name = " ".join(values.get("name", "").split())
-        position = ", ".join(
-            part
-            for part in (
-                " ".join(values.get("position", "").split()),
-                " ".join(values.get("unit", "").split()),
-            )
-            if part
-        )
+        position = " ".join(values.get("position", "").split())
+        # Pre-filled with her own unit (most substitutes come from it); left empty, it is hers.
+        unit = " ".join(values.get("unit", "").split())
+        typed_phone = " ".join(values.get("phone", "").split())
+        phone = normalize_phone(typed_phone) if typed_phone else None
+        typed = {"name": name, "position": position, "unit": unit, "phone": typed_phone}
         if choice not in ("attend", "decline", "substitute"):
             return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
         if choice == "decline" and len(reason) > MAX_REASON:
             return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=MAX_REASON))
         if choice == "substitute":
             if not name or not position:
-                return self._done(visit, catalog.html("web.rsvp.substitute_missing"), ok=False)
-            for value, limit in ((name, MAX_SUBSTITUTE_NAME), (position, MAX_SUBSTITUTE_POSITION)):
+                missing = catalog.html("web.rsvp.substitute_missing")
+                return self._done(visit, missing, ok=False, form=typed)
+            for value, limit in (
+                (name, MAX_SUBSTITUTE_NAME),
+                (position, MAX_SUBSTITUTE_POSITION),
+                (unit, MAX_SUBSTITUTE_UNIT),
+            ):
                 if len(value) > limit:
-                    return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=limit))
+                    too_long = catalog.html("rsvp.too_long", limit=limit)
+                    return self._done(visit, too_long, ok=False, form=typed)
+            if typed_phone and phone is None:
+                not_a_phone = catalog.html("web.rsvp.not_a_phone", typed=typed_phone)
+                return self._done(visit, not_a_phone, ok=False, form=typed)
         if not await self.services.invitations.first_post(account, nonce):
             return self._done(visit, catalog.html("web.form_sent_before"), ok=True)
         result: RsvpResult
@@ -621,7 +634,24 @@ class Site:
                 result = await rsvp.submit_text(account, name, event_id=f"{nonce}:n")
             if result.step is RsvpStep.ASK_SUBSTITUTE_POSITION:
                 result = await rsvp.submit_text(account, position, event_id=f"{nonce}:p")
-        if result.step in (RsvpStep.ASK_REASON, RsvpStep.ASK_SUBSTITUTE_NAME):
+            if result.step is RsvpStep.ASK_SUBSTITUTE_UNIT:
+                if unit:
+                    result = await rsvp.submit_text(account, unit, event_id=f"{nonce}:u")
+                else:
+                    result = await rsvp.choose(account, RsvpChoice.SAME_UNIT)
+            if result.step is RsvpStep.ASK_SUBSTITUTE_PHONE:
+                if phone:
+                    result = await rsvp.submit_text(account, phone, event_id=f"{nonce}:t")
+                else:
+                    result = await rsvp.choose(account, RsvpChoice.SKIP_PHONE)
+        if result.step in (
+            RsvpStep.ASK_REASON,
+            RsvpStep.ASK_SUBSTITUTE_NAME,
+            RsvpStep.ASK_SUBSTITUTE_POSITION,
+            RsvpStep.ASK_SUBSTITUTE_UNIT,
+            RsvpStep.ASK_SUBSTITUTE_PHONE,
+            RsvpStep.NOT_A_PHONE,
+        ):
             # A step the chat would ask a question after, left half-way: nothing waits here.
             await rsvp.choose(account, RsvpChoice.CANCEL)
         return await self._rsvp_echoed(visit, result)
@@ -629,7 +659,9 @@ class Site:
     async def _rsvp_echoed(self, visit: Visit, result: RsvpResult) -> Response:
         if result.step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED) and result.rsvp is not None:
             # The chat's own confirmation, in the chat's language, where the person chats.
-            chat = replies.recorded(self.catalog, self.config, result.rsvp, result.previous)
+            chat = replies.recorded(
+                self.catalog, self.config, result.rsvp, result.previous, own_unit=result.own_unit
+            )
             await self.services.echo.to_chat(visit.person_id, chat)
         return self._rsvp_done(visit, result)
 
@@ -638,14 +670,15 @@ class Site:
         step = result.step
         if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED) and result.rsvp is not None:
             text = replies.recorded(
-                catalog, config, result.rsvp, result.previous, change_until="web.rsvp.change_until"
-            )
+                catalog, config, result.rsvp, result.previous,
+                change_until="web.rsvp.change_until", own_unit=result.own_unit,
+            )  # fmt: skip
             return self._done(visit, Html(text), ok=True)
         if step is RsvpStep.CLOSED and result.rsvp is not None:
             text = catalog.html(
                 "rsvp.closed",
                 deadline=deadline_text(catalog, config),
-                answer=replies.answer(catalog, result.rsvp),
+                answer=replies.answer(catalog, result.rsvp, own_unit=result.own_unit),
                 contact=config.office.contact,
             )
         elif step is RsvpStep.WITHDRAWN:

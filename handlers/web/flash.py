@@ -20,6 +20,13 @@ class Flash:
     person_id: int
     html: str
     ok: bool
+    # What a refused form had typed, to fill it again (its field names to their values).
+    form: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def typed(self) -> dict[str, str]:
+        """The refused form's values by field name (empty when none were kept)."""
+        return dict(self.form)
 
 
 class Flashes:

@@ -23,12 +23,13 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.chat import replies
 from bot.domain.ids import parse_id
-from bot.domain.phones import display_phone
+from bot.domain.phones import display_phone, normalize_phone
 from bot.domain.quotas import QuotaUse
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
     MAX_SUBSTITUTE_POSITION,
+    MAX_SUBSTITUTE_UNIT,
     RsvpAnswer,
     RsvpStatus,
 )
@@ -485,8 +486,9 @@ class Office:
             return self._render("office/message.html", status=404, key="no_delegate")
         path = f"delegates/{card.person.code}"
         answer = _phone_answer(values)
-        if isinstance(answer, str):  # the form again, as typed, beside what is wrong with it
-            refused = Flash(0, self.catalog.html(answer), ok=False)
+        if isinstance(answer, tuple):  # the form again, as typed, beside what is wrong with it
+            key, params = answer
+            refused = Flash(0, self.catalog.html(key, **params), ok=False)
             return await self._delegate_page(visit, actor, card, refused, typed=values)
         result = await self.services.rsvp.record_by_phone(actor, card.person.id, answer)
         catalog = self.catalog
@@ -581,25 +583,39 @@ def _browser(agent: str) -> str:
     return " · ".join(part for part in (browser, system) if part) or agent[:40] or "?"
 
 
-def _phone_answer(values: dict[str, str]) -> RsvpAnswer | str:
-    """The answer a phone form describes, or the catalog key of what is wrong with it."""
+def _phone_answer(values: dict[str, str]) -> RsvpAnswer | tuple[str, dict[str, str]]:
+    """The answer a phone form describes, or the catalog key (and its parameters) of what is
+    wrong with it. The substitute's unit is pre-filled with the delegate's (left empty: none
+    given); her phone is optional."""
     choice = values.get("choice", "")
     if choice == RsvpStatus.ATTENDING:
         return RsvpAnswer(RsvpStatus.ATTENDING)
     if choice == RsvpStatus.DECLINED:
         reason = one_line(values.get("reason", ""))
         if len(reason) > MAX_REASON:
-            return "dash.phone.too_long"
+            return "dash.phone.too_long", {}
         return RsvpAnswer(RsvpStatus.DECLINED, reason=reason or None)
     if choice == RsvpStatus.SUBSTITUTE:
         name = one_line(values.get("name", ""))
         position = one_line(values.get("position", ""))
+        unit = one_line(values.get("unit", ""))
+        typed_phone = one_line(values.get("phone", ""))
         if not name or not position:
-            return "dash.phone.substitute_missing"
-        if len(name) > MAX_SUBSTITUTE_NAME or len(position) > MAX_SUBSTITUTE_POSITION:
-            return "dash.phone.too_long"
-        return RsvpAnswer(RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=position)
-    return "dash.phone.choose"
+            return "dash.phone.substitute_missing", {}
+        if (
+            len(name) > MAX_SUBSTITUTE_NAME
+            or len(position) > MAX_SUBSTITUTE_POSITION
+            or len(unit) > MAX_SUBSTITUTE_UNIT
+        ):
+            return "dash.phone.too_long", {}
+        phone = normalize_phone(typed_phone) if typed_phone else None
+        if typed_phone and phone is None:
+            return "dash.phone.not_a_phone", {"typed": typed_phone}
+        return RsvpAnswer(
+            RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=position,
+            substitute_unit=unit or None, substitute_phone=phone,
+        )  # fmt: skip
+    return "dash.phone.choose", {}
 
 
 def office_routes(setup: WebSetup, site_css: str) -> list[BaseRoute]:
