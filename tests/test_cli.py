@@ -573,17 +573,22 @@ def test_invites_mark_sent_marks_the_codes_or_every_unsent_once_and_says_how_man
 ) -> None:
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     capsys.readouterr()
-    assert main(["invites", "mark-sent", "--codes", "DB001,db002,XX999"]) == 0
+    # A code on no one's list: the others marked, said, and exit 2 (a script learns it); no
+    # print of the slips recorded here (printed with another tool?): marked, and said so.
+    assert main(["invites", "mark-sent", "--how", "paper", "--codes", "DB001,db002,XX999"]) == 2
     assert capsys.readouterr().out.splitlines()[1:] == [
         "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 2 đại biểu.",
         "Không có 1 mã sau trong danh sách: XX999.",
+        "Chưa ghi nhận lần in giấy mời nào trong hệ thống (lệnh in giấy mời hoặc nút tải giấy "
+        "mời để in), nên vẫn đánh dấu như đồng chí chọn. Đề nghị đồng chí kiểm tra giấy mời đã "
+        "phát mang đường liên kết hiện tại của từng người.",
     ]
     assert main(["invites", "mark-sent", "--how", "zalo", "--all-unsent"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
         "Đã đánh dấu đã gửi giấy mời qua Zalo cho 78 đại biểu.",
     ]
-    # Run again: no one more, and those named keep the mark they had.
-    assert main(["invites", "mark-sent", "--how", "sms", "--codes", "DB001,DB003"]) == 0
+    # Run again: no one more (exit 2), and those named keep the mark they had.
+    assert main(["invites", "mark-sent", "--how", "sms", "--codes", "DB001,DB003"]) == 2
     assert capsys.readouterr().out.splitlines()[1:] == [
         "Không đánh dấu thêm đại biểu nào.",
         "2 đại biểu đã được đánh dấu từ trước, giữ nguyên.",
@@ -595,6 +600,28 @@ def test_invites_mark_sent_marks_the_codes_or_every_unsent_once_and_says_how_man
         ).fetchone()[0]
     assert vias == {"paper": 2, "zalo": 78}
     assert audited == 80
-    # One of the two ways to say whom is needed.
+    # One of the two ways to say whom is needed, and how it was sent: never a guess.
     with pytest.raises(SystemExit):
-        main(["invites", "mark-sent"])
+        main(["invites", "mark-sent", "--how", "paper"])
+    with pytest.raises(SystemExit):
+        main(["invites", "mark-sent", "--all-unsent"])
+    assert capsys.readouterr().err.splitlines()[-2] == (
+        "hoinghi invites mark-sent: lỗi: còn thiếu --how."
+    )
+
+
+def test_invites_print_is_recorded_and_a_mark_on_paper_after_it_says_nothing_of_a_print(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "print", "phieu.docx", "--bot-username", "hoinghi_bot"]) == 0
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        printed = db.execute(
+            "SELECT actor, entity, before, after FROM audit_log WHERE action = 'invitation.printed'"
+        ).fetchall()
+    assert printed == [("cli", "meeting", "null", "null")]  # when and by whom only
+    capsys.readouterr()
+    assert main(["invites", "mark-sent", "--how", "paper", "--all-unsent"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 80 đại biểu.",
+    ]

@@ -123,7 +123,8 @@ async def test_a_notice_to_an_audience_no_chat_reaches_is_sent_and_read_on_a_per
     assert 'id="scheduled-none"' in listed and 'id="scheduled-1"' not in listed
     assert 'id="form-cancel-1"' not in listed
     assert text_of(listed, "report-1-sending") == (
-        "Đang gửi: bot đang xếp thông báo vào hàng gửi; tải lại trang sau ít giây để xem kết quả."
+        "Đang gửi: bot đang xếp thông báo vào hàng gửi; đề nghị đồng chí tải lại trang sau ít "
+        "giây để xem kết quả."
     )
     await harness.tick()
     assert await message_status(harness, MessageKind.BROADCAST) == ["done"]

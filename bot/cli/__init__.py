@@ -221,8 +221,8 @@ def _parser() -> argparse.ArgumentParser:
         help="đánh dấu đã gửi giấy mời cho nhiều người một lần (đã phát giấy mời in sẵn)",
     )
     marks.add_argument(
-        "--how", choices=("paper", "zalo", "sms", "phone", "other"), default="paper",
-        help="cách gửi: paper (giấy mời bản giấy, mặc định), zalo, sms, phone, other",
+        "--how", choices=("paper", "zalo", "sms", "phone", "other"), required=True,
+        help="cách đã gửi (bắt buộc): paper (giấy mời bản giấy), zalo, sms, phone, other",
     )  # fmt: skip
     whom = marks.add_mutually_exclusive_group(required=True)
     whom.add_argument(

@@ -106,12 +106,15 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
 
     async def work(app: App) -> int:
         links = await app.personal_links(bot_name=args.bot_username)
+        read_at = app.services.ctx.clock.now()  # a link made after this is not on the slips
         people = await app.services.invitations.links()
         bots = await app.services.quotas.bots_by_code()  # several Zalo bots: each person's
         content, count = slips_document(catalog, config, people, links.link, bots)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE
+        office = app.services.access.local_operator()
+        await app.services.invitations.record_print(office, read_at)
         done = "slips.done_web" if links.paper == "web" else "slips.done"
         out(catalog.plain(done, count=count, path=path, username=links.name))
         return EXIT_OK

@@ -119,9 +119,9 @@ def cmd_delegates_reinvite(args: argparse.Namespace) -> int:
 
 def cmd_invites_mark_sent(args: argparse.Namespace) -> int:
     """Mark the invitations of the people ``--codes`` names (or, ``--all-unsent``, of every
-    invitee not marked yet) as sent ``--how`` (the printed slips handed out: ``paper``), in one
-    transaction, each audited as the command line's; print what was done and who was left
-    out. A second run marks no one more and says so."""
+    invitee not marked yet) as sent ``--how`` (required: the printed slips handed out:
+    ``paper``), in one transaction, each audited as the command line's; print what was done
+    and who was left out. A code on no one's list or no one marked (a second run) exits 2."""
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
@@ -138,7 +138,8 @@ def cmd_invites_mark_sent(args: argparse.Namespace) -> int:
         how = catalog.plain(f"dash.invite.via_phrase.{args.how}")
         for line in bulk_sent_lines(catalog.plain, result, how):
             out(line)
-        return EXIT_OK
+        # A code on no one's list, or no one marked (a second run too): a script learns it.
+        return EXIT_USAGE if result.unknown or not result.marked else EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 

@@ -228,7 +228,8 @@ def invitation_sms(
         "link": link,
         "code": (
             catalog.plain("dash.invite.sms_code", code=format_link_code(link_code))
-            if config.zalo.finding(bot)[0] or chats
+            # As the invitation's code line: where no chat takes the code, it is not given.
+            if code_line(catalog, config, link_code, bot=bot, chats=chats)
             else ""
         ),
         "phone": display_phone(found[0]) if found is not None else "",

@@ -35,6 +35,7 @@ FAILURE_WINDOW = timedelta(hours=1)
 # against the bot's monthly quota (about 3,000 messages on the free plan).
 SLOWED_DOWN_NOTICE_INTERVAL = timedelta(minutes=10)
 SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited each time the account is told
+PRINTED_ACTION = "invitation.printed"  # audited each time the slips are made (CLI, dashboard)
 
 T = TypeVar("T")
 
@@ -152,6 +153,8 @@ class BulkSent:
     no_link: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()
+    # Marked on paper though no print of the slips is recorded (printed with another tool?).
+    no_print: bool = False
 
 
 @dataclass(frozen=True)
@@ -564,46 +567,68 @@ class InvitationService:
                 unknown = [typed for folded, typed in wanted.items() if folded not in by_fold]
             order = {group.key: group.order for group in self._ctx.config.groups}
             people.sort(key=protocol_key(order))
+            # On paper: the slips handed out carry the links of the last print; a link made
+            # since was never printed.
+            printed = await self._last_print(session) if via == "paper" else None
+            cutoffs = [when for when in (shown_at, printed) if when is not None]
+            cutoff = min(cutoffs) if cutoffs else None
             # Locked, as one mark locks its row: a double tap in another process waits, then
             # finds them marked; a re-issue in between is seen.
-            live: dict[int, Invitation] = {}
             ids = [person.id for person in people]
-            for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-                rows = await session.scalars(
-                    queries.locked(
-                        select(Invitation)
-                        .where(Invitation.delegate_id.in_(chunk), Invitation.revoked_at.is_(None))
-                        .order_by(Invitation.id)
-                    )
-                )
-                live.update((row.delegate_id, row) for row in rows)  # the newest last
+            live = await _live_rows(session, ids)
+            # On PostgreSQL, waited on a re-issue that revoked a row: the new row, committed
+            # with it, is seen by the next statement — read once again, as one mark does.
+            missing = [person.id for person in people if person.id not in live]
+            again = await _live_rows(session, missing) if missing else {}
+            live.update(again)
             marked: list[str] = []
             already: list[str] = []
-            contacts: list[str] = []
-            withdrawn: list[str] = []
-            no_link: list[str] = []
-            changed: list[str] = []
+            lists: dict[SentStep, list[str]] = {step: [] for step in _BULK_LEFT_OUT}
             for person in people:
                 invitation = live.get(person.id)
-                if person.role != "delegate":
-                    contacts.append(person.code)
-                elif person.withdrawn_at is not None:
-                    withdrawn.append(person.code)
-                elif invitation is None:
-                    no_link.append(person.code)
-                elif invitation.sent_at is not None:
-                    already.append(person.code)
-                elif shown_at is not None and invitation.created_at > shown_at:
-                    changed.append(person.code)
-                else:
+                step = _sent_check(
+                    person, invitation, invited_only=True,
+                    wanted=lambda row: row.delegate_id not in again
+                    and (cutoff is None or row.created_at <= cutoff),
+                )  # fmt: skip
+                if (
+                    invitation is not None
+                    and invitation.sent_at is not None
+                    and step in (None, SentStep.LINK_CHANGED)
+                ):
+                    already.append(person.code)  # marked, whichever link: kept as it was
+                elif step is not None:
+                    lists[step].append(person.code)
+                elif invitation is not None:
                     invitation.sent_at, invitation.sent_via = now, via
                     invitation.sent_by = office.name[:200]
                     _audit_sent(session, office, person, now, before=None, after={"via": via})
                     marked.append(person.code)
         return BulkSent(
-            tuple(marked), tuple(already), tuple(contacts), tuple(withdrawn), tuple(no_link),
-            tuple(changed), tuple(unknown),
+            tuple(marked), tuple(already), tuple(lists[SentStep.NOT_INVITED]),
+            tuple(lists[SentStep.WITHDRAWN]), tuple(lists[SentStep.NO_INVITATION]),
+            tuple(lists[SentStep.LINK_CHANGED]), tuple(unknown),
+            no_print=via == "paper" and printed is None and bool(marked),
         )  # fmt: skip
+
+    async def record_print(self, office: OfficeActor, at: datetime) -> None:
+        """Record that the office made the printable slips from the links live at ``at`` (the
+        moment before they were read): a bulk mark on paper leaves out a link made since.
+        Audited: when and by whom only."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            queries.add_audit(
+                session, at=at, actor=office.actor, action=PRINTED_ACTION, entity="meeting",
+                entity_id=self._ctx.meeting_id, before=None, after=None,
+            )  # fmt: skip
+
+    async def _last_print(self, session: AsyncSession) -> datetime | None:
+        """When the slips were last made (:meth:`record_print`), if ever."""
+        return await session.scalar(
+            select(func.max(AuditEntry.at)).where(
+                AuditEntry.meeting_id == self._ctx.meeting_id,
+                AuditEntry.action == PRINTED_ACTION,
+            )
+        )
 
     async def unmark_sent(self, office: OfficeActor, code: str, *, invitation: int) -> SentResult:
         """Undo the «đã gửi» mark of a person's live link (``invitation``, as for
@@ -638,10 +663,9 @@ class InvitationService:
         if delegate is None:
             return SentResult(SentStep.UNKNOWN_PERSON)
         view = DelegateView.of(delegate)
-        if delegate.withdrawn_at is not None and not withdrawn_too:
-            return SentResult(SentStep.WITHDRAWN, view)
-        if invited_only and delegate.role != "delegate":
-            return SentResult(SentStep.NOT_INVITED, view)
+        step = _sent_check(delegate, None, withdrawn_too=withdrawn_too, invited_only=invited_only)
+        if step in (SentStep.WITHDRAWN, SentStep.NOT_INVITED):
+            return SentResult(step, view)
         statement = queries.locked(
             select(Invitation)
             .where(Invitation.delegate_id == delegate.id, Invitation.revoked_at.is_(None))
@@ -653,10 +677,13 @@ class InvitationService:
             # On PostgreSQL, waited on a re-issue that revoked the row: the new row, committed
             # with it, is seen by the next statement — the link changed, not none left.
             live = await session.scalar(statement)
-        if live is None:
-            return SentResult(SentStep.NO_INVITATION, view)
-        if live.id != invitation:
-            return SentResult(SentStep.LINK_CHANGED, view, _mark(live))
+        step = _sent_check(
+            delegate, live, withdrawn_too=withdrawn_too, invited_only=invited_only,
+            wanted=lambda row: row.id == invitation,
+        )  # fmt: skip
+        if step is not None or live is None:
+            mark = _mark(live) if live is not None else None
+            return SentResult(step or SentStep.NO_INVITATION, view, mark)
         return delegate, live
 
     async def set_reachable(self, account: ChatAccount, *, reachable: bool, reason: str) -> bool:
@@ -759,6 +786,8 @@ def bulk_sent_lines(say: Callable[..., T], result: BulkSent, how: str) -> list[T
     for key, codes in left_out:
         if codes:
             lines.append(say(f"dash.invite.bulk.{key}", count=len(codes), codes=", ".join(codes)))
+    if result.no_print:
+        lines.append(say("dash.invite.bulk.no_print"))
     return lines
 
 
@@ -767,6 +796,50 @@ def live_token_of(person_id: int) -> Select[str]:
     return select(Invitation.token).where(
         Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
     )
+
+
+# The reasons a bulk mark leaves a person out, each a list of :class:`BulkSent`.
+_BULK_LEFT_OUT = (SentStep.NOT_INVITED, SentStep.WITHDRAWN, SentStep.NO_INVITATION,
+                  SentStep.LINK_CHANGED)  # fmt: skip
+
+
+def _sent_check(
+    person: Delegate,
+    live: Invitation | None,
+    *,
+    withdrawn_too: bool = False,
+    invited_only: bool = False,
+    wanted: Callable[[Invitation], bool] = lambda row: True,
+) -> SentStep | None:
+    """Why a «đã gửi» mark (one or many) cannot be set on ``person``'s ``live`` link, or None:
+    her invitation withdrawn, a task contact, no live link, or not the link the office handed
+    out (``wanted``: the one the form named, or one made before the list was shown / the slips
+    printed). One rule for one mark and many, so both say the same."""
+    if person.withdrawn_at is not None and not withdrawn_too:
+        return SentStep.WITHDRAWN
+    if invited_only and person.role != "delegate":
+        return SentStep.NOT_INVITED
+    if live is None:
+        return SentStep.NO_INVITATION
+    if not wanted(live):
+        return SentStep.LINK_CHANGED
+    return None
+
+
+async def _live_rows(session: AsyncSession, ids: Sequence[int]) -> dict[int, Invitation]:
+    """The live invitation of each person of ``ids``, by person, its row locked until the
+    transaction ends (the newest, should there be two)."""
+    live: dict[int, Invitation] = {}
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        rows = await session.scalars(
+            queries.locked(
+                select(Invitation)
+                .where(Invitation.delegate_id.in_(chunk), Invitation.revoked_at.is_(None))
+                .order_by(Invitation.id)
+            )
+        )
+        live.update((row.delegate_id, row) for row in rows)  # the newest last
+    return live
 
 
 def _mark(invitation: Invitation) -> SentMark | None:

@@ -746,6 +746,12 @@ async def test_staff_choose_everyone_on_the_list_untick_one_and_mark_them_sent_o
     everyone = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "bulk-all"))
     assert not await asyncio_run(desk, everyone.is_selected)
     assert (await asyncio_run(desk, ticked)).count(True) == unsent - 1
+    # No way is pre-selected: the office says how (the slips were printed before).
+    services = dashboard.services
+    await services.invitations.record_print(
+        services.access.local_operator(), services.ctx.clock.now()
+    )
+    await desk.choose("Giấy mời bản giấy")
     await desk.screenshot("office-delegates-bulk-sent")
     await no_accessibility_problems(desk)
     await desk.press("Đánh dấu đã gửi cho những người đã chọn")

@@ -114,11 +114,14 @@ class Downloads:
     async def slips(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The printable slips, as ``invites print`` writes them."""
         office = self.office
+        read_at = office.services.ctx.clock.now()  # a link made after this is not on the slips
         people = await office.services.invitations.links()
         bots = await office.services.quotas.bots_by_code()
         content, _ = await asyncio.to_thread(
             slips_document, office.catalog, office.config, people, self.paper, bots
         )
+        # Recorded: a bulk «đã gửi» on paper leaves out the links made since.
+        await office.services.invitations.record_print(actor, read_at)
         return attachment(content, self._name("dash.invitations.slips_file"), DOCX)
 
     async def report(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:

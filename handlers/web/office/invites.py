@@ -135,8 +135,8 @@ class Invites:
 
     async def mark_many(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Mark the people chosen on the list «Đại biểu» (a box each, or «Chọn tất cả trên trang
-        này»: the page's people) as sent, by the way chosen («Giấy mời bản giấy» unless
-        another), in one post; the list again, as it was filtered, saying what was done."""
+        này»: the page's people) as sent, by the way chosen (none chosen: nothing recorded),
+        in one post; the list again, as it was filtered, saying what was done."""
         office = self.office
         # A box per row and the page's codes beside them: two fields a row, and the form's own.
         form = await office._posted(request, session_binding(visit), fields=2 * PAGE + 12)
@@ -145,11 +145,12 @@ class Invites:
         name = "page_code" if text_field(form, "all") == "yes" else "code"
         codes = [code for code in form.getlist(name) if isinstance(code, str)][:PAGE]
         via = text_field(form, "via")
-        via = via if via in SENT_VIA else "paper"
         back = _list_query(text_field(form, "back"))
         catalog = office.catalog
         if not codes:
             return self._back(visit, back, catalog.html("dash.invite.bulk.none_chosen"), ok=False)
+        if via not in SENT_VIA:  # nothing pre-selected: a guess is never recorded as fact
+            return self._back(visit, back, catalog.html("dash.invite.choose_via"), ok=False)
         try:
             shown: datetime | None = datetime.fromisoformat(text_field(form, "shown"))
         except ValueError:

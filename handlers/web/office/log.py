@@ -39,7 +39,7 @@ ACTIONS = (
     "task.recorded", "task.record_undone", "task.evidence", "task.closed", "task.reopened",
     "draft.assigned", "draft.unassigned", "draft.version", "draft.comment", "draft.verdict",
     "checkin.recorded", "checkin.undone",
-    "invitation.withdrawn", "invitation.reinvited",
+    "invitation.withdrawn", "invitation.reinvited", "invitation.printed",
     "role.granted", "role.revoked", "staff.link_issued", "staff.signed_in", "staff.signed_out",
     "staff.signed_out_everywhere", "privacy.purged",
     "document.published", "document.hidden", "document.shown",
