@@ -99,6 +99,8 @@ async def linked_answers(harness: BotHarness) -> None:
     await harness.send(sub.tap("👤 Cử người dự thay"))
     await harness.send(sub.text("Lê Thị Hoa"))
     await harness.send(sub.text("Phó Trưởng ban"))
+    await harness.send(sub.tap("Cùng đơn vị: Thành ủy Hà Nội"))
+    await harness.send(sub.tap("Bỏ qua"))  # no phone for her
     await harness.send(harness.user_for("DB004").tap("❌ Không tham dự"))
     await harness.send(harness.user_for("DB004").tap("Không nêu lý do"))
 
