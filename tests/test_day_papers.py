@@ -31,9 +31,11 @@ from bot.documents.day_papers import (
 )
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services.access import Role
+from bot.services.checkin import ArrivalKind, Came, Roll, RollLine
 from bot.services.day_files import (
     name_cards_document,
     position_and_unit,
+    present_page,
     present_workbook,
     sign_sheet_document,
 )
@@ -496,6 +498,40 @@ async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_
         assert 'id="present-shown"' not in whole and 'id="present-more"' not in whole
     finally:
         await desk.client.aclose()
+
+
+def test_the_present_page_follows_the_databases_order_of_codes_not_pythons(hall: Day) -> None:
+    """On a PostgreSQL of a collation other than C the invitees come as «db001, DB002, db003»
+    (case aside), while Python puts «DB002» first: paging by comparing keys skipped DB002 and
+    showed db001 again. Each page starts just after the last row shown, wherever it is."""
+    config = hall.services.config
+    group = config.groups_in_order[0].key
+
+    def line(code: str, name: str) -> RollLine:
+        came = Came(ArrivalKind.DELEGATE, name, None, MORNING, "Bàn 1")
+        return RollLine(
+            code, name, "Đại biểu", "Hội LHPN", group, RsvpStatus.ATTENDING, None, None, None, came
+        )
+
+    roll = Roll(MORNING, [line("db001", "Một"), line("DB002", "Hai"), line("db003", "Ba")], [])
+    seen, after, pages = [], "", []
+    while True:
+        page = present_page(VI, config, roll, after, 1)
+        seen += [(row[1], row[2]) for row in page.rows]
+        pages.append(page.more)
+        if page.more is None:
+            break
+        after = page.more
+    assert seen == [(1, "Một"), (2, "Hai"), (3, "Ba")]
+    assert pages == [
+        f"0.{config.groups_in_order[0].order}.1000000000.db001",
+        f"0.{config.groups_in_order[0].order}.1000000000.DB002",
+        None,
+    ]
+    # The row after which a page starts has left (db002): the first row of a greater key.
+    gone = Roll(MORNING, [line("db001", "Một"), line("db003", "Ba")], [])
+    after_gone = f"0.{config.groups_in_order[0].order}.1000000000.db002"
+    assert [row[2] for row in present_page(VI, config, gone, after_gone, 5).rows] == ["Ba"]
 
 
 async def test_the_present_page_goes_on_after_the_last_row_shown_whoever_came_or_left_between(
