@@ -40,9 +40,9 @@ from bot.services.day_files import (
     sign_sheet_document,
 )
 from bot.texts import load_catalog
-from handlers.web.office.checkin import desk_pages_of
+from handlers.web.office.checkin import DeskPages, desk_pages_of
 from storage.models import Checkin, Delegate
-from tests.office_support import desk_for, make_staff, text_of
+from tests.office_support import Desk, desk_for, make_staff, text_of
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     MORNING,
     Day,
@@ -457,6 +457,19 @@ async def test_the_live_count_and_the_day_papers_see_the_same_people_off_the_lis
     assert "DB002" not in [line.code for line in roll.lines]
 
 
+async def office_with_present_pages_of_two(hall: Day) -> tuple[Desk, DeskPages]:
+    """NV01 of the office on a new dashboard (not signed in yet) whose «Có mặt» page shows two
+    rows, as 200 of thousands in the hall: two of three here; and the pages, to set it."""
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    transport = desk.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
+    assert pages is not None
+    pages.present_page = 2
+    return desk, pages
+
+
 async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_awaited(
     hall: Day,
 ) -> None:
@@ -464,13 +477,7 @@ async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_
     roll = await hall.services.checkin.roll(present_only=True)
     assert [line.code for line in roll.lines] == ["DB001", "DB003"]
     assert [view.full_name for view in roll.guests] == ["Trần Văn Khách"]
-    await make_staff(hall.services, "NV01")
-    desk = await desk_for(hall.services)
-    transport = desk.client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
-    assert pages is not None
-    pages.present_page = 2  # as 200 of thousands in the hall: two of three here
+    desk, pages = await office_with_present_pages_of_two(hall)
     try:
         await desk.sign_in("NV01")
         first = (await desk.client.get("/office/attendance/present")).text
@@ -540,13 +547,7 @@ async def test_the_present_page_goes_on_after_the_last_row_shown_whoever_came_or
     """Paged by the last row's place in the list, not by a count of rows: DB002 arriving
     before the page's last row (DB003's substitute) does not show that row again on the next
     page, and DB001's arrival undone does not push the guest past it unseen."""
-    await make_staff(hall.services, "NV01")
-    desk = await desk_for(hall.services)
-    transport = desk.client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
-    assert pages is not None
-    pages.present_page = 2
+    desk, _ = await office_with_present_pages_of_two(hall)
     office = await hall.desk("NV03", "Văn phòng", role=Role.OFFICE)  # undoes after the window
     try:
         await desk.sign_in("NV01")
