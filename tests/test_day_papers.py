@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from docx.oxml.ns import qn
 from openpyxl import load_workbook
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
 from bot.documents.day_papers import (
@@ -41,6 +43,8 @@ from bot.services.day_files import (
 )
 from bot.texts import load_catalog
 from handlers.web.office.checkin import DeskPages, desk_pages_of
+from storage.engine import create_engine
+from storage.migrate import upgrade_database
 from storage.models import Checkin, Delegate
 from tests.office_support import Desk, desk_for, make_staff, text_of
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
@@ -402,6 +406,38 @@ async def test_the_day_papers_downloads_read_the_roll_off_the_event_loop(hall: D
     # The worker read what the loop reads: the present list (the last) is the roll's.
     here = present_workbook(VI, hall.services.config, await hall.checkin.roll())
     assert rows_of(response.content) == rows_of(here)
+
+
+class TestOnAnInMemoryDatabase:
+    """The example morning on an in-memory SQLite database (``sqlite+aiosqlite://``, which
+    storage.guard lets a trial use): it lives in its one connection, another engine opened
+    from its URL is a new, empty one."""
+
+    @pytest.fixture
+    async def engine(self) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine("sqlite+aiosqlite://")
+        await upgrade_database(engine)
+        yield engine
+        await engine.dispose()
+
+    async def test_the_day_papers_download_from_an_in_memory_database(self, hall: Day) -> None:
+        # The worker opened the URL again: an empty database, no tables, the download a 500.
+        await make_staff(hall.services, "NV01")
+        desk = await desk_for(hall.services)
+        try:
+            await desk.sign_in("NV01")
+            for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx"):
+                response = await desk.client.get(f"/office/attendance/{path}")
+                assert response.status_code == 200, path
+        finally:
+            await desk.client.aclose()
+        here = present_workbook(VI, hall.services.config, await hall.checkin.roll())
+        assert rows_of(response.content) == rows_of(here)
+        assert [row[2] for row in rows_of(response.content)["Có mặt"][1:]] == [
+            "Phạm Thị Thanh Mai",
+            SUBSTITUTE,
+            "Trần Văn Khách",
+        ]
 
 
 async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:
