@@ -673,6 +673,14 @@ class CheckinService:
             _audit(session, now, desk, "checkin.undone", row)
             return CheckinResult(CheckinStep.UNDONE, CheckinView.of(row))
 
+    async def view(self, checkin_id: int) -> CheckinView | None:
+        """The check-in ``checkin_id`` of this meeting, undone or not; None for none."""
+        async with read_only(self._ctx.sessions) as session:
+            row = await session.get(Checkin, checkin_id)
+            if row is None or row.meeting_id != self._ctx.meeting_id:
+                return None
+            return CheckinView.of(row)
+
     async def recent(self, desk: DeskActor, *, limit: int = 10) -> list[CheckinView]:
         """The check-ins this desk (its label, or the same staff member) made within the undo
         window and not undone, the newest first: the ones its undo button may still take."""
