@@ -493,11 +493,12 @@ class Outbox:
 
     async def _reaches_anyone(self, session: AsyncSession, message: OutboundMessage) -> bool:
         """Whether a message would have had anyone to go to now (people of its audience, on a
-        chat or not; the office on a chat)."""
+        chat or not; the office on a chat). One row looked for, not the audience read: only a
+        log line's level hangs on it."""
         if message.audience.partition(":")[0] == Audience.OFFICE:
             place = message.report_to or OFFICE_PLACE
             return bool(await self._audiences.places(session, place, self.senders))
-        return bool(await self._audiences.people(session, message.audience, self.senders))
+        return await self._audiences.anyone(session, message.audience)
 
     def _mark_skipped(self, message: OutboundMessage, reason: SkipReason, now: datetime) -> None:
         """Close a message nobody was sent, keeping why."""

@@ -13,7 +13,8 @@ number of processes (bot, web, or both) share the database, and
 - a bot's overall sending rate is one for all the processes sending as it
   (:class:`SharedSendSlots`): the platform counts a bot's messages, not a process's;
 - a file store's blob is put in place and removed in turns (:func:`blobs_in_turn`): an
-  upload of the same bytes committing while «Hủy ghi nhận» removes them keeps its file.
+  upload of the same bytes committing while «Hủy ghi nhận» removes them keeps its file;
+- two desks recording the same guest take turns (:func:`guests_in_turn`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ PLAN_LOCK_KEY = int.from_bytes(b"hoinghiP", "big") >> 1
 # bytes: PostgreSQL keeps such keys apart from the one-number keys above, and two digests that
 # share their first four bytes only take turns they did not need to.
 BLOB_LOCK_CLASS = int.from_bytes(b"blob", "big")
-_BLOB_LOCK = text("SELECT pg_advisory_xact_lock(:class, :key)")
+_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:class, :key)")
+# The guest check's lock, keyed by "gues" in ASCII and the meeting's id (:func:`guests_in_turn`).
+GUEST_LOCK_CLASS = int.from_bytes(b"gues", "big")
 
 # The turns taken within one process, per engine and key (:func:`one_at_a_time`): the only ones
 # on SQLite, and on PostgreSQL taken before the advisory lock.
@@ -93,7 +96,19 @@ async def blobs_in_turn(session: AsyncSession, digests: Iterable[str]) -> None:
         return
     for digest in sorted(set(digests)):
         key = int.from_bytes(bytes.fromhex(digest)[:4], "big", signed=True)
-        await session.execute(_BLOB_LOCK, {"class": BLOB_LOCK_CLASS, "key": key})
+        await session.execute(_XACT_LOCK, {"class": BLOB_LOCK_CLASS, "key": key})
+
+
+async def guests_in_turn(session: AsyncSession, meeting_id: int) -> None:
+    """Hold the meeting's guest check until ``session``'s transaction ends: two desks
+    recording the same guest at once take turns, so the second's look finds the first's guest.
+    PostgreSQL: a transaction-level advisory lock of the guest check's own, not the meeting's
+    row (:func:`storage.queries.lock_meeting`), which an import of the list holds for its whole
+    run and a notice's numbering takes: a desk's «Lưu khách» waits for neither. SQLite:
+    nothing to do — a writing transaction holds the database's only write lock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    await session.execute(_XACT_LOCK, {"class": GUEST_LOCK_CLASS, "key": meeting_id})
 
 
 def bot_key(token: str) -> str:

@@ -145,11 +145,31 @@ async def in_a_worker(
     connection opened for it and closed after. Reading and making thousands of rows into
     values then never holds the caller's event loop (the chats, the pages, the outbox): only
     the thread's share of the interpreter. For reads only (``read`` opens :func:`read_only`);
-    its result must be plain values, no ORM object of that session."""
+    its result must be plain values, no ORM object of that session.
+
+    An in-memory SQLite database is one connection's own: another engine opened from its URL
+    would be a new, empty database. ``read`` then runs on the caller's loop, given
+    ``sessions`` themselves (such a database is for tests and trials, not 10,000 invitees)."""
     engine = sessions.kw["bind"]
     assert isinstance(engine, AsyncEngine)
+    if _in_memory(engine):
+        return await read(sessions)
     url = engine.url.render_as_string(hide_password=False)
     return await asyncio.to_thread(_on_own_loop, sessions, url, read)
+
+
+def _in_memory(engine: AsyncEngine) -> bool:
+    """Whether ``engine``'s database lives in its connection's memory (SQLite's ``:memory:``,
+    an empty name, or a ``mode=memory`` URI): it cannot be opened a second time."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        return False
+    database = url.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or url.query.get("mode") == "memory"
+    )
 
 
 def _on_own_loop(
@@ -160,7 +180,8 @@ def _on_own_loop(
     async def run() -> T:
         engine = create_engine(url, poolclass=NullPool)
         try:
-            return await read(async_sessionmaker(**{**sessions.kw, "bind": engine}))
+            own = async_sessionmaker(class_=sessions.class_, **{**sessions.kw, "bind": engine})
+            return await read(own)
         finally:
             await engine.dispose()
 

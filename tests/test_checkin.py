@@ -35,6 +35,7 @@ from bot.services.checkin import (
 )
 from bot.services.report_file import office_report_sheets
 from bot.texts import load_catalog
+from storage import queries
 from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
 from storage.uow import unit_of_work
@@ -572,7 +573,7 @@ async def test_two_desks_recording_the_same_guest_at_once_take_turns_and_the_sec
     engine: AsyncEngine, day: Day
 ) -> None:
     # PostgreSQL: both desks looked for a guest of the name at once, found none and both
-    # recorded her. The second now waits for the meeting's row, then finds the first's guest.
+    # recorded her. The second now waits for the guest check's lock, then finds the first's.
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL: SQLite's writers take turns anyway (BEGIN IMMEDIATE)")
     desks = [await day.desk("NV02", "Bàn 1"), await day.desk("NV03", "Bàn 2")]
@@ -592,6 +593,23 @@ async def test_two_desks_recording_the_same_guest_at_once_take_turns_and_the_sec
         results = [await tap for tap in taps]
     assert [result.step for result in results] == [CheckinStep.CHECKED_IN, CheckinStep.GUEST_AGAIN]
     assert results[1].checkin == results[0].checkin
+    assert len(await rows_of(day.services)) == 1
+
+
+async def test_a_guest_is_recorded_while_an_import_or_a_notice_holds_the_meetings_row(
+    engine: AsyncEngine, day: Day
+) -> None:
+    # PostgreSQL: the guest check locked the meeting's row, which a delegate import holds for
+    # its whole run and a notice's numbering takes: «Lưu khách» hung until they were done.
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: SQLite's writers take turns anyway (BEGIN IMMEDIATE)")
+    desk = await day.desk("NV02", "Bàn 1")
+    async with unit_of_work(day.services.ctx.sessions) as holder:
+        await queries.lock_meeting(holder, day.services.ctx.meeting_id)
+        async with asyncio.timeout(10):  # it waited for the holder: it never came back
+            result = await day.checkin.guest(desk, "Phạm Văn Khách", position="Phóng viên")
+    assert result.step is CheckinStep.CHECKED_IN and result.checkin is not None
+    assert (result.checkin.full_name, result.checkin.desk) == ("Phạm Văn Khách", "Bàn 1")
     assert len(await rows_of(day.services)) == 1
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import threading
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from docx.oxml.ns import qn
 from openpyxl import load_workbook
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
 from bot.documents.day_papers import (
@@ -31,17 +33,21 @@ from bot.documents.day_papers import (
 )
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services.access import Role
+from bot.services.checkin import ArrivalKind, Came, Roll, RollLine
 from bot.services.day_files import (
     name_cards_document,
     position_and_unit,
+    present_page,
     present_table,
     present_workbook,
     sign_sheet_document,
 )
 from bot.texts import load_catalog
-from handlers.web.office.checkin import desk_pages_of
+from handlers.web.office.checkin import DeskPages, desk_pages_of
+from storage.engine import create_engine
+from storage.migrate import upgrade_database
 from storage.models import Checkin, Delegate
-from tests.office_support import desk_for, make_staff, text_of
+from tests.office_support import Desk, desk_for, make_staff, text_of
 from tests.test_checkin import (  # noqa: F401 (the meeting-day fixture)
     MORNING,
     Day,
@@ -444,6 +450,38 @@ async def test_the_day_papers_downloads_read_the_roll_off_the_event_loop(hall: D
     assert rows_of(response.content) == rows_of(here)
 
 
+class TestOnAnInMemoryDatabase:
+    """The example morning on an in-memory SQLite database (``sqlite+aiosqlite://``, which
+    storage.guard lets a trial use): it lives in its one connection, another engine opened
+    from its URL is a new, empty one."""
+
+    @pytest.fixture
+    async def engine(self) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine("sqlite+aiosqlite://")
+        await upgrade_database(engine)
+        yield engine
+        await engine.dispose()
+
+    async def test_the_day_papers_download_from_an_in_memory_database(self, hall: Day) -> None:
+        # The worker opened the URL again: an empty database, no tables, the download a 500.
+        await make_staff(hall.services, "NV01")
+        desk = await desk_for(hall.services)
+        try:
+            await desk.sign_in("NV01")
+            for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx"):
+                response = await desk.client.get(f"/office/attendance/{path}")
+                assert response.status_code == 200, path
+        finally:
+            await desk.client.aclose()
+        here = present_workbook(VI, hall.services.config, await hall.checkin.roll())
+        assert rows_of(response.content) == rows_of(here)
+        assert [row[2] for row in rows_of(response.content)["Có mặt"][1:]] == [
+            "Phạm Thị Thanh Mai",
+            SUBSTITUTE,
+            "Trần Văn Khách",
+        ]
+
+
 async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:
     await make_staff(hall.services, "NV01")
     desk = await desk_for(hall.services)
@@ -497,6 +535,19 @@ async def test_the_live_count_and_the_day_papers_see_the_same_people_off_the_lis
     assert "DB002" not in [line.code for line in roll.lines]
 
 
+async def office_with_present_pages_of_two(hall: Day) -> tuple[Desk, DeskPages]:
+    """NV01 of the office on a new dashboard (not signed in yet) whose «Có mặt» page shows two
+    rows, as 200 of thousands in the hall: two of three here; and the pages, to set it."""
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    transport = desk.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
+    assert pages is not None
+    pages.present_page = 2
+    return desk, pages
+
+
 async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_awaited(
     hall: Day,
 ) -> None:
@@ -504,13 +555,7 @@ async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_
     roll = await hall.services.checkin.roll(present_only=True)
     assert [line.code for line in roll.lines] == ["DB001", "DB003"]
     assert [view.full_name for view in roll.guests] == ["Trần Văn Khách"]
-    await make_staff(hall.services, "NV01")
-    desk = await desk_for(hall.services)
-    transport = desk.client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
-    assert pages is not None
-    pages.present_page = 2  # as 200 of thousands in the hall: two of three here
+    desk, pages = await office_with_present_pages_of_two(hall)
     try:
         await desk.sign_in("NV01")
         first = (await desk.client.get("/office/attendance/present")).text
@@ -540,19 +585,47 @@ async def test_the_present_page_shows_a_page_of_those_in_and_reads_no_one_still_
         await desk.client.aclose()
 
 
+def test_the_present_page_follows_the_databases_order_of_codes_not_pythons(hall: Day) -> None:
+    """On a PostgreSQL of a collation other than C the invitees come as «db001, DB002, db003»
+    (case aside), while Python puts «DB002» first: paging by comparing keys skipped DB002 and
+    showed db001 again. Each page starts just after the last row shown, wherever it is."""
+    config = hall.services.config
+    group = config.groups_in_order[0].key
+
+    def line(code: str, name: str) -> RollLine:
+        came = Came(ArrivalKind.DELEGATE, name, None, MORNING, "Bàn 1")
+        return RollLine(
+            code, name, "Đại biểu", "Hội LHPN", group, RsvpStatus.ATTENDING, None, None, None, came
+        )
+
+    roll = Roll(MORNING, [line("db001", "Một"), line("DB002", "Hai"), line("db003", "Ba")], [])
+    seen, after, pages = [], "", []
+    while True:
+        page = present_page(VI, config, roll, after, 1)
+        seen += [(row[1], row[2]) for row in page.rows]
+        pages.append(page.more)
+        if page.more is None:
+            break
+        after = page.more
+    assert seen == [(1, "Một"), (2, "Hai"), (3, "Ba")]
+    assert pages == [
+        f"0.{config.groups_in_order[0].order}.1000000000.db001",
+        f"0.{config.groups_in_order[0].order}.1000000000.DB002",
+        None,
+    ]
+    # The row after which a page starts has left (db002): the first row of a greater key.
+    gone = Roll(MORNING, [line("db001", "Một"), line("db003", "Ba")], [])
+    after_gone = f"0.{config.groups_in_order[0].order}.1000000000.db002"
+    assert [row[2] for row in present_page(VI, config, gone, after_gone, 5).rows] == ["Ba"]
+
+
 async def test_the_present_page_goes_on_after_the_last_row_shown_whoever_came_or_left_between(
     hall: Day,
 ) -> None:
     """Paged by the last row's place in the list, not by a count of rows: DB002 arriving
     before the page's last row (DB003's substitute) does not show that row again on the next
     page, and DB001's arrival undone does not push the guest past it unseen."""
-    await make_staff(hall.services, "NV01")
-    desk = await desk_for(hall.services)
-    transport = desk.client._transport
-    assert isinstance(transport, httpx.ASGITransport)
-    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
-    assert pages is not None
-    pages.present_page = 2
+    desk, _ = await office_with_present_pages_of_two(hall)
     office = await hall.desk("NV03", "Văn phòng", role=Role.OFFICE)  # undoes after the window
     try:
         await desk.sign_in("NV01")

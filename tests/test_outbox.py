@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import build_composer, build_outbox
@@ -311,6 +312,47 @@ async def test_a_message_whose_window_closed_is_skipped_and_the_skip_reported(
         "⚠️ Không gửi nhắc xác nhận tham dự (dự kiến lúc 08:00, Thứ Bảy, ngày 18/5/2024)"
     )
     assert sum("skipped rsvp_reminder" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_a_message_whose_window_closed_looks_for_one_of_its_audience_not_all(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whether anyone missed a skipped message sets only its log line's level: the outbox
+    read the whole audience and its accounts for it (thousands of rows at 10,000 invitees)
+    inside the queueing transaction; one row looked for says it."""
+    now = harness.clock.now()
+    async with harness.services.ctx.sessions() as session, session.begin():
+        for audience in ("everyone", "group:khong_co_ai"):
+            session.add(
+                OutboundMessage(
+                    meeting_id=harness.services.ctx.meeting_id, kind=MessageKind.RSVP_REMINDER,
+                    status="scheduled", audience=audience, params={},
+                    due_at=now - timedelta(hours=2), expires_at=now - timedelta(hours=1),
+                    created_by="test", created_at=now,
+                )
+            )  # fmt: skip
+    ran: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        ran.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="schedules.outbox"):
+            await harness.outbox.queue_due()
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert await message_status(harness, MessageKind.RSVP_REMINDER) == ["skipped", "skipped"]
+    skipped = [
+        (r.levelname, r.getMessage()[:25]) for r in caplog.records if r.msg.startswith("skipped %s")
+    ]
+    assert skipped == [
+        ("WARNING", "skipped rsvp_reminder mes"),  # 80 invitees missed it
+        ("DEBUG", "skipped rsvp_reminder mes"),  # nobody in the group
+    ]
+    assert [s for s in ran if "channel_identities" in s] == []
+    audience_reads = [s for s in ran if "FROM delegates JOIN rsvps" in s]
+    assert len(audience_reads) == 2 and all("LIMIT" in s for s in audience_reads)
 
 
 async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_only_if_a_notice(

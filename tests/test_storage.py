@@ -11,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, event, inspect, select, text, update
+from sqlalchemy import Connection, event, func, inspect, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -24,7 +24,7 @@ from storage.base import Base
 from storage.engine import create_engine
 from storage.migrate import alembic_config, head_revision
 from storage.models import Delegate, Meeting
-from storage.uow import read_only, unit_of_work
+from storage.uow import in_a_worker, read_only, unit_of_work
 from tests.storage_support import people_written_as_objects
 from tests.test_services import row as delegate_row
 
@@ -640,3 +640,19 @@ async def test_a_locked_read_takes_the_row_as_committed_since_over_the_sessions_
     )
     sql = str(joined.compile(dialect=postgresql.dialect()))
     assert sql.endswith("FOR UPDATE OF delegates")
+
+
+class MarkedSession(AsyncSession):
+    """A session class of the caller's own, as a process may configure its sessions with."""
+
+
+async def test_a_worker_reads_through_sessions_of_the_callers_class(engine: AsyncEngine) -> None:
+    # in_a_worker rebuilt the sessions from their settings but not their class: a worker's
+    # read ran on a plain AsyncSession whatever the caller's sessions were.
+    sessions = async_sessionmaker(engine, class_=MarkedSession, expire_on_commit=False)
+
+    async def read(own: async_sessionmaker[AsyncSession]) -> tuple[str, int | None]:
+        async with read_only(own) as session:
+            return type(session).__name__, await session.scalar(select(func.count(Meeting.id)))
+
+    assert await in_a_worker(sessions, read) == ("MarkedSession", 0)

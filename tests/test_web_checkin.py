@@ -771,16 +771,61 @@ async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s
     office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
     seen = await office.client.get("/office/attendance")
     assert text_of(seen.text, f"undo-guest-{row.id}") == "Hủy ghi nhận"
-    # The form as the page's poll puts it in place (signed for the session as the page's).
-    done = await post_form(office, "/office/attendance/live", f"form-undo-guest-{row.id}")
+    # The link as the page's poll puts it in place: a confirmation first, nothing undone yet.
+    live = (await office.client.get("/office/attendance/live")).text
+    assert f'href="/office/attendance/undo/{row.id}" class="button secondary small"' in live
+    asked = await office.client.get(f"/office/attendance/undo/{row.id}")
+    assert text_of(asked.text, "undo-what") == (
+        "Hủy ghi nhận khách Phạm Văn Khách (ghi nhận lúc 07:30, Thứ Ba, ngày 28/5/2024, tại Bàn "
+        "1)? Khách không còn được tính là có mặt trong hội trường; lượt ghi nhận và lần hủy vẫn "
+        "được lưu trong nhật ký."
+    )
+    assert len(await present(meeting.services)) == 1
+    done = await post_form(office, f"/office/attendance/undo/{row.id}", "form-undo-guest")
     assert flash(done.text) == "Đã hủy lượt điểm danh của Phạm Văn Khách."
     assert text_of(done.text, "total-guests") == "0" and await present(meeting.services) == []
-    assert f'id="form-undo-guest-{row.id}"' not in done.text
+    assert f'id="undo-guest-{row.id}"' not in done.text
     # The check-in role alone does not reach the office's page, nor its form.
     refused = await phone.client.post(
-        "/office/attendance/undo", data={**fields(seen.text, f"form-undo-guest-{row.id}")}
+        "/office/attendance/undo", data={**fields(asked.text, "form-undo-guest")}
     )
     assert refused.status_code == 403
+    assert (await phone.client.get(f"/office/attendance/undo/{row.id}")).status_code == 403
+
+
+async def test_the_office_s_guest_undo_refuses_an_invitee_s_check_in_and_changes_nothing(
+    meeting: Day, phone: Desk
+) -> None:
+    # «Hủy ghi nhận» beside a guest posted any check-in's id: an invitee's check-in was undone
+    # from «Có mặt» too, without her card or a word about whom.
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    await phone.client.post(
+        "/office/checkin/guest",
+        data={**fields((await phone.client.get("/office/checkin")).text, "form-guest"),
+              "name": "Phạm Văn Khách"},
+    )  # fmt: skip
+    invitee, guest = await present(meeting.services)
+    assert (invitee.kind, guest.kind) == ("delegate", "guest")
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    said = (
+        "Lượt điểm danh của Phạm Thị Thanh Mai không phải lượt ghi nhận khách: đề nghị mở thẻ "
+        "của đại biểu ở trang Điểm danh để hủy. Chưa thay đổi gì."
+    )
+    asked = await office.client.get(f"/office/attendance/undo/{invitee.id}")
+    assert asked.status_code == 303
+    assert flash((await office.client.get(asked.headers["location"])).text) == said
+    form = fields((await office.client.get(f"/office/attendance/undo/{guest.id}")).text,
+                  "form-undo-guest")  # fmt: skip
+    posted = await office.client.post(
+        "/office/attendance/undo", data={**form, "checkin": str(invitee.id)}
+    )
+    assert posted.status_code == 303
+    assert flash((await office.client.get(posted.headers["location"])).text) == said
+    unknown = await office.client.get("/office/attendance/undo/999999")
+    assert flash((await office.client.get(unknown.headers["location"])).text) == (
+        "Không tìm thấy lượt điểm danh này."
+    )
+    assert [row.id for row in await present(meeting.services)] == [invitee.id, guest.id]
 
 
 async def test_a_search_with_more_hits_than_shown_says_to_type_more(

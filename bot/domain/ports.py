@@ -155,6 +155,10 @@ class Audiences(Protocol):
         """The people of ``audience``, each with their accounts on ``channels``."""
         ...
 
+    async def anyone(self, session: AsyncSession, audience: str) -> bool:
+        """Whether ``audience`` names anyone, on a chat or not (one row looked for)."""
+        ...
+
     async def places(
         self, session: AsyncSession, report_to: str, channels: Collection[str]
     ) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import parse_place
@@ -154,15 +154,28 @@ class AudienceService:
                 found.setdefault(account.delegate_id, []).append(account)
         return found
 
+    async def anyone(self, session: AsyncSession, audience: str) -> bool:
+        """Whether ``audience`` names anyone (on a chat or not): one row looked for, not the
+        audience read (at 10,000 invitees, thousands of rows and their accounts)."""
+        query = self._people_query(audience)
+        return query is not None and await session.scalar(query.order_by(None).limit(1)) is not None
+
     async def _people_ids(self, session: AsyncSession, audience: str) -> list[int]:
         """The ids of the people an audience names, in the order messages go out."""
+        query = self._people_query(audience)
+        return [] if query is None else _unique(await session.scalars(query))
+
+    def _people_query(self, audience: str) -> Select[Any] | None:
+        """The ids of the people an audience names, in the order messages go out (a join
+        may name a person twice); None when it names nobody whatever the rows."""
         meeting_id = self._ctx.meeting_id
         kind, _, key = audience.partition(":")
         if kind == Audience.PERSON:
-            person = await session.get(Delegate, int(key)) if key.isdigit() else None
-            if person is None or person.meeting_id != meeting_id:
-                return []
-            return [person.id]
+            if not key.isdigit():
+                return None
+            return select(Delegate.id).where(
+                Delegate.id == int(key), Delegate.meeting_id == meeting_id
+            )
         if kind == Audience.DRAFT_MISSING:
             query = (
                 select(Delegate.id)
@@ -176,34 +189,30 @@ class AudienceService:
             )
             if (deadline := audience_deadline(audience)) is not None:
                 query = query.where(SpeechAssignment.deadline_at == deadline)
-            return _unique(await session.scalars(query))
+            return query
         if kind == Audience.TASK:
             # Assignees who have not reported the task done, while it is open.
-            return _unique(
-                await session.scalars(
-                    select(Delegate.id)
-                    .join(TaskAssignment, TaskAssignment.person_id == Delegate.id)
-                    .join(Task, Task.id == TaskAssignment.task_id)
-                    .where(
-                        Task.meeting_id == meeting_id,
-                        Task.key == key,
-                        Task.archived_at.is_(None),
-                        Task.closed_at.is_(None),
-                        TaskAssignment.status != "done",
-                    )
+            return (
+                select(Delegate.id)
+                .join(TaskAssignment, TaskAssignment.person_id == Delegate.id)
+                .join(Task, Task.id == TaskAssignment.task_id)
+                .where(
+                    Task.meeting_id == meeting_id,
+                    Task.key == key,
+                    Task.archived_at.is_(None),
+                    Task.closed_at.is_(None),
+                    TaskAssignment.status != "done",
                 )
             )
         # In protocol order: the outbox queues them so, and its report names whom to phone in
         # the order of /chuatraloi (by the groups' keys, the heads of departments came first
         # and the city's leaders last).
         order = {group.key: group.order for group in self._ctx.config.groups}
-        return list(
-            await session.scalars(
-                select(Delegate.id)
-                .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-                .where(roster.delegates_of(meeting_id), roster.in_audience(audience))
-                .order_by(*roster.protocol_key(order))
-            )
+        return (
+            select(Delegate.id)
+            .join(Rsvp, Rsvp.delegate_id == Delegate.id)
+            .where(roster.delegates_of(meeting_id), roster.in_audience(audience))
+            .order_by(*roster.protocol_key(order))
         )
 
 

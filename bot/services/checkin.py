@@ -43,6 +43,7 @@ from bot.texts import Catalog
 from bot.texts.formatting import clock, long_date
 from storage import queries
 from storage.models import Checkin, Delegate, Invitation, Rsvp
+from storage.sharing import guests_in_turn
 from storage.uow import in_a_worker, read_only, unit_of_work
 
 # Longest texts a desk may type for a substitute or a guest (as the delegate list's columns).
@@ -473,9 +474,10 @@ class CheckinService:
         ``again_ok``: GUEST_AGAIN, with the first such guest's row, tells the desk when and
         where that guest was let in (the same guest twice would count twice in the hall).
 
-        The meeting's row is locked first (:func:`storage.queries.lock_meeting`): on
-        PostgreSQL two desks recording the same guest at once take turns, and the second is
-        told of the first's guest (SQLite's writers take turns anyway). A guest has no
+        The guest check is locked first (:func:`storage.sharing.guests_in_turn`, a lock of its
+        own, not the meeting's row an import or a notice's numbering holds): on PostgreSQL two
+        desks recording the same guest at once take turns, and the second is told of the
+        first's guest (SQLite's writers take turns anyway). A guest has no
         invitee, so the partial unique index that keeps an invitee in once cannot."""
         name, position, organization = (
             one_line(full_name),
@@ -490,7 +492,7 @@ class CheckinService:
             return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD)
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            await queries.lock_meeting(session, self._ctx.meeting_id)
+            await guests_in_turn(session, self._ctx.meeting_id)
             if (earlier := await _by_request(session, request_key)) is not None:
                 return CheckinResult(CheckinStep.REPEATED, CheckinView.of(earlier))
             if not namesake_ok and (invitee := await self._namesake(session, name)) is not None:
@@ -672,6 +674,14 @@ class CheckinService:
             row.undone_at, row.undone_by = now, desk.actor
             _audit(session, now, desk, "checkin.undone", row)
             return CheckinResult(CheckinStep.UNDONE, CheckinView.of(row))
+
+    async def view(self, checkin_id: int) -> CheckinView | None:
+        """The check-in ``checkin_id`` of this meeting, undone or not; None for none."""
+        async with read_only(self._ctx.sessions) as session:
+            row = await session.get(Checkin, checkin_id)
+            if row is None or row.meeting_id != self._ctx.meeting_id:
+                return None
+            return CheckinView.of(row)
 
     async def recent(self, desk: DeskActor, *, limit: int = 10) -> list[CheckinView]:
         """The check-ins this desk (its label, or the same staff member) made within the undo

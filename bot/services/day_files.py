@@ -171,12 +171,24 @@ def present_page(
     :attr:`PresentPage.more`; from the first row when empty or unreadable), numbered through
     the whole list as it stands now."""
     keyed = _present_rows(catalog, config, roll)
-    since = _read_present_key(after)
-    # Every row after the key, not the rows after a position: kept in the list's order.
-    left = keyed if since is None else [(key, row) for key, row in keyed if key > since]
+    left = keyed[_present_start(keyed, _read_present_key(after)) :]
     shown = left[:size]
     more = _present_key_text(shown[-1][0]) if len(left) > size else None
     return PresentPage(_present_headings(catalog), [row for _, row in shown], len(keyed), more)
+
+
+def _present_start(keyed: list[tuple[PresentKey, list[Cell]]], since: PresentKey | None) -> int:
+    """Where the page after the row keyed ``since`` starts: just after that row, wherever it
+    is now (rows that came or left before it moved it; not a count of rows). The invitees
+    come in the database's order, which on a PostgreSQL of another collation than C is not
+    Python's order of their codes, so keys are compared only when that row has left the
+    list: then the page starts at the first row whose key is greater."""
+    if since is None:
+        return 0
+    for at, (key, _) in enumerate(keyed):
+        if key == since:
+            return at + 1
+    return next((at for at, (key, _) in enumerate(keyed) if key > since), len(keyed))
 
 
 def _present_headings(catalog: Catalog) -> list[str]:

@@ -339,6 +339,9 @@ async def test_on_the_desk_s_phone_results_the_substitute_s_button_and_a_guest_a
     assert await element_text(desk, "total-guests") == "2"
     await no_accessibility_problems(desk)
     await desk.press_in(f"#undo-guest-{guests[1].id}")
+    assert (await element_text(desk, "undo-what")).startswith("Hủy ghi nhận khách Phạm Văn Khách")
+    await no_accessibility_problems(desk)
+    await desk.press("Hủy ghi nhận khách")
     assert await element_text(desk, "flash") == "Đã hủy lượt điểm danh của Phạm Văn Khách."
     assert await element_text(desk, "total-guests") == "1"
     await desk.screenshot("checkin-office-guest-undone")

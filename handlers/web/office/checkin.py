@@ -43,6 +43,7 @@ from bot.services.checkin import (
     MISSING_PAGE,
     SEARCH_LIMIT,
     Arrival,
+    ArrivalKind,
     CheckinResult,
     CheckinStep,
     CheckinView,
@@ -486,22 +487,47 @@ class DeskPages:
             **await self._attendance_context(request, actor),
         )  # fmt: skip
 
+    async def confirm_undo_guest(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """«Hủy ghi nhận» beside a guest on «Có mặt»: who, when and where let in, what undoing
+        does, and the button that does it. Only a guest's check-in (an invitee's is undone on
+        her card); anything else goes back to «Có mặt» saying why, nothing changed."""
+        which = parse_id(str(request.path_params["id"]))
+        guest = await self._guest(which)
+        if not isinstance(guest, CheckinView):
+            return self.office._done(visit, "attendance", guest, ok=False)
+        at = self.services.config.meeting.local(guest.at)
+        return self.office._render(
+            "office/attendance_undo.html", visit=visit, actor=actor, guest=guest,
+            time=clock(at), date=long_date(self.catalog, at),
+        )  # fmt: skip
+
     async def undo_guest(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """«Hủy ghi nhận» beside a guest on «Có mặt»: the office takes a guest recorded by
-        mistake out of the hall whenever it is found (a desk may only within its minutes, and a
-        guest has no card to open); audited, the row kept, as every undo."""
+        """Undo the guest's check-in the confirmation named: the office takes a guest recorded
+        by mistake out of the hall whenever it is found (a desk may only within its minutes,
+        and a guest has no card to open); audited, the row kept, as every undo. An invitee's
+        check-in is refused here, nothing changed."""
         values = await self.office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
-        assert visit.session_id is not None
-        which = parse_id(values.get("checkin", ""))
-        result = CheckinResult(CheckinStep.UNKNOWN_CHECKIN)
-        if which is not None:
-            desk = self.services.access.office_desk(actor, "")
-            result = await self.services.checkin.undo(desk, which)
+        guest = await self._guest(parse_id(values.get("checkin", "")))
+        if not isinstance(guest, CheckinView):
+            return self.office._done(visit, "attendance", guest, ok=False)
+        desk = self.services.access.office_desk(actor, "")
+        result = await self.services.checkin.undo(desk, guest.id)
         ok = result.step in (CheckinStep.UNDONE, CheckinStep.ALREADY_UNDONE)
-        key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok))
-        return RedirectResponse(f"{self.root}/attendance?f={key}#flash", status_code=303)
+        return self.office._done(visit, "attendance", self._result_html(result), ok=ok)
+
+    async def _guest(self, which: int | None) -> CheckinView | str:
+        """The guest's check-in ``which`` names, or what to say instead (none such, or not a
+        guest's)."""
+        found = None if which is None else await self.services.checkin.view(which)
+        if found is None:
+            return self._result_html(CheckinResult(CheckinStep.UNKNOWN_CHECKIN))
+        if found.kind is not ArrivalKind.GUEST:
+            return self.catalog.html("dash.attendance.undo_not_guest", name=found.full_name)
+        return found
 
     async def _attendance_context(self, request: Request, actor: OfficeActor) -> dict[str, Any]:
         """The attendance's figures and its page of who is missing: ``?group=`` narrows it to
@@ -591,6 +617,7 @@ class DeskPages:
             Route("/checkin/forget", self.forget, methods=["GET"]),
             Route("/attendance", staff(self.attendance), methods=["GET"]),
             Route("/attendance/live", staff(self.attendance_live), methods=["GET"]),
+            Route("/attendance/undo/{id}", staff(self.confirm_undo_guest), methods=["GET"]),
             Route("/attendance/undo", staff(self.undo_guest), methods=["POST"]),
             Route("/attendance/summary", staff(self.summary), methods=["GET"]),
             Route("/attendance/present", staff(self.present), methods=["GET"]),
