@@ -930,11 +930,13 @@ async def through_a_decline_reason(fuzzed: Fuzzed, text: str) -> None:
 
 
 async def through_a_substitute(fuzzed: Fuzzed, text: str) -> None:
-    """A substitute's name and position: the questions, the receipt, the card, the
-    meeting-morning message."""
+    """A substitute's name, position and unit (her phone skipped): the questions, the
+    receipt, the card, the meeting-morning message."""
     user = await fuzzed.sender("naming_substitute")
     await shows(fuzzed, user.id, text, user.text(text), "the question for the position")
-    await shows(fuzzed, user.id, text, user.text(text), "the recorded substitute")
+    await shows(fuzzed, user.id, text, user.text(text), "the question for the unit")
+    await shows(fuzzed, user.id, text, user.text(text), "the question for the phone")
+    await shows(fuzzed, user.id, text, user.tap("Bỏ qua"), "the recorded substitute")
     await shows(fuzzed, user.id, text, user.command("/trangthai"), "the card with the substitute")
     harness = fuzzed.harness
     async with unit_of_work(harness.services.ctx.sessions) as session:

@@ -114,6 +114,8 @@ async def test_kh60_office_imports_hands_out_links_and_counts_every_answer(
                 await harness.send(user.tap("👤 Cử người dự thay"))
                 await harness.send(user.text(f"Nguyễn Thị Phó {code}"))
                 await harness.send(user.text("Phó Chủ tịch"))
+                await harness.send(user.text("Hội LHPN quận"))  # her unit, typed
+                await harness.send(user.tap("Bỏ qua"))  # no phone given
             elif answer.startswith("decline"):
                 await harness.send(user.tap("❌ Không tham dự"))
                 if answer == "decline_reason":

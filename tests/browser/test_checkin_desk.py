@@ -287,6 +287,8 @@ async def test_on_the_desk_s_phone_results_the_substitute_s_button_and_a_guest_a
     await services.rsvp.choose(account, RsvpChoice.SUBSTITUTE)
     await services.rsvp.submit_text(account, "Nguyễn Thị Bích Ngọc")
     await services.rsvp.submit_text(account, "Phó Chủ tịch, Ủy ban nhân dân thành phố Hà Nội")
+    await services.rsvp.choose(account, RsvpChoice.SAME_UNIT)
+    await services.rsvp.choose(account, RsvpChoice.SKIP_PHONE)
     link = await services.signin.link_for_code(CHECKIN_STAFF)
     assert link.secret is not None
     await browser.open(hall.url(f"signin/{link.secret}"))
