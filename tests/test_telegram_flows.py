@@ -286,6 +286,25 @@ async def test_sending_a_substitute_asks_name_position_unit_and_phone_and_confir
     )  # fmt: skip
 
 
+async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    await harness.send(user.text("Lê Thị Hương"))
+    await harness.send(user.text("Phó Chủ tịch"))
+    await harness.send(user.text("Cùng đơn vị"))
+    assert user.last_text().startswith(
+        "Đề nghị đồng chí cho biết số điện thoại của đồng chí Lê Thị Hương"
+    )
+    await harness.send(user.tap("Bỏ qua"))
+    rsvp = await status_of(harness, "DB040")
+    assert (rsvp.status, rsvp.substitute_unit) == (
+        RsvpStatus.SUBSTITUTE,
+        "Hội LHPN quận Nam Từ Liêm",
+    )
+
+
 async def test_a_substitute_from_another_unit_without_a_phone_is_said_with_her_unit(
     harness: BotHarness,
 ) -> None:

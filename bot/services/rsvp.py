@@ -32,7 +32,7 @@ from bot.domain.rsvp import (
     RsvpStatus,
     answers_open,
 )
-from bot.domain.typed import bare_name, one_line
+from bot.domain.typed import bare_name, fold, one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_to_person
@@ -306,12 +306,19 @@ class RsvpService:
         return self._record(ident, account, answer, now, audits)
 
     async def submit_text(
-        self, account: ChatAccount, text: str, *, event_id: str | None = None
+        self,
+        account: ChatAccount,
+        text: str,
+        *,
+        event_id: str | None = None,
+        same_unit: str | None = None,
     ) -> RsvpResult:
         """Take a typed reason, substitute name or position, if the bot asked for one.
 
         ``event_id`` (the channel's identity of the message) recognises a message delivered
-        twice, which must not be taken as the answer to the next question.
+        twice, which must not be taken as the answer to the next question. ``same_unit``: the
+        words of the «Cùng đơn vị» choice, which typed for the unit mean the delegate's own
+        (compared folded: «cung don vi» too).
         """
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(
@@ -332,7 +339,15 @@ class RsvpService:
             own_unit = person.organization if person is not None else ""
             answering, now = Answering.of(ident, rsvp, own_unit), self._ctx.clock.now()
             awaiting = Awaiting(ident.pending_input)
-            result = self._typed(answering, awaiting, account, text, now, audits)
+            if (
+                awaiting is Awaiting.SUBSTITUTE_UNIT
+                and same_unit
+                and fold(text) == fold(same_unit)
+                and answers_open(now, self.deadline)
+            ):
+                result = self._unit_given(answering, answering.own_unit)
+            else:
+                result = self._typed(answering, awaiting, account, text, now, audits)
             result = _with_unit(result, answering)
             # The ORM flushes only what it changed on ``ident`` (recent_events) at commit.
             await _store(session, [answering], now, audits)
