@@ -305,6 +305,20 @@ async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
     )
 
 
+async def test_a_long_paste_for_the_substitute_s_phone_is_said_back_cut_to_40_characters(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    for step in ("Lê Thị Hương", "Phó Chủ tịch", "Thành ủy Hà Nội"):
+        await harness.send(user.text(step))
+    await harness.send(user.text("x" * 3000))
+    assert user.last_text() == (
+        f"«{'x' * 40}» không phải là số điện thoại. Đề nghị đồng chí gõ số điện thoại dạng "
+        "0912 345 678 (hoặc +84 912 345 678), hoặc chọn «Bỏ qua»."
+    )
+
+
 async def test_a_substitute_from_another_unit_without_a_phone_is_said_with_her_unit(
     harness: BotHarness,
 ) -> None:

@@ -450,7 +450,9 @@ class RsvpService:
             return self._unit_given(ident, value)
         phone = normalize_phone(value)
         if phone is None:  # asked again, what was typed said back
-            return RsvpResult(RsvpStep.NOT_A_PHONE, current, substitute_name=name, typed=value)
+            return RsvpResult(
+                RsvpStep.NOT_A_PHONE, current, substitute_name=name, typed=value[:40]
+            )  # a long paste said back cut, as other typed text is
         return self._phone_given(ident, account, phone, now, audits)
 
     def _unit_given(self, ident: Answering, unit: str) -> RsvpResult:

@@ -610,7 +610,7 @@ def _phone_answer(values: dict[str, str], own_unit: str) -> RsvpAnswer | tuple[s
             return "dash.phone.too_long", {}
         phone = normalize_phone(typed_phone) if typed_phone else None
         if typed_phone and phone is None:
-            return "dash.phone.not_a_phone", {"typed": typed_phone}
+            return "dash.phone.not_a_phone", {"typed": typed_phone[:40]}
         return RsvpAnswer(
             RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=position,
             substitute_unit=unit or own_unit or None, substitute_phone=phone,
