@@ -281,6 +281,12 @@ class RsvpService:
         if choice is RsvpChoice.SUBSTITUTE:
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
+        if choice in (RsvpChoice.SAME_UNIT, RsvpChoice.SKIP_PHONE) and (
+            current.status is RsvpStatus.SUBSTITUTE and ident.pending_input not in AWAITING
+        ):
+            # Tapped twice, or the tap redelivered, just after the substitute was recorded:
+            # the answer stands as given (as «Không tham dự» without a reason after it).
+            return RsvpResult(RsvpStep.CONFIRMED, current)
         if choice is RsvpChoice.SAME_UNIT:
             if ident.pending_input != Awaiting.SUBSTITUTE_UNIT:
                 return RsvpResult(RsvpStep.NOTHING_PENDING, current)  # a stale button
