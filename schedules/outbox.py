@@ -410,7 +410,8 @@ class Outbox:
                     # Its window was open while the bot ran with no list: it had nobody to go
                     # to, as a message with an empty audience (not a skip for the bot's stop).
                     self._mark_skipped(message, SkipReason.NO_RECIPIENTS, now)
-                    log.info(
+                    to_nobody["skipped"] += 1  # counted in the tick's one line
+                    log.debug(
                         "skipped %s message %d: due %s, window closed %s before a list came",
                         message.kind,
                         message.id,

@@ -587,12 +587,14 @@ def test_invites_mark_sent_marks_the_codes_or_every_unsent_once_and_says_how_man
     assert capsys.readouterr().out.splitlines()[1:] == [
         "Đã đánh dấu đã gửi giấy mời qua Zalo cho 78 đại biểu.",
     ]
-    # Run again: no one more (exit 2), and those named keep the mark they had.
-    assert main(["invites", "mark-sent", "--how", "sms", "--codes", "DB001,DB003"]) == 2
+    # Run again: no one more, those named keep the mark they had, and a safe re-run exits 0.
+    assert main(["invites", "mark-sent", "--how", "sms", "--codes", "DB001,DB003"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
         "Không đánh dấu thêm đại biểu nào.",
         "2 đại biểu đã được đánh dấu từ trước, giữ nguyên.",
     ]
+    assert main(["invites", "mark-sent", "--how", "sms", "--all-unsent"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["Không đánh dấu thêm đại biểu nào."]
     with sqlite3.connect(office / "hoinghi.db") as db:
         vias = dict(db.execute("SELECT sent_via, count(*) FROM invitations GROUP BY sent_via"))
         audited = db.execute(

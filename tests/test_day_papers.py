@@ -312,6 +312,29 @@ async def test_a_substitute_whose_unit_is_stored_apart_prints_her_position_whole
     assert hoa[3:5] == ["Phó Chánh Văn phòng, phụ trách tổng hợp", "Hội LHPN quận Ba Đình"]
 
 
+async def test_a_desk_that_corrects_the_substitute_s_position_keeps_the_unit_she_gave(
+    hall: Day,
+) -> None:
+    services = hall.services
+    card = await services.dashboard.card("DB005")
+    assert card is not None
+    answer = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE,
+        substitute_name="Nguyễn Thị Hoa",
+        substitute_position="Phó Chánh Văn phòng",
+        substitute_unit="Hội LHPN quận Ba Đình",
+    )
+    await services.rsvp.record_by_phone(services.access.local_operator(), card.person.id, answer)
+    desk = await hall.desk("NV03", "Cổng B")
+    await hall.checkin.check_in(
+        desk, "DB005", substitute_name="Nguyễn Thị Hoa",
+        substitute_position="Chánh Văn phòng",
+    )  # fmt: skip
+    _, rows = present_table(VI, services.config, await services.checkin.roll())
+    hoa = next(row for row in rows if row[2] == "Nguyễn Thị Hoa")
+    assert hoa[3:5] == ["Chánh Văn phòng", "Hội LHPN quận Ba Đình"]
+
+
 async def test_a_substitute_who_gave_her_unit_sits_under_it_on_the_sheet_and_her_card(
     hall: Day,
 ) -> None:

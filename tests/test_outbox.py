@@ -513,6 +513,32 @@ async def test_reminders_whose_window_closed_while_no_list_came_are_skipped_sile
         assert list(notes) == []
 
 
+async def test_reminders_skipped_after_waiting_for_a_list_are_counted_in_one_line_a_tick(
+    services: Services, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock.set(REMINDER_2)
+    outbox = await plan_rsvp_chasing(services, clock)
+    await outbox.tick()
+    clock.set(DEADLINE + timedelta(minutes=1))
+    await import_example(services)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="schedules.outbox"):
+        await outbox.tick()
+    lines = [
+        (r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.name == "schedules.outbox" and r.levelno >= logging.INFO
+    ]
+    assert lines == [
+        (
+            "INFO",
+            "2 messages fell due with nobody to send them to (no list imported yet, no one in"
+            " their audience or no chat to the office): 2 skipped as their window had closed,"
+            " 0 late",
+        ),
+    ]
+
+
 async def test_a_task_reminder_due_before_any_list_goes_to_the_task_s_contacts_once_imported(
     services: Services, clock: ManualClock
 ) -> None:

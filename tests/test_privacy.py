@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from bot.domain.channels import ChatAccount
-from bot.domain.rsvp import RsvpChoice
+from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services.privacy import ERASED, PurgeStep
-from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion
+from storage.models import AuditEntry, ChannelIdentity, Delegate, Delivery, DraftVersion, Rsvp
 from tests.conftest import EXAMPLE_DELEGATES, EXAMPLE_MEETING
 from tests.harness import BotHarness
 from tests.test_drafts import DOCX, _submit_drafts, docx
@@ -216,6 +216,37 @@ async def test_purge_erases_a_zalo_account_s_id_from_the_audit_log_as_telegram_s
     # The core's own actors (the command line, the plan, the dashboard's staff) stay as written.
     own = {a for a in before if a.partition(":")[0] not in ("telegram", "zalo", "web")}
     assert own and own <= actors
+
+
+async def test_purge_removes_the_phone_a_substitute_gave_from_her_answer_and_the_audit_log(
+    harness: BotHarness,
+) -> None:
+    services = harness.services
+    async with services.ctx.sessions() as session:
+        person = (await session.scalars(select(Delegate).where(Delegate.code == "DB001"))).one()
+    answer = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE,
+        substitute_name="Nguyễn Thị Lan",
+        substitute_position="Phó Chủ tịch",
+        substitute_unit="Hội LHPN quận",
+        substitute_phone="+84912345678",
+    )
+    await services.rsvp.record_by_phone(services.access.local_operator(), person.id, answer)
+    harness.clock.set(services.config.meeting.ends_at)
+    phones_of_the_list = sum(1 for row in _rows() if row)
+    preview = await services.privacy.preview(drafts=False)
+    assert preview.phones == phones_of_the_list + 1
+    summary = await services.privacy.purge(drafts=False)
+    assert summary.phones == phones_of_the_list + 1
+    async with services.ctx.sessions() as session:
+        row = (await session.scalars(select(Rsvp).where(Rsvp.delegate_id == person.id))).one()
+        entries = list(await session.scalars(select(AuditEntry)))
+    assert row.substitute_phone is None
+    assert (row.substitute_name, row.substitute_unit) == ("Nguyễn Thị Lan", "Hội LHPN quận")
+    assert not any("+84912345678" in str((e.before, e.after)) for e in entries)
+    assert any(
+        isinstance(e.after, dict) and e.after.get("substitute_phone") == ERASED for e in entries
+    )
 
 
 async def _all(harness: BotHarness, model: type) -> list:  # type: ignore[type-arg]

@@ -286,6 +286,68 @@ async def test_sending_a_substitute_asks_name_position_unit_and_phone_and_confir
     )  # fmt: skip
 
 
+async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    await harness.send(user.text("Lê Thị Hương"))
+    await harness.send(user.text("Phó Chủ tịch"))
+    await harness.send(user.text("Cùng đơn vị"))
+    assert user.last_text().startswith(
+        "Đề nghị đồng chí cho biết số điện thoại của đồng chí Lê Thị Hương"
+    )
+    await harness.send(user.tap("Bỏ qua"))
+    rsvp = await status_of(harness, "DB040")
+    assert (rsvp.status, rsvp.substitute_unit) == (
+        RsvpStatus.SUBSTITUTE,
+        "Hội LHPN quận Nam Từ Liêm",
+    )
+
+
+async def test_a_long_paste_for_the_substitute_s_phone_is_said_back_cut_to_40_characters(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    for step in ("Lê Thị Hương", "Phó Chủ tịch", "Thành ủy Hà Nội"):
+        await harness.send(user.text(step))
+    await harness.send(user.text("x" * 3000))
+    assert user.last_text() == (
+        f"«{'x' * 40}» không phải là số điện thoại. Đề nghị đồng chí gõ số điện thoại dạng "
+        "0912 345 678 (hoặc +84 912 345 678), hoặc chọn «Bỏ qua»."
+    )
+
+
+async def test_a_second_tap_on_skip_or_same_unit_after_the_substitute_is_recorded_is_no_stale_alert(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    await harness.send(user.text("Lê Thị Hương"))
+    await harness.send(user.text("Phó Chủ tịch"))
+    unit_question = user.last_message
+    await harness.send(user.tap("Cùng đơn vị: Hội LHPN quận Nam Từ Liêm", message=unit_question))
+    phone_question = user.last_message
+    await harness.send(user.tap("Bỏ qua", message=phone_question))
+    for label, message in (
+        ("Bỏ qua", phone_question),
+        ("Cùng đơn vị: Hội LHPN quận Nam Từ Liêm", unit_question),
+    ):
+        await harness.send(user.tap(label, message=message))
+        assert user.last_text().startswith(
+            "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chủ tịch."
+        )
+        answered = harness.fake.calls_to("answerCallbackQuery")[-1].params
+        assert "text" not in answered and "show_alert" not in answered
+    assert await audit_count(harness, "rsvp.changed") == 1
+    rsvp = await status_of(harness, "DB040")
+    assert (rsvp.status, rsvp.substitute_unit) == (
+        RsvpStatus.SUBSTITUTE,
+        "Hội LHPN quận Nam Từ Liêm",
+    )
+
+
 async def test_a_substitute_from_another_unit_without_a_phone_is_said_with_her_unit(
     harness: BotHarness,
 ) -> None:

@@ -261,6 +261,25 @@ async def test_the_phone_form_offers_the_delegate_s_unit_and_keeps_the_substitut
     assert card.rsvp.substitute_phone == "+84912345678"
 
 
+async def test_a_substitute_recorded_by_phone_with_the_unit_left_empty_is_of_the_delegate_s_unit(
+    desk: Desk, imported: Services
+) -> None:
+    # As on the personal page: the field is pre-filled with the delegate's unit, and emptied it
+    # is hers, not «none given» (the day papers would split the position at its last comma).
+    await desk.post(
+        "delegates/DB010/phone", "form-phone",
+        {"choice": "substitute", "name": "Lê Văn B",
+         "position": "Phó Chánh Văn phòng, phụ trách tổng hợp", "unit": ""},
+        page="delegates/DB010",
+    )  # fmt: skip
+    card = await imported.dashboard.card("DB010")
+    assert card is not None
+    assert (card.rsvp.substitute_position, card.rsvp.substitute_unit) == (
+        "Phó Chánh Văn phòng, phụ trách tổng hợp",
+        "Sở Nội vụ",
+    )
+
+
 async def test_after_the_deadline_the_office_still_records_a_phone_answer_marked_as_late(
     desk: Desk, imported: Services, clock
 ) -> None:
@@ -302,7 +321,7 @@ async def test_after_the_deadline_the_office_still_records_a_phone_answer_marked
         "Đã ghi nhận trả lời qua điện thoại của đồng chí Trịnh Văn Thắng, sau thời hạn xác nhận "
         "(17:00, Thứ Ba, ngày 21/5/2024); nhật ký đánh dấu thay đổi này là ghi nhận sau thời "
         "hạn. Nội dung đại biểu đã xác nhận: Cử người dự thay — đồng chí Lê Thu Trang, Phó Chủ "
-        "tịch."
+        "tịch, Sở Nội vụ."
     )  # said of the delegate, to the office: not «đồng chí đã xác nhận»
     history = text_of(page.text, "history")
     assert (

@@ -278,6 +278,20 @@ async def test_a_phone_that_is_not_one_is_refused_with_the_form_filled_again(
     assert (await _substitute_row(imported, "DB003"))[0] == "no_answer"
 
 
+async def test_a_long_paste_for_the_phone_is_said_back_cut_to_40_characters(
+    web: Web, imported: Services
+) -> None:
+    typed = {"name": "Lê Thị Hoa", "position": "Phó Chủ tịch", "unit": "Hội LHPN quận Ba Đình"}
+    page = await web.post(
+        "DB003", "rsvp", "form-substitute", {"choice": "substitute", **typed, "phone": "x" * 3000}
+    )
+    assert flash(page.text) == (
+        f"«{'x' * 40}» không phải là số điện thoại. Đề nghị đồng chí nhập số điện thoại dạng "
+        "0912 345 678 (hoặc +84 912 345 678), hoặc để trống ô này."
+    )
+    assert f'maxlength="40" autocomplete="off" value="{"x" * 40}">' in page.text
+
+
 async def test_a_form_refused_for_what_it_says_may_be_corrected_and_sent_again(web: Web) -> None:
     # The form's one-time code is spent when the form is taken, not when it is refused.
     token = web.tokens["DB003"]

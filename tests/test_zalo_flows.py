@@ -188,6 +188,25 @@ async def test_rsvp_substitute_by_numbers_with_typed_name_position_and_phone(
     assert "Nguyễn Thị Lan" in said[-1]
 
 
+async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "3")
+    await world.type(user, "Nguyễn Thị Lan")
+    await world.type(user, "Phó Chủ tịch")
+    said = await world.type(user, "cung DON vi")
+    assert said[-1].startswith(
+        "Đề nghị đồng chí cho biết số điện thoại của đồng chí Nguyễn Thị Lan"
+    )
+    await world.type(user, "1")  # Bỏ qua (the phone)
+    rsvp = await rsvp_of(world.services, "DB001")
+    assert (rsvp.status, rsvp.substitute_unit) == (
+        RsvpStatus.SUBSTITUTE,
+        "Trung ương Hội LHPN Việt Nam",
+    )
+
+
 async def test_rsvp_substitute_by_keyword_then_changed_to_attend(world: ZaloWorld) -> None:
     user = await world.linked("DB001", "Chị Mai")
     await world.type(user, "cu nguoi du thay")

@@ -14,6 +14,7 @@ from bot.texts.presenters import (
     decline_buttons,
     phone_buttons,
     rsvp_buttons,
+    same_unit_words,
     unit_buttons,
     withdrawn_notice,
 )
@@ -37,7 +38,9 @@ async def on_action(turn: Turn, action: Action) -> Answer:
 async def on_text(turn: Turn, text: Text) -> Answer | None:
     """A typed reason, substitute name, position, unit or phone; None when nothing of the RSVP
     waits."""
-    result = await turn.services.rsvp.submit_text(turn.account, text.text, event_id=text.event_id)
+    result = await turn.services.rsvp.submit_text(
+        turn.account, text.text, event_id=text.event_id, same_unit=same_unit_words(turn.catalog)
+    )
     if result.step is RsvpStep.DUPLICATE:
         return Answer()  # a redelivered message: it was answered the first time
     if result.step in (RsvpStep.NOTHING_PENDING, RsvpStep.NOT_LINKED):

@@ -121,7 +121,8 @@ def cmd_invites_mark_sent(args: argparse.Namespace) -> int:
     """Mark the invitations of the people ``--codes`` names (or, ``--all-unsent``, of every
     invitee not marked yet) as sent ``--how`` (required: the printed slips handed out:
     ``paper``), in one transaction, each audited as the command line's; print what was done
-    and who was left out. A code on no one's list or no one marked (a second run) exits 2."""
+    and who was left out. A code on no one's list, or no one marked for a reason other than a
+    mark already there, exits 2; a re-run with everyone marked already exits 0."""
     loaded = load(args)
     if isinstance(loaded, int):
         return loaded
@@ -138,8 +139,10 @@ def cmd_invites_mark_sent(args: argparse.Namespace) -> int:
         how = catalog.plain(f"dash.invite.via_phrase.{args.how}")
         for line in bulk_sent_lines(catalog.plain, result, how):
             out(line)
-        # A code on no one's list, or no one marked (a second run too): a script learns it.
-        return EXIT_USAGE if result.unknown or not result.marked else EXIT_OK
+        # A code on no one's list, or no one marked for a reason other than a mark already
+        # there: a script learns it. A re-run that finds everyone marked already is safe (0).
+        left_out = result.contacts or result.withdrawn or result.no_link or result.changed
+        return EXIT_USAGE if result.unknown or (not result.marked and left_out) else EXIT_OK
 
     return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
 

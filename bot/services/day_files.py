@@ -30,6 +30,7 @@ from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.order import protocol_key
 from bot.domain.rsvp import RsvpStatus
+from bot.domain.typed import fold
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
 from bot.texts import Catalog
 from bot.texts.formatting import clock, meeting_time
@@ -231,8 +232,9 @@ def _present_rows(
         if came.kind is ArrivalKind.SUBSTITUTE:
             as_whom = catalog.plain("day_papers.as.substitute", name=line.full_name)
             # As the desk wrote it (from her answer, or as she said at the desk): her answer's
-            # unit when the desk kept her answer's position.
-            if line.substitute_unit and came.position == line.substitute_position:
+            # unit while the one checked in is the substitute answered, her position corrected
+            # at the desk or not.
+            if line.substitute_unit and fold(came.full_name) == fold(line.substitute_name or ""):
                 position, unit = came.position or "", line.substitute_unit
             else:
                 position, unit = position_and_unit(came.position, line.organization)

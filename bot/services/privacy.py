@@ -33,12 +33,13 @@ from storage.models import (
     HandledEvent,
     Invitation,
     LinkFailure,
+    Rsvp,
     SpeechAssignment,
 )
 from storage.uow import unit_of_work
 
 ERASED = "đã-xóa"
-_ACCOUNT_KEYS = ("external_id", "chat_address", "phone")
+_ACCOUNT_KEYS = ("external_id", "chat_address", "phone", "substitute_phone")
 # Actors of the core's own that name no chat account: the command line («cli», «cli:import»),
 # the plan, a staff member at the dashboard (by their code on the list). Any other
 # «channel:id» is an account — a Telegram number, a Zalo id (opaque hex), a personal page.
@@ -95,6 +96,10 @@ class PrivacyService:
             people = select(Delegate.id).where(Delegate.meeting_id == meeting_id)
             await session.execute(
                 update(Delegate).where(Delegate.meeting_id == meeting_id).values(phone=None)
+            )
+            # The number a substitute gave with her answer (the delegate's own answer row).
+            await session.execute(
+                update(Rsvp).where(Rsvp.delegate_id.in_(people)).values(substitute_phone=None)
             )
             await session.execute(
                 delete(ChannelIdentity).where(ChannelIdentity.delegate_id.in_(people))
@@ -193,6 +198,12 @@ class PrivacyService:
                 session,
                 select(Delegate.id).where(
                     Delegate.meeting_id == self._ctx.meeting_id, Delegate.phone.is_not(None)
+                ),
+            )
+            + await _count(
+                session,
+                select(Rsvp.id).where(
+                    Rsvp.delegate_id.in_(people), Rsvp.substitute_phone.is_not(None)
                 ),
             ),
             accounts=await _count(

@@ -32,7 +32,7 @@ from bot.domain.rsvp import (
     RsvpStatus,
     answers_open,
 )
-from bot.domain.typed import bare_name, one_line
+from bot.domain.typed import bare_name, fold, one_line
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_to_person
@@ -281,6 +281,12 @@ class RsvpService:
         if choice is RsvpChoice.SUBSTITUTE:
             _await(ident, Awaiting.SUBSTITUTE_NAME)
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_NAME, current)
+        if choice in (RsvpChoice.SAME_UNIT, RsvpChoice.SKIP_PHONE) and (
+            current.status is RsvpStatus.SUBSTITUTE and ident.pending_input not in AWAITING
+        ):
+            # Tapped twice, or the tap redelivered, just after the substitute was recorded:
+            # the answer stands as given (as «Không tham dự» without a reason after it).
+            return RsvpResult(RsvpStep.CONFIRMED, current)
         if choice is RsvpChoice.SAME_UNIT:
             if ident.pending_input != Awaiting.SUBSTITUTE_UNIT:
                 return RsvpResult(RsvpStep.NOTHING_PENDING, current)  # a stale button
@@ -306,12 +312,19 @@ class RsvpService:
         return self._record(ident, account, answer, now, audits)
 
     async def submit_text(
-        self, account: ChatAccount, text: str, *, event_id: str | None = None
+        self,
+        account: ChatAccount,
+        text: str,
+        *,
+        event_id: str | None = None,
+        same_unit: str | None = None,
     ) -> RsvpResult:
         """Take a typed reason, substitute name or position, if the bot asked for one.
 
         ``event_id`` (the channel's identity of the message) recognises a message delivered
-        twice, which must not be taken as the answer to the next question.
+        twice, which must not be taken as the answer to the next question. ``same_unit``: the
+        words of the «Cùng đơn vị» choice, which typed for the unit mean the delegate's own
+        (compared folded: «cung don vi» too).
         """
         async with unit_of_work(self._ctx.sessions) as session:
             ident = await queries.identity(
@@ -332,7 +345,15 @@ class RsvpService:
             own_unit = person.organization if person is not None else ""
             answering, now = Answering.of(ident, rsvp, own_unit), self._ctx.clock.now()
             awaiting = Awaiting(ident.pending_input)
-            result = self._typed(answering, awaiting, account, text, now, audits)
+            if (
+                awaiting is Awaiting.SUBSTITUTE_UNIT
+                and same_unit
+                and fold(text) == fold(same_unit)
+                and answers_open(now, self.deadline)
+            ):
+                result = self._unit_given(answering, answering.own_unit)
+            else:
+                result = self._typed(answering, awaiting, account, text, now, audits)
             result = _with_unit(result, answering)
             # The ORM flushes only what it changed on ``ident`` (recent_events) at commit.
             await _store(session, [answering], now, audits)
@@ -435,7 +456,9 @@ class RsvpService:
             return self._unit_given(ident, value)
         phone = normalize_phone(value)
         if phone is None:  # asked again, what was typed said back
-            return RsvpResult(RsvpStep.NOT_A_PHONE, current, substitute_name=name, typed=value)
+            return RsvpResult(
+                RsvpStep.NOT_A_PHONE, current, substitute_name=name, typed=value[:40]
+            )  # a long paste said back cut, as other typed text is
         return self._phone_given(ident, account, phone, now, audits)
 
     def _unit_given(self, ident: Answering, unit: str) -> RsvpResult:

@@ -503,6 +503,12 @@ def unit_buttons(catalog: Catalog, own_unit: str | None) -> tuple[tuple[Button, 
     return ((Button(label, rsvp_action(same)),), *cancel_buttons(catalog))
 
 
+def same_unit_words(catalog: Catalog) -> str:
+    """The words of the «Cùng đơn vị: {unit}» choice without the unit, as the question names
+    it (typed, they mean the same choice)."""
+    return catalog.plain(f"buttons.{RsvpChoice.SAME_UNIT.value}", unit="").partition(":")[0].strip()
+
+
 def phone_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
     """No phone for the substitute (it is optional), or cancel."""
     return (

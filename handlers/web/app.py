@@ -593,7 +593,8 @@ class Site:
         unit = " ".join(values.get("unit", "").split())
         typed_phone = " ".join(values.get("phone", "").split())
         phone = normalize_phone(typed_phone) if typed_phone else None
-        typed = {"name": name, "position": position, "unit": unit, "phone": typed_phone}
+        # Said back (and put back in the form) cut to the field's length: a paste may be long.
+        typed = {"name": name, "position": position, "unit": unit, "phone": typed_phone[:40]}
         if choice not in ("attend", "decline", "substitute"):
             return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
         if choice == "decline" and len(reason) > MAX_REASON:
@@ -611,7 +612,7 @@ class Site:
                     too_long = catalog.html("rsvp.too_long", limit=limit)
                     return self._done(visit, too_long, ok=False, form=typed)
             if typed_phone and phone is None:
-                not_a_phone = catalog.html("web.rsvp.not_a_phone", typed=typed_phone)
+                not_a_phone = catalog.html("web.rsvp.not_a_phone", typed=typed_phone[:40])
                 return self._done(visit, not_a_phone, ok=False, form=typed)
         if not await self.services.invitations.first_post(account, nonce):
             return self._done(visit, catalog.html("web.form_sent_before"), ok=True)

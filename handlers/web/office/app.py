@@ -485,7 +485,7 @@ class Office:
         if card is None:
             return self._render("office/message.html", status=404, key="no_delegate")
         path = f"delegates/{card.person.code}"
-        answer = _phone_answer(values)
+        answer = _phone_answer(values, card.person.organization)
         if isinstance(answer, tuple):  # the form again, as typed, beside what is wrong with it
             key, params = answer
             refused = Flash(0, self.catalog.html(key, **params), ok=False)
@@ -583,10 +583,10 @@ def _browser(agent: str) -> str:
     return " · ".join(part for part in (browser, system) if part) or agent[:40] or "?"
 
 
-def _phone_answer(values: dict[str, str]) -> RsvpAnswer | tuple[str, dict[str, str]]:
+def _phone_answer(values: dict[str, str], own_unit: str) -> RsvpAnswer | tuple[str, dict[str, str]]:
     """The answer a phone form describes, or the catalog key (and its parameters) of what is
-    wrong with it. The substitute's unit is pre-filled with the delegate's (left empty: none
-    given); her phone is optional."""
+    wrong with it. The substitute's unit is pre-filled with the delegate's (``own_unit``), and
+    left empty it is the delegate's, as on the personal page; her phone is optional."""
     choice = values.get("choice", "")
     if choice == RsvpStatus.ATTENDING:
         return RsvpAnswer(RsvpStatus.ATTENDING)
@@ -610,10 +610,10 @@ def _phone_answer(values: dict[str, str]) -> RsvpAnswer | tuple[str, dict[str, s
             return "dash.phone.too_long", {}
         phone = normalize_phone(typed_phone) if typed_phone else None
         if typed_phone and phone is None:
-            return "dash.phone.not_a_phone", {"typed": typed_phone}
+            return "dash.phone.not_a_phone", {"typed": typed_phone[:40]}
         return RsvpAnswer(
             RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position=position,
-            substitute_unit=unit or None, substitute_phone=phone,
+            substitute_unit=unit or own_unit or None, substitute_phone=phone,
         )  # fmt: skip
     return "dash.phone.choose", {}
 
