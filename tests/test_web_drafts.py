@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -296,3 +297,24 @@ async def test_the_four_task_reports_from_the_page(web: Web, imported: Services)
         evidence = list(await session.scalars(select(TaskEvidence)))
     assert assignment is not None
     assert [(e.kind, e.url) for e in evidence] == [("link", "https://drive.example.vn/bao-cao")]
+
+
+async def test_her_page_says_a_speech_is_overdue_when_nothing_is_sent_by_its_deadline(
+    web: Web, imported: Services
+) -> None:
+    # As the office's «Tham luận chưa gửi» counts it: past the deadline with no version.
+    draft = await _draft_id(web)
+    [line] = [line for line in await imported.drafts.board() if line.code == SPEAKER]
+
+    async def standing() -> str:
+        page = (await web.open(SPEAKER)).text
+        found = re.search(rf'id="draft-{draft}-standing">(.*?)</p>', page)
+        assert found is not None
+        return found.group(1)
+
+    assert await standing() == "Hạn gửi: 17:00, 21/5 — chưa gửi"
+    clock = imported.ctx.clock
+    clock.set(line.deadline_at + timedelta(minutes=1))  # type: ignore[attr-defined]
+    assert await standing() == "<strong>Hạn gửi: 17:00, 21/5 (quá hạn)</strong> — chưa gửi"
+    await upload(web, "tham-luan.docx", docx("Tham luận chủ đề 1.1"))
+    assert await standing() == "Hạn gửi: 17:00, 21/5 — đã gửi, chờ Văn phòng xem"

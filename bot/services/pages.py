@@ -124,6 +124,9 @@ class PageDraft:
     thread: tuple[CommentLine, ...] = ()
     # The office withdrew it after she sent versions: they are kept to read, no new one taken.
     withdrawn: bool = False
+    # Past its deadline with nothing sent, as the office's «Tham luận chưa gửi» reads it
+    # (bot.domain.drafts.DraftLine.late).
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -574,6 +577,7 @@ class PageService:
                 versions=versions.get(row.id, ()),
                 thread=threads.get(row.id, ()),
                 withdrawn=bool(row.flag),
+                late=not versions.get(row.id) and now > row.at,
             )
             for row in by_kind.get("draft", [])
         ]
