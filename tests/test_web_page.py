@@ -260,6 +260,22 @@ async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left
     )  # fmt: skip
 
 
+async def test_the_words_of_the_same_unit_choice_typed_in_the_unit_field_mean_her_own_unit(
+    web: Web, imported: Services
+) -> None:
+    # The chat reads typed «Cùng đơn vị» as the delegate's unit; so does the page's field.
+    await web.post(
+        "DB003",
+        "rsvp",
+        "form-substitute",
+        {"choice": "substitute", "name": "Lê Thị Hoa", "position": "Phó Bí thư",
+         "unit": "cung don vi", "phone": ""},
+    )  # fmt: skip
+    assert await _substitute_row(imported, "DB003") == (
+        "substitute", "Lê Thị Hoa", "Phó Bí thư", "Thành ủy Hà Nội", None
+    )  # fmt: skip
+
+
 async def test_a_phone_that_is_not_one_is_refused_with_the_form_filled_again(
     web: Web, imported: Services
 ) -> None:

@@ -55,7 +55,12 @@ from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
-from bot.texts.presenters import deadline_text, notice_body_linked, withdrawn_notice
+from bot.texts.presenters import (
+    deadline_text,
+    notice_body_linked,
+    same_unit_words,
+    withdrawn_notice,
+)
 from handlers.web.attachment import attachment, attachment_path
 from handlers.web.flash import Flash, Flashes
 from handlers.web.office.app import COOKIE as OFFICE_COOKIE
@@ -637,7 +642,9 @@ class Site:
                 result = await rsvp.submit_text(account, position, event_id=f"{nonce}:p")
             if result.step is RsvpStep.ASK_SUBSTITUTE_UNIT:
                 if unit:
-                    result = await rsvp.submit_text(account, unit, event_id=f"{nonce}:u")
+                    result = await rsvp.submit_text(
+                        account, unit, event_id=f"{nonce}:u", same_unit=same_unit_words(catalog)
+                    )
                 else:
                     result = await rsvp.choose(account, RsvpChoice.SAME_UNIT)
             if result.step is RsvpStep.ASK_SUBSTITUTE_PHONE:
