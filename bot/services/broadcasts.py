@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.outbound import (
@@ -158,11 +158,7 @@ class BroadcastService:
         async with unit_of_work(self._ctx.sessions) as session:
             await session.execute(
                 update(OutboundMessage)
-                .where(
-                    OutboundMessage.meeting_id == self._ctx.meeting_id,
-                    OutboundMessage.created_by == admin.actor,
-                    OutboundMessage.status == MessageStatus.DRAFT,
-                )
+                .where(*self._drafts_of(admin))
                 .values(status=MessageStatus.CANCELLED, finished_at=now)
             )
             draft = OutboundMessage(
@@ -184,10 +180,7 @@ class BroadcastService:
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await session.scalar(
                 select(OutboundMessage).where(
-                    # The same account may be office staff of another meeting too.
-                    OutboundMessage.meeting_id == self._ctx.meeting_id,
-                    OutboundMessage.created_by == admin.actor,
-                    OutboundMessage.status == MessageStatus.DRAFT,
+                    *self._drafts_of(admin),
                     OutboundMessage.draft_step.in_([DraftStep.TEXT, DraftStep.TIME]),
                 )
             )
@@ -232,30 +225,24 @@ class BroadcastService:
 
     async def draft(self, admin: OfficeActor, message_id: int) -> BroadcastResult | None:
         """``admin``'s own unfinished draft: its text and audience, to write it again (the
-        dashboard's «Sửa nội dung»); None when it is gone or someone else's."""
-        async with read_only(self._ctx.sessions) as session:
-            draft = await self._draft(session, admin, message_id)
-            if draft is None or draft.body is None:
-                return None
-            return BroadcastResult(
-                BroadcastStep.PREVIEW, message_id=draft.id, body=draft.body, audience=draft.audience
-            )
+        dashboard's «Sửa nội dung»); None when it is gone, someone else's or has no text yet."""
+        return await self._written(admin, message_id)
 
     async def unfinished(self, admin: OfficeActor) -> BroadcastResult | None:
         """``admin``'s own draft with its text written and not yet sent or dropped (the one
         :meth:`start` would drop), its text and audience; None when there is none."""
+        return await self._written(admin, None)
+
+    async def _written(self, admin: OfficeActor, message_id: int | None) -> BroadcastResult | None:
+        """``admin``'s draft ``message_id`` (None: her newest) with its text written, as a
+        preview of its text and audience; None when there is none."""
+        query = select(OutboundMessage).where(
+            *self._drafts_of(admin), OutboundMessage.body.is_not(None)
+        )
+        if message_id is not None:
+            query = query.where(OutboundMessage.id == message_id)
         async with read_only(self._ctx.sessions) as session:
-            draft = await session.scalar(
-                select(OutboundMessage)
-                .where(
-                    OutboundMessage.meeting_id == self._ctx.meeting_id,
-                    OutboundMessage.created_by == admin.actor,
-                    OutboundMessage.status == MessageStatus.DRAFT,
-                    OutboundMessage.body.is_not(None),
-                )
-                .order_by(OutboundMessage.id.desc())
-                .limit(1)
-            )
+            draft = await session.scalar(query.order_by(OutboundMessage.id.desc()).limit(1))
             if draft is None:
                 return None
             return BroadcastResult(
@@ -542,12 +529,16 @@ class BroadcastService:
         self, session: AsyncSession, admin: OfficeActor, message_id: int
     ) -> OutboundMessage | None:
         return await session.scalar(
-            select(OutboundMessage).where(
-                OutboundMessage.id == message_id,
-                OutboundMessage.meeting_id == self._ctx.meeting_id,
-                OutboundMessage.created_by == admin.actor,
-                OutboundMessage.status == MessageStatus.DRAFT,
-            )
+            select(OutboundMessage).where(OutboundMessage.id == message_id, *self._drafts_of(admin))
+        )
+
+    def _drafts_of(self, admin: OfficeActor) -> tuple[ColumnElement[bool], ...]:
+        """What picks ``admin``'s unfinished drafts of this meeting (the same account may be
+        office staff of another meeting too)."""
+        return (
+            OutboundMessage.meeting_id == self._ctx.meeting_id,
+            OutboundMessage.created_by == admin.actor,
+            OutboundMessage.status == MessageStatus.DRAFT,
         )
 
     async def _reach(self, session: AsyncSession, audience: str) -> Reach:
