@@ -5,6 +5,8 @@ and the printable slips (one page per delegate, a QR code of their link and thei
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from bot.config import Config
 from bot.documents.workbook import Cell, Link
@@ -134,40 +136,100 @@ def slips_document(
     return build_slips(slips, texts), len(slips)
 
 
-def invitation_message(
-    catalog: Catalog,
-    config: Config,
-    *,
-    name: str,
-    link: str,
-    link_code: str,
-    bot: int = 0,
-    chats: Mapping[str, str] | None = None,
-    answers_open: bool = True,
-) -> str:
-    """The message an office sends a person with her personal link (by Zalo, or copied):
-    who invites her (the meeting's organizer, as her page says) to what, when and where,
-    the link, her personal code for a chat where no link opens, the answer's deadline and
-    whom to call. Plain text, several lines. Once answers are closed (``answers_open``
-    false) it asks her to call the office's contact instead of answering before a deadline
-    gone by. The code's line: :func:`code_line`."""
-    meeting = config.meeting
-    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
-    when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
-    line = code_line(catalog, config, format_link_code(link_code), bot=bot, chats=chats)
-    return catalog.plain(
-        "dash.invite.message" if answers_open else "dash.invite.message_closed",
-        name=name,
-        organizer=meeting.organizer,
-        title=meeting.title,
-        when_where=catalog.plain(
-            when_key, **when, venue=meeting.venue.name, address=meeting.venue.address
-        ),
-        deadline=deadline_text(catalog, config),
-        link=link,
-        code_line=f"\n{line}" if line else "",
-        contact=config.office.contact,
-    )
+@dataclass(frozen=True)
+class Invitation:
+    """A person's invitation as its message and its SMS both say it: her personal ``link``,
+    her personal code ``link_code`` (as stored), the Zalo bot ``bot`` she is given (named as
+    on her slip and her page: :meth:`bot.services.quotas.QuotaService.bot_of`), the chat
+    channels this process runs (``chats``, as :func:`code_line` takes them), and whether
+    answers are still open (``answers_open``). Built once, it makes both forms."""
+
+    link: str
+    link_code: str
+    bot: int = 0
+    chats: Mapping[str, str] | None = None
+    answers_open: bool = True
+
+    def message(self, catalog: Catalog, config: Config, *, name: str) -> str:
+        """The message an office sends ``name`` with her personal link (by Zalo, or copied):
+        who invites her (the meeting's organizer, as her page says) to what, when and where,
+        the link, her personal code for a chat where no link opens, the answer's deadline and
+        whom to call. Plain text, several lines. Once answers are closed it asks her to call
+        the office's contact instead of answering before a deadline gone by. The code's line:
+        :func:`code_line`."""
+        meeting = config.meeting
+        starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+        when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
+        line = code_line(
+            catalog, config, format_link_code(self.link_code), bot=self.bot, chats=self.chats
+        )
+        return catalog.plain(
+            "dash.invite.message" if self.answers_open else "dash.invite.message_closed",
+            name=name,
+            organizer=meeting.organizer,
+            title=meeting.title,
+            when_where=catalog.plain(
+                when_key, **when, venue=meeting.venue.name, address=meeting.venue.address
+            ),
+            deadline=deadline_text(catalog, config),
+            link=self.link,
+            code_line=f"\n{line}" if line else "",
+            contact=config.office.contact,
+        )
+
+    def sms(self, catalog: Catalog, config: Config) -> str:
+        """The short form of :meth:`message` for an SMS (with diacritics, 67 characters a
+        part): who invites, the meeting's day, the deadline, the link, the code where a chat
+        takes it (as :func:`code_line`: her Zalo bot named, or chats running) and the office's
+        phone (the first number in ``[office] contact``; left out without one). Once answers
+        are closed it asks her to call that phone instead, and gives the link alone.
+
+        It is cut down until it goes in :data:`SMS_PARTS` SMS, the least needed first: the
+        organizer invites, as in the message, else the office (in whose name the SMS is
+        sent); then the office's phone goes (her page has it; not once answers are closed:
+        then it is what she is asked to use), then the polite wording, in a shorter form;
+        never the link or the code. Past that, the shortest form, in as many SMS as it
+        takes."""
+        meeting = config.meeting
+        starts = meeting.local(meeting.starts_at)
+        deadline = meeting.local(meeting.rsvp_deadline_at)
+        found = first_phone(config.office.contact)
+        params: dict[str, object] = {
+            "day": starts.day,
+            "month": starts.month,
+            "deadline": short_moment(catalog, deadline),
+            "link": self.link,
+            "code": (
+                catalog.plain("dash.invite.sms_code", code=format_link_code(self.link_code))
+                # As the invitation's code line: where no chat takes the code, it is not given.
+                if code_line(catalog, config, self.link_code, bot=self.bot, chats=self.chats)
+                else ""
+            ),
+            "phone": display_phone(found[0]) if found is not None else "",
+        }
+        base = "dash.invite.sms_text"
+        if self.answers_open:
+            keys = [base, f"{base}_no_phone", f"{base}_short"][found is None :]
+        elif found is None:
+            keys = [f"{base}_closed_no_phone", f"{base}_closed_no_phone_short"]
+        else:
+            keys = [f"{base}_closed", f"{base}_closed_short"]
+        texts = [
+            catalog.plain(key, inviter=inviter, **params)
+            for key in keys
+            for inviter in (meeting.organizer, config.office.name)
+        ]
+        return next((text for text in texts if sms_parts(text) <= SMS_PARTS), texts[-1])
+
+
+def invitation_message(catalog: Catalog, config: Config, *, name: str, **fields: Any) -> str:
+    """:meth:`Invitation.message` to ``name``, of the invitation ``fields`` name (keywords)."""
+    return Invitation(**fields).message(catalog, config, name=name)
+
+
+def invitation_sms(catalog: Catalog, config: Config, **fields: Any) -> str:
+    """:meth:`Invitation.sms`, of the invitation ``fields`` name (keywords)."""
+    return Invitation(**fields).sms(catalog, config)
 
 
 def code_line(
@@ -193,60 +255,6 @@ def code_line(
     if running:
         return catalog.plain("dash.invite.code_line", code=code)
     return ""
-
-
-def invitation_sms(
-    catalog: Catalog,
-    config: Config,
-    *,
-    link: str,
-    link_code: str,
-    bot: int = 0,
-    chats: Mapping[str, str] | None = None,
-    answers_open: bool = True,
-) -> str:
-    """The short form of :func:`invitation_message` for an SMS (with diacritics, 67
-    characters a part): who invites, the meeting's day, the deadline, the link, the code
-    where a chat takes it (as :func:`code_line`: her Zalo bot ``bot`` named, or ``chats``
-    not empty) and the office's phone (the first number in ``[office] contact``; left out
-    without one). Once answers are closed it asks her to call that phone instead, and gives
-    the link alone.
-
-    It is cut down until it goes in :data:`SMS_PARTS` SMS, the least needed first: the
-    organizer invites, as in the message, else the office (in whose name the SMS is sent);
-    then the office's phone goes (her page has it; not once answers are closed: then it is
-    what she is asked to use), then the polite wording, in a shorter form; never the link or
-    the code. Past that, the shortest form, in as many SMS as it takes."""
-    meeting = config.meeting
-    starts = meeting.local(meeting.starts_at)
-    deadline = meeting.local(meeting.rsvp_deadline_at)
-    found = first_phone(config.office.contact)
-    params: dict[str, object] = {
-        "day": starts.day,
-        "month": starts.month,
-        "deadline": short_moment(catalog, deadline),
-        "link": link,
-        "code": (
-            catalog.plain("dash.invite.sms_code", code=format_link_code(link_code))
-            # As the invitation's code line: where no chat takes the code, it is not given.
-            if code_line(catalog, config, link_code, bot=bot, chats=chats)
-            else ""
-        ),
-        "phone": display_phone(found[0]) if found is not None else "",
-    }
-    base = "dash.invite.sms_text"
-    if answers_open:
-        keys = [base, f"{base}_no_phone", f"{base}_short"][found is None :]
-    elif found is None:
-        keys = [f"{base}_closed_no_phone", f"{base}_closed_no_phone_short"]
-    else:
-        keys = [f"{base}_closed", f"{base}_closed_short"]
-    texts = [
-        catalog.plain(key, inviter=inviter, **params)
-        for key in keys
-        for inviter in (meeting.organizer, config.office.name)
-    ]
-    return next((text for text in texts if sms_parts(text) <= SMS_PARTS), texts[-1])
 
 
 def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:

@@ -22,7 +22,7 @@ from bot.domain.phones import vn_mobile
 from bot.domain.sms import sms_length, sms_parts
 from bot.services.access import OfficeActor
 from bot.services.dashboard import PAGE, Card
-from bot.services.invitation_files import invitation_message, invitation_sms
+from bot.services.invitation_files import Invitation
 from bot.services.invitations import SENT_VIA, SentStep, bulk_sent_lines
 from bot.services.signin import StaffVisit
 from bot.services.views import DelegateView
@@ -77,14 +77,9 @@ def invite_of(office: Office, card: Card, paper: LinkMaker, bot: int = 0) -> Inv
     open_ = office.services.rsvp.is_open()
     # Her code's line names the chat that takes it; none where no chat runs (the desk's alone).
     chats = office.chat_bots
-    message = invitation_message(
-        office.catalog, office.config, name=card.person.full_name, link=link,
-        link_code=card.link_code, bot=bot, chats=chats, answers_open=open_,
-    )  # fmt: skip
-    short = invitation_sms(
-        office.catalog, office.config, link=link, link_code=card.link_code, bot=bot,
-        chats=chats, answers_open=open_,
-    )  # fmt: skip
+    invitation = Invitation(link, card.link_code, bot=bot, chats=chats, answers_open=open_)
+    message = invitation.message(office.catalog, office.config, name=card.person.full_name)
+    short = invitation.sms(office.catalog, office.config)
     chars, gsm7 = sms_length(short)
     phone = card.phone
     # zalo.me/<number> opens a chat with a Vietnamese number only (0912345678): a landline
