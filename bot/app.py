@@ -64,6 +64,7 @@ from storage.sharing import (
     one_at_a_time,
     shares_outbox,
 )
+from storage.uow import close_worker
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ class Storage:
 async def open_storage(
     loaded: LoadedConfig, *, exclusive: str | None = None
 ) -> AsyncIterator[Storage]:
-    """The engine, its schema created or upgraded and writing checked; always disposed. A
+    """The engine, its schema created or upgraded and writing checked; always disposed (and
+    so is the engine of :func:`storage.uow.in_a_worker`'s reads, if one was made). A
     database that cannot be used raises :class:`storage.guard.DatabaseUnavailable` before
     anything else runs.
 
@@ -166,6 +168,7 @@ async def open_storage(
         await upgrade_lock.release()
         await lock.release()
         await meeting.release()
+        await close_worker()  # the engine of the reads in a worker thread, if one was made
         await engine.dispose()
 
 

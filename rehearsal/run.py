@@ -29,6 +29,7 @@ from rehearsal.zalo_api import FakeZaloApi
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
+from storage.uow import close_worker
 
 
 async def rehearse(
@@ -102,6 +103,7 @@ async def rehearse(
             if stage.web is not None:
                 await stage.web.close()
     finally:
+        await close_worker()
         await engine.dispose()
     spec_check(result, catalog, fake, zalo_fake)
     return result

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
@@ -139,13 +140,17 @@ async def in_a_worker(
     sessions: async_sessionmaker[AsyncSession],
     read: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
 ) -> T:
-    """``read``'s result, run whole in a worker thread (``asyncio.to_thread``) on an event loop
-    of its own, given sessions like ``sessions`` (the same settings) on an engine of its own:
-    the same database, set up as :func:`storage.engine.create_engine` sets it up, one
-    connection opened for it and closed after. Reading and making thousands of rows into
-    values then never holds the caller's event loop (the chats, the pages, the outbox): only
-    the thread's share of the interpreter. For reads only (``read`` opens :func:`read_only`);
-    its result must be plain values, no ORM object of that session.
+    """``read``'s result, run whole in the process's worker thread, on its event loop, given
+    sessions like ``sessions`` (the same settings) on the worker's engine for their database:
+    the same database, set up as :func:`storage.engine.create_engine` sets it up, a connection
+    opened for each read and closed after. Reading and making thousands of rows into values
+    then never holds the caller's event loop (the chats, the pages, the outbox): only the
+    thread's share of the interpreter. For reads only (``read`` opens :func:`read_only`); its
+    result must be plain values, no ORM object of that session.
+
+    The thread and its engine are made at the first read and kept for the next ones (a
+    download of the day's papers does not set up an engine of its own); :func:`close_worker`
+    disposes of them at shutdown.
 
     An in-memory SQLite database is one connection's own: another engine opened from its URL
     would be a new, empty database. ``read`` then runs on the caller's loop, given
@@ -155,7 +160,78 @@ async def in_a_worker(
     if _in_memory(engine):
         return await read(sessions)
     url = engine.url.render_as_string(hide_password=False)
-    return await asyncio.to_thread(_on_own_loop, sessions, url, read)
+    worker = _the_worker()
+
+    async def run() -> T:
+        bind = worker.engine(url)
+        return await read(
+            async_sessionmaker(class_=sessions.class_, **{**sessions.kw, "bind": bind})
+        )
+
+    return await worker.run(run())
+
+
+async def close_worker() -> None:
+    """Dispose of the worker's engines and end its thread (:func:`in_a_worker`), if a read
+    made them: at shutdown. A read after it makes them again."""
+    global _worker
+    with _worker_lock:
+        worker, _worker = _worker, None
+    if worker is not None:
+        await worker.close()
+
+
+class _Worker:
+    """The thread :func:`in_a_worker` reads in: an event loop of its own and, used only on
+    that loop, an engine for each database it reads (a process has one)."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._engines: dict[str, AsyncEngine] = {}
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="hoinghi-worker-reads", daemon=True
+        )
+        self._thread.start()
+
+    def engine(self, url: str) -> AsyncEngine:
+        """The engine for ``url``'s database, made at its first read; on the worker's loop."""
+        engine = self._engines.get(url)
+        if engine is None:
+            # No pool: a connection is opened for each read and closed after it, none is held
+            # between the office's downloads.
+            engine = self._engines[url] = create_engine(url, poolclass=NullPool)
+        return engine
+
+    async def run(self, work: Coroutine[object, object, T]) -> T:
+        """``work``'s result, run on the worker's loop; the caller's loop waits without being
+        held."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+
+    async def close(self) -> None:
+        """Dispose of the engines, then stop the loop and end the thread."""
+        await self.run(self._dispose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.to_thread(self._thread.join)
+        self._loop.close()
+
+    async def _dispose(self) -> None:
+        engines = list(self._engines.values())
+        self._engines.clear()
+        for engine in engines:
+            await engine.dispose()
+
+
+_worker: _Worker | None = None
+_worker_lock = threading.Lock()
+
+
+def _the_worker() -> _Worker:
+    """The process's worker, made at its first use."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            _worker = _Worker()
+        return _worker
 
 
 def _in_memory(engine: AsyncEngine) -> bool:
@@ -170,19 +246,3 @@ def _in_memory(engine: AsyncEngine) -> bool:
         or database.startswith("file::memory:")
         or url.query.get("mode") == "memory"
     )
-
-
-def _on_own_loop(
-    sessions: async_sessionmaker[AsyncSession],
-    url: str,
-    read: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]],
-) -> T:
-    async def run() -> T:
-        engine = create_engine(url, poolclass=NullPool)
-        try:
-            own = async_sessionmaker(class_=sessions.class_, **{**sessions.kw, "bind": engine})
-            return await read(own)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())

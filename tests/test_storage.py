@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import storage.engine
+import storage.uow
 from bot.domain.tokens import parse_link_code
 from bot.services import Services, roster
 from storage import queries
@@ -24,7 +26,7 @@ from storage.base import Base
 from storage.engine import create_engine
 from storage.migrate import alembic_config, head_revision
 from storage.models import Delegate, Meeting
-from storage.uow import in_a_worker, read_only, unit_of_work
+from storage.uow import close_worker, in_a_worker, read_only, unit_of_work
 from tests.storage_support import people_written_as_objects
 from tests.test_services import row as delegate_row
 
@@ -656,3 +658,39 @@ async def test_a_worker_reads_through_sessions_of_the_callers_class(engine: Asyn
             return type(session).__name__, await session.scalar(select(func.count(Meeting.id)))
 
     assert await in_a_worker(sessions, read) == ("MarkedSession", 0)
+
+
+async def test_the_worker_reads_on_one_engine_until_shutdown_disposes_it(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # in_a_worker opened an engine of its own for every read (each download of the day's
+    # papers); one engine now serves the process's reads, in a thread of their own, and
+    # close_worker (at shutdown) disposes of it.
+    made: list[AsyncEngine] = []
+    disposed: list[AsyncEngine] = []
+
+    def counted(url: str, **kwargs: object) -> AsyncEngine:
+        one = create_engine(url, **kwargs)  # type: ignore[arg-type]
+        event.listen(one.sync_engine, "engine_disposed", lambda _: disposed.append(one))
+        made.append(one)
+        return one
+
+    monkeypatch.setattr(storage.uow, "create_engine", counted)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    caller = threading.get_ident()
+
+    async def read(own: async_sessionmaker[AsyncSession]) -> tuple[bool, int | None]:
+        async with read_only(own) as session:
+            count = await session.scalar(select(func.count(Meeting.id)))
+            return threading.get_ident() != caller, count
+
+    await close_worker()  # a worker an earlier test made is not this test's
+    assert await in_a_worker(sessions, read) == (True, 0)
+    assert await in_a_worker(sessions, read) == (True, 0)
+    assert len(made) == 1 and disposed == []
+    await close_worker()
+    assert disposed == made
+    assert await in_a_worker(sessions, read) == (True, 0)  # made again after a shutdown
+    assert len(made) == 2
+    await close_worker()
+    assert disposed == made
