@@ -33,7 +33,8 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
 from bot.texts import Catalog
-from bot.texts.formatting import clock, meeting_time
+from bot.texts.formatting import clock
+from bot.texts.presenters import plain_when_where
 
 
 def position_and_unit(given: str | None, invitee_unit: str) -> tuple[str, str]:
@@ -76,13 +77,6 @@ def position_line(catalog: Catalog, position: str, unit: str) -> str:
     return position or unit
 
 
-def _when_where(catalog: Catalog, config: Config) -> str:
-    meeting = config.meeting
-    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
-    key, when = meeting_time(catalog, "slips.when_where", starts, ends)
-    return catalog.plain(key, **when, venue=meeting.venue.name, address=meeting.venue.address)
-
-
 def sign_sheet_document(
     catalog: Catalog, config: Config, roll: Roll, made_at: datetime
 ) -> tuple[bytes, int]:
@@ -104,7 +98,7 @@ def sign_sheet_document(
     texts = SheetTexts(
         heading=catalog.plain("day_papers.sheet_heading"),
         title=config.meeting.title,
-        when_where=_when_where(catalog, config),
+        when_where=plain_when_where(catalog, config),
         rule=catalog.plain("day_papers.sheet_rule"),
         columns=(columns[0], columns[1], columns[2], columns[3], columns[4]),
         group=catalog.template("day_papers.group"),

@@ -15,8 +15,8 @@ from bot.domain.sms import sms_parts
 from bot.domain.tokens import format_link_code
 from bot.services.invitations import InviteLink, SentMark
 from bot.texts import Catalog
-from bot.texts.formatting import meeting_time, short_moment
-from bot.texts.presenters import deadline_text
+from bot.texts.formatting import short_moment
+from bot.texts.presenters import deadline_text, plain_when_where
 
 LinkMaker = Callable[[str], str]
 # The most SMS an invitation's short form may take (UCS-2: 3 × 67 characters).
@@ -96,7 +96,6 @@ def slips_document(
     from bot.documents.slips import Slip, SlipTexts, build_slips
     from bot.documents.wordml import word_language
 
-    meeting = config.meeting
     slips = [
         Slip(
             code=link.code,
@@ -110,16 +109,9 @@ def slips_document(
         for link in people
         if link.role == "delegate"  # task contacts get no paper invitation
     ]
-    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
-    when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
     texts = SlipTexts(
-        title=meeting.title,
-        when_where=catalog.plain(
-            when_key,
-            **when,
-            venue=meeting.venue.name,
-            address=meeting.venue.address,
-        ),
+        title=config.meeting.title,
+        when_where=plain_when_where(catalog, config),
         greeting=catalog.template("slips.greeting"),
         instruction=catalog.plain("slips.instruction"),
         link_hint=catalog.template("slips.link_hint"),
@@ -127,11 +119,7 @@ def slips_document(
         contact=catalog.plain("slips.contact", contact=config.office.contact),
         author=config.office.name,
         language=word_language(catalog.locale),
-        code_hint=(
-            catalog.template("slips.code_hint_zalo").replace("{bot}", config.zalo.bot_name)
-            if config.zalo.bot_name
-            else catalog.template("slips.code_hint")
-        ),
+        code_hint=zalo_hint(catalog, config, 0),
     )
     return build_slips(slips, texts), len(slips)
 
@@ -158,8 +146,6 @@ class Invitation:
         the office's contact instead of answering before a deadline gone by. The code's line:
         :func:`code_line`."""
         meeting = config.meeting
-        starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
-        when_key, when = meeting_time(catalog, "slips.when_where", starts, ends)
         line = code_line(
             catalog, config, format_link_code(self.link_code), bot=self.bot, chats=self.chats
         )
@@ -168,9 +154,7 @@ class Invitation:
             name=name,
             organizer=meeting.organizer,
             title=meeting.title,
-            when_where=catalog.plain(
-                when_key, **when, venue=meeting.venue.name, address=meeting.venue.address
-            ),
+            when_where=plain_when_where(catalog, config),
             deadline=deadline_text(catalog, config),
             link=self.link,
             code_line=f"\n{line}" if line else "",

@@ -48,6 +48,16 @@ def deadline_text(catalog: Catalog, config: Config) -> str:
     return _wall_moment(catalog, local.replace(tzinfo=None))
 
 
+def plain_when_where(catalog: Catalog, config: Config) -> str:
+    """When and where the meeting is, in plain text and without the map (:func:`when_where`
+    is the chats' form), as the printed slips, the day's papers and the invitation's message
+    say it."""
+    meeting = config.meeting
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    key, when = meeting_time(catalog, "slips.when_where", starts, ends)
+    return catalog.plain(key, **when, venue=meeting.venue.name, address=meeting.venue.address)
+
+
 @functools.lru_cache(maxsize=32)
 def _wall_moment(catalog: Catalog, wall: datetime) -> str:
     """:func:`moment` of a local time given without its zone: two times of one instant in
