@@ -208,13 +208,18 @@ class _Worker:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
 
     async def close(self) -> None:
-        """Dispose of the engines, then stop the loop and end the thread."""
+        """Dispose of the engines once the reads under way have ended, then stop the loop and
+        end the thread."""
         await self.run(self._dispose())
         self._loop.call_soon_threadsafe(self._loop.stop)
         await asyncio.to_thread(self._thread.join)
         self._loop.close()
 
     async def _dispose(self) -> None:
+        # A read under way ends first (its caller would otherwise wait for ever): the storage
+        # of one meeting may close while another's, in the same process, reads.
+        under_way = asyncio.all_tasks() - {asyncio.current_task()}
+        await asyncio.gather(*under_way, return_exceptions=True)
         engines = list(self._engines.values())
         self._engines.clear()
         for engine in engines:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import unicodedata
@@ -694,3 +695,34 @@ async def test_the_worker_reads_on_one_engine_until_shutdown_disposes_it(
     assert len(made) == 2
     await close_worker()
     assert disposed == made
+
+
+async def test_a_read_under_way_ends_before_the_worker_closes(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The worker is the process's: a storage closing (close_worker) while another one's read
+    # is under way must neither cut that read short nor leave its caller waiting for ever.
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    started, go_on, disposing = threading.Event(), threading.Event(), threading.Event()
+    dispose = storage.uow._Worker._dispose
+
+    async def marked(worker: storage.uow._Worker) -> None:
+        disposing.set()
+        await dispose(worker)
+
+    monkeypatch.setattr(storage.uow._Worker, "_dispose", marked)
+
+    async def read(own: async_sessionmaker[AsyncSession]) -> int | None:
+        async with read_only(own) as session:
+            started.set()
+            await asyncio.to_thread(go_on.wait)
+            return await session.scalar(select(func.count(Meeting.id)))
+
+    reading = asyncio.create_task(in_a_worker(sessions, read))
+    await asyncio.to_thread(started.wait)
+    closing = asyncio.create_task(close_worker())
+    await asyncio.to_thread(disposing.wait)  # the close has begun, the read still under way
+    go_on.set()
+    # Bounded, not timed: a read the close cut off never ends (the test would hang).
+    assert await asyncio.wait_for(reading, 60) == 0
+    await asyncio.wait_for(closing, 60)
