@@ -4,13 +4,16 @@ with HOINGHI_TEST_DATABASE_URL), an injected clock."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 import re
 import shutil
 import socket
-from collections.abc import AsyncIterator, Coroutine
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -347,10 +350,81 @@ async def import_example(services: Services, path: Path = EXAMPLE_DELEGATES) -> 
     await services.delegates.import_rows(parsed.rows, actor="test")
 
 
+# What a set-up (the example list imported, …) left in a SQLite database, by what it started
+# from: see :func:`once_per_start`.
+_AFTER_SETUP: dict[tuple[str, ...], Path] = {}
+
+
+def _contents(database: Path) -> str:
+    """A digest of every row of a SQLite database (its schema is the migrations')."""
+    digest = hashlib.sha256()
+    with closing(sqlite3.connect(database)) as connection:
+        tables = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
+        for (table,) in tables:
+            digest.update(f"{table}\n".encode())
+            for row in connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
+                digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def kept_setups(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where :func:`once_per_start` keeps its copies (not in a test's own folder)."""
+    return tmp_path_factory.mktemp("kept")
+
+
+async def once_per_start(
+    services: Services,
+    engine: AsyncEngine,
+    kept_in: Path,
+    name: str,
+    setup: Callable[[], Awaitable[None]],
+) -> bool:
+    """Run ``setup`` (writes through ``services``) on the test's database, or put in place what
+    it left there before: on SQLite, when a test earlier in the run started it from the very
+    same rows, plan and clock, a copy of the file it left (importing the example list took
+    0.1–0.2 s a test, and hundreds of tests import it). True when copied: ``setup`` did not
+    run, and what it keeps in memory the caller sets itself. On PostgreSQL ``setup`` runs."""
+    if engine.url.get_backend_name() != "sqlite" or engine.url.database is None:
+        await setup()
+        return False
+    database = Path(engine.url.database)
+    # Written in full, what the setup depends on: every row, the plan, the time.
+    key = (
+        name,
+        _contents(database),
+        services.config.model_dump_json(),
+        services.ctx.clock.now().isoformat(),
+    )
+    kept = _AFTER_SETUP.get(key)
+    await engine.dispose()  # no connection left: the file alone holds the database (no WAL)
+    if kept is not None and _copied(kept, database):
+        return True
+    await setup()
+    await engine.dispose()
+    copy = kept_in / f"{name}-{len(_AFTER_SETUP)}.db"
+    if _copied(database, copy):
+        _AFTER_SETUP[key] = copy
+    return False
+
+
+def _copied(source: Path, target: Path) -> bool:
+    """Copy the SQLite file ``source`` to ``target`` unless a connection still holds part of
+    either in a write-ahead log (then no copy: False)."""
+    if any(Path(f"{path}-wal").exists() for path in (source, target)):
+        return False
+    shutil.copyfile(source, target)
+    return True
+
+
 @pytest.fixture
-async def imported(services: Services) -> Services:
+async def imported(services: Services, engine: AsyncEngine, kept_setups: Path) -> Services:
     """Services after importing the 80 example delegates."""
-    await import_example(services)
+    await once_per_start(
+        services, engine, kept_setups, "imported", lambda: import_example(services)
+    )
     return services
 
 
@@ -388,19 +462,20 @@ async def fake_server(fake: FakeBotApi, no_proxy: None) -> AsyncIterator[FakeBot
 async def harness(
     fake: FakeBotApi,
     config: Config,
+    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     clock: ManualClock,
     files: FileStore,
+    kept_setups: Path,
 ) -> AsyncIterator[BotHarness]:
     """The real bot with the 80 example delegates imported, talking to the fake Bot API.
 
     Every test using it fails if the bot made a call the official Bot API would refuse.
     """
     services = await build_services(wired_config(config, fake), sessions, clock, files=files)
-    parsed = parse_delegate_file(
-        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
+    await once_per_start(
+        services, engine, kept_setups, "imported", lambda: import_example(services)
     )
-    await services.delegates.import_rows(parsed.rows, actor="test")
     harness = await start_harness(fake, services, clock)
     yield harness
     # As serve() does at shutdown: the handled-update records still being written are stored
