@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -352,7 +352,8 @@ async def import_example(services: Services, path: Path = EXAMPLE_DELEGATES) -> 
 
 # What a set-up (the example list imported, …) left in a SQLite database, by what it started
 # from: see :func:`once_per_start`.
-_AFTER_SETUP: dict[tuple[str, ...], Path] = {}
+_AFTER_SETUP: dict[tuple[str, ...], tuple[Path, Any]] = {}
+T = TypeVar("T")
 
 
 def _contents(database: Path) -> str:
@@ -380,16 +381,15 @@ async def once_per_start(
     engine: AsyncEngine,
     kept_in: Path,
     name: str,
-    setup: Callable[[], Awaitable[None]],
-) -> bool:
+    setup: Callable[[], Awaitable[T]],
+) -> T:
     """Run ``setup`` (writes through ``services``) on the test's database, or put in place what
     it left there before: on SQLite, when a test earlier in the run started it from the very
     same rows, plan and clock, a copy of the file it left (importing the example list took
-    0.1–0.2 s a test, and hundreds of tests import it). True when copied: ``setup`` did not
-    run, and what it keeps in memory the caller sets itself. On PostgreSQL ``setup`` runs."""
+    0.1–0.2 s a test, and hundreds of tests import it). What ``setup`` returned, then or this
+    time: what it keeps in memory, for the caller to set again. On PostgreSQL ``setup`` runs."""
     if engine.url.get_backend_name() != "sqlite" or engine.url.database is None:
-        await setup()
-        return False
+        return await setup()
     database = Path(engine.url.database)
     # Written in full, what the setup depends on: every row, the plan, the time.
     key = (
@@ -400,14 +400,14 @@ async def once_per_start(
     )
     kept = _AFTER_SETUP.get(key)
     await engine.dispose()  # no connection left: the file alone holds the database (no WAL)
-    if kept is not None and _copied(kept, database):
-        return True
-    await setup()
+    if kept is not None and _copied(kept[0], database):
+        return cast("T", kept[1])
+    result = await setup()
     await engine.dispose()
     copy = kept_in / f"{name}-{len(_AFTER_SETUP)}.db"
     if _copied(database, copy):
-        _AFTER_SETUP[key] = copy
-    return False
+        _AFTER_SETUP[key] = (copy, result)
+    return result
 
 
 def _copied(source: Path, target: Path) -> bool:
