@@ -388,7 +388,7 @@ async def once_per_start(
     same rows, plan and clock, a copy of the file it left (importing the example list took
     0.1–0.2 s a test, and hundreds of tests import it). What ``setup`` returned, then or this
     time: what it keeps in memory, for the caller to set again. On PostgreSQL ``setup`` runs."""
-    if engine.url.get_backend_name() != "sqlite" or engine.url.database is None:
+    if engine.url.get_backend_name() != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return await setup()
     database = Path(engine.url.database)
     # Written in full, what the setup depends on: every row, the plan, the time.
