@@ -41,6 +41,7 @@ from storage.base import Base
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
+from storage.sharing import engine_of
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
@@ -370,42 +371,43 @@ def _contents(database: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture(scope="session")
+_KEPT_IN: list[Path] = []  # the run's folder for them, once the session has made it
+
+
+@pytest.fixture(scope="session", autouse=True)
 def kept_setups(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where :func:`once_per_start` keeps its copies (not in a test's own folder)."""
-    return tmp_path_factory.mktemp("kept")
+    _KEPT_IN[:] = [tmp_path_factory.mktemp("kept")]
+    return _KEPT_IN[0]
 
 
-async def once_per_start(
-    services: Services,
-    engine: AsyncEngine,
-    kept_in: Path,
-    name: str,
-    setup: Callable[[], Awaitable[T]],
-) -> T:
+async def once_per_start(services: Services, name: str, setup: Callable[[], Awaitable[T]]) -> T:
     """Run ``setup`` (writes through ``services``) on the test's database, or put in place what
     it left there before: on SQLite, when a test earlier in the run started it from the very
     same rows, plan and clock, a copy of the file it left (importing the example list took
     0.1–0.2 s a test, and hundreds of tests import it). What ``setup`` returned, then or this
     time: what it keeps in memory, for the caller to set again. On PostgreSQL ``setup`` runs."""
-    if engine.url.get_backend_name() != "sqlite" or engine.url.database in (None, "", ":memory:"):
+    engine = engine_of(services.ctx.sessions)
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
         return await setup()
-    database = Path(engine.url.database)
+    assert database is not None and _KEPT_IN
+    path = Path(database)
     # Written in full, what the setup depends on: every row, the plan, the time.
     key = (
         name,
-        _contents(database),
+        _contents(path),
         services.config.model_dump_json(),
         services.ctx.clock.now().isoformat(),
     )
     kept = _AFTER_SETUP.get(key)
     await engine.dispose()  # no connection left: the file alone holds the database (no WAL)
-    if kept is not None and _copied(kept[0], database):
+    if kept is not None and _copied(kept[0], path):
         return cast("T", kept[1])
     result = await setup()
     await engine.dispose()
-    copy = kept_in / f"{name}-{len(_AFTER_SETUP)}.db"
-    if _copied(database, copy):
+    copy = _KEPT_IN[0] / f"{name}-{len(_AFTER_SETUP)}.db"
+    if _copied(path, copy):
         _AFTER_SETUP[key] = (copy, result)
     return result
 
@@ -420,11 +422,9 @@ def _copied(source: Path, target: Path) -> bool:
 
 
 @pytest.fixture
-async def imported(services: Services, engine: AsyncEngine, kept_setups: Path) -> Services:
+async def imported(services: Services) -> Services:
     """Services after importing the 80 example delegates."""
-    await once_per_start(
-        services, engine, kept_setups, "imported", lambda: import_example(services)
-    )
+    await once_per_start(services, "imported", lambda: import_example(services))
     return services
 
 
@@ -462,20 +462,16 @@ async def fake_server(fake: FakeBotApi, no_proxy: None) -> AsyncIterator[FakeBot
 async def harness(
     fake: FakeBotApi,
     config: Config,
-    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     clock: ManualClock,
     files: FileStore,
-    kept_setups: Path,
 ) -> AsyncIterator[BotHarness]:
     """The real bot with the 80 example delegates imported, talking to the fake Bot API.
 
     Every test using it fails if the bot made a call the official Bot API would refuse.
     """
     services = await build_services(wired_config(config, fake), sessions, clock, files=files)
-    await once_per_start(
-        services, engine, kept_setups, "imported", lambda: import_example(services)
-    )
+    await once_per_start(services, "imported", lambda: import_example(services))
     harness = await start_harness(fake, services, clock)
     yield harness
     # As serve() does at shutdown: the handled-update records still being written are stored

@@ -84,11 +84,9 @@ class Day:
 @pytest.fixture
 async def day(
     config: Config,
-    engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     clock: ManualClock,
     files: FileStore,
-    kept_setups: Path,
 ) -> Day:
     """The example plan with an area for the first group; DB010 declined, DB003 sent a
     substitute, DB001 and DB002 attend; the clock at 07:30 on the meeting day."""
@@ -120,7 +118,7 @@ async def day(
         return day.next_user
 
     # The answers given once a run; later days start from a copy (tests.conftest).
-    day.next_user = await once_per_start(services, engine, kept_setups, "day", answers)
+    day.next_user = await once_per_start(services, "day", answers)
     day.tokens = {link.code: link.token for link in await services.invitations.links()}
     clock.set(MORNING)
     return day
