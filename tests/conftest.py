@@ -4,16 +4,19 @@ with HOINGHI_TEST_DATABASE_URL), an injected clock."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 import re
 import shutil
 import socket
-from collections.abc import AsyncIterator, Coroutine
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,6 +41,7 @@ from storage.base import Base
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
 from storage.migrate import upgrade_database
+from storage.sharing import engine_of
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import BotHarness, start_harness, wired_config
@@ -347,10 +351,80 @@ async def import_example(services: Services, path: Path = EXAMPLE_DELEGATES) -> 
     await services.delegates.import_rows(parsed.rows, actor="test")
 
 
+# What a set-up (the example list imported, …) left in a SQLite database, by what it started
+# from: see :func:`once_per_start`.
+_AFTER_SETUP: dict[tuple[str, ...], tuple[Path, Any]] = {}
+T = TypeVar("T")
+
+
+def _contents(database: Path) -> str:
+    """A digest of every row of a SQLite database (its schema is the migrations')."""
+    digest = hashlib.sha256()
+    with closing(sqlite3.connect(database)) as connection:
+        tables = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
+        for (table,) in tables:
+            digest.update(f"{table}\n".encode())
+            for row in connection.execute(f'SELECT * FROM "{table}" ORDER BY rowid'):
+                digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+_KEPT_IN: list[Path] = []  # the run's folder for them, once the session has made it
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kept_setups(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where :func:`once_per_start` keeps its copies (not in a test's own folder)."""
+    _KEPT_IN[:] = [tmp_path_factory.mktemp("kept")]
+    return _KEPT_IN[0]
+
+
+async def once_per_start(services: Services, name: str, setup: Callable[[], Awaitable[T]]) -> T:
+    """Run ``setup`` (writes through ``services``) on the test's database, or put in place what
+    it left there before: on SQLite, when a test earlier in the run started it from the very
+    same rows, plan and clock, a copy of the file it left (importing the example list took
+    0.1–0.2 s a test, and hundreds of tests import it). What ``setup`` returned, then or this
+    time: what it keeps in memory, for the caller to set again. On PostgreSQL ``setup`` runs."""
+    engine = engine_of(services.ctx.sessions)
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return await setup()
+    assert database is not None and _KEPT_IN
+    path = Path(database)
+    # Written in full, what the setup depends on: every row, the plan, the time.
+    key = (
+        name,
+        _contents(path),
+        services.config.model_dump_json(),
+        services.ctx.clock.now().isoformat(),
+    )
+    kept = _AFTER_SETUP.get(key)
+    await engine.dispose()  # no connection left: the file alone holds the database (no WAL)
+    if kept is not None and _copied(kept[0], path):
+        return cast("T", kept[1])
+    result = await setup()
+    await engine.dispose()
+    copy = _KEPT_IN[0] / f"{name}-{len(_AFTER_SETUP)}.db"
+    if _copied(path, copy):
+        _AFTER_SETUP[key] = (copy, result)
+    return result
+
+
+def _copied(source: Path, target: Path) -> bool:
+    """Copy the SQLite file ``source`` to ``target`` unless a connection still holds part of
+    either in a write-ahead log (then no copy: False)."""
+    if any(Path(f"{path}-wal").exists() for path in (source, target)):
+        return False
+    shutil.copyfile(source, target)
+    return True
+
+
 @pytest.fixture
 async def imported(services: Services) -> Services:
     """Services after importing the 80 example delegates."""
-    await import_example(services)
+    await once_per_start(services, "imported", lambda: import_example(services))
     return services
 
 
@@ -397,10 +471,7 @@ async def harness(
     Every test using it fails if the bot made a call the official Bot API would refuse.
     """
     services = await build_services(wired_config(config, fake), sessions, clock, files=files)
-    parsed = parse_delegate_file(
-        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in services.config.groups]
-    )
-    await services.delegates.import_rows(parsed.rows, actor="test")
+    await once_per_start(services, "imported", lambda: import_example(services))
     harness = await start_harness(fake, services, clock)
     yield harness
     # As serve() does at shutdown: the handled-update records still being written are stored

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application
@@ -120,6 +121,35 @@ class BotHarness:
         await self.send(user.command(f"/start {self.tokens[code]}"))
         self.linked.setdefault(code, user)
         return user
+
+
+async def name_substitute(
+    harness: BotHarness,
+    user: FakeUser,
+    name: str,
+    position: str,
+    *,
+    own_unit: str | None = None,
+    unit: str | None = None,
+    phone: str | None = None,
+    card: dict[str, Any] | None = None,
+    deliver: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> None:
+    """``user`` sends a substitute in chat, as a delegate does: taps «👤 Cử người dự thay» on
+    her card, types the substitute's ``name`` and ``position``, then taps «Cùng đơn vị:
+    ``own_unit``» (the delegate's unit, as the button names it) or types ``unit``, and types
+    ``phone`` or taps «Bỏ qua». ``card``: the message whose button she taps (her latest with
+    buttons by default). Each update goes through ``deliver`` (``harness.send``)."""
+    assert (own_unit is None) != (unit is None), "the substitute's unit: own_unit or unit"
+    send = deliver or harness.send
+    await send(user.tap("👤 Cử người dự thay", message=card))
+    await send(user.text(name))
+    await send(user.text(position))
+    if own_unit is not None:
+        await send(user.tap(f"Cùng đơn vị: {own_unit}"))
+    else:
+        await send(user.text(cast(str, unit)))
+    await send(user.text(phone) if phone is not None else user.tap("Bỏ qua"))
 
 
 async def start_harness(fake: FakeBotApi, services: Services, clock: ManualClock) -> BotHarness:

@@ -39,7 +39,7 @@ from storage import queries
 from storage.files import FileStore
 from storage.models import AuditEntry, Checkin, Delegate, Invitation, Meeting
 from storage.uow import unit_of_work
-from tests.conftest import EXAMPLE_DELEGATES, local, until_waiting
+from tests.conftest import EXAMPLE_DELEGATES, local, once_per_start, until_waiting
 from tests.test_services import row as delegate_row
 from tests.test_staff import on_the_office_database
 
@@ -97,22 +97,29 @@ async def day(
     services = await build_services(
         config.model_copy(update={"groups": groups}), sessions, clock, files=files
     )
-    file_groups = [FileGroup(g.key, g.label) for g in services.config.groups]
-    for path in (EXAMPLE_DELEGATES, CONTACTS):
-        parsed = parse_delegate_file(path, file_groups)
-        await services.delegates.import_rows(parsed.rows, actor="test")
     day = Day(services, clock)
+
+    async def answers() -> int:
+        file_groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+        for path in (EXAMPLE_DELEGATES, CONTACTS):
+            parsed = parse_delegate_file(path, file_groups)
+            await services.delegates.import_rows(parsed.rows, actor="test")
+        day.tokens = {link.code: link.token for link in await services.invitations.links()}
+        rsvp = services.rsvp
+        for code in ("DB001", "DB002"):
+            await rsvp.choose(await day.account(code), RsvpChoice.ATTEND)
+        await rsvp.choose(await day.account("DB010"), RsvpChoice.DECLINE_WITHOUT_REASON)
+        substitute = await day.account("DB003")
+        await rsvp.choose(substitute, RsvpChoice.SUBSTITUTE)
+        await rsvp.submit_text(substitute, "Lê Thu Trang")
+        await rsvp.submit_text(substitute, "Phó Chánh Văn phòng Thành ủy")
+        await rsvp.choose(substitute, RsvpChoice.SAME_UNIT)
+        await rsvp.choose(substitute, RsvpChoice.SKIP_PHONE)
+        return day.next_user
+
+    # The answers given once a run; later days start from a copy (tests.conftest).
+    day.next_user = await once_per_start(services, "day", answers)
     day.tokens = {link.code: link.token for link in await services.invitations.links()}
-    rsvp = services.rsvp
-    for code in ("DB001", "DB002"):
-        await rsvp.choose(await day.account(code), RsvpChoice.ATTEND)
-    await rsvp.choose(await day.account("DB010"), RsvpChoice.DECLINE_WITHOUT_REASON)
-    substitute = await day.account("DB003")
-    await rsvp.choose(substitute, RsvpChoice.SUBSTITUTE)
-    await rsvp.submit_text(substitute, "Lê Thu Trang")
-    await rsvp.submit_text(substitute, "Phó Chánh Văn phòng Thành ủy")
-    await rsvp.choose(substitute, RsvpChoice.SAME_UNIT)
-    await rsvp.choose(substitute, RsvpChoice.SKIP_PHONE)
     clock.set(MORNING)
     return day
 

@@ -85,6 +85,16 @@ async def hall(day: Day) -> Day:  # noqa: F811
     return day
 
 
+@pytest.fixture
+async def office_desk(hall: Day) -> AsyncIterator[Desk]:
+    """NV01, given the office role, signed in to the dashboard on ``hall``'s morning."""
+    await make_staff(hall.services, "NV01")
+    desk = await desk_for(hall.services)
+    await desk.sign_in("NV01")
+    yield desk
+    await desk.client.aclose()
+
+
 def cells(row) -> list[str]:  # type: ignore[no-untyped-def]
     return [cell.text for cell in row.cells]
 
@@ -402,42 +412,36 @@ def test_the_attendance_cli_writes_the_three_papers(
 
 
 async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers(
-    hall: Day,
+    office_desk: Desk,
 ) -> None:
-    await make_staff(hall.services, "NV01")
-    desk = await desk_for(hall.services)
-    try:
-        await desk.sign_in("NV01")
-        for path in ("/office/attendance", "/office/invitations"):
-            page = (await desk.client.get(path)).text
-            assert 'href="/office/attendance/sign-sheet.docx"' in page, path
-            assert 'href="/office/attendance/name-cards.docx"' in page, path
-            assert 'href="/office/attendance/present.xlsx"' in page, path
-            assert text_of(page, "download-present").startswith("Danh sách đại biểu có mặt (.xlsx)")
-            # 80 invited less DB010 (declined) and DB004 (withdrawn): the papers' 78 lines, the
-            # three who answered told apart from the 75 who did not.
-            counted = "(78 người: 3 đã xác nhận tham dự hoặc cử người dự thay, 75 chưa trả lời)"
-            assert text_of(page, "sheet-count") == counted, path
-            assert text_of(page, "cards-count") == counted, path
-        for path, kind, name in (
-            ("sign-sheet.docx", DOCX, "danh-sach-ky-ten"),
-            ("name-cards.docx", DOCX, "bang-ten"),
-            ("present.xlsx", XLSX, "danh-sach-co-mat"),
-        ):
-            response = await desk.client.get(f"/office/attendance/{path}")
-            assert response.status_code == 200, path
-            assert response.headers["content-type"] == kind
-            suffix = path.rsplit(".", 1)[1]
-            assert response.headers["content-disposition"] == (
-                f'attachment; filename="{name}-60-KH-BTV-20240528-0740.{suffix}"'
-            )
-            assert response.headers["cache-control"] == "no-store"
-        sheet = await desk.client.get("/office/attendance/sign-sheet.docx")
-        assert (
-            len(Document(io.BytesIO(sheet.content)).tables[0].rows) == 1 + 2 + 3
-        )  # heading, two people, three blank lines
-    finally:
-        await desk.client.aclose()
+    for path in ("/office/attendance", "/office/invitations"):
+        page = (await office_desk.client.get(path)).text
+        assert 'href="/office/attendance/sign-sheet.docx"' in page, path
+        assert 'href="/office/attendance/name-cards.docx"' in page, path
+        assert 'href="/office/attendance/present.xlsx"' in page, path
+        assert text_of(page, "download-present").startswith("Danh sách đại biểu có mặt (.xlsx)")
+        # 80 invited less DB010 (declined) and DB004 (withdrawn): the papers' 78 lines, the
+        # three who answered told apart from the 75 who did not.
+        counted = "(78 người: 3 đã xác nhận tham dự hoặc cử người dự thay, 75 chưa trả lời)"
+        assert text_of(page, "sheet-count") == counted, path
+        assert text_of(page, "cards-count") == counted, path
+    for path, kind, name in (
+        ("sign-sheet.docx", DOCX, "danh-sach-ky-ten"),
+        ("name-cards.docx", DOCX, "bang-ten"),
+        ("present.xlsx", XLSX, "danh-sach-co-mat"),
+    ):
+        response = await office_desk.client.get(f"/office/attendance/{path}")
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == kind
+        suffix = path.rsplit(".", 1)[1]
+        assert response.headers["content-disposition"] == (
+            f'attachment; filename="{name}-60-KH-BTV-20240528-0740.{suffix}"'
+        )
+        assert response.headers["cache-control"] == "no-store"
+    sheet = await office_desk.client.get("/office/attendance/sign-sheet.docx")
+    assert (
+        len(Document(io.BytesIO(sheet.content)).tables[0].rows) == 1 + 2 + 3
+    )  # heading, two people, three blank lines
 
 
 def rows_of(content: bytes) -> dict[str, list[tuple[Any, ...]]]:
@@ -446,7 +450,9 @@ def rows_of(content: bytes) -> dict[str, list[tuple[Any, ...]]]:
     return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets}
 
 
-async def test_the_day_papers_downloads_read_the_roll_off_the_event_loop(hall: Day) -> None:
+async def test_the_day_papers_downloads_read_the_roll_off_the_event_loop(
+    hall: Day, office_desk: Desk
+) -> None:
     # At 10,000 invitees reading the roll held the loop (the chats, the pages, the outbox) for
     # tens of milliseconds: each download reads it in a worker thread, on its own connection.
     loop_thread = threading.get_ident()
@@ -456,17 +462,13 @@ async def test_the_day_papers_downloads_read_the_roll_off_the_event_loop(hall: D
         if "checkins.desk" in statement and "rsvps.substitute_position" in statement:
             ran.append(threading.get_ident())  # the roll's one select
 
-    await make_staff(hall.services, "NV01")
-    desk = await desk_for(hall.services)
     event.listen(Engine, "before_cursor_execute", seen)
     try:
-        await desk.sign_in("NV01")
         for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx"):
-            response = await desk.client.get(f"/office/attendance/{path}")
+            response = await office_desk.client.get(f"/office/attendance/{path}")
             assert response.status_code == 200, path
     finally:
         event.remove(Engine, "before_cursor_execute", seen)
-        await desk.client.aclose()
     assert len(ran) == 3 and loop_thread not in ran
     # The worker read what the loop reads: the present list (the last) is the roll's.
     here = present_workbook(VI, hall.services.config, await hall.checkin.roll())
@@ -485,17 +487,13 @@ class TestOnAnInMemoryDatabase:
         yield engine
         await engine.dispose()
 
-    async def test_the_day_papers_download_from_an_in_memory_database(self, hall: Day) -> None:
+    async def test_the_day_papers_download_from_an_in_memory_database(
+        self, hall: Day, office_desk: Desk
+    ) -> None:
         # The worker opened the URL again: an empty database, no tables, the download a 500.
-        await make_staff(hall.services, "NV01")
-        desk = await desk_for(hall.services)
-        try:
-            await desk.sign_in("NV01")
-            for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx"):
-                response = await desk.client.get(f"/office/attendance/{path}")
-                assert response.status_code == 200, path
-        finally:
-            await desk.client.aclose()
+        for path in ("sign-sheet.docx", "name-cards.docx", "present.xlsx"):
+            response = await office_desk.client.get(f"/office/attendance/{path}")
+            assert response.status_code == 200, path
         here = present_workbook(VI, hall.services.config, await hall.checkin.roll())
         assert rows_of(response.content) == rows_of(here)
         assert [row[2] for row in rows_of(response.content)["Có mặt"][1:]] == [
@@ -505,39 +503,31 @@ class TestOnAnInMemoryDatabase:
         ]
 
 
-async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day) -> None:
-    await make_staff(hall.services, "NV01")
-    desk = await desk_for(hall.services)
-    try:
-        await desk.sign_in("NV01")
-        attendance = (await desk.client.get("/office/attendance")).text
-        assert 'href="/office/attendance/present" id="present-link"' in attendance
-        page = await desk.client.get("/office/attendance/present")
-        assert page.status_code == 200
-        assert text_of(page.text, "present-at").startswith(
-            "Lúc 07:40, Thứ Ba, ngày 28/5/2024: 3 người đã có mặt, theo từng thành phần, sau đó "
-            "là khách. Người chưa có mặt xem ở trang «Có mặt»."
-        )
-        table = page.text[page.text.index('id="present-list"') :]
-        assert (
-            table.index("Phạm Thị Thanh Mai")
-            < table.index(SUBSTITUTE)
-            < table.index("Trần Văn Khách")
-        )
-        assert '<td data-label="Tư cách">Dự thay đ/c Vũ Thị Hồng Nhung</td>' in table
-        # A heading per group, as on the signature sheet; the rows without the group, each
-        # cell named by its heading (a phone shows them stacked, «Heading: value»).
-        leaders = hall.services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
-        assert re.findall(r'<h2 class="present-group">([^<]*)</h2>', table) == [
-            "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", leaders, "Khách ngoài danh sách",
-        ]  # fmt: skip
-        assert re.findall(r'<th scope="col">([^<]*)</th>', table)[:7] == [
-            "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Tư cách", "Giờ đến", "Bàn đón tiếp",
-        ]  # fmt: skip
-        assert table.count('<table class="stack">') == 3
-        assert ">Nhóm<" not in table
-    finally:
-        await desk.client.aclose()
+async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day, office_desk: Desk) -> None:
+    attendance = (await office_desk.client.get("/office/attendance")).text
+    assert 'href="/office/attendance/present" id="present-link"' in attendance
+    page = await office_desk.client.get("/office/attendance/present")
+    assert page.status_code == 200
+    assert text_of(page.text, "present-at").startswith(
+        "Lúc 07:40, Thứ Ba, ngày 28/5/2024: 3 người đã có mặt, theo từng thành phần, sau đó "
+        "là khách. Người chưa có mặt xem ở trang «Có mặt»."
+    )
+    table = page.text[page.text.index('id="present-list"') :]
+    assert (
+        table.index("Phạm Thị Thanh Mai") < table.index(SUBSTITUTE) < table.index("Trần Văn Khách")
+    )
+    assert '<td data-label="Tư cách">Dự thay đ/c Vũ Thị Hồng Nhung</td>' in table
+    # A heading per group, as on the signature sheet; the rows without the group, each
+    # cell named by its heading (a phone shows them stacked, «Heading: value»).
+    leaders = hall.services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
+    assert re.findall(r'<h2 class="present-group">([^<]*)</h2>', table) == [
+        "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam", leaders, "Khách ngoài danh sách",
+    ]  # fmt: skip
+    assert re.findall(r'<th scope="col">([^<]*)</th>', table)[:7] == [
+        "STT", "Họ và tên", "Chức vụ", "Đơn vị", "Tư cách", "Giờ đến", "Bàn đón tiếp",
+    ]  # fmt: skip
+    assert table.count('<table class="stack">') == 3
+    assert ">Nhóm<" not in table
 
 
 async def test_the_live_count_and_the_day_papers_see_the_same_people_off_the_list(

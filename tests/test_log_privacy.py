@@ -30,7 +30,7 @@ from storage.migrate import upgrade_database
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, HANOI
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
-from tests.harness import OFFICE_CHAT, BotHarness
+from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
 from tests.test_crash import BotProcess, running_bot, toml_document
 from tests.test_drafts import docx, press
 
@@ -229,11 +229,9 @@ async def test_every_logger_at_debug_and_sql_echo_still_show_no_personal_value(
     await harness.send(toan.command("/start"))
     await harness.send(toan.share_contact("84904111020"))
     diep = await harness.open_invitation("DB002")
-    await harness.send(diep.tap("👤 Cử người dự thay"))
-    await harness.send(diep.text(SUBSTITUTE))
-    await harness.send(diep.text(SUBSTITUTE_POSITION))
-    await harness.send(diep.text(SUBSTITUTE_UNIT))
-    await harness.send(diep.text(SUBSTITUTE_PHONE))
+    await name_substitute(
+        harness, diep, SUBSTITUTE, SUBSTITUTE_POSITION, unit=SUBSTITUTE_UNIT, phone=SUBSTITUTE_PHONE
+    )
     await harness.services.drafts.sync()
     phuong = await harness.open_invitation("DB031")
     await harness.send(press(phuong, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))

@@ -25,7 +25,7 @@ from bot.services.meetings import meeting_calendar
 from bot.texts import load_catalog
 from storage.uow import unit_of_work
 from tests.conftest import EXAMPLE_DELEGATES
-from tests.harness import OFFICE_CHAT, BotHarness
+from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
 from tests.office_support import Held
 
 TRICKY = 'Nguyễn Thị "Hạnh" & <Bảo> Ngọc'
@@ -59,11 +59,9 @@ async def answers(harness: BotHarness) -> None:
     await harness.send(decliner.tap("❌ Không tham dự"))
     await harness.send(decliner.text("Trùng lịch công tác & họp <khẩn>"))
     sub = harness.user_for("DB003")
-    await harness.send(sub.tap("👤 Cử người dự thay"))
-    await harness.send(sub.text("Lê Thị Hoa"))
-    await harness.send(sub.text("Phó Chủ tịch"))
-    await harness.send(sub.tap("Cùng đơn vị: Thành ủy Hà Nội"))
-    await harness.send(sub.text("0912 345 678"))
+    await name_substitute(
+        harness, sub, "Lê Thị Hoa", "Phó Chủ tịch", own_unit="Thành ủy Hà Nội", phone="0912 345 678"
+    )
     await harness.send(harness.fake.block(harness.user_for("DB004").id))
 
 

@@ -48,7 +48,7 @@ from schedules.ratelimit import Limits, Pacer
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
 from storage.queries import next_notice_number
 from tests.conftest import EXAMPLE_CONTACTS, import_example, local
-from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
+from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due, name_substitute
 from tests.samples import docx
 
 MEETING_KINDS = (MessageKind.RSVP_REMINDER, MessageKind.DAY_BEFORE, MessageKind.MORNING_AGENDA)
@@ -97,11 +97,8 @@ async def linked_answers(harness: BotHarness) -> None:
     await harness.send(harness.user_for("DB001").tap("✅ Tham dự"))
     await harness.send(harness.user_for("DB002").tap("✅ Tham dự"))
     sub = harness.user_for("DB003")
-    await harness.send(sub.tap("👤 Cử người dự thay"))
-    await harness.send(sub.text("Lê Thị Hoa"))
-    await harness.send(sub.text("Phó Trưởng ban"))
-    await harness.send(sub.tap("Cùng đơn vị: Thành ủy Hà Nội"))
-    await harness.send(sub.tap("Bỏ qua"))  # no phone for her
+    # No phone for her.
+    await name_substitute(harness, sub, "Lê Thị Hoa", "Phó Trưởng ban", own_unit="Thành ủy Hà Nội")
     await harness.send(harness.user_for("DB004").tap("❌ Không tham dự"))
     await harness.send(harness.user_for("DB004").tap("Không nêu lý do"))
 

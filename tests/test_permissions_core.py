@@ -52,7 +52,7 @@ from bot.texts.plain import to_text
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp, Task
 from tests.channels.text_channel import CAPABILITIES, NAME, TextChannel, TextPerson
-from tests.conftest import ROOT
+from tests.conftest import ROOT, once_per_start
 from tests.samples import docx
 from tests.test_permissions import (
     ACTIONS,
@@ -175,12 +175,18 @@ def text_link(token: str) -> str:
 @pytest.fixture
 async def world(imported: Services) -> World:
     services = imported
-    groups = [FileGroup(g.key, g.label) for g in services.config.groups]
-    await services.delegates.import_rows(parse_delegate_file(CONTACTS, groups).rows, actor="test")
-    await services.tasks.sync()
-    await services.drafts.sync()
-    for code in (STAFF, OTHER_STAFF):
-        await services.access.grant(services.access.local_operator(), code, Role.OFFICE)
+
+    async def prepare() -> None:
+        groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+        await services.delegates.import_rows(
+            parse_delegate_file(CONTACTS, groups).rows, actor="test"
+        )
+        await services.tasks.sync()
+        await services.drafts.sync()
+        for code in (STAFF, OTHER_STAFF):
+            await services.access.grant(services.access.local_operator(), code, Role.OFFICE)
+
+    await once_per_start(services, "permissions", prepare)  # once a run on SQLite
     catalog = load_catalog("vi")
     channel = TextChannel(Inbox(services, catalog, links=[text_link]), catalog)
     tokens = {link.code: link.token for link in await services.invitations.links()}

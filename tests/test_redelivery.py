@@ -39,7 +39,7 @@ from storage.models import (
     TaskAssignment,
 )
 from tests.fakes.telegram_api import FakeUser
-from tests.harness import OFFICE_CHAT, BotHarness
+from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
 from tests.test_drafts import DOCX, docx, office_posts, press
 from tests.test_drafts import speaker as assigned_speaker
 from tests.test_drafts import status_of as draft_status_of
@@ -88,11 +88,10 @@ async def test_every_update_delivered_twice_has_the_effect_of_one(
     await twice(harness, attend.tap("✅ Tham dự"))
     await twice(harness, decline.tap("❌ Không tham dự"))
     await twice(harness, decline.text("Trùng lịch công tác"))
-    await twice(harness, sub.tap("👤 Cử người dự thay"))
-    await twice(harness, sub.text("Lê Thị Hoa"))
-    await twice(harness, sub.text("Phó Trưởng ban"))
-    await twice(harness, sub.tap("Cùng đơn vị: Thành ủy Hà Nội"))
-    await twice(harness, sub.text("0912 345 678"))
+    await name_substitute(
+        harness, sub, "Lê Thị Hoa", "Phó Trưởng ban", own_unit="Thành ủy Hà Nội",
+        phone="0912 345 678", deliver=lambda update: twice(harness, update),
+    )  # fmt: skip
     await twice(harness, owner.tap_data(f"task:progress:{await task_id(harness, 'VI.1.1')}"))
     await twice(harness, owner.text("Đã xong phần khảo sát"))
     await twice(harness, speaker.document("bai.docx", docx("v1"), DOCX))

@@ -16,7 +16,7 @@ from bot.services import build_services
 from storage.engine import create_engine, create_sessionmaker
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, without_web
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
-from tests.harness import start_harness, wired_config
+from tests.harness import name_substitute, start_harness, wired_config
 
 GROUP_LABELS = {
     "trung_uong_hoi": "Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam",
@@ -111,11 +111,10 @@ async def test_kh60_office_imports_hands_out_links_and_counts_every_answer(
             if answer == "attend":
                 await harness.send(user.tap("✅ Tham dự"))
             elif answer == "substitute":
-                await harness.send(user.tap("👤 Cử người dự thay"))
-                await harness.send(user.text(f"Nguyễn Thị Phó {code}"))
-                await harness.send(user.text("Phó Chủ tịch"))
-                await harness.send(user.text("Hội LHPN quận"))  # her unit, typed
-                await harness.send(user.tap("Bỏ qua"))  # no phone given
+                # Her unit typed, no phone given.
+                await name_substitute(
+                    harness, user, f"Nguyễn Thị Phó {code}", "Phó Chủ tịch", unit="Hội LHPN quận"
+                )
             elif answer.startswith("decline"):
                 await harness.send(user.tap("❌ Không tham dự"))
                 if answer == "decline_reason":

@@ -18,7 +18,7 @@ from bot.domain.tokens import format_link_code
 from handlers.telegram.app import DELEGATE_COMMANDS, OFFICE_COMMANDS, serve
 from handlers.telegram.limiter import RetryingRateLimiter
 from storage.models import AuditEntry, ChannelIdentity, Delegate, Rsvp
-from tests.harness import ADMIN_ID, BotHarness
+from tests.harness import ADMIN_ID, BotHarness, name_substitute
 
 
 def buttons(message: dict) -> list[str]:  # type: ignore[type-arg]
@@ -353,11 +353,8 @@ async def test_a_substitute_from_another_unit_without_a_phone_is_said_with_her_u
 ) -> None:
     user = await harness.open_invitation("DB040")
     card = user.last_message
-    steps = ("Lê Thị Hương", "Phó Chánh Văn phòng, phụ trách tổng hợp", "Thành ủy Hà Nội")
-    await harness.send(user.tap("👤 Cử người dự thay", message=card))
-    for step in steps:
-        await harness.send(user.text(step))
-    await harness.send(user.tap("Bỏ qua"))
+    name, position = "Lê Thị Hương", "Phó Chánh Văn phòng, phụ trách tổng hợp"
+    await name_substitute(harness, user, name, position, unit="Thành ủy Hà Nội", card=card)
     assert user.last_text().startswith(
         "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chánh Văn phòng, "
         "phụ trách tổng hợp, Thành ủy Hà Nội. Kính đề nghị"
@@ -369,16 +366,13 @@ async def test_a_substitute_from_another_unit_without_a_phone_is_said_with_her_u
         None,
     )
     # The same substitute again, unit and all: nothing changed, one audit entry.
-    await harness.send(user.tap("👤 Cử người dự thay", message=card))
-    for step in steps:
-        await harness.send(user.text(step))
-    await harness.send(user.tap("Bỏ qua"))  # a toast says so
+    # A toast says so.
+    await name_substitute(harness, user, name, position, unit="Thành ủy Hà Nội", card=card)
     assert await audit_count(harness, "rsvp.changed") == 1
     # Another phone is a change, audited with the phone before and after.
-    await harness.send(user.tap("👤 Cử người dự thay", message=card))
-    for step in steps:
-        await harness.send(user.text(step))
-    await harness.send(user.text("0912 345 678"))
+    await name_substitute(
+        harness, user, name, position, unit="Thành ủy Hà Nội", phone="0912 345 678", card=card
+    )
     assert await audit_count(harness, "rsvp.changed") == 2
     async with harness.services.ctx.sessions() as session:
         entry = await session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))

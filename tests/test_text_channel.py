@@ -16,8 +16,6 @@ from sqlalchemy import func, select
 
 from bot.app import build_outbox
 from bot.chat import Inbox
-from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftStatus
@@ -25,7 +23,6 @@ from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import format_link_code
 from bot.services import Services
-from bot.services.access import Role
 from bot.texts import load_catalog
 from bot.texts.plain import to_text
 from schedules.outbox import Outbox
@@ -34,6 +31,7 @@ from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import AuditEntry, Delegate, LinkFailure, Rsvp, SpeechAssignment
 from tests.channels.text_channel import TextChannel, TextPerson
 from tests.conftest import ROOT, local
+from tests.zalo_support import prepare_plan
 
 CONTACTS = ROOT / "examples" / "contacts.csv"
 
@@ -68,11 +66,7 @@ async def world(imported: Services, clock: ManualClock) -> World:
 
 async def text_world(imported: Services, clock: ManualClock) -> World:
     """What the ``world`` fixture gives (for other modules' fixtures)."""
-    groups = [FileGroup(g.key, g.label) for g in imported.config.groups]
-    await imported.delegates.import_rows(parse_delegate_file(CONTACTS, groups).rows, actor="test")
-    await imported.tasks.sync()
-    await imported.drafts.sync()
-    await imported.access.grant(imported.access.local_operator(), "NV02", Role.OFFICE)
+    await prepare_plan(imported)
     catalog = load_catalog("vi")
     channel = TextChannel(Inbox(imported, catalog), catalog)
     time = VirtualTime()

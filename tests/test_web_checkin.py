@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -86,6 +86,24 @@ async def present(services: Services) -> list[Checkin]:
 def meeting(day: Day) -> Day:  # noqa: F811 (test_checkin's fixture, under its own name)
     """The example meeting on its morning (:func:`tests.test_checkin.day`)."""
     return day
+
+
+OfficePhone = Callable[[], Awaitable[Desk]]
+
+
+@pytest.fixture
+async def office_phone(meeting: Day) -> AsyncIterator[OfficePhone]:
+    """Opens, when the test calls it, the office's own browser at the desk «Văn phòng»
+    (OFFICE_STAFF, the office role); closed at the end of the test."""
+    opened: list[Desk] = []
+
+    async def open_it() -> Desk:
+        opened.append(await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng"))
+        return opened[-1]
+
+    yield open_it
+    for desk in opened:
+        await desk.client.aclose()
 
 
 @pytest.fixture
@@ -758,7 +776,7 @@ async def test_a_guest_named_as_an_invitee_and_as_a_guest_in_the_hall_is_held_fo
 
 
 async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s_minutes(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     # A guest recorded by mistake stayed in the hall's total once the desk's minutes had
     # passed: a guest has no card to open, and the office's «Có mặt» listed guests only.
@@ -768,7 +786,7 @@ async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s
     (row,) = await present(meeting.services)
     meeting.clock.advance(timedelta(minutes=30))
     assert f'id="form-undo-{row.id}"' not in (await phone.client.get("/office/checkin")).text
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     seen = await office.client.get("/office/attendance")
     assert text_of(seen.text, f"undo-guest-{row.id}") == "Hủy ghi nhận"
     # The link as the page's poll puts it in place: a confirmation first, nothing undone yet.
@@ -794,7 +812,7 @@ async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s
 
 
 async def test_the_office_s_guest_undo_refuses_an_invitee_s_check_in_and_changes_nothing(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     # «Hủy ghi nhận» beside a guest posted any check-in's id: an invitee's check-in was undone
     # from «Có mặt» too, without her card or a word about whom.
@@ -806,7 +824,7 @@ async def test_the_office_s_guest_undo_refuses_an_invitee_s_check_in_and_changes
     )  # fmt: skip
     invitee, guest = await present(meeting.services)
     assert (invitee.kind, guest.kind) == ("delegate", "guest")
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     said = (
         "Lượt điểm danh của Phạm Thị Thanh Mai không phải lượt ghi nhận khách: đề nghị mở thẻ "
         "của đại biểu ở trang Điểm danh để hủy. Chưa thay đổi gì."
@@ -881,19 +899,18 @@ async def test_an_undo_naming_no_checkin_a_column_could_hold_is_unknown_not_a_se
 
 
 async def test_the_office_undoes_a_wrong_tap_from_the_search_after_the_window(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
     meeting.clock.advance(timedelta(hours=3))
     late_desk = await phone.client.get("/office/checkin/p/DB001")
     assert 'id="form-undo"' not in late_desk.text  # the desk's window has passed
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     found = await office.client.get("/office/checkin", params={"q": "DB001"})
     assert 'href="/office/checkin/p/DB001"' in found.text  # «Đã điểm danh» opens the card
     shown = await post_form(office, "/office/checkin/p/DB001", "form-undo")
     assert 'id="form-tap"' in shown.text  # the card offers the check-in once more
     assert await present(meeting.services) == []
-    await office.client.aclose()
 
 
 async def test_desk_forms_need_this_sessions_signature_and_this_site(
@@ -918,7 +935,7 @@ async def test_desk_forms_need_this_sessions_signature_and_this_site(
 
 
 async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests_and_missing(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
     await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {
@@ -931,7 +948,7 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
             update(Delegate).where(Delegate.code == "DB002").values(phone="0912345678")
         )
         await session.commit()
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     count = await meeting.services.checkin.count()
     shown = await office.client.get("/office/attendance")
     assert shown.status_code == 200 and 'data-live="/office/attendance/live"' in shown.text
@@ -977,20 +994,18 @@ async def test_attendance_and_its_summary_count_by_group_with_substitutes_guests
     assert text_of(summary.text, "sum-invited") == str(count.invited)
     lines = re.findall(r'<tr id="sum-line-\d+">', summary.text)
     assert len(lines) == len(meeting.services.config.groups)
-    await office.client.aclose()
 
 
 async def test_the_printed_summary_s_table_ends_with_a_total_row_adding_up_its_columns(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
     await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {
         "as": "substitute", "substitute_name": "Lê Thu Trang"})  # fmt: skip
     await post_form(phone, f"/{meeting.tokens['DB010']}", "form-tap")  # declined, came anyway
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     count = await meeting.services.checkin.count()
     summary = (await office.client.get("/office/attendance/summary")).text
-    await office.client.aclose()
     total = re.search(r'<tr id="sum-total">(.*?)</tr>', summary)
     assert total is not None
     assert re.findall(r"<th[^>]*>(.*?)</th>", total.group(1)) == ["Tổng cộng"]
@@ -1004,12 +1019,12 @@ async def test_the_printed_summary_s_table_ends_with_a_total_row_adding_up_its_c
 
 
 async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_summary(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     # DB010 declined and came anyway: every «có mặt / dự kiến» counts the expected only, while
     # «Đại biểu có mặt» and each group's «Có mặt» count him, so the groups add up to the hall.
     await post_form(phone, f"/{meeting.tokens['DB010']}", "form-tap")
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     count = await meeting.services.checkin.count()
     live = (await office.client.get("/office/attendance/live")).text
     summary = (await office.client.get("/office/attendance/summary")).text
@@ -1026,11 +1041,10 @@ async def test_a_decliner_who_came_is_apart_on_the_live_page_and_the_printed_sum
     assert [int(row[0]) for row in cells].count(1) == 1
     assert sum(int(row[0]) for row in cells) == 1  # the groups (no guest) add up to the hall
     assert sum(int(row[1]) for row in cells) == 0
-    await office.client.aclose()
 
 
 async def test_the_live_attendance_says_how_many_are_in_the_hall_as_the_printed_summary(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     # The office head watching the opening read «Đại biểu có mặt 1» and «Khách 1» and had to add
     # them; the printed summary said «Tổng số người trong hội trường 2».
@@ -1038,29 +1052,27 @@ async def test_the_live_attendance_says_how_many_are_in_the_hall_as_the_printed_
     page = await phone.client.get("/office/checkin")
     guest = {**fields(page.text, "form-guest"), "name": "Hoàng Văn Khách"}
     assert (await phone.client.post("/office/checkin/guest", data=guest)).status_code == 303
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     live = (await office.client.get("/office/attendance/live")).text
     summary = (await office.client.get("/office/attendance/summary")).text
     assert text_of(live, "total-in-hall") == text_of(summary, "sum-in-hall") == "2"
     assert "Tổng số người trong hội trường" in live
-    await office.client.aclose()
 
 
 async def test_one_checked_in_then_withdrawn_stays_in_the_hall_on_the_live_page_and_summary(
-    meeting: Day, phone: Desk
+    meeting: Day, phone: Desk, office_phone: OfficePhone
 ) -> None:
     await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
     await post_form(phone, f"/{meeting.tokens['DB002']}", "form-tap")
     office_actor = meeting.services.access.local_operator()
     await meeting.services.withdrawals.withdraw(office_actor, "DB002")
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     live = (await office.client.get("/office/attendance/live")).text
     summary = (await office.client.get("/office/attendance/summary")).text
     assert text_of(live, "total-present-all") == text_of(summary, "sum-present-all") == "1"
     assert text_of(live, "total-withdrawn") == text_of(summary, "sum-withdrawn") == "1"
     assert text_of(live, "total-in-hall") == text_of(summary, "sum-in-hall") == "2"
     assert "Đã vào hội trường, sau đó bị rút giấy mời" in text_of(live, "withdrawn-title")
-    await office.client.aclose()
 
 
 async def test_the_card_of_a_withdrawn_invitee_lets_her_in_as_a_guest_in_one_tap(
@@ -1121,9 +1133,9 @@ async def test_a_guest_let_in_from_her_withdrawn_card_is_told_as_a_guest_without
 
 
 async def test_the_attendance_shows_a_page_of_who_is_missing_with_see_more_and_a_group_filter(
-    meeting: Day,
+    meeting: Day, office_phone: OfficePhone
 ) -> None:
-    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    office = await office_phone()
     transport = office.client._transport
     assert isinstance(transport, httpx.ASGITransport)
     pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
@@ -1159,7 +1171,6 @@ async def test_the_attendance_shows_a_page_of_who_is_missing_with_see_more_and_a
         m.code for m in seen.missing if m.group_key == group.key
     ]
     assert group.label in text_of(mine.text, "missing-title")
-    await office.client.aclose()
 
 
 async def test_withdrawing_the_checkin_role_ends_the_desk_at_once(

@@ -64,11 +64,8 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
 ) -> None:
     old = (await tokens(imported))["DB010"]
     page = await desk.client.get("/office/delegates/DB010")
-    form = hidden(page.text, "form-reissue")
-    replacing = page.text.split('name="replacing" value="', 1)[1].split('"', 1)[0]
-    sent = await desk.client.post(
-        "/office/delegates/DB010/reissue", data={**form, "replacing": replacing}
-    )
+    form = reissue_form(page.text)
+    sent = await desk.client.post("/office/delegates/DB010/reissue", data=form)
     assert sent.status_code == 303
     shown = await desk.client.get(sent.headers["location"])
     new = (await tokens(imported))["DB010"]
@@ -100,9 +97,7 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
     [entry] = await audited(imported, "invitation.reissued")
     assert entry.actor == f"dashboard:{STAFF}" and entry.entity_id is not None
     # The same form tapped a second time issues nothing and says so.
-    second = await desk.client.post(
-        "/office/delegates/DB010/reissue", data={**form, "replacing": replacing}
-    )
+    second = await desk.client.post("/office/delegates/DB010/reissue", data=form)
     flash = text_of((await desk.client.get(second.headers["location"])).text, "flash")
     assert flash == (
         "Đường liên kết của đồng chí Trịnh Văn Thắng vừa được cấp lại (có thể do bấm hai lần); "
@@ -122,11 +117,8 @@ async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation
             update(Delegate).where(Delegate.code == "DB003").values(role="contact")
         )
     page = await desk.client.get("/office/delegates/DB003")
-    form = hidden(page.text, "form-reissue")
-    replacing = page.text.split('name="replacing" value="', 1)[1].split('"', 1)[0]
-    sent = await desk.client.post(
-        "/office/delegates/DB003/reissue", data={**form, "replacing": replacing}
-    )
+    form = reissue_form(page.text)
+    sent = await desk.client.post("/office/delegates/DB003/reissue", data=form)
     shown = await desk.client.get(sent.headers["location"])
     new = await live_invitation(imported, "DB003")
     assert text_of(shown.text, "flash").startswith(
@@ -135,9 +127,7 @@ async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation
         "(chỉ hiện lần này):Trang cá nhân: "
     )
     assert 'id="send-again"' not in shown.text and "invite-message" not in shown.text
-    second = await desk.client.post(
-        "/office/delegates/DB003/reissue", data={**form, "replacing": replacing}
-    )
+    second = await desk.client.post("/office/delegates/DB003/reissue", data=form)
     flash = text_of((await desk.client.get(second.headers["location"])).text, "flash")
     assert flash == (
         "Đường liên kết của đồng chí Vũ Thị Hồng Nhung vừa được cấp lại (có thể do bấm hai lần); "
@@ -180,6 +170,13 @@ async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirma
 # --- the invitation to send, and the office's «đã gửi» mark ------------------------------------
 
 
+def reissue_form(html: str) -> dict[str, str]:
+    """The fields of «Cấp lại đường liên kết» on a person's page: its signature and the
+    invitation it replaces."""
+    replacing = html.split('name="replacing" value="', 1)[1].split('"', 1)[0]
+    return {**hidden(html, "form-reissue"), "replacing": replacing}
+
+
 def invitation_of(html: str) -> str:
     """The invitation message's text on a person's page, unescaped as the textarea holds it."""
     return html_lib.unescape(html.split('id="invite-message"', 1)[1].split(">", 1)[1].split("<")[0])
@@ -194,6 +191,16 @@ async def live_invitation(services: Services, code: str) -> Invitation:
         )
     assert found is not None
     return found
+
+
+async def marked_sent(services: Services, code: str, via: str) -> Invitation:
+    """The office (the local operator) marks ``code``'s invitation sent ``via``: that
+    invitation, as it was before the mark."""
+    live = await live_invitation(services, code)
+    await services.invitations.mark_sent(
+        services.access.local_operator(), code, invitation=live.id, via=via
+    )
+    return live
 
 
 async def test_marking_an_invitation_sent_records_when_how_and_who_once_and_undo_clears_it(
@@ -226,8 +233,7 @@ async def test_a_sent_mark_and_its_undo_are_audited_alike_by_whom_whose_when_and
 ) -> None:
     office = imported.access.local_operator()
     invitations = imported.invitations
-    live = await live_invitation(imported, "DB010")
-    await invitations.mark_sent(office, "DB010", invitation=live.id, via="paper")
+    live = await marked_sent(imported, "DB010", "paper")
     clock.advance(timedelta(minutes=5))
     await invitations.unmark_sent(office, "DB010", invitation=live.id)
     [sent] = await audited(imported, "invitation.sent")
@@ -715,9 +721,7 @@ async def test_the_sent_mark_is_shown_on_her_page_with_undo_and_a_double_tap_rec
 async def test_reissuing_on_the_dashboard_says_the_new_link_must_be_sent_again(
     desk: Desk, imported: Services
 ) -> None:
-    office = imported.access.local_operator()
-    live = await live_invitation(imported, "DB010")
-    await imported.invitations.mark_sent(office, "DB010", invitation=live.id, via="paper")
+    live = await marked_sent(imported, "DB010", "paper")
     shown = await desk.post(
         "delegates/DB010/reissue", "form-reissue", {"replacing": str(live.id)},
         page="delegates/DB010",
@@ -737,8 +741,7 @@ async def test_the_list_filters_and_counts_those_whose_invitation_was_not_sent(
 ) -> None:
     office = imported.access.local_operator()
     for code in ("DB003", "DB004"):
-        live = await live_invitation(imported, code)
-        await imported.invitations.mark_sent(office, code, invitation=live.id, via="sms")
+        await marked_sent(imported, code, "sms")
     await imported.invitations.link_by_token(TELEGRAM, (await tokens(imported))["DB005"])
     await imported.withdrawals.withdraw(office, "DB006", None)
     # 80 on the list: 2 marked, 1 reached by a chat, 1 withdrawn — 76 not sent yet.
@@ -764,9 +767,7 @@ async def test_the_list_filters_and_counts_those_whose_invitation_was_not_sent(
 async def test_the_overview_counts_the_invitations_not_sent_and_links_to_the_list(
     desk: Desk, imported: Services
 ) -> None:
-    office = imported.access.local_operator()
-    live = await live_invitation(imported, "DB003")
-    await imported.invitations.mark_sent(office, "DB003", invitation=live.id, via="paper")
+    await marked_sent(imported, "DB003", "paper")
     await imported.invitations.link_by_token(TELEGRAM, (await tokens(imported))["DB005"])
     # 80 on the list: 1 marked, 1 reached by a chat — 78, as the list «Đại biểu» counts them.
     overview = await desk.client.get("/office/")
@@ -895,9 +896,7 @@ async def test_her_page_says_the_invitation_already_reached_her_by_her_page_or_a
 async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     desk: Desk, imported: Services
 ) -> None:
-    office = imported.access.local_operator()
-    live = await live_invitation(imported, "DB003")
-    await imported.invitations.mark_sent(office, "DB003", invitation=live.id, via="zalo")
+    await marked_sent(imported, "DB003", "zalo")
     response = await desk.client.get("/office/invitations/links.xlsx")
     sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
@@ -934,8 +933,7 @@ async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sen
         )
         await imported.invitations.unmark_sent(office, "DB010", invitation=live.id)
     # A mark with no name kept (an operator without one): no «do  đánh dấu».
-    live = await live_invitation(imported, "DB010")
-    await imported.invitations.mark_sent(office, "DB010", invitation=live.id, via="paper")
+    live = await marked_sent(imported, "DB010", "paper")
     async with imported.ctx.sessions() as session, session.begin():
         await session.execute(update(Invitation).where(Invitation.id == live.id).values(sent_by=""))
     page = await desk.client.get("/office/delegates/DB010")

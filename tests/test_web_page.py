@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 import segno
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config, ZaloSettings
-from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
 from bot.documents.qr import qr_page_svg
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
@@ -26,17 +26,38 @@ from bot.texts import load_catalog
 from bot.texts.presenters import when_where
 from storage.files import FileStore
 from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
-from tests.conftest import EXAMPLE_DELEGATES, local
+from tests.conftest import import_example, local
 from tests.harness import BotHarness
 from tests.test_outbox import deliveries, linked_answers, message_status
 from tests.web_support import Web, flash, form_fields, web_for
 
+Browsers = Callable[..., Awaitable[Web]]
+
 
 @pytest.fixture
-async def web(imported: Services) -> AsyncIterator[Web]:
-    web = await web_for(imported)
-    yield web
-    await web.client.aclose()
+async def browsers() -> AsyncIterator[Browsers]:
+    """Opens a browser on the pages of the services given (:func:`web_for`'s arguments) when
+    the test asks; each is closed at the end of the test."""
+    opened: list[Web] = []
+
+    async def open_one(services: Services, **kwargs: Any) -> Web:
+        opened.append(await web_for(services, **kwargs))
+        return opened[-1]
+
+    yield open_one
+    for web in opened:
+        await web.client.aclose()
+
+
+@pytest.fixture
+async def web(imported: Services, browsers: Browsers) -> Web:
+    return await browsers(imported)
+
+
+async def send_substitute(web: Web, code: str, **typed: str) -> httpx.Response:
+    """``code`` sends the substitute form of her page with ``typed`` in its fields (name,
+    position, unit, phone); the page it leads back to."""
+    return await web.post(code, "rsvp", "form-substitute", {"choice": "substitute", **typed})
 
 
 async def test_the_personal_page_shows_the_invitation_date_hall_programme_and_deadline(
@@ -54,7 +75,11 @@ async def test_the_personal_page_shows_the_invitation_date_hall_programme_and_de
 
 
 async def test_a_meeting_ending_on_another_day_shows_both_dates_on_page_card_and_slip(
-    config: Config, sessions: async_sessionmaker[AsyncSession], clock: ManualClock, files: FileStore
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    files: FileStore,
+    browsers: Browsers,
 ) -> None:
     from docx import Document
 
@@ -62,15 +87,8 @@ async def test_a_meeting_ending_on_another_day_shows_both_dates_on_page_card_and
     services = await build_services(
         config.model_copy(update={"meeting": meeting}), sessions, clock, files=files
     )
-    parsed = parse_delegate_file(
-        EXAMPLE_DELEGATES, [FileGroup(g.key, g.label) for g in config.groups]
-    )
-    await services.delegates.import_rows(parsed.rows, actor="test")
-    web = await web_for(services)
-    try:
-        page = await web.open("DB001")
-    finally:
-        await web.client.aclose()
+    await import_example(services)
+    page = await (await browsers(services)).open("DB001")
     both = "Từ 08:00, Thứ Ba, ngày 28/5/2024 đến 11:30, Thứ Tư, ngày 29/5/2024"
     assert f'<dd id="when">{both}</dd>' in page.text
 
@@ -216,18 +234,10 @@ async def _substitute_row(services: Services, code: str) -> tuple[object, ...]:
 async def test_a_substitute_from_the_page_keeps_position_unit_and_phone_apart(
     web: Web, imported: Services
 ) -> None:
-    page = await web.post(
-        "DB003",
-        "rsvp",
-        "form-substitute",
-        {
-            "choice": "substitute",
-            "name": "Lê Thị Hoa",
-            "position": "Phó Chủ tịch",
-            "unit": "Hội LHPN quận Ba Đình",
-            "phone": "0912 345 678",
-        },
-    )
+    page = await send_substitute(
+        web, "DB003", name="Lê Thị Hoa", position="Phó Chủ tịch", unit="Hội LHPN quận Ba Đình",
+        phone="0912 345 678",
+    )  # fmt: skip
     # Another unit than her own (Thành ủy Hà Nội): the confirmation says it.
     assert flash(page.text).startswith(
         "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hoa, "
@@ -244,13 +254,9 @@ async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left
     page = await web.open("DB003")
     assert '<input id="substitute-unit" name="unit" maxlength="300" autocomplete="off" ' \
         'value="Thành ủy Hà Nội">' in page.text  # fmt: skip
-    page = await web.post(
-        "DB003",
-        "rsvp",
-        "form-substitute",
-        {"choice": "substitute", "name": "Lê Thị Hoa", "position": "Phó Bí thư",
-         "unit": "Thành ủy Hà Nội", "phone": ""},
-    )  # fmt: skip
+    page = await send_substitute(
+        web, "DB003", name="Lê Thị Hoa", position="Phó Bí thư", unit="Thành ủy Hà Nội", phone=""
+    )
     # Her own unit: not said again in the confirmation, one sentence as before.
     assert flash(page.text).startswith(
         "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hoa, Phó Bí thư. Kính đề nghị"
@@ -264,13 +270,9 @@ async def test_the_words_of_the_same_unit_choice_typed_in_the_unit_field_mean_he
     web: Web, imported: Services
 ) -> None:
     # The chat reads typed «Cùng đơn vị» as the delegate's unit; so does the page's field.
-    await web.post(
-        "DB003",
-        "rsvp",
-        "form-substitute",
-        {"choice": "substitute", "name": "Lê Thị Hoa", "position": "Phó Bí thư",
-         "unit": "cung don vi", "phone": ""},
-    )  # fmt: skip
+    await send_substitute(
+        web, "DB003", name="Lê Thị Hoa", position="Phó Bí thư", unit="cung don vi", phone=""
+    )
     assert await _substitute_row(imported, "DB003") == (
         "substitute", "Lê Thị Hoa", "Phó Bí thư", "Thành ủy Hà Nội", None
     )  # fmt: skip
@@ -280,9 +282,7 @@ async def test_a_phone_that_is_not_one_is_refused_with_the_form_filled_again(
     web: Web, imported: Services
 ) -> None:
     typed = {"name": "Lê Thị Hoa", "position": "Phó Chủ tịch", "unit": "Hội LHPN quận Ba Đình"}
-    page = await web.post(
-        "DB003", "rsvp", "form-substitute", {"choice": "substitute", **typed, "phone": "0912 34"}
-    )
+    page = await send_substitute(web, "DB003", **typed, phone="0912 34")
     assert flash(page.text) == (
         "«0912 34» không phải là số điện thoại. Đề nghị đồng chí nhập số điện thoại dạng "
         "0912 345 678 (hoặc +84 912 345 678), hoặc để trống ô này."
@@ -298,9 +298,7 @@ async def test_a_long_paste_for_the_phone_is_said_back_cut_to_40_characters(
     web: Web, imported: Services
 ) -> None:
     typed = {"name": "Lê Thị Hoa", "position": "Phó Chủ tịch", "unit": "Hội LHPN quận Ba Đình"}
-    page = await web.post(
-        "DB003", "rsvp", "form-substitute", {"choice": "substitute", **typed, "phone": "x" * 3000}
-    )
+    page = await send_substitute(web, "DB003", **typed, phone="x" * 3000)
     assert flash(page.text) == (
         f"«{'x' * 40}» không phải là số điện thoại. Đề nghị đồng chí nhập số điện thoại dạng "
         "0912 345 678 (hoặc +84 912 345 678), hoặc để trống ô này."
@@ -336,14 +334,11 @@ async def test_after_the_deadline_the_page_says_the_answer_is_final_and_whom_to_
 
 
 async def test_a_person_linked_on_telegram_who_answers_on_the_page_gets_the_chat_confirmation(
-    harness: BotHarness,
+    harness: BotHarness, browsers: Browsers
 ) -> None:
     user = await harness.open_invitation("DB005")
-    web = await web_for(harness.services)
-    try:
-        await web.post("DB005", "rsvp", "form-attend", {"choice": "attend"})
-    finally:
-        await web.client.aclose()
+    web = await browsers(harness.services)
+    await web.post("DB005", "rsvp", "form-attend", {"choice": "attend"})
     await harness.tick()
     assert user.last_text().startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị.")
 
@@ -366,15 +361,12 @@ async def test_the_page_speaks_english_as_its_second_locale(web: Web) -> None:
 
 
 async def test_every_field_of_a_speakers_page_has_its_label_and_the_page_stays_small(
-    imported: Services,
+    imported: Services, browsers: Browsers
 ) -> None:
     await imported.tasks.sync()
     await imported.drafts.sync()
-    web = await web_for(imported)
-    try:
-        page = await web.open("DB031")  # a speaker and a district chair: every section
-    finally:
-        await web.client.aclose()
+    web = await browsers(imported)
+    page = await web.open("DB031")  # a speaker and a district chair: every section
     html = page.text
     assert all(f'id="{s}"' in html for s in ("invitation", "answer", "tasks", "drafts"))
     fields = re.findall(r'<(?:input|textarea|select) (?![^>]*type="hidden")[^>]*id="([^"]+)"', html)
@@ -384,15 +376,12 @@ async def test_every_field_of_a_speakers_page_has_its_label_and_the_page_stays_s
 
 
 async def test_the_page_offers_the_telegram_bot_with_the_persons_own_deep_link(
-    imported: Services,
+    imported: Services, browsers: Browsers
 ) -> None:
-    web = await web_for(
+    web = await browsers(
         imported, chat_links={"telegram": "https://t.me/hoinghi_bot?start={}".format}
     )
-    try:
-        page = await web.open("DB001")
-    finally:
-        await web.client.aclose()
+    page = await web.open("DB001")
     token = web.tokens["DB001"]
     assert f'id="chat-telegram" href="https://t.me/hoinghi_bot?start={token}"' in page.text
     assert "Nhận tin nhắc qua Telegram" in page.text
@@ -613,13 +602,11 @@ def notices_section(html: str) -> str:
 
 
 @pytest.fixture
-async def paged(harness: BotHarness) -> AsyncIterator[Web]:
+async def paged(harness: BotHarness, browsers: Browsers) -> Web:
     """The pages of the harness's bot: five invitees linked on Telegram (two attend, one sends
     a substitute, DB004 declines, one is silent), the other 75 on no chat."""
     await linked_answers(harness)
-    web = await web_for(harness.services)
-    yield web
-    await web.client.aclose()
+    return await browsers(harness.services)
 
 
 async def test_a_page_shows_the_notices_she_was_sent_newest_first_escaped_as_in_chat(

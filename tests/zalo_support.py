@@ -27,7 +27,7 @@ from handlers.zalo.app import ZaloAdapter, ZaloWebhook, build_adapter, receiving
 from handlers.zalo.channel import ZaloSender
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
-from tests.conftest import ROOT
+from tests.conftest import ROOT, once_per_start
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.zalo_api import FakeZaloApi, FakeZaloUser
 
@@ -83,12 +83,19 @@ class ZaloWorld:
 
 
 async def prepare_plan(services: Services) -> None:
-    """The example plan's contacts imported, tasks and drafts synced, NV02 as office staff."""
-    groups = [FileGroup(g.key, g.label) for g in services.config.groups]
-    await services.delegates.import_rows(parse_delegate_file(CONTACTS, groups).rows, actor="test")
-    await services.tasks.sync()
-    await services.drafts.sync()
-    await services.access.grant(services.access.local_operator(), "NV02", Role.OFFICE)
+    """The example plan's contacts imported, tasks and drafts synced, NV02 as office staff
+    (once a run on SQLite: :func:`tests.conftest.once_per_start`)."""
+
+    async def prepare() -> None:
+        groups = [FileGroup(g.key, g.label) for g in services.config.groups]
+        await services.delegates.import_rows(
+            parse_delegate_file(CONTACTS, groups).rows, actor="test"
+        )
+        await services.tasks.sync()
+        await services.drafts.sync()
+        await services.access.grant(services.access.local_operator(), "NV02", Role.OFFICE)
+
+    await once_per_start(services, "plan", prepare)
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ because Outlook and older clients do not resolve an IANA TZID on their own.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -195,7 +196,11 @@ def _vtimezone(zone: ZoneInfo, starts_at: datetime, ends_at: datetime) -> list[s
     return lines
 
 
-def _observances(zone: ZoneInfo, first_year: int, last_year: int) -> list[_Observance]:
+# Remembered: finding the transitions steps hourly through the years (tens of milliseconds),
+# and every start of the services asks for the same zone and years again (the plan's
+# fingerprint). A zone's rules do not change while the process runs.
+@functools.lru_cache(maxsize=32)
+def _observances(zone: ZoneInfo, first_year: int, last_year: int) -> tuple[_Observance, ...]:
     """The observance in force on 1 January of ``first_year``, then each transition to the end."""
     scan_from = datetime(first_year, 1, 1, tzinfo=zone).astimezone(UTC)
     scan_to = datetime(last_year + 1, 1, 1, tzinfo=zone).astimezone(UTC)
@@ -213,7 +218,7 @@ def _observances(zone: ZoneInfo, first_year: int, last_year: int) -> list[_Obser
             _Observance(_kind(local), onset, offset, new_offset, local.tzname() or "")
         )
         offset = new_offset
-    return observances
+    return tuple(observances)
 
 
 def _transitions(zone: ZoneInfo, scan_from: datetime, scan_to: datetime) -> Iterator[datetime]:

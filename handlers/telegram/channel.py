@@ -50,12 +50,16 @@ class TelegramSender:
         request: BaseRequest | None = None,
     ) -> TelegramSender:
         """A sender with its own Bot (initialise it with ``async with sender.bot``)."""
+        request = request or new_request(settings.http_client)
         return cls(
             Bot(
                 token,
                 base_url=settings.api_base_url,
                 base_file_url=settings.file_base_url,
-                request=request or new_request(settings.http_client),
+                request=request,
+                # The sender never polls: without this the Bot built a second HTTP client for
+                # getUpdates, loading the certificate store for nothing (0.05–0.15 s a start).
+                get_updates_request=request,
             ),
             catalog,
         )
