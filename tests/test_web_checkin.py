@@ -1174,6 +1174,39 @@ async def test_withdrawing_the_checkin_role_ends_the_desk_at_once(
     assert refused.status_code == 403 and 'id="message-refused"' in refused.text
 
 
+async def test_the_missing_list_gives_the_phone_of_the_substitute_the_office_awaits(
+    meeting: Day, phone: Desk
+) -> None:
+    services = meeting.services
+    for code, name, number in (
+        ("DB005", "Nguyễn Thị Hoa", "+84912345678"),
+        ("DB006", "Trần Mai", None),
+    ):
+        card = await services.dashboard.card(code)
+        assert card is not None
+        answer = RsvpAnswer(
+            RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position="Phó Chánh Văn phòng",
+            substitute_unit="Hội LHPN quận Ba Đình", substitute_phone=number,
+        )  # fmt: skip
+        await services.rsvp.record_by_phone(
+            services.access.local_operator(), card.person.id, answer
+        )
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    live = (await office.client.get("/office/attendance/live")).text
+
+    def row(code: str) -> str:
+        found = re.search(rf'<tr id="missing-{code}">(.*?)</tr>', live, re.S)
+        assert found is not None
+        return found.group(1)
+
+    assert row("DB005").endswith(
+        '<td><a href="tel:0912345678">0912 345 678</a> (người dự thay)</td>'
+    )
+    assert row("DB006").endswith(
+        '<td><a href="tel:0912345006">0912 345 006</a> (đại biểu cử người dự thay)</td>'
+    )
+
+
 def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> None:
     # The attendance's rows of who is missing are written by missing_rows (thousands a poll at
     # 10,000 invitees); the HTML must be byte for byte what the template's loop made, markup

@@ -235,6 +235,7 @@ class Missing:
     status: RsvpStatus
     substitute_name: str | None
     phone: str | None
+    substitute_phone: str | None = None  # the number the substitute gave; office only
 
 
 @dataclass(frozen=True)
@@ -341,6 +342,7 @@ class RollLine:
     rank: int | None = None  # her place in her group: with the group and code, protocol order
     # Apart from the position since migration 0026: None on an answer given before it.
     substitute_unit: str | None = None
+    substitute_phone: str | None = None  # as shown; the number the substitute gave, if any
 
     @property
     def expected(self) -> bool:
@@ -806,7 +808,7 @@ class CheckinService:
                 if not with_missing
                 else (
                     await connection.execute(
-                        _answered(*_INVITEE, Delegate.phone)
+                        _answered(*_INVITEE, Delegate.phone, Rsvp.substitute_phone)
                         .where(*waiting, roster.after_key(order, key))
                         .order_by(*roster.protocol_key(order))
                         .limit(limit + 1)
@@ -854,6 +856,7 @@ class CheckinService:
                 RsvpStatus(row.status),
                 row.substitute_name,
                 display_phone(row.phone) if office and row.phone else None,
+                display_phone(row.substitute_phone) if office and row.substitute_phone else None,
             )
             for row in missing_rows
         ]
@@ -898,6 +901,7 @@ class CheckinService:
                         Checkin.desk,
                         Delegate.rank,
                         Rsvp.substitute_unit,
+                        Rsvp.substitute_phone,
                     )
                     .where(*wanted)
                     .order_by(*roster.protocol_key(self._order()))
@@ -920,6 +924,7 @@ class CheckinService:
                 else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13]),
                 rank=row[14],
                 substitute_unit=row[15],
+                substitute_phone=display_phone(row[16]) if row[16] else None,
             )
             for row in rows
         ]

@@ -268,14 +268,15 @@ def _micros(at: datetime) -> int:
 
 def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
     """The present list (:func:`present_table`); who is expected (said they come, or send a
-    substitute) and not (yet) in, with their phones; and, apart, who has not answered and is not
-    in."""
+    substitute) and not (yet) in, with the phone to call (:func:`phone_to_call`); and, apart,
+    who has not answered and is not in."""
     labels = {group.key: group.label for group in config.groups}
     headings, present = present_table(catalog, config, roll)
     missing: list[list[Cell]] = [
         [labels.get(line.group_key, line.group_key), line.code, line.full_name, line.position,
          line.organization, catalog.plain(f"status.{line.status.value}"),
-         line.substitute_name if line.status is RsvpStatus.SUBSTITUTE else None, line.phone]
+         line.substitute_name if line.status is RsvpStatus.SUBSTITUTE else None,
+         phone_to_call(catalog, line)]
         for line in roll.lines
         if line.came is None and line.status.is_present
     ]  # fmt: skip
@@ -312,6 +313,18 @@ def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
             wrap=frozenset({0, 2, 3, 4}),
         ),
     ]
+
+
+def phone_to_call(catalog: Catalog, line: RollLine) -> str | None:
+    """The phone the office calls about ``line`` not in yet: the substitute's, said to be hers,
+    where a substitute is coming and gave one; else the invitee's — said to be the invitee's
+    on a substitute's line, whom the office then asks about her substitute."""
+    if line.status is RsvpStatus.SUBSTITUTE and line.substitute_name:
+        if line.substitute_phone:
+            return catalog.plain("day_papers.phone_of_substitute", phone=line.substitute_phone)
+        if line.phone:
+            return catalog.plain("day_papers.phone_of_invitee", phone=line.phone)
+    return line.phone
 
 
 def present_workbook(catalog: Catalog, config: Config, roll: Roll) -> bytes:

@@ -668,9 +668,16 @@ def missing_rows(catalog: Catalog, labels: Mapping[str, str], missing: list[Miss
             sent = catalog.html("dash.attendance.substitute", name=person.substitute_name)
             name += Markup(' <span class="muted">(%s)</span>') % Markup(sent)  # noqa: S704
         phone = ""
-        if person.phone:
-            shown = escape(person.phone)
+        # The one the office calls: the substitute coming, by her own number (said to be hers),
+        # else the invitee (said to be hers on a substitute's row), as the present list's sheet.
+        called, whose = person.phone, "day_papers.phone_of_invitee"
+        if person.substitute_name and person.substitute_phone:
+            called, whose = person.substitute_phone, "day_papers.phone_of_substitute"
+        if called:
+            shown = escape(called)
             phone = f'<a href="tel:{shown.replace(" ", "")}">{shown}</a>'
+            if person.substitute_name:
+                phone = catalog.html(whose, phone=Html(phone))
         group = escape(labels.get(person.group_key, person.group_key))
         rows.append(
             f'<tr id="missing-{escape(person.code)}"><th scope="row">{name}</th>'
