@@ -109,7 +109,10 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         read_at = app.services.ctx.clock.now()  # a link made after this is not on the slips
         people = await app.services.invitations.links()
         bots = await app.services.quotas.bots_by_code()  # several Zalo bots: each person's
-        content, count = slips_document(catalog, config, people, links.link, bots)
+        # The chats `run` starts with this environment, Telegram's by the name its links carry:
+        # each slip names the chat that takes the code, as the invitation message does.
+        chats = links.chat_bots(app.channels())
+        content, count = slips_document(catalog, config, people, links.link, bots, chats)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE

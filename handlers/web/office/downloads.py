@@ -117,8 +117,11 @@ class Downloads:
         read_at = office.services.ctx.clock.now()  # a link made after this is not on the slips
         people = await office.services.invitations.links()
         bots = await office.services.quotas.bots_by_code()
+        # Each slip names the chat that takes the code, as the invitation message does: the
+        # chats running here (a copy: a channel starting meanwhile names its bot on the loop).
+        chats = dict(office.chat_bots)
         content, _ = await asyncio.to_thread(
-            slips_document, office.catalog, office.config, people, self.paper, bots
+            slips_document, office.catalog, office.config, people, self.paper, bots, chats
         )
         # Recorded: a bulk «đã gửi» on paper leaves out the links made since.
         await office.services.invitations.record_print(actor, read_at)
