@@ -514,6 +514,77 @@ async def test_someone_who_came_unannounced_in_an_invitee_s_place_is_checked_in_
     assert 'id="form-tap-substitute"' in card.text
 
 
+async def test_someone_else_in_her_place_is_recorded_with_the_unit_the_desk_wrote(
+    meeting: Day, phone: Desk
+) -> None:
+    # The unannounced substitute's form asked her position only: her unit was the invitee's,
+    # on the present list and the check-in record, whatever she said at the desk.
+    from bot.services.day_files import present_table
+    from bot.services.report_file import checkin_table
+
+    services = meeting.services
+    path = f"/{meeting.tokens['DB001']}"
+    page = (await phone.client.get(path)).text
+    form = page[page.index('id="form-tap-substitute"') :]
+    form = form[: form.index("</form>")]
+    # Offered: the invitee's unit, as the personal page's and the office's forms offer it.
+    assert (
+        '<input id="substitute_unit" name="substitute_unit" maxlength="200" autocomplete="off" '
+        'value="Trung ương Hội LHPN Việt Nam">'
+    ) in form
+    await post_form(phone, path, "form-tap-substitute", {
+        "substitute_name": "Trần Thị Bích", "substitute_position": "Phó Vụ trưởng",
+        "substitute_unit": "Hội LHPN quận Hoàn Kiếm",
+    })  # fmt: skip
+    (row,) = await present(services)
+    assert (row.full_name, row.position, row.organization) == (
+        "Trần Thị Bích", "Phó Vụ trưởng", "Hội LHPN quận Hoàn Kiếm",
+    )  # fmt: skip
+    catalog = load_catalog("vi")
+    _, rows = present_table(catalog, services.config, await services.checkin.roll())
+    assert rows[0][2:5] == ["Trần Thị Bích", "Phó Vụ trưởng", "Hội LHPN quận Hoàn Kiếm"]
+    _, record = checkin_table(catalog, services.config, await services.checkin.records())
+    assert "Hội LHPN quận Hoàn Kiếm" in record[0]
+    # The unit left as offered: the invitee's; emptied: the invitee's too (a unit is printed).
+    await post_form(phone, f"/{meeting.tokens['DB002']}", "form-tap-substitute", {
+        "substitute_name": "Lê Văn Tâm", "substitute_position": "Chuyên viên",
+        "substitute_unit": " ",
+    })  # fmt: skip
+    assert (await present(services))[1].organization == "Trung ương Hội LHPN Việt Nam"
+
+
+async def test_the_desk_offers_the_unit_the_substitute_s_answer_gave_and_records_a_correction(
+    meeting: Day, phone: Desk
+) -> None:
+    services = meeting.services
+    office = services.access.local_operator()
+    for code, position, unit in (
+        ("DB005", "Phó Chánh Văn phòng", "Hội LHPN quận Ba Đình"),
+        # Given before migration 0026, «position, unit» glued: offered apart, as the papers read it.
+        ("DB006", "Phó Chủ tịch, Hội LHPN huyện Đông Anh", None),
+    ):
+        card = await services.dashboard.card(code)
+        assert card is not None
+        answer = RsvpAnswer(
+            RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hoa", substitute_position=position,
+            substitute_unit=unit,
+        )  # fmt: skip
+        await services.rsvp.record_by_phone(office, card.person.id, answer)
+    for code, position, unit in (
+        ("DB005", "Phó Chánh Văn phòng", "Hội LHPN quận Ba Đình"),
+        ("DB006", "Phó Chủ tịch", "Hội LHPN huyện Đông Anh"),
+    ):
+        page = (await phone.client.get(f"/{meeting.tokens[code]}")).text
+        assert f'name="substitute_position" maxlength="200" value="{position}">' in page
+        assert f'name="substitute_unit" maxlength="200" value="{unit}">' in page
+    await post_form(phone, f"/{meeting.tokens['DB005']}", "form-tap", {
+        "as": "substitute", "substitute_name": "Nguyễn Thị Hoa",
+        "substitute_position": "Phó Chánh Văn phòng", "substitute_unit": "Hội LHPN quận Tây Hồ",
+    })  # fmt: skip
+    (row,) = await present(services)
+    assert row.organization == "Hội LHPN quận Tây Hồ"
+
+
 # --- without a QR --------------------------------------------------------------------------------
 
 

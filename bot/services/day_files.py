@@ -17,6 +17,8 @@ holds them glued, «position, unit», in one field, and the storage cannot tell 
 comma in a position: for those (``substitute_unit`` empty), :func:`position_and_unit` takes
 what follows the last comma as her unit when there is a comma, and the invitee's unit otherwise:
 what she wrote is always printed whole, and a unit she gave is never replaced by the invitee's.
+The present list prints the one checked in as the desk recorded her: her position and her unit
+(the desk's form offers those of the answer, a glued one split as above, else the invitee's).
 
 Plain values in, bytes out: these run in a worker thread (see the downloads).
 """
@@ -30,7 +32,6 @@ from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.order import protocol_key
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.typed import fold
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
 from bot.texts import Catalog
 from bot.texts.formatting import clock, meeting_time
@@ -231,13 +232,9 @@ def _present_rows(
             continue
         if came.kind is ArrivalKind.SUBSTITUTE:
             as_whom = catalog.plain("day_papers.as.substitute", name=line.full_name)
-            # As the desk wrote it (from her answer, or as she said at the desk): her answer's
-            # unit while the one checked in is the substitute answered, her position corrected
-            # at the desk or not.
-            if line.substitute_unit and fold(came.full_name) == fold(line.substitute_name or ""):
-                position, unit = came.position or "", line.substitute_unit
-            else:
-                position, unit = position_and_unit(came.position, line.organization)
+            # As the desk wrote them: her position and her unit (the desk's form offers her
+            # answer's, else the invitee's; see CheckinService.check_in).
+            position, unit = came.position or "", came.organization or line.organization
         else:
             as_whom = catalog.plain("day_papers.as.delegate")
             position, unit = line.position, line.organization
