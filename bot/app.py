@@ -23,6 +23,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Iterable,
     Mapping,
     MutableMapping,
     Sequence,
@@ -630,6 +631,19 @@ class PersonalLinks:
     def of(self, token: str) -> dict[str, str]:
         """Each channel's link for ``token``, by channel."""
         return {channel: source.make(token) for channel, source in self.sources.items()}
+
+    def chat_bots(self, channels: Iterable[ChannelEntry]) -> dict[str, str]:
+        """The chat channels ``channels`` (those a ``run`` with this environment starts), each
+        with the name its bot goes by where these links know it (Telegram's: the name the
+        office gave, else Telegram's own answer to getMe) — what ``run`` hands the dashboard
+        as its chat_bots, for a command that writes files without the bot running."""
+        bots = {entry.name: "" for entry in channels}
+        bots.update(
+            (channel, source.name)
+            for channel, source in self.sources.items()
+            if channel != WEB_CHANNEL
+        )
+        return bots
 
 
 class App:

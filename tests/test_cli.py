@@ -579,9 +579,10 @@ def test_invites_mark_sent_marks_the_codes_or_every_unsent_once_and_says_how_man
     assert capsys.readouterr().out.splitlines()[1:] == [
         "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 2 đại biểu.",
         "Không có 1 mã sau trong danh sách: XX999.",
-        "Chưa ghi nhận lần in giấy mời nào trong hệ thống (lệnh in giấy mời hoặc nút tải giấy "
-        "mời để in), nên vẫn đánh dấu như đồng chí chọn. Đề nghị đồng chí kiểm tra giấy mời đã "
-        "phát mang đường liên kết hiện tại của từng người.",
+        "Chưa ghi nhận lần in giấy mời nào trong hệ thống (lệnh in phiếu hoặc xuất danh sách "
+        "đường liên kết, hay nút tải phiếu hoặc danh sách đường liên kết), nên vẫn đánh dấu như "
+        "đồng chí chọn. Đề nghị đồng chí kiểm tra giấy mời đã phát mang đường liên kết hiện tại "
+        "của từng người.",
     ]
     assert main(["invites", "mark-sent", "--how", "zalo", "--all-unsent"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
@@ -621,7 +622,27 @@ def test_invites_print_is_recorded_and_a_mark_on_paper_after_it_says_nothing_of_
         printed = db.execute(
             "SELECT actor, entity, before, after FROM audit_log WHERE action = 'invitation.printed'"
         ).fetchall()
-    assert printed == [("cli", "meeting", "null", "null")]  # when and by whom only
+    assert printed == [("cli", "meeting", "null", '{"file": "slips"}')]  # when, who, which
+    capsys.readouterr()
+    assert main(["invites", "mark-sent", "--how", "paper", "--all-unsent"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 80 đại biểu.",
+    ]
+
+
+def test_the_links_export_counts_as_a_print_for_a_mark_on_paper(
+    office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clerk prints the invitation letters from the links export (a mail merge): it carries
+    each link and code as a slip does, so it is recorded as a print, and a bulk mark on paper
+    after it neither says no print is recorded nor leaves out the links it carried."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0
+    with sqlite3.connect(office / "hoinghi.db") as db:
+        printed = db.execute(
+            "SELECT actor, entity, after FROM audit_log WHERE action = 'invitation.printed'"
+        ).fetchall()
+    assert printed == [("cli", "meeting", '{"file": "links"}')]
     capsys.readouterr()
     assert main(["invites", "mark-sent", "--how", "paper", "--all-unsent"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [

@@ -259,6 +259,31 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
             assert sheet[f"{column}2"].alignment.wrap_text, (title, column)
 
 
+async def test_the_not_yet_in_sheet_gives_the_substitute_s_phone_where_a_substitute_is_coming(
+    hall: Day,
+) -> None:
+    """The office calls the person it awaits: the substitute, by the number she gave (said to
+    be hers); where she gave none, the invitee's, said to be the invitee's."""
+    services = hall.services
+    office = services.access.local_operator()
+    for code, name, phone in (
+        ("DB005", "Nguyễn Thị Hoa", "+84912345678"),
+        ("DB006", "Trần Mai", None),
+    ):
+        card = await services.dashboard.card(code)
+        assert card is not None
+        answer = RsvpAnswer(
+            RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position="Phó Chánh Văn phòng",
+            substitute_unit="Hội LHPN quận Ba Đình", substitute_phone=phone,
+        )  # fmt: skip
+        await services.rsvp.record_by_phone(office, card.person.id, answer)
+    roll = await services.checkin.roll()
+    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    missing = {row[1]: list(row) for row in book["Chưa có mặt"].iter_rows(values_only=True)}
+    assert missing["DB005"][6:] == ["Nguyễn Thị Hoa", "0912 345 678 (người dự thay)"]
+    assert missing["DB006"][6:] == ["Trần Mai", "0912 345 006 (đại biểu cử người dự thay)"]
+
+
 async def test_a_substitute_named_only_at_the_desk_is_listed_with_the_position_the_desk_wrote(
     hall: Day,
 ) -> None:

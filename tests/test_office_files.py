@@ -545,9 +545,45 @@ def test_invites_print_writes_one_slip_per_delegate_with_their_qr_code(
     with (office / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
         exported = {row[0]: row for row in csv.reader(fh)}
     assert link == exported["DB003"][6]  # this delegate's own link, not a neighbour's
-    assert f"Mã cá nhân:\n{exported['DB003'][7]}" in right  # and their own personal code
+    # And their own personal code, where the bot named takes it (as her invitation says).
+    assert f"Trên Telegram, tìm @hoinghi_bot và gửi:\n/start {exported['DB003'][7]}" in right
     blip = slip._tbl.xpath(".//a:blip")[0].get(qn("r:embed"))
     assert document.part.related_parts[blip].blob == qr_png(link)
+
+
+def test_a_printed_slip_names_the_telegram_bot_that_takes_the_code_as_the_message_does(
+    office_web: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`invites print` runs without the bot: the chats are those `run` starts with the same
+    environment, Telegram's bot by the name its links carry (getMe with the token, or the one
+    the office gives); the slip's words around the code come from the message's rule."""
+    from docx import Document
+
+    from bot.config import load_config
+    from bot.services.invitation_files import code_line
+    from bot.texts import load_catalog
+
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "export", "links.csv"]) == 0
+    with (office_web / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
+        code = {row[0]: row[-2] for row in csv.reader(fh)}["DB001"]
+
+    def slip_of_db001(*options: str) -> str:
+        assert main(["invites", "print", "phieu.docx", "--force", *options]) == 0
+        document = Document(str(office_web / "phieu.docx"))
+        return next(t for t in document.tables if "DB001" in t.cell(0, 1).text).cell(0, 1).text
+
+    # The web page on paper and no chat token: no chat takes the code, the desk does.
+    assert f"Mã cá nhân:\n{code}\n" in slip_of_db001()
+    # The Telegram bot named (the web page still on paper): the slip names it, with /start.
+    named = slip_of_db001("--bot-username", "hoinghi_bot")
+    assert f"Trên Telegram, tìm @hoinghi_bot và gửi:\n/start {code}\n" in named
+    plan = load_config(office_web / "config.toml").config
+    line = code_line(load_catalog("vi"), plan, code, chats={"telegram": "hoinghi_bot"})
+    assert line.endswith(f"tìm @hoinghi_bot trên Telegram và gửi lệnh /start {code}.")
+    # A Zalo token set and its bot unnamed in the plan: the meeting's bot, as the message says.
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:" + "a" * 40)
+    assert f"Nhắn mã cá nhân cho bot của hội nghị:\n{code}\n" in slip_of_db001()
 
 
 def test_invites_print_refuses_another_format(

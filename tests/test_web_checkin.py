@@ -532,6 +532,77 @@ async def test_someone_who_came_unannounced_in_an_invitee_s_place_is_checked_in_
     assert 'id="form-tap-substitute"' in card.text
 
 
+async def test_someone_else_in_her_place_is_recorded_with_the_unit_the_desk_wrote(
+    meeting: Day, phone: Desk
+) -> None:
+    # The unannounced substitute's form asked her position only: her unit was the invitee's,
+    # on the present list and the check-in record, whatever she said at the desk.
+    from bot.services.day_files import present_table
+    from bot.services.report_file import checkin_table
+
+    services = meeting.services
+    path = f"/{meeting.tokens['DB001']}"
+    page = (await phone.client.get(path)).text
+    form = page[page.index('id="form-tap-substitute"') :]
+    form = form[: form.index("</form>")]
+    # Offered: the invitee's unit, as the personal page's and the office's forms offer it.
+    assert (
+        '<input id="substitute_unit" name="substitute_unit" maxlength="200" autocomplete="off" '
+        'value="Trung ương Hội LHPN Việt Nam">'
+    ) in form
+    await post_form(phone, path, "form-tap-substitute", {
+        "substitute_name": "Trần Thị Bích", "substitute_position": "Phó Vụ trưởng",
+        "substitute_unit": "Hội LHPN quận Hoàn Kiếm",
+    })  # fmt: skip
+    (row,) = await present(services)
+    assert (row.full_name, row.position, row.organization) == (
+        "Trần Thị Bích", "Phó Vụ trưởng", "Hội LHPN quận Hoàn Kiếm",
+    )  # fmt: skip
+    catalog = load_catalog("vi")
+    _, rows = present_table(catalog, services.config, await services.checkin.roll())
+    assert rows[0][2:5] == ["Trần Thị Bích", "Phó Vụ trưởng", "Hội LHPN quận Hoàn Kiếm"]
+    _, record = checkin_table(catalog, services.config, await services.checkin.records())
+    assert "Hội LHPN quận Hoàn Kiếm" in record[0]
+    # The unit left as offered: the invitee's; emptied: the invitee's too (a unit is printed).
+    await post_form(phone, f"/{meeting.tokens['DB002']}", "form-tap-substitute", {
+        "substitute_name": "Lê Văn Tâm", "substitute_position": "Chuyên viên",
+        "substitute_unit": " ",
+    })  # fmt: skip
+    assert (await present(services))[1].organization == "Trung ương Hội LHPN Việt Nam"
+
+
+async def test_the_desk_offers_the_unit_the_substitute_s_answer_gave_and_records_a_correction(
+    meeting: Day, phone: Desk
+) -> None:
+    services = meeting.services
+    office = services.access.local_operator()
+    for code, position, unit in (
+        ("DB005", "Phó Chánh Văn phòng", "Hội LHPN quận Ba Đình"),
+        # Given before migration 0026, «position, unit» glued: offered apart, as the papers read it.
+        ("DB006", "Phó Chủ tịch, Hội LHPN huyện Đông Anh", None),
+    ):
+        card = await services.dashboard.card(code)
+        assert card is not None
+        answer = RsvpAnswer(
+            RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hoa", substitute_position=position,
+            substitute_unit=unit,
+        )  # fmt: skip
+        await services.rsvp.record_by_phone(office, card.person.id, answer)
+    for code, position, unit in (
+        ("DB005", "Phó Chánh Văn phòng", "Hội LHPN quận Ba Đình"),
+        ("DB006", "Phó Chủ tịch", "Hội LHPN huyện Đông Anh"),
+    ):
+        page = (await phone.client.get(f"/{meeting.tokens[code]}")).text
+        assert f'name="substitute_position" maxlength="200" value="{position}">' in page
+        assert f'name="substitute_unit" maxlength="200" value="{unit}">' in page
+    await post_form(phone, f"/{meeting.tokens['DB005']}", "form-tap", {
+        "as": "substitute", "substitute_name": "Nguyễn Thị Hoa",
+        "substitute_position": "Phó Chánh Văn phòng", "substitute_unit": "Hội LHPN quận Tây Hồ",
+    })  # fmt: skip
+    (row,) = await present(services)
+    assert row.organization == "Hội LHPN quận Tây Hồ"
+
+
 # --- without a QR --------------------------------------------------------------------------------
 
 
@@ -1183,6 +1254,39 @@ async def test_withdrawing_the_checkin_role_ends_the_desk_at_once(
     assert 'id="form-tap"' not in (await phone.client.get(path)).text  # the invitee's page
     refused = await phone.client.get("/office/checkin")
     assert refused.status_code == 403 and 'id="message-refused"' in refused.text
+
+
+async def test_the_missing_list_gives_the_phone_of_the_substitute_the_office_awaits(
+    meeting: Day, phone: Desk
+) -> None:
+    services = meeting.services
+    for code, name, number in (
+        ("DB005", "Nguyễn Thị Hoa", "+84912345678"),
+        ("DB006", "Trần Mai", None),
+    ):
+        card = await services.dashboard.card(code)
+        assert card is not None
+        answer = RsvpAnswer(
+            RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position="Phó Chánh Văn phòng",
+            substitute_unit="Hội LHPN quận Ba Đình", substitute_phone=number,
+        )  # fmt: skip
+        await services.rsvp.record_by_phone(
+            services.access.local_operator(), card.person.id, answer
+        )
+    office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
+    live = (await office.client.get("/office/attendance/live")).text
+
+    def row(code: str) -> str:
+        found = re.search(rf'<tr id="missing-{code}">(.*?)</tr>', live, re.S)
+        assert found is not None
+        return found.group(1)
+
+    assert row("DB005").endswith(
+        '<td><a href="tel:0912345678">0912 345 678</a> (người dự thay)</td>'
+    )
+    assert row("DB006").endswith(
+        '<td><a href="tel:0912345006">0912 345 006</a> (đại biểu cử người dự thay)</td>'
+    )
 
 
 def test_the_missing_rows_written_in_python_are_those_the_template_wrote() -> None:

@@ -1164,12 +1164,12 @@ async def test_a_bulk_mark_skips_a_link_reissued_after_the_list_was_shown_and_ne
     assert (await live_invitation(imported, "DB013")).sent_via == "zalo"
 
 
-# What a bulk mark on paper says when no print of the slips is recorded, and of a link made
+# What a bulk mark on paper says when no print (slips or links list) is recorded, and of a link made
 # after the last print or after the list was shown.
 NO_PRINT = (
-    "Chưa ghi nhận lần in giấy mời nào trong hệ thống (lệnh in giấy mời hoặc nút tải giấy mời "
-    "để in), nên vẫn đánh dấu như đồng chí chọn. Đề nghị đồng chí kiểm tra giấy mời đã phát "
-    "mang đường liên kết hiện tại của từng người."
+    "Chưa ghi nhận lần in giấy mời nào trong hệ thống (lệnh in phiếu hoặc xuất danh sách đường "
+    "liên kết, hay nút tải phiếu hoặc danh sách đường liên kết), nên vẫn đánh dấu như đồng chí "
+    "chọn. Đề nghị đồng chí kiểm tra giấy mời đã phát mang đường liên kết hiện tại của từng người."
 )
 CHANGED = (
     "được cấp lại đường liên kết sau lần in giấy mời gần nhất hoặc sau khi danh sách hiện ra "
@@ -1204,7 +1204,7 @@ async def test_a_bulk_mark_on_paper_skips_a_link_made_after_the_slips_were_downl
     assert slips.status_code == 200
     [printed] = await audited(imported, "invitation.printed")
     assert (printed.at, printed.actor) == (local(2024, 5, 18, 9, 1), f"dashboard:{STAFF}")
-    assert (printed.entity, printed.before, printed.after) == ("meeting", None, None)
+    assert (printed.entity, printed.before, printed.after) == ("meeting", None, {"file": "slips"})
     imported.ctx.clock.advance(timedelta(minutes=5))
     await imported.invitations.reissue(imported.access.local_operator(), "DB010")
     # The list was shown before the print: the print is what the slips carry.
@@ -1221,6 +1221,47 @@ async def test_a_bulk_mark_on_paper_skips_a_link_made_after_the_slips_were_downl
     office = imported.access.local_operator()
     marked = await imported.invitations.mark_sent_many(office, ["DB010"], via="zalo")
     assert (marked.marked, marked.changed, marked.no_print) == (("DB010",), (), False)
+
+
+async def test_a_bulk_mark_on_paper_counts_a_link_the_downloaded_links_list_carried(
+    desk: Desk, imported: Services
+) -> None:
+    # The slips printed, then DB010's link re-issued and the links list downloaded: the office
+    # prints her letter from it (a mail merge). Her new link is on paper: the list counts as a
+    # print (the last one), and the bulk mark on paper marks her; a link re-issued after the
+    # list still is not.
+    slips = await desk.client.get("/office/invitations/slips.docx")
+    assert slips.status_code == 200
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    office = imported.access.local_operator()
+    await imported.invitations.reissue(office, "DB010")
+    imported.ctx.clock.advance(timedelta(minutes=1))
+    links = await desk.client.get("/office/invitations/links.xlsx")
+    assert links.status_code == 200
+    last = (await audited(imported, "invitation.printed"))[-1]
+    assert (last.at, last.actor, last.after) == (
+        imported.ctx.clock.now(), f"dashboard:{STAFF}", {"file": "links"},
+    )  # fmt: skip
+    # The log says which file took the links away.
+    from bot.services.report_file import change_lines
+
+    vi, plan = load_catalog("vi"), imported.config
+    assert change_lines(vi, plan, last.action, last.before, last.after, {}) == [
+        "Tệp: danh sách đường liên kết"
+    ]
+    imported.ctx.clock.advance(timedelta(minutes=1))
+    await imported.invitations.reissue(office, "DB013")
+    imported.ctx.clock.advance(timedelta(minutes=1))
+    page = await desk.client.get("/office/delegates")
+    data = bulk_form(page.text, via="paper", code=["DB010", "DB013"])
+    sent = await desk.client.post("/office/delegates/mark-sent", data=data)
+    assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
+        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        + CHANGED
+        + ": DB013."
+    )
+    assert (await live_invitation(imported, "DB010")).sent_via == "paper"
+    assert (await live_invitation(imported, "DB013")).sent_at is None
 
 
 async def test_every_unsent_on_paper_leaves_out_a_link_made_after_the_last_print(

@@ -125,6 +125,34 @@ async def test_the_slips_are_a_docx_attachment_with_one_page_per_delegate(
     assert all(f"{BASE}/{link.token}" in document.element.xml for link in links)
 
 
+async def test_the_downloaded_slips_name_the_running_telegram_bot_as_the_invitation_does(
+    imported: Services,
+) -> None:
+    # The invitation message names the chat that takes the code; the slips said «Mã cá nhân:»
+    # whatever ran. Same rule now: the running Telegram bot with /start, or the code alone
+    # when no chat runs (the reception desk takes it).
+    from bot.domain.tokens import format_link_code
+
+    await make_staff(imported)
+    code = format_link_code(
+        next(link for link in await imported.invitations.links() if link.code == "DB001").link_code
+    )
+    shown = {}
+    for name, chats in (("telegram", {"telegram": "hoinghi_bot"}), ("none", {})):
+        desk = await desk_for(imported, chat_bots=chats)
+        try:
+            await desk.sign_in()
+            response = await desk.client.get("/office/invitations/slips.docx")
+        finally:
+            await desk.client.aclose()
+        document = Document(io.BytesIO(response.content))
+        slip = next(t for t in document.tables if "DB001" in t.cell(0, 1).text)
+        shown[name] = slip.cell(0, 1).text
+    assert f"\nTrên Telegram, tìm @hoinghi_bot và gửi:\n/start {code}\n" in shown["telegram"]
+    assert f"\nMã cá nhân:\n{code}\n" in shown["none"]
+    assert "Telegram" not in shown["none"]
+
+
 async def test_the_report_workbook_is_an_xlsx_attachment_named_as_the_chats(desk: Desk) -> None:
     response = await desk.client.get("/office/report.xlsx")
     assert response.status_code == 200

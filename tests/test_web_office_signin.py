@@ -683,6 +683,64 @@ def test_run_on_a_fresh_database_prints_the_three_commands_that_let_the_first_cl
     assert "Chưa có ai được giao vai trò Văn phòng" not in printed
 
 
+def test_after_make_run_the_first_clerk_hint_names_the_command_as_the_venv_runs_it(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run` starts .venv/bin/hoinghi: a bare `hoinghi` is not found in a terminal where
+    the virtualenv is not activated, so the three commands name the program as it was run."""
+    import bot.cli.run as run_module
+
+    async def no_run(self: object, **kwargs: object) -> None:
+        return None
+
+    monkeypatch.setattr(run_module.App, "run", no_run)
+    (office_web / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(office_web / "empty"))  # no `hoinghi` found by name
+    monkeypatch.setattr("sys.argv", [".venv/bin/hoinghi", "--config", "config.example.toml", "run"])
+    (office_web / "config.example.toml").write_text(
+        (office_web / "config.toml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    assert main() == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1:] == [
+        "  1. .venv/bin/hoinghi --config config.example.toml people import TỆP   (nhập danh sách"
+        " có tên cán bộ Văn phòng, cột Vai trò ghi «đầu mối», ví dụ examples/contacts.csv; bỏ"
+        " qua nếu đã nhập)",
+        "  2. .venv/bin/hoinghi --config config.example.toml staff add MÃ   (giao vai trò Văn"
+        " phòng cho cán bộ có MÃ trong danh sách)",
+        "  3. .venv/bin/hoinghi --config config.example.toml staff login MÃ   (in đường liên kết"
+        " đăng nhập, dùng một lần trong 10 phút)",
+    ]
+
+
+def test_the_hints_name_the_program_bare_only_where_path_finds_that_very_program(
+    tmp_path: Path,
+) -> None:
+    from bot.cli.common import invoked_as
+
+    venv = tmp_path / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    script = venv / "hoinghi"
+    script.write_text("#!/bin/sh\n", encoding="utf-8")
+    script.chmod(0o755)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "hoinghi").write_text("#!/bin/sh\n", encoding="utf-8")
+    (other / "hoinghi").chmod(0o755)
+    python = str(venv / "python")
+    # The virtualenv activated (or installed on PATH): the bare name runs this program.
+    assert invoked_as(str(script), python, path=str(venv)) == "hoinghi"
+    # Not activated: the path it was started by.
+    assert invoked_as(str(script), python, path=str(tmp_path)) == str(script)
+    # Another `hoinghi` first on PATH (another install) is not this one.
+    assert invoked_as(str(script), python, path=str(other)) == str(script)
+    # A path with a space is quoted for the shell; `python -m bot` is said as such.
+    spaced = tmp_path / "ke hoach" / "hoinghi"
+    assert invoked_as(str(spaced), python, path="") == f"'{spaced}'"
+    assert invoked_as("/x/bot/__main__.py", python, path="") == f"{python} -m bot"
+    assert invoked_as("", python) == "hoinghi"
+
+
 def test_run_with_a_chat_token_still_says_how_the_first_clerk_gets_in(
     office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,11 +10,19 @@ import argparse
 import gc
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.app import WEBHOOK_SECRET_ENV, channel_secrets
-from bot.cli.common import absent_option, force_option, same_meeting_option, sheet_option
+from bot.cli.common import (
+    PROGRAM,
+    absent_option,
+    force_option,
+    invoked_as,
+    same_meeting_option,
+    sheet_option,
+)
 from bot.cli.db import cmd_db_backup, cmd_db_copy, cmd_db_upgrade, cmd_purge
 from bot.cli.files import (
     bot_username_option,
@@ -51,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # python-telegram-bot's retry_after becomes a timedelta; opt in now (the code reads both).
     os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
+    # How the hints name this command (command_prefix): as it was started from the shell
+    # (`make run`: .venv/bin/hoinghi); called in-process with its arguments, the installed name.
+    args.program = invoked_as(sys.argv[0], sys.executable) if argv is None else PROGRAM
     # The running bot's log is its output; an office command answers in Vietnamese, and its
     # internal notes stay out of that answer unless -v asks for them.
     quiet = logging.INFO if args.command is cmd_run else logging.WARNING

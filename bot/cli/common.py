@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -46,6 +47,8 @@ from storage.guard import DatabaseUnavailable
 T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3, 4
+# The command as installed on PATH (pyproject's [project.scripts]).
+PROGRAM = "hoinghi"
 
 
 def out(text: str, stream: TextIO | None = None) -> None:
@@ -74,10 +77,40 @@ def load(args: argparse.Namespace) -> tuple[LoadedConfig, Catalog] | int:
 
 def command_prefix(args: argparse.Namespace) -> str:
     """How a hint names the command so that, copied as printed, it works on the same plan:
-    ``hoinghi`` with the ``--config`` that was given, or the plan ``$HOINGHI_CONFIG`` named (the
-    clerk may paste it where the variable is not set); a bare ``hoinghi`` reads ./config.toml."""
+    the program as this one was started (:func:`invoked_as`, kept by ``main`` in
+    ``args.program``; ``hoinghi`` when called in-process) with the ``--config`` that was given,
+    or the plan ``$HOINGHI_CONFIG`` named (the clerk may paste it where the variable is not
+    set); without either it reads ./config.toml."""
+    program = getattr(args, "program", "") or PROGRAM
     path = args.config or os.environ.get(CONFIG_ENV)
-    return f"hoinghi --config {shlex.quote(str(path))}" if path else "hoinghi"
+    return f"{program} --config {shlex.quote(str(path))}" if path else program
+
+
+def invoked_as(argv0: str, executable: str, path: str | None = None) -> str:
+    """The program as the operator can type it again, from how this process was started
+    (``argv0``: ``sys.argv[0]``; ``executable``: ``sys.executable``; ``path``: the ``PATH`` to
+    look the command up in, else the process's). ``make run`` starts ``.venv/bin/hoinghi``,
+    which a bare ``hoinghi`` does not find unless the virtualenv is activated: then the path
+    as it was typed (from the same directory, as the ``--config`` beside it). The bare name
+    when ``PATH`` finds this very program under it; ``python -m bot``: that interpreter and
+    ``-m bot``."""
+    if not argv0:
+        return PROGRAM
+    started = Path(argv0)
+    if started.name == "__main__.py":  # python -m bot
+        return f"{shlex.quote(executable or 'python3')} -m bot"
+    found = shutil.which(started.name, path=path)
+    if found is not None and _same_file(found, argv0):
+        return started.name
+    return shlex.quote(argv0)
+
+
+def _same_file(one: str, other: str) -> bool:
+    """Whether two paths name one file (False when either is missing)."""
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
 
 
 def meeting_line(catalog: Catalog, config: Config) -> str:

@@ -68,6 +68,7 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
 
     async def work(app: App) -> int:
         links = await app.personal_links(bot_name=args.bot_username)
+        read_at = app.services.ctx.clock.now()  # a link made after this is not in the file
         others = {
             channel: source.make for channel, source in links.sources.items()
             if channel != links.paper
@@ -79,6 +80,10 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE
+        # Recorded as a print: letters printed from it carry these links (a bulk «đã gửi» on
+        # paper leaves out the links made since).
+        office = app.services.access.local_operator()
+        await app.services.invitations.record_print(office, read_at, "links")
         done = "export.done_web" if links.paper == "web" else "export.done"
         out(catalog.plain(done, path=path, count=len(rows), username=links.name))
         return EXIT_OK
@@ -109,7 +114,10 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         read_at = app.services.ctx.clock.now()  # a link made after this is not on the slips
         people = await app.services.invitations.links()
         bots = await app.services.quotas.bots_by_code()  # several Zalo bots: each person's
-        content, count = slips_document(catalog, config, people, links.link, bots)
+        # The chats `run` starts with this environment, Telegram's by the name its links carry:
+        # each slip names the chat that takes the code, as the invitation message does.
+        chats = links.chat_bots(app.channels())
+        content, count = slips_document(catalog, config, people, links.link, bots, chats)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
             return EXIT_USAGE

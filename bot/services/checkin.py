@@ -235,6 +235,7 @@ class Missing:
     status: RsvpStatus
     substitute_name: str | None
     phone: str | None
+    substitute_phone: str | None = None  # the number the substitute gave; office only
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,7 @@ class Came:
     position: str | None
     at: datetime
     desk: str
+    organization: str | None = None  # her unit as the desk recorded it (a substitute's own)
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,7 @@ class RollLine:
     rank: int | None = None  # her place in her group: with the group and code, protocol order
     # Apart from the position since migration 0026: None on an answer given before it.
     substitute_unit: str | None = None
+    substitute_phone: str | None = None  # as shown; the number the substitute gave, if any
 
     @property
     def expected(self) -> bool:
@@ -390,10 +393,13 @@ class CheckinService:
         *,
         substitute_name: str | None = None,
         substitute_position: str | None = None,
+        substitute_unit: str | None = None,
         request_key: str | None = None,
     ) -> CheckinResult:
         """Check in the invitee ``key`` names (token, address or code); with
-        ``substitute_name`` the substitute who came in their place.
+        ``substitute_name`` the substitute who came in their place, her position and unit
+        (stored as the row's unit; none given: the unit her invitee's answer gave when she is
+        the substitute answered, else the invitee's).
 
         Idempotent: an invitee already in is not checked in again (ALREADY_IN, with the row);
         a form sent again with the same ``request_key`` records nothing (REPEATED). A decliner
@@ -401,18 +407,19 @@ class CheckinService:
         """
         name = one_line(substitute_name or "")
         position = one_line(substitute_position or "") or None
+        unit = one_line(substitute_unit or "") or None
         if substitute_name is not None and not name:
             return CheckinResult(CheckinStep.NAME_MISSING)
         if len(name) > MAX_NAME:
             return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_NAME)
-        if position is not None and len(position) > MAX_FIELD:
+        if any(text is not None and len(text) > MAX_FIELD for text in (position, unit)):
             return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD)
         try:
-            return await self._check_in(desk, key, name or None, position, request_key)
+            return await self._check_in(desk, key, name or None, position, unit, request_key)
         except IntegrityError:
             # Two desks at once on a database that does not serialise writers (PostgreSQL):
             # the other desk's row won; read it back as a repeated tap would.
-            return await self._check_in(desk, key, name or None, position, request_key)
+            return await self._check_in(desk, key, name or None, position, unit, request_key)
 
     async def _check_in(
         self,
@@ -420,6 +427,7 @@ class CheckinService:
         key: str,
         substitute: str | None,
         position: str | None,
+        unit: str | None,
         request_key: str | None,
     ) -> CheckinResult:
         now = self._ctx.clock.now()
@@ -430,13 +438,16 @@ class CheckinService:
             person, arrival = found
             answer = arrival.answer.status if arrival.answer else None
             kind = ArrivalKind.SUBSTITUTE if substitute else ArrivalKind.DELEGATE
+            organization = person.organization
+            if substitute:
+                organization = unit or _answered_unit(arrival.answer, substitute) or organization
             row = Checkin(
                 meeting_id=self._ctx.meeting_id,
                 delegate_id=person.id,
                 kind=kind,
                 full_name=substitute or person.full_name,
                 position=position if substitute else person.position,
-                organization=person.organization,
+                organization=organization,
                 answer=str(answer) if answer else None,
                 desk=desk.desk,
                 checked_in_at=now,
@@ -806,7 +817,7 @@ class CheckinService:
                 if not with_missing
                 else (
                     await connection.execute(
-                        _answered(*_INVITEE, Delegate.phone)
+                        _answered(*_INVITEE, Delegate.phone, Rsvp.substitute_phone)
                         .where(*waiting, roster.after_key(order, key))
                         .order_by(*roster.protocol_key(order))
                         .limit(limit + 1)
@@ -854,6 +865,7 @@ class CheckinService:
                 RsvpStatus(row.status),
                 row.substitute_name,
                 display_phone(row.phone) if office and row.phone else None,
+                display_phone(row.substitute_phone) if office and row.substitute_phone else None,
             )
             for row in missing_rows
         ]
@@ -898,6 +910,8 @@ class CheckinService:
                         Checkin.desk,
                         Delegate.rank,
                         Rsvp.substitute_unit,
+                        Rsvp.substitute_phone,
+                        Checkin.organization,
                     )
                     .where(*wanted)
                     .order_by(*roster.protocol_key(self._order()))
@@ -917,9 +931,10 @@ class CheckinService:
                 display_phone(row[8]) if row[8] else None,
                 None
                 if row[9] is None
-                else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13]),
+                else Came(ArrivalKind(row[9]), row[10], row[11], row[12], row[13], row[17]),
                 rank=row[14],
                 substitute_unit=row[15],
+                substitute_phone=display_phone(row[16]) if row[16] else None,
             )
             for row in rows
         ]
@@ -1094,6 +1109,15 @@ _INVITEE = (
     Rsvp.status,
     Rsvp.substitute_name,
 )
+
+
+def _answered_unit(answer: RsvpView | None, substitute: str) -> str | None:
+    """The unit ``answer`` gave for its substitute when the one at the desk is she (her name
+    compared folded); None otherwise, or on an answer that gave none."""
+    if answer is None or not answer.substitute_unit:
+        return None
+    same = fold(answer.substitute_name or "") == fold(substitute)
+    return answer.substitute_unit if same else None
 
 
 def _answered(*columns: Any) -> Select[Any]:

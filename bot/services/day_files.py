@@ -17,6 +17,8 @@ holds them glued, «position, unit», in one field, and the storage cannot tell 
 comma in a position: for those (``substitute_unit`` empty), :func:`position_and_unit` takes
 what follows the last comma as her unit when there is a comma, and the invitee's unit otherwise:
 what she wrote is always printed whole, and a unit she gave is never replaced by the invitee's.
+The present list prints the one checked in as the desk recorded her: her position and her unit
+(the desk's form offers those of the answer, a glued one split as above, else the invitee's).
 
 Plain values in, bytes out: these run in a worker thread (see the downloads).
 """
@@ -30,7 +32,6 @@ from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.order import protocol_key
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.typed import fold
 from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
 from bot.texts import Catalog
 from bot.texts.formatting import clock
@@ -225,13 +226,9 @@ def _present_rows(
             continue
         if came.kind is ArrivalKind.SUBSTITUTE:
             as_whom = catalog.plain("day_papers.as.substitute", name=line.full_name)
-            # As the desk wrote it (from her answer, or as she said at the desk): her answer's
-            # unit while the one checked in is the substitute answered, her position corrected
-            # at the desk or not.
-            if line.substitute_unit and fold(came.full_name) == fold(line.substitute_name or ""):
-                position, unit = came.position or "", line.substitute_unit
-            else:
-                position, unit = position_and_unit(came.position, line.organization)
+            # As the desk wrote them: her position and her unit (the desk's form offers her
+            # answer's, else the invitee's; see CheckinService.check_in).
+            position, unit = came.position or "", came.organization or line.organization
         else:
             as_whom = catalog.plain("day_papers.as.delegate")
             position, unit = line.position, line.organization
@@ -262,14 +259,15 @@ def _micros(at: datetime) -> int:
 
 def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
     """The present list (:func:`present_table`); who is expected (said they come, or send a
-    substitute) and not (yet) in, with their phones; and, apart, who has not answered and is not
-    in."""
+    substitute) and not (yet) in, with the phone to call (:func:`phone_to_call`); and, apart,
+    who has not answered and is not in."""
     labels = {group.key: group.label for group in config.groups}
     headings, present = present_table(catalog, config, roll)
     missing: list[list[Cell]] = [
         [labels.get(line.group_key, line.group_key), line.code, line.full_name, line.position,
          line.organization, catalog.plain(f"status.{line.status.value}"),
-         line.substitute_name if line.status is RsvpStatus.SUBSTITUTE else None, line.phone]
+         line.substitute_name if line.status is RsvpStatus.SUBSTITUTE else None,
+         phone_to_call(catalog, line)]
         for line in roll.lines
         if line.came is None and line.status.is_present
     ]  # fmt: skip
@@ -306,6 +304,18 @@ def present_sheets(catalog: Catalog, config: Config, roll: Roll) -> list[Sheet]:
             wrap=frozenset({0, 2, 3, 4}),
         ),
     ]
+
+
+def phone_to_call(catalog: Catalog, line: RollLine) -> str | None:
+    """The phone the office calls about ``line`` not in yet: the substitute's, said to be hers,
+    where a substitute is coming and gave one; else the invitee's — said to be the invitee's
+    on a substitute's line, whom the office then asks about her substitute."""
+    if line.status is RsvpStatus.SUBSTITUTE and line.substitute_name:
+        if line.substitute_phone:
+            return catalog.plain("day_papers.phone_of_substitute", phone=line.substitute_phone)
+        if line.phone:
+            return catalog.plain("day_papers.phone_of_invitee", phone=line.phone)
+    return line.phone
 
 
 def present_workbook(catalog: Catalog, config: Config, roll: Roll) -> bytes:

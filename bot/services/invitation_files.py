@@ -88,9 +88,13 @@ def slips_document(
     people: Sequence[InviteLink],
     paper: LinkMaker,
     bots: Mapping[str, int] | None = None,
+    chats: Mapping[str, str] | None = None,
 ) -> tuple[bytes, int]:
-    """The printable slips (.docx) of the delegates among ``people`` and how many there are;
-    with several Zalo bots (``bots``), each slip names the bot its person writes to."""
+    """The printable slips (.docx) of the delegates among ``people`` and how many there are.
+    The words around each code name the chat that takes it as her invitation message does
+    (:func:`code_chat`: her Zalo bot among several, ``bots``; else the plan's Zalo bot, else
+    the Telegram bot of ``chats`` by its @username with ``/start``); with no chat, the code
+    alone: it serves at the reception desk."""
     # Here, not at the top: python-docx and segno are for `invites print` alone, and every
     # other command that lists links would pay their import at start-up.
     from bot.documents.slips import Slip, SlipTexts, build_slips
@@ -104,7 +108,9 @@ def slips_document(
             organization=link.organization,
             link=paper(link.token),
             link_code=format_link_code(link.link_code),
-            code_hint=zalo_hint(catalog, config, bots[link.code]) if bots else "",
+            code_hint=code_hint(catalog, config, bot=bots.get(link.code, 0), chats=chats)
+            if bots
+            else "",
         )
         for link in people
         if link.role == "delegate"  # task contacts get no paper invitation
@@ -119,7 +125,7 @@ def slips_document(
         contact=catalog.plain("slips.contact", contact=config.office.contact),
         author=config.office.name,
         language=word_language(catalog.locale),
-        code_hint=zalo_hint(catalog, config, 0),
+        code_hint=code_hint(catalog, config, chats=chats),
     )
     return build_slips(slips, texts), len(slips)
 
@@ -230,21 +236,56 @@ def code_line(
     channels this process runs, each with the name its bot goes by where known (Telegram's
     username, which takes the code after ``/start``). Empty when no chat runs: the code then
     serves at the reception desk alone, where her page shows it on the day."""
-    name_of_bot = config.zalo.finding(bot)[0]
-    if name_of_bot:
-        return catalog.plain("dash.invite.code_line_zalo", bot=name_of_bot, code=code)
+    found = code_chat(config, bot=bot, chats=chats)
+    if found is None:
+        return ""
+    kind, name = found
+    return catalog.plain(_CODE_LINE[kind], bot=name, code=code)
+
+
+# The words for each chat that takes the code (:func:`code_chat`): the invitation's line, and
+# the slip's hint around the code printed under its QR code (a template with {code}).
+_CODE_LINE = {
+    "zalo": "dash.invite.code_line_zalo",
+    "telegram": "dash.invite.code_line_telegram",
+    "chat": "dash.invite.code_line",
+}
+_CODE_HINT = {
+    "zalo": "slips.code_hint_zalo",
+    "telegram": "slips.code_hint_telegram",
+    "chat": "slips.code_hint_chat",
+}
+
+
+def code_chat(
+    config: Config, *, bot: int = 0, chats: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """Which chat takes a personal code, by one rule for the invitation message, its SMS and
+    the printed slip: the Zalo bot ``bot`` (her place among the plan's bots; 0: ``[zalo]``'s)
+    when the plan names it (``("zalo", name)``); else, of ``chats`` (the chat channels
+    running, each with its bot's name where known), Telegram's bot by its username
+    (``("telegram", username)``: it takes the code after ``/start``); else a chat whose bot
+    has no name (``("chat", "")``); None when no chat runs."""
+    if name_of_bot := config.zalo.finding(bot)[0]:
+        return "zalo", name_of_bot
     running = chats or {}
     if username := running.get("telegram", "").lstrip("@"):
-        return catalog.plain("dash.invite.code_line_telegram", bot=username, code=code)
+        return "telegram", username
     if running:
-        return catalog.plain("dash.invite.code_line", code=code)
-    return ""
+        return "chat", ""
+    return None
 
 
-def zalo_hint(catalog: Catalog, config: Config, bot: int) -> str:
-    """The hint around a slip's code naming the Zalo bot ``bot`` (its place among the plan's
-    bots), or the plain hint when that bot has no name."""
-    name = config.zalo.finding(bot)[0]
-    if not name:
+def code_hint(
+    catalog: Catalog, config: Config, *, bot: int = 0, chats: Mapping[str, str] | None = None
+) -> str:
+    """The words around the code on a slip (a template with ``{code}``), naming the chat that
+    takes it as :func:`code_line` does for the message; with no chat, «Mã cá nhân:» alone (the
+    code then serves at the reception desk)."""
+    found = code_chat(config, bot=bot, chats=chats)
+    if found is None:
         return catalog.template("slips.code_hint")
-    return catalog.template("slips.code_hint_zalo").replace("{bot}", name)
+    kind, name = found
+    return catalog.template(_CODE_HINT[kind]).replace("{bot}", name)
+
+

@@ -35,7 +35,11 @@ FAILURE_WINDOW = timedelta(hours=1)
 # against the bot's monthly quota (about 3,000 messages on the free plan).
 SLOWED_DOWN_NOTICE_INTERVAL = timedelta(minutes=10)
 SLOWED_DOWN_ACTION = "invitation.slowed_down"  # audited each time the account is told
-PRINTED_ACTION = "invitation.printed"  # audited each time the slips are made (CLI, dashboard)
+# Audited each time the links leave on a file that may be printed and handed out: the slips
+# (``invites print``, the dashboard's download) and the links export (``invites export``, the
+# dashboard's download), ``file`` saying which. A bulk mark on paper counts from the last.
+PRINTED_ACTION = "invitation.printed"
+PRINTED_FILES = ("slips", "links")
 
 T = TypeVar("T")
 
@@ -611,14 +615,17 @@ class InvitationService:
             no_print=via == "paper" and printed is None and bool(marked),
         )  # fmt: skip
 
-    async def record_print(self, office: OfficeActor, at: datetime) -> None:
-        """Record that the office made the printable slips from the links live at ``at`` (the
-        moment before they were read): a bulk mark on paper leaves out a link made since.
-        Audited: when and by whom only."""
+    async def record_print(self, office: OfficeActor, at: datetime, file: str = "slips") -> None:
+        """Record that the office took the links live at ``at`` (the moment before they were
+        read) away on a file it may print and hand out: the slips, or the links export
+        (``file``, one of :data:`PRINTED_FILES`) — a clerk prints invitation letters from the
+        export too (a mail merge), and it carries the same link and code as the slip. A bulk
+        mark on paper leaves out a link made after the last of these. Audited: when, by whom,
+        which file."""
         async with unit_of_work(self._ctx.sessions) as session:
             queries.add_audit(
                 session, at=at, actor=office.actor, action=PRINTED_ACTION, entity="meeting",
-                entity_id=self._ctx.meeting_id, before=None, after=None,
+                entity_id=self._ctx.meeting_id, before=None, after={"file": file},
             )  # fmt: skip
 
     async def _last_print(self, session: AsyncSession) -> datetime | None:

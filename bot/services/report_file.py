@@ -552,6 +552,8 @@ def _audited_value(
     """One audited value in words."""
     if key == "audience" and isinstance(item, str):
         return audience_label(catalog, config, item)
+    if key == "file" and action == "invitation.printed":  # which file took the links away
+        return _label(catalog, f"report_sheet.audit_value.printed_{item}", str(item))
     if key == "via" and _field(action, key) != key:
         return _label(catalog, f"report_sheet.audit_value.{_field(action, key)}_{item}", str(item))
     if isinstance(item, bool):

@@ -51,7 +51,7 @@ from bot.services.checkin import (
     counted_as,
     notice_line,
 )
-from bot.services.day_files import PresentPage, present_page
+from bot.services.day_files import PresentPage, position_and_unit, present_page
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date
@@ -268,6 +268,7 @@ class DeskPages:
         catalog, config = self.catalog, self.services.config
         return {
             "desk": desk, "arrival": arrival, "key": key,
+            "offered": substitute_fields(arrival),
             "notice": notice_line(catalog, config.meeting, arrival),
             "desk_bound": _desk_bound(session_id), "request_key": secrets.token_urlsafe(16),
             "can_undo": self._can_undo(desk, arrival.checkin),
@@ -341,14 +342,14 @@ class DeskPages:
         values = await self._desk_form(request, visit)
         if isinstance(values, Response):
             return values
-        substitute = None
-        position = None
+        substitute = position = unit = None
         if values.get("as") == "substitute":
             substitute = values.get("substitute_name", "")
             position = values.get("substitute_position", "")
+            unit = values.get("substitute_unit", "")
         result = await self.services.checkin.check_in(
             desk, values.get("key", ""), substitute_name=substitute,
-            substitute_position=position, request_key=_request_key(values),
+            substitute_position=position, substitute_unit=unit, request_key=_request_key(values),
         )  # fmt: skip
         return self._after(visit, values, result)
 
@@ -657,6 +658,21 @@ def desk_pages_of(routes: list[BaseRoute]) -> DeskPages | None:
     return None
 
 
+def substitute_fields(arrival: Arrival) -> tuple[str, str, str]:
+    """What the desk's substitute form offers: the name, position and unit her answer gave (an
+    answer from before migration 0026 holds «position, unit» glued: split, as the day's papers
+    read it), the unit else the invitee's — as the personal page's and the office's forms
+    offer it; nothing but the invitee's unit for someone who came unannounced."""
+    person, answer = arrival.person, arrival.answer
+    own = person.organization if person is not None else ""
+    if answer is None or not answer.substitute_name:
+        return "", "", own
+    if answer.substitute_unit:
+        return answer.substitute_name, answer.substitute_position or "", answer.substitute_unit
+    position, unit = position_and_unit(answer.substitute_position, own)
+    return answer.substitute_name, position, unit
+
+
 def missing_rows(catalog: Catalog, labels: Mapping[str, str], missing: list[Missing]) -> Markup:
     """The rows of who is still missing, as the attendance's table shows them (``labels``: the
     groups' labels by key). Written here rather than in the template: at 10,000 invitees there
@@ -668,9 +684,16 @@ def missing_rows(catalog: Catalog, labels: Mapping[str, str], missing: list[Miss
             sent = catalog.html("dash.attendance.substitute", name=person.substitute_name)
             name += Markup(' <span class="muted">(%s)</span>') % Markup(sent)  # noqa: S704
         phone = ""
-        if person.phone:
-            shown = escape(person.phone)
+        # The one the office calls: the substitute coming, by her own number (said to be hers),
+        # else the invitee (said to be hers on a substitute's row), as the present list's sheet.
+        called, whose = person.phone, "day_papers.phone_of_invitee"
+        if person.substitute_name and person.substitute_phone:
+            called, whose = person.substitute_phone, "day_papers.phone_of_substitute"
+        if called:
+            shown = escape(called)
             phone = f'<a href="tel:{shown.replace(" ", "")}">{shown}</a>'
+            if person.substitute_name:
+                phone = catalog.html(whose, phone=Html(phone))
         group = escape(labels.get(person.group_key, person.group_key))
         rows.append(
             f'<tr id="missing-{escape(person.code)}"><th scope="row">{name}</th>'

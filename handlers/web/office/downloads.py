@@ -96,6 +96,7 @@ class Downloads:
         """Everyone's personal links and codes, as ``invites export`` writes them."""
         office = self.office
         catalog, config, paper = office.catalog, office.config, self.paper
+        read_at = office.services.ctx.clock.now()  # a link made after this is not in the file
         people = await office.services.invitations.links()
         bots = await office.services.quotas.bots_by_code()  # several Zalo bots: each person's
         # A copy: a chat channel starting meanwhile adds its maker on the loop.
@@ -109,6 +110,8 @@ class Downloads:
             return workbook_bytes([Sheet(title, headings, rows)])
 
         content = await asyncio.to_thread(write)
+        # Recorded as a print, as the slips are: letters printed from it carry these links.
+        await office.services.invitations.record_print(actor, read_at, "links")
         return attachment(content, self._name("dash.invitations.links_file"), XLSX)
 
     async def slips(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -117,8 +120,11 @@ class Downloads:
         read_at = office.services.ctx.clock.now()  # a link made after this is not on the slips
         people = await office.services.invitations.links()
         bots = await office.services.quotas.bots_by_code()
+        # Each slip names the chat that takes the code, as the invitation message does: the
+        # chats running here (a copy: a channel starting meanwhile names its bot on the loop).
+        chats = dict(office.chat_bots)
         content, _ = await asyncio.to_thread(
-            slips_document, office.catalog, office.config, people, self.paper, bots
+            slips_document, office.catalog, office.config, people, self.paper, bots, chats
         )
         # Recorded: a bulk «đã gửi» on paper leaves out the links made since.
         await office.services.invitations.record_print(actor, read_at)
