@@ -577,11 +577,17 @@ class BroadcastService:
         return bool(await session.scalar(select(listed.exists())))
 
     async def _reach(self, session: AsyncSession, audience: str) -> Reach:
-        """Counted by the database: 10,000 invitees are three numbers and ten names."""
+        """Counted by the database: 10,000 invitees are three numbers and ten names. An
+        account on a channel this process does not run (linked on Telegram before the chat's
+        token was taken away) reaches nobody: its person is counted as the outbox will record
+        her, on no chat (a page to read it on, a call)."""
         meeting_id = self._ctx.meeting_id
         members = and_(roster.delegates_of(meeting_id), roster.in_audience(audience))
+        running = self._ctx.chats.names
         how = case(
-            (roster.reachable(), "reachable"), (roster.linked(), "blocked"), else_="not_linked"
+            (roster.reachable(running), "reachable"),
+            (roster.linked(running), "blocked"),
+            else_="not_linked",
         ).label("how")
         counts: Counter[str] = Counter(
             dict(
@@ -602,7 +608,7 @@ class BroadcastService:
             rows = await session.execute(
                 select(Delegate.code, Delegate.full_name)
                 .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-                .where(members, ~roster.linked())
+                .where(members, ~roster.linked(running))
                 .order_by(*roster.protocol_key(order))
                 .limit(NAMED_NOT_LINKED)
             )
