@@ -4,6 +4,7 @@ schedule then cancel; every form signed for the session, every step audited as t
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections import Counter
@@ -53,6 +54,14 @@ async def press_send(desk: Desk, page: str, **data: str) -> httpx.Response:
     action = re.search(r'action="(/office/notices/\d+/send)"', page)
     assert action is not None
     return await desk.client.post(action.group(1), data={**hidden(page, "form-send"), **data})
+
+
+async def drop(desk: Desk, page: str) -> None:
+    """Press «Bỏ thông báo này» on a preview."""
+    action = re.search(r'action="(/office/notices/\d+/cancel)"', page)
+    assert action is not None
+    dropped = await desk.client.post(action.group(1), data=hidden(page, "form-drop"))
+    assert dropped.status_code == 303
 
 
 async def confirm(desk: Desk, page: str, **data: str) -> str:
@@ -187,6 +196,72 @@ async def test_before_any_delegate_list_a_notice_is_refused_saying_nobody_would_
         assert "Họp trù bị lúc 14:00.</textarea>" in again
     finally:
         await desk.client.aclose()
+
+
+async def notice_statuses(harness: BotHarness) -> list[tuple[str, str | None]]:
+    """Each notice row's status and text, oldest first."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(OutboundMessage.status, OutboundMessage.body)
+            .where(OutboundMessage.kind == MessageKind.BROADCAST)
+            .order_by(OutboundMessage.id)
+        )
+        return [(status, body) for status, body in rows.all()]
+
+
+async def test_previewing_a_new_notice_asks_before_replacing_the_clerk_s_unfinished_one(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """A notice previewed and not sent, then a new one written on the page: «Xem trước» does not
+    drop the first unasked (it did). The page says so, keeps the new text in the form, and
+    offers going back to the first; «Xem trước» again replaces it. Editing the draft itself
+    («Sửa nội dung») previews it again without asking."""
+    await linked_answers(harness)
+    await preview(desk, "Họp trù bị lúc 14:00.", "linked")
+    page = await desk.client.get("/office/notices")
+    asked = await desk.client.post(
+        "/office/notices/preview",
+        data={
+            **hidden(page.text, "form-notice"),
+            "body": "Đổi phòng họp.",
+            "audience": "present",
+        },
+    )
+    assert asked.status_code == 200 and 'id="form-send"' not in asked.text
+    assert text_of(asked.text, "notice-draft-said") == (
+        "Đồng chí đang có một thông báo soạn dở, chưa gửi: «Họp trù bị lúc 14:00.». Thông báo đó"
+        " chưa bị bỏ. Bấm «Xem trước» lần nữa để xem trước nội dung dưới đây thay cho bản soạn"
+        " dở; hoặc chọn «Tiếp tục bản soạn dở» để quay lại bản đó."
+    )
+    assert "Đổi phòng họp.</textarea>" in asked.text
+    assert re.search(r'name="audience" value="present" checked', asked.text)
+    assert await notice_statuses(harness) == [("draft", "Họp trù bị lúc 14:00.")]
+    keep = re.search(r'id="notice-draft-keep" href="([^"]*)"', asked.text)
+    assert keep is not None
+    kept = (await desk.client.get(html.unescape(keep.group(1)))).text
+    assert "Họp trù bị lúc 14:00.</textarea>" in kept
+    # Pressed again: the new notice's preview, in place of the draft.
+    again = await desk.client.post(
+        "/office/notices/preview",
+        data={
+            **hidden(asked.text, "form-notice"),
+            "body": "Đổi phòng họp.",
+            "audience": "present",
+        },
+    )
+    assert 'id="form-send"' in again.text and 'id="notice-draft-said"' not in again.text
+    assert await notice_statuses(harness) == [
+        ("cancelled", "Họp trù bị lúc 14:00."), ("draft", "Đổi phòng họp."),
+    ]  # fmt: skip
+    # Its own «Sửa nội dung»: the form holds it, and previews it again unasked.
+    edit = re.search(r'href="([^"]*)" id="notice-edit"', again.text)
+    assert edit is not None
+    editing = (await desk.client.get(html.unescape(edit.group(1)))).text
+    shown = await desk.client.post(
+        "/office/notices/preview",
+        data={**hidden(editing, "form-notice"), "body": "Đổi phòng họp 201.", "audience": "linked"},
+    )
+    assert 'id="form-send"' in shown.text and 'id="notice-draft-said"' not in shown.text
 
 
 async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_report(
@@ -473,6 +548,7 @@ async def test_the_day_after_a_notice_goes_to_those_who_came_or_to_those_who_did
     assert link is not None  # the absent the notice leaves to phone, and no one who came
     listed = (await desk.client.get(link.group(1).replace("&amp;", "&"))).text
     assert text_of(listed, "found") == "Có 74 đại biểu phù hợp."
+    await drop(desk, absent)  # not sent: «Bỏ», before the next notice
     came = await preview(desk, "Cảm ơn đồng chí đã dự hội nghị.", "came")
     assert text_of(came, "notice-count") == (
         "Đối tượng: Đại biểu có mặt tại hội nghị (đã điểm danh)\nSẽ gửi tới: 3 người."
