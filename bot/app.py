@@ -733,6 +733,8 @@ class App:
             channels.append(channel)
             budgets[channel.sender.channel] = budget
         senders = {channel.sender.channel: channel.sender for channel in channels}
+        # What a notice's preview counts as reachable: accounts on the chats run here only.
+        self.services.ctx.chats.run(senders)
         outbox = build_outbox(self.services, self.catalog, senders, pacer=budgets)
         scheduler = build_scheduler(self.services, outbox)
         self.metrics.watch_outbox(outbox.stats)

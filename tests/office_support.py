@@ -18,7 +18,8 @@ from handlers.web.app import build_web_app
 from tests.web_support import BASE, web_setup
 
 STAFF = "DB001"  # holds the office role in these tests
-_HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf)" value="([^"]*)">')
+# The hidden fields a browser sends with a form: its signature, and the notice form's draft.
+_HIDDEN = re.compile(r'<input type="hidden" name="(nonce|csrf|draft)" value="([^"]*)">')
 
 
 # How long a held builder waits for the test to let it go before going on by itself: only
@@ -60,7 +61,8 @@ async def page_while_held(
 
 
 def hidden(html: str, form_id: str) -> dict[str, str]:
-    """The signature fields of the form with ``form_id`` on a page."""
+    """The hidden fields (the signature, a notice form's draft) of the form with ``form_id``
+    on a page."""
     start = html.index(f'id="{form_id}"')
     end = html.index("</form>", start)
     return dict(_HIDDEN.findall(html[start:end]))

@@ -6,13 +6,21 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Config
+from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
+from bot.services import build_services
+from handlers.telegram.context import inbox_of_bot_data
+from handlers.telegram.dedupe import flush_handled
 from storage import queries
+from storage.files import FileStore
 from storage.models import AuditEntry, Meeting
 from storage.uow import unit_of_work
 from tests.conftest import local
-from tests.harness import BotHarness
+from tests.fakes.telegram_api import FakeBotApi
+from tests.harness import BotHarness, start_harness, wired_config
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
 from tests.test_telegram_flows import buttons
 
@@ -150,6 +158,26 @@ async def test_scheduled_broadcast_waits_for_its_time_and_can_be_listed(
     harness.clock.set(local(2024, 5, 27, 7, 0))
     await harness.tick()
     assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}
+
+
+async def test_the_list_says_a_notice_whose_time_has_come_is_being_sent_without_a_cancel(
+    harness: BotHarness,
+) -> None:
+    """At its time, before the outbox has taken it, /lichthongbao says the notice is being sent,
+    as the notices page does, and offers no «Hủy» (it said «hẹn» with a cancel button)."""
+    await linked_answers(harness)
+    await compose(harness, "Nhắc lịch họp.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.text("07:00 27/5"))
+    harness.clock.set(local(2024, 5, 27, 7, 0))
+    await harness.send(admin.command("/lichthongbao"))
+    assert admin.last_text() == (
+        "Thông báo của Văn phòng\n📤 Số 1 — đang gửi (bot đang xếp thông báo vào hàng gửi; đề"
+        " nghị đồng chí gõ lại /lichthongbao sau ít giây để xem kết quả) — Tất cả đại biểu đã"
+        " liên kết: Nhắc lịch họp."
+    )
+    assert buttons(admin.last_message) == []
 
 
 async def test_a_scheduled_broadcast_cancelled_from_the_list_never_goes(
@@ -337,3 +365,36 @@ async def test_while_a_notice_takes_its_number_rows_referring_to_the_meeting_are
                     .where(Meeting.id == meeting_id)
                     .with_for_update(key_share=True, nowait=True)
                 )
+
+
+async def test_before_any_delegate_list_thongbao_says_nobody_would_get_it_and_offers_no_send(
+    fake: FakeBotApi,
+    config: Config,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    files: FileStore,
+) -> None:
+    """The bot runs, no list imported yet: /thongbao's preview says there is no list and the
+    notice would reach nobody, and offers only «Hủy» (no «Gửi ngay», no «Hẹn giờ gửi»)."""
+    services = await build_services(wired_config(config, fake), sessions, clock, files=files)
+    harness = await start_harness(fake, services, clock)
+    try:
+        admin = harness.admin()
+        await harness.send(admin.command("/thongbao"))
+        await harness.send(admin.text("Kính mời các đồng chí dự họp trù bị lúc 14:00."))
+        await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
+        preview = admin.last_text()
+        assert "Đối tượng: Tất cả đại biểu đã liên kết\nSẽ gửi tới: 0 người." in preview
+        assert preview.endswith(
+            "\n\nChưa nhập danh sách đại biểu nên thông báo này chưa có người nhận (0 người). Bot"
+            " không gửi, không hẹn giờ thông báo khi chưa có danh sách; đề nghị đồng chí nhập"
+            " danh sách đại biểu trước (trang điều hành, mục «Nhập danh sách», hoặc lệnh"
+            " hoinghi delegates import), rồi soạn lại thông báo."
+        )
+        assert buttons(admin.last_message) == ["Hủy"]
+    finally:
+        await flush_handled(harness.app.bot_data)
+        await inbox_of_bot_data(harness.app.bot_data).flush()
+        await harness.app.shutdown()
+        await harness.outbox_bot_shutdown()
+    fake.assert_no_violations()

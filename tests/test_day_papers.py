@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import threading
@@ -17,7 +18,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
 from openpyxl import load_workbook
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,7 +34,7 @@ from bot.documents.day_papers import (
 )
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services.access import Role
-from bot.services.checkin import ArrivalKind, Came, Roll, RollLine
+from bot.services.checkin import ArrivalKind, Came, Resume, Roll, RollLine
 from bot.services.day_files import (
     name_cards_document,
     position_and_unit,
@@ -652,8 +653,15 @@ def test_the_present_page_follows_the_databases_order_of_codes_not_pythons(hall:
         None,
     ]
     # The row after which a page starts has left (db002): the first row of a greater key.
-    gone = Roll(MORNING, [line("db001", "Một"), line("db003", "Ba")], [])
-    after_gone = f"0.{config.groups_in_order[0].order}.1000000000.db002"
+    # Where the list goes on is the database's answer, read with the roll (Roll.resume).
+    order = config.groups_in_order[0].order
+    gone = Roll(
+        MORNING,
+        [line("db001", "Một"), line("db003", "Ba")],
+        [],
+        resume=Resume((order, 1_000_000_000, "db002"), "db003"),
+    )
+    after_gone = f"0.{order}.1000000000.db002"
     assert [row[2] for row in present_page(VI, config, gone, after_gone, 5).rows] == ["Ba"]
 
 
@@ -691,6 +699,57 @@ async def test_the_present_page_goes_on_after_the_last_row_shown_whoever_came_or
         assert present_names(again) == [("2", "Trần Văn Khách")]
     finally:
         await desk.client.aclose()
+
+
+async def test_the_present_page_after_a_row_that_left_goes_on_in_the_database_s_order(
+    day: Day,  # noqa: F811 (the meeting-day fixture)
+) -> None:
+    """Three invitees of one group and rank, coded «db101», «DB102», «db103», are in; a page of
+    one row each. The second page's person leaves (her arrival undone): the page after her goes
+    on at the one the database puts after her, never one shown already. On PostgreSQL the
+    column is given a collation other than C (ICU's root: «db101, DB102, db103»), where Python
+    puts «DB102» first: comparing codes in Python, the page after DB102 showed db101 again."""
+    services = day.services
+    async with services.ctx.sessions() as session, session.begin():
+        if session.bind.dialect.name == "postgresql":
+            await session.execute(
+                text('ALTER TABLE delegates ALTER COLUMN code TYPE VARCHAR(32) COLLATE "und-x-icu"')
+            )
+        for old, new in (("DB020", "db101"), ("DB021", "DB102"), ("DB022", "db103")):
+            person = await session.scalar(select(Delegate).where(Delegate.code == old))
+            assert person is not None
+            person.code, person.group_key, person.rank = new, "trung_uong_hoi", None
+    engine = services.ctx.sessions.kw["bind"]
+    await engine.dispose()  # no statement prepared before the column changed is used again
+    desk = await day.desk("NV02", "Cổng A")
+    office = await day.desk("NV03", "Văn phòng", role=Role.OFFICE)
+    checked = {}
+    for code in ("db101", "DB102", "db103"):
+        came = await day.checkin.check_in(desk, code)
+        assert came.checkin is not None
+        checked[came.checkin.full_name] = came.checkin.id
+    await make_staff(services, "NV01")
+    staff = await desk_for(services)
+    transport = staff.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    pages = desk_pages_of(transport.app.routes)  # type: ignore[attr-defined]
+    assert pages is not None
+    pages.present_page = 1
+    try:
+        await staff.sign_in("NV01")
+        first = (await staff.client.get("/office/attendance/present")).text
+        [(_, one)] = present_names(first)
+        [link] = re.findall(r'id="present-more" href="([^"]*)"', first)
+        second = (await staff.client.get(f"/office/attendance/present{html.unescape(link)}")).text
+        [(_, two)] = present_names(second)
+        [after_two] = re.findall(r'id="present-more" href="([^"]*)"', second)
+        await day.checkin.undo(office, checked[two])  # she left: her row is gone
+        third = await staff.client.get(f"/office/attendance/present{html.unescape(after_two)}")
+        assert [name for _, name in present_names(third.text)] == [
+            name for name in checked if name not in (one, two)
+        ]
+    finally:
+        await staff.client.aclose()
 
 
 def present_names(page: str) -> list[tuple[str, str]]:

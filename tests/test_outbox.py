@@ -558,7 +558,6 @@ async def test_a_task_reminder_due_before_any_list_goes_to_the_task_s_contacts_o
     assert [(status, to) for status, _, to in found] == [("scheduled", [])] * 4
 
     await import_example(services, EXAMPLE_CONTACTS)  # the contacts' file alone is enough
-    await services.tasks.sync()
     clock.set(local(2024, 5, 7, 9, 0))
     await outbox.tick()
     found = await rsvp_reminders(services, MessageKind.TASK_REMINDER, "task:VI.1.2")
@@ -566,6 +565,57 @@ async def test_a_task_reminder_due_before_any_list_goes_to_the_task_s_contacts_o
     assert (status, sorted(to)) == ("done", ["NV01", "NV02"])
     assert "late_seconds" not in params
     assert [status for status, _, _ in later] == ["scheduled"] * 3
+
+
+async def test_a_tick_right_after_an_import_s_commit_finds_the_task_assigned_to_its_contacts(
+    services: Services, clock: ManualClock
+) -> None:
+    """The import matches the plan's tasks to the people it brings in its own transaction: a
+    tick the moment it commits (before anything else runs) sends the waiting task reminder to
+    the task's contacts. It was used up on nobody: the list was in, the assignments not yet
+    (they were a second transaction, after the import's)."""
+    await services.tasks.sync()  # at start, before any list: the tasks, nobody holding them
+    planned = planned_messages(services.config)
+    await sync_planned(
+        services.ctx.sessions,
+        clock,
+        services.ctx.meeting_id,
+        [p for p in planned if p.kind is MessageKind.TASK_REMINDER],
+    )
+    outbox = build_outbox(services, load_catalog("vi"), {})
+    clock.set(local(2024, 5, 7, 8, 0))
+    await outbox.tick()
+    await import_example(services, EXAMPLE_CONTACTS)  # the import alone, nothing after it
+    await outbox.tick()
+    (status, params, to), *_ = await rsvp_reminders(
+        services, MessageKind.TASK_REMINDER, "task:VI.1.2"
+    )
+    assert (status, sorted(to), "skip_reason" in params) == ("done", ["NV01", "NV02"], False)
+
+
+async def test_a_tick_right_after_an_import_s_commit_finds_the_speeches_assigned_to_speakers(
+    services: Services, clock: ManualClock
+) -> None:
+    """The same for the speeches: the draft reminder due 18/5 08:00 waited for the list; a tick
+    the moment the invitees' import commits sends it to the plan's ten speakers (none linked
+    yet), not to nobody."""
+    await services.drafts.sync()  # at start, before any list: no speaker to assign
+    planned = planned_messages(services.config)
+    await sync_planned(
+        services.ctx.sessions,
+        clock,
+        services.ctx.meeting_id,
+        [p for p in planned if p.kind is MessageKind.DRAFT_REMINDER],
+    )
+    outbox = build_outbox(services, load_catalog("vi"), {})
+    clock.set(local(2024, 5, 18, 8, 0))
+    await outbox.tick()
+    await import_example(services)
+    await outbox.tick()
+    (status, params, to), *later = await rsvp_reminders(services, MessageKind.DRAFT_REMINDER)
+    speakers = [code for theme in services.config.themes for code in theme.speakers]
+    assert (status, sorted(to), "skip_reason" in params) == ("done", sorted(speakers), False)
+    assert len(speakers) == 10 and [s for s, _, _ in later] == ["scheduled", "scheduled"]
 
 
 async def test_with_a_list_a_plan_message_with_nobody_in_its_audience_is_skipped_at_once(

@@ -4,6 +4,7 @@ schedule then cancel; every form signed for the session, every step audited as t
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections import Counter
@@ -17,8 +18,9 @@ from sqlalchemy import select
 
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import BROADCAST_WINDOW, MessageKind
+from bot.services import Services
 from storage.models import AuditEntry, OutboundMessage
-from tests.conftest import local
+from tests.conftest import EXAMPLE_CONTACTS, import_example, local
 from tests.harness import OFFICE_CHAT, BotHarness, add_notice_due
 from tests.office_support import Desk, desk_for, hidden, make_staff, text_of
 from tests.test_outbox import deliveries, linked_answers, message_status, texts
@@ -52,6 +54,14 @@ async def press_send(desk: Desk, page: str, **data: str) -> httpx.Response:
     action = re.search(r'action="(/office/notices/\d+/send)"', page)
     assert action is not None
     return await desk.client.post(action.group(1), data={**hidden(page, "form-send"), **data})
+
+
+async def drop(desk: Desk, page: str) -> None:
+    """Press «Bỏ thông báo này» on a preview."""
+    action = re.search(r'action="(/office/notices/\d+/cancel)"', page)
+    assert action is not None
+    dropped = await desk.client.post(action.group(1), data=hidden(page, "form-drop"))
+    assert dropped.status_code == 303
 
 
 async def confirm(desk: Desk, page: str, **data: str) -> str:
@@ -143,6 +153,115 @@ async def test_an_audience_with_nobody_in_it_still_cannot_be_sent_to(desk: Desk)
         "chọn đối tượng khác."
     )
     assert 'id="form-send"' not in page
+
+
+async def test_before_any_delegate_list_a_notice_is_refused_saying_nobody_would_get_it(
+    services: Services,
+) -> None:
+    """Only the task contacts' file is in (a staff member among them), no invitee yet: the
+    preview says plainly there is no list and nobody would receive the notice, and offers no
+    way to send it; a send posted all the same (a form kept from before) is refused and queues
+    nothing. The text written is kept: once the list is in, «Sửa nội dung» brings it back."""
+    await import_example(services, EXAMPLE_CONTACTS)
+    await make_staff(services, "NV01")
+    desk = await desk_for(services)
+    try:
+        await desk.sign_in("NV01")
+        page = await preview(desk, "Họp trù bị lúc 14:00.", "everyone")
+        assert text_of(page, "notice-no-list") == (
+            "Chưa nhập danh sách đại biểu nên thông báo này chưa có người nhận (0 người). Bot"
+            " không gửi, không hẹn giờ thông báo khi chưa có danh sách. Đề nghị đồng chí nhập"
+            " danh sách ở mục «Nhập danh sách», rồi mở lại thông báo này bằng «Sửa nội dung"
+            " hoặc đối tượng» (nội dung đang soạn được giữ lại). Nhập danh sách"
+        )
+        assert 'id="form-send"' not in page and 'id="notice-nobody"' not in page
+        found = re.search(r'action="/office/notices/(\d+)/cancel"', page)
+        assert found is not None
+        draft_id = found.group(1)
+        for how in ("now", "later"):
+            sent = await desk.client.post(
+                f"/office/notices/{draft_id}/send",
+                data={**hidden(page, "form-drop"), "how": how, "when": "08:00 27/5"},
+            )
+            assert sent.status_code == 303
+            listed = (await desk.client.get(sent.headers["location"])).text
+            assert text_of(listed, "flash").startswith("Chưa nhập danh sách đại biểu")
+        async with services.ctx.sessions() as session:
+            statuses = await session.scalars(
+                select(OutboundMessage.status).where(OutboundMessage.kind == MessageKind.BROADCAST)
+            )
+            assert list(statuses) == ["draft"]
+        await import_example(services)
+        again = (await desk.client.get(f"/office/notices?sua={draft_id}")).text
+        assert "Họp trù bị lúc 14:00.</textarea>" in again
+    finally:
+        await desk.client.aclose()
+
+
+async def notice_statuses(harness: BotHarness) -> list[tuple[str, str | None]]:
+    """Each notice row's status and text, oldest first."""
+    async with harness.services.ctx.sessions() as session:
+        rows = await session.execute(
+            select(OutboundMessage.status, OutboundMessage.body)
+            .where(OutboundMessage.kind == MessageKind.BROADCAST)
+            .order_by(OutboundMessage.id)
+        )
+        return [(status, body) for status, body in rows.all()]
+
+
+async def test_previewing_a_new_notice_asks_before_replacing_the_clerk_s_unfinished_one(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """A notice previewed and not sent, then a new one written on the page: «Xem trước» does not
+    drop the first unasked (it did). The page says so, keeps the new text in the form, and
+    offers going back to the first; «Xem trước» again replaces it. Editing the draft itself
+    («Sửa nội dung») previews it again without asking."""
+    await linked_answers(harness)
+    await preview(desk, "Họp trù bị lúc 14:00.", "linked")
+    page = await desk.client.get("/office/notices")
+    asked = await desk.client.post(
+        "/office/notices/preview",
+        data={
+            **hidden(page.text, "form-notice"),
+            "body": "Đổi phòng họp.",
+            "audience": "present",
+        },
+    )
+    assert asked.status_code == 200 and 'id="form-send"' not in asked.text
+    assert text_of(asked.text, "notice-draft-said") == (
+        "Đồng chí đang có một thông báo soạn dở, chưa gửi: «Họp trù bị lúc 14:00.». Thông báo đó"
+        " chưa bị bỏ. Bấm «Xem trước» lần nữa để xem trước nội dung dưới đây thay cho bản soạn"
+        " dở; hoặc chọn «Tiếp tục bản soạn dở» để quay lại bản đó."
+    )
+    assert "Đổi phòng họp.</textarea>" in asked.text
+    assert re.search(r'name="audience" value="present" checked', asked.text)
+    assert await notice_statuses(harness) == [("draft", "Họp trù bị lúc 14:00.")]
+    keep = re.search(r'id="notice-draft-keep" href="([^"]*)"', asked.text)
+    assert keep is not None
+    kept = (await desk.client.get(html.unescape(keep.group(1)))).text
+    assert "Họp trù bị lúc 14:00.</textarea>" in kept
+    # Pressed again: the new notice's preview, in place of the draft.
+    again = await desk.client.post(
+        "/office/notices/preview",
+        data={
+            **hidden(asked.text, "form-notice"),
+            "body": "Đổi phòng họp.",
+            "audience": "present",
+        },
+    )
+    assert 'id="form-send"' in again.text and 'id="notice-draft-said"' not in again.text
+    assert await notice_statuses(harness) == [
+        ("cancelled", "Họp trù bị lúc 14:00."), ("draft", "Đổi phòng họp."),
+    ]  # fmt: skip
+    # Its own «Sửa nội dung»: the form holds it, and previews it again unasked.
+    edit = re.search(r'href="([^"]*)" id="notice-edit"', again.text)
+    assert edit is not None
+    editing = (await desk.client.get(html.unescape(edit.group(1)))).text
+    shown = await desk.client.post(
+        "/office/notices/preview",
+        data={**hidden(editing, "form-notice"), "body": "Đổi phòng họp 201.", "audience": "linked"},
+    )
+    assert 'id="form-send"' in shown.text and 'id="notice-draft-said"' not in shown.text
 
 
 async def test_a_notice_sent_from_the_page_reaches_its_audience_and_shows_its_report(
@@ -429,6 +548,7 @@ async def test_the_day_after_a_notice_goes_to_those_who_came_or_to_those_who_did
     assert link is not None  # the absent the notice leaves to phone, and no one who came
     listed = (await desk.client.get(link.group(1).replace("&amp;", "&"))).text
     assert text_of(listed, "found") == "Có 74 đại biểu phù hợp."
+    await drop(desk, absent)  # not sent: «Bỏ», before the next notice
     came = await preview(desk, "Cảm ơn đồng chí đã dự hội nghị.", "came")
     assert text_of(came, "notice-count") == (
         "Đối tượng: Đại biểu có mặt tại hội nghị (đã điểm danh)\nSẽ gửi tới: 3 người."
@@ -483,6 +603,29 @@ async def test_the_overview_names_a_scheduled_notice_by_its_number(
     overview = (await desk.client.get("/office/")).text
     upcoming = overview.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
     assert "— thông báo số 1: Nhắc lịch họp.</li>" in upcoming
+
+
+async def test_the_overview_does_not_list_as_coming_a_notice_whose_time_has_come(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """Scheduled for 18:00 18/5, it is «Sắp gửi» until then; at 18:00, before the outbox has
+    taken it, the notices page says «Đang gửi», and the overview no longer lists it as coming
+    (it listed it, under its past time)."""
+    await linked_answers(harness)
+    page = await preview(desk, "Nhắc lịch họp.", "linked")
+    await confirm(desk, page, how="later", when="18:00 18/5")
+
+    def coming(overview: str) -> list[str]:
+        upcoming = overview.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+        return re.findall(r"thông báo số (\d+)", upcoming)
+
+    assert coming((await desk.client.get("/office/")).text) == ["1"]
+    harness.clock.set(local(2024, 5, 18, 18, 0))
+    listed = (await desk.client.get("/office/notices")).text
+    assert 'id="scheduled-none"' in listed and text_of(listed, "report-1-sending").startswith(
+        "Đang gửi:"
+    )
+    assert coming((await desk.client.get("/office/")).text) == []
 
 
 async def test_notices_are_listed_by_number_newest_first_whoever_began_writing_first(

@@ -30,7 +30,8 @@ from rehearsal.telegram_api import FakeBotApi
 from tests.channels.text_channel import TextChannel
 from tests.conftest import EXAMPLE_DELEGATES
 from tests.harness import wired_config
-from tests.office_support import Desk, make_staff
+from tests.office_support import Desk, hidden, make_staff, text_of
+from tests.quota_support import link_on
 from tests.web_support import web_setup
 
 SECRET = "s3cret-token-for-the-test"
@@ -58,6 +59,44 @@ async def test_run_without_a_chat_token_serves_the_personal_pages_alone(
     assert page.status_code == 200 and "Thứ Ba, ngày 28/5/2024, từ 08:00 đến 11:30" in page.text
     assert home.status_code == 200 and token not in home.text
     assert page.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_run_without_a_chat_token_previews_a_notice_as_read_on_pages_only(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages only (no chat token), two invitees linked on Telegram in an earlier run: the
+    preview counts nobody reachable by message (no chat runs to write to them) and says the 80
+    will read it on their pages, as the outbox will record it; it said «Sẽ gửi tới: 2 người»."""
+    started = asyncio.Event()
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
+    assert await asyncio.to_thread(main, ["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    loaded = load_config(office_web / "config.toml")
+    async with open_app(loaded, load_catalog("vi"), env={}) as app:
+        await make_staff(app.services)
+        await link_on(app.services, "telegram", "DB002", "DB003")
+        stop = asyncio.Event()
+        running = asyncio.create_task(app.run(stop))
+        try:
+            await asyncio.wait_for(started.wait(), timeout=30)
+            base = f"http://127.0.0.1:{app.web_port}"
+            async with httpx.AsyncClient(base_url=base) as client:
+                desk = Desk(app.services, client)
+                await desk.sign_in()
+                form = hidden((await client.get("/office/notices")).text, "form-notice")
+                shown = await client.post(
+                    "/office/notices/preview",
+                    data={**form, "body": "Họp trù bị lúc 14:00.", "audience": "everyone"},
+                )
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, timeout=30)
+    assert shown.status_code == 200
+    assert text_of(shown.text, "notice-count") == (
+        "Đối tượng: Mọi khách mời (người chưa liên kết được liệt kê để gọi điện)\nSẽ hiện trên"
+        " trang cá nhân của 80 người: các đồng chí này sẽ thấy thông báo khi truy cập trang cá"
+        " nhân (không đồng chí nào nhận qua tin nhắn)."
+    )
+    assert text_of(shown.text, "to-call-title") == "Không nhận được qua tin nhắn (80)"
 
 
 async def test_a_running_app_tells_the_dashboards_invitation_which_chat_takes_the_code(

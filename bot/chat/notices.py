@@ -50,9 +50,9 @@ async def start(turn: Turn, office: OfficeActor) -> Answer:
 
 
 async def listing(turn: Turn, office: OfficeActor) -> Answer:
-    """``/lichthongbao``: scheduled notices (with a cancel choice each), the soonest first, then
-    the recent ones sent, cancelled or skipped (each said why it went to nobody), the highest
-    number first."""
+    """``/lichthongbao``: scheduled notices (with a cancel choice each), the soonest first (one
+    whose time has come is being sent: said so, without a cancel choice), then the recent ones
+    sent, cancelled or skipped (each said why it went to nobody), the highest number first."""
     catalog, config = turn.catalog, turn.config
     items = await turn.services.broadcasts.recent(office)
     if not items:
@@ -62,7 +62,15 @@ async def listing(turn: Turn, office: OfficeActor) -> Answer:
     for item in items:
         who = audience_label(catalog, config, item.audience)
         counts = item.deliveries
-        if item.status is MessageStatus.SCHEDULED and item.due_at is not None:
+        if item.due:
+            # Its time has come («Gửi ngay», or the time reached): being sent, as the notices
+            # page says, no longer to be cancelled.
+            lines.append(
+                catalog.html(
+                    "broadcast.list_due", number=item.number, audience=who, preview=item.preview
+                )
+            )
+        elif item.status is MessageStatus.SCHEDULED and item.due_at is not None:
             when = moment(catalog, config.meeting.local(item.due_at))
             lines.append(
                 catalog.html(
@@ -210,6 +218,8 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say("broadcast.ask_audience", rows)
     if step in (BroadcastStep.PREVIEW, BroadcastStep.NO_RECIPIENTS):
         return _preview(turn, result)
+    if step is BroadcastStep.NO_LIST and result.reach is not None:  # its preview: who, nobody
+        return _preview(turn, result)
     if step in (BroadcastStep.QUEUED, BroadcastStep.SCHEDULED):
         assert result.reach is not None
         when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
@@ -253,6 +263,9 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
             reachable=reach.reachable,
         ),
     ]
+    if result.step is BroadcastStep.NO_LIST:  # nobody on any list: said, and no way to send
+        lines.append(catalog.html("broadcast.no_list"))
+        return Answer.say(Html("\n\n".join(lines)), (_cancel_row(turn),))
     # Where invitees have personal pages, those no chat reaches read the notice there once
     # they open it (bot.services.pages): said, while the ones to phone are still named.
     page = "_page" if config.web is not None else ""

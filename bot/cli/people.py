@@ -83,14 +83,13 @@ def cmd_delegates_import(args: argparse.Namespace) -> int:
         if summary.carried:
             people = sorted(set(summary.carried))
             out(catalog.plain("import.carried", count=len(people), codes=", ".join(people)))
-        # Tasks name people by code: who answers for what may have changed with this list.
-        synced = await services.tasks.sync()
-        if synced.unknown_contacts:
-            codes = ", ".join(synced.unknown_contacts)
+        # The import matched the tasks and the themes' speakers to the list (they name people
+        # by code): those the list does not name are said.
+        if summary.unknown_contacts:
+            codes = ", ".join(summary.unknown_contacts)
             out(catalog.plain("import.unknown_contacts", codes=codes, hoinghi=hoinghi))
-        speakers = await services.drafts.sync()  # and so do the themes' speakers
-        if speakers.unknown_speakers:
-            codes = ", ".join(speakers.unknown_speakers)
+        if summary.unknown_speakers:
+            codes = ", ".join(summary.unknown_speakers)
             out(catalog.plain("import.unknown_speakers", codes=codes))
         return EXIT_OK
 

@@ -103,7 +103,7 @@ async def build_services(
         access=access,
         activity=Activity(ctx),
         audiences=AudienceService(ctx),
-        delegates=DelegateService(ctx),
+        delegates=DelegateService(ctx, tasks, drafts),
         invitations=InvitationService(ctx),
         pages=PageService(ctx),
         rsvp=RsvpService(ctx),

@@ -62,6 +62,10 @@ class BroadcastStep(StrEnum):
     BAD_TIME = "bad_time"
     PAST_TIME = "past_time"
     NO_RECIPIENTS = "no_recipients"
+    # No delegate list imported yet: every audience is empty. Refused, not held for the list
+    # (a notice is the office's words for its moment; the plan's messages wait, see
+    # :func:`schedules.outbox._waits_for_a_list`), the draft kept for when the list is in.
+    NO_LIST = "no_list"
     GONE = "gone"  # the draft or broadcast no longer exists or has already gone out
     # The same confirmation again (a form sent twice, a second tap): what was done stands.
     ALREADY_QUEUED = "already_queued"
@@ -187,6 +191,8 @@ class BroadcastService:
             if draft is None:
                 return None
             if draft.draft_step == DraftStep.TIME:
+                if not await self._has_list(session):
+                    return BroadcastResult(BroadcastStep.NO_LIST, message_id=draft.id)
                 return await self._take_time(session, admin, draft, text)
             body = typed(text).strip()
             if not body:
@@ -211,6 +217,14 @@ class BroadcastService:
             draft.audience = audience
             draft.draft_step = DraftStep.CONFIRM
             reach = await self._reach(session, audience)
+            if not await self._has_list(session):
+                return BroadcastResult(
+                    BroadcastStep.NO_LIST,
+                    message_id=draft.id,
+                    body=draft.body,
+                    audience=audience,
+                    reach=reach,
+                )
             # Where invitees have personal pages, a notice to people no chat reaches still
             # reaches them: it shows on their page (bot.services.pages) and the outbox reports
             # it DONE with the list to phone. Only an empty audience, or one no chat reaches
@@ -255,6 +269,8 @@ class BroadcastService:
             draft = await self._draft(session, admin, message_id)
             if draft is None or draft.draft_step != DraftStep.CONFIRM:
                 return await self._gone(session, message_id)
+            if not await self._has_list(session):  # a form kept from the preview that refused
+                return BroadcastResult(BroadcastStep.NO_LIST, message_id=draft.id)
             now = self._ctx.clock.now()
             reach = await self._reach(session, draft.audience)
             await self._schedule(session, draft, now)
@@ -275,6 +291,8 @@ class BroadcastService:
             draft = await self._draft(session, admin, message_id)
             if draft is None or draft.draft_step != DraftStep.CONFIRM:
                 return BroadcastResult(BroadcastStep.GONE)
+            if not await self._has_list(session):
+                return BroadcastResult(BroadcastStep.NO_LIST, message_id=draft.id)
             draft.draft_step = DraftStep.TIME
             return BroadcastResult(BroadcastStep.ASK_TIME, message_id=draft.id)
 
@@ -285,6 +303,8 @@ class BroadcastService:
             draft = await self._draft(session, admin, message_id)
             if draft is None or draft.draft_step != DraftStep.CONFIRM:
                 return await self._gone(session, message_id)
+            if not await self._has_list(session):
+                return BroadcastResult(BroadcastStep.NO_LIST, message_id=draft.id)
             return await self._take_time(session, admin, draft, text)
 
     async def _take_time(
@@ -541,12 +561,24 @@ class BroadcastService:
             OutboundMessage.status == MessageStatus.DRAFT,
         )
 
+    async def _has_list(self, session: AsyncSession) -> bool:
+        """Whether the delegate list has been imported at all (anyone on it, a withdrawn
+        invitation too): before it, every notice's audience is empty."""
+        listed = select(Delegate.id).where(roster.listed_of(self._ctx.meeting_id))
+        return bool(await session.scalar(select(listed.exists())))
+
     async def _reach(self, session: AsyncSession, audience: str) -> Reach:
-        """Counted by the database: 10,000 invitees are three numbers and ten names."""
+        """Counted by the database: 10,000 invitees are three numbers and ten names. An
+        account on a channel this process does not run (linked on Telegram before the chat's
+        token was taken away) reaches nobody: its person is counted as the outbox will record
+        her, on no chat (a page to read it on, a call)."""
         meeting_id = self._ctx.meeting_id
         members = and_(roster.delegates_of(meeting_id), roster.in_audience(audience))
+        running = self._ctx.chats.names
         how = case(
-            (roster.reachable(), "reachable"), (roster.linked(), "blocked"), else_="not_linked"
+            (roster.reachable(running), "reachable"),
+            (roster.linked(running), "blocked"),
+            else_="not_linked",
         ).label("how")
         counts: Counter[str] = Counter(
             dict(
@@ -567,7 +599,7 @@ class BroadcastService:
             rows = await session.execute(
                 select(Delegate.code, Delegate.full_name)
                 .join(Rsvp, Rsvp.delegate_id == Delegate.id)
-                .where(members, ~roster.linked())
+                .where(members, ~roster.linked(running))
                 .order_by(*roster.protocol_key(order))
                 .limit(NAMED_NOT_LINKED)
             )

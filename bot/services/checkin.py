@@ -360,6 +360,19 @@ class Roll:
     lines: list[RollLine]
     guests: list[CheckinView]
     withdrawn: list[CheckinView] = field(default_factory=list)
+    # Read with a protocol key (``roll(after=…)``): that key, and the code of the first invitee
+    # in the hall after it in the database's own order (None: nobody), for the present list's
+    # page going on after a row that has left it (:func:`bot.services.day_files.present_page`).
+    resume: Resume | None = None
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where the invitees in the hall go on after a protocol key (group order, rank, code), as
+    the database orders them: the code of the first one after it, or None."""
+
+    key: tuple[int, int, str]
+    code: str | None
 
 
 # People a page of the attendance's "still missing" list shows.
@@ -885,12 +898,16 @@ class CheckinService:
             no_answer=overall["no_answer"],
         )
 
-    async def roll(self, *, present_only: bool = False) -> Roll:
+    async def roll(
+        self, *, present_only: bool = False, after: tuple[int, int, str] | None = None
+    ) -> Roll:
         """Every invitee whose invitation stands, in protocol order, with her answer and who
         of them is in now, and the guests: the signature sheet, the name cards and the present
         list read it. One read-only transaction, plain rows (10,000 invitees are 10,000
         tuples); phone numbers for the office's papers only. ``present_only``: the invitees
-        in the hall alone (the present list's page reads no one still awaited)."""
+        in the hall alone (the present list's page reads no one still awaited). ``after``: a
+        protocol key; :attr:`Roll.resume` then says who in the hall comes first after it, the
+        codes compared by the database (its collation orders the list, not Python's)."""
         meeting_id = self._ctx.meeting_id
         wanted = [roster.delegates_of(meeting_id)]
         if present_only:
@@ -917,6 +934,16 @@ class CheckinService:
                     .order_by(*roster.protocol_key(self._order()))
                 )
             ).all()
+            resume = None
+            if after is not None:
+                order = self._order()
+                first = await connection.scalar(
+                    _answered(Delegate.code)
+                    .where(*wanted, Checkin.id.is_not(None), roster.after_key(order, after))
+                    .order_by(*roster.protocol_key(order))
+                    .limit(1)
+                )
+                resume = Resume(after, first)
             guests, withdrawn = await _off_list(session, meeting_id)
         lines = [
             RollLine(
@@ -943,6 +970,7 @@ class CheckinService:
             lines=lines,
             guests=guests,
             withdrawn=withdrawn,
+            resume=resume,
         )
 
     async def roll_in_a_worker(self, *, present_only: bool = False) -> Roll:

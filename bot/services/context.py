@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +29,20 @@ class DueNow:
             listener()
 
 
+class RunningChats:
+    """The chat channels this process runs (``telegram``, ``zalo``, ``zalo2``…), once the
+    composition root has started them: a notice's preview counts as reachable only those it
+    can write to on them, as the outbox does. None until told (a command that runs no chat, a
+    test): every channel counts."""
+
+    def __init__(self) -> None:
+        self.names: frozenset[str] | None = None
+
+    def run(self, names: Iterable[str]) -> None:
+        """The channels that run here from now on (none: a pages-only installation)."""
+        self.names = frozenset(names)
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     """Shared dependencies of the services; ``meeting_id`` is the config's meeting row and
@@ -42,6 +56,7 @@ class ServiceContext:
     calendar: CalendarRevision
     writes: GroupCommit = field(init=False, repr=False, compare=False)
     due_now: DueNow = field(default_factory=DueNow, init=False, repr=False, compare=False)
+    chats: RunningChats = field(default_factory=RunningChats, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "writes", GroupCommit(self.sessions))

@@ -370,13 +370,20 @@ class DashboardService:
         return [_row(r, accounts) for r in page]
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
-        """Messages scheduled to go out, the soonest first."""
+        """Messages scheduled to go out, the soonest first. Not a notice whose time has come
+        («Gửi ngay», or its time reached, in the moment before the outbox takes it): it is
+        being sent, as the notices page and ``/lichthongbao`` say, no longer to come."""
+        now = self._ctx.clock.now()
         async with read_only(self._ctx.sessions) as session:
             rows = await session.scalars(
                 select(OutboundMessage)
                 .where(
                     OutboundMessage.meeting_id == self._ctx.meeting_id,
                     OutboundMessage.status == MessageStatus.SCHEDULED,
+                    or_(
+                        OutboundMessage.kind != MessageKind.BROADCAST,
+                        OutboundMessage.due_at > now,
+                    ),
                 )
                 .order_by(OutboundMessage.due_at, OutboundMessage.id)
                 .limit(limit)

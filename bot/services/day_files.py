@@ -32,7 +32,7 @@ from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.order import protocol_key
 from bot.domain.rsvp import RsvpStatus
-from bot.services.checkin import ArrivalKind, CheckinView, Roll, RollLine
+from bot.services.checkin import ArrivalKind, CheckinView, Resume, Roll, RollLine
 from bot.texts import Catalog
 from bot.texts.formatting import clock
 from bot.texts.presenters import plain_when_where
@@ -167,24 +167,44 @@ def present_page(
     :attr:`PresentPage.more`; from the first row when empty or unreadable), numbered through
     the whole list as it stands now."""
     keyed = _present_rows(catalog, config, roll)
-    left = keyed[_present_start(keyed, _read_present_key(after)) :]
+    left = keyed[_present_start(keyed, _read_present_key(after), roll.resume) :]
     shown = left[:size]
     more = _present_key_text(shown[-1][0]) if len(left) > size else None
     return PresentPage(_present_headings(catalog), [row for _, row in shown], len(keyed), more)
 
 
-def _present_start(keyed: list[tuple[PresentKey, list[Cell]]], since: PresentKey | None) -> int:
+def _present_start(
+    keyed: list[tuple[PresentKey, list[Cell]]], since: PresentKey | None, resume: Resume | None
+) -> int:
     """Where the page after the row keyed ``since`` starts: just after that row, wherever it
-    is now (rows that came or left before it moved it; not a count of rows). The invitees
-    come in the database's order, which on a PostgreSQL of another collation than C is not
-    Python's order of their codes, so keys are compared only when that row has left the
-    list: then the page starts at the first row whose key is greater."""
+    is now (rows that came or left before it moved it; not a count of rows). When that row has
+    left the list: for an invitee's, at the invitee the database puts first after her
+    (``resume``, read with the roll: on a PostgreSQL of another collation than C its order of
+    codes is not Python's), or at the first guest when none is; for a guest's, at the first
+    row of a later arrival (times and ids: numbers, the same order everywhere). From the first
+    row when the roll was not read for that key."""
     if since is None:
         return 0
     for at, (key, _) in enumerate(keyed):
         if key == since:
             return at + 1
+    if since[0] == 0:  # an invitee's row, gone
+        if resume is None or resume.key != since[1:]:
+            return 0
+        return next(
+            (at for at, (key, _) in enumerate(keyed)
+             if (key[0] == 0 and key[3] == resume.code) or (resume.code is None and key[0] > 0)),
+            len(keyed),
+        )  # fmt: skip
     return next((at for at, (key, _) in enumerate(keyed) if key > since), len(keyed))
+
+
+def present_after(after: str) -> tuple[int, int, str] | None:
+    """The protocol key (group order, rank, code) of the invitee's row an address's ``after``
+    names, to read the roll with (:meth:`CheckinService.roll`); None for a guest's row or
+    anything unreadable."""
+    since = _read_present_key(after)
+    return None if since is None or since[0] != 0 else (since[1], since[2], since[3])
 
 
 def _present_headings(catalog: Catalog) -> list[str]:

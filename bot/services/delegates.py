@@ -18,6 +18,8 @@ from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import new_link_code, new_token
 from bot.domain.typed import fold
 from bot.services.context import ServiceContext
+from bot.services.drafts import DraftService
+from bot.services.tasks import TaskService
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, Invitation, Meeting, Rsvp
 from storage.uow import unit_of_work
@@ -78,6 +80,10 @@ class ImportSummary:
     # Fields the file had no column for, and how many people already there kept a value in
     # each (rather than have it emptied); only fields someone kept.
     kept: dict[str, int] = field(default_factory=dict)
+    # The plan's task contacts and speakers the list (with those before it) does not name:
+    # the tasks and the speeches are matched to the people in the import's own transaction.
+    unknown_contacts: list[str] = field(default_factory=list)
+    unknown_speakers: list[str] = field(default_factory=list)
 
 
 class _Preview(Exception):
@@ -121,8 +127,10 @@ def _audited(values: dict[str, Any]) -> dict[str, Any]:
 class DelegateService:
     """Creates and updates delegates from a parsed list."""
 
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, tasks: TaskService, drafts: DraftService) -> None:
         self._ctx = ctx
+        self._tasks = tasks
+        self._drafts = drafts
 
     async def preview_import(
         self, rows: list[DelegateRow], *, kept: Collection[str] = ()
@@ -143,7 +151,8 @@ class DelegateService:
         kept: Collection[str] = (),
         _apply: bool = True,
     ) -> ImportSummary:
-        """Upsert delegates by code; new ones get an invitation and an empty answer.
+        """Upsert delegates by code; new ones get an invitation and an empty answer; the plan's
+        tasks and speeches are matched to the list in the same transaction.
 
         ``kept``: fields the file had no column for (``ParsedDelegates.absent``): people
         already there keep what they had in them, rather than have them emptied.
@@ -276,6 +285,17 @@ class DelegateService:
             )
             if not _apply:
                 raise _Preview(summary)
+            # Tasks and speeches name people by code: who answers for what may have changed
+            # with this list. Matched in this transaction, not after it: a tick between two
+            # commits would see the new list without its tasks and speakers, and a reminder
+            # falling due then would go to nobody and be used up.
+            tasks = await self._tasks.sync_in(session)
+            speakers = await self._drafts.sync_in(session)
+            summary = replace(
+                summary,
+                unknown_contacts=tasks.unknown_contacts,
+                unknown_speakers=speakers.unknown_speakers,
+            )
         return summary
 
     async def _carry_accounts(

@@ -7,7 +7,7 @@ may have 10,000 invitees.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
@@ -23,22 +23,30 @@ from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Rsvp
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
 
 
-def linked() -> ColumnElement[bool]:
+def linked(channels: Collection[str] | None = None) -> ColumnElement[bool]:
     """The delegate has an account linked on some chat channel (their own web page reaches
-    nobody by message, so it is no link)."""
+    nobody by message, so it is no link); with ``channels``, on one of them (those running)."""
     return exists().where(
         ChannelIdentity.delegate_id == Delegate.id,
         ChannelIdentity.linked_via != queries.PAGE_LINK,
+        *_on(channels),
     )
 
 
-def reachable() -> ColumnElement[bool]:
-    """The delegate has a linked account that has not blocked the bot."""
+def reachable(channels: Collection[str] | None = None) -> ColumnElement[bool]:
+    """The delegate has a linked account that has not blocked the bot; with ``channels``, on
+    one of them (those running)."""
     return exists().where(
         ChannelIdentity.delegate_id == Delegate.id,
         ChannelIdentity.linked_via != queries.PAGE_LINK,
         ChannelIdentity.unreachable_at.is_(None),
+        *_on(channels),
     )
+
+
+def _on(channels: Collection[str] | None) -> tuple[ColumnElement[bool], ...]:
+    """An account's channel is one of ``channels`` (None: any)."""
+    return () if channels is None else (ChannelIdentity.channel.in_(sorted(channels)),)
 
 
 def came() -> ColumnElement[bool]:

@@ -263,53 +263,58 @@ class TaskService:
         A task removed from the plan is archived, not deleted; a contact removed from a task
         loses the assignment only if they never reported on it.
         """
+        async with unit_of_work(self._ctx.sessions) as session:
+            return await self.sync_in(session)
+
+    async def sync_in(self, session: AsyncSession) -> SyncReport:
+        """:meth:`sync` in the caller's transaction: an import assigns the tasks to the people
+        it brings in the same commit, so no tick ever sees the list without them."""
         config, now = self._ctx.config, self._ctx.clock.now()
         created = updated = archived = 0
         unknown: list[str] = []
-        async with unit_of_work(self._ctx.sessions) as session:
-            people = await queries.delegates_by_code(session, self._ctx.meeting_id)
-            rows = {
-                task.key: task
-                for task in await session.scalars(
-                    select(Task).where(Task.meeting_id == self._ctx.meeting_id)
-                )
+        people = await queries.delegates_by_code(session, self._ctx.meeting_id)
+        rows = {
+            task.key: task
+            for task in await session.scalars(
+                select(Task).where(Task.meeting_id == self._ctx.meeting_id)
+            )
+        }
+        for planned in config.tasks:
+            task = rows.get(planned.key)
+            values = {
+                "title": planned.title,
+                "description": planned.description,
+                "owner": planned.owner,
+                "deliverable": planned.deliverable,
+                "deadline_at": config.meeting.resolve(planned.deadline),
             }
-            for planned in config.tasks:
-                task = rows.get(planned.key)
-                values = {
-                    "title": planned.title,
-                    "description": planned.description,
-                    "owner": planned.owner,
-                    "deliverable": planned.deliverable,
-                    "deadline_at": config.meeting.resolve(planned.deadline),
-                }
-                if task is None:
-                    task = Task(
-                        meeting_id=self._ctx.meeting_id,
-                        key=planned.key,
-                        created_at=now,
-                        updated_at=now,
-                        **values,
-                    )
-                    session.add(task)
-                    await session.flush()
-                    created += 1
-                elif task.archived_at is not None or any(
-                    getattr(task, k) != v for k, v in values.items()
-                ):
-                    for name, value in values.items():
-                        setattr(task, name, value)
-                    task.archived_at = None
-                    task.updated_at = now
-                    updated += 1
-                share = Share.of(planned)
-                wanted = share.holders(people)
-                unknown += [c for c in share.codes if queries.fold_code(c) not in people]
-                await self._sync_assignments(session, task, wanted)
-            for key, task in rows.items():
-                if key not in {t.key for t in config.tasks} and task.archived_at is None:
-                    task.archived_at = now
-                    archived += 1
+            if task is None:
+                task = Task(
+                    meeting_id=self._ctx.meeting_id,
+                    key=planned.key,
+                    created_at=now,
+                    updated_at=now,
+                    **values,
+                )
+                session.add(task)
+                await session.flush()
+                created += 1
+            elif task.archived_at is not None or any(
+                getattr(task, k) != v for k, v in values.items()
+            ):
+                for name, value in values.items():
+                    setattr(task, name, value)
+                task.archived_at = None
+                task.updated_at = now
+                updated += 1
+            share = Share.of(planned)
+            wanted = share.holders(people)
+            unknown += [c for c in share.codes if queries.fold_code(c) not in people]
+            await self._sync_assignments(session, task, wanted)
+        for key, task in rows.items():
+            if key not in {t.key for t in config.tasks} and task.archived_at is None:
+                task.archived_at = now
+                archived += 1
         if unknown and not people:
             # Before any list: every code is unknown, and naming them all says nothing more.
             log.info("no list imported yet: the plan's tasks and speeches wait for their people")

@@ -43,45 +43,48 @@ class Assignments(DraftUseCase):
         nothing was sent for it yet. A new assignment tells a linked speaker their theme and
         deadline at once; the others see it when they open their personal link.
         """
+        async with unit_of_work(self._ctx.sessions) as session:
+            return await self.sync_in(session)
+
+    async def sync_in(self, session: AsyncSession) -> DraftSync:
+        """:meth:`sync` in the caller's transaction: an import assigns the themes to the
+        speakers it brings in the same commit, so no tick ever sees the list without them."""
         config, now = self._ctx.config, self._ctx.clock.now()
         created = removed = 0
         unknown: list[str] = []
-        async with unit_of_work(self._ctx.sessions) as session:
-            people = await queries.delegates_by_code(session, self._ctx.meeting_id)
-            wanted: set[tuple[str, int]] = set()
-            for theme in config.themes:
-                for code in theme.speakers:
-                    person = people.get(queries.fold_code(code))
-                    if person is None:
-                        unknown.append(code)
-                    else:
-                        wanted.add((theme.key, person.id))
-            rows = list(
-                await session.scalars(
-                    select(SpeechAssignment).where(
-                        SpeechAssignment.meeting_id == self._ctx.meeting_id
-                    )
-                )
+        people = await queries.delegates_by_code(session, self._ctx.meeting_id)
+        wanted: set[tuple[str, int]] = set()
+        for theme in config.themes:
+            for code in theme.speakers:
+                person = people.get(queries.fold_code(code))
+                if person is None:
+                    unknown.append(code)
+                else:
+                    wanted.add((theme.key, person.id))
+        rows = list(
+            await session.scalars(
+                select(SpeechAssignment).where(SpeechAssignment.meeting_id == self._ctx.meeting_id)
             )
-            # Withdrawn rows count as existing: the office's withdrawal outlives a re-sync.
-            existing = {(row.theme_key, row.person_id): row for row in rows}
-            for theme_key, person_id in sorted(wanted - existing.keys()):
-                await self._add_assignment(session, theme_key, person_id, "plan", "plan", now)
-                created += 1
-            for key, row in existing.items():
-                if (
-                    row.source == "plan"
-                    and row.withdrawn_at is None
-                    and key not in wanted
-                    and not await self._has_versions(session, row.id)
-                ):
-                    await session.delete(row)
-                    removed += 1
-                    continue
-                deadline = config.draft_deadline(row.theme_key)
-                # The plan moved the deadline (not one the office gave the speaker itself).
-                if row.source != OWN_DEADLINE and row.deadline_at != deadline:
-                    row.deadline_at, row.updated_at = deadline, now
+        )
+        # Withdrawn rows count as existing: the office's withdrawal outlives a re-sync.
+        existing = {(row.theme_key, row.person_id): row for row in rows}
+        for theme_key, person_id in sorted(wanted - existing.keys()):
+            await self._add_assignment(session, theme_key, person_id, "plan", "plan", now)
+            created += 1
+        for key, row in existing.items():
+            if (
+                row.source == "plan"
+                and row.withdrawn_at is None
+                and key not in wanted
+                and not await self._has_versions(session, row.id)
+            ):
+                await session.delete(row)
+                removed += 1
+                continue
+            deadline = config.draft_deadline(row.theme_key)
+            # The plan moved the deadline (not one the office gave the speaker itself).
+            if row.source != OWN_DEADLINE and row.deadline_at != deadline:
+                row.deadline_at, row.updated_at = deadline, now
         if unknown and people:  # before any list every speaker is unknown: nothing to name
             # A note, not a warning: the report carries them to the caller, who tells the office.
             log.info("speakers not in the imported list: %s", ", ".join(sorted(set(unknown))))

@@ -49,6 +49,7 @@ class DraftService:
         self.approved = lines.approved
         # Who speaks on which theme (assignments.py).
         self.sync = assignments.sync
+        self.sync_in = assignments.sync_in
         self.assign = assignments.assign
         self.unassign = assignments.unassign
         self.own_deadlines = assignments.own_deadlines

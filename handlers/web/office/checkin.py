@@ -51,7 +51,7 @@ from bot.services.checkin import (
     counted_as,
     notice_line,
 )
-from bot.services.day_files import PresentPage, position_and_unit, present_page
+from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, long_date
@@ -575,7 +575,9 @@ class DeskPages:
         built in a worker thread: at 10,000 this runs while the desks are tapping."""
         after = request.query_params.get("after", "")[:200]
         catalog, config, size = self.catalog, self.services.config, self.present_page
-        roll = await self.services.checkin.roll(present_only=True)
+        # Read with the key: where the list goes on if that row has left, as the database
+        # orders the codes.
+        roll = await self.services.checkin.roll(present_only=True, after=present_after(after))
 
         def page() -> tuple[list[str], list[tuple[str, list[list[Cell]]]], PresentPage]:
             found = present_page(catalog, config, roll, after, size)

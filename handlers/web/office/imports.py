@@ -218,8 +218,8 @@ class Imports:
         )  # fmt: skip
 
     async def apply(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
-        """Import the list previewed, as ``hoinghi delegates import`` does (then the tasks'
-        and the speeches' people are matched again), audited as the staff member."""
+        """Import the list previewed, as ``hoinghi delegates import`` does (the tasks' and the
+        speeches' people matched again in the same transaction), audited as the staff member."""
         office = self.office
         values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
@@ -274,13 +274,11 @@ class Imports:
         if summary.carried:
             people = sorted(set(summary.carried))
             lines.append(catalog.html("import.carried", count=len(people), codes=", ".join(people)))
-        synced = await services.tasks.sync()
-        if synced.unknown_contacts:
-            codes = ", ".join(synced.unknown_contacts)
+        if summary.unknown_contacts:  # the import matched the tasks and speeches to the list
+            codes = ", ".join(summary.unknown_contacts)
             lines.append(catalog.html("import.unknown_contacts", codes=codes, hoinghi="hoinghi"))
-        speakers = await services.drafts.sync()
-        if speakers.unknown_speakers:
-            codes = ", ".join(speakers.unknown_speakers)
+        if summary.unknown_speakers:
+            codes = ", ".join(summary.unknown_speakers)
             lines.append(catalog.html("import.unknown_speakers", codes=codes))
         return office._done(visit, "import", " ".join(lines), ok=True)
 

@@ -48,6 +48,8 @@ MOVED_TEMPLATE = "doi-lich"
 # ``&thay=1``: in place of the clerk's unfinished draft, once she has chosen so.
 DOCUMENT_TEMPLATE = "tailieu"
 REPLACE = "thay"
+# The form's field naming the unfinished draft it holds, or that the clerk chose to replace.
+DRAFT_FIELD = "draft"
 # Characters of an unfinished draft quoted to the clerk, to recognise it by.
 DRAFT_OPENING = 80
 
@@ -92,8 +94,9 @@ class Notices:
             draft = await self.office.services.broadcasts.draft(actor, editing)
             if draft is not None:
                 return await self._page(
-                    request, visit, actor, body=draft.body or "", audience=draft.audience or ""
-                )
+                    request, visit, actor, body=draft.body or "", audience=draft.audience or "",
+                    draft_id=editing,
+                )  # fmt: skip
         return await self._page(request, visit, actor)
 
     async def _document_notice(
@@ -116,8 +119,10 @@ class Notices:
             return await self._page(request, visit, actor, error=error)
         body = catalog.plain("dash.notices.document_text", title=line.title)
         draft = await office.services.broadcasts.unfinished(actor)
-        if draft is None or query.get(REPLACE) == "1":
-            return await self._page(request, visit, actor, body=body)
+        if draft is None or query.get(REPLACE) == "1":  # replacing it is her choice, made
+            return await self._page(
+                request, visit, actor, body=body, draft_id=draft.message_id if draft else None
+            )
         assert draft.message_id is not None
         asked = {
             "text": catalog.html(
@@ -129,7 +134,7 @@ class Notices:
         }
         return await self._page(
             request, visit, actor, body=draft.body or "", audience=draft.audience or "",
-            asked=asked,
+            asked=asked, draft_id=draft.message_id,
         )  # fmt: skip
 
     async def _page(
@@ -143,7 +148,10 @@ class Notices:
         body: str = "",
         audience: str = "",
         asked: dict[str, str] | None = None,
+        draft_id: int | None = None,
     ) -> Response:
+        """The notices page; ``draft_id``: the clerk's unfinished draft the form holds or she
+        chose to replace (its «Xem trước» replaces it without asking again)."""
         office = self.office
         catalog, config = office.catalog, office.config
         items = await office.services.broadcasts.recent(actor, limit=LISTED)
@@ -194,7 +202,7 @@ class Notices:
         return office._render(
             "office/notices.html", status=status, visit=visit, actor=actor,
             audiences=self._audiences(), limit=MAX_BROADCAST, error=error, body=body,
-            moved_template=MOVED_TEMPLATE, asked=asked,
+            moved_template=MOVED_TEMPLATE, asked=asked, draft_id=draft_id or "",
             audience=audience or str(Audience.EVERYONE),
             scheduled=[n for n in listed if n["status"] == MessageStatus.SCHEDULED.value],
             sent=[n for n in listed if n["status"] != MessageStatus.SCHEDULED.value],
@@ -203,13 +211,31 @@ class Notices:
 
     async def preview(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Write and choose in one go, then the chat's preview: the notice as delegates will
-        read it, the exact count, who is blocked and who must be phoned."""
+        read it, the exact count, who is blocked and who must be phoned. An unfinished draft of
+        the clerk's other than the one the form holds is not replaced unasked."""
         office = self.office
         values = await office._form(request, session_binding(visit))
         if isinstance(values, Response):
             return values
         body, audience = values.get("body", ""), values.get("audience", "")
         broadcasts = office.services.broadcasts
+        unfinished = await broadcasts.unfinished(actor)
+        if unfinished is not None and values.get(DRAFT_FIELD, "") != str(unfinished.message_id):
+            # A draft she wrote and did not send, not the one this form holds (a new notice
+            # written on the page, the «đổi lịch» text): not dropped unasked. The form keeps
+            # the new text; «Xem trước» again replaces the draft, «Tiếp tục» goes back to it.
+            assert unfinished.message_id is not None
+            catalog = office.catalog
+            asked = {
+                "text": catalog.html(
+                    "dash.notices.draft_kept", preview=_opening(unfinished.body or "")
+                ),
+                "keep": f"{office.root}/notices?{urlencode({'sua': unfinished.message_id})}#write",
+            }
+            return await self._page(
+                request, visit, actor, body=body, audience=audience, asked=asked,
+                draft_id=unfinished.message_id,
+            )  # fmt: skip
         started = await broadcasts.start(actor)
         assert started.message_id is not None
         written = await broadcasts.accept_text(actor, body)
