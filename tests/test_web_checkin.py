@@ -547,10 +547,39 @@ async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_a
     assert flash(shown.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
     card = await phone.client.get(f"/office/checkin/p/{code[:4]}-{code[4:]}")
     assert text_of(card.text, "person-name") == "Hoàng Thị Ngọc Diệp"
-    # A code re-issued (the slip was lost) finds no one by its old code.
+
+
+async def test_the_code_printed_under_an_old_slip_s_qr_opens_her_card_with_the_replaced_notice(
+    meeting: Day, phone: Desk
+) -> None:
+    # The link re-issued, she brings the slip printed before: its QR opened her card with «đã
+    # được cấp lại», but the code printed under it found nobody («Không tìm thấy…», record a
+    # guest), so an invitee was counted as a guest and stayed on «Chưa đến».
+    old = next(
+        link.link_code for link in await meeting.services.invitations.links()
+        if link.code == "DB002"
+    )  # fmt: skip
     await meeting.services.invitations.reissue(meeting.services.access.local_operator(), "DB002")
-    gone = await phone.client.get("/office/checkin", params={"q": code})
-    assert 'id="no-hits"' in gone.text
+    typed = f"{old[:4]}-{old[4:]}"
+    page = await phone.client.get("/office/checkin", params={"q": typed})
+    assert 'id="no-hits"' not in page.text
+    assert text_of(page.text, "note-DB002") == (
+        "Đường liên kết này đã được cấp lại: đề nghị đối chiếu giấy tờ trước khi điểm danh."
+    )
+    assert 'id="form-in-DB002"' not in page.text  # the card first: the papers are checked
+    assert f'href="/office/checkin/p/{old}" class="button small" id="look-DB002"' in page.text
+    scanned = await phone.client.get(f"/{meeting.tokens['DB002']}")
+    card = await phone.client.get(f"/office/checkin/p/{old}")
+    for shown in (scanned, card):
+        assert text_of(shown.text, "person-name") == "Hoàng Thị Ngọc Diệp"
+        assert text_of(shown.text, "notice") == (
+            "Đường liên kết này đã được cấp lại: đề nghị đối chiếu giấy tờ trước khi điểm danh."
+        )
+    done = await post_form(phone, f"/office/checkin/p/{old}", "form-tap")
+    assert flash(done.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
+    assert [(row.full_name, row.kind) for row in await present(meeting.services)] == [
+        ("Hoàng Thị Ngọc Diệp", ArrivalKind.DELEGATE.value)
+    ]
 
 
 async def test_the_desk_opens_the_card_of_a_code_typed_in_decomposed_unicode(
