@@ -74,6 +74,13 @@ async def post_form(desk: Desk, page_path: str, form_id: str, extra: dict[str, s
     return await desk.client.get(response.headers["location"])
 
 
+def undo_link(html: str, link_id: str = "undo") -> str:
+    """Where the undo button ``link_id`` leads: its confirmation page."""
+    found = re.search(rf'href="([^"]+)" class="[^"]*" id="{link_id}"', html)
+    assert found is not None, link_id
+    return found.group(1).replace("&amp;", "&")
+
+
 async def present(services: Services) -> list[Checkin]:
     async with services.ctx.sessions() as session:
         rows = await session.scalars(
@@ -796,7 +803,7 @@ async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s
     assert (await phone.client.post("/office/checkin/guest", data=form)).status_code == 303
     (row,) = await present(meeting.services)
     meeting.clock.advance(timedelta(minutes=30))
-    assert f'id="form-undo-{row.id}"' not in (await phone.client.get("/office/checkin")).text
+    assert f'id="undo-{row.id}"' not in (await phone.client.get("/office/checkin")).text
     office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
     seen = await office.client.get("/office/attendance")
     assert text_of(seen.text, f"undo-guest-{row.id}") == "Hủy ghi nhận"
@@ -872,21 +879,26 @@ async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, pho
     path = f"/{meeting.tokens['DB002']}"
     await post_form(phone, path, "form-tap")
     page = await phone.client.get(path)
-    undo_form = fields(page.text, "form-undo")
+    confirm = undo_link(page.text)
+    undo_form = fields((await phone.client.get(confirm)).text, "form-undo")
     listed = await phone.client.get("/office/checkin")
     assert 'id="recent-' in listed.text
-    shown = await post_form(phone, path, "form-undo")
+    shown = await post_form(phone, confirm, "form-undo")
     assert flash(shown.text).startswith("Đã hủy lượt điểm danh của")
     assert await present(meeting.services) == []
     assert 'id="form-tap"' in shown.text  # they can be checked in again
     # Checked in again; past the window the button is gone and an old form is refused.
     await post_form(phone, path, "form-tap")
     page = await phone.client.get(path)
-    late_form = fields(page.text, "form-undo")
+    late_confirm = undo_link(page.text)
+    late_form = fields((await phone.client.get(late_confirm)).text, "form-undo")
     meeting.clock.advance(
         timedelta(minutes=meeting.services.config.checkin.undo_minutes, seconds=1)
     )
-    assert 'id="form-undo"' not in (await phone.client.get(path)).text
+    assert 'id="undo"' not in (await phone.client.get(path)).text
+    asked_late = await phone.client.get(late_confirm)  # the confirmation says so, no button
+    assert asked_late.status_code == 303
+    assert "Đã quá" in flash((await phone.client.get(asked_late.headers["location"])).text)
     late = await phone.client.post("/office/checkin/undo", data=late_form)
     assert "Đã quá" in flash((await phone.client.get(late.headers["location"])).text)
     assert len(await present(meeting.services)) == 1
@@ -898,13 +910,55 @@ async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, pho
     assert actions == ["checkin.recorded", "checkin.undone", "checkin.recorded"]
 
 
+async def test_an_undo_asks_first_naming_whose_check_in_it_is_and_a_double_tap_undoes_once(
+    meeting: Day, phone: Desk
+) -> None:
+    # One tap on «Hủy lượt điểm danh» undid at once, and on a page searched for DB001 the first
+    # such button was the newest arrival's (DB002), under the same words.
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    await post_form(phone, f"/{meeting.tokens['DB002']}", "form-tap")
+    first, newest = await present(meeting.services)
+    page = await phone.client.get("/office/checkin", params={"q": "DB001"})
+    assert text_of(page.text, f"undo-{newest.id}") == "Hủy lượt điểm danh của Hoàng Thị Ngọc Diệp"
+    assert text_of(page.text, f"undo-{first.id}") == "Hủy lượt điểm danh của Phạm Thị Thanh Mai"
+    assert 'action="/office/checkin/undo"' not in page.text  # no undo in one tap
+    asked = await phone.client.get(undo_link(page.text, f"undo-{newest.id}"))
+    assert text_of(asked.text, "undo-what") == (
+        "Hủy lượt điểm danh của Hoàng Thị Ngọc Diệp (Đại biểu, điểm danh lúc 07:30 tại Bàn 1)? "
+        "Người này sẽ được tính là chưa đến; lượt điểm danh và lần hủy vẫn được lưu trong nhật ký."
+    )
+    assert text_of(asked.text, "undo-button") == "Hủy lượt điểm danh của Hoàng Thị Ngọc Diệp"
+    assert 'href="/office/checkin?q=DB001" id="undo-back"' in asked.text
+    assert len(await present(meeting.services)) == 2  # asking changed nothing
+    form = fields(asked.text, "form-undo")
+    taps = [await phone.client.post("/office/checkin/undo", data=form) for _ in range(2)]
+    assert [tap.headers["location"].split("&f=")[0] for tap in taps] == [
+        "/office/checkin?q=DB001"
+    ] * 2
+    said = [flash((await phone.client.get(tap.headers["location"])).text) for tap in taps]
+    assert said == [
+        "Đã hủy lượt điểm danh của Hoàng Thị Ngọc Diệp.",
+        "Lượt điểm danh của Hoàng Thị Ngọc Diệp đã được hủy trước đó.",
+    ]
+    assert [row.id for row in await present(meeting.services)] == [first.id]
+    async with meeting.services.ctx.sessions() as session:
+        undone = await session.scalar(
+            select(func.count()).where(AuditEntry.action == "checkin.undone")
+        )
+    assert undone == 1
+    card = await phone.client.get("/office/checkin/p/DB001")  # her card's undo asks too
+    assert text_of(card.text, "undo") == "Hủy lượt điểm danh"
+    assert undo_link(card.text).startswith(f"/office/checkin/undo/{first.id}?back=")
+
+
 @pytest.mark.parametrize("wrong", ["9" * 30, "²"])
 async def test_an_undo_naming_no_checkin_a_column_could_hold_is_unknown_not_a_server_error(
     meeting: Day, phone: Desk, wrong: str
 ) -> None:
     path = f"/{meeting.tokens['DB002']}"
     await post_form(phone, path, "form-tap")
-    shown = await post_form(phone, path, "form-undo", {"checkin": wrong})
+    confirm = undo_link((await phone.client.get(path)).text)
+    shown = await post_form(phone, confirm, "form-undo", {"checkin": wrong})
     assert flash(shown.text) == "Không tìm thấy lượt điểm danh này."
     assert len(await present(meeting.services)) == 1
 
@@ -915,11 +969,12 @@ async def test_the_office_undoes_a_wrong_tap_from_the_search_after_the_window(
     await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
     meeting.clock.advance(timedelta(hours=3))
     late_desk = await phone.client.get("/office/checkin/p/DB001")
-    assert 'id="form-undo"' not in late_desk.text  # the desk's window has passed
+    assert 'id="undo"' not in late_desk.text  # the desk's window has passed
     office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
     found = await office.client.get("/office/checkin", params={"q": "DB001"})
     assert 'href="/office/checkin/p/DB001"' in found.text  # «Đã điểm danh» opens the card
-    shown = await post_form(office, "/office/checkin/p/DB001", "form-undo")
+    card = await office.client.get("/office/checkin/p/DB001")
+    shown = await post_form(office, undo_link(card.text), "form-undo")
     assert 'id="form-tap"' in shown.text  # the card offers the check-in once more
     assert await present(meeting.services) == []
     await office.client.aclose()
