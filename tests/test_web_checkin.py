@@ -531,11 +531,43 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     assert 'id="hit-DB001"' in page.text and 'id="form-in-DB001"' in page.text
     shown = await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
     assert flash(shown.text) == f"Đã điểm danh: Phạm Thị Thanh Mai. Khu vực chỗ ngồi: {AREA}."
-    assert 'id="in-DB001"' in shown.text and 'id="form-in-DB001"' not in shown.text
+    again = await phone.client.get("/office/checkin", params={"q": "pham thi thanh mai"})
+    assert 'id="in-DB001"' in again.text and 'id="form-in-DB001"' not in again.text
     by_code = await phone.client.get("/office/checkin", params={"q": "db00"})
     assert 'id="hit-DB002"' in by_code.text
     nothing = await phone.client.get("/office/checkin", params={"q": "khong ai ten nay"})
     assert 'id="no-hits"' in nothing.text
+
+
+async def test_after_a_check_in_from_the_search_the_box_is_empty_and_ready_for_the_next(
+    meeting: Day, phone: Desk
+) -> None:
+    # The page came back holding the last query («DB038»), nothing focused: the volunteer
+    # deleted it by hand on the phone's keyboard for each person in the queue.
+    searched = "/office/checkin?q=hoang%20thi%20ngoc%20diep"
+    page = await phone.client.get(searched)
+    box = re.search(r'<input id="q"[^>]*>', page.text)
+    assert box is not None and 'value="hoang thi ngoc diep"' in box.group(0)
+    assert "autofocus" not in box.group(0)  # the results are read first
+    data = fields(page.text, "form-in-DB002")
+    tapped = await phone.client.post("/office/checkin/in", data=data)
+    # No «#flash» fragment: it stops the browser from focusing the box (the flash is on top).
+    assert re.fullmatch(r"/office/checkin\?f=[\w-]+", tapped.headers["location"])
+    shown = await phone.client.get(tapped.headers["location"])
+    assert flash(shown.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
+    assert re.findall(r'<input id="q"[^>]*>', shown.text) == [
+        '<input id="q" name="q" type="search" value="" maxlength="100" autocomplete="off" '
+        'enterkeyhint="search" autofocus>'
+    ]
+    assert 'id="hits"' not in shown.text
+    assert text_of(shown.text, "recent-title") == "Vừa điểm danh tại bàn này"
+    # A guest recorded from a search page: the box comes back empty too.
+    guest = {**fields(page.text, "form-guest"), "name": "Phạm Văn Khách"}
+    recorded = await phone.client.post("/office/checkin/guest", data=guest)
+    assert recorded.headers["location"].split("?")[0] == "/office/checkin"
+    # Refused (already in): the query stays, to see why.
+    again = await phone.client.post("/office/checkin/in", data={**data, "rk": "x" * 20})
+    assert again.headers["location"].startswith(f"{searched}&f=")
 
 
 async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_at_the_desk(

@@ -89,7 +89,25 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     await browser.press("Điểm danh")
     assert await element_text(browser, "flash") == "Đã điểm danh: Phạm Thị Thanh Mai."
     assert "Vừa điểm danh tại bàn này" in await browser.text()
+    # Ready for the next in the queue: the box empty and focused (it held the last query,
+    # nothing focused, so the volunteer deleted it by hand on the phone's keyboard).
+    box = await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script(
+            "const e = document.activeElement; return [e.id, e.type, e.value];"
+        ),
+    )
+    assert box == ["q", "search", ""]
     await browser.screenshot("checkin-desk-recent")
+    # Each undo in the list names whose it is, and asks before undoing.
+    await browser.press("Hủy lượt điểm danh của Phạm Thị Thanh Mai")
+    assert (await element_text(browser, "undo-what")).startswith(
+        "Hủy lượt điểm danh của Phạm Thị Thanh Mai (Đại biểu, điểm danh lúc "
+    )
+    await browser.screenshot("checkin-desk-undo-confirm")
+    await no_accessibility_problems(browser)
+    await browser.press("Không hủy, quay lại")
+    assert browser.url == hall.url("checkin")
 
     staff = await services.signin.link_for_code(STAFF)
     assert staff.secret is not None

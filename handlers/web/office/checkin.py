@@ -470,6 +470,13 @@ class DeskPages:
         back = values.get("back", "")
         if not _own_path(back, self.site_root):
             back = f"{self.root}/checkin"
+        if result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED) and back.startswith(
+            f"{self.root}/checkin?"
+        ):
+            # Let in from the search: the box comes back empty and focused, ready for the next
+            # in the queue (who came is in the flash, at the top, and in «Vừa điểm danh tại bàn
+            # này»). No «#flash»: a fragment stops the browser from focusing the box.
+            return RedirectResponse(f"{self.root}/checkin?f={key}", status_code=303)
         joiner = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{joiner}f={key}#flash", status_code=303)
 
