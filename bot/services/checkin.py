@@ -1276,6 +1276,14 @@ def counted_as(view: CheckinView, person: DelegateView | None) -> str:
     return f"{view.kind.value}_withdrawn" if person.withdrawn else view.kind.value
 
 
+def off_list_guest_as(view: CheckinView) -> str:
+    """:func:`counted_as` for a guest among those off the list (:attr:`Roll.guests`,
+    :attr:`Attendance.guests`): a guest tied to a person is there only while her invitation
+    is withdrawn (:func:`_off_list`), so she counts as «guest_withdrawn», a typed one as
+    «guest»."""
+    return "guest_withdrawn" if view.delegate_id is not None else ArrivalKind.GUEST.value
+
+
 def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | None:
     """The notices for the desk in one line (None when there is nothing to say); times in the
     meeting's zone."""
