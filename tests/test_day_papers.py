@@ -420,6 +420,13 @@ async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers
             counted = "(78 người: 3 đã xác nhận tham dự hoặc cử người dự thay, 75 chưa trả lời)"
             assert text_of(page, "sheet-count") == counted, path
             assert text_of(page, "cards-count") == counted, path
+        # «Có mặt» is watched during arrival: its figures and who is still awaited come first,
+        # the papers (printed before the doors open) below, a link at the top leading to them.
+        attendance = (await desk.client.get("/office/attendance")).text
+        places = [attendance.index(f'id="{part}"') for part in ("totals", "missing", "day-papers")]
+        assert places == sorted(places)
+        assert text_of(attendance, "papers-link") == "Giấy tờ ngày hội nghị (cuối trang)"
+        assert 'href="#day-papers" id="papers-link"' in attendance
         for path, kind, name in (
             ("sign-sheet.docx", DOCX, "danh-sach-ky-ten"),
             ("name-cards.docx", DOCX, "bang-ten"),
