@@ -533,6 +533,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         services.ctx.calendar,
         calendar_link=services.invitations.calendar_link,
         page_link=services.invitations.page_link,
+        desk_code=services.invitations.desk_code,
     )
 
 

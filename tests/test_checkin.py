@@ -284,6 +284,38 @@ async def test_a_replaced_link_still_shows_the_person_with_a_notice(day: Day) ->
     assert (arrival.notices, arrival.can_check_in) == ((Notice.REVOKED_LINK,), True)
 
 
+async def test_a_replaced_personal_code_finds_the_person_as_her_replaced_link_does(
+    day: Day,
+) -> None:
+    # The code printed under an old slip's QR found nobody (NOT_ON_LIST: «record a guest»),
+    # while the same slip's QR found her with the notice.
+    desk = await day.desk("NV02", "Bàn 1")
+    old_code = next(
+        link.link_code for link in await day.services.invitations.links() if link.code == "DB002"
+    )
+    old_token = day.tokens["DB002"]
+    await day.services.invitations.reissue(day.services.access.local_operator(), "DB002")
+    by_link = await day.checkin.lookup(desk, old_token)
+    for typed in (old_code, f"{old_code[:4].lower()}-{old_code[4:].lower()}"):
+        by_code = await day.checkin.lookup(desk, typed)
+        assert by_code == by_link
+        assert by_code.person is not None and by_code.person.code == "DB002"
+        assert (by_code.notices, by_code.can_check_in) == ((Notice.REVOKED_LINK,), True)
+    [hit] = await day.checkin.search(desk, old_code.lower())
+    assert (hit.person.code, hit.replaced_code, hit.card_key) == ("DB002", old_code, old_code)
+    assert hit.needs_a_look
+    done = await day.checkin.check_in(desk, old_code)
+    assert done.step is CheckinStep.CHECKED_IN and done.checkin is not None
+    assert (done.checkin.kind, done.checkin.full_name) == (
+        ArrivalKind.DELEGATE,
+        by_link.person.full_name if by_link.person else "",
+    )
+    [current] = await day.checkin.search(desk, next(
+        link.link_code for link in await day.services.invitations.links() if link.code == "DB002"
+    ))  # fmt: skip
+    assert (current.replaced_code, current.card_key) == (None, "DB002")
+
+
 # --- checking in ---------------------------------------------------------------------------------
 
 

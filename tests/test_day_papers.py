@@ -43,6 +43,7 @@ from bot.services.day_files import (
     present_workbook,
     sign_sheet_document,
 )
+from bot.services.report_file import office_report_sheets
 from bot.texts import load_catalog
 from handlers.web.office.checkin import DeskPages, desk_pages_of
 from storage.engine import create_engine
@@ -232,7 +233,7 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
         [leaders, 2, SUBSTITUTE, SUBSTITUTE_POSITION,
          "Thành ủy Hà Nội", "Dự thay đ/c Vũ Thị Hồng Nhung", "07:35", "Cổng A"],
         ["Khách ngoài danh sách", 3, "Trần Văn Khách", "Phóng viên", "Báo Phụ nữ Thủ đô",
-         "Khách mời", "07:40", "Cổng A"],
+         "Khách ngoài danh sách", "07:40", "Cổng A"],
     ]  # fmt: skip
     missing = [list(row) for row in book["Chưa có mặt"].iter_rows(values_only=True)]
     assert missing[0] == [
@@ -451,6 +452,13 @@ async def test_the_attendance_page_and_the_invitations_page_offer_the_day_papers
         counted = "(78 người: 3 đã xác nhận tham dự hoặc cử người dự thay, 75 chưa trả lời)"
         assert text_of(page, "sheet-count") == counted, path
         assert text_of(page, "cards-count") == counted, path
+    # «Có mặt» is watched during arrival: its figures and who is still awaited come first,
+    # the papers (printed before the doors open) below, a link at the top leading to them.
+    attendance = (await office_desk.client.get("/office/attendance")).text
+    places = [attendance.index(f'id="{part}"') for part in ("totals", "missing", "day-papers")]
+    assert places == sorted(places)
+    assert text_of(attendance, "papers-link") == "Giấy tờ ngày hội nghị (cuối trang)"
+    assert 'href="#day-papers" id="papers-link"' in attendance
     for path, kind, name in (
         ("sign-sheet.docx", DOCX, "danh-sach-ky-ten"),
         ("name-cards.docx", DOCX, "bang-ten"),
@@ -554,6 +562,31 @@ async def test_the_present_list_is_shown_on_its_page_by_name(hall: Day, office_d
     ]  # fmt: skip
     assert table.count('<table class="stack">') == 3
     assert ">Nhóm<" not in table
+
+
+async def test_the_present_list_calls_guests_what_the_report_calls_them_not_invited_guests(
+    hall: Day,
+) -> None:
+    # «Tư cách» said «Khách mời» (an invited guest) for a walk-in guest and for DB004, whose
+    # invitation was withdrawn, let in from her card; the report's sheet and the guide say
+    # «Khách ngoài danh sách» and «… (giấy mời đã bị rút)».
+    services = hall.services
+    desk = await hall.desk("NV03", "Cổng B")
+    hall.clock.set(MORNING + timedelta(minutes=15))
+    assert (await hall.checkin.guest_of(desk, "DB004")).step.value == "checked_in"
+    roll = await services.checkin.roll()
+    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    as_whom = {row[2]: row[5] for row in book["Có mặt"].iter_rows(min_row=2, values_only=True)}
+    withdrawn = (await hall.checkin.lookup(desk, "DB004")).person
+    assert withdrawn is not None
+    assert (as_whom["Trần Văn Khách"], as_whom[withdrawn.full_name]) == (
+        "Khách ngoài danh sách",
+        "Khách ngoài danh sách (giấy mời đã bị rút)",
+    )
+    report = office_report_sheets(VI, services.config, await services.office_report.collect())
+    reported = {row[4]: row[7] for row in report[-1].rows}  # «Người đến», «Tư cách»
+    for name in ("Trần Văn Khách", withdrawn.full_name):
+        assert as_whom[name] == reported[name]
 
 
 async def test_the_live_count_and_the_day_papers_see_the_same_people_off_the_list(

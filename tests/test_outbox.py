@@ -38,6 +38,7 @@ from bot.domain.ports import ChannelSender
 from bot.domain.reminders import MAX_KEY, planned_messages
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.domain.timespec import TimeSpec
+from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.services.rsvp import RsvpStep
 from bot.texts import load_catalog
@@ -1131,6 +1132,19 @@ async def test_meeting_morning_sends_agenda_venue_and_calendar_to_everyone_confi
         assert event.decoded("DTSTAMP") == harness.services.ctx.calendar.revised_at
     substitute_text = texts(harness, harness.user_for("DB003").id)[-3]
     assert "chuyển thông tin này tới đồng chí Lê Thị Hoa" in substitute_text
+    # What the substitute shows at the desk, as the personal page says (Telegram, as Zalo).
+    codes = {
+        link.code: format_link_code(link.link_code)
+        for link in await harness.services.invitations.links()
+    }
+    assert (
+        f"Mã đón tiếp đại biểu: {codes['DB003']}. Đề nghị đồng chí chuyển mã này (hoặc "
+        "phiếu kèm giấy mời) để đồng chí Lê Thị Hoa xuất trình tại bàn đón tiếp."
+    ) in substitute_text
+    assert (
+        f"Mã đón tiếp đại biểu của đồng chí: {codes['DB001']}."
+        in texts(harness, harness.user_for("DB001").id)[-3]
+    )
     assert "có mặt đúng giờ" not in substitute_text  # they are not coming: no call to come
     assert "có mặt đúng giờ" in texts(harness, harness.user_for("DB001").id)[-3]
     for code in ("DB004", "DB005"):

@@ -74,6 +74,13 @@ async def post_form(desk: Desk, page_path: str, form_id: str, extra: dict[str, s
     return await desk.client.get(response.headers["location"])
 
 
+def undo_link(html: str, link_id: str = "undo") -> str:
+    """Where the undo button ``link_id`` leads: its confirmation page."""
+    found = re.search(rf'href="([^"]+)" class="[^"]*" id="{link_id}"', html)
+    assert found is not None, link_id
+    return found.group(1).replace("&amp;", "&")
+
+
 async def present(services: Services) -> list[Checkin]:
     async with services.ctx.sessions() as session:
         rows = await session.scalars(
@@ -613,11 +620,43 @@ async def test_a_search_without_diacritics_finds_the_invitee_and_checks_them_in(
     assert 'id="hit-DB001"' in page.text and 'id="form-in-DB001"' in page.text
     shown = await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
     assert flash(shown.text) == f"Đã điểm danh: Phạm Thị Thanh Mai. Khu vực chỗ ngồi: {AREA}."
-    assert 'id="in-DB001"' in shown.text and 'id="form-in-DB001"' not in shown.text
+    again = await phone.client.get("/office/checkin", params={"q": "pham thi thanh mai"})
+    assert 'id="in-DB001"' in again.text and 'id="form-in-DB001"' not in again.text
     by_code = await phone.client.get("/office/checkin", params={"q": "db00"})
     assert 'id="hit-DB002"' in by_code.text
     nothing = await phone.client.get("/office/checkin", params={"q": "khong ai ten nay"})
     assert 'id="no-hits"' in nothing.text
+
+
+async def test_after_a_check_in_from_the_search_the_box_is_empty_and_ready_for_the_next(
+    meeting: Day, phone: Desk
+) -> None:
+    # The page came back holding the last query («DB038»), nothing focused: the volunteer
+    # deleted it by hand on the phone's keyboard for each person in the queue.
+    searched = "/office/checkin?q=hoang%20thi%20ngoc%20diep"
+    page = await phone.client.get(searched)
+    box = re.search(r'<input id="q"[^>]*>', page.text)
+    assert box is not None and 'value="hoang thi ngoc diep"' in box.group(0)
+    assert "autofocus" not in box.group(0)  # the results are read first
+    data = fields(page.text, "form-in-DB002")
+    tapped = await phone.client.post("/office/checkin/in", data=data)
+    # No «#flash» fragment: it stops the browser from focusing the box (the flash is on top).
+    assert re.fullmatch(r"/office/checkin\?f=[\w-]+", tapped.headers["location"])
+    shown = await phone.client.get(tapped.headers["location"])
+    assert flash(shown.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
+    assert re.findall(r'<input id="q"[^>]*>', shown.text) == [
+        '<input id="q" name="q" type="search" value="" maxlength="100" autocomplete="off" '
+        'enterkeyhint="search" autofocus>'
+    ]
+    assert 'id="hits"' not in shown.text
+    assert text_of(shown.text, "recent-title") == "Vừa điểm danh tại bàn này"
+    # A guest recorded from a search page: the box comes back empty too.
+    guest = {**fields(page.text, "form-guest"), "name": "Phạm Văn Khách"}
+    recorded = await phone.client.post("/office/checkin/guest", data=guest)
+    assert recorded.headers["location"].split("?")[0] == "/office/checkin"
+    # Refused (already in): the query stays, to see why.
+    again = await phone.client.post("/office/checkin/in", data={**data, "rk": "x" * 20})
+    assert again.headers["location"].startswith(f"{searched}&f=")
 
 
 async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_at_the_desk(
@@ -636,10 +675,39 @@ async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_a
     assert flash(shown.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
     card = await phone.client.get(f"/office/checkin/p/{code[:4]}-{code[4:]}")
     assert text_of(card.text, "person-name") == "Hoàng Thị Ngọc Diệp"
-    # A code re-issued (the slip was lost) finds no one by its old code.
+
+
+async def test_the_code_printed_under_an_old_slip_s_qr_opens_her_card_with_the_replaced_notice(
+    meeting: Day, phone: Desk
+) -> None:
+    # The link re-issued, she brings the slip printed before: its QR opened her card with «đã
+    # được cấp lại», but the code printed under it found nobody («Không tìm thấy…», record a
+    # guest), so an invitee was counted as a guest and stayed on «Chưa đến».
+    old = next(
+        link.link_code for link in await meeting.services.invitations.links()
+        if link.code == "DB002"
+    )  # fmt: skip
     await meeting.services.invitations.reissue(meeting.services.access.local_operator(), "DB002")
-    gone = await phone.client.get("/office/checkin", params={"q": code})
-    assert 'id="no-hits"' in gone.text
+    typed = f"{old[:4]}-{old[4:]}"
+    page = await phone.client.get("/office/checkin", params={"q": typed})
+    assert 'id="no-hits"' not in page.text
+    assert text_of(page.text, "note-DB002") == (
+        "Đường liên kết này đã được cấp lại: đề nghị đối chiếu giấy tờ trước khi điểm danh."
+    )
+    assert 'id="form-in-DB002"' not in page.text  # the card first: the papers are checked
+    assert f'href="/office/checkin/p/{old}" class="button small" id="look-DB002"' in page.text
+    scanned = await phone.client.get(f"/{meeting.tokens['DB002']}")
+    card = await phone.client.get(f"/office/checkin/p/{old}")
+    for shown in (scanned, card):
+        assert text_of(shown.text, "person-name") == "Hoàng Thị Ngọc Diệp"
+        assert text_of(shown.text, "notice") == (
+            "Đường liên kết này đã được cấp lại: đề nghị đối chiếu giấy tờ trước khi điểm danh."
+        )
+    done = await post_form(phone, f"/office/checkin/p/{old}", "form-tap")
+    assert flash(done.text) == f"Đã điểm danh: Hoàng Thị Ngọc Diệp. Khu vực chỗ ngồi: {AREA}."
+    assert [(row.full_name, row.kind) for row in await present(meeting.services)] == [
+        ("Hoàng Thị Ngọc Diệp", ArrivalKind.DELEGATE.value)
+    ]
 
 
 async def test_the_desk_opens_the_card_of_a_code_typed_in_decomposed_unicode(
@@ -856,7 +924,7 @@ async def test_the_office_undoes_a_guest_on_its_attendance_page_after_the_desk_s
     assert (await phone.client.post("/office/checkin/guest", data=form)).status_code == 303
     (row,) = await present(meeting.services)
     meeting.clock.advance(timedelta(minutes=30))
-    assert f'id="form-undo-{row.id}"' not in (await phone.client.get("/office/checkin")).text
+    assert f'id="undo-{row.id}"' not in (await phone.client.get("/office/checkin")).text
     office = await office_phone()
     seen = await office.client.get("/office/attendance")
     assert text_of(seen.text, f"undo-guest-{row.id}") == "Hủy ghi nhận"
@@ -932,21 +1000,26 @@ async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, pho
     path = f"/{meeting.tokens['DB002']}"
     await post_form(phone, path, "form-tap")
     page = await phone.client.get(path)
-    undo_form = fields(page.text, "form-undo")
+    confirm = undo_link(page.text)
+    undo_form = fields((await phone.client.get(confirm)).text, "form-undo")
     listed = await phone.client.get("/office/checkin")
     assert 'id="recent-' in listed.text
-    shown = await post_form(phone, path, "form-undo")
+    shown = await post_form(phone, confirm, "form-undo")
     assert flash(shown.text).startswith("Đã hủy lượt điểm danh của")
     assert await present(meeting.services) == []
     assert 'id="form-tap"' in shown.text  # they can be checked in again
     # Checked in again; past the window the button is gone and an old form is refused.
     await post_form(phone, path, "form-tap")
     page = await phone.client.get(path)
-    late_form = fields(page.text, "form-undo")
+    late_confirm = undo_link(page.text)
+    late_form = fields((await phone.client.get(late_confirm)).text, "form-undo")
     meeting.clock.advance(
         timedelta(minutes=meeting.services.config.checkin.undo_minutes, seconds=1)
     )
-    assert 'id="form-undo"' not in (await phone.client.get(path)).text
+    assert 'id="undo"' not in (await phone.client.get(path)).text
+    asked_late = await phone.client.get(late_confirm)  # the confirmation says so, no button
+    assert asked_late.status_code == 303
+    assert "Đã quá" in flash((await phone.client.get(asked_late.headers["location"])).text)
     late = await phone.client.post("/office/checkin/undo", data=late_form)
     assert "Đã quá" in flash((await phone.client.get(late.headers["location"])).text)
     assert len(await present(meeting.services)) == 1
@@ -958,13 +1031,55 @@ async def test_a_mistaken_tap_is_undone_within_the_window_only(meeting: Day, pho
     assert actions == ["checkin.recorded", "checkin.undone", "checkin.recorded"]
 
 
+async def test_an_undo_asks_first_naming_whose_check_in_it_is_and_a_double_tap_undoes_once(
+    meeting: Day, phone: Desk
+) -> None:
+    # One tap on «Hủy lượt điểm danh» undid at once, and on a page searched for DB001 the first
+    # such button was the newest arrival's (DB002), under the same words.
+    await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
+    await post_form(phone, f"/{meeting.tokens['DB002']}", "form-tap")
+    first, newest = await present(meeting.services)
+    page = await phone.client.get("/office/checkin", params={"q": "DB001"})
+    assert text_of(page.text, f"undo-{newest.id}") == "Hủy lượt điểm danh của Hoàng Thị Ngọc Diệp"
+    assert text_of(page.text, f"undo-{first.id}") == "Hủy lượt điểm danh của Phạm Thị Thanh Mai"
+    assert 'action="/office/checkin/undo"' not in page.text  # no undo in one tap
+    asked = await phone.client.get(undo_link(page.text, f"undo-{newest.id}"))
+    assert text_of(asked.text, "undo-what") == (
+        "Hủy lượt điểm danh của Hoàng Thị Ngọc Diệp (Đại biểu, điểm danh lúc 07:30 tại Bàn 1)? "
+        "Người này sẽ được tính là chưa đến; lượt điểm danh và lần hủy vẫn được lưu trong nhật ký."
+    )
+    assert text_of(asked.text, "undo-button") == "Hủy lượt điểm danh của Hoàng Thị Ngọc Diệp"
+    assert 'href="/office/checkin?q=DB001" id="undo-back"' in asked.text
+    assert len(await present(meeting.services)) == 2  # asking changed nothing
+    form = fields(asked.text, "form-undo")
+    taps = [await phone.client.post("/office/checkin/undo", data=form) for _ in range(2)]
+    assert [tap.headers["location"].split("&f=")[0] for tap in taps] == [
+        "/office/checkin?q=DB001"
+    ] * 2
+    said = [flash((await phone.client.get(tap.headers["location"])).text) for tap in taps]
+    assert said == [
+        "Đã hủy lượt điểm danh của Hoàng Thị Ngọc Diệp.",
+        "Lượt điểm danh của Hoàng Thị Ngọc Diệp đã được hủy trước đó.",
+    ]
+    assert [row.id for row in await present(meeting.services)] == [first.id]
+    async with meeting.services.ctx.sessions() as session:
+        undone = await session.scalar(
+            select(func.count()).where(AuditEntry.action == "checkin.undone")
+        )
+    assert undone == 1
+    card = await phone.client.get("/office/checkin/p/DB001")  # her card's undo asks too
+    assert text_of(card.text, "undo") == "Hủy lượt điểm danh"
+    assert undo_link(card.text).startswith(f"/office/checkin/undo/{first.id}?back=")
+
+
 @pytest.mark.parametrize("wrong", ["9" * 30, "²"])
 async def test_an_undo_naming_no_checkin_a_column_could_hold_is_unknown_not_a_server_error(
     meeting: Day, phone: Desk, wrong: str
 ) -> None:
     path = f"/{meeting.tokens['DB002']}"
     await post_form(phone, path, "form-tap")
-    shown = await post_form(phone, path, "form-undo", {"checkin": wrong})
+    confirm = undo_link((await phone.client.get(path)).text)
+    shown = await post_form(phone, confirm, "form-undo", {"checkin": wrong})
     assert flash(shown.text) == "Không tìm thấy lượt điểm danh này."
     assert len(await present(meeting.services)) == 1
 
@@ -975,11 +1090,12 @@ async def test_the_office_undoes_a_wrong_tap_from_the_search_after_the_window(
     await post_form(phone, f"/{meeting.tokens['DB001']}", "form-tap")
     meeting.clock.advance(timedelta(hours=3))
     late_desk = await phone.client.get("/office/checkin/p/DB001")
-    assert 'id="form-undo"' not in late_desk.text  # the desk's window has passed
+    assert 'id="undo"' not in late_desk.text  # the desk's window has passed
     office = await office_phone()
     found = await office.client.get("/office/checkin", params={"q": "DB001"})
     assert 'href="/office/checkin/p/DB001"' in found.text  # «Đã điểm danh» opens the card
-    shown = await post_form(office, "/office/checkin/p/DB001", "form-undo")
+    card = await office.client.get("/office/checkin/p/DB001")
+    shown = await post_form(office, undo_link(card.text), "form-undo")
     assert 'id="form-tap"' in shown.text  # the card offers the check-in once more
     assert await present(meeting.services) == []
 

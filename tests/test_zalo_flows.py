@@ -430,6 +430,70 @@ async def test_the_morning_programme_reaches_the_confirmed_as_text_with_links(
     assert all(call.method == "sendMessage" for call in world.fake.sent())
 
 
+async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to_pass_on(
+    world: ZaloWorld,
+) -> None:
+    # The one who sent a substitute was told to pass the programme on, with nothing for the
+    # substitute to show at the desk (her web page says «chuyển mã này…»); on Zalo she has no
+    # QR to forward.
+    coming = await world.linked("DB001", "Chị Mai")
+    await world.type(coming, "1")
+    sending = await world.linked("DB002", "Chị Diệp")
+    for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
+        await world.type(sending, typed)
+    assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.SUBSTITUTE
+    await sync_planned(
+        world.services.ctx.sessions,
+        world.clock,
+        world.services.ctx.meeting_id,
+        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
+    )
+    world.clock.set(local(2024, 5, 28, 6, 30))
+    before = {user.id: len(user.texts) for user in (coming, sending)}
+    await world.tick()
+    passed_on = "\n".join(sending.texts[before[sending.id] :])
+    assert (
+        "Đồng chí đã cử đồng chí Lê Thị Mai dự thay; kính đề nghị đồng chí chuyển thông tin này "
+        "tới đồng chí Lê Thị Mai.\n\n"
+        f"Mã đón tiếp đại biểu: {world.codes['DB002']}. Đề nghị đồng chí chuyển mã này (hoặc "
+        "phiếu kèm giấy mời) để đồng chí Lê Thị Mai xuất trình tại bàn đón tiếp."
+    ) in passed_on
+    own = "\n".join(coming.texts[before[coming.id] :])
+    assert (
+        f"Mã đón tiếp đại biểu của đồng chí: {world.codes['DB001']}. Khi đến, kính đề nghị đồng "
+        "chí xuất trình mã này (hoặc giấy mời) tại bàn đón tiếp."
+    ) in own
+
+
+async def test_an_unanswered_delegate_linking_on_the_meeting_day_is_told_she_may_still_come(
+    world: ZaloWorld,
+) -> None:
+    # Linking that morning she read only «Thời hạn xác nhận đã kết thúc… Nếu cần thay đổi, xin
+    # liên hệ…»: nothing said she may still come, nor what to show at the desk.
+    world.clock.set(local(2024, 5, 28, 7, 0))
+    user = world.fake.user("Chị Diệp")
+    said = await world.type(user, world.codes["DB002"])
+    contact = world.services.config.office.contact
+    assert said[-1].endswith(
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí chưa trả lời "
+        "giấy mời. Đồng chí vẫn có thể đến dự hội nghị: khi đến, kính đề nghị đồng chí xuất "
+        f"trình mã đón tiếp đại biểu {world.codes['DB002']} (hoặc giấy mời) tại bàn đón tiếp. "
+        f"Để báo việc tham dự hoặc cần trao đổi, xin liên hệ {contact}."
+    )
+    # One who answered keeps the plain closing; after the meeting nobody is asked to come.
+    coming = world.fake.user("Chị Mai")
+    world.clock.set(local(2024, 5, 20, 9, 0))
+    await world.type(coming, world.codes["DB001"])
+    await world.type(coming, "1")
+    world.clock.set(local(2024, 5, 28, 7, 0))
+    card = await world.type(coming, "/trangthai")
+    assert "vẫn có thể đến dự" not in card[-1]
+    assert card[-1].endswith(f"Nếu cần thay đổi, xin liên hệ {contact}.")
+    world.clock.set(world.services.config.meeting.ends_at + timedelta(minutes=1))
+    later = await world.type(user, "/trangthai")
+    assert "vẫn có thể đến dự" not in later[-1]
+
+
 async def test_a_long_notice_is_split_under_2000_characters_at_line_ends(
     world: ZaloWorld,
 ) -> None:

@@ -50,11 +50,26 @@ def answer(
 
 
 def invitation_card(
-    catalog: Catalog, config: Config, delegate: DelegateView, rsvp: RsvpView, *, is_open: bool
+    catalog: Catalog,
+    config: Config,
+    delegate: DelegateView,
+    rsvp: RsvpView,
+    *,
+    is_open: bool,
+    may_still_come: bool = False,
+    desk_code: str | None = None,
 ) -> Html:
-    """The invitation: who is invited, to what, when, where, the programme, the answer."""
+    """The invitation: who is invited, to what, when, where, the programme, the answer.
+    ``may_still_come``: the answers are closed, she never answered and the meeting is not
+    over — the desk lets her in (counted as come unexpected), so she is told she may still
+    come and what to show at the desk (``desk_code``, the code printed under the slip's QR,
+    when she has one), as her page shows it."""
     meeting = config.meeting
     closing = "card.answer_until" if is_open else "card.answers_closed"
+    if not is_open and may_still_come and rsvp.status is RsvpStatus.NO_ANSWER:
+        closing = (
+            "card.answers_closed_may_come" if desk_code else "card.answers_closed_may_come_slip"
+        )
     return Html(
         "\n\n".join(
             [
@@ -77,6 +92,7 @@ def invitation_card(
                     closing,
                     deadline=deadline_text(catalog, config),
                     contact=config.office.contact,
+                    **({"code": desk_code} if desk_code and "may_come" in closing else {}),
                 ),
             ]
         )

@@ -194,12 +194,25 @@ class SearchHit:
     status: RsvpStatus
     checked_in: bool
     substitute_name: str | None = None  # whom they said would come in their place
+    # Found by a personal code the office has replaced since (an old slip's): that code, which
+    # opens her card with the REVOKED_LINK notice, as the old slip's QR does.
+    replaced_code: str | None = None
+
+    @property
+    def card_key(self) -> str:
+        """What opens her card: the replaced code she was found by, else her code."""
+        return self.replaced_code or self.person.code
 
     @property
     def needs_a_look(self) -> bool:
         """Whether the desk must see the person's card before a check-in: they declined, or
-        named a substitute (who stands at the desk?), or their invitation was withdrawn."""
-        return self.person.withdrawn or self.status in (RsvpStatus.DECLINED, RsvpStatus.SUBSTITUTE)
+        named a substitute (who stands at the desk?), or their invitation was withdrawn, or
+        she was found by a replaced code (the papers are to be checked)."""
+        return (
+            self.person.withdrawn
+            or self.replaced_code is not None
+            or self.status in (RsvpStatus.DECLINED, RsvpStatus.SUBSTITUTE)
+        )
 
 
 @dataclass(frozen=True)
@@ -747,13 +760,14 @@ class CheckinService:
             )
             hits: list[SearchHit] = []
             number = phone_query(text)
-            holder = await self._code_holder(session, text)
+            holder, replaced = await self._code_holder(session, text) or (None, False)
             for person, status, checkin_id, substitute in rows:
                 named = (person.full_name, person.code, substitute or "")
+                by_code = person.id == holder
                 if (
                     any(wanted in _folded(text) for text in named)
                     or phone_matches(person.phone, number)
-                    or person.id == holder
+                    or by_code
                 ):
                     hits.append(
                         SearchHit(
@@ -762,6 +776,9 @@ class CheckinService:
                             RsvpStatus(status),
                             checkin_id is not None,
                             substitute if status == RsvpStatus.SUBSTITUTE else None,
+                            # Her card is opened by the old code, as its QR opens it: with
+                            # the notice that the link was replaced.
+                            replaced_code=parse_link_code(text) if by_code and replaced else None,
                         )
                     )
                     if len(hits) >= limit:
@@ -1032,30 +1049,48 @@ class CheckinService:
         group = self._ctx.config.group(group_key)
         return group.label if group is not None else group_key
 
-    async def _code_holder(self, session: AsyncSession, text: str) -> int | None:
-        """Whose current personal code ``text`` spells (the one printed under the slip's QR,
-        typed when the QR will not scan; case, spaces and dashes aside), or None."""
+    async def _invitation_of(self, session: AsyncSession, text: str) -> Invitation | None:
+        """The invitation a scanned link's token or a typed personal code names (the code
+        printed under the slip's QR, case, spaces and dashes aside), current or replaced
+        since: the QR and the code printed under it are read alike, one path, so an old
+        slip's code finds whom its QR finds, with the same notice (:meth:`_find`)."""
+        if looks_like_token(text):
+            found = await session.scalar(select(Invitation).where(Invitation.token == text))
+            if found is not None and hmac.compare_digest(found.token, text):
+                return found
+            return None
         code = parse_link_code(text)
         if code is None:
             return None
-        found = await queries.active_invitation_by_code(session, self._ctx.meeting_id, code)
-        return found.delegate_id if found is not None else None
+        # Unique among every code ever issued: a replaced one is still its holder's alone.
+        return await session.scalar(select(Invitation).where(Invitation.link_code == code))
+
+    async def _code_holder(self, session: AsyncSession, text: str) -> tuple[int, bool] | None:
+        """Whose personal code ``text`` spells (the current one or one replaced since), and
+        whether it was replaced; None when it spells nobody's."""
+        if parse_link_code(text) is None:
+            return None
+        found = await self._invitation_of(session, text)
+        if found is None:
+            return None
+        return found.delegate_id, found.revoked_at is not None
 
     async def _find(self, session: AsyncSession, key: str) -> tuple[Delegate | None, Arrival]:
         """The invitee ``key`` names and the desk's view of them."""
         text = _key_of(key)
         notices: list[Notice] = []
         person: Delegate | None = None
-        if looks_like_token(text):
-            invitation = await session.scalar(select(Invitation).where(Invitation.token == text))
-            if invitation is not None and hmac.compare_digest(invitation.token, text):
-                person = await session.get(Delegate, invitation.delegate_id)
-                if invitation.revoked_at is not None:
-                    notices.append(Notice.REVOKED_LINK)
-        if person is None and text:
+        # A scanned link's token, else the delegate's code, else the personal code printed
+        # under the QR: the token and the personal code by one look-up (:meth:`_invitation_of`).
+        invitation = await self._invitation_of(session, text) if looks_like_token(text) else None
+        if invitation is None and text:
             person = await queries.delegate_by_code(session, self._ctx.meeting_id, text)
-        if person is None and (holder := await self._code_holder(session, text)) is not None:
-            person = await session.get(Delegate, holder)
+            if person is None and not looks_like_token(text):
+                invitation = await self._invitation_of(session, text)
+        if invitation is not None:
+            person = await session.get(Delegate, invitation.delegate_id)
+            if invitation.revoked_at is not None:
+                notices.append(Notice.REVOKED_LINK)
         if person is None:
             return None, Arrival(None, notices=(Notice.NOT_ON_LIST,))
         if person.meeting_id != self._ctx.meeting_id:
@@ -1291,6 +1326,14 @@ def counted_as(view: CheckinView, person: DelegateView | None) -> str:
     if view.kind is ArrivalKind.GUEST:
         return "guest_withdrawn" if person.withdrawn else "guest_reinvited"
     return f"{view.kind.value}_withdrawn" if person.withdrawn else view.kind.value
+
+
+def off_list_guest_as(view: CheckinView) -> str:
+    """:func:`counted_as` for a guest among those off the list (:attr:`Roll.guests`,
+    :attr:`Attendance.guests`): a guest tied to a person is there only while her invitation
+    is withdrawn (:func:`_off_list`), so she counts as «guest_withdrawn», a typed one as
+    «guest»."""
+    return "guest_withdrawn" if view.delegate_id is not None else ArrivalKind.GUEST.value
 
 
 def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | None:

@@ -99,12 +99,15 @@ class MessageComposer:
         *,
         calendar_link: Callable[[int], Awaitable[str | None]] | None = None,
         page_link: Callable[[int], Awaitable[str | None]] | None = None,
+        desk_code: Callable[[int], Awaitable[str | None]] | None = None,
     ) -> None:
         self._config = config
         # Where a person downloads the .ics on their personal page, for a channel without files.
         self._calendar_link = calendar_link
         # Their personal page, where a channel that takes no files sends them to upload one.
         self._page_link = page_link
+        # The personal code printed under the slip's QR, to show at the reception desk.
+        self._desk_code = desk_code
         self._catalog = catalog
         self._reports = reports
         self._tasks = tasks
@@ -177,7 +180,12 @@ class MessageComposer:
                 link = None
                 if not channel.capabilities.files_out and self._calendar_link is not None:
                     link = await self._calendar_link(recipient.delegate_id)
-                return self._meeting_pack(message.kind, recipient, download_url=link)
+                code = None
+                if self._desk_code is not None:
+                    code = await self._desk_code(recipient.delegate_id)
+                return self._meeting_pack(
+                    message.kind, recipient, download_url=link, desk_code=code
+                )
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
             case MessageKind.INVITATION_WITHDRAWN:
@@ -418,7 +426,12 @@ class MessageComposer:
         return Outbound((TextPart(text, task_buttons(catalog, task.id)),))
 
     def _meeting_pack(
-        self, kind: MessageKind, recipient: Recipient, *, download_url: str | None = None
+        self,
+        kind: MessageKind,
+        recipient: Recipient,
+        *,
+        download_url: str | None = None,
+        desk_code: str | None = None,
     ) -> Outbound:
         catalog, config = self._catalog, self._config
         venue = config.meeting.venue
@@ -428,6 +441,15 @@ class MessageComposer:
         parts = [catalog.html(f"{kind.value}.{intro}", name=recipient.full_name)]
         if sent_substitute:
             parts.append(catalog.html("meeting_pack.substitute", name=recipient.substitute_name))
+        # What to show at the desk, as the personal page shows it from the day before: a chat
+        # carries no QR (on Zalo not even a file), so the code printed under it — passed on,
+        # for a substitute, who has no slip of her own.
+        if desk_code and sent_substitute:
+            parts.append(catalog.html(
+                "meeting_pack.desk_code_substitute", code=desk_code, name=recipient.substitute_name
+            ))  # fmt: skip
+        elif desk_code:
+            parts.append(catalog.html("meeting_pack.desk_code", code=desk_code))
         parts.append(meeting_details(catalog, config))
         parts.append(catalog.html("meeting_pack.contact", contact=config.office.contact))
         return Outbound(

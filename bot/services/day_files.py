@@ -32,7 +32,14 @@ from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.order import protocol_key
 from bot.domain.rsvp import RsvpStatus
-from bot.services.checkin import ArrivalKind, CheckinView, Resume, Roll, RollLine
+from bot.services.checkin import (
+    ArrivalKind,
+    CheckinView,
+    Resume,
+    Roll,
+    RollLine,
+    off_list_guest_as,
+)
 from bot.texts import Catalog
 from bot.texts.formatting import clock
 from bot.texts.presenters import plain_when_where
@@ -258,17 +265,22 @@ def _present_rows(
               clock(local(came.at)), came.desk])
         )  # fmt: skip
 
-    def off_list(part: int, view: CheckinView, kind: str) -> tuple[PresentKey, list[Cell]]:
+    def off_list(
+        part: int, view: CheckinView, kind: str, as_whom: str
+    ) -> tuple[PresentKey, list[Cell]]:
         key: PresentKey = (part, _micros(view.at), view.id, "")
         return key, [catalog.plain(f"day_papers.as.{kind}_group"), len(present) + 1,
-                     view.full_name, view.position, view.organization,
-                     catalog.plain(f"day_papers.as.{kind}"), clock(local(view.at)),
-                     view.desk]  # fmt: skip
+                     view.full_name, view.position, view.organization, as_whom,
+                     clock(local(view.at)), view.desk]  # fmt: skip
 
     for view in roll.guests:
-        present.append(off_list(1, view, "guest"))
+        # As the report's «Điểm danh» sheet and the guide say it (one wording, one rule): a
+        # guest not on the list, or one let in from her withdrawn card — not «khách mời», an
+        # invited guest, which neither is.
+        as_whom = catalog.plain(f"checkin.kind.{off_list_guest_as(view)}")
+        present.append(off_list(1, view, "guest", as_whom))
     for view in roll.withdrawn:
-        present.append(off_list(2, view, "withdrawn"))
+        present.append(off_list(2, view, "withdrawn", catalog.plain("day_papers.as.withdrawn")))
     return present
 
 

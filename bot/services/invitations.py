@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.channels import ChatAccount
 from bot.domain.order import protocol_key
 from bot.domain.phones import normalize_phone
-from bot.domain.tokens import looks_like_token, new_link_code, new_token, parse_link_code
+from bot.domain.tokens import (
+    format_link_code,
+    looks_like_token,
+    new_link_code,
+    new_token,
+    parse_link_code,
+)
 from bot.services import roster
 from bot.services.access import OfficeActor
 from bot.services.context import ServiceContext
@@ -409,6 +415,18 @@ class InvitationService:
         web = self._ctx.config.web
         token = await self._live_token(person_id) if web is not None else None
         return web.calendar_url(token) if web is not None and token is not None else None
+
+    async def desk_code(self, person_id: int) -> str | None:
+        """The personal code of a person's live invitation as printed under the slip's QR
+        (``K7PX-3QBM``): what she (or the substitute she sends) shows or says at the reception
+        desk, where a message cannot carry the QR; None without a live invitation."""
+        async with self._ctx.sessions() as session:
+            code = await session.scalar(
+                select(Invitation.link_code).where(
+                    Invitation.delegate_id == person_id, Invitation.revoked_at.is_(None)
+                )
+            )
+        return format_link_code(code) if code else None
 
     async def _live_token(self, person_id: int) -> str | None:
         """The token of a person's invitation that is not revoked, if any."""

@@ -89,7 +89,25 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     await browser.press("Điểm danh")
     assert await element_text(browser, "flash") == "Đã điểm danh: Phạm Thị Thanh Mai."
     assert "Vừa điểm danh tại bàn này" in await browser.text()
+    # Ready for the next in the queue: the box empty and focused (it held the last query,
+    # nothing focused, so the volunteer deleted it by hand on the phone's keyboard).
+    box = await asyncio_run(
+        browser,
+        lambda: browser.driver.execute_script(
+            "const e = document.activeElement; return [e.id, e.type, e.value];"
+        ),
+    )
+    assert box == ["q", "search", ""]
     await browser.screenshot("checkin-desk-recent")
+    # Each undo in the list names whose it is, and asks before undoing.
+    await browser.press("Hủy lượt điểm danh của Phạm Thị Thanh Mai")
+    assert (await element_text(browser, "undo-what")).startswith(
+        "Hủy lượt điểm danh của Phạm Thị Thanh Mai (Đại biểu, điểm danh lúc "
+    )
+    await browser.screenshot("checkin-desk-undo-confirm")
+    await no_accessibility_problems(browser)
+    await browser.press("Không hủy, quay lại")
+    assert browser.url == hall.url("checkin")
 
     staff = await services.signin.link_for_code(STAFF)
     assert staff.secret is not None
@@ -100,6 +118,21 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     # Neither had answered: both are in, neither was expected (counted apart).
     assert present == "0/0"
     assert await element_text(desk, "total-unexpected") == "2"
+    # At 1366×768 the live figures fill the first screen (the papers' block came first and
+    # pushed them to the bottom edge); the papers follow who is still awaited.
+    where = await asyncio_run(
+        desk,
+        lambda: desk.driver.execute_script(
+            "const box = id => document.getElementById(id).getBoundingClientRect();"
+            "return [box('totals').bottom, box('missing').top, box('day-papers').top,"
+            " window.innerHeight,"
+            " getComputedStyle(document.querySelector('#att-groups table')).display];"
+        ),
+    )
+    totals_bottom, missing_top, papers_top, height, table = where
+    assert height == 768 and totals_bottom < height
+    assert missing_top < papers_top
+    assert table == "table"  # the groups' figures in columns (the tiles' grid broke them)
     await desk.screenshot("checkin-office-attendance")
     await no_accessibility_problems(desk)
     await desk.press("Báo cáo số lượng đại biểu có mặt (bản in)")

@@ -391,8 +391,44 @@ class DeskPages:
         )
         return self._after(visit, values, result)
 
+    async def confirm_undo(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
+        """«Hủy lượt điểm danh» on a card or beside a name in «Vừa điểm danh tại bàn này»:
+        whose check-in it is (as whom, when, at which desk), what undoing does, and the button
+        that does it — one tap undid at once, and on a search page the first such button was
+        the newest arrival's, not the person searched. A check-in this desk may not undo (any
+        more) goes back saying why, nothing changed."""
+        back = request.query_params.get("back", "")
+        if not _own_path(back, self.site_root):
+            back = f"{self.root}/checkin"
+        which = parse_id(str(request.path_params["id"]))
+        found = None if which is None else await self.services.checkin.view(which)
+        refused = self._undo_refused(desk, found)
+        if refused is not None or found is None:
+            return self._after(visit, {"back": back}, refused or CheckinResult(
+                CheckinStep.UNKNOWN_CHECKIN
+            ))  # fmt: skip
+        assert visit.session_id is not None
+        at = self.services.config.meeting.local(found.at)
+        return self.office._render(
+            "office/checkin_undo.html", visit=visit, actor=visit.actor, desk=desk,
+            checkin=found, time=clock(at), desk_bound=_desk_bound(visit.session_id), back=back,
+        )  # fmt: skip
+
+    def _undo_refused(self, desk: DeskActor, found: CheckinView | None) -> CheckinResult | None:
+        """Why this desk may not undo ``found`` (as :meth:`CheckinService.undo` would say), or
+        None when it may."""
+        if found is None:
+            return CheckinResult(CheckinStep.UNKNOWN_CHECKIN)
+        if found.undone_at is not None:
+            return CheckinResult(CheckinStep.ALREADY_UNDONE, found)
+        if self._can_undo(desk, found):
+            return None
+        late = self.services.ctx.clock.now() - found.at > self.services.checkin.undo_window
+        return CheckinResult(CheckinStep.TOO_LATE if late else CheckinStep.OTHER_DESK, found)
+
     async def undo(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
-        """Undo a mistaken tap within the window (this desk's, or any for the office)."""
+        """Undo a mistaken tap within the window (this desk's, or any for the office), as its
+        confirmation named it; a second tap finds it undone already and says so."""
         values = await self._desk_form(request, visit)
         if isinstance(values, Response):
             return values
@@ -430,11 +466,18 @@ class DeskPages:
         """Post, redirect, get: back to the page the form was on, saying what happened."""
         assert visit.session_id is not None
         ok = result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED, CheckinStep.UNDONE,
-                             CheckinStep.ALREADY_IN)  # fmt: skip
+                             CheckinStep.ALREADY_IN, CheckinStep.ALREADY_UNDONE)  # fmt: skip
         key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok))
         back = values.get("back", "")
         if not _own_path(back, self.site_root):
             back = f"{self.root}/checkin"
+        if result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED) and back.startswith(
+            f"{self.root}/checkin?"
+        ):
+            # Let in from the search: the box comes back empty and focused, ready for the next
+            # in the queue (who came is in the flash, at the top, and in «Vừa điểm danh tại bàn
+            # này»). No «#flash»: a fragment stops the browser from focusing the box.
+            return RedirectResponse(f"{self.root}/checkin?f={key}", status_code=303)
         joiner = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{joiner}f={key}#flash", status_code=303)
 
@@ -615,6 +658,7 @@ class DeskPages:
             Route("/checkin/in", desk(self.tap), methods=["POST"]),
             Route("/checkin/guest", desk(self.guest), methods=["POST"]),
             Route("/checkin/guest-of", desk(self.guest_of), methods=["POST"]),
+            Route("/checkin/undo/{id}", desk(self.confirm_undo), methods=["GET"]),
             Route("/checkin/undo", desk(self.undo), methods=["POST"]),
             Route("/checkin/signout", desk(self.signout, signs_out=True), methods=["POST"]),
             Route("/checkin/forget", self.forget, methods=["GET"]),
