@@ -511,8 +511,9 @@ class Site:
     async def document(self, request: Request) -> Response:
         """A document the office published, as a download under the person's own link,
         streamed from the file store; one the office took off the pages (or never published)
-        is said to be no longer there, with the way back to her page; a wrong, revoked or
-        withdrawn link gets the wrong link's answer, as any other. A preview (a HEAD) reads
+        is said to be no longer there, with the way back to her page; a withdrawn invitation's
+        link says it was withdrawn, as her page does; a wrong or revoked link gets the wrong
+        link's answer, as any other. A preview (a HEAD) reads
         and records nothing, as the page does."""
         if link_preview(request):
             return await self.home(request)
@@ -520,7 +521,11 @@ class Site:
         if isinstance(visit, Response):
             return visit
         if visit.view.delegate.withdrawn:
-            return self._render("unknown.html", visit.catalog, status=404)
+            # Her link is neither wrong nor replaced: what her page says, with the way to it.
+            return self._render(
+                "document_gone.html", visit.catalog, status=404, page_token=visit.token,
+                withdrawn=withdrawn_notice(visit.catalog, self.config),
+            )  # fmt: skip
         # The documents are for the invitees: a task contact's page lists none (one she kept
         # from before is no longer on her page).
         found = None
