@@ -557,9 +557,7 @@ async def test_the_page_reads_the_documents_with_the_person_in_one_read(
     assert view is not None and view.documents == ()
 
 
-async def test_a_revoked_link_reaches_no_document(
-    desk: Desk, web: Web, imported: Services
-) -> None:
+async def test_a_revoked_link_reaches_no_document(desk: Desk, web: Web, imported: Services) -> None:
     await publish(desk, REPORT, FILE, docx("thu hồi"))
     [doc] = await document_ids(imported)
     token = web.tokens["DB031"]

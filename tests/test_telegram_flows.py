@@ -286,6 +286,26 @@ async def test_sending_a_substitute_asks_name_position_unit_and_phone_and_confir
     )  # fmt: skip
 
 
+async def test_a_delegate_naming_herself_as_her_substitute_is_refused_and_pointed_to_attend(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")  # Hồ Thị Bảo Ngọc
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    # Her own name as a phone types it: the honorific, no diacritics, any case.
+    await harness.send(user.text("đ/c HO THI bao ngoc"))
+    assert user.last_text() == (
+        "Người dự thay trùng họ tên với đồng chí nên chưa được ghi nhận. Nếu đồng chí tự đến "
+        "dự, xin chọn «Tham dự»; nếu cử người khác, xin chọn lại «Cử người dự thay»."
+    )
+    assert buttons(user.last_message) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
+    assert (await status_of(harness, "DB040")).status == RsvpStatus.NO_ANSWER
+    # The question ended: what she types next is not taken as a position.
+    await harness.send(user.text("Chủ tịch"))
+    assert (await status_of(harness, "DB040")).status == RsvpStatus.NO_ANSWER
+    await harness.send(user.tap("✅ Tham dự"))
+    assert (await status_of(harness, "DB040")).status == RsvpStatus.ATTENDING
+
+
 async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
     harness: BotHarness,
 ) -> None:

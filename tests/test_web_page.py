@@ -238,6 +238,22 @@ async def test_a_substitute_from_the_page_keeps_position_unit_and_phone_apart(
     )  # fmt: skip
 
 
+async def test_a_delegate_naming_herself_as_her_substitute_on_her_page_is_refused(
+    web: Web, imported: Services
+) -> None:
+    page = await web.post(
+        "DB003", "rsvp", "form-substitute",
+        {"choice": "substitute", "name": "vu thi HONG NHUNG", "position": "Phó Bí thư",
+         "unit": "Thành ủy Hà Nội", "phone": ""},
+    )  # fmt: skip
+    assert flash(page.text) == (
+        "Người dự thay trùng họ tên với đồng chí nên chưa được ghi nhận; nếu đồng chí tự đến "
+        "dự, xin chọn «Tôi tham dự»."
+    )
+    assert 'class="text flash error"' in page.text
+    assert await _substitute_row(imported, "DB003") == ("no_answer", None, None, None, None)
+
+
 async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left_empty(
     web: Web, imported: Services
 ) -> None:

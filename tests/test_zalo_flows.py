@@ -188,6 +188,24 @@ async def test_rsvp_substitute_by_numbers_with_typed_name_position_and_phone(
     assert "Nguyễn Thị Lan" in said[-1]
 
 
+async def test_a_delegate_naming_herself_as_her_substitute_on_zalo_is_refused(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")  # Phạm Thị Thanh Mai
+    await world.type(user, "3")
+    said = await world.type(user, "Pham thi thanh mai")
+    assert said[-1].startswith(
+        "Người dự thay trùng họ tên với đồng chí nên chưa được ghi nhận. Nếu đồng chí tự đến "
+        "dự, xin chọn «Tham dự»;"
+    )
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    await world.type(user, "1")
+    rsvp = await rsvp_of(world.services, "DB001")
+    assert (rsvp.status, rsvp.substitute_name) == (RsvpStatus.ATTENDING, None)
+
+
 async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(
     world: ZaloWorld,
 ) -> None:

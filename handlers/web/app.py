@@ -696,6 +696,8 @@ class Site:
             )
         elif step is RsvpStep.WITHDRAWN:
             text = withdrawn_notice(catalog, config)
+        elif step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
+            text = catalog.html("web.rsvp.substitute_is_delegate")
         elif step is RsvpStep.TOO_LONG:
             text = catalog.html("rsvp.too_long", limit=result.limit or 0)
         elif step is RsvpStep.UNCHANGED or step is RsvpStep.DUPLICATE:
