@@ -271,10 +271,10 @@ async def test_sending_a_substitute_asks_name_position_unit_and_phone_and_confir
         "0912 345 678 (hoặc +84 912 345 678), hoặc chọn «Bỏ qua»."
     )
     await harness.send(user.text("0912.345.678"))
-    # Her own unit: not said again; the sentence is the one it was.
+    # Her own unit: not said again; the phone she typed is said back, to be checked.
     assert user.last_text().startswith(
-        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chủ tịch. "
-        "Kính đề nghị đồng chí chuyển giấy mời"
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chủ tịch, "
+        "điện thoại 0912 345 678. Kính đề nghị đồng chí chuyển giấy mời"
     )
     rsvp = await status_of(harness, "DB040")
     assert (

@@ -228,10 +228,10 @@ async def test_a_substitute_from_the_page_keeps_position_unit_and_phone_apart(
             "phone": "0912 345 678",
         },
     )
-    # Another unit than her own (Thành ủy Hà Nội): the confirmation says it.
+    # Another unit than her own (Thành ủy Hà Nội), and the phone: the confirmation says both.
     assert flash(page.text).startswith(
         "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hoa, "
-        "Phó Chủ tịch, Hội LHPN quận Ba Đình."
+        "Phó Chủ tịch, Hội LHPN quận Ba Đình, điện thoại 0912 345 678."
     )
     assert await _substitute_row(imported, "DB003") == (
         "substitute", "Lê Thị Hoa", "Phó Chủ tịch", "Hội LHPN quận Ba Đình", "+84912345678"
@@ -252,6 +252,32 @@ async def test_a_delegate_naming_herself_as_her_substitute_on_her_page_is_refuse
     )
     assert 'class="text flash error"' in page.text
     assert await _substitute_row(imported, "DB003") == ("no_answer", None, None, None, None)
+
+
+async def test_after_sending_a_substitute_her_page_says_unit_and_phone_and_fills_the_form_with_them(
+    web: Web, imported: Services
+) -> None:
+    sent = {"choice": "substitute", "name": "Nguyễn Thị Hà", "position": "Phó Chủ tịch",
+            "unit": "Hội LHPN quận Ba Đình", "phone": "0912 777 888"}  # fmt: skip
+    page = await web.post("DB003", "rsvp", "form-substitute", sent)
+    said = "đồng chí Nguyễn Thị Hà, Phó Chủ tịch, Hội LHPN quận Ba Đình, điện thoại 0912 777 888."
+    assert said in flash(page.text)
+    status = re.search(r'<p class="text" id="current-answer">(.*?)</p>', page.text, re.S)
+    assert status is not None and status.group(1) == (
+        f"Nội dung đồng chí đã xác nhận: <b>Cử người dự thay</b> — {said}"
+    )
+    # The form holds the substitute she sent: a mistyped phone is corrected alone.
+    for field, value in (("name", "Nguyễn Thị Hà"), ("position", "Phó Chủ tịch"),
+                         ("unit", "Hội LHPN quận Ba Đình"), ("phone", "0912 777 888")):  # fmt: skip
+        shown = re.search(rf'<input id="substitute-{field}" [^>]*value="([^"]*)"', page.text)
+        assert shown is not None and shown.group(1) == value, field
+    page = await web.post("DB003", "rsvp", "form-substitute", {**sent, "phone": "0912 777 889"})
+    assert await _substitute_row(imported, "DB003") == (
+        "substitute", "Nguyễn Thị Hà", "Phó Chủ tịch", "Hội LHPN quận Ba Đình", "+84912777889"
+    )  # fmt: skip
+    # Her own unit is not said again (as before); the phone is.
+    page = await web.post("DB003", "rsvp", "form-substitute", {**sent, "unit": "Thành ủy Hà Nội"})
+    assert "Nguyễn Thị Hà, Phó Chủ tịch, điện thoại 0912 777 888." in flash(page.text)
 
 
 async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left_empty(

@@ -185,7 +185,11 @@ async def test_rsvp_substitute_by_numbers_with_typed_name_position_and_phone(
         RsvpStatus.SUBSTITUTE, "Nguyễn Thị Lan", "Phó Chủ tịch Hội LHPN quận",
         "Trung ương Hội LHPN Việt Nam", "+84912345678",
     )  # fmt: skip
-    assert "Nguyễn Thị Lan" in said[-1]
+    # The same confirmation as the page's: the phone she typed said back, to be checked.
+    assert said[-1].startswith(
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Nguyễn Thị Lan, Phó Chủ tịch Hội "
+        "LHPN quận, điện thoại 0912 345 678. Kính đề nghị"
+    )
 
 
 async def test_a_delegate_naming_herself_as_her_substitute_on_zalo_is_refused(

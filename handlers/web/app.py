@@ -32,7 +32,7 @@ from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
 from bot.domain.ids import parse_id
-from bot.domain.phones import normalize_phone
+from bot.domain.phones import display_phone, normalize_phone
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
@@ -53,6 +53,7 @@ from bot.services.meetings import meeting_calendar
 from bot.services.pages import DeskPass, PageView, desk_pass
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
+from bot.services.views import RsvpView
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
 from bot.texts.presenters import (
@@ -261,6 +262,19 @@ def link_preview(request: Request) -> bool:
     )
 
 
+def _substitute_form(rsvp: RsvpView, own_unit: str) -> dict[str, str]:
+    """What the substitute form shows before anything is typed: the substitute she sent, so a
+    mistyped phone is corrected without typing the rest again; else her own unit only."""
+    if rsvp.status is not RsvpStatus.SUBSTITUTE:
+        return {"unit": own_unit}
+    return {
+        "name": rsvp.substitute_name or "",
+        "position": rsvp.substitute_position or "",
+        "unit": rsvp.substitute_unit or own_unit,
+        "phone": display_phone(rsvp.substitute_phone) if rsvp.substitute_phone else "",
+    }
+
+
 class Site:
     """The routes' handlers, sharing the services, the catalog and the templates."""
 
@@ -436,6 +450,7 @@ class Site:
             "delegate": view.delegate,
             "rsvp": view.rsvp,
             "answer": replies.answer(catalog, view.rsvp, own_unit=view.delegate.organization),
+            "substitute_form": _substitute_form(view.rsvp, view.delegate.organization),
             "is_open": self.services.rsvp.is_open(),
             "deadline": deadline_text(catalog, self.config),
             "tasks": view.tasks,
