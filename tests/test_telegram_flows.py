@@ -94,6 +94,19 @@ async def test_start_with_the_personal_code_links_as_the_invitation_message_says
     assert await audit_count(harness, "identity.linked") == 1
 
 
+async def test_start_with_a_code_misread_from_paper_is_told_the_code_is_wrong(
+    harness: BotHarness,
+) -> None:
+    user = harness.new_user()
+    await harness.send(user.command("/start K7PX-03QB"))  # «Q» read as «0»: no code has 0
+    assert user.last_text() == (
+        "Mã này không đúng hoặc đã hết hiệu lực. Đề nghị đồng chí kiểm tra lại mã cá nhân 8 ký "
+        "tự in trên giấy mời (bên cạnh mã QR) hoặc trên trang cá nhân, hoặc liên hệ đồng chí "
+        "Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+    assert await audit_count(harness, "identity.linked") == 0
+
+
 async def test_wrong_token_gets_a_clear_answer_and_links_nothing(harness: BotHarness) -> None:
     user = harness.new_user()
     await harness.send(user.command("/start " + "x" * 32))

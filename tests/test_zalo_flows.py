@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.domain.clock import ManualClock
 from bot.domain.reminders import planned_messages
@@ -23,7 +23,7 @@ from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import Delegate, Delivery, Rsvp
+from storage.models import Delegate, Delivery, LinkFailure, Rsvp
 from tests.conftest import local
 from tests.zalo_support import ZaloWorld, zalo_world
 
@@ -87,6 +87,21 @@ async def test_linking_by_the_typed_code_shows_the_card_as_plain_text_with_a_num
         "getUpdates",
         "sendMessage",
     }
+
+
+@pytest.mark.parametrize("typed", ["ABCD-1234", "k7px-03qb", "K7PX 1QBN", "K7PXI3QB"])
+async def test_a_code_misread_from_paper_with_characters_codes_never_use_is_told_it_is_wrong(
+    world: ZaloWorld, typed: str
+) -> None:
+    # 0, O, 1, I are in no code: a chair who read «Q» as «0» was greeted as if she had sent
+    # nothing, and asked for the code she had just sent.
+    user = world.fake.user("Chị Mai")
+    contact = world.services.config.office.contact
+    assert await world.type(user, typed) == [
+        world.catalog.plain("start.unknown_code", contact=contact)
+    ]
+    async with world.services.ctx.sessions() as session:  # a wrong code: counted as one
+        assert await session.scalar(select(func.count()).select_from(LinkFailure)) == 1
 
 
 async def test_a_locked_out_user_is_told_when_to_try_again_once_in_ten_minutes_then_links(
