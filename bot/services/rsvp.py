@@ -387,8 +387,9 @@ class RsvpService:
                 return RsvpResult(RsvpStep.WITHDRAWN, before)
             late = not answers_open(now, self.deadline)
             if answer.substitute_name:
-                answer = replace(answer, substitute_name=bare_name(answer.substitute_name))
-                if is_herself(answer.substitute_name, delegate.full_name):
+                named = bare_name(answer.substitute_name)
+                answer = replace(answer, substitute_name=named)
+                if is_herself(named, delegate.full_name):
                     return RsvpResult(
                         RsvpStep.SUBSTITUTE_IS_DELEGATE, before, own_unit=delegate.organization
                     )
