@@ -919,6 +919,11 @@ class Site:
                 "lang": catalog.locale,
                 "other_lang": "en" if catalog.locale == "vi" else "vi",
                 "css": self.static.url("site.css"),
+                "page_js": self.static.url("page.js"),
+                # A file over it is refused by the page's script before it travels, in the
+                # server's words; the server refuses it anyway (storage.files.MAX_BYTES).
+                "max_bytes": MAX_BYTES,
+                "max_mb": MAX_BYTES // (1024 * 1024),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,
                 "office": config.office,
