@@ -939,3 +939,23 @@ async def test_a_message_of_another_kind_is_no_notice_on_her_page_even_with_a_nu
             reminder.number = n  # were a reminder ever numbered, it would still be no notice
     assert await deliveries(harness, MessageKind.RSVP_REMINDER)
     assert 'id="notices"' not in (await paged.open("DB006")).text
+
+
+async def test_an_unanswered_page_asks_for_the_answer_at_the_top_and_links_to_it_until_answered(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # On a phone the answer block is two screens down, after the programme.
+    html = (await web.open("DB005")).text
+    prompt = re.search(r'<p class="text flash ask" id="answer-prompt">(.*?)</p>', html, re.S)
+    assert prompt is not None and prompt.group(1) == (
+        "Kính đề nghị đồng chí xác nhận tham dự trước <b>17:00, Thứ Ba, ngày 21/5/2024</b>. "
+        '<a class="button" id="answer-prompt-link" href="#answer">Xác nhận ngay ↓</a>'
+    )
+    assert html.index('id="answer-prompt"') < html.index('<section id="invitation"')
+    assert '<section id="answer"' in html
+    page = await web.post("DB005", "rsvp", "form-attend", {"choice": "attend"})
+    assert 'id="answer-prompt"' not in page.text  # answered: nothing to ask
+    await imported.withdrawals.withdraw(imported.access.local_operator(), "DB006")
+    assert 'id="answer-prompt"' not in (await web.open("DB006")).text  # nothing to answer
+    clock.set(imported.rsvp.deadline + timedelta(minutes=1))
+    assert 'id="answer-prompt"' not in (await web.open("DB007")).text  # too late to answer

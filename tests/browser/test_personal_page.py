@@ -433,3 +433,38 @@ async def test_a_file_over_the_limit_is_refused_on_the_phone_before_it_is_sent(
     assert browser.url == before  # nothing was posted: still the page, no flash
     assert await site.harness.services.drafts.versions(line.id) == []
     await browser.screenshot("20-tep-qua-lon")
+
+
+async def test_the_first_screen_of_an_unanswered_invitation_asks_for_the_answer_and_leads_to_it(
+    site: Site, browser: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # At 390×844 the answer's buttons are two screens down, after the programme: a chair who
+    # read the first screen was never asked to answer.
+    await browser.open(site.page("DB005"))
+    prompt = await asyncio.to_thread(browser.driver.find_element, By.ID, "answer-prompt")
+    assert await asyncio.to_thread(lambda: prompt.text) == (
+        "Kính đề nghị đồng chí xác nhận tham dự trước 17:00, Thứ Ba, ngày 21/5/2024. "
+        "Xác nhận ngay ↓"
+    )
+    bottom, screen = await asyncio.to_thread(
+        browser.driver.execute_script,
+        "return [document.getElementById('answer-prompt').getBoundingClientRect().bottom,"
+        " window.innerHeight]",
+    )
+    assert bottom <= screen  # the whole of it on the first screen
+    await browser.screenshot("21-chua-tra-loi-man-hinh-dau")
+    await no_accessibility_problems(browser)
+    link = await asyncio.to_thread(browser.driver.find_element, By.ID, "answer-prompt-link")
+    await asyncio.to_thread(link.click)
+    top = await asyncio.to_thread(
+        browser.driver.execute_script,
+        "return document.getElementById('answer-title').getBoundingClientRect().top",
+    )
+    assert 0 <= top < 100  # the answer's heading at the top of the screen
+    await browser.screenshot("22-den-muc-xac-nhan")
+    await browser.press("Tôi tham dự")
+    assert 'id="answer-prompt"' not in await asyncio.to_thread(
+        lambda: browser.driver.page_source
+    )  # answered: nothing more to ask
