@@ -557,21 +557,31 @@ async def test_the_page_reads_the_documents_with_the_person_in_one_read(
     assert view is not None and view.documents == ()
 
 
-@pytest.mark.parametrize(("how", "code"), [("revoked", "DB031"), ("withdrawn", "DB032")])
-async def test_a_revoked_or_withdrawn_link_reaches_no_document(
-    desk: Desk, web: Web, imported: Services, how: str, code: str
-) -> None:
+async def test_a_revoked_link_reaches_no_document(desk: Desk, web: Web, imported: Services) -> None:
     await publish(desk, REPORT, FILE, docx("thu hồi"))
     [doc] = await document_ids(imported)
-    office = imported.access.local_operator()
-    token = web.tokens[code]
-    if how == "revoked":
-        await imported.invitations.reissue(office, code)  # her old link stops working
-    else:
-        await imported.withdrawals.withdraw(office, code)
-        page = (await web.open(code)).text
-        assert 'id="withdrawn-notice"' in page and 'id="documents"' not in page
+    token = web.tokens["DB031"]
+    await imported.invitations.reissue(imported.access.local_operator(), "DB031")
     assert await refused(web, token, doc, "unknown") == WRONG_LINK
+
+
+async def test_a_withdrawn_invitee_s_document_link_says_the_invitation_was_withdrawn_as_her_page(
+    desk: Desk, web: Web, imported: Services
+) -> None:
+    await publish(desk, REPORT, FILE, docx("rút giấy mời"))
+    [doc] = await document_ids(imported)
+    token = web.tokens["DB032"]
+    await imported.withdrawals.withdraw(imported.access.local_operator(), "DB032")
+    page = (await web.open("DB032")).text
+    assert 'id="withdrawn-notice"' in page and 'id="documents"' not in page
+    said = await refused(web, token, doc, "document-withdrawn")
+    # Her link is neither wrong nor replaced: the words of her page, not the wrong link's.
+    assert said == text_of(page, "withdrawn-notice")
+    assert said.startswith("Văn phòng đã điều chỉnh danh sách đại biểu dự ")
+    answer = (await web.client.get(f"/{token}/tai-lieu/{doc}")).text
+    assert 'id="unknown"' not in answer and "liên kết mới" not in answer
+    back = re.search(r'<a [^>]*id="document-gone-back" href="([^"]+)"', answer)
+    assert back is not None and back.group(1) == f"/{token}?lang=vi"
 
 
 async def test_the_purge_keeps_a_draft_s_bytes_while_a_document_names_them(

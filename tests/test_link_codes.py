@@ -14,6 +14,7 @@ from bot.domain import tokens
 from bot.domain.tokens import (
     CODE_ALPHABET,
     CODE_LENGTH,
+    code_shaped,
     format_link_code,
     new_link_code,
     parse_link_code,
@@ -109,3 +110,22 @@ async def test_a_reissue_issues_a_new_code_and_revokes_the_old_one(services: Ser
             i.link_code: i.revoked_at is not None for i in await session.scalars(select(Invitation))
         }
     assert rows == {old: True, new: False}
+
+
+@pytest.mark.parametrize(
+    ("typed", "spelt"),
+    [("ABCD-1234", "ABCD1234"), ("k7px 03qb", "K7PX03QB"), ("K7PXI3QB", "K7PXI3QB")],
+)
+def test_a_code_written_with_characters_codes_never_use_is_code_shaped(
+    typed: str, spelt: str
+) -> None:
+    assert parse_link_code(typed) is None
+    assert code_shaped(typed) == spelt
+
+
+@pytest.mark.parametrize(
+    "typed", ["K7PX-3QBN", "Thuy Linh", "0912 3456", "12345678", "Xin chào", "tham du", "K7PX-3QB"]
+)
+def test_a_real_code_a_name_of_two_words_or_digits_alone_are_not_code_shaped(typed: str) -> None:
+    # A real code is parsed, not refused; «Thuy Linh» is a name and «0912 3456» a phone's.
+    assert code_shaped(typed) is None

@@ -94,6 +94,19 @@ async def test_start_with_the_personal_code_links_as_the_invitation_message_says
     assert await audit_count(harness, "identity.linked") == 1
 
 
+async def test_start_with_a_code_misread_from_paper_is_told_the_code_is_wrong(
+    harness: BotHarness,
+) -> None:
+    user = harness.new_user()
+    await harness.send(user.command("/start K7PX-03QB"))  # «Q» read as «0»: no code has 0
+    assert user.last_text() == (
+        "Mã này không đúng hoặc đã hết hiệu lực. Đề nghị đồng chí kiểm tra lại mã cá nhân 8 ký "
+        "tự in trên giấy mời (bên cạnh mã QR) hoặc trên trang cá nhân, hoặc liên hệ đồng chí "
+        "Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+    assert await audit_count(harness, "identity.linked") == 0
+
+
 async def test_wrong_token_gets_a_clear_answer_and_links_nothing(harness: BotHarness) -> None:
     user = harness.new_user()
     await harness.send(user.command("/start " + "x" * 32))
@@ -271,10 +284,10 @@ async def test_sending_a_substitute_asks_name_position_unit_and_phone_and_confir
         "0912 345 678 (hoặc +84 912 345 678), hoặc chọn «Bỏ qua»."
     )
     await harness.send(user.text("0912.345.678"))
-    # Her own unit: not said again; the sentence is the one it was.
+    # Her own unit: not said again; the phone she typed is said back, to be checked.
     assert user.last_text().startswith(
-        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chủ tịch. "
-        "Kính đề nghị đồng chí chuyển giấy mời"
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hương, Phó Chủ tịch, "
+        "điện thoại 0912 345 678. Kính đề nghị đồng chí chuyển giấy mời"
     )
     rsvp = await status_of(harness, "DB040")
     assert (
@@ -284,6 +297,26 @@ async def test_sending_a_substitute_asks_name_position_unit_and_phone_and_confir
         RsvpStatus.SUBSTITUTE, "Lê Thị Hương", "Phó Chủ tịch", "Hội LHPN quận Nam Từ Liêm",
         "+84912345678",
     )  # fmt: skip
+
+
+async def test_a_delegate_naming_herself_as_her_substitute_is_refused_and_pointed_to_attend(
+    harness: BotHarness,
+) -> None:
+    user = await harness.open_invitation("DB040")  # Hồ Thị Bảo Ngọc
+    await harness.send(user.tap("👤 Cử người dự thay"))
+    # Her own name as a phone types it: the honorific, no diacritics, any case.
+    await harness.send(user.text("đ/c HO THI bao ngoc"))
+    assert user.last_text() == (
+        "Người dự thay trùng họ tên với đồng chí nên chưa được ghi nhận. Nếu đồng chí tự đến "
+        "dự, xin chọn «Tham dự»; nếu cử người khác, xin chọn lại «Cử người dự thay»."
+    )
+    assert buttons(user.last_message) == ["✅ Tham dự", "❌ Không tham dự", "👤 Cử người dự thay"]
+    assert (await status_of(harness, "DB040")).status == RsvpStatus.NO_ANSWER
+    # The question ended: what she types next is not taken as a position.
+    await harness.send(user.text("Chủ tịch"))
+    assert (await status_of(harness, "DB040")).status == RsvpStatus.NO_ANSWER
+    await harness.send(user.tap("✅ Tham dự"))
+    assert (await status_of(harness, "DB040")).status == RsvpStatus.ATTENDING
 
 
 async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(

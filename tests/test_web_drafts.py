@@ -318,3 +318,30 @@ async def test_her_page_says_a_speech_is_overdue_when_nothing_is_sent_by_its_dea
     assert await standing() == "<strong>Hạn gửi: 17:00, 21/5 (quá hạn)</strong> — chưa gửi"
     await upload(web, "tham-luan.docx", docx("Tham luận chủ đề 1.1"))
     assert await standing() == "Hạn gửi: 17:00, 21/5 — đã gửi, chờ Văn phòng xem"
+
+
+async def test_a_withdrawn_invitee_s_page_asks_no_speech_of_her_and_shows_no_deadline_or_form(
+    web: Web, imported: Services
+) -> None:
+    # Her invitation withdrawn, her speech kept until the office re-assigns it: the page said
+    # «không cần trả lời» above «Hạn gửi … — chưa gửi» and the forms to send it.
+    draft = await _draft_id(web)
+    assert (await upload(web, "tham-luan.docx", docx("Bản 1"))).startswith("✅ Đã nhận bản 1")
+    await imported.withdrawals.withdraw(imported.access.local_operator(), SPEAKER, "Mời nhầm")
+    page = (await web.open(SPEAKER)).text
+    said = re.search(
+        rf'<p class="text" id="draft-{draft}-invitation-withdrawn">(.*?)</p>', page, re.S
+    )
+    assert said is not None and said.group(1) == (
+        "Giấy mời gửi đồng chí không còn hiệu lực nên đồng chí không cần gửi bài tham luận này;"
+        " các bản đồng chí đã gửi (nếu có) vẫn được Văn phòng lưu giữ. Cần trao đổi, xin liên hệ"
+        " đồng chí Trần Thu Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678."
+    )
+    assert f'id="draft-{draft}-standing"' not in page and "Hạn gửi" not in page
+    for form in ("upload", "type", "reply"):
+        assert f'id="draft-{draft}-{form}"' not in page, form
+    [version] = await imported.drafts.versions(draft)
+    assert f'href="/{web.tokens[SPEAKER]}/v/{version.id}"' in page  # hers to read still
+    await imported.withdrawals.reinvite(imported.access.local_operator(), SPEAKER)
+    again = (await web.open(SPEAKER)).text
+    assert f'id="draft-{draft}-upload"' in again and "invitation-withdrawn" not in again

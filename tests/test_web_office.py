@@ -261,6 +261,22 @@ async def test_the_phone_form_offers_the_delegate_s_unit_and_keeps_the_substitut
     assert card.rsvp.substitute_phone == "+84912345678"
 
 
+async def test_the_phone_form_refuses_the_delegate_named_as_her_own_substitute(
+    desk: Desk, imported: Services
+) -> None:
+    typed = {"choice": "substitute", "name": "Đồng chí Trinh Van Thang",
+             "position": "Phó Giám đốc Sở", "unit": "Sở Nội vụ"}  # fmt: skip
+    refused = await desk.post("delegates/DB010/phone", "form-phone", typed, page="delegates/DB010")
+    assert refused.status_code == 422
+    assert text_of(refused.text, "flash") == (
+        "Người dự thay trùng họ tên với đồng chí Trịnh Văn Thắng; nếu đại biểu tự đến dự, đề "
+        "nghị chọn «Tham dự». Chưa ghi nhận gì."
+    )
+    assert 'value="Đồng chí Trinh Van Thang"' in refused.text  # the form as typed
+    card = await imported.dashboard.card("DB010")
+    assert card is not None and card.rsvp.status == RsvpStatus.NO_ANSWER
+
+
 async def test_a_substitute_recorded_by_phone_with_the_unit_left_empty_is_of_the_delegate_s_unit(
     desk: Desk, imported: Services
 ) -> None:

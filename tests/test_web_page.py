@@ -238,14 +238,56 @@ async def test_a_substitute_from_the_page_keeps_position_unit_and_phone_apart(
         web, "DB003", name="Lê Thị Hoa", position="Phó Chủ tịch", unit="Hội LHPN quận Ba Đình",
         phone="0912 345 678",
     )  # fmt: skip
-    # Another unit than her own (Thành ủy Hà Nội): the confirmation says it.
+    # Another unit than her own (Thành ủy Hà Nội), and the phone: the confirmation says both.
     assert flash(page.text).startswith(
         "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Lê Thị Hoa, "
-        "Phó Chủ tịch, Hội LHPN quận Ba Đình."
+        "Phó Chủ tịch, Hội LHPN quận Ba Đình, điện thoại 0912 345 678."
     )
     assert await _substitute_row(imported, "DB003") == (
         "substitute", "Lê Thị Hoa", "Phó Chủ tịch", "Hội LHPN quận Ba Đình", "+84912345678"
     )  # fmt: skip
+
+
+async def test_a_delegate_naming_herself_as_her_substitute_on_her_page_is_refused(
+    web: Web, imported: Services
+) -> None:
+    page = await web.post(
+        "DB003", "rsvp", "form-substitute",
+        {"choice": "substitute", "name": "vu thi HONG NHUNG", "position": "Phó Bí thư",
+         "unit": "Thành ủy Hà Nội", "phone": ""},
+    )  # fmt: skip
+    assert flash(page.text) == (
+        "Người dự thay trùng họ tên với đồng chí nên chưa được ghi nhận; nếu đồng chí tự đến "
+        "dự, xin chọn «Tôi tham dự»."
+    )
+    assert 'class="text flash error"' in page.text
+    assert await _substitute_row(imported, "DB003") == ("no_answer", None, None, None, None)
+
+
+async def test_after_sending_a_substitute_her_page_says_unit_and_phone_and_fills_the_form_with_them(
+    web: Web, imported: Services
+) -> None:
+    sent = {"choice": "substitute", "name": "Nguyễn Thị Hà", "position": "Phó Chủ tịch",
+            "unit": "Hội LHPN quận Ba Đình", "phone": "0912 777 888"}  # fmt: skip
+    page = await web.post("DB003", "rsvp", "form-substitute", sent)
+    said = "đồng chí Nguyễn Thị Hà, Phó Chủ tịch, Hội LHPN quận Ba Đình, điện thoại 0912 777 888."
+    assert said in flash(page.text)
+    status = re.search(r'<p class="text" id="current-answer">(.*?)</p>', page.text, re.S)
+    assert status is not None and status.group(1) == (
+        f"Nội dung đồng chí đã xác nhận: <b>Cử người dự thay</b> — {said}"
+    )
+    # The form holds the substitute she sent: a mistyped phone is corrected alone.
+    for field, value in (("name", "Nguyễn Thị Hà"), ("position", "Phó Chủ tịch"),
+                         ("unit", "Hội LHPN quận Ba Đình"), ("phone", "0912 777 888")):  # fmt: skip
+        shown = re.search(rf'<input id="substitute-{field}" [^>]*value="([^"]*)"', page.text)
+        assert shown is not None and shown.group(1) == value, field
+    page = await web.post("DB003", "rsvp", "form-substitute", {**sent, "phone": "0912 777 889"})
+    assert await _substitute_row(imported, "DB003") == (
+        "substitute", "Nguyễn Thị Hà", "Phó Chủ tịch", "Hội LHPN quận Ba Đình", "+84912777889"
+    )  # fmt: skip
+    # Her own unit is not said again (as before); the phone is.
+    page = await web.post("DB003", "rsvp", "form-substitute", {**sent, "unit": "Thành ủy Hà Nội"})
+    assert "Nguyễn Thị Hà, Phó Chủ tịch, điện thoại 0912 777 888." in flash(page.text)
 
 
 async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left_empty(
@@ -371,7 +413,7 @@ async def test_every_field_of_a_speakers_page_has_its_label_and_the_page_stays_s
     assert all(f'id="{s}"' in html for s in ("invitation", "answer", "tasks", "drafts"))
     fields = re.findall(r'<(?:input|textarea|select) (?![^>]*type="hidden")[^>]*id="([^"]+)"', html)
     assert fields and all(f'<label for="{field}">' in html for field in fields)
-    assert "<script" not in html
+    assert "<script>" not in html  # nothing inline: the one static script (page.js)
     assert len(page.content) < 60_000
 
 
@@ -468,7 +510,7 @@ async def test_on_the_meeting_day_the_page_opens_on_the_slips_qr_and_code_for_th
     # The slip's QR holds the personal link that goes on paper: the very same symbol here.
     slip_link = f"http://testserver/{links['DB001'].token}"
     assert desk_modules(html) == symbol_of(slip_link)
-    assert "<script" not in html
+    assert "<script>" not in html  # nothing inline: the one static script (page.js)
     assert len(page.content) < 60_000
 
 
@@ -884,3 +926,23 @@ async def test_a_message_of_another_kind_is_no_notice_on_her_page_even_with_a_nu
             reminder.number = n  # were a reminder ever numbered, it would still be no notice
     assert await deliveries(harness, MessageKind.RSVP_REMINDER)
     assert 'id="notices"' not in (await paged.open("DB006")).text
+
+
+async def test_an_unanswered_page_asks_for_the_answer_at_the_top_and_links_to_it_until_answered(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # On a phone the answer block is two screens down, after the programme.
+    html = (await web.open("DB005")).text
+    prompt = re.search(r'<p class="text flash ask" id="answer-prompt">(.*?)</p>', html, re.S)
+    assert prompt is not None and prompt.group(1) == (
+        "Kính đề nghị đồng chí xác nhận tham dự trước <b>17:00, Thứ Ba, ngày 21/5/2024</b>. "
+        '<a class="button" id="answer-prompt-link" href="#answer">Xác nhận ngay ↓</a>'
+    )
+    assert html.index('id="answer-prompt"') < html.index('<section id="invitation"')
+    assert '<section id="answer"' in html
+    page = await web.post("DB005", "rsvp", "form-attend", {"choice": "attend"})
+    assert 'id="answer-prompt"' not in page.text  # answered: nothing to ask
+    await imported.withdrawals.withdraw(imported.access.local_operator(), "DB006")
+    assert 'id="answer-prompt"' not in (await web.open("DB006")).text  # nothing to answer
+    clock.set(imported.rsvp.deadline + timedelta(minutes=1))
+    assert 'id="answer-prompt"' not in (await web.open("DB007")).text  # too late to answer

@@ -5,6 +5,7 @@ the limit, downloads never run."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -45,11 +46,18 @@ async def test_every_answer_says_no_referrer_noindex_nosniff_and_allows_no_scrip
         assert headers["x-robots-tag"] == "noindex, nofollow"
         assert headers["x-content-type-options"] == "nosniff"
         csp = headers["content-security-policy"]
-        assert "default-src 'none'" in csp and "script" not in csp and "unsafe" not in csp
+        # Our own static script only (handlers/web/static/page.js): nothing inline, no other.
+        assert "default-src 'none'" in csp and "unsafe" not in csp
+        assert [part for part in csp.split("; ") if "script" in part] == ["script-src 'self'"]
         assert "set-cookie" not in headers
     page = (await web.open("DB001")).text
     assert '<meta name="robots" content="noindex, nofollow">' in page
-    assert "<script" not in page and "style=" not in page
+    scripts = re.findall(r"<script[^>]*>", page)
+    assert len(scripts) == 1 and re.fullmatch(
+        r'<script src="/static/page\.[0-9a-f]{12}\.js" defer>', scripts[0]
+    )
+    assert "</script>" in page and "<script>" not in page and " on" + "click=" not in page
+    assert "style=" not in page
     # Nothing but our own server: no third-party asset is loaded.
     assert 'src="http' not in page and 'href="http' not in page.replace('href="https://maps', "")
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.domain.clock import ManualClock
 from bot.domain.reminders import planned_messages
@@ -23,7 +23,7 @@ from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import Delegate, Delivery, Rsvp
+from storage.models import Delegate, Delivery, LinkFailure, Rsvp
 from tests.conftest import local
 from tests.zalo_support import ZaloWorld, zalo_world
 
@@ -87,6 +87,21 @@ async def test_linking_by_the_typed_code_shows_the_card_as_plain_text_with_a_num
         "getUpdates",
         "sendMessage",
     }
+
+
+@pytest.mark.parametrize("typed", ["ABCD-1234", "k7px-03qb", "K7PX 1QBN", "K7PXI3QB"])
+async def test_a_code_misread_from_paper_with_characters_codes_never_use_is_told_it_is_wrong(
+    world: ZaloWorld, typed: str
+) -> None:
+    # 0, O, 1, I are in no code: a chair who read «Q» as «0» was greeted as if she had sent
+    # nothing, and asked for the code she had just sent.
+    user = world.fake.user("Chị Mai")
+    contact = world.services.config.office.contact
+    assert await world.type(user, typed) == [
+        world.catalog.plain("start.unknown_code", contact=contact)
+    ]
+    async with world.services.ctx.sessions() as session:  # a wrong code: counted as one
+        assert await session.scalar(select(func.count()).select_from(LinkFailure)) == 1
 
 
 async def test_a_locked_out_user_is_told_when_to_try_again_once_in_ten_minutes_then_links(
@@ -185,7 +200,29 @@ async def test_rsvp_substitute_by_numbers_with_typed_name_position_and_phone(
         RsvpStatus.SUBSTITUTE, "Nguyễn Thị Lan", "Phó Chủ tịch Hội LHPN quận",
         "Trung ương Hội LHPN Việt Nam", "+84912345678",
     )  # fmt: skip
-    assert "Nguyễn Thị Lan" in said[-1]
+    # The same confirmation as the page's: the phone she typed said back, to be checked.
+    assert said[-1].startswith(
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Nguyễn Thị Lan, Phó Chủ tịch Hội "
+        "LHPN quận, điện thoại 0912 345 678. Kính đề nghị"
+    )
+
+
+async def test_a_delegate_naming_herself_as_her_substitute_on_zalo_is_refused(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB001", "Chị Mai")  # Phạm Thị Thanh Mai
+    await world.type(user, "3")
+    said = await world.type(user, "Pham thi thanh mai")
+    assert said[-1].startswith(
+        "Người dự thay trùng họ tên với đồng chí nên chưa được ghi nhận. Nếu đồng chí tự đến "
+        "dự, xin chọn «Tham dự»;"
+    )
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    await world.type(user, "1")
+    rsvp = await rsvp_of(world.services, "DB001")
+    assert (rsvp.status, rsvp.substitute_name) == (RsvpStatus.ATTENDING, None)
 
 
 async def test_typed_words_of_the_same_unit_choice_mean_the_delegate_s_own_unit(

@@ -10,7 +10,7 @@ from bot.chat.turn import Turn
 from bot.domain.inbound import Command, PhoneShared, Reachability, Text
 from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
 from bot.domain.rsvp import RsvpStatus
-from bot.domain.tokens import find_link_code, looks_like_token
+from bot.domain.tokens import code_shaped, find_link_code, looks_like_token
 from bot.services.invitations import LinkOutcome, LinkResult
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import rsvp_buttons, withdrawn_notice
@@ -40,9 +40,11 @@ async def start(turn: Turn, command: Command) -> Answer:
             )
         )
     typed = " ".join(command.args)
-    if not looks_like_token(command.args[0]) and (code := find_link_code(typed)) is not None:
+    if not looks_like_token(command.args[0]) and (
+        (code := find_link_code(typed)) is not None or (code := code_shaped(typed)) is not None
+    ):
         # «/start K7PX-M3QB»: the personal code, typed after the command (where no link opens,
-        # the bot's welcome asks for it).
+        # the bot's welcome asks for it); one misread from paper is told it is wrong.
         result = await services.invitations.link_by_code(turn.account, code)
         by_code = True
     else:
@@ -58,7 +60,8 @@ async def by_code(turn: Turn, text: Text) -> Answer:
     with a first message: their personal code links them, the way ``/start <token>`` does (the
     same result, card, audit and slowdown); anything else is told how to link, or, while the
     account is slowed down, until when."""
-    code = find_link_code(text.text)
+    # A code misread from paper («ABCD-1234»: no code has 0 or 1) is a wrong code, told so.
+    code = find_link_code(text.text) or code_shaped(text.text)
     invitations = turn.services.invitations
     if code is None:
         slowed = await invitations.slowdown(turn.account)

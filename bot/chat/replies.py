@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.domain.phones import display_phone
 from bot.domain.quotas import QuotaUse
 from bot.domain.rsvp import RsvpStatus
 from bot.services.reports import Counts, Tally, UnansweredPage
@@ -25,6 +26,17 @@ def substitute_position(catalog: Catalog, rsvp: RsvpView, own_unit: str | None) 
     return catalog.plain("rsvp.substitute_position_unit", position=position, unit=unit)
 
 
+def substitute_said(catalog: Catalog, rsvp: RsvpView, own_unit: str | None) -> str:
+    """What is said back to the delegate after her substitute's name: the position, the unit
+    when not hers (:func:`substitute_position`) and the phone she gave, so that she can see a
+    mistyped number (the office sees the phone on its own line)."""
+    details = substitute_position(catalog, rsvp, own_unit)
+    if not rsvp.substitute_phone:
+        return details
+    phone = display_phone(rsvp.substitute_phone)
+    return catalog.plain("rsvp.substitute_with_phone", details=details, phone=phone)
+
+
 def _same_unit(one: str, other: str) -> bool:
     return " ".join(one.split()).casefold() == " ".join(other.split()).casefold()
 
@@ -38,11 +50,12 @@ def answer(
     label = status_label(catalog, rsvp.status)
     key = "rsvp.office_current" if to_office else "rsvp.current"
     if rsvp.status is RsvpStatus.SUBSTITUTE:
+        said = substitute_position if to_office else substitute_said
         return catalog.html(
             f"{key}_substitute",
             status=label,
             name=rsvp.substitute_name or "",
-            position=substitute_position(catalog, rsvp, own_unit),
+            position=said(catalog, rsvp, own_unit),
         )
     if rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
         return catalog.html(f"{key}_declined_reason", status=label, reason=rsvp.reason)
@@ -115,7 +128,7 @@ def recorded(
         text = catalog.html(
             "rsvp.recorded_substitute",
             name=rsvp.substitute_name or "",
-            position=substitute_position(catalog, rsvp, own_unit),
+            position=substitute_said(catalog, rsvp, own_unit),
         )
     elif rsvp.status is RsvpStatus.DECLINED and rsvp.reason:
         text = catalog.html("rsvp.recorded_declined_reason", reason=rsvp.reason)

@@ -80,6 +80,9 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
         return turn.say(
             "rsvp.ask_substitute_phone", phone_buttons(catalog), name=result.substitute_name or ""
         )
+    if step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
+        # The question ended: the three choices under it, «Tham dự» the one she likely meant.
+        return turn.say("rsvp.substitute_is_delegate", rsvp_buttons(catalog))
     if step is RsvpStep.NOT_A_PHONE:
         return turn.say("rsvp.not_a_phone", phone_buttons(catalog), typed=result.typed or "")
     if step is RsvpStep.CANCELLED:

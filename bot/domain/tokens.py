@@ -92,3 +92,27 @@ def parse_link_code(text: str) -> str | None:
     if len(folded) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in folded):
         return None
     return folded
+
+
+# A personal code mistyped with characters codes never use (0/O, 1/I/L, vowels…): two groups of
+# four letters and digits, or eight together, with a letter and a digit in it (a name of two
+# four-letter words, «Thuy Linh», or a phone number's groups are not taken for one).
+_CODE_SHAPE = re.compile(r"^([A-Z0-9]{4})[\s\-‐‑‒–—―−_.·]?([A-Z0-9]{4})$")
+
+
+def code_shaped(text: str) -> str | None:
+    """What ``text`` spells (upper case, no separators) when it is written like a personal
+    code but is none (:func:`parse_link_code` finds none): a code misread from paper, to be
+    told it is wrong rather than asked for a code again. None for anything else.
+
+    No look-alike is mapped to a code's character: the alphabet leaves out 0, O, 1, I and L
+    altogether, so «0» has no one reading (Q? D? 8?) that could be trusted."""
+    if parse_link_code(text) is not None:
+        return None
+    found = _CODE_SHAPE.match(unicodedata.normalize("NFKC", text).strip().upper())
+    if found is None:
+        return None
+    spelt = found.group(1) + found.group(2)
+    if spelt.isdigit() or spelt.isalpha():
+        return None
+    return spelt

@@ -73,6 +73,9 @@ class RsvpStep(StrEnum):
     ASK_SUBSTITUTE_UNIT = "ask_substitute_unit"  # her own unit offered as a tap
     ASK_SUBSTITUTE_PHONE = "ask_substitute_phone"  # optional: a tap skips it
     NOT_A_PHONE = "not_a_phone"  # what was typed for the phone is no number: asked again
+    # The substitute named is the delegate herself (her name, folded): not taken, the
+    # question ended; coming herself is «Tham dự».
+    SUBSTITUTE_IS_DELEGATE = "substitute_is_delegate"
     CANCELLED = "cancelled"
     NOTHING_TO_CANCEL = "nothing_to_cancel"
     DUPLICATE = "duplicate"  # the same message delivered again: already handled
@@ -171,13 +174,14 @@ class Answering:
     pending_changed: bool = False
     withdrawn: bool = False  # the office withdrew the invitation: nothing is taken
     own_unit: str = ""  # the delegate's unit, offered for her substitute's
+    own_name: str = ""  # the delegate's name: no substitute of hers is named so
 
     @classmethod
-    def of(cls, ident: ChannelIdentity, rsvp: Rsvp, own_unit: str) -> Answering:
+    def of(cls, ident: ChannelIdentity, rsvp: Rsvp, own_unit: str, own_name: str = "") -> Answering:
         """Copy an account and its delegate's RSVP row."""
         return cls(
             ident.id, ident.delegate_id, rsvp.id, RsvpView.of(rsvp),
-            ident.pending_input, ident.pending_data, own_unit=own_unit,
+            ident.pending_input, ident.pending_data, own_unit=own_unit, own_name=own_name,
         )  # fmt: skip
 
 
@@ -343,7 +347,9 @@ class RsvpService:
                 return RsvpResult(RsvpStep.WITHDRAWN, RsvpView.of(rsvp))
             audits: list[dict[str, Any]] = []
             own_unit = person.organization if person is not None else ""
-            answering, now = Answering.of(ident, rsvp, own_unit), self._ctx.clock.now()
+            own_name = person.full_name if person is not None else ""
+            answering = Answering.of(ident, rsvp, own_unit, own_name)
+            now = self._ctx.clock.now()
             awaiting = Awaiting(ident.pending_input)
             if (
                 awaiting is Awaiting.SUBSTITUTE_UNIT
@@ -381,7 +387,12 @@ class RsvpService:
                 return RsvpResult(RsvpStep.WITHDRAWN, before)
             late = not answers_open(now, self.deadline)
             if answer.substitute_name:
-                answer = replace(answer, substitute_name=bare_name(answer.substitute_name))
+                named = bare_name(answer.substitute_name)
+                answer = replace(answer, substitute_name=named)
+                if is_herself(named, delegate.full_name):
+                    return RsvpResult(
+                        RsvpStep.SUBSTITUTE_IS_DELEGATE, before, own_unit=delegate.organization
+                    )
             change = apply_rsvp(
                 before, answer, delegate_id=delegate_id, actor=office.actor, now=now
             )
@@ -438,6 +449,9 @@ class RsvpService:
             value = bare_name(value)  # «Đồng chí Lê Văn Hùng»: the bot says «đồng chí» itself
             if len(value) > MAX_SUBSTITUTE_NAME:
                 return RsvpResult(RsvpStep.TOO_LONG, current, limit=MAX_SUBSTITUTE_NAME)
+            if is_herself(value, ident.own_name):
+                _clear(ident)  # she meant «I come»: the three choices again, not a question
+                return RsvpResult(RsvpStep.SUBSTITUTE_IS_DELEGATE, current)
             _await(ident, Awaiting.SUBSTITUTE_POSITION, {"name": value})
             return RsvpResult(RsvpStep.ASK_SUBSTITUTE_POSITION, current, substitute_name=value)
         data = dict(ident.pending_data or {})
@@ -540,6 +554,12 @@ class RsvpService:
             if spec is not None
         ]
         return min(times, default=datetime.max.replace(tzinfo=UTC))
+
+
+def is_herself(substitute_name: str, own_name: str) -> bool:
+    """Whether the substitute named is the delegate herself: her name as a phone may type it
+    (:func:`fold`: without diacritics, case or the honorific), as the desk compares names."""
+    return bool(own_name) and fold(bare_name(substitute_name)) == fold(own_name)
 
 
 def _key(account: ChatAccount) -> tuple[str, str]:

@@ -32,7 +32,7 @@ from bot.domain.channels import Capabilities, ChatAccount
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
 from bot.domain.ids import parse_id
-from bot.domain.phones import normalize_phone
+from bot.domain.phones import display_phone, normalize_phone
 from bot.domain.rsvp import (
     MAX_REASON,
     MAX_SUBSTITUTE_NAME,
@@ -53,6 +53,7 @@ from bot.services.meetings import meeting_calendar
 from bot.services.pages import DeskPass, PageView, desk_pass
 from bot.services.rsvp import RsvpResult, RsvpStep
 from bot.services.tasks import TaskResult, TaskStep, holds_a_link
+from bot.services.views import RsvpView
 from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
 from bot.texts.presenters import (
@@ -261,6 +262,19 @@ def link_preview(request: Request) -> bool:
     )
 
 
+def _substitute_form(rsvp: RsvpView, own_unit: str) -> dict[str, str]:
+    """What the substitute form shows before anything is typed: the substitute she sent, so a
+    mistyped phone is corrected without typing the rest again; else her own unit only."""
+    if rsvp.status is not RsvpStatus.SUBSTITUTE:
+        return {"unit": own_unit}
+    return {
+        "name": rsvp.substitute_name or "",
+        "position": rsvp.substitute_position or "",
+        "unit": rsvp.substitute_unit or own_unit,
+        "phone": display_phone(rsvp.substitute_phone) if rsvp.substitute_phone else "",
+    }
+
+
 class Site:
     """The routes' handlers, sharing the services, the catalog and the templates."""
 
@@ -436,6 +450,7 @@ class Site:
             "delegate": view.delegate,
             "rsvp": view.rsvp,
             "answer": replies.answer(catalog, view.rsvp, own_unit=view.delegate.organization),
+            "substitute_form": _substitute_form(view.rsvp, view.delegate.organization),
             "is_open": self.services.rsvp.is_open(),
             "deadline": deadline_text(catalog, self.config),
             "tasks": view.tasks,
@@ -511,8 +526,9 @@ class Site:
     async def document(self, request: Request) -> Response:
         """A document the office published, as a download under the person's own link,
         streamed from the file store; one the office took off the pages (or never published)
-        is said to be no longer there, with the way back to her page; a wrong, revoked or
-        withdrawn link gets the wrong link's answer, as any other. A preview (a HEAD) reads
+        is said to be no longer there, with the way back to her page; a withdrawn invitation's
+        link says it was withdrawn, as her page does; a wrong or revoked link gets the wrong
+        link's answer, as any other. A preview (a HEAD) reads
         and records nothing, as the page does."""
         if link_preview(request):
             return await self.home(request)
@@ -520,7 +536,11 @@ class Site:
         if isinstance(visit, Response):
             return visit
         if visit.view.delegate.withdrawn:
-            return self._render("unknown.html", visit.catalog, status=404)
+            # Her link is neither wrong nor replaced: what her page says, with the way to it.
+            return self._render(
+                "document_gone.html", visit.catalog, status=404, page_token=visit.token,
+                withdrawn=withdrawn_notice(visit.catalog, self.config),
+            )  # fmt: skip
         # The documents are for the invitees: a task contact's page lists none (one she kept
         # from before is no longer on her page).
         found = None
@@ -691,6 +711,8 @@ class Site:
             )
         elif step is RsvpStep.WITHDRAWN:
             text = withdrawn_notice(catalog, config)
+        elif step is RsvpStep.SUBSTITUTE_IS_DELEGATE:
+            text = catalog.html("web.rsvp.substitute_is_delegate")
         elif step is RsvpStep.TOO_LONG:
             text = catalog.html("rsvp.too_long", limit=result.limit or 0)
         elif step is RsvpStep.UNCHANGED or step is RsvpStep.DUPLICATE:
@@ -897,6 +919,11 @@ class Site:
                 "lang": catalog.locale,
                 "other_lang": "en" if catalog.locale == "vi" else "vi",
                 "css": self.static.url("site.css"),
+                "page_js": self.static.url("page.js"),
+                # A file over it is refused by the page's script before it travels, in the
+                # server's words; the server refuses it anyway (storage.files.MAX_BYTES).
+                "max_bytes": MAX_BYTES,
+                "max_mb": MAX_BYTES // (1024 * 1024),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,
                 "office": config.office,

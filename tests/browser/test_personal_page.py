@@ -5,6 +5,7 @@ loopback; the office's side is the simulated Telegram. Each page and state is sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import zlib
@@ -364,3 +365,106 @@ async def test_a_document_with_a_long_unbroken_title_wraps_on_her_phone(
         ".getBoundingClientRect().right",
     )
     assert right <= PHONE[0]
+
+
+async def _current_answer_becomes(browser: Browser, wanted: str) -> str:
+    """The page's «Nội dung đồng chí đã xác nhận» once it says ``wanted`` (a page restored and
+    fetched again by its script takes a moment), or as it stays if it never does."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def shown(driver: object) -> str:
+        return str(browser.driver.find_element(By.ID, "current-answer").text)
+
+    def says_it(driver: object) -> bool:
+        try:
+            return wanted in shown(driver)
+        except WebDriverException:  # the page is being replaced: ask again
+            return False
+
+    with contextlib.suppress(TimeoutException):
+        await asyncio.to_thread(WebDriverWait(browser.driver, 10).until, says_it)
+    return await asyncio.to_thread(shown, browser.driver)
+
+
+async def test_back_after_changing_the_answer_shows_the_answer_now_held_not_the_old_page(
+    site: Site, browser: Browser
+) -> None:
+    # Chromium restores the previous page from its back/forward cache despite no-store: it
+    # said «Tham dự» while the office held «Không tham dự (lý do: Ốm)».
+    await browser.open(site.page("DB004"))
+    await browser.press("Tôi tham dự")
+    await browser.fill("Lý do (không bắt buộc)", "Ốm")
+    await browser.press("Tôi không tham dự")
+    assert (await site.rsvp("DB004")).status == RsvpStatus.DECLINED
+    await asyncio.to_thread(browser.driver.back)
+    said = await _current_answer_becomes(browser, "Không tham dự")
+    assert said == "Nội dung đồng chí đã xác nhận: Không tham dự (lý do: Ốm)."
+    await browser.screenshot("19-quay-lai-sau-khi-doi")
+
+
+async def test_a_file_over_the_limit_is_refused_on_the_phone_before_it_is_sent(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    big = tmp_path / "qua-lon.docx"
+    with big.open("wb") as out:  # 21 MB, as the re-test sent
+        out.truncate(21 * 1024 * 1024)
+    [line] = [line for line in await site.harness.services.drafts.board() if line.code == SPEAKER]
+    await browser.open(site.page(SPEAKER))
+    before = browser.url
+    said = f"draft-{line.id}-too-large"
+    assert not await asyncio.to_thread(
+        lambda: browser.driver.find_element(By.ID, said).is_displayed()
+    )
+    await browser.attach("Tệp tham luận (.docx, .doc, .pdf, .odt, .rtf, .txt; tối đa 20 MB)", big)
+    await asyncio.to_thread(
+        lambda: browser.driver.find_element(By.ID, f"draft-{line.id}-upload-button").click()
+    )
+    shown = await asyncio.to_thread(lambda: browser.driver.find_element(By.ID, said))
+    assert await asyncio.to_thread(shown.is_displayed)
+    # The server's own words for the same refusal (draft.rejected_too_large).
+    assert await asyncio.to_thread(lambda: shown.text) == (
+        "Tệp lớn hơn 20 MB, vượt giới hạn nhận bài. Đề nghị đồng chí giảm dung lượng (ví dụ lưu "
+        "sang PDF, bớt hình ảnh) rồi gửi lại."
+    )
+    assert browser.url == before  # nothing was posted: still the page, no flash
+    assert await site.harness.services.drafts.versions(line.id) == []
+    await browser.screenshot("20-tep-qua-lon")
+
+
+async def test_the_first_screen_of_an_unanswered_invitation_asks_for_the_answer_and_leads_to_it(
+    site: Site, browser: Browser
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # At 390×844 the answer's buttons are two screens down, after the programme: a chair who
+    # read the first screen was never asked to answer.
+    await browser.open(site.page("DB005"))
+    prompt = await asyncio.to_thread(browser.driver.find_element, By.ID, "answer-prompt")
+    assert await asyncio.to_thread(lambda: prompt.text) == (
+        "Kính đề nghị đồng chí xác nhận tham dự trước 17:00, Thứ Ba, ngày 21/5/2024. "
+        "Xác nhận ngay ↓"
+    )
+    bottom, screen = await asyncio.to_thread(
+        browser.driver.execute_script,
+        "return [document.getElementById('answer-prompt').getBoundingClientRect().bottom,"
+        " window.innerHeight]",
+    )
+    assert bottom <= screen  # the whole of it on the first screen
+    await browser.screenshot("21-chua-tra-loi-man-hinh-dau")
+    await no_accessibility_problems(browser)
+    link = await asyncio.to_thread(browser.driver.find_element, By.ID, "answer-prompt-link")
+    await asyncio.to_thread(link.click)
+    top = await asyncio.to_thread(
+        browser.driver.execute_script,
+        "return document.getElementById('answer-title').getBoundingClientRect().top",
+    )
+    assert 0 <= top < 100  # the answer's heading at the top of the screen
+    await browser.screenshot("22-den-muc-xac-nhan")
+    await browser.press("Tôi tham dự")
+    assert 'id="answer-prompt"' not in await asyncio.to_thread(
+        lambda: browser.driver.page_source
+    )  # answered: nothing more to ask

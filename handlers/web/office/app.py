@@ -500,6 +500,10 @@ class Office:
                 deadline=deadline_text(catalog, self.config),
             )  # fmt: skip
             return self._done(visit, path, text, ok=True)
+        if result.step is RsvpStep.SUBSTITUTE_IS_DELEGATE:  # the form again, as typed
+            key = "dash.phone.substitute_is_delegate"
+            refused = Flash(0, catalog.html(key, name=card.person.full_name), ok=False)
+            return await self._delegate_page(visit, actor, card, refused, typed=values)
         if result.step is RsvpStep.WITHDRAWN:
             text = catalog.html("dash.withdraw.no_answer", name=card.person.full_name)
             return self._done(visit, path, text, ok=False)
