@@ -287,5 +287,3 @@ def code_hint(
         return catalog.template("slips.code_hint")
     kind, name = found
     return catalog.template(_CODE_HINT[kind]).replace("{bot}", name)
-
-
