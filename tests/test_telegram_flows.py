@@ -427,7 +427,7 @@ async def test_cancelling_a_substitute_keeps_the_previous_answer(harness: BotHar
     await harness.send(user.tap("Hủy"))
     assert user.last_text() == "Đã hủy thao tác. Nội dung đồng chí đã xác nhận: Tham dự."
     await harness.send(user.text("Nguyễn Văn A"))  # no longer awaited: a hint, not an answer
-    assert user.last_text().startswith("Đề nghị đồng chí trả lời bằng các lựa chọn")
+    assert user.last_text().startswith("Đề nghị đồng chí trả lời giấy mời bằng các lựa chọn")
     assert (await status_of(harness, "DB041")).status == RsvpStatus.ATTENDING
 
 
@@ -544,7 +544,7 @@ async def test_status_command_shows_the_current_answer(harness: BotHarness) -> N
 
 @pytest.mark.parametrize("kind", ["sticker", "photo", "text", "unknown_command"])
 async def test_unexpected_input_gets_a_hint_never_silence(harness: BotHarness, kind: str) -> None:
-    user = await harness.open_invitation("DB060")
+    user = await harness.open_invitation("DB070")  # holds no task (a chair would: /nhiemvu)
     update = {
         "sticker": user.sticker,
         "photo": user.photo,

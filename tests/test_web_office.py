@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
@@ -19,7 +19,7 @@ from bot.services import Services
 from bot.services.dashboard import Filters
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import AuditEntry, Rsvp
+from storage.models import AuditEntry, Rsvp, SpeechAssignment
 from tests.conftest import local
 from tests.office_support import STAFF, Desk, hidden, text_of
 from tests.web_support import web_for
@@ -614,7 +614,10 @@ async def test_the_exported_log_names_the_clerk_behind_a_dashboard_change(
 async def test_the_overview_says_no_speech_is_assigned_rather_than_every_draft_is_in(
     desk: Desk, imported: Services
 ) -> None:
-    # Before the plan's speeches are assigned, nothing can be «all sent».
+    # With no speech assigned (the import assigned the plan's: taken off, as a plan naming no
+    # speaker), nothing can be «all sent».
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(delete(SpeechAssignment))
     page = (await desk.client.get("/office/")).text
     assert "đều đã có bản gửi" not in page
     assert text_of(page, "missing-title") == "Tham luận chưa gửi (0)"
