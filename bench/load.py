@@ -657,6 +657,7 @@ class Plain:
         *,
         store: bool,
         client: HttpClient = "httpx",
+        rate: float | None = None,
     ) -> None:
         self.name = name
         self.client = client  # over HTTP: PTB's default (httpx), as a bot written plainly
@@ -665,6 +666,8 @@ class Plain:
         self.count = count
         self.catalog = catalog
         self.store = store
+        # AIORateLimiter's overall rate; None: its default (30 a second), as a bot written plainly.
+        self.rate = rate
         self.runs = 0
         # The same words hoinghi says: its toast, and its confirmation of an attendance.
         self.toast = catalog.plain("rsvp.toast_recorded")
@@ -725,7 +728,11 @@ class Plain:
         app = (
             builder.defaults(Defaults(parse_mode=ParseMode.HTML))
             .concurrent_updates(PLACES)
-            .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+            .rate_limiter(
+                AIORateLimiter(max_retries=MAX_RETRIES)
+                if self.rate is None
+                else AIORateLimiter(overall_max_rate=self.rate, max_retries=MAX_RETRIES)
+            )
             .build()
         )
         app.add_handler(CallbackQueryHandler(on_tap))
@@ -934,7 +941,8 @@ async def run(args: argparse.Namespace) -> bool:
         f"delegates (N): {args.delegates}; concurrency (K): {args.concurrency}; "
         f"rates (R, taps a second): {args.rate}; transports: "
         f"{', '.join(args.transports)}; rounds: {args.rounds}; seed {args.seed}; "
-        f"round trip over HTTP {args.rtt:.0f} ms; hoinghi's concurrent_requests "
+        f"round trip over HTTP {args.rtt:.0f} ms; the plain bots' AIORateLimiter rate "
+        f"{args.plain_rate or 'its default'}; hoinghi's concurrent_requests "
         f"{TELEGRAM_SETTINGS.get('concurrent_requests', 'as the example plan')}"
     )
     loads: list[Load] = args.loads
@@ -951,7 +959,7 @@ async def run(args: argparse.Namespace) -> bool:
             else:
                 sides[side] = Plain(
                     side, folder, args.delegates, catalog,
-                    store=side == "peer", client=args.plain_client,
+                    store=side == "peer", client=args.plain_client, rate=args.plain_rate,
                 )  # fmt: skip
         started = time.perf_counter()
         for each in sides.values():
@@ -1020,6 +1028,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--plain-client", choices=("httpx", "aiohttp"), default="httpx",
         help="the peer's and the no-op bot's HTTP client (default httpx, PTB's own)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--plain-rate", type=float, metavar="R",
+        help="the peer's and the no-op bot's AIORateLimiter overall rate a second (default: its "
+        "own, 30, whose bucket lets up to 60 through in a second and draws 429s; 15 keeps any "
+        "second within Telegram's 30, so their toasts are never held after a 429)",
     )  # fmt: skip
     parser.add_argument(
         "--concurrent-requests", type=int, metavar="N",

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, update
 from bot.domain.channels import ChatAccount
 from bot.services.batching import WriteBehind
 from bot.services.context import ServiceContext
+from storage.prepared import Prepared
 from storage.queries import IDENTITY_TABLE
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ class Activity:
         await self._marks.flush()
 
 
-# Built once: a statement SQLAlchemy has seen keeps its cache key (no rebuilding per event).
-_MARK = (
+# Built once and run prepared (storage.prepared): a tap's mark past SQLAlchemy's per-execution work.
+_MARK = Prepared(
     update(IDENTITY_TABLE)
     .where(
         IDENTITY_TABLE.c.channel == bindparam("k_channel"),
@@ -63,8 +64,8 @@ _MARK = (
 
 def _write(connection: Connection, batch: Sequence[Seen]) -> list[None]:
     """Store a batch of marks in one statement (an account not linked matches no row)."""
-    connection.execute(
-        _MARK,
+    _MARK.write(
+        connection,
         [{"k_channel": channel, "k_id": external, "k_at": at} for channel, external, at in batch],
     )
     return [None] * len(batch)

@@ -1,0 +1,154 @@
+"""Statements run prepared (storage.prepared): what they store and read is what SQLAlchemy's
+``execute`` stores and reads, on SQLite and on PostgreSQL, in the tap's kind of transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.prepared import Prepared
+from storage.queries import AUDIT_TABLE as AUDIT
+from storage.queries import HANDLED_TABLE as HANDLED
+from storage.uow import in_one_pass
+
+HANOI = timezone(timedelta(hours=7))
+
+
+def entry(actor: str, at: datetime) -> dict[str, Any]:
+    return {
+        "meeting_id": None,
+        "at": at,
+        "actor": actor,
+        "action": "rsvp.changed",
+        "entity": "rsvp",
+        "entity_id": 7,
+        "before": {"status": "no_answer", "reason": None},
+        "after": {"status": "attending", "note": "Tham dự đầy đủ"},
+    }
+
+
+def audit_rows(connection: Connection) -> list[tuple[Any, ...]]:
+    columns = [c for c in AUDIT.c if c.name != "id"]
+    return [tuple(row) for row in connection.execute(select(*columns).order_by(AUDIT.c.id))]
+
+
+async def test_a_prepared_write_stores_what_execute_stores(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    at = datetime(2024, 5, 20, 9, 30, 15, 123456, tzinfo=HANOI)
+    prepared = Prepared(insert(AUDIT))
+
+    def write(connection: Connection) -> None:
+        connection.execute(insert(AUDIT), [entry("core:1", at)])
+        prepared.write(connection, [entry("prepared:1", at)])
+        connection.execute(insert(AUDIT), [entry("core:2", at), entry("core:3", at)])
+        prepared.write(connection, [entry("prepared:2", at), entry("prepared:3", at)])
+
+    # As a tap's transaction runs: in one pass, its writes deferred to the COMMIT on SQLite.
+    await in_one_pass(sessions, write, defer_writes=True)
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:
+        rows = await connection.run_sync(audit_rows)
+    by_actor = {row[2]: row for row in rows}
+    for n in (1, 2, 3):
+        core, prepared_row = by_actor[f"core:{n}"], by_actor[f"prepared:{n}"]
+        assert prepared_row[:2] + prepared_row[3:] == core[:2] + core[3:]
+    stored = by_actor["prepared:1"]
+    assert stored[1] == at and stored[1].tzinfo is UTC  # stored in UTC, read back aware
+    assert stored[6] == {"status": "no_answer", "reason": None}
+    assert stored[7] == {"status": "attending", "note": "Tham dự đầy đủ"}
+
+
+async def test_a_prepared_read_gives_the_rows_execute_gives(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
+    by_actor = select(AUDIT.c.at, AUDIT.c.actor, AUDIT.c.before, AUDIT.c.after).where(
+        AUDIT.c.actor == bindparam("actor")
+    )
+    prepared = Prepared(by_actor)
+
+    def work(connection: Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        connection.execute(insert(AUDIT), [entry("a", at), entry("b", at)])
+        core = [tuple(row) for row in connection.execute(by_actor, {"actor": "a"})]
+        return core, prepared.rows(connection, {"actor": "a"})
+
+    core, rows = await in_one_pass(sessions, work, defer_writes=True)
+    assert rows == core
+    assert rows == [(at, "a", entry("a", at)["before"], entry("a", at)["after"])]
+    assert rows[0][0].tzinfo is UTC
+
+
+async def test_a_prepared_read_takes_its_parameters_by_name(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
+    later = at + timedelta(hours=1)
+    prepared = Prepared(
+        select(HANDLED.c.event_id, HANDLED.c.handled_at).where(
+            HANDLED.c.channel == bindparam("channel"),
+            HANDLED.c.bot_id == bindparam("bot"),
+            HANDLED.c.handled_at >= bindparam("since"),
+        )
+    )
+
+    def work(connection: Connection) -> list[tuple[Any, ...]]:
+        rows = [
+            {"channel": "telegram", "bot_id": "1", "event_id": "old", "handled_at": at},
+            {"channel": "telegram", "bot_id": "1", "event_id": "new", "handled_at": later},
+            {"channel": "zalo", "bot_id": "1", "event_id": "other", "handled_at": at},
+        ]
+        Prepared(insert(HANDLED)).write(connection, rows)
+        return prepared.rows(
+            connection, {"since": at + timedelta(minutes=1), "bot": "1", "channel": "telegram"}
+        )
+
+    assert await in_one_pass(sessions, work) == [("new", later)]
+
+
+async def test_a_prepared_write_that_fails_raises_sqlalchemys_error(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
+    record = {"channel": "telegram", "bot_id": "1", "event_id": "9", "handled_at": at}
+    prepared = Prepared(insert(HANDLED))
+
+    def twice(connection: Connection) -> None:
+        prepared.write(connection, [record])
+        prepared.write(connection, [record])  # the same primary key
+
+    with pytest.raises(IntegrityError):
+        await in_one_pass(sessions, twice)
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:
+        count = len((await connection.execute(select(HANDLED.c.event_id))).all())
+    assert count == 0  # the transaction was rolled back whole
+
+
+def test_a_statement_whose_defaults_python_works_out_is_refused() -> None:
+    table = Table(
+        "with_default",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("name", String(10)),
+        Column("kind", String(10), default="plain"),
+    )
+    prepared = Prepared(insert(table))
+    with pytest.raises(ValueError, match="not a statement to run prepared"):
+        prepared._compile(sqlite.dialect(), ("name",))
