@@ -403,11 +403,9 @@ class DeskPages:
         which = parse_id(str(request.path_params["id"]))
         found = None if which is None else await self.services.checkin.view(which)
         refused = self._undo_refused(desk, found)
-        if refused is not None or found is None:
-            return self._after(visit, {"back": back}, refused or CheckinResult(
-                CheckinStep.UNKNOWN_CHECKIN
-            ))  # fmt: skip
-        assert visit.session_id is not None
+        if refused is not None:
+            return self._after(visit, {"back": back}, refused)
+        assert found is not None and visit.session_id is not None
         at = self.services.config.meeting.local(found.at)
         return self.office._render(
             "office/checkin_undo.html", visit=visit, actor=visit.actor, desk=desk,
