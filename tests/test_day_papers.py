@@ -734,6 +734,8 @@ async def test_the_present_page_goes_on_after_the_last_row_shown_whoever_came_or
         await desk.client.aclose()
 
 
+# It changes the code column's collation on PostgreSQL: a database of its own.
+@pytest.mark.fresh_database
 async def test_the_present_page_after_a_row_that_left_goes_on_in_the_database_s_order(
     day: Day,  # noqa: F811 (the meeting-day fixture)
 ) -> None:
