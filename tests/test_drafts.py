@@ -1868,3 +1868,24 @@ async def test_a_first_assignment_racing_another_process_s_is_answered_as_alread
     assert [line.code for line in await imported.drafts.board() if line.theme_key == "1.1"] == [
         "DB031", "DB010",
     ]  # fmt: skip
+
+
+async def test_a_withdrawn_invitee_s_file_in_chat_is_refused_with_the_withdrawal_and_not_stored(
+    harness: BotHarness,
+) -> None:
+    # Her page says she need not send her speech; a file she sent in chat was still stored as a
+    # new version, receipted «✅ Đã nhận bản 2» and posted to the office as a new draft.
+    user = await speaker(harness)
+    assert (await upload(harness, user, "Bản 1.docx", docx("bản 1"))).startswith("✅ Đã nhận bản 1")
+    services = harness.services
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB031", "Mời nhầm")
+    posted = len(office_posts(harness))
+    answer = await upload(harness, user, "Bản 2.docx", docx("bản 2"))
+    assert answer == (
+        "Giấy mời gửi đồng chí không còn hiệu lực nên đồng chí không cần gửi bài tham luận; nội"
+        " dung vừa gửi không được tiếp nhận. Các bản đồng chí đã gửi trước đó (nếu có) vẫn được"
+        " Văn phòng lưu giữ. Cần trao đổi, xin liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn"
+        " phòng, điện thoại 024 3834 5678."
+    )
+    assert [v.number for v in await versions(harness)] == [1]
+    assert len(office_posts(harness)) == posted

@@ -345,3 +345,40 @@ async def test_a_withdrawn_invitee_s_page_asks_no_speech_of_her_and_shows_no_dea
     await imported.withdrawals.reinvite(imported.access.local_operator(), SPEAKER)
     again = (await web.open(SPEAKER)).text
     assert f'id="draft-{draft}-upload"' in again and "invitation-withdrawn" not in again
+
+
+async def test_a_withdrawn_invitee_s_forms_opened_before_are_refused_and_nothing_is_stored(
+    web: Web, imported: Services
+) -> None:
+    # Her page asks no speech of her once her invitation is withdrawn; a page opened before
+    # (or Back) still sent a file, a typed draft or a reply, stored and posted to the office.
+    draft = await _draft_id(web)
+    assert (await upload(web, "tham-luan.docx", docx("Bản 1"))).startswith("✅ Đã nhận bản 1")
+    before = (await web.open(SPEAKER)).text
+    forms = {form: form_fields(before, f"draft-{draft}-{form}") for form in ("upload", "type")}
+    reply_form = form_fields(before, f"draft-{draft}-reply")
+    await imported.withdrawals.withdraw(imported.access.local_operator(), SPEAKER, "Mời nhầm")
+    refused = (
+        "Giấy mời gửi đồng chí không còn hiệu lực nên đồng chí không cần gửi bài tham luận; nội"
+        " dung vừa gửi không được tiếp nhận. Các bản đồng chí đã gửi trước đó (nếu có) vẫn được"
+        " Văn phòng lưu giữ. Cần trao đổi, xin liên hệ đồng chí Trần Thu Hà, Phó Chánh Văn"
+        " phòng, điện thoại 024 3834 5678."
+    )
+    token = web.tokens[SPEAKER]
+    sent = await web.client.post(
+        f"/{token}/draft/{draft}/file",
+        data=forms["upload"],
+        files={"file": ("moi.docx", docx("Bản 2"), "application/octet-stream")},
+    )
+    assert flash((await web.client.get(sent.headers["location"])).text) == refused
+    sent = await web.client.post(
+        f"/{token}/draft/{draft}/text", data={**forms["type"], "text": "Bản 2"}
+    )
+    assert flash((await web.client.get(sent.headers["location"])).text) == refused
+    sent = await web.client.post(
+        f"/{token}/draft/{draft}/reply", data={**reply_form, "text": "Xin gửi thêm ý kiến"}
+    )
+    assert flash((await web.client.get(sent.headers["location"])).text) == refused
+    assert len(await imported.drafts.versions(draft)) == 1
+    async with imported.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftComment))) == []

@@ -946,3 +946,22 @@ async def test_an_unanswered_page_asks_for_the_answer_at_the_top_and_links_to_it
     assert 'id="answer-prompt"' not in (await web.open("DB006")).text  # nothing to answer
     clock.set(imported.rsvp.deadline + timedelta(minutes=1))
     assert 'id="answer-prompt"' not in (await web.open("DB007")).text  # too late to answer
+
+
+async def test_a_substitute_whose_name_differs_from_hers_by_a_mark_alone_is_taken_not_refused(
+    web: Web, imported: Services
+) -> None:
+    # «Cấn Thị Thanh Hòa», her deputy, was refused as «the delegate herself» (Cấn Thị Thanh Hoa)
+    # because the names were compared without diacritics — as «Trần Văn Hưng» for «Trần Văn
+    # Hùng». Typed without any mark, her own name is still hers.
+    sent = {"choice": "substitute", "name": "Cấn Thị Thanh Hòa", "position": "Phó Chủ tịch",
+            "unit": "Hội LHPN huyện Ứng Hòa", "phone": ""}  # fmt: skip
+    page = await web.post("DB060", "rsvp", "form-substitute", sent)
+    assert flash(page.text).startswith(
+        "Đã ghi nhận: đồng chí cử người dự thay là đồng chí Cấn Thị Thanh Hòa, Phó Chủ tịch."
+    )
+    assert (await _substitute_row(imported, "DB060"))[:2] == ("substitute", "Cấn Thị Thanh Hòa")
+    herself = "Người dự thay trùng họ tên với đồng chí nên chưa được ghi nhận"
+    for name in ("CẤN THỊ THANH HOA", "can thi thanh hoa", "Đ/c Cấn Thị Thanh Hoa"):
+        page = await web.post("DB060", "rsvp", "form-substitute", {**sent, "name": name})
+        assert flash(page.text).startswith(herself), name

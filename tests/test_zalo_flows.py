@@ -100,8 +100,23 @@ async def test_a_code_misread_from_paper_with_characters_codes_never_use_is_told
     assert await world.type(user, typed) == [
         world.catalog.plain("start.unknown_code", contact=contact)
     ]
-    async with world.services.ctx.sessions() as session:  # a wrong code: counted as one
-        assert await session.scalar(select(func.count()).select_from(LinkFailure)) == 1
+
+
+async def test_a_code_misread_from_paper_is_not_counted_and_five_of_them_do_not_lock_her_out(
+    world: ZaloWorld,
+) -> None:
+    # No code has 0, O, 1 or I: such a try guesses nothing, so it is not counted toward the
+    # hour's slowdown — a chair reading «Q» as «0» five times was locked out of her own code.
+    user = world.fake.user("Chị Mai")
+    contact = world.services.config.office.contact
+    for _ in range(5):
+        assert await world.type(user, "K7PX-03QB") == [
+            world.catalog.plain("start.unknown_code", contact=contact)
+        ]
+    async with world.services.ctx.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(LinkFailure)) == 0
+    said = await world.type(user, world.codes["DB001"])  # the right code, read right at last
+    assert said and said[0] == world.catalog.plain("start.linked"), said
 
 
 async def test_a_locked_out_user_is_told_when_to_try_again_once_in_ten_minutes_then_links(

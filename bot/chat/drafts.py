@@ -251,7 +251,8 @@ async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
         return await tasks.unasked_file(turn) or turn.say(
             "draft.not_speaker", contact=turn.config.office.contact
         )
-    if target.step is DraftStep.WITHDRAWN:  # refused before anything is downloaded
+    if target.step in (DraftStep.WITHDRAWN, DraftStep.INVITATION_WITHDRAWN):
+        # Refused before anything is downloaded.
         return reply(turn, target).privately()
     name = sent.name or turn.catalog.plain("draft.unnamed_file")
     reject = drafts.check_upload(name, sent.size)

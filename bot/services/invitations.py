@@ -222,13 +222,18 @@ class InvitationService:
     async def link_by_code(self, account: ChatAccount, code: str) -> LinkResult:
         """Link ``account`` to the delegate whose invitation carries the personal ``code``
         (canonical, :func:`bot.domain.tokens.parse_link_code`): the way of
-        :meth:`link_by_token`, wrong codes and wrong tokens counted together."""
+        :meth:`link_by_token`, wrong codes and wrong tokens counted together. One no code can
+        be (a misread «ABCD-1234», :func:`bot.domain.tokens.code_shaped`) is wrong without a
+        look-up and not counted: it guesses nothing, and a chair reading «0» for «Q» again and
+        again would only lock herself out for the hour."""
+        canonical = parse_link_code(code) == code
         return await self._link_by_invitation(
             account,
             code,
-            find=queries.active_invitation_by_code if parse_link_code(code) == code else None,
+            find=queries.active_invitation_by_code if canonical else None,
             key=lambda invitation: invitation.link_code,
             via="code",
+            counted=canonical,
         )
 
     async def _link_by_invitation(
@@ -239,9 +244,11 @@ class InvitationService:
         find: Callable[[AsyncSession, int, str], Awaitable[Invitation | None]] | None,
         key: Callable[[Invitation], str],
         via: str,
+        counted: bool = True,
     ) -> LinkResult:
         """Link ``account`` by the invitation ``find`` finds for ``secret`` (None: a secret
-        of the wrong shape, wrong without a look-up), after the slowdown's check."""
+        of the wrong shape, wrong without a look-up), after the slowdown's check; a wrong one
+        counts toward the slowdown when ``counted``."""
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             slowed = await _slowed_down(
@@ -254,9 +261,12 @@ class InvitationService:
             )
             # The index finds the row; the constant-time compare keeps the final check honest.
             if invitation is None or not hmac.compare_digest(key(invitation), secret):
-                session.add(
-                    LinkFailure(channel=account.channel, external_id=account.external_id, at=now)
-                )
+                if counted:
+                    session.add(
+                        LinkFailure(
+                            channel=account.channel, external_id=account.external_id, at=now
+                        )
+                    )
                 return LinkResult(LinkOutcome.UNKNOWN_TOKEN)
             delegate = await session.get_one(Delegate, invitation.delegate_id)
             return await self._link(session, account, delegate, via=via)

@@ -8,6 +8,7 @@ what the bot is waiting for is stored on the chat account, so a restart loses no
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -557,9 +558,30 @@ class RsvpService:
 
 
 def is_herself(substitute_name: str, own_name: str) -> bool:
-    """Whether the substitute named is the delegate herself: her name as a phone may type it
-    (:func:`fold`: without diacritics, case or the honorific), as the desk compares names."""
-    return bool(own_name) and fold(bare_name(substitute_name)) == fold(own_name)
+    """Whether the substitute named is the delegate herself: her name whatever its case and
+    honorific, and typed without diacritics (:func:`fold`) as a phone may type it. A name
+    typed with its diacritics is compared with them: «Cấn Thị Thanh Hòa», her deputy, is not
+    «Cấn Thị Thanh Hoa», nor «Trần Văn Hưng» «Trần Văn Hùng» — Vietnamese names that differ by
+    a mark alone are different people."""
+    if not own_name:
+        return False
+    named = bare_name(substitute_name)
+    if fold(named) != fold(own_name):
+        return False
+    if _has_marks(named):
+        return _marked(named) == _marked(own_name)
+    return True
+
+
+def _has_marks(text: str) -> bool:
+    """Whether ``text`` was typed with any Vietnamese mark (a tone, a hat, a horn, «đ»)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return any(unicodedata.category(c) == "Mn" for c in decomposed) or "đ" in text.casefold()
+
+
+def _marked(text: str) -> str:
+    """``text`` compared with its marks kept: one composition, no case, single spaces."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
 def _key(account: ChatAccount) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from bot.services.drafts.lines import read_line, read_lines
 from bot.services.drafts.values import DraftResult, DraftStep
 from bot.services.queueing import queue_office_note
 from storage import queries
-from storage.models import ChannelIdentity, DraftVersion, SpeechAssignment
+from storage.models import ChannelIdentity, Delegate, DraftVersion, SpeechAssignment
 from storage.uow import unit_of_work
 
 
@@ -33,6 +33,15 @@ class Pending(StrEnum):
 def pending_id(ident: ChannelIdentity) -> int:
     """The assignment the account's pending dialog is about (0 when none is named)."""
     return int((ident.pending_data or {}).get("assignment_id", 0))
+
+
+async def _invitation_withdrawn(session: AsyncSession, delegate_id: int | None) -> bool:
+    """Whether the person's invitation was withdrawn: her assignments are kept until the
+    office re-assigns them, but nothing more is taken from her (her page asks for nothing)."""
+    if delegate_id is None:
+        return False
+    person = await session.get(Delegate, delegate_id)
+    return person is not None and person.withdrawn_at is not None
 
 
 class DraftUseCase:
@@ -51,6 +60,14 @@ class DraftUseCase:
             return None
         return row
 
+    async def _invitation_withdrawn(self, account: ChatAccount) -> bool:
+        """Whether the person of ``account`` had her invitation withdrawn."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
+            return ident is not None and await _invitation_withdrawn(session, ident.delegate_id)
+
     async def _own(
         self, session: AsyncSession, account: ChatAccount, assignment_id: int, *, lock: bool = False
     ) -> tuple[ChannelIdentity, SpeechAssignment] | DraftResult:
@@ -64,6 +81,8 @@ class DraftUseCase:
         )
         if ident is None:
             return DraftResult(DraftStep.NOT_LINKED)
+        if await _invitation_withdrawn(session, ident.delegate_id):
+            return DraftResult(DraftStep.INVITATION_WITHDRAWN)
         if lock:
             statement = select(SpeechAssignment).where(SpeechAssignment.id == assignment_id)
             row = await session.scalar(queries.locked(statement))

@@ -56,6 +56,8 @@ class Uploads(DraftUseCase):
         every = await self._lines.mine(account, withdrawn=True)
         if every is None:
             return DraftResult(DraftStep.NOT_LINKED)
+        if every and await self._invitation_withdrawn(account):
+            return DraftResult(DraftStep.INVITATION_WITHDRAWN)
         lines = [line for line in every if not line.withdrawn]
         if not lines:
             kept = [line for line in every if line.versions]

@@ -44,6 +44,8 @@ class DraftStep(StrEnum):
     ASK_COMMENT = "ask_comment"  # the office chose to comment: its next text is the comment
     TOO_MANY_VERSIONS = "too_many_versions"  # MAX_VERSIONS sent: nothing more is stored
     WITHDRAWN = "withdrawn"  # the office withdrew the assignment: no new version is taken
+    # The speaker's invitation was withdrawn: her page asks no speech of her, nothing is taken.
+    INVITATION_WITHDRAWN = "invitation_withdrawn"
 
 
 @dataclass(frozen=True)
