@@ -83,8 +83,18 @@ class Prepared:
             )
             for given in parameters
         ]
+        if not connection.in_transaction():
+            # As ``execute`` does: the statement's transaction is the connection's, which its
+            # ``commit`` and ``rollback`` end (they would otherwise find none to end).
+            connection.begin()
         pooled = connection.connection  # the transaction's DBAPI connection
         cursor = pooled.cursor()
+        dialect = connection.dialect
+        stale_before = getattr(dialect, "_invalidate_schema_cache_asof", None)
+        if stale_before is not None:
+            # asyncpg's adapter (as its execution context does): statements it prepared
+            # before the dialect's last DDL are prepared again, not run on the old types.
+            cursor._invalidate_schema_cache_asof = stale_before  # type: ignore[attr-defined]
         sql, many = form.sql, len(values) > 1
         arguments: Any = values if many else values[0]
         dispatch = connection.dispatch  # the engine's cursor events, for whoever listens
@@ -98,16 +108,20 @@ class Prepared:
             for listener in dispatch.after_cursor_execute:
                 listener(connection, cursor, sql, arguments, None, many)
             return list(cursor.fetchall()) if form.results is not None else []
-        except connection.dialect.loaded_dbapi.Error as error:
-            disconnected = connection.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        except dialect.loaded_dbapi.Error as error:
+            if stale_before is not None and isinstance(error, _stale_plan_errors(dialect)):
+                # As asyncpg's execution context does: a statement prepared on a schema since
+                # changed fails once; the dialect then has every statement prepared again.
+                dialect._invalidate_schema_cache()  # type: ignore[attr-defined]
+            disconnected = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
             if disconnected:
                 connection.invalidate(error)
             raise exc.DBAPIError.instance(
                 sql,
                 arguments,
                 error,
-                connection.dialect.loaded_dbapi.Error,
-                dialect=connection.dialect,
+                dialect.loaded_dbapi.Error,
+                dialect=dialect,
                 connection_invalidated=disconnected,
             ) from error
         finally:
@@ -150,3 +164,14 @@ class Prepared:
                 for column in compiled._result_columns
             )
         return _Form(compiled.string, names, cast(tuple[Processor, ...], binds), results)
+
+
+def _stale_plan_errors(dialect: Dialect) -> tuple[type[BaseException], ...]:
+    """The errors after which asyncpg's execution context has the dialect forget its prepared
+    statements (``PGExecutionContext_asyncpg.handle_dbapi_exception``)."""
+    dbapi = dialect.loaded_dbapi
+    return tuple(
+        getattr(dbapi, name)
+        for name in ("InvalidCachedStatementError", "InternalServerError")
+        if hasattr(dbapi, name)
+    )
