@@ -19,7 +19,6 @@ invalidated, as ``execute`` does. SQLAlchemy's ``echo`` does not log these state
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
@@ -40,16 +39,16 @@ class _Form(NamedTuple):
     results: tuple[Processor, ...] | None  # each result column's processor (a SELECT only)
 
 
+# The attribute of a dialect that holds the forms of the statements run on it.
+_FORMS = "_hoinghi_prepared_forms"
+
+
 class Prepared:
     """A Core statement (a SELECT, or an INSERT, UPDATE or DELETE whose result is not read),
     run with :meth:`rows` or :meth:`write` on a connection in a transaction."""
 
     def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        # Per dialect (an engine's own object), and per set of keys for an INSERT's columns.
-        self._forms: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Form]] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows, each a tuple in the order of its columns, processed as
@@ -128,9 +127,18 @@ class Prepared:
             cursor.close()
 
     def _form(self, dialect: Dialect, keys: tuple[str, ...]) -> _Form:
-        forms = self._forms.get(dialect)
+        # Kept on the dialect (an engine's own object), per statement and per set of keys for
+        # an INSERT's columns: a form's processors hold the dialect, so a cache here keyed by it,
+        # even weakly, would keep every engine's dialect alive (one an engine, in the tests).
+        by_statement: dict[Prepared, dict[tuple[str, ...], _Form]] | None = vars(dialect).get(
+            _FORMS
+        )
+        if by_statement is None:
+            by_statement = {}
+            setattr(dialect, _FORMS, by_statement)
+        forms = by_statement.get(self)
         if forms is None:
-            forms = self._forms[dialect] = {}
+            forms = by_statement[self] = {}
         form = forms.get(keys)
         if form is None:
             form = forms[keys] = self._compile(dialect, keys)

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.engine import create_engine
 from storage.prepared import Prepared
 from storage.queries import AUDIT_TABLE as AUDIT
 from storage.queries import HANDLED_TABLE as HANDLED
@@ -164,6 +168,21 @@ async def test_a_prepared_write_first_on_a_connection_is_in_its_transaction(
     async with engine.connect() as connection:
         stored = (await connection.execute(select(HANDLED.c.event_id))).scalars().all()
     assert stored == ["kept"]
+
+
+async def test_a_prepared_statement_keeps_no_disposed_engines_dialect(tmp_path: Path) -> None:
+    # A statement's compiled forms go with the engine they were made for: the tests make an
+    # engine each, and a process may make more (storage.uow's worker, after close_worker).
+    prepared = Prepared(select(AUDIT.c.at, AUDIT.c.before))
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kept.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(AUDIT.create)
+        assert await connection.run_sync(prepared.rows, {}) == []
+    dialect = weakref.ref(engine.sync_engine.dialect)
+    await engine.dispose()
+    del engine, connection
+    gc.collect()
+    assert dialect() is None
 
 
 def test_a_statement_whose_defaults_python_works_out_is_refused() -> None:
