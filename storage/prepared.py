@@ -120,8 +120,10 @@ class Prepared:
                 arguments,
                 error,
                 dialect.loaded_dbapi.Error,
+                hide_parameters=connection.engine.hide_parameters,  # as execute's errors
                 dialect=dialect,
                 connection_invalidated=disconnected,
+                ismulti=many,
             ) from error
         finally:
             cursor.close()

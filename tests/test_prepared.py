@@ -146,6 +146,25 @@ async def test_a_prepared_write_that_fails_raises_sqlalchemys_error(
     assert count == 0  # the transaction was rolled back whole
 
 
+async def test_a_prepared_statements_error_hides_its_parameters_as_the_engine_does(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The engine hides parameters (storage.engine: phone numbers, what people typed): the
+    # error's message, which ends in a log, must not carry them either.
+    at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
+    record = {"channel": "telegram", "bot_id": "1", "event_id": "0912345678", "handled_at": at}
+    prepared = Prepared(insert(HANDLED))
+
+    def twice(connection: Connection) -> None:
+        prepared.write(connection, [record])
+        prepared.write(connection, [record])
+
+    with pytest.raises(IntegrityError) as raised:
+        await in_one_pass(sessions, twice)
+    assert "0912345678" not in str(raised.value)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)
+
+
 async def test_a_prepared_write_first_on_a_connection_is_in_its_transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
