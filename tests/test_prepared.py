@@ -222,6 +222,7 @@ def _on_postgresql(sessions: async_sessionmaker[AsyncSession]) -> None:
         pytest.skip("asyncpg's prepared statements are PostgreSQL's")
 
 
+@pytest.mark.fresh_database  # it changes the schema
 async def test_a_prepared_read_after_sqlalchemys_ddl_reads_the_new_columns(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -247,6 +248,7 @@ async def test_a_prepared_read_after_sqlalchemys_ddl_reads_the_new_columns(
         assert await connection.run_sync(after) == [("7",)]
 
 
+@pytest.mark.fresh_database  # it changes the schema
 async def test_a_prepared_read_meeting_a_stale_plan_fails_once_as_execute_does(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
