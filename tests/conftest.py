@@ -405,6 +405,9 @@ async def once_per_start(services: Services, name: str, setup: Callable[[], Awai
     if kept is not None and _copied(kept[0], path):
         return cast("T", kept[1])
     result = await setup()
+    # What the set-up left riding for a later transaction (an account's last use, the record
+    # of an update) is stored first: the copy holds all it wrote.
+    await services.ctx.writes.drain()
     await engine.dispose()
     copy = _KEPT_IN[0] / f"{name}-{len(_AFTER_SETUP)}.db"
     if _copied(path, copy):
