@@ -19,7 +19,6 @@ invalidated, as ``execute`` does. SQLAlchemy's ``echo`` does not log these state
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
@@ -40,16 +39,16 @@ class _Form(NamedTuple):
     results: tuple[Processor, ...] | None  # each result column's processor (a SELECT only)
 
 
+# The attribute of a dialect that holds the forms of the statements run on it.
+_FORMS = "_hoinghi_prepared_forms"
+
+
 class Prepared:
     """A Core statement (a SELECT, or an INSERT, UPDATE or DELETE whose result is not read),
     run with :meth:`rows` or :meth:`write` on a connection in a transaction."""
 
     def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        # Per dialect (an engine's own object), and per set of keys for an INSERT's columns.
-        self._forms: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...], _Form]] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def rows(self, connection: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows, each a tuple in the order of its columns, processed as
@@ -83,8 +82,18 @@ class Prepared:
             )
             for given in parameters
         ]
+        if not connection.in_transaction():
+            # As ``execute`` does: the statement's transaction is the connection's, which its
+            # ``commit`` and ``rollback`` end (they would otherwise find none to end).
+            connection.begin()
         pooled = connection.connection  # the transaction's DBAPI connection
         cursor = pooled.cursor()
+        dialect = connection.dialect
+        stale_before = getattr(dialect, "_invalidate_schema_cache_asof", None)
+        if stale_before is not None:
+            # asyncpg's adapter (as its execution context does): statements it prepared
+            # before the dialect's last DDL are prepared again, not run on the old types.
+            cursor._invalidate_schema_cache_asof = stale_before  # type: ignore[attr-defined]
         sql, many = form.sql, len(values) > 1
         arguments: Any = values if many else values[0]
         dispatch = connection.dispatch  # the engine's cursor events, for whoever listens
@@ -98,25 +107,40 @@ class Prepared:
             for listener in dispatch.after_cursor_execute:
                 listener(connection, cursor, sql, arguments, None, many)
             return list(cursor.fetchall()) if form.results is not None else []
-        except connection.dialect.loaded_dbapi.Error as error:
-            disconnected = connection.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        except dialect.loaded_dbapi.Error as error:
+            if stale_before is not None and isinstance(error, _stale_plan_errors(dialect)):
+                # As asyncpg's execution context does: a statement prepared on a schema since
+                # changed fails once; the dialect then has every statement prepared again.
+                dialect._invalidate_schema_cache()  # type: ignore[attr-defined]
+            disconnected = dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
             if disconnected:
                 connection.invalidate(error)
             raise exc.DBAPIError.instance(
                 sql,
                 arguments,
                 error,
-                connection.dialect.loaded_dbapi.Error,
-                dialect=connection.dialect,
+                dialect.loaded_dbapi.Error,
+                hide_parameters=connection.engine.hide_parameters,  # as execute's errors
+                dialect=dialect,
                 connection_invalidated=disconnected,
+                ismulti=many,
             ) from error
         finally:
             cursor.close()
 
     def _form(self, dialect: Dialect, keys: tuple[str, ...]) -> _Form:
-        forms = self._forms.get(dialect)
+        # Kept on the dialect (an engine's own object), per statement and per set of keys for
+        # an INSERT's columns: a form's processors hold the dialect, so a cache here keyed by it,
+        # even weakly, would keep every engine's dialect alive (one an engine, in the tests).
+        by_statement: dict[Prepared, dict[tuple[str, ...], _Form]] | None = vars(dialect).get(
+            _FORMS
+        )
+        if by_statement is None:
+            by_statement = {}
+            setattr(dialect, _FORMS, by_statement)
+        forms = by_statement.get(self)
         if forms is None:
-            forms = self._forms[dialect] = {}
+            forms = by_statement[self] = {}
         form = forms.get(keys)
         if form is None:
             form = forms[keys] = self._compile(dialect, keys)
@@ -150,3 +174,14 @@ class Prepared:
                 for column in compiled._result_columns
             )
         return _Form(compiled.string, names, cast(tuple[Processor, ...], binds), results)
+
+
+def _stale_plan_errors(dialect: Dialect) -> tuple[type[BaseException], ...]:
+    """The errors after which asyncpg's execution context has the dialect forget its prepared
+    statements (``PGExecutionContext_asyncpg.handle_dbapi_exception``)."""
+    dbapi = dialect.loaded_dbapi
+    return tuple(
+        getattr(dbapi, name)
+        for name in ("InvalidCachedStatementError", "InternalServerError")
+        if hasattr(dbapi, name)
+    )

@@ -353,7 +353,7 @@ async def import_example(services: Services, path: Path = EXAMPLE_DELEGATES) -> 
 
 # What a set-up (the example list imported, …) left in a SQLite database, by what it started
 # from: see :func:`once_per_start`.
-_AFTER_SETUP: dict[tuple[str, ...], tuple[Path, Any]] = {}
+_AFTER_SETUP: dict[tuple[str, ...], tuple[Path, Any, datetime]] = {}  # file, result, time
 T = TypeVar("T")
 
 
@@ -384,9 +384,10 @@ def kept_setups(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def once_per_start(services: Services, name: str, setup: Callable[[], Awaitable[T]]) -> T:
     """Run ``setup`` (writes through ``services``) on the test's database, or put in place what
     it left there before: on SQLite, when a test earlier in the run started it from the very
-    same rows, plan and clock, a copy of the file it left (importing the example list took
-    0.1–0.2 s a test, and hundreds of tests import it). What ``setup`` returned, then or this
-    time: what it keeps in memory, for the caller to set again. On PostgreSQL ``setup`` runs."""
+    same rows, plan and clock, a copy of the file it left, and the clock set where it left it
+    (importing the example list took 0.1–0.2 s a test, and hundreds of tests import it). What
+    ``setup`` returned, then or this time: what it keeps in memory, for the caller to set
+    again. On PostgreSQL ``setup`` runs."""
     engine = engine_of(services.ctx.sessions)
     database = engine.url.database
     if engine.url.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
@@ -403,12 +404,18 @@ async def once_per_start(services: Services, name: str, setup: Callable[[], Awai
     kept = _AFTER_SETUP.get(key)
     await engine.dispose()  # no connection left: the file alone holds the database (no WAL)
     if kept is not None and _copied(kept[0], path):
+        clock = services.ctx.clock
+        assert isinstance(clock, ManualClock)  # a clock that moves by itself matches no key
+        clock.set(kept[2])  # where the set-up left the time
         return cast("T", kept[1])
     result = await setup()
+    # What the set-up left riding for a later transaction (an account's last use, the record
+    # of an update) is stored first: the copy holds all it wrote.
+    await services.ctx.writes.drain()
     await engine.dispose()
     copy = _KEPT_IN[0] / f"{name}-{len(_AFTER_SETUP)}.db"
     if _copied(path, copy):
-        _AFTER_SETUP[key] = (copy, result)
+        _AFTER_SETUP[key] = (copy, result, services.ctx.clock.now())
     return result
 
 

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import (
+    DDL,
     Column,
     Connection,
     Integer,
@@ -19,9 +23,10 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.engine import create_engine
 from storage.prepared import Prepared
 from storage.queries import AUDIT_TABLE as AUDIT
 from storage.queries import HANDLED_TABLE as HANDLED
@@ -141,6 +146,64 @@ async def test_a_prepared_write_that_fails_raises_sqlalchemys_error(
     assert count == 0  # the transaction was rolled back whole
 
 
+async def test_a_prepared_statements_error_hides_its_parameters_as_the_engine_does(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The engine hides parameters (storage.engine: phone numbers, what people typed): the
+    # error's message, which ends in a log, must not carry them either.
+    at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
+    record = {"channel": "telegram", "bot_id": "1", "event_id": "0912345678", "handled_at": at}
+    prepared = Prepared(insert(HANDLED))
+
+    def twice(connection: Connection) -> None:
+        prepared.write(connection, [record])
+        prepared.write(connection, [record])
+
+    with pytest.raises(IntegrityError) as raised:
+        await in_one_pass(sessions, twice)
+    assert "0912345678" not in str(raised.value)
+    assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)
+
+
+async def test_a_prepared_write_first_on_a_connection_is_in_its_transaction(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # As execute does, the first statement begins the connection's transaction: its rollback
+    # undoes the write, its commit keeps it (neither may find "no transaction" to end).
+    at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
+    prepared = Prepared(insert(HANDLED))
+    engine = sessions.kw["bind"]
+
+    def record(connection: Connection, event_id: str) -> bool:
+        row = {"channel": "telegram", "bot_id": "1", "event_id": event_id, "handled_at": at}
+        prepared.write(connection, [row])
+        return connection.in_transaction()
+
+    async with engine.connect() as connection:
+        assert await connection.run_sync(record, "undone")
+        await connection.rollback()
+        assert await connection.run_sync(record, "kept")
+        await connection.commit()
+    async with engine.connect() as connection:
+        stored = (await connection.execute(select(HANDLED.c.event_id))).scalars().all()
+    assert stored == ["kept"]
+
+
+async def test_a_prepared_statement_keeps_no_disposed_engines_dialect(tmp_path: Path) -> None:
+    # A statement's compiled forms go with the engine they were made for: the tests make an
+    # engine each, and a process may make more (storage.uow's worker, after close_worker).
+    prepared = Prepared(select(AUDIT.c.at, AUDIT.c.before))
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'kept.db'}")
+    async with engine.begin() as connection:
+        await connection.run_sync(AUDIT.create)
+        assert await connection.run_sync(prepared.rows, {}) == []
+    dialect = weakref.ref(engine.sync_engine.dialect)
+    await engine.dispose()
+    del engine, connection
+    gc.collect()
+    assert dialect() is None
+
+
 def test_a_statement_whose_defaults_python_works_out_is_refused() -> None:
     table = Table(
         "with_default",
@@ -152,3 +215,64 @@ def test_a_statement_whose_defaults_python_works_out_is_refused() -> None:
     prepared = Prepared(insert(table))
     with pytest.raises(ValueError, match="not a statement to run prepared"):
         prepared._compile(sqlite.dialect(), ("name",))
+
+
+def _on_postgresql(sessions: async_sessionmaker[AsyncSession]) -> None:
+    if sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("asyncpg's prepared statements are PostgreSQL's")
+
+
+@pytest.mark.fresh_database  # it changes the schema
+async def test_a_prepared_read_after_sqlalchemys_ddl_reads_the_new_columns(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # SQLAlchemy's DDL tells the asyncpg dialect that its statements prepared before are stale;
+    # a prepared read must hear it as execute does, not run a plan of the old column types.
+    _on_postgresql(sessions)
+    table = Table("prepared_ddl", MetaData(), Column("n", Integer))
+    prepared = Prepared(select(table.c.n))
+
+    def before(connection: Connection) -> list[tuple[Any, ...]]:
+        table.create(connection)
+        connection.execute(insert(table), [{"n": 7}])
+        return prepared.rows(connection, {})
+
+    def after(connection: Connection) -> list[tuple[Any, ...]]:
+        connection.execute(DDL("ALTER TABLE prepared_ddl ALTER COLUMN n TYPE text"))  # type: ignore[no-untyped-call]
+        return prepared.rows(connection, {})
+
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:  # one connection: its statements prepared
+        assert await connection.run_sync(before) == [(7,)]
+        await connection.commit()
+        assert await connection.run_sync(after) == [("7",)]
+
+
+@pytest.mark.fresh_database  # it changes the schema
+async def test_a_prepared_read_meeting_a_stale_plan_fails_once_as_execute_does(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Another process changed the table (a migration): the statement prepared before fails,
+    # and, as after execute's failure, the dialect forgets its statements: the next one runs.
+    _on_postgresql(sessions)
+    table = Table("prepared_stale", MetaData(), Column("n", Integer))
+    prepared = Prepared(select(table.c.n))
+
+    def before(connection: Connection) -> list[tuple[Any, ...]]:
+        table.create(connection)
+        connection.execute(insert(table), [{"n": 7}])
+        return prepared.rows(connection, {})
+
+    def elsewhere(connection: Connection) -> None:  # not through SQLAlchemy's DDL
+        connection.exec_driver_sql("ALTER TABLE prepared_stale ALTER COLUMN n TYPE text")
+
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:
+        assert await connection.run_sync(before) == [(7,)]
+        await connection.commit()
+        await connection.run_sync(elsewhere)
+        await connection.commit()
+        with pytest.raises(DBAPIError, match="InvalidCachedStatement"):
+            await connection.run_sync(prepared.rows, {})
+        await connection.rollback()
+        assert await connection.run_sync(prepared.rows, {}) == [("7",)]
