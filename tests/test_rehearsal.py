@@ -113,7 +113,7 @@ def test_rehearsal_plays_the_example_plan_and_passes_every_check(
     assert (
         "✓ Zalo: 28 người liên kết bằng mã cá nhân, 24 trả lời giấy mời bằng số hoặc bằng chữ; "
         "94 lượt nhắc, thông báo và chương trình sáng gửi qua Zalo như qua Telegram (không gửi "
-        "được: 0); tin dài nhất 1407/2.000 ký tự, 0 tệp; mất 0, lặp 0; góp ý của Văn phòng về "
+        "được: 0); tin dài nhất 1569/2.000 ký tự, 0 tệp; mất 0, lặp 0; góp ý của Văn phòng về "
         "tham luận soạn trên Zalo đã tới người viết: có" in lines
     )
     assert "✓ Mọi lệnh gửi Zalo đúng các phương thức của Zalo Bot API (vi phạm: 0)" in lines
