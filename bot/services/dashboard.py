@@ -245,8 +245,10 @@ class DashboardService:
         return {group.key: group.order for group in self._ctx.config.groups}
 
     async def reach(self) -> list[Reach]:
-        """Invitees reachable and blocked on each chat channel."""
+        """Invitees reachable and blocked on each chat channel that runs here (an account on
+        one that does not, linked before its token was taken away, reaches nobody)."""
         alive = ChannelIdentity.unreachable_at.is_(None)
+        chats = self._ctx.chats
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(
@@ -262,7 +264,11 @@ class DashboardService:
                 .group_by(ChannelIdentity.channel)
                 .order_by(ChannelIdentity.channel)
             )
-            return [Reach(channel, int(yes), int(no)) for channel, yes, no in rows.all()]
+            return [
+                Reach(channel, int(yes), int(no))
+                for channel, yes, no in rows.all()
+                if chats.runs(channel)
+            ]
 
     async def figures(self) -> Figures:
         """The overview's figures in one pass over the roster: the answers by group, status and
@@ -331,15 +337,18 @@ class DashboardService:
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
         to_phone = no_account = 0
+        chats = self._ctx.chats
         for group_key, status, linked_on, number, _ in found:
             if not linked_on:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
             tallies.append((group_key, status, bool(names), number))
-            for name in names:
+            # Reached only on the chats that run here, as a notice's preview counts her.
+            running = [n for n in names if chats.runs(n.removeprefix("!"))]
+            for name in running:
                 blocked = name.startswith("!")
                 reach.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
-            if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in names):
+            if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in running):
                 to_phone += number
         return Figures(
             counts=counts_of(self._ctx.config, tallies),
@@ -349,12 +358,13 @@ class DashboardService:
         )
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
-        """Invitees no chat reaches (never linked, or blocked), who have not answered: the
-        first ``limit`` in protocol order (how many in all: :meth:`figures`)."""
+        """Invitees no chat that runs here reaches (never linked, blocked, or linked only on a
+        chat not run), who have not answered: the first ``limit`` in protocol order (how many
+        in all: :meth:`figures`)."""
         where = and_(
             roster.delegates_of(self._ctx.meeting_id),
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
-            ~roster.reachable(),
+            ~roster.reachable(self._ctx.chats.names),
         )
         async with read_only(self._ctx.sessions) as session:
             page = (
@@ -583,10 +593,10 @@ class DashboardService:
             wanted.append(_unsent())
         elif filters.sent == "yes":
             wanted.append(~_unsent())
-        if filters.reach == "yes":
-            wanted.append(roster.reachable())
+        if filters.reach == "yes":  # as the overview counts them: on the chats that run
+            wanted.append(roster.reachable(self._ctx.chats.names))
         elif filters.reach == "no":
-            wanted.append(~roster.reachable())
+            wanted.append(~roster.reachable(self._ctx.chats.names))
         elif filters.reach == "unopened":  # no page opened, no chat linked: the paper alone
             wanted.append(~select(ChannelIdentity.id).where(
                 ChannelIdentity.delegate_id == Delegate.id).exists())  # fmt: skip
