@@ -507,6 +507,7 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     # «Xem cả 80 người» lists the same people; the notice's preview counts them alike.
     listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
     assert listed.total == 80
+    assert [(row.code, row.channels) for row in listed.rows[:2]] == [("DB001", ()), ("DB002", ())]
     office = imported.access.local_operator()
     draft = (await imported.broadcasts.start(office)).message_id
     await imported.broadcasts.accept_text(office, "Họp trù bị lúc 14:00.")

@@ -16,7 +16,7 @@ from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold, shortened
 from bot.services import roster
-from bot.services.context import ServiceContext
+from bot.services.context import RunningChats, ServiceContext
 from bot.services.invitations import SentMark
 from bot.services.reports import Counts, counts_of
 from bot.services.views import DelegateView, RsvpView
@@ -376,7 +376,7 @@ class DashboardService:
                     .limit(limit)
                 )
             ).all()
-            accounts = await _accounts(session, [r.id for r in page])
+            accounts = await _accounts(session, [r.id for r in page], self._ctx.chats)
         return [_row(r, accounts) for r in page]
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
@@ -627,7 +627,7 @@ class DashboardService:
             )
             more = len(page) > limit
             page = page[:limit]
-            accounts = await _accounts(session, [r.id for r in page])
+            accounts = await _accounts(session, [r.id for r in page], self._ctx.chats)
         listed = [_row(r, accounts) for r in page]
         return Listing(listed, total, page[-1].code if more and page else None)
 
@@ -791,9 +791,10 @@ def _reachable_on(channel: str) -> ColumnElement[bool]:
 
 
 async def _accounts(
-    session: Any, ids: list[int]
+    session: Any, ids: list[int], chats: RunningChats
 ) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """For each delegate, the chat channels they are reachable on and those they blocked."""
+    """For each delegate, the chat channels they are reachable on and those they blocked,
+    among the chats that run here (an account on another reaches nobody: not listed)."""
     found: dict[int, tuple[list[str], list[str]]] = {}
     if ids:
         rows = await session.execute(
@@ -808,5 +809,6 @@ async def _accounts(
         )
         for delegate_id, channel, unreachable_at in rows.all():
             yes, no = found.setdefault(delegate_id, ([], []))
-            (yes if unreachable_at is None else no).append(channel)
+            if chats.runs(channel):
+                (yes if unreachable_at is None else no).append(channel)
     return {k: (tuple(sorted(y)), tuple(sorted(n))) for k, (y, n) in found.items()}
