@@ -488,6 +488,40 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
     assert [row.code for row in first] == ["DB002", "DB004", "DB006"]
 
 
+async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone_to_phone(
+    desk: Desk, imported: Services
+) -> None:
+    # No chat runs (no token): DB001 and DB002, linked on Telegram in an earlier run, were
+    # counted reachable on the overview («Telegram: 2», «Cần gọi điện thoại (78)») while a
+    # notice's preview counts them, as the outbox records them, on no chat.
+    await link(imported, "DB001", 601)
+    await link(imported, "DB002", 602)
+    imported.ctx.chats.run(())  # what App.run tells the services on a pages-only install
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "phone-title") == "Cần gọi điện thoại (80)"
+    assert 'id="reach-telegram"' not in page
+    assert text_of(page, "reach") == (
+        "Liên lạc được qua kênh trò chuyện\nChưa đại biểu nào liên kết tài khoản trò chuyện."
+    )
+    assert [row.code for row in await imported.dashboard.to_phone(limit=2)] == ["DB001", "DB002"]
+    # «Xem cả 80 người» lists the same people; the notice's preview counts them alike.
+    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
+    assert listed.total == 80
+    assert [(row.code, row.channels) for row in listed.rows[:2]] == [("DB001", ()), ("DB002", ())]
+    office = imported.access.local_operator()
+    draft = (await imported.broadcasts.start(office)).message_id
+    await imported.broadcasts.accept_text(office, "Họp trù bị lúc 14:00.")
+    shown = await imported.broadcasts.choose_audience(office, draft or 0, "no_answer")
+    assert shown.reach is not None
+    assert (shown.reach.reachable, shown.reach.blocked + shown.reach.not_linked) == (0, 80)
+    # Once Telegram runs again, they are reached there.
+    imported.ctx.chats.run(("telegram",))
+    again = await imported.dashboard.figures()
+    assert (again.to_phone, [(r.channel, r.reachable) for r in again.reach]) == (
+        78, [("telegram", 2)]
+    )  # fmt: skip
+
+
 async def test_a_search_reads_only_its_matches_from_the_database(imported: Services) -> None:
     # The search is chosen in SQL on the folded text kept with each person (migration 0019):
     # no statement reads the people without it (before, all of them were read and folded).

@@ -28,6 +28,7 @@ from storage.files import FileStore
 from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
 from tests.conftest import import_example, local
 from tests.harness import BotHarness
+from tests.office_support import text_of
 from tests.test_outbox import deliveries, linked_answers, message_status
 from tests.web_support import Web, flash, form_fields, web_for
 
@@ -373,6 +374,28 @@ async def test_after_the_deadline_the_page_says_the_answer_is_final_and_whom_to_
     assert 'id="form-attend"' not in page.text
     assert "nội dung trên là chính thức" in page.text
     assert "đồng chí Trần Thu Hà" in page.text
+
+
+async def test_after_the_deadline_one_who_never_answered_is_told_on_her_page_she_may_still_come(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # Her page said only «nội dung trên là chính thức…» while the chat (the same hour) tells
+    # her she may still come, what to show at the desk and whom to tell: the same words here.
+    links = {link.code: link for link in await imported.invitations.links()}
+    code = format_link_code(links["DB002"].link_code)
+    contact = imported.config.office.contact
+    clock.set(local(2024, 5, 28, 7, 0))
+    page = await web.open("DB002")
+    assert text_of(page.text, "answer-final") == (
+        "Thời hạn xác nhận đã kết thúc lúc 17:00, Thứ Ba, ngày 21/5/2024; đồng chí chưa trả lời "
+        "giấy mời. Đồng chí vẫn có thể đến dự hội nghị: khi đến, kính đề nghị đồng chí xuất "
+        f"trình mã đón tiếp đại biểu {code} (hoặc giấy mời) tại bàn đón tiếp. "
+        f"Để báo việc tham dự hoặc cần trao đổi, xin liên hệ {contact}."
+    )
+    # Once the meeting is over nobody is asked to come: the plain closing again.
+    clock.set(imported.config.meeting.ends_at)
+    over = text_of((await web.open("DB002")).text, "answer-final")
+    assert "nội dung trên là chính thức" in over and "vẫn có thể đến dự" not in over
 
 
 async def test_a_person_linked_on_telegram_who_answers_on_the_page_gets_the_chat_confirmation(

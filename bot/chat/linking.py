@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.chat import drafts, tasks
-from bot.chat.replies import invitation_card
+from bot.chat.replies import invitation_card, may_still_come
 from bot.chat.turn import Turn
 from bot.domain.inbound import Command, PhoneShared, Reachability, Text
 from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
-from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import code_shaped, find_link_code, looks_like_token
 from bot.services.invitations import LinkOutcome, LinkResult
 from bot.texts.formatting import short_moment
@@ -166,14 +165,11 @@ async def card(turn: Turn, result: LinkResult) -> Answer:
     is_open = turn.services.rsvp.is_open()
     # Never answered, the answers closed, the meeting not over: she may still come (the desk
     # lets her in), and is told what to show there.
-    may_still_come = (
-        not is_open
-        and result.rsvp.status is RsvpStatus.NO_ANSWER
-        and turn.services.ctx.clock.now() < turn.config.meeting.ends_at
-    )
-    code = await turn.services.invitations.desk_code(result.delegate.id) if may_still_come else None
+    now = turn.services.ctx.clock.now()
+    may_come = may_still_come(turn.config, result.rsvp, is_open=is_open, now=now)
+    code = await turn.services.invitations.desk_code(result.delegate.id) if may_come else None
     text = invitation_card(
         turn.catalog, turn.config, result.delegate, result.rsvp, is_open=is_open,
-        may_still_come=may_still_come, desk_code=code,
+        may_still_come=may_come, desk_code=code,
     )  # fmt: skip
     return Answer.say(text, rsvp_buttons(turn.catalog) if is_open else ())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.config import Config
 from bot.domain.phones import display_phone
@@ -62,6 +63,26 @@ def answer(
     return catalog.html(key, status=label)
 
 
+def may_still_come(config: Config, rsvp: RsvpView, *, is_open: bool, now: datetime) -> bool:
+    """Whether one is told she may still come: she never answered, the answers are closed and
+    the meeting is not over — the desk lets her in (counted as come unexpected). The chat's
+    invitation card and her personal page ask this alike."""
+    return not is_open and rsvp.status is RsvpStatus.NO_ANSWER and now < config.meeting.ends_at
+
+
+def still_welcome(catalog: Catalog, config: Config, desk_code: str | None) -> Html:
+    """The closing said, in chat and on her page, to one who :func:`may_still_come`: the
+    deadline is over, she may still come, what to show at the desk (``desk_code``, the code
+    printed under the slip's QR, or the slip when she has none) and whom to tell."""
+    deadline = deadline_text(catalog, config)
+    contact = config.office.contact
+    if desk_code:
+        return catalog.html(
+            "card.answers_closed_may_come", deadline=deadline, contact=contact, code=desk_code
+        )
+    return catalog.html("card.answers_closed_may_come_slip", deadline=deadline, contact=contact)
+
+
 def invitation_card(
     catalog: Catalog,
     config: Config,
@@ -78,10 +99,13 @@ def invitation_card(
     come and what to show at the desk (``desk_code``, the code printed under the slip's QR,
     when she has one), as her page shows it."""
     meeting = config.meeting
-    closing = "card.answer_until" if is_open else "card.answers_closed"
     if not is_open and may_still_come and rsvp.status is RsvpStatus.NO_ANSWER:
-        closing = (
-            "card.answers_closed_may_come" if desk_code else "card.answers_closed_may_come_slip"
+        closing = still_welcome(catalog, config, desk_code)
+    else:
+        closing = catalog.html(
+            "card.answer_until" if is_open else "card.answers_closed",
+            deadline=deadline_text(catalog, config),
+            contact=config.office.contact,
         )
     return Html(
         "\n\n".join(
@@ -101,12 +125,7 @@ def invitation_card(
                 when_where(catalog, config),
                 catalog.html("card.agenda", agenda=agenda(catalog, config)),
                 answer(catalog, rsvp, own_unit=delegate.organization),
-                catalog.html(
-                    closing,
-                    deadline=deadline_text(catalog, config),
-                    contact=config.office.contact,
-                    **({"code": desk_code} if desk_code and "may_come" in closing else {}),
-                ),
+                closing,
             ]
         )
     )

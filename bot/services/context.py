@@ -31,8 +31,9 @@ class DueNow:
 
 class RunningChats:
     """The chat channels this process runs (``telegram``, ``zalo``, ``zalo2``…), once the
-    composition root has started them: a notice's preview counts as reachable only those it
-    can write to on them, as the outbox does. None until told (a command that runs no chat, a
+    composition root has started them: a notice's preview and the overview (whom to phone,
+    the reach by channel) count as reachable only those it can write to on them, as the
+    outbox does. None until told (a command that runs no chat, a
     test): every channel counts."""
 
     def __init__(self) -> None:
@@ -41,6 +42,10 @@ class RunningChats:
     def run(self, names: Iterable[str]) -> None:
         """The channels that run here from now on (none: a pages-only installation)."""
         self.names = frozenset(names)
+
+    def runs(self, channel: str) -> bool:
+        """Whether an account on ``channel`` can be written to here (not told yet: yes)."""
+        return self.names is None or channel in self.names
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot.domain.outbound import Audience, MessageKind, MessageStatus
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold, shortened
 from bot.services import roster
-from bot.services.context import ServiceContext
+from bot.services.context import RunningChats, ServiceContext
 from bot.services.invitations import SentMark
 from bot.services.reports import Counts, counts_of
 from bot.services.views import DelegateView, RsvpView
@@ -245,8 +245,10 @@ class DashboardService:
         return {group.key: group.order for group in self._ctx.config.groups}
 
     async def reach(self) -> list[Reach]:
-        """Invitees reachable and blocked on each chat channel."""
+        """Invitees reachable and blocked on each chat channel that runs here (an account on
+        one that does not, linked before its token was taken away, reaches nobody)."""
         alive = ChannelIdentity.unreachable_at.is_(None)
+        chats = self._ctx.chats
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(
@@ -262,7 +264,11 @@ class DashboardService:
                 .group_by(ChannelIdentity.channel)
                 .order_by(ChannelIdentity.channel)
             )
-            return [Reach(channel, int(yes), int(no)) for channel, yes, no in rows.all()]
+            return [
+                Reach(channel, int(yes), int(no))
+                for channel, yes, no in rows.all()
+                if chats.runs(channel)
+            ]
 
     async def figures(self) -> Figures:
         """The overview's figures in one pass over the roster: the answers by group, status and
@@ -331,15 +337,18 @@ class DashboardService:
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
         to_phone = no_account = 0
+        chats = self._ctx.chats
         for group_key, status, linked_on, number, _ in found:
             if not linked_on:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
             tallies.append((group_key, status, bool(names), number))
-            for name in names:
+            # Reached only on the chats that run here, as a notice's preview counts her.
+            running = [n for n in names if chats.runs(n.removeprefix("!"))]
+            for name in running:
                 blocked = name.startswith("!")
                 reach.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
-            if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in names):
+            if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in running):
                 to_phone += number
         return Figures(
             counts=counts_of(self._ctx.config, tallies),
@@ -349,12 +358,13 @@ class DashboardService:
         )
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
-        """Invitees no chat reaches (never linked, or blocked), who have not answered: the
-        first ``limit`` in protocol order (how many in all: :meth:`figures`)."""
+        """Invitees no chat that runs here reaches (never linked, blocked, or linked only on a
+        chat not run), who have not answered: the first ``limit`` in protocol order (how many
+        in all: :meth:`figures`)."""
         where = and_(
             roster.delegates_of(self._ctx.meeting_id),
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
-            ~roster.reachable(),
+            ~roster.reachable(self._ctx.chats.names),
         )
         async with read_only(self._ctx.sessions) as session:
             page = (
@@ -366,7 +376,7 @@ class DashboardService:
                     .limit(limit)
                 )
             ).all()
-            accounts = await _accounts(session, [r.id for r in page])
+            accounts = await _accounts(session, [r.id for r in page], self._ctx.chats)
         return [_row(r, accounts) for r in page]
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
@@ -583,10 +593,10 @@ class DashboardService:
             wanted.append(_unsent())
         elif filters.sent == "yes":
             wanted.append(~_unsent())
-        if filters.reach == "yes":
-            wanted.append(roster.reachable())
+        if filters.reach == "yes":  # as the overview counts them: on the chats that run
+            wanted.append(roster.reachable(self._ctx.chats.names))
         elif filters.reach == "no":
-            wanted.append(~roster.reachable())
+            wanted.append(~roster.reachable(self._ctx.chats.names))
         elif filters.reach == "unopened":  # no page opened, no chat linked: the paper alone
             wanted.append(~select(ChannelIdentity.id).where(
                 ChannelIdentity.delegate_id == Delegate.id).exists())  # fmt: skip
@@ -617,7 +627,7 @@ class DashboardService:
             )
             more = len(page) > limit
             page = page[:limit]
-            accounts = await _accounts(session, [r.id for r in page])
+            accounts = await _accounts(session, [r.id for r in page], self._ctx.chats)
         listed = [_row(r, accounts) for r in page]
         return Listing(listed, total, page[-1].code if more and page else None)
 
@@ -781,9 +791,10 @@ def _reachable_on(channel: str) -> ColumnElement[bool]:
 
 
 async def _accounts(
-    session: Any, ids: list[int]
+    session: Any, ids: list[int], chats: RunningChats
 ) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """For each delegate, the chat channels they are reachable on and those they blocked."""
+    """For each delegate, the chat channels they are reachable on and those they blocked,
+    among the chats that run here (an account on another reaches nobody: not listed)."""
     found: dict[int, tuple[list[str], list[str]]] = {}
     if ids:
         rows = await session.execute(
@@ -798,5 +809,6 @@ async def _accounts(
         )
         for delegate_id, channel, unreachable_at in rows.all():
             yes, no = found.setdefault(delegate_id, ([], []))
-            (yes if unreachable_at is None else no).append(channel)
+            if chats.runs(channel):
+                (yes if unreachable_at is None else no).append(channel)
     return {k: (tuple(sorted(y)), tuple(sorted(n))) for k, (y, n) in found.items()}

@@ -445,13 +445,22 @@ class Site:
                 "code": format_link_code(view.link_code),
                 "qr": Markup(qr_svg(bot_link)),  # noqa: S704 (segno's own markup of our config's link)
             }
+        is_open = self.services.rsvp.is_open()
+        # Never answered, the answers closed, the meeting not over: told she may still come
+        # and what to show at the desk, in the chat's words (bot.chat.replies.still_welcome).
+        now = self.services.ctx.clock.now()
+        welcome = None
+        if replies.may_still_come(self.config, view.rsvp, is_open=is_open, now=now):
+            code = format_link_code(view.link_code) if view.link_code else None
+            welcome = Markup(replies.still_welcome(catalog, self.config, code))  # noqa: S704 (catalog HTML, escaped)
         return {
             "desk_pass": self._desk_pass(visit),
             "delegate": view.delegate,
             "rsvp": view.rsvp,
             "answer": replies.answer(catalog, view.rsvp, own_unit=view.delegate.organization),
             "substitute_form": _substitute_form(view.rsvp, view.delegate.organization),
-            "is_open": self.services.rsvp.is_open(),
+            "is_open": is_open,
+            "still_welcome": welcome,
             "deadline": deadline_text(catalog, self.config),
             "tasks": view.tasks,
             "drafts": view.drafts,
