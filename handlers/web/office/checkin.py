@@ -469,12 +469,12 @@ class DeskPages:
         back = values.get("back", "")
         if not _own_path(back, self.site_root):
             back = f"{self.root}/checkin"
-        if result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED) and back.startswith(
-            f"{self.root}/checkin?"
-        ):
-            # Let in from the search: the box comes back empty and focused, ready for the next
-            # in the queue (who came is in the flash, at the top, and in «Vừa điểm danh tại bàn
-            # này»). No «#flash»: a fragment stops the browser from focusing the box.
+        if result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED):
+            # Let in, from the search or from a card (the slip's QR, a typed code, a name the
+            # search found): the desk's box comes back empty and focused, ready for the next in
+            # the queue (who came and where she sits is in the flash, at the top; the undo in
+            # «Vừa điểm danh tại bàn này»). No «#flash»: a fragment stops the browser from
+            # focusing the box. Anything refused goes back to the page it came from.
             return RedirectResponse(f"{self.root}/checkin?f={key}", status_code=303)
         joiner = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{joiner}f={key}#flash", status_code=303)
