@@ -23,7 +23,7 @@ from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import Delegate, Delivery, LinkFailure, Rsvp
+from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
 from tests.conftest import local
 from tests.zalo_support import ZaloWorld, zalo_world
 
@@ -414,6 +414,38 @@ async def test_a_speaker_whose_speech_was_withdrawn_mid_draft_is_told_and_her_ve
     assert said[-1] == withdrawn and "Soạn tham luận" not in "\n".join(said)
     [kept] = [line for line in await services.drafts.board(withdrawn=True) if line.withdrawn]
     assert (kept.code, kept.versions) == ("DB031", 1)
+
+
+async def test_a_reply_to_the_office_refused_once_her_invitation_is_withdrawn_ends_the_question(
+    world: ZaloWorld,
+) -> None:
+    # She chose «Trả lời Văn phòng»; the office withdrew her invitation before she wrote. Her
+    # text was refused, but the question stayed: every later text was refused again, and once
+    # she was invited again, a message about anything else went to the office as her answer.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Kính thưa các đồng chí.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await world.tick()
+    await world.type(office, "3")  # 💬 Góp ý bản này
+    await world.type(office, "Đề nghị bổ sung số liệu.")
+    await world.tick()
+    assert speaker.last_text.endswith("Trả lời 1 – ↩️ Trả lời Văn phòng")
+    await world.type(speaker, "1")
+    services = world.services
+    operator = services.access.local_operator()
+    await services.withdrawals.withdraw(operator, "DB031", "Mời nhầm")
+    said = await world.type(speaker, "Đã rõ ạ.")
+    assert said[-1].startswith("Giấy mời gửi đồng chí không còn hiệu lực")
+    await services.withdrawals.reinvite(operator, "DB031")
+    await world.type(speaker, "Xin cảm ơn Văn phòng.")
+    await world.tick()
+    async with services.ctx.sessions() as session:
+        bodies = list(await session.scalars(select(DraftComment.body).order_by(DraftComment.id)))
+    assert bodies == ["Đề nghị bổ sung số liệu."]  # neither text went to the office
+    assert "Xin cảm ơn Văn phòng." not in "\n".join(office.texts)
 
 
 async def test_a_draft_whose_file_is_gone_from_the_server_reaches_the_office_saying_so(
