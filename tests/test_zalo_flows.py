@@ -89,17 +89,28 @@ async def test_linking_by_the_typed_code_shows_the_card_as_plain_text_with_a_num
     }
 
 
-@pytest.mark.parametrize("typed", ["ABCD-1234", "k7px-03qb", "K7PX 1QBN", "K7PXI3QB"])
+@pytest.mark.parametrize(
+    "typed", ["ABCD-1234", "k7px-03qb", "K7PX 1QBN", "K7PXI3QB", "KXPB-MQRI", "kxpb mqro"]
+)
 async def test_a_code_misread_from_paper_with_characters_codes_never_use_is_told_it_is_wrong(
     world: ZaloWorld, typed: str
 ) -> None:
     # 0, O, 1, I are in no code: a chair who read «Q» as «0» was greeted as if she had sent
-    # nothing, and asked for the code she had just sent.
+    # nothing, and asked for the code she had just sent (still so for a code of letters only).
     user = world.fake.user("Chị Mai")
     contact = world.services.config.office.contact
     assert await world.type(user, typed) == [
         world.catalog.plain("start.unknown_code", contact=contact)
     ]
+
+
+@pytest.mark.parametrize("typed", ["Minh Tung", "camonchi", "Thuy Linh"])
+async def test_two_words_without_marks_are_welcomed_not_told_the_code_is_wrong(
+    world: ZaloWorld, typed: str
+) -> None:
+    user = world.fake.user("Chị Mai")
+    said = await world.type(user, typed)
+    assert said and said[0].startswith("Kính chào đồng chí"), said
 
 
 async def test_a_code_misread_from_paper_is_not_counted_and_five_of_them_do_not_lock_her_out(
