@@ -720,6 +720,47 @@ async def test_after_a_check_in_from_a_card_the_box_is_empty_and_ready_for_the_n
     assert len(await present(meeting.services)) == 4
 
 
+def field_value(html: str, field_id: str) -> str | None:
+    """The value the input ``field_id`` holds (None: no value attribute)."""
+    found = re.search(rf'<input id="{field_id}" [^>]*?>', html)
+    assert found is not None, field_id
+    value = re.search(r'value="([^"]*)"', found.group(0))
+    return value.group(1) if value else None
+
+
+async def test_a_substitute_refused_on_her_card_comes_back_as_the_desk_typed_it(
+    meeting: Day, phone: Desk
+) -> None:
+    # The card came back with its form as the answer offered it (or empty, folded away): the
+    # position and unit the volunteer had typed for the one at the desk were to be typed again.
+    path = f"/{meeting.tokens['DB004']}"  # someone else, unannounced, in her place
+    card = await phone.client.get(path)
+    assert 'id="someone-else">' in card.text  # folded
+    typed = {"substitute_name": " ", "substitute_position": "Phó Trưởng phòng",
+             "substitute_unit": "Phòng Tổ chức"}  # fmt: skip
+    data = {**fields(card.text, "form-tap-substitute"), **typed}
+    refused = await phone.client.post("/office/checkin/in", data=data)
+    shown = await phone.client.get(refused.headers["location"])
+    assert flash(shown.text) == "Đề nghị nhập họ tên."
+    assert 'id="someone-else" open>' in shown.text
+    form = shown.text[shown.text.index('id="form-tap-substitute"') :]
+    assert [field_value(form, f) for f in typed] == [" ", "Phó Trưởng phòng", "Phòng Tổ chức"]
+    # The one she announced (DB003's card, opened by code): the position corrected, her name
+    # left empty by mistake. The form holds the correction, not the answer's words again.
+    card = await phone.client.get("/office/checkin/p/DB003")
+    assert field_value(card.text, "substitute_position") == "Phó Chánh Văn phòng Thành ủy"
+    data = {**fields(card.text, "form-tap"), "as": "substitute", "substitute_name": "",
+            "substitute_position": "Chánh Văn phòng", "substitute_unit": "Thành ủy Hà Nội"}  # fmt: skip
+    refused = await phone.client.post("/office/checkin/in", data=data)
+    assert refused.headers["location"].startswith("/office/checkin/p/DB003?f=")
+    shown = await phone.client.get(refused.headers["location"])
+    assert [field_value(shown.text, f) for f in typed] == ["", "Chánh Văn phòng", "Thành ủy Hà Nội"]
+    assert await present(meeting.services) == []
+    # A fresh look at the card offers the answer's words again.
+    again = await phone.client.get("/office/checkin/p/DB003")
+    assert field_value(again.text, "substitute_position") == "Phó Chánh Văn phòng Thành ủy"
+
+
 async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_at_the_desk(
     meeting: Day, phone: Desk
 ) -> None:
