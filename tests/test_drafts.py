@@ -1191,6 +1191,29 @@ async def test_cancelling_a_reply_to_the_office_keeps_a_draft_being_typed(
     assert "(1 đoạn, 9 ký tự)" in user.last_text()
 
 
+async def test_a_reply_to_the_office_refused_once_her_invitation_is_withdrawn_ends_the_question(
+    harness: BotHarness,
+) -> None:
+    # She pressed «Trả lời Văn phòng»; the office withdrew her invitation before she wrote. Her
+    # text was refused, but the question stayed: once she was invited again, her next message,
+    # about anything, went to the office as the answer to the old question.
+    user = await speaker(harness)
+    await upload(harness, user, "bai.docx", docx("v1"))
+    await harness.tick()
+    mine = next(line for line in await harness.services.drafts.board() if line.code == "DB031")
+    await harness.send(user.tap_data(draft_action(DraftAction.REPLY, mine.id)))
+    services = harness.services
+    operator = services.access.local_operator()
+    await services.withdrawals.withdraw(operator, "DB031", "Mời nhầm")
+    await harness.send(user.text("Đã rõ ạ."))
+    assert user.last_text().startswith("Giấy mời gửi đồng chí không còn hiệu lực")
+    await services.withdrawals.reinvite(operator, "DB031")
+    await harness.send(user.text("Xin cảm ơn Văn phòng."))
+    await harness.tick()
+    assert await comments(harness) == []  # neither text went to the office
+    assert not any("Xin cảm ơn Văn phòng." in str(post) for post in office_posts(harness))
+
+
 async def test_a_reply_to_the_office_while_typing_a_draft_goes_to_the_office(
     harness: BotHarness,
 ) -> None:

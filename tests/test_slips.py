@@ -24,6 +24,7 @@ from docx.table import Table
 from bot.documents import slips as slips_module
 from bot.documents.qr import qr_matrix
 from bot.documents.slips import Slip, SlipTexts, build_slips, qr_png
+from bot.domain.tokens import CODE_ALPHABET
 
 TEXTS = SlipTexts(
     title="Hội nghị sơ kết giữa nhiệm kỳ thực hiện Nghị quyết Đại hội Phụ nữ thành phố lần thứ XVII",
@@ -179,6 +180,99 @@ def test_a_slip_without_a_personal_code_has_no_line_for_it() -> None:
     slip = replace(make_slips(1)[0], link_code="")
     _, qr_column = cells(open_docx(build_slips([slip], TEXTS)).tables[0])
     assert not any(line.startswith("Mã cá nhân") for line in qr_column) and len(qr_column) == 4
+
+
+TELEGRAM_HINT = "Trên Telegram, tìm @hoinghi_bot và gửi:\n/start {code}"
+# Liberation Serif: the metrics of Times New Roman, glyph for glyph (Debian's fonts-liberation).
+SERIF_BOLD = "/usr/share/fonts/truetype/liberation/LiberationSerif-Bold.ttf"
+
+
+def test_the_code_under_the_qr_is_never_broken_at_its_dash() -> None:
+    # «/start K7PX-3QBM» in the 3.8 cm column broke after «K7PX-»: the code read as two, the
+    # second half on a line of its own. The code's dash is Word's non-breaking hyphen.
+    slips = [replace(slip, code_hint=TELEGRAM_HINT) for slip in make_slips(2)]
+    document = open_docx(build_slips(slips, TEXTS))
+    for slip, table in zip(slips, document.tables, strict=True):
+        _, qr_column = cells(table)
+        assert qr_column[3] == f"Trên Telegram, tìm @hoinghi_bot và gửi:\n/start {slip.link_code}"
+        first, second = slip.link_code.split("-")
+        (run,) = table.rows[0].cells[1].paragraphs[3].runs
+        content = [(child.tag.rpartition("}")[2], child.text) for child in run._r[1:]]
+        assert content == [
+            ("t", "Trên Telegram, tìm @hoinghi_bot và gửi:"), ("br", None),
+            ("t", f"/start {first}"), ("noBreakHyphen", None), ("t", second),
+        ]  # fmt: skip
+
+
+def advance_width(font: bytes, text: str, points: float) -> float:
+    """The width of ``text`` set in ``font`` (a TrueType file) at ``points``, in points, from
+    its advance widths: the cmap's Unicode subtable (format 4) and the hmtx table."""
+    count = struct.unpack(">H", font[4:6])[0]
+    tables = {
+        font[12 + 16 * i : 16 + 16 * i].decode(): struct.unpack(
+            ">I", font[20 + 16 * i : 24 + 16 * i]
+        )[0]
+        for i in range(count)
+    }
+    units = struct.unpack(">H", font[tables["head"] + 18 : tables["head"] + 20])[0]
+    metrics = struct.unpack(">H", font[tables["hhea"] + 34 : tables["hhea"] + 36])[0]
+    cmap = tables["cmap"]
+    for i in range(struct.unpack(">H", font[cmap + 2 : cmap + 4])[0]):
+        platform, encoding, offset = struct.unpack(
+            ">HHI", font[cmap + 4 + 8 * i : cmap + 12 + 8 * i]
+        )
+        if (platform, encoding) == (3, 1) and struct.unpack(
+            ">H", font[cmap + offset : cmap + offset + 2]
+        )[0] == 4:
+            sub = cmap + offset
+            break
+    segments = struct.unpack(">H", font[sub + 6 : sub + 8])[0] // 2
+
+    def array(at: int, kind: str = "H") -> tuple[int, ...]:
+        return struct.unpack(f">{segments}{kind}", font[at : at + 2 * segments])
+
+    ends, starts = array(sub + 14), array(sub + 16 + 2 * segments)
+    deltas, ranges = array(sub + 16 + 4 * segments, "h"), array(sub + 16 + 6 * segments)
+
+    def glyph(char: str) -> int:
+        code = ord(char)
+        k = next(k for k in range(segments) if starts[k] <= code <= ends[k])
+        if ranges[k] == 0:
+            return (code + deltas[k]) & 0xFFFF
+        at = sub + 16 + 6 * segments + 2 * k + ranges[k] + 2 * (code - starts[k])
+        found = struct.unpack(">H", font[at : at + 2])[0]
+        return (found + deltas[k]) & 0xFFFF if found else 0
+
+    def advance(char: str) -> int:
+        at = tables["hmtx"] + 4 * min(glyph(char), metrics - 1)
+        return int(struct.unpack(">H", font[at : at + 2])[0])
+
+    return sum(advance(char) for char in text) / units * points
+
+
+def test_slash_start_and_the_code_fit_one_line_of_the_qr_column() -> None:
+    # In 12 pt bold «/start K7PX-3QBM» was 3.54 cm wide, the column holds 3.42 cm of text: every
+    # Telegram slip took a line more, and a page held two slips instead of three.
+    try:
+        with open(SERIF_BOLD, "rb") as file:
+            font = file.read()
+    except FileNotFoundError:
+        pytest.skip("Times New Roman's metrics (fonts-liberation) are not installed")
+    slips = [replace(slip, code_hint=TELEGRAM_HINT) for slip in make_slips(1)]
+    (table,) = open_docx(build_slips(slips, TEXTS)).tables
+    qr_cell = table.rows[0].cells[1]
+    (run,) = qr_cell.paragraphs[3].runs
+    assert run.bold and run.font.size is not None
+    # The cell's width less Word's default cell margins, 108 twips (0.19 cm) each side.
+    room = qr_cell.width.pt - 2 * 108 / 20
+    rng = random.Random(5)
+    codes = ["K7PX-3QBM"] + [
+        "-".join("".join(rng.choice(CODE_ALPHABET) for _ in range(4)) for _ in range(2))
+        for _ in range(1000)
+    ]
+    fits = [advance_width(font, f"/start {code}", run.font.size.pt) <= room for code in codes]
+    assert fits[0]  # the catalog's example
+    assert sum(fits) / len(fits) >= 0.98  # a code of wide letters («MMMM-…») breaks at the space
 
 
 def test_the_name_is_printed_in_bold_and_nothing_else_in_the_greeting_is(

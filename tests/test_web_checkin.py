@@ -407,7 +407,8 @@ async def test_a_repeated_tap_records_once_and_says_so(meeting: Day, phone: Desk
     form = fields(page.text, "form-tap")
     assert form["key"] == meeting.tokens["DB001"] and len(form["rk"]) >= 16
     first = await phone.client.post("/office/checkin/in", data=form)
-    assert first.status_code == 303 and first.headers["location"].startswith(f"{path}?f=")
+    assert first.status_code == 303
+    assert re.fullmatch(r"/office/checkin\?f=[\w-]+", first.headers["location"])
     shown = await phone.client.get(first.headers["location"])
     assert flash(shown.text) == f"Đã điểm danh: Phạm Thị Thanh Mai. Khu vực chỗ ngồi: {AREA}."
     again = await phone.client.post("/office/checkin/in", data=form)  # the same tap again
@@ -468,7 +469,7 @@ async def test_a_tap_needs_the_desk_cookie_of_this_very_session_unforged(
     assert await present(meeting.services) == []
     phone.client.cookies.set(DESK_COOKIE, mine, path="/")
     done = await phone.client.post("/office/checkin/in", data=form)
-    assert done.headers["location"].startswith(f"/{meeting.tokens['DB001']}?f=")
+    assert re.fullmatch(r"/office/checkin\?f=[\w-]+", done.headers["location"])
     assert len(await present(meeting.services)) == 1
 
 
@@ -531,7 +532,8 @@ async def test_someone_who_came_unannounced_in_an_invitee_s_place_is_checked_in_
     assert (row.kind, row.full_name, row.position, row.answer) == (
         ArrivalKind.SUBSTITUTE, "Trần Thị Bích", "Phó Vụ trưởng", "attending",
     )  # fmt: skip
-    assert "người dự thay Trần Thị Bích" in text_of(shown.text, "notice")
+    card = await phone.client.get(path)
+    assert "người dự thay Trần Thị Bích" in text_of(card.text, "notice")
     # From the search too: a hit's name opens the card, where the same form is.
     hits = await phone.client.get("/office/checkin", params={"q": "DB002"})
     assert 'href="/office/checkin/p/DB002" id="card-DB002"' in hits.text
@@ -657,6 +659,106 @@ async def test_after_a_check_in_from_the_search_the_box_is_empty_and_ready_for_t
     # Refused (already in): the query stays, to see why.
     again = await phone.client.post("/office/checkin/in", data={**data, "rk": "x" * 20})
     assert again.headers["location"].startswith(f"{searched}&f=")
+
+
+EMPTY_BOX = (
+    '<input id="q" name="q" type="search" value="" maxlength="100" autocomplete="off" '
+    'enterkeyhint="search" autofocus>'
+)
+
+
+async def test_after_a_check_in_from_a_card_the_box_is_empty_and_ready_for_the_next(
+    meeting: Day, phone: Desk
+) -> None:
+    # A card opened by the slip's QR, by a typed code or from a hit came back after the tap
+    # with the person just let in: the volunteer went back to the search herself for each
+    # person in the queue. Now every card's check-in returns to the desk's empty, focused box.
+    scanned = f"/{meeting.tokens['DB001']}"
+    by_code = "/office/checkin/p/DB003"  # sent a substitute: her form comes first
+    unannounced = f"/{meeting.tokens['DB002']}"  # someone else in her place
+    taps = [
+        (scanned, "form-tap", {}, "Đã điểm danh: Phạm Thị Thanh Mai."),
+        (by_code, "form-tap", {"as": "substitute", "substitute_name": "Lê Thu Trang"},
+         "Đã điểm danh: Lê Thu Trang."),
+        (unannounced, "form-tap-substitute", {"substitute_name": "Trần Thị Bích"},
+         "Đã điểm danh: Trần Thị Bích."),
+    ]  # fmt: skip
+    for path, form_id, typed, said in taps:
+        page = await phone.client.get(path)
+        tapped = await phone.client.post(
+            "/office/checkin/in", data={**fields(page.text, form_id), **typed}
+        )
+        # No «#flash» fragment: it stops the browser from focusing the box.
+        assert re.fullmatch(r"/office/checkin\?f=[\w-]+", tapped.headers["location"]), path
+        shown = await phone.client.get(tapped.headers["location"])
+        assert flash(shown.text).startswith(said)
+        assert re.findall(r'<input id="q"[^>]*>', shown.text) == [EMPTY_BOX]
+        assert text_of(shown.text, "recent-title") == "Vừa điểm danh tại bàn này"
+    assert [row.full_name for row in await present(meeting.services)] == [
+        "Phạm Thị Thanh Mai", "Lê Thu Trang", "Trần Thị Bích",
+    ]  # fmt: skip
+    # A withdrawn invitee let in as a guest from her card: the box too.
+    await meeting.services.withdrawals.withdraw(
+        meeting.services.access.local_operator(), "DB010", "Mời nhầm"
+    )
+    card = await phone.client.get("/office/checkin/p/DB010")
+    let_in = await phone.client.post(
+        "/office/checkin/guest-of", data=fields(card.text, "form-guest-of")
+    )
+    assert re.fullmatch(r"/office/checkin\?f=[\w-]+", let_in.headers["location"])
+    # Refused (someone else's name left empty): back to the card she tapped on, saying why.
+    path = f"/{meeting.tokens['DB004']}"
+    card = await phone.client.get(path)
+    refused = await phone.client.post(
+        "/office/checkin/in",
+        data={**fields(card.text, "form-tap-substitute"), "substitute_name": " "},
+    )
+    assert re.fullmatch(rf"{path}\?f=[\w-]+#flash", refused.headers["location"])
+    shown = await phone.client.get(refused.headers["location"])
+    assert flash(shown.text) == "Đề nghị nhập họ tên."
+    assert text_of(shown.text, "person-name") == text_of(card.text, "person-name")
+    assert len(await present(meeting.services)) == 4
+
+
+def field_value(html: str, field_id: str) -> str | None:
+    """The value the input ``field_id`` holds (None: no value attribute)."""
+    found = re.search(rf'<input id="{field_id}" [^>]*?>', html)
+    assert found is not None, field_id
+    value = re.search(r'value="([^"]*)"', found.group(0))
+    return value.group(1) if value else None
+
+
+async def test_a_substitute_refused_on_her_card_comes_back_as_the_desk_typed_it(
+    meeting: Day, phone: Desk
+) -> None:
+    # The card came back with its form as the answer offered it (or empty, folded away): the
+    # position and unit the volunteer had typed for the one at the desk were to be typed again.
+    path = f"/{meeting.tokens['DB004']}"  # someone else, unannounced, in her place
+    card = await phone.client.get(path)
+    assert 'id="someone-else">' in card.text  # folded
+    typed = {"substitute_name": " ", "substitute_position": "Phó Trưởng phòng",
+             "substitute_unit": "Phòng Tổ chức"}  # fmt: skip
+    data = {**fields(card.text, "form-tap-substitute"), **typed}
+    refused = await phone.client.post("/office/checkin/in", data=data)
+    shown = await phone.client.get(refused.headers["location"])
+    assert flash(shown.text) == "Đề nghị nhập họ tên."
+    assert 'id="someone-else" open>' in shown.text
+    form = shown.text[shown.text.index('id="form-tap-substitute"') :]
+    assert [field_value(form, f) for f in typed] == [" ", "Phó Trưởng phòng", "Phòng Tổ chức"]
+    # The one she announced (DB003's card, opened by code): the position corrected, her name
+    # left empty by mistake. The form holds the correction, not the answer's words again.
+    card = await phone.client.get("/office/checkin/p/DB003")
+    assert field_value(card.text, "substitute_position") == "Phó Chánh Văn phòng Thành ủy"
+    data = {**fields(card.text, "form-tap"), "as": "substitute", "substitute_name": "",
+            "substitute_position": "Chánh Văn phòng", "substitute_unit": "Thành ủy Hà Nội"}  # fmt: skip
+    refused = await phone.client.post("/office/checkin/in", data=data)
+    assert refused.headers["location"].startswith("/office/checkin/p/DB003?f=")
+    shown = await phone.client.get(refused.headers["location"])
+    assert [field_value(shown.text, f) for f in typed] == ["", "Chánh Văn phòng", "Thành ủy Hà Nội"]
+    assert await present(meeting.services) == []
+    # A fresh look at the card offers the answer's words again.
+    again = await phone.client.get("/office/checkin/p/DB003")
+    assert field_value(again.text, "substitute_position") == "Phó Chánh Văn phòng Thành ủy"
 
 
 async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_at_the_desk(
@@ -1277,8 +1379,9 @@ async def test_the_card_of_a_withdrawn_invitee_lets_her_in_as_a_guest_in_one_tap
     name = text_of(card.text, "person-name")
     done = await post_form(phone, "/office/checkin/p/DB003", "form-guest-of")
     assert flash(done.text) == f"Đã ghi nhận khách: {name}."
-    assert 'id="form-guest-of"' not in done.text  # she is in: no second guest
-    assert text_of(done.text, "notice").startswith(f"Đã điểm danh khách {name} lúc 07:30")
+    card = await phone.client.get("/office/checkin/p/DB003")
+    assert 'id="form-guest-of"' not in card.text  # she is in: no second guest
+    assert text_of(card.text, "notice").startswith(f"Đã điểm danh khách {name} lúc 07:30")
     [row] = await present(meeting.services)
     assert (row.kind, row.full_name, row.desk) == (ArrivalKind.GUEST, name, "Bàn 1")
     assert row.delegate_id is not None

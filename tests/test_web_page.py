@@ -265,6 +265,29 @@ async def test_a_delegate_naming_herself_as_her_substitute_on_her_page_is_refuse
     assert await _substitute_row(imported, "DB003") == ("no_answer", None, None, None, None)
 
 
+async def test_naming_herself_as_her_substitute_refused_fills_the_form_again_as_typed(
+    web: Web, imported: Services
+) -> None:
+    # Every other refused substitute form came back as typed; this one came back with her own
+    # unit and nothing else: the position, another unit and the phone were to be typed again.
+    typed = {"name": "vu thi HONG NHUNG", "position": "Phó Chánh Văn phòng",
+             "unit": "Văn phòng Thành ủy", "phone": "0912 345 678"}  # fmt: skip
+    page = await web.post("DB003", "rsvp", "form-substitute", {"choice": "substitute", **typed})
+    assert flash(page.text).startswith("Người dự thay trùng họ tên với đồng chí")
+    for field, value in typed.items():
+        shown = re.search(rf'<input id="substitute-{field}" [^>]*value="([^"]*)"', page.text)
+        assert shown is not None and shown.group(1) == value, field
+    # Corrected, the same form is taken (the refused one spent its code; the page gave a new one).
+    page = await web.post(
+        "DB003", "rsvp", "form-substitute",
+        {"choice": "substitute", **typed, "name": "Lê Thị Hoa"},
+    )  # fmt: skip
+    assert flash(page.text).startswith("Đã ghi nhận: đồng chí cử người dự thay")
+    assert await _substitute_row(imported, "DB003") == (
+        "substitute", "Lê Thị Hoa", "Phó Chánh Văn phòng", "Văn phòng Thành ủy", "+84912345678"
+    )  # fmt: skip
+
+
 async def test_after_sending_a_substitute_her_page_says_unit_and_phone_and_fills_the_form_with_them(
     web: Web, imported: Services
 ) -> None:

@@ -23,7 +23,7 @@ from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
 from schedules.planner import sync_planned
 from storage import queries
-from storage.models import Delegate, Delivery, LinkFailure, Rsvp
+from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
 from tests.conftest import local
 from tests.zalo_support import ZaloWorld, zalo_world
 
@@ -89,17 +89,28 @@ async def test_linking_by_the_typed_code_shows_the_card_as_plain_text_with_a_num
     }
 
 
-@pytest.mark.parametrize("typed", ["ABCD-1234", "k7px-03qb", "K7PX 1QBN", "K7PXI3QB"])
+@pytest.mark.parametrize(
+    "typed", ["ABCD-1234", "k7px-03qb", "K7PX 1QBN", "K7PXI3QB", "KXPB-MQRI", "kxpb mqro"]
+)
 async def test_a_code_misread_from_paper_with_characters_codes_never_use_is_told_it_is_wrong(
     world: ZaloWorld, typed: str
 ) -> None:
     # 0, O, 1, I are in no code: a chair who read «Q» as «0» was greeted as if she had sent
-    # nothing, and asked for the code she had just sent.
+    # nothing, and asked for the code she had just sent (still so for a code of letters only).
     user = world.fake.user("Chị Mai")
     contact = world.services.config.office.contact
     assert await world.type(user, typed) == [
         world.catalog.plain("start.unknown_code", contact=contact)
     ]
+
+
+@pytest.mark.parametrize("typed", ["Minh Tung", "camonchi", "Thuy Linh"])
+async def test_two_words_without_marks_are_welcomed_not_told_the_code_is_wrong(
+    world: ZaloWorld, typed: str
+) -> None:
+    user = world.fake.user("Chị Mai")
+    said = await world.type(user, typed)
+    assert said and said[0].startswith("Kính chào đồng chí"), said
 
 
 async def test_a_code_misread_from_paper_is_not_counted_and_five_of_them_do_not_lock_her_out(
@@ -414,6 +425,38 @@ async def test_a_speaker_whose_speech_was_withdrawn_mid_draft_is_told_and_her_ve
     assert said[-1] == withdrawn and "Soạn tham luận" not in "\n".join(said)
     [kept] = [line for line in await services.drafts.board(withdrawn=True) if line.withdrawn]
     assert (kept.code, kept.versions) == ("DB031", 1)
+
+
+async def test_a_reply_to_the_office_refused_once_her_invitation_is_withdrawn_ends_the_question(
+    world: ZaloWorld,
+) -> None:
+    # She chose «Trả lời Văn phòng»; the office withdrew her invitation before she wrote. Her
+    # text was refused, but the question stayed: every later text was refused again, and once
+    # she was invited again, a message about anything else went to the office as her answer.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Kính thưa các đồng chí.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await world.tick()
+    await world.type(office, "3")  # 💬 Góp ý bản này
+    await world.type(office, "Đề nghị bổ sung số liệu.")
+    await world.tick()
+    assert speaker.last_text.endswith("Trả lời 1 – ↩️ Trả lời Văn phòng")
+    await world.type(speaker, "1")
+    services = world.services
+    operator = services.access.local_operator()
+    await services.withdrawals.withdraw(operator, "DB031", "Mời nhầm")
+    said = await world.type(speaker, "Đã rõ ạ.")
+    assert said[-1].startswith("Giấy mời gửi đồng chí không còn hiệu lực")
+    await services.withdrawals.reinvite(operator, "DB031")
+    await world.type(speaker, "Xin cảm ơn Văn phòng.")
+    await world.tick()
+    async with services.ctx.sessions() as session:
+        bodies = list(await session.scalars(select(DraftComment.body).order_by(DraftComment.id)))
+    assert bodies == ["Đề nghị bổ sung số liệu."]  # neither text went to the office
+    assert "Xin cảm ơn Văn phòng." not in "\n".join(office.texts)
 
 
 async def test_a_draft_whose_file_is_gone_from_the_server_reaches_the_office_saying_so(

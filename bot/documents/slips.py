@@ -27,8 +27,8 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE, WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
+from docx.oxml import OxmlElement, parse_xml
+from docx.oxml.ns import nsdecls, qn
 from docx.oxml.xmlchemy import BaseOxmlElement
 from docx.shared import Cm, Length, Pt, Twips
 from docx.table import Table, _Cell
@@ -208,11 +208,11 @@ class _SlipXml:
         for place, piece in zip(self.places, self.pieces[1:], strict=True):
             if place in self.paragraphs:
                 text = printable(getattr(slip, place))
+                content = run_content(text)
                 if text and place == "link_code":
-                    hint = slip.code_hint or texts.code_hint
-                    text = printable(slip.link_code.join(_split(hint, "{code}")))
+                    content = _code_content(_code_text(slip, texts))
                 if text:
-                    out.append(self.paragraphs[place].replace(_mark("text"), run_content(text)))
+                    out.append(self.paragraphs[place].replace(_mark("text"), content))
             elif place == "name":
                 out.append(run_content(printable(slip.full_name)))
             elif place == "code":
@@ -359,13 +359,17 @@ def _fill_slip(table: Table, slip: Slip, texts: SlipTexts) -> None:
     instruction = right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3))
     _run(instruction, texts.instruction, _SMALL_BODY_SIZE, bold=True)
     if printable(slip.link_code):
-        code = slip.link_code.join(_split(slip.code_hint or texts.code_hint, "{code}"))
-        _run(
+        # 11 pt, as the instruction above: «/start K7PX-3QBM» then fits the column's 3.42 cm of
+        # text on one line (3.24 cm; in 12 pt bold it was 3.54 cm, a line more on every slip,
+        # and a page held two slips instead of three).
+        code = _run(
             right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER, space_after=Pt(3)),
-            code,
-            BODY_SIZE,
+            "",
+            _SMALL_BODY_SIZE,
             bold=True,
         )
+        content = _code_content(_code_text(slip, texts))
+        code._r.extend(parse_xml(f"<w:r {nsdecls('w')}>{content}</w:r>"))
     hint = slip.link.join(_split(texts.link_hint, "{link}"))
     _run(right.paragraph(align=WD_ALIGN_PARAGRAPH.CENTER), hint, _TINY_SIZE)
 
@@ -418,6 +422,25 @@ def _run(
     if italic:
         run.italic = True
     return run
+
+
+# The dash of a code as printed, kept on one line with the rest of the code (Word's «non-breaking
+# hyphen», which prints as a hyphen and reads back as one).
+_UNBROKEN_DASH: Final = "\u2011"
+
+
+def _code_text(slip: Slip, texts: SlipTexts) -> str:
+    """The words around the personal code with the code in them (the slip's own hint, else
+    the texts'), the code's dash one a line never breaks at: «/start K7PX-3QBM» in the QR's
+    3.8 cm column broke after «K7PX-», the code read as two."""
+    code = slip.link_code.replace("-", _UNBROKEN_DASH)
+    return printable(code.join(_split(slip.code_hint or texts.code_hint, "{code}")))
+
+
+def _code_content(text: str) -> str:
+    """What goes inside the code's run for :func:`_code_text`'s ``text``: the run's content
+    as python-docx writes it, each unbreakable dash a ``w:noBreakHyphen``."""
+    return "<w:noBreakHyphen/>".join(run_content(part) for part in text.split(_UNBROKEN_DASH))
 
 
 def _split(template: str, placeholder: str) -> list[str]:

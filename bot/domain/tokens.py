@@ -97,7 +97,8 @@ def parse_link_code(text: str) -> str | None:
 # A personal code mistyped with characters codes never use (0/O, 1/I/L, vowels…): two groups of
 # four letters and digits, or eight together, with a letter and a digit in it (a name of two
 # four-letter words, «Thuy Linh», or a phone number's groups are not taken for one).
-_CODE_SHAPE = re.compile(r"^([A-Z0-9]{4})[\s\-‐‑‒–—―−_.·]?([A-Z0-9]{4})$")
+_CODE_SHAPE = re.compile(r"^([A-Z0-9]{4})([\s\-‐‑‒–—―−_.·]?)([A-Z0-9]{4})$")
+_DASHES = frozenset("-‐‑‒–—―−")
 
 
 def code_shaped(text: str) -> str | None:
@@ -112,7 +113,22 @@ def code_shaped(text: str) -> str | None:
     found = _CODE_SHAPE.match(unicodedata.normalize("NFKC", text).strip().upper())
     if found is None:
         return None
-    spelt = found.group(1) + found.group(2)
-    if spelt.isdigit() or spelt.isalpha():
+    spelt = found.group(1) + found.group(3)
+    if spelt.isdigit():  # a phone number's groups
         return None
+    if spelt.isalpha() and not _letters_misread(spelt, dashed=found.group(2) in _DASHES):
+        return None  # words: «Thuy Linh», «camonchi»
     return spelt
+
+
+def _letters_misread(spelt: str, *, dashed: bool) -> bool:
+    """Whether eight letters (no digit: about one code in twenty has none) are a code misread
+    rather than words: written as the slip prints a code, two groups joined by a dash
+    («KXPB-MQRI»), or with one letter alone outside the codes' alphabet (one character
+    misread). Vietnamese written without its marks is never so: the alphabet has no vowel (A,
+    E, I, O, U, Y), every syllable has one and none is longer than seven letters, so two words,
+    or eight letters glued, have two vowels at least («Minh Tung», «camonchi»); and nobody
+    greets the bot with two words joined by a dash. (With its marks it is no code's shape.)"""
+    if dashed:
+        return True
+    return sum(char not in CODE_ALPHABET for char in spelt) <= 1

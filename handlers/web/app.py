@@ -691,18 +691,27 @@ class Site:
         ):
             # A step the chat would ask a question after, left half-way: nothing waits here.
             await rsvp.choose(account, RsvpChoice.CANCEL)
-        return await self._rsvp_echoed(visit, result)
+        # Refused (her own name given as the substitute's): the form again as she typed it.
+        return await self._rsvp_echoed(
+            visit, result, typed=typed if choice == "substitute" else None
+        )
 
-    async def _rsvp_echoed(self, visit: Visit, result: RsvpResult) -> Response:
+    async def _rsvp_echoed(
+        self, visit: Visit, result: RsvpResult, *, typed: Mapping[str, str] | None = None
+    ) -> Response:
         if result.step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED) and result.rsvp is not None:
             # The chat's own confirmation, in the chat's language, where the person chats.
             chat = replies.recorded(
                 self.catalog, self.config, result.rsvp, result.previous, own_unit=result.own_unit
             )
             await self.services.echo.to_chat(visit.person_id, chat)
-        return self._rsvp_done(visit, result)
+        return self._rsvp_done(visit, result, typed=typed)
 
-    def _rsvp_done(self, visit: Visit, result: RsvpResult) -> Response:
+    def _rsvp_done(
+        self, visit: Visit, result: RsvpResult, *, typed: Mapping[str, str] | None = None
+    ) -> Response:
+        """The page again, saying how the answer ended; a refused form (``typed``: what it
+        had) filled again as typed."""
         catalog, config = visit.catalog, self.config
         step = result.step
         if step in (RsvpStep.RECORDED, RsvpStep.CONFIRMED) and result.rsvp is not None:
@@ -731,7 +740,7 @@ class Site:
         else:
             text = catalog.html("web.failed", contact=config.office.contact)
         ok = step in (RsvpStep.UNCHANGED, RsvpStep.DUPLICATE)
-        return self._done(visit, text, ok=ok)
+        return self._done(visit, text, ok=ok, form=None if ok else typed)
 
     async def task(self, request: Request) -> Response:
         """The four reports on a task: done, in progress with a note, need help with a

@@ -203,6 +203,14 @@ class Thread(DraftUseCase):
                 return DraftResult(DraftStep.REPEATED)
             found = await self._own(session, account, assignment_id)
             if isinstance(found, DraftResult):
+                # Refused (her invitation or this speech withdrawn, the draft gone): the question
+                # ends with the refusal, as a typed draft's does, or her next message, about
+                # anything, would be taken as the answer (relayed, once she is invited again).
+                if ident.pending_input == Pending.REPLY and (
+                    pending_id(ident) == assignment_id
+                    or found.step is DraftStep.INVITATION_WITHDRAWN
+                ):
+                    ident.pending_input = ident.pending_data = None
                 return found
             _, row = found
             body = text.strip()

@@ -68,6 +68,7 @@ DESK_COOKIE = "hoinghi_desk"
 # is no desk's any more.
 DESK_REMEMBERED = timedelta(days=2)
 MAX_COOKIE = 400
+MAX_TYPED = 200  # the substitute form's fields' maxlength: a longer paste is kept cut
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,40}")
 
 DeskHandler = Callable[[Request, StaffVisit, DeskActor], Awaitable[Response]]
@@ -243,7 +244,7 @@ class DeskPages:
         flash = self.office.flashes.take(request.query_params.get("f", ""), session_id)
         return self.office._render(
             "office/checkin_person.html", status=200 if arrival.person else 404,
-            **self._person_context(desk, session_id, arrival, token), flash=flash,
+            **self._person_context(desk, session_id, arrival, token, flash), flash=flash,
             back=f"{self.site_root}/{token}",
         )  # fmt: skip
 
@@ -258,17 +259,21 @@ class DeskPages:
         flash = self.office.flashes.take(request.query_params.get("f", ""), visit.session_id)
         return self.office._render(
             "office/checkin_person.html", status=200 if arrival.person else 404,
-            **self._person_context(desk, visit.session_id, arrival, code), flash=flash,
+            **self._person_context(desk, visit.session_id, arrival, code, flash), flash=flash,
             back=f"{self.root}/checkin/p/{quote(code, safe='')}",
         )  # fmt: skip
 
     def _person_context(
-        self, desk: DeskActor, session_id: int, arrival: Arrival, key: str
+        self, desk: DeskActor, session_id: int, arrival: Arrival, key: str, flash: Flash | None
     ) -> dict[str, Any]:
         catalog, config = self.catalog, self.services.config
+        typed = flash.typed if flash is not None else {}
+        offered = substitute_fields(arrival)
+        if typed:  # a substitute refused on this card: her form as the desk typed it
+            offered = (typed.get("substitute_name", ""), typed.get("substitute_position", ""),
+                       typed.get("substitute_unit", ""))  # fmt: skip
         return {
-            "desk": desk, "arrival": arrival, "key": key,
-            "offered": substitute_fields(arrival),
+            "desk": desk, "arrival": arrival, "key": key, "offered": offered, "typed": bool(typed),
             "notice": notice_line(catalog, config.meeting, arrival),
             "desk_bound": _desk_bound(session_id), "request_key": secrets.token_urlsafe(16),
             "can_undo": self._can_undo(desk, arrival.checkin),
@@ -465,16 +470,19 @@ class DeskPages:
         assert visit.session_id is not None
         ok = result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED, CheckinStep.UNDONE,
                              CheckinStep.ALREADY_IN, CheckinStep.ALREADY_UNDONE)  # fmt: skip
-        key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok))
+        # A substitute refused (her name left empty, too long): her card's form comes back as
+        # typed, not as the answer offered it.
+        typed = () if ok or values.get("as") != "substitute" else _typed_substitute(values)
+        key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok, typed))
         back = values.get("back", "")
         if not _own_path(back, self.site_root):
             back = f"{self.root}/checkin"
-        if result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED) and back.startswith(
-            f"{self.root}/checkin?"
-        ):
-            # Let in from the search: the box comes back empty and focused, ready for the next
-            # in the queue (who came is in the flash, at the top, and in «Vừa điểm danh tại bàn
-            # này»). No «#flash»: a fragment stops the browser from focusing the box.
+        if result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED):
+            # Let in, from the search or from a card (the slip's QR, a typed code, a name the
+            # search found): the desk's box comes back empty and focused, ready for the next in
+            # the queue (who came and where she sits is in the flash, at the top; the undo in
+            # «Vừa điểm danh tại bàn này»). No «#flash»: a fragment stops the browser from
+            # focusing the box. Anything refused goes back to the page it came from.
             return RedirectResponse(f"{self.root}/checkin?f={key}", status_code=303)
         joiner = "&" if "?" in back else "?"
         return RedirectResponse(f"{back}{joiner}f={key}#flash", status_code=303)
@@ -679,6 +687,13 @@ PRESENT_PAGE = 200
 def _desk_bound(session_id: int) -> str:
     """What the desk's forms are signed for: the session (its id; the cookies prove it)."""
     return f"desk|{session_id}"
+
+
+def _typed_substitute(values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A refused substitute's fields as the desk typed them (each cut to the field's length), to
+    fill her card's form again."""
+    fields = ("substitute_name", "substitute_position", "substitute_unit")
+    return tuple((name, values.get(name, "")[:MAX_TYPED]) for name in fields)
 
 
 def _request_key(values: dict[str, str]) -> str | None:
