@@ -20,8 +20,8 @@ from bot.services.dashboard import Filters
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp, SpeechAssignment
-from tests.conftest import local
-from tests.office_support import STAFF, Desk, hidden, text_of
+from tests.conftest import EXAMPLE_CONTACTS, import_example, local
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
@@ -693,6 +693,46 @@ async def test_the_overview_names_the_task_each_upcoming_task_reminder_is_for(
         "08:00, 20/5 — nhắc nhiệm vụ: VI.1.4 Đặt, thu thập và biên tập tham luận",
         "08:00, 21/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
     ]
+
+
+def upcoming_lines(page: str) -> list[str]:
+    """The overview's «Sắp gửi» lines as read, tags and runs of spaces dropped."""
+    upcoming = page.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+    return [
+        " ".join(re.sub(r"<[^>]+>", "", line).split())
+        for line in re.findall(r"<li[^>]*>(.*?)</li>", upcoming, re.S)
+    ]
+
+
+async def test_a_plan_reminder_due_before_any_delegate_list_is_shown_waiting_for_it(
+    services: Services, clock: ManualClock
+) -> None:
+    """The office started the bot before importing the invitees (only the task contacts' file
+    is in, a clerk among them): the RSVP reminder of 08:00 18/5 fell due and waits for the
+    list. At 09:00 «Sắp gửi» said it was coming at 08:00 — an hour gone by; it says it waits
+    for the delegate list, since when, first. Once the list is in, the outbox sends it at its
+    next tick: no longer listed, as a notice whose time has come is not."""
+    clock.set(local(2024, 5, 18, 7, 0))
+    planned = planned_messages(services.config)
+    reminders = [p for p in planned if p.kind is MessageKind.RSVP_REMINDER]
+    await sync_planned(services.ctx.sessions, clock, services.ctx.meeting_id, reminders)
+    clock.set(local(2024, 5, 18, 9, 0))
+    await import_example(services, EXAMPLE_CONTACTS)
+    await make_staff(services, "NV01")
+    desk = await desk_for(services)
+    try:
+        await desk.sign_in("NV01")
+        assert upcoming_lines((await desk.client.get("/office/")).text) == [
+            "Chờ danh sách đại biểu — nhắc xác nhận tham dự (đến giờ gửi từ 08:00, 18/5; bot sẽ"
+            " gửi ngay khi danh sách đại biểu được nhập, nếu chưa quá thời hạn gửi)",
+            "08:00, 20/5 — nhắc xác nhận tham dự",
+        ]
+        await import_example(services)
+        assert upcoming_lines((await desk.client.get("/office/")).text) == [
+            "08:00, 20/5 — nhắc xác nhận tham dự",
+        ]
+    finally:
+        await desk.client.aclose()
 
 
 async def test_a_delegate_s_history_says_the_reason_a_second_record_of_one_answer_added(

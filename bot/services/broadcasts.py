@@ -64,7 +64,7 @@ class BroadcastStep(StrEnum):
     NO_RECIPIENTS = "no_recipients"
     # No delegate list imported yet: every audience is empty. Refused, not held for the list
     # (a notice is the office's words for its moment; the plan's messages wait, see
-    # :func:`schedules.outbox._waits_for_a_list`), the draft kept for when the list is in.
+    # :func:`bot.domain.outbound.waits_for_a_list`), the draft kept for when the list is in.
     NO_LIST = "no_list"
     GONE = "gone"  # the draft or broadcast no longer exists or has already gone out
     # The same confirmation again (a form sent twice, a second tap): what was done stands.

@@ -12,10 +12,17 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
 from bot.domain import outbound
-from bot.domain.outbound import Audience, MessageKind, MessageStatus
+from bot.domain.outbound import (
+    BY_THE_PLAN,
+    Audience,
+    MessageKind,
+    MessageStatus,
+    waits_for_a_list,
+)
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold, shortened
 from bot.services import roster
+from bot.services.audiences import AudienceService
 from bot.services.context import RunningChats, ServiceContext
 from bot.services.invitations import SentMark
 from bot.services.reports import Counts, counts_of
@@ -98,6 +105,9 @@ class Upcoming:
     # reminders due at one time are for different tasks.
     preview: str
     number: int | None  # a notice's number within the meeting; the other kinds have none
+    # One of the plan's messages to people whose time came before any delegate list was
+    # imported: the outbox holds it for the list (sent then, if its window is still open).
+    waiting: bool = False
 
 
 @dataclass(frozen=True)
@@ -380,25 +390,44 @@ class DashboardService:
         return [_row(r, accounts) for r in page]
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
-        """Messages scheduled to go out, the soonest first. Not a notice whose time has come
-        («Gửi ngay», or its time reached, in the moment before the outbox takes it): it is
-        being sent, as the notices page and ``/lichthongbao`` say, no longer to come."""
+        """Messages scheduled to go out, the soonest first. One whose time has come is no
+        longer to come: a notice («Gửi ngay», or its time reached, in the moment before the
+        outbox takes it) is being sent, as the notices page and ``/lichthongbao`` say, and so
+        is one of the plan's; but one of the plan's to people whose time came before any
+        delegate list was imported waits for the list (as the outbox holds it): listed first,
+        said to wait, not as coming at a time gone by."""
         now = self._ctx.clock.now()
+        audiences = AudienceService(self._ctx)
         async with read_only(self._ctx.sessions) as session:
-            rows = await session.scalars(
+            scheduled = (
+                OutboundMessage.meeting_id == self._ctx.meeting_id,
+                OutboundMessage.status == MessageStatus.SCHEDULED,
+            )
+            due = await session.scalars(
                 select(OutboundMessage)
                 .where(
-                    OutboundMessage.meeting_id == self._ctx.meeting_id,
-                    OutboundMessage.status == MessageStatus.SCHEDULED,
-                    or_(
-                        OutboundMessage.kind != MessageKind.BROADCAST,
-                        OutboundMessage.due_at > now,
-                    ),
+                    *scheduled,
+                    OutboundMessage.due_at <= now,
+                    OutboundMessage.created_by == BY_THE_PLAN,
                 )
                 .order_by(OutboundMessage.due_at, OutboundMessage.id)
-                .limit(limit)
             )
-            messages = list(rows)
+            listed: dict[str, bool] = {}  # whether each audience's list is in, asked once
+            waiting: list[OutboundMessage] = []
+            for message in due:
+                if not waits_for_a_list(message.created_by, message.audience):
+                    continue
+                if message.audience not in listed:
+                    listed[message.audience] = await audiences.has_list(session, message.audience)
+                if not listed[message.audience] and len(waiting) < limit:
+                    waiting.append(message)
+            rows = await session.scalars(
+                select(OutboundMessage)
+                .where(*scheduled, OutboundMessage.due_at > now)
+                .order_by(OutboundMessage.due_at, OutboundMessage.id)
+                .limit(limit - len(waiting))
+            )
+            messages = [*waiting, *rows]
             keys = {
                 m.audience.partition(":")[2]
                 for m in messages
@@ -423,8 +452,16 @@ class DashboardService:
                 return f"{key} {shortened(title, TASK_TITLE_SHOWN)}" if title else key
 
             return [
-                Upcoming(m.id, MessageKind(m.kind), m.audience, m.due_at, preview(m), m.number)
-                for m in messages
+                Upcoming(
+                    m.id,
+                    MessageKind(m.kind),
+                    m.audience,
+                    m.due_at,
+                    preview(m),
+                    m.number,
+                    waiting=i < len(waiting),
+                )
+                for i, m in enumerate(messages)
             ]
 
     async def activity(self, limit: int = 10) -> list[Activity]:
