@@ -500,8 +500,13 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     page = (await desk.client.get("/office/")).text
     assert text_of(page, "phone-title") == "Cần gọi điện thoại (80)"
     assert 'id="reach-telegram"' not in page
+    # The tile said «Chưa đại biểu nào liên kết tài khoản trò chuyện.»: two had, on Telegram.
     assert text_of(page, "reach") == (
-        "Liên lạc được qua kênh trò chuyện\nChưa đại biểu nào liên kết tài khoản trò chuyện."
+        "Liên lạc được qua kênh trò chuyện\nMáy này không chạy kênh trò chuyện nào (chỉ dùng"
+        " trang cá nhân): bot không gửi tin nhắn cho đại biểu nào; thông báo hiện trên trang cá"
+        " nhân của từng người.\nTelegram: 2 đại biểu đã liên kết tài khoản từ trước, nhưng máy"
+        " này không chạy kênh Telegram nên bot không gửi tin nhắn được cho các đồng chí này;"
+        " người chưa trả lời trong số đó nằm trong danh sách cần gọi điện thoại."
     )
     assert [row.code for row in await imported.dashboard.to_phone(limit=2)] == ["DB001", "DB002"]
     # «Xem cả 80 người» lists the same people; the notice's preview counts them alike.
@@ -520,6 +525,36 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     assert (again.to_phone, [(r.channel, r.reachable) for r in again.reach]) == (
         78, [("telegram", 2)]
     )  # fmt: skip
+
+
+async def test_linked_in_every_count_means_on_a_chat_that_runs_here(
+    desk: Desk, imported: Services
+) -> None:
+    """Linked on Telegram in an earlier run, then Zalo alone runs: /thongke's «đã liên kết tài
+    khoản», the workbook's summary column, the RSVP report's «chưa kết nối» and /chuatraloi's
+    mark counted them linked while the preview and «Cần gọi điện thoại» count them on no chat.
+    Every count now asks the chats that run; the tile says the Telegram ones are reached by
+    nobody here."""
+    await link(imported, "DB001", 601)
+    await link(imported, "DB002", 602)
+    imported.ctx.chats.run(("zalo",))
+    counts = await imported.reports.counts()
+    figures = await imported.dashboard.figures()
+    assert (counts.overall.linked, figures.counts.overall.linked) == (0, 0)
+    [group] = (await imported.reports.unanswered(limit=2)).groups
+    assert [(p.code, p.linked) for p in group.delegates] == [("DB001", False), ("DB002", False)]
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "reach-none") == (
+        "Chưa đại biểu nào liên kết tài khoản trên kênh trò chuyện đang chạy."
+    )
+    assert text_of(page, "reach-idle-telegram").startswith(
+        "Telegram: 2 đại biểu đã liên kết tài khoản từ trước, nhưng máy này không chạy kênh"
+    )
+    imported.ctx.chats.run(("telegram", "zalo"))
+    assert (await imported.reports.counts()).overall.linked == 2
+    assert (await imported.dashboard.figures()).counts.overall.linked == 2
+    page = (await desk.client.get("/office/")).text
+    assert 'id="reach-idle-telegram"' not in page and text_of(page, "reach-telegram") == "2"
 
 
 async def test_a_search_reads_only_its_matches_from_the_database(imported: Services) -> None:

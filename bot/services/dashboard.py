@@ -74,6 +74,11 @@ class Figures:
     reach: list[Reach]
     to_phone: int  # unanswered and reachable on no chat
     unsent: int = 0  # as :meth:`DashboardService.unsent` counts them
+    # Invitees with an account on a chat channel this process does not run (linked there in an
+    # earlier run, before its token was taken away), by channel: reached on it by nobody.
+    idle: list[Reach] = field(default_factory=list)
+    # No chat channel runs here at all (a pages-only installation).
+    no_chat: bool = False
 
 
 @dataclass(frozen=True)
@@ -346,18 +351,21 @@ class DashboardService:
         marked = found[0][-1] if found else 0
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
+        idle: dict[str, list[int]] = {}
         to_phone = no_account = 0
         chats = self._ctx.chats
         for group_key, status, linked_on, number, _ in found:
             if not linked_on:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
-            tallies.append((group_key, status, bool(names), number))
-            # Reached only on the chats that run here, as a notice's preview counts her.
+            # Reached only on the chats that run here, as a notice's preview counts her (and
+            # so linked, as ReportService.counts counts her, for /thongke and the workbook).
             running = [n for n in names if chats.runs(n.removeprefix("!"))]
-            for name in running:
+            tallies.append((group_key, status, bool(running), number))
+            for name in names:
                 blocked = name.startswith("!")
-                reach.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
+                held = reach if name in running else idle
+                held.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
             if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in running):
                 to_phone += number
         return Figures(
@@ -365,6 +373,8 @@ class DashboardService:
             reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
             to_phone=to_phone,
             unsent=no_account - marked,
+            idle=[Reach(channel, yes, no) for channel, (yes, no) in sorted(idle.items())],
+            no_chat=chats.names == frozenset(),
         )
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
