@@ -262,13 +262,15 @@ def code_chat(
 ) -> tuple[str, str] | None:
     """Which chat takes a personal code, by one rule for the invitation message, its SMS and
     the printed slip: the Zalo bot ``bot`` (her place among the plan's bots; 0: ``[zalo]``'s)
-    when the plan names it (``("zalo", name)``); else, of ``chats`` (the chat channels
-    running, each with its bot's name where known), Telegram's bot by its username
-    (``("telegram", username)``: it takes the code after ``/start``); else a chat whose bot
-    has no name (``("chat", "")``); None when no chat runs."""
-    if name_of_bot := config.zalo.finding(bot)[0]:
-        return "zalo", name_of_bot
+    when the plan names it and it is among ``chats`` (``("zalo", name)``); else, of ``chats``
+    (the chat channels running, each with its bot's name where known), Telegram's bot by its
+    username (``("telegram", username)``: it takes the code after ``/start``); else a chat
+    whose bot has no name (``("chat", "")``); None when no chat runs. A bot the plan names
+    whose token is not set runs nowhere: a delegate told to write to it would wait for an
+    answer that never comes, so it is not named."""
     running = chats or {}
+    if (name_of_bot := config.zalo.finding(bot)[0]) and config.zalo.channel(bot) in running:
+        return "zalo", name_of_bot
     if username := running.get("telegram", "").lstrip("@"):
         return "telegram", username
     if running:
