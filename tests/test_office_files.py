@@ -566,7 +566,7 @@ def test_a_printed_slip_names_the_telegram_bot_that_takes_the_code_as_the_messag
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["invites", "export", "links.csv"]) == 0
     with (office_web / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
-        code = {row[0]: row[-2] for row in csv.reader(fh)}["DB001"]
+        code = {row[0]: row[-3] for row in csv.reader(fh)}["DB001"]
 
     def slip_of_db001(*options: str) -> str:
         assert main(["invites", "print", "phieu.docx", "--force", *options]) == 0

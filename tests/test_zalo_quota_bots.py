@@ -240,8 +240,13 @@ def test_the_export_names_each_persons_zalo_bot_when_there_are_several(
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["invites", "export", "links.xlsx", "--bot-username", "hoinghi_bot"]) == 0
     rows = list(load_workbook(office / "links.xlsx").active.iter_rows(values_only=True))
-    assert rows[0][-3:] == ("Mã cá nhân (gõ trên Zalo)", "Bot Zalo", "Đã gửi giấy mời")
-    by_code = {row[0]: row[-2] for row in rows[1:]}
+    assert rows[0][-4:] == (
+        "Mã cá nhân (gõ trên Zalo)",
+        "Bot Zalo",
+        "Hướng dẫn gửi mã cá nhân (như giấy mời và phiếu in)",
+        "Đã gửi giấy mời",
+    )
+    by_code = {row[0]: row[-3] for row in rows[1:]}
     assert (by_code["DB001"], by_code["DB050"], by_code["DB051"], by_code["DB080"]) == (
         "Bot Hội nghị 1",
         "Bot Hội nghị 1",

@@ -30,10 +30,13 @@ def links_table(
     paper: LinkMaker,
     others: Mapping[str, LinkMaker],
     bots: Mapping[str, int] | None = None,
+    chats: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[list[Cell]]]:
     """The headings and rows of the links export: ``paper`` makes the link that goes on paper,
     ``others`` each other channel's (a column each), the personal code last; with several Zalo
-    bots (``bots``: each person's code → their bot's place), the bot each person writes to."""
+    bots (``bots``: each person's code → their bot's place), the bot each person writes to;
+    then where to send the code, in the invitation's words (:func:`code_line`, by the rule of
+    her slip: ``chats`` the chat channels running), for a mail-merge letter to say it."""
     labels = {g.key: g.label for g in config.groups}
     names = ("code", "name", "position", "organization", "group", "phone", "link")
     headings = [catalog.plain(f"export.heading.{name}") for name in names]
@@ -45,6 +48,8 @@ def links_table(
     # Several Zalo bots: the one each person is told to write to, after the code.
     if bots:
         headings.append(catalog.plain("export.heading.zalo_bot"))
+    # Where to send the code, as her slip and her invitation say (empty: no chat takes it).
+    headings.append(catalog.plain("export.heading.code_line"))
     # The office's «đã gửi» mark (time and how), last: empty for a link not sent yet.
     headings.append(catalog.plain("export.heading.sent"))
     quotas = config.quotas()
@@ -65,6 +70,14 @@ def links_table(
                 if bots
                 else ()
             ),
+            code_line(
+                catalog,
+                config,
+                format_link_code(link.link_code),
+                bot=bots.get(link.code, 0) if bots else 0,
+                chats=chats,
+            )
+            or None,
             _sent(catalog, config, link.sent),
         ]
         for link in people
