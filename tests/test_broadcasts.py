@@ -304,6 +304,28 @@ async def test_thongbao_asks_before_replacing_an_unfinished_draft_and_goes_on_wi
     assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}
 
 
+async def test_going_on_with_a_draft_left_at_its_time_asks_the_time_again_and_a_stale_tap_is_gone(
+    harness: BotHarness,
+) -> None:
+    """Left where the bot asked when to send it: «Tiếp tục» asks the time again, and the
+    time typed schedules it. The same «Tiếp tục» tapped again later, the notice scheduled
+    meanwhile, changes nothing and says so."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.command("/thongbao"))
+    assert admin.last_text() == UNFINISHED.format(preview="Họp trù bị lúc 14:00.")
+    asked = admin.last_message
+    await harness.send(admin.tap("Tiếp tục bản soạn dở"))
+    assert admin.last_text().startswith("Đề nghị đồng chí nhập thời điểm gửi")
+    await harness.send(admin.text("07:00 27/5"))
+    assert admin.last_text().startswith("🕘 Đã hẹn gửi thông báo số 1 lúc 07:00")
+    await harness.send(admin.tap("Tiếp tục bản soạn dở", message=asked))
+    assert admin.last_text().startswith("Thông báo này không còn ở bước đó")
+    assert await message_status(harness, MessageKind.BROADCAST) == ["scheduled"]
+
+
 async def test_thongbao_drops_the_unfinished_draft_only_when_a_new_notice_is_chosen(
     harness: BotHarness,
 ) -> None:
