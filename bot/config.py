@@ -348,6 +348,11 @@ class ZaloSettings(_Section):
         (no colon: a place is ``channel:address``)."""
         return ["zalo", *(f"zalo{number}" for number in range(2, len(self.bots) + 2))]
 
+    def channel(self, number: int) -> str:
+        """The channel bot ``number`` runs as (0: ``[zalo]``'s, ``zalo``; 1: ``zalo2``…)."""
+        channels = self.channels()
+        return channels[number] if 0 <= number < len(channels) else ""
+
     def finding(self, number: int) -> tuple[str, str]:
         """How people find bot ``number`` (0 for ``[zalo]``'s, 1 for the first of
         ``[[zalo.bots]]``…): its name and its link."""

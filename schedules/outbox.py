@@ -78,7 +78,6 @@ from sqlalchemy.orm import aliased
 from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
 from bot.domain.outbound import (
-    BY_THE_PLAN,
     INVITEE_KINDS,
     LATE_AFTER,
     OFFICE_PLACE,
@@ -95,6 +94,7 @@ from bot.domain.outbound import (
     TextPart,
     VenuePart,
     encode_buttons,
+    waits_for_a_list,
 )
 from bot.domain.ports import (
     Audiences,
@@ -435,7 +435,7 @@ class Outbox:
                     if notice is not None and message.report_to:
                         await self._add_office_note(session, notice, message.report_to, now)
                     continue
-                if _waits_for_a_list(message):
+                if waits_for_a_list(message.created_by, message.audience):
                     audience = message.audience
                     if audience not in listed:
                         listed[audience] = await self._audiences.has_list(session, audience)
@@ -1253,13 +1253,6 @@ def _answered(
         # office recording by phone that she will not after all.
         return NOTHING_TO_SEND
     return None
-
-
-def _waits_for_a_list(message: OutboundMessage) -> bool:
-    """Whether ``message`` is one of the plan's to people: before any list it waits for one
-    (the office's own notices, and what goes to the office, go as they always did)."""
-    kind = message.audience.partition(":")[0]
-    return message.created_by == BY_THE_PLAN and kind != Audience.OFFICE
 
 
 def _waited_for_list(message: OutboundMessage) -> datetime | None:

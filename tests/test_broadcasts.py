@@ -274,6 +274,77 @@ async def test_an_unfinished_draft_is_replaced_by_a_new_one(harness: BotHarness)
     assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
 
 
+UNFINISHED = (
+    "Đồng chí đang có một thông báo soạn dở, chưa gửi: «{preview}». Đề nghị chọn «Tiếp tục bản"
+    " soạn dở» để quay lại thông báo đó, hoặc «Soạn thông báo mới» để bỏ bản soạn dở và soạn"
+    " thông báo khác."
+)
+
+
+async def test_thongbao_asks_before_replacing_an_unfinished_draft_and_goes_on_with_it(
+    harness: BotHarness,
+) -> None:
+    """A notice written and previewed, not sent: a second /thongbao dropped it silently and
+    began anew. It asks, as the dashboard's «Xem trước» does; going on shows its preview again,
+    counted as of now, and it is sent as written."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    assert admin.last_text() == UNFINISHED.format(preview="Họp trù bị lúc 14:00.")
+    assert buttons(admin.last_message) == ["Tiếp tục bản soạn dở", "Soạn thông báo mới"]
+    assert await message_status(harness, MessageKind.BROADCAST) == ["draft"]
+    await harness.send(admin.tap("Tiếp tục bản soạn dở"))
+    assert "Họp trù bị lúc 14:00." in admin.last_text()
+    assert "Đối tượng: Tất cả đại biểu đã liên kết\nSẽ gửi tới: 5 người." in admin.last_text()
+    assert buttons(admin.last_message) == ["📤 Gửi ngay", "🕘 Hẹn giờ gửi", "Hủy"]
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    assert admin.last_text().startswith("📤 Đã xếp thông báo số 1 vào hàng gửi")
+    await harness.tick()
+    assert await deliveries(harness, MessageKind.BROADCAST) == {"sent": 5}
+
+
+async def test_going_on_with_a_draft_left_at_its_time_asks_the_time_again_and_a_stale_tap_is_gone(
+    harness: BotHarness,
+) -> None:
+    """Left where the bot asked when to send it: «Tiếp tục» asks the time again, and the
+    time typed schedules it. The same «Tiếp tục» tapped again later, the notice scheduled
+    meanwhile, changes nothing and says so."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.command("/thongbao"))
+    assert admin.last_text() == UNFINISHED.format(preview="Họp trù bị lúc 14:00.")
+    asked = admin.last_message
+    await harness.send(admin.tap("Tiếp tục bản soạn dở"))
+    assert admin.last_text().startswith("Đề nghị đồng chí nhập thời điểm gửi")
+    await harness.send(admin.text("07:00 27/5"))
+    assert admin.last_text().startswith("🕘 Đã hẹn gửi thông báo số 1 lúc 07:00")
+    await harness.send(admin.tap("Tiếp tục bản soạn dở", message=asked))
+    assert admin.last_text().startswith("Thông báo này không còn ở bước đó")
+    assert await message_status(harness, MessageKind.BROADCAST) == ["scheduled"]
+
+
+async def test_thongbao_drops_the_unfinished_draft_only_when_a_new_notice_is_chosen(
+    harness: BotHarness,
+) -> None:
+    """Its text typed, its audience not chosen yet: /thongbao asks (the draft's first words
+    quoted, cut at a word); «Soạn thông báo mới» drops it and asks for the new text."""
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("Kính mời các đồng chí dự buổi tập huấn " * 4))
+    await harness.send(admin.command("/thongbao"))
+    assert admin.last_text() == UNFINISHED.format(
+        preview="Kính mời các đồng chí dự buổi tập huấn Kính mời các đồng chí dự buổi tập huấn…"
+    )
+    await harness.send(admin.tap("Soạn thông báo mới"))
+    assert admin.last_text().startswith("📢 Soạn thông báo")
+    await harness.send(admin.text("Bản mới."))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
 async def test_a_notice_full_of_ampersands_is_measured_as_sent_and_goes_out(
     harness: BotHarness,
 ) -> None:

@@ -395,13 +395,48 @@ def test_export_writes_one_personal_link_per_delegate_to_xlsx(
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == (
         "Mã", "Họ và tên", "Chức vụ", "Đơn vị", "Nhóm", "Điện thoại", "Đường liên kết cá nhân",
-        "Mã cá nhân (gõ trên Zalo)", "Đã gửi giấy mời",
+        "Mã cá nhân (gõ trên Zalo)", "Hướng dẫn gửi mã cá nhân (như giấy mời và phiếu in)",
+        "Đã gửi giấy mời",
     )  # fmt: skip
     assert len(rows) == 81
     assert all(str(r[6]).startswith("https://t.me/hoinghi_bot?start=") for r in rows[1:])
     assert all(parse_link_code(str(r[7])) and str(r[7])[4] == "-" for r in rows[1:])
     assert len({r[7] for r in rows[1:]}) == 80
     assert sheet.freeze_panes == "A2"
+
+
+def test_the_links_export_says_where_to_send_the_code_as_the_slip_and_the_invitation_do(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The offices mail-merge their letters from the export: it had the code but not the words
+    of the slip about it (which bot takes it), so a letter could not say what the slip says.
+    A column has them, in the invitation's sentence, by the same rule: Telegram's bot with
+    /start here; the plan's Zalo bot once its token is set; nothing where no chat takes it."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+
+    def export(*options: str) -> dict[str, tuple[object, object]]:
+        assert main(["invites", "export", "links.xlsx", "--force", *options]) == 0
+        rows = list(load_workbook(office / "links.xlsx").active.iter_rows(values_only=True))
+        column = rows[0].index("Hướng dẫn gửi mã cá nhân (như giấy mời và phiếu in)")
+        code = rows[0].index("Mã cá nhân (gõ trên Zalo)")
+        return {str(row[0]): (row[code], row[column]) for row in rows[1:]}
+
+    code, line = export("--bot-username", "hoinghi_bot")["DB001"]
+    assert line == (
+        "Nếu không mở được đường liên kết, đề nghị đồng chí tìm @hoinghi_bot trên Telegram và"
+        f" gửi lệnh /start {code}."
+    )
+    plan = office / "config.toml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8") + '\n[zalo]\nbot_name = "Bot Hội nghị LHPN"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:" + "a" * 40)
+    code, line = export("--bot-username", "hoinghi_bot")["DB001"]
+    assert line == (
+        "Nếu không mở được đường liên kết, đề nghị đồng chí tìm «Bot Hội nghị LHPN» trên Zalo"
+        f" và gửi mã cá nhân {code}."
+    )
 
 
 def test_exported_links_carry_phone_position_and_unit_and_open_with_a_click(

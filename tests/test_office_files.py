@@ -566,7 +566,7 @@ def test_a_printed_slip_names_the_telegram_bot_that_takes_the_code_as_the_messag
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["invites", "export", "links.csv"]) == 0
     with (office_web / "links.csv").open(encoding="utf-8-sig", newline="") as fh:
-        code = {row[0]: row[-2] for row in csv.reader(fh)}["DB001"]
+        code = {row[0]: row[-3] for row in csv.reader(fh)}["DB001"]
 
     def slip_of_db001(*options: str) -> str:
         assert main(["invites", "print", "phieu.docx", "--force", *options]) == 0
@@ -642,8 +642,29 @@ def test_invites_print_refuses_a_bot_name_that_would_print_broken_qr_codes(
     assert not (office / "phieu.docx").exists()
 
 
-def test_with_a_zalo_bot_named_the_slip_says_where_to_send_the_code(
+def test_invites_print_names_the_plan_s_zalo_bot_only_when_its_token_is_set(
     office: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing runs while `invites print` writes: the chats are those `run` would start with
+    this environment. The plan names a Zalo bot but no ZALO_BOT_TOKEN is set: the slip sent
+    her to it all the same; it names the Telegram bot whose links it prints."""
+    from docx import Document
+
+    config = office / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("[reminders]", '[zalo]\nbot_name = "Bot Hội nghị LHPN"\n\n[reminders]', 1),
+        encoding="utf-8",
+    )
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    assert main(["invites", "print", "phieu.docx", "--bot-username", "hoinghi_bot"]) == 0
+    document = Document(str(office / "phieu.docx"))
+    slip = next(t for t in document.tables if "DB001" in t.cell(0, 1).text).cell(0, 1).text
+    assert "Zalo" not in slip and "Trên Telegram, tìm @hoinghi_bot và gửi:\n/start " in slip
+
+
+def test_with_a_zalo_bot_named_the_slip_says_where_to_send_the_code(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from docx import Document
 
@@ -653,6 +674,7 @@ def test_with_a_zalo_bot_named_the_slip_says_where_to_send_the_code(
         text.replace("[reminders]", '[zalo]\nbot_name = "Bot Hội nghị LHPN"\n\n[reminders]', 1),
         encoding="utf-8",
     )
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:zalo-test-token")  # `run` would start it
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["invites", "print", "phieu.docx", "--bot-username", "hoinghi_bot"]) == 0
     assert main(["invites", "export", "links.csv", "--bot-username", "hoinghi_bot"]) == 0

@@ -36,6 +36,7 @@ def test_export_puts_the_personal_page_first_and_telegrams_link_in_a_column_of_i
         "Đường liên kết cá nhân",
         "Đường liên kết Telegram",
         "Mã cá nhân (gõ trên Zalo)",
+        "Hướng dẫn gửi mã cá nhân (như giấy mời và phiếu in)",
         "Đã gửi giấy mời",
     )
     for row in rows[1:]:
@@ -51,7 +52,12 @@ def test_with_a_web_page_the_links_need_no_bot_at_all(
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["invites", "export", "links.csv"]) == 0
     rows = (office_web / "links.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert rows[0].endswith(",Đường liên kết cá nhân,Mã cá nhân (gõ trên Zalo),Đã gửi giấy mời")
+    assert rows[0].endswith(
+        ",Đường liên kết cá nhân,Mã cá nhân (gõ trên Zalo),Hướng dẫn gửi mã cá nhân (như giấy mời"
+        " và phiếu in),Đã gửi giấy mời"
+    )
+    # No chat token and no bot named: no chat takes the code, and the column says nothing.
+    assert all(row.endswith(",") for row in rows[1:])
     assert all(PAGE in row for row in rows[1:])
 
 

@@ -20,8 +20,8 @@ from bot.services.dashboard import Filters
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp, SpeechAssignment
-from tests.conftest import local
-from tests.office_support import STAFF, Desk, hidden, text_of
+from tests.conftest import EXAMPLE_CONTACTS, import_example, local
+from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
@@ -500,8 +500,13 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     page = (await desk.client.get("/office/")).text
     assert text_of(page, "phone-title") == "Cần gọi điện thoại (80)"
     assert 'id="reach-telegram"' not in page
+    # The tile said «Chưa đại biểu nào liên kết tài khoản trò chuyện.»: two had, on Telegram.
     assert text_of(page, "reach") == (
-        "Liên lạc được qua kênh trò chuyện\nChưa đại biểu nào liên kết tài khoản trò chuyện."
+        "Liên lạc được qua kênh trò chuyện\nMáy này không chạy kênh trò chuyện nào (chỉ dùng"
+        " trang cá nhân): bot không gửi tin nhắn cho đại biểu nào; thông báo hiện trên trang cá"
+        " nhân của từng người.\nTelegram: 2 đại biểu đã liên kết tài khoản từ trước, nhưng máy"
+        " này không chạy kênh Telegram nên bot không gửi tin nhắn được cho các đồng chí này;"
+        " người chưa trả lời trong số đó nằm trong danh sách cần gọi điện thoại."
     )
     assert [row.code for row in await imported.dashboard.to_phone(limit=2)] == ["DB001", "DB002"]
     # «Xem cả 80 người» lists the same people; the notice's preview counts them alike.
@@ -520,6 +525,36 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     assert (again.to_phone, [(r.channel, r.reachable) for r in again.reach]) == (
         78, [("telegram", 2)]
     )  # fmt: skip
+
+
+async def test_linked_in_every_count_means_on_a_chat_that_runs_here(
+    desk: Desk, imported: Services
+) -> None:
+    """Linked on Telegram in an earlier run, then Zalo alone runs: /thongke's «đã liên kết tài
+    khoản», the workbook's summary column, the RSVP report's «chưa kết nối» and /chuatraloi's
+    mark counted them linked while the preview and «Cần gọi điện thoại» count them on no chat.
+    Every count now asks the chats that run; the tile says the Telegram ones are reached by
+    nobody here."""
+    await link(imported, "DB001", 601)
+    await link(imported, "DB002", 602)
+    imported.ctx.chats.run(("zalo",))
+    counts = await imported.reports.counts()
+    figures = await imported.dashboard.figures()
+    assert (counts.overall.linked, figures.counts.overall.linked) == (0, 0)
+    [group] = (await imported.reports.unanswered(limit=2)).groups
+    assert [(p.code, p.linked) for p in group.delegates] == [("DB001", False), ("DB002", False)]
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "reach-none") == (
+        "Chưa đại biểu nào liên kết tài khoản trên kênh trò chuyện đang chạy."
+    )
+    assert text_of(page, "reach-idle-telegram").startswith(
+        "Telegram: 2 đại biểu đã liên kết tài khoản từ trước, nhưng máy này không chạy kênh"
+    )
+    imported.ctx.chats.run(("telegram", "zalo"))
+    assert (await imported.reports.counts()).overall.linked == 2
+    assert (await imported.dashboard.figures()).counts.overall.linked == 2
+    page = (await desk.client.get("/office/")).text
+    assert 'id="reach-idle-telegram"' not in page and text_of(page, "reach-telegram") == "2"
 
 
 async def test_a_search_reads_only_its_matches_from_the_database(imported: Services) -> None:
@@ -693,6 +728,46 @@ async def test_the_overview_names_the_task_each_upcoming_task_reminder_is_for(
         "08:00, 20/5 — nhắc nhiệm vụ: VI.1.4 Đặt, thu thập và biên tập tham luận",
         "08:00, 21/5 — nhắc nhiệm vụ: VI.1.3 Xây dựng phóng sự (clip) kết quả nửa nhiệm kỳ",
     ]
+
+
+def upcoming_lines(page: str) -> list[str]:
+    """The overview's «Sắp gửi» lines as read, tags and runs of spaces dropped."""
+    upcoming = page.split('id="upcoming"', 1)[1].split("</section>", 1)[0]
+    return [
+        " ".join(re.sub(r"<[^>]+>", "", line).split())
+        for line in re.findall(r"<li[^>]*>(.*?)</li>", upcoming, re.S)
+    ]
+
+
+async def test_a_plan_reminder_due_before_any_delegate_list_is_shown_waiting_for_it(
+    services: Services, clock: ManualClock
+) -> None:
+    """The office started the bot before importing the invitees (only the task contacts' file
+    is in, a clerk among them): the RSVP reminder of 08:00 18/5 fell due and waits for the
+    list. At 09:00 «Sắp gửi» said it was coming at 08:00 — an hour gone by; it says it waits
+    for the delegate list, since when, first. Once the list is in, the outbox sends it at its
+    next tick: no longer listed, as a notice whose time has come is not."""
+    clock.set(local(2024, 5, 18, 7, 0))
+    planned = planned_messages(services.config)
+    reminders = [p for p in planned if p.kind is MessageKind.RSVP_REMINDER]
+    await sync_planned(services.ctx.sessions, clock, services.ctx.meeting_id, reminders)
+    clock.set(local(2024, 5, 18, 9, 0))
+    await import_example(services, EXAMPLE_CONTACTS)
+    await make_staff(services, "NV01")
+    desk = await desk_for(services)
+    try:
+        await desk.sign_in("NV01")
+        assert upcoming_lines((await desk.client.get("/office/")).text) == [
+            "Chờ danh sách đại biểu — nhắc xác nhận tham dự (đến giờ gửi từ 08:00, 18/5; bot sẽ"
+            " gửi ngay khi danh sách đại biểu được nhập, nếu chưa quá thời hạn gửi)",
+            "08:00, 20/5 — nhắc xác nhận tham dự",
+        ]
+        await import_example(services)
+        assert upcoming_lines((await desk.client.get("/office/")).text) == [
+            "08:00, 20/5 — nhắc xác nhận tham dự",
+        ]
+    finally:
+        await desk.client.aclose()
 
 
 async def test_a_delegate_s_history_says_the_reason_a_second_record_of_one_answer_added(

@@ -512,7 +512,7 @@ def test_the_sms_gives_the_code_exactly_where_the_invitation_has_a_line_for_it(
     config: Config,
 ) -> None:
     # One rule: the SMS carries the code when, and only when, the invitation's code line
-    # says where to send it (a named Zalo bot, or a chat running).
+    # says where to send it (a chat running: the plan's Zalo bot by its name when it runs).
     from bot.services.invitation_files import code_line
 
     vi, link, code = load_catalog("vi"), "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
@@ -523,7 +523,32 @@ def test_the_sms_gives_the_code_exactly_where_the_invitation_has_a_line_for_it(
             sms = invitation_sms(vi, plan, link=link, link_code=code, chats=chats)
             line = code_line(vi, plan, "K7PX-M3QB", chats=chats)
             assert ("(mã K7PX-M3QB)" in sms) == bool(line), (plan.zalo.bot_name, chats)
-            assert bool(line) == (plan is named or bool(chats)), (plan.zalo.bot_name, chats)
+            assert bool(line) == bool(chats), (plan.zalo.bot_name, chats)
+
+
+def test_the_plan_s_zalo_bot_is_named_to_delegates_only_when_it_runs(config: Config) -> None:
+    """The plan names its Zalo bot, but no Zalo token is set: the invitation, its SMS and the
+    slip told her to write her code to a bot that does not run (and, with no chat at all, gave
+    a code nothing takes). They name a chat that runs: Telegram's bot here, else none."""
+    from bot.services.invitation_files import code_hint, code_line
+
+    vi, link, code = load_catalog("vi"), "http://127.0.0.1:8080/" + "A" * 32, "K7PXM3QB"
+    zalo = config.zalo.model_copy(update={"bot_name": "Bot Hội nghị"})
+    named = config.model_copy(update={"zalo": zalo})
+    telegram = {"telegram": "hoinghi_bot"}
+    assert code_line(vi, named, "K7PX-M3QB", chats=telegram) == (
+        "Nếu không mở được đường liên kết, đề nghị đồng chí tìm @hoinghi_bot trên Telegram và"
+        " gửi lệnh /start K7PX-M3QB."
+    )
+    assert code_hint(vi, named, chats=telegram).startswith("Trên Telegram, tìm @hoinghi_bot")
+    assert code_line(vi, named, "K7PX-M3QB", chats={}) == ""
+    assert code_hint(vi, named, chats={}) == "Mã cá nhân:\n{code}"
+    assert "(mã K7PX-M3QB)" not in invitation_sms(vi, named, link=link, link_code=code, chats={})
+    both = {"zalo": "", **telegram}
+    assert code_line(vi, named, "K7PX-M3QB", chats=both) == (
+        "Nếu không mở được đường liên kết, đề nghị đồng chí tìm «Bot Hội nghị» trên Zalo và gửi"
+        " mã cá nhân K7PX-M3QB."
+    )
 
 
 def test_a_long_site_address_drops_the_least_needed_words_to_stay_in_three_sms_never_the_link(

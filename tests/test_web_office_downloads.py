@@ -97,6 +97,7 @@ async def test_the_links_export_is_an_xlsx_attachment_with_each_personal_page_an
         "phone",
         "link",
         "link_code",
+        "code_line",
         "sent",
     )
     assert list(rows[0]) == [catalog.plain(f"export.heading.{name}") for name in names]

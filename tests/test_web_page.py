@@ -527,6 +527,20 @@ async def test_the_page_says_how_to_link_on_zalo_with_the_persons_own_code_when_
     assert 'id="zalo-how"' not in (await web.open("DB001")).text
 
 
+async def test_the_page_names_the_zalo_bot_only_when_zalo_runs_here(
+    web: Web, imported: Services
+) -> None:
+    """The plan names its Zalo bot and its link, but the process runs Telegram alone (no Zalo
+    token): the page told her to open Zalo and send her code to a bot that does not run."""
+    zalo = ZaloSettings(bot_name="Bot Hội nghị LHPN", bot_link="https://zalo.me/2740000000")
+    web.site.config = imported.config.model_copy(update={"zalo": zalo})
+    imported.ctx.chats.run(("telegram",))
+    page = (await web.open("DB001")).text
+    assert 'id="zalo-how"' not in page and "zalo.me" not in page
+    imported.ctx.chats.run(("telegram", "zalo"))
+    assert 'id="zalo-how"' in (await web.open("DB001")).text
+
+
 # --- the pass for the reception desk ------------------------------------------------------------
 
 DESK_LINE = "Xuất trình mã này tại bàn đón tiếp"

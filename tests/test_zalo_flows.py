@@ -504,6 +504,30 @@ async def test_a_notice_reaches_the_linked_and_the_one_who_blocked_the_bot_is_re
     assert statuses == ["blocked", "sent", "sent", "sent"]
 
 
+async def test_thongbao_on_zalo_asks_by_number_before_replacing_an_unfinished_notice(
+    world: ZaloWorld,
+) -> None:
+    """Zalo has no buttons: the choice between the unfinished notice and a new one is a
+    numbered menu; «1» goes back to its preview, as written, and it goes out."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    reader = await world.linked("DB001", "Chị Mai")
+    await world.type(office, "/thongbao")
+    await world.type(office, "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5.")
+    await world.type(office, "1")  # đại biểu đã liên kết: the preview, not sent
+    said = await world.type(office, "/thongbao")
+    assert said[-1] == (
+        "Đồng chí đang có một thông báo soạn dở, chưa gửi: «Kính mời các đồng chí dự họp trù bị"
+        " lúc 14:00 ngày 27/5.». Đề nghị chọn «Tiếp tục bản soạn dở» để quay lại thông báo đó,"
+        " hoặc «Soạn thông báo mới» để bỏ bản soạn dở và soạn thông báo khác.\n\n"
+        "Trả lời 1 – Tiếp tục bản soạn dở · 2 – Soạn thông báo mới"
+    )
+    said = await world.type(office, "1")  # Tiếp tục bản soạn dở
+    assert "Sẽ gửi tới: 1 người." in said[-1]
+    await world.type(office, "1")  # Gửi ngay
+    await world.tick()
+    assert "Kính mời các đồng chí dự họp trù bị" in reader.last_text
+
+
 async def test_the_morning_programme_reaches_the_confirmed_as_text_with_links(
     world: ZaloWorld,
 ) -> None:

@@ -240,8 +240,13 @@ def test_the_export_names_each_persons_zalo_bot_when_there_are_several(
     assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     assert main(["invites", "export", "links.xlsx", "--bot-username", "hoinghi_bot"]) == 0
     rows = list(load_workbook(office / "links.xlsx").active.iter_rows(values_only=True))
-    assert rows[0][-3:] == ("Mã cá nhân (gõ trên Zalo)", "Bot Zalo", "Đã gửi giấy mời")
-    by_code = {row[0]: row[-2] for row in rows[1:]}
+    assert rows[0][-4:] == (
+        "Mã cá nhân (gõ trên Zalo)",
+        "Bot Zalo",
+        "Hướng dẫn gửi mã cá nhân (như giấy mời và phiếu in)",
+        "Đã gửi giấy mời",
+    )
+    by_code = {row[0]: row[-3] for row in rows[1:]}
     assert (by_code["DB001"], by_code["DB050"], by_code["DB051"], by_code["DB080"]) == (
         "Bot Hội nghị 1",
         "Bot Hội nghị 1",
@@ -257,7 +262,7 @@ async def test_the_invitation_on_the_dashboard_names_the_bot_her_slip_names(
     # pages say so; the invitation message to send her named the first bot for everyone.
     services = await build_services(three_bots(config), imported.ctx.sessions, clock)
     await make_staff(services)
-    desk = await desk_for(services)
+    desk = await desk_for(services, chat_bots={"zalo": "", "zalo2": "", "zalo3": ""})
     try:
         await desk.sign_in()
         first = await desk.client.get("/office/delegates/DB001")

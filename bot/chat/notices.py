@@ -16,6 +16,7 @@ from bot.domain.outbound import (
     MessageStatus,
     notice_audiences,
 )
+from bot.domain.typed import opening
 from bot.services.access import OfficeActor
 from bot.services.broadcasts import (
     BROADCAST_ACTION,
@@ -36,6 +37,8 @@ from bot.texts.presenters import (
 )
 
 Rows = tuple[tuple[Button, ...], ...]
+# Characters of an unfinished draft quoted to the office, to recognise it by (as the dashboard).
+DRAFT_OPENING = 80
 
 
 def _cancel_row(turn: Turn) -> tuple[Button, ...]:
@@ -46,7 +49,7 @@ async def start(turn: Turn, office: OfficeActor) -> Answer:
     """``/thongbao``: begin a notice (in private: the text is typed there)."""
     if turn.in_group:
         return turn.say("broadcast.private_only")
-    return reply(turn, await turn.services.broadcasts.start(office))
+    return reply(turn, await turn.services.broadcasts.begin(office))
 
 
 async def listing(turn: Turn, office: OfficeActor) -> Answer:
@@ -167,12 +170,16 @@ async def on_action(turn: Turn, action: Action) -> Answer:
     broadcasts = turn.services.broadcasts
     if what == "cancel":
         result = await broadcasts.cancel(office, message_id)
+    elif what == "new":  # in place of the unfinished draft, as she chose
+        result = await broadcasts.start(office)
     elif message_id is None:
         result = BroadcastResult(BroadcastStep.GONE)
     elif what == "aud":
         result = await broadcasts.choose_audience(office, message_id, audience)
     elif what == "groups":
         return turn.say("broadcast.choose_group", _groups(turn, message_id))
+    elif what == "keep":  # the unfinished draft, where it was left
+        result = await broadcasts.resume(office, message_id)
     elif what == "now":
         result = await broadcasts.send_now(office, message_id)
     elif what == "later":
@@ -198,6 +205,14 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     step, message_id = result.step, result.message_id
     if step is BroadcastStep.ASK_TEXT:
         return turn.say("broadcast.ask_text", (_cancel_row(turn),), limit=MAX_BROADCAST)
+    if step is BroadcastStep.UNFINISHED:  # go on with it, or a new one in its place
+        choices = (
+            (Button(catalog.plain("buttons.bc_keep"), f"{BROADCAST_ACTION}keep:{message_id}"),),
+            (Button(catalog.plain("buttons.bc_new"), f"{BROADCAST_ACTION}new:{message_id}"),),
+        )
+        return turn.say(
+            "broadcast.unfinished", choices, preview=opening(result.body or "", DRAFT_OPENING)
+        )
     if step is BroadcastStep.ASK_AUDIENCE:
         assert message_id is not None
         # The notice's audiences but every invitee, which the chat offers first on its own.

@@ -75,7 +75,10 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         }  # fmt: skip
         people = await app.services.invitations.links()
         bots = await app.services.quotas.bots_by_code()  # several Zalo bots: each person's
-        headings, rows = links_table(catalog, config, people, links.link, others, bots)
+        # Where to send the code, as the slips `invites print` writes say: the chats `run`
+        # starts with this environment.
+        chats = links.chat_bots(app.channels())
+        headings, rows = links_table(catalog, config, people, links.link, others, bots, chats)
         content = table_bytes(path, headings, rows)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)

@@ -87,6 +87,12 @@ BY_THE_PLAN = "plan"
 WAITED_FOR_LIST = "waited_for_list"
 
 
+def waits_for_a_list(created_by: str | None, audience: str) -> bool:
+    """Whether a message is one of the plan's to people: before any list it waits for one
+    (the office's own notices, and what goes to the office, go as they always did)."""
+    return created_by == BY_THE_PLAN and audience.partition(":")[0] != Audience.OFFICE
+
+
 def skip_reason(params: Mapping[str, Any] | None) -> SkipReason:
     """Why a skipped message was not sent; a skip recorded before reasons were kept was the
     only kind there was then, a closed window."""

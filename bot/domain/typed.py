@@ -22,6 +22,14 @@ def shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def opening(text: str, limit: int) -> str:
+    """``text``'s first words, to recognise it by: cut at a word within ``limit`` characters,
+    «…» where it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+
+
 def fold(text: str) -> str:
     """Text as people may type it on a phone: no diacritics, no case, no symbols, single
     spaces ("✅ Tham dự" and "tham du" fold alike; "Nguyễn Thị Hà" is "nguyen thi ha")."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -50,6 +50,9 @@ class BroadcastStep(StrEnum):
     """What happened, so the adapter knows what to say."""
 
     ASK_TEXT = "ask_text"
+    # ``/thongbao`` found the office member's own unfinished draft, its text written: asked
+    # whether to go on with it or write a new one in its place (not dropped unasked).
+    UNFINISHED = "unfinished"
     ASK_AUDIENCE = "ask_audience"
     PREVIEW = "preview"
     ASK_TIME = "ask_time"
@@ -64,7 +67,7 @@ class BroadcastStep(StrEnum):
     NO_RECIPIENTS = "no_recipients"
     # No delegate list imported yet: every audience is empty. Refused, not held for the list
     # (a notice is the office's words for its moment; the plan's messages wait, see
-    # :func:`schedules.outbox._waits_for_a_list`), the draft kept for when the list is in.
+    # :func:`bot.domain.outbound.waits_for_a_list`), the draft kept for when the list is in.
     NO_LIST = "no_list"
     GONE = "gone"  # the draft or broadcast no longer exists or has already gone out
     # The same confirmation again (a form sent twice, a second tap): what was done stands.
@@ -155,6 +158,32 @@ class BroadcastService:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
+
+    async def begin(self, admin: OfficeActor) -> BroadcastResult:
+        """``/thongbao``: begin a new broadcast, unless ``admin`` has an unfinished draft with
+        its text written: then :data:`BroadcastStep.UNFINISHED` with that draft, for her to
+        choose to go on with it (:meth:`resume`) or write a new one (:meth:`start`), as the
+        dashboard's «Xem trước» asks before replacing it."""
+        unfinished = await self.unfinished(admin)
+        if unfinished is not None:
+            return replace(unfinished, step=BroadcastStep.UNFINISHED)
+        return await self.start(admin)
+
+    async def resume(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
+        """Go on with ``admin``'s unfinished draft ``message_id`` at the step it was left at:
+        its audience to choose, its preview (counted again, as of now), its time to type."""
+        async with read_only(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            if draft is None:
+                return BroadcastResult(BroadcastStep.GONE)
+            step, body, audience = draft.draft_step, draft.body, draft.audience
+        if step == DraftStep.CONFIRM:
+            return await self.choose_audience(admin, message_id, audience)
+        if step == DraftStep.TIME:
+            return BroadcastResult(BroadcastStep.ASK_TIME, message_id=message_id)
+        if step == DraftStep.AUDIENCE:
+            return BroadcastResult(BroadcastStep.ASK_AUDIENCE, message_id=message_id, body=body)
+        return BroadcastResult(BroadcastStep.ASK_TEXT, message_id=message_id)
 
     async def start(self, admin: OfficeActor) -> BroadcastResult:
         """Begin a new broadcast (an unfinished draft of the same person is dropped)."""

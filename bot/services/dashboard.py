@@ -12,10 +12,17 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
 from sqlalchemy.orm import aliased
 
 from bot.domain import outbound
-from bot.domain.outbound import Audience, MessageKind, MessageStatus
+from bot.domain.outbound import (
+    BY_THE_PLAN,
+    Audience,
+    MessageKind,
+    MessageStatus,
+    waits_for_a_list,
+)
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold, shortened
 from bot.services import roster
+from bot.services.audiences import AudienceService
 from bot.services.context import RunningChats, ServiceContext
 from bot.services.invitations import SentMark
 from bot.services.reports import Counts, counts_of
@@ -67,6 +74,11 @@ class Figures:
     reach: list[Reach]
     to_phone: int  # unanswered and reachable on no chat
     unsent: int = 0  # as :meth:`DashboardService.unsent` counts them
+    # Invitees with an account on a chat channel this process does not run (linked there in an
+    # earlier run, before its token was taken away), by channel: reached on it by nobody.
+    idle: list[Reach] = field(default_factory=list)
+    # No chat channel runs here at all (a pages-only installation).
+    no_chat: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,9 @@ class Upcoming:
     # reminders due at one time are for different tasks.
     preview: str
     number: int | None  # a notice's number within the meeting; the other kinds have none
+    # One of the plan's messages to people whose time came before any delegate list was
+    # imported: the outbox holds it for the list (sent then, if its window is still open).
+    waiting: bool = False
 
 
 @dataclass(frozen=True)
@@ -336,18 +351,21 @@ class DashboardService:
         marked = found[0][-1] if found else 0
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
+        idle: dict[str, list[int]] = {}
         to_phone = no_account = 0
         chats = self._ctx.chats
         for group_key, status, linked_on, number, _ in found:
             if not linked_on:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
-            tallies.append((group_key, status, bool(names), number))
-            # Reached only on the chats that run here, as a notice's preview counts her.
+            # Reached only on the chats that run here, as a notice's preview counts her (and
+            # so linked, as ReportService.counts counts her, for /thongke and the workbook).
             running = [n for n in names if chats.runs(n.removeprefix("!"))]
-            for name in running:
+            tallies.append((group_key, status, bool(running), number))
+            for name in names:
                 blocked = name.startswith("!")
-                reach.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
+                held = reach if name in running else idle
+                held.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
             if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in running):
                 to_phone += number
         return Figures(
@@ -355,6 +373,8 @@ class DashboardService:
             reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
             to_phone=to_phone,
             unsent=no_account - marked,
+            idle=[Reach(channel, yes, no) for channel, (yes, no) in sorted(idle.items())],
+            no_chat=chats.names == frozenset(),
         )
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
@@ -380,25 +400,44 @@ class DashboardService:
         return [_row(r, accounts) for r in page]
 
     async def upcoming(self, limit: int = 5) -> list[Upcoming]:
-        """Messages scheduled to go out, the soonest first. Not a notice whose time has come
-        («Gửi ngay», or its time reached, in the moment before the outbox takes it): it is
-        being sent, as the notices page and ``/lichthongbao`` say, no longer to come."""
+        """Messages scheduled to go out, the soonest first. One whose time has come is no
+        longer to come: a notice («Gửi ngay», or its time reached, in the moment before the
+        outbox takes it) is being sent, as the notices page and ``/lichthongbao`` say, and so
+        is one of the plan's; but one of the plan's to people whose time came before any
+        delegate list was imported waits for the list (as the outbox holds it): listed first,
+        said to wait, not as coming at a time gone by."""
         now = self._ctx.clock.now()
+        audiences = AudienceService(self._ctx)
         async with read_only(self._ctx.sessions) as session:
-            rows = await session.scalars(
+            scheduled = (
+                OutboundMessage.meeting_id == self._ctx.meeting_id,
+                OutboundMessage.status == MessageStatus.SCHEDULED,
+            )
+            due = await session.scalars(
                 select(OutboundMessage)
                 .where(
-                    OutboundMessage.meeting_id == self._ctx.meeting_id,
-                    OutboundMessage.status == MessageStatus.SCHEDULED,
-                    or_(
-                        OutboundMessage.kind != MessageKind.BROADCAST,
-                        OutboundMessage.due_at > now,
-                    ),
+                    *scheduled,
+                    OutboundMessage.due_at <= now,
+                    OutboundMessage.created_by == BY_THE_PLAN,
                 )
                 .order_by(OutboundMessage.due_at, OutboundMessage.id)
-                .limit(limit)
             )
-            messages = list(rows)
+            listed: dict[str, bool] = {}  # whether each audience's list is in, asked once
+            waiting: list[OutboundMessage] = []
+            for message in due:
+                if not waits_for_a_list(message.created_by, message.audience):
+                    continue
+                if message.audience not in listed:
+                    listed[message.audience] = await audiences.has_list(session, message.audience)
+                if not listed[message.audience] and len(waiting) < limit:
+                    waiting.append(message)
+            rows = await session.scalars(
+                select(OutboundMessage)
+                .where(*scheduled, OutboundMessage.due_at > now)
+                .order_by(OutboundMessage.due_at, OutboundMessage.id)
+                .limit(limit - len(waiting))
+            )
+            messages = [*waiting, *rows]
             keys = {
                 m.audience.partition(":")[2]
                 for m in messages
@@ -423,8 +462,16 @@ class DashboardService:
                 return f"{key} {shortened(title, TASK_TITLE_SHOWN)}" if title else key
 
             return [
-                Upcoming(m.id, MessageKind(m.kind), m.audience, m.due_at, preview(m), m.number)
-                for m in messages
+                Upcoming(
+                    m.id,
+                    MessageKind(m.kind),
+                    m.audience,
+                    m.due_at,
+                    preview(m),
+                    m.number,
+                    waiting=i < len(waiting),
+                )
+                for i, m in enumerate(messages)
             ]
 
     async def activity(self, limit: int = 10) -> list[Activity]:

@@ -30,10 +30,13 @@ def links_table(
     paper: LinkMaker,
     others: Mapping[str, LinkMaker],
     bots: Mapping[str, int] | None = None,
+    chats: Mapping[str, str] | None = None,
 ) -> tuple[list[str], list[list[Cell]]]:
     """The headings and rows of the links export: ``paper`` makes the link that goes on paper,
     ``others`` each other channel's (a column each), the personal code last; with several Zalo
-    bots (``bots``: each person's code → their bot's place), the bot each person writes to."""
+    bots (``bots``: each person's code → their bot's place), the bot each person writes to;
+    then where to send the code, in the invitation's words (:func:`code_line`, by the rule of
+    her slip: ``chats`` the chat channels running), for a mail-merge letter to say it."""
     labels = {g.key: g.label for g in config.groups}
     names = ("code", "name", "position", "organization", "group", "phone", "link")
     headings = [catalog.plain(f"export.heading.{name}") for name in names]
@@ -45,6 +48,8 @@ def links_table(
     # Several Zalo bots: the one each person is told to write to, after the code.
     if bots:
         headings.append(catalog.plain("export.heading.zalo_bot"))
+    # Where to send the code, as her slip and her invitation say (empty: no chat takes it).
+    headings.append(catalog.plain("export.heading.code_line"))
     # The office's «đã gửi» mark (time and how), last: empty for a link not sent yet.
     headings.append(catalog.plain("export.heading.sent"))
     quotas = config.quotas()
@@ -65,6 +70,14 @@ def links_table(
                 if bots
                 else ()
             ),
+            code_line(
+                catalog,
+                config,
+                format_link_code(link.link_code),
+                bot=bots.get(link.code, 0) if bots else 0,
+                chats=chats,
+            )
+            or None,
             _sent(catalog, config, link.sent),
         ]
         for link in people
@@ -262,13 +275,15 @@ def code_chat(
 ) -> tuple[str, str] | None:
     """Which chat takes a personal code, by one rule for the invitation message, its SMS and
     the printed slip: the Zalo bot ``bot`` (her place among the plan's bots; 0: ``[zalo]``'s)
-    when the plan names it (``("zalo", name)``); else, of ``chats`` (the chat channels
-    running, each with its bot's name where known), Telegram's bot by its username
-    (``("telegram", username)``: it takes the code after ``/start``); else a chat whose bot
-    has no name (``("chat", "")``); None when no chat runs."""
-    if name_of_bot := config.zalo.finding(bot)[0]:
-        return "zalo", name_of_bot
+    when the plan names it and it is among ``chats`` (``("zalo", name)``); else, of ``chats``
+    (the chat channels running, each with its bot's name where known), Telegram's bot by its
+    username (``("telegram", username)``: it takes the code after ``/start``); else a chat
+    whose bot has no name (``("chat", "")``); None when no chat runs. A bot the plan names
+    whose token is not set runs nowhere: a delegate told to write to it would wait for an
+    answer that never comes, so it is not named."""
     running = chats or {}
+    if (name_of_bot := config.zalo.finding(bot)[0]) and config.zalo.channel(bot) in running:
+        return "zalo", name_of_bot
     if username := running.get("telegram", "").lstrip("@"):
         return "telegram", username
     if running:

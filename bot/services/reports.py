@@ -115,8 +115,10 @@ class ReportService:
         self._ctx = ctx
 
     async def counts(self) -> Counts:
-        """Answers by status, overall and per group, against the hall's capacity."""
-        is_linked = roster.linked().label("linked")
+        """Answers by status, overall and per group, against the hall's capacity; linked: on a
+        chat that runs here (as a notice's preview and the overview count her: an account on
+        one that does not, linked before its token was taken away, reaches nobody)."""
+        is_linked = roster.linked(self._ctx.chats.names).label("linked")
         async with read_only(self._ctx.sessions) as session:
             rows = await session.execute(
                 select(Delegate.group_key, Rsvp.status, is_linked, func.count())
@@ -139,7 +141,8 @@ class ReportService:
     async def unanswered(self, *, limit: int, after: str | None = None) -> UnansweredPage:
         """Up to ``limit`` delegates with no answer yet, in protocol order, from the one after
         the delegate coded ``after`` (from the first without it), grouped; delegates of groups
-        the plan no longer has are left out, as the office's counts leave them out."""
+        the plan no longer has are left out, as the office's counts leave them out. Linked: on
+        a chat that runs here, as :meth:`counts` counts her."""
         config, meeting_id = self._ctx.config, self._ctx.meeting_id
         order = {group.key: group.order for group in config.groups}
         waiting = and_(
@@ -181,7 +184,7 @@ class ReportService:
                         Delegate.position,
                         Delegate.organization,
                         Delegate.group_key,
-                        roster.linked(),
+                        roster.linked(self._ctx.chats.names),
                     )
                     .join(Rsvp, Rsvp.delegate_id == Delegate.id)
                     .where(waiting, roster.after_key(order, key))

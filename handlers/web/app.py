@@ -435,10 +435,12 @@ class Site:
         catalog, view = visit.catalog, visit.view
         links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
         # Zalo opens no personal link: the page says how to find the bot and which code to
-        # send; with several bots, the one this person is given (bot.services.quotas).
+        # send; with several bots, the one this person is given (bot.services.quotas). Only a
+        # bot that runs here (its token set), as her invitation and her slip name it.
         bot_name, bot_link = self.config.zalo.finding(bot)
+        runs = self.services.ctx.chats.runs(self.config.zalo.channel(bot))
         how_to_zalo = None
-        if bot_link and view.link_code:
+        if bot_link and view.link_code and runs:
             how_to_zalo = {
                 "bot": bot_name,
                 "link": bot_link,

@@ -395,6 +395,8 @@ class Office:
         return {
             "counts": figures.counts,
             "reach": figures.reach,
+            "idle": figures.idle,
+            "no_chat": figures.no_chat,
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
             "to_phone": await services.dashboard.to_phone(),
             "phone_total": figures.to_phone,

@@ -101,12 +101,13 @@ class Downloads:
         bots = await office.services.quotas.bots_by_code()  # several Zalo bots: each person's
         # A copy: a chat channel starting meanwhile adds its maker on the loop.
         others = dict(self.chat_links)
+        chats = dict(office.chat_bots)  # where to send the code, as the slips name it
         # The sheet is named in words: the file's name, stamped to the minute, would be cut at
         # Excel's 31 characters in the middle of its date.
         title = catalog.plain("dash.invitations.links_sheet")
 
         def write() -> bytes:
-            headings, rows = links_table(catalog, config, people, paper, others, bots)
+            headings, rows = links_table(catalog, config, people, paper, others, bots, chats)
             return workbook_bytes([Sheet(title, headings, rows)])
 
         content = await asyncio.to_thread(write)

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.domain.ids import parse_id
 from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus, notice_audiences
+from bot.domain.typed import opening
 from bot.services.access import OfficeActor
 from bot.services.broadcasts import (
     MAX_BROADCAST,
@@ -403,6 +404,4 @@ def _ran_out(catalog: Catalog, item: BroadcastSummary) -> str:
 
 def _opening(body: str) -> str:
     """A draft's first words, to recognise it by: cut at a word, «…» where it was cut."""
-    if len(body) <= DRAFT_OPENING:
-        return body
-    return body[:DRAFT_OPENING].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+    return opening(body, DRAFT_OPENING)
