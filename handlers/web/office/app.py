@@ -230,10 +230,19 @@ class Office:
         """Whether a form was posted from this server's own pages (:func:`same_site`)."""
         return same_site(request, self.origin)
 
-    def _done(self, visit: StaffVisit, path: str, html: str, *, ok: bool) -> Response:
-        """Post, redirect, get: ``path`` again, saying ``html`` once."""
+    def _done(
+        self,
+        visit: StaffVisit,
+        path: str,
+        html: str,
+        *,
+        ok: bool,
+        form: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Post, redirect, get: ``path`` again, saying ``html`` once (and filling a refused
+        form's boxes again with ``form``: a box's id → what was typed in it)."""
         assert visit.session_id is not None
-        key = self.flashes.put(Flash(visit.session_id, html, ok))
+        key = self.flashes.put(Flash(visit.session_id, html, ok, tuple((form or {}).items())))
         return RedirectResponse(f"{self.root}/{path}?f={key}#flash", status_code=303)
 
     def _flash(self, request: Request, visit: StaffVisit) -> Flash | None:
