@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -98,16 +99,16 @@ async def test_the_page_refuses_what_the_chat_refuses_by_type_and_by_content(
 async def test_the_longest_typed_draft_in_vietnamese_or_emoji_is_taken_and_a_longer_form_told_so(
     web: Web, imported: Services
 ) -> None:
-    # 60,000 characters is the box's limit; written with diacritics (three bytes each in UTF-8,
+    # 60,000 characters is the server's limit; written with diacritics (three bytes each in UTF-8,
     # each sent as %XX) or emoji, the form was refused as «a file over 20 MB».
     draft = await _draft_id(web)
-    for text in ("ệ" * 60_000, "🙂" * 30_000):  # the box counts an emoji as two
+    for text in ("ệ" * 60_000, "🙂" * 30_000):
         page = await web.post(SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": text})
         assert flash(page.text).startswith("✅ Đã nhận bản ")
     longer = await web.post(
         SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "ệ" * 60_001}
     )
-    assert flash(longer.text).startswith("Bài gõ dài tối đa 60.000 ký tự.")
+    assert flash(longer.text).startswith("Bài gõ dài 60.001 ký tự, quá giới hạn 60.000 ký tự")
     page = await web.post(
         SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "🙂" * 100_000}
     )
@@ -117,6 +118,42 @@ async def test_the_longest_typed_draft_in_vietnamese_or_emoji_is_taken_and_a_lon
     )
     async with imported.ctx.sessions() as session:
         assert len(list(await session.scalars(select(DraftVersion)))) == 2
+
+
+def _box(html_text: str, box: str) -> tuple[str, str]:
+    """The opening tag of the text box ``box`` on a page, and the text in it."""
+    match = re.search(rf'(<textarea[^>]*\bid="{box}"[^>]*>)(.*?)</textarea>', html_text, re.S)
+    assert match is not None, box
+    return match.group(1), html.unescape(match.group(2))
+
+
+async def test_a_text_over_a_page_box_s_limit_comes_back_whole_in_its_box_saying_its_length(
+    web: Web, imported: Services
+) -> None:
+    # No box cuts what is pasted into it (a maxlength drops the end unsaid): the server
+    # refuses a text over its limit with its length, and the whole text is back in its box.
+    draft = await _draft_id(web)
+    page = await web.open(SPEAKER)
+    task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])
+    cases = [  # (the form's action, its id, the box's field, the box's id, the limit)
+        ("rsvp", "form-decline", "reason", "decline-reason", 500),
+        (f"task/{task_id}", f"task-{task_id}-report", "note", f"task-{task_id}-note", 500),
+        (f"draft/{draft}/reply", f"draft-{draft}-reply", "text", f"draft-{draft}-reply-text", 3000),
+        (f"draft/{draft}/text", f"draft-{draft}-type", "text", f"draft-{draft}-text", 60_000),
+    ]
+    for action, form, field, box, limit in cases:
+        assert "maxlength" not in _box(page.text, box)[0], box
+        text = "Cuối câu này là ý quan trọng nhất. " * (limit // 35 + 1) + "HẾT."
+        extra = {"choice": "decline"} if action == "rsvp" else {}
+        extra |= {"action": "progress"} if action.startswith("task/") else {}
+        refused = await web.post(SPEAKER, action, form, {**extra, field: text})
+        chars, most = (f"{n:,}".replace(",", ".") for n in (len(text), limit))
+        said = flash(refused.text)
+        assert f"dài {chars} ký tự, quá giới hạn {most} ký tự nên chưa được gửi" in said, said
+        assert _box(refused.text, box)[1] == text, box
+    async with imported.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftVersion))) == []
+        assert list(await session.scalars(select(DraftComment))) == []
 
 
 async def test_a_draft_assignment_no_longer_there_is_said_in_the_page_s_words(

@@ -223,7 +223,7 @@ async def test_the_phone_form_offers_the_delegate_s_unit_and_keeps_the_substitut
 ) -> None:
     form_page = await desk.client.get("/office/delegates/DB010")
     assert (
-        '<input id="phone-unit" name="unit" maxlength="300" autocomplete="off" value="Sở Nội vụ">'
+        '<input id="phone-unit" name="unit" autocomplete="off" value="Sở Nội vụ">'
     ) in form_page.text
     typed = {"choice": "substitute", "name": "Lê Văn B", "position": "Phó Chánh Văn phòng",
              "unit": "Sở Nội vụ"}  # fmt: skip

@@ -386,12 +386,35 @@ async def test_an_empty_or_too_long_notice_is_refused_with_the_text_kept(desk: D
         "/office/notices/preview", data={**fields, "body": "x" * 3501, "audience": "linked"}
     )
     assert refused.status_code == 422
-    assert text_of(refused.text, "notice-error").startswith("Nội dung quá dài (tối đa 3500")
+    assert text_of(refused.text, "notice-error").startswith("Nội dung dài 3.501 ký tự, quá giới")
     fields = hidden(refused.text, "form-notice")
     refused = await desk.client.post(
         "/office/notices/preview", data={**fields, "body": "  ", "audience": "linked"}
     )
     assert text_of(refused.text, "notice-error") == "Đề nghị gửi nội dung thông báo bằng chữ."
+
+
+async def test_a_notice_over_the_limit_arrives_whole_and_is_refused_saying_its_length(
+    desk: Desk,
+) -> None:
+    # The box cuts nothing as it is pasted (no maxlength: the browser would drop the end
+    # unsaid); the server refuses it with its length, and the whole text is back in the box.
+    page = await desk.client.get("/office/notices")
+    box = re.search(r"<textarea[^>]*\bid=\"notice-body\"[^>]*>", page.text)
+    assert box is not None and "maxlength" not in box.group(0)
+    last = "CÂU CUỐI QUAN TRỌNG: họp lúc 07:30."
+    body = "Kính gửi các đồng chí đại biểu. " * 110 + last
+    assert len(body) == 3555
+    refused = await desk.client.post(
+        "/office/notices/preview",
+        data={**hidden(page.text, "form-notice"), "body": body, "audience": "linked"},
+    )
+    assert refused.status_code == 422
+    assert text_of(refused.text, "notice-error") == (
+        "Nội dung dài 3.555 ký tự, quá giới hạn 3.500 ký tự nên chưa xem trước được. Toàn bộ "
+        "nội dung vẫn ở khung dưới đây; đề nghị đồng chí rút gọn rồi chọn «Xem trước»."
+    )
+    assert html.unescape(text_of(refused.text, "notice-body")) == body
 
 
 async def test_an_audience_the_chat_does_not_offer_is_refused(desk: Desk) -> None:

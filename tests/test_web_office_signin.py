@@ -5,6 +5,7 @@ the staff member's name. Nothing else opens the dashboard."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -115,6 +116,41 @@ async def test_the_session_cookie_is_httponly_samesite_lax_scoped_and_lasts_a_wo
     posted = await desk.client.post("/office/delegates/DB010/phone", data={"choice": "attending"})
     assert posted.status_code == 401
     assert "chưa được thực hiện" in text_of(posted.text, "signin-ended")
+
+
+async def test_a_notice_posted_after_the_session_ended_is_said_unsaved_and_shown_back_to_copy(
+    desk: Desk, imported: Services
+) -> None:
+    # Signed out in another tab (or the cookie gone with the session's end, as a browser drops
+    # it at its max-age): the form comes with no cookie at all. It is still said that the
+    # session ended and nothing was done, and the text she wrote is on the page, to copy.
+    await desk.sign_in()
+    page = (await desk.client.get("/office/notices")).text
+    fields = hidden(page, "form-notice")
+    signed_out = await desk.client.post("/office/signout", data=hidden(page, "form-signout"))
+    assert signed_out.status_code == 200 and "hoinghi_office" not in desk.client.cookies
+    body = "Kính gửi các đồng chí đại biểu,\nHội nghị <b>bắt đầu</b> lúc 07:30 & kết thúc 11:00."
+    posted = await desk.client.post(
+        "/office/notices/preview",
+        data={**fields, "body": body, "audience": "linked"},
+        headers={"origin": "http://testserver"},
+    )
+    assert posted.status_code == 401
+    assert text_of(posted.text, "signin-ended") == ENDED_NOT_DONE
+    assert text_of(posted.text, "signin-typed-about") == (
+        "Nội dung đồng chí vừa nhập chưa được lưu và còn nguyên ở khung dưới đây. Đề nghị chép "
+        "lại (bấm vào khung, chọn tất cả rồi sao chép) trước khi đăng nhập lại, rồi dán vào "
+        "trang cũ."
+    )
+    assert html.unescape(text_of(posted.text, "signin-typed-1")) == body
+    # From another site's page: nothing of its post is shown on ours.
+    forged = await desk.client.post(
+        "/office/notices/preview",
+        data={**fields, "body": body, "audience": "linked"},
+        headers={"origin": "https://elsewhere.example"},
+    )
+    assert forged.status_code == 401
+    assert 'id="signin-typed' not in forged.text and "bắt đầu" not in forged.text
 
 
 async def test_behind_https_the_cookie_is_secure(imported: Services) -> None:

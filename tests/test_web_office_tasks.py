@@ -4,6 +4,7 @@ with a note through TaskService, audited as the staff member; second taps change
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from urllib.parse import quote
@@ -213,6 +214,29 @@ async def test_close_with_a_note_then_reopen_with_a_reason_audited_as_the_staff_
     async with harness.services.ctx.sessions() as session:
         row = await session.get_one(Task, task)
         assert row.closed_at is None and row.closed_by is None
+
+
+async def test_a_note_over_the_limit_comes_back_whole_in_its_box_and_nothing_changes(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # «Kết thúc theo dõi» and «Mở lại»: the boxes cut nothing as they are pasted into (no
+    # maxlength); a note over 500 characters is refused and is back in its box, whole.
+    task = await task_id(harness, "VI.1.2")
+    page = f"tasks/{task}"
+    note = "Đã hoàn thành qua họp giao ban, biên bản gửi kèm theo đường công văn. " * 8 + "HẾT."
+    for action, box in (("close", "close-note"), ("reopen", "reopen-note")):
+        shown = (await desk.client.get(f"/office/{page}")).text
+        tag = re.search(rf'<textarea[^>]*\bid="{box}"[^>]*>', shown)
+        assert tag is not None and "maxlength" not in tag.group(0)
+        refused = await desk.post(f"{page}/{action}", f"form-{action}", {"note": note}, page=page)
+        assert flash_text(refused.text) == (
+            "Ghi chú quá dài (tối đa 500 ký tự) nên chưa có gì thay đổi. Toàn bộ ghi chú vẫn ở "
+            "khung soạn; đề nghị ghi ngắn gọn hơn."
+        )
+        assert html.unescape(text_of(refused.text, box)) == note
+        if action == "close":  # closed with a short note, to reopen next
+            await desk.post(f"{page}/close", "form-close", {"note": "Xong"}, page=page)
+    assert [action for _, action, _ in await office_audits(harness, task)] == ["task.closed"]
 
 
 async def test_reopening_needs_a_reason_and_second_taps_change_nothing(
@@ -441,9 +465,13 @@ async def test_a_refused_file_or_a_long_note_records_nothing_and_says_why(
     )
     shown = await desk.client.get(response.headers["location"])
     assert flash_text(shown.text) == (
-        "Ghi chú quá dài (tối đa 500 ký tự); chưa ghi nhận. Đề nghị ghi ngắn gọn hơn."
+        "Ghi chú quá dài (tối đa 500 ký tự); chưa ghi nhận. Toàn bộ ghi chú vẫn ở khung soạn; "
+        "đề nghị ghi ngắn gọn hơn (tệp đã chọn, nếu có, cần chọn lại)."
     )
     assert 'id="form-record-NV04"' in shown.text and await recorded(harness, task) == []
+    # The note is back whole in its box (no maxlength cut it), its fold open to shorten it.
+    assert '<details class="record" id="record-NV04" open>' in shown.text
+    assert f'name="note" autocomplete="off" value="{"a" * 501}">' in shown.text
 
 
 WAY_OUT = (

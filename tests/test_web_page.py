@@ -318,7 +318,7 @@ async def test_the_substitute_form_offers_her_own_unit_and_the_phone_may_be_left
     web: Web, imported: Services
 ) -> None:
     page = await web.open("DB003")
-    assert '<input id="substitute-unit" name="unit" maxlength="300" autocomplete="off" ' \
+    assert '<input id="substitute-unit" name="unit" autocomplete="off" ' \
         'value="Thành ủy Hà Nội">' in page.text  # fmt: skip
     page = await send_substitute(
         web, "DB003", name="Lê Thị Hoa", position="Phó Bí thư", unit="Thành ủy Hà Nội", phone=""
@@ -353,7 +353,7 @@ async def test_a_phone_that_is_not_one_is_refused_with_the_form_filled_again(
         "«0912 34» không phải là số điện thoại. Đề nghị đồng chí nhập số điện thoại dạng "
         "0912 345 678 (hoặc +84 912 345 678), hoặc để trống ô này."
     )
-    assert 'id="substitute-name" name="name" maxlength="120" required autocomplete="off" ' \
+    assert 'id="substitute-name" name="name" required autocomplete="off" ' \
         'value="Lê Thị Hoa">' in page.text  # fmt: skip
     assert 'value="Hội LHPN quận Ba Đình">' in page.text
     assert 'name="phone" type="tel" maxlength="40" autocomplete="off" value="0912 34">' in page.text

@@ -6,6 +6,8 @@ office is told what work she still has. From the service, the chat, the pages an
 from __future__ import annotations
 
 import csv
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -746,6 +748,30 @@ async def test_the_office_withdraws_after_confirming_and_invites_again_on_the_da
             )
         )
     assert actors == [f"dashboard:{STAFF}", f"dashboard:{STAFF}"]
+
+
+async def test_a_reason_over_the_limit_comes_back_whole_in_the_confirmation_and_nothing_changes(
+    desk: Desk, imported: Services
+) -> None:
+    # The box cuts nothing as it is pasted into (no maxlength); refused, the reason is back in
+    # it whole beside why, the choice to tell her kept, the invitation still in effect.
+    confirm = (await desk.client.get("/office/delegates/DB005/withdraw")).text
+    box = re.search(r'<textarea[^>]*\bid="withdraw-reason"[^>]*>', confirm)
+    assert box is not None and "maxlength" not in box.group(0)
+    reason = "Đơn vị đề nghị thay người vì lý do công tác đột xuất. " * 10 + "HẾT."
+    refused = await desk.post(
+        "delegates/DB005/withdraw", "form-withdraw", {"reason": reason, "tell": "yes"},
+        page="delegates/DB005/withdraw",
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert text_of(refused.text, "withdraw-error") == (
+        "Lý do dài quá 500 ký tự; đề nghị viết gọn lại. Chưa có gì thay đổi."
+    )
+    assert html.unescape(text_of(refused.text, "withdraw-reason")) == reason
+    assert 'name="tell" value="yes" checked' in refused.text
+    async with imported.ctx.sessions() as session:
+        person = await session.scalar(select(Delegate).where(Delegate.code == "DB005"))
+    assert person is not None and person.withdrawn_at is None
 
 
 async def test_the_confirmation_names_the_speech_kept_and_points_at_the_boards_form(

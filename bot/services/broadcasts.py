@@ -227,8 +227,10 @@ class BroadcastService:
             if not body:
                 return BroadcastResult(BroadcastStep.EMPTY, message_id=draft.id)
             # Escaped as it will be sent: "&" becomes "&amp;", so count what Telegram counts.
-            if len(html.escape(body, quote=False)) > MAX_BROADCAST:
-                return BroadcastResult(BroadcastStep.TOO_LONG, message_id=draft.id)
+            length = len(html.escape(body, quote=False))
+            if length > MAX_BROADCAST:
+                # How long it is, said: the office shortens it knowing by how much.
+                return BroadcastResult(BroadcastStep.TOO_LONG, message_id=draft.id, count=length)
             draft.body = body
             draft.draft_step = DraftStep.AUDIENCE
             return BroadcastResult(BroadcastStep.ASK_AUDIENCE, message_id=draft.id, body=body)

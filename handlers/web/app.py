@@ -611,6 +611,18 @@ class Site:
         target = f"/{visit.token}?f={key}&lang={visit.lang}#flash"
         return RedirectResponse(target, status_code=303)
 
+    def _too_long(self, visit: Visit, box: str, typed: str, chars: int, limit: int) -> Response:
+        """A text over its box's limit, refused saying by how much, and put back whole in the
+        box (named by its id) to shorten: the page's boxes cut nothing as they are pasted into
+        (no maxlength), so nothing typed is lost unsaid."""
+        catalog = visit.catalog
+        text = catalog.html(
+            "web.too_long",
+            chars=count(catalog, chars),
+            limit=count(catalog, limit),
+        )
+        return self._done(visit, text, ok=False, form={box: typed})
+
     async def rsvp(self, request: Request) -> Response:
         """Attend, decline (with an optional reason), or send a substitute: the chat's steps,
         taken one after the other."""
@@ -634,7 +646,8 @@ class Site:
         if choice not in ("attend", "decline", "substitute"):
             return self._done(visit, catalog.html("web.rsvp.choose"), ok=False)
         if choice == "decline" and len(reason) > MAX_REASON:
-            return self._rsvp_done(visit, RsvpResult(RsvpStep.TOO_LONG, limit=MAX_REASON))
+            typed_reason = values.get("reason", "")
+            return self._too_long(visit, "decline-reason", typed_reason, len(reason), MAX_REASON)
         if choice == "substitute":
             if not name or not position:
                 missing = catalog.html("web.rsvp.substitute_missing")
@@ -756,7 +769,8 @@ class Site:
         action, nonce = values.get("action", ""), values.get("nonce", "")
         note = " ".join(values.get("note", "").split())
         if len(note) > MAX_TASK_NOTE:
-            return self._task_done(visit, TaskResult(TaskStep.TOO_LONG))
+            box = f"task-{task_id}-note"
+            return self._too_long(visit, box, values.get("note", ""), len(note), MAX_TASK_NOTE)
         wanted = {
             "done": TaskAction.DONE,
             "progress": TaskAction.PROGRESS,
@@ -864,9 +878,11 @@ class Site:
             return posted
         visit, values, _ = posted
         assignment_id = _path_id(request, "assignment_id")
-        result = await self.services.drafts.store_typed(
-            visit.account, assignment_id, values.get("text", "")
-        )
+        text = values.get("text", "")
+        result = await self.services.drafts.store_typed(visit.account, assignment_id, text)
+        if result.step is DraftStep.TOO_LONG:  # refused whole: back in its box, to send as a file
+            kept = {f"draft-{assignment_id}-text": text}
+            return self._done(visit, self._draft_text(visit.catalog, result), ok=False, form=kept)
         return await self._draft_echoed(visit, result)
 
     async def draft_reply(self, request: Request) -> Response:
@@ -878,8 +894,8 @@ class Site:
         assignment_id = _path_id(request, "assignment_id")
         text = values.get("text", "").strip()
         if len(text) > MAX_COMMENT:
-            result = DraftResult(DraftStep.COMMENT_TOO_LONG, chars=len(text))
-            return self._draft_done(visit, result)
+            box = f"draft-{assignment_id}-reply-text"
+            return self._too_long(visit, box, values.get("text", ""), len(text), MAX_COMMENT)
         drafts, account = self.services.drafts, visit.account
         result = await drafts.begin_reply(account, assignment_id)
         if result.step is DraftStep.ASK_REPLY:
@@ -906,7 +922,11 @@ class Site:
         if step is DraftStep.COMMENT_TOO_LONG:
             return catalog.html("draft.comment_too_long", **{**params, "limit": MAX_COMMENT})
         if step is DraftStep.TOO_LONG:
-            return catalog.html("web.draft.too_long", limit=count(catalog, MAX_TEXT_DRAFT))
+            return catalog.html(
+                "web.draft.too_long",
+                chars=count(catalog, result.chars),
+                limit=count(catalog, MAX_TEXT_DRAFT),
+            )
         if step is DraftStep.EMPTY:
             return catalog.html("web.draft.empty")
         if step is DraftStep.NOT_SPEAKER:

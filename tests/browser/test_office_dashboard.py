@@ -412,6 +412,33 @@ async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_a
     await no_accessibility_problems(desk)
 
 
+async def test_a_notice_typed_past_the_limit_keeps_its_end_and_the_preview_says_its_length(
+    dashboard: Dashboard, desk: Browser
+) -> None:
+    # Typed (as a paste arrives) into the box in a real browser: a maxlength would have kept
+    # the first 3,500 characters and dropped the last sentence unsaid.
+    from selenium.webdriver.common.by import By
+
+    await desk.open(await dashboard.signin_link())
+    await desk.press("Đăng nhập")
+    await desk.press("Thông báo")
+    last = "CÂU CUỐI QUAN TRỌNG: họp lúc 07:30."
+    body = "Kính gửi các đồng chí đại biểu. " * 110 + last
+    await desk.fill("Nội dung thông báo (tối đa 3500 ký tự)", body)
+
+    def typed() -> str:
+        return str(desk.driver.find_element(By.ID, "notice-body").get_attribute("value"))
+
+    assert await asyncio_run(desk, typed) == body
+    await desk.press("Xem trước")
+    assert (await element_text(desk, "notice-error")).startswith(
+        "Nội dung dài 3.555 ký tự, quá giới hạn 3.500 ký tự nên chưa xem trước được."
+    )
+    assert await asyncio_run(desk, typed) == body
+    await desk.screenshot("office-notice-too-long")
+    await no_accessibility_problems(desk)
+
+
 async def test_staff_open_the_task_board_and_close_a_task_from_the_keyboard(
     dashboard: Dashboard, desk: Browser, browser: Browser
 ) -> None:

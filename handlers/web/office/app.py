@@ -17,7 +17,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
@@ -64,7 +66,7 @@ from handlers.web.office.tasks import Tasks
 from handlers.web.office.withdrawals import Withdrawals
 from handlers.web.security import Guard, same_site
 from handlers.web.static import Static
-from handlers.web.uploads import FORM_FIELDS, TooLarge, read_form, text_field
+from handlers.web.uploads import FORM_FIELDS, TooLarge, leading_fields, read_form, text_field
 
 if TYPE_CHECKING:
     from handlers.web.app import WebSetup
@@ -79,6 +81,10 @@ CSP = (
 )
 # Seconds between two refreshes of the overview's live part.
 POLL_SECONDS = 15
+# The fields of the dashboard's forms that hold text someone wrote (a notice's body, a draft
+# comment, a task's note, a reason, a document's title): shown back, to copy, when the form
+# came after its session ended.
+UNSAVED_FIELDS = ("body", "text", "note", "reason", "title")
 
 Handler = Callable[[Request], Awaitable[Response]]
 StaffHandler = Callable[[Request, StaffVisit, OfficeActor], Awaitable[Response]]
@@ -147,7 +153,9 @@ class Office:
                     request, signs_out, everywhere=everywhere
                 ):
                     return self._signed_out()
-                return self.signin_page(request)
+                # A sign-out's form holds nothing typed (and ``signs_out`` may have read it).
+                typed = await self._unsaved_text(request) if signs_out is None else []
+                return self.signin_page(request, typed=typed)
             return await handler(request, visit, visit.actor)
 
         return endpoint
@@ -186,21 +194,53 @@ class Office:
             and await self.services.signin.ran_out(cookie)
         )
 
-    def signin_page(self, request: Request, *, scanned: str | None = None) -> Response:
+    def signin_page(
+        self,
+        request: Request,
+        *,
+        scanned: str | None = None,
+        typed: list[str] | None = None,
+    ) -> Response:
         """How to sign in, for a request without a live session; when it carried a session that
         has ended (expired, or signed out elsewhere), saying so — and, for a form, that what it
-        asked was not done; for a desk's scan (``scanned``: the personal page's token), that
-        no one was checked in, with the way out for a phone that is no desk's any more."""
-        # The session's cookie ends with the session; the desk's outlives it: either tells.
+        asked was not done, with the text it carried (``typed``) to copy; for a desk's scan
+        (``scanned``: the personal page's token), that no one was checked in, with the way out
+        for a phone that is no desk's any more."""
+        unsaved = request.method == "POST"
+        # The session's cookie ends with the session; the desk's outlives it: either tells. So
+        # does a form posted from this server's own pages: only a signed-in page has one, and
+        # the cookie is gone when the session ran out (its max-age) or a tab signed out.
         ended = (
             scanned is not None
             or self.session_cookie(request) is not None
             or DESK_COOKIE in request.cookies
+            or (unsaved and self._same_site(request))
         )
-        unsaved = request.method == "POST"
         return self._render(
-            "office/signin.html", status=401, ended=ended, unsaved=unsaved, scanned=scanned
-        )
+            "office/signin.html", status=401, ended=ended, unsaved=unsaved, scanned=scanned,
+            typed=typed or [],
+        )  # fmt: skip
+
+    async def _unsaved_text(self, request: Request) -> list[str]:
+        """What was typed in the free-text boxes of a form posted after its session ended (a
+        notice, a comment, a note, a reason), to show back for copying: nothing was saved,
+        and a sign-in link may open on another device, so it is kept by the page she is on
+        rather than carried across the sign-in. Only for a form of this server's own pages (a
+        page of another site gets nothing of its post shown on ours); a multipart form's
+        leading text fields only, never its file."""
+        if request.method != "POST" or not self._same_site(request):
+            return []
+        content_type = request.headers.get("content-type", "")
+        values: dict[str, str] = {}
+        try:
+            if content_type.startswith("multipart/form-data"):
+                values = await leading_fields(request, UNSAVED_FIELDS)
+            else:
+                form = await read_form(request)
+                values = {name: text_field(form, name) for name in UNSAVED_FIELDS}
+        except (TooLarge, HTTPException, MultiPartException, ClientDisconnect):
+            return []
+        return [values[name] for name in UNSAVED_FIELDS if values.get(name, "").strip()]
 
     async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
         """The posted form, once it is known to be this server's for ``bound_to``; else the
@@ -230,10 +270,19 @@ class Office:
         """Whether a form was posted from this server's own pages (:func:`same_site`)."""
         return same_site(request, self.origin)
 
-    def _done(self, visit: StaffVisit, path: str, html: str, *, ok: bool) -> Response:
-        """Post, redirect, get: ``path`` again, saying ``html`` once."""
+    def _done(
+        self,
+        visit: StaffVisit,
+        path: str,
+        html: str,
+        *,
+        ok: bool,
+        form: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Post, redirect, get: ``path`` again, saying ``html`` once (and filling a refused
+        form's boxes again with ``form``: a box's id → what was typed in it)."""
         assert visit.session_id is not None
-        key = self.flashes.put(Flash(visit.session_id, html, ok))
+        key = self.flashes.put(Flash(visit.session_id, html, ok, tuple((form or {}).items())))
         return RedirectResponse(f"{self.root}/{path}?f={key}#flash", status_code=303)
 
     def _flash(self, request: Request, visit: StaffVisit) -> Flash | None:

@@ -26,6 +26,7 @@ from bot.services.broadcasts import (
 from bot.services.dashboard import notice_audience
 from bot.services.signin import StaffVisit
 from bot.texts import Catalog
+from bot.texts.formatting import count as grouped
 from bot.texts.formatting import moment
 from bot.texts.presenters import (
     audience_label,
@@ -243,10 +244,21 @@ class Notices:
         if written is None or written.step is not BroadcastStep.ASK_AUDIENCE:
             step = written.step if written is not None else BroadcastStep.GONE
             await broadcasts.cancel(actor)
+            error: str
+            if written is not None and step is BroadcastStep.TOO_LONG:
+                # By how much, beside the text as typed: the box cuts nothing (no maxlength),
+                # so a paste from Word arrives whole and is shortened knowingly, not cut.
+                catalog = office.catalog
+                error = catalog.html(
+                    "dash.notices.body_too_long",
+                    chars=grouped(catalog, written.count),
+                    limit=grouped(catalog, written.limit),
+                )
+            else:
+                error = self._say(step)
             return await self._page(
-                request, visit, actor, status=422, error=self._say(step), body=body,
-                audience=audience,
-            )  # fmt: skip
+                request, visit, actor, status=422, error=error, body=body, audience=audience
+            )
         result = await broadcasts.choose_audience(actor, started.message_id, audience)
         if result.step is BroadcastStep.GONE:  # an audience the chat does not offer
             await broadcasts.cancel(actor)

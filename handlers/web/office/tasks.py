@@ -99,8 +99,9 @@ class Tasks:
         if isinstance(values, Response):
             return values
         task_id = _id(request, "id")
-        result = await office.services.tasks.close(actor, task_id, values.get("note", ""))
-        return self._after(visit, task_id, result, TaskStep.CLOSED)
+        note = values.get("note", "")
+        result = await office.services.tasks.close(actor, task_id, note)
+        return self._after(visit, task_id, result, TaskStep.CLOSED, kept={"close-note": note})
 
     async def reopen(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Take a closed task up again, saying why (required)."""
@@ -109,8 +110,9 @@ class Tasks:
         if isinstance(values, Response):
             return values
         task_id = _id(request, "id")
-        result = await office.services.tasks.reopen(actor, task_id, values.get("note", ""))
-        return self._after(visit, task_id, result, TaskStep.REOPENED)
+        note = values.get("note", "")
+        result = await office.services.tasks.reopen(actor, task_id, note)
+        return self._after(visit, task_id, result, TaskStep.REOPENED, kept={"reopen-note": note})
 
     async def record(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Record «đã hoàn thành» for an assignee who reported by phone, on paper or by email,
@@ -141,10 +143,12 @@ class Tasks:
             if reject is not None:
                 result = TaskResult(TaskStep.REJECTED, reject=reject)
                 return self._recorded(visit, task_id, result, file[0])
+        person, note = text_field(form, "person"), text_field(form, "note")
         result = await office.services.tasks.record_for(
-            actor, task_id, text_field(form, "person"), note=text_field(form, "note"), file=file
+            actor, task_id, person, note=note, file=file
         )
-        return self._recorded(visit, task_id, result, file[0] if file else "")
+        kept = {f"record-note-{person}": note} if result.step is TaskStep.TOO_LONG else None
+        return self._recorded(visit, task_id, result, file[0] if file else "", kept=kept)
 
     async def unrecord(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Undo the office's record of a person's report (recorded for the wrong person)."""
@@ -157,7 +161,13 @@ class Tasks:
         return self._recorded(visit, task_id, result)
 
     def _recorded(
-        self, visit: StaffVisit, task_id: int, result: TaskResult, file: str = ""
+        self,
+        visit: StaffVisit,
+        task_id: int,
+        result: TaskResult,
+        file: str = "",
+        *,
+        kept: dict[str, str] | None = None,
     ) -> Response:
         """Back to the task's page after :meth:`record`, saying what was done: a refused
         ``file`` in the office's words (nothing was recorded; record without it, or note the
@@ -180,17 +190,25 @@ class Tasks:
             )  # fmt: skip
         path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
         ok = result.step in (TaskStep.RECORDED_FOR, TaskStep.RECORD_UNDONE)
-        return self.office._done(visit, path, html, ok=ok)
+        return self.office._done(visit, path, html, ok=ok, form=kept)
 
     def _after(
-        self, visit: StaffVisit, task_id: int, result: TaskResult, done: TaskStep
+        self,
+        visit: StaffVisit,
+        task_id: int,
+        result: TaskResult,
+        done: TaskStep,
+        *,
+        kept: dict[str, str],
     ) -> Response:
-        """Back to the task's page (the board when it is gone), saying what happened."""
+        """Back to the task's page (the board when it is gone), saying what happened; a note
+        refused as too long back in its box (``kept``), whole, to shorten."""
         office = self.office
         key = result.task.key if result.task is not None else ""
         html = office.catalog.html(f"dash.tasks.{result.step.value}", key=key, limit=MAX_TASK_NOTE)
         path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
-        return office._done(visit, path, html, ok=result.step is done)
+        form = kept if result.step is TaskStep.TOO_LONG else None
+        return office._done(visit, path, html, ok=result.step is done, form=form)
 
 
 def _state(line: TaskLine, done: bool) -> str:

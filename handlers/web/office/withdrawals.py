@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from bot.services.access import OfficeActor
 from bot.services.signin import StaffVisit
 from bot.services.withdrawals import (
+    MAX_WITHDRAW_REASON,
     WithdrawalResult,
     WithdrawalStep,
     withdrawal_lines,
@@ -46,15 +47,29 @@ class Withdrawals:
     async def confirm(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """The confirmation before withdrawing: who, what it does, the reason's box, and the
         speech drafts and tasks that stay theirs until reassigned."""
+        return await self._confirmation(visit, actor, str(request.path_params["code"]))
+
+    async def _confirmation(
+        self,
+        visit: StaffVisit,
+        actor: OfficeActor,
+        code: str,
+        *,
+        error: str = "",
+        reason: str = "",
+        tell: bool = False,
+    ) -> Response:
+        """The confirmation page; after a refused reason, with why and the form as filled."""
         office = self.office
-        card = await office.services.dashboard.card(str(request.path_params["code"]))
+        card = await office.services.dashboard.card(code)
         if card is None:
             return office._render("office/message.html", status=404, key="no_delegate")
         work = await office.services.withdrawals.open_work(card.person.id)
         notes = work_lines(office.catalog.html, work, card.person.code, form=self._form)
         return office._render(
-            "office/withdraw.html", visit=visit, actor=actor, card=card, work_notes=notes
-        )
+            "office/withdraw.html", status=422 if error else 200, visit=visit, actor=actor,
+            card=card, work_notes=notes, error=error, reason=reason, tell=tell,
+        )  # fmt: skip
 
     async def withdraw(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Withdraw the invitation, with the reason typed (optional)."""
@@ -65,7 +80,14 @@ class Withdrawals:
         code = str(request.path_params["code"])
         tell = values.get("tell") == "yes"
         withdrawals = office.services.withdrawals
-        result = await withdrawals.withdraw(actor, code, values.get("reason"), tell=tell)
+        reason = values.get("reason", "")
+        result = await withdrawals.withdraw(actor, code, reason, tell=tell)
+        if result.step is WithdrawalStep.TOO_LONG:
+            # Nothing changed: the form again, the reason whole in its box, to shorten.
+            error = office.catalog.html("withdrawn.too_long", limit=MAX_WITHDRAW_REASON)
+            return await self._confirmation(
+                visit, actor, code, error=error, reason=reason, tell=tell
+            )
         return self._said(visit, code, result)
 
     async def reinvite(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
