@@ -428,6 +428,19 @@ def _copied(source: Path, target: Path) -> bool:
     return True
 
 
+async def contacts_and_staff(services: Services, *staff: str) -> None:
+    """The plan's task contacts imported (the import assigns them their tasks) beside whoever
+    is there, and ``staff`` given the office role, as ``hoinghi staff add`` does; once a run on
+    SQLite (:func:`once_per_start`)."""
+
+    async def prepare() -> None:
+        await import_example(services, EXAMPLE_CONTACTS)
+        for code in staff:
+            await make_staff(services, code)
+
+    await once_per_start(services, "+".join(("contacts", *staff)), prepare)
+
+
 @pytest.fixture
 async def imported(services: Services) -> Services:
     """Services after importing the 80 example delegates."""

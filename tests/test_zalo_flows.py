@@ -25,6 +25,7 @@ from schedules.planner import sync_planned
 from storage import queries
 from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
 from tests.conftest import local
+from tests.fakes.zalo_api import FakeZaloUser
 from tests.zalo_support import ZaloWorld, zalo_world
 
 
@@ -45,6 +46,13 @@ async def rsvp_of(services: Services, code: str) -> Rsvp:
         )
     assert rsvp is not None
     return rsvp
+
+
+async def told_the_code_is_wrong(world: ZaloWorld, user: FakeZaloUser, typed: str) -> None:
+    """``user`` types ``typed`` five times, told each time that the code is wrong."""
+    wrong = world.catalog.plain("start.unknown_code", contact=world.services.config.office.contact)
+    for _ in range(5):
+        assert await world.type(user, typed) == [wrong]
 
 
 async def test_a_first_message_that_is_no_code_is_told_how_to_link_by_the_personal_code(
@@ -119,11 +127,7 @@ async def test_a_code_misread_from_paper_is_not_counted_and_five_of_them_do_not_
     # No code has 0, O, 1 or I: such a try guesses nothing, so it is not counted toward the
     # hour's slowdown — a chair reading «Q» as «0» five times was locked out of her own code.
     user = world.fake.user("Chị Mai")
-    contact = world.services.config.office.contact
-    for _ in range(5):
-        assert await world.type(user, "K7PX-03QB") == [
-            world.catalog.plain("start.unknown_code", contact=contact)
-        ]
+    await told_the_code_is_wrong(world, user, "K7PX-03QB")
     async with world.services.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(LinkFailure)) == 0
     said = await world.type(user, world.codes["DB001"])  # the right code, read right at last
@@ -136,10 +140,7 @@ async def test_a_locked_out_user_is_told_when_to_try_again_once_in_ten_minutes_t
     user = world.fake.user("Chị Mai")
     contact = world.services.config.office.contact
     world.clock.advance(timedelta(seconds=30))  # 09:00:30
-    for _ in range(5):  # her code mistyped five times
-        assert await world.type(user, "BBBB-BBBB") == [
-            world.catalog.plain("start.unknown_code", contact=contact)
-        ]
+    await told_the_code_is_wrong(world, user, "BBBB-BBBB")  # her code mistyped five times
     # The right code is not looked at for the hour; she is told so, the minute she may send it
     # again (10:00:30, rounded up), and whom to call.
     told = world.catalog.plain("start.slowed_down_code", time="10:01, 18/5", contact=contact)
@@ -165,8 +166,7 @@ async def test_a_locked_out_user_who_types_something_else_is_told_of_the_lockout
     """Asked for her code while it would not be looked at, she would send it into silence."""
     user = world.fake.user("Chị Mai")
     contact = world.services.config.office.contact
-    for _ in range(5):
-        await world.type(user, "BBBB-BBBB")
+    await told_the_code_is_wrong(world, user, "BBBB-BBBB")
     told = world.catalog.plain("start.slowed_down_code", time="10:00, 18/5", contact=contact)
     assert await world.type(user, "xin chào") == [told]
     assert await world.type(user, "xin chào") == []  # told a moment ago: not again yet
