@@ -15,16 +15,14 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.domain.clock import ManualClock
-from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from bot.services.report_file import office_report_workbook
 from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
-from schedules.planner import sync_planned
 from storage import queries
 from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
-from tests.conftest import local
+from tests.conftest import local, morning_programme_due
 from tests.fakes.zalo_api import FakeZaloUser
 from tests.zalo_support import ZaloWorld, zalo_world
 
@@ -509,13 +507,7 @@ async def test_the_morning_programme_reaches_the_confirmed_as_text_with_links(
 ) -> None:
     user = await world.linked("DB001", "Chị Mai")
     await world.type(user, "1")
-    await sync_planned(
-        world.services.ctx.sessions,
-        world.clock,
-        world.services.ctx.meeting_id,
-        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
-    )
-    world.clock.set(local(2024, 5, 28, 6, 30))
+    await morning_programme_due(world.services, world.clock)
     before = len(user.texts)
     await world.tick()
     programme = "\n".join(user.texts[before:])
@@ -537,13 +529,7 @@ async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to
     for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
         await world.type(sending, typed)
     assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.SUBSTITUTE
-    await sync_planned(
-        world.services.ctx.sessions,
-        world.clock,
-        world.services.ctx.meeting_id,
-        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
-    )
-    world.clock.set(local(2024, 5, 28, 6, 30))
+    await morning_programme_due(world.services, world.clock)
     before = {user.id: len(user.texts) for user in (coming, sending)}
     await world.tick()
     passed_on = "\n".join(sending.texts[before[sending.id] :])
