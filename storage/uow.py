@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import (
@@ -171,14 +173,32 @@ async def in_a_worker(
     return await worker.run(run())
 
 
+# Seconds a closing worker waits for the reads under way to end before it cuts them short
+# (:func:`close_worker`): a shutdown is not held up by a download nobody will receive. Then,
+# as long at most, for the reads it cut to let go of their connections.
+CLOSE_GRACE_S = 5.0
+CUT_GRACE_S = 5.0
+
+
+class ReadCutShort(Exception):
+    """A read in the worker (:func:`in_a_worker`) was still under way when the worker closed,
+    past :data:`CLOSE_GRACE_S`: it was cut short (its connection closed, nothing written)."""
+
+
 async def close_worker() -> None:
     """Dispose of the worker's engines and end its thread (:func:`in_a_worker`), if a read
-    made them: at shutdown. A read after it makes them again."""
+    made them: at shutdown. A read under way is waited for :data:`CLOSE_GRACE_S` at most,
+    then cut short (its caller gets :class:`ReadCutShort`). A call while a close is under way
+    (another meeting's storage closing in the same process) returns once that close is done
+    too. A read after it makes them again."""
     global _worker
     with _worker_lock:
         worker, _worker = _worker, None
-    if worker is not None:
-        await worker.close()
+        if worker is not None:
+            _closing.append(worker)
+        closing = list(_closing)
+    for each in closing:
+        await each.close()
 
 
 class _Worker:
@@ -188,8 +208,10 @@ class _Worker:
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._engines: dict[str, AsyncEngine] = {}
+        self._closing = False
+        self._runs: set[concurrent.futures.Future[Any]] = set()  # the reads not yet answered
         self._thread = threading.Thread(
-            target=self._loop.run_forever, name="hoinghi-worker-reads", daemon=True
+            target=self._serve, name="hoinghi-worker-reads", daemon=True
         )
         self._thread.start()
 
@@ -205,21 +227,60 @@ class _Worker:
     async def run(self, work: Coroutine[object, object, T]) -> T:
         """``work``'s result, run on the worker's loop; the caller's loop waits without being
         held."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
+        future = asyncio.run_coroutine_threadsafe(self._cut_at_close(work), self._loop)
+        self._runs.add(future)
+        future.add_done_callback(self._runs.discard)
+        return await asyncio.wrap_future(future)
 
     async def close(self) -> None:
-        """Dispose of the engines once the reads under way have ended, then stop the loop and
-        end the thread."""
-        await self.run(self._dispose())
-        self._loop.call_soon_threadsafe(self._loop.stop)
+        """Dispose of the engines once the reads under way have ended (or been cut short),
+        then stop the loop and end the thread; every caller returns once the thread has
+        ended, the first or one that comes while it closes."""
+        with _worker_lock:
+            begin, self._closing = not self._closing, True
+        if begin:
+            asyncio.run_coroutine_threadsafe(self._end(), self._loop)
         await asyncio.to_thread(self._thread.join)
-        self._loop.close()
+        with _worker_lock:
+            if self in _closing:
+                _closing.remove(self)
+
+    def _serve(self) -> None:
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+            # A read that did not end even when cut short is not answered by its task any more
+            # (the loop is gone): its caller is told, not left waiting.
+            for future in list(self._runs):
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    future.set_exception(ReadCutShort())
+
+    async def _cut_at_close(self, work: Coroutine[object, object, T]) -> T:
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if self._closing:  # cut by the close, not given up by its caller
+                raise ReadCutShort from None
+            raise
+
+    async def _end(self) -> None:
+        try:
+            await self._dispose()
+        finally:
+            self._loop.stop()
 
     async def _dispose(self) -> None:
         # A read under way ends first (its caller would otherwise wait for ever): the storage
-        # of one meeting may close while another's, in the same process, reads.
+        # of one meeting may close while another's, in the same process, reads. One that does
+        # not end within the grace is cut short, so that a shutdown cannot hang on it.
         under_way = asyncio.all_tasks() - {asyncio.current_task()}
-        await asyncio.gather(*under_way, return_exceptions=True)
+        if under_way:
+            _, late = await asyncio.wait(under_way, timeout=CLOSE_GRACE_S)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=CUT_GRACE_S)
         engines = list(self._engines.values())
         self._engines.clear()
         for engine in engines:
@@ -227,6 +288,7 @@ class _Worker:
 
 
 _worker: _Worker | None = None
+_closing: list[_Worker] = []  # workers whose close has begun and not yet ended
 _worker_lock = threading.Lock()
 
 

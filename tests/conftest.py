@@ -34,9 +34,12 @@ from bot.config import Config, load_config
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import MessageKind
+from bot.domain.reminders import planned_messages
 from bot.services import Services, build_services
 from handlers.telegram.context import inbox_of_bot_data
 from handlers.telegram.dedupe import flush_handled
+from schedules.planner import sync_planned
 from storage.base import Base
 from storage.engine import create_engine, create_sessionmaker
 from storage.files import FileStore
@@ -426,6 +429,32 @@ def _copied(source: Path, target: Path) -> bool:
         return False
     shutil.copyfile(source, target)
     return True
+
+
+async def morning_programme_due(services: Services, clock: ManualClock) -> None:
+    """The plan's morning programme stored (as the scheduler plans it at start) and the clock
+    at its time, 06:30 on the meeting day: the next tick sends it."""
+    planned = planned_messages(services.config)
+    await sync_planned(
+        services.ctx.sessions,
+        clock,
+        services.ctx.meeting_id,
+        [p for p in planned if p.kind is MessageKind.MORNING_AGENDA],
+    )
+    clock.set(local(2024, 5, 28, 6, 30))
+
+
+async def contacts_and_staff(services: Services, *staff: str) -> None:
+    """The plan's task contacts imported (the import assigns them their tasks) beside whoever
+    is there, and ``staff`` given the office role, as ``hoinghi staff add`` does; once a run on
+    SQLite (:func:`once_per_start`)."""
+
+    async def prepare() -> None:
+        await import_example(services, EXAMPLE_CONTACTS)
+        for code in staff:
+            await make_staff(services, code)
+
+    await once_per_start(services, "+".join(("contacts", *staff)), prepare)
 
 
 @pytest.fixture

@@ -80,6 +80,29 @@ class Day:
         assert desk is not None
         return desk
 
+    async def link_code(self, code: str) -> str:
+        """The personal code printed under ``code``'s QR now (a re-issue gives a new one)."""
+        links = await self.services.invitations.links()
+        return next(link.link_code for link in links if link.code == code)
+
+    async def substitutes_by_phone(self) -> None:
+        """The office records two substitutes from the delegates' calls: DB005 sends Nguyễn
+        Thị Hoa, who gave her number (+84912345678), DB006 Trần Mai, who gave none."""
+        services = self.services
+        for code, name, phone in (
+            ("DB005", "Nguyễn Thị Hoa", "+84912345678"),
+            ("DB006", "Trần Mai", None),
+        ):
+            card = await services.dashboard.card(code)
+            assert card is not None
+            answer = RsvpAnswer(
+                RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position="Phó Chánh Văn phòng",
+                substitute_unit="Hội LHPN quận Ba Đình", substitute_phone=phone,
+            )  # fmt: skip
+            await services.rsvp.record_by_phone(
+                services.access.local_operator(), card.person.id, answer
+            )
+
 
 @pytest.fixture
 async def day(
@@ -290,9 +313,7 @@ async def test_a_replaced_personal_code_finds_the_person_as_her_replaced_link_do
     # The code printed under an old slip's QR found nobody (NOT_ON_LIST: «record a guest»),
     # while the same slip's QR found her with the notice.
     desk = await day.desk("NV02", "Bàn 1")
-    old_code = next(
-        link.link_code for link in await day.services.invitations.links() if link.code == "DB002"
-    )
+    old_code = await day.link_code("DB002")
     old_token = day.tokens["DB002"]
     await day.services.invitations.reissue(day.services.access.local_operator(), "DB002")
     by_link = await day.checkin.lookup(desk, old_token)
@@ -310,9 +331,7 @@ async def test_a_replaced_personal_code_finds_the_person_as_her_replaced_link_do
         ArrivalKind.DELEGATE,
         by_link.person.full_name if by_link.person else "",
     )
-    [current] = await day.checkin.search(desk, next(
-        link.link_code for link in await day.services.invitations.links() if link.code == "DB002"
-    ))  # fmt: skip
+    [current] = await day.checkin.search(desk, await day.link_code("DB002"))
     assert (current.replaced_code, current.card_key) == (None, "DB002")
 
 

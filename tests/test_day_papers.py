@@ -17,7 +17,7 @@ import pytest
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.oxml.ns import qn
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,6 +33,7 @@ from bot.documents.day_papers import (
     position_size,
 )
 from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+from bot.services import Services
 from bot.services.access import Role
 from bot.services.checkin import ArrivalKind, Came, Resume, Roll, RollLine
 from bot.services.day_files import (
@@ -99,6 +100,12 @@ async def office_desk(hall: Day) -> AsyncIterator[Desk]:
 
 def cells(row) -> list[str]:  # type: ignore[no-untyped-def]
     return [cell.text for cell in row.cells]
+
+
+async def present_book(services: Services) -> Workbook:
+    """The present list's workbook («Có mặt», «Chưa có mặt», …) as it would be downloaded now."""
+    roll = await services.checkin.roll()
+    return load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
 
 
 async def test_the_signature_sheet_lists_everyone_expected_by_group_with_the_substitute_in_place(
@@ -221,8 +228,7 @@ async def test_the_present_list_names_who_is_in_by_group_and_who_is_still_expect
     hall: Day,
 ) -> None:
     services = hall.services
-    roll = await services.checkin.roll()
-    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    book = await present_book(services)
     leaders = services.config.group("lanh_dao_thanh_pho").label  # type: ignore[union-attr]
     assert book.sheetnames == ["Có mặt", "Chưa có mặt", "Chưa trả lời"]
     present = [list(row) for row in book["Có mặt"].iter_rows(values_only=True)]
@@ -267,20 +273,8 @@ async def test_the_not_yet_in_sheet_gives_the_substitute_s_phone_where_a_substit
     """The office calls the person it awaits: the substitute, by the number she gave (said to
     be hers); where she gave none, the invitee's, said to be the invitee's."""
     services = hall.services
-    office = services.access.local_operator()
-    for code, name, phone in (
-        ("DB005", "Nguyễn Thị Hoa", "+84912345678"),
-        ("DB006", "Trần Mai", None),
-    ):
-        card = await services.dashboard.card(code)
-        assert card is not None
-        answer = RsvpAnswer(
-            RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position="Phó Chánh Văn phòng",
-            substitute_unit="Hội LHPN quận Ba Đình", substitute_phone=phone,
-        )  # fmt: skip
-        await services.rsvp.record_by_phone(office, card.person.id, answer)
-    roll = await services.checkin.roll()
-    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    await hall.substitutes_by_phone()
+    book = await present_book(services)
     missing = {row[1]: list(row) for row in book["Chưa có mặt"].iter_rows(values_only=True)}
     assert missing["DB005"][6:] == ["Nguyễn Thị Hoa", "0912 345 678 (người dự thay)"]
     assert missing["DB006"][6:] == ["Trần Mai", "0912 345 006 (đại biểu cử người dự thay)"]
@@ -574,8 +568,7 @@ async def test_the_present_list_calls_guests_what_the_report_calls_them_not_invi
     desk = await hall.desk("NV03", "Cổng B")
     hall.clock.set(MORNING + timedelta(minutes=15))
     assert (await hall.checkin.guest_of(desk, "DB004")).step.value == "checked_in"
-    roll = await services.checkin.roll()
-    book = load_workbook(io.BytesIO(present_workbook(VI, services.config, roll)))
+    book = await present_book(services)
     as_whom = {row[2]: row[5] for row in book["Có mặt"].iter_rows(min_row=2, values_only=True)}
     withdrawn = (await hall.checkin.lookup(desk, "DB004")).person
     assert withdrawn is not None

@@ -587,7 +587,6 @@ async def test_a_withdrawn_invitee_s_document_link_says_the_invitation_was_withd
 async def test_the_purge_keeps_a_draft_s_bytes_while_a_document_names_them(
     harness: BotHarness,
 ) -> None:
-    await harness.services.drafts.sync()
     speaker = await harness.open_invitation("DB031")
     invitation = next(m for m in speaker.messages if "✅ Tham dự" in str(m.get("reply_markup")))
     await harness.send(speaker.tap("✅ Tham dự", message=invitation))

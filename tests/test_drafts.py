@@ -77,8 +77,7 @@ def office_posts(harness: BotHarness) -> list[dict[str, Any]]:
 
 
 async def speaker(harness: BotHarness, code: str = "DB031") -> FakeUser:
-    """Assignments synced from the plan, then ``code`` opens their link."""
-    await harness.services.drafts.sync()
+    """``code`` opens their link (the import assigned the plan's themes)."""
     return await harness.open_invitation(code)
 
 
@@ -147,7 +146,6 @@ async def test_plan_speakers_become_one_assignment_each_in_theme_order(
 async def test_unknown_speaker_codes_are_reported_and_dropped_speakers_removed(
     harness: BotHarness,
 ) -> None:
-    await harness.services.drafts.sync()
     config = harness.services.config
     themes = [
         theme.model_copy(update={"speakers": ["DB031", "ZZ999"]}) if theme.key == "1.1" else theme
@@ -177,14 +175,12 @@ async def test_speaker_sees_theme_and_deadline_when_opening_the_link_and_in_tham
 
 
 async def test_someone_without_a_theme_is_told_so_by_thamluan(harness: BotHarness) -> None:
-    await harness.services.drafts.sync()
     user = await harness.open_invitation("DB001")
     await harness.send(user.command("/thamluan"))
     assert user.last_text().startswith("Đồng chí chưa được phân công tham luận")
 
 
 async def test_office_assigns_and_withdraws_with_phancong(harness: BotHarness) -> None:
-    await harness.services.drafts.sync()
     chair = await harness.open_invitation("DB032")
     admin = harness.admin()
 
@@ -216,7 +212,6 @@ async def test_office_assigns_and_withdraws_with_phancong(harness: BotHarness) -
 async def test_phancong_huy_repeated_says_it_was_withdrawn_before_with_her_name_and_code(
     harness: BotHarness,
 ) -> None:
-    await harness.services.drafts.sync()
     admin = harness.admin()
     await harness.send(admin.command("/phancong DB032 1.1"))
     await harness.send(admin.command("/phancong huy DB032 1.1"))
@@ -235,7 +230,6 @@ async def test_phancong_huy_repeated_says_it_was_withdrawn_before_with_her_name_
 async def test_phancong_after_the_plan_s_deadline_asks_for_one_and_takes_it(
     harness: BotHarness,
 ) -> None:
-    await harness.services.drafts.sync()
     harness.clock.set(DEADLINE + timedelta(days=1))
     admin = harness.admin()
     await harness.send(admin.command("/phancong DB032 1.1"))
@@ -284,7 +278,6 @@ async def test_phancong_reads_a_deadline_as_the_dashboard_s_form_does(
     (``2024-05-27T17:00``, copied from a calendar) is a deadline in /phancong too, and what
     neither reads is refused in both (the chat's words give the command's example): a day
     with no time too, in any of the calendar's spellings, rather than read as its midnight."""
-    await harness.services.drafts.sync()
     harness.clock.set(DEADLINE + timedelta(days=1))
     admin = harness.admin()
     before = await outbound_count(harness)
@@ -395,7 +388,6 @@ async def test_phancong_refuses_a_person_whose_invitation_was_withdrawn(
     harness: BotHarness,
 ) -> None:
     services = harness.services
-    await services.drafts.sync()
     await services.withdrawals.withdraw(services.access.local_operator(), "DB032")
     admin = harness.admin()
     await harness.send(admin.command("/phancong db032 1.1"))
@@ -560,7 +552,6 @@ async def test_a_path_in_the_file_name_never_reaches_the_disk(harness: BotHarnes
 
 
 async def test_a_document_from_someone_without_a_theme_is_not_taken(harness: BotHarness) -> None:
-    await harness.services.drafts.sync()
     user = await harness.open_invitation("DB001")
     answer = await upload(harness, user, "bai.docx", docx("x"))
     assert answer.startswith(
@@ -962,7 +953,6 @@ async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(
 async def test_thamluan_marks_missing_drafts_overdue_after_the_deadline(
     harness: BotHarness,
 ) -> None:
-    await harness.services.drafts.sync()
     harness.clock.set(DEADLINE + timedelta(minutes=1))
     admin = harness.admin()
     await harness.send(admin.command("/thamluan"))
@@ -994,7 +984,6 @@ async def _submit_drafts(folder: Path) -> None:
             ManualClock(local(2024, 5, 18, 9, 0)),
             files=FileStore(loaded.drafts_dir),
         )
-        await services.drafts.sync()
         tokens = {link.code: link.token for link in await services.invitations.links()}
         ba_dinh = ChatAccount("telegram", "1", "1")
         dong_da = ChatAccount("telegram", "2", "2")
@@ -1283,7 +1272,6 @@ async def test_the_office_can_reply_with_an_edited_file_and_the_speaker_gets_it(
 async def test_a_withdrawn_plan_assignment_stays_withdrawn_after_a_resync(
     harness: BotHarness,
 ) -> None:
-    await harness.services.drafts.sync()
     await harness.send(harness.admin().command("/phancong huy DB031 1.1"))
     report = await harness.services.drafts.sync()
     assert report.created == 0
@@ -1352,7 +1340,6 @@ async def test_without_an_office_group_an_admin_comments_by_replying_to_the_priv
     services = harness.services
     office = services.config.office.model_copy(update={"chat_id": None})
     services.ctx.__dict__["config"] = services.config.model_copy(update={"office": office})
-    await services.drafts.sync()
     admin = harness.admin()
     harness.fake.user(100000002, "Văn phòng 2")  # the other admin has opened the bot too
     speaker = await harness.open_invitation("DB036")
@@ -1445,7 +1432,6 @@ async def test_a_draft_upload_cancelled_while_its_bytes_are_written_leaves_no_fi
     from tests.test_tasks import cancel_while_its_bytes_are_written
 
     drafts = harness.services.drafts
-    await drafts.sync()
     opened = await harness.services.invitations.open_page(
         harness.tokens["DB031"], channel="web", client="c"
     )
@@ -1690,7 +1676,6 @@ async def test_two_assignments_re_planned_at_once_keep_both_speakers_reminders(
     from storage import sharing
 
     harness.clock.set(local(2024, 5, 17, 9, 0))
-    await harness.services.drafts.sync()
     first_syncing, go_on = asyncio.Event(), asyncio.Event()
 
     class Turn(asyncio.Lock):  # says when a second re-plan waits for the first's turn

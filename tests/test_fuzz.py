@@ -449,16 +449,14 @@ roles = st.sampled_from(PRIVATE_ROLES)
 
 @pytest.fixture
 async def fuzzed(harness: BotHarness) -> Fuzzed:
-    """The example plan with its task contacts imported, tasks and speech assignments synced,
-    and an error recorder next to the bot's own error handler."""
+    """The example plan with its task contacts imported (the import assigns the tasks and
+    speeches), and an error recorder next to the bot's own error handler."""
     services = harness.services
     groups = [FileGroup(g.key, g.label) for g in services.config.groups]
     parsed = parse_delegate_file(CONTACTS_FILE, groups)
     assert parsed.problems == []
     await services.delegates.import_rows(parsed.rows, actor="test")
     harness.tokens.update({link.code: link.token for link in await services.invitations.links()})
-    await services.tasks.sync()
-    await services.drafts.sync()
     fuzzed = Fuzzed(harness)
     harness.app.add_error_handler(fuzzed.record_error)
     return fuzzed

@@ -232,7 +232,6 @@ async def test_every_logger_at_debug_and_sql_echo_still_show_no_personal_value(
     await name_substitute(
         harness, diep, SUBSTITUTE, SUBSTITUTE_POSITION, unit=SUBSTITUTE_UNIT, phone=SUBSTITUTE_PHONE
     )
-    await harness.services.drafts.sync()
     phuong = await harness.open_invitation("DB031")
     await harness.send(press(phuong, "✍️ Soạn tham luận 1.1 bằng tin nhắn"))
     await harness.send(phuong.text(DRAFT))

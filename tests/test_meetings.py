@@ -405,9 +405,6 @@ async def test_the_workbook_the_audiences_the_boards_and_the_plan_are_the_meetin
     two_plans: TwoPlans, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     a, b = two_plans.a, two_plans.b
-    for services in (a, b):
-        await services.tasks.sync()
-        await services.drafts.sync()
     report = await a.office_report.collect()
     assert len(report.delegates) == 80
     assert "Lưu Thị Khánh Hòa" not in {row.full_name for row in report.delegates}

@@ -387,15 +387,18 @@ async def test_a_message_with_nobody_in_its_audience_is_skipped_and_reported_onl
     assert "Đã gửi: 0 · Chặn bot: 0 · Lỗi: 0 · Chưa liên kết: 0 · Bỏ qua: 0" in reports[0]
 
 
-async def plan_rsvp_chasing(services: Services, clock: ManualClock) -> Outbox:
-    """The plan's RSVP reminders stored, and an outbox with no chat channel (every copy is
-    recorded as not linked, which names its recipient all the same)."""
+async def plan_reminders(
+    services: Services, clock: ManualClock, kind: MessageKind = MessageKind.RSVP_REMINDER
+) -> Outbox:
+    """The plan's reminders of ``kind`` (RSVP reminders unless told) stored, and an outbox
+    with no chat channel (every copy is recorded as not linked, which names its recipient all
+    the same)."""
     planned = planned_messages(services.config)
     await sync_planned(
         services.ctx.sessions,
         clock,
         services.ctx.meeting_id,
-        [p for p in planned if p.kind is MessageKind.RSVP_REMINDER],
+        [p for p in planned if p.kind is kind],
     )
     return build_outbox(services, load_catalog("vi"), {})
 
@@ -444,7 +447,7 @@ async def test_a_plan_reminder_due_before_any_list_waits_and_goes_to_the_list_im
     after the invitees' import sends it to them, and not as late for a bot that was not
     running (it was)."""
     clock.set(REMINDER_1)
-    outbox = await plan_rsvp_chasing(services, clock)
+    outbox = await plan_reminders(services, clock)
     await outbox.tick()
     [(first, params, to), (second, _, _)] = await rsvp_reminders(services)
     assert (first, to, second) == ("scheduled", [], "scheduled")
@@ -473,7 +476,7 @@ async def test_reminders_that_waited_for_a_list_go_once_there_is_one_the_newest_
     """Both RSVP reminders fell due while there was no list: once there is one, only the newest
     goes, as after a stop."""
     clock.set(REMINDER_1)
-    outbox = await plan_rsvp_chasing(services, clock)
+    outbox = await plan_reminders(services, clock)
     await outbox.tick()
     clock.set(REMINDER_2)
     await outbox.tick()
@@ -494,7 +497,7 @@ async def test_reminders_whose_window_closed_while_no_list_came_are_skipped_sile
     as having had nobody to go to, as before they waited, and the office is not told the bot
     was not running (it was)."""
     clock.set(REMINDER_2)
-    outbox = await plan_rsvp_chasing(services, clock)
+    outbox = await plan_reminders(services, clock)
     await outbox.tick()
     clock.set(DEADLINE + timedelta(minutes=1))
     await import_example(services)
@@ -515,7 +518,7 @@ async def test_reminders_skipped_after_waiting_for_a_list_are_counted_in_one_lin
     services: Services, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock.set(REMINDER_2)
-    outbox = await plan_rsvp_chasing(services, clock)
+    outbox = await plan_reminders(services, clock)
     await outbox.tick()
     clock.set(DEADLINE + timedelta(minutes=1))
     await import_example(services)
@@ -545,14 +548,7 @@ async def test_a_task_reminder_due_before_any_list_goes_to_the_task_s_contacts_o
     the task, as `people import` and «Nhập danh sách» do) of the contacts' file, before any
     invitee's, it goes to the two contacts."""
     await services.tasks.sync()
-    planned = planned_messages(services.config)
-    await sync_planned(
-        services.ctx.sessions,
-        clock,
-        services.ctx.meeting_id,
-        [p for p in planned if p.kind is MessageKind.TASK_REMINDER],
-    )
-    outbox = build_outbox(services, load_catalog("vi"), {})
+    outbox = await plan_reminders(services, clock, MessageKind.TASK_REMINDER)
     clock.set(local(2024, 5, 7, 8, 0))
     await outbox.tick()
     found = await rsvp_reminders(services, MessageKind.TASK_REMINDER, "task:VI.1.2")
@@ -576,14 +572,7 @@ async def test_a_tick_right_after_an_import_s_commit_finds_the_task_assigned_to_
     the task's contacts. It was used up on nobody: the list was in, the assignments not yet
     (they were a second transaction, after the import's)."""
     await services.tasks.sync()  # at start, before any list: the tasks, nobody holding them
-    planned = planned_messages(services.config)
-    await sync_planned(
-        services.ctx.sessions,
-        clock,
-        services.ctx.meeting_id,
-        [p for p in planned if p.kind is MessageKind.TASK_REMINDER],
-    )
-    outbox = build_outbox(services, load_catalog("vi"), {})
+    outbox = await plan_reminders(services, clock, MessageKind.TASK_REMINDER)
     clock.set(local(2024, 5, 7, 8, 0))
     await outbox.tick()
     await import_example(services, EXAMPLE_CONTACTS)  # the import alone, nothing after it
@@ -601,14 +590,7 @@ async def test_a_tick_right_after_an_import_s_commit_finds_the_speeches_assigned
     the moment the invitees' import commits sends it to the plan's ten speakers (none linked
     yet), not to nobody."""
     await services.drafts.sync()  # at start, before any list: no speaker to assign
-    planned = planned_messages(services.config)
-    await sync_planned(
-        services.ctx.sessions,
-        clock,
-        services.ctx.meeting_id,
-        [p for p in planned if p.kind is MessageKind.DRAFT_REMINDER],
-    )
-    outbox = build_outbox(services, load_catalog("vi"), {})
+    outbox = await plan_reminders(services, clock, MessageKind.DRAFT_REMINDER)
     clock.set(local(2024, 5, 18, 8, 0))
     await outbox.tick()
     await import_example(services)
@@ -1385,7 +1367,6 @@ async def test_a_delivery_whose_content_shrank_below_the_parts_already_sent_is_f
     in flight forever (it did: every restart put it back, every retry sent nothing)."""
     from tests.test_telegram_flows import buttons
 
-    await harness.services.drafts.sync()
     speaker = await harness.open_invitation("DB031")
     await harness.send(harness.admin().command("/phancong DB031 2.3"))
     harness.clock.set(local(2024, 5, 18, 8, 0))

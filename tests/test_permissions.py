@@ -204,8 +204,6 @@ async def enter(h: BotHarness, role: str, action: Action) -> Scene:
         rows = parse_delegate_file(CONTACTS, groups).rows
         await h.services.delegates.import_rows(rows, actor="test")
         h.tokens.update({link.code: link.token for link in await h.services.invitations.links()})
-        await h.services.tasks.sync()
-        await h.services.drafts.sync()
         tasks = {line.key: line.id for line in await h.services.tasks.office_board()}
         drafts = {line.code: line.id for line in await h.services.drafts.board()}
         ids = {"vi11": tasks["VI.1.1"], "a11": drafts["DB031"], "a12": drafts["DB036"]}

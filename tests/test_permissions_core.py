@@ -23,8 +23,6 @@ from sqlalchemy import select
 
 from bot.app import build_outbox
 from bot.chat import Inbox
-from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import Capabilities, ChannelInfo, Chat, ChatAccount
 from bot.domain.drafts import DraftStatus
 from bot.domain.inbound import Action, Command, Event, Text
@@ -45,14 +43,14 @@ from bot.domain.outbound import (
 from bot.domain.tasks import TaskAction, TaskStatus, task_action
 from bot.domain.tokens import format_link_code
 from bot.services import Services
-from bot.services.access import OfficeActor, Role
+from bot.services.access import OfficeActor
 from bot.services.drafts import HeldUpload
 from bot.texts import Catalog, load_catalog
 from bot.texts.plain import to_text
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp, Task
 from tests.channels.text_channel import CAPABILITIES, NAME, TextChannel, TextPerson
-from tests.conftest import ROOT, once_per_start
+from tests.conftest import contacts_and_staff
 from tests.samples import docx
 from tests.test_permissions import (
     ACTIONS,
@@ -68,7 +66,6 @@ from tests.test_permissions import (
     snapshot,
 )
 
-CONTACTS = ROOT / "examples" / "contacts.csv"
 CHANNEL = ChannelInfo(NAME, CAPABILITIES)
 STAFF, OTHER_STAFF = "NV07", "NV08"  # office staff by role; NV08 writes the "other" notices
 
@@ -175,18 +172,7 @@ def text_link(token: str) -> str:
 @pytest.fixture
 async def world(imported: Services) -> World:
     services = imported
-
-    async def prepare() -> None:
-        groups = [FileGroup(g.key, g.label) for g in services.config.groups]
-        await services.delegates.import_rows(
-            parse_delegate_file(CONTACTS, groups).rows, actor="test"
-        )
-        await services.tasks.sync()
-        await services.drafts.sync()
-        for code in (STAFF, OTHER_STAFF):
-            await services.access.grant(services.access.local_operator(), code, Role.OFFICE)
-
-    await once_per_start(services, "permissions", prepare)  # once a run on SQLite
+    await contacts_and_staff(services, STAFF, OTHER_STAFF)
     catalog = load_catalog("vi")
     channel = TextChannel(Inbox(services, catalog, links=[text_link]), catalog)
     tokens = {link.code: link.token for link in await services.invitations.links()}

@@ -378,7 +378,6 @@ async def test_check_lists_the_reminders_the_scheduler_planned_for_a_speaker_ass
     reminder's time: the scheduler plans her reminders from the second assignment (the log's
     «draft.assigned»), not from the row's creation, and check (reading the database as the
     CLI does) lists exactly the reminders the scheduler holds, none more."""
-    await harness.services.drafts.sync()
     admin = harness.admin()
     harness.clock.set(local(2024, 5, 18, 9, 0))
     await harness.send(admin.command("/phancong DB034 3 17:00 24/5"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -127,19 +128,25 @@ async def test_a_prepared_read_takes_its_parameters_by_name(
     assert await in_one_pass(sessions, work) == [("new", later)]
 
 
-async def test_a_prepared_write_that_fails_raises_sqlalchemys_error(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
+def _written_twice(event_id: str) -> Callable[[Connection], None]:
+    """Work that writes one handled update, ``event_id``, twice through a prepared INSERT: the
+    second breaks the primary key."""
     at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
-    record = {"channel": "telegram", "bot_id": "1", "event_id": "9", "handled_at": at}
+    record = {"channel": "telegram", "bot_id": "1", "event_id": event_id, "handled_at": at}
     prepared = Prepared(insert(HANDLED))
 
     def twice(connection: Connection) -> None:
         prepared.write(connection, [record])
         prepared.write(connection, [record])  # the same primary key
 
+    return twice
+
+
+async def test_a_prepared_write_that_fails_raises_sqlalchemys_error(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
     with pytest.raises(IntegrityError):
-        await in_one_pass(sessions, twice)
+        await in_one_pass(sessions, _written_twice("9"))
     engine = sessions.kw["bind"]
     async with engine.connect() as connection:
         count = len((await connection.execute(select(HANDLED.c.event_id))).all())
@@ -151,16 +158,8 @@ async def test_a_prepared_statements_error_hides_its_parameters_as_the_engine_do
 ) -> None:
     # The engine hides parameters (storage.engine: phone numbers, what people typed): the
     # error's message, which ends in a log, must not carry them either.
-    at = datetime(2024, 5, 20, 2, 30, tzinfo=UTC)
-    record = {"channel": "telegram", "bot_id": "1", "event_id": "0912345678", "handled_at": at}
-    prepared = Prepared(insert(HANDLED))
-
-    def twice(connection: Connection) -> None:
-        prepared.write(connection, [record])
-        prepared.write(connection, [record])
-
     with pytest.raises(IntegrityError) as raised:
-        await in_one_pass(sessions, twice)
+        await in_one_pass(sessions, _written_twice("0912345678"))
     assert "0912345678" not in str(raised.value)
     assert "[SQL parameters hidden due to hide_parameters=True]" in str(raised.value)
 
@@ -222,6 +221,14 @@ def _on_postgresql(sessions: async_sessionmaker[AsyncSession]) -> None:
         pytest.skip("asyncpg's prepared statements are PostgreSQL's")
 
 
+def _seven_read(connection: Connection, table: Table, prepared: Prepared) -> list[tuple[Any, ...]]:
+    """``table`` (one column, ``n``) made with one row, 7, and read through ``prepared``: the
+    statement is now prepared on ``connection``."""
+    table.create(connection)
+    connection.execute(insert(table), [{"n": 7}])
+    return prepared.rows(connection, {})
+
+
 @pytest.mark.fresh_database  # it changes the schema
 async def test_a_prepared_read_after_sqlalchemys_ddl_reads_the_new_columns(
     sessions: async_sessionmaker[AsyncSession],
@@ -232,18 +239,13 @@ async def test_a_prepared_read_after_sqlalchemys_ddl_reads_the_new_columns(
     table = Table("prepared_ddl", MetaData(), Column("n", Integer))
     prepared = Prepared(select(table.c.n))
 
-    def before(connection: Connection) -> list[tuple[Any, ...]]:
-        table.create(connection)
-        connection.execute(insert(table), [{"n": 7}])
-        return prepared.rows(connection, {})
-
     def after(connection: Connection) -> list[tuple[Any, ...]]:
         connection.execute(DDL("ALTER TABLE prepared_ddl ALTER COLUMN n TYPE text"))  # type: ignore[no-untyped-call]
         return prepared.rows(connection, {})
 
     engine = sessions.kw["bind"]
     async with engine.connect() as connection:  # one connection: its statements prepared
-        assert await connection.run_sync(before) == [(7,)]
+        assert await connection.run_sync(_seven_read, table, prepared) == [(7,)]
         await connection.commit()
         assert await connection.run_sync(after) == [("7",)]
 
@@ -258,17 +260,12 @@ async def test_a_prepared_read_meeting_a_stale_plan_fails_once_as_execute_does(
     table = Table("prepared_stale", MetaData(), Column("n", Integer))
     prepared = Prepared(select(table.c.n))
 
-    def before(connection: Connection) -> list[tuple[Any, ...]]:
-        table.create(connection)
-        connection.execute(insert(table), [{"n": 7}])
-        return prepared.rows(connection, {})
-
     def elsewhere(connection: Connection) -> None:  # not through SQLAlchemy's DDL
         connection.exec_driver_sql("ALTER TABLE prepared_stale ALTER COLUMN n TYPE text")
 
     engine = sessions.kw["bind"]
     async with engine.connect() as connection:
-        assert await connection.run_sync(before) == [(7,)]
+        assert await connection.run_sync(_seven_read, table, prepared) == [(7,)]
         await connection.commit()
         await connection.run_sync(elsewhere)
         await connection.commit()

@@ -146,7 +146,6 @@ async def test_purge_is_refused_before_the_meeting_ends(harness: BotHarness) -> 
 async def test_purge_removes_personal_data_and_keeps_the_answers_and_counts(
     harness: BotHarness,
 ) -> None:
-    await harness.services.drafts.sync()
     speaker = await harness.open_invitation("DB031")
     await harness.send(
         speaker.tap(

@@ -76,7 +76,6 @@ async def test_every_update_delivered_twice_has_the_effect_of_one(
     harness: BotHarness, twice: Twice
 ) -> None:
     await with_contacts(harness)
-    await harness.services.drafts.sync()
     attend = await harness.open_invitation("DB001")
     decline = await harness.open_invitation("DB002")
     sub = await harness.open_invitation("DB003")

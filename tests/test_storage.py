@@ -27,7 +27,7 @@ from storage.base import Base
 from storage.engine import create_engine
 from storage.migrate import alembic_config, head_revision
 from storage.models import Delegate, Meeting
-from storage.uow import close_worker, in_a_worker, read_only, unit_of_work
+from storage.uow import ReadCutShort, close_worker, in_a_worker, read_only, unit_of_work
 from tests.storage_support import people_written_as_objects
 from tests.test_services import row as delegate_row
 
@@ -661,12 +661,12 @@ async def test_a_worker_reads_through_sessions_of_the_callers_class(engine: Asyn
     assert await in_a_worker(sessions, read) == ("MarkedSession", 0)
 
 
-async def test_the_worker_reads_on_one_engine_until_shutdown_disposes_it(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # in_a_worker opened an engine of its own for every read (each download of the day's
-    # papers); one engine now serves the process's reads, in a thread of their own, and
-    # close_worker (at shutdown) disposes of it.
+@pytest.fixture
+async def worker_engines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[AsyncEngine], list[AsyncEngine]]:
+    """The engines the worker (storage.uow.in_a_worker) makes from now on, and those of them
+    it has disposed of; a worker an earlier test made is closed first."""
     made: list[AsyncEngine] = []
     disposed: list[AsyncEngine] = []
 
@@ -676,7 +676,44 @@ async def test_the_worker_reads_on_one_engine_until_shutdown_disposes_it(
         made.append(one)
         return one
 
+    await close_worker()
     monkeypatch.setattr(storage.uow, "create_engine", counted)
+    return made, disposed
+
+
+class HeldRead:
+    """A read for the worker that, once it has begun, waits until the test lets it go on."""
+
+    def __init__(self) -> None:
+        self.started, self.go_on = threading.Event(), threading.Event()
+
+    async def __call__(self, own: async_sessionmaker[AsyncSession]) -> int | None:
+        async with read_only(own) as session:
+            self.started.set()
+            await asyncio.to_thread(self.go_on.wait)
+            return await session.scalar(select(func.count(Meeting.id)))
+
+
+def disposing_marked(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once a worker's close has begun (it waits for the reads under way, then disposes)."""
+    disposing = threading.Event()
+    dispose = storage.uow._Worker._dispose
+
+    async def marked(worker: storage.uow._Worker) -> None:
+        disposing.set()
+        await dispose(worker)
+
+    monkeypatch.setattr(storage.uow._Worker, "_dispose", marked)
+    return disposing
+
+
+async def test_the_worker_reads_on_one_engine_until_shutdown_disposes_it(
+    engine: AsyncEngine, worker_engines: tuple[list[AsyncEngine], list[AsyncEngine]]
+) -> None:
+    # in_a_worker opened an engine of its own for every read (each download of the day's
+    # papers); one engine now serves the process's reads, in a thread of their own, and
+    # close_worker (at shutdown) disposes of it.
+    made, disposed = worker_engines
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     caller = threading.get_ident()
 
@@ -685,7 +722,6 @@ async def test_the_worker_reads_on_one_engine_until_shutdown_disposes_it(
             count = await session.scalar(select(func.count(Meeting.id)))
             return threading.get_ident() != caller, count
 
-    await close_worker()  # a worker an earlier test made is not this test's
     assert await in_a_worker(sessions, read) == (True, 0)
     assert await in_a_worker(sessions, read) == (True, 0)
     assert len(made) == 1 and disposed == []
@@ -703,26 +739,94 @@ async def test_a_read_under_way_ends_before_the_worker_closes(
     # The worker is the process's: a storage closing (close_worker) while another one's read
     # is under way must neither cut that read short nor leave its caller waiting for ever.
     sessions = async_sessionmaker(engine, expire_on_commit=False)
-    started, go_on, disposing = threading.Event(), threading.Event(), threading.Event()
-    dispose = storage.uow._Worker._dispose
-
-    async def marked(worker: storage.uow._Worker) -> None:
-        disposing.set()
-        await dispose(worker)
-
-    monkeypatch.setattr(storage.uow._Worker, "_dispose", marked)
-
-    async def read(own: async_sessionmaker[AsyncSession]) -> int | None:
-        async with read_only(own) as session:
-            started.set()
-            await asyncio.to_thread(go_on.wait)
-            return await session.scalar(select(func.count(Meeting.id)))
+    disposing = disposing_marked(monkeypatch)
+    read = HeldRead()
 
     reading = asyncio.create_task(in_a_worker(sessions, read))
-    await asyncio.to_thread(started.wait)
+    await asyncio.to_thread(read.started.wait)
     closing = asyncio.create_task(close_worker())
     await asyncio.to_thread(disposing.wait)  # the close has begun, the read still under way
-    go_on.set()
+    read.go_on.set()
     # Bounded, not timed: a read the close cut off never ends (the test would hang).
     assert await asyncio.wait_for(reading, 60) == 0
     await asyncio.wait_for(closing, 60)
+
+
+async def test_a_second_close_during_the_first_returns_once_the_engines_are_disposed(
+    engine: AsyncEngine,
+    worker_engines: tuple[list[AsyncEngine], list[AsyncEngine]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A close_worker called while another was waiting for a read (two meetings' storages
+    # closing in one process) found no worker and returned at once, its engine not disposed.
+    made, disposed = worker_engines
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    disposing = disposing_marked(monkeypatch)
+    read = HeldRead()
+    reading = asyncio.create_task(in_a_worker(sessions, read))
+    await asyncio.to_thread(read.started.wait)
+    first = asyncio.create_task(close_worker())
+    await asyncio.to_thread(disposing.wait)  # the first close waits for the read
+
+    async def second_close() -> list[AsyncEngine]:
+        await close_worker()
+        return list(disposed)  # what was disposed of when it returned
+
+    second = asyncio.create_task(second_close())
+    await asyncio.sleep(0)  # the second close has begun (a scheduling point, not a wait)
+    read.go_on.set()
+    assert await asyncio.wait_for(second, 60) == made != []
+    assert await asyncio.wait_for(reading, 60) == 0
+    await asyncio.wait_for(first, 60)
+
+
+async def test_a_read_that_does_not_end_is_cut_short_and_the_worker_closes_all_the_same(
+    engine: AsyncEngine,
+    worker_engines: tuple[list[AsyncEngine], list[AsyncEngine]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A close waited for the reads under way with no limit: a read that hung held the
+    # shutdown for ever. Past the grace it is cut short, its caller told so.
+    made, disposed = worker_engines
+    monkeypatch.setattr(storage.uow, "CLOSE_GRACE_S", 0.0)  # the read below never ends anyway
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    read = HeldRead()
+    reading = asyncio.create_task(in_a_worker(sessions, read))
+    await asyncio.to_thread(read.started.wait)
+    try:
+        # Bounded, not timed: a close that waits for the read never returns.
+        await asyncio.wait_for(close_worker(), 60)
+        assert disposed == made != []
+        with pytest.raises(ReadCutShort):
+            await asyncio.wait_for(reading, 60)
+    finally:
+        read.go_on.set()  # the thread the read waited in
+
+
+async def test_a_read_that_goes_on_when_cut_short_still_leaves_its_caller_answered(
+    engine: AsyncEngine,
+    worker_engines: tuple[list[AsyncEngine], list[AsyncEngine]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Past both graces the worker's loop ends with the read still on it: nothing there will
+    # ever answer its caller, so the close does.
+    monkeypatch.setattr(storage.uow, "CLOSE_GRACE_S", 0.0)
+    monkeypatch.setattr(storage.uow, "CUT_GRACE_S", 0.0)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    started, go_on = threading.Event(), threading.Event()
+
+    async def stubborn(own: async_sessionmaker[AsyncSession]) -> None:
+        started.set()
+        try:
+            await asyncio.to_thread(go_on.wait)
+        except asyncio.CancelledError:
+            await asyncio.to_thread(go_on.wait)  # cut short, and waiting on all the same
+
+    reading = asyncio.create_task(in_a_worker(sessions, stubborn))
+    await asyncio.to_thread(started.wait)
+    try:
+        await asyncio.wait_for(close_worker(), 60)
+        with pytest.raises(ReadCutShort):
+            await asyncio.wait_for(reading, 60)
+    finally:
+        go_on.set()

@@ -716,7 +716,6 @@ async def test_a_sync_that_read_her_assignment_before_her_report_committed_keeps
 ) -> None:
     # On PostgreSQL a withdrawal's sync reads her group task unreported, then waits for the row
     # while the office records her report: its delete must not take the report with it.
-    await imported.tasks.sync()
     async with unit_of_work(imported.ctx.sessions) as session:
         read = await session.scalar(
             select(TaskAssignment)

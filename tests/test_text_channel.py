@@ -19,18 +19,16 @@ from bot.chat import Inbox
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.drafts import DraftStatus
-from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tokens import format_link_code
 from bot.services import Services
 from bot.texts import load_catalog
 from bot.texts.plain import to_text
 from schedules.outbox import Outbox
-from schedules.planner import sync_planned
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import AuditEntry, Delegate, LinkFailure, Rsvp, SpeechAssignment
 from tests.channels.text_channel import TextChannel, TextPerson
-from tests.conftest import ROOT, local
+from tests.conftest import ROOT, morning_programme_due
 from tests.zalo_support import prepare_plan
 
 CONTACTS = ROOT / "examples" / "contacts.csv"
@@ -427,13 +425,7 @@ async def test_the_morning_programme_reaches_the_confirmed_as_text_with_the_map_
 ) -> None:
     person = await world.linked("DB001", "Chị Mai")
     await person.type("1")  # Tham dự
-    await sync_planned(
-        world.services.ctx.sessions,
-        world.clock,
-        world.services.ctx.meeting_id,
-        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
-    )
-    world.clock.set(local(2024, 5, 28, 6, 30))
+    await morning_programme_due(world.services, world.clock)
     before = len(person.read)
     await world.tick()
     programme = "\n".join(person.read[before:])

@@ -766,10 +766,7 @@ async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_a
 ) -> None:
     # A crumpled slip whose QR will not scan: the clerk types the code printed under it, as the
     # page's hint says («mã»). It was answered «Không tìm thấy… ghi nhận ở mục dưới» (a guest).
-    code = next(
-        link.link_code for link in await meeting.services.invitations.links()
-        if link.code == "DB002"
-    )  # fmt: skip
+    code = await meeting.link_code("DB002")
     typed = f"{code[:4].lower()} {code[4:].lower()}"
     page = await phone.client.get("/office/checkin", params={"q": typed})
     assert 'id="hit-DB002"' in page.text and 'id="no-hits"' not in page.text
@@ -785,10 +782,7 @@ async def test_the_code_printed_under_an_old_slip_s_qr_opens_her_card_with_the_r
     # The link re-issued, she brings the slip printed before: its QR opened her card with «đã
     # được cấp lại», but the code printed under it found nobody («Không tìm thấy…», record a
     # guest), so an invitee was counted as a guest and stayed on «Chưa đến».
-    old = next(
-        link.link_code for link in await meeting.services.invitations.links()
-        if link.code == "DB002"
-    )  # fmt: skip
+    old = await meeting.link_code("DB002")
     await meeting.services.invitations.reissue(meeting.services.access.local_operator(), "DB002")
     typed = f"{old[:4]}-{old[4:]}"
     page = await phone.client.get("/office/checkin", params={"q": typed})
@@ -1478,20 +1472,7 @@ async def test_withdrawing_the_checkin_role_ends_the_desk_at_once(
 async def test_the_missing_list_gives_the_phone_of_the_substitute_the_office_awaits(
     meeting: Day, phone: Desk
 ) -> None:
-    services = meeting.services
-    for code, name, number in (
-        ("DB005", "Nguyễn Thị Hoa", "+84912345678"),
-        ("DB006", "Trần Mai", None),
-    ):
-        card = await services.dashboard.card(code)
-        assert card is not None
-        answer = RsvpAnswer(
-            RsvpStatus.SUBSTITUTE, substitute_name=name, substitute_position="Phó Chánh Văn phòng",
-            substitute_unit="Hội LHPN quận Ba Đình", substitute_phone=number,
-        )  # fmt: skip
-        await services.rsvp.record_by_phone(
-            services.access.local_operator(), card.person.id, answer
-        )
+    await meeting.substitutes_by_phone()
     office = await at_desk(meeting, OFFICE_STAFF, role=Role.OFFICE, label="Văn phòng")
     live = (await office.client.get("/office/attendance/live")).text
 

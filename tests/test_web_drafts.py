@@ -21,8 +21,6 @@ SPEAKER = "DB031"  # theme 1.1, and a district chair: task VI.2 is theirs too
 
 @pytest.fixture
 async def web(imported: Services) -> AsyncIterator[Web]:
-    await imported.tasks.sync()
-    await imported.drafts.sync()
     web = await web_for(imported)
     yield web
     await web.client.aclose()

@@ -93,8 +93,6 @@ async def test_the_overview_refreshes_with_its_own_script_and_works_without(desk
 async def test_the_overview_lists_overdue_tasks_missing_drafts_and_latest_activity(
     desk: Desk, imported: Services, clock
 ) -> None:
-    await imported.tasks.sync()
-    await imported.drafts.sync()
     clock.advance(timedelta(days=30))  # past every deadline (and the morning's session)
     await desk.sign_in()
     page = (await desk.client.get("/office/")).text
@@ -642,7 +640,6 @@ async def test_the_dashboards_pages_read_without_taking_the_writers_lock(
 
     if imported.ctx.sessions.kw["bind"].dialect.name != "sqlite":
         pytest.skip("SQLite's BEGIN IMMEDIATE / DEFERRED")
-    await imported.tasks.sync()
     [task] = [line for line in await imported.tasks.office_board() if line.key == "VI.2"]
     begins: list[str] = []
     original = OneTripConnection.begin_with_next_statement
@@ -713,7 +710,6 @@ async def test_the_overview_says_no_speech_is_assigned_rather_than_every_draft_i
 async def test_the_overview_names_the_task_each_upcoming_task_reminder_is_for(
     desk: Desk, imported: Services, clock: ManualClock
 ) -> None:
-    await imported.tasks.sync()
     planned = planned_messages(imported.config)
     reminders = [
         p for p in planned if p.kind is MessageKind.TASK_REMINDER and p.due_at > clock.now()

@@ -45,7 +45,6 @@ STAFF_NAME = "Phạm Thị Thanh Mai"
 @pytest.fixture
 async def desk(harness: BotHarness) -> AsyncIterator[Desk]:
     await make_staff(harness.services)
-    await harness.services.drafts.sync()
     desk = await desk_for(harness.services)
     await desk.sign_in()
     yield desk

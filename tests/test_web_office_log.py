@@ -226,11 +226,9 @@ async def test_a_notice_task_or_draft_is_named_and_a_dropped_notice_draft_is_not
     await broadcasts.choose_audience(office, scheduled.message_id, "linked")
     await broadcasts.schedule(office, scheduled.message_id, "08:00 20/5")
     await broadcasts.cancel(office, scheduled.message_id)
-    await imported.tasks.sync()
     task = next(line.id for line in await imported.tasks.office_board() if line.key == "VI.1.1")
     await imported.tasks.close(office, task, "Đã xong qua điện thoại")
     await imported.tasks.reopen(office, task, "Cần bổ sung báo cáo")
-    await imported.drafts.sync()
     await imported.drafts.unassign(office, "DB031", "1.1")
     page = (await desk.client.get("/office/log?action=broadcast.cancelled")).text
     [cancelled] = entries(page)
@@ -445,7 +443,6 @@ async def test_the_check_in_role_cannot_download_the_log(imported: Services) -> 
 async def test_a_draft_version_in_the_log_says_its_file_not_its_sha256_digest(
     desk: Desk, imported: Services
 ) -> None:
-    await imported.drafts.sync()
     web = await web_for(imported)
     [draft] = [line.id for line in await imported.drafts.board() if line.code == "DB031"]
     await web.post("DB031", f"draft/{draft}/text", f"draft-{draft}-type", {"text": "Bài"})

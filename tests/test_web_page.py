@@ -451,8 +451,6 @@ async def test_the_page_speaks_english_as_its_second_locale(web: Web) -> None:
 async def test_every_field_of_a_speakers_page_has_its_label_and_the_page_stays_small(
     imported: Services, browsers: Browsers
 ) -> None:
-    await imported.tasks.sync()
-    await imported.drafts.sync()
     web = await browsers(imported)
     page = await web.open("DB031")  # a speaker and a district chair: every section
     html = page.text

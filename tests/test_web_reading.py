@@ -34,8 +34,6 @@ CLIENT = "a-client-key"
 
 @pytest.fixture
 async def web(imported: Services) -> AsyncIterator[Web]:
-    await imported.tasks.sync()
-    await imported.drafts.sync()
     web = await web_for(imported)
     yield web
     await web.client.aclose()

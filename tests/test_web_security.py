@@ -26,7 +26,6 @@ SECURE = "https://hoinghi.example"
 
 @pytest.fixture
 async def web(imported: Services) -> AsyncIterator[Web]:
-    await imported.drafts.sync()
     web = await web_for(imported)
     yield web
     await web.client.aclose()

@@ -17,7 +17,15 @@ import httpx
 import pytest
 
 import bot.app
-from bot.app import Channel, ChannelEntry, ChannelSetup, open_app, run_refusal, webhook_mount
+from bot.app import (
+    App,
+    Channel,
+    ChannelEntry,
+    ChannelSetup,
+    open_app,
+    run_refusal,
+    webhook_mount,
+)
 from bot.chat import Inbox
 from bot.cli import main
 from bot.config import load_config
@@ -61,35 +69,43 @@ async def test_run_without_a_chat_token_serves_the_personal_pages_alone(
     assert page.headers["referrer-policy"] == "no-referrer"
 
 
+@asynccontextmanager
+async def office_while_running(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` running as ``hoinghi run`` runs it, and a client on its web port signed in as the
+    office's staff member; the app stopped after."""
+    started = asyncio.Event()
+    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
+    await make_staff(app.services)
+    stop = asyncio.Event()
+    running = asyncio.create_task(app.run(stop))
+    try:
+        await asyncio.wait_for(started.wait(), timeout=30)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.web_port}") as client:
+            await Desk(app.services, client).sign_in()
+            yield client
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=30)
+
+
 async def test_run_without_a_chat_token_previews_a_notice_as_read_on_pages_only(
     office_web: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pages only (no chat token), two invitees linked on Telegram in an earlier run: the
     preview counts nobody reachable by message (no chat runs to write to them) and says the 80
     will read it on their pages, as the outbox will record it; it said «Sẽ gửi tới: 2 người»."""
-    started = asyncio.Event()
-    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
     assert await asyncio.to_thread(main, ["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     loaded = load_config(office_web / "config.toml")
     async with open_app(loaded, load_catalog("vi"), env={}) as app:
-        await make_staff(app.services)
         await link_on(app.services, "telegram", "DB002", "DB003")
-        stop = asyncio.Event()
-        running = asyncio.create_task(app.run(stop))
-        try:
-            await asyncio.wait_for(started.wait(), timeout=30)
-            base = f"http://127.0.0.1:{app.web_port}"
-            async with httpx.AsyncClient(base_url=base) as client:
-                desk = Desk(app.services, client)
-                await desk.sign_in()
-                form = hidden((await client.get("/office/notices")).text, "form-notice")
-                shown = await client.post(
-                    "/office/notices/preview",
-                    data={**form, "body": "Họp trù bị lúc 14:00.", "audience": "everyone"},
-                )
-        finally:
-            stop.set()
-            await asyncio.wait_for(running, timeout=30)
+        async with office_while_running(app, monkeypatch) as client:
+            form = hidden((await client.get("/office/notices")).text, "form-notice")
+            shown = await client.post(
+                "/office/notices/preview",
+                data={**form, "body": "Họp trù bị lúc 14:00.", "audience": "everyone"},
+            )
     assert shown.status_code == 200
     assert text_of(shown.text, "notice-count") == (
         "Đối tượng: Mọi khách mời (người chưa liên kết được liệt kê để gọi điện)\nSẽ hiện trên"
@@ -113,24 +129,13 @@ async def test_a_running_app_tells_the_dashboards_invitation_which_chat_takes_th
 
     entry = ChannelEntry("text", "HOINGHI_TEXT_TOKEN", re.compile(r"t-\d+"), build_text)
     monkeypatch.setattr(bot.app, "CHANNELS", (bot.app.TELEGRAM, entry))
-    started = asyncio.Event()
-    monkeypatch.setattr(bot.app, "freeze_startup_heap", started.set)
     assert await asyncio.to_thread(main, ["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
     loaded = load_config(office_web / "config.toml")
-    async with open_app(loaded, load_catalog("vi"), env={"HOINGHI_TEXT_TOKEN": "t-1"}) as app:
-        await make_staff(app.services)
-        stop = asyncio.Event()
-        running = asyncio.create_task(app.run(stop))
-        try:
-            await asyncio.wait_for(started.wait(), timeout=30)
-            base = f"http://127.0.0.1:{app.web_port}"
-            async with httpx.AsyncClient(base_url=base) as client:
-                desk = Desk(app.services, client)
-                await desk.sign_in()
-                page = await client.get("/office/delegates/DB010")
-        finally:
-            stop.set()
-            await asyncio.wait_for(running, timeout=30)
+    async with (
+        open_app(loaded, load_catalog("vi"), env={"HOINGHI_TEXT_TOKEN": "t-1"}) as app,
+        office_while_running(app, monkeypatch) as client,
+    ):
+        page = await client.get("/office/delegates/DB010")
     assert page.status_code == 200
     assert "cho bot của hội nghị." in html.unescape(page.text)
 

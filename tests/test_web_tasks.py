@@ -302,7 +302,6 @@ async def test_purging_drafts_keeps_a_blob_a_deliverable_still_uses(
     """The store keeps one blob per content: a deliverable with a draft's very bytes keeps
     them when the drafts are purged."""
     services = harness.services
-    await services.drafts.sync()
     content = docx("Một tệp vừa là tham luận vừa là sản phẩm")
     [line] = [line for line in await services.drafts.board() if line.code == "DB031"]
     speaker = await web_for(services)

@@ -186,8 +186,6 @@ async def test_withdrawing_refuses_an_unknown_code_a_task_contact_and_a_long_rea
 async def test_withdrawing_a_speaker_names_the_drafts_she_keeps_and_her_group_s_task_leaves_her(
     imported: Services,
 ) -> None:
-    await imported.tasks.sync()
-    await imported.drafts.sync()
     office = imported.access.local_operator()
 
     async def districts_task_holders() -> list[str]:
@@ -223,7 +221,6 @@ async def test_withdrawing_a_speaker_names_the_drafts_she_keeps_and_her_group_s_
 async def test_a_withdrawal_changes_her_task_assignments_and_no_one_elses(
     imported: Services,
 ) -> None:
-    await imported.tasks.sync()
     # A plan edited since the last sync (a contact added to VI.1.1): that is the import's and
     # the plan reload's to apply, not a withdrawal's.
     config = imported.config
@@ -777,7 +774,6 @@ async def test_a_reason_over_the_limit_comes_back_whole_in_the_confirmation_and_
 async def test_the_confirmation_names_the_speech_kept_and_points_at_the_boards_form(
     desk: Desk, imported: Services
 ) -> None:
-    await imported.drafts.sync()
     confirm = (await desk.client.get("/office/delegates/DB031/withdraw")).text
     speech = (
         "• Tham luận chủ đề 1.1 «Kết quả tuyên truyền, giáo dục, nâng cao nhận thức, bản lĩnh,"

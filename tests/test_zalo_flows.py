@@ -15,16 +15,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.domain.clock import ManualClock
-from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from bot.services.report_file import office_report_workbook
 from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
-from schedules.planner import sync_planned
 from storage import queries
 from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
-from tests.conftest import local
+from tests.conftest import local, morning_programme_due
+from tests.fakes.zalo_api import FakeZaloUser
 from tests.zalo_support import ZaloWorld, zalo_world
 
 
@@ -45,6 +44,13 @@ async def rsvp_of(services: Services, code: str) -> Rsvp:
         )
     assert rsvp is not None
     return rsvp
+
+
+async def told_the_code_is_wrong(world: ZaloWorld, user: FakeZaloUser, typed: str) -> None:
+    """``user`` types ``typed`` five times, told each time that the code is wrong."""
+    wrong = world.catalog.plain("start.unknown_code", contact=world.services.config.office.contact)
+    for _ in range(5):
+        assert await world.type(user, typed) == [wrong]
 
 
 async def test_a_first_message_that_is_no_code_is_told_how_to_link_by_the_personal_code(
@@ -119,11 +125,7 @@ async def test_a_code_misread_from_paper_is_not_counted_and_five_of_them_do_not_
     # No code has 0, O, 1 or I: such a try guesses nothing, so it is not counted toward the
     # hour's slowdown — a chair reading «Q» as «0» five times was locked out of her own code.
     user = world.fake.user("Chị Mai")
-    contact = world.services.config.office.contact
-    for _ in range(5):
-        assert await world.type(user, "K7PX-03QB") == [
-            world.catalog.plain("start.unknown_code", contact=contact)
-        ]
+    await told_the_code_is_wrong(world, user, "K7PX-03QB")
     async with world.services.ctx.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(LinkFailure)) == 0
     said = await world.type(user, world.codes["DB001"])  # the right code, read right at last
@@ -136,10 +138,7 @@ async def test_a_locked_out_user_is_told_when_to_try_again_once_in_ten_minutes_t
     user = world.fake.user("Chị Mai")
     contact = world.services.config.office.contact
     world.clock.advance(timedelta(seconds=30))  # 09:00:30
-    for _ in range(5):  # her code mistyped five times
-        assert await world.type(user, "BBBB-BBBB") == [
-            world.catalog.plain("start.unknown_code", contact=contact)
-        ]
+    await told_the_code_is_wrong(world, user, "BBBB-BBBB")  # her code mistyped five times
     # The right code is not looked at for the hour; she is told so, the minute she may send it
     # again (10:00:30, rounded up), and whom to call.
     told = world.catalog.plain("start.slowed_down_code", time="10:01, 18/5", contact=contact)
@@ -165,8 +164,7 @@ async def test_a_locked_out_user_who_types_something_else_is_told_of_the_lockout
     """Asked for her code while it would not be looked at, she would send it into silence."""
     user = world.fake.user("Chị Mai")
     contact = world.services.config.office.contact
-    for _ in range(5):
-        await world.type(user, "BBBB-BBBB")
+    await told_the_code_is_wrong(world, user, "BBBB-BBBB")
     told = world.catalog.plain("start.slowed_down_code", time="10:00, 18/5", contact=contact)
     assert await world.type(user, "xin chào") == [told]
     assert await world.type(user, "xin chào") == []  # told a moment ago: not again yet
@@ -533,13 +531,7 @@ async def test_the_morning_programme_reaches_the_confirmed_as_text_with_links(
 ) -> None:
     user = await world.linked("DB001", "Chị Mai")
     await world.type(user, "1")
-    await sync_planned(
-        world.services.ctx.sessions,
-        world.clock,
-        world.services.ctx.meeting_id,
-        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
-    )
-    world.clock.set(local(2024, 5, 28, 6, 30))
+    await morning_programme_due(world.services, world.clock)
     before = len(user.texts)
     await world.tick()
     programme = "\n".join(user.texts[before:])
@@ -561,13 +553,7 @@ async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to
     for typed in ("3", "Lê Thị Mai", "Phó Ban", "1", "1"):  # «1 – Bỏ qua»: no phone
         await world.type(sending, typed)
     assert (await rsvp_of(world.services, "DB002")).status == RsvpStatus.SUBSTITUTE
-    await sync_planned(
-        world.services.ctx.sessions,
-        world.clock,
-        world.services.ctx.meeting_id,
-        [p for p in planned_messages(world.services.config) if p.kind.value == "morning_agenda"],
-    )
-    world.clock.set(local(2024, 5, 28, 6, 30))
+    await morning_programme_due(world.services, world.clock)
     before = {user.id: len(user.texts) for user in (coming, sending)}
     await world.tick()
     passed_on = "\n".join(sending.texts[before[sending.id] :])

@@ -16,22 +16,18 @@ from dataclasses import dataclass
 from bot.app import build_outbox
 from bot.chat import Inbox
 from bot.config import ZaloSettings
-from bot.delegate_file import Group as FileGroup
-from bot.delegate_file import parse_delegate_file
 from bot.domain.clock import ManualClock
 from bot.domain.tokens import format_link_code
 from bot.services import Services
-from bot.services.access import Role
 from bot.texts import Catalog, load_catalog
 from handlers.zalo.app import ZaloAdapter, ZaloWebhook, build_adapter, receiving
 from handlers.zalo.channel import ZaloSender
 from schedules.outbox import Outbox
 from schedules.ratelimit import Limits, Pacer, VirtualTime
-from tests.conftest import ROOT, once_per_start
+from tests.conftest import contacts_and_staff
 from tests.fakes.server import FakeBotApiServer
 from tests.fakes.zalo_api import FakeZaloApi, FakeZaloUser
 
-CONTACTS = ROOT / "examples" / "contacts.csv"
 SETTLE_LIMIT = 20.0  # seconds: only bounds a test that would otherwise hang
 
 
@@ -83,19 +79,9 @@ class ZaloWorld:
 
 
 async def prepare_plan(services: Services) -> None:
-    """The example plan's contacts imported, tasks and drafts synced, NV02 as office staff
-    (once a run on SQLite: :func:`tests.conftest.once_per_start`)."""
-
-    async def prepare() -> None:
-        groups = [FileGroup(g.key, g.label) for g in services.config.groups]
-        await services.delegates.import_rows(
-            parse_delegate_file(CONTACTS, groups).rows, actor="test"
-        )
-        await services.tasks.sync()
-        await services.drafts.sync()
-        await services.access.grant(services.access.local_operator(), "NV02", Role.OFFICE)
-
-    await once_per_start(services, "plan", prepare)
+    """The example plan's contacts imported (their tasks and speeches assigned), NV02 as office
+    staff (once a run on SQLite: :func:`tests.conftest.once_per_start`)."""
+    await contacts_and_staff(services, "NV02")
 
 
 @asynccontextmanager

@@ -64,8 +64,6 @@ class Site:
 @pytest.fixture
 async def site(harness: BotHarness) -> AsyncIterator[Site]:
     harness.fake.group(OFFICE_CHAT, "Văn phòng Hội LHPN Hà Nội")
-    await harness.services.tasks.sync()
-    await harness.services.drafts.sync()
     with socket.socket() as probe:  # the page checks a form's origin against its own address
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
