@@ -341,6 +341,23 @@ async def test_where_the_bot_takes_no_files_a_speaker_is_sent_to_their_page_for_
     assert "vào cuộc trò chuyện này dưới dạng tệp" not in said[-1]
 
 
+async def test_a_speaker_linking_by_code_where_no_files_come_is_sent_to_her_page_at_once(
+    world: World,
+) -> None:
+    # The code is read before the link (is the sender linked?): the screen that follows must
+    # know her as linked, not tell her to send her file to the office as if she had no page.
+    speaker = world.channel.person("Chị Vân")
+    said = await speaker.type(world.codes["DB031"])
+    page = world.services.config.web.link(world.tokens["DB031"])  # type: ignore[union-attr]
+    assert said[0] == world.channel.catalog.plain("start.linked")
+    [speech] = [text for text in said if "Tham luận được phân công" in text]
+    assert f"xin tải lên trang cá nhân: {page}" in speech
+    assert "xin gửi Văn phòng" not in speech
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+
+
 async def test_where_the_bot_takes_no_files_a_deliverable_is_asked_as_a_link_or_on_the_page(
     world: World,
 ) -> None:

@@ -113,6 +113,8 @@ async def answer_link(turn: Turn, result: LinkResult, *, by_code: bool = False) 
     """What a link attempt says: the card when linked, else why not (a wrong or slowed-down
     personal code in words of its own: the person typed a code, not a link)."""
     if result.outcome in (LinkOutcome.LINKED, LinkOutcome.ALREADY_LINKED):
+        # What follows (a speaker's page link, a staff member's role) is the linked person's.
+        turn.relinked()
         intro = "start.linked" if result.outcome is LinkOutcome.LINKED else "start.already_linked"
         return await _show_card(turn, result, intro_key=intro)
     key = f"start.{result.outcome.value}"
