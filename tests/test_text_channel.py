@@ -358,6 +358,37 @@ async def test_a_speaker_linking_by_code_where_no_files_come_is_sent_to_her_page
     )
 
 
+async def test_the_office_is_not_told_a_comment_or_verdict_reached_a_speaker_no_chat_reaches(
+    world: World,
+) -> None:
+    # She sent her draft from her personal page and is on no chat: «Đã chuyển góp ý tới …» and
+    # «Bot đã báo người viết» were untrue (the report a second later said «Chưa liên kết: 1»).
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    services = world.services
+    opened = await services.invitations.open_page(world.tokens["DB031"], channel="web", client="c")
+    assert opened.account is not None
+    [line] = [line for line in await services.drafts.board() if line.code == "DB031"]
+    await services.drafts.store_typed(opened.account, line.id, "Kính thưa các đồng chí.")
+    await world.tick()
+    assert office.last.endswith("3 – 💬 Góp ý bản này")
+    await office.type("3")
+    said = await office.type("Đề nghị bổ sung số liệu về hội viên mới.")
+    assert said == [
+        "Đã lưu góp ý cho đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình), nhưng người"
+        " viết chưa kết nối kênh nhắn tin (hoặc đã chặn bot) nên bot không gửi tin được: đề nghị"
+        " gọi điện báo. Người viết xem được trên trang cá nhân của mình."
+    ]
+    await office.type("/thamluan")
+    await office.type("1")  # Mở tham luận 1.1: the post's choices again
+    await office.type("1")  # ✅ Chốt bản 1
+    said = await office.type("1")  # ✅ Xác nhận chốt bản 1
+    assert said == [
+        "✅ Trần Thị Mỹ Duyên đã chốt tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương"
+        " (bản 1). Người viết chưa kết nối kênh nhắn tin (hoặc đã chặn bot) nên bot không báo"
+        " được: đề nghị gọi điện báo. Người viết xem được trên trang cá nhân của mình."
+    ]
+
+
 async def test_where_the_bot_takes_no_files_a_deliverable_is_asked_as_a_link_or_on_the_page(
     world: World,
 ) -> None:
