@@ -389,6 +389,39 @@ async def test_the_office_is_not_told_a_comment_or_verdict_reached_a_speaker_no_
     ]
 
 
+async def test_a_staff_member_linking_is_told_her_office_role_and_shown_her_own_tasks(
+    world: World,
+) -> None:
+    # She has no invitation: «liên kết với giấy mời» was untrue, her office role went unsaid,
+    # and (the caller read before the code linked her) the screen depended on the channel.
+    staff = world.channel.person("Chị Duyên (Văn phòng)")
+    said = await staff.type(world.codes["NV02"])
+    assert said[0] == (
+        "Tài khoản của đồng chí đã được liên kết với tên đồng chí Trần Thị Mỹ Duyên, cán bộ Văn"
+        " phòng phụ trách hội nghị. Gõ /help để xem các lệnh của Văn phòng (như /thongke,"
+        " /thamluan, /nhiemvu); /dangnhap để nhận đường liên kết đăng nhập trang điều hành."
+    )
+    # Her own task with her report's choices: not the office's board, whose «Kết thúc theo
+    # dõi …» choices a «1» typed next would have answered.
+    assert len(said) == 2 and said[1].startswith("VI.1.2 — ")
+    assert "• Trần Thị Mỹ Duyên (Văn phòng Hội LHPN thành phố): chưa báo cáo" in said[1]
+    assert said[1].endswith("Trả lời 1 – ✅ Đã hoàn thành · 2 – ⏳ Đang thực hiện"
+                            " · 3 – 🆘 Cần hỗ trợ · 4 – 📎 Gửi sản phẩm")  # fmt: skip
+    said = await staff.type("/start")
+    assert said[0].startswith(
+        "Tài khoản này đã được liên kết với tên đồng chí Trần Thị Mỹ Duyên, cán bộ Văn phòng"
+    )
+    contact = world.channel.person("Anh Thịnh")
+    said = await contact.type(world.codes["NV07"])  # a contact with no task
+    assert said == [
+        "Tài khoản của đồng chí đã được liên kết với tên đồng chí Ngô Đức Thịnh. Xin trân trọng"
+        " cảm ơn đồng chí!",
+        "Đồng chí chưa được giao nhiệm vụ chuẩn bị nào. Cần hỗ trợ, xin liên hệ đồng chí Trần Thu"
+        " Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678.",
+    ]
+    assert not any("giấy mời" in text for text in said)
+
+
 async def test_where_the_bot_takes_no_files_a_deliverable_is_asked_as_a_link_or_on_the_page(
     world: World,
 ) -> None:
