@@ -569,6 +569,28 @@ async def test_a_speaker_on_no_chat_is_not_said_to_be_told_and_the_office_is_ask
     assert approved.startswith("Đã chốt bản 1") and "không báo được" in approved
 
 
+async def test_a_speaker_on_a_chat_that_does_not_run_here_is_not_said_to_be_told(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # Linked on Telegram, then the bot restarted without its token: the outbox cannot write to
+    # her, yet the comment's flash said «bot chuyển tới kênh trò chuyện của người viết».
+    await upload(harness, "DB031", "bai.docx", word("Kính thưa các đồng chí."))
+    assignment = await draft_id(harness, "DB031")
+    harness.services.ctx.chats.run(("zalo",))
+    commented = await desk.post(
+        f"drafts/{assignment}/comment", "form-comment", {"body": "Đề nghị bổ sung số liệu."},
+        page=f"drafts/{assignment}",
+    )  # fmt: skip
+    flash = text_of(commented.text, "flash")
+    assert "bot chuyển tới kênh trò chuyện" not in flash
+    assert "không gửi tin được" in flash and "đề nghị gọi điện" in flash
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB031"]
+    assert not line.reachable
+    harness.services.ctx.chats.run(("telegram", "zalo"))
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB031"]
+    assert line.reachable
+
+
 # --- assigning and withdrawing speakers («Phân công tham luận», «Hủy phân công») ----------------
 
 _FIELD = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')

@@ -228,7 +228,7 @@ async def read_lines(
     ):
         last_comments[each.assignment_id] = each
     themes = {theme.key: (index, theme.title) for index, theme in enumerate(ctx.config.themes)}
-    reachable = {row.id for row, _, ident in rows if _reaches(ident)}
+    reachable = {row.id for row, _, ident in rows if _reaches(ident, ctx.chats.runs)}
     seen: set[int] = set()
     lines: list[tuple[tuple[Any, ...], DraftLine]] = []
     for row, person, ident in rows:
@@ -324,8 +324,13 @@ def _copy(source: Path, target: Path) -> bool:
     return True
 
 
-def _reaches(ident: ChannelIdentity | None) -> bool:
-    """Whether a linked account is a chat the bot can write to (not a page, not blocked)."""
+def _reaches(ident: ChannelIdentity | None, runs: Callable[[str], bool]) -> bool:
+    """Whether a linked account is a chat the bot can write to: not a page, not blocked, on a
+    chat this process runs (one linked on Zalo is reached by nobody while Zalo's token is
+    unset), as the outbox and the overview judge her."""
     return (
-        ident is not None and ident.linked_via != queries.PAGE_LINK and ident.unreachable_at is None
+        ident is not None
+        and ident.linked_via != queries.PAGE_LINK
+        and ident.unreachable_at is None
+        and runs(ident.channel)
     )
