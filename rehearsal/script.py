@@ -40,6 +40,8 @@ from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import TaskStatus, parse_task_action
 from bot.domain.tokens import format_link_code
+from bot.texts import Catalog
+from bot.texts.plain import to_text
 from rehearsal.checks import (
     draft_is,
     has_comment,
@@ -325,6 +327,18 @@ _ZALO_WORDS = {
 }
 
 
+def _linked_words(catalog: Catalog, said: str) -> bool:
+    """Whether ``said`` tells the person her account is linked: to her invitation, or (a task
+    contact, office staff: no invitation) under her name."""
+    if said == catalog.plain("start.linked"):
+        return True
+    heads = (to_text(catalog.html(key, name="\0")).split("\0")[0] for key in _CONTACT_LINKED)
+    return any(said.startswith(head) for head in heads)
+
+
+_CONTACT_LINKED = ("start.linked_contact", "start.linked_office")
+
+
 async def _zalo_opener(stage: Stage, code: str, name: str, answer: str) -> None:
     """A person on Zalo types their personal code to link, then answers the invitation by the
     menu's numbers or by keywords, typing a decline's reason or a substitute's name."""
@@ -332,7 +346,7 @@ async def _zalo_opener(stage: Stage, code: str, name: str, answer: str) -> None:
     assert zalo is not None
     zalo.user(code, name)
     said = await zalo.type(code, zalo.codes[code])
-    if not said or said[0] != catalog.plain("start.linked"):
+    if not said or not _linked_words(catalog, said[0]):
         stage.missed(code)
         return
     if answer == "contact":

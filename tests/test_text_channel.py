@@ -339,6 +339,87 @@ async def test_where_the_bot_takes_no_files_a_speaker_is_sent_to_their_page_for_
     assert "vào cuộc trò chuyện này dưới dạng tệp" not in said[-1]
 
 
+async def test_a_speaker_linking_by_code_where_no_files_come_is_sent_to_her_page_at_once(
+    world: World,
+) -> None:
+    # The code is read before the link (is the sender linked?): the screen that follows must
+    # know her as linked, not tell her to send her file to the office as if she had no page.
+    speaker = world.channel.person("Chị Vân")
+    said = await speaker.type(world.codes["DB031"])
+    page = world.services.config.web.link(world.tokens["DB031"])  # type: ignore[union-attr]
+    assert said[0] == world.channel.catalog.plain("start.linked")
+    [speech] = [text for text in said if "Tham luận được phân công" in text]
+    assert f"xin tải lên trang cá nhân: {page}" in speech
+    assert "xin gửi Văn phòng" not in speech
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+
+
+async def test_the_office_is_not_told_a_comment_or_verdict_reached_a_speaker_no_chat_reaches(
+    world: World,
+) -> None:
+    # She sent her draft from her personal page and is on no chat: «Đã chuyển góp ý tới …» and
+    # «Bot đã báo người viết» were untrue (the report a second later said «Chưa liên kết: 1»).
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    services = world.services
+    opened = await services.invitations.open_page(world.tokens["DB031"], channel="web", client="c")
+    assert opened.account is not None
+    [line] = [line for line in await services.drafts.board() if line.code == "DB031"]
+    await services.drafts.store_typed(opened.account, line.id, "Kính thưa các đồng chí.")
+    await world.tick()
+    assert office.last.endswith("3 – 💬 Góp ý bản này")
+    await office.type("3")
+    said = await office.type("Đề nghị bổ sung số liệu về hội viên mới.")
+    assert said == [
+        "Đã lưu góp ý cho đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình), nhưng người"
+        " viết chưa kết nối kênh nhắn tin (hoặc đã chặn bot) nên bot không gửi tin được: đề nghị"
+        " gọi điện báo. Người viết xem được trên trang cá nhân của mình."
+    ]
+    await office.type("/thamluan")
+    await office.type("1")  # Mở tham luận 1.1: the post's choices again
+    await office.type("1")  # ✅ Chốt bản 1
+    said = await office.type("1")  # ✅ Xác nhận chốt bản 1
+    assert said == [
+        "✅ Trần Thị Mỹ Duyên đã chốt tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương"
+        " (bản 1). Người viết chưa kết nối kênh nhắn tin (hoặc đã chặn bot) nên bot không báo"
+        " được: đề nghị gọi điện báo. Người viết xem được trên trang cá nhân của mình."
+    ]
+
+
+async def test_a_staff_member_linking_is_told_her_office_role_and_shown_her_own_tasks(
+    world: World,
+) -> None:
+    # She has no invitation: «liên kết với giấy mời» was untrue, her office role went unsaid,
+    # and (the caller read before the code linked her) the screen depended on the channel.
+    staff = world.channel.person("Chị Duyên (Văn phòng)")
+    said = await staff.type(world.codes["NV02"])
+    assert said[0] == (
+        "Tài khoản của đồng chí đã được liên kết với tên đồng chí Trần Thị Mỹ Duyên, cán bộ Văn"
+        " phòng phụ trách hội nghị. Gõ /help để xem các lệnh của Văn phòng (như /thongke,"
+        " /thamluan, /nhiemvu); /dangnhap để nhận đường liên kết đăng nhập trang điều hành."
+    )
+    # Her own task with her report's choices: not the office's board, whose «Kết thúc theo
+    # dõi …» choices a «1» typed next would have answered.
+    assert len(said) == 2 and said[1].startswith("VI.1.2 — ")
+    assert "• Trần Thị Mỹ Duyên (Văn phòng Hội LHPN thành phố): chưa báo cáo" in said[1]
+    assert said[1].endswith("Trả lời 1 – ✅ Đã hoàn thành · 2 – ⏳ Đang thực hiện"
+                            " · 3 – 🆘 Cần hỗ trợ · 4 – 📎 Gửi sản phẩm")  # fmt: skip
+    said = await staff.type("/start")
+    assert said[0].startswith(
+        "Tài khoản này đã được liên kết với tên đồng chí Trần Thị Mỹ Duyên, cán bộ Văn phòng"
+    )
+    contact = world.channel.person("Anh Thịnh")
+    said = await contact.type(world.codes["NV07"])  # a contact with no task
+    assert said == [
+        "Tài khoản của đồng chí đã được liên kết với tên đồng chí Ngô Đức Thịnh. Xin trân trọng"
+        " cảm ơn đồng chí!",
+        "Đồng chí chưa được giao nhiệm vụ chuẩn bị nào. Cần hỗ trợ, xin liên hệ đồng chí Trần Thu"
+        " Hà, Phó Chánh Văn phòng, điện thoại 024 3834 5678.",
+    ]
+    assert not any("giấy mời" in text for text in said)
+
+
 async def test_where_the_bot_takes_no_files_a_deliverable_is_asked_as_a_link_or_on_the_page(
     world: World,
 ) -> None:

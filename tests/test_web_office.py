@@ -555,6 +555,23 @@ async def test_linked_in_every_count_means_on_a_chat_that_runs_here(
     assert 'id="reach-idle-telegram"' not in page and text_of(page, "reach-telegram") == "2"
 
 
+async def test_a_delegates_page_says_her_chat_does_not_run_here(
+    desk: Desk, imported: Services
+) -> None:
+    # Linked on Telegram, then restarted without its token: her page said «Telegram — liên kết
+    # lúc …» as if the bot could still write to her.
+    await link(imported, "DB001", 601)
+    imported.ctx.chats.run(("zalo",))
+    page = (await desk.client.get("/office/delegates/DB001")).text
+    assert text_of(page, "not-running-telegram") == (
+        "máy này hiện không chạy kênh Telegram (chưa đặt token): bot không gửi tin nhắn được, cần"
+        " liên hệ qua điện thoại"
+    )
+    imported.ctx.chats.run(("telegram", "zalo"))
+    page = (await desk.client.get("/office/delegates/DB001")).text
+    assert 'id="not-running-telegram"' not in page
+
+
 async def test_a_search_reads_only_its_matches_from_the_database(imported: Services) -> None:
     # The search is chosen in SQL on the folded text kept with each person (migration 0019):
     # no statement reads the people without it (before, all of them were read and folded).

@@ -24,9 +24,11 @@ from bot.documents.reading import MAX_SHOWN, Reading, draft_text
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import MAX_COMMENT, DraftStatus
 from bot.domain.outbound import MessageKind
+from bot.domain.rsvp import RsvpAnswer, RsvpStatus
 from bot.services.access import OfficeActor, Role
 from bot.services.report_file import change_lines, office_report_sheets
 from bot.texts import load_catalog
+from bot.texts.presenters import draft_board_line
 from handlers.web.office import drafts as drafts_pages
 from storage.models import AuditEntry, DraftComment, OutboundMessage, SpeechAssignment
 from tests.conftest import HANOI, local
@@ -566,6 +568,67 @@ async def test_a_speaker_on_no_chat_is_not_said_to_be_told_and_the_office_is_ask
     approved = text_of(await verdict_form(desk, assignment, "approve", {}), "flash")
     assert "Bot đã báo người viết" not in approved
     assert approved.startswith("Đã chốt bản 1") and "không báo được" in approved
+
+
+async def test_a_speaker_on_a_chat_that_does_not_run_here_is_not_said_to_be_told(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # Linked on Telegram, then the bot restarted without its token: the outbox cannot write to
+    # her, yet the comment's flash said «bot chuyển tới kênh trò chuyện của người viết».
+    await upload(harness, "DB031", "bai.docx", word("Kính thưa các đồng chí."))
+    assignment = await draft_id(harness, "DB031")
+    harness.services.ctx.chats.run(("zalo",))
+    commented = await desk.post(
+        f"drafts/{assignment}/comment", "form-comment", {"body": "Đề nghị bổ sung số liệu."},
+        page=f"drafts/{assignment}",
+    )  # fmt: skip
+    flash = text_of(commented.text, "flash")
+    assert "bot chuyển tới kênh trò chuyện" not in flash
+    assert "không gửi tin được" in flash and "đề nghị gọi điện" in flash
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB031"]
+    assert not line.reachable
+    harness.services.ctx.chats.run(("telegram", "zalo"))
+    [line] = [line for line in await harness.services.drafts.board() if line.code == "DB031"]
+    assert line.reachable
+
+
+async def test_the_board_flags_a_speaker_not_coming_and_one_no_chat_reaches_as_the_comment_does(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # DB040 sent a substitute and her row read only «chưa gửi»; DB031, who opened her page
+    # once, lacked «chưa kết nối kênh nhắn tin» while commenting her draft said the bot could
+    # not write to her.
+    services = harness.services
+    office = services.access.local_operator()
+    substitute = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hà", substitute_position="Phó Chủ tịch"
+    )
+    for code, answer in (("DB040", substitute), ("DB045", RsvpAnswer(RsvpStatus.DECLINED))):
+        card = await services.dashboard.card(code)
+        assert card is not None
+        await services.rsvp.record_by_phone(office, card.person.id, answer)
+    page = await web_for(services)
+    await page.client.get(f"/{harness.tokens['DB031']}")  # her page, once: no chat
+    await page.client.aclose()
+    opened = await services.dashboard.card("DB031")
+    assert opened is not None and opened.reached is not None  # linked, by her page
+    await harness.open_invitation("DB036")  # on Telegram: reached
+    board = (await desk.client.get("/office/drafts")).text
+    ids = {code: await draft_id(harness, code) for code in ("DB031", "DB036", "DB040", "DB045")}
+    assert text_of(board, f"draft-{ids['DB040']}-away") == "· cử người dự thay: Nguyễn Thị Hà"
+    assert text_of(board, f"draft-{ids['DB045']}-away") == "· không tham dự hội nghị"
+    status = {code: text_of(board, f"draft-{ident}-status") for code, ident in ids.items()}
+    assert "chưa kết nối kênh nhắn tin" in status["DB031"]
+    assert "chưa kết nối kênh nhắn tin" not in status["DB036"]
+    assert f'id="draft-{ids["DB031"]}-away"' not in board
+    # /thamluan in chat says the same.
+    catalog, now = load_catalog("vi"), services.ctx.clock.now()
+    lines = {line.code: line for line in await services.drafts.board()}
+    chat = draft_board_line(catalog, services.config, lines["DB040"], now)
+    assert "⚠️ cử người dự thay: Nguyễn Thị Hà" in chat
+    assert "chưa kết nối kênh nhắn tin" in draft_board_line(
+        catalog, services.config, lines["DB031"], now
+    )
 
 
 # --- assigning and withdrawing speakers («Phân công tham luận», «Hủy phân công») ----------------

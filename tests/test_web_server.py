@@ -140,9 +140,10 @@ async def test_a_running_app_tells_the_dashboards_invitation_which_chat_takes_th
     assert "cho bot của hội nghị." in html.unescape(page.text)
 
 
-def test_run_says_when_it_serves_the_web_alone(
+def test_run_says_when_it_serves_the_web_alone_naming_every_chats_token(
     office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Restarted without ZALO_BOT_TOKEN, the line named TELEGRAM_BOT_TOKEN alone.
     import bot.cli.run as run_module
 
     async def no_run(self: object, **kwargs: object) -> None:  # start-up said, then done
@@ -151,7 +152,7 @@ def test_run_says_when_it_serves_the_web_alone(
     monkeypatch.setattr(run_module.App, "run", no_run)
     assert main(["run"]) == 0
     assert (
-        " INFO hoinghi: Chưa đặt token kênh trò chuyện nào (TELEGRAM_BOT_TOKEN): "
+        " INFO hoinghi: Chưa đặt token kênh trò chuyện nào (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN): "
         "chỉ chạy trang web http://127.0.0.1:8080 (lắng nghe tại 127.0.0.1:"
     ) in capsys.readouterr().err
 

@@ -401,6 +401,41 @@ async def test_a_typed_draft_and_the_offices_comment_reach_each_other_as_text(
     assert said[-1].startswith("Đã chuyển góp ý")
 
 
+async def test_the_office_on_zalo_is_told_to_comment_by_choosing_not_by_replying_to_a_message(
+    world: ZaloWorld,
+) -> None:
+    # Zalo tells the bot nothing of which message a text answers: «↩️ Trả lời tin này» (the
+    # Telegram way) took a clerk's comment for a stray text («Bot không xử lý tin nhắn tự do»).
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await world.tick()
+    post = office.last_text
+    assert "Trả lời tin này" not in post
+    assert "💬 Để gửi góp ý cho người viết, chọn «💬 Góp ý bản này» dưới đây rồi gõ góp ý." in post
+    await world.type(office, "3")  # 💬 Góp ý bản này
+    await world.type(office, "Đề nghị bổ sung số liệu về hội viên mới.")
+    await world.tick()
+    assert speaker.last_text.endswith("Trả lời 1 – ↩️ Trả lời Văn phòng")
+    await world.type(speaker, "1")
+    await world.type(speaker, "Xin cảm ơn Văn phòng, tôi sẽ bổ sung.")
+    await world.tick()
+    answer = office.last_text
+    assert "Xin cảm ơn Văn phòng, tôi sẽ bổ sung." in answer and "Trả lời tin này" not in answer
+    assert answer.endswith(
+        "💬 Để gửi tiếp góp ý, chọn «💬 Góp ý tiếp (bản 1)» dưới đây rồi gõ góp ý."
+        "\n\nTrả lời 1 – 💬 Góp ý tiếp (bản 1)"
+    )
+    await world.type(office, "1")
+    said = await world.type(office, "Đề nghị thêm số liệu năm 2023.")
+    assert said[-1].startswith("Đã chuyển góp ý")
+    await world.tick()
+    assert "Đề nghị thêm số liệu năm 2023." in "\n".join(speaker.texts[-2:])
+
+
 async def test_a_speaker_whose_speech_was_withdrawn_mid_draft_is_told_and_her_version_kept(
     world: ZaloWorld,
 ) -> None:

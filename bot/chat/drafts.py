@@ -331,6 +331,13 @@ async def _comment(
         return Answer()
     if result.step is DraftStep.RELAYED:
         assert result.draft is not None
+        if not result.draft.reachable:  # kept for her page and the report: nothing was sent
+            return turn.say(
+                "draft_office.relayed_unreached",
+                name=result.draft.full_name,
+                organization=result.draft.organization,
+                page=_on_page(turn),
+            )
         return turn.say(
             "draft_office.relayed",
             name=result.draft.full_name,
@@ -343,6 +350,11 @@ async def _comment(
     if result.step is DraftStep.COMMENT_EMPTY:
         return turn.say("draft.comment_empty")
     return turn.say("draft_office.gone")
+
+
+def _on_page(turn: Turn) -> Html:
+    """That an unreached speaker reads it on her personal page, where there are pages."""
+    return turn.catalog.html("draft_office.on_page") if turn.config.web is not None else Html("")
 
 
 async def _is_office_group(turn: Turn) -> bool:
@@ -448,7 +460,18 @@ def _verdict(turn: Turn, office: OfficeActor, result: DraftResult) -> Answer:
         status = draft_status_label(catalog, line.status)
         return Answer(toast=turn.toast("draft_office.unchanged", status=status))
     comment: tuple[tuple[Button, ...], ...] = ()
-    if line.status is DraftStatus.FINAL:
+    final = line.status is DraftStatus.FINAL
+    if not line.reachable:  # «Bot đã báo người viết» would be untrue: she is to be phoned
+        key = (
+            "draft_office.verdict_final_unreached"
+            if final
+            else "draft_office.verdict_revision_unreached"
+        )
+        return turn.say(
+            key, by=office.name, key=line.theme_key, name=line.full_name, number=version.number,
+            page=_on_page(turn),
+        )  # fmt: skip
+    if final:
         key = "draft_office.verdict_final"
     elif turn.channel.capabilities.reply_threads:
         key = "draft_office.verdict_revision"

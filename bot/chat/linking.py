@@ -113,6 +113,8 @@ async def answer_link(turn: Turn, result: LinkResult, *, by_code: bool = False) 
     """What a link attempt says: the card when linked, else why not (a wrong or slowed-down
     personal code in words of its own: the person typed a code, not a link)."""
     if result.outcome in (LinkOutcome.LINKED, LinkOutcome.ALREADY_LINKED):
+        # What follows (a speaker's page link, a staff member's role) is the linked person's.
+        turn.relinked()
         intro = "start.linked" if result.outcome is LinkOutcome.LINKED else "start.already_linked"
         return await _show_card(turn, result, intro_key=intro)
     key = f"start.{result.outcome.value}"
@@ -151,8 +153,26 @@ async def status(turn: Turn) -> Answer:
 async def _show_card(turn: Turn, result: LinkResult, *, intro_key: str) -> Answer:
     # A speaker learns their theme and deadline; the invitation (and its choices) comes last,
     # where the screen ends.
+    assert result.delegate is not None
+    if result.delegate.is_contact:
+        return await _contact_linked(turn, result, again=intro_key == "start.already_linked")
     intro = Answer.of(Outbound((TextPart(turn.html(intro_key), ask_phone=False),)))
     return intro.then(await drafts.mine(turn, quiet=True)).then(await card(turn, result))
+
+
+async def _contact_linked(turn: Turn, result: LinkResult, *, again: bool) -> Answer:
+    """A task contact or office staff member linked (or already): she has no invitation, so
+    she is told who she is linked as (staff: with her office commands), then her own tasks with
+    their choices; never the office's whole board, whose «close» choices would be the newest
+    menu where choices are numbers typed."""
+    assert result.delegate is not None
+    office = (await turn.caller()).is_office
+    key = f"start.{'already_linked' if again else 'linked'}_{'office' if office else 'contact'}"
+    intro = turn.say(key, name=result.delegate.full_name)
+    mine = await tasks.own(turn)
+    if mine is None and not office:
+        mine = turn.say("task_board.none_for_you", contact=turn.config.office.contact)
+    return intro.then(await drafts.mine(turn, quiet=True)).then(mine or Answer())
 
 
 async def card(turn: Turn, result: LinkResult) -> Answer:

@@ -52,6 +52,15 @@ async def board(turn: Turn) -> Answer:
     return _own_tasks(turn, mine, caller)
 
 
+async def own(turn: Turn) -> Answer | None:
+    """A person's own tasks, each with her part and its choices (office staff too: not the
+    office's board); None when she has none."""
+    mine = await turn.services.tasks.board_for(turn.account)
+    if not mine:
+        return None
+    return _own_tasks(turn, mine, await turn.caller())
+
+
 def _own_tasks(turn: Turn, mine: list[TaskLine], caller: Caller) -> Answer:
     """A contact's own tasks, each with her part of it and its choices."""
     catalog, config = turn.catalog, turn.config

@@ -51,6 +51,11 @@ class Turn:
             self._caller = await self.services.access.caller(self.account)
         return self._caller
 
+    def relinked(self) -> None:
+        """The event linked its account to a person: who the sender is is read again when
+        next needed (read before, to route the typed code, they were nobody)."""
+        self._caller = None
+
     async def office(self) -> OfficeActor | None:
         """The sender as office staff, or None if they are not."""
         return self.services.access.office(await self.caller())

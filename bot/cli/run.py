@@ -13,6 +13,7 @@ from bot.app import (
     Listening,
     Refusal,
     configured_channels,
+    known_channels,
     run_refusal,
     webhook_settings,
 )
@@ -28,7 +29,6 @@ from bot.cli.common import (
     warnings_of,
 )
 from bot.cli.plan import read_stored_meeting
-from bot.config import TOKEN_ENV
 from bot.services.signin import LINK_LIFETIME
 from bot.texts import Catalog
 
@@ -70,10 +70,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     chats: list[str] = []
     if web is not None:
         chats = [entry.name for entry in configured_channels(os.environ, loaded[0].config)]
-        key = "cli.web_with_chats" if chats else "cli.web_alone"
+        # Every chat the plan can run whose token is not set, by its variable: a Zalo token
+        # forgotten at a restart is named, not only Telegram's.
+        idle = [entry for entry in known_channels(loaded[0].config) if entry.name not in chats]
+        key = (
+            "cli.web_alone"
+            if not chats
+            else "cli.web_with_chats_idle"
+            if idle
+            else "cli.web_with_chats"
+        )
         log.info(
             "%s", catalog.plain(key, url=web.base_url, listen=f"{web.listen}:{web.port}",
-                                channels=", ".join(chats), env=TOKEN_ENV),
+                                channels=", ".join(chats),
+                                env=", ".join(entry.token_env for entry in idle)),
         )  # fmt: skip
 
     async def work(app: App) -> int:

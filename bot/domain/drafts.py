@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from bot.domain.ids import parse_id
+from bot.domain.rsvp import RsvpStatus
 
 DRAFT_ACTION_PREFIX = "dr:"
 # A typed draft may run over many messages; beyond this it belongs in a file.
@@ -143,6 +144,10 @@ class DraftLine:
     # The office withdrew the assignment («Hủy phân công»): no reminder, no new version, out of
     # every count; what was sent is kept and shown apart.
     withdrawn: bool = False
+    # The speaker's answer to her invitation where it keeps her from the hall: declined, or a
+    # substitute sent (``substitute``: the name of who comes instead); None otherwise.
+    away: RsvpStatus | None = None
+    substitute: str | None = None
 
     @property
     def missing(self) -> bool:

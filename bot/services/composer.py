@@ -315,14 +315,26 @@ class MessageComposer:
             if found is None:
                 return Outbound(())
             line, comment = found
+            more: tuple[tuple[Button, ...], ...] = ()
+            if channel.capabilities.reply_threads:
+                how = catalog.html("draft_post.reply_how_reply")
+            elif line.latest is not None:
+                # No reply to this message reaches the bot: the comment is chosen under it.
+                number = line.latest.number
+                how = catalog.html("draft_post.reply_how_choice", number=number)
+                label = catalog.plain("buttons.draft_comment_more", number=number)
+                more = ((Button(label, draft_action(DraftAction.COMMENT, line.latest.id)),),)
+            else:
+                how = Html("")
             text = catalog.html(
                 "draft_post.reply",
                 name=line.full_name,
                 organization=line.organization,
                 key=line.theme_key,
                 body=comment.body,
+                how=how,
             )
-            return Outbound((TextPart(text),))
+            return Outbound((TextPart(text, more),))
         stored = await self._drafts.version_file(int(message.params.get("version_id", 0)))
         if stored is None:
             return Outbound(())
@@ -338,6 +350,11 @@ class MessageComposer:
             time=short_moment(catalog, meeting.local(version.created_at)),
             size=file_size(catalog, version.size),
             late=Html(catalog.html("draft_post.late") if late else ""),
+            how=catalog.html(
+                "draft_post.how_reply"
+                if channel.capabilities.reply_threads
+                else "draft_post.how_choice"
+            ),
         )
         buttons = verdict_buttons(
             catalog, version.id, version.number, comment=not channel.capabilities.reply_threads

@@ -342,7 +342,15 @@ def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: dat
             else ""
         ),
         late=Html(catalog.html("draft_board.late") if line.late(now) else ""),
-        unlinked=Html("" if line.linked else catalog.html("draft_board.unlinked")),
+        away=(
+            catalog.html("draft_board.away_substitute", name=line.substitute)
+            if line.substitute
+            else catalog.html("draft_board.away_declined")
+            if line.away is not None
+            else Html("")
+        ),
+        # By the rule the office's «not told: phone her» follows: a page is not a chat.
+        unlinked=Html("" if line.reachable else catalog.html("draft_board.unlinked")),
     )
     comment = line.last_comment
     if comment is not None:

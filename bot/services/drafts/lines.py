@@ -14,11 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftLine, DraftStatus, VersionLine
+from bot.domain.rsvp import RsvpStatus
 from bot.services.context import ServiceContext
 from bot.services.drafts.values import ApprovedDraft, ExportedDraft, VersionFile
 from storage import queries
 from storage.files import FileStore, read_stored, sanitize_filename
-from storage.models import ChannelIdentity, Delegate, DraftComment, DraftVersion, SpeechAssignment
+from storage.models import (
+    ChannelIdentity,
+    Delegate,
+    DraftComment,
+    DraftVersion,
+    Rsvp,
+    SpeechAssignment,
+)
 from storage.uow import read_only, unit_of_work
 
 TEXT_SUFFIX = ".txt"
@@ -228,7 +236,18 @@ async def read_lines(
     ):
         last_comments[each.assignment_id] = each
     themes = {theme.key: (index, theme.title) for index, theme in enumerate(ctx.config.themes)}
-    reachable = {row.id for row, _, ident in rows if _reaches(ident)}
+    # Who will not be in the hall to speak: the office planning the speeches learns it here.
+    away: dict[int, tuple[RsvpStatus, str | None]] = {}
+    people = {person.id for _, person, _ in rows}
+    if people:
+        for answer in await session.scalars(
+            select(Rsvp).where(
+                Rsvp.delegate_id.in_(people),
+                Rsvp.status.in_([RsvpStatus.DECLINED, RsvpStatus.SUBSTITUTE]),
+            )
+        ):
+            away[answer.delegate_id] = (RsvpStatus(answer.status), answer.substitute_name)
+    reachable = {row.id for row, _, ident in rows if _reaches(ident, ctx.chats.runs)}
     seen: set[int] = set()
     lines: list[tuple[tuple[Any, ...], DraftLine]] = []
     for row, person, ident in rows:
@@ -258,6 +277,8 @@ async def read_lines(
             buffered_chars=sum(len(chunk) for chunk in row.text_buffer or []),
             reachable=row.id in reachable,
             withdrawn=row.withdrawn_at is not None,
+            away=away[person.id][0] if person.id in away else None,
+            substitute=away[person.id][1] if person.id in away else None,
         )
         lines.append(((order, person.rank is None, person.rank or 0, person.code), line))
     lines.sort(key=lambda item: item[0])
@@ -324,8 +345,13 @@ def _copy(source: Path, target: Path) -> bool:
     return True
 
 
-def _reaches(ident: ChannelIdentity | None) -> bool:
-    """Whether a linked account is a chat the bot can write to (not a page, not blocked)."""
+def _reaches(ident: ChannelIdentity | None, runs: Callable[[str], bool]) -> bool:
+    """Whether a linked account is a chat the bot can write to: not a page, not blocked, on a
+    chat this process runs (one linked on Zalo is reached by nobody while Zalo's token is
+    unset), as the outbox and the overview judge her."""
     return (
-        ident is not None and ident.linked_via != queries.PAGE_LINK and ident.unreachable_at is None
+        ident is not None
+        and ident.linked_via != queries.PAGE_LINK
+        and ident.unreachable_at is None
+        and runs(ident.channel)
     )

@@ -611,7 +611,7 @@ class Office:
         page = self.templates.get_template(template).render(
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
-            is_meeting_day=is_meeting_day,
+            is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
             lang=catalog.locale,
             quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),
