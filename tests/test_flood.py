@@ -25,7 +25,7 @@ from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application, serve
 from handlers.telegram.limiter import CHAT_BURST, RetryingRateLimiter
-from handlers.telegram.updates import ChatOrderedUpdateProcessor
+from handlers.telegram.updates import ChatOrderedUpdateProcessor, _Budget
 from schedules.ratelimit import VirtualTime
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
 from tests.harness import OFFICE_CHAT, wired_config
@@ -255,6 +255,53 @@ async def test_a_chat_over_its_budget_has_its_excess_and_its_waiting_updates_dro
         await later
     assert handled.log == ["a1", "b1", "a9"]
     assert processor.dropped == 7
+
+
+class _CountedBudget(_Budget):
+    """The processor's per-chat budget, counting the chats it looks at."""
+
+    looked = 0
+
+    def _left(self, chat: int, now: float) -> float:
+        self.looked += 1
+        return super()._left(chat, now)
+
+
+def test_a_new_chat_past_the_remembered_thousands_looks_at_a_few_chats_not_at_every_one() -> None:
+    """Thousands of people tapping within a second: none of their budgets is whole again, so
+    none may be forgotten; a new chat's update must not look them all over to find that out."""
+    clock = VirtualTime()
+    budget = _CountedBudget(30, clock.monotonic)
+    for chat in range(_Budget.KEPT + 2_000):
+        clock.now += 0.0001
+        assert budget.take(chat)
+    budget.looked = 0
+
+    assert budget.take(10_000_001)
+
+    assert budget.looked <= 2  # its own budget, and the chat heard from longest ago
+    assert len(budget._chats) == _Budget.KEPT + 2_001  # none was whole: none forgotten
+
+
+def test_past_the_remembered_chats_whole_budgets_are_forgotten_and_a_spent_one_is_not() -> None:
+    clock = VirtualTime()
+    budget = _Budget(30, clock.monotonic)
+    for _ in range(30):  # chat 0 spends its minute's budget
+        assert budget.take(0)
+    assert not budget.take(0)
+    for chat in range(1, _Budget.KEPT):  # one update each: 29 left, whole again in 2 s
+        assert budget.take(chat)
+    clock.now += 1
+    assert budget.take(-5)  # a new chat past the remembered: none is whole, none forgotten
+    assert len(budget._chats) == _Budget.KEPT + 1
+    assert not budget.take(0)  # half an update refilled: still spent
+
+    clock.now += 3  # every budget whole again but chat 0's
+    assert budget.take(-6)
+
+    assert list(budget._chats) == [0, -6]
+    assert budget.take(0) and budget.take(0)  # 2 refilled in the 3 s since its last
+    assert not budget.take(0)
 
 
 # --- the whole bot, polling ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -41,6 +42,20 @@ def test_day_offset_with_clock_counts_local_calendar_days_not_24_hours() -> None
     spec = TimeSpec.parse("-1d@08:00")
     assert spec.resolve(late_start, HANOI) == local(2024, 5, 27, 8, 0)
     assert spec.resolve(early_start, HANOI) == local(2024, 5, 27, 8, 0)
+
+
+def test_a_time_resolved_once_is_worked_out_anew_for_another_start_or_zone() -> None:
+    """Resolved times are remembered (a tap asks for the deadline again and again): each for
+    its own start and zone, also when the zone changes the day."""
+    spec = TimeSpec.parse("-1d@08:00")
+    first = spec.resolve(START, HANOI)
+    assert spec.resolve(START, HANOI) == first == local(2024, 5, 27, 8, 0)
+    assert spec.resolve(START + timedelta(days=2), HANOI) == local(2024, 5, 29, 8, 0)
+    # 08:00 in Hanoi on the 28th is 01:00 UTC on the 28th: the day before in UTC is the 27th.
+    assert spec.resolve(START, ZoneInfo("UTC")) == datetime(2024, 5, 27, 8, 0, tzinfo=UTC)
+    assert spec.resolve(START, ZoneInfo("America/New_York")) == datetime(
+        2024, 5, 26, 12, 0, tzinfo=UTC
+    )  # 21:00 on the 27th in New York: 08:00 on the 26th there, 12:00 UTC
 
 
 def test_relative_and_absolute_times_are_told_apart() -> None:

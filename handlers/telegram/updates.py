@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -376,14 +376,21 @@ class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
 
 class _Budget:
     """How many updates each chat may still send: ``per_minute`` at once, refilled at
-    ``per_minute`` a minute (a token bucket per chat)."""
+    ``per_minute`` a minute (a token bucket per chat).
+
+    Past :attr:`KEPT` chats, a chat whose budget is whole again is forgotten (it is as if new).
+    The chats are kept in the order of their last update, so the ones to forget are at the
+    front: a chat not heard from for a minute is whole. Forgetting them takes a few steps a
+    new chat, however many are remembered; a surge of 10,000 people tapping within a minute,
+    none of them whole yet, once had every new chat look over every chat remembered."""
 
     KEPT = 4096  # chats remembered before those with a full budget are forgotten
 
     def __init__(self, per_minute: int, now: Callable[[], float]) -> None:
         self.per_minute = per_minute
         self._now = now
-        self._chats: dict[int, tuple[float, float]] = {}  # chat -> (updates left, as of when)
+        # chat -> (updates left, as of when), the chat heard from longest ago first
+        self._chats: OrderedDict[int, tuple[float, float]] = OrderedDict()
         self._flooding: set[int] = set()
 
     def take(self, chat: int | None) -> bool:
@@ -410,12 +417,18 @@ class _Budget:
         return min(float(self.per_minute), left + (now - since) * self.per_minute / 60)
 
     def _remember(self, chat: int, left: float, now: float) -> None:
-        if chat not in self._chats and len(self._chats) >= self.KEPT:
-            full = [key for key in self._chats if self._left(key, now) >= self.per_minute]
-            for key in full:
-                del self._chats[key]
-                self._flooding.discard(key)
-        self._chats[chat] = (left, now)
+        chats = self._chats
+        if chat in chats:
+            chats.move_to_end(chat)  # heard from last
+        elif len(chats) >= self.KEPT:
+            # The front is the chat heard from longest ago: forget it while it is whole again.
+            while chats:
+                oldest = next(iter(chats))
+                if self._left(oldest, now) < self.per_minute:
+                    break
+                del chats[oldest]
+                self._flooding.discard(oldest)
+        chats[chat] = (left, now)
 
 
 async def _queue(job: _Job, queue: deque[_Job], hand_on: Callable[[], None]) -> _Verdict:
