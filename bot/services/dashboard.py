@@ -247,6 +247,9 @@ class Card:
     # The first account showing the invitation reached her (as the count «Chưa gửi giấy mời»
     # reads it): a chat, or her page opened since the live link was made.
     reached: Identity | None = None
+    # Else when she answered since the live link was made (the office took it by phone): that
+    # too shows the invitation reached her, as the count reads it.
+    answered: datetime | None = None
 
 
 class DashboardService:
@@ -309,14 +312,20 @@ class DashboardService:
             .scalar_subquery()
         )
         each = (
-            select(Delegate.group_key, Rsvp.status, accounts.label("accounts"))
+            select(
+                Delegate.group_key,
+                Rsvp.status,
+                accounts.label("accounts"),
+                _answered(Delegate.id).label("answered"),
+            )
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
             .subquery()
         )
         # Not reached by the invitation (as :meth:`unsent`): those without any account (the
-        # aggregate empty, not even her page) but those among them whose live link is marked
-        # sent — counted once, from the few marked links, not looked up for every invitee.
+        # aggregate empty, not even her page) nor an answer since her live link, but those
+        # among them whose live link is marked sent — counted once, from the few marked links,
+        # not looked up for every invitee.
         # Driven by the invitations (a scan, the few marked kept), each checked against the
         # roster: as an IN list, SQLite looked up every invitee's invitations instead (8 ms of
         # the overview's 30 at 10,000 invitees, against 1 ms).
@@ -337,13 +346,14 @@ class DashboardService:
                     _reaching(),
                 )
                 .exists(),
+                ~_answered(Invitation.delegate_id),
             )
             .scalar_subquery()
             .label("marked")
         )
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
-            keys = (each.c.group_key, each.c.status, each.c.accounts)
+            keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.answered)
             # The marked count rides along on every row: one statement, one moment.
             found = (
                 await connection.execute(select(*keys, func.count(), marked_alone).group_by(*keys))
@@ -354,8 +364,8 @@ class DashboardService:
         idle: dict[str, list[int]] = {}
         to_phone = no_account = 0
         chats = self._ctx.chats
-        for group_key, status, linked_on, number, _ in found:
-            if not linked_on:
+        for group_key, status, linked_on, answered, number, _ in found:
+            if not linked_on and not answered:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
             # Reached only on the chats that run here, as a notice's preview counts her (and
@@ -718,14 +728,24 @@ class DashboardService:
             ),
             None,
         )  # fmt: skip
+        answer = RsvpView.of(rsvp)
+        answered = None
+        if (
+            reached is None
+            and answer.status is not RsvpStatus.NO_ANSWER
+            and answer.answered_at is not None
+            and (live is None or answer.answered_at >= live.created_at)
+        ):
+            answered = answer.answered_at
         sent = None
         if live is not None and live.sent_at is not None:
             sent = SentMark(live.sent_at, live.sent_via or "other", live.sent_by or "")
         return Card(
-            DelegateView.of(person), person.phone, RsvpView.of(rsvp), identities, history,
+            DelegateView.of(person), person.phone, answer, identities, history,
             invitation_id=0 if live is None else live.id,
             token=None if live is None else live.token,
             link_code=None if live is None else live.link_code, sent=sent, reached=reached,
+            answered=answered,
         )  # fmt: skip
 
     async def unsent(self) -> int:
@@ -774,13 +794,42 @@ def _marked() -> ColumnElement[bool]:
 
 def _unsent() -> ColumnElement[bool]:
     """The invitee's invitation has not reached her, as far as the office knows: her live link
-    is not marked sent, and no account of hers is linked, not even her personal page."""
+    is not marked sent, no account of hers is linked, not even her personal page, and she has
+    not answered since it was made (the office took her answer by phone)."""
     reached = (
         select(ChannelIdentity.id)
         .where(ChannelIdentity.delegate_id == Delegate.id, _reaching())
         .exists()
     )
-    return and_(~_marked(), ~reached)
+    return and_(~_marked(), ~reached, ~_answered(Delegate.id))
+
+
+def _answered(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
+    """The invitee ``delegate_id`` has answered since her live link was made: an answer the
+    office recorded (taken by phone) shows the invitation reached her as a page opened does —
+    not one given before a reissued link, which says nothing of the new link never sent."""
+    answer = aliased(Rsvp)
+    later = aliased(Invitation)
+    newer = (
+        select(later.id)
+        .where(
+            later.delegate_id == answer.delegate_id,
+            later.revoked_at.is_(None),
+            later.created_at > answer.answered_at,
+        )
+        .correlate(answer)
+        .exists()
+    )
+    return (
+        select(answer.id)
+        .where(
+            answer.delegate_id == delegate_id,
+            answer.status != RsvpStatus.NO_ANSWER.value,
+            answer.answered_at.is_not(None),
+            ~newer,
+        )
+        .exists()
+    )
 
 
 def _reaching() -> ColumnElement[bool]:
