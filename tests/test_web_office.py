@@ -4,6 +4,7 @@ diacritics, a delegate's page, and an answer taken by phone recorded through the
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -631,6 +632,27 @@ async def test_upgrading_to_0019_makes_the_people_already_there_searchable(
     assert folded.startswith("db037 dang thi thu ha ")
     found = await imported.dashboard.delegates(Filters(search="DANG THI THU HA"))
     assert [row.code for row in found.rows] == ["DB037"]
+
+
+async def test_the_list_s_reach_filter_is_not_named_as_the_overview_s_whom_to_phone(
+    desk: Desk, imported: Services
+) -> None:
+    """«Cần gọi điện thoại» meant 77 on the overview and 80 in the list's filter of that name:
+    the filter counts everyone no chat reaches, answered or not. One label, one meaning: the
+    overview's «Xem cả … người» opens its own number; the filter says what it is."""
+    await desk.post(
+        "delegates/DB010/phone", "form-phone", {"choice": "attending"}, page="delegates/DB010"
+    )
+    overview = (await desk.client.get("/office/")).text
+    assert "Cần gọi điện thoại (79)" in overview
+    more = re.search(r'<a href="([^"]*)">Xem cả 79 người</a>', overview)
+    assert more is not None
+    opened = (await desk.client.get(html.unescape(more.group(1)))).text
+    assert text_of(opened, "found") == "Có 79 đại biểu phù hợp."
+    listing = (await desk.client.get("/office/delegates?reach=no")).text
+    assert text_of(listing, "found") == "Có 80 đại biểu phù hợp."
+    assert '<option value="no" selected>Không liên lạc được qua kênh trò chuyện</option>' in listing
+    assert "Cần gọi điện thoại" not in listing
 
 
 async def test_the_dashboards_pages_read_without_taking_the_writers_lock(
