@@ -48,6 +48,7 @@ def codes(html: str) -> list[str]:
 async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
     desk: Desk, imported: Services
 ) -> None:
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), None)
     attending = await link(imported, "DB003", 601)
     declining = await link(imported, "DB004", 602)
     await imported.rsvp.choose(attending, RsvpChoice.ATTEND)
@@ -64,7 +65,8 @@ async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
     cells = re.findall(r'<td class="num"[^>]*>(\d+)</td>', group.group(1))
     assert cells == ["4", "2", "1", "1", "0"]  # total, no answer, attending, declined, substitute
     assert text_of(page, "reach-telegram") == "2"
-    # Who must be phoned: no chat reaches them and they have not answered (78 of them).
+    # Who must be phoned: their invitation went out (the slips handed out), no chat reaches
+    # them and they have not answered (78 of them).
     assert "(78)" in text_of(page, "phone-title")
     assert "DB001 — " in page and "DB003 — " not in text_of(page, "to-phone")
     # Numbers written as the exports and the desk write them, not as stored (+84…).
@@ -77,6 +79,32 @@ async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
     assert "<html" not in live.text
     assert "script-src 'self'" in live.headers["content-security-policy"]
     assert "unsafe" not in live.headers["content-security-policy"]
+
+
+async def test_right_after_the_import_nobody_is_to_phone_before_the_invitations_go_out(
+    desk: Desk, imported: Services
+) -> None:
+    """Just imported, no invitation sent: the overview listed all 80 under «Cần gọi điện
+    thoại (80)», read as «phone these 80 now» on day one. Whom to phone about an answer is
+    whom the invitation reached; the others are to be sent it first, and the tile says so.
+    One marked sent with no number is listed saying so, not with a blank."""
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "phone-title") == "Cần gọi điện thoại (0)"
+    assert "DB001 — " not in page
+    assert text_of(page, "to-phone-unsent") == (
+        "Chưa tính 80 đại biểu chưa gửi giấy mời: đề nghị gửi giấy mời trước (xem «Chưa gửi giấy"
+        " mời» ở trên); người đã nhận giấy mời mà chưa trả lời, không liên lạc được qua kênh trò"
+        " chuyện, sẽ hiện ở đây."
+    )
+    assert "Không có đại biểu chưa trả lời nào cần gọi điện thoại." not in page
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), ["DB001", "DB005"])
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "phone-title") == "Cần gọi điện thoại (2)"
+    listed = text_of(page, "to-phone")
+    assert "DB001 — " in listed and "DB005 — " in listed and "DB002 — " not in listed
+    assert "chưa có số điện thoại" in listed.split("DB005 — ")[0]  # DB001 has no number
+    assert "· 0855 005 370" in listed
+    assert "Chưa tính 78 đại biểu chưa gửi giấy mời" in text_of(page, "to-phone-unsent")
 
 
 async def test_the_overview_refreshes_with_its_own_script_and_works_without(desk: Desk) -> None:
@@ -468,8 +496,10 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
     assert [(r.channel, r.reachable, r.blocked) for r in figures.reach] == [
         ("telegram", 1, 2), ("zalo", 1, 2)
     ]  # fmt: skip
-    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
-    assert figures.to_phone == listed.total == 77  # 80 but DB001 (reachable), DB003, DB005
+    to_phone = Filters(reach="no", answer="no_answer", sent="yes")  # the tile's «Xem cả»
+    listed = await imported.dashboard.delegates(to_phone)
+    # Unanswered, on no chat that runs, the invitation gone out: DB002 (blocked), DB004 (page).
+    assert figures.to_phone == listed.total == 2
     # Not reached by their invitation: 80 but the five with an account (the page's counts).
     assert figures.unsent == await imported.dashboard.unsent() == 75
     # Marked sent: DB006 and DB007 (no account) count as reached, DB001 (linked) once only.
@@ -484,6 +514,8 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
         await imported.invitations.mark_sent(office, code, invitation=live or 0, via="sms")
     again = await imported.dashboard.figures()
     assert again.unsent == await imported.dashboard.unsent() == 73
+    listed = await imported.dashboard.delegates(to_phone)
+    assert again.to_phone == listed.total == 4  # and DB006, DB007 (marked); not DB001 (linked)
     first = await imported.dashboard.to_phone(limit=3)
     assert [row.code for row in first] == [row.code for row in listed.rows[:3]]
     assert [row.code for row in first] == ["DB002", "DB004", "DB006"]
@@ -495,6 +527,7 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     # No chat runs (no token): DB001 and DB002, linked on Telegram in an earlier run, were
     # counted reachable on the overview («Telegram: 2», «Cần gọi điện thoại (78)») while a
     # notice's preview counts them, as the outbox records them, on no chat.
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), None)
     await link(imported, "DB001", 601)
     await link(imported, "DB002", 602)
     imported.ctx.chats.run(())  # what App.run tells the services on a pages-only install
@@ -511,7 +544,7 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     )
     assert [row.code for row in await imported.dashboard.to_phone(limit=2)] == ["DB001", "DB002"]
     # «Xem cả 80 người» lists the same people; the notice's preview counts them alike.
-    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
+    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer", sent="yes"))
     assert listed.total == 80
     assert [(row.code, row.channels) for row in listed.rows[:2]] == [("DB001", ()), ("DB002", ())]
     office = imported.access.local_operator()
@@ -640,6 +673,7 @@ async def test_the_list_s_reach_filter_is_not_named_as_the_overview_s_whom_to_ph
     """«Cần gọi điện thoại» meant 77 on the overview and 80 in the list's filter of that name:
     the filter counts everyone no chat reaches, answered or not. One label, one meaning: the
     overview's «Xem cả … người» opens its own number; the filter says what it is."""
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), None)
     await desk.post(
         "delegates/DB010/phone", "form-phone", {"choice": "attending"}, page="delegates/DB010"
     )

@@ -72,7 +72,7 @@ class Figures:
 
     counts: Counts
     reach: list[Reach]
-    to_phone: int  # unanswered and reachable on no chat
+    to_phone: int  # unanswered, reachable on no chat, their invitation gone out
     unsent: int = 0  # as :meth:`DashboardService.unsent` counts them
     # Invitees with an account on a chat channel this process does not run (linked there in an
     # earlier run, before its token was taken away), by channel: reached on it by nobody.
@@ -351,20 +351,45 @@ class DashboardService:
             .scalar_subquery()
             .label("marked")
         )
+        # Of those, the unanswered: their invitation went out (marked), so they are to phone.
+        marked_waiting = (
+            select(func.count(distinct(Invitation.delegate_id)))
+            .where(
+                Invitation.sent_at.is_not(None),
+                Invitation.revoked_at.is_(None),
+                on_roster,
+                ~select(ChannelIdentity.id)
+                .where(
+                    ChannelIdentity.delegate_id == Invitation.delegate_id,
+                    _reaching(),
+                )
+                .exists(),
+                select(Rsvp.id)
+                .where(
+                    Rsvp.delegate_id == Invitation.delegate_id,
+                    Rsvp.status == RsvpStatus.NO_ANSWER.value,
+                )
+                .exists(),
+            )
+            .scalar_subquery()
+            .label("marked_waiting")
+        )
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
             keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.answered)
-            # The marked count rides along on every row: one statement, one moment.
+            # The marked counts ride along on every row: one statement, one moment.
             found = (
-                await connection.execute(select(*keys, func.count(), marked_alone).group_by(*keys))
+                await connection.execute(
+                    select(*keys, func.count(), marked_alone, marked_waiting).group_by(*keys)
+                )
             ).all()
-        marked = found[0][-1] if found else 0
+        marked, to_phone = (found[0][-2], found[0][-1]) if found else (0, 0)
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
         idle: dict[str, list[int]] = {}
-        to_phone = no_account = 0
+        no_account = 0
         chats = self._ctx.chats
-        for group_key, status, linked_on, answered, number, _ in found:
+        for group_key, status, linked_on, answered, number, _, _ in found:
             if not linked_on and not answered:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
@@ -376,7 +401,13 @@ class DashboardService:
                 blocked = name.startswith("!")
                 held = reach if name in running else idle
                 held.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
-            if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in running):
+            # Whom to phone: the invitation reached her (an account: her page, a chat not run
+            # here or blocked; without one, the marked above) and no chat that runs does.
+            if (
+                linked_on
+                and status == RsvpStatus.NO_ANSWER
+                and all(n.startswith("!") for n in running)
+            ):
                 to_phone += number
         return Figures(
             counts=counts_of(self._ctx.config, tallies),
@@ -389,12 +420,14 @@ class DashboardService:
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
         """Invitees no chat that runs here reaches (never linked, blocked, or linked only on a
-        chat not run), who have not answered: the first ``limit`` in protocol order (how many
-        in all: :meth:`figures`)."""
+        chat not run), who have not answered though their invitation reached them: the first
+        ``limit`` in protocol order (how many in all: :meth:`figures`). One whose invitation
+        has not gone out is to be sent it first (:meth:`unsent`), not phoned about an answer."""
         where = and_(
             roster.delegates_of(self._ctx.meeting_id),
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
             ~roster.reachable(self._ctx.chats.names),
+            ~_unsent(),
         )
         async with read_only(self._ctx.sessions) as session:
             page = (
