@@ -218,6 +218,7 @@ class Listing:
     rows: list[Row]
     total: int
     next_after: str | None
+    withdrawn: int = 0  # of ``total``, those whose invitation was withdrawn (kept, marked)
 
 
 @dataclass(frozen=True)
@@ -250,6 +251,14 @@ class Card:
     # Else when she answered since the live link was made (the office took it by phone): that
     # too shows the invitation reached her, as the count reads it.
     answered: datetime | None = None
+
+    def on_chat(self, chats: RunningChats) -> bool:
+        """Whether a message can reach her: an account on a chat that runs here, not blocked
+        (her personal page is no chat)."""
+        return any(
+            i.linked_via != queries.PAGE_LINK and i.unreachable_at is None and chats.runs(i.channel)
+            for i in self.identities
+        )
 
 
 class DashboardService:
@@ -698,9 +707,11 @@ class DashboardService:
         where = and_(*wanted)
         async with read_only(self._ctx.sessions) as session:
             base = select(*_ROW_COLUMNS).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-            counted = select(func.count()).select_from(Delegate)
+            # How many, and how many of them withdrawn: the list keeps those, every other
+            # screen's total leaves them out, and the count line says the difference.
+            counted = select(func.count(), func.count(Delegate.withdrawn_at)).select_from(Delegate)
             counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-            total = int(await session.scalar(counted) or 0)
+            total, withdrawn = (await session.execute(counted)).one()
             key = None
             if filters.after:
                 found = await session.execute(
@@ -719,7 +730,10 @@ class DashboardService:
             page = page[:limit]
             accounts = await _accounts(session, [r.id for r in page], self._ctx.chats)
         listed = [_row(r, accounts) for r in page]
-        return Listing(listed, total, page[-1].code if more and page else None)
+        return Listing(
+            listed, int(total or 0), page[-1].code if more and page else None,
+            withdrawn=int(withdrawn or 0),
+        )  # fmt: skip
 
     async def card(self, code: str) -> Card | None:
         """A delegate's page by their code, matched as every typed code is ("db001" is

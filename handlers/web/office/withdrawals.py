@@ -53,8 +53,9 @@ class Withdrawals:
         work = await office.services.withdrawals.open_work(card.person.id)
         notes = work_lines(office.catalog.html, work, card.person.code, form=self._form)
         return office._render(
-            "office/withdraw.html", visit=visit, actor=actor, card=card, work_notes=notes
-        )
+            "office/withdraw.html", visit=visit, actor=actor, card=card, work_notes=notes,
+            on_chat=card.on_chat(office.services.ctx.chats),
+        )  # fmt: skip
 
     async def withdraw(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Withdraw the invitation, with the reason typed (optional)."""
