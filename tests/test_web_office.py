@@ -15,7 +15,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
-from bot.domain.rsvp import RsvpChoice, RsvpStatus
+from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
 from bot.services.dashboard import Filters
 from schedules.planner import sync_planned
@@ -105,6 +105,45 @@ async def test_right_after_the_import_nobody_is_to_phone_before_the_invitations_
     assert "chưa có số điện thoại" in listed.split("DB005 — ")[0]  # DB001 has no number
     assert "· 0855 005 370" in listed
     assert "Chưa tính 78 đại biểu chưa gửi giấy mời" in text_of(page, "to-phone-unsent")
+
+
+async def test_on_the_meeting_s_day_the_overview_leads_with_the_hall_not_the_preparation(
+    desk: Desk, imported: Services, clock: ManualClock
+) -> None:
+    """On the morning the overview was still the preparation view («Chưa gửi giấy mời: 49»,
+    «Cần gọi điện thoại (77)») with nothing of who is in the hall: from the meeting's day it
+    leads with the hall, as «Có mặt» counts it, and drops the invitations' prompts."""
+    before = (await desk.client.get("/office/")).text
+    assert 'id="hall"' not in before
+    assert 'id="overview-unsent"' in before and 'id="to-phone"' in before
+    await imported.rsvp.record_by_phone(
+        imported.access.local_operator(),
+        (await imported.dashboard.card("DB005")).person.id,  # type: ignore[union-attr]
+        RsvpAnswer(RsvpStatus.ATTENDING),
+    )
+    clock.set(local(2024, 5, 28, 7, 30))
+    office = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    at_desk = imported.access.office_desk(office, "Bàn 1")
+    await imported.checkin.check_in(at_desk, "DB005")
+    await imported.checkin.check_in(at_desk, "DB006")
+    await imported.checkin.guest(at_desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+    await desk.sign_in()  # ten days on: a session of its own
+    page = (await desk.client.get("/office/")).text
+    hall = await imported.checkin.count()
+    assert (hall.present, hall.arrived, hall.expected, hall.in_hall) == (2, 1, 1, 3)
+    assert text_of(page, "hall-title") == "Hôm nay họp: có mặt trong hội trường"
+    assert text_of(page, "hall-said") == (
+        "Đại biểu có mặt: 2 (trong đó 1/1 đại biểu dự kiến); tổng số người trong hội trường: 3;"
+        " đại biểu dự kiến chưa đến: 0. Xem trang «Có mặt»"
+    )
+    assert '<a href="/office/attendance" id="hall-link">' in page
+    assert page.index('id="hall"') < page.index('id="answers"')
+    assert 'id="overview-unsent"' not in page and 'id="to-phone"' not in page
+    live = (await desk.client.get("/office/live")).text
+    assert text_of(live, "hall-said") == text_of(page, "hall-said")
 
 
 async def test_the_overview_refreshes_with_its_own_script_and_works_without(desk: Desk) -> None:
