@@ -146,6 +146,36 @@ async def test_on_the_meeting_s_day_the_overview_leads_with_the_hall_not_the_pre
     assert text_of(live, "hall-said") == text_of(page, "hall-said")
 
 
+def activity_lines(page: str) -> list[str]:
+    """The lines of the overview's «Hoạt động gần đây», as read (tags dropped)."""
+    shown = re.findall(r"<li>(.*?)</li>", page.split('id="activity"', 1)[1], re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", line)) for line in shown]
+
+
+async def test_the_overview_folds_the_plan_s_speeches_assigned_at_once_into_one_line(
+    desk: Desk, imported: Services
+) -> None:
+    """The plan's ten speeches assigned at start-up filled «Hoạt động gần đây» with ten
+    identical «phân công tham luận» lines, pushing the import out: one line with the count
+    and the way to the log; a single change names what it is about."""
+    await imported.drafts.sync()
+    page = (await desk.client.get("/office/")).text
+    said = activity_lines(page)
+    assigned = [line for line in said if "phân công tham luận" in line]
+    assert len(assigned) == 1
+    assert assigned[0].endswith(
+        "Kế hoạch (tệp cấu hình): phân công tham luận — 10 lượt Xem trong nhật ký"
+    )
+    assert '<a href="/office/log?action=draft.assigned">Xem trong nhật ký</a>' in page
+    assert any(f"{STAFF_NAME}: đăng nhập trang điều hành" in line for line in said)
+    # One speech withdrawn alone: its line names it.
+    await imported.drafts.unassign(imported.access.local_operator(), "DB031", "1.1")
+    first = activity_lines((await desk.client.get("/office/")).text)[0]
+    assert first.endswith(
+        "hủy phân công tham luận (tham luận chủ đề 1.1 — Nguyễn Thị Lan Phương)"
+    ), first
+
+
 async def test_the_overview_refreshes_with_its_own_script_and_works_without(desk: Desk) -> None:
     page = (await desk.client.get("/office/")).text
     script = re.search(r'<script src="(/office/static/office\.[0-9a-f]{12}\.js)" defer>', page)

@@ -410,7 +410,9 @@ class Office:
             "missing": missing,
             "assigned": assigned,
             "upcoming": await services.dashboard.upcoming(),
-            "activity": await services.dashboard.activity(),
+            "activity": await services.dashboard.activity_lines(),
+            # What a line names beside its change, as the log writes it (dash.log.about).
+            "about_kinds": ("outbound_message", "task", "speech_assignment", "meeting_document"),
             "now": short_moment(self.catalog, self.config.meeting.local(now)),
         }
 
