@@ -414,6 +414,8 @@ async def test_the_workbook_the_audiences_the_boards_and_the_plan_are_the_meetin
     assert len(everyone) == 80
     assert (await a.reports.unanswered(limit=1000)).total == 80
     assert (await b.reports.unanswered(limit=1000)).total == 4
+    for services in (a, b):  # the slips handed out: everyone's invitation went out
+        await services.invitations.mark_sent_many(services.access.local_operator(), None)
     to_phone = await a.dashboard.to_phone(limit=1000)
     assert len(to_phone) == 80
     assert (await a.dashboard.figures()).to_phone == 80

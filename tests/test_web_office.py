@@ -4,6 +4,7 @@ diacritics, a delegate's page, and an answer taken by phone recorded through the
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.reminders import planned_messages
-from bot.domain.rsvp import RsvpChoice, RsvpStatus
+from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
 from bot.services.dashboard import Filters
 from schedules.planner import sync_planned
@@ -47,6 +48,7 @@ def codes(html: str) -> list[str]:
 async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
     desk: Desk, imported: Services
 ) -> None:
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), None)
     attending = await link(imported, "DB003", 601)
     declining = await link(imported, "DB004", 602)
     await imported.rsvp.choose(attending, RsvpChoice.ATTEND)
@@ -63,7 +65,8 @@ async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
     cells = re.findall(r'<td class="num"[^>]*>(\d+)</td>', group.group(1))
     assert cells == ["4", "2", "1", "1", "0"]  # total, no answer, attending, declined, substitute
     assert text_of(page, "reach-telegram") == "2"
-    # Who must be phoned: no chat reaches them and they have not answered (78 of them).
+    # Who must be phoned: their invitation went out (the slips handed out), no chat reaches
+    # them and they have not answered (78 of them).
     assert "(78)" in text_of(page, "phone-title")
     assert "DB001 — " in page and "DB003 — " not in text_of(page, "to-phone")
     # Numbers written as the exports and the desk write them, not as stored (+84…).
@@ -76,6 +79,101 @@ async def test_the_overview_counts_answers_groups_reach_and_who_to_phone(
     assert "<html" not in live.text
     assert "script-src 'self'" in live.headers["content-security-policy"]
     assert "unsafe" not in live.headers["content-security-policy"]
+
+
+async def test_right_after_the_import_nobody_is_to_phone_before_the_invitations_go_out(
+    desk: Desk, imported: Services
+) -> None:
+    """Just imported, no invitation sent: the overview listed all 80 under «Cần gọi điện
+    thoại (80)», read as «phone these 80 now» on day one. Whom to phone about an answer is
+    whom the invitation reached; the others are to be sent it first, and the tile says so.
+    One marked sent with no number is listed saying so, not with a blank."""
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "phone-title") == "Cần gọi điện thoại (0)"
+    assert "DB001 — " not in page
+    assert text_of(page, "to-phone-unsent") == (
+        "Chưa tính 80 đại biểu chưa gửi giấy mời: đề nghị gửi giấy mời trước (xem «Chưa gửi giấy"
+        " mời» ở trên); người đã nhận giấy mời mà chưa trả lời, không liên lạc được qua kênh trò"
+        " chuyện, sẽ hiện ở đây."
+    )
+    assert "Không có đại biểu chưa trả lời nào cần gọi điện thoại." not in page
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), ["DB001", "DB005"])
+    page = (await desk.client.get("/office/")).text
+    assert text_of(page, "phone-title") == "Cần gọi điện thoại (2)"
+    listed = text_of(page, "to-phone")
+    assert "DB001 — " in listed and "DB005 — " in listed and "DB002 — " not in listed
+    assert "chưa có số điện thoại" in listed.split("DB005 — ")[0]  # DB001 has no number
+    assert "· 0855 005 370" in listed
+    assert "Chưa tính 78 đại biểu chưa gửi giấy mời" in text_of(page, "to-phone-unsent")
+
+
+async def test_on_the_meeting_s_day_the_overview_leads_with_the_hall_not_the_preparation(
+    desk: Desk, imported: Services, clock: ManualClock
+) -> None:
+    """On the morning the overview was still the preparation view («Chưa gửi giấy mời: 49»,
+    «Cần gọi điện thoại (77)») with nothing of who is in the hall: from the meeting's day it
+    leads with the hall, as «Có mặt» counts it, and drops the invitations' prompts."""
+    before = (await desk.client.get("/office/")).text
+    assert 'id="hall"' not in before
+    assert 'id="overview-unsent"' in before and 'id="to-phone"' in before
+    await imported.rsvp.record_by_phone(
+        imported.access.local_operator(),
+        (await imported.dashboard.card("DB005")).person.id,  # type: ignore[union-attr]
+        RsvpAnswer(RsvpStatus.ATTENDING),
+    )
+    clock.set(local(2024, 5, 28, 7, 30))
+    office = await imported.access.office_person(
+        (await imported.dashboard.card(STAFF)).person.id  # type: ignore[union-attr]
+    )
+    assert office is not None
+    at_desk = imported.access.office_desk(office, "Bàn 1")
+    await imported.checkin.check_in(at_desk, "DB005")
+    await imported.checkin.check_in(at_desk, "DB006")
+    await imported.checkin.guest(at_desk, "Hoàng Văn Nam", organization="Báo Hà Nội Mới")
+    await desk.sign_in()  # ten days on: a session of its own
+    page = (await desk.client.get("/office/")).text
+    hall = await imported.checkin.count()
+    assert (hall.present, hall.arrived, hall.expected, hall.in_hall) == (2, 1, 1, 3)
+    assert text_of(page, "hall-title") == "Hôm nay họp: có mặt trong hội trường"
+    assert text_of(page, "hall-said") == (
+        "Đại biểu có mặt: 2 (trong đó 1/1 đại biểu dự kiến); tổng số người trong hội trường: 3;"
+        " đại biểu dự kiến chưa đến: 0. Xem trang «Có mặt»"
+    )
+    assert '<a href="/office/attendance" id="hall-link">' in page
+    assert page.index('id="hall"') < page.index('id="answers"')
+    assert 'id="overview-unsent"' not in page and 'id="to-phone"' not in page
+    live = (await desk.client.get("/office/live")).text
+    assert text_of(live, "hall-said") == text_of(page, "hall-said")
+
+
+def activity_lines(page: str) -> list[str]:
+    """The lines of the overview's «Hoạt động gần đây», as read (tags dropped)."""
+    shown = re.findall(r"<li>(.*?)</li>", page.split('id="activity"', 1)[1], re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", line)) for line in shown]
+
+
+async def test_the_overview_folds_the_plan_s_speeches_assigned_at_once_into_one_line(
+    desk: Desk, imported: Services
+) -> None:
+    """The plan's ten speeches assigned at start-up filled «Hoạt động gần đây» with ten
+    identical «phân công tham luận» lines, pushing the import out: one line with the count
+    and the way to the log; a single change names what it is about."""
+    await imported.drafts.sync()
+    page = (await desk.client.get("/office/")).text
+    said = activity_lines(page)
+    assigned = [line for line in said if "phân công tham luận" in line]
+    assert len(assigned) == 1
+    assert assigned[0].endswith(
+        "Kế hoạch (tệp cấu hình): phân công tham luận — 10 lượt Xem trong nhật ký"
+    )
+    assert '<a href="/office/log?action=draft.assigned">Xem trong nhật ký</a>' in page
+    assert any(f"{STAFF_NAME}: đăng nhập trang điều hành" in line for line in said)
+    # One speech withdrawn alone: its line names it.
+    await imported.drafts.unassign(imported.access.local_operator(), "DB031", "1.1")
+    first = activity_lines((await desk.client.get("/office/")).text)[0]
+    assert first.endswith(
+        "hủy phân công tham luận (tham luận chủ đề 1.1 — Nguyễn Thị Lan Phương)"
+    ), first
 
 
 async def test_the_overview_refreshes_with_its_own_script_and_works_without(desk: Desk) -> None:
@@ -465,8 +563,10 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
     assert [(r.channel, r.reachable, r.blocked) for r in figures.reach] == [
         ("telegram", 1, 2), ("zalo", 1, 2)
     ]  # fmt: skip
-    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
-    assert figures.to_phone == listed.total == 77  # 80 but DB001 (reachable), DB003, DB005
+    to_phone = Filters(reach="no", answer="no_answer", sent="yes")  # the tile's «Xem cả»
+    listed = await imported.dashboard.delegates(to_phone)
+    # Unanswered, on no chat that runs, the invitation gone out: DB002 (blocked), DB004 (page).
+    assert figures.to_phone == listed.total == 2
     # Not reached by their invitation: 80 but the five with an account (the page's counts).
     assert figures.unsent == await imported.dashboard.unsent() == 75
     # Marked sent: DB006 and DB007 (no account) count as reached, DB001 (linked) once only.
@@ -481,6 +581,8 @@ async def test_the_overviews_one_read_agrees_with_the_counts_the_reach_and_the_l
         await imported.invitations.mark_sent(office, code, invitation=live or 0, via="sms")
     again = await imported.dashboard.figures()
     assert again.unsent == await imported.dashboard.unsent() == 73
+    listed = await imported.dashboard.delegates(to_phone)
+    assert again.to_phone == listed.total == 4  # and DB006, DB007 (marked); not DB001 (linked)
     first = await imported.dashboard.to_phone(limit=3)
     assert [row.code for row in first] == [row.code for row in listed.rows[:3]]
     assert [row.code for row in first] == ["DB002", "DB004", "DB006"]
@@ -492,6 +594,7 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     # No chat runs (no token): DB001 and DB002, linked on Telegram in an earlier run, were
     # counted reachable on the overview («Telegram: 2», «Cần gọi điện thoại (78)») while a
     # notice's preview counts them, as the outbox records them, on no chat.
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), None)
     await link(imported, "DB001", 601)
     await link(imported, "DB002", 602)
     imported.ctx.chats.run(())  # what App.run tells the services on a pages-only install
@@ -508,7 +611,7 @@ async def test_on_a_pages_only_install_one_linked_on_telegram_earlier_is_someone
     )
     assert [row.code for row in await imported.dashboard.to_phone(limit=2)] == ["DB001", "DB002"]
     # «Xem cả 80 người» lists the same people; the notice's preview counts them alike.
-    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer"))
+    listed = await imported.dashboard.delegates(Filters(reach="no", answer="no_answer", sent="yes"))
     assert listed.total == 80
     assert [(row.code, row.channels) for row in listed.rows[:2]] == [("DB001", ()), ("DB002", ())]
     office = imported.access.local_operator()
@@ -646,6 +749,28 @@ async def test_upgrading_to_0019_makes_the_people_already_there_searchable(
     assert folded.startswith("db037 dang thi thu ha ")
     found = await imported.dashboard.delegates(Filters(search="DANG THI THU HA"))
     assert [row.code for row in found.rows] == ["DB037"]
+
+
+async def test_the_list_s_reach_filter_is_not_named_as_the_overview_s_whom_to_phone(
+    desk: Desk, imported: Services
+) -> None:
+    """«Cần gọi điện thoại» meant 77 on the overview and 80 in the list's filter of that name:
+    the filter counts everyone no chat reaches, answered or not. One label, one meaning: the
+    overview's «Xem cả … người» opens its own number; the filter says what it is."""
+    await imported.invitations.mark_sent_many(imported.access.local_operator(), None)
+    await desk.post(
+        "delegates/DB010/phone", "form-phone", {"choice": "attending"}, page="delegates/DB010"
+    )
+    overview = (await desk.client.get("/office/")).text
+    assert "Cần gọi điện thoại (79)" in overview
+    more = re.search(r'<a href="([^"]*)">Xem cả 79 người</a>', overview)
+    assert more is not None
+    opened = (await desk.client.get(html.unescape(more.group(1)))).text
+    assert text_of(opened, "found") == "Có 79 đại biểu phù hợp."
+    listing = (await desk.client.get("/office/delegates?reach=no")).text
+    assert text_of(listing, "found") == "Có 80 đại biểu phù hợp."
+    assert '<option value="no" selected>Không liên lạc được qua kênh trò chuyện</option>' in listing
+    assert "Cần gọi điện thoại" not in listing
 
 
 async def test_the_dashboards_pages_read_without_taking_the_writers_lock(

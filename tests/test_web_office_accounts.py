@@ -772,7 +772,7 @@ async def test_the_list_filters_and_counts_those_whose_invitation_was_not_sent(
     # 80 on the list: 2 marked, 1 reached by a chat, 1 withdrawn — 76 not sent yet.
     listing = await desk.client.get("/office/delegates")
     assert text_of(listing.text, "unsent") == (
-        "Chưa gửi giấy mời: 76 đại biểu (chưa đánh dấu đã gửi, chưa mở trang cá nhân, chưa liên "
+        "Chưa gửi giấy mời: 76 đại biểu (chưa đánh dấu đã gửi, chưa trả lời, chưa mở trang cá nhân, chưa liên "
         "kết kênh trò chuyện nào). Xem danh sách"
     )
     unsent = await desk.client.get("/office/delegates?sent=no")
@@ -797,7 +797,7 @@ async def test_the_overview_counts_the_invitations_not_sent_and_links_to_the_lis
     # 80 on the list: 1 marked, 1 reached by a chat — 78, as the list «Đại biểu» counts them.
     overview = await desk.client.get("/office/")
     assert text_of(overview.text, "overview-unsent") == (
-        "Chưa gửi giấy mời: 78 đại biểu (chưa đánh dấu đã gửi, chưa mở trang cá nhân, chưa liên "
+        "Chưa gửi giấy mời: 78 đại biểu (chưa đánh dấu đã gửi, chưa trả lời, chưa mở trang cá nhân, chưa liên "
         "kết kênh trò chuyện nào). Xem danh sách"
     )
     assert (
@@ -838,6 +838,43 @@ async def test_after_a_reissue_a_page_opened_with_the_old_link_no_longer_counts_
     imported.ctx.clock.advance(timedelta(minutes=5))
     await imported.invitations.open_page(sent["DB012"], channel="web", client="c2")
     assert await imported.dashboard.unsent() == 77
+
+
+async def test_an_answer_the_office_took_by_phone_counts_as_the_invitation_reached(
+    desk: Desk, imported: Services
+) -> None:
+    # DB004 never opened his page, is on no chat, not marked sent: he phones in and says he
+    # comes. The clerk working down «Chưa gửi giấy mời» must not send the invitation to
+    # someone who already answered: the overview, the list's filter and his page agree.
+    before = await imported.dashboard.unsent()
+    assert before == 80
+    page = await desk.post(
+        "delegates/DB004/phone", "form-phone", {"choice": "attending"}, page="delegates/DB004",
+    )  # fmt: skip
+    assert "Đã ghi nhận trả lời qua điện thoại" in text_of(page.text, "flash")
+    assert text_of(page.text, "invite-not-sent") == "Chưa đánh dấu đã gửi giấy mời."
+    assert text_of(page.text, "invite-answered") == (
+        "Văn phòng đã ghi nhận trả lời của đại biểu lúc 09:00, 18/5: giấy mời coi như đã đến,"
+        " không còn tính vào «Chưa gửi giấy mời». Nếu đại biểu cần đường liên kết cá nhân (để"
+        " xem thông báo, tài liệu), đề nghị gửi rồi đánh dấu như thường lệ."
+    )
+    assert 'id="form-sent"' in page.text  # marking the link sent stays possible
+    figures = await imported.dashboard.figures()
+    assert figures.unsent == await imported.dashboard.unsent() == 79
+    overview = await desk.client.get("/office/")
+    assert text_of(overview.text, "overview-unsent").startswith("Chưa gửi giấy mời: 79 đại biểu")
+    unsent = await desk.client.get("/office/delegates?sent=no")
+    assert text_of(unsent.text, "found") == "Có 79 đại biểu phù hợp."
+    assert "DB004" not in unsent.text.split('id="delegates"', 1)[1]
+    # Marked sent as well, he is counted once among those reached.
+    await marked_sent(imported, "DB004", "phone")
+    assert (await imported.dashboard.figures()).unsent == await imported.dashboard.unsent() == 79
+    # His link reissued afterwards: the new link never reached him, his answer stands.
+    imported.ctx.clock.advance(timedelta(minutes=5))
+    await imported.invitations.reissue(imported.access.local_operator(), "DB004")
+    assert (await imported.dashboard.figures()).unsent == await imported.dashboard.unsent() == 80
+    again = await desk.client.get("/office/delegates/DB004")
+    assert 'id="invite-answered"' not in again.text
 
 
 async def test_opening_the_new_link_after_a_reissue_counts_as_reached_recorded_once_not_on_preview(
@@ -1021,8 +1058,8 @@ async def test_one_invitation_not_sent_is_said_in_the_singular_in_english(
         listing = await desk.client.get("/office/delegates")
         overview = await desk.client.get("/office/")
     one = (
-        "Invitation not sent yet: 1 delegate (not marked as sent, no personal page opened, no "
-        "chat linked). See the list"
+        "Invitation not sent yet: 1 delegate (not marked as sent, no answer, no personal page"
+        " opened, no chat linked). See the list"
     )
     assert text_of(listing.text, "unsent") == text_of(overview.text, "overview-unsent") == one
 

@@ -171,8 +171,8 @@ async def test_before_any_delegate_list_a_notice_is_refused_saying_nobody_would_
         assert text_of(page, "notice-no-list") == (
             "Chưa nhập danh sách đại biểu nên thông báo này chưa có người nhận (0 người). Bot"
             " không gửi, không hẹn giờ thông báo khi chưa có danh sách. Đề nghị đồng chí nhập"
-            " danh sách ở mục «Nhập danh sách», rồi mở lại thông báo này bằng «Sửa nội dung"
-            " hoặc đối tượng» (nội dung đang soạn được giữ lại). Nhập danh sách"
+            " danh sách ở mục «Nhập danh sách», rồi mở lại mục «Thông báo» và chọn «Tiếp tục"
+            " bản soạn dở» (nội dung đang soạn được giữ lại). Nhập danh sách"
         )
         assert 'id="form-send"' not in page and 'id="notice-nobody"' not in page
         found = re.search(r'action="/office/notices/(\d+)/cancel"', page)
@@ -194,6 +194,51 @@ async def test_before_any_delegate_list_a_notice_is_refused_saying_nobody_would_
         await import_example(services)
         again = (await desk.client.get(f"/office/notices?sua={draft_id}")).text
         assert "Họp trù bị lúc 14:00.</textarea>" in again
+    finally:
+        await desk.client.aclose()
+
+
+async def test_the_notices_page_offers_back_a_draft_written_before_the_list_once_it_is_in(
+    services: Services,
+) -> None:
+    """A notice previewed before any list, then the list imported and «Thông báo» opened from
+    the menu: the page names the unfinished draft at the top with «Tiếp tục bản soạn dở», which
+    opens it with its text and audience (the preview she left was the only way back, and she
+    re-typed it). The form itself stays empty: a new notice is still asked about."""
+    await import_example(services, EXAMPLE_CONTACTS)
+    await make_staff(services, "NV01")
+    desk = await desk_for(services)
+    try:
+        await desk.sign_in("NV01")
+        await preview(desk, "Họp trù bị lúc 14:00.", "linked")
+        await import_example(services)
+        page = (await desk.client.get("/office/notices")).text
+        assert text_of(page, "notice-draft-said") == (
+            "Đồng chí đang có một thông báo soạn dở, chưa gửi: «Họp trù bị lúc 14:00.». Đề nghị"
+            " chọn «Tiếp tục bản soạn dở» để mở lại thông báo đó (nội dung và đối tượng đã chọn"
+            " vẫn còn nguyên). Nếu soạn thông báo khác ở khung dưới đây, khi bấm «Xem trước» trang"
+            " sẽ hỏi lại trước khi thay bản soạn dở."
+        )
+        assert "></textarea>" in page and 'name="draft"' not in page
+        assert 'id="notice-draft-replace"' not in page
+        keep = re.search(r'id="notice-draft-keep" href="([^"]*)"', page)
+        assert keep is not None
+        kept = (await desk.client.get(html.unescape(keep.group(1)))).text
+        assert "Họp trù bị lúc 14:00.</textarea>" in kept
+        assert re.search(r'name="audience" value="linked" checked', kept)
+        assert 'id="notice-draft-said"' not in kept
+        shown = await desk.client.post(
+            "/office/notices/preview",
+            data={
+                **hidden(kept, "form-notice"),
+                "body": "Họp trù bị lúc 14:00.",
+                "audience": "everyone",
+            },
+        )
+        assert 'id="form-send"' in shown.text
+        # Sent or dropped, nothing is left to offer back.
+        await drop(desk, shown.text)
+        assert 'id="notice-draft-said"' not in (await desk.client.get("/office/notices")).text
     finally:
         await desk.client.aclose()
 

@@ -752,6 +752,8 @@ async def test_a_reason_over_the_limit_comes_back_whole_in_the_confirmation_and_
 ) -> None:
     # The box cuts nothing as it is pasted into (no maxlength); refused, the reason is back in
     # it whole beside why, the choice to tell her kept, the invitation still in effect.
+    tokens = {link.code: link.token for link in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ChatAccount("telegram", "605", "605"), tokens["DB005"])
     confirm = (await desk.client.get("/office/delegates/DB005/withdraw")).text
     box = re.search(r'<textarea[^>]*\bid="withdraw-reason"[^>]*>', confirm)
     assert box is not None and "maxlength" not in box.group(0)
@@ -769,6 +771,37 @@ async def test_a_reason_over_the_limit_comes_back_whole_in_the_confirmation_and_
     async with imported.ctx.sessions() as session:
         person = await session.scalar(select(Delegate).where(Delegate.code == "DB005"))
     assert person is not None and person.withdrawn_at is None
+
+
+async def test_the_list_says_how_many_it_counts_are_withdrawn_and_tell_is_offered_on_a_chat_only(
+    desk: Desk, imported: Services
+) -> None:
+    """After a withdrawal the list read «Có 80 đại biểu phù hợp», the one number differing
+    from every other screen (79): it says how many of them are withdrawn. The confirmation
+    offered «Nhắn cho đại biểu…» to one no chat reaches: it says to phone her instead."""
+    confirm = (await desk.client.get("/office/delegates/DB005/withdraw")).text
+    assert 'id="withdraw-tell"' not in confirm
+    assert text_of(confirm, "withdraw-no-chat") == (
+        "Đại biểu chưa liên kết kênh nhắn tin nào đang chạy (hoặc đã chặn bot) nên bot không"
+        " nhắn được: nếu cần báo giấy mời không còn hiệu lực, đề nghị gọi điện cho đại biểu."
+    )
+    tokens = {link.code: link.token for link in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ChatAccount("telegram", "601", "601"), tokens["DB006"])
+    on_chat = (await desk.client.get("/office/delegates/DB006/withdraw")).text
+    assert 'id="withdraw-tell"' in on_chat and 'id="withdraw-no-chat"' not in on_chat
+    await desk.post(
+        "delegates/DB005/withdraw", "form-withdraw", {}, page="delegates/DB005/withdraw"
+    )
+    listed = (await desk.client.get("/office/delegates")).text
+    assert text_of(listed, "found") == (
+        "Có 80 đại biểu phù hợp, trong đó 1 người đã bị rút giấy mời (vẫn ở danh sách, không"
+        " tính trong số liệu)."
+    )
+    assert text_of((await desk.client.get("/office/")).text, "count-total") == "79"
+    only = (await desk.client.get("/office/delegates?answer=withdrawn")).text
+    assert text_of(only, "found") == "Có 1 đại biểu phù hợp."
+    group = (await desk.client.get("/office/delegates?group=so_ban_nganh")).text
+    assert "trong đó" not in text_of(group, "found")
 
 
 async def test_the_confirmation_names_the_speech_kept_and_points_at_the_boards_form(

@@ -72,7 +72,7 @@ class Figures:
 
     counts: Counts
     reach: list[Reach]
-    to_phone: int  # unanswered and reachable on no chat
+    to_phone: int  # unanswered, reachable on no chat, their invitation gone out
     unsent: int = 0  # as :meth:`DashboardService.unsent` counts them
     # Invitees with an account on a chat channel this process does not run (linked there in an
     # earlier run, before its token was taken away), by channel: reached on it by nobody.
@@ -134,6 +134,20 @@ class Activity:
     # What the change is about when it is no person: a notice's number, a task's key, a
     # draft's theme and speaker ("1.1 — Nguyễn Thị Lan Phương").
     about: str | None = None
+
+
+@dataclass(frozen=True)
+class ActivityLine:
+    """A line of the overview's «Hoạt động gần đây»: the newest of a run of changes made
+    together (the same author, the same kind, the same minute: the plan's ten speeches
+    assigned at start-up), and how many the run holds."""
+
+    entry: Activity
+    count: int = 1
+
+
+# How many audit entries the overview reads at most to fill its lines (runs folded).
+ACTIVITY_READ = 200
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,7 @@ class Listing:
     rows: list[Row]
     total: int
     next_after: str | None
+    withdrawn: int = 0  # of ``total``, those whose invitation was withdrawn (kept, marked)
 
 
 @dataclass(frozen=True)
@@ -247,6 +262,17 @@ class Card:
     # The first account showing the invitation reached her (as the count «Chưa gửi giấy mời»
     # reads it): a chat, or her page opened since the live link was made.
     reached: Identity | None = None
+    # Else when she answered since the live link was made (the office took it by phone): that
+    # too shows the invitation reached her, as the count reads it.
+    answered: datetime | None = None
+
+    def on_chat(self, chats: RunningChats) -> bool:
+        """Whether a message can reach her: an account on a chat that runs here, not blocked
+        (her personal page is no chat)."""
+        return any(
+            i.linked_via != queries.PAGE_LINK and i.unreachable_at is None and chats.runs(i.channel)
+            for i in self.identities
+        )
 
 
 class DashboardService:
@@ -309,14 +335,20 @@ class DashboardService:
             .scalar_subquery()
         )
         each = (
-            select(Delegate.group_key, Rsvp.status, accounts.label("accounts"))
+            select(
+                Delegate.group_key,
+                Rsvp.status,
+                accounts.label("accounts"),
+                _answered(Delegate.id).label("answered"),
+            )
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
             .subquery()
         )
         # Not reached by the invitation (as :meth:`unsent`): those without any account (the
-        # aggregate empty, not even her page) but those among them whose live link is marked
-        # sent — counted once, from the few marked links, not looked up for every invitee.
+        # aggregate empty, not even her page) nor an answer since her live link, but those
+        # among them whose live link is marked sent — counted once, from the few marked links,
+        # not looked up for every invitee.
         # Driven by the invitations (a scan, the few marked kept), each checked against the
         # roster: as an IN list, SQLite looked up every invitee's invitations instead (8 ms of
         # the overview's 30 at 10,000 invitees, against 1 ms).
@@ -337,25 +369,51 @@ class DashboardService:
                     _reaching(),
                 )
                 .exists(),
+                ~_answered(Invitation.delegate_id),
             )
             .scalar_subquery()
             .label("marked")
         )
+        # Of those, the unanswered: their invitation went out (marked), so they are to phone.
+        marked_waiting = (
+            select(func.count(distinct(Invitation.delegate_id)))
+            .where(
+                Invitation.sent_at.is_not(None),
+                Invitation.revoked_at.is_(None),
+                on_roster,
+                ~select(ChannelIdentity.id)
+                .where(
+                    ChannelIdentity.delegate_id == Invitation.delegate_id,
+                    _reaching(),
+                )
+                .exists(),
+                select(Rsvp.id)
+                .where(
+                    Rsvp.delegate_id == Invitation.delegate_id,
+                    Rsvp.status == RsvpStatus.NO_ANSWER.value,
+                )
+                .exists(),
+            )
+            .scalar_subquery()
+            .label("marked_waiting")
+        )
         async with read_only(self._ctx.sessions) as session:
             connection = await session.connection()  # plain rows: no ORM result machinery
-            keys = (each.c.group_key, each.c.status, each.c.accounts)
-            # The marked count rides along on every row: one statement, one moment.
+            keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.answered)
+            # The marked counts ride along on every row: one statement, one moment.
             found = (
-                await connection.execute(select(*keys, func.count(), marked_alone).group_by(*keys))
+                await connection.execute(
+                    select(*keys, func.count(), marked_alone, marked_waiting).group_by(*keys)
+                )
             ).all()
-        marked = found[0][-1] if found else 0
+        marked, to_phone = (found[0][-2], found[0][-1]) if found else (0, 0)
         tallies: list[tuple[str, str, bool, int]] = []
         reach: dict[str, list[int]] = {}
         idle: dict[str, list[int]] = {}
-        to_phone = no_account = 0
+        no_account = 0
         chats = self._ctx.chats
-        for group_key, status, linked_on, number, _ in found:
-            if not linked_on:
+        for group_key, status, linked_on, answered, number, _, _ in found:
+            if not linked_on and not answered:
                 no_account += number
             names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
             # Reached only on the chats that run here, as a notice's preview counts her (and
@@ -366,7 +424,13 @@ class DashboardService:
                 blocked = name.startswith("!")
                 held = reach if name in running else idle
                 held.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
-            if status == RsvpStatus.NO_ANSWER and all(n.startswith("!") for n in running):
+            # Whom to phone: the invitation reached her (an account: her page, a chat not run
+            # here or blocked; without one, the marked above) and no chat that runs does.
+            if (
+                linked_on
+                and status == RsvpStatus.NO_ANSWER
+                and all(n.startswith("!") for n in running)
+            ):
                 to_phone += number
         return Figures(
             counts=counts_of(self._ctx.config, tallies),
@@ -379,12 +443,14 @@ class DashboardService:
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
         """Invitees no chat that runs here reaches (never linked, blocked, or linked only on a
-        chat not run), who have not answered: the first ``limit`` in protocol order (how many
-        in all: :meth:`figures`)."""
+        chat not run), who have not answered though their invitation reached them: the first
+        ``limit`` in protocol order (how many in all: :meth:`figures`). One whose invitation
+        has not gone out is to be sent it first (:meth:`unsent`), not phoned about an answer."""
         where = and_(
             roster.delegates_of(self._ctx.meeting_id),
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
             ~roster.reachable(self._ctx.chats.names),
+            ~_unsent(),
         )
         async with read_only(self._ctx.sessions) as session:
             page = (
@@ -486,6 +552,20 @@ class DashboardService:
                 )
             )  # fmt: skip
             return await self._named(session, entries)
+
+    async def activity_lines(self, limit: int = 10) -> list[ActivityLine]:
+        """The overview's latest changes, the newest first, a run of the same change by the
+        same author in the same minute folded into one line with its count: ten identical
+        «phân công tham luận» lines pushed the import out of sight."""
+        lines: list[ActivityLine] = []
+        for entry in await self.activity(limit=ACTIVITY_READ):
+            if lines and _same_run(lines[-1].entry, entry):
+                lines[-1] = ActivityLine(lines[-1].entry, lines[-1].count + 1)
+                continue
+            if len(lines) == limit:
+                break
+            lines.append(ActivityLine(entry))
+        return lines
 
     async def log(self, filters: LogFilters, limit: int = LOG_PAGE) -> LogPage:
         """A page of the audit log as the filters narrow it, the newest first: filtered, counted
@@ -655,9 +735,11 @@ class DashboardService:
         where = and_(*wanted)
         async with read_only(self._ctx.sessions) as session:
             base = select(*_ROW_COLUMNS).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-            counted = select(func.count()).select_from(Delegate)
+            # How many, and how many of them withdrawn: the list keeps those, every other
+            # screen's total leaves them out, and the count line says the difference.
+            counted = select(func.count(), func.count(Delegate.withdrawn_at)).select_from(Delegate)
             counted = counted.join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
-            total = int(await session.scalar(counted) or 0)
+            total, withdrawn = (await session.execute(counted)).one()
             key = None
             if filters.after:
                 found = await session.execute(
@@ -676,7 +758,10 @@ class DashboardService:
             page = page[:limit]
             accounts = await _accounts(session, [r.id for r in page], self._ctx.chats)
         listed = [_row(r, accounts) for r in page]
-        return Listing(listed, total, page[-1].code if more and page else None)
+        return Listing(
+            listed, int(total or 0), page[-1].code if more and page else None,
+            withdrawn=int(withdrawn or 0),
+        )  # fmt: skip
 
     async def card(self, code: str) -> Card | None:
         """A delegate's page by their code, matched as every typed code is ("db001" is
@@ -718,14 +803,24 @@ class DashboardService:
             ),
             None,
         )  # fmt: skip
+        answer = RsvpView.of(rsvp)
+        answered = None
+        if (
+            reached is None
+            and answer.status is not RsvpStatus.NO_ANSWER
+            and answer.answered_at is not None
+            and (live is None or answer.answered_at >= live.created_at)
+        ):
+            answered = answer.answered_at
         sent = None
         if live is not None and live.sent_at is not None:
             sent = SentMark(live.sent_at, live.sent_via or "other", live.sent_by or "")
         return Card(
-            DelegateView.of(person), person.phone, RsvpView.of(rsvp), identities, history,
+            DelegateView.of(person), person.phone, answer, identities, history,
             invitation_id=0 if live is None else live.id,
             token=None if live is None else live.token,
             link_code=None if live is None else live.link_code, sent=sent, reached=reached,
+            answered=answered,
         )  # fmt: skip
 
     async def unsent(self) -> int:
@@ -755,6 +850,16 @@ class DashboardService:
             return await self._named(session, entries)
 
 
+def _same_run(newer: Activity, older: Activity) -> bool:
+    """Whether ``older`` belongs to the run of changes ``newer`` heads: same author (as
+    audited), same kind, same minute."""
+    return (
+        newer.actor == older.actor
+        and newer.action == older.action
+        and newer.at.replace(second=0, microsecond=0) == older.at.replace(second=0, microsecond=0)
+    )
+
+
 # How :meth:`DashboardService.figures` writes a personal page's account among the chats'.
 _PAGE = "~"
 
@@ -774,13 +879,42 @@ def _marked() -> ColumnElement[bool]:
 
 def _unsent() -> ColumnElement[bool]:
     """The invitee's invitation has not reached her, as far as the office knows: her live link
-    is not marked sent, and no account of hers is linked, not even her personal page."""
+    is not marked sent, no account of hers is linked, not even her personal page, and she has
+    not answered since it was made (the office took her answer by phone)."""
     reached = (
         select(ChannelIdentity.id)
         .where(ChannelIdentity.delegate_id == Delegate.id, _reaching())
         .exists()
     )
-    return and_(~_marked(), ~reached)
+    return and_(~_marked(), ~reached, ~_answered(Delegate.id))
+
+
+def _answered(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
+    """The invitee ``delegate_id`` has answered since her live link was made: an answer the
+    office recorded (taken by phone) shows the invitation reached her as a page opened does —
+    not one given before a reissued link, which says nothing of the new link never sent."""
+    answer = aliased(Rsvp)
+    later = aliased(Invitation)
+    newer = (
+        select(later.id)
+        .where(
+            later.delegate_id == answer.delegate_id,
+            later.revoked_at.is_(None),
+            later.created_at > answer.answered_at,
+        )
+        .correlate(answer)
+        .exists()
+    )
+    return (
+        select(answer.id)
+        .where(
+            answer.delegate_id == delegate_id,
+            answer.status != RsvpStatus.NO_ANSWER.value,
+            answer.answered_at.is_not(None),
+            ~newer,
+        )
+        .exists()
+    )
 
 
 def _reaching() -> ColumnElement[bool]:

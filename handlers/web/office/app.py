@@ -441,7 +441,12 @@ class Office:
         services = self.services
         figures = await services.dashboard.figures()  # counts, reach, to phone: one read
         missing, assigned = await services.drafts.missing_of_all()
+        # On the meeting's day the overview leads with the hall, and drops the preparation's
+        # prompts (invitations to send, answers to phone for): not the morning's jobs.
+        now = services.ctx.clock.now()
+        hall = await services.checkin.count() if self.config.meeting.on_meeting_day(now) else None
         return {
+            "hall": hall,
             "counts": figures.counts,
             "reach": figures.reach,
             "idle": figures.idle,
@@ -454,8 +459,10 @@ class Office:
             "missing": missing,
             "assigned": assigned,
             "upcoming": await services.dashboard.upcoming(),
-            "activity": await services.dashboard.activity(),
-            "now": short_moment(self.catalog, self.config.meeting.local(services.ctx.clock.now())),
+            "activity": await services.dashboard.activity_lines(),
+            # What a line names beside its change, as the log writes it (dash.log.about).
+            "about_kinds": ("outbound_message", "task", "speech_assignment", "meeting_document"),
+            "now": short_moment(self.catalog, self.config.meeting.local(now)),
         }
 
     # --- delegates -----------------------------------------------------------------------------

@@ -99,7 +99,23 @@ class Notices:
                     request, visit, actor, body=draft.body or "", audience=draft.audience or "",
                     draft_id=editing,
                 )  # fmt: skip
-        return await self._page(request, visit, actor)
+        return await self._page(request, visit, actor, asked=await self._left(actor))
+
+    async def _left(self, actor: OfficeActor) -> dict[str, str] | None:
+        """The clerk's unfinished draft named at the top of the page with the way back to it
+        (a notice previewed before any list, then the list imported: the preview she left was
+        the only way back); None when she has none. The form stays empty: a new notice written
+        there is still asked about before it replaces the draft."""
+        office = self.office
+        draft = await office.services.broadcasts.unfinished(actor)
+        if draft is None or draft.message_id is None:
+            return None
+        return {
+            "text": office.catalog.html(
+                "dash.notices.draft_left", preview=_opening(draft.body or "")
+            ),
+            "keep": f"{office.root}/notices?{urlencode({'sua': draft.message_id})}#write",
+        }
 
     async def _document_notice(
         self, request: Request, visit: StaffVisit, actor: OfficeActor
