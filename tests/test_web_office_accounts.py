@@ -63,7 +63,7 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
     desk: Desk, imported: Services
 ) -> None:
     old = (await tokens(imported))["DB010"]
-    page = await desk.client.get("/office/delegates/DB010")
+    page = await desk.client.get("/office/delegates/DB010/reissue")
     form = reissue_form(page.text)
     sent = await desk.client.post("/office/delegates/DB010/reissue", data=form)
     assert sent.status_code == 303
@@ -116,7 +116,7 @@ async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation
         await session.execute(
             update(Delegate).where(Delegate.code == "DB003").values(role="contact")
         )
-    page = await desk.client.get("/office/delegates/DB003")
+    page = await desk.client.get("/office/delegates/DB003/reissue")
     form = reissue_form(page.text)
     sent = await desk.client.post("/office/delegates/DB003/reissue", data=form)
     shown = await desk.client.get(sent.headers["location"])
@@ -134,6 +134,58 @@ async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation
         "không cấp thêm. Đường liên kết và mã mới chỉ hiện một lần; nếu chưa kịp ghi lại, đề nghị "
         "cấp lại lần nữa."
     )
+
+
+async def test_reissuing_asks_first_saying_the_sent_invitation_and_opened_page_stop_working(
+    desk: Desk, imported: Services
+) -> None:
+    live = await marked_sent(imported, "DB010", "zalo")
+    assert (await imported.invitations.link_by_token(ZALO, live.token)).outcome is (
+        LinkOutcome.LINKED
+    )
+    page = await desk.client.get("/office/delegates/DB010")
+    # Her page offers the way to the confirmation, not a button that re-issues at once.
+    assert 'id="form-reissue"' not in page.text
+    assert 'href="/office/delegates/DB010/reissue"' in page.text
+    assert text_of(page.text, "reissue-link") == "Cấp lại đường liên kết…"
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert text_of(confirm.text, "reissue-what") == (
+        "Cấp lại đường liên kết và mã cá nhân của đồng chí Trịnh Văn Thắng (DB010)? Ngay khi cấp "
+        "lại, đường liên kết và mã cá nhân hiện có không dùng được nữa: phiếu mời đã in, giấy mời "
+        "và tin nhắn đã gửi cho đại biểu đều không mở được trang cá nhân."
+    )
+    assert text_of(confirm.text, "reissue-sent").startswith(
+        "Giấy mời đã gửi qua Zalo lúc "
+    ) and text_of(confirm.text, "reissue-sent").endswith(
+        ": đường liên kết và mã trong giấy mời đó sẽ không dùng được nữa; dấu «đã gửi giấy mời» "
+        "được bỏ, và cần gửi lại giấy mời với đường liên kết mới."
+    )
+    assert "Việc này không hoàn tác được" in text_of(confirm.text, "reissue-stops")
+    assert text_of(confirm.text, "reissue-chats").startswith(
+        "Tài khoản Zalo đã liên kết vẫn giữ nguyên: bot vẫn nhắn tin được cho đại biểu."
+    )
+    # Opening the confirmation changes nothing: the same link lives, still marked sent.
+    still = await live_invitation(imported, "DB010")
+    assert (still.id, still.token) == (live.id, live.token) and still.sent_at is not None
+    assert await audited(imported, "invitation.reissued") == []
+    assert 'href="/office/delegates/DB010"' in confirm.text  # «Quay lại»
+    done = await desk.client.post(
+        "/office/delegates/DB010/reissue", data=reissue_form(confirm.text)
+    )
+    assert done.status_code == 303
+    assert (await live_invitation(imported, "DB010")).token != live.token
+
+
+async def test_the_reissue_confirmation_names_the_page_the_delegate_opened(
+    desk: Desk, imported: Services
+) -> None:
+    token = (await tokens(imported))["DB010"]
+    await desk.client.get(f"/{token}")  # she opens her page once
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    opened = text_of(confirm.text, "reissue-opened")
+    assert opened.startswith("Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc ")
+    assert opened.endswith(": trang đó sẽ không mở được nữa, đại biểu cần đường liên kết mới.")
+    assert 'id="reissue-sent"' not in confirm.text and 'id="reissue-chats"' not in confirm.text
 
 
 async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirmation(
@@ -171,7 +223,7 @@ async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirma
 
 
 def reissue_form(html: str) -> dict[str, str]:
-    """The fields of «Cấp lại đường liên kết» on a person's page: its signature and the
+    """The fields of «Cấp lại đường liên kết» on its confirmation page: its signature and the
     invitation it replaces."""
     replacing = html.split('name="replacing" value="', 1)[1].split('"', 1)[0]
     return {**hidden(html, "form-reissue"), "replacing": replacing}
@@ -749,7 +801,6 @@ async def test_reissuing_on_the_dashboard_says_the_new_link_must_be_sent_again(
     live = await marked_sent(imported, "DB010", "paper")
     shown = await desk.post(
         "delegates/DB010/reissue", "form-reissue", {"replacing": str(live.id)},
-        page="delegates/DB010",
     )  # fmt: skip
     assert text_of(shown.text, "send-again") == (
         "Đề nghị gửi lại giấy mời cho đại biểu với đường liên kết mới (mục «Giấy mời gửi đại "
