@@ -1147,6 +1147,20 @@ def page_codes(html: str) -> list[str]:
     return re.findall(r'name="page_code" value="([^"]+)"', html)
 
 
+async def test_the_bulk_mark_bar_sits_beside_choose_all_above_the_rows_and_names_its_own_note(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates")
+    form = text_between(page.text, 'id="form-bulk-sent"', "</form>")
+    bar = text_between(form, 'id="bulk-bar"', 'id="delegates"')
+    # «Chọn tất cả», the ways and the button in one bar, before the first row, not after the
+    # last (81 rows: some 5,000 px down at a desk).
+    assert 'id="bulk-all"' in bar and 'id="bulk-paper"' in bar and 'id="bulk-sent-button"' in bar
+    assert form.index('id="bulk-sent-button"') < form.index('id="pick-DB001"')
+    # The browser's check before sending (ticks kept) says the page's own sentence.
+    assert 'data-required="Đề nghị đồng chí chọn cách đã gửi giấy mời."' in bar
+
+
 async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_contacts_and_withdrawn(
     desk: Desk, imported: Services
 ) -> None:
@@ -1159,7 +1173,7 @@ async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_cont
             update(Delegate).where(Delegate.code == "DB003").values(role="contact")
         )
     page = await desk.client.get("/office/delegates")
-    assert text_of(page.text, "form-bulk-sent").startswith("Chọn tất cả trên trang này")
+    assert text_of(page.text, "bulk-bar").startswith("Chọn tất cả trên trang này")
     assert 'id="bulk-paper" name="via" value="paper" required>' in page.text  # no guess
     # DB003 is no longer on the list; a form kept open from before names her all the same.
     data = bulk_form(page.text, via="paper", code=["DB010", "DB011", "DB012", "DB003"])

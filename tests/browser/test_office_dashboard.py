@@ -750,6 +750,34 @@ async def test_staff_choose_everyone_on_the_list_untick_one_and_mark_them_sent_o
     everyone = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "bulk-all"))
     assert not await asyncio_run(desk, everyone.is_selected)
     assert (await asyncio_run(desk, ticked)).count(True) == unsent - 1
+
+    # The ways and the button are in the bar beside «Chọn tất cả», and stay in view at the
+    # desk's width when the clerk scrolls down to the last rows.
+    def button_in_view(where: str) -> bool:
+        button = desk.driver.find_element(By.ID, "bulk-sent-button")
+        return bool(
+            desk.driver.execute_script(
+                f"window.scrollTo(0, {where});"
+                "var r = arguments[0].getBoundingClientRect();"
+                "return r.top >= 0 && r.bottom <= window.innerHeight;",
+                button,
+            )
+        )
+
+    top, middle = "document.getElementById('bulk-all').offsetTop", "document.body.scrollHeight / 2"
+    assert await asyncio_run(desk, lambda: button_in_view(top))
+    assert await asyncio_run(desk, lambda: button_in_view(middle))
+
+    # Pressed with no way chosen, the browser stops it (ticks kept) with the page's sentence.
+    def refused() -> str:
+        before = desk.driver.current_url
+        desk.driver.find_element(By.ID, "bulk-sent-button").click()
+        assert desk.driver.current_url == before
+        paper = desk.driver.find_element(By.ID, "bulk-paper")
+        return str(desk.driver.execute_script("return arguments[0].validationMessage", paper))
+
+    assert await asyncio_run(desk, refused) == "Đề nghị đồng chí chọn cách đã gửi giấy mời."
+    assert (await asyncio_run(desk, ticked)).count(True) == unsent - 1
     # No way is pre-selected: the office says how (the slips were printed before).
     services = dashboard.services
     await services.invitations.record_print(
