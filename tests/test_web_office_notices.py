@@ -352,7 +352,15 @@ async def test_a_time_that_cannot_be_read_keeps_the_preview_with_the_time_to_men
     page = await preview(desk, "Nhắc lịch họp.", "linked")
     refused = await press_send(desk, page, how="later", when="sáng mai")
     assert refused.status_code == 422
-    assert text_of(refused.text, "notice-error").startswith("Chưa đọc được thời điểm.")
+    # Its examples are built from today (the clock: 09:00, 18/5/2024), not the example plan's.
+    assert text_of(refused.text, "notice-error") == (
+        "Chưa đọc được thời điểm. Đề nghị nhập theo mẫu 08:00 19/5 hoặc 19/5/2024 08:00."
+    )
+    assert (
+        "Thời điểm hẹn gửi (giờ Asia/Ho_Chi_Minh), ví dụ 08:00 19/5 hoặc 10:00 nếu gửi trong"
+        " hôm nay" in refused.text
+    )
+    assert 'placeholder="08:00 19/5"' in refused.text
     # The notice, its audience and the time typed are all still there, «Gửi sau» still chosen.
     assert "Nhắc lịch họp." in text_of(refused.text, "notice-shown")
     assert "Sẽ gửi tới: 5 người." in text_of(refused.text, "notice-count")
