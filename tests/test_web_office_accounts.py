@@ -155,7 +155,7 @@ async def test_reissuing_asks_first_saying_the_sent_invitation_and_opened_page_s
         "và tin nhắn đã gửi cho đại biểu đều không mở được trang cá nhân."
     )
     assert text_of(confirm.text, "reissue-sent").startswith(
-        "Giấy mời đã gửi qua Zalo lúc "
+        "Đã gửi giấy mời qua Zalo lúc "
     ) and text_of(confirm.text, "reissue-sent").endswith(
         ": đường liên kết và mã trong giấy mời đó sẽ không dùng được nữa; dấu «đã gửi giấy mời» "
         "được bỏ, và cần gửi lại giấy mời với đường liên kết mới."
@@ -769,7 +769,7 @@ async def test_the_sent_mark_is_shown_on_her_page_with_undo_and_a_double_tap_rec
     second = await desk.client.post("/office/delegates/DB010/sent", data=data)  # a double tap
     shown = await desk.client.get(first.headers["location"])
     assert text_of(shown.text, "flash") == (
-        "Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi qua Zalo."
+        "Đã ghi nhận: đã gửi giấy mời qua Zalo cho đồng chí Trịnh Văn Thắng."
     )
     assert text_of(shown.text, "invite-sent") == (
         "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
@@ -981,18 +981,18 @@ async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     assert (by_code["DB003"], by_code["DB004"]) == ("09:00, 18/5 qua Zalo", None)
 
 
-async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sentence(
+async def test_each_way_sent_has_a_label_and_a_phrase_that_never_says_giay_moi_twice(
     desk: Desk, imported: Services
 ) -> None:
     # The radio buttons read as labels; the sentences «đã gửi …» read the phrase, never
-    # «qua giấy» nor «qua cách khác».
+    # «qua giấy» nor «qua cách khác», nor «giấy mời» twice («giấy mời bằng giấy mời bản giấy»).
     page = await desk.client.get("/office/delegates/DB010")
     form = page.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
     labels = [part.split(">", 1)[1].split("<", 1)[0] for part in form.split("<label")[1:]]
     assert labels == ["Zalo", "SMS", "Điện thoại", "Giấy mời bản giấy", "Cách khác"]
     phrases = {
         "zalo": "qua Zalo", "sms": "qua tin nhắn SMS", "phone": "qua điện thoại",
-        "paper": "bằng giấy mời bản giấy", "other": "bằng cách khác",
+        "paper": "bản giấy", "other": "bằng cách khác",
     }  # fmt: skip
     office = imported.access.local_operator()
     for via, phrase in phrases.items():
@@ -1002,7 +1002,7 @@ async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sen
             page="delegates/DB010",
         )  # fmt: skip
         assert text_of(marked.text, "flash") == (
-            f"Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi {phrase}."
+            f"Đã ghi nhận: đã gửi giấy mời {phrase} cho đồng chí Trịnh Văn Thắng."
         )
         assert text_of(marked.text, "invite-sent") == (
             f"Đã gửi giấy mời {phrase} lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
@@ -1014,11 +1014,11 @@ async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sen
         await session.execute(update(Invitation).where(Invitation.id == live.id).values(sent_by=""))
     page = await desk.client.get("/office/delegates/DB010")
     assert text_of(page.text, "invite-sent") == (
-        "Đã gửi giấy mời bằng giấy mời bản giấy lúc 09:00, 18/5."
+        "Đã gửi giấy mời bản giấy lúc 09:00, 18/5."
     )
     en = load_catalog("en")
     assert [en.plain(f"dash.invite.via_phrase.{via}") for via in phrases] == [
-        "via Zalo", "via SMS", "via a phone call", "via a paper invitation", "via another channel",
+        "via Zalo", "via SMS", "via a phone call", "on paper", "via another channel",
     ]  # fmt: skip
     assert en.plain("export.sent", time="09:00, 18/5", via="via Zalo") == "09:00, 18/5 via Zalo"
 
@@ -1182,7 +1182,7 @@ async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_cont
     shown = await desk.client.get(sent.headers["location"])
     # The slips were never made here: marked as told, and said so.
     assert text_of(shown.text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. 1 đại biểu đã được "
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 1 đại biểu. 1 đại biểu đã được "
         "đánh dấu từ trước, giữ nguyên. Bỏ qua 1 người phụ trách nhiệm vụ (không phải đại biểu "
         "được mời): DB003. Bỏ qua 1 đại biểu đã rút giấy mời: DB012. " + NO_PRINT
     )
@@ -1223,7 +1223,7 @@ async def test_choosing_everyone_on_the_filtered_page_without_a_script_marks_the
     assert sent.headers["location"].startswith("/office/delegates?sent=no&f=")
     shown = await desk.client.get(sent.headers["location"])
     assert text_of(shown.text, "flash") == (
-        f"Đã đánh dấu đã gửi giấy mời qua điện thoại cho {unsent} đại biểu."
+        f"Đã ghi nhận: đã gửi giấy mời qua điện thoại cho {unsent} đại biểu."
     )
     assert await imported.dashboard.unsent() == 0
     assert len(await audited(imported, "invitation.sent")) == unsent
@@ -1246,7 +1246,7 @@ async def test_a_bulk_mark_skips_a_link_reissued_after_the_list_was_shown_and_ne
     data = bulk_form(page.text, via="zalo", code=["DB010", "DB013", "XX999"])
     sent = await desk.client.post("/office/delegates/mark-sent", data=data)
     assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời qua Zalo cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "Đã ghi nhận: đã gửi giấy mời qua Zalo cho 1 đại biểu. Bỏ qua 1 đại biểu "
         + CHANGED
         + ": DB010. Không có 1 mã sau trong danh sách: XX999."
     )
@@ -1301,7 +1301,7 @@ async def test_a_bulk_mark_on_paper_skips_a_link_made_after_the_slips_were_downl
     data = bulk_form(page.text, via="paper", code=["DB010", "DB013"])
     sent = await desk.client.post("/office/delegates/mark-sent", data=data)
     assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
         + CHANGED
         + ": DB010."
     )
@@ -1346,7 +1346,7 @@ async def test_a_bulk_mark_on_paper_counts_a_link_the_downloaded_links_list_carr
     data = bulk_form(page.text, via="paper", code=["DB010", "DB013"])
     sent = await desk.client.post("/office/delegates/mark-sent", data=data)
     assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
         + CHANGED
         + ": DB013."
     )

@@ -788,6 +788,6 @@ async def test_staff_choose_everyone_on_the_list_untick_one_and_mark_them_sent_o
     await no_accessibility_problems(desk)
     await desk.press("Đánh dấu đã gửi cho những người đã chọn")
     assert await element_text(desk, "flash") == (
-        f"Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho {unsent - 1} đại biểu."
+        f"Đã ghi nhận: đã gửi giấy mời bản giấy cho {unsent - 1} đại biểu."
     )
     assert await dashboard.services.dashboard.unsent() == 1
