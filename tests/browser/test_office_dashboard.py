@@ -412,6 +412,52 @@ async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_a
     await no_accessibility_problems(desk)
 
 
+async def test_the_notices_report_fits_a_phone_a_row_per_notice_with_its_figures_labelled(
+    dashboard: Dashboard, browser: Browser
+) -> None:
+    services = dashboard.services
+    office = services.access.local_operator()
+    broadcasts = services.broadcasts
+    for text, later in (("Kính mời các đồng chí dự họp.", False), ("Nhắc mang thẻ.", True)):
+        await broadcasts.start(office)
+        shown = await broadcasts.accept_text(office, text)
+        assert shown is not None and shown.message_id is not None
+        await broadcasts.choose_audience(office, shown.message_id, "everyone")
+        if later:  # scheduled, then cancelled: its row says so in a sentence
+            await broadcasts.schedule(office, shown.message_id, "08:00 20/5")
+            await broadcasts.cancel(office, shown.message_id)
+        else:
+            await broadcasts.send_now(office, shown.message_id)
+    await browser.open(await dashboard.signin_link())
+    await browser.press("Đăng nhập")
+    await browser.open(dashboard.url("notices"))
+    await browser.screenshot("office-notices-phone")
+    await no_accessibility_problems(browser)
+
+    def measured() -> tuple[int, bool, str]:
+        driver = browser.driver
+        cancelled = driver.find_element(By.CSS_SELECTOR, "[id$='-cancelled']")
+        inside = driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return r.left >= 0 && r.right <= window.innerWidth;",
+            cancelled,
+        )
+        number = driver.find_element(By.CSS_SELECTOR, "#reports tbody td")
+        label = driver.execute_script(
+            "return getComputedStyle(arguments[0], '::before').content", number
+        )
+        return int(driver.execute_script("return document.body.scrollWidth")), inside, label
+
+    from selenium.webdriver.common.by import By
+
+    width, inside, label = await asyncio_run(browser, measured)
+    # No sideways scrolling (the table was 486 px in 375): each notice a block of labelled
+    # lines, the cancelled one's sentence whole on the screen.
+    assert width <= PHONE[0]
+    assert inside
+    assert label == '"Số: "'
+
+
 async def test_staff_open_the_task_board_and_close_a_task_from_the_keyboard(
     dashboard: Dashboard, desk: Browser, browser: Browser
 ) -> None:
