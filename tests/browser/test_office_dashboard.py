@@ -147,7 +147,9 @@ async def test_staff_sign_in_find_a_delegate_record_a_phone_answer_and_watch_the
         ),
     )
     assert lines == ["Chưa trả lời", 1]  # on one line at a desk's width, not «Chưa trả / lời»
-    await desk.fill("Tìm theo tên, mã hoặc đơn vị", "nguyen thi thanh nhan")
+    await desk.fill(
+        "Tìm theo tên, mã, đơn vị, số điện thoại hoặc tên người dự thay", "nguyen thi thanh nhan"
+    )
     await desk.press("Lọc")
     assert await element_text(desk, "found") == "Có 1 đại biểu phù hợp."
     await desk.screenshot("office-delegates-search")
