@@ -612,7 +612,7 @@ def test_invites_mark_sent_marks_the_codes_or_every_unsent_once_and_says_how_man
     # print of the slips recorded here (printed with another tool?): marked, and said so.
     assert main(["invites", "mark-sent", "--how", "paper", "--codes", "DB001,db002,XX999"]) == 2
     assert capsys.readouterr().out.splitlines()[1:] == [
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 2 đại biểu.",
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 2 đại biểu.",
         "Không có 1 mã sau trong danh sách: XX999.",
         "Chưa ghi nhận lần in giấy mời nào trong hệ thống (lệnh in phiếu hoặc xuất danh sách "
         "đường liên kết, hay nút tải phiếu hoặc danh sách đường liên kết), nên vẫn đánh dấu như "
@@ -621,7 +621,7 @@ def test_invites_mark_sent_marks_the_codes_or_every_unsent_once_and_says_how_man
     ]
     assert main(["invites", "mark-sent", "--how", "zalo", "--all-unsent"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
-        "Đã đánh dấu đã gửi giấy mời qua Zalo cho 78 đại biểu.",
+        "Đã ghi nhận: đã gửi giấy mời qua Zalo cho 78 đại biểu.",
     ]
     # Run again: no one more, those named keep the mark they had, and a safe re-run exits 0.
     assert main(["invites", "mark-sent", "--how", "sms", "--codes", "DB001,DB003"]) == 0
@@ -661,7 +661,7 @@ def test_invites_print_is_recorded_and_a_mark_on_paper_after_it_says_nothing_of_
     capsys.readouterr()
     assert main(["invites", "mark-sent", "--how", "paper", "--all-unsent"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 80 đại biểu.",
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 80 đại biểu.",
     ]
 
 
@@ -681,5 +681,5 @@ def test_the_links_export_counts_as_a_print_for_a_mark_on_paper(
     capsys.readouterr()
     assert main(["invites", "mark-sent", "--how", "paper", "--all-unsent"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 80 đại biểu.",
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 80 đại biểu.",
     ]

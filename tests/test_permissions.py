@@ -28,6 +28,7 @@ from bot.domain.outbound import Audience, DeliveryStatus, MessageStatus
 from bot.domain.tasks import TaskStatus
 from bot.services import Services
 from bot.services.access import OfficeActor
+from bot.texts.presenters import typed_time_params
 from handlers.telegram.context import catalog_of_bot_data
 from storage.models import (
     ChannelIdentity,
@@ -685,7 +686,11 @@ async def queued(scene: Scene, said: Said) -> None:
 
 
 async def time_asked(scene: Scene, said: Said) -> None:
-    assert said.private == [scene.say("broadcast.ask_time", zone="Asia/Ho_Chi_Minh")]
+    services = scene.h.services
+    late, examples = typed_time_params(services.config, services.ctx.clock.now())
+    assert said.private == [
+        scene.say(f"broadcast.ask_time{late}", zone="Asia/Ho_Chi_Minh", **examples)
+    ]
     assert (await _notice_row(scene.h, scene.ids["draft"])).draft_step == "time"
 
 

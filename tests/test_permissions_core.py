@@ -47,6 +47,7 @@ from bot.services.access import OfficeActor
 from bot.services.drafts import HeldUpload
 from bot.texts import Catalog, load_catalog
 from bot.texts.plain import to_text
+from bot.texts.presenters import typed_time_params
 from schedules.ratelimit import Limits, Pacer, VirtualTime
 from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, Rsvp, Task
 from tests.channels.text_channel import CAPABILITIES, NAME, TextChannel, TextPerson
@@ -658,7 +659,9 @@ async def queued(scene: Scene, said: Said) -> None:
 
 
 async def time_asked(scene: Scene, said: Said) -> None:
-    assert said.all == [scene.say("broadcast.ask_time", zone="Asia/Ho_Chi_Minh")]
+    services = scene.services
+    late, examples = typed_time_params(services.config, services.ctx.clock.now())
+    assert said.all == [scene.say(f"broadcast.ask_time{late}", zone="Asia/Ho_Chi_Minh", **examples)]
     assert (await _row(scene.services, OutboundMessage, scene.ids["draft"])).draft_step == "time"
 
 

@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.timespec import TimeSpec, TimeSpecError, parse_local_datetime
+from bot.domain.timespec import (
+    TimeSpec,
+    TimeSpecError,
+    parse_local_datetime,
+    parse_typed_time,
+    typed_time_examples,
+)
 from tests.conftest import HANOI, local
 
 START = local(2024, 5, 28, 8, 0)
@@ -97,3 +103,24 @@ def test_a_date_without_a_time_is_refused_not_read_as_its_midnight(text: str) ->
         parse_local_datetime(text, HANOI)
     assert caught.value.code == "time_date_alone"
     assert parse_local_datetime(f"{text.strip()}T17:00", HANOI) == local(2024, 5, 21, 17, 0)
+
+
+@pytest.mark.parametrize(
+    ("now", "day", "full", "today"),
+    [
+        ((2026, 12, 6, 5, 35), "08:00 7/12", "7/12/2026 08:00", "07:00"),
+        ((2026, 12, 6, 21, 0), "08:00 7/12", "7/12/2026 08:00", "22:00"),
+        # No half hour left today; tomorrow is next year, which a day without a year is not.
+        ((2026, 12, 31, 22, 40), "08:00 1/1/2027", "1/1/2027 08:00", None),
+    ],
+)
+def test_the_examples_of_a_time_to_type_are_built_from_now_and_are_still_to_come(
+    now: tuple[int, ...], day: str, full: str, today: str | None
+) -> None:
+    at = datetime(*now, tzinfo=HANOI)  # type: ignore[misc]
+    examples = typed_time_examples(at)
+    assert (examples.day, examples.full, examples.today) == (day, full, today)
+    for typed in (examples.day, examples.full, examples.today):
+        if typed is not None:
+            parsed = parse_typed_time(typed, at)
+            assert parsed is not None and parsed > at  # a clerk copying it types a time to come

@@ -465,6 +465,39 @@ async def test_an_unknown_code_is_a_polite_not_found(desk: Desk) -> None:
     assert response.status_code == 404 and 'id="message-no_delegate"' in response.text
 
 
+async def test_the_list_finds_a_delegate_by_her_phone_digits_and_by_her_substitutes_name(
+    desk: Desk, imported: Services
+) -> None:
+    from bot.domain.rsvp import RsvpAnswer, RsvpStatus
+    from bot.services.dashboard import Filters
+
+    dashboard = imported.dashboard
+
+    async def found(search: str) -> list[str]:
+        return [row.code for row in (await dashboard.delegates(Filters(search=search))).rows]
+
+    # DB003's number as her row shows it, as dialled, with +84, or its last six digits (as
+    # the reception desk's search takes it); fewer digits are no number.
+    for typed in ("0386 003 246", "0386003246", "+84 386 003 246", "003246"):
+        assert await found(typed) == ["DB003"], typed
+    assert await found("3246") == []
+    # DB040 sent Nguyễn Thị Hà: her name finds the one who sent her (diacritics aside), as the
+    # substring finds DB009 «Nguyễn Thị Hải Yến»; her phone finds DB040 too.
+    office = imported.access.local_operator()
+    db040 = next(r for r in (await dashboard.delegates(Filters(search="DB040"))).rows)
+    await imported.rsvp.record_by_phone(
+        office, db040.id,
+        RsvpAnswer(RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hà",
+                   substitute_position="Phó Chủ tịch", substitute_phone="+84912777888"),
+    )  # fmt: skip
+    assert await found("Nguyễn Thị Hà") == ["DB009", "DB040"]
+    assert await found("nguyen thi ha") == ["DB009", "DB040"]
+    assert await found("0912 777 888") == ["DB040"]
+    page = await desk.client.get("/office/delegates", params={"q": "0386 003 246"})
+    assert text_of(page.text, "found") == "Có 1 đại biểu phù hợp."
+    assert "Tìm theo tên, mã, đơn vị, số điện thoại hoặc tên người dự thay" in page.text
+
+
 @pytest.mark.parametrize("search", ["", "hoi lhpn"])
 async def test_the_list_goes_on_page_after_page_in_protocol_order(
     imported: Services, search: str

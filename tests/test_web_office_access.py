@@ -25,6 +25,7 @@ GETS = (
     "/office/log",
     "/office/log.xlsx",
     "/office/log.csv",
+    "/office/delegates/DB010/reissue",
     "/office/delegates/DB010/unlink/telegram",
     "/office/tasks",
     "/office/tasks/1",

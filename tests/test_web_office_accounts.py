@@ -63,7 +63,7 @@ async def test_reissuing_shows_the_new_link_and_code_once_and_the_old_ones_stop_
     desk: Desk, imported: Services
 ) -> None:
     old = (await tokens(imported))["DB010"]
-    page = await desk.client.get("/office/delegates/DB010")
+    page = await desk.client.get("/office/delegates/DB010/reissue")
     form = reissue_form(page.text)
     sent = await desk.client.post("/office/delegates/DB010/reissue", data=form)
     assert sent.status_code == 303
@@ -116,7 +116,7 @@ async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation
         await session.execute(
             update(Delegate).where(Delegate.code == "DB003").values(role="contact")
         )
-    page = await desk.client.get("/office/delegates/DB003")
+    page = await desk.client.get("/office/delegates/DB003/reissue")
     form = reissue_form(page.text)
     sent = await desk.client.post("/office/delegates/DB003/reissue", data=form)
     shown = await desk.client.get(sent.headers["location"])
@@ -134,6 +134,58 @@ async def test_a_task_contacts_new_link_is_shown_once_her_page_has_no_invitation
         "không cấp thêm. Đường liên kết và mã mới chỉ hiện một lần; nếu chưa kịp ghi lại, đề nghị "
         "cấp lại lần nữa."
     )
+
+
+async def test_reissuing_asks_first_saying_the_sent_invitation_and_opened_page_stop_working(
+    desk: Desk, imported: Services
+) -> None:
+    live = await marked_sent(imported, "DB010", "zalo")
+    assert (await imported.invitations.link_by_token(ZALO, live.token)).outcome is (
+        LinkOutcome.LINKED
+    )
+    page = await desk.client.get("/office/delegates/DB010")
+    # Her page offers the way to the confirmation, not a button that re-issues at once.
+    assert 'id="form-reissue"' not in page.text
+    assert 'href="/office/delegates/DB010/reissue"' in page.text
+    assert text_of(page.text, "reissue-link") == "Cấp lại đường liên kết…"
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert text_of(confirm.text, "reissue-what") == (
+        "Cấp lại đường liên kết và mã cá nhân của đồng chí Trịnh Văn Thắng (DB010)? Ngay khi cấp "
+        "lại, đường liên kết và mã cá nhân hiện có không dùng được nữa: phiếu mời đã in, giấy mời "
+        "và tin nhắn đã gửi cho đại biểu đều không mở được trang cá nhân."
+    )
+    assert text_of(confirm.text, "reissue-sent").startswith(
+        "Đã gửi giấy mời qua Zalo lúc "
+    ) and text_of(confirm.text, "reissue-sent").endswith(
+        ": đường liên kết và mã trong giấy mời đó sẽ không dùng được nữa; dấu «đã gửi giấy mời» "
+        "được bỏ, và cần gửi lại giấy mời với đường liên kết mới."
+    )
+    assert "Việc này không hoàn tác được" in text_of(confirm.text, "reissue-stops")
+    assert text_of(confirm.text, "reissue-chats").startswith(
+        "Tài khoản Zalo đã liên kết vẫn giữ nguyên: bot vẫn nhắn tin được cho đại biểu."
+    )
+    # Opening the confirmation changes nothing: the same link lives, still marked sent.
+    still = await live_invitation(imported, "DB010")
+    assert (still.id, still.token) == (live.id, live.token) and still.sent_at is not None
+    assert await audited(imported, "invitation.reissued") == []
+    assert 'href="/office/delegates/DB010"' in confirm.text  # «Quay lại»
+    done = await desk.client.post(
+        "/office/delegates/DB010/reissue", data=reissue_form(confirm.text)
+    )
+    assert done.status_code == 303
+    assert (await live_invitation(imported, "DB010")).token != live.token
+
+
+async def test_the_reissue_confirmation_names_the_page_the_delegate_opened(
+    desk: Desk, imported: Services
+) -> None:
+    token = (await tokens(imported))["DB010"]
+    await desk.client.get(f"/{token}")  # she opens her page once
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    opened = text_of(confirm.text, "reissue-opened")
+    assert opened.startswith("Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc ")
+    assert opened.endswith(": trang đó sẽ không mở được nữa, đại biểu cần đường liên kết mới.")
+    assert 'id="reissue-sent"' not in confirm.text and 'id="reissue-chats"' not in confirm.text
 
 
 async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirmation(
@@ -171,7 +223,7 @@ async def test_unlinking_a_lost_phone_forgets_that_channel_only_after_a_confirma
 
 
 def reissue_form(html: str) -> dict[str, str]:
-    """The fields of «Cấp lại đường liên kết» on a person's page: its signature and the
+    """The fields of «Cấp lại đường liên kết» on its confirmation page: its signature and the
     invitation it replaces."""
     replacing = html.split('name="replacing" value="', 1)[1].split('"', 1)[0]
     return {**hidden(html, "form-reissue"), "replacing": replacing}
@@ -717,7 +769,7 @@ async def test_the_sent_mark_is_shown_on_her_page_with_undo_and_a_double_tap_rec
     second = await desk.client.post("/office/delegates/DB010/sent", data=data)  # a double tap
     shown = await desk.client.get(first.headers["location"])
     assert text_of(shown.text, "flash") == (
-        "Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi qua Zalo."
+        "Đã ghi nhận: đã gửi giấy mời qua Zalo cho đồng chí Trịnh Văn Thắng."
     )
     assert text_of(shown.text, "invite-sent") == (
         "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
@@ -749,7 +801,6 @@ async def test_reissuing_on_the_dashboard_says_the_new_link_must_be_sent_again(
     live = await marked_sent(imported, "DB010", "paper")
     shown = await desk.post(
         "delegates/DB010/reissue", "form-reissue", {"replacing": str(live.id)},
-        page="delegates/DB010",
     )  # fmt: skip
     assert text_of(shown.text, "send-again") == (
         "Đề nghị gửi lại giấy mời cho đại biểu với đường liên kết mới (mục «Giấy mời gửi đại "
@@ -967,18 +1018,18 @@ async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     assert (by_code["DB003"], by_code["DB004"]) == ("09:00, 18/5 qua Zalo", None)
 
 
-async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sentence(
+async def test_each_way_sent_has_a_label_and_a_phrase_that_never_says_giay_moi_twice(
     desk: Desk, imported: Services
 ) -> None:
     # The radio buttons read as labels; the sentences «đã gửi …» read the phrase, never
-    # «qua giấy» nor «qua cách khác».
+    # «qua giấy» nor «qua cách khác», nor «giấy mời» twice («giấy mời bằng giấy mời bản giấy»).
     page = await desk.client.get("/office/delegates/DB010")
     form = page.text.split('id="form-sent"', 1)[1].split("</form>", 1)[0]
     labels = [part.split(">", 1)[1].split("<", 1)[0] for part in form.split("<label")[1:]]
     assert labels == ["Zalo", "SMS", "Điện thoại", "Giấy mời bản giấy", "Cách khác"]
     phrases = {
         "zalo": "qua Zalo", "sms": "qua tin nhắn SMS", "phone": "qua điện thoại",
-        "paper": "bằng giấy mời bản giấy", "other": "bằng cách khác",
+        "paper": "bản giấy", "other": "bằng cách khác",
     }  # fmt: skip
     office = imported.access.local_operator()
     for via, phrase in phrases.items():
@@ -988,7 +1039,7 @@ async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sen
             page="delegates/DB010",
         )  # fmt: skip
         assert text_of(marked.text, "flash") == (
-            f"Đã ghi nhận: giấy mời của đồng chí Trịnh Văn Thắng đã gửi {phrase}."
+            f"Đã ghi nhận: đã gửi giấy mời {phrase} cho đồng chí Trịnh Văn Thắng."
         )
         assert text_of(marked.text, "invite-sent") == (
             f"Đã gửi giấy mời {phrase} lúc 09:00, 18/5, do Phạm Thị Thanh Mai đánh dấu."
@@ -999,12 +1050,10 @@ async def test_each_way_sent_has_a_label_for_its_button_and_a_phrase_for_its_sen
     async with imported.ctx.sessions() as session, session.begin():
         await session.execute(update(Invitation).where(Invitation.id == live.id).values(sent_by=""))
     page = await desk.client.get("/office/delegates/DB010")
-    assert text_of(page.text, "invite-sent") == (
-        "Đã gửi giấy mời bằng giấy mời bản giấy lúc 09:00, 18/5."
-    )
+    assert text_of(page.text, "invite-sent") == ("Đã gửi giấy mời bản giấy lúc 09:00, 18/5.")
     en = load_catalog("en")
     assert [en.plain(f"dash.invite.via_phrase.{via}") for via in phrases] == [
-        "via Zalo", "via SMS", "via a phone call", "via a paper invitation", "via another channel",
+        "via Zalo", "via SMS", "via a phone call", "on paper", "via another channel",
     ]  # fmt: skip
     assert en.plain("export.sent", time="09:00, 18/5", via="via Zalo") == "09:00, 18/5 via Zalo"
 
@@ -1133,6 +1182,20 @@ def page_codes(html: str) -> list[str]:
     return re.findall(r'name="page_code" value="([^"]+)"', html)
 
 
+async def test_the_bulk_mark_bar_sits_beside_choose_all_above_the_rows_and_names_its_own_note(
+    desk: Desk, imported: Services
+) -> None:
+    page = await desk.client.get("/office/delegates")
+    form = text_between(page.text, 'id="form-bulk-sent"', "</form>")
+    bar = text_between(form, 'id="bulk-bar"', 'id="delegates"')
+    # «Chọn tất cả», the ways and the button in one bar, before the first row, not after the
+    # last (81 rows: some 5,000 px down at a desk).
+    assert 'id="bulk-all"' in bar and 'id="bulk-paper"' in bar and 'id="bulk-sent-button"' in bar
+    assert form.index('id="bulk-sent-button"') < form.index('id="pick-DB001"')
+    # The browser's check before sending (ticks kept) says the page's own sentence.
+    assert 'data-required="Đề nghị đồng chí chọn cách đã gửi giấy mời."' in bar
+
+
 async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_contacts_and_withdrawn(
     desk: Desk, imported: Services
 ) -> None:
@@ -1145,7 +1208,7 @@ async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_cont
             update(Delegate).where(Delegate.code == "DB003").values(role="contact")
         )
     page = await desk.client.get("/office/delegates")
-    assert text_of(page.text, "form-bulk-sent").startswith("Chọn tất cả trên trang này")
+    assert text_of(page.text, "bulk-bar").startswith("Chọn tất cả trên trang này")
     assert 'id="bulk-paper" name="via" value="paper" required>' in page.text  # no guess
     # DB003 is no longer on the list; a form kept open from before names her all the same.
     data = bulk_form(page.text, via="paper", code=["DB010", "DB011", "DB012", "DB003"])
@@ -1154,7 +1217,7 @@ async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_cont
     shown = await desk.client.get(sent.headers["location"])
     # The slips were never made here: marked as told, and said so.
     assert text_of(shown.text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. 1 đại biểu đã được "
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 1 đại biểu. 1 đại biểu đã được "
         "đánh dấu từ trước, giữ nguyên. Bỏ qua 1 người phụ trách nhiệm vụ (không phải đại biểu "
         "được mời): DB003. Bỏ qua 1 đại biểu đã rút giấy mời: DB012. " + NO_PRINT
     )
@@ -1195,7 +1258,7 @@ async def test_choosing_everyone_on_the_filtered_page_without_a_script_marks_the
     assert sent.headers["location"].startswith("/office/delegates?sent=no&f=")
     shown = await desk.client.get(sent.headers["location"])
     assert text_of(shown.text, "flash") == (
-        f"Đã đánh dấu đã gửi giấy mời qua điện thoại cho {unsent} đại biểu."
+        f"Đã ghi nhận: đã gửi giấy mời qua điện thoại cho {unsent} đại biểu."
     )
     assert await imported.dashboard.unsent() == 0
     assert len(await audited(imported, "invitation.sent")) == unsent
@@ -1218,7 +1281,7 @@ async def test_a_bulk_mark_skips_a_link_reissued_after_the_list_was_shown_and_ne
     data = bulk_form(page.text, via="zalo", code=["DB010", "DB013", "XX999"])
     sent = await desk.client.post("/office/delegates/mark-sent", data=data)
     assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời qua Zalo cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "Đã ghi nhận: đã gửi giấy mời qua Zalo cho 1 đại biểu. Bỏ qua 1 đại biểu "
         + CHANGED
         + ": DB010. Không có 1 mã sau trong danh sách: XX999."
     )
@@ -1273,7 +1336,7 @@ async def test_a_bulk_mark_on_paper_skips_a_link_made_after_the_slips_were_downl
     data = bulk_form(page.text, via="paper", code=["DB010", "DB013"])
     sent = await desk.client.post("/office/delegates/mark-sent", data=data)
     assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
         + CHANGED
         + ": DB010."
     )
@@ -1318,7 +1381,7 @@ async def test_a_bulk_mark_on_paper_counts_a_link_the_downloaded_links_list_carr
     data = bulk_form(page.text, via="paper", code=["DB010", "DB013"])
     sent = await desk.client.post("/office/delegates/mark-sent", data=data)
     assert text_of((await desk.client.get(sent.headers["location"])).text, "flash") == (
-        "Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
+        "Đã ghi nhận: đã gửi giấy mời bản giấy cho 1 đại biểu. Bỏ qua 1 đại biểu "
         + CHANGED
         + ": DB013."
     )

@@ -154,6 +154,36 @@ async def test_a_workbook_of_several_sheets_says_which_was_read_and_points_to_th
     ]
 
 
+async def test_the_preview_of_a_changed_list_says_each_changed_field_from_what_to_what(
+    desk: Desk, imported: Services
+) -> None:
+    lines = EXAMPLE_DELEGATES.read_text("utf-8").splitlines()
+    lines = [
+        line.replace("Phó Bí thư Thành ủy,", "Phó Chủ tịch Thường trực,").replace(
+            ",0386 003 246,", ",0912 777 888,"
+        )
+        if line.startswith("DB003,")
+        else line.replace(",,2", ",0912 345 678,2").replace(
+            ",trung_uong_hoi,", ",lanh_dao_thanh_pho,"
+        )
+        if line.startswith("DB002,")
+        else line
+        for line in lines
+    ]
+    page = await send_file(desk, "ds-sua.csv", ("\n".join(lines) + "\n").encode("utf-8"))
+    assert text_of(page, "count-changed") == "2"
+    # The office sees what it is about to apply, field by field, as the log will word it: a
+    # group by its label, a phone as the list shows it, an empty value as «(trống)».
+    assert text_of(page, "changed-DB002") == (
+        "DB002: nhóm: Đại diện lãnh đạo Trung ương Hội LHPN Việt Nam → Lãnh đạo Thành ủy, HĐND, "
+        "UBND, Ủy ban MTTQ Việt Nam thành phố; số điện thoại: (trống) → 0912 345 678"
+    )
+    assert text_of(page, "changed-DB003") == (
+        "DB003: chức vụ: Phó Bí thư Thành ủy → Phó Chủ tịch Thường trực; "
+        "số điện thoại: 0386 003 246 → 0912 777 888"
+    )
+
+
 async def test_a_good_list_is_previewed_then_applied_only_when_confirmed(
     desk: Desk, imported: Services
 ) -> None:
@@ -165,7 +195,9 @@ async def test_a_good_list_is_previewed_then_applied_only_when_confirmed(
     assert text_of(page, "count-unchanged") == "78"
     assert text_of(page, "count-absent") == "1"
     assert text_of(page, "added-codes") == "DB999"
-    assert text_of(page, "changed-codes") == "DB002: họ và tên"
+    assert text_of(page, "changed-codes") == (
+        "DB002: họ và tên: Hoàng Thị Ngọc Diệp → Hoàng Thị Ngọc Diệu"
+    )
     assert text_of(page, "absent-codes") == "DB080"
     assert await people(imported) == before  # a preview writes nothing
     applied = await desk.client.post(

@@ -70,6 +70,31 @@ async def test_an_entry_says_who_when_what_and_each_field_old_to_new_in_words(
     assert "{" not in shown and "status" not in shown  # no raw JSON, no column names
 
 
+async def test_the_log_shows_no_account_id_and_masks_a_substitutes_phone_as_a_delegates(
+    desk: Desk, imported: Services
+) -> None:
+    tokens = {item.code: item.token for item in await imported.invitations.links()}
+    zalo = ChatAccount("zalo", "5f1c2a9be04d7c3a81f0", "5f1c2a9be04d7c3a81f0")
+    await imported.invitations.link_by_token(zalo, tokens["DB010"])
+    await desk.post(
+        "delegates/DB010/phone", "form-phone",
+        {"choice": "substitute", "name": "Nguyễn Thị Hà", "position": "Phó Chủ tịch",
+         "phone": "0912 777 888"},
+        page="delegates/DB010",
+    )  # fmt: skip
+    page = await desk.client.get("/office/log")
+    answered = entry_text(page.text, entries(page.text)[0])
+    assert "Điện thoại người dự thay: (trống) → +84*******888" in answered
+    assert "777" not in answered and "+84912777888" not in page.text
+    linked = next(
+        entry_text(page.text, e)
+        for e in entries(page.text)
+        if "liên kết tài khoản" in entry_text(page.text, e)
+    )
+    assert "Kênh: Zalo" in linked
+    assert "Tài khoản" not in linked and "5f1c2a9be04d7c3a81f0" not in page.text
+
+
 async def test_an_answer_taken_by_phone_after_the_deadline_is_said_so_in_the_log(
     desk: Desk, imported: Services, clock
 ) -> None:

@@ -397,7 +397,15 @@ async def test_a_time_that_cannot_be_read_keeps_the_preview_with_the_time_to_men
     page = await preview(desk, "Nhắc lịch họp.", "linked")
     refused = await press_send(desk, page, how="later", when="sáng mai")
     assert refused.status_code == 422
-    assert text_of(refused.text, "notice-error").startswith("Chưa đọc được thời điểm.")
+    # Its examples are built from today (the clock: 09:00, 18/5/2024), not the example plan's.
+    assert text_of(refused.text, "notice-error") == (
+        "Chưa đọc được thời điểm. Đề nghị nhập theo mẫu 08:00 19/5 hoặc 19/5/2024 08:00."
+    )
+    assert (
+        "Thời điểm hẹn gửi (giờ Asia/Ho_Chi_Minh), ví dụ 08:00 19/5 hoặc 10:00 nếu gửi trong"
+        " hôm nay" in refused.text
+    )
+    assert 'placeholder="08:00 19/5"' in refused.text
     # The notice, its audience and the time typed are all still there, «Gửi sau» still chosen.
     assert "Nhắc lịch họp." in text_of(refused.text, "notice-shown")
     assert "Sẽ gửi tới: 5 người." in text_of(refused.text, "notice-count")
@@ -593,7 +601,9 @@ async def test_the_people_a_notice_leaves_to_phone_are_listed_with_their_numbers
     await confirm(desk, page, how="now")
     await harness.tick()
     report = (await desk.client.get("/office/notices")).text
-    cell = re.search(r'id="report-1-not_linked"><a href="([^"]+)"', report)
+    cell = re.search(
+        r'id="report-1-not_linked" data-label="Chưa liên kết"><a href="([^"]+)"', report
+    )
     assert cell is not None and cell.group(1) == link.group(1)
 
 
@@ -650,7 +660,7 @@ async def test_the_first_notice_is_no_1_on_the_page_the_log_and_the_report_whate
     await harness.tick()
     listed = (await desk.client.get("/office/notices")).text
     # The report's first cell is the notice's number; its forms still name the row.
-    assert f'<tr id="report-{row.id}"><td>1</td>' in listed
+    assert f'<tr id="report-{row.id}"><td data-label="Số">1</td>' in listed
     log = (await desk.client.get("/office/log?action=broadcast.queued")).text
     assert "(thông báo số 1)" in re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", log))
     book = load_workbook(io.BytesIO(await report_bytes(harness)))
@@ -716,7 +726,7 @@ async def test_notices_are_listed_by_number_newest_first_whoever_began_writing_f
     )
     await harness.tick()
     listed = (await a.client.get("/office/notices")).text
-    assert re.findall(r'<tr id="report-\d+"><td>(\d+)</td>', listed) == ["2", "1"]
+    assert re.findall(r'<tr id="report-\d+"><td data-label="Số">(\d+)</td>', listed) == ["2", "1"]
     admin = harness.admin()
     await harness.send(admin.command("/lichthongbao"))
     assert [line[:9] for line in admin.last_text().split("\n")[1:]] == ["✅ Số 2 — ", "✅ Số 1 — "]
@@ -741,7 +751,7 @@ async def test_a_cancelled_notice_keeps_its_place_in_the_lists_said_cancelled_an
     await confirm(desk, await preview(desk, "Gửi ngay.", "linked"), how="now")
     await harness.tick()
     listed = (await desk.client.get("/office/notices")).text
-    assert re.findall(r'<tr id="report-\d+"><td>(\d+)</td>', listed) == ["2", "1"]
+    assert re.findall(r'<tr id="report-\d+"><td data-label="Số">(\d+)</td>', listed) == ["2", "1"]
     assert "Hẹn rồi hủy." in text_of(listed, f"report-{mid[1]}")
     assert text_of(listed, f"report-{mid[1]}-cancelled") == (
         "Đã hủy lúc 09:20, Thứ Bảy, ngày 18/5/2024 (trước đó hẹn gửi 18:00, Thứ Bảy, ngày "
@@ -783,7 +793,7 @@ async def test_a_notice_that_went_to_nobody_keeps_its_place_in_the_lists_said_wh
         "đã quá thời hạn gửi"
     )
     listed = (await desk.client.get("/office/notices")).text
-    assert re.findall(r'<tr id="report-\d+"><td>(\d+)</td>', listed) == ["2", "1"]
+    assert re.findall(r'<tr id="report-\d+"><td data-label="Số">(\d+)</td>', listed) == ["2", "1"]
     assert "Hẹn mà bot không chạy." in text_of(listed, f"report-{mid[1]}")
     assert text_of(listed, f"report-{mid[1]}-skipped") == f"Không gửi tới ai: {why}."
     admin = harness.admin()
@@ -883,7 +893,7 @@ async def test_a_notice_whose_every_copy_ran_out_while_the_bot_was_stopped_is_sa
     why = "hết thời hạn gửi trước khi bot gửi được tới người nhận"
     await desk.sign_in()  # the next morning
     listed = (await desk.client.get("/office/notices")).text
-    mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
+    mid = re.search(r'<tr id="report-(\d+)"><td data-label="Số">1</td>', listed)
     assert mid is not None
     assert text_of(listed, f"report-{mid[1]}-skipped") == f"Không gửi tới ai: {why}."
     # Sent to nobody: every one of them is named, for the office to phone.
@@ -949,7 +959,7 @@ async def test_the_office_is_told_by_name_whom_a_notice_ran_out_for_and_where_th
     ]
     await desk.sign_in()
     listed = (await desk.client.get("/office/notices")).text
-    mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
+    mid = re.search(r'<tr id="report-(\d+)"><td data-label="Số">1</td>', listed)
     assert mid is not None
     assert text_of(listed, f"report-{mid[1]}-ran_out") == (
         "13 người chưa nhận vì đã hết thời hạn gửi trước khi bot gửi tới họ (đề nghị gọi điện),"
@@ -976,7 +986,7 @@ async def test_a_notice_whose_last_copies_ran_out_is_listed_sent_with_how_many_r
     assert await message_status(harness, MessageKind.BROADCAST) == ["done"]
     await desk.sign_in()  # the next morning
     listed = (await desk.client.get("/office/notices")).text
-    mid = re.search(r'<tr id="report-(\d+)"><td>1</td>', listed)
+    mid = re.search(r'<tr id="report-(\d+)"><td data-label="Số">1</td>', listed)
     assert mid is not None
     assert text_of(listed, f"report-{mid[1]}-sent") == "2"
     assert text_of(listed, f"report-{mid[1]}-ran_out") == (

@@ -161,7 +161,7 @@ async def test_attending_on_the_page_is_recorded_and_audited_as_the_chat_records
     assert rows[0].actor.startswith("web:")
 
 
-async def test_declining_with_a_reason_on_the_page_writes_the_chats_two_audit_rows(
+async def test_declining_with_a_reason_on_the_page_writes_one_entry_status_and_reason_together(
     web: Web, imported: Services
 ) -> None:
     page = await web.post(
@@ -174,10 +174,10 @@ async def test_declining_with_a_reason_on_the_page_writes_the_chats_two_audit_ro
         rows = list(
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "rsvp.changed"))
         )
-    # As in chat: the decline counts from the choice, and the reason is added to it.
-    assert [(r.after["status"], r.after["reason"]) for r in rows] == [
-        ("declined", None),
-        ("declined", "Đi công tác"),
+    # One form, one answer: one entry in the office's log, from no answer to the decline
+    # with its reason (the chat's two steps, a tap then the reason typed, write two).
+    assert [(r.before["status"], r.after["status"], r.after["reason"]) for r in rows] == [
+        ("no_answer", "declined", "Đi công tác")
     ]
 
 

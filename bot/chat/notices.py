@@ -34,6 +34,7 @@ from bot.texts.presenters import (
     on_pages,
     ran_out_words,
     skipped_reason,
+    typed_time_params,
 )
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -247,7 +248,11 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
             pages=on_pages(catalog, config, reach.blocked + reach.not_linked),
         )
     if step is BroadcastStep.ASK_TIME:
-        return turn.say("broadcast.ask_time", (_cancel_row(turn),), zone=config.meeting.timezone)
+        late, examples = typed_time_params(config, turn.services.ctx.clock.now())
+        return turn.say(
+            f"broadcast.ask_time{late}", (_cancel_row(turn),), zone=config.meeting.timezone,
+            **examples,
+        )  # fmt: skip
     if step is BroadcastStep.PAST_TIME:
         assert result.due_at is not None
         return turn.say(
@@ -259,9 +264,10 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say("broadcast.dropped")
     # too long, empty, bad time, gone, resent, nothing to resend, a confirmation taken before
     when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
+    _, examples = typed_time_params(config, turn.services.ctx.clock.now())  # for a bad time
     return turn.say(
         f"broadcast.{step.value}", number=result.number or "", limit=result.limit,
-        count=result.count, when=when,
+        count=result.count, when=when, **examples,
     )  # fmt: skip
 
 

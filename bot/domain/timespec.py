@@ -163,6 +163,33 @@ def parse_typed_time(text: str, now_local: datetime) -> datetime | None:
         return None
 
 
+@dataclass(frozen=True)
+class TypedTimeExamples:
+    """Examples of a time to type (:func:`parse_typed_time`), built from the moment they are
+    shown, so a clerk who copies one types a time to come, not the example plan's «27/5/2024»:
+    ``day`` «08:00 7/12» (tomorrow), ``full`` «7/12/2026 08:00», ``today`` a time still to come
+    today («07:00»), None when the day has no half hour left after the next."""
+
+    day: str
+    full: str
+    today: str | None
+
+
+def typed_time_examples(now_local: datetime) -> TypedTimeExamples:
+    """The examples for a clerk typing a time at ``now_local`` (the meeting's wall clock)."""
+    tomorrow = now_local.date() + timedelta(days=1)
+    day_month = f"{tomorrow.day}/{tomorrow.month}"
+    # A day without its year is read in this year: on 31/12, tomorrow's example needs it.
+    short = day_month if tomorrow.year == now_local.year else f"{day_month}/{tomorrow.year}"
+    # An hour from now at least, on the next half hour: a time that is surely still to come.
+    later = now_local.replace(second=0, microsecond=0) + timedelta(hours=1)
+    later += timedelta(minutes=(30 - later.minute % 30) % 30)
+    today = f"{later.hour:02d}:{later.minute:02d}" if later.date() == now_local.date() else None
+    return TypedTimeExamples(
+        day=f"08:00 {short}", full=f"{day_month}/{tomorrow.year} 08:00", today=today
+    )
+
+
 # The browser's date and time (``datetime-local``, seconds optional), or the same with a space,
 # an explicit offset honoured: a date alone (``2024-05-27``, ``20240527``, ``2024-W22-1``) is
 # no deadline, though ``datetime.fromisoformat`` would read it as midnight.

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.domain import outbound
@@ -19,6 +20,7 @@ from bot.domain.outbound import (
     MessageStatus,
     waits_for_a_list,
 )
+from bot.domain.phones import phone_query
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.typed import fold, shortened
 from bot.services import roster
@@ -728,12 +730,10 @@ class DashboardService:
             wanted.append(~select(ChannelIdentity.id).where(
                 ChannelIdentity.delegate_id == Delegate.id).exists())  # fmt: skip
         needle = fold(filters.search)
-        if needle:
-            # The folded text kept with each person (migration 0019): the matches are chosen,
-            # counted and paged in SQL like any filter, and only the page's rows are read.
-            wanted.append(Delegate.search_text.contains(needle, autoescape=True))
-        where = and_(*wanted)
         async with read_only(self._ctx.sessions) as session:
+            if needle:
+                wanted.append(await self._found(session, filters.search, needle))
+            where = and_(*wanted)
             base = select(*_ROW_COLUMNS).join(Rsvp, Rsvp.delegate_id == Delegate.id).where(where)
             # How many, and how many of them withdrawn: the list keeps those, every other
             # screen's total leaves them out, and the count line says the difference.
@@ -762,6 +762,37 @@ class DashboardService:
             listed, int(total or 0), page[-1].code if more and page else None,
             withdrawn=int(withdrawn or 0),
         )  # fmt: skip
+
+    async def _found(self, session: AsyncSession, typed: str, needle: str) -> ColumnElement[bool]:
+        """Who the list's search finds, as the reception desk's search does: the name, code,
+        unit or position holding ``needle`` (``typed`` folded), the phone number ending with
+        the digits typed (six or more, spaces and «+84» aside: «0386 003 246», «003246»; hers
+        or her substitute's), or the substitute she named."""
+        # The folded text kept with each person (migration 0019): the matches are chosen,
+        # counted and paged in SQL like any filter, and only the page's rows are read.
+        found: list[ColumnElement[bool]] = [Delegate.search_text.contains(needle, autoescape=True)]
+        number = phone_query(typed)
+        if number:  # stored as E.164: the national digits, or the last ones, end it
+            found.append(Delegate.phone.endswith(number, autoescape=True))
+            found.append(
+                (Rsvp.status == RsvpStatus.SUBSTITUTE.value)
+                & Rsvp.substitute_phone.endswith(number, autoescape=True)
+            )
+        # The substitutes named, a few in a meeting: their names compared folded here (SQL
+        # cannot fold Vietnamese), the people who sent them found by id.
+        named = await session.execute(
+            select(Rsvp.delegate_id, Rsvp.substitute_name)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(
+                roster.listed_of(self._ctx.meeting_id),
+                Rsvp.status == RsvpStatus.SUBSTITUTE.value,
+                Rsvp.substitute_name.is_not(None),
+            )
+        )
+        sent = [person for person, name in named if needle in fold(name or "")]
+        if sent:
+            found.append(Delegate.id.in_(sent))
+        return or_(*found)
 
     async def card(self, code: str) -> Card | None:
         """A delegate's page by their code, matched as every typed code is ("db001" is

@@ -72,8 +72,11 @@ class ImportSummary:
     role_kept: list[str] = field(default_factory=list)  # listed with another role: unchanged
     absent_people: list[Absent] = field(default_factory=list)  # the absent, by code
     created_codes: list[str] = field(default_factory=list)  # the new people, in the file's order
-    # The people changed, by code: the names of the fields that change (never their values).
+    # The people changed, by code: the names of the fields that change.
     changed: dict[str, list[str]] = field(default_factory=dict)
+    # The same, with each field's value before and after, for the office to check before it
+    # applies the list (the preview's «DB003: chức vụ: … → …»); never audited nor logged.
+    changes: dict[str, list[tuple[str, Any, Any]]] = field(default_factory=dict)
     # People given the chat accounts they linked in an earlier meeting of the database (found
     # by their phone number): their codes, one per account carried.
     carried: list[str] = field(default_factory=list)
@@ -167,6 +170,7 @@ class DelegateService:
         role_kept: list[str] = []
         created_codes: list[str] = []
         changed: dict[str, list[str]] = {}
+        changes: dict[str, list[tuple[str, Any, Any]]] = {}
         kept_values: Counter[str] = Counter()
         meeting_id = self._ctx.meeting_id
         async with unit_of_work(self._ctx.sessions) as session:
@@ -256,6 +260,9 @@ class DelegateService:
                     unchanged += 1
                     continue
                 changed[delegate.code] = [name for name in _FIELDS if before[name] != after[name]]
+                changes[delegate.code] = [
+                    (name, before[name], after[name]) for name in changed[delegate.code]
+                ]
                 for name in _FIELDS:
                     setattr(delegate, name, after[name])
                 delegate.updated_at = now
@@ -280,6 +287,7 @@ class DelegateService:
                 summary,
                 created_codes=created_codes,
                 changed=changed,
+                changes=changes,
                 carried=carried,
                 kept={name: kept_values[name] for name in _FIELDS if kept_values[name]},
             )

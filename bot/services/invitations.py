@@ -802,7 +802,7 @@ class InvitationService:
 def bulk_sent_lines(say: Callable[..., T], result: BulkSent, how: str) -> list[T]:
     """What a bulk «đã gửi» mark did, a sentence each, written by ``say`` (the catalog's
     ``plain`` for the command line, ``html`` for the dashboard); ``how``: the way, as a
-    sentence says it («bằng giấy mời bản giấy»): how many were marked, how many were marked
+    sentence says it («bản giấy», «qua Zalo»): how many were marked, how many were marked
     before, who was left out and why (their codes)."""
     lines = [
         say("dash.invite.bulk.marked", count=len(result.marked), via=how)

@@ -9,7 +9,7 @@ from typing import Any
 from bot.config import Config
 from bot.documents.workbook import Cell, Sheet, workbook_bytes
 from bot.domain.outbound import DeliveryStatus
-from bot.domain.phones import display_phone
+from bot.domain.phones import display_phone, mask_phone
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.tasks import AssignmentLine
 from bot.services.checkin import Attendance, CheckinView, counted_as
@@ -456,6 +456,8 @@ _STATUS_SECTIONS = {"rsvp": "status", "draft": "draft_status", "task": "task_sta
 CHANGE_SEPARATOR = "; "
 # Keys whose few values the catalog words (report_sheet.audit_value.<key>_<value>).
 _WORDED_KEYS = frozenset({"role", "via", "channel", "source", "kind"})
+# Keys holding a phone number: the log and its download show them masked, every one alike.
+_PHONE_KEYS = frozenset({"phone", "substitute_phone"})
 
 
 def _change(
@@ -524,7 +526,9 @@ def change_lines(
 
 # Audited fields the log's page leaves to its download: a file's SHA-256 digest means nothing
 # to an office reading the page, and an auditor comparing files reads it in the export.
-_OFF_PAGE = frozenset({"sha256"})
+# An account's id on its platform (a number for the personal page, 20 hex digits on Zalo)
+# means nothing to the office either: the channel says where; the download keeps the id.
+_OFF_PAGE = frozenset({"sha256", "external_id"})
 
 
 def _unlisted_guest(action: str, side: dict[str, Any]) -> str | None:
@@ -563,6 +567,10 @@ def _audited_value(
         return _label(catalog, f"{section}.{item}", str(item)) if section else str(item)
     if key == "answer":
         return _label(catalog, f"status.{item}", str(item))
+    if key in _PHONE_KEYS and isinstance(item, str) and "*" not in item:
+        # A substitute's number is kept whole in her answer's entry (as on the answer's row),
+        # a delegate's own is masked when written: both read masked alike («+84*******678»).
+        return mask_phone(item)
     if key == "group_key":
         group = config.group(str(item))
         return group.label if group is not None else str(item)

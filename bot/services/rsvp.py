@@ -366,6 +366,42 @@ class RsvpService:
             await _store(session, [answering], now, audits)
         return await self._caught_up(result)
 
+    async def decline_with_reason(
+        self, account: ChatAccount, reason: str, *, event_id: str | None = None
+    ) -> RsvpResult:
+        """A decline and its reason given together (the personal page's one form): one answer,
+        recorded once and audited in one entry, by the rules of the chat's two steps (a
+        decline, then its reason) — after the deadline, withdrawn, too long: the same answers."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            ident = await queries.identity(
+                session, self._ctx.meeting_id, account.channel, account.external_id
+            )
+            if ident is None:
+                return RsvpResult(RsvpStep.NOT_LINKED)
+            if not queries.first_time(ident, event_id):
+                return RsvpResult(RsvpStep.DUPLICATE)
+            rsvp = await queries.rsvp_of(session, ident.delegate_id)
+            person = await session.get(Delegate, ident.delegate_id)
+            if person is not None and DelegateView.of(person).withdrawn:
+                ident.pending_input = ident.pending_data = None  # a question ends with it
+                return RsvpResult(RsvpStep.WITHDRAWN, RsvpView.of(rsvp))
+            own_unit = person.organization if person is not None else ""
+            own_name = person.full_name if person is not None else ""
+            answering = Answering.of(ident, rsvp, own_unit, own_name)
+            now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
+            value = one_line(reason)
+            if not answers_open(now, self.deadline):
+                _clear(answering)
+                result = RsvpResult(RsvpStep.CLOSED, answering.answer)
+            elif len(value) > MAX_REASON:
+                result = RsvpResult(RsvpStep.TOO_LONG, answering.answer, limit=MAX_REASON)
+            else:
+                answer = RsvpAnswer(RsvpStatus.DECLINED, reason=value or None)
+                result = self._record(answering, account, answer, now, audits)
+            result = _with_unit(result, answering)
+            await _store(session, [answering], now, audits)
+        return await self._caught_up(result)
+
     async def record_by_phone(
         self, office: OfficeActor, delegate_id: int, answer: RsvpAnswer
     ) -> RsvpResult:

@@ -15,6 +15,7 @@ from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button, SkipReason
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
+from bot.domain.timespec import typed_time_examples
 from bot.texts import Catalog, Html
 from bot.texts.formatting import clock, file_size, meeting_time, moment, short_moment
 
@@ -611,3 +612,12 @@ def action_label(catalog: Catalog, action: str) -> str:
     if catalog.has(key):
         return catalog.plain(key)
     return catalog.plain("dash.log.unknown_action", action=action)
+
+
+def typed_time_params(config: Config, now: datetime) -> tuple[str, dict[str, str]]:
+    """The examples of a time to type, built from ``now`` in the meeting's zone (never the
+    example plan's dates): the suffix of the text to use (``_late`` when no time is left
+    today to give as an example) and its parameters ``example``, ``full_example``, ``today``."""
+    examples = typed_time_examples(config.meeting.local(now))
+    params = {"example": examples.day, "full_example": examples.full, "today": examples.today or ""}
+    return ("" if examples.today else "_late"), params

@@ -671,13 +671,8 @@ class Site:
         elif choice == "decline":
             if not reason:
                 result = await rsvp.choose(account, RsvpChoice.DECLINE_WITHOUT_REASON)
-            else:
-                declined = await rsvp.choose(account, RsvpChoice.DECLINE)
-                result = declined
-                if declined.step is RsvpStep.ASK_REASON:
-                    result = await rsvp.submit_text(account, reason, event_id=f"{nonce}:r")
-                    if result.step is RsvpStep.RECORDED:  # one answer here: before the decline
-                        result = replace(result, previous=declined.previous)
+            else:  # one form, one answer: one entry in the office's log
+                result = await rsvp.decline_with_reason(account, reason, event_id=f"{nonce}:r")
         else:
             result = await rsvp.choose(account, RsvpChoice.SUBSTITUTE)
             if result.step is RsvpStep.ASK_SUBSTITUTE_NAME:

@@ -145,7 +145,9 @@ async def test_staff_sign_in_find_a_delegate_record_a_phone_answer_and_watch_the
         ),
     )
     assert lines == ["Chưa trả lời", 1]  # on one line at a desk's width, not «Chưa trả / lời»
-    await desk.fill("Tìm theo tên, mã hoặc đơn vị", "nguyen thi thanh nhan")
+    await desk.fill(
+        "Tìm theo tên, mã, đơn vị, số điện thoại hoặc tên người dự thay", "nguyen thi thanh nhan"
+    )
     await desk.press("Lọc")
     assert await element_text(desk, "found") == "Có 1 đại biểu phù hợp."
     await desk.screenshot("office-delegates-search")
@@ -437,6 +439,52 @@ async def test_a_notice_typed_past_the_limit_keeps_its_end_and_the_preview_says_
     await no_accessibility_problems(desk)
 
 
+async def test_the_notices_report_fits_a_phone_a_row_per_notice_with_its_figures_labelled(
+    dashboard: Dashboard, browser: Browser
+) -> None:
+    services = dashboard.services
+    office = services.access.local_operator()
+    broadcasts = services.broadcasts
+    for text, later in (("Kính mời các đồng chí dự họp.", False), ("Nhắc mang thẻ.", True)):
+        await broadcasts.start(office)
+        shown = await broadcasts.accept_text(office, text)
+        assert shown is not None and shown.message_id is not None
+        await broadcasts.choose_audience(office, shown.message_id, "everyone")
+        if later:  # scheduled, then cancelled: its row says so in a sentence
+            await broadcasts.schedule(office, shown.message_id, "08:00 20/5")
+            await broadcasts.cancel(office, shown.message_id)
+        else:
+            await broadcasts.send_now(office, shown.message_id)
+    await browser.open(await dashboard.signin_link())
+    await browser.press("Đăng nhập")
+    await browser.open(dashboard.url("notices"))
+    await browser.screenshot("office-notices-phone")
+    await no_accessibility_problems(browser)
+
+    def measured() -> tuple[int, bool, str]:
+        driver = browser.driver
+        cancelled = driver.find_element(By.CSS_SELECTOR, "[id$='-cancelled']")
+        inside = driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return r.left >= 0 && r.right <= window.innerWidth;",
+            cancelled,
+        )
+        number = driver.find_element(By.CSS_SELECTOR, "#reports tbody td")
+        label = driver.execute_script(
+            "return getComputedStyle(arguments[0], '::before').content", number
+        )
+        return int(driver.execute_script("return document.body.scrollWidth")), inside, label
+
+    from selenium.webdriver.common.by import By
+
+    width, inside, label = await asyncio_run(browser, measured)
+    # No sideways scrolling (the table was 486 px in 375): each notice a block of labelled
+    # lines, the cancelled one's sentence whole on the screen.
+    assert width <= PHONE[0]
+    assert inside
+    assert label == '"Số: "'
+
+
 async def test_staff_open_the_task_board_and_close_a_task_from_the_keyboard(
     dashboard: Dashboard, desk: Browser, browser: Browser
 ) -> None:
@@ -605,6 +653,10 @@ async def test_staff_read_the_log_filtered_by_who_and_reissue_a_delegates_link(
     await desk.open(dashboard.url("delegates/DB010"))
     await desk.screenshot("office-delegate")
     await no_accessibility_problems(desk)
+    await desk.press("Cấp lại đường liên kết…")
+    assert (await element_text(desk, "reissue-what")).startswith("Cấp lại đường liên kết và mã")
+    await desk.screenshot("office-delegate-reissue-confirm")
+    await no_accessibility_problems(desk)
     await desk.press("Cấp lại đường liên kết")
     assert (await element_text(desk, "flash")).startswith("Đã cấp đường liên kết mới cho đồng chí")
     await desk.screenshot("office-delegate-reissued")
@@ -771,6 +823,34 @@ async def test_staff_choose_everyone_on_the_list_untick_one_and_mark_them_sent_o
     everyone = await asyncio_run(desk, lambda: desk.driver.find_element(By.ID, "bulk-all"))
     assert not await asyncio_run(desk, everyone.is_selected)
     assert (await asyncio_run(desk, ticked)).count(True) == unsent - 1
+
+    # The ways and the button are in the bar beside «Chọn tất cả», and stay in view at the
+    # desk's width when the clerk scrolls down to the last rows.
+    def button_in_view(where: str) -> bool:
+        button = desk.driver.find_element(By.ID, "bulk-sent-button")
+        return bool(
+            desk.driver.execute_script(
+                f"window.scrollTo(0, {where});"
+                "var r = arguments[0].getBoundingClientRect();"
+                "return r.top >= 0 && r.bottom <= window.innerHeight;",
+                button,
+            )
+        )
+
+    top, middle = "document.getElementById('bulk-all').offsetTop", "document.body.scrollHeight / 2"
+    assert await asyncio_run(desk, lambda: button_in_view(top))
+    assert await asyncio_run(desk, lambda: button_in_view(middle))
+
+    # Pressed with no way chosen, the browser stops it (ticks kept) with the page's sentence.
+    def refused() -> str:
+        before = desk.driver.current_url
+        desk.driver.find_element(By.ID, "bulk-sent-button").click()
+        assert desk.driver.current_url == before
+        paper = desk.driver.find_element(By.ID, "bulk-paper")
+        return str(desk.driver.execute_script("return arguments[0].validationMessage", paper))
+
+    assert await asyncio_run(desk, refused) == "Đề nghị đồng chí chọn cách đã gửi giấy mời."
+    assert (await asyncio_run(desk, ticked)).count(True) == unsent - 1
     # No way is pre-selected: the office says how (the slips were printed before).
     services = dashboard.services
     await services.invitations.record_print(
@@ -781,6 +861,6 @@ async def test_staff_choose_everyone_on_the_list_untick_one_and_mark_them_sent_o
     await no_accessibility_problems(desk)
     await desk.press("Đánh dấu đã gửi cho những người đã chọn")
     assert await element_text(desk, "flash") == (
-        f"Đã đánh dấu đã gửi giấy mời bằng giấy mời bản giấy cho {unsent - 1} đại biểu."
+        f"Đã ghi nhận: đã gửi giấy mời bản giấy cho {unsent - 1} đại biểu."
     )
     assert await dashboard.services.dashboard.unsent() == 1

@@ -1,8 +1,8 @@
 """A delegate's link and accounts on the dashboard: re-issue their personal link and code (the
 old ones stop working; the new ones are shown once, to read out on the phone) and unlink a chat
-account of one channel (a lost phone), after a confirmation. Both are the use cases of
-``/caplai`` and ``/golienket`` (:class:`bot.services.invitations.InvitationService`), audited as
-this staff member's."""
+account of one channel (a lost phone), each after a confirmation that says what stops working.
+Both are the use cases of ``/caplai`` and ``/golienket``
+(:class:`bot.services.invitations.InvitationService`), audited as this staff member's."""
 
 from __future__ import annotations
 
@@ -41,10 +41,29 @@ class Accounts:
         """The routes, for signed-in office staff only."""
         staff = self.office.staff
         return [
+            Route("/delegates/{code}/reissue", staff(self.confirm_reissue), methods=["GET"]),
             Route("/delegates/{code}/reissue", staff(self.reissue), methods=["POST"]),
             Route("/delegates/{code}/unlink/{channel}", staff(self.confirm), methods=["GET"]),
             Route("/delegates/{code}/unlink/{channel}", staff(self.unlink), methods=["POST"]),
         ]
+
+    async def confirm_reissue(
+        self, request: Request, visit: StaffVisit, actor: OfficeActor
+    ) -> Response:
+        """The confirmation before re-issuing: the link and code already handed out (the slip,
+        the invitation marked sent, the page she opened) stop working; chat accounts stay."""
+        office = self.office
+        card = await office.services.dashboard.card(str(request.path_params["code"]))
+        if card is None:
+            return office._render("office/message.html", status=404, key="no_delegate")
+        chats = sorted(
+            {_channel_name(office, i.channel) for i in card.identities if i.linked_via != "page"}
+        )
+        opened = card.reached if card.reached and card.reached.linked_via == "page" else None
+        return office._render(
+            "office/reissue.html", visit=visit, actor=actor, card=card, opened=opened,
+            chats=", ".join(chats),
+        )  # fmt: skip
 
     async def reissue(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """A new personal link and code; the page shows them once (the flash is taken once)."""

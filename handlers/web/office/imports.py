@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import ParsedDelegates, parse_delegate_file
+from bot.domain.phones import display_phone
 from bot.services.access import OfficeActor
 from bot.services.delegates import ImportSummary
 from bot.services.import_notes import kept_notes
@@ -214,8 +215,26 @@ class Imports:
             rows=len(parsed.rows), summary=summary, key=key, named=NAMED,
             kept_minutes=int(KEPT_FOR.total_seconds() // 60),
             field_name=lambda field: catalog.plain(f"dash.import.field.{field}"),
+            value_of=self._value_of,
             kept=kept_notes(catalog.html, summary) if summary else [],
         )  # fmt: skip
+
+    def _value_of(self, field: str, value: object) -> str:
+        """A field's value in the preview's «old → new», as the dashboard writes it elsewhere:
+        a group by its label, a phone as the list shows it (in full: the office checks the new
+        number before applying), a role in words, an empty one as «(trống)»."""
+        catalog = self.office.catalog
+        if value is None or value == "":
+            return catalog.plain("dash.log.empty")
+        if field == "group_key":
+            group = self.office.services.ctx.config.group(str(value))
+            return group.label if group is not None else str(value)
+        if field == "phone":
+            return display_phone(str(value))
+        if field == "role":
+            key = f"report_sheet.audit_value.role_{value}"
+            return catalog.plain(key) if catalog.has(key) else str(value)
+        return str(value)
 
     async def apply(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Import the list previewed, as ``hoinghi delegates import`` does (the tasks' and the

@@ -36,6 +36,7 @@ from bot.texts.presenters import (
     pages_only,
     ran_out_words,
     skipped_reason,
+    typed_time_params,
 )
 from handlers.web.office.binding import session_binding
 
@@ -308,6 +309,7 @@ class Notices:
             audience_label=audience_label(catalog, config, result.audience),
             more=result.reach.not_linked - len(result.reach.first_not_linked),
             zone=config.meeting.timezone, error=error, when=when, later=later, status=status,
+            time_examples=typed_time_params(config, office.services.ctx.clock.now()),
         )  # fmt: skip
 
     async def send(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -396,9 +398,11 @@ class Notices:
             key, count, pages = f"{key}_pages", off_chat, ""
         if not catalog.has(key):
             key = f"broadcast.{step.value}"
+        _, examples = typed_time_params(config, office.services.ctx.clock.now())  # a bad time
         return catalog.html(
             key, number=result.number or "", limit=result.limit, count=count,
             reachable=reachable, when=when, zone=config.meeting.timezone, pages=pages,
+            **examples,
         )  # fmt: skip
 
 

@@ -67,3 +67,20 @@
     });
   });
 }());
+/* A way to choose before «Đánh dấu đã gửi»: the browser stops the form while none is chosen
+   (the rows ticked stay ticked); with this script its note is the page's own sentence, not the
+   browser's generic one. Without the browser's check the server says the same sentence. */
+(function () {
+  "use strict";
+  var sets = document.querySelectorAll("fieldset[data-required]");
+  Array.prototype.forEach.call(sets, function (set) {
+    var said = set.getAttribute("data-required");
+    var radios = set.querySelectorAll("input[type=radio][required]");
+    Array.prototype.forEach.call(radios, function (radio) {
+      radio.addEventListener("invalid", function () { radio.setCustomValidity(said); });
+      radio.addEventListener("change", function () {
+        Array.prototype.forEach.call(radios, function (each) { each.setCustomValidity(""); });
+      });
+    });
+  });
+}());
