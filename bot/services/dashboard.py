@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -359,42 +359,31 @@ class DashboardService:
             .where(Delegate.id == Invitation.delegate_id, roster.delegates_of(self._ctx.meeting_id))
             .exists()
         )
-        marked_alone = (
-            select(func.count(distinct(Invitation.delegate_id)))
-            .where(
+
+        def marked_unreached(*also: ColumnElement[bool]) -> Select[int]:
+            """How many on the roster were marked sent and are on no chat that reaches them."""
+            return select(func.count(distinct(Invitation.delegate_id))).where(
                 Invitation.sent_at.is_not(None),
                 Invitation.revoked_at.is_(None),
                 on_roster,
                 ~select(ChannelIdentity.id)
-                .where(
-                    ChannelIdentity.delegate_id == Invitation.delegate_id,
-                    _reaching(),
-                )
+                .where(ChannelIdentity.delegate_id == Invitation.delegate_id, _reaching())
                 .exists(),
-                ~_answered(Invitation.delegate_id),
+                *also,
             )
-            .scalar_subquery()
-            .label("marked")
+
+        marked_alone = (
+            marked_unreached(~_answered(Invitation.delegate_id)).scalar_subquery().label("marked")
         )
         # Of those, the unanswered: their invitation went out (marked), so they are to phone.
         marked_waiting = (
-            select(func.count(distinct(Invitation.delegate_id)))
-            .where(
-                Invitation.sent_at.is_not(None),
-                Invitation.revoked_at.is_(None),
-                on_roster,
-                ~select(ChannelIdentity.id)
-                .where(
-                    ChannelIdentity.delegate_id == Invitation.delegate_id,
-                    _reaching(),
-                )
-                .exists(),
+            marked_unreached(
                 select(Rsvp.id)
                 .where(
                     Rsvp.delegate_id == Invitation.delegate_id,
                     Rsvp.status == RsvpStatus.NO_ANSWER.value,
                 )
-                .exists(),
+                .exists()
             )
             .scalar_subquery()
             .label("marked_waiting")
