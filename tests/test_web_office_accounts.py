@@ -1243,6 +1243,24 @@ async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_cont
     assert len(await audited(imported, "invitation.sent")) == 2
 
 
+async def test_a_bulk_mark_folded_on_the_overview_links_to_the_log_filtered_on_it(
+    desk: Desk, imported: Services
+) -> None:
+    # The overview folds the bulk mark into one «đánh dấu đã gửi giấy mời — 3 lượt» line whose
+    # «Xem trong nhật ký» asks the log for that kind of change; the log knew no such kind and
+    # showed every change unfiltered, its «Loại thay đổi» unable to choose it either.
+    page = await desk.client.get("/office/delegates")
+    data = bulk_form(page.text, via="paper", code=["DB010", "DB011", "DB013"])
+    await desk.client.post("/office/delegates/mark-sent", data=data)
+    overview = (await desk.client.get("/office/")).text
+    link = '<a href="/office/log?action=invitation.sent">Xem trong nhật ký</a>'
+    assert link in overview
+    log = (await desk.client.get("/office/log?action=invitation.sent")).text
+    assert text_of(log, "found") == "Có 3 thay đổi phù hợp."
+    assert '<option value="invitation.sent" selected>' in log
+    assert '<option value="invitation.unsent"' in log
+
+
 async def test_choosing_everyone_on_the_filtered_page_without_a_script_marks_them_all_once(
     desk: Desk, imported: Services
 ) -> None:
