@@ -176,6 +176,30 @@ async def test_reissuing_asks_first_saying_the_sent_invitation_and_opened_page_s
     assert (await live_invitation(imported, "DB010")).token != live.token
 
 
+async def test_the_reissue_confirmation_says_the_bot_still_writes_to_her_only_where_it_can(
+    desk: Desk, imported: Services
+) -> None:
+    # «bot vẫn nhắn tin được cho đại biểu» was said of any linked account: of one that has
+    # blocked the bot, or one on a chat this installation does not run, it is not true.
+    live = await live_invitation(imported, "DB010")
+    await imported.invitations.link_by_token(ZALO, live.token)
+    telegram = ChatAccount("telegram", "t-7002", "t-7002")
+    await imported.invitations.link_by_token(telegram, live.token)
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(ChannelIdentity)
+            .where(ChannelIdentity.channel == "zalo")
+            .values(unreachable_at=imported.ctx.clock.now())
+        )
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert text_of(confirm.text, "reissue-chats").startswith(
+        "Tài khoản Telegram đã liên kết vẫn giữ nguyên: bot vẫn nhắn tin được cho đại biểu."
+    )
+    imported.ctx.chats.run(["zalo"])  # Telegram's token taken away; Zalo blocked
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert 'id="reissue-chats"' not in confirm.text
+
+
 async def test_the_reissue_confirmation_names_the_page_the_delegate_opened(
     desk: Desk, imported: Services
 ) -> None:
