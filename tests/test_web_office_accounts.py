@@ -176,6 +176,21 @@ async def test_reissuing_asks_first_saying_the_sent_invitation_and_opened_page_s
     assert (await live_invitation(imported, "DB010")).token != live.token
 
 
+async def test_the_reissue_confirmation_names_her_opened_page_though_a_chat_was_linked_first(
+    desk: Desk, imported: Services
+) -> None:
+    # The page she opened was said only when it was the first account to show the invitation
+    # reached her: linked on Zalo first, then opening her page, nothing said it stops opening.
+    live = await live_invitation(imported, "DB010")
+    await imported.invitations.link_by_token(ZALO, live.token)
+    imported.ctx.clock.advance(timedelta(minutes=1))
+    await desk.client.get(f"/{live.token}")  # she opens her page afterwards
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert text_of(confirm.text, "reissue-opened").startswith(
+        "Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc "
+    )
+
+
 async def test_the_reissue_confirmation_says_the_bot_still_writes_to_her_only_where_it_can(
     desk: Desk, imported: Services
 ) -> None:

@@ -67,7 +67,7 @@ class Accounts:
                 if i.linked_via != "page" and i.unreachable_at is None and runs(i.channel)
             }
         )
-        opened = card.reached if card.reached and card.reached.linked_via == "page" else None
+        opened = card.opened  # her page, though a chat showed the invitation reached her first
         return office._render(
             "office/reissue.html", visit=visit, actor=actor, card=card, opened=opened,
             chats=", ".join(chats),
