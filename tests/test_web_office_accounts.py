@@ -176,6 +176,45 @@ async def test_reissuing_asks_first_saying_the_sent_invitation_and_opened_page_s
     assert (await live_invitation(imported, "DB010")).token != live.token
 
 
+async def test_the_reissue_confirmation_names_her_opened_page_though_a_chat_was_linked_first(
+    desk: Desk, imported: Services
+) -> None:
+    # The page she opened was said only when it was the first account to show the invitation
+    # reached her: linked on Zalo first, then opening her page, nothing said it stops opening.
+    live = await live_invitation(imported, "DB010")
+    await imported.invitations.link_by_token(ZALO, live.token)
+    imported.ctx.clock.advance(timedelta(minutes=1))
+    await desk.client.get(f"/{live.token}")  # she opens her page afterwards
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert text_of(confirm.text, "reissue-opened").startswith(
+        "Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc "
+    )
+
+
+async def test_the_reissue_confirmation_says_the_bot_still_writes_to_her_only_where_it_can(
+    desk: Desk, imported: Services
+) -> None:
+    # «bot vẫn nhắn tin được cho đại biểu» was said of any linked account: of one that has
+    # blocked the bot, or one on a chat this installation does not run, it is not true.
+    live = await live_invitation(imported, "DB010")
+    await imported.invitations.link_by_token(ZALO, live.token)
+    telegram = ChatAccount("telegram", "t-7002", "t-7002")
+    await imported.invitations.link_by_token(telegram, live.token)
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(ChannelIdentity)
+            .where(ChannelIdentity.channel == "zalo")
+            .values(unreachable_at=imported.ctx.clock.now())
+        )
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert text_of(confirm.text, "reissue-chats").startswith(
+        "Tài khoản Telegram đã liên kết vẫn giữ nguyên: bot vẫn nhắn tin được cho đại biểu."
+    )
+    imported.ctx.chats.run(["zalo"])  # Telegram's token taken away; Zalo blocked
+    confirm = await desk.client.get("/office/delegates/DB010/reissue")
+    assert 'id="reissue-chats"' not in confirm.text
+
+
 async def test_the_reissue_confirmation_names_the_page_the_delegate_opened(
     desk: Desk, imported: Services
 ) -> None:
@@ -1241,6 +1280,24 @@ async def test_the_list_marks_the_people_chosen_sent_on_paper_once_skipping_cont
         "Không đánh dấu thêm đại biểu nào. 2 đại biểu đã được đánh dấu từ trước, giữ nguyên."
     )
     assert len(await audited(imported, "invitation.sent")) == 2
+
+
+async def test_a_bulk_mark_folded_on_the_overview_links_to_the_log_filtered_on_it(
+    desk: Desk, imported: Services
+) -> None:
+    # The overview folds the bulk mark into one «đánh dấu đã gửi giấy mời — 3 lượt» line whose
+    # «Xem trong nhật ký» asks the log for that kind of change; the log knew no such kind and
+    # showed every change unfiltered, its «Loại thay đổi» unable to choose it either.
+    page = await desk.client.get("/office/delegates")
+    data = bulk_form(page.text, via="paper", code=["DB010", "DB011", "DB013"])
+    await desk.client.post("/office/delegates/mark-sent", data=data)
+    overview = (await desk.client.get("/office/")).text
+    link = '<a href="/office/log?action=invitation.sent">Xem trong nhật ký</a>'
+    assert link in overview
+    log = (await desk.client.get("/office/log?action=invitation.sent")).text
+    assert text_of(log, "found") == "Có 3 thay đổi phù hợp."
+    assert '<option value="invitation.sent" selected>' in log
+    assert '<option value="invitation.unsent"' in log
 
 
 async def test_choosing_everyone_on_the_filtered_page_without_a_script_marks_them_all_once(

@@ -267,6 +267,9 @@ class Card:
     # Else when she answered since the live link was made (the office took it by phone): that
     # too shows the invitation reached her, as the count reads it.
     answered: datetime | None = None
+    # Her personal page, opened since the live link was made (a chat may have come first):
+    # what a re-issue stops opening.
+    opened: Identity | None = None
 
     def on_chat(self, chats: RunningChats) -> bool:
         """Whether a message can reach her: an account on a chat that runs here, not blocked
@@ -823,6 +826,14 @@ class DashboardService:
             ),
             None,
         )  # fmt: skip
+        opened = next(
+            (
+                i for i in identities
+                if i.linked_via == queries.PAGE_LINK
+                and (live is None or i.linked_at >= live.created_at)
+            ),
+            None,
+        )  # fmt: skip
         answer = RsvpView.of(rsvp)
         answered = None
         if (
@@ -840,7 +851,7 @@ class DashboardService:
             invitation_id=0 if live is None else live.id,
             token=None if live is None else live.token,
             link_code=None if live is None else live.link_code, sent=sent, reached=reached,
-            answered=answered,
+            answered=answered, opened=opened,
         )  # fmt: skip
 
     async def unsent(self) -> int:

@@ -51,15 +51,23 @@ class Accounts:
         self, request: Request, visit: StaffVisit, actor: OfficeActor
     ) -> Response:
         """The confirmation before re-issuing: the link and code already handed out (the slip,
-        the invitation marked sent, the page she opened) stop working; chat accounts stay."""
+        the invitation marked sent, the page she opened) stop working; the chat accounts the bot
+        writes to stay."""
         office = self.office
         card = await office.services.dashboard.card(str(request.path_params["code"]))
         if card is None:
             return office._render("office/message.html", status=404, key="no_delegate")
+        # The accounts the bot still writes to after it: not blocked, on a chat that runs here
+        # (of any other, «bot vẫn nhắn tin được» would not be true).
+        runs = office.services.ctx.chats.runs
         chats = sorted(
-            {_channel_name(office, i.channel) for i in card.identities if i.linked_via != "page"}
+            {
+                _channel_name(office, i.channel)
+                for i in card.identities
+                if i.linked_via != "page" and i.unreachable_at is None and runs(i.channel)
+            }
         )
-        opened = card.reached if card.reached and card.reached.linked_via == "page" else None
+        opened = card.opened  # her page, though a chat showed the invitation reached her first
         return office._render(
             "office/reissue.html", visit=visit, actor=actor, card=card, opened=opened,
             chats=", ".join(chats),

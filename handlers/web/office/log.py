@@ -33,12 +33,12 @@ CSV = "text/csv; charset=utf-8"
 # The kinds of change the "what" choice offers, in the order an office thinks of them.
 ACTIONS = (
     "rsvp.changed", "identity.linked", "identity.carried", "identity.unlinked",
-    "identity.unreachable", "identity.reachable", "invitation.reissued",
-    "invitation.slowed_down", "delegate.created", "delegate.updated", "broadcast.queued",
-    "broadcast.scheduled", "broadcast.cancelled", "broadcast.resent", "task.status",
-    "task.recorded", "task.record_undone", "task.evidence", "task.closed", "task.reopened",
-    "draft.assigned", "draft.unassigned", "draft.version", "draft.comment", "draft.verdict",
-    "checkin.recorded", "checkin.undone",
+    "identity.unreachable", "identity.reachable", "invitation.reissued", "invitation.sent",
+    "invitation.unsent", "invitation.slowed_down", "delegate.created", "delegate.updated",
+    "broadcast.queued", "broadcast.scheduled", "broadcast.cancelled", "broadcast.resent",
+    "task.status", "task.recorded", "task.record_undone", "task.evidence", "task.closed",
+    "task.reopened", "draft.assigned", "draft.unassigned", "draft.version", "draft.comment",
+    "draft.verdict", "checkin.recorded", "checkin.undone",
     "invitation.withdrawn", "invitation.reinvited", "invitation.printed",
     "role.granted", "role.revoked", "staff.link_issued", "staff.signed_in", "staff.signed_out",
     "staff.signed_out_everywhere", "privacy.purged",
