@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -344,7 +344,8 @@ class DashboardService:
                 Delegate.group_key,
                 Rsvp.status,
                 accounts.label("accounts"),
-                _answered(Delegate.id).label("answered"),
+                # Her answer is the row joined here: no look-up of it per invitee.
+                _stands(Rsvp).label("answered"),
             )
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
@@ -550,16 +551,37 @@ class DashboardService:
     async def activity_lines(self, limit: int = 10) -> list[ActivityLine]:
         """The overview's latest changes, the newest first, a run of the same change by the
         same author in the same minute folded into one line with its count: ten identical
-        «phân công tham luận» lines pushed the import out of sight."""
-        lines: list[ActivityLine] = []
-        for entry in await self.activity(limit=ACTIVITY_READ):
-            if lines and _same_run(lines[-1].entry, entry):
-                lines[-1] = ActivityLine(lines[-1].entry, lines[-1].count + 1)
-                continue
-            if len(lines) == limit:
-                break
-            lines.append(ActivityLine(entry))
-        return lines
+        «phân công tham luận» lines pushed the import out of sight. The runs are found from
+        the entries' author, kind and time alone; only each line's newest entry is read whole
+        and named (reading and naming all the entries looked over cost the overview 40 ms at
+        10,000 invitees)."""
+        newest_first = (AuditEntry.at.desc(), AuditEntry.id.desc())
+        async with read_only(self._ctx.sessions) as session:
+            looked = (
+                await session.execute(
+                    select(AuditEntry.id, AuditEntry.actor, AuditEntry.action, AuditEntry.at)
+                    .where(AuditEntry.meeting_id == self._ctx.meeting_id)
+                    .order_by(*newest_first)
+                    .limit(ACTIVITY_READ)
+                )
+            ).all()
+            runs: list[tuple[Any, int]] = []  # each run's newest entry, and how many it holds
+            for entry in looked:
+                if runs and _same_run(runs[-1][0], entry):
+                    runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+                    continue
+                if len(runs) == limit:
+                    break
+                runs.append((entry, 1))
+            heads = list(
+                await session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.id.in_([head.id for head, _ in runs]))
+                    .order_by(*newest_first)
+                )
+            )
+            named = await self._named(session, heads)
+        return [ActivityLine(entry, count) for entry, (_, count) in zip(named, runs, strict=True)]
 
     async def log(self, filters: LogFilters, limit: int = LOG_PAGE) -> LogPage:
         """A page of the audit log as the filters narrow it, the newest first: filtered, counted
@@ -881,7 +903,15 @@ class DashboardService:
             return await self._named(session, entries)
 
 
-def _same_run(newer: Activity, older: Activity) -> bool:
+class _Audited(Protocol):
+    """What tells a run of changes: the author as audited, the kind, the time."""
+
+    actor: str
+    action: str
+    at: datetime
+
+
+def _same_run(newer: _Audited, older: _Audited) -> bool:
     """Whether ``older`` belongs to the run of changes ``newer`` heads: same author (as
     audited), same kind, same minute."""
     return (
@@ -925,6 +955,12 @@ def _answered(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
     office recorded (taken by phone) shows the invitation reached her as a page opened does —
     not one given before a reissued link, which says nothing of the new link never sent."""
     answer = aliased(Rsvp)
+    return select(answer.id).where(answer.delegate_id == delegate_id, _stands(answer)).exists()
+
+
+def _stands(answer: Any) -> ColumnElement[bool]:
+    """``answer`` (``Rsvp``, or an alias of it, in the enclosing query) is an answer given
+    since her live link was made (as :func:`_answered` asks of an invitee)."""
     later = aliased(Invitation)
     newer = (
         select(later.id)
@@ -936,15 +972,8 @@ def _answered(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
         .correlate(answer)
         .exists()
     )
-    return (
-        select(answer.id)
-        .where(
-            answer.delegate_id == delegate_id,
-            answer.status != RsvpStatus.NO_ANSWER.value,
-            answer.answered_at.is_not(None),
-            ~newer,
-        )
-        .exists()
+    return and_(
+        answer.status != RsvpStatus.NO_ANSWER.value, answer.answered_at.is_not(None), ~newer
     )
 
 
