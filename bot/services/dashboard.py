@@ -961,19 +961,27 @@ def _answered(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
 def _stands(answer: Any) -> ColumnElement[bool]:
     """``answer`` (``Rsvp``, or an alias of it, in the enclosing query) is an answer given
     since her live link was made (as :func:`_answered` asks of an invitee)."""
+    return and_(
+        answer.status != RsvpStatus.NO_ANSWER.value,
+        answer.answered_at.is_not(None),
+        ~_relinked_after(answer, answer.delegate_id, answer.answered_at),
+    )
+
+
+def _relinked_after(row: Any, delegate_id: Any, moment: Any) -> ColumnElement[bool]:
+    """A live link of ``delegate_id`` made after ``moment``, both columns of ``row`` in the
+    enclosing query: what she did before it says nothing of the reissued link never sent.
+    Her own links only: the alias keeps the enclosing query's ``invitations`` out of it."""
     later = aliased(Invitation)
-    newer = (
+    return (
         select(later.id)
         .where(
-            later.delegate_id == answer.delegate_id,
+            later.delegate_id == delegate_id,
             later.revoked_at.is_(None),
-            later.created_at > answer.answered_at,
+            later.created_at > moment,
         )
-        .correlate(answer)
+        .correlate(row)
         .exists()
-    )
-    return and_(
-        answer.status != RsvpStatus.NO_ANSWER.value, answer.answered_at.is_not(None), ~newer
     )
 
 
@@ -983,18 +991,10 @@ def _reaching() -> ColumnElement[bool]:
     was opened after her live link was made — the page an old link opened says nothing of a
     reissued link never sent. Her own links only: the alias keeps the enclosing query's
     ``invitations`` or ``delegates`` out of it."""
-    later = aliased(Invitation)
-    newer = (
-        select(later.id)
-        .where(
-            later.delegate_id == ChannelIdentity.delegate_id,
-            later.revoked_at.is_(None),
-            later.created_at > ChannelIdentity.linked_at,
-        )
-        .correlate(ChannelIdentity)
-        .exists()
+    reissued = _relinked_after(
+        ChannelIdentity, ChannelIdentity.delegate_id, ChannelIdentity.linked_at
     )
-    return or_(ChannelIdentity.linked_via != queries.PAGE_LINK, ~newer)
+    return or_(ChannelIdentity.linked_via != queries.PAGE_LINK, ~reissued)
 
 
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).
