@@ -332,26 +332,13 @@ class RsvpService:
         (compared folded: «cung don vi» too).
         """
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(
-                session, self._ctx.meeting_id, account.channel, account.external_id
-            )
-            if ident is None:
-                return RsvpResult(RsvpStep.NOT_LINKED)
-            if not queries.first_time(ident, event_id):
-                return RsvpResult(RsvpStep.DUPLICATE)
-            if ident.pending_input not in AWAITING:  # nothing, or another flow's question
-                return RsvpResult(RsvpStep.NOTHING_PENDING)
-            rsvp = await queries.rsvp_of(session, ident.delegate_id)
-            person = await session.get(Delegate, ident.delegate_id)
-            if person is not None and DelegateView.of(person).withdrawn:
-                ident.pending_input = ident.pending_data = None  # the question ends with it
-                return RsvpResult(RsvpStep.WITHDRAWN, RsvpView.of(rsvp))
+            answering = await self._typed_answer(session, account, event_id, asked=True)
+            if isinstance(answering, RsvpResult):
+                return answering
             audits: list[dict[str, Any]] = []
-            own_unit = person.organization if person is not None else ""
-            own_name = person.full_name if person is not None else ""
-            answering = Answering.of(ident, rsvp, own_unit, own_name)
             now = self._ctx.clock.now()
-            awaiting = Awaiting(ident.pending_input)
+            assert answering.pending_input is not None  # asked: one of AWAITING
+            awaiting = Awaiting(answering.pending_input)
             if (
                 awaiting is Awaiting.SUBSTITUTE_UNIT
                 and same_unit
@@ -362,9 +349,33 @@ class RsvpService:
             else:
                 result = self._typed(answering, awaiting, account, text, now, audits)
             result = _with_unit(result, answering)
-            # The ORM flushes only what it changed on ``ident`` (recent_events) at commit.
+            # The ORM flushes only what it changed on her account (recent_events) at commit.
             await _store(session, [answering], now, audits)
         return await self._caught_up(result)
+
+    async def _typed_answer(
+        self, session: Any, account: ChatAccount, event_id: str | None, *, asked: bool
+    ) -> Answering | RsvpResult:
+        """The answer a typed text (``asked``: to the bot's question) or the page's decline
+        with its reason works on, or why there is none: not linked, a message delivered twice,
+        no question asked, her invitation withdrawn (the question ends with it)."""
+        ident = await queries.identity(
+            session, self._ctx.meeting_id, account.channel, account.external_id
+        )
+        if ident is None:
+            return RsvpResult(RsvpStep.NOT_LINKED)
+        if not queries.first_time(ident, event_id):
+            return RsvpResult(RsvpStep.DUPLICATE)
+        if asked and ident.pending_input not in AWAITING:  # nothing, or another flow's question
+            return RsvpResult(RsvpStep.NOTHING_PENDING)
+        rsvp = await queries.rsvp_of(session, ident.delegate_id)
+        person = await session.get(Delegate, ident.delegate_id)
+        if person is not None and DelegateView.of(person).withdrawn:
+            ident.pending_input = ident.pending_data = None  # the question ends with it
+            return RsvpResult(RsvpStep.WITHDRAWN, RsvpView.of(rsvp))
+        own_unit = person.organization if person is not None else ""
+        own_name = person.full_name if person is not None else ""
+        return Answering.of(ident, rsvp, own_unit, own_name)
 
     async def decline_with_reason(
         self, account: ChatAccount, reason: str, *, event_id: str | None = None
@@ -373,21 +384,9 @@ class RsvpService:
         recorded once and audited in one entry, by the rules of the chat's two steps (a
         decline, then its reason) — after the deadline, withdrawn, too long: the same answers."""
         async with unit_of_work(self._ctx.sessions) as session:
-            ident = await queries.identity(
-                session, self._ctx.meeting_id, account.channel, account.external_id
-            )
-            if ident is None:
-                return RsvpResult(RsvpStep.NOT_LINKED)
-            if not queries.first_time(ident, event_id):
-                return RsvpResult(RsvpStep.DUPLICATE)
-            rsvp = await queries.rsvp_of(session, ident.delegate_id)
-            person = await session.get(Delegate, ident.delegate_id)
-            if person is not None and DelegateView.of(person).withdrawn:
-                ident.pending_input = ident.pending_data = None  # a question ends with it
-                return RsvpResult(RsvpStep.WITHDRAWN, RsvpView.of(rsvp))
-            own_unit = person.organization if person is not None else ""
-            own_name = person.full_name if person is not None else ""
-            answering = Answering.of(ident, rsvp, own_unit, own_name)
+            answering = await self._typed_answer(session, account, event_id, asked=False)
+            if isinstance(answering, RsvpResult):
+                return answering
             now, audits = self._ctx.clock.now(), list[dict[str, Any]]()
             value = one_line(reason)
             if not answers_open(now, self.deadline):
