@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -321,6 +322,50 @@ class DashboardService:
         link (as :meth:`ReportService.counts`), the reach by channel (as :meth:`reach`), how
         many to phone (as :meth:`to_phone` finds them) and how many invitations have not
         reached their invitee (as :meth:`unsent`) — read together, as of one moment."""
+        async with read_only(self._ctx.sessions) as session:
+            connection = await session.connection()  # plain rows: no ORM result machinery
+            found = (await connection.execute(self._figures_query)).all()
+        marked, to_phone = (found[0][-2], found[0][-1]) if found else (0, 0)
+        tallies: list[tuple[str, str, bool, int]] = []
+        reach: dict[str, list[int]] = {}
+        idle: dict[str, list[int]] = {}
+        no_account = 0
+        chats = self._ctx.chats
+        for group_key, status, linked_on, answered, number, _, _ in found:
+            if not linked_on and not answered:
+                no_account += number
+            names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
+            # Reached only on the chats that run here, as a notice's preview counts her (and
+            # so linked, as ReportService.counts counts her, for /thongke and the workbook).
+            running = [n for n in names if chats.runs(n.removeprefix("!"))]
+            tallies.append((group_key, status, bool(running), number))
+            for name in names:
+                blocked = name.startswith("!")
+                held = reach if name in running else idle
+                held.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
+            # Whom to phone: the invitation reached her (an account: her page, a chat not run
+            # here or blocked; without one, the marked above) and no chat that runs does.
+            if (
+                linked_on
+                and status == RsvpStatus.NO_ANSWER
+                and all(n.startswith("!") for n in running)
+            ):
+                to_phone += number
+        return Figures(
+            counts=counts_of(self._ctx.config, tallies),
+            reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
+            to_phone=to_phone,
+            unsent=no_account - marked,
+            idle=[Reach(channel, yes, no) for channel, (yes, no) in sorted(idle.items())],
+            no_chat=chats.names == frozenset(),
+        )
+
+    @cached_property
+    def _figures_query(self) -> Select[Any]:
+        """The one statement behind :meth:`figures`: a row for each group, answer, accounts
+        and whether she answered since her live link was made, with its count and the two
+        counts of the marked beside. The same for every request, so built once: its making
+        (a dozen subqueries and aliases) cost more than a tenth of the overview."""
         # Each invitee's chat accounts as one text, "telegram,!zalo" ("!": blocked; "~": her
         # personal page opened, no chat), grouped with their group and answer: a few dozen
         # rows however many invitees.
@@ -370,9 +415,7 @@ class DashboardService:
                 Invitation.sent_at.is_not(None),
                 Invitation.revoked_at.is_(None),
                 on_roster,
-                ~select(ChannelIdentity.id)
-                .where(ChannelIdentity.delegate_id == Invitation.delegate_id, _reaching())
-                .exists(),
+                ~_linked(Invitation.delegate_id),
                 *also,
             )
 
@@ -392,60 +435,24 @@ class DashboardService:
             .scalar_subquery()
             .label("marked_waiting")
         )
-        async with read_only(self._ctx.sessions) as session:
-            connection = await session.connection()  # plain rows: no ORM result machinery
-            keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.answered)
-            # The marked counts ride along on every row: one statement, one moment.
-            found = (
-                await connection.execute(
-                    select(*keys, func.count(), marked_alone, marked_waiting).group_by(*keys)
-                )
-            ).all()
-        marked, to_phone = (found[0][-2], found[0][-1]) if found else (0, 0)
-        tallies: list[tuple[str, str, bool, int]] = []
-        reach: dict[str, list[int]] = {}
-        idle: dict[str, list[int]] = {}
-        no_account = 0
-        chats = self._ctx.chats
-        for group_key, status, linked_on, answered, number, _, _ in found:
-            if not linked_on and not answered:
-                no_account += number
-            names = [n for n in linked_on.split(",") if n != _PAGE] if linked_on else []
-            # Reached only on the chats that run here, as a notice's preview counts her (and
-            # so linked, as ReportService.counts counts her, for /thongke and the workbook).
-            running = [n for n in names if chats.runs(n.removeprefix("!"))]
-            tallies.append((group_key, status, bool(running), number))
-            for name in names:
-                blocked = name.startswith("!")
-                held = reach if name in running else idle
-                held.setdefault(name.removeprefix("!"), [0, 0])[blocked] += number
-            # Whom to phone: the invitation reached her (an account: her page, a chat not run
-            # here or blocked; without one, the marked above) and no chat that runs does.
-            if (
-                linked_on
-                and status == RsvpStatus.NO_ANSWER
-                and all(n.startswith("!") for n in running)
-            ):
-                to_phone += number
-        return Figures(
-            counts=counts_of(self._ctx.config, tallies),
-            reach=[Reach(channel, yes, no) for channel, (yes, no) in sorted(reach.items())],
-            to_phone=to_phone,
-            unsent=no_account - marked,
-            idle=[Reach(channel, yes, no) for channel, (yes, no) in sorted(idle.items())],
-            no_chat=chats.names == frozenset(),
-        )
+        keys = (each.c.group_key, each.c.status, each.c.accounts, each.c.answered)
+        # The marked counts ride along on every row: one statement, one moment.
+        return select(*keys, func.count(), marked_alone, marked_waiting).group_by(*keys)
 
     async def to_phone(self, limit: int = 20) -> list[Row]:
         """Invitees no chat that runs here reaches (never linked, blocked, or linked only on a
         chat not run), who have not answered though their invitation reached them: the first
         ``limit`` in protocol order (how many in all: :meth:`figures`). One whose invitation
         has not gone out is to be sent it first (:meth:`unsent`), not phoned about an answer."""
+        # Whether the invitation reached her is asked of the unanswered alone (of her answer's
+        # row): asked of every invitee on the roster first, it cost three times as much.
+        her = Rsvp.delegate_id
         where = and_(
             roster.delegates_of(self._ctx.meeting_id),
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
-            ~roster.reachable(self._ctx.chats.names),
-            ~_unsent(),
+            ~roster.reachable(self._ctx.chats.names, her),
+            # Not yet answered (above): her live link marked sent, or an account of hers.
+            or_(_marked(her), _linked(her)),
         )
         async with read_only(self._ctx.sessions) as session:
             page = (
@@ -925,12 +932,13 @@ def _same_run(newer: _Audited, older: _Audited) -> bool:
 _PAGE = "~"
 
 
-def _marked() -> ColumnElement[bool]:
-    """The invitee's live link is marked sent by the office."""
+def _marked(person: Any = Delegate.id) -> ColumnElement[bool]:
+    """The invitee (``person``: her id's column in the enclosing query) has her live link
+    marked sent by the office."""
     return (
         select(Invitation.id)
         .where(
-            Invitation.delegate_id == Delegate.id,
+            Invitation.delegate_id == person,
             Invitation.revoked_at.is_(None),
             Invitation.sent_at.is_not(None),
         )
@@ -938,16 +946,21 @@ def _marked() -> ColumnElement[bool]:
     )
 
 
-def _unsent() -> ColumnElement[bool]:
+def _unsent(person: Any = Delegate.id) -> ColumnElement[bool]:
     """The invitee's invitation has not reached her, as far as the office knows: her live link
     is not marked sent, no account of hers is linked, not even her personal page, and she has
     not answered since it was made (the office took her answer by phone)."""
-    reached = (
+    return and_(~_marked(person), ~_linked(person), ~_answered(person))
+
+
+def _linked(person: Any) -> ColumnElement[bool]:
+    """An account of the invitee ``person`` shows her live invitation reached her (any chat
+    account; her personal page when opened since that link was made: :func:`_reaching`)."""
+    return (
         select(ChannelIdentity.id)
-        .where(ChannelIdentity.delegate_id == Delegate.id, _reaching())
+        .where(ChannelIdentity.delegate_id == person, _reaching())
         .exists()
     )
-    return and_(~_marked(), ~reached, ~_answered(Delegate.id))
 
 
 def _answered(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
@@ -972,8 +985,8 @@ def _relinked_after(row: Any, delegate_id: Any, moment: Any) -> ColumnElement[bo
     """A live link of ``delegate_id`` made after ``moment``, both columns of ``row`` in the
     enclosing query: what she did before it says nothing of the reissued link never sent.
     Her own links only: the alias keeps the enclosing query's ``invitations`` out of it."""
-    later = aliased(Invitation)
-    return (
+    later, revoked = aliased(Invitation), aliased(Invitation)
+    newer = (
         select(later.id)
         .where(
             later.delegate_id == delegate_id,
@@ -983,6 +996,11 @@ def _relinked_after(row: Any, delegate_id: Any, moment: Any) -> ColumnElement[bo
         .correlate(row)
         .exists()
     )
+    # Her first link is made with her, before anything she does: only one whose link was
+    # reissued can have a newer one, so the few reissued are found once and the look-up made
+    # for them alone (a CASE: in a value, SQLite works out both sides of an AND).
+    reissued = select(revoked.delegate_id).where(revoked.revoked_at.is_not(None))
+    return case((delegate_id.in_(reissued), newer), else_=false())
 
 
 def _reaching() -> ColumnElement[bool]:

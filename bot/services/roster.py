@@ -33,11 +33,13 @@ def linked(channels: Collection[str] | None = None) -> ColumnElement[bool]:
     )
 
 
-def reachable(channels: Collection[str] | None = None) -> ColumnElement[bool]:
-    """The delegate has a linked account that has not blocked the bot; with ``channels``, on
-    one of them (those running)."""
+def reachable(
+    channels: Collection[str] | None = None, person: Any = Delegate.id
+) -> ColumnElement[bool]:
+    """The delegate (``person``: her id's column in the enclosing query) has a linked account
+    that has not blocked the bot; with ``channels``, on one of them (those running)."""
     return exists().where(
-        ChannelIdentity.delegate_id == Delegate.id,
+        ChannelIdentity.delegate_id == person,
         ChannelIdentity.linked_via != queries.PAGE_LINK,
         ChannelIdentity.unreachable_at.is_(None),
         *_on(channels),
