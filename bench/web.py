@@ -691,6 +691,11 @@ async def prepare_dashboard(db: Path, invitees: int, audit_rows: int) -> None:
         rng = random.Random(7)
         at = "2024-05-1{} 0{}:{:02d}:{:02d}.000000"
         async with engine.begin() as connection:
+            # The list was imported on the first of May, before every answer and link below, as
+            # in life (an answer older than her live link reads as given before a reissue).
+            await connection.execute(
+                text("UPDATE invitations SET created_at = '2024-05-01 01:00:00.000000'")
+            )
             # Answers: 60 % attending, 10 % declined, 5 % a substitute, the rest none yet.
             await connection.execute(text(
                 "UPDATE rsvps SET status = CASE WHEN delegate_id % 20 < 12 THEN 'attending' "
