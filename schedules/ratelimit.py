@@ -66,7 +66,7 @@ import logging
 import math
 import statistics
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -81,6 +81,7 @@ _TOO_SHORT = 1e-6
 # before it has any, it is this many seconds.
 GUARD_STARTS = 10
 FIRST_GUARD = 0.01
+CHATS_KEPT = 4096  # per-chat buckets kept before the idle ones are forgotten
 
 
 def guard_of(recent: Sequence[float]) -> float:
@@ -155,12 +156,17 @@ class _Grant:
 class _Bucket:
     """A per-chat limit: an emission interval and a burst tolerance (GCRA)."""
 
-    __slots__ = ("interval", "tat", "tolerance")
+    __slots__ = ("held", "interval", "tat", "tolerance")
 
     def __init__(self, interval: float, burst: int = 1) -> None:
         self.interval = interval
         self.tolerance = interval * (burst - 1)
         self.tat = 0.0
+        self.held = 0  # sends waiting on it
+
+    def idle(self, now: float) -> bool:
+        """As good as a new one: its sends are past (``tat``) and none waits on it."""
+        return self.tat <= now and not self.held
 
     def earliest(self, now: float) -> float:
         return max(now, self.tat - self.tolerance)
@@ -207,7 +213,8 @@ class Pacer:
         self._group_began = -math.inf  # when the current group's first start went
         self._private_interval = stretch / limits.private_per_second
         self._group_interval = stretch * 60 / limits.group_per_minute
-        self._chats: dict[str, _Bucket] = {}
+        # chat -> its bucket, the chat asked for longest ago first (see _bucket)
+        self._chats: OrderedDict[str, _Bucket] = OrderedDict()
         self._paused_until = -math.inf
         # Waiters for the head of the line: replies', then bulk's. One waiter at a time holds
         # the head, waits for the next start and takes it.
@@ -253,13 +260,24 @@ class Pacer:
         self._chats.clear()
 
     def _bucket(self, chat: str) -> _Bucket:
-        bucket = self._chats.get(chat)
-        if bucket is None:
-            if chat.startswith("-"):
-                bucket = _Bucket(self._group_interval)
-            else:
-                bucket = _Bucket(self._private_interval, self.limits.private_burst)
-            self._chats[chat] = bucket
+        """The chat's bucket, made at its first send. Past :data:`CHATS_KEPT` chats, idle
+        buckets are forgotten from the chat asked for longest ago, stopping at the first that
+        is not idle (as the limiter's and the update processor's per-chat states): a few steps
+        a new chat, and a broadcast to 10,000 people does not keep 10,000 buckets."""
+        chats = self._chats
+        bucket = chats.get(chat)
+        if bucket is not None:
+            chats.move_to_end(chat)  # asked for last
+            return bucket
+        if len(chats) >= CHATS_KEPT:
+            now = self._now()
+            while chats and next(iter(chats.values())).idle(now):
+                chats.popitem(last=False)
+        if chat.startswith("-"):
+            bucket = _Bucket(self._group_interval)
+        else:
+            bucket = _Bucket(self._private_interval, self.limits.private_burst)
+        chats[chat] = bucket
         return bucket
 
     @asynccontextmanager
@@ -323,6 +341,16 @@ class Pacer:
         schedule granted it (negative: ahead), the guard it was booked with, and when it may
         start here."""
         bucket = self._bucket(chat) if chat is not None else None
+        if bucket is None:
+            return await self._take_in_turn(None, urgent=urgent)
+        bucket.held += 1  # not forgotten while this send waits on it
+        try:
+            return await self._take_in_turn(bucket, urgent=urgent)
+        finally:
+            bucket.held -= 1
+
+    async def _take_in_turn(self, bucket: _Bucket | None, *, urgent: bool) -> _Grant | None:
+        """:meth:`_take` once the chat's bucket (if any) is held."""
         front = False  # a bulk waiter that gave way to a reply keeps its place
         while True:
             # Wait for this chat (and any pause) without holding up other chats.

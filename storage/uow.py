@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import aiosqlite
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -162,15 +163,21 @@ async def in_a_worker(
     if _in_memory(engine):
         return await read(sessions)
     url = engine.url.render_as_string(hide_password=False)
-    worker = _the_worker()
 
-    async def run() -> T:
-        bind = worker.engine(url)
-        return await read(
-            async_sessionmaker(class_=sessions.class_, **{**sessions.kw, "bind": bind})
-        )
+    def on(worker: _Worker) -> Coroutine[object, object, T]:
+        async def run() -> T:
+            bind = worker.engine(url)
+            return await read(
+                async_sessionmaker(class_=sessions.class_, **{**sessions.kw, "bind": bind})
+            )
 
-    return await worker.run(run())
+        return run()
+
+    while True:
+        # A close_worker on another event loop (another thread) may begin between taking the
+        # worker and handing it the read: the read then goes to the worker made after it.
+        with contextlib.suppress(_Closing):
+            return await _the_worker().run(on)
 
 
 # Seconds a closing worker waits for the reads under way to end before it cuts them short
@@ -178,11 +185,18 @@ async def in_a_worker(
 # as long at most, for the reads it cut to let go of their connections.
 CLOSE_GRACE_S = 5.0
 CUT_GRACE_S = 5.0
+# Seconds a closing worker waits at most for each SQLite connection a read still held to end
+# (the statement it runs, if any, done first): see _Worker._end_connections.
+END_GRACE_S = 5.0
 
 
 class ReadCutShort(Exception):
     """A read in the worker (:func:`in_a_worker`) was still under way when the worker closed,
     past :data:`CLOSE_GRACE_S`: it was cut short (its connection closed, nothing written)."""
+
+
+class _Closing(Exception):
+    """The worker a read was handed to had begun to close: it takes no read any more."""
 
 
 async def close_worker() -> None:
@@ -208,6 +222,7 @@ class _Worker:
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._engines: dict[str, AsyncEngine] = {}
+        self._connections: set[Any] = set()  # the DBAPI connections its engines hold open
         self._closing = False
         self._runs: set[concurrent.futures.Future[Any]] = set()  # the reads not yet answered
         self._thread = threading.Thread(
@@ -222,13 +237,20 @@ class _Worker:
             # No pool: a connection is opened for each read and closed after it, none is held
             # between the office's downloads.
             engine = self._engines[url] = create_engine(url, poolclass=NullPool)
+            pool = engine.sync_engine.pool
+            event.listen(pool, "connect", lambda dbapi, _: self._connections.add(dbapi))
+            event.listen(pool, "close", lambda dbapi, _: self._connections.discard(dbapi))
         return engine
 
-    async def run(self, work: Coroutine[object, object, T]) -> T:
-        """``work``'s result, run on the worker's loop; the caller's loop waits without being
-        held."""
-        future = asyncio.run_coroutine_threadsafe(self._cut_at_close(work), self._loop)
-        self._runs.add(future)
+    async def run(self, work: Callable[[_Worker], Coroutine[object, object, T]]) -> T:
+        """``work(self)``'s result, run on the worker's loop; the caller's loop waits without
+        being held. :class:`_Closing` once the worker's close has begun: a read handed over
+        then, from another thread, would not be among the reads the close waits for."""
+        with _worker_lock:  # the close sets _closing under it, then schedules its end
+            if self._closing:
+                raise _Closing
+            future = asyncio.run_coroutine_threadsafe(self._cut_at_close(work(self)), self._loop)
+            self._runs.add(future)
         future.add_done_callback(self._runs.discard)
         return await asyncio.wrap_future(future)
 
@@ -255,6 +277,23 @@ class _Worker:
             for future in list(self._runs):
                 with contextlib.suppress(concurrent.futures.InvalidStateError):
                     future.set_exception(ReadCutShort())
+            self._end_connections()
+
+    def _end_connections(self) -> None:
+        """Close the SQLite connections such a read still holds. Nothing would close them
+        any more: each would keep its thread (aiosqlite's) and its read transaction for the
+        rest of the process (another meeting's storage may go on), and a reader that never
+        ends holds back the WAL's checkpoints, so the file grows. Each closes once the
+        statement it runs, if any, is done; waited for :data:`END_GRACE_S` at most."""
+        threads = []
+        for connection in list(self._connections):
+            driver = getattr(connection, "driver_connection", None)
+            if isinstance(driver, aiosqlite.Connection):
+                driver.stop()  # its thread closes the connection and ends; no loop to answer
+                threads.append(driver._thread)
+        self._connections.clear()
+        for thread in threads:
+            thread.join(END_GRACE_S)
 
     async def _cut_at_close(self, work: Coroutine[object, object, T]) -> T:
         try:

@@ -21,6 +21,7 @@ from sqlalchemy.util import await_
 from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackContext, MessageHandler, filters
 
+import handlers.telegram.app
 from bot.domain.channels import ChatAccount
 from bot.domain.rsvp import RsvpChoice, RsvpStatus
 from bot.services import handled_events
@@ -740,17 +741,34 @@ async def test_a_burst_of_taps_through_polling_is_answered_and_confirmed_in_orde
 
 
 async def test_serve_freezes_the_start_up_heap_out_of_the_collectors_passes(
-    harness: BotHarness,
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     user = await harness.open_invitation("DB001")
     gc.unfreeze()
+    frozen = asyncio.Event()
+    freeze = handlers.telegram.app.freeze_startup_heap
+
+    def freeze_marked() -> None:  # the real freeze, then the test is told
+        freeze()
+        frozen.set()
+
+    monkeypatch.setattr(handlers.telegram.app, "freeze_startup_heap", freeze_marked)
     stop = asyncio.Event()
     await harness.app.shutdown()  # serve() initialises the application itself
     running = asyncio.create_task(serve(harness.app, stop))
     try:
-        harness.fake.enqueue(user.tap("✅ Tham dự"))
-        await harness.fake.wait_until(lambda: user.last_text().startswith(ATTENDING))
+        # The freeze's full collection of the test process's heap takes seconds on a loaded
+        # machine: waited for as an event (bounded only against a hang), not within the
+        # fake's 10 s for a reply. Serve ending first is its failure, raised here.
+        waiting = asyncio.ensure_future(frozen.wait())
+        done, _ = await asyncio.wait({running, waiting}, timeout=600, return_when="FIRST_COMPLETED")
+        waiting.cancel()
+        if running in done:
+            running.result()
+        assert frozen.is_set(), "serve neither froze the start-up heap nor ended within 600 s"
         assert gc.get_freeze_count() > 10_000  # the modules, PTB, SQLAlchemy, the catalog
+        harness.fake.enqueue(user.tap("✅ Tham dự"))  # and the bot answers with it frozen
+        await harness.fake.wait_until(lambda: user.last_text().startswith(ATTENDING))
     finally:
         stop.set()
         await running

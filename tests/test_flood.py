@@ -24,7 +24,7 @@ from bot.chat import Inbox
 from bot.services import Services
 from bot.texts import load_catalog
 from handlers.telegram.app import build_application, serve
-from handlers.telegram.limiter import CHAT_BURST, RetryingRateLimiter
+from handlers.telegram.limiter import _CHATS_KEPT, CHAT_BURST, RetryingRateLimiter, _Chat
 from handlers.telegram.updates import ChatOrderedUpdateProcessor, _Budget
 from schedules.ratelimit import VirtualTime
 from tests.fakes.telegram_api import FakeBotApi, FakeUser
@@ -302,6 +302,51 @@ def test_past_the_remembered_chats_whole_budgets_are_forgotten_and_a_spent_one_i
     assert list(budget._chats) == [0, -6]
     assert budget.take(0) and budget.take(0)  # 2 refilled in the 3 s since its last
     assert not budget.take(0)
+
+
+def test_a_new_chat_past_the_limiters_kept_thousands_looks_at_a_few_chats_not_at_every_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Thousands of replies within three seconds: no chat's bucket is full again, so none may
+    be forgotten; a reply to a new chat must not look them all over to find that out."""
+    clock = VirtualTime()
+    limiter = RetryingRateLimiter(now=clock.monotonic, sleep=clock.sleep)
+    for chat in range(_CHATS_KEPT + 2_000):
+        clock.now += 0.0001
+        limiter._chat(chat).spend(clock.now)
+    looked: list[_Chat] = []
+    idle = _Chat.idle
+
+    def counted(chat: _Chat, now: float) -> bool:
+        looked.append(chat)
+        return idle(chat, now)
+
+    monkeypatch.setattr(_Chat, "idle", counted)
+
+    limiter._chat(10_000_001)
+
+    assert len(looked) == 1  # the chat asked for longest ago: not idle, so none behind it is
+    assert len(limiter._chats) == _CHATS_KEPT + 2_001
+
+
+def test_past_the_limiters_kept_chats_idle_ones_are_forgotten_and_a_paused_or_busy_one_is_not() -> (
+    None
+):
+    clock = VirtualTime()
+    limiter = RetryingRateLimiter(now=clock.monotonic, sleep=clock.sleep)
+    limiter._chat(0).paused_until = 10.0  # a 429 paused it
+    for chat in range(1, _CHATS_KEPT):
+        limiter._chat(chat).spend(clock.now)  # full again in a second
+    clock.now += 5
+    limiter._chat(-5)  # every bucket full, but the paused chat at the front: none forgotten
+    assert len(limiter._chats) == _CHATS_KEPT + 1
+
+    limiter._chat(7).requests = 1  # a message waiting for its turn: asked for last
+    clock.now += 6  # the pause is over
+    limiter._chat(-6)
+
+    assert list(limiter._chats) == [7, -6]
+    assert limiter._chat(7).requests == 1  # the same state, not a new one
 
 
 # --- the whole bot, polling ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from schedules.ratelimit import Limits, Pacer
+from schedules.ratelimit import CHATS_KEPT, Limits, Pacer
 from tests.fakes.clock import EventTime
 
 WINDOW, COUNT = 1.0, 30  # Telegram's sliding window and how many messages it takes
@@ -280,3 +280,40 @@ async def test_requests_whose_travel_times_differ_widen_the_window_by_the_differ
     assert min(spans) >= 1.0 + 0.2 - 1e-9  # Telegram's second and the spread
     # Arriving anywhere within its trip, no 31 messages reach Telegram within one second.
     assert overfull_windows([at + (0.0 if n % 2 else 0.2) for n, at in enumerate(starts)]) == 0
+
+
+async def test_a_broadcast_to_more_chats_than_kept_forgets_the_buckets_whose_sends_are_past() -> (
+    None
+):
+    # Every chat the outbox sent to kept its bucket for the life of the process.
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+
+    async def broadcast() -> None:
+        for n in range(CHATS_KEPT + 1_000):
+            await pacer.take(str(1000 + n))
+
+    await clock.run(broadcast())
+
+    assert len(pacer._chats) < CHATS_KEPT
+    assert str(1000 + CHATS_KEPT + 999) in pacer._chats  # the last one's send is not past
+
+
+async def test_past_the_kept_chats_a_bucket_with_a_send_ahead_or_waiting_is_not_forgotten() -> None:
+    clock = EventTime()
+    pacer = Pacer(Limits(), now=clock.monotonic, sleep=clock.sleep)
+    ahead = pacer._bucket("ahead")
+    ahead.take(clock.now)
+    ahead.take(clock.now)  # its next send may go in two seconds' time
+    for n in range(1, CHATS_KEPT):
+        pacer._bucket(str(n))  # buckets as good as new
+    pacer._bucket("-5")  # past the kept: the front has a send ahead, none forgotten
+    assert len(pacer._chats) == CHATS_KEPT + 1
+
+    waiting = pacer._bucket("waiting")
+    waiting.held = 1  # a send waits on it (for the head of the line)
+    clock.now += 3  # the bucket with a send ahead is idle now
+    pacer._bucket("-6")
+
+    assert list(pacer._chats) == ["waiting", "-6"]
+    assert pacer._bucket("waiting") is waiting

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import threading
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -830,3 +832,82 @@ async def test_a_read_that_goes_on_when_cut_short_still_leaves_its_caller_answer
             await asyncio.wait_for(reading, 60)
     finally:
         go_on.set()
+
+
+# The read below is left on the worker's loop once that loop has ended; collected at the end of
+# the test, its session cannot close without a loop (what the test is about).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_a_read_cut_short_that_goes_on_has_its_database_connection_closed_all_the_same(
+    engine: AsyncEngine,
+    worker_engines: tuple[list[AsyncEngine], list[AsyncEngine]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A read that swallowed its cut kept its SQLite connection, its read transaction and
+    # aiosqlite's thread after the worker's loop ended, for the life of the process (a daemon
+    # thread, made in the worker's: it did not hold the exit, but held back WAL checkpoints).
+    if engine.dialect.name != "sqlite":
+        pytest.skip("aiosqlite's thread: SQLite's connections only")
+    monkeypatch.setattr(storage.uow, "CLOSE_GRACE_S", 0.0)
+    monkeypatch.setattr(storage.uow, "CUT_GRACE_S", 0.0)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    started = threading.Event()
+    drivers: list[aiosqlite.Connection] = []
+
+    async def stubborn(own: async_sessionmaker[AsyncSession]) -> None:
+        async with read_only(own) as session:
+            await session.scalar(select(func.count(Meeting.id)))
+            raw = await (await session.connection()).get_raw_connection()
+            drivers.append(raw.driver_connection)
+            started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                await asyncio.Event().wait()  # cut short, and reading on all the same
+
+    reading = asyncio.create_task(in_a_worker(sessions, stubborn))
+    await asyncio.to_thread(started.wait)
+    try:
+        await asyncio.wait_for(close_worker(), 60)
+        with pytest.raises(ReadCutShort):
+            await asyncio.wait_for(reading, 60)
+        assert not drivers[0]._thread.is_alive(), "the read's connection outlived the close"
+    finally:
+        drivers[0].stop()  # (the old code's connection, for the rest of the run)
+        del reading  # it holds, through its answer's way back, the read left behind
+        gc.collect()  # collected within this test
+
+
+async def test_a_read_that_took_the_worker_as_another_loop_closed_it_goes_to_a_new_worker(
+    engine: AsyncEngine,
+    worker_engines: tuple[list[AsyncEngine], list[AsyncEngine]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # close_worker may run on another event loop, in another thread, than a read: a read that
+    # took the worker just before the close began was handed to a loop that had stopped (its
+    # caller got "Event loop is closed", or waited for ever), or ran past the close's wait.
+    made, disposed = worker_engines
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def read(own: async_sessionmaker[AsyncSession]) -> int | None:
+        async with read_only(own) as session:
+            return await session.scalar(select(func.count(Meeting.id)))
+
+    assert await in_a_worker(sessions, read) == 0  # the worker is made
+    the_worker = storage.uow._the_worker
+    raced: list[storage.uow._Worker] = []
+
+    def closed_meanwhile() -> storage.uow._Worker:
+        worker = the_worker()
+        if not raced:  # the first time: another loop closes it before the read is handed over
+            raced.append(worker)
+            other = threading.Thread(target=asyncio.run, args=(close_worker(),))
+            other.start()
+            other.join()
+        return worker
+
+    monkeypatch.setattr(storage.uow, "_the_worker", closed_meanwhile)
+    try:
+        assert await asyncio.wait_for(in_a_worker(sessions, read), 60) == 0
+        assert len(made) == 2 and disposed == made[:1]  # read on the worker made after the close
+    finally:
+        await close_worker()
