@@ -685,6 +685,12 @@ class App:
         """The chat channels this process runs: those whose token is set."""
         return configured_channels(self.env, self.services.config)
 
+    def count_chats_as_run(self) -> None:
+        """Count as reachable only accounts on the chats a ``run`` with this environment starts
+        (:meth:`channels`, as the slips of ``invites print`` name them): for a command that
+        writes the office's figures while the bot is not running in it (``report``)."""
+        self.services.ctx.chats.run(entry.name for entry in self.channels())
+
     @property
     def web(self) -> WebSettings | None:
         """The web server's settings, when the plan has ``[web]``."""
