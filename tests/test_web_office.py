@@ -712,6 +712,34 @@ async def test_a_delegates_page_says_her_chat_does_not_run_here(
     assert 'id="not-running-telegram"' not in page
 
 
+async def test_the_channel_filter_leaves_out_the_withdrawn_and_is_offered_from_two_chats_on(
+    desk: Desk, imported: Services
+) -> None:
+    """«Kênh: Telegram» kept DB005, withdrawn, and counted her («Có 2 đại biểu phù hợp, trong
+    đó 1 …») while «Liên lạc» and every count leave her out: it finds whom a chat reaches, and
+    leaves her out too. With one chat reaching anyone it said what «Liên lạc» says: it is
+    offered from two on; a chat that does not run reaches nobody on it."""
+    for code, user_id in (("DB001", 601), ("DB005", 605)):
+        await link(imported, code, user_id)
+    tokens = {item.code: item.token for item in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ChatAccount("zalo", "z-2", "z-2"), tokens["DB002"])
+    office = imported.access.local_operator()
+    await imported.withdrawals.withdraw(office, "DB005", "Mời nhầm")
+    listing = await imported.dashboard.delegates(Filters(channel="telegram"))
+    assert ([row.code for row in listing.rows], listing.total, listing.withdrawn) == (
+        ["DB001"], 1, 0
+    )  # fmt: skip
+    page = (await desk.client.get("/office/delegates?channel=telegram")).text
+    assert text_of(page, "found") == "Có 1 đại biểu phù hợp."
+    assert '<option value="zalo" >Zalo</option>' in page
+    imported.ctx.chats.run(("telegram",))  # Zalo's token taken away: one chat reaches
+    assert 'id="channel"' not in (await desk.client.get("/office/delegates")).text
+    imported.ctx.chats.run(("zalo",))
+    page = (await desk.client.get("/office/delegates?channel=telegram")).text
+    assert text_of(page, "found") == "Có 0 đại biểu phù hợp."
+    assert '<option value="telegram" selected>Telegram</option>' in page  # the filter shown
+
+
 async def test_the_workbooks_delegates_sheet_says_a_chat_that_does_not_run_here_reaches_nobody(
     imported: Services,
 ) -> None:
