@@ -685,6 +685,16 @@ class App:
         """The chat channels this process runs: those whose token is set."""
         return configured_channels(self.env, self.services.config)
 
+    def token_envs(self) -> dict[str, str]:
+        """Each chat channel the plan knows, with the environment variable of its token."""
+        return {entry.name: entry.token_env for entry in known_channels(self.services.config)}
+
+    def count_chats_as_run(self) -> None:
+        """Count as reachable only accounts on the chats a ``run`` with this environment starts
+        (:meth:`channels`, as the slips of ``invites print`` name them): for a command that
+        writes the office's figures while the bot is not running in it (``report``)."""
+        self.services.ctx.chats.run((entry.name for entry in self.channels()), self.token_envs())
+
     @property
     def web(self) -> WebSettings | None:
         """The web server's settings, when the plan has ``[web]``."""
@@ -734,8 +744,9 @@ class App:
             channels.append(channel)
             budgets[channel.sender.channel] = budget
         senders = {channel.sender.channel: channel.sender for channel in channels}
-        # What a notice's preview counts as reachable: accounts on the chats run here only.
-        self.services.ctx.chats.run(senders)
+        # What a notice's preview counts as reachable: accounts on the chats run here only;
+        # the overview names the variable of one that does not run, as start-up does.
+        self.services.ctx.chats.run(senders, self.token_envs())
         outbox = build_outbox(self.services, self.catalog, senders, pacer=budgets)
         scheduler = build_scheduler(self.services, outbox)
         self.metrics.watch_outbox(outbox.stats)

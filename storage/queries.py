@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVarTuple
 
@@ -543,6 +543,8 @@ class RosterRow(NamedTuple):
     # Apart from the position since migration 0026 (None on an answer given before it).
     substitute_unit: str | None = None
     substitute_phone: str | None = None  # E.164
+    # The chat channels linked that do not run here (not in ``channels``): they reach nobody.
+    idle: tuple[str, ...] = ()
 
 
 _ROSTER_COLUMNS = (
@@ -561,11 +563,14 @@ _ROSTER_COLUMNS = (
 )
 
 
-async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
+async def roster(
+    session: AsyncSession, meeting_id: int, channels: Collection[str] | None = None
+) -> list[RosterRow]:
     """Every delegate (not task contacts; withdrawn invitations too, marked) with their answer
-    and their best linked account (a reachable one before a blocked one, then the one used
-    last), read as table rows: the report of a meeting of 10,000 is 10,000 tuples, not 30,000
-    objects."""
+    and their best linked account (one on a chat of ``channels``, those running, before one
+    that is not; a reachable one before a blocked one; then the one used last), read as table
+    rows: the report of a meeting of 10,000 is 10,000 tuples, not 30,000 objects. An account
+    on a chat not in ``channels`` (None: every chat runs) is listed apart, as ``idle``."""
     ident = IDENTITY_TABLE.c
     rows = await session.execute(
         select(
@@ -590,14 +595,21 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
         .order_by(Delegate.group_key, Delegate.rank, Delegate.code)
     )
     best: dict[int, tuple[Any, ...]] = {}
-    reach: dict[int, tuple[set[str], set[str]]] = {}
+    reach: dict[int, tuple[set[str], set[str], set[str]]] = {}
+
+    def runs(channel: str | None) -> bool:
+        return channels is None or channel in channels
+
     for row in rows:
         kept = best.get(row[0])
-        if kept is None or (row[12] is not None and _rank(row[13:17]) > _rank(kept[13:17])):
+        if kept is None or (
+            row[12] is not None
+            and (runs(row[17]), _rank(row[13:17])) > (runs(kept[17]), _rank(kept[13:17]))
+        ):
             best[row[0]] = tuple(row)
         if row[12] is not None:
-            reaching, blocked = reach.setdefault(row[0], (set(), set()))
-            (reaching if row[13] is None else blocked).add(row[17])
+            reaching, blocked, idle = reach.setdefault(row[0], (set(), set(), set()))
+            (idle if not runs(row[17]) else reaching if row[13] is None else blocked).add(row[17])
     return [
         RosterRow._make(
             (
@@ -610,6 +622,7 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
                 row[19],
                 row[20],
                 row[21],
+                *_idle(reach.get(row[0])),
             )
         )
         for row in best.values()
@@ -617,13 +630,18 @@ async def roster(session: AsyncSession, meeting_id: int) -> list[RosterRow]:
 
 
 def _channels(
-    reach: tuple[set[str], set[str]] | None,
+    reach: tuple[set[str], set[str], set[str]] | None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The channels reaching a person, and those only blocked (reached on no account)."""
+    """The running channels reaching a person, and those only blocked (reached on no account)."""
     if reach is None:
         return (), ()
-    reaching, blocked = reach
+    reaching, blocked, _ = reach
     return tuple(sorted(reaching)), tuple(sorted(blocked - reaching))
+
+
+def _idle(reach: tuple[set[str], set[str], set[str]] | None) -> tuple[tuple[str, ...]]:
+    """The channels a person is linked on that do not run (none reaches her)."""
+    return (tuple(sorted(reach[2])) if reach else (),)
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)

@@ -244,6 +244,42 @@ def test_report_command_writes_the_workbook(
     assert main(["report", "bao-cao.pdf"]) == 2
 
 
+def test_report_command_counts_as_linked_only_accounts_on_the_chats_run_would_start(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`hoinghi report` runs no chat, and counted every linked account: with no
+    TELEGRAM_BOT_TOKEN set, a Telegram account was «Có» in «Bot liên lạc được» and «đã liên
+    kết» in the summary. It counts the chats `run` would start with this environment, as
+    `invites print` names them."""
+    from bot.app import open_app
+    from bot.config import load_config
+    from bot.domain.channels import ChatAccount
+
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+
+    async def link_db001() -> None:
+        loaded = load_config(office / "config.toml")
+        async with open_app(loaded, load_catalog("vi"), env={}) as app:
+            tokens = {item.code: item.token for item in await app.services.invitations.links()}
+            account = ChatAccount("telegram", "601", "601")
+            await app.services.invitations.link_by_token(account, tokens["DB001"])
+
+    asyncio.run(link_db001())
+
+    def db001_and_linked() -> tuple[tuple[object, ...], object]:
+        assert main(["report", "bao-cao.xlsx", "--force"]) == 0
+        book = load_workbook(office / "bao-cao.xlsx")
+        row = next(r for r in book["Đại biểu"].iter_rows(values_only=True) if r[1] == "DB001")
+        groups = list(book["Tổng hợp theo thành phần"].iter_rows(values_only=True))
+        column = groups[0].index("Đã liên kết tài khoản")
+        total = next(r for r in groups if r[1] == "Tổng cộng")
+        return row[13:15], total[column]
+
+    assert db001_and_linked() == (("Telegram (máy này không chạy kênh này)", "Không"), 0)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:" + "A" * 35)  # `run` would start it
+    assert db001_and_linked() == (("Telegram", "Có"), 1)
+
+
 def test_every_workbook_prints_a4_landscape_one_page_wide_with_headings_on_each_page(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

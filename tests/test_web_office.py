@@ -18,6 +18,9 @@ from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpAnswer, RsvpChoice, RsvpStatus
 from bot.services import Services
 from bot.services.dashboard import Filters
+from bot.services.office_report import OfficeReport
+from bot.services.report_file import office_report_sheets
+from bot.texts import load_catalog
 from schedules.planner import sync_planned
 from storage import queries
 from storage.models import AuditEntry, Rsvp, SpeechAssignment
@@ -26,6 +29,7 @@ from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text
 from tests.web_support import web_for
 
 STAFF_NAME = "Phạm Thị Thanh Mai"
+CATALOG = load_catalog("vi")
 
 
 async def link(services: Services, code: str, user_id: int) -> ChatAccount:
@@ -706,6 +710,67 @@ async def test_a_delegates_page_says_her_chat_does_not_run_here(
     imported.ctx.chats.run(("telegram", "zalo"))
     page = (await desk.client.get("/office/delegates/DB001")).text
     assert 'id="not-running-telegram"' not in page
+
+
+async def test_the_channel_filter_leaves_out_the_withdrawn_and_is_offered_from_two_chats_on(
+    desk: Desk, imported: Services
+) -> None:
+    """«Kênh: Telegram» kept DB005, withdrawn, and counted her («Có 2 đại biểu phù hợp, trong
+    đó 1 …») while «Liên lạc» and every count leave her out: it finds whom a chat reaches, and
+    leaves her out too. With one chat reaching anyone it said what «Liên lạc» says: it is
+    offered from two on; a chat that does not run reaches nobody on it."""
+    for code, user_id in (("DB001", 601), ("DB005", 605)):
+        await link(imported, code, user_id)
+    tokens = {item.code: item.token for item in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ChatAccount("zalo", "z-2", "z-2"), tokens["DB002"])
+    office = imported.access.local_operator()
+    await imported.withdrawals.withdraw(office, "DB005", "Mời nhầm")
+    listing = await imported.dashboard.delegates(Filters(channel="telegram"))
+    assert ([row.code for row in listing.rows], listing.total, listing.withdrawn) == (
+        ["DB001"], 1, 0
+    )  # fmt: skip
+    page = (await desk.client.get("/office/delegates?channel=telegram")).text
+    assert text_of(page, "found") == "Có 1 đại biểu phù hợp."
+    assert '<option value="zalo" >Zalo</option>' in page
+    imported.ctx.chats.run(("telegram",))  # Zalo's token taken away: one chat reaches
+    assert 'id="channel"' not in (await desk.client.get("/office/delegates")).text
+    imported.ctx.chats.run(("zalo",))
+    page = (await desk.client.get("/office/delegates?channel=telegram")).text
+    assert text_of(page, "found") == "Có 0 đại biểu phù hợp."
+    assert '<option value="telegram" selected>Telegram</option>' in page  # the filter shown
+
+
+async def test_the_workbooks_delegates_sheet_says_a_chat_that_does_not_run_here_reaches_nobody(
+    imported: Services,
+) -> None:
+    """Linked on Telegram, then Zalo alone runs: the «Đại biểu» sheet said «Kênh liên lạc:
+    Telegram», «Bot liên lạc được: Có», and the clerk did not phone her. It says the chat does not
+    run here, «Không», and why; with Telegram running again, as before."""
+    await link(imported, "DB001", 601)
+    account = await link(imported, "DB002", 602)
+    tokens = {item.code: item.token for item in await imported.invitations.links()}
+    await imported.invitations.link_by_token(ChatAccount("zalo", "z-602", "z-602"), tokens["DB002"])
+    await imported.invitations.set_reachable(account, reachable=False, reason="blocked")
+    imported.ctx.chats.run(("zalo",))
+
+    def sheet_rows(report: OfficeReport) -> dict[str, tuple[object, ...]]:
+        sheet = office_report_sheets(CATALOG, imported.config, report)[0]
+        return {str(row[1]): tuple(row[13:16]) for row in sheet.rows}
+
+    rows = sheet_rows(await imported.office_report.collect())
+    assert rows["DB001"] == (
+        "Telegram (máy này không chạy kênh này)",
+        "Không",
+        "Máy này hiện không chạy kênh Telegram (chưa đặt token): bot không gửi tin nhắn được, đề"
+        " nghị gọi điện",
+    )
+    # Reached on Zalo, which runs: her blocked Telegram is named as not running, not as blocked.
+    assert rows["DB002"] == ("Zalo, Telegram (máy này không chạy kênh này)", "Có", None)
+    assert rows["DB003"] == ("Chưa liên kết", None, None)
+    imported.ctx.chats.run(("telegram", "zalo"))
+    rows = sheet_rows(await imported.office_report.collect())
+    assert rows["DB001"] == ("Telegram", "Có", None)
+    assert rows["DB002"] == ("Zalo, Telegram (đã chặn bot)", "Có", None)
 
 
 async def test_a_search_reads_only_its_matches_from_the_database(imported: Services) -> None:

@@ -631,6 +631,29 @@ async def test_the_board_flags_a_speaker_not_coming_and_one_no_chat_reaches_as_t
     )
 
 
+async def test_the_overviews_missing_drafts_flag_a_speaker_not_coming_as_the_board_does(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """DB040 sent a substitute, DB045 declined: «Tham luận» flags them, the overview's «Tham
+    luận chưa gửi» listed them as any other speaker late with her draft. It flags them alike."""
+    services = harness.services
+    office = services.access.local_operator()
+    substitute = RsvpAnswer(
+        RsvpStatus.SUBSTITUTE, substitute_name="Nguyễn Thị Hà", substitute_position="Phó Chủ tịch"
+    )
+    for code, answer in (("DB040", substitute), ("DB045", RsvpAnswer(RsvpStatus.DECLINED))):
+        card = await services.dashboard.card(code)
+        assert card is not None
+        await services.rsvp.record_by_phone(office, card.person.id, answer)
+    overview = (await desk.client.get("/office/")).text
+    section = overview.split('id="missing"', 1)[1].split("</section>", 1)[0]
+    ids = {code: await draft_id(harness, code) for code in ("DB036", "DB040", "DB045")}
+    assert text_of(section, f"draft-{ids['DB040']}-away") == "· cử người dự thay: Nguyễn Thị Hà"
+    assert text_of(section, f"draft-{ids['DB045']}-away") == "· không tham dự hội nghị"
+    assert f'id="draft-{ids["DB036"]}-away"' not in section
+    assert f'href="/office/drafts/{ids["DB036"]}"' in section  # listed, not flagged
+
+
 # --- assigning and withdrawing speakers («Phân công tham luận», «Hủy phân công») ----------------
 
 _FIELD = re.compile(r'<input type="hidden" name="([a-z]+)" value="([^"]*)">')

@@ -95,6 +95,32 @@ async def test_the_log_shows_no_account_id_and_masks_a_substitutes_phone_as_a_de
     assert "Tài khoản" not in linked and "5f1c2a9be04d7c3a81f0" not in page.text
 
 
+async def test_her_personal_page_opened_is_logged_as_such_not_as_an_account_linked(
+    desk: Desk, imported: Services
+) -> None:
+    """DB031 opens her personal page: the log said «liên kết tài khoản — Kênh: Trang cá nhân»,
+    though a page is no account the bot writes to (every count leaves it out). It says she
+    opened her page, and «Loại thay đổi: liên kết tài khoản» no longer finds it."""
+    web = await web_for(imported)
+    await web.client.get(f"/{web.tokens['DB031']}")
+    await web.client.aclose()
+    page = (await desk.client.get("/office/log")).text
+    [opened] = [e for e in entries(page) if "Kênh: Trang cá nhân" in entry_text(page, e)]
+    shown = entry_text(page, opened)
+    assert shown.endswith(
+        "— Nguyễn Thị Lan Phương: mở trang cá nhân lần đầu (Nguyễn Thị Lan Phương) Kênh: Trang"
+        " cá nhân"
+    )
+    assert "liên kết" not in shown.lower()
+    linked = (await desk.client.get("/office/log?action=identity.linked")).text
+    assert entries(linked) == []
+    found = (await desk.client.get("/office/log?action=identity.page_opened")).text
+    assert entries(found) == [opened]
+    assert (
+        '<option value="identity.page_opened" selected>mở trang cá nhân lần đầu</option>' in found
+    )
+
+
 async def test_an_answer_taken_by_phone_after_the_deadline_is_said_so_in_the_log(
     desk: Desk, imported: Services, clock
 ) -> None:

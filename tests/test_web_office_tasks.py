@@ -20,7 +20,7 @@ from tests.conftest import local
 from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import MACRO_MAIN_TYPE, docx, office_file
-from tests.test_tasks import task_id, with_contacts
+from tests.test_tasks import board_text, task_id, with_contacts
 
 STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, given the office role
 FILE_NAME = "Báo cáo tiến độ quận Ba Đình.docx"
@@ -369,6 +369,29 @@ async def recorded(harness: BotHarness, task: int) -> list[tuple[str, dict]]:
             .order_by(AuditEntry.id)
         )
         return [(actor, after or {}) for actor, after in rows.all()]
+
+
+async def test_a_contact_linked_only_on_a_chat_that_does_not_run_is_marked_not_linked_on_a_task(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """Linked on Telegram, then Zalo alone runs: the task's page and /nhiemvu said nothing of
+    her, as if her reminders reached her. Both mark her «chưa kết nối kênh nhắn tin», as every
+    count of the linked does; with Telegram running again, not."""
+    await harness.open_invitation("NV04")  # VI.1.3
+    task = await task_id(harness, "VI.1.3")
+    person = "Phạm Thị Hồng Đào (Ban Tuyên giáo Hội LHPN thành phố): chưa báo cáo"
+
+    async def marked() -> tuple[bool, bool]:
+        page = (await desk.client.get(f"/office/tasks/{task}")).text
+        board = next(part for part in (await board_text(harness)).split("\n\n") if "VI.1.3" in part)
+        on_page = f"{person} · chưa kết nối kênh nhắn tin" in text_of(page, "people")
+        return on_page, f"{person} — chưa kết nối kênh nhắn tin" in board
+
+    assert await marked() == (False, False)
+    harness.services.ctx.chats.run(("zalo",))
+    assert await marked() == (True, True)
+    harness.services.ctx.chats.run(("telegram", "zalo"))
+    assert await marked() == (False, False)
 
 
 async def test_the_office_records_a_phoned_report_and_a_second_submit_changes_nothing(

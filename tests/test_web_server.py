@@ -115,6 +115,25 @@ async def test_run_without_a_chat_token_previews_a_notice_as_read_on_pages_only(
     assert text_of(shown.text, "to-call-title") == "Không nhận được qua tin nhắn (80)"
 
 
+async def test_a_running_apps_overview_names_the_token_variable_of_a_chat_that_does_not_run(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restarted without TELEGRAM_BOT_TOKEN, two invitees linked on Telegram before: start-up
+    named the variable, the overview's «Telegram: … máy này không chạy kênh Telegram» did not,
+    and the clerk did not know what to ask the technician for. It names it as start-up does."""
+    assert await asyncio.to_thread(main, ["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    loaded = load_config(office_web / "config.toml")
+    async with open_app(loaded, load_catalog("vi"), env={}) as app:
+        await link_on(app.services, "telegram", "DB002", "DB003")
+        async with office_while_running(app, monkeypatch) as client:
+            page = (await client.get("/office/")).text
+    assert text_of(page, "reach-idle-telegram") == (
+        "Telegram: 2 đại biểu đã liên kết tài khoản từ trước, nhưng máy này không chạy kênh"
+        " Telegram vì chưa đặt token (TELEGRAM_BOT_TOKEN), nên bot không gửi tin nhắn được cho các"
+        " đồng chí này; người chưa trả lời trong số đó nằm trong danh sách cần gọi điện thoại."
+    )
+
+
 async def test_a_running_app_tells_the_dashboards_invitation_which_chat_takes_the_code(
     office_web: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

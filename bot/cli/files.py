@@ -22,6 +22,7 @@ from bot.cli.common import (
     run_channel,
     say,
     target_problem,
+    with_app,
     with_services,
     write_file,
 )
@@ -156,8 +157,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         out(problem, sys.stderr)
         return EXIT_USAGE
 
-    async def work(services: Services) -> int:
-        report = await services.office_report.collect()
+    async def work(app: App) -> int:
+        # Linked means on a chat that runs: here, one `run` starts with this environment.
+        app.count_chats_as_run()
+        report = await app.services.office_report.collect()
         content = office_report_workbook(catalog, config, report)
         if (problem := write_file(path, content, force=args.force, catalog=catalog)) is not None:
             out(problem, sys.stderr)
@@ -178,7 +181,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
 
-    return asyncio.run(with_services(loaded[0], catalog, work, same_meeting=args.same_meeting))
+    return asyncio.run(with_app(loaded[0], catalog, work, same_meeting=args.same_meeting))
 
 
 # What a table export writes: its headings, its rows, and the line that says it was written.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,10 +38,16 @@ class RunningChats:
 
     def __init__(self) -> None:
         self.names: frozenset[str] | None = None
+        # Each chat channel the plan knows, by the environment variable its token is set in
+        # (as start-up names those it does not run): what the overview names beside one.
+        self.token_envs: Mapping[str, str] = {}
 
-    def run(self, names: Iterable[str]) -> None:
-        """The channels that run here from now on (none: a pages-only installation)."""
+    def run(self, names: Iterable[str], token_envs: Mapping[str, str] | None = None) -> None:
+        """The channels that run here from now on (none: a pages-only installation), and with
+        ``token_envs`` the variable each known channel's token is set in."""
         self.names = frozenset(names)
+        if token_envs is not None:
+            self.token_envs = dict(token_envs)
 
     def runs(self, channel: str) -> bool:
         """Whether an account on ``channel`` can be written to here (not told yet: yes)."""

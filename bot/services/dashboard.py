@@ -732,12 +732,15 @@ class DashboardService:
             wanted.append(~roster.invited())
         elif filters.answer in {s.value for s in RsvpStatus}:
             wanted += [Rsvp.status == filters.answer, roster.invited()]
-        if filters.channel:
-            wanted.append(_reachable_on(filters.channel))
+        if filters.channel:  # reachable on it, if it runs here (as «Liên lạc» asks)
+            running = self._ctx.chats.names
+            on = {filters.channel} if running is None else {filters.channel} & running
+            wanted.append(roster.reachable(on))
         audience = notice_audience(filters.audience)
         if audience:
             wanted.append(roster.in_audience(audience))
-        if filters.reach or audience or filters.sent:  # whom to phone: not a withdrawn one
+        # Whom to reach or phone, as every count reads it: not a withdrawn one.
+        if filters.reach or filters.channel or audience or filters.sent:
             wanted.append(roster.invited())
         if filters.sent == "no":
             wanted.append(_unsent())
@@ -1034,19 +1037,6 @@ def notice_audience(value: str) -> str:
     linked, an answer, a group), else "" (nothing to filter on)."""
     kind, _, _ = value.partition(":")
     return value if kind in NOTICE_AUDIENCES else ""
-
-
-def _reachable_on(channel: str) -> ColumnElement[bool]:
-    return (
-        select(ChannelIdentity.id)
-        .where(
-            ChannelIdentity.delegate_id == Delegate.id,
-            ChannelIdentity.channel == channel,
-            ChannelIdentity.linked_via != queries.PAGE_LINK,
-            ChannelIdentity.unreachable_at.is_(None),
-        )
-        .exists()
-    )
 
 
 async def _accounts(

@@ -385,19 +385,17 @@ class InvitationService:
                         last_seen_at=None,
                     )
                 )
+                # Her page opened: the invitation reached her, but no chat account was linked
+                # (a page reaches nobody by message), so the log does not say «liên kết».
                 queries.add_audit(
                     session,
                     at=now,
                     actor=account.actor,
-                    action="identity.linked",
+                    action="identity.page_opened",
                     entity="delegate",
                     entity_id=delegate.id,
                     before=None,
-                    after={
-                        "channel": channel,
-                        "external_id": account.external_id,
-                        "via": queries.PAGE_LINK,
-                    },
+                    after={"channel": channel, "external_id": account.external_id},
                 )
             rsvp = RsvpView.of(await queries.rsvp_of(session, delegate.id))
             return PageResult(outcome, account, DelegateView.of(delegate), rsvp)

@@ -57,11 +57,19 @@ class DelegateRow:
     # phone E.164.
     substitute_unit: str | None = None
     substitute_phone: str | None = None
+    # The chat channels linked that this installation does not run (no token set): they reach
+    # nobody, and are named as such.
+    idle: tuple[str, ...] = ()
+
+    @property
+    def only_idle(self) -> bool:
+        """Whether every chat account she has is on a chat that does not run here."""
+        return bool(self.idle) and not self.channels and not self.blocked
 
     @property
     def reachable(self) -> bool | None:
         """Whether the bot can write to them (None when no account is linked)."""
-        return None if not self.linked else self.unreachable_reason is None
+        return None if not self.linked else self.unreachable_reason is None and not self.only_idle
 
 
 @dataclass(frozen=True)
@@ -164,7 +172,8 @@ class OfficeReportService:
         desks' and the chats' writes nor holds them up."""
         order = {group.key: group.order for group in self._ctx.config.groups}
         async with read_only(self._ctx.sessions) as session:
-            roster = await queries.roster(session, self._ctx.meeting_id)
+            # Reachable on the chats that run here, as every count of «liên kết» reads it.
+            roster = await queries.roster(session, self._ctx.meeting_id, self._ctx.chats.names)
             roster.sort(key=protocol_key(order))
             delegates = [
                 DelegateRow(
@@ -179,8 +188,11 @@ class OfficeReportService:
                     substitute_position=row.substitute_position,
                     answered_at=row.answered_at,
                     linked=row.linked,
+                    # The best account's, when it runs here (one that does not: ``idle``).
                     unreachable_reason=(
-                        (row.unreachable_reason or "—") if row.unreachable_at is not None else None
+                        (row.unreachable_reason or "—")
+                        if row.unreachable_at is not None and row.blocked
+                        else None
                     ),
                     channels=row.channels,
                     blocked=row.blocked,
@@ -188,6 +200,7 @@ class OfficeReportService:
                     withdrawn_reason=row.withdrawn_reason,
                     substitute_unit=row.substitute_unit,
                     substitute_phone=row.substitute_phone,
+                    idle=row.idle,
                 )
                 for row in roster
             ]

@@ -197,7 +197,9 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
                 local(row.answered_at),
                 _reach(catalog, row) if row.linked else not_linked,
                 None if reachable is None else (yes if reachable else cannot),
-                _unreachable(catalog, row.unreachable_reason),
+                _idle(catalog, row)
+                if row.only_idle
+                else _unreachable(catalog, row.unreachable_reason),
             ]
         )
     names = (
@@ -229,15 +231,26 @@ def _delegates(catalog: Catalog, config: Config, report: OfficeReport, local: An
     )
 
 
+def _channel_name(catalog: Catalog, channel: str) -> str:
+    key = f"channel_name.{channel}"
+    return catalog.plain(key) if catalog.has(key) else channel
+
+
 def _reach(catalog: Catalog, row: DelegateRow) -> str:
-    """The chat channels a linked person is reached on, then those they blocked, by name."""
+    """The chat channels a linked person is reached on, then those they blocked, then those
+    this installation does not run, by name."""
+    name = _channel_name
+    blocked = [
+        catalog.plain("report_sheet.blocked_channel", channel=name(catalog, c)) for c in row.blocked
+    ]
+    idle = [catalog.plain("report_sheet.idle_channel", channel=name(catalog, c)) for c in row.idle]
+    return ", ".join([name(catalog, channel) for channel in row.channels] + blocked + idle)
 
-    def name(channel: str) -> str:
-        key = f"channel_name.{channel}"
-        return catalog.plain(key) if catalog.has(key) else channel
 
-    blocked = [catalog.plain("report_sheet.blocked_channel", channel=name(c)) for c in row.blocked]
-    return ", ".join([name(channel) for channel in row.channels] + blocked)
+def _idle(catalog: Catalog, row: DelegateRow) -> str:
+    """Why someone linked only on chats that do not run here is not written to: phone her."""
+    channels = ", ".join(_channel_name(catalog, channel) for channel in row.idle)
+    return catalog.plain("report_sheet.unreachable.not_running", channel=channels)
 
 
 def _groups(catalog: Catalog, report: OfficeReport) -> Sheet:

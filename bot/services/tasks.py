@@ -32,6 +32,7 @@ from bot.domain.tasks import (
     is_overdue,
 )
 from bot.domain.typed import one_line
+from bot.services import roster
 from bot.services.access import DASHBOARD, OfficeActor
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_office_note
@@ -1290,12 +1291,10 @@ class TaskService:
                 TaskAssignment.task_id, Delegate.code, Delegate.full_name, Delegate.organization,
                 TaskAssignment.status, TaskAssignment.note, TaskAssignment.updated_at,
                 TaskAssignment.updated_by,
-                # Linked on some chat: a test, not a join (a join listed someone with accounts
-                # on two chats twice, and a page by offset would count them twice).
-                exists().where(
-                    ChannelIdentity.delegate_id == Delegate.id,
-                    ChannelIdentity.linked_via != queries.PAGE_LINK,
-                ),
+                # Linked on a chat that runs here, as every count reads it: a test, not a join
+                # (a join listed someone with accounts on two chats twice, and a page by offset
+                # would count them twice).
+                roster.linked(self._ctx.chats.names),
             )
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
             .where(TaskAssignment.task_id.in_(ids))

@@ -450,6 +450,8 @@ class Office:
             "counts": figures.counts,
             "reach": figures.reach,
             "idle": figures.idle,
+            # The variable of an idle chat's token, as start-up names it.
+            "token_envs": services.ctx.chats.token_envs,
             "no_chat": figures.no_chat,
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
             "to_phone": await services.dashboard.to_phone(),

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 CSV = "text/csv; charset=utf-8"
 # The kinds of change the "what" choice offers, in the order an office thinks of them.
 ACTIONS = (
-    "rsvp.changed", "identity.linked", "identity.carried", "identity.unlinked",
+    "rsvp.changed", "identity.linked", "identity.page_opened", "identity.carried",
+    "identity.unlinked",
     "identity.unreachable", "identity.reachable", "invitation.reissued", "invitation.sent",
     "invitation.unsent", "invitation.slowed_down", "delegate.created", "delegate.updated",
     "broadcast.queued", "broadcast.scheduled", "broadcast.cancelled", "broadcast.resent",
