@@ -154,6 +154,38 @@ async def test_a_text_over_a_page_box_s_limit_comes_back_whole_in_its_box_saying
         assert list(await session.scalars(select(DraftComment))) == []
 
 
+def _chosen(html_text: str, select: str) -> list[str]:
+    """The option(s) chosen in the list ``select`` on a page (none: the browser shows the first)."""
+    match = re.search(rf'<select id="{select}"[^>]*>(.*?)</select>', html_text, re.S)
+    assert match is not None, select
+    return re.findall(r'<option value="([^"]+)" selected>', match.group(1))
+
+
+async def test_a_task_report_refused_on_the_page_comes_back_with_its_kind_and_its_note(
+    web: Web, imported: Services
+) -> None:
+    # A note refused (too long; «gửi đường dẫn» without an address) came back with the list
+    # «Loại báo cáo» at its first choice, «đang thực hiện»: sent again as it stood, her
+    # request for help or her link went in as progress. The form now comes back as she wrote it.
+    page = await web.open(SPEAKER)
+    task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])
+    form, select, box = f"task-{task_id}-report", f"task-{task_id}-action", f"task-{task_id}-note"
+    assert _chosen(page.text, select) == []
+    long_note = "Đề nghị Văn phòng hỗ trợ thêm số liệu. " * 14  # 546 characters
+    refused = await web.post(
+        SPEAKER, f"task/{task_id}", form, {"action": "help", "note": long_note}
+    )
+    assert "quá giới hạn 500 ký tự" in flash(refused.text)
+    assert (_chosen(refused.text, select), _box(refused.text, box)[1]) == (["help"], long_note)
+    no_link = "Báo cáo đã gửi qua thư điện tử chiều nay"
+    refused = await web.post(SPEAKER, f"task/{task_id}", form, {"action": "link", "note": no_link})
+    assert not flash(refused.text).startswith("✅")
+    assert (_chosen(refused.text, select), _box(refused.text, box)[1]) == (["link"], no_link)
+    # Shown once: the page opened again has the form as it always was.
+    again = await web.open(SPEAKER)
+    assert (_chosen(again.text, select), _box(again.text, box)[1]) == ([], "")
+
+
 async def test_a_draft_assignment_no_longer_there_is_said_in_the_page_s_words(
     web: Web, imported: Services
 ) -> None:

@@ -611,17 +611,27 @@ class Site:
         target = f"/{visit.token}?f={key}&lang={visit.lang}#flash"
         return RedirectResponse(target, status_code=303)
 
-    def _too_long(self, visit: Visit, box: str, typed: str, chars: int, limit: int) -> Response:
+    def _too_long(
+        self,
+        visit: Visit,
+        box: str,
+        typed: str,
+        chars: int,
+        limit: int,
+        *,
+        form: Mapping[str, str] | None = None,
+    ) -> Response:
         """A text over its box's limit, refused saying by how much, and put back whole in the
-        box (named by its id) to shorten: the page's boxes cut nothing as they are pasted into
-        (no maxlength), so nothing typed is lost unsaid."""
+        box (named by its id) to shorten, with the rest of its ``form`` as chosen: the page's
+        boxes cut nothing as they are pasted into (no maxlength), so nothing typed is lost
+        unsaid."""
         catalog = visit.catalog
         text = catalog.html(
             "web.too_long",
             chars=count(catalog, chars),
             limit=count(catalog, limit),
         )
-        return self._done(visit, text, ok=False, form={box: typed})
+        return self._done(visit, text, ok=False, form={**(form or {}), box: typed})
 
     async def rsvp(self, request: Request) -> Response:
         """Attend, decline (with an optional reason), or send a substitute: the chat's steps,
@@ -763,9 +773,11 @@ class Site:
         task_id = _path_id(request, "task_id")
         action, nonce = values.get("action", ""), values.get("nonce", "")
         note = " ".join(values.get("note", "").split())
+        # A report refused comes back as she wrote it: its kind chosen, its note whole.
+        box = f"task-{task_id}-note"
+        typed = {f"task-{task_id}-action": action, box: values.get("note", "")}
         if len(note) > MAX_TASK_NOTE:
-            box = f"task-{task_id}-note"
-            return self._too_long(visit, box, values.get("note", ""), len(note), MAX_TASK_NOTE)
+            return self._too_long(visit, box, typed[box], len(note), MAX_TASK_NOTE, form=typed)
         wanted = {
             "done": TaskAction.DONE,
             "progress": TaskAction.PROGRESS,
@@ -773,9 +785,9 @@ class Site:
             "link": TaskAction.FILE,
         }.get(action)
         if wanted is None:
-            return self._task_done(visit, TaskResult(TaskStep.NOT_ASSIGNED))
+            return self._task_done(visit, TaskResult(TaskStep.NOT_ASSIGNED), typed=typed)
         if wanted is TaskAction.FILE and not holds_a_link(note):
-            return self._task_done(visit, TaskResult(TaskStep.NOT_A_FILE))
+            return self._task_done(visit, TaskResult(TaskStep.NOT_A_FILE), typed=typed)
         # Checked first, spent then: a refused form may be corrected and sent again.
         if not await self.services.invitations.first_post(account, nonce):
             return self._done(visit, visit.catalog.html("web.form_sent_before"), ok=True)
@@ -792,7 +804,7 @@ class Site:
                     result.task,
                     result.status,
                 )
-        return self._task_done(visit, result)
+        return self._task_done(visit, result, typed=typed)
 
     async def task_file(self, request: Request) -> Response:
         """A task's deliverable uploaded from the page: the chat's checks, kept in the file
@@ -815,7 +827,11 @@ class Site:
         result = await tasks.store_file(visit.account, task_id, name=name, content=content)
         return self._task_done(visit, result)
 
-    def _task_done(self, visit: Visit, result: TaskResult) -> Response:
+    def _task_done(
+        self, visit: Visit, result: TaskResult, *, typed: Mapping[str, str] | None = None
+    ) -> Response:
+        """The page again, saying how the report ended; a refused report's form (``typed``:
+        a box's id → what it had) filled again as she wrote it."""
         catalog, config = visit.catalog, self.config
         params: dict[str, object] = {
             "contact": config.office.contact,
@@ -841,7 +857,7 @@ class Site:
             TaskStep.FILE_SAVED,
             TaskStep.FILE_DUPLICATE,
         )
-        return self._done(visit, text, ok=ok)
+        return self._done(visit, text, ok=ok, form=None if ok else typed)
 
     async def draft_file(self, request: Request) -> Response:
         """A draft uploaded from the page: the chat's checks, store and receipt."""
