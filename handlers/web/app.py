@@ -573,11 +573,11 @@ class Site:
     # --- forms ---------------------------------------------------------------------------------
 
     async def _posted(
-        self, request: Request, *, files: int = 0, too_large: str = "web.text_too_large"
+        self, request: Request, *, files: int = 0, too_large: str = "web.form_too_large"
     ) -> tuple[Visit, dict[str, str], Any] | Response:
         """The page and the form posted to it, once the form is known to be this server's for
         this page; else the answer to give (a form from elsewhere, one too large: the catalog's
-        ``too_large``)."""
+        ``too_large``, saying the size that came)."""
         if not self._same_site(request):
             return PlainTextResponse("", status_code=403)
         # The page first: a wrong or ended link reads no upload.
@@ -586,8 +586,10 @@ class Site:
             return visit
         try:
             form = await read_form(request, files=files)
-        except TooLarge:
-            text = visit.catalog.html(too_large, limit_mb=MAX_BYTES // (1024 * 1024))
+        except TooLarge as exc:
+            catalog = visit.catalog
+            size = file_size(catalog, exc.size)
+            text = catalog.html(too_large, limit_mb=MAX_BYTES // (1024 * 1024), size=size)
             return self._done(visit, text, ok=False)
         values = {name: text_field(form, name) for name in form}
         if values.get("lang") in LOCALES:
@@ -884,7 +886,7 @@ class Site:
 
     async def draft_text(self, request: Request) -> Response:
         """A draft typed in the page's text box: stored as the chat stores a typed draft."""
-        posted = await self._posted(request)
+        posted = await self._posted(request, too_large="web.text_too_large")
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted

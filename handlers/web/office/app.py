@@ -259,8 +259,11 @@ class Office:
             return PlainTextResponse("", status_code=403)
         try:
             form = await read_form(request, fields=fields)
-        except TooLarge:
-            return PlainTextResponse("", status_code=413)
+        except TooLarge as exc:  # said with its size, not a bare 413
+            size = file_size(self.catalog, exc.size)
+            return self._render(
+                "office/message.html", status=413, key="too_large", params={"size": size}
+            )
         nonce, csrf = text_field(form, "nonce"), text_field(form, "csrf")
         if not self.guard.valid(bound_to, nonce, csrf):
             return self._render("office/message.html", status=403, key="form_expired")
