@@ -922,6 +922,31 @@ async def test_a_desk_name_over_its_limit_is_refused_with_its_length_and_kept_wh
     assert await present(meeting.services) == []
 
 
+async def test_a_guest_s_form_sent_after_the_session_ended_shows_each_box_under_its_label(
+    meeting: Day, phone: Desk
+) -> None:
+    # The desk's forms echoed nothing: a guest's name, position and unit typed as the session
+    # ran out were gone, the sign-in page saying only that nothing was done.
+    page = await phone.client.get("/office/checkin")
+    form = fields(page.text, "form-guest")
+    await phone.client.post("/office/checkin/signout", data=fields(page.text, "form-desk-signout"))
+    typed = {"name": "Hoàng Văn Khách", "position": "Phóng viên", "organization": "Báo Phụ nữ"}
+    posted = await phone.client.post(
+        "/office/checkin/guest", data={**form, **typed}, headers={"origin": "http://testserver"}
+    )
+    assert posted.status_code == 401
+    shown = [
+        (text_of(posted.text, f"signin-typed-{n}-label"), text_of(posted.text, f"signin-typed-{n}"))
+        for n in (1, 2, 3)
+    ]
+    assert shown == [
+        ("Họ và tên khách", "Hoàng Văn Khách"),
+        ("Chức vụ của khách", "Phóng viên"),
+        ("Đơn vị của khách", "Báo Phụ nữ"),
+    ]
+    assert await present(meeting.services) == []
+
+
 async def test_the_log_names_a_guest_not_on_the_list_as_one_not_as_an_empty_person(
     meeting: Day, phone: Desk
 ) -> None:

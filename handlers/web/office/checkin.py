@@ -172,12 +172,17 @@ class DeskPages:
         (``signs_out``, with or without a desk named), signed out when a sign-out has just
         ended its session (:meth:`Office.already_signed_out`: a second tap, the first signed
         out) or it ran out with nothing left to end (:meth:`Office.ran_out`); else the sign-in
-        page, or refused."""
+        page (with a form's typed text to copy, :meth:`Office.unsaved_text`), or refused."""
         if signs_out and visit.check is Check.NONE:
             if await self.office.already_signed_out(request):
                 return self.office._signed_out()
             if await self.office.ran_out(request):
                 return self.office._signed_out(ran_out=True)
+        if not signs_out and visit.check is Check.NONE:
+            # A guest's or a substitute's form after the session ended: what was typed is shown
+            # back under its labels, to copy, as the dashboard's forms are.
+            typed = await self.office.unsaved_text(request)
+            return self.office.signin_page(request, typed=typed)
         return self._unsigned(visit, request)
 
     def _unsigned(self, visit: StaffVisit, request: Request) -> Response:
