@@ -556,7 +556,7 @@ async def test_someone_else_in_her_place_is_recorded_with_the_unit_the_desk_wrot
     form = form[: form.index("</form>")]
     # Offered: the invitee's unit, as the personal page's and the office's forms offer it.
     assert (
-        '<input id="substitute_unit" name="substitute_unit" maxlength="200" autocomplete="off" '
+        '<input id="substitute_unit" name="substitute_unit" autocomplete="off" '
         'value="Trung ương Hội LHPN Việt Nam">'
     ) in form
     await post_form(phone, path, "form-tap-substitute", {
@@ -602,8 +602,8 @@ async def test_the_desk_offers_the_unit_the_substitute_s_answer_gave_and_records
         ("DB006", "Phó Chủ tịch", "Hội LHPN huyện Đông Anh"),
     ):
         page = (await phone.client.get(f"/{meeting.tokens[code]}")).text
-        assert f'name="substitute_position" maxlength="200" value="{position}">' in page
-        assert f'name="substitute_unit" maxlength="200" value="{unit}">' in page
+        assert f'name="substitute_position" value="{position}">' in page
+        assert f'name="substitute_unit" value="{unit}">' in page
     await post_form(phone, f"/{meeting.tokens['DB005']}", "form-tap", {
         "as": "substitute", "substitute_name": "Nguyễn Thị Hoa",
         "substitute_position": "Phó Chánh Văn phòng", "substitute_unit": "Hội LHPN quận Tây Hồ",
@@ -864,6 +864,87 @@ async def test_a_guest_not_on_the_list_is_recorded_once(meeting: Day, phone: Des
     assert flash((await phone.client.get(nameless.headers["location"])).text) == (
         "Đề nghị nhập họ tên."
     )
+
+
+async def test_a_guest_refused_at_the_desk_comes_back_with_every_box_as_typed(
+    meeting: Day, phone: Desk
+) -> None:
+    # A name of spaces only (the box's «required» lets it through) was refused and the position
+    # and unit typed beside it were gone: the volunteer typed all three again.
+    page = await phone.client.get("/office/checkin")
+    typed = {"name": " ", "position": "Phóng viên", "organization": "Báo Phụ nữ Thủ đô"}
+    refused = await phone.client.post(
+        "/office/checkin/guest", data={**fields(page.text, "form-guest"), **typed}
+    )
+    shown = await phone.client.get(refused.headers["location"])
+    assert flash(shown.text) == "Đề nghị nhập họ tên."
+    boxes = ("guest-name", "guest-position", "guest-organization")
+    assert [field_value(shown.text, box) for box in boxes] == [
+        " ", "Phóng viên", "Báo Phụ nữ Thủ đô",
+    ]  # fmt: skip
+    assert await present(meeting.services) == []
+    # Shown once: the desk's page looked at again is empty, for the next guest.
+    again = await phone.client.get("/office/checkin")
+    assert [field_value(again.text, box) for box in boxes] == ["", "", ""]
+
+
+async def test_a_desk_name_over_its_limit_is_refused_with_its_length_and_kept_whole(
+    meeting: Day, phone: Desk
+) -> None:
+    # The desk's name boxes cut a paste at 200 characters (maxlength), unsaid: a unit's full
+    # name pasted from a letter was recorded cut. They cut nothing now; the server refuses a
+    # text over its limit, saying its length, and every box comes back as typed.
+    page = await phone.client.get("/office/checkin")
+    assert 'maxlength="200"' not in page.text
+    unit = "Ban Thường vụ Hội Liên hiệp Phụ nữ quận Hoàn Kiếm " * 5  # 250 characters
+    typed = {"name": "Hoàng Văn Khách", "position": "Phóng viên", "organization": unit}
+    refused = await phone.client.post(
+        "/office/checkin/guest", data={**fields(page.text, "form-guest"), **typed}
+    )
+    shown = await phone.client.get(refused.headers["location"])
+    assert flash(shown.text) == (
+        "Nội dung dài 249 ký tự, quá giới hạn 200 ký tự nên chưa ghi nhận. Toàn bộ nội dung vẫn"
+        " ở khung nhập; đề nghị rút gọn rồi ghi lại."
+    )
+    assert field_value(shown.text, "guest-organization") == unit
+    assert field_value(shown.text, "guest-name") == "Hoàng Văn Khách"
+    # A substitute's position on an invitee's card: the same, kept whole in her form.
+    card = await phone.client.get(f"/{meeting.tokens['DB004']}")
+    assert 'maxlength="200"' not in card.text
+    position = "Phó Trưởng ban Tuyên giáo, " * 9  # 243 characters
+    data = {**fields(card.text, "form-tap-substitute"), "substitute_name": "Lê Thị Mai",
+            "substitute_position": position, "substitute_unit": "Phòng Tổ chức"}  # fmt: skip
+    refused = await phone.client.post("/office/checkin/in", data=data)
+    shown = await phone.client.get(refused.headers["location"])
+    assert flash(shown.text).startswith("Nội dung dài 242 ký tự, quá giới hạn 200 ký tự")
+    form = shown.text[shown.text.index('id="form-tap-substitute"') :]
+    assert field_value(form, "substitute_position") == position
+    assert await present(meeting.services) == []
+
+
+async def test_a_guest_s_form_sent_after_the_session_ended_shows_each_box_under_its_label(
+    meeting: Day, phone: Desk
+) -> None:
+    # The desk's forms echoed nothing: a guest's name, position and unit typed as the session
+    # ran out were gone, the sign-in page saying only that nothing was done.
+    page = await phone.client.get("/office/checkin")
+    form = fields(page.text, "form-guest")
+    await phone.client.post("/office/checkin/signout", data=fields(page.text, "form-desk-signout"))
+    typed = {"name": "Hoàng Văn Khách", "position": "Phóng viên", "organization": "Báo Phụ nữ"}
+    posted = await phone.client.post(
+        "/office/checkin/guest", data={**form, **typed}, headers={"origin": "http://testserver"}
+    )
+    assert posted.status_code == 401
+    shown = [
+        (text_of(posted.text, f"signin-typed-{n}-label"), text_of(posted.text, f"signin-typed-{n}"))
+        for n in (1, 2, 3)
+    ]
+    assert shown == [
+        ("Họ và tên khách", "Hoàng Văn Khách"),
+        ("Chức vụ của khách", "Phóng viên"),
+        ("Đơn vị của khách", "Báo Phụ nữ"),
+    ]
+    assert await present(meeting.services) == []
 
 
 async def test_the_log_names_a_guest_not_on_the_list_as_one_not_as_an_empty_person(

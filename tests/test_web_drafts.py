@@ -111,11 +111,37 @@ async def test_the_longest_typed_draft_in_vietnamese_or_emoji_is_taken_and_a_lon
         SPEAKER, f"draft/{draft}/text", f"draft-{draft}-type", {"text": "🙂" * 100_000}
     )
     assert flash(page.text) == (
-        "Nội dung gửi quá dài (bài gõ tối đa 60.000 ký tự). Đề nghị đồng chí rút gọn, hoặc gửi "
-        "cả bài dưới dạng tệp."
+        "Nội dung gửi dài 1,1 MB, quá mức trang nhận được trong một lần gửi, nên chưa được gửi và"
+        " trang không giữ lại được (bài gõ tối đa 60.000 ký tự). Đề nghị đồng chí gửi cả bài dưới"
+        " dạng tệp ở mục «Gửi tệp» ngay phía trên, hoặc rút gọn từ bản gốc rồi gửi lại."
     )
     async with imported.ctx.sessions() as session:
         assert len(list(await session.scalars(select(DraftVersion)))) == 2
+
+
+async def test_a_typed_draft_several_times_over_its_limit_comes_back_whole_from_the_page_s_form(
+    web: Web, imported: Services
+) -> None:
+    # The typed draft's form sent its text %XX-escaped (nine bytes for a letter with a
+    # diacritic): a long text pasted whole (here 322,004 characters: 875 KB so escaped)
+    # passed the form's limit and was refused, unkept. Sent as multipart (its own bytes: 437 KB
+    # here), it comes back whole in its box, its length said, to send as a file.
+    draft = await _draft_id(web)
+    page = await web.open(SPEAKER)
+    assert re.search(rf'enctype="multipart/form-data" id="draft-{draft}-type"', page.text), (
+        "the typed draft's form is multipart"
+    )
+    text = "Phụ nữ Thủ đô đoàn kết, sáng tạo, phát triển. " * 7_000 + "HẾT."  # 322,004 characters
+    fields = form_fields(page.text, f"draft-{draft}-type")
+    sent = await web.client.post(
+        f"/{web.tokens[SPEAKER]}/draft/{draft}/text",
+        files={name: (None, value) for name, value in {**fields, "text": text}.items()},
+    )
+    back = await web.client.get(sent.headers["location"])
+    assert flash(back.text).startswith("Bài gõ dài 322.004 ký tự, quá giới hạn 60.000 ký tự")
+    assert _box(back.text, f"draft-{draft}-text")[1] == text
+    async with imported.ctx.sessions() as session:
+        assert list(await session.scalars(select(DraftVersion))) == []
 
 
 def _box(html_text: str, box: str) -> tuple[str, str]:
@@ -152,6 +178,38 @@ async def test_a_text_over_a_page_box_s_limit_comes_back_whole_in_its_box_saying
     async with imported.ctx.sessions() as session:
         assert list(await session.scalars(select(DraftVersion))) == []
         assert list(await session.scalars(select(DraftComment))) == []
+
+
+def _chosen(html_text: str, select: str) -> list[str]:
+    """The option(s) chosen in the list ``select`` on a page (none: the browser shows the first)."""
+    match = re.search(rf'<select id="{select}"[^>]*>(.*?)</select>', html_text, re.S)
+    assert match is not None, select
+    return re.findall(r'<option value="([^"]+)" selected>', match.group(1))
+
+
+async def test_a_task_report_refused_on_the_page_comes_back_with_its_kind_and_its_note(
+    web: Web, imported: Services
+) -> None:
+    # A note refused (too long; «gửi đường dẫn» without an address) came back with the list
+    # «Loại báo cáo» at its first choice, «đang thực hiện»: sent again as it stood, her
+    # request for help or her link went in as progress. The form now comes back as she wrote it.
+    page = await web.open(SPEAKER)
+    task_id = int(page.text.split('id="task-', 1)[1].split('"', 1)[0].split("-")[0])
+    form, select, box = f"task-{task_id}-report", f"task-{task_id}-action", f"task-{task_id}-note"
+    assert _chosen(page.text, select) == []
+    long_note = "Đề nghị Văn phòng hỗ trợ thêm số liệu. " * 14  # 546 characters
+    refused = await web.post(
+        SPEAKER, f"task/{task_id}", form, {"action": "help", "note": long_note}
+    )
+    assert "quá giới hạn 500 ký tự" in flash(refused.text)
+    assert (_chosen(refused.text, select), _box(refused.text, box)[1]) == (["help"], long_note)
+    no_link = "Báo cáo đã gửi qua thư điện tử chiều nay"
+    refused = await web.post(SPEAKER, f"task/{task_id}", form, {"action": "link", "note": no_link})
+    assert not flash(refused.text).startswith("✅")
+    assert (_chosen(refused.text, select), _box(refused.text, box)[1]) == (["link"], no_link)
+    # Shown once: the page opened again has the form as it always was.
+    again = await web.open(SPEAKER)
+    assert (_chosen(again.text, select), _box(again.text, box)[1]) == ([], "")
 
 
 async def test_a_draft_assignment_no_longer_there_is_said_in_the_page_s_words(

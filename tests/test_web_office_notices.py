@@ -470,6 +470,25 @@ async def test_a_notice_over_the_limit_arrives_whole_and_is_refused_saying_its_l
     assert html.unescape(text_of(refused.text, "notice-body")) == body
 
 
+async def test_a_notice_form_over_the_size_a_form_takes_is_answered_with_its_size(
+    desk: Desk,
+) -> None:
+    # A whole report pasted as a notice passed the form's size (768 KB): the answer was an
+    # empty page, status 413, nothing said. It now says the size that came and what to do.
+    page = await desk.client.get("/office/notices")
+    body = "Báo cáo tổng kết công tác Hội và phong trào phụ nữ Thủ đô. " * 15_000
+    refused = await desk.client.post(
+        "/office/notices/preview",
+        data={**hidden(page.text, "form-notice"), "body": body, "audience": "linked"},
+    )
+    assert refused.status_code == 413
+    assert text_of(refused.text, "message-too_large") == (
+        "Biểu mẫu vừa gửi dài 2,1 MB, quá mức một biểu mẫu nhận được, nên chưa có gì được ghi"
+        " nhận và trang không giữ lại được nội dung. Đề nghị đồng chí rút gọn từ bản gốc rồi gửi"
+        " lại (văn bản dài, xin gửi dưới dạng tệp)."
+    )
+
+
 async def test_an_audience_the_chat_does_not_offer_is_refused(desk: Desk) -> None:
     page = await desk.client.get("/office/notices")
     fields = hidden(page.text, "form-notice")

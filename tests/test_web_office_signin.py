@@ -143,6 +143,7 @@ async def test_a_notice_posted_after_the_session_ended_is_said_unsaved_and_shown
         "trang cũ."
     )
     assert html.unescape(text_of(posted.text, "signin-typed-1")) == body
+    assert text_of(posted.text, "signin-typed-1-label") == "Nội dung thông báo"
     # From another site's page: nothing of its post is shown on ours.
     forged = await desk.client.post(
         "/office/notices/preview",
@@ -151,6 +152,34 @@ async def test_a_notice_posted_after_the_session_ended_is_said_unsaved_and_shown
     )
     assert forged.status_code == 401
     assert 'id="signin-typed' not in forged.text and "bắt đầu" not in forged.text
+
+
+async def test_every_box_of_a_phone_answer_posted_after_the_session_ended_is_shown_under_its_label(
+    desk: Desk, imported: Services
+) -> None:
+    # Only the reason came back, in a box saying nothing of where it came from: the
+    # substitute's name, position and unit typed while on the phone were lost.
+    await desk.sign_in()
+    page = (await desk.client.get("/office/delegates/DB010")).text
+    fields = hidden(page, "form-phone")
+    await desk.client.post("/office/signout", data=hidden(page, "form-signout"))
+    typed = {"name": "Nguyễn Thị Hoa", "position": "Phó Chủ tịch", "unit": "Hội LHPN quận Ba Đình"}
+    posted = await desk.client.post(
+        "/office/delegates/DB010/phone",
+        data={**fields, "answer": "substitute", **typed},
+        headers={"origin": "http://testserver"},
+    )
+    assert posted.status_code == 401
+    shown = [
+        (text_of(posted.text, f"signin-typed-{n}-label"), text_of(posted.text, f"signin-typed-{n}"))
+        for n in (1, 2, 3)
+    ]
+    assert shown == [
+        ("Họ và tên người dự thay", "Nguyễn Thị Hoa"),
+        ("Chức vụ của người dự thay", "Phó Chủ tịch"),
+        ("Đơn vị của người dự thay", "Hội LHPN quận Ba Đình"),
+    ]
+    assert 'id="signin-typed-4"' not in posted.text  # the reason, left empty: no box
 
 
 async def test_behind_https_the_cookie_is_secure(imported: Services) -> None:

@@ -218,6 +218,25 @@ async def test_a_code_on_no_list_says_where_to_add_the_person_first(
     assert await holders(imported, Role.CHECKIN) == []
 
 
+async def test_a_grant_refused_for_its_code_comes_back_with_the_code_and_the_role_chosen(
+    desk: Desk, imported: Services
+) -> None:
+    # A code mistyped came back with an empty box and «Văn phòng» chosen again (the first
+    # role): the code corrected and sent as it stood gave a volunteer the office's role.
+    shown = await desk.post("staff/grant", "form-grant", {"code": "NV99", "role": "checkin"},
+                            page="staff")  # fmt: skip
+    assert "Không có ai mang mã NV99" in text_of(shown.text, "flash")
+    assert (
+        'id="grant-code" name="code" maxlength="40" required autocomplete="off" value="NV99">'
+        in (shown.text)
+    )
+    checked = re.findall(r'<input type="radio" id="grant-(\w+)"[^>]* checked>', shown.text)
+    assert checked == ["checkin"]
+    again = (await desk.client.get("/office/staff")).text  # shown once
+    assert re.findall(r'<input type="radio" id="grant-(\w+)"[^>]* checked>', again) == ["office"]
+    assert 'value="NV99"' not in again
+
+
 async def test_a_code_typed_in_decomposed_unicode_is_given_its_role(
     desk: Desk, imported: Services
 ) -> None:

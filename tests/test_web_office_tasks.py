@@ -570,6 +570,31 @@ async def test_a_file_over_the_limit_on_the_record_form_says_nothing_was_recorde
     assert await recorded(harness, task) == []
 
 
+async def test_a_file_the_record_form_refuses_leaves_its_note_in_the_box_to_record_without_it(
+    desk: Desk, harness: BotHarness
+) -> None:
+    # The refusal says «ghi nhận không kèm tệp, hoặc ghi đường liên kết … vào ô cách nhận báo
+    # cáo», and the note typed in that box was gone (its fold closed): to be typed again.
+    task = await task_id(harness, "VI.1.3")
+    page = f"tasks/{task}"
+    fields = hidden((await desk.client.get(f"/office/{page}")).text, "form-record-NV04")
+    note = "Nhận qua thư điện tử ngày 20/5, kèm đường liên kết https://drive.example/bao-cao"
+    for content in (b"MZ", b"\0" * (MAX_BYTES + 128 * 1024)):  # a type refused; past the body
+        response = await desk.client.post(
+            f"/office/{page}/record",
+            data={**fields, "person": "NV04", "note": note},
+            files={"file": ("phim.exe", content, "application/octet-stream")},
+        )
+        shown = await desk.client.get(response.headers["location"])
+        assert flash_text(shown.text).startswith("Chưa ghi nhận báo cáo: tệp"), len(content)
+        assert '<details class="record" id="record-NV04" open>' in shown.text
+        assert f'name="note" autocomplete="off" value="{note}">' in shown.text
+    assert await recorded(harness, task) == []
+    # Shown once: the page looked at again has the fold closed, the box empty.
+    again = (await desk.client.get(f"/office/{page}")).text
+    assert '<details class="record" id="record-NV04">' in again and note not in again
+
+
 async def test_a_second_clerk_recording_at_once_is_told_a_colleague_recorded_it_and_when(
     desk: Desk, harness: BotHarness
 ) -> None:

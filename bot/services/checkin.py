@@ -183,6 +183,7 @@ class CheckinResult:
     checkin: CheckinView | None = None
     arrival: Arrival | None = None
     limit: int | None = None  # TOO_LONG: the longest text accepted
+    chars: int | None = None  # TOO_LONG: the length of the text refused
 
 
 @dataclass(frozen=True)
@@ -436,10 +437,9 @@ class CheckinService:
         unit = one_line(substitute_unit or "") or None
         if substitute_name is not None and not name:
             return CheckinResult(CheckinStep.NAME_MISSING)
-        if len(name) > MAX_NAME:
-            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_NAME)
-        if any(text is not None and len(text) > MAX_FIELD for text in (position, unit)):
-            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD)
+        too_long = _too_long(name, position, unit)
+        if too_long is not None:
+            return too_long
         try:
             return await self._check_in(desk, key, name or None, position, unit, request_key)
         except IntegrityError:
@@ -523,10 +523,9 @@ class CheckinService:
         )
         if not name:
             return CheckinResult(CheckinStep.NAME_MISSING)
-        if len(name) > MAX_NAME:
-            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_NAME)
-        if len(position) > MAX_FIELD or len(organization) > MAX_FIELD:
-            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD)
+        too_long = _too_long(name, position, organization)
+        if too_long is not None:
+            return too_long
         now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
             await guests_in_turn(session, self._ctx.meeting_id)
@@ -1364,3 +1363,14 @@ def notice_line(catalog: Catalog, meeting: Meeting, arrival: Arrival) -> str | N
             reason = arrival.person.withdrawn_reason
             parts.append(catalog.plain("checkin.notice.withdrawn_reason", reason=reason))
     return " ".join(parts)
+
+
+def _too_long(name: str, *fields: str | None) -> CheckinResult | None:
+    """The refusal of a name over :data:`MAX_NAME` or a position or unit over
+    :data:`MAX_FIELD` characters, with the first such text's length; None when all fit."""
+    if len(name) > MAX_NAME:
+        return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_NAME, chars=len(name))
+    for text in fields:
+        if text is not None and len(text) > MAX_FIELD:
+            return CheckinResult(CheckinStep.TOO_LONG, limit=MAX_FIELD, chars=len(text))
+    return None

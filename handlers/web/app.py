@@ -573,11 +573,11 @@ class Site:
     # --- forms ---------------------------------------------------------------------------------
 
     async def _posted(
-        self, request: Request, *, files: int = 0, too_large: str = "web.text_too_large"
+        self, request: Request, *, files: int = 0, too_large: str = "web.form_too_large"
     ) -> tuple[Visit, dict[str, str], Any] | Response:
         """The page and the form posted to it, once the form is known to be this server's for
         this page; else the answer to give (a form from elsewhere, one too large: the catalog's
-        ``too_large``)."""
+        ``too_large``, saying the size that came)."""
         if not self._same_site(request):
             return PlainTextResponse("", status_code=403)
         # The page first: a wrong or ended link reads no upload.
@@ -586,8 +586,10 @@ class Site:
             return visit
         try:
             form = await read_form(request, files=files)
-        except TooLarge:
-            text = visit.catalog.html(too_large, limit_mb=MAX_BYTES // (1024 * 1024))
+        except TooLarge as exc:
+            catalog = visit.catalog
+            size = file_size(catalog, exc.size)
+            text = catalog.html(too_large, limit_mb=MAX_BYTES // (1024 * 1024), size=size)
             return self._done(visit, text, ok=False)
         values = {name: text_field(form, name) for name in form}
         if values.get("lang") in LOCALES:
@@ -611,17 +613,27 @@ class Site:
         target = f"/{visit.token}?f={key}&lang={visit.lang}#flash"
         return RedirectResponse(target, status_code=303)
 
-    def _too_long(self, visit: Visit, box: str, typed: str, chars: int, limit: int) -> Response:
+    def _too_long(
+        self,
+        visit: Visit,
+        box: str,
+        typed: str,
+        chars: int,
+        limit: int,
+        *,
+        form: Mapping[str, str] | None = None,
+    ) -> Response:
         """A text over its box's limit, refused saying by how much, and put back whole in the
-        box (named by its id) to shorten: the page's boxes cut nothing as they are pasted into
-        (no maxlength), so nothing typed is lost unsaid."""
+        box (named by its id) to shorten, with the rest of its ``form`` as chosen: the page's
+        boxes cut nothing as they are pasted into (no maxlength), so nothing typed is lost
+        unsaid."""
         catalog = visit.catalog
         text = catalog.html(
             "web.too_long",
             chars=count(catalog, chars),
             limit=count(catalog, limit),
         )
-        return self._done(visit, text, ok=False, form={box: typed})
+        return self._done(visit, text, ok=False, form={**(form or {}), box: typed})
 
     async def rsvp(self, request: Request) -> Response:
         """Attend, decline (with an optional reason), or send a substitute: the chat's steps,
@@ -763,9 +775,11 @@ class Site:
         task_id = _path_id(request, "task_id")
         action, nonce = values.get("action", ""), values.get("nonce", "")
         note = " ".join(values.get("note", "").split())
+        # A report refused comes back as she wrote it: its kind chosen, its note whole.
+        box = f"task-{task_id}-note"
+        typed = {f"task-{task_id}-action": action, box: values.get("note", "")}
         if len(note) > MAX_TASK_NOTE:
-            box = f"task-{task_id}-note"
-            return self._too_long(visit, box, values.get("note", ""), len(note), MAX_TASK_NOTE)
+            return self._too_long(visit, box, typed[box], len(note), MAX_TASK_NOTE, form=typed)
         wanted = {
             "done": TaskAction.DONE,
             "progress": TaskAction.PROGRESS,
@@ -773,9 +787,9 @@ class Site:
             "link": TaskAction.FILE,
         }.get(action)
         if wanted is None:
-            return self._task_done(visit, TaskResult(TaskStep.NOT_ASSIGNED))
+            return self._task_done(visit, TaskResult(TaskStep.NOT_ASSIGNED), typed=typed)
         if wanted is TaskAction.FILE and not holds_a_link(note):
-            return self._task_done(visit, TaskResult(TaskStep.NOT_A_FILE))
+            return self._task_done(visit, TaskResult(TaskStep.NOT_A_FILE), typed=typed)
         # Checked first, spent then: a refused form may be corrected and sent again.
         if not await self.services.invitations.first_post(account, nonce):
             return self._done(visit, visit.catalog.html("web.form_sent_before"), ok=True)
@@ -792,7 +806,7 @@ class Site:
                     result.task,
                     result.status,
                 )
-        return self._task_done(visit, result)
+        return self._task_done(visit, result, typed=typed)
 
     async def task_file(self, request: Request) -> Response:
         """A task's deliverable uploaded from the page: the chat's checks, kept in the file
@@ -815,7 +829,11 @@ class Site:
         result = await tasks.store_file(visit.account, task_id, name=name, content=content)
         return self._task_done(visit, result)
 
-    def _task_done(self, visit: Visit, result: TaskResult) -> Response:
+    def _task_done(
+        self, visit: Visit, result: TaskResult, *, typed: Mapping[str, str] | None = None
+    ) -> Response:
+        """The page again, saying how the report ended; a refused report's form (``typed``:
+        a box's id → what it had) filled again as she wrote it."""
         catalog, config = visit.catalog, self.config
         params: dict[str, object] = {
             "contact": config.office.contact,
@@ -841,7 +859,7 @@ class Site:
             TaskStep.FILE_SAVED,
             TaskStep.FILE_DUPLICATE,
         )
-        return self._done(visit, text, ok=ok)
+        return self._done(visit, text, ok=ok, form=None if ok else typed)
 
     async def draft_file(self, request: Request) -> Response:
         """A draft uploaded from the page: the chat's checks, store and receipt."""
@@ -868,7 +886,7 @@ class Site:
 
     async def draft_text(self, request: Request) -> Response:
         """A draft typed in the page's text box: stored as the chat stores a typed draft."""
-        posted = await self._posted(request)
+        posted = await self._posted(request, too_large="web.text_too_large")
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted

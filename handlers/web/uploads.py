@@ -27,7 +27,12 @@ MAX_FIELD = 768 * 1024
 
 
 class TooLarge(Exception):
-    """The request's body passed the limit."""
+    """The request's body passed the limit; ``size``: its bytes as announced (Content-Length),
+    else as many as came before it was cut off."""
+
+    def __init__(self, size: int = 0) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 def limited(request: Request, limit: int) -> Request:
@@ -35,7 +40,7 @@ def limited(request: Request, limit: int) -> Request:
     came (an announced Content-Length over it is refused before reading anything)."""
     announced = request.headers.get("content-length", "")
     if announced.isdigit() and int(announced) > limit:
-        raise TooLarge
+        raise TooLarge(int(announced))
     received = 0
     upstream = request.receive
 
@@ -45,7 +50,7 @@ def limited(request: Request, limit: int) -> Request:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise TooLarge
+                raise TooLarge(int(announced) if announced.isdigit() else received)
         return message
 
     return Request(request.scope, receive)
@@ -65,7 +70,9 @@ async def read_form(request: Request, *, files: int = 0, fields: int = FORM_FIEL
         # Starlette's own cut of a part too large answers a bare English 400: said as ours.
         detail = getattr(exc, "detail", None) or getattr(exc, "message", "")
         if "maximum size" in str(detail):
-            raise TooLarge from exc
+            announced = request.headers.get("content-length", "")
+            part = FORM_OVERHEAD + MAX_FIELD  # at least: the part that passed it
+            raise TooLarge(int(announced) if announced.isdigit() else part) from exc
         raise
 
 

@@ -52,6 +52,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+# A newline between two blocks, in a box that keeps line breaks, drawn as a line of its own.
+EMPTY_LINES = """
+const found = [];
+const keeps = ['pre', 'pre-wrap', 'pre-line', 'break-spaces'];
+const block = (node) => node instanceof Element
+    && !getComputedStyle(node).display.startsWith('inline');
+for (const box of document.querySelectorAll('body *')) {
+  if (!keeps.includes(getComputedStyle(box).whiteSpace)) continue;
+  for (const node of box.childNodes) {
+    if (node.nodeType !== Node.TEXT_NODE || node.textContent.trim()) continue;
+    if (!node.textContent.includes('\\n')) continue;
+    if (!block(node.previousSibling) && !block(node.nextSibling)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if ([...range.getClientRects()].some((r) => r.height > 0)) {
+      found.push(box.id || box.tagName.toLowerCase());
+      break;
+    }
+  }
+}
+return found;
+"""
+
+
 @dataclass(frozen=True)
 class AxeViolation:
     """One accessibility rule a page breaks, with the elements that break it."""
@@ -184,6 +208,12 @@ class Browser:
         path = SCREENSHOTS / f"{name}.png"
         await self._run(self.driver.save_screenshot, str(path))
         return path
+
+    async def empty_lines(self) -> list[str]:
+        """The elements (by id, else tag) that show an empty line of the template's own line
+        breaks: a box that keeps line breaks (``.text``: white-space pre-line) holding blocks
+        (paragraphs, list items) shows each newline between them as a blank line."""
+        return list(await self._run(self.driver.execute_script, EMPTY_LINES))
 
     async def axe(self, *also: str) -> list[AxeViolation]:
         """What axe-core finds wrong with the page's accessibility (WCAG 2.1 A and AA), and by

@@ -103,6 +103,7 @@ async def test_a_phone_at_the_desk_checks_in_by_qr_and_by_search_and_the_office_
     )
     await browser.screenshot("checkin-desk-undo-confirm")
     await no_accessibility_problems(browser)
+    assert await browser.empty_lines() == []
     await browser.press("Không hủy, quay lại")
     assert browser.url == hall.url("checkin")
 
@@ -384,6 +385,7 @@ async def test_on_the_desk_s_phone_results_the_substitute_s_button_and_a_guest_a
     await desk.press_in(f"#undo-guest-{guests[1].id}")
     assert (await element_text(desk, "undo-what")).startswith("Hủy ghi nhận khách Phạm Văn Khách")
     await no_accessibility_problems(desk)
+    assert await desk.empty_lines() == []
     await desk.press("Hủy ghi nhận khách")
     assert await element_text(desk, "flash") == "Đã hủy lượt điểm danh của Phạm Văn Khách."
     assert await element_text(desk, "total-guests") == "1"

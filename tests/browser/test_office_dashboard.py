@@ -370,6 +370,7 @@ async def test_staff_import_a_list_with_an_error_then_a_good_one_send_a_notice_a
 
     await desk.press("Nhập danh sách")
     await no_accessibility_problems(desk)
+    assert await desk.empty_lines() == []  # its lists of columns and groups
     header = "Mã,Họ và tên,Chức vụ,Đơn vị,Nhóm,Điện thoại,Thứ tự\n"
     bad = tmp_path / "danh-sach-loi.csv"
     bad.write_text(header + "DB090,Trần Thị Mới,Chuyên viên,Văn phòng Hội,khong_co,,1\n", "utf-8")
@@ -674,6 +675,53 @@ async def test_staff_read_the_log_filtered_by_who_and_reissue_a_delegates_link(
     await no_accessibility_problems(desk)
 
 
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+async def test_the_reissue_and_withdraw_confirmations_show_their_lines_without_empty_gaps(
+    dashboard: Dashboard, desk: Browser, browser: Browser, size: str
+) -> None:
+    """The reissue confirmation's warning box (a box that keeps line breaks, holding
+    paragraphs) showed each line break of its template as an empty line: gaps of a line
+    between and around its sentences, at 1366×768 and on a phone. Its invitation marked
+    sent and her page opened first, so that it says all three of its sentences."""
+    seen = desk if size == "laptop" else browser
+    services = dashboard.services
+    office = services.access.local_operator()
+    card = await services.dashboard.card("DB010")
+    assert card is not None
+    await services.invitations.mark_sent(
+        office, "DB010", invitation=card.invitation_id, via="paper"
+    )
+    tokens = {link.code: link.token for link in await services.invitations.links()}
+    await seen.open(f"http://127.0.0.1:{dashboard.port}/{tokens['DB010']}")  # her page opened
+    await seen.open(await dashboard.signin_link())
+    await seen.press("Đăng nhập")
+    await seen.open(dashboard.url("delegates/DB010"))
+    await seen.press("Cấp lại đường liên kết…")
+    assert len(await _boxes(seen, "#reissue-stops p")) == 3
+    await seen.screenshot(f"office-delegate-reissue-confirm-{size}")
+    assert await seen.empty_lines() == []
+    # Above its first sentence and between two: a paragraph's margin (16 px), no line more.
+    above, *lines = await _boxes(seen, "#reissue-what, #reissue-stops p")
+    gaps = [
+        after["y"] - (before["y"] + before["height"]) for before, after in pairwise([above, *lines])
+    ]
+    assert max(gaps) <= 20, gaps
+    await seen.open(dashboard.url("delegates/DB010"))
+    await seen.press("Rút giấy mời…")
+    await seen.screenshot(f"office-delegate-withdraw-confirm-{size}")
+    assert await seen.empty_lines() == []
+
+
+async def _boxes(browser: Browser, selector: str) -> list[dict[str, float]]:
+    """Where the elements ``selector`` finds are on the page, in the page's order."""
+    from selenium.webdriver.common.by import By
+
+    def rects() -> list[dict[str, float]]:
+        return [e.rect for e in browser.driver.find_elements(By.CSS_SELECTOR, selector)]
+
+    return list(await asyncio_run(browser, rects))
+
+
 async def test_the_office_publishes_a_document_and_hides_it_after_a_confirmation(
     dashboard: Dashboard, desk: Browser, tmp_path: Any
 ) -> None:
@@ -723,6 +771,7 @@ async def test_the_office_publishes_a_document_and_hides_it_after_a_confirmation
     await no_accessibility_problems(desk)
     await desk.press("Tài liệu")
     await desk.press("Ẩn")
+    assert await desk.empty_lines() == []  # its confirmation
     await desk.press("Ẩn tài liệu")
     assert (await element_text(desk, "flash")).startswith("Đã ẩn tài liệu «Dự thảo báo cáo")
     assert await dashboard.services.documents.published() == []

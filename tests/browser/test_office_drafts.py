@@ -140,6 +140,7 @@ async def test_staff_assign_a_speaker_on_the_board_and_see_them_listed(
     # Withdrawn again, after its confirmation.
     await desk.open(dashboard.url(f"drafts/{line.id}/unassign"))
     await no_accessibility_problems(desk)
+    assert await desk.empty_lines() == []
     await desk.press("Hủy phân công")
     assert (await element_text(desk, "flash")).startswith(
         "Đã hủy phân công tham luận chủ đề 2.3 của đồng chí Trần Thị Hồng Vân"
@@ -157,6 +158,7 @@ async def test_staff_withdraw_a_speaker_who_sent_a_draft_and_find_it_apart_on_th
         "Đồng chí đã gửi 1 bản. Các bản đó và trao đổi với Văn phòng được giữ nguyên"
     )
     await no_accessibility_problems(desk)
+    assert await desk.empty_lines() == []
     await desk.press("Hủy phân công")
     assert (await element_text(desk, "flash")).startswith(
         "Đã hủy phân công tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận"

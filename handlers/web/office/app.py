@@ -8,6 +8,7 @@ another site cannot post one; the cookie is HttpOnly, SameSite=Lax, Secure behin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,10 +82,55 @@ CSP = (
 )
 # Seconds between two refreshes of the overview's live part.
 POLL_SECONDS = 15
-# The fields of the dashboard's forms that hold text someone wrote (a notice's body, a draft
-# comment, a task's note, a reason, a document's title): shown back, to copy, when the form
-# came after its session ended.
-UNSAVED_FIELDS = ("body", "text", "note", "reason", "title")
+# The fields of the dashboard's and the desk's forms that hold text someone wrote (a notice's
+# body, a draft comment, a task's note, a reason, a document's title, a guest's or a
+# substitute's name): shown back, to copy, when the form came after its session ended, each
+# under its label (the catalog's dash.signin.field.<label>). By the form's path below the
+# dashboard's «/office»: (path, ((field, label), ...), only_when), ``only_when`` a (field, value)
+# the form must hold for its boxes to be shown (the card's big button posts its substitute
+# boxes, prefilled, for «in person» too).
+UnsavedForm = tuple[re.Pattern[str], tuple[tuple[str, str], ...], tuple[str, str] | None]
+UNSAVED_FORMS: tuple[UnsavedForm, ...] = tuple(
+    (re.compile(f"/office{path}$"), fields, only_when)
+    for path, fields, only_when in (
+        ("/notices/preview", (("body", "notice_body"),), None),
+        (r"/drafts/\d+/comment", (("body", "comment_body"),), None),
+        (r"/drafts/\d+/revise", (("reason", "revise_reason"),), None),
+        (r"/tasks/\d+/close", (("note", "close_note"),), None),
+        (r"/tasks/\d+/reopen", (("note", "reopen_note"),), None),
+        (r"/tasks/\d+/record", (("note", "record_note"),), None),
+        ("/delegates/[^/]+/withdraw", (("reason", "withdraw_reason"),), None),
+        (
+            "/delegates/[^/]+/phone",
+            (
+                ("reason", "phone_reason"),
+                ("name", "phone_name"),
+                ("position", "phone_position"),
+                ("unit", "phone_unit"),
+            ),
+            None,
+        ),
+        ("/documents", (("title", "document_title"), ("note", "document_note")), None),
+        (
+            "/checkin/guest",
+            (
+                ("name", "guest_name"),
+                ("position", "guest_position"),
+                ("organization", "guest_organization"),
+            ),
+            None,
+        ),
+        (
+            "/checkin/in",
+            (
+                ("substitute_name", "substitute_name"),
+                ("substitute_position", "substitute_position"),
+                ("substitute_unit", "substitute_unit"),
+            ),
+            ("as", "substitute"),
+        ),
+    )
+)
 
 Handler = Callable[[Request], Awaitable[Response]]
 StaffHandler = Callable[[Request, StaffVisit, OfficeActor], Awaitable[Response]]
@@ -154,7 +200,7 @@ class Office:
                 ):
                     return self._signed_out()
                 # A sign-out's form holds nothing typed (and ``signs_out`` may have read it).
-                typed = await self._unsaved_text(request) if signs_out is None else []
+                typed = await self.unsaved_text(request) if signs_out is None else []
                 return self.signin_page(request, typed=typed)
             return await handler(request, visit, visit.actor)
 
@@ -199,7 +245,7 @@ class Office:
         request: Request,
         *,
         scanned: str | None = None,
-        typed: list[str] | None = None,
+        typed: list[tuple[str, str]] | None = None,
     ) -> Response:
         """How to sign in, for a request without a live session; when it carried a session that
         has ended (expired, or signed out elsewhere), saying so — and, for a form, that what it
@@ -221,26 +267,39 @@ class Office:
             typed=typed or [],
         )  # fmt: skip
 
-    async def _unsaved_text(self, request: Request) -> list[str]:
-        """What was typed in the free-text boxes of a form posted after its session ended (a
-        notice, a comment, a note, a reason), to show back for copying: nothing was saved,
-        and a sign-in link may open on another device, so it is kept by the page she is on
-        rather than carried across the sign-in. Only for a form of this server's own pages (a
-        page of another site gets nothing of its post shown on ours); a multipart form's
-        leading text fields only, never its file."""
+    async def unsaved_text(self, request: Request) -> list[tuple[str, str]]:
+        """What was typed in the text boxes of a form posted after its session ended (a notice,
+        a comment, a note, a reason, a guest's name…), each with its box's label, to show back
+        for copying: nothing was saved, and a sign-in link may open on another device, so it
+        is kept by the page she is on rather than carried across the sign-in. Only for a
+        form of this server's own pages (a page of another site gets nothing of its post
+        shown on ours); a multipart form's leading text fields only, never its file."""
         if request.method != "POST" or not self._same_site(request):
             return []
+        # The path's end: behind a proxy the path may come with or without the site's prefix.
+        path = request.url.path
+        found = next((form for form in UNSAVED_FORMS if form[0].search(path)), None)
+        if found is None:
+            return []
+        _, boxes, only_when = found
+        wanted = [field for field, _ in boxes] + ([only_when[0]] if only_when else [])
         content_type = request.headers.get("content-type", "")
         values: dict[str, str] = {}
         try:
             if content_type.startswith("multipart/form-data"):
-                values = await leading_fields(request, UNSAVED_FIELDS)
+                values = await leading_fields(request, wanted)
             else:
                 form = await read_form(request)
-                values = {name: text_field(form, name) for name in UNSAVED_FIELDS}
+                values = {name: text_field(form, name) for name in wanted}
         except (TooLarge, HTTPException, MultiPartException, ClientDisconnect):
             return []
-        return [values[name] for name in UNSAVED_FIELDS if values.get(name, "").strip()]
+        if only_when is not None and values.get(only_when[0]) != only_when[1]:
+            return []
+        return [
+            (self.catalog.plain(f"dash.signin.field.{label}"), values[field])
+            for field, label in boxes
+            if values.get(field, "").strip()
+        ]
 
     async def _form(self, request: Request, bound_to: str) -> dict[str, str] | Response:
         """The posted form, once it is known to be this server's for ``bound_to``; else the
@@ -259,8 +318,11 @@ class Office:
             return PlainTextResponse("", status_code=403)
         try:
             form = await read_form(request, fields=fields)
-        except TooLarge:
-            return PlainTextResponse("", status_code=413)
+        except TooLarge as exc:  # said with its size, not a bare 413
+            size = file_size(self.catalog, exc.size)
+            return self._render(
+                "office/message.html", status=413, key="too_large", params={"size": size}
+            )
         nonce, csrf = text_field(form, "nonce"), text_field(form, "csrf")
         if not self.guard.valid(bound_to, nonce, csrf):
             return self._render("office/message.html", status=403, key="form_expired")

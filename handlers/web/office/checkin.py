@@ -54,7 +54,7 @@ from bot.services.checkin import (
 from bot.services.day_files import PresentPage, position_and_unit, present_after, present_page
 from bot.services.signin import Check, StaffVisit
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, long_date
+from bot.texts.formatting import clock, count, long_date
 from handlers.web.flash import Flash
 from handlers.web.office.binding import session_binding
 
@@ -68,7 +68,8 @@ DESK_COOKIE = "hoinghi_desk"
 # is no desk's any more.
 DESK_REMEMBERED = timedelta(days=2)
 MAX_COOKIE = 400
-MAX_TYPED = 200  # the substitute form's fields' maxlength: a longer paste is kept cut
+# The guest form's boxes: a refused guest comes back with each as typed.
+GUEST_FIELDS = ("name", "position", "organization")
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,40}")
 
 DeskHandler = Callable[[Request, StaffVisit, DeskActor], Awaitable[Response]]
@@ -171,12 +172,17 @@ class DeskPages:
         (``signs_out``, with or without a desk named), signed out when a sign-out has just
         ended its session (:meth:`Office.already_signed_out`: a second tap, the first signed
         out) or it ran out with nothing left to end (:meth:`Office.ran_out`); else the sign-in
-        page, or refused."""
+        page (with a form's typed text to copy, :meth:`Office.unsaved_text`), or refused."""
         if signs_out and visit.check is Check.NONE:
             if await self.office.already_signed_out(request):
                 return self.office._signed_out()
             if await self.office.ran_out(request):
                 return self.office._signed_out(ran_out=True)
+        if not signs_out and visit.check is Check.NONE:
+            # A guest's or a substitute's form after the session ended: what was typed is shown
+            # back under its labels, to copy, as the dashboard's forms are.
+            typed = await self.office.unsaved_text(request)
+            return self.office.signin_page(request, typed=typed)
         return self._unsigned(visit, request)
 
     def _unsigned(self, visit: StaffVisit, request: Request) -> Response:
@@ -296,7 +302,9 @@ class DeskPages:
         form, and this desk's recent check-ins with their undo button."""
         assert visit.session_id is not None
         flash = self.office.flashes.take(request.query_params.get("f", ""), visit.session_id)
-        return await self._desk_page(request, visit, desk, flash)
+        # A guest refused (no name, a text too long): her form as the desk typed it.
+        guest = dict(flash.typed) if flash is not None else {}
+        return await self._desk_page(request, visit, desk, flash, guest=guest)
 
     async def _desk_page(
         self,
@@ -383,7 +391,9 @@ class DeskPages:
                 request, visit, desk, None, guest=values, again=result.checkin,
                 confirmed=confirmed,
             )  # fmt: skip
-        return self._after(visit, values, result)
+        # Refused (no name, a text too long): the form comes back as typed, all three boxes.
+        typed = tuple((field, values.get(field, "")) for field in GUEST_FIELDS)
+        return self._after(visit, values, result, typed=typed)
 
     async def guest_of(self, request: Request, visit: StaffVisit, desk: DeskActor) -> Response:
         """«Cho vào dự với tư cách khách» on the card of someone whose invitation was withdrawn:
@@ -465,14 +475,24 @@ class DeskPages:
         assert visit.session_id is not None
         return await self.office._form(request, _desk_bound(visit.session_id))
 
-    def _after(self, visit: StaffVisit, values: dict[str, str], result: CheckinResult) -> Response:
-        """Post, redirect, get: back to the page the form was on, saying what happened."""
+    def _after(
+        self,
+        visit: StaffVisit,
+        values: dict[str, str],
+        result: CheckinResult,
+        *,
+        typed: tuple[tuple[str, str], ...] = (),
+    ) -> Response:
+        """Post, redirect, get: back to the page the form was on, saying what happened; a
+        refused form's boxes filled again with ``typed`` (a field's name → what was typed)."""
         assert visit.session_id is not None
         ok = result.step in (CheckinStep.CHECKED_IN, CheckinStep.REPEATED, CheckinStep.UNDONE,
                              CheckinStep.ALREADY_IN, CheckinStep.ALREADY_UNDONE)  # fmt: skip
         # A substitute refused (her name left empty, too long): her card's form comes back as
         # typed, not as the answer offered it.
-        typed = () if ok or values.get("as") != "substitute" else _typed_substitute(values)
+        if values.get("as") == "substitute":
+            typed = _typed_substitute(values)
+        typed = () if ok else typed
         key = self.office.flashes.put(Flash(visit.session_id, self._result_html(result), ok, typed))
         back = values.get("back", "")
         if not _own_path(back, self.site_root):
@@ -495,7 +515,8 @@ class DeskPages:
             name = result.arrival.person.full_name
         params: dict[str, object] = {"name": name}
         if result.step is CheckinStep.TOO_LONG:
-            params = {"limit": result.limit or 0}
+            params = {"chars": count(catalog, result.chars or 0),
+                      "limit": count(catalog, result.limit or 0)}  # fmt: skip
         elif result.step is CheckinStep.TOO_LATE:
             params = {"minutes": self.services.config.checkin.undo_minutes}
         elif result.step is CheckinStep.ALREADY_IN and view is not None:
@@ -690,10 +711,10 @@ def _desk_bound(session_id: int) -> str:
 
 
 def _typed_substitute(values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """A refused substitute's fields as the desk typed them (each cut to the field's length), to
-    fill her card's form again."""
+    """A refused substitute's fields as the desk typed them (whole: a text too long is said so
+    with its length, to shorten), to fill her card's form again."""
     fields = ("substitute_name", "substitute_position", "substitute_unit")
-    return tuple((name, values.get(name, "")[:MAX_TYPED]) for name in fields)
+    return tuple((name, values.get(name, "")) for name in fields)
 
 
 def _request_key(values: dict[str, str]) -> str | None:

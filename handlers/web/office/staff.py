@@ -80,7 +80,12 @@ class StaffRoles:
             return asked
         role, code = asked
         result = await self.office.services.access.grant(actor, code, role)
-        return self._changed(visit, result, code, role, done="staff.added", same="staff.already")
+        # Refused (a code on no list): the form again with the code and the role chosen, so a
+        # corrected code is not sent with the first role instead.
+        typed = {"grant-code": code, "grant-role": role.value}
+        return self._changed(
+            visit, result, code, role, done="staff.added", same="staff.already", typed=typed
+        )
 
     async def revoke(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
         """Withdraw a role from a staff member (never one's own office role: the office would
@@ -196,12 +201,22 @@ class StaffRoles:
         return role, code
 
     def _changed(
-        self, visit: StaffVisit, result: RoleChange, code: str, role: Role, *, done: str, same: str
+        self,
+        visit: StaffVisit,
+        result: RoleChange,
+        code: str,
+        role: Role,
+        *,
+        done: str,
+        same: str,
+        typed: dict[str, str] | None = None,
     ) -> Response:
-        """What a grant or a withdrawal did, said as the command line says it."""
+        """What a grant or a withdrawal did, said as the command line says it; a code on no
+        list refused with its form as ``typed`` (a box's id → what it held)."""
         catalog = self.office.catalog
         if result.person is None:
-            return self._say(visit, "dash.staff.unknown_code", ok=False, code=code)
+            html = catalog.html("dash.staff.unknown_code", code=code)
+            return self.office._done(visit, "staff", html, ok=False, form=typed)
         person = result.person
         html = catalog.html(
             done if result.changed else same, name=person.full_name, code=person.code,

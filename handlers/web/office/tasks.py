@@ -22,7 +22,7 @@ from bot.services.tasks import TaskPage, TaskResult, TaskStep
 from bot.texts.formatting import short_moment
 from handlers.web.attachment import attachment
 from handlers.web.office.binding import session_binding
-from handlers.web.uploads import TooLarge, read_form, text_field, upload
+from handlers.web.uploads import TooLarge, leading_fields, read_form, text_field, upload
 from storage.files import MAX_BYTES, media_type, read_stored, sanitize_filename
 
 if TYPE_CHECKING:
@@ -128,11 +128,18 @@ class Tasks:
             text = office.catalog.html(
                 "dash.tasks.record.body_too_large", limit_mb=MAX_BYTES // (1024 * 1024)
             )
-            return office._done(visit, f"tasks/{task_id}", text, ok=False)
+            # The note typed before the file, from the body's first bytes: back in its box.
+            typed = await leading_fields(request, ("person", "note"))
+            kept = _kept_note(typed.get("person", ""), typed.get("note", ""))
+            return office._done(visit, f"tasks/{task_id}", text, ok=False, form=kept)
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
             return office._render("office/message.html", status=403, key="form_expired")
+        person, note = text_field(form, "person"), text_field(form, "note")
+        # A refusal (a file not taken, a note too long) keeps the note in its box: the way out
+        # it says is to record without the file, or with the link written in the note.
+        kept = _kept_note(person, note)
         chosen = upload(form, "file")
         file = None
         if chosen is not None:
@@ -142,12 +149,10 @@ class Tasks:
             await chosen.close()
             if reject is not None:
                 result = TaskResult(TaskStep.REJECTED, reject=reject)
-                return self._recorded(visit, task_id, result, file[0])
-        person, note = text_field(form, "person"), text_field(form, "note")
+                return self._recorded(visit, task_id, result, file[0], kept=kept)
         result = await office.services.tasks.record_for(
             actor, task_id, person, note=note, file=file
         )
-        kept = {f"record-note-{person}": note} if result.step is TaskStep.TOO_LONG else None
         return self._recorded(visit, task_id, result, file[0] if file else "", kept=kept)
 
     async def unrecord(self, request: Request, visit: StaffVisit, actor: OfficeActor) -> Response:
@@ -190,7 +195,7 @@ class Tasks:
             )  # fmt: skip
         path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
         ok = result.step in (TaskStep.RECORDED_FOR, TaskStep.RECORD_UNDONE)
-        return self.office._done(visit, path, html, ok=ok, form=kept)
+        return self.office._done(visit, path, html, ok=ok, form=None if ok else kept)
 
     def _after(
         self,
@@ -209,6 +214,11 @@ class Tasks:
         path = "tasks" if result.step is TaskStep.GONE else f"tasks/{task_id}"
         form = kept if result.step is TaskStep.TOO_LONG else None
         return office._done(visit, path, html, ok=result.step is done, form=form)
+
+
+def _kept_note(person: str, note: str) -> dict[str, str] | None:
+    """The record form's note for ``person``, to fill her form's box again (none typed: none)."""
+    return {f"record-note-{person}": note} if person and note else None
 
 
 def _state(line: TaskLine, done: bool) -> str:
