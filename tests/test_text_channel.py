@@ -387,6 +387,28 @@ async def test_the_office_is_not_told_a_comment_or_verdict_reached_a_speaker_no_
     ]
 
 
+async def test_the_question_before_a_typed_verdict_does_not_promise_to_tell_an_unreached_speaker(
+    world: World,
+) -> None:
+    # «khi đó bot sẽ báo người viết» was untrue for a speaker on no chat: the question says, as
+    # the verdict and the comment do, that the bot cannot tell her and she is to be phoned.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    services = world.services
+    opened = await services.invitations.open_page(world.tokens["DB031"], channel="web", client="c")
+    assert opened.account is not None
+    [line] = [line for line in await services.drafts.board() if line.code == "DB031"]
+    await services.drafts.store_typed(opened.account, line.id, "Kính thưa các đồng chí.")
+    await world.tick()
+    said = await office.type("2")  # ✏️ Cần chỉnh sửa, from the post's choices
+    assert said == [
+        "Đồng chí chọn đề nghị chỉnh sửa bản 1 tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan"
+        " Phương (Hội LHPN quận Ba Đình). Đề nghị đồng chí xác nhận. Người viết chưa kết nối kênh"
+        " nhắn tin (hoặc đã chặn bot) nên bot không báo được: đề nghị gọi điện báo. Người viết"
+        " xem được trên trang cá nhân của mình.\n\n"
+        "Trả lời 1 – ✏️ Xác nhận đề nghị chỉnh sửa bản 1 · 2 – Không, để sau"
+    ]
+
+
 async def test_a_staff_member_linking_is_told_her_office_role_and_shown_her_own_tasks(
     world: World,
 ) -> None:
