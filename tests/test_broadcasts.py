@@ -232,11 +232,17 @@ async def test_a_group_audience_counts_only_that_group(harness: BotHarness) -> N
     assert "Sẽ gửi tới: 2 người." in admin.last_text()
 
 
-async def test_too_long_notice_is_refused_and_still_awaited(harness: BotHarness) -> None:
+async def test_too_long_notice_is_refused_saying_its_length_and_still_awaited(
+    harness: BotHarness,
+) -> None:
+    # «Nội dung quá dài» left her guessing by how much; the dashboard's words say it.
     admin = harness.admin()
     await harness.send(admin.command("/thongbao"))
     await harness.send(admin.text("x" * 3501))
-    assert admin.last_text() == "Nội dung quá dài (tối đa 3500 ký tự). Đề nghị rút gọn rồi gửi lại."
+    assert admin.last_text() == (
+        "Nội dung dài 3.501 ký tự, quá giới hạn 3.500 ký tự nên chưa được nhận. Bot vẫn chờ nội"
+        " dung thông báo: đề nghị đồng chí rút gọn rồi gửi lại."
+    )
     await harness.send(admin.text("Ngắn gọn."))
     assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
 
@@ -355,10 +361,10 @@ async def test_a_notice_full_of_ampersands_is_measured_as_sent_and_goes_out(
     await linked_answers(harness)
     admin = harness.admin()
     await harness.send(admin.command("/thongbao"))
-    await harness.send(admin.text("R&D " * 875))  # 3,500 typed, 6,125 once "&" is escaped
-    assert admin.last_text() == "Nội dung quá dài (tối đa 3500 ký tự). Đề nghị rút gọn rồi gửi lại."
-    await harness.send(admin.text("R&D " * 800))  # 3,200 typed, 5,600 escaped: still too long
-    assert admin.last_text().startswith("Nội dung quá dài")
+    await harness.send(admin.text("R&D " * 875))  # 3,500 typed, 6,999 escaped and trimmed
+    assert admin.last_text().startswith("Nội dung dài 6.999 ký tự, quá giới hạn 3.500 ký tự")
+    await harness.send(admin.text("R&D " * 800))  # 3,200 typed, 6,399 escaped: still too long
+    assert admin.last_text().startswith("Nội dung dài 6.399 ký tự")
     await harness.send(admin.text("R&D " * 437))  # 3,495 once escaped (the last space trimmed)
     await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
     await harness.send(admin.tap("📤 Gửi ngay"))

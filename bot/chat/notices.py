@@ -31,6 +31,7 @@ from bot.texts.formatting import moment
 from bot.texts.presenters import (
     audience_label,
     broadcast_html,
+    notice_length,
     on_pages,
     ran_out_words,
     skipped_reason,
@@ -262,6 +263,10 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say("broadcast.cancelled", number=result.number)
     if step is BroadcastStep.DROPPED:
         return turn.say("broadcast.dropped")
+    if step is BroadcastStep.TOO_LONG:  # by how much, as the dashboard says it
+        return turn.say(
+            "broadcast.too_long", length=notice_length(catalog, result.count, result.limit)
+        )
     # too long, empty, bad time, gone, resent, nothing to resend, a confirmation taken before
     when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
     _, examples = typed_time_params(config, turn.services.ctx.clock.now())  # for a bad time
