@@ -409,6 +409,22 @@ async def test_the_question_before_a_typed_verdict_does_not_promise_to_tell_an_u
     ]
 
 
+async def test_a_staff_member_with_a_task_is_shown_her_own_tasks_on_trangthai_not_the_board(
+    world: World,
+) -> None:
+    # Linking showed her own task with its report choices, and /trangthai then the office's
+    # whole board, whose «Kết thúc theo dõi …» choices a «1» typed next would have answered.
+    staff = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    linked = staff.read[-1]
+    said = await staff.type("/trangthai")
+    assert said == [linked]
+    assert said[0].startswith("VI.1.2 — ") and said[0].endswith(
+        "Trả lời 1 – ✅ Đã hoàn thành · 2 – ⏳ Đang thực hiện · 3 – 🆘 Cần hỗ trợ · 4 – 📎 Gửi sản phẩm"
+    )
+    said = await staff.type("/nhiemvu")  # the office's board is /nhiemvu's
+    assert said[0].startswith("📋 Nhiệm vụ chuẩn bị hội nghị")
+
+
 async def test_a_staff_member_linking_is_told_her_office_role_and_shown_her_own_tasks(
     world: World,
 ) -> None:
