@@ -425,6 +425,24 @@ async def test_a_staff_member_with_a_task_is_shown_her_own_tasks_on_trangthai_no
     assert said[0].startswith("📋 Nhiệm vụ chuẩn bị hội nghị")
 
 
+async def test_the_office_help_says_how_to_comment_on_each_chat_by_name(world: World) -> None:
+    # «nơi không trả lời được từng tin» described the platform, not what she does on Zalo.
+    staff = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    said = "\n".join(await staff.type("/help"))
+    assert "nơi không trả lời được" not in said
+    assert (
+        "\nGóp ý tham luận: trên Telegram, trả lời (reply) bài đăng của bản tham luận; trên Zalo,"
+        " gõ số của lựa chọn «💬 Góp ý bản này» dưới bài đăng rồi gõ góp ý. Chốt bài hoặc đề nghị"
+        " chỉnh sửa: chọn «✅ Chốt bản …» hoặc «✏️ Cần chỉnh sửa» dưới bài đăng (trên Zalo, bot"
+        " hỏi lại một lần để đồng chí xác nhận); bot báo người viết, người chưa kết nối kênh nhắn"
+        " tin thì bot nhắc Văn phòng gọi điện.\n" in said
+    )
+    assert (
+        "/start — xem cách liên kết tài khoản với giấy mời: mở đường liên kết riêng trong giấy"
+        " mời, hoặc trên Zalo gõ mã cá nhân in trên giấy mời\n" in said
+    )
+
+
 async def test_a_staff_member_linking_is_told_her_office_role_and_shown_her_own_tasks(
     world: World,
 ) -> None:
