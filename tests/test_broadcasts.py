@@ -16,7 +16,7 @@ from handlers.telegram.context import inbox_of_bot_data
 from handlers.telegram.dedupe import flush_handled
 from storage import queries
 from storage.files import FileStore
-from storage.models import AuditEntry, Meeting
+from storage.models import AuditEntry, Meeting, OutboundMessage
 from storage.uow import unit_of_work
 from tests.conftest import local
 from tests.fakes.telegram_api import FakeBotApi
@@ -334,6 +334,56 @@ async def test_going_on_with_a_draft_left_at_its_time_asks_the_time_again_and_a_
     await harness.send(admin.tap("Tiếp tục bản soạn dở", message=asked))
     assert admin.last_text().startswith("Thông báo này không còn ở bước đó")
     assert await message_status(harness, MessageKind.BROADCAST) == ["scheduled"]
+
+
+async def test_a_new_notice_typed_while_the_time_is_asked_is_not_read_as_a_time_and_is_kept(
+    harness: BotHarness,
+) -> None:
+    """The unfinished-draft question for a notice left at its time step, answered by typing
+    the new notice: «Chưa đọc được thời điểm» left her wondering where her text went. It is
+    recognised as no time, said so with what she probably meant, and one choice makes it the
+    new notice as typed; the notice waiting for its time stays until then."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.command("/thongbao"))
+    assert admin.last_text() == UNFINISHED.format(preview="Họp trù bị lúc 14:00.")
+    notice = "Kính mời các đồng chí dự buổi tổng duyệt chương trình lúc 15:00 ngày 27/5."
+    await harness.send(admin.text(notice))
+    assert admin.last_text() == (
+        "Bot đang chờ thời điểm hẹn gửi thông báo «Họp trù bị lúc 14:00.», nên đoạn đồng chí"
+        " vừa gõ (74 ký tự) không phải là thời điểm và chưa được dùng. Nếu đó là nội dung một"
+        " thông báo mới, xin chọn «Soạn thông báo mới bằng đoạn vừa gõ» (bot giữ nguyên đoạn"
+        " đó; thông báo đang chờ hẹn giờ sẽ được bỏ). Nếu vẫn hẹn giờ thông báo trên, đề nghị"
+        " nhập thời điểm gửi theo mẫu 08:00 19/5 hoặc 19/5/2024 08:00."
+    )
+    assert buttons(admin.last_message) == ["📝 Soạn thông báo mới bằng đoạn vừa gõ", "Hủy"]
+    assert await message_status(harness, MessageKind.BROADCAST) == ["draft"]
+    await harness.send(admin.tap("📝 Soạn thông báo mới bằng đoạn vừa gõ"))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
+    assert notice in admin.last_text()  # the preview: her text, whole
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
+async def test_a_time_typed_after_a_stray_text_still_schedules_the_notice(
+    harness: BotHarness,
+) -> None:
+    """The text typed aside is not sent with the notice, which keeps waiting for its time."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.text("Dòng một của thông báo mới\nDòng hai"))
+    assert admin.last_text().startswith("Bot đang chờ thời điểm hẹn gửi thông báo")
+    await harness.send(admin.text("07:00 27/5"))
+    assert admin.last_text().startswith("🕘 Đã hẹn gửi thông báo số 1 lúc 07:00")
+    async with harness.services.ctx.sessions() as session:
+        row = await session.scalar(
+            select(OutboundMessage).where(OutboundMessage.kind == MessageKind.BROADCAST)
+        )
+    assert row is not None and row.params is None and row.body == "Họp trù bị lúc 14:00."
 
 
 async def test_thongbao_drops_the_unfinished_draft_only_when_a_new_notice_is_chosen(
