@@ -168,7 +168,11 @@ async def test_caplai_gives_a_new_code_and_the_old_one_stops_working_at_once(
 ) -> None:
     office = await world.linked("NV02", "Văn phòng")
     old = world.codes["DB001"]
-    reply = (await office.type("/caplai DB001"))[-1]
+    asked = (await office.type("/caplai DB001"))[-1]
+    assert asked.endswith(
+        "Trả lời 1 – 🔑 Cấp lại đường liên kết · 2 – Không, giữ đường liên kết hiện có"
+    )
+    reply = (await office.type("1"))[-1]
     found = re.search(r"Mã cá nhân mới [^:]*: ([0-9A-Z]{4}-[0-9A-Z]{4}); mã cũ", reply)
     assert found is not None and found[1] != old
     late = world.channel.person("Chị Mai")

@@ -629,3 +629,9 @@ def notice_length(catalog: Catalog, chars: int, limit: int) -> Html:
     return catalog.html(
         "broadcast.length", chars=count(catalog, chars), limit=count(catalog, limit)
     )
+
+
+def channel_label(catalog: Catalog, channel: str) -> str:
+    """A channel as people call it («Telegram», «Zalo»); its id where the catalog has none."""
+    key = f"channel_name.{channel}"
+    return catalog.plain(key) if catalog.has(key) else channel
