@@ -367,6 +367,24 @@ async def test_a_new_notice_typed_while_the_time_is_asked_is_not_read_as_a_time_
     assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
 
 
+async def test_a_text_typed_for_the_time_too_long_for_a_notice_is_refused_as_the_new_one(
+    harness: BotHarness,
+) -> None:
+    """Chosen as the new notice, a kept text over the limit is refused with its length, as if
+    typed after /thongbao: the bot then waits for the new notice's text."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.text("x" * 3600))
+    assert "(3.600 ký tự) không phải là thời điểm" in admin.last_text()
+    await harness.send(admin.tap("📝 Soạn thông báo mới bằng đoạn vừa gõ"))
+    assert admin.last_text().startswith("Nội dung dài 3.600 ký tự, quá giới hạn 3.500 ký tự")
+    await harness.send(admin.text("Bản ngắn."))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
 async def test_a_time_typed_after_a_stray_text_still_schedules_the_notice(
     harness: BotHarness,
 ) -> None:

@@ -278,7 +278,7 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say(
             "broadcast.too_long", length=notice_length(catalog, result.count, result.limit)
         )
-    # too long, empty, bad time, gone, resent, nothing to resend, a confirmation taken before
+    # empty, bad time, gone, resent, nothing to resend, a confirmation taken before
     when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
     _, examples = typed_time_params(config, turn.services.ctx.clock.now())  # for a bad time
     return turn.say(

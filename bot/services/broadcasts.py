@@ -252,6 +252,8 @@ class BroadcastService:
             aside = (draft.params or {}).get(TYPED_ASIDE) if draft is not None else None
             if draft is None or draft.draft_step != DraftStep.TIME or not aside:
                 return BroadcastResult(BroadcastStep.GONE)
+            # She chose a new notice: one too long is refused as the new one's text, which the
+            # bot then waits for (as when typed after /thongbao), the other dropped.
             return _take_text(await self._new_draft(session, admin), str(aside))
 
     async def choose_audience(
