@@ -78,11 +78,11 @@ from sqlalchemy.orm import aliased
 from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
 from bot.domain.outbound import (
-    INVITEE_KINDS,
     LATE_AFTER,
     OFFICE_PLACE,
     RAN_OUT,
     WAITED_FOR_LIST,
+    WITHDRAWN_HOLDS_BACK,
     Audience,
     Button,
     DeliveryStatus,
@@ -1180,11 +1180,11 @@ async def _recipients(
 
 def _unsendable(message: OutboundMessage, withdrawn: bool) -> str | None:
     """Why a delivery to a person is skipped as it is claimed, or None to send it: nothing sent
-    to her as an invitee (:data:`INVITEE_KINDS`) goes to an invitation the office withdrew after
-    the message was queued; the message telling her so goes only while it is still true (not
-    once she was invited again)."""
+    to her as an invitee, nor a reminder for a draft (:data:`WITHDRAWN_HOLDS_BACK`), goes to an
+    invitation the office withdrew after the message was queued; the message telling her so
+    goes only while it is still true (not once she was invited again)."""
     telling = message.kind == MessageKind.INVITATION_WITHDRAWN
-    if withdrawn and message.kind in INVITEE_KINDS:
+    if withdrawn and message.kind in WITHDRAWN_HOLDS_BACK:
         return WITHDRAWN
     if telling and not withdrawn:
         return NOTHING_TO_SEND

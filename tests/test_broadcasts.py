@@ -16,7 +16,7 @@ from handlers.telegram.context import inbox_of_bot_data
 from handlers.telegram.dedupe import flush_handled
 from storage import queries
 from storage.files import FileStore
-from storage.models import AuditEntry, Meeting
+from storage.models import AuditEntry, Meeting, OutboundMessage
 from storage.uow import unit_of_work
 from tests.conftest import local
 from tests.fakes.telegram_api import FakeBotApi
@@ -232,11 +232,17 @@ async def test_a_group_audience_counts_only_that_group(harness: BotHarness) -> N
     assert "Sẽ gửi tới: 2 người." in admin.last_text()
 
 
-async def test_too_long_notice_is_refused_and_still_awaited(harness: BotHarness) -> None:
+async def test_too_long_notice_is_refused_saying_its_length_and_still_awaited(
+    harness: BotHarness,
+) -> None:
+    # «Nội dung quá dài» left her guessing by how much; the dashboard's words say it.
     admin = harness.admin()
     await harness.send(admin.command("/thongbao"))
     await harness.send(admin.text("x" * 3501))
-    assert admin.last_text() == "Nội dung quá dài (tối đa 3500 ký tự). Đề nghị rút gọn rồi gửi lại."
+    assert admin.last_text() == (
+        "Nội dung dài 3.501 ký tự, quá giới hạn 3.500 ký tự nên chưa được nhận. Bot vẫn chờ nội"
+        " dung thông báo: đề nghị đồng chí rút gọn rồi gửi lại."
+    )
     await harness.send(admin.text("Ngắn gọn."))
     assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
 
@@ -330,6 +336,74 @@ async def test_going_on_with_a_draft_left_at_its_time_asks_the_time_again_and_a_
     assert await message_status(harness, MessageKind.BROADCAST) == ["scheduled"]
 
 
+async def test_a_new_notice_typed_while_the_time_is_asked_is_not_read_as_a_time_and_is_kept(
+    harness: BotHarness,
+) -> None:
+    """The unfinished-draft question for a notice left at its time step, answered by typing
+    the new notice: «Chưa đọc được thời điểm» left her wondering where her text went. It is
+    recognised as no time, said so with what she probably meant, and one choice makes it the
+    new notice as typed; the notice waiting for its time stays until then."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.command("/thongbao"))
+    assert admin.last_text() == UNFINISHED.format(preview="Họp trù bị lúc 14:00.")
+    notice = "Kính mời các đồng chí dự buổi tổng duyệt chương trình lúc 15:00 ngày 27/5."
+    await harness.send(admin.text(notice))
+    assert admin.last_text() == (
+        "Bot đang chờ thời điểm hẹn gửi thông báo «Họp trù bị lúc 14:00.», nên đoạn đồng chí"
+        " vừa gõ (74 ký tự) không phải là thời điểm và chưa được dùng. Nếu đó là nội dung một"
+        " thông báo mới, xin chọn «Soạn thông báo mới bằng đoạn vừa gõ» (bot giữ nguyên đoạn"
+        " đó; thông báo đang chờ hẹn giờ sẽ được bỏ). Nếu vẫn hẹn giờ thông báo trên, đề nghị"
+        " nhập thời điểm gửi theo mẫu 08:00 19/5 hoặc 19/5/2024 08:00."
+    )
+    assert buttons(admin.last_message) == ["📝 Soạn thông báo mới bằng đoạn vừa gõ", "Hủy"]
+    assert await message_status(harness, MessageKind.BROADCAST) == ["draft"]
+    await harness.send(admin.tap("📝 Soạn thông báo mới bằng đoạn vừa gõ"))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
+    assert notice in admin.last_text()  # the preview: her text, whole
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
+async def test_a_text_typed_for_the_time_too_long_for_a_notice_is_refused_as_the_new_one(
+    harness: BotHarness,
+) -> None:
+    """Chosen as the new notice, a kept text over the limit is refused with its length, as if
+    typed after /thongbao: the bot then waits for the new notice's text."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.text("x" * 3600))
+    assert "(3.600 ký tự) không phải là thời điểm" in admin.last_text()
+    await harness.send(admin.tap("📝 Soạn thông báo mới bằng đoạn vừa gõ"))
+    assert admin.last_text().startswith("Nội dung dài 3.600 ký tự, quá giới hạn 3.500 ký tự")
+    await harness.send(admin.text("Bản ngắn."))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
+async def test_a_time_typed_after_a_stray_text_still_schedules_the_notice(
+    harness: BotHarness,
+) -> None:
+    """The text typed aside is not sent with the notice, which keeps waiting for its time."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.tap("🕘 Hẹn giờ gửi"))
+    await harness.send(admin.text("Dòng một của thông báo mới\nDòng hai"))
+    assert admin.last_text().startswith("Bot đang chờ thời điểm hẹn gửi thông báo")
+    await harness.send(admin.text("07:00 27/5"))
+    assert admin.last_text().startswith("🕘 Đã hẹn gửi thông báo số 1 lúc 07:00")
+    async with harness.services.ctx.sessions() as session:
+        row = await session.scalar(
+            select(OutboundMessage).where(OutboundMessage.kind == MessageKind.BROADCAST)
+        )
+    assert row is not None and row.params is None and row.body == "Họp trù bị lúc 14:00."
+
+
 async def test_thongbao_drops_the_unfinished_draft_only_when_a_new_notice_is_chosen(
     harness: BotHarness,
 ) -> None:
@@ -355,10 +429,10 @@ async def test_a_notice_full_of_ampersands_is_measured_as_sent_and_goes_out(
     await linked_answers(harness)
     admin = harness.admin()
     await harness.send(admin.command("/thongbao"))
-    await harness.send(admin.text("R&D " * 875))  # 3,500 typed, 6,125 once "&" is escaped
-    assert admin.last_text() == "Nội dung quá dài (tối đa 3500 ký tự). Đề nghị rút gọn rồi gửi lại."
-    await harness.send(admin.text("R&D " * 800))  # 3,200 typed, 5,600 escaped: still too long
-    assert admin.last_text().startswith("Nội dung quá dài")
+    await harness.send(admin.text("R&D " * 875))  # 3,500 typed, 6,999 escaped and trimmed
+    assert admin.last_text().startswith("Nội dung dài 6.999 ký tự, quá giới hạn 3.500 ký tự")
+    await harness.send(admin.text("R&D " * 800))  # 3,200 typed, 6,399 escaped: still too long
+    assert admin.last_text().startswith("Nội dung dài 6.399 ký tự")
     await harness.send(admin.text("R&D " * 437))  # 3,495 once escaped (the last space trimmed)
     await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
     await harness.send(admin.tap("📤 Gửi ngay"))

@@ -1666,6 +1666,32 @@ async def test_a_speaker_with_a_deadline_of_her_own_withdrawn_is_not_reminded_no
     assert not any("25/5/2024" in t for t in missing_reports(harness))
 
 
+async def test_a_speaker_of_several_themes_whose_invitation_is_withdrawn_is_not_reminded(
+    harness: BotHarness,
+) -> None:
+    """Her drafts are no longer taken once the office withdraws her invitation («Giấy mời …
+    không còn hiệu lực nên đồng chí không cần gửi bài tham luận»): a reminder asking for one,
+    whether chosen after the withdrawal or queued before it, is not sent; invited again, she
+    is reminded again."""
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    van = await harness.open_invitation("DB032")
+    admin = harness.admin()
+    await harness.send(admin.command("/phancong DB032 1.1 25/05 17:00"))
+    await harness.send(admin.command("/phancong DB032 1.2 25/05 17:00"))
+    office = harness.services.access.local_operator()
+    harness.clock.set(local(2024, 5, 22, 8, 0))  # her first reminder falls due
+    await harness.outbox.queue_due()  # queued, then her invitation is withdrawn
+    await harness.services.withdrawals.withdraw(office, "DB032")
+    await harness.tick()
+    harness.clock.set(local(2024, 5, 24, 8, 0))  # the next, chosen after the withdrawal
+    await harness.tick()
+    assert reminded(harness, van) == []
+    await harness.services.withdrawals.reinvite(office, "DB032")
+    harness.clock.set(local(2024, 5, 25, 8, 0))
+    await harness.tick()
+    assert [t.split("chủ đề ")[1][:3] for t in reminded(harness, van)] == ["1.1", "1.2"]
+
+
 async def test_two_assignments_re_planned_at_once_keep_both_speakers_reminders(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.domain.channels import ChatAccount
 from bot.services import build_services
@@ -13,6 +13,7 @@ from bot.services.invitations import LinkOutcome
 from storage.models import AuditEntry
 from tests.fakes.telegram_api import FakeUser
 from tests.harness import OFFICE_CHAT, BotHarness
+from tests.test_telegram_flows import buttons
 
 WRONG = "A" * 32  # has a token's shape, matches no invitation
 
@@ -90,12 +91,79 @@ async def test_a_slowed_down_account_is_told_at_most_every_ten_minutes_even_acro
     assert "mở lại đường liên kết từ 11:00, 18/5." in stranger.last_text()
 
 
+async def test_caplai_asks_first_saying_what_stops_working_as_the_dashboard_does(
+    harness: BotHarness,
+) -> None:
+    """Re-issued unasked, a mistyped code cut off a delegate whose printed slip, sent
+    invitation and open page all stopped working; the dashboard asks first, and so does chat,
+    with the same facts. «Không» changes nothing; the question's choice taken twice makes one
+    new link, not two."""
+    opened = await harness.open_invitation("DB001")  # on Telegram: the bot still writes there
+    services = harness.services
+    old = harness.tokens["DB001"]
+    office = services.access.local_operator()
+    card = await services.dashboard.card("DB001")
+    assert card is not None
+    await services.invitations.mark_sent(office, "DB001", invitation=card.invitation_id, via="zalo")
+    await services.invitations.open_page(old, channel="web", client="c")  # 09:00, 18/5
+    admin = harness.admin()
+    await harness.send(admin.command("/caplai DB001"))
+    assert admin.last_text() == (
+        "Cấp lại đường liên kết và mã cá nhân của đồng chí Phạm Thị Thanh Mai (DB001)? Ngay khi"
+        " cấp lại, đường liên kết và mã cá nhân hiện có không dùng được nữa: phiếu mời đã in,"
+        " giấy mời và tin nhắn đã gửi cho đại biểu đều không mở được trang cá nhân.\n\n"
+        "Đã gửi giấy mời qua Zalo lúc 09:00, 18/5: đường liên kết và mã trong giấy mời đó sẽ"
+        " không dùng được nữa; dấu «đã gửi giấy mời» được bỏ, và cần gửi lại giấy mời với đường"
+        " liên kết mới.\n\n"
+        "Đại biểu đã mở trang cá nhân bằng đường liên kết hiện tại lúc 09:00, 18/5: trang đó sẽ"
+        " không mở được nữa, đại biểu cần đường liên kết mới.\n\n"
+        "Việc này không hoàn tác được: cấp lại lần nữa chỉ cho thêm một đường liên kết mới,"
+        " đường liên kết cũ không dùng lại được.\n\n"
+        "Tài khoản Telegram đã liên kết vẫn giữ nguyên: bot vẫn nhắn tin được cho đại biểu. Nếu"
+        " đại biểu mất điện thoại, đề nghị gỡ bằng /golienket DB001."
+    )
+    assert buttons(admin.last_message) == [
+        "🔑 Cấp lại đường liên kết",
+        "Không, giữ đường liên kết hiện có",
+    ]
+    asked = admin.last_message
+    await harness.send(admin.tap("Không, giữ đường liên kết hiện có"))
+    assert admin.last_text() == (
+        "Chưa cấp lại: đường liên kết và mã cá nhân hiện có của đồng chí Phạm Thị Thanh Mai"
+        " (DB001) vẫn dùng được."
+    )
+    assert {link.code: link.token for link in await harness.services.invitations.links()}[
+        "DB001"
+    ] == old
+    await harness.send(admin.tap("🔑 Cấp lại đường liên kết", message=asked))
+    assert admin.last_text().startswith("Đã cấp đường liên kết mới cho đồng chí Phạm Thị")
+    await harness.send(admin.tap("🔑 Cấp lại đường liên kết", message=asked))  # again
+    assert admin.last_text().startswith(
+        "Đường liên kết của đồng chí Phạm Thị Thanh Mai (DB001) đã được cấp lại sau khi bot hỏi"
+    )
+    async with harness.services.ctx.sessions() as session:
+        reissued = await session.scalar(
+            select(func.count(AuditEntry.id)).where(AuditEntry.action == "invitation.reissued")
+        )
+    assert reissued == 1
+    assert await harness.services.invitations.whoami(account(opened)) is not None
+
+
+async def test_a_delegate_cannot_choose_a_reissue_for_someone(harness: BotHarness) -> None:
+    user = await harness.open_invitation("DB001")
+    await harness.send(user.tap_data("ri:0:DB002"))
+    assert harness.tokens["DB002"] in {
+        link.token for link in await harness.services.invitations.links()
+    }
+
+
 async def test_the_office_reissues_a_link_and_the_old_one_stops_working(
     harness: BotHarness,
 ) -> None:
     admin = harness.admin()
     old = harness.tokens["DB001"]
     await harness.send(admin.command("/caplai DB001"))
+    await harness.send(admin.tap("🔑 Cấp lại đường liên kết"))
     reply = admin.last_text()
     assert reply.startswith(
         "Đã cấp đường liên kết mới cho đồng chí Phạm Thị Thanh Mai (DB001); "

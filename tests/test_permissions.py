@@ -520,13 +520,14 @@ async def speaker_assigned(scene: Scene, said: Said) -> None:
     assert "DB032" in [line.code for line in await scene.h.services.drafts.board()]
 
 
-async def link_reissued(scene: Scene, said: Said) -> None:
+async def reissue_asked(scene: Scene, said: Said) -> None:
+    """``/caplai`` asks first, saying what stops working; nothing is re-issued yet."""
     [answer] = said.here(scene)
     assert answer.startswith(
-        "Đã cấp đường liên kết mới cho đồng chí Phạm Thị Thanh Mai (DB001); đường liên kết cũ"
+        "Cấp lại đường liên kết và mã cá nhân của đồng chí Phạm Thị Thanh Mai (DB001)? Ngay khi"
     )
     links = {link.code: link.token for link in await scene.h.services.invitations.links()}
-    assert links["DB001"] != scene.h.tokens["DB001"] and links["DB001"] in answer
+    assert links["DB001"] == scene.h.tokens["DB001"]
 
 
 async def account_unlinked(scene: Scene, said: Said) -> None:
@@ -766,7 +767,7 @@ ACTIONS: dict[str, Action] = {
     "/phancong DB032 1.1": _office("/phancong DB032 1.1", speaker_assigned),
     # a link is a secret: an admin in a group is refused with a reason
     "/caplai DB001": Action(
-        "/caplai DB001", link_reissued, office=True, refusal="office.private_only"
+        "/caplai DB001", reissue_asked, office=True, refusal="office.private_only"
     ),
     "/golienket DB001": _office("/golienket DB001", account_unlinked, with_other_delegate),
     "/start": Action("/start", welcomed),

@@ -168,7 +168,11 @@ async def test_caplai_gives_a_new_code_and_the_old_one_stops_working_at_once(
 ) -> None:
     office = await world.linked("NV02", "Văn phòng")
     old = world.codes["DB001"]
-    reply = (await office.type("/caplai DB001"))[-1]
+    asked = (await office.type("/caplai DB001"))[-1]
+    assert asked.endswith(
+        "Trả lời 1 – 🔑 Cấp lại đường liên kết · 2 – Không, giữ đường liên kết hiện có"
+    )
+    reply = (await office.type("1"))[-1]
     found = re.search(r"Mã cá nhân mới [^:]*: ([0-9A-Z]{4}-[0-9A-Z]{4}); mã cũ", reply)
     assert found is not None and found[1] != old
     late = world.channel.person("Chị Mai")
@@ -385,6 +389,62 @@ async def test_the_office_is_not_told_a_comment_or_verdict_reached_a_speaker_no_
         " (bản 1). Người viết chưa kết nối kênh nhắn tin (hoặc đã chặn bot) nên bot không báo"
         " được: đề nghị gọi điện báo. Người viết xem được trên trang cá nhân của mình."
     ]
+
+
+async def test_the_question_before_a_typed_verdict_does_not_promise_to_tell_an_unreached_speaker(
+    world: World,
+) -> None:
+    # «khi đó bot sẽ báo người viết» was untrue for a speaker on no chat: the question says, as
+    # the verdict and the comment do, that the bot cannot tell her and she is to be phoned.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    services = world.services
+    opened = await services.invitations.open_page(world.tokens["DB031"], channel="web", client="c")
+    assert opened.account is not None
+    [line] = [line for line in await services.drafts.board() if line.code == "DB031"]
+    await services.drafts.store_typed(opened.account, line.id, "Kính thưa các đồng chí.")
+    await world.tick()
+    said = await office.type("2")  # ✏️ Cần chỉnh sửa, from the post's choices
+    assert said == [
+        "Đồng chí chọn đề nghị chỉnh sửa bản 1 tham luận chủ đề 1.1 của đồng chí Nguyễn Thị Lan"
+        " Phương (Hội LHPN quận Ba Đình). Đề nghị đồng chí xác nhận. Người viết chưa kết nối kênh"
+        " nhắn tin (hoặc đã chặn bot) nên bot không báo được: đề nghị gọi điện báo. Người viết"
+        " xem được trên trang cá nhân của mình.\n\n"
+        "Trả lời 1 – ✏️ Xác nhận đề nghị chỉnh sửa bản 1 · 2 – Không, để sau"
+    ]
+
+
+async def test_a_staff_member_with_a_task_is_shown_her_own_tasks_on_trangthai_not_the_board(
+    world: World,
+) -> None:
+    # Linking showed her own task with its report choices, and /trangthai then the office's
+    # whole board, whose «Kết thúc theo dõi …» choices a «1» typed next would have answered.
+    staff = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    linked = staff.read[-1]
+    said = await staff.type("/trangthai")
+    assert said == [linked]
+    assert said[0].startswith("VI.1.2 — ") and said[0].endswith(
+        "Trả lời 1 – ✅ Đã hoàn thành · 2 – ⏳ Đang thực hiện · 3 – 🆘 Cần hỗ trợ · 4 – 📎 Gửi sản phẩm"
+    )
+    said = await staff.type("/nhiemvu")  # the office's board is /nhiemvu's
+    assert said[0].startswith("📋 Nhiệm vụ chuẩn bị hội nghị")
+
+
+async def test_the_office_help_says_how_to_comment_on_each_chat_by_name(world: World) -> None:
+    # «nơi không trả lời được từng tin» described the platform, not what she does on Zalo.
+    staff = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    said = "\n".join(await staff.type("/help"))
+    assert "nơi không trả lời được" not in said
+    assert (
+        "\nGóp ý tham luận: trên Telegram, trả lời (reply) bài đăng của bản tham luận; trên Zalo,"
+        " gõ số của lựa chọn «💬 Góp ý bản này» dưới bài đăng rồi gõ góp ý. Chốt bài hoặc đề nghị"
+        " chỉnh sửa: chọn «✅ Chốt bản …» hoặc «✏️ Cần chỉnh sửa» dưới bài đăng (trên Zalo, bot"
+        " hỏi lại một lần để đồng chí xác nhận); bot báo người viết, người chưa kết nối kênh nhắn"
+        " tin thì bot nhắc Văn phòng gọi điện.\n" in said
+    )
+    assert (
+        "/start — xem cách liên kết tài khoản với giấy mời: mở đường liên kết riêng trong giấy"
+        " mời, hoặc trên Zalo gõ mã cá nhân in trên giấy mời\n" in said
+    )
 
 
 async def test_a_staff_member_linking_is_told_her_office_role_and_shown_her_own_tasks(

@@ -12,6 +12,7 @@ from bot.domain.timespec import (
     TimeSpecError,
     parse_local_datetime,
     parse_typed_time,
+    surely_not_a_time,
     typed_time_examples,
 )
 from tests.conftest import HANOI, local
@@ -124,3 +125,19 @@ def test_the_examples_of_a_time_to_type_are_built_from_now_and_are_still_to_come
         if typed is not None:
             parsed = parse_typed_time(typed, at)
             assert parsed is not None and parsed > at  # a clerk copying it types a time to come
+
+
+@pytest.mark.parametrize(
+    ("typed", "not_a_time"),
+    [
+        ("08:00 ngày 27/5/2024", False),  # the longest way a time is written
+        ("hôm nay", False),  # a time mistyped: asked again with the examples
+        ("  27/5/2024 8h30   ", False),
+        ("Kính mời các đồng chí dự buổi tổng duyệt.", True),  # a notice, not a time
+        ("Họp lúc\n14:00", True),  # several lines
+    ],
+)
+def test_a_long_or_several_line_text_typed_for_a_time_is_surely_not_one(
+    typed: str, not_a_time: bool
+) -> None:
+    assert surely_not_a_time(typed) is not_a_time

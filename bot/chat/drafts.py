@@ -357,6 +357,11 @@ def _on_page(turn: Turn) -> Html:
     return turn.catalog.html("draft_office.on_page") if turn.config.web is not None else Html("")
 
 
+def _unreached(turn: Turn) -> Html:
+    """That the bot cannot tell an unreached speaker of a verdict: the office is to phone her."""
+    return turn.catalog.html("draft_office.unreached", page=_on_page(turn))
+
+
 async def _is_office_group(turn: Turn) -> bool:
     places = await turn.services.audiences.office_groups(turn.channel.name)
     return turn.event.chat.address in places
@@ -446,6 +451,9 @@ async def _decide_or_keep(turn: Turn, what: DraftAction, version_id: int) -> Ans
     )
     keep = Button(catalog.plain("buttons.draft_keep"), draft_action(DraftAction.KEEP, version_id))
     key = "draft_office.confirm_final" if final else "draft_office.confirm_revision"
+    if not line.reachable:  # «khi đó bot sẽ báo người viết» would be untrue: she is to be phoned
+        named["unreached"] = _unreached(turn)
+        key = f"{key}_unreached"
     return turn.say(key, ((sure,), (keep,)), organization=line.organization, **named)
 
 
@@ -469,7 +477,7 @@ def _verdict(turn: Turn, office: OfficeActor, result: DraftResult) -> Answer:
         )
         return turn.say(
             key, by=office.name, key=line.theme_key, name=line.full_name, number=version.number,
-            page=_on_page(turn),
+            unreached=_unreached(turn),
         )  # fmt: skip
     if final:
         key = "draft_office.verdict_final"

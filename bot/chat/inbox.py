@@ -123,7 +123,7 @@ class Inbox:
             "thongbao": _office(notices.start),
             "lichthongbao": _office(notices.listing),
             "phancong": _office_args(drafts.assign),
-            "caplai": _office_args(self._reissue),
+            "caplai": _office_args(office.reissue),
             "golienket": _office_args(office.unlink),
             # A sign-in link is a key: made in a private chat only, for the office or the
             # check-in desk's staff (the use case refuses anyone else, and in a group tells
@@ -136,10 +136,11 @@ class Inbox:
             "dr": drafts.on_action,
             "bc": notices.on_action,
             "un": office.on_action,
+            "ri": self._reissue_chosen,
         }
 
-    async def _reissue(self, turn: Turn, command: Command, actor: OfficeActor) -> Answer:
-        return await office.reissue(turn, command, actor, self.links)
+    async def _reissue_chosen(self, turn: Turn, action: Action) -> Answer:
+        return await office.on_reissue(turn, action, self.links)
 
     async def handle(self, event: Event, channel: ChannelInfo) -> Answer:
         """Everything the bot answers to ``event`` from ``channel``."""

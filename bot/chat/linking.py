@@ -179,7 +179,7 @@ async def card(turn: Turn, result: LinkResult) -> Answer:
     """The invitation card (a task contact's tasks instead: they have no invitation)."""
     assert result.delegate is not None and result.rsvp is not None
     if result.delegate.is_contact:
-        return await tasks.board(turn)
+        return await tasks.contact_status(turn)
     if result.delegate.withdrawn:
         return Answer.say(withdrawn_notice(turn.catalog, turn.config))
     is_open = turn.services.rsvp.is_open()

@@ -27,10 +27,12 @@ from bot.services.broadcasts import (
     audience_action,
 )
 from bot.texts import Html
+from bot.texts.formatting import count as grouped
 from bot.texts.formatting import moment
 from bot.texts.presenters import (
     audience_label,
     broadcast_html,
+    notice_length,
     on_pages,
     ran_out_words,
     skipped_reason,
@@ -179,6 +181,8 @@ async def on_action(turn: Turn, action: Action) -> Answer:
         result = await broadcasts.choose_audience(office, message_id, audience)
     elif what == "groups":
         return turn.say("broadcast.choose_group", _groups(turn, message_id))
+    elif what == "typed":  # what she typed where the time was asked, as a new notice
+        result = await broadcasts.start_with_typed(office, message_id)
     elif what == "keep":  # the unfinished draft, where it was left
         result = await broadcasts.resume(office, message_id)
     elif what == "now":
@@ -262,7 +266,19 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         return turn.say("broadcast.cancelled", number=result.number)
     if step is BroadcastStep.DROPPED:
         return turn.say("broadcast.dropped")
-    # too long, empty, bad time, gone, resent, nothing to resend, a confirmation taken before
+    if step is BroadcastStep.NOT_A_TIME:  # a new notice, most likely: one choice makes it so
+        _, examples = typed_time_params(config, turn.services.ctx.clock.now())
+        typed = Button(catalog.plain("buttons.bc_typed"), f"{BROADCAST_ACTION}typed:{message_id}")
+        return turn.say(
+            "broadcast.not_a_time", ((typed,), _cancel_row(turn)),
+            preview=opening(result.body or "", DRAFT_OPENING), chars=grouped(catalog, result.count),
+            **examples,
+        )  # fmt: skip
+    if step is BroadcastStep.TOO_LONG:  # by how much, as the dashboard says it
+        return turn.say(
+            "broadcast.too_long", length=notice_length(catalog, result.count, result.limit)
+        )
+    # empty, bad time, gone, resent, nothing to resend, a confirmation taken before
     when = moment(catalog, config.meeting.local(result.due_at)) if result.due_at else ""
     _, examples = typed_time_params(config, turn.services.ctx.clock.now())  # for a bad time
     return turn.say(

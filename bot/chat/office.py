@@ -7,16 +7,21 @@ from collections.abc import Callable, Sequence
 
 from bot.chat import replies
 from bot.chat.turn import Turn
+from bot.domain.ids import parse_id
 from bot.domain.inbound import Action, Command
 from bot.domain.outbound import Answer, Button, FilePart, Outbound
 from bot.domain.tokens import format_link_code
 from bot.services.access import OfficeActor
 from bot.services.invitations import OfficeStep
 from bot.services.report_file import office_report_workbook
+from bot.texts.formatting import short_moment
 from bot.texts.plain import menu_text
+from bot.texts.presenters import channel_label
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNANSWERED_ACTION = "un:"
+# /caplai's choices: ``ri:<live link's id>:<code>`` re-issues, ``ri:keep:<code>`` does not.
+REISSUE_ACTION = "ri:"
 # The shortest line a person can take in the list (code, name, position, unit, separators):
 # no page can hold more people than its characters over this.
 MIN_LINE = 12
@@ -89,19 +94,68 @@ async def report(turn: Turn, office: OfficeActor) -> Answer:
     return Answer((sent,)).then(turn.say("report_file.sent_private"))
 
 
-async def reissue(
-    turn: Turn, command: Command, office: OfficeActor, links: Sequence[LinkMaker]
-) -> Answer:
-    """``/caplai <code>``: a new personal link and code for a person; the old ones stop working.
-    The link is a secret, so it is only ever shown in a private chat."""
+async def reissue(turn: Turn, command: Command, office: OfficeActor) -> Answer:
+    """``/caplai <code>``: asks first, as the dashboard does, saying what stops working (the
+    link and code handed out, the invitation marked sent, the page she opened) and what stays
+    (the chats the bot writes to); the choice re-issues (:func:`on_reissue`)."""
     if turn.in_group:
         return turn.say("office.private_only")
     if len(command.args) != 1:
         return turn.say("office.reissue_usage")
     code = command.args[0]
-    result = await turn.services.invitations.reissue(office, code)
+    card = await turn.services.dashboard.card(code)
+    if card is None:
+        return turn.say("office.unknown_person", code=code)
+    catalog, config = turn.catalog, turn.config
+    person = card.person
+    lines = [catalog.html("reissue.confirm", name=person.full_name, code=person.code)]
+    if card.sent is not None:
+        lines.append(
+            catalog.html(
+                "reissue.sent",
+                via=catalog.plain(f"dash.invite.via_phrase.{card.sent.via}"),
+                time=short_moment(catalog, config.meeting.local(card.sent.at)),
+            )
+        )
+    if card.opened is not None:
+        at = config.meeting.local(card.opened.linked_at)
+        lines.append(catalog.html("reissue.opened", time=short_moment(catalog, at)))
+    lines.append(catalog.html("reissue.undo"))
+    if chats := card.chats_kept(turn.services.ctx.chats):
+        names = ", ".join(channel_label(catalog, channel) for channel in chats)
+        lines.append(catalog.html("reissue.chats_chat", channels=names, code=person.code))
+    # The link seen when asked: a second choice, or a colleague quicker, makes no second one.
+    sure = f"{REISSUE_ACTION}{card.invitation_id}:{person.code}"
+    rows = (
+        (Button(catalog.plain("buttons.reissue_sure"), sure),),
+        (Button(catalog.plain("buttons.reissue_keep"), f"{REISSUE_ACTION}keep:{person.code}"),),
+    )
+    return Answer.say("\n\n".join(lines), rows)
+
+
+async def on_reissue(turn: Turn, action: Action, links: Sequence[LinkMaker]) -> Answer:
+    """The choice under ``/caplai``'s question: a new personal link and code, the old ones
+    stopping at once (shown in the private chat only: the link is a secret), unless another
+    was made since the question; or nothing, and said so."""
+    office = await turn.office()
+    if office is None:
+        return Answer(toast=turn.toast("office.refused", alert=True))
+    if turn.in_group:
+        return turn.say("office.private_only")
+    replacing, _, code = action.data.removeprefix(REISSUE_ACTION).partition(":")
+    if replacing == "keep":
+        kept = await turn.services.dashboard.card(code)
+        if kept is None:
+            return turn.say("office.unknown_person", code=code)
+        return turn.say("reissue.kept", name=kept.person.full_name, code=kept.person.code)
+    seen = parse_id(replacing)  # the live link's id when asked (0: none was live)
+    if seen is None:
+        return Answer(toast=turn.toast("hint.stale_button", alert=True))
+    result = await turn.services.invitations.reissue(office, code, replacing=seen)
     if result.step is OfficeStep.UNKNOWN_PERSON or result.delegate is None:
         return turn.say("office.unknown_person", code=code)
+    if result.step is OfficeStep.ALREADY_REISSUED:
+        return turn.say("reissue.already", name=result.delegate.full_name, code=code)
     assert result.token is not None and result.link_code is not None
     return turn.say(
         "office.reissued",

@@ -61,6 +61,17 @@ async def own(turn: Turn) -> Answer | None:
     return _own_tasks(turn, mine, await turn.caller())
 
 
+async def contact_status(turn: Turn) -> Answer:
+    """``/trangthai`` of someone with no invitation: her own tasks with their choices, as
+    linking shows them (office staff too: the office's board, whose «close» choices a «1»
+    typed next would answer where choices are numbers, is /nhiemvu's); office staff with no
+    task of their own get the board, a contact with none is told so."""
+    mine = await own(turn)
+    if mine is not None:
+        return mine
+    return await board(turn)
+
+
 def _own_tasks(turn: Turn, mine: list[TaskLine], caller: Caller) -> Answer:
     """A contact's own tasks, each with her part of it and its choices."""
     catalog, config = turn.catalog, turn.config

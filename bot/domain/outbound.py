@@ -47,6 +47,10 @@ INVITEE_KINDS = frozenset(
         MessageKind.BROADCAST,
     }
 )
+# What the outbox holds back from an invitation the office withdrew: what goes to her as an
+# invitee, and the reminders that ask her for a speech draft, which is no longer taken from her
+# then (what is about the work she keeps, a comment or a verdict, still goes).
+WITHDRAWN_HOLDS_BACK = INVITEE_KINDS | {MessageKind.DRAFT_REMINDER}
 
 
 class MessageStatus(StrEnum):

@@ -136,6 +136,19 @@ _TYPED = re.compile(
 )
 
 
+# The longest text read as an attempt at a time: «08:00 ngày 27/5/2024» is 20 characters; a
+# text longer than this, or of several lines, is something else typed where a time was asked
+# (most likely a new notice), not a time mistyped.
+MAX_TYPED_TIME = 32
+
+
+def surely_not_a_time(text: str) -> bool:
+    """Whether ``text``, typed where a time was asked, is no attempt at one (its length or its
+    lines say so), to be answered as what it is rather than as a time mistyped."""
+    stripped = text.strip()
+    return len(stripped) > MAX_TYPED_TIME or "\n" in stripped
+
+
 def parse_typed_time(text: str, now_local: datetime) -> datetime | None:
     """A time an office member types, as they would write it: ``08:00 27/5``, ``27/5 08:00``,
     ``27/5/2024 8h30``, or just ``14:00`` (today). Returns an aware local datetime or None."""

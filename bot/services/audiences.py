@@ -184,6 +184,8 @@ class AudienceService:
                     SpeechAssignment.meeting_id == meeting_id,
                     SpeechAssignment.status == DraftStatus.WAITING,
                     SpeechAssignment.withdrawn_at.is_(None),
+                    # Her drafts are no longer taken once her invitation is withdrawn.
+                    Delegate.withdrawn_at.is_(None),
                 )
                 .order_by(Delegate.rank, Delegate.code)
             )

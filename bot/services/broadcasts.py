@@ -23,7 +23,7 @@ from bot.domain.outbound import (
     SkipReason,
     skip_reason,
 )
-from bot.domain.timespec import parse_typed_time
+from bot.domain.timespec import parse_typed_time, surely_not_a_time
 from bot.domain.typed import typed
 from bot.services import roster
 from bot.services.access import OfficeActor
@@ -34,6 +34,9 @@ from storage.uow import read_only, unit_of_work
 
 # Telegram's 4096 minus room for the header the office's name adds.
 MAX_BROADCAST = 3500
+# The key of a draft's ``params`` that keeps a text typed where its time was asked, until the
+# office makes it a new notice or the draft is scheduled.
+TYPED_ASIDE = "typed_aside"
 BROADCAST_ACTION = "bc:"
 
 
@@ -63,6 +66,10 @@ class BroadcastStep(StrEnum):
     TOO_LONG = "too_long"
     EMPTY = "empty"
     BAD_TIME = "bad_time"
+    # A text typed where the time was asked that is no time (a new notice, most likely): kept
+    # on the draft (:data:`TYPED_ASIDE`) for :meth:`Broadcasts.start_with_typed`, the draft
+    # still waiting for its time.
+    NOT_A_TIME = "not_a_time"
     PAST_TIME = "past_time"
     NO_RECIPIENTS = "no_recipients"
     # No delegate list imported yet: every audience is empty. Refused, not held for the list
@@ -187,26 +194,31 @@ class BroadcastService:
 
     async def start(self, admin: OfficeActor) -> BroadcastResult:
         """Begin a new broadcast (an unfinished draft of the same person is dropped)."""
-        now = self._ctx.clock.now()
         async with unit_of_work(self._ctx.sessions) as session:
-            await session.execute(
-                update(OutboundMessage)
-                .where(*self._drafts_of(admin))
-                .values(status=MessageStatus.CANCELLED, finished_at=now)
-            )
-            draft = OutboundMessage(
-                meeting_id=self._ctx.meeting_id,
-                kind=MessageKind.BROADCAST,
-                status=MessageStatus.DRAFT,
-                draft_step=DraftStep.TEXT,
-                audience=Audience.LINKED,
-                created_by=admin.actor,
-                report_to=admin.report_to or OFFICE_PLACE,
-                created_at=now,
-            )
-            session.add(draft)
-            await session.flush()
+            draft = await self._new_draft(session, admin)
             return BroadcastResult(BroadcastStep.ASK_TEXT, message_id=draft.id)
+
+    async def _new_draft(self, session: AsyncSession, admin: OfficeActor) -> OutboundMessage:
+        """A new draft of ``admin``'s, waiting for its text; her unfinished ones dropped."""
+        now = self._ctx.clock.now()
+        await session.execute(
+            update(OutboundMessage)
+            .where(*self._drafts_of(admin))
+            .values(status=MessageStatus.CANCELLED, finished_at=now)
+        )
+        draft = OutboundMessage(
+            meeting_id=self._ctx.meeting_id,
+            kind=MessageKind.BROADCAST,
+            status=MessageStatus.DRAFT,
+            draft_step=DraftStep.TEXT,
+            audience=Audience.LINKED,
+            created_by=admin.actor,
+            report_to=admin.report_to or OFFICE_PLACE,
+            created_at=now,
+        )
+        session.add(draft)
+        await session.flush()
+        return draft
 
     async def accept_text(self, admin: OfficeActor, text: str) -> BroadcastResult | None:
         """Take the broadcast's text or its sending time; None when no draft waits for text."""
@@ -220,20 +232,29 @@ class BroadcastService:
             if draft is None:
                 return None
             if draft.draft_step == DraftStep.TIME:
+                if surely_not_a_time(text):  # a new notice typed, not a time mistyped: kept
+                    draft.params = {**(draft.params or {}), TYPED_ASIDE: typed(text).strip()}
+                    return BroadcastResult(
+                        BroadcastStep.NOT_A_TIME, message_id=draft.id, body=draft.body,
+                        count=len(text.strip()),
+                    )  # fmt: skip
                 if not await self._has_list(session):
                     return BroadcastResult(BroadcastStep.NO_LIST, message_id=draft.id)
                 return await self._take_time(session, admin, draft, text)
-            body = typed(text).strip()
-            if not body:
-                return BroadcastResult(BroadcastStep.EMPTY, message_id=draft.id)
-            # Escaped as it will be sent: "&" becomes "&amp;", so count what Telegram counts.
-            length = len(html.escape(body, quote=False))
-            if length > MAX_BROADCAST:
-                # How long it is, said: the office shortens it knowing by how much.
-                return BroadcastResult(BroadcastStep.TOO_LONG, message_id=draft.id, count=length)
-            draft.body = body
-            draft.draft_step = DraftStep.AUDIENCE
-            return BroadcastResult(BroadcastStep.ASK_AUDIENCE, message_id=draft.id, body=body)
+            return _take_text(draft, text)
+
+    async def start_with_typed(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
+        """A new notice of the text typed where draft ``message_id`` asked its time (the office
+        chose so): that draft dropped, as :meth:`start` drops it, and the text taken as the
+        new one's; GONE when the draft or its kept text is no longer there."""
+        async with unit_of_work(self._ctx.sessions) as session:
+            draft = await self._draft(session, admin, message_id)
+            aside = (draft.params or {}).get(TYPED_ASIDE) if draft is not None else None
+            if draft is None or draft.draft_step != DraftStep.TIME or not aside:
+                return BroadcastResult(BroadcastStep.GONE)
+            # She chose a new notice: one too long is refused as the new one's text, which the
+            # bot then waits for (as when typed after /thongbao), the other dropped.
+            return _take_text(await self._new_draft(session, admin), str(aside))
 
     async def choose_audience(
         self, admin: OfficeActor, message_id: int, audience: str
@@ -370,6 +391,8 @@ class BroadcastService:
         """Confirm ``draft`` for ``when``; it becomes the meeting's next notice by number."""
         draft.status = MessageStatus.SCHEDULED
         draft.draft_step = None
+        if draft.params and TYPED_ASIDE in draft.params:  # what was typed aside is not sent
+            draft.params = {k: v for k, v in draft.params.items() if k != TYPED_ASIDE} or None
         draft.due_at = when
         draft.expires_at = when + BROADCAST_WINDOW
         draft.number = await queries.next_notice_number(session, self._ctx.meeting_id)
@@ -660,3 +683,19 @@ def _audit_sending(
             "due_at": draft.due_at.isoformat() if draft.due_at else None,
         },
     )
+
+
+def _take_text(draft: OutboundMessage, text: str) -> BroadcastResult:
+    """``text`` as ``draft``'s notice, then its audience to choose; refused when empty or too
+    long (measured as it will be sent)."""
+    body = typed(text).strip()
+    if not body:
+        return BroadcastResult(BroadcastStep.EMPTY, message_id=draft.id)
+    # Escaped as it will be sent: "&" becomes "&amp;", so count what Telegram counts.
+    length = len(html.escape(body, quote=False))
+    if length > MAX_BROADCAST:
+        # How long it is, said: the office shortens it knowing by how much.
+        return BroadcastResult(BroadcastStep.TOO_LONG, message_id=draft.id, count=length)
+    draft.body = body
+    draft.draft_step = DraftStep.AUDIENCE
+    return BroadcastResult(BroadcastStep.ASK_AUDIENCE, message_id=draft.id, body=body)

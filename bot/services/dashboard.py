@@ -272,6 +272,20 @@ class Card:
     # what a re-issue stops opening.
     opened: Identity | None = None
 
+    def chats_kept(self, chats: RunningChats) -> list[str]:
+        """The channels whose accounts the bot still writes to after her link is re-issued:
+        linked in a chat (her page is none), not blocked, on a chat that runs here (of any
+        other, «bot vẫn nhắn tin được» would not be true); sorted."""
+        return sorted(
+            {
+                i.channel
+                for i in self.identities
+                if i.linked_via != queries.PAGE_LINK
+                and i.unreachable_at is None
+                and chats.runs(i.channel)
+            }
+        )
+
     def on_chat(self, chats: RunningChats) -> bool:
         """Whether a message can reach her: an account on a chat that runs here, not blocked
         (her personal page is no chat)."""

@@ -23,7 +23,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.drafts import DraftStatus
-from bot.domain.outbound import INVITEE_KINDS, OFFICE_PLACE, DeliveryStatus, MessageKind
+from bot.domain.outbound import (
+    OFFICE_PLACE,
+    WITHDRAWN_HOLDS_BACK,
+    DeliveryStatus,
+    MessageKind,
+)
 from bot.domain.rsvp import MAX_REASON
 from bot.domain.typed import one_line
 from bot.services.access import OfficeActor
@@ -261,16 +266,16 @@ async def _told_since(session: AsyncSession, person_id: int, since: datetime) ->
 
 
 async def _waiting_deliveries(session: AsyncSession, person_id: int) -> int:
-    """How many messages to the person as an invitee are queued and not sent yet (or wait for
-    her to link a chat): the outbox will skip them (it checks each recipient as it claims a
-    delivery)."""
+    """How many messages to the person as an invitee (or asking for her draft) are queued and
+    not sent yet (or wait for her to link a chat): the outbox will skip them (it checks each
+    recipient as it claims a delivery)."""
     count = await session.scalar(
         select(func.count(Delivery.id))
         .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
         .where(
             Delivery.delegate_id == person_id,
             Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.NOT_LINKED)),
-            OutboundMessage.kind.in_(INVITEE_KINDS),
+            OutboundMessage.kind.in_(WITHDRAWN_HOLDS_BACK),
         )
     )
     return int(count or 0)

@@ -17,7 +17,7 @@ from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
 from bot.domain.tasks import TaskAction, TaskLine, TaskStatus, task_action
 from bot.domain.timespec import typed_time_examples
 from bot.texts import Catalog, Html
-from bot.texts.formatting import clock, file_size, meeting_time, moment, short_moment
+from bot.texts.formatting import clock, count, file_size, meeting_time, moment, short_moment
 
 
 def status_label(catalog: Catalog, status: RsvpStatus) -> str:
@@ -621,3 +621,17 @@ def typed_time_params(config: Config, now: datetime) -> tuple[str, dict[str, str
     examples = typed_time_examples(config.meeting.local(now))
     params = {"example": examples.day, "full_example": examples.full, "today": examples.today or ""}
     return ("" if examples.today else "_late"), params
+
+
+def notice_length(catalog: Catalog, chars: int, limit: int) -> Html:
+    """«Nội dung dài 3.555 ký tự, quá giới hạn 3.500 ký tự»: how much too long a notice is, the
+    same in chat (``/thongbao``) and on the dashboard's notice page."""
+    return catalog.html(
+        "broadcast.length", chars=count(catalog, chars), limit=count(catalog, limit)
+    )
+
+
+def channel_label(catalog: Catalog, channel: str) -> str:
+    """A channel as people call it («Telegram», «Zalo»); its id where the catalog has none."""
+    key = f"channel_name.{channel}"
+    return catalog.plain(key) if catalog.has(key) else channel

@@ -57,16 +57,8 @@ class Accounts:
         card = await office.services.dashboard.card(str(request.path_params["code"]))
         if card is None:
             return office._render("office/message.html", status=404, key="no_delegate")
-        # The accounts the bot still writes to after it: not blocked, on a chat that runs here
-        # (of any other, «bot vẫn nhắn tin được» would not be true).
-        runs = office.services.ctx.chats.runs
-        chats = sorted(
-            {
-                _channel_name(office, i.channel)
-                for i in card.identities
-                if i.linked_via != "page" and i.unreachable_at is None and runs(i.channel)
-            }
-        )
+        # The accounts the bot still writes to after it (as /caplai says in chat).
+        chats = [_channel_name(office, c) for c in card.chats_kept(office.services.ctx.chats)]
         opened = card.opened  # her page, though a chat showed the invitation reached her first
         return office._render(
             "office/reissue.html", visit=visit, actor=actor, card=card, opened=opened,

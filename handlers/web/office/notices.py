@@ -26,12 +26,12 @@ from bot.services.broadcasts import (
 from bot.services.dashboard import notice_audience
 from bot.services.signin import StaffVisit
 from bot.texts import Catalog
-from bot.texts.formatting import count as grouped
 from bot.texts.formatting import moment
 from bot.texts.presenters import (
     audience_label,
     broadcast_html,
     moved_notice,
+    notice_length,
     on_pages,
     pages_only,
     ran_out_words,
@@ -268,8 +268,7 @@ class Notices:
                 catalog = office.catalog
                 error = catalog.html(
                     "dash.notices.body_too_long",
-                    chars=grouped(catalog, written.count),
-                    limit=grouped(catalog, written.limit),
+                    length=notice_length(catalog, written.count, written.limit),
                 )
             else:
                 error = self._say(step)
