@@ -675,7 +675,8 @@ async def test_a_sticker_an_image_and_an_unsupported_message_get_the_explanation
 ) -> None:
     user = await world.linked("DB001", "Chị Mai")
     contact = world.services.config.office.contact
-    explanation = world.catalog.plain("hint.unreadable", contact=contact)
+    page = f"http://127.0.0.1:8080/{world.tokens['DB001']}"
+    explanation = world.catalog.plain("hint.unreadable", url=page, contact=contact)
     for send in (user.sticker, lambda: user.image("ảnh giấy mời"), user.unsupported):
         before = len(user.texts)
         send()
@@ -750,3 +751,39 @@ async def test_the_report_workbook_names_the_channel_that_reaches_each_person(
     assert by_code["DB001"][13:15] == ("Zalo", "Có")
     assert by_code["DB002"][13:15] == ("Zalo (đã chặn bot)", "Không")
     assert by_code["DB003"][13:15] == ("Chưa liên kết", None)
+
+
+async def test_a_speaker_who_sends_her_speech_as_a_file_is_given_her_page_and_the_typed_draft(
+    world: ZaloWorld,
+) -> None:
+    # Zalo hands the bot no file (a .docx arrives as «unsupported»): «the link in the
+    # invitation» pointed at a link the Zalo invitation does not carry. She is given her page
+    # and the choice to type it, which answers by its number.
+    speaker = await world.linked("DB031", "Chị Vân")
+    contact = world.services.config.office.contact
+    page = f"http://127.0.0.1:8080/{world.tokens['DB031']}"
+    expected = (
+        "Bot chỉ đọc được tin nhắn bằng chữ, không nhận được tệp, ảnh, nhãn dán hay tin nhắn "
+        "thoại. Để gửi tham luận chủ đề 1.1, đồng chí tải tệp (.docx, .doc, .pdf, .odt, .rtf "
+        f"hoặc .txt, tối đa 20 MB) lên trang cá nhân: {page}, hoặc chọn «✍️ Soạn tham luận … "
+        "bằng tin nhắn» dưới đây để gõ bài ngay tại đây. Cần hỗ trợ, xin gọi "
+        f"{contact}.\n\nTrả lời 1 – ✍️ Soạn tham luận 1.1 bằng tin nhắn"
+    )
+    for send in (speaker.unsupported, lambda: speaker.image("ảnh bài tham luận")):
+        before = len(speaker.texts)
+        send()
+        await world.settle()
+        assert speaker.texts[before:] == [expected]
+    said = await world.type(speaker, "1")
+    assert said[-1].startswith("✍️ Đề nghị đồng chí gõ nội dung tham luận chủ đề 1.1")
+
+
+async def test_a_task_contact_who_sends_a_file_is_given_her_page_not_an_invitation_she_lacks(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("NV06", "Chị Hòa")
+    user.unsupported()
+    await world.settle()
+    page = f"http://127.0.0.1:8080/{world.tokens['NV06']}"
+    assert f"xin mở trang cá nhân của đồng chí: {page};" in user.last_text
+    assert "giấy mời" not in user.last_text
