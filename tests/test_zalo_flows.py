@@ -787,3 +787,31 @@ async def test_a_task_contact_who_sends_a_file_is_given_her_page_not_an_invitati
     page = f"http://127.0.0.1:8080/{world.tokens['NV06']}"
     assert f"xin mở trang cá nhân của đồng chí: {page};" in user.last_text
     assert "giấy mời" not in user.last_text
+
+
+async def test_a_revision_asked_on_zalo_tells_the_speaker_her_page_and_the_typed_draft(
+    world: ZaloWorld,
+) -> None:
+    # «gửi lại bản mới vào cuộc trò chuyện này» (Telegram's sentence) sent her to a chat that
+    # takes no file: the new version goes on her page, or is typed here by the choice given.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await world.tick()
+    await world.type(office, "2")  # ✏️ Cần chỉnh sửa
+    await world.type(office, "1")  # ✏️ Xác nhận đề nghị chỉnh sửa bản 1
+    await world.tick()
+    page = f"http://127.0.0.1:8080/{world.tokens['DB031']}"
+    how = world.catalog.plain("draft_mine.how_no_files", url=page)
+    told = speaker.last_text
+    assert told.startswith(
+        "✏️ Văn phòng đề nghị đồng chí chỉnh sửa tham luận chủ đề 1.1 (bản 1) theo góp ý và gửi "
+        "lại bản mới trước "
+    )
+    assert told.endswith(f".\n\n{how}\n\nTrả lời 1 – ✍️ Soạn tham luận 1.1 bằng tin nhắn")
+    assert "cuộc trò chuyện này" not in told
+    said = await world.type(speaker, "1")
+    assert said[-1].startswith("✍️ Đề nghị đồng chí gõ nội dung tham luận chủ đề 1.1")
