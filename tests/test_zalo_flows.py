@@ -186,7 +186,9 @@ async def test_rsvp_attend_by_keyword_without_diacritics(world: ZaloWorld) -> No
 async def test_rsvp_decline_by_keyword_with_a_typed_reason(world: ZaloWorld) -> None:
     user = await world.linked("DB002", "Anh Hùng")
     said = await world.type(user, "khong tham du")
-    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – Không nêu lý do · 3 – 👤 Cử người dự thay · 4 – Hủy"
+    )
     await world.type(user, "Bận công tác tại Trung ương")
     rsvp = await rsvp_of(world.services, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Bận công tác tại Trung ương")
@@ -195,7 +197,7 @@ async def test_rsvp_decline_by_keyword_with_a_typed_reason(world: ZaloWorld) -> 
 async def test_rsvp_decline_by_number_without_a_reason(world: ZaloWorld) -> None:
     user = await world.linked("DB002", "Anh Hùng")
     await world.type(user, "2")
-    await world.type(user, "1")  # Không nêu lý do
+    await world.type(user, "2")  # Không nêu lý do
     rsvp = await rsvp_of(world.services, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
 
@@ -297,7 +299,7 @@ async def test_after_an_answer_the_invitation_s_numbers_and_words_answer_again(
     await world.type(user, "tham du")
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
     await world.type(user, "2")
-    await world.type(user, "1")  # Không nêu lý do
+    await world.type(user, "2")  # Không nêu lý do
     await world.type(user, "1")  # the invitation's «Tham dự» again, not a stale «Hủy»
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
 
@@ -305,12 +307,11 @@ async def test_after_an_answer_the_invitation_s_numbers_and_words_answer_again(
 async def test_a_menu_answered_after_a_newer_one_was_sent_answers_the_newer_one(
     world: ZaloWorld,
 ) -> None:
-    user = await world.linked("DB001", "Chị Mai")  # the card's menu: 1 Tham dự, 2, 3
-    said = await world.type(user, "2")  # newer menu: 1 Không nêu lý do · 2 Hủy
-    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
-    await world.type(user, "1")  # the newer menu's 1, not the card's "Tham dự"
-    rsvp = await rsvp_of(world.services, "DB001")
-    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "3")  # the card's menu: 1 Tham dự, 2, 3; then the name's: 1 Hủy
+    said = await world.type(user, "1")  # the newer menu's 1, not the card's «Tham dự»
+    assert said[-1].startswith("Đã hủy thao tác.")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.NO_ANSWER
 
 
 async def test_the_invitations_choices_typed_in_words_answer_it_after_another_menu(
@@ -815,3 +816,31 @@ async def test_a_revision_asked_on_zalo_tells_the_speaker_her_page_and_the_typed
     assert "cuộc trò chuyện này" not in told
     said = await world.type(speaker, "1")
     assert said[-1].startswith("✍️ Đề nghị đồng chí gõ nội dung tham luận chủ đề 1.1")
+
+
+async def test_a_delegate_who_types_1_right_after_declining_is_recorded_attending(
+    world: ZaloWorld,
+) -> None:
+    # The reason's question offered «1 – Không nêu lý do · 2 – Hủy» right under an invitation
+    # whose «1» is «Tham dự»: her «1», changing her mind, was recorded as a decline. Under the
+    # question the invitation's numbers keep their meaning, and «Hủy» comes after them.
+    user = await world.linked("DB025", "Chị Hương")
+    await world.type(user, "tham du")
+    said = await world.type(user, "2")
+    assert said == [
+        "Đã ghi nhận: đồng chí không tham dự hội nghị. Đề nghị đồng chí cho biết lý do (không bắt "
+        "buộc): gõ lý do vào ô tin nhắn, hoặc chọn «Không nêu lý do». Nếu đổi ý, đồng chí chọn "
+        "«Tham dự» hoặc «Cử người dự thay»; chọn «Hủy» để trở lại nội dung đã xác nhận trước đó."
+        "\n(Trước đó đồng chí đã xác nhận: Tham dự.)"
+        "\n\nTrả lời 1 – ✅ Tham dự · 2 – Không nêu lý do · 3 – 👤 Cử người dự thay · 4 – Hủy"
+    ]
+    said = await world.type(user, "1")
+    assert (await rsvp_of(world.services, "DB025")).status == RsvpStatus.ATTENDING
+    assert said[-1].startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị.")
+    await world.type(user, "2")
+    await world.type(user, "4")  # Hủy: back to the answer before the decline
+    assert (await rsvp_of(world.services, "DB025")).status == RsvpStatus.ATTENDING
+    await world.type(user, "2")
+    await world.type(user, "2")  # Không nêu lý do
+    rsvp = await rsvp_of(world.services, "DB025")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
