@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
@@ -844,3 +845,24 @@ async def test_a_delegate_who_types_1_right_after_declining_is_recorded_attendin
     await world.type(user, "2")  # Không nêu lý do
     rsvp = await rsvp_of(world.services, "DB025")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
+
+
+async def test_her_own_code_sent_again_after_linking_is_answered_as_start_with_the_code(
+    world: ZaloWorld,
+) -> None:
+    # Sent again by someone unsure the first one worked, it got «trả lời giấy mời bằng các lựa
+    # chọn…, /nhiemvu…» and not a word that the code was already hers.
+    user = await world.linked("DB036", "Chị Hạnh")
+    code = world.codes["DB036"]
+    again = await world.type(user, code.lower().replace("-", " "))
+    assert again[0] == world.catalog.plain("start.already_linked")
+    assert again == await world.type(user, f"/start {code}")
+    assert again[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    said = await world.type(user, world.codes["DB001"])  # another's code: not read as one
+    assert said[0] != world.catalog.plain("start.already_linked")
+    mine = await world.services.invitations.whoami(
+        ChatAccount(CHANNEL, user.id, user.id, user.name)
+    )
+    assert mine is not None and mine.delegate is not None and mine.delegate.code == "DB036"
