@@ -260,6 +260,8 @@ class ChannelEntry:
     limits: Limits = field(default_factory=Limits)
     # The channel's own overall rate from the plan, where it has one (else ``[outbox]``'s).
     rate: Callable[[Services], float] | None = None
+    # What `run` says of a token not of the platform's shape: the shape, and who issues it.
+    malformed: str = "cli.token_malformed"
 
     def budget(self, services: Services, token: str = "") -> Pacer:
         """One bot's sending budget, shared by its replies and the outbox's sends; on
@@ -425,6 +427,7 @@ ZALO = ChannelEntry(
     # Zalo publishes no per-chat limit: Telegram's one a second (a burst of three) is kept.
     limits=Limits(private_per_second=1.0, private_burst=3),
     rate=lambda services: services.config.zalo.messages_per_second,
+    malformed="cli.token_malformed_zalo",  # issued by Zalo Bot Creator, not @BotFather
 )
 # Every chat channel the app knows, in the order they start (and link people on paper).
 CHANNELS: tuple[ChannelEntry, ...] = (TELEGRAM, ZALO)
@@ -467,7 +470,7 @@ def run_refusal(
         return Refusal("cli.token_missing", {"env": names})
     for entry in channels:
         if entry.token_state(env) == "malformed":
-            return Refusal("cli.token_malformed", {"env": entry.token_env})
+            return Refusal(entry.malformed, {"env": entry.token_env})
     return None
 
 
@@ -482,14 +485,14 @@ def links_refusal(env: Env, bot_name: str | None, web: WebSettings | None = None
     state = entry.token_state(env)
     if web is not None:  # the web page's link needs nothing; the bot's joins it if it can
         return (
-            Refusal("cli.token_malformed", {"env": entry.token_env})
+            Refusal(entry.malformed, {"env": entry.token_env})
             if state == "malformed"
             else None
         )
     if state == "missing":
         return Refusal("export.need_username", {"env": entry.token_env})
     if state == "malformed":
-        return Refusal("cli.token_malformed", {"env": entry.token_env})
+        return Refusal(entry.malformed, {"env": entry.token_env})
     return None
 
 
