@@ -484,11 +484,7 @@ def links_refusal(env: Env, bot_name: str | None, web: WebSettings | None = None
         return None
     state = entry.token_state(env)
     if web is not None:  # the web page's link needs nothing; the bot's joins it if it can
-        return (
-            Refusal(entry.malformed, {"env": entry.token_env})
-            if state == "malformed"
-            else None
-        )
+        return Refusal(entry.malformed, {"env": entry.token_env}) if state == "malformed" else None
     if state == "missing":
         return Refusal("export.need_username", {"env": entry.token_env})
     if state == "malformed":
