@@ -866,3 +866,21 @@ async def test_her_own_code_sent_again_after_linking_is_answered_as_start_with_t
         ChatAccount(CHANNEL, user.id, user.id, user.name)
     )
     assert mine is not None and mine.delegate is not None and mine.delegate.code == "DB036"
+
+
+async def test_a_typed_draft_over_the_limit_on_zalo_points_to_her_page_for_the_whole_file(
+    world: ZaloWorld,
+) -> None:
+    # «…hoặc gửi cả bài dưới dạng tệp» sent her to send a file into a chat that takes none.
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "a" * 59_995)
+    said = await world.type(speaker, "Kính thưa các đồng chí.")
+    page = f"http://127.0.0.1:8080/{world.tokens['DB031']}"
+    assert said == [
+        "Bài soạn bằng tin nhắn dài tối đa 60.000 ký tự; đoạn vừa gửi chưa được ghép (đã có "
+        "59.995 ký tự). Đề nghị đồng chí chọn «Xong, gửi bản này» để gửi phần đã có, hoặc tải cả "
+        f"bài dưới dạng tệp (tối đa 20 MB) lên trang cá nhân: {page}."
+        "\n\nTrả lời 1 – ✅ Xong, gửi bản này · 2 – Hủy"
+    ]
