@@ -372,6 +372,18 @@ TELEGRAM = ChannelEntry(
 )
 
 
+def zalo_webhook_ready(config: Config, env: Env) -> bool:
+    """Whether ``[zalo] webhook = true`` has what the Zalo bot needs to start in ``env``: a web
+    server to receive on (``[web]``) and a well-formed ``ZALO_WEBHOOK_SECRET`` (``hoinghi
+    check`` says so before ``run`` stops on it). True without ``webhook``."""
+    from handlers.zalo.app import WEBHOOK_SECRET_ENV
+
+    if not config.zalo.webhook:
+        return True
+    secret = env.get(WEBHOOK_SECRET_ENV, "")
+    return config.web is not None and ZALO_WEBHOOK_SECRET.fullmatch(secret) is not None
+
+
 def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
     """A Zalo bot (``channel``: ``zalo``, or ``zalo2``… for ``[[zalo.bots]]``): long polling,
     or the web server's webhook with ``[zalo] webhook``."""
@@ -390,8 +402,9 @@ def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
     webhook: ZaloWebhook | None = None
     web = setup.services.config.web
     if settings.webhook:
-        secret = (os.environ if setup.env is None else setup.env).get(WEBHOOK_SECRET_ENV, "")
-        if web is None or setup.hooks is None or not ZALO_WEBHOOK_SECRET.fullmatch(secret):
+        env = os.environ if setup.env is None else setup.env
+        secret = env.get(WEBHOOK_SECRET_ENV, "")
+        if web is None or setup.hooks is None or not zalo_webhook_ready(setup.services.config, env):
             raise ChannelUnavailable("zalo_webhook", WEBHOOK_SECRET_ENV)
         from handlers.zalo.app import hook_path
 

@@ -82,6 +82,28 @@ def test_check_says_run_serves_the_web_alone_without_a_bot_token_when_web_is_set
     ]
 
 
+def test_check_says_what_run_stops_on_for_a_zalo_webhook_without_its_secret(
+    office_web: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `check` answered «hợp lệ» for `[zalo] webhook = true` with no ZALO_WEBHOOK_SECRET; `run`
+    # then stopped on it.
+    plan = office_web / "config.toml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8") + "\n[zalo]\nwebhook = true\n", encoding="utf-8"
+    )
+    monkeypatch.delenv("ZALO_WEBHOOK_SECRET", raising=False)
+    line = (
+        "Webhook Zalo: `hoinghi run` sẽ dừng khi chạy bot Zalo. [zalo] webhook = true cần mục "
+        "[web] (địa chỉ https://) và biến môi trường ZALO_WEBHOOK_SECRET (8–256 ký tự chữ, số, "
+        '"-" hoặc "_"). Đề nghị bổ sung, hoặc đặt webhook = false để bot tự hỏi Zalo tin mới.'
+    )
+    assert main(["check"]) == 0
+    assert line in capsys.readouterr().out.splitlines()
+    monkeypatch.setenv("ZALO_WEBHOOK_SECRET", "a-secret-of-the-check-test")
+    assert main(["check"]) == 0
+    assert "Webhook Zalo" not in capsys.readouterr().out
+
+
 def test_check_warns_of_a_past_meeting_and_the_examples_placeholder_ids(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
