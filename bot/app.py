@@ -260,6 +260,8 @@ class ChannelEntry:
     limits: Limits = field(default_factory=Limits)
     # The channel's own overall rate from the plan, where it has one (else ``[outbox]``'s).
     rate: Callable[[Services], float] | None = None
+    # What `run` says of a token not of the platform's shape: the shape, and who issues it.
+    malformed: str = "cli.token_malformed"
 
     def budget(self, services: Services, token: str = "") -> Pacer:
         """One bot's sending budget, shared by its replies and the outbox's sends; on
@@ -370,6 +372,18 @@ TELEGRAM = ChannelEntry(
 )
 
 
+def zalo_webhook_ready(config: Config, env: Env) -> bool:
+    """Whether ``[zalo] webhook = true`` has what the Zalo bot needs to start in ``env``: a web
+    server to receive on (``[web]``) and a well-formed ``ZALO_WEBHOOK_SECRET`` (``hoinghi
+    check`` says so before ``run`` stops on it). True without ``webhook``."""
+    from handlers.zalo.app import WEBHOOK_SECRET_ENV
+
+    if not config.zalo.webhook:
+        return True
+    secret = env.get(WEBHOOK_SECRET_ENV, "")
+    return config.web is not None and ZALO_WEBHOOK_SECRET.fullmatch(secret) is not None
+
+
 def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
     """A Zalo bot (``channel``: ``zalo``, or ``zalo2``… for ``[[zalo.bots]]``): long polling,
     or the web server's webhook with ``[zalo] webhook``."""
@@ -388,8 +402,9 @@ def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
     webhook: ZaloWebhook | None = None
     web = setup.services.config.web
     if settings.webhook:
-        secret = (os.environ if setup.env is None else setup.env).get(WEBHOOK_SECRET_ENV, "")
-        if web is None or setup.hooks is None or not ZALO_WEBHOOK_SECRET.fullmatch(secret):
+        env = os.environ if setup.env is None else setup.env
+        secret = env.get(WEBHOOK_SECRET_ENV, "")
+        if web is None or setup.hooks is None or not zalo_webhook_ready(setup.services.config, env):
             raise ChannelUnavailable("zalo_webhook", WEBHOOK_SECRET_ENV)
         from handlers.zalo.app import hook_path
 
@@ -425,6 +440,7 @@ ZALO = ChannelEntry(
     # Zalo publishes no per-chat limit: Telegram's one a second (a burst of three) is kept.
     limits=Limits(private_per_second=1.0, private_burst=3),
     rate=lambda services: services.config.zalo.messages_per_second,
+    malformed="cli.token_malformed_zalo",  # issued by Zalo Bot Creator, not @BotFather
 )
 # Every chat channel the app knows, in the order they start (and link people on paper).
 CHANNELS: tuple[ChannelEntry, ...] = (TELEGRAM, ZALO)
@@ -467,7 +483,7 @@ def run_refusal(
         return Refusal("cli.token_missing", {"env": names})
     for entry in channels:
         if entry.token_state(env) == "malformed":
-            return Refusal("cli.token_malformed", {"env": entry.token_env})
+            return Refusal(entry.malformed, {"env": entry.token_env})
     return None
 
 
@@ -481,15 +497,11 @@ def links_refusal(env: Env, bot_name: str | None, web: WebSettings | None = None
         return None
     state = entry.token_state(env)
     if web is not None:  # the web page's link needs nothing; the bot's joins it if it can
-        return (
-            Refusal("cli.token_malformed", {"env": entry.token_env})
-            if state == "malformed"
-            else None
-        )
+        return Refusal(entry.malformed, {"env": entry.token_env}) if state == "malformed" else None
     if state == "missing":
         return Refusal("export.need_username", {"env": entry.token_env})
     if state == "malformed":
-        return Refusal("cli.token_malformed", {"env": entry.token_env})
+        return Refusal(entry.malformed, {"env": entry.token_env})
     return None
 
 

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import run_refusal
 from bot.cli import main
+from bot.cli.common import say
+from bot.config import Config, ZaloBot, ZaloSettings
 from bot.errors import ChannelUnavailable
 from bot.logs import RedactingFormatter
 from bot.services import Services, build_services
+from bot.texts import load_catalog
 from handlers.telegram.app import fetch_bot_username
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, ROOT, without_web
 from tests.fakes.server import FakeBotApiServer
@@ -137,3 +141,22 @@ def test_log_lines_never_show_the_token_even_inside_a_traceback() -> None:
     assert "123:SECRET" not in line
     # the message, the source line the traceback quotes, and the exception text
     assert line.count("[REDACTED]") == 3
+
+
+@pytest.mark.parametrize("env", ["ZALO_BOT_TOKEN", "ZALO_BOT_TOKEN_2"])
+def test_a_malformed_zalo_token_is_explained_as_zalo_bot_creator_s_not_botfather_s(
+    env: str, config: Config
+) -> None:
+    # `run` explained a Telegram token («Token do @BotFather cấp có dạng 123456789:AAH…») for
+    # ZALO_BOT_TOKEN, while `hoinghi check` named Zalo Bot Creator; a further bot's too.
+    bots = [ZaloBot(token_env="ZALO_BOT_TOKEN_2", bot_name="Bot Hội nghị 2")]
+    planned = config.model_copy(update={"zalo": ZaloSettings(bots=bots)})
+    refusal = run_refusal({env: "1234:wrong-token-xyz"}, None, planned)
+    assert refusal is not None
+    assert say(load_catalog("vi"), refusal) == (
+        f"Biến môi trường {env} không chứa một token bot Zalo đúng dạng. Token do Zalo Bot "
+        "Creator gửi qua tin nhắn Zalo khi tạo bot có dạng một dãy chữ và số, dấu hai chấm, rồi "
+        "ít nhất 16 ký tự gồm chữ cái không dấu, chữ số, _, ., ~ hoặc -. Đề nghị sao chép lại "
+        "token từ tin nhắn của Zalo Bot Creator (không kèm dấu ngoặc hay khoảng trắng), rồi chạy "
+        "lại."
+    )

@@ -82,6 +82,28 @@ def test_check_says_run_serves_the_web_alone_without_a_bot_token_when_web_is_set
     ]
 
 
+def test_check_says_what_run_stops_on_for_a_zalo_webhook_without_its_secret(
+    office_web: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `check` answered «hợp lệ» for `[zalo] webhook = true` with no ZALO_WEBHOOK_SECRET; `run`
+    # then stopped on it.
+    plan = office_web / "config.toml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8") + "\n[zalo]\nwebhook = true\n", encoding="utf-8"
+    )
+    monkeypatch.delenv("ZALO_WEBHOOK_SECRET", raising=False)
+    line = (
+        "Webhook Zalo: `hoinghi run` sẽ dừng khi chạy bot Zalo. [zalo] webhook = true cần mục "
+        "[web] (địa chỉ https://) và biến môi trường ZALO_WEBHOOK_SECRET (8–256 ký tự chữ, số, "
+        '"-" hoặc "_"). Đề nghị bổ sung, hoặc đặt webhook = false để bot tự hỏi Zalo tin mới.'
+    )
+    assert main(["check"]) == 0
+    assert line in capsys.readouterr().out.splitlines()
+    monkeypatch.setenv("ZALO_WEBHOOK_SECRET", "a-secret-of-the-check-test")
+    assert main(["check"]) == 0
+    assert "Webhook Zalo" not in capsys.readouterr().out
+
+
 def test_check_warns_of_a_past_meeting_and_the_examples_placeholder_ids(
     office: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -683,3 +705,36 @@ def test_the_links_export_counts_as_a_print_for_a_mark_on_paper(
     assert capsys.readouterr().out.splitlines()[1:] == [
         "Đã ghi nhận: đã gửi giấy mời bản giấy cho 80 đại biểu.",
     ]
+
+
+def test_slips_and_links_made_without_the_zalo_token_say_the_plan_s_zalo_bot_was_left_out(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run` had ZALO_BOT_TOKEN on its own line; `invites print` in another terminal, without
+    it, wrote 80 slips that never named the bot, and said nothing of it."""
+    assert main(["delegates", "import", str(EXAMPLE_DELEGATES)]) == 0
+    plan = office / "config.toml"
+    plan.write_text(
+        plan.read_text(encoding="utf-8") + '\n[zalo]\nbot_name = "Bot Hội nghị LHPN"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("ZALO_BOT_TOKEN", raising=False)
+    capsys.readouterr()
+    assert main(["invites", "print", "slips.docx", "--bot-username", "hoinghi_bot"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "Lưu ý: phiếu không nêu bot Zalo «Bot Hội nghị LHPN» vì cửa sổ dòng lệnh này chưa đặt "
+        "biến môi trường ZALO_BOT_TOKEN (bot chỉ được nêu khi token của bot có trong môi trường "
+        "của lệnh). Nếu bot đang chạy (hoinghi run có ZALO_BOT_TOKEN), đề nghị đặt "
+        "ZALO_BOT_TOKEN trong cửa sổ này rồi in lại với --force, để phiếu hướng dẫn đại biểu "
+        "gửi mã cho bot trên Zalo."
+    ]
+    assert main(["invites", "export", "links.xlsx", "--bot-username", "hoinghi_bot"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "Lưu ý: cột «Hướng dẫn gửi mã cá nhân» không nêu bot Zalo «Bot Hội nghị LHPN» vì cửa sổ "
+        "dòng lệnh này chưa đặt biến môi trường ZALO_BOT_TOKEN (bot chỉ được nêu khi token của "
+        "bot có trong môi trường của lệnh). Nếu bot đang chạy (hoinghi run có ZALO_BOT_TOKEN), "
+        "đề nghị đặt ZALO_BOT_TOKEN trong cửa sổ này rồi xuất lại với --force."
+    ]
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:" + "a" * 40)  # named: nothing to say
+    assert main(["invites", "print", "slips.docx", "--force", "--bot-username", "x_bot"]) == 0
+    assert capsys.readouterr().err == ""

@@ -116,7 +116,8 @@ def test_check_says_the_date_moved_how_many_were_told_the_old_one_and_how_to_tel
         "nhắn tính theo ngày họp (nhắc xác nhận tham dự, nhắc lịch trước một ngày, chương trình "
         "buổi sáng, nhắc nhiệm vụ), nhưng không tự báo cho đại biểu việc dời lịch. Đề nghị Văn "
         "phòng gửi thông báo dời lịch tại trang Thông báo của trang điều hành (/office/notices, "
-        "có mẫu soạn sẵn để sửa, xem trước rồi mới gửi) hoặc bằng lệnh /thongbao trên Telegram."
+        "có mẫu soạn sẵn để sửa, xem trước rồi mới gửi) hoặc bằng lệnh /thongbao trong trò "
+        "chuyện với bot."
     )
 
 

@@ -240,7 +240,9 @@ async def test_rsvp_by_numbers_with_a_reason_then_a_substitute(world: World) -> 
     person = await world.linked("DB001", "Chị Mai")
     said = await person.type("2")  # Không tham dự
     assert "lý do" in said[-1]
-    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – Không nêu lý do · 3 – 👤 Cử người dự thay · 4 – Hủy"
+    )
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.DECLINED
     said = await person.type("Bận công tác tại Trung ương")
     declined = await rsvp_of(world.services, "DB001")
@@ -296,11 +298,12 @@ async def test_a_number_the_questions_menu_does_not_have_is_taken_as_no_reason_n
     world: World,
 ) -> None:
     person = await world.linked("DB001", "Chị Mai")
-    await person.type("2")  # Không tham dự: the reason, please (1 – no reason · 2 – cancel)
-    said = await person.type("3")
+    await person.type("2")  # Không tham dự: the reason, please (1 Tham dự … 4 Hủy)
+    said = await person.type("5")
     assert said[0] == (
-        "Không có lựa chọn số 3. Đề nghị đồng chí gõ một trong các số: 1 – Không nêu lý do · "
-        "2 – Hủy; hoặc gõ /trangthai để xem lại giấy mời."
+        "Không có lựa chọn số 5. Đề nghị đồng chí gõ một trong các số: 1 – ✅ Tham dự · "
+        "2 – Không nêu lý do · 3 – 👤 Cử người dự thay · 4 – Hủy; hoặc gõ /trangthai để xem lại "
+        "giấy mời."
     )
     declined = await rsvp_of(world.services, "DB001")
     assert (declined.status, declined.reason) == (RsvpStatus.DECLINED, None)

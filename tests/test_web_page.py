@@ -17,12 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Config, ZaloSettings
 from bot.documents.qr import qr_page_svg
+from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.domain.tokens import format_link_code
 from bot.services import Services, build_services
 from bot.services.invitation_files import slips_document
+from bot.services.invitations import LinkOutcome
 from bot.texts import load_catalog
+from bot.texts.formatting import short_moment
 from bot.texts.presenters import when_where
 from storage.files import FileStore
 from storage.models import AuditEntry, Delegate, OutboundMessage, Rsvp
@@ -1025,3 +1028,48 @@ async def test_a_substitute_whose_name_differs_from_hers_by_a_mark_alone_is_take
     for name in ("CẤN THỊ THANH HOA", "can thi thanh hoa", "Đ/c Cấn Thị Thanh Hoa"):
         page = await web.post("DB060", "rsvp", "form-substitute", {**sent, "name": name})
         assert flash(page.text).startswith(herself), name
+
+
+async def test_a_person_linked_on_zalo_is_told_so_on_her_page_not_asked_to_send_her_code(
+    web: Web, imported: Services, clock: ManualClock
+) -> None:
+    # «Mở Zalo, tìm …, gửi mã …» under a link she made a minute ago: she would think it had
+    # failed and send the code again.
+    zalo = ZaloSettings(bot_name="Bot Hội nghị LHPN", bot_link="https://zalo.me/2740000000")
+    web.site.config = imported.config.model_copy(update={"zalo": zalo})
+    imported.ctx.chats.run(("zalo",))
+    code = {link.code: link.link_code for link in await imported.invitations.links()}["DB031"]
+    account = ChatAccount(channel="zalo", external_id="a1b2c3", chat_address="a1b2c3")
+    linked = await imported.invitations.link_by_code(account, code)
+    assert linked.outcome is LinkOutcome.LINKED
+    when = short_moment(load_catalog("vi"), imported.config.meeting.local(clock.now()))
+    page = (await web.open("DB031")).text
+    assert (
+        f'<p class="text chat-linked">Đồng chí đã liên kết Zalo (bot «Bot Hội nghị LHPN») lúc '
+        f"{when}: tin nhắc, thông báo và chương trình hội nghị được gửi tới đồng chí qua đó; "
+        "đồng chí không cần liên kết lại.</p>"
+    ) in page
+    assert 'id="zalo-how"' not in page and 'id="zalo-qr"' not in page
+    assert "Văn phòng sẽ gửi tin nhắc" not in page
+    blocked = clock.now() + timedelta(hours=1)
+    clock.set(blocked)
+    await imported.invitations.set_reachable(account, reachable=False, reason="blocked")
+    since = short_moment(load_catalog("vi"), imported.config.meeting.local(blocked))
+    page = (await web.open("DB031")).text
+    assert (
+        f"Đồng chí đã liên kết Zalo (bot «Bot Hội nghị LHPN») lúc {when}, nhưng từ {since} tin "
+        "nhắn của bot không tới được đồng chí (có thể đồng chí đã chặn bot)."
+    ) in page
+
+
+async def test_a_person_linked_on_telegram_is_told_so_and_not_offered_the_link_again(
+    harness: BotHarness, browsers: Browsers
+) -> None:
+    await harness.open_invitation("DB005")
+    web = await browsers(
+        harness.services, chat_links={"telegram": "https://t.me/hoinghi_bot?start={}".format}
+    )
+    page = (await web.open("DB005")).text
+    assert 'id="chat-telegram"' not in page
+    assert '<p class="text chat-linked">Đồng chí đã liên kết Telegram lúc ' in page
+    assert 'id="chat-telegram"' in (await web.open("DB006")).text  # not linked: offered

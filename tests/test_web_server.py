@@ -261,3 +261,24 @@ async def test_the_web_servers_connections_send_without_waiting_for_acks() -> No
                     sock.close()
         finally:
             writer.close()
+
+
+def test_run_names_its_chats_and_the_one_left_idle_as_the_office_reads_them(
+    office_web: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # «chạy cùng các kênh trò chuyện: zalo. Chưa đặt token (TELEGRAM_BOT_TOKEN) nên các kênh
+    # đó không chạy»: the internal name in lower case, and a plural for the one channel.
+    import bot.cli.run as run_module
+
+    async def no_run(self: object, **kwargs: object) -> None:  # start-up said, then done
+        return None
+
+    monkeypatch.setattr(run_module.App, "run", no_run)
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:" + "a" * 40)
+    assert main(["run"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "chạy cùng kênh trò chuyện Zalo. Chưa đặt token (TELEGRAM_BOT_TOKEN) nên Telegram không "
+        "chạy: đại biểu đã liên kết trên Telegram không nhận được tin nhắn."
+    ) in err

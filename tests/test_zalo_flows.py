@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
@@ -186,7 +187,9 @@ async def test_rsvp_attend_by_keyword_without_diacritics(world: ZaloWorld) -> No
 async def test_rsvp_decline_by_keyword_with_a_typed_reason(world: ZaloWorld) -> None:
     user = await world.linked("DB002", "Anh Hùng")
     said = await world.type(user, "khong tham du")
-    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – Không nêu lý do · 3 – 👤 Cử người dự thay · 4 – Hủy"
+    )
     await world.type(user, "Bận công tác tại Trung ương")
     rsvp = await rsvp_of(world.services, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, "Bận công tác tại Trung ương")
@@ -195,7 +198,7 @@ async def test_rsvp_decline_by_keyword_with_a_typed_reason(world: ZaloWorld) -> 
 async def test_rsvp_decline_by_number_without_a_reason(world: ZaloWorld) -> None:
     user = await world.linked("DB002", "Anh Hùng")
     await world.type(user, "2")
-    await world.type(user, "1")  # Không nêu lý do
+    await world.type(user, "2")  # Không nêu lý do
     rsvp = await rsvp_of(world.services, "DB002")
     assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
 
@@ -297,7 +300,7 @@ async def test_after_an_answer_the_invitation_s_numbers_and_words_answer_again(
     await world.type(user, "tham du")
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
     await world.type(user, "2")
-    await world.type(user, "1")  # Không nêu lý do
+    await world.type(user, "2")  # Không nêu lý do
     await world.type(user, "1")  # the invitation's «Tham dự» again, not a stale «Hủy»
     assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.ATTENDING
 
@@ -305,12 +308,11 @@ async def test_after_an_answer_the_invitation_s_numbers_and_words_answer_again(
 async def test_a_menu_answered_after_a_newer_one_was_sent_answers_the_newer_one(
     world: ZaloWorld,
 ) -> None:
-    user = await world.linked("DB001", "Chị Mai")  # the card's menu: 1 Tham dự, 2, 3
-    said = await world.type(user, "2")  # newer menu: 1 Không nêu lý do · 2 Hủy
-    assert said[-1].endswith("Trả lời 1 – Không nêu lý do · 2 – Hủy")
-    await world.type(user, "1")  # the newer menu's 1, not the card's "Tham dự"
-    rsvp = await rsvp_of(world.services, "DB001")
-    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "3")  # the card's menu: 1 Tham dự, 2, 3; then the name's: 1 Hủy
+    said = await world.type(user, "1")  # the newer menu's 1, not the card's «Tham dự»
+    assert said[-1].startswith("Đã hủy thao tác.")
+    assert (await rsvp_of(world.services, "DB001")).status == RsvpStatus.NO_ANSWER
 
 
 async def test_the_invitations_choices_typed_in_words_answer_it_after_another_menu(
@@ -675,7 +677,8 @@ async def test_a_sticker_an_image_and_an_unsupported_message_get_the_explanation
 ) -> None:
     user = await world.linked("DB001", "Chị Mai")
     contact = world.services.config.office.contact
-    explanation = world.catalog.plain("hint.unreadable", contact=contact)
+    page = f"http://127.0.0.1:8080/{world.tokens['DB001']}"
+    explanation = world.catalog.plain("hint.unreadable", url=page, contact=contact)
     for send in (user.sticker, lambda: user.image("ảnh giấy mời"), user.unsupported):
         before = len(user.texts)
         send()
@@ -750,3 +753,134 @@ async def test_the_report_workbook_names_the_channel_that_reaches_each_person(
     assert by_code["DB001"][13:15] == ("Zalo", "Có")
     assert by_code["DB002"][13:15] == ("Zalo (đã chặn bot)", "Không")
     assert by_code["DB003"][13:15] == ("Chưa liên kết", None)
+
+
+async def test_a_speaker_who_sends_her_speech_as_a_file_is_given_her_page_and_the_typed_draft(
+    world: ZaloWorld,
+) -> None:
+    # Zalo hands the bot no file (a .docx arrives as «unsupported»): «the link in the
+    # invitation» pointed at a link the Zalo invitation does not carry. She is given her page
+    # and the choice to type it, which answers by its number.
+    speaker = await world.linked("DB031", "Chị Vân")
+    contact = world.services.config.office.contact
+    page = f"http://127.0.0.1:8080/{world.tokens['DB031']}"
+    expected = (
+        "Bot chỉ đọc được tin nhắn bằng chữ, không nhận được tệp, ảnh, nhãn dán hay tin nhắn "
+        "thoại. Để gửi tham luận chủ đề 1.1, đồng chí tải tệp (.docx, .doc, .pdf, .odt, .rtf "
+        f"hoặc .txt, tối đa 20 MB) lên trang cá nhân: {page}, hoặc chọn «✍️ Soạn tham luận … "
+        "bằng tin nhắn» dưới đây để gõ bài ngay tại đây. Cần hỗ trợ, xin gọi "
+        f"{contact}.\n\nTrả lời 1 – ✍️ Soạn tham luận 1.1 bằng tin nhắn"
+    )
+    for send in (speaker.unsupported, lambda: speaker.image("ảnh bài tham luận")):
+        before = len(speaker.texts)
+        send()
+        await world.settle()
+        assert speaker.texts[before:] == [expected]
+    said = await world.type(speaker, "1")
+    assert said[-1].startswith("✍️ Đề nghị đồng chí gõ nội dung tham luận chủ đề 1.1")
+
+
+async def test_a_task_contact_who_sends_a_file_is_given_her_page_not_an_invitation_she_lacks(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("NV06", "Chị Hòa")
+    user.unsupported()
+    await world.settle()
+    page = f"http://127.0.0.1:8080/{world.tokens['NV06']}"
+    assert f"xin mở trang cá nhân của đồng chí: {page};" in user.last_text
+    assert "giấy mời" not in user.last_text
+
+
+async def test_a_revision_asked_on_zalo_tells_the_speaker_her_page_and_the_typed_draft(
+    world: ZaloWorld,
+) -> None:
+    # «gửi lại bản mới vào cuộc trò chuyện này» (Telegram's sentence) sent her to a chat that
+    # takes no file: the new version goes on her page, or is typed here by the choice given.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await world.tick()
+    await world.type(office, "2")  # ✏️ Cần chỉnh sửa
+    await world.type(office, "1")  # ✏️ Xác nhận đề nghị chỉnh sửa bản 1
+    await world.tick()
+    page = f"http://127.0.0.1:8080/{world.tokens['DB031']}"
+    how = world.catalog.plain("draft_mine.how_no_files", url=page)
+    told = speaker.last_text
+    assert told.startswith(
+        "✏️ Văn phòng đề nghị đồng chí chỉnh sửa tham luận chủ đề 1.1 (bản 1) theo góp ý và gửi "
+        "lại bản mới trước "
+    )
+    assert told.endswith(f".\n\n{how}\n\nTrả lời 1 – ✍️ Soạn tham luận 1.1 bằng tin nhắn")
+    assert "cuộc trò chuyện này" not in told
+    said = await world.type(speaker, "1")
+    assert said[-1].startswith("✍️ Đề nghị đồng chí gõ nội dung tham luận chủ đề 1.1")
+
+
+async def test_a_delegate_who_types_1_right_after_declining_is_recorded_attending(
+    world: ZaloWorld,
+) -> None:
+    # The reason's question offered «1 – Không nêu lý do · 2 – Hủy» right under an invitation
+    # whose «1» is «Tham dự»: her «1», changing her mind, was recorded as a decline. Under the
+    # question the invitation's numbers keep their meaning, and «Hủy» comes after them.
+    user = await world.linked("DB025", "Chị Hương")
+    await world.type(user, "tham du")
+    said = await world.type(user, "2")
+    assert said == [
+        "Đã ghi nhận: đồng chí không tham dự hội nghị. Đề nghị đồng chí cho biết lý do (không bắt "
+        "buộc): gõ lý do vào ô tin nhắn, hoặc chọn «Không nêu lý do». Nếu đổi ý, đồng chí chọn "
+        "«Tham dự» hoặc «Cử người dự thay»; chọn «Hủy» để trở lại nội dung đã xác nhận trước đó."
+        "\n(Trước đó đồng chí đã xác nhận: Tham dự.)"
+        "\n\nTrả lời 1 – ✅ Tham dự · 2 – Không nêu lý do · 3 – 👤 Cử người dự thay · 4 – Hủy"
+    ]
+    said = await world.type(user, "1")
+    assert (await rsvp_of(world.services, "DB025")).status == RsvpStatus.ATTENDING
+    assert said[-1].startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị.")
+    await world.type(user, "2")
+    await world.type(user, "4")  # Hủy: back to the answer before the decline
+    assert (await rsvp_of(world.services, "DB025")).status == RsvpStatus.ATTENDING
+    await world.type(user, "2")
+    await world.type(user, "2")  # Không nêu lý do
+    rsvp = await rsvp_of(world.services, "DB025")
+    assert (rsvp.status, rsvp.reason) == (RsvpStatus.DECLINED, None)
+
+
+async def test_her_own_code_sent_again_after_linking_is_answered_as_start_with_the_code(
+    world: ZaloWorld,
+) -> None:
+    # Sent again by someone unsure the first one worked, it got «trả lời giấy mời bằng các lựa
+    # chọn…, /nhiemvu…» and not a word that the code was already hers.
+    user = await world.linked("DB036", "Chị Hạnh")
+    code = world.codes["DB036"]
+    again = await world.type(user, code.lower().replace("-", " "))
+    assert again[0] == world.catalog.plain("start.already_linked")
+    assert again == await world.type(user, f"/start {code}")
+    assert again[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    said = await world.type(user, world.codes["DB001"])  # another's code: not read as one
+    assert said[0] != world.catalog.plain("start.already_linked")
+    mine = await world.services.invitations.whoami(
+        ChatAccount(CHANNEL, user.id, user.id, user.name)
+    )
+    assert mine is not None and mine.delegate is not None and mine.delegate.code == "DB036"
+
+
+async def test_a_typed_draft_over_the_limit_on_zalo_points_to_her_page_for_the_whole_file(
+    world: ZaloWorld,
+) -> None:
+    # «…hoặc gửi cả bài dưới dạng tệp» sent her to send a file into a chat that takes none.
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "a" * 59_995)
+    said = await world.type(speaker, "Kính thưa các đồng chí.")
+    page = f"http://127.0.0.1:8080/{world.tokens['DB031']}"
+    assert said == [
+        "Bài soạn bằng tin nhắn dài tối đa 60.000 ký tự; đoạn vừa gửi chưa được ghép (đã có "
+        "59.995 ký tự). Đề nghị đồng chí chọn «Xong, gửi bản này» để gửi phần đã có, hoặc tải cả "
+        f"bài dưới dạng tệp (tối đa 20 MB) lên trang cá nhân: {page}."
+        "\n\nTrả lời 1 – ✅ Xong, gửi bản này · 2 – Hủy"
+    ]

@@ -235,7 +235,12 @@ async def on_text(turn: Turn, text: Text) -> Answer | None:
         return None
     if result.step is DraftStep.REPEATED:
         return Answer()
-    return reply(turn, result).privately()
+    page = None
+    if result.step is DraftStep.TOO_LONG and not turn.channel.capabilities.files_in:
+        caller = await turn.caller()  # «send it whole as a file» can only mean her page here
+        if caller.person is not None:
+            page = await turn.services.invitations.page_link(caller.person.id)
+    return reply(turn, result, page=page).privately()
 
 
 async def on_file(turn: Turn, sent: FileIn) -> Answer | None:
@@ -515,13 +520,17 @@ def result_params(catalog: Catalog, config: Config, result: DraftResult) -> dict
     return params
 
 
-def reply(turn: Turn, result: DraftResult) -> Answer:
-    """What the bot tells the speaker (or the office member commenting) after a step."""
+def reply(turn: Turn, result: DraftResult, *, page: str | None = None) -> Answer:
+    """What the bot tells the speaker (or the office member commenting) after a step;
+    ``page``: her personal page, where a channel that takes no files sends a whole file."""
     catalog, config = turn.catalog, turn.config
     line = result.draft
     params = result_params(catalog, config, result)
     step = result.step
-    if step is DraftStep.REJECTED:
+    if step is DraftStep.TOO_LONG and not turn.channel.capabilities.files_in:
+        key = "draft.too_long_no_files" if page is not None else "draft.too_long_no_files_no_page"
+        params["url"] = page or ""
+    elif step is DraftStep.REJECTED:
         key = f"draft.rejected_{result.reject}"
     elif step is DraftStep.COMPOSING and result.chunks:
         key = "draft.composing_resume"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bot.chat.turn import Turn
+from bot.domain.drafts import DraftStatus
 from bot.domain.ics import ics_filename
 from bot.domain.outbound import Answer, FilePart, Outbound
 from bot.domain.rsvp import RsvpStatus
 from bot.services.meetings import meeting_calendar
 from bot.texts import Html
 from bot.texts.formatting import file_size
-from bot.texts.presenters import withdrawn_notice
+from bot.texts.presenters import compose_buttons, withdrawn_notice
 
 ICS_MIME = "text/calendar"
 
@@ -52,11 +53,31 @@ async def hint(turn: Turn, *, linked: bool | None = None) -> Answer:
 
 async def unreadable(turn: Turn) -> Answer:
     """Something a channel without files cannot hand over (a photo, a sticker, a file, a voice
-    note): what to do instead — type the answer, use the personal web page, or call the office.
-    Someone not linked yet is told how to link."""
-    if await turn.services.invitations.whoami(turn.account) is None:
+    note): what to do instead, with the person's own page link (she may have no invitation to
+    find it in: a task contact, or a slip put away). A speaker whose speech is still to come is
+    told where it goes — the upload on her page, or typed here, with that choice — since a
+    file or a photo of the printed draft is what she most likely sent. Someone not linked yet
+    is told how to link."""
+    invitations = turn.services.invitations
+    if await invitations.whoami(turn.account) is None:
         return await hint(turn, linked=False)
-    return turn.say("hint.unreadable", contact=turn.config.office.contact)
+    caller = await turn.caller()
+    contact = turn.config.office.contact
+    page = await invitations.page_link(caller.person.id) if caller.person is not None else None
+    lines = [
+        line
+        for line in await turn.services.drafts.mine(turn.account) or ()
+        if not line.withdrawn and line.status is not DraftStatus.FINAL
+    ]
+    if lines and caller.person is not None and not caller.person.withdrawn:
+        keys = ", ".join(line.theme_key for line in lines)
+        buttons = tuple(row for line in lines for row in compose_buttons(turn.catalog, line))
+        if page is None:
+            return turn.say("hint.unreadable_speaker_no_page", buttons, keys=keys, contact=contact)
+        return turn.say("hint.unreadable_speaker", buttons, keys=keys, url=page, contact=contact)
+    if page is None:
+        return turn.say("hint.unreadable_no_page", contact=contact)
+    return turn.say("hint.unreadable", url=page, contact=contact)
 
 
 def stale(turn: Turn) -> Answer:

@@ -212,6 +212,9 @@ class Inbox:
             caller = await turn.caller()
             if not caller.linked and not caller.roles:
                 return await linking.by_code(turn, text)
+            again = await linking.own_code_again(turn, text)  # unsure the first one worked
+            if again is not None:
+                return again
         chosen = await menus.choice(turn, text)
         if isinstance(chosen, menus.NotOnMenu):
             return chosen.answer(turn)

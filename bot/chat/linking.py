@@ -9,7 +9,7 @@ from bot.chat.replies import invitation_card, may_still_come
 from bot.chat.turn import Turn
 from bot.domain.inbound import Command, PhoneShared, Reachability, Text
 from bot.domain.outbound import SILENCE, Answer, Outbound, TextPart
-from bot.domain.tokens import code_shaped, find_link_code, looks_like_token
+from bot.domain.tokens import code_shaped, find_link_code, format_link_code, looks_like_token
 from bot.services.invitations import LinkOutcome, LinkResult
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import rsvp_buttons, withdrawn_notice
@@ -70,6 +70,24 @@ async def by_code(turn: Turn, text: Text) -> Answer:
     else:
         result = await invitations.link_by_code(turn.account, code)
     if result.told:  # slowed down and told so a moment ago: no answer to a flood
+        return SILENCE
+    return await answer_link(turn, result, by_code=True)
+
+
+async def own_code_again(turn: Turn, text: Text) -> Answer | None:
+    """A linked person's text that is her own personal code (or holds it): sent again by
+    someone unsure the first one worked, it is answered as «/start CODE» is — already linked,
+    and her card. None for any other text (another person's code is not read as one: a
+    linked account is never linked again by what it types)."""
+    caller = await turn.caller()
+    code = find_link_code(text.text)
+    if code is None or caller.person is None:
+        return None
+    invitations = turn.services.invitations
+    if await invitations.desk_code(caller.person.id) != format_link_code(code):
+        return None
+    result = await invitations.link_by_code(turn.account, code)
+    if result.told:
         return SILENCE
     return await answer_link(turn, result, by_code=True)
 

@@ -161,9 +161,10 @@ def recorded(
     return Html("\n".join(parts))
 
 
-def ask_reason(catalog: Catalog, previous: RsvpStatus | None) -> Html:
-    """The decline is recorded; ask for the optional reason, noting a changed answer."""
-    text = catalog.html("rsvp.ask_reason")
+def ask_reason(catalog: Catalog, previous: RsvpStatus | None, *, typed: bool = False) -> Html:
+    """The decline is recorded; ask for the optional reason, noting a changed answer
+    (``typed``: where choices are numbers typed, also what the other numbers do)."""
+    text = catalog.html("rsvp.ask_reason_typed" if typed else "rsvp.ask_reason")
     if previous is None or previous in (RsvpStatus.NO_ANSWER, RsvpStatus.DECLINED):
         return text
     changed = catalog.html("rsvp.changed_from", previous=status_label(catalog, previous))

@@ -13,6 +13,7 @@ from bot.texts.presenters import (
     deadline_text,
     decline_buttons,
     phone_buttons,
+    reason_menu,
     rsvp_buttons,
     same_unit_words,
     unit_buttons,
@@ -63,7 +64,13 @@ def reply(turn: Turn, result: RsvpResult) -> Answer:
     if step is RsvpStep.NOTHING_TO_CANCEL:
         return turn.say("rsvp.nothing_to_cancel")
     if step is RsvpStep.ASK_REASON:
-        return Answer.say(replies.ask_reason(catalog, result.previous), decline_buttons(catalog))
+        if turn.channel.capabilities.buttons:
+            return Answer.say(
+                replies.ask_reason(catalog, result.previous), decline_buttons(catalog)
+            )
+        # Numbers typed: the invitation's 1 and 3 keep their meaning under the question.
+        asked = replies.ask_reason(catalog, result.previous, typed=True)
+        return Answer.say(asked, reason_menu(catalog))
     if step is RsvpStep.ASK_SUBSTITUTE_NAME:
         return turn.say("rsvp.ask_substitute_name", cancel_buttons(catalog))
     if step is RsvpStep.ASK_SUBSTITUTE_POSITION:

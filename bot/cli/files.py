@@ -8,7 +8,7 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from bot.cli.common import (
     with_services,
     write_file,
 )
-from bot.config import Config
+from bot.config import ZALO_TOKEN_ENV, Config
 from bot.documents.workbook import Cell, table_bytes, write_table
 from bot.domain.drafts import DraftLine
 from bot.domain.rsvp import RsvpStatus
@@ -90,6 +90,8 @@ def cmd_invites_export(args: argparse.Namespace) -> int:
         await app.services.invitations.record_print(office, read_at, "links")
         done = "export.done_web" if links.paper == "web" else "export.done"
         out(catalog.plain(done, path=path, count=len(rows), username=links.name))
+        for bot, env in zalo_left_out(config, chats):
+            out(catalog.plain("export.zalo_left_out", bot=bot, env=env), sys.stderr)
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work, same_meeting=args.same_meeting)
@@ -129,9 +131,26 @@ def cmd_invites_print(args: argparse.Namespace) -> int:
         await app.services.invitations.record_print(office, read_at)
         done = "slips.done_web" if links.paper == "web" else "slips.done"
         out(catalog.plain(done, count=count, path=path, username=links.name))
+        for bot, env in zalo_left_out(config, chats):
+            out(catalog.plain("slips.zalo_left_out", bot=bot, env=env), sys.stderr)
         return EXIT_OK
 
     return run_channel(catalog, loaded[0], work, same_meeting=args.same_meeting)
+
+
+def zalo_left_out(config: Config, chats: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The Zalo bots the plan names (each with its token's variable) that the files just
+    written leave out because this terminal does not set that token: the slips and the links
+    file name only a bot that runs, and a command run beside ``hoinghi run`` in another
+    terminal cannot see which bots that process runs. Said, not guessed: the office would
+    otherwise print slips that never mention the bot it set up."""
+    zalo = config.zalo
+    envs = [ZALO_TOKEN_ENV, *(bot.token_env for bot in zalo.bots)]
+    return [
+        (name, env)
+        for number, env in enumerate(envs)
+        if (name := zalo.finding(number)[0]) and zalo.channel(number) not in chats
+    ]
 
 
 def bot_username_option(parser: argparse.ArgumentParser) -> None:

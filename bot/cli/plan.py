@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import CHANNELS
+from bot.app import CHANNELS, zalo_webhook_ready
 from bot.cli.common import EXIT_OK, code_taken_message, load, out, safe_url, warnings_of
 from bot.config import Config, LoadedConfig
 from bot.domain.clock import SystemClock
@@ -220,6 +220,10 @@ def plan_summary(
                 url=config.web.base_url if config.web is not None else "",
                 source=catalog.plain(f"check.token_source.{entry.name}"),
             )
+        )
+    if not zalo_webhook_ready(config, os.environ):  # what `run` would stop on, said first
+        lines.append(
+            catalog.plain("check.zalo_webhook", problem=catalog.plain("cli.channel_zalo_webhook"))
         )
     lines.append("")
     return lines

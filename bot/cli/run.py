@@ -80,9 +80,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             if idle
             else "cli.web_with_chats"
         )
+        # By the names the office reads elsewhere (Zalo, Zalo 2, Telegram), not the internal ones.
+        labels = {quota.channel: quota.label for quota in loaded[0].config.zalo.quotas()}
+
+        def named(channels: list[str]) -> str:
+            return ", ".join(
+                labels.get(name)
+                or (
+                    catalog.plain(f"channel_name.{name}")
+                    if catalog.has(f"channel_name.{name}")
+                    else name
+                )
+                for name in channels
+            )
+
         log.info(
             "%s", catalog.plain(key, url=web.base_url, listen=f"{web.listen}:{web.port}",
-                                channels=", ".join(chats),
+                                channels=named(chats), idle=named([e.name for e in idle]),
                                 env=", ".join(entry.token_env for entry in idle)),
         )  # fmt: skip
 

@@ -300,9 +300,20 @@ class MessageComposer:
                 if before
                 else catalog.html("draft_verdict.asap")
             )
-            text = catalog.html(
-                "draft_verdict.revision", key=line.theme_key, number=number, when=when
-            )
+            if channel.capabilities.files_in:
+                text = catalog.html(
+                    "draft_verdict.revision", key=line.theme_key, number=number, when=when
+                )
+            else:  # no file comes back through this chat: her page's upload, or typed here
+                how = await self._how_to_send(channel, recipient.delegate_id)
+                text = catalog.html(
+                    "draft_verdict.revision_no_files",
+                    key=line.theme_key,
+                    number=number,
+                    when=when,
+                    how=how,
+                )
+                return Outbound((TextPart(text, compose_buttons(catalog, line)),))
         return Outbound((TextPart(text),))
 
     async def _to_office(self, message: MessageView, channel: ChannelInfo) -> Outbound:

@@ -507,6 +507,22 @@ def decline_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
     )
 
 
+def reason_menu(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
+    """The reason's question where choices are numbers typed: the invitation's numbers keep
+    their meaning (1 «Tham dự», 3 «Cử người dự thay»; 2 the decline, now without a reason) and
+    «Hủy» comes after them. A «1» typed by someone changing her mind a moment after «Không tham
+    dự» meant «Không nêu lý do» there, and recorded the opposite of what she read above."""
+    return tuple(
+        (_rsvp_choice(catalog, choice),)
+        for choice in (
+            RsvpChoice.ATTEND,
+            RsvpChoice.DECLINE_WITHOUT_REASON,
+            RsvpChoice.SUBSTITUTE,
+            RsvpChoice.CANCEL,
+        )
+    )
+
+
 def cancel_buttons(catalog: Catalog) -> tuple[tuple[Button, ...], ...]:
     """Cancel what the bot is asking for."""
     return ((_rsvp_choice(catalog, RsvpChoice.CANCEL),),)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -48,7 +48,7 @@ from bot.metrics import Metrics
 from bot.services import Services
 from bot.services.documents import DOCUMENT_FALLBACK
 from bot.services.drafts.values import DraftResult, DraftStep
-from bot.services.invitations import LinkOutcome
+from bot.services.invitations import LinkedChat, LinkOutcome
 from bot.services.meetings import meeting_calendar
 from bot.services.pages import DeskPass, PageView, desk_pass
 from bot.services.rsvp import RsvpResult, RsvpStep
@@ -396,11 +396,12 @@ class Site:
             return visit
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
+        chats = await self.services.invitations.chats_of(visit.person_id)
         seen = _seen_notices(request)
         # The office's documents (none for a withdrawn invitation), read with the page.
         response = self._render(
             "page.html", visit.catalog, flash=flash, documents=visit.view.documents,
-            **self._page_context(visit, bot, seen),
+            **self._page_context(visit, bot, seen, chats),
         )  # fmt: skip
         self._remember_notices(request, response, visit, seen)
         return response
@@ -430,17 +431,29 @@ class Site:
         )  # fmt: skip
 
     def _page_context(
-        self, visit: Visit, bot: int = 0, seen: frozenset[int] | None = None
+        self,
+        visit: Visit,
+        bot: int = 0,
+        seen: frozenset[int] | None = None,
+        chats: Sequence[LinkedChat] = (),
     ) -> dict[str, Any]:
         catalog, view = visit.catalog, visit.view
-        links = {name: make(visit.token) for name, make in self.setup.chat_links.items()}
+        # Where she is linked already (on a bot that runs here) the page says so, not «send
+        # the code»: asked again, she would think the linking failed.
+        linked = self._linked_chats(catalog, chats)
+        links = {
+            name: make(visit.token)
+            for name, make in self.setup.chat_links.items()
+            if name not in linked
+        }
         # Zalo opens no personal link: the page says how to find the bot and which code to
         # send; with several bots, the one this person is given (bot.services.quotas). Only a
         # bot that runs here (its token set), as her invitation and her slip name it.
         bot_name, bot_link = self.config.zalo.finding(bot)
         runs = self.services.ctx.chats.runs(self.config.zalo.channel(bot))
+        on_zalo = any(name in linked for name in self.config.zalo.channels())
         how_to_zalo = None
-        if bot_link and view.link_code and runs:
+        if bot_link and view.link_code and runs and not on_zalo:
             how_to_zalo = {
                 "bot": bot_name,
                 "link": bot_link,
@@ -479,12 +492,39 @@ class Site:
                 for notice in view.notices
             ],
             "chat_links": links,
+            "linked_chats": list(linked.values()),
             "zalo": how_to_zalo,
             "page_token": visit.token,
             "document_path": WebSettings.document_path,
             # Written once for chat, page and message alike (bot.texts.presenters).
             "withdrawn_notice": withdrawn_notice(catalog, self.config),
         }
+
+    def _linked_chats(self, catalog: Catalog, chats: Sequence[LinkedChat]) -> dict[str, Markup]:
+        """What the page says of each chat she linked whose bot runs here, by channel: since
+        when, and, once messages stopped reaching it (the bot blocked), that too."""
+        meeting, zalo = self.config.meeting, self.config.zalo
+        said: dict[str, Markup] = {}
+        for chat in chats:
+            if chat.channel in said or not self.services.ctx.chats.runs(chat.channel):
+                continue
+            when = short_moment(catalog, meeting.local(chat.linked_at))
+            if chat.channel in zalo.channels():
+                name = zalo.finding(zalo.channels().index(chat.channel))[0]
+                app = catalog.plain(
+                    "web.chat.app_zalo_bot" if name else "web.chat.app_zalo", bot=name
+                )
+            elif catalog.has(f"web.chat.app_{chat.channel}"):
+                app = catalog.plain(f"web.chat.app_{chat.channel}")
+            else:
+                continue  # a channel the page has no words for (a test's)
+            if chat.unreachable_at is not None:
+                since = short_moment(catalog, meeting.local(chat.unreachable_at))
+                text = catalog.html("web.chat.linked_unreachable", app=app, time=when, since=since)
+            else:
+                text = catalog.html("web.chat.linked", app=app, time=when)
+            said[chat.channel] = Markup(text)  # noqa: S704 (catalog HTML, parameters escaped)
+        return said
 
     def _desk_pass(self, visit: Visit) -> dict[str, Any] | None:
         """What the page shows the reception desk, if anything (``desk_pass``): the QR of the
