@@ -660,6 +660,28 @@ async def test_task_reminders_report_only_problems_to_the_office(harness: BotHar
     assert len(reports) == 1 and "Chưa kết nối kênh nhắn tin (2)" in reports[0]
 
 
+async def test_a_reports_list_to_phone_gives_each_persons_phone_number(
+    harness: BotHarness,
+) -> None:
+    """«… đề nghị gọi điện» with the numbers to dial, as the overview lists them: on a phone the
+    clerk is not sent to the dashboard for them."""
+    harness.clock.set(local(2024, 4, 29, 9, 0))
+    await with_contacts(harness)
+    async with harness.services.ctx.sessions() as session:
+        nv02 = await session.scalar(select(Delegate).where(Delegate.code == "NV02"))
+        assert nv02 is not None
+        nv02.phone = None
+        await session.commit()
+    harness.clock.set(local(2024, 5, 7, 8, 0))  # VI.1.2's -7d@08:00
+    await harness.tick()
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
+    assert reports[-1].endswith(
+        "\nChưa kết nối kênh nhắn tin (2), đề nghị gọi điện:"
+        "\n• NV01 — Nguyễn Thị Phương Trinh: 0967 218 401"
+        "\n• NV02 — Trần Thị Mỹ Duyên: chưa có số điện thoại"
+    )
+
+
 async def test_the_overviews_overdue_tasks_chosen_in_sql_are_the_boards_overdue(
     harness: BotHarness,
 ) -> None:

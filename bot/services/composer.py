@@ -12,6 +12,7 @@ from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import ics_filename
+from bot.domain.phones import display_phone
 from bot.domain.outbound import (
     Button,
     DeliveryStatus,
@@ -29,6 +30,7 @@ from bot.domain.outbound import (
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
 from bot.domain.rsvp import RsvpStatus
 from bot.services.broadcasts import NAMED_NOT_LINKED
+from bot.services.dashboard import DashboardService
 from bot.services.drafts import DraftService
 from bot.services.meetings import CalendarRevision, meeting_calendar
 from bot.services.reports import ReportService
@@ -100,8 +102,11 @@ class MessageComposer:
         calendar_link: Callable[[int], Awaitable[str | None]] | None = None,
         page_link: Callable[[int], Awaitable[str | None]] | None = None,
         desk_code: Callable[[int], Awaitable[str | None]] | None = None,
+        dashboard: DashboardService | None = None,
     ) -> None:
         self._config = config
+        # The overview's figures and its list to phone, which the RSVP chase's report repeats.
+        self._dashboard = dashboard
         # Where a person downloads the .ics on their personal page, for a channel without files.
         self._calendar_link = calendar_link
         # Their personal page, where a channel that takes no files sends them to upload one.
@@ -553,8 +558,14 @@ class MessageComposer:
             due = audience_deadline(report.message.audience)
             lines += self._missing_lines(await self._drafts.missing(due))
         lines += self._problem_lines("report.failed", report.failed, with_error=True)
-        lines += self._problem_lines("report.blocked", report.blocked)
-        lines += self._problem_lines("report.not_linked", report.not_linked)
+        if report.message.kind is MessageKind.RSVP_REMINDER and self._dashboard is not None:
+            # Whom to phone about an answer, by the overview's rule and in its words: the
+            # unanswered whom the invitation reached and no chat does (the blocked among them);
+            # those not sent it yet are to be sent it first, not phoned.
+            lines += await self._to_phone_lines(self._dashboard)
+        else:
+            lines += self._problem_lines("report.blocked", report.blocked, phone=True)
+            lines += self._problem_lines("report.not_linked", report.not_linked, phone=True)
         lines += self._problem_lines("report.withdrawn", report.withdrawn)
         if kind in _ANSWERED:
             lines += self._problem_lines(_ANSWERED[kind], report.answered)
@@ -565,8 +576,48 @@ class MessageComposer:
             buttons = ((Button(label, resend_action(report.message.id)),),)
         return TextPart(Html("\n".join(lines)), buttons)
 
+    async def _to_phone_lines(self, dashboard: DashboardService) -> list[Html]:
+        """The overview's «Cần gọi điện thoại» as a chat reads it: how many, the first as the
+        overview lists them with their phone numbers, where the rest are, and how many are not
+        counted because their invitation has not gone out."""
+        catalog = self._catalog
+        figures = await dashboard.figures()
+        rows = await dashboard.to_phone() if figures.to_phone else []
+        lines = [catalog.html("report.to_phone", count=figures.to_phone)]
+        no_number = catalog.plain("dash.overview.to_phone_no_number")
+        lines += [
+            catalog.html(
+                "report.person_phone",
+                code=row.code,
+                name=row.full_name,
+                phone=display_phone(row.phone) if row.phone else no_number,
+            )
+            for row in rows
+        ]
+        if figures.to_phone > len(rows):
+            web = self._config.web
+            if web is not None:
+                link = web.office_url("delegates?reach=no&answer=no_answer&sent=yes")
+                lines.append(
+                    catalog.html("report.to_phone_more", more=figures.to_phone - len(rows), link=link)
+                )
+            else:
+                lines.append(
+                    catalog.html("report.to_phone_more_file", more=figures.to_phone - len(rows))
+                )
+        if not figures.to_phone and not figures.unsent:
+            lines.append(catalog.html("dash.overview.to_phone_none"))
+        if figures.unsent:
+            lines.append(catalog.html("report.to_phone_unsent", count=figures.unsent))
+        return lines
+
     def _problem_lines(
-        self, key: str, problems: list[Problem], *, with_error: bool = False
+        self,
+        key: str,
+        problems: list[Problem],
+        *,
+        with_error: bool = False,
+        phone: bool = False,
     ) -> list[Html]:
         if not problems:
             return []
@@ -593,6 +644,16 @@ class MessageComposer:
                         code=problem.code,
                         name=problem.full_name,
                         error=problem.error or "",
+                    )
+                )
+            elif phone:  # a list to phone: each with her number, as the overview lists them
+                number = problem.phone and display_phone(problem.phone)
+                lines.append(
+                    catalog.html(
+                        "report.person_phone",
+                        code=problem.code,
+                        name=problem.full_name,
+                        phone=number or catalog.plain("dash.overview.to_phone_no_number"),
                     )
                 )
             else:
