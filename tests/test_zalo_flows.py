@@ -750,3 +750,32 @@ async def test_the_report_workbook_names_the_channel_that_reaches_each_person(
     assert by_code["DB001"][13:15] == ("Zalo", "Có")
     assert by_code["DB002"][13:15] == ("Zalo (đã chặn bot)", "Không")
     assert by_code["DB003"][13:15] == ("Chưa liên kết", None)
+
+
+async def test_the_report_on_zalo_is_a_link_to_the_dashboards_download_not_a_dead_end(
+    world: ZaloWorld,
+) -> None:
+    """Zalo carries no file: /baocao gives the office the dashboard's download (signing in by
+    /dangnhap as a draft's link does), not the delegate's «liên hệ Văn phòng» — she is the
+    office; the time is written as everywhere else («09:00, 18/5»)."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    world.clock.set(local(2024, 5, 18, 9, 0))
+    assert await world.type(office, "/baocao") == [
+        "📎 📊 Báo cáo hội nghị lúc 09:00, 18/5: đại biểu theo thứ tự nghi lễ, tổng hợp theo"
+        " thành phần, tham luận, nhiệm vụ, kết quả gửi tin.\n"
+        "Tải về: http://127.0.0.1:8080/office/report.xlsx"
+    ]
+
+
+async def test_the_unanswered_list_on_zalo_points_to_the_dashboards_list_not_the_workbook(
+    world: ZaloWorld,
+) -> None:
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    said = await world.type(office, "/chuatraloi")
+    assert said[0].split("\n")[-3:] == [
+        "Đã hiện 1–13 trong số 80 người. Chọn «Trang sau ›» để xem tiếp; danh sách đầy đủ trên"
+        " trang quản lý (mục «Đại biểu», lọc người chưa trả lời):"
+        " http://127.0.0.1:8080/office/delegates?answer=no_answer",
+        "",
+        "Trả lời 1 – Trang sau ›",
+    ]
