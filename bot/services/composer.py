@@ -41,6 +41,7 @@ from bot.texts.presenters import (
     broadcast_html,
     compose_buttons,
     deadline_text,
+    draft_away,
     how_to_send_draft,
     meeting_details,
     ran_out_words,
@@ -246,6 +247,7 @@ class MessageComposer:
                             key=line.theme_key,
                             theme=line.theme_title,
                             deadline=moment(catalog, meeting.local(line.deadline_at)),
+                            away=self._speaker_away(line),
                             how=how,
                         ),
                         compose_buttons(catalog, line),
@@ -413,10 +415,23 @@ class MessageComposer:
                 name=line.full_name,
                 organization=line.organization,
                 key=line.theme_key,
+                away=draft_away(catalog, line),
             )
             for line in missing
         ]
         return lines
+
+    def _speaker_away(self, line: DraftLine) -> Html:
+        """For a reminder to a speaker who declined or sent a substitute: that the office still
+        expects the speech (the assignment stands until it withdraws it); empty otherwise."""
+        contact = self._config.office.contact
+        if line.substitute:
+            return self._catalog.html(
+                "draft_reminder.away_substitute", substitute=line.substitute, contact=contact
+            )
+        if line.away is not None:
+            return self._catalog.html("draft_reminder.away_declined", contact=contact)
+        return Html("")
 
     def _rsvp_reminder(self, recipient: Recipient) -> TextPart:
         catalog, meeting = self._catalog, self._config.meeting
