@@ -210,11 +210,13 @@ def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
 
 def quota_lines(catalog: Catalog, uses: Sequence[QuotaUse]) -> list[Html]:
     """The bots' monthly figures under the counts (``Zalo: 38/50 người, 2.412/3.000 tin tháng
-    12``); nothing while no bot with a quota is in use."""
+    12``), and that the bot's replies are not among them (only the outbox's sends are stored);
+    nothing while no bot with a quota is in use."""
     shown = [use for use in uses if use.in_use]
     if not shown:
         return []
-    return [catalog.html("quota.title"), *(quota_line(catalog, use) for use in shown)]
+    lines = [catalog.html("quota.title"), *(quota_line(catalog, use) for use in shown)]
+    return [*lines, catalog.html("quota.replies")]  # said plainly: the replies are not counted
 
 
 def quota_line(catalog: Catalog, use: QuotaUse) -> Html:
