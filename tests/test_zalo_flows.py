@@ -576,6 +576,24 @@ async def test_the_morning_programme_reaches_the_confirmed_as_text_with_links(
     assert all(call.method == "sendMessage" for call in world.fake.sent())
 
 
+async def test_the_morning_programme_on_zalo_says_the_hall_once_in_two_messages_not_three(
+    world: ZaloWorld,
+) -> None:
+    """Zalo has no map pin: the place sent as a pin elsewhere became a second message repeating
+    the hall, the address and the map link the programme gives; now the programme and the
+    calendar's link only."""
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "1")
+    await morning_programme_due(world.services, world.clock)
+    before = len(user.texts)
+    await world.tick()
+    sent = user.texts[before:]
+    assert len(sent) == 2
+    assert sent[0].count("https://maps.google.com/?q=21.029850,105.785230") == 1
+    assert sent[0].count(world.services.config.meeting.venue.address) == 1
+    assert sent[1].startswith("📎 ") and "Tải về: http://127.0.0.1:8080/" in sent[1]
+
+
 async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to_pass_on(
     world: ZaloWorld,
 ) -> None:

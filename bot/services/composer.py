@@ -190,7 +190,11 @@ class MessageComposer:
                 if self._desk_code is not None:
                     code = await self._desk_code(recipient.delegate_id)
                 return self._meeting_pack(
-                    message.kind, recipient, download_url=link, desk_code=code
+                    message.kind,
+                    recipient,
+                    download_url=link,
+                    desk_code=code,
+                    pin=channel.capabilities.location_pins,
                 )
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
@@ -469,7 +473,11 @@ class MessageComposer:
         *,
         download_url: str | None = None,
         desk_code: str | None = None,
+        pin: bool = True,
     ) -> Outbound:
+        """The day-before reminder or the morning programme; ``pin``: the place goes as a map
+        pin too (a channel without pins would send it as a second text repeating the hall,
+        the address and the map link the programme already gives)."""
         catalog, config = self._catalog, self._config
         venue = config.meeting.venue
         sent_substitute = recipient.rsvp is RsvpStatus.SUBSTITUTE and recipient.substitute_name
@@ -489,10 +497,11 @@ class MessageComposer:
             parts.append(catalog.html("meeting_pack.desk_code", code=desk_code))
         parts.append(meeting_details(catalog, config))
         parts.append(catalog.html("meeting_pack.contact", contact=config.office.contact))
+        place = (VenuePart(venue.latitude, venue.longitude, venue.name, venue.address),)
         return Outbound(
             (
                 TextPart(Html("\n\n".join(parts))),
-                VenuePart(venue.latitude, venue.longitude, venue.name, venue.address),
+                *(place if pin else ()),
                 FilePart(
                     ics_filename(config.meeting.code),
                     self.calendar_file(),
