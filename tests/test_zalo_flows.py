@@ -436,6 +436,28 @@ async def test_the_office_on_zalo_is_told_to_comment_by_choosing_not_by_replying
     assert "Đề nghị thêm số liệu năm 2023." in "\n".join(speaker.texts[-2:])
 
 
+async def test_the_office_asked_for_its_comment_on_zalo_can_call_it_off_with_huy(
+    world: ZaloWorld,
+) -> None:
+    """«💬 Góp ý bản này» then «Hủy», as every other typed step offers: nothing reaches the
+    speaker, and the next text is no comment."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Kính thưa các đồng chí, quận Ba Đình báo cáo kết quả.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await world.tick()
+    said = await world.type(office, "3")  # 💬 Góp ý bản này
+    assert said[-1].endswith("bot chuyển nguyên văn đến người viết.\n\nTrả lời 1 – Hủy")
+    heard = len(speaker.texts)
+    assert await world.type(office, "1") == ["Đã hủy thao tác với tham luận chủ đề 1.1."]
+    said = await world.type(office, "Một câu không phải góp ý.")
+    assert not said[-1].startswith("Đã chuyển góp ý")
+    await world.tick()
+    assert len(speaker.texts) == heard
+
+
 async def test_a_speaker_whose_speech_was_withdrawn_mid_draft_is_told_and_her_version_kept(
     world: ZaloWorld,
 ) -> None:

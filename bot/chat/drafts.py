@@ -178,6 +178,11 @@ async def on_action(turn: Turn, action: Action) -> Answer:
             return await _version_file(turn, target)
         if what is DraftAction.COMMENT:
             return reply(turn, await drafts.begin_comment(office, account, target)).privately()
+        if what is DraftAction.STOP_COMMENT:  # «Hủy» under «gõ góp ý»: nothing is sent
+            ended = await drafts.end_comment(account)
+            line = await drafts.line(target) if ended else None
+            step = DraftStep.CANCELLED if line is not None else DraftStep.NOTHING_PENDING
+            return reply(turn, DraftResult(step, draft=line)).privately()
         if what is DraftAction.KEEP or (
             _ASKS_AGAIN.get(what) and not turn.channel.capabilities.buttons
         ):
@@ -537,6 +542,12 @@ def reply(turn: Turn, result: DraftResult) -> Answer:
                 Button(catalog.plain("buttons.cancel"), draft_action(DraftAction.CANCEL, line.id)),
             ),
         )
+    elif step is DraftStep.ASK_COMMENT and line is not None:
+        # The office's typed comment, like every typed step, can be called off.
+        cancel = Button(
+            catalog.plain("buttons.cancel"), draft_action(DraftAction.STOP_COMMENT, line.id)
+        )
+        buttons = ((cancel,),)
     elif step is DraftStep.ASK_REPLY and line is not None:
         cancel = Button(
             catalog.plain("buttons.cancel"), draft_action(DraftAction.STOP_REPLY, line.id)
