@@ -242,9 +242,11 @@ def task_summary(
     else:
         state = catalog.plain("task_state.open")
     last = task.last_update
+    # Her own line only, of a task shared with others: the count says it is everyone's.
+    mine = only is not None and len(task.assignments) > 1
     lines = [
         catalog.html(
-            "task_board.task",
+            "task_board.task_mine" if mine else "task_board.task",
             key=task.key,
             title=task.title,
             owner=task.owner,
