@@ -963,7 +963,9 @@ async def test_a_speaker_who_declined_or_sent_a_substitute_is_marked_in_the_offi
     missing = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
     assert all(line in missing[0].split("\n") for line in marked)
     # Another speaker's line is unmarked.
-    assert "• DB031 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình): chủ đề 1.1" in missing[0].split("\n")
+    assert "• DB031 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình): chủ đề 1.1" in missing[
+        0
+    ].split("\n")
 
 
 async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(

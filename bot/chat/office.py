@@ -14,10 +14,10 @@ from bot.services.access import OfficeActor
 from bot.services.invitations import OfficeStep
 from bot.services.report_file import REPORT_DOWNLOAD, office_report_workbook
 from bot.texts.formatting import short_moment
+from bot.texts.plain import menu_text
 
 # The dashboard's list of the unanswered (Đại biểu, filtered), under /office/.
 UNANSWERED_LIST = "delegates?answer=no_answer"
-from bot.texts.plain import menu_text
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNANSWERED_ACTION = "un:"

@@ -257,7 +257,8 @@ def unanswered(
     else:
         title = catalog.html("office.unanswered_title", total=page.total)
     # Room for the longest footer this page could end with.
-    room = budget - len(title) - 1 - len(_unanswered_footer(catalog, page, page.total, True, full_list)) - 1
+    longest = _unanswered_footer(catalog, page, page.total, True, full_list)
+    room = budget - len(title) - 1 - len(longest) - 1
     lines: list[Html] = [title]
     shown, last_code = 0, None
     people = [

@@ -12,7 +12,6 @@ from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.ics import ics_filename
-from bot.domain.phones import display_phone
 from bot.domain.outbound import (
     Button,
     DeliveryStatus,
@@ -27,6 +26,7 @@ from bot.domain.outbound import (
     audience_deadline,
     decode_buttons,
 )
+from bot.domain.phones import display_phone
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
 from bot.domain.rsvp import RsvpStatus
 from bot.services.broadcasts import NAMED_NOT_LINKED
@@ -618,17 +618,14 @@ class MessageComposer:
             )
             for row in rows
         ]
-        if figures.to_phone > len(rows):
+        more = figures.to_phone - len(rows)
+        if more > 0:
             web = self._config.web
             if web is not None:
                 link = web.office_url("delegates?reach=no&answer=no_answer&sent=yes")
-                lines.append(
-                    catalog.html("report.to_phone_more", more=figures.to_phone - len(rows), link=link)
-                )
+                lines.append(catalog.html("report.to_phone_more", more=more, link=link))
             else:
-                lines.append(
-                    catalog.html("report.to_phone_more_file", more=figures.to_phone - len(rows))
-                )
+                lines.append(catalog.html("report.to_phone_more_file", more=more))
         if not figures.to_phone and not figures.unsent:
             lines.append(catalog.html("dash.overview.to_phone_none"))
         if figures.unsent:

@@ -187,7 +187,8 @@ class Office:
         parts = urlsplit(value)
         if parts.scheme or parts.netloc or value.startswith("//"):
             return None
-        if not parts.path.startswith(f"{self.root}/") or parts.path.startswith(f"{self.root}/signin"):
+        path = parts.path
+        if not path.startswith(f"{self.root}/") or path.startswith(f"{self.root}/signin"):
             return None
         return value
 
