@@ -451,11 +451,23 @@ async def test_the_office_asked_for_its_comment_on_zalo_can_call_it_off_with_huy
     said = await world.type(office, "3")  # 💬 Góp ý bản này
     assert said[-1].endswith("bot chuyển nguyên văn đến người viết.\n\nTrả lời 1 – Hủy")
     heard = len(speaker.texts)
-    assert await world.type(office, "1") == ["Đã hủy thao tác với tham luận chủ đề 1.1."]
+    # Called off: the post's choices are the newest menu again, as before she chose to comment.
+    assert await world.type(office, "1") == [
+        "Đã hủy thao tác với tham luận chủ đề 1.1."
+        "\n\nTrả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này"
+    ]
     said = await world.type(office, "Một câu không phải góp ý.")
     assert not said[-1].startswith("Đã chuyển góp ý")
     await world.tick()
     assert len(speaker.texts) == heard
+    # Chosen again and sent: the post's choices follow the confirmation (a «1» then is «Chốt»,
+    # never the «Hủy» of a question already answered).
+    await world.type(office, "3")
+    said = await world.type(office, "Đề nghị bổ sung số liệu.")
+    assert said[-1].endswith(
+        "\n\nTrả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này"
+    )
+    assert (await world.type(office, "1"))[-1].startswith("Đồng chí chọn chốt bản 1")
 
 
 async def test_a_speaker_whose_speech_was_withdrawn_mid_draft_is_told_and_her_version_kept(

@@ -46,7 +46,7 @@ class DraftAction(StrEnum):
     REVISE = "revise"
     GET_FILE = "getfile"
     COMMENT = "comment"
-    STOP_COMMENT = "nocomment"  # not commenting after all (the target is the assignment)
+    STOP_COMMENT = "nocomment"  # not commenting after all (the target is the version)
     # Where choices are numbers typed, a verdict asks once more, naming the draft: these are
     # the answers to that question (decide, or leave it for now).
     FINAL_SURE = "finalok"
