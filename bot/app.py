@@ -546,6 +546,7 @@ def build_composer(services: Services, catalog: Catalog) -> MessageComposer:
         calendar_link=services.invitations.calendar_link,
         page_link=services.invitations.page_link,
         desk_code=services.invitations.desk_code,
+        dashboard=services.dashboard,
     )
 
 

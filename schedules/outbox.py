@@ -1328,6 +1328,7 @@ async def _problems(
             Delivery.interrupted_at,
             Delegate.code,
             Delegate.full_name,
+            Delegate.phone,
         )
         .join(Delegate, Delegate.id == Delivery.delegate_id)
         .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
@@ -1345,10 +1346,16 @@ async def _problems(
         )
         .order_by(Delivery.id)
     )
-    for message_id, status, error, interrupted_at, code, full_name in rows:
+    for message_id, status, error, interrupted_at, code, full_name, phone in rows:
         skipped = status == DeliveryStatus.SKIPPED
         key = ANSWERED if skipped and error == NOTHING_TO_SEND else DeliveryStatus(status)
         found[message_id, key].append(
-            Problem(code=code, full_name=full_name, error=error, interrupted_at=interrupted_at)
+            Problem(
+                code=code,
+                full_name=full_name,
+                error=error,
+                interrupted_at=interrupted_at,
+                phone=phone,
+            )
         )
     return found

@@ -39,7 +39,7 @@ from storage.models import (
 from storage.uow import unit_of_work
 from tests.conftest import EXAMPLE_CONFIG, EXAMPLE_DELEGATES, local
 from tests.fakes.telegram_api import FakeGroup, FakeUser
-from tests.harness import OFFICE_CHAT, BotHarness
+from tests.harness import OFFICE_CHAT, BotHarness, name_substitute
 from tests.samples import DOCX, MACRO_MAIN_TYPE, docx, office_file, zip_bytes
 from tests.test_outbox import deliveries, texts
 from tests.test_telegram_flows import buttons
@@ -918,6 +918,54 @@ async def test_reminders_reach_speakers_without_a_draft_and_the_office_gets_the_
         "⏰ Đến hạn gửi tham luận (17:00, Thứ Ba, ngày 21/5/2024): đã nhận 1/10 bài.\n\n"
         "Chưa gửi (9):"
     )
+
+
+async def test_a_speaker_who_declined_or_sent_a_substitute_is_marked_in_the_offices_lists_and_told_the_speech_is_still_expected(
+    harness: BotHarness,
+) -> None:
+    """The reminders' report and the deadline's list mark them as /thamluan does; the reminder
+    to each says her answer is known and the speech still expected (the assignment stands
+    until the office withdraws it), not as if nothing changed."""
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)
+    declined = await harness.open_invitation("DB036")
+    await harness.send(declined.tap("❌ Không tham dự"))
+    await harness.send(declined.tap("Không nêu lý do"))
+    away = await harness.open_invitation("DB040")
+    await name_substitute(
+        harness, away, "Nguyễn Thị Hà", "Phó Chủ tịch", own_unit="Hội LHPN quận Nam Từ Liêm"
+    )
+    harness.clock.set(local(2024, 5, 18, 8, 0))  # -3d@08:00
+    await harness.tick()
+    contact = harness.services.config.office.contact
+    assert (
+        "Hạn gửi bài: 17:00, Thứ Ba, ngày 21/5/2024.\n\nĐồng chí đã báo không tham dự hội nghị."
+        " Phân công tham luận vẫn giữ nguyên cho đến khi Văn phòng có thông báo khác, nên Văn"
+        " phòng vẫn trân trọng đề nghị đồng chí gửi bài tham luận; nếu không gửi được, xin đồng"
+        f" chí báo {contact}.\n\n"
+    ) in declined.last_text()
+    assert (
+        "Hạn gửi bài: 17:00, Thứ Ba, ngày 21/5/2024.\n\nĐồng chí đã cử đồng chí Nguyễn Thị Hà"
+        " dự thay. Phân công tham luận vẫn giữ nguyên cho đến khi Văn phòng có thông báo khác,"
+        " nên Văn phòng vẫn trân trọng đề nghị đồng chí gửi bài tham luận; cần trao đổi (ví dụ"
+        f" người dự thay trình bày), xin liên hệ {contact}.\n\n"
+    ) in away.last_text()
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert report.startswith("📨 Báo cáo gửi nhắc gửi tham luận")
+    marked = [
+        "• DB036 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa): chủ đề 1.2 · ⚠️ không tham dự hội nghị",
+        "• DB040 — Hồ Thị Bảo Ngọc (Hội LHPN quận Nam Từ Liêm): chủ đề 1.3"
+        " · ⚠️ cử người dự thay: Nguyễn Thị Hà",
+    ]
+    assert all(line in report.split("\n") for line in marked)
+    harness.clock.set(DEADLINE)
+    await harness.tick()
+    missing = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
+    assert all(line in missing[0].split("\n") for line in marked)
+    # Another speaker's line is unmarked.
+    assert "• DB031 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình): chủ đề 1.1" in missing[
+        0
+    ].split("\n")
 
 
 async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(

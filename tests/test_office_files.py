@@ -87,7 +87,7 @@ async def test_baocao_sends_the_admin_the_report_workbook_its_delegates_in_proto
     await harness.send(admin.command("/baocao"))
     name, content = sent_file(harness, admin.id)
     assert name == "bao-cao-60-KH-BTV-20240518-0900.xlsx"
-    assert admin.last_message["caption"].startswith("📊 Báo cáo hội nghị lúc 09:00 18/05/2024")
+    assert admin.last_message["caption"].startswith("📊 Báo cáo hội nghị lúc 09:00, 18/5")
     book = load_workbook(io.BytesIO(content))
     assert book.sheetnames == SHEETS
 

@@ -138,24 +138,88 @@ async def test_rsvp_chasing_reaches_linked_silent_delegates_and_reports_to_the_o
         "Tình hình xác nhận: đã trả lời 4/80; chưa trả lời 76; chưa kết nối kênh nhắn tin: 75."
         in report
     )
-    assert "Chưa kết nối kênh nhắn tin (75), đề nghị gọi điện:" in report
-    assert "• DB006 — " in report
-    # Whom to phone, in protocol order as /chuatraloi lists them: by the groups' keys, the
-    # heads of departments (DB061…) came first and the Central Union's DB002 last.
-    async with harness.services.ctx.sessions() as session:
-        people = list(await session.scalars(select(Delegate)))
-        linked = set(await session.scalars(select(ChannelIdentity.delegate_id)))
-    order = {group.key: group.order for group in harness.services.config.groups}
-    expected = [
-        person.code
-        for person in sorted(people, key=protocol_key(order))
-        if person.id not in linked and person.role == "delegate"
-    ]
-    listed = re.findall(r"^• (DB\d+) — ", report, re.MULTILINE)
-    assert listed and listed == expected[: len(listed)]
+    # Whom to phone, by the overview's rule: nobody yet, as no invitation has gone out.
+    assert report.endswith(
+        "\n\nCần gọi điện thoại (0) — đã nhận giấy mời, chưa trả lời, không liên lạc được qua"
+        " kênh trò chuyện (như trang «Tổng quan»):\nChưa tính 75 đại biểu chưa gửi giấy mời:"
+        " đề nghị gửi giấy mời trước; người đã nhận giấy mời mà chưa trả lời sẽ có tên trong"
+        " danh sách cần gọi điện thoại."
+    )
+    assert "• DB0" not in report
     # The reminder's buttons work like the card's.
     await harness.send(silent.tap("✅ Tham dự", message=reminder))
     assert silent.last_text().startswith("✅ Đã ghi nhận")
+
+
+async def test_the_rsvp_chase_report_names_whom_to_phone_by_the_overviews_rule_with_numbers(
+    harness: BotHarness,
+) -> None:
+    """The chase's report says what «Tổng quan» says at that minute: «Cần gọi điện thoại» is
+    the unanswered whom the invitation reached and no chat does (not every one not linked),
+    listed as the overview lists them, each with her phone number or «chưa có số điện
+    thoại»; those not sent the invitation are said apart, to be sent it first."""
+    await linked_answers(harness)
+    office = harness.services.access.local_operator()
+    # The slips of DB001 (linked), DB003 (answered), DB006, DB007 and DB010…DB029 handed out.
+    marked = ["DB001", "DB003", "DB006", "DB007", *(f"DB{n:03d}" for n in range(10, 30))]
+    await harness.services.invitations.mark_sent_many(office, marked)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(REMINDER_1)
+    await harness.tick()
+    report = texts(harness, OFFICE_CHAT)[-1]
+    figures = await harness.services.dashboard.figures()
+    overview = await harness.services.dashboard.to_phone()
+    assert (figures.to_phone, figures.unsent, len(overview)) == (22, 53, 20)
+    assert [r.code for r in overview][:3] == ["DB006", "DB007", "DB010"]
+    listed = report.partition("(như trang «Tổng quan»):\n")[2].split("\n")
+    assert listed[:3] == [
+        "• DB006 — Bùi Thị Thanh Tâm: 0912 345 006",
+        "• DB007 — Đỗ Thị Kim Oanh: 0987 654 007",
+        "• DB010 — Trịnh Văn Thắng: 0773 010 519",
+    ]
+    assert [line.split(" — ")[0] for line in listed[:20]] == [f"• {r.code}" for r in overview]
+    assert listed[20:] == [
+        "… và 2 người khác; danh sách đầy đủ:"
+        " http://127.0.0.1:8080/office/delegates?reach=no&answer=no_answer&sent=yes",
+        "Chưa tính 53 đại biểu chưa gửi giấy mời: đề nghị gửi giấy mời trước; người đã nhận"
+        " giấy mời mà chưa trả lời sẽ có tên trong danh sách cần gọi điện thoại.",
+    ]
+    assert "\n\nCần gọi điện thoại (22) — đã nhận giấy mời" in report
+    assert "đề nghị gọi điện:" not in report  # the old list of every one not linked is gone
+
+
+async def test_the_rsvp_chase_report_says_when_a_person_to_phone_has_no_number(
+    harness: BotHarness,
+) -> None:
+    """Everyone's slip handed out: the 75 not on a chat are to phone, in protocol order as
+    the overview and /chuatraloi list them; one without a number is said so."""
+    await linked_answers(harness)
+    async with harness.services.ctx.sessions() as session:
+        people = list(await session.scalars(select(Delegate)))
+        linked = set(await session.scalars(select(ChannelIdentity.delegate_id)))
+        order = {group.key: group.order for group in harness.services.config.groups}
+        expected = [
+            person
+            for person in sorted(people, key=protocol_key(order))
+            if person.id not in linked and person.role == "delegate"
+        ]
+        expected[1].phone = None
+        await session.commit()
+        codes = [person.code for person in expected]
+    office = harness.services.access.local_operator()
+    await harness.services.invitations.mark_sent_many(office, None)
+    await harness.plan(*MEETING_KINDS)
+    harness.clock.set(REMINDER_1)
+    await harness.tick()
+    report = texts(harness, OFFICE_CHAT)[-1]
+    listed = re.findall(r"^• (DB\d+) — [^:\n]+: (.+)$", report, re.MULTILINE)
+    assert [code for code, _ in listed] == codes[:20]
+    assert listed[1][1] == "chưa có số điện thoại"
+    # The others with their numbers as the office dials them ("0912 345 006", "024 3825 1234").
+    assert all(re.fullmatch(r"0\d+( \d+)+", phone) for _, phone in listed[2:])
+    assert "Cần gọi điện thoại (75)" in report
+    assert "… và 55 người khác; danh sách đầy đủ: http" in report
+    assert "chưa gửi giấy mời" not in report
 
 
 async def test_a_tick_sends_each_reminder_once(harness: BotHarness) -> None:
@@ -1029,7 +1093,10 @@ async def test_blocked_user_is_marked_unreachable_not_retried_and_reported(
     tries = [c for c in harness.fake.calls if c.params.get("chat_id") == chat and c.error_code]
     assert [c.error_code for c in tries] == [403]  # one try, no retry
     report = texts(harness, OFFICE_CHAT)[-1]
-    assert "Đã chặn bot hoặc không còn liên lạc được (1), đề nghị gọi điện:" in report
+    # Blocked, so one to phone, with her number (the overview's rule: her account shows the
+    # invitation reached her).
+    assert "\n\nCần gọi điện thoại (1) — " in report
+    assert "\n• DB005 — Ngô Thị Bích Hạnh: 0855 005 370\n" in report
     async with harness.services.ctx.sessions() as session:
         ident = await session.scalar(
             select(ChannelIdentity).where(ChannelIdentity.external_id == str(chat))

@@ -116,9 +116,21 @@ def test_check_says_the_date_moved_how_many_were_told_the_old_one_and_how_to_tel
         "nhắn tính theo ngày họp (nhắc xác nhận tham dự, nhắc lịch trước một ngày, chương trình "
         "buổi sáng, nhắc nhiệm vụ), nhưng không tự báo cho đại biểu việc dời lịch. Đề nghị Văn "
         "phòng gửi thông báo dời lịch tại trang Thông báo của trang điều hành (/office/notices, "
-        "có mẫu soạn sẵn để sửa, xem trước rồi mới gửi) hoặc bằng lệnh /thongbao trong trò "
-        "chuyện với bot."
+        "có mẫu soạn sẵn để sửa, xem trước rồi mới gửi) hoặc bằng lệnh /thongbao gửi cho bot (trên"
+        " Telegram hay Zalo đều được)."
     )
+
+
+def test_the_date_moved_warning_says_thongbao_works_on_zalo_too_not_on_telegram_only(
+    imported: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The re-test's office ran Zalo alone: /thongbao worked there, the warning said
+    «trên Telegram»."""
+    edit_plan(imported, *POSTPONED)
+    assert main(["check"]) == 0
+    [line] = warning_lines(capsys.readouterr().out, "meeting.starts_at")[-1:]
+    assert line.endswith("hoặc bằng lệnh /thongbao gửi cho bot (trên Telegram hay Zalo đều được).")
+    assert "trên Telegram." not in line
 
 
 def test_check_says_a_date_moved_before_anyone_was_told_it_without_a_count(

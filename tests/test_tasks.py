@@ -596,7 +596,9 @@ async def test_a_district_chair_sees_her_own_report_on_the_shared_task_not_the_o
     second = await harness.open_invitation("DB032")
     await harness.send(second.command("/nhiemvu"))
     seen = second.last_text()
-    assert "VI.2" in seen and "(0/30 đã hoàn thành)" in seen  # the task's count, not its people
+    # The task's count, not its people, said to be everyone's over her own line.
+    assert "VI.2" in seen
+    assert "(0/30 người được giao đã hoàn thành; dưới đây là phần của đồng chí)" in seen
     assert "kinh phí" not in seen and "noi-bo-ba-dinh" not in seen
     assert [line for line in seen.splitlines() if line.startswith("•")] == [
         "• Trần Thị Hồng Vân (Hội LHPN quận Hoàn Kiếm): chưa báo cáo"
@@ -646,6 +648,25 @@ async def test_a_second_need_help_tap_does_not_page_the_office_twice(harness: Bo
     assert len([t for t in texts(harness, OFFICE_CHAT) if t.startswith("🆘")]) == 1
 
 
+async def test_a_contacts_own_card_of_a_shared_task_says_the_count_is_everyones(
+    harness: BotHarness,
+) -> None:
+    """NV01 shares VI.1.2 with NV02 and sees her own line only: «(0/2 đã hoàn thành)» over one
+    listed person read as a miscount; it says whose the count is."""
+    harness.clock.set(local(2024, 4, 29, 9, 0))
+    await with_contacts(harness)
+    nv01 = await harness.open_invitation("NV01")
+    await harness.send(nv01.command("/nhiemvu"))
+    [card] = [t for t in texts(harness, nv01.id) if t.startswith("VI.1.2 — ")][-1:]
+    assert (
+        "Tình trạng: chưa hoàn thành (0/2 người được giao đã hoàn thành; dưới đây là phần của"
+        " đồng chí) · Cập nhật: chưa có"
+    ) in card
+    assert [line for line in card.splitlines() if line.startswith("•")] == [
+        "• Nguyễn Thị Phương Trinh (Văn phòng Hội LHPN thành phố): chưa báo cáo"
+    ]
+
+
 async def test_task_reminders_report_only_problems_to_the_office(harness: BotHarness) -> None:
     harness.clock.set(local(2024, 4, 29, 9, 0))
     await with_contacts(harness)
@@ -658,6 +679,28 @@ async def test_task_reminders_report_only_problems_to_the_office(harness: BotHar
     await harness.tick()
     reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
     assert len(reports) == 1 and "Chưa kết nối kênh nhắn tin (2)" in reports[0]
+
+
+async def test_a_reports_list_to_phone_gives_each_persons_phone_number(
+    harness: BotHarness,
+) -> None:
+    """«… đề nghị gọi điện» with the numbers to dial, as the overview lists them: on a phone the
+    clerk is not sent to the dashboard for them."""
+    harness.clock.set(local(2024, 4, 29, 9, 0))
+    await with_contacts(harness)
+    async with harness.services.ctx.sessions() as session:
+        nv02 = await session.scalar(select(Delegate).where(Delegate.code == "NV02"))
+        assert nv02 is not None
+        nv02.phone = None
+        await session.commit()
+    harness.clock.set(local(2024, 5, 7, 8, 0))  # VI.1.2's -7d@08:00
+    await harness.tick()
+    reports = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("📨")]
+    assert reports[-1].endswith(
+        "\nChưa kết nối kênh nhắn tin (2), đề nghị gọi điện:"
+        "\n• NV01 — Nguyễn Thị Phương Trinh: 0967 218 401"
+        "\n• NV02 — Trần Thị Mỹ Duyên: chưa có số điện thoại"
+    )
 
 
 async def test_the_overviews_overdue_tasks_chosen_in_sql_are_the_boards_overdue(

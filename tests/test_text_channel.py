@@ -382,6 +382,7 @@ async def test_the_office_is_not_told_a_comment_or_verdict_reached_a_speaker_no_
         "Đã lưu góp ý cho đồng chí Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình), nhưng người"
         " viết chưa kết nối kênh nhắn tin (hoặc đã chặn bot) nên bot không gửi tin được: đề nghị"
         " gọi điện báo. Người viết xem được trên trang cá nhân của mình."
+        "\n\nTrả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này"
     ]
     await office.type("/thamluan")
     await office.type("1")  # Mở tham luận 1.1: the post's choices again

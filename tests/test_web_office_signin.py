@@ -838,3 +838,45 @@ async def test_the_access_log_never_writes_a_sign_in_link_or_a_session(
     access = [r.getMessage() for r in caplog.records if r.name == "hoinghi.web.access"]
     assert any(line.startswith("POST /signin/{secret} 303") for line in access), access
     assert not [line for line in lines if link.secret in line or cookie in line]
+
+
+async def test_signing_in_takes_her_to_the_dashboard_address_she_asked_for(desk: Desk) -> None:
+    """A link from a chat (the report, a draft) opened without a session: the sign-in page,
+    then — after /dangnhap and its link — that address, not the overview; once."""
+    asked = await desk.client.get("/office/report.xlsx")
+    assert asked.status_code == 401
+    signed = await desk.sign_in()
+    assert signed.status_code == 303 and signed.headers["location"] == "/office/report.xlsx"
+    download = await desk.client.get(signed.headers["location"])
+    assert download.status_code == 200
+    assert download.headers["content-disposition"].endswith('.xlsx"')
+    # Kept once: the next sign-in starts at the overview.
+    desk.client.cookies.delete("hoinghi_office")
+    again = await desk.sign_in()
+    assert again.headers["location"] == "/office/"
+
+
+async def test_the_address_kept_for_after_signing_in_keeps_its_query(desk: Desk) -> None:
+    await desk.client.get("/office/delegates?answer=no_answer&reach=no")
+    signed = await desk.sign_in()
+    assert signed.headers["location"] == "/office/delegates?answer=no_answer&reach=no"
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        "https://evil.example/office/",
+        "//evil.example/office/",
+        "/\\evil.example/office/",
+        "/office/signin/abc",
+        "/elsewhere",
+        "/office\\..\\x",
+    ],
+)
+async def test_signing_in_never_follows_an_address_that_is_not_the_dashboards(
+    desk: Desk, kept: str
+) -> None:
+    """No open redirect: a cookie set by anyone else (or a forged one) leads home."""
+    desk.client.cookies.set("hoinghi_next", kept, path="/office")
+    signed = await desk.sign_in()
+    assert signed.headers["location"] == "/office/"

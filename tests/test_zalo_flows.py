@@ -438,6 +438,40 @@ async def test_the_office_on_zalo_is_told_to_comment_by_choosing_not_by_replying
     assert "Đề nghị thêm số liệu năm 2023." in "\n".join(speaker.texts[-2:])
 
 
+async def test_the_office_asked_for_its_comment_on_zalo_can_call_it_off_with_huy(
+    world: ZaloWorld,
+) -> None:
+    """«💬 Góp ý bản này» then «Hủy», as every other typed step offers: nothing reaches the
+    speaker, and the next text is no comment."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    speaker = await world.linked("DB031", "Chị Vân")
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, "Kính thưa các đồng chí, quận Ba Đình báo cáo kết quả.")
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await world.tick()
+    said = await world.type(office, "3")  # 💬 Góp ý bản này
+    assert said[-1].endswith("bot chuyển nguyên văn đến người viết.\n\nTrả lời 1 – Hủy")
+    heard = len(speaker.texts)
+    # Called off: the post's choices are the newest menu again, as before she chose to comment.
+    assert await world.type(office, "1") == [
+        "Đã hủy thao tác với tham luận chủ đề 1.1."
+        "\n\nTrả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này"
+    ]
+    said = await world.type(office, "Một câu không phải góp ý.")
+    assert not said[-1].startswith("Đã chuyển góp ý")
+    await world.tick()
+    assert len(speaker.texts) == heard
+    # Chosen again and sent: the post's choices follow the confirmation (a «1» then is «Chốt»,
+    # never the «Hủy» of a question already answered).
+    await world.type(office, "3")
+    said = await world.type(office, "Đề nghị bổ sung số liệu.")
+    assert said[-1].endswith(
+        "\n\nTrả lời 1 – ✅ Chốt bản 1 · 2 – ✏️ Cần chỉnh sửa · 3 – 💬 Góp ý bản này"
+    )
+    assert (await world.type(office, "1"))[-1].startswith("Đồng chí chọn chốt bản 1")
+
+
 async def test_a_speaker_whose_speech_was_withdrawn_mid_draft_is_told_and_her_version_kept(
     world: ZaloWorld,
 ) -> None:
@@ -576,6 +610,24 @@ async def test_the_morning_programme_reaches_the_confirmed_as_text_with_links(
     assert "https://maps.google.com/?q=21.029850,105.785230" in programme
     assert programme.endswith(f"Tải về: http://127.0.0.1:8080/{world.tokens['DB001']}/lich.ics")
     assert all(call.method == "sendMessage" for call in world.fake.sent())
+
+
+async def test_the_morning_programme_on_zalo_says_the_hall_once_in_two_messages_not_three(
+    world: ZaloWorld,
+) -> None:
+    """Zalo has no map pin: the place sent as a pin elsewhere became a second message repeating
+    the hall, the address and the map link the programme gives; now the programme and the
+    calendar's link only."""
+    user = await world.linked("DB001", "Chị Mai")
+    await world.type(user, "1")
+    await morning_programme_due(world.services, world.clock)
+    before = len(user.texts)
+    await world.tick()
+    sent = user.texts[before:]
+    assert len(sent) == 2
+    assert sent[0].count("https://maps.google.com/?q=21.029850,105.785230") == 1
+    assert sent[0].count(world.services.config.meeting.venue.address) == 1
+    assert sent[1].startswith("📎 ") and "Tải về: http://127.0.0.1:8080/" in sent[1]
 
 
 async def test_the_morning_programme_carries_the_code_to_show_at_the_desk_and_to_pass_on(
@@ -883,4 +935,33 @@ async def test_a_typed_draft_over_the_limit_on_zalo_points_to_her_page_for_the_w
         "59.995 ký tự). Đề nghị đồng chí chọn «Xong, gửi bản này» để gửi phần đã có, hoặc tải cả "
         f"bài dưới dạng tệp (tối đa 20 MB) lên trang cá nhân: {page}."
         "\n\nTrả lời 1 – ✅ Xong, gửi bản này · 2 – Hủy"
+    ]
+
+
+async def test_the_report_on_zalo_is_a_link_to_the_dashboards_download_not_a_dead_end(
+    world: ZaloWorld,
+) -> None:
+    """Zalo carries no file: /baocao gives the office the dashboard's download (signing in by
+    /dangnhap as a draft's link does), not the delegate's «liên hệ Văn phòng» — she is the
+    office; the time is written as everywhere else («09:00, 18/5»)."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    world.clock.set(local(2024, 5, 18, 9, 0))
+    assert await world.type(office, "/baocao") == [
+        "📎 📊 Báo cáo hội nghị lúc 09:00, 18/5: đại biểu theo thứ tự nghi lễ, tổng hợp theo"
+        " thành phần, tham luận, nhiệm vụ, kết quả gửi tin.\n"
+        "Tải về: http://127.0.0.1:8080/office/report.xlsx"
+    ]
+
+
+async def test_the_unanswered_list_on_zalo_points_to_the_dashboards_list_not_the_workbook(
+    world: ZaloWorld,
+) -> None:
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    said = await world.type(office, "/chuatraloi")
+    assert said[0].split("\n")[-3:] == [
+        "Đã hiện 1–13 trong số 80 người. Chọn «Trang sau ›» để xem tiếp; danh sách đầy đủ trên"
+        " trang quản lý (mục «Đại biểu», lọc người chưa trả lời):"
+        " http://127.0.0.1:8080/office/delegates?answer=no_answer",
+        "",
+        "Trả lời 1 – Trang sau ›",
     ]

@@ -178,6 +178,8 @@ async def on_action(turn: Turn, action: Action) -> Answer:
             return await _version_file(turn, target)
         if what is DraftAction.COMMENT:
             return reply(turn, await drafts.begin_comment(office, account, target)).privately()
+        if what is DraftAction.STOP_COMMENT:  # «Hủy» under «gõ góp ý»: nothing is sent
+            return (await _stop_comment(turn, target)).privately()
         if what is DraftAction.KEEP or (
             _ASKS_AGAIN.get(what) and not turn.channel.capabilities.buttons
         ):
@@ -336,15 +338,21 @@ async def _comment(
         return Answer()
     if result.step is DraftStep.RELAYED:
         assert result.draft is not None
+        # Chosen by «💬 Góp ý bản này» (whose «Hủy» was the newest menu): the post's again.
+        again: tuple[tuple[Button, ...], ...] = ()
+        if not in_thread and post.version_id is not None:
+            again = await _post_choices(turn, post.version_id)
         if not result.draft.reachable:  # kept for her page and the report: nothing was sent
             return turn.say(
                 "draft_office.relayed_unreached",
+                again,
                 name=result.draft.full_name,
                 organization=result.draft.organization,
                 page=_on_page(turn),
             )
         return turn.say(
             "draft_office.relayed",
+            again,
             name=result.draft.full_name,
             organization=result.draft.organization,
         )
@@ -430,6 +438,30 @@ _ASKS_AGAIN = {
     DraftAction.FINAL: DraftAction.FINAL_SURE,
     DraftAction.REVISE: DraftAction.REVISE_SURE,
 }
+
+
+async def _post_choices(turn: Turn, version_id: int) -> tuple[tuple[Button, ...], ...]:
+    """A version post's choices again, where choices are typed numbers: after the clerk's
+    comment or its «Hủy», the newest menu is the post's, as it was before she chose to
+    comment (not the «Hủy» a «1» would answer long after). Nothing where there are buttons."""
+    capabilities = turn.channel.capabilities
+    if capabilities.buttons:
+        return ()
+    found = await turn.services.drafts.version_file(version_id)
+    if found is None:
+        return ()
+    number = found.version.number
+    return verdict_buttons(turn.catalog, version_id, number, comment=not capabilities.reply_threads)
+
+
+async def _stop_comment(turn: Turn, version_id: int) -> Answer:
+    """The clerk's «Hủy» under «gõ góp ý»: no comment is awaited any more, nothing sent."""
+    ended = await turn.services.drafts.end_comment(turn.account)
+    found = await turn.services.drafts.version_file(version_id) if ended else None
+    if found is None:
+        return reply(turn, DraftResult(DraftStep.NOTHING_PENDING))
+    again = await _post_choices(turn, version_id)
+    return turn.say("draft.cancelled", again, key=found.draft.theme_key)
 
 
 async def _decide_or_keep(turn: Turn, what: DraftAction, version_id: int) -> Answer:
@@ -554,6 +586,13 @@ def reply(turn: Turn, result: DraftResult, *, page: str | None = None) -> Answer
                 Button(catalog.plain("buttons.cancel"), draft_action(DraftAction.CANCEL, line.id)),
             ),
         )
+    elif step is DraftStep.ASK_COMMENT and result.version is not None:
+        # The office's typed comment, like every typed step, can be called off.
+        target = result.version.id
+        cancel = Button(
+            catalog.plain("buttons.cancel"), draft_action(DraftAction.STOP_COMMENT, target)
+        )
+        buttons = ((cancel,),)
     elif step is DraftStep.ASK_REPLY and line is not None:
         cancel = Button(
             catalog.plain("buttons.cancel"), draft_action(DraftAction.STOP_REPLY, line.id)

@@ -13,10 +13,13 @@ from bot.domain.outbound import Answer, Button, FilePart, Outbound
 from bot.domain.tokens import format_link_code
 from bot.services.access import OfficeActor
 from bot.services.invitations import OfficeStep
-from bot.services.report_file import office_report_workbook
+from bot.services.report_file import REPORT_DOWNLOAD, office_report_workbook
 from bot.texts.formatting import short_moment
 from bot.texts.plain import menu_text
 from bot.texts.presenters import channel_label
+
+# The dashboard's list of the unanswered (Đại biểu, filtered), under /office/.
+UNANSWERED_LIST = "delegates?answer=no_answer"
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UNANSWERED_ACTION = "un:"
@@ -64,7 +67,13 @@ async def _unanswered_page(turn: Turn, after: str | None) -> Answer:
     if after is not None and not page.groups:
         # Everyone after that person has answered since: the list starts again.
         page = await reports.unanswered(limit=budget // MIN_LINE)
-    shown = replies.unanswered(catalog, page, budget)
+    # A chat without files points to the dashboard's list, which a phone opens (after signing
+    # in); the others to the report workbook /baocao sends.
+    web = turn.config.web
+    full_list = None
+    if not capabilities.files_out and web is not None:
+        full_list = web.office_url(UNANSWERED_LIST)
+    shown = replies.unanswered(catalog, page, budget, full_list)
     rows: tuple[tuple[Button, ...], ...] = ()
     if shown.last_code is not None:
         rows = ((Button(label, f"{UNANSWERED_ACTION}{shown.last_code}"),),)
@@ -76,13 +85,21 @@ async def report(turn: Turn, office: OfficeActor) -> Answer:
     group, where everyone would see the delegates' answers)."""
     catalog, config = turn.catalog, turn.config
     services = turn.services
+    now = config.meeting.local(services.ctx.clock.now())
+    name = catalog.plain("report_file.name", code=config.meeting.code, stamp=f"{now:%Y%m%d-%H%M}")
+    caption = catalog.html("report_file.caption", time=short_moment(catalog, now))
+    if not turn.channel.capabilities.files_out:
+        # A chat that carries no file (Zalo) links to the dashboard's download, which makes
+        # the same workbook when opened (signing in first, as a draft's link does); the
+        # workbook is not built here for nobody.
+        if config.web is None:
+            return turn.say("report_file.no_web")
+        link = config.web.office_url(REPORT_DOWNLOAD)
+        return Answer.of(Outbound((FilePart(name, b"", XLSX_MIME, caption, download_url=link),)))
     report = await services.office_report.collect()
     # Built in a thread: at 10,000 delegates the workbook takes seconds of CPU, during which the
     # event loop goes on answering the other chats, the pages and the outbox.
     content = await asyncio.to_thread(office_report_workbook, catalog, config, report)
-    now = config.meeting.local(services.ctx.clock.now())
-    name = catalog.plain("report_file.name", code=config.meeting.code, stamp=f"{now:%Y%m%d-%H%M}")
-    caption = catalog.html("report_file.caption", time=f"{now:%H:%M %d/%m/%Y}")
     # A person who never opened a private chat with the bot (or blocked it) cannot receive
     # files there.
     sent = turn.private(

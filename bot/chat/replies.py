@@ -211,11 +211,13 @@ def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
 
 def quota_lines(catalog: Catalog, uses: Sequence[QuotaUse]) -> list[Html]:
     """The bots' monthly figures under the counts (``Zalo: 38/50 người, 2.412/3.000 tin tháng
-    12``); nothing while no bot with a quota is in use."""
+    12``), and that the bot's replies are not among them (only the outbox's sends are stored);
+    nothing while no bot with a quota is in use."""
     shown = [use for use in uses if use.in_use]
     if not shown:
         return []
-    return [catalog.html("quota.title"), *(quota_line(catalog, use) for use in shown)]
+    lines = [catalog.html("quota.title"), *(quota_line(catalog, use) for use in shown)]
+    return [*lines, catalog.html("quota.replies")]  # said plainly: the replies are not counted
 
 
 def quota_line(catalog: Catalog, use: QuotaUse) -> Html:
@@ -241,9 +243,13 @@ class UnansweredLines:
     last_code: str | None
 
 
-def unanswered(catalog: Catalog, page: UnansweredPage, budget: int) -> UnansweredLines:
+def unanswered(
+    catalog: Catalog, page: UnansweredPage, budget: int, full_list: str | None = None
+) -> UnansweredLines:
     """Who has not answered, by group in protocol order: as many people of ``page`` as fit in
-    ``budget`` characters with the page's title and footer (always at least one)."""
+    ``budget`` characters with the page's title and footer (always at least one); the footer
+    points to the whole list at ``full_list`` (the dashboard's, for a chat without files),
+    else to the report workbook."""
     if not page.total:
         return UnansweredLines([catalog.html("office.unanswered_none")], 0, None)
     first = page.before + 1
@@ -252,7 +258,8 @@ def unanswered(catalog: Catalog, page: UnansweredPage, budget: int) -> Unanswere
     else:
         title = catalog.html("office.unanswered_title", total=page.total)
     # Room for the longest footer this page could end with.
-    room = budget - len(title) - 1 - len(_unanswered_footer(catalog, page, page.total, True)) - 1
+    longest = _unanswered_footer(catalog, page, page.total, True, full_list)
+    room = budget - len(title) - 1 - len(longest) - 1
     lines: list[Html] = [title]
     shown, last_code = 0, None
     people = [
@@ -283,16 +290,23 @@ def unanswered(catalog: Catalog, page: UnansweredPage, budget: int) -> Unanswere
         last_code = person.code
     last = page.before + shown
     if page.before or last < page.total:
-        lines.append(_unanswered_footer(catalog, page, last, last < page.total))
+        lines.append(_unanswered_footer(catalog, page, last, last < page.total, full_list))
     return UnansweredLines(lines, shown, last_code if last < page.total else None)
 
 
-def _unanswered_footer(catalog: Catalog, page: UnansweredPage, last: int, more: bool) -> Html:
+def _unanswered_footer(
+    catalog: Catalog, page: UnansweredPage, last: int, more: bool, full_list: str | None
+) -> Html:
     shown = catalog.html(
         "office.unanswered_shown", first=page.before + 1, last=last, total=page.total
     )
     if not more:
         return shown
+    if full_list is not None:
+        more_text = catalog.html(
+            "office.unanswered_more_link", next=catalog.plain("buttons.next_page"), link=full_list
+        )
+        return Html(f"{shown} {more_text}")
     more_text = catalog.html(
         "office.unanswered_more",
         next=catalog.plain("buttons.next_page"),

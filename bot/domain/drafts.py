@@ -46,6 +46,7 @@ class DraftAction(StrEnum):
     REVISE = "revise"
     GET_FILE = "getfile"
     COMMENT = "comment"
+    STOP_COMMENT = "nocomment"  # not commenting after all (the target is the version)
     # Where choices are numbers typed, a verdict asks once more, naming the draft: these are
     # the answers to that question (decide, or leave it for now).
     FINAL_SURE = "finalok"
@@ -56,7 +57,8 @@ class DraftAction(StrEnum):
 OFFICE_ACTIONS = frozenset(
     {
         DraftAction.FINAL, DraftAction.REVISE, DraftAction.GET_FILE, DraftAction.COMMENT,
-        DraftAction.FINAL_SURE, DraftAction.REVISE_SURE, DraftAction.KEEP,
+        DraftAction.STOP_COMMENT, DraftAction.FINAL_SURE, DraftAction.REVISE_SURE,
+        DraftAction.KEEP,
     }
 )  # fmt: skip
 

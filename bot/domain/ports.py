@@ -79,6 +79,8 @@ class Problem:
     error: str | None = None
     # When a stop caught this delivery in flight: the copy on the wire then may have arrived.
     interrupted_at: datetime | None = None
+    # Her phone number as stored (E.164), for the lists the office is asked to phone.
+    phone: str | None = None
 
 
 @dataclass(frozen=True)

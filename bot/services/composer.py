@@ -26,9 +26,11 @@ from bot.domain.outbound import (
     audience_deadline,
     decode_buttons,
 )
+from bot.domain.phones import display_phone
 from bot.domain.ports import DeliveryReport, MessageView, Problem, Recipient
 from bot.domain.rsvp import RsvpStatus
 from bot.services.broadcasts import NAMED_NOT_LINKED
+from bot.services.dashboard import DashboardService
 from bot.services.drafts import DraftService
 from bot.services.meetings import CalendarRevision, meeting_calendar
 from bot.services.reports import ReportService
@@ -39,6 +41,7 @@ from bot.texts.presenters import (
     broadcast_html,
     compose_buttons,
     deadline_text,
+    draft_away,
     how_to_send_draft,
     meeting_details,
     ran_out_words,
@@ -100,8 +103,11 @@ class MessageComposer:
         calendar_link: Callable[[int], Awaitable[str | None]] | None = None,
         page_link: Callable[[int], Awaitable[str | None]] | None = None,
         desk_code: Callable[[int], Awaitable[str | None]] | None = None,
+        dashboard: DashboardService | None = None,
     ) -> None:
         self._config = config
+        # The overview's figures and its list to phone, which the RSVP chase's report repeats.
+        self._dashboard = dashboard
         # Where a person downloads the .ics on their personal page, for a channel without files.
         self._calendar_link = calendar_link
         # Their personal page, where a channel that takes no files sends them to upload one.
@@ -184,7 +190,11 @@ class MessageComposer:
                 if self._desk_code is not None:
                     code = await self._desk_code(recipient.delegate_id)
                 return self._meeting_pack(
-                    message.kind, recipient, download_url=link, desk_code=code
+                    message.kind,
+                    recipient,
+                    download_url=link,
+                    desk_code=code,
+                    pin=channel.capabilities.location_pins,
                 )
             case MessageKind.BROADCAST:
                 return Outbound((self.broadcast_text(message.body or ""),))
@@ -241,6 +251,7 @@ class MessageComposer:
                             key=line.theme_key,
                             theme=line.theme_title,
                             deadline=moment(catalog, meeting.local(line.deadline_at)),
+                            away=self._speaker_away(line),
                             how=how,
                         ),
                         compose_buttons(catalog, line),
@@ -419,10 +430,23 @@ class MessageComposer:
                 name=line.full_name,
                 organization=line.organization,
                 key=line.theme_key,
+                away=draft_away(catalog, line),
             )
             for line in missing
         ]
         return lines
+
+    def _speaker_away(self, line: DraftLine) -> Html:
+        """For a reminder to a speaker who declined or sent a substitute: that the office still
+        expects the speech (the assignment stands until it withdraws it); empty otherwise."""
+        contact = self._config.office.contact
+        if line.substitute:
+            return self._catalog.html(
+                "draft_reminder.away_substitute", substitute=line.substitute, contact=contact
+            )
+        if line.away is not None:
+            return self._catalog.html("draft_reminder.away_declined", contact=contact)
+        return Html("")
 
     def _rsvp_reminder(self, recipient: Recipient) -> TextPart:
         catalog, meeting = self._catalog, self._config.meeting
@@ -460,7 +484,11 @@ class MessageComposer:
         *,
         download_url: str | None = None,
         desk_code: str | None = None,
+        pin: bool = True,
     ) -> Outbound:
+        """The day-before reminder or the morning programme; ``pin``: the place goes as a map
+        pin too (a channel without pins would send it as a second text repeating the hall,
+        the address and the map link the programme already gives)."""
         catalog, config = self._catalog, self._config
         venue = config.meeting.venue
         sent_substitute = recipient.rsvp is RsvpStatus.SUBSTITUTE and recipient.substitute_name
@@ -480,10 +508,11 @@ class MessageComposer:
             parts.append(catalog.html("meeting_pack.desk_code", code=desk_code))
         parts.append(meeting_details(catalog, config))
         parts.append(catalog.html("meeting_pack.contact", contact=config.office.contact))
+        place = (VenuePart(venue.latitude, venue.longitude, venue.name, venue.address),)
         return Outbound(
             (
                 TextPart(Html("\n\n".join(parts))),
-                VenuePart(venue.latitude, venue.longitude, venue.name, venue.address),
+                *(place if pin else ()),
                 FilePart(
                     ics_filename(config.meeting.code),
                     self.calendar_file(),
@@ -564,8 +593,14 @@ class MessageComposer:
             due = audience_deadline(report.message.audience)
             lines += self._missing_lines(await self._drafts.missing(due))
         lines += self._problem_lines("report.failed", report.failed, with_error=True)
-        lines += self._problem_lines("report.blocked", report.blocked)
-        lines += self._problem_lines("report.not_linked", report.not_linked)
+        if report.message.kind is MessageKind.RSVP_REMINDER and self._dashboard is not None:
+            # Whom to phone about an answer, by the overview's rule and in its words: the
+            # unanswered whom the invitation reached and no chat does (the blocked among them);
+            # those not sent it yet are to be sent it first, not phoned.
+            lines += await self._to_phone_lines(self._dashboard)
+        else:
+            lines += self._problem_lines("report.blocked", report.blocked, phone=True)
+            lines += self._problem_lines("report.not_linked", report.not_linked, phone=True)
         lines += self._problem_lines("report.withdrawn", report.withdrawn)
         if kind in _ANSWERED:
             lines += self._problem_lines(_ANSWERED[kind], report.answered)
@@ -576,8 +611,45 @@ class MessageComposer:
             buttons = ((Button(label, resend_action(report.message.id)),),)
         return TextPart(Html("\n".join(lines)), buttons)
 
+    async def _to_phone_lines(self, dashboard: DashboardService) -> list[Html]:
+        """The overview's «Cần gọi điện thoại» as a chat reads it: how many, the first as the
+        overview lists them with their phone numbers, where the rest are, and how many are not
+        counted because their invitation has not gone out."""
+        catalog = self._catalog
+        figures = await dashboard.figures()
+        rows = await dashboard.to_phone() if figures.to_phone else []
+        lines = [catalog.html("report.to_phone", count=figures.to_phone)]
+        no_number = catalog.plain("dash.overview.to_phone_no_number")
+        lines += [
+            catalog.html(
+                "report.person_phone",
+                code=row.code,
+                name=row.full_name,
+                phone=display_phone(row.phone) if row.phone else no_number,
+            )
+            for row in rows
+        ]
+        more = figures.to_phone - len(rows)
+        if more > 0:
+            web = self._config.web
+            if web is not None:
+                link = web.office_url("delegates?reach=no&answer=no_answer&sent=yes")
+                lines.append(catalog.html("report.to_phone_more", more=more, link=link))
+            else:
+                lines.append(catalog.html("report.to_phone_more_file", more=more))
+        if not figures.to_phone and not figures.unsent:
+            lines.append(catalog.html("dash.overview.to_phone_none"))
+        if figures.unsent:
+            lines.append(catalog.html("report.to_phone_unsent", count=figures.unsent))
+        return lines
+
     def _problem_lines(
-        self, key: str, problems: list[Problem], *, with_error: bool = False
+        self,
+        key: str,
+        problems: list[Problem],
+        *,
+        with_error: bool = False,
+        phone: bool = False,
     ) -> list[Html]:
         if not problems:
             return []
@@ -604,6 +676,16 @@ class MessageComposer:
                         code=problem.code,
                         name=problem.full_name,
                         error=problem.error or "",
+                    )
+                )
+            elif phone:  # a list to phone: each with her number, as the overview lists them
+                number = problem.phone and display_phone(problem.phone)
+                lines.append(
+                    catalog.html(
+                        "report.person_phone",
+                        code=problem.code,
+                        name=problem.full_name,
+                        phone=number or catalog.plain("dash.overview.to_phone_no_number"),
                     )
                 )
             else:

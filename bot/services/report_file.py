@@ -23,6 +23,8 @@ from bot.texts.presenters import action_label, audience_label, draft_status_labe
 
 # How a time inside an audited change is written (as the CSV writes date cells).
 LOCAL_MOMENT = "%d/%m/%Y %H:%M"
+# Where the dashboard serves the report workbook (under /office/): linked from a chat without files.
+REPORT_DOWNLOAD = "report.xlsx"
 _DELIVERY_COLUMNS = (
     DeliveryStatus.SENT,
     DeliveryStatus.BLOCKED,

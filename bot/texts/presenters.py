@@ -242,9 +242,11 @@ def task_summary(
     else:
         state = catalog.plain("task_state.open")
     last = task.last_update
+    # Her own line only, of a task shared with others: the count says it is everyone's.
+    mine = only is not None and len(task.assignments) > 1
     lines = [
         catalog.html(
-            "task_board.task",
+            "task_board.task_mine" if mine else "task_board.task",
             key=task.key,
             title=task.title,
             owner=task.owner,
@@ -322,6 +324,16 @@ def _latest_version(catalog: Catalog, config: Config, line: DraftLine, key: str)
     )
 
 
+def draft_away(catalog: Catalog, line: DraftLine) -> Html:
+    """The mark of a speaker who will not be in the hall (sent a substitute, or declined), as
+    /thamluan, the reminders' and the deadline's lists write it; empty for the others."""
+    if line.substitute:
+        return catalog.html("draft_board.away_substitute", name=line.substitute)
+    if line.away is not None:
+        return catalog.html("draft_board.away_declined")
+    return Html("")
+
+
 def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: datetime) -> Html:
     """An assignment as the office's /thamluan lists it (its deadline only when its theme has
     one of its own)."""
@@ -343,13 +355,7 @@ def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: dat
             else ""
         ),
         late=Html(catalog.html("draft_board.late") if line.late(now) else ""),
-        away=(
-            catalog.html("draft_board.away_substitute", name=line.substitute)
-            if line.substitute
-            else catalog.html("draft_board.away_declined")
-            if line.away is not None
-            else Html("")
-        ),
+        away=draft_away(catalog, line),
         # By the rule the office's «not told: phone her» follows: a page is not a chat.
         unlinked=Html("" if line.reachable else catalog.html("draft_board.unlinked")),
     )

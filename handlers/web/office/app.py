@@ -74,6 +74,11 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 COOKIE = "hoinghi_office"
+# The dashboard address a browser without a session asked for (a draft's or the report's link
+# from a chat), kept while she fetches a sign-in link: signing in takes her there, not to the
+# overview. Only a path of the dashboard itself is ever kept or followed (no open redirect).
+NEXT_COOKIE = "hoinghi_next"
+NEXT_LIFETIME = 30 * 60  # seconds: time to ask the bot for a link and open it
 # The dashboard's own script (the overview refreshing itself) and nothing else: no inline
 # script, no asset but ours, no frame, forms only to ourselves.
 CSP = (
@@ -201,10 +206,37 @@ class Office:
                     return self._signed_out()
                 # A sign-out's form holds nothing typed (and ``signs_out`` may have read it).
                 typed = await self.unsaved_text(request) if signs_out is None else []
-                return self.signin_page(request, typed=typed)
+                page = self.signin_page(request, typed=typed)
+                if request.method == "GET":
+                    self._keep_next(request, page)
+                return page
             return await handler(request, visit, visit.actor)
 
         return endpoint
+
+    def _keep_next(self, request: Request, response: Response) -> None:
+        """Remember the page a browser without a session asked for, for :meth:`signin_post`."""
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if self.same_site_path(wanted) is None:
+            return
+        response.set_cookie(
+            NEXT_COOKIE, wanted, max_age=NEXT_LIFETIME, path=self.root,
+            secure=self.secure, httponly=True, samesite="lax",
+        )  # fmt: skip
+
+    def same_site_path(self, value: str | None) -> str | None:
+        """``value`` if it is a path of this dashboard (not its sign-in pages), else None: never
+        another site's address, a scheme-relative ``//host`` or a backslash a browser might
+        read as a slash."""
+        if not value or len(value) > 2000 or "\\" in value or any(c < " " for c in value):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme or parts.netloc or value.startswith("//"):
+            return None
+        path = parts.path
+        if not path.startswith(f"{self.root}/") or path.startswith(f"{self.root}/signin"):
+            return None
+        return value
 
     async def already_signed_out(
         self, request: Request, signs_out: SignsOut | None = None, *, everywhere: bool = False
@@ -386,7 +418,13 @@ class Office:
         opened = await self.services.signin.redeem(secret, browser=_browser(browser))
         if opened is None:
             return self._link_refused(await self.services.signin.link_state(secret))
-        response = RedirectResponse(self._home(opened.desk_only), status_code=303)
+        # Where she was going when asked to sign in (a draft's link from a chat), else home; the
+        # check-in role goes to the desk, its only pages.
+        wanted = None if opened.desk_only else self.same_site_path(request.cookies.get(NEXT_COOKIE))
+        response = RedirectResponse(wanted or self._home(opened.desk_only), status_code=303)
+        response.delete_cookie(
+            NEXT_COOKIE, path=self.root, secure=self.secure, httponly=True, samesite="lax"
+        )
         response.set_cookie(
             COOKIE,
             opened.secret,

@@ -33,7 +33,7 @@ from bot.services.access import OfficeActor
 from bot.services.checkin import Roll
 from bot.services.day_files import name_cards_document, present_workbook, sign_sheet_document
 from bot.services.invitation_files import links_table, slips_document
-from bot.services.report_file import office_report_workbook
+from bot.services.report_file import REPORT_DOWNLOAD, office_report_workbook
 from bot.services.signin import StaffVisit
 from bot.texts import Catalog
 from handlers.web.attachment import attachment
@@ -65,7 +65,7 @@ class Downloads:
             Route("/invitations", staff(self.page), methods=["GET"]),
             Route("/invitations/links.xlsx", staff(self.links), methods=["GET"]),
             Route("/invitations/slips.docx", staff(self.slips), methods=["GET"]),
-            Route("/report.xlsx", staff(self.report), methods=["GET"]),
+            Route(f"/{REPORT_DOWNLOAD}", staff(self.report), methods=["GET"]),
             Route(
                 "/attendance/sign-sheet.docx",
                 staff(self._day_paper(_sign_sheet, "dash.day_papers.sheet_file", DOCX)),
