@@ -212,7 +212,7 @@ class Inbox:
             if not caller.linked and not caller.roles:
                 return await linking.by_code(turn, text)
         chosen = await menus.choice(turn, text)
-        if isinstance(chosen, menus.NotOnMenu):
+        if isinstance(chosen, menus.NotOnMenu | menus.AskBack):
             return chosen.answer(turn)
         if chosen is not None:
             return await self._action(turn, chosen)
