@@ -388,8 +388,9 @@ def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
     webhook: ZaloWebhook | None = None
     web = setup.services.config.web
     if settings.webhook:
-        secret = (os.environ if setup.env is None else setup.env).get(WEBHOOK_SECRET_ENV, "")
-        if web is None or setup.hooks is None or not ZALO_WEBHOOK_SECRET.fullmatch(secret):
+        env = os.environ if setup.env is None else setup.env
+        secret = env.get(WEBHOOK_SECRET_ENV, "")
+        if web is None or setup.hooks is None or not zalo_webhook_ready(web, env):
             raise ChannelUnavailable("zalo_webhook", WEBHOOK_SECRET_ENV)
         from handlers.zalo.app import hook_path
 
@@ -469,6 +470,31 @@ def run_refusal(
         if entry.token_state(env) == "malformed":
             return Refusal("cli.token_malformed", {"env": entry.token_env})
     return None
+
+
+def zalo_webhook_ready(web: WebSettings | None, env: Env) -> bool:
+    """Whether ``[zalo] webhook = true`` can run: a web server for Zalo to post to, and a
+    usable secret in ``ZALO_WEBHOOK_SECRET`` (``hoinghi run`` refuses the Zalo bot otherwise,
+    and ``hoinghi check`` says so first)."""
+    from handlers.zalo.app import WEBHOOK_SECRET_ENV
+
+    return web is not None and bool(ZALO_WEBHOOK_SECRET.fullmatch(env.get(WEBHOOK_SECRET_ENV, "")))
+
+
+def run_problems(env: Env, config: Config) -> list[tuple[str, Refusal]]:
+    """What ``hoinghi run`` from this environment would refuse in a plan that passed the config
+    checks, by the key to change: every one at once (``hoinghi check``)."""
+    problems: list[tuple[str, Refusal]] = []
+    zalo = [e for e in configured_channels(env, config) if e.name.startswith("zalo")]
+    # Without a web server no Zalo bot's webhook can run; without the secret, only a Zalo bot
+    # that runs from here (its token set) is refused.
+    if (
+        config.zalo.webhook
+        and (config.web is None or zalo)
+        and not zalo_webhook_ready(config.web, env)
+    ):
+        problems.append(("zalo.webhook", Refusal("cli.channel_zalo_webhook", {})))
+    return problems
 
 
 def links_refusal(env: Env, bot_name: str | None, web: WebSettings | None = None) -> Refusal | None:
