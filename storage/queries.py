@@ -725,9 +725,9 @@ async def remember_menu(
     [label, action data] pairs: the number or words typed next pick one (``bot.chat.menus``).
 
     ``sent_first``: (now, since) for a message the bot wrote first; the menus of such messages
-    sent to the account since ``since`` are kept beside the new one, as menus the person may
-    still be answering (they reached her together). Without it (an answer to what she typed)
-    the new menu alone counts.
+    sent to the account since ``since``, about other things than the new one (another action
+    prefix), are kept beside it, as menus the person may still be answering (they reached her
+    together). Without it (an answer to what she typed) the new menu alone counts.
     """
     choices = [[button.label, button.data] for row in buttons for button in row]
     value: dict[str, Any] = {"choices": choices}
@@ -742,7 +742,13 @@ async def remember_menu(
         if isinstance(stored, dict):
             for menu in (stored, *stored.get("earlier", ())):
                 sent = menu.get("at")
-                if sent and datetime.fromisoformat(sent) >= since and menu["choices"] != choices:
+                # One about the same thing (another draft's post, another task's reminder)
+                # is superseded as before: choices alike could not be told apart when asked.
+                if (
+                    sent
+                    and datetime.fromisoformat(sent) >= since
+                    and not _menu_kinds(menu["choices"]) & _menu_kinds(choices)
+                ):
                     earlier.append({"choices": menu["choices"], "at": sent})
         value.update(at=at.isoformat(), earlier=earlier[:MENUS_KEPT])
     await session.execute(
@@ -750,6 +756,11 @@ async def remember_menu(
         .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
         .values(menu=value)
     )
+
+
+def _menu_kinds(choices: Iterable[Sequence[str]]) -> set[str]:
+    """What a menu's choices are about: their action data's prefixes (``rsvp``, ``dr``…)."""
+    return {str(data).partition(":")[0] for _, data in choices}
 
 
 def sent_first(stored: object) -> bool:

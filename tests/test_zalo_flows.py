@@ -829,3 +829,26 @@ async def test_a_menu_that_arrived_an_hour_after_another_is_the_one_a_number_ans
     assert user.texts[-1].endswith(SPEECH_MENU)
     said = await world.type(user, "1")
     assert said[-1].startswith("✍️ Đề nghị đồng chí gõ nội dung tham luận chủ đề 1.1"), said
+
+
+async def test_two_posts_about_drafts_that_arrived_together_keep_the_newest_menu_rule(
+    world: ZaloWorld,
+) -> None:
+    # Menus about the same thing are not asked back: «1 – ✅ Chốt bản 1» twice could not be
+    # told apart; the number answers the newest post, as README says.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    for code, name, theme in (("DB031", "Chị Vân", "1.1"), ("DB036", "Chị Hà", "1.2")):
+        speaker = await world.linked(code, name)
+        said = await world.type(speaker, "/thamluan")
+        assert f"1 – ✍️ Soạn tham luận {theme} bằng tin nhắn" in said[-1]
+        await world.type(speaker, "1")
+        await world.type(speaker, f"Tham luận chủ đề {theme}: quận báo cáo kết quả.")
+        await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    before = len(office.texts)
+    await world.tick()
+    posts = office.texts[before:]
+    assert len(posts) == 2 and all(p.endswith("3 – 💬 Góp ý bản này") for p in posts)
+    said = await world.type(office, "2")  # ✏️ Cần chỉnh sửa, of the newest post
+    assert len(said) == 1 and "Đồng chí vừa nhận" not in said[0]
+    newest = "1.1" if "1.1" in posts[-1].split("\n\n")[0] else "1.2"
+    assert f"chủ đề {newest}" in said[0], said

@@ -8,8 +8,9 @@ typed in words answer it whatever came since); nor, while the bot asks for a
 reason or a name, as that text (a reason «3»): the person is told which numbers there are.
 
 Except for menus that reached her together: messages the bot wrote first within
-``MENUS_TOGETHER`` of each other (the RSVP chase and the speech reminder, due the same minute)
-read as one batch, and she may answer any of them. A number only one of them has picks it; a
+``MENUS_TOGETHER`` of each other, about different things (the RSVP chase and the speech
+reminder, due the same minute; two drafts' posts still supersede each other), read as one
+batch, and she may answer any of them. A number only one of them has picks it; a
 number several have is asked back with their choices as a new short menu («1 – ✅ Tham dự ·
 2 – ✍️ Soạn tham luận…»), never taken as the newest's. An answer to what she typed is a menu
 of its own again.
