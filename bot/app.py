@@ -372,18 +372,6 @@ TELEGRAM = ChannelEntry(
 )
 
 
-def zalo_webhook_ready(config: Config, env: Env) -> bool:
-    """Whether ``[zalo] webhook = true`` has what the Zalo bot needs to start in ``env``: a web
-    server to receive on (``[web]``) and a well-formed ``ZALO_WEBHOOK_SECRET`` (``hoinghi
-    check`` says so before ``run`` stops on it). True without ``webhook``."""
-    from handlers.zalo.app import WEBHOOK_SECRET_ENV
-
-    if not config.zalo.webhook:
-        return True
-    secret = env.get(WEBHOOK_SECRET_ENV, "")
-    return config.web is not None and ZALO_WEBHOOK_SECRET.fullmatch(secret) is not None
-
-
 def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
     """A Zalo bot (``channel``: ``zalo``, or ``zalo2``… for ``[[zalo.bots]]``): long polling,
     or the web server's webhook with ``[zalo] webhook``."""
@@ -404,7 +392,7 @@ def _zalo(setup: ChannelSetup, channel: str = "zalo") -> Channel:
     if settings.webhook:
         env = os.environ if setup.env is None else setup.env
         secret = env.get(WEBHOOK_SECRET_ENV, "")
-        if web is None or setup.hooks is None or not zalo_webhook_ready(setup.services.config, env):
+        if web is None or setup.hooks is None or not zalo_webhook_ready(web, env):
             raise ChannelUnavailable("zalo_webhook", WEBHOOK_SECRET_ENV)
         from handlers.zalo.app import hook_path
 
@@ -485,6 +473,31 @@ def run_refusal(
         if entry.token_state(env) == "malformed":
             return Refusal(entry.malformed, {"env": entry.token_env})
     return None
+
+
+def zalo_webhook_ready(web: WebSettings | None, env: Env) -> bool:
+    """Whether ``[zalo] webhook = true`` can run: a web server for Zalo to post to, and a
+    usable secret in ``ZALO_WEBHOOK_SECRET`` (``hoinghi run`` refuses the Zalo bot otherwise,
+    and ``hoinghi check`` says so first)."""
+    from handlers.zalo.app import WEBHOOK_SECRET_ENV
+
+    return web is not None and bool(ZALO_WEBHOOK_SECRET.fullmatch(env.get(WEBHOOK_SECRET_ENV, "")))
+
+
+def run_problems(env: Env, config: Config) -> list[tuple[str, Refusal]]:
+    """What ``hoinghi run`` from this environment would refuse in a plan that passed the config
+    checks, by the key to change: every one at once (``hoinghi check``)."""
+    problems: list[tuple[str, Refusal]] = []
+    zalo = [e for e in configured_channels(env, config) if e.name.startswith("zalo")]
+    # Without a web server no Zalo bot's webhook can run; without the secret, only a Zalo bot
+    # that runs from here (its token set) is refused.
+    if (
+        config.zalo.webhook
+        and (config.web is None or zalo)
+        and not zalo_webhook_ready(config.web, env)
+    ):
+        problems.append(("zalo.webhook", Refusal("cli.channel_zalo_webhook", {})))
+    return problems
 
 
 def links_refusal(env: Env, bot_name: str | None, web: WebSettings | None = None) -> Refusal | None:

@@ -79,6 +79,7 @@ from bot.domain.channels import ChannelInfo
 from bot.domain.clock import Clock
 from bot.domain.outbound import (
     LATE_AFTER,
+    MENUS_TOGETHER,
     OFFICE_PLACE,
     RAN_OUT,
     WAITED_FOR_LIST,
@@ -919,8 +920,15 @@ class Outbox:
             for part in parts:
                 delivery = await session.get_one(Delivery, part.delivery_id)
                 if part.menu and delivery.channel and delivery.chat_address:
+                    # A menu that reached the person shortly before this one stays hers to
+                    # answer: two messages due at one time (a chase and a speech reminder)
+                    # arrive together, and a «1» may mean either (``bot.chat.menus``).
                     await queries.remember_menu(
-                        session, delivery.channel, delivery.chat_address, part.menu
+                        session,
+                        delivery.channel,
+                        delivery.chat_address,
+                        part.menu,
+                        sent_first=(now, now - MENUS_TOGETHER),
                     )
                 delivery.parts_sent = part.parts_sent
                 delivery.updated_at = now

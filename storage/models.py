@@ -117,7 +117,8 @@ class ChannelIdentity(Base):
     ``pending_input`` remembers what the bot asked this account for (a decline reason, a
     substitute's name), so a conversation survives a restart. ``last_seen_at`` (the last event
     from it) decides which of a person's accounts messages go to. ``menu`` is the last set of
-    choices sent to an account of a channel without buttons, for the number typed next.
+    choices sent to an account of a channel without buttons, for the number typed next, with
+    those sent shortly before it (``storage.queries.remember_menu``).
     ``recent_events`` holds the channel's ids of the last events whose effect was stored with
     this account, so a copy delivered again after a crash changes nothing.
     """
@@ -144,7 +145,7 @@ class ChannelIdentity(Base):
     pending_input: Mapped[str | None] = mapped_column(String(32))
     pending_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    menu: Mapped[list[list[str]] | None] = mapped_column(JSON)
+    menu: Mapped[dict[str, Any] | list[list[str]] | None] = mapped_column(JSON)
     recent_events: Mapped[list[str] | None] = mapped_column(JSON)
 
 

@@ -727,17 +727,79 @@ def first_time(ident: ChannelIdentity, event_id: str | None) -> bool:
     return True
 
 
+Menu = tuple[tuple[str, str], ...]  # one message's choices, in order: (label, action data)
+MENUS_KEPT = 3  # earlier menus kept beside the newest: a chase, a speech and a task reminder
+
+
 async def remember_menu(
-    session: AsyncSession, channel: str, chat_address: str, buttons: Iterable[Iterable[Any]]
+    session: AsyncSession,
+    channel: str,
+    chat_address: str,
+    buttons: Iterable[Iterable[Any]],
+    *,
+    sent_first: tuple[datetime, datetime] | None = None,
 ) -> None:
     """Keep the choices last sent to an account of a channel without buttons, in order, as
-    [label, action data] pairs: the number or words typed next pick one (``bot.chat.menus``)."""
-    data = [[button.label, button.data] for row in buttons for button in row]
+    [label, action data] pairs: the number or words typed next pick one (``bot.chat.menus``).
+
+    ``sent_first``: (now, since) for a message the bot wrote first; the menus of such messages
+    sent to the account since ``since``, about other things than the new one (another action
+    prefix), are kept beside it, as menus the person may still be answering (they reached her
+    together). Without it (an answer to what she typed) the new menu alone counts.
+    """
+    choices = [[button.label, button.data] for row in buttons for button in row]
+    value: dict[str, Any] = {"choices": choices}
+    if sent_first is not None:
+        at, since = sent_first
+        stored = await session.scalar(
+            select(ChannelIdentity.menu)
+            .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
+            .limit(1)
+        )
+        earlier: list[dict[str, Any]] = []
+        if isinstance(stored, dict):
+            for menu in (stored, *stored.get("earlier", ())):
+                sent = menu.get("at")
+                # One about the same thing (another draft's post, another task's reminder)
+                # is superseded as before: choices alike could not be told apart when asked.
+                if (
+                    sent
+                    and datetime.fromisoformat(sent) >= since
+                    and not _menu_kinds(menu["choices"]) & _menu_kinds(choices)
+                ):
+                    earlier.append({"choices": menu["choices"], "at": sent})
+        value.update(at=at.isoformat(), earlier=earlier[:MENUS_KEPT])
     await session.execute(
         update(ChannelIdentity)
         .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
-        .values(menu=data)
+        .values(menu=value)
     )
+
+
+def _menu_kinds(choices: Iterable[Sequence[str]]) -> set[str]:
+    """What a menu's choices are about: their action data's prefixes (``rsvp``, ``dr``…)."""
+    return {str(data).partition(":")[0] for _, data in choices}
+
+
+def sent_first(stored: object) -> bool:
+    """Whether an account's stored ``menu`` came with a message the bot wrote first and has
+    not been answered from since (:func:`remember_menu`)."""
+    return isinstance(stored, dict) and "at" in stored
+
+
+def stored_menus(stored: object) -> tuple[Menu, ...]:
+    """The menus an account's stored ``menu`` holds, newest first: the newest, then those sent
+    shortly before it that the person may still be answering (a bare list, as stored before
+    December 2026, is the newest alone)."""
+    if isinstance(stored, dict):
+        menus = [
+            stored.get("choices") or [],
+            *(m.get("choices") or [] for m in stored.get("earlier", ())),
+        ]
+    else:
+        menus = [stored or []]
+    found = (tuple((str(label), str(data)) for label, data in menu) for menu in menus)
+    return tuple(menu for menu in found if menu)
 
 
 def delivery_counts(connection: Connection) -> dict[str, int]:

@@ -82,26 +82,52 @@ def test_check_says_run_serves_the_web_alone_without_a_bot_token_when_web_is_set
     ]
 
 
-def test_check_says_what_run_stops_on_for_a_zalo_webhook_without_its_secret(
+ZALO_WEBHOOK_REFUSED = (
+    "  - zalo.webhook: [zalo] webhook = true cần mục [web] (địa chỉ https://) và biến môi trường "
+    'ZALO_WEBHOOK_SECRET (8–256 ký tự chữ, số, "-" hoặc "_"). Đề nghị bổ sung, hoặc đặt '
+    "webhook = false để bot tự hỏi Zalo tin mới."
+)
+
+
+def with_zalo_webhook(folder: Path) -> None:
+    """The plan's [zalo] section uncommented, with ``webhook = true``."""
+    text = (folder / "config.toml").read_text(encoding="utf-8")
+    assert "# [zalo]\n" in text and "# webhook = false\n" in text
+    text = text.replace("# [zalo]\n", "[zalo]\n").replace("# webhook = false\n", "webhook = true\n")
+    (folder / "config.toml").write_text(text, encoding="utf-8")
+
+
+def test_check_refuses_a_zalo_webhook_that_run_would_refuse_with_runs_reason_and_every_warning(
     office_web: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # `check` answered «hợp lệ» for `[zalo] webhook = true` with no ZALO_WEBHOOK_SECRET; `run`
-    # then stopped on it.
-    plan = office_web / "config.toml"
-    plan.write_text(
-        plan.read_text(encoding="utf-8") + "\n[zalo]\nwebhook = true\n", encoding="utf-8"
-    )
+    # Re-test s31 Z6: `check` said «hợp lệ» (exit 0) and `run` then stopped on it (exit 4).
+    with_zalo_webhook(office_web)
+    monkeypatch.setenv("ZALO_BOT_TOKEN", "1234567890:made-up-zalo-token-of-the-check-test")
     monkeypatch.delenv("ZALO_WEBHOOK_SECRET", raising=False)
-    line = (
-        "Webhook Zalo: `hoinghi run` sẽ dừng khi chạy bot Zalo. [zalo] webhook = true cần mục "
-        "[web] (địa chỉ https://) và biến môi trường ZALO_WEBHOOK_SECRET (8–256 ký tự chữ, số, "
-        '"-" hoặc "_"). Đề nghị bổ sung, hoặc đặt webhook = false để bot tự hỏi Zalo tin mới.'
-    )
-    assert main(["check"]) == 0
-    assert line in capsys.readouterr().out.splitlines()
+    assert main(["check"]) == 3
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert err[:2] == ["Tệp cấu hình config.toml có 1 lỗi:", ZALO_WEBHOOK_REFUSED]
+    assert err[2].startswith("Ngoài ra có ") and err[2].endswith(" điểm cần lưu ý:")
+    assert all(line.startswith("  - ") for line in err[3:]) and len(err) > 3
+    assert "hợp lệ" not in captured.out
+    # With the secret set, `run` would start the webhook: `check` passes.
     monkeypatch.setenv("ZALO_WEBHOOK_SECRET", "a-secret-of-the-check-test")
     assert main(["check"]) == 0
-    assert "Webhook Zalo" not in capsys.readouterr().out
+    assert "zalo.webhook" not in capsys.readouterr().err
+
+
+def test_check_refuses_a_zalo_webhook_without_a_web_server_even_with_no_zalo_token_here(
+    office: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No [web]: no Zalo bot of this plan can ever take a webhook, whatever the terminal holds.
+    with_zalo_webhook(office)
+    monkeypatch.setenv("ZALO_WEBHOOK_SECRET", "a-secret-of-the-check-test")
+    assert main(["check"]) == 3
+    assert capsys.readouterr().err.splitlines()[:2] == [
+        "Tệp cấu hình config.toml có 1 lỗi:",
+        ZALO_WEBHOOK_REFUSED,
+    ]
 
 
 def test_check_warns_of_a_past_meeting_and_the_examples_placeholder_ids(

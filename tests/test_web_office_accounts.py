@@ -1045,6 +1045,34 @@ async def test_her_page_says_the_invitation_already_reached_her_by_her_page_or_a
     assert 'id="invite-reached"' not in again.text
 
 
+async def test_her_page_says_the_chat_that_reached_her_is_blocked_and_to_phone_her(
+    desk: Desk, imported: Services
+) -> None:
+    # Re-test s31 Z17: «thông báo của hội nghị đến qua kênh này» was said of a delegate whose
+    # only chat had blocked the bot (the list and the overview said «Chưa liên lạc được»).
+    sent = await tokens(imported)
+    await imported.invitations.link_by_token(ZALO, sent["DB011"])
+    imported.ctx.clock.advance(timedelta(minutes=16))
+    async with imported.ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(ChannelIdentity)
+            .where(ChannelIdentity.channel == "zalo")
+            .values(unreachable_at=imported.ctx.clock.now())
+        )
+    card = await desk.client.get("/office/delegates/DB011")
+    assert text_of(card.text, "invite-reached") == (
+        "Đại biểu đã liên kết Zalo lúc 09:00, 18/5 nhưng đã chặn bot từ 09:16, 18/5: tin nhắn và "
+        "thông báo của hội nghị không tới được đại biểu. Đề nghị gọi điện cho đại biểu."
+    )
+    # Another chat of hers still takes the bot's messages: they reach her there.
+    await imported.invitations.link_by_token(TELEGRAM, sent["DB011"])
+    card = await desk.client.get("/office/delegates/DB011")
+    assert text_of(card.text, "invite-reached") == (
+        "Đại biểu đã liên kết Telegram lúc 09:16, 18/5: thông báo của hội nghị đến qua kênh "
+        "này, không cần gửi lại giấy mời."
+    )
+
+
 async def test_the_links_export_says_when_and_how_each_invitation_was_sent(
     desk: Desk, imported: Services
 ) -> None:

@@ -16,11 +16,14 @@ from sqlalchemy import func, select
 
 from bot.domain.channels import ChatAccount
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import MessageKind
+from bot.domain.reminders import planned_messages
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from bot.services.report_file import office_report_workbook
 from bot.texts.plain import to_text
 from handlers.zalo.events import CHANNEL
+from schedules.planner import sync_planned
 from storage import queries
 from storage.models import Delegate, Delivery, DraftComment, LinkFailure, Rsvp
 from tests.conftest import local, morning_programme_due
@@ -965,3 +968,102 @@ async def test_the_unanswered_list_on_zalo_points_to_the_dashboards_list_not_the
         "",
         "Trả lời 1 – Trang sau ›",
     ]
+
+
+async def chase_and_speech_reminder_due(world: ZaloWorld, *kinds: MessageKind) -> None:
+    """The plan's RSVP chase and speech reminder of 20/5 08:00 (the same minute in the example
+    plan: each "-1d@08:00" of a deadline at 21/5 17:00) stored, the clock at their time."""
+    planned = [
+        p
+        for p in planned_messages(world.services.config)
+        if p.kind in kinds and p.due_at == local(2024, 5, 20, 8, 0)
+    ]
+    assert {p.kind for p in planned} == set(kinds)
+    await sync_planned(
+        world.services.ctx.sessions, world.clock, world.services.ctx.meeting_id, planned
+    )
+    world.clock.set(local(2024, 5, 20, 8, 0))
+
+
+CHASE_MENU = "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+SPEECH_MENU = "Trả lời 1 – ✍️ Soạn tham luận 1.1 bằng tin nhắn"
+
+
+async def test_a_number_both_menus_that_arrived_together_have_is_asked_back_not_taken_as_the_newest(
+    world: ZaloWorld,
+) -> None:
+    # Re-test s31 Z18: the chase's «1 – ✅ Tham dự» typed after the speech reminder that came
+    # the same second started a speech draft, and she was still counted «Chưa trả lời».
+    user = await world.linked("DB031", "Chị Vân")
+    await chase_and_speech_reminder_due(
+        world, MessageKind.RSVP_REMINDER, MessageKind.DRAFT_REMINDER
+    )
+    before = len(user.texts)
+    await world.tick()
+    reminders = user.texts[before:]
+    assert [text.splitlines()[-1] for text in reminders] in (
+        [CHASE_MENU, SPEECH_MENU],
+        [SPEECH_MENU, CHASE_MENU],
+    )
+    said = await world.type(user, "1")
+    assert said == [
+        "Đồng chí vừa nhận 2 tin nhắn cùng có lựa chọn số 1. Đề nghị đồng chí cho biết muốn"
+        " chọn nội dung nào dưới đây.\n\n"
+        "Trả lời 1 – ✅ Tham dự · 2 – ✍️ Soạn tham luận 1.1 bằng tin nhắn"
+    ]  # the invitation's choice first, whichever came last
+    assert (await rsvp_of(world.services, "DB031")).status == RsvpStatus.NO_ANSWER
+    await world.type(user, "1")
+    assert (await rsvp_of(world.services, "DB031")).status == RsvpStatus.ATTENDING
+
+
+async def test_a_number_only_one_of_the_menus_that_arrived_together_has_picks_it(
+    world: ZaloWorld,
+) -> None:
+    user = await world.linked("DB031", "Chị Vân")
+    await chase_and_speech_reminder_due(
+        world, MessageKind.RSVP_REMINDER, MessageKind.DRAFT_REMINDER
+    )
+    await world.tick()
+    said = await world.type(user, "3")  # the chase's «👤 Cử người dự thay», whichever came last
+    assert "họ và tên" in said[-1].casefold(), said
+    said = await world.type(user, "tham du")
+    assert (await rsvp_of(world.services, "DB031")).status == RsvpStatus.ATTENDING
+
+
+async def test_a_menu_that_arrived_an_hour_after_another_is_the_one_a_number_answers(
+    world: ZaloWorld,
+) -> None:
+    # README's rule holds for messages that did not arrive together: «1» is the newest's.
+    user = await world.linked("DB031", "Chị Vân")
+    await chase_and_speech_reminder_due(world, MessageKind.RSVP_REMINDER)
+    await world.tick()
+    world.clock.set(local(2024, 5, 20, 9, 0))
+    await chase_and_speech_reminder_due(world, MessageKind.DRAFT_REMINDER)
+    world.clock.set(local(2024, 5, 20, 9, 0))
+    await world.tick()
+    assert user.texts[-1].endswith(SPEECH_MENU)
+    said = await world.type(user, "1")
+    assert said[-1].startswith("✍️ Đề nghị đồng chí gõ nội dung tham luận chủ đề 1.1"), said
+
+
+async def test_two_posts_about_drafts_that_arrived_together_keep_the_newest_menu_rule(
+    world: ZaloWorld,
+) -> None:
+    # Menus about the same thing are not asked back: «1 – ✅ Chốt bản 1» twice could not be
+    # told apart; the number answers the newest post, as README says.
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    for code, name, theme in (("DB031", "Chị Vân", "1.1"), ("DB036", "Chị Hà", "1.2")):
+        speaker = await world.linked(code, name)
+        said = await world.type(speaker, "/thamluan")
+        assert f"1 – ✍️ Soạn tham luận {theme} bằng tin nhắn" in said[-1]
+        await world.type(speaker, "1")
+        await world.type(speaker, f"Tham luận chủ đề {theme}: quận báo cáo kết quả.")
+        await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    before = len(office.texts)
+    await world.tick()
+    posts = office.texts[before:]
+    assert len(posts) == 2 and all(p.endswith("3 – 💬 Góp ý bản này") for p in posts)
+    said = await world.type(office, "2")  # ✏️ Cần chỉnh sửa, of the newest post
+    assert len(said) == 1 and "Đồng chí vừa nhận" not in said[0]
+    newest = "1.1" if "1.1" in posts[-1].split("\n\n")[0] else "1.2"
+    assert f"chủ đề {newest}" in said[0], said

@@ -216,7 +216,7 @@ class Inbox:
             if again is not None:
                 return again
         chosen = await menus.choice(turn, text)
-        if isinstance(chosen, menus.NotOnMenu):
+        if isinstance(chosen, menus.NotOnMenu | menus.AskBack):
             return chosen.answer(turn)
         if chosen is not None:
             return await self._action(turn, chosen)

@@ -6,6 +6,14 @@ words, case and diacritics ignored ("tham du" is "✅ Tham dự"). Only the newe
 number it does not have is not taken as an answer to an older one (the invitation's choices
 typed in words answer it whatever came since); nor, while the bot asks for a
 reason or a name, as that text (a reason «3»): the person is told which numbers there are.
+
+Except for menus that reached her together: messages the bot wrote first within
+``MENUS_TOGETHER`` of each other, about different things (the RSVP chase and the speech
+reminder, due the same minute; two drafts' posts still supersede each other), read as one
+batch, and she may answer any of them. A number only one of them has picks it; a
+number several have is asked back with their choices as a new short menu («1 – ✅ Tham dự ·
+2 – ✍️ Soạn tham luận…»), never taken as the newest's. An answer to what she typed is a menu
+of its own again.
 """
 
 from __future__ import annotations
@@ -42,7 +50,10 @@ async def remember(turn: Turn, answer: Answer) -> None:
         return
     async with unit_of_work(turn.services.ctx.sessions) as session:
         await queries.remember_menu(
-            session, turn.account.channel, turn.account.chat_address, ((b,) for b in choices)
+            session,
+            turn.account.channel,
+            turn.account.chat_address,
+            ((b,) for b in choices),
         )
 
 
@@ -64,34 +75,69 @@ class NotOnMenu:
         return turn.say("hint.not_on_menu", number=self.number, options=options)
 
 
-async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | None:
+@dataclass(frozen=True)
+class AskBack:
+    """A number several menus that reached the person together have: which one she means is
+    asked, with those choices as a new menu (typed next as usual)."""
+
+    number: int
+    choices: tuple[tuple[str, str], ...]
+
+    def answer(self, turn: Turn) -> Answer:
+        """The choices the number stands for, numbered anew."""
+        buttons = tuple((Button(label, data),) for label, data in self.choices)
+        return turn.say("hint.which_menu", buttons, number=self.number, count=len(self.choices))
+
+
+async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | AskBack | None:
     """The choice typed ``text`` picks from the account's menu, as the action it carries;
-    :class:`NotOnMenu` for a number the menu does not have; None when it picks none (then it
-    is free text for whatever the bot asked)."""
+    :class:`NotOnMenu` for a number the menu does not have; :class:`AskBack` for a number
+    several menus that arrived together have; None when it picks none (then it is free text
+    for whatever the bot asked)."""
     if turn.channel.capabilities.buttons:
         return None
     async with turn.services.ctx.sessions() as session:
         ident = await queries.identity(
             session, turn.services.ctx.meeting_id, turn.account.channel, turn.account.external_id
         )
-    menu = [(str(label), str(data)) for label, data in (ident.menu or [])] if ident else []
-    if not menu:
+    menus = queries.stored_menus(ident.menu) if ident else ()
+    if not menus:
         return await _invitation_choice(turn, text) if ident else None
+    menu = menus[0]
     picked: str | None = None
     number = _NUMBER.match(text.text)
     if number is not None:
         index = int(number.group(1)) - 1
-        if not 0 <= index < len(menu):
+        # In the order they arrived (one choice offered twice is one), the invitation's first:
+        # the answer the office waits for most.
+        candidates = list(dict.fromkeys(m[index] for m in reversed(menus) if 0 <= index < len(m)))
+        if len(candidates) > 1:
+            invitation = {b.data for row in rsvp_buttons(turn.catalog) for b in row}
+            candidates.sort(key=lambda choice: choice[1] not in invitation)
+            return AskBack(index + 1, tuple(candidates))
+        if not candidates:
             # The answer to a reason or a name is never a bare number: a slip for a choice.
             if ident is not None and ident.pending_input in AWAITING:
                 return NotOnMenu(index + 1, tuple(label for label, _ in menu))
             return None  # free text for whatever was asked (a task's note may be «50»)
-        picked = menu[index][1]
+        picked = candidates[0][1]
     else:
         typed = fold(text.text)
-        picked = next((data for label, data in menu if typed and fold(label) == typed), None)
+        picked = next(
+            (data for m in menus for label, data in m if typed and fold(label) == typed), None
+        )
         if picked is None:
             return await _invitation_choice(turn, text)
+    if ident is not None and queries.sent_first(ident.menu):
+        # She answered one of them: what the bot sends first next arrives after her answer,
+        # not together with these (an answer without choices leaves the menu as it is).
+        async with unit_of_work(turn.services.ctx.sessions) as session:
+            await queries.remember_menu(
+                session,
+                turn.account.channel,
+                turn.account.chat_address,
+                ((Button(label, data),) for label, data in menu),
+            )
     return Action(account=text.account, chat=text.chat, event_id=text.event_id, data=picked)
 
 

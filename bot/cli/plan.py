@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import CHANNELS, zalo_webhook_ready
-from bot.cli.common import EXIT_OK, code_taken_message, load, out, safe_url, warnings_of
+from bot.app import CHANNELS, run_problems
+from bot.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    code_taken_message,
+    load,
+    out,
+    safe_url,
+    say,
+    warnings_of,
+)
 from bot.config import Config, LoadedConfig
 from bot.domain.clock import SystemClock
 from bot.domain.outbound import MessageKind
@@ -43,6 +53,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     if (taken := another_meeting(stored, config)) is not None:
         message = code_taken_message(catalog, loaded[0], taken, refused=False)
         warnings.append(("meeting.code", message))
+    # Valid is not enough either: what `run` from here would refuse is an error, as the config
+    # checks' are (`run` stops on it), every one at once.
+    problems = run_problems(os.environ, config)
+    if problems:
+        out(
+            catalog.plain("cli.config_invalid", path=loaded[0].path, count=len(problems)),
+            sys.stderr,
+        )
+        for key, refusal in problems:
+            out(
+                catalog.plain("cli.problem_line", where=key, message=say(catalog, refusal)),
+                sys.stderr,
+            )
+        if warnings:
+            out(catalog.plain("check.also_warnings", count=len(warnings)), sys.stderr)
+            for key, message in warnings:
+                out(catalog.plain("cli.problem_line", where=key, message=message), sys.stderr)
+        return EXIT_INVALID
     if warnings:
         out(catalog.plain("check.valid_with_warnings", path=loaded[0].path, count=len(warnings)))
         for key, message in warnings:
@@ -220,10 +248,6 @@ def plan_summary(
                 url=config.web.base_url if config.web is not None else "",
                 source=catalog.plain(f"check.token_source.{entry.name}"),
             )
-        )
-    if not zalo_webhook_ready(config, os.environ):  # what `run` would stop on, said first
-        lines.append(
-            catalog.plain("check.zalo_webhook", problem=catalog.plain("cli.channel_zalo_webhook"))
         )
     lines.append("")
     return lines

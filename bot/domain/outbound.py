@@ -185,6 +185,12 @@ class TextPart:
     ask_phone: bool | None = None
 
 
+# Where choices are typed as numbers, menus that reach a person within this time of each other
+# arrived together: a number both have is asked back, not taken as the newest's (the RSVP
+# chase and the speech reminder of the example plan fall due in the same minute).
+MENUS_TOGETHER = timedelta(minutes=10)
+
+
 @dataclass(frozen=True)
 class Button:
     """An inline button: a label and the action data it carries back."""

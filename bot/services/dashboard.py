@@ -249,6 +249,11 @@ class Identity:
     last_seen_at: datetime | None
 
 
+def _takes_messages(identity: Identity) -> bool:
+    """A chat account that has not blocked the bot (a personal page is no chat)."""
+    return identity.linked_via != queries.PAGE_LINK and identity.unreachable_at is None
+
+
 @dataclass(frozen=True)
 class Card:
     """A delegate's page: who, their answer, their accounts and their history."""
@@ -285,6 +290,27 @@ class Card:
                 and chats.runs(i.channel)
             }
         )
+
+    @property
+    def reached_by(self) -> Identity | None:
+        """The account to name as the one the invitation reached her on: :attr:`reached`, or,
+        when that chat has blocked the bot, another chat of hers that still takes messages."""
+        reached = self.reached
+        if reached is None or reached.linked_via == queries.PAGE_LINK:
+            return reached
+        if reached.unreachable_at is not None:
+            return next((i for i in self.identities if _takes_messages(i)), reached)
+        return reached
+
+    @property
+    def blocked_since(self) -> datetime | None:
+        """When the chat that showed the invitation reached her stopped taking the bot's
+        messages (she blocked the bot), if no other chat of hers takes them: then nothing the
+        office sends reaches her, and a call does."""
+        shown = self.reached_by
+        if shown is None or shown.linked_via == queries.PAGE_LINK:
+            return None
+        return shown.unreachable_at
 
     def on_chat(self, chats: RunningChats) -> bool:
         """Whether a message can reach her: an account on a chat that runs here, not blocked
