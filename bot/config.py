@@ -511,7 +511,7 @@ class OutboxSettings(_Section):
 
     rate_per_second: Number = Field(default=30.0, gt=0, le=1000)
     batch_size: Int = Field(default=30, ge=1, le=1000)
-    max_attempts: Int = Field(default=5, ge=1, le=50)
+    max_attempts: Int = Field(default=10, ge=1, le=50)
     tick_seconds: Number = Field(default=2.0, gt=0, le=3600)
     # PostgreSQL, several processes: how long a claimed delivery stays another's without renewal
     # (renewed every third of it); a killed process's batch waits this long to be taken back.

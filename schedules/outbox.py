@@ -212,7 +212,7 @@ class Outbox:
         *,
         meeting_id: int,
         batch_size: int = 30,
-        max_attempts: int = 5,
+        max_attempts: int = 10,
         shared: bool = False,
         lease: timedelta = LEASE,
     ) -> None:

@@ -1069,12 +1069,27 @@ async def test_server_errors_and_timeouts_are_retried_with_backoff(
     assert sum("chưa xác nhận" in t for t in texts(harness, chat)) == 1
 
 
+async def test_minutes_of_server_errors_in_a_row_are_ridden_out_and_the_message_sent_once(
+    harness: BotHarness,
+) -> None:
+    # Five attempts (2 + 4 + 8 + 16 s apart) gave up after half a minute of 502s: a platform's
+    # bad few minutes made a reminder, or the morning programme, fail for good.
+    chat = await reminder_for_one(harness)
+    harness.fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=9)
+    for _ in range(10):
+        await harness.tick()
+        harness.clock.advance(timedelta(minutes=5))
+    assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"sent": 1, "not_linked": 75}
+    assert harness.outbox.stats.retried == 9
+    assert sum("chưa xác nhận" in t for t in texts(harness, chat)) == 1
+
+
 async def test_retries_are_bounded_and_the_failure_reported_with_its_reason(
     harness: BotHarness,
 ) -> None:
     await reminder_for_one(harness)
-    harness.fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=5)
-    for _ in range(6):
+    harness.fake.fail_next("sendMessage", error_code=502, description="Bad Gateway", times=10)
+    for _ in range(11):
         await harness.tick()
         harness.clock.advance(timedelta(minutes=5))
     assert await deliveries(harness, MessageKind.RSVP_REMINDER) == {"failed": 1, "not_linked": 75}
