@@ -131,6 +131,7 @@ async def open_zalo(
     adapter, sender = build_adapter(
         fake.token, settings, inbox, services, catalog, budget=budget, transport=fake.transport
     )
+    adapter.now, adapter.sleep = time.monotonic, time.sleep  # a reply's retries too
     adapter.bot_id = str((await adapter.client.get_me()).get("id") or "")
     return ZaloStage(fake, adapter, sender, settings)
 
