@@ -7,6 +7,7 @@ The fake platform refuses with the faults injected; the adapter's retries wait i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -16,9 +17,13 @@ from bot.domain.clock import ManualClock
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from bot.texts.plain import to_text
-from handlers.zalo.app import REPLY_PATIENCE
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from handlers.zalo.app import REPLY_PATIENCE, ZaloWebhook, hook_path
 from storage.models import Delegate, OutboundMessage, Rsvp
 from tests.fakes.zalo_api import FakeZaloUser
+from tests.test_zalo_channel import SECRET
+from tests.web_support import web_setup
 from tests.zalo_support import ZaloWorld, zalo_world
 
 NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5."
@@ -28,6 +33,17 @@ NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27
 async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
     async with zalo_world(imported, clock) as world:
         yield world
+
+
+@pytest.fixture
+async def hooked(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
+    """Zalo in webhook mode (as in test_zalo_channel)."""
+    setup = web_setup(imported, hook_paths=(hook_path(SECRET),))
+    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
+        url = f"http://127.0.0.1:{port}/{hook_path(SECRET)}"
+        webhook = ZaloWebhook(url, SECRET, setup.hooks)
+        async with zalo_world(imported, clock, webhook=webhook) as world:
+            yield world
 
 
 def refused_then_accepted(world: ZaloWorld, user: FakeZaloUser) -> list[tuple[str, str]]:
@@ -204,3 +220,21 @@ async def test_one_chat_s_next_message_waits_for_its_refused_reply_to_go_first(
         "📢 Soạn thông báo"[:20],
         "Đề nghị đồng chí chọn đối tượng"[:20],
     ]
+
+
+async def test_by_webhook_too_the_chat_s_next_message_waits_for_its_refused_reply(
+    hooked: ZaloWorld,
+) -> None:
+    """Webhook mode: two POSTs of one chat at once, the first's answer refused twice (500);
+    each POST is answered once its update is handled, and the answers come in order."""
+    fake = hooked.fake
+    office = fake.user("Chị Duyên (Văn phòng)")
+    assert await fake.push(office.text(hooked.codes["NV02"])) == 200
+    before = len(office.texts)
+    fake.fail_next("sendMessage", times=2, chat_id=office.id)
+    first, second = office.text("/thongbao"), office.text(NOTICE)
+    assert await asyncio.gather(fake.push(first), fake.push(second)) == [200, 200]
+    said = office.texts[before:]
+    assert len(said) == 2
+    assert said[0].startswith("📢 Soạn thông báo")
+    assert said[1].startswith("Đề nghị đồng chí chọn đối tượng")
