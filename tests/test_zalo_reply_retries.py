@@ -238,3 +238,19 @@ async def test_by_webhook_too_the_chat_s_next_message_waits_for_its_refused_repl
     assert len(said) == 2
     assert said[0].startswith("📢 Soạn thông báo")
     assert said[1].startswith("Đề nghị đồng chí chọn đối tượng")
+
+
+async def test_a_reply_zalo_refuses_for_good_is_not_sent_again_with_her_next_message(
+    world: ZaloWorld,
+) -> None:
+    """A 400 is this message refused, not a busy platform: trying it again, now or with her
+    next message, would be refused the same; her next answer comes alone."""
+    user = await world.linked("DB001", "Chị Mai")
+    world.fake.fail_next(
+        "sendMessage", error_code=400, description="Bad Request: injected", chat_id=user.id
+    )
+    assert await world.type(user, "Xin chào") == []
+    tried = len(world.fake.calls_to("sendMessage"))
+    said = await world.type(user, "Xin chào")
+    assert len(said) == 1 and said[0] != world.catalog.plain("hint.resending")
+    assert len(world.fake.calls_to("sendMessage")) == tried + 1

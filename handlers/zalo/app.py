@@ -103,7 +103,7 @@ class ZaloAdapter:
         # Per chat: the texts that did not reach it, to send again before its next message.
         self.missed: OrderedDict[str, list[str]] = OrderedDict()
         self.retried = 0  # reply sends tried again
-        self.gave_up = 0  # reply texts not sent (kept to send again, or maybe seen)
+        self.gave_up = 0  # reply texts kept to send again (each time)
 
     async def handle(self, update: dict[str, Any]) -> None:
         """One update, to the end: skipped if its message was handled already, else what did
@@ -160,7 +160,7 @@ class ZaloAdapter:
                         shown = shown or (index == menu_at and number == len(pieces) - 1)
                         continue
                     failed = True
-                    if sent is _Sent.NO:  # maybe shown: never sent twice
+                    if sent is _Sent.NO:  # (maybe shown: never twice; refused: again the same)
                         self._keep(address, text)
         except asyncio.CancelledError:  # the bot stops: the texts in memory go with it
             if mine and not shown:
@@ -182,7 +182,7 @@ class ZaloAdapter:
         for number, text in enumerate(pieces):
             sent = await self._send(address, text, deadline)
             if sent is not _Sent.YES:
-                rest = pieces[number + (0 if sent is _Sent.NO else 1) :]
+                rest = pieces[number + (0 if sent is _Sent.NO else 1) :]  # (see answer())
                 for again in [text for text in rest if text in kept]:
                     self._keep(address, again)
                 return False
@@ -229,7 +229,7 @@ class ZaloAdapter:
                     return _Sent.MAYBE
                 else:  # this message refused (blocked, malformed): trying again does the same
                     log.info("a zalo reply was not sent: %s", exc.code)
-                    return _Sent.NO
+                    return _Sent.REFUSED
             except ZaloNetworkError as exc:
                 if exc.maybe_sent:
                     log.warning("a zalo reply may not have been sent: no answer from the platform")
@@ -253,7 +253,8 @@ class _Sent(Enum):
     """How a reply's text went."""
 
     YES = auto()
-    NO = auto()  # certainly not shown: the platform refused it, or nothing went out
+    NO = auto()  # not shown, refused in passing past the patience (or nothing went out)
+    REFUSED = auto()  # not shown, and never will be (blocked, malformed): not kept
     MAYBE = auto()  # the request went out and its answer was lost
 
 
