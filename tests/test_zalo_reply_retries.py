@@ -254,3 +254,25 @@ async def test_a_reply_zalo_refuses_for_good_is_not_sent_again_with_her_next_mes
     said = await world.type(user, "Xin chào")
     assert len(said) == 1 and said[0] != world.catalog.plain("hint.resending")
     assert len(world.fake.calls_to("sendMessage")) == tried + 1
+
+
+async def test_after_a_restart_a_blind_1_on_a_menu_that_never_arrived_is_still_not_taken(
+    world: ZaloWorld,
+) -> None:
+    """The texts kept to resend live in memory and go with a restart; the menu's unseen mark
+    is in the database: her «1» is answered with the choices, not taken; the next «1» is."""
+    user = world.fake.user("Chị Mai")
+    world.fake.fail_next(
+        "sendMessage", error_code=429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id
+    )
+    assert await world.type(user, world.codes["DB001"]) == []
+    world.adapter.missed.clear()  # as after a restart
+    said = await world.type(user, "1")
+    assert said == [
+        "Lựa chọn «✅ Tham dự» chưa được thực hiện: câu hỏi của bot chưa tới được đồng chí lúc"
+        " đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu hỏi rồi"
+        " trả lời: 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay."
+    ]
+    assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
+    await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
