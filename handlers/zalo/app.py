@@ -42,12 +42,12 @@ from bot.chat import Inbox
 from bot.config import ZaloSettings
 from bot.domain.channels import ChannelInfo
 from bot.domain.inbound import Event
-from bot.domain.outbound import Answer, Outbound
+from bot.domain.outbound import Answer, Outbound, SendOutcome
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.services.handled_events import HandledEvents
 from bot.texts import Catalog
-from handlers.zalo.channel import DEFAULT_RETRY_AFTER, ZaloSender
+from handlers.zalo.channel import DEFAULT_RETRY_AFTER, ZaloSender, outcome_of
 from handlers.zalo.client import ZaloApiError, ZaloClient, ZaloError, ZaloNetworkError
 from handlers.zalo.events import CHANNEL, event_of, message_id
 from handlers.zalo.receiving import Dispatcher, Poller, WebhookReceiver
@@ -219,12 +219,14 @@ class ZaloAdapter:
                 return _Sent.YES
             except ZaloApiError as exc:
                 reason: object = exc.code
-                if exc.code == 429 or exc.status == 429:
+                # Read as the outbox reads Zalo's refusals (its codes are not documented).
+                outcome = outcome_of(exc)
+                if outcome.outcome is SendOutcome.RATE_LIMITED:
                     flooded = True
-                    wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER
-                elif (exc.code >= 500 or exc.status >= 500) and exc.from_platform:
+                    wait = outcome.retry_after or DEFAULT_RETRY_AFTER
+                elif outcome.outcome is SendOutcome.TRANSIENT and exc.from_platform:
                     wait = REPLY_BACKOFF * 2**failures
-                elif exc.status >= 500:  # a proxy's page: the platform may have taken it
+                elif outcome.outcome is SendOutcome.TRANSIENT:  # a proxy's page: it may have gone
                     log.info("a zalo reply may not have been sent: %s", exc.status)
                     return _Sent.MAYBE
                 else:  # this message refused (blocked, malformed): trying again does the same
