@@ -384,6 +384,8 @@ async def _zalo_check(stage: Stage) -> tuple[str, bool]:
         and repeated <= (bound if stage.faults is not None else 0)
         and comment
         and zalo.answered_copies == 0
+        and zalo.adapter.gave_up == 0
+        and not zalo.adapter.missed
     )
     label = catalog.plain(
         "rehearsal.check.zalo",
@@ -409,6 +411,12 @@ async def _zalo_check(stage: Stage) -> tuple[str, bool]:
             copies=zalo.copies,
             answered=zalo.answered_copies,
             blocked=len(blocked),
+        )
+        label += catalog.plain(
+            "rehearsal.check.zalo_reply_faults",
+            refused=zalo.bad_day.replies_injected.total() - zalo.bad_day.replies_unhit,
+            retried=zalo.adapter.retried,
+            lost=zalo.adapter.gave_up,
         )
     return label, ok
 

@@ -86,6 +86,7 @@ async def rehearse(
             }
             stage.chaos = bad_day(fake, faults, random.Random(seed + 2))  # noqa: S311
             on_zalo.bad_day = ZaloBadDay(zalo_fake, faults, random.Random(seed + 3))  # noqa: S311
+            on_zalo.bad_day.reply_rng = random.Random(seed + 4)  # noqa: S311
             await restart(stage, killed=False)
         else:
             stage.web = open_web(services, catalog)

@@ -9,8 +9,10 @@ handed to the adapter at once (as its poller would hand it), and the bot's answe
 reached their chat while it was handled.
 
 Under faults the platform has a bad day on the outbox's sends (5xx, timeouts, 429s, injected
-with the fake's own ``fail_next`` just before the send they hit), and some of what people type
-is delivered to the bot twice, as Zalo may (the same message id): the copy must do nothing.
+with the fake's own ``fail_next`` just before the send they hit), on the bot's replies (a few
+seconds of a busy platform: the first two sends of an answer refused, 429 or 500; the answer
+must still arrive whole, in order), and some of what people type is delivered to the bot
+twice, as Zalo may (the same message id): the copy must do nothing.
 """
 
 from __future__ import annotations
@@ -70,7 +72,11 @@ class ZaloStage:
         user = self.users[code]
         before = len(user.texts)
         update = user.text(text)
+        if self.bad_day is not None:
+            self.bad_day.before_reply(user.id)
         await self.adapter.handle(update)
+        if self.bad_day is not None:  # an answer of no message leaves its faults unused
+            self.bad_day.replies_unhit += self.fake.drop_faults("sendMessage", user.id)
         said = user.texts[before:]
         if self.bad_day is not None and self.bad_day.redeliver():
             self.copies += 1
@@ -131,6 +137,7 @@ async def open_zalo(
     adapter, sender = build_adapter(
         fake.token, settings, inbox, services, catalog, budget=budget, transport=fake.transport
     )
+    adapter.now, adapter.sleep = time.monotonic, time.sleep  # a reply's retries too
     adapter.bot_id = str((await adapter.client.get_me()).get("id") or "")
     return ZaloStage(fake, adapter, sender, settings)
 
@@ -144,6 +151,26 @@ class ZaloBadDay:
     faults: Faults
     rng: random.Random
     injected: Counter[str] = field(default_factory=Counter)  # by kind, as the Telegram chaos
+    # The replies' faults: rolled on their own dice, so the outbox's stay those of the seed.
+    reply_rng: random.Random | None = None
+    replies_injected: Counter[str] = field(default_factory=Counter)
+    replies_unhit: int = 0  # refusals injected for an answer that sent nothing
+
+    def before_reply(self, address: str) -> None:
+        """Perhaps make the platform refuse the first two sends of the bot's next answer to
+        ``address`` (429, or 500): a few seconds of a busy platform."""
+        if self.reply_rng is None:
+            return
+        roll, faults = self.reply_rng.random(), self.faults
+        if roll < faults.burst_rate * 10:
+            self.fake.fail_next(
+                "sendMessage", error_code=429, description="Too Many Requests",
+                retry_after=faults.burst_retry_after, times=2, chat_id=address,
+            )  # fmt: skip
+            self.replies_injected["429"] += 2
+        elif roll < faults.burst_rate * 10 + faults.error_rate:
+            self.fake.fail_next("sendMessage", times=2, chat_id=address)
+            self.replies_injected["5xx"] += 2
 
     def before_send(self, address: str) -> None:
         """Perhaps make the platform fail the next send to ``address``."""

@@ -257,6 +257,14 @@ class FakeZaloApi:
         )
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
+    def drop_faults(self, method: str, chat_id: str) -> int:
+        """Forget the faults still waiting for ``method`` calls to ``chat_id``; how many."""
+        faults = self._faults.get(method, deque())
+        dropped = [fault for fault in faults if fault.chat_id == chat_id]
+        for fault in dropped:
+            faults.remove(fault)
+        return len(dropped)
+
     # --- inspecting ----------------------------------------------------------------------------
 
     def assert_no_violations(self) -> None:

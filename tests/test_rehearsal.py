@@ -167,7 +167,8 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     for good, repeats stay within kills × one batch, every acknowledged answer is stored and
     nothing unacknowledged is stored wrongly, the blocked are reported. The simulated Zalo fails
     the outbox's Zalo sends at the same rates, delivers some typed messages twice (the copies
-    must go unanswered) and one of the blockers is on Zalo. Meanwhile the office's
+    must go unanswered), refuses some of the bot's Zalo replies for a few seconds (each must
+    still arrive, retried) and one of the blockers is on Zalo. Meanwhile the office's
     real bot runs on the plan's database: the rehearsal, on a database of its own, goes on."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("HOINGHI_CONFIG", raising=False)
@@ -200,12 +201,15 @@ def test_rehearsal_under_faults_loses_nothing_and_repeats_within_the_bound(
     assert "✓ Tin gửi lặp lại: " in out and "✗" not in out
     zalo = re.search(
         r"^✓ Zalo: .*; mất 0, lặp \d+; .*; Zalo mô phỏng báo lỗi (\d+) lần khi bot gửi tin hàng "
-        r"loạt \(.*\), (\d+) tin nhắn tới bot hai lần \(bot trả lời bản sao: 0\), 1 người chặn bot$",
+        r"loạt \(.*\), (\d+) tin nhắn tới bot hai lần \(bot trả lời bản sao: 0\), 1 người chặn bot; "
+        r"Zalo mô phỏng từ chối (\d+) lần tin trả lời của bot \(429, 5xx\), bot gửi lại (\d+) lần, "
+        r"tin trả lời không tới: 0$",
         out,
         re.MULTILINE,
     )
     assert zalo is not None
     assert int(zalo[1]) > 0 and int(zalo[2]) > 0
+    assert int(zalo[3]) > 0 and zalo[3] == zalo[4]  # the replies were hit, each retried
 
 
 def test_a_rehearsal_under_faults_tells_the_same_story_twice_from_one_seed(

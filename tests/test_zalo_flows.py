@@ -715,6 +715,32 @@ async def test_a_long_notice_is_split_under_2000_characters_at_line_ends(
         assert sum(line in text.split("\n") for text in received) == 1
 
 
+async def test_a_long_notice_typed_as_one_paragraph_takes_two_messages_cut_after_a_sentence(
+    world: ZaloWorld,
+) -> None:
+    """3,400 characters without a line break: the heading goes with the start of the text (not
+    alone, a message of the quota for nothing), and the cut falls after a sentence, not
+    between the syllables of «đồng | chí» (re-test s31, Z16)."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    reader = await world.linked("DB001", "Chị Mai")
+    sentence = "Văn phòng đề nghị các đồng chí chuẩn bị đầy đủ tài liệu trước ngày họp."
+    body = " ".join([sentence] * 47)
+    assert 3300 < len(body) < 3500 and "\n" not in body
+    await world.type(office, "/thongbao")
+    await world.type(office, body)
+    await world.type(office, "1")  # đại biểu đã liên kết
+    before = len(reader.texts)
+    await world.type(office, "1")  # Gửi ngay
+    await world.tick()
+    received = reader.texts[before:]
+    assert len(received) == 2
+    assert all(0 < len(text) <= 2000 for text in received)
+    first, second = received
+    assert first.startswith("📢 Thông báo của Văn phòng") and first.endswith(sentence)
+    assert second.startswith(sentence)
+    assert first.split("\n\n", 1)[1] + " " + second == body  # nothing lost, nothing doubled
+
+
 async def test_a_message_delivered_twice_is_handled_once(world: ZaloWorld) -> None:
     user = await world.linked("DB001", "Chị Mai")
     update = user.text("1")  # Tham dự

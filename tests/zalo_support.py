@@ -109,6 +109,7 @@ async def zalo_world(
         adapter, sender = build_adapter(
             fake.token, config, inbox, services, catalog, budget=budget, channel=channel
         )
+        adapter.now, adapter.sleep = time.monotonic, time.sleep  # a reply's retries: no waiting
         outbox = build_outbox(services, catalog, {sender.channel: sender}, pacer=budget)
         links = await services.invitations.links()
         tokens = {link.code: link.token for link in links}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from bot.chat import drafts, general, linking, menus, notices, office, rsvp, signin, tasks
 from bot.chat.office import LinkMaker
 from bot.chat.turn import Turn
-from bot.domain.channels import ChannelInfo
+from bot.domain.channels import ChannelInfo, ChatAccount
 from bot.domain.inbound import (
     Action,
     Command,
@@ -137,6 +137,7 @@ class Inbox:
             "bc": notices.on_action,
             "un": office.on_action,
             "ri": self._reissue_chosen,
+            "nd": menus.on_unseen,  # a choice of a menu that never reached the person
         }
 
     async def _reissue_chosen(self, turn: Turn, action: Action) -> Answer:
@@ -156,6 +157,15 @@ class Inbox:
             for observe in self.observers:
                 observe(channel.name, took)
         return answer
+
+    async def unseen(self, account: ChatAccount) -> None:
+        """The newest menu sent to ``account`` did not reach it (the platform refused the
+        message): a number typed next is not taken as its choice (:mod:`bot.chat.menus`)."""
+        await menus.unseen(self._services, account)
+
+    async def seen(self, account: ChatAccount) -> None:
+        """The newest menu sent to ``account`` reached it after all (sent again)."""
+        await menus.seen(self._services, account)
 
     async def flush(self) -> None:
         """Return once what the events so far left to store in passing is stored."""

@@ -19,9 +19,12 @@ of its own again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.chat.turn import Turn
+from bot.domain.channels import ChatAccount
 from bot.domain.inbound import Action, Text
 from bot.domain.outbound import Answer, Button
 from bot.domain.typed import fold
@@ -30,7 +33,11 @@ from bot.texts.presenters import rsvp_buttons
 from storage import queries
 from storage.uow import unit_of_work
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+UNSEEN = "nd:"  # a choice of a menu whose message did not reach the person
 
 
 def offered(answer: Answer) -> tuple[Button, ...]:
@@ -157,3 +164,52 @@ async def _invitation_choice(turn: Turn, text: Text) -> Action | None:
     if caller.person is None or caller.person.is_contact:
         return None
     return Action(account=text.account, chat=text.chat, event_id=text.event_id, data=picked)
+
+
+async def _rewrite(
+    services: Services, account: ChatAccount, rewrite: Callable[[str], str]
+) -> list[tuple[str, str]]:
+    """Rewrite the data of the account's menu choices; the menu as it was."""
+    async with unit_of_work(services.ctx.sessions) as session:
+        ident = await queries.identity(
+            session, services.ctx.meeting_id, account.channel, account.external_id
+        )
+        menu = [(str(label), str(data)) for label, data in (ident.menu or [])] if ident else []
+        if menu:
+            await queries.remember_menu(
+                session,
+                account.channel,
+                account.chat_address,
+                ((Button(label, rewrite(data)),) for label, data in menu),
+            )
+    return menu
+
+
+def _hidden(data: str) -> str:
+    return data if data.startswith(UNSEEN) else UNSEEN + data
+
+
+def _shown(data: str) -> str:
+    return data.removeprefix(UNSEEN)
+
+
+async def unseen(services: Services, account: ChatAccount) -> None:
+    """The account's newest menu did not reach it: its choices are not taken until it has."""
+    await _rewrite(services, account, _hidden)
+
+
+async def seen(services: Services, account: ChatAccount) -> None:
+    """The account's newest menu reached it (sent again): its choices count again."""
+    await _rewrite(services, account, _shown)
+
+
+async def on_unseen(turn: Turn, action: Action) -> Answer:
+    """A choice picked from a menu that never reached the person: not taken; she is told so,
+    with the choices, and the menu counts again (she has its choices before her now)."""
+    menu = await _rewrite(turn.services, turn.account, _shown)
+    picked = next((label for label, data in menu if data == action.data), "")
+    options = turn.catalog.plain("menu.separator").join(
+        turn.catalog.plain("menu.option", number=number, label=label)
+        for number, (label, _) in enumerate(menu, start=1)
+    )
+    return turn.say("hint.unseen_choice", choice=picked, options=options)

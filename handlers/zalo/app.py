@@ -4,6 +4,25 @@ and ``[zalo]``.
 
 Replies share the bot's sending budget with the outbox (``[zalo] messages_per_second``): a
 person's answer goes before bulk sending, and a 429 pauses both.
+
+A reply is never given up on a passing refusal, as on Telegram
+(:class:`handlers.telegram.limiter.RetryingRateLimiter`): a 429 waits its ``retry_after`` (the
+whole bot pauses), a 5xx the platform answers or a connection that never opened is tried again
+after 1, 2, 4… seconds; the texts of an answer go in order, one after another, and the chat's
+next message is handled only after (:class:`handlers.zalo.receiving.Dispatcher` runs one chat's
+updates in turn). A reply is tried for at most :data:`REPLY_PATIENCE` seconds: the person's next
+messages wait behind it, and a platform down longer is not a blip. What still did not go is
+kept (in memory, per chat) and sent again, headed by a line saying so, before her next message
+is handled; a menu whose message did not reach her is marked unseen in the core
+(:meth:`bot.chat.Inbox.unseen`), so a number she types before seeing it is not taken as the
+choice (a notice's «Gửi ngay», an invitation's «Tham dự»), and counts again once it is resent.
+
+Never twice: Zalo has no idempotency key, so a text whose request may have reached the platform
+(its answer lost: a timeout, a dropped connection, a proxy's error page) is neither tried
+again nor resent later — a confirmation such as «📤 Đã xếp thông báo» or «✅ Đã ghi nhận» is
+never shown twice; when it carried the menu, the menu is marked unseen all the same, so a
+number typed next is answered with the choices rather than taken. A refusal the platform itself
+answers (429, 5xx ``{"ok": false}``) is taken at its word: not sent, so tried again.
 """
 
 from __future__ import annotations
@@ -11,21 +30,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, MutableMapping
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from enum import Enum, auto
 from typing import Any
 
 from bot.chat import Inbox
 from bot.config import ZaloSettings
 from bot.domain.channels import ChannelInfo
 from bot.domain.inbound import Event
-from bot.domain.outbound import Answer, Outbound
+from bot.domain.outbound import Answer, Outbound, SendOutcome
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.services.handled_events import HandledEvents
 from bot.texts import Catalog
-from handlers.zalo.channel import ZaloSender
+from handlers.zalo.channel import DEFAULT_RETRY_AFTER, ZaloSender, outcome_of
 from handlers.zalo.client import ZaloApiError, ZaloClient, ZaloError, ZaloNetworkError
 from handlers.zalo.events import CHANNEL, event_of, message_id
 from handlers.zalo.receiving import Dispatcher, Poller, WebhookReceiver
@@ -37,6 +59,13 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "ZALO_BOT_TOKEN"  # noqa: S105 (a variable name, not a secret)
 WEBHOOK_SECRET_ENV = "ZALO_WEBHOOK_SECRET"  # noqa: S105 (a variable name, not a secret)
 STOP_GRACE = 5.0  # seconds a stop waits for the updates in hand
+# Seconds an answer's texts are tried for (429 waits and back-offs included): longer than a
+# platform's passing refusals (a few seconds), short enough that the person's next messages,
+# which wait behind it, are not held for long once the platform is down.
+REPLY_PATIENCE = 60.0
+REPLY_BACKOFF = 1.0  # seconds before the first retry of a 5xx or a failed connection; then ×2
+MISSED_KEPT = 8  # texts kept per chat to send again
+MISSED_CHATS = 1024  # chats with texts kept, the oldest forgotten first
 # A webhook's route on the web server: a path no token can take, made from the secret so it
 # cannot be guessed either (the header is what is checked).
 HOOK_PREFIX = "zalo-hook"
@@ -62,17 +91,24 @@ class ZaloAdapter:
     budget: Pacer = field(default_factory=Pacer)
     bot_id: str = ""
     channel: str = CHANNEL  # zalo2, zalo3… for a meeting's further bots
+    # The replies' clock (retries wait on it): a test's or a rehearsal's virtual time.
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
         self.dispatcher: Dispatcher | None = None  # while receiving
         self.poller: Poller | None = None  # while receiving by long polling
         self.handled = HandledEvents(self.services.ctx, channel=self.channel)
         self.info = ChannelInfo(self.channel, CAPABILITIES)
+        # Per chat: the texts that did not reach it, to send again before its next message.
+        self.missed: OrderedDict[str, list[str]] = OrderedDict()
+        self.retried = 0  # reply sends tried again
+        self.gave_up = 0  # reply texts kept to send again (each time)
 
     async def handle(self, update: dict[str, Any]) -> None:
-        """One update, to the end: skipped if its message was handled already, else handed to
-        the core, its answer sent, and its id recorded (not when handling failed: a copy may
-        then still do what failed)."""
+        """One update, to the end: skipped if its message was handled already, else what did
+        not reach the chat before sent again, the update handed to the core, its answer sent,
+        and its id recorded (not when handling failed: a copy may then still do what failed)."""
         event = event_of(update, self.channel)
         if event is None:
             return
@@ -80,6 +116,7 @@ class ZaloAdapter:
         if ident is not None and await self.handled.seen(self.bot_id, ident):
             log.info("a zalo message was handled already; the copy is skipped")
             return
+        resent = await self._send_missed(event.chat.address)
         try:
             answer = await self.inbox.handle(event, self.info)
         except Exception:
@@ -88,37 +125,139 @@ class ZaloAdapter:
                 event.chat.address, Outbound.text(self.catalog.html("errors.unexpected"))
             )
             return
-        await self.answer(event, answer)
+        unseen = await self.answer(event, answer)
+        if resent and not unseen:  # the menu resent reached her before this answer
+            await self.inbox.seen(event.account)
         if ident is not None:
             await self.handled.record(self.bot_id, ident)
 
-    async def answer(self, event: Event, answer: Answer) -> None:
+    async def answer(self, event: Event, answer: Answer) -> bool:
         """Send the core's answer: each reply's texts in order; a toast as a message when
-        nothing else answers (there is no tap to show it on)."""
+        nothing else answers (there is no tap to show it on). True when the menu it offers did
+        not reach the person (then marked unseen in the core)."""
+        outbounds: list[tuple[str, Outbound]] = []
         for reply in answer.replies:
             address = (
                 event.account.chat_address if reply.private else reply.to or event.chat.address
             )
-            if not await self._say(address, reply.outbound):
-                return
+            outbounds.append((address, reply.outbound))
         if answer.toast is not None and not answer.replies:
-            await self._say(event.chat.address, Outbound.text(answer.toast.text))
+            outbounds.append((event.chat.address, Outbound.text(answer.toast.text)))
+        # The text that carries the menu: the last of the last message offering choices.
+        menu_at = max((i for i, (_, out) in enumerate(outbounds) if out.buttons), default=None)
+        mine = menu_at is not None and outbounds[menu_at][0] == event.account.chat_address
+        deadline = self.now() + REPLY_PATIENCE
+        failed = shown = False
+        try:
+            for index, (address, outbound) in enumerate(outbounds):
+                pieces = texts(outbound, self.catalog)
+                for number, text in enumerate(pieces):
+                    if failed:  # after one that did not go: kept, in order
+                        self._keep(address, text)
+                        continue
+                    sent = await self._send(address, text, deadline)
+                    if sent is _Sent.YES:
+                        shown = shown or (index == menu_at and number == len(pieces) - 1)
+                        continue
+                    failed = True
+                    if sent is _Sent.NO:  # (maybe shown: never twice; refused: again the same)
+                        self._keep(address, text)
+        except asyncio.CancelledError:  # the bot stops: the texts in memory go with it
+            if mine and not shown:
+                await asyncio.shield(self.inbox.unseen(event.account))
+            raise
+        if mine and not shown:
+            await self.inbox.unseen(event.account)
+            return True
+        return False
+
+    async def _send_missed(self, address: str) -> bool:
+        """Send again, headed by a line saying so, the texts that did not reach ``address``;
+        True once they all have."""
+        kept = self.missed.pop(address, None)
+        if not kept:
+            return False
+        deadline = self.now() + REPLY_PATIENCE
+        pieces = [self.catalog.plain("hint.resending"), *kept]
+        for number, text in enumerate(pieces):
+            sent = await self._send(address, text, deadline)
+            if sent is not _Sent.YES:
+                rest = pieces[number + (0 if sent is _Sent.NO else 1) :]  # (see answer())
+                for again in [text for text in rest if text in kept]:
+                    self._keep(address, again)
+                return False
+        return True
+
+    def _keep(self, address: str, text: str) -> None:
+        """Keep ``text`` to send again before ``address``'s next message."""
+        self.gave_up += 1
+        kept = self.missed.setdefault(address, [])
+        self.missed.move_to_end(address)
+        kept.append(text)
+        del kept[:-MISSED_KEPT]
+        while len(self.missed) > MISSED_CHATS:
+            self.missed.popitem(last=False)
 
     async def _say(self, address: str, outbound: Outbound) -> bool:
-        """Send ``outbound`` as texts; False once Zalo refused (the rest is not sent)."""
+        """Send ``outbound`` as texts, retried as a reply is; False once one did not go (the
+        rest is not sent)."""
+        deadline = self.now() + REPLY_PATIENCE
         for text in texts(outbound, self.catalog):
+            if await self._send(address, text, deadline) is not _Sent.YES:
+                return False
+        return True
+
+    async def _send(self, address: str, text: str, deadline: float) -> _Sent:
+        """Send one text, trying again what the platform refused in passing until
+        ``deadline``: whether it went (:class:`_Sent`)."""
+        failures = 0
+        while True:
+            flooded = False
             try:
                 async with self.budget.slot(None, urgent=True):
                     await self.client.send_message(address, text)
+                return _Sent.YES
             except ZaloApiError as exc:
-                if exc.code == 429 and exc.retry_after:
-                    self.budget.pause(exc.retry_after)
-                log.info("a zalo reply was not sent: %s", exc.code)
-                return False
-            except ZaloNetworkError:
-                log.warning("a zalo reply was not sent: no answer from the platform")
-                return False
-        return True
+                reason: object = exc.code
+                # Read as the outbox reads Zalo's refusals (its codes are not documented).
+                outcome = outcome_of(exc)
+                if outcome.outcome is SendOutcome.RATE_LIMITED:
+                    flooded = True
+                    wait = outcome.retry_after or DEFAULT_RETRY_AFTER
+                elif outcome.outcome is SendOutcome.TRANSIENT and exc.from_platform:
+                    wait = REPLY_BACKOFF * 2**failures
+                elif outcome.outcome is SendOutcome.TRANSIENT:  # a proxy's page: it may have gone
+                    log.info("a zalo reply may not have been sent: %s", exc.status)
+                    return _Sent.MAYBE
+                else:  # this message refused (blocked, malformed): trying again does the same
+                    log.info("a zalo reply was not sent: %s", exc.code)
+                    return _Sent.REFUSED
+            except ZaloNetworkError as exc:
+                if exc.maybe_sent:
+                    log.warning("a zalo reply may not have been sent: no answer from the platform")
+                    return _Sent.MAYBE
+                reason, wait = "no connection", REPLY_BACKOFF * 2**failures
+            if flooded:
+                self.budget.pause(wait)  # the whole bot waits (the outbox too): in its slot
+            if self.now() + wait > deadline:
+                log.warning(
+                    "a zalo reply was not sent (%s): given up after %d tries", reason, failures + 1
+                )
+                return _Sent.NO
+            failures += 1
+            self.retried += 1
+            log.info("a zalo reply was refused (%s): tried again in %.1f s", reason, wait)
+            if not flooded:
+                await self.sleep(wait)
+
+
+class _Sent(Enum):
+    """How a reply's text went."""
+
+    YES = auto()
+    NO = auto()  # not shown, refused in passing past the patience (or nothing went out)
+    REFUSED = auto()  # not shown, and never will be (blocked, malformed): not kept
+    MAYBE = auto()  # the request went out and its answer was lost
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,19 @@ class ZaloApiError(ZaloError):
         return self._retry_after
 
     _retry_after: float | None = None
+    # False for an answer that is not the platform's JSON (a proxy's 502/504 page): the request
+    # may have reached the platform, and nothing says what it did.
+    from_platform: bool = True
 
 
 class ZaloNetworkError(ZaloError):
     """No answer came: a connection that failed or a timeout (never the URL: it holds the
-    token)."""
+    token). ``maybe_sent``: the request may have reached the platform (it went out and its
+    answer was lost), as against a connection that never opened."""
+
+    def __init__(self, message: str, *, maybe_sent: bool = True) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class ZaloClient:
@@ -90,6 +98,9 @@ class ZaloClient:
         wait = REQUEST_TIMEOUT if wait is None else wait
         try:
             response = await self._http.post(self._prefix + method, json=params, timeout=wait)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing went out: the platform cannot have done it.
+            raise ZaloNetworkError(f"{method}: {type(exc).__name__}", maybe_sent=False) from None
         except httpx.TimeoutException:
             raise ZaloNetworkError(f"{method}: timed out") from None
         except httpx.HTTPError as exc:
@@ -99,7 +110,9 @@ class ZaloClient:
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            raise ZaloApiError(response.status_code, None, "an answer that is not JSON")
+            error = ZaloApiError(response.status_code, None, "an answer that is not JSON")
+            error.from_platform = False
+            raise error
         if payload.get("ok") is True:
             return payload.get("result")
         code = payload.get("error_code")

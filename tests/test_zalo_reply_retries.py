@@ -1,0 +1,278 @@
+"""The bot's replies on Zalo while the platform refuses for a while (429 with retry_after, 500):
+retried in order before the chat's next message, never sent twice, and a menu that never
+reached the person does not take the number she types blind (re-test s31, Z7).
+
+The fake platform refuses with the faults injected; the adapter's retries wait in virtual time
+(no test sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.domain.clock import ManualClock
+from bot.domain.rsvp import RsvpStatus
+from bot.services import Services
+from bot.texts.plain import to_text
+from handlers.web.app import build_web_app
+from handlers.web.server import serving
+from handlers.zalo.app import REPLY_PATIENCE, ZaloWebhook, hook_path
+from storage.models import Delegate, OutboundMessage, Rsvp
+from tests.fakes.zalo_api import FakeZaloUser
+from tests.test_zalo_channel import SECRET
+from tests.web_support import web_setup
+from tests.zalo_support import ZaloWorld, zalo_world
+
+NOTICE = "Kính mời các đồng chí dự họp trù bị lúc 14:00 ngày 27/5."
+
+
+@pytest.fixture
+async def world(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
+    async with zalo_world(imported, clock) as world:
+        yield world
+
+
+@pytest.fixture
+async def hooked(imported: Services, clock: ManualClock) -> AsyncIterator[ZaloWorld]:
+    """Zalo in webhook mode (as in test_zalo_channel)."""
+    setup = web_setup(imported, hook_paths=(hook_path(SECRET),))
+    async with serving(build_web_app(setup), host="127.0.0.1", port=0) as port:
+        url = f"http://127.0.0.1:{port}/{hook_path(SECRET)}"
+        webhook = ZaloWebhook(url, SECRET, setup.hooks)
+        async with zalo_world(imported, clock, webhook=webhook) as world:
+            yield world
+
+
+def refused_then_accepted(world: ZaloWorld, user: FakeZaloUser) -> list[tuple[str, str]]:
+    """Every sendMessage to ``user``, in order: («refused»/«sent», its text's first line)."""
+    return [
+        ("refused" if call.error_code or call.error else "sent", call.params["text"].split("\n")[0])
+        for call in world.fake.calls_to("sendMessage")
+        if call.params.get("chat_id") == user.id
+    ]
+
+
+async def broadcasts(world: ZaloWorld) -> int:
+    """Notices queued to go (not those still being written)."""
+    async with world.services.ctx.sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(OutboundMessage.kind == "broadcast", OutboundMessage.status != "draft")
+        )
+    return int(count or 0)
+
+
+async def rsvp_status(world: ZaloWorld, code: str) -> RsvpStatus:
+    async with world.services.ctx.sessions() as session:
+        rsvp = await session.scalar(
+            select(Rsvp)
+            .join(Delegate, Delegate.id == Rsvp.delegate_id)
+            .where(Delegate.code == code)
+        )
+    assert rsvp is not None
+    return RsvpStatus(rsvp.status)
+
+
+async def test_the_notice_dialog_under_seconds_of_429_and_500_reaches_the_clerk_whole_in_order(
+    world: ZaloWorld,
+) -> None:
+    """The re-tester's few seconds: 3 × 429 (retry after 3 s), then 2 × 500. Every answer of the
+    dialog still reaches the clerk, once each, in order; her «1» is then a choice she saw."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    await world.linked("DB001", "Chị Mai")
+    before = len(office.texts)
+    world.fake.fail_next(
+        "sendMessage", error_code=429, description="Too Many Requests", retry_after=3, times=3
+    )
+    world.fake.fail_next("sendMessage", times=2)
+    started = await world.type(office, "/thongbao")
+    asked = await world.type(office, NOTICE)
+    preview = await world.type(office, "1")  # đại biểu đã liên kết
+    assert [len(started), len(asked), len(preview)] == [1, 1, 1]
+    assert started[0].startswith("📢 Soạn thông báo")
+    assert asked[0].startswith("Đề nghị đồng chí chọn đối tượng")
+    assert "Sẽ gửi tới: 1 người." in preview[0] and preview[0].endswith(
+        "Trả lời 1 – 📤 Gửi ngay · 2 – 🕘 Hẹn giờ gửi · 3 – Hủy"
+    )
+    assert office.texts[before:] == [*started, *asked, *preview]
+    # The refusals were for the first text; it went on its sixth try, the others at once.
+    assert refused_then_accepted(world, office)[-8:] == [
+        *[("refused", started[0].split("\n")[0])] * 5,
+        ("sent", started[0].split("\n")[0]),
+        ("sent", asked[0].split("\n")[0]),
+        ("sent", preview[0].split("\n")[0]),
+    ]
+    sent = await world.type(office, "1")  # Gửi ngay: the preview was before her
+    assert sent[0].startswith("📤 Đã xếp thông báo")
+    assert await broadcasts(world) == 1
+
+
+async def test_a_preview_zalo_never_takes_does_not_let_a_blind_1_send_the_notice(
+    world: ZaloWorld,
+) -> None:
+    """The preview is refused past the reply's patience: her «1» typed because nothing came is
+    not «Gửi ngay». She gets the preview again, headed by why, and is told her «1» was not
+    carried out; only a «1» after that sends."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    await world.linked("DB001", "Chị Mai")
+    await world.type(office, "/thongbao")
+    await world.type(office, NOTICE)
+    world.fake.fail_next(
+        "sendMessage",
+        error_code=429,
+        description="Too Many Requests",
+        retry_after=int(REPLY_PATIENCE) + 1,
+        chat_id=office.id,
+    )
+    assert await world.type(office, "1") == []  # the preview did not reach her
+    said = await world.type(office, "1")  # typed blind
+    assert await broadcasts(world) == 0
+    assert len(said) == 3
+    assert said[0] == world.catalog.plain("hint.resending")
+    assert "Sẽ gửi tới: 1 người." in said[1]
+    assert said[2] == (
+        "Lựa chọn «📤 Gửi ngay» chưa được thực hiện: câu hỏi của bot chưa tới được đồng chí lúc"
+        " đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu hỏi rồi"
+        " trả lời: 1 – 📤 Gửi ngay · 2 – 🕘 Hẹn giờ gửi · 3 – Hủy."
+    )
+    sent = await world.type(office, "1")  # now a choice she saw
+    assert sent[0].startswith("📤 Đã xếp thông báo")
+    assert await broadcasts(world) == 1
+
+
+async def test_a_delegate_s_linking_answer_refused_once_by_a_500_still_reaches_her_in_order(
+    world: ZaloWorld,
+) -> None:
+    user = world.fake.user("Chị Mai")
+    world.fake.fail_next("sendMessage", chat_id=user.id)  # one 500 on her first reply
+    said = await world.type(user, world.codes["DB001"])
+    assert said[0] == world.catalog.plain("start.linked")
+    assert said[-1].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    assert [state for state, _ in refused_then_accepted(world, user)] == [
+        "refused",
+        *["sent"] * len(said),
+    ]
+    assert len(set(said)) == len(said)  # nothing twice
+    await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
+
+
+async def test_a_delegate_whose_invitation_never_arrived_is_not_recorded_attending_by_a_blind_1(
+    world: ZaloWorld,
+) -> None:
+    """Her code links her, but Zalo refuses the answer past the patience: the «1» she types
+    because nothing came is not «Tham dự»; she gets the invitation, then is asked to choose."""
+    user = world.fake.user("Chị Mai")
+    world.fake.fail_next(
+        "sendMessage", error_code=429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id
+    )
+    assert await world.type(user, world.codes["DB001"]) == []
+    said = await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
+    assert said[0] == world.catalog.plain("hint.resending")
+    assert said[1] == world.catalog.plain("start.linked")
+    assert said[-2].endswith(
+        "Trả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
+    )
+    assert said[-1].startswith("Lựa chọn «✅ Tham dự» chưa được thực hiện")
+    await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
+
+
+async def test_a_confirmation_whose_answer_was_lost_is_not_sent_again(world: ZaloWorld) -> None:
+    """A timeout after the request went out: Zalo may have shown it, and has no idempotency
+    key; a confirmation is not tried again, nor resent with her next message."""
+    user = await world.linked("DB001", "Chị Mai")
+    world.fake.fail_next("sendMessage", timeout=True, chat_id=user.id)
+    assert await world.type(user, "1") == []  # (the fake dropped it; Zalo might not have)
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
+    confirmation = to_text(world.catalog.html("rsvp.recorded_attending"))
+    tried = [
+        call
+        for call in world.fake.calls_to("sendMessage")
+        if call.params["text"].startswith(confirmation)
+    ]
+    assert [call.error for call in tried] == ["timeout"]  # tried once
+    said = await world.type(user, "Cảm ơn")
+    assert said and not any(text.startswith(confirmation) for text in said)
+    assert said[0] != world.catalog.plain("hint.resending")
+
+
+async def test_one_chat_s_next_message_waits_for_its_refused_reply_to_go_first(
+    world: ZaloWorld,
+) -> None:
+    """Two messages of one chat arrive together; the first's answer is refused twice (500):
+    the second's answer still comes after it."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    before = len(office.texts)
+    world.fake.fail_next("sendMessage", times=2, chat_id=office.id)
+    office.text("/thongbao")
+    office.text(NOTICE)
+    await world.settle()
+    said = office.texts[before:]
+    assert [text.split("\n")[0][:20] for text in said] == [
+        "📢 Soạn thông báo"[:20],
+        "Đề nghị đồng chí chọn đối tượng"[:20],
+    ]
+
+
+async def test_by_webhook_too_the_chat_s_next_message_waits_for_its_refused_reply(
+    hooked: ZaloWorld,
+) -> None:
+    """Webhook mode: two POSTs of one chat at once, the first's answer refused twice (500);
+    each POST is answered once its update is handled, and the answers come in order."""
+    fake = hooked.fake
+    office = fake.user("Chị Duyên (Văn phòng)")
+    assert await fake.push(office.text(hooked.codes["NV02"])) == 200
+    before = len(office.texts)
+    fake.fail_next("sendMessage", times=2, chat_id=office.id)
+    first, second = office.text("/thongbao"), office.text(NOTICE)
+    assert await asyncio.gather(fake.push(first), fake.push(second)) == [200, 200]
+    said = office.texts[before:]
+    assert len(said) == 2
+    assert said[0].startswith("📢 Soạn thông báo")
+    assert said[1].startswith("Đề nghị đồng chí chọn đối tượng")
+
+
+async def test_a_reply_zalo_refuses_for_good_is_not_sent_again_with_her_next_message(
+    world: ZaloWorld,
+) -> None:
+    """A 400 is this message refused, not a busy platform: trying it again, now or with her
+    next message, would be refused the same; her next answer comes alone."""
+    user = await world.linked("DB001", "Chị Mai")
+    world.fake.fail_next(
+        "sendMessage", error_code=400, description="Bad Request: injected", chat_id=user.id
+    )
+    assert await world.type(user, "Xin chào") == []
+    tried = len(world.fake.calls_to("sendMessage"))
+    said = await world.type(user, "Xin chào")
+    assert len(said) == 1 and said[0] != world.catalog.plain("hint.resending")
+    assert len(world.fake.calls_to("sendMessage")) == tried + 1
+
+
+async def test_after_a_restart_a_blind_1_on_a_menu_that_never_arrived_is_still_not_taken(
+    world: ZaloWorld,
+) -> None:
+    """The texts kept to resend live in memory and go with a restart; the menu's unseen mark
+    is in the database: her «1» is answered with the choices, not taken; the next «1» is."""
+    user = world.fake.user("Chị Mai")
+    world.fake.fail_next(
+        "sendMessage", error_code=429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id
+    )
+    assert await world.type(user, world.codes["DB001"]) == []
+    world.adapter.missed.clear()  # as after a restart
+    said = await world.type(user, "1")
+    assert said == [
+        "Lựa chọn «✅ Tham dự» chưa được thực hiện: câu hỏi của bot chưa tới được đồng chí lúc"
+        " đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu hỏi rồi"
+        " trả lời: 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay."
+    ]
+    assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
+    await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
