@@ -776,6 +776,20 @@ async def remember_menu(
     )
 
 
+async def rewrite_menu(
+    session: AsyncSession, channel: str, chat_address: str, stored: object, choices: list[Any]
+) -> None:
+    """Put ``choices`` ([label, data] pairs) in place of the newest menu's in an account's
+    ``stored`` menu, keeping when it came and the menus that came with it (a choice marked
+    unseen, or seen again: :mod:`bot.chat.menus`)."""
+    value = {**stored, "choices": choices} if isinstance(stored, dict) else choices
+    await session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
+        .values(menu=value)
+    )
+
+
 def _menu_kinds(choices: Iterable[Sequence[str]]) -> set[str]:
     """What a menu's choices are about: their action data's prefixes (``rsvp``, ``dr``…)."""
     return {str(data).partition(":")[0] for _, data in choices}

@@ -169,19 +169,23 @@ async def _invitation_choice(turn: Turn, text: Text) -> Action | None:
 async def _rewrite(
     services: Services, account: ChatAccount, rewrite: Callable[[str], str]
 ) -> list[tuple[str, str]]:
-    """Rewrite the data of the account's menu choices; the menu as it was."""
+    """Rewrite the data of the choices of the account's newest menu (the menus that reached
+    her with it, and when, kept as they are); that menu as it was."""
     async with unit_of_work(services.ctx.sessions) as session:
         ident = await queries.identity(
             session, services.ctx.meeting_id, account.channel, account.external_id
         )
-        menu = [(str(label), str(data)) for label, data in (ident.menu or [])] if ident else []
-        if menu:
-            await queries.remember_menu(
-                session,
-                account.channel,
-                account.chat_address,
-                ((Button(label, rewrite(data)),) for label, data in menu),
-            )
+        menus = queries.stored_menus(ident.menu) if ident else ()
+        if ident is None or not menus:
+            return []
+        menu = list(menus[0])
+        await queries.rewrite_menu(
+            session,
+            account.channel,
+            account.chat_address,
+            ident.menu,
+            [[label, rewrite(data)] for label, data in menu],
+        )
     return menu
 
 
