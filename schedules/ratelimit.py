@@ -70,7 +70,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,28 @@ _TOO_SHORT = 1e-6
 GUARD_STARTS = 10
 FIRST_GUARD = 0.01
 CHATS_KEPT = 4096  # per-chat buckets kept before the idle ones are forgotten
+
+_Key = TypeVar("_Key", bound=Hashable)
+_State = TypeVar("_State")
+
+
+def forget_idle(
+    kept: OrderedDict[_Key, _State], most: int, idle: Callable[[_Key, _State], bool]
+) -> list[_Key]:
+    """Past ``most`` per-chat states (``kept``: the one asked for longest ago first), forget
+    them from the front while ``idle`` says each is as good as new, stopping at the first that
+    is not: a few steps a new chat however many are kept, where looking over every chat took
+    milliseconds past 10,000 (the outbox's buckets, the replies' limiter, the update budget).
+    The keys forgotten."""
+    forgotten: list[_Key] = []
+    if len(kept) >= most:
+        while kept:
+            key, state = next(iter(kept.items()))
+            if not idle(key, state):
+                break
+            del kept[key]
+            forgotten.append(key)
+    return forgotten
 
 
 def guard_of(recent: Sequence[float]) -> float:
@@ -269,10 +291,8 @@ class Pacer:
         if bucket is not None:
             chats.move_to_end(chat)  # asked for last
             return bucket
-        if len(chats) >= CHATS_KEPT:
-            now = self._now()
-            while chats and next(iter(chats.values())).idle(now):
-                chats.popitem(last=False)
+        now = self._now()
+        forget_idle(chats, CHATS_KEPT, lambda _, bucket: bucket.idle(now))
         if chat.startswith("-"):
             bucket = _Bucket(self._group_interval)
         else:

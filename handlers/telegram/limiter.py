@@ -28,7 +28,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter
 
 from handlers.telegram.channel import retry_after_seconds
-from schedules.ratelimit import Limits, Pacer
+from schedules.ratelimit import Limits, Pacer, forget_idle
 
 log = logging.getLogger(__name__)
 
@@ -273,13 +273,8 @@ class RetryingRateLimiter(AIORateLimiter):
         if chat is not None:
             chats.move_to_end(chat_id)  # asked for last
             return chat
-        if len(chats) >= _CHATS_KEPT:
-            now = self._now()
-            while chats:
-                oldest = next(iter(chats.values()))
-                if not oldest.idle(now):
-                    break
-                chats.popitem(last=False)
+        now = self._now()
+        forget_idle(chats, _CHATS_KEPT, lambda _, state: state.idle(now))
         chat = chats[chat_id] = _Chat(at=self._now())
         return chat
 

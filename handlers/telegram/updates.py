@@ -45,6 +45,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 from handlers.telegram.context import Context
+from schedules.ratelimit import forget_idle
 
 log = logging.getLogger(__name__)
 
@@ -420,14 +421,11 @@ class _Budget:
         chats = self._chats
         if chat in chats:
             chats.move_to_end(chat)  # heard from last
-        elif len(chats) >= self.KEPT:
+        else:
             # The front is the chat heard from longest ago: forget it while it is whole again.
-            while chats:
-                oldest = next(iter(chats))
-                if self._left(oldest, now) < self.per_minute:
-                    break
-                del chats[oldest]
-                self._flooding.discard(oldest)
+            full = float(self.per_minute)
+            whole = forget_idle(chats, self.KEPT, lambda old, _: self._left(old, now) >= full)
+            self._flooding.difference_update(whole)
         chats[chat] = (left, now)
 
 
