@@ -57,6 +57,15 @@ async def told_the_code_is_wrong(world: ZaloWorld, user: FakeZaloUser, typed: st
         assert await world.type(user, typed) == [wrong]
 
 
+async def typed_draft_sent(world: ZaloWorld, speaker: FakeZaloUser, text: str) -> None:
+    """The speaker types her speech on Zalo (/thamluan, «✍️ Soạn tham luận 1.1 bằng tin nhắn»,
+    ``text``) and sends it («✅ Xong, gửi bản này»)."""
+    await world.type(speaker, "/thamluan")
+    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
+    await world.type(speaker, text)
+    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+
+
 async def test_a_first_message_that_is_no_code_is_told_how_to_link_by_the_personal_code(
     world: ZaloWorld,
 ) -> None:
@@ -413,10 +422,9 @@ async def test_the_office_on_zalo_is_told_to_comment_by_choosing_not_by_replying
     # Telegram way) took a clerk's comment for a stray text («Bot không xử lý tin nhắn tự do»).
     office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
     speaker = await world.linked("DB031", "Chị Vân")
-    await world.type(speaker, "/thamluan")
-    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
-    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
-    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await typed_draft_sent(
+        world, speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
+    )
     await world.tick()
     post = office.last_text
     assert "Trả lời tin này" not in post
@@ -448,10 +456,7 @@ async def test_the_office_asked_for_its_comment_on_zalo_can_call_it_off_with_huy
     speaker, and the next text is no comment."""
     office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
     speaker = await world.linked("DB031", "Chị Vân")
-    await world.type(speaker, "/thamluan")
-    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
-    await world.type(speaker, "Kính thưa các đồng chí, quận Ba Đình báo cáo kết quả.")
-    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await typed_draft_sent(world, speaker, "Kính thưa các đồng chí, quận Ba Đình báo cáo kết quả.")
     await world.tick()
     said = await world.type(office, "3")  # 💬 Góp ý bản này
     assert said[-1].endswith("bot chuyển nguyên văn đến người viết.\n\nTrả lời 1 – Hủy")
@@ -507,10 +512,7 @@ async def test_a_reply_to_the_office_refused_once_her_invitation_is_withdrawn_en
     # she was invited again, a message about anything else went to the office as her answer.
     office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
     speaker = await world.linked("DB031", "Chị Vân")
-    await world.type(speaker, "/thamluan")
-    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
-    await world.type(speaker, "Kính thưa các đồng chí.")
-    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await typed_draft_sent(world, speaker, "Kính thưa các đồng chí.")
     await world.tick()
     await world.type(office, "3")  # 💬 Góp ý bản này
     await world.type(office, "Đề nghị bổ sung số liệu.")
@@ -538,10 +540,9 @@ async def test_a_draft_whose_file_is_gone_from_the_server_reaches_the_office_say
     # FileNotFoundError and never reached the office.
     office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
     speaker = await world.linked("DB031", "Chị Vân")
-    await world.type(speaker, "/thamluan")
-    await world.type(speaker, "1")
-    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
-    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await typed_draft_sent(
+        world, speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
+    )
     [line] = [line for line in await world.services.drafts.board() if line.code == "DB031"]
     assert line.latest is not None
     stored = await world.services.drafts.version_file(line.latest.id)
@@ -879,10 +880,9 @@ async def test_a_revision_asked_on_zalo_tells_the_speaker_her_page_and_the_typed
     # takes no file: the new version goes on her page, or is typed here by the choice given.
     office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
     speaker = await world.linked("DB031", "Chị Vân")
-    await world.type(speaker, "/thamluan")
-    await world.type(speaker, "1")  # ✍️ Soạn tham luận 1.1 bằng tin nhắn
-    await world.type(speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả.")
-    await world.type(speaker, "1")  # ✅ Xong, gửi bản này
+    await typed_draft_sent(
+        world, speaker, "Kính thưa các đồng chí, quận Hoàn Kiếm báo cáo kết quả."
+    )
     await world.tick()
     await world.type(office, "2")  # ✏️ Cần chỉnh sửa
     await world.type(office, "1")  # ✏️ Xác nhận đề nghị chỉnh sửa bản 1
