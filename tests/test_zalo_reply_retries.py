@@ -136,9 +136,38 @@ async def test_a_preview_zalo_never_takes_does_not_let_a_blind_1_send_the_notice
     assert "Sẽ gửi tới: 1 người." in said[1]
     assert said[2] == (
         "Lựa chọn «📤 Gửi ngay» chưa được thực hiện: câu hỏi của bot chưa tới được đồng chí lúc"
-        " đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu hỏi rồi"
-        " trả lời: 1 – 📤 Gửi ngay · 2 – 🕘 Hẹn giờ gửi · 3 – Hủy."
+        " đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu hỏi ở trên"
+        " rồi trả lời.\n\nTrả lời 1 – 📤 Gửi ngay · 2 – 🕘 Hẹn giờ gửi · 3 – Hủy"
     )
+    sent = await world.type(office, "1")  # now a choice she saw
+    assert sent[0].startswith("📤 Đã xếp thông báo")
+    assert await broadcasts(world) == 1
+
+
+async def test_a_blind_1_while_zalo_still_refuses_the_resent_preview_is_not_taken_either(
+    world: ZaloWorld,
+) -> None:
+    """Review of s31: the preview refused, then her blind «1» answered while Zalo still refused
+    the resent preview and the «not carried out» hint — the mark was cleared with the hint
+    unsent, so her third blind «1» sent the notice she had never seen."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    await world.linked("DB001", "Chị Mai")
+    await world.type(office, "/thongbao")
+    await world.type(office, NOTICE)
+    for refused in (1, 2):  # the preview; then the preview resent and the hint
+        world.fake.fail_next(
+            "sendMessage",
+            error_code=429,
+            description="Too Many Requests",
+            retry_after=int(REPLY_PATIENCE) + 1,
+            chat_id=office.id,
+            times=refused,
+        )
+        assert await world.type(office, "1") == []
+    said = await world.type(office, "1")  # still blind: nothing has reached her yet
+    assert await broadcasts(world) == 0
+    assert said[0] == world.catalog.plain("hint.resending")
+    assert said[-1].startswith("Lựa chọn «📤 Gửi ngay» chưa được thực hiện")
     sent = await world.type(office, "1")  # now a choice she saw
     assert sent[0].startswith("📤 Đã xếp thông báo")
     assert await broadcasts(world) == 1
@@ -270,8 +299,8 @@ async def test_after_a_restart_a_blind_1_on_a_menu_that_never_arrived_is_still_n
     said = await world.type(user, "1")
     assert said == [
         "Lựa chọn «✅ Tham dự» chưa được thực hiện: câu hỏi của bot chưa tới được đồng chí lúc"
-        " đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu hỏi rồi"
-        " trả lời: 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay."
+        " đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu hỏi ở trên"
+        " rồi trả lời.\n\nTrả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử người dự thay"
     ]
     assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
     await world.type(user, "1")

@@ -209,11 +209,9 @@ async def seen(services: Services, account: ChatAccount) -> None:
 
 async def on_unseen(turn: Turn, action: Action) -> Answer:
     """A choice picked from a menu that never reached the person: not taken; she is told so,
-    with the choices, and the menu counts again (she has its choices before her now)."""
+    with the choices as the answer's own menu, which counts once this answer reaches her (it
+    is marked unseen again if it does not: a «1» typed blind again is not taken either)."""
     menu = await _rewrite(turn.services, turn.account, _shown)
     picked = next((label for label, data in menu if data == action.data), "")
-    options = turn.catalog.plain("menu.separator").join(
-        turn.catalog.plain("menu.option", number=number, label=label)
-        for number, (label, _) in enumerate(menu, start=1)
-    )
-    return turn.say("hint.unseen_choice", choice=picked, options=options)
+    buttons = tuple((Button(label, _shown(data)),) for label, data in menu)
+    return turn.say("hint.unseen_choice", buttons, choice=picked)
