@@ -862,6 +862,19 @@ async def test_the_address_kept_for_after_signing_in_keeps_its_query(desk: Desk)
     assert signed.headers["location"] == "/office/delegates?answer=no_answer&reach=no"
 
 
+async def test_an_address_with_vietnamese_letters_asked_without_a_session_is_kept_not_an_error(
+    desk: Desk,
+) -> None:
+    # Review of s31: the decoded path («Nguyễn») went into the cookie as it was, and Starlette
+    # cannot write a header outside latin-1: the sign-in page was a server error.
+    asked = await desk.client.get("/office/delegates?q=Nguy%E1%BB%85n")
+    assert asked.status_code == 401
+    asked = await desk.client.get("/office/delegates/Nguy%E1%BB%85n")
+    assert asked.status_code == 401
+    signed = await desk.sign_in()
+    assert signed.headers["location"] == "/office/delegates/Nguy%E1%BB%85n"
+
+
 @pytest.mark.parametrize(
     "kept",
     [

@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -216,7 +216,9 @@ class Office:
 
     def _keep_next(self, request: Request, response: Response) -> None:
         """Remember the page a browser without a session asked for, for :meth:`signin_post`."""
-        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # As the browser sent it (a name in the path is percent-encoded): a cookie holds ASCII.
+        path = quote(request.url.path, safe="/-._~!$&'()*+,;=:@%")
+        wanted = path + (f"?{request.url.query}" if request.url.query else "")
         if self.same_site_path(wanted) is None:
             return
         response.set_cookie(
@@ -228,7 +230,13 @@ class Office:
         """``value`` if it is a path of this dashboard (not its sign-in pages), else None: never
         another site's address, a scheme-relative ``//host`` or a backslash a browser might
         read as a slash."""
-        if not value or len(value) > 2000 or "\\" in value or any(c < " " for c in value):
+        if (
+            not value
+            or len(value) > 2000
+            or not value.isascii()
+            or "\\" in value
+            or any(c < " " for c in value)
+        ):
             return None
         parts = urlsplit(value)
         if parts.scheme or parts.netloc or value.startswith("//"):
