@@ -473,7 +473,7 @@ async def next_unanswered_shown(scene: Scene, said: Said) -> None:
 async def report_sent_privately(scene: Scene, said: Said) -> None:
     [document] = said.documents
     assert document["chat_id"] == ADMIN_ID
-    assert said.private == [scene.say("report_file.caption", time="09:00 18/05/2024")]
+    assert said.private == [scene.say("report_file.caption", time="09:00, 18/5")]
     assert said.group == ([scene.say("report_file.sent_private")] if scene.group else [])
 
 

@@ -433,24 +433,6 @@ class InvitationService:
         token = await self._live_token(person_id) if web is not None else None
         return web.calendar_url(token) if web is not None and token is not None else None
 
-    async def chats_of(self, person_id: int) -> list[LinkedChat]:
-        """The chat accounts ``person_id`` linked, first linked first: her personal page says
-        she is linked there rather than inviting her to link again."""
-        async with read_only(self._ctx.sessions) as session:
-            rows = await session.execute(
-                select(
-                    ChannelIdentity.channel,
-                    ChannelIdentity.linked_at,
-                    ChannelIdentity.unreachable_at,
-                )
-                .where(
-                    ChannelIdentity.delegate_id == person_id,
-                    ChannelIdentity.linked_via != queries.PAGE_LINK,
-                )
-                .order_by(ChannelIdentity.linked_at, ChannelIdentity.id)
-            )
-            return [LinkedChat(*row) for row in rows]
-
     async def desk_code(self, person_id: int) -> str | None:
         """The personal code of a person's live invitation as printed under the slip's QR
         (``K7PX-3QBM``): what she (or the substitute she sends) shows or says at the reception

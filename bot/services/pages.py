@@ -56,7 +56,7 @@ from bot.domain.tokens import looks_like_token
 from bot.services.access import DASHBOARD
 from bot.services.context import ServiceContext
 from bot.services.documents import PUBLISHED, DocumentLine, document_line
-from bot.services.invitations import page_account
+from bot.services.invitations import LinkedChat, page_account
 from bot.services.views import DelegateView, RsvpView
 from storage.base import UTCDateTime
 from storage.models import (
@@ -74,6 +74,7 @@ from storage.models import (
     TaskAssignment,
     TaskEvidence,
 )
+from storage.queries import PAGE_LINK
 from storage.uow import reading
 
 T = TypeVar("T")
@@ -152,6 +153,9 @@ class PageView:
     notices: tuple[PageNotice, ...] = ()  # the office's notices she was sent, newest first
     # The documents the office published, newest first (none for a withdrawn invitation).
     documents: tuple[DocumentLine, ...] = ()
+    # The chat accounts she linked, first linked first: her page says she is linked there
+    # rather than inviting her to link again.
+    chats: tuple[LinkedChat, ...] = ()
 
 
 def _table(model: Any) -> Table:
@@ -273,6 +277,9 @@ def _person_statement() -> Select[Any]:
             )
             .label("has_drafts"),
             exists().where(_her_notices(d.c.id)).label("has_notices"),
+            exists()
+            .where(ci.c.delegate_id == d.c.id, ci.c.linked_via != PAGE_LINK)
+            .label("has_chats"),
             exists()
             .where(
                 DOCUMENTS.c.meeting_id == bindparam("meeting_id", type_=Integer),
@@ -412,6 +419,15 @@ def _details_statement() -> Any:
 PERSON = _person_statement()
 DETAILS = _details_statement()
 NOTICES = _notices_statement()
+# The chat accounts she linked (not the page's own), first linked first.
+CHATS = (
+    select(IDENTITIES.c.channel, IDENTITIES.c.linked_at, IDENTITIES.c.unreachable_at)
+    .where(
+        IDENTITIES.c.delegate_id == bindparam("person_id", type_=Integer),
+        IDENTITIES.c.linked_via != PAGE_LINK,
+    )
+    .order_by(IDENTITIES.c.linked_at, IDENTITIES.c.id)
+)
 
 
 class DeskPass(StrEnum):
@@ -465,12 +481,12 @@ class PageService:
 
         def read(
             connection: Connection,
-        ) -> tuple[Any, Sequence[Any], Sequence[Any], Sequence[Any]]:
+        ) -> tuple[Any, Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]:
             row = connection.execute(PERSON, values).first()
             if row is None or not row.opened:
-                return None, (), (), ()  # for open_page
+                return None, (), (), (), ()  # for open_page
             if not details:
-                return row, (), (), ()
+                return row, (), (), (), ()
             asked = {"person_id": row.id, "meeting_id": values["meeting_id"]}
             rows: Sequence[Any] = ()
             if row.has_tasks or row.has_drafts:
@@ -484,9 +500,11 @@ class PageService:
             documents: Sequence[Any] = ()
             if row.has_documents and row.withdrawn_at is None and row.role != ROLE_CONTACT:
                 documents = connection.execute(PUBLISHED, meeting).all()
-            return row, rows, notices, documents
+            # Her chats, in the same read: only for one who linked any.
+            chats = connection.execute(CHATS, asked).all() if row.has_chats else ()
+            return row, rows, notices, documents, chats
 
-        row, rows, notices, documents = await reading(self._ctx.sessions, read)
+        row, rows, notices, documents, chats = await reading(self._ctx.sessions, read)
         if row is None or not hmac.compare_digest(row.token, token):
             return None
         delegate = DelegateView(
@@ -515,6 +533,7 @@ class PageService:
             account, delegate, rsvp, tasks, drafts, link_code=row.link_code,
             notices=tuple(PageNotice(n.number, n.sent_at, n.body or "") for n in notices),
             documents=tuple(document_line(d) for d in documents),
+            chats=tuple(LinkedChat(*chat) for chat in chats),
         )  # fmt: skip
 
     def _details(

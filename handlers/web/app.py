@@ -396,7 +396,7 @@ class Site:
             return visit
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
-        chats = await self.services.invitations.chats_of(visit.person_id)
+        chats = list(visit.view.chats)
         seen = _seen_notices(request)
         # The office's documents (none for a withdrawn invitation), read with the page.
         response = self._render(
