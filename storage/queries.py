@@ -728,6 +728,9 @@ def first_time(ident: ChannelIdentity, event_id: str | None) -> bool:
 
 
 Menu = tuple[tuple[str, str], ...]  # one message's choices, in order: (label, action data)
+# A choice of a menu whose message did not reach the person (``bot.chat.menus``): its data
+# behind this prefix, not taken until the menu has reached her.
+MENU_UNSEEN = "nd:"
 MENUS_KEPT = 3  # earlier menus kept beside the newest: a chase, a speech and a task reminder
 
 
@@ -792,7 +795,7 @@ async def rewrite_menu(
 
 def _menu_kinds(choices: Iterable[Sequence[str]]) -> set[str]:
     """What a menu's choices are about: their action data's prefixes (``rsvp``, ``dr``…)."""
-    return {str(data).partition(":")[0] for _, data in choices}
+    return {str(data).removeprefix(MENU_UNSEEN).partition(":")[0] for _, data in choices}
 
 
 def sent_first(stored: object) -> bool:

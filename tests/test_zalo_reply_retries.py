@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.domain.clock import ManualClock
+from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from bot.texts.plain import to_text
 from handlers.web.app import build_web_app
 from handlers.web.server import serving
 from handlers.zalo.app import REPLY_PATIENCE, ZaloWebhook, hook_path
-from storage.models import Delegate, OutboundMessage, Rsvp
+from storage import queries
+from storage.models import ChannelIdentity, Delegate, OutboundMessage, Rsvp
+from storage.queries import MENU_UNSEEN
+from storage.uow import unit_of_work
 from tests.fakes.zalo_api import FakeZaloUser
 from tests.test_zalo_channel import SECRET
 from tests.web_support import web_setup
@@ -305,3 +310,26 @@ async def test_after_a_restart_a_blind_1_on_a_menu_that_never_arrived_is_still_n
     assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
     await world.type(user, "1")
     assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
+
+
+async def test_a_menu_marked_unseen_is_still_superseded_by_a_newer_one_about_the_same_thing(
+    world: ZaloWorld,
+) -> None:
+    """Review of s31: a choice marked unseen («nd:dr:…») read as a menu about «nd», so a newer
+    post about a draft kept it beside itself as a menu about something else (and asked back a
+    number both had) instead of superseding it, as a newer draft's post does."""
+    office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
+    now = world.clock.now()
+    sessions = world.services.ctx.sessions
+    async with unit_of_work(sessions) as session:
+        for data in (f"{MENU_UNSEEN}dr:ok:1", "dr:ok:2"):  # the older one marked unseen
+            await queries.remember_menu(
+                session, "zalo", office.id, [(Button("✅ Chốt bản", data),)],
+                sent_first=(now, now - timedelta(minutes=1)),
+            )  # fmt: skip
+    async with sessions() as session:
+        ident = await session.scalar(
+            select(ChannelIdentity).where(ChannelIdentity.chat_address == office.id)
+        )
+    assert ident is not None
+    assert queries.stored_menus(ident.menu) == ((("✅ Chốt bản", "dr:ok:2"),),)

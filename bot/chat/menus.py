@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
-UNSEEN = "nd:"  # a choice of a menu whose message did not reach the person
+UNSEEN = queries.MENU_UNSEEN  # a choice of a menu whose message did not reach the person
 
 
 def offered(answer: Answer) -> tuple[Button, ...]:
