@@ -95,22 +95,17 @@ async def report(turn: Turn, office: OfficeActor) -> Answer:
         if config.web is None:
             return turn.say("report_file.no_web")
         link = config.web.office_url(REPORT_DOWNLOAD)
-        linked = turn.private(
-            Outbound((FilePart(name, b"", XLSX_MIME, caption, download_url=link),)),
-            if_unreachable=Outbound.text(catalog.html("report_file.open_private")),
-        )
-        if not turn.in_group:
-            return Answer((linked,))
-        return Answer((linked,)).then(turn.say("report_file.sent_private"))
-    report = await services.office_report.collect()
-    # Built in a thread: at 10,000 delegates the workbook takes seconds of CPU, during which the
-    # event loop goes on answering the other chats, the pages and the outbox.
-    content = await asyncio.to_thread(office_report_workbook, catalog, config, report)
+        part = FilePart(name, b"", XLSX_MIME, caption, download_url=link)
+    else:
+        report = await services.office_report.collect()
+        # Built in a thread: at 10,000 delegates the workbook takes seconds of CPU, during which
+        # the event loop goes on answering the other chats, the pages and the outbox.
+        content = await asyncio.to_thread(office_report_workbook, catalog, config, report)
+        part = FilePart(name, content, XLSX_MIME, caption)
     # A person who never opened a private chat with the bot (or blocked it) cannot receive
-    # files there.
+    # anything there.
     sent = turn.private(
-        Outbound((FilePart(name, content, XLSX_MIME, caption),)),
-        if_unreachable=Outbound.text(catalog.html("report_file.open_private")),
+        Outbound((part,)), if_unreachable=Outbound.text(catalog.html("report_file.open_private"))
     )
     if not turn.in_group:
         return Answer((sent,))

@@ -396,12 +396,11 @@ class Site:
             return visit
         flash = self.flashes.take(query.get("f", ""), visit.person_id)
         bot = await self.services.quotas.bot_of(visit.person_id)
-        chats = list(visit.view.chats)
         seen = _seen_notices(request)
         # The office's documents (none for a withdrawn invitation), read with the page.
         response = self._render(
             "page.html", visit.catalog, flash=flash, documents=visit.view.documents,
-            **self._page_context(visit, bot, seen, chats),
+            **self._page_context(visit, bot, seen),
         )  # fmt: skip
         self._remember_notices(request, response, visit, seen)
         return response
@@ -431,16 +430,12 @@ class Site:
         )  # fmt: skip
 
     def _page_context(
-        self,
-        visit: Visit,
-        bot: int = 0,
-        seen: frozenset[int] | None = None,
-        chats: Sequence[LinkedChat] = (),
+        self, visit: Visit, bot: int = 0, seen: frozenset[int] | None = None
     ) -> dict[str, Any]:
         catalog, view = visit.catalog, visit.view
         # Where she is linked already (on a bot that runs here) the page says so, not «send
         # the code»: asked again, she would think the linking failed.
-        linked = self._linked_chats(catalog, chats)
+        linked = self._linked_chats(catalog, view.chats)
         links = {
             name: make(visit.token)
             for name, make in self.setup.chat_links.items()
