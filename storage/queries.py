@@ -772,11 +772,7 @@ async def remember_menu(
                 ):
                     earlier.append({"choices": menu["choices"], "at": sent})
         value.update(at=at.isoformat(), earlier=earlier[:MENUS_KEPT])
-    await session.execute(
-        update(ChannelIdentity)
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
-        .values(menu=value)
-    )
+    await _store_menu(session, channel, chat_address, value)
 
 
 async def rewrite_menu(
@@ -786,6 +782,13 @@ async def rewrite_menu(
     ``stored`` menu, keeping when it came and the menus that came with it (a choice marked
     unseen, or seen again: :mod:`bot.chat.menus`)."""
     value = {**stored, "choices": choices} if isinstance(stored, dict) else choices
+    await _store_menu(session, channel, chat_address, value)
+
+
+async def _store_menu(
+    session: AsyncSession, channel: str, chat_address: str, value: object
+) -> None:
+    """Write an account's stored menu (every identity of that chat on the channel)."""
     await session.execute(
         update(ChannelIdentity)
         .where(ChannelIdentity.channel == channel, ChannelIdentity.chat_address == chat_address)
