@@ -282,13 +282,7 @@ class Card:
         linked in a chat (her page is none), not blocked, on a chat that runs here (of any
         other, «bot vẫn nhắn tin được» would not be true); sorted."""
         return sorted(
-            {
-                i.channel
-                for i in self.identities
-                if i.linked_via != queries.PAGE_LINK
-                and i.unreachable_at is None
-                and chats.runs(i.channel)
-            }
+            {i.channel for i in self.identities if _takes_messages(i) and chats.runs(i.channel)}
         )
 
     @property
