@@ -745,13 +745,18 @@ class Site:
             if not name or not position:
                 missing = catalog.html("web.rsvp.substitute_missing")
                 return self._done(visit, missing, ok=False, form=typed)
-            for value, limit in (
-                (name, MAX_SUBSTITUTE_NAME),
-                (position, MAX_SUBSTITUTE_POSITION),
-                (unit, MAX_SUBSTITUTE_UNIT),
+            for value, limit, label in (
+                (name, MAX_SUBSTITUTE_NAME, "web.rsvp.name"),
+                (position, MAX_SUBSTITUTE_POSITION, "web.rsvp.position"),
+                (unit, MAX_SUBSTITUTE_UNIT, "web.rsvp.unit"),
             ):
-                if len(value) > limit:
-                    too_long = catalog.html("rsvp.too_long", limit=limit)
+                if len(value) > limit:  # its box named, with what she typed and the limit
+                    too_long = catalog.html(
+                        "web.rsvp.too_long",
+                        field=catalog.plain(label),
+                        chars=count(catalog, len(value)),
+                        limit=count(catalog, limit),
+                    )
                     return self._done(visit, too_long, ok=False, form=typed)
             if typed_phone and phone is None:
                 not_a_phone = catalog.html("web.rsvp.not_a_phone", typed=typed_phone[:40])
