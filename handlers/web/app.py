@@ -28,7 +28,7 @@ from bot.chat import replies
 from bot.chat.drafts import result_params
 from bot.config import WebSettings
 from bot.documents.qr import qr_page_svg, qr_svg
-from bot.domain.channels import Capabilities, ChatAccount
+from bot.domain.channels import Capabilities, ChatAccount, LinkedChat
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
 from bot.domain.ids import parse_id
@@ -48,7 +48,7 @@ from bot.metrics import Metrics
 from bot.services import Services
 from bot.services.documents import DOCUMENT_FALLBACK
 from bot.services.drafts.values import DraftResult, DraftStep
-from bot.services.invitations import LinkedChat, LinkOutcome
+from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
 from bot.services.pages import DeskPass, PageView, desk_pass
 from bot.services.rsvp import RsvpResult, RsvpStep
@@ -58,6 +58,7 @@ from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
 from bot.texts.presenters import (
     deadline_text,
+    linked_chat_lines,
     notice_body_linked,
     same_unit_words,
     withdrawn_notice,
@@ -528,30 +529,10 @@ class Site:
         }
 
     def _linked_chats(self, catalog: Catalog, chats: Sequence[LinkedChat]) -> dict[str, Markup]:
-        """What the page says of each chat she linked whose bot runs here, by channel: since
-        when, and, once messages stopped reaching it (the bot blocked), that too."""
-        meeting, zalo = self.config.meeting, self.config.zalo
-        said: dict[str, Markup] = {}
-        for chat in chats:
-            if chat.channel in said or not self.services.ctx.chats.runs(chat.channel):
-                continue
-            when = short_moment(catalog, meeting.local(chat.linked_at))
-            if chat.channel in zalo.channels():
-                name = zalo.finding(zalo.channels().index(chat.channel))[0]
-                app = catalog.plain(
-                    "web.chat.app_zalo_bot" if name else "web.chat.app_zalo", bot=name
-                )
-            elif catalog.has(f"web.chat.app_{chat.channel}"):
-                app = catalog.plain(f"web.chat.app_{chat.channel}")
-            else:
-                continue  # a channel the page has no words for (a test's)
-            if chat.unreachable_at is not None:
-                since = short_moment(catalog, meeting.local(chat.unreachable_at))
-                text = catalog.html("web.chat.linked_unreachable", app=app, time=when, since=since)
-            else:
-                text = catalog.html("web.chat.linked", app=app, time=when)
-            said[chat.channel] = Markup(text)  # noqa: S704 (catalog HTML, parameters escaped)
-        return said
+        """What the page says of each chat she linked whose bot runs here, by channel
+        (:func:`bot.texts.presenters.linked_chat_lines`)."""
+        said = linked_chat_lines(catalog, self.config, chats, self.services.ctx.chats.runs)
+        return {channel: Markup(text) for channel, text in said.items()}  # noqa: S704 (catalog HTML)
 
     def _desk_pass(self, visit: Visit) -> dict[str, Any] | None:
         """What the page shows the reception desk, if anything (``desk_pass``): the QR of the
