@@ -71,7 +71,7 @@ from handlers.web.office.checkin import DESK_COOKIE, DeskPages, desk_pages_of
 from handlers.web.probes import Probes
 from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
 from handlers.web.static import Static
-from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
+from handlers.web.uploads import MAX_FIELD, TooLarge, limited, read_form, text_field, upload
 from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES, read_stored
 
 log = logging.getLogger(__name__)
@@ -1047,6 +1047,10 @@ class Site:
                 # server's words; the server refuses it anyway (storage.files.MAX_BYTES).
                 "max_bytes": MAX_BYTES,
                 "max_mb": MAX_BYTES // (1024 * 1024),
+                # A typed speech past it cannot be read whole to be given back: the page's
+                # script keeps it in its box instead (handlers.web.uploads.MAX_FIELD).
+                "max_text_bytes": MAX_FIELD,
+                "max_draft_chars": count(catalog, MAX_TEXT_DRAFT),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,
                 "office": config.office,
