@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from bot.services import Services
+from storage.files import MAX_BYTES
 from storage.models import AuditEntry, Delegate
 from tests.conftest import EXAMPLE_DELEGATES
 from tests.office_support import Desk, hidden, text_of
@@ -152,6 +153,47 @@ async def test_a_workbook_of_several_sheets_says_which_was_read_and_points_to_th
         "Tệp: có nhiều trang (sheet); đã đọc danh sách ở trang «Danh sách» (các trang khác: "
         "Bìa). Để đọc trang khác, ghi tên trang vào ô «Trang (sheet) cần đọc» rồi chọn lại tệp."
     ]
+
+
+def sheet_box(page: str) -> str:
+    """What the import form's sheet box holds."""
+    found = re.search(r'<input id="import-sheet"[^>]*value="([^"]*)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_a_list_refused_keeps_the_sheet_name_she_typed_in_its_box(desk: Desk) -> None:
+    # A mistyped sheet was to be typed again whole; so was one sent with no file or a file
+    # far too large.
+    workbook = Workbook()
+    workbook.worksheets[0].title = "Danh sách"
+    for row in csv.reader(io.StringIO(good_list().decode("utf-8"))):
+        workbook.worksheets[0].append(row)
+    content = io.BytesIO()
+    workbook.save(content)
+    page = await send_file(desk, "ds.xlsx", content.getvalue(), sheet="Trang 2")
+    assert problems(page)[0].startswith("Tệp: không có trang (sheet) «Trang 2»")
+    assert sheet_box(page) == "Trang 2"
+    form = hidden((await desk.client.get("/office/import")).text, "form-import")
+    empty = await desk.client.post(
+        "/office/import",
+        data={**form, "sheet": "Danh sách 2"},
+        files={"file": ("", b"", "application/octet-stream")},
+    )
+    assert empty.status_code == 422 and text_of(empty.text, "import-error") == (
+        "Đề nghị chọn một tệp danh sách."
+    )
+    assert sheet_box(empty.text) == "Danh sách 2"
+    # Far past the limit the list is refused unread; its sheet came before it in the form.
+    huge = await desk.client.post(
+        "/office/import",
+        data={**form, "sheet": "Đại biểu"},
+        files={"file": ("ds.xlsx", b"\0" * (MAX_BYTES + 128 * 1024), "text/csv")},
+    )
+    assert huge.status_code == 413 and text_of(huge.text, "import-error").startswith(
+        "Tệp quá lớn (tối đa 20 MB)"
+    )
+    assert sheet_box(huge.text) == "Đại biểu"
 
 
 async def test_the_preview_of_a_changed_list_says_each_changed_field_from_what_to_what(

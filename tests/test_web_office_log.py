@@ -121,6 +121,37 @@ async def test_her_personal_page_opened_is_logged_as_such_not_as_an_account_link
     )
 
 
+async def test_a_page_opened_logged_before_it_had_its_own_kind_reads_as_a_page_opened(
+    desk: Desk, imported: Services
+) -> None:
+    """A row written before «mở trang cá nhân lần đầu» existed said «liên kết tài khoản» (the
+    chat's linking, «via» the page): read, filtered and downloaded as a page opened, as a row
+    written today is; a chat really linked stays «liên kết tài khoản»."""
+    web = await web_for(imported)
+    await web.client.get(f"/{web.tokens['DB031']}")
+    await web.client.aclose()
+    now = (await desk.client.get("/office/log")).text
+    [opened] = [e for e in entries(now) if "Kênh: Trang cá nhân" in entry_text(now, e)]
+    async with imported.ctx.sessions() as session, session.begin():
+        row = await session.get_one(AuditEntry, int(opened))
+        assert row.action == "identity.page_opened"
+        row.action = "identity.linked"  # as the old code wrote it
+        row.after = {**(row.after or {}), "via": queries.PAGE_LINK}
+    telegram = ChatAccount("telegram", "7001", "7001")
+    await imported.invitations.link_by_token(telegram, web.tokens["DB032"])
+    old = (await desk.client.get("/office/log")).text
+    assert entry_text(old, opened) == entry_text(now, opened)
+    assert "liên kết" not in entry_text(old, opened).lower()
+    found = (await desk.client.get("/office/log?action=identity.page_opened")).text
+    assert entries(found) == [opened]
+    linked = (await desk.client.get("/office/log?action=identity.linked")).text
+    [real] = entries(linked)  # DB032's Telegram, and only it
+    assert real != opened and "liên kết tài khoản" in entry_text(linked, real)
+    table = (await desk.client.get("/office/log.csv?action=identity.page_opened")).text
+    [line] = [row for row in csv.reader(io.StringIO(table))][1:]
+    assert line[2] == "mở trang cá nhân lần đầu" and "Cách liên kết" not in line[6]
+
+
 async def test_an_answer_taken_by_phone_after_the_deadline_is_said_so_in_the_log(
     desk: Desk, imported: Services, clock
 ) -> None:

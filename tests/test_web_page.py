@@ -293,6 +293,20 @@ async def test_naming_herself_as_her_substitute_refused_fills_the_form_again_as_
     )  # fmt: skip
 
 
+async def test_a_substitute_box_too_long_names_the_box_its_length_and_the_limit(
+    web: Web, imported: Services
+) -> None:
+    # «tối đa 200 ký tự» alone left her to count a pasted position; the desk says both.
+    position = "Phó Chủ tịch " * 24  # 312 characters, 311 once its spaces are tidied
+    typed = {"name": "Lê Thị Hoa", "position": position, "unit": "Hội LHPN quận Ba Đình"}
+    page = await send_substitute(web, "DB003", **typed)
+    assert flash(page.text) == (
+        "Ô «Chức vụ» dài 311 ký tự, quá giới hạn 200 ký tự nên chưa được gửi. Toàn bộ nội "
+        "dung vẫn ở khung; đề nghị đồng chí rút gọn rồi gửi lại."
+    )
+    assert await _substitute_row(imported, "DB003") == ("no_answer", None, None, None, None)
+
+
 async def test_after_sending_a_substitute_her_page_says_unit_and_phone_and_fills_the_form_with_them(
     web: Web, imported: Services
 ) -> None:

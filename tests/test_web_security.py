@@ -18,7 +18,7 @@ from bot.services.invitations import MAX_FAILURES
 from handlers.web.app import build_web_app
 from storage.files import MAX_BYTES
 from storage.models import DraftVersion, Rsvp
-from tests.web_support import Web, flash, form_fields, web_for, web_setup
+from tests.web_support import BASE, Web, flash, form_fields, web_for, web_setup
 
 SPEAKER = "DB031"
 SECURE = "https://hoinghi.example"
@@ -110,10 +110,111 @@ async def test_a_form_this_server_did_not_write_for_this_page_changes_nothing(
     for fields in ({}, {"nonce": "abc", "csrf": "forged"}, other):
         response = await web.client.post(f"/{token}/rsvp", data={**fields, "choice": "attend"})
         page = await web.client.get(response.headers["location"])
-        assert flash(page.text).startswith("Biểu mẫu đã hết hiệu lực")
+        assert flash(page.text).startswith("Trang đã được làm mới kể từ lúc đồng chí mở")
     async with imported.ctx.sessions() as session:
         statuses = set(await session.scalars(select(Rsvp.status)))
     assert statuses == {"no_answer"}
+
+
+async def test_a_form_sent_after_the_server_s_secret_changed_comes_back_as_typed(
+    web: Web, imported: Services
+) -> None:
+    # The page was open across a restart with a new secret: the form's signature no longer
+    # holds, so nothing is recorded, and every box she typed in comes back filled.
+    page = (await web.open(SPEAKER)).text
+    task = int(re.search(r'id="task-(\d+)-report"', page)[1])  # type: ignore[index]
+    draft = int(re.search(r'id="draft-(\d+)-type"', page)[1])  # type: ignore[index]
+    renewed = replace(web_setup(imported), secret=b"the-new-secret-after-a-restart-0000")
+    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.7", 50000))
+    token = web.tokens[SPEAKER]
+    sent = [
+        ("rsvp", "form-decline", {"choice": "decline", "reason": "Trùng lịch họp Quận ủy"}),
+        (
+            "rsvp",
+            "form-substitute",
+            {
+                "choice": "substitute",
+                "name": "Lê Thị Hoa",
+                "position": "Phó Chủ tịch",
+                "unit": "Hội LHPN quận Hoàn Kiếm",
+                "phone": "0912 345 678",
+            },
+        ),
+        (f"task/{task}", f"task-{task}-report", {"action": "help", "note": "Cần thêm danh sách"}),
+        (f"draft/{draft}/text", f"draft-{draft}-type", {"text": "Kính thưa Đoàn Chủ tịch…"}),
+        (f"draft/{draft}/reply", f"draft-{draft}-reply", {"text": "Xin cảm ơn góp ý"}),
+    ]
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as restarted:
+        for action, form_id, data in sent:
+            fields = form_fields(page, form_id)  # signed with the old secret
+            if action.endswith("/text"):  # the typed speech's form is multipart
+                parts = {**fields_as_parts(fields), "text": (None, data["text"])}
+                answer = await restarted.post(f"/{token}/{action}", files=parts)
+            else:
+                answer = await restarted.post(f"/{token}/{action}", data={**fields, **data})
+            again = (await restarted.get(answer.headers["location"])).text
+            assert flash(again) == (
+                "Trang đã được làm mới kể từ lúc đồng chí mở nên nội dung vừa gửi chưa được "
+                "nhận. Toàn bộ nội dung đồng chí đã nhập vẫn ở nguyên trong khung dưới đây; "
+                "đề nghị đồng chí bấm gửi lại."
+            )
+            if form_id == "form-decline":
+                assert (
+                    '<textarea id="decline-reason" name="reason" rows="2">'
+                    "Trùng lịch họp Quận ủy</textarea>"
+                ) in again
+            elif form_id == "form-substitute":
+                for box, value in (
+                    ("substitute-name", "Lê Thị Hoa"),
+                    ("substitute-position", "Phó Chủ tịch"),
+                    ("substitute-unit", "Hội LHPN quận Hoàn Kiếm"),
+                    ("substitute-phone", "0912 345 678"),
+                ):
+                    assert re.search(f'id="{box}"[^>]*value="{value}"', again), box
+            elif form_id.endswith("-report"):
+                assert '<option value="help" selected>' in again
+                assert 'name="note" rows="2">Cần thêm danh sách</textarea>' in again
+            else:
+                box = "text" if form_id.endswith("-type") else "reply-text"
+                assert re.search(
+                    f'id="draft-{draft}-{box}"[^>]*>{re.escape(data["text"])}</textarea>', again
+                )
+    async with imported.ctx.sessions() as session:
+        assert set(await session.scalars(select(Rsvp.status))) == {"no_answer"}
+        assert not list(await session.scalars(select(DraftVersion)))
+
+
+async def test_a_button_or_a_file_sent_after_the_secret_changed_is_asked_again_in_its_words(
+    web: Web, imported: Services
+) -> None:
+    page = (await web.open(SPEAKER)).text
+    draft = int(re.search(r'id="draft-(\d+)-upload"', page)[1])  # type: ignore[index]
+    renewed = replace(web_setup(imported), secret=b"the-new-secret-after-a-restart-0000")
+    transport = httpx.ASGITransport(app=build_web_app(renewed), client=("203.0.113.7", 50000))
+    token = web.tokens[SPEAKER]
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as restarted:
+        fields = form_fields(page, "form-attend")
+        answer = await restarted.post(f"/{token}/rsvp", data={**fields, "choice": "attend"})
+        again = (await restarted.get(answer.headers["location"])).text
+        assert flash(again) == (
+            "Trang đã được làm mới kể từ lúc đồng chí mở nên lựa chọn vừa gửi chưa được ghi "
+            "nhận. Đề nghị đồng chí bấm chọn lại trên trang này."
+        )
+        fields = form_fields(page, f"draft-{draft}-upload")
+        answer = await restarted.post(
+            f"/{token}/draft/{draft}/file",
+            files={**fields_as_parts(fields), "file": ("bai.txt", b"Kinh thua", "text/plain")},
+        )
+        again = (await restarted.get(answer.headers["location"])).text
+        assert flash(again) == (
+            "Trang đã được làm mới kể từ lúc đồng chí mở nên tệp vừa gửi chưa được nhận. "
+            "Đề nghị đồng chí chọn lại tệp rồi bấm gửi lại."
+        )
+
+
+def fields_as_parts(fields: dict[str, str]) -> dict[str, tuple[None, str]]:
+    """A form's text fields as the parts of a multipart body."""
+    return {name: (None, value) for name, value in fields.items()}
 
 
 async def test_a_form_posted_from_another_site_is_refused(web: Web) -> None:

@@ -8,6 +8,7 @@ what a channel *can do* (:class:`Capabilities`), never which one it is.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -101,3 +102,12 @@ def parse_place(value: str) -> tuple[str, str] | None:
     if not sep or not channel or not address:
         return None
     return channel, address
+
+
+@dataclass(frozen=True)
+class LinkedChat:
+    """A chat account a person linked (not the account her personal page acts as)."""
+
+    channel: str
+    linked_at: datetime
+    unreachable_at: datetime | None  # since when messages do not reach it (she blocked the bot)

@@ -193,6 +193,30 @@ class LogPage:
     next_before: int | None
 
 
+# Before the personal page's first opening had its own kind (identity.page_opened, written
+# without "via"), it was written as a chat account linked «via» the page. Such rows are read as
+# what they were: the office's log says «mở trang cá nhân lần đầu» for them too.
+PAGE_OPENED = "identity.page_opened"
+_LINKED = "identity.linked"
+
+
+def audited_kind(action: str, after: dict[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """An audit row's kind and its «after» as they are written now: an old row of a personal
+    page opened («identity.linked» via the page) is ``identity.page_opened``, without its
+    "via"; any other row as it is."""
+    if action == _LINKED and isinstance(after, dict) and after.get("via") == queries.PAGE_LINK:
+        return PAGE_OPENED, {key: value for key, value in after.items() if key != "via"}
+    return action, after
+
+
+def _written_as_page_opened() -> ColumnElement[bool]:
+    """The rows :func:`audited_kind` reads as a personal page opened, old ones included."""
+    old = and_(
+        AuditEntry.action == _LINKED, AuditEntry.after["via"].as_string() == queries.PAGE_LINK
+    )
+    return or_(AuditEntry.action == PAGE_OPENED, old)
+
+
 async def log_conditions(
     session: Any, ctx: ServiceContext, filters: LogFilters
 ) -> list[ColumnElement[bool]]:
@@ -204,7 +228,11 @@ async def log_conditions(
     zone = ctx.config.meeting.zone
     if filters.who:
         wanted.append(AuditEntry.actor.in_(await _accounts_of(session, ctx, filters.who)))
-    if filters.action:
+    if filters.action == PAGE_OPENED:  # as the log names them: old rows too
+        wanted.append(_written_as_page_opened())
+    elif filters.action == _LINKED:
+        wanted.append(and_(AuditEntry.action == _LINKED, ~_written_as_page_opened()))
+    elif filters.action:
         wanted.append(AuditEntry.action == filters.action)
     if filters.since is not None:
         wanted.append(AuditEntry.at >= datetime.combine(filters.since, time(), zone))
@@ -691,29 +719,34 @@ class DashboardService:
             )
             by_id = {person_id: name for person_id, name in subjects}
         things = await self._things(session, entries)
-        return [
-            Activity(
-                at=e.at,
-                who=names.get(e.actor, e.actor),
-                action=e.action,
-                entity=e.entity,
-                entity_id=e.entity_id,
-                subject=by_id.get(e.entity_id) if e.entity == "delegate" and e.entity_id else None,
-                after=e.after,
-                id=e.id,
-                actor=e.actor,
-                before=e.before,
-                names={
-                    person_id: by_id[person_id]
-                    for side in (e.before, e.after)
-                    if isinstance(side, dict)
-                    and isinstance(person_id := side.get("person_id"), int)
-                    and person_id in by_id
-                },
-                about=things.get((e.entity, e.entity_id or 0)),
+        activities = []
+        for e in entries:
+            action, after = audited_kind(e.action, e.after)  # an old row as written now
+            activities.append(
+                Activity(
+                    at=e.at,
+                    who=names.get(e.actor, e.actor),
+                    action=action,
+                    entity=e.entity,
+                    entity_id=e.entity_id,
+                    subject=(
+                        by_id.get(e.entity_id) if e.entity == "delegate" and e.entity_id else None
+                    ),
+                    after=after,
+                    id=e.id,
+                    actor=e.actor,
+                    before=e.before,
+                    names={
+                        person_id: by_id[person_id]
+                        for side in (e.before, e.after)
+                        if isinstance(side, dict)
+                        and isinstance(person_id := side.get("person_id"), int)
+                        and person_id in by_id
+                    },
+                    about=things.get((e.entity, e.entity_id or 0)),
+                )
             )
-            for e in entries
-        ]
+        return activities
 
     async def _things(self, session: Any, entries: list[AuditEntry]) -> dict[tuple[str, int], str]:
         """The names of the notices, tasks, drafts and documents the entries are about."""

@@ -75,15 +75,6 @@ class LinkResult:
 
 
 @dataclass(frozen=True)
-class LinkedChat:
-    """A chat account a person linked (not the account her personal page acts as)."""
-
-    channel: str
-    linked_at: datetime
-    unreachable_at: datetime | None  # since when messages do not reach it (she blocked the bot)
-
-
-@dataclass(frozen=True)
 class PageResult:
     """A personal page opened by its token: the person, their answer, and the account the page
     acts as (``LINKED`` the first time, ``ALREADY_LINKED`` after); or why not."""

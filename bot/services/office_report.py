@@ -23,7 +23,7 @@ from bot.domain.tasks import TaskLine
 from bot.services import roster
 from bot.services.checkin import Attendance, CheckinService, CheckinView
 from bot.services.context import ServiceContext
-from bot.services.dashboard import LogFilters, log_conditions
+from bot.services.dashboard import LogFilters, audited_kind, log_conditions
 from bot.services.drafts import DraftService
 from bot.services.reports import Counts, ReportService
 from bot.services.tasks import TaskService
@@ -262,11 +262,11 @@ class OfficeReportService:
                 actor=entry.actor,
                 person=people.get(entry.actor),
                 is_office=entry.actor.partition(":")[2] in admins,
-                action=entry.action,
+                action=kind,  # an old row as written now, as Nhật ký's page shows it
                 entity=entry.entity,
                 entity_id=entry.entity_id,
                 before=entry.before,
-                after=entry.after,
+                after=after,
                 names={
                     person_id: by_id[person_id]
                     for side in (entry.before, entry.after)
@@ -277,6 +277,7 @@ class OfficeReportService:
                 subject=by_id.get(entry.entity_id or 0) if entry.entity == "delegate" else None,
             )
             for entry in entries
+            for kind, after in [audited_kind(entry.action, entry.after)]
         ]
 
     async def _messages(self, session: AsyncSession) -> list[MessageRow]:

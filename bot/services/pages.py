@@ -47,7 +47,7 @@ from sqlalchemy.types import TypeEngine
 
 from bot.config import Meeting
 from bot.delegate_file import ROLE_CONTACT
-from bot.domain.channels import ChatAccount
+from bot.domain.channels import ChatAccount, LinkedChat
 from bot.domain.drafts import CommentLine, DraftStatus, VersionLine
 from bot.domain.outbound import DeliveryStatus, MessageKind, MessageStatus, SkipReason
 from bot.domain.rsvp import RsvpStatus
@@ -56,7 +56,7 @@ from bot.domain.tokens import looks_like_token
 from bot.services.access import DASHBOARD
 from bot.services.context import ServiceContext
 from bot.services.documents import PUBLISHED, DocumentLine, document_line
-from bot.services.invitations import LinkedChat, page_account
+from bot.services.invitations import page_account
 from bot.services.views import DelegateView, RsvpView
 from storage.base import UTCDateTime
 from storage.models import (

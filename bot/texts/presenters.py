@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from bot.config import Config
 from bot.delegate_file import RowProblem
-from bot.domain.channels import ChannelInfo
+from bot.domain.channels import ChannelInfo, LinkedChat
 from bot.domain.drafts import DraftAction, DraftLine, DraftStatus, draft_action
 from bot.domain.outbound import Button, SkipReason
 from bot.domain.rsvp import RsvpChoice, RsvpStatus, rsvp_action
@@ -657,3 +657,40 @@ def channel_label(catalog: Catalog, channel: str) -> str:
     """A channel as people call it («Telegram», «Zalo»); its id where the catalog has none."""
     key = f"channel_name.{channel}"
     return catalog.plain(key) if catalog.has(key) else channel
+
+
+def chat_app_name(catalog: Catalog, config: Config, channel: str) -> str | None:
+    """The app a personal page names for a chat linked on ``channel``: a Zalo bot by the name
+    people find it under (``[zalo]`` or its ``[[zalo.bots]]``), else «Zalo»; Telegram by the
+    catalog; None for a channel the page has no words for."""
+    zalo = config.zalo
+    if channel in zalo.channels():
+        name = zalo.finding(zalo.channels().index(channel))[0]
+        return catalog.plain("web.chat.app_zalo_bot" if name else "web.chat.app_zalo", bot=name)
+    key = f"web.chat.app_{channel}"
+    return catalog.plain(key) if catalog.has(key) else None
+
+
+def linked_chat_lines(
+    catalog: Catalog, config: Config, chats: Sequence[LinkedChat], runs: Callable[[str], bool]
+) -> dict[str, Html]:
+    """What a personal page says of each chat she linked, by channel (the first of each): since
+    when, and, once messages stopped reaching it (the bot blocked), that too. Only a chat whose
+    bot ``runs`` here: of another, the page would promise messages nobody sends."""
+    meeting = config.meeting
+    said: dict[str, Html] = {}
+    for chat in chats:
+        if chat.channel in said or not runs(chat.channel):
+            continue
+        app = chat_app_name(catalog, config, chat.channel)
+        if app is None:
+            continue
+        when = short_moment(catalog, meeting.local(chat.linked_at))
+        if chat.unreachable_at is not None:
+            since = short_moment(catalog, meeting.local(chat.unreachable_at))
+            said[chat.channel] = catalog.html(
+                "web.chat.linked_unreachable", app=app, time=when, since=since
+            )
+        else:
+            said[chat.channel] = catalog.html("web.chat.linked", app=app, time=when)
+    return said

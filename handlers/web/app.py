@@ -28,7 +28,7 @@ from bot.chat import replies
 from bot.chat.drafts import result_params
 from bot.config import WebSettings
 from bot.documents.qr import qr_page_svg, qr_svg
-from bot.domain.channels import Capabilities, ChatAccount
+from bot.domain.channels import Capabilities, ChatAccount, LinkedChat
 from bot.domain.drafts import MAX_COMMENT, MAX_TEXT_DRAFT
 from bot.domain.ics import ics_filename
 from bot.domain.ids import parse_id
@@ -48,7 +48,7 @@ from bot.metrics import Metrics
 from bot.services import Services
 from bot.services.documents import DOCUMENT_FALLBACK
 from bot.services.drafts.values import DraftResult, DraftStep
-from bot.services.invitations import LinkedChat, LinkOutcome
+from bot.services.invitations import LinkOutcome
 from bot.services.meetings import meeting_calendar
 from bot.services.pages import DeskPass, PageView, desk_pass
 from bot.services.rsvp import RsvpResult, RsvpStep
@@ -58,6 +58,7 @@ from bot.texts import LOCALES, Catalog, Html
 from bot.texts.formatting import clock, count, file_size, meeting_time, short_moment
 from bot.texts.presenters import (
     deadline_text,
+    linked_chat_lines,
     notice_body_linked,
     same_unit_words,
     withdrawn_notice,
@@ -70,7 +71,7 @@ from handlers.web.office.checkin import DESK_COOKIE, DeskPages, desk_pages_of
 from handlers.web.probes import Probes
 from handlers.web.security import AccessLog, Guard, SecureHeaders, same_site
 from handlers.web.static import Static
-from handlers.web.uploads import TooLarge, limited, read_form, text_field, upload
+from handlers.web.uploads import MAX_FIELD, TooLarge, limited, read_form, text_field, upload
 from storage.files import DELIVERABLE_SUFFIXES, MAX_BYTES, read_stored
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ CAPABILITIES = Capabilities(
 HERE = Path(__file__).parent
 ICS_MIME = "text/calendar"
 MAX_HOOK_BODY = 1024 * 1024  # a webhook's request, at most
+# The page's boxes a person types in (the substitute's unit comes filled with her own): a form
+# refused with one of them filled says that what she typed is still there.
+TYPED_FIELDS = ("reason", "name", "position", "phone", "note", "text")
 WEBHOOK_ROUTE = "(webhook)"  # the metrics' route label of every webhook
 
 # The numbers of the notices a browser was shown on a personal page, as compact ranges
@@ -273,6 +277,35 @@ def _substitute_form(rsvp: RsvpView, own_unit: str) -> dict[str, str]:
         "unit": rsvp.substitute_unit or own_unit,
         "phone": display_phone(rsvp.substitute_phone) if rsvp.substitute_phone else "",
     }
+
+
+def _rsvp_typed(values: Mapping[str, str]) -> dict[str, str]:
+    """What an answer's form had typed, by its boxes' ids: the reason of a decline, the four
+    boxes of a substitute (the page fills them again only when ``name`` is among them)."""
+    choice = values.get("choice", "")
+    if choice == "decline":
+        return {"decline-reason": values.get("reason", "")}
+    if choice == "substitute":
+        return {
+            "name": values.get("name", ""),
+            "position": values.get("position", ""),
+            "unit": values.get("unit", ""),
+            "phone": values.get("phone", "")[:40],
+        }
+    return {}
+
+
+def _task_typed(task_id: int, values: Mapping[str, str]) -> dict[str, str]:
+    """What a task's report form had: its kind chosen and its note whole."""
+    return {
+        f"task-{task_id}-action": values.get("action", ""),
+        f"task-{task_id}-note": values.get("note", ""),
+    }
+
+
+def _box(box: str, values: Mapping[str, str]) -> dict[str, str]:
+    """A form of one text box (``text``), by the box's id."""
+    return {box: values.get("text", "")}
 
 
 class Site:
@@ -496,30 +529,10 @@ class Site:
         }
 
     def _linked_chats(self, catalog: Catalog, chats: Sequence[LinkedChat]) -> dict[str, Markup]:
-        """What the page says of each chat she linked whose bot runs here, by channel: since
-        when, and, once messages stopped reaching it (the bot blocked), that too."""
-        meeting, zalo = self.config.meeting, self.config.zalo
-        said: dict[str, Markup] = {}
-        for chat in chats:
-            if chat.channel in said or not self.services.ctx.chats.runs(chat.channel):
-                continue
-            when = short_moment(catalog, meeting.local(chat.linked_at))
-            if chat.channel in zalo.channels():
-                name = zalo.finding(zalo.channels().index(chat.channel))[0]
-                app = catalog.plain(
-                    "web.chat.app_zalo_bot" if name else "web.chat.app_zalo", bot=name
-                )
-            elif catalog.has(f"web.chat.app_{chat.channel}"):
-                app = catalog.plain(f"web.chat.app_{chat.channel}")
-            else:
-                continue  # a channel the page has no words for (a test's)
-            if chat.unreachable_at is not None:
-                since = short_moment(catalog, meeting.local(chat.unreachable_at))
-                text = catalog.html("web.chat.linked_unreachable", app=app, time=when, since=since)
-            else:
-                text = catalog.html("web.chat.linked", app=app, time=when)
-            said[chat.channel] = Markup(text)  # noqa: S704 (catalog HTML, parameters escaped)
-        return said
+        """What the page says of each chat she linked whose bot runs here, by channel
+        (:func:`bot.texts.presenters.linked_chat_lines`)."""
+        said = linked_chat_lines(catalog, self.config, chats, self.services.ctx.chats.runs)
+        return {channel: Markup(text) for channel, text in said.items()}  # noqa: S704 (catalog HTML)
 
     def _desk_pass(self, visit: Visit) -> dict[str, Any] | None:
         """What the page shows the reception desk, if anything (``desk_pass``): the QR of the
@@ -608,11 +621,18 @@ class Site:
     # --- forms ---------------------------------------------------------------------------------
 
     async def _posted(
-        self, request: Request, *, files: int = 0, too_large: str = "web.form_too_large"
+        self,
+        request: Request,
+        *,
+        files: int = 0,
+        too_large: str = "web.form_too_large",
+        keep: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None,
     ) -> tuple[Visit, dict[str, str], Any] | Response:
         """The page and the form posted to it, once the form is known to be this server's for
         this page; else the answer to give (a form from elsewhere, one too large: the catalog's
-        ``too_large``, saying the size that came)."""
+        ``too_large``, saying the size that came). A form this server no longer recognises
+        (its secret changed since the page was shown: a restart with a new one) comes back
+        with what ``keep`` makes of its values (a box's id → its text) in its boxes."""
         if not self._same_site(request):
             return PlainTextResponse("", status_code=403)
         # The page first: a wrong or ended link reads no upload.
@@ -630,7 +650,14 @@ class Site:
         if values.get("lang") in LOCALES:
             visit = replace(visit, catalog=self.catalog.with_locale(values["lang"]))
         if not self.guard.valid(visit.token, values.get("nonce", ""), values.get("csrf", "")):
-            return self._done(visit, visit.catalog.html("web.form_expired"), ok=False)
+            kept = dict(keep(values)) if keep is not None else {}
+            if files:  # a file cannot be put back: chosen again
+                key = "web.form_renewed_file"
+            elif any(values.get(name, "").strip() for name in TYPED_FIELDS):
+                key = "web.form_renewed"
+            else:  # a button's form: nothing typed to keep
+                key = "web.form_expired"
+            return self._done(visit, visit.catalog.html(key), ok=False, form=kept)
         return visit, values, form
 
     def _same_site(self, request: Request) -> bool:
@@ -673,7 +700,7 @@ class Site:
     async def rsvp(self, request: Request) -> Response:
         """Attend, decline (with an optional reason), or send a substitute: the chat's steps,
         taken one after the other."""
-        posted = await self._posted(request)
+        posted = await self._posted(request, keep=_rsvp_typed)
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
@@ -699,13 +726,18 @@ class Site:
             if not name or not position:
                 missing = catalog.html("web.rsvp.substitute_missing")
                 return self._done(visit, missing, ok=False, form=typed)
-            for value, limit in (
-                (name, MAX_SUBSTITUTE_NAME),
-                (position, MAX_SUBSTITUTE_POSITION),
-                (unit, MAX_SUBSTITUTE_UNIT),
+            for value, limit, label in (
+                (name, MAX_SUBSTITUTE_NAME, "web.rsvp.name"),
+                (position, MAX_SUBSTITUTE_POSITION, "web.rsvp.position"),
+                (unit, MAX_SUBSTITUTE_UNIT, "web.rsvp.unit"),
             ):
-                if len(value) > limit:
-                    too_long = catalog.html("rsvp.too_long", limit=limit)
+                if len(value) > limit:  # its box named, with what she typed and the limit
+                    too_long = catalog.html(
+                        "web.rsvp.too_long",
+                        field=catalog.plain(label),
+                        chars=count(catalog, len(value)),
+                        limit=count(catalog, limit),
+                    )
                     return self._done(visit, too_long, ok=False, form=typed)
             if typed_phone and phone is None:
                 not_a_phone = catalog.html("web.rsvp.not_a_phone", typed=typed_phone[:40])
@@ -802,17 +834,17 @@ class Site:
     async def task(self, request: Request) -> Response:
         """The four reports on a task: done, in progress with a note, need help with a
         description, a deliverable's link."""
-        posted = await self._posted(request)
+        task_id = _path_id(request, "task_id")
+        posted = await self._posted(request, keep=lambda values: _task_typed(task_id, values))
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
         tasks, account = self.services.tasks, visit.account
-        task_id = _path_id(request, "task_id")
         action, nonce = values.get("action", ""), values.get("nonce", "")
         note = " ".join(values.get("note", "").split())
         # A report refused comes back as she wrote it: its kind chosen, its note whole.
         box = f"task-{task_id}-note"
-        typed = {f"task-{task_id}-action": action, box: values.get("note", "")}
+        typed = _task_typed(task_id, values)
         if len(note) > MAX_TASK_NOTE:
             return self._too_long(visit, box, typed[box], len(note), MAX_TASK_NOTE, form=typed)
         wanted = {
@@ -921,28 +953,31 @@ class Site:
 
     async def draft_text(self, request: Request) -> Response:
         """A draft typed in the page's text box: stored as the chat stores a typed draft."""
-        posted = await self._posted(request, too_large="web.text_too_large")
+        assignment_id = _path_id(request, "assignment_id")
+        box = f"draft-{assignment_id}-text"
+        posted = await self._posted(
+            request, too_large="web.text_too_large", keep=lambda values: _box(box, values)
+        )
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
-        assignment_id = _path_id(request, "assignment_id")
         text = values.get("text", "")
         result = await self.services.drafts.store_typed(visit.account, assignment_id, text)
         if result.step is DraftStep.TOO_LONG:  # refused whole: back in its box, to send as a file
-            kept = {f"draft-{assignment_id}-text": text}
+            kept = {box: text}
             return self._done(visit, self._draft_text(visit.catalog, result), ok=False, form=kept)
         return await self._draft_echoed(visit, result)
 
     async def draft_reply(self, request: Request) -> Response:
         """The speaker's answer to the office, relayed as the chat relays it."""
-        posted = await self._posted(request)
+        assignment_id = _path_id(request, "assignment_id")
+        box = f"draft-{assignment_id}-reply-text"
+        posted = await self._posted(request, keep=lambda values: _box(box, values))
         if isinstance(posted, Response):
             return posted
         visit, values, _ = posted
-        assignment_id = _path_id(request, "assignment_id")
         text = values.get("text", "").strip()
         if len(text) > MAX_COMMENT:
-            box = f"draft-{assignment_id}-reply-text"
             return self._too_long(visit, box, values.get("text", ""), len(text), MAX_COMMENT)
         drafts, account = self.services.drafts, visit.account
         result = await drafts.begin_reply(account, assignment_id)
@@ -1012,6 +1047,10 @@ class Site:
                 # server's words; the server refuses it anyway (storage.files.MAX_BYTES).
                 "max_bytes": MAX_BYTES,
                 "max_mb": MAX_BYTES // (1024 * 1024),
+                # A typed speech past it cannot be read whole to be given back: the page's
+                # script keeps it in its box instead (handlers.web.uploads.MAX_FIELD).
+                "max_text_bytes": MAX_FIELD,
+                "max_draft_chars": count(catalog, MAX_TEXT_DRAFT),
                 "deliverable_types": ",".join(DELIVERABLE_SUFFIXES),
                 "meeting": meeting,
                 "office": config.office,

@@ -433,6 +433,54 @@ async def test_a_file_over_the_limit_is_refused_on_the_phone_before_it_is_sent(
     await browser.screenshot("20-tep-qua-lon")
 
 
+async def test_a_typed_speech_too_large_to_come_back_stays_in_its_box_unsent(
+    site: Site, browser: Browser
+) -> None:
+    # Past what the server reads in one go (768 KB of text: a whole report pasted), the server
+    # could refuse it but not give it back: the page came back with an empty box. The page's
+    # script keeps it from leaving; a text the server can give back still goes to it.
+    from selenium.webdriver.common.by import By
+
+    [line] = [line for line in await site.harness.services.drafts.board() if line.code == SPEAKER]
+    await browser.open(site.page(SPEAKER))
+    before = browser.url
+    box, said = f"draft-{line.id}-text", f"draft-{line.id}-text-too-large"
+    pasted = "Phụ nữ Thủ đô đoàn kết, sáng tạo.\n" * 20_000  # 700,000 characters, 900 KB sent
+
+    def paste(text: str) -> None:
+        browser.driver.execute_script(
+            "document.getElementById(arguments[0]).value = arguments[1];", box, text
+        )
+
+    await asyncio.to_thread(paste, pasted)
+    button = await asyncio.to_thread(
+        lambda: browser.driver.find_element(By.ID, f"draft-{line.id}-type-button")
+    )
+    await asyncio.to_thread(button.click)
+    shown = await asyncio.to_thread(lambda: browser.driver.find_element(By.ID, said))
+    assert await asyncio.to_thread(shown.is_displayed)
+    assert await asyncio.to_thread(lambda: shown.text) == (
+        "Bài gõ dài vượt xa giới hạn 60.000 ký tự, quá mức trang gửi được trong một lần, nên "
+        "chưa được gửi; toàn bộ nội dung vẫn ở khung soạn bài. Đề nghị đồng chí gửi cả bài dưới "
+        "dạng tệp ở mục «Gửi tệp» ngay phía trên."
+    )
+    assert browser.url == before  # nothing was posted: still the page, no flash
+    kept = await asyncio.to_thread(
+        browser.driver.execute_script, "return document.getElementById(arguments[0]).value", box
+    )
+    assert kept == pasted
+    await browser.screenshot("21-bai-go-qua-lon")
+    # Over the limit but within what the server reads: sent, refused, and back in its box.
+    await asyncio.to_thread(paste, "Phụ nữ Thủ đô đoàn kết. " * 3_000)
+    await browser.press_in(f"#draft-{line.id}-type-button")
+    assert browser.url.endswith("#flash")
+    back = await asyncio.to_thread(
+        browser.driver.execute_script, "return document.getElementById(arguments[0]).value", box
+    )
+    assert back == "Phụ nữ Thủ đô đoàn kết. " * 3_000
+    assert await site.harness.services.drafts.versions(line.id) == []
+
+
 async def test_the_first_screen_of_an_unanswered_invitation_asks_for_the_answer_and_leads_to_it(
     site: Site, browser: Browser
 ) -> None:

@@ -31,7 +31,7 @@ from bot.services.signin import StaffVisit
 from bot.texts.formatting import short_moment
 from bot.texts.presenters import problem_line
 from handlers.web.office.binding import session_binding
-from handlers.web.uploads import TooLarge, read_form, text_field, upload
+from handlers.web.uploads import TooLarge, leading_fields, read_form, text_field, upload
 
 if TYPE_CHECKING:
     from handlers.web.office.app import Office
@@ -153,35 +153,39 @@ class Imports:
             return PlainTextResponse("", status_code=403)
         try:
             form = await read_form(request, files=1)
-        except TooLarge:
+        except TooLarge:  # the sheet's name, typed before the file, from the body's first bytes
+            typed = await leading_fields(request, ("sheet",))
             return office._render(
-                "office/import.html", status=413, visit=visit, actor=actor, too_large=True
-            )
+                "office/import.html", status=413, visit=visit, actor=actor, too_large=True,
+                sheet=_sheet(typed.get("sheet", "")) or "",
+            )  # fmt: skip
         if not office.guard.valid(
             session_binding(visit), text_field(form, "nonce"), text_field(form, "csrf")
         ):
             return office._render("office/message.html", status=403, key="form_expired")
+        # Every refusal fills the sheet's box again as typed (a wrong name is corrected there).
+        sheet = _sheet(text_field(form, "sheet"))
         sent = upload(form, "file")
         if sent is None:
             return office._render(
-                "office/import.html", status=422, visit=visit, actor=actor, no_file=True
-            )
+                "office/import.html", status=422, visit=visit, actor=actor, no_file=True,
+                sheet=sheet or "",
+            )  # fmt: skip
         name = Path(sent.filename or "").name[:120]
         suffix = Path(name).suffix
         path = self.pending.path_for(suffix if _SUFFIX.fullmatch(suffix) else ".bin")
         with path.open("xb") as out:
             while chunk := await sent.read(1024 * 1024):
                 out.write(chunk)
-        sheet = text_field(form, "sheet").strip()[:31] or None
         parsed = self._parse(path, sheet)
         if parsed.problems:
             path.unlink(missing_ok=True)
-            return self._render_read(visit, actor, name, parsed, status=422)
+            return self._render_read(visit, actor, name, parsed, status=422, sheet=sheet)
         summary = await office.services.delegates.preview_import(parsed.rows, kept=parsed.absent)
         assert visit.session_id is not None
         now = office.services.ctx.clock.now()
         key = self.pending.keep(Pending(path, name, sheet, visit.session_id, now + KEPT_FOR))
-        return self._render_read(visit, actor, name, parsed, summary=summary, key=key)
+        return self._render_read(visit, actor, name, parsed, summary=summary, key=key, sheet=sheet)
 
     def _parse(self, path: Path, sheet: str | None) -> ParsedDelegates:
         config = self.office.config
@@ -198,6 +202,7 @@ class Imports:
         summary: ImportSummary | None = None,
         key: str = "",
         status: int = 200,
+        sheet: str | None = None,
     ) -> Response:
         office = self.office
         catalog = office.catalog
@@ -216,7 +221,7 @@ class Imports:
             kept_minutes=int(KEPT_FOR.total_seconds() // 60),
             field_name=lambda field: catalog.plain(f"dash.import.field.{field}"),
             value_of=self._value_of,
-            kept=kept_notes(catalog.html, summary) if summary else [],
+            kept=kept_notes(catalog.html, summary) if summary else [], sheet=sheet or "",
         )  # fmt: skip
 
     def _value_of(self, field: str, value: object) -> str:
@@ -311,6 +316,11 @@ class Imports:
         now = office.services.ctx.clock.now()
         self.pending.take(str(request.path_params["key"]), visit.session_id, now, drop=True)
         return office._done(visit, "import", office.catalog.html("dash.import.discarded"), ok=True)
+
+
+def _sheet(typed: str) -> str | None:
+    """The sheet's name as the form gave it (at most Excel's 31 characters), None for none."""
+    return typed.strip()[:31] or None
 
 
 def _item(line: str) -> str:

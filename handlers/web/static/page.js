@@ -32,3 +32,29 @@
     });
   });
 }());
+/* A typed speech past what the server reads in one go (a whole report pasted) could not come
+   back in its box: it is kept from leaving, so it stays there, and the page says why. Counted
+   as the form sends it: UTF-8, each line break as CR LF. */
+(function () {
+  "use strict";
+  var forms = document.querySelectorAll("form[data-max-text-bytes]");
+  Array.prototype.forEach.call(forms, function (form) {
+    var limit = parseInt(form.getAttribute("data-max-text-bytes"), 10);
+    var box = form.querySelector("textarea");
+    var said = form.querySelector("[data-text-too-large]");
+    if (!limit || !box || !said || typeof Blob === "undefined") { return; }
+    function tooLarge() {
+      var breaks = box.value.match(/\n/g);
+      return new Blob([box.value]).size + (breaks ? breaks.length : 0) > limit;
+    }
+    form.addEventListener("submit", function (event) {
+      if (tooLarge()) {
+        event.preventDefault();
+        said.hidden = false;
+        said.focus();
+      } else {
+        said.hidden = true;
+      }
+    });
+  });
+}());
