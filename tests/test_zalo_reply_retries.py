@@ -22,6 +22,7 @@ from bot.texts.plain import to_text
 from handlers.web.app import build_web_app
 from handlers.web.server import serving
 from handlers.zalo.app import REPLY_PATIENCE, ZaloWebhook, hook_path
+from handlers.zalo.receiving import CHATS_IN_HAND
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, OutboundMessage, Rsvp
 from storage.queries import MENU_UNSEEN
@@ -333,3 +334,34 @@ async def test_a_menu_marked_unseen_is_still_superseded_by_a_newer_one_about_the
         )
     assert ident is not None
     assert queries.stored_menus(ident.menu) == ((("✅ Chốt bản", "dr:ok:2"),),)
+
+
+async def test_a_chat_whose_replies_keep_failing_does_not_hold_up_the_other_chats(
+    world: ZaloWorld,
+) -> None:
+    """Review of s31: Zalo refuses Chị Mai's chat and she types on; her messages, each waiting
+    behind her first one's retries, took every place of the poller's fetch, so Chị Lan's
+    message, next at Zalo, was not even fetched. It is fetched and answered while Chị Mai's
+    first answer still waits to be tried again."""
+    mai = await world.linked("DB001", "Chị Mai")
+    lan = await world.linked("DB002", "Chị Lan")
+    retrying, go_on = asyncio.Event(), asyncio.Event()
+
+    async def held(_seconds: float) -> None:  # her retry waits until the test lets it
+        retrying.set()
+        await go_on.wait()
+
+    world.adapter.sleep = held
+    world.fake.fail_next("sendMessage", chat_id=mai.id)  # a 500: tried again after a wait
+    mai_before, lan_before = len(mai.texts), len(lan.texts)
+    typed = CHATS_IN_HAND + 8
+    for _ in range(typed):
+        mai.text("Xin chào")
+    lan.text("Xin chào")
+    await world.fake.wait_until(lambda: len(lan.texts) > lan_before)
+    assert retrying.is_set() and len(mai.texts) == mai_before  # hers still waits
+    assert world.fake.returned >= typed + 1  # all of hers fetched, then Chị Lan's
+    go_on.set()
+    await world.settle()
+    assert len(mai.texts) == mai_before + typed  # each of hers answered, once
+    assert world.adapter.missed == {}
