@@ -449,6 +449,34 @@ async def test_a_menu_sent_again_is_the_one_her_next_number_answers(world: ZaloW
     assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
 
 
+async def test_a_blind_number_for_a_menu_that_came_with_another_gets_that_menu_s_choices(
+    world: ZaloWorld,
+) -> None:
+    """Review of s31: the invitation's menu, marked unseen, stored beside a draft's prompt that
+    came with it; her «3» (only the invitation has a third choice) was answered with the
+    prompt's choices and no name for what she picked. She is told «👤 Cử người dự thay» was
+    not carried out, with the invitation's choices; the prompt's menu is left as it was."""
+    user = await world.linked("DB001", "Chị Mai")
+    invitation = [b for row in rsvp_buttons(world.catalog) for b in row]
+    now = world.clock.now()
+    async with unit_of_work(world.services.ctx.sessions) as session:
+        for menu in (
+            [(Button(b.label, MENU_UNSEEN + b.data),) for b in invitation],
+            [(Button("✅ Chốt bản", "dr:ok:1"),)],
+        ):
+            await queries.remember_menu(
+                session, "zalo", user.id, menu, sent_first=(now, now - timedelta(minutes=1))
+            )
+    said = await world.type(user, "3")
+    assert said == [
+        "Lựa chọn «👤 Cử người dự thay» chưa được thực hiện: câu hỏi của bot chưa tới được đồng"
+        " chí lúc đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu"
+        " hỏi ở trên rồi trả lời.\n\nTrả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử"
+        " người dự thay"
+    ]
+    assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
+
+
 async def test_a_menu_whose_own_text_may_not_have_reached_her_stays_unseen_past_other_resends(
     world: ZaloWorld,
 ) -> None:

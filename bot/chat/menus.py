@@ -135,9 +135,11 @@ async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | AskBack | None:
         )
         if picked is None:
             return await _invitation_choice(turn, text)
-    if ident is not None and queries.sent_first(ident.menu):
+    if ident is not None and queries.sent_first(ident.menu) and not picked.startswith(UNSEEN):
         # She answered one of them: what the bot sends first next arrives after her answer,
-        # not together with these (an answer without choices leaves the menu as it is).
+        # not together with these (an answer without choices leaves the menu as it is). Not
+        # for a choice of a menu she has not seen: that menu is found by :func:`on_unseen`,
+        # whose answer brings its choices as her menu.
         async with unit_of_work(turn.services.ctx.sessions) as session:
             await queries.remember_menu(
                 session,
@@ -232,9 +234,12 @@ async def shown(services: Services, account: ChatAccount, choices: Sequence[Butt
 
 async def on_unseen(turn: Turn, action: Action) -> Answer:
     """A choice picked from a menu that never reached the person: not taken; she is told so,
-    with the choices as the answer's own menu, which counts once this answer reaches her (it
-    is marked unseen again if it does not: a «1» typed blind again is not taken either)."""
-    menu = await _rewrite(turn.services, turn.account, _shown, lambda _menu: True)
-    picked = next((label for label, data in menu if data == action.data), "")
-    buttons = tuple((Button(label, _shown(data)),) for label, data in menu)
+    with the choices of that menu (the newest, or one that came with it) as the answer's own
+    menu, which counts once this answer reaches her (it is marked unseen again if it does not:
+    a «1» typed blind again is not taken either)."""
+    picked_from = await _rewrite(
+        turn.services, turn.account, _shown, lambda menu: action.data in (d for _, d in menu)
+    )
+    picked = next((label for label, data in picked_from if data == action.data), "")
+    buttons = tuple((Button(label, _shown(data)),) for label, data in picked_from)
     return turn.say("hint.unseen_choice", buttons, choice=picked)
