@@ -776,12 +776,26 @@ async def remember_menu(
 
 
 async def rewrite_menu(
-    session: AsyncSession, channel: str, chat_address: str, stored: object, choices: list[Any]
+    session: AsyncSession,
+    channel: str,
+    chat_address: str,
+    stored: object,
+    choices: list[Any],
+    *,
+    position: int = 0,
 ) -> None:
-    """Put ``choices`` ([label, data] pairs) in place of the newest menu's in an account's
-    ``stored`` menu, keeping when it came and the menus that came with it (a choice marked
-    unseen, or seen again: :mod:`bot.chat.menus`)."""
-    value = {**stored, "choices": choices} if isinstance(stored, dict) else choices
+    """Put ``choices`` ([label, data] pairs) in place of those of the menu at ``position`` of
+    :func:`menus_in` in an account's ``stored`` menu (0: the newest), keeping when it came and
+    the other menus (a choice marked unseen, or seen again: :mod:`bot.chat.menus`)."""
+    value: object
+    if not isinstance(stored, dict):
+        value = choices if position == 0 else stored
+    elif position == 0:
+        value = {**stored, "choices": choices}
+    else:
+        earlier = [dict(menu) for menu in stored.get("earlier", ())]
+        earlier[position - 1]["choices"] = choices
+        value = {**stored, "earlier": earlier}
     await _store_menu(session, channel, chat_address, value)
 
 
@@ -807,10 +821,11 @@ def sent_first(stored: object) -> bool:
     return isinstance(stored, dict) and "at" in stored
 
 
-def stored_menus(stored: object) -> tuple[Menu, ...]:
-    """The menus an account's stored ``menu`` holds, newest first: the newest, then those sent
-    shortly before it that the person may still be answering (a bare list, as stored before
-    December 2026, is the newest alone)."""
+def menus_in(stored: object) -> list[Menu]:
+    """Every menu an account's stored ``menu`` holds, newest first, an empty one included (its
+    position is what :func:`rewrite_menu` takes): the newest, then those sent shortly before it
+    that the person may still be answering (a bare list, as stored before December 2026, is
+    the newest alone)."""
     if isinstance(stored, dict):
         menus = [
             stored.get("choices") or [],
@@ -818,8 +833,13 @@ def stored_menus(stored: object) -> tuple[Menu, ...]:
         ]
     else:
         menus = [stored or []]
-    found = (tuple((str(label), str(data)) for label, data in menu) for menu in menus)
-    return tuple(menu for menu in found if menu)
+    return [tuple((str(label), str(data)) for label, data in menu) for menu in menus]
+
+
+def stored_menus(stored: object) -> tuple[Menu, ...]:
+    """The menus an account's stored ``menu`` holds, newest first (:func:`menus_in`, those with
+    choices)."""
+    return tuple(menu for menu in menus_in(stored) if menu)
 
 
 def delivery_counts(connection: Connection) -> dict[str, int]:

@@ -19,9 +19,11 @@ from bot.domain.outbound import Button
 from bot.domain.rsvp import RsvpStatus
 from bot.services import Services
 from bot.texts.plain import to_text
+from bot.texts.presenters import rsvp_buttons
 from handlers.web.app import build_web_app
 from handlers.web.server import serving
 from handlers.zalo.app import REPLY_PATIENCE, ZaloWebhook, hook_path
+from handlers.zalo.receiving import CHATS_IN_HAND
 from storage import queries
 from storage.models import ChannelIdentity, Delegate, OutboundMessage, Rsvp
 from storage.queries import MENU_UNSEEN
@@ -154,19 +156,19 @@ async def test_a_blind_1_while_zalo_still_refuses_the_resent_preview_is_not_take
 ) -> None:
     """Review of s31: the preview refused, then her blind «1» answered while Zalo still refused
     the resent preview and the «not carried out» hint — the mark was cleared with the hint
-    unsent, so her third blind «1» sent the notice she had never seen."""
+    unsent, so her third blind «1» sent the notice she had never seen. (The hint is now kept
+    behind the preview it follows, untried, when the preview's resend is refused.)"""
     office = await world.linked("NV02", "Chị Duyên (Văn phòng)")
     await world.linked("DB001", "Chị Mai")
     await world.type(office, "/thongbao")
     await world.type(office, NOTICE)
-    for refused in (1, 2):  # the preview; then the preview resent and the hint
+    for _refused in ("the preview", "the preview resent"):
         world.fake.fail_next(
             "sendMessage",
             error_code=429,
             description="Too Many Requests",
             retry_after=int(REPLY_PATIENCE) + 1,
             chat_id=office.id,
-            times=refused,
         )
         assert await world.type(office, "1") == []
     said = await world.type(office, "1")  # still blind: nothing has reached her yet
@@ -333,3 +335,165 @@ async def test_a_menu_marked_unseen_is_still_superseded_by_a_newer_one_about_the
         )
     assert ident is not None
     assert queries.stored_menus(ident.menu) == ((("✅ Chốt bản", "dr:ok:2"),),)
+
+
+LONG_429 = {"error_code": 429, "description": "Too Many Requests"}  # retry_after: past patience
+
+
+def refuse_past_patience(world: ZaloWorld, user: FakeZaloUser, *, times: int = 1) -> None:
+    """Zalo refuses ``user``'s next ``times`` texts with a 429 longer than a reply waits."""
+    world.fake.fail_next(
+        "sendMessage", **LONG_429, retry_after=int(REPLY_PATIENCE) + 1, chat_id=user.id, times=times
+    )
+
+
+async def test_a_chat_whose_replies_keep_failing_does_not_hold_up_the_other_chats(
+    world: ZaloWorld,
+) -> None:
+    """Review of s31: Zalo refuses Chị Mai's chat and she types on; her messages, each waiting
+    behind her first one's retries, took every place of the poller's fetch, so Chị Lan's
+    message, next at Zalo, was not even fetched. It is fetched and answered while Chị Mai's
+    first answer still waits to be tried again."""
+    mai = await world.linked("DB001", "Chị Mai")
+    lan = await world.linked("DB002", "Chị Lan")
+    retrying, go_on = asyncio.Event(), asyncio.Event()
+
+    async def held(_seconds: float) -> None:  # her retry waits until the test lets it
+        retrying.set()
+        await go_on.wait()
+
+    world.adapter.sleep = held
+    world.fake.fail_next("sendMessage", chat_id=mai.id)  # a 500: tried again after a wait
+    mai_before, lan_before = len(mai.texts), len(lan.texts)
+    fetched = world.fake.returned
+    typed = CHATS_IN_HAND + 8
+    for _ in range(typed):
+        mai.text("Xin chào")
+    lan.text("Xin chào")
+    await world.fake.wait_until(lambda: len(lan.texts) > lan_before)
+    assert retrying.is_set() and len(mai.texts) == mai_before  # hers still waits
+    assert world.fake.returned == fetched + typed + 1  # all of hers fetched, then Chị Lan's
+    go_on.set()
+    await world.settle()
+    assert len(mai.texts) == mai_before + typed  # each of hers answered, once
+    assert world.adapter.missed == {}
+
+
+async def test_once_her_resend_gave_up_too_her_next_message_is_tried_once_not_for_a_minute(
+    world: ZaloWorld,
+) -> None:
+    """Her answer, then its resend with her next message, each refused past the patience:
+    Zalo has refused her chat for minutes. Her next message's texts are tried once (not
+    waited for another minute, her later messages queued behind), kept again, and go with
+    the next message once Zalo takes them."""
+    user = await world.linked("DB001", "Chị Mai")
+    refuse_past_patience(world, user)
+    assert await world.type(user, "Xin chào") == []
+    refuse_past_patience(world, user, times=2)  # (the second for an answer tried after it)
+    assert await world.type(user, "/trogiup") == []
+    world.fake.drop_faults("sendMessage", user.id)
+    world.fake.fail_next("sendMessage", chat_id=user.id, times=50)  # 500s: retried on patience
+    tried = len(world.fake.calls_to("sendMessage"))
+    assert await world.type(user, "/lich") == []
+    assert len(world.fake.calls_to("sendMessage")) == tried + 1  # one try, no retries
+    world.fake.drop_faults("sendMessage", user.id)
+    said = await world.type(user, "Xin chào")
+    hint, helped = said[1], said[2]
+    assert said[0] == world.catalog.plain("hint.resending")
+    assert helped.startswith(to_text(world.catalog.html("help.delegate", contact="")).split()[0])
+    assert said[4] == hint and len(said) == 5  # hello, help, calendar, hello: in order
+
+
+async def test_a_new_answer_does_not_overtake_the_texts_kept_before_it(world: ZaloWorld) -> None:
+    """Review of s31: her answer kept, its resend refused past the patience again with her next
+    message, yet that message's answer went (Zalo taking messages again a moment later): she
+    read the answer to her latest message before the earlier one. It is kept behind them."""
+    user = await world.linked("DB001", "Chị Mai")
+    refuse_past_patience(world, user)
+    assert await world.type(user, "Xin chào") == []  # (its answer: a hint)
+    refuse_past_patience(world, user)  # the resend's first text only
+    assert await world.type(user, "/trogiup") == []  # kept behind the hint, not sent
+    said = await world.type(user, "Xin chào")
+    assert said[0] == world.catalog.plain("hint.resending")
+    assert said[1] == said[3]  # the hint, the help, the hint again
+    assert said[2] != said[1] and len(said) == 4
+
+
+async def stored_menus(world: ZaloWorld, user: FakeZaloUser) -> tuple[queries.Menu, ...]:
+    async with world.services.ctx.sessions() as session:
+        ident = await session.scalar(
+            select(ChannelIdentity).where(ChannelIdentity.chat_address == user.id)
+        )
+    assert ident is not None
+    return queries.stored_menus(ident.menu)
+
+
+async def test_a_menu_sent_again_is_the_one_her_next_number_answers(world: ZaloWorld) -> None:
+    """Review of s31: her invitation refused past the patience, a draft's prompt then reached
+    her (the outbox's), and the invitation came again with her next message — below the
+    prompt, so the last choices she reads; yet a number was read against the prompt's. The
+    menu sent again is stored again: her «1» is «Tham dự»."""
+    user = world.fake.user("Chị Mai")
+    refuse_past_patience(world, user)
+    assert await world.type(user, world.codes["DB001"]) == []
+    now = world.clock.now()
+    async with unit_of_work(world.services.ctx.sessions) as session:  # as the outbox does
+        await queries.remember_menu(
+            session, "zalo", user.id, [(Button("✅ Chốt bản", "dr:ok:1"),)],
+            sent_first=(now, now - timedelta(minutes=1)),
+        )  # fmt: skip
+    said = await world.type(user, "/trogiup")
+    assert said[0] == world.catalog.plain("hint.resending")
+    invitation = [(b.label, b.data) for row in rsvp_buttons(world.catalog) for b in row]
+    assert await stored_menus(world, user) == (tuple(invitation),)
+    await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING
+
+
+async def test_a_blind_number_for_a_menu_that_came_with_another_gets_that_menu_s_choices(
+    world: ZaloWorld,
+) -> None:
+    """Review of s31: the invitation's menu, marked unseen, stored beside a draft's prompt that
+    came with it; her «3» (only the invitation has a third choice) was answered with the
+    prompt's choices and no name for what she picked. She is told «👤 Cử người dự thay» was
+    not carried out, with the invitation's choices; the prompt's menu is left as it was."""
+    user = await world.linked("DB001", "Chị Mai")
+    invitation = [b for row in rsvp_buttons(world.catalog) for b in row]
+    now = world.clock.now()
+    async with unit_of_work(world.services.ctx.sessions) as session:
+        for menu in (
+            [(Button(b.label, MENU_UNSEEN + b.data),) for b in invitation],
+            [(Button("✅ Chốt bản", "dr:ok:1"),)],
+        ):
+            await queries.remember_menu(
+                session, "zalo", user.id, menu, sent_first=(now, now - timedelta(minutes=1))
+            )
+    said = await world.type(user, "3")
+    assert said == [
+        "Lựa chọn «👤 Cử người dự thay» chưa được thực hiện: câu hỏi của bot chưa tới được đồng"
+        " chí lúc đồng chí trả lời (Zalo tạm thời không nhận tin). Đề nghị đồng chí đọc lại câu"
+        " hỏi ở trên rồi trả lời.\n\nTrả lời 1 – ✅ Tham dự · 2 – ❌ Không tham dự · 3 – 👤 Cử"
+        " người dự thay"
+    ]
+    assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
+
+
+async def test_a_menu_whose_own_text_may_not_have_reached_her_stays_unseen_past_other_resends(
+    world: ZaloWorld,
+) -> None:
+    """Review of s31: her status card (with the invitation's choices) timed out — it may not
+    have reached her, so it is not sent again — while an earlier text was kept; that text
+    resent cleared the card's mark, and a «1» typed blind was taken as «Tham dự». The mark
+    goes only with the menu's own text reaching her."""
+    user = await world.linked("DB001", "Chị Mai")
+    refuse_past_patience(world, user)
+    assert await world.type(user, "/trogiup") == []
+    refuse_past_patience(world, user)
+    world.fake.fail_next("sendMessage", timeout=True, chat_id=user.id)
+    assert await world.type(user, "/trangthai") == []
+    await world.type(user, "/trogiup")  # an answer without choices
+    said = await world.type(user, "1")  # typed blind
+    assert await rsvp_status(world, "DB001") is RsvpStatus.NO_ANSWER
+    assert said[-1].startswith("Lựa chọn «✅ Tham dự» chưa được thực hiện")
+    await world.type(user, "1")
+    assert await rsvp_status(world, "DB001") is RsvpStatus.ATTENDING

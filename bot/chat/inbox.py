@@ -28,7 +28,7 @@ from bot.domain.inbound import (
     Text,
     Unsupported,
 )
-from bot.domain.outbound import Answer
+from bot.domain.outbound import Answer, Button
 from bot.services.access import OfficeActor
 from bot.texts import Catalog
 
@@ -158,14 +158,15 @@ class Inbox:
                 observe(channel.name, took)
         return answer
 
-    async def unseen(self, account: ChatAccount) -> None:
-        """The newest menu sent to ``account`` did not reach it (the platform refused the
-        message): a number typed next is not taken as its choice (:mod:`bot.chat.menus`)."""
-        await menus.unseen(self._services, account)
+    async def unseen(self, account: ChatAccount, choices: Sequence[Button]) -> None:
+        """The menu of ``choices`` sent to ``account`` did not reach it (the platform refused
+        the message): a number typed next is not taken as its choice (:mod:`bot.chat.menus`)."""
+        await menus.unseen(self._services, account, choices)
 
-    async def seen(self, account: ChatAccount) -> None:
-        """The newest menu sent to ``account`` reached it after all (sent again)."""
-        await menus.seen(self._services, account)
+    async def shown(self, account: ChatAccount, choices: Sequence[Button]) -> None:
+        """The menu of ``choices`` reached ``account`` after all (sent again), after what it
+        had: the one a number typed next answers."""
+        await menus.shown(self._services, account, choices)
 
     async def flush(self) -> None:
         """Return once what the events so far left to store in passing is stored."""

@@ -19,7 +19,7 @@ of its own again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -135,9 +135,11 @@ async def choice(turn: Turn, text: Text) -> Action | NotOnMenu | AskBack | None:
         )
         if picked is None:
             return await _invitation_choice(turn, text)
-    if ident is not None and queries.sent_first(ident.menu):
+    if ident is not None and queries.sent_first(ident.menu) and not picked.startswith(UNSEEN):
         # She answered one of them: what the bot sends first next arrives after her answer,
-        # not together with these (an answer without choices leaves the menu as it is).
+        # not together with these (an answer without choices leaves the menu as it is). Not
+        # for a choice of a menu she has not seen: that menu is found by :func:`on_unseen`,
+        # whose answer brings its choices as her menu.
         async with unit_of_work(turn.services.ctx.sessions) as session:
             await queries.remember_menu(
                 session,
@@ -167,24 +169,32 @@ async def _invitation_choice(turn: Turn, text: Text) -> Action | None:
 
 
 async def _rewrite(
-    services: Services, account: ChatAccount, rewrite: Callable[[str], str]
-) -> list[tuple[str, str]]:
-    """Rewrite the data of the choices of the account's newest menu (the menus that reached
-    her with it, and when, kept as they are); that menu as it was."""
+    services: Services,
+    account: ChatAccount,
+    rewrite: Callable[[str], str],
+    which: Callable[[queries.Menu], bool],
+) -> queries.Menu:
+    """Rewrite the data of the choices of the account's stored menu ``which`` picks, newest
+    first (the others, and when they came, kept as they are); that menu as it was (none:
+    empty)."""
     async with unit_of_work(services.ctx.sessions) as session:
         ident = await queries.identity(
             session, services.ctx.meeting_id, account.channel, account.external_id
         )
-        menus = queries.stored_menus(ident.menu) if ident else ()
-        if ident is None or not menus:
-            return []
-        menu = list(menus[0])
+        stored = ident.menu if ident else None
+        found = next(
+            ((at, m) for at, m in enumerate(queries.menus_in(stored)) if m and which(m)), None
+        )
+        if found is None:
+            return ()
+        at, menu = found
         await queries.rewrite_menu(
             session,
             account.channel,
             account.chat_address,
-            ident.menu,
+            stored,
             [[label, rewrite(data)] for label, data in menu],
+            position=at,
         )
     return menu
 
@@ -197,21 +207,39 @@ def _shown(data: str) -> str:
     return data.removeprefix(UNSEEN)
 
 
-async def unseen(services: Services, account: ChatAccount) -> None:
-    """The account's newest menu did not reach it: its choices are not taken until it has."""
-    await _rewrite(services, account, _hidden)
+def _of(choices: Sequence[Button]) -> Callable[[queries.Menu], bool]:
+    """Whether a stored menu is the one of ``choices`` (marked unseen or not)."""
+    wanted = [_shown(button.data) for button in choices]
+    return lambda menu: [_shown(data) for _, data in menu] == wanted
 
 
-async def seen(services: Services, account: ChatAccount) -> None:
-    """The account's newest menu reached it (sent again): its choices count again."""
-    await _rewrite(services, account, _shown)
+async def unseen(services: Services, account: ChatAccount, choices: Sequence[Button]) -> None:
+    """The menu of ``choices`` did not reach the account: its choices are not taken until it
+    has. Only that menu is marked, wherever it is stored (one stored since, that reached her,
+    keeps counting; one that replaced it is marked nothing)."""
+    await _rewrite(services, account, _hidden, _of(choices))
+
+
+async def shown(services: Services, account: ChatAccount, choices: Sequence[Button]) -> None:
+    """The menu of ``choices`` reached the account after all (sent again), after whatever it
+    had: kept as its menu, as an answer's is, and its choices count."""
+    async with unit_of_work(services.ctx.sessions) as session:
+        await queries.remember_menu(
+            session,
+            account.channel,
+            account.chat_address,
+            ((Button(button.label, _shown(button.data)),) for button in choices),
+        )
 
 
 async def on_unseen(turn: Turn, action: Action) -> Answer:
     """A choice picked from a menu that never reached the person: not taken; she is told so,
-    with the choices as the answer's own menu, which counts once this answer reaches her (it
-    is marked unseen again if it does not: a «1» typed blind again is not taken either)."""
-    menu = await _rewrite(turn.services, turn.account, _shown)
-    picked = next((label for label, data in menu if data == action.data), "")
-    buttons = tuple((Button(label, _shown(data)),) for label, data in menu)
+    with the choices of that menu (the newest, or one that came with it) as the answer's own
+    menu, which counts once this answer reaches her (it is marked unseen again if it does not:
+    a «1» typed blind again is not taken either)."""
+    picked_from = await _rewrite(
+        turn.services, turn.account, _shown, lambda menu: action.data in (d for _, d in menu)
+    )
+    picked = next((label for label, data in picked_from if data == action.data), "")
+    buttons = tuple((Button(label, _shown(data)),) for label, data in picked_from)
     return turn.say("hint.unseen_choice", buttons, choice=picked)

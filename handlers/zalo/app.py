@@ -12,10 +12,16 @@ after 1, 2, 4… seconds; the texts of an answer go in order, one after another,
 next message is handled only after (:class:`handlers.zalo.receiving.Dispatcher` runs one chat's
 updates in turn). A reply is tried for at most :data:`REPLY_PATIENCE` seconds: the person's next
 messages wait behind it, and a platform down longer is not a blip. What still did not go is
-kept (in memory, per chat) and sent again, headed by a line saying so, before her next message
-is handled; a menu whose message did not reach her is marked unseen in the core
-(:meth:`bot.chat.Inbox.unseen`), so a number she types before seeing it is not taken as the
-choice (a notice's «Gửi ngay», an invitation's «Tham dự»), and counts again once it is resent.
+kept (in memory, per chat, the last :data:`MISSED_KEPT` texts of at most :data:`MISSED_CHATS`
+chats; lost when the bot stops) and sent again, headed by a line saying so, before her next
+message is handled; a new text for a chat never overtakes the texts kept for it (they still
+not going, it is kept behind them). Once a resend has been refused past the patience too, the
+next is tried once, not waited for: her later messages are not held a minute each (and the
+poller, :class:`handlers.zalo.receiving.Poller`, counts her queue as one chat, so the other
+chats' messages are fetched meanwhile). A menu whose message did not reach her is marked
+unseen in the core (:meth:`bot.chat.Inbox.unseen`), so a number she types before seeing it is
+not taken as the choice (a notice's «Gửi ngay», an invitation's «Tham dự»); once its text is
+resent and reaches her, it is stored again as her menu (:meth:`bot.chat.Inbox.shown`).
 
 Never twice: Zalo has no idempotency key, so a text whose request may have reached the platform
 (its answer lost: a timeout, a dropped connection, a proxy's error page) is neither tried
@@ -42,7 +48,7 @@ from bot.chat import Inbox
 from bot.config import ZaloSettings
 from bot.domain.channels import ChannelInfo
 from bot.domain.inbound import Event
-from bot.domain.outbound import Answer, Outbound, SendOutcome
+from bot.domain.outbound import Answer, Button, Outbound, SendOutcome
 from bot.errors import ChannelUnavailable
 from bot.services import Services
 from bot.services.handled_events import HandledEvents
@@ -100,15 +106,20 @@ class ZaloAdapter:
         self.poller: Poller | None = None  # while receiving by long polling
         self.handled = HandledEvents(self.services.ctx, channel=self.channel)
         self.info = ChannelInfo(self.channel, CAPABILITIES)
-        # Per chat: the texts that did not reach it, to send again before its next message.
-        self.missed: OrderedDict[str, list[str]] = OrderedDict()
+        # Per chat: the texts that did not reach it, to send again before its next message;
+        # at most MISSED_CHATS chats, the one kept for longest forgotten first (see _keep).
+        self.missed: OrderedDict[str, _Kept] = OrderedDict()
         self.retried = 0  # reply sends tried again
         self.gave_up = 0  # reply texts kept to send again (each time)
 
     async def handle(self, update: dict[str, Any]) -> None:
         """One update, to the end: skipped if its message was handled already, else what did
         not reach the chat before sent again, the update handed to the core, its answer sent,
-        and its id recorded (not when handling failed: a copy may then still do what failed)."""
+        and its id recorded (not when handling failed: a copy may then still do what failed).
+
+        The menu she reads last is the one her next number answers: her answer's when it
+        reached her, else a menu sent again now (stored again), else her answer's menu that did
+        not reach her is marked unseen."""
         event = event_of(update, self.channel)
         if event is None:
             return
@@ -116,7 +127,9 @@ class ZaloAdapter:
         if ident is not None and await self.handled.seen(self.bot_id, ident):
             log.info("a zalo message was handled already; the copy is skipped")
             return
-        resent = await self._send_missed(event.chat.address)
+        # Sent before the core reads her message, but stored only after: she typed it before
+        # this reached her, so a number in it is not an answer to what is sent again now.
+        resent = await self._resend(event.chat.address)
         try:
             answer = await self.inbox.handle(event, self.info)
         except Exception:
@@ -125,16 +138,16 @@ class ZaloAdapter:
                 event.chat.address, Outbound.text(self.catalog.html("errors.unexpected"))
             )
             return
-        unseen = await self.answer(event, answer)
-        if resent and not unseen:  # the menu resent reached her before this answer
-            await self.inbox.seen(event.account)
+        await self.answer(event, answer, resent)
         if ident is not None:
             await self.handled.record(self.bot_id, ident)
 
-    async def answer(self, event: Event, answer: Answer) -> bool:
+    async def answer(self, event: Event, answer: Answer, resent: tuple[Button, ...] = ()) -> None:
         """Send the core's answer: each reply's texts in order; a toast as a message when
-        nothing else answers (there is no tap to show it on). True when the menu it offers did
-        not reach the person (then marked unseen in the core)."""
+        nothing else answers (there is no tap to show it on). A text for a chat that has texts
+        kept goes after them (sent again first; kept behind them when they still do not go).
+        Then leave stored the menu the person reads last (``resent``: the menu sent again to
+        her before it), as :meth:`handle` says."""
         outbounds: list[tuple[str, Outbound]] = []
         for reply in answer.replies:
             address = (
@@ -145,64 +158,95 @@ class ZaloAdapter:
             outbounds.append((event.chat.address, Outbound.text(answer.toast.text)))
         # The text that carries the menu: the last of the last message offering choices.
         menu_at = max((i for i, (_, out) in enumerate(outbounds) if out.buttons), default=None)
-        mine = menu_at is not None and outbounds[menu_at][0] == event.account.chat_address
-        deadline = self.now() + REPLY_PATIENCE
-        failed = shown = False
+        menu: tuple[Button, ...] = ()
+        if menu_at is not None and outbounds[menu_at][0] == event.account.chat_address:
+            menu = tuple(button for row in outbounds[menu_at][1].buttons for button in row)
+        fate = _Sent.NO  # how the text carrying the menu went
+        deadlines: dict[str, float] = {}  # per chat: a chat's trouble is its own
+        failed: set[str] = set()  # chats whose texts here stop: the rest kept, in order
         try:
             for index, (address, outbound) in enumerate(outbounds):
+                if address not in deadlines:
+                    if address != event.chat.address and address in self.missed:
+                        await self._resend(address)  # (hers went before the core read hers)
+                    deadlines[address] = self.now() + REPLY_PATIENCE
                 pieces = texts(outbound, self.catalog)
                 for number, text in enumerate(pieces):
-                    if failed:  # after one that did not go: kept, in order
-                        self._keep(address, text)
+                    carries = menu if index == menu_at and number == len(pieces) - 1 else ()
+                    if address in failed or address in self.missed:  # behind those kept
+                        self._keep(address, text, carries)
                         continue
-                    sent = await self._send(address, text, deadline)
-                    if sent is _Sent.YES:
-                        shown = shown or (index == menu_at and number == len(pieces) - 1)
-                        continue
-                    failed = True
-                    if sent is _Sent.NO:  # (maybe shown: never twice; refused: again the same)
-                        self._keep(address, text)
+                    sent = await self._send(address, text, deadlines[address])
+                    if carries:
+                        fate = sent
+                    if sent is not _Sent.YES:
+                        failed.add(address)
+                        if sent is _Sent.NO:  # (maybe shown: never twice; refused: the same)
+                            self._keep(address, text, carries)
         except asyncio.CancelledError:  # the bot stops: the texts in memory go with it
-            if mine and not shown:
-                await asyncio.shield(self.inbox.unseen(event.account))
+            if menu and fate is not _Sent.YES:
+                await asyncio.shield(self.inbox.unseen(event.account, menu))
             raise
-        if mine and not shown:
-            await self.inbox.unseen(event.account)
-            return True
-        return False
+        if menu and fate is _Sent.YES:
+            return  # hers is the answer's menu, stored by the core
+        if resent and fate is not _Sent.MAYBE:  # (one that may have reached her: unseen)
+            await self.inbox.shown(event.account, resent)
+        elif menu:
+            await self.inbox.unseen(event.account, menu)
 
-    async def _send_missed(self, address: str) -> bool:
+    async def _resend(self, address: str) -> tuple[Button, ...]:
         """Send again, headed by a line saying so, the texts that did not reach ``address``;
-        True once they all have."""
-        kept = self.missed.pop(address, None)
-        if not kept:
-            return False
-        deadline = self.now() + REPLY_PATIENCE
-        pieces = [self.catalog.plain("hint.resending"), *kept]
-        for number, text in enumerate(pieces):
-            sent = await self._send(address, text, deadline)
-            if sent is not _Sent.YES:
-                rest = pieces[number + (0 if sent is _Sent.NO else 1) :]  # (see answer())
-                for again in [text for text in rest if text in kept]:
-                    self._keep(address, again)
-                return False
-        return True
+        the menu of the last of them that went (no menu: empty).
 
-    def _keep(self, address: str, text: str) -> None:
-        """Keep ``text`` to send again before ``address``'s next message."""
+        Each text is waited for as a reply is, unless their last resend gave up as well: the
+        platform has been refusing that chat for minutes, and her next messages, waiting behind,
+        are not held another minute each; the first is then tried once (it going, the rest
+        are waited for again), and what does not go is kept for her next message."""
+        kept = self.missed.pop(address, None)
+        if kept is None:
+            return ()
+        patience = 0.0 if kept.resend_gave_up else REPLY_PATIENCE
+        deadline = self.now() + patience
+        pieces: list[tuple[str, tuple[Button, ...]]] = [
+            (self.catalog.plain("hint.resending"), ()),
+            *kept.texts,
+        ]
+        menu: tuple[Button, ...] = ()
+        for number, (text, carries) in enumerate(pieces):
+            sent = await self._send(address, text, deadline)
+            if sent is _Sent.YES:
+                menu = carries or menu
+                if not patience:  # the platform takes her messages again
+                    patience = REPLY_PATIENCE
+                    deadline = self.now() + patience
+                continue
+            first = max(1, number + (0 if sent is _Sent.NO else 1))  # (see answer(); no header)
+            for again, again_carries in pieces[first:]:
+                self._keep(address, again, again_carries)
+            if sent is _Sent.NO and address in self.missed:
+                self.missed[address].resend_gave_up = True
+            break
+        return menu
+
+    def _keep(self, address: str, text: str, menu: tuple[Button, ...] = ()) -> None:
+        """Keep ``text`` (carrying ``menu``, the choices of the person of that chat) to send
+        again before ``address``'s next message: the last MISSED_KEPT texts of a chat."""
         self.gave_up += 1
-        kept = self.missed.setdefault(address, [])
+        kept = self.missed.setdefault(address, _Kept())
         self.missed.move_to_end(address)
-        kept.append(text)
-        del kept[:-MISSED_KEPT]
+        kept.texts.append((text, menu))
+        del kept.texts[:-MISSED_KEPT]
         while len(self.missed) > MISSED_CHATS:
             self.missed.popitem(last=False)
 
     async def _say(self, address: str, outbound: Outbound) -> bool:
-        """Send ``outbound`` as texts, retried as a reply is; False once one did not go (the
-        rest is not sent)."""
+        """Send ``outbound`` as texts, retried as a reply is (kept behind texts kept for
+        ``address``); False once one did not go (the rest is not sent)."""
         deadline = self.now() + REPLY_PATIENCE
         for text in texts(outbound, self.catalog):
+            if address in self.missed:
+                self._keep(address, text)
+                return False
             if await self._send(address, text, deadline) is not _Sent.YES:
                 return False
         return True
@@ -249,6 +293,17 @@ class ZaloAdapter:
             log.info("a zalo reply was refused (%s): tried again in %.1f s", reason, wait)
             if not flooded:
                 await self.sleep(wait)
+
+
+@dataclass
+class _Kept:
+    """The texts that did not reach one chat, each with the menu it carries for the person of
+    that chat (none: empty), to send again before her next message."""
+
+    texts: list[tuple[str, tuple[Button, ...]]] = field(default_factory=list)
+    # Their resend gave up too (the platform has refused that chat for minutes): the next
+    # resend is tried once, not waited for.
+    resend_gave_up: bool = False
 
 
 class _Sent(Enum):

@@ -3,10 +3,14 @@ in the order they wrote.
 
 Zalo's getUpdates returns ONE update per call and has no ``update_id`` and no offset: an update
 is gone from the platform once it is returned, so nothing can be left there to come again on
-the next start. :class:`Poller` therefore fetches only while fewer than ``in_hand`` updates are
-being handled (the rest wait at Zalo, where they are safe), and a stop waits for those in hand
-to finish (within a grace). An idle poll ends with HTTP 408, which is "nothing yet"; a failure
-backs off (1, 2, 4 … 30 seconds) and a stop cuts a waiting poll at once.
+the next start. :class:`Poller` therefore fetches only while fewer than ``in_hand`` chats have
+updates being handled and fewer than ``held`` updates are in hand (the rest wait at Zalo, where
+they are safe), and a stop waits for those in hand to finish (within a grace). It counts chats,
+not updates, so that one chat whose answers keep failing — each waited for up to a minute
+(:data:`handlers.zalo.app.REPLY_PATIENCE`), her next messages queued behind it — does not
+stop the fetching of everyone else's: one queue of one chat takes one place. An idle poll
+ends with HTTP 408, which is "nothing yet"; a failure backs off (1, 2, 4 … 30 seconds) and a
+stop cuts a waiting poll at once.
 
 In webhook mode (:class:`WebhookReceiver`, a route of the web server) each POST must carry the
 secret in ``X-Bot-Api-Secret-Token`` (compared in constant time) and is answered 200 once its
@@ -39,6 +43,10 @@ Handle = Callable[[dict[str, Any]], Awaitable[None]]
 SECRET_HEADER = "X-Bot-Api-Secret-Token"  # noqa: S105 (a header name, not a secret)
 BACKOFF_MAX = 30.0  # seconds between failing polls, at most
 PLACES = 16  # updates handled at once (different chats)
+CHATS_IN_HAND = 2 * PLACES  # chats with updates in hand: the poller fetches while fewer
+# Updates in hand at most, all chats together (one chat's queue included): what a stop could
+# still cut, as Zalo keeps no copy of an update it has returned.
+HELD = 8 * CHATS_IN_HAND
 
 
 class Dispatcher:
@@ -52,11 +60,23 @@ class Dispatcher:
         self.cut = 0  # updates cut short by a stop's grace
         self.finished = 0  # updates taken and done with (handled, skipped or cut)
         self.progress = asyncio.Event()  # set each time one is done with
+        self._freed = asyncio.Event()  # (the poller's own: tests clear and wait on progress)
 
     @property
     def in_hand(self) -> int:
         """Updates taken and not finished."""
         return len(self._running)
+
+    @property
+    def chats_in_hand(self) -> int:
+        """Chats with updates taken and not finished."""
+        return len(self._tails)
+
+    async def room(self, chats: int, held: int) -> None:
+        """Return once fewer than ``chats`` chats and fewer than ``held`` updates are in hand."""
+        while self.chats_in_hand >= chats or self.in_hand >= held:
+            self._freed.clear()
+            await self._freed.wait()
 
     def submit(self, update: dict[str, Any]) -> asyncio.Task[bool]:
         """Take ``update``; the task ends True once it is handled (False: cut by a stop)."""
@@ -72,6 +92,7 @@ class Dispatcher:
                 del self._tails[chat]
             self.finished += 1
             self.progress.set()
+            self._freed.set()
 
         task.add_done_callback(done)
         return task
@@ -101,20 +122,23 @@ class Dispatcher:
 
 
 class Poller:
-    """Long polling: one update per getUpdates, fetched only while there is room in hand."""
+    """Long polling: one update per getUpdates, fetched only while there is room in hand
+    (fewer than ``in_hand`` chats, fewer than ``held`` updates)."""
 
     def __init__(
         self,
         client: ZaloClient,
         dispatcher: Dispatcher,
         *,
-        in_hand: int = 2 * PLACES,
+        in_hand: int = CHATS_IN_HAND,
+        held: int = HELD,
         timeout: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._dispatcher = dispatcher
-        self._room = asyncio.Semaphore(in_hand)
+        self._chats = in_hand
+        self._held = held
         self._timeout = timeout
         self._sleep = sleep
         self._task: asyncio.Task[None] | None = None
@@ -136,14 +160,13 @@ class Poller:
 
     async def _run(self) -> None:
         while True:
-            await self._room.acquire()
+            await self._dispatcher.room(self._chats, self._held)
             try:
                 if self._timeout is None:
                     update = await self._client.get_update()
                 else:
                     update = await self._client.get_update(self._timeout)
             except ZaloError as exc:
-                self._room.release()
                 self.failures += 1
                 wait = min(BACKOFF_MAX, 2.0 ** (self.failures - 1))
                 log.warning(
@@ -151,15 +174,9 @@ class Poller:
                 )
                 await self._sleep(wait)
                 continue
-            except BaseException:
-                self._room.release()
-                raise
             self.failures = 0
-            if update is None:  # 408: nothing yet
-                self._room.release()
-                continue
-            task = self._dispatcher.submit(update)
-            task.add_done_callback(lambda _: self._room.release())
+            if update is not None:  # (None: 408, nothing yet)
+                self._dispatcher.submit(update)
 
 
 class WebhookReceiver:
