@@ -990,8 +990,9 @@ async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(
         "💬 Góp ý gần nhất của Văn phòng (09:00, 18/5): Tốt."
     ) in board
     assert (
-        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa gửi · chưa kết nối"
-        in board
+        # never linked and her invitation not marked sent: to be sent it first, not phoned
+        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa gửi · chưa gửi giấy"
+        " mời" in board
     )
     assert buttons(admin.last_message) == ["Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"]
     await harness.send(admin.tap("Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"))
