@@ -149,6 +149,9 @@ class DraftLine:
     # The office withdrew the assignment («Hủy phân công»): no reminder, no new version, out of
     # every count; what was sent is kept and shown apart.
     withdrawn: bool = False
+    # The speaker's invitation was withdrawn (she is off the list): no reminder goes to her,
+    # and the office's «not sent yet» leaves her out, listing her apart.
+    invitation_withdrawn: bool = False
     # The speaker's answer to her invitation where it keeps her from the hall: declined, or a
     # substitute sent (``substitute``: the name of who comes instead); None otherwise.
     away: RsvpStatus | None = None

@@ -291,6 +291,7 @@ async def read_lines(
             reachable=row.id in reachable,
             unsent=person.id in unsent,
             withdrawn=row.withdrawn_at is not None,
+            invitation_withdrawn=person.withdrawn_at is not None,
             away=away[person.id][0] if person.id in away else None,
             substitute=away[person.id][1] if person.id in away else None,
         )
