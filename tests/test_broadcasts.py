@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.domain.clock import ManualClock
 from bot.domain.outbound import MessageKind
 from bot.services import build_services
+from bot.services.broadcasts import TYPED_ASIDE
 from handlers.telegram.context import inbox_of_bot_data
 from handlers.telegram.dedupe import flush_handled
 from storage import queries
@@ -365,6 +366,64 @@ async def test_a_new_notice_typed_while_the_time_is_asked_is_not_read_as_a_time_
     await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
     assert notice in admin.last_text()  # the preview: her text, whole
     assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
+async def test_a_text_typed_where_the_audience_is_asked_says_the_step_and_is_kept(
+    harness: BotHarness,
+) -> None:
+    """A corrected notice typed where the bot asked its audience got the general hint, and
+    her text was lost. The bot says it waits for the audience, offers the audiences again,
+    and one choice makes her text the notice (the first draft dropped)."""
+    await linked_answers(harness)
+    admin = harness.admin()
+    await harness.send(admin.command("/thongbao"))
+    await harness.send(admin.text("Họp trù bị lúc 14:00."))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    audiences = buttons(admin.last_message)
+    await harness.send(admin.text("Họp trù bị lúc 15:00 tại phòng 2."))
+    assert admin.last_text() == (
+        "Bot đang chờ đồng chí chọn đối tượng nhận thông báo «Họp trù bị lúc 14:00.», nên đoạn"
+        " đồng chí vừa gõ (33 ký tự) chưa được dùng. Nếu đó là nội dung mới của thông báo, xin"
+        " chọn «Soạn thông báo mới bằng đoạn vừa gõ» (bot giữ nguyên đoạn đó; bản đang soạn sẽ"
+        " được bỏ). Nếu vẫn gửi thông báo trên, đề nghị chọn đối tượng nhận dưới đây."
+    )
+    assert buttons(admin.last_message) == ["📝 Soạn thông báo mới bằng đoạn vừa gõ", *audiences]
+    await harness.send(admin.tap("📝 Soạn thông báo mới bằng đoạn vừa gõ"))
+    assert admin.last_text() == "Đề nghị đồng chí chọn đối tượng nhận thông báo:"
+    await harness.send(admin.tap("Tất cả đại biểu đã liên kết"))
+    assert "Họp trù bị lúc 15:00 tại phòng 2." in admin.last_text()  # the preview: the new text
+    assert await message_status(harness, MessageKind.BROADCAST) == ["cancelled", "draft"]
+
+
+async def test_a_text_typed_at_the_preview_says_the_step_and_the_notice_still_sends_as_shown(
+    harness: BotHarness,
+) -> None:
+    """At the preview, a typed text got the general hint. The bot says it waits for «Gửi
+    ngay», «Hẹn giờ gửi» or «Hủy» and offers them again with the text kept; sent as shown,
+    the notice goes without the text typed aside."""
+    await linked_answers(harness)
+    await compose(harness, "Họp trù bị lúc 14:00.", "Tất cả đại biểu đã liên kết")
+    admin = harness.admin()
+    await harness.send(admin.text("Sửa: 15:00"))
+    assert admin.last_text() == (
+        "Bot đang chờ đồng chí xác nhận gửi thông báo «Họp trù bị lúc 14:00.» theo bản xem"
+        " trước (gửi ngay hoặc hẹn giờ gửi) hoặc hủy, nên đoạn đồng chí vừa gõ (10 ký tự) chưa"
+        " được dùng. Nếu đó là nội dung mới của thông báo, xin chọn «Soạn thông báo mới bằng"
+        " đoạn vừa gõ» (bot giữ nguyên đoạn đó; bản đang soạn sẽ được bỏ). Nếu vẫn gửi thông"
+        " báo trên, đề nghị chọn «Gửi ngay», «Hẹn giờ gửi» hoặc «Hủy» dưới đây."
+    )
+    assert buttons(admin.last_message) == [
+        "📝 Soạn thông báo mới bằng đoạn vừa gõ", "📤 Gửi ngay", "🕘 Hẹn giờ gửi", "Hủy",
+    ]  # fmt: skip
+    await harness.send(admin.tap("📤 Gửi ngay"))
+    assert admin.last_text().startswith("📤 Đã xếp thông báo số 1 vào hàng gửi")
+    async with harness.services.ctx.sessions() as session:
+        [params] = list(
+            await session.scalars(
+                select(OutboundMessage.params).where(OutboundMessage.kind == MessageKind.BROADCAST)
+            )
+        )
+    assert not params or TYPED_ASIDE not in params
 
 
 async def test_a_text_typed_for_the_time_too_long_for_a_notice_is_refused_as_the_new_one(

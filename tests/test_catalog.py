@@ -11,7 +11,7 @@ from bot.config import Config, load_config
 from bot.domain.outbound import SkipReason
 from bot.domain.rsvp import RsvpStatus
 from bot.domain.timespec import TimeSpec
-from bot.services.invitations import LinkOutcome
+from bot.services.invitations import SENT_VIA, LinkOutcome
 from bot.services.rsvp import RsvpChoice
 from bot.texts import LOCALES, Html, load_catalog, placeholders
 from bot.texts.presenters import _wall_moment, deadline_text
@@ -48,6 +48,17 @@ def test_every_literal_key_used_in_the_code_exists() -> None:
     assert sorted(keys - VI.all_keys()) == []
 
 
+def test_the_chat_reads_no_key_of_the_dashboard() -> None:
+    """/caplai said how the invitation was sent with the dashboard's keys
+    (dash.invite.via_phrase): rewording the dashboard changed the chat. The chat's texts are
+    its own, or shared ones with a neutral name (sent_via_phrase)."""
+    found = {
+        path.name: re.findall(r'"(dash\.[a-z_.{]*)', path.read_text(encoding="utf-8"))
+        for path in (ROOT / "bot" / "chat").rglob("*.py")
+    }
+    assert {name: keys for name, keys in found.items() if keys} == {}
+
+
 def _rehearsal_reasons() -> set[str]:
     """The reasons the rehearsal gives for a part it did not play (written as string literals
     in ``_not_played``)."""
@@ -72,6 +83,7 @@ def test_every_computed_key_exists() -> None:
         + [f"broadcast.skipped.{r.value}" for r in SkipReason]
         + [f"rehearsal.{verdict}" for verdict in ("passed", "passed_partly", "failed")]
         + [f"rehearsal.why.{why}" for why in _rehearsal_reasons()]
+        + [f"sent_via_phrase.{via}" for via in SENT_VIA]
         # When the meeting is, by bot.texts.formatting.meeting_time: one day, or several.
         + [
             f"{key}{days}"

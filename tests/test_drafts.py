@@ -920,6 +920,39 @@ async def test_reminders_reach_speakers_without_a_draft_and_the_office_gets_the_
     )
 
 
+async def test_a_speaker_whose_invitation_was_withdrawn_is_not_counted_as_owing_a_speech(
+    harness: BotHarness,
+) -> None:
+    """No reminder goes to a withdrawn invitee, but the reminders' report and the deadline's
+    «Chưa gửi» still named her as owing a speech. Both leave her out of «Chưa gửi» and of the
+    count, and list her apart as withdrawn."""
+    harness.clock.set(local(2024, 5, 17, 9, 0))
+    await harness.plan(MessageKind.DRAFT_REMINDER, MessageKind.DRAFT_MISSING)
+    services = harness.services
+    await services.withdrawals.withdraw(services.access.local_operator(), "DB031")
+    apart = (
+        "Đã rút giấy mời, không tính vào số bài phải nhận (1):\n"
+        "• DB031 — Nguyễn Thị Lan Phương (Hội LHPN quận Ba Đình): chủ đề 1.1"
+    )
+
+    harness.clock.set(local(2024, 5, 18, 8, 0))  # -3d@08:00: the reminders, then their report
+    await harness.tick()
+    report = texts(harness, OFFICE_CHAT)[-1]
+    assert report.startswith("📨 Báo cáo gửi nhắc gửi tham luận")
+    assert "Chưa gửi (9):" in report and apart in report
+    assert "DB031" not in report.split("Chưa gửi (9):")[1].split("\n\n")[0]
+
+    harness.clock.set(DEADLINE)
+    await harness.tick()
+    [missing] = [t for t in texts(harness, OFFICE_CHAT) if t.startswith("⏰")]
+    assert missing.startswith(
+        "⏰ Đến hạn gửi tham luận (17:00, Thứ Ba, ngày 21/5/2024): đã nhận 0/9 bài.\n\n"
+        "Chưa gửi (9):"
+    )
+    assert "DB031" not in missing.split("Chưa gửi (9):")[1].split("\n\n")[0]
+    assert missing.endswith(apart)
+
+
 async def test_a_speaker_who_declined_or_sent_a_substitute_is_marked_in_the_offices_lists_and_told_the_speech_is_still_expected(
     harness: BotHarness,
 ) -> None:
@@ -990,8 +1023,9 @@ async def test_thamluan_shows_the_office_every_draft_and_opens_the_latest_file(
         "💬 Góp ý gần nhất của Văn phòng (09:00, 18/5): Tốt."
     ) in board
     assert (
-        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa gửi · chưa kết nối"
-        in board
+        # never linked and her invitation not marked sent: to be sent it first, not phoned
+        "Chủ đề 1.2 — Vũ Thị Mỹ Hạnh (Hội LHPN quận Đống Đa)\nTình trạng: chưa gửi · chưa gửi giấy"
+        " mời" in board
     )
     assert buttons(admin.last_message) == ["Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"]
     await harness.send(admin.tap("Mở tham luận 1.1 — Nguyễn Thị Lan Phương (bản 1)"))

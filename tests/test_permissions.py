@@ -15,11 +15,13 @@ import html
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from inspect import getsource
 from typing import Any
 
 import pytest
 from sqlalchemy import inspect, select, text
 
+from bot.chat import notices
 from bot.delegate_file import Group as FileGroup
 from bot.delegate_file import parse_delegate_file
 from bot.domain.channels import ChatAccount
@@ -29,7 +31,7 @@ from bot.domain.tasks import TaskStatus
 from bot.services import Services
 from bot.services.access import OfficeActor
 from bot.texts.presenters import typed_time_params
-from handlers.telegram.context import catalog_of_bot_data
+from handlers.telegram.context import catalog_of_bot_data, inbox_of_bot_data
 from storage.models import (
     ChannelIdentity,
     Delegate,
@@ -47,6 +49,8 @@ from tests.samples import docx
 CONTACTS = ROOT / "examples" / "contacts.csv"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 OTHER_ADMIN_ID = 100000002  # the second of config.example.toml's admin_ids
+# A new notice typed where a notice's time was asked (two lines: surely no time).
+TYPED_ASIDE_TEXT = "Kính mời các đồng chí dự tổng duyệt.\nLúc 15:00 ngày 27/5."
 
 ADMIN, DELEGATE, CONTACT, UNLINKED = "admin", "delegate", "contact", "unlinked"
 MEMBER, GROUP_ADMIN = "group-member", "group-admin"
@@ -77,6 +81,7 @@ MATRIX: dict[str, tuple[str | None, ...]] = {
     "/phancong DB032 1.1":                    (OK, NO, NO, NO, IG, OK),
     "/caplai DB001":                          (OK, NO, NA, NO, IG, NO),
     "/golienket DB001":                       (OK, NO, NA, NO, IG, OK),
+    "ri:<live link>:DB001":                   (OK, NO, NA, NO, NO, NO),
     # delegate commands
     "/start":                                 (OK, OK, OK, OK, IG, IG),
     "/trangthai":                             (LN, OK, OK, LN, IG, NA),
@@ -120,6 +125,9 @@ MATRIX: dict[str, tuple[str | None, ...]] = {
     "bc:now:<draft>":                         (OK, NO, NA, NA, NA, NA),
     "bc:later:<draft>":                       (OK, NO, NA, NA, NA, NA),
     "bc:cancel":                              (OK, NO, NA, NA, NA, NA),
+    "bc:typed:<draft>":                       (OK, NO, NA, NO, NA, NA),
+    "bc:keep:<draft>":                        (OK, NO, NA, NO, NA, NA),
+    "bc:new:<draft>":                         (OK, NO, NA, NO, NA, NA),
     "bc:aud:<other admin's draft>:linked":    (NO, NA, NA, NA, NA, NA),
     "bc:now:<other admin's draft>":           (NO, NA, NA, NA, NA, NA),
     "bc:later:<other admin's draft>":         (NO, NA, NA, NA, NA, NA),
@@ -380,6 +388,22 @@ async def with_draft_at_audience(scene: Scene) -> None:
 async def with_draft_at_preview(scene: Scene) -> None:
     """The admin's notice is at its preview, waiting for "send now" or "schedule"."""
     scene.ids["draft"] = await _notice(scene, ADMIN_ID, audience=Audience.LINKED)
+
+
+async def with_draft_typed_aside(scene: Scene) -> None:
+    """The admin's notice waits for its time, and a text that is no time was typed there."""
+    broadcasts, account = scene.h.services.broadcasts, await scene.office(ADMIN_ID)
+    scene.ids["draft"] = await _notice(scene, ADMIN_ID, audience=Audience.LINKED)
+    await broadcasts.ask_time(account, scene.ids["draft"])
+    aside = await broadcasts.accept_text(account, TYPED_ASIDE_TEXT)
+    assert aside is not None and aside.step.value == "not_a_time"
+
+
+async def with_live_link(scene: Scene) -> None:
+    """``/caplai DB001`` asked: its choice names DB001's live link as it was then."""
+    card = await scene.h.services.dashboard.card("DB001")
+    assert card is not None and card.invitation_id
+    scene.ids["link"] = card.invitation_id
 
 
 async def with_other_admin_draft(scene: Scene) -> None:
@@ -701,6 +725,43 @@ async def draft_dropped(scene: Scene, said: Said) -> None:
     assert (await _notice_row(scene.h, draft_id)).status == MessageStatus.CANCELLED
 
 
+async def typed_taken(scene: Scene, said: Said) -> None:
+    """The text typed aside became a new notice, its audience asked; the other dropped."""
+    assert said.private == [scene.say("broadcast.ask_audience")]
+    assert (await _notice_row(scene.h, scene.ids["draft"])).status == MessageStatus.CANCELLED
+    async with scene.h.services.ctx.sessions() as session:
+        bodies = await session.scalars(
+            select(OutboundMessage.body).where(OutboundMessage.draft_step == "audience")
+        )
+        assert list(bodies) == [TYPED_ASIDE_TEXT]
+
+
+async def draft_resumed(scene: Scene, said: Said) -> None:
+    """The unfinished notice goes on where it was left: its audience asked again."""
+    assert said.private == [scene.say("broadcast.ask_audience")]
+    draft = await _notice_row(scene.h, scene.ids["draft"])
+    assert (draft.status, draft.draft_step) == ("draft", "audience")
+
+
+async def draft_replaced(scene: Scene, said: Said) -> None:
+    """A new notice in place of the unfinished one, which is dropped: its text asked."""
+    assert said.private == [scene.say("broadcast.ask_text", limit=3500)]
+    assert (await _notice_row(scene.h, scene.ids["draft"])).status == "cancelled"
+    async with scene.h.services.ctx.sessions() as session:
+        steps = await session.scalars(
+            select(OutboundMessage.draft_step).where(OutboundMessage.status == "draft")
+        )
+        assert list(steps) == ["text"]
+
+
+async def reissued(scene: Scene, said: Said) -> None:
+    """A new link and code for DB001, shown in the private chat; the old link stops."""
+    [answer] = said.private
+    assert answer.startswith("Đã cấp đường liên kết mới cho đồng chí Phạm Thị Thanh Mai (DB001)")
+    links = {link.code: link.token for link in await scene.h.services.invitations.links()}
+    assert links["DB001"] != scene.h.tokens["DB001"]
+
+
 async def scheduled_cancelled(scene: Scene, said: Said) -> None:
     message_id = scene.ids["scheduled"]
     row = await _notice_row(scene.h, message_id)
@@ -770,6 +831,10 @@ ACTIONS: dict[str, Action] = {
         "/caplai DB001", reissue_asked, office=True, refusal="office.private_only"
     ),
     "/golienket DB001": _office("/golienket DB001", account_unlinked, with_other_delegate),
+    # its choice: refused by the office check, and (the link being a secret) in a group
+    "ri:<live link>:DB001": Action(
+        "ri:{link}:DB001", reissued, (with_live_link,), office=True, refusal="office.private_only"
+    ),
     "/start": Action("/start", welcomed),
     "/trangthai": Action("/trangthai", card_shown),
     "/lich": Action("/lich", calendar_sent),
@@ -836,6 +901,9 @@ ACTIONS: dict[str, Action] = {
     "bc:now:<draft>": _office("bc:now:{draft}", queued, with_draft_at_preview),
     "bc:later:<draft>": _office("bc:later:{draft}", time_asked, with_draft_at_preview),
     "bc:cancel": _office("bc:cancel", draft_dropped, with_draft_at_audience),
+    "bc:typed:<draft>": _office("bc:typed:{draft}", typed_taken, with_draft_typed_aside),
+    "bc:keep:<draft>": _office("bc:keep:{draft}", draft_resumed, with_draft_at_audience),
+    "bc:new:<draft>": _office("bc:new:{draft}", draft_replaced, with_draft_at_audience),
     "bc:aud:<other admin's draft>:linked": _others_notice("bc:aud:{other_notice}:linked"),
     "bc:now:<other admin's draft>": _others_notice("bc:now:{other_notice}"),
     "bc:later:<other admin's draft>": _others_notice("bc:later:{other_notice}"),
@@ -863,6 +931,19 @@ NOT_LINKED = ("hint.not_linked", "hint.not_linked_code", "task.not_linked")
 
 def test_every_action_in_the_matrix_has_a_scenario() -> None:
     assert set(MATRIX) == set(ACTIONS)
+
+
+async def test_every_choice_the_chat_takes_and_every_notice_choice_is_in_the_matrix(
+    harness: BotHarness,
+) -> None:
+    """A choice the office check refuses proves who may use it only in the matrix: /caplai's
+    (ri:) and the notice's «new notice of the text typed» (bc:typed), «go on» and «new» were
+    in none. Every prefix the chat takes, and every notice choice, has a row (nd: is no
+    choice of its own: a menu that never arrived, answered with a hint)."""
+    taken = set(inbox_of_bot_data(harness.app.bot_data).actions) - {"nd"}
+    assert taken == {data.partition(":")[0] for data in MATRIX if ":" in data}
+    verbs = set(re.findall(r'what == "(\w+)"', getsource(notices.on_action)))
+    assert verbs == {data.split(":")[1] for data in MATRIX if data.startswith("bc:")}
 
 
 @pytest.mark.parametrize(

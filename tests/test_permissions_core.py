@@ -64,6 +64,7 @@ from tests.test_permissions import (
     NOT_LINKED,
     OK,
     REFUSED,
+    TYPED_ASIDE_TEXT,
     snapshot,
 )
 
@@ -328,6 +329,22 @@ async def with_draft_at_audience(scene: Scene) -> None:
 async def with_draft_at_preview(scene: Scene) -> None:
     """NV07's notice is at its preview, waiting for "send now" or "schedule"."""
     scene.ids["draft"] = await _notice(scene, STAFF, audience=Audience.LINKED)
+
+
+async def with_draft_typed_aside(scene: Scene) -> None:
+    """NV07's notice waits for its time, and a text that is no time was typed there."""
+    broadcasts, actor = scene.services.broadcasts, await scene.world.office(STAFF)
+    scene.ids["draft"] = await _notice(scene, STAFF, audience=Audience.LINKED)
+    await broadcasts.ask_time(actor, scene.ids["draft"])
+    aside = await broadcasts.accept_text(actor, TYPED_ASIDE_TEXT)
+    assert aside is not None and aside.step.value == "not_a_time"
+
+
+async def with_live_link(scene: Scene) -> None:
+    """``/caplai DB001`` asked: its choice names DB001's live link as it was then."""
+    card = await scene.services.dashboard.card("DB001")
+    assert card is not None and card.invitation_id
+    scene.ids["link"] = card.invitation_id
 
 
 async def with_other_admin_draft(scene: Scene) -> None:
@@ -673,6 +690,43 @@ async def draft_dropped(scene: Scene, said: Said) -> None:
     assert (await _row(scene.services, OutboundMessage, draft_id)).status == "cancelled"
 
 
+async def typed_taken(scene: Scene, said: Said) -> None:
+    """The text typed aside became a new notice, its audience asked; the other dropped."""
+    assert said.all == [scene.say("broadcast.ask_audience")]
+    assert (await _row(scene.services, OutboundMessage, scene.ids["draft"])).status == "cancelled"
+    async with scene.services.ctx.sessions() as session:
+        bodies = await session.scalars(
+            select(OutboundMessage.body).where(OutboundMessage.draft_step == "audience")
+        )
+        assert list(bodies) == [TYPED_ASIDE_TEXT]
+
+
+async def draft_resumed(scene: Scene, said: Said) -> None:
+    """The unfinished notice goes on where it was left: its audience asked again."""
+    assert said.all == [scene.say("broadcast.ask_audience")]
+    draft = await _row(scene.services, OutboundMessage, scene.ids["draft"])
+    assert (draft.status, draft.draft_step) == ("draft", "audience")
+
+
+async def draft_replaced(scene: Scene, said: Said) -> None:
+    """A new notice in place of the unfinished one, which is dropped: its text asked."""
+    assert said.all == [scene.say("broadcast.ask_text", limit=3500)]
+    assert (await _row(scene.services, OutboundMessage, scene.ids["draft"])).status == "cancelled"
+    async with scene.services.ctx.sessions() as session:
+        steps = await session.scalars(
+            select(OutboundMessage.draft_step).where(OutboundMessage.status == "draft")
+        )
+        assert list(steps) == ["text"]
+
+
+async def reissued(scene: Scene, said: Said) -> None:
+    """A new link and code for DB001, in the staff member's own chat; the old link stops."""
+    [answer] = said.all
+    assert answer.startswith("Đã cấp đường liên kết mới cho đồng chí Phạm Thị Thanh Mai (DB001)")
+    links = {link.code: link.token for link in await scene.services.invitations.links()}
+    assert links["DB001"] != scene.world.tokens["DB001"]
+
+
 async def scheduled_cancelled(scene: Scene, said: Said) -> None:
     message_id = scene.ids["scheduled"]
     row = await _row(scene.services, OutboundMessage, message_id)
@@ -718,6 +772,7 @@ CORE: dict[str, Core] = {
     "/phancong DB032 1.1": Core.of(speaker_assigned),
     "/caplai DB001": Core.of(reissue_asked),
     "/golienket DB001": Core.of(account_unlinked, with_other_delegate),
+    "ri:<live link>:DB001": Core.of(reissued, with_live_link),
     "/start": Core.of(welcomed),
     "/trangthai": Core.of(card_shown),
     "/lich": Core.of(calendar_sent),
@@ -753,6 +808,9 @@ CORE: dict[str, Core] = {
     "bc:now:<draft>": Core.of(queued, with_draft_at_preview),
     "bc:later:<draft>": Core.of(time_asked, with_draft_at_preview),
     "bc:cancel": Core.of(draft_dropped, with_draft_at_audience),
+    "bc:typed:<draft>": Core.of(typed_taken, with_draft_typed_aside),
+    "bc:keep:<draft>": Core.of(draft_resumed, with_draft_at_audience),
+    "bc:new:<draft>": Core.of(draft_replaced, with_draft_at_audience),
     "bc:aud:<other admin's draft>:linked": Core.of(None, with_other_admin_draft),
     "bc:now:<other admin's draft>": Core.of(None, with_other_admin_draft),
     "bc:later:<other admin's draft>": Core.of(None, with_other_admin_draft),

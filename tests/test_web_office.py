@@ -712,6 +712,21 @@ async def test_a_delegates_page_says_her_chat_does_not_run_here(
     assert 'id="not-running-telegram"' not in page
 
 
+async def test_a_delegates_page_names_the_token_variable_of_her_chat_that_does_not_run(
+    desk: Desk, imported: Services
+) -> None:
+    # «(chưa đặt token)» left the office to guess which variable to ask for; the overview names
+    # it as start-up does (TELEGRAM_BOT_TOKEN), and so does her page now.
+    await link(imported, "DB001", 601)
+    envs = {"telegram": "TELEGRAM_BOT_TOKEN", "zalo": "ZALO_BOT_TOKEN"}
+    imported.ctx.chats.run(("zalo",), envs)
+    page = (await desk.client.get("/office/delegates/DB001")).text
+    assert text_of(page, "not-running-telegram") == (
+        "máy này hiện không chạy kênh Telegram vì chưa đặt token (TELEGRAM_BOT_TOKEN): bot không"
+        " gửi tin nhắn được, cần liên hệ qua điện thoại"
+    )
+
+
 async def test_the_channel_filter_leaves_out_the_withdrawn_and_is_offered_from_two_chats_on(
     desk: Desk, imported: Services
 ) -> None:

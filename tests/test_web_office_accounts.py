@@ -1119,7 +1119,7 @@ async def test_each_way_sent_has_a_label_and_a_phrase_that_never_says_giay_moi_t
     page = await desk.client.get("/office/delegates/DB010")
     assert text_of(page.text, "invite-sent") == ("Đã gửi giấy mời bản giấy lúc 09:00, 18/5.")
     en = load_catalog("en")
-    assert [en.plain(f"dash.invite.via_phrase.{via}") for via in phrases] == [
+    assert [en.plain(f"sent_via_phrase.{via}") for via in phrases] == [
         "via Zalo", "via SMS", "via a phone call", "on paper", "via another channel",
     ]  # fmt: skip
     assert en.plain("export.sent", time="09:00, 18/5", via="via Zalo") == "09:00, 18/5 via Zalo"

@@ -37,6 +37,7 @@ from tests.harness import ADMIN_ID, BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import DOCX
 from tests.test_drafts import DEADLINE
+from tests.test_web_office_accounts import marked_sent
 from tests.web_support import web_for
 
 VI = load_catalog("vi")
@@ -144,12 +145,12 @@ async def test_the_board_lists_every_theme_in_plan_order_with_each_speakers_stat
         "đã gửi bản 1, chờ Văn phòng xem",  # 1.1 DB031
         "đã đề nghị chỉnh sửa bản 2",  # 1.2 DB036
         "đã chốt bản 1",  # 1.3 DB040
-        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 1.4 DB045
-        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 1.5 DB050
-        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 2.1 DB033
-        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 2.3 DB038
-        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 3 DB042
-        "chưa gửi quá hạn · chưa kết nối kênh nhắn tin",  # 3 DB060
+        "chưa gửi quá hạn · chưa gửi giấy mời",  # 1.4 DB045
+        "chưa gửi quá hạn · chưa gửi giấy mời",  # 1.5 DB050
+        "chưa gửi quá hạn · chưa gửi giấy mời",  # 2.1 DB033
+        "chưa gửi quá hạn · chưa gửi giấy mời",  # 2.3 DB038
+        "chưa gửi quá hạn · chưa gửi giấy mời",  # 3 DB042
+        "chưa gửi quá hạn · chưa gửi giấy mời",  # 3 DB060
     ]
     assert text_of(page, "theme-7") == (
         "Chủ đề 2.2: Nguyên nhân của hạn chế, khó khăn\nChưa phân công người viết."
@@ -631,6 +632,32 @@ async def test_the_board_flags_a_speaker_not_coming_and_one_no_chat_reaches_as_t
     )
 
 
+async def test_a_speaker_no_chat_reaches_is_to_phone_once_her_invitation_went_out(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """The overview lists to phone only those her invitation reached; «Tham luận» and
+    /thamluan marked every speaker no chat reaches «chưa kết nối kênh nhắn tin» (phone her)
+    though her invitation had not gone out. They follow the overview's rule: «chưa gửi giấy
+    mời» until it is marked sent (or she opens her page, or answers), then to phone."""
+    services = harness.services
+    catalog = load_catalog("vi")
+    ident = await draft_id(harness, "DB045")
+
+    async def marks() -> tuple[str, str]:
+        board = (await desk.client.get("/office/drafts")).text
+        [line] = [line for line in await services.drafts.board() if line.code == "DB045"]
+        chat = draft_board_line(catalog, services.config, line, services.ctx.clock.now())
+        return " ".join(text_of(board, f"draft-{ident}-status").split()), chat
+
+    page, chat = await marks()
+    assert page == "chưa gửi · chưa gửi giấy mời"
+    assert "chưa gửi giấy mời" in chat and "chưa kết nối kênh nhắn tin" not in chat
+    await marked_sent(services, "DB045", "zalo")
+    page, chat = await marks()
+    assert page == "chưa gửi · chưa kết nối kênh nhắn tin"
+    assert "chưa kết nối kênh nhắn tin" in chat and "chưa gửi giấy mời" not in chat
+
+
 async def test_the_overviews_missing_drafts_flag_a_speaker_not_coming_as_the_board_does(
     desk: Desk, harness: BotHarness
 ) -> None:
@@ -714,8 +741,8 @@ async def test_the_board_assigns_a_speaker_who_is_listed_audited_and_told_on_the
     )
     assert theme_rows(done.text, "2.3") == [
         "Trần Thị Hồng Vân Hội LHPN quận Hoàn Kiếm Hủy phân công chưa gửi hạn 17:00, 21/5",
-        "Bùi Thị Phương Loan Hội LHPN quận Hoàng Mai Hủy phân công chưa gửi · chưa kết nối kênh"
-        " nhắn tin hạn 17:00, 21/5",
+        "Bùi Thị Phương Loan Hội LHPN quận Hoàng Mai Hủy phân công chưa gửi · chưa gửi giấy mời"
+        " hạn 17:00, 21/5",
     ]
     card = await harness.services.dashboard.card("DB032")
     assert card is not None
@@ -890,8 +917,8 @@ async def test_a_speaker_assigned_after_the_plan_s_deadline_is_given_one_of_her_
     )
     # Her row is not overdue; reminders' lists and the overdue marks read her own deadline.
     assert (
-        "Phạm Thị Kim Dung Hội LHPN quận Long Biên Hủy phân công chưa gửi · chưa kết nối kênh"
-        " nhắn tin hạn 17:00, 24/5"
+        "Phạm Thị Kim Dung Hội LHPN quận Long Biên Hủy phân công chưa gửi · chưa gửi giấy mời"
+        " hạn 17:00, 24/5"
     ) in theme_rows(done.text, "3")
     [line] = [line for line in await harness.services.drafts.board() if line.code == "DB034"]
     assert line.deadline_at == local(2024, 5, 24, 17, 0)

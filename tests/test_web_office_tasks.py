@@ -21,6 +21,7 @@ from tests.harness import BotHarness
 from tests.office_support import STAFF, Desk, desk_for, hidden, make_staff, text_of
 from tests.samples import MACRO_MAIN_TYPE, docx, office_file
 from tests.test_tasks import board_text, task_id, with_contacts
+from tests.test_web_office_accounts import marked_sent
 
 STAFF_NAME = "Phạm Thị Thanh Mai"  # DB001, given the office role
 FILE_NAME = "Báo cáo tiến độ quận Ba Đình.docx"
@@ -343,7 +344,7 @@ async def test_someone_linked_on_two_chats_is_listed_once_on_a_task(
             )  # fmt: skip
     line = await services.tasks.task(task.id)
     assert line is not None and [a.code for a in line.assignments] == [code]
-    assert line.assignments[0].linked
+    assert line.assignments[0].reachable
     page = await desk.client.get(f"/office/tasks/{task.id}")
     assert text_of(page.text, "people").startswith("Người phụ trách (1)")
     section = page.text.split('id="people"', 1)[1].split("</section>", 1)[0]
@@ -790,3 +791,34 @@ async def test_the_file_attached_to_the_offices_record_is_listed_as_the_offices(
         "Ban-ghi-VP.docx — Văn phòng gửi kèm khi ghi nhận báo cáo của Phạm Thị Hồng Đào"
     )
     assert text_of(shown.text, f"file-{hers}") == f"{FILE_NAME} — Phạm Thị Hồng Đào"
+
+
+async def test_an_assignee_no_chat_reaches_is_to_phone_once_her_invitation_went_out(
+    desk: Desk, harness: BotHarness
+) -> None:
+    """The overview lists to phone only those her invitation reached; the task's page and
+    /nhiemvu marked every district chair no chat reaches «chưa kết nối kênh nhắn tin» (phone
+    her) though her invitation had not gone out. They follow the overview's rule: «chưa gửi
+    giấy mời» until it is marked sent, then to phone; a contact (no invitation to mark) as
+    before."""
+    task = await task_id(harness, "VI.2")
+    card = await harness.services.dashboard.card("DB045")
+    assert card is not None
+    person = f"{card.person.full_name} ({card.person.organization}): chưa báo cáo"
+
+    async def marks() -> tuple[str, str]:
+        page = (await desk.client.get(f"/office/tasks/{task}")).text
+        on_page = " ".join(text_of(page, "person-DB045").split())
+        [line] = [line for line in (await board_text(harness)).split("\n") if person in line]
+        mark = on_page.removeprefix(person).partition(" Ghi nhận báo cáo thay")[0]  # its form
+        return mark, line.removeprefix("• ").removeprefix(person)
+
+    assert await marks() == (" · chưa gửi giấy mời", " — chưa gửi giấy mời")
+    await marked_sent(harness.services, "DB045", "zalo")
+    assert await marks() == (
+        " · chưa kết nối kênh nhắn tin",
+        " — chưa kết nối kênh nhắn tin",
+    )
+    board = {line.key: line for line in await harness.services.tasks.office_board()}
+    [line] = [a for a in board["VI.1.2"].assignments if a.code == "NV01"]
+    assert (line.reachable, line.unsent) == (False, False)  # a contact: to phone, as before

@@ -450,6 +450,32 @@ async def test_a_person_linked_on_telegram_who_answers_on_the_page_gets_the_chat
     assert user.last_text().startswith("✅ Đã ghi nhận: đồng chí tham dự hội nghị.")
 
 
+async def test_a_page_answer_is_echoed_only_to_a_chat_that_runs_here(
+    harness: BotHarness,
+) -> None:
+    """Linked on Telegram, then Zalo alone runs: the page's confirmation was queued to her
+    chat («đã tới») though nothing here can write to it. Only a chat that runs and has not
+    blocked the bot counts (as the overview and the outbox judge her)."""
+    services = harness.services
+    await harness.open_invitation("DB005")
+    card = await services.dashboard.card("DB005")
+    assert card is not None
+
+    async def echoes() -> int:
+        async with services.ctx.sessions() as session:
+            found = await session.scalars(
+                select(OutboundMessage.id).where(OutboundMessage.kind == MessageKind.ECHO)
+            )
+            return len(list(found))
+
+    services.ctx.chats.run(("zalo",))
+    assert await services.echo.to_chat(card.person.id, "✅ Đã ghi nhận.") is False
+    assert await echoes() == 0
+    services.ctx.chats.run(("telegram", "zalo"))
+    assert await services.echo.to_chat(card.person.id, "✅ Đã ghi nhận.") is True
+    assert await echoes() == 1
+
+
 async def test_a_person_only_on_the_page_is_not_counted_as_linked_to_a_chat(
     web: Web, imported: Services
 ) -> None:

@@ -231,7 +231,15 @@ class Inbox:
             return chosen.answer(turn)
         if chosen is not None:
             return await self._action(turn, chosen)
-        for dialog in (notices.on_text, tasks.on_text, drafts.on_text, rsvp.on_text):
+        # A notice waiting for a choice is asked last: a text another dialog waits for is its.
+        dialogs = (
+            notices.on_text,
+            tasks.on_text,
+            drafts.on_text,
+            rsvp.on_text,
+            notices.on_stray_text,
+        )
+        for dialog in dialogs:
             answer = await dialog(turn, text)
             if answer is not None:
                 return answer

@@ -162,6 +162,17 @@ async def on_text(turn: Turn, text: Text) -> Answer | None:
     return None if result is None else reply(turn, result)
 
 
+async def on_stray_text(turn: Turn, text: Text) -> Answer | None:
+    """Typed text from office staff whose notice waits for a choice (its audience, or the
+    preview's send / schedule / cancel) that no other dialog took: what the step waits for,
+    the text kept as a possible new notice; None if no notice waits so."""
+    office = await turn.office()
+    if office is None:
+        return None
+    result = await turn.services.broadcasts.accept_stray_text(office, text.text)
+    return None if result is None else reply(turn, result)
+
+
 async def on_action(turn: Turn, action: Action) -> Answer:
     """Every notice choice: audience, groups, send now, schedule, cancel, resend."""
     office = await turn.office()
@@ -181,7 +192,7 @@ async def on_action(turn: Turn, action: Action) -> Answer:
         result = await broadcasts.choose_audience(office, message_id, audience)
     elif what == "groups":
         return turn.say("broadcast.choose_group", _groups(turn, message_id))
-    elif what == "typed":  # what she typed where the time was asked, as a new notice
+    elif what == "typed":  # what she typed where a time or a choice was asked, as a new notice
         result = await broadcasts.start_with_typed(office, message_id)
     elif what == "keep":  # the unfinished draft, where it was left
         result = await broadcasts.resume(office, message_id)
@@ -220,22 +231,21 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
         )
     if step is BroadcastStep.ASK_AUDIENCE:
         assert message_id is not None
-        # The notice's audiences but every invitee, which the chat offers first on its own.
-        simple = notice_audiences(config.meeting.day_begun(turn.services.ctx.clock.now()))[1:]
-        rows: Rows = tuple(
-            (
-                Button(
-                    audience_label(catalog, config, audience),
-                    audience_action(message_id, audience),
-                ),
-            )
-            for audience in simple
+        return turn.say("broadcast.ask_audience", _audience_rows(turn, message_id))
+    if step in (BroadcastStep.TYPED_AT_AUDIENCE, BroadcastStep.TYPED_AT_PREVIEW):
+        # What the step waits for, its choices again, and her text kept: a new notice of it
+        # is one choice away (as where the time was asked).
+        assert message_id is not None
+        typed = Button(catalog.plain("buttons.bc_typed"), f"{BROADCAST_ACTION}typed:{message_id}")
+        rows = (
+            _audience_rows(turn, message_id)
+            if step is BroadcastStep.TYPED_AT_AUDIENCE
+            else (*_send_rows(turn, message_id), _cancel_row(turn))
         )
-        rows += (
-            (Button(catalog.plain("buttons.bc_groups"), f"{BROADCAST_ACTION}groups:{message_id}"),),
-            _cancel_row(turn),
-        )
-        return turn.say("broadcast.ask_audience", rows)
+        return turn.say(
+            f"broadcast.{step.value}", ((typed,), *rows),
+            preview=opening(result.body or "", DRAFT_OPENING), chars=grouped(catalog, result.count),
+        )  # fmt: skip
     if step in (BroadcastStep.PREVIEW, BroadcastStep.NO_RECIPIENTS):
         return _preview(turn, result)
     if step is BroadcastStep.NO_LIST and result.reach is not None:  # its preview: who, nobody
@@ -287,6 +297,33 @@ def reply(turn: Turn, result: BroadcastResult) -> Answer:
     )  # fmt: skip
 
 
+def _audience_rows(turn: Turn, message_id: int) -> Rows:
+    """The audiences a notice is offered, then «by group» and cancel."""
+    catalog, config = turn.catalog, turn.config
+    # The notice's audiences but every invitee, which the chat offers first on its own.
+    simple = notice_audiences(config.meeting.day_begun(turn.services.ctx.clock.now()))[1:]
+    rows: Rows = tuple(
+        (Button(audience_label(catalog, config, audience), audience_action(message_id, audience)),)
+        for audience in simple
+    )
+    return (
+        *rows,
+        (Button(catalog.plain("buttons.bc_groups"), f"{BROADCAST_ACTION}groups:{message_id}"),),
+        _cancel_row(turn),
+    )
+
+
+def _send_rows(turn: Turn, message_id: int) -> Rows:
+    """A previewed notice's «send now» and «schedule»."""
+    catalog = turn.catalog
+    return (
+        (
+            Button(catalog.plain("buttons.bc_now"), f"{BROADCAST_ACTION}now:{message_id}"),
+            Button(catalog.plain("buttons.bc_later"), f"{BROADCAST_ACTION}later:{message_id}"),
+        ),
+    )
+
+
 def _preview(turn: Turn, result: BroadcastResult) -> Answer:
     catalog, config = turn.catalog, turn.config
     assert result.reach is not None and result.message_id is not None and result.audience
@@ -332,15 +369,5 @@ def _preview(turn: Turn, result: BroadcastResult) -> Answer:
     if result.step is BroadcastStep.NO_RECIPIENTS:
         lines.append(catalog.html("broadcast.no_recipients"))
     else:
-        rows = (
-            (
-                Button(
-                    catalog.plain("buttons.bc_now"), f"{BROADCAST_ACTION}now:{result.message_id}"
-                ),
-                Button(
-                    catalog.plain("buttons.bc_later"),
-                    f"{BROADCAST_ACTION}later:{result.message_id}",
-                ),
-            ),
-        )
+        rows = _send_rows(turn, result.message_id)
     return Answer.say(Html("\n\n".join(lines)), (*rows, _cancel_row(turn)))

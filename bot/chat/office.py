@@ -131,7 +131,7 @@ async def reissue(turn: Turn, command: Command, office: OfficeActor) -> Answer:
         lines.append(
             catalog.html(
                 "reissue.sent",
-                via=catalog.plain(f"dash.invite.via_phrase.{card.sent.via}"),
+                via=catalog.plain(f"sent_via_phrase.{card.sent.via}"),
                 time=short_moment(catalog, config.meeting.local(card.sent.at)),
             )
         )

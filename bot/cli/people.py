@@ -135,7 +135,7 @@ def cmd_invites_mark_sent(args: argparse.Namespace) -> int:
         office = services.access.local_operator()
         result = await services.invitations.mark_sent_many(office, codes, via=args.how)
         out(meeting_line(catalog, config))
-        how = catalog.plain(f"dash.invite.via_phrase.{args.how}")
+        how = catalog.plain(f"sent_via_phrase.{args.how}")
         for line in bulk_sent_lines(catalog.plain, result, how):
             out(line)
         # A code on no one's list, or no one marked for a reason other than a mark already

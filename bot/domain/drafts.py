@@ -143,9 +143,15 @@ class DraftLine:
     # A chat account that has not blocked the bot: what the office sends the speaker reaches
     # them (a personal page opened is linked, but the bot cannot write to a page).
     reachable: bool = False
+    # Not reachable, and her invitation has not gone out (not marked sent, nothing opened or
+    # linked, no answer): the office sends it first rather than phoning (roster.to_phone).
+    unsent: bool = False
     # The office withdrew the assignment («Hủy phân công»): no reminder, no new version, out of
     # every count; what was sent is kept and shown apart.
     withdrawn: bool = False
+    # The speaker's invitation was withdrawn (she is off the list): no reminder goes to her,
+    # and the office's «not sent yet» leaves her out, listing her apart.
+    invitation_withdrawn: bool = False
     # The speaker's answer to her invitation where it keeps her from the hall: declined, or a
     # substitute sent (``substitute``: the name of who comes instead); None otherwise.
     away: RsvpStatus | None = None

@@ -85,10 +85,14 @@ class AssignmentLine:
     status: TaskStatus
     note: str | None
     updated_at: datetime | None
-    linked: bool
+    # A chat that runs here and has not blocked the bot: her reminders reach her.
+    reachable: bool
     # The office staff member who recorded the report on her behalf (given by phone, on
     # paper...; ``note`` then says how), or None for her own report or none.
     recorded_by: str | None = None
+    # Not reachable, and her invitation has not gone out: to be sent it first, not phoned
+    # (the overview's rule, roster.to_phone).
+    unsent: bool = False
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,10 @@ class BroadcastStep(StrEnum):
     # on the draft (:data:`TYPED_ASIDE`) for :meth:`Broadcasts.start_with_typed`, the draft
     # still waiting for its time.
     NOT_A_TIME = "not_a_time"
+    # The same where the audience, or the preview's «send / schedule / cancel», was asked: a
+    # text is none of those choices; kept aside the same way.
+    TYPED_AT_AUDIENCE = "typed_at_audience"
+    TYPED_AT_PREVIEW = "typed_at_preview"
     PAST_TIME = "past_time"
     NO_RECIPIENTS = "no_recipients"
     # No delegate list imported yet: every audience is empty. Refused, not held for the list
@@ -243,14 +247,41 @@ class BroadcastService:
                 return await self._take_time(session, admin, draft, text)
             return _take_text(draft, text)
 
+    async def accept_stray_text(self, admin: OfficeActor, text: str) -> BroadcastResult | None:
+        """A text typed while the office member's notice waits for a choice (its audience, or
+        the preview's send / schedule / cancel), which no other dialog took: kept aside on the
+        draft (it may be the notice's new text, :meth:`start_with_typed`) and the step said;
+        None when no notice of hers waits for a choice."""
+        steps = {
+            DraftStep.AUDIENCE: BroadcastStep.TYPED_AT_AUDIENCE,
+            DraftStep.CONFIRM: BroadcastStep.TYPED_AT_PREVIEW,
+        }
+        async with unit_of_work(self._ctx.sessions) as session:
+            draft = await session.scalar(
+                select(OutboundMessage)
+                .where(*self._drafts_of(admin), OutboundMessage.draft_step.in_(list(steps)))
+                .order_by(OutboundMessage.id.desc())
+                .limit(1)
+            )
+            body = typed(text).strip()
+            if draft is None or draft.draft_step is None or not body:
+                return None
+            draft.params = {**(draft.params or {}), TYPED_ASIDE: body}
+            return BroadcastResult(
+                steps[DraftStep(draft.draft_step)], message_id=draft.id, body=draft.body,
+                audience=draft.audience, count=len(body),
+            )  # fmt: skip
+
     async def start_with_typed(self, admin: OfficeActor, message_id: int) -> BroadcastResult:
-        """A new notice of the text typed where draft ``message_id`` asked its time (the office
-        chose so): that draft dropped, as :meth:`start` drops it, and the text taken as the
-        new one's; GONE when the draft or its kept text is no longer there."""
+        """A new notice of the text typed where draft ``message_id`` asked its time, its
+        audience or its confirmation (the office chose so): that draft dropped, as
+        :meth:`start` drops it, and the text taken as the new one's; GONE when the draft or
+        its kept text is no longer there."""
         async with unit_of_work(self._ctx.sessions) as session:
             draft = await self._draft(session, admin, message_id)
             aside = (draft.params or {}).get(TYPED_ASIDE) if draft is not None else None
-            if draft is None or draft.draft_step != DraftStep.TIME or not aside:
+            waiting = (DraftStep.TIME, DraftStep.AUDIENCE, DraftStep.CONFIRM)
+            if draft is None or draft.draft_step not in waiting or not aside:
                 return BroadcastResult(BroadcastStep.GONE)
             # She chose a new notice: one too long is refused as the new one's text, which the
             # bot then waits for (as when typed after /thongbao), the other dropped.

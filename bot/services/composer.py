@@ -403,7 +403,11 @@ class MessageComposer:
 
     async def _missing_report(self, deadline: datetime) -> Html:
         catalog, meeting = self._catalog, self._config.meeting
-        board = [line for line in await self._drafts.board() if line.deadline_at == deadline]
+        due = [line for line in await self._drafts.board() if line.deadline_at == deadline]
+        # A speaker whose invitation was withdrawn is owed no speech (no reminder went to her):
+        # out of the count and of «not sent yet», listed apart.
+        away = [line for line in due if line.missing and line.invitation_withdrawn]
+        board = [line for line in due if not (line.missing and line.invitation_withdrawn)]
         missing = [line for line in board if line.missing]
         lines = [
             catalog.html(
@@ -413,27 +417,33 @@ class MessageComposer:
                 total=len(board),
             )
         ]
-        lines += self._missing_lines(missing)
+        lines += self._missing_lines(missing + away)
         if not missing:
             lines.append(catalog.html("draft_missing.all_in", total=len(board)))
         return Html("\n".join(lines))
 
     def _missing_lines(self, missing: list[DraftLine]) -> list[Html]:
-        if not missing:
-            return []
+        """«Not sent yet» with the speakers who owe a speech, then apart those whose
+        invitation was withdrawn (no reminder goes to them)."""
         catalog = self._catalog
-        lines = [catalog.html("draft_missing.list", count=len(missing))]
-        lines += [
-            catalog.html(
-                "draft_missing.person",
-                code=line.code,
-                name=line.full_name,
-                organization=line.organization,
-                key=line.theme_key,
-                away=draft_away(catalog, line),
-            )
-            for line in missing
-        ]
+        lines: list[Html] = []
+        owing = [line for line in missing if not line.invitation_withdrawn]
+        withdrawn = [line for line in missing if line.invitation_withdrawn]
+        for key, people in (("draft_missing.list", owing), ("draft_missing.withdrawn", withdrawn)):
+            if not people:
+                continue
+            lines.append(catalog.html(key, count=len(people)))
+            lines += [
+                catalog.html(
+                    "draft_missing.person",
+                    code=line.code,
+                    name=line.full_name,
+                    organization=line.organization,
+                    key=line.theme_key,
+                    away=draft_away(catalog, line),
+                )
+                for line in people
+            ]
         return lines
 
     def _speaker_away(self, line: DraftLine) -> Html:

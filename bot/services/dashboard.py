@@ -9,9 +9,8 @@ from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.domain import outbound
 from bot.domain.outbound import (
@@ -443,7 +442,7 @@ class DashboardService:
                     ",",
                 )
             )
-            .where(ChannelIdentity.delegate_id == Delegate.id, _reaching())
+            .where(ChannelIdentity.delegate_id == Delegate.id, roster.shows_link_reached())
             .scalar_subquery()
         )
         each = (
@@ -452,7 +451,7 @@ class DashboardService:
                 Rsvp.status,
                 accounts.label("accounts"),
                 # Her answer is the row joined here: no look-up of it per invitee.
-                _stands(Rsvp).label("answered"),
+                roster.answer_stands(Rsvp).label("answered"),
             )
             .join(Rsvp, Rsvp.delegate_id == Delegate.id)
             .where(roster.delegates_of(self._ctx.meeting_id))
@@ -477,12 +476,14 @@ class DashboardService:
                 Invitation.sent_at.is_not(None),
                 Invitation.revoked_at.is_(None),
                 on_roster,
-                ~_linked(Invitation.delegate_id),
+                ~roster.linked_since_link(Invitation.delegate_id),
                 *also,
             )
 
         marked_alone = (
-            marked_unreached(~_answered(Invitation.delegate_id)).scalar_subquery().label("marked")
+            marked_unreached(~roster.answered_since_link(Invitation.delegate_id))
+            .scalar_subquery()
+            .label("marked")
         )
         # Of those, the unanswered: their invitation went out (marked), so they are to phone.
         marked_waiting = (
@@ -512,9 +513,7 @@ class DashboardService:
         where = and_(
             roster.delegates_of(self._ctx.meeting_id),
             Rsvp.status == RsvpStatus.NO_ANSWER.value,
-            ~roster.reachable(self._ctx.chats.names, her),
-            # Not yet answered (above): her live link marked sent, or an account of hers.
-            or_(_marked(her), _linked(her)),
+            roster.to_phone(self._ctx.chats.names, her),
         )
         async with read_only(self._ctx.sessions) as session:
             page = (
@@ -810,9 +809,9 @@ class DashboardService:
         if filters.reach or filters.channel or audience or filters.sent:
             wanted.append(roster.invited())
         if filters.sent == "no":
-            wanted.append(_unsent())
+            wanted.append(roster.invitation_unsent())
         elif filters.sent == "yes":
-            wanted.append(~_unsent())
+            wanted.append(~roster.invitation_unsent())
         if filters.reach == "yes":  # as the overview counts them: on the chats that run
             wanted.append(roster.reachable(self._ctx.chats.names))
         elif filters.reach == "no":
@@ -961,7 +960,7 @@ class DashboardService:
             found = await session.scalar(
                 select(func.count())
                 .select_from(Delegate)
-                .where(roster.delegates_of(self._ctx.meeting_id), _unsent())
+                .where(roster.delegates_of(self._ctx.meeting_id), roster.invitation_unsent())
             )
         return int(found or 0)
 
@@ -1000,89 +999,6 @@ def _same_run(newer: _Audited, older: _Audited) -> bool:
 
 # How :meth:`DashboardService.figures` writes a personal page's account among the chats'.
 _PAGE = "~"
-
-
-def _marked(person: Any = Delegate.id) -> ColumnElement[bool]:
-    """The invitee (``person``: her id's column in the enclosing query) has her live link
-    marked sent by the office."""
-    return (
-        select(Invitation.id)
-        .where(
-            Invitation.delegate_id == person,
-            Invitation.revoked_at.is_(None),
-            Invitation.sent_at.is_not(None),
-        )
-        .exists()
-    )
-
-
-def _unsent(person: Any = Delegate.id) -> ColumnElement[bool]:
-    """The invitee's invitation has not reached her, as far as the office knows: her live link
-    is not marked sent, no account of hers is linked, not even her personal page, and she has
-    not answered since it was made (the office took her answer by phone)."""
-    return and_(~_marked(person), ~_linked(person), ~_answered(person))
-
-
-def _linked(person: Any) -> ColumnElement[bool]:
-    """An account of the invitee ``person`` shows her live invitation reached her (any chat
-    account; her personal page when opened since that link was made: :func:`_reaching`)."""
-    return (
-        select(ChannelIdentity.id)
-        .where(ChannelIdentity.delegate_id == person, _reaching())
-        .exists()
-    )
-
-
-def _answered(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
-    """The invitee ``delegate_id`` has answered since her live link was made: an answer the
-    office recorded (taken by phone) shows the invitation reached her as a page opened does —
-    not one given before a reissued link, which says nothing of the new link never sent."""
-    answer = aliased(Rsvp)
-    return select(answer.id).where(answer.delegate_id == delegate_id, _stands(answer)).exists()
-
-
-def _stands(answer: Any) -> ColumnElement[bool]:
-    """``answer`` (``Rsvp``, or an alias of it, in the enclosing query) is an answer given
-    since her live link was made (as :func:`_answered` asks of an invitee)."""
-    return and_(
-        answer.status != RsvpStatus.NO_ANSWER.value,
-        answer.answered_at.is_not(None),
-        ~_relinked_after(answer, answer.delegate_id, answer.answered_at),
-    )
-
-
-def _relinked_after(row: Any, delegate_id: Any, moment: Any) -> ColumnElement[bool]:
-    """A live link of ``delegate_id`` made after ``moment``, both columns of ``row`` in the
-    enclosing query: what she did before it says nothing of the reissued link never sent.
-    Her own links only: the alias keeps the enclosing query's ``invitations`` out of it."""
-    later, revoked = aliased(Invitation), aliased(Invitation)
-    newer = (
-        select(later.id)
-        .where(
-            later.delegate_id == delegate_id,
-            later.revoked_at.is_(None),
-            later.created_at > moment,
-        )
-        .correlate(row)
-        .exists()
-    )
-    # Her first link is made with her, before anything she does: only one whose link was
-    # reissued can have a newer one, so the few reissued are found once and the look-up made
-    # for them alone (a CASE: in a value, SQLite works out both sides of an AND).
-    reissued = select(revoked.delegate_id).where(revoked.revoked_at.is_not(None))
-    return case((delegate_id.in_(reissued), newer), else_=false())
-
-
-def _reaching() -> ColumnElement[bool]:
-    """A linked account (the row of ``ChannelIdentity`` in the enclosing query) shows its
-    person's live invitation reached her: any chat account, but a personal page only when it
-    was opened after her live link was made — the page an old link opened says nothing of a
-    reissued link never sent. Her own links only: the alias keeps the enclosing query's
-    ``invitations`` or ``delegates`` out of it."""
-    reissued = _relinked_after(
-        ChannelIdentity, ChannelIdentity.delegate_id, ChannelIdentity.linked_at
-    )
-    return or_(ChannelIdentity.linked_via != queries.PAGE_LINK, ~reissued)
 
 
 # A list's row as read: the columns of :class:`Row` but its accounts (see :func:`_row`).

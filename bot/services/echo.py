@@ -7,10 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.domain.outbound import MessageKind
+from bot.services import roster
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_to_person
-from storage import queries
-from storage.models import ChannelIdentity
 from storage.uow import reading, unit_of_work
 
 
@@ -22,22 +21,16 @@ class Echo:
 
     async def to_chat(self, person_id: int, html: str) -> bool:
         """Queue ``html`` (catalog HTML) to the person's chat; False, and nothing queued, when
-        they are linked on no chat channel (the page was all they used)."""
+        no chat reaches them: the page was all they used, they blocked the bot, or their chat
+        does not run here (no token: as the overview and the outbox count them)."""
         now = self._ctx.clock.now()
-        chat = (
-            select(ChannelIdentity.id)
-            .where(
-                ChannelIdentity.delegate_id == person_id,
-                ChannelIdentity.linked_via != queries.PAGE_LINK,
-            )
-            .limit(1)
-        )
+        chat = select(roster.reachable(self._ctx.chats.names, person_id))
         # Most people answer on their page alone: that they chat nowhere is only read, so
         # their answer does not queue a second time for the writer's lock.
-        if await reading(self._ctx.sessions, lambda connection: connection.scalar(chat)) is None:
+        if not await reading(self._ctx.sessions, lambda connection: connection.scalar(chat)):
             return False
         async with unit_of_work(self._ctx.sessions) as session:
-            if await session.scalar(chat) is None:  # unlinked in between
+            if not await session.scalar(chat):  # unlinked in between
                 return False
             queue_to_person(
                 session,

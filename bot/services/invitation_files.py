@@ -90,9 +90,7 @@ def _sent(catalog: Catalog, config: Config, mark: SentMark | None) -> str | None
     if mark is None:
         return None
     time = short_moment(catalog, config.meeting.local(mark.at))
-    return catalog.plain(
-        "export.sent", time=time, via=catalog.plain(f"dash.invite.via_phrase.{mark.via}")
-    )
+    return catalog.plain("export.sent", time=time, via=catalog.plain(f"sent_via_phrase.{mark.via}"))
 
 
 def slips_document(

@@ -12,13 +12,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.config import Group
 from bot.domain.order import LAST
 from bot.domain.outbound import RAN_OUT, Audience, DeliveryStatus
 from bot.domain.rsvp import RsvpStatus
 from storage import queries
-from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Rsvp
+from storage.models import ChannelIdentity, Checkin, Delegate, Delivery, Invitation, Rsvp
 
 PRESENT_STATUSES = tuple(status.value for status in RsvpStatus if status.is_present)
 
@@ -44,6 +45,24 @@ def reachable(
         ChannelIdentity.unreachable_at.is_(None),
         *_on(channels),
     )
+
+
+def to_phone(
+    channels: Collection[str] | None = None, person: Any = Delegate.id
+) -> ColumnElement[bool]:
+    """The office's «cần gọi điện thoại», one rule for every list that names whom to phone:
+    no chat that runs (``channels``) reaches her (never linked, blocked, or linked only on a
+    chat not run), though her invitation reached her (:func:`invitation_unsent` is not so).
+    One whose invitation has not gone out is to be sent it first, not phoned."""
+    return and_(~reachable(channels, person), ~invitation_unsent(person))
+
+
+def invitation_to_send() -> ColumnElement[bool]:
+    """An invitee (a row of ``Delegate`` in the enclosing query; a task contact has no
+    invitation the office marks sent) whose invitation has not reached her
+    (:func:`invitation_unsent`): when no chat reaches her, a list says to send it first, not
+    to phone her (:func:`to_phone`)."""
+    return and_(Delegate.role == "delegate", invitation_unsent())
 
 
 def _on(channels: Collection[str] | None) -> tuple[ColumnElement[bool], ...]:
@@ -166,3 +185,90 @@ async def ran_out_people(
     order = {group.key: group.order for group in groups}
     statement = ran_out(order, message_id).add_columns(*columns).limit(limit)
     return list((await session.execute(statement)).all())
+
+
+def invitation_marked(person: Any = Delegate.id) -> ColumnElement[bool]:
+    """The invitee (``person``: her id's column in the enclosing query) has her live link
+    marked sent by the office."""
+    return (
+        select(Invitation.id)
+        .where(
+            Invitation.delegate_id == person,
+            Invitation.revoked_at.is_(None),
+            Invitation.sent_at.is_not(None),
+        )
+        .exists()
+    )
+
+
+def invitation_unsent(person: Any = Delegate.id) -> ColumnElement[bool]:
+    """The invitee's invitation has not reached her, as far as the office knows: her live link
+    is not marked sent, no account of hers is linked, not even her personal page, and she has
+    not answered since it was made (the office took her answer by phone)."""
+    return and_(
+        ~invitation_marked(person), ~linked_since_link(person), ~answered_since_link(person)
+    )
+
+
+def linked_since_link(person: Any) -> ColumnElement[bool]:
+    """An account of the invitee ``person`` shows her live invitation reached her (any chat
+    account; her personal page when opened since that link was made: :func:`shows_link_reached`)."""
+    return (
+        select(ChannelIdentity.id)
+        .where(ChannelIdentity.delegate_id == person, shows_link_reached())
+        .exists()
+    )
+
+
+def answered_since_link(delegate_id: ColumnElement[int] | Any) -> ColumnElement[bool]:
+    """The invitee ``delegate_id`` has answered since her live link was made: an answer the
+    office recorded (taken by phone) shows the invitation reached her as a page opened does —
+    not one given before a reissued link, which says nothing of the new link never sent."""
+    answer = aliased(Rsvp)
+    return (
+        select(answer.id).where(answer.delegate_id == delegate_id, answer_stands(answer)).exists()
+    )
+
+
+def answer_stands(answer: Any) -> ColumnElement[bool]:
+    """``answer`` (``Rsvp``, or an alias of it, in the enclosing query) is an answer given
+    since her live link was made (as :func:`answered_since_link` asks of an invitee)."""
+    return and_(
+        answer.status != RsvpStatus.NO_ANSWER.value,
+        answer.answered_at.is_not(None),
+        ~relinked_after(answer, answer.delegate_id, answer.answered_at),
+    )
+
+
+def relinked_after(row: Any, delegate_id: Any, moment: Any) -> ColumnElement[bool]:
+    """A live link of ``delegate_id`` made after ``moment``, both columns of ``row`` in the
+    enclosing query: what she did before it says nothing of the reissued link never sent.
+    Her own links only: the alias keeps the enclosing query's ``invitations`` out of it."""
+    later, revoked = aliased(Invitation), aliased(Invitation)
+    newer = (
+        select(later.id)
+        .where(
+            later.delegate_id == delegate_id,
+            later.revoked_at.is_(None),
+            later.created_at > moment,
+        )
+        .correlate(row)
+        .exists()
+    )
+    # Her first link is made with her, before anything she does: only one whose link was
+    # reissued can have a newer one, so the few reissued are found once and the look-up made
+    # for them alone (a CASE: in a value, SQLite works out both sides of an AND).
+    reissued = select(revoked.delegate_id).where(revoked.revoked_at.is_not(None))
+    return case((delegate_id.in_(reissued), newer), else_=false())
+
+
+def shows_link_reached() -> ColumnElement[bool]:
+    """A linked account (the row of ``ChannelIdentity`` in the enclosing query) shows its
+    person's live invitation reached her: any chat account, but a personal page only when it
+    was opened after her live link was made — the page an old link opened says nothing of a
+    reissued link never sent. Her own links only: the alias keeps the enclosing query's
+    ``invitations`` or ``delegates`` out of it."""
+    reissued = relinked_after(
+        ChannelIdentity, ChannelIdentity.delegate_id, ChannelIdentity.linked_at
+    )
+    return or_(ChannelIdentity.linked_via != queries.PAGE_LINK, ~reissued)

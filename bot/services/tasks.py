@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, false, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -1286,15 +1286,19 @@ class TaskService:
         ids = [t.id for t in tasks]
         # Plain columns, not ORM objects: the board reads every assignment (thousands at
         # 10,000 delegates, a group task has one per district chair), grouped once by task.
+        reached = roster.reachable(self._ctx.chats.names)
         read = await session.execute(
             select(
                 TaskAssignment.task_id, Delegate.code, Delegate.full_name, Delegate.organization,
                 TaskAssignment.status, TaskAssignment.note, TaskAssignment.updated_at,
                 TaskAssignment.updated_by,
-                # Linked on a chat that runs here, as every count reads it: a test, not a join
-                # (a join listed someone with accounts on two chats twice, and a page by offset
-                # would count them twice).
-                roster.linked(self._ctx.chats.names),
+                # Reached on a chat that runs here, as the overview's «to phone» reads it: a
+                # test, not a join (a join listed someone with accounts on two chats twice, and
+                # a page by offset would count them twice); if not, whether her invitation has
+                # gone out (roster.to_phone), asked of the unreached alone (a CASE: in a value,
+                # SQLite works out both sides of an AND).
+                reached,
+                case((reached, false()), else_=roster.invitation_to_send()),
             )
             .join(Delegate, Delegate.id == TaskAssignment.person_id)
             .where(TaskAssignment.task_id.in_(ids))
@@ -1310,7 +1314,8 @@ class TaskService:
         office = {row.updated_by for row in rows if _by_office(row.updated_by)}
         staff = await queries.people_behind(session, self._ctx.meeting_id, office)
         for (
-            task_id, code, full_name, organization, status, note, updated_at, updated_by, linked
+            task_id, code, full_name, organization, status, note, updated_at, updated_by,
+            reachable, unsent,
         ) in rows:  # fmt: skip
             recorded_by = None
             if updated_by is not None and _by_office(updated_by):
@@ -1324,8 +1329,9 @@ class TaskService:
                     statuses[status],
                     note,
                     updated_at,
-                    bool(linked),
+                    bool(reachable),
                     recorded_by,
+                    unsent=bool(unsent),
                 )
             )
         evidence = await session.execute(

@@ -277,7 +277,9 @@ def task_summary(
                 status=catalog.plain(f"task_status.{a.status.value}"),
                 note=a.note or "",
                 at=moment(catalog, meeting.local(a.updated_at)) if a.updated_at else "",
-                unlinked=catalog.plain("task_board.unlinked") if not a.linked else "",
+                unlinked=""
+                if a.reachable
+                else catalog.plain("task_board.unsent" if a.unsent else "task_board.unlinked"),
             )
         )
     for evidence in task.evidence:
@@ -357,7 +359,12 @@ def draft_board_line(catalog: Catalog, config: Config, line: DraftLine, now: dat
         late=Html(catalog.html("draft_board.late") if line.late(now) else ""),
         away=draft_away(catalog, line),
         # By the rule the office's «not told: phone her» follows: a page is not a chat.
-        unlinked=Html("" if line.reachable else catalog.html("draft_board.unlinked")),
+        # One whose invitation has not gone out is to be sent it first (roster.to_phone).
+        unlinked=Html(
+            ""
+            if line.reachable
+            else catalog.html("draft_board.unsent" if line.unsent else "draft_board.unlinked")
+        ),
     )
     comment = line.last_comment
     if comment is not None:

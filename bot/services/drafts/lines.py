@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.channels import ChatAccount
 from bot.domain.drafts import CommentLine, DraftLine, DraftStatus, VersionLine
 from bot.domain.rsvp import RsvpStatus
+from bot.services import roster
 from bot.services.context import ServiceContext
 from bot.services.drafts.values import ApprovedDraft, ExportedDraft, VersionFile
 from storage import queries
@@ -248,6 +249,18 @@ async def read_lines(
         ):
             away[answer.delegate_id] = (RsvpStatus(answer.status), answer.substitute_name)
     reachable = {row.id for row, _, ident in rows if _reaches(ident, ctx.chats.runs)}
+    # Of those no chat reaches, whose invitation has not gone out: to be sent it first, not
+    # phoned (the overview's rule, roster.to_phone).
+    unreached = {person.id for row, person, _ in rows if row.id not in reachable}
+    unsent = (
+        set(
+            await session.scalars(
+                select(Delegate.id).where(Delegate.id.in_(unreached), roster.invitation_to_send())
+            )
+        )
+        if unreached
+        else set()
+    )
     seen: set[int] = set()
     lines: list[tuple[tuple[Any, ...], DraftLine]] = []
     for row, person, ident in rows:
@@ -276,7 +289,9 @@ async def read_lines(
             buffered_chunks=len(row.text_buffer or []),
             buffered_chars=sum(len(chunk) for chunk in row.text_buffer or []),
             reachable=row.id in reachable,
+            unsent=person.id in unsent,
             withdrawn=row.withdrawn_at is not None,
+            invitation_withdrawn=person.withdrawn_at is not None,
             away=away[person.id][0] if person.id in away else None,
             substitute=away[person.id][1] if person.id in away else None,
         )

@@ -558,8 +558,6 @@ class Office:
             "counts": figures.counts,
             "reach": figures.reach,
             "idle": figures.idle,
-            # The variable of an idle chat's token, as start-up names it.
-            "token_envs": services.ctx.chats.token_envs,
             "no_chat": figures.no_chat,
             "quotas": [use for use in await services.quotas.usage() if use.in_use],
             "to_phone": await services.dashboard.to_phone(),
@@ -729,6 +727,8 @@ class Office:
             t=t, safe=safe, form_fields=form_fields, moment=moment, status_name=status_name,
             channel_name=channel_name, action_name=action_name, who=who, phone=phone, size=size,
             is_meeting_day=is_meeting_day, chat_runs=self.services.ctx.chats.runs,
+            # The variable of an idle chat's token, as start-up names it (overview, her card).
+            token_envs=self.services.ctx.chats.token_envs,
             lang=catalog.locale,
             quota_line=quota_line,
             root=self.root, site_css=self.site_css, css=self.static.url("office.css"),

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from handlers.web.office.app import Office
 
 LinkMaker = Callable[[str], str]
-_PHRASE = "dash.invite.via_phrase."  # how it was sent, as a sentence says it
+_PHRASE = "sent_via_phrase."  # how it was sent, as a sentence says it
 
 # What the person's page says after each step, and whether anything was changed.
 _SAID = {
@@ -187,7 +187,7 @@ class Invites:
             return office._render("office/message.html", status=404, key="no_delegate")
         key, ok = _SAID[step]
         catalog = office.catalog
-        how = catalog.plain(f"dash.invite.via_phrase.{via}") if via else ""
+        how = catalog.plain(f"sent_via_phrase.{via}") if via else ""
         text = catalog.html(key, name=person.full_name, via=how)
         return office._done(visit, f"delegates/{person.code}", text, ok=ok)
 
