@@ -776,6 +776,30 @@ async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_a
     assert text_of(card.text, "person-name") == "Hoàng Thị Ngọc Diệp"
 
 
+async def test_a_personal_code_mistyped_at_the_desk_is_said_to_be_wrong_not_to_be_a_guest(
+    meeting: Day, phone: Desk
+) -> None:
+    # One character misread from the slip («…CRB6» for «…CRB5»): the desk was told «Không tìm
+    # thấy… Nếu là khách ngoài danh sách, đề nghị ghi nhận ở mục dưới», and a delegate recorded
+    # as a guest is counted «chưa đến» while she sits in the hall.
+    code = await meeting.link_code("DB002")
+    wrong = code[:7] + next(c for c in "23456789BCFGHJKMNPQRSTVXZ" if c != code[7])
+    for typed, shown in ((f"{wrong[:4]}-{wrong[4:]}", wrong), (f"{code[:7]}0", f"{code[:7]}0")):
+        page = await phone.client.get("/office/checkin", params={"q": typed})
+        assert text_of(page.text, "no-hits") == (
+            f"Không có đại biểu nào mang mã cá nhân {shown[:4]}-{shown[4:]}. Mã có thể bị đọc "
+            "hoặc gõ nhầm một ký tự: đề nghị đối chiếu lại mã in dưới mã QR, hoặc tìm theo họ "
+            "tên, số điện thoại của đại biểu. Chưa ghi nhận gì; chỉ ghi nhận khách ở mục dưới "
+            "khi người đến không có tên trong danh sách."
+        )
+    # A name nobody has is still the guest's case.
+    nobody = await phone.client.get("/office/checkin", params={"q": "Minh Tung"})
+    assert text_of(nobody.text, "no-hits") == (
+        "Không tìm thấy đại biểu nào phù hợp. Nếu là khách ngoài danh sách, đề nghị ghi nhận ở "
+        "mục dưới."
+    )
+
+
 async def test_the_code_printed_under_an_old_slip_s_qr_opens_her_card_with_the_replaced_notice(
     meeting: Day, phone: Desk
 ) -> None:

@@ -36,7 +36,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.documents.workbook import Cell
 from bot.domain.ids import parse_id
-from bot.domain.tokens import looks_like_token
+from bot.domain.tokens import code_shaped, format_link_code, looks_like_token, parse_link_code
 from bot.domain.typed import fold
 from bot.services.access import DeskActor, OfficeActor
 from bot.services.checkin import (
@@ -327,6 +327,9 @@ class DeskPages:
         checkin = self.services.checkin
         hits = await checkin.search(desk, text, limit=SEARCH_LIMIT + 1) if text else []
         recent = [c for c in await checkin.recent(desk) if self._can_undo(desk, c)]
+        # A personal code nobody holds was misread or mistyped: said so, not «record a guest»
+        # (she would then be counted absent while sitting in the hall).
+        code = (parse_link_code(text) or code_shaped(text)) if text and not hits else None
         held = namesake is not None or again is not None
         return self.office._render(
             "office/checkin.html", status=409 if held else 200, visit=visit,
@@ -335,6 +338,7 @@ class DeskPages:
             desk_bound=_desk_bound(visit.session_id), request_key=secrets.token_urlsafe(16),
             back=self._search_back(text), flash=flash, guest=guest or {}, namesake=namesake,
             again=self._guest_again(again) if again else None, confirmed=confirmed,
+            unknown_code=format_link_code(code) if code else "",
         )  # fmt: skip
 
     def _guest_again(self, earlier: CheckinView) -> Html:
