@@ -27,6 +27,7 @@ from bot.services.access import Role
 from bot.services.checkin import ArrivalKind
 from bot.services.signin import LinkStep
 from bot.texts import load_catalog
+from bot.texts.formatting import clock
 from handlers.web.office.checkin import DESK_COOKIE, DESK_REMEMBERED, desk_pages_of
 from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
@@ -1020,6 +1021,49 @@ async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_t
     other = {**fields(held.text, "form-guest"), **kept, "name": "Phạm Thị Thanh Mai"}
     again = await phone.client.post("/office/checkin/guest", data=other)
     assert again.status_code == 409 and "(DB001)" in text_of(again.text, "namesake")
+
+
+async def test_a_guest_named_as_an_invitee_already_in_the_hall_is_told_when_and_where_she_came(
+    meeting: Day, phone: Desk
+) -> None:
+    # Bàn 1 let Phạm Thị Thanh Mai in; a guest of her name typed later was told «nếu đúng là
+    # đại biểu, đề nghị mở thẻ để điểm danh (ghi là khách thì đại biểu vẫn bị tính là chưa
+    # đến)» — she was counted present already, and the desk needs to know since when.
+    await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
+    (row,) = await present(meeting.services)
+    came = clock(meeting.services.config.meeting.local(row.checked_in_at))
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "Pham Thi Thanh Mai"}
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    assert text_of(held.text, "namesake") == (
+        f"Đại biểu Phạm Thị Thanh Mai (DB001) đã được điểm danh lúc {came} (Bàn 1). Nếu người "
+        "đang ở bàn đúng là đại biểu đó thì không cần ghi lại; nếu là người khác trùng tên, đề "
+        "nghị bấm «Vẫn ghi là khách». Chưa ghi nhận gì. Mở thẻ đại biểu để điểm danh"
+    )
+    assert len(await present(meeting.services)) == 1  # nothing recorded
+
+
+async def test_a_guest_named_as_a_substitute_already_in_the_hall_is_told_when_and_where(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB003 announced «Lê Thu Trang»; Ms Trang was let in at Bàn 1, and a guest typed later
+    # with her name was told to open DB003's card to check the substitute in.
+    await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang",
+        "substitute_position": "Phó Chánh Văn phòng", "substitute_unit": "Thành ủy Hà Nội",
+    })  # fmt: skip
+    (row,) = await present(meeting.services)
+    came = clock(meeting.services.config.meeting.local(row.checked_in_at))
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "le thu trang"}
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    assert text_of(held.text, "namesake").startswith(
+        f"Người dự thay Lê Thu Trang của đồng chí Vũ Thị Hồng Nhung (DB003) đã được điểm danh lúc "
+        f"{came} (Bàn 1). Nếu người đang ở bàn đúng là người đó thì không cần ghi lại;"
+    )
+    assert len(await present(meeting.services)) == 1
 
 
 async def test_a_guest_named_as_an_announced_substitute_is_held_with_the_invitee_s_card(

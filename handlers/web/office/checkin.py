@@ -338,7 +338,20 @@ class DeskPages:
             desk_bound=_desk_bound(visit.session_id), request_key=secrets.token_urlsafe(16),
             back=self._search_back(text), flash=flash, guest=guest or {}, namesake=namesake,
             again=self._guest_again(again) if again else None, confirmed=confirmed,
+            namesake_in=self._namesake_in(namesake) if namesake and _came_in(namesake) else None,
             unknown_code=format_link_code(code) if code else "",
+        )  # fmt: skip
+
+    def _namesake_in(self, namesake: Arrival) -> Html:
+        """What the desk is told of a guest named as an invitee who is in the hall already
+        (she, or the substitute she named): when, and at which desk."""
+        assert namesake.person is not None and namesake.checkin is not None
+        came = namesake.checkin
+        key = "namesake_in_substitute" if came.kind is ArrivalKind.SUBSTITUTE else "namesake_in"
+        return self.catalog.html(
+            f"dash.checkin.result.{key}", invitee=namesake.person.full_name,
+            code=namesake.person.code, substitute=came.full_name, desk=came.desk,
+            time=clock(self.services.config.meeting.local(came.at)),
         )  # fmt: skip
 
     def _guest_again(self, earlier: CheckinView) -> Html:
@@ -707,6 +720,12 @@ ATTENDANCE_POLL = 10
 # People a page of the present list shows: enough to read or print a screenful, never the
 # whole hall (10,000 rows were 1.8 MB of HTML); the .xlsx holds everyone.
 PRESENT_PAGE = 200
+
+
+def _came_in(arrival: Arrival) -> bool:
+    """Whether a guest's namesake is in the hall as the invitee or her substitute (one whose
+    invitation was withdrawn and was let in as a guest keeps the withdrawn words)."""
+    return arrival.checkin is not None and arrival.checkin.kind is not ArrivalKind.GUEST
 
 
 def _desk_bound(session_id: int) -> str:
