@@ -182,6 +182,37 @@ async def test_dangnhap_gives_the_checkin_role_a_link_and_still_refuses_a_delega
     assert "chỉ dành cho cán bộ Văn phòng" in await say(delegate)
 
 
+async def test_thongke_on_the_meeting_day_leads_with_who_is_in_the_hall(
+    meeting: Day, phone: Desk
+) -> None:
+    # The office on her phone in the hall: /thongke gave the answers alone, «Dự kiến có mặt:
+    # 3/80 chỗ», which reads as the hall; the overview's «có mặt» was on the dashboard only.
+    services = meeting.services
+    await services.access.grant(services.access.local_operator(), OFFICE_STAFF, Role.OFFICE)
+    staff = await meeting.account(OFFICE_STAFF)
+    inbox = Inbox(services, load_catalog("vi"))
+    channel = ChannelInfo("telegram", CAPABILITIES)
+
+    async def thongke() -> str:
+        chat = Chat(staff.chat_address, is_group=False)
+        command = Command(account=staff, chat=chat, event_id=None, name="thongke", args=())
+        answer = await inbox.handle(command, channel)
+        parts = [part for reply in answer.replies for part in reply.outbound.parts]
+        return " ".join(part.html for part in parts if isinstance(part, TextPart))
+
+    await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
+    said = await thongke()
+    assert said.startswith(
+        "🏛 <b>Hôm nay họp: có mặt trong hội trường</b>\nĐại biểu có mặt: <b>1</b> (trong đó 1/3 "
+        "đại biểu dự kiến); tổng số người trong hội trường: <b>1</b>; đại biểu dự kiến chưa đến: "
+        "<b>2</b> (danh sách kèm số điện thoại ở trang «Có mặt»).\n\n📊 <b>Thống kê xác nhận "
+        "tham dự</b>"
+    )
+    # The day after, the answers alone, as before.
+    meeting.clock.advance(timedelta(days=1))
+    assert (await thongke()).startswith("📊 <b>Thống kê xác nhận tham dự</b>")
+
+
 # --- the QR on the personal page -----------------------------------------------------------------
 
 
