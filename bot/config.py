@@ -780,6 +780,7 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
     if days > MAX_PLAUSIBLE_DAYS:  # an end typed a week or a month off
         params = {"start": meeting.starts_at, "end": meeting.ends_at, "days": days}
         warnings.append(ConfigProblem("meeting.ends_at", "meeting_long", params))
+    warnings += _agenda_outside_hours(config)
     placeholders = [i for i in config.office.admin_ids if i in EXAMPLE_ADMIN_IDS]
     if placeholders:
         ids = ", ".join(str(i) for i in placeholders)
@@ -790,6 +791,28 @@ def plan_warnings(config: Config, now: datetime) -> list[ConfigProblem]:
         )
     warnings += _reminders_never_sent(config)
     return warnings
+
+
+def _agenda_outside_hours(config: Config) -> list[ConfigProblem]:
+    """The programme's items that lie outside a one-day meeting's hours: the agenda is written
+    in wall-clock times apart from ``starts_at``, so a meeting moved to the afternoon keeps its
+    morning programme on every page, in the morning pack and in the calendar file unless said.
+    An item may end as the meeting opens (the reception) or start as it closes; a meeting of
+    several days is not judged (the items do not say which day they are on)."""
+    meeting = config.meeting
+    starts, ends = meeting.local(meeting.starts_at), meeting.local(meeting.ends_at)
+    if starts.date() != ends.date():
+        return []
+    opens, closes = starts.time(), ends.time()
+    outside = [item for item in config.agenda if item.end < opens or item.start > closes]
+    if not outside:
+        return []
+    params = {
+        "count": len(outside),
+        "items": ", ".join(f"{item.start:%H:%M}–{item.end:%H:%M}" for item in outside),
+        "hours": f"{opens:%H:%M}–{closes:%H:%M}",
+    }
+    return [ConfigProblem("agenda", "agenda_outside_hours", params)]
 
 
 def _deadlines_past(config: Config, now: datetime) -> list[ConfigProblem]:

@@ -360,3 +360,35 @@ def test_a_wrong_zalo_key_or_link_is_reported_with_its_key(tmp_path: Path) -> No
         ("zalo.bot_link", "bad_url"),
         ("zalo.bot_nam", "extra_forbidden"),
     ]
+
+
+def test_a_meeting_moved_to_the_afternoon_is_warned_that_its_morning_programme_stayed(
+    tmp_path: Path,
+) -> None:
+    # The office moves the hours, as the guide's «Hội nghị dời lịch» says, and forgets
+    # [[agenda]]: 07:30–11:30 for a 13:00–16:30 meeting.
+    path = edited(
+        tmp_path,
+        ('starts_at = "2024-05-28T08:00"', 'starts_at = "2024-05-28T13:00"'),
+        ('ends_at = "2024-05-28T11:30"', 'ends_at = "2024-05-28T16:30"'),
+    )
+    config = load_config(path).config
+    warned = [w for w in plan_warnings(config, local(2024, 5, 20, 9, 0)) if w.key == "agenda"]
+    assert [(w.code, w.params) for w in warned] == [
+        (
+            "agenda_outside_hours",
+            {
+                "count": 7,
+                "items": "07:30–08:00, 08:00–08:10, 08:10–08:25, 08:25–08:35, 08:35–09:05, "
+                "09:05–11:00, 11:00–11:30",
+                "hours": "13:00–16:30",
+            },
+        )
+    ]
+
+
+def test_a_programme_from_the_reception_to_the_closing_is_within_the_meeting_hours() -> None:
+    # The example: reception 07:30–08:00 ends as the meeting opens at 08:00; the last item
+    # ends as it closes at 11:30 — nothing to say.
+    config = load_config(EXAMPLE_CONFIG).config
+    assert "agenda" not in [w.key for w in plan_warnings(config, local(2024, 5, 20, 9, 0))]

@@ -27,6 +27,7 @@ from bot.services.access import Role
 from bot.services.checkin import ArrivalKind
 from bot.services.signin import LinkStep
 from bot.texts import load_catalog
+from bot.texts.formatting import clock
 from handlers.web.office.checkin import DESK_COOKIE, DESK_REMEMBERED, desk_pages_of
 from storage.models import AuditEntry, ChannelIdentity, Checkin, Delegate
 from tests.channels.text_channel import CAPABILITIES
@@ -179,6 +180,37 @@ async def test_dangnhap_gives_the_checkin_role_a_link_and_still_refuses_a_delega
 
     assert "/office/signin/" in await say(staff)
     assert "chỉ dành cho cán bộ Văn phòng" in await say(delegate)
+
+
+async def test_thongke_on_the_meeting_day_leads_with_who_is_in_the_hall(
+    meeting: Day, phone: Desk
+) -> None:
+    # The office on her phone in the hall: /thongke gave the answers alone, «Dự kiến có mặt:
+    # 3/80 chỗ», which reads as the hall; the overview's «có mặt» was on the dashboard only.
+    services = meeting.services
+    await services.access.grant(services.access.local_operator(), OFFICE_STAFF, Role.OFFICE)
+    staff = await meeting.account(OFFICE_STAFF)
+    inbox = Inbox(services, load_catalog("vi"))
+    channel = ChannelInfo("telegram", CAPABILITIES)
+
+    async def thongke() -> str:
+        chat = Chat(staff.chat_address, is_group=False)
+        command = Command(account=staff, chat=chat, event_id=None, name="thongke", args=())
+        answer = await inbox.handle(command, channel)
+        parts = [part for reply in answer.replies for part in reply.outbound.parts]
+        return " ".join(part.html for part in parts if isinstance(part, TextPart))
+
+    await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
+    said = await thongke()
+    assert said.startswith(
+        "🏛 <b>Hôm nay họp: có mặt trong hội trường</b>\nĐại biểu có mặt: <b>1</b> (trong đó 1/3 "
+        "đại biểu dự kiến); tổng số người trong hội trường: <b>1</b>; đại biểu dự kiến chưa đến: "
+        "<b>2</b> (danh sách kèm số điện thoại ở trang «Có mặt»).\n\n📊 <b>Thống kê xác nhận "
+        "tham dự</b>"
+    )
+    # The day after, the answers alone, as before.
+    meeting.clock.advance(timedelta(days=1))
+    assert (await thongke()).startswith("📊 <b>Thống kê xác nhận tham dự</b>")
 
 
 # --- the QR on the personal page -----------------------------------------------------------------
@@ -776,6 +808,30 @@ async def test_the_personal_code_printed_under_the_slip_s_qr_finds_the_invitee_a
     assert text_of(card.text, "person-name") == "Hoàng Thị Ngọc Diệp"
 
 
+async def test_a_personal_code_mistyped_at_the_desk_is_said_to_be_wrong_not_to_be_a_guest(
+    meeting: Day, phone: Desk
+) -> None:
+    # One character misread from the slip («…CRB6» for «…CRB5»): the desk was told «Không tìm
+    # thấy… Nếu là khách ngoài danh sách, đề nghị ghi nhận ở mục dưới», and a delegate recorded
+    # as a guest is counted «chưa đến» while she sits in the hall.
+    code = await meeting.link_code("DB002")
+    wrong = code[:7] + next(c for c in "23456789BCFGHJKMNPQRSTVXZ" if c != code[7])
+    for typed, shown in ((f"{wrong[:4]}-{wrong[4:]}", wrong), (f"{code[:7]}0", f"{code[:7]}0")):
+        page = await phone.client.get("/office/checkin", params={"q": typed})
+        assert text_of(page.text, "no-hits") == (
+            f"Không có đại biểu nào mang mã cá nhân {shown[:4]}-{shown[4:]}. Mã có thể bị đọc "
+            "hoặc gõ nhầm một ký tự: đề nghị đối chiếu lại mã in dưới mã QR, hoặc tìm theo họ "
+            "tên, số điện thoại của đại biểu. Chưa ghi nhận gì; chỉ ghi nhận khách ở mục dưới "
+            "khi người đến không có tên trong danh sách."
+        )
+    # A name nobody has is still the guest's case.
+    nobody = await phone.client.get("/office/checkin", params={"q": "Minh Tung"})
+    assert text_of(nobody.text, "no-hits") == (
+        "Không tìm thấy đại biểu nào phù hợp. Nếu là khách ngoài danh sách, đề nghị ghi nhận ở "
+        "mục dưới."
+    )
+
+
 async def test_the_code_printed_under_an_old_slip_s_qr_opens_her_card_with_the_replaced_notice(
     meeting: Day, phone: Desk
 ) -> None:
@@ -996,6 +1052,49 @@ async def test_a_guest_named_as_an_invitee_is_held_with_the_invitee_s_card_and_t
     other = {**fields(held.text, "form-guest"), **kept, "name": "Phạm Thị Thanh Mai"}
     again = await phone.client.post("/office/checkin/guest", data=other)
     assert again.status_code == 409 and "(DB001)" in text_of(again.text, "namesake")
+
+
+async def test_a_guest_named_as_an_invitee_already_in_the_hall_is_told_when_and_where_she_came(
+    meeting: Day, phone: Desk
+) -> None:
+    # Bàn 1 let Phạm Thị Thanh Mai in; a guest of her name typed later was told «nếu đúng là
+    # đại biểu, đề nghị mở thẻ để điểm danh (ghi là khách thì đại biểu vẫn bị tính là chưa
+    # đến)» — she was counted present already, and the desk needs to know since when.
+    await post_form(phone, "/office/checkin?q=pham%20thi%20thanh%20mai", "form-in-DB001")
+    (row,) = await present(meeting.services)
+    came = clock(meeting.services.config.meeting.local(row.checked_in_at))
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "Pham Thi Thanh Mai"}
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    assert text_of(held.text, "namesake") == (
+        f"Đại biểu Phạm Thị Thanh Mai (DB001) đã được điểm danh lúc {came} (Bàn 1). Nếu người "
+        "đang ở bàn đúng là đại biểu đó thì không cần ghi lại; nếu là người khác trùng tên, đề "
+        "nghị bấm «Vẫn ghi là khách». Chưa ghi nhận gì. Mở thẻ đại biểu để điểm danh"
+    )
+    assert len(await present(meeting.services)) == 1  # nothing recorded
+
+
+async def test_a_guest_named_as_a_substitute_already_in_the_hall_is_told_when_and_where(
+    meeting: Day, phone: Desk
+) -> None:
+    # DB003 announced «Lê Thu Trang»; Ms Trang was let in at Bàn 1, and a guest typed later
+    # with her name was told to open DB003's card to check the substitute in.
+    await post_form(phone, f"/{meeting.tokens['DB003']}", "form-tap", {
+        "as": "substitute", "substitute_name": "Lê Thu Trang",
+        "substitute_position": "Phó Chánh Văn phòng", "substitute_unit": "Thành ủy Hà Nội",
+    })  # fmt: skip
+    (row,) = await present(meeting.services)
+    came = clock(meeting.services.config.meeting.local(row.checked_in_at))
+    page = await phone.client.get("/office/checkin")
+    form = {**fields(page.text, "form-guest"), "name": "le thu trang"}
+    held = await phone.client.post("/office/checkin/guest", data=form)
+    assert held.status_code == 409
+    assert text_of(held.text, "namesake").startswith(
+        f"Người dự thay Lê Thu Trang của đồng chí Vũ Thị Hồng Nhung (DB003) đã được điểm danh lúc "
+        f"{came} (Bàn 1). Nếu người đang ở bàn đúng là người đó thì không cần ghi lại;"
+    )
+    assert len(await present(meeting.services)) == 1
 
 
 async def test_a_guest_named_as_an_announced_substitute_is_held_with_the_invitee_s_card(

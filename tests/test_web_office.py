@@ -150,6 +150,37 @@ async def test_on_the_meeting_s_day_the_overview_leads_with_the_hall_not_the_pre
     assert text_of(live, "hall-said") == text_of(page, "hall-said")
 
 
+async def test_after_the_meeting_s_end_the_overview_gives_the_day_s_result_not_a_hall_filling(
+    desk: Desk, imported: Services, clock: ManualClock
+) -> None:
+    """At 11:55, the meeting over since 11:30, the overview still read «Hôm nay họp: có mặt
+    trong hội trường … đại biểu dự kiến chưa đến: 53», as if they might still come, with no
+    word of the day's papers the office files next."""
+    await imported.rsvp.record_by_phone(
+        imported.access.local_operator(),
+        (await imported.dashboard.card("DB005")).person.id,  # type: ignore[union-attr]
+        RsvpAnswer(RsvpStatus.ATTENDING),
+    )
+    clock.set(local(2024, 5, 28, 11, 29))
+    await desk.sign_in()
+    during = (await desk.client.get("/office/")).text
+    assert text_of(during, "hall-title") == "Hôm nay họp: có mặt trong hội trường"
+    assert 'id="hall-papers"' not in during
+    clock.set(local(2024, 5, 28, 11, 30))  # ends_at
+    page = (await desk.client.get("/office/")).text
+    assert (
+        text_of(page, "hall-title") == "Hội nghị đã kết thúc lúc 11:30, 28/5: số có mặt trong ngày"
+    )
+    assert text_of(page, "hall-said") == (
+        "Đại biểu có mặt: 0 (trong đó 0/1 đại biểu dự kiến); tổng số người trong hội trường: 0;"
+        " đại biểu dự kiến không đến: 1. Xem trang «Có mặt» · Báo cáo và giấy tờ ngày hội nghị"
+        " (mục «Giấy mời và báo cáo»)"
+    )
+    assert '<a href="/office/invitations" id="hall-papers">' in page
+    live = (await desk.client.get("/office/live")).text
+    assert text_of(live, "hall-said") == text_of(page, "hall-said")
+
+
 def activity_lines(page: str) -> list[str]:
     """The lines of the overview's «Hoạt động gần đây», as read (tags dropped)."""
     shown = re.findall(r"<li>(.*?)</li>", page.split('id="activity"', 1)[1], re.S)

@@ -34,9 +34,14 @@ LinkMaker = Callable[[str], str]
 
 
 async def counts(turn: Turn, office: OfficeActor) -> Answer:
-    """``/thongke``: answers by status and group against the capacity."""
+    """``/thongke``: answers by status and group against the capacity; on the meeting's day,
+    first who is in the hall, as the overview leads with it (the answers alone read as if
+    «Dự kiến có mặt» were the hall)."""
     result = await turn.services.reports.counts()
-    lines = replies.counts(turn.catalog, turn.config, result)
+    lines = []
+    if turn.config.meeting.on_meeting_day(turn.services.ctx.clock.now()):
+        lines.append(replies.hall_line(turn.catalog, await turn.services.checkin.count()))
+    lines += replies.counts(turn.catalog, turn.config, result)
     lines += replies.quota_lines(turn.catalog, await turn.services.quotas.usage())
     return Answer.say("\n".join(lines))
 

@@ -11,6 +11,7 @@ from bot.config import Config
 from bot.domain.phones import display_phone
 from bot.domain.quotas import QuotaUse
 from bot.domain.rsvp import RsvpStatus
+from bot.services.checkin import Attendance
 from bot.services.reports import Counts, Tally, UnansweredPage
 from bot.services.views import DelegateView, RsvpView
 from bot.texts import Catalog, Html
@@ -183,6 +184,14 @@ def _tally_line(catalog: Catalog, key: str, tally: Tally, **params: object) -> H
         present=tally.present,
         **params,
     )
+
+
+def hall_line(catalog: Catalog, hall: Attendance) -> Html:
+    """Who is in the hall, as the overview's block and the page «Có mặt» count it."""
+    return catalog.html(
+        "office.counts_hall", present=hall.present, arrived=hall.arrived,
+        expected=hall.expected, in_hall=hall.in_hall, missing=hall.missing_total,
+    )  # fmt: skip
 
 
 def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:

@@ -687,7 +687,11 @@ class CheckinService:
                 notices = (Notice.SENT_SUBSTITUTE,)
             elif person.withdrawn_at is not None:
                 notices = (Notice.WITHDRAWN,)
-            return Arrival(DelegateView.of(person), notices=notices)
+            # Already in the hall (she, or the substitute she named): the desk is told when and
+            # where, not that she would be counted absent.
+            present = await session.scalar(select(Checkin).where(_present_of(person.id)))
+            checkin = CheckinView.of(present) if present is not None else None
+            return Arrival(DelegateView.of(person), checkin=checkin, notices=notices)
         return None
 
     async def undo(self, desk: DeskActor, checkin_id: int) -> CheckinResult:

@@ -552,9 +552,14 @@ class Office:
         # On the meeting's day the overview leads with the hall, and drops the preparation's
         # prompts (invitations to send, answers to phone for): not the morning's jobs.
         now = services.ctx.clock.now()
-        hall = await services.checkin.count() if self.config.meeting.on_meeting_day(now) else None
+        meeting = self.config.meeting
+        hall = await services.checkin.count() if meeting.on_meeting_day(now) else None
         return {
             "hall": hall,
+            # Once it is over, the same figures are the day's result, not a hall filling up.
+            "hall_ended": short_moment(self.catalog, meeting.local(meeting.ends_at))
+            if hall is not None and now >= meeting.ends_at
+            else "",
             "counts": figures.counts,
             "reach": figures.reach,
             "idle": figures.idle,

@@ -36,7 +36,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.documents.workbook import Cell
 from bot.domain.ids import parse_id
-from bot.domain.tokens import looks_like_token
+from bot.domain.tokens import code_shaped, format_link_code, looks_like_token, parse_link_code
 from bot.domain.typed import fold
 from bot.services.access import DeskActor, OfficeActor
 from bot.services.checkin import (
@@ -327,6 +327,9 @@ class DeskPages:
         checkin = self.services.checkin
         hits = await checkin.search(desk, text, limit=SEARCH_LIMIT + 1) if text else []
         recent = [c for c in await checkin.recent(desk) if self._can_undo(desk, c)]
+        # A personal code nobody holds was misread or mistyped: said so, not «record a guest»
+        # (she would then be counted absent while sitting in the hall).
+        code = (parse_link_code(text) or code_shaped(text)) if text and not hits else None
         held = namesake is not None or again is not None
         return self.office._render(
             "office/checkin.html", status=409 if held else 200, visit=visit,
@@ -335,6 +338,20 @@ class DeskPages:
             desk_bound=_desk_bound(visit.session_id), request_key=secrets.token_urlsafe(16),
             back=self._search_back(text), flash=flash, guest=guest or {}, namesake=namesake,
             again=self._guest_again(again) if again else None, confirmed=confirmed,
+            namesake_in=self._namesake_in(namesake) if namesake and _came_in(namesake) else None,
+            unknown_code=format_link_code(code) if code else "",
+        )  # fmt: skip
+
+    def _namesake_in(self, namesake: Arrival) -> Html:
+        """What the desk is told of a guest named as an invitee who is in the hall already
+        (she, or the substitute she named): when, and at which desk."""
+        assert namesake.person is not None and namesake.checkin is not None
+        came = namesake.checkin
+        key = "namesake_in_substitute" if came.kind is ArrivalKind.SUBSTITUTE else "namesake_in"
+        return self.catalog.html(
+            f"dash.checkin.result.{key}", invitee=namesake.person.full_name,
+            code=namesake.person.code, substitute=came.full_name, desk=came.desk,
+            time=clock(self.services.config.meeting.local(came.at)),
         )  # fmt: skip
 
     def _guest_again(self, earlier: CheckinView) -> Html:
@@ -703,6 +720,12 @@ ATTENDANCE_POLL = 10
 # People a page of the present list shows: enough to read or print a screenful, never the
 # whole hall (10,000 rows were 1.8 MB of HTML); the .xlsx holds everyone.
 PRESENT_PAGE = 200
+
+
+def _came_in(arrival: Arrival) -> bool:
+    """Whether a guest's namesake is in the hall as the invitee or her substitute (one whose
+    invitation was withdrawn and was let in as a guest keeps the withdrawn words)."""
+    return arrival.checkin is not None and arrival.checkin.kind is not ArrivalKind.GUEST
 
 
 def _desk_bound(session_id: int) -> str:
