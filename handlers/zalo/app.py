@@ -224,9 +224,9 @@ class ZaloAdapter:
                 if outcome.outcome is SendOutcome.RATE_LIMITED:
                     flooded = True
                     wait = outcome.retry_after or DEFAULT_RETRY_AFTER
-                elif outcome.outcome is SendOutcome.TRANSIENT and exc.from_platform:
+                elif outcome.outcome is SendOutcome.TRANSIENT:
                     wait = REPLY_BACKOFF * 2**failures
-                elif outcome.outcome is SendOutcome.TRANSIENT:  # a proxy's page: it may have gone
+                elif outcome.outcome is SendOutcome.MAYBE_SENT:  # a proxy's page: it may have gone
                     log.info("a zalo reply may not have been sent: %s", exc.status)
                     return _Sent.MAYBE
                 else:  # this message refused (blocked, malformed): trying again does the same
