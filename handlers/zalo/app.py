@@ -17,6 +17,10 @@ is handled; a menu whose message did not reach her is marked unseen in the core
 (:meth:`bot.chat.Inbox.unseen`), so a number she types before seeing it is not taken as the
 choice (a notice's «Gửi ngay», an invitation's «Tham dự»), and counts again once it is resent.
 
+Every text Zalo accepted is counted in the bot's monthly figure
+(:meth:`bot.services.quotas.QuotaService.replied`): a text refused and tried again until
+accepted counts once; one whose answer was lost is not counted (nothing says it went).
+
 Never twice: Zalo has no idempotency key, so a text whose request may have reached the platform
 (its answer lost: a timeout, a dropped connection, a proxy's error page) is neither tried
 again nor resent later — a confirmation such as «📤 Đã xếp thông báo» or «✅ Đã ghi nhận» is
@@ -216,6 +220,7 @@ class ZaloAdapter:
             try:
                 async with self.budget.slot(None, urgent=True):
                     await self.client.send_message(address, text)
+                self.services.quotas.replied(self.channel)  # one of the bot's monthly allowance
                 return _Sent.YES
             except ZaloApiError as exc:
                 reason: object = exc.code
@@ -321,6 +326,7 @@ async def receiving(
             webhook.hooks.pop(webhook.path, None)
         await dispatcher.finish(deadline)
         await adapter.handled.flush()
+        await adapter.services.quotas.flush()  # the replies counted, stored
         if dispatcher.cut:
             log.warning("stopped: %d zalo messages were cut short by the stop", dispatcher.cut)
         await client.close()
