@@ -110,6 +110,7 @@ class ZaloStage:
     async def shutdown(self) -> None:
         """Close the adapter's and the outbox's clients."""
         await self.adapter.handled.flush()
+        await self.adapter.services.quotas.flush()  # the replies counted, stored
         await self.adapter.client.close()
         await self.sender.client.close()
 

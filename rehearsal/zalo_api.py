@@ -87,6 +87,8 @@ class _Fault:
     retry_after: int | None
     timeout: bool
     chat_id: str | None
+    proxy_page: bool = False  # a proxy's error page, not Zalo's JSON
+    delivered: bool = False  # the message went through; only the answer is lost
 
 
 @dataclass
@@ -243,10 +245,15 @@ class FakeZaloApi:
         times: int = 1,
         timeout: bool = False,
         chat_id: str | None = None,
+        proxy_page: bool = False,
+        delivered: bool = False,
     ) -> None:
         """Answer the next ``times`` calls to ``method`` (to ``chat_id`` only, if given) with
         this error; ``status`` is the HTTP status (default ``error_code``: 200 plays a refusal
-        with a 2xx status, which the reference warns of), or an httpx timeout."""
+        with a 2xx status, which the reference warns of), or an httpx timeout, or
+        (``proxy_page``) a reverse proxy's HTML error page with that status. ``delivered``: a
+        message sent goes through to the user all the same — the platform did it, and only its
+        answer is lost (the case a sender cannot tell from one that never arrived)."""
         fault = _Fault(
             error_code if status is None else status,
             error_code,
@@ -254,6 +261,8 @@ class FakeZaloApi:
             retry_after,
             timeout,
             chat_id,
+            proxy_page,
+            delivered,
         )
         self._faults.setdefault(method, deque()).extend([fault] * times)
 
@@ -330,9 +339,17 @@ class FakeZaloApi:
             return self._violation(call, problem)
         fault = self._next_fault(call)
         if fault is not None:
+            if fault.delivered and method in SENDING:
+                self._deliver(call)
             if fault.timeout:
                 call.error = "timeout"
                 raise httpx.ReadTimeout("injected timeout", request=request)
+            if fault.proxy_page:
+                call.status, call.error = fault.status, "proxy page"
+                page = f"<html><body><h1>{fault.status} {fault.description}</h1></body></html>"
+                return httpx.Response(
+                    fault.status, text=page, headers={"content-type": "text/html"}
+                )
             call.status, call.error_code, call.error = (
                 fault.status,
                 fault.error_code,

@@ -25,7 +25,8 @@ each claimed delivery that was on the wire at the kill. Each channel has its own
 (``batch_size`` claimed deliveries at most, so a slow channel never keeps a fast one waiting),
 so at most ``batch_size`` messages per channel are repeated — ``batch_size`` × the number of
 channels with something due at the kill — and none is lost. A send that timed out although
-the platform delivered it is retried too, so a timeout can also repeat a message.
+the platform delivered it is retried too (once more at most where the sender says it may have
+gone, below), so a timeout can also repeat a message.
 :meth:`Outbox.recover` takes back every ``sending`` row of its meeting when the outbox is alone
 on that meeting (SQLite, where the database guard lets one ``hoinghi run`` of a meeting at a time).
 
@@ -41,6 +42,10 @@ so a message is queued once and reported once whichever process gets there first
 No platform tells a bot whether a send it never heard back from arrived, so a delivery caught in
 flight keeps ``interrupted_at``: a copy to an office chat sent again says it may be a repeat,
 and a delivery that then fails is reported as one that may have arrived, not as plainly failed.
+A send whose request went out and got no answer (``maybe_sent``, a Zalo timeout or a proxy's
+error page) is tried once more at most, the delivery keeping ``maybe_sent_at``: a second such
+send ends it failed, reported as one that may have arrived — at most two copies the person may
+read, not one per attempt (``max_attempts``, 10).
 A completion report is queued in the same transaction that closes its message, so a kill at any
 point queues it once; only its own send can repeat, as any other.
 """
@@ -196,6 +201,7 @@ class _Claimed:
     message: MessageView
     recipient: Recipient | None
     interrupted: bool
+    maybe_sent: bool = False  # a send of it got no answer after its request went out
 
 
 class Outbox:
@@ -789,6 +795,7 @@ class Outbox:
                     message=message_view(message),
                     recipient=recipients.get(delivery.delegate_id or 0),
                     interrupted=delivery.interrupted_at is not None,
+                    maybe_sent=delivery.maybe_sent_at is not None,
                 )
             )
         return claimed
@@ -956,6 +963,24 @@ class Outbox:
             self.stats.retried += 1
             backoff = timedelta(seconds=min(2**item.attempts, 300))
             await self._retry(item.id, now + backoff, error, count_attempt=True)
+        elif result.outcome is SendOutcome.MAYBE_SENT:
+            # It may have arrived, and the platform keeps no key to spot a copy: one more try
+            # (a notice lost is worse than one read twice), never a third copy the person may
+            # read; then it ends failed, reported as one that may have arrived.
+            retry = not item.maybe_sent and item.attempts < self.max_attempts
+            log.warning(
+                "delivery %d of message %d may have been sent (no answer); %s",
+                item.id,
+                item.message.id,
+                "tried once more" if retry else "not tried again",
+            )
+            if retry:
+                self.stats.retried += 1
+                backoff = timedelta(seconds=min(2**item.attempts, 300))
+                await self._retry(item.id, now + backoff, error, count_attempt=True, maybe=True)
+            else:
+                self.stats.failed += 1
+                await self._finish_delivery(item.id, DeliveryStatus.FAILED, error=error, maybe=True)
         elif result.outcome is SendOutcome.BLOCKED:
             self.stats.blocked += 1
             await self._finish_delivery(
@@ -966,8 +991,15 @@ class Outbox:
             await self._finish_delivery(item.id, DeliveryStatus.FAILED, error=error)
 
     async def _retry(
-        self, delivery_id: int, when: datetime, error: str, *, count_attempt: bool
+        self,
+        delivery_id: int,
+        when: datetime,
+        error: str,
+        *,
+        count_attempt: bool,
+        maybe: bool = False,
     ) -> None:
+        """Back to pending until ``when``; ``maybe``: the send that failed may have arrived."""
         async with unit_of_work(self._sessions) as session:
             delivery = await session.get_one(Delivery, delivery_id)
             delivery.status = DeliveryStatus.PENDING
@@ -975,12 +1007,22 @@ class Outbox:
             delivery.last_error = error
             delivery.claimed_by = delivery.lease_until = None
             delivery.updated_at = self._clock.now()
+            if maybe and delivery.maybe_sent_at is None:
+                delivery.maybe_sent_at = delivery.updated_at
             if not count_attempt:
                 delivery.attempts -= 1
 
     async def _finish_delivery(
-        self, delivery_id: int, status: DeliveryStatus, *, error: str, unreachable: bool = False
+        self,
+        delivery_id: int,
+        status: DeliveryStatus,
+        *,
+        error: str,
+        unreachable: bool = False,
+        maybe: bool = False,
     ) -> None:
+        """End a delivery ``status``; ``maybe``: its last send may have arrived (the first such
+        moment is kept, which the report names)."""
         now = self._clock.now()
         async with unit_of_work(self._sessions) as session:
             delivery = await session.get_one(Delivery, delivery_id)
@@ -988,6 +1030,8 @@ class Outbox:
             delivery.last_error = error
             delivery.updated_at = now
             delivery.claimed_by = delivery.lease_until = None
+            if maybe and delivery.maybe_sent_at is None:
+                delivery.maybe_sent_at = now
             if status is not DeliveryStatus.BLOCKED or delivery.delegate_id is None:
                 return
             if unreachable and delivery.channel:
@@ -1018,6 +1062,7 @@ class Outbox:
                 delivery.status = DeliveryStatus.PENDING
                 delivery.parts_sent = delivery.attempts = 0
                 delivery.platform_message_id = None
+                delivery.maybe_sent_at = None  # a fresh start where nothing went yet
                 delivery.next_attempt_at = now
                 return
 
@@ -1334,6 +1379,7 @@ async def _problems(
             Delivery.status,
             Delivery.last_error,
             Delivery.interrupted_at,
+            Delivery.maybe_sent_at,
             Delegate.code,
             Delegate.full_name,
             Delegate.phone,
@@ -1354,7 +1400,7 @@ async def _problems(
         )
         .order_by(Delivery.id)
     )
-    for message_id, status, error, interrupted_at, code, full_name, phone in rows:
+    for message_id, status, error, interrupted_at, maybe_sent_at, code, full_name, phone in rows:
         skipped = status == DeliveryStatus.SKIPPED
         key = ANSWERED if skipped and error == NOTHING_TO_SEND else DeliveryStatus(status)
         found[message_id, key].append(
@@ -1363,6 +1409,7 @@ async def _problems(
                 full_name=full_name,
                 error=error,
                 interrupted_at=interrupted_at,
+                maybe_sent_at=maybe_sent_at,
                 phone=phone,
             )
         )

@@ -284,7 +284,9 @@ class Delivery(Base):
     states for recipients who could not be reached at all. ``parts_sent`` lets a multi-part
     message resume after a crash without repeating the parts already delivered;
     ``interrupted_at`` says when a stop caught it in flight, so the copy on the wire then may
-    have arrived although nothing recorded it.
+    have arrived although nothing recorded it; ``maybe_sent_at`` when a send of it got no answer
+    after its request went out (a timeout, a proxy's error page): that copy may have arrived
+    too, so it is tried once more at most (:mod:`schedules.outbox`).
     """
 
     __tablename__ = "deliveries"
@@ -310,6 +312,7 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     interrupted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    maybe_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Who holds a delivery in flight (``host:pid:random``) and until when: several processes
     # share one outbox on PostgreSQL, and recovery takes back only leases that expired.
     claimed_by: Mapped[str | None] = mapped_column(String(80))
@@ -509,6 +512,20 @@ class HandledEvent(Base):
     bot_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ReplyCount(Base):
+    """How many messages a bot's replies sent in a calendar month (``2026-12``, in the zone of
+    its platform's month), by the channel the bot is recorded under (``zalo``, ``zalo2``…).
+    Replies are no deliveries, and a platform's monthly allowance (a free Zalo bot's 3,000)
+    counts them too. Only ever added to (``messages = messages + n``, one statement), never read
+    and written back: replies counted at once, by several processes too, lose none."""
+
+    __tablename__ = "reply_counts"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer)
 
 
 class Checkin(Base):

@@ -37,6 +37,7 @@ from storage.models import (
     Meeting,
     MeetingDocument,
     OutboundMessage,
+    ReplyCount,
     Rsvp,
     TaskEvidence,
 )
@@ -53,6 +54,7 @@ PAGE_LINK = "page"
 RSVP_TABLE: Table = Rsvp.__table__  # type: ignore[assignment]
 DELEGATE_TABLE: Table = Delegate.__table__  # type: ignore[assignment]
 HANDLED_TABLE: Table = HandledEvent.__table__  # type: ignore[assignment]
+REPLY_COUNT_TABLE: Table = ReplyCount.__table__  # type: ignore[assignment]
 
 _Row = TypeVarTuple("_Row")
 
@@ -333,6 +335,24 @@ _AUDIT_INSERT = Prepared(insert(AUDIT_TABLE))
 _HANDLED_INSERT = {
     "sqlite": Prepared(sqlite_insert(HANDLED_TABLE).on_conflict_do_nothing()),
     "postgresql": Prepared(postgresql_insert(HANDLED_TABLE).on_conflict_do_nothing()),
+}
+
+
+def _adding_replies(statement: Any) -> Prepared:
+    """``statement`` (a dialect's INSERT into ``reply_counts``) adding to the month's count when
+    its row exists: one statement, and the database does the sum, so counts added at once by
+    two transactions (two processes) are both kept."""
+    return Prepared(
+        statement.on_conflict_do_update(
+            index_elements=[REPLY_COUNT_TABLE.c.channel, REPLY_COUNT_TABLE.c.month],
+            set_={"messages": REPLY_COUNT_TABLE.c.messages + statement.excluded.messages},
+        )
+    )
+
+
+_REPLIES_ADD = {
+    "sqlite": _adding_replies(sqlite_insert(REPLY_COUNT_TABLE)),
+    "postgresql": _adding_replies(postgresql_insert(REPLY_COUNT_TABLE)),
 }
 
 
@@ -708,6 +728,12 @@ def insert_handled_events(connection: Connection, rows: list[dict[str, Any]]) ->
     """Store handled event ids (columns of :class:`HandledEvent` as dicts) in one statement,
     as a table insert; an id stored twice (two processes, or a restart between) is no error."""
     _HANDLED_INSERT[connection.dialect.name].write(connection, rows)
+
+
+def add_replies(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Add to the bots' monthly reply counts (``channel``, ``month``, ``messages`` to add, one
+    dict per row of :class:`ReplyCount`; no two the same row), creating the rows not there."""
+    _REPLIES_ADD[connection.dialect.name].write(connection, rows)
 
 
 # How many event ids an account remembers (:func:`first_time`): the events of one chat are

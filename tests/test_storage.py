@@ -911,3 +911,52 @@ async def test_a_read_that_took_the_worker_as_another_loop_closed_it_goes_to_a_n
         assert len(made) == 2 and disposed == made[:1]  # read on the worker made after the close
     finally:
         await close_worker()
+
+
+@pytest.mark.fresh_database
+async def test_the_reply_counts_migration_adds_its_table_and_the_maybe_sent_mark_and_drops_both(
+    engine: AsyncEngine, services: Services
+) -> None:
+    """0027: ``reply_counts`` (the bots' replies per month) is created empty and deliveries gain
+    ``maybe_sent_at``, empty on those there already; a downgrade drops both and keeps the
+    deliveries; an upgrade makes them again, and a count added twice is summed."""
+    await services.delegates.import_rows([delegate_row("A1")], actor="t")
+
+    def shape(connection: Connection) -> tuple[bool, bool]:
+        found = inspect(connection)
+        columns = {column["name"] for column in found.get_columns("deliveries")}
+        return found.has_table("reply_counts"), "maybe_sent_at" in columns
+
+    async with engine.begin() as connection:
+        assert await connection.run_sync(shape) == (True, True)
+        await connection.execute(
+            text(
+                "INSERT INTO outbound_messages (meeting_id, kind, status, audience, created_by,"
+                " created_at) SELECT id, 'broadcast', 'done', 'linked', 't', created_at"
+                " FROM meetings"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO deliveries (message_id, recipient, status, attempts, parts_sent,"
+                " created_at, updated_at) SELECT id, 'delegate:1', 'sent', 1, 1, created_at,"
+                " created_at FROM outbound_messages"
+            )
+        )
+        await connection.run_sync(_migrate, "downgrade", "0026")
+        assert await connection.run_sync(shape) == (False, False)
+        await connection.run_sync(_migrate, "upgrade", "head")
+        assert await connection.run_sync(shape) == (True, True)
+        marks = (
+            await connection.execute(text("SELECT status, maybe_sent_at FROM deliveries"))
+        ).all()
+        assert [tuple(mark) for mark in marks] == [("sent", None)]
+        for added in ([("zalo", "2026-12", 3)], [("zalo", "2026-12", 4), ("zalo2", "2026-12", 1)]):
+            rows = [{"channel": c, "month": m, "messages": n} for c, m, n in added]
+            await connection.run_sync(queries.add_replies, rows)
+        counts = (
+            await connection.execute(
+                text("SELECT channel, month, messages FROM reply_counts ORDER BY channel")
+            )
+        ).all()
+    assert [tuple(row) for row in counts] == [("zalo", "2026-12", 7), ("zalo2", "2026-12", 1)]

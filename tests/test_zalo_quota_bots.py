@@ -127,7 +127,7 @@ async def test_a_person_links_on_the_second_bot_and_is_counted_there(
     plan = two_bots(config)
     services = await build_services(plan, imported.ctx.sessions, clock)
     async with zalo_world(services, clock, settings=plan.zalo, channel="zalo2") as world:
-        await world.linked("DB010", "Chị Lan")
+        lan = await world.linked("DB010", "Chị Lan")
         async with services.ctx.sessions() as session:
             channels = (
                 await session.scalars(
@@ -139,6 +139,11 @@ async def test_a_person_links_on_the_second_bot_and_is_counted_there(
         assert channels == ["zalo2"]
         uses = await services.quotas.usage()
         assert [(u.quota.channel, u.people) for u in uses] == [("zalo", 0), ("zalo2", 1)]
+        # The second bot's replies to her count against its allowance, not the first's.
+        assert [(u.quota.channel, u.replies) for u in uses] == [
+            ("zalo", 0),
+            ("zalo2", len(lan.texts)),
+        ]
 
 
 def three_bots(config: Config, **zalo: object) -> Config:

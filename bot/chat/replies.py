@@ -220,17 +220,16 @@ def counts(catalog: Catalog, config: Config, result: Counts) -> list[Html]:
 
 def quota_lines(catalog: Catalog, uses: Sequence[QuotaUse]) -> list[Html]:
     """The bots' monthly figures under the counts (``Zalo: 38/50 người, 2.412/3.000 tin tháng
-    12``), and that the bot's replies are not among them (only the outbox's sends are stored);
-    nothing while no bot with a quota is in use."""
+    12 (trong đó 1.900 tin trả lời)``); nothing while no bot with a quota is in use."""
     shown = [use for use in uses if use.in_use]
     if not shown:
         return []
-    lines = [catalog.html("quota.title"), *(quota_line(catalog, use) for use in shown)]
-    return [*lines, catalog.html("quota.replies")]  # said plainly: the replies are not counted
+    return [catalog.html("quota.title"), *(quota_line(catalog, use) for use in shown)]
 
 
 def quota_line(catalog: Catalog, use: QuotaUse) -> Html:
-    """One bot's figures: people linked and messages this month, against their limits."""
+    """One bot's figures: people linked, and messages this month (its own sends and its
+    replies, as the platform counts them; the replies named), against their limits."""
     return catalog.html(
         "quota.line",
         bot=use.quota.label,
@@ -239,6 +238,7 @@ def quota_line(catalog: Catalog, use: QuotaUse) -> Html:
         messages=catalog.number(use.messages),
         messages_limit=catalog.number(use.quota.monthly_messages),
         month=use.month,
+        replies=catalog.number(use.replies),
     )
 
 

@@ -327,7 +327,10 @@ class SendOutcome(StrEnum):
 
     SENT = "sent"
     RATE_LIMITED = "rate_limited"  # retry after ``retry_after``; pause everything
-    TRANSIENT = "transient"  # server error or timeout: retry with backoff
+    TRANSIENT = "transient"  # not sent (a server's refusal, no connection): retry with backoff
+    # The request went out and its answer was lost (a timeout, a proxy's error page): it may
+    # have been delivered; retried once more at most, since every try may be a copy read.
+    MAYBE_SENT = "maybe_sent"
     BLOCKED = "blocked"  # the person blocked the bot or is gone: never retry
     FAILED = "failed"  # the platform refused this message: do not retry
 

@@ -79,6 +79,8 @@ class Problem:
     error: str | None = None
     # When a stop caught this delivery in flight: the copy on the wire then may have arrived.
     interrupted_at: datetime | None = None
+    # When a send of it got no answer after its request went out: that copy may have arrived.
+    maybe_sent_at: datetime | None = None
     # Her phone number as stored (E.164), for the lists the office is asked to phone.
     phone: str | None = None
 

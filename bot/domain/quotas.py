@@ -51,12 +51,19 @@ class ChannelQuota:
 
 @dataclass(frozen=True)
 class QuotaUse:
-    """A bot's figures this month: people linked (in all) and messages sent this month."""
+    """A bot's figures this month: people linked (in all), and the messages it sent this month
+    on its own (the outbox's deliveries, each part one) and in reply to a message."""
 
     quota: ChannelQuota
     people: int
-    messages: int
+    sent: int
+    replies: int
     month_key: str  # "2026-12"
+
+    @property
+    def messages(self) -> int:
+        """Every message the bot sent this month, what the platform's allowance counts."""
+        return self.sent + self.replies
 
     @property
     def month(self) -> int:

@@ -666,7 +666,20 @@ class MessageComposer:
         catalog = self._catalog
         lines = [catalog.html(key, count=len(problems))]
         for problem in problems:
-            if with_error and problem.interrupted_at is not None:
+            if with_error and problem.maybe_sent_at is not None:
+                # A send got no answer after it went out: the person may well have it; the
+                # outbox tried once more at most, so as not to send the same notice many times.
+                when = short_moment(catalog, self._config.meeting.local(problem.maybe_sent_at))
+                lines.append(
+                    catalog.html(
+                        "report.person_maybe_sent",
+                        code=problem.code,
+                        name=problem.full_name,
+                        time=when,
+                        error=problem.error or "",
+                    )
+                )
+            elif with_error and problem.interrupted_at is not None:
                 # The copy on the wire when the bot was stopped may well have arrived: failing
                 # to send it again says nothing about that one.
                 when = short_moment(catalog, self._config.meeting.local(problem.interrupted_at))

@@ -1,20 +1,33 @@
 """The chat bots' monthly allowances (``bot.domain.quotas``): the figures counted from the
-database — accounts linked, deliveries sent this month — so every process and a restart agree,
-and the office warned once past the threshold and once at the limit, per bot and month."""
+database — accounts linked, deliveries sent this month, and the messages the bot's replies sent
+this month — so every process and a restart agree, and the office warned once past the
+threshold and once at the limit, per bot and month.
+
+A reply is counted when the platform accepted it (:meth:`QuotaService.replied`, called by the
+channel adapter: a text refused and tried again until accepted counts once, one that may have
+gone but got no answer not at all). The counts are batched, not written one statement per
+reply: each rides in the services' next write transaction (:class:`WriteBehind`, a quarter of a
+second at most), so a reply never waits for a commit of its own, and the texts of a burst of
+answers cost one upsert per bot and month. A kill loses the counts of that quarter second; the
+figures read here (:meth:`QuotaService.usage`) first store this process's."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.outbound import DeliveryStatus
 from bot.domain.quotas import ChannelQuota, QuotaLevel, QuotaUse
+from bot.services.batching import WriteBehind
 from bot.services.context import ServiceContext
 from bot.services.queueing import queue_office_note
 from bot.texts import format_number
-from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage
+from storage import queries
+from storage.models import ChannelIdentity, Delegate, Delivery, OutboundMessage, ReplyCount
 from storage.uow import read_only
 
 log = logging.getLogger(__name__)
@@ -30,10 +43,28 @@ class QuotaService:
     def __init__(self, ctx: ServiceContext, quotas: list[ChannelQuota]) -> None:
         self._ctx = ctx
         self.quotas = quotas
+        self._by_channel = {quota.channel: quota for quota in quotas}
+        self._replies = WriteBehind(ctx.writes, "reply counts", log)
+
+    def replied(self, channel: str, messages: int = 1) -> None:
+        """Count ``messages`` a bot's reply on ``channel`` sent now (the platform accepted
+        them) in this month's figure; stored with the next write transaction, not waited
+        for. A channel without an allowance (Telegram) is not counted."""
+        quota = self._by_channel.get(channel)
+        if quota is None or messages <= 0:
+            return
+        month = quota.month(self._ctx.clock.now())[2]
+        self._replies.submit(_add_replies, (channel, month, messages))
+
+    async def flush(self) -> None:
+        """Return once every reply counted so far is stored (or has failed to be)."""
+        await self._replies.flush()
 
     async def usage(self) -> list[QuotaUse]:
         """Every bot's figures now: people linked to it (on any meeting of this database: the
-        platform counts the bot's users, not a meeting's) and parts sent this month."""
+        platform counts the bot's users, not a meeting's), parts sent this month, and messages
+        its replies sent this month (this process's stored first)."""
+        await self.flush()
         now = self._ctx.clock.now()
         uses = []
         async with read_only(self._ctx.sessions) as session:
@@ -54,7 +85,14 @@ class QuotaService:
                         Delivery.sent_at < end,
                     )
                 )
-                uses.append(QuotaUse(quota, int(people or 0), int(messages or 0), key))
+                replies = await session.scalar(
+                    select(ReplyCount.messages).where(
+                        ReplyCount.channel == quota.channel, ReplyCount.month == key
+                    )
+                )
+                uses.append(
+                    QuotaUse(quota, int(people or 0), int(messages or 0), int(replies or 0), key)
+                )
         return uses
 
     async def bots_by_code(self) -> dict[str, int]:
@@ -169,3 +207,18 @@ class QuotaService:
             return False
         log.warning("quota note queued: %s", key)
         return True
+
+
+def _add_replies(connection: Connection, batch: Sequence[tuple[str, str, int]]) -> list[None]:
+    """Store a batch of counted replies: one row added to per bot and month."""
+    added: Counter[tuple[str, str]] = Counter()
+    for channel, month, messages in batch:
+        added[channel, month] += messages
+    queries.add_replies(
+        connection,
+        [
+            {"channel": channel, "month": month, "messages": messages}
+            for (channel, month), messages in added.items()
+        ],
+    )
+    return [None] * len(batch)

@@ -23,6 +23,10 @@ unseen in the core (:meth:`bot.chat.Inbox.unseen`), so a number she types before
 not taken as the choice (a notice's «Gửi ngay», an invitation's «Tham dự»); once its text is
 resent and reaches her, it is stored again as her menu (:meth:`bot.chat.Inbox.shown`).
 
+Every text Zalo accepted is counted in the bot's monthly figure
+(:meth:`bot.services.quotas.QuotaService.replied`): a text refused and tried again until
+accepted counts once; one whose answer was lost is not counted (nothing says it went).
+
 Never twice: Zalo has no idempotency key, so a text whose request may have reached the platform
 (its answer lost: a timeout, a dropped connection, a proxy's error page) is neither tried
 again nor resent later — a confirmation such as «📤 Đã xếp thông báo» or «✅ Đã ghi nhận» is
@@ -260,6 +264,7 @@ class ZaloAdapter:
             try:
                 async with self.budget.slot(None, urgent=True):
                     await self.client.send_message(address, text)
+                self.services.quotas.replied(self.channel)  # one of the bot's monthly allowance
                 return _Sent.YES
             except ZaloApiError as exc:
                 reason: object = exc.code
@@ -268,9 +273,9 @@ class ZaloAdapter:
                 if outcome.outcome is SendOutcome.RATE_LIMITED:
                     flooded = True
                     wait = outcome.retry_after or DEFAULT_RETRY_AFTER
-                elif outcome.outcome is SendOutcome.TRANSIENT and exc.from_platform:
+                elif outcome.outcome is SendOutcome.TRANSIENT:
                     wait = REPLY_BACKOFF * 2**failures
-                elif outcome.outcome is SendOutcome.TRANSIENT:  # a proxy's page: it may have gone
+                elif outcome.outcome is SendOutcome.MAYBE_SENT:  # a proxy's page: it may have gone
                     log.info("a zalo reply may not have been sent: %s", exc.status)
                     return _Sent.MAYBE
                 else:  # this message refused (blocked, malformed): trying again does the same
@@ -376,6 +381,7 @@ async def receiving(
             webhook.hooks.pop(webhook.path, None)
         await dispatcher.finish(deadline)
         await adapter.handled.flush()
+        await adapter.services.quotas.flush()  # the replies counted, stored
         if dispatcher.cut:
             log.warning("stopped: %d zalo messages were cut short by the stop", dispatcher.cut)
         await client.close()

@@ -6,9 +6,12 @@ Zalo does not document its error codes (see ``shared/reference/zalo-bot-api.md``
 mapping goes by what an answer says, cautiously: 429 (or a description of too many requests)
 pauses the channel for ``retry_after``; 403, or a refusal that names a block, an unknown or
 unfollowed user, means the person cannot be reached (blocked: never retried, on the office's
-list to phone); a 5xx, 408 or no answer at all is tried again by the outbox's durable rules;
-anything else is this message refused (failed, not retried). Each send is tried once here: the
-outbox counts the attempts.
+list to phone); a 5xx or 408 Zalo answered, or a connection that never opened, is tried again by
+the outbox's durable rules; a request that went out and got no answer (a timeout, a dropped
+connection, a proxy's error page that is not Zalo's JSON) may have been delivered: the outbox
+tries it once more at most (``maybe_sent``: Zalo has no idempotency key, so every try may be
+a copy the person reads); anything else is this message refused (failed, not retried). Each
+send is tried once here: the outbox counts the attempts.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ class ZaloSender:
         try:
             sent = await self.client.send_message(address, part.html)
         except ZaloNetworkError as exc:
-            return SendResult(SendOutcome.TRANSIENT, error=str(exc))
+            outcome = SendOutcome.MAYBE_SENT if exc.maybe_sent else SendOutcome.TRANSIENT
+            return SendResult(outcome, error=str(exc))
         except ZaloApiError as exc:
             return outcome_of(exc)
         message_id = sent.get("message_id")
@@ -68,5 +72,7 @@ def outcome_of(error: ZaloApiError) -> SendResult:
     if code == 403 or error.status == 403 or any(word in said for word in _UNREACHABLE):
         return SendResult(SendOutcome.BLOCKED, error=text)
     if code >= 500 or error.status >= 500 or code == 408:
-        return SendResult(SendOutcome.TRANSIENT, error=text)
+        # Zalo's own refusal was not sent; a proxy's page says nothing of what Zalo did.
+        outcome = SendOutcome.TRANSIENT if error.from_platform else SendOutcome.MAYBE_SENT
+        return SendResult(outcome, error=text)
     return SendResult(SendOutcome.FAILED, error=text)
